@@ -1,0 +1,1 @@
+//! Astra DB Data API + S3 backend.

@@ -1,0 +1,1 @@
+//! A local Data API server.

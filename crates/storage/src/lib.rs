@@ -1,0 +1,1 @@
+//! songrec storage: domain types and the StorageBackend trait.
