@@ -1,1 +1,103 @@
-//! Audio decoding and embedding.
+//! Audio decoding, tags and embeddings for songrec.
+//!
+//! * [`decode`]: any symphonia-supported file to mono 22.05 kHz audio with bounded memory.
+//! * [`tags`]: title/artist/album/genre/track/year from metadata, file-name fallback.
+//! * [`embed`]: the [`Embedder`] trait and the model-free [`DspEmbedder`].
+//! * [`analyze_file`]: decode once, run several embedders.
+//! * [`eval`]: leave-one-out precision@k.
+//!
+//! ```no_run
+//! use songrec_audio::{analyze_file, DspEmbedder, Embedder};
+//! let dsp = DspEmbedder::new();
+//! let fa = analyze_file(std::path::Path::new("song.mp3"), &[&dsp as &dyn Embedder])?;
+//! println!("{:?} {:?} {:?}", fa.tags.title, fa.analyses[0].analysis.bpm, fa.analyses[0].analysis.key);
+//! # Ok::<(), songrec_audio::AudioError>(())
+//! ```
+
+pub mod bench;
+pub mod decode;
+pub mod dsp;
+pub mod embed;
+pub mod error;
+pub mod eval;
+mod norm_table;
+pub mod resample;
+pub mod tags;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use decode::{
+    ANALYSIS_RATE, AudioInfo, DecodeOptions, Decoded, MonoAudio, Segment, decode_file,
+    decode_file_with,
+};
+pub use embed::{
+    Analysis, DSP_DIM, DSP_NAME, DSP_VERSION, Descriptors, DspEmbedder, Embedder,
+    cosine_similarity,
+};
+pub use error::AudioError;
+pub use eval::precision_at_k;
+pub use tags::{TagSource, Tags};
+
+/// One embedder's result, labelled with the embedder's identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedderOutput {
+    /// [`Embedder::name`].
+    pub embedder: String,
+    /// [`Embedder::version`].
+    pub version: u32,
+    /// The analysis.
+    pub analysis: Analysis,
+}
+
+/// Everything the app stores about one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileAnalysis {
+    /// The analysed file.
+    pub path: PathBuf,
+    /// Container / codec facts.
+    pub info: AudioInfo,
+    /// Tags (metadata, with the file-name fallback for missing title/artist/track).
+    pub tags: Tags,
+    /// One output per embedder, in the order given.
+    pub analyses: Vec<EmbedderOutput>,
+}
+
+/// Decode `path` once and run every embedder on it. Safe to call from many rayon threads.
+///
+/// ```no_run
+/// use songrec_audio::{analyze_file, DspEmbedder, Embedder};
+/// let dsp = DspEmbedder::new();
+/// let r = analyze_file(std::path::Path::new("a.flac"), &[&dsp as &dyn Embedder])?;
+/// assert_eq!(r.analyses[0].analysis.vector.len(), dsp.dim());
+/// # Ok::<(), songrec_audio::AudioError>(())
+/// ```
+pub fn analyze_file(path: &Path, embedders: &[&dyn Embedder]) -> Result<FileAnalysis, AudioError> {
+    analyze_file_with(path, embedders, &DecodeOptions::default())
+}
+
+/// [`analyze_file`] with explicit decode limits.
+pub fn analyze_file_with(
+    path: &Path,
+    embedders: &[&dyn Embedder],
+    opts: &DecodeOptions,
+) -> Result<FileAnalysis, AudioError> {
+    let d = decode_file_with(path, opts)?;
+    let analyses = embedders
+        .iter()
+        .map(|e| {
+            Ok(EmbedderOutput {
+                embedder: e.name().to_string(),
+                version: e.version(),
+                analysis: e.embed(&d.audio)?,
+            })
+        })
+        .collect::<Result<Vec<_>, AudioError>>()?;
+    Ok(FileAnalysis {
+        path: path.to_path_buf(),
+        info: d.info,
+        tags: d.tags.with_file_name_fallback(path),
+        analyses,
+    })
+}

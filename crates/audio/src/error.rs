@@ -1,0 +1,95 @@
+//! Typed errors of the audio crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while decoding, tagging or embedding one file.
+///
+/// Every message names the file and says what the user can do about it.
+///
+/// ```
+/// use songrec_audio::AudioError;
+/// let e = AudioError::Empty { path: "a.mp3".into() };
+/// assert!(e.to_string().contains("a.mp3"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    /// The file could not be opened or read.
+    #[error("{}: cannot read file: {source}; check that it exists and is readable", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has zero bytes.
+    #[error("{}: file is empty (0 bytes); re-copy or re-rip it", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The content is not a container/stream format we know (probed by content, not extension).
+    #[error(
+        "{}: not an audio file or unknown format ({detail}); supported: mp3, flac, wav, ogg/vorbis, m4a (aac, alac), aiff",
+        path.display()
+    )]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// What the prober said.
+        detail: String,
+    },
+    /// The container is known but its audio codec cannot be decoded.
+    #[error("{}: {codec} is not supported; convert to flac/ogg/mp3 (e.g. `ffmpeg -i in out.flac`)", path.display())]
+    UnsupportedCodec {
+        /// The file.
+        path: PathBuf,
+        /// Codec name, e.g. "opus".
+        codec: String,
+    },
+    /// The stream is damaged or truncated so badly that no audio could be decoded.
+    #[error(
+        "{}: corrupt or truncated audio stream ({detail}); re-encode or re-download the file",
+        path.display()
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The stream is valid but contains no samples.
+    #[error("{}: audio stream has zero length (no samples); nothing to analyse", path.display())]
+    ZeroLength {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An embedder failed on audio that decoded fine.
+    #[error("embedder {embedder} failed: {reason}")]
+    Embed {
+        /// Name of the embedder.
+        embedder: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl AudioError {
+    /// A short stable identifier of the error kind (useful for logs and tests).
+    ///
+    /// ```
+    /// use songrec_audio::AudioError;
+    /// assert_eq!(AudioError::ZeroLength { path: "x.wav".into() }.kind(), "zero_length");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AudioError::Io { .. } => "io",
+            AudioError::Empty { .. } => "empty",
+            AudioError::UnknownFormat { .. } => "unknown_format",
+            AudioError::UnsupportedCodec { .. } => "unsupported_codec",
+            AudioError::Corrupt { .. } => "corrupt",
+            AudioError::ZeroLength { .. } => "zero_length",
+            AudioError::Embed { .. } => "embed",
+        }
+    }
+}

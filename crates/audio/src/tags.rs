@@ -1,0 +1,324 @@
+//! Tags: from the file's metadata (ID3v2/v1, Vorbis comments, MP4 atoms, RIFF INFO, APE...)
+//! with a pure fallback that parses the file name.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use symphonia::core::formats::FormatReader;
+use symphonia::core::meta::{MetadataContainer, RawValue, StandardTag};
+
+/// Where a tag value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TagSource {
+    /// Nothing known.
+    #[default]
+    None,
+    /// Embedded metadata.
+    Metadata,
+    /// Parsed from the file name.
+    FileName,
+    /// Some fields from metadata, the rest from the file name.
+    Mixed,
+}
+
+/// Song tags. Empty fields are `None`.
+///
+/// ```
+/// let t = songrec_audio::Tags { title: Some("Song".into()), ..Default::default() };
+/// assert_eq!(t.title.as_deref(), Some("Song"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Tags {
+    /// Track title.
+    pub title: Option<String>,
+    /// Track artist (album artist when no track artist).
+    pub artist: Option<String>,
+    /// Album.
+    pub album: Option<String>,
+    /// Genre.
+    pub genre: Option<String>,
+    /// Track number.
+    pub track: Option<u32>,
+    /// Year (first 4-digit year of the date tags).
+    pub year: Option<u32>,
+    /// Origin of the values.
+    pub source: TagSource,
+}
+
+impl Tags {
+    /// True when no field is set.
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.artist.is_none()
+            && self.album.is_none()
+            && self.genre.is_none()
+            && self.track.is_none()
+            && self.year.is_none()
+    }
+
+    /// Fill missing title/artist/track from the file name (see [`parse_file_name`]).
+    ///
+    /// ```
+    /// use songrec_audio::Tags;
+    /// let t = Tags::default().with_file_name_fallback(std::path::Path::new("/m/Daft Punk - Da Funk.mp3"));
+    /// assert_eq!(t.artist.as_deref(), Some("Daft Punk"));
+    /// assert_eq!(t.title.as_deref(), Some("Da Funk"));
+    /// ```
+    pub fn with_file_name_fallback(mut self, path: &Path) -> Tags {
+        let had_meta = !self.is_empty();
+        let f = parse_file_name(path);
+        let mut used = false;
+        if self.title.is_none() && f.title.is_some() {
+            self.title = f.title;
+            used = true;
+        }
+        if self.artist.is_none() && f.artist.is_some() {
+            self.artist = f.artist;
+            used = true;
+        }
+        if self.track.is_none() && f.track.is_some() {
+            self.track = f.track;
+            used = true;
+        }
+        self.source = match (had_meta, used) {
+            (true, true) => TagSource::Mixed,
+            (true, false) => TagSource::Metadata,
+            (false, true) => TagSource::FileName,
+            (false, false) => TagSource::None,
+        };
+        self
+    }
+}
+
+fn clean(s: &str) -> Option<String> {
+    let t = s.trim().trim_matches('\0').trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn first_year(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(3)).find_map(|i| {
+        let w = &b[i..i + 4];
+        let ok = w.iter().all(u8::is_ascii_digit)
+            && (i == 0 || !b[i - 1].is_ascii_digit())
+            && (i + 4 == b.len() || !b[i + 4].is_ascii_digit());
+        ok.then(|| s[i..i + 4].parse::<u32>().ok()).flatten().filter(|y| (1000..3000).contains(y))
+    })
+}
+
+fn leading_number(s: &str) -> Option<u32> {
+    let d: String = s.trim().chars().take_while(char::is_ascii_digit).collect();
+    d.parse().ok()
+}
+
+/// Accumulates tags from symphonia metadata revisions (first value wins).
+#[derive(Debug, Default)]
+pub(crate) struct TagsBuilder {
+    t: Tags,
+    album_artist: Option<String>,
+}
+
+impl TagsBuilder {
+    fn container(&mut self, c: &MetadataContainer) {
+        for tag in &c.tags {
+            let raw_str = match &tag.raw.value {
+                RawValue::String(s) => Some(s.as_str().to_string()),
+                RawValue::StringList(l) => Some(l.join("; ")),
+                RawValue::SignedInt(i) => Some(i.to_string()),
+                _ => None,
+            };
+            let Some(std) = &tag.std else {
+                // Some writers use raw keys only; accept a few common ones.
+                if let Some(v) = raw_str.as_deref() {
+                    let k = tag.raw.key.to_ascii_lowercase();
+                    match k.as_str() {
+                        "title" | "inam" => set(&mut self.t.title, v),
+                        "artist" | "iart" => set(&mut self.t.artist, v),
+                        "album" | "iprd" => set(&mut self.t.album, v),
+                        "genre" | "ignr" => set(&mut self.t.genre, v),
+                        _ => {}
+                    }
+                }
+                continue;
+            };
+            match std {
+                StandardTag::TrackTitle(s) => set(&mut self.t.title, s),
+                StandardTag::Artist(s) => set(&mut self.t.artist, s),
+                StandardTag::AlbumArtist(s) => set(&mut self.album_artist, s),
+                StandardTag::Album(s) => set(&mut self.t.album, s),
+                StandardTag::Genre(s) => set(&mut self.t.genre, s),
+                StandardTag::TrackNumber(n) => {
+                    if self.t.track.is_none() {
+                        self.t.track = u32::try_from(*n).ok();
+                    }
+                }
+                StandardTag::RecordingYear(y) | StandardTag::ReleaseYear(y) => {
+                    if self.t.year.is_none() {
+                        self.t.year = Some(u32::from(*y));
+                    }
+                }
+                StandardTag::RecordingDate(s)
+                | StandardTag::ReleaseDate(s)
+                | StandardTag::OriginalReleaseDate(s)
+                | StandardTag::RecordingTime(s)
+                | StandardTag::ReleaseTime(s) => {
+                    if self.t.year.is_none() {
+                        self.t.year = first_year(s);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Read every metadata revision the reader has queued (probe-time ID3 plus container tags).
+    pub(crate) fn collect(&mut self, format: &mut dyn FormatReader, track_id: u32) {
+        let mut md = format.metadata();
+        loop {
+            if let Some(rev) = md.current() {
+                let rev = rev.clone();
+                self.container(&rev.media);
+                for pt in &rev.per_track {
+                    if pt.track_id == u64::from(track_id) {
+                        self.container(&pt.metadata);
+                    }
+                }
+            }
+            if md.pop().is_none() {
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn build(mut self) -> Tags {
+        if self.t.artist.is_none() {
+            self.t.artist = self.album_artist.take();
+        }
+        if !self.t.is_empty() {
+            self.t.source = TagSource::Metadata;
+        }
+        self.t
+    }
+}
+
+fn set(slot: &mut Option<String>, v: &str) {
+    if slot.is_none() {
+        *slot = clean(v);
+    }
+}
+
+/// Parse tags from a file name alone (pure; no I/O).
+///
+/// Understands `Artist - Title`, `01 - Title`, `01. Title`, `01 Title`,
+/// `Artist - 01 - Title`, `01 - Artist - Title`, and underscores as spaces.
+///
+/// ```
+/// use songrec_audio::tags::parse_file_name;
+/// use std::path::Path;
+/// let t = parse_file_name(Path::new("03_My_Song.flac"));
+/// assert_eq!((t.track, t.title.as_deref()), (Some(3), Some("My Song")));
+/// let t = parse_file_name(Path::new("Artist - 07 - Title.ogg"));
+/// assert_eq!((t.artist.as_deref(), t.track, t.title.as_deref()), (Some("Artist"), Some(7), Some("Title")));
+/// ```
+pub fn parse_file_name(path: &Path) -> Tags {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let mut s = stem.replace('_', " ");
+    while s.contains("  ") {
+        s = s.replace("  ", " ");
+    }
+    let s = s.trim().to_string();
+    let mut t = Tags::default();
+    if s.is_empty() {
+        return t;
+    }
+    let parts: Vec<String> = s
+        .split(" - ")
+        .flat_map(|p| p.split(" – "))
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let is_num = |p: &str| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit());
+    let mut rest: Vec<String> = Vec::new();
+    for p in parts {
+        if t.track.is_none() && is_num(&p) {
+            t.track = p.parse().ok();
+        } else {
+            rest.push(p);
+        }
+    }
+    // "01 Title" / "01. Title" / "1-Title" in the first remaining part.
+    if t.track.is_none() {
+        if let Some(first) = rest.first_mut() {
+            let digits: String = first.chars().take_while(char::is_ascii_digit).collect();
+            if (1..=3).contains(&digits.len()) {
+                let after = first[digits.len()..].to_string();
+                let trimmed = after.trim_start_matches(['.', ')', '-', ' ']).trim();
+                let separated = after.starts_with([' ', '.', ')', '-']);
+                if separated && !trimmed.is_empty() {
+                    t.track = leading_number(&digits);
+                    *first = trimmed.to_string();
+                }
+            }
+        }
+    }
+    match rest.len() {
+        0 => {}
+        1 => t.title = clean(&rest[0]),
+        _ => {
+            t.artist = clean(&rest[0]);
+            t.title = clean(&rest[1..].join(" - "));
+        }
+    }
+    if !t.is_empty() {
+        t.source = TagSource::FileName;
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Tags {
+        parse_file_name(Path::new(s))
+    }
+
+    #[test]
+    fn file_name_patterns() {
+        let t = p("/music/Artist Name - Song Title.mp3");
+        assert_eq!(t.artist.as_deref(), Some("Artist Name"));
+        assert_eq!(t.title.as_deref(), Some("Song Title"));
+        assert_eq!(t.track, None);
+        let t = p("01 Title Here.flac");
+        assert_eq!((t.track, t.title.as_deref(), t.artist.as_deref()), (Some(1), Some("Title Here"), None));
+        let t = p("12. Another.ogg");
+        assert_eq!((t.track, t.title.as_deref()), (Some(12), Some("Another")));
+        let t = p("05 - Band - Tune.mp3");
+        assert_eq!((t.track, t.artist.as_deref(), t.title.as_deref()), (Some(5), Some("Band"), Some("Tune")));
+        let t = p("the_artist_-_the_title.wav");
+        assert_eq!((t.artist.as_deref(), t.title.as_deref()), (Some("the artist"), Some("the title")));
+        let t = p("1999.mp3");
+        assert_eq!((t.track, t.title.as_deref()), (None, Some("1999")));
+        let t = p("2Pac - Changes.mp3");
+        assert_eq!((t.artist.as_deref(), t.title.as_deref()), (Some("2Pac"), Some("Changes")));
+        assert_eq!(p("").title, None);
+        assert_eq!(p("x.mp3").source, TagSource::FileName);
+    }
+
+    #[test]
+    fn fallback_only_fills_missing_fields() {
+        let t = Tags { title: Some("Real".into()), source: TagSource::Metadata, ..Default::default() }
+            .with_file_name_fallback(Path::new("Someone - Fake.mp3"));
+        assert_eq!(t.title.as_deref(), Some("Real"));
+        assert_eq!(t.artist.as_deref(), Some("Someone"));
+        assert_eq!(t.source, TagSource::Mixed);
+    }
+
+    #[test]
+    fn years() {
+        assert_eq!(first_year("2019-05-01"), Some(2019));
+        assert_eq!(first_year("May 1987"), Some(1987));
+        assert_eq!(first_year("12345"), None);
+        assert_eq!(first_year(""), None);
+    }
+}
