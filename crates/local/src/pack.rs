@@ -1,0 +1,254 @@
+//! The packed, memory-mapped vector file derived from a model's `.npy` files.
+//!
+//! Searching must not re-read thousands of small files per query, so each model's vectors are
+//! also kept in one append-only file of fixed-size records, mapped into memory:
+//!
+//! ```text
+//! header (64 B): b"SRPACK01", dim: u32 LE, zero padding
+//! record:        id: [u8; 32], norm: f32 LE, live: u32 LE (1 = vector, 0 = deletion), dim × f32 LE
+//! ```
+//!
+//! A later record for the same id supersedes earlier ones. Only the first `committed_len`
+//! bytes (recorded in the library's index manifest, written atomically after the append was
+//! fsynced) are trusted, so a crash mid-append leaves garbage that is ignored and overwritten.
+//! The `.npy` files stay the source of truth: a pack whose directory stamp does not match is
+//! rebuilt from them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use songrec_storage::{SongId, StorageError, StorageResult, math};
+
+#[cfg(target_endian = "big")]
+compile_error!(
+    "the vector pack is little-endian and read in place; big-endian targets are not supported"
+);
+
+const MAGIC: &[u8; 8] = b"SRPACK01";
+const HEADER: usize = 64;
+const REC_HEAD: usize = 40;
+
+/// Bytes per record for a dimension.
+pub fn record_size(dim: usize) -> usize {
+    REC_HEAD + 4 * dim
+}
+
+/// One live vector in a pack.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    /// Byte offset of the record.
+    pub offset: usize,
+    /// Raw id bytes.
+    pub id: [u8; 32],
+    /// Stored norm.
+    pub norm: f32,
+}
+
+/// A mapped pack file.
+#[derive(Debug)]
+pub struct Pack {
+    path: PathBuf,
+    dim: usize,
+    committed: usize,
+    map: Option<Mmap>,
+}
+
+impl Pack {
+    /// Writes a fresh pack from scratch (atomically) and returns its committed length.
+    pub fn build(
+        path: &Path,
+        dim: usize,
+        rows: impl IntoIterator<Item = (SongId, Vec<f32>)>,
+    ) -> StorageResult<usize> {
+        let mut len = HEADER;
+        crate::fsutil::write_atomic(path, |w| {
+            w.write_all(&header(dim))?;
+            for (id, v) in rows {
+                w.write_all(&record(&id, Some(&v), dim))?;
+                len += record_size(dim);
+            }
+            Ok(())
+        })?;
+        Ok(len)
+    }
+
+    /// Opens a pack, trusting `committed` bytes. Errors if the file is shorter or malformed.
+    pub fn open(path: &Path, dim: usize, committed: usize) -> StorageResult<Self> {
+        let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
+        let actual = file
+            .metadata()
+            .map_err(|e| StorageError::io(path, e))?
+            .len() as usize;
+        if committed < HEADER || actual < committed || (committed - HEADER) % record_size(dim) != 0
+        {
+            return Err(StorageError::corrupt(
+                path,
+                format!("pack length {actual} does not match the index ({committed})"),
+            ));
+        }
+        // SAFETY: the file is only ever appended to past `committed` (by a process holding the
+        // library's write lock) or replaced by rename; bytes below `committed` never change.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| StorageError::io(path, e))?;
+        if &map[..8] != MAGIC
+            || u32::from_le_bytes([map[8], map[9], map[10], map[11]]) as usize != dim
+        {
+            return Err(StorageError::corrupt(path, "bad pack header"));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            dim,
+            committed,
+            map: Some(map),
+        })
+    }
+
+    /// Committed length in bytes.
+    pub fn committed(&self) -> usize {
+        self.committed
+    }
+
+    /// Appends records (a `None` vector records a deletion), fsyncs, and remaps. The caller
+    /// must hold the write lock and then record the new committed length in the manifest.
+    pub fn append(&mut self, records: &[(SongId, Option<&[f32]>)]) -> StorageResult<usize> {
+        if records.is_empty() {
+            return Ok(self.committed);
+        }
+        let path = self.path.clone();
+        let io = |e| StorageError::io(&path, e);
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(io)?;
+        f.set_len(self.committed as u64).map_err(io)?;
+        f.seek(SeekFrom::Start(self.committed as u64)).map_err(io)?;
+        let mut buf = Vec::with_capacity(records.len() * record_size(self.dim));
+        for (id, v) in records {
+            if v.is_some_and(|v| v.len() != self.dim) {
+                return Err(StorageError::InvalidInput(format!(
+                    "vector of {} values for a {}-d pack",
+                    v.map_or(0, <[f32]>::len),
+                    self.dim
+                )));
+            }
+            buf.extend_from_slice(&record(id, *v, self.dim));
+        }
+        f.write_all(&buf).map_err(io)?;
+        f.sync_data().map_err(io)?;
+        self.committed += buf.len();
+        self.map = None;
+        // SAFETY: as in `open`.
+        self.map = Some(unsafe { Mmap::map(&f) }.map_err(io)?);
+        Ok(self.committed)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.map
+            .as_deref()
+            .map(|m| &m[..self.committed])
+            .unwrap_or(&[])
+    }
+
+    /// The latest live record of every id, in file order.
+    pub fn live_rows(&self) -> Vec<Row> {
+        let rs = record_size(self.dim);
+        let bytes = self.bytes();
+        let mut latest: std::collections::HashMap<[u8; 32], Option<Row>> =
+            std::collections::HashMap::new();
+        let mut off = HEADER;
+        while off + rs <= bytes.len() {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&bytes[off..off + 32]);
+            let norm = f32::from_le_bytes([
+                bytes[off + 32],
+                bytes[off + 33],
+                bytes[off + 34],
+                bytes[off + 35],
+            ]);
+            let live = bytes[off + 36] == 1;
+            latest.insert(
+                id,
+                live.then_some(Row {
+                    offset: off,
+                    id,
+                    norm,
+                }),
+            );
+            off += rs;
+        }
+        let mut rows: Vec<Row> = latest.into_values().flatten().collect();
+        rows.sort_by_key(|r| r.offset);
+        rows
+    }
+
+    /// The vector of a row.
+    pub fn vector(&self, row: &Row) -> &[f32] {
+        let start = row.offset + REC_HEAD;
+        let bytes = &self.bytes()[start..start + 4 * self.dim];
+        // SAFETY: the map is page-aligned and HEADER, REC_HEAD and record sizes are multiples of 4,
+        // so `start` is 4-byte aligned; any bit pattern is a valid f32.
+        let (pre, floats, _) = unsafe { bytes.align_to::<f32>() };
+        debug_assert!(pre.is_empty());
+        floats
+    }
+}
+
+fn header(dim: usize) -> [u8; HEADER] {
+    let mut h = [0u8; HEADER];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&(dim as u32).to_le_bytes());
+    h
+}
+
+fn record(id: &SongId, v: Option<&[f32]>, dim: usize) -> Vec<u8> {
+    let mut r = Vec::with_capacity(record_size(dim));
+    r.extend_from_slice(&id.to_bytes());
+    r.extend_from_slice(&v.map_or(0.0, math::norm).to_le_bytes());
+    r.extend_from_slice(&u32::from(v.is_some()).to_le_bytes());
+    match v {
+        Some(v) => v.iter().for_each(|x| r.extend_from_slice(&x.to_le_bytes())),
+        // Deletions carry no vector but keep records fixed-size.
+        None => r.resize(record_size(dim), 0),
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_append_supersede_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pack");
+        let a = SongId::from_bytes(b"a");
+        let b = SongId::from_bytes(b"b");
+        let len = Pack::build(
+            &p,
+            3,
+            vec![
+                (a.clone(), vec![1.0, 0.0, 0.0]),
+                (b.clone(), vec![0.0, 2.0, 0.0]),
+            ],
+        )
+        .unwrap();
+        let mut pack = Pack::open(&p, 3, len).unwrap();
+        assert_eq!(pack.live_rows().len(), 2);
+        let newer = [0.0f32, 0.0, 3.0];
+        pack.append(&[(a.clone(), Some(&newer[..])), (b.clone(), None)])
+            .unwrap();
+        let rows = pack.live_rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, a.to_bytes());
+        assert_eq!(pack.vector(&rows[0]), &newer);
+        assert_eq!(rows[0].norm, 3.0);
+        // Garbage past the committed length is ignored by a reader that trusts the old length.
+        let reopened = Pack::open(&p, 3, len).unwrap();
+        assert_eq!(reopened.live_rows().len(), 2);
+        // A wrong committed length is refused.
+        assert!(Pack::open(&p, 3, len + 1).is_err());
+        assert!(Pack::open(&p, 4, len).is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! The error type every backend returns.
+
+use std::path::{Path, PathBuf};
+
+/// Result alias for storage operations.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// What went wrong in a storage operation.
+///
+/// Messages name the file or song involved and, where there is one, what to do.
+/// They never contain credentials: backends redact secrets before building an error.
+///
+/// ```
+/// use songrec_storage::StorageError;
+/// let e = StorageError::NotFound("song 0123abcd".into());
+/// assert!(!e.is_transient());
+/// assert_eq!(e.to_string(), "not found: song 0123abcd");
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The song, embedding or blob does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The caller passed something unusable (bad id, bad filter, k too large...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A vector's dimension does not match its model's.
+    #[error(
+        "embedding dimension mismatch for model {model}: the library holds {expected}-d vectors, got {got}-d"
+    )]
+    DimensionMismatch {
+        /// Model key (`name@version`).
+        model: String,
+        /// Dimension already stored for the model.
+        expected: usize,
+        /// Dimension offered.
+        got: usize,
+    },
+    /// Stored data could not be parsed; nothing was overwritten.
+    #[error(
+        "corrupt data in {}: {detail} (the file was left untouched; restore it from a backup or move it aside)",
+        path.display()
+    )]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A file-system operation failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the library's write lock.
+    #[error(
+        "the library at {} is locked by another songrec process ({holder}); wait for it to finish, or delete {} if no songrec is running",
+        library.display(), lock_file.display()
+    )]
+    Locked {
+        /// Library root.
+        library: PathBuf,
+        /// The lock file.
+        lock_file: PathBuf,
+        /// Who holds it, as written in the lock file.
+        holder: String,
+    },
+    /// Downloaded or copied bytes do not hash to the song's id.
+    #[error("content hash mismatch for song {id}: the stored bytes hash to {actual}")]
+    HashMismatch {
+        /// Expected id (the content hash).
+        id: String,
+        /// What the bytes hashed to.
+        actual: String,
+    },
+    /// A versioned write lost a race (compare-and-set failed).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Credentials were rejected.
+    #[error("authentication failed: {0}")]
+    Unauthorized(String),
+    /// The backend could not be reached or answered with a server-side failure.
+    #[error("{backend} unavailable: {message}")]
+    Unavailable {
+        /// Which backend.
+        backend: String,
+        /// What happened.
+        message: String,
+        /// Whether trying again later may help.
+        transient: bool,
+    },
+    /// Any other backend-specific failure.
+    #[error("{backend} error: {message}")]
+    Backend {
+        /// Which backend.
+        backend: String,
+        /// What happened.
+        message: String,
+        /// Whether trying again may help.
+        transient: bool,
+    },
+    /// The operation is not supported by this backend.
+    #[error("not supported by this backend: {0}")]
+    Unsupported(String),
+}
+
+impl StorageError {
+    /// Builds an [`StorageError::Io`] for a path.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// Builds a [`StorageError::Corrupt`].
+    pub fn corrupt(path: impl AsRef<Path>, detail: impl Into<String>) -> Self {
+        Self::Corrupt {
+            path: path.as_ref().to_path_buf(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable { transient, .. } | Self::Backend { transient, .. } => *transient,
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::WouldBlock
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the backend itself is unreachable (used by read fallbacks and circuit breakers).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}

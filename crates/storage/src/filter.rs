@@ -1,0 +1,380 @@
+//! Metadata filters, evaluated the same way by every backend.
+//!
+//! A [`Filter`] is a conjunction of [`Condition`]s. Text comparisons are case-insensitive
+//! (Unicode lowercase), `tags` equality means "has this tag", ranges are inclusive.
+//! Backends that push filters into a remote query must give the same answers as
+//! [`Filter::matches`]; the conformance suite checks that.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StorageError, StorageResult};
+use crate::metadata::SongMetadata;
+
+/// A metadata field a filter can test.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// Song title.
+    Title,
+    /// Artist.
+    Artist,
+    /// Album.
+    Album,
+    /// Genre.
+    Genre,
+    /// Musical key, e.g. `A minor`.
+    Key,
+    /// Mood/style tags (a list).
+    Tags,
+    /// Original file name.
+    FileName,
+    /// Tempo in bpm.
+    Bpm,
+    /// Duration in seconds.
+    Duration,
+    /// Sample rate in Hz.
+    SampleRate,
+    /// Channel count.
+    Channels,
+    /// File size in bytes.
+    FileSize,
+    /// Sync version.
+    Version,
+    /// A free-form field from `extra`.
+    Extra(String),
+}
+
+impl Field {
+    /// Parses a user-facing field name (`genre`, `bpm`, `extra.mood`, ...).
+    pub fn parse(s: &str) -> StorageResult<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "title" => Self::Title,
+            "artist" => Self::Artist,
+            "album" => Self::Album,
+            "genre" => Self::Genre,
+            "key" => Self::Key,
+            "tag" | "tags" | "mood" => Self::Tags,
+            "file" | "file_name" | "filename" => Self::FileName,
+            "bpm" | "tempo" => Self::Bpm,
+            "duration" | "duration_secs" => Self::Duration,
+            "sample_rate" => Self::SampleRate,
+            "channels" => Self::Channels,
+            "file_size" | "size" => Self::FileSize,
+            "version" => Self::Version,
+            other => match other.strip_prefix("extra.") {
+                Some(name) if !name.is_empty() => Self::Extra(name.to_owned()),
+                _ => {
+                    return Err(StorageError::InvalidInput(format!(
+                        "unknown field {s:?}; use title, artist, album, genre, key, tags, file_name, bpm, duration, sample_rate, channels, file_size, version or extra.<name>"
+                    )));
+                }
+            },
+        })
+    }
+
+    /// The field's name in stored documents (`extra` fields are stored at the top level).
+    pub fn doc_name(&self) -> &str {
+        match self {
+            Self::Title => "title",
+            Self::Artist => "artist",
+            Self::Album => "album",
+            Self::Genre => "genre",
+            Self::Key => "key",
+            Self::Tags => "tags",
+            Self::FileName => "file_name",
+            Self::Bpm => "bpm",
+            Self::Duration => "duration_secs",
+            Self::SampleRate => "sample_rate",
+            Self::Channels => "channels",
+            Self::FileSize => "file_size",
+            Self::Version => "version",
+            Self::Extra(n) => n,
+        }
+    }
+
+    /// Whether the field holds text (compared case-insensitively).
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            Self::Title
+                | Self::Artist
+                | Self::Album
+                | Self::Genre
+                | Self::Key
+                | Self::Tags
+                | Self::FileName
+        )
+    }
+
+    /// The field's values in a song: none if absent, several for tags.
+    pub fn values(&self, m: &SongMetadata) -> Vec<Value> {
+        let text = |s: &Option<String>| s.iter().map(|s| Value::Text(s.clone())).collect();
+        match self {
+            Self::Title => vec![Value::Text(m.title.clone())],
+            Self::Artist => text(&m.artist),
+            Self::Album => text(&m.album),
+            Self::Genre => text(&m.genre),
+            Self::Key => text(&m.key),
+            Self::Tags => m.tags.iter().map(|t| Value::Text(t.clone())).collect(),
+            Self::FileName => vec![Value::Text(m.file_name.clone())],
+            Self::Bpm => m.bpm.iter().map(|b| Value::Number(f64::from(*b))).collect(),
+            Self::Duration => vec![Value::Number(m.duration_secs)],
+            Self::SampleRate => vec![Value::Number(f64::from(m.sample_rate))],
+            Self::Channels => vec![Value::Number(f64::from(m.channels))],
+            Self::FileSize => vec![Value::Number(m.file_size as f64)],
+            Self::Version => vec![Value::Number(m.version as f64)],
+            Self::Extra(n) => match m.extra.get(n) {
+                None | Some(serde_json::Value::Null) => vec![],
+                Some(serde_json::Value::Array(a)) => {
+                    a.iter().filter_map(Value::from_json).collect()
+                }
+                Some(v) => Value::from_json(v).into_iter().collect(),
+            },
+        }
+    }
+}
+
+/// A scalar a filter compares with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// Boolean.
+    Bool(bool),
+    /// Number.
+    Number(f64),
+    /// Text.
+    Text(String),
+}
+
+impl Value {
+    fn from_json(v: &serde_json::Value) -> Option<Self> {
+        match v {
+            serde_json::Value::Bool(b) => Some(Self::Bool(*b)),
+            serde_json::Value::Number(n) => n.as_f64().map(Self::Number),
+            serde_json::Value::String(s) => Some(Self::Text(s.clone())),
+            _ => None,
+        }
+    }
+
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Self::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn equals(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Self::Text(a), Self::Text(b)) => a.to_lowercase() == b.to_lowercase(),
+            (Self::Number(a), Self::Number(b)) => a == b,
+            (Self::Bool(a), Self::Bool(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// One test on one field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The field equals the value (for lists: contains it). Text is case-insensitive.
+    Eq(Field, Value),
+    /// The field equals one of the values.
+    In(Field, Vec<Value>),
+    /// A numeric field lies in `[min, max]` (either bound optional).
+    Range {
+        /// Field tested.
+        field: Field,
+        /// Inclusive lower bound.
+        min: Option<f64>,
+        /// Inclusive upper bound.
+        max: Option<f64>,
+    },
+    /// The field is present (for lists: non-empty).
+    Exists(Field),
+}
+
+impl Condition {
+    /// Whether a song satisfies the condition.
+    pub fn matches(&self, m: &SongMetadata) -> bool {
+        match self {
+            Self::Eq(f, v) => f.values(m).iter().any(|x| x.equals(v)),
+            Self::In(f, vs) => f.values(m).iter().any(|x| vs.iter().any(|v| x.equals(v))),
+            Self::Range { field, min, max } => field.values(m).iter().any(|x| {
+                x.as_f64()
+                    .is_some_and(|x| min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi))
+            }),
+            Self::Exists(f) => !f.values(m).is_empty(),
+        }
+    }
+
+    fn validate(&self) -> StorageResult<()> {
+        match self {
+            Self::Range { field, min, max } => {
+                if field.is_text() {
+                    return Err(StorageError::InvalidInput(format!(
+                        "range filter on text field {}",
+                        field.doc_name()
+                    )));
+                }
+                if let (Some(lo), Some(hi)) = (min, max)
+                    && lo > hi
+                {
+                    return Err(StorageError::InvalidInput(format!(
+                        "empty range {lo}..{hi} on {}",
+                        field.doc_name()
+                    )));
+                }
+                if min.is_none() && max.is_none() {
+                    return Err(StorageError::InvalidInput(format!(
+                        "range filter on {} needs a bound",
+                        field.doc_name()
+                    )));
+                }
+                Ok(())
+            }
+            Self::In(f, vs) if vs.is_empty() => Err(StorageError::InvalidInput(format!(
+                "`in` filter on {} needs at least one value",
+                f.doc_name()
+            ))),
+            Self::In(f, vs) if vs.len() > 100 => Err(StorageError::InvalidInput(format!(
+                "`in` filter on {} has {} values; at most 100 are allowed",
+                f.doc_name(),
+                vs.len()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A conjunction of conditions; the empty filter matches everything.
+///
+/// ```
+/// use songrec_storage::{Condition, Field, Filter, SongId, SongMetadata, Value};
+/// let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Song");
+/// m.genre = Some("Rock".into());
+/// m.bpm = Some(120.0);
+/// let f = Filter::default()
+///     .and(Condition::Eq(Field::Genre, Value::Text("rock".into())))
+///     .and(Condition::Range { field: Field::Bpm, min: Some(110.0), max: Some(130.0) });
+/// assert!(f.matches(&m));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    /// All must hold.
+    pub all: Vec<Condition>,
+}
+
+impl Filter {
+    /// Adds a condition.
+    pub fn and(mut self, c: Condition) -> Self {
+        self.all.push(c);
+        self
+    }
+
+    /// Whether the filter has no conditions.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Whether a song satisfies every condition.
+    pub fn matches(&self, m: &SongMetadata) -> bool {
+        self.all.iter().all(|c| c.matches(m))
+    }
+
+    /// Rejects filters no backend can answer consistently.
+    pub fn validate(&self) -> StorageResult<()> {
+        if self.all.len() > 32 {
+            return Err(StorageError::InvalidInput(format!(
+                "a filter may have at most 32 conditions, got {}",
+                self.all.len()
+            )));
+        }
+        self.all.iter().try_for_each(Condition::validate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::SongId;
+
+    fn song() -> SongMetadata {
+        let mut m = SongMetadata::new(SongId::from_bytes(b"s"), "Paranoid Android");
+        m.artist = Some("Radiohead".into());
+        m.genre = Some("Rock".into());
+        m.key = Some("A minor".into());
+        m.bpm = Some(121.5);
+        m.tags = vec!["moody".into(), "guitar".into()];
+        m.extra
+            .insert("label".into(), serde_json::json!("Parlophone"));
+        m
+    }
+
+    #[test]
+    fn text_is_case_insensitive_and_tags_contain() {
+        let m = song();
+        assert!(Condition::Eq(Field::Genre, Value::Text("ROCK".into())).matches(&m));
+        assert!(!Condition::Eq(Field::Genre, Value::Text("pop".into())).matches(&m));
+        assert!(Condition::Eq(Field::Tags, Value::Text("Guitar".into())).matches(&m));
+        assert!(!Condition::Eq(Field::Tags, Value::Text("piano".into())).matches(&m));
+        assert!(
+            Condition::Eq(
+                Field::Extra("label".into()),
+                Value::Text("parlophone".into())
+            )
+            .matches(&m)
+        );
+    }
+
+    #[test]
+    fn ranges_are_inclusive_and_skip_missing() {
+        let m = song();
+        let r = |min, max| Condition::Range {
+            field: Field::Bpm,
+            min,
+            max,
+        };
+        assert!(r(Some(121.5), Some(121.5)).matches(&m));
+        assert!(r(Some(110.0), None).matches(&m));
+        assert!(!r(None, Some(121.0)).matches(&m));
+        let mut no_bpm = m.clone();
+        no_bpm.bpm = None;
+        assert!(!r(Some(0.0), None).matches(&no_bpm));
+        assert!(!Condition::Exists(Field::Bpm).matches(&no_bpm));
+        assert!(Condition::Exists(Field::Bpm).matches(&m));
+    }
+
+    #[test]
+    fn in_and_validation() {
+        let m = song();
+        let c = Condition::In(
+            Field::Artist,
+            vec![Value::Text("x".into()), Value::Text("radiohead".into())],
+        );
+        assert!(c.matches(&m));
+        assert!(
+            Filter::default()
+                .and(Condition::In(Field::Genre, vec![]))
+                .validate()
+                .is_err()
+        );
+        let bad = Condition::Range {
+            field: Field::Bpm,
+            min: Some(5.0),
+            max: Some(1.0),
+        };
+        assert!(Filter::default().and(bad).validate().is_err());
+        let text_range = Condition::Range {
+            field: Field::Title,
+            min: Some(1.0),
+            max: None,
+        };
+        assert!(Filter::default().and(text_range).validate().is_err());
+        assert_eq!(
+            Field::parse("extra.mood").unwrap(),
+            Field::Extra("mood".into())
+        );
+        assert!(Field::parse("nonsense").is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! Pure vector math: norms, dot products, similarity scores and top-k selection.
+//!
+//! The dot product is the hot loop of every exact search; it is written with independent
+//! accumulators so the compiler vectorises it, and uses AVX2+FMA when the CPU has them.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::query::Metric;
+
+/// Euclidean norm.
+///
+/// ```
+/// assert_eq!(songrec_storage::math::norm(&[3.0, 4.0]), 5.0);
+/// ```
+pub fn norm(v: &[f32]) -> f32 {
+    dot(v, v).sqrt()
+}
+
+/// Inner product of two equally long slices (extra elements of the longer one are ignored).
+///
+/// ```
+/// assert_eq!(songrec_storage::math::dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]), 32.0);
+/// ```
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { dot_avx2(a, b) };
+        }
+    }
+    dot_portable(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot_portable(a, b)
+}
+
+#[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 32;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] = x[i].mul_add(y[i], acc[i]);
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    // Pairwise reduction keeps rounding small and deterministic.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] += acc[i + width];
+        }
+    }
+    acc[0] + tail
+}
+
+/// Similarity of `v` to the query under `metric`, given the precomputed dot product and norms.
+/// Returns `(similarity, distance)`; the distance is only reported for `l2`.
+///
+/// ```
+/// use songrec_storage::{Metric, math::score};
+/// let (s, d) = score(Metric::L2, 0.0, 1.0, 1.0); // orthogonal unit vectors: d² = 2
+/// assert!((s - 1.0 / 3.0).abs() < 1e-6);
+/// assert!((d.unwrap() - 2f32.sqrt()).abs() < 1e-6);
+/// ```
+#[inline]
+pub fn score(metric: Metric, dot: f32, q_norm: f32, v_norm: f32) -> (f32, Option<f32>) {
+    match metric {
+        Metric::Cosine => {
+            let denom = q_norm * v_norm;
+            let c = if denom > 0.0 { dot / denom } else { 0.0 };
+            (c.clamp(-1.0, 1.0), None)
+        }
+        Metric::Dot => (dot, None),
+        Metric::L2 => {
+            let d2 = (q_norm * q_norm + v_norm * v_norm - 2.0 * dot).max(0.0);
+            (1.0 / (1.0 + d2), Some(d2.sqrt()))
+        }
+    }
+}
+
+/// A scored candidate; `Ord` puts better candidates first (higher score, then lower key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored<K> {
+    /// Similarity.
+    pub score: f32,
+    /// Tie-breaker and payload (e.g. an id or a row number).
+    pub key: K,
+}
+
+impl<K: Ord> Eq for Scored<K> {}
+
+impl<K: Ord> PartialOrd for Scored<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K: Ord> Ord for Scored<K> {
+    /// `Less` means "better": sorting ascending yields the ranking.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.key.cmp(&other.key))
+    }
+}
+
+/// Keeps the `n` best of a stream of candidates.
+///
+/// ```
+/// use songrec_storage::math::TopK;
+/// let mut t = TopK::new(2);
+/// for (s, k) in [(0.1, "a"), (0.9, "b"), (0.5, "c"), (0.9, "a")] { t.push(s, k); }
+/// let best: Vec<_> = t.into_sorted().into_iter().map(|x| x.key).collect();
+/// assert_eq!(best, ["a", "b"]); // tie on 0.9 broken by key
+/// ```
+#[derive(Debug)]
+pub struct TopK<K: Ord> {
+    n: usize,
+    // Max-heap on "worse": the root is the worst kept candidate.
+    heap: BinaryHeap<Scored<K>>,
+}
+
+impl<K: Ord> TopK<K> {
+    /// Keeps at most `n`.
+    pub fn new(n: usize) -> Self {
+        Self {
+            n,
+            heap: BinaryHeap::with_capacity(n + 1),
+        }
+    }
+
+    /// The score a new candidate must beat to enter (None while not full).
+    #[inline]
+    pub fn floor(&self) -> Option<f32> {
+        if self.heap.len() < self.n {
+            None
+        } else {
+            self.heap.peek().map(|w| w.score)
+        }
+    }
+
+    /// Offers a candidate.
+    #[inline]
+    pub fn push(&mut self, score: f32, key: K) {
+        if self.n == 0 {
+            return;
+        }
+        let cand = Scored { score, key };
+        if self.heap.len() < self.n {
+            self.heap.push(cand);
+        } else if let Some(worst) = self.heap.peek()
+            && cand < *worst
+        {
+            self.heap.pop();
+            self.heap.push(cand);
+        }
+    }
+
+    /// Merges another selection (e.g. from another thread).
+    pub fn merge(&mut self, other: TopK<K>) {
+        for s in other.heap {
+            self.push(s.score, s.key);
+        }
+    }
+
+    /// Best first.
+    pub fn into_sorted(self) -> Vec<Scored<K>> {
+        let mut v = self.heap.into_vec();
+        v.sort();
+        v
+    }
+}
+
+/// L2-normalises a vector in place (zero vectors stay zero).
+pub fn normalize(v: &mut [f32]) {
+    let n = norm(v);
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive_for_all_lengths() {
+        for n in [0usize, 1, 7, 31, 32, 33, 64, 100, 512, 513] {
+            let a: Vec<f32> = (0..n).map(|i| ((i * 7919) % 13) as f32 - 6.0).collect();
+            let b: Vec<f32> = (0..n)
+                .map(|i| ((i * 104_729) % 11) as f32 * 0.5 - 2.0)
+                .collect();
+            let naive: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum();
+            assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-3, "n={n}");
+        }
+    }
+
+    #[test]
+    fn scores_follow_the_definitions() {
+        // q = (1,0), v = (0.6, 0.8): cos 0.6, dot 0.6, d² = 0.16 + 0.64 = 0.8
+        let (c, d) = score(Metric::Cosine, 0.6, 1.0, 1.0);
+        assert!((c - 0.6).abs() < 1e-6 && d.is_none());
+        let (c, _) = score(Metric::Cosine, 1.2, 1.0, 2.0);
+        assert!((c - 0.6).abs() < 1e-6);
+        assert_eq!(score(Metric::Dot, 0.6, 1.0, 1.0).0, 0.6);
+        let (s, d) = score(Metric::L2, 0.6, 1.0, 1.0);
+        assert!((s - 1.0 / 1.8).abs() < 1e-6);
+        assert!((d.unwrap() - 0.8f32.sqrt()).abs() < 1e-6);
+        assert_eq!(score(Metric::Cosine, 0.0, 0.0, 1.0).0, 0.0);
+    }
+
+    #[test]
+    fn topk_keeps_best_with_deterministic_ties() {
+        let mut t = TopK::new(3);
+        let items = [(0.5, 4), (0.9, 2), (0.1, 9), (0.9, 1), (0.7, 3), (0.5, 0)];
+        for (s, k) in items {
+            t.push(s, k);
+        }
+        let got: Vec<_> = t
+            .into_sorted()
+            .into_iter()
+            .map(|s| (s.score, s.key))
+            .collect();
+        assert_eq!(got, vec![(0.9, 1), (0.9, 2), (0.7, 3)]);
+
+        let mut a = TopK::new(2);
+        a.push(0.3, 1);
+        a.push(0.2, 2);
+        let mut b = TopK::new(2);
+        b.push(0.8, 3);
+        a.merge(b);
+        let got: Vec<_> = a.into_sorted().into_iter().map(|s| s.key).collect();
+        assert_eq!(got, vec![3, 1]);
+        assert_eq!(TopK::<u8>::new(0).into_sorted().len(), 0);
+    }
+
+    #[test]
+    fn normalize_unit_length() {
+        let mut v = vec![3.0, 4.0];
+        normalize(&mut v);
+        assert!((norm(&v) - 1.0).abs() < 1e-6);
+        let mut z = vec![0.0; 3];
+        normalize(&mut z);
+        assert_eq!(z, vec![0.0; 3]);
+    }
+}

@@ -1,0 +1,293 @@
+//! Similarity and listing queries.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StorageError, StorageResult};
+use crate::filter::Filter;
+use crate::id::SongId;
+use crate::metadata::SongMetadata;
+use crate::model::ModelInfo;
+
+/// Most results one similarity query may reach (`offset + k`), the same for every backend
+/// (it is the Data API's vector-search cap).
+pub const MAX_RESULTS: usize = 1000;
+/// Most ids one query may exclude.
+pub const MAX_EXCLUDE: usize = 100;
+
+/// How vectors are compared. Every metric reports a *similarity* (higher is closer):
+///
+/// | metric | similarity | range |
+/// |---|---|---|
+/// | `cosine` | cos(q, v) | -1 ..= 1 |
+/// | `dot` | q · v | any |
+/// | `l2` | 1 / (1 + ‖q − v‖²), and the distance ‖q − v‖ is reported too | 0 ..= 1 |
+///
+/// ```
+/// use songrec_storage::Metric;
+/// assert_eq!("euclidean".parse::<Metric>().unwrap(), Metric::L2);
+/// assert_eq!(Metric::Cosine.to_string(), "cosine");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Cosine similarity.
+    #[default]
+    Cosine,
+    /// Inner product.
+    Dot,
+    /// Euclidean distance, reported as similarity `1/(1+d²)`.
+    L2,
+}
+
+impl FromStr for Metric {
+    type Err = StorageError;
+    fn from_str(s: &str) -> StorageResult<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "cosine" | "cos" => Ok(Self::Cosine),
+            "dot" | "dot_product" | "ip" => Ok(Self::Dot),
+            "l2" | "euclidean" => Ok(Self::L2),
+            _ => Err(StorageError::InvalidInput(format!(
+                "unknown metric {s:?}; use cosine, dot or l2"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cosine => "cosine",
+            Self::Dot => "dot",
+            Self::L2 => "l2",
+        })
+    }
+}
+
+/// "Which stored songs are closest to this vector?"
+///
+/// Filtering is exact: the filter selects candidates first and ranking happens among them,
+/// so a filter never drops matches that a "top-N then intersect" approach would lose.
+/// Results are ordered by similarity (descending), ties by id (ascending).
+///
+/// ```
+/// use songrec_storage::{ModelInfo, SearchQuery};
+/// let q = SearchQuery::new(ModelInfo::new("m", "1", 2), vec![1.0, 0.0], 10);
+/// assert!(q.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// Model whose vectors are searched.
+    pub model: ModelInfo,
+    /// The query vector (`model.dim` values).
+    pub vector: Vec<f32>,
+    /// How many results.
+    pub k: usize,
+    /// Comparison.
+    pub metric: Metric,
+    /// Keep only results with similarity ≥ this.
+    pub threshold: Option<f32>,
+    /// Skip this many of the best results (paging).
+    pub offset: usize,
+    /// Never return these songs (e.g. the query song itself).
+    pub exclude: Vec<SongId>,
+    /// Metadata conditions on candidates.
+    pub filter: Filter,
+}
+
+impl SearchQuery {
+    /// A cosine query with no filter.
+    pub fn new(model: ModelInfo, vector: Vec<f32>, k: usize) -> Self {
+        Self {
+            model,
+            vector,
+            k,
+            metric: Metric::Cosine,
+            threshold: None,
+            offset: 0,
+            exclude: Vec::new(),
+            filter: Filter::default(),
+        }
+    }
+
+    /// Checks the query against the limits every backend shares.
+    pub fn validate(&self) -> StorageResult<()> {
+        if self.k == 0 {
+            return Err(StorageError::InvalidInput("k must be at least 1".into()));
+        }
+        if self.offset + self.k > MAX_RESULTS {
+            return Err(StorageError::InvalidInput(format!(
+                "offset + k = {} exceeds the limit of {MAX_RESULTS} results per similarity query",
+                self.offset + self.k
+            )));
+        }
+        if self.exclude.len() > MAX_EXCLUDE {
+            return Err(StorageError::InvalidInput(format!(
+                "at most {MAX_EXCLUDE} songs can be excluded, got {}",
+                self.exclude.len()
+            )));
+        }
+        if self.vector.len() != self.model.dim {
+            return Err(StorageError::DimensionMismatch {
+                model: self.model.key(),
+                expected: self.model.dim,
+                got: self.vector.len(),
+            });
+        }
+        if self.vector.iter().any(|v| !v.is_finite()) {
+            return Err(StorageError::InvalidInput(
+                "query vector has non-finite values".into(),
+            ));
+        }
+        if self.metric == Metric::Cosine && crate::math::norm(&self.vector) == 0.0 {
+            return Err(StorageError::InvalidInput(
+                "cosine similarity is undefined for an all-zero query vector".into(),
+            ));
+        }
+        if let Some(t) = self.threshold
+            && !t.is_finite()
+        {
+            return Err(StorageError::InvalidInput(
+                "threshold must be a finite number".into(),
+            ));
+        }
+        self.filter.validate()
+    }
+}
+
+/// One similarity result, with the song's metadata (no second round trip needed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    /// The song.
+    pub id: SongId,
+    /// Similarity under the query's metric (see [`Metric`]).
+    pub similarity: f32,
+    /// Euclidean distance, for `l2` queries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f32>,
+    /// The song's metadata.
+    pub metadata: SongMetadata,
+}
+
+/// Orders for listings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// By id (stable, cheap).
+    #[default]
+    Id,
+    /// By title, case-insensitively.
+    Title,
+    /// By artist, then title.
+    Artist,
+    /// By ingest time.
+    Created,
+    /// By last change.
+    Updated,
+    /// By tempo (songs without one last).
+    Bpm,
+    /// By duration.
+    Duration,
+}
+
+impl FromStr for SortKey {
+    type Err = StorageError;
+    fn from_str(s: &str) -> StorageResult<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "id" => Self::Id,
+            "title" => Self::Title,
+            "artist" => Self::Artist,
+            "created" | "added" => Self::Created,
+            "updated" => Self::Updated,
+            "bpm" | "tempo" => Self::Bpm,
+            "duration" => Self::Duration,
+            _ => {
+                return Err(StorageError::InvalidInput(format!(
+                    "unknown sort key {s:?}; use id, title, artist, created, updated, bpm or duration"
+                )));
+            }
+        })
+    }
+}
+
+/// A page of a metadata listing.
+///
+/// ```
+/// use songrec_storage::ListQuery;
+/// let q = ListQuery { limit: 50, ..ListQuery::default() };
+/// assert!(q.cursor.is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Which songs.
+    pub filter: Filter,
+    /// Order.
+    pub sort: SortKey,
+    /// Reverse the order.
+    pub descending: bool,
+    /// Page size (1 ..= 1000).
+    pub limit: usize,
+    /// Where to continue: the `next` of the previous page (opaque, backend-specific).
+    pub cursor: Option<String>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            filter: Filter::default(),
+            sort: SortKey::Id,
+            descending: false,
+            limit: 100,
+            cursor: None,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Checks limits.
+    pub fn validate(&self) -> StorageResult<()> {
+        if self.limit == 0 || self.limit > 1000 {
+            return Err(StorageError::InvalidInput(format!(
+                "page size must be 1..=1000, got {}",
+                self.limit
+            )));
+        }
+        self.filter.validate()
+    }
+}
+
+/// Items plus where the next page starts (`None` at the end).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// This page.
+    pub items: Vec<T>,
+    /// Cursor for the next page.
+    pub next: Option<String>,
+}
+
+/// Compares two songs under a sort key (ties broken by id, so orders are total).
+pub fn compare_by(key: SortKey, a: &SongMetadata, b: &SongMetadata) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let by = match key {
+        SortKey::Id => Ordering::Equal,
+        SortKey::Title => a.title.to_lowercase().cmp(&b.title.to_lowercase()),
+        SortKey::Artist => a
+            .artist
+            .as_deref()
+            .map(str::to_lowercase)
+            .cmp(&b.artist.as_deref().map(str::to_lowercase))
+            .then_with(|| a.title.to_lowercase().cmp(&b.title.to_lowercase())),
+        SortKey::Created => a.created_at.cmp(&b.created_at),
+        SortKey::Updated => a.updated_at.cmp(&b.updated_at),
+        SortKey::Bpm => match (a.bpm, b.bpm) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        },
+        SortKey::Duration => a.duration_secs.total_cmp(&b.duration_secs),
+    };
+    by.then_with(|| a.id.cmp(&b.id))
+}
