@@ -1,0 +1,750 @@
+//! Write commands: inserts, updates, replace, deletes.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+
+use super::read::{decode_page_state, encode_page_state, matches_after};
+use super::{
+    MAX_DELETE, MAX_INSERT_DOCS, Response, candidates, check_fields, lookup_mut, no_options,
+    opt_bool, opt_str, options, select_one,
+};
+use crate::docid;
+use crate::error::{ApiError, ApiResult, Code, err, field_invalid};
+use crate::filter::Filter;
+use crate::projection::Projection;
+use crate::schema::CollectionDef;
+use crate::shred::{self, MAX_DOC_CHARS, Prepared};
+use crate::sort::Sort;
+use crate::store::{self, Changes, Collection, Store, StoredDoc};
+use crate::update::Update;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn already_exists(id: &Value) -> ApiError {
+    err(
+        Code::DOCUMENT_ALREADY_EXISTS,
+        format!("Cannot insert the document: a document already exists with given '_id' ({id})."),
+    )
+    .with_doc_id(id.clone())
+}
+
+/// Validate a document after an update (field names, size limit).
+fn check_updated(doc: &StoredDoc, def: &CollectionDef) -> ApiResult<()> {
+    shred::validate_body(&doc.body, def)?;
+    let size = serde_json::to_string(&doc.body)
+        .map(|s| s.len())
+        .unwrap_or(0);
+    if size > MAX_DOC_CHARS {
+        return Err(err(
+            Code::SHRED_DOC_LIMIT_VIOLATION,
+            format!(
+                "Document size limitation violated: document size ({size} chars) exceeds maximum allowed ({MAX_DOC_CHARS})."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Inserts
+
+enum Outcome {
+    Ok(Value),
+    Failed(Value, ApiError),
+    Skipped(Value),
+}
+
+fn input_id(doc: &Value) -> Value {
+    doc.get("_id").cloned().unwrap_or(Value::Null)
+}
+
+/// Insert documents, returning one outcome per input document.
+fn insert_docs(
+    conn: &mut rusqlite::Connection,
+    ks: &str,
+    name: &str,
+    coll: &mut Collection,
+    docs: &[Value],
+    ordered: bool,
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(docs.len());
+    let mut changes = Changes::default();
+    let mut batch_keys: HashSet<String> = HashSet::new();
+    let mut stopped = false;
+    for doc in docs {
+        if stopped {
+            outcomes.push(Outcome::Skipped(input_id(doc)));
+            continue;
+        }
+        let prepared = shred::prepare(doc.clone(), &coll.def).and_then(|p: Prepared| {
+            if coll.docs.contains_key(&p.key) || batch_keys.contains(&p.key) {
+                Err(already_exists(&p.id))
+            } else {
+                Ok(p)
+            }
+        });
+        match prepared {
+            Ok(p) => {
+                batch_keys.insert(p.key.clone());
+                outcomes.push(Outcome::Ok(p.id));
+                changes.puts.push((
+                    p.key,
+                    StoredDoc {
+                        body: p.body,
+                        vector: p.vector,
+                    },
+                ));
+            }
+            Err(e) => {
+                let id = e
+                    .document_ids
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| input_id(doc));
+                outcomes.push(Outcome::Failed(id, e));
+                stopped = ordered;
+            }
+        }
+    }
+    if let Err(e) = store::commit(conn, ks, name, coll, changes) {
+        // Nothing was written: every "ok" document failed with the database error.
+        for o in outcomes.iter_mut() {
+            if let Outcome::Ok(id) = o {
+                let id = id.clone();
+                *o = Outcome::Failed(id.clone(), e.clone().with_doc_id(id));
+            }
+        }
+    }
+    outcomes
+}
+
+pub(super) fn insert_one(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["document", "options"])?;
+    no_options("insertOne", body)?;
+    let doc = match body.get("document") {
+        None | Some(Value::Null) => {
+            return Err(field_invalid("document", &Value::Null, "must not be null"));
+        }
+        Some(d) => d.clone(),
+    };
+    let (mut cat, mut conn) = store.write();
+    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+    let outcome = insert_docs(&mut conn, ks, coll_name, coll, &[doc], true);
+    let mut resp = Response::status(json!({"insertedIds": []}));
+    for o in outcome {
+        match o {
+            Outcome::Ok(id) => resp.status = Some(one("insertedIds", json!([id]))),
+            Outcome::Failed(_, e) => resp.errors.push(e),
+            Outcome::Skipped(_) => {}
+        }
+    }
+    Ok(resp)
+}
+
+fn one(k: &str, v: Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(k.into(), v);
+    m
+}
+
+pub(super) fn insert_many(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["documents", "options"])?;
+    let opts = options(body, &["ordered", "returnDocumentResponses"])?;
+    let ordered = opt_bool(&opts, "ordered")?;
+    let responses = opt_bool(&opts, "returnDocumentResponses")?;
+    let docs = match body.get("documents") {
+        Some(Value::Array(a)) if a.is_empty() => {
+            return Err(field_invalid("documents", &json!([]), "must not be empty"));
+        }
+        Some(Value::Array(a)) if a.len() > MAX_INSERT_DOCS => {
+            return Err(err(
+                Code::COMMAND_FIELD_VALUE_INVALID,
+                format!(
+                    "Command field 'documents' value not valid: amount of documents to insert is over the max limit ({} vs {MAX_INSERT_DOCS}).",
+                    a.len()
+                ),
+            ));
+        }
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => {
+            return Err(field_invalid("documents", &Value::Null, "must not be null"));
+        }
+        Some(other) => return Err(field_invalid("documents", other, "must be an Array")),
+    };
+    let outcomes = {
+        let (mut cat, mut conn) = store.write();
+        let coll = lookup_mut(&mut cat, ks, coll_name)?;
+        insert_docs(&mut conn, ks, coll_name, coll, docs, ordered)
+    };
+    let mut resp = Response::default();
+    if responses {
+        let mut errors: Vec<ApiError> = Vec::new();
+        let mut list = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            list.push(match o {
+                Outcome::Ok(id) => json!({"_id": id, "status": "OK"}),
+                Outcome::Skipped(id) => json!({"_id": id, "status": "SKIPPED"}),
+                Outcome::Failed(id, e) => {
+                    let idx = match errors.iter().position(|x| x.same_kind(&e)) {
+                        Some(i) => {
+                            errors[i].document_ids.extend(e.document_ids);
+                            i
+                        }
+                        None => {
+                            errors.push(e);
+                            errors.len() - 1
+                        }
+                    };
+                    json!({"_id": id, "status": "ERROR", "errorsIdx": idx})
+                }
+            });
+        }
+        resp.status = Some(one("documentResponses", Value::Array(list)));
+        resp.errors = errors;
+    } else {
+        let mut ids = Vec::new();
+        for o in outcomes {
+            match o {
+                Outcome::Ok(id) => ids.push(id),
+                Outcome::Failed(_, e) => resp.errors.push(e),
+                Outcome::Skipped(_) => {}
+            }
+        }
+        resp.status = Some(one("insertedIds", Value::Array(ids)));
+    }
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------------------
+// Updates
+
+struct UpdateOutcome {
+    matched: usize,
+    modified: usize,
+    upserted: Option<Value>,
+    before: Option<StoredDoc>,
+    after: Option<StoredDoc>,
+}
+
+/// Build the document an upsert inserts: the filter's `_id` and top-level
+/// equality fields, then the update (with `$setOnInsert`).
+fn upsert_doc(
+    filter: &Filter,
+    update: &Update,
+    def: &CollectionDef,
+) -> ApiResult<(String, StoredDoc)> {
+    let mut doc = StoredDoc {
+        body: Map::new(),
+        vector: None,
+    };
+    for (path, value) in filter.equality_fields() {
+        if path.len() == 1 && path[0] == "_id" {
+            docid::validate(value)?;
+            doc.body.insert("_id".into(), value.clone());
+            continue;
+        }
+        // Reuse the update machinery to create nested paths.
+        let raw: Vec<String> = path.iter().map(|s| shred::escape_segment(s)).collect();
+        let seed = Update::parse(Some(&json!({"$set": { raw.join("."): value }})))?;
+        seed.apply(&mut doc, def, true, 0)?;
+    }
+    update.apply(&mut doc, def, true, now_ms())?;
+    let id = match doc.body.get("_id") {
+        Some(id) => {
+            docid::validate(id)?;
+            id.clone()
+        }
+        None => docid::generate(def.default_id),
+    };
+    // `_id` first.
+    let mut body = Map::new();
+    body.insert("_id".into(), id.clone());
+    for (k, v) in std::mem::take(&mut doc.body) {
+        if k != "_id" {
+            body.insert(k, v);
+        }
+    }
+    doc.body = body;
+    check_updated(&doc, def)?;
+    Ok((docid::key(&id), doc))
+}
+
+/// Update (or upsert) the one document selected by filter + sort.
+fn update_single(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    filter: &Filter,
+    sort_v: Option<&Value>,
+    update: &Update,
+    upsert: bool,
+) -> ApiResult<UpdateOutcome> {
+    let (mut cat, mut conn) = store.write();
+    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+    let sort = Sort::parse(sort_v, &coll.def)?;
+    filter.check_indexed(&coll.def)?;
+    let found = select_one(coll, filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
+    match found {
+        Some((key, before)) => {
+            let mut after = before.clone();
+            update.apply(&mut after, &coll.def, false, now_ms())?;
+            let modified = after != before;
+            if modified {
+                check_updated(&after, &coll.def)?;
+                let changes = Changes {
+                    puts: vec![(key, after.clone())],
+                    ..Default::default()
+                };
+                store::commit(&mut conn, ks, coll_name, coll, changes)?;
+            }
+            Ok(UpdateOutcome {
+                matched: 1,
+                modified: usize::from(modified),
+                upserted: None,
+                before: Some(before),
+                after: Some(after),
+            })
+        }
+        None if upsert => {
+            let (key, doc) = upsert_doc(filter, update, &coll.def)?;
+            let id = doc.id();
+            if coll.docs.contains_key(&key) {
+                return Err(already_exists(&id));
+            }
+            let changes = Changes {
+                puts: vec![(key, doc.clone())],
+                ..Default::default()
+            };
+            store::commit(&mut conn, ks, coll_name, coll, changes)?;
+            Ok(UpdateOutcome {
+                matched: 0,
+                modified: 0,
+                upserted: Some(id),
+                before: None,
+                after: Some(doc),
+            })
+        }
+        None => Ok(UpdateOutcome {
+            matched: 0,
+            modified: 0,
+            upserted: None,
+            before: None,
+            after: None,
+        }),
+    }
+}
+
+fn update_status(o: &UpdateOutcome) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("matchedCount".into(), json!(o.matched));
+    m.insert("modifiedCount".into(), json!(o.modified));
+    if let Some(id) = &o.upserted {
+        m.insert("upsertedId".into(), id.clone());
+    }
+    m
+}
+
+pub(super) fn update_one(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["filter", "update", "sort", "options"])?;
+    let opts = options(body, &["upsert"])?;
+    let upsert = opt_bool(&opts, "upsert")?;
+    let filter = Filter::parse(body.get("filter"))?;
+    let update = Update::parse(body.get("update"))?;
+    let o = update_single(
+        store,
+        ks,
+        coll_name,
+        &filter,
+        body.get("sort"),
+        &update,
+        upsert,
+    )?;
+    Ok(Response {
+        status: Some(update_status(&o)),
+        ..Default::default()
+    })
+}
+
+fn return_after(opts: &std::collections::BTreeMap<&str, &Value>) -> ApiResult<bool> {
+    match opt_str(opts, "returnDocument")? {
+        None | Some("before") => Ok(false),
+        Some("after") => Ok(true),
+        Some(other) => Err(field_invalid(
+            "options.returnDocument",
+            &json!(other),
+            "value must be 'before' or 'after'",
+        )),
+    }
+}
+
+fn document_data(proj: &Projection, doc: Option<&StoredDoc>) -> Map<String, Value> {
+    let v = doc.map_or(Value::Null, |d| Value::Object(proj.apply(d)));
+    one("document", v)
+}
+
+pub(super) fn find_one_and_update(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["filter", "update", "sort", "projection", "options"])?;
+    let opts = options(body, &["returnDocument", "upsert"])?;
+    let upsert = opt_bool(&opts, "upsert")?;
+    let after = return_after(&opts)?;
+    let filter = Filter::parse(body.get("filter"))?;
+    let update = Update::parse(body.get("update"))?;
+    let proj = Projection::parse(body.get("projection"))?;
+    let o = update_single(
+        store,
+        ks,
+        coll_name,
+        &filter,
+        body.get("sort"),
+        &update,
+        upsert,
+    )?;
+    let doc = if after {
+        o.after.as_ref()
+    } else {
+        o.before.as_ref()
+    };
+    Ok(Response {
+        data: Some(document_data(&proj, doc)),
+        status: Some(update_status(&o)),
+        errors: Vec::new(),
+    })
+}
+
+pub(super) fn find_one_and_replace(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(
+        body,
+        &["filter", "replacement", "sort", "projection", "options"],
+    )?;
+    let opts = options(body, &["returnDocument", "upsert"])?;
+    let upsert = opt_bool(&opts, "upsert")?;
+    let want_after = return_after(&opts)?;
+    let filter = Filter::parse(body.get("filter"))?;
+    let proj = Projection::parse(body.get("projection"))?;
+    let replacement = match body.get("replacement") {
+        Some(Value::Object(m)) => m.clone(),
+        None | Some(Value::Null) => {
+            return Err(field_invalid(
+                "replacement",
+                &Value::Null,
+                "must not be null",
+            ));
+        }
+        Some(other) => return Err(field_invalid("replacement", other, "must be an Object")),
+    };
+    let (mut cat, mut conn) = store.write();
+    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+    let sort = Sort::parse(body.get("sort"), &coll.def)?;
+    filter.check_indexed(&coll.def)?;
+    let found = select_one(coll, &filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
+    let different = |a: &Value, b: &Value| {
+        err(
+            Code::DOCUMENT_REPLACE_DIFFERENT_DOCID,
+            format!(
+                "The replace document and document resolved using filter have different '_id's: {a} (replace document) vs. {b} (document that filter matches)."
+            ),
+        )
+    };
+    let outcome = match found {
+        Some((key, before)) => {
+            let id = before.id();
+            if let Some(rid) = replacement.get("_id")
+                && docid::key_if_valid(rid).as_deref() != Some(key.as_str())
+            {
+                return Err(different(rid, &id));
+            }
+            let mut doc = Map::new();
+            doc.insert("_id".into(), id);
+            doc.extend(replacement.into_iter().filter(|(k, _)| k != "_id"));
+            let p = shred::prepare(Value::Object(doc), &coll.def)?;
+            let after = StoredDoc {
+                body: p.body,
+                vector: p.vector,
+            };
+            let modified = after != before;
+            if modified {
+                let changes = Changes {
+                    puts: vec![(key, after.clone())],
+                    ..Default::default()
+                };
+                store::commit(&mut conn, ks, coll_name, coll, changes)?;
+            }
+            UpdateOutcome {
+                matched: 1,
+                modified: usize::from(modified),
+                upserted: None,
+                before: Some(before),
+                after: Some(after),
+            }
+        }
+        None if upsert => {
+            let filter_id = filter
+                .equality_fields()
+                .into_iter()
+                .find(|(p, _)| p.len() == 1 && p[0] == "_id")
+                .map(|(_, v)| v.clone());
+            let mut doc = replacement;
+            match (doc.get("_id"), &filter_id) {
+                (Some(rid), Some(fid)) if docid::key_if_valid(rid) != docid::key_if_valid(fid) => {
+                    return Err(different(rid, fid));
+                }
+                (None, Some(fid)) => {
+                    doc.insert("_id".into(), fid.clone());
+                }
+                _ => {}
+            }
+            let p = shred::prepare(Value::Object(doc), &coll.def)?;
+            if coll.docs.contains_key(&p.key) {
+                return Err(already_exists(&p.id));
+            }
+            let after = StoredDoc {
+                body: p.body,
+                vector: p.vector,
+            };
+            let changes = Changes {
+                puts: vec![(p.key, after.clone())],
+                ..Default::default()
+            };
+            store::commit(&mut conn, ks, coll_name, coll, changes)?;
+            UpdateOutcome {
+                matched: 0,
+                modified: 0,
+                upserted: Some(p.id),
+                before: None,
+                after: Some(after),
+            }
+        }
+        None => UpdateOutcome {
+            matched: 0,
+            modified: 0,
+            upserted: None,
+            before: None,
+            after: None,
+        },
+    };
+    let doc = if want_after {
+        outcome.after.as_ref()
+    } else {
+        outcome.before.as_ref()
+    };
+    Ok(Response {
+        data: Some(document_data(&proj, doc)),
+        status: Some(update_status(&outcome)),
+        errors: Vec::new(),
+    })
+}
+
+pub(super) fn update_many(
+    store: &Store,
+    limits: &super::Limits,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["filter", "update", "options"])?;
+    let opts = options(body, &["upsert", "pageState"])?;
+    let upsert = opt_bool(&opts, "upsert")?;
+    let page_state = opt_str(&opts, "pageState")?.filter(|s| !s.is_empty());
+    let filter = Filter::parse(body.get("filter"))?;
+    let update = Update::parse(body.get("update"))?;
+    let after = page_state
+        .map(decode_page_state)
+        .transpose()?
+        .map(|(_, k)| k);
+
+    let (mut cat, mut conn) = store.write();
+    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+    filter.check_indexed(&coll.def)?;
+    let now = now_ms();
+    let mut changes = Changes::default();
+    let mut matched = 0;
+    let mut error = None;
+    let mut next = None;
+    {
+        let mut iter = matches_after(coll, &filter, after.as_deref());
+        let mut last_key = None;
+        for (key, before) in iter.by_ref().take(limits.page_size) {
+            matched += 1;
+            last_key = Some(key.clone());
+            let mut doc = before.clone();
+            let applied = update
+                .apply(&mut doc, &coll.def, false, now)
+                .and_then(|()| check_updated(&doc, &coll.def));
+            match applied {
+                Ok(()) if doc != *before => changes.puts.push((key.clone(), doc)),
+                Ok(()) => {}
+                Err(e) => {
+                    error = Some(e.with_doc_id(before.id()));
+                    break;
+                }
+            }
+        }
+        if error.is_none()
+            && let Some(k) = last_key
+            && iter.next().is_some()
+        {
+            next = Some(encode_page_state(0, &k));
+        }
+    }
+    let modified = changes.puts.len();
+    store::commit(&mut conn, ks, coll_name, coll, changes)?;
+    let mut outcome = UpdateOutcome {
+        matched,
+        modified,
+        upserted: None,
+        before: None,
+        after: None,
+    };
+    if matched == 0 && upsert && after.is_none() && error.is_none() {
+        let (key, doc) = upsert_doc(&filter, &update, &coll.def)?;
+        let id = doc.id();
+        if coll.docs.contains_key(&key) {
+            return Err(already_exists(&id));
+        }
+        let changes = Changes {
+            puts: vec![(key, doc)],
+            ..Default::default()
+        };
+        store::commit(&mut conn, ks, coll_name, coll, changes)?;
+        outcome.upserted = Some(id);
+    }
+    let mut status = update_status(&outcome);
+    if let Some(n) = next {
+        status.insert("moreData".into(), json!(true));
+        status.insert("nextPageState".into(), json!(n));
+    }
+    Ok(Response {
+        data: None,
+        status: Some(status),
+        errors: error.into_iter().collect(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Deletes
+
+fn delete_single(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    filter: &Filter,
+    sort_v: Option<&Value>,
+) -> ApiResult<Option<StoredDoc>> {
+    let (mut cat, mut conn) = store.write();
+    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+    let sort = Sort::parse(sort_v, &coll.def)?;
+    filter.check_indexed(&coll.def)?;
+    let found = select_one(coll, filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
+    let Some((key, doc)) = found else {
+        return Ok(None);
+    };
+    let changes = Changes {
+        deletes: vec![key],
+        ..Default::default()
+    };
+    store::commit(&mut conn, ks, coll_name, coll, changes)?;
+    Ok(Some(doc))
+}
+
+pub(super) fn delete_one(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["filter", "sort", "options"])?;
+    no_options("deleteOne", body)?;
+    let filter = Filter::parse(body.get("filter"))?;
+    let deleted = delete_single(store, ks, coll_name, &filter, body.get("sort"))?;
+    Ok(Response::status(
+        json!({"deletedCount": usize::from(deleted.is_some())}),
+    ))
+}
+
+pub(super) fn find_one_and_delete(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["filter", "sort", "projection", "options"])?;
+    options(body, &[])?;
+    let filter = Filter::parse(body.get("filter"))?;
+    let proj = Projection::parse(body.get("projection"))?;
+    let deleted = delete_single(store, ks, coll_name, &filter, body.get("sort"))?;
+    Ok(Response {
+        data: Some(document_data(&proj, deleted.as_ref())),
+        status: Some(one("deletedCount", json!(usize::from(deleted.is_some())))),
+        errors: Vec::new(),
+    })
+}
+
+pub(super) fn delete_many(
+    store: &Store,
+    ks: &str,
+    coll_name: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Response> {
+    check_fields(body, &["filter", "options"])?;
+    no_options("deleteMany", body)?;
+    let filter = Filter::parse(body.get("filter"))?;
+    let (mut cat, mut conn) = store.write();
+    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+    filter.check_indexed(&coll.def)?;
+    if filter.is_empty() {
+        let changes = Changes {
+            truncate: true,
+            ..Default::default()
+        };
+        store::commit(&mut conn, ks, coll_name, coll, changes)?;
+        return Ok(Response::status(json!({"deletedCount": -1})));
+    }
+    let keys: Vec<String> = candidates(coll, &filter)
+        .take(MAX_DELETE + 1)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let more = keys.len() > MAX_DELETE;
+    let deletes: Vec<String> = keys.into_iter().take(MAX_DELETE).collect();
+    let n = deletes.len();
+    let changes = Changes {
+        deletes,
+        ..Default::default()
+    };
+    store::commit(&mut conn, ks, coll_name, coll, changes)?;
+    Ok(Response::status(if more {
+        json!({"deletedCount": n, "moreData": true})
+    } else {
+        json!({ "deletedCount": n })
+    }))
+}

@@ -1,0 +1,214 @@
+//! JSON helpers: strict parsing (duplicate keys rejected), the Data API's
+//! total order over JSON values, and value equality used by filters.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Parse a request body, rejecting duplicate object keys (as the Data API does).
+pub(crate) fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice::<Strict>(bytes)
+        .map(|s| s.0)
+        .map_err(|e| e.to_string())
+}
+
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element::<Strict>()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value::<Strict>()?;
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format!("duplicate field '{key}'")));
+            }
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Human name of a JSON node type, as used in error messages.
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "Null",
+        Value::Bool(_) => "Boolean",
+        Value::Number(_) => "Number",
+        Value::String(_) => "String",
+        Value::Array(_) => "Array",
+        Value::Object(_) => "Object",
+    }
+}
+
+/// `{"$date": <integer ms>}` → the millisecond value.
+pub(crate) fn as_date(v: &Value) -> Option<i64> {
+    match v {
+        Value::Object(m) if m.len() == 1 => m.get("$date").and_then(Value::as_i64),
+        _ => None,
+    }
+}
+
+/// Rank of a value's type in the Data API sort order:
+/// missing < null < number < string < object < array < boolean < date.
+fn type_rank(v: Option<&Value>) -> u8 {
+    match v {
+        None => 0,
+        Some(Value::Null) => 1,
+        Some(Value::Number(_)) => 2,
+        Some(Value::String(_)) => 3,
+        Some(v @ Value::Object(_)) if as_date(v).is_some() => 7,
+        Some(Value::Object(_)) => 4,
+        Some(Value::Array(_)) => 5,
+        Some(Value::Bool(_)) => 6,
+    }
+}
+
+pub(crate) fn cmp_numbers(a: &Number, b: &Number) -> Ordering {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        return x.cmp(&y);
+    }
+    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
+        return x.cmp(&y);
+    }
+    let x = a.as_f64().unwrap_or(0.0);
+    let y = b.as_f64().unwrap_or(0.0);
+    x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+}
+
+/// Total order over (possibly missing) JSON values, used by sort and `$min`/`$max`.
+pub(crate) fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    let (ra, rb) = (type_rank(a), type_rank(b));
+    if ra != rb {
+        return ra.cmp(&rb);
+    }
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => cmp_numbers(x, y),
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            for (p, q) in x.iter().zip(y) {
+                let o = cmp_values(Some(p), Some(q));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        (Some(x), Some(y)) if ra == 7 => as_date(x).cmp(&as_date(y)),
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            for ((ka, va), (kb, vb)) in x.iter().zip(y) {
+                let o = ka.cmp(kb).then_with(|| cmp_values(Some(va), Some(vb)));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        _ => Ordering::Equal,
+    }
+}
+
+/// Equality with numeric normalisation (`1` equals `1.0`).
+pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y) == Ordering::Equal,
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Convert an `f32` to a JSON number using its shortest round-trip decimal
+/// form (so `0.1f32` is written `0.1`, not `0.10000000149011612`).
+pub(crate) fn f32_to_json(x: f32) -> Value {
+    let shortest: f64 = format!("{x}").parse().unwrap_or(x as f64);
+    Number::from_f64(shortest)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strict_rejects_duplicates() {
+        assert!(parse_strict(br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse_strict(br#"{"a":{"b":1,"b":2}}"#).is_err());
+        assert_eq!(
+            parse_strict(br#"{"a":[1,2.5,"x",null,true]}"#).ok(),
+            Some(json!({"a":[1,2.5,"x",null,true]}))
+        );
+    }
+
+    #[test]
+    fn order_and_equality() {
+        assert_eq!(cmp_values(None, Some(&json!(null))), Ordering::Less);
+        assert_eq!(
+            cmp_values(Some(&json!(5)), Some(&json!("a"))),
+            Ordering::Less
+        );
+        assert_eq!(
+            cmp_values(Some(&json!(true)), Some(&json!({"$date": 1}))),
+            Ordering::Less
+        );
+        assert!(values_equal(&json!(1), &json!(1.0)));
+        assert_eq!(f32_to_json(0.1), json!(0.1));
+    }
+}

@@ -1,0 +1,278 @@
+//! `$vector` values (JSON arrays or `{"$binary": base64 big-endian f32}`) and
+//! the similarity functions (jvector's, computed in f32).
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::error::{ApiResult, Code, err};
+use crate::json::f32_to_json;
+
+/// Similarity metric of a vector collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Metric {
+    Cosine,
+    Euclidean,
+    DotProduct,
+}
+
+impl Metric {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "cosine" => Metric::Cosine,
+            "euclidean" => Metric::Euclidean,
+            "dot_product" => Metric::DotProduct,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::Euclidean => "euclidean",
+            Metric::DotProduct => "dot_product",
+        }
+    }
+}
+
+/// A decoded vector plus the form it was written in.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StoredVector {
+    pub(crate) values: Box<[f32]>,
+    /// Sum of squares (for cosine).
+    pub(crate) norm_sq: f32,
+    /// `Some(base64)` when written as `{"$binary": …}` (returned verbatim).
+    pub(crate) binary: Option<String>,
+}
+
+impl StoredVector {
+    pub(crate) fn new(values: Vec<f32>, binary: Option<String>) -> Self {
+        let norm_sq = dot(&values, &values);
+        StoredVector {
+            values: values.into_boxed_slice(),
+            norm_sq,
+            binary,
+        }
+    }
+
+    /// The `$vector` value in the form it was written.
+    pub(crate) fn to_json(&self) -> Value {
+        match &self.binary {
+            Some(b64) => json!({"$binary": b64}),
+            None => Value::Array(self.values.iter().map(|&x| f32_to_json(x)).collect()),
+        }
+    }
+
+    /// Little-endian bytes (storage format in SQLite).
+    pub(crate) fn to_le_bytes(&self) -> Vec<u8> {
+        self.values.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    pub(crate) fn from_le_bytes(bytes: &[u8], binary_form: bool) -> Option<Self> {
+        if !bytes.len().is_multiple_of(4) {
+            return None;
+        }
+        let values: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let binary = binary_form.then(|| encode_binary(&values));
+        Some(StoredVector::new(values, binary))
+    }
+}
+
+/// Base64 of big-endian f32s, the `$binary` wire form.
+pub(crate) fn encode_binary(values: &[f32]) -> String {
+    let bytes: Vec<u8> = values.iter().flat_map(|x| x.to_be_bytes()).collect();
+    STANDARD.encode(bytes)
+}
+
+/// Where a vector value comes from (changes the error codes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VectorUse {
+    Document,
+    Sort,
+}
+
+/// Parse a `$vector` value. `Ok(None)` for JSON null (no vector).
+pub(crate) fn parse(v: &Value, usage: VectorUse) -> ApiResult<Option<StoredVector>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(err(
+                    Code::SHRED_BAD_VECTOR_SIZE,
+                    "Bad $vector value: cannot be empty Array.",
+                ));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let x = item.as_f64().map(|f| f as f32).filter(|f| f.is_finite());
+                match x {
+                    Some(x) => out.push(x),
+                    None => {
+                        return Err(err(
+                            Code::SHRED_BAD_VECTOR_VALUE,
+                            format!(
+                                "Bad $vector value: needs to be an array containing only Numbers but has a {} value ({item}).",
+                                crate::json::type_name(item)
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(Some(StoredVector::new(out, None)))
+        }
+        Value::Object(m) if m.len() == 1 && m.contains_key("$binary") => {
+            let bad = |why: &str| {
+                err(
+                    Code::SHRED_BAD_BINARY_VECTOR_VALUE,
+                    format!("Bad binary vector value to shred: {why}."),
+                )
+            };
+            let Some(s) = m.get("$binary").and_then(Value::as_str) else {
+                return Err(bad("Unsupported JSON value type in EJSON $binary wrapper"));
+            };
+            let bytes = STANDARD
+                .decode(s)
+                .or_else(|_| STANDARD_NO_PAD.decode(s))
+                .map_err(|_| {
+                    bad("Invalid content in EJSON $binary wrapper: not valid Base64-encoded String")
+                })?;
+            if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+                return Err(bad(&format!(
+                    "binary value to decode is not a multiple of 4 bytes long ({} bytes)",
+                    bytes.len()
+                )));
+            }
+            let values: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            if values.iter().any(|x| !x.is_finite()) {
+                return Err(bad("vector contains NaN or infinite values"));
+            }
+            Ok(Some(StoredVector::new(values, Some(s.to_owned()))))
+        }
+        other => Err(match usage {
+            VectorUse::Document => err(
+                Code::SHRED_BAD_DOCUMENT_VECTOR_TYPE,
+                format!(
+                    "Bad $vector value to shred: $vector value needs to be of type Array or EJSON $binary, not {}.",
+                    crate::json::type_name(other)
+                ),
+            ),
+            VectorUse::Sort => err(
+                Code::SORT_CLAUSE_VALUE_INVALID,
+                format!(
+                    "Value used for sort expression on path '$vector' not valid: vector sort value needs to be an Array of numbers or EJSON $binary, not {}.",
+                    crate::json::type_name(other)
+                ),
+            ),
+        }),
+    }
+}
+
+/// Check a vector's length against the collection's dimension.
+pub(crate) fn check_dimension(v: &StoredVector, dimension: usize) -> ApiResult<()> {
+    if v.values.len() == dimension {
+        Ok(())
+    } else {
+        Err(err(
+            Code::INVALID_VECTOR_LENGTH,
+            format!(
+                "Length of vector parameter different from declared '$vector' dimension: root cause = (InvalidQueryException) Not enough bytes to read a vector<float, {dimension}>; the vector has {} elements.",
+                v.values.len()
+            ),
+        ))
+    }
+}
+
+/// f32 dot product with 8 independent accumulators (lets the compiler
+/// vectorise; the summation order differs from a plain loop only in rounding).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((a, xi), yi) in acc.iter_mut().zip(x).zip(y) {
+            *a += xi * yi;
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        sum += x * y;
+    }
+    sum
+}
+
+fn square_distance(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((a, xi), yi) in acc.iter_mut().zip(x).zip(y) {
+            let d = xi - yi;
+            *a += d * d;
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        let d = x - y;
+        sum += d * d;
+    }
+    sum
+}
+
+/// `$similarity` of a document vector to the query, per the metric:
+/// cosine `(1+cos)/2`, dot `(1+q·v)/2`, euclidean `1/(1+‖q−v‖²)`.
+/// `None` when undefined (cosine with a zero-length document vector).
+pub(crate) fn similarity(metric: Metric, q: &StoredVector, v: &StoredVector) -> Option<f32> {
+    match metric {
+        Metric::Cosine => {
+            let denom = ((q.norm_sq as f64) * (v.norm_sq as f64)).sqrt();
+            if denom == 0.0 {
+                return None;
+            }
+            let cos = (dot(&q.values, &v.values) as f64 / denom) as f32;
+            Some((1.0 + cos) / 2.0)
+        }
+        Metric::DotProduct => Some((1.0 + dot(&q.values, &v.values)) / 2.0),
+        Metric::Euclidean => Some(1.0 / (1.0 + square_distance(&q.values, &v.values))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(x: &[f32]) -> StoredVector {
+        StoredVector::new(x.to_vec(), None)
+    }
+
+    #[test]
+    fn metrics() {
+        let a = v(&[1.0, 0.0]);
+        let b = v(&[0.0, 1.0]);
+        assert_eq!(similarity(Metric::Cosine, &a, &a), Some(1.0));
+        assert_eq!(similarity(Metric::Cosine, &a, &b), Some(0.5));
+        assert_eq!(similarity(Metric::Euclidean, &a, &b), Some(1.0 / 3.0));
+        assert_eq!(similarity(Metric::DotProduct, &a, &b), Some(0.5));
+        assert_eq!(similarity(Metric::Cosine, &a, &v(&[0.0, 0.0])), None);
+    }
+
+    #[test]
+    fn binary_round_trip() {
+        let b64 = encode_binary(&[0.5, -1.0, 2.25]);
+        let parsed = parse(&json!({"$binary": b64}), VectorUse::Document);
+        let parsed = parsed.ok().flatten().map(|p| p.values.to_vec());
+        assert_eq!(parsed, Some(vec![0.5, -1.0, 2.25]));
+        let bad = parse(&json!({"$binary": "AAA="}), VectorUse::Document);
+        assert_eq!(
+            bad.err().map(|e| e.code),
+            Some(Code::SHRED_BAD_BINARY_VECTOR_VALUE)
+        );
+    }
+}
