@@ -1,1 +1,5 @@
 //! Astra DB Data API + S3 backend.
+
+pub mod blobs;
+pub mod dataapi;
+pub mod secret;

@@ -1,0 +1,637 @@
+//! Content-addressed audio blobs in S3-compatible object storage (object_store 0.14).
+//!
+//! Keys are `<prefix>/audio/<sha256 hex>`. Uploads stream the file (multipart in
+//! `part_size` parts above that size) and verify the SHA-256 of what was read; downloads
+//! stream into a temporary file next to the destination, verify the SHA-256 against the key,
+//! fsync and atomically rename.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::signer::{Method, Signer as _};
+use object_store::{
+    ClientOptions, ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload,
+    RetryConfig, WriteMultipart,
+};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Default multipart part size (8 MiB; S3 requires ≥ 5 MiB for all but the last part).
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+/// Smallest part size S3 accepts.
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Longest validity of a SigV4 presigned URL.
+pub const MAX_PRESIGN_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// S3 connection settings.
+///
+/// ```
+/// use songrec_astra::blobs::S3Config;
+/// use songrec_astra::secret::Secret;
+///
+/// let cfg = S3Config::new("songrec-audio", "us-east-1", "AKIA...", Secret::new("wJalr..."))
+///     .with_endpoint("http://127.0.0.1:9000")
+///     .with_allow_http(true)
+///     .with_prefix("prod");
+/// assert!(!format!("{cfg:?}").contains("wJalr"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Custom endpoint (`None` = AWS for `region`). Requests are path-style with an endpoint.
+    pub endpoint: Option<String>,
+    /// Bucket name.
+    pub bucket: String,
+    /// Region (`us-east-1` for most S3-compatible servers).
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+    /// Allow `http://` endpoints.
+    pub allow_http: bool,
+    /// Key prefix (may be empty).
+    pub prefix: String,
+    /// Multipart part size (files larger than this are uploaded in parts); min 5 MiB.
+    pub part_size: usize,
+    /// Parts uploaded concurrently.
+    pub upload_concurrency: usize,
+    /// Retries of object_store's own HTTP layer.
+    pub max_retries: usize,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+}
+
+impl S3Config {
+    /// Settings with defaults: AWS endpoint, https only, no prefix, 8 MiB parts, 4 in flight.
+    pub fn new(
+        bucket: impl Into<String>,
+        region: impl Into<String>,
+        access_key_id: impl Into<String>,
+        secret_access_key: Secret,
+    ) -> Self {
+        Self {
+            endpoint: None,
+            bucket: bucket.into(),
+            region: region.into(),
+            access_key_id: access_key_id.into(),
+            secret_access_key,
+            allow_http: false,
+            prefix: String::new(),
+            part_size: DEFAULT_PART_SIZE,
+            upload_concurrency: 4,
+            max_retries: 3,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Sets a custom endpoint.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Allows plain HTTP.
+    pub fn with_allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Sets the key prefix.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the multipart part size (clamped to ≥ 5 MiB).
+    pub fn with_part_size(mut self, part_size: usize) -> Self {
+        self.part_size = part_size;
+        self
+    }
+
+    /// Sets object_store's retry count.
+    pub fn with_max_retries(mut self, max_retries: usize) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+}
+
+/// Errors of the blob store. Never contains the secret key.
+///
+/// ```
+/// use songrec_astra::blobs::BlobError;
+///
+/// let e = BlobError::InvalidHash("xyz".into());
+/// assert!(e.to_string().contains("xyz"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlobError {
+    /// The hash is not 64 hex digits.
+    #[error("invalid content hash {0:?}: expected 64 hex digits of SHA-256")]
+    InvalidHash(String),
+    /// Bad configuration.
+    #[error("invalid S3 configuration: {0}")]
+    Config(String),
+    /// No object under the key.
+    #[error("blob {key} not found")]
+    NotFound {
+        /// Object key.
+        key: String,
+    },
+    /// The downloaded bytes do not hash to the key (corrupted or tampered blob).
+    #[error("blob {key} failed verification: content hashes to {actual}, expected {expected}")]
+    HashMismatch {
+        /// Object key.
+        key: String,
+        /// Hash from the key.
+        expected: String,
+        /// Hash of the received bytes.
+        actual: String,
+    },
+    /// The local file does not hash to the hash it is being stored under.
+    #[error("file {path} hashes to {actual}, not {expected}; refusing to upload it under that key")]
+    LocalHashMismatch {
+        /// Local file.
+        path: PathBuf,
+        /// Requested hash.
+        expected: String,
+        /// Actual hash.
+        actual: String,
+    },
+    /// Credentials were rejected (bad key id / secret key, clock skew, missing permission).
+    #[error(
+        "S3 rejected the credentials for bucket {bucket}: check the access key id, the secret access key and the system clock ({message})"
+    )]
+    Unauthorized {
+        /// Bucket.
+        bucket: String,
+        /// The store's error (scrubbed).
+        message: String,
+    },
+    /// The server ignored `If-None-Match: *` (a conditional put overwrote an object).
+    #[error("the S3 server does not support conditional puts (If-None-Match): {0}")]
+    ConditionalPutUnsupported(String),
+    /// Local I/O failure.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// File involved.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other object store failure.
+    #[error("object store error: {message}")]
+    Store {
+        /// The store's error (scrubbed).
+        message: String,
+        /// The original error.
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// Result of [`BlobStore::put_file`].
+///
+/// ```
+/// use songrec_astra::blobs::PutOutcome;
+/// assert!(PutOutcome::AlreadyPresent.already_present());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Uploaded now.
+    Uploaded {
+        /// Bytes uploaded.
+        bytes: u64,
+        /// Whether a multipart upload was used.
+        multipart: bool,
+    },
+    /// An object with this hash already existed; nothing was written.
+    AlreadyPresent,
+}
+
+impl PutOutcome {
+    /// True for [`PutOutcome::AlreadyPresent`].
+    pub fn already_present(self) -> bool {
+        matches!(self, Self::AlreadyPresent)
+    }
+}
+
+/// A content-addressed blob store on S3.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), songrec_astra::blobs::BlobError> {
+/// use std::time::Duration;
+/// use songrec_astra::blobs::{BlobStore, S3Config};
+/// use songrec_astra::secret::Secret;
+///
+/// let store = BlobStore::new(S3Config::new("audio", "us-east-1", "AK", Secret::new("SK")))?;
+/// let hash = "0".repeat(64);
+/// store.put_file(&hash, "song.flac".as_ref()).await?;
+/// store.get_to_file(&hash, "/tmp/song.flac".as_ref()).await?;
+/// let url = store.presigned_get_url(&hash, Duration::from_secs(600)).await?;
+/// # let _ = url; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct BlobStore {
+    store: Arc<AmazonS3>,
+    bucket: String,
+    endpoint: String,
+    prefix: String,
+    part_size: usize,
+    concurrency: usize,
+    secret: Secret,
+}
+
+impl fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobStore")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("part_size", &self.part_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Normalises and validates a SHA-256 hex string.
+fn normalize_hash(hash: &str) -> Result<String, BlobError> {
+    let h = hash.trim().to_ascii_lowercase();
+    if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(h)
+    } else {
+        Err(BlobError::InvalidHash(hash.chars().take(80).collect()))
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
+    move |source| BlobError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+const READ_BUF: usize = 1024 * 1024;
+
+impl BlobStore {
+    /// Builds the store (no request is made).
+    pub fn new(config: S3Config) -> Result<Self, BlobError> {
+        if config.bucket.is_empty() {
+            return Err(BlobError::Config("bucket is empty".into()));
+        }
+        // Note: with_client_options replaces all client options, including allow_http,
+        // so allow_http is set on the ClientOptions itself.
+        let client_options = ClientOptions::new()
+            .with_allow_http(config.allow_http)
+            .with_timeout(config.request_timeout)
+            .with_user_agent(
+                http_header_value(&format!("songrec/{}", env!("CARGO_PKG_VERSION")))
+                    .ok_or_else(|| BlobError::Config("bad user agent".into()))?,
+            );
+        let retry = RetryConfig {
+            max_retries: config.max_retries,
+            retry_timeout: Duration::from_secs(60),
+            ..RetryConfig::default()
+        };
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&config.bucket)
+            .with_region(&config.region)
+            .with_access_key_id(&config.access_key_id)
+            .with_secret_access_key(config.secret_access_key.expose())
+            .with_client_options(client_options)
+            .with_retry(retry);
+        let endpoint = match &config.endpoint {
+            Some(ep) => {
+                builder = builder
+                    .with_endpoint(ep)
+                    .with_virtual_hosted_style_request(false);
+                ep.clone()
+            }
+            None => format!("https://s3.{}.amazonaws.com", config.region),
+        };
+        let store = builder
+            .build()
+            .map_err(|e| BlobError::Config(config.secret_access_key.redact(&e.to_string())))?;
+        let prefix = config.prefix.trim_matches('/').to_owned();
+        Ok(Self {
+            store: Arc::new(store),
+            bucket: config.bucket,
+            endpoint,
+            prefix,
+            part_size: config.part_size.max(MIN_PART_SIZE),
+            concurrency: config.upload_concurrency.max(1),
+            secret: config.secret_access_key,
+        })
+    }
+
+    /// The object key for a hash: `<prefix>/audio/<sha256 hex>`.
+    pub fn key_for(&self, hash: &str) -> Result<String, BlobError> {
+        let h = normalize_hash(hash)?;
+        Ok(if self.prefix.is_empty() {
+            format!("audio/{h}")
+        } else {
+            format!("{}/audio/{h}", self.prefix)
+        })
+    }
+
+    fn path_for(&self, hash: &str) -> Result<(ObjectPath, String), BlobError> {
+        let key = self.key_for(hash)?;
+        let path = ObjectPath::parse(&key)
+            .map_err(|e| BlobError::Config(format!("invalid key prefix: {e}")))?;
+        Ok((path, key))
+    }
+
+    fn store_err(&self, key: &str, e: object_store::Error) -> BlobError {
+        let message = self.secret.redact(&e.to_string());
+        match e {
+            object_store::Error::NotFound { .. } => BlobError::NotFound {
+                key: key.to_owned(),
+            },
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => BlobError::Unauthorized {
+                bucket: self.bucket.clone(),
+                message,
+            },
+            source => BlobError::Store { message, source },
+        }
+    }
+
+    /// Uploads `path` under `hash` unless an object with that hash exists.
+    ///
+    /// The file's SHA-256 must equal `hash` (checked while streaming; a multipart upload is
+    /// aborted on mismatch). Files up to `part_size` are sent as one `PutMode::Create` put
+    /// (an existing key gives [`PutOutcome::AlreadyPresent`]); larger files are checked
+    /// with HEAD and then streamed with a multipart upload.
+    pub async fn put_file(&self, hash: &str, path: &Path) -> Result<PutOutcome, BlobError> {
+        let expected = normalize_hash(hash)?;
+        let (location, key) = self.path_for(&expected)?;
+        let mut file = tokio::fs::File::open(path).await.map_err(io_err(path))?;
+        let len = file.metadata().await.map_err(io_err(path))?.len();
+
+        if len <= self.part_size as u64 {
+            let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            file.read_to_end(&mut buf).await.map_err(io_err(path))?;
+            let actual = hex::encode(Sha256::digest(&buf));
+            if actual != expected {
+                return Err(BlobError::LocalHashMismatch {
+                    path: path.to_path_buf(),
+                    expected,
+                    actual,
+                });
+            }
+            let bytes = buf.len() as u64;
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            };
+            return match self
+                .store
+                .put_opts(&location, PutPayload::from(buf), opts)
+                .await
+            {
+                Ok(_) => Ok(PutOutcome::Uploaded {
+                    bytes,
+                    multipart: false,
+                }),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyPresent),
+                Err(e) => Err(self.store_err(&key, e)),
+            };
+        }
+
+        // Multipart uploads cannot be conditional in object_store 0.14: check first. A racing
+        // upload of the same hash writes identical bytes, so the race is harmless.
+        if self.exists(&expected).await? {
+            return Ok(PutOutcome::AlreadyPresent);
+        }
+        let upload = self
+            .store
+            .put_multipart(&location)
+            .await
+            .map_err(|e| self.store_err(&key, e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut buf = vec![0u8; READ_BUF];
+        let streamed: Result<(), BlobError> = async {
+            loop {
+                let n = file.read(&mut buf).await.map_err(io_err(path))?;
+                if n == 0 {
+                    break;
+                }
+                let chunk = buf.get(..n).unwrap_or_default();
+                hasher.update(chunk);
+                total += n as u64;
+                writer
+                    .wait_for_capacity(self.concurrency)
+                    .await
+                    .map_err(|e| self.store_err(&key, e))?;
+                writer.write(chunk);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = streamed {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual != expected {
+            let _ = writer.abort().await;
+            return Err(BlobError::LocalHashMismatch {
+                path: path.to_path_buf(),
+                expected,
+                actual,
+            });
+        }
+        writer.finish().await.map_err(|e| self.store_err(&key, e))?;
+        Ok(PutOutcome::Uploaded {
+            bytes: total,
+            multipart: true,
+        })
+    }
+
+    /// Downloads the blob to `dest`: streams into a temp file in `dest`'s directory,
+    /// verifies the SHA-256 against the hash, fsyncs and renames over `dest`. On any failure
+    /// the temp file is removed and an existing `dest` is left untouched. Returns the size.
+    pub async fn get_to_file(&self, hash: &str, dest: &Path) -> Result<u64, BlobError> {
+        let expected = normalize_hash(hash)?;
+        let (location, key) = self.path_for(&expected)?;
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let result = self
+            .store
+            .get(&location)
+            .await
+            .map_err(|e| self.store_err(&key, e))?;
+
+        let tmp_dir = dir.clone();
+        let (std_file, temp_path) = tokio::task::spawn_blocking(move || {
+            tempfile::Builder::new()
+                .prefix(".songrec-blob-")
+                .suffix(".part")
+                .tempfile_in(&tmp_dir)
+                .map(tempfile::NamedTempFile::into_parts)
+        })
+        .await
+        .map_err(|e| BlobError::Io {
+            path: dir.clone(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(io_err(&dir))?;
+        // `temp_path` deletes the file when dropped, i.e. on every early return below.
+        let tmp_name = temp_path.to_path_buf();
+        let mut file = tokio::fs::File::from_std(std_file);
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.store_err(&key, e))?;
+            hasher.update(&chunk);
+            total += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(io_err(&tmp_name))?;
+        }
+        file.flush().await.map_err(io_err(&tmp_name))?;
+        let actual = hex::encode(hasher.finalize());
+        if actual != expected {
+            drop(file);
+            drop(temp_path);
+            return Err(BlobError::HashMismatch {
+                key,
+                expected,
+                actual,
+            });
+        }
+        file.sync_all().await.map_err(io_err(&tmp_name))?;
+        drop(file);
+        let dest_owned = dest.to_path_buf();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            temp_path.persist(&dest_owned).map_err(|e| e.error)?;
+            // Make the rename durable (best effort where directories cannot be opened).
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| BlobError::Io {
+            path: dest.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(io_err(dest))?;
+        Ok(total)
+    }
+
+    /// True if an object with this hash exists.
+    pub async fn exists(&self, hash: &str) -> Result<bool, BlobError> {
+        let (location, key) = self.path_for(hash)?;
+        match self.store.head(&location).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.store_err(&key, e)),
+        }
+    }
+
+    /// Deletes the object (succeeds if it does not exist).
+    pub async fn delete(&self, hash: &str) -> Result<(), BlobError> {
+        let (location, key) = self.path_for(hash)?;
+        match self.store.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.store_err(&key, e)),
+        }
+    }
+
+    /// A SigV4 presigned GET URL valid for `expiry` (≤ 7 days). No request is made.
+    pub async fn presigned_get_url(&self, hash: &str, expiry: Duration) -> Result<Url, BlobError> {
+        if expiry.is_zero() || expiry > MAX_PRESIGN_EXPIRY {
+            return Err(BlobError::Config(format!(
+                "presigned URL expiry must be between 1 s and 7 days, got {expiry:?}"
+            )));
+        }
+        let (location, key) = self.path_for(hash)?;
+        self.store
+            .signed_url(Method::GET, &location, expiry)
+            .await
+            .map_err(|e| self.store_err(&key, e))
+    }
+
+    /// Checks that the server honours conditional puts (`If-None-Match: *`): creates a probe
+    /// object twice and expects the second attempt to fail with "already exists". The probe
+    /// is deleted afterwards.
+    pub async fn check_conditional_put(&self) -> Result<(), BlobError> {
+        let key = format!(
+            "{}{}_doctor/conditional-put-{}",
+            self.prefix,
+            if self.prefix.is_empty() { "" } else { "/" },
+            uuid::Uuid::new_v4()
+        );
+        let location = ObjectPath::parse(&key)
+            .map_err(|e| BlobError::Config(format!("invalid key prefix: {e}")))?;
+        let create = || PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let first = self
+            .store
+            .put_opts(&location, PutPayload::from_static(b"probe-1"), create())
+            .await;
+        if let Err(e) = first {
+            return Err(self.store_err(&key, e));
+        }
+        let second = self
+            .store
+            .put_opts(&location, PutPayload::from_static(b"probe-2"), create())
+            .await;
+        let _ = self.store.delete(&location).await;
+        match second {
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Ok(_) => Err(BlobError::ConditionalPutUnsupported(
+                "a second create of the same key succeeded and overwrote the object".into(),
+            )),
+            Err(e) => Err(self.store_err(&key, e)),
+        }
+    }
+}
+
+fn http_header_value(s: &str) -> Option<object_store::HeaderValue> {
+    object_store::HeaderValue::from_str(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_validated_and_normalised() {
+        let h = "AB".repeat(32);
+        assert_eq!(normalize_hash(&h).ok(), Some("ab".repeat(32)));
+        assert!(normalize_hash("abc").is_err());
+        assert!(normalize_hash(&"g".repeat(64)).is_err());
+        assert!(normalize_hash(&format!("../{}", "a".repeat(61))).is_err());
+    }
+
+    #[test]
+    fn keys_use_prefix_and_debug_hides_secret() {
+        let cfg = S3Config::new("b", "us-east-1", "AK", Secret::new("very-secret-key"))
+            .with_endpoint("http://127.0.0.1:9")
+            .with_allow_http(true)
+            .with_prefix("/lib/");
+        let store = BlobStore::new(cfg.clone()).map_err(|e| e.to_string());
+        let key = store.as_ref().map(|s| s.key_for(&"a".repeat(64)));
+        assert_eq!(
+            key.ok().and_then(Result::ok),
+            Some(format!("lib/audio/{}", "a".repeat(64)))
+        );
+        assert!(!format!("{cfg:?}").contains("very-secret-key"));
+        assert!(!format!("{store:?}").contains("very-secret-key"));
+    }
+}

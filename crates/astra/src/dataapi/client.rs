@@ -1,0 +1,615 @@
+//! HTTP transport: one POST per command, response classification, retries, deadlines.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use backon::Retryable as _;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::collection::{Collection, CollectionInfo, Indexing, SimilarityMetric};
+use super::config::DataApiConfig;
+use super::error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
+
+/// The `data` and `status` members of a successful command response.
+///
+/// ```
+/// use songrec_astra::dataapi::CommandResponse;
+///
+/// let r = CommandResponse { data: None, status: serde_json::json!({"ok": 1}).as_object().cloned() };
+/// assert_eq!(r.status_u64("ok"), Some(1));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommandResponse {
+    /// `data` (reads).
+    pub data: Option<Map<String, Value>>,
+    /// `status` (writes, counts, admin commands).
+    pub status: Option<Map<String, Value>>,
+}
+
+impl CommandResponse {
+    /// Reads an unsigned integer from `status`.
+    pub fn status_u64(&self, key: &str) -> Option<u64> {
+        self.status.as_ref()?.get(key)?.as_u64()
+    }
+
+    /// Reads an integer (possibly negative) from `status`.
+    pub fn status_i64(&self, key: &str) -> Option<i64> {
+        self.status.as_ref()?.get(key)?.as_i64()
+    }
+
+    /// True if `status.<key>` is `true`.
+    pub fn status_flag(&self, key: &str) -> bool {
+        self.status
+            .as_ref()
+            .and_then(|s| s.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// The raw response envelope, possibly carrying errors.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Envelope {
+    #[serde(default)]
+    pub data: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub status: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub errors: Option<Vec<ApiError>>,
+}
+
+impl Envelope {
+    pub(crate) fn into_result(self, http_status: u16) -> Result<CommandResponse, DataApiError> {
+        match self.errors {
+            Some(errors) if !errors.is_empty() => Err(DataApiError::from_failure(ApiFailure {
+                http_status,
+                errors,
+                status: self.status,
+            })),
+            _ => Ok(CommandResponse {
+                data: self.data,
+                status: self.status,
+            }),
+        }
+    }
+}
+
+struct ClientInner {
+    http: reqwest::Client,
+    config: DataApiConfig,
+    token_header: HeaderValue,
+    keyspace_url: Url,
+    endpoint_display: String,
+    requests: AtomicU64,
+}
+
+/// A Data API client bound to one keyspace. Cheap to clone (shared connection pool and
+/// request counter).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), songrec_astra::dataapi::DataApiError> {
+/// use songrec_astra::dataapi::{DataApiClient, DataApiConfig, SimilarityMetric};
+/// use songrec_astra::secret::Secret;
+///
+/// let token = Secret::new(std::env::var("ASTRA_DB_APPLICATION_TOKEN").unwrap_or_default());
+/// let client = DataApiClient::new(DataApiConfig::new("https://db-region.apps.astra.datastax.com", token))?;
+/// let songs = client.create_collection("songs", 512, SimilarityMetric::Cosine, None).await?;
+/// println!("{} requests so far", client.requests_sent());
+/// # let _ = songs; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DataApiClient {
+    inner: Arc<ClientInner>,
+}
+
+impl fmt::Debug for DataApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataApiClient")
+            .field("config", &self.inner.config)
+            .field("keyspace_url", &self.inner.keyspace_url.as_str())
+            .field("requests_sent", &self.requests_sent())
+            .finish_non_exhaustive()
+    }
+}
+
+const BODY_SNIPPET: usize = 300;
+
+impl DataApiClient {
+    /// Builds a client. Fails on a malformed endpoint or a token that is not a valid header value.
+    pub fn new(config: DataApiConfig) -> Result<Self, DataApiError> {
+        let mut endpoint = Url::parse(config.endpoint.trim())
+            .map_err(|e| DataApiError::Config(format!("endpoint is not a valid URL: {e}")))?;
+        if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
+            return Err(DataApiError::Config(
+                "endpoint must be an http:// or https:// URL with a host".into(),
+            ));
+        }
+        if config.keyspace.is_empty() {
+            return Err(DataApiError::Config("keyspace is empty".into()));
+        }
+        if config.token.is_empty() {
+            return Err(DataApiError::Config(
+                "the application token is empty: set ASTRA_DB_APPLICATION_TOKEN".into(),
+            ));
+        }
+        endpoint.set_query(None);
+        endpoint.set_fragment(None);
+        let endpoint_display = format!(
+            "{}://{}{}",
+            endpoint.scheme(),
+            endpoint.host_str().unwrap_or_default(),
+            endpoint.port().map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        let mut keyspace_url = endpoint;
+        {
+            let mut segs = keyspace_url
+                .path_segments_mut()
+                .map_err(|()| DataApiError::Config("endpoint cannot be a base URL".into()))?;
+            segs.pop_if_empty();
+            for seg in config.api_path.split('/').filter(|s| !s.is_empty()) {
+                segs.push(seg);
+            }
+            segs.push(&config.keyspace);
+        }
+        let mut token_header = HeaderValue::from_str(config.token.expose()).map_err(|_| {
+            DataApiError::Config(
+                "the application token contains characters not allowed in an HTTP header".into(),
+            )
+        })?;
+        token_header.set_sensitive(true);
+
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .default_headers(headers)
+            .connect_timeout(config.request_timeout)
+            .build()
+            .map_err(|e| DataApiError::Config(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(ClientInner {
+                http,
+                config,
+                token_header,
+                keyspace_url,
+                endpoint_display,
+                requests: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DataApiConfig {
+        &self.inner.config
+    }
+
+    /// Number of HTTP requests sent so far (every attempt counts).
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// A handle for a collection (no request is made).
+    pub fn collection(&self, name: &str) -> Collection {
+        Collection::new(self.clone(), name, self.url_for(Some(name)))
+    }
+
+    /// Creates a vector collection (same settings again is a no-op on the server).
+    pub async fn create_collection(
+        &self,
+        name: &str,
+        dimension: usize,
+        metric: SimilarityMetric,
+        indexing: Option<Indexing>,
+    ) -> Result<Collection, DataApiError> {
+        validate_name("collection", name)?;
+        if dimension == 0 {
+            return Err(DataApiError::InvalidArgument(
+                "vector dimension must be > 0".into(),
+            ));
+        }
+        let mut options = Map::new();
+        options.insert(
+            "vector".into(),
+            json!({"dimension": dimension, "metric": metric.as_str()}),
+        );
+        if let Some(indexing) = indexing {
+            options.insert("indexing".into(), indexing.to_json());
+        }
+        let body = json!({"createCollection": {"name": name, "options": options}});
+        self.execute(&self.url_for(None), "createCollection", &body, true)
+            .await?;
+        Ok(self.collection(name))
+    }
+
+    /// Creates a collection without vectors.
+    pub async fn create_plain_collection(
+        &self,
+        name: &str,
+        indexing: Option<Indexing>,
+    ) -> Result<Collection, DataApiError> {
+        validate_name("collection", name)?;
+        let mut command = Map::new();
+        command.insert("name".into(), json!(name));
+        if let Some(indexing) = indexing {
+            command.insert("options".into(), json!({"indexing": indexing.to_json()}));
+        }
+        let body = json!({ "createCollection": command });
+        self.execute(&self.url_for(None), "createCollection", &body, true)
+            .await?;
+        Ok(self.collection(name))
+    }
+
+    /// Lists collections; with `explain` the options (dimension, metric, ...) are filled in.
+    pub async fn find_collections(
+        &self,
+        explain: bool,
+    ) -> Result<Vec<CollectionInfo>, DataApiError> {
+        let body = if explain {
+            json!({"findCollections": {"options": {"explain": true}}})
+        } else {
+            json!({"findCollections": {}})
+        };
+        let resp = self
+            .execute(&self.url_for(None), "findCollections", &body, true)
+            .await?;
+        let list = resp
+            .status
+            .as_ref()
+            .and_then(|s| s.get("collections"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                DataApiError::Decode("findCollections response lacks status.collections".into())
+            })?;
+        list.iter().map(CollectionInfo::from_json).collect()
+    }
+
+    /// Deletes a collection (succeeds if it does not exist).
+    pub async fn delete_collection(&self, name: &str) -> Result<(), DataApiError> {
+        let body = json!({"deleteCollection": {"name": name}});
+        self.execute(&self.url_for(None), "deleteCollection", &body, true)
+            .await?;
+        Ok(())
+    }
+
+    /// Sends an arbitrary command to the keyspace (`collection: None`) or a collection.
+    /// `retry_safe` allows retries of transient failures; only pass `true` for commands
+    /// whose repetition is harmless.
+    pub async fn run_command(
+        &self,
+        collection: Option<&str>,
+        command: &Value,
+        retry_safe: bool,
+    ) -> Result<CommandResponse, DataApiError> {
+        let name = command
+            .as_object()
+            .and_then(|o| o.keys().next())
+            .cloned()
+            .unwrap_or_else(|| "command".into());
+        self.execute(&self.url_for(collection), &name, command, retry_safe)
+            .await
+    }
+
+    pub(crate) fn url_for(&self, collection: Option<&str>) -> Url {
+        let mut url = self.inner.keyspace_url.clone();
+        if let Some(c) = collection
+            && let Ok(mut segs) = url.path_segments_mut()
+        {
+            segs.push(c);
+        }
+        url
+    }
+
+    /// One HTTP attempt. Returns the envelope (possibly with `errors`) for 2xx responses and
+    /// for non-2xx JSON error bodies; classifies everything else.
+    pub(crate) async fn send_once(
+        &self,
+        url: &Url,
+        body: &Value,
+    ) -> Result<(u16, Envelope), DataApiError> {
+        let inner = &self.inner;
+        inner.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = inner
+            .http
+            .post(url.clone())
+            .header("Token", inner.token_header.clone())
+            .timeout(inner.config.request_timeout)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let parsed: Option<Envelope> = serde_json::from_slice(&bytes).ok();
+
+        match status {
+            401 | 403 => Err(DataApiError::Unauthorized {
+                http_status: status,
+                code: parsed
+                    .and_then(|e| e.errors)
+                    .and_then(|errs| errs.into_iter().find_map(|e| e.error_code)),
+            }),
+            429 => Err(DataApiError::RateLimited { retry_after }),
+            502..=504 => Err(DataApiError::Gateway {
+                http_status: status,
+                retry_after,
+                body: self.snippet(&bytes),
+            }),
+            200..=299 => match parsed {
+                Some(env) => {
+                    self.log_warnings(&env);
+                    Ok((status, env))
+                }
+                None => Err(DataApiError::Decode(format!(
+                    "HTTP {status} with a body that is not a JSON object: {}",
+                    self.snippet(&bytes)
+                ))),
+            },
+            _ => match parsed {
+                Some(env) if env.errors.as_ref().is_some_and(|e| !e.is_empty()) => {
+                    Ok((status, env))
+                }
+                _ => Err(DataApiError::Http {
+                    http_status: status,
+                    body: self.snippet(&bytes),
+                }),
+            },
+        }
+    }
+
+    /// Sends a command with retries (if `retry_safe`) under the operation deadline.
+    pub(crate) async fn execute(
+        &self,
+        url: &Url,
+        command: &str,
+        body: &Value,
+        retry_safe: bool,
+    ) -> Result<CommandResponse, DataApiError> {
+        let attempts = AtomicUsize::new(0);
+        let last_error: Mutex<Option<String>> = Mutex::new(None);
+        let attempt = || async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            let (status, env) = self.send_once(url, body).await?;
+            self.scrub(env.into_result(status))
+        };
+        let policy = &self.inner.config.retry;
+        let fut = attempt
+            .retry(policy.backoff())
+            .when(|e: &DataApiError| retry_safe && e.is_transient())
+            .adjust(|e, d| retry_delay(e, d, policy.max_retry_after))
+            .notify(|e, d| self.note_retry(command, e, d, &last_error));
+        match tokio::time::timeout(self.inner.config.operation_timeout, fut).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => Err(self.finalize(e, attempts.load(Ordering::Relaxed))),
+            Err(_) => Err(DataApiError::Timeout {
+                command: command.to_owned(),
+                after: self.inner.config.operation_timeout,
+                last_error: last_error.lock().ok().and_then(|g| g.clone()),
+            }),
+        }
+    }
+
+    pub(crate) fn note_retry(
+        &self,
+        command: &str,
+        err: &DataApiError,
+        delay: Duration,
+        last_error: &Mutex<Option<String>>,
+    ) {
+        tracing::warn!(command, error = %err, ?delay, "transient Data API failure; retrying");
+        if let Ok(mut g) = last_error.lock() {
+            *g = Some(err.to_string());
+        }
+    }
+
+    /// Turns the last error of an exhausted retry loop into its final form.
+    pub(crate) fn finalize(&self, err: DataApiError, attempts: usize) -> DataApiError {
+        let plural = if attempts == 1 { "" } else { "s" };
+        match err {
+            DataApiError::Gateway {
+                http_status: 503, ..
+            } => DataApiError::DatabaseUnavailable {
+                endpoint: self.inner.endpoint_display.clone(),
+                reason: format!("HTTP 503 Service Unavailable after {attempts} attempt{plural}"),
+            },
+            e if e.kind() == Some(ErrorKind::DatabaseUnavailable) => {
+                DataApiError::DatabaseUnavailable {
+                    endpoint: self.inner.endpoint_display.clone(),
+                    reason: format!("{} after {attempts} attempt{plural}", e),
+                }
+            }
+            e => e,
+        }
+    }
+
+    /// Removes any accidental echo of the token from server-provided error text.
+    pub(crate) fn scrub<T>(&self, r: Result<T, DataApiError>) -> Result<T, DataApiError> {
+        r.map_err(|mut e| {
+            let token = &self.inner.config.token;
+            let fix = |f: &mut ApiFailure| {
+                for err in &mut f.errors {
+                    err.message = token.redact(&err.message);
+                    if let Some(t) = &err.title {
+                        err.title = Some(token.redact(t));
+                    }
+                }
+            };
+            match &mut e {
+                DataApiError::CollectionNotFound(f)
+                | DataApiError::KeyspaceNotFound(f)
+                | DataApiError::VectorDimensionMismatch(f)
+                | DataApiError::ExistingCollectionDifferentSettings(f)
+                | DataApiError::DocumentAlreadyExists(f)
+                | DataApiError::Api(f) => fix(f),
+                _ => {}
+            }
+            e
+        })
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> DataApiError {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        let message = self.inner.config.token.redact(&message);
+        if e.is_connect() {
+            return DataApiError::DatabaseUnavailable {
+                endpoint: self.inner.endpoint_display.clone(),
+                reason: format!("cannot connect: {message}"),
+            };
+        }
+        let kind = if e.is_timeout() {
+            TransportKind::Timeout
+        } else {
+            TransportKind::Other
+        };
+        DataApiError::Transport { kind, message }
+    }
+
+    fn snippet(&self, bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes);
+        let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut cut: String = collapsed.chars().take(BODY_SNIPPET).collect();
+        if collapsed.chars().count() > BODY_SNIPPET {
+            cut.push('…');
+        }
+        self.inner.config.token.redact(&cut)
+    }
+
+    fn log_warnings(&self, env: &Envelope) {
+        let Some(warnings) = env
+            .status
+            .as_ref()
+            .and_then(|s| s.get("warnings"))
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        for w in warnings {
+            let code = w.get("errorCode").and_then(Value::as_str).unwrap_or("");
+            let message = w.get("message").and_then(Value::as_str).unwrap_or("");
+            tracing::warn!(code, message = %self.inner.config.token.redact(message), "Data API warning");
+        }
+    }
+}
+
+/// Backoff adjustment: honour `Retry-After` (capped), stop when the backoff is exhausted.
+pub(crate) fn retry_delay(
+    err: &DataApiError,
+    backoff: Option<Duration>,
+    cap: Duration,
+) -> Option<Duration> {
+    let backoff = backoff?;
+    Some(err.retry_after().map_or(backoff, |ra| ra.min(cap)))
+}
+
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    // Only the delay-seconds form; HTTP-date values fall back to the backoff.
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+pub(crate) fn validate_name(what: &str, name: &str) -> Result<(), DataApiError> {
+    let ok = (1..=48).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(DataApiError::InvalidArgument(format!(
+            "{what} name {name:?} must be 1-48 characters of [A-Za-z0-9_]"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_overrides_backoff_and_is_capped() {
+        let cap = Duration::from_secs(10);
+        let e = DataApiError::RateLimited {
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        assert_eq!(
+            retry_delay(&e, Some(Duration::from_millis(5)), cap),
+            Some(Duration::from_secs(3))
+        );
+        let e = DataApiError::RateLimited {
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        assert_eq!(
+            retry_delay(&e, Some(Duration::from_millis(5)), cap),
+            Some(cap)
+        );
+        // exhausted backoff stops even with Retry-After
+        assert_eq!(retry_delay(&e, None, cap), None);
+        let e = DataApiError::RateLimited { retry_after: None };
+        assert_eq!(
+            retry_delay(&e, Some(Duration::from_millis(5)), cap),
+            Some(Duration::from_millis(5))
+        );
+    }
+
+    #[test]
+    fn parses_retry_after_seconds_only() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn builds_urls_for_both_prefixes() {
+        use crate::secret::Secret;
+        let cfg = DataApiConfig::new("http://127.0.0.1:8181/", Secret::new("tok-123456"))
+            .with_keyspace("ks");
+        let c = DataApiClient::new(cfg.clone()).map_err(|e| e.to_string());
+        let c = c.as_ref().map(|c| c.url_for(Some("songs")).to_string());
+        assert_eq!(
+            c.as_deref(),
+            Ok("http://127.0.0.1:8181/api/json/v1/ks/songs")
+        );
+        let c = DataApiClient::new(cfg.with_api_path("/v1")).map_err(|e| e.to_string());
+        let c = c.as_ref().map(|c| c.url_for(None).to_string());
+        assert_eq!(c.as_deref(), Ok("http://127.0.0.1:8181/v1/ks"));
+    }
+
+    #[test]
+    fn rejects_bad_config_without_echoing_token() {
+        use crate::secret::Secret;
+        let cfg = DataApiConfig::new("http://127.0.0.1:1", Secret::new("bad\ntoken-xyz"));
+        let err = DataApiClient::new(cfg).err().map(|e| format!("{e} {e:?}"));
+        let err = err.unwrap_or_default();
+        assert!(err.contains("header"), "{err}");
+        assert!(!err.contains("token-xyz"), "{err}");
+        let cfg = DataApiConfig::new("ftp://x", Secret::new("t"));
+        assert!(matches!(
+            DataApiClient::new(cfg),
+            Err(DataApiError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn validates_names() {
+        assert!(validate_name("collection", "songs_v2").is_ok());
+        assert!(validate_name("collection", "").is_err());
+        assert!(validate_name("collection", "a/b").is_err());
+        assert!(validate_name("collection", &"x".repeat(49)).is_err());
+    }
+}

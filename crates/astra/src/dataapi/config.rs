@@ -1,0 +1,232 @@
+//! Client configuration.
+
+use std::time::Duration;
+
+use backon::ExponentialBuilder;
+
+use crate::secret::Secret;
+
+/// Path prefix used by Astra DB (`https://<db>-<region>.apps.astra.datastax.com/api/json/v1/...`).
+pub const ASTRA_API_PATH: &str = "/api/json/v1";
+/// Path prefix used by self-hosted Data API servers (`http://host:8181/v1/...`).
+pub const SELF_HOSTED_API_PATH: &str = "/v1";
+/// The keyspace Astra creates by default.
+pub const DEFAULT_KEYSPACE: &str = "default_keyspace";
+/// The server-side maximum number of documents per `insertMany` request.
+pub const MAX_INSERT_CHUNK: usize = 100;
+
+/// How `$vector` values are written to the server.
+///
+/// Reads always accept both forms.
+///
+/// ```
+/// use songrec_astra::dataapi::{encode_vector, VectorEncoding};
+///
+/// let v = encode_vector(&[1.0, -2.0], VectorEncoding::Binary);
+/// assert_eq!(v, serde_json::json!({"$binary": "P4AAAMAAAAA="}));
+/// let v = encode_vector(&[0.5], VectorEncoding::Array);
+/// assert_eq!(v, serde_json::json!([0.5]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VectorEncoding {
+    /// A JSON array of numbers.
+    Array,
+    /// `{"$binary": "<base64 of big-endian f32s>"}` (compact; astrapy 2.x default).
+    #[default]
+    Binary,
+}
+
+/// Retry behaviour for transient failures (capped, jittered exponential backoff).
+///
+/// ```
+/// use std::time::Duration;
+/// use songrec_astra::dataapi::RetryPolicy;
+///
+/// let policy = RetryPolicy::default().with_max_retries(3).with_delays(Duration::from_millis(50), Duration::from_secs(2));
+/// assert_eq!(policy.max_retries, 3);
+/// assert_eq!(RetryPolicy::none().max_retries, 0);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 disables retrying).
+    pub max_retries: usize,
+    /// First backoff delay.
+    pub min_delay: Duration,
+    /// Cap for one backoff delay.
+    pub max_delay: Duration,
+    /// Whether backoff delays are randomised.
+    pub jitter: bool,
+    /// Cap for a server-provided `Retry-After` delay.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            jitter: true,
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the number of retries.
+    pub fn with_max_retries(mut self, max_retries: usize) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// Sets the first and the maximum backoff delay.
+    pub fn with_delays(mut self, min_delay: Duration, max_delay: Duration) -> Self {
+        self.min_delay = min_delay;
+        self.max_delay = max_delay.max(min_delay);
+        self
+    }
+
+    pub(crate) fn backoff(&self) -> ExponentialBuilder {
+        let b = ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay.max(self.min_delay))
+            .with_factor(2.0)
+            .with_max_times(self.max_retries);
+        if self.jitter { b.with_jitter() } else { b }
+    }
+}
+
+/// Configuration of a [`DataApiClient`](super::DataApiClient).
+///
+/// ```
+/// use std::time::Duration;
+/// use songrec_astra::dataapi::{DataApiConfig, VectorEncoding};
+/// use songrec_astra::secret::Secret;
+///
+/// let cfg = DataApiConfig::new(
+///     "https://01234567-89ab-cdef-0123-456789abcdef-us-east1.apps.astra.datastax.com",
+///     Secret::new("AstraCS:..."),
+/// )
+/// .with_keyspace("songrec")
+/// .with_request_timeout(Duration::from_secs(10))
+/// .with_vector_encoding(VectorEncoding::Array);
+/// assert_eq!(cfg.api_path, "/api/json/v1");
+/// assert!(!format!("{cfg:?}").contains("AstraCS"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct DataApiConfig {
+    /// API endpoint, e.g. `https://<db-id>-<region>.apps.astra.datastax.com` or `http://127.0.0.1:8181`.
+    pub endpoint: String,
+    /// Path prefix: `/api/json/v1` (Astra, default) or `/v1` (self-hosted).
+    pub api_path: String,
+    /// Application token, sent as the `Token` header.
+    pub token: Secret,
+    /// Keyspace for keyspace-level and collection commands.
+    pub keyspace: String,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// Deadline of one logical operation including its retries (one command; for
+    /// `insert_many` one chunk, for cursors one page, for `delete_many` one round).
+    pub operation_timeout: Duration,
+    /// Retry policy for transient failures.
+    pub retry: RetryPolicy,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// Documents per `insertMany` request (clamped to 1..=100).
+    pub insert_chunk_size: usize,
+    /// Concurrent `insertMany` requests.
+    pub insert_concurrency: usize,
+    /// How `$vector` values are sent.
+    pub vector_encoding: VectorEncoding,
+}
+
+impl DataApiConfig {
+    /// A configuration with defaults: Astra path prefix, keyspace `default_keyspace`,
+    /// request timeout 10 s, operation timeout 30 s, chunks of 50 with 8 in flight,
+    /// binary vectors.
+    pub fn new(endpoint: impl Into<String>, token: Secret) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            api_path: ASTRA_API_PATH.to_owned(),
+            token,
+            keyspace: DEFAULT_KEYSPACE.to_owned(),
+            request_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            user_agent: format!("songrec/{}", env!("CARGO_PKG_VERSION")),
+            insert_chunk_size: 50,
+            insert_concurrency: 8,
+            vector_encoding: VectorEncoding::default(),
+        }
+    }
+
+    /// Sets the keyspace.
+    pub fn with_keyspace(mut self, keyspace: impl Into<String>) -> Self {
+        self.keyspace = keyspace.into();
+        self
+    }
+
+    /// Sets the path prefix (see [`ASTRA_API_PATH`], [`SELF_HOSTED_API_PATH`]).
+    pub fn with_api_path(mut self, api_path: impl Into<String>) -> Self {
+        self.api_path = api_path.into();
+        self
+    }
+
+    /// Sets the per-request timeout.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the per-operation deadline.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the `insertMany` chunk size (clamped to 1..=100 when used).
+    pub fn with_insert_chunk_size(mut self, chunk_size: usize) -> Self {
+        self.insert_chunk_size = chunk_size;
+        self
+    }
+
+    /// Sets how many `insertMany` requests may be in flight.
+    pub fn with_insert_concurrency(mut self, concurrency: usize) -> Self {
+        self.insert_concurrency = concurrency;
+        self
+    }
+
+    /// Sets the vector wire encoding.
+    pub fn with_vector_encoding(mut self, encoding: VectorEncoding) -> Self {
+        self.vector_encoding = encoding;
+        self
+    }
+
+    /// Sets the `User-Agent` header.
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    pub(crate) fn chunk_size(&self) -> usize {
+        self.insert_chunk_size.clamp(1, MAX_INSERT_CHUNK)
+    }
+
+    pub(crate) fn concurrency(&self) -> usize {
+        self.insert_concurrency.max(1)
+    }
+}

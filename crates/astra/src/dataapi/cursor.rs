@@ -1,0 +1,164 @@
+//! Paging `find` cursor.
+
+use std::collections::VecDeque;
+
+use futures::Stream;
+use serde_json::{Map, Value, json};
+
+use super::collection::{Collection, FindOptions, object_or_empty};
+use super::error::DataApiError;
+
+/// A lazy `find` cursor following `nextPageState` until it is null or `limit` is reached.
+///
+/// `includeSortVector` is never sent (it would force `nextPageState` to null).
+///
+/// ```no_run
+/// # async fn demo(songs: songrec_astra::dataapi::Collection) -> Result<(), songrec_astra::dataapi::DataApiError> {
+/// use futures::TryStreamExt;
+/// use songrec_astra::dataapi::FindOptions;
+///
+/// let mut cursor = songs.find(serde_json::json!({"genre": "jazz"}), FindOptions::default());
+/// while let Some(page) = cursor.next_page().await? {
+///     println!("{} documents", page.len());
+/// }
+/// let all: Vec<_> = songs.find(serde_json::json!({}), FindOptions::default()).into_stream().try_collect().await?;
+/// # let _ = all; Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct FindCursor {
+    collection: Collection,
+    filter: Result<Value, String>,
+    options: FindOptions,
+    page_state: Option<String>,
+    yielded: usize,
+    pages: u64,
+    done: bool,
+}
+
+impl FindCursor {
+    pub(crate) fn new(collection: Collection, filter: Value, options: FindOptions) -> Self {
+        let filter = object_or_empty(filter, "filter").map_err(|e| e.to_string());
+        Self {
+            collection,
+            filter,
+            options,
+            page_state: None,
+            yielded: 0,
+            pages: 0,
+            done: false,
+        }
+    }
+
+    /// Pages fetched so far.
+    pub fn pages_fetched(&self) -> u64 {
+        self.pages
+    }
+
+    fn body(&self, filter: &Value) -> Value {
+        let enc = self.collection.encoding();
+        let mut cmd = Map::new();
+        cmd.insert("filter".into(), filter.clone());
+        if let Some(p) = &self.options.projection {
+            cmd.insert("projection".into(), p.clone());
+        }
+        if let Some(s) = &self.options.sort {
+            cmd.insert("sort".into(), s.to_json(enc));
+        }
+        let mut opts = Map::new();
+        if let Some(limit) = self.options.limit {
+            opts.insert("limit".into(), json!(limit));
+        }
+        if let Some(skip) = self.options.skip {
+            opts.insert("skip".into(), json!(skip));
+        }
+        if self.options.include_similarity {
+            opts.insert("includeSimilarity".into(), json!(true));
+        }
+        if let Some(ps) = &self.page_state {
+            opts.insert("pageState".into(), json!(ps));
+        }
+        if !opts.is_empty() {
+            cmd.insert("options".into(), Value::Object(opts));
+        }
+        json!({ "find": cmd })
+    }
+
+    /// Fetches the next page; `None` when exhausted. May return an empty page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Value>>, DataApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.options.limit == Some(0) {
+            self.done = true;
+            return Ok(None);
+        }
+        let filter = match &self.filter {
+            Ok(f) => f.clone(),
+            Err(msg) => {
+                self.done = true;
+                return Err(DataApiError::InvalidArgument(msg.clone()));
+            }
+        };
+        let body = self.body(&filter);
+        let resp = match self.collection.command("find", &body, true).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.done = true;
+                return Err(e);
+            }
+        };
+        self.pages += 1;
+        let data = resp.data.unwrap_or_default();
+        let mut docs = match data.get("documents") {
+            Some(Value::Array(d)) => d.clone(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(_) => {
+                self.done = true;
+                return Err(DataApiError::Decode(
+                    "find data.documents is not an array".into(),
+                ));
+            }
+        };
+        let next = match data.get("nextPageState") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        if let Some(limit) = self.options.limit {
+            docs.truncate(limit.saturating_sub(self.yielded));
+        }
+        self.yielded += docs.len();
+        let limit_reached = self.options.limit.is_some_and(|l| self.yielded >= l);
+        // Guard against a server repeating the same page state forever.
+        let repeated = next.is_some() && next == self.page_state;
+        self.done = next.is_none() || limit_reached || repeated;
+        self.page_state = next;
+        Ok(Some(docs))
+    }
+
+    /// Fetches all remaining documents.
+    pub async fn collect_all(mut self) -> Result<Vec<Value>, DataApiError> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            all.extend(page);
+        }
+        Ok(all)
+    }
+
+    /// A stream of documents; an error ends the stream.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Value, DataApiError>> + Send {
+        futures::stream::try_unfold(
+            (self, VecDeque::<Value>::new()),
+            |(mut cursor, mut buf)| async move {
+                loop {
+                    if let Some(doc) = buf.pop_front() {
+                        return Ok(Some((doc, (cursor, buf))));
+                    }
+                    match cursor.next_page().await? {
+                        Some(page) => buf.extend(page),
+                        None => return Ok(None),
+                    }
+                }
+            },
+        )
+    }
+}

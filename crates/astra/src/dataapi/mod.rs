@@ -1,0 +1,45 @@
+//! Client for the Astra DB Data API (JSON over HTTP, collections with vectors).
+//!
+//! Written from `/work/shared/reference/data-api.md`. Tolerates both the legacy (≤ v1.0.34)
+//! and current error code names, page sizes 20/50, and HTTP 200 responses carrying
+//! `errors`. Transient failures (transport errors after connecting, request timeouts, 429,
+//! 502/503/504, DATABASE-scope timeout/unavailable codes) are retried with capped, jittered
+//! exponential backoff (`backon`), honouring `Retry-After`, and only for operations that are
+//! safe to repeat.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), songrec_astra::dataapi::DataApiError> {
+//! use serde_json::json;
+//! use songrec_astra::dataapi::{DataApiClient, DataApiConfig, SimilarityMetric};
+//! use songrec_astra::secret::Secret;
+//!
+//! let client = DataApiClient::new(DataApiConfig::new("http://127.0.0.1:8181", Secret::new("Cassandra:Y2Fzcw==:Y2Fzcw=="))
+//!     .with_api_path("/v1"))?;
+//! let songs = client.create_collection("songs", 3, SimilarityMetric::Cosine, None).await?;
+//! let report = songs.insert_many(vec![json!({"_id": "t1", "$vector": [0.1, 0.2, 0.3]})]).await?;
+//! assert!(report.is_complete());
+//! let hits = songs.find_similar(&[0.1, 0.2, 0.3], 10, json!({}), None).await?;
+//! # let _ = hits; Ok(()) }
+//! ```
+
+mod client;
+mod collection;
+mod config;
+mod cursor;
+mod error;
+mod insert;
+mod vector;
+
+pub use client::{CommandResponse, DataApiClient};
+pub use collection::{
+    Collection, CollectionInfo, DeleteManyResult, DocumentCount, FindOptions, Indexing,
+    SimilarityMetric, Sort, SortOrder, UpdateOptions, UpdateResult,
+};
+pub use config::{
+    ASTRA_API_PATH, DEFAULT_KEYSPACE, DataApiConfig, MAX_INSERT_CHUNK, RetryPolicy,
+    SELF_HOSTED_API_PATH, VectorEncoding,
+};
+pub use cursor::FindCursor;
+pub use error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
+pub use insert::{InsertFailure, InsertManyReport};
+pub use vector::{VectorError, decode_vector, document_similarity, document_vector, encode_vector};
