@@ -92,8 +92,8 @@ def main() -> int:
     coll = db.create_collection(
         name,
         definition=CollectionDefinition.builder()
-        .set_vector_dimension(args.dim)
-        .set_vector_metric(VectorMetric.COSINE)
+        .with_vector_dimension(args.dim)
+        .with_vector_metric(VectorMetric.COSINE)
         .build(),
     )
     expect(name in db.list_collection_names(), "created collection not listed")

@@ -54,8 +54,8 @@ def main() -> None:
     coll = db.create_collection(
         args.collection,
         definition=CollectionDefinition.builder()
-        .set_vector_dimension(args.dim)
-        .set_vector_metric(VectorMetric.COSINE)
+        .with_vector_dimension(args.dim)
+        .with_vector_metric(VectorMetric.COSINE)
         .build(),
     )
 

@@ -118,31 +118,36 @@ async fn handle(st: Arc<AppState>, target: Target, headers: HeaderMap, body: Bod
             return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
         }
     };
-    let (name, cmd) = match crate::json::parse_strict(&bytes).map_err(|e| {
-        err(
-            Code::REQUEST_NOT_JSON,
-            format!("Request not valid JSON, problem: {e}. Resend request as valid JSON."),
-        )
-    }) {
-        Ok(v) => match commands::split_command(v) {
-            Ok(x) => x,
-            Err(e) => return json_response(&Response::from_error(e)),
-        },
-        Err(e) => return json_response(&Response::from_error(e)),
-    };
     let log_target = format!("{target:?}");
-    let log_name = name.clone();
     let state = st.clone();
+    // Parsing and executing are CPU work: keep them off the async workers.
     let joined = tokio::task::spawn_blocking(move || {
-        commands::execute(&state.store, &state.limits, &target, &name, &cmd)
+        let parsed = crate::json::parse_strict(&bytes)
+            .map_err(|e| {
+                err(
+                    Code::REQUEST_NOT_JSON,
+                    format!("Request not valid JSON, problem: {e}. Resend request as valid JSON."),
+                )
+            })
+            .and_then(commands::split_command);
+        match parsed {
+            Ok((name, cmd)) => {
+                let resp = commands::execute(&state.store, &state.limits, &target, &name, &cmd);
+                (name, resp)
+            }
+            Err(e) => (String::new(), Response::from_error(e)),
+        }
     })
     .await;
-    let resp = joined.unwrap_or_else(|e| {
+    let (log_name, resp) = joined.unwrap_or_else(|e| {
         tracing::error!(error = %e, "command task failed");
-        Response::from_error(err(
-            Code::INTERNAL_SERVER_ERROR,
-            "An unexpected internal server error occurred while processing the request.",
-        ))
+        (
+            String::new(),
+            Response::from_error(err(
+                Code::INTERNAL_SERVER_ERROR,
+                "An unexpected internal server error occurred while processing the request.",
+            )),
+        )
     });
     tracing::debug!(
         command = %log_name,

@@ -24,6 +24,8 @@ pub(crate) struct Prepared {
     /// The document without `$vector` (which lives in `vector`).
     pub(crate) body: Map<String, Value>,
     pub(crate) vector: Option<StoredVector>,
+    /// `body` serialized (what is stored in SQLite).
+    pub(crate) json: String,
 }
 
 /// Validate a new document (insert or replacement). A missing `_id` is
@@ -53,22 +55,37 @@ pub(crate) fn prepare(doc: Value, def: &CollectionDef) -> ApiResult<Prepared> {
         }
     };
     let with_id = |e: ApiError| e.with_doc_id(id.clone());
-    let size = serde_json::to_string(&body).map(|s| s.len()).unwrap_or(0);
+    let (vector, vector_chars) = match body.remove("$vector") {
+        None => (None, 0),
+        Some(v) => {
+            let chars = match &v {
+                Value::Object(m) => {
+                    m.get("$binary").and_then(Value::as_str).map_or(0, str::len) + 16
+                }
+                other => serde_json::to_string(other).map_or(0, |s| s.len()) + 12,
+            };
+            (vector_for(&v, def).map_err(with_id)?, chars)
+        }
+    };
+    validate_body(&body, def).map_err(with_id)?;
+    let json = serde_json::to_string(&body).map_err(|e| {
+        with_id(err(
+            Code::SHRED_BAD_DOCUMENT_TYPE,
+            format!("Bad document type to shred: {e}."),
+        ))
+    })?;
+    let size = json.len() + vector_chars;
     if size > MAX_DOC_CHARS {
         return Err(with_id(limit(format!(
             "document size ({size} chars) exceeds maximum allowed ({MAX_DOC_CHARS})"
         ))));
     }
-    let vector = match body.remove("$vector") {
-        None => None,
-        Some(v) => vector_for(&v, def).map_err(with_id)?,
-    };
-    validate_body(&body, def).map_err(with_id)?;
     Ok(Prepared {
         key: docid::key(&id),
         id,
         body,
         vector,
+        json,
     })
 }
 

@@ -38,10 +38,27 @@ pub(crate) struct Collection {
     pub(crate) docs: BTreeMap<String, StoredDoc>,
 }
 
+/// A document to write, with its body already serialized when known.
+pub(crate) struct Put {
+    pub(crate) key: String,
+    pub(crate) doc: StoredDoc,
+    pub(crate) json: Option<String>,
+}
+
+impl Put {
+    pub(crate) fn new(key: String, doc: StoredDoc) -> Self {
+        Put {
+            key,
+            doc,
+            json: None,
+        }
+    }
+}
+
 /// Document changes made by one command, applied atomically.
 #[derive(Default)]
 pub(crate) struct Changes {
-    pub(crate) puts: Vec<(String, StoredDoc)>,
+    pub(crate) puts: Vec<Put>,
     pub(crate) deletes: Vec<String>,
     pub(crate) truncate: bool,
 }
@@ -269,12 +286,19 @@ pub(crate) fn commit(
                 "INSERT OR REPLACE INTO documents(keyspace, collection, id_key, doc_json, vector, vector_binary)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for (key, doc) in &changes.puts {
-                let json = serde_json::to_string(&doc.body)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                let blob = doc.vector.as_ref().map(StoredVector::to_le_bytes);
-                let binary = doc.vector.as_ref().is_some_and(|v| v.binary.is_some());
-                put.execute(params![ks, name, key, json, blob, binary])?;
+            for p in &changes.puts {
+                let serialized;
+                let json = match &p.json {
+                    Some(j) => j,
+                    None => {
+                        serialized = serde_json::to_string(&p.doc.body)
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                        &serialized
+                    }
+                };
+                let blob = p.doc.vector.as_ref().map(StoredVector::to_le_bytes);
+                let binary = p.doc.vector.as_ref().is_some_and(|v| v.binary.is_some());
+                put.execute(params![ks, name, p.key, json, blob, binary])?;
             }
         }
         tx.commit()
@@ -286,8 +310,8 @@ pub(crate) fn commit(
     for key in changes.deletes {
         coll.docs.remove(&key);
     }
-    for (key, doc) in changes.puts {
-        coll.docs.insert(key, doc);
+    for p in changes.puts {
+        coll.docs.insert(p.key, p.doc);
     }
     Ok(())
 }

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::read::{decode_page_state, encode_page_state, matches_after};
 use super::{
-    MAX_DELETE, MAX_INSERT_DOCS, Response, candidates, check_fields, lookup_mut, no_options,
-    opt_bool, opt_str, options, select_one,
+    MAX_DELETE, MAX_INSERT_DOCS, Response, candidates, check_fields, lookup, lookup_mut,
+    no_options, opt_bool, opt_str, options, select_one,
 };
 use crate::docid;
 use crate::error::{ApiError, ApiResult, Code, err, field_invalid};
@@ -16,7 +16,7 @@ use crate::projection::Projection;
 use crate::schema::CollectionDef;
 use crate::shred::{self, MAX_DOC_CHARS, Prepared};
 use crate::sort::Sort;
-use crate::store::{self, Changes, Collection, Store, StoredDoc};
+use crate::store::{self, Changes, Put, Store, StoredDoc};
 use crate::update::Update;
 
 fn now_ms() -> i64 {
@@ -64,42 +64,60 @@ fn input_id(doc: &Value) -> Value {
     doc.get("_id").cloned().unwrap_or(Value::Null)
 }
 
-/// Insert documents, returning one outcome per input document.
+/// Validate documents for a collection (CPU work done without the write lock).
+fn prepare_all(docs: &[Value], def: &CollectionDef) -> Vec<ApiResult<Prepared>> {
+    docs.iter()
+        .map(|d| shred::prepare(d.clone(), def))
+        .collect()
+}
+
+/// Insert documents, returning one outcome per input document. The
+/// documents are validated under a read lock first, then written under the
+/// write lock (re-validated only if the collection changed in between).
 fn insert_docs(
-    conn: &mut rusqlite::Connection,
+    store: &Store,
     ks: &str,
     name: &str,
-    coll: &mut Collection,
     docs: &[Value],
     ordered: bool,
-) -> Vec<Outcome> {
+) -> ApiResult<Vec<Outcome>> {
+    let def = lookup(&store.read(), ks, name)?.def.clone();
+    let prepared = prepare_all(docs, &def);
+    let (mut cat, mut conn) = store.write();
+    let coll = lookup_mut(&mut cat, ks, name)?;
+    let prepared = if coll.def == def {
+        prepared
+    } else {
+        prepare_all(docs, &coll.def)
+    };
     let mut outcomes = Vec::with_capacity(docs.len());
     let mut changes = Changes::default();
     let mut batch_keys: HashSet<String> = HashSet::new();
     let mut stopped = false;
-    for doc in docs {
+    for (doc, prepared) in docs.iter().zip(prepared) {
         if stopped {
             outcomes.push(Outcome::Skipped(input_id(doc)));
             continue;
         }
-        let prepared = shred::prepare(doc.clone(), &coll.def).and_then(|p: Prepared| {
+        let checked = prepared.and_then(|p: Prepared| {
             if coll.docs.contains_key(&p.key) || batch_keys.contains(&p.key) {
                 Err(already_exists(&p.id))
             } else {
                 Ok(p)
             }
         });
-        match prepared {
+        match checked {
             Ok(p) => {
                 batch_keys.insert(p.key.clone());
                 outcomes.push(Outcome::Ok(p.id));
-                changes.puts.push((
-                    p.key,
-                    StoredDoc {
+                changes.puts.push(Put {
+                    key: p.key,
+                    doc: StoredDoc {
                         body: p.body,
                         vector: p.vector,
                     },
-                ));
+                    json: Some(p.json),
+                });
             }
             Err(e) => {
                 let id = e
@@ -112,7 +130,7 @@ fn insert_docs(
             }
         }
     }
-    if let Err(e) = store::commit(conn, ks, name, coll, changes) {
+    if let Err(e) = store::commit(&mut conn, ks, name, coll, changes) {
         // Nothing was written: every "ok" document failed with the database error.
         for o in outcomes.iter_mut() {
             if let Outcome::Ok(id) = o {
@@ -121,7 +139,7 @@ fn insert_docs(
             }
         }
     }
-    outcomes
+    Ok(outcomes)
 }
 
 pub(super) fn insert_one(
@@ -138,9 +156,7 @@ pub(super) fn insert_one(
         }
         Some(d) => d.clone(),
     };
-    let (mut cat, mut conn) = store.write();
-    let coll = lookup_mut(&mut cat, ks, coll_name)?;
-    let outcome = insert_docs(&mut conn, ks, coll_name, coll, &[doc], true);
+    let outcome = insert_docs(store, ks, coll_name, &[doc], true)?;
     let mut resp = Response::status(json!({"insertedIds": []}));
     for o in outcome {
         match o {
@@ -187,11 +203,7 @@ pub(super) fn insert_many(
         }
         Some(other) => return Err(field_invalid("documents", other, "must be an Array")),
     };
-    let outcomes = {
-        let (mut cat, mut conn) = store.write();
-        let coll = lookup_mut(&mut cat, ks, coll_name)?;
-        insert_docs(&mut conn, ks, coll_name, coll, docs, ordered)
-    };
+    let outcomes = insert_docs(store, ks, coll_name, docs, ordered)?;
     let mut resp = Response::default();
     if responses {
         let mut errors: Vec<ApiError> = Vec::new();
@@ -308,7 +320,7 @@ fn update_single(
             if modified {
                 check_updated(&after, &coll.def)?;
                 let changes = Changes {
-                    puts: vec![(key, after.clone())],
+                    puts: vec![Put::new(key, after.clone())],
                     ..Default::default()
                 };
                 store::commit(&mut conn, ks, coll_name, coll, changes)?;
@@ -328,7 +340,7 @@ fn update_single(
                 return Err(already_exists(&id));
             }
             let changes = Changes {
-                puts: vec![(key, doc.clone())],
+                puts: vec![Put::new(key, doc.clone())],
                 ..Default::default()
             };
             store::commit(&mut conn, ks, coll_name, coll, changes)?;
@@ -495,7 +507,7 @@ pub(super) fn find_one_and_replace(
             let modified = after != before;
             if modified {
                 let changes = Changes {
-                    puts: vec![(key, after.clone())],
+                    puts: vec![Put::new(key, after.clone())],
                     ..Default::default()
                 };
                 store::commit(&mut conn, ks, coll_name, coll, changes)?;
@@ -533,7 +545,7 @@ pub(super) fn find_one_and_replace(
                 vector: p.vector,
             };
             let changes = Changes {
-                puts: vec![(p.key, after.clone())],
+                puts: vec![Put::new(p.key, after.clone())],
                 ..Default::default()
             };
             store::commit(&mut conn, ks, coll_name, coll, changes)?;
@@ -602,7 +614,7 @@ pub(super) fn update_many(
                 .apply(&mut doc, &coll.def, false, now)
                 .and_then(|()| check_updated(&doc, &coll.def));
             match applied {
-                Ok(()) if doc != *before => changes.puts.push((key.clone(), doc)),
+                Ok(()) if doc != *before => changes.puts.push(Put::new(key.clone(), doc)),
                 Ok(()) => {}
                 Err(e) => {
                     error = Some(e.with_doc_id(before.id()));
@@ -633,7 +645,7 @@ pub(super) fn update_many(
             return Err(already_exists(&id));
         }
         let changes = Changes {
-            puts: vec![(key, doc)],
+            puts: vec![Put::new(key, doc)],
             ..Default::default()
         };
         store::commit(&mut conn, ks, coll_name, coll, changes)?;
