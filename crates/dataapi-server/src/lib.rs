@@ -123,6 +123,9 @@ impl ServerConfig {
     }
 }
 
+/// How long [`ServerHandle::shutdown`] waits for open requests.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A running server. Dropping it also stops the server (without waiting).
 #[derive(Debug)]
 pub struct ServerHandle {
@@ -143,18 +146,24 @@ impl ServerHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Stop accepting connections, finish in-flight requests, and close the
-    /// database.
+    /// Stop accepting connections, let in-flight requests finish (for at
+    /// most [`SHUTDOWN_GRACE`], then they are dropped), and close the database.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match self.task.take() {
-            Some(task) => match task.await {
-                Ok(r) => r.map_err(ServerError::Io),
-                Err(e) => Err(ServerError::Task(e.to_string())),
-            },
-            None => Ok(()),
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(Ok(r)) => r.map_err(ServerError::Io),
+            Ok(Err(e)) => Err(ServerError::Task(e.to_string())),
+            Err(_) => {
+                tracing::warn!("connections still open after the grace period; dropping them");
+                task.abort();
+                let _ = task.await;
+                Ok(())
+            }
         }
     }
 }

@@ -270,6 +270,26 @@ async fn create_find_delete_collections() {
 }
 
 #[tokio::test]
+async fn shutdown_does_not_hang_on_a_stalled_request() {
+    use tokio::io::AsyncWriteExt;
+    let api = server().await;
+    let mut sock = tokio::net::TcpStream::connect(api.server.addr())
+        .await
+        .expect("connect");
+    // Headers promise a body that never arrives.
+    sock.write_all(
+        format!(
+            "POST /v1/default_keyspace HTTP/1.1\r\nHost: x\r\nToken: {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    tokio::task::yield_now().await;
+    api.server.shutdown().await.expect("shutdown completes");
+}
+
+#[tokio::test]
 async fn malformed_requests_never_crash_the_server() {
     let api = server().await;
     api.create("c", json!({"vector": {"dimension": 2}})).await;
