@@ -1,1 +1,36 @@
-//! Application layer.
+//! songrec's application layer, between the thin CLI and the library crates:
+//!
+//! - [`factory`]: builds the configured backend, the one place layers are stacked;
+//! - [`ingest`]: scan folders, analyse files in parallel, store songs, report per file;
+//! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
+//! - [`similar`]: similarity queries by song or by an outside audio file;
+//! - [`embedders`]: the embedders songrec can run, by name;
+//! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor").
+
+pub mod embedders;
+pub mod factory;
+pub mod ingest;
+pub mod musickey;
+pub mod resolve;
+pub mod similar;
+pub mod synth;
+
+/// Errors of the application layer.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A storage operation failed.
+    #[error(transparent)]
+    Storage(#[from] songrec_storage::StorageError),
+    /// Decoding or analysing audio failed.
+    #[error(transparent)]
+    Audio(#[from] songrec_audio::AudioError),
+    /// The user's words did not name exactly one song.
+    #[error("{0}")]
+    Resolve(String),
+    /// Bad input from the user.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias.
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,1 +1,100 @@
-fn main() {}
+//! `songrec`: a thin command line over the songrec library crates. It parses arguments, builds a
+//! backend from the configuration through the factory, calls the library and prints.
+
+mod bench;
+mod cli;
+mod output;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit codes (also in the README).
+pub mod exit {
+    /// Everything worked.
+    pub const OK: u8 = 0;
+    /// The command failed.
+    pub const ERROR: u8 = 1;
+    /// Usage error (clap's own).
+    pub const USAGE: u8 = 2;
+    /// The command finished but some files failed (ingest).
+    pub const PARTIAL: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SONGREC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+/// Loads `.env` (never overriding variables already set), the config file, then applies flags.
+fn load_config(cli: &Cli) -> Result<songrec_storage::config::Config> {
+    match dotenvy::dotenv() {
+        Ok(_) | Err(dotenvy::Error::Io(_)) => {}
+        Err(e) => return Err(e).context("reading .env"),
+    }
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let file = cli
+        .config
+        .clone()
+        .or_else(|| songrec_storage::config::Config::default_file(&env));
+    let mut cfg = songrec_storage::config::Config::from_sources(file.as_deref(), &env)
+        .context("loading configuration")?;
+    if let Some(b) = &cli.storage_backend {
+        cfg.backend = b.parse().context("--storage-backend")?;
+    }
+    if let Some(l) = &cli.library {
+        cfg.local.path = songrec_storage::config::expand_home(l);
+    }
+    Ok(cfg)
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    if let Command::Synth(args) = &cli.command {
+        return cli::synth(args);
+    }
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(args).await;
+    }
+    let cfg = load_config(&cli)?;
+    let backend = songrec_app::factory::build(&cfg)
+        .with_context(|| format!("opening the {} library", cfg.backend))?;
+    tracing::info!("using {backend}");
+    cli::dispatch(&cli, &cfg, backend).await
+}

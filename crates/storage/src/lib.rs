@@ -5,6 +5,7 @@
 //! concrete backend lives above it (in `songrec-app`).
 
 pub mod backend;
+pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod math;
 pub mod metadata;
 pub mod model;
 pub mod query;
+pub mod secret;
 
 pub use backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
 pub use error::{StorageError, StorageResult};
@@ -22,3 +24,4 @@ pub use id::SongId;
 pub use metadata::{SongMetadata, VersionEntry};
 pub use model::{Embedding, ModelInfo};
 pub use query::{ListQuery, Match, Metric, Page, SearchQuery, SortKey, compare_by};
+pub use secret::Secret;

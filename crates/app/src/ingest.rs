@@ -1,0 +1,534 @@
+//! Ingest: scan folders, analyse new files in parallel, store them, report every file.
+//!
+//! Per file: unchanged since the last ingest (same size and modification time, remembered in a
+//! per-library state file) → skipped without reading; else hashed → already in the library →
+//! skipped; else decoded and analysed once for all embedders, the audio stored, then vectors and
+//! metadata in batches. A file that fails is reported with its reason and the rest goes on.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, UNIX_EPOCH};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use songrec_audio::{Embedder, FileAnalysis};
+use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend, StorageError};
+
+use crate::embedders::model_of;
+use crate::{AppError, AppResult};
+
+/// File extensions ingest looks at. Anything else in the folder (covers, playlists) is ignored
+/// silently; a file with one of these names that is not decodable is reported.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "mp3", "flac", "wav", "wave", "ogg", "oga", "m4a", "mp4", "aac", "alac", "aif", "aiff", "aifc",
+    "caf", "mka", "webm", "opus", "wma",
+];
+
+/// How to ingest.
+#[derive(Clone)]
+pub struct IngestOptions {
+    /// Parallel analysis jobs (0 = one per core).
+    pub jobs: usize,
+    /// Embedders to run on each new file.
+    pub embedders: Vec<Arc<dyn Embedder>>,
+    /// Songs per storage batch.
+    pub batch_size: usize,
+    /// Where to remember (size, mtime) per path; `None` disables skipping unchanged files.
+    pub state_file: Option<PathBuf>,
+}
+
+/// What happened to one file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Analysed and stored.
+    Added {
+        /// Song id.
+        id: SongId,
+        /// Display name.
+        title: String,
+    },
+    /// Same size and modification time as when last ingested.
+    Unchanged,
+    /// The content is already in the library (maybe from another path or machine).
+    AlreadyInLibrary {
+        /// Song id.
+        id: SongId,
+    },
+    /// Not ingested.
+    Failed {
+        /// Short stable reason kind (`unsupported_codec`, `corrupt`, `empty`, `storage`...).
+        kind: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+}
+
+/// One file's report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IngestSummary {
+    /// Every candidate file, in completion order.
+    pub files: Vec<FileReport>,
+    /// Seconds of wall time.
+    pub elapsed_secs: f64,
+    /// Seconds of audio analysed.
+    pub audio_secs: f64,
+}
+
+impl IngestSummary {
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.files.iter().filter(|r| f(&r.outcome)).count()
+    }
+    /// Files added.
+    pub fn added(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Added { .. }))
+    }
+    /// Files skipped as unchanged or already present.
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Unchanged | Outcome::AlreadyInLibrary { .. }))
+    }
+    /// Files that failed.
+    pub fn failed(&self) -> Vec<&FileReport> {
+        self.files
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+            .collect()
+    }
+}
+
+/// Receives progress; the CLI draws a bar with it.
+pub trait Progress: Send + Sync {
+    /// Number of candidate files found.
+    fn start(&self, total: u64);
+    /// One file finished.
+    fn file_done(&self, report: &FileReport);
+}
+
+/// A progress sink that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn file_done(&self, _: &FileReport) {}
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Seen {
+    size: u64,
+    mtime_ns: u128,
+    id: SongId,
+}
+
+fn is_audio_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Lists candidate audio files under the given paths (files are taken as given), sorted,
+/// skipping hidden folders. Unreadable folders are reported as failures.
+pub fn scan(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let mut stack: Vec<PathBuf> = Vec::new();
+    for r in roots {
+        if r.is_file() {
+            files.push(r.clone());
+        } else if r.is_dir() {
+            stack.push(r.clone());
+        } else {
+            errors.push(FileReport {
+                path: r.clone(),
+                outcome: Outcome::Failed {
+                    kind: "not_found".into(),
+                    reason: format!("{}: no such file or folder", r.display()),
+                },
+            });
+        }
+    }
+    while let Some(dir) = stack.pop() {
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    let hidden = e.file_name().to_string_lossy().starts_with('.');
+                    match e.file_type() {
+                        Ok(t) if t.is_dir() && !hidden => stack.push(p),
+                        Ok(_) if p.is_file() && !hidden && is_audio_name(&p) => files.push(p),
+                        _ => {}
+                    }
+                }
+            }
+            Err(err) => errors.push(FileReport {
+                path: dir.clone(),
+                outcome: Outcome::Failed {
+                    kind: "io".into(),
+                    reason: format!("{}: cannot read folder: {err}", dir.display()),
+                },
+            }),
+        }
+    }
+    files.sort();
+    files.dedup();
+    (files, errors)
+}
+
+fn stat(p: &Path) -> Option<(u64, u128)> {
+    let m = std::fs::metadata(p).ok()?;
+    let mtime = m
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some((m.len(), mtime))
+}
+
+enum Work {
+    Skip(FileReport, Option<(PathBuf, Seen)>),
+    Analysed {
+        path: PathBuf,
+        id: SongId,
+        seen: Option<Seen>,
+        analysis: Box<FileAnalysis>,
+    },
+}
+
+/// Builds a song's metadata from its analysis.
+pub fn metadata_from(id: &SongId, fa: &FileAnalysis, file_size: u64) -> SongMetadata {
+    let title = fa
+        .tags
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| {
+            fa.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+    let mut m = SongMetadata::new(id.clone(), title);
+    m.artist = fa.tags.artist.clone();
+    m.album = fa.tags.album.clone();
+    m.genre = fa.tags.genre.clone();
+    m.duration_secs = fa.info.duration_secs;
+    m.sample_rate = fa.info.sample_rate;
+    m.channels = fa.info.channels;
+    m.file_size = file_size;
+    m.file_name = fa
+        .path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Tempo and key from the first embedder that estimates them (the DSP embedder does).
+    m.bpm = fa
+        .analyses
+        .iter()
+        .find_map(|a| a.analysis.bpm)
+        .map(|b| (b * 10.0).round() / 10.0);
+    m.key = fa.analyses.iter().find_map(|a| a.analysis.key.clone());
+    m.extra.insert(
+        "codec".into(),
+        serde_json::Value::String(fa.info.codec.clone()),
+    );
+    if let Some(d) = fa.analyses.first() {
+        if let Ok(v) = serde_json::to_value(&d.analysis.descriptors) {
+            m.extra.insert("descriptors".into(), v);
+        }
+    }
+    m.created_at = Utc::now();
+    m.updated_at = m.created_at;
+    m
+}
+
+fn failed(path: &Path, kind: &str, reason: impl Into<String>) -> FileReport {
+    FileReport {
+        path: path.to_path_buf(),
+        outcome: Outcome::Failed {
+            kind: kind.into(),
+            reason: reason.into(),
+        },
+    }
+}
+
+/// Ingests files and folders into a backend.
+pub async fn ingest(
+    backend: &dyn StorageBackend,
+    roots: &[PathBuf],
+    opts: &IngestOptions,
+    progress: Arc<dyn Progress>,
+) -> AppResult<IngestSummary> {
+    if opts.embedders.is_empty() {
+        return Err(AppError::Invalid("no embedder selected".into()));
+    }
+    let started = Instant::now();
+    let (files, scan_errors) = scan(roots);
+    progress.start((files.len() + scan_errors.len()) as u64);
+    let mut summary = IngestSummary::default();
+    for r in scan_errors {
+        progress.file_done(&r);
+        summary.files.push(r);
+    }
+
+    let known: HashSet<SongId> = backend
+        .list_versions()
+        .await?
+        .into_iter()
+        .filter(|v| !v.deleted)
+        .map(|v| v.id)
+        .collect();
+    let mut state: BTreeMap<PathBuf, Seen> = match &opts.state_file {
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+                tracing::warn!("ignoring unreadable ingest state {}: {e}", p.display());
+                BTreeMap::new()
+            }),
+            Err(_) => BTreeMap::new(),
+        },
+        None => BTreeMap::new(),
+    };
+
+    // Analysis runs on a rayon pool; results stream back through a bounded channel.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Work>(64);
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.jobs
+    };
+    let embedders = opts.embedders.clone();
+    let known_for_workers = known.clone();
+    let previous = state.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.blocking_send(Work::Skip(
+                    failed(Path::new("."), "internal", format!("thread pool: {e}")),
+                    None,
+                ));
+                return;
+            }
+        };
+        pool.install(|| {
+            use rayon::prelude::*;
+            files.par_iter().for_each(|path| {
+                let work = analyse_one(path, &previous, &known_for_workers, &embedders);
+                let _ = tx.blocking_send(work);
+            });
+        });
+    });
+
+    let mut batch: Vec<(PathBuf, SongRecord, Option<Seen>)> = Vec::new();
+    let batch_size = opts.batch_size.max(1);
+    while let Some(work) = rx.recv().await {
+        match work {
+            Work::Skip(report, seen) => {
+                if let Some((p, s)) = seen {
+                    state.insert(p, s);
+                }
+                progress.file_done(&report);
+                summary.files.push(report);
+            }
+            Work::Analysed {
+                path,
+                id,
+                seen,
+                analysis,
+            } => {
+                summary.audio_secs += analysis.info.duration_secs;
+                // Audio first: metadata (the commit point) only follows stored audio.
+                match backend.put_audio(&id, &path).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        let r = failed(
+                            &path,
+                            "storage",
+                            format!("{}: could not store audio: {e}", path.display()),
+                        );
+                        progress.file_done(&r);
+                        summary.files.push(r);
+                        continue;
+                    }
+                }
+                let size = seen.as_ref().map_or(0, |s| s.size);
+                let metadata = metadata_from(&id, &analysis, size);
+                let embeddings = analysis
+                    .analyses
+                    .iter()
+                    .zip(&opts.embedders)
+                    .map(|(a, e)| Embedding {
+                        model: model_of(e.as_ref()),
+                        vector: a.analysis.vector.clone(),
+                    })
+                    .collect();
+                batch.push((
+                    path,
+                    SongRecord {
+                        metadata,
+                        embeddings,
+                    },
+                    seen,
+                ));
+                if batch.len() >= batch_size {
+                    store_batch(
+                        backend,
+                        &mut batch,
+                        &mut state,
+                        &mut summary,
+                        progress.as_ref(),
+                    )
+                    .await;
+                    save_state(opts.state_file.as_deref(), &state);
+                }
+            }
+        }
+    }
+    store_batch(
+        backend,
+        &mut batch,
+        &mut state,
+        &mut summary,
+        progress.as_ref(),
+    )
+    .await;
+    producer
+        .await
+        .map_err(|e| AppError::Invalid(format!("analysis workers failed: {e}")))?;
+    backend.flush().await?;
+    save_state(opts.state_file.as_deref(), &state);
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn analyse_one(
+    path: &Path,
+    previous: &BTreeMap<PathBuf, Seen>,
+    known: &HashSet<SongId>,
+    embedders: &[Arc<dyn Embedder>],
+) -> Work {
+    let Some((size, mtime_ns)) = stat(path) else {
+        return Work::Skip(
+            failed(
+                path,
+                "io",
+                format!("{}: cannot read file metadata", path.display()),
+            ),
+            None,
+        );
+    };
+    if let Some(s) = previous.get(path)
+        && s.size == size
+        && s.mtime_ns == mtime_ns
+        && known.contains(&s.id)
+    {
+        return Work::Skip(
+            FileReport {
+                path: path.to_path_buf(),
+                outcome: Outcome::Unchanged,
+            },
+            None,
+        );
+    }
+    let id = match SongId::from_file(path) {
+        Ok((id, _)) => id,
+        Err(e) => return Work::Skip(failed(path, "io", e.to_string()), None),
+    };
+    let seen = Seen {
+        size,
+        mtime_ns,
+        id: id.clone(),
+    };
+    if known.contains(&id) {
+        return Work::Skip(
+            FileReport {
+                path: path.to_path_buf(),
+                outcome: Outcome::AlreadyInLibrary { id },
+            },
+            Some((path.to_path_buf(), seen)),
+        );
+    }
+    let refs: Vec<&dyn Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
+    match songrec_audio::analyze_file(path, &refs) {
+        Ok(fa) => Work::Analysed {
+            path: path.to_path_buf(),
+            id,
+            seen: Some(seen),
+            analysis: Box::new(fa),
+        },
+        Err(e) => Work::Skip(failed(path, e.kind(), e.to_string()), None),
+    }
+}
+
+async fn store_batch(
+    backend: &dyn StorageBackend,
+    batch: &mut Vec<(PathBuf, SongRecord, Option<Seen>)>,
+    state: &mut BTreeMap<PathBuf, Seen>,
+    summary: &mut IngestSummary,
+    progress: &dyn Progress,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let records: Vec<SongRecord> = batch.iter().map(|(_, r, _)| r.clone()).collect();
+    let result = backend.put_songs(&records).await;
+    for (path, rec, seen) in batch.drain(..) {
+        let id = rec.metadata.id.clone();
+        let outcome = match &result {
+            Ok(rep) => match rep.failed.iter().find(|(f, _)| *f == id) {
+                Some((_, why)) => Outcome::Failed {
+                    kind: "storage".into(),
+                    reason: format!("{}: {why}", path.display()),
+                },
+                None => Outcome::Added {
+                    id: id.clone(),
+                    title: rec.metadata.display_name(),
+                },
+            },
+            Err(e) => Outcome::Failed {
+                kind: storage_kind(e).into(),
+                reason: format!("{}: could not store: {e}", path.display()),
+            },
+        };
+        if matches!(outcome, Outcome::Added { .. })
+            && let Some(s) = seen
+        {
+            state.insert(path.clone(), s);
+        }
+        let r = FileReport { path, outcome };
+        progress.file_done(&r);
+        summary.files.push(r);
+    }
+}
+
+fn storage_kind(e: &StorageError) -> &'static str {
+    match e {
+        StorageError::DimensionMismatch { .. } => "dimension_mismatch",
+        StorageError::Locked { .. } => "locked",
+        _ => "storage",
+    }
+}
+
+fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {
+    let Some(path) = path else { return };
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let result = songrec_local::fsutil::write_atomic(path, |w| {
+        serde_json::to_writer(&mut *w, state).map_err(std::io::Error::other)
+    });
+    if let Err(e) = result {
+        tracing::warn!(
+            "could not save ingest state (unchanged files will be re-hashed next time): {e}"
+        );
+    }
+}

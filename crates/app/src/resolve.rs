@@ -1,0 +1,155 @@
+//! Finding the one song a user means.
+//!
+//! Tried in order: an existing file path (hashed: the song with that content); a full id or an
+//! id prefix of at least 4 hex characters; an exact title (case-insensitive); "Artist - Title";
+//! a unique title or "artist – title" containing the words. Ambiguity is an error that lists
+//! the candidates with their ids, so the user can pick one.
+
+use std::path::Path;
+
+use songrec_storage::{
+    Condition, Field, Filter, ListQuery, SongId, SongMetadata, StorageBackend, Value,
+};
+
+use crate::{AppError, AppResult};
+
+const SHOW_CANDIDATES: usize = 10;
+
+/// Resolves a song reference.
+pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<SongMetadata> {
+    let what = what.trim();
+    if what.is_empty() {
+        return Err(AppError::Resolve("empty song reference".into()));
+    }
+    let as_path = Path::new(what);
+    if as_path.is_file() {
+        let (id, _) = SongId::from_file(as_path)?;
+        return backend.get_metadata(&id).await?.ok_or_else(|| {
+            AppError::Resolve(format!(
+                "{what} is not in the library (content id {}); ingest it first or use --file to query by it",
+                id.short()
+            ))
+        });
+    }
+    if what.len() >= 4 && what.len() <= 64 && what.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let prefix = what.to_ascii_lowercase();
+        if let Ok(id) = SongId::parse(&prefix)
+            && let Some(m) = backend.get_metadata(&id).await?
+        {
+            return Ok(m);
+        }
+        let ids: Vec<SongId> = backend
+            .list_versions()
+            .await?
+            .into_iter()
+            .filter(|v| !v.deleted && v.id.as_str().starts_with(&prefix))
+            .map(|v| v.id)
+            .collect();
+        match ids.len() {
+            0 => {}
+            1 => {
+                if let Some(m) = backend.get_metadata(&ids[0]).await? {
+                    return Ok(m);
+                }
+            }
+            _ => {
+                let ms = backend
+                    .get_metadata_many(&ids[..ids.len().min(SHOW_CANDIDATES)])
+                    .await?;
+                return Err(ambiguous(what, &ms, ids.len()));
+            }
+        }
+    }
+    // Exact title.
+    let exact = list_all(
+        backend,
+        Filter::default().and(Condition::Eq(Field::Title, Value::Text(what.into()))),
+    )
+    .await?;
+    if let Some(m) = pick(what, exact)? {
+        return Ok(m);
+    }
+    // "Artist - Title".
+    for sep in [" - ", " – ", " — "] {
+        if let Some((artist, title)) = what.split_once(sep) {
+            let f = Filter::default()
+                .and(Condition::Eq(
+                    Field::Artist,
+                    Value::Text(artist.trim().into()),
+                ))
+                .and(Condition::Eq(
+                    Field::Title,
+                    Value::Text(title.trim().into()),
+                ));
+            if let Some(m) = pick(what, list_all(backend, f).await?)? {
+                return Ok(m);
+            }
+        }
+    }
+    // Words contained in "artist title".
+    let words: Vec<String> = what
+        .to_lowercase()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let all = list_all(backend, Filter::default()).await?;
+    let fuzzy: Vec<SongMetadata> = all
+        .into_iter()
+        .filter(|m| {
+            let hay = format!(
+                "{} {} {}",
+                m.artist.as_deref().unwrap_or(""),
+                m.title,
+                m.file_name
+            )
+            .to_lowercase();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
+        .collect();
+    match pick(what, fuzzy)? {
+        Some(m) => Ok(m),
+        None => Err(AppError::Resolve(format!(
+            "no song matches {what:?}; try `songrec list` to see titles, or pass an id prefix"
+        ))),
+    }
+}
+
+async fn list_all(backend: &dyn StorageBackend, filter: Filter) -> AppResult<Vec<SongMetadata>> {
+    let mut out = Vec::new();
+    let mut q = ListQuery {
+        filter,
+        limit: 1000,
+        ..ListQuery::default()
+    };
+    loop {
+        let page = backend.list(&q).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn pick(what: &str, mut ms: Vec<SongMetadata>) -> AppResult<Option<SongMetadata>> {
+    match ms.len() {
+        0 => Ok(None),
+        1 => Ok(ms.pop()),
+        n => Err(ambiguous(what, &ms, n)),
+    }
+}
+
+fn ambiguous(what: &str, ms: &[SongMetadata], total: usize) -> AppError {
+    let mut lines: Vec<String> = ms
+        .iter()
+        .take(SHOW_CANDIDATES)
+        .map(|m| format!("  {}  {}", m.id.short(), m.display_name()))
+        .collect();
+    if total > SHOW_CANDIDATES {
+        lines.push(format!("  … and {} more", total - SHOW_CANDIDATES));
+    }
+    AppError::Resolve(format!(
+        "{what:?} matches {total} songs; use an id prefix:\n{}",
+        lines.join("\n")
+    ))
+}

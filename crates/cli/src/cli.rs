@@ -1,0 +1,615 @@
+//! Arguments and the per-command glue.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use songrec_app::factory::Backend;
+use songrec_app::ingest::{FileReport, IngestOptions, Outcome, Progress};
+use songrec_app::similar::{SimilarRequest, Target};
+use songrec_storage::config::Config;
+use songrec_storage::{Condition, Field, Filter, ListQuery, Metric, SortKey, Value};
+
+use crate::exit;
+use crate::output;
+
+/// Find songs that sound alike, in a music library that can live on several machines.
+#[derive(Parser, Debug)]
+#[command(name = "songrec", version, about, long_about = None)]
+pub struct Cli {
+    /// Storage backend: local (default) or astra.
+    #[arg(long, global = true, env = "SONGREC_STORAGE_BACKEND")]
+    pub storage_backend: Option<String>,
+    /// Local library folder (holds data/); default ~/.local/share/songrec.
+    #[arg(long, global = true, env = "SONGREC_LIBRARY")]
+    pub library: Option<PathBuf>,
+    /// Configuration file (default: $SONGREC_CONFIG, ./config.toml, ~/.config/songrec/config.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// More log output (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Decode, analyse and store audio files and folders.
+    Ingest(IngestArgs),
+    /// List songs, with filters.
+    List(ListArgs),
+    /// Songs that sound like a song (or like an audio file with --file).
+    Similar(SimilarArgs),
+    /// Everything known about one song.
+    Show(ShowArgs),
+    /// Delete songs (metadata, vectors and audio).
+    Delete(DeleteArgs),
+    /// Library statistics.
+    Stats(JsonFlag),
+    /// Rebuild the local vector index from the .npy files.
+    Reindex,
+    /// Measure search and ingest speed.
+    Bench(BenchArgs),
+    /// Generate an example library of synthesised songs (WAV).
+    Synth(SynthArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JsonFlag {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Files or folders (searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Embedders to run: dsp.
+    #[arg(long, default_value = "dsp")]
+    pub embedder: String,
+    /// Parallel analysis jobs (default: one per core).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Re-read files even if their size and modification time are unchanged.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON report per file and a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Only this genre (case-insensitive).
+    #[arg(long)]
+    pub genre: Option<String>,
+    /// Only this artist.
+    #[arg(long)]
+    pub artist: Option<String>,
+    /// Only this album.
+    #[arg(long)]
+    pub album: Option<String>,
+    /// Only this key, e.g. "A minor", "Am", "F#".
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Tempo range, e.g. 110..130, 120.., ..90.
+    #[arg(long)]
+    pub bpm: Option<String>,
+    /// Duration range in seconds, e.g. 60..300.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Only songs with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Any field: FIELD=VALUE or FIELD=MIN..MAX (repeatable), e.g. extra.label=Warp.
+    #[arg(long = "where", value_name = "FIELD=VALUE")]
+    pub conditions: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Sort by id, title, artist, created, updated, bpm or duration.
+    #[arg(long, default_value = "artist")]
+    pub sort: String,
+    /// Reverse order.
+    #[arg(long)]
+    pub desc: bool,
+    /// At most this many songs.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub limit: usize,
+    /// Skip this many songs.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SimilarArgs {
+    /// The song: title, "artist - title", id prefix or path of an ingested file.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub song: Option<String>,
+    /// Query by an audio file that need not be in the library.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Number of results.
+    #[arg(short, long, default_value_t = 10)]
+    pub k: usize,
+    /// Skip this many of the best results.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// cosine, dot or l2.
+    #[arg(long, default_value = "cosine")]
+    pub metric: String,
+    /// Minimum similarity (cosine: -1..1).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Which vectors to compare: dsp.
+    #[arg(long, default_value = "dsp")]
+    pub embedder: String,
+    /// Compare the stored vectors of any model by NAME@VERSION (e.g. legacy@0 for vectors
+    /// from the Python tool); overrides --embedder.
+    #[arg(long)]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The song.
+    pub song: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Songs to delete.
+    #[arg(required = true)]
+    pub songs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchWhat {
+    /// Exact top-k search over synthetic vectors (in-process and whole `songrec similar` runs).
+    Search {
+        /// Library sizes.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000])]
+        songs: Vec<usize>,
+        /// Vector dimension.
+        #[arg(long, default_value_t = 512)]
+        dim: usize,
+        /// Results per query.
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        /// Queries per size.
+        #[arg(long, default_value_t = 50)]
+        queries: usize,
+        /// Keep the generated libraries here (reused when present) instead of a temp folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Decode + DSP analysis speed on generated songs.
+    Ingest {
+        /// Number of songs.
+        #[arg(long, default_value_t = 8)]
+        songs: usize,
+        /// Length of each song in seconds.
+        #[arg(long, default_value_t = 180.0)]
+        seconds: f32,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Output folder (created).
+    pub dir: PathBuf,
+    /// Songs per style.
+    #[arg(long, default_value_t = 4)]
+    pub per_style: usize,
+    /// Seconds per song.
+    #[arg(long, default_value_t = 20.0)]
+    pub seconds: f32,
+}
+
+fn parse_range(s: &str, what: &str) -> Result<(Option<f64>, Option<f64>)> {
+    let num = |x: &str| -> Result<Option<f64>> {
+        let x = x.trim();
+        if x.is_empty() {
+            Ok(None)
+        } else {
+            x.parse::<f64>()
+                .map(Some)
+                .with_context(|| format!("{what}: {x:?} is not a number"))
+        }
+    };
+    if let Some((a, b)) = s.split_once("..") {
+        let r = (num(a)?, num(b)?);
+        if r.0.is_none() && r.1.is_none() {
+            bail!("{what}: give at least one bound, e.g. 110..130");
+        }
+        Ok(r)
+    } else {
+        let v = num(s)?.with_context(|| format!("{what}: empty value"))?;
+        Ok((Some(v - 0.5), Some(v + 0.5)))
+    }
+}
+
+impl FilterArgs {
+    pub fn to_filter(&self) -> Result<Filter> {
+        let mut f = Filter::default();
+        let text = |field: Field, v: &str| Condition::Eq(field, Value::Text(v.to_owned()));
+        if let Some(g) = &self.genre {
+            f = f.and(text(Field::Genre, g));
+        }
+        if let Some(a) = &self.artist {
+            f = f.and(text(Field::Artist, a));
+        }
+        if let Some(a) = &self.album {
+            f = f.and(text(Field::Album, a));
+        }
+        if let Some(k) = &self.key {
+            let k = songrec_app::musickey::normalize(k).context("--key")?;
+            f = f.and(text(Field::Key, &k));
+        }
+        if let Some(t) = &self.tag {
+            f = f.and(text(Field::Tags, t));
+        }
+        if let Some(b) = &self.bpm {
+            let (min, max) = parse_range(b, "--bpm")?;
+            f = f.and(Condition::Range {
+                field: Field::Bpm,
+                min,
+                max,
+            });
+        }
+        if let Some(d) = &self.duration {
+            let (min, max) = parse_range(d, "--duration")?;
+            f = f.and(Condition::Range {
+                field: Field::Duration,
+                min,
+                max,
+            });
+        }
+        for c in &self.conditions {
+            let (name, value) = c
+                .split_once('=')
+                .with_context(|| format!("--where {c:?}: expected FIELD=VALUE"))?;
+            let field = Field::parse(name)?;
+            if value.contains("..") {
+                let (min, max) = parse_range(value, "--where")?;
+                f = f.and(Condition::Range { field, min, max });
+            } else if let (false, Ok(n)) = (field.is_text(), value.parse::<f64>()) {
+                f = f.and(Condition::Eq(field, Value::Number(n)));
+            } else {
+                f = f.and(Condition::Eq(field, Value::Text(value.to_owned())));
+            }
+        }
+        f.validate()?;
+        Ok(f)
+    }
+}
+
+/// Draws an indicatif bar on stderr and prints failures as they happen.
+struct Bar {
+    bar: ProgressBar,
+    json: bool,
+    lock: Mutex<()>,
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        self.bar.set_length(total);
+    }
+    fn file_done(&self, r: &FileReport) {
+        let _g = self.lock.lock();
+        self.bar.inc(1);
+        if self.json {
+            if let Ok(line) = serde_json::to_string(r) {
+                self.bar.suspend(|| println!("{line}"));
+            }
+            return;
+        }
+        match &r.outcome {
+            Outcome::Failed { reason, .. } => self.bar.println(format!("skipped: {reason}")),
+            Outcome::Added { title, .. } => self.bar.set_message(title.clone()),
+            _ => {}
+        }
+    }
+}
+
+async fn ingest(args: &IngestArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let embedders = songrec_app::embedders::parse_list(&args.embedder)?;
+    let state_file = if args.force {
+        None
+    } else {
+        let name: String = backend
+            .to_string()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        Some(
+            cfg.cache
+                .path
+                .join("ingest-state")
+                .join(format!("{name}.json")),
+        )
+    };
+    let opts = IngestOptions {
+        jobs: args.jobs.unwrap_or(cfg.ingest.jobs),
+        embedders,
+        batch_size: 32,
+        state_file,
+    };
+    let bar = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files, eta {eta} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let progress = Arc::new(Bar {
+        bar: bar.clone(),
+        json: args.json,
+        lock: Mutex::new(()),
+    });
+    let summary =
+        songrec_app::ingest::ingest(backend.as_ref(), &args.paths, &opts, progress).await?;
+    bar.finish_and_clear();
+    let failed = summary.failed();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"summary": {"added": summary.added(), "skipped": summary.skipped(), "failed": failed.len(),
+                "elapsed_secs": summary.elapsed_secs, "audio_secs": summary.audio_secs}})
+        );
+    } else {
+        // With a visible bar, failures were printed as they happened.
+        if bar.is_hidden() {
+            for f in &failed {
+                if let Outcome::Failed { reason, .. } = &f.outcome {
+                    eprintln!("skipped: {reason}");
+                }
+            }
+        }
+        println!(
+            "ingested {} new, {} already in the library, {} failed ({} files, {:.1} s, {:.0} s of audio analysed) into {backend}",
+            summary.added(),
+            summary.skipped(),
+            failed.len(),
+            summary.files.len(),
+            summary.elapsed_secs,
+            summary.audio_secs
+        );
+    }
+    Ok(if failed.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+async fn list(args: &ListArgs, backend: Backend) -> Result<u8> {
+    let filter = args.filter.to_filter()?;
+    let sort: SortKey = args.sort.parse()?;
+    let mut q = ListQuery {
+        filter,
+        sort,
+        descending: args.desc,
+        limit: 1000,
+        cursor: None,
+    };
+    let mut items = Vec::new();
+    let mut skipped = 0usize;
+    loop {
+        let page = backend.list(&q).await.context("listing songs")?;
+        for m in page.items {
+            if skipped < args.offset {
+                skipped += 1;
+            } else if items.len() < args.limit {
+                items.push(m);
+            }
+        }
+        if items.len() >= args.limit {
+            break;
+        }
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    let total = backend.count(&q.filter).await?;
+    output::songs(&items, total, args.json)?;
+    Ok(exit::OK)
+}
+
+async fn similar(args: &SimilarArgs, backend: Backend) -> Result<u8> {
+    let target = match (&args.song, &args.file) {
+        (_, Some(f)) => Target::File(f.clone()),
+        (Some(s), None) => Target::Song(Box::new(
+            songrec_app::resolve::resolve(backend.as_ref(), s).await?,
+        )),
+        (None, None) => bail!("give a song or --file"),
+    };
+    let metric: Metric = args.metric.parse()?;
+    let (model, embedder) = match &args.model {
+        Some(key) => {
+            let models = backend.models().await?;
+            let m = models.into_iter().map(|s| s.model).find(|m| m.key() == *key).with_context(|| {
+                format!("the library has no vectors of model {key:?}; see `songrec stats` for the models it has")
+            })?;
+            (m, None)
+        }
+        None => {
+            let e = songrec_app::embedders::by_name(&args.embedder)?;
+            (songrec_app::embedders::model_of(e.as_ref()), Some(e))
+        }
+    };
+    let req = SimilarRequest {
+        target: target.clone(),
+        model,
+        embedder,
+        k: args.k,
+        metric,
+        threshold: args.threshold,
+        offset: args.offset,
+        filter: args.filter.to_filter()?,
+    };
+    let matches = songrec_app::similar::similar(backend.as_ref(), &req)
+        .await
+        .context("similarity search")?;
+    output::matches(&target, &matches, metric, args.json)?;
+    Ok(exit::OK)
+}
+
+pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
+    match &cli.command {
+        Command::Ingest(a) => ingest(a, cfg, backend).await,
+        Command::List(a) => list(a, backend).await,
+        Command::Similar(a) => similar(a, backend).await,
+        Command::Show(a) => {
+            let m = songrec_app::resolve::resolve(backend.as_ref(), &a.song).await?;
+            let models = backend.models().await?;
+            let mut have = Vec::new();
+            for s in models {
+                if backend.get_embedding(&m.id, &s.model).await?.is_some() {
+                    have.push(s.model);
+                }
+            }
+            let audio = backend.has_audio(&m.id).await?;
+            output::show(&m, &have, audio, a.json)?;
+            Ok(exit::OK)
+        }
+        Command::Delete(a) => {
+            for s in &a.songs {
+                let m = songrec_app::resolve::resolve(backend.as_ref(), s).await?;
+                if backend
+                    .delete_song(&m.id)
+                    .await
+                    .with_context(|| format!("deleting {}", m.display_name()))?
+                {
+                    println!("deleted {}  {}", m.id.short(), m.display_name());
+                }
+            }
+            backend.flush().await?;
+            Ok(exit::OK)
+        }
+        Command::Stats(j) => {
+            let stats = songrec_app_stats(backend.as_ref()).await?;
+            output::stats(&backend.to_string(), &stats, j.json)?;
+            Ok(exit::OK)
+        }
+        Command::Reindex => {
+            let local = songrec_local::LocalBackend::open(&cfg.local.path)?;
+            local.reindex().await?;
+            println!("rebuilt the vector index of {local}");
+            Ok(exit::OK)
+        }
+        Command::Bench(_) | Command::Synth(_) => unreachable!("handled before a backend is built"),
+    }
+}
+
+pub struct Stats {
+    pub songs: u64,
+    pub models: Vec<songrec_storage::ModelStats>,
+    pub genres: Vec<(String, u64)>,
+    pub total_secs: f64,
+    pub total_bytes: u64,
+    pub tombstones: usize,
+}
+
+async fn songrec_app_stats(backend: &dyn songrec_storage::StorageBackend) -> Result<Stats> {
+    let mut q = ListQuery {
+        limit: 1000,
+        ..ListQuery::default()
+    };
+    let mut genres = std::collections::BTreeMap::<String, u64>::new();
+    let (mut songs, mut secs, mut bytes) = (0u64, 0f64, 0u64);
+    loop {
+        let page = backend.list(&q).await?;
+        for m in &page.items {
+            songs += 1;
+            secs += m.duration_secs;
+            bytes += m.file_size;
+            *genres
+                .entry(m.genre.clone().unwrap_or_else(|| "(none)".into()))
+                .or_default() += 1;
+        }
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut genres: Vec<_> = genres.into_iter().collect();
+    genres.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let tombstones = backend
+        .list_versions()
+        .await?
+        .iter()
+        .filter(|v| v.deleted)
+        .count();
+    Ok(Stats {
+        songs,
+        models: backend.models().await?,
+        genres,
+        total_secs: secs,
+        total_bytes: bytes,
+        tombstones,
+    })
+}
+
+pub fn synth(args: &SynthArgs) -> Result<u8> {
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let mut n = 0;
+    for style in songrec_app::synth::STYLES {
+        for i in 0..args.per_style {
+            let spec = songrec_app::synth::SongSpec::for_style(style, i as u64 + 1, args.seconds);
+            let path = args
+                .dir
+                .join(format!("{style} - {} {}.wav", style_title(style), i + 1));
+            songrec_app::synth::write_wav(&path, &songrec_app::synth::render(&spec))
+                .with_context(|| format!("writing {}", path.display()))?;
+            n += 1;
+        }
+    }
+    println!("wrote {n} songs to {}", args.dir.display());
+    Ok(exit::OK)
+}
+
+fn style_title(style: &str) -> &'static str {
+    match style {
+        "techno" => "Warehouse Pulse",
+        "rock" => "Garage Anthem",
+        "ballad" => "Slow Piano",
+        "ambient" => "Drifting Pads",
+        _ => "Blue Swing",
+    }
+}

@@ -1,0 +1,193 @@
+//! Printing results for people (aligned text) and programs (`--json`).
+
+use anyhow::Result;
+use songrec_app::similar::Target;
+use songrec_storage::{Match, Metric, ModelInfo, SongMetadata};
+
+use crate::cli::Stats;
+
+fn trunc(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+fn bpm(m: &SongMetadata) -> String {
+    m.bpm.map_or_else(|| "-".into(), |b| format!("{b:.0}"))
+}
+
+fn mmss(secs: f64) -> String {
+    let s = secs.round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+pub fn songs(items: &[SongMetadata], total: u64, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"total": total, "songs": items}))?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<12}  {:<24}  {:<32}  {:<12}  {:>5}  {:<9}  {:>6}",
+        "ID", "ARTIST", "TITLE", "GENRE", "BPM", "KEY", "TIME"
+    );
+    for m in items {
+        println!(
+            "{:<12}  {:<24}  {:<32}  {:<12}  {:>5}  {:<9}  {:>6}",
+            m.id.short(),
+            trunc(m.artist.as_deref().unwrap_or("-"), 24),
+            trunc(&m.title, 32),
+            trunc(m.genre.as_deref().unwrap_or("-"), 12),
+            bpm(m),
+            m.key.as_deref().unwrap_or("-"),
+            mmss(m.duration_secs)
+        );
+    }
+    println!("({} of {total} songs)", items.len());
+    Ok(())
+}
+
+pub fn matches(target: &Target, ms: &[Match], metric: Metric, json: bool) -> Result<()> {
+    if json {
+        let q = match target {
+            Target::Song(m) => serde_json::json!({"song": m.id, "title": m.display_name()}),
+            Target::File(p) => serde_json::json!({"file": p}),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"query": q, "metric": metric, "matches": ms})
+            )?
+        );
+        return Ok(());
+    }
+    match target {
+        Target::Song(m) => println!(
+            "Songs like {} ({}, {} bpm, {}):",
+            m.display_name(),
+            m.id.short(),
+            bpm(m),
+            m.key.as_deref().unwrap_or("key ?")
+        ),
+        Target::File(p) => println!("Songs like {}:", p.display()),
+    }
+    if ms.is_empty() {
+        println!("  (no matches)");
+        return Ok(());
+    }
+    println!(
+        "{:>3}  {:>7}  {:<12}  {:<44}  {:>5}  {:<9}  {:<12}",
+        "#", "SIM", "ID", "SONG", "BPM", "KEY", "GENRE"
+    );
+    for (i, m) in ms.iter().enumerate() {
+        println!(
+            "{:>3}  {:>7.4}  {:<12}  {:<44}  {:>5}  {:<9}  {:<12}",
+            i + 1,
+            m.similarity,
+            m.id.short(),
+            trunc(&m.metadata.display_name(), 44),
+            bpm(&m.metadata),
+            m.metadata.key.as_deref().unwrap_or("-"),
+            trunc(m.metadata.genre.as_deref().unwrap_or("-"), 12)
+        );
+    }
+    Ok(())
+}
+
+pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"song": m, "embeddings": models, "audio_stored": audio})
+            )?
+        );
+        return Ok(());
+    }
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    println!("id          {}", m.id);
+    println!("title       {}", m.title);
+    println!("artist      {}", opt(&m.artist));
+    println!("album       {}", opt(&m.album));
+    println!("genre       {}", opt(&m.genre));
+    println!(
+        "duration    {} ({:.2} s)",
+        mmss(m.duration_secs),
+        m.duration_secs
+    );
+    println!("bpm         {}", bpm(m));
+    println!("key         {}", opt(&m.key));
+    println!(
+        "tags        {}",
+        if m.tags.is_empty() {
+            "-".into()
+        } else {
+            m.tags.join(", ")
+        }
+    );
+    println!(
+        "format      {} Hz, {} ch, {} bytes, {}",
+        m.sample_rate, m.channels, m.file_size, m.file_name
+    );
+    println!("audio       {}", if audio { "stored" } else { "missing" });
+    println!(
+        "embeddings  {}",
+        if models.is_empty() {
+            "-".into()
+        } else {
+            models
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    println!(
+        "version     {} (updated {})",
+        m.version,
+        m.updated_at.to_rfc3339()
+    );
+    Ok(())
+}
+
+pub fn stats(backend: &str, s: &Stats, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "backend": backend, "songs": s.songs, "models": s.models, "genres": s.genres,
+                "total_duration_secs": s.total_secs, "total_bytes": s.total_bytes, "tombstones": s.tombstones}))?
+        );
+        return Ok(());
+    }
+    println!("library     {backend}");
+    println!(
+        "songs       {} ({:.1} h, {:.1} MB)",
+        s.songs,
+        s.total_secs / 3600.0,
+        s.total_bytes as f64 / 1e6
+    );
+    for m in &s.models {
+        println!("vectors     {}: {}", m.model, m.count);
+    }
+    let g: Vec<String> = s
+        .genres
+        .iter()
+        .take(10)
+        .map(|(g, n)| format!("{g} {n}"))
+        .collect();
+    println!(
+        "genres      {}",
+        if g.is_empty() {
+            "-".into()
+        } else {
+            g.join(", ")
+        }
+    );
+    println!("deleted     {} tombstones", s.tombstones);
+    Ok(())
+}

@@ -1,0 +1,378 @@
+//! songrec's configuration: one struct, filled from defaults, `config.toml`, `.env`, the
+//! environment and command-line flags, in that order (later wins).
+//!
+//! | source | example |
+//! |---|---|
+//! | defaults | local backend in `~/.local/share/songrec` |
+//! | `config.toml` (`--config`, `$SONGREC_CONFIG`, `./config.toml`, `~/.config/songrec/config.toml`) | `[storage] backend = "astra"` |
+//! | `.env` in the working directory (never overrides a variable already set) | `ASTRA_DB_APPLICATION_TOKEN=...` |
+//! | environment | `SONGREC_STORAGE_BACKEND=astra` |
+//! | flags | `--storage-backend astra --library ~/lib` |
+//!
+//! Secrets (the Data API token, the S3 secret key) are only read from the environment or
+//! `.env`, never from `config.toml`, and are held in [`Secret`] so they never print.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::error::{StorageError, StorageResult};
+use crate::secret::Secret;
+
+/// Which backend holds the library.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Plain files on this machine.
+    #[default]
+    Local,
+    /// Astra DB Data API + S3-compatible blobs.
+    Astra,
+}
+
+impl FromStr for BackendKind {
+    type Err = StorageError;
+    fn from_str(s: &str) -> StorageResult<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(Self::Local),
+            "astra" | "astradb" | "cloud" => Ok(Self::Astra),
+            _ => Err(StorageError::InvalidInput(format!(
+                "unknown storage backend {s:?}; use local or astra"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Local => "local",
+            Self::Astra => "astra",
+        })
+    }
+}
+
+/// Local library settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalConfig {
+    /// Library root (holds `data/`).
+    pub path: PathBuf,
+}
+
+/// Astra DB Data API settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AstraConfig {
+    /// `https://<db-id>-<region>.apps.astra.datastax.com` (or a local Data API server).
+    pub api_endpoint: String,
+    /// Application token (environment / `.env` only).
+    #[serde(skip)]
+    pub token: Secret,
+    /// Keyspace.
+    pub keyspace: String,
+    /// Prefix of collection names.
+    pub collection_prefix: String,
+    /// API path prefix: `/api/json/v1` on Astra, `/v1` on self-hosted servers.
+    pub api_path: String,
+    /// Per-request timeout, seconds.
+    pub request_timeout_secs: u64,
+}
+
+/// S3-compatible object storage settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint URL (empty for AWS).
+    pub endpoint: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Region.
+    pub region: String,
+    /// Key prefix inside the bucket.
+    pub prefix: String,
+    /// Access key id (environment / `.env`).
+    #[serde(skip)]
+    pub access_key_id: String,
+    /// Secret access key (environment / `.env` only).
+    #[serde(skip)]
+    pub secret_access_key: Secret,
+    /// Allow plain http endpoints (local test servers).
+    pub allow_http: bool,
+}
+
+/// Read cache settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Cache folder.
+    pub path: PathBuf,
+    /// Size limit in bytes.
+    pub max_bytes: u64,
+}
+
+/// Ingest settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Parallel analysis jobs (0 = one per core).
+    pub jobs: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StorageSection {
+    backend: Option<BackendKind>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileConfig {
+    storage: StorageSection,
+    local: Option<LocalConfig>,
+    astra: Option<AstraConfig>,
+    s3: Option<S3Config>,
+    cache: Option<CacheConfig>,
+    ingest: Option<IngestConfig>,
+}
+
+/// The whole configuration.
+///
+/// ```
+/// use songrec_storage::config::{BackendKind, Config};
+/// let mut env = std::collections::HashMap::new();
+/// env.insert("SONGREC_STORAGE_BACKEND".to_string(), "astra".to_string());
+/// env.insert("ASTRA_DB_APPLICATION_TOKEN".to_string(), "AstraCS:secret".to_string());
+/// let cfg = Config::from_sources(None, &env).unwrap();
+/// assert_eq!(cfg.backend, BackendKind::Astra);
+/// assert!(!format!("{cfg:?}").contains("AstraCS:secret"));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Which backend commands use.
+    pub backend: BackendKind,
+    /// Local library.
+    pub local: LocalConfig,
+    /// Astra DB.
+    pub astra: AstraConfig,
+    /// Object storage.
+    pub s3: S3Config,
+    /// Read cache.
+    pub cache: CacheConfig,
+    /// Ingest.
+    pub ingest: IngestConfig,
+    /// Where the config file was read from, if any.
+    pub source: Option<PathBuf>,
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var).map_or_else(|| home().join(fallback), PathBuf::from)
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            path: xdg("XDG_DATA_HOME", ".local/share").join("songrec"),
+        }
+    }
+}
+
+impl Default for AstraConfig {
+    fn default() -> Self {
+        Self {
+            api_endpoint: String::new(),
+            token: Secret::default(),
+            keyspace: "default_keyspace".into(),
+            collection_prefix: "songrec".into(),
+            api_path: "/api/json/v1".into(),
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            prefix: "songrec".into(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            allow_http: false,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            path: xdg("XDG_CACHE_HOME", ".cache").join("songrec"),
+            max_bytes: 2 << 30,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self { jobs: 0 }
+    }
+}
+
+/// Expands a leading `~/`.
+pub fn expand_home(p: &Path) -> PathBuf {
+    match p.strip_prefix("~") {
+        Ok(rest) => home().join(rest),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+impl Config {
+    /// Where the config file is looked for when no path is given.
+    pub fn default_file(env: &HashMap<String, String>) -> Option<PathBuf> {
+        if let Some(p) = env.get("SONGREC_CONFIG") {
+            return Some(PathBuf::from(p));
+        }
+        let local = PathBuf::from("config.toml");
+        if local.is_file() {
+            return Some(local);
+        }
+        let user = xdg("XDG_CONFIG_HOME", ".config")
+            .join("songrec")
+            .join("config.toml");
+        user.is_file().then_some(user)
+    }
+
+    /// Builds the configuration from a config file (if any) and an environment map
+    /// (the process environment after `.env` was loaded). Flags are applied by the caller.
+    pub fn from_sources(file: Option<&Path>, env: &HashMap<String, String>) -> StorageResult<Self> {
+        let fc: FileConfig = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| StorageError::io(p, e))?;
+                toml::from_str(&text)
+                    .map_err(|e| StorageError::corrupt(p, format!("invalid config: {e}")))?
+            }
+            None => FileConfig::default(),
+        };
+        let mut cfg = Config {
+            backend: fc.storage.backend.unwrap_or_default(),
+            local: fc.local.unwrap_or_default(),
+            astra: fc.astra.unwrap_or_default(),
+            s3: fc.s3.unwrap_or_default(),
+            cache: fc.cache.unwrap_or_default(),
+            ingest: fc.ingest.unwrap_or_default(),
+            source: file.map(Path::to_path_buf),
+        };
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = get("SONGREC_STORAGE_BACKEND") {
+            cfg.backend = v.parse()?;
+        }
+        if let Some(v) = get("SONGREC_LIBRARY") {
+            cfg.local.path = PathBuf::from(v);
+        }
+        if let Some(v) = get("ASTRA_DB_API_ENDPOINT") {
+            cfg.astra.api_endpoint = v;
+        }
+        if let Some(v) = get("ASTRA_DB_APPLICATION_TOKEN") {
+            cfg.astra.token = Secret::new(v);
+        }
+        if let Some(v) = get("ASTRA_DB_KEYSPACE") {
+            cfg.astra.keyspace = v;
+        }
+        if let Some(v) = get("ASTRA_DB_API_PATH") {
+            cfg.astra.api_path = v;
+        }
+        if let Some(v) = get("SONGREC_S3_ENDPOINT") {
+            cfg.s3.endpoint = v;
+        }
+        if let Some(v) = get("SONGREC_S3_BUCKET") {
+            cfg.s3.bucket = v;
+        }
+        if let Some(v) = get("SONGREC_S3_REGION").or_else(|| get("AWS_REGION")) {
+            cfg.s3.region = v;
+        }
+        if let Some(v) = get("SONGREC_S3_ALLOW_HTTP") {
+            cfg.s3.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = get("AWS_ACCESS_KEY_ID") {
+            cfg.s3.access_key_id = v;
+        }
+        if let Some(v) = get("AWS_SECRET_ACCESS_KEY") {
+            cfg.s3.secret_access_key = Secret::new(v);
+        }
+        if let Some(v) = get("SONGREC_CACHE_DIR") {
+            cfg.cache.path = PathBuf::from(v);
+        }
+        cfg.local.path = expand_home(&cfg.local.path);
+        cfg.cache.path = expand_home(&cfg.cache.path);
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "[storage]\nbackend = \"astra\"\n[astra]\nkeyspace = \"music\"\napi_endpoint = \"http://file\"\n[local]\npath = \"/lib\"\n").unwrap();
+        let mut env = HashMap::new();
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(cfg.backend, BackendKind::Astra);
+        assert_eq!(cfg.astra.keyspace, "music");
+        assert_eq!(cfg.local.path, PathBuf::from("/lib"));
+        env.insert("ASTRA_DB_API_ENDPOINT".into(), "http://env".into());
+        env.insert("SONGREC_STORAGE_BACKEND".into(), "local".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(cfg.astra.api_endpoint, "http://env");
+        assert_eq!(cfg.backend, BackendKind::Local);
+        assert_eq!(
+            cfg.astra.keyspace, "music",
+            "file value kept where env is silent"
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_read_from_the_file_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "[astra]\ntoken = \"AstraCS:leak\"\n").unwrap();
+        let err = Config::from_sources(Some(&f), &HashMap::new()).unwrap_err();
+        assert!(err.to_string().contains("token"), "{err}");
+        let mut env = HashMap::new();
+        env.insert("AWS_SECRET_ACCESS_KEY".into(), "very-secret-key".into());
+        let cfg = Config::from_sources(None, &env).unwrap();
+        assert_eq!(cfg.s3.secret_access_key.expose(), "very-secret-key");
+        assert!(!format!("{cfg:?}").contains("very-secret-key"));
+    }
+
+    #[test]
+    fn bad_values_are_clear() {
+        let mut env = HashMap::new();
+        env.insert("SONGREC_STORAGE_BACKEND".into(), "floppy".into());
+        let err = Config::from_sources(None, &env).unwrap_err();
+        assert!(err.to_string().contains("floppy"));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "[storage\n").unwrap();
+        assert!(
+            Config::from_sources(Some(&f), &HashMap::new())
+                .unwrap_err()
+                .to_string()
+                .contains("config.toml")
+        );
+    }
+}
