@@ -15,6 +15,7 @@ const MAX_OBJECT_PROPS: usize = 1000;
 const MAX_DOC_PROPS: usize = 2000;
 const MAX_STRING_BYTES: usize = 8000;
 const MAX_ARRAY_LEN: usize = 1000;
+const MAX_PATH_CHARS: usize = 1000;
 
 /// A validated document ready to be stored.
 #[derive(Clone, Debug)]
@@ -161,7 +162,14 @@ pub(crate) fn validate_body(body: &Map<String, Value>, def: &CollectionDef) -> A
         }
         check_name(k)?;
         props += 1;
-        validate_value(v, &escape_segment(k), 2, def, &mut props)?;
+        let path = escape_segment(k);
+        if path.len() > MAX_PATH_CHARS {
+            return Err(limit(format!(
+                "property path length ({}) exceeds maximum allowed ({MAX_PATH_CHARS})",
+                path.len()
+            )));
+        }
+        validate_value(v, &path, 2, def, &mut props)?;
     }
     Ok(())
 }
@@ -232,6 +240,12 @@ fn validate_value(
                     )));
                 }
                 let child_path = format!("{path}.{}", escape_segment(k));
+                if child_path.len() > MAX_PATH_CHARS {
+                    return Err(limit(format!(
+                        "property path length ({}) exceeds maximum allowed ({MAX_PATH_CHARS})",
+                        child_path.len()
+                    )));
+                }
                 validate_value(child, &child_path, depth + 1, def, props)?;
             }
             Ok(())
