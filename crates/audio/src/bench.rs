@@ -62,5 +62,10 @@ pub fn bench_ingest(files: &[PathBuf]) -> IngestReport {
             Err(_) => failed += 1,
         }
     }
-    IngestReport { songs, audio_secs, wall_secs: t.elapsed().as_secs_f64(), failed }
+    IngestReport {
+        songs,
+        audio_secs,
+        wall_secs: t.elapsed().as_secs_f64(),
+        failed,
+    }
 }

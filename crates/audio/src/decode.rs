@@ -81,7 +81,13 @@ pub struct MonoAudio {
 impl MonoAudio {
     /// One segment starting at 0.
     pub fn from_samples(samples: Vec<f32>, sample_rate: u32) -> Self {
-        MonoAudio { sample_rate, segments: vec![Segment { start_secs: 0.0, samples }] }
+        MonoAudio {
+            sample_rate,
+            segments: vec![Segment {
+                start_secs: 0.0,
+                samples,
+            }],
+        }
     }
 
     /// Samples over all segments.
@@ -111,7 +117,10 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { max_analysed_secs: 240.0, excerpt_secs: 30.0 }
+        DecodeOptions {
+            max_analysed_secs: 240.0,
+            excerpt_secs: 30.0,
+        }
     }
 }
 
@@ -213,7 +222,10 @@ impl Collector {
         self.current = Some(idx);
         self.segs.push((
             idx,
-            Segment { start_secs: frame as f64 / f64::from(self.in_rate), samples: Vec::new() },
+            Segment {
+                start_secs: frame as f64 / f64::from(self.in_rate),
+                samples: Vec::new(),
+            },
         ));
     }
 
@@ -284,7 +296,11 @@ impl Collector {
 
     fn finish(mut self) -> Vec<Segment> {
         self.finish_current();
-        self.segs.into_iter().map(|(_, s)| s).filter(|s| !s.samples.is_empty()).collect()
+        self.segs
+            .into_iter()
+            .map(|(_, s)| s)
+            .filter(|s| !s.samples.is_empty())
+            .collect()
     }
 }
 
@@ -308,15 +324,19 @@ pub fn plan_windows(total: u64, rate: u32, opts: &DecodeOptions) -> Vec<(u64, u6
     (0..k)
         .map(|i| {
             let center = (2 * i + 1) * total / (2 * k);
-            let s = center.saturating_sub(len / 2).min(total.saturating_sub(len));
+            let s = center
+                .saturating_sub(len / 2)
+                .min(total.saturating_sub(len));
             (s, s + len)
         })
         .collect()
 }
 
 fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|source| AudioError::Io { path: path.to_path_buf(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| AudioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if meta.is_dir() {
         return Err(AudioError::Io {
             path: path.to_path_buf(),
@@ -324,20 +344,35 @@ fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
         });
     }
     if meta.len() == 0 {
-        return Err(AudioError::Empty { path: path.to_path_buf() });
+        return Err(AudioError::Empty {
+            path: path.to_path_buf(),
+        });
     }
-    let file =
-        File::open(path).map_err(|source| AudioError::Io { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|source| AudioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     // No extension hint on purpose: the format is probed from the content only.
     let hint = Hint::new();
     symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| match e {
             SymError::IoError(ref io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
-                AudioError::Io { path: path.to_path_buf(), source: std::io::Error::new(io.kind(), e.to_string()) }
+                AudioError::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::new(io.kind(), e.to_string()),
+                }
             }
-            other => AudioError::UnknownFormat { path: path.to_path_buf(), detail: other.to_string() },
+            other => AudioError::UnknownFormat {
+                path: path.to_path_buf(),
+                detail: other.to_string(),
+            },
         })
 }
 
@@ -376,14 +411,21 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
                 path: path.to_path_buf(),
                 codec: codec_name(params.codec),
             },
-            other => AudioError::Corrupt { path: path.to_path_buf(), detail: other.to_string() },
+            other => AudioError::Corrupt {
+                path: path.to_path_buf(),
+                detail: other.to_string(),
+            },
         })?;
     let codec = decoder.codec_info().short_name.to_string();
     let mut tags = TagsBuilder::default();
     tags.collect(&mut *format, track.id);
 
     let mut sample_rate = params.sample_rate.unwrap_or(0);
-    let mut channels = params.channels.as_ref().map(|c| c.count() as u16).unwrap_or(0);
+    let mut channels = params
+        .channels
+        .as_ref()
+        .map(|c| c.count() as u16)
+        .unwrap_or(0);
     // Declared length in frames, if the container states it.
     let declared_frames: Option<u64> = track.num_frames.or_else(|| {
         let tb = track.time_base?;
@@ -522,7 +564,11 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
                 detail: format!(
                     "no audio decoded; {} bad packets; last error: {}",
                     decode_errors + demux_errors,
-                    if last_error.is_empty() { "none" } else { &last_error }
+                    if last_error.is_empty() {
+                        "none"
+                    } else {
+                        &last_error
+                    }
                 ),
             });
         }
@@ -548,7 +594,10 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             decode_errors: decode_errors + demux_errors,
         },
         tags: tags.build(),
-        audio: MonoAudio { sample_rate: ANALYSIS_RATE, segments },
+        audio: MonoAudio {
+            sample_rate: ANALYSIS_RATE,
+            segments,
+        },
     })
 }
 
@@ -576,7 +625,14 @@ mod tests {
     #[test]
     fn reservoir_keeps_bounded_evenly_spaced_chunks() {
         let rate = 1000;
-        let mut c = Collector::new(Plan::Reservoir { chunk: 1000, max: 4, stride: 1 }, rate);
+        let mut c = Collector::new(
+            Plan::Reservoir {
+                chunk: 1000,
+                max: 4,
+                stride: 1,
+            },
+            rate,
+        );
         // 20 chunks of 1 s fed in odd-sized pieces.
         let data = vec![0.1f32; 20_000];
         let mut pos = 0;

@@ -6,7 +6,9 @@ use crate::decode::MonoAudio;
 use crate::dsp::envelope::envelope;
 use crate::dsp::key::{PITCH_NAMES, estimate_key, rotate_to};
 use crate::dsp::tempo::{N_TEMPO_BINS, OnsetAcf, count_onsets};
-use crate::dsp::{FRAME_RATE, FrameAnalyzer, N_CONTRAST, N_DELTA, N_MFCC, SR, mean_std, percentile};
+use crate::dsp::{
+    FRAME_RATE, FrameAnalyzer, N_CONTRAST, N_DELTA, N_MFCC, SR, mean_std, percentile,
+};
 use crate::error::AudioError;
 use crate::norm_table::{RAW_MEAN, RAW_STD};
 use crate::resample::resample;
@@ -101,7 +103,11 @@ pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f32 {
         na += f64::from(*x) * f64::from(*x);
         nb += f64::from(*y) * f64::from(*y);
     }
-    if na <= 0.0 || nb <= 0.0 { 0.0 } else { (d / (na.sqrt() * nb.sqrt())) as f32 }
+    if na <= 0.0 || nb <= 0.0 {
+        0.0
+    } else {
+        (d / (na.sqrt() * nb.sqrt())) as f32
+    }
 }
 
 /// A named block of the raw feature vector.
@@ -116,16 +122,54 @@ pub struct FeatureGroup {
 }
 
 /// Layout and weights of the DSP embedding (order matters; part of the versioned format).
+/// Weights were chosen with `scripts/eval/tune_weights.py` on the sonicpi/gm/styles/realmp3
+/// sets (held-out: styles_b), preferring round values over the exact optimum.
 pub const GROUPS: [FeatureGroup; 9] = [
-    FeatureGroup { name: "mfcc_mean", len: N_MFCC, weight: 1.0 },
-    FeatureGroup { name: "mfcc_std", len: N_MFCC, weight: 1.0 },
-    FeatureGroup { name: "mfcc_delta", len: N_DELTA, weight: 1.0 },
-    FeatureGroup { name: "spectral", len: 10, weight: 1.0 },
-    FeatureGroup { name: "contrast", len: 2 * N_CONTRAST, weight: 1.0 },
-    FeatureGroup { name: "harmony", len: 16, weight: 1.0 },
-    FeatureGroup { name: "rhythm", len: N_TEMPO_BINS + 5, weight: 1.0 },
-    FeatureGroup { name: "energy", len: 4, weight: 1.0 },
-    FeatureGroup { name: "envelope", len: 8, weight: 1.0 },
+    FeatureGroup {
+        name: "mfcc_mean",
+        len: N_MFCC,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "mfcc_std",
+        len: N_MFCC,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "mfcc_delta",
+        len: N_DELTA,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "spectral",
+        len: 10,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "contrast",
+        len: 2 * N_CONTRAST,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "harmony",
+        len: 16,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "rhythm",
+        len: N_TEMPO_BINS + 5,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "energy",
+        len: 4,
+        weight: 1.0,
+    },
+    FeatureGroup {
+        name: "envelope",
+        len: 8,
+        weight: 1.0,
+    },
 ];
 
 /// Total raw / embedding dimension.
@@ -175,13 +219,19 @@ fn ln_clamped(v: f32, lo: f32, hi: f32) -> f32 {
 impl DspEmbedder {
     /// Create the embedder (builds FFT plans and filter tables once).
     pub fn new() -> Self {
-        DspEmbedder { fa: FrameAnalyzer::new(), weights: None }
+        DspEmbedder {
+            fa: FrameAnalyzer::new(),
+            weights: None,
+        }
     }
 
     /// Same features with experimental group weights (for tuning only; the output is not
     /// the versioned embedding).
     pub fn with_group_weights(weights: &[f32]) -> Self {
-        DspEmbedder { fa: FrameAnalyzer::new(), weights: Some(weights.to_vec()) }
+        DspEmbedder {
+            fa: FrameAnalyzer::new(),
+            weights: Some(weights.to_vec()),
+        }
     }
 
     /// Raw (un-normalised) features. `None` when the audio has no samples.
@@ -203,8 +253,12 @@ impl DspEmbedder {
         } else {
             audio
         };
-        let segs: Vec<&[f32]> =
-            audio.segments.iter().map(|s| s.samples.as_slice()).filter(|s| !s.is_empty()).collect();
+        let segs: Vec<&[f32]> = audio
+            .segments
+            .iter()
+            .map(|s| s.samples.as_slice())
+            .filter(|s| !s.is_empty())
+            .collect();
         if segs.is_empty() {
             return None;
         }
@@ -212,7 +266,10 @@ impl DspEmbedder {
         let frames: Vec<_> = segs.iter().map(|s| self.fa.frames(s)).collect();
 
         // Active (non-silent) frames: within 50 dB of the loudest frame.
-        let max_db = frames.iter().flat_map(|f| f.rms_db.iter().copied()).fold(-200.0f32, f32::max);
+        let max_db = frames
+            .iter()
+            .flat_map(|f| f.rms_db.iter().copied())
+            .fold(-200.0f32, f32::max);
         let thr = max_db - 50.0;
         let mut active: Vec<(usize, usize)> = Vec::new();
         for (si, f) in frames.iter().enumerate() {
@@ -235,9 +292,10 @@ impl DspEmbedder {
         v.extend_from_slice(&mstd);
         // Delta MFCC: std of frame-to-frame differences within segments.
         for k in 0..N_DELTA {
-            let it = active.windows(2).filter(|w| w[0].0 == w[1].0 && w[1].1 == w[0].1 + 1).map(|w| {
-                mfcc(w[1], k) - mfcc(w[0], k)
-            });
+            let it = active
+                .windows(2)
+                .filter(|w| w[0].0 == w[1].0 && w[1].1 == w[0].1 + 1)
+                .map(|w| mfcc(w[1], k) - mfcc(w[0], k));
             let (m, s) = mean_std(it);
             v.push((m * m + s * s).sqrt());
         }
@@ -289,7 +347,12 @@ impl DspEmbedder {
         let tonic = key.map(|k| k.tonic).unwrap_or(0);
         v.extend_from_slice(&rotate_to(&prof, tonic));
         let entropy = if psum > 0.0 {
-            -prof.iter().filter(|&&p| p > 0.0).map(|p| p * p.ln()).sum::<f32>() / 12f32.ln()
+            -prof
+                .iter()
+                .filter(|&&p| p > 0.0)
+                .map(|p| p * p.ln())
+                .sum::<f32>()
+                / 12f32.ln()
         } else {
             1.0
         };
@@ -318,9 +381,14 @@ impl DspEmbedder {
             (os + 0.01).ln(),
         ]);
         // Energy.
-        let act_db: Vec<f32> = active.iter().map(|&(s, t)| frames[s].rms_db[t].max(-100.0)).collect();
-        let all_db: Vec<f32> =
-            frames.iter().flat_map(|f| f.rms_db.iter().map(|d| d.max(-100.0))).collect();
+        let act_db: Vec<f32> = active
+            .iter()
+            .map(|&(s, t)| frames[s].rms_db[t].max(-100.0))
+            .collect();
+        let all_db: Vec<f32> = frames
+            .iter()
+            .flat_map(|f| f.rms_db.iter().map(|d| d.max(-100.0)))
+            .collect();
         let (em, es) = mean_std(act_db.iter().copied());
         let p90 = percentile(&all_db, 0.9);
         let p10 = percentile(&all_db, 0.1);
@@ -368,7 +436,10 @@ impl DspEmbedder {
             bpm: tempo.bpm,
             pulse_clarity: tempo.clarity,
             key: key_name.clone(),
-            key_tonic: key_name.as_ref().and(key).map(|k| PITCH_NAMES[k.tonic].to_string()),
+            key_tonic: key_name
+                .as_ref()
+                .and(key)
+                .map(|k| PITCH_NAMES[k.tonic].to_string()),
             key_mode: key_name
                 .as_ref()
                 .and(key)
@@ -379,7 +450,12 @@ impl DspEmbedder {
             analysed_secs: total_secs,
         };
         let _ = FRAME_RATE;
-        Some(RawFeatures { values: v, bpm: tempo.bpm, key: key_name, descriptors })
+        Some(RawFeatures {
+            values: v,
+            bpm: tempo.bpm,
+            key: key_name,
+            descriptors,
+        })
     }
 
     /// Normalise raw values with the committed constants and group weights, then L2-normalise.
@@ -394,7 +470,11 @@ impl DspEmbedder {
         let mut out = Vec::with_capacity(DSP_DIM);
         let mut i = 0;
         for (gi, g) in GROUPS.iter().enumerate() {
-            let w = self.weights.as_ref().and_then(|w| w.get(gi).copied()).unwrap_or(g.weight);
+            let w = self
+                .weights
+                .as_ref()
+                .and_then(|w| w.get(gi).copied())
+                .unwrap_or(g.weight);
             let scale = w.max(0.0).sqrt() / (g.len as f32).sqrt();
             for _ in 0..g.len {
                 let r = raw.get(i).copied().unwrap_or(0.0);

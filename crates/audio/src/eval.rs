@@ -25,10 +25,18 @@ pub fn precision_at_k<L: PartialEq, V: AsRef<[f32]>>(labels: &[L], vectors: &[V]
     for i in 0..n {
         let mut sims: Vec<(f32, usize)> = (0..n)
             .filter(|&j| j != i)
-            .map(|j| (cosine_similarity(vectors[i].as_ref(), vectors[j].as_ref()), j))
+            .map(|j| {
+                (
+                    cosine_similarity(vectors[i].as_ref(), vectors[j].as_ref()),
+                    j,
+                )
+            })
             .collect();
         sims.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let hits = sims[..k].iter().filter(|(_, j)| labels[*j] == labels[i]).count();
+        let hits = sims[..k]
+            .iter()
+            .filter(|(_, j)| labels[*j] == labels[i])
+            .count();
         total += hits as f64 / k as f64;
     }
     total / n as f64

@@ -33,8 +33,7 @@ pub use decode::{
     decode_file_with,
 };
 pub use embed::{
-    Analysis, DSP_DIM, DSP_NAME, DSP_VERSION, Descriptors, DspEmbedder, Embedder,
-    cosine_similarity,
+    Analysis, DSP_DIM, DSP_NAME, DSP_VERSION, Descriptors, DspEmbedder, Embedder, cosine_similarity,
 };
 pub use error::AudioError;
 pub use eval::precision_at_k;

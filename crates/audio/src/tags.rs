@@ -102,7 +102,9 @@ fn first_year(s: &str) -> Option<u32> {
         let ok = w.iter().all(u8::is_ascii_digit)
             && (i == 0 || !b[i - 1].is_ascii_digit())
             && (i + 4 == b.len() || !b[i + 4].is_ascii_digit());
-        ok.then(|| s[i..i + 4].parse::<u32>().ok()).flatten().filter(|y| (1000..3000).contains(y))
+        ok.then(|| s[i..i + 4].parse::<u32>().ok())
+            .flatten()
+            .filter(|y| (1000..3000).contains(y))
     })
 }
 
@@ -290,25 +292,41 @@ mod tests {
         assert_eq!(t.title.as_deref(), Some("Song Title"));
         assert_eq!(t.track, None);
         let t = p("01 Title Here.flac");
-        assert_eq!((t.track, t.title.as_deref(), t.artist.as_deref()), (Some(1), Some("Title Here"), None));
+        assert_eq!(
+            (t.track, t.title.as_deref(), t.artist.as_deref()),
+            (Some(1), Some("Title Here"), None)
+        );
         let t = p("12. Another.ogg");
         assert_eq!((t.track, t.title.as_deref()), (Some(12), Some("Another")));
         let t = p("05 - Band - Tune.mp3");
-        assert_eq!((t.track, t.artist.as_deref(), t.title.as_deref()), (Some(5), Some("Band"), Some("Tune")));
+        assert_eq!(
+            (t.track, t.artist.as_deref(), t.title.as_deref()),
+            (Some(5), Some("Band"), Some("Tune"))
+        );
         let t = p("the_artist_-_the_title.wav");
-        assert_eq!((t.artist.as_deref(), t.title.as_deref()), (Some("the artist"), Some("the title")));
+        assert_eq!(
+            (t.artist.as_deref(), t.title.as_deref()),
+            (Some("the artist"), Some("the title"))
+        );
         let t = p("1999.mp3");
         assert_eq!((t.track, t.title.as_deref()), (None, Some("1999")));
         let t = p("2Pac - Changes.mp3");
-        assert_eq!((t.artist.as_deref(), t.title.as_deref()), (Some("2Pac"), Some("Changes")));
+        assert_eq!(
+            (t.artist.as_deref(), t.title.as_deref()),
+            (Some("2Pac"), Some("Changes"))
+        );
         assert_eq!(p("").title, None);
         assert_eq!(p("x.mp3").source, TagSource::FileName);
     }
 
     #[test]
     fn fallback_only_fills_missing_fields() {
-        let t = Tags { title: Some("Real".into()), source: TagSource::Metadata, ..Default::default() }
-            .with_file_name_fallback(Path::new("Someone - Fake.mp3"));
+        let t = Tags {
+            title: Some("Real".into()),
+            source: TagSource::Metadata,
+            ..Default::default()
+        }
+        .with_file_name_fallback(Path::new("Someone - Fake.mp3"));
         assert_eq!(t.title.as_deref(), Some("Real"));
         assert_eq!(t.artist.as_deref(), Some("Someone"));
         assert_eq!(t.source, TagSource::Mixed);

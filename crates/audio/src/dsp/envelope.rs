@@ -43,30 +43,54 @@ pub fn envelope(x: &[f32], rate: u32) -> Envelope {
         .map(|c| (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32).sqrt())
         .collect();
     let bt = BLOCK as f32 / rate;
-    let (pi, peak) = env
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0usize, 0f32), |acc, (i, v)| if v > acc.1 { (i, v) } else { acc });
+    let (pi, peak) =
+        env.iter().copied().enumerate().fold(
+            (0usize, 0f32),
+            |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
+        );
     if peak <= 1e-9 {
-        return Envelope { duration, silence: 1.0, ..Default::default() };
+        return Envelope {
+            duration,
+            silence: 1.0,
+            ..Default::default()
+        };
     }
     // Attack: last time before the peak below 10 %, first time at/after it above 90 %.
-    let start = (0..=pi).rev().find(|&i| env[i] < 0.1 * peak).map(|i| i + 1).unwrap_or(0);
+    let start = (0..=pi)
+        .rev()
+        .find(|&i| env[i] < 0.1 * peak)
+        .map(|i| i + 1)
+        .unwrap_or(0);
     let top = (start..=pi).find(|&i| env[i] >= 0.9 * peak).unwrap_or(pi);
     let attack = ((top - start) as f32 + 0.5) * bt;
     let thr20 = peak * 0.1;
-    let last_loud = (pi..env.len()).rev().find(|&i| env[i] >= thr20).unwrap_or(pi);
+    let last_loud = (pi..env.len())
+        .rev()
+        .find(|&i| env[i] >= thr20)
+        .unwrap_or(pi);
     let decay = ((last_loud - pi) as f32 + 0.5) * bt;
     let e2: Vec<f32> = env.iter().map(|v| v * v).collect();
     let tot: f32 = e2.iter().sum();
-    let centroid = e2.iter().enumerate().map(|(i, e)| (i as f32 + 0.5) * bt * e).sum::<f32>() / tot;
+    let centroid = e2
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i as f32 + 0.5) * bt * e)
+        .sum::<f32>()
+        / tot;
     let rms = (tot / env.len() as f32).sqrt();
     let sample_peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     let crest_db = 20.0 * (sample_peak / rms.max(1e-9)).max(1.0).log10();
     let sustain = env.iter().filter(|&&v| v >= thr20).count() as f32 / env.len() as f32;
     let silence = env.iter().filter(|&&v| v < peak * 1e-3).count() as f32 / env.len() as f32;
-    Envelope { duration, attack, decay, centroid, crest_db, sustain, silence }
+    Envelope {
+        duration,
+        attack,
+        decay,
+        centroid,
+        crest_db,
+        sustain,
+        silence,
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,15 @@
 //! Key estimation (Krumhansl–Schmuckler with the Krumhansl–Kessler profiles).
 
 /// Pitch-class names, C = 0.
-pub const PITCH_NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
-const MAJOR: [f32; 12] = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88];
-const MINOR: [f32; 12] = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17];
+pub const PITCH_NAMES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+const MAJOR: [f32; 12] = [
+    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+];
+const MINOR: [f32; 12] = [
+    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+];
 
 /// A key estimate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +33,11 @@ impl KeyEstimate {
     /// assert_eq!(k.name(), "A minor");
     /// ```
     pub fn name(&self) -> String {
-        format!("{} {}", PITCH_NAMES[self.tonic % 12], if self.minor { "minor" } else { "major" })
+        format!(
+            "{} {}",
+            PITCH_NAMES[self.tonic % 12],
+            if self.minor { "minor" } else { "major" }
+        )
     }
 }
 
@@ -40,7 +50,11 @@ fn pearson(a: &[f32; 12], b: &[f32; 12]) -> f32 {
         da += (a[i] - ma) * (a[i] - ma);
         db += (b[i] - mb) * (b[i] - mb);
     }
-    if da <= 1e-12 || db <= 1e-12 { 0.0 } else { num / (da * db).sqrt() }
+    if da <= 1e-12 || db <= 1e-12 {
+        0.0
+    } else {
+        num / (da * db).sqrt()
+    }
 }
 
 /// Estimate the key of a pitch-class profile (any scale; C = index 0).
@@ -69,7 +83,12 @@ pub fn estimate_key(chroma: &[f32; 12]) -> Option<KeyEstimate> {
     if c == 0.0 {
         return None;
     }
-    Some(KeyEstimate { tonic, minor, correlation: c, margin: c - scores[1].0 })
+    Some(KeyEstimate {
+        tonic,
+        minor,
+        correlation: c,
+        margin: c - scores[1].0,
+    })
 }
 
 /// Rotate a profile so that `tonic` becomes index 0 (key-relative pitch-class profile).

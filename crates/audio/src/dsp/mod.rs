@@ -26,6 +26,8 @@ pub const N_DELTA: usize = 13;
 /// Spectral-contrast bands (octaves from 200 Hz, plus the band below).
 pub const N_CONTRAST: usize = 7;
 const N_BINS: usize = N_FFT / 2 + 1;
+/// Samples around each frame centre used for RMS and zero-crossing rate.
+const RMS_LEN: usize = 1024;
 /// Frames per second of the frame-level features.
 pub const FRAME_RATE: f32 = SR as f32 / HOP as f32;
 
@@ -35,7 +37,11 @@ pub fn hz_to_mel(f: f32) -> f32 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = (6.4f32).ln() / 27.0;
-    if f >= min_log_hz { min_log_mel + (f / min_log_hz).ln() / logstep } else { f / f_sp }
+    if f >= min_log_hz {
+        min_log_mel + (f / min_log_hz).ln() / logstep
+    } else {
+        f / f_sp
+    }
 }
 
 /// Mel to Hz (inverse of [`hz_to_mel`]).
@@ -44,7 +50,11 @@ pub fn mel_to_hz(m: f32) -> f32 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = (6.4f32).ln() / 27.0;
-    if m >= min_log_mel { min_log_hz * (logstep * (m - min_log_mel)).exp() } else { m * f_sp }
+    if m >= min_log_mel {
+        min_log_hz * (logstep * (m - min_log_mel)).exp()
+    } else {
+        m * f_sp
+    }
 }
 
 /// Sparse triangular mel filter: first bin and weights.
@@ -57,8 +67,9 @@ struct MelFilter {
 fn mel_filterbank(n_mels: usize, fmin: f32, fmax: f32) -> Vec<MelFilter> {
     let mmin = hz_to_mel(fmin);
     let mmax = hz_to_mel(fmax);
-    let pts: Vec<f32> =
-        (0..n_mels + 2).map(|i| mel_to_hz(mmin + (mmax - mmin) * i as f32 / (n_mels + 1) as f32)).collect();
+    let pts: Vec<f32> = (0..n_mels + 2)
+        .map(|i| mel_to_hz(mmin + (mmax - mmin) * i as f32 / (n_mels + 1) as f32))
+        .collect();
     let bin_hz = SR as f32 / N_FFT as f32;
     (0..n_mels)
         .map(|m| {
@@ -69,7 +80,11 @@ fn mel_filterbank(n_mels: usize, fmin: f32, fmax: f32) -> Vec<MelFilter> {
             for k in 0..N_BINS {
                 let f = k as f32 * bin_hz;
                 let w = if f > lo && f < hi {
-                    if f <= c { (f - lo) / (c - lo) } else { (hi - f) / (hi - c) }
+                    if f <= c {
+                        (f - lo) / (c - lo)
+                    } else {
+                        (hi - f) / (hi - c)
+                    }
                 } else {
                     0.0
                 };
@@ -105,7 +120,7 @@ pub struct Frames {
     pub bandwidth: Vec<f32>,
     /// 85 % roll-off (Hz).
     pub rolloff: Vec<f32>,
-    /// Spectral flatness (dB, <= 0).
+    /// Spectral flatness over mel bands (dB, <= 0).
     pub flatness: Vec<f32>,
     /// Spectral contrast (dB), `n_frames * N_CONTRAST`.
     pub contrast: Vec<f32>,
@@ -145,7 +160,9 @@ pub struct FrameAnalyzer {
 
 impl std::fmt::Debug for FrameAnalyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FrameAnalyzer").field("n_fft", &N_FFT).finish()
+        f.debug_struct("FrameAnalyzer")
+            .field("n_fft", &N_FFT)
+            .finish()
     }
 }
 
@@ -167,8 +184,11 @@ impl FrameAnalyzer {
         // Orthonormal DCT-II, N_MFCC x N_MELS.
         let mut dct = vec![0f32; N_MFCC * N_MELS];
         for k in 0..N_MFCC {
-            let scale =
-                if k == 0 { (1.0 / N_MELS as f32).sqrt() } else { (2.0 / N_MELS as f32).sqrt() };
+            let scale = if k == 0 {
+                (1.0 / N_MELS as f32).sqrt()
+            } else {
+                (2.0 / N_MELS as f32).sqrt()
+            };
             for n in 0..N_MELS {
                 dct[k * N_MELS + n] = scale
                     * (std::f32::consts::PI * k as f32 * (2 * n + 1) as f32 / (2 * N_MELS) as f32)
@@ -188,11 +208,20 @@ impl FrameAnalyzer {
             .windows(2)
             .map(|w| {
                 let a = ((w[0] / bin_hz).ceil() as usize).max(1);
-                let b = ((w[1] / bin_hz).floor() as usize).min(N_BINS - 1).max(a + 1);
+                let b = ((w[1] / bin_hz).floor() as usize)
+                    .min(N_BINS - 1)
+                    .max(a + 1);
                 (a, b)
             })
             .collect();
-        FrameAnalyzer { fft, window, mel, dct, freqs, contrast_bands }
+        FrameAnalyzer {
+            fft,
+            window,
+            mel,
+            dct,
+            freqs,
+            contrast_bands,
+        }
     }
 
     /// Frame-level features of one mono segment at [`SR`] (centred, zero-padded frames, so a
@@ -216,29 +245,38 @@ impl FrameAnalyzer {
         let half = (N_FFT / 2) as isize;
         for t in 0..n_frames {
             let start = (t * HOP) as isize - half;
-            let mut sumsq = 0.0f32;
-            let mut crossings = 0u32;
-            let mut prev: Option<bool> = None;
-            let mut count = 0u32;
-            for (i, v) in input.iter_mut().enumerate() {
-                let j = start + i as isize;
-                let s = if j >= 0 && (j as usize) < x.len() { x[j as usize] } else { 0.0 };
-                // zcr and rms over the central hop-sized window... use the whole frame
-                if j >= 0 && (j as usize) < x.len() {
-                    sumsq += s * s;
-                    count += 1;
-                    let pos = s >= 0.0;
-                    if let Some(p) = prev {
-                        if p != pos {
-                            crossings += 1;
-                        }
-                    }
-                    prev = Some(pos);
+            if start >= 0 && (start as usize) + N_FFT <= x.len() {
+                let seg = &x[start as usize..start as usize + N_FFT];
+                for ((v, s), w) in input.iter_mut().zip(seg).zip(&self.window) {
+                    *v = s * w;
                 }
-                *v = s * self.window[i];
+            } else {
+                for (i, v) in input.iter_mut().enumerate() {
+                    let j = start + i as isize;
+                    let s = if j >= 0 && (j as usize) < x.len() {
+                        x[j as usize]
+                    } else {
+                        0.0
+                    };
+                    *v = s * self.window[i];
+                }
             }
+            // RMS and zero-crossing rate over the central 1024 samples of the frame.
+            let c0 = (t * HOP).saturating_sub(RMS_LEN / 2).min(x.len());
+            let c1 = (c0 + RMS_LEN).min(x.len());
+            let core = &x[c0..c1];
+            let sumsq: f32 = core.iter().map(|v| v * v).sum();
+            let crossings = core
+                .windows(2)
+                .filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0))
+                .count();
+            let count = core.len();
             // process_with_scratch only fails on wrong buffer lengths, which are fixed here.
-            if self.fft.process_with_scratch(&mut input, &mut spec, &mut scratch).is_err() {
+            if self
+                .fft
+                .process_with_scratch(&mut input, &mut spec, &mut scratch)
+                .is_err()
+            {
                 spec.iter_mut().for_each(|c| *c = Complex::new(0.0, 0.0));
             }
             let mut total = 0f32;
@@ -249,29 +287,43 @@ impl FrameAnalyzer {
                 total += p;
             }
             // RMS / ZCR of the (unwindowed) frame content.
-            let rms = if count > 0 { (sumsq / count as f32).sqrt() } else { 0.0 };
+            let rms = if count > 0 {
+                (sumsq / count as f32).sqrt()
+            } else {
+                0.0
+            };
             out.rms_db.push(20.0 * (rms + 1e-9).log10());
-            out.zcr.push(if count > 1 { crossings as f32 / (count - 1) as f32 } else { 0.0 });
+            out.zcr.push(if count > 1 {
+                crossings as f32 / (count - 1) as f32
+            } else {
+                0.0
+            });
             // Mel + MFCC.
             for (m, f) in self.mel.iter().enumerate() {
-                let e: f32 = f.weights.iter().zip(&power[f.start..]).map(|(w, p)| w * p).sum();
+                let e: f32 = f
+                    .weights
+                    .iter()
+                    .zip(&power[f.start..])
+                    .map(|(w, p)| w * p)
+                    .sum();
                 logmel[m] = 10.0 * (e + 1e-10).log10();
             }
             out.logmel.extend_from_slice(&logmel);
             for k in 0..N_MFCC {
                 let row = &self.dct[k * N_MELS..(k + 1) * N_MELS];
-                out.mfcc.push(row.iter().zip(&logmel).map(|(a, b)| a * b).sum());
+                out.mfcc
+                    .push(row.iter().zip(&logmel).map(|(a, b)| a * b).sum());
             }
             // Spectral shape (on magnitude, like librosa).
-            let msum: f32 = mag.iter().sum::<f32>() + 1e-12;
-            let centroid = mag.iter().zip(&self.freqs).map(|(m, f)| m * f).sum::<f32>() / msum;
-            let bw = (mag
-                .iter()
-                .zip(&self.freqs)
-                .map(|(m, f)| m * (f - centroid) * (f - centroid))
-                .sum::<f32>()
-                / msum)
-                .sqrt();
+            let (mut m0, mut m1, mut m2) = (0f32, 0f32, 0f32);
+            for (m, f) in mag.iter().zip(&self.freqs) {
+                m0 += m;
+                m1 += m * f;
+                m2 += m * f * f;
+            }
+            let msum = m0 + 1e-12;
+            let centroid = m1 / msum;
+            let bw = (m2 / msum - centroid * centroid).max(0.0).sqrt();
             let target = 0.85 * msum;
             let mut acc = 0.0;
             let mut roll = self.freqs[N_BINS - 1];
@@ -282,28 +334,36 @@ impl FrameAnalyzer {
                     break;
                 }
             }
-            let eps = 1e-10f32;
-            let (mut lsum, mut asum) = (0.0f32, 0.0f32);
-            for p in &power[1..] {
-                lsum += (p + eps).ln();
-                asum += p + eps;
-            }
-            let nb = (N_BINS - 1) as f32;
-            let flat = (lsum / nb).exp() / (asum / nb);
+            // Flatness over the mel bands (geometric / arithmetic mean of band energies):
+            // cheap (64 logs, already computed) and robust to the linear-bin density at HF.
+            let lmean = logmel.iter().sum::<f32>() / N_MELS as f32; // dB
+            let amean = logmel.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>() / N_MELS as f32;
+            let flat_db = lmean - 10.0 * (amean + 1e-10).log10();
             out.centroid.push(centroid);
             out.bandwidth.push(bw);
             out.rolloff.push(roll);
-            out.flatness.push(10.0 * (flat + 1e-10).log10());
+            out.flatness.push(flat_db);
             // Spectral contrast: mean of top vs bottom 20 % magnitudes (dB) per band.
             for &(a, b) in &self.contrast_bands {
                 sorted.clear();
                 sorted.extend_from_slice(&power[a..b]);
                 let n = sorted.len();
-                let q = ((n as f32 * 0.2).round() as usize).max(1).min(n);
-                sorted.sort_unstable_by(f32::total_cmp);
-                let lo: f32 = sorted[..q].iter().sum::<f32>() / q as f32;
-                let hi: f32 = sorted[n - q..].iter().sum::<f32>() / q as f32;
-                out.contrast.push(10.0 * ((hi + 1e-10).log10() - (lo + 1e-10).log10()));
+                let q = ((n as f32 * 0.2).round() as usize).clamp(1, n);
+                // Partial selection (O(n)) instead of a full sort.
+                let lo: f32 = if q < n {
+                    sorted.select_nth_unstable_by(q - 1, f32::total_cmp);
+                    sorted[..q].iter().sum::<f32>() / q as f32
+                } else {
+                    sorted.iter().sum::<f32>() / n as f32
+                };
+                let hi: f32 = if q < n {
+                    sorted.select_nth_unstable_by(n - q, f32::total_cmp);
+                    sorted[n - q..].iter().sum::<f32>() / q as f32
+                } else {
+                    lo
+                };
+                out.contrast
+                    .push(10.0 * ((hi + 1e-10).log10() - (lo + 1e-10).log10()));
             }
             // Chroma from interpolated spectral peaks between 55 Hz and 5 kHz.
             let mut chroma = [0f32; 12];
@@ -315,7 +375,11 @@ impl FrameAnalyzer {
                 if p > power[k - 1] && p >= power[k + 1] && p > floor {
                     let (a, b, c) = (mag[k - 1].ln(), mag[k].ln(), mag[k + 1].ln());
                     let den = a - 2.0 * b + c;
-                    let delta = if den.abs() > 1e-12 { 0.5 * (a - c) / den } else { 0.0 };
+                    let delta = if den.abs() > 1e-12 {
+                        0.5 * (a - c) / den
+                    } else {
+                        0.0
+                    };
                     let f = (k as f32 + delta.clamp(-0.5, 0.5)) * SR as f32 / N_FFT as f32;
                     let midi = 69.0 + 12.0 * (f / 440.0).log2();
                     let pc = (midi.round() as i64).rem_euclid(12) as usize;
@@ -325,7 +389,6 @@ impl FrameAnalyzer {
                 }
             }
             out.chroma.extend_from_slice(&chroma);
-            let _ = total;
         }
         // Onset strength: mean positive change of log-mel (floored 80 dB below the peak).
         let peak = out.logmel.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
@@ -337,7 +400,8 @@ impl FrameAnalyzer {
         for t in 1..n_frames {
             let a = &out.logmel[(t - 1) * N_MELS..t * N_MELS];
             let b = &out.logmel[t * N_MELS..(t + 1) * N_MELS];
-            let flux: f32 = a.iter().zip(b).map(|(p, q)| (q - p).max(0.0)).sum::<f32>() / N_MELS as f32;
+            let flux: f32 =
+                a.iter().zip(b).map(|(p, q)| (q - p).max(0.0)).sum::<f32>() / N_MELS as f32;
             out.onset.push(flux);
         }
         out
@@ -387,7 +451,9 @@ mod tests {
     use super::*;
 
     fn sine(f: f32, n: usize) -> Vec<f32> {
-        (0..n).map(|i| (2.0 * std::f32::consts::PI * f * i as f32 / SR as f32).sin() * 0.5).collect()
+        (0..n)
+            .map(|i| (2.0 * std::f32::consts::PI * f * i as f32 / SR as f32).sin() * 0.5)
+            .collect()
     }
 
     #[test]
@@ -411,14 +477,20 @@ mod tests {
         let fa = FrameAnalyzer::new();
         let f = fa.frames(&sine(440.0, 22_050));
         let mid = f.len() / 2;
-        assert!((f.centroid[mid] - 440.0).abs() < 40.0, "centroid {}", f.centroid[mid]);
+        assert!(
+            (f.centroid[mid] - 440.0).abs() < 40.0,
+            "centroid {}",
+            f.centroid[mid]
+        );
         let c = &f.chroma[mid * 12..mid * 12 + 12];
         let best = (0..12).max_by(|&a, &b| c[a].total_cmp(&c[b])).unwrap_or(0);
         assert_eq!(best, 9, "A = pitch class 9, chroma {c:?}");
         // -9 dBFS RMS for a 0.5 amplitude sine.
         assert!((f.rms_db[mid] + 9.03).abs() < 0.2, "rms {}", f.rms_db[mid]);
         // Pure tone: very low flatness; white-ish noise: much higher.
-        let noise: Vec<f32> = (0..22_050u32).map(|i| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0) - 0.5).collect();
+        let noise: Vec<f32> = (0..22_050u32)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0) - 0.5)
+            .collect();
         let fnz = fa.frames(&noise);
         assert!(fnz.flatness[mid] > f.flatness[mid] + 20.0);
         // Noise has a high ZCR, 440 Hz has 2*440/22050.
@@ -434,8 +506,13 @@ mod tests {
             *v = ((i * 7919) % 13) as f32 / 13.0 - 0.5;
         }
         let f = fa.frames(&x);
-        let best = (0..f.len()).max_by(|&a, &b| f.onset[a].total_cmp(&f.onset[b])).unwrap_or(0);
+        let best = (0..f.len())
+            .max_by(|&a, &b| f.onset[a].total_cmp(&f.onset[b]))
+            .unwrap_or(0);
         let expect = 11_025 / HOP;
-        assert!(best.abs_diff(expect) <= 2, "onset peak at frame {best}, expected ~{expect}");
+        assert!(
+            best.abs_diff(expect) <= 2,
+            "onset peak at frame {best}, expected ~{expect}"
+        );
     }
 }

@@ -20,7 +20,11 @@ pub struct OnsetAcf {
 impl Default for OnsetAcf {
     fn default() -> Self {
         let max_lag = (MAX_LAG_SECS * FRAME_RATE) as usize;
-        OnsetAcf { sums: vec![0.0; max_lag + 1], counts: vec![0.0; max_lag + 1], frames: 0 }
+        OnsetAcf {
+            sums: vec![0.0; max_lag + 1],
+            counts: vec![0.0; max_lag + 1],
+            frames: 0,
+        }
     }
 }
 
@@ -82,11 +86,21 @@ impl OnsetAcf {
 
     /// Normalised autocorrelation (lag 0 = 1), unbiased by overlap length.
     fn normalised(&self) -> Vec<f32> {
-        let r0 = if self.counts[0] > 0.0 { self.sums[0] / self.counts[0] } else { 0.0 };
+        let r0 = if self.counts[0] > 0.0 {
+            self.sums[0] / self.counts[0]
+        } else {
+            0.0
+        };
         self.sums
             .iter()
             .zip(&self.counts)
-            .map(|(s, c)| if *c > 0.0 && r0 > 1e-12 { (s / c / r0) as f32 } else { 0.0 })
+            .map(|(s, c)| {
+                if *c > 0.0 && r0 > 1e-12 {
+                    (s / c / r0) as f32
+                } else {
+                    0.0
+                }
+            })
             .collect()
     }
 
@@ -100,7 +114,12 @@ impl OnsetAcf {
         let mut bins = [0f32; N_TEMPO_BINS];
         let usable_secs = self.frames as f32 / fr;
         if max_lag <= min_lag + 2 || usable_secs < 2.0 {
-            return TempoSummary { bpm: None, raw_bpm: 120.0, clarity: 0.0, bins };
+            return TempoSummary {
+                bpm: None,
+                raw_bpm: 120.0,
+                clarity: 0.0,
+                bins,
+            };
         }
         // Tempogram summary: max in each log-bpm band.
         for (b, slot) in bins.iter_mut().enumerate() {
@@ -125,7 +144,12 @@ impl OnsetAcf {
             }
         }
         if best.1 == 0 {
-            return TempoSummary { bpm: None, raw_bpm: 120.0, clarity: 0.0, bins };
+            return TempoSummary {
+                bpm: None,
+                raw_bpm: 120.0,
+                clarity: 0.0,
+                bins,
+            };
         }
         let l0 = best.1;
         let clarity = ac[l0].clamp(0.0, 1.0);
@@ -144,7 +168,11 @@ impl OnsetAcf {
             let Some(l) = lb else { break };
             let (a, b, cc) = (ac[l - 1], ac[l], ac[l + 1]);
             let den = a - 2.0 * b + cc;
-            let d = if den.abs() > 1e-9 { (0.5 * (a - cc) / den).clamp(-0.5, 0.5) } else { 0.0 };
+            let d = if den.abs() > 1e-9 {
+                (0.5 * (a - cc) / den).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            };
             if b > 0.1 * clarity {
                 est.push(((l as f32 + d) / k as f32, k as f32));
             }
@@ -156,7 +184,12 @@ impl OnsetAcf {
         };
         let raw_bpm = 60.0 * fr / period;
         let bpm = (clarity > 0.08 && usable_secs >= 4.0).then_some(raw_bpm);
-        TempoSummary { bpm, raw_bpm, clarity, bins }
+        TempoSummary {
+            bpm,
+            raw_bpm,
+            clarity,
+            bins,
+        }
     }
 }
 
