@@ -133,7 +133,7 @@ pub const GROUPS: [FeatureGroup; 9] = [
     FeatureGroup {
         name: "mfcc_std",
         len: N_MFCC,
-        weight: 1.0,
+        weight: 0.75,
     },
     FeatureGroup {
         name: "mfcc_delta",
@@ -143,27 +143,27 @@ pub const GROUPS: [FeatureGroup; 9] = [
     FeatureGroup {
         name: "spectral",
         len: 10,
-        weight: 1.0,
+        weight: 0.5,
     },
     FeatureGroup {
         name: "contrast",
         len: 2 * N_CONTRAST,
-        weight: 1.0,
+        weight: 1.5,
     },
     FeatureGroup {
         name: "harmony",
         len: 16,
-        weight: 1.0,
+        weight: 0.5,
     },
     FeatureGroup {
         name: "rhythm",
         len: N_TEMPO_BINS + 5,
-        weight: 1.0,
+        weight: 1.5,
     },
     FeatureGroup {
         name: "energy",
         len: 4,
-        weight: 1.0,
+        weight: 0.5,
     },
     FeatureGroup {
         name: "envelope",
