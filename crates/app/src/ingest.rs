@@ -349,6 +349,7 @@ pub async fn ingest(
                 // Audio first: metadata (the commit point) only follows stored audio.
                 match backend.put_audio(&id, &path).await {
                     Ok(_) => {}
+                    Err(e) if is_fatal(&e) => return Err(e.into()),
                     Err(e) => {
                         let r = failed(
                             &path,
@@ -387,7 +388,7 @@ pub async fn ingest(
                         &mut summary,
                         progress.as_ref(),
                     )
-                    .await;
+                    .await?;
                     save_state(opts.state_file.as_deref(), &state);
                 }
             }
@@ -400,7 +401,7 @@ pub async fn ingest(
         &mut summary,
         progress.as_ref(),
     )
-    .await;
+    .await?;
     producer
         .await
         .map_err(|e| AppError::Invalid(format!("analysis workers failed: {e}")))?;
@@ -469,18 +470,35 @@ fn analyse_one(
     }
 }
 
+/// Errors that are about the library, not the file: stop instead of failing every file.
+fn is_fatal(e: &StorageError) -> bool {
+    matches!(
+        e,
+        StorageError::Locked { .. }
+            | StorageError::Unauthorized(_)
+            | StorageError::Unavailable { .. }
+    )
+}
+
 async fn store_batch(
     backend: &dyn StorageBackend,
     batch: &mut Vec<(PathBuf, SongRecord, Option<Seen>)>,
     state: &mut BTreeMap<PathBuf, Seen>,
     summary: &mut IngestSummary,
     progress: &dyn Progress,
-) {
+) -> AppResult<()> {
     if batch.is_empty() {
-        return;
+        return Ok(());
     }
     let records: Vec<SongRecord> = batch.iter().map(|(_, r, _)| r.clone()).collect();
     let result = backend.put_songs(&records).await;
+    if let Err(e) = &result
+        && is_fatal(e)
+    {
+        return Err(result
+            .err()
+            .map_or_else(|| AppError::Invalid("store failed".into()), AppError::from));
+    }
     for (path, rec, seen) in batch.drain(..) {
         let id = rec.metadata.id.clone();
         let outcome = match &result {
@@ -508,6 +526,7 @@ async fn store_batch(
         progress.file_done(&r);
         summary.files.push(r);
     }
+    Ok(())
 }
 
 fn storage_kind(e: &StorageError) -> &'static str {

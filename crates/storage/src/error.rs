@@ -48,13 +48,12 @@ pub enum StorageError {
         detail: String,
     },
     /// A file-system operation failed.
-    #[error("I/O error on {}: {source}", path.display())]
+    #[error("I/O error on {}: {error}", path.display())]
     Io {
         /// The file or directory involved.
         path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error (part of the message, so not repeated as a `source`).
+        error: std::io::Error,
     },
     /// Another process holds the library's write lock.
     #[error(
@@ -113,7 +112,7 @@ impl StorageError {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.as_ref().to_path_buf(),
-            source,
+            error: source,
         }
     }
 
@@ -129,8 +128,8 @@ impl StorageError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Unavailable { transient, .. } | Self::Backend { transient, .. } => *transient,
-            Self::Io { source, .. } => matches!(
-                source.kind(),
+            Self::Io { error, .. } => matches!(
+                error.kind(),
                 std::io::ErrorKind::Interrupted
                     | std::io::ErrorKind::TimedOut
                     | std::io::ErrorKind::WouldBlock

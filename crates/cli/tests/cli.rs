@@ -1,0 +1,370 @@
+//! End-to-end tests of the `songrec` binary on the local backend, with generated audio.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn songrec(lib: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .arg("--library")
+        .arg(lib)
+        .args(args)
+        .env_remove("SONGREC_STORAGE_BACKEND")
+        .env_remove("SONGREC_CONFIG")
+        .env("XDG_CONFIG_HOME", lib.join("config"))
+        .env("XDG_CACHE_HOME", lib.join("cache"))
+        .output()
+        .expect("run songrec")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ffmpeg(args: &[&str]) {
+    let st = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg is required by the tests: run scripts/test.sh, which installs it");
+    assert!(st.success(), "ffmpeg {args:?} failed");
+}
+
+/// Five synthesised songs (one per style) plus a folder of broken files.
+fn make_music(root: &Path) -> PathBuf {
+    let music = root.join("music");
+    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .args(["synth"])
+        .arg(&music)
+        .args(["--per-style", "1", "--seconds", "4"])
+        .output()
+        .expect("synth");
+    assert!(o.status.success(), "{:?}", text(&o));
+    music
+}
+
+#[test]
+fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = make_music(dir.path());
+    let bad = music.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let good_wav = std::fs::read_dir(&music)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "wav"))
+        .unwrap();
+    std::fs::write(bad.join("empty.mp3"), b"").unwrap();
+    std::fs::write(bad.join("notes.mp3"), b"this is a text file, not audio\n").unwrap();
+    std::fs::write(
+        bad.join("noise.ogg"),
+        (0..5000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let wav = std::fs::read(&good_wav).unwrap();
+    std::fs::write(bad.join("truncated.wav"), &wav[..40]).unwrap();
+    ffmpeg(&[
+        "-i",
+        good_wav.to_str().unwrap(),
+        "-c:a",
+        "libopus",
+        bad.join("voice.opus").to_str().unwrap(),
+    ]);
+    // A FLAC file with a misleading name is probed by content and ingested.
+    ffmpeg(&[
+        "-i",
+        good_wav.to_str().unwrap(),
+        "-f",
+        "flac",
+        music.join("really-flac.mp3").to_str().unwrap(),
+    ]);
+    // And a real mp3 with tags.
+    ffmpeg(&[
+        "-i",
+        good_wav.to_str().unwrap(),
+        "-metadata",
+        "title=Tagged Title",
+        "-metadata",
+        "artist=Tag Artist",
+        "-metadata",
+        "genre=Synthwave",
+        music.join("tagged.mp3").to_str().unwrap(),
+    ]);
+
+    let lib = dir.path().join("lib");
+    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "some files failed → exit 3\n{out}\n{err}"
+    );
+    for name in [
+        "empty.mp3",
+        "notes.mp3",
+        "noise.ogg",
+        "truncated.wav",
+        "voice.opus",
+    ] {
+        let lines: Vec<_> = err.lines().filter(|l| l.contains(name)).collect();
+        assert_eq!(lines.len(), 1, "exactly one line for {name}:\n{err}");
+    }
+    assert!(
+        err.contains("opus is not supported") || err.contains("opus"),
+        "{err}"
+    );
+    assert!(
+        out.contains("7 new"),
+        "5 synthesised + misnamed flac + tagged mp3 (really-flac is a copy of one → 'already'?)\n{out}"
+    );
+    assert!(out.contains("5 failed"), "{out}");
+
+    let o = songrec(&lib, &["list", "--json", "-n", "100"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["total"], 7);
+    let tagged = v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "Tagged Title")
+        .expect("tags read from the mp3");
+    assert_eq!(tagged["artist"], "Tag Artist");
+    assert_eq!(tagged["genre"], "Synthwave");
+
+    // Nothing of the broken files reached the library.
+    let audio: Vec<_> = std::fs::read_dir(lib.join("data/audio"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(audio.len(), 7);
+
+    // A second run skips everything: unchanged files are not even re-read.
+    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    let (out, _) = text(&o);
+    assert!(out.contains("0 new, 7 already"), "{out}");
+    // Only the bad files fail again.
+    assert_eq!(o.status.code(), Some(3));
+    let o = songrec(
+        &lib,
+        &["ingest", music.join("tagged.mp3").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "all ok → exit 0: {:?}", text(&o));
+}
+
+#[test]
+fn similar_show_delete_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .args(["synth"])
+        .arg(&music)
+        .args(["--per-style", "3", "--seconds", "6"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let lib = dir.path().join("lib");
+    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+
+    // By title; the song itself is never a result; results ordered by similarity.
+    let o = songrec(&lib, &["similar", "Warehouse Pulse 1", "-k", "4", "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ms = v["matches"].as_array().unwrap();
+    assert_eq!(ms.len(), 4);
+    let query_id = v["query"]["song"].as_str().unwrap().to_owned();
+    assert!(ms.iter().all(|m| m["id"] != query_id.as_str()));
+    let sims: Vec<f64> = ms
+        .iter()
+        .map(|m| m["similarity"].as_f64().unwrap())
+        .collect();
+    assert!(sims.windows(2).all(|w| w[0] >= w[1]), "{sims:?}");
+    // Its two style-mates are its nearest neighbours.
+    let top2: Vec<&str> = ms[..2]
+        .iter()
+        .map(|m| m["metadata"]["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        top2.iter().all(|t| t.starts_with("Warehouse Pulse")),
+        "{top2:?}"
+    );
+
+    // By id prefix, with a tempo filter that every result obeys.
+    let prefix = &query_id[..8];
+    let o = songrec(
+        &lib,
+        &["similar", prefix, "-k", "10", "--bpm", "100..200", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for m in v["matches"].as_array().unwrap() {
+        let b = m["metadata"]["bpm"]
+            .as_f64()
+            .expect("filtered results have a bpm");
+        assert!((100.0..=200.0).contains(&b), "bpm {b}");
+    }
+    // Threshold: nothing below it.
+    let o = songrec(
+        &lib,
+        &[
+            "similar",
+            prefix,
+            "-k",
+            "20",
+            "--threshold",
+            "0.9",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["similarity"].as_f64().unwrap() >= 0.9)
+    );
+
+    // By an outside file (a new rendering of a techno song): techno songs come first.
+    let outside = dir.path().join("outside");
+    Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .args(["synth"])
+        .arg(&outside)
+        .args(["--per-style", "4", "--seconds", "6"])
+        .output()
+        .unwrap();
+    let probe = outside.join("techno - Warehouse Pulse 4.wav");
+    let o = songrec(
+        &lib,
+        &[
+            "similar",
+            "--file",
+            probe.to_str().unwrap(),
+            "-k",
+            "3",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let top = v["matches"][0]["metadata"]["title"].as_str().unwrap();
+    assert!(top.starts_with("Warehouse Pulse"), "{top}");
+
+    // Ambiguous and unknown references are explained.
+    let o = songrec(&lib, &["similar", "Pulse"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("matches 3 songs"), "{err}");
+    let o = songrec(&lib, &["show", "No Such Song"]);
+    assert!(text(&o).1.contains("no song matches"));
+
+    // show, delete, stats.
+    let o = songrec(&lib, &["show", prefix, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["song"]["id"], query_id.as_str());
+    assert_eq!(v["audio_stored"], true);
+    assert_eq!(v["embeddings"][0]["name"], "songrec-dsp");
+    let o = songrec(&lib, &["delete", prefix]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = songrec(&lib, &["stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["songs"], 14);
+    assert_eq!(v["tombstones"], 1);
+    assert_eq!(v["models"][0]["count"], 14);
+    let o = songrec(
+        &lib,
+        &["similar", "Warehouse Pulse 2", "-k", "20", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["matches"].as_array().unwrap().len(), 13);
+    assert!(
+        v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["id"] != query_id.as_str()),
+        "deleted song never returned"
+    );
+}
+
+#[test]
+fn corrupt_metadata_is_reported_and_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = make_music(dir.path());
+    let lib = dir.path().join("lib");
+    assert_eq!(
+        songrec(&lib, &["ingest", music.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let meta = lib.join("data/embeddings/metadata.json");
+    let garbage = b"{\"abc\": {\"title\": 12, broken";
+    std::fs::write(&meta, garbage).unwrap();
+    for args in [vec!["list"], vec!["ingest", music.to_str().unwrap()]] {
+        let o = songrec(&lib, &args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("metadata.json") && err.contains("corrupt"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(
+        std::fs::read(&meta).unwrap(),
+        garbage,
+        "the user's file is untouched"
+    );
+
+    // A corrupt .npy is named too.
+    std::fs::remove_file(&meta).unwrap();
+    let npy = std::fs::read_dir(lib.join("data/embeddings"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "npy"))
+        .unwrap();
+    std::fs::write(&npy, b"\x93NUMPY garbage").unwrap();
+    let o = songrec(&lib, &["reindex"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains(npy.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_writer_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = make_music(dir.path());
+    let lib = dir.path().join("lib");
+    // Hold the library's write lock from another process (a sleeping shell keeps the fd open).
+    std::fs::create_dir_all(lib.join("data/.songrec")).unwrap();
+    let lock = lib.join("data/.songrec/lock");
+    let mut holder = Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock (util-linux) is needed for this test");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        format!("{out}{err}").contains("locked by another songrec process"),
+        "{out}\n{err}"
+    );
+    // Nothing was stored.
+    assert!(!lib.join("data/embeddings/metadata.json").exists());
+    // Readers are not blocked by a writer.
+    let o = songrec(&lib, &["list"]);
+    assert!(o.status.success());
+}
