@@ -1,0 +1,354 @@
+//! Blob store against a real S3-protocol server: s3s-fs 0.14.1 (enforces SigV4) started
+//! in-process on a 127.0.0.1 socket.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use sha2::{Digest as _, Sha256};
+use songrec_astra::blobs::{BlobError, BlobStore, MIN_PART_SIZE, PutOutcome, S3Config};
+use songrec_astra::secret::Secret;
+use tokio::net::TcpListener;
+
+const BUCKET: &str = "songrec-test";
+const ACCESS_KEY: &str = "AKIDSONGRECTEST";
+const SECRET_KEY: &str = "s3cr3t-Key-For-Tests-0123456789";
+
+struct S3Server {
+    endpoint: String,
+    root: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl S3Server {
+    async fn start() -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(root.path().join(BUCKET)).expect("bucket dir");
+        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let conn = ConnBuilder::new(TokioExecutor::new());
+                    let _ = conn.serve_connection(TokioIo::new(sock), service).await;
+                });
+            }
+        });
+        Self {
+            endpoint: format!("http://{addr}"),
+            root,
+            task,
+        }
+    }
+
+    fn config(&self, secret: &str) -> S3Config {
+        S3Config::new(BUCKET, "us-east-1", ACCESS_KEY, Secret::new(secret))
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_prefix("lib1")
+            .with_part_size(MIN_PART_SIZE)
+            .with_max_retries(0)
+    }
+
+    fn store(&self) -> BlobStore {
+        BlobStore::new(self.config(SECRET_KEY)).expect("store")
+    }
+
+    /// Where s3s-fs keeps an object's bytes.
+    fn object_file(&self, key: &str) -> PathBuf {
+        self.root.path().join(BUCKET).join(key)
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).expect("write");
+    p
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn put_get_round_trip_and_reupload_is_a_noop() {
+    let server = S3Server::start().await;
+    let store = server.store();
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = bytes(300 * 1024, 1);
+    let hash = sha256_hex(&data);
+    let src = write_file(work.path(), "song.flac", &data);
+
+    assert!(!store.exists(&hash).await.expect("exists"));
+    let out = store.put_file(&hash, &src).await.expect("put");
+    assert_eq!(
+        out,
+        PutOutcome::Uploaded {
+            bytes: data.len() as u64,
+            multipart: false
+        }
+    );
+    assert!(store.exists(&hash).await.expect("exists"));
+    let key = store.key_for(&hash).expect("key");
+    assert_eq!(key, format!("lib1/audio/{hash}"));
+    assert_eq!(
+        std::fs::read(server.object_file(&key)).expect("stored"),
+        data
+    );
+
+    // Same content again: PutMode::Create → AlreadyExists → no-op.
+    let again = store.put_file(&hash, &src).await.expect("re-put");
+    assert_eq!(again, PutOutcome::AlreadyPresent);
+
+    let dest = work.path().join("out").join("copy.flac");
+    std::fs::create_dir(work.path().join("out")).expect("mkdir");
+    let n = store.get_to_file(&hash, &dest).await.expect("get");
+    assert_eq!(n, data.len() as u64);
+    assert_eq!(std::fs::read(&dest).expect("read"), data);
+    assert_eq!(
+        dir_entries(&work.path().join("out")),
+        ["copy.flac"],
+        "no temp files left"
+    );
+
+    store.delete(&hash).await.expect("delete");
+    assert!(!store.exists(&hash).await.expect("exists"));
+    store
+        .delete(&hash)
+        .await
+        .expect("delete of a missing blob is fine");
+    let e = store
+        .get_to_file(&hash, &dest)
+        .await
+        .expect_err("missing blob");
+    assert!(matches!(e, BlobError::NotFound { .. }), "{e:?}");
+    assert_eq!(std::fs::read(&dest).expect("read"), data, "dest untouched");
+}
+
+#[tokio::test]
+async fn large_files_use_multipart_and_verify() {
+    let server = S3Server::start().await;
+    let store = server.store();
+    let work = tempfile::tempdir().expect("tempdir");
+    // 2 full 5 MiB parts + a tail.
+    let data = bytes(2 * MIN_PART_SIZE + 123_457, 2);
+    let hash = sha256_hex(&data);
+    let src = write_file(work.path(), "big.wav", &data);
+
+    let out = store.put_file(&hash, &src).await.expect("put");
+    assert_eq!(
+        out,
+        PutOutcome::Uploaded {
+            bytes: data.len() as u64,
+            multipart: true
+        }
+    );
+    let key = store.key_for(&hash).expect("key");
+    assert_eq!(
+        std::fs::metadata(server.object_file(&key))
+            .expect("stored")
+            .len(),
+        data.len() as u64
+    );
+    assert_eq!(
+        store.put_file(&hash, &src).await.expect("re-put"),
+        PutOutcome::AlreadyPresent
+    );
+    let dest = work.path().join("big-copy.wav");
+    store.get_to_file(&hash, &dest).await.expect("get");
+    assert_eq!(sha256_hex(&std::fs::read(&dest).expect("read")), hash);
+}
+
+#[tokio::test]
+async fn uploading_under_the_wrong_hash_is_refused() {
+    let server = S3Server::start().await;
+    let store = server.store();
+    let work = tempfile::tempdir().expect("tempdir");
+    for (len, name) in [(1000, "small"), (MIN_PART_SIZE + 10, "large")] {
+        let data = bytes(len, 3);
+        let wrong = sha256_hex(b"something else");
+        let src = write_file(work.path(), name, &data);
+        let e = store.put_file(&wrong, &src).await.expect_err("mismatch");
+        assert!(
+            matches!(e, BlobError::LocalHashMismatch { .. }),
+            "{name}: {e:?}"
+        );
+        assert!(
+            !store.exists(&wrong).await.expect("exists"),
+            "{name}: nothing stored"
+        );
+    }
+    let e = store
+        .put_file("not-a-hash", &work.path().join("small"))
+        .await
+        .expect_err("bad hash");
+    assert!(matches!(e, BlobError::InvalidHash(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn tampered_blob_fails_verification_and_keeps_existing_destination() {
+    let server = S3Server::start().await;
+    let store = server.store();
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = bytes(64 * 1024, 4);
+    let hash = sha256_hex(&data);
+    let src = write_file(work.path(), "a.mp3", &data);
+    store.put_file(&hash, &src).await.expect("put");
+
+    // Flip bytes in the server's data directory.
+    let stored = server.object_file(&store.key_for(&hash).expect("key"));
+    let mut evil = std::fs::read(&stored).expect("read");
+    evil[100] ^= 0xFF;
+    std::fs::write(&stored, &evil).expect("tamper");
+
+    let dest_dir = work.path().join("dest");
+    std::fs::create_dir(&dest_dir).expect("mkdir");
+    let dest = write_file(&dest_dir, "a.mp3", b"previous good content");
+    let e = store.get_to_file(&hash, &dest).await.expect_err("tampered");
+    match &e {
+        BlobError::HashMismatch {
+            expected, actual, ..
+        } => {
+            assert_eq!(expected, &hash);
+            assert_eq!(actual, &sha256_hex(&evil));
+        }
+        other => panic!("expected HashMismatch, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(&dest).expect("read"),
+        b"previous good content",
+        "existing destination untouched"
+    );
+    assert_eq!(dir_entries(&dest_dir), ["a.mp3"], "temp file removed");
+}
+
+#[tokio::test]
+async fn presigned_urls_work_and_tampered_ones_are_rejected() {
+    let server = S3Server::start().await;
+    let store = server.store();
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = bytes(10_000, 5);
+    let hash = sha256_hex(&data);
+    store
+        .put_file(&hash, &write_file(work.path(), "x", &data))
+        .await
+        .expect("put");
+
+    let url = store
+        .presigned_get_url(&hash, Duration::from_secs(600))
+        .await
+        .expect("presign");
+    assert!(url.as_str().contains("X-Amz-Signature="), "{url}");
+    assert!(!url.as_str().contains(SECRET_KEY));
+    let http = reqwest::Client::new();
+    let resp = http.get(url.clone()).send().await.expect("GET");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.bytes().await.expect("body").as_ref(), data.as_slice());
+
+    // Change one hex digit of the signature.
+    let mut tampered = url.clone();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "X-Amz-Signature" {
+                let mut s = v.into_owned();
+                let last = if s.ends_with('0') { "1" } else { "0" };
+                s.pop();
+                s.push_str(last);
+                s
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    assert_ne!(tampered, url);
+    let resp = http.get(tampered).send().await.expect("GET");
+    assert_eq!(resp.status().as_u16(), 403);
+
+    let e = store
+        .presigned_get_url(&hash, Duration::from_secs(8 * 24 * 3600))
+        .await
+        .expect_err("too long");
+    assert!(matches!(e, BlobError::Config(_)));
+}
+
+#[tokio::test]
+async fn wrong_secret_key_gives_a_clear_error_without_the_key() {
+    let server = S3Server::start().await;
+    let wrong = "Wrong-Secret-Key-xyz-987654321";
+    let store = BlobStore::new(server.config(wrong)).expect("store");
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = bytes(1000, 6);
+    let hash = sha256_hex(&data);
+    let src = write_file(work.path(), "x", &data);
+
+    let e = store.put_file(&hash, &src).await.expect_err("auth");
+    let e2 = store.exists(&hash).await.expect_err("auth");
+    for e in [e, e2] {
+        assert!(matches!(e, BlobError::Unauthorized { .. }), "{e:?}");
+        let text = format!("{e} / {e:?}");
+        assert!(text.contains("secret access key"), "{text}");
+        assert!(!text.contains(wrong), "{text}");
+        assert!(!text.contains(SECRET_KEY), "{text}");
+    }
+    assert!(!format!("{store:?}").contains(wrong));
+}
+
+#[tokio::test]
+async fn conditional_put_check_passes_and_cleans_up() {
+    let server = S3Server::start().await;
+    let store = server.store();
+    store
+        .check_conditional_put()
+        .await
+        .expect("conditional put supported");
+    let doctor = server.root.path().join(BUCKET).join("lib1").join("_doctor");
+    let left = if doctor.exists() {
+        dir_entries(&doctor)
+    } else {
+        Vec::new()
+    };
+    assert!(left.is_empty(), "probe deleted: {left:?}");
+}
