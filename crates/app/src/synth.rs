@@ -163,10 +163,30 @@ pub fn render(spec: &SongSpec) -> Vec<f32> {
 
 /// Writes mono samples as a 16-bit PCM WAV file at 22.05 kHz.
 pub fn write_wav(path: &Path, samples: &[f32]) -> std::io::Result<()> {
+    write_wav_tagged(path, samples, &[])
+}
+
+/// Like [`write_wav`], with RIFF `INFO` tags, e.g. `[("INAM", "Title"), ("IART", "Artist"), ("IGNR", "Genre")]`.
+pub fn write_wav_tagged(path: &Path, samples: &[f32], tags: &[(&str, &str)]) -> std::io::Result<()> {
+    let mut info = Vec::new();
+    if !tags.is_empty() {
+        info.extend_from_slice(b"INFO");
+        for (id, value) in tags {
+            let mut v = value.as_bytes().to_vec();
+            v.push(0);
+            info.extend_from_slice(&id.as_bytes()[..4]);
+            info.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            if v.len() % 2 == 1 {
+                v.push(0);
+            }
+            info.extend_from_slice(&v);
+        }
+    }
+    let list_len = if info.is_empty() { 0 } else { 8 + info.len() as u32 };
     let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
     let data_len = (samples.len() * 2) as u32;
     w.write_all(b"RIFF")?;
-    w.write_all(&(36 + data_len).to_le_bytes())?;
+    w.write_all(&(36 + list_len + data_len).to_le_bytes())?;
     w.write_all(b"WAVEfmt ")?;
     w.write_all(&16u32.to_le_bytes())?;
     w.write_all(&1u16.to_le_bytes())?;
@@ -175,6 +195,11 @@ pub fn write_wav(path: &Path, samples: &[f32]) -> std::io::Result<()> {
     w.write_all(&(SR * 2).to_le_bytes())?;
     w.write_all(&2u16.to_le_bytes())?;
     w.write_all(&16u16.to_le_bytes())?;
+    if !info.is_empty() {
+        w.write_all(b"LIST")?;
+        w.write_all(&(info.len() as u32).to_le_bytes())?;
+        w.write_all(&info)?;
+    }
     w.write_all(b"data")?;
     w.write_all(&data_len.to_le_bytes())?;
     for s in samples {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace. Installs what the tests need first
+# (scripts/test-deps.sh). Usage: scripts/test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+eval "$(scripts/test-deps.sh)"
+export SONGREC_TEST_PYTHON
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy" >&2
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test" >&2
+cargo test --workspace --all-targets --locked "$@"
+# Doc examples are tests too (cargo test --all-targets skips them).
+cargo test --workspace --doc --locked
