@@ -320,6 +320,12 @@ async fn request_shape_headers_paths_and_bodies() {
         assert_eq!(r.method, "POST");
         assert_eq!(r.header("token"), Some(TOKEN));
         assert_eq!(r.header("content-type"), Some("application/json"));
+        let n_ctype = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "content-type")
+            .count();
+        assert_eq!(n_ctype, 1);
         assert_eq!(r.header("accept"), Some("application/json"));
         assert!(
             r.header("user-agent")
@@ -765,6 +771,32 @@ async fn operation_deadline_bounds_retries_of_hanging_requests() {
     assert!(matches!(e, DataApiError::Timeout { .. }), "{e:?}");
     assert!(e.to_string().contains("last error"), "{e}");
     assert!(c.requests_sent() >= 2, "request timeouts were retried");
+}
+
+#[tokio::test]
+async fn wrong_path_prefix_404_hints_at_api_path() {
+    let server = ScriptedServer::start(|_, _| Reply::Raw {
+        status: 404,
+        content_type: "text/plain",
+        body: "Not Found".into(),
+        headers: vec![],
+    })
+    .await;
+    let e = client(&server)
+        .find_collections(false)
+        .await
+        .expect_err("should fail");
+    assert!(
+        matches!(
+            e,
+            DataApiError::Http {
+                http_status: 404,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("api_path"), "{e}");
 }
 
 #[tokio::test]

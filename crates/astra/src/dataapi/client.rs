@@ -166,7 +166,6 @@ impl DataApiClient {
 
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .default_headers(headers)
@@ -319,6 +318,7 @@ impl DataApiClient {
             .http
             .post(url.clone())
             .header("Token", inner.token_header.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .timeout(inner.config.request_timeout)
             .json(body)
             .send()
@@ -356,6 +356,15 @@ impl DataApiClient {
                 Some(env) if env.errors.as_ref().is_some_and(|e| !e.is_empty()) => {
                     Ok((status, env))
                 }
+                _ if status == 404 => Err(DataApiError::Http {
+                    http_status: status,
+                    body: format!(
+                        "no Data API at {url} (check the endpoint and api_path: Astra uses {}, self-hosted servers {}): {}",
+                        super::config::ASTRA_API_PATH,
+                        super::config::SELF_HOSTED_API_PATH,
+                        self.snippet(&bytes)
+                    ),
+                }),
                 _ => Err(DataApiError::Http {
                     http_status: status,
                     body: self.snippet(&bytes),
