@@ -20,10 +20,10 @@ use crate::output;
 #[command(name = "songrec", version, about, long_about = None)]
 pub struct Cli {
     /// Storage backend: local (default) or astra.
-    #[arg(long, global = true, env = "SONGREC_STORAGE_BACKEND")]
+    #[arg(long, global = true)]
     pub storage_backend: Option<String>,
     /// Local library folder (holds data/); default ~/.local/share/songrec.
-    #[arg(long, global = true, env = "SONGREC_LIBRARY")]
+    #[arg(long, global = true)]
     pub library: Option<PathBuf>,
     /// Configuration file (default: $SONGREC_CONFIG, ./config.toml, ~/.config/songrec/config.toml).
     #[arg(long, global = true)]
