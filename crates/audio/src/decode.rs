@@ -270,14 +270,14 @@ impl Collector {
                     let ci = f / chunk;
                     let end = ((ci + 1) * chunk).min(frame0 + n);
                     let len = end - f;
-                    let mut keep = ci % stride_v == 0;
+                    let mut keep = ci.is_multiple_of(stride_v);
                     if keep && self.current != Some(ci) && self.segs.len() >= max {
                         // A new chunk is about to start and the reservoir is full:
                         // double the stride and drop the chunks that fall off the grid.
                         stride_v *= 2;
                         self.finish_current();
                         self.segs.retain(|(i, _)| i % stride_v == 0);
-                        keep = ci % stride_v == 0;
+                        keep = ci.is_multiple_of(stride_v);
                     }
                     if keep {
                         let slice = &mono[pos as usize..(pos + len) as usize];
@@ -572,7 +572,16 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
                 ),
             });
         }
-        if saw_packet && declared_frames.unwrap_or(0) > 0 {
+        if let Some(f) = declared_frames.filter(|&f| f > 0) {
+            return Err(AudioError::Corrupt {
+                path: path_buf,
+                detail: format!(
+                    "header declares {:.1} s of audio but the stream ended before any was decoded (truncated?)",
+                    f as f64 / f64::from(sample_rate.max(1))
+                ),
+            });
+        }
+        if saw_packet {
             return Err(AudioError::Corrupt {
                 path: path_buf,
                 detail: "packets present but no samples decoded".into(),

@@ -328,10 +328,11 @@ impl DspEmbedder {
             for i in 0..12 {
                 prof[i] += c[i];
             }
-            if let Some((ps, pt, pc)) = prev {
-                if ps == s && pt + 1 == t {
-                    change.push(1.0 - crate::embed::cosine_similarity(&pc, &cc));
-                }
+            if let Some((ps, pt, pc)) = prev
+                && ps == s
+                && pt + 1 == t
+            {
+                change.push(1.0 - cosine_similarity(&pc, &cc));
             }
             prev = Some((s, t, cc));
         }

@@ -149,24 +149,22 @@ impl TagsBuilder {
                 StandardTag::AlbumArtist(s) => set(&mut self.album_artist, s),
                 StandardTag::Album(s) => set(&mut self.t.album, s),
                 StandardTag::Genre(s) => set(&mut self.t.genre, s),
-                StandardTag::TrackNumber(n) => {
-                    if self.t.track.is_none() {
-                        self.t.track = u32::try_from(*n).ok();
-                    }
+                StandardTag::TrackNumber(n) if self.t.track.is_none() => {
+                    self.t.track = u32::try_from(*n).ok();
                 }
-                StandardTag::RecordingYear(y) | StandardTag::ReleaseYear(y) => {
-                    if self.t.year.is_none() {
-                        self.t.year = Some(u32::from(*y));
-                    }
+                StandardTag::RecordingYear(y) | StandardTag::ReleaseYear(y)
+                    if self.t.year.is_none() =>
+                {
+                    self.t.year = Some(u32::from(*y));
                 }
                 StandardTag::RecordingDate(s)
                 | StandardTag::ReleaseDate(s)
                 | StandardTag::OriginalReleaseDate(s)
                 | StandardTag::RecordingTime(s)
-                | StandardTag::ReleaseTime(s) => {
-                    if self.t.year.is_none() {
-                        self.t.year = first_year(s);
-                    }
+                | StandardTag::ReleaseTime(s)
+                    if self.t.year.is_none() =>
+                {
+                    self.t.year = first_year(s);
                 }
                 _ => {}
             }
@@ -249,8 +247,10 @@ pub fn parse_file_name(path: &Path) -> Tags {
         }
     }
     // "01 Title" / "01. Title" / "1-Title" in the first remaining part.
-    if t.track.is_none() {
-        if let Some(first) = rest.first_mut() {
+    if t.track.is_none()
+        && let Some(first) = rest.first_mut()
+    {
+        {
             let digits: String = first.chars().take_while(char::is_ascii_digit).collect();
             if (1..=3).contains(&digits.len()) {
                 let after = first[digits.len()..].to_string();
