@@ -352,3 +352,21 @@ async fn conditional_put_check_passes_and_cleans_up() {
     };
     assert!(left.is_empty(), "probe deleted: {left:?}");
 }
+
+#[tokio::test]
+async fn blob_futures_are_send() {
+    let server = S3Server::start().await;
+    let store = server.store();
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = bytes(100, 7);
+    let hash = sha256_hex(&data);
+    let src = write_file(work.path(), "x", &data);
+    let dest = work.path().join("y");
+    let h = hash.clone();
+    let handle = tokio::spawn(async move {
+        store.put_file(&h, &src).await?;
+        store.get_to_file(&h, &dest).await
+    });
+    assert_eq!(handle.await.expect("join").expect("round trip"), 100);
+    assert_eq!(std::fs::read(work.path().join("y")).expect("read"), data);
+}

@@ -1342,3 +1342,23 @@ async fn insert_many_legacy_inserted_ids_response() {
     assert_eq!(report.failures[0].index, 1);
     assert!(report.failures[0].is_already_exists());
 }
+
+#[tokio::test]
+async fn client_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let server = ScriptedServer::start(|_, _| Reply::Json(json!({"status": {"count": 0}}))).await;
+    let c = client(&server);
+    let songs = c.collection("songs");
+    let f = songs.insert_many(vec![]);
+    assert_send(&f);
+    let report = f.await.expect("empty insert");
+    assert!(report.is_complete() && report.inserted_ids.is_empty());
+    assert_eq!(c.requests_sent(), 0, "nothing to send");
+    assert_send(&songs.find(json!({}), FindOptions::default()).into_stream());
+    assert_send(&songs.count_documents(json!({})));
+    assert_send(&songs.update_one(json!({}), json!({}), UpdateOptions::default()));
+    assert_send(&c.find_collections(true));
+    // spawnable
+    let handle = tokio::spawn(async move { songs.estimated_document_count().await });
+    assert_eq!(handle.await.expect("join").expect("count"), 0);
+}

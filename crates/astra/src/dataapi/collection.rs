@@ -578,8 +578,14 @@ impl Collection {
         loop {
             let resp = self.command("deleteMany", &body, true).await?;
             rounds += 1;
-            if !resp.status_flag("moreData") || rounds >= 10_000 {
+            if !resp.status_flag("moreData") {
                 return Ok(());
+            }
+            if rounds >= 10_000 {
+                return Err(DataApiError::Decode(
+                    "deleteMany with an empty filter still reports moreData after 10000 rounds"
+                        .into(),
+                ));
             }
         }
     }
