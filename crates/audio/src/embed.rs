@@ -212,6 +212,9 @@ pub const DSP_NAME: &str = "songrec-dsp";
 /// Version of the DSP embedder output (bump on any change of the vector).
 pub const DSP_VERSION: u32 = 1;
 
+/// Shortest audio (seconds) for which a key is reported.
+pub const MIN_KEY_SECS: f32 = 3.0;
+
 fn ln_clamped(v: f32, lo: f32, hi: f32) -> f32 {
     v.clamp(lo, hi).ln()
 }
@@ -427,7 +430,11 @@ impl DspEmbedder {
                 *x = 0.0;
             }
         }
-        let key_name = key.filter(|k| k.correlation > 0.3).map(|k| k.name());
+        // A key is only reported for music-length audio with a clear tonal profile (a 100 ms kick
+        // drum has a chroma vector, but no key).
+        let key_name = key
+            .filter(|k| k.correlation > 0.3 && total_secs >= MIN_KEY_SECS)
+            .map(|k| k.name());
         let descriptors = Descriptors {
             centroid_hz: col(&|f, t| f.centroid[t]).0,
             rolloff_hz: col(&|f, t| f.rolloff[t]).0,

@@ -150,7 +150,7 @@ impl TagsBuilder {
                 StandardTag::Album(s) => set(&mut self.t.album, s),
                 StandardTag::Genre(s) => set(&mut self.t.genre, s),
                 StandardTag::TrackNumber(n) if self.t.track.is_none() => {
-                    self.t.track = u32::try_from(*n).ok();
+                    self.t.track = u32::try_from(*n).ok().filter(|&n| n > 0);
                 }
                 StandardTag::RecordingYear(y) | StandardTag::ReleaseYear(y)
                     if self.t.year.is_none() =>

@@ -42,6 +42,7 @@ fn very_short_clips_still_give_normalised_vectors() {
         assert!(a.vector.iter().all(|v| v.is_finite()), "{name}");
         assert!((norm(&a.vector) - 1.0).abs() < 1e-4, "{name}");
         assert!(a.bpm.is_none(), "{name}: no tempo in a one-shot");
+        assert!(a.key.is_none(), "{name}: no key in a one-shot");
         assert!(a.descriptors.analysed_secs < 0.11, "{name}");
     }
 }
