@@ -241,10 +241,10 @@ pub fn metadata_from(id: &SongId, fa: &FileAnalysis, file_size: u64) -> SongMeta
         "codec".into(),
         serde_json::Value::String(fa.info.codec.clone()),
     );
-    if let Some(d) = fa.analyses.first() {
-        if let Ok(v) = serde_json::to_value(&d.analysis.descriptors) {
-            m.extra.insert("descriptors".into(), v);
-        }
+    if let Some(d) = fa.analyses.first()
+        && let Ok(v) = serde_json::to_value(&d.analysis.descriptors)
+    {
+        m.extra.insert("descriptors".into(), v);
     }
     m.created_at = Utc::now();
     m.updated_at = m.created_at;

@@ -110,7 +110,7 @@ pub fn render(spec: &SongSpec) -> Vec<f32> {
                 v += 0.25 * saw * (-(t % (beat / 4.0)) * 12.0).exp();
             }
             "rock" => {
-                if beat_idx % 2 == 0 {
+                if beat_idx.is_multiple_of(2) {
                     v += 0.7 * (2.0 * PI * 70.0 * tb).sin() * (-tb * 10.0).exp();
                 } else {
                     v += 0.5 * r.noise() * (-tb * 18.0).exp();
@@ -144,7 +144,11 @@ pub fn render(spec: &SongSpec) -> Vec<f32> {
             }
             _ => {
                 // jazz-ish: swung ride, walking bass, seventh chords with soft attack
-                let swing = if (beat_idx % 2) == 1 { 0.66 } else { 0.0 };
+                let swing = if beat_idx.is_multiple_of(2) {
+                    0.0
+                } else {
+                    0.66
+                };
                 let tr = (t - swing * beat / 2.0).rem_euclid(beat);
                 v += 0.08 * r.noise() * (-tr * 25.0).exp() * (2.0 * PI * 5000.0 * t).sin().abs();
                 let walk = [0.0, 4.0, 7.0, 9.0][beat_idx % 4];
@@ -167,7 +171,11 @@ pub fn write_wav(path: &Path, samples: &[f32]) -> std::io::Result<()> {
 }
 
 /// Like [`write_wav`], with RIFF `INFO` tags, e.g. `[("INAM", "Title"), ("IART", "Artist"), ("IGNR", "Genre")]`.
-pub fn write_wav_tagged(path: &Path, samples: &[f32], tags: &[(&str, &str)]) -> std::io::Result<()> {
+pub fn write_wav_tagged(
+    path: &Path,
+    samples: &[f32],
+    tags: &[(&str, &str)],
+) -> std::io::Result<()> {
     let mut info = Vec::new();
     if !tags.is_empty() {
         info.extend_from_slice(b"INFO");
@@ -182,7 +190,11 @@ pub fn write_wav_tagged(path: &Path, samples: &[f32], tags: &[(&str, &str)]) -> 
             info.extend_from_slice(&v);
         }
     }
-    let list_len = if info.is_empty() { 0 } else { 8 + info.len() as u32 };
+    let list_len = if info.is_empty() {
+        0
+    } else {
+        8 + info.len() as u32
+    };
     let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
     let data_len = (samples.len() * 2) as u32;
     w.write_all(b"RIFF")?;

@@ -333,14 +333,14 @@ pub fn plan_windows(total: u64, rate: u32, opts: &DecodeOptions) -> Vec<(u64, u6
 }
 
 fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
-    let meta = std::fs::metadata(path).map_err(|source| AudioError::Io {
+    let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     if meta.is_dir() {
         return Err(AudioError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::other("is a directory"),
+            error: std::io::Error::other("is a directory"),
         });
     }
     if meta.len() == 0 {
@@ -348,9 +348,9 @@ fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
             path: path.to_path_buf(),
         });
     }
-    let file = File::open(path).map_err(|source| AudioError::Io {
+    let file = File::open(path).map_err(|error| AudioError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     // No extension hint on purpose: the format is probed from the content only.
@@ -366,7 +366,7 @@ fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
             SymError::IoError(ref io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
                 AudioError::Io {
                     path: path.to_path_buf(),
-                    source: std::io::Error::new(io.kind(), e.to_string()),
+                    error: std::io::Error::new(io.kind(), e.to_string()),
                 }
             }
             other => AudioError::UnknownFormat {

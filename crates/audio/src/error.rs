@@ -14,13 +14,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The file could not be opened or read.
-    #[error("{}: cannot read file: {source}; check that it exists and is readable", path.display())]
+    #[error("{}: cannot read file: {error}; check that it exists and is readable", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file has zero bytes.
     #[error("{}: file is empty (0 bytes); re-copy or re-rip it", path.display())]

@@ -586,7 +586,8 @@ async fn songrec_app_stats(backend: &dyn songrec_storage::StorageBackend) -> Res
 }
 
 pub fn synth(args: &SynthArgs) -> Result<u8> {
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
     let mut n = 0;
     for style in songrec_app::synth::STYLES {
         for i in 0..args.per_style {
@@ -594,7 +595,11 @@ pub fn synth(args: &SynthArgs) -> Result<u8> {
             let title = format!("{} {}", style_title(style), i + 1);
             let artist = format!("The {} Ensemble", capitalise(style));
             let path = args.dir.join(format!("{artist} - {title}.wav"));
-            let tags = [("INAM", title.as_str()), ("IART", artist.as_str()), ("IGNR", style)];
+            let tags = [
+                ("INAM", title.as_str()),
+                ("IART", artist.as_str()),
+                ("IGNR", style),
+            ];
             songrec_app::synth::write_wav_tagged(&path, &songrec_app::synth::render(&spec), &tags)
                 .with_context(|| format!("writing {}", path.display()))?;
             n += 1;
@@ -606,7 +611,8 @@ pub fn synth(args: &SynthArgs) -> Result<u8> {
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 fn style_title(style: &str) -> &'static str {

@@ -96,5 +96,9 @@ async fn run(cli: Cli) -> Result<u8> {
     let backend = songrec_app::factory::build(&cfg)
         .with_context(|| format!("opening the {} library", cfg.backend))?;
     tracing::info!("using {backend}");
-    cli::dispatch(&cli, &cfg, backend).await
+    let code = cli::dispatch(&cli, &cfg, backend.clone()).await;
+    // Everything durable was flushed by the command; let the OS reclaim the in-memory library
+    // instead of freeing a hundred thousand songs one by one at exit.
+    std::mem::forget(backend);
+    code
 }

@@ -237,7 +237,7 @@ fn similar_show_delete_stats() {
         .args(["--per-style", "4", "--seconds", "6"])
         .output()
         .unwrap();
-    let probe = outside.join("techno - Warehouse Pulse 4.wav");
+    let probe = outside.join("The Techno Ensemble - Warehouse Pulse 4.wav");
     let o = songrec(
         &lib,
         &[

@@ -24,6 +24,7 @@
 pub mod fsutil;
 pub mod npy;
 pub mod pack;
+pub mod snapshot;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -39,8 +40,8 @@ use sha2::{Digest, Sha256};
 use songrec_storage::math::{self, TopK};
 use songrec_storage::{
     BatchReport, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats, Page, PutOutcome,
-    SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError, StorageResult,
-    VersionEntry, compare_by,
+    SearchQuery, SongId, SongMetadata, SongRecord, SortKey, StorageBackend, StorageError,
+    StorageResult, VersionEntry, compare_by,
 };
 
 use crate::fsutil::{WriteLock, sync_dir, write_atomic, write_atomic_nosync_dir};
@@ -49,7 +50,7 @@ use crate::pack::{Pack, Row};
 /// Journal records before `metadata.json` is rewritten.
 const COMPACT_AFTER: usize = 5000;
 /// Rows above which a search is split across threads.
-const PARALLEL_ROWS: usize = 16_384;
+const PARALLEL_ROWS: usize = 4096;
 
 /// The local file-system backend.
 ///
@@ -85,6 +86,7 @@ struct Paths {
     tombstones: PathBuf,
     index: PathBuf,
     manifest: PathBuf,
+    snapshot: PathBuf,
     lock: PathBuf,
 }
 
@@ -101,6 +103,7 @@ impl Paths {
             journal: internal.join("journal.jsonl"),
             tombstones: internal.join("tombstones.json"),
             manifest: index.join("manifest.json"),
+            snapshot: index.join("metadata.bin"),
             lock: internal.join("lock"),
             index,
             internal,
@@ -166,7 +169,7 @@ struct CandRow {
 struct PackCache {
     pack: Pack,
     /// Live rows joined with metadata slots, valid for (pack length, metadata generation).
-    rows: Option<(usize, u64, Vec<CandRow>)>,
+    rows: Option<(usize, u64, Arc<Vec<CandRow>>)>,
 }
 
 #[derive(Default)]
@@ -175,7 +178,7 @@ struct State {
     lock: Option<WriteLock>,
     registry: Registry,
     songs: Vec<SongMetadata>,
-    index: HashMap<[u8; 32], usize>,
+    index: pack::IdMap<usize>,
     tombstones: BTreeMap<SongId, u64>,
     meta_gen: u64,
     journal_records: usize,
@@ -381,7 +384,16 @@ impl Inner {
     fn load(&self, st: &mut State) -> StorageResult<()> {
         let p = &self.paths;
         st.registry = read_json(&p.registry)?;
-        for m in parse_metadata(&p.metadata)? {
+        let from_snapshot = snapshot::stamp(&p.metadata).and_then(|stamp| {
+            fs::read(&p.snapshot)
+                .ok()
+                .and_then(|b| snapshot::decode(&b, stamp))
+        });
+        let songs = match from_snapshot {
+            Some(songs) => songs,
+            None => parse_metadata(&p.metadata)?,
+        };
+        for m in songs {
             st.index.insert(m.id.to_bytes(), st.songs.len());
             st.songs.push(m);
         }
@@ -505,9 +517,15 @@ impl Inner {
             st.songs.iter().map(|m| (m.id.as_str(), m)).collect();
         mkdirs(&self.paths.embeddings)?;
         write_atomic(&self.paths.metadata, |w| {
-            serde_json::to_writer_pretty(&mut *w, &sorted).map_err(std::io::Error::other)?;
+            serde_json::to_writer(&mut *w, &sorted).map_err(std::io::Error::other)?;
             w.write_all(b"\n")
         })?;
+        if let Some(stamp) = snapshot::stamp(&self.paths.metadata) {
+            let songs: Vec<&SongMetadata> = sorted.values().copied().collect();
+            let bytes = snapshot::encode(&songs, stamp);
+            mkdirs(&self.paths.index)?;
+            write_atomic_nosync_dir(&self.paths.snapshot, |w| w.write_all(&bytes))?;
+        }
         write_json(&self.paths.tombstones, &st.tombstones)?;
         write_atomic(&self.paths.journal, |_| Ok(()))?;
         st.journal_records = 0;
@@ -670,8 +688,8 @@ impl Inner {
     }
 
     fn write_vectors(&self, st: &mut State, items: &[(SongId, &Embedding)]) -> StorageResult<()> {
-        let mut by_model: BTreeMap<String, (RegisteredModel, Vec<(SongId, &[f32])>)> =
-            BTreeMap::new();
+        type Rows<'a> = Vec<(SongId, &'a [f32])>;
+        let mut by_model: BTreeMap<String, (RegisteredModel, Rows<'_>)> = BTreeMap::new();
         for (id, e) in items {
             let r = self.register(st, &e.model)?;
             write_atomic_nosync_dir(&self.paths.npy(&r, id), |w| {
@@ -717,7 +735,8 @@ impl Inner {
         write_json(&self.paths.manifest, &st.manifest)
     }
 
-    fn candidates(&self, st: &mut State, m: &RegisteredModel) -> StorageResult<Vec<CandRow>> {
+    /// The model's live rows that have metadata, shared with the cache (no copy per query).
+    fn candidates(&self, st: &mut State, m: &RegisteredModel) -> StorageResult<Arc<Vec<CandRow>>> {
         self.ensure_pack(st, m)?;
         let key = m.model.file_key();
         let meta_gen = st.meta_gen;
@@ -730,7 +749,7 @@ impl Inner {
             && *c == committed
             && *g == meta_gen
         {
-            return Ok(rows.clone());
+            return Ok(Arc::clone(rows));
         }
         let rows: Vec<CandRow> = cache
             .pack
@@ -743,7 +762,8 @@ impl Inner {
                 })
             })
             .collect();
-        cache.rows = Some((committed, meta_gen, rows.clone()));
+        let rows = Arc::new(rows);
+        cache.rows = Some((committed, meta_gen, Arc::clone(&rows)));
         Ok(rows)
     }
 
@@ -868,6 +888,39 @@ fn rank(
             (math::score(q.metric, d, qn, c.row.norm), c.slot as usize)
         })
         .collect()
+}
+
+/// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the
+/// comparator would allocate O(n log n) strings).
+fn sort_songs(hits: &mut Vec<&SongMetadata>, key: SortKey, descending: bool) {
+    use std::cmp::Ordering;
+    let text = |m: &SongMetadata| match key {
+        SortKey::Title => m.title.to_lowercase(),
+        SortKey::Artist => format!(
+            "{}\u{0}{}",
+            m.artist
+                .as_deref()
+                .map(str::to_lowercase)
+                .unwrap_or_default(),
+            m.title.to_lowercase()
+        ),
+        _ => String::new(),
+    };
+    let mut keyed: Vec<(String, &SongMetadata)> = hits.iter().map(|m| (text(m), *m)).collect();
+    keyed.sort_by(|(ka, a), (kb, b)| {
+        let o = match key {
+            SortKey::Title => ka.cmp(kb).then_with(|| a.id.cmp(&b.id)),
+            SortKey::Artist => match (&a.artist, &b.artist) {
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                _ => ka.cmp(kb),
+            }
+            .then_with(|| a.id.cmp(&b.id)),
+            _ => compare_by(key, a, b),
+        };
+        if descending { o.reverse() } else { o }
+    });
+    *hits = keyed.into_iter().map(|(_, m)| m).collect();
 }
 
 fn copy_hashing(src: &Path, tmp: &Path) -> StorageResult<(SongId, u64)> {
@@ -1101,10 +1154,7 @@ impl StorageBackend for LocalBackend {
                 };
                 let mut hits: Vec<&SongMetadata> =
                     st.songs.iter().filter(|m| q.filter.matches(m)).collect();
-                hits.sort_by(|a, b| {
-                    let o = compare_by(q.sort, a, b);
-                    if q.descending { o.reverse() } else { o }
-                });
+                sort_songs(&mut hits, q.sort, q.descending);
                 let items: Vec<SongMetadata> = hits
                     .iter()
                     .skip(start)

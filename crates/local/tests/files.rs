@@ -35,7 +35,7 @@ fn model() -> ModelInfo {
 
 fn song(i: u32) -> SongMetadata {
     let mut m = SongMetadata::new(SongId::from_bytes(&i.to_le_bytes()), format!("Song {i}"));
-    m.genre = Some(if i % 2 == 0 { "even" } else { "odd" }.into());
+    m.genre = Some(if i.is_multiple_of(2) { "even" } else { "odd" }.into());
     m
 }
 

@@ -115,7 +115,7 @@ pub struct CacheConfig {
 }
 
 /// Ingest settings.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
     /// Parallel analysis jobs (0 = one per core).
@@ -217,12 +217,6 @@ impl Default for CacheConfig {
             path: xdg("XDG_CACHE_HOME", ".cache").join("songrec"),
             max_bytes: 2 << 30,
         }
-    }
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self { jobs: 0 }
     }
 }
 

@@ -63,8 +63,15 @@ fn song(n: usize) -> SongMetadata {
     } else {
         Some(80.0 + n as f32 * 2.5)
     };
-    m.key = Some(if n % 2 == 0 { "A minor" } else { "C major" }.to_owned());
-    m.tags = if n % 4 == 0 {
+    m.key = Some(
+        if n.is_multiple_of(2) {
+            "A minor"
+        } else {
+            "C major"
+        }
+        .to_owned(),
+    );
+    m.tags = if n.is_multiple_of(4) {
         vec!["moody".into(), "night".into()]
     } else {
         vec!["bright".into()]

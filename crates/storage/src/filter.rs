@@ -106,6 +106,35 @@ impl Field {
         )
     }
 
+    /// Whether any of the field's values in a song satisfies `pred` (no allocation).
+    pub fn any_value(&self, m: &SongMetadata, mut pred: impl FnMut(ValueRef<'_>) -> bool) -> bool {
+        let text = |s: &Option<String>, pred: &mut dyn FnMut(ValueRef<'_>) -> bool| {
+            s.as_deref().is_some_and(|s| pred(ValueRef::Text(s)))
+        };
+        match self {
+            Self::Title => pred(ValueRef::Text(&m.title)),
+            Self::Artist => text(&m.artist, &mut pred),
+            Self::Album => text(&m.album, &mut pred),
+            Self::Genre => text(&m.genre, &mut pred),
+            Self::Key => text(&m.key, &mut pred),
+            Self::Tags => m.tags.iter().any(|t| pred(ValueRef::Text(t))),
+            Self::FileName => pred(ValueRef::Text(&m.file_name)),
+            Self::Bpm => m.bpm.is_some_and(|b| pred(ValueRef::Number(f64::from(b)))),
+            Self::Duration => pred(ValueRef::Number(m.duration_secs)),
+            Self::SampleRate => pred(ValueRef::Number(f64::from(m.sample_rate))),
+            Self::Channels => pred(ValueRef::Number(f64::from(m.channels))),
+            Self::FileSize => pred(ValueRef::Number(m.file_size as f64)),
+            Self::Version => pred(ValueRef::Number(m.version as f64)),
+            Self::Extra(n) => match m.extra.get(n) {
+                None | Some(serde_json::Value::Null) => false,
+                Some(serde_json::Value::Array(a)) => {
+                    a.iter().filter_map(ValueRef::from_json).any(pred)
+                }
+                Some(v) => ValueRef::from_json(v).is_some_and(pred),
+            },
+        }
+    }
+
     /// The field's values in a song: none if absent, several for tags.
     pub fn values(&self, m: &SongMetadata) -> Vec<Value> {
         let text = |s: &Option<String>| s.iter().map(|s| Value::Text(s.clone())).collect();
@@ -155,22 +184,54 @@ impl Value {
             _ => None,
         }
     }
+}
 
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Self::Number(n) => Some(*n),
+/// A borrowed [`Value`], as found in a song.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// Boolean.
+    Bool(bool),
+    /// Number.
+    Number(f64),
+    /// Text.
+    Text(&'a str),
+}
+
+impl<'a> ValueRef<'a> {
+    fn from_json(v: &'a serde_json::Value) -> Option<Self> {
+        match v {
+            serde_json::Value::Bool(b) => Some(Self::Bool(*b)),
+            serde_json::Value::Number(n) => n.as_f64().map(Self::Number),
+            serde_json::Value::String(s) => Some(Self::Text(s)),
             _ => None,
         }
     }
 
-    fn equals(&self, other: &Value) -> bool {
+    fn equals(self, other: &Value) -> bool {
         match (self, other) {
-            (Self::Text(a), Self::Text(b)) => a.to_lowercase() == b.to_lowercase(),
-            (Self::Number(a), Self::Number(b)) => a == b,
-            (Self::Bool(a), Self::Bool(b)) => a == b,
+            (Self::Text(a), Value::Text(b)) => eq_ignore_case(a, b),
+            (Self::Number(a), Value::Number(b)) => a == *b,
+            (Self::Bool(a), Value::Bool(b)) => a == *b,
             _ => false,
         }
     }
+
+    fn as_f64(self) -> Option<f64> {
+        match self {
+            Self::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Unicode case-insensitive equality (lowercase mapping), without allocating.
+pub fn eq_ignore_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// One test on one field.
@@ -198,13 +259,13 @@ impl Condition {
     /// Whether a song satisfies the condition.
     pub fn matches(&self, m: &SongMetadata) -> bool {
         match self {
-            Self::Eq(f, v) => f.values(m).iter().any(|x| x.equals(v)),
-            Self::In(f, vs) => f.values(m).iter().any(|x| vs.iter().any(|v| x.equals(v))),
-            Self::Range { field, min, max } => field.values(m).iter().any(|x| {
+            Self::Eq(f, v) => f.any_value(m, |x| x.equals(v)),
+            Self::In(f, vs) => f.any_value(m, |x| vs.iter().any(|v| x.equals(v))),
+            Self::Range { field, min, max } => field.any_value(m, |x| {
                 x.as_f64()
                     .is_some_and(|x| min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi))
             }),
-            Self::Exists(f) => !f.values(m).is_empty(),
+            Self::Exists(f) => f.any_value(m, |_| true),
         }
     }
 
@@ -343,6 +404,17 @@ mod tests {
         assert!(!r(Some(0.0), None).matches(&no_bpm));
         assert!(!Condition::Exists(Field::Bpm).matches(&no_bpm));
         assert!(Condition::Exists(Field::Bpm).matches(&m));
+    }
+
+    #[test]
+    fn case_folding_without_allocation() {
+        assert!(eq_ignore_case("Ünïcödé", "üNÏCÖDÉ"));
+        assert!(eq_ignore_case("ROCK", "rock"));
+        assert!(!eq_ignore_case("rock", "rocks"));
+        assert!(
+            !eq_ignore_case("straße", "STRASSE"),
+            "lowercase mapping, not full case folding"
+        );
     }
 
     #[test]

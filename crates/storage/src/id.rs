@@ -25,14 +25,20 @@ pub const SHORT_ID_LEN: usize = 12;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct SongId(String);
+pub struct SongId {
+    // Lowercase ASCII hex; ordering and equality on it equal those of the raw bytes.
+    hex: [u8; 64],
+}
 
 impl SongId {
     /// Parses a full 64-character hex id (case-insensitive).
     pub fn parse(s: &str) -> StorageResult<Self> {
         let s = s.trim();
         if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(s.to_ascii_lowercase()))
+            let mut hex = [0u8; 64];
+            hex.copy_from_slice(s.as_bytes());
+            hex.make_ascii_lowercase();
+            Ok(Self { hex })
         } else {
             Err(StorageError::InvalidInput(format!(
                 "not a song id (expected 64 hex characters): {s:?}"
@@ -42,7 +48,7 @@ impl SongId {
 
     /// The id of some bytes.
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        Self(hex::encode(Sha256::digest(bytes)))
+        Self::from_raw(&Sha256::digest(bytes).into())
     }
 
     /// Hashes a reader in 1 MiB chunks (bounded memory), returning the id and the byte count.
@@ -58,7 +64,7 @@ impl SongId {
             n += k as u64;
             h.update(&buf[..k]);
         }
-        Ok((Self(hex::encode(h.finalize())), n))
+        Ok((Self::from_raw(&h.finalize().into()), n))
     }
 
     /// Hashes a file.
@@ -69,27 +75,36 @@ impl SongId {
 
     /// The full hex id.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Every constructor stores ASCII hex digits only.
+        std::str::from_utf8(&self.hex).unwrap_or_default()
     }
 
     /// The short prefix shown to users.
     pub fn short(&self) -> &str {
-        &self.0[..SHORT_ID_LEN]
+        &self.as_str()[..SHORT_ID_LEN]
     }
 
     /// The raw 32 bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
+        fn nibble(c: u8) -> u8 {
+            if c <= b'9' { c - b'0' } else { c - b'a' + 10 }
+        }
         let mut out = [0u8; 32];
-        // The constructor guarantees 64 hex chars.
-        if hex::decode_to_slice(&self.0, &mut out).is_err() {
-            unreachable!("SongId always holds 64 hex characters")
+        for (o, pair) in out.iter_mut().zip(self.hex.chunks_exact(2)) {
+            *o = (nibble(pair[0]) << 4) | nibble(pair[1]);
         }
         out
     }
 
     /// Rebuilds an id from its raw 32 bytes.
     pub fn from_raw(bytes: &[u8; 32]) -> Self {
-        Self(hex::encode(bytes))
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 64];
+        for (i, b) in bytes.iter().enumerate() {
+            hex[2 * i] = DIGITS[usize::from(b >> 4)];
+            hex[2 * i + 1] = DIGITS[usize::from(b & 15)];
+        }
+        Self { hex }
     }
 }
 
@@ -102,13 +117,13 @@ impl TryFrom<String> for SongId {
 
 impl From<SongId> for String {
     fn from(id: SongId) -> String {
-        id.0
+        id.as_str().to_owned()
     }
 }
 
 impl fmt::Display for SongId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

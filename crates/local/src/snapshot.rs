@@ -1,0 +1,208 @@
+//! A binary snapshot of `metadata.json`, derived and disposable, so opening a large library
+//! does not parse tens of megabytes of JSON on every command.
+//!
+//! Written next to the vector packs whenever songrec rewrites `metadata.json`, stamped with that
+//! file's size and modification time. It is used only while the stamp still matches; any other
+//! writer of `metadata.json` (the Python tool, a hand edit) makes songrec fall back to the JSON.
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use chrono::{DateTime, Utc};
+use songrec_storage::{SongId, SongMetadata};
+
+const MAGIC: &[u8; 8] = b"SRMETA01";
+
+/// Size and modification time (ns) of a file.
+pub fn stamp(path: &Path) -> Option<(u64, u128)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((
+        m.len(),
+        m.modified()
+            .ok()?
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_nanos(),
+    ))
+}
+
+struct W(Vec<u8>);
+impl W {
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f64(&mut self, v: f64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn opt(&mut self, s: &Option<String>) {
+        match s {
+            Some(s) => {
+                self.0.push(1);
+                self.str(s);
+            }
+            None => self.0.push(0),
+        }
+    }
+    fn time(&mut self, t: &DateTime<Utc>) {
+        self.i64(t.timestamp());
+        self.u64(u64::from(t.timestamp_subsec_nanos()));
+    }
+}
+
+struct R<'a>(&'a [u8]);
+impl R<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take(8)
+            .and_then(|b| b.try_into().ok())
+            .map(i64::from_le_bytes)
+    }
+    fn f64(&mut self) -> Option<f64> {
+        self.take(8)
+            .and_then(|b| b.try_into().ok())
+            .map(f64::from_le_bytes)
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        self.take(n)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_owned)
+    }
+    fn opt(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => self.str().map(Some),
+            _ => None,
+        }
+    }
+    fn time(&mut self) -> Option<DateTime<Utc>> {
+        let secs = self.i64()?;
+        let nanos = u32::try_from(self.u64()?).ok()?;
+        DateTime::from_timestamp(secs, nanos)
+    }
+}
+
+/// Encodes songs with the stamp of the `metadata.json` they mirror.
+pub fn encode(songs: &[&SongMetadata], json_stamp: (u64, u128)) -> Vec<u8> {
+    let mut w = W(Vec::with_capacity(songs.len() * 256));
+    w.0.extend_from_slice(MAGIC);
+    w.u64(json_stamp.0);
+    w.0.extend_from_slice(&json_stamp.1.to_le_bytes());
+    w.u64(songs.len() as u64);
+    for m in songs {
+        w.0.extend_from_slice(&m.id.to_bytes());
+        w.str(&m.title);
+        w.opt(&m.artist);
+        w.opt(&m.album);
+        w.opt(&m.genre);
+        w.f64(m.duration_secs);
+        w.u64(u64::from(m.sample_rate));
+        w.u64(u64::from(m.channels));
+        w.u64(m.file_size);
+        w.str(&m.content_hash);
+        w.str(&m.file_name);
+        w.f64(m.bpm.map_or(f64::NAN, f64::from));
+        w.opt(&m.key);
+        w.u64(m.tags.len() as u64);
+        for t in &m.tags {
+            w.str(t);
+        }
+        w.time(&m.created_at);
+        w.time(&m.updated_at);
+        w.u64(m.version);
+        if m.extra.is_empty() {
+            w.str("");
+        } else {
+            w.str(&serde_json::to_string(&m.extra).unwrap_or_default());
+        }
+    }
+    w.0
+}
+
+/// Decodes a snapshot if it mirrors a `metadata.json` with this stamp; `None` otherwise
+/// (stale, truncated or from another format version).
+pub fn decode(bytes: &[u8], json_stamp: (u64, u128)) -> Option<Vec<SongMetadata>> {
+    let mut r = R(bytes);
+    if r.take(8)? != MAGIC || r.u64()? != json_stamp.0 {
+        return None;
+    }
+    let mtime = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
+    if mtime != json_stamp.1 {
+        return None;
+    }
+    let n = usize::try_from(r.u64()?).ok()?;
+    let mut out = Vec::with_capacity(n.min(10_000_000));
+    for _ in 0..n {
+        let id = SongId::from_raw(r.take(32)?.try_into().ok()?);
+        let mut m = SongMetadata::new(id, r.str()?);
+        m.artist = r.opt()?;
+        m.album = r.opt()?;
+        m.genre = r.opt()?;
+        m.duration_secs = r.f64()?;
+        m.sample_rate = u32::try_from(r.u64()?).ok()?;
+        m.channels = u16::try_from(r.u64()?).ok()?;
+        m.file_size = r.u64()?;
+        m.content_hash = r.str()?;
+        m.file_name = r.str()?;
+        let bpm = r.f64()?;
+        m.bpm = (!bpm.is_nan()).then_some(bpm as f32);
+        m.key = r.opt()?;
+        let tags = usize::try_from(r.u64()?).ok()?;
+        m.tags = (0..tags).map(|_| r.str()).collect::<Option<_>>()?;
+        m.created_at = r.time()?;
+        m.updated_at = r.time()?;
+        m.version = r.u64()?;
+        let extra = r.str()?;
+        if !extra.is_empty() {
+            m.extra = serde_json::from_str(&extra).ok()?;
+        }
+        out.push(m);
+    }
+    r.0.is_empty().then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_staleness() {
+        let mut a = SongMetadata::new(SongId::from_bytes(b"a"), "Tïtle");
+        a.artist = Some("X".into());
+        a.bpm = Some(121.5);
+        a.tags = vec!["t1".into(), "t2".into()];
+        a.extra.insert("k".into(), serde_json::json!({"n": [1, 2]}));
+        a.version = 7;
+        let b = SongMetadata::new(SongId::from_bytes(b"b"), "");
+        let bytes = encode(&[&a, &b], (10, 20));
+        assert_eq!(decode(&bytes, (10, 20)).unwrap(), vec![a, b]);
+        assert!(decode(&bytes, (10, 21)).is_none(), "stale stamp");
+        assert!(
+            decode(&bytes[..bytes.len() - 1], (10, 20)).is_none(),
+            "truncated"
+        );
+        assert!(decode(b"garbage", (10, 20)).is_none());
+    }
+}
