@@ -332,6 +332,11 @@ impl BlobStore {
         })
     }
 
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     /// The object key for a hash: `<prefix>/audio/<sha256 hex>`.
     pub fn key_for(&self, hash: &str) -> Result<String, BlobError> {
         let h = normalize_hash(hash)?;

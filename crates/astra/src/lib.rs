@@ -1,5 +1,15 @@
-//! Astra DB Data API + S3 backend.
+//! Astra DB Data API + S3 backend for songrec.
+//!
+//! - [`AstraBackend`]: the [`songrec_storage::StorageBackend`] implementation
+//!   (schema in `migrations/astra/`, created by [`AstraBackend::init`]).
+//! - [`doctor`]: connectivity / credentials / schema checks for `songrec doctor`.
+//! - [`dataapi`]: the Data API client; [`blobs`]: the S3 audio store.
 
+pub mod backend;
 pub mod blobs;
 pub mod dataapi;
 pub mod secret;
+
+pub use backend::{
+    AstraBackend, CheckStatus, DoctorCheck, DoctorReport, INSERT_CHUNK, InitReport, doctor,
+};

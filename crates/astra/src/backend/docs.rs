@@ -1,0 +1,388 @@
+//! Document layout: what a song looks like in the songs collection and in a vector collection.
+//!
+//! Songs collection (`<prefix>_songs`), one document per song (live or tombstone):
+//!
+//! ```text
+//! { "_id": "<sha256 hex>", "deleted": false, "version": 3, "content_hash": "<hex>",
+//!   "bucket": "3f",                      // first two hex digits of the id (count partitioning)
+//!   "meta": "<SongMetadata as JSON text>",  // canonical, exact round trip, not indexed
+//!   "f": { ...lowercase / numeric filter shadows... },
+//!   "s": { ...one composite sort key per SortKey... } }
+//! ```
+//!
+//! Vector collection (`<prefix>_v_<model>`), one document per song with a vector:
+//!
+//! ```text
+//! { "_id": "<sha256 hex>", "$vector": {"$binary": ...}, "bucket": "3f",
+//!   "live": true,   // the song's metadata exists (the copy below is present)
+//!   "meta": "...", "f": { ... } }   // denormalised copy: filters + Match.metadata in one request
+//! ```
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Number, Value, json};
+use sha2::{Digest as _, Sha256};
+use songrec_storage::{SongId, SongMetadata, SortKey, StorageError, StorageResult};
+
+/// Field holding the canonical metadata as JSON text.
+pub(crate) const META: &str = "meta";
+/// Texts longer than this (bytes, after lowercasing) are stored as a hash in filter shadows,
+/// so documents never hit the indexed-string limit; equality still works on the hash.
+const MAX_SHADOW_TEXT: usize = 512;
+/// Sort keys keep at most this many bytes of text.
+const MAX_SORT_TEXT: usize = 512;
+/// Separates the parts of a composite sort key; sorts below every printable character, so a
+/// prefix sorts first (as in Rust string comparison).
+const SEP: char = '\u{1}';
+
+/// The count-partitioning bucket of a song id: its first two hex digits.
+pub(crate) fn bucket(id: &SongId) -> String {
+    id.as_str().chars().take(2).collect()
+}
+
+/// Lowercase text as stored in filter shadows (long texts become a hash of the lowercase text).
+pub(crate) fn shadow_text(s: &str) -> String {
+    let lc = s.to_lowercase();
+    if lc.len() <= MAX_SHADOW_TEXT {
+        lc
+    } else {
+        format!("#sha256:{}", hex::encode(Sha256::digest(lc.as_bytes())))
+    }
+}
+
+/// A finite f64 as a JSON number (`None` for NaN / infinities).
+pub(crate) fn num(x: f64) -> Option<Value> {
+    Number::from_f64(x).map(Value::Number)
+}
+
+/// The document key an `extra` field is stored under (inside `f.x`, `f.xn`, `f.xm`).
+///
+/// Names made of `[A-Za-z0-9_-]` are kept as they are; anything else (dots, `$`, spaces,
+/// non-ASCII, the empty name) is hex-encoded behind `_h_` so it is a valid, unambiguous path.
+pub(crate) fn extra_key(name: &str) -> String {
+    let plain = !name.is_empty()
+        && !name.starts_with("_h_")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("_h_{}", hex::encode(name.as_bytes()))
+    }
+}
+
+/// A scalar `extra` value as stored in the `f.x` shadow (text lowercased); `None` for
+/// null, objects and arrays.
+fn extra_scalar(v: &Value) -> Option<Value> {
+    match v {
+        Value::Bool(b) => Some(Value::Bool(*b)),
+        Value::Number(n) => n.as_f64().and_then(num),
+        Value::String(s) => Some(Value::String(shadow_text(s))),
+        _ => None,
+    }
+}
+
+/// Shadows of one `extra` value: the `f.x` value (scalar or array of scalars), the single
+/// numeric value (for range filters) and whether there are several numeric values (then
+/// range filters are answered by a superset query plus an exact client-side check).
+struct ExtraShadow {
+    value: Value,
+    single_number: Option<Value>,
+    multi_number: bool,
+}
+
+fn extra_shadow(v: &Value) -> Option<ExtraShadow> {
+    match v {
+        Value::Array(items) => {
+            let scalars: Vec<Value> = items.iter().filter_map(extra_scalar).collect();
+            if scalars.is_empty() {
+                return None;
+            }
+            let numbers: Vec<&Value> = scalars.iter().filter(|x| x.is_number()).collect();
+            Some(ExtraShadow {
+                single_number: (numbers.len() == 1).then(|| numbers[0].clone()),
+                multi_number: numbers.len() > 1,
+                value: Value::Array(scalars),
+            })
+        }
+        other => {
+            let value = extra_scalar(other)?;
+            Some(ExtraShadow {
+                single_number: value.is_number().then(|| value.clone()),
+                multi_number: false,
+                value,
+            })
+        }
+    }
+}
+
+/// The `f` object: every value a [`songrec_storage::Filter`] can test, in the form the
+/// translated Data API filter compares against (see `filter.rs`).
+pub(crate) fn filter_shadows(m: &SongMetadata) -> Value {
+    let mut f = Map::new();
+    let mut text = |k: &str, v: &Option<String>| {
+        if let Some(s) = v {
+            f.insert(k.into(), json!(shadow_text(s)));
+        }
+    };
+    text("artist", &m.artist);
+    text("album", &m.album);
+    text("genre", &m.genre);
+    text("key", &m.key);
+    f.insert("title".into(), json!(shadow_text(&m.title)));
+    f.insert("file_name".into(), json!(shadow_text(&m.file_name)));
+    if !m.tags.is_empty() {
+        let tags: Vec<String> = m.tags.iter().map(|t| shadow_text(t)).collect();
+        f.insert("tags".into(), json!(tags));
+    }
+    let mut number = |k: &str, x: f64| {
+        if let Some(v) = num(x) {
+            f.insert(k.into(), v);
+        }
+    };
+    if let Some(b) = m.bpm {
+        number("bpm", f64::from(b));
+    }
+    number("duration_secs", m.duration_secs);
+    number("sample_rate", f64::from(m.sample_rate));
+    number("channels", f64::from(m.channels));
+    number("file_size", m.file_size as f64);
+    number("version", m.version as f64);
+
+    let (mut x, mut xn, mut xm) = (Map::new(), Map::new(), Map::new());
+    for (name, value) in &m.extra {
+        let Some(sh) = extra_shadow(value) else {
+            continue;
+        };
+        let key = extra_key(name);
+        if let Some(n) = sh.single_number {
+            xn.insert(key.clone(), n);
+        }
+        if sh.multi_number {
+            xm.insert(key.clone(), json!(true));
+        }
+        x.insert(key, sh.value);
+    }
+    for (k, v) in [("x", x), ("xn", xn), ("xm", xm)] {
+        if !v.is_empty() {
+            f.insert(k.into(), Value::Object(v));
+        }
+    }
+    Value::Object(f)
+}
+
+fn sort_text(s: &str) -> String {
+    let mut lc = s.to_lowercase();
+    if lc.len() > MAX_SORT_TEXT {
+        let mut end = MAX_SORT_TEXT;
+        while !lc.is_char_boundary(end) {
+            end -= 1;
+        }
+        lc.truncate(end);
+    }
+    lc
+}
+
+/// An f64 as 16 hex digits that sort like `f64::total_cmp`.
+fn sortable_f64(x: f64) -> String {
+    let bits = x.to_bits();
+    let key = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    format!("{key:016x}")
+}
+
+fn sortable_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+/// Name of the composite sort field for a key (inside `s`), `None` for [`SortKey::Id`].
+pub(crate) fn sort_field(key: SortKey) -> Option<&'static str> {
+    Some(match key {
+        SortKey::Id => return None,
+        SortKey::Title => "s.title",
+        SortKey::Artist => "s.artist",
+        SortKey::Created => "s.created",
+        SortKey::Updated => "s.updated",
+        SortKey::Bpm => "s.bpm",
+        SortKey::Duration => "s.duration",
+    })
+}
+
+/// The `s` object: per sort key one string whose order equals
+/// [`songrec_storage::compare_by`] (ties broken by id, which ends every key), so a listing
+/// is a single-field sort with keyset paging.
+pub(crate) fn sort_keys(m: &SongMetadata) -> Value {
+    let id = m.id.as_str();
+    let title = sort_text(&m.title);
+    let mut artist = match &m.artist {
+        Some(a) => format!("1{}", sort_text(a)),
+        None => "0".to_owned(),
+    };
+    let _ = write!(artist, "{SEP}{title}{SEP}{id}");
+    let bpm = match m.bpm {
+        Some(b) => format!("0{}", sortable_f64(f64::from(b))),
+        None => "1".to_owned(),
+    };
+    json!({
+        "title": format!("{title}{SEP}{id}"),
+        "artist": artist,
+        "created": format!("{}{SEP}{id}", sortable_time(&m.created_at)),
+        "updated": format!("{}{SEP}{id}", sortable_time(&m.updated_at)),
+        "bpm": format!("{bpm}{SEP}{id}"),
+        "duration": format!("{}{SEP}{id}", sortable_f64(m.duration_secs)),
+    })
+}
+
+/// The canonical metadata text.
+pub(crate) fn meta_text(m: &SongMetadata) -> StorageResult<String> {
+    serde_json::to_string(m).map_err(|e| {
+        StorageError::InvalidInput(format!(
+            "metadata of song {} cannot be serialised: {e}",
+            m.id
+        ))
+    })
+}
+
+/// The fields of a live songs-collection document (without `_id`).
+pub(crate) fn song_fields(m: &SongMetadata) -> StorageResult<Map<String, Value>> {
+    let mut d = Map::new();
+    d.insert("deleted".into(), json!(false));
+    d.insert("version".into(), json!(m.version));
+    d.insert("content_hash".into(), json!(m.content_hash));
+    d.insert("bucket".into(), json!(bucket(&m.id)));
+    d.insert(META.into(), json!(meta_text(m)?));
+    d.insert("f".into(), filter_shadows(m));
+    d.insert("s".into(), sort_keys(m));
+    Ok(d)
+}
+
+/// A full songs-collection document.
+pub(crate) fn song_doc(m: &SongMetadata) -> StorageResult<Value> {
+    let mut d = Map::new();
+    d.insert("_id".into(), json!(m.id.as_str()));
+    d.extend(song_fields(m)?);
+    Ok(Value::Object(d))
+}
+
+/// The metadata copy carried by vector documents (without `_id` and `$vector`).
+pub(crate) fn copy_fields(m: &SongMetadata) -> StorageResult<Map<String, Value>> {
+    let mut d = Map::new();
+    d.insert("live".into(), json!(true));
+    d.insert("bucket".into(), json!(bucket(&m.id)));
+    d.insert(META.into(), json!(meta_text(m)?));
+    d.insert("f".into(), filter_shadows(m));
+    Ok(d)
+}
+
+/// A full vector document for a committed song.
+pub(crate) fn vector_doc(m: &SongMetadata, wire_vector: Value) -> StorageResult<Value> {
+    let mut d = Map::new();
+    d.insert("_id".into(), json!(m.id.as_str()));
+    d.insert("$vector".into(), wire_vector);
+    d.extend(copy_fields(m)?);
+    Ok(Value::Object(d))
+}
+
+/// Parses the canonical metadata of a document (songs or vector collection).
+pub(crate) fn parse_meta(doc: &Value) -> StorageResult<SongMetadata> {
+    let id = doc.get("_id").and_then(Value::as_str).unwrap_or("?");
+    let text = doc
+        .get(META)
+        .and_then(Value::as_str)
+        .ok_or_else(|| StorageError::Backend {
+            backend: "astra".into(),
+            message: format!(
+                "document {id} has no `meta` text; it was not written by songrec or is damaged"
+            ),
+            transient: false,
+        })?;
+    serde_json::from_str(text).map_err(|e| StorageError::Backend {
+        backend: "astra".into(),
+        message: format!("document {id} has unreadable metadata: {e}"),
+        transient: false,
+    })
+}
+
+/// The `_id` of a document as a song id.
+pub(crate) fn doc_id(doc: &Value) -> StorageResult<SongId> {
+    let raw = doc.get("_id").and_then(Value::as_str).unwrap_or_default();
+    SongId::parse(raw).map_err(|_| StorageError::Backend {
+        backend: "astra".into(),
+        message: format!("document id {raw:?} is not a song id"),
+        transient: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use songrec_storage::compare_by;
+
+    fn song(n: u32, title: &str, artist: Option<&str>, bpm: Option<f32>) -> SongMetadata {
+        let mut m = SongMetadata::new(SongId::from_bytes(&n.to_le_bytes()), title);
+        m.artist = artist.map(str::to_owned);
+        m.bpm = bpm;
+        m.duration_secs = f64::from(n) * 1.5 - 3.0;
+        m
+    }
+
+    #[test]
+    fn sort_keys_order_like_compare_by() {
+        let songs = vec![
+            song(1, "b", Some("X"), Some(120.0)),
+            song(2, "B", None, None),
+            song(3, "a", Some("x"), Some(-3.0)),
+            song(4, "ab", Some("x y"), Some(0.0)),
+            song(5, "a", Some("x"), None),
+            song(6, "Ünï", Some("ä"), Some(119.5)),
+        ];
+        for key in [
+            SortKey::Title,
+            SortKey::Artist,
+            SortKey::Bpm,
+            SortKey::Duration,
+            SortKey::Created,
+        ] {
+            let field = sort_field(key)
+                .and_then(|f| f.strip_prefix("s."))
+                .unwrap_or("");
+            let mut by_rust = songs.clone();
+            by_rust.sort_by(|a, b| compare_by(key, a, b));
+            let mut by_key = songs.clone();
+            by_key.sort_by_key(|m| sort_keys(m)[field].as_str().unwrap_or_default().to_owned());
+            let ids = |v: &[SongMetadata]| v.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&by_key), ids(&by_rust), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn extra_shadows_and_keys() {
+        let mut m = song(1, "t", None, None);
+        m.extra.insert("Label".into(), json!("Parlophone"));
+        m.extra.insert("a.b".into(), json!([1, "X", 2.5, {"o": 1}]));
+        m.extra.insert("none".into(), json!(null));
+        m.extra.insert("obj".into(), json!({"a": 1}));
+        let f = filter_shadows(&m);
+        assert_eq!(f["x"]["Label"], json!("parlophone"));
+        let k = extra_key("a.b");
+        assert_eq!(k, "_h_612e62");
+        assert_eq!(f["x"][&k], json!([1.0, "x", 2.5]));
+        assert_eq!(f["xm"][&k], json!(true));
+        assert!(f["xn"].get(&k).is_none());
+        assert!(f["x"].get("none").is_none() && f["x"].get("obj").is_none());
+        assert_eq!(extra_key("_h_x"), "_h_5f685f78");
+        assert_eq!(extra_key(""), "_h_");
+    }
+
+    #[test]
+    fn long_text_is_hashed_consistently() {
+        let long = "Ab".repeat(400);
+        assert_eq!(shadow_text(&long), shadow_text(&long.to_uppercase()));
+        assert!(shadow_text(&long).starts_with("#sha256:"));
+        assert_eq!(shadow_text("MiXeD"), "mixed");
+    }
+}

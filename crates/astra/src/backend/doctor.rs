@@ -1,0 +1,410 @@
+//! `songrec doctor` checks for the astra backend.
+
+use std::fmt;
+
+use sha2::{Digest as _, Sha256};
+use songrec_storage::config::Config;
+
+use super::schema::{self, RegisteredModel};
+use super::{data_api_config, s3_config};
+use crate::blobs::{BlobError, BlobStore};
+use crate::dataapi::{DataApiClient, DataApiError};
+
+/// Outcome of one check.
+///
+/// ```
+/// use songrec_astra::CheckStatus;
+/// assert_eq!(CheckStatus::Warn.to_string(), "warn");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CheckStatus {
+    /// Fine.
+    Ok,
+    /// Works, but something deserves attention (or the check could not run).
+    Warn,
+    /// Broken: songrec will fail until it is fixed.
+    Fail,
+}
+
+impl fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ok => "ok",
+            Self::Warn => "warn",
+            Self::Fail => "fail",
+        })
+    }
+}
+
+/// One check: what was checked, the result, and what to do about a problem.
+///
+/// ```
+/// use songrec_astra::{CheckStatus, DoctorCheck};
+/// let c = DoctorCheck { name: "token accepted".into(), status: CheckStatus::Ok, detail: "yes".into(), fix: None };
+/// assert!(c.to_string().starts_with("[ok]"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoctorCheck {
+    /// What was checked.
+    pub name: String,
+    /// Result.
+    pub status: CheckStatus,
+    /// What was observed (never contains secrets).
+    pub detail: String,
+    /// What to fix, for warnings and failures.
+    pub fix: Option<String>,
+}
+
+impl fmt::Display for DoctorCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}: {}", self.status, self.name, self.detail)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n       fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// All checks, in order.
+///
+/// ```
+/// use songrec_astra::{CheckStatus, DoctorCheck, DoctorReport};
+/// let r = DoctorReport { checks: vec![DoctorCheck { name: "x".into(), status: CheckStatus::Warn, detail: "d".into(), fix: Some("f".into()) }] };
+/// assert_eq!(r.worst(), CheckStatus::Warn);
+/// assert!(r.is_ok());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DoctorReport {
+    /// The checks.
+    pub checks: Vec<DoctorCheck>,
+}
+
+impl DoctorReport {
+    /// The worst status (`Ok` for an empty report).
+    pub fn worst(&self) -> CheckStatus {
+        self.checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(CheckStatus::Ok)
+    }
+
+    /// True if no check failed.
+    pub fn is_ok(&self) -> bool {
+        self.worst() != CheckStatus::Fail
+    }
+
+    /// The check with this name.
+    pub fn check(&self, name: &str) -> Option<&DoctorCheck> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+impl fmt::Display for DoctorReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.checks {
+            writeln!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Check names, stable for scripts and tests.
+pub mod names {
+    /// Endpoint, token, keyspace, bucket are configured.
+    pub const CONFIG: &str = "configuration";
+    /// The Data API answers.
+    pub const ENDPOINT: &str = "Data API endpoint reachable";
+    /// The token is accepted.
+    pub const TOKEN: &str = "application token accepted";
+    /// The keyspace exists.
+    pub const KEYSPACE: &str = "keyspace exists";
+    /// The collections exist with the expected settings.
+    pub const COLLECTIONS: &str = "collections";
+    /// Put/get/delete of a probe object.
+    pub const BUCKET: &str = "S3 bucket read/write";
+    /// `If-None-Match: *` is honoured.
+    pub const CONDITIONAL_PUT: &str = "S3 conditional put";
+}
+
+struct Checks {
+    out: Vec<DoctorCheck>,
+    redact: Vec<songrec_storage::Secret>,
+}
+
+impl Checks {
+    fn add(&mut self, name: &str, status: CheckStatus, detail: String, fix: Option<&str>) {
+        let clean = |s: &str| {
+            self.redact
+                .iter()
+                .fold(s.to_owned(), |t, sec| sec.redact(&t))
+        };
+        self.out.push(DoctorCheck {
+            name: name.to_owned(),
+            status,
+            detail: clean(&detail),
+            fix: fix.map(clean),
+        });
+    }
+}
+
+/// Runs every check against the configured Data API and S3 bucket. Never fails: problems are
+/// reported as checks; secrets never appear in the report.
+pub async fn doctor(cfg: &Config) -> DoctorReport {
+    let mut c = Checks {
+        out: Vec::new(),
+        redact: vec![cfg.astra.token.clone(), cfg.s3.secret_access_key.clone()],
+    };
+    let api = data_api_config(cfg);
+    let s3 = s3_config(cfg);
+    match (&api, &s3) {
+        (Ok(_), Ok(_)) => c.add(
+            names::CONFIG,
+            CheckStatus::Ok,
+            format!(
+                "endpoint {}, keyspace {}, bucket {}",
+                super::host_of(&cfg.astra.api_endpoint),
+                cfg.astra.keyspace,
+                cfg.s3.bucket
+            ),
+            None,
+        ),
+        _ => {
+            let msgs: Vec<String> = [api.as_ref().err(), s3.as_ref().err()]
+                .into_iter()
+                .flatten()
+                .map(ToString::to_string)
+                .collect();
+            c.add(
+                names::CONFIG,
+                CheckStatus::Fail,
+                msgs.join("; "),
+                Some("set the variables named above in the environment or in .env"),
+            );
+        }
+    }
+    match api.map(DataApiClient::new) {
+        Ok(Ok(client)) => data_api_checks(&mut c, &client, &cfg.astra.collection_prefix).await,
+        Ok(Err(e)) => c.add(
+            names::ENDPOINT,
+            CheckStatus::Fail,
+            e.to_string(),
+            Some("fix ASTRA_DB_API_ENDPOINT / ASTRA_DB_APPLICATION_TOKEN"),
+        ),
+        Err(_) => c.add(
+            names::ENDPOINT,
+            CheckStatus::Warn,
+            "not checked (configuration incomplete)".into(),
+            Some("complete the configuration first"),
+        ),
+    }
+    match s3.map(BlobStore::new) {
+        Ok(Ok(store)) => bucket_checks(&mut c, &store).await,
+        Ok(Err(e)) => c.add(
+            names::BUCKET,
+            CheckStatus::Fail,
+            e.to_string(),
+            Some("fix the [s3] settings / SONGREC_S3_* variables"),
+        ),
+        Err(_) => c.add(
+            names::BUCKET,
+            CheckStatus::Warn,
+            "not checked (configuration incomplete)".into(),
+            Some("complete the configuration first"),
+        ),
+    }
+    DoctorReport { checks: c.out }
+}
+
+async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
+    let infos = match client.find_collections(true).await {
+        Ok(i) => {
+            c.add(names::ENDPOINT, CheckStatus::Ok, "answers".into(), None);
+            c.add(names::TOKEN, CheckStatus::Ok, "accepted".into(), None);
+            c.add(
+                names::KEYSPACE,
+                CheckStatus::Ok,
+                client.config().keyspace.clone(),
+                None,
+            );
+            i
+        }
+        Err(e @ DataApiError::Unauthorized { .. }) => {
+            c.add(names::ENDPOINT, CheckStatus::Ok, "answers".into(), None);
+            c.add(
+                names::TOKEN,
+                CheckStatus::Fail,
+                e.to_string(),
+                Some("create an application token for this database in the Astra console and put it in ASTRA_DB_APPLICATION_TOKEN"),
+            );
+            return;
+        }
+        Err(e @ DataApiError::KeyspaceNotFound(_)) => {
+            c.add(names::ENDPOINT, CheckStatus::Ok, "answers".into(), None);
+            c.add(names::TOKEN, CheckStatus::Ok, "accepted".into(), None);
+            c.add(
+                names::KEYSPACE,
+                CheckStatus::Fail,
+                e.to_string(),
+                Some("create the keyspace in the Astra console, or set ASTRA_DB_KEYSPACE to an existing one"),
+            );
+            return;
+        }
+        Err(e) => {
+            let fix = match &e {
+                DataApiError::Http {
+                    http_status: 404, ..
+                } => {
+                    "check the API path: /api/json/v1 on Astra, /v1 on self-hosted servers (ASTRA_DB_API_PATH)"
+                }
+                _ => {
+                    "check ASTRA_DB_API_ENDPOINT and the network; if the database is hibernated, resume it in the Astra console"
+                }
+            };
+            c.add(names::ENDPOINT, CheckStatus::Fail, e.to_string(), Some(fix));
+            return;
+        }
+    };
+    let songs_cmd = match schema::songs_command(prefix) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            c.add(names::COLLECTIONS, CheckStatus::Fail, e.to_string(), None);
+            return;
+        }
+    };
+    let songs_name = schema::command_name(&songs_cmd);
+    let Some(info) = infos.iter().find(|i| i.name == songs_name) else {
+        c.add(
+            names::COLLECTIONS,
+            CheckStatus::Fail,
+            format!("collection {songs_name} does not exist"),
+            Some("run `songrec init-astra`"),
+        );
+        return;
+    };
+    let mut problems = Vec::new();
+    if let Some(d) = schema::settings_difference(&schema::command_options(&songs_cmd), info) {
+        problems.push(format!("{songs_name}: {d}"));
+    }
+    let registry = client
+        .collection(&songs_name)
+        .find(serde_json::json!({"kind": "model"}), Default::default())
+        .collect_all()
+        .await;
+    let mut names_ok = vec![songs_name.clone()];
+    match registry {
+        Ok(docs) => {
+            for r in docs.iter().filter_map(RegisteredModel::from_doc) {
+                let Ok(cmd) = schema::vector_command(prefix, &r.collection, r.model.dim) else {
+                    continue;
+                };
+                match infos.iter().find(|i| i.name == r.collection) {
+                    None => problems.push(format!(
+                        "{} (model {}) does not exist",
+                        r.collection,
+                        r.model.key()
+                    )),
+                    Some(i) => match schema::settings_difference(&schema::command_options(&cmd), i)
+                    {
+                        Some(d) => problems.push(format!("{}: {d}", r.collection)),
+                        None => names_ok.push(r.collection.clone()),
+                    },
+                }
+            }
+        }
+        Err(e) => problems.push(format!("reading the model registry: {e}")),
+    }
+    if problems.is_empty() {
+        c.add(
+            names::COLLECTIONS,
+            CheckStatus::Ok,
+            names_ok.join(", "),
+            None,
+        );
+    } else {
+        c.add(
+            names::COLLECTIONS,
+            CheckStatus::Fail,
+            problems.join("; "),
+            Some("run `songrec init-astra`; a collection with different settings must be deleted (its data is lost) or another collection_prefix used"),
+        );
+    }
+}
+
+fn blob_fix(e: &BlobError) -> &'static str {
+    match e {
+        BlobError::Unauthorized { .. } => {
+            "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, their permissions on the bucket, and the system clock"
+        }
+        BlobError::NotFound { .. } => "check SONGREC_S3_BUCKET (the bucket must exist)",
+        _ => "check SONGREC_S3_ENDPOINT, SONGREC_S3_BUCKET, SONGREC_S3_REGION and the network",
+    }
+}
+
+async fn bucket_checks(c: &mut Checks, store: &BlobStore) {
+    let probe = format!("songrec doctor probe {}", uuid::Uuid::new_v4());
+    let hash = hex::encode(Sha256::digest(probe.as_bytes()));
+    let result: Result<(), (BlobError, &str)> = async {
+        let dir = tempfile::tempdir().map_err(|e| {
+            (
+                BlobError::Io {
+                    path: std::env::temp_dir(),
+                    source: e,
+                },
+                "put",
+            )
+        })?;
+        let src = dir.path().join("probe");
+        std::fs::write(&src, probe.as_bytes()).map_err(|e| {
+            (
+                BlobError::Io {
+                    path: src.clone(),
+                    source: e,
+                },
+                "put",
+            )
+        })?;
+        store.put_file(&hash, &src).await.map_err(|e| (e, "put"))?;
+        let back = dir.path().join("back");
+        let got = store.get_to_file(&hash, &back).await;
+        let deleted = store.delete(&hash).await;
+        got.map_err(|e| (e, "get"))?;
+        deleted.map_err(|e| (e, "delete"))?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => c.add(
+            names::BUCKET,
+            CheckStatus::Ok,
+            format!(
+                "put, get and delete of a probe object in {} work",
+                store.bucket()
+            ),
+            None,
+        ),
+        Err((e, step)) => {
+            let fix = blob_fix(&e);
+            c.add(
+                names::BUCKET,
+                CheckStatus::Fail,
+                format!("{step} of a probe object failed: {e}"),
+                Some(fix),
+            );
+            return;
+        }
+    }
+    match store.check_conditional_put().await {
+        Ok(()) => c.add(names::CONDITIONAL_PUT, CheckStatus::Ok, "supported".into(), None),
+        Err(e @ BlobError::ConditionalPutUnsupported(_)) => c.add(
+            names::CONDITIONAL_PUT,
+            CheckStatus::Warn,
+            e.to_string(),
+            Some("uploads still work (blobs are content-addressed, a double upload writes the same bytes), but use an S3 server that honours If-None-Match to avoid redundant uploads"),
+        ),
+        Err(e) => {
+            let fix = blob_fix(&e);
+            c.add(names::CONDITIONAL_PUT, CheckStatus::Fail, e.to_string(), Some(fix));
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Collection names, the `migrations/astra/` templates, the model registry and `init`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
+use songrec_storage::{ModelInfo, StorageError, StorageResult};
+
+use super::errors::{self, BACKEND};
+use crate::dataapi::{CollectionInfo, DataApiError, ErrorKind};
+
+const SONGS_TEMPLATE: &str = include_str!("../../../../migrations/astra/songs_collection.json");
+const VECTOR_TEMPLATE: &str =
+    include_str!("../../../../migrations/astra/vector_collection.template.json");
+const REGISTRY_TEMPLATE: &str =
+    include_str!("../../../../migrations/astra/model_registry_doc.template.json");
+
+/// Longest collection name the Data API accepts.
+pub const MAX_COLLECTION_NAME: usize = 48;
+/// Longest collection prefix (leaves room for `_v_<model>`).
+pub const MAX_PREFIX: usize = 30;
+
+/// Checks a collection prefix: `\w+`, at most [`MAX_PREFIX`] characters.
+pub(crate) fn validate_prefix(prefix: &str) -> StorageResult<()> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= MAX_PREFIX
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::InvalidInput(format!(
+            "collection prefix {prefix:?} must be 1-{MAX_PREFIX} letters, digits or underscores ([astra] collection_prefix in config.toml)"
+        )))
+    }
+}
+
+/// Name of the songs collection.
+pub(crate) fn songs_name(prefix: &str) -> String {
+    format!("{prefix}_songs")
+}
+
+/// Name of a model's vector collection; `taken` are names other models already use.
+pub(crate) fn vector_name(prefix: &str, model: &ModelInfo, taken: &BTreeSet<String>) -> String {
+    let key = model.file_key().replace('-', "_");
+    let plain = format!("{prefix}_v_{key}");
+    if plain.len() <= MAX_COLLECTION_NAME && !taken.contains(&plain) {
+        return plain;
+    }
+    let hash = hex::encode(&Sha256::digest(model.key().as_bytes())[..4]);
+    let room = MAX_COLLECTION_NAME.saturating_sub(prefix.len() + 3 + 1 + hash.len());
+    let short: String = key.chars().take(room).collect();
+    format!("{prefix}_v_{short}_{hash}")
+}
+
+fn substitute(v: &mut Value, vars: &[(&str, &str)], dim: usize) {
+    match v {
+        Value::String(s) if s == "{dim}" => *v = json!(dim),
+        Value::String(s) => {
+            for (k, val) in vars {
+                *s = s.replace(&format!("{{{k}}}"), val);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| substitute(x, vars, dim)),
+        Value::Object(o) => o.values_mut().for_each(|x| substitute(x, vars, dim)),
+        _ => {}
+    }
+}
+
+fn template(text: &str, what: &str) -> StorageResult<Value> {
+    serde_json::from_str(text).map_err(|e| StorageError::Backend {
+        backend: BACKEND.into(),
+        message: format!("built-in schema file {what} is not valid JSON: {e}"),
+        transient: false,
+    })
+}
+
+fn set_name(cmd: &mut Value, name: &str) {
+    if let Some(c) = cmd
+        .get_mut("createCollection")
+        .and_then(Value::as_object_mut)
+    {
+        c.insert("name".into(), json!(name));
+    }
+}
+
+/// The `createCollection` command of the songs collection.
+pub(crate) fn songs_command(prefix: &str) -> StorageResult<Value> {
+    let mut cmd = template(SONGS_TEMPLATE, "songs_collection.json")?;
+    substitute(&mut cmd, &[("prefix", prefix)], 0);
+    Ok(cmd)
+}
+
+/// The `createCollection` command of a vector collection.
+pub(crate) fn vector_command(prefix: &str, name: &str, dim: usize) -> StorageResult<Value> {
+    let mut cmd = template(VECTOR_TEMPLATE, "vector_collection.template.json")?;
+    substitute(&mut cmd, &[("prefix", prefix)], dim);
+    set_name(&mut cmd, name);
+    Ok(cmd)
+}
+
+/// A registry document.
+pub(crate) fn registry_doc(prefix: &str, m: &RegisteredModel) -> StorageResult<Value> {
+    let mut doc = template(REGISTRY_TEMPLATE, "model_registry_doc.template.json")?;
+    substitute(
+        &mut doc,
+        &[
+            ("prefix", prefix),
+            ("name", &m.model.name),
+            ("version", &m.model.version),
+        ],
+        m.model.dim,
+    );
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("collection".into(), json!(m.collection));
+    }
+    Ok(doc)
+}
+
+/// A model in the registry and the collection holding its vectors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RegisteredModel {
+    pub model: ModelInfo,
+    pub collection: String,
+}
+
+impl RegisteredModel {
+    pub(crate) fn from_doc(doc: &Value) -> Option<Self> {
+        let s = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            model: ModelInfo::new(
+                s("name")?,
+                s("version")?,
+                usize::try_from(doc.get("dim")?.as_u64()?).ok()?,
+            ),
+            collection: s("collection")?,
+        })
+    }
+}
+
+/// Registry contents keyed by (name, version).
+pub(crate) type Registry = BTreeMap<(String, String), RegisteredModel>;
+
+pub(crate) fn registry_key(m: &ModelInfo) -> (String, String) {
+    (m.name.clone(), m.version.clone())
+}
+
+/// What `init` did.
+///
+/// ```
+/// use songrec_astra::InitReport;
+/// let r = InitReport { created: vec!["songrec_songs".into()], ..InitReport::default() };
+/// assert!(r.to_string().contains("created songrec_songs"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InitReport {
+    /// Collections created now.
+    pub created: Vec<String>,
+    /// Collections that already existed with the expected settings.
+    pub existing: Vec<String>,
+    /// Models now registered, with their collection.
+    pub models: Vec<(ModelInfo, String)>,
+}
+
+impl fmt::Display for InitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.created {
+            writeln!(f, "created {c}")?;
+        }
+        for c in &self.existing {
+            writeln!(f, "ok      {c} (already present)")?;
+        }
+        for (m, c) in &self.models {
+            writeln!(f, "model   {m} -> {c}")?;
+        }
+        Ok(())
+    }
+}
+
+fn deny_set(options: &Value) -> Option<(String, BTreeSet<String>)> {
+    let idx = options.get("indexing")?.as_object()?;
+    let (mode, list) = idx.iter().next()?;
+    let set = list
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    Some((mode.clone(), set))
+}
+
+/// Describes how an existing collection's options differ from the expected ones (`None` if
+/// they agree on everything songrec relies on).
+pub(crate) fn settings_difference(expected: &Value, existing: &CollectionInfo) -> Option<String> {
+    let none = Value::Null;
+    let have = existing.options.as_ref().unwrap_or(&none);
+    let mut diffs = Vec::new();
+    let want_vec = expected.get("vector");
+    match (want_vec, existing.dimension) {
+        (Some(v), have_dim) => {
+            let want_dim = v.get("dimension").and_then(Value::as_u64).unwrap_or(0);
+            match have_dim {
+                None => diffs.push(format!(
+                    "it has no vector settings, expected {want_dim}-d vectors"
+                )),
+                Some(d) if d as u64 != want_dim => {
+                    diffs.push(format!("vector dimension is {d}, expected {want_dim}"))
+                }
+                Some(_) => {}
+            }
+            let want_metric = v.get("metric").and_then(Value::as_str).unwrap_or("cosine");
+            if let Some(m) = existing.metric
+                && m.as_str() != want_metric
+            {
+                diffs.push(format!(
+                    "similarity metric is {}, expected {want_metric}",
+                    m.as_str()
+                ));
+            }
+        }
+        (None, Some(d)) => diffs.push(format!(
+            "it is a vector collection ({d}-d), expected no vector"
+        )),
+        (None, None) => {}
+    }
+    let want_idx = deny_set(expected);
+    let have_idx = deny_set(have);
+    if want_idx != have_idx {
+        let show = |x: &Option<(String, BTreeSet<String>)>| match x {
+            None => "index every field".to_owned(),
+            Some((mode, set)) => format!("{mode} {set:?}"),
+        };
+        diffs.push(format!(
+            "indexing is `{}`, expected `{}`",
+            show(&have_idx),
+            show(&want_idx)
+        ));
+    }
+    (!diffs.is_empty()).then(|| diffs.join("; "))
+}
+
+/// The error for a collection whose settings differ.
+pub(crate) fn different_settings(name: &str, diff: &str) -> StorageError {
+    StorageError::Backend {
+        backend: BACKEND.into(),
+        message: format!(
+            "collection {name} already exists with different settings: {diff}. songrec did not change it. \
+             Delete it (its documents are lost) in the Astra console or with the Data API deleteCollection command, \
+             or use another collection prefix ([astra] collection_prefix in config.toml), then run `songrec init-astra` again"
+        ),
+        transient: false,
+    }
+}
+
+/// Expected `options` of a `createCollection` command.
+pub(crate) fn command_options(cmd: &Value) -> Value {
+    cmd.pointer("/createCollection/options")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()))
+}
+
+/// Name in a `createCollection` command.
+pub(crate) fn command_name(cmd: &Value) -> String {
+    cmd.pointer("/createCollection/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Maps a `createCollection` failure: different settings get the descriptive error.
+pub(crate) fn create_error(e: DataApiError, name: &str, diff: Option<String>) -> StorageError {
+    if e.kind() == Some(ErrorKind::ExistingCollectionDifferentSettings) {
+        different_settings(
+            name,
+            diff.as_deref()
+                .unwrap_or("the server reports EXISTING_COLLECTION_DIFFERENT_SETTINGS"),
+        )
+    } else {
+        errors::api(e, &format!("creating collection {name}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_the_limits() {
+        let m = ModelInfo::new("musicnn-msd", "1", 200);
+        assert_eq!(
+            vector_name("songrec", &m, &BTreeSet::new()),
+            "songrec_v_musicnn_msd_1"
+        );
+        let long = ModelInfo::new("a-very-long-model-name-that-goes-on-and-on", "2024.1", 8);
+        let n = vector_name("songrec", &long, &BTreeSet::new());
+        assert!(n.len() <= MAX_COLLECTION_NAME, "{n}");
+        assert!(n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        let taken: BTreeSet<String> = ["songrec_v_musicnn_msd_1".to_owned()].into();
+        assert_ne!(
+            vector_name("songrec", &m, &taken),
+            "songrec_v_musicnn_msd_1"
+        );
+        assert!(validate_prefix("songrec").is_ok());
+        assert!(validate_prefix("bad-prefix").is_err());
+        assert!(validate_prefix("").is_err());
+    }
+
+    #[test]
+    fn templates_substitute() {
+        let cmd = vector_command("p", "p_v_m_1", 8).unwrap_or_default();
+        assert_eq!(
+            cmd.pointer("/createCollection/name"),
+            Some(&json!("p_v_m_1"))
+        );
+        assert_eq!(
+            cmd.pointer("/createCollection/options/vector/dimension"),
+            Some(&json!(8))
+        );
+        let songs = songs_command("p").unwrap_or_default();
+        assert_eq!(command_name(&songs), "p_songs");
+        let reg = RegisteredModel {
+            model: ModelInfo::new("m", "1", 8),
+            collection: "p_v_m_1".into(),
+        };
+        let doc = registry_doc("p", &reg).unwrap_or_default();
+        assert_eq!(doc["_id"], json!("model:m@1"));
+        assert_eq!(RegisteredModel::from_doc(&doc), Some(reg));
+    }
+
+    #[test]
+    fn differences_are_described() {
+        let want = command_options(&vector_command("p", "p_v_m", 8).unwrap_or_default());
+        let info = CollectionInfo {
+            name: "p_v_m".into(),
+            dimension: Some(3),
+            metric: None,
+            options: Some(json!({"vector": {"dimension": 3}, "indexing": {"deny": ["meta"]}})),
+        };
+        let d = settings_difference(&want, &info).unwrap_or_default();
+        assert!(d.contains("dimension is 3, expected 8"), "{d}");
+        let same = CollectionInfo {
+            dimension: Some(8),
+            options: Some(
+                json!({"vector": {"dimension": 8, "metric": "cosine"}, "indexing": {"deny": ["meta"]}}),
+            ),
+            ..info
+        };
+        assert_eq!(settings_difference(&want, &same), None);
+    }
+}
