@@ -191,24 +191,74 @@ async fn bench_search(
     Ok(exit::OK)
 }
 
-fn bench_ingest(songs: usize, seconds: f32) -> Result<u8> {
+async fn bench_ingest(songs: usize, seconds: f32) -> Result<u8> {
     let dir = tempfile::tempdir()?;
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music)?;
+    let ffmpeg = std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let mut files = Vec::new();
     for i in 0..songs {
         let style = songrec_app::synth::STYLES[i % songrec_app::synth::STYLES.len()];
         let spec = songrec_app::synth::SongSpec::for_style(style, i as u64, seconds);
-        let p = dir.path().join(format!("{i}.wav"));
-        songrec_app::synth::write_wav(&p, &songrec_app::synth::render(&spec))?;
-        files.push(p);
+        let wav = dir.path().join(format!("{i}.wav"));
+        songrec_app::synth::write_wav(&wav, &songrec_app::synth::render(&spec))?;
+        // Like real music: 44.1 kHz stereo, compressed (half mp3, half flac) when ffmpeg is here.
+        let out = if ffmpeg {
+            let ext = if i % 2 == 0 { "mp3" } else { "flac" };
+            let p = music.join(format!("{i}.{ext}"));
+            let st = std::process::Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+                .arg(&wav)
+                .args(["-ar", "44100", "-ac", "2"])
+                .arg(&p)
+                .status()?;
+            anyhow::ensure!(st.success(), "ffmpeg failed");
+            p
+        } else {
+            let p = music.join(format!("{i}.wav"));
+            std::fs::rename(&wav, &p)?;
+            p
+        };
+        files.push(out);
     }
+    let kind = if ffmpeg {
+        "44.1 kHz stereo mp3/flac"
+    } else {
+        "22.05 kHz mono wav (no ffmpeg)"
+    };
     let r = songrec_audio::bench::bench_ingest(&files);
     println!(
-        "ingest (decode + DSP, one thread): {} songs of {:.0} s: {:.2} songs/s, {:.0}x realtime ({:.2} s per song)",
+        "analysis (decode + DSP, one thread): {} songs of {seconds:.0} s ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
         r.songs,
-        seconds,
         r.songs_per_sec(),
         r.realtime_factor(),
         r.wall_secs / r.songs.max(1) as f64
+    );
+    // The whole pipeline (hash, analyse on every core, store) into a fresh local library.
+    let backend = LocalBackend::open(dir.path().join("lib"))?;
+    let opts = songrec_app::ingest::IngestOptions {
+        jobs: 0,
+        embedders: songrec_app::embedders::parse_list("dsp")?,
+        batch_size: 32,
+        state_file: None,
+    };
+    let summary = songrec_app::ingest::ingest(
+        &backend,
+        &[music],
+        &opts,
+        std::sync::Arc::new(songrec_app::ingest::NoProgress),
+    )
+    .await?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "songrec ingest ({cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
+        summary.added(),
+        summary.elapsed_secs,
+        summary.added() as f64 / summary.elapsed_secs,
+        summary.audio_secs / summary.elapsed_secs
     );
     Ok(exit::OK)
 }
@@ -222,6 +272,6 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
             queries,
             dir,
         } => bench_search(songs, *dim, *k, *queries, dir.as_deref()).await,
-        BenchWhat::Ingest { songs, seconds } => bench_ingest(*songs, *seconds),
+        BenchWhat::Ingest { songs, seconds } => bench_ingest(*songs, *seconds).await,
     }
 }
