@@ -1277,25 +1277,18 @@ impl StorageBackend for AstraBackend {
                 None => batch.push((&s.metadata, by_model.into_values().collect())),
             }
         }
-        let mut models: BTreeMap<(String, String), ModelInfo> = BTreeMap::new();
-        for (_, es) in &batch {
-            for e in es {
-                models
-                    .entry(registry_key(&e.model))
-                    .or_insert_with(|| e.model.clone());
-            }
-        }
+        // Distinct models (a name@version offered with two dimensions counts twice: the one
+        // matching the registry is stored, the other fails with DimensionMismatch).
+        let models: BTreeSet<&ModelInfo> = batch
+            .iter()
+            .flat_map(|(_, es)| es.iter().map(|e| &e.model))
+            .collect();
         // Vectors first, per model; the songs document (the commit point) last.
-        for (key, model) in &models {
+        for model in models {
             let users: Vec<(&SongMetadata, &Embedding)> = batch
                 .iter()
                 .filter(|(m, _)| !failed.contains_key(&m.id))
-                .filter_map(|(m, es)| {
-                    es.iter()
-                        .find(|e| registry_key(&e.model) == *key && e.model.dim == model.dim)
-                        .or_else(|| es.iter().find(|e| registry_key(&e.model) == *key))
-                        .map(|e| (*m, *e))
-                })
+                .filter_map(|(m, es)| es.iter().find(|e| e.model == *model).map(|e| (*m, *e)))
                 .collect();
             let r = match self.ensure_model(model).await {
                 Ok(r) => r,

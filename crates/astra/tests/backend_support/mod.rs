@@ -315,3 +315,28 @@ pub fn vector(seed: u64, dim: usize) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A song with varied metadata.
+pub fn song(n: usize) -> songrec_storage::SongMetadata {
+    use songrec_storage::{SongId, SongMetadata};
+    let id = SongId::from_bytes(format!("backend test song {n}").as_bytes());
+    let mut m = SongMetadata::new(id, format!("Track {n:05}"));
+    m.artist = Some(format!("Artist {}", n % 7));
+    m.genre = Some(["Rock", "Jazz", "Pop"][n % 3].to_owned());
+    m.bpm = (n % 5 != 0).then(|| 70.0 + (n % 90) as f32);
+    m.duration_secs = 100.0 + n as f64;
+    m.tags = vec![format!("tag{}", n % 4)];
+    m.file_name = format!("t{n}.flac");
+    m
+}
+
+/// A record with one vector of `model`.
+pub fn record(n: usize, model: &songrec_storage::ModelInfo) -> songrec_storage::SongRecord {
+    songrec_storage::SongRecord {
+        metadata: song(n),
+        embeddings: vec![
+            songrec_storage::Embedding::new(model.clone(), vector(n as u64 + 1, model.dim))
+                .expect("embedding"),
+        ],
+    }
+}
