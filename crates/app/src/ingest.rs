@@ -330,6 +330,7 @@ pub async fn ingest(
 
     let mut batch: Vec<(PathBuf, SongRecord, Option<Seen>)> = Vec::new();
     let batch_size = opts.batch_size.max(1);
+    let mut added_this_run: HashSet<SongId> = HashSet::new();
     while let Some(work) = rx.recv().await {
         match work {
             Work::Skip(report, seen) => {
@@ -345,6 +346,19 @@ pub async fn ingest(
                 seen,
                 analysis,
             } => {
+                // The same content at two paths in one run: store it once.
+                if !added_this_run.insert(id.clone()) {
+                    if let Some(s) = seen {
+                        state.insert(path.clone(), s);
+                    }
+                    let r = FileReport {
+                        path,
+                        outcome: Outcome::AlreadyInLibrary { id },
+                    };
+                    progress.file_done(&r);
+                    summary.files.push(r);
+                    continue;
+                }
                 summary.audio_secs += analysis.info.duration_secs;
                 // Audio first: metadata (the commit point) only follows stored audio.
                 match backend.put_audio(&id, &path).await {
