@@ -38,7 +38,7 @@ async fn duplicates_unchanged_files_and_metadata() {
     let state = dir.path().join("state.json");
     let s = ingest(
         &lib,
-        &[music.clone()],
+        std::slice::from_ref(&music),
         &opts(Some(&state)),
         Arc::new(NoProgress),
     )
@@ -73,7 +73,7 @@ async fn duplicates_unchanged_files_and_metadata() {
     // Second run: every file unchanged (size + mtime), not even hashed.
     let s = ingest(
         &lib,
-        &[music.clone()],
+        std::slice::from_ref(&music),
         &opts(Some(&state)),
         Arc::new(NoProgress),
     )
