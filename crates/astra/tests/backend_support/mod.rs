@@ -323,7 +323,7 @@ pub fn song(n: usize) -> songrec_storage::SongMetadata {
     let mut m = SongMetadata::new(id, format!("Track {n:05}"));
     m.artist = Some(format!("Artist {}", n % 7));
     m.genre = Some(["Rock", "Jazz", "Pop"][n % 3].to_owned());
-    m.bpm = (n % 5 != 0).then(|| 70.0 + (n % 90) as f32);
+    m.bpm = (!n.is_multiple_of(5)).then_some(70.0 + (n % 90) as f32);
     m.duration_secs = 100.0 + n as f64;
     m.tags = vec![format!("tag{}", n % 4)];
     m.file_name = format!("t{n}.flac");
