@@ -227,3 +227,41 @@ async fn extra_fields_filter_exactly() {
         assert_eq!(hits, want, "search {f:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reputs_replace_and_keep_copies_in_sync() {
+    let env = Env::start(true).await;
+    let b = &env.backend;
+    let other = ModelInfo::new("req-other", "1", 4);
+    let mut r = record(1, &model());
+    r.embeddings
+        .push(songrec_storage::Embedding::new(other.clone(), vec![1.0, 0.0, 0.0, 0.0]).expect("e"));
+    b.put_songs(std::slice::from_ref(&r)).await.expect("put");
+    // Re-put with a new title and only the first model's vector.
+    let mut again = record(1, &model());
+    again.metadata.title = "Renamed".into();
+    again.metadata.touch();
+    let report = b
+        .put_songs(std::slice::from_ref(&again))
+        .await
+        .expect("re-put");
+    assert!(report.is_complete(), "{:?}", report.failed);
+    let got = b
+        .get_metadata(&r.metadata.id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(got, again.metadata);
+    for (m, v) in [
+        (model(), backend_support::vector(2, 16)),
+        (other, vec![1.0, 0.0, 0.0, 0.0]),
+    ] {
+        let hits = b.search(&SearchQuery::new(m, v, 5)).await.expect("search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].metadata, again.metadata, "copy refreshed");
+    }
+    assert_eq!(b.count(&Filter::default()).await.expect("count"), 1);
+    let v = b.list_versions().await.expect("versions");
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].version, again.metadata.version);
+}

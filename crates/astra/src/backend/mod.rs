@@ -176,6 +176,14 @@ pub(crate) fn s3_config(cfg: &Config) -> StorageResult<blobs::S3Config> {
     Ok(c)
 }
 
+/// Result of [`AstraBackend::write_docs`].
+struct WriteOutcome {
+    /// Input index → (error kind, message).
+    failed: BTreeMap<usize, (Option<ErrorKind>, String)>,
+    /// Input indices of documents that existed and were replaced.
+    replaced: Vec<usize>,
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "t")]
 enum Cursor {
@@ -750,13 +758,13 @@ impl AstraBackend {
     }
 
     /// Writes documents with `insertMany`; documents that already exist are replaced with
-    /// one upsert each. Returns per-input-index failures.
+    /// one upsert each. Returns per-input-index failures and the indices that were replaced.
     async fn write_docs(
         &self,
         coll: &Collection,
         docs: Vec<Value>,
         what: &str,
-    ) -> StorageResult<BTreeMap<usize, (Option<ErrorKind>, String)>> {
+    ) -> StorageResult<WriteOutcome> {
         let report = coll
             .insert_many(docs.clone())
             .await
@@ -770,31 +778,36 @@ impl AstraBackend {
                 failed.insert(f.index, (Some(f.kind), insert_failure_message(&f)));
             }
         }
-        let results: Vec<(usize, Result<(), DataApiError>)> = futures::stream::iter(upserts)
-            .map(|i| {
-                let doc = docs.get(i).cloned().unwrap_or(Value::Null);
-                async move {
-                    let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                    let r = coll
-                        .update_one(
-                            json!({ "_id": id }),
-                            upsert_update(&doc),
-                            UpdateOptions::upsert(),
-                        )
-                        .await
-                        .map(|_| ());
-                    (i, r)
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let results: Vec<(usize, Result<(), DataApiError>)> =
+            futures::stream::iter(upserts.clone())
+                .map(|i| {
+                    let doc = docs.get(i).cloned().unwrap_or(Value::Null);
+                    async move {
+                        let id = doc.get("_id").cloned().unwrap_or(Value::Null);
+                        let r = coll
+                            .update_one(
+                                json!({ "_id": id }),
+                                upsert_update(&doc),
+                                UpdateOptions::upsert(),
+                            )
+                            .await
+                            .map(|_| ());
+                        (i, r)
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
         for (i, r) in results {
             if let Err(e) = r {
                 failed.insert(i, (e.kind(), e.to_string()));
             }
         }
-        Ok(failed)
+        let replaced = upserts
+            .into_iter()
+            .filter(|i| !failed.contains_key(i))
+            .collect();
+        Ok(WriteOutcome { failed, replaced })
     }
 
     async fn search_ann(
@@ -1323,8 +1336,8 @@ impl StorageBackend for AstraBackend {
                 }
             }
             let what = format!("storing {} vectors in {}", r.model.key(), r.collection);
-            let fails = self.write_docs(&self.vectors(&r), docs_out, &what).await?;
-            for (i, (kind, msg)) in fails {
+            let written = self.write_docs(&self.vectors(&r), docs_out, &what).await?;
+            for (i, (kind, msg)) in written.failed {
                 if let Some(m) = owners.get(i) {
                     let msg = if kind == Some(ErrorKind::VectorDimensionMismatch) {
                         format!(
@@ -1356,12 +1369,55 @@ impl StorageBackend for AstraBackend {
                 }
             }
         }
-        let fails = self
+        let written = self
             .write_docs(&self.songs, song_docs, "storing song metadata")
             .await?;
-        for (i, (_, msg)) in fails {
-            if let Some(m) = owners.get(i) {
+        for (i, (_, msg)) in &written.failed {
+            if let Some(m) = owners.get(*i) {
                 failed.insert(m.id.clone(), format!("metadata: {msg}"));
+            }
+        }
+        // Songs that already existed may have vectors of models not in this batch: refresh
+        // the metadata copy there too (one updateOne per such song and model).
+        let replaced: Vec<&SongMetadata> = written
+            .replaced
+            .iter()
+            .filter_map(|i| owners.get(*i).copied())
+            .collect();
+        if !replaced.is_empty() {
+            let reg = self.registry().await?;
+            let mut jobs = Vec::new();
+            for m in replaced {
+                let given: BTreeSet<(String, String)> = batch
+                    .iter()
+                    .find(|(b, _)| b.id == m.id)
+                    .map(|(_, es)| es.iter().map(|e| registry_key(&e.model)).collect())
+                    .unwrap_or_default();
+                for r in reg.values() {
+                    if !given.contains(&registry_key(&r.model)) {
+                        jobs.push((m.clone(), self.vectors(r)));
+                    }
+                }
+            }
+            let results: Vec<(SongId, StorageResult<()>)> = futures::stream::iter(jobs)
+                .map(|(m, coll): (SongMetadata, Collection)| async move {
+                    let r = async {
+                        let copy = json!({ "$set": docs::copy_fields(&m)? });
+                        coll.update_one(id_filter(&m.id), copy, UpdateOptions::default())
+                            .await
+                            .map_err(|e| errors::api(e, "refreshing a metadata copy"))?;
+                        Ok(())
+                    }
+                    .await;
+                    (m.id.clone(), r)
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            for (id, r) in results {
+                if let Err(e) = r {
+                    failed.insert(id, format!("metadata copy: {e}"));
+                }
             }
         }
         let mut report = BatchReport::default();

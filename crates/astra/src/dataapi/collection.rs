@@ -170,6 +170,10 @@ pub enum Sort {
     /// ANN search by similarity to this vector (one page, no paging; limit ≤ 1000).
     Vector(Vec<f32>),
     /// Regular (in-memory, ≤ 10 000 candidates) sort on fields.
+    ///
+    /// The clause is sent as a JSON object, whose keys serde_json orders alphabetically
+    /// unless its `preserve_order` feature is enabled: with several keys the server may see
+    /// them in another priority order. Prefer one (composite) key.
     Fields(Vec<(String, SortOrder)>),
 }
 
