@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use songrec_astra::AstraBackend;
 use songrec_local::LocalBackend;
 use songrec_storage::StorageBackend;
 use songrec_storage::config::{BackendKind, Config};
 
-use crate::{AppError, AppResult};
+use crate::AppResult;
 
 /// A backend ready for use, with its stack visible in `Display`.
 pub type Backend = Arc<dyn StorageBackend>;
@@ -25,9 +26,9 @@ pub fn build(cfg: &Config) -> AppResult<Backend> {
             // Local(...)
             Ok(Arc::new(LocalBackend::open(&cfg.local.path)?))
         }
-        BackendKind::Astra => Err(AppError::Invalid(
-            "the astra backend is not built into this songrec yet; use --storage-backend local"
-                .into(),
-        )),
+        BackendKind::Astra => {
+            // Astra(Data API collections, S3 blobs)
+            Ok(Arc::new(AstraBackend::connect(cfg)?))
+        }
     }
 }

@@ -54,6 +54,10 @@ pub enum Command {
     Stats(JsonFlag),
     /// Rebuild the local vector index from the .npy files.
     Reindex,
+    /// Create the Astra DB collections (idempotent; reports collections with other settings).
+    InitAstra(InitAstraArgs),
+    /// Check the Astra/S3 configuration before any work: credentials, keyspace, collections, bucket.
+    Doctor,
     /// Measure search and ingest speed.
     Bench(BenchArgs),
     /// Generate an example library of synthesised songs (WAV).
@@ -176,6 +180,13 @@ pub struct ShowArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InitAstraArgs {
+    /// Embedders whose vector collections to create: dsp.
+    #[arg(long, default_value = "dsp")]
+    pub embedder: String,
 }
 
 #[derive(Args, Debug)]
@@ -532,8 +543,37 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             println!("rebuilt the vector index of {local}");
             Ok(exit::OK)
         }
-        Command::Bench(_) | Command::Synth(_) => unreachable!("handled before a backend is built"),
+        Command::InitAstra(_) | Command::Doctor | Command::Bench(_) | Command::Synth(_) => {
+            unreachable!("handled before a backend is built")
+        }
     }
+}
+
+/// `songrec init-astra`: applies `migrations/astra` idempotently.
+pub async fn init_astra(args: &InitAstraArgs, cfg: &Config) -> Result<u8> {
+    let models: Vec<songrec_storage::ModelInfo> =
+        songrec_app::embedders::parse_list(&args.embedder)?
+            .iter()
+            .map(|e| songrec_app::embedders::model_of(e.as_ref()))
+            .collect();
+    let report = songrec_astra::AstraBackend::init(cfg, &models)
+        .await
+        .context("initialising the Astra collections")?;
+    print!("{report}");
+    Ok(exit::OK)
+}
+
+/// `songrec doctor`: every check with what to fix; exit 1 if any failed.
+pub async fn doctor(cfg: &Config) -> Result<u8> {
+    let report = songrec_astra::doctor(cfg).await;
+    for c in &report.checks {
+        println!("{c}");
+    }
+    Ok(if report.is_ok() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
 
 pub struct Stats {

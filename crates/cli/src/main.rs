@@ -48,10 +48,12 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
+    // symphonia warns about harmless quirks of real files (junk before a header, ...); the
+    // per-file report already says what matters.
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (_, 0) => "warn",
-        (_, 1) => "info",
+        (_, 0) => "warn,symphonia=error,symphonia_core=error",
+        (_, 1) => "info,symphonia=error,symphonia_core=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SONGREC_LOG")
@@ -93,6 +95,11 @@ async fn run(cli: Cli) -> Result<u8> {
         return bench::run(args).await;
     }
     let cfg = load_config(&cli)?;
+    match &cli.command {
+        Command::InitAstra(args) => return cli::init_astra(args, &cfg).await,
+        Command::Doctor => return cli::doctor(&cfg).await,
+        _ => {}
+    }
     let backend = songrec_app::factory::build(&cfg)
         .with_context(|| format!("opening the {} library", cfg.backend))?;
     tracing::info!("using {backend}");
