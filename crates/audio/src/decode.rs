@@ -419,6 +419,12 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     let codec = decoder.codec_info().short_name.to_string();
     let mut tags = TagsBuilder::default();
     tags.collect(&mut *format, track.id);
+    // symphonia 0.6.1's WAV reader parses LIST/INFO chunks but drops them; read them here.
+    if codec.starts_with("pcm")
+        && let Some(info) = crate::tags::riff_info(path)
+    {
+        tags.add_raw(&info);
+    }
 
     let mut sample_rate = params.sample_rate.unwrap_or(0);
     let mut channels = params

@@ -190,6 +190,21 @@ impl TagsBuilder {
         }
     }
 
+    /// Adds raw `(key, value)` tags such as RIFF INFO's `INAM`/`IART` (first value wins).
+    pub(crate) fn add_raw(&mut self, tags: &[(String, String)]) {
+        for (k, v) in tags {
+            match k.to_ascii_lowercase().as_str() {
+                "inam" => set(&mut self.t.title, v),
+                "iart" => set(&mut self.t.artist, v),
+                "iprd" => set(&mut self.t.album, v),
+                "ignr" => set(&mut self.t.genre, v),
+                "icrd" if self.t.year.is_none() => self.t.year = first_year(v),
+                "itrk" | "iprt" if self.t.track.is_none() => self.t.track = leading_number(v),
+                _ => {}
+            }
+        }
+    }
+
     pub(crate) fn build(mut self) -> Tags {
         if self.t.artist.is_none() {
             self.t.artist = self.album_artist.take();
@@ -205,6 +220,58 @@ fn set(slot: &mut Option<String>, v: &str) {
     if slot.is_none() {
         *slot = clean(v);
     }
+}
+
+/// Reads the `LIST`/`INFO` chunk of a RIFF/WAVE file (only the chunks before `data`, at most
+/// 1 MiB), returning `(id, text)` pairs such as `("INAM", "Title")`.
+pub(crate) fn riff_info(path: &Path) -> Option<Vec<(String, String)>> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_end(&mut head)
+        .ok()?;
+    parse_riff_info(&head)
+}
+
+/// Pure part of [`riff_info`].
+pub(crate) fn parse_riff_info(b: &[u8]) -> Option<Vec<(String, String)>> {
+    if b.len() < 12 || &b[..4] != b"RIFF" || &b[8..12] != b"WAVE" {
+        return None;
+    }
+    let le32 = |at: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    let mut out = Vec::new();
+    let mut pos = 12;
+    while pos + 8 <= b.len() {
+        let id = &b[pos..pos + 4];
+        let len = le32(pos + 4)?;
+        let body = pos + 8;
+        if id == b"data" {
+            break;
+        }
+        if id == b"LIST" && b.get(body..body + 4) == Some(b"INFO") {
+            let end = (body + len).min(b.len());
+            let mut p = body + 4;
+            while p + 8 <= end {
+                let key = String::from_utf8_lossy(&b[p..p + 4]).into_owned();
+                let n = le32(p + 4)?;
+                let v = b.get(p + 8..(p + 8 + n).min(end))?;
+                let text = String::from_utf8_lossy(v)
+                    .trim_end_matches('\0')
+                    .trim()
+                    .to_owned();
+                if !text.is_empty() {
+                    out.push((key, text));
+                }
+                p += 8 + n + (n & 1);
+            }
+        }
+        pos = body + len + (len & 1);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Parse tags from a file name alone (pure; no I/O).
@@ -275,6 +342,45 @@ pub fn parse_file_name(path: &Path) -> Tags {
         t.source = TagSource::FileName;
     }
     t
+}
+
+#[cfg(test)]
+mod riff_tests {
+    use super::parse_riff_info;
+
+    #[test]
+    fn reads_info_chunks_before_data() {
+        let mut info = b"INFO".to_vec();
+        for (k, v) in [("INAM", "Song\0"), ("IGNR", "Rock\0\0")] {
+            info.extend_from_slice(k.as_bytes());
+            info.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            info.extend_from_slice(v.as_bytes());
+            if v.len() % 2 == 1 {
+                info.push(0);
+            }
+        }
+        let mut f = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+        f.extend_from_slice(&16u32.to_le_bytes());
+        f.extend_from_slice(&[0u8; 16]);
+        f.extend_from_slice(b"LIST");
+        f.extend_from_slice(&(info.len() as u32).to_le_bytes());
+        f.extend_from_slice(&info);
+        f.extend_from_slice(b"data\x04\0\0\0\0\0\0\0");
+        let tags = parse_riff_info(&f).unwrap();
+        assert_eq!(
+            tags,
+            vec![
+                ("INAM".to_string(), "Song".to_string()),
+                ("IGNR".to_string(), "Rock".to_string())
+            ]
+        );
+        assert!(parse_riff_info(b"RIFF\0\0\0\0WAVE").is_none());
+        assert!(parse_riff_info(b"fLaC").is_none());
+        // A length pointing past the end is tolerated (truncated header).
+        let mut bad = f.clone();
+        bad.truncate(60);
+        let _ = parse_riff_info(&bad);
+    }
 }
 
 #[cfg(test)]

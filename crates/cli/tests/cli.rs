@@ -267,6 +267,9 @@ fn similar_show_delete_stats() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["song"]["id"], query_id.as_str());
     assert_eq!(v["audio_stored"], true);
+    // Tags from the WAV's RIFF INFO chunk (written by `songrec synth`).
+    assert_eq!(v["song"]["genre"], "techno");
+    assert_eq!(v["song"]["artist"], "The Techno Ensemble");
     assert_eq!(v["embeddings"][0]["name"], "songrec-dsp");
     let o = songrec(&lib, &["delete", prefix]);
     assert!(o.status.success(), "{:?}", text(&o));
