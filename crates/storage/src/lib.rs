@@ -6,11 +6,12 @@
 
 pub mod backend;
 pub mod config;
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;
 pub mod filter;
 pub mod id;
+pub mod layers;
 pub mod math;
 pub mod metadata;
 pub mod model;

@@ -1,0 +1,130 @@
+//! Retries transient failures with capped, jittered exponential backoff.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+
+use super::{Layer, Op, delegate_backend};
+use crate::backend::StorageBackend;
+use crate::error::{StorageError, StorageResult};
+
+/// Retry configuration: how often and how long to wait between attempts.
+///
+/// Defaults: 5 retries, 100 ms doubling up to 5 s, with jitter.
+///
+/// ```
+/// use std::time::Duration;
+/// use songrec_storage::layers::Retry;
+/// let r = Retry::default().max_retries(3).delays(Duration::from_millis(10), Duration::from_secs(1));
+/// assert_eq!(r.retries(), 3);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    max_retries: usize,
+    min_delay: Duration,
+    max_delay: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Retry {
+    /// Retries after the first attempt (0 = no retries).
+    pub fn max_retries(mut self, n: usize) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// First delay and the cap on any delay.
+    pub fn delays(mut self, min: Duration, max: Duration) -> Self {
+        self.min_delay = min;
+        self.max_delay = max.max(min);
+        self
+    }
+
+    /// The configured number of retries.
+    pub fn retries(&self) -> usize {
+        self.max_retries
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_factor(2.0)
+            .with_jitter()
+    }
+}
+
+impl<B: StorageBackend> Layer<B> for Retry {
+    type Output = RetryLayer<B>;
+    fn wrap(self, inner: B) -> RetryLayer<B> {
+        RetryLayer::new(inner, self)
+    }
+}
+
+/// Retries every operation whose error is [`StorageError::is_transient`], using `backon`.
+///
+/// Every trait operation is safe to repeat: reads trivially, writes because they are
+/// idempotent (content-addressed audio, upserts, deletes). When an earlier attempt's
+/// acknowledgement was lost, the answer of the successful retry is returned unchanged:
+/// `put_audio` may then say `already_present` and `delete_song`/`delete_audio` may say
+/// `false` although this call did the work. The stored state is exactly what was asked for
+/// either way; rewriting such answers would misreport genuine "unknown song" deletes.
+///
+/// ```
+/// # #[cfg(feature = "conformance")] {
+/// use songrec_storage::layers::{LayerExt, Retry, testing::MemoryBackend};
+/// let b = MemoryBackend::new().layer(Retry::default());
+/// assert_eq!(b.to_string(), "Retry(Memory)");
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RetryLayer<B> {
+    inner: B,
+    config: Retry,
+}
+
+impl<B: StorageBackend> RetryLayer<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, config: Retry) -> Self {
+        Self { inner, config }
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+
+    async fn run<T, F, Fut>(&self, op: Op, f: F) -> StorageResult<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = StorageResult<T>> + Send,
+        T: Send,
+    {
+        f.retry(self.config.backoff())
+            .when(StorageError::is_transient)
+            .notify(|e: &StorageError, after: Duration| {
+                tracing::debug!(%op, error = %e, ?after, "transient storage error; retrying");
+            })
+            .await
+    }
+}
+
+impl<B: fmt::Display> fmt::Display for RetryLayer<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Retry({})", self.inner)
+    }
+}
+
+delegate_backend!(RetryLayer, run);

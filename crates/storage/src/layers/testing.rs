@@ -1,0 +1,346 @@
+//! An in-memory [`StorageBackend`] for testing layers (and anything else) without a disk layout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use crate::error::{StorageError, StorageResult};
+use crate::filter::Filter;
+use crate::id::SongId;
+use crate::math::{self, TopK};
+use crate::metadata::{SongMetadata, VersionEntry};
+use crate::model::{Embedding, ModelInfo};
+use crate::query::{ListQuery, Match, Page, SearchQuery, compare_by};
+
+#[derive(Debug, Default)]
+struct State {
+    metadata: BTreeMap<SongId, SongMetadata>,
+    /// Model key (`name@version`) → (model with its dimension, vectors).
+    vectors: BTreeMap<String, (ModelInfo, BTreeMap<SongId, Vec<f32>>)>,
+    audio: HashMap<SongId, Vec<u8>>,
+    /// Deleted songs and their tombstone versions.
+    tombstones: BTreeMap<SongId, (u64, String)>,
+}
+
+impl State {
+    fn check_dim(&self, e: &Embedding) -> StorageResult<()> {
+        e.validate()?;
+        if let Some((m, _)) = self.vectors.get(&e.model.key())
+            && m.dim != e.vector.len()
+        {
+            return Err(StorageError::DimensionMismatch {
+                model: e.model.key(),
+                expected: m.dim,
+                got: e.vector.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn put_vector(&mut self, id: &SongId, e: &Embedding) {
+        self.vectors
+            .entry(e.model.key())
+            .or_insert_with(|| (e.model.clone(), BTreeMap::new()))
+            .1
+            .insert(id.clone(), e.vector.clone());
+    }
+
+    fn put_meta(&mut self, m: &SongMetadata) {
+        self.tombstones.remove(&m.id);
+        self.metadata.insert(m.id.clone(), m.clone());
+    }
+}
+
+/// A complete, exact, in-memory backend; it passes [`crate::conformance::run_all`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use songrec_storage::{Filter, StorageBackend, layers::testing::MemoryBackend};
+/// let b = MemoryBackend::new();
+/// assert_eq!(b.count(&Filter::default()).await.unwrap(), 0);
+/// assert_eq!(b.to_string(), "Memory");
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    state: Mutex<State>,
+}
+
+impl MemoryBackend {
+    /// An empty backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl fmt::Display for MemoryBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Memory")
+    }
+}
+
+fn offset_cursor(cursor: Option<&str>) -> StorageResult<usize> {
+    cursor.map_or(Ok(0), |c| {
+        c.parse()
+            .map_err(|_| StorageError::InvalidInput(format!("bad list cursor {c:?}")))
+    })
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl StorageBackend for MemoryBackend {
+    async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
+        let bytes = std::fs::read(src).map_err(|e| StorageError::io(src, e))?;
+        let actual = SongId::from_bytes(&bytes);
+        if actual != *id {
+            return Err(StorageError::HashMismatch {
+                id: id.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        let n = bytes.len() as u64;
+        let mut s = self.lock();
+        let already_present = s.audio.contains_key(id);
+        if !already_present {
+            s.audio.insert(id.clone(), bytes);
+        }
+        Ok(PutOutcome {
+            bytes: n,
+            already_present,
+        })
+    }
+
+    async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
+        let bytes = self
+            .lock()
+            .audio
+            .get(id)
+            .cloned()
+            .ok_or_else(|| StorageError::NotFound(format!("audio of song {id}")))?;
+        let mut tmp = dest.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        std::fs::write(&tmp, &bytes).map_err(|e| StorageError::io(&tmp, e))?;
+        std::fs::rename(&tmp, dest).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            StorageError::io(dest, e)
+        })?;
+        Ok(bytes.len() as u64)
+    }
+
+    async fn audio_url(&self, id: &SongId, _expires_in: Duration) -> StorageResult<String> {
+        if self.lock().audio.contains_key(id) {
+            Ok(format!("memory://audio/{id}"))
+        } else {
+            Err(StorageError::NotFound(format!("audio of song {id}")))
+        }
+    }
+
+    async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
+        Ok(self.lock().audio.contains_key(id))
+    }
+
+    async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
+        Ok(self.lock().audio.remove(id).is_some())
+    }
+
+    async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
+        let mut s = self.lock();
+        s.check_dim(embedding)?;
+        s.put_vector(id, embedding);
+        Ok(())
+    }
+
+    async fn get_embedding(
+        &self,
+        id: &SongId,
+        model: &ModelInfo,
+    ) -> StorageResult<Option<Embedding>> {
+        let s = self.lock();
+        Ok(s.vectors.get(&model.key()).and_then(|(m, vs)| {
+            vs.get(id).map(|v| Embedding {
+                model: m.clone(),
+                vector: v.clone(),
+            })
+        }))
+    }
+
+    async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
+        query.validate()?;
+        let s = self.lock();
+        let Some((model, vectors)) = s.vectors.get(&query.model.key()) else {
+            return Ok(Vec::new());
+        };
+        if model.dim != query.vector.len() {
+            return Err(StorageError::DimensionMismatch {
+                model: model.key(),
+                expected: model.dim,
+                got: query.vector.len(),
+            });
+        }
+        let qn = math::norm(&query.vector);
+        let mut top = TopK::new(query.offset + query.k);
+        for (id, v) in vectors {
+            let Some(m) = s.metadata.get(id) else {
+                continue;
+            };
+            if query.exclude.contains(id) || !query.filter.matches(m) {
+                continue;
+            }
+            let (score, _) =
+                math::score(query.metric, math::dot(&query.vector, v), qn, math::norm(v));
+            if query.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            top.push(score, id.clone());
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .skip(query.offset)
+            .filter_map(|sc| {
+                let v = &vectors[&sc.key];
+                let (similarity, distance) =
+                    math::score(query.metric, math::dot(&query.vector, v), qn, math::norm(v));
+                s.metadata.get(&sc.key).map(|m| Match {
+                    id: sc.key.clone(),
+                    similarity,
+                    distance,
+                    metadata: m.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn models(&self) -> StorageResult<Vec<ModelStats>> {
+        Ok(self
+            .lock()
+            .vectors
+            .values()
+            .filter(|(_, vs)| !vs.is_empty())
+            .map(|(m, vs)| ModelStats {
+                model: m.clone(),
+                count: vs.len() as u64,
+            })
+            .collect())
+    }
+
+    async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+        self.lock().put_meta(metadata);
+        Ok(())
+    }
+
+    async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+        Ok(self.lock().metadata.get(id).cloned())
+    }
+
+    async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+        query.validate()?;
+        let start = offset_cursor(query.cursor.as_deref())?;
+        let s = self.lock();
+        let mut items: Vec<&SongMetadata> = s
+            .metadata
+            .values()
+            .filter(|m| query.filter.matches(m))
+            .collect();
+        items.sort_by(|a, b| {
+            let o = compare_by(query.sort, a, b);
+            if query.descending { o.reverse() } else { o }
+        });
+        let end = (start + query.limit).min(items.len());
+        let page = items
+            .get(start.min(end)..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|m| (*m).clone())
+            .collect();
+        Ok(Page {
+            items: page,
+            next: (end < items.len()).then(|| end.to_string()),
+        })
+    }
+
+    async fn count(&self, filter: &Filter) -> StorageResult<u64> {
+        filter.validate()?;
+        Ok(self
+            .lock()
+            .metadata
+            .values()
+            .filter(|m| filter.matches(m))
+            .count() as u64)
+    }
+
+    async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
+        let mut s = self.lock();
+        for (_, vs) in s.vectors.values_mut() {
+            vs.remove(id);
+        }
+        s.vectors.retain(|_, (_, vs)| !vs.is_empty());
+        s.audio.remove(id);
+        match s.metadata.remove(id) {
+            Some(m) => {
+                s.tombstones
+                    .insert(id.clone(), (m.version + 1, m.content_hash.clone()));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+        let mut s = self.lock();
+        let mut report = BatchReport::default();
+        for song in songs {
+            let id = &song.metadata.id;
+            match song.embeddings.iter().try_for_each(|e| s.check_dim(e)) {
+                Ok(()) => {
+                    for e in &song.embeddings {
+                        s.put_vector(id, e);
+                    }
+                    s.put_meta(&song.metadata);
+                    report.stored.push(id.clone());
+                }
+                Err(e) => report.failed.push((id.clone(), e.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
+        let s = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.metadata.get(id).cloned())
+            .collect())
+    }
+
+    async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
+        let s = self.lock();
+        let live = s.metadata.values().map(|m| VersionEntry {
+            id: m.id.clone(),
+            version: m.version,
+            content_hash: m.content_hash.clone(),
+            deleted: false,
+        });
+        let dead = s.tombstones.iter().map(|(id, (v, h))| VersionEntry {
+            id: id.clone(),
+            version: *v,
+            content_hash: h.clone(),
+            deleted: true,
+        });
+        Ok(live.chain(dead).collect())
+    }
+
+    async fn flush(&self) -> StorageResult<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Bounds every call's duration.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use super::{Layer, Op, delegate_backend};
+use crate::backend::StorageBackend;
+use crate::error::{StorageError, StorageResult};
+
+/// Timeout configuration: the limit for each call.
+///
+/// ```
+/// use std::time::Duration;
+/// use songrec_storage::layers::Timeout;
+/// assert_eq!(Timeout::new(Duration::from_secs(2)).limit(), Duration::from_secs(2));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Timeout {
+    limit: Duration,
+}
+
+impl Timeout {
+    /// Each call may take at most `limit`.
+    pub fn new(limit: Duration) -> Self {
+        Self { limit }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+}
+
+impl<B: StorageBackend> Layer<B> for Timeout {
+    type Output = TimeoutLayer<B>;
+    fn wrap(self, inner: B) -> TimeoutLayer<B> {
+        TimeoutLayer::new(inner, self)
+    }
+}
+
+/// Fails a call that takes longer than the limit with a transient
+/// [`StorageError::Unavailable`] naming the operation and the limit (so [`super::RetryLayer`]
+/// above it retries). The abandoned call is dropped; writes are atomic per call, so it either
+/// happened or did not.
+///
+/// ```
+/// # #[cfg(feature = "conformance")] {
+/// use std::time::Duration;
+/// use songrec_storage::layers::{LayerExt, Timeout, testing::MemoryBackend};
+/// let b = MemoryBackend::new().layer(Timeout::new(Duration::from_secs(10)));
+/// assert_eq!(b.to_string(), "Timeout(Memory)");
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TimeoutLayer<B> {
+    inner: B,
+    limit: Duration,
+}
+
+impl<B: StorageBackend> TimeoutLayer<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, config: Timeout) -> Self {
+        Self {
+            inner,
+            limit: config.limit,
+        }
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+
+    async fn run<T, F, Fut>(&self, op: Op, mut f: F) -> StorageResult<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = StorageResult<T>> + Send,
+        T: Send,
+    {
+        match tokio::time::timeout(self.limit, f()).await {
+            Ok(r) => r,
+            Err(_) => Err(StorageError::Unavailable {
+                backend: self.inner.to_string(),
+                message: format!("{op} timed out after {:?}", self.limit),
+                transient: true,
+            }),
+        }
+    }
+}
+
+impl<B: fmt::Display> fmt::Display for TimeoutLayer<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timeout({})", self.inner)
+    }
+}
+
+delegate_backend!(TimeoutLayer, run);
