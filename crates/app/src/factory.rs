@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use songrec_astra::AstraBackend;
 use songrec_local::LocalBackend;
+use std::time::Duration;
+
 use songrec_storage::StorageBackend;
 use songrec_storage::config::{BackendKind, Config};
+use songrec_storage::layers::{CircuitBreaker, LayerExt};
 
 use crate::AppResult;
 
@@ -27,8 +30,12 @@ pub fn build(cfg: &Config) -> AppResult<Backend> {
             Ok(Arc::new(LocalBackend::open(&cfg.local.path)?))
         }
         BackendKind::Astra => {
-            // Astra(Data API collections, S3 blobs)
-            Ok(Arc::new(AstraBackend::connect(cfg)?))
+            // CircuitBreaker(Astra(Data API collections, S3 blobs)): the client retries
+            // transient failures itself; the breaker stops hammering a remote that keeps failing.
+            let astra = AstraBackend::connect(cfg)?;
+            Ok(Arc::new(
+                astra.layer(CircuitBreaker::new(5, Duration::from_secs(30))),
+            ))
         }
     }
 }

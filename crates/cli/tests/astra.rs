@@ -112,6 +112,11 @@ fn every_command_works_on_the_astra_backend() {
     let o = songrec(&c, home.path(), TOKEN, &["ingest", music.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("10 new"), "{}", text(&o));
+    assert!(
+        text(&o).contains("into CircuitBreaker(Astra("),
+        "the factory's stack is shown: {}",
+        text(&o)
+    );
     let o = songrec(&c, home.path(), TOKEN, &["ingest", music.to_str().unwrap()]);
     assert!(
         text(&o).contains("0 new, 10 already"),
