@@ -10,6 +10,7 @@
 pub mod embedders;
 pub mod factory;
 pub mod ingest;
+pub mod migrate;
 pub mod musickey;
 pub mod resolve;
 pub mod similar;

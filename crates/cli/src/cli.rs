@@ -54,6 +54,9 @@ pub enum Command {
     Stats(JsonFlag),
     /// Rebuild the local vector index from the .npy files.
     Reindex,
+    /// Copy the whole library between backends: `migrate local->astra` (or local→astra, or
+    /// --from local --to astra). Idempotent and resumable; never changes the source.
+    Migrate(MigrateArgs),
     /// Create the Astra DB collections (idempotent; reports collections with other settings).
     InitAstra(InitAstraArgs),
     /// Check the Astra/S3 configuration before any work: credentials, keyspace, collections, bucket.
@@ -180,6 +183,42 @@ pub struct ShowArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// FROM->TO, e.g. local->astra (also local→astra).
+    pub spec: Option<String>,
+    /// Source backend.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Target backend.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print the plan; copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip the final comparison of both sides.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Songs copied concurrently.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// Parses `local->astra`, `local→astra`, `local=>astra`, `local:astra` or `local to astra`.
+pub fn parse_migrate_spec(spec: &str) -> Result<(String, String)> {
+    for sep in ["->", "→", "=>", " to ", ":"] {
+        if let Some((a, b)) = spec.split_once(sep) {
+            let (a, b) = (a.trim(), b.trim());
+            if !a.is_empty() && !b.is_empty() {
+                return Ok((a.to_owned(), b.to_owned()));
+            }
+        }
+    }
+    bail!(
+        "cannot read {spec:?} as FROM->TO; try `songrec migrate local->astra` or `--from local --to astra`"
+    )
 }
 
 #[derive(Args, Debug)]
@@ -543,10 +582,129 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             println!("rebuilt the vector index of {local}");
             Ok(exit::OK)
         }
-        Command::InitAstra(_) | Command::Doctor | Command::Bench(_) | Command::Synth(_) => {
+        Command::Migrate(_)
+        | Command::InitAstra(_)
+        | Command::Doctor
+        | Command::Bench(_)
+        | Command::Synth(_) => {
             unreachable!("handled before a backend is built")
         }
     }
+}
+
+struct MigrateBar(ProgressBar);
+impl songrec_app::migrate::MigrateProgress for MigrateBar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+/// `songrec migrate`: copies every song from one backend to another, then verifies.
+pub async fn migrate(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
+    let (from, to) = match (&args.spec, &args.from, &args.to) {
+        (Some(s), None, None) => parse_migrate_spec(s)?,
+        (None, Some(f), Some(t)) => (f.clone(), t.clone()),
+        _ => bail!(
+            "say where from and to: `songrec migrate local->astra` or `--from local --to astra`"
+        ),
+    };
+    let (from_kind, to_kind): (
+        songrec_storage::config::BackendKind,
+        songrec_storage::config::BackendKind,
+    ) = (
+        from.parse().context("migration source")?,
+        to.parse().context("migration target")?,
+    );
+    if from_kind == to_kind {
+        bail!("source and target are both {from_kind}; nothing to migrate");
+    }
+    let build = |kind| {
+        let mut c = cfg.clone();
+        c.backend = kind;
+        songrec_app::factory::build(&c).with_context(|| format!("opening the {kind} library"))
+    };
+    let (source, target) = (build(from_kind)?, build(to_kind)?);
+    let plan = songrec_app::migrate::plan(
+        &source.list_versions().await?,
+        &target.list_versions().await?,
+    );
+    println!(
+        "{source} -> {target}: {} songs to copy, {} already there, {} deletions on the source (left to sync)",
+        plan.to_copy.len(),
+        plan.up_to_date,
+        plan.source_tombstones
+    );
+    if args.dry_run {
+        for id in plan.to_copy.iter().take(20) {
+            println!("  would copy {}", id.short());
+        }
+        if plan.to_copy.len() > 20 {
+            println!("  … and {} more", plan.to_copy.len() - 20);
+        }
+        return Ok(exit::OK);
+    }
+    let mut code = exit::OK;
+    if plan.to_copy.is_empty() {
+        println!("nothing to do: the target already has every song");
+    } else {
+        let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        let scratch = tempfile::tempdir().context("creating a scratch folder")?;
+        let opts = songrec_app::migrate::MigrateOptions {
+            batch_size: 64,
+            concurrency: args.concurrency,
+            scratch_dir: scratch.path().to_path_buf(),
+        };
+        let report = songrec_app::migrate::migrate(
+            source.as_ref(),
+            target.as_ref(),
+            &opts,
+            &MigrateBar(bar.clone()),
+        )
+        .await
+        .context("migrating")?;
+        bar.finish_and_clear();
+        for (id, why) in &report.failed {
+            eprintln!("failed: {}: {why}", id.short());
+        }
+        println!(
+            "copied {} songs, {} failed",
+            report.copied,
+            report.failed.len()
+        );
+        if !report.failed.is_empty() {
+            code = exit::PARTIAL;
+        }
+    }
+    if !args.no_verify {
+        let v = songrec_app::migrate::verify(source.as_ref(), target.as_ref())
+            .await
+            .context("verifying")?;
+        println!(
+            "verify: {}/{} source songs on the target with matching content hashes; {} missing, {} mismatched",
+            v.matching,
+            v.source_songs,
+            v.missing.len(),
+            v.hash_mismatch.len()
+        );
+        if !v.is_clean() {
+            code = exit::PARTIAL;
+        }
+    }
+    Ok(code)
 }
 
 /// `songrec init-astra`: applies `migrations/astra` idempotently.
@@ -662,5 +820,29 @@ fn style_title(style: &str) -> &'static str {
         "ballad" => "Slow Piano",
         "ambient" => "Drifting Pads",
         _ => "Blue Swing",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_migrate_spec;
+
+    #[test]
+    fn migrate_spellings() {
+        for s in [
+            "local->astra",
+            "local→astra",
+            "local => astra",
+            "local to astra",
+            "local:astra",
+        ] {
+            assert_eq!(
+                parse_migrate_spec(s).unwrap(),
+                ("local".to_owned(), "astra".to_owned()),
+                "{s}"
+            );
+        }
+        assert!(parse_migrate_spec("local").is_err());
+        assert!(parse_migrate_spec("->astra").is_err());
     }
 }

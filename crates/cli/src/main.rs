@@ -98,6 +98,7 @@ async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::InitAstra(args) => return cli::init_astra(args, &cfg).await,
         Command::Doctor => return cli::doctor(&cfg).await,
+        Command::Migrate(args) => return cli::migrate(args, &cfg).await,
         _ => {}
     }
     let backend = songrec_app::factory::build(&cfg)

@@ -52,8 +52,12 @@ fn cloud() -> Cloud {
 }
 
 fn songrec(c: &Cloud, home: &Path, token: &str, args: &[&str]) -> Output {
+    songrec_on(c, home, token, "astra", args)
+}
+
+fn songrec_on(c: &Cloud, home: &Path, token: &str, backend: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .args(["--storage-backend", "astra"])
+        .args(["--storage-backend", backend])
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -189,4 +193,153 @@ fn every_command_works_on_the_astra_backend() {
         text(&o)
     );
     assert!(!text(&o).contains(bad) && !text(&o).contains(TOKEN));
+}
+
+#[test]
+fn migrate_local_to_astra_and_back() {
+    let c = cloud();
+    let home = tempfile::tempdir().unwrap();
+    let music = home.path().join("music");
+    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .arg("synth")
+        .arg(&music)
+        .args(["--per-style", "2", "--seconds", "4"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let l1 = home.path().join("lib1");
+    let l2 = home.path().join("lib2");
+    let (l1s, l2s) = (l1.to_str().unwrap(), l2.to_str().unwrap());
+    let o = songrec_on(
+        &c,
+        home.path(),
+        TOKEN,
+        "local",
+        &["--library", l1s, "ingest", music.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        songrec(&c, home.path(), TOKEN, &["init-astra"])
+            .status
+            .success()
+    );
+
+    // Dry run: the plan, nothing copied.
+    let o = songrec(
+        &c,
+        home.path(),
+        TOKEN,
+        &["--library", l1s, "migrate", "local→astra", "--dry-run"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("10 songs to copy"), "{}", text(&o));
+    let o = songrec(&c, home.path(), TOKEN, &["stats", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["songs"],
+        0
+    );
+
+    // The user's spelling, then again (idempotent).
+    let o = songrec(
+        &c,
+        home.path(),
+        TOKEN,
+        &["--library", l1s, "migrate", "local→astra"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("copied 10 songs, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("verify: 10/10"), "{}", text(&o));
+    let o = songrec(
+        &c,
+        home.path(),
+        TOKEN,
+        &["--library", l1s, "migrate", "local->astra"],
+    );
+    assert!(
+        text(&o).contains("0 songs to copy, 10 already there")
+            && text(&o).contains("nothing to do"),
+        "{}",
+        text(&o)
+    );
+
+    // Similar on the cloud copy gives the same answer as on the local original.
+    let local = songrec_on(
+        &c,
+        home.path(),
+        TOKEN,
+        "local",
+        &[
+            "--library",
+            l1s,
+            "similar",
+            "Blue Swing 1",
+            "-k",
+            "3",
+            "--json",
+        ],
+    );
+    let cloud = songrec(
+        &c,
+        home.path(),
+        TOKEN,
+        &["similar", "Blue Swing 1", "-k", "3", "--json"],
+    );
+    let ids = |o: &Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&local), ids(&cloud));
+
+    // And back into an empty local library, audio included; the source is untouched.
+    let o = songrec(
+        &c,
+        home.path(),
+        TOKEN,
+        &[
+            "--library",
+            l2s,
+            "migrate",
+            "--from",
+            "astra",
+            "--to",
+            "local",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("copied 10 songs"), "{}", text(&o));
+    let o = songrec_on(
+        &c,
+        home.path(),
+        TOKEN,
+        "local",
+        &["--library", l2s, "show", "Blue Swing 2", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["audio_stored"], true);
+    let o = songrec(&c, home.path(), TOKEN, &["stats", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["songs"],
+        10
+    );
+    let o = songrec(
+        &c,
+        home.path(),
+        TOKEN,
+        &["--library", l2s, "migrate", "astra", "--to", "local"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a half-given spec is refused: {}",
+        text(&o)
+    );
 }
