@@ -390,6 +390,18 @@ impl Progress for Bar {
     }
 }
 
+/// A progress bar on stderr when it is a terminal (and `wanted`), else a hidden one.
+fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
+    if !wanted || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(0);
+    b.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b
+}
+
 async fn ingest(args: &IngestArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list(&args.embedder)?;
     let state_file = if args.force {
@@ -413,18 +425,10 @@ async fn ingest(args: &IngestArgs, cfg: &Config, backend: Backend) -> Result<u8>
         batch_size: 32,
         state_file,
     };
-    let bar = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::new(0);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files, eta {eta} {wide_msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    };
+    let bar = progress_bar(
+        !args.json,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files, eta {eta} {wide_msg}",
+    );
     let progress = Arc::new(Bar {
         bar: bar.clone(),
         json: args.json,
@@ -650,18 +654,10 @@ pub async fn migrate(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     if plan.to_copy.is_empty() {
         println!("nothing to do: the target already has every song");
     } else {
-        let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            let b = ProgressBar::new(0);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            b
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = progress_bar(
+            true,
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
+        );
         let scratch = tempfile::tempdir().context("creating a scratch folder")?;
         let opts = songrec_app::migrate::MigrateOptions {
             batch_size: 64,
