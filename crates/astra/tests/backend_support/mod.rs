@@ -9,10 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
 use songrec_astra::AstraBackend;
 use songrec_astra::blobs::{BlobStore, S3Config};
 use songrec_astra::dataapi::{DataApiClient, DataApiConfig, RetryPolicy};
@@ -30,41 +26,25 @@ pub const SECRET_KEY: &str = "s3cr3t-Key-For-Tests-0123456789";
 pub struct S3Server {
     pub endpoint: String,
     _root: tempfile::TempDir,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _server: songrec_devservers::S3Server,
 }
 
 impl S3Server {
     pub async fn start() -> Self {
         let root = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(root.path().join(BUCKET)).expect("bucket dir");
-        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((sock, _)) = listener.accept().await else {
-                    return;
-                };
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let conn = ConnBuilder::new(TokioExecutor::new());
-                    let _ = conn.serve_connection(TokioIo::new(sock), service).await;
-                });
-            }
-        });
+        let server = songrec_devservers::S3Server::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            root.path(),
+            &[BUCKET],
+            ACCESS_KEY,
+            SECRET_KEY,
+        )
+        .await
+        .expect("s3s-fs");
         Self {
-            endpoint: format!("http://{addr}"),
+            endpoint: server.endpoint(),
             _root: root,
-            task,
+            _server: server,
         }
     }
 
