@@ -410,6 +410,20 @@ fn return_after(opts: &std::collections::BTreeMap<&str, &Value>) -> ApiResult<bo
     }
 }
 
+/// The reply of findOneAndUpdate/Replace: the document before or after, plus the counts.
+fn find_one_and_response(proj: &Projection, o: &UpdateOutcome, after: bool) -> Response {
+    let doc = if after {
+        o.after.as_ref()
+    } else {
+        o.before.as_ref()
+    };
+    Response {
+        data: Some(document_data(proj, doc)),
+        status: Some(update_status(o)),
+        errors: Vec::new(),
+    }
+}
+
 fn document_data(proj: &Projection, doc: Option<&StoredDoc>) -> Map<String, Value> {
     let v = doc.map_or(Value::Null, |d| Value::Object(proj.apply(d)));
     one("document", v)
@@ -437,16 +451,7 @@ pub(super) fn find_one_and_update(
         &update,
         upsert,
     )?;
-    let doc = if after {
-        o.after.as_ref()
-    } else {
-        o.before.as_ref()
-    };
-    Ok(Response {
-        data: Some(document_data(&proj, doc)),
-        status: Some(update_status(&o)),
-        errors: Vec::new(),
-    })
+    Ok(find_one_and_response(&proj, &o, after))
 }
 
 pub(super) fn find_one_and_replace(
@@ -565,16 +570,7 @@ pub(super) fn find_one_and_replace(
             after: None,
         },
     };
-    let doc = if want_after {
-        outcome.after.as_ref()
-    } else {
-        outcome.before.as_ref()
-    };
-    Ok(Response {
-        data: Some(document_data(&proj, doc)),
-        status: Some(update_status(&outcome)),
-        errors: Vec::new(),
-    })
+    Ok(find_one_and_response(&proj, &outcome, want_after))
 }
 
 pub(super) fn update_many(
