@@ -234,13 +234,20 @@ fn energy_aspect(a: &Desc, b: &Desc) -> Vec<Aspect> {
         Aspect {
             aspect: "energy",
             agrees: false,
-            text: format!(
-                "{} vs {} ({:.0} vs {:.0} dBFS)",
-                word(a.loudness_db),
-                word(b.loudness_db),
-                a.loudness_db,
-                b.loudness_db
-            ),
+            text: if word(a.loudness_db) == word(b.loudness_db) {
+                format!(
+                    "energy differs ({:.0} vs {:.0} dBFS)",
+                    a.loudness_db, b.loudness_db
+                )
+            } else {
+                format!(
+                    "{} vs {} ({:.0} vs {:.0} dBFS)",
+                    word(a.loudness_db),
+                    word(b.loudness_db),
+                    a.loudness_db,
+                    b.loudness_db
+                )
+            },
         }
     }];
     if (a.dynamic_range_db - b.dynamic_range_db).abs() > 10.0 {

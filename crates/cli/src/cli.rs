@@ -295,6 +295,9 @@ pub struct SynthArgs {
     /// Seconds per song.
     #[arg(long, default_value_t = 20.0)]
     pub seconds: f32,
+    /// One sub-folder per style (a labelled set for `songrec eval`).
+    #[arg(long)]
+    pub by_style: bool,
 }
 
 fn parse_range(s: &str, what: &str) -> Result<(Option<f64>, Option<f64>)> {
@@ -816,7 +819,13 @@ pub fn synth(args: &SynthArgs) -> Result<u8> {
             let spec = songrec_app::synth::SongSpec::for_style(style, i as u64 + 1, args.seconds);
             let title = format!("{} {}", style_title(style), i + 1);
             let artist = format!("The {} Ensemble", capitalise(style));
-            let path = args.dir.join(format!("{artist} - {title}.wav"));
+            let dir = if args.by_style {
+                args.dir.join(style)
+            } else {
+                args.dir.clone()
+            };
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join(format!("{artist} - {title}.wav"));
             let tags = [
                 ("INAM", title.as_str()),
                 ("IART", artist.as_str()),
