@@ -130,7 +130,7 @@ pub async fn eval(args: &EvalArgs) -> Result<u8> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let backend = songrec_local::LocalBackend::open(&work_dir.join("library"))
+    let backend = songrec_local::LocalBackend::open(work_dir.join("library"))
         .with_context(|| format!("opening the scratch library in {}", work_dir.display()))?;
     let opts = songrec_app::eval::EvalOptions {
         folder: args.folder.clone(),
