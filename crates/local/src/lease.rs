@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
