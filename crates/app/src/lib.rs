@@ -5,8 +5,10 @@
 //! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
 //! - [`similar`]: similarity queries by song or by an outside audio file;
 //! - [`embedders`]: the embedders songrec can run, by name;
-//! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor").
+//! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor");
+//! - [`sync`]: `songrec sync` wiring (local library ⇄ remote); [`edit`]: metadata edits.
 
+pub mod edit;
 pub mod embedders;
 pub mod factory;
 pub mod ingest;
@@ -14,6 +16,7 @@ pub mod migrate;
 pub mod musickey;
 pub mod resolve;
 pub mod similar;
+pub mod sync;
 pub mod synth;
 
 /// Errors of the application layer.

@@ -65,6 +65,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Generate an example library of synthesised songs (WAV).
     Synth(SynthArgs),
+    /// Two-way sync of this machine's library with the shared remote (Astra + S3).
+    Sync(crate::sync::SyncArgs),
+    /// Change a song's metadata (bumps its version, so sync carries the change).
+    Edit(crate::sync::EditArgs),
 }
 
 #[derive(Args, Debug)]
@@ -391,7 +395,7 @@ impl Progress for Bar {
 }
 
 /// A progress bar on stderr when it is a terminal (and `wanted`), else a hidden one.
-fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
+pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
     if !wanted || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }
@@ -586,7 +590,9 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             println!("rebuilt the vector index of {local}");
             Ok(exit::OK)
         }
+        Command::Edit(a) => crate::sync::edit(a, backend).await,
         Command::Migrate(_)
+        | Command::Sync(_)
         | Command::InitAstra(_)
         | Command::Doctor
         | Command::Bench(_)
