@@ -61,7 +61,8 @@ fn opt(v: &str) -> Option<String> {
 fn set_field(m: &mut SongMetadata, key: &str, value: &str) -> AppResult<()> {
     match key {
         "title" => {
-            let t = opt(value).ok_or_else(|| AppError::Invalid("a title cannot be empty".into()))?;
+            let t =
+                opt(value).ok_or_else(|| AppError::Invalid("a title cannot be empty".into()))?;
             m.title = t;
         }
         "artist" => m.artist = opt(value),
@@ -75,9 +76,14 @@ fn set_field(m: &mut SongMetadata, key: &str, value: &str) -> AppResult<()> {
         }
         "bpm" => {
             m.bpm = match opt(value) {
-                Some(b) => Some(b.parse::<f32>().ok().filter(|x| x.is_finite() && *x > 0.0).ok_or_else(
-                    || AppError::Invalid(format!("bpm: {b:?} is not a positive number")),
-                )?),
+                Some(b) => Some(
+                    b.parse::<f32>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x > 0.0)
+                        .ok_or_else(|| {
+                            AppError::Invalid(format!("bpm: {b:?} is not a positive number"))
+                        })?,
+                ),
                 None => None,
             }
         }
@@ -89,7 +95,9 @@ fn set_field(m: &mut SongMetadata, key: &str, value: &str) -> AppResult<()> {
         "" => return Err(AppError::Invalid("--set needs KEY=VALUE".into())),
         k => {
             let v = match serde_json::from_str::<Value>(value) {
-                Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Array(_) | Value::Object(_))) => v,
+                Ok(
+                    v @ (Value::Number(_) | Value::Bool(_) | Value::Array(_) | Value::Object(_)),
+                ) => v,
                 _ => Value::String(value.to_owned()),
             };
             m.extra.insert(k.to_owned(), v);
@@ -136,7 +144,8 @@ pub fn apply(m: &mut SongMetadata, e: &Edit) -> AppResult<bool> {
             m.tags.push(t.to_owned());
         }
     }
-    m.tags.retain(|t| !e.remove_tags.iter().any(|r| r.trim() == t));
+    m.tags
+        .retain(|t| !e.remove_tags.iter().any(|r| r.trim() == t));
     if *m == before {
         return Ok(false);
     }
@@ -205,7 +214,12 @@ mod tests {
 
     #[test]
     fn bookkeeping_fields_are_refused() {
-        for (k, v) in [("version", "9"), ("id", "x"), ("file_size", "1"), ("title", " ")] {
+        for (k, v) in [
+            ("version", "9"),
+            ("id", "x"),
+            ("file_size", "1"),
+            ("title", " "),
+        ] {
             let e = Edit {
                 set: vec![(k.into(), v.into())],
                 ..Edit::default()
@@ -217,7 +231,12 @@ mod tests {
             set: vec![("bpm".into(), "fast".into())],
             ..Edit::default()
         };
-        assert!(apply(&mut song(), &e).unwrap_err().to_string().contains("fast"));
+        assert!(
+            apply(&mut song(), &e)
+                .unwrap_err()
+                .to_string()
+                .contains("fast")
+        );
         let e = Edit {
             unset: vec!["title".into()],
             ..Edit::default()

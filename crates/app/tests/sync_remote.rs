@@ -91,7 +91,10 @@ async fn sync_completes_and_verifies_with_20_percent_transient_faults() {
     let r = run(&la, &ra, &cloud, &a, Policy::Newer).await;
     assert!(r.is_complete() && r.conflicts.is_empty(), "{r:?}");
 
-    let injected = la.inner().injected() + lb.inner().injected() + ra.inner().injected() + rb.inner().injected();
+    let injected = la.inner().injected()
+        + lb.inner().injected()
+        + ra.inner().injected()
+        + rb.inner().injected();
     assert!(injected >= 10, "faults were injected: {injected}");
 
     // Verify through fault-free views.
@@ -159,7 +162,10 @@ async fn noop_sync_of_1000_songs_costs_one_request_per_listing_page() {
     let r = run(&a.lib, &remote, &cloud, &a, Policy::Newer).await;
     assert_eq!(r.pushed_changed, 5);
     let requests = remote.requests_sent() as usize;
-    assert!(requests <= N / PAGE + 2 + 5 * 4, "5 edits cost {requests} requests");
+    assert!(
+        requests <= N / PAGE + 2 + 5 * 4,
+        "5 edits cost {requests} requests"
+    );
 }
 
 #[allow(dead_code)]

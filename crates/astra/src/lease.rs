@@ -7,7 +7,9 @@ use std::fmt;
 
 use async_trait::async_trait;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{
+    ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
+};
 use songrec_storage::sync::lease::{LeaseStore, LeaseTag};
 use songrec_storage::{StorageError, StorageResult};
 
@@ -47,8 +49,9 @@ impl S3LeaseStore {
     }
 
     fn path(&self) -> StorageResult<ObjectPath> {
-        ObjectPath::parse(&self.key)
-            .map_err(|e| StorageError::InvalidInput(format!("invalid lease key {:?}: {e}", self.key)))
+        ObjectPath::parse(&self.key).map_err(|e| {
+            StorageError::InvalidInput(format!("invalid lease key {:?}: {e}", self.key))
+        })
     }
 
     fn fail(&self, e: object_store::Error) -> StorageError {
@@ -107,9 +110,10 @@ impl LeaseStore for S3LeaseStore {
             .await
         {
             Ok(r) => self.tag(r.e_tag).map(Some),
-            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-                Ok(None)
-            }
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(None),
             Err(e) => Err(self.fail(e)),
         }
     }
@@ -129,9 +133,9 @@ impl LeaseStore for S3LeaseStore {
             .await
         {
             Ok(r) => self.tag(r.e_tag).map(Some),
-            Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. }) => {
-                Ok(None)
-            }
+            Err(
+                object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
+            ) => Ok(None),
             Err(e) => Err(self.fail(e)),
         }
     }

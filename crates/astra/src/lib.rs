@@ -12,7 +12,7 @@ pub mod dataapi;
 pub mod lease;
 pub mod secret;
 
-pub use lease::S3LeaseStore;
 pub use backend::{
     AstraBackend, CheckStatus, DoctorCheck, DoctorReport, INSERT_CHUNK, InitReport, doctor,
 };
+pub use lease::S3LeaseStore;

@@ -18,13 +18,23 @@ async fn conditional_create_and_replace() {
     assert!(store.to_string().contains("locks/sync.lease"));
     assert!(store.read().await.unwrap().is_none());
     let t1 = store.create(b"first").await.unwrap().expect("created");
-    assert!(store.create(b"second").await.unwrap().is_none(), "If-None-Match: *");
+    assert!(
+        store.create(b"second").await.unwrap().is_none(),
+        "If-None-Match: *"
+    );
     let (bytes, tag) = store.read().await.unwrap().unwrap();
     assert_eq!(bytes, b"first");
     assert_eq!(tag, t1);
-    let t2 = store.replace(b"renewed", &t1).await.unwrap().expect("If-Match ok");
+    let t2 = store
+        .replace(b"renewed", &t1)
+        .await
+        .unwrap()
+        .expect("If-Match ok");
     assert_ne!(t1, t2);
-    assert!(store.replace(b"stale", &t1).await.unwrap().is_none(), "stale ETag refused");
+    assert!(
+        store.replace(b"stale", &t1).await.unwrap().is_none(),
+        "stale ETag refused"
+    );
     assert!(
         store
             .replace(b"bogus", &LeaseTag("\"nope\"".into()))
@@ -39,7 +49,11 @@ async fn conditional_create_and_replace() {
 async fn two_machines_one_lease() {
     let s3 = S3Server::start().await;
     let store: Arc<dyn LeaseStore> = Arc::new(S3LeaseStore::new(s3.store()));
-    let a = Arc::new(Lease::new(store.clone(), "machine-a", Duration::from_secs(30)));
+    let a = Arc::new(Lease::new(
+        store.clone(),
+        "machine-a",
+        Duration::from_secs(30),
+    ));
     let b = Lease::new(store.clone(), "machine-b", Duration::from_secs(30));
     let got = a.acquire().await.unwrap();
     assert_eq!(got.holder, "machine-a");

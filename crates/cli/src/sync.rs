@@ -9,7 +9,9 @@ use indicatif::ProgressBar;
 use songrec_app::factory::Backend;
 use songrec_app::sync::RunError;
 use songrec_storage::config::Config;
-use songrec_storage::sync::engine::{ABORT_AFTER_ENV, SyncError, SyncOptions, SyncProgress, SyncReport};
+use songrec_storage::sync::engine::{
+    ABORT_AFTER_ENV, SyncError, SyncOptions, SyncProgress, SyncReport,
+};
 use songrec_storage::sync::lease::LeaseError;
 use songrec_storage::sync::plan::{Action, Rails};
 

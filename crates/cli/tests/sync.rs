@@ -56,7 +56,11 @@ fn cloud() -> Cloud {
         _api: api,
         dir,
     };
-    let o = c.run(c.dir.path(), &["--storage-backend", "astra", "init-astra"], &[]);
+    let o = c.run(
+        c.dir.path(),
+        &["--storage-backend", "astra", "init-astra"],
+        &[],
+    );
     assert!(o.status.success(), "{}", text(&o));
     // Example songs shared by the tests: 10 synthesised WAVs, 2 s each.
     let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
@@ -208,7 +212,10 @@ fn state(c: &Cloud, b: &dyn StorageBackend) -> State {
                 vectors += usize::from(b.get_embedding(&v.id, &s.model).await.unwrap().is_some());
             }
             assert_eq!(vectors, 1, "{}: one vector per song", m.title);
-            out.insert(v.id.clone(), (v.version, v.content_hash.clone(), digest(&m)));
+            out.insert(
+                v.id.clone(),
+                (v.version, v.content_hash.clone(), digest(&m)),
+            );
         }
         out
     })
@@ -221,7 +228,13 @@ fn local_state(c: &Cloud, m: &Machine) -> State {
 fn titles(c: &Cloud, b: &dyn StorageBackend) -> BTreeMap<String, songrec_storage::SongMetadata> {
     c.rt.block_on(async {
         let mut out = BTreeMap::new();
-        for v in b.list_versions().await.unwrap().iter().filter(|v| !v.deleted) {
+        for v in b
+            .list_versions()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|v| !v.deleted)
+        {
             let m = b.get_metadata(&v.id).await.unwrap().unwrap();
             out.insert(m.file_name.clone(), m);
         }
@@ -234,7 +247,12 @@ fn assert_converged(c: &Cloud, machines: &[&Machine], n: usize) -> State {
     let remote = state(c, &c.remote());
     assert_eq!(remote.len(), n, "remote songs");
     for m in machines {
-        assert_eq!(local_state(c, m), remote, "machine {}", m.home.path().display());
+        assert_eq!(
+            local_state(c, m),
+            remote,
+            "machine {}",
+            m.home.path().display()
+        );
     }
     remote
 }
@@ -243,16 +261,38 @@ fn assert_converged(c: &Cloud, machines: &[&Machine], n: usize) -> State {
 fn two_machines_adds_edits_deletes_and_conflicts_converge() {
     let c = cloud();
     let (a, b) = (Machine::new(&c), Machine::new(&c));
-    a.ingest(&["Warehouse Pulse 1", "Warehouse Pulse 2", "Garage Anthem 1", "Garage Anthem 2", "Slow Piano 1", "Drifting Pads 1"]);
-    b.ingest(&["Slow Piano 2", "Drifting Pads 1", "Drifting Pads 2", "Blue Swing 1", "Blue Swing 2"]);
+    a.ingest(&[
+        "Warehouse Pulse 1",
+        "Warehouse Pulse 2",
+        "Garage Anthem 1",
+        "Garage Anthem 2",
+        "Slow Piano 1",
+        "Drifting Pads 1",
+    ]);
+    b.ingest(&[
+        "Slow Piano 2",
+        "Drifting Pads 1",
+        "Drifting Pads 2",
+        "Blue Swing 1",
+        "Blue Swing 2",
+    ]);
 
     let out = a.sync(&[], 0);
     assert!(out.contains("uploaded 6 new"), "{out}");
     let out = b.sync(&["--dry-run"], 0);
-    assert!(out.contains("dry run") && out.contains("would download song"), "{out}");
+    assert!(
+        out.contains("dry run") && out.contains("would download song"),
+        "{out}"
+    );
     let out = b.sync(&[], 0);
-    assert!(out.contains("uploaded 4 new") && out.contains("downloaded 5 new"), "{out}");
-    assert!(!out.contains("conflict:"), "same song added on both sides, same tags: no conflict: {out}");
+    assert!(
+        out.contains("uploaded 4 new") && out.contains("downloaded 5 new"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("conflict:"),
+        "same song added on both sides, same tags: no conflict: {out}"
+    );
     a.sync(&[], 0);
     assert_converged(&c, &[&a, &b], 10);
 
@@ -263,29 +303,60 @@ fn two_machines_adds_edits_deletes_and_conflicts_converge() {
     b.ok(&["edit", "Garage Anthem 2", "--tag", "live"]);
     a.ok(&["edit", "Slow Piano 1", "--title", "Piano by A"]);
     std::thread::sleep(std::time::Duration::from_millis(20));
-    b.ok(&["edit", "Slow Piano 1", "--title", "Piano by B", "--set", "label=Warp"]);
+    b.ok(&[
+        "edit",
+        "Slow Piano 1",
+        "--title",
+        "Piano by B",
+        "--set",
+        "label=Warp",
+    ]);
 
     let out = a.sync(&[], 0);
     assert!(out.contains("deleted 0 here + 1 on the remote"), "{out}");
     let out = b.sync(&[], 4);
     assert!(out.contains("2 conflicts"), "{out}");
-    assert!(out.contains("deleted here, edited on the remote") || out.contains("edited here, deleted on the remote"), "{out}");
+    assert!(
+        out.contains("deleted here, edited on the remote")
+            || out.contains("edited here, deleted on the remote"),
+        "{out}"
+    );
     assert!(out.contains("edited on both sides (title)"), "{out}");
     a.sync(&[], 0);
     let out = b.sync(&[], 0);
-    assert!(out.contains("uploaded 0 new + 0 changed, downloaded 0 new + 0 changed"), "{out}");
+    assert!(
+        out.contains("uploaded 0 new + 0 changed, downloaded 0 new + 0 changed"),
+        "{out}"
+    );
     assert_converged(&c, &[&a, &b], 9);
 
     let songs = titles(&c, &c.remote());
-    let by_title = |t: &str| songs.values().find(|m| m.title == t).unwrap_or_else(|| panic!("{t} missing: {songs:?}"));
-    assert_eq!(by_title("Warehouse Pulse 1").genre.as_deref(), Some("house"));
-    assert!(songs.values().all(|m| m.title != "Garage Anthem 1"), "deleted everywhere");
-    assert!(by_title("Garage Anthem 2").tags.contains(&"live".to_owned()), "the edit won over the deletion");
+    let by_title = |t: &str| {
+        songs
+            .values()
+            .find(|m| m.title == t)
+            .unwrap_or_else(|| panic!("{t} missing: {songs:?}"))
+    };
+    assert_eq!(
+        by_title("Warehouse Pulse 1").genre.as_deref(),
+        Some("house")
+    );
+    assert!(
+        songs.values().all(|m| m.title != "Garage Anthem 1"),
+        "deleted everywhere"
+    );
+    assert!(
+        by_title("Garage Anthem 2")
+            .tags
+            .contains(&"live".to_owned()),
+        "the edit won over the deletion"
+    );
     let piano = by_title("Piano by B");
     assert_eq!(piano.extra["label"], "Warp");
     assert!(piano.version >= 3);
     // The deletion travels as a tombstone: machine a does not resurrect it.
-    let tombstones = c.rt.block_on(async { c.remote().list_versions().await.unwrap() });
+    let tombstones =
+        c.rt.block_on(async { c.remote().list_versions().await.unwrap() });
     assert_eq!(tombstones.iter().filter(|v| v.deleted).count(), 1);
 }
 
@@ -293,7 +364,12 @@ fn two_machines_adds_edits_deletes_and_conflicts_converge() {
 fn each_conflict_policy() {
     let c = cloud();
     let (a, b) = (Machine::new(&c), Machine::new(&c));
-    let songs = ["Warehouse Pulse 1", "Garage Anthem 1", "Slow Piano 1", "Blue Swing 1"];
+    let songs = [
+        "Warehouse Pulse 1",
+        "Garage Anthem 1",
+        "Slow Piano 1",
+        "Blue Swing 1",
+    ];
     a.ingest(&songs);
     a.sync(&[], 0);
     b.sync(&[], 0);
@@ -308,14 +384,20 @@ fn each_conflict_policy() {
         b.ok(&["edit", song, "--album", "from B"]);
         a.sync(&[], 0);
         let out = b.sync(&["--conflict", policy], 4);
-        assert!(out.contains("conflict:") && out.contains("(album)"), "{policy}: {out}");
+        assert!(
+            out.contains("conflict:") && out.contains("(album)"),
+            "{policy}: {out}"
+        );
         assert_eq!(out.matches("conflict:").count(), 1, "{out}");
         a.sync(&[], 0);
         let remote = titles(&c, &c.remote());
         let m = remote.values().find(|m| m.title == song).unwrap();
         assert_eq!(m.album.as_deref(), Some(want), "{policy}");
         if policy == "keep-both" {
-            assert_eq!(m.extra["conflicts"][0]["fields"]["album"], "from A", "{m:?}");
+            assert_eq!(
+                m.extra["conflicts"][0]["fields"]["album"], "from A",
+                "{m:?}"
+            );
         } else {
             assert!(!m.extra.contains_key("conflicts"), "{policy}");
         }
@@ -338,14 +420,29 @@ fn each_conflict_policy() {
 fn killed_syncs_are_finished_by_the_next_run() {
     let c = cloud();
     let (a, b) = (Machine::new(&c), Machine::new(&c));
-    let all = ["Warehouse Pulse 1", "Warehouse Pulse 2", "Garage Anthem 1", "Garage Anthem 2", "Slow Piano 1", "Slow Piano 2", "Drifting Pads 1", "Drifting Pads 2"];
+    let all = [
+        "Warehouse Pulse 1",
+        "Warehouse Pulse 2",
+        "Garage Anthem 1",
+        "Garage Anthem 2",
+        "Slow Piano 1",
+        "Slow Piano 2",
+        "Drifting Pads 1",
+        "Drifting Pads 2",
+    ];
     a.ingest(&all);
     let mut aborted = 0;
     let crash = |m: &Machine, n: u32, aborted: &mut u32| {
-        let o = m.songrec_env(&["sync"], &[("SONGREC_SYNC_TEST_ABORT_AFTER", &n.to_string())]);
+        let o = m.songrec_env(
+            &["sync"],
+            &[("SONGREC_SYNC_TEST_ABORT_AFTER", &n.to_string())],
+        );
         match o.status.code() {
             None => {
-                eprintln!("aborted after {n}: {}", text(&o).lines().last().unwrap_or(""));
+                eprintln!(
+                    "aborted after {n}: {}",
+                    text(&o).lines().last().unwrap_or("")
+                );
                 assert!(text(&o).contains("test fault hook"), "{}", text(&o));
                 *aborted += 1;
             }
@@ -385,16 +482,31 @@ fn killed_syncs_are_finished_by_the_next_run() {
     assert!(aborted >= 8, "the hook fired: {aborted}");
     assert_converged(&c, &[&a, &b], 9);
     let remote = titles(&c, &c.remote());
-    assert!(remote.values().any(|m| m.title == "Piano B" || m.title == "Piano A"));
+    assert!(
+        remote
+            .values()
+            .any(|m| m.title == "Piano B" || m.title == "Piano A")
+    );
     assert!(remote.values().any(|m| m.genre.as_deref() == Some("punk")));
-    assert!(remote.values().any(|m| m.tags.contains(&"night".to_owned())));
+    assert!(
+        remote
+            .values()
+            .any(|m| m.tags.contains(&"night".to_owned()))
+    );
 }
 
 #[test]
 fn safety_rails_and_the_lease() {
     let c = cloud();
     let (a, b) = (Machine::new(&c), Machine::new(&c));
-    let all = ["Warehouse Pulse 1", "Warehouse Pulse 2", "Garage Anthem 1", "Garage Anthem 2", "Slow Piano 1", "Slow Piano 2"];
+    let all = [
+        "Warehouse Pulse 1",
+        "Warehouse Pulse 2",
+        "Garage Anthem 1",
+        "Garage Anthem 2",
+        "Slow Piano 1",
+        "Slow Piano 2",
+    ];
     a.ingest(&all);
     a.sync(&[], 0);
     b.sync(&[], 0);
@@ -405,14 +517,29 @@ fn safety_rails_and_the_lease() {
     let mut other = LeaseInfo::new("other-machine-id", std::time::Duration::from_secs(600));
     other.host = "laptop".into();
     let tag = c.rt.block_on(async {
-        let (_, tag) = store.read().await.unwrap().expect("released lease object is kept");
-        store.replace(&serde_json::to_vec(&other).unwrap(), &tag).await.unwrap().unwrap()
+        let (_, tag) = store
+            .read()
+            .await
+            .unwrap()
+            .expect("released lease object is kept");
+        store
+            .replace(&serde_json::to_vec(&other).unwrap(), &tag)
+            .await
+            .unwrap()
+            .unwrap()
     });
     let out = a.sync(&[], 5);
-    assert!(out.contains("other-machine-id") && out.contains("laptop"), "{out}");
+    assert!(
+        out.contains("other-machine-id") && out.contains("laptop"),
+        "{out}"
+    );
     other.expires_at = LeaseInfo::new("x", std::time::Duration::ZERO).expires_at;
     c.rt.block_on(async {
-        store.replace(&serde_json::to_vec(&other).unwrap(), &tag).await.unwrap().unwrap();
+        store
+            .replace(&serde_json::to_vec(&other).unwrap(), &tag)
+            .await
+            .unwrap()
+            .unwrap();
     });
     a.sync(&[], 0);
 
@@ -422,13 +549,19 @@ fn safety_rails_and_the_lease() {
         a.ok(&["delete", t]);
     }
     let out = a.sync(&[], 5);
-    assert!(out.contains("refusing to delete 4 of 6 songs on the remote side"), "{out}");
+    assert!(
+        out.contains("refusing to delete 4 of 6 songs on the remote side"),
+        "{out}"
+    );
     assert_eq!(state(&c, &c.remote()).len(), 6, "nothing deleted");
     let out = a.sync(&["--dry-run"], 5);
     assert!(out.contains("refusing"), "{out}");
     a.sync(&["--max-delete", "70"], 0);
     let out = b.sync(&[], 5);
-    assert!(out.contains("refusing to delete 4 of 6 songs on the local side"), "{out}");
+    assert!(
+        out.contains("refusing to delete 4 of 6 songs on the local side"),
+        "{out}"
+    );
     b.sync(&["--force"], 0);
     assert_converged(&c, &[&a, &b], 2);
 
@@ -442,11 +575,19 @@ fn safety_rails_and_the_lease() {
             .unwrap();
     });
     let out = a.sync(&[], 5);
-    assert!(out.contains("remote library lists no songs at all"), "{out}");
+    assert!(
+        out.contains("remote library lists no songs at all"),
+        "{out}"
+    );
     assert_eq!(local_state(&c, &a).len(), 2, "local untouched");
     // And an empty local listing (metadata wiped, the record kept).
     let data = b.lib().join("data");
-    for f in ["embeddings/metadata.json", ".songrec/journal.jsonl", ".songrec/tombstones.json", ".songrec/index/metadata.bin"] {
+    for f in [
+        "embeddings/metadata.json",
+        ".songrec/journal.jsonl",
+        ".songrec/tombstones.json",
+        ".songrec/index/metadata.bin",
+    ] {
         let _ = std::fs::remove_file(data.join(f));
     }
     let out = b.sync(&[], 5);

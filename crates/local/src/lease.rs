@@ -84,10 +84,12 @@ impl fmt::Display for FileLeaseStore {
 #[async_trait]
 impl LeaseStore for FileLeaseStore {
     async fn read(&self) -> StorageResult<Option<(Vec<u8>, LeaseTag)>> {
-        self.locked(|p| Ok(read(p)?.map(|b| {
-            let t = tag_of(&b);
-            (b, t)
-        })))
+        self.locked(|p| {
+            Ok(read(p)?.map(|b| {
+                let t = tag_of(&b);
+                (b, t)
+            }))
+        })
     }
 
     async fn create(&self, body: &[u8]) -> StorageResult<Option<LeaseTag>> {

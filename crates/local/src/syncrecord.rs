@@ -155,8 +155,8 @@ impl RecordStore for SqliteRecord {
         let mut out = HashMap::new();
         for row in rows {
             let (id, version, digest, deleted) = row.map_err(&err)?;
-            let id = SongId::parse(&id)
-                .map_err(|e| StorageError::corrupt(&self.path, e.to_string()))?;
+            let id =
+                SongId::parse(&id).map_err(|e| StorageError::corrupt(&self.path, e.to_string()))?;
             out.insert(
                 id,
                 BaseEntry {
@@ -257,7 +257,10 @@ mod tests {
         let base = a.load().unwrap();
         assert_eq!(base.len(), 2);
         assert_eq!(base[&m.id].version, 4);
-        assert_eq!(base[&m.id].digest, songrec_storage::sync::digest::digest(&m));
+        assert_eq!(
+            base[&m.id].digest,
+            songrec_storage::sync::digest::digest(&m)
+        );
         assert!(base[&gone].deleted);
         let metas = a.base_metadata(&[m.id.clone(), gone.clone()]).unwrap();
         assert_eq!(metas.len(), 1);

@@ -125,7 +125,12 @@ pub fn sid(n: usize) -> SongId {
 
 /// Adds songs `ns` (audio + one vector + metadata) to a library; `with_audio` false: metadata
 /// only (fast bulk loads).
-pub async fn add_songs(b: &dyn StorageBackend, ns: impl IntoIterator<Item = usize>, with_audio: bool, tmp: &std::path::Path) {
+pub async fn add_songs(
+    b: &dyn StorageBackend,
+    ns: impl IntoIterator<Item = usize>,
+    with_audio: bool,
+    tmp: &std::path::Path,
+) {
     std::fs::create_dir_all(tmp).unwrap();
     let mut recs = Vec::new();
     for n in ns {
@@ -176,7 +181,11 @@ pub async fn snapshot(
     let mut out = BTreeMap::new();
     let versions = b.list_versions().await.unwrap();
     for (id, (version, _)) in live(&versions) {
-        let m = b.get_metadata(&id).await.unwrap().expect("listed song has metadata");
+        let m = b
+            .get_metadata(&id)
+            .await
+            .unwrap()
+            .expect("listed song has metadata");
         assert_eq!(m.version, version);
         let f = tmp.join(format!("{}.bin", id.short()));
         let audio = match b.get_audio(&id, &f).await {
@@ -189,7 +198,11 @@ pub async fn snapshot(
             Err(songrec_storage::StorageError::NotFound(_)) => false,
             Err(e) => panic!("{e}"),
         };
-        let v = b.get_embedding(&id, &model()).await.unwrap().map(|e| e.vector);
+        let v = b
+            .get_embedding(&id, &model())
+            .await
+            .unwrap()
+            .map(|e| e.vector);
         out.insert(id, (m, audio, v));
     }
     out

@@ -110,7 +110,10 @@ mod tests {
         let a = json!({"b": 1, "a": {"y": [1, {"q": 2, "p": 1}], "x": null}});
         let b = json!({"a": {"x": null, "y": [1, {"p": 1, "q": 2}]}, "b": 1});
         assert_eq!(canonical(&a), canonical(&b));
-        assert_eq!(canonical(&a), r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#);
+        assert_eq!(
+            canonical(&a),
+            r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#
+        );
     }
 
     #[test]
@@ -141,8 +144,7 @@ mod tests {
         m.bpm = Some(0.1);
         m.duration_secs = 1.0 / 3.0;
         m.extra.insert("n".into(), json!({"z": 1, "a": [true]}));
-        let back: SongMetadata =
-            serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        let back: SongMetadata = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(digest(&back), digest(&m));
     }
 }

@@ -23,7 +23,9 @@ use crate::metadata::SongMetadata;
 use crate::model::ModelInfo;
 use crate::sync::lease::{Lease, LeaseError, LeaseInfo};
 use crate::sync::merge::merge;
-use crate::sync::plan::{Action, Conflict, ConflictKind, Plan, PlanSummary, Policy, Rails, Side, Violation, plan};
+use crate::sync::plan::{
+    Action, Conflict, ConflictKind, Plan, PlanSummary, Policy, Rails, Side, Violation, plan,
+};
 use crate::sync::record::{RecordChange, RecordStore};
 
 /// Environment variable of the test fault hook (see [`SyncOptions::abort_after_writes`]).
@@ -329,7 +331,9 @@ impl Exec<'_> {
                         changes.push(RecordChange::Deleted { id, version: 0 });
                     }
                     Err(e) if is_fatal(&e) => return Err(e.into()),
-                    Err(e) => report.failed.push((id, format!("deleting on the {on} side: {e}"))),
+                    Err(e) => report
+                        .failed
+                        .push((id, format!("deleting on the {on} side: {e}"))),
                 }
             }
             self.commit(&changes)?;
@@ -521,7 +525,9 @@ impl Exec<'_> {
                 match r {
                     Ok(rec) => ok.push(rec),
                     Err(e) if is_fatal(&e) => return Err(e.into()),
-                    Err(e) => report.failed.push((id, format!("copying from the {from} side: {e}"))),
+                    Err(e) => report
+                        .failed
+                        .push((id, format!("copying from the {from} side: {e}"))),
                 }
             }
             ok
@@ -566,7 +572,9 @@ impl Exec<'_> {
         let ext = Path::new(&metadata.file_name)
             .extension()
             .and_then(|e| e.to_str())
-            .filter(|e| !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .filter(|e| {
+                !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
+            })
             .unwrap_or("bin");
         let tmp = self.opts.scratch_dir.join(format!("{id}.{ext}"));
         let audio = async {

@@ -184,10 +184,8 @@ impl Lease {
             let free = current
                 .as_ref()
                 .is_none_or(|c| c.holder == self.holder || c.is_expired(Utc::now()));
-            if !free {
-                if let Some(c) = current {
-                    return Err(LeaseError::Held(Box::new(c)));
-                }
+            if !free && let Some(c) = current {
+                return Err(LeaseError::Held(Box::new(c)));
             }
             if let Some(tag) = self.store.replace(&body, &tag).await? {
                 *held = Some((tag, info.clone()));

@@ -112,7 +112,10 @@ pub fn merge(
                 "created_at" | "file_name" => pick(earlier).cloned(),
                 _ => {
                     conflicting.push(k.clone());
-                    lost.insert(k.clone(), pick(winner.other()).cloned().unwrap_or(Value::Null));
+                    lost.insert(
+                        k.clone(),
+                        pick(winner.other()).cloned().unwrap_or(Value::Null),
+                    );
                     pick(winner).cloned()
                 }
             }
@@ -200,8 +203,8 @@ pub fn merge(
         let winner_meta = if winner == Side::Local { local } else { remote };
         // Every value came from a valid metadata of the same song, so this cannot fail; keep
         // the winner's metadata if it somehow does.
-        let mut m: SongMetadata = serde_json::from_value(Value::Object(obj))
-            .unwrap_or_else(|_| winner_meta.clone());
+        let mut m: SongMetadata =
+            serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| winner_meta.clone());
         m.version = top + 1;
         (m, vec![Side::Local, Side::Remote])
     };

@@ -550,7 +550,9 @@ pub fn plan(
                 (Side::Remote, true) => s.pull_new += 1,
                 (Side::Remote, false) => s.pull_changed += 1,
             },
-            Some(Action::Delete { on: Side::Local, .. }) => s.delete_local += 1,
+            Some(Action::Delete {
+                on: Side::Local, ..
+            }) => s.delete_local += 1,
             Some(Action::Delete {
                 on: Side::Remote, ..
             }) => s.delete_remote += 1,

@@ -32,6 +32,7 @@ pub struct BaseEntry {
 
 /// One change to the record.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived, in small batches
 pub enum RecordChange {
     /// Both sides now hold this metadata.
     Live(SongMetadata),

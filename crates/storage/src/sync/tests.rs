@@ -113,12 +113,22 @@ fn rdel(version: u64) -> Option<Action> {
     Some(Action::RecordDeleted { id: id(1), version })
 }
 
+type Case = (
+    &'static str,
+    B,
+    S,
+    S,
+    Policy,
+    Option<Action>,
+    Option<ConflictKind>,
+);
+
 #[test]
 fn planner_table() {
     use Side::{Local as L, Remote as R};
     let n = Policy::Newer;
     #[rustfmt::skip]
-    let cases: Vec<(&str, B, S, S, Policy, Option<Action>, Option<ConflictKind>)> = vec![
+    let cases: Vec<Case> = vec![
         ("in sync",                        B::Live(3), S::Live(3), S::Live(3), n, None, None),
         ("never seen anywhere",            B::None, S::Absent, S::Absent, n, None, None),
         ("tombstones only, never synced",  B::None, S::Tomb(2), S::Absent, n, None, None),
@@ -167,7 +177,12 @@ fn planner_invariants_over_every_combination() {
         S::Tomb(4),
         S::Tomb(7),
     ];
-    let policies = [Policy::Newer, Policy::Local, Policy::Remote, Policy::KeepBoth];
+    let policies = [
+        Policy::Newer,
+        Policy::Local,
+        Policy::Remote,
+        Policy::KeepBoth,
+    ];
     let mut seen = 0;
     for b in bases {
         for l in sides {
@@ -243,7 +258,14 @@ fn planner_invariants_over_every_combination() {
 #[test]
 fn planner_is_symmetric() {
     // Swapping the sides swaps the answer (with the mirrored policy).
-    let sides = [S::Absent, S::Live(1), S::Live(3), S::Live(5), S::Tomb(2), S::Tomb(4)];
+    let sides = [
+        S::Absent,
+        S::Live(1),
+        S::Live(3),
+        S::Live(5),
+        S::Tomb(2),
+        S::Tomb(4),
+    ];
     for b in [B::None, B::Live(3), B::Deleted(4)] {
         for l in sides {
             for r in sides {
@@ -293,13 +315,28 @@ fn base_live(ns: &[u8], v: u64) -> HashMap<SongId, BaseEntry> {
 #[test]
 fn max_delete_rail() {
     let base = base_live(&[1, 2, 3, 4], 1);
-    let local = listing(&[(1, S::Tomb(2)), (2, S::Tomb(2)), (3, S::Live(1)), (4, S::Live(1))]);
-    let remote = listing(&[(1, S::Live(1)), (2, S::Live(1)), (3, S::Live(1)), (4, S::Live(1))]);
+    let local = listing(&[
+        (1, S::Tomb(2)),
+        (2, S::Tomb(2)),
+        (3, S::Live(1)),
+        (4, S::Live(1)),
+    ]);
+    let remote = listing(&[
+        (1, S::Live(1)),
+        (2, S::Live(1)),
+        (3, S::Live(1)),
+        (4, S::Live(1)),
+    ]);
     // 2 of 4 remote songs = 50 %: allowed at 50.
     let p = plan(&base, &local, &remote, Policy::Newer, &Rails::default());
     assert!(p.violations.is_empty(), "{:?}", p.violations);
     // One more is too many.
-    let local3 = listing(&[(1, S::Tomb(2)), (2, S::Tomb(2)), (3, S::Tomb(2)), (4, S::Live(1))]);
+    let local3 = listing(&[
+        (1, S::Tomb(2)),
+        (2, S::Tomb(2)),
+        (3, S::Tomb(2)),
+        (4, S::Live(1)),
+    ]);
     let p = plan(&base, &local3, &remote, Policy::Newer, &Rails::default());
     assert_eq!(
         p.violations,
@@ -315,12 +352,21 @@ fn max_delete_rail() {
         max_delete_percent: 25,
         force: false,
     };
-    assert_eq!(plan(&base, &local, &remote, Policy::Newer, &strict).violations.len(), 1);
+    assert_eq!(
+        plan(&base, &local, &remote, Policy::Newer, &strict)
+            .violations
+            .len(),
+        1
+    );
     let forced = Rails {
         max_delete_percent: 25,
         force: true,
     };
-    assert!(plan(&base, &local3, &remote, Policy::Newer, &forced).violations.is_empty());
+    assert!(
+        plan(&base, &local3, &remote, Policy::Newer, &forced)
+            .violations
+            .is_empty()
+    );
 }
 
 #[test]
@@ -339,14 +385,26 @@ fn empty_listing_rail() {
     }));
     // A remote where every song was deleted lists tombstones: not empty, just deletions.
     let tombs = listing(&[(1, S::Tomb(2)), (2, S::Tomb(2))]);
-    let p = plan(&base, &local, &tombs, Policy::Newer, &Rails {
-        max_delete_percent: 100,
-        force: false,
-    });
+    let p = plan(
+        &base,
+        &local,
+        &tombs,
+        Policy::Newer,
+        &Rails {
+            max_delete_percent: 100,
+            force: false,
+        },
+    );
     assert!(p.violations.is_empty());
     assert_eq!(p.summary.delete_local, 2);
     // No record yet: an empty side is just empty.
-    let p = plan(&HashMap::new(), &local, &[], Policy::Newer, &Rails::default());
+    let p = plan(
+        &HashMap::new(),
+        &local,
+        &[],
+        Policy::Newer,
+        &Rails::default(),
+    );
     assert!(p.violations.is_empty());
     assert_eq!(p.summary.push_new, 2);
 }
@@ -359,9 +417,21 @@ fn summary_counts_and_noop() {
     assert!(p.summary.is_noop());
     assert_eq!(p.summary.unchanged, 3);
     assert!(p.actions.is_empty());
-    let local = listing(&[(1, S::Live(3)), (2, S::Live(2)), (3, S::Live(2)), (9, S::Live(1))]);
+    let local = listing(&[
+        (1, S::Live(3)),
+        (2, S::Live(2)),
+        (3, S::Live(2)),
+        (9, S::Live(1)),
+    ]);
     let p = plan(&base, &local, &same, Policy::Newer, &Rails::default());
-    assert_eq!((p.summary.push_changed, p.summary.push_new, p.summary.unchanged), (1, 1, 2));
+    assert_eq!(
+        (
+            p.summary.push_changed,
+            p.summary.push_new,
+            p.summary.unchanged
+        ),
+        (1, 1, 2)
+    );
     assert!(!p.summary.is_noop());
 }
 
@@ -394,7 +464,10 @@ fn same_edit_on_both_sides_is_no_conflict() {
     let r = edited(&b, 20, |m| m.genre = Some("rock".into()));
     let m = merge(Some(&b), &l, &r, Policy::Newer, now(), "a");
     assert!(m.conflict.is_none());
-    assert!(m.write.is_empty(), "same content, same version: nothing to write");
+    assert!(
+        m.write.is_empty(),
+        "same content, same version: nothing to write"
+    );
     assert_eq!(m.result.genre.as_deref(), Some("rock"));
 }
 
@@ -493,7 +566,10 @@ fn added_on_both_sides_merges_bookkeeping_and_reports_real_differences() {
     assert!(m.conflict.is_none());
     assert_eq!(m.result.created_at, l.created_at);
     assert_eq!(m.result.file_name, "b.wav");
-    assert_eq!(m.result.version, 2, "equal versions must mean equal content afterwards");
+    assert_eq!(
+        m.result.version, 2,
+        "equal versions must mean equal content afterwards"
+    );
     assert_eq!(m.write, vec![Side::Local, Side::Remote]);
     // A real difference is an AddAdd conflict.
     r.genre = Some("jazz".into());
@@ -696,7 +772,12 @@ mod engine_runs {
     /// round changes nothing, and no song disappears unless some machine deleted it.
     #[tokio::test(flavor = "current_thread")]
     async fn random_histories_converge() {
-        let policies = [Policy::Newer, Policy::Local, Policy::Remote, Policy::KeepBoth];
+        let policies = [
+            Policy::Newer,
+            Policy::Local,
+            Policy::Remote,
+            Policy::KeepBoth,
+        ];
         let (mut conflicts, mut deletions, mut merges) = (0, 0, 0);
         for seed in 1..=60u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
@@ -740,20 +821,37 @@ mod engine_runs {
             let remote = state(w.remote.as_ref()).await;
             for m in &ms {
                 let r = w.sync(m, policy, false).await;
-                assert!(r.summary.is_noop(), "seed {seed}: another round is a no-op: {:?}", r.summary);
+                assert!(
+                    r.summary.is_noop(),
+                    "seed {seed}: another round is a no-op: {:?}",
+                    r.summary
+                );
                 assert!(r.conflicts.is_empty());
-                assert_eq!(state(m.lib.as_ref()).await, remote, "seed {seed} machine {}", m.name);
+                assert_eq!(
+                    state(m.lib.as_ref()).await,
+                    remote,
+                    "seed {seed} machine {}",
+                    m.name
+                );
             }
             for (id, (_, audio, vector)) in &remote {
                 assert!(*audio && *vector, "seed {seed}: {id} is whole");
             }
             for id in added_ever.difference(&deleted_ever) {
-                assert!(remote.contains_key(id), "seed {seed}: {id} was never deleted");
+                assert!(
+                    remote.contains_key(id),
+                    "seed {seed}: {id} was never deleted"
+                );
             }
         }
-        eprintln!("random histories: {conflicts} conflicts, {deletions} deletions, {merges} merges");
+        eprintln!(
+            "random histories: {conflicts} conflicts, {deletions} deletions, {merges} merges"
+        );
         // The histories exercised the interesting paths.
-        assert!(conflicts > 20 && deletions > 20 && merges > 20, "{conflicts} {deletions} {merges}");
+        assert!(
+            conflicts > 20 && deletions > 20 && merges > 20,
+            "{conflicts} {deletions} {merges}"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -782,13 +880,17 @@ mod engine_runs {
         // 3: deleted on b, edited on a (already pushed) → the edit wins, restored on b.
         assert_eq!(rb.conflicts.len(), 1, "{:?}", rb.conflicts);
         assert_eq!(rb.conflicts[0].id, sid(3));
-        assert!(rb.conflicts[0].title.starts_with("Song 3"), "{:?}", rb.conflicts[0]);
+        assert!(
+            rb.conflicts[0].title.starts_with("Song 3"),
+            "{:?}",
+            rb.conflicts[0]
+        );
         w.sync(&a, Policy::Newer, false).await;
         let remote = state(w.remote.as_ref()).await;
         assert_eq!(state(a.lib.as_ref()).await, remote);
         assert_eq!(state(b.lib.as_ref()).await, remote);
         let ids: Vec<&SongId> = remote.keys().collect();
-        let mut want = vec![sid(1), sid(3), sid(4), sid(5), sid(6)];
+        let mut want = [sid(1), sid(3), sid(4), sid(5), sid(6)];
         want.sort();
         assert_eq!(ids, want.iter().collect::<Vec<_>>(), "2 deleted, 5 once");
         assert!(remote[&sid(1)].0.title.starts_with("edit"));
@@ -805,9 +907,8 @@ mod engine_runs {
         }
         // A flaky remote without retries: some songs fail, the record advances only for
         // the others.
-        let flaky: Arc<dyn StorageBackend> = Arc::new(
-            MemoryBackend::new().layer(Chaos::new(3).fail_ratio(0.3)),
-        );
+        let flaky: Arc<dyn StorageBackend> =
+            Arc::new(MemoryBackend::new().layer(Chaos::new(3).fail_ratio(0.3)));
         let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
         let mut opts = SyncOptions::new(w.dir.path().join("s"));
         opts.batch_size = 2;
@@ -815,7 +916,15 @@ mod engine_runs {
         let mut runs = 0;
         loop {
             runs += 1;
-            let r = sync(a.lib.as_ref(), flaky.as_ref(), &lease, &a.record, &opts, &NoSyncProgress).await;
+            let r = sync(
+                a.lib.as_ref(),
+                flaky.as_ref(),
+                &lease,
+                &a.record,
+                &opts,
+                &NoSyncProgress,
+            )
+            .await;
             match r {
                 Ok(r) if r.is_complete() && r.summary.is_noop() => break,
                 Ok(r) => failures += r.failed.len(),
@@ -855,21 +964,39 @@ mod engine_runs {
             .unwrap();
         let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
         let opts = SyncOptions::new(w.dir.path().join("s"));
-        let err = sync(a.lib.as_ref(), w.remote.as_ref(), &lease, &a.record, &opts, &NoSyncProgress)
-            .await
-            .unwrap_err();
+        let err = sync(
+            a.lib.as_ref(),
+            w.remote.as_ref(),
+            &lease,
+            &a.record,
+            &opts,
+            &NoSyncProgress,
+        )
+        .await
+        .unwrap_err();
         match &err {
             SyncError::Lease(LeaseError::Held(info)) => assert_eq!(info.holder, "machine-b"),
             e => panic!("{e}"),
         }
         assert!(err.to_string().contains("machine-b"));
-        assert_eq!(w.remote.count(&Filter::default()).await.unwrap(), 0, "nothing written");
+        assert_eq!(
+            w.remote.count(&Filter::default()).await.unwrap(),
+            0,
+            "nothing written"
+        );
         // Dry runs take no lease.
         let mut dry = opts.clone();
         dry.dry_run = true;
-        let r = sync(a.lib.as_ref(), w.remote.as_ref(), &lease, &a.record, &dry, &NoSyncProgress)
-            .await
-            .unwrap();
+        let r = sync(
+            a.lib.as_ref(),
+            w.remote.as_ref(),
+            &lease,
+            &a.record,
+            &dry,
+            &NoSyncProgress,
+        )
+        .await
+        .unwrap();
         assert_eq!(r.summary.push_new, 1);
         assert_eq!(r.actions.len(), 1);
         // Expired: taken over.
@@ -879,9 +1006,16 @@ mod engine_runs {
             .await
             .unwrap()
             .unwrap();
-        let r = sync(a.lib.as_ref(), w.remote.as_ref(), &lease, &a.record, &opts, &NoSyncProgress)
-            .await
-            .unwrap();
+        let r = sync(
+            a.lib.as_ref(),
+            w.remote.as_ref(),
+            &lease,
+            &a.record,
+            &opts,
+            &NoSyncProgress,
+        )
+        .await
+        .unwrap();
         assert_eq!(r.pushed_new, 1);
         assert_eq!(r.lease.map(|l| l.holder), Some("a".to_owned()));
         // Released at the end: another machine may start at once.
