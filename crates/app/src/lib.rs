@@ -8,8 +8,10 @@
 //! - [`explain`]: why two songs match, in words;
 //! - [`eval`]: precision@k of each embedder on a labelled folder;
 //! - [`reembed`]: recompute one embedder's vectors for the whole library, resumably;
-//! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor").
+//! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor");
+//! - [`sync`]: `songrec sync` wiring (local library ⇄ remote); [`edit`]: metadata edits.
 
+pub mod edit;
 pub mod embedders;
 pub mod eval;
 pub mod explain;
@@ -20,6 +22,7 @@ pub mod musickey;
 pub mod reembed;
 pub mod resolve;
 pub mod similar;
+pub mod sync;
 pub mod synth;
 
 /// Errors of the application layer.

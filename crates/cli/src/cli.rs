@@ -71,6 +71,10 @@ pub enum Command {
     /// Measure similarity quality on a labelled folder (one sub-folder per label):
     /// precision@1/5/10 per embedder and blend, against chance.
     Eval(crate::quality::EvalArgs),
+    /// Two-way sync of this machine's library with the shared remote (Astra + S3).
+    Sync(crate::sync::SyncArgs),
+    /// Change a song's metadata (bumps its version, so sync carries the change).
+    Edit(crate::sync::EditArgs),
 }
 
 #[derive(Args, Debug)]
@@ -616,7 +620,9 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             println!("rebuilt the vector index of {local}");
             Ok(exit::OK)
         }
+        Command::Edit(a) => crate::sync::edit(a, backend).await,
         Command::Migrate(_)
+        | Command::Sync(_)
         | Command::InitAstra(_)
         | Command::Doctor
         | Command::Bench(_)

@@ -213,7 +213,13 @@ fn reembed_skips_songs_that_have_vectors_and_force_recomputes_and_bumps_versions
     // Same audio, same deterministic embedder: the neighbours do not change.
     let s = json(&songrec(
         &lib,
-        &["similar", "Warehouse Pulse 1", "--json", "--embedder", "dsp"],
+        &[
+            "similar",
+            "Warehouse Pulse 1",
+            "--json",
+            "--embedder",
+            "dsp",
+        ],
     ));
     assert_eq!(s["matches"].as_array().unwrap().len(), 4);
     let o = songrec(&lib, &["reembed", "--embedder", "nonsense"]);
