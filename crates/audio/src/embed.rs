@@ -50,6 +50,10 @@ pub struct Descriptors {
     pub attack_ms: f32,
     /// Seconds of audio analysed.
     pub analysed_secs: f32,
+    /// Tag probabilities from a tagging model (musicnn: 50 tags, most probable first); empty
+    /// for the DSP embedder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, f32)>,
 }
 
 /// Output of one embedder on one piece of audio.
@@ -456,6 +460,7 @@ impl DspEmbedder {
             onset_rate,
             attack_ms: 1000.0 * attack_s / wsum,
             analysed_secs: total_secs,
+            tags: Vec::new(),
         };
         let _ = FRAME_RATE;
         Some(RawFeatures {
