@@ -2,7 +2,10 @@
 # Installs what the tests need, idempotently, and prints `export` lines for the test run:
 #   - Debian packages: ffmpeg (encodes test audio in every format), flock (util-linux);
 #   - a Python virtualenv (target/test-venv) with astrapy (the independent Data API client the
-#     local Data API server is checked with) and numpy (.npy interoperability).
+#     local Data API server is checked with) and numpy (.npy interoperability);
+#   - ONNX Runtime's native library from the PyPI onnxruntime wheels (target/ort): 1.31.1 for the
+#     musicnn tests on ONNX Runtime, and an older 1.20.1 for the "too old" error test. The wheels
+#     are only downloaded and unzipped (pip download), never installed.
 # Everything comes from the package registries; nothing is downloaded from anywhere else.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,3 +32,31 @@ if ! "$venv/bin/python" -c 'import astrapy, numpy' >/dev/null 2>&1; then
     -r "$repo/scripts/astrapy/requirements.txt" -r "$repo/scripts/test-requirements.txt" >&2
 fi
 echo "export SONGREC_TEST_PYTHON=$venv/bin/python"
+
+# ONNX Runtime shared libraries, taken out of the PyPI wheels (any CPython tag will do: the
+# library inside does not depend on Python; pinned to cp311 manylinux_2_28 for reproducibility).
+ortdir="${SONGREC_TEST_ORT_DIR:-$repo/target/ort}"
+fetch_ort() { # version -> prints the directory holding libonnxruntime.so.<version>
+  local v="$1" d="$ortdir/$1"
+  if [ ! -f "$d/libonnxruntime.so.$v" ]; then
+    echo "fetching the onnxruntime $v wheel from PyPI into $d" >&2
+    mkdir -p "$d/wheel"
+    "$venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
+      --only-binary :all: --python-version 3.11 --implementation cp --abi cp311 \
+      --platform "manylinux_2_28_$(uname -m)" --platform "manylinux_2_27_$(uname -m)" \
+      "onnxruntime==$v" -d "$d/wheel" >&2
+    "$venv/bin/python" - "$d" "$v" >&2 <<'PY'
+import sys, zipfile, glob, os
+d, v = sys.argv[1], sys.argv[2]
+whl = glob.glob(os.path.join(d, "wheel", f"onnxruntime-{v}-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    for name in (f"onnxruntime/capi/libonnxruntime.so.{v}", "onnxruntime/capi/libonnxruntime_providers_shared.so"):
+        with z.open(name) as src, open(os.path.join(d, os.path.basename(name)), "wb") as dst:
+            dst.write(src.read())
+PY
+    rm -rf "$d/wheel"
+  fi
+  echo "$d"
+}
+echo "export SONGREC_TEST_ORT_LIBRARY=$(fetch_ort 1.31.1)/libonnxruntime.so.1.31.1"
+echo "export SONGREC_TEST_ORT_OLD_LIBRARY=$(fetch_ort 1.20.1)/libonnxruntime.so.1.20.1"

@@ -34,6 +34,9 @@ pub enum AppError {
     /// Decoding or analysing audio failed.
     #[error(transparent)]
     Audio(#[from] songrec_audio::AudioError),
+    /// The neural embedder could not start (runtime library, model file).
+    #[error(transparent)]
+    Neural(#[from] songrec_neural::NeuralError),
     /// The user's words did not name exactly one song.
     #[error("{0}")]
     Resolve(String),

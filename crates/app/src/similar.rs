@@ -19,6 +19,8 @@ use songrec_storage::{
     Filter, Match, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend,
 };
 
+use songrec_storage::config::EmbedderConfig;
+
 use crate::{AppError, AppResult};
 
 /// What to find neighbours of.
@@ -394,15 +396,44 @@ pub enum Choice {
 /// The neural weight of the default blend (the seed plan's 0.6 / 0.4).
 pub const DEFAULT_BLEND: f32 = 0.6;
 
+/// One embedder's part. The embedder itself (a model load for musicnn) is only built when a
+/// file has to be analysed; a library song's stored vector needs just the model's name.
+fn part(
+    name: &str,
+    weight: f32,
+    target: &Target,
+    cfg: &EmbedderConfig,
+) -> AppResult<ModelPart> {
+    let model = crate::embedders::model_by_name(name)?;
+    let embedder = match target {
+        Target::File(_) => Some(crate::embedders::by_name_with(name, cfg)?),
+        Target::Song(_) => None,
+    };
+    Ok(ModelPart {
+        model,
+        embedder,
+        weight,
+    })
+}
+
+/// Whether a song's duration is too short for the neural model to hear anything a DSP
+/// analysis does not (musicnn listens in 3 s patches; a 0.2 s drum hit is mostly padding).
+pub fn too_short_for_neural(duration_secs: f64) -> bool {
+    duration_secs > 0.0 && duration_secs < NEURAL_MIN_SECS
+}
+
+/// Below this duration `auto` compares DSP vectors only.
+pub const NEURAL_MIN_SECS: f64 = 1.5;
+
 /// Turns a [`Choice`] into model parts for this library and target.
 pub async fn choose_parts(
     backend: &dyn StorageBackend,
     target: &Target,
     choice: &Choice,
+    cfg: &EmbedderConfig,
 ) -> AppResult<Vec<ModelPart>> {
-    use crate::embedders::{by_name, model_of};
     match choice {
-        Choice::Embedder(name) => Ok(vec![ModelPart::of(by_name(name)?, 1.0)]),
+        Choice::Embedder(name) => Ok(vec![part(name, 1.0, target, cfg)?]),
         Choice::Model(key) => {
             let models = backend.models().await?;
             let m = models
@@ -414,14 +445,12 @@ pub async fn choose_parts(
                         "the library has no vectors of model {key:?}; see `songrec stats` for the models it has"
                     ))
                 })?;
-            // Prefer a live embedder when it made these vectors (needed for --file).
-            let live = by_name(crate::embedders::short_name(&m.name))
-                .ok()
-                .filter(|e| model_of(e.as_ref()) == m);
-            Ok(vec![match live {
-                Some(e) => ModelPart::of(e, 1.0),
-                None => ModelPart::stored(m),
-            }])
+            // A live embedder that made these vectors can analyse a file for them.
+            let short = crate::embedders::short_name(&m.name).to_owned();
+            match crate::embedders::model_by_name(&short) {
+                Ok(live) if live == m => Ok(vec![part(&short, 1.0, target, cfg)?]),
+                _ => Ok(vec![ModelPart::stored(m)]),
+            }
         }
         Choice::Blend(w) => {
             if !(0.0..=1.0).contains(w) {
@@ -430,8 +459,8 @@ pub async fn choose_parts(
                 )));
             }
             Ok(vec![
-                ModelPart::of(by_name("musicnn")?, *w),
-                ModelPart::of(by_name("dsp")?, 1.0 - *w),
+                part("musicnn", *w, target, cfg)?,
+                part("dsp", 1.0 - *w, target, cfg)?,
             ])
         }
         Choice::Auto => {
@@ -441,11 +470,14 @@ pub async fn choose_parts(
                 .into_iter()
                 .map(|s| s.model)
                 .collect();
+            let short = match target {
+                Target::Song(s) => too_short_for_neural(s.duration_secs),
+                Target::File(_) => false,
+            };
             let mut parts = Vec::new();
             for (name, w) in [("musicnn", DEFAULT_BLEND), ("dsp", 1.0 - DEFAULT_BLEND)] {
-                let Ok(e) = by_name(name) else { continue };
-                let m = model_of(e.as_ref());
-                if !have.contains(&m) {
+                let m = crate::embedders::model_by_name(name)?;
+                if !have.contains(&m) || (short && name == "musicnn") {
                     continue;
                 }
                 if let Target::Song(s) = target
@@ -453,20 +485,17 @@ pub async fn choose_parts(
                 {
                     continue;
                 }
-                parts.push(ModelPart::of(e, w));
+                parts.push(part(name, w, target, cfg)?);
             }
             if !parts.is_empty() {
                 return Ok(parts);
             }
             // Neither live embedder's vectors: any stored model the song has (e.g. legacy@0).
-            for m in have {
-                if let Target::Song(s) = target
-                    && backend.get_embedding(&s.id, &m).await?.is_none()
-                {
-                    continue;
-                }
-                if matches!(target, Target::Song(_)) {
-                    return Ok(vec![ModelPart::stored(m)]);
+            if let Target::Song(s) = target {
+                for m in have {
+                    if backend.get_embedding(&s.id, &m).await?.is_some() {
+                        return Ok(vec![ModelPart::stored(m)]);
+                    }
                 }
             }
             match target {

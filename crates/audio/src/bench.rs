@@ -48,12 +48,24 @@ impl IngestReport {
 /// ```
 pub fn bench_ingest(files: &[PathBuf]) -> IngestReport {
     let dsp = DspEmbedder::new();
+    bench_ingest_with(files, &[&dsp as &dyn Embedder])
+}
+
+/// [`bench_ingest`] with any embedders (each file decoded once, then every embedder run).
+///
+/// ```no_run
+/// use songrec_audio::{DspEmbedder, Embedder};
+/// let dsp = DspEmbedder::new();
+/// let r = songrec_audio::bench::bench_ingest_with(&["a.mp3".into()], &[&dsp as &dyn Embedder]);
+/// assert_eq!(r.songs + r.failed, 1);
+/// ```
+pub fn bench_ingest_with(files: &[PathBuf], embedders: &[&dyn Embedder]) -> IngestReport {
     let t = Instant::now();
     let mut songs = 0;
     let mut failed = 0;
     let mut audio_secs = 0.0;
     for f in files {
-        let r: Result<_, AudioError> = crate::analyze_file(f, &[&dsp as &dyn Embedder]);
+        let r: Result<_, AudioError> = crate::analyze_file(f, embedders);
         match r {
             Ok(a) => {
                 songs += 1;

@@ -191,7 +191,13 @@ async fn bench_search(
     Ok(exit::OK)
 }
 
-async fn bench_ingest(songs: usize, seconds: f32) -> Result<u8> {
+async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> {
+    let embedders = songrec_app::embedders::parse_list(embedder)?;
+    let names: Vec<String> = embedders
+        .iter()
+        .map(|e| format!("{}@{}", e.name(), e.version()))
+        .collect();
+    let names = names.join("+");
     let dir = tempfile::tempdir()?;
     let music = dir.path().join("music");
     std::fs::create_dir_all(&music)?;
@@ -229,9 +235,10 @@ async fn bench_ingest(songs: usize, seconds: f32) -> Result<u8> {
     } else {
         "22.05 kHz mono wav (no ffmpeg)"
     };
-    let r = songrec_audio::bench::bench_ingest(&files);
+    let refs: Vec<&dyn songrec_audio::Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
+    let r = songrec_audio::bench::bench_ingest_with(&files, &refs);
     println!(
-        "analysis (decode + DSP, one thread): {} songs of {seconds:.0} s ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
+        "analysis (decode + {names}, one thread): {} songs of {seconds:.0} s ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
         r.songs,
         r.songs_per_sec(),
         r.realtime_factor(),
@@ -241,7 +248,7 @@ async fn bench_ingest(songs: usize, seconds: f32) -> Result<u8> {
     let backend = LocalBackend::open(dir.path().join("lib"))?;
     let opts = songrec_app::ingest::IngestOptions {
         jobs: 0,
-        embedders: songrec_app::embedders::parse_list("dsp")?,
+        embedders,
         batch_size: 32,
         state_file: None,
     };
@@ -254,7 +261,7 @@ async fn bench_ingest(songs: usize, seconds: f32) -> Result<u8> {
     .await?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "songrec ingest ({cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
+        "songrec ingest ({names}, {cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
         summary.added(),
         summary.elapsed_secs,
         summary.added() as f64 / summary.elapsed_secs,
@@ -272,6 +279,10 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
             queries,
             dir,
         } => bench_search(songs, *dim, *k, *queries, dir.as_deref()).await,
-        BenchWhat::Ingest { songs, seconds } => bench_ingest(*songs, *seconds).await,
+        BenchWhat::Ingest {
+            songs,
+            seconds,
+            embedder,
+        } => bench_ingest(*songs, *seconds, embedder).await,
     }
 }

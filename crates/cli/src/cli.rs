@@ -89,7 +89,8 @@ pub struct IngestArgs {
     /// Files or folders (searched recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Embedders to run: dsp.
+    /// Embedders to run: dsp, musicnn or both (musicnn runs on tract, or on ONNX Runtime when
+    /// SONGREC_ORT_LIBRARY / [embedder] onnxruntime_library is set).
     #[arg(long, default_value = "dsp")]
     pub embedder: String,
     /// Parallel analysis jobs (default: one per core).
@@ -240,7 +241,7 @@ pub fn parse_migrate_spec(spec: &str) -> Result<(String, String)> {
 
 #[derive(Args, Debug)]
 pub struct InitAstraArgs {
-    /// Embedders whose vector collections to create: dsp.
+    /// Embedders whose vector collections to create: dsp, musicnn or both.
     #[arg(long, default_value = "dsp")]
     pub embedder: String,
 }
@@ -278,8 +279,12 @@ pub enum BenchWhat {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Decode + DSP analysis speed on generated songs.
+    /// Decode + analysis speed on generated songs (one thread, then `ingest` on every core).
     Ingest {
+        /// Embedders to run: dsp, musicnn or both (musicnn on ONNX Runtime when
+        /// SONGREC_ORT_LIBRARY is set, else tract).
+        #[arg(long, default_value = "dsp")]
+        embedder: String,
         /// Number of songs.
         #[arg(long, default_value_t = 8)]
         songs: usize,
@@ -423,7 +428,7 @@ pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
 }
 
 async fn ingest(args: &IngestArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let embedders = songrec_app::embedders::parse_list(&args.embedder)?;
+    let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
     let state_file = if args.force {
         None
     } else {
@@ -524,7 +529,7 @@ async fn list(args: &ListArgs, backend: Backend) -> Result<u8> {
     Ok(exit::OK)
 }
 
-async fn similar(args: &SimilarArgs, backend: Backend) -> Result<u8> {
+async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let target = match (&args.song, &args.file) {
         (_, Some(f)) => Target::File(f.clone()),
         (Some(s), None) => Target::Song(Box::new(
@@ -538,7 +543,7 @@ async fn similar(args: &SimilarArgs, backend: Backend) -> Result<u8> {
         (None, Some(w)) => songrec_app::similar::Choice::Blend(w),
         (None, None) => args.embedder.parse()?,
     };
-    let parts = songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice).await?;
+    let parts = songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder).await?;
     tracing::info!("comparing {parts:?}");
     let req = SimilarRequest {
         target: target.clone(),
@@ -580,7 +585,7 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
     match &cli.command {
         Command::Ingest(a) => ingest(a, cfg, backend).await,
         Command::List(a) => list(a, backend).await,
-        Command::Similar(a) => similar(a, backend).await,
+        Command::Similar(a) => similar(a, cfg, backend).await,
         Command::Show(a) => {
             let m = songrec_app::resolve::resolve(backend.as_ref(), &a.song).await?;
             let models = backend.models().await?;
@@ -742,11 +747,7 @@ pub async fn migrate(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
 
 /// `songrec init-astra`: applies `migrations/astra` idempotently.
 pub async fn init_astra(args: &InitAstraArgs, cfg: &Config) -> Result<u8> {
-    let models: Vec<songrec_storage::ModelInfo> =
-        songrec_app::embedders::parse_list(&args.embedder)?
-            .iter()
-            .map(|e| songrec_app::embedders::model_of(e.as_ref()))
-            .collect();
+    let models = songrec_app::embedders::models_of_list(&args.embedder)?;
     let report = songrec_astra::AstraBackend::init(cfg, &models)
         .await
         .context("initialising the Astra collections")?;

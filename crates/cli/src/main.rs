@@ -97,9 +97,6 @@ async fn run(cli: Cli) -> Result<u8> {
     if let Command::Synth(args) = &cli.command {
         return cli::synth(args);
     }
-    if let Command::Eval(args) = &cli.command {
-        return quality::eval(args).await;
-    }
     if let Command::Bench(args) = &cli.command {
         return bench::run(args).await;
     }
@@ -108,6 +105,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::InitAstra(args) => return cli::init_astra(args, &cfg).await,
         Command::Doctor => return cli::doctor(&cfg).await,
         Command::Migrate(args) => return cli::migrate(args, &cfg).await,
+        Command::Eval(args) => return quality::eval(args, &cfg).await,
         Command::Sync(args) => return sync::sync(args, &cfg).await,
         _ => {}
     }

@@ -34,7 +34,7 @@ fn file_safe(s: &str) -> String {
 }
 
 pub async fn reembed(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let embedder = songrec_app::embedders::by_name(&args.embedder)?;
+    let embedder = songrec_app::embedders::by_name_with(&args.embedder, &cfg.embedder)?;
     let model = songrec_app::embedders::model_of(embedder.as_ref());
     let key = format!("{}-{}", file_safe(&backend.to_string()), model.file_key());
     let opts = songrec_app::reembed::ReembedOptions {
@@ -103,8 +103,8 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-pub async fn eval(args: &EvalArgs) -> Result<u8> {
-    let embedders = songrec_app::embedders::parse_list(&args.embedder)?;
+pub async fn eval(args: &EvalArgs, cfg: &Config) -> Result<u8> {
+    let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
     let blends = args
         .blend
         .split(',')

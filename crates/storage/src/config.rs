@@ -142,6 +142,22 @@ impl Default for SyncConfig {
             lease_ttl_secs: 120,
         }
     }
+/// Embedder settings (the neural embedder's runtime and model).
+///
+/// ```
+/// let mut env = std::collections::HashMap::new();
+/// env.insert("SONGREC_ORT_LIBRARY".to_string(), "/opt/ort/libonnxruntime.so.1.31.1".to_string());
+/// let cfg = songrec_storage::config::Config::from_sources(None, &env).unwrap();
+/// assert!(cfg.embedder.onnxruntime_library.is_some());
+/// assert!(cfg.embedder.musicnn_model.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct EmbedderConfig {
+    /// Native ONNX Runtime library (`libonnxruntime.so.1.x`, 1.24 or newer) to run neural
+    /// models with; unset = the built-in pure-Rust tract runtime.
+    pub onnxruntime_library: Option<PathBuf>,
+    /// A musicnn model file instead of the one built into songrec.
+    pub musicnn_model: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -160,6 +176,7 @@ struct FileConfig {
     cache: Option<CacheConfig>,
     ingest: Option<IngestConfig>,
     sync: Option<SyncConfig>,
+    embedder: Option<EmbedderConfig>,
 }
 
 /// The whole configuration.
@@ -189,6 +206,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Sync.
     pub sync: SyncConfig,
+    /// Embedders (neural runtime and model).
+    pub embedder: EmbedderConfig,
     /// Where the config file was read from, if any.
     pub source: Option<PathBuf>,
 }
@@ -288,6 +307,7 @@ impl Config {
             cache: fc.cache.unwrap_or_default(),
             ingest: fc.ingest.unwrap_or_default(),
             sync: fc.sync.unwrap_or_default(),
+            embedder: fc.embedder.unwrap_or_default(),
             source: file.map(Path::to_path_buf),
         };
         let get = |k: &str| {
@@ -333,6 +353,22 @@ impl Config {
         }
         if let Some(v) = get("SONGREC_CACHE_DIR") {
             cfg.cache.path = PathBuf::from(v);
+        }
+        if let Some(v) = get("SONGREC_ORT_LIBRARY").or_else(|| get("ORT_DYLIB_PATH")) {
+            cfg.embedder.onnxruntime_library = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("SONGREC_MUSICNN_MODEL") {
+            cfg.embedder.musicnn_model = Some(PathBuf::from(v));
+        }
+        for p in [
+            &mut cfg.embedder.onnxruntime_library,
+            &mut cfg.embedder.musicnn_model,
+        ] {
+            // An empty value in the file means "not set" (tract / the built-in model).
+            *p = p
+                .take()
+                .filter(|v| !v.as_os_str().is_empty())
+                .map(|v| expand_home(&v));
         }
         cfg.local.path = expand_home(&cfg.local.path);
         cfg.cache.path = expand_home(&cfg.cache.path);
@@ -390,6 +426,34 @@ mod tests {
         assert_eq!(cfg.sync.lease_ttl_secs, 120);
         std::fs::write(&f, "[sync]\nconflict = \"mine\"\n").unwrap();
         assert!(Config::from_sources(Some(&f), &HashMap::new()).is_err());
+    fn embedder_section_and_env() {
+        std::fs::write(
+            &f,
+            "[embedder]\nonnxruntime_library = \"/file/libonnxruntime.so\"\nmusicnn_model = \"\"\n",
+        )
+        .unwrap();
+        let mut env = HashMap::new();
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(
+            cfg.embedder.onnxruntime_library,
+            Some(PathBuf::from("/file/libonnxruntime.so"))
+        );
+        assert_eq!(cfg.embedder.musicnn_model, None, "empty means unset");
+        env.insert("ORT_DYLIB_PATH".into(), "/ort/lib.so".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(
+            cfg.embedder.onnxruntime_library,
+            Some(PathBuf::from("/ort/lib.so"))
+        );
+        env.insert("SONGREC_ORT_LIBRARY".into(), "/songrec/lib.so".into());
+        env.insert("SONGREC_MUSICNN_MODEL".into(), "/m.onnx".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(
+            cfg.embedder.onnxruntime_library,
+            Some(PathBuf::from("/songrec/lib.so")),
+            "SONGREC_ORT_LIBRARY wins over ORT_DYLIB_PATH"
+        );
+        assert_eq!(cfg.embedder.musicnn_model, Some(PathBuf::from("/m.onnx")));
     }
 
     #[test]

@@ -1,0 +1,119 @@
+//! Errors of the neural embedder: one variant per thing that can go wrong, each saying what to do.
+
+use std::path::PathBuf;
+
+/// Anything that stops the neural embedder from loading or running.
+///
+/// ```
+/// let e = songrec_neural::NeuralError::ModelNotFound { path: "/nope.onnx".into() };
+/// assert!(e.to_string().contains("/nope.onnx"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum NeuralError {
+    /// The configured model file does not exist.
+    #[error(
+        "musicnn model file {path} does not exist; fix `[embedder] musicnn_model` / SONGREC_MUSICNN_MODEL, or unset it to use the model built into songrec"
+    )]
+    ModelNotFound {
+        /// The configured path.
+        path: PathBuf,
+    },
+    /// The model file exists but could not be read.
+    #[error("cannot read musicnn model file {path}: {source}")]
+    ModelRead {
+        /// The configured path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The runtime could not parse the file as an ONNX model.
+    #[error("{model} is not a usable ONNX model ({runtime} says: {reason})")]
+    InvalidModel {
+        /// Path of the model, or "the built-in model".
+        model: String,
+        /// Which runtime tried.
+        runtime: String,
+        /// The runtime's message.
+        reason: String,
+    },
+    /// A valid ONNX model, but not MSD_musicnn as songrec expects it (inputs, outputs, shapes or
+    /// numbers differ).
+    #[error(
+        "{model} is not the musicnn model songrec expects: {reason}; use models/musicnn/msd_musicnn.onnx (or unset the override)"
+    )]
+    WrongModel {
+        /// Path of the model, or "the built-in model".
+        model: String,
+        /// What differs.
+        reason: String,
+    },
+    /// The configured ONNX Runtime library file does not exist.
+    #[error(
+        "ONNX Runtime library {path} does not exist; point SONGREC_ORT_LIBRARY / `[embedder] onnxruntime_library` at libonnxruntime.so.1.x (from the PyPI onnxruntime wheel), or unset it to use the built-in tract runtime"
+    )]
+    LibraryNotFound {
+        /// The configured path.
+        path: PathBuf,
+    },
+    /// The file exists but the dynamic loader refused it (not a shared library, wrong
+    /// architecture, missing dependencies).
+    #[error("cannot load ONNX Runtime library {path}: {reason}")]
+    LibraryLoad {
+        /// The configured path.
+        path: PathBuf,
+        /// The loader's message.
+        reason: String,
+    },
+    /// A shared library, but not ONNX Runtime (no `OrtGetApiBase`).
+    #[error(
+        "{path} is a shared library but not ONNX Runtime (it has no OrtGetApiBase symbol); point SONGREC_ORT_LIBRARY at libonnxruntime.so.1.x"
+    )]
+    NotOnnxRuntime {
+        /// The configured path.
+        path: PathBuf,
+    },
+    /// ONNX Runtime, but older than the API songrec is built against.
+    #[error(
+        "ONNX Runtime {found} at {path} is too old: songrec needs {required} or newer (e.g. `pip download --no-deps --only-binary :all: onnxruntime==1.31.1`)"
+    )]
+    RuntimeTooOld {
+        /// The configured path.
+        path: PathBuf,
+        /// The library's version string.
+        found: String,
+        /// The oldest supported version.
+        required: String,
+    },
+    /// The process already runs the other runtime (ort's runtime is process-wide).
+    #[error(
+        "this process already uses the {active} runtime; it cannot switch to {requested} (the runtime is chosen once per process)"
+    )]
+    RuntimeConflict {
+        /// The runtime in use.
+        active: String,
+        /// The runtime asked for.
+        requested: String,
+    },
+    /// The runtime failed to start.
+    #[error("cannot start the {runtime} runtime: {reason}")]
+    RuntimeInit {
+        /// Which runtime.
+        runtime: String,
+        /// Its message.
+        reason: String,
+    },
+    /// Running the model failed.
+    #[error("musicnn inference failed ({runtime}): {reason}")]
+    Inference {
+        /// Which runtime.
+        runtime: String,
+        /// Its message.
+        reason: String,
+    },
+    /// Nothing to analyse.
+    #[error("no audio samples to analyse")]
+    NoAudio,
+}
+
+/// Result alias.
+pub type NeuralResult<T> = Result<T, NeuralError>;

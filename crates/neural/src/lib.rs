@@ -1,0 +1,35 @@
+//! songrec's neural embedder: the pretrained **musicnn** model (`MSD_musicnn`, J. Pons and
+//! X. Serra, ISC licence) as ONNX, built into the binary, run by either
+//!
+//! * **tract** (default), a pure-Rust ONNX engine compiled in: nothing to install; or
+//! * **ONNX Runtime**, the native library loaded at run time from a configured path
+//!   (`SONGREC_ORT_LIBRARY`), about 3× faster.
+//!
+//! Both run the same model through the same `ort` API; see [`runtime`] for how one binary
+//! supports both, and [`musicnn`] for the embedding (mean of the 200-d `penultimate` layer over
+//! evenly spaced 3 s patches, L2-normalised) and the 50 tag probabilities.
+//!
+//! ```no_run
+//! use songrec_neural::{MusicnnConfig, MusicnnEmbedder, Runtime};
+//! let cfg = MusicnnConfig { runtime: Runtime::from_env(), ..MusicnnConfig::default() };
+//! let e = MusicnnEmbedder::new(&cfg)?;
+//! let audio = songrec_audio::decode_file(std::path::Path::new("song.mp3"))
+//!     .map_err(|e| songrec_neural::NeuralError::Inference { runtime: "decode".into(), reason: e.to_string() })?
+//!     .audio;
+//! let a = e.analyze(&audio)?;
+//! println!("{:?}", a.top_tags(5));
+//! # Ok::<(), songrec_neural::NeuralError>(())
+//! ```
+
+pub mod error;
+pub mod musicnn;
+pub mod patches;
+pub mod runtime;
+
+pub use error::{NeuralError, NeuralResult};
+pub use musicnn::{
+    DEFAULT_PATCHES, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput, MusicnnConfig,
+    MusicnnEmbedder, NeuralAnalysis, TAGS,
+};
+pub use patches::ShortClip;
+pub use runtime::{ActiveRuntime, Runtime};

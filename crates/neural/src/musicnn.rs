@@ -1,0 +1,697 @@
+//! The musicnn embedder: MSD_musicnn's 200-d penultimate layer, averaged over 3 s patches.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorRef, ValueType};
+use songrec_audio::resample::resample;
+use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
+
+use crate::error::{NeuralError, NeuralResult};
+use crate::patches::{MODEL_RATE, PATCH_LEN, ShortClip, fill_patch, plan};
+use crate::runtime::{ActiveRuntime, Runtime, activate, catch_panic};
+
+/// Name under which musicnn vectors are stored.
+pub const MUSICNN_NAME: &str = "musicnn";
+/// Version of the musicnn vectors (bump on any change of model, patching or pooling).
+pub const MUSICNN_VERSION: u32 = 1;
+/// Embedding dimension (the model's `penultimate` layer).
+pub const MUSICNN_DIM: usize = 200;
+/// Number of tags (`taggram`).
+pub const N_TAGS: usize = 50;
+
+/// Patches per song by default.
+///
+/// Measured on the real-music set (`scripts/eval/build_realmusic.sh`, 12 Debian game
+/// soundtracks) and on 3-minute mp3s (see the crate README section for the table): precision
+/// stops improving at about 8 patches while the time per song keeps growing linearly with the
+/// number of patches (each patch is 3 s of audio through the whole network).
+pub const DEFAULT_PATCHES: usize = 8;
+
+/// The model built into songrec: `models/musicnn/msd_musicnn.onnx` (ISC licence, see
+/// `models/musicnn/LICENSE` and `PROVENANCE.md`).
+pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/musicnn/msd_musicnn.onnx");
+
+/// `models/musicnn/expected.json`: the reference signal and the model's outputs on it.
+pub static EXPECTED_JSON: &str = include_str!("../../../models/musicnn/expected.json");
+
+/// The 50 MSD tags in output order (`models/musicnn/tags.json`).
+pub const TAGS: [&str; N_TAGS] = [
+    "rock",
+    "pop",
+    "alternative",
+    "indie",
+    "electronic",
+    "female vocalists",
+    "dance",
+    "00s",
+    "alternative rock",
+    "jazz",
+    "beautiful",
+    "metal",
+    "chillout",
+    "male vocalists",
+    "classic rock",
+    "soul",
+    "indie rock",
+    "Mellow",
+    "electronica",
+    "80s",
+    "folk",
+    "90s",
+    "chill",
+    "instrumental",
+    "punk",
+    "oldies",
+    "blues",
+    "hard rock",
+    "ambient",
+    "acoustic",
+    "experimental",
+    "female vocalist",
+    "guitar",
+    "Hip-Hop",
+    "70s",
+    "party",
+    "country",
+    "easy listening",
+    "sexy",
+    "catchy",
+    "funk",
+    "electro",
+    "heavy metal",
+    "Progressive rock",
+    "60s",
+    "rnb",
+    "indie pop",
+    "sad",
+    "House",
+    "happy",
+];
+
+/// Environment variable with a model file to use instead of the built-in one.
+pub const ENV_MODEL: &str = "SONGREC_MUSICNN_MODEL";
+
+/// How to build a [`MusicnnEmbedder`].
+///
+/// ```
+/// let c = songrec_neural::MusicnnConfig::default();
+/// assert_eq!(c.runtime, songrec_neural::Runtime::Tract);
+/// assert!(c.model.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MusicnnConfig {
+    /// tract (default) or ONNX Runtime.
+    pub runtime: Runtime,
+    /// A model file instead of the built-in model. It must be MSD_musicnn with the same
+    /// inputs/outputs and it is checked numerically on the reference signal at load.
+    pub model: Option<PathBuf>,
+    /// Maximum patches per song.
+    pub patches: usize,
+    /// How audio shorter than one patch is filled.
+    pub short_clip: ShortClip,
+    /// Sessions kept for parallel callers (0 = one per available core).
+    pub max_sessions: usize,
+    /// Threads inside one ONNX Runtime session (ignored by tract, which uses one).
+    pub intra_threads: usize,
+}
+
+impl Default for MusicnnConfig {
+    fn default() -> Self {
+        MusicnnConfig {
+            runtime: Runtime::Tract,
+            model: None,
+            patches: DEFAULT_PATCHES,
+            short_clip: ShortClip::default(),
+            max_sessions: 0,
+            intra_threads: 1,
+        }
+    }
+}
+
+impl MusicnnConfig {
+    /// Defaults, with the runtime from `SONGREC_ORT_LIBRARY` / `ORT_DYLIB_PATH` and the model
+    /// from `SONGREC_MUSICNN_MODEL`.
+    pub fn from_env() -> Self {
+        MusicnnConfig {
+            runtime: Runtime::from_env(),
+            model: std::env::var_os(ENV_MODEL)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            ..Self::default()
+        }
+    }
+}
+
+/// Raw model outputs for a batch of patches (row-major).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOutput {
+    /// Number of patches.
+    pub patches: usize,
+    /// `[patches, 200]`.
+    pub penultimate: Vec<f32>,
+    /// `[patches, 50]`, sigmoid probabilities.
+    pub taggram: Vec<f32>,
+}
+
+/// What musicnn says about one song.
+///
+/// ```
+/// let a = songrec_neural::NeuralAnalysis { embedding: vec![1.0], tags: vec![("rock".into(), 0.9)],
+///     patches: 1, analysed_secs: 3.0 };
+/// assert_eq!(a.top_tags(1)[0].0, "rock");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeuralAnalysis {
+    /// L2-normalised mean `penultimate` (200-d); compare by cosine.
+    pub embedding: Vec<f32>,
+    /// Mean tag probability over the patches, all 50 tags, most probable first.
+    pub tags: Vec<(String, f32)>,
+    /// Patches analysed.
+    pub patches: usize,
+    /// Seconds of audio the patches cover (without padding).
+    pub analysed_secs: f32,
+}
+
+impl NeuralAnalysis {
+    /// The `k` most probable tags.
+    pub fn top_tags(&self, k: usize) -> &[(String, f32)] {
+        &self.tags[..k.min(self.tags.len())]
+    }
+}
+
+/// A small pool of sessions: `Session::run` needs `&mut`, and tract serialises runs of one
+/// session anyway, so parallel callers each get their own session (created on first need, at
+/// most `max`), instead of queueing on one mutex.
+struct Pool {
+    state: Mutex<PoolState>,
+    cv: Condvar,
+    max: usize,
+}
+
+struct PoolState {
+    free: Vec<Session>,
+    created: usize,
+}
+
+struct Lease<'a> {
+    pool: &'a Pool,
+    session: Option<Session>,
+}
+
+impl Lease<'_> {
+    fn session(&mut self) -> &mut Session {
+        self.session.as_mut().expect("a lease holds its session until dropped")
+    }
+
+    /// Throws the session away (after a panic inside the runtime).
+    fn discard(mut self) {
+        if self.session.take().is_some() {
+            let mut st = self.pool.lock();
+            st.created -= 1;
+            self.pool.cv.notify_one();
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            self.pool.lock().free.push(s);
+            self.pool.cv.notify_one();
+        }
+    }
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn acquire(&self, make: impl Fn() -> NeuralResult<Session>) -> NeuralResult<Lease<'_>> {
+        let mut st = self.lock();
+        loop {
+            if let Some(s) = st.free.pop() {
+                return Ok(Lease {
+                    pool: self,
+                    session: Some(s),
+                });
+            }
+            if st.created < self.max {
+                st.created += 1;
+                drop(st);
+                return match make() {
+                    Ok(s) => Ok(Lease {
+                        pool: self,
+                        session: Some(s),
+                    }),
+                    Err(e) => {
+                        self.lock().created -= 1;
+                        self.cv.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn sessions(&self) -> usize {
+        self.lock().created
+    }
+}
+
+/// The musicnn embedder (name `musicnn`, version [`MUSICNN_VERSION`], dim 200).
+///
+/// Per song: resample to 16 kHz mono, cut up to `patches` evenly spaced 3.008 s patches
+/// ([`crate::patches`]; shorter clips are zero-padded to one patch), run them through the
+/// model in **one batched call**, average `penultimate` over the patches and L2-normalise;
+/// the mean `taggram` gives the 50 tag probabilities. Deterministic for a given input.
+///
+/// Thread-safe: `embed`/`analyze` take `&self` and may be called from many rayon workers;
+/// each concurrent call gets its own runtime session from a small pool.
+///
+/// ```no_run
+/// use songrec_neural::{MusicnnConfig, MusicnnEmbedder};
+/// let e = MusicnnEmbedder::new(&MusicnnConfig::default())?;
+/// let a = e.analyze(&songrec_audio::MonoAudio::from_samples(vec![0.0; 16_000], 16_000))?;
+/// assert_eq!(a.embedding.len(), 200);
+/// # Ok::<(), songrec_neural::NeuralError>(())
+/// ```
+pub struct MusicnnEmbedder {
+    runtime: Arc<ActiveRuntime>,
+    model: Cow<'static, [u8]>,
+    model_label: String,
+    pool: Pool,
+    patches: usize,
+    short_clip: ShortClip,
+    intra_threads: usize,
+}
+
+impl std::fmt::Debug for MusicnnEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MusicnnEmbedder")
+            .field("runtime", &self.runtime.describe())
+            .field("model", &self.model_label)
+            .field("patches", &self.patches)
+            .field("short_clip", &self.short_clip)
+            .finish()
+    }
+}
+
+fn read_model(path: &Path) -> NeuralResult<Vec<u8>> {
+    if !path.exists() {
+        return Err(NeuralError::ModelNotFound {
+            path: path.to_path_buf(),
+        });
+    }
+    std::fs::read(path).map_err(|source| NeuralError::ModelRead {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn check_tensor(
+    model: &str,
+    what: &str,
+    ty: &ValueType,
+    width: i64,
+) -> Result<(), NeuralError> {
+    let wrong = |reason: String| NeuralError::WrongModel {
+        model: model.to_string(),
+        reason,
+    };
+    match ty {
+        ValueType::Tensor { ty, shape, .. } => {
+            if *ty != ort::value::TensorElementType::Float32 {
+                return Err(wrong(format!("{what} has element type {ty}, expected float32")));
+            }
+            let dims: Vec<i64> = shape.iter().copied().collect();
+            if dims.len() != 2 || dims[1] != width || dims[0] > 1 {
+                return Err(wrong(format!(
+                    "{what} has shape {dims:?}, expected [batch, {width}]"
+                )));
+            }
+            Ok(())
+        }
+        other => Err(wrong(format!("{what} is a {other}, expected a tensor"))),
+    }
+}
+
+/// Checks names, types and shapes of the model's inputs and outputs.
+fn verify_signature(session: &Session, model: &str) -> NeuralResult<()> {
+    let wrong = |reason: String| NeuralError::WrongModel {
+        model: model.to_string(),
+        reason,
+    };
+    let inputs = session.inputs();
+    if inputs.len() != 1 || inputs[0].name() != "wave" {
+        let names: Vec<&str> = inputs.iter().map(|o| o.name()).collect();
+        return Err(wrong(format!(
+            "its inputs are {names:?}, expected one input \"wave\""
+        )));
+    }
+    check_tensor(model, "input \"wave\"", inputs[0].dtype(), PATCH_LEN as i64)?;
+    for (name, width) in [("penultimate", MUSICNN_DIM), ("taggram", N_TAGS)] {
+        let Some(o) = session.outputs().iter().find(|o| o.name() == name) else {
+            let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+            return Err(wrong(format!(
+                "it has no output \"{name}\" (outputs: {names:?})"
+            )));
+        };
+        check_tensor(model, &format!("output \"{name}\""), o.dtype(), width as i64)?;
+    }
+    Ok(())
+}
+
+/// The reference test signal of `expected.json` (3 patches, 144384 samples at 16 kHz).
+///
+/// ```
+/// let s = songrec_neural::musicnn::reference_signal();
+/// assert_eq!(s.len(), 3 * 48_128);
+/// assert!((s[0] - 0.8411217).abs() < 1e-6);
+/// ```
+pub fn reference_signal() -> Vec<f32> {
+    let n = 3 * PATCH_LEN;
+    let sines = [
+        (0.25, 220.0, 0.0),
+        (0.15, 440.0, 1.0),
+        (0.10, 1318.5, 2.0),
+        (0.05, 3520.0, 0.5),
+    ];
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(MODEL_RATE);
+            let mut s: f64 = sines
+                .iter()
+                .map(|(a, f, p)| a * (2.0 * std::f64::consts::PI * f * t + p).sin())
+                .sum();
+            let k = i % 8000;
+            if k < 200 {
+                s += 0.6 * (-(k as f64) / 20.0).exp();
+            }
+            s as f32
+        })
+        .collect()
+}
+
+/// `penultimate` of patch 0 of the reference signal, from `expected.json`.
+fn reference_penultimate_row0() -> Option<Vec<f32>> {
+    let v: serde_json::Value = serde_json::from_str(EXPECTED_JSON).ok()?;
+    v.get("penultimate")?
+        .get(0)?
+        .as_array()?
+        .iter()
+        .map(|x| x.as_f64().map(|f| f as f32))
+        .collect()
+}
+
+/// Largest difference tolerated when checking an override model on the reference signal.
+pub const SELF_CHECK_TOLERANCE: f32 = 1e-3;
+
+impl MusicnnEmbedder {
+    /// Starts the runtime (once per process), loads and verifies the model and creates the
+    /// first session. Every failure is one [`NeuralError`] variant; nothing panics.
+    pub fn new(cfg: &MusicnnConfig) -> NeuralResult<Self> {
+        let (model, model_label): (Cow<'static, [u8]>, String) = match &cfg.model {
+            None => (Cow::Borrowed(BUNDLED_MODEL), "the built-in musicnn model".into()),
+            Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
+        };
+        let runtime = activate(&cfg.runtime)?;
+        let max = if cfg.max_sessions == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            cfg.max_sessions
+        };
+        let e = MusicnnEmbedder {
+            runtime,
+            model,
+            model_label,
+            pool: Pool {
+                state: Mutex::new(PoolState {
+                    free: Vec::new(),
+                    created: 0,
+                }),
+                cv: Condvar::new(),
+                max,
+            },
+            patches: cfg.patches.max(1),
+            short_clip: cfg.short_clip,
+            intra_threads: cfg.intra_threads.max(1),
+        };
+        // First session now: the model is checked here, not on the first song.
+        let lease = e.pool.acquire(|| e.new_session())?;
+        drop(lease);
+        if cfg.model.is_some() {
+            e.self_check()?;
+        }
+        Ok(e)
+    }
+
+    fn runtime_name(&self) -> String {
+        self.runtime.describe()
+    }
+
+    fn new_session(&self) -> NeuralResult<Session> {
+        let rt = self.runtime.runtime().clone();
+        let invalid = |reason: String| NeuralError::InvalidModel {
+            model: self.model_label.clone(),
+            runtime: self.runtime_name(),
+            reason,
+        };
+        let init = |reason: String| NeuralError::RuntimeInit {
+            runtime: self.runtime_name(),
+            reason,
+        };
+        let session = catch_panic("creating a session", || {
+            let mut b = Session::builder(&self.runtime.env)
+                .map_err(|e| init(e.to_string()))?
+                .with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(|e| init(e.to_string()))?;
+            if let Runtime::OnnxRuntime { .. } = rt {
+                b = b
+                    .with_intra_threads(self.intra_threads)
+                    .map_err(|e| init(e.to_string()))?
+                    .with_inter_threads(1)
+                    .map_err(|e| init(e.to_string()))?;
+            }
+            b.commit_from_memory(&self.model)
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .map_err(invalid)??;
+        verify_signature(&session, &self.model_label)?;
+        Ok(session)
+    }
+
+    /// Runs an override model on the reference signal and compares with MSD_musicnn.
+    fn self_check(&self) -> NeuralResult<()> {
+        let reference = reference_penultimate_row0().ok_or_else(|| NeuralError::RuntimeInit {
+            runtime: self.runtime_name(),
+            reason: "the built-in expected.json is unreadable".into(),
+        })?;
+        let signal = reference_signal();
+        let out = self.run_batch(&signal[..PATCH_LEN])?;
+        let diff = out
+            .penultimate
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        if !(diff <= SELF_CHECK_TOLERANCE) {
+            return Err(NeuralError::WrongModel {
+                model: self.model_label.clone(),
+                reason: format!(
+                    "on the reference signal its penultimate output differs from MSD_musicnn's by {diff:.3e} (tolerance {SELF_CHECK_TOLERANCE:e})"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The runtime this embedder runs on.
+    pub fn runtime(&self) -> &ActiveRuntime {
+        &self.runtime
+    }
+
+    /// Maximum patches per song.
+    pub fn max_patches(&self) -> usize {
+        self.patches
+    }
+
+    /// Sessions created so far (grows up to the number of concurrent callers).
+    pub fn sessions(&self) -> usize {
+        self.pool.sessions()
+    }
+
+    /// Runs the model on `wave` = whole patches of [`PATCH_LEN`] samples each, in one call.
+    pub fn run_batch(&self, wave: &[f32]) -> NeuralResult<ModelOutput> {
+        let n = wave.len() / PATCH_LEN;
+        if n == 0 || wave.len() % PATCH_LEN != 0 {
+            return Err(NeuralError::Inference {
+                runtime: self.runtime_name(),
+                reason: format!(
+                    "the batch has {} samples, not a whole number of {PATCH_LEN}-sample patches",
+                    wave.len()
+                ),
+            });
+        }
+        let fail = |reason: String| NeuralError::Inference {
+            runtime: self.runtime_name(),
+            reason,
+        };
+        let mut lease = self.pool.acquire(|| self.new_session())?;
+        let result = catch_panic("running the model", || -> NeuralResult<ModelOutput> {
+            let input = TensorRef::from_array_view(([n, PATCH_LEN], wave))
+                .map_err(|e| fail(e.to_string()))?;
+            let outputs = lease
+                .session()
+                .run(ort::inputs!["wave" => input])
+                .map_err(|e| fail(e.to_string()))?;
+            let get = |name: &str, width: usize| -> NeuralResult<Vec<f32>> {
+                let v = outputs
+                    .get(name)
+                    .ok_or_else(|| fail(format!("no output {name:?}")))?;
+                let (shape, data) = v
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| fail(e.to_string()))?;
+                let dims: Vec<i64> = shape.iter().copied().collect();
+                if dims != [n as i64, width as i64] {
+                    return Err(fail(format!(
+                        "output {name:?} has shape {dims:?}, expected [{n}, {width}]"
+                    )));
+                }
+                Ok(data.to_vec())
+            };
+            let penultimate = get("penultimate", MUSICNN_DIM)?;
+            let taggram = get("taggram", N_TAGS)?;
+            Ok(ModelOutput {
+                patches: n,
+                penultimate,
+                taggram,
+            })
+        });
+        match result {
+            Ok(r) => r,
+            Err(panic) => {
+                lease.discard();
+                Err(fail(panic))
+            }
+        }
+    }
+
+    /// The 16 kHz patches this embedder would feed the model for `audio` (for tests and
+    /// inspection): returns the batch and the seconds of real audio in it.
+    pub fn patches_for(&self, audio: &MonoAudio) -> NeuralResult<(Vec<f32>, f32)> {
+        let segs: Vec<Vec<f32>> = audio
+            .segments
+            .iter()
+            .map(|s| {
+                if audio.sample_rate == MODEL_RATE {
+                    s.samples.clone()
+                } else {
+                    resample(&s.samples, audio.sample_rate, MODEL_RATE)
+                }
+            })
+            .collect();
+        let lens: Vec<usize> = segs.iter().map(Vec::len).collect();
+        let specs = plan(&lens, self.patches);
+        if specs.is_empty() {
+            return Err(NeuralError::NoAudio);
+        }
+        let mut batch = Vec::with_capacity(specs.len() * PATCH_LEN);
+        let mut real = 0usize;
+        for p in &specs {
+            fill_patch(
+                &segs[p.segment][p.start..p.start + p.len],
+                self.short_clip,
+                &mut batch,
+            );
+            real += p.len;
+        }
+        Ok((batch, real as f32 / MODEL_RATE as f32))
+    }
+
+    /// Embedding and tags for one song.
+    pub fn analyze(&self, audio: &MonoAudio) -> NeuralResult<NeuralAnalysis> {
+        let (batch, analysed_secs) = self.patches_for(audio)?;
+        let out = self.run_batch(&batch)?;
+        Ok(pool_outputs(&out, analysed_secs))
+    }
+}
+
+/// Mean over patches, L2-normalised embedding, tags sorted by probability (pure).
+///
+/// ```
+/// use songrec_neural::musicnn::{pool_outputs, ModelOutput};
+/// let out = ModelOutput { patches: 2, penultimate: [vec![3.0; 200], vec![1.0; 200]].concat(),
+///     taggram: vec![0.5; 100] };
+/// let a = pool_outputs(&out, 6.0);
+/// let norm: f32 = a.embedding.iter().map(|x| x * x).sum();
+/// assert!((norm - 1.0).abs() < 1e-5);
+/// assert_eq!(a.tags.len(), 50);
+/// ```
+pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
+    let n = out.patches.max(1);
+    let mut mean = vec![0f64; MUSICNN_DIM];
+    for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
+        for (m, x) in mean.iter_mut().zip(row) {
+            *m += f64::from(*x);
+        }
+    }
+    let norm = mean.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let embedding: Vec<f32> = if norm > 1e-12 {
+        mean.iter().map(|x| (x / norm) as f32).collect()
+    } else {
+        vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
+    };
+    let mut tag_mean = vec![0f64; N_TAGS];
+    for row in out.taggram.chunks_exact(N_TAGS) {
+        for (m, x) in tag_mean.iter_mut().zip(row) {
+            *m += f64::from(*x);
+        }
+    }
+    let mut tags: Vec<(String, f32)> = TAGS
+        .iter()
+        .zip(&tag_mean)
+        .map(|(t, m)| ((*t).to_string(), (m / n as f64) as f32))
+        .collect();
+    tags.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    NeuralAnalysis {
+        embedding,
+        tags,
+        patches: out.patches,
+        analysed_secs,
+    }
+}
+
+impl Embedder for MusicnnEmbedder {
+    fn name(&self) -> &str {
+        MUSICNN_NAME
+    }
+
+    fn version(&self) -> u32 {
+        MUSICNN_VERSION
+    }
+
+    fn dim(&self) -> usize {
+        MUSICNN_DIM
+    }
+
+    fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError> {
+        let a = self.analyze(audio).map_err(|e| AudioError::Embed {
+            embedder: MUSICNN_NAME.into(),
+            reason: e.to_string(),
+        })?;
+        Ok(Analysis {
+            vector: a.embedding,
+            bpm: None,
+            key: None,
+            // Spectral descriptors, tempo and key come from the DSP analysis.
+            descriptors: Descriptors::default(),
+            tags: a.tags,
+        })
+    }
+}

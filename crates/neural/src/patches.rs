@@ -1,0 +1,189 @@
+//! Where the 3-second model patches are cut from a song (pure).
+//!
+//! A song arrives as one or more contiguous segments (long files are decoded as evenly spaced
+//! 30 s excerpts). Patches never straddle two segments. With `n` patches wanted, the start
+//! positions are spread evenly over all valid starts of all segments at least one patch long,
+//! each in the middle of its share (so a song's first and last seconds, often silence or a fade,
+//! are not favoured). The number of patches is `ceil(audio / patch)` capped at the maximum, so a
+//! 4-second clip gets 2 patches, not 16 copies of the same one.
+//!
+//! Shorter audio (a one-shot sample of 50 ms, a 2 s loop) gets one patch filled by the
+//! [`ShortClip`] policy.
+
+/// Samples per model patch at 16 kHz (187 STFT frames of hop 256 plus the 512 window).
+pub const PATCH_LEN: usize = 48_128;
+/// The model's sample rate.
+pub const MODEL_RATE: u32 = 16_000;
+
+/// How audio shorter than one patch is filled up to [`PATCH_LEN`] samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShortClip {
+    /// Repeat the clip until the patch is full (what a loop-based sampler would play).
+    Loop,
+    /// The clip at the start, then silence (what the clip sounds like once).
+    #[default]
+    ZeroPad,
+}
+
+/// One patch: `len` samples of segment `segment` from `start`, padded to [`PATCH_LEN`] when
+/// `len` is shorter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchSpec {
+    /// Index of the segment.
+    pub segment: usize,
+    /// First sample in the segment.
+    pub start: usize,
+    /// Samples taken (`PATCH_LEN`, or the whole segment when it is shorter).
+    pub len: usize,
+}
+
+/// Plans at most `max_patches` patches for segments of the given lengths. Empty when there is
+/// no sample at all.
+///
+/// ```
+/// use songrec_neural::patches::{plan, PATCH_LEN};
+/// // 30 s at 16 kHz: 10 patches fit, 4 asked for.
+/// let p = plan(&[480_000], 4);
+/// assert_eq!(p.len(), 4);
+/// assert!(p.windows(2).all(|w| w[1].start > w[0].start + PATCH_LEN / 2));
+/// // A 0.1 s clip: one short patch.
+/// assert_eq!(plan(&[1_600], 4)[0].len, 1_600);
+/// ```
+pub fn plan(seg_lens: &[usize], max_patches: usize) -> Vec<PatchSpec> {
+    let max_patches = max_patches.max(1);
+    let long: Vec<(usize, usize)> = seg_lens
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| **l >= PATCH_LEN)
+        .map(|(i, l)| (i, *l))
+        .collect();
+    if long.is_empty() {
+        // The longest segment, padded.
+        return seg_lens
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l > 0)
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(i, l)| PatchSpec {
+                segment: i,
+                start: 0,
+                len: *l,
+            })
+            .into_iter()
+            .collect();
+    }
+    let audio: usize = long.iter().map(|(_, l)| l).sum();
+    let n = audio.div_ceil(PATCH_LEN).clamp(1, max_patches);
+    // Valid starts per segment, concatenated.
+    let valid: Vec<usize> = long.iter().map(|(_, l)| l - PATCH_LEN + 1).collect();
+    let total: usize = valid.iter().sum();
+    (0..n)
+        .map(|k| {
+            // Middle of the k-th of n equal shares of [0, total).
+            let mut pos = (((2 * k + 1) as u128 * total as u128) / (2 * n) as u128) as usize;
+            pos = pos.min(total - 1);
+            let mut si = 0;
+            while pos >= valid[si] {
+                pos -= valid[si];
+                si += 1;
+            }
+            PatchSpec {
+                segment: long[si].0,
+                start: pos,
+                len: PATCH_LEN,
+            }
+        })
+        .collect()
+}
+
+/// Writes one patch (exactly [`PATCH_LEN`] samples) into `out`, filling short clips by `fill`.
+///
+/// ```
+/// use songrec_neural::patches::{fill_patch, ShortClip, PATCH_LEN};
+/// let mut out = Vec::new();
+/// fill_patch(&[1.0, 2.0], ShortClip::Loop, &mut out);
+/// assert_eq!(out.len(), PATCH_LEN);
+/// assert_eq!(&out[..4], &[1.0, 2.0, 1.0, 2.0]);
+/// ```
+pub fn fill_patch(samples: &[f32], fill: ShortClip, out: &mut Vec<f32>) {
+    let take = samples.len().min(PATCH_LEN);
+    out.extend_from_slice(&samples[..take]);
+    let missing = PATCH_LEN - take;
+    if missing == 0 {
+        return;
+    }
+    match fill {
+        ShortClip::ZeroPad => out.extend(std::iter::repeat_n(0.0, missing)),
+        ShortClip::Loop if take > 0 => {
+            out.extend(samples.iter().copied().cycle().take(missing));
+        }
+        ShortClip::Loop => out.extend(std::iter::repeat_n(0.0, missing)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_stay_inside_their_segments() {
+        let segs = [PATCH_LEN * 10, 1000, PATCH_LEN + 5, PATCH_LEN * 3];
+        for n in 1..=24 {
+            let p = plan(&segs, n);
+            assert_eq!(p.len(), n.min(15));
+            for s in &p {
+                assert_ne!(s.segment, 1, "a too-short segment is never used");
+                assert!(s.start + s.len <= segs[s.segment]);
+                assert_eq!(s.len, PATCH_LEN);
+            }
+            // In file order, strictly increasing.
+            assert!(
+                p.windows(2)
+                    .all(|w| (w[0].segment, w[0].start) < (w[1].segment, w[1].start))
+            );
+        }
+    }
+
+    #[test]
+    fn one_patch_is_centred() {
+        let p = plan(&[PATCH_LEN * 3], 1);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].start, PATCH_LEN);
+    }
+
+    #[test]
+    fn count_follows_length() {
+        assert_eq!(plan(&[PATCH_LEN], 8).len(), 1);
+        assert_eq!(plan(&[PATCH_LEN + 1], 8).len(), 2);
+        assert_eq!(plan(&[PATCH_LEN * 100], 8).len(), 8);
+        assert!(plan(&[], 8).is_empty());
+        assert!(plan(&[0, 0], 8).is_empty());
+    }
+
+    #[test]
+    fn short_audio_uses_the_longest_segment() {
+        let p = plan(&[100, 3000, 2000], 8);
+        assert_eq!(
+            p,
+            vec![PatchSpec {
+                segment: 1,
+                start: 0,
+                len: 3000
+            }]
+        );
+    }
+
+    #[test]
+    fn fills() {
+        let mut z = Vec::new();
+        fill_patch(&[0.5; 10], ShortClip::ZeroPad, &mut z);
+        assert_eq!(z.len(), PATCH_LEN);
+        assert_eq!(z.iter().filter(|x| **x != 0.0).count(), 10);
+        let mut l = Vec::new();
+        fill_patch(&[0.5; 10], ShortClip::Loop, &mut l);
+        assert!(l.iter().all(|x| *x == 0.5));
+        let mut long = Vec::new();
+        fill_patch(&vec![0.1; PATCH_LEN + 7], ShortClip::Loop, &mut long);
+        assert_eq!(long.len(), PATCH_LEN);
+    }
+}
