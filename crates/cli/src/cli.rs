@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use songrec_app::factory::Backend;
+use songrec_app::factory::{Backend, Opened};
 use songrec_app::ingest::{FileReport, IngestOptions, Outcome, Progress};
 use songrec_app::similar::{SimilarRequest, Target};
 use songrec_storage::config::Config;
@@ -34,6 +34,9 @@ pub struct Cli {
     /// Only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Do not use the disk cache or the offline copy of a remote library.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,6 +68,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Generate an example library of synthesised songs (WAV).
     Synth(SynthArgs),
+    /// The disk cache and offline copy of a remote library: stats, clear, refresh.
+    Cache(crate::cache::CacheArgs),
 }
 
 #[derive(Args, Debug)]
@@ -391,7 +396,7 @@ impl Progress for Bar {
 }
 
 /// A progress bar on stderr when it is a terminal (and `wanted`), else a hidden one.
-fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
+pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
     if !wanted || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }
@@ -543,7 +548,8 @@ async fn similar(args: &SimilarArgs, backend: Backend) -> Result<u8> {
     Ok(exit::OK)
 }
 
-pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
+pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
+    let backend = opened.backend.clone();
     match &cli.command {
         Command::Ingest(a) => ingest(a, cfg, backend).await,
         Command::List(a) => list(a, backend).await,
@@ -576,7 +582,8 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Stats(j) => {
-            let stats = songrec_app_stats(backend.as_ref()).await?;
+            let mut stats = songrec_app_stats(backend.as_ref()).await?;
+            stats.cache = opened.cache.as_ref().and_then(|c| c.stats().ok());
             output::stats(&backend.to_string(), &stats, j.json)?;
             Ok(exit::OK)
         }
@@ -590,6 +597,7 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
         | Command::InitAstra(_)
         | Command::Doctor
         | Command::Bench(_)
+        | Command::Cache(_)
         | Command::Synth(_) => {
             unreachable!("handled before a backend is built")
         }
@@ -737,6 +745,7 @@ pub struct Stats {
     pub total_secs: f64,
     pub total_bytes: u64,
     pub tombstones: usize,
+    pub cache: Option<songrec_storage::cache::CacheStats>,
 }
 
 async fn songrec_app_stats(backend: &dyn songrec_storage::StorageBackend) -> Result<Stats> {
@@ -776,6 +785,7 @@ async fn songrec_app_stats(backend: &dyn songrec_storage::StorageBackend) -> Res
         total_secs: secs,
         total_bytes: bytes,
         tombstones,
+        cache: None,
     })
 }
 

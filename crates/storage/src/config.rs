@@ -104,14 +104,18 @@ pub struct S3Config {
     pub allow_http: bool,
 }
 
-/// Read cache settings.
+/// Read cache settings (the disk cache and offline copy of a remote library; see
+/// [`crate::cache`]).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
-    /// Cache folder.
+    /// Cache folder (env `SONGREC_CACHE_DIR`).
     pub path: PathBuf,
-    /// Size limit in bytes.
+    /// Size limit of cached audio and vectors in bytes (env `SONGREC_CACHE_MAX_BYTES`).
     pub max_bytes: u64,
+    /// Whether remote backends are cached and read offline (env `SONGREC_CACHE=0` or the
+    /// `--no-cache` flag turn it off).
+    pub enabled: bool,
 }
 
 /// Ingest settings.
@@ -216,6 +220,7 @@ impl Default for CacheConfig {
         Self {
             path: xdg("XDG_CACHE_HOME", ".cache").join("songrec"),
             max_bytes: 2 << 30,
+            enabled: true,
         }
     }
 }
@@ -308,6 +313,24 @@ impl Config {
         if let Some(v) = get("SONGREC_CACHE_DIR") {
             cfg.cache.path = PathBuf::from(v);
         }
+        if let Some(v) = get("SONGREC_CACHE_MAX_BYTES") {
+            cfg.cache.max_bytes = v.replace('_', "").parse().map_err(|_| {
+                StorageError::InvalidInput(format!(
+                    "SONGREC_CACHE_MAX_BYTES={v:?} is not a number of bytes"
+                ))
+            })?;
+        }
+        if let Some(v) = get("SONGREC_CACHE") {
+            cfg.cache.enabled = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(StorageError::InvalidInput(format!(
+                        "SONGREC_CACHE={v:?}: use on or off"
+                    )));
+                }
+            };
+        }
         cfg.local.path = expand_home(&cfg.local.path);
         cfg.cache.path = expand_home(&cfg.cache.path);
         Ok(cfg)
@@ -351,6 +374,22 @@ mod tests {
         let cfg = Config::from_sources(None, &env).unwrap();
         assert_eq!(cfg.s3.secret_access_key.expose(), "very-secret-key");
         assert!(!format!("{cfg:?}").contains("very-secret-key"));
+    }
+
+    #[test]
+    fn cache_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "[cache]\nenabled = false\nmax_bytes = 1000\n").unwrap();
+        let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();
+        assert_eq!((cfg.cache.enabled, cfg.cache.max_bytes), (false, 1000));
+        let mut env = HashMap::new();
+        env.insert("SONGREC_CACHE".into(), "on".into());
+        env.insert("SONGREC_CACHE_MAX_BYTES".into(), "64_000_000".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!((cfg.cache.enabled, cfg.cache.max_bytes), (true, 64_000_000));
+        env.insert("SONGREC_CACHE".into(), "maybe".into());
+        assert!(Config::from_sources(None, &env).is_err());
     }
 
     #[test]

@@ -68,6 +68,12 @@ impl FallbackStatus {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The status recorded in a state file by an earlier process (see [`Fallback::state_file`]):
+    /// when that offline copy was last synced. Nothing was served from it yet.
+    pub fn from_state_file(path: impl Into<PathBuf>) -> Self {
+        Self::load(Some(path.into()))
+    }
+
     fn load(state_file: Option<PathBuf>) -> Self {
         let state = state_file
             .as_deref()
@@ -349,7 +355,7 @@ fn nothing_written(e: StorageError, op: Op) -> StorageError {
         } => StorageError::Unavailable {
             backend,
             message: format!(
-                "{message}; {op} not done, nothing was changed (cached and local data are untouched); try again when the remote is reachable"
+                "{message}; stopped at {op}: nothing was changed (cached and local data are untouched); try again when the remote is reachable"
             ),
             transient,
         },
@@ -375,7 +381,12 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
 
     /// A read: the primary's answer (`true`: copy it to the secondary), else, if the primary
     /// is unavailable and reads may fall back, the secondary's (`false`).
-    async fn read<T, Fp, Fs, Fut>(&self, primary: Fp, secondary: Fs) -> StorageResult<(T, bool)>
+    async fn read<T, Fp, Fs, Fut>(
+        &self,
+        op: Op,
+        primary: Fp,
+        secondary: Fs,
+    ) -> StorageResult<(T, bool)>
     where
         Fp: Future<Output = StorageResult<T>> + Send,
         Fs: FnOnce() -> Fut + Send,
@@ -397,6 +408,8 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
                     Err(e)
                 }
             },
+            // Remote-only mode serves commands that are about to write: say so.
+            Err(e) if !self.reads => Err(nothing_written(e, op)),
             Err(e) => Err(e),
         }
     }
@@ -626,7 +639,9 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
         let (v, _) = self
-            .read(self.primary.has_audio(id), || self.secondary.has_audio(id))
+            .read(Op::HasAudio, self.primary.has_audio(id), || {
+                self.secondary.has_audio(id)
+            })
             .await?;
         Ok(v)
     }
@@ -649,9 +664,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         model: &ModelInfo,
     ) -> StorageResult<Option<Embedding>> {
         let (v, fresh) = self
-            .read(self.primary.get_embedding(id, model), || {
-                self.secondary.get_embedding(id, model)
-            })
+            .read(
+                Op::GetEmbedding,
+                self.primary.get_embedding(id, model),
+                || self.secondary.get_embedding(id, model),
+            )
             .await?;
         if fresh && let Some(e) = &v {
             self.mirror_embedding(id, e).await;
@@ -661,7 +678,9 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         let (v, fresh) = self
-            .read(self.primary.search(query), || self.secondary.search(query))
+            .read(Op::Search, self.primary.search(query), || {
+                self.secondary.search(query)
+            })
             .await?;
         if fresh {
             self.mirror_metadata(v.iter().map(|m| &m.metadata)).await;
@@ -671,7 +690,9 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     async fn models(&self) -> StorageResult<Vec<ModelStats>> {
         let (v, _) = self
-            .read(self.primary.models(), || self.secondary.models())
+            .read(Op::Models, self.primary.models(), || {
+                self.secondary.models()
+            })
             .await?;
         Ok(v)
     }
@@ -686,7 +707,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
         let (v, fresh) = self
-            .read(self.primary.get_metadata(id), || {
+            .read(Op::GetMetadata, self.primary.get_metadata(id), || {
                 self.secondary.get_metadata(id)
             })
             .await?;
@@ -735,6 +756,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
                     }
                 }
             }
+            Err(e) if !self.reads => return Err(nothing_written(e, Op::List)),
             Err(e) => return Err(e),
         };
         if fresh {
@@ -745,7 +767,9 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     async fn count(&self, filter: &Filter) -> StorageResult<u64> {
         let (v, _) = self
-            .read(self.primary.count(filter), || self.secondary.count(filter))
+            .read(Op::Count, self.primary.count(filter), || {
+                self.secondary.count(filter)
+            })
             .await?;
         Ok(v)
     }
@@ -777,9 +801,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
         let (v, fresh) = self
-            .read(self.primary.get_metadata_many(ids), || {
-                self.secondary.get_metadata_many(ids)
-            })
+            .read(
+                Op::GetMetadataMany,
+                self.primary.get_metadata_many(ids),
+                || self.secondary.get_metadata_many(ids),
+            )
             .await?;
         if fresh {
             self.mirror_metadata(&v).await;
@@ -789,7 +815,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let (v, fresh) = self
-            .read(self.primary.list_versions(), || {
+            .read(Op::ListVersions, self.primary.list_versions(), || {
                 self.secondary.list_versions()
             })
             .await?;
