@@ -236,6 +236,7 @@ fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down()
         "{w}"
     );
     assert_eq!(w.lines().count(), 1, "one line: {w}");
+    println!("offline list: {w}");
     assert!(
         !w.contains("partial"),
         "after a refresh the copy is complete: {w}"
@@ -273,8 +274,10 @@ fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down()
         "{}",
         text(&o)
     );
+    println!("offline ingest: {}", stderr(&o));
     let o = songrec(&c, h, &["delete", "Slow Piano 1"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    println!("offline delete: {}", stderr(&o));
     assert!(stderr(&o).contains("nothing was changed"), "{}", text(&o));
     assert_eq!(tree(&local), local_before, "the local library is untouched");
     let offline_after = tree(&cache_dir.join("remotes"));

@@ -144,7 +144,7 @@ impl FallbackStatus {
         let mut s = self.lock();
         s.served += 1;
         if s.reason.is_none() {
-            s.reason = Some(reason.to_string());
+            s.reason = Some(reason.brief());
         }
     }
 
@@ -355,7 +355,7 @@ fn nothing_written(e: StorageError, op: Op) -> StorageError {
         } => StorageError::Unavailable {
             backend,
             message: format!(
-                "{message}; stopped at {op}: nothing was changed (cached and local data are untouched); try again when the remote is reachable"
+                "nothing was changed, {op} could not reach it; cached and local data are untouched; try again when it is reachable. {message}"
             ),
             transient,
         },

@@ -188,10 +188,12 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
                     return Err(StorageError::Unavailable {
                         backend: self.inner.to_string(),
                         message: format!(
-                            "{op} refused: remote failing ({} consecutive unavailable errors, last: {}); not retrying until the cool-down ends in {:.0?}",
+                            "{}; {op} refused: not retrying until the cool-down ends in {:.0?} ({} consecutive unavailable errors)",
+                            s.last_error
+                                .as_deref()
+                                .unwrap_or("the remote keeps failing"),
+                            until - now,
                             s.consecutive,
-                            s.last_error.as_deref().unwrap_or("?"),
-                            until - now
                         ),
                         transient: false,
                     });
@@ -203,7 +205,7 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
         match &r {
             Err(e) if e.is_unavailable() => {
                 s.consecutive = s.consecutive.saturating_add(1);
-                s.last_error = Some(e.to_string());
+                s.last_error = Some(e.brief());
                 if s.consecutive >= self.config.threshold {
                     s.open_until = Some(Instant::now() + self.config.cool_down);
                     tracing::info!(%op, error = %e, "storage circuit opened for {:?}", self.config.cool_down);
