@@ -1,7 +1,7 @@
 //! Cache benchmark: a repeated `similar` workload on an Astra library, cold cache vs warm.
 //!
 //! ```text
-//! cargo run -p songrec-app --example cache_bench -- [--songs 2000] [--queries 200] [--blobs 20] [--blob-kb 1024]
+//! cargo run -p songrec-app --example cache_bench -- [--songs 2000] [--queries 200] [--blobs 20] [--blob-kb 1024] [--rtt-ms 0]
 //! ```
 //!
 //! Starts a local Data API server and an S3 server (s3s-fs) in-process on 127.0.0.1, loads
@@ -10,6 +10,8 @@
 //! folder: `--queries` similarity queries as `songrec similar TITLE` makes them (resolve the
 //! title, read the song's vector, search) plus one `get_audio` per blob. Prints per pass:
 //! Data API requests, latency per query (median, p95), cache hits/misses and bytes.
+//! `--rtt-ms` adds a delay to every call that reaches the remote (a `Chaos` layer below the
+//! cache), to see what the saved requests are worth over a real network.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use songrec_app::similar::{SimilarRequest, Target};
 use songrec_astra::AstraBackend;
 use songrec_storage::cache::{Cache, CacheLayer, CacheStore};
 use songrec_storage::config::Config;
-use songrec_storage::layers::{CircuitBreaker, CircuitBreakerLayer, LayerExt};
+use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerLayer, LayerExt};
 use songrec_storage::{
     Embedding, Filter, Metric, SongId, SongMetadata, SongRecord, StorageBackend,
 };
@@ -27,13 +29,14 @@ const TOKEN: &str = "AstraCS:cache-bench-token-0123456789";
 const AK: &str = "cache-bench";
 const SK: &str = "cache-bench-secret-0123456789";
 
-type Stack = CacheLayer<CircuitBreakerLayer<AstraBackend>>;
+type Stack = CacheLayer<CircuitBreakerLayer<ChaosLayer<AstraBackend>>>;
 
 struct Args {
     songs: usize,
     queries: usize,
     blobs: usize,
     blob_kb: usize,
+    rtt_ms: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         queries: 200,
         blobs: 20,
         blob_kb: 1024,
+        rtt_ms: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,9 +60,10 @@ fn parse_args() -> Result<Args, String> {
             "--queries" => a.queries = num()?,
             "--blobs" => a.blobs = num()?,
             "--blob-kb" => a.blob_kb = num()?,
+            "--rtt-ms" => a.rtt_ms = num()? as u64,
             _ => {
                 return Err(
-                    "usage: cache_bench [--songs N] [--queries Q] [--blobs B] [--blob-kb KB]"
+                    "usage: cache_bench [--songs N] [--queries Q] [--blobs B] [--blob-kb KB] [--rtt-ms MS]"
                         .into(),
                 );
             }
@@ -98,7 +103,7 @@ async fn pass(
     blobs: &[SongId],
     scratch: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let astra = b.inner().inner();
+    let astra = b.inner().inner().inner();
     let embedder = songrec_app::embedders::by_name("dsp")?;
     let model = songrec_app::embedders::model_of(embedder.as_ref());
     let before = store.stats()?.session;
@@ -221,7 +226,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut blob_ids = Vec::new();
     for i in 0..args.blobs {
         let bytes: Vec<u8> = (0..args.blob_kb * 1024)
-            .map(|_| (rng.next() & 0xff) as u8)
+            .map(|_| (rng.next() >> 40) as u8)
             .collect();
         let id = SongId::from_bytes(&bytes);
         let p = tmp.path().join(format!("blob{i}"));
@@ -248,10 +253,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         distinct.len()
     );
 
+    // Simulated network round trip added to every call that reaches the remote.
+    let rtt = Duration::from_millis(args.rtt_ms);
+    println!("simulated round trip per remote call: {} ms", args.rtt_ms);
     let cache_dir = tmp.path().join("cache");
     let cache = Cache::open(&cache_dir, 2 << 30)?;
     let store = cache.store().clone();
     let b: Stack = AstraBackend::connect(&cfg)?
+        .layer(Chaos::new(0).latency(rtt))
         .layer(CircuitBreaker::new(1, Duration::from_secs(30)))
         .layer(cache);
     let scratch = tmp.path().join("scratch");
@@ -262,6 +271,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // The same warm stack with the cache folder reopened (a new process).
     let b2: Stack = AstraBackend::connect(&cfg)?
+        .layer(Chaos::new(0).latency(rtt))
         .layer(CircuitBreaker::new(1, Duration::from_secs(30)))
         .layer(Cache::open(&cache_dir, 2 << 30)?);
     println!("third pass (cache reopened, as by a new process):");
