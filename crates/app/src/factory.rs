@@ -1,13 +1,15 @@
 //! Builds the backend the configuration asks for. This is the one place where layers are
 //! stacked over a concrete backend; read it top to bottom as the stack, outermost first.
 
+use std::path::PathBuf;
 use std::sync::Arc;
-
-use songrec_astra::AstraBackend;
-use songrec_local::LocalBackend;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+use songrec_astra::AstraBackend;
+use songrec_local::LocalBackend;
 use songrec_storage::StorageBackend;
+use songrec_storage::cache::{Cache, CacheStore, Fallback, SnapshotRefresh};
 use songrec_storage::config::{BackendKind, Config};
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
 
@@ -16,7 +18,40 @@ use crate::AppResult;
 /// A backend ready for use, with its stack visible in `Display`.
 pub type Backend = Arc<dyn StorageBackend>;
 
-/// Builds the configured backend.
+/// How long a remote that failed is left alone before it is tried again (every process
+/// using the same cache folder honours it).
+pub const REMOTE_COOL_DOWN: Duration = Duration::from_secs(30);
+
+/// Whether reads may be answered by the offline copy when the remote is unavailable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// Only the remote answers: for commands that write or must see the remote itself
+    /// (ingest, delete, migrate, sync). They fail at once while the remote is down.
+    RemoteOnly,
+    /// Reads fall back to the offline copy, and [`Opened::offline_warning`] says so
+    /// (list, show, similar, stats).
+    MayUseOfflineCopy,
+}
+
+/// What [`open`] built: the backend plus handles on its cache and offline copy (present
+/// for remote backends with the cache enabled).
+pub struct Opened {
+    /// The stack.
+    pub backend: Backend,
+    /// The disk cache, for statistics.
+    pub cache: Option<Arc<CacheStore>>,
+    /// The offline copy, to refresh it and to read its status.
+    pub offline: Option<Arc<dyn SnapshotRefresh>>,
+}
+
+impl Opened {
+    /// The one-line warning to print when reads were answered by the offline copy.
+    pub fn offline_warning(&self) -> Option<String> {
+        self.offline.as_ref()?.fallback_status().warning()
+    }
+}
+
+/// Builds the configured backend (remote reads never fall back; see [`open`]).
 ///
 /// ```no_run
 /// let cfg = songrec_storage::config::Config::from_sources(None, &Default::default()).unwrap();
@@ -24,18 +59,170 @@ pub type Backend = Arc<dyn StorageBackend>;
 /// println!("using {backend}");
 /// ```
 pub fn build(cfg: &Config) -> AppResult<Backend> {
+    Ok(open(cfg, Reads::RemoteOnly)?.backend)
+}
+
+/// Builds the configured backend with handles on its cache and offline copy.
+///
+/// ```no_run
+/// use songrec_app::factory::{open, Reads};
+/// let cfg = songrec_storage::config::Config::from_sources(None, &Default::default()).unwrap();
+/// let opened = open(&cfg, Reads::MayUseOfflineCopy).unwrap();
+/// // ... use opened.backend ...
+/// if let Some(w) = opened.offline_warning() {
+///     eprintln!("warning: {w}");
+/// }
+/// ```
+pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
     match cfg.backend {
         BackendKind::Local => {
             // Local(...)
-            Ok(Arc::new(LocalBackend::open(&cfg.local.path)?))
+            Ok(Opened {
+                backend: Arc::new(LocalBackend::open(&cfg.local.path)?),
+                cache: None,
+                offline: None,
+            })
         }
         BackendKind::Astra => {
-            // CircuitBreaker(Astra(Data API collections, S3 blobs)): the client retries
-            // transient failures itself; the breaker stops hammering a remote that keeps failing.
             let astra = AstraBackend::connect(cfg)?;
-            Ok(Arc::new(
-                astra.layer(CircuitBreaker::new(5, Duration::from_secs(30))),
-            ))
+            let breaker = CircuitBreaker::new(1, REMOTE_COOL_DOWN);
+            let Some(parts) = cache_parts(cfg) else {
+                // CircuitBreaker(Astra(..)): the client retries transient failures itself;
+                // the breaker stops hammering a remote that keeps failing.
+                return Ok(Opened {
+                    backend: Arc::new(astra.layer(breaker)),
+                    cache: None,
+                    offline: None,
+                });
+            };
+            // Fallback(                   reads: Astra, else the offline copy; writes: Astra only
+            //   Cache(                    audio by content hash, vectors by (song, model, version)
+            //     CircuitBreaker(         open after one failure (the client already retried),
+            //       Astra(..))),          shared by processes through circuit.json
+            //   Local(<offline copy>))    metadata + vectors, kept up to date by the traffic
+            let stack = Arc::new(
+                astra
+                    .layer(breaker.persist_to(parts.dir.join("circuit.json")))
+                    .layer(Cache::from_store(parts.store.clone()).namespace(&parts.namespace))
+                    .layer(
+                        Fallback::new(parts.offline)
+                            .reads(reads == Reads::MayUseOfflineCopy)
+                            .state_file(parts.dir.join("offline.json")),
+                    ),
+            );
+            Ok(Opened {
+                backend: stack.clone(),
+                cache: Some(parts.store),
+                offline: Some(stack),
+            })
         }
+    }
+}
+
+struct CacheParts {
+    store: Arc<CacheStore>,
+    offline: LocalBackend,
+    namespace: String,
+    dir: PathBuf,
+}
+
+/// The cache store and offline copy for the configured remote, or `None` (with a warning)
+/// when the cache is disabled or cannot be opened: a broken cache never stops a command.
+fn cache_parts(cfg: &Config) -> Option<CacheParts> {
+    if !cfg.cache.enabled {
+        return None;
+    }
+    let namespace = remote_namespace(cfg);
+    let dir = remote_dir(cfg, &namespace);
+    let store = match CacheStore::open(&cfg.cache.path, cfg.cache.max_bytes) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::warn!("cache disabled for this run: {e}");
+            return None;
+        }
+    };
+    let offline = match LocalBackend::open(dir.join("offline")) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(
+                "cache disabled for this run: the offline copy cannot be read ({e}); `songrec cache clear` starts a new one"
+            );
+            return None;
+        }
+    };
+    Some(CacheParts {
+        store,
+        offline,
+        namespace,
+        dir,
+    })
+}
+
+/// Where a remote library's offline copy and circuit state live.
+pub fn remote_dir(cfg: &Config, namespace: &str) -> PathBuf {
+    cfg.cache.path.join("remotes").join(namespace)
+}
+
+/// A stable, file-name-safe name for the configured remote library: readable host, keyspace
+/// and prefix, plus a hash of everything that identifies it (endpoint, keyspace, collection
+/// prefix, bucket, S3 endpoint and prefix).
+pub fn remote_namespace(cfg: &Config) -> String {
+    let a = &cfg.astra;
+    let s = &cfg.s3;
+    let ident = [
+        a.api_endpoint.trim(),
+        &a.keyspace,
+        &a.collection_prefix,
+        s.endpoint.trim(),
+        s.bucket.trim(),
+        &s.prefix,
+    ]
+    .join("\n");
+    let hash = hex_prefix(&Sha256::digest(ident.as_bytes()));
+    let host = a
+        .api_endpoint
+        .trim()
+        .split("://")
+        .last()
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let readable: String = format!("astra-{host}-{}-{}", a.keyspace, a.collection_prefix)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    format!("{readable}-{hash}")
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_tell_remotes_apart_and_are_file_names() {
+        let mut cfg = Config::from_sources(None, &Default::default()).unwrap();
+        cfg.astra.api_endpoint = "https://abc-123.apps.astra.datastax.com".into();
+        cfg.s3.bucket = "music".into();
+        let a = remote_namespace(&cfg);
+        assert!(a.starts_with("astra-abc-123.apps.astra.datastax.com-default_keyspace-songrec-"));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        );
+        assert_eq!(a, remote_namespace(&cfg), "stable");
+        cfg.s3.bucket = "other".into();
+        assert_ne!(a, remote_namespace(&cfg));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use songrec_app::factory::Backend;
+use songrec_app::factory::{Backend, Opened};
 use songrec_app::ingest::{FileReport, IngestOptions, Outcome, Progress};
 use songrec_app::similar::{SimilarRequest, Target};
 use songrec_storage::config::Config;
@@ -34,6 +34,9 @@ pub struct Cli {
     /// Only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Do not use the disk cache or the offline copy of a remote library.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -75,6 +78,8 @@ pub enum Command {
     Sync(crate::sync::SyncArgs),
     /// Change a song's metadata (bumps its version, so sync carries the change).
     Edit(crate::sync::EditArgs),
+    /// The disk cache and offline copy of a remote library: stats, clear, refresh.
+    Cache(crate::cache::CacheArgs),
 }
 
 #[derive(Args, Debug)]
@@ -581,7 +586,8 @@ async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
     Ok(exit::OK)
 }
 
-pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
+pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
+    let backend = opened.backend.clone();
     match &cli.command {
         Command::Ingest(a) => ingest(a, cfg, backend).await,
         Command::List(a) => list(a, backend).await,
@@ -614,7 +620,8 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Stats(j) => {
-            let stats = songrec_app_stats(backend.as_ref()).await?;
+            let mut stats = songrec_app_stats(backend.as_ref()).await?;
+            stats.cache = opened.cache.as_ref().and_then(|c| c.stats().ok());
             output::stats(&backend.to_string(), &stats, j.json)?;
             Ok(exit::OK)
         }
@@ -632,6 +639,7 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
         | Command::Doctor
         | Command::Bench(_)
         | Command::Eval(_)
+        | Command::Cache(_)
         | Command::Synth(_) => {
             unreachable!("handled before a backend is built")
         }
@@ -775,6 +783,7 @@ pub struct Stats {
     pub total_secs: f64,
     pub total_bytes: u64,
     pub tombstones: usize,
+    pub cache: Option<songrec_storage::cache::CacheStats>,
 }
 
 async fn songrec_app_stats(backend: &dyn songrec_storage::StorageBackend) -> Result<Stats> {
@@ -814,6 +823,7 @@ async fn songrec_app_stats(backend: &dyn songrec_storage::StorageBackend) -> Res
         total_secs: secs,
         total_bytes: bytes,
         tombstones,
+        cache: None,
     })
 }
 

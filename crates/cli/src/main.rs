@@ -2,6 +2,7 @@
 //! backend from the configuration through the factory, calls the library and prints.
 
 mod bench;
+mod cache;
 mod cli;
 mod output;
 mod quality;
@@ -90,6 +91,9 @@ fn load_config(cli: &Cli) -> Result<songrec_storage::config::Config> {
     if let Some(l) = &cli.library {
         cfg.local.path = songrec_storage::config::expand_home(l);
     }
+    if cli.no_cache {
+        cfg.cache.enabled = false;
+    }
     Ok(cfg)
 }
 
@@ -107,14 +111,26 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Migrate(args) => return cli::migrate(args, &cfg).await,
         Command::Eval(args) => return quality::eval(args, &cfg).await,
         Command::Sync(args) => return sync::sync(args, &cfg).await,
+        Command::Cache(args) => return cache::run(args, &cfg).await,
         _ => {}
     }
-    let backend = songrec_app::factory::build(&cfg)
+    // Read-only commands may be answered by the offline copy of a remote library (with a
+    // warning); the others fail at once while the remote is unreachable.
+    let reads = match &cli.command {
+        Command::List(_) | Command::Show(_) | Command::Similar(_) | Command::Stats(_) => {
+            songrec_app::factory::Reads::MayUseOfflineCopy
+        }
+        _ => songrec_app::factory::Reads::RemoteOnly,
+    };
+    let opened = songrec_app::factory::open(&cfg, reads)
         .with_context(|| format!("opening the {} library", cfg.backend))?;
-    tracing::info!("using {backend}");
-    let code = cli::dispatch(&cli, &cfg, backend.clone()).await;
+    tracing::info!("using {}", opened.backend);
+    let code = cli::dispatch(&cli, &cfg, &opened).await;
+    if let Some(w) = opened.offline_warning() {
+        eprintln!("warning: {w}");
+    }
     // Everything durable was flushed by the command; let the OS reclaim the in-memory library
     // instead of freeing a hundred thousand songs one by one at exit.
-    std::mem::forget(backend);
+    std::mem::forget(opened);
     code
 }

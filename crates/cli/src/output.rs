@@ -180,7 +180,8 @@ pub fn stats(backend: &str, s: &Stats, json: bool) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "backend": backend, "songs": s.songs, "models": s.models, "genres": s.genres,
-                "total_duration_secs": s.total_secs, "total_bytes": s.total_bytes, "tombstones": s.tombstones}))?
+                "total_duration_secs": s.total_secs, "total_bytes": s.total_bytes, "tombstones": s.tombstones,
+                "cache": s.cache}))?
         );
         return Ok(());
     }
@@ -209,5 +210,8 @@ pub fn stats(backend: &str, s: &Stats, json: bool) -> Result<()> {
         }
     );
     println!("deleted     {} tombstones", s.tombstones);
+    if let Some(c) = &s.cache {
+        println!("{}", crate::cache::stats_lines(c));
+    }
     Ok(())
 }

@@ -117,7 +117,7 @@ fn every_command_works_on_the_astra_backend() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("10 new"), "{}", text(&o));
     assert!(
-        text(&o).contains("into CircuitBreaker(Astra("),
+        text(&o).contains("into Fallback(Cache(CircuitBreaker(Astra("),
         "the factory's stack is shown: {}",
         text(&o)
     );

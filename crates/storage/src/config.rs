@@ -104,14 +104,18 @@ pub struct S3Config {
     pub allow_http: bool,
 }
 
-/// Read cache settings.
+/// Read cache settings (the disk cache and offline copy of a remote library; see
+/// [`crate::cache`]).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
-    /// Cache folder.
+    /// Cache folder (env `SONGREC_CACHE_DIR`).
     pub path: PathBuf,
-    /// Size limit in bytes.
+    /// Size limit of cached audio and vectors in bytes (env `SONGREC_CACHE_MAX_BYTES`).
     pub max_bytes: u64,
+    /// Whether remote backends are cached and read offline (env `SONGREC_CACHE=0` or the
+    /// `--no-cache` flag turn it off).
+    pub enabled: bool,
 }
 
 /// Ingest settings.
@@ -142,6 +146,8 @@ impl Default for SyncConfig {
             lease_ttl_secs: 120,
         }
     }
+}
+
 /// Embedder settings (the neural embedder's runtime and model).
 ///
 /// ```
@@ -152,6 +158,7 @@ impl Default for SyncConfig {
 /// assert!(cfg.embedder.musicnn_model.is_none());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EmbedderConfig {
     /// Native ONNX Runtime library (`libonnxruntime.so.1.x`, 1.24 or newer) to run neural
     /// models with; unset = the built-in pure-Rust tract runtime.
@@ -260,6 +267,7 @@ impl Default for CacheConfig {
         Self {
             path: xdg("XDG_CACHE_HOME", ".cache").join("songrec"),
             max_bytes: 2 << 30,
+            enabled: true,
         }
     }
 }
@@ -370,6 +378,24 @@ impl Config {
                 .filter(|v| !v.as_os_str().is_empty())
                 .map(|v| expand_home(&v));
         }
+        if let Some(v) = get("SONGREC_CACHE_MAX_BYTES") {
+            cfg.cache.max_bytes = v.replace('_', "").parse().map_err(|_| {
+                StorageError::InvalidInput(format!(
+                    "SONGREC_CACHE_MAX_BYTES={v:?} is not a number of bytes"
+                ))
+            })?;
+        }
+        if let Some(v) = get("SONGREC_CACHE") {
+            cfg.cache.enabled = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(StorageError::InvalidInput(format!(
+                        "SONGREC_CACHE={v:?}: use on or off"
+                    )));
+                }
+            };
+        }
         cfg.local.path = expand_home(&cfg.local.path);
         cfg.cache.path = expand_home(&cfg.cache.path);
         Ok(cfg)
@@ -426,7 +452,12 @@ mod tests {
         assert_eq!(cfg.sync.lease_ttl_secs, 120);
         std::fs::write(&f, "[sync]\nconflict = \"mine\"\n").unwrap();
         assert!(Config::from_sources(Some(&f), &HashMap::new()).is_err());
+    }
+
+    #[test]
     fn embedder_section_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
         std::fs::write(
             &f,
             "[embedder]\nonnxruntime_library = \"/file/libonnxruntime.so\"\nmusicnn_model = \"\"\n",
@@ -454,6 +485,22 @@ mod tests {
             "SONGREC_ORT_LIBRARY wins over ORT_DYLIB_PATH"
         );
         assert_eq!(cfg.embedder.musicnn_model, Some(PathBuf::from("/m.onnx")));
+    }
+
+    #[test]
+    fn cache_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "[cache]\nenabled = false\nmax_bytes = 1000\n").unwrap();
+        let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();
+        assert_eq!((cfg.cache.enabled, cfg.cache.max_bytes), (false, 1000));
+        let mut env = HashMap::new();
+        env.insert("SONGREC_CACHE".into(), "on".into());
+        env.insert("SONGREC_CACHE_MAX_BYTES".into(), "64_000_000".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!((cfg.cache.enabled, cfg.cache.max_bytes), (true, 64_000_000));
+        env.insert("SONGREC_CACHE".into(), "maybe".into());
+        assert!(Config::from_sources(None, &env).is_err());
     }
 
     #[test]

@@ -142,4 +142,28 @@ impl StorageError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
     }
+
+    /// The gist in one clause, for one-line warnings: an unavailable or backend error's
+    /// message up to its first parenthesised detail or hint; other errors in full.
+    ///
+    /// ```
+    /// use songrec_storage::StorageError;
+    /// let e = StorageError::Unavailable {
+    ///     backend: "astra".into(),
+    ///     message: "listing songs: the database is unreachable (connection refused; check the endpoint)".into(),
+    ///     transient: true,
+    /// };
+    /// assert_eq!(e.brief(), "listing songs: the database is unreachable");
+    /// ```
+    pub fn brief(&self) -> String {
+        match self {
+            Self::Unavailable { message, .. } | Self::Backend { message, .. } => message
+                .split(" (")
+                .next()
+                .unwrap_or(message)
+                .trim_end_matches([';', ',', ' '])
+                .to_owned(),
+            e => e.to_string(),
+        }
+    }
 }

@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
@@ -18,11 +19,14 @@ use crate::error::{StorageError, StorageResult};
 /// use songrec_storage::layers::CircuitBreaker;
 /// let c = CircuitBreaker::new(5, Duration::from_secs(30));
 /// assert_eq!(c.threshold(), 5);
+/// // Shared by every process using this file (e.g. short-lived CLI runs):
+/// let c = c.persist_to(std::env::temp_dir().join("songrec-doc-breaker.json"));
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CircuitBreaker {
     threshold: u32,
     cool_down: Duration,
+    state_file: Option<PathBuf>,
 }
 
 impl CircuitBreaker {
@@ -31,7 +35,16 @@ impl CircuitBreaker {
         Self {
             threshold: threshold.max(1),
             cool_down,
+            state_file: None,
         }
+    }
+
+    /// Keeps an open circuit in `path` (JSON: until when, why), so the next process using
+    /// the same file starts with the circuit open instead of paying the remote's timeouts
+    /// again; the file is removed when a call succeeds. Unreadable files are ignored.
+    pub fn persist_to(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
     }
 
     /// Consecutive unavailable errors that open the circuit.
@@ -51,6 +64,63 @@ impl<B: StorageBackend> Layer<B> for CircuitBreaker {
 struct BreakerState {
     consecutive: u32,
     open_until: Option<Instant>,
+    /// The last unavailable error, for the refusal message.
+    last_error: Option<String>,
+    /// A state file exists (written by us or found at start).
+    persisted: bool,
+}
+
+/// What [`CircuitBreaker::persist_to`] writes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PersistedState {
+    open_until_unix_ms: u64,
+    consecutive: u32,
+    last_error: String,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl BreakerState {
+    fn load(path: &Path) -> Self {
+        let Some(p) = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<PersistedState>(&b).ok())
+        else {
+            return Self::default();
+        };
+        let now = unix_ms(SystemTime::now());
+        let left = p.open_until_unix_ms.saturating_sub(now);
+        Self {
+            consecutive: p.consecutive,
+            open_until: (left > 0).then(|| Instant::now() + Duration::from_millis(left)),
+            last_error: Some(p.last_error),
+            persisted: true,
+        }
+    }
+
+    fn save(&mut self, path: &Path, cool_down: Duration) {
+        let p = PersistedState {
+            open_until_unix_ms: unix_ms(SystemTime::now() + cool_down),
+            consecutive: self.consecutive,
+            last_error: self.last_error.clone().unwrap_or_default(),
+        };
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        let r = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&tmp, serde_json::to_vec(&p).unwrap_or_default()))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        match r {
+            Ok(()) => self.persisted = true,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                tracing::debug!("cannot record the open circuit in {}: {e}", path.display());
+            }
+        }
+    }
 }
 
 /// After `threshold` consecutive [`StorageError::is_unavailable`] errors the circuit opens:
@@ -78,10 +148,15 @@ pub struct CircuitBreakerLayer<B> {
 impl<B: StorageBackend> CircuitBreakerLayer<B> {
     /// Wraps `inner`.
     pub fn new(inner: B, config: CircuitBreaker) -> Self {
+        let state = config
+            .state_file
+            .as_deref()
+            .map(BreakerState::load)
+            .unwrap_or_default();
         Self {
             inner,
             config,
-            state: Mutex::new(BreakerState::default()),
+            state: Mutex::new(state),
         }
     }
 
@@ -113,9 +188,12 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
                     return Err(StorageError::Unavailable {
                         backend: self.inner.to_string(),
                         message: format!(
-                            "{op} refused: remote failing ({} consecutive unavailable errors); not retrying until the cool-down ends in {:?}",
+                            "{}; {op} refused: not retrying until the cool-down ends in {:.0?} ({} consecutive unavailable errors)",
+                            s.last_error
+                                .as_deref()
+                                .unwrap_or("the remote keeps failing"),
+                            until - now,
                             s.consecutive,
-                            until - now
                         ),
                         transient: false,
                     });
@@ -127,14 +205,29 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
         match &r {
             Err(e) if e.is_unavailable() => {
                 s.consecutive = s.consecutive.saturating_add(1);
+                s.last_error = Some(e.brief());
                 if s.consecutive >= self.config.threshold {
                     s.open_until = Some(Instant::now() + self.config.cool_down);
-                    tracing::warn!(%op, error = %e, "storage circuit opened for {:?}", self.config.cool_down);
+                    tracing::info!(%op, error = %e, "storage circuit opened for {:?}", self.config.cool_down);
+                    if let Some(p) = &self.config.state_file {
+                        s.save(p, self.config.cool_down);
+                    }
                 }
             }
             _ => {
                 s.consecutive = 0;
                 s.open_until = None;
+                s.last_error = None;
+                if s.persisted
+                    && let Some(p) = &self.config.state_file
+                {
+                    s.persisted = false;
+                    match std::fs::remove_file(p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => tracing::debug!("cannot remove {}: {e}", p.display()),
+                    }
+                }
             }
         }
         r

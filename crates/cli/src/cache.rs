@@ -1,0 +1,206 @@
+//! `songrec cache stats | clear | refresh`: the disk cache and offline copies of remote
+//! libraries (see `songrec_storage::cache`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use songrec_app::factory::{self, Reads};
+use songrec_storage::cache::{CacheStats, CacheStore, FallbackStatus};
+use songrec_storage::config::Config;
+use songrec_storage::{Filter, StorageBackend};
+
+use crate::exit;
+
+#[derive(Args, Debug)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub what: CacheWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheWhat {
+    /// Hits, misses, bytes served and fetched, evictions, size; the offline copies and
+    /// when they were last synced. Works offline.
+    Stats {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Also check the index against the files (exit 1 if inconsistent).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Empty the cache (cached audio and vectors, counters) and the offline copies.
+    Clear {
+        /// Keep the offline copies of remote libraries.
+        #[arg(long)]
+        keep_offline: bool,
+    },
+    /// Copy every song's metadata and vectors of the remote library into its offline copy
+    /// (only what changed since the last refresh), so `list`, `show`, `similar` and `stats`
+    /// work completely while the remote is unreachable.
+    Refresh,
+}
+
+/// One offline copy in the cache folder.
+#[derive(serde::Serialize)]
+struct OfflineCopy {
+    remote: String,
+    songs: Option<u64>,
+    synced_at: Option<String>,
+    full_refresh_at: Option<String>,
+}
+
+async fn offline_copies(cfg: &Config) -> Vec<OfflineCopy> {
+    let dir = cfg.cache.path.join("remotes");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if !p.is_dir() {
+            continue;
+        }
+        let status = FallbackStatus::from_state_file(p.join("offline.json"));
+        let songs = match songrec_local::LocalBackend::open(p.join("offline")) {
+            Ok(l) => l.count(&Filter::default()).await.ok(),
+            Err(_) => None,
+        };
+        out.push(OfflineCopy {
+            remote: e.file_name().to_string_lossy().into_owned(),
+            songs,
+            synced_at: status.synced_at().map(|t| t.to_rfc3339()),
+            full_refresh_at: status.full_refresh_at().map(|t| t.to_rfc3339()),
+        });
+    }
+    out.sort_by(|a, b| a.remote.cmp(&b.remote));
+    out
+}
+
+fn open_store(cfg: &Config) -> Result<CacheStore> {
+    CacheStore::open(&cfg.cache.path, cfg.cache.max_bytes)
+        .with_context(|| format!("opening the cache in {}", cfg.cache.path.display()))
+}
+
+/// The cache line(s) of `songrec stats`.
+pub fn stats_lines(s: &CacheStats) -> String {
+    let ratio = |c: &songrec_storage::cache::CacheCounters| {
+        c.hit_ratio()
+            .map_or_else(|| "-".into(), |r| format!("{:.0} %", r * 100.0))
+    };
+    format!(
+        "cache       {} entries, {:.1} of {:.1} MB; this run {} hits / {} misses ({}); all runs {} / {} ({})",
+        s.entries,
+        s.bytes as f64 / 1e6,
+        s.max_bytes as f64 / 1e6,
+        s.session.hits,
+        s.session.misses,
+        ratio(&s.session),
+        s.total.hits,
+        s.total.misses,
+        ratio(&s.total),
+    )
+}
+
+pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
+    match &args.what {
+        CacheWhat::Stats { json, check } => {
+            let store = open_store(cfg)?;
+            let stats = store.stats()?;
+            let copies = offline_copies(cfg).await;
+            let problems = if *check { store.check()? } else { Vec::new() };
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "cache": stats, "offline_copies": copies,
+                        "hit_ratio": stats.total.hit_ratio(), "problems": problems}))?
+                );
+            } else {
+                print!("{stats}");
+                for c in &copies {
+                    println!(
+                        "offline copy {}: {} songs, last synced {}, last full refresh {}",
+                        c.remote,
+                        c.songs.map_or_else(|| "?".into(), |n| n.to_string()),
+                        c.synced_at.as_deref().unwrap_or("never"),
+                        c.full_refresh_at.as_deref().unwrap_or("never")
+                    );
+                }
+                for p in &problems {
+                    println!("problem: {p}");
+                }
+                if *check && problems.is_empty() {
+                    println!("check: index and files agree");
+                }
+            }
+            Ok(if problems.is_empty() {
+                exit::OK
+            } else {
+                exit::ERROR
+            })
+        }
+        CacheWhat::Clear { keep_offline } => {
+            let store = open_store(cfg)?;
+            let freed = store.clear()?;
+            println!(
+                "cleared the cache in {} ({:.1} MB)",
+                cfg.cache.path.display(),
+                freed as f64 / 1e6
+            );
+            if !keep_offline {
+                let remotes = cfg.cache.path.join("remotes");
+                remove_tree(&remotes)?;
+                println!("removed the offline copies of remote libraries");
+            }
+            Ok(exit::OK)
+        }
+        CacheWhat::Refresh => {
+            if !cfg.cache.enabled {
+                bail!(
+                    "the cache is disabled (--no-cache, SONGREC_CACHE=off or [cache] enabled = false)"
+                );
+            }
+            let opened = factory::open(cfg, Reads::RemoteOnly)
+                .with_context(|| format!("opening the {} library", cfg.backend))?;
+            let Some(offline) = &opened.offline else {
+                bail!(
+                    "the {} backend has no offline copy: only remote libraries (--storage-backend astra) are cached",
+                    cfg.backend
+                );
+            };
+            let bar = crate::cli::progress_bar(
+                true,
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
+            );
+            let b = bar.clone();
+            let report = offline
+                .refresh_snapshot(&move |done, total| {
+                    b.set_length(total);
+                    b.set_position(done);
+                })
+                .await
+                .context("refreshing the offline copy")?;
+            bar.finish_and_clear();
+            println!(
+                "offline copy of {}: {} songs ({} copied, {} vectors, {} removed, {} unchanged)",
+                opened.backend,
+                report.songs,
+                report.copied,
+                report.vectors,
+                report.removed,
+                report.unchanged
+            );
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn remove_tree(p: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", p.display())),
+    }
+}

@@ -1,0 +1,834 @@
+//! [`FallbackLayer`]: reads fall back to an offline copy when the primary is unavailable;
+//! writes never do.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use crate::error::{StorageError, StorageResult};
+use crate::filter::Filter;
+use crate::id::SongId;
+use crate::layers::{Layer, Op};
+use crate::metadata::{SongMetadata, VersionEntry};
+use crate::model::{Embedding, ModelInfo};
+use crate::query::{ListQuery, Match, Page, SearchQuery};
+
+/// Songs fetched per batch by [`FallbackLayer::refresh_snapshot`].
+const REFRESH_BATCH: usize = 100;
+/// Concurrent vector reads during a refresh.
+const REFRESH_CONCURRENCY: usize = 8;
+
+/// When the offline copy was last brought up to date (persisted next to it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SyncState {
+    /// Last successful call to the primary (what was read then was copied).
+    #[serde(default)]
+    synced_at: Option<DateTime<Utc>>,
+    /// Last complete refresh (every song's metadata and vectors).
+    #[serde(default)]
+    full_refresh_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default)]
+struct StatusInner {
+    state: SyncState,
+    state_file: Option<PathBuf>,
+    /// Whether this process wrote `synced_at` yet.
+    contact_saved: bool,
+    served: u64,
+    reason: Option<String>,
+    mirror_errors: u64,
+    mirror_warned: bool,
+}
+
+/// What a [`FallbackLayer`] did, shared with whoever prints it (the CLI's warning line).
+///
+/// ```
+/// use songrec_storage::cache::FallbackStatus;
+/// let s = FallbackStatus::default();
+/// assert_eq!(s.served_from_fallback(), 0);
+/// assert!(s.warning().is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct FallbackStatus {
+    inner: Arc<Mutex<StatusInner>>,
+}
+
+impl FallbackStatus {
+    fn lock(&self) -> MutexGuard<'_, StatusInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The status recorded in a state file by an earlier process (see [`Fallback::state_file`]):
+    /// when that offline copy was last synced. Nothing was served from it yet.
+    pub fn from_state_file(path: impl Into<PathBuf>) -> Self {
+        Self::load(Some(path.into()))
+    }
+
+    fn load(state_file: Option<PathBuf>) -> Self {
+        let state = state_file
+            .as_deref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Self {
+            inner: Arc::new(Mutex::new(StatusInner {
+                state,
+                state_file,
+                ..StatusInner::default()
+            })),
+        }
+    }
+
+    /// Reads answered by the offline copy in this process.
+    pub fn served_from_fallback(&self) -> u64 {
+        self.lock().served
+    }
+
+    /// Why the primary was not used (the first unavailable error).
+    pub fn reason(&self) -> Option<String> {
+        self.lock().reason.clone()
+    }
+
+    /// When the offline copy was last updated from the primary.
+    pub fn synced_at(&self) -> Option<DateTime<Utc>> {
+        self.lock().state.synced_at
+    }
+
+    /// When the offline copy was last completely refreshed.
+    pub fn full_refresh_at(&self) -> Option<DateTime<Utc>> {
+        self.lock().state.full_refresh_at
+    }
+
+    /// Copy operations to the offline copy that failed (they never fail a call).
+    pub fn mirror_errors(&self) -> u64 {
+        self.lock().mirror_errors
+    }
+
+    /// One line for the user when anything was served from the offline copy, e.g.
+    /// `remote unavailable (astra unavailable: ...); showing cached data from 2026-11-22 10:31`.
+    pub fn warning(&self) -> Option<String> {
+        let s = self.lock();
+        if s.served == 0 {
+            return None;
+        }
+        let when = |t: DateTime<Utc>| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        let reason = s.reason.as_deref().unwrap_or("unknown error");
+        let mut line = format!("remote unavailable ({reason}); ");
+        match s.state.synced_at {
+            Some(t) => line.push_str(&format!("showing cached data from {}", when(t))),
+            None => line.push_str("showing cached data (never synced: it may be empty)"),
+        }
+        if s.state.full_refresh_at.is_none() {
+            line.push_str(
+                " (partial: only what this machine has read or written; run `songrec cache refresh` while online for a complete copy)",
+            );
+        }
+        Some(line)
+    }
+
+    fn served(&self, reason: &StorageError) {
+        let mut s = self.lock();
+        s.served += 1;
+        if s.reason.is_none() {
+            s.reason = Some(reason.brief());
+        }
+    }
+
+    fn mirror_failed(&self, what: &str, e: &StorageError) {
+        let mut s = self.lock();
+        s.mirror_errors += 1;
+        if matches!(e, StorageError::Locked { .. }) || s.mirror_warned {
+            tracing::debug!("offline copy: {what}: {e}");
+        } else {
+            s.mirror_warned = true;
+            tracing::warn!("offline copy not updated ({what}): {e}");
+        }
+    }
+
+    /// Records a successful call to the primary; persists the time the first time per process
+    /// (and whenever `force`).
+    fn contact(&self, force: bool, full: bool) {
+        let (file, state) = {
+            let mut s = self.lock();
+            let now = Utc::now();
+            s.state.synced_at = Some(now);
+            if full {
+                s.state.full_refresh_at = Some(now);
+            }
+            if s.contact_saved && !force {
+                return;
+            }
+            s.contact_saved = true;
+            (s.state_file.clone(), s.state.clone())
+        };
+        if let Some(f) = file
+            && let Err(e) = write_json_atomic(&f, &state)
+        {
+            tracing::debug!(
+                "offline copy: cannot record the sync time in {}: {e}",
+                f.display()
+            );
+        }
+    }
+}
+
+fn write_json_atomic(path: &Path, v: &impl Serialize) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let r = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(v).unwrap_or_default())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// Fallback configuration: the offline copy (`secondary`), whether reads may use it, and
+/// where the time of the last sync is kept.
+///
+/// ```
+/// # #[cfg(feature = "conformance")] {
+/// use songrec_storage::cache::Fallback;
+/// use songrec_storage::layers::{LayerExt, testing::MemoryBackend};
+/// let fallback = Fallback::new(MemoryBackend::new());
+/// let status = fallback.status();
+/// let b = MemoryBackend::new().layer(fallback);
+/// assert_eq!(b.to_string(), "Fallback(Memory, Memory)");
+/// assert!(status.warning().is_none());
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Fallback<S> {
+    secondary: S,
+    reads: bool,
+    status: FallbackStatus,
+}
+
+impl<S: StorageBackend> Fallback<S> {
+    /// Reads fall back to `secondary` when the primary is unavailable.
+    pub fn new(secondary: S) -> Self {
+        Self {
+            secondary,
+            reads: true,
+            status: FallbackStatus::default(),
+        }
+    }
+
+    /// Whether reads may be answered by the offline copy (default true). With `false` the
+    /// layer only keeps the copy up to date: for commands that must see the remote itself
+    /// (ingest, delete, migrate, sync).
+    pub fn reads(mut self, allow: bool) -> Self {
+        self.reads = allow;
+        self
+    }
+
+    /// Keeps the time of the last sync in `path` (JSON), so a later process can say how old
+    /// the offline copy is.
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.status = FallbackStatus::load(Some(path.into()));
+        self
+    }
+
+    /// The status handle (clone it before wrapping).
+    pub fn status(&self) -> FallbackStatus {
+        self.status.clone()
+    }
+}
+
+impl<P: StorageBackend, S: StorageBackend> Layer<P> for Fallback<S> {
+    type Output = FallbackLayer<P, S>;
+    fn wrap(self, primary: P) -> FallbackLayer<P, S> {
+        FallbackLayer {
+            primary,
+            secondary: self.secondary,
+            reads: self.reads,
+            status: self.status,
+        }
+    }
+}
+
+/// Reads go to the primary; when it is unavailable ([`StorageError::is_unavailable`], which
+/// includes an open circuit breaker) they are answered by the secondary, an offline copy, and
+/// [`FallbackStatus`] records it so the caller can warn. Writes go to the primary only: when
+/// it is unavailable they fail at once with a message saying nothing was written, and the
+/// secondary is left untouched.
+///
+/// The secondary is kept up to date by the traffic: metadata in every successful read
+/// (`list`, `get_metadata`, `search` results, ...), vectors read by `get_embedding`,
+/// deletions seen in `list_versions`, and every successful write. Copying is best effort (a
+/// copy locked by another process is skipped) and never fails a call.
+/// [`FallbackLayer::refresh_snapshot`] copies everything at once.
+///
+/// Audio is not copied: `get_audio` and `audio_url` do not fall back (the cache layer below
+/// serves cached audio even while the remote is down).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # #[cfg(feature = "conformance")] {
+/// use songrec_storage::cache::Fallback;
+/// use songrec_storage::layers::{Chaos, LayerExt, testing::MemoryBackend};
+/// use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend};
+/// let fallback = Fallback::new(MemoryBackend::new());
+/// let status = fallback.status();
+/// let remote = MemoryBackend::new().layer(Chaos::new(1));
+/// let b = remote.layer(fallback);
+/// let m = SongMetadata::new(SongId::from_bytes(b"x"), "X");
+/// b.put_metadata(&m).await.unwrap();            // written to the remote, copied offline
+/// b.primary().set_config(Chaos::new(1).fail_ratio(1.0)); // the remote goes down
+/// assert_eq!(b.count(&Filter::default()).await.unwrap(), 1); // answered by the copy
+/// assert!(status.warning().unwrap().starts_with("remote unavailable"));
+/// assert!(b.put_metadata(&m).await.is_err());   // writes never fall back
+/// # } }
+/// ```
+#[derive(Debug)]
+pub struct FallbackLayer<P, S> {
+    primary: P,
+    secondary: S,
+    reads: bool,
+    status: FallbackStatus,
+}
+
+type VectorRead<'a> =
+    std::pin::Pin<Box<dyn Future<Output = StorageResult<(SongId, Option<Embedding>)>> + Send + 'a>>;
+
+/// What [`FallbackLayer::refresh_snapshot`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RefreshReport {
+    /// Songs on the primary.
+    pub songs: u64,
+    /// Songs copied (new or changed).
+    pub copied: u64,
+    /// Songs removed from the copy (deleted on the primary).
+    pub removed: u64,
+    /// Vectors copied.
+    pub vectors: u64,
+    /// Songs already up to date.
+    pub unchanged: u64,
+}
+
+/// Brings an offline copy up to date; implemented by [`FallbackLayer`] so a caller holding
+/// the layer behind `dyn` can refresh it.
+#[async_trait]
+pub trait SnapshotRefresh: Send + Sync {
+    /// Copies every song's metadata and vectors from the primary (only what changed since
+    /// the last refresh); `progress(done, total)` is called as songs are copied.
+    async fn refresh_snapshot(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> StorageResult<RefreshReport>;
+
+    /// The shared status.
+    fn fallback_status(&self) -> FallbackStatus;
+}
+
+fn nothing_written(e: StorageError, op: Op) -> StorageError {
+    match e {
+        StorageError::Unavailable {
+            backend,
+            message,
+            transient,
+        } => StorageError::Unavailable {
+            backend,
+            message: format!(
+                "nothing was changed, {op} could not reach it; cached and local data are untouched; try again when it is reachable. {message}"
+            ),
+            transient,
+        },
+        e => e,
+    }
+}
+
+impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
+    /// The primary backend.
+    pub fn primary(&self) -> &P {
+        &self.primary
+    }
+
+    /// The offline copy.
+    pub fn secondary(&self) -> &S {
+        &self.secondary
+    }
+
+    /// The shared status.
+    pub fn status(&self) -> &FallbackStatus {
+        &self.status
+    }
+
+    /// A read: the primary's answer (`true`: copy it to the secondary), else, if the primary
+    /// is unavailable and reads may fall back, the secondary's (`false`).
+    async fn read<T, Fp, Fs, Fut>(
+        &self,
+        op: Op,
+        primary: Fp,
+        secondary: Fs,
+    ) -> StorageResult<(T, bool)>
+    where
+        Fp: Future<Output = StorageResult<T>> + Send,
+        Fs: FnOnce() -> Fut + Send,
+        Fut: Future<Output = StorageResult<T>> + Send,
+        T: Send,
+    {
+        match primary.await {
+            Ok(v) => {
+                self.status.contact(false, false);
+                Ok((v, true))
+            }
+            Err(e) if e.is_unavailable() && self.reads => match secondary().await {
+                Ok(v) => {
+                    self.status.served(&e);
+                    Ok((v, false))
+                }
+                Err(se) => {
+                    tracing::debug!("offline copy could not answer either: {se}");
+                    Err(e)
+                }
+            },
+            // Remote-only mode serves commands that are about to write: say so.
+            Err(e) if !self.reads => Err(nothing_written(e, op)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn write<T>(
+        &self,
+        op: Op,
+        f: impl Future<Output = StorageResult<T>> + Send,
+    ) -> StorageResult<T> {
+        let r = f.await.map_err(|e| nothing_written(e, op))?;
+        self.status.contact(false, false);
+        Ok(r)
+    }
+
+    fn note<T>(&self, what: &str, r: StorageResult<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.status.mirror_failed(what, &e);
+                None
+            }
+        }
+    }
+
+    /// Copies metadata that differs from the secondary's.
+    async fn mirror_metadata<'a>(&self, ms: impl IntoIterator<Item = &'a SongMetadata>) {
+        let ms: Vec<&SongMetadata> = ms.into_iter().collect();
+        if ms.is_empty() {
+            return;
+        }
+        let ids: Vec<SongId> = ms.iter().map(|m| m.id.clone()).collect();
+        let Some(have) = self.note(
+            "reading the copy",
+            self.secondary.get_metadata_many(&ids).await,
+        ) else {
+            return;
+        };
+        let have: HashMap<&SongId, &SongMetadata> = have.iter().map(|m| (&m.id, m)).collect();
+        let mut seen = HashSet::new();
+        let changed: Vec<SongRecord> = ms
+            .into_iter()
+            .filter(|m| have.get(&m.id) != Some(m) && seen.insert(&m.id))
+            .map(|m| SongRecord {
+                metadata: m.clone(),
+                embeddings: Vec::new(),
+            })
+            .collect();
+        if !changed.is_empty() {
+            let r = self.secondary.put_songs(&changed).await;
+            if self.note("copying metadata", r).is_some() {
+                self.status.contact(true, false);
+            }
+        }
+    }
+
+    async fn mirror_embedding(&self, id: &SongId, e: &Embedding) {
+        match self.secondary.get_embedding(id, &e.model).await {
+            Ok(Some(have)) if have.vector == e.vector => {}
+            _ => {
+                let r = self.secondary.put_embedding(id, e).await;
+                self.note("copying a vector", r);
+            }
+        }
+    }
+
+    async fn mirror_delete(&self, id: &SongId) {
+        let r = self.secondary.delete_song(id).await;
+        self.note("copying a deletion", r);
+    }
+
+    /// Removes songs from the copy that the primary's complete listing no longer has.
+    async fn mirror_versions(&self, remote: &[VersionEntry]) {
+        let Some(local) = self.note(
+            "reading the copy's versions",
+            self.secondary.list_versions().await,
+        ) else {
+            return;
+        };
+        let alive: HashSet<&SongId> = remote
+            .iter()
+            .filter(|v| !v.deleted)
+            .map(|v| &v.id)
+            .collect();
+        for l in local.iter().filter(|l| !l.deleted) {
+            if !alive.contains(&l.id) {
+                self.mirror_delete(&l.id).await;
+            }
+        }
+    }
+
+    /// Copies every song's metadata and vectors (all models) that the secondary lacks or has
+    /// at another version, and removes songs the primary no longer has. Reads only the primary;
+    /// fails (leaving the copy as it was, plus what was already copied) if the primary fails.
+    pub async fn refresh_snapshot(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> StorageResult<RefreshReport> {
+        let remote = self.primary.list_versions().await?;
+        let local = self.secondary.list_versions().await?;
+        let have: HashMap<&SongId, &VersionEntry> = local.iter().map(|v| (&v.id, v)).collect();
+        let alive: Vec<&VersionEntry> = remote.iter().filter(|v| !v.deleted).collect();
+        let mut report = RefreshReport {
+            songs: alive.len() as u64,
+            ..RefreshReport::default()
+        };
+        let todo: Vec<SongId> = alive
+            .iter()
+            .filter(|v| {
+                have.get(&v.id)
+                    .is_none_or(|l| l.deleted || l.version != v.version)
+            })
+            .map(|v| v.id.clone())
+            .collect();
+        report.unchanged = report.songs - todo.len() as u64;
+        let models: Vec<ModelInfo> = self
+            .primary
+            .models()
+            .await?
+            .into_iter()
+            .map(|s| s.model)
+            .collect();
+        progress(0, todo.len() as u64);
+        let mut done = 0u64;
+        for chunk in todo.chunks(REFRESH_BATCH) {
+            let metas = self.primary.get_metadata_many(chunk).await?;
+            let primary = &self.primary;
+            let reads: Vec<VectorRead<'_>> = metas
+                .iter()
+                .flat_map(|m| {
+                    models
+                        .iter()
+                        .map(move |model| (m.id.clone(), model.clone()))
+                })
+                .map(|(id, model)| -> VectorRead<'_> {
+                    Box::pin(async move {
+                        let e = primary.get_embedding(&id, &model).await?;
+                        Ok((id, e))
+                    })
+                })
+                .collect();
+            let mut vectors: HashMap<SongId, Vec<Embedding>> = HashMap::new();
+            {
+                let mut stream = futures::stream::iter(reads).buffer_unordered(REFRESH_CONCURRENCY);
+                while let Some(r) = stream.next().await {
+                    let (id, e) = r?;
+                    if let Some(e) = e {
+                        vectors.entry(id).or_default().push(e);
+                    }
+                }
+            }
+            let records: Vec<SongRecord> = metas
+                .into_iter()
+                .map(|m| SongRecord {
+                    embeddings: vectors.remove(&m.id).unwrap_or_default(),
+                    metadata: m,
+                })
+                .collect();
+            report.vectors += records
+                .iter()
+                .map(|r| r.embeddings.len() as u64)
+                .sum::<u64>();
+            let stored = self.secondary.put_songs(&records).await?;
+            if let Some((id, why)) = stored.failed.first() {
+                return Err(StorageError::Backend {
+                    backend: self.secondary.to_string(),
+                    message: format!(
+                        "copying song {} into the offline copy failed: {why}",
+                        id.short()
+                    ),
+                    transient: false,
+                });
+            }
+            report.copied += stored.stored.len() as u64;
+            done += chunk.len() as u64;
+            progress(done, todo.len() as u64);
+        }
+        let remote_alive: HashSet<&SongId> = alive.iter().map(|v| &v.id).collect();
+        for l in local.iter().filter(|l| !l.deleted) {
+            if !remote_alive.contains(&l.id) && self.secondary.delete_song(&l.id).await? {
+                report.removed += 1;
+            }
+        }
+        self.secondary.flush().await?;
+        self.status.contact(true, true);
+        Ok(report)
+    }
+}
+
+#[async_trait]
+impl<P: StorageBackend, S: StorageBackend> SnapshotRefresh for FallbackLayer<P, S> {
+    async fn refresh_snapshot(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> StorageResult<RefreshReport> {
+        FallbackLayer::refresh_snapshot(self, progress).await
+    }
+
+    fn fallback_status(&self) -> FallbackStatus {
+        self.status.clone()
+    }
+}
+
+impl<P: fmt::Display, S: fmt::Display> fmt::Display for FallbackLayer<P, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fallback({}, {})", self.primary, self.secondary)
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S> {
+    async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
+        self.write(Op::PutAudio, self.primary.put_audio(id, src))
+            .await
+    }
+
+    async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
+        // The copy holds no audio; the cache below the primary serves what it has.
+        let r = self.primary.get_audio(id, dest).await?;
+        self.status.contact(false, false);
+        Ok(r)
+    }
+
+    async fn audio_url(&self, id: &SongId, expires_in: Duration) -> StorageResult<String> {
+        self.primary.audio_url(id, expires_in).await
+    }
+
+    async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
+        let (v, _) = self
+            .read(Op::HasAudio, self.primary.has_audio(id), || {
+                self.secondary.has_audio(id)
+            })
+            .await?;
+        Ok(v)
+    }
+
+    async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
+        self.write(Op::DeleteAudio, self.primary.delete_audio(id))
+            .await
+    }
+
+    async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
+        self.write(Op::PutEmbedding, self.primary.put_embedding(id, embedding))
+            .await?;
+        self.mirror_embedding(id, embedding).await;
+        Ok(())
+    }
+
+    async fn get_embedding(
+        &self,
+        id: &SongId,
+        model: &ModelInfo,
+    ) -> StorageResult<Option<Embedding>> {
+        let (v, fresh) = self
+            .read(
+                Op::GetEmbedding,
+                self.primary.get_embedding(id, model),
+                || self.secondary.get_embedding(id, model),
+            )
+            .await?;
+        if fresh && let Some(e) = &v {
+            self.mirror_embedding(id, e).await;
+        }
+        Ok(v)
+    }
+
+    async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
+        let (v, fresh) = self
+            .read(Op::Search, self.primary.search(query), || {
+                self.secondary.search(query)
+            })
+            .await?;
+        if fresh {
+            self.mirror_metadata(v.iter().map(|m| &m.metadata)).await;
+        }
+        Ok(v)
+    }
+
+    async fn models(&self) -> StorageResult<Vec<ModelStats>> {
+        let (v, _) = self
+            .read(Op::Models, self.primary.models(), || {
+                self.secondary.models()
+            })
+            .await?;
+        Ok(v)
+    }
+
+    async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+        self.write(Op::PutMetadata, self.primary.put_metadata(metadata))
+            .await?;
+        let r = self.secondary.put_metadata(metadata).await;
+        self.note("copying metadata", r);
+        Ok(())
+    }
+
+    async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+        let (v, fresh) = self
+            .read(Op::GetMetadata, self.primary.get_metadata(id), || {
+                self.secondary.get_metadata(id)
+            })
+            .await?;
+        if fresh {
+            match &v {
+                Some(m) => self.mirror_metadata([m]).await,
+                None => {
+                    if matches!(self.secondary.get_metadata(id).await, Ok(Some(_))) {
+                        self.mirror_delete(id).await;
+                    }
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+        let (v, fresh) = match self.primary.list(query).await {
+            Ok(v) => {
+                self.status.contact(false, false);
+                (v, true)
+            }
+            Err(e) if e.is_unavailable() && self.reads => {
+                // A cursor of the primary means nothing to the copy: restart its listing
+                // at the same position, or fail with the primary's error.
+                let q = ListQuery {
+                    cursor: query
+                        .cursor
+                        .as_ref()
+                        .filter(|c| c.starts_with("offline:"))
+                        .map(|c| c.trim_start_matches("offline:").to_owned()),
+                    ..query.clone()
+                };
+                if query.cursor.is_some() && q.cursor.is_none() {
+                    return Err(e);
+                }
+                match self.secondary.list(&q).await {
+                    Ok(mut page) => {
+                        self.status.served(&e);
+                        page.next = page.next.map(|c| format!("offline:{c}"));
+                        (page, false)
+                    }
+                    Err(se) => {
+                        tracing::debug!("offline copy could not answer either: {se}");
+                        return Err(e);
+                    }
+                }
+            }
+            Err(e) if !self.reads => return Err(nothing_written(e, Op::List)),
+            Err(e) => return Err(e),
+        };
+        if fresh {
+            self.mirror_metadata(&v.items).await;
+        }
+        Ok(v)
+    }
+
+    async fn count(&self, filter: &Filter) -> StorageResult<u64> {
+        let (v, _) = self
+            .read(Op::Count, self.primary.count(filter), || {
+                self.secondary.count(filter)
+            })
+            .await?;
+        Ok(v)
+    }
+
+    async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
+        let r = self
+            .write(Op::DeleteSong, self.primary.delete_song(id))
+            .await?;
+        self.mirror_delete(id).await;
+        Ok(r)
+    }
+
+    async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+        let report = self
+            .write(Op::PutSongs, self.primary.put_songs(songs))
+            .await?;
+        let stored: HashSet<&SongId> = report.stored.iter().collect();
+        let copy: Vec<SongRecord> = songs
+            .iter()
+            .filter(|s| stored.contains(&s.metadata.id))
+            .cloned()
+            .collect();
+        if !copy.is_empty() {
+            let r = self.secondary.put_songs(&copy).await;
+            self.note("copying written songs", r);
+        }
+        Ok(report)
+    }
+
+    async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
+        let (v, fresh) = self
+            .read(
+                Op::GetMetadataMany,
+                self.primary.get_metadata_many(ids),
+                || self.secondary.get_metadata_many(ids),
+            )
+            .await?;
+        if fresh {
+            self.mirror_metadata(&v).await;
+        }
+        Ok(v)
+    }
+
+    async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
+        let (v, fresh) = self
+            .read(Op::ListVersions, self.primary.list_versions(), || {
+                self.secondary.list_versions()
+            })
+            .await?;
+        if fresh {
+            self.mirror_versions(&v).await;
+        }
+        Ok(v)
+    }
+
+    async fn flush(&self) -> StorageResult<()> {
+        self.write(Op::Flush, self.primary.flush()).await?;
+        let r = self.secondary.flush().await;
+        self.note("flushing the copy", r);
+        Ok(())
+    }
+}

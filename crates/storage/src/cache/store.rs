@@ -1,0 +1,1178 @@
+//! The disk side of the read cache: an SQLite index in WAL mode plus content-addressed audio
+//! files, with a size limit enforced by least-recently-used eviction.
+//!
+//! Layout of a cache folder:
+//!
+//! ```text
+//! <cache>/index.sqlite            the index (schema: migrations/cache/001_index.sql)
+//! <cache>/blobs/<ab>/<song id>    cached audio, named by content hash
+//! ```
+//!
+//! - **Order.** Each process keeps the recency order in an [`lru::LruCache`]; every access also
+//!   stores a shared, increasing tick in the index, so the order survives restarts and other
+//!   processes' evictions follow it. A process reloads its order from the index when another
+//!   process added or removed entries since (a `generation` counter says so).
+//! - **Atomicity.** Index changes are SQLite transactions (`BEGIN IMMEDIATE`, WAL), so several
+//!   processes can share a folder; files are written to a temporary name, fsynced and renamed,
+//!   then the index row is committed. A file without a row is ignored; a row without its
+//!   file is a miss and is dropped.
+//! - **Integrity.** Audio is re-hashed while it is copied out and must equal its id (the
+//!   content hash); embeddings carry a SHA-256 of their bytes. A damaged entry is dropped,
+//!   counted as `corrupt`, and the caller fetches it again.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use lru::LruCache;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{StorageError, StorageResult};
+use crate::id::SongId;
+use crate::model::{Embedding, ModelInfo};
+
+/// The index schema (also in `migrations/cache/001_index.sql`).
+const SCHEMA: &str = include_str!("../../../../migrations/cache/001_index.sql");
+/// `PRAGMA user_version` of the schema above.
+const SCHEMA_VERSION: i64 = 1;
+/// Index file name inside the cache folder.
+pub const INDEX_FILE: &str = "index.sqlite";
+/// Audio folder inside the cache folder.
+pub const BLOBS_DIR: &str = "blobs";
+
+const COUNTER_NAMES: [&str; 6] = [
+    "hits",
+    "misses",
+    "bytes_served",
+    "bytes_fetched",
+    "evictions",
+    "corrupt",
+];
+
+/// Cache counters: what was served, fetched and evicted.
+///
+/// ```
+/// use songrec_storage::cache::CacheCounters;
+/// let c = CacheCounters { hits: 3, misses: 1, ..CacheCounters::default() };
+/// assert_eq!(c.hit_ratio(), Some(0.75));
+/// assert_eq!(CacheCounters::default().hit_ratio(), None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheCounters {
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads the cache could not answer (passed to the remote).
+    pub misses: u64,
+    /// Bytes answered from the cache (audio bytes, vector bytes).
+    pub bytes_served: u64,
+    /// Bytes fetched from the remote on misses.
+    pub bytes_fetched: u64,
+    /// Entries removed to stay under the size limit.
+    pub evictions: u64,
+    /// Damaged entries found on read (dropped and fetched again).
+    pub corrupt: u64,
+}
+
+impl CacheCounters {
+    /// `hits / (hits + misses)`, if there was any read.
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let n = self.hits + self.misses;
+        (n > 0).then(|| self.hits as f64 / n as f64)
+    }
+
+    fn get(&self, name: &str) -> u64 {
+        match name {
+            "hits" => self.hits,
+            "misses" => self.misses,
+            "bytes_served" => self.bytes_served,
+            "bytes_fetched" => self.bytes_fetched,
+            "evictions" => self.evictions,
+            _ => self.corrupt,
+        }
+    }
+
+    fn set(&mut self, name: &str, v: u64) {
+        match name {
+            "hits" => self.hits = v,
+            "misses" => self.misses = v,
+            "bytes_served" => self.bytes_served = v,
+            "bytes_fetched" => self.bytes_fetched = v,
+            "evictions" => self.evictions = v,
+            _ => self.corrupt = v,
+        }
+    }
+
+    fn add(&mut self, d: &CacheCounters) {
+        for n in COUNTER_NAMES {
+            self.set(n, self.get(n) + d.get(n));
+        }
+    }
+}
+
+/// A snapshot of a cache folder: this process's counters, everyone's cumulative counters,
+/// and what the folder holds now. `Display` renders a short report.
+///
+/// ```
+/// use songrec_storage::cache::CacheStats;
+/// let s = CacheStats::default();
+/// assert_eq!(s.entries, 0);
+/// assert!(s.to_string().contains("hit ratio"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CacheStats {
+    /// The cache folder.
+    pub path: PathBuf,
+    /// Counters of this process.
+    pub session: CacheCounters,
+    /// Counters of every process since the cache was created or cleared.
+    pub total: CacheCounters,
+    /// Entries held.
+    pub entries: u64,
+    /// Audio blobs held.
+    pub audio_entries: u64,
+    /// Embeddings held.
+    pub embedding_entries: u64,
+    /// Bytes held.
+    pub bytes: u64,
+    /// The size limit.
+    pub max_bytes: u64,
+}
+
+fn ratio(c: &CacheCounters) -> String {
+    c.hit_ratio()
+        .map_or_else(|| "-".to_owned(), |r| format!("{:.1} %", r * 100.0))
+}
+
+impl std::fmt::Display for CacheStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "cache:        {}", self.path.display())?;
+        writeln!(
+            f,
+            "held:         {} entries ({} audio, {} embeddings), {} of {} bytes",
+            self.entries, self.audio_entries, self.embedding_entries, self.bytes, self.max_bytes
+        )?;
+        for (what, c) in [("this run", &self.session), ("all runs", &self.total)] {
+            writeln!(
+                f,
+                "{what:<13} {} hits, {} misses (hit ratio {}), {} bytes served, {} bytes fetched, {} evictions, {} corrupt",
+                c.hits,
+                c.misses,
+                ratio(c),
+                c.bytes_served,
+                c.bytes_fetched,
+                c.evictions,
+                c.corrupt
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The recency order of this process.
+struct Order {
+    /// Entry key → bytes, least recently used first.
+    lru: LruCache<String, u64>,
+    /// The index's `generation` this order matches.
+    generation: i64,
+    /// Another process added or removed entries: reload before evicting.
+    stale: bool,
+}
+
+/// One process's handle on a cache folder. Every method is blocking (file and SQLite I/O);
+/// call it from `spawn_blocking` in async code. Shareable across threads.
+///
+/// ```
+/// use songrec_storage::cache::CacheStore;
+/// use songrec_storage::{Embedding, ModelInfo, SongId};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = CacheStore::open(dir.path(), 1 << 20).unwrap();
+/// let id = SongId::from_bytes(b"song");
+/// let e = Embedding::new(ModelInfo::new("m", "1", 2), vec![0.5, 1.0]).unwrap();
+/// store.put_embedding("lib", &id, &e, true).unwrap();
+/// assert_eq!(store.get_embedding("lib", &id, &e.model).unwrap(), Some(e));
+/// assert_eq!(store.stats().unwrap().session.hits, 1);
+/// ```
+pub struct CacheStore {
+    root: PathBuf,
+    max_bytes: u64,
+    conn: Mutex<Connection>,
+    order: Mutex<Order>,
+    session: Mutex<CacheCounters>,
+    /// Namespace → song → latest version seen (loaded lazily from the index).
+    versions: Mutex<HashMap<String, HashMap<SongId, u64>>>,
+}
+
+impl std::fmt::Debug for CacheStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheStore")
+            .field("root", &self.root)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A unique temporary name next to `dest` (same folder, so the rename is atomic).
+fn temp_next_to(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Copies `src` to a new file `tmp`, hashing the bytes; fsyncs `tmp`.
+fn copy_hashed(src: &Path, tmp: &Path) -> io::Result<(SongId, u64)> {
+    let mut r = File::open(src)?;
+    let mut w = File::create(tmp)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = r.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        w.write_all(&buf[..k])?;
+        n += k as u64;
+    }
+    w.sync_all()?;
+    Ok((SongId::from_raw(&h.finalize().into()), n))
+}
+
+fn encode_vector(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn decode_vector(b: &[u8], dim: usize) -> Option<Vec<f32>> {
+    if b.len() != dim * 4 || dim == 0 {
+        return None;
+    }
+    let v: Vec<f32> = b
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    v.iter().all(|x| x.is_finite()).then_some(v)
+}
+
+fn checksum(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn audio_key(id: &SongId) -> String {
+    format!("a:{id}")
+}
+
+fn embedding_key(ns: &str, id: &SongId, model: &ModelInfo) -> String {
+    format!("e:{ns}:{id}:{}", model.key())
+}
+
+/// What one index transaction did to the entries, applied to the in-memory order afterwards.
+#[derive(Default)]
+struct Delta {
+    counters: CacheCounters,
+    removed: Vec<String>,
+    files: Vec<PathBuf>,
+}
+
+impl CacheStore {
+    /// Opens (creating it if needed) the cache folder `root` with a size limit.
+    ///
+    /// An index that SQLite cannot read is a cache, not data: it is moved aside and a new one
+    /// is started (with a warning). An index written by a newer songrec is refused.
+    pub fn open(root: impl AsRef<Path>, max_bytes: u64) -> StorageResult<Self> {
+        let root = root.as_ref().to_path_buf();
+        fs::create_dir_all(root.join(BLOBS_DIR))
+            .map_err(|e| StorageError::io(root.join(BLOBS_DIR), e))?;
+        let index = root.join(INDEX_FILE);
+        let conn = match Self::open_index(&index) {
+            Ok(c) => c,
+            Err(OpenError::Newer(v)) => {
+                return Err(StorageError::corrupt(
+                    &index,
+                    format!(
+                        "the cache index has schema version {v}, newer than this songrec understands ({SCHEMA_VERSION}); upgrade songrec or use another SONGREC_CACHE_DIR"
+                    ),
+                ));
+            }
+            Err(OpenError::Unreadable(e)) => {
+                let aside = root.join(format!(
+                    "{INDEX_FILE}.unreadable-{}",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S")
+                ));
+                tracing::warn!(
+                    "the cache index {} is unreadable ({e}); moving it to {} and starting an empty cache",
+                    index.display(),
+                    aside.display()
+                );
+                fs::rename(&index, &aside).map_err(|e| StorageError::io(&index, e))?;
+                for ext in ["-wal", "-shm"] {
+                    let _ = fs::remove_file(root.join(format!("{INDEX_FILE}{ext}")));
+                }
+                Self::open_index(&index).map_err(|e| db_err(&index, e.to_string()))?
+            }
+        };
+        let store = Self {
+            root,
+            max_bytes,
+            conn: Mutex::new(conn),
+            order: Mutex::new(Order {
+                lru: LruCache::unbounded(),
+                generation: -1,
+                stale: true,
+            }),
+            session: Mutex::new(CacheCounters::default()),
+            versions: Mutex::new(HashMap::new()),
+        };
+        Ok(store)
+    }
+
+    fn open_index(index: &Path) -> Result<Connection, OpenError> {
+        let mut conn = Connection::open(index).map_err(OpenError::Unreadable)?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(OpenError::Unreadable)?;
+        let _: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(OpenError::Unreadable)?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(OpenError::Unreadable)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(OpenError::Unreadable)?;
+        let v: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(OpenError::Unreadable)?;
+        if v > SCHEMA_VERSION {
+            return Err(OpenError::Newer(v));
+        }
+        if v < SCHEMA_VERSION {
+            tx.execute_batch(SCHEMA).map_err(OpenError::Unreadable)?;
+            tx.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))
+                .map_err(OpenError::Unreadable)?;
+        }
+        // A quick structural check: a damaged file fails here rather than mid-command.
+        tx.query_row("SELECT COUNT(*) FROM counters", [], |r| r.get::<_, i64>(0))
+            .map_err(OpenError::Unreadable)?;
+        tx.commit().map_err(OpenError::Unreadable)?;
+        Ok(conn)
+    }
+
+    /// The cache folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The size limit in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join(INDEX_FILE)
+    }
+
+    /// Where a song's cached audio lives.
+    pub fn audio_path(&self, id: &SongId) -> PathBuf {
+        self.root
+            .join(BLOBS_DIR)
+            .join(&id.as_str()[..2])
+            .join(id.as_str())
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StorageError {
+        db_err(&self.index_path(), e.to_string())
+    }
+
+    /// Runs `f` in an immediate (write-locked) transaction, then applies its [`Delta`]: the
+    /// counters to this process's totals, removed keys to the order, and deletes files.
+    fn write_txn<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut Order, &mut Delta) -> rusqlite::Result<T>,
+    ) -> StorageResult<T> {
+        let mut conn = lock(&self.conn);
+        let mut order = lock(&self.order);
+        let mut delta = Delta::default();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let out = f(&tx, &mut order, &mut delta).map_err(|e| self.err(e))?;
+        for n in COUNTER_NAMES {
+            let v = delta.counters.get(n);
+            if v > 0 {
+                add_counter(&tx, n, v as i64).map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        for k in &delta.removed {
+            order.lru.pop(k);
+        }
+        drop(order);
+        drop(conn);
+        lock(&self.session).add(&delta.counters);
+        for p in &delta.files {
+            match fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("cache: cannot remove {}: {e}", p.display()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts a miss (the caller goes to the remote).
+    fn miss(&self) -> StorageResult<()> {
+        self.write_txn(|_, _, d| {
+            d.counters.misses += 1;
+            Ok(())
+        })
+    }
+
+    // ---- embeddings ----------------------------------------------------------------------
+
+    /// The cached vector of a song for a model, if held for the song's latest known version.
+    /// Counts a hit or a miss; a stale or damaged entry is dropped (and counts as a miss).
+    pub fn get_embedding(
+        &self,
+        ns: &str,
+        id: &SongId,
+        model: &ModelInfo,
+    ) -> StorageResult<Option<Embedding>> {
+        let key = embedding_key(ns, id, model);
+        let known = self.known_version(ns, id)?.unwrap_or(0);
+        let path = self.index_path();
+        self.write_txn(|tx, order, d| {
+            let row = tx
+                .query_row(
+                    "SELECT data, checksum, dim, song_version, model_name, model_version, bytes FROM entries WHERE key = ?1",
+                    params![key],
+                    |r| {
+                        Ok((
+                            r.get::<_, Option<Vec<u8>>>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, Option<String>>(5)?,
+                            r.get::<_, i64>(6)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((data, sum, dim, version, name, mversion, bytes)) = row else {
+                d.counters.misses += 1;
+                return Ok(None);
+            };
+            let data = data.unwrap_or_default();
+            let dim = usize::try_from(dim.unwrap_or(0)).unwrap_or(0);
+            let intact = sum.as_deref() == Some(checksum(&data).as_str());
+            let vector = if intact { decode_vector(&data, dim) } else { None };
+            let fresh = u64::try_from(version.unwrap_or(0)).unwrap_or(0) == known;
+            let (Some(vector), true, Some(name), Some(mversion)) = (vector, fresh, name, mversion)
+            else {
+                if !intact {
+                    tracing::warn!("cache: dropping a damaged embedding entry in {}", path.display());
+                    d.counters.corrupt += 1;
+                }
+                remove_entry(tx, order, d, &key, bytes, None)?;
+                d.counters.misses += 1;
+                return Ok(None);
+            };
+            touch(tx, order, &key, bytes)?;
+            d.counters.hits += 1;
+            d.counters.bytes_served += data.len() as u64;
+            Ok(Some(Embedding {
+                model: ModelInfo::new(name, mversion, dim),
+                vector,
+            }))
+        })
+    }
+
+    /// Caches a song's vector for its latest known version. `fetched`: it came from the remote
+    /// (counted in `bytes_fetched`), rather than from a write passing through.
+    pub fn put_embedding(
+        &self,
+        ns: &str,
+        id: &SongId,
+        e: &Embedding,
+        fetched: bool,
+    ) -> StorageResult<()> {
+        let known = self.known_version(ns, id)?.unwrap_or(0);
+        self.put_embedding_at(ns, id, e, known, fetched)
+    }
+
+    fn put_embedding_at(
+        &self,
+        ns: &str,
+        id: &SongId,
+        e: &Embedding,
+        version: u64,
+        fetched: bool,
+    ) -> StorageResult<()> {
+        let key = embedding_key(ns, id, &e.model);
+        let data = encode_vector(&e.vector);
+        let bytes = (data.len() + key.len()) as i64;
+        let max = self.max_bytes;
+        self.write_txn(|tx, order, d| {
+            if fetched {
+                d.counters.bytes_fetched += data.len() as u64;
+            }
+            if bytes as u64 > max {
+                return Ok(());
+            }
+            let sum = checksum(&data);
+            let old: Option<i64> = tx
+                .query_row(
+                    "SELECT bytes FROM entries WHERE key = ?1",
+                    params![key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let tick = next_tick(tx)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO entries (key, kind, ns, song, model_name, model_version, dim, song_version, data, checksum, bytes, last_access)
+                 VALUES (?1, 'embedding', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    key,
+                    ns,
+                    id.as_str(),
+                    e.model.name,
+                    e.model.version,
+                    e.model.dim as i64,
+                    version as i64,
+                    data,
+                    sum,
+                    bytes,
+                    tick
+                ],
+            )?;
+            added(tx, order, &key, bytes, old)?;
+            evict(tx, order, d, &self.root, max, &key)
+        })
+    }
+
+    /// Drops a song's cached vectors (of one model, or all).
+    pub fn drop_embeddings(
+        &self,
+        ns: &str,
+        id: &SongId,
+        model: Option<&ModelInfo>,
+    ) -> StorageResult<()> {
+        self.write_txn(|tx, order, d| {
+            let rows = select_keys(
+                tx,
+                "SELECT key, bytes FROM entries WHERE kind = 'embedding' AND ns = ?1 AND song = ?2",
+                params![ns, id.as_str()],
+            )?;
+            for (k, b) in rows {
+                if model.is_none_or(|m| k == embedding_key(ns, id, m)) {
+                    remove_entry(tx, order, d, &k, b, None)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    // ---- versions ------------------------------------------------------------------------
+
+    fn with_versions<T>(
+        &self,
+        ns: &str,
+        f: impl FnOnce(&mut HashMap<SongId, u64>) -> T,
+    ) -> StorageResult<T> {
+        let mut all = lock(&self.versions);
+        if !all.contains_key(ns) {
+            let conn = lock(&self.conn);
+            let mut stmt = conn
+                .prepare("SELECT song, version FROM versions WHERE ns = ?1")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params![ns], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(|e| self.err(e))?;
+            let mut map = HashMap::new();
+            for row in rows {
+                let (song, v) = row.map_err(|e| self.err(e))?;
+                if let Ok(id) = SongId::parse(&song) {
+                    map.insert(id, u64::try_from(v).unwrap_or(0));
+                }
+            }
+            all.insert(ns.to_owned(), map);
+        }
+        Ok(f(all.get_mut(ns).expect("inserted above")))
+    }
+
+    /// The latest version of a song seen in namespace `ns`, if any.
+    pub fn known_version(&self, ns: &str, id: &SongId) -> StorageResult<Option<u64>> {
+        self.with_versions(ns, |m| m.get(id).copied())
+    }
+
+    /// Records songs' current versions (`None`: the song is gone). Cached vectors of any other
+    /// version are dropped. Cheap when nothing changed (compared in memory).
+    pub fn learn_versions(&self, ns: &str, seen: &[(SongId, Option<u64>)]) -> StorageResult<()> {
+        let changed: Vec<(SongId, Option<u64>)> = self.with_versions(ns, |m| {
+            seen.iter()
+                .filter(|(id, v)| m.get(id).copied() != *v)
+                .cloned()
+                .collect()
+        })?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.write_txn(|tx, order, d| {
+            for (id, v) in &changed {
+                let rows = select_keys(
+                    tx,
+                    "SELECT key, bytes FROM entries WHERE kind = 'embedding' AND ns = ?1 AND song = ?2 AND (?3 IS NULL OR song_version != ?3)",
+                    params![ns, id.as_str(), v.map(|v| v as i64)],
+                )?;
+                for (k, b) in rows {
+                    remove_entry(tx, order, d, &k, b, None)?;
+                }
+                match v {
+                    Some(v) => tx.execute(
+                        "INSERT INTO versions (ns, song, version) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (ns, song) DO UPDATE SET version = excluded.version",
+                        params![ns, id.as_str(), *v as i64],
+                    )?,
+                    None => tx.execute(
+                        "DELETE FROM versions WHERE ns = ?1 AND song = ?2",
+                        params![ns, id.as_str()],
+                    )?,
+                };
+            }
+            Ok(())
+        })?;
+        self.with_versions(ns, |m| {
+            for (id, v) in changed {
+                match v {
+                    Some(v) => m.insert(id, v),
+                    None => m.remove(&id),
+                };
+            }
+        })
+    }
+
+    // ---- audio ---------------------------------------------------------------------------
+
+    /// Copies the cached audio of `id` to `dest` atomically (temporary file, fsync, rename),
+    /// verifying its hash on the way. `None` (a miss) when not cached or damaged (dropped).
+    pub fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<Option<u64>> {
+        let key = audio_key(id);
+        let bytes: Option<i64> = {
+            let conn = lock(&self.conn);
+            conn.query_row(
+                "SELECT bytes FROM entries WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+        };
+        let Some(bytes) = bytes else {
+            self.miss()?;
+            return Ok(None);
+        };
+        let src = self.audio_path(id);
+        let tmp = temp_next_to(dest);
+        let copied = copy_hashed(&src, &tmp);
+        let verdict = match copied {
+            Ok((got, n)) if got == *id => Ok(n),
+            Ok((got, _)) => Err(Some(got)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !tmp.exists() && src.exists() => {
+                // The destination folder is missing: the caller's problem, not the cache's.
+                return Err(StorageError::io(dest, e));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(None),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(StorageError::io(&src, e));
+            }
+        };
+        match verdict {
+            Ok(n) => {
+                if let Err(e) = fs::rename(&tmp, dest) {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(StorageError::io(dest, e));
+                }
+                if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(dir).map_err(|e| StorageError::io(dir, e))?;
+                }
+                self.write_txn(|tx, order, d| {
+                    if tx
+                        .query_row("SELECT 1 FROM entries WHERE key = ?1", params![key], |_| {
+                            Ok(())
+                        })
+                        .optional()?
+                        .is_some()
+                    {
+                        touch(tx, order, &key, bytes)?;
+                    }
+                    d.counters.hits += 1;
+                    d.counters.bytes_served += n;
+                    Ok(())
+                })?;
+                Ok(Some(n))
+            }
+            Err(actual) => {
+                let _ = fs::remove_file(&tmp);
+                if let Some(actual) = &actual {
+                    tracing::warn!(
+                        "cache: {} hashes to {actual}, not to its id; dropping it",
+                        src.display()
+                    );
+                }
+                let file = self.audio_path(id);
+                self.write_txn(|tx, order, d| {
+                    remove_entry(tx, order, d, &key, bytes, Some(file))?;
+                    if actual.is_some() {
+                        d.counters.corrupt += 1;
+                    }
+                    d.counters.misses += 1;
+                    Ok(())
+                })?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Counts a miss of an audio read that will not be cached (the caller fetched it itself).
+    pub fn note_audio_fetched(&self, bytes: u64) -> StorageResult<()> {
+        self.write_txn(|_, _, d| {
+            d.counters.bytes_fetched += bytes;
+            Ok(())
+        })
+    }
+
+    /// Caches the audio file `src` (just fetched from the remote) under `id`: copied to a
+    /// temporary file, hash-checked, fsynced, renamed; then indexed. Blobs larger than the
+    /// whole cache are not kept. Counts the bytes as fetched.
+    pub fn put_audio_from(&self, id: &SongId, src: &Path) -> StorageResult<()> {
+        let size = fs::metadata(src)
+            .map_err(|e| StorageError::io(src, e))?
+            .len();
+        if size > self.max_bytes {
+            return self.note_audio_fetched(size);
+        }
+        let dest = self.audio_path(id);
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+        let tmp = temp_next_to(&dest);
+        let (got, n) = match copy_hashed(src, &tmp) {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(StorageError::io(src, e));
+            }
+        };
+        if got != *id {
+            let _ = fs::remove_file(&tmp);
+            return Err(StorageError::HashMismatch {
+                id: id.to_string(),
+                actual: got.to_string(),
+            });
+        }
+        fs::rename(&tmp, &dest).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            StorageError::io(&dest, e)
+        })?;
+        sync_dir(&dir).map_err(|e| StorageError::io(&dir, e))?;
+        let key = audio_key(id);
+        let max = self.max_bytes;
+        self.write_txn(|tx, order, d| {
+            d.counters.bytes_fetched += n;
+            let old: Option<i64> = tx
+                .query_row(
+                    "SELECT bytes FROM entries WHERE key = ?1",
+                    params![key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let tick = next_tick(tx)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO entries (key, kind, ns, song, bytes, last_access)
+                 VALUES (?1, 'audio', '', ?2, ?3, ?4)",
+                params![key, id.as_str(), n as i64, tick],
+            )?;
+            added(tx, order, &key, n as i64, old)?;
+            evict(tx, order, d, &self.root, max, &key)
+        })
+    }
+
+    /// Whether the audio of `id` is cached (the file is not re-hashed).
+    pub fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
+        let conn = lock(&self.conn);
+        let row = conn
+            .query_row(
+                "SELECT 1 FROM entries WHERE key = ?1",
+                params![audio_key(id)],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(row.is_some() && self.audio_path(id).is_file())
+    }
+
+    /// Drops the cached audio of `id`.
+    pub fn drop_audio(&self, id: &SongId) -> StorageResult<()> {
+        let key = audio_key(id);
+        let file = self.audio_path(id);
+        self.write_txn(|tx, order, d| {
+            let b: Option<i64> = tx
+                .query_row(
+                    "SELECT bytes FROM entries WHERE key = ?1",
+                    params![key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match b {
+                Some(b) => remove_entry(tx, order, d, &key, b, Some(file)),
+                None => Ok(()),
+            }
+        })
+    }
+
+    // ---- administration ------------------------------------------------------------------
+
+    /// What the folder holds and the counters.
+    pub fn stats(&self) -> StorageResult<CacheStats> {
+        let conn = lock(&self.conn);
+        let mut total = CacheCounters::default();
+        for n in COUNTER_NAMES {
+            total.set(n, get_counter(&conn, n).map_err(|e| self.err(e))? as u64);
+        }
+        let mut s = CacheStats {
+            path: self.root.clone(),
+            session: *lock(&self.session),
+            total,
+            bytes: get_counter(&conn, "total_bytes")
+                .map_err(|e| self.err(e))?
+                .max(0) as u64,
+            max_bytes: self.max_bytes,
+            ..CacheStats::default()
+        };
+        let mut stmt = conn
+            .prepare("SELECT kind, COUNT(*) FROM entries GROUP BY kind")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (kind, n) = row.map_err(|e| self.err(e))?;
+            match kind.as_str() {
+                "audio" => s.audio_entries = n as u64,
+                _ => s.embedding_entries = n as u64,
+            }
+        }
+        s.entries = s.audio_entries + s.embedding_entries;
+        Ok(s)
+    }
+
+    /// Empties the cache: every entry, every audio file, the known versions and the counters.
+    /// Returns the bytes freed.
+    pub fn clear(&self) -> StorageResult<u64> {
+        let freed = self.write_txn(|tx, order, _| {
+            let freed = get_counter(tx, "total_bytes")?.max(0) as u64;
+            tx.execute_batch(
+                "DELETE FROM entries; DELETE FROM versions; DELETE FROM counters WHERE name != 'tick';",
+            )?;
+            bump_generation(tx, order)?;
+            order.lru.clear();
+            Ok(freed)
+        })?;
+        *lock(&self.session) = CacheCounters::default();
+        lock(&self.versions).clear();
+        let blobs = self.root.join(BLOBS_DIR);
+        if let Ok(dirs) = fs::read_dir(&blobs) {
+            for d in dirs.flatten() {
+                let p = d.path();
+                let r = if p.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
+                if let Err(e) = r {
+                    tracing::warn!("cache: cannot remove {}: {e}", p.display());
+                }
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Checks the index against the files: every audio row has its file, the byte and entry
+    /// counters equal the rows' sums, and SQLite's own integrity check passes. Returns the
+    /// problems found (empty when consistent). For tests and `songrec cache stats --check`.
+    pub fn check(&self) -> StorageResult<Vec<String>> {
+        let conn = lock(&self.conn);
+        let mut problems = Vec::new();
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if ok != "ok" {
+            problems.push(format!("sqlite integrity check: {ok}"));
+        }
+        let (sum, n): (i64, i64) = conn
+            .query_row(
+                "SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM entries",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        let total = get_counter(&conn, "total_bytes").map_err(|e| self.err(e))?;
+        let entries = get_counter(&conn, "entries").map_err(|e| self.err(e))?;
+        if sum != total || n != entries {
+            problems.push(format!(
+                "counters say {entries} entries / {total} bytes, rows hold {n} / {sum}"
+            ));
+        }
+        if sum as u64 > self.max_bytes {
+            problems.push(format!(
+                "{sum} bytes held, over the limit {}",
+                self.max_bytes
+            ));
+        }
+        let mut stmt = conn
+            .prepare("SELECT song, bytes FROM entries WHERE kind = 'audio'")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (song, bytes) = row.map_err(|e| self.err(e))?;
+            match SongId::parse(&song) {
+                Ok(id) => match fs::metadata(self.audio_path(&id)) {
+                    Ok(m) if m.len() as i64 == bytes => {}
+                    Ok(m) => problems.push(format!(
+                        "audio {song}: file has {} bytes, index says {bytes}",
+                        m.len()
+                    )),
+                    Err(e) => problems.push(format!("audio {song}: {e}")),
+                },
+                Err(e) => problems.push(format!("bad song id in the index: {e}")),
+            }
+        }
+        Ok(problems)
+    }
+}
+
+enum OpenError {
+    Newer(i64),
+    Unreadable(rusqlite::Error),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Newer(v) => write!(f, "schema version {v} is newer than {SCHEMA_VERSION}"),
+            Self::Unreadable(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn db_err(path: &Path, message: String) -> StorageError {
+    StorageError::Backend {
+        backend: "cache".into(),
+        message: format!("{}: {message}", path.display()),
+        transient: false,
+    }
+}
+
+fn get_counter(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM counters WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn add_counter(conn: &Connection, name: &str, delta: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value",
+        params![name, delta],
+        |r| r.get(0),
+    )
+}
+
+fn next_tick(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
+    add_counter(tx, "tick", 1)
+}
+
+/// Bumps the shared generation; marks the order stale if someone else bumped it since.
+fn bump_generation(tx: &Transaction<'_>, order: &mut Order) -> rusqlite::Result<()> {
+    let before = get_counter(tx, "generation")?;
+    if before != order.generation {
+        order.stale = true;
+    }
+    order.generation = add_counter(tx, "generation", 1)?;
+    Ok(())
+}
+
+fn select_keys(
+    tx: &Transaction<'_>,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    rows.collect()
+}
+
+/// Marks an entry as just used.
+fn touch(tx: &Transaction<'_>, order: &mut Order, key: &str, bytes: i64) -> rusqlite::Result<()> {
+    let tick = next_tick(tx)?;
+    tx.execute(
+        "UPDATE entries SET last_access = ?2 WHERE key = ?1",
+        params![key, tick],
+    )?;
+    if order.lru.get(key).is_none() {
+        order.lru.put(key.to_owned(), bytes.max(0) as u64);
+    }
+    Ok(())
+}
+
+/// Accounts for an entry just written (replacing `old` bytes if it existed).
+fn added(
+    tx: &Transaction<'_>,
+    order: &mut Order,
+    key: &str,
+    bytes: i64,
+    old: Option<i64>,
+) -> rusqlite::Result<()> {
+    add_counter(tx, "total_bytes", bytes - old.unwrap_or(0))?;
+    if old.is_none() {
+        add_counter(tx, "entries", 1)?;
+    }
+    bump_generation(tx, order)?;
+    order.lru.put(key.to_owned(), bytes.max(0) as u64);
+    Ok(())
+}
+
+/// Removes an entry's row (and, after commit, its file).
+fn remove_entry(
+    tx: &Transaction<'_>,
+    order: &mut Order,
+    d: &mut Delta,
+    key: &str,
+    bytes: i64,
+    file: Option<PathBuf>,
+) -> rusqlite::Result<()> {
+    if tx.execute("DELETE FROM entries WHERE key = ?1", params![key])? == 1 {
+        add_counter(tx, "total_bytes", -bytes)?;
+        add_counter(tx, "entries", -1)?;
+        bump_generation(tx, order)?;
+    }
+    d.removed.push(key.to_owned());
+    d.files.extend(file);
+    Ok(())
+}
+
+/// Reloads the order from the index (least recently used first).
+fn reload(tx: &Transaction<'_>, order: &mut Order) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare("SELECT key, bytes FROM entries ORDER BY last_access ASC")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    order.lru.clear();
+    for row in rows {
+        let (k, b) = row?;
+        order.lru.put(k, b.max(0) as u64);
+    }
+    order.stale = false;
+    Ok(())
+}
+
+/// Evicts least recently used entries (never `keep`) until the cache fits `max` bytes.
+fn evict(
+    tx: &Transaction<'_>,
+    order: &mut Order,
+    d: &mut Delta,
+    root: &Path,
+    max: u64,
+    keep: &str,
+) -> rusqlite::Result<()> {
+    let mut total = get_counter(tx, "total_bytes")?.max(0) as u64;
+    if total <= max {
+        return Ok(());
+    }
+    if order.stale {
+        reload(tx, order)?;
+    }
+    let mut reloaded = false;
+    while total > max {
+        let Some((key, _)) = order.lru.pop_lru() else {
+            if reloaded {
+                break;
+            }
+            reload(tx, order)?;
+            reloaded = true;
+            continue;
+        };
+        if key == keep {
+            // Re-insert as most recent; everything older goes first.
+            let b = tx
+                .query_row(
+                    "SELECT bytes FROM entries WHERE key = ?1",
+                    params![key],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?;
+            if let Some(b) = b {
+                order.lru.put(key, b.max(0) as u64);
+            }
+            if order.lru.len() <= 1 {
+                break;
+            }
+            continue;
+        }
+        let row = tx
+            .query_row(
+                "SELECT bytes, kind, song FROM entries WHERE key = ?1",
+                params![key],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((bytes, kind, song)) = row else {
+            continue;
+        };
+        let file = (kind == "audio")
+            .then(|| SongId::parse(&song).ok())
+            .flatten()
+            .map(|id| {
+                root.join(BLOBS_DIR)
+                    .join(&id.as_str()[..2])
+                    .join(id.as_str())
+            });
+        remove_entry(tx, order, d, &key, bytes, file)?;
+        d.counters.evictions += 1;
+        total = total.saturating_sub(bytes.max(0) as u64);
+    }
+    Ok(())
+}
