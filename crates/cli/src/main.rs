@@ -3,6 +3,7 @@
 
 mod bench;
 mod cli;
+mod migrate;
 mod output;
 
 use std::collections::HashMap;
@@ -98,7 +99,7 @@ async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::InitAstra(args) => return cli::init_astra(args, &cfg).await,
         Command::Doctor => return cli::doctor(&cfg).await,
-        Command::Migrate(args) => return cli::migrate(args, &cfg).await,
+        Command::Migrate(args) => return migrate::run(args, &cfg).await,
         _ => {}
     }
     let backend = songrec_app::factory::build(&cfg)

@@ -275,11 +275,15 @@ struct State {
     log: Mutex<Vec<Fault>>,
     freeze_matches: AtomicUsize,
     triggered: std::sync::atomic::AtomicBool,
+    disarmed: std::sync::atomic::AtomicBool,
 }
 
 impl State {
     /// Whether request number `n` (1-based) is to be held, and how.
     fn freeze(&self, n: usize, head: &[u8], body: &[u8]) -> Option<When> {
+        if self.disarmed.load(Ordering::SeqCst) {
+            return None;
+        }
         let (trigger, when) = self.plan.freeze.as_ref()?;
         if self.triggered.load(Ordering::SeqCst) {
             return Some(*when);
@@ -409,6 +413,7 @@ impl FaultProxy {
             log: Mutex::new(Vec::new()),
             freeze_matches: AtomicUsize::new(0),
             triggered: std::sync::atomic::AtomicBool::new(false),
+            disarmed: std::sync::atomic::AtomicBool::new(false),
         });
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -459,6 +464,12 @@ impl FaultProxy {
     /// Requests currently or ever held by `freeze_after`.
     pub fn frozen(&self) -> usize {
         self.stats().frozen
+    }
+
+    /// Ends the freeze: requests from now on are forwarded again (held ones stay held until
+    /// their client goes away). Lets a test rerun a killed client against the same address.
+    pub fn unfreeze(&self) {
+        self.state.disarmed.store(true, Ordering::SeqCst);
     }
 
     /// Every fault injected so far, in order.
@@ -716,6 +727,7 @@ mod tests {
                 log: Mutex::new(Vec::new()),
                 freeze_matches: AtomicUsize::new(0),
                 triggered: std::sync::atomic::AtomicBool::new(false),
+                disarmed: std::sync::atomic::AtomicBool::new(false),
             };
             (0..10_000)
                 .map(|_| st.pick(b"GET / HTTP/1.1", b""))
@@ -746,6 +758,7 @@ mod tests {
             log: Mutex::new(Vec::new()),
             freeze_matches: AtomicUsize::new(0),
             triggered: std::sync::atomic::AtomicBool::new(false),
+            disarmed: std::sync::atomic::AtomicBool::new(false),
         };
         assert_eq!(st.pick(b"POST /", b"{\"insertMany\":1}"), None);
         assert_eq!(st.pick(b"POST /", b"{\"find\":1}"), None);

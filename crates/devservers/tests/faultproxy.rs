@@ -173,6 +173,8 @@ async fn freeze_points_hold_everything_after_them() {
     assert_eq!(count.load(Ordering::SeqCst), 3, "forwarded, answer held");
     assert!(post(&proxy, "d").await.is_none());
     assert_eq!(proxy.frozen(), 2);
+    proxy.unfreeze();
+    assert_eq!(post(&proxy, "e").await.unwrap().unwrap().1, "5");
 
     let (up, count) = upstream().await;
     let proxy = FaultProxy::start(up, FaultPlan::none().freeze_on("insert", 1, When::Before))
