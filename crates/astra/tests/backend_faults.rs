@@ -121,7 +121,11 @@ async fn s3_uploads_and_downloads_survive_lost_answers_and_hangs() {
             Rule::new("PUT ", 1, Fault::new(FaultKind::Timeout, When::Before)),
             Rule::new("PUT ", 3, Fault::new(FaultKind::Timeout, When::After)),
             Rule::new("GET ", 0, Fault::new(FaultKind::Reset, When::Before)),
-            Rule::new("HEAD ", 0, Fault::new(FaultKind::ServiceUnavailable, When::Before)),
+            Rule::new(
+                "HEAD ",
+                0,
+                Fault::new(FaultKind::ServiceUnavailable, When::Before),
+            ),
         ])
         .with_hold(std::time::Duration::from_secs(10)),
     )
@@ -152,20 +156,33 @@ async fn s3_uploads_and_downloads_survive_lost_answers_and_hangs() {
     // the server and times out; PUT #2 answers "already exists".
     let (p1, id1, b1) = put(1);
     let out = store.put_file(id1.as_str(), &p1).await.expect("put 1");
-    assert_eq!(out, PutOutcome::AlreadyPresent, "the lost first attempt did land");
+    assert_eq!(
+        out,
+        PutOutcome::AlreadyPresent,
+        "the lost first attempt did land"
+    );
     // PUT #3 is applied, then hangs: the repeat (#4) answers "already exists".
     let (p2, id2, b2) = put(2);
     let out = store.put_file(id2.as_str(), &p2).await.expect("put 2");
     assert_eq!(out, PutOutcome::AlreadyPresent);
     // A fresh blob goes straight through.
     let (p3, id3, _) = put(3);
-    assert!(!store.put_file(id3.as_str(), &p3).await.expect("put 3").already_present());
+    assert!(
+        !store
+            .put_file(id3.as_str(), &p3)
+            .await
+            .expect("put 3")
+            .already_present()
+    );
     assert_eq!(proxy.injected(), 3, "all PUT faults fired");
 
     assert!(store.exists(id1.as_str()).await.expect("head after 503"));
     let dest = dir.path().join("back");
     assert_eq!(
-        store.get_to_file(id1.as_str(), &dest).await.expect("get after reset"),
+        store
+            .get_to_file(id1.as_str(), &dest)
+            .await
+            .expect("get after reset"),
         b1.len() as u64
     );
     assert_eq!(std::fs::read(&dest).expect("read"), b1);

@@ -418,11 +418,33 @@ async fn copy_batch(
     Ok(out)
 }
 
+/// Runs `op` up to 4 times while it fails transiently (250 ms, 500 ms, 1 s apart). For the
+/// whole-run steps (listings, model lists, flush, in-depth checks) whose failure would
+/// otherwise end a long migration over one unlucky request after the client's own retries.
+pub(crate) async fn again<T, F, Fut>(mut op: F) -> Result<T, StorageError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StorageError>>,
+{
+    let mut delay = Duration::from_millis(250);
+    for _ in 0..3 {
+        match op().await {
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, ?delay, "transient failure; trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            r => return r,
+        }
+    }
+    op().await
+}
+
 /// Lists both sides and compares them (see [`plan`]).
 pub async fn plan_for(source: &dyn StorageBackend, target: &dyn StorageBackend) -> AppResult<Plan> {
     Ok(plan(
-        &source.list_versions().await?,
-        &target.list_versions().await?,
+        &again(|| source.list_versions()).await?,
+        &again(|| target.list_versions()).await?,
     ))
 }
 
@@ -520,8 +542,7 @@ async fn copy_all(
     audio_known: Option<&HashSet<String>>,
     report: &mut MigrateReport,
 ) -> AppResult<()> {
-    let models: Vec<ModelInfo> = source
-        .models()
+    let models: Vec<ModelInfo> = again(|| source.models())
         .await?
         .into_iter()
         .map(|s| s.model)
@@ -544,7 +565,7 @@ async fn copy_all(
             tokio::time::sleep(opts.retry_delay * round as u32).await;
         }
         let last = round == opts.retry_rounds;
-        let mut again = Vec::new();
+        let mut retry = Vec::new();
         for batch in pending.chunks(opts.batch_size.max(1)) {
             let out =
                 copy_batch(source, target, &models, batch, audio_known, opts, journal).await?;
@@ -553,7 +574,7 @@ async fn copy_all(
             report.copied += out.copied.len();
             for f in out.failed {
                 if f.transient && !last {
-                    again.push(f.id);
+                    retry.push(f.id);
                 } else {
                     finished += 1;
                     report.failed.push((f.id, f.why));
@@ -561,9 +582,9 @@ async fn copy_all(
             }
             progress.advance(finished as u64);
         }
-        pending = again;
+        pending = retry;
     }
-    target.flush().await?;
+    again(|| target.flush()).await?;
     Ok(())
 }
 

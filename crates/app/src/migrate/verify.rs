@@ -14,6 +14,7 @@ use songrec_storage::{
     ModelInfo, SongId, SongMetadata, StorageBackend, StorageError, VersionEntry,
 };
 
+use super::again;
 use crate::AppResult;
 
 /// How thoroughly to compare.
@@ -282,11 +283,11 @@ pub async fn verify(
     seed: u64,
     scratch: &Path,
 ) -> AppResult<VerifyReport> {
-    let src = source.list_versions().await?;
-    let tgt = target.list_versions().await?;
+    let src = again(|| source.list_versions()).await?;
+    let tgt = again(|| target.list_versions()).await?;
     let mut r = compare_listings(&src, &tgt);
-    let src_models = source.models().await?;
-    let tgt_models = target.models().await?;
+    let src_models = again(|| source.models()).await?;
+    let tgt_models = again(|| target.models()).await?;
     for m in &src_models {
         r.models.push(ModelCount {
             model: m.model.key(),
@@ -319,7 +320,7 @@ pub async fn verify(
                 async move {
                     (
                         id.clone(),
-                        check_song(source, target, models, id, scratch).await,
+                        again(|| check_song(source, target, models, id, scratch)).await,
                     )
                 }
             })
