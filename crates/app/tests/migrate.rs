@@ -117,12 +117,18 @@ async fn chaos_on_the_target_is_retried_and_reruns_finish_the_job() {
         .into_iter()
         .map(|v| v.id.as_str().to_owned())
         .collect();
-    let mut done = std::collections::HashSet::new();
+    let mut written = std::collections::HashSet::new();
     for r in &all {
-        for s in ledger.songs(r.id, Some(SongState::Done)).unwrap() {
-            assert!(on_target.contains(&s.id));
-            done.insert(s.id);
+        for s in ledger.songs(r.id, None).unwrap() {
+            if s.state == SongState::Done {
+                assert!(on_target.contains(&s.id), "ledger says done, target lacks it");
+            }
+            // A write whose acknowledgement was lost is recorded as failed, and the next
+            // run finds the song already there: the ledger may under-claim, never over-claim.
+            if matches!(s.state, SongState::Done | SongState::Failed) {
+                written.insert(s.id);
+            }
         }
     }
-    assert_eq!(done, on_target);
+    assert_eq!(written, on_target, "every song on the target was written by some run");
 }
