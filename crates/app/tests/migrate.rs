@@ -121,7 +121,10 @@ async fn chaos_on_the_target_is_retried_and_reruns_finish_the_job() {
     for r in &all {
         for s in ledger.songs(r.id, None).unwrap() {
             if s.state == SongState::Done {
-                assert!(on_target.contains(&s.id), "ledger says done, target lacks it");
+                assert!(
+                    on_target.contains(&s.id),
+                    "ledger says done, target lacks it"
+                );
             }
             // A write whose acknowledgement was lost is recorded as failed, and the next
             // run finds the song already there: the ledger may under-claim, never over-claim.
@@ -130,5 +133,8 @@ async fn chaos_on_the_target_is_retried_and_reruns_finish_the_job() {
             }
         }
     }
-    assert_eq!(written, on_target, "every song on the target was written by some run");
+    assert_eq!(
+        written, on_target,
+        "every song on the target was written by some run"
+    );
 }
