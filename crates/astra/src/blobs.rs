@@ -381,6 +381,25 @@ impl BlobStore {
         })
     }
 
+    /// `<prefix>/<name>`: the key of a non-audio object such as the sync lease.
+    pub fn object_key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.prefix)
+        }
+    }
+
+    /// The underlying object store (for the sync lease's conditional puts).
+    pub(crate) fn raw(&self) -> &AmazonS3 {
+        &self.store
+    }
+
+    /// A store error with the secret key scrubbed, mapped like every other blob error.
+    pub(crate) fn error(&self, key: &str, e: object_store::Error) -> BlobError {
+        self.store_err(key, e)
+    }
+
     fn path_for(&self, hash: &str) -> Result<(ObjectPath, String), BlobError> {
         let key = self.key_for(hash)?;
         let path = ObjectPath::parse(&key)

@@ -4,12 +4,15 @@
 //!   (schema in `migrations/astra/`, created by [`AstraBackend::init`]).
 //! - [`doctor`]: connectivity / credentials / schema checks for `songrec doctor`.
 //! - [`dataapi`]: the Data API client; [`blobs`]: the S3 audio store.
+//! - [`lease`]: the sync lease as a conditionally written object in the bucket.
 
 pub mod backend;
 pub mod blobs;
 pub mod dataapi;
+pub mod lease;
 pub mod secret;
 
 pub use backend::{
     AstraBackend, CheckStatus, DoctorCheck, DoctorReport, INSERT_CHUNK, InitReport, doctor,
 };
+pub use lease::S3LeaseStore;

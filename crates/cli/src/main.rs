@@ -5,6 +5,8 @@ mod bench;
 mod cli;
 mod migrate;
 mod output;
+mod quality;
+mod sync;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -22,8 +24,12 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Usage error (clap's own).
     pub const USAGE: u8 = 2;
-    /// The command finished but some files failed (ingest).
+    /// The command finished but some files failed (ingest) or songs failed (sync, migrate).
     pub const PARTIAL: u8 = 3;
+    /// Sync finished; conflicts were resolved by the policy and need a look.
+    pub const CONFLICTS: u8 = 4;
+    /// Refused by a safety rail (sync: delete limit, empty listing, lease held elsewhere).
+    pub const REFUSED: u8 = 5;
 }
 
 fn main() -> ExitCode {
@@ -92,6 +98,9 @@ async fn run(cli: Cli) -> Result<u8> {
     if let Command::Synth(args) = &cli.command {
         return cli::synth(args);
     }
+    if let Command::Eval(args) = &cli.command {
+        return quality::eval(args).await;
+    }
     if let Command::Bench(args) = &cli.command {
         return bench::run(args).await;
     }
@@ -100,6 +109,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::InitAstra(args) => return cli::init_astra(args, &cfg).await,
         Command::Doctor => return cli::doctor(&cfg).await,
         Command::Migrate(args) => return migrate::run(args, &cfg).await,
+        Command::Sync(args) => return sync::sync(args, &cfg).await,
         _ => {}
     }
     let backend = songrec_app::factory::build(&cfg)

@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use indicatif::ProgressBar;
 use songrec_app::migrate::ledger::{Ledger, RunSummary, SongState};
 use songrec_app::migrate::{LedgerContext, MigrateOptions, VerifyLevel};
 use songrec_storage::config::{BackendKind, Config};
 
-use crate::cli::{MigrateArgs, parse_migrate_spec, progress_bar};
+use crate::cli::{MigrateArgs, MigrateBar, parse_migrate_spec, progress_bar};
 use crate::exit;
 
 /// Where the ledger lives: `<cache dir>/migrate/ledger.sqlite` (`SONGREC_CACHE_DIR`,
@@ -17,16 +16,6 @@ use crate::exit;
 /// holds history only, so losing it (a cleared cache) loses nothing.
 pub fn ledger_path(cfg: &Config) -> PathBuf {
     cfg.cache.path.join("migrate").join("ledger.sqlite")
-}
-
-struct MigrateBar(ProgressBar);
-impl songrec_app::migrate::MigrateProgress for MigrateBar {
-    fn start(&self, total: u64) {
-        self.0.set_length(total);
-    }
-    fn advance(&self, n: u64) {
-        self.0.inc(n);
-    }
 }
 
 fn states_text(states: &[(SongState, u64)]) -> String {

@@ -22,9 +22,11 @@
 //! block and see the last committed state.
 
 pub mod fsutil;
+pub mod lease;
 pub mod npy;
 pub mod pack;
 pub mod snapshot;
+pub mod syncrecord;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -246,6 +248,17 @@ impl LocalBackend {
     /// The library root.
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// songrec's bookkeeping folder, `<library>/data/.songrec`.
+    pub fn internal_dir(&self) -> &Path {
+        &self.inner.paths.internal
+    }
+
+    /// Takes the library's write lock now (held until this backend is dropped), so a long
+    /// operation such as `sync` excludes other writers from its start instead of its first write.
+    pub async fn lock_for_writing(&self) -> StorageResult<()> {
+        self.blocking(|inner| inner.with_writable(|_| Ok(()))).await
     }
 
     /// Rebuilds every model's packed vector file from the `.npy` files (after editing them by hand).

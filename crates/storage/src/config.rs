@@ -124,6 +124,28 @@ pub struct IngestConfig {
     pub jobs: usize,
 }
 
+/// `songrec sync` settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Conflict policy: newer, local, remote or keep-both.
+    pub conflict: crate::sync::plan::Policy,
+    /// Refuse to delete more than this percentage of a side's songs in one run.
+    pub max_delete: u32,
+    /// Lifetime of the remote lease without renewal, seconds.
+    pub lease_ttl_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            conflict: crate::sync::plan::Policy::default(),
+            max_delete: 50,
+            lease_ttl_secs: 120,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct StorageSection {
@@ -139,6 +161,7 @@ struct FileConfig {
     s3: Option<S3Config>,
     cache: Option<CacheConfig>,
     ingest: Option<IngestConfig>,
+    sync: Option<SyncConfig>,
 }
 
 /// The whole configuration.
@@ -166,6 +189,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Ingest.
     pub ingest: IngestConfig,
+    /// Sync.
+    pub sync: SyncConfig,
     /// Where the config file was read from, if any.
     pub source: Option<PathBuf>,
 }
@@ -265,6 +290,7 @@ impl Config {
             s3: fc.s3.unwrap_or_default(),
             cache: fc.cache.unwrap_or_default(),
             ingest: fc.ingest.unwrap_or_default(),
+            sync: fc.sync.unwrap_or_default(),
             source: file.map(Path::to_path_buf),
         };
         let get = |k: &str| {
@@ -354,6 +380,19 @@ mod tests {
         let cfg = Config::from_sources(None, &env).unwrap();
         assert_eq!(cfg.s3.secret_access_key.expose(), "very-secret-key");
         assert!(!format!("{cfg:?}").contains("very-secret-key"));
+    }
+
+    #[test]
+    fn sync_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "[sync]\nconflict = \"keep-both\"\nmax_delete = 20\n").unwrap();
+        let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();
+        assert_eq!(cfg.sync.conflict, crate::sync::plan::Policy::KeepBoth);
+        assert_eq!(cfg.sync.max_delete, 20);
+        assert_eq!(cfg.sync.lease_ttl_secs, 120);
+        std::fs::write(&f, "[sync]\nconflict = \"mine\"\n").unwrap();
+        assert!(Config::from_sources(Some(&f), &HashMap::new()).is_err());
     }
 
     #[test]

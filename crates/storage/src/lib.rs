@@ -17,6 +17,7 @@ pub mod metadata;
 pub mod model;
 pub mod query;
 pub mod secret;
+pub mod sync;
 
 pub use backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
 pub use error::{StorageError, StorageResult};

@@ -1,0 +1,238 @@
+//! Sync benchmark: a library of N songs (metadata + one D-d vector, optional audio) on machine
+//! A is synced to a remote (the local Data API server + s3s-fs, started in-process on
+//! 127.0.0.1), then: a no-op sync (the cost every later run pays when nothing changed), a sync
+//! of a few edits, and optionally a second machine pulling everything.
+//!
+//! ```text
+//! cargo run --release -p songrec-app --example sync_bench -- --songs 10000 [--dim 512] [--audio-bytes 0] [--pull]
+//! ```
+//!
+//! Prints wall time and Data API requests per step (S3 requests of the lease are not counted:
+//! 2–3 per run).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use songrec_astra::blobs::{BlobStore, S3Config};
+use songrec_astra::dataapi::{DataApiClient, DataApiConfig};
+use songrec_astra::secret::Secret;
+use songrec_astra::{AstraBackend, S3LeaseStore};
+use songrec_local::LocalBackend;
+use songrec_local::syncrecord::SqliteRecord;
+use songrec_storage::sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
+use songrec_storage::sync::lease::Lease;
+use songrec_storage::sync::record::RecordStore;
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+
+const TOKEN: &str = "AstraCS:sync-bench-token-0123456789";
+const AK: &str = "AKIDSYNCBENCH";
+const SK: &str = "sync-bench-secret-0123456789";
+
+struct Args {
+    songs: usize,
+    dim: usize,
+    audio_bytes: usize,
+    pull: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        songs: 10_000,
+        dim: 512,
+        audio_bytes: 0,
+        pull: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--songs" | "-n" => a.songs = value()?.parse().map_err(|e| format!("--songs: {e}"))?,
+            "--dim" => a.dim = value()?.parse().map_err(|e| format!("--dim: {e}"))?,
+            "--audio-bytes" => {
+                a.audio_bytes = value()?
+                    .parse()
+                    .map_err(|e| format!("--audio-bytes: {e}"))?;
+            }
+            "--pull" => a.pull = true,
+            "-h" | "--help" => {
+                return Err(
+                    "usage: sync_bench [--songs N] [--dim D] [--audio-bytes B] [--pull]".into(),
+                );
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(a)
+}
+
+struct Side {
+    lib: LocalBackend,
+    record: SqliteRecord,
+    lease: Arc<Lease>,
+    scratch: std::path::PathBuf,
+}
+
+fn side(dir: &std::path::Path, blobs: &BlobStore) -> Side {
+    let lib = LocalBackend::open(dir.join("library")).expect("library");
+    let record =
+        SqliteRecord::open(&lib.internal_dir().join("sync.sqlite"), "bench").expect("record");
+    let lease = Arc::new(Lease::new(
+        Arc::new(S3LeaseStore::new(blobs.clone())),
+        record.machine_id(),
+        Duration::from_secs(120),
+    ));
+    Side {
+        lib,
+        record,
+        lease,
+        scratch: dir.join("scratch"),
+    }
+}
+
+async fn step(name: &str, s: &Side, remote: &AstraBackend) -> SyncReport {
+    let before = remote.requests_sent();
+    let t = Instant::now();
+    let r = sync(
+        &s.lib,
+        remote,
+        &s.lease,
+        &s.record,
+        &SyncOptions::new(&s.scratch),
+        &NoSyncProgress,
+    )
+    .await
+    .expect("sync");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(r.is_complete(), "{name}: {:?}", r.failed.first());
+    println!(
+        "{name:<34} {secs:>8.2} s {:>8} requests   (up {} new + {} changed, down {} new + {} changed)",
+        remote.requests_sent() - before,
+        r.pushed_new,
+        r.pushed_changed,
+        r.pulled_new,
+        r.pulled_changed
+    );
+    r
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
+        songrec_dataapi_server::Token::new(TOKEN),
+    ))
+    .await
+    .expect("data api server");
+    let s3 = songrec_devservers::S3Server::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        &dir.path().join("s3"),
+        &["bench"],
+        AK,
+        SK,
+    )
+    .await
+    .expect("s3");
+    let blobs = BlobStore::new(
+        S3Config::new("bench", "us-east-1", AK, Secret::new(SK))
+            .with_endpoint(s3.endpoint())
+            .with_allow_http(true),
+    )
+    .expect("blobs");
+    let client = DataApiClient::new(
+        DataApiConfig::new(api.base_url(), Secret::new(TOKEN)).with_api_path("/v1"),
+    )
+    .expect("client");
+    let remote = AstraBackend::from_parts(client, blobs.clone(), "songrec").expect("backend");
+    remote.init_schema(&[]).await.expect("init");
+
+    let a = side(&dir.path().join("a"), &blobs);
+    let model = ModelInfo::new("bench", "1", args.dim);
+    let t = Instant::now();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let audio_dir = dir.path().join("audio");
+    std::fs::create_dir_all(&audio_dir).expect("audio dir");
+    let mut batch = Vec::new();
+    for i in 0..args.songs {
+        let bytes = if args.audio_bytes > 0 {
+            let mut b = format!("bench audio {i} ").into_bytes();
+            b.resize(args.audio_bytes.max(b.len()), (i % 251) as u8);
+            Some(b)
+        } else {
+            None
+        };
+        let id = match &bytes {
+            Some(b) => SongId::from_bytes(b),
+            None => SongId::from_bytes(format!("bench song {i}").as_bytes()),
+        };
+        if let Some(b) = &bytes {
+            let f = audio_dir.join(format!("{i}.flac"));
+            std::fs::write(&f, b).expect("audio");
+            a.lib.put_audio(&id, &f).await.expect("put audio");
+            std::fs::remove_file(&f).expect("rm");
+        }
+        let mut m = SongMetadata::new(id, format!("Track {i}"));
+        m.artist = Some(format!("Artist {}", i % 97));
+        m.genre = Some(["rock", "jazz", "pop", "folk"][i % 4].to_owned());
+        m.file_name = format!("track{i}.flac");
+        let vector = (0..args.dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect();
+        batch.push(SongRecord {
+            metadata: m,
+            embeddings: vec![Embedding {
+                model: model.clone(),
+                vector,
+            }],
+        });
+        if batch.len() == 2000 || i + 1 == args.songs {
+            let r = a.lib.put_songs(&batch).await.expect("load");
+            assert!(r.is_complete());
+            batch.clear();
+        }
+    }
+    a.lib.flush().await.expect("flush");
+    println!(
+        "songs {} × {}-d vectors, audio {} B each; local library built in {:.1} s",
+        args.songs,
+        args.dim,
+        args.audio_bytes,
+        t.elapsed().as_secs_f64()
+    );
+
+    step("first sync (upload everything)", &a, &remote).await;
+    for i in 1..=3 {
+        step(&format!("no-op sync #{i}"), &a, &remote).await;
+    }
+    for i in 0..10 {
+        let id = match args.audio_bytes {
+            0 => SongId::from_bytes(format!("bench song {i}").as_bytes()),
+            _ => {
+                let mut b = format!("bench audio {i} ").into_bytes();
+                b.resize(args.audio_bytes.max(b.len()), (i % 251) as u8);
+                SongId::from_bytes(&b)
+            }
+        };
+        let mut m = a.lib.get_metadata(&id).await.expect("get").expect("song");
+        m.genre = Some("edited".into());
+        m.touch();
+        a.lib.put_metadata(&m).await.expect("edit");
+    }
+    step("sync of 10 edits", &a, &remote).await;
+    if args.pull {
+        let b = side(&dir.path().join("b"), &blobs);
+        step("second machine: first sync (download)", &b, &remote).await;
+        step("second machine: no-op sync", &b, &remote).await;
+    }
+}

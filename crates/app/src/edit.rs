@@ -1,0 +1,246 @@
+//! `songrec edit`: change a song's metadata by hand. Every change bumps the song's version and
+//! update time, which is how `songrec sync` sees that it changed here.
+
+use serde_json::Value;
+use songrec_storage::SongMetadata;
+
+use crate::{AppError, AppResult};
+
+/// Requested changes.
+///
+/// ```
+/// use songrec_app::edit::{apply, Edit};
+/// use songrec_storage::{SongId, SongMetadata};
+/// let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Old");
+/// let e = Edit { title: Some("New".into()), set: vec![("label".into(), "Warp".into())], ..Edit::default() };
+/// assert!(apply(&mut m, &e).unwrap());
+/// assert_eq!((m.title.as_str(), m.version), ("New", 2));
+/// assert_eq!(m.extra["label"], "Warp");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Edit {
+    /// New title.
+    pub title: Option<String>,
+    /// New artist (empty: remove).
+    pub artist: Option<String>,
+    /// New album (empty: remove).
+    pub album: Option<String>,
+    /// New genre (empty: remove).
+    pub genre: Option<String>,
+    /// Tags to add.
+    pub add_tags: Vec<String>,
+    /// Tags to remove.
+    pub remove_tags: Vec<String>,
+    /// `key=value` pairs: `title`, `artist`, `album`, `genre`, `key`, `bpm`, or any free-form
+    /// field (values that read as JSON numbers, booleans, arrays or objects are stored as such).
+    pub set: Vec<(String, String)>,
+    /// Fields to remove: `artist`, `album`, `genre`, `key`, `bpm` or a free-form field.
+    pub unset: Vec<String>,
+}
+
+/// Fields that describe the file or the library's bookkeeping: never edited by hand.
+const FIXED: [&str; 11] = [
+    "id",
+    "content_hash",
+    "version",
+    "created_at",
+    "updated_at",
+    "duration_secs",
+    "sample_rate",
+    "channels",
+    "file_size",
+    "file_name",
+    "tags",
+];
+
+fn opt(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+fn set_field(m: &mut SongMetadata, key: &str, value: &str) -> AppResult<()> {
+    match key {
+        "title" => {
+            let t =
+                opt(value).ok_or_else(|| AppError::Invalid("a title cannot be empty".into()))?;
+            m.title = t;
+        }
+        "artist" => m.artist = opt(value),
+        "album" => m.album = opt(value),
+        "genre" => m.genre = opt(value),
+        "key" => {
+            m.key = match opt(value) {
+                Some(k) => Some(crate::musickey::normalize(&k)?),
+                None => None,
+            }
+        }
+        "bpm" => {
+            m.bpm = match opt(value) {
+                Some(b) => Some(
+                    b.parse::<f32>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x > 0.0)
+                        .ok_or_else(|| {
+                            AppError::Invalid(format!("bpm: {b:?} is not a positive number"))
+                        })?,
+                ),
+                None => None,
+            }
+        }
+        k if FIXED.contains(&k) => {
+            return Err(AppError::Invalid(format!(
+                "{k} is not editable (it describes the file or the library's bookkeeping)"
+            )));
+        }
+        "" => return Err(AppError::Invalid("--set needs KEY=VALUE".into())),
+        k => {
+            let v = match serde_json::from_str::<Value>(value) {
+                Ok(
+                    v @ (Value::Number(_) | Value::Bool(_) | Value::Array(_) | Value::Object(_)),
+                ) => v,
+                _ => Value::String(value.to_owned()),
+            };
+            m.extra.insert(k.to_owned(), v);
+        }
+    }
+    Ok(())
+}
+
+/// Applies `e`; if anything changed, bumps the version and update time. Returns whether it did.
+pub fn apply(m: &mut SongMetadata, e: &Edit) -> AppResult<bool> {
+    let before = m.clone();
+    let named = [
+        ("title", &e.title),
+        ("artist", &e.artist),
+        ("album", &e.album),
+        ("genre", &e.genre),
+    ];
+    for (k, v) in named {
+        if let Some(v) = v {
+            set_field(m, k, v)?;
+        }
+    }
+    for (k, v) in &e.set {
+        set_field(m, k.trim(), v)?;
+    }
+    for k in &e.unset {
+        match k.trim() {
+            "artist" => m.artist = None,
+            "album" => m.album = None,
+            "genre" => m.genre = None,
+            "key" => m.key = None,
+            "bpm" => m.bpm = None,
+            k if FIXED.contains(&k) || k == "title" => {
+                return Err(AppError::Invalid(format!("{k} cannot be removed")));
+            }
+            k => {
+                m.extra.remove(k);
+            }
+        }
+    }
+    for t in &e.add_tags {
+        let t = t.trim();
+        if !t.is_empty() && !m.tags.iter().any(|x| x == t) {
+            m.tags.push(t.to_owned());
+        }
+    }
+    m.tags
+        .retain(|t| !e.remove_tags.iter().any(|r| r.trim() == t));
+    if *m == before {
+        return Ok(false);
+    }
+    m.touch();
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use songrec_storage::SongId;
+
+    fn song() -> SongMetadata {
+        let mut m = SongMetadata::new(SongId::from_bytes(b"s"), "Song");
+        m.artist = Some("A".into());
+        m.tags = vec!["x".into()];
+        m
+    }
+
+    #[test]
+    fn edits_bump_version_only_when_something_changed() {
+        let mut m = song();
+        assert!(!apply(&mut m, &Edit::default()).unwrap());
+        assert!(
+            !apply(
+                &mut m,
+                &Edit {
+                    artist: Some("A".into()),
+                    add_tags: vec!["x".into()],
+                    ..Edit::default()
+                }
+            )
+            .unwrap()
+        );
+        assert_eq!(m.version, 1);
+        let e = Edit {
+            genre: Some("jazz".into()),
+            artist: Some(String::new()),
+            add_tags: vec!["late night".into()],
+            remove_tags: vec!["x".into()],
+            set: vec![
+                ("year".into(), "1997".into()),
+                ("label".into(), "Warp".into()),
+                ("key".into(), "Am".into()),
+                ("bpm".into(), "121.5".into()),
+            ],
+            ..Edit::default()
+        };
+        assert!(apply(&mut m, &e).unwrap());
+        assert_eq!(m.version, 2);
+        assert_eq!(m.genre.as_deref(), Some("jazz"));
+        assert_eq!(m.artist, None);
+        assert_eq!(m.tags, vec!["late night"]);
+        assert_eq!(m.extra["year"], 1997);
+        assert_eq!(m.extra["label"], "Warp");
+        assert_eq!(m.key.as_deref(), Some("A minor"));
+        assert_eq!(m.bpm, Some(121.5));
+        let e = Edit {
+            unset: vec!["label".into(), "bpm".into()],
+            ..Edit::default()
+        };
+        assert!(apply(&mut m, &e).unwrap());
+        assert!(!m.extra.contains_key("label") && m.bpm.is_none());
+        assert_eq!(m.version, 3);
+    }
+
+    #[test]
+    fn bookkeeping_fields_are_refused() {
+        for (k, v) in [
+            ("version", "9"),
+            ("id", "x"),
+            ("file_size", "1"),
+            ("title", " "),
+        ] {
+            let e = Edit {
+                set: vec![(k.into(), v.into())],
+                ..Edit::default()
+            };
+            let mut m = song();
+            assert!(apply(&mut m, &e).is_err(), "{k}");
+        }
+        let e = Edit {
+            set: vec![("bpm".into(), "fast".into())],
+            ..Edit::default()
+        };
+        assert!(
+            apply(&mut song(), &e)
+                .unwrap_err()
+                .to_string()
+                .contains("fast")
+        );
+        let e = Edit {
+            unset: vec!["title".into()],
+            ..Edit::default()
+        };
+        assert!(apply(&mut song(), &e).is_err());
+    }
+}

@@ -1,0 +1,128 @@
+//! `songrec sync` wiring: builds both sides, the record and the lease from the configuration
+//! and runs the engine ([`songrec_storage::sync`]).
+//!
+//! - local side: the [`LocalBackend`] at `[local] path`, write-locked for the whole run;
+//! - remote side: the [`AstraBackend`] (Data API + S3) from `[astra]`/`[s3]`, used directly,
+//!   without read caches or offline fallbacks (sync must see the remote as it is);
+//! - record: `<library>/data/.songrec/sync.sqlite`, rows keyed by [`remote_identity`];
+//! - lease: `<s3 prefix>/locks/sync.lease` in the bucket, held by this library's machine id.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use songrec_astra::{AstraBackend, S3LeaseStore};
+use songrec_local::LocalBackend;
+use songrec_local::syncrecord::SqliteRecord;
+use songrec_storage::config::Config;
+use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport, sync};
+use songrec_storage::sync::lease::Lease;
+use songrec_storage::sync::record::RecordStore;
+
+use crate::AppResult;
+
+/// Both sides of a sync and what ties them together.
+pub struct SyncSides {
+    /// This machine's library.
+    pub local: LocalBackend,
+    /// The shared remote library.
+    pub remote: Arc<AstraBackend>,
+    /// The record of the last synced state.
+    pub record: SqliteRecord,
+    /// The remote lease.
+    pub lease: Arc<Lease>,
+}
+
+/// Names the remote library in the record: Data API endpoint, keyspace and collection prefix,
+/// plus the S3 endpoint, bucket and prefix. Pointing the same local library at another remote
+/// starts a fresh record (a first sync) for it.
+///
+/// ```
+/// let cfg = songrec_storage::config::Config::from_sources(None, &Default::default()).unwrap();
+/// assert!(songrec_app::sync::remote_identity(&cfg).contains("keyspace=default_keyspace"));
+/// ```
+pub fn remote_identity(cfg: &Config) -> String {
+    format!(
+        "astra {}{} keyspace={} prefix={} | s3 {} bucket={} prefix={}",
+        cfg.astra.api_endpoint.trim_end_matches('/'),
+        cfg.astra.api_path,
+        cfg.astra.keyspace,
+        cfg.astra.collection_prefix,
+        cfg.s3.endpoint.trim_end_matches('/'),
+        cfg.s3.bucket,
+        cfg.s3.prefix
+    )
+}
+
+/// The record file of a local library.
+pub fn record_path(local: &LocalBackend) -> PathBuf {
+    local.internal_dir().join("sync.sqlite")
+}
+
+/// Opens both sides. `lock` takes the local library's write lock now (real runs; dry runs
+/// only read).
+pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
+    let local = LocalBackend::open(&cfg.local.path)?;
+    if lock {
+        local.lock_for_writing().await?;
+    }
+    let remote = Arc::new(AstraBackend::connect(cfg)?);
+    let record = SqliteRecord::open(&record_path(&local), &remote_identity(cfg))?;
+    let lease = Arc::new(Lease::new(
+        Arc::new(S3LeaseStore::new(remote.blob_store().clone())),
+        record.machine_id(),
+        Duration::from_secs(cfg.sync.lease_ttl_secs.max(3)),
+    ));
+    Ok(SyncSides {
+        local,
+        remote,
+        record,
+        lease,
+    })
+}
+
+/// A finished run and what it cost.
+#[derive(Debug)]
+pub struct SyncRun {
+    /// The engine's report.
+    pub report: SyncReport,
+    /// Data API requests sent by the remote side.
+    pub requests: u64,
+    /// This machine's id.
+    pub machine: String,
+}
+
+/// Runs one sync with the configured sides.
+pub async fn run(
+    cfg: &Config,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+) -> Result<SyncRun, RunError> {
+    let sides = open(cfg, !opts.dry_run).await?;
+    let before = sides.remote.requests_sent();
+    let report = sync(
+        &sides.local,
+        sides.remote.as_ref(),
+        &sides.lease,
+        &sides.record,
+        opts,
+        progress,
+    )
+    .await?;
+    Ok(SyncRun {
+        report,
+        requests: sides.remote.requests_sent() - before,
+        machine: sides.record.machine_id(),
+    })
+}
+
+/// Why a run could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Opening a side failed.
+    #[error(transparent)]
+    Open(#[from] crate::AppError),
+    /// The engine stopped.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}

@@ -1,0 +1,289 @@
+//! `songrec sync` and `songrec edit`: argument parsing and printing; the work is in
+//! `songrec_app::sync` / `songrec_storage::sync` and `songrec_app::edit`.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::ProgressBar;
+use songrec_app::factory::Backend;
+use songrec_app::sync::RunError;
+use songrec_storage::config::Config;
+use songrec_storage::sync::engine::{
+    ABORT_AFTER_ENV, SyncError, SyncOptions, SyncProgress, SyncReport,
+};
+use songrec_storage::sync::lease::LeaseError;
+use songrec_storage::sync::plan::{Action, Rails};
+
+use crate::exit;
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// How songs changed on both sides are resolved: newer (default), local, remote or
+    /// keep-both (the losing values are kept in the song's extra.conflicts).
+    #[arg(long)]
+    pub conflict: Option<String>,
+    /// Refuse to delete more than this percentage of either side's songs in one run (default 50).
+    #[arg(long, value_name = "PERCENT")]
+    pub max_delete: Option<u32>,
+    /// Override the safety rails (delete limit, empty-listing check).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan; change nothing (takes no lease).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Songs transferred concurrently.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Machine-readable report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// The song: title, "artist - title", id prefix or path of an ingested file.
+    pub song: String,
+    /// New title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New artist ("" removes it).
+    #[arg(long)]
+    pub artist: Option<String>,
+    /// New album ("" removes it).
+    #[arg(long)]
+    pub album: Option<String>,
+    /// New genre ("" removes it).
+    #[arg(long)]
+    pub genre: Option<String>,
+    /// Add a tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Remove a tag (repeatable).
+    #[arg(long = "untag")]
+    pub untags: Vec<String>,
+    /// Set a field: KEY=VALUE (repeatable): title, artist, album, genre, key, bpm or any
+    /// free-form field, e.g. --set label=Warp --set year=1997.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Remove a field (repeatable): artist, album, genre, key, bpm or a free-form field,
+    /// e.g. --unset conflicts after looking at a keep-both conflict.
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unset: Vec<String>,
+    /// Print the edited metadata as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Bar(ProgressBar);
+impl SyncProgress for Bar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+fn plan_line(r: &SyncReport) -> String {
+    let s = &r.summary;
+    format!(
+        "{} to upload ({} new), {} to download ({} new), {} to delete here, {} to delete on the remote, {} to merge, {} unchanged (here {} songs, remote {}, record {})",
+        s.push_new + s.push_changed,
+        s.push_new,
+        s.pull_new + s.pull_changed,
+        s.pull_new,
+        s.delete_local,
+        s.delete_remote,
+        s.reconcile,
+        s.unchanged,
+        s.local_live,
+        s.remote_live,
+        s.recorded_live
+    )
+}
+
+fn describe(a: &Action) -> String {
+    match a {
+        Action::Copy { id, from, full } => format!(
+            "{} {} {}",
+            if *from == songrec_storage::sync::plan::Side::Local {
+                "upload"
+            } else {
+                "download"
+            },
+            if *full { "song" } else { "metadata" },
+            id.short()
+        ),
+        Action::Delete { id, on } => format!("delete {} on the {on} side", id.short()),
+        Action::Reconcile { id, added_both } => format!(
+            "merge {} ({})",
+            id.short(),
+            if *added_both {
+                "added on both sides"
+            } else {
+                "changed on both sides"
+            }
+        ),
+        Action::RecordDeleted { id, .. } => format!("record deletion of {}", id.short()),
+    }
+}
+
+/// `songrec sync`.
+pub async fn sync(args: &SyncArgs, cfg: &Config) -> Result<u8> {
+    let policy = match &args.conflict {
+        Some(p) => p.parse().context("--conflict")?,
+        None => cfg.sync.conflict,
+    };
+    let max_delete = args.max_delete.unwrap_or(cfg.sync.max_delete);
+    if max_delete > 100 {
+        anyhow::bail!("--max-delete is a percentage (0-100), got {max_delete}");
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("songrec-sync-")
+        .tempdir()
+        .context("creating a scratch folder")?;
+    let mut opts = SyncOptions::new(scratch.path().join("transit"));
+    opts.policy = policy;
+    opts.rails = Rails {
+        max_delete_percent: max_delete,
+        force: args.force,
+    };
+    opts.dry_run = args.dry_run;
+    opts.concurrency = args.concurrency.max(1);
+    // Test fault hook (documented in the README): abort after N writes.
+    opts.abort_after_writes = std::env::var(ABORT_AFTER_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
+    let bar = crate::cli::progress_bar(
+        !args.json && !args.dry_run,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",
+    );
+    let started = Instant::now();
+    let run = match songrec_app::sync::run(cfg, &opts, &Bar(bar.clone())).await {
+        Ok(r) => r,
+        Err(RunError::Sync(SyncError::Lease(e @ LeaseError::Held(_)))) => {
+            bar.finish_and_clear();
+            eprintln!("refused: {e}");
+            return Ok(exit::REFUSED);
+        }
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(e).context("sync");
+        }
+    };
+    bar.finish_and_clear();
+    let r = &run.report;
+    let secs = started.elapsed().as_secs_f64();
+    let code = if !r.violations.is_empty() {
+        exit::REFUSED
+    } else if !r.failed.is_empty() {
+        exit::PARTIAL
+    } else if !r.conflicts.is_empty() {
+        exit::CONFLICTS
+    } else {
+        exit::OK
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "machine": run.machine,
+                "report": r,
+                "requests": run.requests,
+                "elapsed_secs": secs,
+                "exit_code": code,
+            }))?
+        );
+        return Ok(code);
+    }
+    println!(
+        "sync {} ⇄ remote as machine {}: {}",
+        cfg.local.path.display(),
+        run.machine.get(..12).unwrap_or(&run.machine),
+        plan_line(r)
+    );
+    for v in &r.violations {
+        eprintln!("refused: {v}");
+    }
+    if !r.violations.is_empty() {
+        return Ok(code);
+    }
+    if r.dry_run {
+        for a in r.actions.iter().take(50) {
+            println!("  would {}", describe(a));
+        }
+        if r.actions.len() > 50 {
+            println!("  … and {} more", r.actions.len() - 50);
+        }
+        for c in &r.conflicts {
+            println!("  {c}");
+        }
+        println!("dry run: nothing changed");
+        return Ok(exit::OK);
+    }
+    for c in &r.conflicts {
+        println!("{c}");
+    }
+    for (id, why) in &r.failed {
+        eprintln!("failed: {}: {why}", id.short());
+    }
+    println!(
+        "synced: uploaded {} new + {} changed, downloaded {} new + {} changed, deleted {} here + {} on the remote, {} conflicts, {} failed (retried by the next run); {:.1} s, {} Data API requests",
+        r.pushed_new,
+        r.pushed_changed,
+        r.pulled_new,
+        r.pulled_changed,
+        r.deleted_local,
+        r.deleted_remote,
+        r.conflicts.len(),
+        r.failed.len(),
+        secs,
+        run.requests
+    );
+    Ok(code)
+}
+
+/// `songrec edit`.
+pub async fn edit(args: &EditArgs, backend: Backend) -> Result<u8> {
+    let mut m = songrec_app::resolve::resolve(backend.as_ref(), &args.song).await?;
+    let mut set = Vec::new();
+    for kv in &args.set {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--set {kv:?}: expected KEY=VALUE"))?;
+        set.push((k.to_owned(), v.to_owned()));
+    }
+    let e = songrec_app::edit::Edit {
+        title: args.title.clone(),
+        artist: args.artist.clone(),
+        album: args.album.clone(),
+        genre: args.genre.clone(),
+        add_tags: args.tags.clone(),
+        remove_tags: args.untags.clone(),
+        set,
+        unset: args.unset.clone(),
+    };
+    let old = m.version;
+    let changed = songrec_app::edit::apply(&mut m, &e)?;
+    if changed {
+        backend
+            .put_metadata(&m)
+            .await
+            .with_context(|| format!("storing the metadata of {}", m.display_name()))?;
+        backend.flush().await?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else if changed {
+        println!(
+            "edited {}  {}: version {old} → {}",
+            m.id.short(),
+            m.display_name(),
+            m.version
+        );
+    } else {
+        println!("{}  {}: nothing to change", m.id.short(), m.display_name());
+    }
+    Ok(exit::OK)
+}

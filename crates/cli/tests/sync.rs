@@ -1,0 +1,595 @@
+//! `songrec sync` end to end: the real binary on two machines (two local library folders)
+//! against one local Data API server and one s3s-fs (SigV4) on 127.0.0.1.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use songrec_astra::AstraBackend;
+use songrec_local::LocalBackend;
+use songrec_storage::config::Config;
+use songrec_storage::sync::digest::digest;
+use songrec_storage::{SongId, StorageBackend};
+
+const TOKEN: &str = "AstraCS:cli-sync-token-abcdef0123456789";
+const AK: &str = "songrec-sync-test";
+const SK: &str = "sync-cli-secret-key-0123456789";
+
+struct Cloud {
+    rt: tokio::runtime::Runtime,
+    dataapi: String,
+    s3: String,
+    _s3: songrec_devservers::S3Server,
+    _api: songrec_dataapi_server::ServerHandle,
+    dir: tempfile::TempDir,
+}
+
+fn cloud() -> Cloud {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (api, s3) = rt.block_on(async {
+        let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
+            songrec_dataapi_server::Token::new(TOKEN),
+        ))
+        .await
+        .unwrap();
+        let s3 = songrec_devservers::S3Server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            &dir.path().join("s3"),
+            &["music"],
+            AK,
+            SK,
+        )
+        .await
+        .unwrap();
+        (api, s3)
+    });
+    let c = Cloud {
+        dataapi: api.base_url(),
+        s3: s3.endpoint(),
+        rt,
+        _s3: s3,
+        _api: api,
+        dir,
+    };
+    let o = c.run(
+        c.dir.path(),
+        &["--storage-backend", "astra", "init-astra"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // Example songs shared by the tests: 10 synthesised WAVs, 2 s each.
+    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .arg("synth")
+        .arg(c.music())
+        .args(["--per-style", "2", "--seconds", "2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    c
+}
+
+impl Cloud {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ASTRA_DB_API_ENDPOINT", self.dataapi.clone()),
+            ("ASTRA_DB_API_PATH", "/v1".into()),
+            ("ASTRA_DB_APPLICATION_TOKEN", TOKEN.into()),
+            ("SONGREC_S3_ENDPOINT", self.s3.clone()),
+            ("SONGREC_S3_BUCKET", "music".into()),
+            ("SONGREC_S3_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", AK.into()),
+            ("AWS_SECRET_ACCESS_KEY", SK.into()),
+        ]
+    }
+
+    fn run(&self, home: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_songrec"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .envs(self.env())
+            .envs(extra.iter().copied())
+            .current_dir(home)
+            .output()
+            .unwrap()
+    }
+
+    fn music(&self) -> PathBuf {
+        self.dir.path().join("music")
+    }
+
+    /// One of the synthesised files, by its title ("Warehouse Pulse 1").
+    fn file(&self, title: &str) -> String {
+        let f = std::fs::read_dir(self.music())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(&format!(" - {title}.wav")))
+            .unwrap_or_else(|| panic!("no synthesised file for {title}"));
+        f.to_string_lossy().into_owned()
+    }
+
+    fn config(&self) -> Config {
+        let env = self
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        Config::from_sources(None, &env).unwrap()
+    }
+
+    fn remote(&self) -> AstraBackend {
+        AstraBackend::connect(&self.config()).unwrap()
+    }
+}
+
+/// A machine: its own home and library folder.
+struct Machine<'a> {
+    cloud: &'a Cloud,
+    home: tempfile::TempDir,
+}
+
+impl<'a> Machine<'a> {
+    fn new(cloud: &'a Cloud) -> Self {
+        Self {
+            cloud,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn lib(&self) -> PathBuf {
+        self.home.path().join("library")
+    }
+
+    fn songrec(&self, args: &[&str]) -> Output {
+        self.songrec_env(args, &[])
+    }
+
+    fn songrec_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let lib = self.lib();
+        let mut all = vec!["--library", lib.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.cloud.run(self.home.path(), &all, extra)
+    }
+
+    fn ingest(&self, titles: &[&str]) {
+        let files: Vec<String> = titles.iter().map(|t| self.cloud.file(t)).collect();
+        let mut args = vec!["ingest"];
+        args.extend(files.iter().map(String::as_str));
+        let o = self.songrec(&args);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+
+    /// `songrec sync` with the expected exit code.
+    fn sync(&self, args: &[&str], code: i32) -> String {
+        let mut all = vec!["sync"];
+        all.extend_from_slice(args);
+        let o = self.songrec(&all);
+        assert_eq!(o.status.code(), Some(code), "sync {args:?}: {}", text(&o));
+        text(&o)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.songrec(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        text(&o)
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+type State = BTreeMap<SongId, (u64, String, String)>;
+
+/// Live songs of a side: version, content hash and metadata digest; every audio blob is
+/// downloaded and its hash checked, every song has its vector.
+fn state(c: &Cloud, b: &dyn StorageBackend) -> State {
+    let tmp = tempfile::tempdir().unwrap();
+    c.rt.block_on(async {
+        let models = b.models().await.unwrap();
+        let mut out = BTreeMap::new();
+        for v in b.list_versions().await.unwrap() {
+            if v.deleted {
+                continue;
+            }
+            assert!(!out.contains_key(&v.id), "{} listed twice", v.id);
+            let m = b.get_metadata(&v.id).await.unwrap().expect("metadata");
+            let f = tmp.path().join(v.id.as_str());
+            b.get_audio(&v.id, &f).await.unwrap();
+            assert_eq!(SongId::from_file(&f).unwrap().0, v.id, "blob hash");
+            let mut vectors = 0;
+            for s in &models {
+                vectors += usize::from(b.get_embedding(&v.id, &s.model).await.unwrap().is_some());
+            }
+            assert_eq!(vectors, 1, "{}: one vector per song", m.title);
+            out.insert(
+                v.id.clone(),
+                (v.version, v.content_hash.clone(), digest(&m)),
+            );
+        }
+        out
+    })
+}
+
+fn local_state(c: &Cloud, m: &Machine) -> State {
+    state(c, &LocalBackend::open(m.lib()).unwrap())
+}
+
+fn titles(c: &Cloud, b: &dyn StorageBackend) -> BTreeMap<String, songrec_storage::SongMetadata> {
+    c.rt.block_on(async {
+        let mut out = BTreeMap::new();
+        for v in b
+            .list_versions()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|v| !v.deleted)
+        {
+            let m = b.get_metadata(&v.id).await.unwrap().unwrap();
+            out.insert(m.file_name.clone(), m);
+        }
+        out
+    })
+}
+
+/// Both machines and the remote agree, and hold `n` songs.
+fn assert_converged(c: &Cloud, machines: &[&Machine], n: usize) -> State {
+    let remote = state(c, &c.remote());
+    assert_eq!(remote.len(), n, "remote songs");
+    for m in machines {
+        assert_eq!(
+            local_state(c, m),
+            remote,
+            "machine {}",
+            m.home.path().display()
+        );
+    }
+    remote
+}
+
+#[test]
+fn two_machines_adds_edits_deletes_and_conflicts_converge() {
+    let c = cloud();
+    let (a, b) = (Machine::new(&c), Machine::new(&c));
+    a.ingest(&[
+        "Warehouse Pulse 1",
+        "Warehouse Pulse 2",
+        "Garage Anthem 1",
+        "Garage Anthem 2",
+        "Slow Piano 1",
+        "Drifting Pads 1",
+    ]);
+    b.ingest(&[
+        "Slow Piano 2",
+        "Drifting Pads 1",
+        "Drifting Pads 2",
+        "Blue Swing 1",
+        "Blue Swing 2",
+    ]);
+
+    let out = a.sync(&[], 0);
+    assert!(out.contains("uploaded 6 new"), "{out}");
+    let out = b.sync(&["--dry-run"], 0);
+    assert!(
+        out.contains("dry run") && out.contains("would download song"),
+        "{out}"
+    );
+    let out = b.sync(&[], 0);
+    assert!(
+        out.contains("uploaded 4 new") && out.contains("downloaded 5 new"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("conflict:"),
+        "same song added on both sides, same tags: no conflict: {out}"
+    );
+    a.sync(&[], 0);
+    assert_converged(&c, &[&a, &b], 10);
+
+    // One side edits, the other deletes, delete here/edit there, and edit/edit.
+    a.ok(&["edit", "Warehouse Pulse 1", "--genre", "house"]);
+    b.ok(&["delete", "Garage Anthem 1"]);
+    a.ok(&["delete", "Garage Anthem 2"]);
+    b.ok(&["edit", "Garage Anthem 2", "--tag", "live"]);
+    a.ok(&["edit", "Slow Piano 1", "--title", "Piano by A"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    b.ok(&[
+        "edit",
+        "Slow Piano 1",
+        "--title",
+        "Piano by B",
+        "--set",
+        "label=Warp",
+    ]);
+
+    let out = a.sync(&[], 0);
+    assert!(out.contains("deleted 0 here + 1 on the remote"), "{out}");
+    let out = b.sync(&[], 4);
+    assert!(out.contains("2 conflicts"), "{out}");
+    assert!(
+        out.contains("deleted here, edited on the remote")
+            || out.contains("edited here, deleted on the remote"),
+        "{out}"
+    );
+    assert!(out.contains("edited on both sides (title)"), "{out}");
+    a.sync(&[], 0);
+    let out = b.sync(&[], 0);
+    assert!(
+        out.contains("uploaded 0 new + 0 changed, downloaded 0 new + 0 changed"),
+        "{out}"
+    );
+    assert_converged(&c, &[&a, &b], 9);
+
+    let songs = titles(&c, &c.remote());
+    let by_title = |t: &str| {
+        songs
+            .values()
+            .find(|m| m.title == t)
+            .unwrap_or_else(|| panic!("{t} missing: {songs:?}"))
+    };
+    assert_eq!(
+        by_title("Warehouse Pulse 1").genre.as_deref(),
+        Some("house")
+    );
+    assert!(
+        songs.values().all(|m| m.title != "Garage Anthem 1"),
+        "deleted everywhere"
+    );
+    assert!(
+        by_title("Garage Anthem 2")
+            .tags
+            .contains(&"live".to_owned()),
+        "the edit won over the deletion"
+    );
+    let piano = by_title("Piano by B");
+    assert_eq!(piano.extra["label"], "Warp");
+    assert!(piano.version >= 3);
+    // The deletion travels as a tombstone: machine a does not resurrect it.
+    let tombstones =
+        c.rt.block_on(async { c.remote().list_versions().await.unwrap() });
+    assert_eq!(tombstones.iter().filter(|v| v.deleted).count(), 1);
+}
+
+#[test]
+fn each_conflict_policy() {
+    let c = cloud();
+    let (a, b) = (Machine::new(&c), Machine::new(&c));
+    let songs = [
+        "Warehouse Pulse 1",
+        "Garage Anthem 1",
+        "Slow Piano 1",
+        "Blue Swing 1",
+    ];
+    a.ingest(&songs);
+    a.sync(&[], 0);
+    b.sync(&[], 0);
+    for (song, policy, want) in [
+        ("Warehouse Pulse 1", "newer", "from B"),
+        ("Garage Anthem 1", "local", "from B"),
+        ("Slow Piano 1", "remote", "from A"),
+        ("Blue Swing 1", "keep-both", "from B"),
+    ] {
+        a.ok(&["edit", song, "--album", "from A"]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        b.ok(&["edit", song, "--album", "from B"]);
+        a.sync(&[], 0);
+        let out = b.sync(&["--conflict", policy], 4);
+        assert!(
+            out.contains("conflict:") && out.contains("(album)"),
+            "{policy}: {out}"
+        );
+        assert_eq!(out.matches("conflict:").count(), 1, "{out}");
+        a.sync(&[], 0);
+        let remote = titles(&c, &c.remote());
+        let m = remote.values().find(|m| m.title == song).unwrap();
+        assert_eq!(m.album.as_deref(), Some(want), "{policy}");
+        if policy == "keep-both" {
+            assert_eq!(
+                m.extra["conflicts"][0]["fields"]["album"], "from A",
+                "{m:?}"
+            );
+        } else {
+            assert!(!m.extra.contains_key("conflicts"), "{policy}");
+        }
+    }
+    b.sync(&[], 0);
+    assert_converged(&c, &[&a, &b], 4);
+    // The archive can be cleared by hand, and that edit syncs like any other.
+    b.ok(&["edit", "Blue Swing 1", "--unset", "conflicts"]);
+    b.sync(&[], 0);
+    a.sync(&[], 0);
+    let remote = titles(&c, &c.remote());
+    assert!(remote.values().all(|m| !m.extra.contains_key("conflicts")));
+    assert_converged(&c, &[&a, &b], 4);
+}
+
+/// `kill -9`-like aborts (the test fault hook `SONGREC_SYNC_TEST_ABORT_AFTER=N` calls
+/// `std::process::abort()` after N writes) at many points of pushes, pulls, deletions and
+/// merges; plain reruns then finish the work: every song once, every blob's hash right.
+#[test]
+fn killed_syncs_are_finished_by_the_next_run() {
+    let c = cloud();
+    let (a, b) = (Machine::new(&c), Machine::new(&c));
+    let all = [
+        "Warehouse Pulse 1",
+        "Warehouse Pulse 2",
+        "Garage Anthem 1",
+        "Garage Anthem 2",
+        "Slow Piano 1",
+        "Slow Piano 2",
+        "Drifting Pads 1",
+        "Drifting Pads 2",
+    ];
+    a.ingest(&all);
+    let mut aborted = 0;
+    let crash = |m: &Machine, n: u32, aborted: &mut u32| {
+        let o = m.songrec_env(
+            &["sync"],
+            &[("SONGREC_SYNC_TEST_ABORT_AFTER", &n.to_string())],
+        );
+        match o.status.code() {
+            None => {
+                eprintln!(
+                    "aborted after {n}: {}",
+                    text(&o).lines().last().unwrap_or("")
+                );
+                assert!(text(&o).contains("test fault hook"), "{}", text(&o));
+                *aborted += 1;
+            }
+            Some(0 | 4) => {}
+            Some(code) => panic!("exit {code}: {}", text(&o)),
+        }
+    };
+    // Pushes: killed after 1, 2, 4, 7 writes (audio uploads, batch writes, record commits).
+    for n in [1, 2, 4, 7] {
+        crash(&a, n, &mut aborted);
+    }
+    a.sync(&[], 0);
+    // Pulls.
+    for n in [1, 3, 6] {
+        crash(&b, n, &mut aborted);
+    }
+    b.sync(&[], 0);
+    assert_converged(&c, &[&a, &b], 8);
+    // Deletions, edits and a conflict, killed midway on both machines.
+    a.ok(&["delete", "Warehouse Pulse 1"]);
+    a.ok(&["edit", "Garage Anthem 1", "--genre", "punk"]);
+    a.ok(&["edit", "Slow Piano 1", "--title", "Piano A"]);
+    b.ok(&["edit", "Slow Piano 1", "--title", "Piano B"]);
+    b.ok(&["edit", "Drifting Pads 2", "--tag", "night"]);
+    b.ingest(&["Blue Swing 1", "Blue Swing 2"]);
+    for n in [1, 2] {
+        crash(&a, n, &mut aborted);
+    }
+    a.sync(&[], 0);
+    for n in [1, 2, 3, 5] {
+        crash(&b, n, &mut aborted);
+    }
+    let out = b.sync(&[], 0);
+    assert!(!out.contains("failed: "), "{out}");
+    a.sync(&[], 0);
+    b.sync(&[], 0);
+    assert!(aborted >= 8, "the hook fired: {aborted}");
+    assert_converged(&c, &[&a, &b], 9);
+    let remote = titles(&c, &c.remote());
+    assert!(
+        remote
+            .values()
+            .any(|m| m.title == "Piano B" || m.title == "Piano A")
+    );
+    assert!(remote.values().any(|m| m.genre.as_deref() == Some("punk")));
+    assert!(
+        remote
+            .values()
+            .any(|m| m.tags.contains(&"night".to_owned()))
+    );
+}
+
+#[test]
+fn safety_rails_and_the_lease() {
+    let c = cloud();
+    let (a, b) = (Machine::new(&c), Machine::new(&c));
+    let all = [
+        "Warehouse Pulse 1",
+        "Warehouse Pulse 2",
+        "Garage Anthem 1",
+        "Garage Anthem 2",
+        "Slow Piano 1",
+        "Slow Piano 2",
+    ];
+    a.ingest(&all);
+    a.sync(&[], 0);
+    b.sync(&[], 0);
+
+    // Lease held by another machine: refused (5) and named; expired: taken over.
+    let store = songrec_astra::S3LeaseStore::new(c.remote().blob_store().clone());
+    use songrec_storage::sync::lease::{LeaseInfo, LeaseStore};
+    let mut other = LeaseInfo::new("other-machine-id", std::time::Duration::from_secs(600));
+    other.host = "laptop".into();
+    let tag = c.rt.block_on(async {
+        let (_, tag) = store
+            .read()
+            .await
+            .unwrap()
+            .expect("released lease object is kept");
+        store
+            .replace(&serde_json::to_vec(&other).unwrap(), &tag)
+            .await
+            .unwrap()
+            .unwrap()
+    });
+    let out = a.sync(&[], 5);
+    assert!(
+        out.contains("other-machine-id") && out.contains("laptop"),
+        "{out}"
+    );
+    other.expires_at = LeaseInfo::new("x", std::time::Duration::ZERO).expires_at;
+    c.rt.block_on(async {
+        store
+            .replace(&serde_json::to_vec(&other).unwrap(), &tag)
+            .await
+            .unwrap()
+            .unwrap();
+    });
+    a.sync(&[], 0);
+
+    // Deleting 4 of 6 songs: refused at the default 50 %, nothing changes; allowed with
+    // --max-delete 70; the other machine then needs --force to apply them.
+    for t in &all[..4] {
+        a.ok(&["delete", t]);
+    }
+    let out = a.sync(&[], 5);
+    assert!(
+        out.contains("refusing to delete 4 of 6 songs on the remote side"),
+        "{out}"
+    );
+    assert_eq!(state(&c, &c.remote()).len(), 6, "nothing deleted");
+    let out = a.sync(&["--dry-run"], 5);
+    assert!(out.contains("refusing"), "{out}");
+    a.sync(&["--max-delete", "70"], 0);
+    let out = b.sync(&[], 5);
+    assert!(
+        out.contains("refusing to delete 4 of 6 songs on the local side"),
+        "{out}"
+    );
+    b.sync(&["--force"], 0);
+    assert_converged(&c, &[&a, &b], 2);
+
+    // An empty remote listing while the record says songs were synced: refused.
+    c.rt.block_on(async {
+        let r = c.remote();
+        r.client()
+            .collection(r.songs_collection())
+            .delete_many(serde_json::json!({"deleted": {"$in": [true, false]}}))
+            .await
+            .unwrap();
+    });
+    let out = a.sync(&[], 5);
+    assert!(
+        out.contains("remote library lists no songs at all"),
+        "{out}"
+    );
+    assert_eq!(local_state(&c, &a).len(), 2, "local untouched");
+    // And an empty local listing (metadata wiped, the record kept).
+    let data = b.lib().join("data");
+    for f in [
+        "embeddings/metadata.json",
+        ".songrec/journal.jsonl",
+        ".songrec/tombstones.json",
+        ".songrec/index/metadata.bin",
+    ] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    let out = b.sync(&[], 5);
+    assert!(out.contains("local library lists no songs at all"), "{out}");
+}

@@ -1,0 +1,296 @@
+//! The sync record in SQLite: `<library>/data/.songrec/sync.sqlite` (schema in
+//! `migrations/sync/`). One file per library holds this machine's id and, per remote library,
+//! the last synced state of every song ([`songrec_storage::sync::record`]). Every commit is one
+//! transaction, durable before it returns (WAL, `synchronous = FULL`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+use songrec_storage::sync::record::{BaseEntry, RecordChange, RecordStore, entry_of};
+use songrec_storage::{SongId, SongMetadata, StorageError, StorageResult};
+
+/// The schema, applied to new files.
+const SCHEMA: &str = include_str!("../../../migrations/sync/001_record.sql");
+/// Schema version written by this build.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The SQLite-backed [`RecordStore`] for one remote library.
+///
+/// ```no_run
+/// use songrec_local::syncrecord::SqliteRecord;
+/// use songrec_storage::sync::record::RecordStore;
+/// let r = SqliteRecord::open("/music/data/.songrec/sync.sqlite".as_ref(), "astra https://db… | s3 bucket").unwrap();
+/// println!("machine {}", r.machine_id());
+/// ```
+#[derive(Debug)]
+pub struct SqliteRecord {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    remote: String,
+    machine: String,
+}
+
+fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> StorageError + '_ {
+    move |e| StorageError::Backend {
+        backend: "sync record".into(),
+        message: format!("{}: {e}", path.display()),
+        transient: matches!(
+            e,
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error {
+                    code: rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked,
+                    ..
+                },
+                _
+            )
+        ),
+    }
+}
+
+impl SqliteRecord {
+    /// Opens (creating if needed) the record file and selects the `remote` library's rows.
+    pub fn open(path: &Path, remote: &str) -> StorageResult<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        }
+        let err = db_err(path);
+        let conn = Connection::open(path).map_err(&err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(&err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(&err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(&err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StorageError::corrupt(
+                path,
+                format!(
+                    "sync record schema {version} was written by a newer songrec (this one knows {SCHEMA_VERSION}); upgrade songrec"
+                ),
+            ));
+        }
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(&err)?;
+        }
+        let fresh = format!("{:032x}", rand_u128());
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('machine_id', ?1)",
+            params![fresh],
+        )
+        .map_err(&err)?;
+        let machine: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'machine_id'", [], |r| {
+                r.get(0)
+            })
+            .map_err(&err)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            remote: remote.to_owned(),
+            machine,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> StorageResult<std::sync::MutexGuard<'_, Connection>> {
+        self.conn.lock().map_err(|_| StorageError::Backend {
+            backend: "sync record".into(),
+            message: "poisoned by an earlier panic".into(),
+            transient: false,
+        })
+    }
+}
+
+/// 128 random bits from the OS (via std's randomly seeded hasher) mixed with time and pid.
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut out = 0u128;
+    for i in 0..2u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        out = (out << 64) | u128::from(h.finish());
+    }
+    out
+}
+
+impl RecordStore for SqliteRecord {
+    fn machine_id(&self) -> String {
+        self.machine.clone()
+    }
+
+    fn load(&self) -> StorageResult<HashMap<SongId, BaseEntry>> {
+        let err = db_err(&self.path);
+        let conn = self.conn()?;
+        let mut st = conn
+            .prepare_cached("SELECT id, version, digest, deleted FROM base WHERE remote = ?1")
+            .map_err(&err)?;
+        let rows = st
+            .query_map(params![self.remote], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, bool>(3)?,
+                ))
+            })
+            .map_err(&err)?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, version, digest, deleted) = row.map_err(&err)?;
+            let id =
+                SongId::parse(&id).map_err(|e| StorageError::corrupt(&self.path, e.to_string()))?;
+            out.insert(
+                id,
+                BaseEntry {
+                    version: u64::try_from(version).unwrap_or(0),
+                    digest,
+                    deleted,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    fn base_metadata(&self, ids: &[SongId]) -> StorageResult<HashMap<SongId, SongMetadata>> {
+        let err = db_err(&self.path);
+        let conn = self.conn()?;
+        let mut st = conn
+            .prepare_cached(
+                "SELECT metadata FROM base WHERE remote = ?1 AND id = ?2 AND metadata IS NOT NULL",
+            )
+            .map_err(&err)?;
+        let mut out = HashMap::new();
+        for id in ids {
+            let text: Option<String> = st
+                .query_row(params![self.remote, id.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(&err)?;
+            if let Some(t) = text {
+                let m: SongMetadata = serde_json::from_str(&t).map_err(|e| {
+                    StorageError::corrupt(&self.path, format!("metadata of song {id}: {e}"))
+                })?;
+                out.insert(id.clone(), m);
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit(&self, changes: &[RecordChange]) -> StorageResult<()> {
+        let err = db_err(&self.path);
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(&err)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO base (remote, id, version, digest, deleted, metadata, synced_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(&err)?;
+            let now = chrono::Utc::now().to_rfc3339();
+            for c in changes {
+                let e = entry_of(c);
+                let meta = match c {
+                    RecordChange::Live(m) => Some(serde_json::to_string(m).map_err(|e| {
+                        StorageError::InvalidInput(format!("metadata of song {}: {e}", m.id))
+                    })?),
+                    RecordChange::Deleted { .. } => None,
+                };
+                st.execute(params![
+                    self.remote,
+                    c.id().as_str(),
+                    i64::try_from(e.version).unwrap_or(i64::MAX),
+                    e.digest,
+                    e.deleted,
+                    meta,
+                    now
+                ])
+                .map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_reopen_keeps_machine_id_and_separates_remotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("sync.sqlite");
+        let a = SqliteRecord::open(&path, "remote-1").unwrap();
+        let machine = a.machine_id();
+        assert_eq!(machine.len(), 32);
+        let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "X");
+        m.version = 4;
+        let gone = SongId::from_bytes(b"y");
+        a.commit(&[
+            RecordChange::Live(m.clone()),
+            RecordChange::Deleted {
+                id: gone.clone(),
+                version: 2,
+            },
+        ])
+        .unwrap();
+        drop(a);
+        let a = SqliteRecord::open(&path, "remote-1").unwrap();
+        assert_eq!(a.machine_id(), machine, "generated once");
+        let base = a.load().unwrap();
+        assert_eq!(base.len(), 2);
+        assert_eq!(base[&m.id].version, 4);
+        assert_eq!(
+            base[&m.id].digest,
+            songrec_storage::sync::digest::digest(&m)
+        );
+        assert!(base[&gone].deleted);
+        let metas = a.base_metadata(&[m.id.clone(), gone.clone()]).unwrap();
+        assert_eq!(metas.len(), 1);
+        assert_eq!(metas[&m.id], m);
+        let other = SqliteRecord::open(&path, "remote-2").unwrap();
+        assert!(other.load().unwrap().is_empty());
+        assert_eq!(other.machine_id(), machine, "one machine id per library");
+        // Replacing a row.
+        m.version = 5;
+        a.commit(&[RecordChange::Live(m.clone())]).unwrap();
+        assert_eq!(a.load().unwrap()[&m.id].version, 5);
+    }
+
+    #[test]
+    fn different_libraries_get_different_machine_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SqliteRecord::open(&dir.path().join("a.sqlite"), "r").unwrap();
+        let b = SqliteRecord::open(&dir.path().join("b.sqlite"), "r").unwrap();
+        assert_ne!(a.machine_id(), b.machine_id());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        drop(SqliteRecord::open(&path, "r").unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 9).unwrap();
+        drop(c);
+        let e = SqliteRecord::open(&path, "r").unwrap_err().to_string();
+        assert!(e.contains("newer songrec"), "{e}");
+    }
+}

@@ -1,0 +1,150 @@
+//! Metadata content digests: what "the same metadata" means to sync.
+//!
+//! Versions alone can collide across machines (two machines both edit v3 into a different v4),
+//! so sync also compares a digest of the metadata's *content*: every field except `version` and
+//! `updated_at` (which change on every write without changing what the song is), serialised as
+//! canonical JSON (object keys sorted at every level) and hashed with SHA-256.
+
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::metadata::SongMetadata;
+
+/// Fields that are bookkeeping of a write, not content.
+pub const NOT_CONTENT: [&str; 2] = ["version", "updated_at"];
+
+/// The metadata as a JSON object without [`NOT_CONTENT`] fields (`extra` fields are top-level keys).
+///
+/// ```
+/// use songrec_storage::{SongId, SongMetadata};
+/// use songrec_storage::sync::digest::content;
+/// let m = SongMetadata::new(SongId::from_bytes(b"a"), "Song");
+/// let c = content(&m);
+/// assert_eq!(c["title"], "Song");
+/// assert!(!c.contains_key("version"));
+/// ```
+pub fn content(m: &SongMetadata) -> Map<String, Value> {
+    let mut obj = match serde_json::to_value(m) {
+        Ok(Value::Object(o)) => o,
+        // SongMetadata always serialises to an object; keep the digest total anyway.
+        _ => Map::new(),
+    };
+    for k in NOT_CONTENT {
+        obj.remove(k);
+    }
+    obj
+}
+
+/// Hex SHA-256 of the canonical JSON of [`content`].
+///
+/// ```
+/// use songrec_storage::{SongId, SongMetadata};
+/// use songrec_storage::sync::digest::digest;
+/// let mut m = SongMetadata::new(SongId::from_bytes(b"a"), "Song");
+/// let d = digest(&m);
+/// m.touch(); // new version and update time, same content
+/// assert_eq!(digest(&m), d);
+/// m.title = "Other".into();
+/// assert_ne!(digest(&m), d);
+/// ```
+pub fn digest(m: &SongMetadata) -> String {
+    digest_content(&content(m))
+}
+
+/// Hex SHA-256 of the canonical JSON of a content object.
+pub fn digest_content(c: &Map<String, Value>) -> String {
+    let mut s = String::new();
+    write_object(c, &mut s);
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Canonical JSON of any value (sorted keys, no whitespace).
+pub fn canonical(v: &Value) -> String {
+    let mut s = String::new();
+    write_value(v, &mut s);
+    s
+}
+
+fn write_object(o: &Map<String, Value>, out: &mut String) {
+    let mut keys: Vec<&String> = o.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String((*k).clone()).to_string());
+        out.push(':');
+        if let Some(v) = o.get(*k) {
+            write_value(v, out);
+        }
+    }
+    out.push('}');
+}
+
+fn write_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(o) => write_object(o, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::SongId;
+    use serde_json::json;
+
+    #[test]
+    fn key_order_does_not_matter() {
+        let a = json!({"b": 1, "a": {"y": [1, {"q": 2, "p": 1}], "x": null}});
+        let b = json!({"a": {"x": null, "y": [1, {"p": 1, "q": 2}]}, "b": 1});
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(
+            canonical(&a),
+            r#"{"a":{"x":null,"y":[1,{"p":1,"q":2}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn extra_fields_and_every_content_field_count() {
+        let base = SongMetadata::new(SongId::from_bytes(b"s"), "T");
+        let d0 = digest(&base);
+        let mut m = base.clone();
+        m.extra.insert("label".into(), json!("Warp"));
+        assert_ne!(digest(&m), d0);
+        let mut m = base.clone();
+        m.tags.push("dark".into());
+        assert_ne!(digest(&m), d0);
+        let mut m = base.clone();
+        m.bpm = Some(120.0);
+        assert_ne!(digest(&m), d0);
+        let mut m = base.clone();
+        m.created_at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        assert_ne!(digest(&m), d0, "created_at is content");
+        let mut m = base.clone();
+        m.version = 9;
+        m.updated_at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        assert_eq!(digest(&m), d0, "version and updated_at are not");
+    }
+
+    #[test]
+    fn survives_a_json_round_trip() {
+        let mut m = SongMetadata::new(SongId::from_bytes(b"r"), "Round");
+        m.bpm = Some(0.1);
+        m.duration_secs = 1.0 / 3.0;
+        m.extra.insert("n".into(), json!({"z": 1, "a": [true]}));
+        let back: SongMetadata = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(digest(&back), digest(&m));
+    }
+}

@@ -1,0 +1,605 @@
+//! The sync executor: takes the lease, lists both sides, plans (pure), then carries the plan
+//! out and advances the record song by song as transfers complete.
+//!
+//! Order of work: deletions both sides already made (record only), deletions, merges of songs
+//! changed on both sides, then copies in batches. A whole-song copy writes audio, then every
+//! vector, then the metadata (the commit point), and only then advances the record, so a run
+//! killed anywhere is finished by the next run: songs whose record was not advanced are
+//! compared again, and content already on the target is recognised (same digest) or written
+//! again idempotently (content-addressed audio, upserts).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt as _;
+use serde::Serialize;
+
+use crate::backend::{SongRecord, StorageBackend};
+use crate::error::StorageError;
+use crate::id::SongId;
+use crate::metadata::SongMetadata;
+use crate::model::ModelInfo;
+use crate::sync::lease::{Lease, LeaseError, LeaseInfo};
+use crate::sync::merge::merge;
+use crate::sync::plan::{
+    Action, Conflict, ConflictKind, Plan, PlanSummary, Policy, Rails, Side, Violation, plan,
+};
+use crate::sync::record::{RecordChange, RecordStore};
+
+/// Environment variable of the test fault hook (see [`SyncOptions::abort_after_writes`]).
+pub const ABORT_AFTER_ENV: &str = "SONGREC_SYNC_TEST_ABORT_AFTER";
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// Conflict policy.
+    pub policy: Policy,
+    /// Safety rails.
+    pub rails: Rails,
+    /// Plan only: take no lease, change nothing.
+    pub dry_run: bool,
+    /// Songs per write batch.
+    pub batch_size: usize,
+    /// Songs transferred concurrently.
+    pub concurrency: usize,
+    /// Folder for audio in transit (created, removed at the end).
+    pub scratch_dir: PathBuf,
+    /// **Test fault hook**: `std::process::abort()` right after this many writes (backend
+    /// writes and record commits), to test that a killed run is finished by the next one.
+    /// The CLI sets it from the `SONGREC_SYNC_TEST_ABORT_AFTER` environment variable.
+    pub abort_after_writes: Option<u64>,
+}
+
+impl SyncOptions {
+    /// Defaults: policy `newer`, 50 % delete rail, batches of 64, 8 transfers at a time.
+    pub fn new(scratch_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            policy: Policy::default(),
+            rails: Rails::default(),
+            dry_run: false,
+            batch_size: 64,
+            concurrency: 8,
+            scratch_dir: scratch_dir.into(),
+            abort_after_writes: None,
+        }
+    }
+}
+
+/// Receives progress.
+pub trait SyncProgress: Send + Sync {
+    /// Steps to do.
+    fn start(&self, total: u64);
+    /// Steps done since the last call.
+    fn advance(&self, n: u64);
+}
+
+/// Ignores progress.
+pub struct NoSyncProgress;
+impl SyncProgress for NoSyncProgress {
+    fn start(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// What a run did (or, for a dry run, would do).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SyncReport {
+    /// The plan's counts.
+    pub summary: PlanSummary,
+    /// The plan's steps (dry runs only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Safety-rail refusals; when present nothing was changed.
+    pub violations: Vec<Violation>,
+    /// Whole songs uploaded.
+    pub pushed_new: usize,
+    /// Metadata changes uploaded (incl. merges written to the remote).
+    pub pushed_changed: usize,
+    /// Whole songs downloaded.
+    pub pulled_new: usize,
+    /// Metadata changes downloaded (incl. merges written here).
+    pub pulled_changed: usize,
+    /// Songs deleted here.
+    pub deleted_local: usize,
+    /// Songs deleted on the remote.
+    pub deleted_remote: usize,
+    /// Songs found equal on both sides (only the record advanced).
+    pub recorded: usize,
+    /// Conflicts, each with its resolution.
+    pub conflicts: Vec<Conflict>,
+    /// Songs that could not be synced this run, with the reason (the next run retries them).
+    pub failed: Vec<(SongId, String)>,
+    /// The lease held during the run.
+    pub lease: Option<LeaseInfo>,
+}
+
+impl SyncReport {
+    /// Both sides agree (nothing refused, nothing failed).
+    pub fn is_complete(&self) -> bool {
+        self.violations.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The lease is held by another machine, or was lost.
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    /// A storage failure that concerns the whole library (unreachable, locked, unauthorised,
+    /// listing or record failures).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Runs one sync between `local` and `remote`.
+///
+/// ```no_run
+/// # async fn demo(local: &dyn songrec_storage::StorageBackend, remote: &dyn songrec_storage::StorageBackend) -> Result<(), songrec_storage::sync::engine::SyncError> {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use songrec_storage::sync::engine::{sync, NoSyncProgress, SyncOptions};
+/// use songrec_storage::sync::lease::{Lease, MemoryLeaseStore};
+/// use songrec_storage::sync::record::MemoryRecord;
+/// let record = MemoryRecord::new("machine-a");
+/// let lease = Arc::new(Lease::new(Arc::new(MemoryLeaseStore::default()), "machine-a", Duration::from_secs(60)));
+/// let report = sync(local, remote, &lease, &record, &SyncOptions::new("/tmp/sync-scratch"), &NoSyncProgress).await?;
+/// println!("{} conflicts", report.conflicts.len());
+/// # Ok(()) }
+/// ```
+pub async fn sync(
+    local: &dyn StorageBackend,
+    remote: &dyn StorageBackend,
+    lease: &Arc<Lease>,
+    record: &dyn RecordStore,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+) -> Result<SyncReport, SyncError> {
+    if opts.dry_run {
+        return run(local, remote, None, record, opts, progress).await;
+    }
+    let info = lease.acquire().await?;
+    let keep = lease.keep_alive();
+    let result = run(local, remote, Some(lease), record, opts, progress).await;
+    drop(keep);
+    let released = lease.release().await;
+    let mut report = result?;
+    if let Err(e) = released {
+        tracing::warn!("releasing the sync lease failed (it expires by itself): {e}");
+    }
+    report.lease = Some(info);
+    Ok(report)
+}
+
+async fn run(
+    local: &dyn StorageBackend,
+    remote: &dyn StorageBackend,
+    lease: Option<&Arc<Lease>>,
+    record: &dyn RecordStore,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+) -> Result<SyncReport, SyncError> {
+    let (lv, rv) = futures::join!(local.list_versions(), remote.list_versions());
+    let (lv, rv) = (lv?, rv?);
+    let base = record.load()?;
+    let Plan {
+        actions,
+        conflicts,
+        violations,
+        summary,
+    } = plan(&base, &lv, &rv, opts.policy, &opts.rails);
+    let mut report = SyncReport {
+        summary,
+        dry_run: opts.dry_run,
+        conflicts,
+        violations,
+        ..SyncReport::default()
+    };
+    if !report.violations.is_empty() {
+        return Ok(report);
+    }
+    if opts.dry_run {
+        report.actions = actions;
+        return Ok(report);
+    }
+    std::fs::create_dir_all(&opts.scratch_dir)
+        .map_err(|e| StorageError::io(&opts.scratch_dir, e))?;
+    progress.start(actions.len() as u64);
+    let ex = Exec {
+        local,
+        remote,
+        lease,
+        record,
+        opts,
+        writes: AtomicU64::new(0),
+        machine: record.machine_id(),
+    };
+    let result = ex.execute(actions, &mut report, progress).await;
+    let _ = std::fs::remove_dir_all(&opts.scratch_dir);
+    result?;
+    local.flush().await?;
+    remote.flush().await?;
+    Ok(report)
+}
+
+struct Exec<'a> {
+    local: &'a dyn StorageBackend,
+    remote: &'a dyn StorageBackend,
+    lease: Option<&'a Arc<Lease>>,
+    record: &'a dyn RecordStore,
+    opts: &'a SyncOptions,
+    writes: AtomicU64,
+    machine: String,
+}
+
+/// Errors that concern the whole library: stop instead of failing song after song.
+fn is_fatal(e: &StorageError) -> bool {
+    e.is_unavailable()
+        || matches!(
+            e,
+            StorageError::Locked { .. } | StorageError::Unauthorized(_)
+        )
+}
+
+impl Exec<'_> {
+    fn side(&self, s: Side) -> &dyn StorageBackend {
+        match s {
+            Side::Local => self.local,
+            Side::Remote => self.remote,
+        }
+    }
+
+    /// Counts a completed write; the test fault hook aborts here.
+    fn wrote(&self) {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.opts.abort_after_writes.is_some_and(|limit| n >= limit) {
+            eprintln!("test fault hook: aborting after {n} writes ({ABORT_AFTER_ENV})");
+            std::process::abort();
+        }
+    }
+
+    async fn check_lease(&self) -> Result<(), SyncError> {
+        if let Some(l) = self.lease {
+            l.check().await?;
+        }
+        Ok(())
+    }
+
+    fn commit(&self, changes: &[RecordChange]) -> Result<(), SyncError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.record.commit(changes)?;
+        self.wrote();
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        actions: Vec<Action>,
+        report: &mut SyncReport,
+        progress: &dyn SyncProgress,
+    ) -> Result<(), SyncError> {
+        let batch = self.opts.batch_size.max(1);
+        let mut recorded_deleted = Vec::new();
+        let mut deletes = Vec::new();
+        let mut reconciles = Vec::new();
+        let mut copies: HashMap<(Side, bool), Vec<SongId>> = HashMap::new();
+        for a in actions {
+            match a {
+                Action::RecordDeleted { id, version } => {
+                    recorded_deleted.push(RecordChange::Deleted { id, version });
+                }
+                Action::Delete { id, on } => deletes.push((id, on)),
+                Action::Reconcile { id, added_both } => reconciles.push((id, added_both)),
+                Action::Copy { id, from, full } => copies.entry((from, full)).or_default().push(id),
+            }
+        }
+        self.name_conflicts(report).await;
+
+        for chunk in recorded_deleted.chunks(batch) {
+            self.commit(chunk)?;
+            progress.advance(chunk.len() as u64);
+        }
+
+        for chunk in deletes.chunks(batch) {
+            self.check_lease().await?;
+            let done: Vec<(SongId, Side, Result<bool, StorageError>)> =
+                futures::stream::iter(chunk.iter())
+                    .map(|(id, on)| async move {
+                        let r = self.side(*on).delete_song(id).await;
+                        if r.is_ok() {
+                            self.wrote();
+                        }
+                        (id.clone(), *on, r)
+                    })
+                    .buffer_unordered(self.opts.concurrency.max(1))
+                    .collect()
+                    .await;
+            let mut changes = Vec::new();
+            for (id, on, r) in done {
+                match r {
+                    Ok(_) => {
+                        match on {
+                            Side::Local => report.deleted_local += 1,
+                            Side::Remote => report.deleted_remote += 1,
+                        }
+                        // The version is informational for deleted entries.
+                        changes.push(RecordChange::Deleted { id, version: 0 });
+                    }
+                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(e) => report
+                        .failed
+                        .push((id, format!("deleting on the {on} side: {e}"))),
+                }
+            }
+            self.commit(&changes)?;
+            progress.advance(chunk.len() as u64);
+        }
+
+        for chunk in reconciles.chunks(batch) {
+            self.check_lease().await?;
+            self.reconcile(chunk, report).await?;
+            progress.advance(chunk.len() as u64);
+        }
+
+        let mut keys: Vec<(Side, bool)> = copies.keys().copied().collect();
+        keys.sort();
+        for key in keys {
+            let ids = copies.remove(&key).unwrap_or_default();
+            let (from, full) = key;
+            let models = if full {
+                self.side(from)
+                    .models()
+                    .await?
+                    .into_iter()
+                    .map(|s| s.model)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for chunk in ids.chunks(batch) {
+                self.check_lease().await?;
+                self.copy(chunk, from, full, &models, report).await?;
+                progress.advance(chunk.len() as u64);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills in song names of edit-vs-delete conflicts (a few reads, only when there are any).
+    async fn name_conflicts(&self, report: &mut SyncReport) {
+        for c in report.conflicts.iter_mut().filter(|c| c.title.is_empty()) {
+            let live = match c.kind {
+                ConflictKind::DeletedHereEditedThere => Side::Remote,
+                _ => Side::Local,
+            };
+            if let Ok(Some(m)) = self.side(live).get_metadata(&c.id).await {
+                c.title = m.display_name();
+            }
+        }
+    }
+
+    async fn reconcile(
+        &self,
+        chunk: &[(SongId, bool)],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let ids: Vec<SongId> = chunk.iter().map(|(id, _)| id.clone()).collect();
+        let (lm, rm) = futures::join!(
+            self.local.get_metadata_many(&ids),
+            self.remote.get_metadata_many(&ids)
+        );
+        let by_id = |v: Vec<SongMetadata>| -> HashMap<SongId, SongMetadata> {
+            v.into_iter().map(|m| (m.id.clone(), m)).collect()
+        };
+        let (lm, rm) = (by_id(lm?), by_id(rm?));
+        let base = self.record.base_metadata(&ids)?;
+        let now = chrono::Utc::now();
+        let mut writes: HashMap<Side, Vec<SongRecord>> = HashMap::new();
+        let mut results: HashMap<SongId, (SongMetadata, Vec<Side>)> = HashMap::new();
+        for (id, added_both) in chunk {
+            let (Some(l), Some(r)) = (lm.get(id), rm.get(id)) else {
+                report.failed.push((
+                    id.clone(),
+                    "changed while syncing (deleted on one side); the next run picks it up".into(),
+                ));
+                continue;
+            };
+            let b = if *added_both { None } else { base.get(id) };
+            let m = merge(b, l, r, self.opts.policy, now, &self.machine);
+            if let Some(c) = m.conflict {
+                report.conflicts.push(c);
+            }
+            for s in &m.write {
+                writes.entry(*s).or_default().push(SongRecord {
+                    metadata: m.result.clone(),
+                    embeddings: Vec::new(),
+                });
+            }
+            results.insert(id.clone(), (m.result, m.write));
+        }
+        // Remote first, then here: a run killed in between leaves the merge on the remote,
+        // which the next run recognises (the remote then holds the merged, newer version).
+        let mut stored: HashMap<Side, HashSet<SongId>> = HashMap::new();
+        for side in [Side::Remote, Side::Local] {
+            let Some(recs) = writes.get(&side) else {
+                continue;
+            };
+            let ok = self.put_records(side, recs, report).await?;
+            stored.insert(side, ok);
+        }
+        let mut changes = Vec::new();
+        for (id, (result, sides)) in results {
+            if sides
+                .iter()
+                .all(|s| stored.get(s).is_some_and(|ok| ok.contains(&id)))
+            {
+                for s in &sides {
+                    match s {
+                        Side::Local => report.pulled_changed += 1,
+                        Side::Remote => report.pushed_changed += 1,
+                    }
+                }
+                if sides.is_empty() {
+                    report.recorded += 1;
+                }
+                changes.push(RecordChange::Live(result));
+            }
+        }
+        self.commit(&changes)
+    }
+
+    /// Writes metadata-bearing records to a side; returns the ids stored.
+    async fn put_records(
+        &self,
+        side: Side,
+        recs: &[SongRecord],
+        report: &mut SyncReport,
+    ) -> Result<HashSet<SongId>, SyncError> {
+        match self.side(side).put_songs(recs).await {
+            Ok(rep) => {
+                self.wrote();
+                report.failed.extend(
+                    rep.failed
+                        .into_iter()
+                        .map(|(id, why)| (id, format!("writing on the {side} side: {why}"))),
+                );
+                Ok(rep.stored.into_iter().collect())
+            }
+            Err(e) if is_fatal(&e) => Err(e.into()),
+            Err(e) => {
+                report.failed.extend(recs.iter().map(|r| {
+                    (
+                        r.metadata.id.clone(),
+                        format!("writing on the {side} side: {e}"),
+                    )
+                }));
+                Ok(HashSet::new())
+            }
+        }
+    }
+
+    async fn copy(
+        &self,
+        ids: &[SongId],
+        from: Side,
+        full: bool,
+        models: &[ModelInfo],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let src = self.side(from);
+        let metas = match src.get_metadata_many(ids).await {
+            Ok(v) => v,
+            Err(e) if is_fatal(&e) => return Err(e.into()),
+            Err(e) => {
+                report.failed.extend(
+                    ids.iter()
+                        .map(|id| (id.clone(), format!("reading on the {from} side: {e}"))),
+                );
+                return Ok(());
+            }
+        };
+        let found: HashSet<&SongId> = metas.iter().map(|m| &m.id).collect();
+        for id in ids.iter().filter(|id| !found.contains(id)) {
+            report.failed.push((
+                id.clone(),
+                format!("deleted on the {from} side while syncing; the next run picks it up"),
+            ));
+        }
+        let records: Vec<SongRecord> = if full {
+            let reads: Vec<(SongId, Result<SongRecord, StorageError>)> =
+                futures::stream::iter(metas)
+                    .map(|m| async move {
+                        let id = m.id.clone();
+                        (id, self.transfer(from, m, models).await)
+                    })
+                    .buffer_unordered(self.opts.concurrency.max(1))
+                    .collect()
+                    .await;
+            let mut ok = Vec::new();
+            for (id, r) in reads {
+                match r {
+                    Ok(rec) => ok.push(rec),
+                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(e) => report
+                        .failed
+                        .push((id, format!("copying from the {from} side: {e}"))),
+                }
+            }
+            ok
+        } else {
+            metas
+                .into_iter()
+                .map(|metadata| SongRecord {
+                    metadata,
+                    embeddings: Vec::new(),
+                })
+                .collect()
+        };
+        if records.is_empty() {
+            return Ok(());
+        }
+        let stored = self.put_records(from.other(), &records, report).await?;
+        let mut changes = Vec::new();
+        for r in records {
+            if stored.contains(&r.metadata.id) {
+                match (from, full) {
+                    (Side::Local, true) => report.pushed_new += 1,
+                    (Side::Local, false) => report.pushed_changed += 1,
+                    (Side::Remote, true) => report.pulled_new += 1,
+                    (Side::Remote, false) => report.pulled_changed += 1,
+                }
+                changes.push(RecordChange::Live(r.metadata));
+            }
+        }
+        self.commit(&changes)
+    }
+
+    /// Audio (if the source has it) and every vector of a song, moved to the target side;
+    /// returns the record (vectors + metadata) to store there.
+    async fn transfer(
+        &self,
+        from: Side,
+        metadata: SongMetadata,
+        models: &[ModelInfo],
+    ) -> Result<SongRecord, StorageError> {
+        let (src, dst) = (self.side(from), self.side(from.other()));
+        let id = &metadata.id;
+        let ext = Path::new(&metadata.file_name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| {
+                !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+            .unwrap_or("bin");
+        let tmp = self.opts.scratch_dir.join(format!("{id}.{ext}"));
+        let audio = async {
+            match src.get_audio(id, &tmp).await {
+                Ok(_) => {
+                    dst.put_audio(id, &tmp).await?;
+                    self.wrote();
+                    Ok(())
+                }
+                Err(StorageError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        .await;
+        let _ = std::fs::remove_file(&tmp);
+        audio?;
+        let mut embeddings = Vec::new();
+        for m in models {
+            if let Some(e) = src.get_embedding(id, m).await? {
+                embeddings.push(e);
+            }
+        }
+        Ok(SongRecord {
+            metadata,
+            embeddings,
+        })
+    }
+}

@@ -1,0 +1,157 @@
+//! The per-machine record of the last synced state (the "base" of the three-way comparison).
+//!
+//! For every song this machine has synced with a given remote, the record keeps the version
+//! and content digest both sides agreed on, whether it was a deletion, and the metadata itself
+//! (for field-by-field merges). A side whose listing differs from the record changed since the
+//! last sync; that is how sync tells "changed here" from "changed there". The record is only
+//! advanced for songs whose transfer completed, so an interrupted sync is finished by the next.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::error::StorageResult;
+use crate::id::SongId;
+use crate::metadata::SongMetadata;
+
+/// What the record says about one song.
+///
+/// ```
+/// use songrec_storage::sync::record::BaseEntry;
+/// let b = BaseEntry { version: 3, digest: "ab".into(), deleted: false };
+/// assert!(!b.deleted);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseEntry {
+    /// The version both sides had.
+    pub version: u64,
+    /// [`crate::sync::digest::digest`] of the metadata both sides had (empty for deletions).
+    pub digest: String,
+    /// Both sides had deleted the song.
+    pub deleted: bool,
+}
+
+/// One change to the record.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived, in small batches
+pub enum RecordChange {
+    /// Both sides now hold this metadata.
+    Live(SongMetadata),
+    /// Both sides have deleted the song.
+    Deleted {
+        /// The song.
+        id: SongId,
+        /// The version it was deleted at (as far as known).
+        version: u64,
+    },
+}
+
+impl RecordChange {
+    /// The song concerned.
+    pub fn id(&self) -> &SongId {
+        match self {
+            Self::Live(m) => &m.id,
+            Self::Deleted { id, .. } => id,
+        }
+    }
+}
+
+/// Durable storage of the record, for one (local library, remote) pair.
+///
+/// Implementations: `songrec_local::SyncRecord` (SQLite in the local library) and
+/// [`MemoryRecord`] (tests).
+pub trait RecordStore: Send + Sync {
+    /// This machine's id (generated once, then persisted).
+    fn machine_id(&self) -> String;
+    /// Every song's base entry.
+    fn load(&self) -> StorageResult<HashMap<SongId, BaseEntry>>;
+    /// The synced metadata of some songs (songs without one are left out).
+    fn base_metadata(&self, ids: &[SongId]) -> StorageResult<HashMap<SongId, SongMetadata>>;
+    /// Applies changes atomically (all or none) and durably.
+    fn commit(&self, changes: &[RecordChange]) -> StorageResult<()>;
+}
+
+/// An in-memory [`RecordStore`] for tests.
+///
+/// ```
+/// use songrec_storage::sync::record::{MemoryRecord, RecordChange, RecordStore};
+/// use songrec_storage::{SongId, SongMetadata};
+/// let r = MemoryRecord::new("machine-a");
+/// let m = SongMetadata::new(SongId::from_bytes(b"x"), "X");
+/// r.commit(&[RecordChange::Live(m.clone())]).unwrap();
+/// assert_eq!(r.load().unwrap()[&m.id].version, 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryRecord {
+    machine: String,
+    rows: Mutex<HashMap<SongId, (BaseEntry, Option<SongMetadata>)>>,
+}
+
+impl MemoryRecord {
+    /// An empty record for `machine`.
+    pub fn new(machine: impl Into<String>) -> Self {
+        Self {
+            machine: machine.into(),
+            rows: Mutex::default(),
+        }
+    }
+
+    fn rows(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<SongId, (BaseEntry, Option<SongMetadata>)>> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The base entry a change leads to.
+pub fn entry_of(change: &RecordChange) -> BaseEntry {
+    match change {
+        RecordChange::Live(m) => BaseEntry {
+            version: m.version,
+            digest: crate::sync::digest::digest(m),
+            deleted: false,
+        },
+        RecordChange::Deleted { version, .. } => BaseEntry {
+            version: *version,
+            digest: String::new(),
+            deleted: true,
+        },
+    }
+}
+
+impl RecordStore for MemoryRecord {
+    fn machine_id(&self) -> String {
+        self.machine.clone()
+    }
+
+    fn load(&self) -> StorageResult<HashMap<SongId, BaseEntry>> {
+        Ok(self
+            .rows()
+            .iter()
+            .map(|(id, (e, _))| (id.clone(), e.clone()))
+            .collect())
+    }
+
+    fn base_metadata(&self, ids: &[SongId]) -> StorageResult<HashMap<SongId, SongMetadata>> {
+        let rows = self.rows();
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                rows.get(id)
+                    .and_then(|(_, m)| m.clone())
+                    .map(|m| (id.clone(), m))
+            })
+            .collect())
+    }
+
+    fn commit(&self, changes: &[RecordChange]) -> StorageResult<()> {
+        let mut rows = self.rows();
+        for c in changes {
+            let meta = match c {
+                RecordChange::Live(m) => Some(m.clone()),
+                RecordChange::Deleted { .. } => None,
+            };
+            rows.insert(c.id().clone(), (entry_of(c), meta));
+        }
+        Ok(())
+    }
+}
