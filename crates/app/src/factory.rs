@@ -11,7 +11,7 @@ use songrec_local::LocalBackend;
 use songrec_storage::StorageBackend;
 use songrec_storage::cache::{Cache, CacheStore, Fallback, SnapshotRefresh};
 use songrec_storage::config::{BackendKind, Config};
-use songrec_storage::layers::{CircuitBreaker, LayerExt};
+use songrec_storage::layers::{CircuitBreaker, CrashPoint, LayerExt};
 
 use crate::AppResult;
 
@@ -78,7 +78,7 @@ pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
         BackendKind::Local => {
             // Local(...)
             Ok(Opened {
-                backend: Arc::new(LocalBackend::open(&cfg.local.path)?),
+                backend: with_test_hooks(cfg.backend, LocalBackend::open(&cfg.local.path)?)?,
                 cache: None,
                 offline: None,
             })
@@ -90,32 +90,43 @@ pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
                 // CircuitBreaker(Astra(..)): the client retries transient failures itself;
                 // the breaker stops hammering a remote that keeps failing.
                 return Ok(Opened {
-                    backend: Arc::new(astra.layer(breaker)),
+                    backend: with_test_hooks(cfg.backend, astra.layer(breaker))?,
                     cache: None,
                     offline: None,
                 });
             };
-            // Fallback(                   reads: Astra, else the offline copy; writes: Astra only
-            //   Cache(                    audio by content hash, vectors by (song, model, version)
-            //     CircuitBreaker(         open after one failure (the client already retried),
-            //       Astra(..))),          shared by processes through circuit.json
-            //   Local(<offline copy>))    metadata + vectors, kept up to date by the traffic
-            let stack = Arc::new(
-                astra
-                    .layer(breaker.persist_to(parts.dir.join("circuit.json")))
-                    .layer(Cache::from_store(parts.store.clone()).namespace(&parts.namespace))
-                    .layer(
-                        Fallback::new(parts.offline)
-                            .reads(reads == Reads::MayUseOfflineCopy)
-                            .state_file(parts.dir.join("offline.json")),
-                    ),
-            );
-            Ok(Opened {
-                backend: stack.clone(),
-                cache: Some(parts.store),
-                offline: Some(stack),
-            })
+            let breaker = breaker.persist_to(parts.dir.join("circuit.json"));
+            match crash_point(cfg.backend)? {
+                Some(p) => Ok(cached(astra.layer(breaker).layer(p), parts, reads)),
+                None => Ok(cached(astra.layer(breaker), parts, reads)),
+            }
         }
+    }
+}
+
+/// The cached remote stack over `inner` (the remote with its circuit breaker):
+///
+/// ```text
+/// Fallback(                   reads: the remote, else the offline copy; writes: remote only
+///   Cache(                    audio by content hash, vectors by (song, model, version)
+///     CircuitBreaker(         open after one failure (the client already retried),
+///       Astra(..))),          shared by processes through circuit.json
+///   Local(<offline copy>))    metadata + vectors, kept up to date by the traffic
+/// ```
+fn cached<B: StorageBackend + 'static>(inner: B, parts: CacheParts, reads: Reads) -> Opened {
+    let stack = Arc::new(
+        inner
+            .layer(Cache::from_store(parts.store.clone()).namespace(&parts.namespace))
+            .layer(
+                Fallback::new(parts.offline)
+                    .reads(reads == Reads::MayUseOfflineCopy)
+                    .state_file(parts.dir.join("offline.json")),
+            ),
+    );
+    Opened {
+        backend: stack.clone(),
+        cache: Some(parts.store),
+        offline: Some(stack),
     }
 }
 
@@ -204,6 +215,37 @@ pub fn remote_namespace(cfg: &Config) -> String {
 
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- test fault hook ------------------------------------------------------------------------
+
+/// Environment variable of the crash-test hook (see [`with_test_hooks`]).
+pub const TEST_CRASH_ENV: &str = "SONGREC_TEST_CRASH_AT";
+
+/// **Test fault hook, for crash tests only.** When `SONGREC_TEST_CRASH_AT` is set to
+/// `[BACKEND:]OP:N[:before|after]` (e.g. `local:put_songs:2:after`), the backend of that kind
+/// is wrapped, outermost, in a [`CrashPoint`] layer that `kill -9`s the process at the N-th call
+/// of OP (`Crash(...)` then shows in the stack). Unset, nothing is added.
+fn with_test_hooks<B: StorageBackend + 'static>(
+    kind: BackendKind,
+    backend: B,
+) -> AppResult<Backend> {
+    Ok(match crash_point(kind)? {
+        Some(point) => Arc::new(backend.layer(point)),
+        None => Arc::new(backend),
+    })
+}
+
+/// The armed crash point for a backend of `kind`, if `SONGREC_TEST_CRASH_AT` names one.
+fn crash_point(kind: BackendKind) -> AppResult<Option<CrashPoint>> {
+    if let Ok(spec) = std::env::var(TEST_CRASH_ENV) {
+        let point = CrashPoint::parse(&spec)?;
+        if point.backend().is_none_or(|b| b == kind.to_string()) {
+            tracing::warn!("test crash hook armed: {point}");
+            return Ok(Some(point));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

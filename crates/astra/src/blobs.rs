@@ -63,9 +63,10 @@ pub struct S3Config {
     pub part_size: usize,
     /// Parts uploaded concurrently.
     pub upload_concurrency: usize,
-    /// Retries of object_store's own HTTP layer.
+    /// Retries of object_store's own HTTP layer, and of the store's own loop around each
+    /// operation (see [`BlobStore`]); 0 disables both.
     pub max_retries: usize,
-    /// Per-request timeout.
+    /// Per-request timeout (bounds a request that hangs; the retry loops then try again).
     pub request_timeout: Duration,
 }
 
@@ -116,9 +117,15 @@ impl S3Config {
         self
     }
 
-    /// Sets object_store's retry count.
+    /// Sets the retry count (object_store's HTTP layer and the store's own loop).
     pub fn with_max_retries(mut self, max_retries: usize) -> Self {
         self.max_retries = max_retries;
+        self
+    }
+
+    /// Sets the per-request timeout.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
         self
     }
 }
@@ -218,6 +225,22 @@ pub enum PutOutcome {
     AlreadyPresent,
 }
 
+impl BlobError {
+    /// Whether the failure is not a definite answer, so repeating the operation may succeed:
+    /// object_store's generic errors (HTTP 5xx/429/408 after its own retries, timeouts,
+    /// connection resets, bodies cut short). Not found, already exists, denied, hash
+    /// mismatches, bad configuration and local I/O errors are definite.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Store {
+                source: object_store::Error::Generic { .. },
+                ..
+            }
+        )
+    }
+}
+
 impl PutOutcome {
     /// True for [`PutOutcome::AlreadyPresent`].
     pub fn already_present(self) -> bool {
@@ -226,6 +249,15 @@ impl PutOutcome {
 }
 
 /// A content-addressed blob store on S3.
+///
+/// Transient failures are retried at two levels: object_store's HTTP layer retries 5xx, 429
+/// and transport errors of idempotent requests; around each operation the store runs its own
+/// capped, jittered backoff loop (`backon`, `max_retries` times) for any failure that is not a
+/// definite answer (not found, exists, denied, bad input). That outer loop covers what the
+/// inner one deliberately does not: a conditional `PUT` (`If-None-Match: *`) that timed out or
+/// whose connection was reset, a download cut off mid-body, and an exhausted inner budget.
+/// Repeating is safe because keys are content hashes: a repeated upload of a blob that did
+/// arrive answers "already exists" ([`PutOutcome::AlreadyPresent`]).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), songrec_astra::blobs::BlobError> {
@@ -248,6 +280,7 @@ pub struct BlobStore {
     prefix: String,
     part_size: usize,
     concurrency: usize,
+    retries: usize,
     secret: Secret,
 }
 
@@ -328,6 +361,7 @@ impl BlobStore {
             prefix,
             part_size: config.part_size.max(MIN_PART_SIZE),
             concurrency: config.upload_concurrency.max(1),
+            retries: config.max_retries,
             secret: config.secret_access_key,
         })
     }
@@ -395,6 +429,11 @@ impl BlobStore {
     /// (an existing key gives [`PutOutcome::AlreadyPresent`]); larger files are checked
     /// with HEAD and then streamed with a multipart upload.
     pub async fn put_file(&self, hash: &str, path: &Path) -> Result<PutOutcome, BlobError> {
+        self.retrying("put", || self.put_file_once(hash, path))
+            .await
+    }
+
+    async fn put_file_once(&self, hash: &str, path: &Path) -> Result<PutOutcome, BlobError> {
         let expected = normalize_hash(hash)?;
         let (location, key) = self.path_for(&expected)?;
         let mut file = tokio::fs::File::open(path).await.map_err(io_err(path))?;
@@ -486,6 +525,11 @@ impl BlobStore {
     /// verifies the SHA-256 against the hash, fsyncs and renames over `dest`. On any failure
     /// the temp file is removed and an existing `dest` is left untouched. Returns the size.
     pub async fn get_to_file(&self, hash: &str, dest: &Path) -> Result<u64, BlobError> {
+        self.retrying("get", || self.get_to_file_once(hash, dest))
+            .await
+    }
+
+    async fn get_to_file_once(&self, hash: &str, dest: &Path) -> Result<u64, BlobError> {
         let expected = normalize_hash(hash)?;
         let (location, key) = self.path_for(&expected)?;
         let dir = match dest.parent() {
@@ -558,20 +602,47 @@ impl BlobStore {
     /// True if an object with this hash exists.
     pub async fn exists(&self, hash: &str) -> Result<bool, BlobError> {
         let (location, key) = self.path_for(hash)?;
-        match self.store.head(&location).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(self.store_err(&key, e)),
-        }
+        self.retrying("head", || async {
+            match self.store.head(&location).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(self.store_err(&key, e)),
+            }
+        })
+        .await
     }
 
     /// Deletes the object (succeeds if it does not exist).
     pub async fn delete(&self, hash: &str) -> Result<(), BlobError> {
         let (location, key) = self.path_for(hash)?;
-        match self.store.delete(&location).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.store_err(&key, e)),
-        }
+        self.retrying("delete", || async {
+            match self.store.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(self.store_err(&key, e)),
+            }
+        })
+        .await
+    }
+
+    /// Runs `op` again after failures that are not a definite answer (see [`BlobStore`]).
+    async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, BlobError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, BlobError>>,
+    {
+        use backon::Retryable as _;
+        let backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(2))
+            .with_factor(2.0)
+            .with_max_times(self.retries)
+            .with_jitter();
+        op.retry(backoff)
+            .when(BlobError::is_transient)
+            .notify(
+                |e, d| tracing::warn!(op = what, error = %e, ?d, "transient S3 failure; retrying"),
+            )
+            .await
     }
 
     /// A SigV4 presigned GET URL valid for `expiry` (≤ 7 days). No request is made.

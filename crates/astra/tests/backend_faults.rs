@@ -5,7 +5,8 @@ mod backend_support;
 
 use std::collections::HashSet;
 
-use backend_support::{Env, Fault, Proxy, Rule, TOKEN, api_config, backend_with, record};
+use backend_support::{Env, TOKEN, api_config, backend_with, record};
+use songrec_devservers::{Fault, FaultKind, FaultPlan, FaultProxy, Rule, When};
 use songrec_storage::{Filter, ModelInfo, SearchQuery, StorageBackend};
 
 fn model() -> ModelInfo {
@@ -19,23 +20,22 @@ async fn rate_limited_then_success() {
         .put_songs(&(0..20).map(|n| record(n, &model())).collect::<Vec<_>>())
         .await
         .expect("seed");
-    let proxy = Proxy::start(
+    let slow = Fault::new(
+        FaultKind::TooManyRequests {
+            retry_after_secs: 0,
+        },
+        When::Before,
+    );
+    let proxy = FaultProxy::start(
         env.api.addr(),
-        vec![
-            Rule {
-                needle: "countDocuments",
-                nth: 0,
-                fault: Fault::TooManyRequests,
-            },
-            Rule {
-                needle: "\"find\"",
-                nth: 1,
-                fault: Fault::TooManyRequests,
-            },
-        ],
+        FaultPlan::rules(vec![
+            Rule::new("countDocuments", 0, slow),
+            Rule::new("\"find\"", 1, slow),
+        ]),
     )
-    .await;
-    let b = backend_with(api_config(&proxy.base_url, TOKEN), &env.s3);
+    .await
+    .expect("proxy");
+    let b = backend_with(api_config(&proxy.base_url(), TOKEN), &env.s3);
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 20);
     assert_eq!(b.requests_sent(), 2, "one 429, one retry");
     // find #0 loads the registry, find #1 (the search) is rate limited once.
@@ -55,25 +55,19 @@ async fn connection_dropped_mid_batch_loses_and_duplicates_nothing() {
         .put_songs(&[record(10_000, &model())])
         .await
         .expect("seed");
-    let proxy = Proxy::start(
+    // The 2nd vector chunk and the 3rd songs chunk are written by the server, but the
+    // client never gets the answer (the connection is reset).
+    let lost = Fault::new(FaultKind::Reset, When::After);
+    let proxy = FaultProxy::start(
         env.api.addr(),
-        vec![
-            // The 2nd vector chunk and the 3rd songs chunk are written by the server, but
-            // the client never gets the answer.
-            Rule {
-                needle: "\"$vector\"",
-                nth: 1,
-                fault: Fault::DropAfterForward,
-            },
-            Rule {
-                needle: "\"content_hash\"",
-                nth: 2,
-                fault: Fault::DropAfterForward,
-            },
-        ],
+        FaultPlan::rules(vec![
+            Rule::new("\"$vector\"", 1, lost),
+            Rule::new("\"content_hash\"", 2, lost),
+        ]),
     )
-    .await;
-    let b = backend_with(api_config(&proxy.base_url, TOKEN), &env.s3);
+    .await
+    .expect("proxy");
+    let b = backend_with(api_config(&proxy.base_url(), TOKEN), &env.s3);
     let records: Vec<_> = (0..350).map(|n| record(n, &model())).collect();
     let report = b.put_songs(&records).await.expect("put_songs");
     assert_eq!(proxy.injected(), 2, "both faults fired");
@@ -104,4 +98,95 @@ async fn connection_dropped_mid_batch_loses_and_duplicates_nothing() {
         .expect("many");
     assert_eq!(got.len(), 350);
     assert!(got.iter().zip(&records).all(|(g, r)| *g == r.metadata));
+}
+
+/// The blob store's own retry loop covers what object_store deliberately leaves alone: a
+/// conditional PUT whose answer was lost (the object exists; the repeat answers "already
+/// exists"), a PUT that hangs past the request timeout, and a download cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_uploads_and_downloads_survive_lost_answers_and_hangs() {
+    use songrec_astra::blobs::{BlobStore, PutOutcome, S3Config};
+    use songrec_astra::secret::Secret;
+    let env = Env::start(false).await;
+    let addr = env
+        .s3
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let proxy = FaultProxy::start(
+        addr,
+        FaultPlan::rules(vec![
+            Rule::new("PUT ", 0, Fault::new(FaultKind::Reset, When::After)),
+            Rule::new("PUT ", 1, Fault::new(FaultKind::Timeout, When::Before)),
+            Rule::new("PUT ", 3, Fault::new(FaultKind::Timeout, When::After)),
+            Rule::new("GET ", 0, Fault::new(FaultKind::Reset, When::Before)),
+            Rule::new(
+                "HEAD ",
+                0,
+                Fault::new(FaultKind::ServiceUnavailable, When::Before),
+            ),
+        ])
+        .with_hold(std::time::Duration::from_secs(10)),
+    )
+    .await
+    .expect("proxy");
+    let store = BlobStore::new(
+        S3Config::new(
+            backend_support::BUCKET,
+            "us-east-1",
+            backend_support::ACCESS_KEY,
+            Secret::new(backend_support::SECRET_KEY),
+        )
+        .with_endpoint(proxy.base_url())
+        .with_allow_http(true)
+        .with_prefix("faults")
+        .with_max_retries(3)
+        .with_request_timeout(std::time::Duration::from_secs(1)),
+    )
+    .expect("store");
+    let dir = tempfile::tempdir().expect("tmp");
+    let put = |n: u8| {
+        let p = dir.path().join(format!("{n}.bin"));
+        let bytes: Vec<u8> = (0..5000u32).map(|i| (i as u8) ^ n).collect();
+        std::fs::write(&p, &bytes).expect("write");
+        (p, songrec_storage::SongId::from_bytes(&bytes), bytes)
+    };
+    // PUT #0 is applied and its answer lost (reset): the repeat (PUT #1) hangs before reaching
+    // the server and times out; PUT #2 answers "already exists".
+    let (p1, id1, b1) = put(1);
+    let out = store.put_file(id1.as_str(), &p1).await.expect("put 1");
+    assert_eq!(
+        out,
+        PutOutcome::AlreadyPresent,
+        "the lost first attempt did land"
+    );
+    // PUT #3 is applied, then hangs: the repeat (#4) answers "already exists".
+    let (p2, id2, b2) = put(2);
+    let out = store.put_file(id2.as_str(), &p2).await.expect("put 2");
+    assert_eq!(out, PutOutcome::AlreadyPresent);
+    // A fresh blob goes straight through.
+    let (p3, id3, _) = put(3);
+    assert!(
+        !store
+            .put_file(id3.as_str(), &p3)
+            .await
+            .expect("put 3")
+            .already_present()
+    );
+    assert_eq!(proxy.injected(), 3, "all PUT faults fired");
+
+    assert!(store.exists(id1.as_str()).await.expect("head after 503"));
+    let dest = dir.path().join("back");
+    assert_eq!(
+        store
+            .get_to_file(id1.as_str(), &dest)
+            .await
+            .expect("get after reset"),
+        b1.len() as u64
+    );
+    assert_eq!(std::fs::read(&dest).expect("read"), b1);
+    store.get_to_file(id2.as_str(), &dest).await.expect("get 2");
+    assert_eq!(std::fs::read(&dest).expect("read"), b2);
+    assert_eq!(proxy.injected(), 5);
 }

@@ -59,6 +59,7 @@ pub enum Command {
     Reindex,
     /// Copy the whole library between backends: `migrate local->astra` (or local→astra, or
     /// --from local --to astra). Idempotent and resumable; never changes the source.
+    /// `migrate --status` shows the last runs from the ledger.
     Migrate(MigrateArgs),
     /// Create the Astra DB collections (idempotent; reports collections with other settings).
     InitAstra(InitAstraArgs),
@@ -221,12 +222,26 @@ pub struct MigrateArgs {
     /// Print the plan; copy nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// How to compare both sides afterwards: counts (listings and vector counts), sample
+    /// (plus 32 songs in depth: metadata, vectors, audio read back and hash-checked),
+    /// sample:N, or full (every song in depth).
+    #[arg(long, default_value = "sample", value_name = "LEVEL")]
+    pub verify: String,
     /// Skip the final comparison of both sides.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "verify")]
     pub no_verify: bool,
     /// Songs copied concurrently.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Songs per write batch (and per ledger transaction).
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Show the last runs recorded in the ledger (and the newest run's failures); copy nothing.
+    #[arg(long, conflicts_with_all = ["spec", "from", "to", "dry_run"])]
+    pub status: bool,
+    /// With --status: machine-readable output.
+    #[arg(long, requires = "status")]
+    pub json: bool,
 }
 
 /// Parses `local->astra`, `local→astra`, `local=>astra`, `local:astra` or `local to astra`.
@@ -654,103 +669,6 @@ impl songrec_app::migrate::MigrateProgress for MigrateBar {
     fn advance(&self, n: u64) {
         self.0.inc(n);
     }
-}
-
-/// `songrec migrate`: copies every song from one backend to another, then verifies.
-pub async fn migrate(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
-    let (from, to) = match (&args.spec, &args.from, &args.to) {
-        (Some(s), None, None) => parse_migrate_spec(s)?,
-        (None, Some(f), Some(t)) => (f.clone(), t.clone()),
-        _ => bail!(
-            "say where from and to: `songrec migrate local->astra` or `--from local --to astra`"
-        ),
-    };
-    let (from_kind, to_kind): (
-        songrec_storage::config::BackendKind,
-        songrec_storage::config::BackendKind,
-    ) = (
-        from.parse().context("migration source")?,
-        to.parse().context("migration target")?,
-    );
-    if from_kind == to_kind {
-        bail!("source and target are both {from_kind}; nothing to migrate");
-    }
-    let build = |kind| {
-        let mut c = cfg.clone();
-        c.backend = kind;
-        songrec_app::factory::build(&c).with_context(|| format!("opening the {kind} library"))
-    };
-    let (source, target) = (build(from_kind)?, build(to_kind)?);
-    let plan = songrec_app::migrate::plan(
-        &source.list_versions().await?,
-        &target.list_versions().await?,
-    );
-    println!(
-        "{source} -> {target}: {} songs to copy, {} already there, {} deletions on the source (left to sync)",
-        plan.to_copy.len(),
-        plan.up_to_date,
-        plan.source_tombstones
-    );
-    if args.dry_run {
-        for id in plan.to_copy.iter().take(20) {
-            println!("  would copy {}", id.short());
-        }
-        if plan.to_copy.len() > 20 {
-            println!("  … and {} more", plan.to_copy.len() - 20);
-        }
-        return Ok(exit::OK);
-    }
-    let mut code = exit::OK;
-    if plan.to_copy.is_empty() {
-        println!("nothing to do: the target already has every song");
-    } else {
-        let bar = progress_bar(
-            true,
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
-        );
-        let scratch = tempfile::tempdir().context("creating a scratch folder")?;
-        let opts = songrec_app::migrate::MigrateOptions {
-            batch_size: 64,
-            concurrency: args.concurrency,
-            scratch_dir: scratch.path().to_path_buf(),
-        };
-        let report = songrec_app::migrate::migrate(
-            source.as_ref(),
-            target.as_ref(),
-            &opts,
-            &MigrateBar(bar.clone()),
-        )
-        .await
-        .context("migrating")?;
-        bar.finish_and_clear();
-        for (id, why) in &report.failed {
-            eprintln!("failed: {}: {why}", id.short());
-        }
-        println!(
-            "copied {} songs, {} failed",
-            report.copied,
-            report.failed.len()
-        );
-        if !report.failed.is_empty() {
-            code = exit::PARTIAL;
-        }
-    }
-    if !args.no_verify {
-        let v = songrec_app::migrate::verify(source.as_ref(), target.as_ref())
-            .await
-            .context("verifying")?;
-        println!(
-            "verify: {}/{} source songs on the target with matching content hashes; {} missing, {} mismatched",
-            v.matching,
-            v.source_songs,
-            v.missing.len(),
-            v.hash_mismatch.len()
-        );
-        if !v.is_clean() {
-            code = exit::PARTIAL;
-        }
-    }
-    Ok(code)
 }
 
 /// `songrec init-astra`: applies `migrations/astra` idempotently.

@@ -4,6 +4,7 @@
 mod bench;
 mod cache;
 mod cli;
+mod migrate;
 mod output;
 mod quality;
 mod sync;
@@ -108,7 +109,7 @@ async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::InitAstra(args) => return cli::init_astra(args, &cfg).await,
         Command::Doctor => return cli::doctor(&cfg).await,
-        Command::Migrate(args) => return cli::migrate(args, &cfg).await,
+        Command::Migrate(args) => return migrate::run(args, &cfg).await,
         Command::Eval(args) => return quality::eval(args, &cfg).await,
         Command::Sync(args) => return sync::sync(args, &cfg).await,
         Command::Cache(args) => return cache::run(args, &cfg).await,

@@ -252,7 +252,7 @@ fn migrate_local_to_astra_and_back() {
         "{}",
         text(&o)
     );
-    assert!(text(&o).contains("verify: 10/10"), "{}", text(&o));
+    assert!(text(&o).contains("verify: clean: 10/10"), "{}", text(&o));
     let o = songrec(
         &c,
         home.path(),

@@ -2,6 +2,14 @@
 //! object store ([s3s-fs](https://crates.io/crates/s3s-fs) 0.14.1, which checks SigV4
 //! signatures) bound to a loopback address. The Data API stand-in is `songrec-dataapi`
 //! (crate `songrec-dataapi-server`).
+//!
+//! Also a fault-injecting HTTP proxy ([`FaultProxy`], binary `songrec-faultproxy`) to put in
+//! front of either server: seeded random 429/503/timeouts/resets before or after forwarding,
+//! deterministic rules, and a freeze point for crash tests.
+
+mod faultproxy;
+
+pub use faultproxy::{Fault, FaultKind, FaultPlan, FaultProxy, ProxyStats, Rule, When};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -102,6 +102,8 @@ pub struct S3Config {
     pub secret_access_key: Secret,
     /// Allow plain http endpoints (local test servers).
     pub allow_http: bool,
+    /// Per-request timeout, seconds (a hung request is abandoned and retried).
+    pub request_timeout_secs: u64,
 }
 
 /// Read cache settings (the disk cache and offline copy of a remote library; see
@@ -258,6 +260,7 @@ impl Default for S3Config {
             access_key_id: String::new(),
             secret_access_key: Secret::default(),
             allow_http: false,
+            request_timeout_secs: 60,
         }
     }
 }

@@ -169,7 +169,8 @@ pub(crate) fn s3_config(cfg: &Config) -> StorageResult<blobs::S3Config> {
         s.secret_access_key.clone(),
     )
     .with_allow_http(s.allow_http)
-    .with_prefix(&s.prefix);
+    .with_prefix(&s.prefix)
+    .with_request_timeout(Duration::from_secs(s.request_timeout_secs.max(1)));
     if !s.endpoint.trim().is_empty() {
         c = c.with_endpoint(s.endpoint.trim());
     }

@@ -31,6 +31,7 @@
 
 mod chaos;
 mod circuit;
+mod crash;
 mod metrics;
 mod retry;
 #[cfg(any(test, feature = "conformance"))]
@@ -39,6 +40,7 @@ mod timeout;
 
 pub use chaos::{Chaos, ChaosLayer};
 pub use circuit::{CircuitBreaker, CircuitBreakerLayer};
+pub use crash::{CrashAction, CrashLayer, CrashPoint, kill_self};
 pub use metrics::{Metrics, MetricsLayer, MetricsRecorder, OpMetrics};
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Timeout, TimeoutLayer};

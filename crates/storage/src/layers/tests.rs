@@ -53,6 +53,59 @@ async fn circuit_breaker_layer_passes_conformance() {
     run_all(&MemoryBackend::new().layer(CircuitBreaker::new(3, Duration::from_secs(30)))).await;
 }
 
+#[tokio::test]
+async fn crash_layer_passes_conformance_when_not_hit() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    let point = CrashPoint::parse("flush:1000000")
+        .unwrap()
+        .with_action(std::sync::Arc::new(move || {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+    let b = MemoryBackend::new().layer(point);
+    assert_eq!(b.to_string(), "Crash(Memory)");
+    run_all(&b).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn crash_point_fires_once_at_the_nth_call_before_or_after_it() {
+    for (spec, calls_seen_by_action) in [("put_metadata:2:before", 1), ("put_metadata:2:after", 2)]
+    {
+        let metrics = MetricsRecorder::new();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (m, s) = (metrics.clone(), seen.clone());
+        let point = CrashPoint::parse(spec)
+            .unwrap()
+            .with_action(std::sync::Arc::new(move || {
+                let calls = m.metrics().op("put_metadata").map_or(0, |o| o.calls);
+                s.lock().unwrap().push(calls);
+            }));
+        let b = MemoryBackend::new().layer(metrics.clone()).layer(point);
+        for n in 0..4u8 {
+            b.put_metadata(&SongMetadata::new(SongId::from_bytes(&[n]), "t"))
+                .await
+                .unwrap();
+            b.flush().await.unwrap();
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![calls_seen_by_action], "{spec}");
+    }
+    assert_eq!(
+        CrashPoint::parse("astra:put_audio:3").unwrap().to_string(),
+        "astra:put_audio:3:after"
+    );
+    for bad in [
+        "",
+        "put_songs",
+        "nope:1",
+        "put_songs:x",
+        "a:b:put_songs:1",
+        "put_songs:0",
+    ] {
+        assert!(CrashPoint::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn full_stack_passes_conformance_and_displays_itself() {
     let metrics = MetricsRecorder::new();

@@ -1,0 +1,316 @@
+//! Migrate benchmark: songs/s of `migrate` local → astra and astra → local against the local
+//! Data API server and s3s-fs (in-process on 127.0.0.1), optionally through fault proxies.
+//!
+//! ```text
+//! cargo run --release -p songrec-cli --example migrate_bench -- --songs 2000 [--kb 16]
+//!     [--faults 0.2] [--concurrency 8] [--batch 100] [--dim 512]
+//! ```
+//!
+//! The library is built directly through `LocalBackend` (N songs, each a WAV of `--kb` KiB, one
+//! `--dim`-d vector, varied metadata). Both backends come from `songrec_app::factory::build`,
+//! the same stack `songrec migrate` uses, and the same ledger (in a temp cache folder). After
+//! each direction a `counts` verify must be clean. With `--faults R`, a `FaultProxy` in front
+//! of each server fails a share R of requests (429/503/timeouts/resets, before and after
+//! forwarding; request timeouts 1 s).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use songrec_app::migrate::ledger::Ledger;
+use songrec_app::migrate::{LedgerContext, MigrateOptions, NoMigrateProgress, VerifyLevel};
+use songrec_devservers::{FaultPlan, FaultProxy};
+use songrec_local::LocalBackend;
+use songrec_storage::config::{BackendKind, Config};
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+
+const TOKEN: &str = "AstraCS:migrate-bench-token-0123456789";
+const AK: &str = "bench-ak";
+const SK: &str = "bench-secret-key-0123456789";
+
+struct Args {
+    songs: usize,
+    kb: usize,
+    faults: f64,
+    concurrency: usize,
+    batch: usize,
+    dim: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        songs: 2000,
+        kb: 16,
+        faults: 0.0,
+        concurrency: 8,
+        batch: 100,
+        dim: 512,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        let num = |v: String| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--songs" | "-n" => a.songs = num(value()?)?,
+            "--kb" => a.kb = num(value()?)?,
+            "--concurrency" => a.concurrency = num(value()?)?,
+            "--batch" => a.batch = num(value()?)?,
+            "--dim" => a.dim = num(value()?)?,
+            "--faults" => a.faults = value()?.parse().map_err(|e| format!("--faults: {e}"))?,
+            "-h" | "--help" => {
+                return Err("usage: migrate_bench [--songs N] [--kb K] [--faults R] [--concurrency C] [--batch B] [--dim D]".into());
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(a)
+}
+
+fn make_library(rt: &tokio::runtime::Runtime, root: &Path, a: &Args) -> Result<(), String> {
+    rt.block_on(async {
+        let lib = LocalBackend::open(root).map_err(|e| e.to_string())?;
+        let model = ModelInfo::new("dsp", "1", a.dim);
+        let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut batch = Vec::new();
+        for i in 0..a.songs {
+            let mut bytes = b"RIFF....WAVEfmt ".to_vec();
+            let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            while bytes.len() < a.kb * 1024 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            let id = SongId::from_bytes(&bytes);
+            let p = tmp.path().join("song.wav");
+            std::fs::write(&p, &bytes).map_err(|e| e.to_string())?;
+            lib.put_audio(&id, &p).await.map_err(|e| e.to_string())?;
+            let mut m = SongMetadata::new(id.clone(), format!("Song {i}"));
+            m.artist = Some(format!("Artist {}", i % 50));
+            m.genre = Some(["Rock", "Jazz", "Pop"][i % 3].into());
+            m.bpm = Some(80.0 + (i % 80) as f32);
+            m.file_size = bytes.len() as u64;
+            m.content_hash = id.as_str().to_owned();
+            let v: Vec<f32> = (0..a.dim)
+                .map(|k| ((i * 31 + k) % 97) as f32 / 97.0 - 0.5)
+                .collect();
+            batch.push(SongRecord {
+                metadata: m,
+                embeddings: vec![Embedding::new(model.clone(), v).map_err(|e| e.to_string())?],
+            });
+            if batch.len() == 500 {
+                lib.put_songs(&batch).await.map_err(|e| e.to_string())?;
+                batch.clear();
+            }
+        }
+        lib.put_songs(&batch).await.map_err(|e| e.to_string())?;
+        lib.flush().await.map_err(|e| e.to_string())
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_direction(
+    rt: &tokio::runtime::Runtime,
+    cfg: &Config,
+    from: BackendKind,
+    to: BackendKind,
+    ledger: &Ledger,
+    scratch: &Path,
+    a: &Args,
+) -> Result<(), String> {
+    let build = |kind| {
+        let mut c = cfg.clone();
+        c.backend = kind;
+        songrec_app::factory::build(&c).map_err(|e| e.to_string())
+    };
+    let (source, target) = (build(from)?, build(to)?);
+    let ctx = LedgerContext {
+        ledger,
+        source: songrec_app::migrate::identity(cfg, from),
+        target: songrec_app::migrate::identity(cfg, to),
+    };
+    let mut opts = MigrateOptions::new(scratch);
+    opts.concurrency = a.concurrency;
+    opts.batch_size = a.batch;
+    let t0 = Instant::now();
+    let report = rt.block_on(async {
+        let plan = songrec_app::migrate::plan_for(source.as_ref(), target.as_ref()).await?;
+        songrec_app::migrate::migrate(
+            source.as_ref(),
+            target.as_ref(),
+            plan,
+            &opts,
+            &NoMigrateProgress,
+            Some(&ctx),
+        )
+        .await
+    });
+    let total = t0.elapsed().as_secs_f64();
+    let report = report.map_err(|e| e.to_string())?;
+    let v = rt
+        .block_on(songrec_app::migrate::verify(
+            source.as_ref(),
+            target.as_ref(),
+            VerifyLevel::Counts,
+            1,
+            &scratch.join("verify"),
+        ))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{from} -> {to}: {} songs copied, {} failed, {} retry rounds in {:.2} s (plan + copy: {:.2} s) = {:.0} songs/s; verify: {}",
+        report.copied,
+        report.failed.len(),
+        report.retry_rounds,
+        report.elapsed_secs,
+        total,
+        report.copied as f64 / total,
+        v.summary()
+    );
+    if !v.is_clean() || !report.failed.is_empty() {
+        return Err("the migration was not complete".into());
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(&a) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("migrate_bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    // Servers (and proxies) on their own runtime threads; the client on another.
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (api, s3) = servers.block_on(async {
+        let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
+            songrec_dataapi_server::Token::new(TOKEN),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+        let s3 = songrec_devservers::S3Server::start(
+            "127.0.0.1:0".parse().map_err(|_| "addr".to_owned())?,
+            &dir.path().join("s3"),
+            &["music"],
+            AK,
+            SK,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok::<_, String>((api, s3))
+    })?;
+    let s3_addr = s3
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|_| "s3 addr".to_owned())?;
+    let mut proxies: Vec<FaultProxy> = Vec::new();
+    let (mut api_url, mut s3_url) = (api.base_url(), s3.endpoint());
+    if a.faults > 0.0 {
+        let plan = |seed| FaultPlan::random(seed, a.faults).with_hold(Duration::from_secs(20));
+        let (pa, ps) = servers.block_on(async {
+            Ok::<_, String>((
+                FaultProxy::start(api.addr(), plan(1))
+                    .await
+                    .map_err(|e| e.to_string())?,
+                FaultProxy::start(s3_addr, plan(2))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ))
+        })?;
+        api_url = pa.base_url();
+        s3_url = ps.base_url();
+        proxies.push(pa);
+        proxies.push(ps);
+    }
+    let env: HashMap<String, String> = [
+        ("ASTRA_DB_API_ENDPOINT", api_url.as_str()),
+        ("ASTRA_DB_API_PATH", "/v1"),
+        ("ASTRA_DB_APPLICATION_TOKEN", TOKEN),
+        ("SONGREC_S3_ENDPOINT", s3_url.as_str()),
+        ("SONGREC_S3_BUCKET", "music"),
+        ("SONGREC_S3_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", AK),
+        ("AWS_SECRET_ACCESS_KEY", SK),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let mut cfg = Config::from_sources(None, &env).map_err(|e| e.to_string())?;
+    if a.faults > 0.0 {
+        cfg.astra.request_timeout_secs = 1;
+        cfg.s3.request_timeout_secs = 1;
+    }
+    cfg.cache.path = dir.path().join("cache");
+    let lib1 = dir.path().join("lib1");
+    let t = Instant::now();
+    make_library(&client, &lib1, a)?;
+    println!(
+        "library: {} songs of {} KiB, {}-d vectors, built in {:.1} s; faults: {:.0}% of requests{}",
+        a.songs,
+        a.kb,
+        a.dim,
+        t.elapsed().as_secs_f64(),
+        a.faults * 100.0,
+        if a.faults > 0.0 {
+            " (429/503/timeout/reset, before and after forwarding)"
+        } else {
+            ""
+        }
+    );
+    let model = ModelInfo::new("dsp", "1", a.dim);
+    client
+        .block_on(songrec_astra::AstraBackend::init(&cfg, &[model]))
+        .map_err(|e| e.to_string())?;
+    let ledger =
+        Ledger::open(&cfg.cache.path.join("migrate/ledger.sqlite")).map_err(|e| e.to_string())?;
+    let scratch = dir.path().join("scratch");
+
+    cfg.local.path = lib1;
+    run_direction(
+        &client,
+        &cfg,
+        BackendKind::Local,
+        BackendKind::Astra,
+        &ledger,
+        &scratch,
+        a,
+    )?;
+    cfg.local.path = dir.path().join("lib2");
+    run_direction(
+        &client,
+        &cfg,
+        BackendKind::Astra,
+        BackendKind::Local,
+        &ledger,
+        &scratch,
+        a,
+    )?;
+    for (name, p) in ["data api", "s3"].iter().zip(&proxies) {
+        let s = p.stats();
+        println!(
+            "{name} proxy: {} requests, {} faults injected",
+            s.requests, s.injected
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! `songrec migrate`: the glue between the arguments, the factory, the ledger and
+//! `songrec_app::migrate`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use songrec_app::migrate::ledger::{Ledger, RunSummary, SongState};
+use songrec_app::migrate::{LedgerContext, MigrateOptions, VerifyLevel};
+use songrec_storage::config::{BackendKind, Config};
+
+use crate::cli::{MigrateArgs, MigrateBar, parse_migrate_spec, progress_bar};
+use crate::exit;
+
+/// Where the ledger lives: `<cache dir>/migrate/ledger.sqlite` (`SONGREC_CACHE_DIR`,
+/// `[cache] path`). Not in a library folder, so migrating never writes into the source; it
+/// holds history only, so losing it (a cleared cache) loses nothing.
+pub fn ledger_path(cfg: &Config) -> PathBuf {
+    cfg.cache.path.join("migrate").join("ledger.sqlite")
+}
+
+fn states_text(states: &[(SongState, u64)]) -> String {
+    if states.is_empty() {
+        return "-".into();
+    }
+    states
+        .iter()
+        .map(|(s, n)| format!("{} {n}", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_run(r: &RunSummary) {
+    let status = match (r.status, r.finished_at.is_some()) {
+        (songrec_app::migrate::ledger::RunStatus::Running, false) => {
+            "running (or killed: a later run will mark it interrupted)".to_owned()
+        }
+        (s, _) => s.as_str().to_owned(),
+    };
+    println!("run #{}  {status}", r.id);
+    println!("  {} -> {}", r.source, r.target);
+    println!(
+        "  started {}{}",
+        r.started_at,
+        r.finished_at
+            .as_deref()
+            .map(|f| format!(", finished {f}"))
+            .unwrap_or_default()
+    );
+    if let Some(prev) = r.resumes {
+        println!("  picked up after interrupted run #{prev}");
+    }
+    println!(
+        "  planned {}, already there {}, copied {}, failed {}; songs by state: {}",
+        r.planned,
+        r.up_to_date,
+        r.copied,
+        r.failed,
+        states_text(&r.states)
+    );
+    if let Some(e) = &r.error {
+        println!("  stopped: {e}");
+    }
+    if let Some(v) = &r.verify {
+        println!("  verify: {v}");
+    }
+}
+
+/// `songrec migrate --status`: the last runs, and the failures of the newest one.
+fn status(cfg: &Config, json: bool) -> Result<u8> {
+    let path = ledger_path(cfg);
+    if !path.exists() {
+        if json {
+            println!("{}", serde_json::json!({"ledger": path, "runs": []}));
+        } else {
+            println!("no migrations recorded yet (ledger: {})", path.display());
+        }
+        return Ok(exit::OK);
+    }
+    let ledger = Ledger::open(&path)?;
+    let runs = ledger.runs(10)?;
+    let failures = match runs.first() {
+        Some(r) => ledger.songs(r.id, Some(SongState::Failed))?,
+        None => Vec::new(),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ledger": path, "runs": runs, "latest_failures": failures})
+        );
+        return Ok(exit::OK);
+    }
+    println!("ledger: {}", path.display());
+    for r in &runs {
+        print_run(r);
+    }
+    if !failures.is_empty() {
+        println!("failed songs of run #{}:", runs[0].id);
+        for f in failures.iter().take(20) {
+            println!(
+                "  {}  {}",
+                f.id.get(..12).unwrap_or(&f.id),
+                f.error.as_deref().unwrap_or("")
+            );
+        }
+        if failures.len() > 20 {
+            println!("  … and {} more", failures.len() - 20);
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `songrec migrate`: copies every song from one backend to another, then verifies.
+pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
+    if args.status {
+        return status(cfg, args.json);
+    }
+    let (from, to) = match (&args.spec, &args.from, &args.to) {
+        (Some(s), None, None) => parse_migrate_spec(s)?,
+        (None, Some(f), Some(t)) => (f.clone(), t.clone()),
+        _ => bail!(
+            "say where from and to: `songrec migrate local->astra` or `--from local --to astra`"
+        ),
+    };
+    let (from_kind, to_kind): (BackendKind, BackendKind) = (
+        from.parse().context("migration source")?,
+        to.parse().context("migration target")?,
+    );
+    if from_kind == to_kind {
+        bail!("source and target are both {from_kind}; nothing to migrate");
+    }
+    let verify_level: Option<VerifyLevel> = if args.no_verify {
+        None
+    } else {
+        Some(args.verify.parse()?)
+    };
+    let build = |kind| {
+        let mut c = cfg.clone();
+        c.backend = kind;
+        songrec_app::factory::build(&c).with_context(|| format!("opening the {kind} library"))
+    };
+    let (source, target) = (build(from_kind)?, build(to_kind)?);
+    let plan = songrec_app::migrate::plan(
+        &source
+            .list_versions()
+            .await
+            .with_context(|| format!("listing the songs of {source}"))?,
+        &target
+            .list_versions()
+            .await
+            .with_context(|| format!("listing the songs of {target}"))?,
+    );
+    println!(
+        "{source} -> {target}: {} songs to copy, {} already there, {} deletions on the source (left to sync)",
+        plan.to_copy.len(),
+        plan.up_to_date,
+        plan.source_tombstones
+    );
+    if args.dry_run {
+        for v in plan.to_copy.iter().take(20) {
+            println!("  would copy {} (version {})", v.id.short(), v.version);
+        }
+        if plan.to_copy.len() > 20 {
+            println!("  … and {} more", plan.to_copy.len() - 20);
+        }
+        return Ok(exit::OK);
+    }
+
+    // The ledger is a record: if it cannot be opened, say so and go on without it.
+    let ledger = match Ledger::open(&ledger_path(cfg)) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("warning: {e}; migrating without a ledger (it is a record only)");
+            None
+        }
+    };
+    let ctx = ledger.as_ref().map(|l| LedgerContext {
+        ledger: l,
+        source: songrec_app::migrate::identity(cfg, from_kind),
+        target: songrec_app::migrate::identity(cfg, to_kind),
+    });
+    let scratch_root = cfg.cache.path.join("migrate");
+    std::fs::create_dir_all(&scratch_root)
+        .with_context(|| format!("creating {}", scratch_root.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("scratch-")
+        .tempdir_in(&scratch_root)
+        .context("creating a scratch folder")?;
+
+    let mut code = exit::OK;
+    let nothing = plan.to_copy.is_empty();
+    let bar = progress_bar(
+        !nothing,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, {per_sec}, eta {eta}",
+    );
+    let mut opts = MigrateOptions::new(scratch.path());
+    opts.batch_size = args.batch_size.max(1);
+    opts.concurrency = args.concurrency.max(1);
+    let report = songrec_app::migrate::migrate(
+        source.as_ref(),
+        target.as_ref(),
+        plan,
+        &opts,
+        &MigrateBar(bar.clone()),
+        ctx.as_ref(),
+    )
+    .await
+    .context("migrating (run it again to continue where it stopped)")?;
+    bar.finish_and_clear();
+    if let Some(prev) = report.resumed {
+        println!("picked up after interrupted run #{prev}");
+    }
+    if nothing {
+        println!(
+            "nothing to do: {} songs already on target",
+            report.plan.up_to_date
+        );
+    } else {
+        for (id, why) in report.failed.iter().take(20) {
+            eprintln!("failed: {}: {why}", id.short());
+        }
+        if report.failed.len() > 20 {
+            eprintln!("… and {} more failures", report.failed.len() - 20);
+        }
+        let rate = if report.elapsed_secs > 0.0 {
+            report.copied as f64 / report.elapsed_secs
+        } else {
+            0.0
+        };
+        println!(
+            "copied {} songs, {} failed ({} audio files uploaded, {:.1} s, {:.1} songs/s{})",
+            report.copied,
+            report.failed.len(),
+            report.audio_uploaded,
+            report.elapsed_secs,
+            rate,
+            if report.retry_rounds > 0 {
+                format!(", {} retry rounds", report.retry_rounds)
+            } else {
+                String::new()
+            }
+        );
+        if !report.failed.is_empty() {
+            code = exit::PARTIAL;
+        }
+    }
+    if let Some(level) = verify_level {
+        let seed = report.run.unwrap_or(0) as u64 ^ u64::from(std::process::id());
+        let v = songrec_app::migrate::verify(
+            source.as_ref(),
+            target.as_ref(),
+            level,
+            seed,
+            &scratch.path().join("verify"),
+        )
+        .await
+        .context("verifying")?;
+        println!("verify: {}", v.summary());
+        let show = |what: &str, ids: &[songrec_storage::SongId]| {
+            for id in ids.iter().take(10) {
+                println!("  {what}: {}", id.short());
+            }
+            if ids.len() > 10 {
+                println!("  … and {} more {what}", ids.len() - 10);
+            }
+        };
+        show("missing", &v.missing);
+        show("older on the target", &v.older);
+        show("content hash differs", &v.hash_mismatch);
+        for d in v.differences.iter().take(20) {
+            println!("  {}: {}", d.id.short(), d.what);
+        }
+        if v.differences.len() > 20 {
+            println!("  … and {} more differences", v.differences.len() - 20);
+        }
+        if let (Some(l), Some(run)) = (&ledger, report.run)
+            && let Err(e) = l.set_verify(run, &v.summary())
+        {
+            eprintln!("warning: {e}");
+        }
+        if !v.is_clean() {
+            code = exit::PARTIAL;
+        }
+    }
+    if code != exit::OK {
+        println!("see `songrec migrate --status` for the record; run the migration again to retry");
+    }
+    Ok(code)
+}

@@ -1,0 +1,131 @@
+//! `songrec migrate` through `FaultProxy`s that fail 20% of Data API and S3 requests
+//! (429 with Retry-After, 503, timeouts, connection resets; before and after forwarding): both
+//! directions complete, the verify step is clean, and both sides are equal when read directly.
+
+mod support;
+
+use std::time::Duration;
+
+use songrec_devservers::{FaultPlan, FaultProxy, When};
+use songrec_local::LocalBackend;
+use support::*;
+
+const N: usize = 40;
+
+fn faulty(seed: u64) -> FaultPlan {
+    // Held connections are abandoned by the client after its 1 s request timeout.
+    FaultPlan::random(seed, 0.2).with_hold(Duration::from_secs(20))
+}
+
+fn assert_faults_of_every_timing(name: &str, p: &FaultProxy) {
+    let f = p.injected_faults();
+    assert!(f.len() >= 3, "{name}: only {} faults injected", f.len());
+    assert!(
+        f.iter().any(|x| x.when == When::Before) && f.iter().any(|x| x.when == When::After),
+        "{name}: {f:?}"
+    );
+}
+
+fn migrate(
+    c: &Cloud,
+    ep: &Endpoints,
+    home: &std::path::Path,
+    lib: &std::path::Path,
+    spec: &str,
+) -> std::process::Output {
+    c.songrec(
+        ep,
+        home,
+        &[
+            "--library",
+            lib.to_str().unwrap(),
+            "migrate",
+            spec,
+            "--batch-size",
+            "16",
+            "--verify",
+            "full",
+        ],
+    )
+}
+
+#[test]
+fn local_to_astra_with_20_percent_of_requests_failing() {
+    let c = Cloud::start();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), 1);
+    let lib = home.path().join("lib");
+    make_library(&c.rt, &lib, N);
+    c.init(home.path());
+    let before = snapshot(&lib);
+
+    let (api, s3) = (c.proxy_api(faulty(1)), c.proxy_s3(faulty(2)));
+    let ep = Endpoints {
+        api: api.base_url(),
+        s3: s3.base_url(),
+    };
+    let o = migrate(&c, &ep, home.path(), &lib, "local->astra");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("copied 40 songs, 0 failed"), "{t}");
+    assert!(t.contains("verify: clean: 40/40"), "{t}");
+    assert_faults_of_every_timing("data api", &api);
+    assert_faults_of_every_timing("s3", &s3);
+
+    assert_same(
+        &c.rt,
+        &LocalBackend::open(&lib).unwrap(),
+        &c.astra(home.path()),
+    );
+    assert_eq!(c.s3_objects().len(), N);
+    let o = migrate(&c, &ep, home.path(), &lib, "local->astra");
+    assert!(
+        text(&o).contains("nothing to do: 40 songs already on target"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(snapshot(&lib), before, "the source library is untouched");
+}
+
+#[test]
+fn astra_to_local_with_20_percent_of_requests_failing() {
+    let c = Cloud::start();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), 1);
+    let lib = home.path().join("lib");
+    make_library(&c.rt, &lib, N);
+    c.init(home.path());
+    let o = migrate(&c, &c.direct(), home.path(), &lib, "local->astra");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s3_before = snapshot(&c.dir.path().join("s3"));
+
+    let (api, s3) = (c.proxy_api(faulty(3)), c.proxy_s3(faulty(4)));
+    let ep = Endpoints {
+        api: api.base_url(),
+        s3: s3.base_url(),
+    };
+    let lib2 = home.path().join("lib2");
+    let o = migrate(&c, &ep, home.path(), &lib2, "astra->local");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("copied 40 songs, 0 failed"), "{t}");
+    assert!(t.contains("verify: clean: 40/40"), "{t}");
+    assert_faults_of_every_timing("data api", &api);
+    assert_faults_of_every_timing("s3", &s3);
+
+    assert_same(
+        &c.rt,
+        &c.astra(home.path()),
+        &LocalBackend::open(&lib2).unwrap(),
+    );
+    assert_same(
+        &c.rt,
+        &LocalBackend::open(&lib).unwrap(),
+        &LocalBackend::open(&lib2).unwrap(),
+    );
+    assert_eq!(
+        snapshot(&c.dir.path().join("s3")),
+        s3_before,
+        "the source's blobs are untouched"
+    );
+}
