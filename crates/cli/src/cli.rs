@@ -65,6 +65,16 @@ pub enum Command {
     Bench(BenchArgs),
     /// Generate an example library of synthesised songs (WAV).
     Synth(SynthArgs),
+    /// A playlist that flows from seed songs (--seed, repeatable) or travels --from A --to B.
+    Playlist(crate::playlist::PlaylistArgs),
+    /// Duplicate songs: the same audio in other files, or the same recording re-encoded or trimmed.
+    Dupes(crate::dupes::DupesArgs),
+    /// A map of the library: a self-contained HTML page (and/or a PNG image).
+    Map(crate::map::MapArgs),
+    /// Groups of songs that sound alike (k-means), with their dominant genres.
+    Clusters(crate::map::ClustersArgs),
+    /// The songs least like the rest of the library.
+    Outliers(crate::map::OutliersArgs),
 }
 
 #[derive(Args, Debug)]
@@ -586,6 +596,11 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             println!("rebuilt the vector index of {local}");
             Ok(exit::OK)
         }
+        Command::Playlist(a) => crate::playlist::run(a, cfg, backend).await,
+        Command::Dupes(a) => crate::dupes::run(a, backend).await,
+        Command::Map(a) => crate::map::map(a, backend).await,
+        Command::Clusters(a) => crate::map::clusters(a, backend).await,
+        Command::Outliers(a) => crate::map::outliers(a, backend).await,
         Command::Migrate(_)
         | Command::InitAstra(_)
         | Command::Doctor

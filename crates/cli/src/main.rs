@@ -3,7 +3,10 @@
 
 mod bench;
 mod cli;
+mod dupes;
+mod map;
 mod output;
+mod playlist;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
