@@ -31,7 +31,12 @@ pub const RECORD_VERSION: u32 = 1;
 /// The metadata `extra` key records are stored under.
 pub const EXTRA_KEY: &str = "fingerprint";
 /// Most differing bits (as a share) for two fingerprints to be the same recording.
-pub const MAX_BIT_ERROR: f32 = 0.25;
+///
+/// Measured on synthesised songs (`examples/fingerprint_errors.rs`): copies differ in 0.1 % (noise at
+/// −50 dB), 0.3 % (mp3 128 kbit/s) and 2 % (trimmed by 2.5 s) of their bits; different songs
+/// of one style in different keys in 17–45 %, of different styles in 33–59 %. Two renderings
+/// of one synthetic loop in the same key 2 bpm apart differ in only 6 %: below this limit.
+pub const MAX_BIT_ERROR: f32 = 0.10;
 /// Fingerprint items per second (Chromaprint: 11025 Hz, hop 4096/3 samples).
 pub fn items_per_sec() -> f32 {
     1.0 / config().item_duration_in_seconds()
@@ -372,13 +377,13 @@ mod tests {
     fn compare_finds_offsets_and_tolerates_bit_noise() {
         let mut r = SplitMix::new(2);
         let a: Vec<u32> = (0..400).map(|_| r.next_u64() as u32).collect();
-        // b = a from item 50 on, with ~10 % of bits flipped.
+        // b = a from item 50 on, with ~5 % of bits flipped.
         let b: Vec<u32> = a[50..]
             .iter()
             .map(|&x| {
                 let mut y = x;
                 for bit in 0..32 {
-                    if r.next_f64() < 0.1 {
+                    if r.next_f64() < 0.05 {
                         y ^= 1 << bit;
                     }
                 }
@@ -388,7 +393,7 @@ mod tests {
         let al = compare(&a, &b).unwrap();
         assert_eq!(al.offset, 50);
         assert_eq!(al.overlap, 350);
-        assert!((al.bit_error - 0.1).abs() < 0.02, "{}", al.bit_error);
+        assert!((al.bit_error - 0.05).abs() < 0.01, "{}", al.bit_error);
         assert!(same_recording(&al, a.len(), b.len()));
         // Reversed roles: negative offset.
         let back = compare(&b, &a).unwrap();

@@ -378,8 +378,8 @@ fn balanced(html: &str) -> bool {
             .take_while(|c| !c.is_whitespace() && *c != '>')
             .collect::<String>()
             .to_lowercase();
-        if let Some(stripped) = tag.strip_prefix('/') {
-            let _ = stripped;
+        let closing = tag.starts_with('/');
+        if closing {
             if stack.pop().as_deref() != Some(name.as_str()) {
                 return false;
             }
@@ -387,7 +387,7 @@ fn balanced(html: &str) -> bool {
             stack.push(name.clone());
         }
         rest = &rest[end + 1..];
-        if name == "script" || name == "style" {
+        if !closing && (name == "script" || name == "style") {
             // Raw text: jump to the closing tag.
             let close = format!("</{name}>");
             let j = rest.find(&close).unwrap();
