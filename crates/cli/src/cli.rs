@@ -81,6 +81,16 @@ pub enum Command {
     Edit(crate::sync::EditArgs),
     /// The disk cache and offline copy of a remote library: stats, clear, refresh.
     Cache(crate::cache::CacheArgs),
+    /// A playlist that flows from seed songs (--seed, repeatable) or travels --from A --to B.
+    Playlist(crate::playlist::PlaylistArgs),
+    /// Duplicate songs: the same audio in other files, or the same recording re-encoded or trimmed.
+    Dupes(crate::dupes::DupesArgs),
+    /// A map of the library: a self-contained HTML page (and/or a PNG image).
+    Map(crate::map::MapArgs),
+    /// Groups of songs that sound alike (k-means), with their dominant genres.
+    Clusters(crate::map::ClustersArgs),
+    /// The songs least like the rest of the library.
+    Outliers(crate::map::OutliersArgs),
 }
 
 #[derive(Args, Debug)]
@@ -648,6 +658,11 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Edit(a) => crate::sync::edit(a, backend).await,
+        Command::Playlist(a) => crate::playlist::run(a, cfg, backend).await,
+        Command::Dupes(a) => crate::dupes::run(a, backend).await,
+        Command::Map(a) => crate::map::map(a, backend).await,
+        Command::Clusters(a) => crate::map::clusters(a, backend).await,
+        Command::Outliers(a) => crate::map::outliers(a, backend).await,
         Command::Migrate(_)
         | Command::Sync(_)
         | Command::InitAstra(_)

@@ -5,7 +5,10 @@ mod bench;
 mod cache;
 mod cli;
 mod migrate;
+mod dupes;
+mod map;
 mod output;
+mod playlist;
 mod quality;
 mod sync;
 

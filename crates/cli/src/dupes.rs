@@ -1,0 +1,191 @@
+//! `songrec dupes`: find (and optionally delete) duplicate songs.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use songrec_app::factory::Backend;
+use songrec_discover::dupes::{self, DupesOptions, DupesReport, Kind};
+
+use crate::cli::FilterArgs;
+use crate::exit;
+
+#[derive(Args, Debug)]
+pub struct DupesArgs {
+    /// Delete every duplicate but one per group (asks first; see --yes).
+    #[arg(long)]
+    pub delete: bool,
+    /// With --delete: do not ask.
+    #[arg(short = 'y', long, requires = "delete")]
+    pub yes: bool,
+    /// Songs fingerprinted at once (default: one per core).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Do not store computed fingerprints in the songs' metadata.
+    #[arg(long)]
+    pub no_store: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Bar(ProgressBar);
+impl dupes::Progress for Bar {
+    fn start(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+    fn advance(&self) {
+        self.0.inc(1);
+    }
+}
+
+/// Asks `question` and reads one line: yes only for `y` or `yes`.
+pub fn confirm(input: &mut dyn BufRead, output: &mut dyn Write, question: &str) -> Result<bool> {
+    write!(output, "{question} [y/N] ")?;
+    output.flush()?;
+    let mut line = String::new();
+    input.read_line(&mut line)?;
+    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+fn print(r: &DupesReport) {
+    println!(
+        "{} songs checked ({} fingerprinted now), {} duplicate groups",
+        r.songs,
+        r.fingerprinted,
+        r.groups.len()
+    );
+    for (i, g) in r.groups.iter().enumerate() {
+        let kind = match g.kind {
+            Kind::Exact => "exact: same decoded audio",
+            Kind::Near => "near: same recording, encoded or cut differently",
+        };
+        println!("\ngroup {} ({kind})", i + 1);
+        for m in &g.members {
+            let how = if m.keep {
+                "keep".to_owned()
+            } else if m.same_audio {
+                "same audio".to_owned()
+            } else {
+                format!(
+                    "{:.0}% bits differ{}",
+                    100.0 * m.bit_error.unwrap_or(0.0),
+                    m.offset_secs
+                        .filter(|o| o.abs() >= 0.5)
+                        .map_or_else(String::new, |o| format!(", offset {o:+.1} s"))
+                )
+            };
+            println!(
+                "  {:<10}  {:<12}  {:<40}  {:>7.1} s  {:>10} B  {}",
+                how,
+                m.song.id.short(),
+                m.song.display_name().chars().take(40).collect::<String>(),
+                m.song.duration_secs,
+                m.song.file_size,
+                m.song.file_name
+            );
+        }
+    }
+    for f in &r.failed {
+        eprintln!("not checked: {} ({}): {}", f.name, f.id.short(), f.reason);
+    }
+}
+
+pub async fn run(args: &DupesArgs, backend: Backend) -> Result<u8> {
+    let opts = DupesOptions {
+        filter: args.filter.to_filter()?,
+        jobs: args.jobs.unwrap_or(0),
+        store: !args.no_store,
+    };
+    let bar = if !args.json && std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} fingerprinting [{elapsed_precise}] {bar:30} {pos}/{len}, eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = dupes::scan(backend.as_ref(), &opts, Arc::new(Bar(bar.clone())))
+        .await
+        .context("looking for duplicates")?;
+    bar.finish_and_clear();
+    let extras = report.extras();
+    let mut deleted = Vec::new();
+    if !args.json {
+        print(&report);
+    }
+    if args.delete && !extras.is_empty() {
+        let question = format!(
+            "delete {} songs (keeping one per group) from {backend}?",
+            extras.len()
+        );
+        let go = if args.yes {
+            true
+        } else if std::io::stdin().is_terminal() {
+            confirm(
+                &mut std::io::stdin().lock(),
+                &mut std::io::stderr(),
+                &question,
+            )?
+        } else {
+            bail!(
+                "not deleting {} songs: confirmation needed but stdin is not a terminal; run again with --yes",
+                extras.len()
+            );
+        };
+        if go {
+            deleted = dupes::delete_extras(backend.as_ref(), &report)
+                .await
+                .context("deleting duplicates")?;
+            if !args.json {
+                for m in &deleted {
+                    println!("deleted {}  {}", m.id.short(), m.display_name());
+                }
+            }
+        } else if !args.json {
+            println!("nothing deleted");
+        }
+    }
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["deleted"] = serde_json::to_value(
+            deleted
+                .iter()
+                .map(|m| m.id.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirm;
+
+    #[test]
+    fn confirmation_needs_an_explicit_yes() {
+        for (answer, want) in [
+            ("y\n", true),
+            ("YES\n", true),
+            (" yes \n", true),
+            ("n\n", false),
+            ("\n", false),
+            ("", false),
+            ("yep\n", false),
+        ] {
+            let mut out = Vec::new();
+            let got = confirm(&mut answer.as_bytes(), &mut out, "delete 2 songs?").unwrap();
+            assert_eq!(got, want, "{answer:?}");
+            assert_eq!(String::from_utf8(out).unwrap(), "delete 2 songs? [y/N] ");
+        }
+    }
+}

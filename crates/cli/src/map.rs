@@ -1,0 +1,244 @@
+//! `songrec map`, `songrec clusters`, `songrec outliers`: views of the whole library.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use songrec_app::factory::Backend;
+use songrec_discover::fsutil::write_atomic;
+use songrec_discover::kmeans::KMeansOptions;
+use songrec_discover::map::{self, ColorBy, MapOptions};
+use songrec_discover::{SongSet, clusters, load_songs, outliers};
+
+use crate::cli::FilterArgs;
+use crate::exit;
+use crate::playlist::ModelArgs;
+
+#[derive(Args, Debug)]
+pub struct MapArgs {
+    /// Write the interactive page here (self-contained HTML; default map.html unless only --png is given).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also (or only) write a static PNG image here.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// PNG size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1200x900")]
+    pub size: String,
+    /// Colour points by genre or cluster.
+    #[arg(long, default_value = "genre", value_parser = ["genre", "cluster"])]
+    pub color: String,
+    /// Number of clusters (0: about √(songs/2), 2 to 12).
+    #[arg(short, long, default_value_t = 0)]
+    pub clusters: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ClustersArgs {
+    /// Number of clusters.
+    #[arg(short, long, default_value_t = 12)]
+    pub k: usize,
+    /// Seed of the k-means++ initialisation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct OutliersArgs {
+    /// Songs listed.
+    #[arg(short, long, default_value_t = 10)]
+    pub n: usize,
+    /// Neighbours the score averages over.
+    #[arg(long, default_value_t = 10)]
+    pub neighbours: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `1200x900`.
+pub fn parse_size(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .with_context(|| format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 1200x900"))?;
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u32>()
+            .with_context(|| format!("--size {s:?}: {x:?} is not a whole number"))
+    };
+    Ok((num(w)?, num(h)?))
+}
+
+async fn load(backend: &Backend, model: &ModelArgs, filter: &FilterArgs) -> Result<SongSet> {
+    let model = model.resolve(backend.as_ref()).await?;
+    let set = load_songs(backend.as_ref(), &model, &filter.to_filter()?)
+        .await
+        .context("reading songs and vectors")?;
+    if !set.without_vector.is_empty() {
+        eprintln!(
+            "note: {} songs have no {} vector and are left out",
+            set.without_vector.len(),
+            model.key()
+        );
+    }
+    Ok(set)
+}
+
+pub async fn map(args: &MapArgs, backend: Backend) -> Result<u8> {
+    let color = if args.color == "cluster" {
+        ColorBy::Cluster
+    } else {
+        ColorBy::Genre
+    };
+    let size = parse_size(&args.size)?;
+    let out = match (&args.out, &args.png) {
+        (Some(o), _) => Some(o.clone()),
+        (None, Some(_)) => None,
+        (None, None) => Some(PathBuf::from("map.html")),
+    };
+    let set = load(&backend, &args.model, &args.filter).await?;
+    let t = Instant::now();
+    let data = map::build(
+        &set,
+        &MapOptions {
+            color,
+            clusters: args.clusters,
+            ..MapOptions::default()
+        },
+    )?;
+    if let Some(o) = &out {
+        write_atomic(o, map::html(&data)?.as_bytes())
+            .with_context(|| format!("writing {}", o.display()))?;
+        println!(
+            "wrote {} ({} songs, {} clusters, axes show {:.0}% of the variance)",
+            o.display(),
+            data.points.len(),
+            data.clusters,
+            100.0 * (data.explained[0] + data.explained[1])
+        );
+    }
+    if let Some(p) = &args.png {
+        let bytes = songrec_discover::png::render(&data, size.0, size.1, color)?;
+        write_atomic(p, &bytes).with_context(|| format!("writing {}", p.display()))?;
+        println!("wrote {} ({}x{} pixels)", p.display(), size.0, size.1);
+    }
+    tracing::info!("map built in {:.2} s", t.elapsed().as_secs_f64());
+    Ok(exit::OK)
+}
+
+pub async fn clusters(args: &ClustersArgs, backend: Backend) -> Result<u8> {
+    let set = load(&backend, &args.model, &args.filter).await?;
+    if set.is_empty() {
+        bail!("no songs to cluster");
+    }
+    let r = clusters::cluster(
+        &set,
+        args.k,
+        &KMeansOptions {
+            seed: args.seed,
+            ..KMeansOptions::default()
+        },
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(exit::OK);
+    }
+    println!(
+        "{} songs in {} clusters (model {}){}",
+        r.songs,
+        r.clusters.len(),
+        r.model,
+        r.genre_purity
+            .map_or_else(String::new, |p| format!(
+                "; genre purity {:.0}%",
+                100.0 * p
+            ))
+    );
+    for c in &r.clusters {
+        let genres: Vec<String> = c
+            .genres
+            .iter()
+            .map(|(g, n)| format!("{g} {:.0}%", 100.0 * *n as f64 / c.size as f64))
+            .collect();
+        println!(
+            "\ncluster {:>2}: {} songs, cohesion {:.2}, genres: {}",
+            c.id,
+            c.size,
+            c.cohesion,
+            if genres.is_empty() {
+                "-".into()
+            } else {
+                genres.join(", ")
+            }
+        );
+        for m in &c.examples {
+            println!("    {}  {}", m.id.short(), m.display_name());
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub async fn outliers(args: &OutliersArgs, backend: Backend) -> Result<u8> {
+    let set = load(&backend, &args.model, &args.filter).await?;
+    let out = outliers::outliers(&set, args.n, args.neighbours)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model": set.model.key(), "neighbours": args.neighbours, "outliers": out}))?
+        );
+        return Ok(exit::OK);
+    }
+    println!(
+        "Songs least like the rest ({} songs, score = mean cosine distance to the {} nearest):",
+        set.len(),
+        args.neighbours
+    );
+    println!(
+        "{:>3}  {:>6}  {:<12}  {:<40}  {:<12}  NEAREST",
+        "#", "SCORE", "ID", "SONG", "GENRE"
+    );
+    for (i, o) in out.iter().enumerate() {
+        println!(
+            "{:>3}  {:>6.3}  {:<12}  {:<40}  {:<12}  {}",
+            i + 1,
+            o.score,
+            o.song.id.short(),
+            o.song.display_name().chars().take(40).collect::<String>(),
+            o.song.genre.as_deref().unwrap_or("-"),
+            o.nearest
+                .as_ref()
+                .map_or_else(|| "-".into(), |(m, s)| format!("{} ({s:.3})", m.display_name()))
+        );
+    }
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1200x900").unwrap(), (1200, 900));
+        assert_eq!(parse_size("64X32").unwrap(), (64, 32));
+        assert!(parse_size("1200").is_err());
+        assert!(parse_size("ax9").is_err());
+    }
+}

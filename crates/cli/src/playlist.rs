@@ -1,0 +1,279 @@
+//! `songrec playlist`: parse, resolve songs, call `songrec_discover::playlist`, print or write.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use songrec_app::factory::Backend;
+use songrec_discover::history::{self, History};
+use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
+use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
+use songrec_storage::config::Config;
+use songrec_storage::{ModelInfo, StorageBackend};
+
+use crate::cli::FilterArgs;
+use crate::exit;
+
+/// Which vectors to use (like `similar`).
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Which vectors to compare: dsp.
+    #[arg(long, default_value = "dsp")]
+    pub embedder: String,
+    /// Use the stored vectors of any model by NAME@VERSION (e.g. legacy@0); overrides --embedder.
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+impl ModelArgs {
+    /// The model whose stored vectors are used.
+    pub async fn resolve(&self, backend: &dyn StorageBackend) -> Result<ModelInfo> {
+        match &self.model {
+            Some(key) => backend
+                .models()
+                .await?
+                .into_iter()
+                .map(|s| s.model)
+                .find(|m| m.key() == *key)
+                .with_context(|| {
+                    format!(
+                        "the library has no vectors of model {key:?}; see `songrec stats` for the models it has"
+                    )
+                }),
+            None => {
+                let e = songrec_app::embedders::by_name(&self.embedder)?;
+                Ok(songrec_app::embedders::model_of(e.as_ref()))
+            }
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PlaylistArgs {
+    /// A seed song (repeatable): title, "artist - title", id prefix or path of an ingested file.
+    #[arg(long = "seed", value_name = "SONG", conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    pub seeds: Vec<String>,
+    /// Travel from this song ...
+    #[arg(long, value_name = "SONG", requires = "to")]
+    pub from: Option<String>,
+    /// ... to this one (both ends are in the playlist).
+    #[arg(long, value_name = "SONG", requires = "from")]
+    pub to: Option<String>,
+    /// Number of songs (with --from/--to, both ends included).
+    #[arg(short = 'n', long, default_value_t = 25)]
+    pub n: usize,
+    /// At most one song per artist.
+    #[arg(long)]
+    pub no_repeat_artist: bool,
+    /// At most one song per album.
+    #[arg(long)]
+    pub no_repeat_album: bool,
+    /// Leave out songs that were in the last N playlists.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub exclude_recent: usize,
+    /// Do not remember this playlist for --exclude-recent.
+    #[arg(long)]
+    pub no_history: bool,
+    /// Write an extended M3U playlist (UTF-8) here.
+    #[arg(long, value_name = "FILE")]
+    pub m3u: Option<PathBuf>,
+    /// Paths in the M3U: relative (to the playlist's folder) or absolute.
+    #[arg(long, default_value = "relative", value_parser = ["relative", "absolute"])]
+    pub paths: String,
+    /// Audio of a remote library: fetch (download next to the M3U) or url (presigned URLs, expire).
+    #[arg(long, default_value = "fetch", value_parser = ["fetch", "url"])]
+    pub remote_audio: String,
+    /// Candidates searched per step of a --from/--to path.
+    #[arg(long, default_value_t = 30)]
+    pub candidates: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn trunc(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+fn mmss(secs: f64) -> String {
+    let s = secs.round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn print(p: &Playlist) {
+    let names: Vec<String> = p.seeds.iter().map(|s| s.display_name()).collect();
+    match p.kind {
+        "path" => println!(
+            "From {} to {} ({} songs, model {}):",
+            names[0],
+            names[1],
+            p.entries.len(),
+            p.model
+        ),
+        _ => println!(
+            "Playlist from {} ({} songs, model {}):",
+            names.join(" + "),
+            p.entries.len(),
+            p.model
+        ),
+    }
+    let third = if p.kind == "path" { "ALONG" } else { "SEED" };
+    println!(
+        "{:>3}  {:>6}  {:>6}  {:<12}  {:<44}  {:<12}  {:>6}",
+        "#", "PREV", third, "ID", "SONG", "GENRE", "TIME"
+    );
+    for (i, e) in p.entries.iter().enumerate() {
+        let f = |x: Option<f32>| x.map_or_else(|| "-".into(), |v| format!("{v:.3}"));
+        println!(
+            "{:>3}  {:>6}  {:>6}  {:<12}  {:<44}  {:<12}  {:>6}",
+            i + 1,
+            f(e.similarity_to_previous),
+            f(e.progress.or(e.seed_similarity)),
+            e.song.id.short(),
+            trunc(&e.song.display_name(), 44),
+            trunc(e.song.genre.as_deref().unwrap_or("-"), 12),
+            mmss(e.song.duration_secs)
+        );
+    }
+    let total: f64 = p.entries.iter().map(|e| e.song.duration_secs).sum();
+    println!("total {}", mmss(total));
+}
+
+pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let model = args.model.resolve(backend.as_ref()).await?;
+    let history_path = history::path_for(&cfg.cache.path, &backend.to_string());
+    let mut hist = if args.exclude_recent > 0 || !args.no_history {
+        Some(History::load(&history_path).context("reading the playlist history")?)
+    } else {
+        None
+    };
+    let constraints = Constraints {
+        no_repeat_artist: args.no_repeat_artist,
+        no_repeat_album: args.no_repeat_album,
+        exclude: hist
+            .as_ref()
+            .map(|h| h.recent(args.exclude_recent))
+            .unwrap_or_default(),
+        filter: args.filter.to_filter()?,
+    };
+    let resolve = |s: String| {
+        let b = backend.clone();
+        async move {
+            songrec_app::resolve::resolve(b.as_ref(), &s)
+                .await
+                .with_context(|| format!("finding {s:?}"))
+        }
+    };
+    let p = match (&args.from, &args.to) {
+        (Some(f), Some(t)) => {
+            let (a, b) = (resolve(f.clone()).await?, resolve(t.clone()).await?);
+            playlist::between(
+                backend.as_ref(),
+                &PathRequest {
+                    from: a.id,
+                    to: b.id,
+                    model,
+                    n: args.n,
+                    candidates_per_point: args.candidates,
+                    constraints,
+                },
+            )
+            .await?
+        }
+        _ => {
+            if args.seeds.is_empty() {
+                bail!("give --seed SONG (repeatable) or --from SONG --to SONG");
+            }
+            let mut seeds = Vec::new();
+            for s in &args.seeds {
+                seeds.push(resolve(s.clone()).await?.id);
+            }
+            playlist::from_seeds(
+                backend.as_ref(),
+                &SeedRequest {
+                    seeds,
+                    model,
+                    n: args.n,
+                    constraints,
+                },
+            )
+            .await?
+        }
+    };
+    if p.entries.len() < p.requested {
+        eprintln!(
+            "note: {} of {} songs: the library (with these rules and filters) has no more that fit",
+            p.entries.len(),
+            p.requested
+        );
+    }
+    let m3u_report = match &args.m3u {
+        Some(path) => {
+            let opts = M3uOptions {
+                paths: if args.paths == "absolute" {
+                    PathStyle::Absolute
+                } else {
+                    PathStyle::Relative
+                },
+                remote: if args.remote_audio == "url" {
+                    RemoteAudio::Url
+                } else {
+                    RemoteAudio::Fetch
+                },
+                ..M3uOptions::default()
+            };
+            let r = m3u::write(backend.as_ref(), &p, path, &opts)
+                .await
+                .with_context(|| format!("writing {}", path.display()))?;
+            Some((path.clone(), r))
+        }
+        None => None,
+    };
+    if args.json {
+        let mut v = serde_json::to_value(&p)?;
+        if let Some((path, r)) = &m3u_report {
+            v["m3u"] = serde_json::json!({"path": path, "report": r});
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print(&p);
+        if let Some((path, r)) = &m3u_report {
+            println!(
+                "wrote {} ({} songs{}{})",
+                path.display(),
+                r.written,
+                if r.fetched > 0 {
+                    format!(", {} audio files fetched", r.fetched)
+                } else {
+                    String::new()
+                },
+                if r.urls > 0 {
+                    format!(", {} as URLs that expire", r.urls)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    if let Some((_, r)) = &m3u_report {
+        for name in &r.missing {
+            eprintln!("left out of the M3U (no audio stored): {name}");
+        }
+    }
+    if !args.no_history
+        && let Some(h) = hist.as_mut()
+    {
+        h.record(p.ids());
+        h.save(&history_path)
+            .context("saving the playlist history")?;
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,269 @@
+//! `songrec playlist / dupes / map / clusters / outliers` end to end: the real binary on a local
+//! library, and on the Astra backend against the local Data API server and an S3-protocol
+//! server (s3s-fs) on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+/// Synthesises 2 songs per style into `home/music`.
+fn synth(home: &Path) -> PathBuf {
+    let music = home.join("music");
+    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .arg("synth")
+        .arg(&music)
+        .args(["--per-style", "2", "--seconds", "5"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    music
+}
+
+/// A copy of a WAV file with one tag changed in place (same length): other bytes, same audio.
+fn retagged_copy(src: &Path, dest: &Path, from: &str, to: &str) {
+    assert_eq!(from.len(), to.len());
+    let mut b = std::fs::read(src).unwrap();
+    let at = b
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .unwrap();
+    b[at..at + to.len()].copy_from_slice(to.as_bytes());
+    std::fs::write(dest, b).unwrap();
+}
+
+fn local(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_songrec"))
+        .arg("--library")
+        .arg(home.join("lib"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("SONGREC_CACHE_DIR", home.join("cache"))
+        .current_dir(home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["song"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn discovery_commands_on_a_local_library() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let music = synth(h);
+    retagged_copy(
+        &music.join("The Techno Ensemble - Warehouse Pulse 1.wav"),
+        &music.join("copy.wav"),
+        "Warehouse Pulse 1",
+        "Warehouse Pulse X",
+    );
+    let o = local(h, &["ingest", music.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("11 new"), "{}", text(&o));
+
+    // Seeds: never in their own playlist; history is written.
+    let o = local(h, &["playlist", "--seed", "Warehouse Pulse 1", "-n", "4", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    let first = ids(&v);
+    assert_eq!(first.len(), 4);
+    let seed = v["seeds"][0]["id"].as_str().unwrap().to_owned();
+    assert!(!first.contains(&seed));
+    assert!(h.join("cache/playlist-history").read_dir().unwrap().count() == 1);
+    // --exclude-recent 1: none of the last playlist's songs again.
+    let o = local(
+        h,
+        &["playlist", "--seed", "Warehouse Pulse 1", "-n", "4", "--exclude-recent", "1", "--json"],
+    );
+    let second = ids(&json(&o));
+    assert_eq!(second.len(), 4, "{}", text(&o));
+    assert!(second.iter().all(|id| !first.contains(id)), "{first:?} {second:?}");
+
+    // From A to B with an M3U of relative paths.
+    let o = local(
+        h,
+        &[
+            "playlist", "--from", "Warehouse Pulse 1", "--to", "Drifting Pads 1", "-n", "5",
+            "--m3u", "lists/trip.m3u8", "--json", "--no-history",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    let titles: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["song"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.first(), Some(&"Warehouse Pulse 1"));
+    assert_eq!(titles.last(), Some(&"Drifting Pads 1"));
+    let m3u = std::fs::read_to_string(h.join("lists/trip.m3u8")).unwrap();
+    let paths: Vec<&str> = m3u.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(paths.len(), titles.len());
+    for p in paths {
+        assert!(p.starts_with("../"), "relative: {p}");
+        assert!(h.join("lists").join(p).is_file(), "{p}");
+    }
+    // Human output and a usage error.
+    let o = local(h, &["playlist", "--seed", "Slow Piano 1", "-n", "3", "--no-history"]);
+    assert!(o.status.success() && text(&o).contains("Playlist from"), "{}", text(&o));
+    let o = local(h, &["playlist", "-n", "3"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // Map, clusters, outliers.
+    let o = local(h, &["map", "--out", "m.html", "--png", "m.png", "--size", "300x200"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = std::fs::read_to_string(h.join("m.html")).unwrap();
+    assert!(html.contains("Drifting Pads 2") && html.contains("Blue Swing 1"));
+    assert_eq!(&std::fs::read(h.join("m.png")).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    let o = local(h, &["clusters", "-k", "5", "--json"]);
+    let v = json(&o);
+    let sizes: u64 = v["clusters"].as_array().unwrap().iter().map(|c| c["size"].as_u64().unwrap()).sum();
+    assert_eq!(sizes, 11);
+    let o = local(h, &["clusters", "-k", "50"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("cannot make 50 clusters of 11 songs"), "{}", text(&o));
+    let o = local(h, &["outliers", "-n", "3", "--json"]);
+    assert_eq!(json(&o)["outliers"].as_array().unwrap().len(), 3);
+
+    // Dupes: the retagged copy is an exact duplicate.
+    let o = local(h, &["dupes", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["groups"].as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(v["groups"][0]["kind"], "exact");
+    // --delete without a terminal and without --yes: refused, nothing deleted.
+    let o = local(h, &["dupes", "--delete"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("--yes") && text(&o).contains("not a terminal"), "{}", text(&o));
+    assert_eq!(json(&local(h, &["stats", "--json"]))["songs"], 11);
+    let o = local(h, &["dupes", "--delete", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("deleted "), "{}", text(&o));
+    assert_eq!(json(&local(h, &["stats", "--json"]))["songs"], 10);
+    let v = json(&local(h, &["dupes", "--json"]));
+    assert_eq!(v["groups"].as_array().unwrap().len(), 0);
+    assert_eq!(v["fingerprinted"], 0, "fingerprints were stored");
+}
+
+const TOKEN: &str = "AstraCS:discover-test-token-0123456789";
+const AK: &str = "songrec-discover-test";
+const SK: &str = "discover-test-secret-key-0123456789";
+
+#[test]
+fn discovery_commands_on_the_astra_backend() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (api, s3) = rt.block_on(async {
+        let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
+            songrec_dataapi_server::Token::new(TOKEN),
+        ))
+        .await
+        .unwrap();
+        let s3 = songrec_devservers::S3Server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            &dir.path().join("s3"),
+            &["music"],
+            AK,
+            SK,
+        )
+        .await
+        .unwrap();
+        (api, s3)
+    });
+    let (dataapi, s3_url) = (api.base_url(), s3.endpoint());
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let music = synth(h);
+    retagged_copy(
+        &music.join("The Rock Ensemble - Garage Anthem 2.wav"),
+        &music.join("copy.wav"),
+        "Garage Anthem 2",
+        "Garage Anthem Z",
+    );
+    let astra = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_songrec"))
+            .args(["--storage-backend", "astra"])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", h)
+            .env("SONGREC_CACHE_DIR", h.join("cache"))
+            .env("ASTRA_DB_API_ENDPOINT", &dataapi)
+            .env("ASTRA_DB_API_PATH", "/v1")
+            .env("ASTRA_DB_APPLICATION_TOKEN", TOKEN)
+            .env("SONGREC_S3_ENDPOINT", &s3_url)
+            .env("SONGREC_S3_BUCKET", "music")
+            .env("SONGREC_S3_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", AK)
+            .env("AWS_SECRET_ACCESS_KEY", SK)
+            .current_dir(h)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert!(astra(&["init-astra"]).status.success());
+    let o = astra(&["ingest", music.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let o = astra(&["playlist", "--seed", "Blue Swing 1", "-n", "4", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(ids(&v).len(), 4);
+    assert!(!ids(&v).contains(&v["seeds"][0]["id"].as_str().unwrap().to_owned()));
+
+    // A→B with an M3U: the remote audio is fetched next to the playlist.
+    let o = astra(&[
+        "playlist", "--from", "Blue Swing 1", "--to", "Slow Piano 2", "-n", "4", "--m3u", "out/j.m3u8",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["song"]["title"], "Blue Swing 1");
+    assert_eq!(entries[entries.len() - 1]["song"]["title"], "Slow Piano 2");
+    assert_eq!(v["m3u"]["report"]["fetched"], entries.len());
+    let m3u = std::fs::read_to_string(h.join("out/j.m3u8")).unwrap();
+    for p in m3u.lines().filter(|l| !l.starts_with('#')) {
+        assert!(p.starts_with("j-audio/"), "{p}");
+        assert!(h.join("out").join(p).is_file(), "{p}");
+    }
+
+    // Dupes through get_audio from S3, fingerprints stored in the Data API documents.
+    let o = astra(&["dupes", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["fingerprinted"], 11);
+    assert_eq!(v["groups"].as_array().unwrap().len(), 1, "{v:#}");
+    let o = astra(&["dupes", "--json"]);
+    assert_eq!(json(&o)["fingerprinted"], 0, "stored fingerprints are reused");
+
+    let o = astra(&["clusters", "-k", "3", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(json(&o)["songs"], 11);
+    drop((api, s3, rt));
+}

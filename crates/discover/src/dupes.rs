@@ -1,0 +1,576 @@
+//! Duplicate songs.
+//!
+//! A song's id is the SHA-256 of its file, so the *same file* can only be in the library once.
+//! Duplicates are therefore different files of the same music:
+//!
+//! - **exact**: the same decoded audio (equal PCM hash) in files that differ in their bytes:
+//!   other tags, another container, a lossless conversion (WAV → FLAC);
+//! - **near**: the same recording re-encoded (another format or bitrate), resampled, or trimmed,
+//!   recognised by Chromaprint fingerprints that agree at some alignment
+//!   ([`fingerprint::same_recording`]).
+//!
+//! Songs that merely *sound alike* (two techno tracks, two takes of a ballad) are not
+//! duplicates: their fingerprints differ in about half of their bits. Similarity of embeddings
+//! plays no part here.
+//!
+//! Fingerprints are computed lazily: a song without one (in its metadata, `extra.fingerprint`,
+//! see [`fingerprint::FingerprintRecord`]) has its audio fetched through the backend, decoded
+//! and fingerprinted once, and the record is stored back into its metadata (a new metadata
+//! version), so later runs and other machines sharing the library do not recompute it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde::Serialize;
+use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
+
+use crate::fingerprint::{self, Alignment, EXTRA_KEY, FingerprintRecord};
+use crate::load::list_all;
+use crate::{DiscoverError, DiscoverResult};
+
+/// Settings for [`scan`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct DupesOptions {
+    /// Only songs matching this.
+    pub filter: Filter,
+    /// Songs fingerprinted at once (0 = one per core).
+    pub jobs: usize,
+    /// Store computed fingerprints in the songs' metadata.
+    pub store: bool,
+}
+
+impl Default for DupesOptions {
+    fn default() -> Self {
+        Self {
+            filter: Filter::default(),
+            jobs: 0,
+            store: true,
+        }
+    }
+}
+
+/// Progress of the fingerprinting step.
+pub trait Progress: Send + Sync {
+    /// `total` songs need a fingerprint.
+    fn start(&self, total: usize) {
+        let _ = total;
+    }
+    /// One more done.
+    fn advance(&self) {}
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// How a group's songs relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Identical decoded audio.
+    Exact,
+    /// The same recording, encoded or cut differently.
+    Near,
+}
+
+/// One song of a group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Member {
+    /// The song.
+    pub song: SongMetadata,
+    /// The copy `--delete` keeps.
+    pub keep: bool,
+    /// Compared with the kept copy: share of differing fingerprint bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bit_error: Option<f32>,
+    /// Compared with the kept copy: where this copy starts in it, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset_secs: Option<f32>,
+    /// Same decoded audio as the kept copy.
+    pub same_audio: bool,
+}
+
+/// Songs that are one another's duplicates.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Group {
+    /// Exact or near.
+    pub kind: Kind,
+    /// The kept copy first.
+    pub members: Vec<Member>,
+}
+
+/// A song that could not be checked.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failure {
+    /// The song.
+    pub id: SongId,
+    /// Its name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What [`scan`] found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DupesReport {
+    /// Songs considered.
+    pub songs: usize,
+    /// Fingerprints computed in this run.
+    pub fingerprinted: usize,
+    /// Songs that could not be fingerprinted (no audio stored, undecodable).
+    pub failed: Vec<Failure>,
+    /// Duplicate groups, exact first, then by size.
+    pub groups: Vec<Group>,
+}
+
+impl DupesReport {
+    /// Songs `--delete` would remove (every member but the kept one).
+    pub fn extras(&self) -> Vec<&SongMetadata> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.members.iter().filter(|m| !m.keep).map(|m| &m.song))
+            .collect()
+    }
+}
+
+/// A song with its fingerprint, for the pure grouping step.
+#[derive(Clone, Debug)]
+pub struct Printed {
+    /// The song.
+    pub song: SongMetadata,
+    /// PCM hash.
+    pub pcm: String,
+    /// Fingerprint items.
+    pub items: Vec<u32>,
+}
+
+/// Which copy of a group is kept: the longest (an untrimmed copy, by more than a second), then
+/// the largest file (higher bitrate or lossless), then the one with the most tags, then the
+/// oldest, then the lowest id. Returns `Less` when `a` is the better keeper.
+pub fn keeper_order(a: &SongMetadata, b: &SongMetadata) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let dur = if (a.duration_secs - b.duration_secs).abs() > 1.0 {
+        b.duration_secs.total_cmp(&a.duration_secs)
+    } else {
+        Ordering::Equal
+    };
+    let tags = |m: &SongMetadata| {
+        [&m.artist, &m.album, &m.genre]
+            .iter()
+            .filter(|x| x.is_some())
+            .count()
+    };
+    dur.then(b.file_size.cmp(&a.file_size))
+        .then(tags(b).cmp(&tags(a)))
+        .then(a.created_at.cmp(&b.created_at))
+        .then(a.id.cmp(&b.id))
+}
+
+/// Pairs worth comparing. Small sets: every pair. Larger ones: pairs that share several
+/// fingerprint items (top 20 bits) at a consistent offset, found through an inverted index, so
+/// the work grows with the library rather than with its square.
+pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
+    const ALL_PAIRS_UP_TO: usize = 150;
+    const MAX_POSTINGS: usize = 256;
+    const MIN_VOTES: u32 = 3;
+    let n = fps.len();
+    if n <= ALL_PAIRS_UP_TO {
+        return (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .collect();
+    }
+    let mut index: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+    for (s, fp) in fps.iter().enumerate() {
+        let mut prev = None;
+        for (p, &x) in fp.iter().enumerate() {
+            let key = x >> 12;
+            if prev == Some(key) {
+                continue; // a held note or silence repeats one value: count it once
+            }
+            prev = Some(key);
+            index.entry(key).or_default().push((s as u32, p as u32));
+        }
+    }
+    index.retain(|_, v| v.len() <= MAX_POSTINGS);
+    let mut pairs = Vec::new();
+    let mut votes: Vec<(u32, i64)> = Vec::new();
+    for (s, fp) in fps.iter().enumerate() {
+        votes.clear();
+        let mut prev = None;
+        for (p, &x) in fp.iter().enumerate() {
+            let key = x >> 12;
+            if prev == Some(key) {
+                continue;
+            }
+            prev = Some(key);
+            if let Some(posts) = index.get(&key) {
+                for &(t, q) in posts {
+                    if (t as usize) > s {
+                        votes.push((t, p as i64 - i64::from(q)));
+                    }
+                }
+            }
+        }
+        votes.sort_unstable();
+        let mut i = 0;
+        while i < votes.len() {
+            let t = votes[i].0;
+            let mut j = i;
+            while j < votes.len() && votes[j].0 == t {
+                j += 1;
+            }
+            // Votes at offsets o and o + 1 together (a trimmed copy falls between items).
+            let run = &votes[i..j];
+            let mut best = 0u32;
+            let mut a = 0;
+            for b in 0..run.len() {
+                while run[b].1 - run[a].1 > 1 {
+                    a += 1;
+                }
+                best = best.max((b - a + 1) as u32);
+            }
+            if best >= MIN_VOTES {
+                pairs.push((s, t as usize));
+            }
+            i = j;
+        }
+    }
+    pairs
+}
+
+struct UnionFind(Vec<usize>);
+impl UnionFind {
+    fn find(&mut self, x: usize) -> usize {
+        let mut r = x;
+        while self.0[r] != r {
+            r = self.0[r];
+        }
+        let mut y = x;
+        while self.0[y] != r {
+            let next = self.0[y];
+            self.0[y] = r;
+            y = next;
+        }
+        r
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            self.0[hi] = lo;
+        }
+    }
+}
+
+/// Groups fingerprinted songs into duplicate groups (pure).
+pub fn find_groups(songs: &[Printed]) -> Vec<Group> {
+    let n = songs.len();
+    let mut uf = UnionFind((0..n).collect());
+    // Exact: equal PCM hashes.
+    let mut by_pcm: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, s) in songs.iter().enumerate() {
+        by_pcm.entry(s.pcm.as_str()).or_default().push(i);
+    }
+    for members in by_pcm.values() {
+        for w in members.windows(2) {
+            uf.union(w[0], w[1]);
+        }
+    }
+    // Near: fingerprints that agree.
+    let fps: Vec<Vec<u32>> = songs.iter().map(|s| s.items.clone()).collect();
+    for (i, j) in candidate_pairs(&fps) {
+        if uf.find(i) == uf.find(j) {
+            continue;
+        }
+        if let Some(al) = fingerprint::compare(&fps[i], &fps[j])
+            && fingerprint::same_recording(&al, fps[i].len(), fps[j].len())
+        {
+            uf.union(i, j);
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let r = uf.find(i);
+        groups.entry(r).or_default().push(i);
+    }
+    let mut out: Vec<Group> = groups
+        .into_values()
+        .filter(|g| g.len() > 1)
+        .map(|mut g| {
+            g.sort_by(|&a, &b| keeper_order(&songs[a].song, &songs[b].song));
+            let k = g[0];
+            let kind = if g.iter().all(|&i| songs[i].pcm == songs[k].pcm) {
+                Kind::Exact
+            } else {
+                Kind::Near
+            };
+            let members = g
+                .iter()
+                .map(|&i| {
+                    let same_audio = songs[i].pcm == songs[k].pcm;
+                    let al: Option<Alignment> = if i == k || same_audio {
+                        None
+                    } else {
+                        fingerprint::compare(&fps[k], &fps[i])
+                    };
+                    Member {
+                        song: songs[i].song.clone(),
+                        keep: i == k,
+                        bit_error: al.map(|a| a.bit_error),
+                        offset_secs: al.map(|a| a.offset_secs()),
+                        same_audio,
+                    }
+                })
+                .collect();
+            Group { kind, members }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.kind == Kind::Near)
+            .cmp(&(b.kind == Kind::Near))
+            .then(b.members.len().cmp(&a.members.len()))
+            .then(a.members[0].song.id.cmp(&b.members[0].song.id))
+    });
+    out
+}
+
+/// Where to read a song's audio from: the stored file itself when the backend's URL is a
+/// local `file://` one, else a copy fetched into `scratch`.
+async fn audio_path(
+    backend: &dyn StorageBackend,
+    m: &SongMetadata,
+    scratch: &std::path::Path,
+) -> DiscoverResult<(PathBuf, bool)> {
+    let url = backend
+        .audio_url(&m.id, std::time::Duration::from_secs(3600))
+        .await?;
+    if let Some(p) = url::Url::parse(&url)
+        .ok()
+        .filter(|u| u.scheme() == "file")
+        .and_then(|u| u.to_file_path().ok())
+        && p.is_file()
+    {
+        return Ok((p, false));
+    }
+    let dest = scratch.join(m.id.as_str());
+    backend.get_audio(&m.id, &dest).await?;
+    Ok((dest, true))
+}
+
+/// Fingerprints (computing missing ones) and groups the library's duplicates.
+pub async fn scan(
+    backend: &dyn StorageBackend,
+    opts: &DupesOptions,
+    progress: Arc<dyn Progress>,
+) -> DiscoverResult<DupesReport> {
+    let songs = list_all(backend, &opts.filter).await?;
+    let mut report = DupesReport {
+        songs: songs.len(),
+        ..DupesReport::default()
+    };
+    let mut printed = Vec::with_capacity(songs.len());
+    let mut todo = Vec::new();
+    for m in songs {
+        match m.extra.get(EXTRA_KEY).and_then(FingerprintRecord::from_extra) {
+            Some(r) => match fingerprint::decode(&r.fp) {
+                Ok(items) => printed.push(Printed {
+                    song: m,
+                    pcm: r.pcm,
+                    items,
+                }),
+                Err(_) => todo.push(m),
+            },
+            None => todo.push(m),
+        }
+    }
+    progress.start(todo.len());
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.jobs
+    };
+    let scratch = tempfile::tempdir().map_err(|e| DiscoverError::io(std::env::temp_dir(), e))?;
+    let scratch_path = scratch.path().to_path_buf();
+    let results: Vec<(SongMetadata, DiscoverResult<FingerprintRecord>)> =
+        futures::stream::iter(todo)
+            .map(|m| {
+                let scratch = scratch_path.clone();
+                let progress = progress.clone();
+                async move {
+                    let r = async {
+                        let (path, temp) = audio_path(backend, &m, &scratch).await?;
+                        let p2 = path.clone();
+                        let rec = tokio::task::spawn_blocking(move || fingerprint::analyse_file(&p2))
+                            .await
+                            .map_err(|e| DiscoverError::Invalid(format!("analysis failed: {e}")))?;
+                        if temp {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        let rec = rec?;
+                        if opts.store {
+                            store_record(backend, &m.id, &rec).await?;
+                        }
+                        Ok(rec)
+                    }
+                    .await;
+                    progress.advance();
+                    (m, r)
+                }
+            })
+            .buffer_unordered(jobs.max(1))
+            .collect()
+            .await;
+    for (m, r) in results {
+        match r {
+            Ok(rec) => {
+                report.fingerprinted += 1;
+                match fingerprint::decode(&rec.fp) {
+                    Ok(items) => printed.push(Printed {
+                        song: m,
+                        pcm: rec.pcm,
+                        items,
+                    }),
+                    Err(e) => report.failed.push(failure(&m, &e.to_string())),
+                }
+            }
+            Err(DiscoverError::Storage(StorageError::NotFound(_))) => {
+                report
+                    .failed
+                    .push(failure(&m, "no audio stored for this song"));
+            }
+            Err(DiscoverError::Storage(e)) => return Err(e.into()),
+            Err(e) => report.failed.push(failure(&m, &e.to_string())),
+        }
+    }
+    if opts.store && report.fingerprinted > 0 {
+        backend.flush().await?;
+    }
+    report.failed.sort_by(|a, b| a.id.cmp(&b.id));
+    printed.sort_by(|a, b| a.song.id.cmp(&b.song.id));
+    report.groups = tokio::task::spawn_blocking(move || find_groups(&printed))
+        .await
+        .map_err(|e| DiscoverError::Invalid(format!("grouping failed: {e}")))?;
+    Ok(report)
+}
+
+fn failure(m: &SongMetadata, reason: &str) -> Failure {
+    Failure {
+        id: m.id.clone(),
+        name: m.display_name(),
+        reason: reason.to_owned(),
+    }
+}
+
+async fn store_record(
+    backend: &dyn StorageBackend,
+    id: &SongId,
+    rec: &FingerprintRecord,
+) -> DiscoverResult<()> {
+    let Some(mut fresh) = backend.get_metadata(id).await? else {
+        return Ok(()); // deleted meanwhile
+    };
+    let value = serde_json::to_value(rec)
+        .map_err(|e| DiscoverError::Invalid(format!("cannot encode a fingerprint: {e}")))?;
+    fresh.extra.insert(EXTRA_KEY.into(), value);
+    fresh.touch();
+    backend.put_metadata(&fresh).await?;
+    Ok(())
+}
+
+/// Deletes every song of the report's groups except the kept copies; returns what was deleted.
+pub async fn delete_extras(
+    backend: &dyn StorageBackend,
+    report: &DupesReport,
+) -> DiscoverResult<Vec<SongMetadata>> {
+    let mut deleted = Vec::new();
+    for m in report.extras() {
+        if backend.delete_song(&m.id).await? {
+            deleted.push(m.clone());
+        }
+    }
+    backend.flush().await?;
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix;
+
+    fn song(name: &str, secs: f64, size: u64) -> SongMetadata {
+        let mut m = SongMetadata::new(SongId::from_bytes(name.as_bytes()), name);
+        m.duration_secs = secs;
+        m.file_size = size;
+        m
+    }
+
+    fn noisy(a: &[u32], p: f64, r: &mut SplitMix) -> Vec<u32> {
+        a.iter()
+            .map(|&x| {
+                let mut y = x;
+                for b in 0..32 {
+                    if r.next_f64() < p {
+                        y ^= 1 << b;
+                    }
+                }
+                y
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_exact_and_near_and_keeps_the_best_copy() {
+        let mut r = SplitMix::new(5);
+        let a: Vec<u32> = (0..300).map(|_| r.next_u64() as u32).collect();
+        let other: Vec<u32> = (0..300).map(|_| r.next_u64() as u32).collect();
+        let songs = vec![
+            Printed { song: song("orig", 40.0, 1000), pcm: "p1".into(), items: a.clone() },
+            Printed { song: song("retagged", 40.0, 1001), pcm: "p1".into(), items: a.clone() },
+            Printed { song: song("mp3", 40.0, 300), pcm: "p2".into(), items: noisy(&a, 0.08, &mut r) },
+            Printed { song: song("trimmed", 30.0, 900), pcm: "p3".into(), items: noisy(&a[60..], 0.05, &mut r) },
+            Printed { song: song("unrelated", 40.0, 1000), pcm: "p4".into(), items: other },
+        ];
+        let groups = find_groups(&songs);
+        assert_eq!(groups.len(), 1, "{groups:#?}");
+        let g = &groups[0];
+        assert_eq!(g.kind, Kind::Near);
+        let names: Vec<&str> = g.members.iter().map(|m| m.song.title.as_str()).collect();
+        assert_eq!(names[0], "retagged", "longest, then largest file");
+        assert_eq!(names.len(), 4);
+        assert!(!names.contains(&"unrelated"));
+        let trimmed = g.members.iter().find(|m| m.song.title == "trimmed").unwrap();
+        let off = trimmed.offset_secs.unwrap();
+        assert!((off - 60.0 / fingerprint::items_per_sec()).abs() < 0.01, "{off}");
+        assert!(g.members.iter().find(|m| m.song.title == "orig").unwrap().same_audio);
+        // Only identical audio: an exact group.
+        let exact = find_groups(&songs[..2]);
+        assert_eq!(exact[0].kind, Kind::Exact);
+    }
+
+    #[test]
+    fn inverted_index_finds_the_same_pairs_as_brute_force() {
+        let mut r = SplitMix::new(6);
+        // 200 unrelated fingerprints plus noisy and shifted copies of three of them.
+        let mut fps: Vec<Vec<u32>> = (0..200)
+            .map(|_| (0..250).map(|_| r.next_u64() as u32).collect())
+            .collect();
+        let c1 = noisy(&fps[3], 0.1, &mut r);
+        let c2 = noisy(&fps[50][40..], 0.05, &mut r);
+        let c3 = noisy(&fps[120], 0.15, &mut r);
+        fps.extend([c1, c2, c3]);
+        let pairs = candidate_pairs(&fps);
+        for want in [(3, 200), (50, 201), (120, 202)] {
+            assert!(pairs.contains(&want), "{want:?} missing");
+        }
+        assert!(pairs.len() < 50, "few spurious candidates: {}", pairs.len());
+    }
+
+    #[test]
+    fn keeper_prefers_long_then_large() {
+        use std::cmp::Ordering::*;
+        assert_eq!(keeper_order(&song("a", 100.0, 1), &song("b", 90.0, 9)), Less);
+        assert_eq!(keeper_order(&song("a", 100.0, 1), &song("b", 100.5, 9)), Greater);
+    }
+}

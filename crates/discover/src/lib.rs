@@ -1,0 +1,35 @@
+//! What listeners do with a library, on any [`songrec_storage::StorageBackend`]:
+//!
+//! - [`playlist`]: playlists that flow from seed songs, or that travel from one song to another;
+//! - [`dupes`]: exact duplicates (the same decoded audio in different files) and near duplicates
+//!   (the same recording re-encoded or trimmed) by acoustic fingerprint, kept apart from songs
+//!   that merely sound alike;
+//! - [`map`]: a self-contained HTML map of the library (2-D PCA) and a PNG image of it;
+//! - [`clusters`] and [`outliers`]: k-means groups with their dominant genres, and the songs
+//!   least like the rest.
+//!
+//! The algorithms are pure and unit-tested ([`linalg`], [`pca`], [`kmeans`], [`playlist::order`],
+//! [`fingerprint`]); the functions that touch a library only use the storage trait, so they work
+//! the same on the local files and on Astra DB + S3. All vector comparisons use cosine similarity
+//! (vectors are L2-normalised when loaded).
+
+pub mod clusters;
+pub mod dupes;
+pub mod error;
+pub mod fingerprint;
+pub mod fsutil;
+pub mod history;
+pub mod kmeans;
+pub mod linalg;
+pub mod load;
+pub mod m3u;
+pub mod map;
+pub mod outliers;
+pub mod pca;
+pub mod playlist;
+pub mod png;
+pub mod rng;
+
+pub use error::{DiscoverError, DiscoverResult};
+pub use linalg::Matrix;
+pub use load::{SongSet, load_songs};

@@ -1,0 +1,132 @@
+//! Reading songs and their vectors through the storage trait (any backend).
+
+use std::collections::HashMap;
+
+use futures::{StreamExt, TryStreamExt};
+use songrec_storage::{
+    Filter, ListQuery, ModelInfo, SongId, SongMetadata, StorageBackend, math,
+};
+
+use crate::{DiscoverResult, Matrix};
+
+/// Vectors fetched at once (the Astra backend answers each `get_embedding` with one request).
+pub const FETCH_CONCURRENCY: usize = 16;
+
+/// Songs with one model's vectors, L2-normalised, row `i` belonging to `songs[i]`.
+///
+/// ```
+/// use songrec_discover::{Matrix, SongSet};
+/// use songrec_storage::{ModelInfo, SongId, SongMetadata};
+/// let s = SongSet::new(ModelInfo::new("m", "1", 2),
+///     vec![SongMetadata::new(SongId::from_bytes(b"a"), "A")],
+///     Matrix::from_rows(&[[3.0f32, 4.0]]).unwrap());
+/// assert_eq!(s.vectors.row(0), &[0.6, 0.8]);
+/// assert_eq!(s.len(), 1);
+/// ```
+#[derive(Clone, Debug)]
+pub struct SongSet {
+    /// Whose vectors.
+    pub model: ModelInfo,
+    /// The songs, in id order.
+    pub songs: Vec<SongMetadata>,
+    /// Their unit vectors.
+    pub vectors: Matrix,
+    /// Songs that matched the filter but have no (or an all-zero) vector of the model.
+    pub without_vector: Vec<SongId>,
+}
+
+impl SongSet {
+    /// A set from songs and their vectors (rows are normalised here).
+    pub fn new(model: ModelInfo, songs: Vec<SongMetadata>, mut vectors: Matrix) -> Self {
+        vectors.normalize_rows();
+        Self {
+            model,
+            songs,
+            vectors,
+            without_vector: Vec::new(),
+        }
+    }
+
+    /// Number of songs.
+    pub fn len(&self) -> usize {
+        self.songs.len()
+    }
+
+    /// Whether there are no songs.
+    pub fn is_empty(&self) -> bool {
+        self.songs.is_empty()
+    }
+}
+
+/// Every song matching `filter`, in id order.
+pub async fn list_all(
+    backend: &dyn StorageBackend,
+    filter: &Filter,
+) -> DiscoverResult<Vec<SongMetadata>> {
+    let mut out = Vec::new();
+    let mut q = ListQuery {
+        filter: filter.clone(),
+        limit: 1000,
+        ..ListQuery::default()
+    };
+    loop {
+        let page = backend.list(&q).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The songs matching `filter` with their `model` vectors.
+pub async fn load_songs(
+    backend: &dyn StorageBackend,
+    model: &ModelInfo,
+    filter: &Filter,
+) -> DiscoverResult<SongSet> {
+    let songs = list_all(backend, filter).await?;
+    let ids: Vec<SongId> = songs.iter().map(|m| m.id.clone()).collect();
+    let vectors = fetch_vectors(backend, model, &ids).await?;
+    let mut set = SongSet {
+        model: model.clone(),
+        songs: Vec::with_capacity(songs.len()),
+        vectors: Matrix::new(model.dim),
+        without_vector: Vec::new(),
+    };
+    for m in songs {
+        match vectors.get(&m.id) {
+            Some(v) if v.len() == model.dim && math::norm(v) > 0.0 => {
+                set.vectors.push(v)?;
+                set.songs.push(m);
+            }
+            _ => set.without_vector.push(m.id),
+        }
+    }
+    set.vectors.normalize_rows();
+    Ok(set)
+}
+
+/// The `model` vectors of `ids` (songs without one are left out), fetched concurrently.
+pub async fn fetch_vectors(
+    backend: &dyn StorageBackend,
+    model: &ModelInfo,
+    ids: &[SongId],
+) -> DiscoverResult<HashMap<SongId, Vec<f32>>> {
+    let got: Vec<Option<(SongId, Vec<f32>)>> = futures::stream::iter(ids.iter().cloned())
+        .map(|id| async move {
+            let e = backend.get_embedding(&id, model).await?;
+            DiscoverResult::Ok(e.map(|e| (id, e.vector)))
+        })
+        .buffered(FETCH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(got.into_iter().flatten().collect())
+}
+
+/// Unit copy of a vector.
+pub fn unit(v: &[f32]) -> Vec<f32> {
+    let mut v = v.to_vec();
+    math::normalize(&mut v);
+    v
+}

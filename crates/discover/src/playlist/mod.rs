@@ -1,0 +1,369 @@
+//! Playlists over any backend.
+//!
+//! - **From seeds** ([`from_seeds`]): each seed's nearest songs (one similarity search per
+//!   seed), taken in turn so every seed is represented, then ordered so each song is close to
+//!   the one before (greedy chain + 2-opt, starting near the first seed). The seeds themselves
+//!   are never in the playlist.
+//! - **From A to B** ([`between`]): evenly spaced points on the great circle from A's vector to
+//!   B's; for each point the nearest unused song whose progress along A→B (projection onto the
+//!   line) is not behind the previous song's. The playlist starts with A and ends with B.
+//!
+//! Constraints: at most one song per artist / per album (songs without one are never
+//! blocked), songs to leave out (e.g. those of recent playlists, see [`crate::history`]) and any
+//! metadata [`Filter`].
+
+pub mod order;
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use songrec_storage::query::{MAX_EXCLUDE, MAX_RESULTS};
+use songrec_storage::{
+    Filter, Match, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend, math,
+};
+
+use crate::load::{fetch_vectors, unit};
+use crate::{DiscoverError, DiscoverResult};
+
+/// Rules every playlist follows.
+///
+/// ```
+/// let c = songrec_discover::playlist::Constraints { no_repeat_artist: true, ..Default::default() };
+/// assert!(!c.no_repeat_album);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Constraints {
+    /// At most one song per artist.
+    pub no_repeat_artist: bool,
+    /// At most one song per album.
+    pub no_repeat_album: bool,
+    /// Songs never to include.
+    pub exclude: HashSet<SongId>,
+    /// Metadata conditions on the songs.
+    pub filter: Filter,
+}
+
+/// A playlist from seed songs.
+#[derive(Clone, Debug)]
+pub struct SeedRequest {
+    /// The seed songs (at least one).
+    pub seeds: Vec<SongId>,
+    /// Whose vectors.
+    pub model: ModelInfo,
+    /// Songs wanted.
+    pub n: usize,
+    /// Rules.
+    pub constraints: Constraints,
+}
+
+/// A playlist travelling from one song to another.
+#[derive(Clone, Debug)]
+pub struct PathRequest {
+    /// First song.
+    pub from: SongId,
+    /// Last song.
+    pub to: SongId,
+    /// Whose vectors.
+    pub model: ModelInfo,
+    /// Songs wanted, both ends included (at least 2).
+    pub n: usize,
+    /// Candidates searched per waypoint.
+    pub candidates_per_point: usize,
+    /// Rules (the ends count for "no repeat").
+    pub constraints: Constraints,
+}
+
+/// One song of a playlist.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Entry {
+    /// The song.
+    pub song: SongMetadata,
+    /// Cosine similarity to the previous song.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity_to_previous: Option<f32>,
+    /// From-seeds playlists: similarity to the most similar seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed_similarity: Option<f32>,
+    /// A→B playlists: progress along the line from A (0) to B (1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<f32>,
+}
+
+/// A playlist.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Playlist {
+    /// `seeds` or `path`.
+    pub kind: &'static str,
+    /// Model key.
+    pub model: String,
+    /// The seeds, or the two ends.
+    pub seeds: Vec<SongMetadata>,
+    /// Songs in play order.
+    pub entries: Vec<Entry>,
+    /// Songs asked for (the playlist is shorter when the library or the rules allow no more).
+    pub requested: usize,
+}
+
+impl Playlist {
+    /// Ids in play order.
+    pub fn ids(&self) -> Vec<SongId> {
+        self.entries.iter().map(|e| e.song.id.clone()).collect()
+    }
+}
+
+fn norm_key(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(|x| x.trim().to_lowercase())
+        .filter(|x| !x.is_empty())
+}
+
+/// Tracks artists and albums already used.
+#[derive(Default)]
+struct Used {
+    artists: HashSet<String>,
+    albums: HashSet<String>,
+}
+
+impl Used {
+    fn blocks(&self, c: &Constraints, m: &SongMetadata) -> bool {
+        (c.no_repeat_artist && norm_key(&m.artist).is_some_and(|a| self.artists.contains(&a)))
+            || (c.no_repeat_album && norm_key(&m.album).is_some_and(|a| self.albums.contains(&a)))
+    }
+    fn add(&mut self, m: &SongMetadata) {
+        if let Some(a) = norm_key(&m.artist) {
+            self.artists.insert(a);
+        }
+        if let Some(a) = norm_key(&m.album) {
+            self.albums.insert(a);
+        }
+    }
+}
+
+async fn song_and_vector(
+    backend: &dyn StorageBackend,
+    id: &SongId,
+    model: &ModelInfo,
+) -> DiscoverResult<(SongMetadata, Vec<f32>)> {
+    let meta = backend
+        .get_metadata(id)
+        .await?
+        .ok_or_else(|| DiscoverError::Invalid(format!("song {} is not in the library", id.short())))?;
+    let e = backend.get_embedding(id, model).await?.ok_or_else(|| {
+        DiscoverError::Invalid(format!(
+            "{} ({}) has no {} vector; re-ingest it with this embedder or pick another --model",
+            meta.display_name(),
+            id.short(),
+            model.key()
+        ))
+    })?;
+    if math::norm(&e.vector) == 0.0 {
+        return Err(DiscoverError::Invalid(format!(
+            "{} has an all-zero {} vector; it cannot seed a playlist",
+            meta.display_name(),
+            model.key()
+        )));
+    }
+    Ok((meta, unit(&e.vector)))
+}
+
+fn search_k(n: usize, excluded: usize) -> usize {
+    (4 * n + excluded + 20).min(MAX_RESULTS)
+}
+
+/// A playlist of `n` songs around the seeds.
+pub async fn from_seeds(
+    backend: &dyn StorageBackend,
+    req: &SeedRequest,
+) -> DiscoverResult<Playlist> {
+    if req.seeds.is_empty() {
+        return Err(DiscoverError::Invalid("give at least one seed song".into()));
+    }
+    if req.seeds.len() > MAX_EXCLUDE {
+        return Err(DiscoverError::Invalid(format!(
+            "at most {MAX_EXCLUDE} seed songs, got {}",
+            req.seeds.len()
+        )));
+    }
+    if req.n == 0 {
+        return Err(DiscoverError::Invalid("a playlist needs at least 1 song".into()));
+    }
+    let mut seeds = Vec::new();
+    let mut seed_vecs = Vec::new();
+    for id in &req.seeds {
+        let (m, v) = song_and_vector(backend, id, &req.model).await?;
+        if !seeds.iter().any(|s: &SongMetadata| s.id == m.id) {
+            seeds.push(m);
+            seed_vecs.push(v);
+        }
+    }
+    let seed_ids: Vec<SongId> = seeds.iter().map(|m| m.id.clone()).collect();
+    let k = search_k(req.n, req.constraints.exclude.len());
+    let lists: Vec<Vec<Match>> = futures::stream::iter(seed_vecs.iter().cloned())
+        .map(|v| {
+            let q = SearchQuery {
+                exclude: seed_ids.clone(),
+                filter: req.constraints.filter.clone(),
+                ..SearchQuery::new(req.model.clone(), v, k)
+            };
+            async move { backend.search(&q).await }
+        })
+        .buffered(4)
+        .try_collect()
+        .await?;
+
+    // Round robin over the seeds' lists.
+    let mut used = Used::default();
+    let mut taken: HashSet<SongId> = HashSet::new();
+    let mut chosen: Vec<SongMetadata> = Vec::new();
+    let mut cursors = vec![0usize; lists.len()];
+    while chosen.len() < req.n {
+        let mut progressed = false;
+        for (s, list) in lists.iter().enumerate() {
+            if chosen.len() >= req.n {
+                break;
+            }
+            while cursors[s] < list.len() {
+                let m = &list[cursors[s]];
+                cursors[s] += 1;
+                if taken.contains(&m.id)
+                    || seed_ids.contains(&m.id)
+                    || req.constraints.exclude.contains(&m.id)
+                    || used.blocks(&req.constraints, &m.metadata)
+                {
+                    continue;
+                }
+                taken.insert(m.id.clone());
+                used.add(&m.metadata);
+                chosen.push(m.metadata.clone());
+                progressed = true;
+                break;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+
+    // Order for flow, starting with the song closest to the first seed.
+    let ids: Vec<SongId> = chosen.iter().map(|m| m.id.clone()).collect();
+    let vectors = fetch_vectors(backend, &req.model, &ids).await?;
+    let vecs: Vec<Vec<f32>> = ids
+        .iter()
+        .map(|id| vectors.get(id).map_or_else(|| vec![0.0; req.model.dim], |v| unit(v)))
+        .collect();
+    let start = (0..vecs.len())
+        .max_by(|&a, &b| {
+            math::dot(&vecs[a], &seed_vecs[0])
+                .total_cmp(&math::dot(&vecs[b], &seed_vecs[0]))
+                .then(b.cmp(&a))
+        })
+        .unwrap_or(0);
+    let ord = order::flow_order(&vecs, start);
+    let entries = ord
+        .iter()
+        .enumerate()
+        .map(|(pos, &i)| Entry {
+            song: chosen[i].clone(),
+            similarity_to_previous: (pos > 0).then(|| math::dot(&vecs[ord[pos - 1]], &vecs[i])),
+            seed_similarity: seed_vecs
+                .iter()
+                .map(|s| math::dot(s, &vecs[i]))
+                .max_by(f32::total_cmp),
+            progress: None,
+        })
+        .collect();
+    Ok(Playlist {
+        kind: "seeds",
+        model: req.model.key(),
+        seeds,
+        entries,
+        requested: req.n,
+    })
+}
+
+/// A playlist of `n` songs from `from` to `to`, both included.
+pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> DiscoverResult<Playlist> {
+    if req.from == req.to {
+        return Err(DiscoverError::Invalid(
+            "--from and --to are the same song; use --seed for a playlist around one song".into(),
+        ));
+    }
+    if req.n < 2 {
+        return Err(DiscoverError::Invalid(
+            "a playlist from one song to another has at least 2 songs".into(),
+        ));
+    }
+    let (ma, a) = song_and_vector(backend, &req.from, &req.model).await?;
+    let (mb, b) = song_and_vector(backend, &req.to, &req.model).await?;
+    let interior = req.n - 2;
+    let ends = vec![req.from.clone(), req.to.clone()];
+    let k = (req.candidates_per_point.max(1) + req.constraints.exclude.len()).min(MAX_RESULTS);
+    let points: Vec<Vec<f32>> = (1..=interior)
+        .map(|i| order::slerp(&a, &b, i as f32 / (interior + 1) as f32))
+        .collect();
+    let lists: Vec<Vec<Match>> = futures::stream::iter(points)
+        .map(|p| {
+            let q = SearchQuery {
+                exclude: ends.clone(),
+                filter: req.constraints.filter.clone(),
+                ..SearchQuery::new(req.model.clone(), p, k)
+            };
+            async move { backend.search(&q).await }
+        })
+        .buffered(4)
+        .try_collect()
+        .await?;
+
+    // Candidate pool: every song any waypoint found, vectors fetched once.
+    let mut pool: BTreeMap<SongId, SongMetadata> = BTreeMap::new();
+    for l in &lists {
+        for m in l {
+            if !req.constraints.exclude.contains(&m.id) && !ends.contains(&m.id) {
+                pool.entry(m.id.clone()).or_insert_with(|| m.metadata.clone());
+            }
+        }
+    }
+    let ids: Vec<SongId> = pool.keys().cloned().collect();
+    let vectors = fetch_vectors(backend, &req.model, &ids).await?;
+    let ids: Vec<SongId> = ids.into_iter().filter(|id| vectors.contains_key(id)).collect();
+    let index: BTreeMap<&SongId, usize> = ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let vecs: Vec<Vec<f32>> = ids.iter().map(|id| unit(&vectors[id])).collect();
+    let metas: Vec<&SongMetadata> = ids.iter().map(|id| &pool[id]).collect();
+    let waypoints: Vec<Vec<usize>> = lists
+        .iter()
+        .map(|l| l.iter().filter_map(|m| index.get(&m.id).copied()).collect())
+        .collect();
+    let c = &req.constraints;
+    let allowed = |cand: usize, picked: &[usize]| {
+        let mut used = Used::default();
+        used.add(&ma);
+        used.add(&mb);
+        for &p in picked {
+            used.add(metas[p]);
+        }
+        !used.blocks(c, metas[cand])
+    };
+    let picks = order::pick_path(&a, &b, &vecs, &waypoints, &allowed);
+
+    let mut seq: Vec<(SongMetadata, Vec<f32>)> = vec![(ma.clone(), a.clone())];
+    seq.extend(picks.iter().map(|&p| (metas[p].clone(), vecs[p].clone())));
+    seq.push((mb.clone(), b.clone()));
+    let entries = seq
+        .iter()
+        .enumerate()
+        .map(|(i, (m, v))| Entry {
+            song: m.clone(),
+            similarity_to_previous: (i > 0).then(|| math::dot(&seq[i - 1].1, v)),
+            seed_similarity: None,
+            progress: Some(order::progress(v, &a, &b)),
+        })
+        .collect();
+    Ok(Playlist {
+        kind: "path",
+        model: req.model.key(),
+        seeds: vec![ma, mb],
+        entries,
+        requested: req.n,
+    })
+}

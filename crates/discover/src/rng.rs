@@ -1,0 +1,51 @@
+//! A tiny deterministic random number generator (SplitMix64), so results are reproducible from
+//! a seed on every machine without depending on a particular `rand` version.
+
+/// SplitMix64.
+///
+/// ```
+/// let mut a = songrec_discover::rng::SplitMix::new(7);
+/// let mut b = songrec_discover::rng::SplitMix::new(7);
+/// assert_eq!(a.next_u64(), b.next_u64());
+/// let x = a.next_f64();
+/// assert!((0.0..1.0).contains(&x));
+/// ```
+#[derive(Clone, Debug)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[-1, 1)`, as f32.
+    pub fn next_signed(&mut self) -> f32 {
+        (self.next_f64() * 2.0 - 1.0) as f32
+    }
+
+    /// Uniform index in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_f64() * n as f64) as usize).min(n.saturating_sub(1))
+    }
+
+    /// Approximately standard normal (sum of uniforms), enough for test data and initialisation.
+    pub fn gauss(&mut self) -> f32 {
+        let s: f64 = (0..12).map(|_| self.next_f64()).sum();
+        (s - 6.0) as f32
+    }
+}

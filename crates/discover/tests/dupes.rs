@@ -1,0 +1,154 @@
+//! Duplicate detection on a real local library: exact copies (same audio, other tags), near
+//! copies (noisy "re-encode", trimmed, and an mp3 when ffmpeg is installed) and a song that only
+//! sounds similar (same style, other notes), which must not be grouped.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use songrec_app::ingest::{IngestOptions, NoProgress, ingest};
+use songrec_app::synth::{SongSpec, render, write_wav_tagged};
+use songrec_discover::dupes::{self, DupesOptions, Kind};
+use songrec_discover::fingerprint::{EXTRA_KEY, FingerprintRecord};
+use songrec_local::LocalBackend;
+use songrec_storage::{Filter, SearchQuery, StorageBackend};
+
+const SR: f32 = 22_050.0;
+
+fn wav(dir: &Path, name: &str, samples: &[f32], title: &str, extra_tag: &str) {
+    write_wav_tagged(
+        &dir.join(format!("{name}.wav")),
+        samples,
+        &[("INAM", title), ("IART", "Dupes Band"), ("ICMT", extra_tag)],
+    )
+    .unwrap();
+}
+
+fn ffmpeg_mp3(src: &Path, dest: &Path) -> bool {
+    std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(src)
+        .args(["-ar", "44100", "-ac", "2", "-b:a", "128k"])
+        .arg(dest)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_and_near_duplicates_but_not_lookalikes() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    let orig = render(&SongSpec::for_style("techno", 1, 20.0));
+    wav(&music, "orig", &orig, "Pulse", "first rip");
+    // Exact: the same samples, other tags (different file bytes, so a different song id).
+    wav(&music, "retagged", &orig, "Pulse (Remastered)", "second rip, other tags");
+    // Near: a lossy-like copy: quieter, with low-level noise.
+    let mut r = 12345u64;
+    let noisy: Vec<f32> = orig
+        .iter()
+        .map(|x| {
+            r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
+            0.9 * x + 0.004 * ((r >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+        })
+        .collect();
+    wav(&music, "noisy", &noisy, "Pulse noisy", "");
+    // Near: the first 2.5 s cut off.
+    let cut = (2.5 * SR) as usize;
+    wav(&music, "trimmed", &orig[cut..], "Pulse trimmed", "");
+    // Look-alikes: other songs of the same style (same tempo range, drums, timbre), and others.
+    for (name, style, seed) in [("lookalike", "techno", 2), ("lookalike2", "techno", 4), ("rock", "rock", 1), ("pads", "ambient", 1)] {
+        wav(&music, name, &render(&SongSpec::for_style(style, seed, 20.0)), name, "");
+    }
+    let mp3 = ffmpeg_mp3(&music.join("orig.wav"), &music.join("orig-128k.mp3"));
+    if !mp3 {
+        eprintln!("ffmpeg not available: the mp3 copy is not part of this run");
+    }
+
+    let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
+    let opts = IngestOptions {
+        jobs: 2,
+        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
+        batch_size: 16,
+        state_file: None,
+    };
+    let s = ingest(&lib, &[music.clone()], &opts, Arc::new(NoProgress)).await.unwrap();
+    assert!(s.failed().is_empty(), "{:?}", s.failed());
+    let total = 8 + usize::from(mp3);
+    assert_eq!(s.added(), total);
+
+    let report = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(report.songs, total);
+    assert_eq!(report.fingerprinted, total);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.groups.len(), 1, "{:#?}", report.groups);
+    let g = &report.groups[0];
+    assert_eq!(g.kind, Kind::Near);
+    let mut names: Vec<&str> = g.members.iter().map(|m| m.song.file_name.as_str()).collect();
+    names.sort();
+    let mut want = vec!["noisy.wav", "orig.wav", "retagged.wav", "trimmed.wav"];
+    if mp3 {
+        want.push("orig-128k.mp3");
+        want.sort();
+    }
+    assert_eq!(names, want);
+    let keeper = &g.members[0];
+    assert!(keeper.keep && g.members[1..].iter().all(|m| !m.keep));
+    assert!(keeper.song.duration_secs > 19.0, "an untrimmed copy is kept: {}", keeper.song.file_name);
+    let member = |f: &str| g.members.iter().find(|m| m.song.file_name == f).unwrap();
+    let trimmed = member("trimmed.wav");
+    if !trimmed.keep {
+        let off = trimmed.offset_secs.unwrap();
+        assert!((off - 2.5).abs() < 0.3, "trimmed copy starts 2.5 s in: {off}");
+        assert!(trimmed.bit_error.unwrap() < 0.15, "{:?}", trimmed.bit_error);
+    }
+    // orig and retagged have the same decoded audio.
+    let (o, rt) = (member("orig.wav"), member("retagged.wav"));
+    assert!(o.keep || o.same_audio || rt.keep);
+    let pcm = |m: &songrec_storage::SongMetadata| {
+        FingerprintRecord::from_extra(&m.extra[EXTRA_KEY]).map(|r| r.pcm)
+    };
+    let (mo, mr) = (
+        lib.get_metadata(&o.song.id).await.unwrap().unwrap(),
+        lib.get_metadata(&rt.song.id).await.unwrap().unwrap(),
+    );
+    assert_eq!(pcm(&mo), pcm(&mr), "exact: equal PCM hashes, stored in the metadata");
+    assert_ne!(pcm(&mo), pcm(&lib.get_metadata(&member("noisy.wav").song.id).await.unwrap().unwrap()));
+    assert!(mo.version >= 2, "storing the fingerprint is a metadata change");
+
+    // The look-alike is the orig's nearest song by sound among the non-copies, yet not a dupe.
+    let v = lib.get_embedding(&mo.id, &model()).await.unwrap().unwrap();
+    let copies: Vec<_> = g.members.iter().map(|m| m.song.id.clone()).collect();
+    let near = lib
+        .search(&SearchQuery { exclude: copies, ..SearchQuery::new(model(), v.vector, 1) })
+        .await
+        .unwrap();
+    assert!(near[0].metadata.file_name.starts_with("lookalike"), "{}", near[0].metadata.file_name);
+
+    // A second run reuses the stored fingerprints and finds the same.
+    let again = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(again.fingerprinted, 0);
+    let shape = |r: &dupes::DupesReport| -> Vec<(Kind, Vec<(songrec_storage::SongId, bool)>)> {
+        r.groups
+            .iter()
+            .map(|g| (g.kind, g.members.iter().map(|m| (m.song.id.clone(), m.keep)).collect()))
+            .collect()
+    };
+    assert_eq!(shape(&again), shape(&report));
+
+    // Delete: one copy per group remains; the look-alikes are untouched.
+    let deleted = dupes::delete_extras(&lib, &again).await.unwrap();
+    assert_eq!(deleted.len(), want.len() - 1);
+    assert_eq!(lib.count(&Filter::default()).await.unwrap() as usize, total - deleted.len());
+    assert!(lib.get_metadata(&keeper.song.id).await.unwrap().is_some());
+    let after = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress)).await.unwrap();
+    assert!(after.groups.is_empty());
+}
+
+fn model() -> songrec_storage::ModelInfo {
+    let e = songrec_app::embedders::by_name("dsp").unwrap();
+    songrec_app::embedders::model_of(e.as_ref())
+}
