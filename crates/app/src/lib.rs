@@ -4,16 +4,22 @@
 //! - [`ingest`]: scan folders, analyse files in parallel, store songs, report per file;
 //! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
 //! - [`similar`]: similarity queries by song or by an outside audio file;
+//! - [`filters`]: the song filters users type, shared by the CLI and the REST API;
+//! - [`stats`]: library statistics;
+//! - [`previews`]: 30-second previews from the iTunes Search API, ingested with their metadata;
 //! - [`embedders`]: the embedders songrec can run, by name;
 //! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor").
 
 pub mod embedders;
 pub mod factory;
+pub mod filters;
 pub mod ingest;
 pub mod migrate;
 pub mod musickey;
+pub mod previews;
 pub mod resolve;
 pub mod similar;
+pub mod stats;
 pub mod synth;
 
 /// Errors of the application layer.

@@ -4,6 +4,8 @@
 mod bench;
 mod cli;
 mod output;
+mod previews;
+mod serve;
 
 use std::collections::HashMap;
 use std::process::ExitCode;

@@ -122,6 +122,44 @@ pub struct IngestConfig {
     pub jobs: usize,
 }
 
+/// `songrec serve` settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (loopback unless `--public`).
+    pub bind: String,
+    /// Largest upload for "similar to this file", in bytes.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            max_upload_bytes: 50_000_000,
+        }
+    }
+}
+
+/// `songrec previews` settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreviewsConfig {
+    /// Base URL of the iTunes Search API (`/search` is appended).
+    pub base_url: String,
+    /// Store country, e.g. `US` (empty: the API's default).
+    pub country: String,
+}
+
+impl Default for PreviewsConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://itunes.apple.com".into(),
+            country: String::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct StorageSection {
@@ -137,6 +175,8 @@ struct FileConfig {
     s3: Option<S3Config>,
     cache: Option<CacheConfig>,
     ingest: Option<IngestConfig>,
+    server: Option<ServerConfig>,
+    previews: Option<PreviewsConfig>,
 }
 
 /// The whole configuration.
@@ -164,6 +204,10 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Ingest.
     pub ingest: IngestConfig,
+    /// `songrec serve`.
+    pub server: ServerConfig,
+    /// `songrec previews`.
+    pub previews: PreviewsConfig,
     /// Where the config file was read from, if any.
     pub source: Option<PathBuf>,
 }
@@ -262,6 +306,8 @@ impl Config {
             s3: fc.s3.unwrap_or_default(),
             cache: fc.cache.unwrap_or_default(),
             ingest: fc.ingest.unwrap_or_default(),
+            server: fc.server.unwrap_or_default(),
+            previews: fc.previews.unwrap_or_default(),
             source: file.map(Path::to_path_buf),
         };
         let get = |k: &str| {
@@ -307,6 +353,12 @@ impl Config {
         }
         if let Some(v) = get("SONGREC_CACHE_DIR") {
             cfg.cache.path = PathBuf::from(v);
+        }
+        if let Some(v) = get("SONGREC_SERVE_BIND") {
+            cfg.server.bind = v;
+        }
+        if let Some(v) = get("SONGREC_PREVIEWS_BASE_URL") {
+            cfg.previews.base_url = v;
         }
         cfg.local.path = expand_home(&cfg.local.path);
         cfg.cache.path = expand_home(&cfg.cache.path);
