@@ -140,6 +140,20 @@ try {
     return { id };
   });
 
+  const uploadFile = process.env.SONGREC_E2E_UPLOAD;
+  if (uploadFile) {
+    await step("songs like an uploaded file", async () => {
+      await page.goto(base + "/#/");
+      await page.setInputFiles("#upload-file", uploadFile);
+      await page.click("#upload button[type=submit]");
+      await page.waitForSelector("#upload-results li a.song-link");
+      const status = await page.textContent("#upload-status");
+      check(/^Songs like /.test(status), "upload status: " + status);
+      const n = await page.locator("#upload-results li a.song-link").count();
+      return { results: n };
+    });
+  }
+
   check(pageErrors.length === 0, "errors in the page: " + pageErrors.join("; "));
   report.ok = true;
   writeFileSync(join(outDir, "report.json"), JSON.stringify(report, null, 2));

@@ -287,6 +287,61 @@ async fn upload(url: &str, form: reqwest::multipart::Form) -> (StatusCode, Value
     (s, r.json().await.unwrap())
 }
 
+/// A multipart upload over a raw socket declaring a `file` of `declared` bytes and sending
+/// `sent` of them, reading the answer even if the server stops reading early (a real client
+/// such as reqwest reports the write error instead of the early answer).
+async fn raw_upload(
+    addr: std::net::SocketAddr,
+    declared: usize,
+    sent: usize,
+) -> (StatusCode, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let head = "--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let tail = "\r\n--BOUNDARY--\r\n";
+    let len = head.len() + declared + tail.len();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let req = format!(
+            "POST /api/v1/similar HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{head}"
+        );
+        wr.write_all(req.as_bytes()).await?;
+        let chunk = vec![0x42u8; 64 * 1024];
+        let mut left = sent;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            wr.write_all(&chunk[..n]).await?;
+            left -= n;
+        }
+        if sent == declared {
+            wr.write_all(tail.as_bytes()).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        rd.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers")
+    .ok();
+    writer.abort();
+    let text = String::from_utf8_lossy(&answer);
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // The body may be chunked: take the JSON object inside.
+    let json = &body[body.find('{').unwrap_or(0)..=body.rfind('}').unwrap_or(0)];
+    (
+        StatusCode::from_u16(status).unwrap(),
+        serde_json::from_str(json).unwrap_or(Value::Null),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn similar_by_upload_matches_similar_by_id_and_refuses_bad_files() {
     let srv = serve_library(|o| o.max_upload_bytes = 2_000_000).await;
@@ -357,12 +412,11 @@ async fn similar_by_upload_matches_similar_by_id_and_refuses_bad_files() {
     // Empty.
     let (s, v) = upload(&srv.url("/api/v1/similar"), form("e.wav", Vec::new())).await;
     assert_error(&(s, v), StatusCode::UNPROCESSABLE_ENTITY, "empty_file");
-    // Too large: 413, and the server goes on.
-    let big = vec![0u8; 2_500_000];
-    let (s, v) = upload(&srv.url("/api/v1/similar"), form("big.wav", big)).await;
+    // Too large: 413, and the server goes on. Checked while streaming (the declared length is
+    // within the slack) and up front (the declared length alone is too large).
+    let (s, v) = raw_upload(srv.addr, 2_500_000, 2_500_000).await;
     assert_error(&(s, v), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
-    let big = vec![0u8; 4_000_000];
-    let (s, v) = upload(&srv.url("/api/v1/similar"), form("bigger.wav", big)).await;
+    let (s, v) = raw_upload(srv.addr, 4_000_000, 10_000).await;
     assert_error(&(s, v), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     // Not multipart, or no file field.
     let r = client()

@@ -1,6 +1,6 @@
 //! The web page end to end in headless Chromium (Debian's `chromium`, driven by playwright-core
 //! from scripts/e2e): load, map, search, open a song, see similar songs, play the audio through
-//! the range endpoint, follow links; screenshots go to target/e2e-artifacts/.
+//! the range endpoint, follow links, upload a file; screenshots go to target/e2e-artifacts/.
 //! scripts/test-deps.sh installs node, chromium and the npm package; without them this test
 //! fails and says so.
 
@@ -46,6 +46,10 @@ async fn web_page_works_in_headless_chromium() {
         .arg(&srv.base)
         .arg(&out)
         .env("SONGREC_CHROMIUM", &chromium)
+        .env(
+            "SONGREC_E2E_UPLOAD",
+            support::library().music.join("ambient-2.wav"),
+        )
         .kill_on_drop(true)
         .output();
     let o = tokio::time::timeout(Duration::from_secs(120), run)
@@ -63,7 +67,13 @@ async fn web_page_works_in_headless_chromium() {
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["ok"], true, "{report}");
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 7, "{report}");
+    assert_eq!(steps.len(), 8, "{report}");
+    let up = steps
+        .iter()
+        .find(|s| s["name"] == "songs like an uploaded file")
+        .unwrap();
+    // Five other songs (the uploaded file is in the library, so it is left out).
+    assert_eq!(up["results"], 5, "{up}");
     let play = steps
         .iter()
         .find(|s| s["name"] == "play the audio")

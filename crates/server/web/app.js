@@ -95,8 +95,8 @@ async function runSearch() {
 async function loadStats() {
   try {
     const s = await api("/api/v1/stats");
-    $("#stats").textContent =
-      s.songs + " songs · " + (s.total_secs / 3600).toFixed(1) + " h · " + fmtBytes(s.total_bytes);
+    const length = s.total_secs >= 3600 ? (s.total_secs / 3600).toFixed(1) + " h" : Math.round(s.total_secs / 60) + " min";
+    $("#stats").textContent = s.songs + " songs · " + length + " · " + fmtBytes(s.total_bytes);
   } catch (e) {
     $("#stats").textContent = "";
   }

@@ -89,7 +89,12 @@ fn build() -> Library {
 /// The shared test library (built on first use).
 pub fn library() -> &'static Library {
     static LIB: OnceLock<Library> = OnceLock::new();
-    LIB.get_or_init(build)
+    // Built on a plain thread: callers are inside async runtimes.
+    LIB.get_or_init(|| {
+        std::thread::spawn(build)
+            .join()
+            .expect("building the test library")
+    })
 }
 
 /// A running server; stops when dropped.
