@@ -346,13 +346,22 @@ fn extension_of(url: &str) -> &'static str {
     "m4a"
 }
 
+/// Why a download failed: a short kind (`http`, `too_large`, `io`) and the message.
+struct DownloadError {
+    kind: &'static str,
+    reason: String,
+}
+
 /// Downloads one preview to `dest` (atomically: a temporary name, then a rename).
-async fn download(
-    client: &reqwest::Client,
-    url: &str,
-    dest: &Path,
-) -> Result<u64, (String, String)> {
-    let http = |m: String| ("http".to_owned(), m);
+async fn download(client: &reqwest::Client, url: &str, dest: &Path) -> Result<u64, DownloadError> {
+    let http = |reason: String| DownloadError {
+        kind: "http",
+        reason,
+    };
+    let too_large = || DownloadError {
+        kind: "too_large",
+        reason: format!("{url} is larger than {MAX_PREVIEW_BYTES} bytes; not a preview"),
+    };
     let mut resp = client
         .get(url)
         .send()
@@ -362,13 +371,13 @@ async fn download(
         return Err(http(format!("downloading {url}: HTTP {}", resp.status())));
     }
     if resp.content_length().is_some_and(|n| n > MAX_PREVIEW_BYTES) {
-        return Err((
-            "too_large".into(),
-            format!("{url} is larger than {MAX_PREVIEW_BYTES} bytes; not a preview"),
-        ));
+        return Err(too_large());
     }
     let tmp = dest.with_extension("part");
-    let io = |e: std::io::Error| ("io".to_owned(), format!("{}: {e}", tmp.display()));
+    let io = |e: std::io::Error| DownloadError {
+        kind: "io",
+        reason: format!("{}: {e}", tmp.display()),
+    };
     let mut f = tokio::fs::File::create(&tmp).await.map_err(io)?;
     let mut n = 0u64;
     loop {
@@ -384,10 +393,7 @@ async fn download(
         if n > MAX_PREVIEW_BYTES {
             drop(f);
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err((
-                "too_large".into(),
-                format!("{url} is larger than {MAX_PREVIEW_BYTES} bytes; not a preview"),
-            ));
+            return Err(too_large());
         }
         f.write_all(&chunk).await.map_err(io)?;
     }
@@ -423,7 +429,7 @@ pub async fn fetch_and_ingest(
     }
 
     // Download concurrently; remember which file belongs to which track.
-    let downloads: Vec<(Track, Result<PathBuf, (String, String)>)> =
+    let downloads: Vec<(Track, Result<PathBuf, DownloadError>)> =
         futures::stream::iter(with_preview)
             .map(|t| {
                 let client = &client;
@@ -445,9 +451,12 @@ pub async fn fetch_and_ingest(
             Ok(p) => {
                 by_path.insert(p, t);
             }
-            Err((kind, reason)) => reports.push(PreviewReport {
+            Err(e) => reports.push(PreviewReport {
                 track: t,
-                outcome: PreviewOutcome::Failed { kind, reason },
+                outcome: PreviewOutcome::Failed {
+                    kind: e.kind.to_owned(),
+                    reason: e.reason,
+                },
             }),
         }
     }

@@ -177,7 +177,7 @@ pub async fn list_songs(
 ) -> ApiResult<Json<SongPage>> {
     let mut p = Params::parse(raw.as_deref());
     let filter = p.filter()?.to_filter()?;
-    let q = p.one("q")?;
+    let q = p.text("q")?;
     let sort: SortKey = p.one("sort")?.as_deref().unwrap_or("artist").parse()?;
     let descending = p.flag("desc")?;
     let limit = p.number("limit", 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);

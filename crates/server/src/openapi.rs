@@ -160,7 +160,7 @@ pub fn document() -> Value {
       },
       "components": {
         "parameters": {
-          "id": {"name": "id", "in": "path", "required": true, "description": "Song id: 64 hex digits (SHA-256 of the audio), or a unique prefix of at least 4.", "schema": {"type": "string"}},
+          "id": {"name": "id", "in": "path", "required": true, "description": "Song id: 64 hex digits (SHA-256 of the audio), or a unique prefix of at least 4.", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{4,64}$"}},
           "genre": q("genre", "Only this genre (case-insensitive).", json!({"type": "string"})),
           "artist": q("artist", "Only this artist (case-insensitive).", json!({"type": "string"})),
           "album": q("album", "Only this album (case-insensitive).", json!({"type": "string"})),

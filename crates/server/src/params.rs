@@ -45,12 +45,13 @@ impl Params {
         mine.into_iter().map(|(_, v)| v).collect()
     }
 
-    /// Takes the one value of `name`; repeated values are refused, empty ones mean absent.
+    /// Takes the one value of `name`; repeated values are refused. An empty value is kept (and
+    /// refused by the typed getters: `k=` is not a number).
     pub fn one(&mut self, name: &str) -> ApiResult<Option<String>> {
         let mut v = self.all(name);
         match v.len() {
             0 => Ok(None),
-            1 => Ok(v.pop().filter(|s| !s.trim().is_empty())),
+            1 => Ok(v.pop()),
             n => Err(ApiError::bad_request(format!(
                 "query parameter {name:?} was given {n} times; give it once"
             ))),
@@ -98,16 +99,21 @@ impl Params {
         }
     }
 
-    /// The filter parameters ([`FILTER_PARAMS`]).
+    /// A text value where empty means absent (free-text filters from HTML forms).
+    pub fn text(&mut self, name: &str) -> ApiResult<Option<String>> {
+        Ok(self.one(name)?.filter(|s| !s.trim().is_empty()))
+    }
+
+    /// The filter parameters ([`FILTER_PARAMS`]); empty values mean "no filter".
     pub fn filter(&mut self) -> ApiResult<FilterSpec> {
         Ok(FilterSpec {
-            genre: self.one("genre")?,
-            artist: self.one("artist")?,
-            album: self.one("album")?,
-            key: self.one("key")?,
-            bpm: self.one("bpm")?,
-            duration: self.one("duration")?,
-            tag: self.one("tag")?,
+            genre: self.text("genre")?,
+            artist: self.text("artist")?,
+            album: self.text("album")?,
+            key: self.text("key")?,
+            bpm: self.text("bpm")?,
+            duration: self.text("duration")?,
+            tag: self.text("tag")?,
             conditions: self.all("where"),
         })
     }
@@ -140,5 +146,10 @@ mod tests {
         assert!(p.flag("desc").is_err());
         let mut p = Params::parse(Some("threshold=NaN"));
         assert!(p.float("threshold").is_err());
+        let mut p = Params::parse(Some("desc=&k=&genre=&q="));
+        assert!(p.flag("desc").is_err());
+        assert!(p.number::<usize>("k", 1, 10).is_err());
+        assert_eq!(p.filter().unwrap().genre, None);
+        assert_eq!(p.text("q").unwrap(), None);
     }
 }

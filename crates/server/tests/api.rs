@@ -146,6 +146,7 @@ async fn listing_filters_sorts_and_pages() {
         ("sort=loudness", "sort key"),
         ("key=H%20dorian", "musical key"),
         ("desc=maybe", "desc"),
+        ("desc=", "desc"),
         ("cursor=abc&offset=3", "cursor"),
         ("where=nonsense", "FIELD=VALUE"),
     ] {
