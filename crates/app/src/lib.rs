@@ -4,6 +4,9 @@
 //! - [`ingest`]: scan folders, analyse files in parallel, store songs, report per file;
 //! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
 //! - [`similar`]: similarity queries by song or by an outside audio file;
+//! - [`filters`]: the song filters users type, shared by the CLI and the REST API;
+//! - [`stats`]: library statistics;
+//! - [`previews`]: 30-second previews from the iTunes Search API, ingested with their metadata;
 //! - [`embedders`]: the embedders songrec can run, by name;
 //! - [`explain`]: why two songs match, in words;
 //! - [`eval`]: precision@k of each embedder on a labelled folder;
@@ -16,12 +19,15 @@ pub mod embedders;
 pub mod eval;
 pub mod explain;
 pub mod factory;
+pub mod filters;
 pub mod ingest;
 pub mod migrate;
 pub mod musickey;
 pub mod reembed;
 pub mod resolve;
 pub mod similar;
+pub mod previews;
+pub mod stats;
 pub mod sync;
 pub mod synth;
 

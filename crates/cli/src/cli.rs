@@ -10,7 +10,7 @@ use songrec_app::factory::{Backend, Opened};
 use songrec_app::ingest::{FileReport, IngestOptions, Outcome, Progress};
 use songrec_app::similar::{SimilarRequest, Target};
 use songrec_storage::config::Config;
-use songrec_storage::{Condition, Field, Filter, ListQuery, Metric, SortKey, Value};
+use songrec_storage::{Filter, ListQuery, Metric, SortKey};
 
 use crate::exit;
 use crate::output;
@@ -91,6 +91,10 @@ pub enum Command {
     Clusters(crate::map::ClustersArgs),
     /// The songs least like the rest of the library.
     Outliers(crate::map::OutliersArgs),
+    /// Serve the web page and REST API (127.0.0.1:8080 by default).
+    Serve(crate::serve::ServeArgs),
+    /// Fetch 30-second previews from the iTunes Search API and ingest them with their metadata.
+    Previews(crate::previews::PreviewsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -339,81 +343,20 @@ pub struct SynthArgs {
     pub by_style: bool,
 }
 
-fn parse_range(s: &str, what: &str) -> Result<(Option<f64>, Option<f64>)> {
-    let num = |x: &str| -> Result<Option<f64>> {
-        let x = x.trim();
-        if x.is_empty() {
-            Ok(None)
-        } else {
-            x.parse::<f64>()
-                .map(Some)
-                .with_context(|| format!("{what}: {x:?} is not a number"))
-        }
-    };
-    if let Some((a, b)) = s.split_once("..") {
-        let r = (num(a)?, num(b)?);
-        if r.0.is_none() && r.1.is_none() {
-            bail!("{what}: give at least one bound, e.g. 110..130");
-        }
-        Ok(r)
-    } else {
-        let v = num(s)?.with_context(|| format!("{what}: empty value"))?;
-        Ok((Some(v - 0.5), Some(v + 0.5)))
-    }
-}
-
 impl FilterArgs {
+    /// The same filters as the REST API (`songrec_app::filters`).
     pub fn to_filter(&self) -> Result<Filter> {
-        let mut f = Filter::default();
-        let text = |field: Field, v: &str| Condition::Eq(field, Value::Text(v.to_owned()));
-        if let Some(g) = &self.genre {
-            f = f.and(text(Field::Genre, g));
-        }
-        if let Some(a) = &self.artist {
-            f = f.and(text(Field::Artist, a));
-        }
-        if let Some(a) = &self.album {
-            f = f.and(text(Field::Album, a));
-        }
-        if let Some(k) = &self.key {
-            let k = songrec_app::musickey::normalize(k).context("--key")?;
-            f = f.and(text(Field::Key, &k));
-        }
-        if let Some(t) = &self.tag {
-            f = f.and(text(Field::Tags, t));
-        }
-        if let Some(b) = &self.bpm {
-            let (min, max) = parse_range(b, "--bpm")?;
-            f = f.and(Condition::Range {
-                field: Field::Bpm,
-                min,
-                max,
-            });
-        }
-        if let Some(d) = &self.duration {
-            let (min, max) = parse_range(d, "--duration")?;
-            f = f.and(Condition::Range {
-                field: Field::Duration,
-                min,
-                max,
-            });
-        }
-        for c in &self.conditions {
-            let (name, value) = c
-                .split_once('=')
-                .with_context(|| format!("--where {c:?}: expected FIELD=VALUE"))?;
-            let field = Field::parse(name)?;
-            if value.contains("..") {
-                let (min, max) = parse_range(value, "--where")?;
-                f = f.and(Condition::Range { field, min, max });
-            } else if let (false, Ok(n)) = (field.is_text(), value.parse::<f64>()) {
-                f = f.and(Condition::Eq(field, Value::Number(n)));
-            } else {
-                f = f.and(Condition::Eq(field, Value::Text(value.to_owned())));
-            }
-        }
-        f.validate()?;
-        Ok(f)
+        let spec = songrec_app::filters::FilterSpec {
+            genre: self.genre.clone(),
+            artist: self.artist.clone(),
+            album: self.album.clone(),
+            key: self.key.clone(),
+            bpm: self.bpm.clone(),
+            duration: self.duration.clone(),
+            tag: self.tag.clone(),
+            conditions: self.conditions.clone(),
+        };
+        Ok(spec.to_filter()?)
     }
 }
 
@@ -651,6 +594,8 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Reembed(a) => crate::quality::reembed(a, cfg, backend).await,
+        Command::Serve(a) => crate::serve::run(a, cfg, backend).await,
+        Command::Previews(a) => crate::previews::run(a, cfg, backend).await,
         Command::Reindex => {
             let local = songrec_local::LocalBackend::open(&cfg.local.path)?;
             local.reindex().await?;

@@ -11,6 +11,8 @@ mod output;
 mod playlist;
 mod quality;
 mod sync;
+mod previews;
+mod serve;
 
 use std::collections::HashMap;
 use std::process::ExitCode;

@@ -150,6 +150,25 @@ impl Default for SyncConfig {
     }
 }
 
+/// `songrec serve` settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (loopback unless `--public`).
+    pub bind: String,
+    /// Largest upload for "similar to this file", in bytes.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            max_upload_bytes: 50_000_000,
+        }
+    }
+}
+
 /// Embedder settings (the neural embedder's runtime and model).
 ///
 /// ```
@@ -169,6 +188,25 @@ pub struct EmbedderConfig {
     pub musicnn_model: Option<PathBuf>,
 }
 
+/// `songrec previews` settings.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreviewsConfig {
+    /// Base URL of the iTunes Search API (`/search` is appended).
+    pub base_url: String,
+    /// Store country, e.g. `US` (empty: the API's default).
+    pub country: String,
+}
+
+impl Default for PreviewsConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://itunes.apple.com".into(),
+            country: String::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct StorageSection {
@@ -186,6 +224,8 @@ struct FileConfig {
     ingest: Option<IngestConfig>,
     sync: Option<SyncConfig>,
     embedder: Option<EmbedderConfig>,
+    server: Option<ServerConfig>,
+    previews: Option<PreviewsConfig>,
 }
 
 /// The whole configuration.
@@ -217,6 +257,10 @@ pub struct Config {
     pub sync: SyncConfig,
     /// Embedders (neural runtime and model).
     pub embedder: EmbedderConfig,
+    /// `songrec serve`.
+    pub server: ServerConfig,
+    /// `songrec previews`.
+    pub previews: PreviewsConfig,
     /// Where the config file was read from, if any.
     pub source: Option<PathBuf>,
 }
@@ -319,6 +363,8 @@ impl Config {
             ingest: fc.ingest.unwrap_or_default(),
             sync: fc.sync.unwrap_or_default(),
             embedder: fc.embedder.unwrap_or_default(),
+            server: fc.server.unwrap_or_default(),
+            previews: fc.previews.unwrap_or_default(),
             source: file.map(Path::to_path_buf),
         };
         let get = |k: &str| {
@@ -398,6 +444,12 @@ impl Config {
                     )));
                 }
             };
+        }
+        if let Some(v) = get("SONGREC_SERVE_BIND") {
+            cfg.server.bind = v;
+        }
+        if let Some(v) = get("SONGREC_PREVIEWS_BASE_URL") {
+            cfg.previews.base_url = v;
         }
         cfg.local.path = expand_home(&cfg.local.path);
         cfg.cache.path = expand_home(&cfg.cache.path);

@@ -1,0 +1,72 @@
+//! `songrec serve`: the web page and REST API over the configured library.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use songrec_app::factory::Backend;
+use songrec_storage::config::Config;
+
+use crate::exit;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default [server] bind, else 127.0.0.1:8080; port 0 picks a free one).
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Allow an address other machines can reach (there is no authentication).
+    #[arg(long)]
+    pub public: bool,
+    /// Largest upload for "songs like this file", in MB (default [server] max_upload_bytes: 50 MB).
+    #[arg(long)]
+    pub max_upload_mb: Option<f64>,
+    /// Embedders for uploaded files: dsp.
+    #[arg(long, default_value = "dsp")]
+    pub embedder: String,
+}
+
+pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let bind = songrec_server::parse_bind(args.bind.as_deref().unwrap_or(&cfg.server.bind))?;
+    let mut opts = songrec_server::ServerOptions::new(bind);
+    opts.public = args.public;
+    opts.max_upload_bytes = match args.max_upload_mb {
+        Some(mb) if mb.is_finite() && mb > 0.0 => (mb * 1e6) as u64,
+        Some(mb) => anyhow::bail!("--max-upload-mb must be a positive number, got {mb}"),
+        None => cfg.server.max_upload_bytes,
+    };
+    opts.embedders = songrec_app::embedders::parse_list(&args.embedder)?;
+    opts.scratch_dir = Some(cfg.cache.path.join("serve"));
+    let shown = backend.to_string();
+    let server = songrec_server::Server::bind(Arc::clone(&backend), opts)
+        .await
+        .context("starting the server")?;
+    let addr = server.local_addr();
+    // The first line is for people and for scripts that start the server on port 0.
+    println!(
+        "songrec: serving {shown} at http://{addr}/ (API: http://{addr}/api/v1/openapi.json); Ctrl-C stops"
+    );
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+    server
+        .run(async {
+            shutdown_signal().await;
+            eprintln!("songrec: stopping (finishing requests in flight)");
+        })
+        .await?;
+    Ok(exit::OK)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

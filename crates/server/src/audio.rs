@@ -1,0 +1,195 @@
+//! `GET /api/v1/songs/{id}/audio`: streams a song's audio with HTTP range support.
+//!
+//! Where the backend hands out a URL a browser can fetch itself (a presigned S3 URL on the
+//! Astra backend), the answer is a `302` to it. Local files (`file://` URLs) are streamed with
+//! `Range` support (`206`, `Content-Range`, `416`). A backend without URLs has its audio
+//! downloaded through `get_audio` to a spool file first.
+
+use std::io::SeekFrom;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use songrec_storage::{SongMetadata, StorageError};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use crate::AppState;
+use crate::api::{IdPath, find_song};
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::range::{RangeAnswer, answer};
+use crate::sniff;
+
+/// How long a presigned URL handed out in a redirect stays valid.
+pub const PRESIGNED_FOR: Duration = Duration::from_secs(3600);
+
+/// `GET /api/v1/songs/{id}/audio`.
+pub async fn get_audio(
+    State(st): State<AppState>,
+    IdPath(id): IdPath,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    Params::parse(raw.as_deref()).finish()?;
+    let b = st.backend.as_ref();
+    let m = find_song(b, &id).await?;
+    let no_audio = || ApiError::not_found(format!("song {} has no stored audio", m.id.short()));
+    let url = match b.audio_url(&m.id, PRESIGNED_FOR).await {
+        Ok(u) => Some(u),
+        Err(StorageError::NotFound(_)) => return Err(no_audio()),
+        Err(StorageError::Unsupported(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let parsed = url.as_deref().and_then(|u| url::Url::parse(u).ok());
+    match parsed {
+        Some(u) if u.scheme() == "file" => {
+            let path = u
+                .to_file_path()
+                .map_err(|()| ApiError::internal("reading the audio", "unusable file URL"))?;
+            let file = tokio::fs::File::open(&path).await.map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    no_audio()
+                } else {
+                    ApiError::internal("reading the audio", e)
+                }
+            })?;
+            serve_file(file, &m, &headers).await
+        }
+        Some(u) if matches!(u.scheme(), "http" | "https") => Ok((
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, header_value(u.as_str())?),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response()),
+        _ => {
+            // No usable URL: fetch the blob through the trait into a spool file.
+            let tmp = tempfile::Builder::new()
+                .prefix("audio-")
+                .tempfile_in(st.scratch.path())
+                .map_err(|e| ApiError::internal("spooling the audio", e))?;
+            match b.get_audio(&m.id, tmp.path()).await {
+                Ok(_) => {}
+                Err(StorageError::NotFound(_)) => return Err(no_audio()),
+                Err(e) => return Err(e.into()),
+            }
+            // The open handle keeps the bytes readable after the spool file is removed.
+            let file = tokio::fs::File::open(tmp.path())
+                .await
+                .map_err(|e| ApiError::internal("spooling the audio", e))?;
+            drop(tmp);
+            serve_file(file, &m, &headers).await
+        }
+    }
+}
+
+fn header_value(s: &str) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(s).map_err(|e| ApiError::internal("building a header", e))
+}
+
+fn mime_from_name(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "mp3" => "audio/mpeg",
+        "flac" => "audio/flac",
+        "wav" | "wave" => "audio/wav",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "m4a" | "mp4" | "alac" => "audio/mp4",
+        "aac" => "audio/aac",
+        "aif" | "aiff" | "aifc" => "audio/aiff",
+        "webm" | "mka" => "audio/webm",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Answers with the file (whole, a range, 304 or 416).
+async fn serve_file(
+    mut file: tokio::fs::File,
+    m: &SongMetadata,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal("reading the audio", e))?
+        .len();
+    let mut head = vec![0u8; sniff::SNIFF_LEN.min(len as usize)];
+    file.read_exact(&mut head)
+        .await
+        .map_err(|e| ApiError::internal("reading the audio", e))?;
+    let mime = sniff::audio_mime(&head).unwrap_or_else(|| mime_from_name(&m.file_name));
+    // Content-addressed: the id is a strong validator that never changes.
+    let etag = format!("\"{}\"", m.id.as_str());
+    let common = |mut r: Response| {
+        let h = r.headers_mut();
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=86400"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, v);
+        }
+        r
+    };
+    let header_str = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if header_str(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Ok(common(StatusCode::NOT_MODIFIED.into_response()));
+    }
+    // A Range is only honoured when If-Range (if any) still names this content.
+    let range = match header_str(header::IF_RANGE) {
+        Some(v) if v.trim() != etag => None,
+        _ => header_str(header::RANGE),
+    };
+    let (status, start, n) = match answer(range, len) {
+        RangeAnswer::Full => (StatusCode::OK, 0, len),
+        RangeAnswer::Partial { start, end } => {
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        RangeAnswer::Unsatisfiable => {
+            let mut r = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!(
+                    "the requested range {:?} is malformed or outside the {len} bytes of this audio",
+                    range.unwrap_or("")
+                ),
+            )
+            .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes */{len}"))?,
+            );
+            return Ok(common(r));
+        }
+    };
+    file.seek(SeekFrom::Start(start))
+        .await
+        .map_err(|e| ApiError::internal("reading the audio", e))?;
+    let body = Body::from_stream(ReaderStream::with_capacity(file.take(n), 64 * 1024));
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(header::CONTENT_LENGTH, header_value(&n.to_string())?);
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(
+            header::CONTENT_RANGE,
+            header_value(&format!("bytes {start}-{}/{len}", start + n - 1))?,
+        );
+    }
+    Ok(common(r))
+}

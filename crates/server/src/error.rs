@@ -1,0 +1,207 @@
+//! JSON errors: every failure is `{"error": {"code": "...", "message": "..."}}` with a fitting
+//! status. Server-side failures are logged in full and answered with a message that names
+//! what failed but carries no paths, endpoints or credentials.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use songrec_app::AppError;
+use songrec_storage::StorageError;
+
+/// An API error: HTTP status, a stable machine-readable code and a human message.
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use songrec_server::error::ApiError;
+/// let e = ApiError::not_found("no song with id 1234");
+/// assert_eq!(e.status(), StatusCode::NOT_FOUND);
+/// assert_eq!(e.code(), "not_found");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+/// The JSON body of an error.
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// Any status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    /// 400 `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    /// 413 `payload_too_large`.
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the upload is larger than the limit of {} bytes ({:.1} MB); send a shorter clip",
+                limit,
+                limit as f64 / 1e6
+            ),
+        )
+    }
+    /// 415 `unsupported_media_type`.
+    pub fn unsupported_media(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+    /// 500 `internal`, with the detail logged and not sent.
+    pub fn internal(what: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!("{what}: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{what} failed on the server; the server log has the details"),
+        )
+    }
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Renders an error response without going through `ApiError` (used by the panic guard).
+pub fn json_error(status: StatusCode, code: &'static str, message: &str) -> Response {
+    ApiError::new(status, code, message).into_response()
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match &e {
+            StorageError::NotFound(what) => Self::not_found(format!("not found: {what}")),
+            StorageError::InvalidInput(m) => Self::bad_request(m.clone()),
+            StorageError::DimensionMismatch { .. } => Self::bad_request(e.to_string()),
+            StorageError::Unsupported(m) => Self::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_supported",
+                format!("not supported by this library's storage backend: {m}"),
+            ),
+            StorageError::Unavailable { backend, .. } => {
+                tracing::error!("storage unavailable: {e}");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backend_unavailable",
+                    format!("the {backend} storage backend is unavailable; try again later"),
+                )
+            }
+            StorageError::Locked { .. } => {
+                tracing::warn!("{e}");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "library_locked",
+                    "the library is being written by another songrec process; try again shortly",
+                )
+            }
+            StorageError::Unauthorized(_) => {
+                tracing::error!("{e}");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "backend_unauthorized",
+                    "the storage backend rejected the server's credentials; the operator must fix the configuration",
+                )
+            }
+            _ => Self::internal("a storage operation", &e),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Storage(s) => s.into(),
+            AppError::Audio(a) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "undecodable_audio",
+                a.to_string(),
+            ),
+            AppError::Resolve(m) => Self::not_found(m),
+            AppError::Invalid(m) => Self::bad_request(m),
+        }
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_side_details_stay_in_the_log() {
+        let e: ApiError = StorageError::corrupt("/secret/place/metadata.json", "bad json").into();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message().contains("/secret"), "{e}");
+        let e: ApiError = StorageError::Unavailable {
+            backend: "astra".into(),
+            message: "https://db.example/api token=abc".into(),
+            transient: true,
+        }
+        .into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!e.message().contains("token"), "{e}");
+        let e: ApiError = StorageError::NotFound("song 1234".into()).into();
+        assert_eq!((e.status(), e.code()), (StatusCode::NOT_FOUND, "not_found"));
+    }
+}

@@ -1,0 +1,368 @@
+//! songrec's web server (`songrec serve`): a REST API under `/api/v1` described by an OpenAPI 3
+//! document, Prometheus metrics, a health check, and a web page (search, library map, song
+//! pages with similar songs and a player), all over any [`StorageBackend`].
+//!
+//! ```no_run
+//! # async fn demo(backend: std::sync::Arc<dyn songrec_storage::StorageBackend>) -> Result<(), songrec_server::ServerError> {
+//! use songrec_server::{Server, ServerOptions};
+//! let opts = ServerOptions::new("127.0.0.1:8080".parse().unwrap());
+//! let server = Server::bind(backend, opts).await?;
+//! println!("listening on http://{}/", server.local_addr());
+//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Routes are declared once ([`routes`]): the same table builds the router and is checked
+//! against the OpenAPI document ([`openapi::document`]) by the tests.
+
+pub mod api;
+pub mod audio;
+pub mod error;
+pub mod map;
+pub mod metrics;
+pub mod openapi;
+pub mod params;
+pub mod range;
+pub mod shared;
+pub mod sniff;
+pub mod web;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use futures::FutureExt;
+use songrec_audio::Embedder;
+use songrec_storage::StorageBackend;
+use songrec_storage::layers::{LayerExt, MetricsRecorder};
+
+use crate::error::{ApiError, json_error};
+use crate::map::{Pca, Projector};
+use crate::metrics::HttpMetrics;
+use crate::shared::SharedBackend;
+
+/// Default upload limit for `POST /api/v1/similar`: 50 MB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50_000_000;
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A non-loopback address without `--public`.
+    #[error(
+        "refusing to listen on {0}: it is reachable from other machines and the server has no authentication; use 127.0.0.1 (the default), or pass --public if you really mean it"
+    )]
+    NotLoopback(SocketAddr),
+    /// The address did not parse.
+    #[error("cannot read {0:?} as an address to listen on; use IP:PORT, e.g. 127.0.0.1:8080")]
+    BadAddress(String),
+    /// Binding failed (port in use, permission).
+    #[error("cannot listen on {addr}: {error}; pick another port with --bind")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Scratch space for uploads could not be made.
+    #[error("cannot create a scratch folder for uploads: {0}")]
+    Scratch(std::io::Error),
+    /// The server stopped with an I/O error.
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Parses `IP:PORT` (also `localhost:PORT` and `[::1]:PORT`).
+///
+/// ```
+/// use songrec_server::parse_bind;
+/// assert_eq!(parse_bind("localhost:0").unwrap().to_string(), "127.0.0.1:0");
+/// assert!(parse_bind("nonsense").is_err());
+/// ```
+pub fn parse_bind(s: &str) -> Result<SocketAddr, ServerError> {
+    let t = s.trim();
+    let t2 = t
+        .strip_prefix("localhost:")
+        .map(|port| format!("127.0.0.1:{port}"));
+    t2.as_deref()
+        .unwrap_or(t)
+        .parse()
+        .map_err(|_| ServerError::BadAddress(s.to_owned()))
+}
+
+/// Refuses addresses reachable from other machines unless `public`.
+///
+/// ```
+/// use songrec_server::check_bind;
+/// assert!(check_bind(&"127.0.0.1:8080".parse().unwrap(), false).is_ok());
+/// assert!(check_bind(&"0.0.0.0:8080".parse().unwrap(), false).is_err());
+/// assert!(check_bind(&"0.0.0.0:8080".parse().unwrap(), true).is_ok());
+/// ```
+pub fn check_bind(addr: &SocketAddr, public: bool) -> Result<(), ServerError> {
+    if addr.ip().is_loopback() || public {
+        Ok(())
+    } else {
+        Err(ServerError::NotLoopback(*addr))
+    }
+}
+
+/// How to serve.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Where to listen (port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// Allow non-loopback addresses.
+    pub public: bool,
+    /// Largest accepted upload, bytes.
+    pub max_upload_bytes: u64,
+    /// Embedders for uploaded files (the first one's model is the default for queries).
+    pub embedders: Vec<Arc<dyn Embedder>>,
+    /// Uploads analysed at the same time (analysis is CPU-heavy).
+    pub analysis_jobs: usize,
+    /// Where uploads are spooled (default: the system temp folder).
+    pub scratch_dir: Option<PathBuf>,
+    /// The 2-D projection for the library map.
+    pub projector: Arc<dyn Projector>,
+}
+
+impl ServerOptions {
+    /// Defaults: loopback only, 50 MB uploads, the DSP embedder, one analysis per core, PCA.
+    pub fn new(bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            public: false,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            embedders: songrec_app::embedders::parse_list("dsp").unwrap_or_default(),
+            analysis_jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            scratch_dir: None,
+            projector: Arc::new(Pca::default()),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub struct AppInner {
+    /// The backend, wrapped in the metrics layer.
+    pub backend: Arc<dyn StorageBackend>,
+    /// The backend's operation counters.
+    pub recorder: MetricsRecorder,
+    /// HTTP counters.
+    pub http: HttpMetrics,
+    /// Embedders for uploads.
+    pub embedders: Vec<Arc<dyn Embedder>>,
+    /// Upload limit.
+    pub max_upload_bytes: u64,
+    /// Bounds concurrent analyses.
+    pub analysis: tokio::sync::Semaphore,
+    /// Spool folder for uploads (removed on drop).
+    pub scratch: tempfile::TempDir,
+    /// Map projection.
+    pub projector: Arc<dyn Projector>,
+    /// Computed maps by query, with the library fingerprint they were computed at.
+    pub map_cache: Mutex<HashMap<String, (u64, Arc<api::MapResponse>)>>,
+}
+
+/// Cheaply clonable handle to [`AppInner`].
+pub type AppState = Arc<AppInner>;
+
+impl AppInner {
+    /// Wraps `backend` in a metrics layer and prepares the state.
+    pub fn new(
+        backend: Arc<dyn StorageBackend>,
+        opts: &ServerOptions,
+    ) -> Result<Self, ServerError> {
+        let recorder = MetricsRecorder::new();
+        let backend: Arc<dyn StorageBackend> =
+            Arc::new(SharedBackend::new(backend).layer(recorder.clone()));
+        let scratch = match &opts.scratch_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(ServerError::Scratch)?;
+                tempfile::Builder::new()
+                    .prefix("songrec-serve-")
+                    .tempdir_in(d)
+            }
+            None => tempfile::Builder::new().prefix("songrec-serve-").tempdir(),
+        }
+        .map_err(ServerError::Scratch)?;
+        Ok(Self {
+            backend,
+            recorder,
+            http: HttpMetrics::new(),
+            embedders: opts.embedders.clone(),
+            max_upload_bytes: opts.max_upload_bytes,
+            analysis: tokio::sync::Semaphore::new(opts.analysis_jobs.max(1)),
+            scratch,
+            projector: opts.projector.clone(),
+            map_cache: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// One route: method, path template (OpenAPI syntax) and OpenAPI operation id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// Lowercase HTTP method.
+    pub method: &'static str,
+    /// Path template, e.g. `/api/v1/songs/{id}`.
+    pub path: &'static str,
+    /// OpenAPI `operationId`.
+    pub operation_id: &'static str,
+}
+
+macro_rules! routes {
+    ($( $method:ident $path:literal $op:literal => $handler:path; )*) => {
+        /// Every route the server answers, in the order of the router.
+        pub const ROUTES: &[RouteInfo] = &[
+            $( RouteInfo { method: stringify!($method), path: $path, operation_id: $op }, )*
+        ];
+
+        fn add_routes(r: Router<AppState>) -> Router<AppState> {
+            r $( .route($path, axum::routing::$method($handler)) )*
+        }
+    };
+}
+
+routes! {
+    get "/" "getIndexPage" => web::index;
+    get "/static/app.js" "getAppScript" => web::app_js;
+    get "/static/style.css" "getStyleSheet" => web::style_css;
+    get "/healthz" "getHealth" => api::healthz;
+    get "/metrics" "getMetrics" => api::metrics;
+    get "/api/v1/openapi.json" "getOpenApi" => api::openapi;
+    get "/api/v1/songs" "listSongs" => api::list_songs;
+    get "/api/v1/songs/{id}" "getSong" => api::get_song;
+    get "/api/v1/songs/{id}/similar" "similarToSong" => api::similar_to_song;
+    get "/api/v1/songs/{id}/audio" "getSongAudio" => audio::get_audio;
+    post "/api/v1/similar" "similarToUpload" => api::similar_to_upload;
+    get "/api/v1/stats" "getStats" => api::stats;
+    get "/api/v1/map" "getMap" => api::map;
+}
+
+/// Turns a panic in a handler into a JSON 500 (belt and braces: handlers do not panic on
+/// input, and a panic would only end its own connection anyway).
+pub async fn panic_guard(req: Request, next: Next) -> Response {
+    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("a request handler panicked: {what}");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server hit a bug while handling this request; it was logged",
+            )
+        }
+    }
+}
+
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    state.http.begin();
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    state.http.end();
+    state
+        .http
+        .record(&method, &route, resp.status().as_u16(), t.elapsed());
+    resp
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no such endpoint: {} {}; see /api/v1/openapi.json",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {}; see /api/v1/openapi.json",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+/// The whole application: routes, JSON fallbacks, the panic guard, metrics and body limit.
+pub fn router(state: AppState) -> Router {
+    // Multipart framing adds a little to the file itself.
+    let body_limit = usize::try_from(state.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
+    add_routes(Router::new())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(panic_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Checks the address and binds it.
+    pub async fn bind(
+        backend: Arc<dyn StorageBackend>,
+        opts: ServerOptions,
+    ) -> Result<Self, ServerError> {
+        check_bind(&opts.bind, opts.public)?;
+        let state = Arc::new(AppInner::new(backend, &opts)?);
+        let listener = tokio::net::TcpListener::bind(opts.bind)
+            .await
+            .map_err(|error| ServerError::Bind {
+                addr: opts.bind,
+                error,
+            })?;
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (the port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| {
+            // Only fails for unbound sockets, which a bound listener is not.
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        })
+    }
+
+    /// The handlers' state (counters, backend).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let app = router(self.state.clone());
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServerError::Serve)
+    }
+}

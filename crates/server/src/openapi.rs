@@ -1,0 +1,229 @@
+//! The OpenAPI 3.0 document served at `/api/v1/openapi.json`, written by hand. The tests check
+//! that it lists exactly the routes of [`crate::ROUTES`] with their operation ids.
+
+use serde_json::{Value, json};
+
+fn q(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn filter_params() -> Vec<Value> {
+    vec![
+        json!({"$ref": "#/components/parameters/genre"}),
+        json!({"$ref": "#/components/parameters/artist"}),
+        json!({"$ref": "#/components/parameters/album"}),
+        json!({"$ref": "#/components/parameters/key"}),
+        json!({"$ref": "#/components/parameters/bpm"}),
+        json!({"$ref": "#/components/parameters/duration"}),
+        json!({"$ref": "#/components/parameters/tag"}),
+        json!({"$ref": "#/components/parameters/where"}),
+    ]
+}
+
+fn similar_params() -> Vec<Value> {
+    let mut v = vec![
+        json!({"$ref": "#/components/parameters/k"}),
+        json!({"$ref": "#/components/parameters/similarOffset"}),
+        json!({"$ref": "#/components/parameters/metric"}),
+        json!({"$ref": "#/components/parameters/threshold"}),
+        json!({"$ref": "#/components/parameters/model"}),
+        json!({"$ref": "#/components/parameters/embedder"}),
+    ];
+    v.extend(filter_params());
+    v
+}
+
+fn err(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok_json(description: &str, schema: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+fn static_asset(op: &str, summary: &str, mime: &str) -> Value {
+    json!({"get": {"operationId": op, "summary": summary, "tags": ["web"],
+        "responses": {"200": {"description": summary, "content": {mime: {"schema": {"type": "string"}}}}}}})
+}
+
+fn nullable(t: &str) -> Value {
+    json!({"type": t, "nullable": true})
+}
+
+/// The document.
+///
+/// ```
+/// let doc = songrec_server::openapi::document();
+/// assert_eq!(doc["openapi"], "3.0.3");
+/// assert!(doc["paths"]["/api/v1/songs"]["get"]["operationId"].is_string());
+/// ```
+pub fn document() -> Value {
+    let id_param = json!({"$ref": "#/components/parameters/id"});
+    let mut list_params = vec![
+        q(
+            "q",
+            "Words that must all occur in artist, title, album or file name (case-insensitive).",
+            json!({"type": "string"}),
+        ),
+        q(
+            "sort",
+            "Order of the listing.",
+            json!({"type": "string", "enum": ["id", "title", "artist", "created", "updated", "bpm", "duration"], "default": "artist"}),
+        ),
+        q(
+            "desc",
+            "Reverse the order.",
+            json!({"type": "boolean", "default": false}),
+        ),
+        q(
+            "limit",
+            "Page size.",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}),
+        ),
+        q(
+            "offset",
+            "Songs to skip (offset paging).",
+            json!({"type": "integer", "minimum": 0, "default": 0}),
+        ),
+        q(
+            "cursor",
+            "`next_cursor` of the previous page (cursor paging; not with offset or q).",
+            json!({"type": "string"}),
+        ),
+    ];
+    list_params.extend(filter_params());
+    let mut map_params = vec![
+        q(
+            "limit",
+            "Most songs on the map.",
+            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 2000}),
+        ),
+        json!({"$ref": "#/components/parameters/model"}),
+        json!({"$ref": "#/components/parameters/embedder"}),
+    ];
+    map_params.extend(filter_params());
+    let mut song_params = vec![id_param.clone()];
+    song_params.extend(similar_params());
+
+    json!({
+      "openapi": "3.0.3",
+      "info": {
+        "title": "songrec",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Find songs that sound alike in your own library. Errors are always JSON: {\"error\": {\"code\", \"message\"}}."
+      },
+      "servers": [{"url": "/"}],
+      "tags": [{"name": "songs"}, {"name": "similar"}, {"name": "library"}, {"name": "ops"}, {"name": "web"}],
+      "paths": {
+        "/": static_asset("getIndexPage", "The web page.", "text/html"),
+        "/static/app.js": static_asset("getAppScript", "The web page's script.", "text/javascript"),
+        "/static/style.css": static_asset("getStyleSheet", "The web page's style sheet.", "text/css"),
+        "/healthz": {"get": {"operationId": "getHealth", "summary": "Health check: the backend answers.", "tags": ["ops"],
+          "responses": {
+            "200": ok_json("Healthy.", "Health"),
+            "503": ok_json("The storage backend does not answer.", "Health")}}},
+        "/metrics": {"get": {"operationId": "getMetrics", "summary": "Prometheus metrics: requests and latency per route, storage backend operations.", "tags": ["ops"],
+          "responses": {"200": {"description": "Prometheus text exposition format 0.0.4.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/api/v1/openapi.json": {"get": {"operationId": "getOpenApi", "summary": "This document.", "tags": ["ops"],
+          "responses": {"200": {"description": "OpenAPI 3 document.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/api/v1/songs": {"get": {"operationId": "listSongs", "summary": "List and search songs, with filters, sorting and paging.", "tags": ["songs"],
+          "parameters": list_params,
+          "responses": {"200": ok_json("A page of songs.", "SongPage"), "400": err("Malformed query."), "503": err("The storage backend is unavailable.")}}},
+        "/api/v1/songs/{id}": {"get": {"operationId": "getSong", "summary": "One song's metadata, stored vectors and links.", "tags": ["songs"],
+          "parameters": [id_param.clone()],
+          "responses": {"200": ok_json("The song.", "SongDetail"), "400": err("Not an id."), "404": err("No such song."), "409": err("Ambiguous id prefix.")}}},
+        "/api/v1/songs/{id}/similar": {"get": {"operationId": "similarToSong", "summary": "Songs that sound like a song of the library (never itself).", "tags": ["similar"],
+          "parameters": song_params,
+          "responses": {"200": ok_json("Results, best first.", "SimilarResponse"), "400": err("Malformed query or unknown model."), "404": err("No such song, or it has no vector of the model."), "409": err("Ambiguous id prefix.")}}},
+        "/api/v1/songs/{id}/audio": {"get": {"operationId": "getSongAudio", "summary": "The song's audio, with HTTP Range support; or a redirect to a presigned URL (cloud backend).", "tags": ["songs"],
+          "parameters": [id_param, {"name": "Range", "in": "header", "required": false, "schema": {"type": "string"}, "description": "bytes=START-END, bytes=START- or bytes=-SUFFIX"}],
+          "responses": {
+            "200": {"description": "The whole file.", "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}},
+            "206": {"description": "The requested range (Content-Range says which).", "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}},
+            "302": {"description": "Fetch the audio from the Location header (presigned, expires in an hour)."},
+            "304": {"description": "Not modified (If-None-Match matched the ETag, which is the song id)."},
+            "400": err("Not an id."), "404": err("No such song or no stored audio."), "409": err("Ambiguous id prefix."),
+            "416": err("Malformed range, or one starting beyond the end.")}}},
+        "/api/v1/similar": {"post": {"operationId": "similarToUpload", "summary": "Songs that sound like an uploaded audio file (analysed, not stored).", "tags": ["similar"],
+          "parameters": similar_params(),
+          "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary", "description": "mp3, flac, wav, ogg/vorbis, m4a (aac/alac) or aiff; recognised by content."}}}}}},
+          "responses": {"200": ok_json("Results, best first.", "SimilarResponse"), "400": err("Malformed query or form."),
+            "413": err("The file is larger than the server's limit (50 MB by default)."),
+            "415": err("Not multipart, or the file is not a recognised audio format."),
+            "422": err("Recognised as audio but could not be decoded, or empty.")}}},
+        "/api/v1/stats": {"get": {"operationId": "getStats", "summary": "Library size, songs per genre, models and their vector counts.", "tags": ["library"],
+          "responses": {"200": ok_json("Statistics.", "Stats"), "400": err("Malformed query.")}}},
+        "/api/v1/map": {"get": {"operationId": "getMap", "summary": "Every song's vector projected to 2-D (PCA), for the library map.", "tags": ["library"],
+          "parameters": map_params,
+          "responses": {"200": ok_json("Points.", "Map"), "400": err("Malformed query or unknown model.")}}}
+      },
+      "components": {
+        "parameters": {
+          "id": {"name": "id", "in": "path", "required": true, "description": "Song id: 64 hex digits (SHA-256 of the audio), or a unique prefix of at least 4.", "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{4,64}$"}},
+          "genre": q("genre", "Only this genre (case-insensitive).", json!({"type": "string"})),
+          "artist": q("artist", "Only this artist (case-insensitive).", json!({"type": "string"})),
+          "album": q("album", "Only this album (case-insensitive).", json!({"type": "string"})),
+          "key": q("key", "Only this musical key: \"A minor\", \"Am\", \"F#\".", json!({"type": "string"})),
+          "bpm": q("bpm", "Tempo range MIN..MAX (either bound optional) or one value.", json!({"type": "string", "example": "110..130"})),
+          "duration": q("duration", "Duration range in seconds, MIN..MAX.", json!({"type": "string", "example": "60..300"})),
+          "tag": q("tag", "Only songs with this tag.", json!({"type": "string"})),
+          "where": {"name": "where", "in": "query", "required": false, "style": "form", "explode": true,
+            "description": "Any field: FIELD=VALUE or FIELD=MIN..MAX (repeatable), e.g. extra.label=Warp.",
+            "schema": {"type": "array", "items": {"type": "string"}}},
+          "k": q("k", "Number of results.", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 10})),
+          "similarOffset": q("offset", "Skip this many of the best results (k + offset ≤ 1000).", json!({"type": "integer", "minimum": 0, "maximum": 999, "default": 0})),
+          "metric": q("metric", "How vectors are compared.", json!({"type": "string", "enum": ["cosine", "dot", "l2"], "default": "cosine"})),
+          "threshold": q("threshold", "Keep only results with similarity ≥ this.", json!({"type": "number"})),
+          "model": q("model", "Compare stored vectors of this model, NAME@VERSION (see /api/v1/stats).", json!({"type": "string"})),
+          "embedder": q("embedder", "Compare the vectors of this embedder (default: the server's).", json!({"type": "string", "enum": songrec_app::embedders::NAMES}))
+        },
+        "schemas": {
+          "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string", "description": "Stable machine-readable code, e.g. not_found, bad_request, payload_too_large."},
+                           "message": {"type": "string", "description": "What went wrong and what to do."}}}}},
+          "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}, "songs": {"type": "integer"},
+            "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+          "SongSummary": {"type": "object", "required": ["id", "title", "duration_secs", "tags", "file_name", "file_size", "created_at", "version"],
+            "properties": {
+              "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "title": {"type": "string"},
+              "artist": nullable("string"), "album": nullable("string"), "genre": nullable("string"),
+              "duration_secs": {"type": "number"}, "bpm": nullable("number"), "key": nullable("string"),
+              "tags": {"type": "array", "items": {"type": "string"}}, "file_name": {"type": "string"},
+              "file_size": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}, "version": {"type": "integer"}}},
+          "SongPage": {"type": "object", "required": ["items", "total", "limit", "offset"],
+            "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/SongSummary"}},
+              "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
+              "next_cursor": nullable("string"), "next_offset": nullable("integer")}},
+          "SongDetail": {"type": "object", "required": ["song", "models", "has_audio", "audio_url", "similar_url"],
+            "properties": {"song": {"type": "object", "description": "All metadata, including free-form fields.", "required": ["id", "title"],
+                "properties": {"id": {"type": "string"}, "title": {"type": "string"}}, "additionalProperties": true},
+              "models": {"type": "array", "items": {"type": "string"}}, "has_audio": {"type": "boolean"},
+              "audio_url": {"type": "string"}, "similar_url": {"type": "string"}}},
+          "SimilarItem": {"type": "object", "required": ["similarity", "song"],
+            "properties": {"similarity": {"type": "number"}, "distance": {"type": "number"}, "song": {"$ref": "#/components/schemas/SongSummary"}}},
+          "SimilarResponse": {"type": "object", "required": ["query", "model", "metric", "k", "offset", "results"],
+            "properties": {
+              "query": {"type": "object", "description": "{\"song\": SongSummary} or {\"upload\": {file_name, bytes, content_type}}",
+                "properties": {"song": {"$ref": "#/components/schemas/SongSummary"},
+                  "upload": {"type": "object", "properties": {"file_name": nullable("string"), "bytes": {"type": "integer"}, "content_type": {"type": "string"}}}}},
+              "model": {"type": "string"}, "metric": {"type": "string", "enum": ["cosine", "dot", "l2"]},
+              "k": {"type": "integer"}, "offset": {"type": "integer"},
+              "results": {"type": "array", "items": {"$ref": "#/components/schemas/SimilarItem"}}}},
+          "Stats": {"type": "object", "required": ["songs", "total_secs", "total_bytes", "genres", "models", "tombstones", "backend"],
+            "properties": {"songs": {"type": "integer"}, "total_secs": {"type": "number"}, "total_bytes": {"type": "integer"},
+              "genres": {"type": "array", "items": {"type": "object", "required": ["genre", "count"], "properties": {"genre": {"type": "string"}, "count": {"type": "integer"}}}},
+              "models": {"type": "array", "items": {"type": "object", "required": ["model", "count"], "properties": {
+                "model": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "string"}, "dim": {"type": "integer"}, "count": {"type": "integer"}}}},
+              "tombstones": {"type": "integer"}, "backend": {"type": "string"}}},
+          "Map": {"type": "object", "required": ["model", "projection", "explained_variance", "total", "truncated", "points"],
+            "properties": {"model": {"type": "string"}, "projection": {"type": "string"},
+              "explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+              "total": {"type": "integer"}, "truncated": {"type": "boolean"},
+              "points": {"type": "array", "items": {"type": "object", "required": ["id", "x", "y", "title"],
+                "properties": {"id": {"type": "string"}, "x": {"type": "number"}, "y": {"type": "number"}, "title": {"type": "string"},
+                  "artist": nullable("string"), "genre": nullable("string")}}}}}
+        }
+      }
+    })
+}
