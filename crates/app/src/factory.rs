@@ -59,7 +59,8 @@ impl Opened {
 /// println!("using {backend}");
 /// ```
 pub fn build(cfg: &Config) -> AppResult<Backend> {
-    Ok(open(cfg, Reads::RemoteOnly)?.backend)
+    // Bulk tools (migrate, sync) read every blob once: serve cached audio, keep no new audio.
+    Ok(open_with(cfg, Reads::RemoteOnly, false)?.backend)
 }
 
 /// Builds the configured backend with handles on its cache and offline copy.
@@ -74,6 +75,10 @@ pub fn build(cfg: &Config) -> AppResult<Backend> {
 /// }
 /// ```
 pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
+    open_with(cfg, reads, true)
+}
+
+fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> {
     match cfg.backend {
         BackendKind::Local => {
             // Local(...)
@@ -103,7 +108,11 @@ pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
             let stack = Arc::new(
                 astra
                     .layer(breaker.persist_to(parts.dir.join("circuit.json")))
-                    .layer(Cache::from_store(parts.store.clone()).namespace(&parts.namespace))
+                    .layer(
+                        Cache::from_store(parts.store.clone())
+                            .namespace(&parts.namespace)
+                            .keep_audio(keep_audio),
+                    )
                     .layer(
                         Fallback::new(parts.offline)
                             .reads(reads == Reads::MayUseOfflineCopy)
