@@ -59,7 +59,8 @@ impl Opened {
 /// println!("using {backend}");
 /// ```
 pub fn build(cfg: &Config) -> AppResult<Backend> {
-    Ok(open(cfg, Reads::RemoteOnly)?.backend)
+    // Bulk tools (migrate, sync) read every blob once: serve cached audio, keep no new audio.
+    Ok(open_with(cfg, Reads::RemoteOnly, false)?.backend)
 }
 
 /// Builds the configured backend with handles on its cache and offline copy.
@@ -74,6 +75,10 @@ pub fn build(cfg: &Config) -> AppResult<Backend> {
 /// }
 /// ```
 pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
+    open_with(cfg, reads, true)
+}
+
+fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> {
     match cfg.backend {
         BackendKind::Local => {
             // Local(...)
@@ -97,8 +102,8 @@ pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
             };
             let breaker = breaker.persist_to(parts.dir.join("circuit.json"));
             match crash_point(cfg.backend)? {
-                Some(p) => Ok(cached(astra.layer(breaker).layer(p), parts, reads)),
-                None => Ok(cached(astra.layer(breaker), parts, reads)),
+                Some(p) => Ok(cached(astra.layer(breaker).layer(p), parts, reads, keep_audio)),
+                None => Ok(cached(astra.layer(breaker), parts, reads, keep_audio)),
             }
         }
     }
@@ -113,10 +118,19 @@ pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
 ///       Astra(..))),          shared by processes through circuit.json
 ///   Local(<offline copy>))    metadata + vectors, kept up to date by the traffic
 /// ```
-fn cached<B: StorageBackend + 'static>(inner: B, parts: CacheParts, reads: Reads) -> Opened {
+fn cached<B: StorageBackend + 'static>(
+    inner: B,
+    parts: CacheParts,
+    reads: Reads,
+    keep_audio: bool,
+) -> Opened {
     let stack = Arc::new(
         inner
-            .layer(Cache::from_store(parts.store.clone()).namespace(&parts.namespace))
+            .layer(
+                Cache::from_store(parts.store.clone())
+                    .namespace(&parts.namespace)
+                    .keep_audio(keep_audio),
+            )
             .layer(
                 Fallback::new(parts.offline)
                     .reads(reads == Reads::MayUseOfflineCopy)

@@ -40,7 +40,10 @@ async fn the_factory_stack_passes_conformance() {
         ("SONGREC_S3_ALLOW_HTTP", "true".into()),
         ("AWS_ACCESS_KEY_ID", AK.into()),
         ("AWS_SECRET_ACCESS_KEY", SK.into()),
-        ("SONGREC_CACHE_DIR", dir.path().join("cache").display().to_string()),
+        (
+            "SONGREC_CACHE_DIR",
+            dir.path().join("cache").display().to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -54,7 +57,10 @@ async fn the_factory_stack_passes_conformance() {
         "{shown}"
     );
     songrec_storage::conformance::run_all(opened.backend.as_ref()).await;
-    assert!(opened.offline_warning().is_none(), "the remote was up throughout");
+    assert!(
+        opened.offline_warning().is_none(),
+        "the remote was up throughout"
+    );
     let stats = opened.cache.as_ref().unwrap().stats().unwrap();
     assert!(stats.session.hits > 0, "{stats}");
 
@@ -65,12 +71,24 @@ async fn the_factory_stack_passes_conformance() {
     )
     .unwrap();
     assert_eq!(offline.count(&Filter::default()).await.unwrap(), 0);
-    assert!(offline.list_versions().await.unwrap().iter().any(|v| v.deleted));
+    assert!(
+        offline
+            .list_versions()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.deleted)
+    );
 
     // Disabled cache: the plain breaker over Astra.
     let mut off = cfg.clone();
     off.cache.enabled = false;
     let plain = open(&off, Reads::MayUseOfflineCopy).unwrap();
-    assert!(plain.backend.to_string().starts_with("CircuitBreaker(Astra("));
+    assert!(
+        plain
+            .backend
+            .to_string()
+            .starts_with("CircuitBreaker(Astra(")
+    );
     assert!(plain.cache.is_none() && plain.offline.is_none());
 }

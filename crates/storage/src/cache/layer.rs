@@ -32,6 +32,7 @@ use crate::query::{ListQuery, Match, Page, SearchQuery};
 pub struct Cache {
     store: Arc<CacheStore>,
     ns: Option<String>,
+    keep_audio: bool,
 }
 
 impl Cache {
@@ -44,7 +45,19 @@ impl Cache {
 
     /// Uses an already open store.
     pub fn from_store(store: Arc<CacheStore>) -> Self {
-        Self { store, ns: None }
+        Self {
+            store,
+            ns: None,
+            keep_audio: true,
+        }
+    }
+
+    /// Whether audio fetched on a miss is kept (default true). Bulk copies (migrate, sync)
+    /// turn it off: every blob is read once, and keeping them would only push the useful
+    /// entries out. Cached audio is still served either way.
+    pub fn keep_audio(mut self, keep: bool) -> Self {
+        self.keep_audio = keep;
+        self
     }
 
     /// Names the wrapped library (default: the wrapped backend's `Display`).
@@ -67,6 +80,7 @@ impl<B: StorageBackend> Layer<B> for Cache {
             inner,
             store: self.store,
             ns,
+            keep_audio: self.keep_audio,
         }
     }
 }
@@ -112,6 +126,7 @@ pub struct CacheLayer<B> {
     inner: B,
     store: Arc<CacheStore>,
     ns: String,
+    keep_audio: bool,
 }
 
 impl<B: StorageBackend> CacheLayer<B> {
@@ -212,8 +227,13 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         }
         let n = self.inner.get_audio(id, dest).await?;
         let (i, d) = (id.clone(), dest.to_path_buf());
-        self.quietly("storing audio", move |s, _| s.put_audio_from(&i, &d))
-            .await;
+        if self.keep_audio {
+            self.quietly("storing audio", move |s, _| s.put_audio_from(&i, &d))
+                .await;
+        } else {
+            self.quietly("counting audio", move |s, _| s.note_audio_fetched(n))
+                .await;
+        }
         Ok(n)
     }
 

@@ -505,6 +505,18 @@ async fn a_corrupt_cached_blob_is_fetched_again() {
         std::fs::read(store.audio_path(&aid)).unwrap(),
         std::fs::read(&apath).unwrap()
     );
+
+    // A bulk reader keeps no new audio but is served what is cached.
+    let (other, opath) = audio_file(src.path(), 5, 2048);
+    b.inner().inner().put_audio(&other, &opath).await.unwrap();
+    let bulk = MemoryBackend::new().layer(Cache::from_store(store.clone()).keep_audio(false));
+    bulk.put_audio(&other, &opath).await.unwrap();
+    bulk.get_audio(&other, &out).await.unwrap();
+    assert!(!store.has_audio(&other).unwrap());
+    bulk.put_audio(&aid, &apath).await.unwrap();
+    let before = store.stats().unwrap().session.hits;
+    bulk.get_audio(&aid, &out).await.unwrap();
+    assert_eq!(store.stats().unwrap().session.hits, before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
