@@ -104,6 +104,13 @@ impl std::fmt::Display for Fault {
 
 /// A deterministic rule: apply `fault` to the `nth` (0-based) request whose head or body
 /// contains `needle`.
+///
+/// ```
+/// use songrec_devservers::{Fault, FaultKind, FaultPlan, Rule, When};
+/// // The 2nd insertMany is applied by the server, but the client's connection is reset.
+/// let plan = FaultPlan::rules(vec![Rule::new("insertMany", 1, Fault::new(FaultKind::Reset, When::After))]);
+/// assert_eq!(plan.ratio(), 0.0);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Rule {
     /// Bytes to look for in the request line, headers or body.

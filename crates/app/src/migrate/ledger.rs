@@ -71,6 +71,12 @@ pub enum LedgerError {
 }
 
 /// A song's progress within one run.
+///
+/// ```
+/// use songrec_app::migrate::ledger::SongState;
+/// assert_eq!(SongState::VectorsDone.as_str(), "vectors_done");
+/// assert!(SongState::AudioDone < SongState::Done);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SongState {

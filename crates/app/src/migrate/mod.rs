@@ -89,6 +89,12 @@ pub fn identity(cfg: &Config, kind: BackendKind) -> String {
 }
 
 /// Options.
+///
+/// ```
+/// let mut opts = songrec_app::migrate::MigrateOptions::new("/tmp/scratch");
+/// opts.batch_size = 10;
+/// assert_eq!(opts.retry_rounds, 3);
+/// ```
 #[derive(Clone, Debug)]
 pub struct MigrateOptions {
     /// Songs per write batch.
