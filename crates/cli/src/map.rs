@@ -165,10 +165,7 @@ pub async fn clusters(args: &ClustersArgs, backend: Backend) -> Result<u8> {
         r.clusters.len(),
         r.model,
         r.genre_purity
-            .map_or_else(String::new, |p| format!(
-                "; genre purity {:.0}%",
-                100.0 * p
-            ))
+            .map_or_else(String::new, |p| format!("; genre purity {:.0}%", 100.0 * p))
     );
     for c in &r.clusters {
         let genres: Vec<String> = c
@@ -222,9 +219,10 @@ pub async fn outliers(args: &OutliersArgs, backend: Backend) -> Result<u8> {
             o.song.id.short(),
             o.song.display_name().chars().take(40).collect::<String>(),
             o.song.genre.as_deref().unwrap_or("-"),
-            o.nearest
-                .as_ref()
-                .map_or_else(|| "-".into(), |(m, s)| format!("{} ({s:.3})", m.display_name()))
+            o.nearest.as_ref().map_or_else(
+                || "-".into(),
+                |(m, s)| format!("{} ({s:.3})", m.display_name())
+            )
         );
     }
     Ok(exit::OK)

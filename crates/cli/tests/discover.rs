@@ -82,7 +82,17 @@ fn discovery_commands_on_a_local_library() {
     assert!(text(&o).contains("11 new"), "{}", text(&o));
 
     // Seeds: never in their own playlist; history is written.
-    let o = local(h, &["playlist", "--seed", "Warehouse Pulse 1", "-n", "4", "--json"]);
+    let o = local(
+        h,
+        &[
+            "playlist",
+            "--seed",
+            "Warehouse Pulse 1",
+            "-n",
+            "4",
+            "--json",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let v = json(&o);
     let first = ids(&v);
@@ -93,18 +103,39 @@ fn discovery_commands_on_a_local_library() {
     // --exclude-recent 1: none of the last playlist's songs again.
     let o = local(
         h,
-        &["playlist", "--seed", "Warehouse Pulse 1", "-n", "4", "--exclude-recent", "1", "--json"],
+        &[
+            "playlist",
+            "--seed",
+            "Warehouse Pulse 1",
+            "-n",
+            "4",
+            "--exclude-recent",
+            "1",
+            "--json",
+        ],
     );
     let second = ids(&json(&o));
     assert_eq!(second.len(), 4, "{}", text(&o));
-    assert!(second.iter().all(|id| !first.contains(id)), "{first:?} {second:?}");
+    assert!(
+        second.iter().all(|id| !first.contains(id)),
+        "{first:?} {second:?}"
+    );
 
     // From A to B with an M3U of relative paths.
     let o = local(
         h,
         &[
-            "playlist", "--from", "Warehouse Pulse 1", "--to", "Drifting Pads 1", "-n", "5",
-            "--m3u", "lists/trip.m3u8", "--json", "--no-history",
+            "playlist",
+            "--from",
+            "Warehouse Pulse 1",
+            "--to",
+            "Drifting Pads 1",
+            "-n",
+            "5",
+            "--m3u",
+            "lists/trip.m3u8",
+            "--json",
+            "--no-history",
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -125,24 +156,55 @@ fn discovery_commands_on_a_local_library() {
         assert!(h.join("lists").join(p).is_file(), "{p}");
     }
     // Human output and a usage error.
-    let o = local(h, &["playlist", "--seed", "Slow Piano 1", "-n", "3", "--no-history"]);
-    assert!(o.status.success() && text(&o).contains("Playlist from"), "{}", text(&o));
+    let o = local(
+        h,
+        &[
+            "playlist",
+            "--seed",
+            "Slow Piano 1",
+            "-n",
+            "3",
+            "--no-history",
+        ],
+    );
+    assert!(
+        o.status.success() && text(&o).contains("Playlist from"),
+        "{}",
+        text(&o)
+    );
     let o = local(h, &["playlist", "-n", "3"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 
     // Map, clusters, outliers.
-    let o = local(h, &["map", "--out", "m.html", "--png", "m.png", "--size", "300x200"]);
+    let o = local(
+        h,
+        &[
+            "map", "--out", "m.html", "--png", "m.png", "--size", "300x200",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let html = std::fs::read_to_string(h.join("m.html")).unwrap();
     assert!(html.contains("Drifting Pads 2") && html.contains("Blue Swing 1"));
-    assert_eq!(&std::fs::read(h.join("m.png")).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(
+        &std::fs::read(h.join("m.png")).unwrap()[..8],
+        b"\x89PNG\r\n\x1a\n"
+    );
     let o = local(h, &["clusters", "-k", "5", "--json"]);
     let v = json(&o);
-    let sizes: u64 = v["clusters"].as_array().unwrap().iter().map(|c| c["size"].as_u64().unwrap()).sum();
+    let sizes: u64 = v["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .sum();
     assert_eq!(sizes, 11);
     let o = local(h, &["clusters", "-k", "50"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("cannot make 50 clusters of 11 songs"), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot make 50 clusters of 11 songs"),
+        "{}",
+        text(&o)
+    );
     let o = local(h, &["outliers", "-n", "3", "--json"]);
     assert_eq!(json(&o)["outliers"].as_array().unwrap().len(), 3);
 
@@ -155,7 +217,11 @@ fn discovery_commands_on_a_local_library() {
     // --delete without a terminal and without --yes: refused, nothing deleted.
     let o = local(h, &["dupes", "--delete"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("--yes") && text(&o).contains("not a terminal"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--yes") && text(&o).contains("not a terminal"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(json(&local(h, &["stats", "--json"]))["songs"], 11);
     let o = local(h, &["dupes", "--delete", "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -238,7 +304,15 @@ fn discovery_commands_on_the_astra_backend() {
 
     // A→B with an M3U: the remote audio is fetched next to the playlist.
     let o = astra(&[
-        "playlist", "--from", "Blue Swing 1", "--to", "Slow Piano 2", "-n", "4", "--m3u", "out/j.m3u8",
+        "playlist",
+        "--from",
+        "Blue Swing 1",
+        "--to",
+        "Slow Piano 2",
+        "-n",
+        "4",
+        "--m3u",
+        "out/j.m3u8",
         "--json",
     ]);
     assert!(o.status.success(), "{}", text(&o));
@@ -260,7 +334,11 @@ fn discovery_commands_on_the_astra_backend() {
     assert_eq!(v["fingerprinted"], 11);
     assert_eq!(v["groups"].as_array().unwrap().len(), 1, "{v:#}");
     let o = astra(&["dupes", "--json"]);
-    assert_eq!(json(&o)["fingerprinted"], 0, "stored fingerprints are reused");
+    assert_eq!(
+        json(&o)["fingerprinted"],
+        0,
+        "stored fingerprints are reused"
+    );
 
     let o = astra(&["clusters", "-k", "3", "--json"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -373,7 +373,11 @@ pub async fn scan(
     let mut printed = Vec::with_capacity(songs.len());
     let mut todo = Vec::new();
     for m in songs {
-        match m.extra.get(EXTRA_KEY).and_then(FingerprintRecord::from_extra) {
+        match m
+            .extra
+            .get(EXTRA_KEY)
+            .and_then(FingerprintRecord::from_extra)
+        {
             Some(r) => match fingerprint::decode(&r.fp) {
                 Ok(items) => printed.push(Printed {
                     song: m,
@@ -402,9 +406,12 @@ pub async fn scan(
                     let r = async {
                         let (path, temp) = audio_path(backend, &m, &scratch).await?;
                         let p2 = path.clone();
-                        let rec = tokio::task::spawn_blocking(move || fingerprint::analyse_file(&p2))
-                            .await
-                            .map_err(|e| DiscoverError::Invalid(format!("analysis failed: {e}")))?;
+                        let rec =
+                            tokio::task::spawn_blocking(move || fingerprint::analyse_file(&p2))
+                                .await
+                                .map_err(|e| {
+                                    DiscoverError::Invalid(format!("analysis failed: {e}"))
+                                })?;
                         if temp {
                             let _ = std::fs::remove_file(&path);
                         }
@@ -526,11 +533,31 @@ mod tests {
         let a: Vec<u32> = (0..300).map(|_| r.next_u64() as u32).collect();
         let other: Vec<u32> = (0..300).map(|_| r.next_u64() as u32).collect();
         let songs = vec![
-            Printed { song: song("orig", 40.0, 1000), pcm: "p1".into(), items: a.clone() },
-            Printed { song: song("retagged", 40.0, 1001), pcm: "p1".into(), items: a.clone() },
-            Printed { song: song("mp3", 40.0, 300), pcm: "p2".into(), items: noisy(&a, 0.08, &mut r) },
-            Printed { song: song("trimmed", 30.0, 900), pcm: "p3".into(), items: noisy(&a[60..], 0.05, &mut r) },
-            Printed { song: song("unrelated", 40.0, 1000), pcm: "p4".into(), items: other },
+            Printed {
+                song: song("orig", 40.0, 1000),
+                pcm: "p1".into(),
+                items: a.clone(),
+            },
+            Printed {
+                song: song("retagged", 40.0, 1001),
+                pcm: "p1".into(),
+                items: a.clone(),
+            },
+            Printed {
+                song: song("mp3", 40.0, 300),
+                pcm: "p2".into(),
+                items: noisy(&a, 0.08, &mut r),
+            },
+            Printed {
+                song: song("trimmed", 30.0, 900),
+                pcm: "p3".into(),
+                items: noisy(&a[60..], 0.05, &mut r),
+            },
+            Printed {
+                song: song("unrelated", 40.0, 1000),
+                pcm: "p4".into(),
+                items: other,
+            },
         ];
         let groups = find_groups(&songs);
         assert_eq!(groups.len(), 1, "{groups:#?}");
@@ -540,10 +567,23 @@ mod tests {
         assert_eq!(names[0], "retagged", "longest, then largest file");
         assert_eq!(names.len(), 4);
         assert!(!names.contains(&"unrelated"));
-        let trimmed = g.members.iter().find(|m| m.song.title == "trimmed").unwrap();
+        let trimmed = g
+            .members
+            .iter()
+            .find(|m| m.song.title == "trimmed")
+            .unwrap();
         let off = trimmed.offset_secs.unwrap();
-        assert!((off - 60.0 / fingerprint::items_per_sec()).abs() < 0.01, "{off}");
-        assert!(g.members.iter().find(|m| m.song.title == "orig").unwrap().same_audio);
+        assert!(
+            (off - 60.0 / fingerprint::items_per_sec()).abs() < 0.01,
+            "{off}"
+        );
+        assert!(
+            g.members
+                .iter()
+                .find(|m| m.song.title == "orig")
+                .unwrap()
+                .same_audio
+        );
         // Only identical audio: an exact group.
         let exact = find_groups(&songs[..2]);
         assert_eq!(exact[0].kind, Kind::Exact);
@@ -570,7 +610,13 @@ mod tests {
     #[test]
     fn keeper_prefers_long_then_large() {
         use std::cmp::Ordering::*;
-        assert_eq!(keeper_order(&song("a", 100.0, 1), &song("b", 90.0, 9)), Less);
-        assert_eq!(keeper_order(&song("a", 100.0, 1), &song("b", 100.5, 9)), Greater);
+        assert_eq!(
+            keeper_order(&song("a", 100.0, 1), &song("b", 90.0, 9)),
+            Less
+        );
+        assert_eq!(
+            keeper_order(&song("a", 100.0, 1), &song("b", 100.5, 9)),
+            Greater
+        );
     }
 }

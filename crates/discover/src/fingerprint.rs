@@ -137,10 +137,7 @@ pub fn analyse_file(path: &Path) -> DiscoverResult<FingerprintRecord> {
 /// The record of decoded audio.
 pub fn analyse_audio(audio: &MonoAudio) -> FingerprintRecord {
     let rate = audio.sample_rate;
-    let first = audio
-        .segments
-        .first()
-        .map_or(&[][..], |s| &s.samples[..]);
+    let first = audio.segments.first().map_or(&[][..], |s| &s.samples[..]);
     let n = ((FINGERPRINT_SECS * rate as f32) as usize).min(first.len());
     // An error here only comes from a zero sample rate: then there is no fingerprint.
     let items = fingerprint_samples(&first[..n], rate).unwrap_or_default();

@@ -134,11 +134,18 @@ mod tests {
         let last2 = back.recent(2);
         assert_eq!(last2.len(), 2);
         assert!(last2.contains(&SongId::from_bytes(format!("{}", KEEP + 4).as_bytes())));
-        assert!(!back.recent(KEEP).contains(&SongId::from_bytes(b"0")), "oldest dropped");
+        assert!(
+            !back.recent(KEEP).contains(&SongId::from_bytes(b"0")),
+            "oldest dropped"
+        );
 
         std::fs::write(&path, b"{not json").unwrap();
         let err = History::load(&path).unwrap_err().to_string();
         assert!(err.contains("h.json") && err.contains("untouched"), "{err}");
-        assert_eq!(std::fs::read(&path).unwrap(), b"{not json", "left as it was");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"{not json",
+            "left as it was"
+        );
     }
 }

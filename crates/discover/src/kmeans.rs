@@ -246,7 +246,12 @@ mod tests {
 
     #[test]
     fn separates_blobs_perfectly() {
-        let centres = [[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]];
+        let centres = [
+            [0.0, 0.0, 0.0],
+            [10.0, 0.0, 0.0],
+            [0.0, 10.0, 0.0],
+            [0.0, 0.0, 10.0],
+        ];
         let (m, truth) = blobs(&centres, 30, 0.5, 1);
         let c = kmeans(&m, 4, &KMeansOptions::default()).unwrap();
         assert_eq!(purity(&c.labels, &truth), 1.0);

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 
 use futures::{StreamExt, TryStreamExt};
-use songrec_storage::{
-    Filter, ListQuery, ModelInfo, SongId, SongMetadata, StorageBackend, math,
-};
+use songrec_storage::{Filter, ListQuery, ModelInfo, SongId, SongMetadata, StorageBackend, math};
 
 use crate::{DiscoverResult, Matrix};
 

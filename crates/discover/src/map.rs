@@ -126,7 +126,9 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
     let coords = pca.transform_all(&set.vectors);
     let ratio = pca.explained_ratio();
     let k = if opts.clusters == 0 {
-        ((n as f64 / 2.0).sqrt().round() as usize).clamp(2, 12).min(n)
+        ((n as f64 / 2.0).sqrt().round() as usize)
+            .clamp(2, 12)
+            .min(n)
     } else {
         opts.clusters.min(n)
     };

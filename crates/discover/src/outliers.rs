@@ -107,10 +107,7 @@ mod tests {
         // A song pointing away from every cluster.
         let odd: Vec<f32> = (0..dim).map(|_| r.gauss()).collect();
         rows.insert(17, odd);
-        songs.insert(
-            17,
-            SongMetadata::new(SongId::from_bytes(b"odd"), "Odd One"),
-        );
+        songs.insert(17, SongMetadata::new(SongId::from_bytes(b"odd"), "Odd One"));
         let set = SongSet::new(
             ModelInfo::new("m", "1", dim),
             songs,
@@ -122,7 +119,10 @@ mod tests {
         assert!(out[0].score > out[1].score);
         assert!(out.windows(2).all(|w| w[0].score >= w[1].score));
         let (_, sim) = out[0].nearest.as_ref().unwrap();
-        assert!((1.0 - sim) <= out[0].score + 1e-6, "nearest is at most the mean distance");
+        assert!(
+            (1.0 - sim) <= out[0].score + 1e-6,
+            "nearest is at most the mean distance"
+        );
     }
 
     #[test]

@@ -392,7 +392,10 @@ mod tests {
             assert!((p.variances[i] - want).abs() < 1e-4 * want, "{i}");
         }
         let ratio: f64 = p.explained_ratio().iter().sum();
-        assert!((ratio - 1.0).abs() < 1e-6, "three axes hold all the variance");
+        assert!(
+            (ratio - 1.0).abs() < 1e-6,
+            "three axes hold all the variance"
+        );
         for (c, want) in p.mean.iter().zip(&centre) {
             assert!((f64::from(*c) - want).abs() < 1e-5);
         }

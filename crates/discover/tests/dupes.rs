@@ -41,7 +41,13 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     let orig = render(&SongSpec::for_style("techno", 1, 20.0));
     wav(&music, "orig", &orig, "Pulse", "first rip");
     // Exact: the same samples, other tags (different file bytes, so a different song id).
-    wav(&music, "retagged", &orig, "Pulse (Remastered)", "second rip, other tags");
+    wav(
+        &music,
+        "retagged",
+        &orig,
+        "Pulse (Remastered)",
+        "second rip, other tags",
+    );
     // Near: a lossy-like copy: quieter, with low-level noise.
     let mut r = 12345u64;
     let noisy: Vec<f32> = orig
@@ -56,8 +62,19 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     let cut = (2.5 * SR) as usize;
     wav(&music, "trimmed", &orig[cut..], "Pulse trimmed", "");
     // Look-alikes: other songs of the same style (same tempo range, drums, timbre), and others.
-    for (name, style, seed) in [("lookalike", "techno", 2), ("lookalike2", "techno", 4), ("rock", "rock", 1), ("pads", "ambient", 1)] {
-        wav(&music, name, &render(&SongSpec::for_style(style, seed, 20.0)), name, "");
+    for (name, style, seed) in [
+        ("lookalike", "techno", 2),
+        ("lookalike2", "techno", 4),
+        ("rock", "rock", 1),
+        ("pads", "ambient", 1),
+    ] {
+        wav(
+            &music,
+            name,
+            &render(&SongSpec::for_style(style, seed, 20.0)),
+            name,
+            "",
+        );
     }
     let mp3 = ffmpeg_mp3(&music.join("orig.wav"), &music.join("orig-128k.mp3"));
     if !mp3 {
@@ -71,7 +88,14 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
         batch_size: 16,
         state_file: None,
     };
-    let s = ingest(&lib, &[music.clone()], &opts, Arc::new(NoProgress)).await.unwrap();
+    let s = ingest(
+        &lib,
+        std::slice::from_ref(&music),
+        &opts,
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
     assert!(s.failed().is_empty(), "{:?}", s.failed());
     let total = 8 + usize::from(mp3);
     assert_eq!(s.added(), total);
@@ -85,7 +109,11 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     assert_eq!(report.groups.len(), 1, "{:#?}", report.groups);
     let g = &report.groups[0];
     assert_eq!(g.kind, Kind::Near);
-    let mut names: Vec<&str> = g.members.iter().map(|m| m.song.file_name.as_str()).collect();
+    let mut names: Vec<&str> = g
+        .members
+        .iter()
+        .map(|m| m.song.file_name.as_str())
+        .collect();
     names.sort();
     let mut want = vec!["noisy.wav", "orig.wav", "retagged.wav", "trimmed.wav"];
     if mp3 {
@@ -95,12 +123,19 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     assert_eq!(names, want);
     let keeper = &g.members[0];
     assert!(keeper.keep && g.members[1..].iter().all(|m| !m.keep));
-    assert!(keeper.song.duration_secs > 19.0, "an untrimmed copy is kept: {}", keeper.song.file_name);
+    assert!(
+        keeper.song.duration_secs > 19.0,
+        "an untrimmed copy is kept: {}",
+        keeper.song.file_name
+    );
     let member = |f: &str| g.members.iter().find(|m| m.song.file_name == f).unwrap();
     let trimmed = member("trimmed.wav");
     if !trimmed.keep {
         let off = trimmed.offset_secs.unwrap();
-        assert!((off - 2.5).abs() < 0.3, "trimmed copy starts 2.5 s in: {off}");
+        assert!(
+            (off - 2.5).abs() < 0.3,
+            "trimmed copy starts 2.5 s in: {off}"
+        );
         assert!(trimmed.bit_error.unwrap() < 0.15, "{:?}", trimmed.bit_error);
     }
     // orig and retagged have the same decoded audio.
@@ -113,18 +148,39 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
         lib.get_metadata(&o.song.id).await.unwrap().unwrap(),
         lib.get_metadata(&rt.song.id).await.unwrap().unwrap(),
     );
-    assert_eq!(pcm(&mo), pcm(&mr), "exact: equal PCM hashes, stored in the metadata");
-    assert_ne!(pcm(&mo), pcm(&lib.get_metadata(&member("noisy.wav").song.id).await.unwrap().unwrap()));
-    assert!(mo.version >= 2, "storing the fingerprint is a metadata change");
+    assert_eq!(
+        pcm(&mo),
+        pcm(&mr),
+        "exact: equal PCM hashes, stored in the metadata"
+    );
+    assert_ne!(
+        pcm(&mo),
+        pcm(&lib
+            .get_metadata(&member("noisy.wav").song.id)
+            .await
+            .unwrap()
+            .unwrap())
+    );
+    assert!(
+        mo.version >= 2,
+        "storing the fingerprint is a metadata change"
+    );
 
     // The look-alike is the orig's nearest song by sound among the non-copies, yet not a dupe.
     let v = lib.get_embedding(&mo.id, &model()).await.unwrap().unwrap();
     let copies: Vec<_> = g.members.iter().map(|m| m.song.id.clone()).collect();
     let near = lib
-        .search(&SearchQuery { exclude: copies, ..SearchQuery::new(model(), v.vector, 1) })
+        .search(&SearchQuery {
+            exclude: copies,
+            ..SearchQuery::new(model(), v.vector, 1)
+        })
         .await
         .unwrap();
-    assert!(near[0].metadata.file_name.starts_with("lookalike"), "{}", near[0].metadata.file_name);
+    assert!(
+        near[0].metadata.file_name.starts_with("lookalike"),
+        "{}",
+        near[0].metadata.file_name
+    );
 
     // A second run reuses the stored fingerprints and finds the same.
     let again = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress))
@@ -134,7 +190,15 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     let shape = |r: &dupes::DupesReport| -> Vec<(Kind, Vec<(songrec_storage::SongId, bool)>)> {
         r.groups
             .iter()
-            .map(|g| (g.kind, g.members.iter().map(|m| (m.song.id.clone(), m.keep)).collect()))
+            .map(|g| {
+                (
+                    g.kind,
+                    g.members
+                        .iter()
+                        .map(|m| (m.song.id.clone(), m.keep))
+                        .collect(),
+                )
+            })
             .collect()
     };
     assert_eq!(shape(&again), shape(&report));
@@ -142,9 +206,14 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     // Delete: one copy per group remains; the look-alikes are untouched.
     let deleted = dupes::delete_extras(&lib, &again).await.unwrap();
     assert_eq!(deleted.len(), want.len() - 1);
-    assert_eq!(lib.count(&Filter::default()).await.unwrap() as usize, total - deleted.len());
+    assert_eq!(
+        lib.count(&Filter::default()).await.unwrap() as usize,
+        total - deleted.len()
+    );
     assert!(lib.get_metadata(&keeper.song.id).await.unwrap().is_some());
-    let after = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress)).await.unwrap();
+    let after = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress))
+        .await
+        .unwrap();
     assert!(after.groups.is_empty());
 }
 

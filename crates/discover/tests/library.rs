@@ -82,7 +82,9 @@ fn fixture() -> &'static Fixture {
             let dir = tempfile::tempdir().unwrap();
             let lib = build_library(dir.path(), &|music| {
                 let beep: Vec<f32> = (0..(SECONDS * 22_050.0) as usize)
-                    .map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 3000.0 / 22_050.0).sin())
+                    .map(|i| {
+                        0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 3000.0 / 22_050.0).sin()
+                    })
                     .collect();
                 write_wav_tagged(
                     &music.join("beep.wav"),
@@ -119,18 +121,38 @@ async fn seed_playlist_never_contains_its_seeds_and_flows() {
     let p = playlist::from_seeds(&b, &req).await.unwrap();
     assert_eq!(p.entries.len(), 8);
     let ids = p.ids();
-    assert!(!ids.contains(&seed.id), "the seed is not in its own playlist");
+    assert!(
+        !ids.contains(&seed.id),
+        "the seed is not in its own playlist"
+    );
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 8, "no song twice");
     // Its three style-mates are its nearest songs, so they are all in.
-    let techno = p.entries.iter().filter(|e| style_of(&e.song) == "techno").count();
-    assert_eq!(techno, PER_STYLE - 1, "{:#?}", p.entries.iter().map(|e| &e.song.title).collect::<Vec<_>>());
+    let techno = p
+        .entries
+        .iter()
+        .filter(|e| style_of(&e.song) == "techno")
+        .count();
+    assert_eq!(
+        techno,
+        PER_STYLE - 1,
+        "{:#?}",
+        p.entries.iter().map(|e| &e.song.title).collect::<Vec<_>>()
+    );
     // The order flows: no worse than the order the songs were picked in (by similarity to the seed).
-    let v = songrec_discover::load::fetch_vectors(&b, &model(), &ids).await.unwrap();
-    let vecs: Vec<Vec<f32>> = ids.iter().map(|id| songrec_discover::load::unit(&v[id])).collect();
+    let v = songrec_discover::load::fetch_vectors(&b, &model(), &ids)
+        .await
+        .unwrap();
+    let vecs: Vec<Vec<f32>> = ids
+        .iter()
+        .map(|id| songrec_discover::load::unit(&v[id]))
+        .collect();
     let flowing = order::path_length(&vecs, &(0..8).collect::<Vec<_>>());
     let mut by_seed: Vec<usize> = (0..8).collect();
     by_seed.sort_by(|&a, &c| {
-        p.entries[c].seed_similarity.unwrap().total_cmp(&p.entries[a].seed_similarity.unwrap())
+        p.entries[c]
+            .seed_similarity
+            .unwrap()
+            .total_cmp(&p.entries[a].seed_similarity.unwrap())
     });
     assert!(flowing <= order::path_length(&vecs, &by_seed) + 1e-4);
     for (i, e) in p.entries.iter().enumerate().skip(1) {
@@ -151,7 +173,10 @@ async fn seed_playlist_never_contains_its_seeds_and_flows() {
     .await
     .unwrap();
     let styles: Vec<String> = p2.entries.iter().map(|e| style_of(&e.song)).collect();
-    assert!(styles.contains(&"techno".to_string()) && styles.contains(&"ambient".to_string()), "{styles:?}");
+    assert!(
+        styles.contains(&"techno".to_string()) && styles.contains(&"ambient".to_string()),
+        "{styles:?}"
+    );
     assert!(!p2.ids().contains(&seed.id) && !p2.ids().contains(&seed2.id));
 }
 
@@ -177,9 +202,17 @@ async fn seed_playlist_rules_exclusions_and_filters() {
     )
     .await
     .unwrap();
-    let artists: Vec<String> = p.entries.iter().map(|e| e.song.artist.clone().unwrap()).collect();
+    let artists: Vec<String> = p
+        .entries
+        .iter()
+        .map(|e| e.song.artist.clone().unwrap())
+        .collect();
     let uniq: HashSet<&String> = artists.iter().collect();
-    assert_eq!(uniq.len(), artists.len(), "one song per artist: {artists:?}");
+    assert_eq!(
+        uniq.len(),
+        artists.len(),
+        "one song per artist: {artists:?}"
+    );
     assert_eq!(p.entries.len(), 8, "11 artists are available");
 
     // Excluded songs (e.g. from recent playlists) stay out; the first pick is replaced.
@@ -260,23 +293,36 @@ async fn path_from_a_to_b_moves_steadily() {
     assert!(!ids[1..ids.len() - 1].contains(&a.id) && !ids[1..ids.len() - 1].contains(&z.id));
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
     let prog: Vec<f32> = p.entries.iter().map(|e| e.progress.unwrap()).collect();
-    assert!(prog[0].abs() < 1e-5 && (prog[prog.len() - 1] - 1.0).abs() < 1e-5, "{prog:?}");
+    assert!(
+        prog[0].abs() < 1e-5 && (prog[prog.len() - 1] - 1.0).abs() < 1e-5,
+        "{prog:?}"
+    );
     assert!(
         prog.windows(2).all(|w| w[0] <= w[1] + 1e-6),
         "progress along A→B never goes back: {prog:?}"
     );
     // It moves: the interior songs spread over the way, not all bunched at one end.
     let inner = &prog[1..prog.len() - 1];
-    let spread = inner.iter().cloned().fold(f32::MIN, f32::max) - inner.iter().cloned().fold(f32::MAX, f32::min);
+    let spread = inner.iter().cloned().fold(f32::MIN, f32::max)
+        - inner.iter().cloned().fold(f32::MAX, f32::min);
     assert!(spread > 0.2, "{prog:?}");
 
     // Same ends: refused.
-    assert!(playlist::between(
-        &b,
-        &PathRequest { from: a.id.clone(), to: a.id.clone(), model: model(), n: 5, candidates_per_point: 30, constraints: Constraints::default() }
-    )
-    .await
-    .is_err());
+    assert!(
+        playlist::between(
+            &b,
+            &PathRequest {
+                from: a.id.clone(),
+                to: a.id.clone(),
+                model: model(),
+                n: 5,
+                candidates_per_point: 30,
+                constraints: Constraints::default()
+            }
+        )
+        .await
+        .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,9 +343,17 @@ async fn m3u_paths_point_at_the_audio() {
     let out = tempfile::tempdir().unwrap();
     for style in [PathStyle::Relative, PathStyle::Absolute] {
         let path = out.path().join("lists").join("mix.m3u8");
-        let r = songrec_discover::m3u::write(&b, &p, &path, &M3uOptions { paths: style, ..M3uOptions::default() })
-            .await
-            .unwrap();
+        let r = songrec_discover::m3u::write(
+            &b,
+            &p,
+            &path,
+            &M3uOptions {
+                paths: style,
+                ..M3uOptions::default()
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(r.written, 5);
         assert_eq!(r.fetched, 0, "a local library is referenced in place");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -307,7 +361,11 @@ async fn m3u_paths_point_at_the_audio() {
         assert_eq!(lines[0], "#EXTM3U");
         assert_eq!(lines.len(), 1 + 2 * 5);
         for (k, e) in p.entries.iter().enumerate() {
-            assert!(lines[1 + 2 * k].starts_with("#EXTINF:8,"), "{}", lines[1 + 2 * k]);
+            assert!(
+                lines[1 + 2 * k].starts_with("#EXTINF:8,"),
+                "{}",
+                lines[1 + 2 * k]
+            );
             assert!(lines[1 + 2 * k].ends_with(&e.song.title));
             let loc = Path::new(lines[2 + 2 * k]);
             assert_eq!(loc.is_absolute(), style == PathStyle::Absolute, "{loc:?}");
@@ -327,12 +385,21 @@ async fn clusters_follow_the_styles_and_the_beep_is_the_outlier() {
 
     // Outliers: the planted beep first.
     let out = outliers::outliers(&all, 3, 4).unwrap();
-    assert_eq!(out[0].song.title, "Test Beep", "{:?}", out.iter().map(|o| (&o.song.title, o.score)).collect::<Vec<_>>());
+    assert_eq!(
+        out[0].song.title,
+        "Test Beep",
+        "{:?}",
+        out.iter()
+            .map(|o| (&o.song.title, o.score))
+            .collect::<Vec<_>>()
+    );
     assert!(out[0].score > out[1].score);
 
     // Clusters of the styled songs (the beep left out): they follow the styles.
     let mut set = all.clone();
-    let keep: Vec<usize> = (0..set.len()).filter(|&i| set.songs[i].title != "Test Beep").collect();
+    let keep: Vec<usize> = (0..set.len())
+        .filter(|&i| set.songs[i].title != "Test Beep")
+        .collect();
     let rows: Vec<Vec<f32>> = keep.iter().map(|&i| set.vectors.row(i).to_vec()).collect();
     set.songs = keep.iter().map(|&i| set.songs[i].clone()).collect();
     set.vectors = songrec_discover::Matrix::from_rows(&rows).unwrap();
@@ -344,7 +411,9 @@ async fn clusters_follow_the_styles_and_the_beep_is_the_outlier() {
     let n = labels.len();
     let chance: f64 = (1..n)
         .map(|shift| {
-            let rotated: Vec<String> = (0..n).map(|i| labels[(i * 7 + shift) % n].clone()).collect();
+            let rotated: Vec<String> = (0..n)
+                .map(|i| labels[(i * 7 + shift) % n].clone())
+                .collect();
             purity(&r.assignments, &rotated)
         })
         .sum::<f64>()
@@ -357,7 +426,10 @@ async fn clusters_follow_the_styles_and_the_beep_is_the_outlier() {
 
 /// Pulls the embedded JSON out of the page.
 fn page_data(html: &str) -> serde_json::Value {
-    let open = format!("<script type=\"application/json\" id=\"{}\">", map::DATA_ELEMENT_ID);
+    let open = format!(
+        "<script type=\"application/json\" id=\"{}\">",
+        map::DATA_ELEMENT_ID
+    );
     let start = html.find(&open).unwrap() + open.len();
     let end = start + html[start..].find("</script>").unwrap();
     serde_json::from_str(&html[start..end]).unwrap()
@@ -401,37 +473,80 @@ fn balanced(html: &str) -> bool {
 async fn map_page_and_image() {
     let b = LocalBackend::open(&fixture().lib).unwrap();
     let set = load_songs(&b, &model(), &Filter::default()).await.unwrap();
-    let data = map::build(&set, &MapOptions { color: ColorBy::Genre, ..MapOptions::default() }).unwrap();
+    let data = map::build(
+        &set,
+        &MapOptions {
+            color: ColorBy::Genre,
+            ..MapOptions::default()
+        },
+    )
+    .unwrap();
     let html = map::html(&data).unwrap();
-    assert!(!html.contains("http://") && !html.contains("https://"), "nothing fetched from the network");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing fetched from the network"
+    );
     assert!(balanced(&html), "elements are closed in order");
     let v = page_data(&html);
     let points = v["points"].as_array().unwrap();
     assert_eq!(points.len(), set.len());
     for s in &set.songs {
-        let p = points.iter().find(|p| p["id"] == s.id.as_str()).unwrap_or_else(|| panic!("{} missing", s.title));
+        let p = points
+            .iter()
+            .find(|p| p["id"] == s.id.as_str())
+            .unwrap_or_else(|| panic!("{} missing", s.title));
         assert_eq!(p["title"], s.title.as_str());
         assert_eq!(p["similar"].as_array().unwrap().len(), 10);
     }
     // A song's precomputed neighbours are what `similar` answers.
-    let i = set.songs.iter().position(|s| s.title == "rock song 2").unwrap();
-    let sims: Vec<String> = points[i]["similar"].as_array().unwrap().iter()
-        .map(|nb| points[nb[0].as_u64().unwrap() as usize]["id"].as_str().unwrap().to_owned()).collect();
+    let i = set
+        .songs
+        .iter()
+        .position(|s| s.title == "rock song 2")
+        .unwrap();
+    let sims: Vec<String> = points[i]["similar"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|nb| {
+            points[nb[0].as_u64().unwrap() as usize]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     let q = songrec_storage::SearchQuery {
         exclude: vec![set.songs[i].id.clone()],
-        ..songrec_storage::SearchQuery::new(model(), b.get_embedding(&set.songs[i].id, &model()).await.unwrap().unwrap().vector, 10)
+        ..songrec_storage::SearchQuery::new(
+            model(),
+            b.get_embedding(&set.songs[i].id, &model())
+                .await
+                .unwrap()
+                .unwrap()
+                .vector,
+            10,
+        )
     };
-    let want: Vec<String> = b.search(&q).await.unwrap().iter().map(|m| m.id.as_str().to_owned()).collect();
+    let want: Vec<String> = b
+        .search(&q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id.as_str().to_owned())
+        .collect();
     assert_eq!(sims[..3], want[..3]);
     // Points of one style sit together: each song's map neighbour (2-D) mostly shares its style.
     let same = (0..set.len())
         .filter(|&i| {
             let (x, y) = (data.points[i].x, data.points[i].y);
-            let j = (0..set.len()).filter(|&j| j != i)
+            let j = (0..set.len())
+                .filter(|&j| j != i)
                 .min_by(|&a, &c| {
-                    let d = |k: usize| (data.points[k].x - x).powi(2) + (data.points[k].y - y).powi(2);
+                    let d =
+                        |k: usize| (data.points[k].x - x).powi(2) + (data.points[k].y - y).powi(2);
                     d(a).total_cmp(&d(c))
-                }).unwrap();
+                })
+                .unwrap();
             data.points[j].genre == data.points[i].genre
         })
         .count();
@@ -451,8 +566,16 @@ async fn map_page_and_image() {
     };
     for p in &data.points {
         let (x, y) = songrec_discover::png::pixel(&data, w, h, p.x, p.y);
-        assert_ne!(px(x, y), songrec_discover::png::BACKGROUND, "point at ({x}, {y})");
+        assert_ne!(
+            px(x, y),
+            songrec_discover::png::BACKGROUND,
+            "point at ({x}, {y})"
+        );
     }
-    assert_eq!(px(1, 1), songrec_discover::png::BACKGROUND, "corners stay blank");
+    assert_eq!(
+        px(1, 1),
+        songrec_discover::png::BACKGROUND,
+        "corners stay blank"
+    );
     assert!(songrec_discover::png::render(&data, 10, 10, ColorBy::Genre).is_err());
 }

@@ -145,10 +145,9 @@ async fn song_and_vector(
     id: &SongId,
     model: &ModelInfo,
 ) -> DiscoverResult<(SongMetadata, Vec<f32>)> {
-    let meta = backend
-        .get_metadata(id)
-        .await?
-        .ok_or_else(|| DiscoverError::Invalid(format!("song {} is not in the library", id.short())))?;
+    let meta = backend.get_metadata(id).await?.ok_or_else(|| {
+        DiscoverError::Invalid(format!("song {} is not in the library", id.short()))
+    })?;
     let e = backend.get_embedding(id, model).await?.ok_or_else(|| {
         DiscoverError::Invalid(format!(
             "{} ({}) has no {} vector; re-ingest it with this embedder or pick another --model",
@@ -186,7 +185,9 @@ pub async fn from_seeds(
         )));
     }
     if req.n == 0 {
-        return Err(DiscoverError::Invalid("a playlist needs at least 1 song".into()));
+        return Err(DiscoverError::Invalid(
+            "a playlist needs at least 1 song".into(),
+        ));
     }
     let mut seeds = Vec::new();
     let mut seed_vecs = Vec::new();
@@ -250,7 +251,11 @@ pub async fn from_seeds(
     let vectors = fetch_vectors(backend, &req.model, &ids).await?;
     let vecs: Vec<Vec<f32>> = ids
         .iter()
-        .map(|id| vectors.get(id).map_or_else(|| vec![0.0; req.model.dim], |v| unit(v)))
+        .map(|id| {
+            vectors
+                .get(id)
+                .map_or_else(|| vec![0.0; req.model.dim], |v| unit(v))
+        })
         .collect();
     let start = (0..vecs.len())
         .max_by(|&a, &b| {
@@ -320,13 +325,17 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
     for l in &lists {
         for m in l {
             if !req.constraints.exclude.contains(&m.id) && !ends.contains(&m.id) {
-                pool.entry(m.id.clone()).or_insert_with(|| m.metadata.clone());
+                pool.entry(m.id.clone())
+                    .or_insert_with(|| m.metadata.clone());
             }
         }
     }
     let ids: Vec<SongId> = pool.keys().cloned().collect();
     let vectors = fetch_vectors(backend, &req.model, &ids).await?;
-    let ids: Vec<SongId> = ids.into_iter().filter(|id| vectors.contains_key(id)).collect();
+    let ids: Vec<SongId> = ids
+        .into_iter()
+        .filter(|id| vectors.contains_key(id))
+        .collect();
     let index: BTreeMap<&SongId, usize> = ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
     let vecs: Vec<Vec<f32>> = ids.iter().map(|id| unit(&vectors[id])).collect();
     let metas: Vec<&SongMetadata> = ids.iter().map(|id| &pool[id]).collect();

@@ -276,7 +276,10 @@ mod tests {
             })
             .collect();
         let picks = pick_path(&a, &b, &vecs, &waypoints, &|_, _| true);
-        assert!(picks.len() >= m - 1, "almost every waypoint gets a song: {picks:?}");
+        assert!(
+            picks.len() >= m - 1,
+            "almost every waypoint gets a song: {picks:?}"
+        );
         let prog: Vec<f32> = picks.iter().map(|&c| progress(&vecs[c], &a, &b)).collect();
         assert!(prog.windows(2).all(|w| w[0] <= w[1]), "{prog:?}");
         assert!(prog[0] < 0.5 && *prog.last().unwrap() > 0.5, "{prog:?}");
