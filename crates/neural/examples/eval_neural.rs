@@ -129,7 +129,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let c0 = thread_cpu();
                         let a = v.embedder.analyze(&d.audio).map_err(|e| e.to_string())?;
                         cpu.lock().unwrap()[i] += thread_cpu() - c0;
-                        mv.push((a.embedding, a.top_tags(3).to_vec()));
+                        let tags = a.top_tags(3).to_vec();
+                        mv.push((a.embedding, tags));
                     }
                     Ok((dv, mv))
                 })();

@@ -7,11 +7,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorRef, ValueType};
-use songrec_audio::resample::resample;
 use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
 
 use crate::error::{NeuralError, NeuralResult};
-use crate::patches::{MODEL_RATE, PATCH_LEN, ShortClip, fill_patch, plan};
+use crate::patches::{Cut, MODEL_RATE, PATCH_LEN, ShortClip, cut};
 use crate::runtime::{ActiveRuntime, Runtime, activate, catch_panic};
 
 /// Name under which musicnn vectors are stored.
@@ -582,43 +581,16 @@ impl MusicnnEmbedder {
         }
     }
 
-    /// The 16 kHz patches this embedder would feed the model for `audio` (for tests and
-    /// inspection): returns the batch and the seconds of real audio in it.
-    pub fn patches_for(&self, audio: &MonoAudio) -> NeuralResult<(Vec<f32>, f32)> {
-        let segs: Vec<Vec<f32>> = audio
-            .segments
-            .iter()
-            .map(|s| {
-                if audio.sample_rate == MODEL_RATE {
-                    s.samples.clone()
-                } else {
-                    resample(&s.samples, audio.sample_rate, MODEL_RATE)
-                }
-            })
-            .collect();
-        let lens: Vec<usize> = segs.iter().map(Vec::len).collect();
-        let specs = plan(&lens, self.patches);
-        if specs.is_empty() {
-            return Err(NeuralError::NoAudio);
-        }
-        let mut batch = Vec::with_capacity(specs.len() * PATCH_LEN);
-        let mut real = 0usize;
-        for p in &specs {
-            fill_patch(
-                &segs[p.segment][p.start..p.start + p.len],
-                self.short_clip,
-                &mut batch,
-            );
-            real += p.len;
-        }
-        Ok((batch, real as f32 / MODEL_RATE as f32))
+    /// The 16 kHz patches this embedder feeds the model for `audio` (see [`cut`]).
+    pub fn patches_for(&self, audio: &MonoAudio) -> NeuralResult<Cut> {
+        cut(audio, self.patches, self.short_clip).ok_or(NeuralError::NoAudio)
     }
 
     /// Embedding and tags for one song.
     pub fn analyze(&self, audio: &MonoAudio) -> NeuralResult<NeuralAnalysis> {
-        let (batch, analysed_secs) = self.patches_for(audio)?;
-        let out = self.run_batch(&batch)?;
-        Ok(pool_outputs(&out, analysed_secs))
+        let c = self.patches_for(audio)?;
+        let out = self.run_batch(&c.batch)?;
+        Ok(pool_outputs(&out, c.real_samples as f32 / MODEL_RATE as f32))
     }
 }
 

@@ -10,6 +10,9 @@
 //! Shorter audio (a one-shot sample of 50 ms, a 2 s loop) gets one patch filled by the
 //! [`ShortClip`] policy.
 
+use songrec_audio::MonoAudio;
+use songrec_audio::resample::resample;
+
 /// Samples per model patch at 16 kHz (187 STFT frames of hop 256 plus the 512 window).
 pub const PATCH_LEN: usize = 48_128;
 /// The model's sample rate.
@@ -121,9 +124,177 @@ pub fn fill_patch(samples: &[f32], fill: ShortClip, out: &mut Vec<f32>) {
     }
 }
 
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Input samples of context kept on each side of a patch when only that window is resampled
+/// (the resampler's kernel spans about ±16 input samples at 22.05 → 16 kHz).
+const MARGIN_IN: u64 = 64;
+
+/// The model input for a song: `patches` × [`PATCH_LEN`] samples at 16 kHz.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cut {
+    /// Row-major `[patches, PATCH_LEN]`.
+    pub batch: Vec<f32>,
+    /// Number of patches.
+    pub patches: usize,
+    /// Samples of real audio in the batch (without padding).
+    pub real_samples: usize,
+}
+
+/// Cuts the model input for `audio` (any rate): plans patches on the 16 kHz timeline with
+/// [`plan`] and resamples **only the planned windows** (plus a little context), not the whole
+/// song. Patch starts are rounded down to the rate ratio's grid (at most 20 ms at 22.05 kHz) so
+/// each window starts on an exact input sample; the result equals resampling everything and
+/// cutting afterwards, up to float rounding. `None` when there is no sample.
+///
+/// ```
+/// use songrec_audio::MonoAudio;
+/// use songrec_neural::patches::{cut, ShortClip, PATCH_LEN};
+/// let c = cut(&MonoAudio::from_samples(vec![0.1; 22_050 * 30], 22_050), 4, ShortClip::ZeroPad).unwrap();
+/// assert_eq!((c.patches, c.batch.len()), (4, 4 * PATCH_LEN));
+/// ```
+pub fn cut(audio: &MonoAudio, max_patches: usize, fill: ShortClip) -> Option<Cut> {
+    let sr = audio.sample_rate.max(1);
+    let g = gcd(u64::from(sr), u64::from(MODEL_RATE));
+    let (up, down) = (u64::from(MODEL_RATE) / g, u64::from(sr) / g);
+    // Odd rates with a huge ratio grid: resample whole segments.
+    let windowed = sr != MODEL_RATE && up <= 1600;
+    let whole: Vec<Vec<f32>>;
+    let lens: Vec<usize> = if sr == MODEL_RATE {
+        whole = Vec::new();
+        audio.segments.iter().map(|s| s.samples.len()).collect()
+    } else if windowed {
+        whole = Vec::new();
+        // The resampler's output length: ceil(n * up / down).
+        audio
+            .segments
+            .iter()
+            .map(|s| (s.samples.len() as u64 * up).div_ceil(down) as usize)
+            .collect()
+    } else {
+        whole = audio
+            .segments
+            .iter()
+            .map(|s| resample(&s.samples, sr, MODEL_RATE))
+            .collect();
+        whole.iter().map(Vec::len).collect()
+    };
+    let specs = plan(&lens, max_patches);
+    if specs.is_empty() {
+        return None;
+    }
+    let mut batch = Vec::with_capacity(specs.len() * PATCH_LEN);
+    let mut real = 0usize;
+    for p in &specs {
+        let src = &audio.segments[p.segment].samples;
+        real += p.len;
+        if sr == MODEL_RATE {
+            fill_patch(&src[p.start..p.start + p.len], fill, &mut batch);
+        } else if !windowed {
+            fill_patch(&whole[p.segment][p.start..p.start + p.len], fill, &mut batch);
+        } else if p.len < PATCH_LEN {
+            // Shorter than a patch: the whole (short) segment.
+            let r = resample(src, sr, MODEL_RATE);
+            fill_patch(&r[..p.len.min(r.len())], fill, &mut batch);
+        } else {
+            let st = (p.start as u64 / up) * up;
+            let in_start = st / up * down;
+            let k = MARGIN_IN.div_ceil(down).min(in_start / down);
+            let in_a = (in_start - k * down) as usize;
+            let in_b = (in_start + (PATCH_LEN as u64 * down).div_ceil(up) + MARGIN_IN.div_ceil(down) * down)
+                .min(src.len() as u64) as usize;
+            let r = resample(&src[in_a..in_b], sr, MODEL_RATE);
+            let off = (k * up) as usize;
+            let end = (off + PATCH_LEN).min(r.len());
+            fill_patch(&r[off.min(end)..end], fill, &mut batch);
+        }
+    }
+    Some(Cut {
+        batch,
+        patches: specs.len(),
+        real_samples: real,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tone(n: usize, sr: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / sr as f32;
+                (2.0 * std::f32::consts::PI * 440.0 * t).sin() * 0.5
+                    + (2.0 * std::f32::consts::PI * 3000.0 * t).sin() * 0.2
+                    + if i % 5000 < 30 { 0.4 } else { 0.0 }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn windowed_resampling_matches_resampling_everything() {
+        for sr in [22_050u32, 44_100, 48_000, 8_000] {
+            let segs = vec![
+                songrec_audio::Segment {
+                    start_secs: 0.0,
+                    samples: tone(sr as usize * 20, sr),
+                },
+                songrec_audio::Segment {
+                    start_secs: 60.0,
+                    samples: tone(sr as usize * 7, sr),
+                },
+            ];
+            let audio = MonoAudio {
+                sample_rate: sr,
+                segments: segs.clone(),
+            };
+            let c = cut(&audio, 6, ShortClip::ZeroPad).unwrap();
+            assert_eq!(c.patches, 6);
+            // Reference: resample whole segments, then cut at the same (grid-rounded) starts.
+            let whole: Vec<Vec<f32>> = segs
+                .iter()
+                .map(|s| resample(&s.samples, sr, MODEL_RATE))
+                .collect();
+            let g = gcd(u64::from(sr), u64::from(MODEL_RATE));
+            let up = (u64::from(MODEL_RATE) / g) as usize;
+            let lens: Vec<usize> = whole.iter().map(Vec::len).collect();
+            for (i, p) in plan(&lens, 6).iter().enumerate() {
+                let st = p.start / up * up;
+                let reference = &whole[p.segment][st..st + PATCH_LEN];
+                let mine = &c.batch[i * PATCH_LEN..(i + 1) * PATCH_LEN];
+                let d = reference
+                    .iter()
+                    .zip(mine)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(d < 1e-4, "rate {sr}, patch {i}: max diff {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_and_native_rate_audio() {
+        let c = cut(
+            &MonoAudio::from_samples(vec![0.5; 2205], 22_050),
+            8,
+            ShortClip::Loop,
+        )
+        .unwrap();
+        assert_eq!(c.patches, 1);
+        assert_eq!(c.real_samples, 1600);
+        assert!(
+            (0..PATCH_LEN - 1600).all(|i| c.batch[i] == c.batch[i + 1600]),
+            "the 1600-sample clip repeats"
+        );
+        let mean = c.batch.iter().sum::<f32>() / PATCH_LEN as f32;
+        assert!((mean - 0.5).abs() < 0.02, "{mean}");
+        let native = tone(PATCH_LEN * 2, MODEL_RATE);
+        let c = cut(&MonoAudio::from_samples(native.clone(), 16_000), 1, ShortClip::ZeroPad).unwrap();
+        assert_eq!(c.batch, native[PATCH_LEN / 2..PATCH_LEN / 2 + PATCH_LEN]);
+        assert!(cut(&MonoAudio::from_samples(vec![], 22_050), 8, ShortClip::Loop).is_none());
+    }
 
     #[test]
     fn patches_stay_inside_their_segments() {
