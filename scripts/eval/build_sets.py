@@ -11,6 +11,10 @@ Sets:
   styles_b/  same styles, different random seed (held-out check against over-tuning)
   realmp3/   8 excerpts (15 s) of each of the 3 real MP3s in Debian asc-music, label = track
   bench3min/ 3-minute generated songs (mp3 + flac) for the ingest benchmark
+  drums/     drum one-shots by instrument (kick, snare, clap, hihat, cymbal, tom): the GM drum
+             kits of FluidR3 (standard, room, power, electronic, 808, jazz, brush, orchestra)
+             at several velocities and lengths (some under 0.4 s), plus the matching real
+             sonic-pi samples
 
 Inputs (extract without installing):
   apt-get download sonic-pi-samples fluid-soundfont-gm asc-music
@@ -337,6 +341,60 @@ def build_bench(rend, out, n=6, seed=99):
     print(f"bench3min: {n} files")
 
 
+DRUM_KEYS = {
+    "kick": [35, 36],
+    "snare": [38, 40],
+    "clap": [39],
+    "hihat": [42, 44, 46],
+    "cymbal": [49, 51, 52, 55, 57, 59],
+    "tom": [41, 43, 45, 47, 48, 50],
+}
+DRUM_KITS = [0, 8, 16, 24, 25, 32, 40, 48]
+SONICPI_DRUMS = {
+    "kick": ["bd_", "drum_bass_", "drum_heavy_kick", "elec_hollow_kick", "elec_soft_kick"],
+    "snare": ["sn_", "drum_snare_", "elec_filt_snare", "elec_hi_snare", "elec_lo_snare",
+              "elec_mid_snare", "elec_snare"],
+    "cymbal": ["drum_cymbal_hard", "drum_cymbal_open", "drum_cymbal_soft", "drum_splash_",
+               "elec_cymbal"],
+    "hihat": ["drum_cymbal_closed", "drum_cymbal_pedal"],
+    "tom": ["drum_tom_", "elec_fuzz_tom"],
+}
+
+
+def build_drums(rend, root, out, seed=5):
+    rng = random.Random(seed)
+    synth, sfid = rend.synth, rend.sfid
+    n = 0
+    for label, keys in DRUM_KEYS.items():
+        for kit in DRUM_KITS:
+            for key in keys:
+                if rng.random() < 0.35:
+                    continue
+                vel = rng.choice([60, 90, 120])
+                secs = rng.choice([0.15, 0.3, 0.6, 1.0])
+                for ch in range(16):
+                    synth.sounds_off(ch)
+                synth.generate(SR // 10)
+                synth.program_select(9, sfid, 128, kit, is_drums=True)
+                synth.noteon(9, key, vel)
+                audio = np.frombuffer(synth.generate(int(secs * SR)), dtype=np.float32).reshape(-1, 2).copy()
+                synth.noteoff(9, key)
+                peak = np.abs(audio).max()
+                if peak < 1e-4:
+                    continue
+                audio *= 0.9 / peak
+                write_audio(out / label / f"gm_kit{kit}_{key}_v{vel}", audio, rng.choice(["flac", "ogg", "mp3"]))
+                n += 1
+    src = Path(root) / "usr/share/sonic-pi/samples"
+    for label, prefixes in SONICPI_DRUMS.items():
+        for f in sorted(src.glob("*.flac")):
+            if any(f.name.startswith(p) for p in prefixes):
+                (out / label).mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, out / label / f.name)
+                n += 1
+    print(f"drums: {n} files")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", default="/work/scratch/pkgroot")
@@ -346,7 +404,7 @@ def main():
     out = Path(a.out)
     want = lambda s: not a.only or s in a.only
     sf2 = str(Path(a.root) / "usr/share/sounds/sf2/FluidR3_GM.sf2")
-    rend = Renderer(sf2) if any(want(s) for s in ("gm", "styles", "styles_b", "bench3min")) else None
+    rend = Renderer(sf2) if any(want(s) for s in ("gm", "styles", "styles_b", "bench3min", "drums")) else None
     for name, fn in [
         ("sonicpi", lambda d: build_sonicpi(a.root, d)),
         ("gm", lambda d: build_gm(rend, d)),
@@ -354,6 +412,7 @@ def main():
         ("styles_b", lambda d: build_styles(rend, d, seed=1234, per_style=8)),
         ("realmp3", lambda d: build_realmp3(a.root, d)),
         ("bench3min", lambda d: build_bench(rend, d)),
+        ("drums", lambda d: build_drums(rend, a.root, d)),
     ]:
         if want(name):
             d = out / name

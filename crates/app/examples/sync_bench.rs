@@ -49,7 +49,9 @@ fn parse_args() -> Result<Args, String> {
             "--songs" | "-n" => a.songs = value()?.parse().map_err(|e| format!("--songs: {e}"))?,
             "--dim" => a.dim = value()?.parse().map_err(|e| format!("--dim: {e}"))?,
             "--audio-bytes" => {
-                a.audio_bytes = value()?.parse().map_err(|e| format!("--audio-bytes: {e}"))?;
+                a.audio_bytes = value()?
+                    .parse()
+                    .map_err(|e| format!("--audio-bytes: {e}"))?;
             }
             "--pull" => a.pull = true,
             "-h" | "--help" => {
@@ -72,7 +74,8 @@ struct Side {
 
 fn side(dir: &std::path::Path, blobs: &BlobStore) -> Side {
     let lib = LocalBackend::open(dir.join("library")).expect("library");
-    let record = SqliteRecord::open(&lib.internal_dir().join("sync.sqlite"), "bench").expect("record");
+    let record =
+        SqliteRecord::open(&lib.internal_dir().join("sync.sqlite"), "bench").expect("record");
     let lease = Arc::new(Lease::new(
         Arc::new(S3LeaseStore::new(blobs.clone())),
         record.machine_id(),

@@ -42,3 +42,13 @@ pub fn parse_list(spec: &str) -> AppResult<Vec<Arc<dyn Embedder>>> {
 pub fn model_of(e: &dyn Embedder) -> ModelInfo {
     ModelInfo::new(e.name(), e.version().to_string(), e.dim())
 }
+
+/// The name users type for a model's embedder (`songrec-dsp` → `dsp`).
+///
+/// ```
+/// assert_eq!(songrec_app::embedders::short_name("songrec-dsp"), "dsp");
+/// assert_eq!(songrec_app::embedders::short_name("musicnn"), "musicnn");
+/// ```
+pub fn short_name(model_name: &str) -> &str {
+    model_name.strip_prefix("songrec-").unwrap_or(model_name)
+}

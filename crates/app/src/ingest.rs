@@ -204,6 +204,45 @@ enum Work {
     },
 }
 
+/// Metadata `extra` key of the model's style tags: `[["electronic", 0.61], ...]`, strongest
+/// first, at most [`STYLE_TAGS_KEPT`].
+pub const STYLE_TAGS: &str = "style_tags";
+/// How many style tags are kept per song.
+pub const STYLE_TAGS_KEPT: usize = 10;
+
+/// The stored form of a model's tag probabilities: the strongest [`STYLE_TAGS_KEPT`], rounded.
+///
+/// ```
+/// let v = songrec_app::ingest::style_tags_value(&[("rock".into(), 0.2), ("pop".into(), 0.71234)]);
+/// assert_eq!(v, serde_json::json!([["pop", 0.712], ["rock", 0.2]]));
+/// ```
+pub fn style_tags_value(tags: &[(String, f32)]) -> serde_json::Value {
+    let mut t: Vec<&(String, f32)> = tags.iter().filter(|(_, p)| p.is_finite()).collect();
+    t.sort_by(|a, b| b.1.total_cmp(&a.1));
+    serde_json::Value::Array(
+        t.into_iter()
+            .take(STYLE_TAGS_KEPT)
+            .map(|(n, p)| serde_json::json!([n, (f64::from(*p) * 1000.0).round() / 1000.0]))
+            .collect(),
+    )
+}
+
+/// A song's stored style tags (see [`STYLE_TAGS`]).
+pub fn style_tags_of(m: &SongMetadata) -> Vec<(String, f32)> {
+    m.extra
+        .get(STYLE_TAGS)
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| {
+                    let e = e.as_array()?;
+                    Some((e.first()?.as_str()?.to_owned(), e.get(1)?.as_f64()? as f32))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Builds a song's metadata from its analysis.
 pub fn metadata_from(id: &SongId, fa: &FileAnalysis, file_size: u64) -> SongMetadata {
     let title = fa
@@ -241,10 +280,19 @@ pub fn metadata_from(id: &SongId, fa: &FileAnalysis, file_size: u64) -> SongMeta
         "codec".into(),
         serde_json::Value::String(fa.info.codec.clone()),
     );
-    if let Some(d) = fa.analyses.first()
+    // Descriptors from the embedder that measures them (the DSP one; a neural embedder leaves
+    // them empty), style tags from the one that predicts them (musicnn).
+    if let Some(d) = fa
+        .analyses
+        .iter()
+        .find(|a| a.analysis.descriptors.analysed_secs > 0.0)
         && let Ok(v) = serde_json::to_value(&d.analysis.descriptors)
     {
         m.extra.insert("descriptors".into(), v);
+    }
+    if let Some(a) = fa.analyses.iter().find(|a| !a.analysis.tags.is_empty()) {
+        m.extra
+            .insert(STYLE_TAGS.into(), style_tags_value(&a.analysis.tags));
     }
     m.created_at = Utc::now();
     m.updated_at = m.created_at;
@@ -288,13 +336,7 @@ pub async fn ingest(
         .map(|v| v.id)
         .collect();
     let mut state: BTreeMap<PathBuf, Seen> = match &opts.state_file {
-        Some(p) => match std::fs::read(p) {
-            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
-                tracing::warn!("ignoring unreadable ingest state {}: {e}", p.display());
-                BTreeMap::new()
-            }),
-            Err(_) => BTreeMap::new(),
-        },
+        Some(p) => read_state(p),
         None => BTreeMap::new(),
     };
 
@@ -549,6 +591,24 @@ fn storage_kind(e: &StorageError) -> &'static str {
         StorageError::Locked { .. } => "locked",
         _ => "storage",
     }
+}
+
+fn read_state(p: &Path) -> BTreeMap<PathBuf, Seen> {
+    match std::fs::read(p) {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+            tracing::warn!("ignoring unreadable ingest state {}: {e}", p.display());
+            BTreeMap::new()
+        }),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+/// The song id of each path an ingest with this state file has seen.
+pub fn load_state(path: &Path) -> BTreeMap<PathBuf, SongId> {
+    read_state(path)
+        .into_iter()
+        .map(|(p, s)| (p, s.id))
+        .collect()
 }
 
 fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {

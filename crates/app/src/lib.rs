@@ -5,15 +5,21 @@
 //! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
 //! - [`similar`]: similarity queries by song or by an outside audio file;
 //! - [`embedders`]: the embedders songrec can run, by name;
+//! - [`explain`]: why two songs match, in words;
+//! - [`eval`]: precision@k of each embedder on a labelled folder;
+//! - [`reembed`]: recompute one embedder's vectors for the whole library, resumably;
 //! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor");
 //! - [`sync`]: `songrec sync` wiring (local library ⇄ remote); [`edit`]: metadata edits.
 
 pub mod edit;
 pub mod embedders;
+pub mod eval;
+pub mod explain;
 pub mod factory;
 pub mod ingest;
 pub mod migrate;
 pub mod musickey;
+pub mod reembed;
 pub mod resolve;
 pub mod similar;
 pub mod sync;

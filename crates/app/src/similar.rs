@@ -1,8 +1,19 @@
-//! Similarity queries: by a song in the library or by an outside audio file.
+//! Similarity queries: by a song in the library or by an outside audio file, on one model's
+//! vectors or on a blend of several (e.g. 0.6 neural + 0.4 DSP).
+//!
+//! A single-model query is one [`StorageBackend::search`] (one request on a remote backend). A
+//! blend asks each model for a candidate pool (`5 × (k + offset)`, at least 50), scores every
+//! candidate on every model (fetching the few vectors a pool lacks), and ranks by the weighted
+//! mix. Scores of different models live on different scales (DSP vectors are centred and spread
+//! over −1..1; musicnn's post-ReLU vectors sit in 0.5..1), so each model's scores are
+//! standardised over the candidate pool before mixing; the similarity shown is still the
+//! weighted mean cosine, which reads like any other cosine.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use songrec_audio::Embedder;
 use songrec_storage::{
     Filter, Match, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend,
@@ -19,15 +30,56 @@ pub enum Target {
     File(PathBuf),
 }
 
-/// A similarity request.
+/// One model's share of a query.
+///
+/// ```
+/// let e = songrec_app::embedders::by_name("dsp").unwrap();
+/// let part = songrec_app::similar::ModelPart::of(e, 1.0);
+/// assert_eq!(part.model.name, "songrec-dsp");
+/// ```
 #[derive(Clone)]
-pub struct SimilarRequest {
-    /// Query song or file.
-    pub target: Target,
+pub struct ModelPart {
     /// Whose vectors are compared.
     pub model: ModelInfo,
     /// The embedder that made them (needed to analyse a [`Target::File`]).
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// Weight in a blend (normalised over the parts; ignored for a single model).
+    pub weight: f32,
+}
+
+impl ModelPart {
+    /// The part for an embedder's vectors.
+    pub fn of(embedder: Arc<dyn Embedder>, weight: f32) -> Self {
+        Self {
+            model: crate::embedders::model_of(embedder.as_ref()),
+            embedder: Some(embedder),
+            weight,
+        }
+    }
+
+    /// The part for stored vectors of a model no embedder here can compute (e.g. `legacy@0`).
+    pub fn stored(model: ModelInfo) -> Self {
+        Self {
+            model,
+            embedder: None,
+            weight: 1.0,
+        }
+    }
+}
+
+impl std::fmt::Debug for ModelPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}×{}", self.model.key(), self.weight)
+    }
+}
+
+/// A similarity request.
+#[derive(Clone, Debug)]
+pub struct SimilarRequest {
+    /// Query song or file.
+    pub target: Target,
+    /// One model, or several to blend.
+    pub parts: Vec<ModelPart>,
     /// Number of results.
     pub k: usize,
     /// Comparison.
@@ -40,53 +92,441 @@ pub struct SimilarRequest {
     pub filter: Filter,
 }
 
-/// Runs a similarity query; the query song itself is never among the results.
-pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppResult<Vec<Match>> {
-    let model = req.model.clone();
-    let (vector, exclude) = match &req.target {
+/// The query vectors (one per part) and the ids to leave out of the results.
+async fn query_vectors(
+    backend: &dyn StorageBackend,
+    req: &SimilarRequest,
+) -> AppResult<(Vec<Vec<f32>>, Vec<SongId>)> {
+    match &req.target {
         Target::Song(m) => {
-            let e = backend.get_embedding(&m.id, &model).await?.ok_or_else(|| {
-                AppError::Resolve(format!(
-                    "{} ({}) has no {} vector; re-ingest it with this embedder",
-                    m.display_name(),
-                    m.id.short(),
-                    model.key()
-                ))
-            })?;
-            (e.vector, vec![m.id.clone()])
+            let mut out = Vec::with_capacity(req.parts.len());
+            for p in &req.parts {
+                let e = backend.get_embedding(&m.id, &p.model).await?.ok_or_else(|| {
+                    AppError::Resolve(format!(
+                        "{} ({}) has no {} vector; compute it with `songrec reembed --embedder {}`",
+                        m.display_name(),
+                        m.id.short(),
+                        p.model.key(),
+                        crate::embedders::short_name(&p.model.name),
+                    ))
+                })?;
+                out.push(e.vector);
+            }
+            Ok((out, vec![m.id.clone()]))
         }
-        Target::File(p) => {
-            let embedder = req.embedder.clone().ok_or_else(|| {
-                AppError::Invalid(format!(
-                    "no embedder is available for model {}; cannot analyse a file for it",
-                    model.key()
-                ))
-            })?;
-            let path = p.clone();
+        Target::File(path) => {
+            let embedders = req
+                .parts
+                .iter()
+                .map(|p| {
+                    p.embedder.clone().ok_or_else(|| {
+                        AppError::Invalid(format!(
+                            "no embedder is available for model {}; cannot analyse a file for it",
+                            p.model.key()
+                        ))
+                    })
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            let p = path.clone();
             let fa = tokio::task::spawn_blocking(move || {
-                songrec_audio::analyze_file(&path, &[embedder.as_ref()])
+                let refs: Vec<&dyn Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
+                songrec_audio::analyze_file(&p, &refs)
             })
             .await
             .map_err(|e| AppError::Invalid(format!("analysis failed: {e}")))??;
-            let id = SongId::from_file(p)?.0;
-            let v = fa
-                .analyses
-                .into_iter()
-                .next()
-                .map(|a| a.analysis.vector)
-                .unwrap_or_default();
-            (v, vec![id])
+            let id = SongId::from_file(path)?.0;
+            let vectors = fa.analyses.into_iter().map(|a| a.analysis.vector).collect();
+            Ok((vectors, vec![id]))
         }
+    }
+}
+
+/// Runs a similarity query; the query song itself is never among the results.
+pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppResult<Vec<Match>> {
+    if req.parts.is_empty() {
+        return Err(AppError::Invalid("no model to compare".into()));
+    }
+    let (vectors, exclude) = query_vectors(backend, req).await?;
+    if req.parts.len() == 1 {
+        let q = SearchQuery {
+            model: req.parts[0].model.clone(),
+            vector: vectors.into_iter().next().unwrap_or_default(),
+            k: req.k,
+            metric: req.metric,
+            threshold: req.threshold,
+            offset: req.offset,
+            exclude,
+            filter: req.filter.clone(),
+        };
+        return Ok(backend.search(&q).await?);
+    }
+    blended(backend, req, vectors, exclude).await
+}
+
+/// Candidate pool per model for a blend of `k` results after `offset`.
+pub fn pool_size(k: usize, offset: usize) -> usize {
+    ((k + offset) * 5).clamp(50, 1000)
+}
+
+async fn blended(
+    backend: &dyn StorageBackend,
+    req: &SimilarRequest,
+    vectors: Vec<Vec<f32>>,
+    exclude: Vec<SongId>,
+) -> AppResult<Vec<Match>> {
+    if req.metric == Metric::L2 {
+        return Err(AppError::Invalid(
+            "a blend mixes cosine similarities; use --metric cosine (or dot)".into(),
+        ));
+    }
+    let n = req.parts.len();
+    let pool = pool_size(req.k, req.offset);
+    // id -> (metadata, score per part)
+    let mut cands: HashMap<SongId, (SongMetadata, Vec<Option<f32>>)> = HashMap::new();
+    let mut pool_min = vec![0f32; n];
+    for (i, (part, v)) in req.parts.iter().zip(&vectors).enumerate() {
+        let q = SearchQuery {
+            model: part.model.clone(),
+            vector: v.clone(),
+            k: pool,
+            metric: Metric::Cosine,
+            threshold: None,
+            offset: 0,
+            exclude: exclude.clone(),
+            filter: req.filter.clone(),
+        };
+        let ms = backend.search(&q).await?;
+        pool_min[i] = ms.last().map_or(0.0, |m| m.similarity);
+        for m in ms {
+            let e = cands
+                .entry(m.id.clone())
+                .or_insert_with(|| (m.metadata, vec![None; n]));
+            e.1[i] = Some(m.similarity);
+        }
+    }
+    // Score each candidate on the models whose pool missed it.
+    let missing: Vec<(SongId, usize)> = cands
+        .iter()
+        .flat_map(|(id, (_, s))| {
+            s.iter()
+                .enumerate()
+                .filter(|(_, x)| x.is_none())
+                .map(move |(i, _)| (id.clone(), i))
+        })
+        .collect();
+    let fetched: Vec<AppResult<(SongId, usize, Option<f32>)>> =
+        futures::stream::iter(missing.into_iter().map(|(id, i)| {
+            let model = &req.parts[i].model;
+            let qv = &vectors[i];
+            async move {
+                let e = backend.get_embedding(&id, model).await?;
+                let s = e.map(|e| cosine(qv, &e.vector));
+                Ok((id, i, s))
+            }
+        }))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for r in fetched {
+        let (id, i, s) = r?;
+        if let (Some(c), Some(s)) = (cands.get_mut(&id), s) {
+            c.1[i] = Some(s);
+        }
+    }
+    // A song without a vector of some model is scored there as the pool's weakest member.
+    let mut ids = Vec::with_capacity(cands.len());
+    let mut rows = Vec::with_capacity(cands.len());
+    for (id, (_, s)) in &cands {
+        ids.push(id.clone());
+        rows.push(
+            s.iter()
+                .enumerate()
+                .map(|(i, x)| x.unwrap_or(pool_min[i]))
+                .collect::<Vec<f32>>(),
+        );
+    }
+    let weights: Vec<f32> = req.parts.iter().map(|p| p.weight).collect();
+    let ranked = blend(&rows, &weights);
+    let mut out = Vec::new();
+    for (idx, shown) in ranked {
+        if req.threshold.is_some_and(|t| shown < t) {
+            continue;
+        }
+        out.push((idx, shown));
+    }
+    Ok(out
+        .into_iter()
+        .skip(req.offset)
+        .take(req.k)
+        .filter_map(|(idx, shown)| {
+            let id = ids[idx].clone();
+            let (metadata, _) = cands.remove(&id)?;
+            Some(Match {
+                id,
+                similarity: shown,
+                distance: None,
+                metadata,
+            })
+        })
+        .collect())
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    let (na, nb) = (
+        songrec_storage::math::norm(a),
+        songrec_storage::math::norm(b),
+    );
+    if na <= 0.0 || nb <= 0.0 {
+        return 0.0;
+    }
+    songrec_storage::math::dot(a, b) / (na * nb)
+}
+
+/// Ranks candidates by a weighted blend of per-model scores (pure).
+///
+/// `rows[c][m]` is candidate `c`'s cosine on model `m`. Each model's scores are standardised
+/// over the candidates (z-scores) so that a model whose cosines all sit in a narrow band weighs
+/// what its weight says; ties keep input order. Returns `(candidate index, shown similarity)`
+/// best first, where the shown similarity is the weighted mean cosine.
+///
+/// ```
+/// // Model 0 spreads widely, model 1 narrowly; with weights 0.5/0.5 the narrow model's
+/// // preference still counts as much as the wide one's.
+/// let rows = vec![vec![0.9, 0.60], vec![0.1, 0.70], vec![0.6, 0.68]];
+/// let r = songrec_app::similar::blend(&rows, &[0.5, 0.5]);
+/// assert_eq!(r.len(), 3);
+/// assert_eq!(r[0].0, 2); // good on both beats extreme on one
+/// assert!((r[0].1 - 0.64).abs() < 1e-6);
+/// ```
+pub fn blend(rows: &[Vec<f32>], weights: &[f32]) -> Vec<(usize, f32)> {
+    let m = weights.len();
+    let wsum: f32 = weights.iter().map(|w| w.max(0.0)).sum();
+    let w: Vec<f32> = if wsum > 0.0 {
+        weights.iter().map(|x| x.max(0.0) / wsum).collect()
+    } else {
+        vec![1.0 / m.max(1) as f32; m]
     };
-    let q = SearchQuery {
-        model,
-        vector,
-        k: req.k,
-        metric: req.metric,
-        threshold: req.threshold,
-        offset: req.offset,
-        exclude,
-        filter: req.filter.clone(),
-    };
-    Ok(backend.search(&q).await?)
+    let n = rows.len();
+    let mut mean = vec![0f64; m];
+    let mut sd = vec![0f64; m];
+    for j in 0..m {
+        let col = rows
+            .iter()
+            .map(|r| f64::from(r.get(j).copied().unwrap_or(0.0)));
+        let mu = col.clone().sum::<f64>() / n.max(1) as f64;
+        let var = col.map(|x| (x - mu) * (x - mu)).sum::<f64>() / n.max(1) as f64;
+        mean[j] = mu;
+        sd[j] = var.sqrt();
+    }
+    let mut scored: Vec<(usize, f64, f32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut z = 0f64;
+            let mut shown = 0f32;
+            for j in 0..m {
+                let x = r.get(j).copied().unwrap_or(0.0);
+                shown += w[j] * x;
+                if sd[j] > 1e-9 {
+                    z += f64::from(w[j]) * (f64::from(x) - mean[j]) / sd[j];
+                }
+            }
+            (i, z, shown)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.into_iter().map(|(i, _, s)| (i, s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blend_follows_weights() {
+        let rows = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        assert_eq!(blend(&rows, &[0.9, 0.1])[0].0, 0);
+        assert_eq!(blend(&rows, &[0.1, 0.9])[0].0, 1);
+        // Equal weights: a tie keeps input order.
+        assert_eq!(blend(&rows, &[0.5, 0.5])[0].0, 0);
+    }
+
+    #[test]
+    fn blend_single_model_is_plain_ranking() {
+        let rows = vec![vec![0.2], vec![0.9], vec![0.5]];
+        let r = blend(&rows, &[1.0]);
+        assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2, 0]);
+        assert!((r[0].1 - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn blend_ignores_negative_weights_and_empty_input() {
+        assert!(blend(&[], &[0.5, 0.5]).is_empty());
+        let rows = vec![vec![0.1, 0.9], vec![0.9, 0.1]];
+        assert_eq!(blend(&rows, &[-1.0, 1.0])[0].0, 0);
+    }
+
+    #[test]
+    fn pool_is_bounded() {
+        assert_eq!(pool_size(10, 0), 50);
+        assert_eq!(pool_size(100, 0), 500);
+        assert_eq!(pool_size(900, 100), 1000);
+    }
+}
+
+/// Which vectors a query compares, as the user asked for them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Choice {
+    /// Blend musicnn and DSP when the song has both (weight [`DEFAULT_BLEND`]), else the one
+    /// it has.
+    Auto,
+    /// One embedder's vectors, by name (`dsp`, `musicnn`).
+    Embedder(String),
+    /// Stored vectors of a model by `NAME@VERSION` (e.g. `legacy@0`).
+    Model(String),
+    /// Neural weight `w` and DSP weight `1 - w`.
+    Blend(f32),
+}
+
+/// The neural weight of the default blend (the seed plan's 0.6 / 0.4).
+pub const DEFAULT_BLEND: f32 = 0.6;
+
+/// Turns a [`Choice`] into model parts for this library and target.
+pub async fn choose_parts(
+    backend: &dyn StorageBackend,
+    target: &Target,
+    choice: &Choice,
+) -> AppResult<Vec<ModelPart>> {
+    use crate::embedders::{by_name, model_of};
+    match choice {
+        Choice::Embedder(name) => Ok(vec![ModelPart::of(by_name(name)?, 1.0)]),
+        Choice::Model(key) => {
+            let models = backend.models().await?;
+            let m = models
+                .into_iter()
+                .map(|s| s.model)
+                .find(|m| m.key() == *key)
+                .ok_or_else(|| {
+                    AppError::Invalid(format!(
+                        "the library has no vectors of model {key:?}; see `songrec stats` for the models it has"
+                    ))
+                })?;
+            // Prefer a live embedder when it made these vectors (needed for --file).
+            let live = by_name(crate::embedders::short_name(&m.name))
+                .ok()
+                .filter(|e| model_of(e.as_ref()) == m);
+            Ok(vec![match live {
+                Some(e) => ModelPart::of(e, 1.0),
+                None => ModelPart::stored(m),
+            }])
+        }
+        Choice::Blend(w) => {
+            if !(0.0..=1.0).contains(w) {
+                return Err(AppError::Invalid(format!(
+                    "--blend takes the neural weight between 0 and 1, not {w}"
+                )));
+            }
+            Ok(vec![
+                ModelPart::of(by_name("musicnn")?, *w),
+                ModelPart::of(by_name("dsp")?, 1.0 - *w),
+            ])
+        }
+        Choice::Auto => {
+            let have: Vec<ModelInfo> = backend
+                .models()
+                .await?
+                .into_iter()
+                .map(|s| s.model)
+                .collect();
+            let mut parts = Vec::new();
+            for (name, w) in [("musicnn", DEFAULT_BLEND), ("dsp", 1.0 - DEFAULT_BLEND)] {
+                let Ok(e) = by_name(name) else { continue };
+                let m = model_of(e.as_ref());
+                if !have.contains(&m) {
+                    continue;
+                }
+                if let Target::Song(s) = target
+                    && backend.get_embedding(&s.id, &m).await?.is_none()
+                {
+                    continue;
+                }
+                parts.push(ModelPart::of(e, w));
+            }
+            if !parts.is_empty() {
+                return Ok(parts);
+            }
+            // Neither live embedder's vectors: any stored model the song has (e.g. legacy@0).
+            for m in have {
+                if let Target::Song(s) = target
+                    && backend.get_embedding(&s.id, &m).await?.is_none()
+                {
+                    continue;
+                }
+                if matches!(target, Target::Song(_)) {
+                    return Ok(vec![ModelPart::stored(m)]);
+                }
+            }
+            match target {
+                Target::Song(s) => Err(AppError::Resolve(format!(
+                    "{} ({}) has no vectors; re-ingest it or run `songrec reembed`",
+                    s.display_name(),
+                    s.id.short()
+                ))),
+                Target::File(_) => Err(AppError::Invalid(
+                    "the library has no vectors of an embedder this build can run; ingest some songs first".into(),
+                )),
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Choice {
+    type Err = AppError;
+    /// `auto`, `dsp`, `musicnn`, or `blend` / `blend:0.7`.
+    fn from_str(s: &str) -> AppResult<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        if t == "auto" || t.is_empty() {
+            return Ok(Choice::Auto);
+        }
+        if t == "blend" || t == "both" {
+            return Ok(Choice::Blend(DEFAULT_BLEND));
+        }
+        if let Some(w) = t.strip_prefix("blend:") {
+            return w
+                .parse::<f32>()
+                .map(Choice::Blend)
+                .map_err(|_| AppError::Invalid(format!("bad blend weight {w:?}")));
+        }
+        if t.contains('@') {
+            return Ok(Choice::Model(s.trim().to_owned()));
+        }
+        Ok(Choice::Embedder(t))
+    }
+}
+
+#[cfg(test)]
+mod choice_tests {
+    use super::*;
+
+    #[test]
+    fn parses_choices() {
+        assert_eq!("auto".parse::<Choice>().unwrap(), Choice::Auto);
+        assert_eq!(
+            "DSP".parse::<Choice>().unwrap(),
+            Choice::Embedder("dsp".into())
+        );
+        assert_eq!(
+            "both".parse::<Choice>().unwrap(),
+            Choice::Blend(DEFAULT_BLEND)
+        );
+        assert_eq!("blend:0.3".parse::<Choice>().unwrap(), Choice::Blend(0.3));
+        assert_eq!(
+            "legacy@0".parse::<Choice>().unwrap(),
+            Choice::Model("legacy@0".into())
+        );
+        assert!("blend:x".parse::<Choice>().is_err());
+    }
 }

@@ -55,7 +55,7 @@ pub struct Descriptors {
 /// Output of one embedder on one piece of audio.
 ///
 /// ```
-/// let a = songrec_audio::Analysis { vector: vec![1.0], bpm: None, key: None, descriptors: Default::default() };
+/// let a = songrec_audio::Analysis { vector: vec![1.0], bpm: None, key: None, descriptors: Default::default(), tags: vec![] };
 /// assert_eq!(a.vector.len(), 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +68,10 @@ pub struct Analysis {
     pub key: Option<String>,
     /// Human-meaningful scalars.
     pub descriptors: Descriptors,
+    /// Style tags with probabilities (0..1), for embedders that predict them (musicnn's 50
+    /// tags); empty otherwise.
+    #[serde(default)]
+    pub tags: Vec<(String, f32)>,
 }
 
 /// Something that turns mono audio into a fixed-size vector (the DSP embedder here; a neural
@@ -525,6 +529,7 @@ impl Embedder for DspEmbedder {
             bpm: raw.bpm,
             key: raw.key,
             descriptors: raw.descriptors,
+            tags: Vec::new(),
         })
     }
 }

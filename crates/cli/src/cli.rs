@@ -65,6 +65,12 @@ pub enum Command {
     Bench(BenchArgs),
     /// Generate an example library of synthesised songs (WAV).
     Synth(SynthArgs),
+    /// Compute one embedder's vectors for every song (e.g. add musicnn to a DSP library).
+    /// Resumable: rerun after an interruption and it continues.
+    Reembed(crate::quality::ReembedArgs),
+    /// Measure similarity quality on a labelled folder (one sub-folder per label):
+    /// precision@1/5/10 per embedder and blend, against chance.
+    Eval(crate::quality::EvalArgs),
     /// Two-way sync of this machine's library with the shared remote (Astra + S3).
     Sync(crate::sync::SyncArgs),
     /// Change a song's metadata (bumps its version, so sync carries the change).
@@ -166,13 +172,20 @@ pub struct SimilarArgs {
     /// Minimum similarity (cosine: -1..1).
     #[arg(long)]
     pub threshold: Option<f32>,
-    /// Which vectors to compare: dsp.
-    #[arg(long, default_value = "dsp")]
+    /// Which vectors to compare: auto (blend musicnn and dsp where the song has both, else the
+    /// one it has), dsp, musicnn, or both (the default blend).
+    #[arg(long, default_value = "auto")]
     pub embedder: String,
+    /// Blend neural and DSP similarity with this neural weight (0..1), e.g. --blend 0.6.
+    #[arg(long, conflicts_with = "model")]
+    pub blend: Option<f32>,
     /// Compare the stored vectors of any model by NAME@VERSION (e.g. legacy@0 for vectors
     /// from the Python tool); overrides --embedder.
     #[arg(long)]
     pub model: Option<String>,
+    /// Say for each match which aspects agree (key, tempo, timbre, energy, style tags).
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Machine-readable output.
@@ -286,6 +299,9 @@ pub struct SynthArgs {
     /// Seconds per song.
     #[arg(long, default_value_t = 20.0)]
     pub seconds: f32,
+    /// One sub-folder per style (a labelled set for `songrec eval`).
+    #[arg(long)]
+    pub by_style: bool,
 }
 
 fn parse_range(s: &str, what: &str) -> Result<(Option<f64>, Option<f64>)> {
@@ -367,10 +383,10 @@ impl FilterArgs {
 }
 
 /// Draws an indicatif bar on stderr and prints failures as they happen.
-struct Bar {
-    bar: ProgressBar,
-    json: bool,
-    lock: Mutex<()>,
+pub(crate) struct Bar {
+    pub(crate) bar: ProgressBar,
+    pub(crate) json: bool,
+    pub(crate) lock: Mutex<()>,
 }
 
 impl Progress for Bar {
@@ -517,23 +533,16 @@ async fn similar(args: &SimilarArgs, backend: Backend) -> Result<u8> {
         (None, None) => bail!("give a song or --file"),
     };
     let metric: Metric = args.metric.parse()?;
-    let (model, embedder) = match &args.model {
-        Some(key) => {
-            let models = backend.models().await?;
-            let m = models.into_iter().map(|s| s.model).find(|m| m.key() == *key).with_context(|| {
-                format!("the library has no vectors of model {key:?}; see `songrec stats` for the models it has")
-            })?;
-            (m, None)
-        }
-        None => {
-            let e = songrec_app::embedders::by_name(&args.embedder)?;
-            (songrec_app::embedders::model_of(e.as_ref()), Some(e))
-        }
+    let choice = match (&args.model, args.blend) {
+        (Some(m), _) => songrec_app::similar::Choice::Model(m.clone()),
+        (None, Some(w)) => songrec_app::similar::Choice::Blend(w),
+        (None, None) => args.embedder.parse()?,
     };
+    let parts = songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice).await?;
+    tracing::info!("comparing {parts:?}");
     let req = SimilarRequest {
         target: target.clone(),
-        model,
-        embedder,
+        parts,
         k: args.k,
         metric,
         threshold: args.threshold,
@@ -543,7 +552,27 @@ async fn similar(args: &SimilarArgs, backend: Backend) -> Result<u8> {
     let matches = songrec_app::similar::similar(backend.as_ref(), &req)
         .await
         .context("similarity search")?;
-    output::matches(&target, &matches, metric, args.json)?;
+    let explanations = match (&target, args.explain) {
+        (Target::Song(q), true) => Some(
+            matches
+                .iter()
+                .map(|m| songrec_app::explain::explain(q, &m.metadata))
+                .collect::<Vec<_>>(),
+        ),
+        (Target::File(_), true) => {
+            bail!(
+                "--explain needs a song from the library (a file's tags and tempo are not stored); ingest it first"
+            )
+        }
+        _ => None,
+    };
+    output::matches(
+        &target,
+        &matches,
+        metric,
+        explanations.as_deref(),
+        args.json,
+    )?;
     Ok(exit::OK)
 }
 
@@ -584,6 +613,7 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
             output::stats(&backend.to_string(), &stats, j.json)?;
             Ok(exit::OK)
         }
+        Command::Reembed(a) => crate::quality::reembed(a, cfg, backend).await,
         Command::Reindex => {
             let local = songrec_local::LocalBackend::open(&cfg.local.path)?;
             local.reindex().await?;
@@ -596,13 +626,14 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, backend: Backend) -> Result<u8> {
         | Command::InitAstra(_)
         | Command::Doctor
         | Command::Bench(_)
+        | Command::Eval(_)
         | Command::Synth(_) => {
             unreachable!("handled before a backend is built")
         }
     }
 }
 
-struct MigrateBar(ProgressBar);
+pub(crate) struct MigrateBar(pub(crate) ProgressBar);
 impl songrec_app::migrate::MigrateProgress for MigrateBar {
     fn start(&self, total: u64) {
         self.0.set_length(total);
@@ -794,7 +825,13 @@ pub fn synth(args: &SynthArgs) -> Result<u8> {
             let spec = songrec_app::synth::SongSpec::for_style(style, i as u64 + 1, args.seconds);
             let title = format!("{} {}", style_title(style), i + 1);
             let artist = format!("The {} Ensemble", capitalise(style));
-            let path = args.dir.join(format!("{artist} - {title}.wav"));
+            let dir = if args.by_style {
+                args.dir.join(style)
+            } else {
+                args.dir.clone()
+            };
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join(format!("{artist} - {title}.wav"));
             let tags = [
                 ("INAM", title.as_str()),
                 ("IART", artist.as_str()),

@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod output;
+mod quality;
 mod sync;
 
 use std::collections::HashMap;
@@ -95,6 +96,9 @@ fn load_config(cli: &Cli) -> Result<songrec_storage::config::Config> {
 async fn run(cli: Cli) -> Result<u8> {
     if let Command::Synth(args) = &cli.command {
         return cli::synth(args);
+    }
+    if let Command::Eval(args) = &cli.command {
+        return quality::eval(args).await;
     }
     if let Command::Bench(args) = &cli.command {
         return bench::run(args).await;

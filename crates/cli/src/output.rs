@@ -1,6 +1,7 @@
 //! Printing results for people (aligned text) and programs (`--json`).
 
 use anyhow::Result;
+use songrec_app::explain::Explanation;
 use songrec_app::similar::Target;
 use songrec_storage::{Match, Metric, ModelInfo, SongMetadata};
 
@@ -51,16 +52,30 @@ pub fn songs(items: &[SongMetadata], total: u64, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn matches(target: &Target, ms: &[Match], metric: Metric, json: bool) -> Result<()> {
+pub fn matches(
+    target: &Target,
+    ms: &[Match],
+    metric: Metric,
+    explanations: Option<&[Explanation]>,
+    json: bool,
+) -> Result<()> {
     if json {
         let q = match target {
             Target::Song(m) => serde_json::json!({"song": m.id, "title": m.display_name()}),
             Target::File(p) => serde_json::json!({"file": p}),
         };
+        let mut matches = serde_json::to_value(ms)?;
+        if let (Some(ex), Some(arr)) = (explanations, matches.as_array_mut()) {
+            for (m, e) in arr.iter_mut().zip(ex) {
+                if let Some(o) = m.as_object_mut() {
+                    o.insert("explanation".into(), serde_json::to_value(e)?);
+                }
+            }
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({"query": q, "metric": metric, "matches": ms})
+                &serde_json::json!({"query": q, "metric": metric, "matches": matches})
             )?
         );
         return Ok(());
@@ -94,6 +109,11 @@ pub fn matches(target: &Target, ms: &[Match], metric: Metric, json: bool) -> Res
             m.metadata.key.as_deref().unwrap_or("-"),
             trunc(m.metadata.genre.as_deref().unwrap_or("-"), 12)
         );
+        if let Some(e) = explanations.and_then(|ex| ex.get(i))
+            && !e.summary.is_empty()
+        {
+            println!("{:>14}{}", "↳ ", e.summary);
+        }
     }
     Ok(())
 }

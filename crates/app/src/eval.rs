@@ -1,0 +1,241 @@
+//! `songrec eval`: how well does `similar` find songs of the same kind? A labelled folder (label
+//! = first sub-folder name under the root) is ingested into a scratch library with the chosen
+//! embedders; then every song is a query, its neighbours come from the same [`crate::similar`]
+//! code path `songrec similar` uses, and the share of same-label neighbours in the top 1, 5 and
+//! 10 is averaged, per embedder and for the blend, next to what a random ranking would score.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use songrec_audio::Embedder;
+use songrec_storage::{Filter, Metric, SongId, StorageBackend};
+
+use crate::ingest::{IngestOptions, Outcome, Progress};
+use crate::similar::{ModelPart, SimilarRequest, Target};
+use crate::{AppError, AppResult};
+
+/// The cut-offs reported.
+pub const CUTOFFS: [usize; 3] = [1, 5, 10];
+
+/// Options.
+#[derive(Clone)]
+pub struct EvalOptions {
+    /// The labelled folder.
+    pub folder: PathBuf,
+    /// Embedders to ingest with and evaluate.
+    pub embedders: Vec<Arc<dyn Embedder>>,
+    /// Neural weights of the blends to evaluate (when both `musicnn` and `dsp` run).
+    pub blends: Vec<f32>,
+    /// Scratch library (reused across runs: files already ingested are not analysed again).
+    pub work_dir: PathBuf,
+    /// Parallel analysis jobs (0 = one per core).
+    pub jobs: usize,
+}
+
+/// Precision of one way of ranking.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EvalRow {
+    /// `dsp`, `musicnn`, `blend 0.6` ...
+    pub name: String,
+    /// Mean same-label precision at 1, 5 and 10.
+    pub precision: [f64; 3],
+}
+
+/// The whole evaluation.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    /// Songs evaluated (labelled, analysed).
+    pub songs: usize,
+    /// Songs per label.
+    pub labels: Vec<(String, usize)>,
+    /// Files that could not be analysed.
+    pub failed: Vec<(PathBuf, String)>,
+    /// Files whose content was already present under another path (counted once).
+    pub duplicates: usize,
+    /// Expected precision of a random ranking (the same at every cut-off).
+    pub chance: f64,
+    /// One row per embedder and blend.
+    pub rows: Vec<EvalRow>,
+}
+
+/// The label of `file` under `root`: its first folder below the root (`None` for files directly
+/// in the root).
+///
+/// ```
+/// use std::path::Path;
+/// let l = songrec_app::eval::label_of(Path::new("/m"), Path::new("/m/jazz/a/b.mp3"));
+/// assert_eq!(l.as_deref(), Some("jazz"));
+/// assert_eq!(songrec_app::eval::label_of(Path::new("/m"), Path::new("/m/b.mp3")), None);
+/// ```
+pub fn label_of(root: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(root).ok()?;
+    let mut parts = rel.components();
+    let first = parts.next()?;
+    parts.next()?;
+    Some(first.as_os_str().to_string_lossy().into_owned())
+}
+
+/// Same-label precision at each of [`CUTOFFS`] for one query's ranked neighbour labels (pure).
+/// A list shorter than a cut-off counts the missing places as misses.
+///
+/// ```
+/// let p = songrec_app::eval::precision_of("a", &["a", "b", "a", "a", "b"]);
+/// assert_eq!(p, [1.0, 0.6, 0.3]);
+/// ```
+pub fn precision_of(label: &str, ranked: &[&str]) -> [f64; 3] {
+    CUTOFFS.map(|k| ranked.iter().take(k).filter(|l| **l == label).count() as f64 / k as f64)
+}
+
+/// Expected precision of a random ranking: mean over songs of (same-label others) / (others).
+///
+/// ```
+/// assert!((songrec_app::eval::chance(&[2, 2]) - 1.0 / 3.0).abs() < 1e-12);
+/// ```
+pub fn chance(label_sizes: &[usize]) -> f64 {
+    let n: usize = label_sizes.iter().sum();
+    if n < 2 {
+        return 0.0;
+    }
+    label_sizes
+        .iter()
+        .map(|&c| c as f64 * (c.saturating_sub(1)) as f64 / (n - 1) as f64)
+        .sum::<f64>()
+        / n as f64
+}
+
+/// Ingests the folder and measures every ranking.
+pub async fn evaluate(
+    backend: &dyn StorageBackend,
+    opts: &EvalOptions,
+    progress: Arc<dyn Progress>,
+) -> AppResult<EvalReport> {
+    if !opts.folder.is_dir() {
+        return Err(AppError::Invalid(format!(
+            "{} is not a folder; give a folder with one sub-folder per label",
+            opts.folder.display()
+        )));
+    }
+    let ingest_opts = IngestOptions {
+        jobs: opts.jobs,
+        embedders: opts.embedders.clone(),
+        batch_size: 64,
+        state_file: Some(opts.work_dir.join("ingest-state.json")),
+    };
+    let summary = crate::ingest::ingest(
+        backend,
+        std::slice::from_ref(&opts.folder),
+        &ingest_opts,
+        progress,
+    )
+    .await?;
+    let mut labels: HashMap<SongId, String> = HashMap::new();
+    let mut failed = Vec::new();
+    let mut duplicates = 0;
+    let state = crate::ingest::load_state(&opts.work_dir.join("ingest-state.json"));
+    for f in &summary.files {
+        let id = match &f.outcome {
+            Outcome::Added { id, .. } | Outcome::AlreadyInLibrary { id } => Some(id.clone()),
+            Outcome::Unchanged => state.get(&f.path).cloned(),
+            Outcome::Failed { reason, .. } => {
+                failed.push((f.path.clone(), reason.clone()));
+                None
+            }
+        };
+        let (Some(id), Some(label)) = (id, label_of(&opts.folder, &f.path)) else {
+            continue;
+        };
+        match labels.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => duplicates += 1,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(label);
+            }
+        }
+    }
+    if labels.len() < 2 {
+        return Err(AppError::Invalid(format!(
+            "{} has fewer than two labelled songs; put songs in one sub-folder per label",
+            opts.folder.display()
+        )));
+    }
+    let mut sizes: HashMap<&str, usize> = HashMap::new();
+    for l in labels.values() {
+        *sizes.entry(l.as_str()).or_default() += 1;
+    }
+    let mut label_list: Vec<(String, usize)> =
+        sizes.iter().map(|(l, c)| ((*l).to_owned(), *c)).collect();
+    label_list.sort();
+    let chance = chance(&label_list.iter().map(|x| x.1).collect::<Vec<_>>());
+
+    // The rankings: each embedder alone, then the blends.
+    let mut rankings: Vec<(String, Vec<ModelPart>)> = opts
+        .embedders
+        .iter()
+        .map(|e| {
+            (
+                crate::embedders::short_name(e.name()).to_owned(),
+                vec![ModelPart::of(e.clone(), 1.0)],
+            )
+        })
+        .collect();
+    let neural = opts.embedders.iter().find(|e| e.name() == "musicnn");
+    let dsp = opts.embedders.iter().find(|e| e.name() == "songrec-dsp");
+    if let (Some(n), Some(d)) = (neural, dsp) {
+        for w in &opts.blends {
+            rankings.push((
+                format!("blend {w}"),
+                vec![
+                    ModelPart::of(n.clone(), *w),
+                    ModelPart::of(d.clone(), 1.0 - *w),
+                ],
+            ));
+        }
+    }
+    let mut ids: Vec<&SongId> = labels.keys().collect();
+    ids.sort();
+    let metas = backend
+        .get_metadata_many(&ids.iter().map(|i| (*i).clone()).collect::<Vec<_>>())
+        .await?;
+    let mut rows = Vec::new();
+    for (name, parts) in rankings {
+        let mut sum = [0f64; 3];
+        let mut n = 0usize;
+        for m in &metas {
+            let Some(label) = labels.get(&m.id) else {
+                continue;
+            };
+            let req = SimilarRequest {
+                target: Target::Song(Box::new(m.clone())),
+                parts: parts.clone(),
+                k: 10,
+                metric: Metric::Cosine,
+                threshold: None,
+                offset: 0,
+                filter: Filter::default(),
+            };
+            let matches = crate::similar::similar(backend, &req).await?;
+            let ranked: Vec<&str> = matches
+                .iter()
+                .map(|x| labels.get(&x.id).map_or("", String::as_str))
+                .collect();
+            let p = precision_of(label, &ranked);
+            for i in 0..3 {
+                sum[i] += p[i];
+            }
+            n += 1;
+        }
+        rows.push(EvalRow {
+            name,
+            precision: sum.map(|s| s / n.max(1) as f64),
+        });
+    }
+    Ok(EvalReport {
+        songs: labels.len(),
+        labels: label_list,
+        failed,
+        duplicates,
+        chance,
+        rows,
+    })
+}

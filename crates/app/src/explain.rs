@@ -1,0 +1,403 @@
+//! Why two songs match, in words a listener understands: "same key (A minor), tempo 122 vs
+//! 124 bpm, both tagged electronic/dance".
+//!
+//! Pure functions over two songs' metadata: key and tempo come from the DSP analysis stored with
+//! each song, timbre and energy from its descriptors (`extra.descriptors`), style from the
+//! neural model's tags (`extra.style_tags`). Aspects with no data on either side are left out.
+
+use serde::Serialize;
+use songrec_storage::SongMetadata;
+
+use crate::ingest::style_tags_of;
+
+/// One aspect of a comparison.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Aspect {
+    /// `key`, `tempo`, `timbre`, `energy` or `style`.
+    pub aspect: &'static str,
+    /// Whether the songs agree on it.
+    pub agrees: bool,
+    /// A short phrase, e.g. "same key (A minor)".
+    pub text: String,
+}
+
+/// A match explained.
+///
+/// ```
+/// use songrec_storage::{SongId, SongMetadata};
+/// let mut a = SongMetadata::new(SongId::from_bytes(b"a"), "A");
+/// let mut b = SongMetadata::new(SongId::from_bytes(b"b"), "B");
+/// a.key = Some("A minor".into());
+/// b.key = Some("A minor".into());
+/// a.bpm = Some(122.0);
+/// b.bpm = Some(124.0);
+/// let e = songrec_app::explain::explain(&a, &b);
+/// assert_eq!(e.summary, "same key (A minor), tempo 122 vs 124 bpm");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Agreeing aspects first, then the differences.
+    pub aspects: Vec<Aspect>,
+    /// The aspects joined into one line.
+    pub summary: String,
+}
+
+/// Explains why `m` matched query `q`.
+pub fn explain(q: &SongMetadata, m: &SongMetadata) -> Explanation {
+    let mut aspects = Vec::new();
+    if let Some(a) = key_aspect(q.key.as_deref(), m.key.as_deref()) {
+        aspects.push(a);
+    }
+    if let (Some(a), Some(b)) = (q.bpm, m.bpm) {
+        aspects.push(tempo_aspect(a, b));
+    }
+    let (dq, dm) = (descriptors(q), descriptors(m));
+    if let (Some(dq), Some(dm)) = (&dq, &dm) {
+        aspects.extend(timbre_aspect(dq, dm));
+        aspects.extend(energy_aspect(dq, dm));
+    }
+    if let Some(a) = style_aspect(&style_tags_of(q), &style_tags_of(m)) {
+        aspects.push(a);
+    }
+    // Stable: agreeing aspects first, each group in the order above.
+    aspects.sort_by_key(|a| !a.agrees);
+    let summary = aspects
+        .iter()
+        .map(|a| a.text.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Explanation { aspects, summary }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Desc {
+    centroid_hz: f32,
+    flatness_db: f32,
+    loudness_db: f32,
+    dynamic_range_db: f32,
+    onset_rate: f32,
+}
+
+fn descriptors(m: &SongMetadata) -> Option<Desc> {
+    let d = m.extra.get("descriptors")?.as_object()?;
+    let f = |k: &str| d.get(k).and_then(|v| v.as_f64()).map(|x| x as f32);
+    let analysed = f("analysed_secs").unwrap_or(0.0);
+    if analysed <= 0.0 {
+        return None;
+    }
+    Some(Desc {
+        centroid_hz: f("centroid_hz")?,
+        flatness_db: f("flatness_db").unwrap_or(0.0),
+        loudness_db: f("loudness_db")?,
+        dynamic_range_db: f("dynamic_range_db").unwrap_or(0.0),
+        onset_rate: f("onset_rate").unwrap_or(0.0),
+    })
+}
+
+const NOTES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+
+/// Parses "A minor", "F# major", "Bbm" into (pitch class, is_minor).
+fn parse_key(k: &str) -> Option<(usize, bool)> {
+    let norm = crate::musickey::normalize(k).ok()?;
+    let mut it = norm.split_whitespace();
+    let tonic = it.next()?;
+    let minor = matches!(it.next(), Some("minor"));
+    let pc = NOTES.iter().position(|n| *n == tonic)?;
+    Some((pc, minor))
+}
+
+fn key_aspect(a: Option<&str>, b: Option<&str>) -> Option<Aspect> {
+    let (ka, kb) = (a?, b?);
+    let (pa, ma) = parse_key(ka)?;
+    let (pb, mb) = parse_key(kb)?;
+    let (agrees, text) = if pa == pb && ma == mb {
+        (true, format!("same key ({ka})"))
+    } else if ma != mb && {
+        // Relative keys: the minor tonic is three semitones below the major one.
+        let (major, minor) = if ma { (pb, pa) } else { (pa, pb) };
+        (minor + 3) % 12 == major
+    } {
+        (true, format!("relative keys ({ka} / {kb})"))
+    } else if ma == mb && ((pa + 7) % 12 == pb || (pb + 7) % 12 == pa) {
+        (true, format!("neighbouring keys ({ka} / {kb})"))
+    } else if pa == pb {
+        (true, format!("parallel keys ({ka} / {kb})"))
+    } else {
+        (false, format!("different keys ({ka} vs {kb})"))
+    };
+    Some(Aspect {
+        aspect: "key",
+        agrees,
+        text,
+    })
+}
+
+fn tempo_aspect(a: f32, b: f32) -> Aspect {
+    let close = |x: f32, y: f32| (x - y).abs() <= 0.04 * x.max(y);
+    let (agrees, text) = if close(a, b) {
+        (true, format!("tempo {a:.0} vs {b:.0} bpm"))
+    } else if close(a * 2.0, b) || close(a, b * 2.0) {
+        (
+            true,
+            format!("tempo {a:.0} vs {b:.0} bpm (half/double time)"),
+        )
+    } else {
+        (false, format!("different tempo ({a:.0} vs {b:.0} bpm)"))
+    };
+    Aspect {
+        aspect: "tempo",
+        agrees,
+        text,
+    }
+}
+
+fn brightness_word(hz: f32) -> &'static str {
+    match hz {
+        x if x < 1000.0 => "dark",
+        x if x < 2500.0 => "warm",
+        x if x < 4500.0 => "bright",
+        _ => "very bright",
+    }
+}
+
+fn timbre_aspect(a: &Desc, b: &Desc) -> Vec<Aspect> {
+    let mut out = Vec::new();
+    let (ca, cb) = (a.centroid_hz.max(1.0), b.centroid_hz.max(1.0));
+    let ratio = ca.max(cb) / ca.min(cb);
+    let khz = |x: f32| format!("{:.1} kHz", x / 1000.0);
+    out.push(if ratio <= 1.25 {
+        Aspect {
+            aspect: "timbre",
+            agrees: true,
+            text: format!(
+                "similar timbre (both {}, brightness {:.1} vs {:.1} kHz)",
+                brightness_word((ca + cb) / 2.0),
+                ca / 1000.0,
+                cb / 1000.0
+            ),
+        }
+    } else {
+        Aspect {
+            aspect: "timbre",
+            agrees: false,
+            text: format!(
+                "{} vs {} sound ({} vs {})",
+                brightness_word(ca),
+                brightness_word(cb),
+                khz(ca),
+                khz(cb)
+            ),
+        }
+    });
+    // Noisy (drums, distortion) vs tonal (pads, strings): flatness near 0 dB is noise-like.
+    let noisy = |d: &Desc| d.flatness_db > -20.0;
+    if noisy(a) == noisy(b) && a.onset_rate > 0.0 && b.onset_rate > 0.0 {
+        let busy = |d: &Desc| d.onset_rate > 4.0;
+        if busy(a) == busy(b) {
+            out.push(Aspect {
+                aspect: "timbre",
+                agrees: true,
+                text: format!(
+                    "both {}",
+                    match (noisy(a), busy(a)) {
+                        (true, true) => "noisy and busy (percussive)",
+                        (true, false) => "noisy and sparse",
+                        (false, true) => "tonal and busy",
+                        (false, false) => "tonal and sparse",
+                    }
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn energy_aspect(a: &Desc, b: &Desc) -> Vec<Aspect> {
+    let d = (a.loudness_db - b.loudness_db).abs();
+    let word = |db: f32| match db {
+        x if x > -12.0 => "loud",
+        x if x > -20.0 => "moderate",
+        _ => "quiet",
+    };
+    let mut out = vec![if d <= 3.0 {
+        Aspect {
+            aspect: "energy",
+            agrees: true,
+            text: format!(
+                "similar energy ({:.0} vs {:.0} dBFS)",
+                a.loudness_db, b.loudness_db
+            ),
+        }
+    } else {
+        Aspect {
+            aspect: "energy",
+            agrees: false,
+            text: if word(a.loudness_db) == word(b.loudness_db) {
+                format!(
+                    "energy differs ({:.0} vs {:.0} dBFS)",
+                    a.loudness_db, b.loudness_db
+                )
+            } else {
+                format!(
+                    "{} vs {} ({:.0} vs {:.0} dBFS)",
+                    word(a.loudness_db),
+                    word(b.loudness_db),
+                    a.loudness_db,
+                    b.loudness_db
+                )
+            },
+        }
+    }];
+    if (a.dynamic_range_db - b.dynamic_range_db).abs() > 10.0 {
+        out.push(Aspect {
+            aspect: "energy",
+            agrees: false,
+            text: format!(
+                "dynamics differ ({:.0} vs {:.0} dB range)",
+                a.dynamic_range_db, b.dynamic_range_db
+            ),
+        });
+    }
+    out
+}
+
+/// Tags strong enough to speak of: the top five above 0.1.
+fn strong(tags: &[(String, f32)]) -> Vec<&str> {
+    let mut t: Vec<&(String, f32)> = tags.iter().filter(|(_, p)| *p >= 0.1).collect();
+    t.sort_by(|a, b| b.1.total_cmp(&a.1));
+    t.into_iter().take(5).map(|(n, _)| n.as_str()).collect()
+}
+
+fn style_aspect(a: &[(String, f32)], b: &[(String, f32)]) -> Option<Aspect> {
+    let (sa, sb) = (strong(a), strong(b));
+    if sa.is_empty() || sb.is_empty() {
+        return None;
+    }
+    let shared: Vec<&str> = sa.iter().copied().filter(|t| sb.contains(t)).collect();
+    Some(if shared.is_empty() {
+        Aspect {
+            aspect: "style",
+            agrees: false,
+            text: format!("tagged {} vs {}", sa[0], sb[0]),
+        }
+    } else {
+        Aspect {
+            aspect: "style",
+            agrees: true,
+            text: format!(
+                "both tagged {}",
+                shared.into_iter().take(3).collect::<Vec<_>>().join("/")
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use songrec_storage::SongId;
+
+    fn song(key: Option<&str>, bpm: Option<f32>) -> SongMetadata {
+        let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "x");
+        m.key = key.map(str::to_owned);
+        m.bpm = bpm;
+        m
+    }
+
+    fn with_desc(mut m: SongMetadata, centroid: f32, loud: f32) -> SongMetadata {
+        m.extra.insert(
+            "descriptors".into(),
+            serde_json::json!({"centroid_hz": centroid, "loudness_db": loud, "flatness_db": -30.0,
+                "dynamic_range_db": 10.0, "onset_rate": 2.0, "analysed_secs": 30.0}),
+        );
+        m
+    }
+
+    fn with_tags(mut m: SongMetadata, tags: &[(&str, f32)]) -> SongMetadata {
+        let t: Vec<(String, f32)> = tags.iter().map(|(n, p)| ((*n).into(), *p)).collect();
+        m.extra
+            .insert("style_tags".into(), crate::ingest::style_tags_value(&t));
+        m
+    }
+
+    #[test]
+    fn keys() {
+        let k = |a, b| key_aspect(Some(a), Some(b)).unwrap();
+        assert!(k("A minor", "Am").agrees);
+        assert_eq!(k("A minor", "A minor").text, "same key (A minor)");
+        assert_eq!(
+            k("C major", "A minor").text,
+            "relative keys (C major / A minor)"
+        );
+        assert!(k("C major", "G major").text.starts_with("neighbouring"));
+        assert!(k("A major", "A minor").text.starts_with("parallel"));
+        let d = k("C major", "F# minor");
+        assert!(!d.agrees);
+        assert_eq!(d.text, "different keys (C major vs F# minor)");
+        assert!(key_aspect(Some("nonsense"), Some("C major")).is_none());
+        assert!(key_aspect(None, Some("C major")).is_none());
+    }
+
+    #[test]
+    fn tempi() {
+        assert!(tempo_aspect(122.0, 124.0).agrees);
+        let h = tempo_aspect(61.0, 122.0);
+        assert!(h.agrees && h.text.contains("half/double"));
+        let d = tempo_aspect(90.0, 128.0);
+        assert!(!d.agrees);
+        assert_eq!(d.text, "different tempo (90 vs 128 bpm)");
+    }
+
+    #[test]
+    fn full_explanation_orders_agreement_first() {
+        let q = with_tags(
+            with_desc(song(Some("A minor"), Some(122.0)), 1800.0, -10.0),
+            &[("electronic", 0.7), ("dance", 0.5), ("rock", 0.05)],
+        );
+        let m = with_tags(
+            with_desc(song(Some("E major"), Some(124.0)), 2000.0, -25.0),
+            &[("dance", 0.6), ("electronic", 0.4), ("techno", 0.3)],
+        );
+        let e = explain(&q, &m);
+        let texts: Vec<&str> = e.aspects.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "tempo 122 vs 124 bpm",
+                "similar timbre (both warm, brightness 1.8 vs 2.0 kHz)",
+                "both tonal and sparse",
+                "both tagged electronic/dance",
+                "different keys (A minor vs E major)",
+                "loud vs quiet (-10 vs -25 dBFS)",
+            ]
+        );
+        assert!(
+            e.summary
+                .starts_with("tempo 122 vs 124 bpm, similar timbre")
+        );
+    }
+
+    #[test]
+    fn missing_data_is_left_out() {
+        let e = explain(&song(None, None), &song(None, Some(120.0)));
+        assert!(e.aspects.is_empty());
+        assert_eq!(e.summary, "");
+        // Descriptors of a neural-only analysis (nothing analysed) are ignored.
+        let mut m = song(None, None);
+        m.extra.insert(
+            "descriptors".into(),
+            serde_json::json!({"centroid_hz": 0.0, "loudness_db": 0.0, "analysed_secs": 0.0}),
+        );
+        assert!(descriptors(&m).is_none());
+    }
+
+    #[test]
+    fn style_without_overlap() {
+        let a = style_aspect(&[("rock".into(), 0.8)], &[("classical".into(), 0.9)]).unwrap();
+        assert!(!a.agrees);
+        assert_eq!(a.text, "tagged rock vs classical");
+        assert!(style_aspect(&[("rock".into(), 0.05)], &[("rock".into(), 0.9)]).is_none());
+    }
+}

@@ -1,0 +1,192 @@
+//! `songrec reembed` and `songrec eval`: glue between arguments and `songrec_app::{reembed, eval}`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use songrec_app::factory::Backend;
+use songrec_storage::config::Config;
+
+use crate::cli::{Bar, MigrateBar, progress_bar};
+use crate::exit;
+
+#[derive(Args, Debug)]
+pub struct ReembedArgs {
+    /// The embedder whose vectors to compute: musicnn or dsp.
+    #[arg(long, default_value = "musicnn")]
+    pub embedder: String,
+    /// Recompute songs that already have a vector of this model.
+    #[arg(long)]
+    pub force: bool,
+    /// Songs analysed at once (default: one per core).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Machine-readable summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+pub async fn reembed(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let embedder = songrec_app::embedders::by_name(&args.embedder)?;
+    let model = songrec_app::embedders::model_of(embedder.as_ref());
+    let key = format!("{}-{}", file_safe(&backend.to_string()), model.file_key());
+    let opts = songrec_app::reembed::ReembedOptions {
+        embedder,
+        jobs: args.jobs.unwrap_or(cfg.ingest.jobs),
+        force: args.force,
+        state_file: cfg.cache.path.join("reembed").join(format!("{key}.json")),
+        scratch_dir: cfg.cache.path.join("reembed").join("audio"),
+    };
+    let bar = progress_bar(
+        !args.json,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
+    );
+    let report = songrec_app::reembed::reembed(backend.as_ref(), &opts, &MigrateBar(bar.clone()))
+        .await
+        .with_context(|| {
+            format!(
+                "computing {} vectors in {backend}; run the same command again to continue",
+                model.key()
+            )
+        })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for (id, why) in &report.failed {
+            eprintln!("failed: {} {why}", id.short());
+        }
+        println!(
+            "{}: computed {} songs ({:.0} s of audio in {:.1} s), {} already had one, {} failed, of {} in {backend}",
+            report.model,
+            report.computed,
+            report.audio_secs,
+            report.elapsed_secs,
+            report.already,
+            report.failed.len(),
+            report.songs
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A folder with one sub-folder of songs per label (e.g. genre/, drums/kick/ ...).
+    pub folder: PathBuf,
+    /// Embedders to evaluate: both (musicnn and dsp, plus their blends), dsp or musicnn.
+    #[arg(long, default_value = "both")]
+    pub embedder: String,
+    /// Neural weights of the blends to evaluate, comma-separated.
+    #[arg(long, default_value = "0.6")]
+    pub blend: String,
+    /// Keep the scratch library here (reused by later runs, so files are analysed once);
+    /// default: a temporary folder removed afterwards.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Parallel analysis jobs (default: one per core).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Machine-readable report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn eval(args: &EvalArgs) -> Result<u8> {
+    let embedders = songrec_app::embedders::parse_list(&args.embedder)?;
+    let blends = args
+        .blend
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let w: f32 = s
+                .trim()
+                .parse()
+                .with_context(|| format!("--blend: {s:?} is not a number"))?;
+            if !(0.0..=1.0).contains(&w) {
+                bail!("--blend weights are between 0 and 1, not {w}");
+            }
+            Ok(w)
+        })
+        .collect::<Result<Vec<f32>>>()?;
+    let (work_dir, _temp) = match &args.work_dir {
+        Some(d) => (d.clone(), None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("songrec-eval-")
+                .tempdir()
+                .context("creating a scratch folder for the evaluation library")?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let backend = songrec_local::LocalBackend::open(work_dir.join("library"))
+        .with_context(|| format!("opening the scratch library in {}", work_dir.display()))?;
+    let opts = songrec_app::eval::EvalOptions {
+        folder: args.folder.clone(),
+        embedders,
+        blends,
+        work_dir: work_dir.clone(),
+        jobs: args.jobs.unwrap_or(0),
+    };
+    let bar = progress_bar(
+        !args.json,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files, eta {eta} {wide_msg}",
+    );
+    let progress = Arc::new(Bar {
+        bar: bar.clone(),
+        json: false,
+        lock: Mutex::new(()),
+    });
+    let report = songrec_app::eval::evaluate(&backend, &opts, progress)
+        .await
+        .with_context(|| format!("evaluating {}", args.folder.display()))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(exit::OK);
+    }
+    for (p, why) in &report.failed {
+        eprintln!("skipped {}: {why}", p.display());
+    }
+    let labels: Vec<String> = report
+        .labels
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
+    println!(
+        "{}: {} songs in {} labels ({}){}",
+        args.folder.display(),
+        report.songs,
+        report.labels.len(),
+        labels.join(", "),
+        if report.duplicates > 0 {
+            format!(", {} duplicate files counted once", report.duplicates)
+        } else {
+            String::new()
+        }
+    );
+    println!("same-label precision of `songrec similar` (leave-one-out, k = 1, 5, 10):");
+    println!("  {:<12} {:>6} {:>6} {:>6}", "", "p@1", "p@5", "p@10");
+    for r in &report.rows {
+        println!(
+            "  {:<12} {:>6.3} {:>6.3} {:>6.3}",
+            r.name, r.precision[0], r.precision[1], r.precision[2]
+        );
+    }
+    println!(
+        "  {:<12} {:>6.3} {:>6.3} {:>6.3}",
+        "chance", report.chance, report.chance, report.chance
+    );
+    Ok(exit::OK)
+}
