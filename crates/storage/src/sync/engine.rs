@@ -20,7 +20,7 @@ use crate::backend::{SongRecord, StorageBackend};
 use crate::error::StorageError;
 use crate::id::SongId;
 use crate::metadata::SongMetadata;
-use crate::model::ModelInfo;
+use crate::model::{Embedding, ModelInfo};
 use crate::sync::lease::{Lease, LeaseError, LeaseInfo};
 use crate::sync::merge::merge;
 use crate::sync::plan::{
@@ -216,6 +216,7 @@ async fn run(
         opts,
         writes: AtomicU64::new(0),
         machine: record.machine_id(),
+        models: tokio::sync::Mutex::new(HashMap::new()),
     };
     let result = ex.execute(actions, &mut report, progress).await;
     let _ = std::fs::remove_dir_all(&opts.scratch_dir);
@@ -233,6 +234,7 @@ struct Exec<'a> {
     opts: &'a SyncOptions,
     writes: AtomicU64,
     machine: String,
+    models: tokio::sync::Mutex<HashMap<Side, Vec<ModelInfo>>>,
 }
 
 /// Errors that concern the whole library: stop instead of failing song after song.
@@ -351,16 +353,7 @@ impl Exec<'_> {
         for key in keys {
             let ids = copies.remove(&key).unwrap_or_default();
             let (from, full) = key;
-            let models = if full {
-                self.side(from)
-                    .models()
-                    .await?
-                    .into_iter()
-                    .map(|s| s.model)
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let models = self.models(from).await?;
             for chunk in ids.chunks(batch) {
                 self.check_lease().await?;
                 self.copy(chunk, from, full, &models, report).await?;
@@ -421,6 +414,36 @@ impl Exec<'_> {
                 });
             }
             results.insert(id.clone(), (m.result, m.write));
+        }
+        // The side written to also gets the other side's vectors: a new vector (e.g. from
+        // `songrec reembed`, which bumps the version) travels with the change. Vectors are a
+        // function of the audio and the model, so overwriting an equal one is harmless.
+        for (side, recs) in &mut writes {
+            let models = self.models(side.other()).await?;
+            let fetched: Vec<Result<Vec<Embedding>, StorageError>> =
+                futures::stream::iter(recs.iter())
+                    .map(|r| self.vectors(side.other(), &r.metadata.id, &models))
+                    .buffered(self.opts.concurrency.max(1))
+                    .collect()
+                    .await;
+            let mut keep = Vec::new();
+            for (mut r, v) in std::mem::take(recs).into_iter().zip(fetched) {
+                match v {
+                    Ok(v) => {
+                        r.embeddings = v;
+                        keep.push(r);
+                    }
+                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(e) => {
+                        results.remove(&r.metadata.id);
+                        report.failed.push((
+                            r.metadata.id.clone(),
+                            format!("reading vectors on the {} side: {e}", side.other()),
+                        ));
+                    }
+                }
+            }
+            *recs = keep;
         }
         // Remote first, then here: a run killed in between leaves the merge on the remote,
         // which the next run recognises (the remote then holds the merged, newer version).
@@ -510,36 +533,24 @@ impl Exec<'_> {
                 format!("deleted on the {from} side while syncing; the next run picks it up"),
             ));
         }
-        let records: Vec<SongRecord> = if full {
-            let reads: Vec<(SongId, Result<SongRecord, StorageError>)> =
-                futures::stream::iter(metas)
-                    .map(|m| async move {
-                        let id = m.id.clone();
-                        (id, self.transfer(from, m, models).await)
-                    })
-                    .buffer_unordered(self.opts.concurrency.max(1))
-                    .collect()
-                    .await;
-            let mut ok = Vec::new();
-            for (id, r) in reads {
-                match r {
-                    Ok(rec) => ok.push(rec),
-                    Err(e) if is_fatal(&e) => return Err(e.into()),
-                    Err(e) => report
-                        .failed
-                        .push((id, format!("copying from the {from} side: {e}"))),
-                }
+        let reads: Vec<(SongId, Result<SongRecord, StorageError>)> = futures::stream::iter(metas)
+            .map(|m| async move {
+                let id = m.id.clone();
+                (id, self.transfer(from, m, full, models).await)
+            })
+            .buffer_unordered(self.opts.concurrency.max(1))
+            .collect()
+            .await;
+        let mut records = Vec::new();
+        for (id, r) in reads {
+            match r {
+                Ok(rec) => records.push(rec),
+                Err(e) if is_fatal(&e) => return Err(e.into()),
+                Err(e) => report
+                    .failed
+                    .push((id, format!("copying from the {from} side: {e}"))),
             }
-            ok
-        } else {
-            metas
-                .into_iter()
-                .map(|metadata| SongRecord {
-                    metadata,
-                    embeddings: Vec::new(),
-                })
-                .collect()
-        };
+        }
         if records.is_empty() {
             return Ok(());
         }
@@ -559,14 +570,55 @@ impl Exec<'_> {
         self.commit(&changes)
     }
 
-    /// Audio (if the source has it) and every vector of a song, moved to the target side;
-    /// returns the record (vectors + metadata) to store there.
+    /// The models with vectors on a side (asked once per run and side).
+    async fn models(&self, side: Side) -> Result<Vec<ModelInfo>, StorageError> {
+        let mut cache = self.models.lock().await;
+        if let Some(m) = cache.get(&side) {
+            return Ok(m.clone());
+        }
+        let m: Vec<ModelInfo> = self
+            .side(side)
+            .models()
+            .await?
+            .into_iter()
+            .map(|s| s.model)
+            .collect();
+        cache.insert(side, m.clone());
+        Ok(m)
+    }
+
+    /// Every vector a side holds for a song.
+    async fn vectors(
+        &self,
+        side: Side,
+        id: &SongId,
+        models: &[ModelInfo],
+    ) -> Result<Vec<Embedding>, StorageError> {
+        let mut out = Vec::new();
+        for m in models {
+            if let Some(e) = self.side(side).get_embedding(id, m).await? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every vector of a song and, for a whole-song copy, its audio (if the source has it),
+    /// moved to the target side; returns the record (vectors + metadata) to store there.
     async fn transfer(
         &self,
         from: Side,
         metadata: SongMetadata,
+        full: bool,
         models: &[ModelInfo],
     ) -> Result<SongRecord, StorageError> {
+        if !full {
+            let embeddings = self.vectors(from, &metadata.id, models).await?;
+            return Ok(SongRecord {
+                metadata,
+                embeddings,
+            });
+        }
         let (src, dst) = (self.side(from), self.side(from.other()));
         let id = &metadata.id;
         let ext = Path::new(&metadata.file_name)
@@ -591,12 +643,7 @@ impl Exec<'_> {
         .await;
         let _ = std::fs::remove_file(&tmp);
         audio?;
-        let mut embeddings = Vec::new();
-        for m in models {
-            if let Some(e) = src.get_embedding(id, m).await? {
-                embeddings.push(e);
-            }
-        }
+        let embeddings = self.vectors(from, id, models).await?;
         Ok(SongRecord {
             metadata,
             embeddings,

@@ -898,6 +898,55 @@ mod engine_runs {
         assert_eq!(w.remote.count(&Filter::default()).await.unwrap(), 5);
     }
 
+    /// A new vector (as `songrec reembed` adds, bumping the version) travels with the change,
+    /// also when the other side changed the song's metadata meanwhile (a merge).
+    #[tokio::test(flavor = "current_thread")]
+    async fn new_vectors_travel_with_changes_and_merges() {
+        let mut w = World::new();
+        let (a, b) = (Machine::new("a"), Machine::new("b"));
+        for n in 1..=3 {
+            w.add(&a, n).await;
+        }
+        w.sync(&a, Policy::Newer, false).await;
+        w.sync(&b, Policy::Newer, false).await;
+        let second = ModelInfo::new("second", "2", 3);
+        for n in [1, 2] {
+            let id = sid(n);
+            let e = Embedding {
+                model: second.clone(),
+                vector: vec![f32::from(n), 0.5, 0.25],
+            };
+            a.lib.put_embedding(&id, &e).await.unwrap();
+            let mut m = a.lib.get_metadata(&id).await.unwrap().unwrap();
+            m.touch();
+            a.lib.put_metadata(&m).await.unwrap();
+        }
+        w.edit(&b, 2, 1).await; // b changes song 2's metadata meanwhile
+        w.sync(&a, Policy::Newer, false).await;
+        let r = w.sync(&b, Policy::Newer, false).await;
+        assert_eq!(r.summary.reconcile, 1);
+        w.sync(&a, Policy::Newer, false).await;
+        for lib in [&a.lib, &b.lib, &w.remote] {
+            for n in [1u8, 2] {
+                let v = lib.get_embedding(&sid(n), &second).await.unwrap();
+                assert_eq!(
+                    v.map(|e| e.vector),
+                    Some(vec![f32::from(n), 0.5, 0.25]),
+                    "{lib} song {n}"
+                );
+            }
+            assert!(lib.get_embedding(&sid(3), &second).await.unwrap().is_none());
+            assert!(
+                lib.get_embedding(&sid(1), &model())
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        assert_eq!(state(a.lib.as_ref()).await, state(w.remote.as_ref()).await);
+        assert_eq!(state(b.lib.as_ref()).await, state(w.remote.as_ref()).await);
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn failed_transfers_are_finished_by_the_next_run() {
         let w = World::new();
