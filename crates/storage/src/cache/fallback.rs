@@ -148,6 +148,11 @@ impl FallbackStatus {
         }
     }
 
+    /// A read continued on the copy (a listing that started there).
+    fn served_again(&self) {
+        self.lock().served += 1;
+    }
+
     fn mirror_failed(&self, what: &str, e: &StorageError) {
         let mut s = self.lock();
         s.mirror_errors += 1;
@@ -725,26 +730,33 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+        // A listing that started on the copy continues there, even if the primary is back.
+        if let Some(c) = query
+            .cursor
+            .as_deref()
+            .and_then(|c| c.strip_prefix("offline:"))
+        {
+            let q = ListQuery {
+                cursor: Some(c.to_owned()),
+                ..query.clone()
+            };
+            let mut page = self.secondary.list(&q).await?;
+            self.status.served_again();
+            page.next = page.next.map(|c| format!("offline:{c}"));
+            return Ok(page);
+        }
         let (v, fresh) = match self.primary.list(query).await {
             Ok(v) => {
                 self.status.contact(false, false);
                 (v, true)
             }
             Err(e) if e.is_unavailable() && self.reads => {
-                // A cursor of the primary means nothing to the copy: restart its listing
-                // at the same position, or fail with the primary's error.
-                let q = ListQuery {
-                    cursor: query
-                        .cursor
-                        .as_ref()
-                        .filter(|c| c.starts_with("offline:"))
-                        .map(|c| c.trim_start_matches("offline:").to_owned()),
-                    ..query.clone()
-                };
-                if query.cursor.is_some() && q.cursor.is_none() {
+                // A cursor of the primary means nothing to the copy: fail with the
+                // primary's error rather than restart the listing.
+                if query.cursor.is_some() {
                     return Err(e);
                 }
-                match self.secondary.list(&q).await {
+                match self.secondary.list(query).await {
                     Ok(mut page) => {
                         self.status.served(&e);
                         page.next = page.next.map(|c| format!("offline:{c}"));

@@ -562,6 +562,22 @@ async fn offline_reads_use_the_copy_and_writes_fail_cleanly() {
         .unwrap();
     assert_eq!(page2.items.len(), 2);
     assert_ne!(page.items[0].id, page2.items[0].id);
+    // A listing begun on the copy ends there even if the remote is back meanwhile.
+    b.primary().inner().inner().set_config(Chaos::new(3));
+    let page3 = b
+        .list(&ListQuery {
+            limit: 2,
+            cursor: page2.next.clone(),
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page3.items.len(), 1, "5 songs: 2 + 2 + 1");
+    assert!(page3.next.is_none());
+    b.primary()
+        .inner()
+        .inner()
+        .set_config(Chaos::new(3).fail_ratio(1.0));
     let hits = b
         .search(&SearchQuery::new(model(), vector(3), 2))
         .await
