@@ -277,9 +277,13 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let t = Instant::now();
     let resp = next.run(req).await;
     state.http.end();
-    state
-        .http
-        .record(&method, &route, resp.status().as_u16(), t.elapsed());
+    let elapsed = t.elapsed();
+    let status = resp.status().as_u16();
+    state.http.record(&method, &route, status, elapsed);
+    tracing::debug!(
+        "{method} {route} {status} {:.1} ms",
+        elapsed.as_secs_f64() * 1000.0
+    );
     resp
 }
 
