@@ -17,23 +17,44 @@ fn hex_colour(s: &str) -> RGBColor {
     RGBColor((v >> 16) as u8, (v >> 8) as u8, v as u8)
 }
 
-/// Where point `(x, y)` of the data range lands in a `w`×`h` image.
-pub fn pixel(data: &MapData, w: u32, h: u32, x: f32, y: f32) -> (i32, i32) {
-    let (mut min_x, mut max_x, mut min_y, mut max_y) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
-    for p in &data.points {
-        min_x = min_x.min(p.x);
-        max_x = max_x.max(p.x);
-        min_y = min_y.min(p.y);
-        max_y = max_y.max(p.y);
+/// The data range of a map and where its points land in an image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Frame {
+    min_x: f32,
+    min_y: f32,
+    span_x: f32,
+    span_y: f32,
+}
+
+impl Frame {
+    /// The bounding box of the map's points.
+    pub fn of(data: &MapData) -> Self {
+        let (mut min_x, mut max_x, mut min_y, mut max_y) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
+        for p in &data.points {
+            min_x = min_x.min(p.x);
+            max_x = max_x.max(p.x);
+            min_y = min_y.min(p.y);
+            max_y = max_y.max(p.y);
+        }
+        let span = |lo: f32, hi: f32| if hi > lo { hi - lo } else { 1.0 };
+        Self {
+            min_x,
+            min_y,
+            span_x: span(min_x, max_x),
+            span_y: span(min_y, max_y),
+        }
     }
-    let span = |lo: f32, hi: f32| if hi > lo { hi - lo } else { 1.0 };
-    let (iw, ih) = (
-        w.saturating_sub(2 * MARGIN).max(1) as f32,
-        h.saturating_sub(2 * MARGIN).max(1) as f32,
-    );
-    let px = MARGIN as f32 + (x - min_x) / span(min_x, max_x) * iw;
-    let py = h as f32 - MARGIN as f32 - (y - min_y) / span(min_y, max_y) * ih;
-    (px.round() as i32, py.round() as i32)
+
+    /// Pixel of point `(x, y)` in a `w`×`h` image (y grows downwards, [`MARGIN`] kept free).
+    pub fn pixel(&self, w: u32, h: u32, x: f32, y: f32) -> (i32, i32) {
+        let (iw, ih) = (
+            w.saturating_sub(2 * MARGIN).max(1) as f32,
+            h.saturating_sub(2 * MARGIN).max(1) as f32,
+        );
+        let px = MARGIN as f32 + (x - self.min_x) / self.span_x * iw;
+        let py = h as f32 - MARGIN as f32 - (y - self.min_y) / self.span_y * ih;
+        (px.round() as i32, py.round() as i32)
+    }
 }
 
 /// The map as PNG bytes, `width`×`height` pixels, points coloured `by`.
@@ -50,10 +71,11 @@ pub fn render(data: &MapData, width: u32, height: u32, by: ColorBy) -> DiscoverR
         let [r, g, b] = BACKGROUND;
         root.fill(&RGBColor(r, g, b)).map_err(draw)?;
         let radius = if data.points.len() > 3000 { 2 } else { 4 };
+        let frame = Frame::of(data);
         for (i, p) in data.points.iter().enumerate() {
             let c = hex_colour(PALETTE[data.colour_index(i, by)]);
             root.draw(&Circle::new(
-                pixel(data, width, height, p.x, p.y),
+                frame.pixel(width, height, p.x, p.y),
                 radius,
                 c.filled(),
             ))

@@ -564,8 +564,9 @@ async fn map_page_and_image() {
         let o = (y as usize * w as usize + x as usize) * 3;
         [buf[o], buf[o + 1], buf[o + 2]]
     };
+    let frame = songrec_discover::png::Frame::of(&data);
     for p in &data.points {
-        let (x, y) = songrec_discover::png::pixel(&data, w, h, p.x, p.y);
+        let (x, y) = frame.pixel(w, h, p.x, p.y);
         assert_ne!(
             px(x, y),
             songrec_discover::png::BACKGROUND,
