@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use songrec_app::similar::{SimilarRequest, Target};
+use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_astra::AstraBackend;
 use songrec_storage::cache::{Cache, CacheLayer, CacheStore};
 use songrec_storage::config::Config;
@@ -116,8 +116,7 @@ async fn pass(
         let song = songrec_app::resolve::resolve(b, t).await?;
         let req = SimilarRequest {
             target: Target::Song(Box::new(song)),
-            model: model.clone(),
-            embedder: None,
+            parts: vec![ModelPart::stored(model.clone())],
             k: 10,
             metric: Metric::Cosine,
             threshold: None,

@@ -90,7 +90,10 @@ fn split(spec: &str) -> Vec<&str> {
 
 /// Parses `dsp`, `musicnn`, `both` (or a comma list) into embedders, with the given settings.
 pub fn parse_list_with(spec: &str, cfg: &EmbedderConfig) -> AppResult<Vec<Arc<dyn Embedder>>> {
-    split(spec).into_iter().map(|n| by_name_with(n, cfg)).collect()
+    split(spec)
+        .into_iter()
+        .map(|n| by_name_with(n, cfg))
+        .collect()
 }
 
 /// [`parse_list_with`] with the settings from the environment only.
@@ -132,7 +135,11 @@ mod tests {
         assert_eq!(models_of_list("dsp,musicnn").unwrap()[1].dim, 200);
         assert_eq!(
             model_by_name("dsp").unwrap(),
-            model_of(by_name_with("dsp", &EmbedderConfig::default()).unwrap().as_ref())
+            model_of(
+                by_name_with("dsp", &EmbedderConfig::default())
+                    .unwrap()
+                    .as_ref()
+            )
         );
     }
 

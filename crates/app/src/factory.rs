@@ -102,7 +102,12 @@ fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> 
             };
             let breaker = breaker.persist_to(parts.dir.join("circuit.json"));
             match crash_point(cfg.backend)? {
-                Some(p) => Ok(cached(astra.layer(breaker).layer(p), parts, reads, keep_audio)),
+                Some(p) => Ok(cached(
+                    astra.layer(breaker).layer(p),
+                    parts,
+                    reads,
+                    keep_audio,
+                )),
                 None => Ok(cached(astra.layer(breaker), parts, reads, keep_audio)),
             }
         }

@@ -398,12 +398,7 @@ pub const DEFAULT_BLEND: f32 = 0.6;
 
 /// One embedder's part. The embedder itself (a model load for musicnn) is only built when a
 /// file has to be analysed; a library song's stored vector needs just the model's name.
-fn part(
-    name: &str,
-    weight: f32,
-    target: &Target,
-    cfg: &EmbedderConfig,
-) -> AppResult<ModelPart> {
+fn part(name: &str, weight: f32, target: &Target, cfg: &EmbedderConfig) -> AppResult<ModelPart> {
     let model = crate::embedders::model_by_name(name)?;
     let embedder = match target {
         Target::File(_) => Some(crate::embedders::by_name_with(name, cfg)?),

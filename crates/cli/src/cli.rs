@@ -516,7 +516,9 @@ async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         (None, Some(w)) => songrec_app::similar::Choice::Blend(w),
         (None, None) => args.embedder.parse()?,
     };
-    let parts = songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder).await?;
+    let parts =
+        songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder)
+            .await?;
     tracing::info!("comparing {parts:?}");
     let req = SimilarRequest {
         target: target.clone(),

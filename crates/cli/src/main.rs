@@ -4,15 +4,15 @@
 mod bench;
 mod cache;
 mod cli;
-mod migrate;
 mod dupes;
 mod map;
+mod migrate;
 mod output;
 mod playlist;
-mod quality;
-mod sync;
 mod previews;
+mod quality;
 mod serve;
+mod sync;
 
 use std::collections::HashMap;
 use std::process::ExitCode;

@@ -36,7 +36,11 @@ fn thread_cpu() -> f64 {
     // Fields after the ")" of the command name: state is field 3; utime 14, stime 15.
     let rest = s.rsplit_once(')').map_or("", |r| r.1);
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i - 3).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        f.get(i - 3)
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(14) + ticks(15)) / 100.0
 }
 

@@ -203,7 +203,9 @@ struct Lease<'a> {
 
 impl Lease<'_> {
     fn session(&mut self) -> &mut Session {
-        self.session.as_mut().expect("a lease holds its session until dropped")
+        self.session
+            .as_mut()
+            .expect("a lease holds its session until dropped")
     }
 
     /// Throws the session away (after a panic inside the runtime).
@@ -313,12 +315,7 @@ fn read_model(path: &Path) -> NeuralResult<Vec<u8>> {
     })
 }
 
-fn check_tensor(
-    model: &str,
-    what: &str,
-    ty: &ValueType,
-    width: i64,
-) -> Result<(), NeuralError> {
+fn check_tensor(model: &str, what: &str, ty: &ValueType, width: i64) -> Result<(), NeuralError> {
     let wrong = |reason: String| NeuralError::WrongModel {
         model: model.to_string(),
         reason,
@@ -326,7 +323,9 @@ fn check_tensor(
     match ty {
         ValueType::Tensor { ty, shape, .. } => {
             if *ty != ort::value::TensorElementType::Float32 {
-                return Err(wrong(format!("{what} has element type {ty}, expected float32")));
+                return Err(wrong(format!(
+                    "{what} has element type {ty}, expected float32"
+                )));
             }
             let dims: Vec<i64> = shape.iter().copied().collect();
             if dims.len() != 2 || dims[1] != width || dims[0] > 1 {
@@ -361,7 +360,12 @@ fn verify_signature(session: &Session, model: &str) -> NeuralResult<()> {
                 "it has no output \"{name}\" (outputs: {names:?})"
             )));
         };
-        check_tensor(model, &format!("output \"{name}\""), o.dtype(), width as i64)?;
+        check_tensor(
+            model,
+            &format!("output \"{name}\""),
+            o.dtype(),
+            width as i64,
+        )?;
     }
     Ok(())
 }
@@ -416,7 +420,10 @@ impl MusicnnEmbedder {
     /// first session. Every failure is one [`NeuralError`] variant; nothing panics.
     pub fn new(cfg: &MusicnnConfig) -> NeuralResult<Self> {
         let (model, model_label): (Cow<'static, [u8]>, String) = match &cfg.model {
-            None => (Cow::Borrowed(BUNDLED_MODEL), "the built-in musicnn model".into()),
+            None => (
+                Cow::Borrowed(BUNDLED_MODEL),
+                "the built-in musicnn model".into(),
+            ),
             Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
         };
         let runtime = activate(&cfg.runtime)?;
@@ -499,7 +506,7 @@ impl MusicnnEmbedder {
             .zip(&reference)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        if !(diff <= SELF_CHECK_TOLERANCE) {
+        if diff.is_nan() || diff > SELF_CHECK_TOLERANCE {
             return Err(NeuralError::WrongModel {
                 model: self.model_label.clone(),
                 reason: format!(
@@ -528,7 +535,7 @@ impl MusicnnEmbedder {
     /// Runs the model on `wave` = whole patches of [`PATCH_LEN`] samples each, in one call.
     pub fn run_batch(&self, wave: &[f32]) -> NeuralResult<ModelOutput> {
         let n = wave.len() / PATCH_LEN;
-        if n == 0 || wave.len() % PATCH_LEN != 0 {
+        if n == 0 || !wave.len().is_multiple_of(PATCH_LEN) {
             return Err(NeuralError::Inference {
                 runtime: self.runtime_name(),
                 reason: format!(
@@ -590,7 +597,10 @@ impl MusicnnEmbedder {
     pub fn analyze(&self, audio: &MonoAudio) -> NeuralResult<NeuralAnalysis> {
         let c = self.patches_for(audio)?;
         let out = self.run_batch(&c.batch)?;
-        Ok(pool_outputs(&out, c.real_samples as f32 / MODEL_RATE as f32))
+        Ok(pool_outputs(
+            &out,
+            c.real_samples as f32 / MODEL_RATE as f32,
+        ))
     }
 }
 

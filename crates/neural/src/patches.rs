@@ -193,7 +193,11 @@ pub fn cut(audio: &MonoAudio, max_patches: usize, fill: ShortClip) -> Option<Cut
         if sr == MODEL_RATE {
             fill_patch(&src[p.start..p.start + p.len], fill, &mut batch);
         } else if !windowed {
-            fill_patch(&whole[p.segment][p.start..p.start + p.len], fill, &mut batch);
+            fill_patch(
+                &whole[p.segment][p.start..p.start + p.len],
+                fill,
+                &mut batch,
+            );
         } else if p.len < PATCH_LEN {
             // Shorter than a patch: the whole (short) segment.
             let r = resample(src, sr, MODEL_RATE);
@@ -203,7 +207,9 @@ pub fn cut(audio: &MonoAudio, max_patches: usize, fill: ShortClip) -> Option<Cut
             let in_start = st / up * down;
             let k = MARGIN_IN.div_ceil(down).min(in_start / down);
             let in_a = (in_start - k * down) as usize;
-            let in_b = (in_start + (PATCH_LEN as u64 * down).div_ceil(up) + MARGIN_IN.div_ceil(down) * down)
+            let in_b = (in_start
+                + (PATCH_LEN as u64 * down).div_ceil(up)
+                + MARGIN_IN.div_ceil(down) * down)
                 .min(src.len() as u64) as usize;
             let r = resample(&src[in_a..in_b], sr, MODEL_RATE);
             let off = (k * up) as usize;
@@ -291,7 +297,12 @@ mod tests {
         let mean = c.batch.iter().sum::<f32>() / PATCH_LEN as f32;
         assert!((mean - 0.5).abs() < 0.02, "{mean}");
         let native = tone(PATCH_LEN * 2, MODEL_RATE);
-        let c = cut(&MonoAudio::from_samples(native.clone(), 16_000), 1, ShortClip::ZeroPad).unwrap();
+        let c = cut(
+            &MonoAudio::from_samples(native.clone(), 16_000),
+            1,
+            ShortClip::ZeroPad,
+        )
+        .unwrap();
         assert_eq!(c.batch, native[PATCH_LEN / 2..PATCH_LEN / 2 + PATCH_LEN]);
         assert!(cut(&MonoAudio::from_samples(vec![], 22_050), 8, ShortClip::Loop).is_none());
     }

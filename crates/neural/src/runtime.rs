@@ -182,8 +182,8 @@ fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
     })?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol, if present, has ONNX Runtime's documented signature.
-    let get_base: libloading::Symbol<GetApiBase> = unsafe { lib.get(b"OrtGetApiBase\0") }
-        .map_err(|_| NeuralError::NotOnnxRuntime {
+    let get_base: libloading::Symbol<GetApiBase> =
+        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| NeuralError::NotOnnxRuntime {
             path: path.to_path_buf(),
         })?;
     // SAFETY: OrtGetApiBase takes no arguments and returns a static table (or null).
@@ -248,7 +248,9 @@ pub fn activate(requested: &Runtime) -> NeuralResult<Arc<ActiveRuntime>> {
     if let Some(active) = guard.as_ref() {
         let same = match (&active.runtime, &loaded) {
             (Runtime::Tract, None) => true,
-            (Runtime::OnnxRuntime { .. }, Some(l)) => active.canonical.as_ref() == Some(&l.canonical),
+            (Runtime::OnnxRuntime { .. }, Some(l)) => {
+                active.canonical.as_ref() == Some(&l.canonical)
+            }
             _ => false,
         };
         return if same {

@@ -64,7 +64,11 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
 #[test]
 fn reproduces_expected_json() {
     let e = ort();
-    assert!(e.runtime().version().starts_with("1.31"), "{}", e.runtime().version());
+    assert!(
+        e.runtime().version().starts_with("1.31"),
+        "{}",
+        e.runtime().version()
+    );
     let exp = expected();
     let out = e.run_batch(&reference_signal()).unwrap();
     let dp = max_abs_diff(&out.penultimate, &flat(&exp.penultimate));

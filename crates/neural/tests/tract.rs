@@ -107,7 +107,12 @@ fn different_music_gets_different_vectors() {
             16_000,
         ))
         .unwrap();
-    let cos: f32 = a.embedding.iter().zip(&b.embedding).map(|(x, y)| x * y).sum();
+    let cos: f32 = a
+        .embedding
+        .iter()
+        .zip(&b.embedding)
+        .map(|(x, y)| x * y)
+        .sum();
     assert!(cos < 0.99, "cosine {cos}");
 }
 
@@ -156,7 +161,11 @@ fn short_clips_get_a_vector() {
         assert_eq!(a.patches, 1);
         assert_eq!(a.embedding.len(), 200);
         assert!(a.embedding.iter().all(|x| x.is_finite()));
-        assert!((a.analysed_secs - secs).abs() < 0.01, "{secs}: {}", a.analysed_secs);
+        assert!(
+            (a.analysed_secs - secs).abs() < 0.01,
+            "{secs}: {}",
+            a.analysed_secs
+        );
     }
     assert!(matches!(
         e.analyze(&MonoAudio::from_samples(Vec::new(), 22_050)),
@@ -281,7 +290,10 @@ fn text_file_as_library() {
     let err = MusicnnEmbedder::new(&ort_cfg(p)).unwrap_err();
     assert!(matches!(err, NeuralError::LibraryLoad { .. }), "{err}");
     let dir_err = MusicnnEmbedder::new(&ort_cfg(dir.path().to_path_buf())).unwrap_err();
-    assert!(matches!(dir_err, NeuralError::LibraryLoad { .. }), "{dir_err}");
+    assert!(
+        matches!(dir_err, NeuralError::LibraryLoad { .. }),
+        "{dir_err}"
+    );
 }
 
 #[test]

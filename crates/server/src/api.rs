@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use songrec_app::embedders::model_of;
-use songrec_app::similar::{SimilarRequest, Target};
+use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_audio::Embedder;
 use songrec_storage::{
     Filter, ListQuery, Match, Metric, ModelInfo, SongId, SongMetadata, SortKey, StorageBackend,
@@ -534,8 +534,11 @@ pub async fn similar_to_song(
     let (model, embedder) = choose_model(&st, sp.model.as_deref(), sp.embedder.as_deref()).await?;
     let req = SimilarRequest {
         target: Target::Song(Box::new(song.clone())),
-        model: model.clone(),
-        embedder,
+        parts: vec![ModelPart {
+            model: model.clone(),
+            embedder,
+            weight: 1.0,
+        }],
         k: sp.k,
         metric: sp.metric,
         threshold: sp.threshold,
@@ -670,8 +673,11 @@ pub async fn similar_to_upload(
         .map_err(|e| ApiError::internal("waiting for an analysis slot", e))?;
     let req = SimilarRequest {
         target: Target::File(tmp.path().to_path_buf()),
-        model: model.clone(),
-        embedder: Some(embedder),
+        parts: vec![ModelPart {
+            model: model.clone(),
+            embedder: Some(embedder),
+            weight: 1.0,
+        }],
         k: sp.k,
         metric: sp.metric,
         threshold: sp.threshold,

@@ -175,6 +175,7 @@ impl From<AppError> for ApiError {
                 "undecodable_audio",
                 a.to_string(),
             ),
+            AppError::Neural(n) => Self::internal("starting the neural embedder", &n),
             AppError::Resolve(m) => Self::not_found(m),
             AppError::Invalid(m) => Self::bad_request(m),
         }

@@ -60,7 +60,11 @@ pub fn ort_library() -> PathBuf {
         )
     });
     let p = PathBuf::from(p);
-    assert!(p.is_file(), "SONGREC_TEST_ORT_LIBRARY={} does not exist", p.display());
+    assert!(
+        p.is_file(),
+        "SONGREC_TEST_ORT_LIBRARY={} does not exist",
+        p.display()
+    );
     p
 }
 
@@ -73,7 +77,11 @@ pub fn old_ort_library() -> PathBuf {
         )
     });
     let p = PathBuf::from(p);
-    assert!(p.is_file(), "SONGREC_TEST_ORT_OLD_LIBRARY={} does not exist", p.display());
+    assert!(
+        p.is_file(),
+        "SONGREC_TEST_ORT_OLD_LIBRARY={} does not exist",
+        p.display()
+    );
     p
 }
 
@@ -110,7 +118,8 @@ pub fn music(seconds: f32, seed: u32) -> Vec<f32> {
                 * 0.08;
             let bass = 0.2 * (2.0 * std::f32::consts::PI * root * 0.5 * t).sin();
             let beat = t % 0.5;
-            let kick = 0.6 * (-beat * 30.0).exp() * (2.0 * std::f32::consts::PI * 60.0 * beat).sin();
+            let kick =
+                0.6 * (-beat * 30.0).exp() * (2.0 * std::f32::consts::PI * 60.0 * beat).sin();
             chord + bass + kick
         })
         .collect()
