@@ -325,15 +325,21 @@ impl State {
             find(head, needle.as_bytes()).is_some() || find(body, needle.as_bytes()).is_some()
         };
         {
+            // Every matching rule counts the request (so each rule's `nth` refers to the same
+            // sequence of requests), then the first rule whose turn it is fires.
             let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+            let mut hit = None;
             for (rule, seen) in rules.iter_mut() {
                 if matches(&rule.needle) {
                     let n = *seen;
                     *seen += 1;
-                    if n == rule.nth {
-                        return Some(rule.fault);
+                    if n == rule.nth && hit.is_none() {
+                        hit = Some(rule.fault);
                     }
                 }
+            }
+            if hit.is_some() {
+                return hit;
             }
         }
         if self.plan.ratio <= 0.0 || self.plan.only.as_deref().is_some_and(|n| !matches(n)) {
@@ -771,5 +777,31 @@ mod tests {
         assert_eq!(st.pick(b"POST /", b"{\"find\":1}"), None);
         assert_eq!(st.pick(b"POST /", b"{\"insertMany\":2}"), Some(f));
         assert_eq!(st.pick(b"POST /", b"{\"insertMany\":3}"), None);
+    }
+
+    #[test]
+    fn several_rules_on_one_needle_count_the_same_requests() {
+        let reset = Fault::new(FaultKind::Reset, When::After);
+        let hang = Fault::new(FaultKind::Timeout, When::Before);
+        let st = State {
+            upstream: "127.0.0.1:1".parse().unwrap(),
+            plan: FaultPlan::none(),
+            rng: Mutex::new(0),
+            rules: Mutex::new(VecDeque::from([
+                (Rule::new("PUT ", 0, reset), 0),
+                (Rule::new("PUT ", 1, hang), 0),
+                (Rule::new("PUT ", 3, reset), 0),
+            ])),
+            requests: AtomicUsize::new(0),
+            forwarded: AtomicUsize::new(0),
+            injected: AtomicUsize::new(0),
+            frozen: AtomicUsize::new(0),
+            log: Mutex::new(Vec::new()),
+            freeze_matches: AtomicUsize::new(0),
+            triggered: std::sync::atomic::AtomicBool::new(false),
+            disarmed: std::sync::atomic::AtomicBool::new(false),
+        };
+        let seq: Vec<_> = (0..5).map(|_| st.pick(b"PUT /a", b"")).collect();
+        assert_eq!(seq, vec![Some(reset), Some(hang), None, Some(reset), None]);
     }
 }
