@@ -18,6 +18,9 @@ use crate::AppResult;
 /// A backend ready for use, with its stack visible in `Display`.
 pub type Backend = Arc<dyn StorageBackend>;
 
+/// Consecutive unretryable remote failures after which a bulk tool's circuit opens.
+const BULK_BREAKER_THRESHOLD: u32 = 5;
+
 /// How long a remote that failed is left alone before it is tried again (every process
 /// using the same cache folder honours it).
 pub const REMOTE_COOL_DOWN: Duration = Duration::from_secs(30);
@@ -90,7 +93,16 @@ fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> 
         }
         BackendKind::Astra => {
             let astra = AstraBackend::connect(cfg)?;
-            let breaker = CircuitBreaker::new(1, REMOTE_COOL_DOWN);
+            // Interactive commands open the circuit after one failure the client could not
+            // retry away (reads then come from the offline copy at once). Bulk tools (migrate,
+            // sync: `keep_audio == false`) make thousands of calls and retry whole steps
+            // themselves: one unlucky call must not fail the rest of the run for a cool-down.
+            let threshold = if keep_audio {
+                1
+            } else {
+                BULK_BREAKER_THRESHOLD
+            };
+            let breaker = CircuitBreaker::new(threshold, REMOTE_COOL_DOWN);
             let Some(parts) = cache_parts(cfg) else {
                 // CircuitBreaker(Astra(..)): the client retries transient failures itself;
                 // the breaker stops hammering a remote that keeps failing.

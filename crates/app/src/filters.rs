@@ -11,7 +11,7 @@ use crate::{AppError, AppResult};
 /// use songrec_app::filters::FilterSpec;
 /// let spec = FilterSpec { genre: Some("rock".into()), bpm: Some("110..130".into()), ..FilterSpec::default() };
 /// let f = spec.to_filter().unwrap();
-/// assert_eq!(f.conditions.len(), 2);
+/// assert_eq!(f.all.len(), 2);
 /// assert!(FilterSpec { bpm: Some("fast".into()), ..FilterSpec::default() }.to_filter().is_err());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
