@@ -169,13 +169,14 @@ pub async fn evaluate(
     let chance = chance(&label_list.iter().map(|x| x.1).collect::<Vec<_>>());
 
     // The rankings: each embedder alone, then the blends.
-    let mut rankings: Vec<(String, Vec<ModelPart>)> = opts
+    // `None` = what `similar` does by default (`auto`: chosen per song).
+    let mut rankings: Vec<(String, Option<Vec<ModelPart>>)> = opts
         .embedders
         .iter()
         .map(|e| {
             (
                 crate::embedders::short_name(e.name()).to_owned(),
-                vec![ModelPart::of(e.clone(), 1.0)],
+                Some(vec![ModelPart::of(e.clone(), 1.0)]),
             )
         })
         .collect();
@@ -185,12 +186,13 @@ pub async fn evaluate(
         for w in &opts.blends {
             rankings.push((
                 format!("blend {w}"),
-                vec![
+                Some(vec![
                     ModelPart::of(n.clone(), *w),
                     ModelPart::of(d.clone(), 1.0 - *w),
-                ],
+                ]),
             ));
         }
+        rankings.push(("auto".to_owned(), None));
     }
     let mut ids: Vec<&SongId> = labels.keys().collect();
     ids.sort();
@@ -205,9 +207,22 @@ pub async fn evaluate(
             let Some(label) = labels.get(&m.id) else {
                 continue;
             };
+            let target = Target::Song(Box::new(m.clone()));
+            let parts = match &parts {
+                Some(p) => p.clone(),
+                None => {
+                    crate::similar::choose_parts(
+                        backend,
+                        &target,
+                        &crate::similar::Choice::Auto,
+                        &songrec_storage::config::EmbedderConfig::default(),
+                    )
+                    .await?
+                }
+            };
             let req = SimilarRequest {
-                target: Target::Song(Box::new(m.clone())),
-                parts: parts.clone(),
+                target,
+                parts,
                 k: 10,
                 metric: Metric::Cosine,
                 threshold: None,

@@ -109,9 +109,10 @@ pub struct IngestArgs {
     /// Files or folders (searched recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Embedders to run: dsp, musicnn or both (musicnn runs on tract, or on ONNX Runtime when
-    /// SONGREC_ORT_LIBRARY / [embedder] onnxruntime_library is set).
-    #[arg(long, default_value = "dsp")]
+    /// Embedders to run: both (default: `similar` then blends style and sound), dsp (about 3x
+    /// faster) or musicnn. musicnn runs on tract, or on ONNX Runtime when
+    /// SONGREC_ORT_LIBRARY / [embedder] onnxruntime_library is set.
+    #[arg(long, default_value = "both")]
     pub embedder: String,
     /// Parallel analysis jobs (default: one per core).
     #[arg(short, long)]
@@ -276,7 +277,7 @@ pub fn parse_migrate_spec(spec: &str) -> Result<(String, String)> {
 #[derive(Args, Debug)]
 pub struct InitAstraArgs {
     /// Embedders whose vector collections to create: dsp, musicnn or both.
-    #[arg(long, default_value = "dsp")]
+    #[arg(long, default_value = "both")]
     pub embedder: String,
 }
 

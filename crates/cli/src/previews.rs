@@ -20,8 +20,8 @@ pub struct PreviewsArgs {
     /// Store country, e.g. US or GB (default [previews] country, else the API's default).
     #[arg(long)]
     pub country: Option<String>,
-    /// Embedders to run: dsp.
-    #[arg(long, default_value = "dsp")]
+    /// Embedders to run: both (default, as `ingest`), dsp or musicnn.
+    #[arg(long, default_value = "both")]
     pub embedder: String,
     /// Parallel analysis jobs (default: one per core).
     #[arg(short, long)]
@@ -39,7 +39,7 @@ pub async fn run(args: &PreviewsArgs, cfg: &Config, backend: Backend) -> Result<
         .country
         .clone()
         .or_else(|| Some(cfg.previews.country.clone()).filter(|c| !c.is_empty()));
-    opts.embedders = songrec_app::embedders::parse_list(&args.embedder)?;
+    opts.embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
     opts.jobs = args.jobs.unwrap_or(cfg.ingest.jobs);
     opts.timeout = Duration::from_secs(30);
     let reports =

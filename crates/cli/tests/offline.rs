@@ -256,8 +256,8 @@ fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down()
     assert_eq!(json(&o)["song"]["title"], "Slow Piano 1", "{}", text(&o));
     assert_eq!(
         json(&o)["embeddings"].as_array().unwrap().len(),
-        1,
-        "vectors listed offline"
+        2,
+        "both vectors (dsp, musicnn) listed offline"
     );
     assert!(stderr(&o).contains("warning: remote unavailable"));
 
