@@ -311,6 +311,23 @@ impl State {
         }
     }
 
+    fn new(upstream: SocketAddr, plan: FaultPlan) -> Self {
+        State {
+            upstream,
+            rng: Mutex::new(plan.seed ^ 0x9E37_79B9_7F4A_7C15),
+            rules: Mutex::new(plan.rules.iter().cloned().map(|r| (r, 0)).collect()),
+            plan,
+            requests: AtomicUsize::new(0),
+            forwarded: AtomicUsize::new(0),
+            injected: AtomicUsize::new(0),
+            frozen: AtomicUsize::new(0),
+            log: Mutex::new(Vec::new()),
+            freeze_matches: AtomicUsize::new(0),
+            triggered: std::sync::atomic::AtomicBool::new(false),
+            disarmed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
     /// Uniform in [0, 1) from a 64-bit LCG (Knuth's MMIX constants).
     fn next(&self) -> f64 {
         let mut r = self.rng.lock().unwrap_or_else(|p| p.into_inner());
@@ -414,20 +431,7 @@ impl FaultProxy {
             what: "reading the bound address".into(),
             source,
         })?;
-        let state = Arc::new(State {
-            upstream,
-            rng: Mutex::new(plan.seed ^ 0x9E37_79B9_7F4A_7C15),
-            rules: Mutex::new(plan.rules.iter().cloned().map(|r| (r, 0)).collect()),
-            plan,
-            requests: AtomicUsize::new(0),
-            forwarded: AtomicUsize::new(0),
-            injected: AtomicUsize::new(0),
-            frozen: AtomicUsize::new(0),
-            log: Mutex::new(Vec::new()),
-            freeze_matches: AtomicUsize::new(0),
-            triggered: std::sync::atomic::AtomicBool::new(false),
-            disarmed: std::sync::atomic::AtomicBool::new(false),
-        });
+        let state = Arc::new(State::new(upstream, plan));
         let st = state.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -759,20 +763,10 @@ mod tests {
     #[test]
     fn rules_hit_the_nth_match_only() {
         let f = Fault::new(FaultKind::ServiceUnavailable, When::Before);
-        let st = State {
-            upstream: "127.0.0.1:1".parse().unwrap(),
-            plan: FaultPlan::none(),
-            rng: Mutex::new(0),
-            rules: Mutex::new(VecDeque::from([(Rule::new("insertMany", 1, f), 0)])),
-            requests: AtomicUsize::new(0),
-            forwarded: AtomicUsize::new(0),
-            injected: AtomicUsize::new(0),
-            frozen: AtomicUsize::new(0),
-            log: Mutex::new(Vec::new()),
-            freeze_matches: AtomicUsize::new(0),
-            triggered: std::sync::atomic::AtomicBool::new(false),
-            disarmed: std::sync::atomic::AtomicBool::new(false),
-        };
+        let st = State::new(
+            "127.0.0.1:1".parse().unwrap(),
+            FaultPlan::rules(vec![Rule::new("insertMany", 1, f)]),
+        );
         assert_eq!(st.pick(b"POST /", b"{\"insertMany\":1}"), None);
         assert_eq!(st.pick(b"POST /", b"{\"find\":1}"), None);
         assert_eq!(st.pick(b"POST /", b"{\"insertMany\":2}"), Some(f));
@@ -783,24 +777,14 @@ mod tests {
     fn several_rules_on_one_needle_count_the_same_requests() {
         let reset = Fault::new(FaultKind::Reset, When::After);
         let hang = Fault::new(FaultKind::Timeout, When::Before);
-        let st = State {
-            upstream: "127.0.0.1:1".parse().unwrap(),
-            plan: FaultPlan::none(),
-            rng: Mutex::new(0),
-            rules: Mutex::new(VecDeque::from([
-                (Rule::new("PUT ", 0, reset), 0),
-                (Rule::new("PUT ", 1, hang), 0),
-                (Rule::new("PUT ", 3, reset), 0),
-            ])),
-            requests: AtomicUsize::new(0),
-            forwarded: AtomicUsize::new(0),
-            injected: AtomicUsize::new(0),
-            frozen: AtomicUsize::new(0),
-            log: Mutex::new(Vec::new()),
-            freeze_matches: AtomicUsize::new(0),
-            triggered: std::sync::atomic::AtomicBool::new(false),
-            disarmed: std::sync::atomic::AtomicBool::new(false),
-        };
+        let st = State::new(
+            "127.0.0.1:1".parse().unwrap(),
+            FaultPlan::rules(vec![
+                Rule::new("PUT ", 0, reset),
+                Rule::new("PUT ", 1, hang),
+                Rule::new("PUT ", 3, reset),
+            ]),
+        );
         let seq: Vec<_> = (0..5).map(|_| st.pick(b"PUT /a", b"")).collect();
         assert_eq!(seq, vec![Some(reset), Some(hang), None, Some(reset), None]);
     }
