@@ -6,8 +6,9 @@
 //! candidate on every model (fetching the few vectors a pool lacks), and ranks by the weighted
 //! mix. Scores of different models live on different scales (DSP vectors are centred and spread
 //! over −1..1; musicnn's post-ReLU vectors sit in 0.5..1), so each model's scores are
-//! standardised over the candidate pool before mixing; the similarity shown is still the
-//! weighted mean cosine, which reads like any other cosine.
+//! standardised over the candidate pool before mixing; the similarity shown is the mix mapped
+//! back onto the cosine scale (see [`blend`]), so it reads like any other cosine and never
+//! contradicts the order.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -302,7 +303,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// `rows[c][m]` is candidate `c`'s cosine on model `m`. Each model's scores are standardised
 /// over the candidates (z-scores) so that a model whose cosines all sit in a narrow band weighs
 /// what its weight says; ties keep input order. Returns `(candidate index, shown similarity)`
-/// best first, where the shown similarity is the weighted mean cosine.
+/// best first. The shown similarity is the blended z-score mapped back onto the cosine scale
+/// (`Σ wᵢ·meanᵢ + z·Σ wᵢ·sdᵢ`): close to the weighted mean cosine, and in the same order as
+/// the ranking, so a list never shows a lower number above a higher one.
 ///
 /// ```
 /// // Model 0 spreads widely, model 1 narrowly; with weights 0.5/0.5 the narrow model's
@@ -311,7 +314,8 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// let r = songrec_app::similar::blend(&rows, &[0.5, 0.5]);
 /// assert_eq!(r.len(), 3);
 /// assert_eq!(r[0].0, 2); // good on both beats extreme on one
-/// assert!((r[0].1 - 0.64).abs() < 1e-6);
+/// assert!(r.windows(2).all(|p| p[0].1 >= p[1].1)); // shown in ranking order
+/// assert!((r[0].1 - 0.659).abs() < 1e-3);
 /// ```
 pub fn blend(rows: &[Vec<f32>], weights: &[f32]) -> Vec<(usize, f32)> {
     let m = weights.len();
@@ -333,24 +337,32 @@ pub fn blend(rows: &[Vec<f32>], weights: &[f32]) -> Vec<(usize, f32)> {
         mean[j] = mu;
         sd[j] = var.sqrt();
     }
-    let mut scored: Vec<(usize, f64, f32)> = rows
+    // Back onto the cosine scale: the weighted mean of the pool means plus the blended
+    // z-score times the weighted spread (a constant column adds its value, no spread).
+    let base: f64 = (0..m).map(|j| f64::from(w[j]) * mean[j]).sum();
+    let spread: f64 = (0..m)
+        .filter(|&j| sd[j] > 1e-9)
+        .map(|j| f64::from(w[j]) * sd[j])
+        .sum();
+    let mut scored: Vec<(usize, f64)> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let mut z = 0f64;
-            let mut shown = 0f32;
             for j in 0..m {
                 let x = r.get(j).copied().unwrap_or(0.0);
-                shown += w[j] * x;
                 if sd[j] > 1e-9 {
                     z += f64::from(w[j]) * (f64::from(x) - mean[j]) / sd[j];
                 }
             }
-            (i, z, shown)
+            (i, z)
         })
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    scored.into_iter().map(|(i, _, s)| (i, s)).collect()
+    scored
+        .into_iter()
+        .map(|(i, z)| (i, (base + z * spread).clamp(-1.0, 1.0) as f32))
+        .collect()
 }
 
 #[cfg(test)]
@@ -379,6 +391,33 @@ mod tests {
         assert!(blend(&[], &[0.5, 0.5]).is_empty());
         let rows = vec![vec![0.1, 0.9], vec![0.9, 0.1]];
         assert_eq!(blend(&rows, &[-1.0, 1.0])[0].0, 0);
+    }
+
+    #[test]
+    fn shown_similarity_follows_the_ranking() {
+        let mut x = 1u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        };
+        // A wide model and a narrow one, as DSP and musicnn are.
+        let rows: Vec<Vec<f32>> = (0..200)
+            .map(|_| vec![next(), 0.75 + 0.25 * next()])
+            .collect();
+        let r = blend(&rows, &[0.3, 0.7]);
+        assert_eq!(r.len(), 200);
+        assert!(
+            r.windows(2).all(|p| p[0].1 >= p[1].1),
+            "shown in rank order"
+        );
+        assert!(r.iter().all(|p| (-1.0..=1.0).contains(&p.1)));
+        // The narrow model's favourite is near the top although its wide score is average.
+        let best_narrow = (0..200)
+            .max_by(|&a, &b| rows[a][1].total_cmp(&rows[b][1]))
+            .unwrap();
+        assert!(r.iter().position(|p| p.0 == best_narrow).unwrap() < 40);
     }
 
     #[test]
