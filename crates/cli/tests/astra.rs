@@ -4,50 +4,23 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const TOKEN: &str = "AstraCS:cli-test-token-abcdef0123456789";
-const AK: &str = "songrec-cli-test";
-const SK: &str = "cli-test-secret-key-0123456789";
+mod support;
 
+use support::{AK, SK, TOKEN};
+
+/// The two cloud servers (`support::Cloud`) and their addresses.
 struct Cloud {
-    _rt: tokio::runtime::Runtime,
     dataapi: String,
     s3: String,
-    _s3: songrec_devservers::S3Server,
-    _api: songrec_dataapi_server::ServerHandle,
-    _dir: tempfile::TempDir,
+    _servers: support::Cloud,
 }
 
 fn cloud() -> Cloud {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (api, s3) = rt.block_on(async {
-        let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-            songrec_dataapi_server::Token::new(TOKEN),
-        ))
-        .await
-        .unwrap();
-        let s3 = songrec_devservers::S3Server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            &dir.path().join("s3"),
-            &["music"],
-            AK,
-            SK,
-        )
-        .await
-        .unwrap();
-        (api, s3)
-    });
+    let servers = support::Cloud::start();
     Cloud {
-        dataapi: api.base_url(),
-        s3: s3.endpoint(),
-        _rt: rt,
-        _s3: s3,
-        _api: api,
-        _dir: dir,
+        dataapi: servers.api.base_url(),
+        s3: servers.s3.endpoint(),
+        _servers: servers,
     }
 }
 

@@ -11,50 +11,30 @@ use songrec_storage::config::Config;
 use songrec_storage::sync::digest::digest;
 use songrec_storage::{SongId, StorageBackend};
 
-const TOKEN: &str = "AstraCS:cli-sync-token-abcdef0123456789";
-const AK: &str = "songrec-sync-test";
-const SK: &str = "sync-cli-secret-key-0123456789";
+mod support;
 
+use support::{AK, SK, TOKEN};
+
+/// The two cloud servers (`support::Cloud`: runtime, servers, scratch folder) and their addresses.
 struct Cloud {
-    rt: tokio::runtime::Runtime,
     dataapi: String,
     s3: String,
-    _s3: songrec_devservers::S3Server,
-    _api: songrec_dataapi_server::ServerHandle,
-    dir: tempfile::TempDir,
+    servers: support::Cloud,
+}
+
+impl std::ops::Deref for Cloud {
+    type Target = support::Cloud;
+    fn deref(&self) -> &support::Cloud {
+        &self.servers
+    }
 }
 
 fn cloud() -> Cloud {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (api, s3) = rt.block_on(async {
-        let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-            songrec_dataapi_server::Token::new(TOKEN),
-        ))
-        .await
-        .unwrap();
-        let s3 = songrec_devservers::S3Server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            &dir.path().join("s3"),
-            &["music"],
-            AK,
-            SK,
-        )
-        .await
-        .unwrap();
-        (api, s3)
-    });
+    let servers = support::Cloud::start();
     let c = Cloud {
-        dataapi: api.base_url(),
-        s3: s3.endpoint(),
-        rt,
-        _s3: s3,
-        _api: api,
-        dir,
+        dataapi: servers.api.base_url(),
+        s3: servers.s3.endpoint(),
+        servers,
     };
     let o = c.run(
         c.dir.path(),
