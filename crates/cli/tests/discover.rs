@@ -232,35 +232,14 @@ fn discovery_commands_on_a_local_library() {
     assert_eq!(v["fingerprinted"], 0, "fingerprints were stored");
 }
 
-const TOKEN: &str = "AstraCS:discover-test-token-0123456789";
-const AK: &str = "songrec-discover-test";
-const SK: &str = "discover-test-secret-key-0123456789";
+mod support;
+
+use support::{AK, SK, TOKEN};
 
 #[test]
 fn discovery_commands_on_the_astra_backend() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (api, s3) = rt.block_on(async {
-        let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-            songrec_dataapi_server::Token::new(TOKEN),
-        ))
-        .await
-        .unwrap();
-        let s3 = songrec_devservers::S3Server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            &dir.path().join("s3"),
-            &["music"],
-            AK,
-            SK,
-        )
-        .await
-        .unwrap();
-        (api, s3)
-    });
+    let cloud = support::Cloud::start();
+    let (api, s3) = (&cloud.api, &cloud.s3);
     let (dataapi, s3_url) = (api.base_url(), s3.endpoint());
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
@@ -343,5 +322,5 @@ fn discovery_commands_on_the_astra_backend() {
     let o = astra(&["clusters", "-k", "3", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(json(&o)["songs"], 11);
-    drop((api, s3, rt));
+    drop(cloud);
 }
