@@ -5,6 +5,9 @@
 #   - scripts/e2e/node_modules: playwright-core, pinned by scripts/e2e/package-lock.json (npm ci);
 #   - a Python virtualenv (target/test-venv) with astrapy (the independent Data API client the
 #     local Data API server is checked with) and numpy (.npy interoperability);
+#   - real recordings (target/test-audio): Debian's sound-theme-freedesktop (27 short Ogg Vorbis
+#     sounds) and asc-music (3 MP3 soundtrack pieces), fetched with `apt-get download` (no root
+#     needed) and unpacked with dpkg-deb; tests that need real decoder output read them;
 #   - ONNX Runtime's native library from the PyPI onnxruntime wheels (target/ort): 1.31.1 for the
 #     musicnn tests on ONNX Runtime, and an older 1.20.1 for the "too old" error test. The wheels
 #     are only downloaded and unzipped (pip download), never installed.
@@ -44,6 +47,29 @@ if [ ! -f "$e2e/node_modules/.package-lock.json" ] || ! cmp -s "$e2e/package-loc
   cp "$e2e/package-lock.json" "$e2e/node_modules/.songrec-lock"
 fi
 echo "export SONGREC_TEST_PYTHON=$venv/bin/python"
+
+# Real recordings from Debian packages: target/test-audio/{freedesktop,asc}/ (see the header).
+audio="${SONGREC_TEST_AUDIO:-$repo/target/test-audio}"
+fetch_deb_audio() { # package, folder inside the package, destination name
+  local pkg="$1" inner="$2" dest="$audio/$3"
+  if [ ! -f "$dest/.complete" ]; then
+    echo "fetching real recordings: Debian package $pkg into $dest" >&2
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && apt-get download "$pkg" >&2 2>/dev/null) || {
+      [ "$(id -u)" -eq 0 ] && apt-get update -qq >&2
+      (cd "$tmp" && apt-get download "$pkg" >&2)
+    }
+    dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/x"
+    rm -rf "$dest" && mkdir -p "$dest"
+    cp "$tmp/x/$inner"/* "$dest/"
+    rm -rf "$tmp"
+    touch "$dest/.complete"
+  fi
+}
+fetch_deb_audio sound-theme-freedesktop usr/share/sounds/freedesktop/stereo freedesktop
+fetch_deb_audio asc-music usr/share/games/asc/music asc
+echo "export SONGREC_TEST_AUDIO=$audio"
 
 # ONNX Runtime shared libraries, taken out of the PyPI wheels (any CPython tag will do: the
 # library inside does not depend on Python; pinned to cp311 manylinux_2_28 for reproducibility).

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(scripts/test-deps.sh)"
-export SONGREC_TEST_PYTHON SONGREC_TEST_ORT_LIBRARY SONGREC_TEST_ORT_OLD_LIBRARY
+export SONGREC_TEST_PYTHON SONGREC_TEST_AUDIO SONGREC_TEST_ORT_LIBRARY SONGREC_TEST_ORT_OLD_LIBRARY
 
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
