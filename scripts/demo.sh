@@ -1,43 +1,89 @@
 #!/usr/bin/env bash
-# The main job, end to end on the local backend: build songrec, make a small example library of
-# synthesised songs (encoded to mp3/flac/ogg/m4a with tags when ffmpeg is available), ingest it,
-# and ask for similar songs. Usage: scripts/demo.sh [library-dir]
+# The main job, end to end on the local backend: build songrec, make a small example library,
+# ingest it, and ask for similar songs. The library holds real recordings when the system's
+# package manager can fetch them (Debian's asc-music: three soundtrack pieces, fetched with
+# `apt-get download`, no root needed), plus synthesised songs in five styles encoded to
+# mp3/flac/ogg/m4a/wav with tags (when ffmpeg is present; as root it installs it).
+#
+# Usage: scripts/demo.sh [library-dir]      (default: target/demo/library)
+# Rerunning it is a no-op for the library: the example files are made the same way every time
+# (bit-exact encodes), so ingest finds them all already there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo build --locked -p songrec-cli
-songrec=target/debug/songrec
 work=target/demo
 lib="${1:-$work/library}"
 music="$work/music"
-rm -rf "$music" && mkdir -p "$music"
-if ! command -v ffmpeg >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null || true
-fi
+say() { echo "== $*" >&2; }
 
-"$songrec" synth "$work/wav" --per-style 4 --seconds 30
-if command -v ffmpeg >/dev/null 2>&1; then
-  # One format per song, with title/artist/genre tags, like a real mixed library.
-  formats=(mp3 flac ogg m4a wav)
-  i=0
-  for f in "$work"/wav/*.wav; do
-    base="$(basename "$f" .wav)"; artist="${base%% - *}"; title="${base#* - }"
-    genre="$(echo "$artist" | awk '{print tolower($2)}')"
-    ext="${formats[$((i % ${#formats[@]}))]}"; i=$((i + 1))
-    ffmpeg -hide_banner -loglevel error -y -i "$f" -metadata title="$title" -metadata artist="$artist" \
-      -metadata genre="$genre" "$music/$base.$ext"
-  done
+if [ ! -x target/debug/songrec ]; then
+  say "building songrec (the first build takes about a quarter of an hour on 2 cores)"
 else
-  echo "(ffmpeg not found: the example library stays WAV)" >&2
-  cp "$work"/wav/*.wav "$music/"
+  say "building songrec (up to date in seconds unless the code changed)"
+fi
+cargo build --locked -q -p songrec-cli
+songrec=target/debug/songrec
+
+if ! command -v ffmpeg >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  say "installing ffmpeg with apt-get (to encode the example songs to mp3/flac/ogg/m4a)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; } ||
+    echo "   (could not install ffmpeg: the example songs stay WAV)" >&2
 fi
 
-echo; echo "== songrec ingest $music"
+mkdir -p "$music"
+find "$music" -maxdepth 1 -type f -delete # files an older demo left loose (re-encoded on every run)
+# Real music first: what a new user should see. Reuses the test fixtures when present.
+real="$music/real"
+if [ ! -f "$real/.complete" ]; then
+  if [ -d target/test-audio/asc ] && ls target/test-audio/asc/*.mp3 >/dev/null 2>&1; then
+    mkdir -p "$real" && cp target/test-audio/asc/*.mp3 "$real/" && touch "$real/.complete"
+  else
+    say "fetching real music: Debian package asc-music (10 MB, three soundtrack pieces) with apt-get download"
+    tmp="$(mktemp -d)"
+    if (cd "$tmp" && apt-get download asc-music >/dev/null 2>&1) && dpkg-deb -x "$tmp"/asc-music_*.deb "$tmp/x"; then
+      mkdir -p "$real" && cp "$tmp"/x/usr/share/games/asc/music/*.mp3 "$real/" && touch "$real/.complete"
+    else
+      echo "   (the package manager could not fetch it: the demo falls back to synthesised songs only)" >&2
+    fi
+    rm -rf "$tmp"
+  fi
+fi
+
+synth="$music/synth"
+if [ ! -f "$synth/.complete" ]; then
+  say "synthesising 20 example songs in five styles"
+  "$songrec" synth "$work/wav" --per-style 4 --seconds 30 >/dev/null
+  rm -rf "$synth" && mkdir -p "$synth"
+  if command -v ffmpeg >/dev/null 2>&1; then
+    say "encoding them to mp3/flac/ogg/m4a/wav with tags (ffmpeg, bit-exact so reruns make the same files)"
+    formats=(mp3 flac ogg m4a wav)
+    i=0
+    for f in "$work"/wav/*.wav; do
+      base="$(basename "$f" .wav)"; artist="${base%% - *}"; title="${base#* - }"
+      genre="$(echo "$artist" | awk '{print tolower($2)}')"
+      ext="${formats[$((i % ${#formats[@]}))]}"; i=$((i + 1))
+      ffmpeg -hide_banner -loglevel error -y -i "$f" -fflags +bitexact -flags:a +bitexact \
+        -metadata title="$title" -metadata artist="$artist" -metadata genre="$genre" "$synth/$base.$ext"
+    done
+  else
+    echo "   (ffmpeg not found: the example library stays WAV)" >&2
+    cp "$work"/wav/*.wav "$synth/"
+  fi
+  touch "$synth/.complete"
+fi
+
+echo; echo "== songrec --library $lib ingest $music"
 "$songrec" --library "$lib" ingest "$music"
 echo; echo "== songrec list"
 "$songrec" --library "$lib" list -n 10
+if [ -f "$real/frontiers.mp3" ]; then
+  echo; echo "== songrec similar $real/frontiers.mp3 -k 5   (a real soundtrack piece)"
+  "$songrec" --library "$lib" similar "$real/frontiers.mp3" -k 5
+fi
 echo; echo "== songrec similar \"Warehouse Pulse 1\" -k 5"
 "$songrec" --library "$lib" similar "Warehouse Pulse 1" -k 5
-echo; echo "== songrec similar \"Slow Piano 2\" -k 5"
-"$songrec" --library "$lib" similar "Slow Piano 2" -k 5
 echo; echo "== songrec stats"
 "$songrec" --library "$lib" stats
+echo
+echo "The demo library is at $lib: keep using it with"
+echo "  $songrec --library $lib similar \"Slow Piano 2\""
+echo "or export SONGREC_LIBRARY=$lib"

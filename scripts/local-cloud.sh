@@ -26,7 +26,9 @@ case "$cmd" in
 esac
 
 stop
+echo "building songrec, the Data API server and the S3 server (minutes on a first build)..." >&2
 cargo build --locked -q -p songrec-dataapi-server -p songrec-devservers -p songrec-cli
+echo "starting the Data API server and the S3 server on 127.0.0.1..." >&2
 mkdir -p "$dir/dataapi" "$dir/s3"
 token="AstraCS:local-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 access_key="songrec-local"

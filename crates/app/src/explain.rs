@@ -178,6 +178,18 @@ fn timbre_aspect(a: &Desc, b: &Desc) -> Vec<Aspect> {
                 cb / 1000.0
             ),
         }
+    } else if brightness_word(ca) == brightness_word(cb) {
+        // Apart in brightness but in the same band: that reads as agreement, never "warm vs warm".
+        Aspect {
+            aspect: "timbre",
+            agrees: true,
+            text: format!(
+                "both {} (brightness {} vs {})",
+                brightness_word(ca),
+                khz(ca),
+                khz(cb)
+            ),
+        }
     } else {
         Aspect {
             aspect: "timbre",
@@ -338,6 +350,25 @@ mod tests {
         assert_eq!(d.text, "different keys (C major vs F# minor)");
         assert!(key_aspect(Some("nonsense"), Some("C major")).is_none());
         assert!(key_aspect(None, Some("C major")).is_none());
+    }
+
+    #[test]
+    fn same_brightness_band_reads_as_agreement() {
+        let desc = |c: f32| Desc {
+            centroid_hz: c,
+            flatness_db: -30.0,
+            loudness_db: -12.0,
+            dynamic_range_db: 10.0,
+            onset_rate: 0.0,
+        };
+        // 1.1 and 2.4 kHz: both "warm", but more than 25 % apart.
+        let t = &timbre_aspect(&desc(1100.0), &desc(2400.0))[0];
+        assert!(t.agrees, "{}", t.text);
+        assert_eq!(t.text, "both warm (brightness 1.1 kHz vs 2.4 kHz)");
+        assert!(!t.text.contains(" vs warm"));
+        let d = &timbre_aspect(&desc(800.0), &desc(3000.0))[0];
+        assert!(!d.agrees);
+        assert_eq!(d.text, "dark vs bright sound (0.8 kHz vs 3.0 kHz)");
     }
 
     #[test]

@@ -41,10 +41,53 @@ pub enum Reads {
 pub struct Opened {
     /// The stack.
     pub backend: Backend,
+    /// The library in the user's words ([`describe`]): what to print instead of the stack.
+    pub description: String,
     /// The disk cache, for statistics.
     pub cache: Option<Arc<CacheStore>>,
     /// The offline copy, to refresh it and to read its status.
     pub offline: Option<Arc<dyn SnapshotRefresh>>,
+}
+
+/// The library in the user's words: "local library at PATH", "cloud library at HOST/KEYSPACE
+/// (cached)". The layered stack (`Fallback(Cache(...))`) is for `-v` and `doctor`.
+///
+/// ```
+/// use songrec_storage::config::{BackendKind, Config};
+/// let mut cfg = Config::from_sources(None, &Default::default()).unwrap();
+/// cfg.local.path = "/music/lib".into();
+/// assert_eq!(songrec_app::factory::describe(&cfg, BackendKind::Local), "local library at /music/lib");
+/// cfg.astra.api_endpoint = "https://db-1.apps.astra.datastax.com".into();
+/// cfg.astra.keyspace = "music".into();
+/// cfg.cache.enabled = false;
+/// assert_eq!(
+///     songrec_app::factory::describe(&cfg, BackendKind::Astra),
+///     "cloud library at db-1.apps.astra.datastax.com/music (no cache)"
+/// );
+/// ```
+pub fn describe(cfg: &Config, kind: BackendKind) -> String {
+    describe_cached(cfg, kind, cfg.cache.enabled)
+}
+
+fn describe_cached(cfg: &Config, kind: BackendKind, cached: bool) -> String {
+    match kind {
+        BackendKind::Local => format!("local library at {}", cfg.local.path.display()),
+        BackendKind::Astra => {
+            let host = url::Url::parse(cfg.astra.api_endpoint.trim())
+                .ok()
+                .and_then(|u| {
+                    u.host_str().map(|h| {
+                        format!(
+                            "{h}{}",
+                            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                        )
+                    })
+                })
+                .unwrap_or_else(|| "?".to_owned());
+            let cache = if cached { "cached" } else { "no cache" };
+            format!("cloud library at {host}/{} ({cache})", cfg.astra.keyspace)
+        }
+    }
 }
 
 impl Opened {
@@ -82,11 +125,18 @@ pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
 }
 
 fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> {
+    let mut opened = open_stack(cfg, reads, keep_audio)?;
+    opened.description = describe_cached(cfg, cfg.backend, opened.cache.is_some());
+    Ok(opened)
+}
+
+fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> {
     match cfg.backend {
         BackendKind::Local => {
             // Local(...)
             Ok(Opened {
                 backend: with_test_hooks(cfg.backend, LocalBackend::open(&cfg.local.path)?)?,
+                description: String::new(),
                 cache: None,
                 offline: None,
             })
@@ -108,6 +158,7 @@ fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> 
                 // the breaker stops hammering a remote that keeps failing.
                 return Ok(Opened {
                     backend: with_test_hooks(cfg.backend, astra.layer(breaker))?,
+                    description: String::new(),
                     cache: None,
                     offline: None,
                 });
@@ -156,6 +207,7 @@ fn cached<B: StorageBackend + 'static>(
     );
     Opened {
         backend: stack.clone(),
+        description: String::new(),
         cache: Some(parts.store),
         offline: Some(stack),
     }

@@ -183,6 +183,55 @@ pub fn scan(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
     (files, errors)
 }
 
+/// Extensions (lower case, without the dot) of the files under `roots` that [`scan`] passes
+/// over, with how many of each: what to tell a user whose folder held no audio songrec reads.
+/// Hidden files and folders are skipped, as in [`scan`]; files without an extension count as "".
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("a.au"), b"x").unwrap();
+/// std::fs::write(dir.path().join("b.AU"), b"x").unwrap();
+/// std::fs::write(dir.path().join("c.mp3"), b"x").unwrap();
+/// let seen = songrec_app::ingest::unsupported_extensions(&[dir.path().to_path_buf()]);
+/// assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![("au".to_string(), 2)]);
+/// ```
+pub fn unsupported_extensions(roots: &[PathBuf]) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    let mut stack: Vec<PathBuf> = Vec::new();
+    let mut count = |p: &Path| {
+        if !is_audio_name(p) {
+            let ext = p
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            *seen.entry(ext).or_insert(0) += 1;
+        }
+    };
+    for r in roots {
+        if r.is_dir() {
+            stack.push(r.clone());
+        } else if r.is_file() {
+            count(r);
+        }
+    }
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(_) if e.path().is_file() => count(&e.path()),
+                _ => {}
+            }
+        }
+    }
+    seen
+}
+
 fn stat(p: &Path) -> Option<(u64, u128)> {
     let m = std::fs::metadata(p).ok()?;
     let mtime = m

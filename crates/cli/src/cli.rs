@@ -20,25 +20,44 @@ use crate::output;
 #[command(name = "songrec", version, about, long_about = None)]
 pub struct Cli {
     /// Storage backend: local (default) or astra.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = backend_name, help_heading = GLOBAL)]
     pub storage_backend: Option<String>,
     /// Local library folder (holds data/); default ~/.local/share/songrec.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub library: Option<PathBuf>,
     /// Configuration file (default: $SONGREC_CONFIG, ./config.toml, ~/.config/songrec/config.toml).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// More log output (-v, -vv).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// Do not use the disk cache or the offline copy of a remote library.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_cache: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The heading of the options every command takes, apart from each command's own.
+const GLOBAL: &str = "Global options";
+
+/// `--storage-backend`: checked by clap, so a wrong name is a usage error (exit 2).
+fn backend_name(s: &str) -> Result<String, String> {
+    s.parse::<songrec_storage::config::BackendKind>()
+        .map(|_| s.to_owned())
+        .map_err(|_| "use local or astra".to_owned())
+}
+
+/// A count that must be at least 1 (`-k`, `-n`): clap refuses 0 as a usage error (exit 2).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,8 +76,8 @@ pub enum Command {
     Stats(JsonFlag),
     /// Rebuild the local vector index from the .npy files.
     Reindex,
-    /// Copy the whole library between backends: `migrate local->astra` (or local→astra, or
-    /// --from local --to astra). Idempotent and resumable; never changes the source.
+    /// Copy the whole library between backends: `migrate --from local --to astra` (or
+    /// `'local->astra'` quoted, or local→astra). Idempotent and resumable; never changes the source.
     /// `migrate --status` shows the last runs from the ledger.
     Migrate(MigrateArgs),
     /// Create the Astra DB collections (idempotent; reports collections with other settings).
@@ -183,7 +202,7 @@ pub struct SimilarArgs {
     #[arg(long)]
     pub file: Option<PathBuf>,
     /// Number of results.
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = 10, value_parser = at_least_one)]
     pub k: usize,
     /// Skip this many of the best results.
     #[arg(long, default_value_t = 0)]
@@ -226,7 +245,8 @@ pub struct ShowArgs {
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
-    /// FROM->TO, e.g. local->astra (also local→astra).
+    /// FROM→TO, e.g. local→astra, or 'local->astra' in quotes (unquoted, a shell reads `>` as a
+    /// redirect). Same as --from local --to astra.
     pub spec: Option<String>,
     /// Source backend.
     #[arg(long)]
@@ -260,6 +280,9 @@ pub struct MigrateArgs {
 }
 
 /// Parses `local->astra`, `local→astra`, `local=>astra`, `local:astra` or `local to astra`.
+///
+/// An unquoted `local->astra` reaches us as `local-`: the shell took `>astra` as a redirect
+/// (and created a file named `astra`). That is recognised and explained, as a usage error.
 pub fn parse_migrate_spec(spec: &str) -> Result<(String, String)> {
     for sep in ["->", "→", "=>", " to ", ":"] {
         if let Some((a, b)) = spec.split_once(sep) {
@@ -269,9 +292,32 @@ pub fn parse_migrate_spec(spec: &str) -> Result<(String, String)> {
             }
         }
     }
-    bail!(
-        "cannot read {spec:?} as FROM->TO; try `songrec migrate local->astra` or `--from local --to astra`"
-    )
+    if let Some(from) = spec.strip_suffix('-').or_else(|| spec.strip_suffix('=')) {
+        let from = from.trim();
+        let to = if from == "astra" { "local" } else { "astra" };
+        return Err(crate::UsageError(format!(
+            "`{spec}` is what is left of `{from}->{to}` after the shell read `>{to}` as a redirect: \
+             it ran `songrec migrate {spec}` and may have created an empty file named `{to}` in this \
+             folder{stray} (delete it).\n\
+             Type `songrec migrate --from {from} --to {to}`, or quote the arrow: \
+             `songrec migrate '{from}->{to}'` (`{from}→{to}` needs no quotes).",
+            stray = stray_file_hint(to),
+        ))
+        .into());
+    }
+    Err(crate::UsageError(format!(
+        "cannot read {spec:?} as FROM→TO; type `songrec migrate --from local --to astra` \
+         (or `'local->astra'` in quotes, or local→astra)"
+    ))
+    .into())
+}
+
+/// " (there is one: ./astra, 0 bytes)" when a file left by a redirect is in the working folder.
+fn stray_file_hint(name: &str) -> String {
+    match std::fs::metadata(name) {
+        Ok(m) if m.is_file() => format!(" (there is one: ./{name}, {} bytes)", m.len()),
+        _ => String::new(),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -390,18 +436,63 @@ impl Progress for Bar {
 }
 
 /// A progress bar on stderr when it is a terminal (and `wanted`), else a hidden one.
+///
+/// It ticks on its own (spinner and elapsed time move while files are in flight), and its
+/// `{eta}` is the work left at the average pace of the work done so far (elapsed / done ×
+/// left), shown once something is done: not indicatif's estimate from the latest steps, which
+/// said "2m" for a 7 s ingest whose first files all finished at once.
 pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
     if !wanted || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(0);
     b.set_style(
-        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(template)
+            .map(|s| s.with_key("eta", eta_from_work_done))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    b.enable_steady_tick(std::time::Duration::from_millis(150));
     b
 }
 
-async fn ingest(args: &IngestArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+fn eta_from_work_done(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = w.write_str(&eta_text(
+        state.pos(),
+        state.len(),
+        state.elapsed().as_secs_f64(),
+    ));
+}
+
+/// "…" until something is done, then elapsed / done × left, e.g. "12s", "3m05s".
+fn eta_text(done: u64, total: Option<u64>, elapsed_secs: f64) -> String {
+    let Some(total) = total else {
+        return "…".to_owned();
+    };
+    if done == 0 {
+        return "…".to_owned();
+    }
+    let left = total.saturating_sub(done) as f64 * elapsed_secs / done as f64;
+    let secs = left.round() as u64;
+    if secs < 60 {
+        format!("{secs}s")
+    } else if secs < 3600 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h{:02}m", secs / 3600, secs % 3600 / 60)
+    }
+}
+
+async fn ingest(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
+    let backend = opened.backend.clone();
+    // A path that does not exist is a mistake, not a partly finished job: nothing is done.
+    for p in &args.paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            bail!(
+                "{}: no such file or folder; nothing was ingested",
+                p.display()
+            );
+        }
+    }
     let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
     let state_file = if args.force {
         None
@@ -437,6 +528,27 @@ async fn ingest(args: &IngestArgs, cfg: &Config, backend: Backend) -> Result<u8>
         songrec_app::ingest::ingest(backend.as_ref(), &args.paths, &opts, progress).await?;
     bar.finish_and_clear();
     let failed = summary.failed();
+    if summary.files.is_empty() {
+        let roots: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        let seen = songrec_app::ingest::unsupported_extensions(&args.paths);
+        let mut msg = format!("no audio files found under {}", roots.join(", "));
+        if !seen.is_empty() {
+            let list: Vec<String> = seen
+                .iter()
+                .map(|(ext, n)| format!(".{ext} ({n})"))
+                .collect();
+            msg.push_str(&format!(
+                "; files seen but not read: {} (songrec reads {}; convert others with ffmpeg)",
+                list.join(", "),
+                songrec_app::ingest::AUDIO_EXTENSIONS
+                    .iter()
+                    .map(|e| format!(".{e}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+        bail!(msg);
+    }
     if args.json {
         println!(
             "{}",
@@ -453,13 +565,14 @@ async fn ingest(args: &IngestArgs, cfg: &Config, backend: Backend) -> Result<u8>
             }
         }
         println!(
-            "ingested {} new, {} already in the library, {} failed ({} files, {:.1} s, {:.0} s of audio analysed) into {backend}",
+            "ingested {} new, {} already in the library, {} failed ({} files, {:.1} s, {:.0} s of audio analysed) into the {}",
             summary.added(),
             summary.skipped(),
             failed.len(),
             summary.files.len(),
             summary.elapsed_secs,
-            summary.audio_secs
+            summary.audio_secs,
+            opened.description
         );
     }
     Ok(if failed.is_empty() {
@@ -557,10 +670,34 @@ async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
     Ok(exit::OK)
 }
 
+/// Commands that work on an existing library refuse a local folder that holds none (a typo in
+/// `--library` would otherwise list "0 of 0 songs"); `ingest` and `previews` create it, saying where.
+pub fn require_library(command: &Command, cfg: &Config) -> Result<()> {
+    if cfg.backend != songrec_storage::config::BackendKind::Local {
+        return Ok(());
+    }
+    let root = &cfg.local.path;
+    if root.join("data").is_dir() {
+        return Ok(());
+    }
+    match command {
+        Command::Ingest(_) | Command::Previews(_) => {
+            eprintln!("creating a new library at {}", root.display());
+            Ok(())
+        }
+        _ => bail!(
+            "no songrec library at {}: ingest songs first (`songrec --library {} ingest ~/Music`), \
+             or point --library / SONGREC_LIBRARY at an existing library",
+            root.display(),
+            root.display()
+        ),
+    }
+}
+
 pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
     let backend = opened.backend.clone();
     match &cli.command {
-        Command::Ingest(a) => ingest(a, cfg, backend).await,
+        Command::Ingest(a) => ingest(a, cfg, opened).await,
         Command::List(a) => list(a, backend).await,
         Command::Similar(a) => similar(a, cfg, backend).await,
         Command::Show(a) => {
@@ -593,7 +730,7 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
         Command::Stats(j) => {
             let mut stats = songrec_app_stats(backend.as_ref()).await?;
             stats.cache = opened.cache.as_ref().and_then(|c| c.stats().ok());
-            output::stats(&backend.to_string(), &stats, j.json)?;
+            output::stats(&opened.description, &stats, j.json)?;
             Ok(exit::OK)
         }
         Command::Reembed(a) => crate::quality::reembed(a, cfg, backend).await,
@@ -759,6 +896,18 @@ mod tests {
     use super::parse_migrate_spec;
 
     #[test]
+    fn eta_follows_the_work_done() {
+        use super::eta_text;
+        assert_eq!(eta_text(0, Some(18), 7.0), "…", "nothing done: no guess");
+        // 9 of 18 files in 7 s: 7 s more, whatever the first file took.
+        assert_eq!(eta_text(9, Some(18), 7.0), "7s");
+        assert_eq!(eta_text(1, Some(18), 7.0), "1m59s");
+        assert_eq!(eta_text(18, Some(18), 7.0), "0s");
+        assert_eq!(eta_text(1, Some(1000), 10.0), "2h46m");
+        assert_eq!(eta_text(5, None, 1.0), "…");
+    }
+
+    #[test]
     fn migrate_spellings() {
         for s in [
             "local->astra",
@@ -775,5 +924,25 @@ mod tests {
         }
         assert!(parse_migrate_spec("local").is_err());
         assert!(parse_migrate_spec("->astra").is_err());
+    }
+
+    #[test]
+    fn migrate_spec_cut_by_a_shell_redirect_is_explained() {
+        for (typed, from, to) in [
+            ("local-", "local", "astra"),
+            ("astra-", "astra", "local"),
+            ("local=", "local", "astra"),
+        ] {
+            let e = parse_migrate_spec(typed).unwrap_err();
+            assert!(
+                e.downcast_ref::<crate::UsageError>().is_some(),
+                "{typed}: a usage error"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains("redirect"), "{msg}");
+            assert!(msg.contains(&format!("--from {from} --to {to}")), "{msg}");
+            assert!(msg.contains(&format!("'{from}->{to}'")), "{msg}");
+            assert!(msg.contains(&format!("file named `{to}`")), "{msg}");
+        }
     }
 }

@@ -55,10 +55,26 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit::ERROR)
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::from(exit::ERROR)
+            }
         }
     }
 }
+
+/// A command line that parsed but cannot mean anything (exit code 2, like clap's own errors).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 fn init_logging(verbose: u8, quiet: bool) {
     // symphonia warns about harmless quirks of real files (junk before a header, ...); the
@@ -128,6 +144,7 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         _ => songrec_app::factory::Reads::RemoteOnly,
     };
+    cli::require_library(&cli.command, &cfg)?;
     let opened = songrec_app::factory::open(&cfg, reads)
         .with_context(|| format!("opening the {} library", cfg.backend))?;
     tracing::info!("using {}", opened.backend);

@@ -117,9 +117,14 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     let (from, to) = match (&args.spec, &args.from, &args.to) {
         (Some(s), None, None) => parse_migrate_spec(s)?,
         (None, Some(f), Some(t)) => (f.clone(), t.clone()),
-        _ => bail!(
-            "say where from and to: `songrec migrate local->astra` or `--from local --to astra`"
-        ),
+        _ => {
+            return Err(crate::UsageError(
+                "say where from and to: `songrec migrate --from local --to astra` (or \
+                 `'local->astra'` in quotes, or local→astra)"
+                    .into(),
+            )
+            .into());
+        }
     };
     let (from_kind, to_kind): (BackendKind, BackendKind) = (
         from.parse().context("migration source")?,
@@ -140,17 +145,24 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     };
     let (source, target) = (build(from_kind)?, build(to_kind)?);
     let plan = songrec_app::migrate::plan(
-        &source
-            .list_versions()
-            .await
-            .with_context(|| format!("listing the songs of {source}"))?,
-        &target
-            .list_versions()
-            .await
-            .with_context(|| format!("listing the songs of {target}"))?,
+        &source.list_versions().await.with_context(|| {
+            format!(
+                "listing the songs of the {}",
+                songrec_app::factory::describe(cfg, from_kind)
+            )
+        })?,
+        &target.list_versions().await.with_context(|| {
+            format!(
+                "listing the songs of the {}",
+                songrec_app::factory::describe(cfg, to_kind)
+            )
+        })?,
     );
+    tracing::info!("migrating {source} -> {target}");
     println!(
-        "{source} -> {target}: {} songs to copy, {} already there, {} deletions on the source (left to sync)",
+        "{} -> {}: {} songs to copy, {} already there, {} deletions on the source (left to sync)",
+        songrec_app::factory::describe(cfg, from_kind),
+        songrec_app::factory::describe(cfg, to_kind),
         plan.to_copy.len(),
         plan.up_to_date,
         plan.source_tombstones

@@ -156,6 +156,81 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
     assert_eq!(o.status.code(), Some(0), "all ok → exit 0: {:?}", text(&o));
 }
 
+/// What a new user meets on a wrong path or a wrong word: a clear message and the documented
+/// exit code (1 for a failed command, 2 for a usage error), never a quiet success.
+#[test]
+fn wrong_paths_and_usage_errors_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let code = |o: &Output| o.status.code().unwrap_or(-1);
+
+    // A missing path is an error naming it, not "finished, rerun to finish".
+    let o = songrec(&lib, &["ingest", "/nonexistent/songrec-music"]);
+    let (_, err) = text(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("/nonexistent/songrec-music"), "{err}");
+    assert!(err.contains("no such file or folder"), "{err}");
+
+    // A folder without audio says so and lists what it passed over.
+    let empty = dir.path().join("not-music");
+    std::fs::create_dir_all(empty.join("sub")).unwrap();
+    std::fs::write(empty.join("sub/pluck.au"), b".snd").unwrap();
+    std::fs::write(empty.join("cover.jpg"), b"jpg").unwrap();
+    let o = songrec(&lib, &["ingest", empty.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("no audio files found under"), "{err}");
+    assert!(err.contains(".au (1)") && err.contains(".jpg (1)"), "{err}");
+
+    // A reading command on a folder holding no library.
+    let typo = dir.path().join("typo");
+    for args in [&["list"][..], &["stats"], &["similar", "anything"]] {
+        let o = songrec(&typo, args);
+        let (out, err) = text(&o);
+        assert_eq!(code(&o), 1, "{args:?}: {out}{err}");
+        assert!(err.contains("no songrec library at"), "{args:?}: {err}");
+        assert!(
+            !typo.exists(),
+            "a reading command created {}",
+            typo.display()
+        );
+    }
+
+    // Usage errors exit 2, like clap's own.
+    for args in [
+        &["--storage-backend", "foo", "list"][..],
+        &["similar", "x", "-k", "0"],
+        &["migrate", "local-"],
+        &["migrate", "nonsense"],
+    ] {
+        let o = songrec(&lib, args);
+        let (_, err) = text(&o);
+        assert_eq!(code(&o), 2, "{args:?}: {err}");
+    }
+    // The shell ate `>astra`: say so, and how to type it.
+    let o = songrec(&lib, &["migrate", "local-"]);
+    let (_, err) = text(&o);
+    assert!(
+        err.contains("redirect") && err.contains("--from local --to astra"),
+        "{err}"
+    );
+    assert!(err.contains("'local->astra'"), "{err}");
+
+    // A subcommand's help puts the global options under their own heading.
+    let o = songrec(&lib, &["similar", "--help"]);
+    let (out, _) = text(&o);
+    let global = out
+        .find("Global options:")
+        .expect("a Global options heading");
+    let own = out.find("--threshold").expect("similar's own options");
+    assert!(own < global, "own options first:\n{out}");
+    assert!(
+        out[global..].contains("--library") && out[global..].contains("--storage-backend"),
+        "{out}"
+    );
+    assert!(!out[..global].contains("--storage-backend"), "{out}");
+}
+
 #[test]
 fn similar_show_delete_stats() {
     let dir = tempfile::tempdir().unwrap();

@@ -115,6 +115,24 @@ fn missing(var: &str, what: &str) -> StorageError {
     ))
 }
 
+/// Refuses a value still holding the placeholder `.env.example` ships (`https://<db-id>-...`,
+/// `AstraCS:...`, `...`, `s3.example.com`, `my-music`), naming the variable. The value itself is
+/// never printed (it may be a secret).
+fn placeholder(var: &str, value: &str) -> StorageResult<()> {
+    let v = value.trim();
+    let is_placeholder = (v.contains('<') && v.contains('>'))
+        || v.ends_with("...")
+        || v.contains("example.com")
+        || v == "my-music";
+    if is_placeholder {
+        return Err(StorageError::InvalidInput(format!(
+            "{var} still holds the placeholder from .env.example: set it to your own value \
+             (environment or .env)"
+        )));
+    }
+    Ok(())
+}
+
 fn host_of(endpoint: &str) -> String {
     match url::Url::parse(endpoint.trim()) {
         Ok(u) => format!(
@@ -141,6 +159,8 @@ pub(crate) fn data_api_config(cfg: &Config) -> StorageResult<DataApiConfig> {
             "the Astra application token",
         ));
     }
+    placeholder("ASTRA_DB_API_ENDPOINT", &a.api_endpoint)?;
+    placeholder("ASTRA_DB_APPLICATION_TOKEN", a.token.expose())?;
     let timeout = Duration::from_secs(a.request_timeout_secs.max(1));
     Ok(DataApiConfig::new(a.api_endpoint.trim(), a.token.clone())
         .with_keyspace(&a.keyspace)
@@ -162,6 +182,10 @@ pub(crate) fn s3_config(cfg: &Config) -> StorageResult<blobs::S3Config> {
     if s.secret_access_key.is_empty() {
         return Err(missing("AWS_SECRET_ACCESS_KEY", "the S3 secret key"));
     }
+    placeholder("SONGREC_S3_ENDPOINT", &s.endpoint)?;
+    placeholder("SONGREC_S3_BUCKET", &s.bucket)?;
+    placeholder("AWS_ACCESS_KEY_ID", &s.access_key_id)?;
+    placeholder("AWS_SECRET_ACCESS_KEY", s.secret_access_key.expose())?;
     let mut c = blobs::S3Config::new(
         s.bucket.trim(),
         &s.region,
@@ -1488,5 +1512,42 @@ impl StorageBackend for AstraBackend {
 
     async fn flush(&self) -> StorageResult<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::placeholder;
+
+    #[test]
+    fn env_example_values_are_recognised_and_named() {
+        // Every value .env.example ships for the cloud settings.
+        let example = include_str!("../../../../.env.example");
+        let vars = [
+            "ASTRA_DB_API_ENDPOINT",
+            "ASTRA_DB_APPLICATION_TOKEN",
+            "SONGREC_S3_ENDPOINT",
+            "SONGREC_S3_BUCKET",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ];
+        for var in vars {
+            let line = example
+                .lines()
+                .find(|l| l.starts_with(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("{var} in .env.example"));
+            let value = &line[var.len() + 1..];
+            let e = placeholder(var, value).unwrap_err().to_string();
+            assert!(e.contains(var) && e.contains("placeholder"), "{e}");
+            assert!(!e.contains(value), "the value is not echoed: {e}");
+        }
+        for real in [
+            "https://0123-eu-west-1.apps.astra.datastax.com",
+            "AstraCS:abcdef:0123456789",
+            "http://127.0.0.1:9000",
+            "music-bucket",
+        ] {
+            assert!(placeholder("X", real).is_ok(), "{real}");
+        }
     }
 }

@@ -393,12 +393,22 @@ fn two_processes_share_a_cache_folder() {
                 ])
                 .env("SONGREC_CACHE_TEST_CHILD", dir.path())
                 .env("SONGREC_CACHE_TEST_SEED", seed.to_string())
+                // The child is a test harness too: keep its own "running 1 test ... test
+                // result" lines out of this test's log unless it fails.
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success(), "a worker process failed");
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a worker process failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let s = CacheStore::open(dir.path(), 6000).unwrap();
     assert_eq!(s.check().unwrap(), Vec::<String>::new());
