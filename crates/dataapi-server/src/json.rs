@@ -211,4 +211,68 @@ mod tests {
         assert!(values_equal(&json!(1), &json!(1.0)));
         assert_eq!(f32_to_json(0.1), json!(0.1));
     }
+
+    /// What a request body's number becomes in a stored document, and what a response says.
+    fn through_the_server(text: &str) -> f64 {
+        let v = parse_strict(format!("{{\"x\":{text}}}").as_bytes()).expect("parses");
+        // Stored in SQLite as text, reloaded on restart, written back in a response.
+        let stored = serde_json::to_string(&v).expect("serialises");
+        let reloaded: Value = serde_json::from_str(&stored).expect("reloads");
+        let response = reloaded.to_string();
+        let client: Value = serde_json::from_str(&response).expect("client parses");
+        client["x"].as_f64().expect("a number")
+    }
+
+    #[test]
+    fn the_issues_numbers_are_kept() {
+        for x in [12.023219954648527, 0.15070294784580499] {
+            assert_eq!(through_the_server(&format!("{x:?}")).to_bits(), x.to_bits());
+        }
+    }
+
+    #[test]
+    fn near_halfway_texts_parse_to_the_nearest_float() {
+        use songrec_storage::conformance::floats::{f64_cases, halfway_decimals};
+        for x in f64_cases(21, 300) {
+            for (text, want) in halfway_decimals(x) {
+                assert_eq!(through_the_server(&text).to_bits(), want.to_bits(), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn f32_shortest_forms_come_back_to_the_same_f32() {
+        use songrec_storage::conformance::floats::f32_cases;
+        for x in f32_cases(23, 5000) {
+            let text = f32_to_json(x).to_string();
+            let back = through_the_server(&text) as f32;
+            assert_eq!(back.to_bits(), x.to_bits(), "{x} written as {text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn any_f64_survives_the_server(bits in proptest::prelude::any::<u64>()) {
+            let x = f64::from_bits(bits);
+            if x.is_finite() {
+                let text = serde_json::to_string(&x).expect("finite");
+                proptest::prop_assert_eq!(through_the_server(&text).to_bits(), bits, "{}", text);
+            }
+        }
+
+        #[test]
+        fn any_f32_survives_the_server(bits in proptest::prelude::any::<u32>()) {
+            let x = f32::from_bits(bits);
+            if x.is_finite() {
+                // The client writes an f32 widened to f64; the server answers with the f32's
+                // shortest form; the client narrows what it parses.
+                let sent = through_the_server(&serde_json::to_string(&f64::from(x)).expect("finite"));
+                proptest::prop_assert_eq!((sent as f32).to_bits(), bits);
+                let text = f32_to_json(x).to_string();
+                proptest::prop_assert_eq!((through_the_server(&text) as f32).to_bits(), bits, "{}", text);
+            }
+        }
+    }
 }

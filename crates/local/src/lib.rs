@@ -1137,6 +1137,7 @@ impl StorageBackend for LocalBackend {
     }
 
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+        metadata.check_storable()?;
         let m = metadata.clone();
         self.blocking(move |inner| {
             inner.with_writable(|st| {
@@ -1238,7 +1239,8 @@ impl StorageBackend for LocalBackend {
                 let mut report = BatchReport::default();
                 let mut ok = Vec::new();
                 for s in &songs {
-                    let check = s.embeddings.iter().try_for_each(|e| {
+                    let finite = s.metadata.check_storable();
+                    let check = finite.and_then(|()| s.embeddings.iter().try_for_each(|e| {
                         e.validate()?;
                         match st.model(&e.model) {
                             Some(r) if r.model.dim != e.model.dim => {
@@ -1250,7 +1252,7 @@ impl StorageBackend for LocalBackend {
                             }
                             _ => Ok(()),
                         }
-                    });
+                    }));
                     match check {
                         Ok(()) => ok.push(s),
                         Err(e) => report.failed.push((s.metadata.id.clone(), e.to_string())),

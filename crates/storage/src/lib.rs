@@ -24,7 +24,7 @@ pub use backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBacken
 pub use error::{StorageError, StorageResult};
 pub use filter::{Condition, Field, Filter, Value};
 pub use id::SongId;
-pub use metadata::{SongMetadata, VersionEntry};
+pub use metadata::{NonFiniteNumber, SongMetadata, VersionEntry};
 pub use model::{Embedding, ModelInfo};
 pub use query::{ListQuery, Match, Metric, Page, SearchQuery, SortKey, compare_by};
 pub use secret::Secret;

@@ -1138,6 +1138,7 @@ impl StorageBackend for AstraBackend {
     }
 
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+        metadata.check_storable()?;
         let reg = self.registry().await?;
         let copy = json!({ "$set": docs::copy_fields(metadata)? });
         let id = &metadata.id;
@@ -1301,7 +1302,7 @@ impl StorageBackend for AstraBackend {
                 continue;
             }
             let mut by_model: BTreeMap<(String, String), &Embedding> = BTreeMap::new();
-            let mut err = None;
+            let mut err = s.metadata.check_finite().err().map(|e| e.to_string());
             for e in &s.embeddings {
                 if let Err(x) = e.validate() {
                     err = Some(x.to_string());

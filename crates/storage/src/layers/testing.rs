@@ -235,6 +235,7 @@ impl StorageBackend for MemoryBackend {
     }
 
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+        metadata.check_storable()?;
         self.lock().put_meta(metadata);
         Ok(())
     }
@@ -301,7 +302,8 @@ impl StorageBackend for MemoryBackend {
         let mut report = BatchReport::default();
         for song in songs {
             let id = &song.metadata.id;
-            match song.embeddings.iter().try_for_each(|e| s.check_dim(e)) {
+            let check = song.metadata.check_storable();
+            match check.and_then(|()| song.embeddings.iter().try_for_each(|e| s.check_dim(e))) {
                 Ok(()) => {
                     for e in &song.embeddings {
                         s.put_vector(id, e);
