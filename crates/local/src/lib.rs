@@ -307,7 +307,12 @@ fn file_id(m: &fs::Metadata) -> u64 {
 
 fn file_stamp(path: &Path) -> Option<FileStamp> {
     let m = fs::metadata(path).ok()?;
-    let mtime = m.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+    let mtime = m
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
     Some((m.len(), mtime, file_id(&m)))
 }
 
@@ -548,9 +553,8 @@ fn recover_torn_line(line: &[u8]) -> Option<(JournalRecord, usize)> {
     if starts.first() != Some(&0) {
         return None;
     }
-    let cut_short = |seg: &[u8]| {
-        serde_json::from_slice::<serde_json::Value>(seg).is_err_and(|e| e.is_eof())
-    };
+    let cut_short =
+        |seg: &[u8]| serde_json::from_slice::<serde_json::Value>(seg).is_err_and(|e| e.is_eof());
     // reach[k]: the bytes before starts[k] are nothing but fragments cut short.
     let mut reach = vec![false; starts.len()];
     reach[0] = true;
@@ -731,7 +735,9 @@ impl Inner {
         let path = &self.paths.journal;
         let mut file = match File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(!tail || st.journal_id.is_none()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(!tail || st.journal_id.is_none());
+            }
             Err(e) => return Err(StorageError::io(path, e)),
         };
         let meta = file.metadata().map_err(|e| StorageError::io(path, e))?;
@@ -1088,7 +1094,8 @@ impl Inner {
         if st.lock.is_some() {
             return self.rebuild_pack(st, m, true);
         }
-        if st.private.get(&key).is_some_and(|built| *built == stamp) && st.packs.contains_key(&key) {
+        if st.private.get(&key).is_some_and(|built| *built == stamp) && st.packs.contains_key(&key)
+        {
             return Ok(()); // built in memory from the folder as it is now
         }
         match WriteLock::acquire(&self.root, &self.paths.lock) {
@@ -1959,9 +1966,12 @@ mod tests {
     async fn a_reader_sees_other_writers_commits_with_work_in_proportion() {
         let dir = tempfile::tempdir().unwrap();
         let w = LocalBackend::open(dir.path()).unwrap();
-        w.put_songs(&[record(1, [1.0, 0.0, 0.0, 0.0]), record(2, [0.0, 1.0, 0.0, 0.0])])
-            .await
-            .unwrap();
+        w.put_songs(&[
+            record(1, [1.0, 0.0, 0.0, 0.0]),
+            record(2, [0.0, 1.0, 0.0, 0.0]),
+        ])
+        .await
+        .unwrap();
         let r = LocalBackend::open(dir.path()).unwrap();
         assert_eq!(ids(&r).await, sorted([1, 2]));
         assert_eq!(top(&r, [1.0, 0.1, 0.0, 0.0]).await, song(1).id);
@@ -1973,7 +1983,9 @@ mod tests {
         let before = reloads();
 
         // Appends are replayed from the journal's tail, packs remapped.
-        w.put_songs(&[record(3, [0.0, 0.0, 1.0, 0.0])]).await.unwrap();
+        w.put_songs(&[record(3, [0.0, 0.0, 1.0, 0.0])])
+            .await
+            .unwrap();
         w.put_audio(&audio_id, &audio).await.unwrap();
         assert_eq!(ids(&r).await, sorted([1, 2, 3]));
         assert_eq!(top(&r, [0.0, 0.0, 1.0, 0.0]).await, song(3).id);
@@ -1983,9 +1995,12 @@ mod tests {
         assert_eq!(top(&r, [1.0, 0.1, 0.0, 0.0]).await, song(2).id);
         // A new model.
         let m2 = ModelInfo::new("other", "2", 2);
-        w.put_embedding(&song(2).id, &Embedding::new(m2.clone(), vec![1.0, 2.0]).unwrap())
-            .await
-            .unwrap();
+        w.put_embedding(
+            &song(2).id,
+            &Embedding::new(m2.clone(), vec![1.0, 2.0]).unwrap(),
+        )
+        .await
+        .unwrap();
         let models = r.models().await.unwrap();
         assert_eq!(models.len(), 2);
         assert_eq!(models[1].model, m2);
@@ -1993,7 +2008,9 @@ mod tests {
         assert_eq!(reloads(), before, "appends need no full reload");
 
         // Folding the journal into metadata.json replaces files: one reload.
-        w.put_songs(&[record(4, [0.0, 0.0, 0.0, 1.0])]).await.unwrap();
+        w.put_songs(&[record(4, [0.0, 0.0, 0.0, 1.0])])
+            .await
+            .unwrap();
         w.flush().await.unwrap();
         assert_eq!(ids(&r).await, sorted([2, 3, 4]));
         assert_eq!(top(&r, [0.0, 0.0, 0.0, 1.0]).await, song(4).id);
@@ -2008,10 +2025,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m2 = ModelInfo::new("other", "2", 2);
         let w = LocalBackend::open(dir.path()).unwrap();
-        w.put_songs(&[record(1, [1.0, 0.0, 0.0, 0.0])]).await.unwrap();
-        w.put_embedding(&song(1).id, &Embedding::new(m2.clone(), vec![1.0, 2.0]).unwrap())
+        w.put_songs(&[record(1, [1.0, 0.0, 0.0, 0.0])])
             .await
             .unwrap();
+        w.put_embedding(
+            &song(1).id,
+            &Embedding::new(m2.clone(), vec![1.0, 2.0]).unwrap(),
+        )
+        .await
+        .unwrap();
         drop(w);
         let r = LocalBackend::open(dir.path()).unwrap();
         assert_eq!(r.models().await.unwrap().len(), 2);
@@ -2043,8 +2065,15 @@ mod tests {
         r.search(&SearchQuery::new(model(), vec![1.0, 0.0, 0.0, 0.0], 1))
             .await
             .unwrap();
-        assert_eq!(r.inner.faults.rebuilds.load(Ordering::Relaxed), rebuilds + 1);
-        assert_eq!(committed("other-2"), m2_len, "the other model's pack was rolled back");
+        assert_eq!(
+            r.inner.faults.rebuilds.load(Ordering::Relaxed),
+            rebuilds + 1
+        );
+        assert_eq!(
+            committed("other-2"),
+            m2_len,
+            "the other model's pack was rolled back"
+        );
         let counts: Vec<u64> = r.models().await.unwrap().iter().map(|m| m.count).collect();
         assert_eq!(counts, vec![1, 2]);
     }
@@ -2053,15 +2082,19 @@ mod tests {
     async fn a_reader_serves_the_committed_pack_while_a_writer_works() {
         let dir = tempfile::tempdir().unwrap();
         let w = LocalBackend::open(dir.path()).unwrap();
-        w.put_songs(&[record(1, [1.0, 0.0, 0.0, 0.0]), record(2, [0.0, 1.0, 0.0, 0.0])])
-            .await
-            .unwrap();
+        w.put_songs(&[
+            record(1, [1.0, 0.0, 0.0, 0.0]),
+            record(2, [0.0, 1.0, 0.0, 0.0]),
+        ])
+        .await
+        .unwrap();
         let r = LocalBackend::open(dir.path()).unwrap();
         assert_eq!(top(&r, [0.0, 1.0, 0.0, 0.0]).await, song(2).id);
         // The vector folder moves while the writer holds the lock (as it does between the
         // writer's own .npy writes and its index update).
         fs::write(
-            dir.path().join(format!("data/embeddings/{}.npy", song(9).id)),
+            dir.path()
+                .join(format!("data/embeddings/{}.npy", song(9).id)),
             npy::encode(&[0.0, 0.0, 1.0, 0.0]),
         )
         .unwrap();
@@ -2074,7 +2107,9 @@ mod tests {
             "a reader re-read every .npy file"
         );
         // Once the writer brings the index in step, the reader follows.
-        w.put_songs(&[record(3, [0.0, 0.0, 0.0, 1.0])]).await.unwrap();
+        w.put_songs(&[record(3, [0.0, 0.0, 0.0, 1.0])])
+            .await
+            .unwrap();
         assert_eq!(top(&r, [0.0, 0.0, 0.0, 1.0]).await, song(3).id);
         assert_eq!(r.inner.faults.rebuilds.load(Ordering::Relaxed), 0);
     }
@@ -2104,7 +2139,10 @@ mod tests {
         let _ = fs::remove_file(&planted);
         assert_eq!(models.unwrap()[0].count, 0, "no metadata: no candidates");
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
-        assert!(!dir.path().join("lib/data/.songrec").exists(), "nothing written");
+        assert!(
+            !dir.path().join("lib/data/.songrec").exists(),
+            "nothing written"
+        );
         // The in-memory index is reused while the folder does not change.
         b.models().await.unwrap();
         assert_eq!(b.inner.faults.rebuilds.load(Ordering::Relaxed), 1);
@@ -2114,7 +2152,9 @@ mod tests {
     async fn vectors_that_cannot_be_searched_are_refused_or_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::open(dir.path()).unwrap();
-        b.put_songs(&[record(1, [1.0, 0.0, 0.0, 0.0])]).await.unwrap();
+        b.put_songs(&[record(1, [1.0, 0.0, 0.0, 0.0])])
+            .await
+            .unwrap();
         // Finite values whose norm overflows: refused with a typed error, nothing stored.
         let huge = Embedding::new(model(), vec![3e38, 3e38, 0.0, 0.0]).unwrap();
         let err = b.put_embedding(&song(2).id, &huge).await.unwrap_err();
@@ -2160,7 +2200,11 @@ mod tests {
             b.put_metadata(&song(i)).await.unwrap();
         }
         b.reindex().await.unwrap();
-        for v in [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [-1.0, -1.0, 0.0, 0.0]] {
+        for v in [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [-1.0, -1.0, 0.0, 0.0],
+        ] {
             for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
                 let mut q = SearchQuery::new(model(), v.to_vec(), 10);
                 q.metric = metric;
@@ -2187,8 +2231,16 @@ mod tests {
         empty.extend_from_slice(&(dict.len() as u16).to_le_bytes());
         empty.extend_from_slice(dict.as_bytes());
         fs::write(emb.join(format!("{}.npy", song(1).id)), npy::encode(&[])).unwrap();
-        fs::write(emb.join(format!("{}.npy", song(2).id)), npy::encode(&[f32::NAN; 3])).unwrap();
-        fs::write(emb.join(format!("{}.npy", song(3).id)), npy::encode(&[1.0, 2.0])).unwrap();
+        fs::write(
+            emb.join(format!("{}.npy", song(2).id)),
+            npy::encode(&[f32::NAN; 3]),
+        )
+        .unwrap();
+        fs::write(
+            emb.join(format!("{}.npy", song(3).id)),
+            npy::encode(&[1.0, 2.0]),
+        )
+        .unwrap();
         let b = LocalBackend::open(dir.path()).unwrap();
         let models = b.models().await.unwrap();
         assert_eq!(models.len(), 1);

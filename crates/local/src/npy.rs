@@ -276,9 +276,17 @@ mod tests {
     #[test]
     fn refuses_values_that_cannot_be_searched() {
         let f4 = |vals: &[f32]| encode(vals);
-        assert!(decode(&f4(&[1.0, f32::NAN])).unwrap_err().contains("value 1 is NaN"));
+        assert!(
+            decode(&f4(&[1.0, f32::NAN]))
+                .unwrap_err()
+                .contains("value 1 is NaN")
+        );
         assert!(decode(&f4(&[f32::INFINITY])).unwrap_err().contains("inf"));
-        assert!(decode(&f4(&[-f32::INFINITY, 0.0])).unwrap_err().contains("-inf"));
+        assert!(
+            decode(&f4(&[-f32::INFINITY, 0.0]))
+                .unwrap_err()
+                .contains("-inf")
+        );
         // Finite values whose norm overflows.
         assert!(decode(&f4(&[3e38, 3e38])).unwrap_err().contains("norm"));
         // float64 beyond float32's range narrows to an infinity: refused, not stored as inf.

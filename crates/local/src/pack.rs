@@ -105,7 +105,9 @@ impl Pack {
         let len = record_size(dim)
             .checked_mul(rows.len())
             .and_then(|n| n.checked_add(HEADER))
-            .ok_or_else(|| StorageError::InvalidInput(format!("too many rows for {}", path.display())))?;
+            .ok_or_else(|| {
+                StorageError::InvalidInput(format!("too many rows for {}", path.display()))
+            })?;
         let mut map = memmap2::MmapMut::map_anon(len).map_err(io)?;
         map[..HEADER].copy_from_slice(&header(dim));
         let mut off = HEADER;
