@@ -39,8 +39,42 @@ pub fn encode(v: &[f32]) -> Vec<u8> {
     out
 }
 
-/// Parses a `.npy` file's bytes into an f32 vector (float64 is narrowed).
+/// Parses a `.npy` file's bytes into an f32 vector (float64 is narrowed), refusing a vector
+/// that cannot be searched (see [`unusable`]).
+///
+/// ```
+/// let nan = songrec_local::npy::encode(&[1.0, f32::NAN]);
+/// assert!(songrec_local::npy::decode(&nan).unwrap_err().contains("NaN"));
+/// ```
 pub fn decode(bytes: &[u8]) -> Result<Vec<f32>, String> {
+    let v = decode_values(bytes)?;
+    match unusable(&v) {
+        Some(why) => Err(why),
+        None => Ok(v),
+    }
+}
+
+/// Why a well-formed vector cannot be stored or searched: it is empty, holds a NaN or an
+/// infinity (including a float64 value beyond float32's range, which narrows to an infinity),
+/// or its norm overflows float32. `None` for a usable vector.
+pub fn unusable(v: &[f32]) -> Option<String> {
+    if v.is_empty() {
+        return Some("empty vector (0 values)".into());
+    }
+    if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Some(format!(
+            "value {i} is {x}, not a finite float32 (the vector cannot be searched)"
+        ));
+    }
+    if songrec_storage::math::checked_norm(v).is_none() {
+        return Some("the vector's norm overflows float32 (the vector cannot be searched)".into());
+    }
+    None
+}
+
+/// Parses a `.npy` file's bytes into an f32 vector (float64 is narrowed) without judging the
+/// values: only the file format is checked.
+pub fn decode_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a .npy file (bad magic)".into());
     }
@@ -101,10 +135,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<f32>, String> {
             ));
         }
     };
-    if data.len() != n * size {
+    let want = n
+        .checked_mul(size)
+        .ok_or_else(|| format!("shape {shape} is too large"))?;
+    if data.len() != want {
         return Err(format!(
-            "expected {} data bytes for {n} values, found {}",
-            n * size,
+            "expected {want} data bytes for {n} values, found {}",
             data.len()
         ));
     }
@@ -126,10 +162,23 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<f32>, String> {
         .collect())
 }
 
-/// Reads a `.npy` file, naming the file in any error.
+/// Reads a `.npy` file, naming the file in any error (a vector [`unusable`] for search is an
+/// error too).
 pub fn read(path: &Path) -> StorageResult<Vec<f32>> {
     let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
     decode(&bytes).map_err(|d| StorageError::corrupt(path, d))
+}
+
+/// Reads a well-formed `.npy` file whose values may still be [`unusable`]: `Ok(Err(why))` for
+/// those, so a caller scanning a folder can skip them with a message; an unreadable or
+/// malformed file is an error naming the file.
+pub fn read_checked(path: &Path) -> StorageResult<Result<Vec<f32>, String>> {
+    let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+    let v = decode_values(&bytes).map_err(|d| StorageError::corrupt(path, d))?;
+    Ok(match unusable(&v) {
+        Some(why) => Err(why),
+        None => Ok(v),
+    })
 }
 
 /// Finds `'key': value` in a numpy header dict (values here never contain a top-level comma
@@ -222,6 +271,60 @@ mod tests {
         let full = encode(&[1.0, 2.0, 3.0]);
         assert!(decode(&full[..full.len() - 1]).is_err());
         assert!(decode(&full[..20]).is_err());
+    }
+
+    #[test]
+    fn refuses_values_that_cannot_be_searched() {
+        let f4 = |vals: &[f32]| encode(vals);
+        assert!(
+            decode(&f4(&[1.0, f32::NAN]))
+                .unwrap_err()
+                .contains("value 1 is NaN")
+        );
+        assert!(decode(&f4(&[f32::INFINITY])).unwrap_err().contains("inf"));
+        assert!(
+            decode(&f4(&[-f32::INFINITY, 0.0]))
+                .unwrap_err()
+                .contains("-inf")
+        );
+        // Finite values whose norm overflows.
+        assert!(decode(&f4(&[3e38, 3e38])).unwrap_err().contains("norm"));
+        // float64 beyond float32's range narrows to an infinity: refused, not stored as inf.
+        let mut big = header(
+            1,
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+        );
+        for x in [1e300f64, 1.0] {
+            big.extend_from_slice(&x.to_le_bytes());
+        }
+        assert!(decode(&big).unwrap_err().contains("value 0 is inf"));
+        assert_eq!(decode_values(&big).unwrap()[0], f32::INFINITY);
+        // A zero-length vector would make a model of dimension 0.
+        let empty = header(
+            1,
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }",
+        );
+        assert!(decode(&empty).unwrap_err().contains("empty"));
+        // Usable edge values pass bit for bit.
+        let edge = [1e19, f32::MIN_POSITIVE, -1e-45, 0.0];
+        let got = decode(&f4(&edge)).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&edge));
+        // A single value whose square overflows makes the norm overflow too.
+        assert!(decode(&f4(&[f32::MAX, 0.0])).unwrap_err().contains("norm"));
+    }
+
+    #[test]
+    fn a_huge_shape_is_an_error_not_an_overflow() {
+        // n * 8 wraps to 0 for n = 2^61: it must not read as an empty vector (nor panic).
+        for shape in ["(2305843009213693952,)", "(18446744073709551615,)"] {
+            let h = header(
+                1,
+                &format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"),
+            );
+            let err = decode_values(&h).unwrap_err();
+            assert!(err.contains("too large"), "{shape}: {err}");
+        }
     }
 
     #[test]

@@ -94,6 +94,41 @@ impl Pack {
         Ok(len)
     }
 
+    /// Builds a pack in anonymous memory, for a process that may not write the library's index
+    /// (no file in any shared folder). `path` names the pack in messages only.
+    pub fn build_in_memory(
+        path: &Path,
+        dim: usize,
+        rows: &[(SongId, Vec<f32>)],
+    ) -> StorageResult<Self> {
+        let io = |e| StorageError::io(path, e);
+        let len = record_size(dim)
+            .checked_mul(rows.len())
+            .and_then(|n| n.checked_add(HEADER))
+            .ok_or_else(|| {
+                StorageError::InvalidInput(format!("too many rows for {}", path.display()))
+            })?;
+        let mut map = memmap2::MmapMut::map_anon(len).map_err(io)?;
+        map[..HEADER].copy_from_slice(&header(dim));
+        let mut off = HEADER;
+        for (id, v) in rows {
+            if v.len() != dim {
+                return Err(StorageError::InvalidInput(format!(
+                    "vector of {} values for a {dim}-d pack",
+                    v.len()
+                )));
+            }
+            map[off..off + record_size(dim)].copy_from_slice(&record(id, Some(v), dim));
+            off += record_size(dim);
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            dim,
+            committed: len,
+            map: Some(map.make_read_only().map_err(io)?),
+        })
+    }
+
     /// Opens a pack, trusting `committed` bytes. Errors if the file is shorter or malformed.
     pub fn open(path: &Path, dim: usize, committed: usize) -> StorageResult<Self> {
         let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
@@ -110,8 +145,9 @@ impl Pack {
                 format!("pack length {actual} does not match the index ({committed})"),
             ));
         }
-        // SAFETY: the file is only ever appended to past `committed` (by a process holding the
-        // library's write lock) or replaced by rename; bytes below `committed` never change.
+        // SAFETY: the file is only ever written past `committed` (by a process holding the
+        // library's write lock) or replaced by rename; it is never truncated in place, and bytes
+        // below `committed` never change.
         let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
             .map_err(|e| StorageError::io(path, e))?;
         if &map[..8] != MAGIC
@@ -134,6 +170,10 @@ impl Pack {
 
     /// Appends records (a `None` vector records a deletion), fsyncs, and remaps. The caller
     /// must hold the write lock and then record the new committed length in the manifest.
+    ///
+    /// Records are written at the committed length, over whatever an interrupted append left
+    /// there. The file is never truncated: another process may have it mapped, and touching a
+    /// mapped page past the end of a file raises SIGBUS.
     pub fn append(&mut self, records: &[(SongId, Option<&[f32]>)]) -> StorageResult<usize> {
         if records.is_empty() {
             return Ok(self.committed);
@@ -145,7 +185,6 @@ impl Pack {
             .write(true)
             .open(&self.path)
             .map_err(io)?;
-        f.set_len(self.committed as u64).map_err(io)?;
         f.seek(SeekFrom::Start(self.committed as u64)).map_err(io)?;
         let mut buf = Vec::with_capacity(records.len() * record_size(self.dim));
         for (id, v) in records {
@@ -272,5 +311,48 @@ mod tests {
         // A wrong committed length is refused.
         assert!(Pack::open(&p, 3, len + 1).is_err());
         assert!(Pack::open(&p, 4, len).is_err());
+    }
+
+    #[test]
+    fn an_append_never_shrinks_a_file_that_readers_may_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pack");
+        let a = SongId::from_bytes(b"a");
+        let len = Pack::build(&p, 2, vec![(a.clone(), vec![1.0, 2.0])]).unwrap();
+        // An interrupted append left three records' worth of garbage past the committed length.
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend(std::iter::repeat_n(0xAB, 3 * record_size(2)));
+        std::fs::write(&p, &bytes).unwrap();
+        let reader = Pack::open(&p, 2, len).unwrap();
+        let mut writer = Pack::open(&p, 2, len).unwrap();
+        let b = SongId::from_bytes(b"b");
+        let v = [3.0f32, 4.0];
+        let committed = writer.append(&[(b.clone(), Some(&v[..]))]).unwrap();
+        assert_eq!(committed, len + record_size(2));
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len() as usize,
+            bytes.len(),
+            "the file was truncated in place"
+        );
+        // The new record overwrote the garbage; the old reader still reads its rows.
+        let rows = Pack::open(&p, 2, committed).unwrap().live_rows();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].id, b.to_bytes());
+        assert_eq!(rows[1].norm, 5.0);
+        let old = reader.live_rows();
+        assert_eq!(reader.vector(&old[0]), &[1.0, 2.0]);
+    }
+
+    #[test]
+    fn an_in_memory_pack_reads_like_a_file() {
+        let a = SongId::from_bytes(b"a");
+        let b = SongId::from_bytes(b"b");
+        let rows = vec![(a.clone(), vec![1.0, 0.0]), (b.clone(), vec![0.0, 2.0])];
+        let pack = Pack::build_in_memory(Path::new("mem.pack"), 2, &rows).unwrap();
+        let live = pack.live_rows();
+        assert_eq!(live.len(), 2);
+        assert_eq!(pack.vector(&live[1]), &[0.0, 2.0]);
+        assert_eq!(live[1].norm, 2.0);
+        assert!(Pack::build_in_memory(Path::new("mem.pack"), 3, &rows).is_err());
     }
 }

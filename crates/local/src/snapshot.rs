@@ -12,6 +12,10 @@ use chrono::{DateTime, Utc};
 use songrec_storage::{SongId, SongMetadata};
 
 const MAGIC: &[u8; 8] = b"SRMETA01";
+/// The fewest bytes one song takes: id, empty title, three absent options, duration, sample
+/// rate, channels, size, empty hash and file name, bpm, absent key, no tags, two times,
+/// version, empty extra.
+const MIN_SONG_BYTES: usize = 32 + 8 + 3 + 8 * 6 + 8 + 1 + 8 + 16 + 16 + 8 + 8;
 
 /// Size and modification time (ns) of a file.
 pub fn stamp(path: &Path) -> Option<(u64, u128)> {
@@ -153,7 +157,9 @@ pub fn decode(bytes: &[u8], json_stamp: (u64, u128)) -> Option<Vec<SongMetadata>
         return None;
     }
     let n = usize::try_from(r.u64()?).ok()?;
-    let mut out = Vec::with_capacity(n.min(10_000_000));
+    // Reserve only for as many songs as the bytes present can hold: a corrupt count must not
+    // reserve gigabytes.
+    let mut out = Vec::with_capacity(n.min(r.0.len() / MIN_SONG_BYTES));
     for _ in 0..n {
         let id = SongId::from_raw(r.take(32)?.try_into().ok()?);
         let mut m = SongMetadata::new(id, r.str()?);
@@ -186,6 +192,29 @@ pub fn decode(bytes: &[u8], json_stamp: (u64, u128)) -> Option<Vec<SongMetadata>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_corrupt_count_reserves_only_what_the_bytes_can_hold() {
+        // A valid header claiming ten million songs, followed by a few bytes.
+        let stamp = (10, 20);
+        let mut bytes = encode(&[], stamp);
+        let n_at = bytes.len() - 8;
+        bytes[n_at..].copy_from_slice(&10_000_000u64.to_le_bytes());
+        bytes.extend_from_slice(&[0u8; 200]);
+        crate::alloc_probe::reset();
+        assert!(decode(&bytes, stamp).is_none());
+        let largest = crate::alloc_probe::largest();
+        assert!(
+            largest < 64 * 1024,
+            "decoding {} bytes reserved {largest} bytes at once",
+            bytes.len()
+        );
+        // The smallest possible song is what MIN_SONG_BYTES says.
+        let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "");
+        m.content_hash.clear();
+        let one = encode(&[&m], stamp);
+        assert_eq!(one.len() - encode(&[], stamp).len(), MIN_SONG_BYTES);
+    }
 
     #[test]
     fn roundtrip_and_staleness() {

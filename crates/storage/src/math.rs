@@ -17,6 +17,22 @@ pub fn norm(v: &[f32]) -> f32 {
     dot(v, v).sqrt()
 }
 
+/// The Euclidean norm if the vector can be searched: every value finite and the norm itself
+/// finite (`[3e38, 3e38]` has finite values but its norm overflows `f32`). `None` otherwise.
+///
+/// ```
+/// use songrec_storage::math::checked_norm;
+/// assert_eq!(checked_norm(&[3.0, 4.0]), Some(5.0));
+/// assert_eq!(checked_norm(&[3e38, 3e38]), None);
+/// assert_eq!(checked_norm(&[f32::NAN, 1.0]), None);
+/// ```
+pub fn checked_norm(v: &[f32]) -> Option<f32> {
+    if !v.iter().all(|x| x.is_finite()) {
+        return None;
+    }
+    Some(norm(v)).filter(|n| n.is_finite())
+}
+
 /// Inner product of two equally long slices (extra elements of the longer one are ignored).
 ///
 /// ```
@@ -73,6 +89,10 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 /// Similarity of `v` to the query under `metric`, given the precomputed dot product and norms.
 /// Returns `(similarity, distance)`; the distance is only reported for `l2`.
 ///
+/// When an input is not finite (a NaN or infinite value, a norm or dot product that overflowed)
+/// there is no meaningful similarity: the score is NaN, which [`TopK`] never keeps, so such a
+/// vector is never returned as a match.
+///
 /// ```
 /// use songrec_storage::{Metric, math::score};
 /// let (s, d) = score(Metric::L2, 0.0, 1.0, 1.0); // orthogonal unit vectors: d² = 2
@@ -81,15 +101,32 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 /// ```
 #[inline]
 pub fn score(metric: Metric, dot: f32, q_norm: f32, v_norm: f32) -> (f32, Option<f32>) {
+    if !(dot.is_finite() && q_norm.is_finite() && v_norm.is_finite()) {
+        return (f32::NAN, None);
+    }
     match metric {
         Metric::Cosine => {
             let denom = q_norm * v_norm;
-            let c = if denom > 0.0 { dot / denom } else { 0.0 };
+            let c = if denom.is_infinite() {
+                // The product of two large norms overflows f32; the ratio does not.
+                (f64::from(dot) / (f64::from(q_norm) * f64::from(v_norm))) as f32
+            } else if denom > 0.0 {
+                dot / denom
+            } else {
+                0.0
+            };
             (c.clamp(-1.0, 1.0), None)
         }
         Metric::Dot => (dot, None),
         Metric::L2 => {
-            let d2 = (q_norm * q_norm + v_norm * v_norm - 2.0 * dot).max(0.0);
+            let mut d2 = q_norm * q_norm + v_norm * v_norm - 2.0 * dot;
+            if !d2.is_finite() {
+                // Squares of large norms overflow f32 (and `inf - inf` is NaN, which `max`
+                // would turn into a perfect match): redo the sum in f64.
+                let (q, v, d) = (f64::from(q_norm), f64::from(v_norm), f64::from(dot));
+                d2 = (q * q + v * v - 2.0 * d) as f32;
+            }
+            let d2 = d2.max(0.0);
             (1.0 / (1.0 + d2), Some(d2.sqrt()))
         }
     }
@@ -157,10 +194,10 @@ impl<K: Ord> TopK<K> {
         }
     }
 
-    /// Offers a candidate.
+    /// Offers a candidate. A NaN score (see [`score`]) is never kept.
     #[inline]
     pub fn push(&mut self, score: f32, key: K) {
-        if self.n == 0 {
+        if self.n == 0 || score.is_nan() {
             return;
         }
         let cand = Scored { score, key };
@@ -254,6 +291,42 @@ mod tests {
         let got: Vec<_> = a.into_sorted().into_iter().map(|s| s.key).collect();
         assert_eq!(got, vec![3, 1]);
         assert_eq!(TopK::<u8>::new(0).into_sorted().len(), 0);
+    }
+
+    #[test]
+    fn non_finite_and_overflowing_inputs_never_score() {
+        for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+            for (d, q, v) in [
+                (f32::NAN, 1.0, 1.0),
+                (0.5, 1.0, f32::NAN),
+                (-f32::NAN, 1.0, 1.0),
+                (f32::INFINITY, 1.0, 1.0),
+                (0.5, 1.0, f32::INFINITY),
+                (0.5, f32::NEG_INFINITY, 1.0),
+            ] {
+                let (s, dist) = score(metric, d, q, v);
+                assert!(s.is_nan() && dist.is_none(), "{metric:?} {d} {q} {v}: {s}");
+            }
+        }
+        // A NaN score is never kept, whatever its sign (total_cmp would rank +NaN best).
+        let mut t = TopK::new(3);
+        t.push(f32::NAN, 1);
+        t.push(0.5, 2);
+        t.push(-f32::NAN, 3);
+        let got: Vec<_> = t.into_sorted().into_iter().map(|s| s.key).collect();
+        assert_eq!(got, vec![2]);
+        // Norms that overflow f32.
+        assert_eq!(norm(&[3e38, 3e38]), f32::INFINITY);
+        assert_eq!(checked_norm(&[3e38, 3e38]), None);
+        assert_eq!(checked_norm(&[f32::INFINITY]), None);
+        assert_eq!(checked_norm(&[1e19, 1e19]).map(f32::is_finite), Some(true));
+        // Finite but large norms: squares overflow f32, yet two far-apart vectors must not
+        // look identical (inf - inf = NaN, which `max(0.0)` turned into distance 0).
+        let big = 2e19f32;
+        let (s, d) = score(Metric::L2, big * (big / 2.0), big, big);
+        assert!(s < 1e-30 && d.unwrap() > 1e19, "{s} {d:?}");
+        let (c, _) = score(Metric::Cosine, big, big, big);
+        assert!(c > 0.0 && c < 1e-18, "{c}");
     }
 
     #[test]
