@@ -366,7 +366,11 @@ mod tests {
             (json!([min, 1]), json!([1])),
         ];
         for (slice, want) in cases {
-            assert_eq!(proj(json!({"arr": {"$slice": slice}}))["arr"], want, "{slice}");
+            assert_eq!(
+                proj(json!({"arr": {"$slice": slice}}))["arr"],
+                want,
+                "{slice}"
+            );
         }
     }
 

@@ -318,7 +318,10 @@ mod tests {
         assert!(ok.is_ok_and(|v| v.is_some()));
 
         // A vector stored before this check (read back from the database) scores nothing.
-        let bytes: Vec<u8> = [3e38f32, 3e38].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [3e38f32, 3e38]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         let stored = StoredVector::from_le_bytes(&bytes, false).expect("decodes");
         let q = v(&[1.0, 1.0]);
         for m in [Metric::Cosine, Metric::DotProduct] {

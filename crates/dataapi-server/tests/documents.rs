@@ -527,7 +527,11 @@ async fn extreme_page_states_and_slices_get_clean_answers() {
     // A page state claiming u64::MAX documents returned, with more documents to come: a
     // Data API error, not an overflow.
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    for claimed in [u64::MAX.to_string(), (u64::MAX - 10).to_string(), "99999999999999999999".into()] {
+    for claimed in [
+        u64::MAX.to_string(),
+        (u64::MAX - 10).to_string(),
+        "99999999999999999999".into(),
+    ] {
         let ps = b64(&format!("{claimed}|d00"));
         for cmd in [
             json!({"find": {"options": {"pageState": ps}}}),
@@ -541,7 +545,10 @@ async fn extreme_page_states_and_slices_get_clean_answers() {
     }
     // A real page state still pages.
     let v = api.coll("c", json!({"find": {}})).await;
-    let ps = v["data"]["nextPageState"].as_str().expect("page state").to_owned();
+    let ps = v["data"]["nextPageState"]
+        .as_str()
+        .expect("page state")
+        .to_owned();
     let v = api
         .coll("c", json!({"find": {"options": {"pageState": ps}}}))
         .await;

@@ -382,8 +382,11 @@ async fn vector_sort_rules_and_errors() {
 async fn huge_and_non_finite_vectors_are_refused_with_a_data_api_error() {
     let api = server().await;
     for metric in ["cosine", "dot_product", "euclidean"] {
-        api.create(metric, json!({"vector": {"dimension": 2, "metric": metric}}))
-            .await;
+        api.create(
+            metric,
+            json!({"vector": {"dimension": 2, "metric": metric}}),
+        )
+        .await;
         let v = api
             .insert_many(
                 metric,
@@ -450,7 +453,10 @@ async fn huge_and_non_finite_vectors_are_refused_with_a_data_api_error() {
         assert_eq!(got.len(), 2, "{v}");
         assert!(got.iter().all(|(_, s)| s.is_finite()), "{v}");
         let v = api
-            .coll(metric, json!({"findOne": {"filter": {"_id": "a"}, "projection": {"$vector": 1}}}))
+            .coll(
+                metric,
+                json!({"findOne": {"filter": {"_id": "a"}, "projection": {"$vector": 1}}}),
+            )
             .await;
         let stored: Option<Vec<Option<f64>>> = v["data"]["document"]["$vector"]
             .as_array()

@@ -106,7 +106,9 @@ impl HostPolicy {
             .iter()
             .map(|h| {
                 split_host(h).ok_or_else(|| {
-                    format!("{h:?} is not a host name; give NAME or NAME:PORT, e.g. music.home:8080")
+                    format!(
+                        "{h:?} is not a host name; give NAME or NAME:PORT, e.g. music.home:8080"
+                    )
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -189,7 +191,10 @@ impl HostPolicy {
 }
 
 /// A header's value as text (`None` when absent); a 400 when it is not visible ASCII.
-fn header_text<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, ApiError> {
+fn header_text<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
     headers
         .get(name)
         .map(|v| {
@@ -277,12 +282,14 @@ mod tests {
         assert!(!p.allows("evil.example:8080"));
         let p = policy("192.168.1.5:8080", true, &[]);
         assert!(p.allows("192.168.1.5:8080"));
-        assert!(HostPolicy::new(
-            "127.0.0.1:1".parse().expect("address"),
-            false,
-            &["bad name".into()]
-        )
-        .is_err());
+        assert!(
+            HostPolicy::new(
+                "127.0.0.1:1".parse().expect("address"),
+                false,
+                &["bad name".into()]
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -299,7 +306,10 @@ mod tests {
         let ok = [
             (Method::GET, h(&[host])),
             (Method::POST, h(&[host])),
-            (Method::POST, h(&[host, ("origin", "http://127.0.0.1:8080")])),
+            (
+                Method::POST,
+                h(&[host, ("origin", "http://127.0.0.1:8080")]),
+            ),
             (
                 Method::POST,
                 h(&[
@@ -316,20 +326,33 @@ mod tests {
                     ("sec-fetch-mode", "navigate"),
                 ]),
             ),
-            (Method::GET, h(&[host, ("origin", "https://elsewhere.example")])),
+            (
+                Method::GET,
+                h(&[host, ("origin", "https://elsewhere.example")]),
+            ),
         ];
         for (m, headers) in ok {
             assert!(p.check(&m, &headers).is_ok(), "{m} {headers:?}");
         }
         let refused = [
-            (Method::POST, h(&[host, ("origin", "http://attacker.example")])),
+            (
+                Method::POST,
+                h(&[host, ("origin", "http://attacker.example")]),
+            ),
             (Method::POST, h(&[host, ("origin", "null")])),
-            (Method::DELETE, h(&[host, ("origin", "http://127.0.0.1:9999")])),
+            (
+                Method::DELETE,
+                h(&[host, ("origin", "http://127.0.0.1:9999")]),
+            ),
             (Method::POST, h(&[host, ("sec-fetch-site", "cross-site")])),
             (Method::POST, h(&[host, ("sec-fetch-site", "same-site")])),
             (
                 Method::GET,
-                h(&[host, ("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "no-cors")]),
+                h(&[
+                    host,
+                    ("sec-fetch-site", "cross-site"),
+                    ("sec-fetch-mode", "no-cors"),
+                ]),
             ),
             (
                 Method::POST,

@@ -981,7 +981,11 @@ async fn uploads_are_bounded_in_number_disk_and_time() {
         st.spool_bytes.load(Ordering::Acquire) == 0 && st.uploads.available_permits() == 1
     })
     .await;
-    let (s, v) = upload(&srv.url("/api/v1/similar?k=2"), form("clip.wav", wav.clone())).await;
+    let (s, v) = upload(
+        &srv.url("/api/v1/similar?k=2"),
+        form("clip.wav", wav.clone()),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     srv.stop().await;
 
@@ -1027,7 +1031,10 @@ async fn foreign_hosts_and_cross_site_writes_are_refused() {
             let r = r.send().await.unwrap();
             let s = r.status();
             let text = r.text().await.unwrap();
-            (s, serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)))
+            (
+                s,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+            )
         }
     };
     let id = all_ids(&srv.base).await.remove(0);
@@ -1057,7 +1064,12 @@ async fn foreign_hosts_and_cross_site_writes_are_refused() {
         format!("[::1]:{port}"),
         "music.home".to_owned(),
     ] {
-        let (s, v) = send(reqwest::Method::GET, "/api/v1/songs", vec![("host", host.clone())]).await;
+        let (s, v) = send(
+            reqwest::Method::GET,
+            "/api/v1/songs",
+            vec![("host", host.clone())],
+        )
+        .await;
         assert_eq!(s, StatusCode::OK, "{host}: {v}");
     }
 
@@ -1081,8 +1093,14 @@ async fn foreign_hosts_and_cross_site_writes_are_refused() {
     for headers in [
         vec![("origin", "http://attacker.example".to_owned())],
         vec![("origin", "null".to_owned())],
-        vec![("origin", format!("http://localhost:{}", port.wrapping_add(1)))],
-        vec![("origin", own.clone()), ("sec-fetch-site", "cross-site".to_owned())],
+        vec![(
+            "origin",
+            format!("http://localhost:{}", port.wrapping_add(1)),
+        )],
+        vec![
+            ("origin", own.clone()),
+            ("sec-fetch-site", "cross-site".to_owned()),
+        ],
         vec![("sec-fetch-site", "same-site".to_owned())],
     ] {
         let got = post(headers.clone()).await;

@@ -117,7 +117,11 @@ impl SearchQuery {
         if self.k == 0 {
             return Err(StorageError::InvalidInput("k must be at least 1".into()));
         }
-        if self.offset.checked_add(self.k).is_none_or(|n| n > MAX_RESULTS) {
+        if self
+            .offset
+            .checked_add(self.k)
+            .is_none_or(|n| n > MAX_RESULTS)
+        {
             return Err(StorageError::InvalidInput(format!(
                 "offset + k exceeds the limit of {MAX_RESULTS} results per similarity query (offset {}, k {})",
                 self.offset, self.k
