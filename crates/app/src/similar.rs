@@ -151,7 +151,8 @@ pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppR
     }
     // The same limits for one model and for a blend (whose pools are capped, so an oversized
     // request would otherwise quietly return fewer results than asked for).
-    if req.k == 0 || req.k + req.offset > songrec_storage::query::MAX_RESULTS {
+    let reach = req.k.checked_add(req.offset);
+    if req.k == 0 || reach.is_none_or(|n| n > songrec_storage::query::MAX_RESULTS) {
         return Err(AppError::Invalid(format!(
             "k must be 1 or more and offset + k at most {}, got k = {} and offset = {}",
             songrec_storage::query::MAX_RESULTS,
@@ -178,7 +179,7 @@ pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppR
 
 /// Candidate pool per model for a blend of `k` results after `offset`.
 pub fn pool_size(k: usize, offset: usize) -> usize {
-    ((k + offset) * 5).clamp(50, 1000)
+    k.saturating_add(offset).saturating_mul(5).clamp(50, 1000)
 }
 
 async fn blended(
@@ -622,5 +623,36 @@ mod choice_tests {
             Choice::Model("legacy@0".into())
         );
         assert!("blend:x".parse::<Choice>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn extreme_offsets_are_a_clear_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = songrec_local::LocalBackend::open(dir.path()).expect("library");
+        for (k, offset) in [(1, usize::MAX), (usize::MAX, 1), (usize::MAX, usize::MAX)] {
+            let req = SimilarRequest {
+                target: Target::File("query.wav".into()),
+                parts: vec![ModelPart {
+                    model: ModelInfo::new("m", "1", 2),
+                    embedder: None,
+                    weight: 1.0,
+                }],
+                k,
+                metric: Metric::Cosine,
+                threshold: None,
+                offset,
+                filter: Filter::default(),
+            };
+            match similar(&backend, &req).await {
+                Err(AppError::Invalid(m)) => assert!(m.contains("offset + k"), "{m}"),
+                other => panic!("k {k}, offset {offset}: {other:?}"),
+            }
+        }
+        assert_eq!(pool_size(usize::MAX, usize::MAX), 1000);
     }
 }

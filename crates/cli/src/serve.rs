@@ -17,6 +17,10 @@ pub struct ServeArgs {
     /// Allow an address other machines can reach (there is no authentication).
     #[arg(long)]
     pub public: bool,
+    /// Also answer requests for this host name (NAME or NAME:PORT; repeatable), e.g. the
+    /// machine's name with --public, a reverse proxy's name, or localhost:9000 behind a tunnel.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_host: Vec<String>,
     /// Largest upload for "songs like this file", in MB (default [server] max_upload_bytes: 50 MB).
     #[arg(long)]
     pub max_upload_mb: Option<f64>,
@@ -29,6 +33,7 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
     let bind = songrec_server::parse_bind(args.bind.as_deref().unwrap_or(&cfg.server.bind))?;
     let mut opts = songrec_server::ServerOptions::new(bind);
     opts.public = args.public;
+    opts.allowed_hosts = args.allow_host.clone();
     opts.max_upload_bytes = match args.max_upload_mb {
         Some(mb) if mb.is_finite() && mb > 0.0 => (mb * 1e6) as u64,
         Some(mb) => anyhow::bail!("--max-upload-mb must be a positive number, got {mb}"),

@@ -315,13 +315,15 @@ fn apply_slice(m: &mut Map<String, Value>, segs: &[String], slice: Slice) {
     if rest.is_empty() {
         if let Value::Array(items) = v {
             let len = items.len() as i64;
+            // Client values go up to i64::MAX and down to i64::MIN: a count past the end
+            // means "to the end" (saturating), never an overflow.
             let (start, count) = match slice {
                 Slice::First(n) if n >= 0 => (0, n),
-                Slice::First(n) => ((len + n).max(0), len),
+                Slice::First(n) => (len.saturating_add(n).max(0), len),
                 Slice::Range(skip, n) if skip >= 0 => (skip.min(len), n),
-                Slice::Range(skip, n) => ((len + skip).max(0), n),
+                Slice::Range(skip, n) => (len.saturating_add(skip).max(0), n),
             };
-            let end = (start + count).min(len);
+            let end = start.saturating_add(count).min(len);
             *items = items[start as usize..end.max(start) as usize].to_vec();
         }
     } else if let Value::Object(inner) = v {
@@ -348,6 +350,28 @@ mod tests {
     fn proj(p: Value) -> Value {
         let p = Projection::parse(Some(&p)).unwrap_or_else(|e| panic!("{e:?}"));
         Value::Object(p.apply(&doc()))
+    }
+
+    #[test]
+    fn slices_with_extreme_values_do_not_overflow() {
+        let (max, min) = (i64::MAX, i64::MIN);
+        let cases = [
+            (json!(max), json!([1, 2, 3, 4])),
+            (json!(min), json!([1, 2, 3, 4])),
+            (json!([1, max]), json!([2, 3, 4])),
+            (json!([-1, max]), json!([4])),
+            (json!([-3, max]), json!([2, 3, 4])),
+            (json!([min, max]), json!([1, 2, 3, 4])),
+            (json!([max, max]), json!([])),
+            (json!([min, 1]), json!([1])),
+        ];
+        for (slice, want) in cases {
+            assert_eq!(
+                proj(json!({"arr": {"$slice": slice}}))["arr"],
+                want,
+                "{slice}"
+            );
+        }
     }
 
     #[test]

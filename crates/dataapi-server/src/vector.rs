@@ -107,21 +107,28 @@ pub(crate) fn parse(v: &Value, usage: VectorUse) -> ApiResult<Option<StoredVecto
             }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
-                let x = item.as_f64().map(|f| f as f32).filter(|f| f.is_finite());
-                match x {
-                    Some(x) => out.push(x),
-                    None => {
-                        return Err(err(
-                            Code::SHRED_BAD_VECTOR_VALUE,
-                            format!(
-                                "Bad $vector value: needs to be an array containing only Numbers but has a {} value ({item}).",
-                                crate::json::type_name(item)
-                            ),
-                        ));
-                    }
+                let Some(f) = item.as_f64() else {
+                    return Err(err(
+                        Code::SHRED_BAD_VECTOR_VALUE,
+                        format!(
+                            "Bad $vector value: needs to be an array containing only Numbers but has a {} value ({item}).",
+                            crate::json::type_name(item)
+                        ),
+                    ));
+                };
+                let x = f as f32;
+                if !x.is_finite() {
+                    return Err(err(
+                        Code::SHRED_BAD_VECTOR_VALUE,
+                        format!(
+                            "Bad $vector value: {item} is outside the range of a 32-bit float (largest magnitude {:e}).",
+                            f32::MAX
+                        ),
+                    ));
                 }
+                out.push(x);
             }
-            Ok(Some(StoredVector::new(out, None)))
+            checked(StoredVector::new(out, None))
         }
         Value::Object(m) if m.len() == 1 && m.contains_key("$binary") => {
             let bad = |why: &str| {
@@ -152,7 +159,7 @@ pub(crate) fn parse(v: &Value, usage: VectorUse) -> ApiResult<Option<StoredVecto
             if values.iter().any(|x| !x.is_finite()) {
                 return Err(bad("vector contains NaN or infinite values"));
             }
-            Ok(Some(StoredVector::new(values, Some(s.to_owned()))))
+            checked(StoredVector::new(values, Some(s.to_owned())))
         }
         other => Err(match usage {
             VectorUse::Document => err(
@@ -171,6 +178,21 @@ pub(crate) fn parse(v: &Value, usage: VectorUse) -> ApiResult<Option<StoredVecto
             ),
         }),
     }
+}
+
+/// Refuses a vector whose sum of squares overflows f32 (e.g. `[3e38, 3e38]`): every
+/// similarity computed with it would be infinite or NaN.
+fn checked(v: StoredVector) -> ApiResult<Option<StoredVector>> {
+    if v.norm_sq.is_finite() {
+        return Ok(Some(v));
+    }
+    let largest = v.values.iter().fold(0f32, |m, x| m.max(x.abs()));
+    Err(err(
+        Code::SHRED_BAD_VECTOR_VALUE,
+        format!(
+            "Bad $vector value: the sum of the squares of its components overflows a 32-bit float (largest component {largest:e}); scale the vector down."
+        ),
+    ))
 }
 
 /// Check a vector's length against the collection's dimension.
@@ -229,8 +251,14 @@ fn square_distance(a: &[f32], b: &[f32]) -> f32 {
 
 /// `$similarity` of a document vector to the query, per the metric:
 /// cosine `(1+cos)/2`, dot `(1+q·v)/2`, euclidean `1/(1+‖q−v‖²)`.
-/// `None` when undefined (cosine with a zero-length document vector).
+/// `None` when undefined (cosine with a zero-length document vector) or not a finite
+/// number (vectors stored before huge values were refused), so such a document is never
+/// returned as a match and ranking never sees a NaN.
 pub(crate) fn similarity(metric: Metric, q: &StoredVector, v: &StoredVector) -> Option<f32> {
+    raw_similarity(metric, q, v).filter(|s| s.is_finite())
+}
+
+fn raw_similarity(metric: Metric, q: &StoredVector, v: &StoredVector) -> Option<f32> {
     match metric {
         Metric::Cosine => {
             let denom = ((q.norm_sq as f64) * (v.norm_sq as f64)).sqrt();
@@ -272,6 +300,39 @@ mod tests {
         assert_eq!(similarity(Metric::Euclidean, &a, &b), Some(1.0 / 3.0));
         assert_eq!(similarity(Metric::DotProduct, &a, &b), Some(0.5));
         assert_eq!(similarity(Metric::Cosine, &a, &v(&[0.0, 0.0])), None);
+    }
+
+    #[test]
+    fn overflowing_vectors_are_refused_and_never_ranked() {
+        for bad in [json!([3e38, 3e38]), json!([1e300]), json!([-3.5e38, 0.0])] {
+            for usage in [VectorUse::Document, VectorUse::Sort] {
+                let e = parse(&bad, usage).err().map(|e| e.code);
+                assert_eq!(e, Some(Code::SHRED_BAD_VECTOR_VALUE), "{bad}");
+            }
+        }
+        let b64 = encode_binary(&[3e38, -3e38]);
+        let e = parse(&json!({"$binary": b64}), VectorUse::Document).err();
+        assert_eq!(e.map(|e| e.code), Some(Code::SHRED_BAD_VECTOR_VALUE));
+        // The largest vector that is still accepted.
+        let ok = parse(&json!([1.8e19, 0.0]), VectorUse::Document);
+        assert!(ok.is_ok_and(|v| v.is_some()));
+
+        // A vector stored before this check (read back from the database) scores nothing.
+        let bytes: Vec<u8> = [3e38f32, 3e38]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let stored = StoredVector::from_le_bytes(&bytes, false).expect("decodes");
+        let q = v(&[1.0, 1.0]);
+        for m in [Metric::Cosine, Metric::DotProduct] {
+            assert_eq!(similarity(m, &q, &stored), None, "{m:?}");
+        }
+        // Euclidean: an infinite distance is similarity 0, a finite number.
+        assert_eq!(similarity(Metric::Euclidean, &q, &stored), Some(0.0));
+        // Mixed signs whose partial sums overflow give NaN: no score either.
+        let a = v(&[3e38, 3e38, -3e38, -3e38]);
+        let b = v(&[3.0, 3.0, 3.0, 3.0]);
+        assert_eq!(similarity(Metric::DotProduct, &a, &b), None);
     }
 
     #[test]

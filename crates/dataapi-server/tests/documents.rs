@@ -516,6 +516,64 @@ async fn configurable_page_size() {
 }
 
 #[tokio::test]
+async fn extreme_page_states_and_slices_get_clean_answers() {
+    use base64::Engine;
+    let api = server().await;
+    api.create("c", json!({})).await;
+    let docs: Vec<Value> = (0..60)
+        .map(|i| json!({"_id": format!("d{i:02}"), "arr": [1, 2, 3]}))
+        .collect();
+    api.insert_many("c", docs).await;
+    // A page state claiming u64::MAX documents returned, with more documents to come: a
+    // Data API error, not an overflow.
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for claimed in [
+        u64::MAX.to_string(),
+        (u64::MAX - 10).to_string(),
+        "99999999999999999999".into(),
+    ] {
+        let ps = b64(&format!("{claimed}|d00"));
+        for cmd in [
+            json!({"find": {"options": {"pageState": ps}}}),
+            json!({"updateMany": {"filter": {}, "update": {"$set": {"u": 1}}, "options": {"pageState": ps}}}),
+        ] {
+            let v = api.coll("c", cmd).await;
+            let e = only_error(&v);
+            assert_error_shape(e);
+            assert_eq!(e["errorCode"], "COMMAND_FIELD_VALUE_INVALID", "{v}");
+        }
+    }
+    // A real page state still pages.
+    let v = api.coll("c", json!({"find": {}})).await;
+    let ps = v["data"]["nextPageState"]
+        .as_str()
+        .expect("page state")
+        .to_owned();
+    let v = api
+        .coll("c", json!({"find": {"options": {"pageState": ps}}}))
+        .await;
+    assert_eq!(v["data"]["documents"].as_array().map(Vec::len), Some(10));
+
+    // $slice with i64 extremes: "to the end" / "from the start", never an overflow.
+    let (max, min) = (i64::MAX, i64::MIN);
+    for (slice, want) in [
+        (json!([1, max]), json!([2, 3])),
+        (json!([-1, max]), json!([3])),
+        (json!([min, max]), json!([1, 2, 3])),
+        (json!(min), json!([1, 2, 3])),
+        (json!([max, 1]), json!([])),
+    ] {
+        let v = api
+            .coll(
+                "c",
+                json!({"findOne": {"filter": {"_id": "d00"}, "projection": {"arr": {"$slice": slice}}}}),
+            )
+            .await;
+        assert_eq!(v["data"]["document"]["arr"], want, "{slice}: {v}");
+    }
+}
+
+#[tokio::test]
 async fn update_one_operators_and_upsert() {
     let api = server().await;
     seed_people(&api).await;

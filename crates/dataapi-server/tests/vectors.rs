@@ -377,3 +377,90 @@ async fn vector_sort_rules_and_errors() {
         .await;
     assert_eq!(error_code(&v), "VECTOR_SEARCH_NOT_SUPPORTED");
 }
+
+#[tokio::test]
+async fn huge_and_non_finite_vectors_are_refused_with_a_data_api_error() {
+    let api = server().await;
+    for metric in ["cosine", "dot_product", "euclidean"] {
+        api.create(
+            metric,
+            json!({"vector": {"dimension": 2, "metric": metric}}),
+        )
+        .await;
+        let v = api
+            .insert_many(
+                metric,
+                vec![
+                    json!({"_id": "a", "$vector": [1.0, 0.0]}),
+                    json!({"_id": "b", "$vector": [0.5, 0.5]}),
+                ],
+            )
+            .await;
+        assert!(v.get("errors").is_none(), "{v}");
+        // The sum of squares of [3e38, 3e38] overflows f32: refused, in both forms and in
+        // documents, updates and sorts, with the documented error shape.
+        let huge = [3e38f32, 3e38];
+        let bad_values = [
+            json!([3e38, 3e38]),
+            json!({"$binary": binary(&huge)}),
+            json!([1e300, 1.0]),
+            json!([-1e39, 1.0]),
+        ];
+        for bad in &bad_values {
+            let v = api
+                .coll(
+                    metric,
+                    json!({"insertOne": {"document": {"_id": "huge", "$vector": bad}}}),
+                )
+                .await;
+            let e = only_error(&v);
+            assert_error_shape(e);
+            assert!(
+                e["errorCode"] == "SHRED_BAD_VECTOR_VALUE"
+                    || e["errorCode"] == "SHRED_BAD_BINARY_VECTOR_VALUE",
+                "{metric} {bad}: {v}"
+            );
+            let v = api
+                .coll(
+                    metric,
+                    json!({"updateOne": {"filter": {"_id": "a"}, "update": {"$set": {"$vector": bad}}}}),
+                )
+                .await;
+            assert!(v.get("errors").is_some(), "{metric} {bad}: {v}");
+            let v = api
+                .coll(
+                    metric,
+                    json!({"find": {"sort": {"$vector": bad}, "options": {"includeSimilarity": true}}}),
+                )
+                .await;
+            let e = only_error(&v);
+            assert_error_shape(e);
+            assert!(v.get("data").is_none(), "{metric} {bad}: {v}");
+            let msg = e["message"].as_str().unwrap_or_default();
+            assert!(
+                msg.contains("32-bit float") || msg.contains("NaN or infinite"),
+                "{metric} {bad}: {msg}"
+            );
+        }
+        // Nothing was written; every similarity returned is a finite number.
+        let v = api
+            .coll(
+                metric,
+                json!({"find": {"sort": {"$vector": [1.0, 0.25]}, "options": {"includeSimilarity": true}}}),
+            )
+            .await;
+        let got = sims(&v);
+        assert_eq!(got.len(), 2, "{v}");
+        assert!(got.iter().all(|(_, s)| s.is_finite()), "{v}");
+        let v = api
+            .coll(
+                metric,
+                json!({"findOne": {"filter": {"_id": "a"}, "projection": {"$vector": 1}}}),
+            )
+            .await;
+        let stored: Option<Vec<Option<f64>>> = v["data"]["document"]["$vector"]
+            .as_array()
+            .map(|a| a.iter().map(Value::as_f64).collect());
+        assert_eq!(stored, Some(vec![Some(1.0), Some(0.0)]), "{v}");
+    }
+}

@@ -3,6 +3,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -564,6 +565,37 @@ pub async fn similar_to_song(
     }))
 }
 
+/// `Retry-After` of a `503` for a busy upload slot or a full spool.
+pub const UPLOAD_RETRY_AFTER_SECS: u32 = 5;
+
+/// Bytes of the spool budget held by one upload; given back when dropped.
+struct SpoolReservation<'a> {
+    used: &'a AtomicU64,
+    bytes: u64,
+}
+
+impl SpoolReservation<'_> {
+    /// Reserves `more` bytes unless the total would exceed `budget`.
+    fn grow(&mut self, more: u64, budget: u64) -> bool {
+        let reserved = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(more).filter(|&total| total <= budget)
+            })
+            .is_ok();
+        if reserved {
+            self.bytes += more;
+        }
+        reserved
+    }
+}
+
+impl Drop for SpoolReservation<'_> {
+    fn drop(&mut self) {
+        self.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
 fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::too_large(limit)
@@ -592,6 +624,21 @@ pub async fn similar_to_upload(
     {
         return Err(ApiError::too_large(limit));
     }
+    // A slot before anything is read or spooled: uploads in progress are bounded, and so is
+    // their disk use (each at most `limit`, all together at most `max_spool_bytes`).
+    let _upload_slot = st.uploads.try_acquire().map_err(|_| {
+        ApiError::busy(
+            "the server is handling as many uploads as it allows; try again shortly",
+            UPLOAD_RETRY_AFTER_SECS,
+        )
+    })?;
+    let deadline = tokio::time::Instant::now() + st.upload_timeout;
+    let timed_out = || {
+        ApiError::request_timeout(format!(
+            "the upload did not arrive within {} s; send it again over a faster connection, or a shorter clip",
+            st.upload_timeout.as_secs_f64()
+        ))
+    };
     let mut multipart = multipart.map_err(|e| {
         ApiError::unsupported_media(format!(
             "send the audio as multipart/form-data with a field named \"file\" ({})",
@@ -606,15 +653,20 @@ pub async fn similar_to_upload(
         ))
     })?;
 
-    // Spool the `file` field to disk, counting bytes against the limit.
+    // Spool the `file` field to disk, counting bytes against the limit and the budget. The
+    // reservation is declared before the file so it is released after the file is removed.
+    let mut reserved = SpoolReservation {
+        used: &st.spool_bytes,
+        bytes: 0,
+    };
     let tmp = tempfile::Builder::new()
         .prefix("upload-")
         .tempfile_in(st.scratch.path())
         .map_err(|e| ApiError::internal("creating a spool file for the upload", e))?;
     let mut got: Option<(Option<String>, u64, Vec<u8>)> = None;
-    while let Some(mut field) = multipart
-        .next_field()
+    while let Some(mut field) = tokio::time::timeout_at(deadline, multipart.next_field())
         .await
+        .map_err(|_| timed_out())?
         .map_err(|e| multipart_error(e, limit))?
     {
         if field.name() != Some("file") {
@@ -631,10 +683,20 @@ pub async fn similar_to_upload(
             .await
             .map_err(|e| ApiError::internal("writing the upload", e))?;
         let (mut n, mut head) = (0u64, Vec::with_capacity(sniff::SNIFF_LEN));
-        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+        while let Some(chunk) = tokio::time::timeout_at(deadline, field.chunk())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| multipart_error(e, limit))?
+        {
             n += chunk.len() as u64;
             if n > limit {
                 return Err(ApiError::too_large(limit));
+            }
+            if !reserved.grow(chunk.len() as u64, st.max_spool_bytes) {
+                return Err(ApiError::busy(
+                    "the server's space for uploads in progress is full; try again shortly",
+                    UPLOAD_RETRY_AFTER_SECS,
+                ));
             }
             if head.len() < sniff::SNIFF_LEN {
                 let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());

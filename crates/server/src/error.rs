@@ -3,7 +3,7 @@
 //! what failed but carries no paths, endpoints or credentials.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use songrec_app::AppError;
@@ -23,6 +23,10 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// `Retry-After` seconds (503 when busy).
+    retry_after: Option<u32>,
+    /// Close the connection after answering (the request body was not read to its end).
+    close: bool,
 }
 
 /// The JSON body of an error.
@@ -44,7 +48,26 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+            close: false,
         }
+    }
+    /// 503 `server_busy` with a `Retry-After` of `secs` seconds.
+    pub fn busy(message: impl Into<String>, secs: u32) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message);
+        e.retry_after = Some(secs);
+        e.close = true;
+        e
+    }
+    /// 408 `request_timeout`: the body did not arrive in time (the connection is closed).
+    pub fn request_timeout(message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message);
+        e.close = true;
+        e
+    }
+    /// The `Retry-After` seconds, if any.
+    pub fn retry_after(&self) -> Option<u32> {
+        self.retry_after
     }
     /// 400 `bad_request`.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -117,7 +140,16 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close {
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
     }
 }
 

@@ -18,6 +18,7 @@
 pub mod api;
 pub mod audio;
 pub mod error;
+pub mod guard;
 pub mod map;
 pub mod metrics;
 pub mod openapi;
@@ -32,8 +33,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -52,6 +54,10 @@ use crate::shared::SharedBackend;
 
 /// Default upload limit for `POST /api/v1/similar`: 50 MB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50_000_000;
+/// Default budget of all spooled uploads together: 1 GB.
+pub const DEFAULT_MAX_SPOOL_BYTES: u64 = 1_000_000_000;
+/// Default time allowed to receive an upload's body: 120 s.
+pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Errors starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +78,9 @@ pub enum ServerError {
         /// Why.
         error: std::io::Error,
     },
+    /// An `--allow-host` value that is not a host name.
+    #[error("{0}")]
+    BadHost(String),
     /// Scratch space for uploads could not be made.
     #[error("cannot create a scratch folder for uploads: {0}")]
     Scratch(std::io::Error),
@@ -131,6 +140,16 @@ pub struct ServerOptions {
     pub scratch_dir: Option<PathBuf>,
     /// The 2-D projection for the library map.
     pub projector: Arc<dyn Projector>,
+    /// Extra names the `Host` header may carry (`NAME` or `NAME:PORT`), besides localhost and
+    /// the bound address: see [`guard::HostPolicy`].
+    pub allowed_hosts: Vec<String>,
+    /// Uploads in progress at once (being received, waiting or being analysed); more are
+    /// answered `503` with `Retry-After`. `None`: twice `analysis_jobs`.
+    pub max_uploads: Option<usize>,
+    /// Bytes of all spooled uploads together; an upload that would go over is answered `503`.
+    pub max_spool_bytes: u64,
+    /// Time allowed to receive an upload's body; slower ones are answered `408`.
+    pub upload_timeout: Duration,
 }
 
 impl ServerOptions {
@@ -144,6 +163,10 @@ impl ServerOptions {
             analysis_jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scratch_dir: None,
             projector: Arc::new(Pca::default()),
+            allowed_hosts: Vec::new(),
+            max_uploads: None,
+            max_spool_bytes: DEFAULT_MAX_SPOOL_BYTES,
+            upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
         }
     }
 }
@@ -162,6 +185,16 @@ pub struct AppInner {
     pub max_upload_bytes: u64,
     /// Bounds concurrent analyses.
     pub analysis: tokio::sync::Semaphore,
+    /// Bounds uploads in progress (taken before the body is read).
+    pub uploads: tokio::sync::Semaphore,
+    /// Bytes spooled by uploads in progress.
+    pub spool_bytes: AtomicU64,
+    /// Budget for `spool_bytes`.
+    pub max_spool_bytes: u64,
+    /// Time allowed to receive an upload's body.
+    pub upload_timeout: Duration,
+    /// Which `Host` and `Origin` values are accepted.
+    pub hosts: guard::HostPolicy,
     /// Spool folder for uploads (removed on drop).
     pub scratch: tempfile::TempDir,
     /// Map projection.
@@ -174,7 +207,8 @@ pub struct AppInner {
 pub type AppState = Arc<AppInner>;
 
 impl AppInner {
-    /// Wraps `backend` in a metrics layer and prepares the state.
+    /// Wraps `backend` in a metrics layer and prepares the state (`opts.bind` must carry the
+    /// real port: the `Host` check compares with it).
     pub fn new(
         backend: Arc<dyn StorageBackend>,
         opts: &ServerOptions,
@@ -192,13 +226,25 @@ impl AppInner {
             None => tempfile::Builder::new().prefix("songrec-serve-").tempdir(),
         }
         .map_err(ServerError::Scratch)?;
+        let hosts = guard::HostPolicy::new(opts.bind, opts.public, &opts.allowed_hosts)
+            .map_err(ServerError::BadHost)?;
+        let analysis_jobs = opts.analysis_jobs.max(1);
+        let max_uploads = opts
+            .max_uploads
+            .unwrap_or(analysis_jobs.saturating_mul(2))
+            .max(1);
         Ok(Self {
             backend,
             recorder,
             http: HttpMetrics::new(),
             embedders: opts.embedders.clone(),
             max_upload_bytes: opts.max_upload_bytes,
-            analysis: tokio::sync::Semaphore::new(opts.analysis_jobs.max(1)),
+            analysis: tokio::sync::Semaphore::new(analysis_jobs),
+            uploads: tokio::sync::Semaphore::new(max_uploads),
+            spool_bytes: AtomicU64::new(0),
+            max_spool_bytes: opts.max_spool_bytes,
+            upload_timeout: opts.upload_timeout,
+            hosts,
             scratch,
             projector: opts.projector.clone(),
             map_cache: Mutex::new(HashMap::new()),
@@ -317,6 +363,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(panic_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -335,13 +382,16 @@ impl Server {
         opts: ServerOptions,
     ) -> Result<Self, ServerError> {
         check_bind(&opts.bind, opts.public)?;
-        let state = Arc::new(AppInner::new(backend, &opts)?);
         let listener = tokio::net::TcpListener::bind(opts.bind)
             .await
             .map_err(|error| ServerError::Bind {
                 addr: opts.bind,
                 error,
             })?;
+        let mut opts = opts;
+        // The real port (when 0 was asked for), for the Host check.
+        opts.bind = listener.local_addr().map_err(ServerError::Serve)?;
+        let state = Arc::new(AppInner::new(backend, &opts)?);
         Ok(Self { listener, state })
     }
 

@@ -110,7 +110,7 @@ pub fn document() -> Value {
       "info": {
         "title": "songrec",
         "version": env!("CARGO_PKG_VERSION"),
-        "description": "Find songs that sound alike in your own library. Errors are always JSON: {\"error\": {\"code\", \"message\"}}."
+        "description": "Find songs that sound alike in your own library. Errors are always JSON: {\"error\": {\"code\", \"message\"}}. Every route answers 421 unknown_host when the Host header does not name the server (localhost, its address, or a name given with --allow-host), and 403 cross_site_request to requests from another web site."
       },
       "servers": [{"url": "/"}],
       "tags": [{"name": "songs"}, {"name": "similar"}, {"name": "library"}, {"name": "ops"}, {"name": "web"}],
@@ -151,7 +151,10 @@ pub fn document() -> Value {
           "responses": {"200": ok_json("Results, best first.", "SimilarResponse"), "400": err("Malformed query or form."),
             "413": err("The file is larger than the server's limit (50 MB by default)."),
             "415": err("Not multipart, or the file is not a recognised audio format."),
-            "422": err("Recognised as audio but could not be decoded, or empty.")}}},
+            "403": err("A cross-site request (an Origin other than the server's own, or Sec-Fetch-Site cross-site)."),
+            "408": err("The body did not arrive within the upload timeout (120 s by default); the connection is closed."),
+            "422": err("Recognised as audio but could not be decoded, or empty."),
+            "503": err("Too many uploads in progress, or the space for them is full; see Retry-After.")}}},
         "/api/v1/stats": {"get": {"operationId": "getStats", "summary": "Library size, songs per genre, models and their vector counts.", "tags": ["library"],
           "responses": {"200": ok_json("Statistics.", "Stats"), "400": err("Malformed query.")}}},
         "/api/v1/map": {"get": {"operationId": "getMap", "summary": "Every song's vector projected to 2-D (PCA), for the library map.", "tags": ["library"],

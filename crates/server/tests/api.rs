@@ -296,7 +296,7 @@ async fn raw_upload(
     declared: usize,
     sent: usize,
 ) -> (StatusCode, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let head = "--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\nContent-Type: application/octet-stream\r\n\r\n";
     let tail = "\r\n--BOUNDARY--\r\n";
     let len = head.len() + declared + tail.len();
@@ -319,6 +319,14 @@ async fn raw_upload(
         }
         Ok::<_, std::io::Error>(())
     });
+    let (status, _, json) = read_answer(&mut rd).await;
+    writer.abort();
+    (status, json)
+}
+
+/// Reads a raw HTTP answer to its end: status, head (lowercase) and JSON body.
+async fn read_answer(rd: &mut (impl tokio::io::AsyncRead + Unpin)) -> (StatusCode, String, Value) {
+    use tokio::io::AsyncReadExt;
     let mut answer = Vec::new();
     tokio::time::timeout(
         std::time::Duration::from_secs(30),
@@ -327,20 +335,68 @@ async fn raw_upload(
     .await
     .expect("the server answers")
     .ok();
-    writer.abort();
     let text = String::from_utf8_lossy(&answer);
     let status: u16 = text
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     // The body may be chunked: take the JSON object inside.
     let json = &body[body.find('{').unwrap_or(0)..=body.rfind('}').unwrap_or(0)];
     (
         StatusCode::from_u16(status).unwrap(),
+        head.to_ascii_lowercase(),
         serde_json::from_str(json).unwrap_or(Value::Null),
     )
+}
+
+/// Starts a multipart upload over a raw socket that sends its head and the first `sent`
+/// bytes of a `declared`-byte file, then one byte every `drip` (if any) while the
+/// connection is open. Returns the reading half and the writer task (abort it to hang up).
+async fn stalled_upload(
+    addr: std::net::SocketAddr,
+    declared: usize,
+    sent: usize,
+    drip: Option<std::time::Duration>,
+) -> (
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    use tokio::io::AsyncWriteExt;
+    let head = "--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.wav\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let len = head.len() + declared + "\r\n--BOUNDARY--\r\n".len();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let req = format!(
+            "POST /api/v1/similar HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{head}"
+        );
+        wr.write_all(req.as_bytes()).await?;
+        wr.write_all(&vec![0x42u8; sent]).await?;
+        let mut left = declared - sent;
+        while let Some(every) = drip.filter(|_| left > 0) {
+            tokio::time::sleep(every).await;
+            wr.write_all(b"B").await?;
+            left -= 1;
+        }
+        // Keep the connection open (a stalled client) until aborted.
+        std::future::pending::<()>().await;
+        drop(wr);
+        Ok(())
+    });
+    (rd, writer)
+}
+
+/// Waits until `cond` holds, polling the server's state.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..3000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting until {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -882,5 +938,207 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
     assert_eq!((s, v["total"].as_u64()), (StatusCode::OK, Some(1)));
     let (_, body) = get(&srv.url("/api/v1/stats")).await;
     assert!(!body.to_string().contains(TOKEN));
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_bounded_in_number_disk_and_time() {
+    use std::sync::atomic::Ordering;
+    let srv = serve_library(|o| {
+        o.max_upload_bytes = 2_000_000;
+        o.max_uploads = Some(1);
+        o.max_spool_bytes = 1_000_000;
+    })
+    .await;
+    let st = srv.state.clone();
+    let wav = std::fs::read(library().music.join("techno-1.wav")).unwrap();
+    assert!(wav.len() < 1_000_000);
+
+    // One upload stalls mid-body: it holds the only slot, and a second one is answered 503
+    // with Retry-After at once, before its body is read.
+    let (_rd, writer) = stalled_upload(srv.addr, 100_000, 1000, None).await;
+    until("the stalled upload holds the slot", || {
+        st.uploads.available_permits() == 0
+    })
+    .await;
+    let (mut rd2, w2) = stalled_upload(srv.addr, 10, 10, None).await;
+    let (s, head, v) = read_answer(&mut rd2).await;
+    w2.abort();
+    assert_error(&(s, v), StatusCode::SERVICE_UNAVAILABLE, "server_busy");
+    assert!(head.contains("retry-after: 5"), "{head}");
+    // The stalled client hangs up: its slot and spool space come back.
+    writer.abort();
+    until("the slot is free again", || {
+        st.uploads.available_permits() == 1 && st.spool_bytes.load(Ordering::Acquire) == 0
+    })
+    .await;
+
+    // Within the per-file limit (2 MB) but over the spool budget (1 MB): 503, nothing left
+    // reserved, and a file that fits is analysed.
+    let (s, v) = raw_upload(srv.addr, 1_500_000, 1_500_000).await;
+    assert_error(&(s, v), StatusCode::SERVICE_UNAVAILABLE, "server_busy");
+    until("the spool budget is given back", || {
+        st.spool_bytes.load(Ordering::Acquire) == 0 && st.uploads.available_permits() == 1
+    })
+    .await;
+    let (s, v) = upload(
+        &srv.url("/api/v1/similar?k=2"),
+        form("clip.wav", wav.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    srv.stop().await;
+
+    // Slow loris: a body that keeps trickling in is cut off at the upload timeout with 408
+    // (a short one here), and the slot is free again afterwards.
+    let srv = serve_library(|o| {
+        o.max_uploads = Some(1);
+        o.upload_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let st = srv.state.clone();
+    let (mut rd, writer) = stalled_upload(
+        srv.addr,
+        1_000_000,
+        100,
+        Some(std::time::Duration::from_millis(20)),
+    )
+    .await;
+    let (s, head, v) = read_answer(&mut rd).await;
+    writer.abort();
+    assert_error(&(s, v), StatusCode::REQUEST_TIMEOUT, "request_timeout");
+    assert!(head.contains("connection: close"), "{head}");
+    until("the slot is free again", || {
+        st.uploads.available_permits() == 1 && st.spool_bytes.load(Ordering::Acquire) == 0
+    })
+    .await;
+    let (s, v) = upload(&srv.url("/api/v1/similar?k=2"), form("clip.wav", wav)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_hosts_and_cross_site_writes_are_refused() {
+    let srv = serve_library(|o| o.allowed_hosts = vec!["music.home".into()]).await;
+    let port = srv.addr.port();
+    let c = client();
+    let send = |method: reqwest::Method, path: &str, headers: Vec<(&'static str, String)>| {
+        let mut r = c.request(method, srv.url(path));
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let s = r.status();
+            let text = r.text().await.unwrap();
+            (
+                s,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+            )
+        }
+    };
+    let id = all_ids(&srv.base).await.remove(0);
+    // DNS rebinding: the browser sends the attacker's name as Host. Every route refuses it,
+    // the page, the API and the audio alike.
+    for path in [
+        "/".to_owned(),
+        "/api/v1/songs".to_owned(),
+        format!("/api/v1/songs/{id}/audio"),
+        "/metrics".to_owned(),
+        "/no/such/route".to_owned(),
+    ] {
+        for host in [
+            format!("attacker.example:{port}"),
+            format!("localhost.attacker.example:{port}"),
+            format!("localhost:{}", port.wrapping_add(1)),
+        ] {
+            let got = send(reqwest::Method::GET, &path, vec![("host", host.clone())]).await;
+            let msg = assert_error(&got, StatusCode::MISDIRECTED_REQUEST, "unknown_host");
+            assert!(msg.contains("--allow-host"), "{path} {host}: {msg}");
+        }
+    }
+    // The server's own names, and the one allowed explicitly.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "music.home".to_owned(),
+    ] {
+        let (s, v) = send(
+            reqwest::Method::GET,
+            "/api/v1/songs",
+            vec![("host", host.clone())],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{host}: {v}");
+    }
+
+    // Cross-site writes: a form posted by another page (no preflight needed) is refused
+    // before its body is read, whatever it carries.
+    let wav = std::fs::read(library().music.join("techno-1.wav")).unwrap();
+    let own = format!("http://127.0.0.1:{port}");
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut r = c
+            .post(srv.url("/api/v1/similar?k=2"))
+            .multipart(form("clip.wav", wav.clone()));
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap())
+        }
+    };
+    for headers in [
+        vec![("origin", "http://attacker.example".to_owned())],
+        vec![("origin", "null".to_owned())],
+        vec![(
+            "origin",
+            format!("http://localhost:{}", port.wrapping_add(1)),
+        )],
+        vec![
+            ("origin", own.clone()),
+            ("sec-fetch-site", "cross-site".to_owned()),
+        ],
+        vec![("sec-fetch-site", "same-site".to_owned())],
+    ] {
+        let got = post(headers.clone()).await;
+        assert_error(&got, StatusCode::FORBIDDEN, "cross_site_request");
+    }
+    // Embedding the API in another site's page (an <audio>, a fetch in no-cors mode) too.
+    let got = send(
+        reqwest::Method::GET,
+        &format!("/api/v1/songs/{id}/audio"),
+        vec![
+            ("sec-fetch-site", "cross-site".to_owned()),
+            ("sec-fetch-mode", "no-cors".to_owned()),
+        ],
+    )
+    .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "cross_site_request");
+    // A link from another site to the page still opens it.
+    let r = c
+        .get(srv.url("/"))
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The server's own page, and clients that are not browsers, may post.
+    let (s, v) = post(vec![
+        ("origin", own.clone()),
+        ("sec-fetch-site", "same-origin".to_owned()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = post(vec![]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Refusals show in the metrics like any other answer.
+    let r = c.get(srv.url("/metrics")).send().await.unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains("status=\"421\""), "{text}");
+    assert!(text.contains("status=\"403\""), "{text}");
     srv.stop().await;
 }

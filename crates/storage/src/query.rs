@@ -117,10 +117,14 @@ impl SearchQuery {
         if self.k == 0 {
             return Err(StorageError::InvalidInput("k must be at least 1".into()));
         }
-        if self.offset + self.k > MAX_RESULTS {
+        if self
+            .offset
+            .checked_add(self.k)
+            .is_none_or(|n| n > MAX_RESULTS)
+        {
             return Err(StorageError::InvalidInput(format!(
-                "offset + k = {} exceeds the limit of {MAX_RESULTS} results per similarity query",
-                self.offset + self.k
+                "offset + k exceeds the limit of {MAX_RESULTS} results per similarity query (offset {}, k {})",
+                self.offset, self.k
             )));
         }
         if self.exclude.len() > MAX_EXCLUDE {
@@ -290,4 +294,25 @@ pub fn compare_by(key: SortKey, a: &SongMetadata, b: &SongMetadata) -> std::cmp:
         SortKey::Duration => a.duration_secs.total_cmp(&b.duration_secs),
     };
     by.then_with(|| a.id.cmp(&b.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_offsets_are_refused_without_overflow() {
+        let model = ModelInfo::new("m", "1", 2);
+        for (k, offset) in [(1, usize::MAX), (usize::MAX, 1), (usize::MAX, usize::MAX)] {
+            let mut q = SearchQuery::new(model.clone(), vec![1.0, 0.0], k);
+            q.offset = offset;
+            match q.validate() {
+                Err(StorageError::InvalidInput(m)) => assert!(m.contains("offset + k"), "{m}"),
+                other => panic!("k {k}, offset {offset}: {other:?}"),
+            }
+        }
+        let mut q = SearchQuery::new(model, vec![1.0, 0.0], 1);
+        q.offset = MAX_RESULTS - 1;
+        assert!(q.validate().is_ok());
+    }
 }

@@ -23,12 +23,20 @@ pub(super) fn encode_page_state(returned: usize, last_key: &str) -> String {
     STANDARD.encode(format!("{returned}|{last_key}"))
 }
 
+/// Most documents a page state may claim were returned: far beyond any real listing, and
+/// low enough that adding a page to it cannot overflow.
+const MAX_PAGE_STATE_COUNT: usize = u32::MAX as usize;
+
 pub(super) fn decode_page_state(s: &str) -> ApiResult<(usize, String)> {
     let bad = || field_invalid("options.pageState", &json!(s), "not a valid page state");
     let bytes = STANDARD.decode(s).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (n, key) = text.split_once('|').ok_or_else(bad)?;
-    Ok((n.parse().map_err(|_| bad())?, key.to_owned()))
+    let n: usize = n.parse().map_err(|_| bad())?;
+    if n > MAX_PAGE_STATE_COUNT {
+        return Err(bad());
+    }
+    Ok((n, key.to_owned()))
 }
 
 /// Documents strictly after `after` (all when `None`), in key order, matching `filter`.
@@ -170,7 +178,14 @@ pub(super) fn find(
                 && docs.len() < remaining
                 && iter.next().is_some()
             {
-                next = Some(encode_page_state(returned + docs.len(), k));
+                let so_far = returned.checked_add(docs.len()).ok_or_else(|| {
+                    field_invalid(
+                        "options.pageState",
+                        &json!(page_state),
+                        "not a valid page state",
+                    )
+                })?;
+                next = Some(encode_page_state(so_far, k));
             }
         }
     }
