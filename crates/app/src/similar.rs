@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use serde::Serialize;
 use songrec_audio::Embedder;
 use songrec_storage::{
     Filter, Match, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend,
@@ -95,11 +96,15 @@ pub struct SimilarRequest {
     pub filter: Filter,
 }
 
-/// The query vectors (one per part) and the ids to leave out of the results.
-async fn query_vectors(
-    backend: &dyn StorageBackend,
-    req: &SimilarRequest,
-) -> AppResult<(Vec<Vec<f32>>, Vec<SongId>)> {
+/// The query: its vectors (one per part), the ids to leave out of the results, and what is
+/// known of it as a song (a file's tags and duration), for recognising its copies.
+struct Query {
+    vectors: Vec<Vec<f32>>,
+    exclude: Vec<SongId>,
+    song: SongMetadata,
+}
+
+async fn query_vectors(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppResult<Query> {
     match &req.target {
         Target::Song(m) => {
             let mut out = Vec::with_capacity(req.parts.len());
@@ -115,7 +120,11 @@ async fn query_vectors(
                 })?;
                 out.push(e.vector);
             }
-            Ok((out, vec![m.id.clone()]))
+            Ok(Query {
+                vectors: out,
+                exclude: vec![m.id.clone()],
+                song: (**m).clone(),
+            })
         }
         Target::File(path) => {
             let embedders = req
@@ -137,9 +146,18 @@ async fn query_vectors(
             })
             .await
             .map_err(|e| AppError::Invalid(format!("analysis failed: {e}")))??;
-            let id = SongId::from_file(path)?.0;
+            let (id, size) = SongId::from_file(path)?;
+            // The library's own record of this file if it has one, else its tags as read now.
+            let song = match backend.get_metadata(&id).await? {
+                Some(m) => m,
+                None => crate::ingest::metadata_from(&id, &fa, size),
+            };
             let vectors = fa.analyses.into_iter().map(|a| a.analysis.vector).collect();
-            Ok((vectors, vec![id]))
+            Ok(Query {
+                vectors,
+                exclude: vec![id],
+                song,
+            })
         }
     }
 }
@@ -160,7 +178,17 @@ pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppR
             req.offset
         )));
     }
-    let (vectors, exclude) = query_vectors(backend, req).await?;
+    let q = query_vectors(backend, req).await?;
+    ranked(backend, req, q.vectors, q.exclude).await
+}
+
+/// The ranked results of a query whose vectors are known.
+async fn ranked(
+    backend: &dyn StorageBackend,
+    req: &SimilarRequest,
+    vectors: Vec<Vec<f32>>,
+    exclude: Vec<SongId>,
+) -> AppResult<Vec<Match>> {
     if req.parts.len() == 1 {
         let q = SearchQuery {
             model: req.parts[0].model.clone(),
@@ -175,6 +203,104 @@ pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppR
         return Ok(backend.search(&q).await?);
     }
     blended(backend, req, vectors, exclude).await
+}
+
+/// What [`similar_distinct`] found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DistinctMatches {
+    /// One song per recording, best first.
+    pub matches: Vec<Match>,
+    /// For each match, the copies of its recording (other files of it) that ranked below it
+    /// among the candidates examined and were folded into it.
+    pub copies_folded: Vec<usize>,
+    /// Copies of the query's own recording left out.
+    pub query_copies: usize,
+}
+
+impl DistinctMatches {
+    /// Copies folded into the shown results, in all.
+    pub fn total_copies_folded(&self) -> usize {
+        self.copies_folded.iter().sum()
+    }
+}
+
+/// Candidates asked for at first by [`similar_distinct`] for `want` (= offset + k) distinct
+/// results; each further round asks for [`DISTINCT_WIDEN`] times more, up to
+/// [`songrec_storage::query::MAX_RESULTS`].
+///
+/// ```
+/// assert_eq!(songrec_app::similar::distinct_pool(10), 40);
+/// assert_eq!(songrec_app::similar::distinct_pool(1000), 1000);
+/// ```
+pub fn distinct_pool(want: usize) -> usize {
+    want.saturating_mul(2)
+        .saturating_add(20)
+        .min(songrec_storage::query::MAX_RESULTS)
+}
+
+/// How much a round of [`similar_distinct`] widens the candidate pool.
+pub const DISTINCT_WIDEN: usize = 4;
+
+/// Rounds of widening at most (the pool reaches the search limit sooner for any `k`).
+pub const DISTINCT_ROUNDS: usize = 4;
+
+/// [`similar`] with one song per recording: of the songs that are copies of one another (see
+/// [`songrec_discover::recording`]: the same fingerprint when stored, else the same artist,
+/// title and duration) only the best-ranked is kept, and copies of the query itself are left
+/// out. `offset` and `k` count distinct results. The backend is asked for more candidates than
+/// `offset + k` and, when folding leaves too few, for [`DISTINCT_WIDEN`] times more (at most
+/// [`DISTINCT_ROUNDS`] rounds, never over the search limit), so `k` results come back whenever
+/// the library holds that many other recordings within reach. The query is analysed once.
+pub async fn similar_distinct(
+    backend: &dyn StorageBackend,
+    req: &SimilarRequest,
+) -> AppResult<DistinctMatches> {
+    let max = songrec_storage::query::MAX_RESULTS;
+    if req.parts.is_empty() {
+        return Err(AppError::Invalid("no model to compare".into()));
+    }
+    let want = req
+        .k
+        .checked_add(req.offset)
+        .filter(|w| req.k > 0 && *w <= max)
+        .ok_or_else(|| {
+            AppError::Invalid(format!(
+                "k must be 1 or more and offset + k at most {max}, got k = {} and offset = {}",
+                req.k, req.offset
+            ))
+        })?;
+    let q = query_vectors(backend, req).await?;
+    let anchors = [q.song];
+    let mut pool = distinct_pool(want);
+    let mut round = 1;
+    loop {
+        let sub = SimilarRequest {
+            k: pool,
+            offset: 0,
+            ..req.clone()
+        };
+        let found = ranked(backend, &sub, q.vectors.clone(), q.exclude.clone()).await?;
+        let metas: Vec<SongMetadata> = found.iter().map(|m| m.metadata.clone()).collect();
+        let f = songrec_discover::recording::fold(&anchors, &metas);
+        let exhausted = found.len() < pool;
+        if f.kept.len() >= want || exhausted || pool >= max || round >= DISTINCT_ROUNDS {
+            let mut found: Vec<Option<Match>> = found.into_iter().map(Some).collect();
+            let (mut matches, mut copies_folded) = (Vec::new(), Vec::new());
+            for (&i, &c) in f.kept.iter().zip(&f.copies).skip(req.offset).take(req.k) {
+                if let Some(m) = found[i].take() {
+                    matches.push(m);
+                    copies_folded.push(c);
+                }
+            }
+            return Ok(DistinctMatches {
+                matches,
+                copies_folded,
+                query_copies: f.anchor_copies,
+            });
+        }
+        pool = pool.saturating_mul(DISTINCT_WIDEN).min(max);
+        round += 1;
+    }
 }
 
 /// Candidate pool per model for a blend of `k` results after `offset`.
@@ -419,6 +545,94 @@ mod tests {
             .max_by(|&a, &b| rows[a][1].total_cmp(&rows[b][1]))
             .unwrap();
         assert!(r.iter().position(|p| p.0 == best_narrow).unwrap() < 40);
+    }
+
+    /// A local library with `copies` files of the query's recording right next to it and
+    /// `others` other recordings (two files each) further away.
+    async fn library(
+        dir: &std::path::Path,
+        copies: usize,
+        others: usize,
+    ) -> (songrec_local::LocalBackend, ModelInfo, SongMetadata) {
+        let b = songrec_local::LocalBackend::open(dir).unwrap();
+        let model = ModelInfo::new("test", "1", 2);
+        let put = |name: String, artist: &str, title: &str, angle: f32| {
+            let mut m = SongMetadata::new(SongId::from_bytes(name.as_bytes()), title);
+            m.artist = Some(artist.into());
+            m.duration_secs = 200.0;
+            let e = songrec_storage::Embedding::new(model.clone(), vec![angle.cos(), angle.sin()])
+                .unwrap();
+            (m, e)
+        };
+        let mut all = vec![put("query".into(), "Band", "Hit", 0.0)];
+        for i in 0..copies {
+            all.push(put(format!("copy{i}"), "band", "HIT ", 0.001 * (i + 1) as f32));
+        }
+        for j in 0..others {
+            for f in 0..2 {
+                let angle = 0.5 + 0.01 * j as f32 + 0.001 * f as f32;
+                all.push(put(format!("other{j}-{f}"), "Other", &format!("Song {j}"), angle));
+            }
+        }
+        for (m, e) in &all {
+            b.put_metadata(m).await.unwrap();
+            b.put_embedding(&m.id, e).await.unwrap();
+        }
+        b.flush().await.unwrap();
+        (b, model, all[0].0.clone())
+    }
+
+    fn request(model: &ModelInfo, query: &SongMetadata, k: usize, offset: usize) -> SimilarRequest {
+        SimilarRequest {
+            target: Target::Song(Box::new(query.clone())),
+            parts: vec![ModelPart::stored(model.clone())],
+            k,
+            metric: Metric::Cosine,
+            threshold: None,
+            offset,
+            filter: Filter::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn distinct_widens_past_the_query_copies_and_folds_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        // 60 copies of the query fill the first pool (2 × 3 + 20 = 26 candidates) and the
+        // second (104): k distinct results need a third round.
+        let (b, model, query) = library(dir.path(), 60, 5).await;
+        let req = request(&model, &query, 3, 0);
+        let plain = similar(&b, &req).await.unwrap();
+        assert!(plain.iter().all(|m| m.metadata.title == "HIT "), "copies first");
+        let d = similar_distinct(&b, &req).await.unwrap();
+        let titles: Vec<&str> = d.matches.iter().map(|m| m.metadata.title.as_str()).collect();
+        assert_eq!(titles, vec!["Song 0", "Song 1", "Song 2"]);
+        assert_eq!(d.copies_folded, vec![1, 1, 1]);
+        assert_eq!(d.total_copies_folded(), 3);
+        assert_eq!(d.query_copies, 60);
+        // The best-ranked file of each recording is the one kept.
+        assert_eq!(d.matches[0].id, SongId::from_bytes(b"other0-0"));
+        // Offset counts distinct songs.
+        let d = similar_distinct(&b, &request(&model, &query, 2, 3)).await.unwrap();
+        let titles: Vec<&str> = d.matches.iter().map(|m| m.metadata.title.as_str()).collect();
+        assert_eq!(titles, vec!["Song 3", "Song 4"]);
+        // Fewer distinct songs than asked: all of them, after the library ran out.
+        let d = similar_distinct(&b, &request(&model, &query, 50, 0)).await.unwrap();
+        assert_eq!(d.matches.len(), 5);
+        // Bad sizes are refused, without overflow.
+        for (k, offset) in [(0, 0), (1, usize::MAX), (1001, 0)] {
+            assert!(similar_distinct(&b, &request(&model, &query, k, offset)).await.is_err());
+        }
+    }
+
+    #[tokio::test]
+    async fn distinct_widening_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        // More copies than the largest pool: the rounds stop at the search limit and say so
+        // by returning what they found (nothing) rather than searching on.
+        let (b, model, query) = library(dir.path(), 1000, 1).await;
+        let d = similar_distinct(&b, &request(&model, &query, 1, 0)).await.unwrap();
+        assert!(d.matches.is_empty(), "{:?}", d.matches);
+        assert_eq!(d.query_copies, songrec_storage::query::MAX_RESULTS);
     }
 
     #[test]

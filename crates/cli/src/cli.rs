@@ -227,6 +227,11 @@ pub struct SimilarArgs {
     /// Say for each match which aspects agree (key, tempo, timbre, energy, style tags).
     #[arg(long)]
     pub explain: bool,
+    /// One song per recording: of copies of one recording (the same fingerprint when `dupes`
+    /// stored one, else the same artist, title and duration within a second) keep the best
+    /// ranked, say how many copies were folded into it, and leave out copies of the query.
+    #[arg(long)]
+    pub distinct: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Machine-readable output.
@@ -643,9 +648,21 @@ async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         offset: args.offset,
         filter: args.filter.to_filter()?,
     };
-    let matches = songrec_app::similar::similar(backend.as_ref(), &req)
-        .await
-        .context("similarity search")?;
+    let (matches, distinct) = if args.distinct {
+        let d = songrec_app::similar::similar_distinct(backend.as_ref(), &req)
+            .await
+            .context("similarity search")?;
+        let folding = output::Folding {
+            copies: d.copies_folded,
+            query_copies: d.query_copies,
+        };
+        (d.matches, Some(folding))
+    } else {
+        let m = songrec_app::similar::similar(backend.as_ref(), &req)
+            .await
+            .context("similarity search")?;
+        (m, None)
+    };
     let explanations = match (&target, args.explain) {
         (Target::Song(q), true) => Some(
             matches
@@ -665,6 +682,7 @@ async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         &matches,
         metric,
         explanations.as_deref(),
+        distinct.as_ref(),
         args.json,
     )?;
     Ok(exit::OK)

@@ -52,11 +52,24 @@ pub fn songs(items: &[SongMetadata], total: u64, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// What `similar --distinct` folded.
+pub struct Folding {
+    /// Per match: copies of its recording folded into it.
+    pub copies: Vec<usize>,
+    /// Copies of the query left out.
+    pub query_copies: usize,
+}
+
+fn copies(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "copy" } else { "copies" })
+}
+
 pub fn matches(
     target: &Target,
     ms: &[Match],
     metric: Metric,
     explanations: Option<&[Explanation]>,
+    folding: Option<&Folding>,
     json: bool,
 ) -> Result<()> {
     if json {
@@ -72,12 +85,20 @@ pub fn matches(
                 }
             }
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"query": q, "metric": metric, "matches": matches})
-            )?
-        );
+        let mut out = serde_json::json!({"query": q, "metric": metric, "matches": matches});
+        if let Some(f) = folding {
+            if let Some(arr) = out["matches"].as_array_mut() {
+                for (m, c) in arr.iter_mut().zip(&f.copies) {
+                    if let Some(o) = m.as_object_mut() {
+                        o.insert("copies_folded".into(), (*c).into());
+                    }
+                }
+            }
+            out["distinct"] = true.into();
+            out["copies_folded"] = f.copies.iter().sum::<usize>().into();
+            out["query_copies_excluded"] = f.query_copies.into();
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     match target {
@@ -90,8 +111,19 @@ pub fn matches(
         ),
         Target::File(p) => println!("Songs like {}:", p.display()),
     }
+    let summary = || {
+        if let Some(f) = folding {
+            let folded: usize = f.copies.iter().sum();
+            println!(
+                "(one song per recording: {} folded, {} of the query left out)",
+                copies(folded),
+                copies(f.query_copies)
+            );
+        }
+    };
     if ms.is_empty() {
         println!("  (no matches)");
+        summary();
         return Ok(());
     }
     println!(
@@ -99,8 +131,12 @@ pub fn matches(
         "#", "SIM", "ID", "SONG", "BPM", "KEY", "GENRE"
     );
     for (i, m) in ms.iter().enumerate() {
+        let folded = match folding.and_then(|f| f.copies.get(i)) {
+            Some(&n) if n > 0 => format!("  (+{} folded)", copies(n)),
+            _ => String::new(),
+        };
         println!(
-            "{:>3}  {:>7.4}  {:<12}  {:<44}  {:>5}  {:<9}  {:<12}",
+            "{:>3}  {:>7.4}  {:<12}  {:<44}  {:>5}  {:<9}  {:<12}{folded}",
             i + 1,
             m.similarity,
             m.id.short(),
@@ -115,6 +151,7 @@ pub fn matches(
             println!("{:>14}{}", "↳ ", e.summary);
         }
     }
+    summary();
     Ok(())
 }
 

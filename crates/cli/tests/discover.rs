@@ -232,6 +232,248 @@ fn discovery_commands_on_a_local_library() {
     assert_eq!(v["fingerprinted"], 0, "fingerprints were stored");
 }
 
+/// The folder of real recordings (see `scripts/test-deps.sh`).
+fn test_audio() -> PathBuf {
+    match std::env::var_os("SONGREC_TEST_AUDIO") {
+        Some(d) => PathBuf::from(d),
+        None => panic!(
+            "SONGREC_TEST_AUDIO is not set; run `eval \"$(scripts/test-deps.sh)\"` to fetch the real recordings these tests use"
+        ),
+    }
+}
+
+/// Runs ffmpeg quietly (it is needed to encode real recordings into other formats).
+fn ffmpeg(args: &[&str]) {
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg must be installed for this test");
+    assert!(o.status.success(), "ffmpeg {args:?}: {}", text(&o));
+}
+
+/// Encodes 25 s of a real recording into `files` (by extension) with these tags.
+fn encodings(src: &Path, from_secs: &str, files: &[(PathBuf, &[&str])]) {
+    for (dest, tags) in files {
+        let mut args = vec![
+            "-ss",
+            from_secs,
+            "-t",
+            "25",
+            "-i",
+            src.to_str().unwrap(),
+            "-map_metadata",
+            "-1",
+            "-vn",
+        ];
+        args.extend_from_slice(tags);
+        args.push(dest.to_str().unwrap());
+        ffmpeg(&args);
+    }
+}
+
+#[test]
+fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
+    let audio = test_audio();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let music = h.join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    // One real recording in five tagged files (an album copy and a compilation copy among
+    // them) and one untagged file only its fingerprint can tell.
+    let seed_tags: &[&str] = &[
+        "-metadata",
+        "artist=Asc Music",
+        "-metadata",
+        "title=Frontiers (excerpt)",
+    ];
+    let compilation: &[&str] = &[
+        "-metadata",
+        "artist=ASC MUSIC ",
+        "-metadata",
+        "title=Frontiers  (Excerpt)",
+        "-metadata",
+        "album=Best of Asc",
+    ];
+    let seed_files = ["clip.wav", "clip.flac", "clip.mp3", "clip.ogg", "best-of.mp3"];
+    encodings(
+        &audio.join("asc/frontiers.mp3"),
+        "40",
+        &[
+            (music.join("clip.wav"), seed_tags),
+            (music.join("clip.flac"), seed_tags),
+            (music.join("clip.mp3"), seed_tags),
+            (music.join("clip.ogg"), seed_tags),
+            (music.join("best-of.mp3"), compilation),
+            (music.join("untitled 7.ogg"), &[]),
+        ],
+    );
+    // Another recording in two files, and other real recordings once each.
+    let other_tags: &[&str] = &[
+        "-metadata",
+        "artist=Asc Music",
+        "-metadata",
+        "title=Machine Wars (excerpt)",
+    ];
+    encodings(
+        &audio.join("asc/machine_wars.mp3"),
+        "60",
+        &[
+            (music.join("wars.flac"), other_tags),
+            (music.join("wars.mp3"), other_tags),
+        ],
+    );
+    encodings(
+        &audio.join("asc/time_to_strike.mp3"),
+        "30",
+        &[(music.join("strike.mp3"), &[])],
+    );
+    let sounds = [
+        "alarm-clock-elapsed",
+        "phone-outgoing-busy",
+        "service-login",
+        "service-logout",
+        "phone-incoming-call",
+        "audio-test-signal",
+        "suspend-error",
+        "trash-empty",
+    ];
+    for s in sounds {
+        let f = format!("{s}.oga");
+        std::fs::copy(audio.join("freedesktop").join(&f), music.join(&f)).unwrap();
+    }
+    let o = local(h, &["ingest", music.to_str().unwrap(), "--embedder", "dsp"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let songs = json(&local(h, &["list", "--json", "--limit", "100"]));
+    let id_of = |file: &str| -> String {
+        songs["songs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["file_name"] == file)
+            .unwrap_or_else(|| panic!("{file} not ingested: {songs:#}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let seed_copies: Vec<String> = seed_files.iter().map(|f| id_of(f)).collect();
+    let untagged = id_of("untitled 7.ogg");
+    let wars = [id_of("wars.flac"), id_of("wars.mp3")];
+    let seed = "music/clip.wav";
+    // 17 files, 12 recordings: 11 besides the seed's.
+    assert_eq!(songs["songs"].as_array().unwrap().len(), 17, "{songs:#}");
+
+    let matched = |v: &serde_json::Value| -> Vec<String> {
+        v["matches"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no matches in {v:#}"))
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let playlist = || {
+        let o = local(
+            h,
+            &["playlist", "--seed", seed, "-n", "5", "--json", "--no-history"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let v = json(&o);
+        let got = ids(&v);
+        let mut unique = got.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 5, "five different songs: {v:#}");
+        assert!(
+            wars.iter().filter(|w| got.contains(w)).count() <= 1,
+            "one recording twice: {v:#}"
+        );
+        (got, v)
+    };
+
+    // Plain `similar`: the seed's other files are its nearest neighbours (what the rule is for),
+    // and both files of the other recording are listed.
+    let v = json(&local(h, &["similar", seed, "-k", "5", "--json"]));
+    let plain = matched(&v);
+    let copies_shown = plain.iter().filter(|id| seed_copies.contains(id)).count();
+    assert!(copies_shown >= 3, "copies of the seed rank first: {v:#}");
+    let v = json(&local(h, &["similar", seed, "-k", "20", "--json"]));
+    let all = matched(&v);
+    assert_eq!(all.len(), 16, "{v:#}");
+    assert!(wars.iter().all(|w| all.contains(w)), "{v:#}");
+
+    // Without fingerprints, tags and durations tell the tagged copies.
+    let (got, v) = playlist();
+    assert!(
+        got.iter().all(|id| !seed_copies.contains(id)),
+        "a copy of the seed in its playlist: {v:#}"
+    );
+    let o = local(h, &["similar", seed, "-k", "5", "--distinct", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    let got = matched(&v);
+    assert_eq!(got.len(), 5, "k distinct results: {v:#}");
+    assert!(got.iter().all(|id| !seed_copies.contains(id)), "{v:#}");
+    assert_eq!(v["query_copies_excluded"], 4, "{v:#}");
+    // Every recording at once: the other recording's two files show as one, with 1 folded;
+    // the untagged copy of the seed is not recognised yet.
+    let v = json(&local(
+        h,
+        &["similar", seed, "-k", "20", "--distinct", "--json"],
+    ));
+    let got = matched(&v);
+    assert_eq!(got.len(), 11, "{v:#}");
+    assert!(got.contains(&untagged), "{v:#}");
+    let of_wars: Vec<&serde_json::Value> = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| wars.iter().any(|w| m["id"] == w.as_str()))
+        .collect();
+    assert_eq!(of_wars.len(), 1, "{v:#}");
+    assert_eq!(of_wars[0]["copies_folded"], 1, "{v:#}");
+    assert_eq!(v["copies_folded"], 1, "{v:#}");
+    // The same in words.
+    let o = local(h, &["similar", seed, "-k", "20", "--distinct"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("(+1 copy folded)"), "{t}");
+    assert!(
+        t.contains("1 copy folded, 4 copies of the query left out"),
+        "{t}"
+    );
+
+    // `dupes` stores fingerprints: now the untagged copy is known too.
+    let o = local(h, &["dupes", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    let seed_group = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["members"].as_array().unwrap().len() == 6)
+        .unwrap_or_else(|| panic!("the six files of the seed recording: {v:#}"));
+    assert!(
+        seed_group["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["song"]["id"] == untagged.as_str())
+    );
+    let (got, v) = playlist();
+    assert!(
+        got.iter().all(|id| !seed_copies.contains(id) && *id != untagged),
+        "{v:#}"
+    );
+    let v = json(&local(
+        h,
+        &["similar", seed, "-k", "20", "--distinct", "--json"],
+    ));
+    assert_eq!(v["query_copies_excluded"], 5, "{v:#}");
+    let got = matched(&v);
+    assert_eq!(got.len(), 10, "{v:#}");
+    assert!(!got.contains(&untagged), "{v:#}");
+}
+
 mod support;
 
 use support::{AK, SK, TOKEN};

@@ -28,6 +28,7 @@ use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError
 
 use crate::fingerprint::{self, Alignment, EXTRA_KEY, FingerprintRecord};
 use crate::load::list_all;
+use crate::recording::{UnionFind, same_fingerprint};
 use crate::{DiscoverError, DiscoverResult};
 
 /// Settings for [`scan`].
@@ -240,34 +241,10 @@ pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
     pairs
 }
 
-struct UnionFind(Vec<usize>);
-impl UnionFind {
-    fn find(&mut self, x: usize) -> usize {
-        let mut r = x;
-        while self.0[r] != r {
-            r = self.0[r];
-        }
-        let mut y = x;
-        while self.0[y] != r {
-            let next = self.0[y];
-            self.0[y] = r;
-            y = next;
-        }
-        r
-    }
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            let (lo, hi) = (ra.min(rb), ra.max(rb));
-            self.0[hi] = lo;
-        }
-    }
-}
-
 /// Groups fingerprinted songs into duplicate groups (pure).
 pub fn find_groups(songs: &[Printed]) -> Vec<Group> {
     let n = songs.len();
-    let mut uf = UnionFind((0..n).collect());
+    let mut uf = UnionFind::new(n);
     // Exact: equal PCM hashes.
     let mut by_pcm: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, s) in songs.iter().enumerate() {
@@ -284,9 +261,7 @@ pub fn find_groups(songs: &[Printed]) -> Vec<Group> {
         if uf.find(i) == uf.find(j) {
             continue;
         }
-        if let Some(al) = fingerprint::compare(&fps[i], &fps[j])
-            && fingerprint::same_recording(&al, fps[i].len(), fps[j].len())
-        {
+        if same_fingerprint(&fps[i], &fps[j]) {
             uf.union(i, j);
         }
     }

@@ -4,6 +4,8 @@
 //! - [`dupes`]: exact duplicates (the same decoded audio in different files) and near duplicates
 //!   (the same recording re-encoded or trimmed) by acoustic fingerprint, kept apart from songs
 //!   that merely sound alike;
+//! - [`recording`]: which songs are copies of one recording (fingerprints when stored, else
+//!   artist + title + duration), so playlists and `similar --distinct` hold one copy of each;
 //! - [`map`]: a self-contained HTML map of the library (2-D PCA) and a PNG image of it;
 //! - [`clusters`] and [`outliers`]: k-means groups with their dominant genres, and the songs
 //!   least like the rest.
@@ -28,6 +30,7 @@ pub mod outliers;
 pub mod pca;
 pub mod playlist;
 pub mod png;
+pub mod recording;
 pub mod rng;
 
 pub use error::{DiscoverError, DiscoverResult};

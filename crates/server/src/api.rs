@@ -367,6 +367,7 @@ struct SimilarParams {
     model: Option<String>,
     embedder: Option<String>,
     filter: Filter,
+    distinct: bool,
 }
 
 fn similar_params(p: &mut Params) -> ApiResult<SimilarParams> {
@@ -392,6 +393,7 @@ fn similar_params(p: &mut Params) -> ApiResult<SimilarParams> {
         ));
     }
     let filter = p.filter()?.to_filter()?;
+    let distinct = p.flag("distinct")?;
     Ok(SimilarParams {
         k,
         offset,
@@ -400,6 +402,7 @@ fn similar_params(p: &mut Params) -> ApiResult<SimilarParams> {
         model,
         embedder,
         filter,
+        distinct,
     })
 }
 
@@ -474,6 +477,9 @@ pub struct SimilarItem {
     pub distance: Option<f32>,
     /// The song.
     pub song: SongSummary,
+    /// With `distinct`: other copies of this recording folded into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies_folded: Option<usize>,
 }
 
 /// What a similarity query was about.
@@ -506,19 +512,73 @@ pub struct SimilarResponse {
     pub k: usize,
     /// Results skipped.
     pub offset: usize,
+    /// With `distinct`: copies folded into the results, in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies_folded: Option<usize>,
+    /// With `distinct`: copies of the query left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_copies_excluded: Option<usize>,
     /// Results, best first.
     pub results: Vec<SimilarItem>,
 }
 
-fn items(matches: Vec<Match>) -> Vec<SimilarItem> {
-    matches
-        .iter()
-        .map(|m| SimilarItem {
-            similarity: m.similarity,
-            distance: m.distance,
-            song: SongSummary::from(&m.metadata),
-        })
-        .collect()
+impl SimilarResponse {
+    fn new(query: QueryInfo, model: &ModelInfo, sp: (Metric, usize, usize), found: Found) -> Self {
+        let (metric, k, offset) = sp;
+        Self {
+            query,
+            model: model.key(),
+            metric,
+            k,
+            offset,
+            copies_folded: found.copies_folded,
+            query_copies_excluded: found.query_copies,
+            results: found.items,
+        }
+    }
+}
+
+/// Results of a query, with what `distinct` folded.
+struct Found {
+    items: Vec<SimilarItem>,
+    copies_folded: Option<usize>,
+    query_copies: Option<usize>,
+}
+
+fn item(m: &Match, copies_folded: Option<usize>) -> SimilarItem {
+    SimilarItem {
+        similarity: m.similarity,
+        distance: m.distance,
+        song: SongSummary::from(&m.metadata),
+        copies_folded,
+    }
+}
+
+/// Runs a query; with `distinct`, one song per recording.
+async fn find_similar(
+    b: &dyn StorageBackend,
+    req: &SimilarRequest,
+    distinct: bool,
+) -> songrec_app::AppResult<Found> {
+    if !distinct {
+        let ms = songrec_app::similar::similar(b, req).await?;
+        return Ok(Found {
+            items: ms.iter().map(|m| item(m, None)).collect(),
+            copies_folded: None,
+            query_copies: None,
+        });
+    }
+    let d = songrec_app::similar::similar_distinct(b, req).await?;
+    Ok(Found {
+        items: d
+            .matches
+            .iter()
+            .zip(&d.copies_folded)
+            .map(|(m, &c)| item(m, Some(c)))
+            .collect(),
+        copies_folded: Some(d.total_copies_folded()),
+        query_copies: Some(d.query_copies),
+    })
 }
 
 /// `GET /api/v1/songs/{id}/similar`.
@@ -546,7 +606,7 @@ pub async fn similar_to_song(
         offset: sp.offset,
         filter: sp.filter,
     };
-    let matches = songrec_app::similar::similar(b, &req)
+    let found = find_similar(b, &req, sp.distinct)
         .await
         .map_err(|e| match e {
             // "has no vector of this model" is about the song, not the server.
@@ -555,14 +615,8 @@ pub async fn similar_to_song(
             }
             other => other.into(),
         })?;
-    Ok(Json(SimilarResponse {
-        query: QueryInfo::Song(SongSummary::from(&song)),
-        model: model.key(),
-        metric: sp.metric,
-        k: sp.k,
-        offset: sp.offset,
-        results: items(matches),
-    }))
+    let query = QueryInfo::Song(SongSummary::from(&song));
+    Ok(Json(SimilarResponse::new(query, &model, (sp.metric, sp.k, sp.offset), found)))
 }
 
 /// `Retry-After` of a `503` for a busy upload slot or a full spool.
@@ -747,7 +801,7 @@ pub async fn similar_to_upload(
         filter: sp.filter,
     };
     let spool = tmp.path().display().to_string();
-    let matches = songrec_app::similar::similar(st.backend.as_ref(), &req)
+    let found = find_similar(st.backend.as_ref(), &req, sp.distinct)
         .await
         .map_err(|e| match e {
             songrec_app::AppError::Audio(a) => ApiError::new(
@@ -758,18 +812,12 @@ pub async fn similar_to_upload(
             ),
             other => other.into(),
         })?;
-    Ok(Json(SimilarResponse {
-        query: QueryInfo::Upload {
-            file_name,
-            bytes,
-            content_type: content_type.to_owned(),
-        },
-        model: model.key(),
-        metric: sp.metric,
-        k: sp.k,
-        offset: sp.offset,
-        results: items(matches),
-    }))
+    let query = QueryInfo::Upload {
+        file_name,
+        bytes,
+        content_type: content_type.to_owned(),
+    };
+    Ok(Json(SimilarResponse::new(query, &model, (sp.metric, sp.k, sp.offset), found)))
 }
 
 // ---- stats ----------------------------------------------------------------------------------

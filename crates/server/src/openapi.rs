@@ -28,6 +28,7 @@ fn similar_params() -> Vec<Value> {
         json!({"$ref": "#/components/parameters/threshold"}),
         json!({"$ref": "#/components/parameters/model"}),
         json!({"$ref": "#/components/parameters/embedder"}),
+        json!({"$ref": "#/components/parameters/distinct"}),
     ];
     v.extend(filter_params());
     v
@@ -179,7 +180,8 @@ pub fn document() -> Value {
           "metric": q("metric", "How vectors are compared.", json!({"type": "string", "enum": ["cosine", "dot", "l2"], "default": "cosine"})),
           "threshold": q("threshold", "Keep only results with similarity ≥ this.", json!({"type": "number"})),
           "model": q("model", "Compare stored vectors of this model, NAME@VERSION (see /api/v1/stats).", json!({"type": "string"})),
-          "embedder": q("embedder", "Compare the vectors of this embedder (default: the server's).", json!({"type": "string", "enum": songrec_app::embedders::NAMES}))
+          "embedder": q("embedder", "Compare the vectors of this embedder (default: the server's).", json!({"type": "string", "enum": songrec_app::embedders::NAMES})),
+          "distinct": q("distinct", "One song per recording: copies of one recording (same fingerprint when stored, else same artist, title and duration within a second) are folded into the best-ranked one, and copies of the query are left out; k and offset count distinct songs.", json!({"type": "boolean", "default": false}))
         },
         "schemas": {
           "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
@@ -204,7 +206,8 @@ pub fn document() -> Value {
               "models": {"type": "array", "items": {"type": "string"}}, "has_audio": {"type": "boolean"},
               "audio_url": {"type": "string"}, "similar_url": {"type": "string"}}},
           "SimilarItem": {"type": "object", "required": ["similarity", "song"],
-            "properties": {"similarity": {"type": "number"}, "distance": {"type": "number"}, "song": {"$ref": "#/components/schemas/SongSummary"}}},
+            "properties": {"similarity": {"type": "number"}, "distance": {"type": "number"}, "song": {"$ref": "#/components/schemas/SongSummary"},
+              "copies_folded": {"type": "integer", "description": "With distinct: other copies of this recording folded into it."}}},
           "SimilarResponse": {"type": "object", "required": ["query", "model", "metric", "k", "offset", "results"],
             "properties": {
               "query": {"type": "object", "description": "{\"song\": SongSummary} or {\"upload\": {file_name, bytes, content_type}}",
@@ -212,6 +215,8 @@ pub fn document() -> Value {
                   "upload": {"type": "object", "properties": {"file_name": nullable("string"), "bytes": {"type": "integer"}, "content_type": {"type": "string"}}}}},
               "model": {"type": "string"}, "metric": {"type": "string", "enum": ["cosine", "dot", "l2"]},
               "k": {"type": "integer"}, "offset": {"type": "integer"},
+              "copies_folded": {"type": "integer", "description": "With distinct: copies folded into the results, in all."},
+              "query_copies_excluded": {"type": "integer", "description": "With distinct: copies of the query left out."},
               "results": {"type": "array", "items": {"$ref": "#/components/schemas/SimilarItem"}}}},
           "Stats": {"type": "object", "required": ["songs", "total_secs", "total_bytes", "genres", "models", "tombstones", "backend"],
             "properties": {"songs": {"type": "integer"}, "total_secs": {"type": "number"}, "total_bytes": {"type": "integer"},

@@ -150,12 +150,18 @@ async function upload(ev) {
   const form = new FormData();
   form.append("file", f);
   try {
-    const r = await api("/api/v1/similar?k=10", { method: "POST", body: form });
+    const r = await api("/api/v1/similar?k=10&distinct=true", { method: "POST", body: form });
     status.textContent = "Songs like " + f.name + ":";
-    $("#upload-results").replaceChildren(...r.results.map((x) => songItem(x.song, x.similarity.toFixed(3))));
+    $("#upload-results").replaceChildren(...r.results.map((x) => songItem(x.song, simText(x))));
   } catch (e) {
     status.textContent = "Could not analyse " + f.name + ": " + e.message;
   }
+}
+
+// A result's similarity, and how many other copies of its recording were folded into it.
+function simText(x) {
+  const n = x.copies_folded || 0;
+  return x.similarity.toFixed(3) + (n ? " (+" + n + (n === 1 ? " copy)" : " copies)") : "");
 }
 
 // ---- song page ----------------------------------------------------------------------------------
@@ -190,8 +196,9 @@ async function showSong(id) {
     ];
     $("#song-meta").replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
       [el("dt", { text: k }), el("dd", { text: String(v) })]));
-    const sim = await api("/api/v1/songs/" + s.id + "/similar?k=10");
-    $("#similar").replaceChildren(...sim.results.map((x) => songItem(x.song, x.similarity.toFixed(3))));
+    // One song per recording: other files of this song, and copies of a match, are folded.
+    const sim = await api("/api/v1/songs/" + s.id + "/similar?k=10&distinct=true");
+    $("#similar").replaceChildren(...sim.results.map((x) => songItem(x.song, simText(x))));
     if (!sim.results.length) $("#similar").append(el("li", { class: "muted", text: "No other songs yet." }));
     $("#similar").dataset.ready = "1";
     showError(null);

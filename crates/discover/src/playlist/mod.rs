@@ -8,13 +8,17 @@
 //!   B's; for each point the nearest unused song whose progress along A→B (projection onto the
 //!   line) is not behind the previous song's. The playlist starts with A and ends with B.
 //!
+//! Both hold one copy of each recording, and no copy of a seed or an end: songs that are copies of
+//! one another (see [`crate::recording`]: the same fingerprint when stored, else the same artist,
+//! title and duration) count once, the best-ranked copy being the one considered.
+//!
 //! Constraints: at most one song per artist / per album (songs without one are never
 //! blocked), songs to leave out (e.g. those of recent playlists, see [`crate::history`]) and any
 //! metadata [`Filter`].
 
 pub mod order;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -213,6 +217,22 @@ pub async fn from_seeds(
         .try_collect()
         .await?;
 
+    // Which recording each song is: the seeds first, then every candidate once.
+    let mut pool: Vec<SongMetadata> = seeds.clone();
+    let mut slot: HashMap<SongId, usize> = HashMap::new();
+    for (i, m) in seeds.iter().enumerate() {
+        slot.insert(m.id.clone(), i);
+    }
+    for m in lists.iter().flatten() {
+        if !slot.contains_key(&m.id) {
+            slot.insert(m.id.clone(), pool.len());
+            pool.push(m.metadata.clone());
+        }
+    }
+    let recording_of = crate::recording::groups(&pool);
+    // The seeds' recordings are taken from the start: no copy of a seed joins the playlist.
+    let mut recordings: HashSet<usize> = recording_of[..seeds.len()].iter().copied().collect();
+
     // Round robin over the seeds' lists.
     let mut used = Used::default();
     let mut taken: HashSet<SongId> = HashSet::new();
@@ -227,14 +247,17 @@ pub async fn from_seeds(
             while cursors[s] < list.len() {
                 let m = &list[cursors[s]];
                 cursors[s] += 1;
+                let recording = slot.get(&m.id).map(|&i| recording_of[i]);
                 if taken.contains(&m.id)
                     || seed_ids.contains(&m.id)
+                    || recording.is_some_and(|r| recordings.contains(&r))
                     || req.constraints.exclude.contains(&m.id)
                     || used.blocks(&req.constraints, &m.metadata)
                 {
                     continue;
                 }
                 taken.insert(m.id.clone());
+                recordings.extend(recording);
                 used.add(&m.metadata);
                 chosen.push(m.metadata.clone());
                 progressed = true;
@@ -343,8 +366,19 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
         .iter()
         .map(|l| l.iter().filter_map(|m| index.get(&m.id).copied()).collect())
         .collect();
+    // Recordings: the two ends (0 and 1), then the candidates (2..).
+    let mut all: Vec<SongMetadata> = vec![ma.clone(), mb.clone()];
+    all.extend(metas.iter().map(|m| (*m).clone()));
+    let recording_of = crate::recording::groups(&all);
     let c = &req.constraints;
     let allowed = |cand: usize, picked: &[usize]| {
+        let r = recording_of[cand + 2];
+        if r == recording_of[0]
+            || r == recording_of[1]
+            || picked.iter().any(|&p| recording_of[p + 2] == r)
+        {
+            return false;
+        }
         let mut used = Used::default();
         used.add(&ma);
         used.add(&mb);
