@@ -48,6 +48,10 @@ pub enum Outcome {
         id: SongId,
         /// Display name.
         title: String,
+        /// Things the user should know about the file that did not stop it from being added,
+        /// e.g. `truncated: decoded 12.0 s` for a file that ends before its header says.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
     },
     /// Same size and modification time as when last ingested.
     Unchanged,
@@ -243,6 +247,23 @@ fn stat(p: &Path) -> Option<(u64, u128)> {
     Some((m.len(), mtime))
 }
 
+/// What the per-file report says about a file that was added despite a problem.
+///
+/// ```
+/// let mut info = songrec_audio::AudioInfo { duration_secs: 12.04, sample_rate: 44_100,
+///     channels: 2, codec: "mp3".into(), decode_errors: 0, truncated: false };
+/// assert!(songrec_app::ingest::file_warnings(&info).is_empty());
+/// info.truncated = true;
+/// assert_eq!(songrec_app::ingest::file_warnings(&info), ["truncated: decoded 12.0 s"]);
+/// ```
+pub fn file_warnings(info: &songrec_audio::AudioInfo) -> Vec<String> {
+    let mut w = Vec::new();
+    if info.truncated {
+        w.push(format!("truncated: decoded {:.1} s", info.duration_secs));
+    }
+    w
+}
+
 enum Work {
     Skip(FileReport, Option<(PathBuf, Seen)>),
     Analysed {
@@ -419,7 +440,7 @@ pub async fn ingest(
         });
     });
 
-    let mut batch: Vec<(PathBuf, SongRecord, Option<Seen>)> = Vec::new();
+    let mut batch: Vec<(PathBuf, SongRecord, Option<Seen>, Vec<String>)> = Vec::new();
     let batch_size = opts.batch_size.max(1);
     let mut added_this_run: HashSet<SongId> = HashSet::new();
     while let Some(work) = rx.recv().await {
@@ -468,6 +489,7 @@ pub async fn ingest(
                 }
                 let size = seen.as_ref().map_or(0, |s| s.size);
                 let metadata = metadata_from(&id, &analysis, size);
+                let warnings = file_warnings(&analysis.info);
                 let embeddings = analysis
                     .analyses
                     .iter()
@@ -484,6 +506,7 @@ pub async fn ingest(
                         embeddings,
                     },
                     seen,
+                    warnings,
                 ));
                 if batch.len() >= batch_size {
                     store_batch(
@@ -587,7 +610,7 @@ fn is_fatal(e: &StorageError) -> bool {
 
 async fn store_batch(
     backend: &dyn StorageBackend,
-    batch: &mut Vec<(PathBuf, SongRecord, Option<Seen>)>,
+    batch: &mut Vec<(PathBuf, SongRecord, Option<Seen>, Vec<String>)>,
     state: &mut BTreeMap<PathBuf, Seen>,
     summary: &mut IngestSummary,
     progress: &dyn Progress,
@@ -595,7 +618,7 @@ async fn store_batch(
     if batch.is_empty() {
         return Ok(());
     }
-    let records: Vec<SongRecord> = batch.iter().map(|(_, r, _)| r.clone()).collect();
+    let records: Vec<SongRecord> = batch.iter().map(|(_, r, _, _)| r.clone()).collect();
     let result = backend.put_songs(&records).await;
     if let Err(e) = &result
         && is_fatal(e)
@@ -604,7 +627,7 @@ async fn store_batch(
             .err()
             .map_or_else(|| AppError::Invalid("store failed".into()), AppError::from));
     }
-    for (path, rec, seen) in batch.drain(..) {
+    for (path, rec, seen, warnings) in batch.drain(..) {
         let id = rec.metadata.id.clone();
         let outcome = match &result {
             Ok(rep) => match rep.failed.iter().find(|(f, _)| *f == id) {
@@ -615,6 +638,7 @@ async fn store_batch(
                 None => Outcome::Added {
                     id: id.clone(),
                     title: rec.metadata.display_name(),
+                    warnings,
                 },
             },
             Err(e) => Outcome::Failed {

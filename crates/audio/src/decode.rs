@@ -10,9 +10,18 @@
 //!   (default 8) evenly spaced excerpts of `excerpt_secs` (30 s); packets outside the excerpts are
 //!   demuxed but not decoded, so a 2-hour mix costs about as much as a 4-minute song;
 //! * when the container does not state a duration, everything is decoded and a reservoir keeps
-//!   at most `max_excerpts` chunks on an evenly spaced grid whose stride doubles when full.
+//!   at most `max_excerpts` chunks on an evenly spaced grid whose stride doubles when full;
+//! * a header is never trusted for memory: a file declared short is decoded completely only up
+//!   to the budget (rounded up to whole excerpts); if the stream goes on (a header that
+//!   understates the length, e.g. concatenated MP3s whose first frame carries a frame count),
+//!   what was kept is cut into excerpt-sized chunks and the reservoir takes over.
 //!
-//! The reported [`AudioInfo::duration_secs`] always describes the whole file.
+//! [`Decoded::peak_buffered_samples`] reports the most analysis-rate samples held at once; it
+//! never exceeds [`DecodeOptions::max_buffered_samples`], whatever the header says.
+//!
+//! The reported [`AudioInfo::duration_secs`] describes the whole file: the declared length,
+//! unless the stream ends more than a second before it ([`AudioInfo::truncated`]: then the
+//! length that was actually there) or goes on more than a second past it (then the real one).
 
 use std::fs::File;
 use std::path::Path;
@@ -37,7 +46,7 @@ pub const ANALYSIS_RATE: u32 = 22_050;
 ///
 /// ```
 /// let i = songrec_audio::AudioInfo { duration_secs: 1.0, sample_rate: 44_100, channels: 2,
-///     codec: "flac".into(), decode_errors: 0 };
+///     codec: "flac".into(), decode_errors: 0, truncated: false };
 /// assert_eq!(i.channels, 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +61,10 @@ pub struct AudioInfo {
     pub codec: String,
     /// Packets that failed to decode and were skipped (0 for a healthy file).
     pub decode_errors: u32,
+    /// The stream ended more than a second before the length its header declares (a cut-off
+    /// download or copy); `duration_secs` is then the part that was there and decoded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// A contiguous piece of mono audio at [`MonoAudio::sample_rate`].
@@ -129,6 +142,27 @@ impl DecodeOptions {
     pub fn max_excerpts(&self) -> usize {
         ((self.max_analysed_secs / self.excerpt_secs.max(0.1)).floor() as usize).max(1)
     }
+
+    /// The budget in whole excerpts, rounded up (a file declared short is decoded completely
+    /// up to this many excerpts' worth of frames).
+    fn budget_excerpts(&self) -> usize {
+        ((self.max_analysed_secs / self.excerpt_secs.max(0.1)).ceil() as usize)
+            .max(self.max_excerpts())
+    }
+
+    /// Upper bound of the mono samples at [`ANALYSIS_RATE`] the decoder holds at any time,
+    /// whatever the file's header claims: the budget rounded up to whole excerpts, plus the
+    /// resampler's tail of at most 0.1 s per excerpt.
+    ///
+    /// ```
+    /// let o = songrec_audio::DecodeOptions::default();
+    /// assert_eq!(o.max_buffered_samples(), 8 * (30 * 22_050 + 2_205));
+    /// ```
+    pub fn max_buffered_samples(&self) -> usize {
+        let per_excerpt = (self.excerpt_secs.max(0.1) * f64::from(ANALYSIS_RATE)).ceil() as usize;
+        self.budget_excerpts()
+            .saturating_mul(per_excerpt.saturating_add(ANALYSIS_RATE as usize / 10))
+    }
 }
 
 /// Result of decoding one file.
@@ -140,6 +174,9 @@ pub struct Decoded {
     pub tags: Tags,
     /// Mono audio at [`ANALYSIS_RATE`].
     pub audio: MonoAudio,
+    /// The most mono samples at [`ANALYSIS_RATE`] held at once while decoding (at most
+    /// [`DecodeOptions::max_buffered_samples`]).
+    pub peak_buffered_samples: usize,
 }
 
 /// Human name of a symphonia codec id (also for codecs symphonia cannot decode).
@@ -172,6 +209,9 @@ fn codec_name(id: symphonia::core::codecs::audio::AudioCodecId) -> String {
 enum Plan {
     /// Absolute frame windows `[start, end)`, in order.
     Windows(Vec<(u64, u64)>),
+    /// Declared short: everything up to frame `limit` in one segment; past it, the collected
+    /// audio is cut into chunks of `chunk` frames and the reservoir takes over.
+    Full { limit: u64, chunk: u64, max: usize },
     /// Unknown duration: chunks of `chunk` frames on a grid with a doubling stride.
     Reservoir { chunk: u64, max: usize, stride: u64 },
 }
@@ -184,6 +224,8 @@ struct Collector {
     segs: Vec<(u64, Segment)>,
     current: Option<u64>,
     scratch: Vec<f32>,
+    /// Most samples held at once (over all segments).
+    peak: usize,
 }
 
 impl Collector {
@@ -195,14 +237,21 @@ impl Collector {
             segs: Vec::new(),
             current: None,
             scratch: Vec::new(),
+            peak: 0,
         }
+    }
+
+    /// Records the samples held now in [`Collector::peak`].
+    fn note_held(&mut self) {
+        let held: usize = self.segs.iter().map(|(_, s)| s.samples.len()).sum();
+        self.peak = self.peak.max(held);
     }
 
     /// Does any window need frames in `[a, b)`? (Reservoir: always.)
     fn wants(&self, a: u64, b: u64) -> bool {
         match &self.plan {
             Plan::Windows(w) => w.iter().any(|&(s, e)| a < e && b > s),
-            Plan::Reservoir { .. } => true,
+            Plan::Full { .. } | Plan::Reservoir { .. } => true,
         }
     }
 
@@ -213,6 +262,7 @@ impl Collector {
             if let Some((_, seg)) = self.segs.last_mut() {
                 seg.samples.extend_from_slice(&self.scratch);
             }
+            self.note_held();
         }
     }
 
@@ -241,12 +291,65 @@ impl Collector {
         if let Some((_, seg)) = self.segs.last_mut() {
             seg.samples.extend_from_slice(&self.scratch);
         }
+        self.note_held();
+    }
+
+    /// The stream went on past what a short file may hold: cut the one segment collected so
+    /// far into chunks of `chunk` frames (as the reservoir would have kept them), thin them to
+    /// at most `max`, and let the reservoir take the rest.
+    fn switch_to_reservoir(&mut self, chunk: u64, max: usize) {
+        self.finish_current();
+        let rate = f64::from(self.in_rate.max(1));
+        let per = ((chunk as f64 * f64::from(ANALYSIS_RATE) / rate).round() as usize).max(1);
+        let mut chunks: Vec<(u64, Segment)> = Vec::new();
+        for (_, seg) in std::mem::take(&mut self.segs) {
+            let first = (seg.start_secs * rate).round() as u64 / chunk.max(1);
+            let mut rest = seg.samples;
+            let n = rest.len().div_ceil(per);
+            // Split from the end so no more than one chunk is ever copied at a time.
+            let mut pieces = Vec::with_capacity(n);
+            for i in (1..n).rev() {
+                let tail = rest.split_off(i * per);
+                rest.shrink_to_fit();
+                pieces.push((i, tail));
+            }
+            pieces.push((0, rest));
+            for (i, samples) in pieces.into_iter().rev() {
+                chunks.push((
+                    first.saturating_add(i as u64),
+                    Segment {
+                        start_secs: seg.start_secs + (i * per) as f64 / f64::from(ANALYSIS_RATE),
+                        samples,
+                    },
+                ));
+            }
+        }
+        self.segs = chunks;
+        let mut stride = 1u64;
+        while self.segs.len() > max && stride < u64::MAX / 2 {
+            stride *= 2;
+            self.segs.retain(|(i, _)| i % stride == 0);
+        }
+        self.plan = Plan::Reservoir { chunk, max, stride };
     }
 
     /// Route mono samples whose first frame is `frame0` (absolute, original rate).
     fn push(&mut self, frame0: u64, mono: &[f32]) {
-        let n = mono.len() as u64;
+        // Frames past u64::MAX cannot be placed; a sane file never gets near it.
+        let n = (mono.len() as u64).min(u64::MAX - frame0);
+        let mono = &mono[..n as usize];
         match &mut self.plan {
+            Plan::Full { limit, chunk, max } => {
+                let (limit, chunk, max) = (*limit, *chunk, *max);
+                let cut = limit.saturating_sub(frame0).min(n) as usize;
+                if cut > 0 {
+                    self.feed_run(0, frame0, &mono[..cut]);
+                }
+                if cut < mono.len() {
+                    self.switch_to_reservoir(chunk, max);
+                    self.push(frame0 + cut as u64, &mono[cut..]);
+                }
+            }
             Plan::Windows(w) => {
                 let runs: Vec<(u64, u64, u64)> = w
                     .iter()
@@ -263,18 +366,21 @@ impl Collector {
                 }
             }
             Plan::Reservoir { chunk, max, stride } => {
-                let (chunk, max, mut stride_v) = (*chunk, *max, *stride);
+                let (chunk, max, mut stride_v) = ((*chunk).max(1), *max, *stride);
                 let mut pos = 0u64;
                 while pos < n {
                     let f = frame0 + pos;
                     let ci = f / chunk;
-                    let end = ((ci + 1) * chunk).min(frame0 + n);
+                    let end = ci.saturating_add(1).saturating_mul(chunk).min(frame0 + n);
                     let len = end - f;
+                    if len == 0 {
+                        break;
+                    }
                     let mut keep = ci.is_multiple_of(stride_v);
                     if keep && self.current != Some(ci) && self.segs.len() >= max {
                         // A new chunk is about to start and the reservoir is full:
                         // double the stride and drop the chunks that fall off the grid.
-                        stride_v *= 2;
+                        stride_v = stride_v.saturating_mul(2);
                         self.finish_current();
                         self.segs.retain(|(i, _)| i % stride_v == 0);
                         keep = ci.is_multiple_of(stride_v);
@@ -290,17 +396,21 @@ impl Collector {
                 if let Plan::Reservoir { stride, .. } = &mut self.plan {
                     *stride = stride_v;
                 }
+                self.note_held();
             }
         }
     }
 
-    fn finish(mut self) -> Vec<Segment> {
+    /// The kept segments and the peak number of samples held.
+    fn finish(mut self) -> (Vec<Segment>, usize) {
         self.finish_current();
-        self.segs
+        let segs = self
+            .segs
             .into_iter()
             .map(|(_, s)| s)
             .filter(|s| !s.samples.is_empty())
-            .collect()
+            .collect();
+        (segs, self.peak)
     }
 }
 
@@ -323,11 +433,12 @@ pub fn plan_windows(total: u64, rate: u32, opts: &DecodeOptions) -> Vec<(u64, u6
     let len = (opts.excerpt_secs * f64::from(rate)) as u64;
     (0..k)
         .map(|i| {
-            let center = (2 * i + 1) * total / (2 * k);
+            // In u128: (2i + 1) * total overflows u64 for a header declaring a huge length.
+            let center = (u128::from(2 * i + 1) * u128::from(total) / u128::from(2 * k)) as u64;
             let s = center
                 .saturating_sub(len / 2)
                 .min(total.saturating_sub(len));
-            (s, s + len)
+            (s, s.saturating_add(len))
         })
         .collect()
 }
@@ -443,11 +554,24 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     // The plan needs the rate; if the codec params lack it, the first decoded buffer decides.
     let mut collector: Option<Collector> = None;
     let make_collector = |rate: u32| {
+        let chunk = (opts.excerpt_secs * f64::from(rate)).max(1.0) as u64;
+        let max = opts.max_excerpts();
         let plan = match declared_frames {
-            Some(total) if total > 0 => Plan::Windows(plan_windows(total, rate, opts)),
+            Some(total) if total > 0 => {
+                let w = plan_windows(total, rate, opts);
+                if w == [(0, u64::MAX)] {
+                    Plan::Full {
+                        limit: chunk.saturating_mul(opts.budget_excerpts() as u64),
+                        chunk,
+                        max,
+                    }
+                } else {
+                    Plan::Windows(w)
+                }
+            }
             _ => Plan::Reservoir {
-                chunk: (opts.excerpt_secs * f64::from(rate)).max(1.0) as u64,
-                max: opts.max_excerpts(),
+                chunk,
+                max,
                 stride: 1,
             },
         };
@@ -467,6 +591,10 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     let mut last_error = String::new();
     let tb = track.time_base;
     let mut saw_packet = false;
+    // End (in frames) of the last packet seen, decoded or not: how long the stream really is.
+    let mut stream_end = 0u64;
+    // The demuxer hit the end of the file inside a packet.
+    let mut ended_mid_packet = false;
 
     loop {
         let packet = match format.next_packet() {
@@ -475,6 +603,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             Err(SymError::ResetRequired) => break,
             Err(SymError::IoError(e)) => {
                 // A truncated file ends like this: keep what was decoded (players do the same).
+                ended_mid_packet = e.kind() == std::io::ErrorKind::UnexpectedEof;
                 last_error = e.to_string();
                 break;
             }
@@ -504,10 +633,16 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
         };
         let frame0 = next_frame.unwrap_or(pts_frames);
         let dur = packet.dur.get();
+        stream_end = stream_end.max(pts_frames.saturating_add(dur));
         if let Some(c) = &collector {
             // Skip decoding packets no window needs (with ~0.2 s of pre-roll for the decoder).
             let pre = u64::from(sample_rate) / 5;
-            if dur > 0 && !c.wants(pts_frames, pts_frames + dur + pre) {
+            if dur > 0
+                && !c.wants(
+                    pts_frames,
+                    pts_frames.saturating_add(dur).saturating_add(pre),
+                )
+            {
                 skipped_since_decode = true;
                 next_frame = None;
                 continue;
@@ -557,11 +692,12 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
         }));
         let c = collector.get_or_insert_with(|| make_collector(spec_rate));
         c.push(frame0, &mono);
-        decoded_frames += frames as u64;
-        next_frame = Some(frame0 + frames as u64);
+        decoded_frames = decoded_frames.saturating_add(frames as u64);
+        next_frame = Some(frame0.saturating_add(frames as u64));
+        stream_end = stream_end.max(frame0.saturating_add(frames as u64));
     }
 
-    let segments = collector.map(Collector::finish).unwrap_or_default();
+    let (segments, peak_buffered_samples) = collector.map(Collector::finish).unwrap_or_default();
     let path_buf = path.to_path_buf();
     if segments.iter().all(|s| s.samples.is_empty()) {
         if decode_errors > 0 || demux_errors > 0 || !last_error.is_empty() {
@@ -596,9 +732,18 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
         return Err(AudioError::ZeroLength { path: path_buf });
     }
     let rate_f = f64::from(sample_rate.max(1));
-    let duration_secs = match declared_frames {
-        Some(f) if f > 0 => f as f64 / rate_f,
-        _ => decoded_frames as f64 / rate_f,
+    // A second of slack: encoder delay and padding make the decoded length differ slightly
+    // from the declared one in healthy files.
+    let slack = u64::from(sample_rate.max(1));
+    let (duration_secs, truncated) = match declared_frames {
+        Some(f) if f > 0 && (stream_end.saturating_add(slack) < f || ended_mid_packet) => {
+            (stream_end as f64 / rate_f, true)
+        }
+        Some(f) if f > 0 && stream_end > f.saturating_add(slack) => {
+            (stream_end as f64 / rate_f, false)
+        }
+        Some(f) if f > 0 => (f as f64 / rate_f, false),
+        _ => (decoded_frames as f64 / rate_f, ended_mid_packet),
     };
     Ok(Decoded {
         info: AudioInfo {
@@ -607,12 +752,14 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             channels,
             codec,
             decode_errors: decode_errors + demux_errors,
+            truncated,
         },
         tags: tags.build(),
         audio: MonoAudio {
             sample_rate: ANALYSIS_RATE,
             segments,
         },
+        peak_buffered_samples,
     })
 }
 
@@ -655,7 +802,7 @@ mod tests {
             c.push(pos, piece);
             pos += piece.len() as u64;
         }
-        let segs = c.finish();
+        let (segs, _) = c.finish();
         assert!(segs.len() <= 4 && segs.len() >= 2, "{} chunks", segs.len());
         let starts: Vec<f64> = segs.iter().map(|s| s.start_secs).collect();
         // Stride became 8 chunks: kept chunk starts 0, 8, 16.
@@ -667,6 +814,103 @@ mod tests {
     }
 
     #[test]
+    fn huge_declared_lengths_do_not_overflow() {
+        let opts = DecodeOptions::default();
+        for total in [u64::MAX, u64::MAX / 3, 1 << 62] {
+            let w = plan_windows(total, 48_000, &opts);
+            assert_eq!(w.len(), 8);
+            for (i, &(s, e)) in w.iter().enumerate() {
+                assert!(s < e && e <= total, "{total}: window {i} = {s}..{e}");
+                let expect = (u128::from(2 * i as u64 + 1) * u128::from(total) / 16) as u64;
+                assert!((s + (e - s) / 2).abs_diff(expect) <= 1);
+            }
+        }
+        // Frames near the end of the u64 range are routed without overflow.
+        let mut c = Collector::new(
+            Plan::Reservoir {
+                chunk: 1000,
+                max: 4,
+                stride: 1,
+            },
+            22_050,
+        );
+        c.push(u64::MAX - 10, &[0.5; 100]);
+        let mut w = Collector::new(Plan::Windows(vec![(u64::MAX - 50, u64::MAX)]), 22_050);
+        w.push(u64::MAX - 10, &[0.5; 100]);
+        assert_eq!(w.finish().0.len(), 1);
+    }
+
+    /// A file declared short whose stream goes on: what is held stays within the budget.
+    #[test]
+    fn a_header_that_understates_the_length_cannot_grow_the_buffer() {
+        let rate = 22_050;
+        let opts = DecodeOptions {
+            max_analysed_secs: 20.0,
+            excerpt_secs: 5.0,
+        };
+        let chunk = 5 * rate as u64;
+        let mut c = Collector::new(
+            Plan::Full {
+                limit: chunk * opts.budget_excerpts() as u64,
+                chunk,
+                max: opts.max_excerpts(),
+            },
+            rate,
+        );
+        // 10 minutes of audio in 1152-frame packets (the header said 10 s).
+        let packet = vec![0.25f32; 1152];
+        let mut frame = 0u64;
+        while frame < 600 * rate as u64 {
+            c.push(frame, &packet);
+            frame += packet.len() as u64;
+        }
+        let (segs, peak) = c.finish();
+        assert!(
+            peak <= opts.max_buffered_samples(),
+            "peak {peak} > bound {}",
+            opts.max_buffered_samples()
+        );
+        let held: usize = segs.iter().map(|s| s.samples.len()).sum();
+        assert!(held <= opts.max_buffered_samples());
+        // Excerpts spread over the whole stream, not only its first 20 s.
+        assert!(
+            segs.len() >= 2 && segs.len() <= 4,
+            "{} excerpts",
+            segs.len()
+        );
+        let last = segs.last().unwrap().start_secs;
+        assert!(last > 300.0, "last excerpt at {last} s");
+        assert_eq!(segs[0].start_secs, 0.0);
+        for w in segs.windows(2) {
+            assert!(w[0].start_secs < w[1].start_secs);
+        }
+    }
+
+    /// A file declared short that is short: decoded completely, in one segment, as before.
+    #[test]
+    fn a_short_file_within_the_budget_stays_one_segment() {
+        let rate = 22_050;
+        let opts = DecodeOptions::default();
+        let chunk = 30 * rate as u64;
+        let mut c = Collector::new(
+            Plan::Full {
+                limit: chunk * opts.budget_excerpts() as u64,
+                chunk,
+                max: opts.max_excerpts(),
+            },
+            rate,
+        );
+        let data: Vec<f32> = (0..240 * rate).map(|i| (i % 97) as f32).collect();
+        for (k, piece) in data.chunks(1152).enumerate() {
+            c.push((k * 1152) as u64, piece);
+        }
+        let (segs, peak) = c.finish();
+        assert_eq!(segs.len(), 1);
+        assert_eq!(segs[0].samples, data, "same rate: samples pass through");
+        assert_eq!(peak, data.len());
+    }
+
+    #[test]
     fn windows_collector_cuts_exactly() {
         let rate = 22_050;
         let mut c = Collector::new(Plan::Windows(vec![(100, 1100), (5000, 5500)]), rate);
@@ -674,7 +918,7 @@ mod tests {
         for (k, piece) in data.chunks(333).enumerate() {
             c.push((k * 333) as u64, piece);
         }
-        let segs = c.finish();
+        let (segs, _) = c.finish();
         assert_eq!(segs.len(), 2);
         assert_eq!(segs[0].samples.len(), 1000);
         assert_eq!(segs[0].samples[0], 100.0);

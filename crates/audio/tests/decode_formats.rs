@@ -45,6 +45,7 @@ fn every_supported_format_decodes_with_right_facts() {
             convert(&src, &path, &args);
         }
         let d = decode_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!d.info.truncated, "{name}: {:?}", d.info);
         assert_eq!(d.info.sample_rate, 44_100, "{name}");
         assert_eq!(d.info.channels, 2, "{name}");
         assert_eq!(d.info.codec, codec, "{name}");
@@ -227,49 +228,89 @@ fn truncated_stream_keeps_decoded_audio() {
         secs > 1.0 && secs < 2.0,
         "decoded {secs} s of a 3 s file cut in half"
     );
+    // The header (Xing frame count) says 3 s: the file is reported as truncated, with the
+    // length that was there.
+    assert!(d.info.truncated, "{:?}", d.info);
+    assert!(
+        (d.info.duration_secs - secs).abs() < 0.1,
+        "duration {} s, decoded {secs} s",
+        d.info.duration_secs
+    );
+    let whole = decode_file(&mp3).expect("whole mp3");
+    assert!(!whole.info.truncated, "{:?}", whole.info);
 }
 
+/// Files whose header understates their length (10 s declared, 10 minutes there): the decoder
+/// keeps no more than the budget, whatever the header says.
 #[test]
-fn long_file_is_analysed_as_bounded_excerpts() {
+fn a_header_that_understates_the_length_keeps_memory_within_the_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // 20 minutes at 8 kHz mono (19 MB WAV); a flac copy exercises packet skipping.
-    let wav = dir.path().join("long.wav");
-    let secs = 1200.0;
-    write_mono(&wav, &sine(440.0, 8000, secs, 0.3), 8000);
-    let flac = convert(&wav, &dir.path().join("long.flac"), &["-c:a", "flac"]);
-    for path in [&wav, &flac] {
-        let d = decode_file(path).expect("long file");
-        assert!((d.info.duration_secs - secs as f64).abs() < 0.01);
-        let opts = DecodeOptions::default();
-        assert_eq!(d.audio.segments.len(), opts.max_excerpts());
-        assert_eq!(
-            d.audio.total_samples(),
-            8 * 30 * 22_050,
-            "{}",
-            path.display()
-        );
-        let starts: Vec<f64> = d.audio.segments.iter().map(|s| s.start_secs).collect();
-        for (i, s) in starts.iter().enumerate() {
-            let expect = (2 * i + 1) as f64 * secs as f64 / 16.0 - 15.0;
-            assert!(
-                (s - expect).abs() < 0.5,
-                "excerpt {i} starts at {s}, expected {expect}"
-            );
-        }
-    }
-    // Custom limits: 6 excerpts of 10 s.
+    let rate = 8000u32;
     let opts = DecodeOptions {
-        max_analysed_secs: 60.0,
-        excerpt_secs: 10.0,
+        max_analysed_secs: 20.0,
+        excerpt_secs: 5.0,
     };
-    let d = decode_file_with(&flac, &opts).expect("custom");
-    assert_eq!(d.audio.segments.len(), 6);
-    assert!(
-        d.audio
-            .segments
-            .iter()
-            .all(|s| s.samples.len() == 10 * 22_050)
-    );
+    let long_wav = dir.path().join("long.wav");
+    write_mono(&long_wav, &sine(660.0, rate, 600.0, 0.3), rate);
+
+    // FLAC: STREAMINFO's total-samples field (36 bits at byte 21, low nibble, to byte 25)
+    // patched to 10 s; the frames themselves go on for 10 minutes.
+    let flac = convert(&long_wav, &dir.path().join("long.flac"), &["-c:a", "flac"]);
+    let mut bytes = std::fs::read(&flac).expect("flac");
+    assert_eq!(&bytes[..4], b"fLaC");
+    let declared = u64::from(rate) * 10;
+    bytes[21] = (bytes[21] & 0xf0) | ((declared >> 32) as u8 & 0x0f);
+    bytes[22..26].copy_from_slice(&(declared as u32).to_be_bytes());
+    let liar_flac = dir.path().join("liar.flac");
+    std::fs::write(&liar_flac, &bytes).expect("write");
+
+    // MP3: a 10 s file (its first frame carries a Xing frame count) with 10 minutes of frames
+    // appended.
+    let short_wav = dir.path().join("short.wav");
+    write_mono(&short_wav, &sine(440.0, rate, 10.0, 0.3), rate);
+    let low = [
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "8k",
+        "-ar",
+        "8000",
+        "-ac",
+        "1",
+    ];
+    let head = convert(&short_wav, &dir.path().join("head.mp3"), &low);
+    let mut tail_args = low.to_vec();
+    tail_args.extend(["-write_xing", "0", "-id3v2_version", "0"]);
+    let tail = convert(&long_wav, &dir.path().join("tail.mp3"), &tail_args);
+    let mut bytes = std::fs::read(&head).expect("head");
+    bytes.extend(std::fs::read(&tail).expect("tail"));
+    let liar_mp3 = dir.path().join("liar.mp3");
+    std::fs::write(&liar_mp3, &bytes).expect("write");
+
+    for path in [&liar_flac, &liar_mp3] {
+        let d = decode_file_with(path, &opts).expect("decodes");
+        let name = path.display();
+        assert!(
+            d.peak_buffered_samples <= opts.max_buffered_samples(),
+            "{name}: held {} samples at once, budget {}",
+            d.peak_buffered_samples,
+            opts.max_buffered_samples()
+        );
+        assert!(d.audio.total_samples() <= opts.max_buffered_samples());
+        // The whole stream was read: the duration is the real one.
+        assert!(
+            (d.info.duration_secs - 610.0).abs() < 11.0,
+            "{name}: duration {}",
+            d.info.duration_secs
+        );
+        assert!(!d.info.truncated, "{name}");
+    }
+    // The FLAC frames all decode: the excerpts are spread over the whole 10 minutes, not the
+    // first 20 s. (symphonia's mp3 decoder itself drops the frames past the Xing count.)
+    let d = decode_file_with(&liar_flac, &opts).expect("decodes");
+    assert_eq!(d.audio.segments.len(), opts.max_excerpts());
+    let last = d.audio.segments.last().expect("segments").start_secs;
+    assert!(last > 300.0, "last excerpt at {last} s");
 }
 
 #[test]

@@ -25,9 +25,15 @@ pub struct Cli {
     /// Local library folder (holds data/); default ~/.local/share/songrec.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub library: Option<PathBuf>,
-    /// Configuration file (default: $SONGREC_CONFIG, ./config.toml, ~/.config/songrec/config.toml).
+    /// Configuration file (default: $SONGREC_CONFIG, else ~/.config/songrec/config.toml; a
+    /// config.toml in the working directory is read only when named here).
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
+    /// Environment file to load (default: $SONGREC_ENV_FILE, else ~/.config/songrec/.env; a .env
+    /// in the working directory is read only when named here). Never overrides variables
+    /// already set.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub env_file: Option<PathBuf>,
     /// More log output (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
@@ -434,7 +440,15 @@ impl Progress for Bar {
         }
         match &r.outcome {
             Outcome::Failed { reason, .. } => self.bar.println(format!("skipped: {reason}")),
-            Outcome::Added { title, .. } => self.bar.set_message(title.clone()),
+            Outcome::Added {
+                title, warnings, ..
+            } => {
+                for w in warnings {
+                    self.bar
+                        .println(format!("warning: {}: {w}", r.path.display()));
+                }
+                self.bar.set_message(title.clone());
+            }
             _ => {}
         }
     }
@@ -561,11 +575,17 @@ async fn ingest(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8> 
                 "elapsed_secs": summary.elapsed_secs, "audio_secs": summary.audio_secs}})
         );
     } else {
-        // With a visible bar, failures were printed as they happened.
+        // With a visible bar, failures and warnings were printed as they happened.
         if bar.is_hidden() {
-            for f in &failed {
-                if let Outcome::Failed { reason, .. } = &f.outcome {
-                    eprintln!("skipped: {reason}");
+            for f in &summary.files {
+                match &f.outcome {
+                    Outcome::Failed { reason, .. } => eprintln!("skipped: {reason}"),
+                    Outcome::Added { warnings, .. } => {
+                        for w in warnings {
+                            eprintln!("warning: {}: {w}", f.path.display());
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

@@ -76,37 +76,60 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-fn init_logging(verbose: u8, quiet: bool) {
-    // symphonia warns about harmless quirks of real files (junk before a header, ...); the
-    // per-file report already says what matters.
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (_, 0) => "warn,symphonia=error,symphonia_core=error",
-        (_, 1) => "info,symphonia=error,symphonia_core=error",
+/// The default log filter: songrec's own crates (every target starting with `songrec`) at
+/// `warn`, third-party crates silent (symphonia logs "errors" about files the per-file report
+/// already explains). `-v` adds songrec's `info` and the libraries' warnings, `-vv` everything
+/// at `debug`; `-q` keeps songrec's errors only. `SONGREC_LOG` replaces the filter.
+fn log_filter(verbose: u8, quiet: bool) -> &'static str {
+    match (quiet, verbose) {
+        (true, _) => "off,songrec=error",
+        (_, 0) => "off,songrec=warn",
+        (_, 1) => "warn,songrec=info",
         _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SONGREC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    }
+}
+
+/// Whether log lines get ANSI colour: only on a terminal, and never with `NO_COLOR` set.
+fn colour_stderr() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let filter = std::env::var("SONGREC_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(log_filter(verbose, quiet)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_stderr())
         .without_time()
         .try_init();
 }
 
-/// Loads `.env` (never overriding variables already set), the config file, then applies flags.
+/// Loads the environment file (never overriding variables already set), the config file, then
+/// applies flags. Only the user's configuration folder, `--config`/`--env-file` and the
+/// environment are trusted; files in the working directory are read only when named.
 fn load_config(cli: &Cli) -> Result<songrec_storage::config::Config> {
-    match dotenvy::dotenv() {
-        Ok(_) | Err(dotenvy::Error::Io(_)) => {}
-        Err(e) => return Err(e).context("reading .env"),
+    use songrec_storage::config::Config;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let env_file = cli
+        .env_file
+        .clone()
+        .or_else(|| Config::default_env_file(&env));
+    if let Some(p) = &env_file {
+        dotenvy::from_path(p).with_context(|| format!("reading {}", p.display()))?;
     }
     let env: HashMap<String, String> = std::env::vars().collect();
-    let file = cli
-        .config
-        .clone()
-        .or_else(|| songrec_storage::config::Config::default_file(&env));
-    let mut cfg = songrec_storage::config::Config::from_sources(file.as_deref(), &env)
-        .context("loading configuration")?;
+    let file = cli.config.clone().or_else(|| Config::default_file(&env));
+    if !cli.quiet
+        && let Some(note) = unused_local_files(file.as_deref(), env_file.as_deref())
+    {
+        eprintln!("info: {note}");
+    }
+    let mut cfg = Config::from_sources(file.as_deref(), &env).context("loading configuration")?;
     if let Some(b) = &cli.storage_backend {
         cfg.backend = b.parse().context("--storage-backend")?;
     }
@@ -117,6 +140,42 @@ fn load_config(cli: &Cli) -> Result<songrec_storage::config::Config> {
         cfg.cache.enabled = false;
     }
     Ok(cfg)
+}
+
+/// One line naming a `config.toml` or `.env` in the working directory that is not used (and how
+/// to use it), or `None` when there is none or it is the file in use.
+fn unused_local_files(
+    config: Option<&std::path::Path>,
+    env_file: Option<&std::path::Path>,
+) -> Option<String> {
+    let same = |used: Option<&std::path::Path>, local: &std::path::Path| {
+        used.is_some_and(|u| match (u.canonicalize(), local.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        })
+    };
+    let mut unused = Vec::new();
+    let local_config = std::path::Path::new("config.toml");
+    if local_config.is_file() && !same(config, local_config) {
+        unused.push(("./config.toml", "--config ./config.toml"));
+    }
+    let local_env = std::path::Path::new(".env");
+    if local_env.is_file() && !same(env_file, local_env) {
+        unused.push(("./.env", "--env-file ./.env"));
+    }
+    if unused.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = unused.iter().map(|u| u.0).collect();
+    let flags: Vec<&str> = unused.iter().map(|u| u.1).collect();
+    Some(format!(
+        "{} in the working directory {} not read (settings come from ~/.config/songrec, \
+         $SONGREC_CONFIG, $SONGREC_ENV_FILE and the environment); to use {}, pass {}",
+        names.join(" and "),
+        if names.len() == 1 { "is" } else { "are" },
+        if names.len() == 1 { "it" } else { "them" },
+        flags.join(" ")
+    ))
 }
 
 async fn run(cli: Cli) -> Result<u8> {

@@ -446,3 +446,208 @@ fn a_second_writer_gets_a_clear_message() {
     let o = songrec(&lib, &["list"]);
     assert!(o.status.success());
 }
+
+/// The real recordings (`scripts/test-deps.sh` exports the folder).
+fn test_audio() -> PathBuf {
+    std::env::var_os("SONGREC_TEST_AUDIO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!("SONGREC_TEST_AUDIO is not set: run scripts/test.sh (or eval \"$(scripts/test-deps.sh)\") to get the real recordings")
+        })
+}
+
+/// The first file with extension `ext` in `dir`, by name.
+fn first_file(dir: &Path, ext: &str) -> PathBuf {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no .{ext} file in {}", dir.display()))
+}
+
+#[test]
+fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
+    let audio = test_audio();
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    // A real mp3 cut to 50 KB (a broken download): the first seconds still decode.
+    let mp3 = std::fs::read(first_file(&audio.join("asc"), "mp3")).unwrap();
+    std::fs::write(music.join("cut.mp3"), &mp3[..50_000]).unwrap();
+    // Not audio at all, under an audio name.
+    let text_bytes: Vec<u8> = b"liner notes, not audio. "
+        .iter()
+        .copied()
+        .cycle()
+        .take(50_000)
+        .collect();
+    std::fs::write(music.join("notes.mp3"), text_bytes).unwrap();
+    // A good real recording.
+    let oga = first_file(&audio.join("freedesktop"), "oga");
+    std::fs::copy(&oga, music.join("good.oga")).unwrap();
+
+    let lib = dir.path().join("lib");
+    // Output goes to pipes here, as to a file or `| less`.
+    let o = songrec(
+        &lib,
+        &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "one file failed → 3\n{out}\n{err}"
+    );
+    assert!(
+        !err.contains("symphonia") && !out.contains("symphonia"),
+        "no decoder log lines without -v:\n{err}"
+    );
+    assert!(
+        !o.stderr.contains(&0x1b) && !o.stdout.contains(&0x1b),
+        "no ANSI escape into a pipe:\n{err:?}"
+    );
+    let cut: Vec<&str> = err.lines().filter(|l| l.contains("cut.mp3")).collect();
+    assert_eq!(cut.len(), 1, "one line for the cut file:\n{err}");
+    assert!(
+        cut[0].starts_with("warning: ") && cut[0].contains("truncated: decoded "),
+        "{err}"
+    );
+    let secs: f64 = cut[0]
+        .rsplit("decoded ")
+        .next()
+        .and_then(|s| s.trim_end_matches(" s").parse().ok())
+        .unwrap_or_else(|| panic!("seconds in {:?}", cut[0]));
+    assert!(secs > 1.0 && secs < 30.0, "50 KB of 80 kb/s mp3: {secs} s");
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains("notes.mp3")).collect();
+    assert_eq!(notes.len(), 1, "one line for the text file:\n{err}");
+    assert!(notes[0].starts_with("skipped: "), "{err}");
+    assert!(out.contains("2 new") && out.contains("1 failed"), "{out}");
+    // Only songrec's own lines: every stderr line is one of the report's.
+    for l in err.lines() {
+        assert!(
+            l.starts_with("warning: ") || l.starts_with("skipped: "),
+            "unexpected line {l:?} in\n{err}"
+        );
+    }
+    // The truncated file keeps what decodes: stored with the decoded length.
+    let o = songrec(&lib, &["list", "--json", "-n", "10"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let stored = v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"].as_str().is_some_and(|p| p.ends_with("cut.mp3")))
+        .unwrap_or_else(|| panic!("cut.mp3 stored: {v}"));
+    let d = stored["duration_secs"].as_f64().unwrap();
+    assert!((d - secs).abs() < 0.06, "stored {d} s, reported {secs} s");
+
+    // With -v the libraries may speak; the report and the exit code stay the same.
+    let o = songrec(
+        &dir.path().join("lib2"),
+        &["-v", "ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("truncated: decoded"), "{err}");
+    assert!(!o.stderr.contains(&0x1b), "still no colour into a pipe");
+}
+
+#[test]
+fn config_and_env_in_the_working_directory_are_not_trusted() {
+    let audio = test_audio();
+    let dir = tempfile::tempdir().unwrap();
+    let album = dir.path().join("album");
+    std::fs::create_dir_all(&album).unwrap();
+    std::fs::copy(
+        first_file(&audio.join("freedesktop"), "oga"),
+        album.join("01.oga"),
+    )
+    .unwrap();
+    // What a downloaded folder could carry: a "library" to load (not a library at all, so a
+    // load attempt fails loudly) and an endpoint to send the token to.
+    let marker = album.join("marker-libonnxruntime.so");
+    std::fs::write(&marker, b"not a shared library").unwrap();
+    std::fs::write(
+        album.join("config.toml"),
+        format!(
+            "[storage]\nbackend = \"astra\"\n[astra]\napi_endpoint = \"http://127.0.0.1:9\"\n[embedder]\nonnxruntime_library = \"{}\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        album.join(".env"),
+        "SONGREC_STORAGE_BACKEND=astra\nASTRA_DB_API_ENDPOINT=http://127.0.0.1:9\nASTRA_DB_APPLICATION_TOKEN=AstraCS:from-the-folder\nSONGREC_ORT_LIBRARY=marker-libonnxruntime.so\n",
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let lib = dir.path().join("lib");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_songrec"))
+            .args(args)
+            .current_dir(&album)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("SONGREC_LIBRARY", &lib)
+            .env("SONGREC_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .expect("run songrec")
+    };
+
+    // `songrec ingest .` inside the folder: the local library, the built-in runtime.
+    let o = run(&["ingest", "."]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("1 new"), "{out}");
+    assert!(
+        out.contains(lib.to_str().unwrap()),
+        "the local library: {out}"
+    );
+    assert!(
+        !out.contains("marker") && !err.contains("marker"),
+        "no load attempt of the folder's library:\n{out}\n{err}"
+    );
+    let info: Vec<&str> = err.lines().filter(|l| l.starts_with("info: ")).collect();
+    assert_eq!(info.len(), 1, "one line about the unused files:\n{err}");
+    for s in ["./config.toml", "./.env", "--config", "--env-file"] {
+        assert!(info[0].contains(s), "{s} in {:?}", info[0]);
+    }
+    let o = run(&["stats", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["songs"], 1, "{v}");
+    let backend = v["backend"].as_str().unwrap_or_default();
+    assert!(
+        backend.starts_with("Local(") && backend.contains(lib.to_str().unwrap()),
+        "{v}"
+    );
+    // doctor checks the Astra settings it was given: none from the folder.
+    let (out, err) = text(&run(&["doctor"]));
+    assert!(
+        !out.contains("127.0.0.1:9") && !err.contains("127.0.0.1:9"),
+        "{out}\n{err}"
+    );
+
+    // Named explicitly, the same files are used.
+    let (out, err) = text(&run(&["--config", "./config.toml", "doctor"]));
+    assert!(
+        out.contains("127.0.0.1:9") || err.contains("127.0.0.1:9"),
+        "{out}\n{err}"
+    );
+    assert!(!err.contains("info: "), "the local config is in use: {err}");
+    // A named env file is read too (its backend is astra, unreachable here); its token never
+    // reaches the output.
+    let o = run(&["--env-file", "./.env", "stats"]);
+    let (out, err) = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(err.contains("astra"), "{err}");
+    assert!(!out.contains("from-the-folder") && !err.contains("from-the-folder"));
+}

@@ -352,8 +352,10 @@ async fn binary_prints_address_and_stops_on_sigterm() {
         .args(["--port", "0", "--data-dir"])
         .arg(dir.path())
         .env("SONGREC_DATAAPI_TOKEN", "bin-token")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("binary starts");
@@ -383,7 +385,11 @@ async fn binary_prints_address_and_stops_on_sigterm() {
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let status = child.wait().await.expect("exits");
-    assert!(status.success(), "exit status {status}");
+    let out = child.wait_with_output().await.expect("exits");
+    assert!(out.status.success(), "exit status {}", out.status);
     assert!(dir.path().join("dataapi.sqlite3").exists());
+    // Its log went to a pipe: plain text, no colour codes.
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(!out.stderr.contains(&0x1b), "ANSI escapes in {log:?}");
 }

@@ -155,6 +155,14 @@ fn major_minor(v: &str) -> Option<(u32, u32)> {
 
 /// Opens and checks an ONNX Runtime library without touching `ort`'s global state.
 fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
+    // A relative path would be resolved from the working directory, which may be a downloaded
+    // folder: loading a library runs its code, so only an absolute path is accepted.
+    if !path.is_absolute() {
+        return Err(NeuralError::LibraryLoad {
+            path: path.to_path_buf(),
+            reason: "the path is relative; give the absolute path of the library file".into(),
+        });
+    }
     if !path.exists() {
         return Err(NeuralError::LibraryNotFound {
             path: path.to_path_buf(),
@@ -307,6 +315,25 @@ mod tests {
         assert_eq!(major_minor("1.31.1"), Some((1, 31)));
         assert_eq!(major_minor("1.20.1"), Some((1, 20)));
         assert_eq!(major_minor("garbage"), None);
+    }
+
+    #[test]
+    fn a_relative_library_path_is_refused_before_any_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        // Even when the relative path names an existing file from the working directory.
+        let err = load_ort(Path::new("Cargo.toml")).err().unwrap();
+        assert!(
+            matches!(&err, NeuralError::LibraryLoad { reason, .. } if reason.contains("relative")),
+            "{err}"
+        );
+        let err = load_ort(Path::new("libonnxruntime.so.1")).err().unwrap();
+        assert!(err.to_string().contains("relative"), "{err}");
+        // An absolute path still goes on to the usual checks.
+        let missing = dir.path().join("libonnxruntime.so");
+        assert!(matches!(
+            load_ort(&missing).err().unwrap(),
+            NeuralError::LibraryNotFound { .. }
+        ));
     }
 
     #[test]

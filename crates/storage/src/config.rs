@@ -4,13 +4,17 @@
 //! | source | example |
 //! |---|---|
 //! | defaults | local backend in `~/.local/share/songrec` |
-//! | `config.toml` (`--config`, `$SONGREC_CONFIG`, `./config.toml`, `~/.config/songrec/config.toml`) | `[storage] backend = "astra"` |
-//! | `.env` in the working directory (never overrides a variable already set) | `ASTRA_DB_APPLICATION_TOKEN=...` |
+//! | `config.toml` (`--config`, `$SONGREC_CONFIG`, `~/.config/songrec/config.toml`) | `[storage] backend = "astra"` |
+//! | `.env` (`--env-file`, `$SONGREC_ENV_FILE`, `~/.config/songrec/.env`; never overrides a variable already set) | `ASTRA_DB_APPLICATION_TOKEN=...` |
 //! | environment | `SONGREC_STORAGE_BACKEND=astra` |
 //! | flags | `--storage-backend astra --library ~/lib` |
 //!
 //! Secrets (the Data API token, the S3 secret key) are only read from the environment or
 //! `.env`, never from `config.toml`, and are held in [`Secret`] so they never print.
+//!
+//! Files in the working directory are never read unless named: running songrec inside a
+//! downloaded folder must not load a library or send credentials to an endpoint chosen by
+//! whoever made the folder.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -328,18 +332,60 @@ pub fn expand_home(p: &Path) -> PathBuf {
 }
 
 impl Config {
-    /// Where the config file is looked for when no path is given.
+    /// The user's configuration folder: `$XDG_CONFIG_HOME/songrec`, else `~/.config/songrec`
+    /// (`None` without an absolute `XDG_CONFIG_HOME` or `HOME`: never a relative folder).
+    ///
+    /// ```
+    /// let mut env = std::collections::HashMap::new();
+    /// env.insert("HOME".to_string(), "/home/ann".to_string());
+    /// assert_eq!(songrec_storage::config::Config::user_dir(&env),
+    ///            Some(std::path::PathBuf::from("/home/ann/.config/songrec")));
+    /// env.insert("XDG_CONFIG_HOME".to_string(), "relative".to_string());
+    /// assert_eq!(songrec_storage::config::Config::user_dir(&env),
+    ///            Some(std::path::PathBuf::from("/home/ann/.config/songrec")));
+    /// ```
+    pub fn user_dir(env: &HashMap<String, String>) -> Option<PathBuf> {
+        let absolute = |k: &str| env.get(k).map(PathBuf::from).filter(|p| p.is_absolute());
+        absolute("XDG_CONFIG_HOME")
+            .or_else(|| absolute("HOME").map(|h| h.join(".config")))
+            .map(|d| d.join("songrec"))
+    }
+
+    /// Where the config file is looked for when no `--config` is given: `$SONGREC_CONFIG`, else
+    /// `config.toml` in [`Config::user_dir`] if it exists.
+    ///
+    /// Never the working directory: a `config.toml` there may have come with downloaded files,
+    /// and it could name a native library to load or an endpoint to send the token to.
+    ///
+    /// ```
+    /// let mut env = std::collections::HashMap::new();
+    /// env.insert("XDG_CONFIG_HOME".to_string(), "/nonexistent".to_string());
+    /// assert_eq!(songrec_storage::config::Config::default_file(&env), None);
+    /// env.insert("SONGREC_CONFIG".to_string(), "/etc/songrec.toml".to_string());
+    /// assert_eq!(songrec_storage::config::Config::default_file(&env),
+    ///            Some(std::path::PathBuf::from("/etc/songrec.toml")));
+    /// ```
     pub fn default_file(env: &HashMap<String, String>) -> Option<PathBuf> {
-        if let Some(p) = env.get("SONGREC_CONFIG") {
+        if let Some(p) = env.get("SONGREC_CONFIG").filter(|p| !p.is_empty()) {
             return Some(PathBuf::from(p));
         }
-        let local = PathBuf::from("config.toml");
-        if local.is_file() {
-            return Some(local);
+        let user = Self::user_dir(env)?.join("config.toml");
+        user.is_file().then_some(user)
+    }
+
+    /// Which `.env` file to load when no `--env-file` is given: `$SONGREC_ENV_FILE`, else `.env`
+    /// in [`Config::user_dir`] if it exists. Never the working directory or its parents.
+    ///
+    /// ```
+    /// let mut env = std::collections::HashMap::new();
+    /// env.insert("XDG_CONFIG_HOME".to_string(), "/nonexistent".to_string());
+    /// assert_eq!(songrec_storage::config::Config::default_env_file(&env), None);
+    /// ```
+    pub fn default_env_file(env: &HashMap<String, String>) -> Option<PathBuf> {
+        if let Some(p) = env.get("SONGREC_ENV_FILE").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
         }
-        let user = xdg("XDG_CONFIG_HOME", ".config")
-            .join("songrec")
-            .join("config.toml");
+        let user = Self::user_dir(env)?.join(".env");
         user.is_file().then_some(user)
     }
 
@@ -494,6 +540,39 @@ mod tests {
         let cfg = Config::from_sources(None, &env).unwrap();
         assert_eq!(cfg.s3.secret_access_key.expose(), "very-secret-key");
         assert!(!format!("{cfg:?}").contains("very-secret-key"));
+    }
+
+    #[test]
+    fn default_files_come_from_the_user_config_dir_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = HashMap::new();
+        env.insert(
+            "XDG_CONFIG_HOME".to_string(),
+            dir.path().display().to_string(),
+        );
+        assert_eq!(Config::default_file(&env), None);
+        assert_eq!(Config::default_env_file(&env), None);
+        let user = dir.path().join("songrec");
+        std::fs::create_dir_all(&user).unwrap();
+        std::fs::write(user.join("config.toml"), "").unwrap();
+        std::fs::write(user.join(".env"), "").unwrap();
+        assert_eq!(Config::default_file(&env), Some(user.join("config.toml")));
+        assert_eq!(Config::default_env_file(&env), Some(user.join(".env")));
+        env.insert("SONGREC_CONFIG".into(), "/etc/songrec.toml".into());
+        env.insert("SONGREC_ENV_FILE".into(), "/etc/songrec.env".into());
+        assert_eq!(
+            Config::default_file(&env),
+            Some(PathBuf::from("/etc/songrec.toml"))
+        );
+        assert_eq!(
+            Config::default_env_file(&env),
+            Some(PathBuf::from("/etc/songrec.env"))
+        );
+        // Without an absolute HOME or XDG_CONFIG_HOME there is no user folder (never `./.config`).
+        let mut env = HashMap::new();
+        env.insert("XDG_CONFIG_HOME".to_string(), "cfg".to_string());
+        assert_eq!(Config::user_dir(&env), None);
+        assert_eq!(Config::default_file(&env), None);
     }
 
     #[test]

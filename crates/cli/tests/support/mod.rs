@@ -151,10 +151,13 @@ pub fn text(o: &Output) -> String {
     )
 }
 
-/// Writes a config file the `songrec` processes in `home` pick up (`./config.toml`).
+/// Writes the user config file the `songrec` processes with `HOME=home` pick up
+/// (`~/.config/songrec/config.toml`).
 pub fn write_config(home: &Path, request_timeout_secs: u64) {
+    let dir = home.join(".config").join("songrec");
+    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
-        home.join("config.toml"),
+        dir.join("config.toml"),
         format!(
             "[astra]\nrequest_timeout_secs = {request_timeout_secs}\n[s3]\nrequest_timeout_secs = {request_timeout_secs}\n"
         ),
