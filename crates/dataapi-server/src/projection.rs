@@ -321,7 +321,8 @@ fn apply_slice(m: &mut Map<String, Value>, segs: &[String], slice: Slice) {
                 Slice::Range(skip, n) if skip >= 0 => (skip.min(len), n),
                 Slice::Range(skip, n) => ((len + skip).max(0), n),
             };
-            let end = (start + count).min(len);
+            // A client's skip + count can exceed i64 (e.g. [5, i64::MAX]).
+            let end = start.saturating_add(count).min(len);
             *items = items[start as usize..end.max(start) as usize].to_vec();
         }
     } else if let Value::Object(inner) = v {

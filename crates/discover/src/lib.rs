@@ -30,6 +30,9 @@ pub mod playlist;
 pub mod png;
 pub mod rng;
 
+#[cfg(test)]
+mod fuzz_replay;
+
 pub use error::{DiscoverError, DiscoverResult};
 pub use linalg::Matrix;
 pub use load::{SongSet, load_songs};

@@ -28,6 +28,9 @@ pub mod pack;
 pub mod snapshot;
 pub mod syncrecord;
 
+#[cfg(test)]
+mod fuzz_replay;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};

@@ -101,10 +101,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<f32>, String> {
             ));
         }
     };
-    if data.len() != n * size {
+    let expected = n
+        .checked_mul(size)
+        .ok_or_else(|| format!("shape {shape} is too large"))?;
+    if data.len() != expected {
         return Err(format!(
-            "expected {} data bytes for {n} values, found {}",
-            n * size,
+            "expected {expected} data bytes for {n} values, found {}",
             data.len()
         ));
     }

@@ -13,6 +13,10 @@ use songrec_storage::{SongId, SongMetadata};
 
 const MAGIC: &[u8; 8] = b"SRMETA01";
 
+/// The smallest encoded song: id, eight lengths or numbers, two floats, four option flags,
+/// two times and the version.
+const MIN_SONG_BYTES: usize = 32 + 8 * 8 + 8 * 2 + 4 + 16 * 2 + 8;
+
 /// Size and modification time (ns) of a file.
 pub fn stamp(path: &Path) -> Option<(u64, u128)> {
     let m = std::fs::metadata(path).ok()?;
@@ -153,7 +157,9 @@ pub fn decode(bytes: &[u8], json_stamp: (u64, u128)) -> Option<Vec<SongMetadata>
         return None;
     }
     let n = usize::try_from(r.u64()?).ok()?;
-    let mut out = Vec::with_capacity(n.min(10_000_000));
+    // Reserve no more songs than the bytes left could hold (a corrupt count must not
+    // reserve gigabytes).
+    let mut out = Vec::with_capacity(n.min(r.0.len() / MIN_SONG_BYTES));
     for _ in 0..n {
         let id = SongId::from_raw(r.take(32)?.try_into().ok()?);
         let mut m = SongMetadata::new(id, r.str()?);

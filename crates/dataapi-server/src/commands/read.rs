@@ -170,7 +170,16 @@ pub(super) fn find(
                 && docs.len() < remaining
                 && iter.next().is_some()
             {
-                next = Some(encode_page_state(returned + docs.len(), k));
+                // `returned` comes from the client's pageState: it may be anything up to
+                // usize::MAX.
+                let total = returned.checked_add(docs.len()).ok_or_else(|| {
+                    field_invalid(
+                        "options.pageState",
+                        &json!(page_state),
+                        "not a valid page state",
+                    )
+                })?;
+                next = Some(encode_page_state(total, k));
             }
         }
     }
