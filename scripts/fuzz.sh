@@ -22,7 +22,8 @@ feature_of() {
         npy | metadata_json | journal | pack | snapshot) echo local ;;
         riff_info) echo audio ;;
         dataapi_request) echo dataapi ;;
-        rest_query | range_header) echo server ;;
+        rest_query) echo server ;;
+        range_header) echo "" ;;
         playlist_history) echo discover ;;
         *) echo "unknown fuzz target $1 (known: ${TARGETS[*]})" >&2; exit 2 ;;
     esac
@@ -62,7 +63,16 @@ for t in "${selected[@]}"; do
         args+=(-dict="$PWD/$dict")
     fi
     echo "== fuzzing $t for ${seconds}s"
+    # One target builds only the crate it needs; all of them share one build of everything.
+    if [[ "$target" == all ]]; then
+        features=()
+    else
+        features=(--no-default-features)
+        if [[ -n "$feature" ]]; then
+            features+=(--features "$feature")
+        fi
+    fi
     # The regressions are read too (not written): the run starts from every known input.
-    (cd fuzz && cargo +nightly fuzz run "$t" --no-default-features --features "$feature" \
+    (cd fuzz && cargo +nightly fuzz run "$t" "${features[@]}" \
         "corpus/$t" "regressions/$t" -- "${args[@]}")
 done

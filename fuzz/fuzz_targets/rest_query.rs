@@ -2,9 +2,9 @@
 //! them); see `harness::query`.
 #![no_main]
 
-use songrec_server::{params, range};
+use songrec_server::params;
 
-#[path = "../harness/server.rs"]
+#[path = "../harness/rest_query.rs"]
 mod harness;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,10 @@
 
 use crate::{params, range};
 
-#[path = "../../../fuzz/harness/server.rs"]
-mod harness;
+#[path = "../../../fuzz/harness/range.rs"]
+mod range_harness;
+#[path = "../../../fuzz/harness/rest_query.rs"]
+mod rest_query_harness;
 #[path = "../../../fuzz/replay.rs"]
 mod replay;
 
@@ -24,8 +26,8 @@ fn replay_target(target: &str, f: impl Fn(&[u8]) -> bool) {
 /// (query strings) or answered with a partial range.
 #[test]
 fn fuzz_corpus_and_regressions_replay() {
-    replay_target("rest_query", harness::query);
-    replay_target("range_header", harness::range_header);
+    replay_target("rest_query", rest_query_harness::query);
+    replay_target("range_header", range_harness::range_header);
 }
 
 /// A few thousand mutants of the seeds of each target (fixed seeds): none panics, and every
@@ -36,9 +38,9 @@ fn fuzz_random_queries_and_ranges_never_panic() {
         let seeds = replay::inputs(target);
         for input in replay::mutants(&seeds, 4000, seed) {
             if target == "rest_query" {
-                harness::query(&input);
+                rest_query_harness::query(&input);
             } else {
-                harness::range_header(&input);
+                range_harness::range_header(&input);
             }
         }
     }

@@ -1,12 +1,12 @@
-//! What the REST API's fuzz targets do with an input, shared with the crate's replay test
-//! (included with `#[path]`; the including module brings songrec-server's `params` and
-//! `range` modules into scope).
+//! What the `rest_query` fuzz target does with an input, shared with songrec-server's replay
+//! test (included with `#[path]`; the including module brings songrec-server's `params`
+//! module into scope).
 
 #![allow(dead_code)]
 
 use songrec_storage::{Metric, SongId, SongMetadata, SortKey};
 
-use super::{params::Params, range};
+use super::params::Params;
 
 fn song() -> SongMetadata {
     let mut m = SongMetadata::new(SongId::from_bytes(b"fuzz"), "Title".to_string());
@@ -60,26 +60,4 @@ pub fn query(data: &[u8]) -> bool {
     let _ = p.all("seed");
     let _ = p.finish();
     ok
-}
-
-/// A `Range` header: the first 8 bytes are the body length (little-endian), the rest the
-/// header value. A partial answer must lie inside the body. Returns whether it was partial.
-pub fn range_header(data: &[u8]) -> bool {
-    let (len, header) = match data.split_first_chunk::<8>() {
-        Some((len, rest)) => (u64::from_le_bytes(*len), rest),
-        None => (1000, data),
-    };
-    let Ok(header) = std::str::from_utf8(header) else {
-        return false;
-    };
-    match range::answer(Some(header), len) {
-        range::RangeAnswer::Partial { start, end } => {
-            assert!(
-                start <= end && end < len,
-                "{header:?} on {len} bytes gave {start}..={end}"
-            );
-            true
-        }
-        _ => false,
-    }
 }
