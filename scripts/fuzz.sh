@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh npy 60          one target for 60 s
 #   scripts/fuzz.sh all 120         every target, 120 s each
 #
+# Stops at the first crash.
 # Installs cargo-fuzz when it is missing. New inputs that reach new code go to
 # fuzz/corpus/<target>/ (commit the small, interesting ones); a crash is saved under
 # fuzz/artifacts/<target>/: minimise it with `cargo +nightly fuzz tmin <target> <file>`,
