@@ -235,6 +235,16 @@ pub(crate) fn riff_info(path: &Path) -> Option<Vec<(String, String)>> {
     parse_riff_info(&head)
 }
 
+/// The tags a RIFF/WAVE file's header bytes give: [`riff_info`]'s pure part followed by the
+/// same tag handling as decoding. For the fuzz targets and their replay test.
+#[doc(hidden)]
+pub fn riff_info_tags(head: &[u8]) -> Option<Tags> {
+    let raw = parse_riff_info(head)?;
+    let mut b = TagsBuilder::default();
+    b.add_raw(&raw);
+    Some(b.build())
+}
+
 /// Pure part of [`riff_info`].
 pub(crate) fn parse_riff_info(b: &[u8]) -> Option<Vec<(String, String)>> {
     if b.len() < 12 || &b[..4] != b"RIFF" || &b[8..12] != b"WAVE" {
@@ -345,8 +355,43 @@ pub fn parse_file_name(path: &Path) -> Tags {
 }
 
 #[cfg(test)]
+#[path = "../../../fuzz/replay.rs"]
+mod fuzz_inputs;
+
+#[cfg(test)]
 mod riff_tests {
-    use super::parse_riff_info;
+    use super::{fuzz_inputs, parse_file_name, parse_riff_info, riff_info_tags};
+
+    /// What the `riff_info` fuzz target does with an input.
+    fn fuzz_one(data: &[u8]) -> bool {
+        let tags = riff_info_tags(data);
+        let name = String::from_utf8_lossy(data);
+        let _ = parse_file_name(std::path::Path::new(name.as_ref()));
+        tags.is_some()
+    }
+
+    /// Every seed and regression input of the `riff_info` fuzz target is handled without a
+    /// panic; the valid seeds give tags.
+    #[test]
+    fn fuzz_corpus_and_regressions_replay() {
+        for (path, bytes) in fuzz_inputs::inputs("riff_info") {
+            let tagged = fuzz_one(&bytes);
+            let valid = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("valid"));
+            assert!(tagged || !valid, "{}: no tags", path.display());
+        }
+    }
+
+    /// A few thousand mutants of the seeds (fixed seed): none panics.
+    #[test]
+    fn fuzz_random_riff_headers_never_panic() {
+        let seeds = fuzz_inputs::inputs("riff_info");
+        for input in fuzz_inputs::mutants(&seeds, 5000, 0x0052_4946_46) {
+            fuzz_one(&input);
+        }
+    }
 
     #[test]
     fn reads_info_chunks_before_data() {

@@ -25,6 +25,8 @@ mod commands;
 mod docid;
 mod error;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod json;
 mod path;

@@ -33,6 +33,9 @@ pub mod png;
 pub mod recording;
 pub mod rng;
 
+#[cfg(test)]
+mod fuzz_replay;
+
 pub use error::{DiscoverError, DiscoverResult};
 pub use linalg::Matrix;
 pub use load::{SongSet, load_songs};

@@ -76,6 +76,8 @@ mod alloc_probe {
         LARGEST.with(Cell::get)
     }
 }
+#[cfg(test)]
+mod fuzz_replay;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

@@ -28,6 +28,9 @@ pub mod shared;
 pub mod sniff;
 pub mod web;
 
+#[cfg(test)]
+mod fuzz_replay;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,11 @@
+//! The `.npy` vector reader (`songrec_local::npy::decode`), fed any bytes.
+#![no_main]
+
+use songrec_local::{LocalBackend, npy, pack, snapshot};
+
+#[path = "../harness/local.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    harness::npy(data);
+});

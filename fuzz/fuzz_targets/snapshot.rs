@@ -1,0 +1,11 @@
+//! The binary metadata snapshot reader (`songrec_local::snapshot::decode`).
+#![no_main]
+
+use songrec_local::{LocalBackend, npy, pack, snapshot};
+
+#[path = "../harness/local.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    harness::snapshot(data);
+});
