@@ -615,7 +615,12 @@ pub async fn similar_to_song(
             other => other.into(),
         })?;
     let query = QueryInfo::Song(SongSummary::from(&song));
-    Ok(Json(SimilarResponse::new(query, &model, (sp.metric, sp.k, sp.offset), found)))
+    Ok(Json(SimilarResponse::new(
+        query,
+        &model,
+        (sp.metric, sp.k, sp.offset),
+        found,
+    )))
 }
 
 fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
@@ -755,7 +760,12 @@ pub async fn similar_to_upload(
         bytes,
         content_type: content_type.to_owned(),
     };
-    Ok(Json(SimilarResponse::new(query, &model, (sp.metric, sp.k, sp.offset), found)))
+    Ok(Json(SimilarResponse::new(
+        query,
+        &model,
+        (sp.metric, sp.k, sp.offset),
+        found,
+    )))
 }
 
 // ---- stats ----------------------------------------------------------------------------------
