@@ -566,12 +566,22 @@ mod tests {
         };
         let mut all = vec![put("query".into(), "Band", "Hit", 0.0)];
         for i in 0..copies {
-            all.push(put(format!("copy{i}"), "band", "HIT ", 0.001 * (i + 1) as f32));
+            all.push(put(
+                format!("copy{i}"),
+                "band",
+                "HIT ",
+                0.001 * (i + 1) as f32,
+            ));
         }
         for j in 0..others {
             for f in 0..2 {
                 let angle = 0.5 + 0.01 * j as f32 + 0.001 * f as f32;
-                all.push(put(format!("other{j}-{f}"), "Other", &format!("Song {j}"), angle));
+                all.push(put(
+                    format!("other{j}-{f}"),
+                    "Other",
+                    &format!("Song {j}"),
+                    angle,
+                ));
             }
         }
         for (m, e) in &all {
@@ -602,9 +612,16 @@ mod tests {
         let (b, model, query) = library(dir.path(), 60, 5).await;
         let req = request(&model, &query, 3, 0);
         let plain = similar(&b, &req).await.unwrap();
-        assert!(plain.iter().all(|m| m.metadata.title == "HIT "), "copies first");
+        assert!(
+            plain.iter().all(|m| m.metadata.title == "HIT "),
+            "copies first"
+        );
         let d = similar_distinct(&b, &req).await.unwrap();
-        let titles: Vec<&str> = d.matches.iter().map(|m| m.metadata.title.as_str()).collect();
+        let titles: Vec<&str> = d
+            .matches
+            .iter()
+            .map(|m| m.metadata.title.as_str())
+            .collect();
         assert_eq!(titles, vec!["Song 0", "Song 1", "Song 2"]);
         assert_eq!(d.copies_folded, vec![1, 1, 1]);
         assert_eq!(d.total_copies_folded(), 3);
@@ -612,15 +629,27 @@ mod tests {
         // The best-ranked file of each recording is the one kept.
         assert_eq!(d.matches[0].id, SongId::from_bytes(b"other0-0"));
         // Offset counts distinct songs.
-        let d = similar_distinct(&b, &request(&model, &query, 2, 3)).await.unwrap();
-        let titles: Vec<&str> = d.matches.iter().map(|m| m.metadata.title.as_str()).collect();
+        let d = similar_distinct(&b, &request(&model, &query, 2, 3))
+            .await
+            .unwrap();
+        let titles: Vec<&str> = d
+            .matches
+            .iter()
+            .map(|m| m.metadata.title.as_str())
+            .collect();
         assert_eq!(titles, vec!["Song 3", "Song 4"]);
         // Fewer distinct songs than asked: all of them, after the library ran out.
-        let d = similar_distinct(&b, &request(&model, &query, 50, 0)).await.unwrap();
+        let d = similar_distinct(&b, &request(&model, &query, 50, 0))
+            .await
+            .unwrap();
         assert_eq!(d.matches.len(), 5);
         // Bad sizes are refused, without overflow.
         for (k, offset) in [(0, 0), (1, usize::MAX), (1001, 0)] {
-            assert!(similar_distinct(&b, &request(&model, &query, k, offset)).await.is_err());
+            assert!(
+                similar_distinct(&b, &request(&model, &query, k, offset))
+                    .await
+                    .is_err()
+            );
         }
     }
 
@@ -630,7 +659,9 @@ mod tests {
         // More copies than the largest pool: the rounds stop at the search limit and say so
         // by returning what they found (nothing) rather than searching on.
         let (b, model, query) = library(dir.path(), 1000, 1).await;
-        let d = similar_distinct(&b, &request(&model, &query, 1, 0)).await.unwrap();
+        let d = similar_distinct(&b, &request(&model, &query, 1, 0))
+            .await
+            .unwrap();
         assert!(d.matches.is_empty(), "{:?}", d.matches);
         assert_eq!(d.query_copies, songrec_storage::query::MAX_RESULTS);
     }

@@ -295,7 +295,13 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
         "-metadata",
         "album=Best of Asc",
     ];
-    let seed_files = ["clip.wav", "clip.flac", "clip.mp3", "clip.ogg", "best-of.mp3"];
+    let seed_files = [
+        "clip.wav",
+        "clip.flac",
+        "clip.mp3",
+        "clip.ogg",
+        "best-of.mp3",
+    ];
     encodings(
         &audio.join("asc/frontiers.mp3"),
         "40",
@@ -374,7 +380,15 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
     let playlist = || {
         let o = local(
             h,
-            &["playlist", "--seed", seed, "-n", "5", "--json", "--no-history"],
+            &[
+                "playlist",
+                "--seed",
+                seed,
+                "-n",
+                "5",
+                "--json",
+                "--no-history",
+            ],
         );
         assert!(o.status.success(), "{}", text(&o));
         let v = json(&o);
@@ -461,7 +475,8 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
     );
     let (got, v) = playlist();
     assert!(
-        got.iter().all(|id| !seed_copies.contains(id) && *id != untagged),
+        got.iter()
+            .all(|id| !seed_copies.contains(id) && *id != untagged),
         "{v:#}"
     );
     let v = json(&local(

@@ -87,7 +87,8 @@ impl Identity {
             _ => None,
         };
         Self {
-            content_hash: Some(m.content_hash.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()),
+            content_hash: Some(m.content_hash.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
             pcm: pcm.filter(|p| !p.is_empty()),
             items,
             tags,
@@ -97,7 +98,10 @@ impl Identity {
 
     /// Whether the fingerprint decides for this pair (both fingerprinted, both non-empty).
     fn fingerprints_decide(&self, other: &Self) -> bool {
-        self.pcm.is_some() && other.pcm.is_some() && !self.items.is_empty() && !other.items.is_empty()
+        self.pcm.is_some()
+            && other.pcm.is_some()
+            && !self.items.is_empty()
+            && !other.items.is_empty()
     }
 
     fn same_by_tags(&self, other: &Self) -> bool {
@@ -268,11 +272,7 @@ impl Folded {
 /// assert_eq!(f.anchor_copies, 1);
 /// ```
 pub fn fold(anchors: &[SongMetadata], ranked: &[SongMetadata]) -> Folded {
-    let ids: Vec<Identity> = anchors
-        .iter()
-        .chain(ranked)
-        .map(Identity::of)
-        .collect();
+    let ids: Vec<Identity> = anchors.iter().chain(ranked).map(Identity::of).collect();
     let g = groups_of(&ids);
     let a = anchors.len();
     let anchor_groups: Vec<usize> = g[..a].to_vec();
@@ -342,10 +342,7 @@ mod tests {
         let b = song("b", Some("  daft   PUNK "), "one more\ttime", 320.4);
         let other_title = song("c", Some("Daft Punk"), "One More Time (Live)", 320.0);
         let other_artist = song("d", Some("Daft Punks"), "One More Time", 320.0);
-        assert_eq!(
-            groups(&[a, b, other_title, other_artist]),
-            vec![0, 0, 2, 3]
-        );
+        assert_eq!(groups(&[a, b, other_title, other_artist]), vec![0, 0, 2, 3]);
     }
 
     #[test]
@@ -356,7 +353,10 @@ mod tests {
         let empty = song("c", Some(" "), "Track 01", 200.0);
         let no_title = song("d", Some("X"), "  ", 200.0);
         let no_title2 = song("e", Some("X"), "", 200.0);
-        assert_eq!(groups(&[a, b, empty, no_title, no_title2]), vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            groups(&[a, b, empty, no_title, no_title2]),
+            vec![0, 1, 2, 3, 4]
+        );
     }
 
     #[test]
@@ -408,13 +408,13 @@ mod tests {
     fn fold_keeps_the_best_copy_and_drops_the_anchors_recording() {
         let seed = song("seed", Some("S"), "Seed", 60.0);
         let ranked = [
-            song("s2", Some("s"), "seed", 60.3),     // copy of the seed
-            song("a1", Some("A"), "Alpha", 90.0),    // kept
-            song("b1", Some("B"), "Beta", 90.0),     // kept
-            song("a2", Some("A"), "ALPHA", 90.5),    // folded into a1
-            song("s3", Some("S"), "Seed", 59.5),     // copy of the seed
-            song("a3", Some("a"), "alpha", 89.6),    // folded into a1
-            song("seed", Some("S"), "Seed", 60.0),   // the seed itself
+            song("s2", Some("s"), "seed", 60.3),   // copy of the seed
+            song("a1", Some("A"), "Alpha", 90.0),  // kept
+            song("b1", Some("B"), "Beta", 90.0),   // kept
+            song("a2", Some("A"), "ALPHA", 90.5),  // folded into a1
+            song("s3", Some("S"), "Seed", 59.5),   // copy of the seed
+            song("a3", Some("a"), "alpha", 89.6),  // folded into a1
+            song("seed", Some("S"), "Seed", 60.0), // the seed itself
         ];
         let f = fold(std::slice::from_ref(&seed), &ranked);
         assert_eq!(f.kept, vec![1, 2]);

@@ -616,7 +616,12 @@ pub async fn similar_to_song(
             other => other.into(),
         })?;
     let query = QueryInfo::Song(SongSummary::from(&song));
-    Ok(Json(SimilarResponse::new(query, &model, (sp.metric, sp.k, sp.offset), found)))
+    Ok(Json(SimilarResponse::new(
+        query,
+        &model,
+        (sp.metric, sp.k, sp.offset),
+        found,
+    )))
 }
 
 /// `Retry-After` of a `503` for a busy upload slot or a full spool.
@@ -817,7 +822,12 @@ pub async fn similar_to_upload(
         bytes,
         content_type: content_type.to_owned(),
     };
-    Ok(Json(SimilarResponse::new(query, &model, (sp.metric, sp.k, sp.offset), found)))
+    Ok(Json(SimilarResponse::new(
+        query,
+        &model,
+        (sp.metric, sp.k, sp.offset),
+        found,
+    )))
 }
 
 // ---- stats ----------------------------------------------------------------------------------
