@@ -1239,8 +1239,11 @@ impl StorageBackend for LocalBackend {
                 let mut report = BatchReport::default();
                 let mut ok = Vec::new();
                 for s in &songs {
-                    let finite = s.metadata.check_storable();
-                    let check = finite.and_then(|()| s.embeddings.iter().try_for_each(|e| {
+                    if let Err(e) = s.metadata.check_storable() {
+                        report.failed.push((s.metadata.id.clone(), e.to_string()));
+                        continue;
+                    }
+                    let check = s.embeddings.iter().try_for_each(|e| {
                         e.validate()?;
                         match st.model(&e.model) {
                             Some(r) if r.model.dim != e.model.dim => {
@@ -1252,7 +1255,7 @@ impl StorageBackend for LocalBackend {
                             }
                             _ => Ok(()),
                         }
-                    }));
+                    });
                     match check {
                         Ok(()) => ok.push(s),
                         Err(e) => report.failed.push((s.metadata.id.clone(), e.to_string())),
