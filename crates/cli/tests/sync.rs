@@ -658,10 +658,15 @@ fn real_recordings_migrate_verified_and_sync_without_conflicts() {
             .values()
             .any(|m| format!("{:?}", m.duration_secs).len() >= 17),
         "the decoder's durations are not round: {:?}",
-        original.values().map(|m| m.duration_secs).collect::<Vec<_>>()
+        original
+            .values()
+            .map(|m| m.duration_secs)
+            .collect::<Vec<_>>()
     );
 
-    let migrate = ["migrate", "--from", "local", "--to", "astra", "--verify", "full"];
+    let migrate = [
+        "migrate", "--from", "local", "--to", "astra", "--verify", "full",
+    ];
     let o = a.songrec(&migrate);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
@@ -691,7 +696,11 @@ fn real_recordings_migrate_verified_and_sync_without_conflicts() {
     let copy = titles(&c, &LocalBackend::open(b.lib()).unwrap());
     let again = titles(&c, &LocalBackend::open(a.lib()).unwrap());
     for (name, m) in &original {
-        for (side, other) in [("remote", &remote), ("machine b", &copy), ("machine a", &again)] {
+        for (side, other) in [
+            ("remote", &remote),
+            ("machine b", &copy),
+            ("machine a", &again),
+        ] {
             let o = other
                 .get(name)
                 .unwrap_or_else(|| panic!("{name} missing on {side}"));

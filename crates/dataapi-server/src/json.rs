@@ -235,7 +235,11 @@ mod tests {
         use songrec_storage::conformance::floats::{f64_cases, halfway_decimals};
         for x in f64_cases(21, 300) {
             for (text, want) in halfway_decimals(x) {
-                assert_eq!(through_the_server(&text).to_bits(), want.to_bits(), "{text}");
+                assert_eq!(
+                    through_the_server(&text).to_bits(),
+                    want.to_bits(),
+                    "{text}"
+                );
             }
         }
     }

@@ -179,10 +179,16 @@ async fn numbers_survive_bit_for_bit_across_a_restart() {
     };
     {
         let api = server_in(dir.path()).await;
-        api.create("nums", json!({"vector": {"dimension": 4, "metric": "cosine"}}))
-            .await;
+        api.create(
+            "nums",
+            json!({"vector": {"dimension": 4, "metric": "cosine"}}),
+        )
+        .await;
         for chunk in docs.chunks(50) {
-            let body = format!(r#"{{"insertMany": {{"documents": [{}]}}}}"#, chunk.join(","));
+            let body = format!(
+                r#"{{"insertMany": {{"documents": [{}]}}}}"#,
+                chunk.join(",")
+            );
             let resp = api
                 .http
                 .post(format!("{}/v1/default_keyspace/nums", api.base))
@@ -199,7 +205,10 @@ async fn numbers_survive_bit_for_bit_across_a_restart() {
         // A filter on an exact value finds its document.
         for (text, x) in numbers.iter().take(40) {
             let v = api
-                .coll("nums", json!({"find": {"filter": {"x": x}, "projection": {"x": 1}}}))
+                .coll(
+                    "nums",
+                    json!({"find": {"filter": {"x": x}, "projection": {"x": 1}}}),
+                )
                 .await;
             let found = v["data"]["documents"].as_array().expect("documents");
             assert!(
@@ -228,7 +237,12 @@ async fn every_document(api: &Api, coll: &str) -> Vec<Value> {
                 json!({"find": {"projection": {"*": 1}, "options": options}}),
             )
             .await;
-        out.extend(v["data"]["documents"].as_array().cloned().unwrap_or_default());
+        out.extend(
+            v["data"]["documents"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
         match &v["data"]["nextPageState"] {
             Value::String(s) => options = json!({"pageState": s}),
             _ => return out,

@@ -1717,8 +1717,11 @@ impl StorageBackend for LocalBackend {
                 let mut report = BatchReport::default();
                 let mut ok = Vec::new();
                 for s in &songs {
-                    let finite = s.metadata.check_storable();
-                    let check = finite.and_then(|()| s.embeddings.iter().try_for_each(|e| {
+                    if let Err(e) = s.metadata.check_storable() {
+                        report.failed.push((s.metadata.id.clone(), e.to_string()));
+                        continue;
+                    }
+                    let check = s.embeddings.iter().try_for_each(|e| {
                         e.validate()?;
                         check_vector(&s.metadata.id, e)?;
                         match st.model(&e.model) {
@@ -1731,7 +1734,7 @@ impl StorageBackend for LocalBackend {
                             }
                             _ => Ok(()),
                         }
-                    }));
+                    });
                     match check {
                         Ok(()) => ok.push(s),
                         Err(e) => report.failed.push((s.metadata.id.clone(), e.to_string())),

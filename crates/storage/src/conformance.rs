@@ -327,7 +327,7 @@ fn awkward_songs() -> Vec<SongMetadata> {
     let durations = [
         12.023219954648527,
         0.15070294784580499,
-        f64::from_bits(1),                    // smallest subnormal, 5e-324
+        f64::from_bits(1),                     // smallest subnormal, 5e-324
         f64::from_bits(0x000f_ffff_ffff_ffff), // largest subnormal
         f64::MAX,
         -0.0,
@@ -371,8 +371,10 @@ fn awkward_songs() -> Vec<SongMetadata> {
                     i64::MIN
                 ]),
             );
-            m.extra
-                .insert("stats".into(), serde_json::json!({"rms": 1.0 / (i as f64 + 7.0)}));
+            m.extra.insert(
+                "stats".into(),
+                serde_json::json!({"rms": 1.0 / (i as f64 + 7.0)}),
+            );
             m
         })
         .collect()
@@ -394,7 +396,9 @@ pub async fn awkward_floats_roundtrip(b: &dyn StorageBackend) {
     let songs = awkward_songs();
     let (first, rest) = songs.split_at(3);
     for m in first {
-        b.put_metadata(m).await.expect("put_metadata (awkward floats)");
+        b.put_metadata(m)
+            .await
+            .expect("put_metadata (awkward floats)");
     }
     let records: Vec<SongRecord> = rest
         .iter()
@@ -406,8 +410,15 @@ pub async fn awkward_floats_roundtrip(b: &dyn StorageBackend) {
             ],
         })
         .collect();
-    let report = b.put_songs(&records).await.expect("put_songs (awkward floats)");
-    assert!(report.is_complete(), "awkward floats refused: {:?}", report.failed);
+    let report = b
+        .put_songs(&records)
+        .await
+        .expect("put_songs (awkward floats)");
+    assert!(
+        report.is_complete(),
+        "awkward floats refused: {:?}",
+        report.failed
+    );
 
     for m in &songs {
         let got = b
@@ -421,7 +432,10 @@ pub async fn awkward_floats_roundtrip(b: &dyn StorageBackend) {
     let many = b.get_metadata_many(&ids).await.expect("get_metadata_many");
     assert_eq!(many.len(), songs.len(), "get_metadata_many");
     for m in &songs {
-        let got = many.iter().find(|g| g.id == m.id).expect("in get_metadata_many");
+        let got = many
+            .iter()
+            .find(|g| g.id == m.id)
+            .expect("in get_metadata_many");
         assert_bits(got, m, "get_metadata_many");
     }
     for sort in [SortKey::Duration, SortKey::Bpm] {
@@ -528,7 +542,11 @@ pub async fn non_finite_numbers_refused(b: &dyn StorageBackend) {
         embeddings: vec![Embedding::new(model_a(), vec![0.5; 8]).expect("valid")],
     }));
     let report = b.put_songs(&records).await.expect("put_songs");
-    assert_eq!(report.stored, vec![good.id.clone()], "only the finite song is stored");
+    assert_eq!(
+        report.stored,
+        vec![good.id.clone()],
+        "only the finite song is stored"
+    );
     let failed: BTreeSet<_> = report.failed.iter().map(|(id, _)| id.clone()).collect();
     let want: BTreeSet<_> = bad.iter().map(|(_, m)| m.id.clone()).collect();
     assert_eq!(failed, want, "every non-finite song is reported failed");
@@ -538,7 +556,10 @@ pub async fn non_finite_numbers_refused(b: &dyn StorageBackend) {
             "{field}: no metadata written"
         );
         assert!(
-            b.get_embedding(&m.id, &model_a()).await.expect("get").is_none(),
+            b.get_embedding(&m.id, &model_a())
+                .await
+                .expect("get")
+                .is_none(),
             "{field}: no vector written"
         );
     }
@@ -624,7 +645,10 @@ pub async fn check_float_fidelity(b: &dyn StorageBackend, records: &[SongRecord]
         let m = &r.metadata;
         let got = b.get_metadata(&m.id).await.expect("get").expect("stored");
         assert_bits(&got, m, "get_metadata");
-        let got = many.iter().find(|g| g.id == m.id).expect("in get_metadata_many");
+        let got = many
+            .iter()
+            .find(|g| g.id == m.id)
+            .expect("in get_metadata_many");
         assert_bits(got, m, "get_metadata_many");
         let got = listed.iter().find(|g| g.id == m.id).expect("listed");
         assert_bits(got, m, "list");

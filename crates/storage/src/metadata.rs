@@ -167,10 +167,7 @@ impl SongMetadata {
 /// hold one today; checked anyway, so a change of JSON representation cannot slip one through.)
 fn non_finite_in(v: &serde_json::Value, path: String) -> Option<(String, f64)> {
     match v {
-        serde_json::Value::Number(n) => n
-            .as_f64()
-            .filter(|x| !x.is_finite())
-            .map(|x| (path, x)),
+        serde_json::Value::Number(n) => n.as_f64().filter(|x| !x.is_finite()).map(|x| (path, x)),
         serde_json::Value::Array(items) => items
             .iter()
             .enumerate()
@@ -238,8 +235,10 @@ mod tests {
         m.duration_secs = duration;
         m.bpm = bpm;
         m.extra.insert("floats".into(), json!(extra));
-        m.extra
-            .insert("nested".into(), json!({"x": extra.first().copied().unwrap_or(0.5)}));
+        m.extra.insert(
+            "nested".into(),
+            json!({"x": extra.first().copied().unwrap_or(0.5)}),
+        );
         m
     }
 
@@ -269,7 +268,12 @@ mod tests {
             let text = serde_json::to_string(&m).unwrap();
             assert!(text.contains(&format!("\"duration_secs\":{d:?}")), "{text}");
             let back: SongMetadata = serde_json::from_str(&text).unwrap();
-            assert_eq!(back.duration_secs.to_bits(), d.to_bits(), "{d} came back as {}", back.duration_secs);
+            assert_eq!(
+                back.duration_secs.to_bits(),
+                d.to_bits(),
+                "{d} came back as {}",
+                back.duration_secs
+            );
             assert_round_trips(&m);
         }
     }
@@ -297,7 +301,11 @@ mod tests {
                     SongId::from_bytes(b"h")
                 ))
                 .expect("parse metadata");
-                assert_eq!(m.duration_secs.to_bits(), want.to_bits(), "{text} in metadata");
+                assert_eq!(
+                    m.duration_secs.to_bits(),
+                    want.to_bits(),
+                    "{text} in metadata"
+                );
             }
         }
     }
@@ -316,8 +324,16 @@ mod tests {
             let mid = (f64::from(x) + f64::from(up)) / 2.0;
             let even = if x.to_bits() % 2 == 0 { x } else { up };
             assert_eq!((mid as f32).to_bits(), even.to_bits(), "{x} midpoint");
-            let toward_x = if mid > 0.0 { mid.next_down() } else { mid.next_up() };
-            let toward_up = if mid > 0.0 { mid.next_up() } else { mid.next_down() };
+            let toward_x = if mid > 0.0 {
+                mid.next_down()
+            } else {
+                mid.next_up()
+            };
+            let toward_up = if mid > 0.0 {
+                mid.next_up()
+            } else {
+                mid.next_down()
+            };
             assert_eq!((toward_x as f32).to_bits(), x.to_bits(), "{x} just inside");
             assert_eq!((toward_up as f32).to_bits(), up.to_bits(), "{x} just past");
         }
@@ -332,7 +348,10 @@ mod tests {
         assert_eq!(e.field, "duration_secs");
         assert!(e.value.is_nan());
         let s = e.into_storage_error().to_string();
-        assert!(s.contains("duration_secs is NaN") && s.contains("nothing was written"), "{s}");
+        assert!(
+            s.contains("duration_secs is NaN") && s.contains("nothing was written"),
+            "{s}"
+        );
         m.duration_secs = 1.0;
         m.bpm = Some(f32::NEG_INFINITY);
         assert_eq!(m.check_finite().unwrap_err().field, "bpm");

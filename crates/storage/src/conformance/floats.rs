@@ -162,7 +162,11 @@ pub fn halfway_decimals(x: f64) -> Vec<(String, f64)> {
 fn exact_decimal(mantissa: u64, exp2: i32) -> (String, i32) {
     const BASE: u64 = 1_000_000_000;
     // Little-endian limbs in base 10^9.
-    let mut limbs = vec![mantissa % BASE, (mantissa / BASE) % BASE, mantissa / (BASE * BASE)];
+    let mut limbs = vec![
+        mantissa % BASE,
+        (mantissa / BASE) % BASE,
+        mantissa / (BASE * BASE),
+    ];
     let (factor, times, exp10) = if exp2 >= 0 {
         (2, exp2, 0)
     } else {
@@ -239,7 +243,10 @@ mod tests {
     fn halfway_texts_are_where_they_claim() {
         // The midpoint of 1 and the next float up is 1 + 2^-53.
         let h = halfway_decimals(1.0);
-        assert_eq!(h[0].0, "100000000000000011102230246251565404236316680908203125e-53");
+        assert_eq!(
+            h[0].0,
+            "100000000000000011102230246251565404236316680908203125e-53"
+        );
         // Std's parser is correctly rounded: it agrees with every expectation.
         for x in f64_cases(3, 300) {
             for (text, want) in halfway_decimals(x) {
