@@ -2028,6 +2028,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_writer_appends_without_rereading_the_vector_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LocalBackend::open(dir.path()).unwrap();
+        for i in 0..4 {
+            w.put_songs(&[record(i, [i as f32 + 1.0, 1.0, 0.0, 0.0])])
+                .await
+                .unwrap();
+        }
+        // One build when the pack is first needed; every later batch only appends.
+        assert_eq!(w.inner.faults.rebuilds.load(Ordering::Relaxed), 1);
+        assert_eq!(w.models().await.unwrap()[0].count, 4);
+    }
+
+    #[tokio::test]
     async fn a_reader_never_rolls_back_the_manifest() {
         let dir = tempfile::tempdir().unwrap();
         let m2 = ModelInfo::new("other", "2", 2);
