@@ -512,18 +512,15 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
         !o.stderr.contains(&0x1b) && !o.stdout.contains(&0x1b),
         "no ANSI escape into a pipe:\n{err:?}"
     );
-    let cut: Vec<&str> = err.lines().filter(|l| l.contains("cut.mp3")).collect();
-    assert_eq!(cut.len(), 1, "one line for the cut file:\n{err}");
+    // The cut file keeps what decodes. (This file has no Xing header, so nothing states the
+    // whole length; the decoder cannot tell it was cut and it is added without a warning.
+    // A cut file whose header states its length is flagged: see the audio crate's
+    // `truncated_stream_keeps_decoded_audio`.)
     assert!(
-        cut[0].starts_with("warning: ") && cut[0].contains("truncated: decoded "),
+        !err.lines()
+            .any(|l| l.contains("cut.mp3") && l.starts_with("skipped: ")),
         "{err}"
     );
-    let secs: f64 = cut[0]
-        .rsplit("decoded ")
-        .next()
-        .and_then(|s| s.trim_end_matches(" s").parse().ok())
-        .unwrap_or_else(|| panic!("seconds in {:?}", cut[0]));
-    assert!(secs > 1.0 && secs < 30.0, "50 KB of 80 kb/s mp3: {secs} s");
     let notes: Vec<&str> = err.lines().filter(|l| l.contains("notes.mp3")).collect();
     assert_eq!(notes.len(), 1, "one line for the text file:\n{err}");
     assert!(notes[0].starts_with("skipped: "), "{err}");
@@ -535,17 +532,17 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
             "unexpected line {l:?} in\n{err}"
         );
     }
-    // The truncated file keeps what decodes: stored with the decoded length.
+    // The cut file is stored with the length that decoded (a few seconds of a 7-minute piece).
     let o = songrec(&lib, &["list", "--json", "-n", "10"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let stored = v["songs"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["path"].as_str().is_some_and(|p| p.ends_with("cut.mp3")))
+        .find(|s| s["file_name"] == "cut.mp3")
         .unwrap_or_else(|| panic!("cut.mp3 stored: {v}"));
     let d = stored["duration_secs"].as_f64().unwrap();
-    assert!((d - secs).abs() < 0.06, "stored {d} s, reported {secs} s");
+    assert!(d > 1.0 && d < 30.0, "50 KB of 80 kb/s mp3: {d} s");
 
     // With -v the libraries may speak; the report and the exit code stay the same.
     let o = songrec(
@@ -554,7 +551,7 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
     );
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert!(err.contains("truncated: decoded"), "{err}");
+    assert!(err.contains("notes.mp3"), "{err}");
     assert!(!o.stderr.contains(&0x1b), "still no colour into a pipe");
 }
 
@@ -636,13 +633,15 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
         "{out}\n{err}"
     );
 
-    // Named explicitly, the same files are used.
-    let (out, err) = text(&run(&["--config", "./config.toml", "doctor"]));
+    // Named explicitly, the same files are used: the folder's astra backend (incomplete here).
+    let o = run(&["--config", "./config.toml", "stats"]);
+    let (out, err) = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(err.contains("astra"), "{err}");
     assert!(
-        out.contains("127.0.0.1:9") || err.contains("127.0.0.1:9"),
-        "{out}\n{err}"
+        !err.contains("./config.toml in the working directory"),
+        "the local config is in use: {err}"
     );
-    assert!(!err.contains("info: "), "the local config is in use: {err}");
     // A named env file is read too (its backend is astra, unreachable here); its token never
     // reaches the output.
     let o = run(&["--env-file", "./.env", "stats"]);
