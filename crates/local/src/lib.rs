@@ -1155,11 +1155,12 @@ impl Inner {
         // Bring each pack in step before this batch's files move the folder's stamp; afterwards
         // the moved stamp would look like another tool's change and cost a full rebuild.
         for (_, e) in items {
-            let key = e.model.file_key();
-            if !by_model.contains_key(&key) {
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                by_model.entry(e.model.file_key())
+            {
                 let r = self.register(st, &e.model)?;
                 self.ensure_pack(st, &r)?;
-                by_model.insert(key, (r, Vec::new()));
+                slot.insert((r, Vec::new()));
             }
         }
         for (id, e) in items {
