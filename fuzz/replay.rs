@@ -27,7 +27,8 @@ pub fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     assert!(
-        out.iter().any(|(p, _)| p.components().any(|c| c.as_os_str() == "corpus")),
+        out.iter()
+            .any(|(p, _)| p.components().any(|c| c.as_os_str() == "corpus")),
         "no seeds for fuzz target {target} under {}",
         root.display()
     );
@@ -64,16 +65,53 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next_u64() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
     }
 }
 
 /// Bytes that matter to the parsers (delimiters, digits, signs, extremes).
 const INTERESTING: &[&[u8]] = &[
-    b"\0", b"\n", b"\xff", b"\x80", b"{", b"}", b"[", b"]", b"\"", b":", b",", b"-", b"=", b"&",
-    b"%", b"'", b"(", b")", b"0", b"1", b"9", b"-1", b"1e309", b"-0", b"NaN", b"null", b"true",
-    b"18446744073709551615", b"18446744073709551616", b"4294967295", b"9223372036854775807",
-    b"\xff\xff\xff\xff", b"\xff\xff\xff\x7f", b"\x00\x00\x00\x80", b"$", b".", b"\\u0000",
+    b"\0",
+    b"\n",
+    b"\xff",
+    b"\x80",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\"",
+    b":",
+    b",",
+    b"-",
+    b"=",
+    b"&",
+    b"%",
+    b"'",
+    b"(",
+    b")",
+    b"0",
+    b"1",
+    b"9",
+    b"-1",
+    b"1e309",
+    b"-0",
+    b"NaN",
+    b"null",
+    b"true",
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"4294967295",
+    b"9223372036854775807",
+    b"\xff\xff\xff\xff",
+    b"\xff\xff\xff\x7f",
+    b"\x00\x00\x00\x80",
+    b"$",
+    b".",
+    b"\\u0000",
 ];
 
 /// `count` mutants of the seeds: byte flips, inserts, deletions, interesting tokens, splices

@@ -17,7 +17,9 @@ pub fn npy(data: &[u8]) -> bool {
     };
     let again = npy::decode(&npy::encode(&v)).expect("an encoded vector parses");
     assert!(
-        v.iter().map(|x| x.to_bits()).eq(again.iter().map(|x| x.to_bits())),
+        v.iter()
+            .map(|x| x.to_bits())
+            .eq(again.iter().map(|x| x.to_bits())),
         "a vector changed on the way through the writer"
     );
     true
@@ -84,7 +86,12 @@ pub fn library(root: &Path, rt: &tokio::runtime::Runtime, rel: &str, data: &[u8]
     std::fs::write(&file, data).expect("write the fuzz input");
     let opened = match LocalBackend::open(root) {
         Ok(lib) => {
-            for sort in [SortKey::Title, SortKey::Artist, SortKey::Bpm, SortKey::Duration] {
+            for sort in [
+                SortKey::Title,
+                SortKey::Artist,
+                SortKey::Bpm,
+                SortKey::Duration,
+            ] {
                 let q = ListQuery {
                     sort,
                     limit: 1000,

@@ -20,7 +20,11 @@ fn fuzz_corpus_and_regressions_replay() {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("valid"));
-        assert!(loaded || !valid, "{}: a valid history was refused", seed.display());
+        assert!(
+            loaded || !valid,
+            "{}: a valid history was refused",
+            seed.display()
+        );
     }
 }
 

@@ -6,10 +6,10 @@ use crate::{params, range};
 
 #[path = "../../../fuzz/harness/range.rs"]
 mod range_harness;
-#[path = "../../../fuzz/harness/rest_query.rs"]
-mod rest_query_harness;
 #[path = "../../../fuzz/replay.rs"]
 mod replay;
+#[path = "../../../fuzz/harness/rest_query.rs"]
+mod rest_query_harness;
 
 fn replay_target(target: &str, f: impl Fn(&[u8]) -> bool) {
     for (path, bytes) in replay::inputs(target) {
@@ -18,7 +18,11 @@ fn replay_target(target: &str, f: impl Fn(&[u8]) -> bool) {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("valid"));
-        assert!(accepted || !valid, "{}: a valid seed was refused", path.display());
+        assert!(
+            accepted || !valid,
+            "{}: a valid seed was refused",
+            path.display()
+        );
     }
 }
 
