@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn the_issues_numbers_are_kept() {
-        for x in [12.023219954648527, 0.15070294784580499] {
+        for x in [12.023219954648527_f64, 0.15070294784580499] {
             assert_eq!(through_the_server(&format!("{x:?}")).to_bits(), x.to_bits());
         }
     }
