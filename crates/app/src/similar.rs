@@ -658,7 +658,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // More copies than the largest pool: the rounds stop at the search limit and say so
         // by returning what they found (nothing) rather than searching on.
-        let (b, model, query) = library(dir.path(), 1000, 1).await;
+        let (b, model, query) = library(dir.path(), 1000, 0).await;
+        // One other song, farther from the query than every copy (copies sit at 0.001..1.0 rad).
+        let mut far = SongMetadata::new(SongId::from_bytes(b"far"), "Far Away");
+        far.artist = Some("Other".into());
+        far.duration_secs = 200.0;
+        b.put_metadata(&far).await.unwrap();
+        let e = songrec_storage::Embedding::new(model.clone(), vec![1.5f32.cos(), 1.5f32.sin()])
+            .unwrap();
+        b.put_embedding(&far.id, &e).await.unwrap();
         let d = similar_distinct(&b, &request(&model, &query, 1, 0))
             .await
             .unwrap();

@@ -116,7 +116,7 @@ pub(crate) fn parse(v: &Value, usage: VectorUse) -> ApiResult<Option<StoredVecto
                         ),
                     ));
                 };
-                let x = f as f32;
+                let x = crate::json::narrow_f32(f);
                 if !x.is_finite() {
                     return Err(err(
                         Code::SHRED_BAD_VECTOR_VALUE,

@@ -121,6 +121,7 @@ async fn data_survives_restart() {
 #[tokio::test]
 async fn numbers_survive_bit_for_bit_across_a_restart() {
     use songrec_storage::conformance::floats::{f32_cases, f64_cases, halfway_decimals};
+    use songrec_storage::metadata::narrow_f32;
 
     let dir = tempfile::tempdir().expect("tempdir");
     // (decimal text sent, the f64 it stands for)
@@ -167,7 +168,7 @@ async fn numbers_survive_bit_for_bit_across_a_restart() {
                 .as_array()
                 .expect("vector")
                 .iter()
-                .map(|x| x.as_f64().expect("component") as f32)
+                .map(|x| narrow_f32(x.as_f64().expect("component")))
                 .collect();
             let want_v = &vectors[i % vectors.len()];
             assert_eq!(

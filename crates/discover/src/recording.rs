@@ -424,7 +424,8 @@ mod tests {
         // No anchors: the seed's copies are one more group.
         let f = fold(&[], &ranked);
         assert_eq!(f.kept, vec![0, 1, 2]);
-        assert_eq!(f.copies, vec![3, 2, 0]);
+        // s2 keeps its group; s3 and the seed are its two copies.
+        assert_eq!(f.copies, vec![2, 2, 0]);
         assert_eq!(f.anchor_copies, 0);
     }
 }

@@ -25,6 +25,8 @@ async fn local_backend_carries_floats_bit_for_bit() {
     drop(backend);
     let backend = LocalBackend::open(dir.path()).expect("reopen (journal)");
     check_float_fidelity(&backend, &records).await;
+    // Only a writer folds the journal into metadata.json and the binary snapshot.
+    backend.lock_for_writing().await.expect("lock");
     songrec_storage::StorageBackend::flush(&backend)
         .await
         .expect("flush");

@@ -52,8 +52,12 @@ pub struct SongMetadata {
     /// The file name the song was ingested from.
     #[serde(default)]
     pub file_name: String,
-    /// Estimated tempo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Estimated tempo (read back exactly: see [`narrow_f32`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_opt_f32"
+    )]
     pub bpm: Option<f32>,
     /// Estimated key, e.g. `A minor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +77,48 @@ pub struct SongMetadata {
     /// Free-form fields.
     #[serde(default, flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The `f32` a JSON number stands for, given the `f64` a JSON parser made of it.
+///
+/// `y as f32` rounds twice (decimal → f64 → f32) and lands on the wrong `f32` when the `f64`
+/// falls exactly halfway between two `f32`s: `7.038531e-26`, the shortest text of the `f32`
+/// with bits `0x15ae43fd`, parses to such an `f64`, which narrows (ties to even) to
+/// `0x15ae43fe`. Then the `f32` whose own shortest text parses to `y` is the one meant. Any
+/// other `f64` narrows as usual.
+///
+/// ```
+/// use songrec_storage::metadata::narrow_f32;
+/// let x = f32::from_bits(0x15ae_43fd);
+/// let parsed: f64 = format!("{x:e}").parse().unwrap();
+/// assert_ne!((parsed as f32).to_bits(), x.to_bits(), "plain narrowing rounds twice");
+/// assert_eq!(narrow_f32(parsed).to_bits(), x.to_bits());
+/// assert_eq!(narrow_f32(0.1).to_bits(), 0.1f32.to_bits());
+/// ```
+pub fn narrow_f32(y: f64) -> f32 {
+    let f = y as f32;
+    if !f.is_finite() || f64::from(f) == y {
+        return f;
+    }
+    let g = if f64::from(f) < y {
+        f.next_up()
+    } else {
+        f.next_down()
+    };
+    // Adjacent f32s add and halve exactly in f64.
+    if (f64::from(f) + f64::from(g)) / 2.0 != y {
+        return f;
+    }
+    for c in [f, g] {
+        if format!("{c:e}").parse::<f64>().ok() == Some(y) {
+            return c;
+        }
+    }
+    f
+}
+
+fn de_opt_f32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f32>, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.map(narrow_f32))
 }
 
 fn one() -> u64 {

@@ -74,7 +74,7 @@ pub fn decode_vector(value: &Value) -> Result<Vec<f32>, VectorError> {
             .enumerate()
             .map(|(i, v)| {
                 v.as_f64()
-                    .map(|x| x as f32)
+                    .map(songrec_storage::metadata::narrow_f32)
                     .ok_or(VectorError::NotANumber(i))
             })
             .collect(),

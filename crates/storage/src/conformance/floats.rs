@@ -148,7 +148,9 @@ pub fn halfway_decimals(x: f64) -> Vec<(String, f64)> {
         (text(&format!("{digits}1"), exp10 - 1), hi),
     ];
     for n in [17, 20, 25] {
-        if digits.len() > n {
+        // A cut is below the midpoint only if it drops a non-zero digit (else it is the
+        // midpoint itself, which parses to the even neighbour).
+        if digits.len() > n && digits[n..].bytes().any(|b| b != b'0') {
             let cut = &digits[..n];
             let shift = exp10 + (digits.len() - n) as i32;
             out.push((text(cut, shift), lo));
