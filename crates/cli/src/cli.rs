@@ -719,7 +719,22 @@ pub fn require_library(command: &Command, cfg: &Config) -> Result<()> {
         return Ok(());
     }
     match command {
-        Command::Ingest(_) | Command::Previews(_) => {
+        Command::Ingest(a) => {
+            // A wrong path is reported before anything is created.
+            if let Some(p) = a
+                .paths
+                .iter()
+                .find(|p| std::fs::symlink_metadata(p).is_err())
+            {
+                bail!(
+                    "{}: no such file or folder; nothing was ingested",
+                    p.display()
+                );
+            }
+            eprintln!("creating a new library at {}", root.display());
+            Ok(())
+        }
+        Command::Previews(_) => {
             eprintln!("creating a new library at {}", root.display());
             Ok(())
         }

@@ -170,6 +170,11 @@ fn wrong_paths_and_usage_errors_say_so() {
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("/nonexistent/songrec-music"), "{err}");
     assert!(err.contains("no such file or folder"), "{err}");
+    assert!(
+        !err.contains("creating"),
+        "nothing is created for a wrong path: {err}"
+    );
+    assert!(!lib.exists(), "no library was created at {}", lib.display());
 
     // A folder without audio says so and lists what it passed over.
     let empty = dir.path().join("not-music");
