@@ -10,8 +10,8 @@
 # (bit-exact encodes), so ingest finds them all already there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-work=target/demo
-lib="${1:-$work/library}"
+work="$PWD/target/demo"
+lib="$(realpath -m "${1:-$work/library}")"
 music="$work/music"
 say() { echo "== $*" >&2; }
 
@@ -21,7 +21,10 @@ else
   say "building songrec (up to date in seconds unless the code changed)"
 fi
 cargo build --locked -q -p songrec-cli
-songrec=target/debug/songrec
+songrec="$PWD/target/debug/songrec"
+# songrec runs from the demo folder: settings come from the user's config dir and environment,
+# and the repository's documented config.toml is not in the working directory.
+run() { (mkdir -p "$work" && cd "$work" && "$songrec" --library "$lib" "$@"); }
 
 if ! command -v ffmpeg >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   say "installing ffmpeg with apt-get (to encode the example songs to mp3/flac/ogg/m4a)"
@@ -51,7 +54,7 @@ fi
 synth="$music/synth"
 if [ ! -f "$synth/.complete" ]; then
   say "synthesising 20 example songs in five styles"
-  "$songrec" synth "$work/wav" --per-style 4 --seconds 30 >/dev/null
+  (cd "$work" && "$songrec" synth "$work/wav" --per-style 4 --seconds 30 >/dev/null)
   rm -rf "$synth" && mkdir -p "$synth"
   if command -v ffmpeg >/dev/null 2>&1; then
     say "encoding them to mp3/flac/ogg/m4a/wav with tags (ffmpeg, bit-exact so reruns make the same files)"
@@ -72,17 +75,17 @@ if [ ! -f "$synth/.complete" ]; then
 fi
 
 echo; echo "== songrec --library $lib ingest $music"
-"$songrec" --library "$lib" ingest "$music"
+run ingest "$music"
 echo; echo "== songrec list"
-"$songrec" --library "$lib" list -n 10
+run list -n 10
 if [ -f "$real/frontiers.mp3" ]; then
   echo; echo "== songrec similar $real/frontiers.mp3 -k 5   (a real soundtrack piece)"
-  "$songrec" --library "$lib" similar "$real/frontiers.mp3" -k 5
+  run similar "$real/frontiers.mp3" -k 5
 fi
 echo; echo "== songrec similar \"Warehouse Pulse 1\" -k 5"
-"$songrec" --library "$lib" similar "Warehouse Pulse 1" -k 5
+run similar "Warehouse Pulse 1" -k 5
 echo; echo "== songrec stats"
-"$songrec" --library "$lib" stats
+run stats
 echo
 echo "The demo library is at $lib: keep using it with"
 echo "  $songrec --library $lib similar \"Slow Piano 2\""
