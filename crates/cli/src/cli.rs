@@ -503,15 +503,7 @@ fn eta_text(done: u64, total: Option<u64>, elapsed_secs: f64) -> String {
 
 async fn ingest(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
     let backend = opened.backend.clone();
-    // A path that does not exist is a mistake, not a partly finished job: nothing is done.
-    for p in &args.paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            bail!(
-                "{}: no such file or folder; nothing was ingested",
-                p.display()
-            );
-        }
-    }
+    paths_exist(&args.paths)?;
     let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
     let state_file = if args.force {
         None
@@ -708,6 +700,17 @@ async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
     Ok(exit::OK)
 }
 
+/// A path that does not exist is a mistake, not a partly finished job: nothing is ingested.
+fn paths_exist(paths: &[PathBuf]) -> Result<()> {
+    match paths.iter().find(|p| std::fs::symlink_metadata(p).is_err()) {
+        Some(p) => bail!(
+            "{}: no such file or folder; nothing was ingested",
+            p.display()
+        ),
+        None => Ok(()),
+    }
+}
+
 /// Commands that work on an existing library refuse a local folder that holds none (a typo in
 /// `--library` would otherwise list "0 of 0 songs"); `ingest` and `previews` create it, saying where.
 pub fn require_library(command: &Command, cfg: &Config) -> Result<()> {
@@ -721,16 +724,7 @@ pub fn require_library(command: &Command, cfg: &Config) -> Result<()> {
     match command {
         Command::Ingest(a) => {
             // A wrong path is reported before anything is created.
-            if let Some(p) = a
-                .paths
-                .iter()
-                .find(|p| std::fs::symlink_metadata(p).is_err())
-            {
-                bail!(
-                    "{}: no such file or folder; nothing was ingested",
-                    p.display()
-                );
-            }
+            paths_exist(&a.paths)?;
             eprintln!("creating a new library at {}", root.display());
             Ok(())
         }
