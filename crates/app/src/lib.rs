@@ -53,3 +53,14 @@ pub enum AppError {
 
 /// Result alias.
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<songrec_discover::DiscoverError> for AppError {
+    fn from(e: songrec_discover::DiscoverError) -> Self {
+        use songrec_discover::DiscoverError as D;
+        match e {
+            D::Storage(e) => AppError::Storage(e),
+            D::Audio(e) => AppError::Audio(e),
+            other => AppError::Invalid(other.to_string()),
+        }
+    }
+}

@@ -10,16 +10,17 @@
 //! back onto the cosine scale (see [`blend`]), so it reads like any other cosine and never
 //! contradicts the order.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use serde::Serialize;
 use songrec_audio::Embedder;
-use songrec_storage::{
-    Filter, Match, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend,
-};
+use songrec_discover::space::{self, Space, SpaceQuery};
+use songrec_storage::{Filter, Match, Metric, ModelInfo, SongId, SongMetadata, StorageBackend};
+
+/// The blended ranking and candidate pool size, shared with playlists (see
+/// [`songrec_discover::space`]).
+pub use songrec_discover::space::{blend, pool_size};
 
 use songrec_storage::config::EmbedderConfig;
 
@@ -182,27 +183,29 @@ pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppR
     ranked(backend, req, q.vectors, q.exclude).await
 }
 
-/// The ranked results of a query whose vectors are known.
+/// The ranked results of a query whose vectors are known: one search in the request's
+/// [`Space`] (the same search playlists use).
 async fn ranked(
     backend: &dyn StorageBackend,
     req: &SimilarRequest,
     vectors: Vec<Vec<f32>>,
     exclude: Vec<SongId>,
 ) -> AppResult<Vec<Match>> {
-    if req.parts.len() == 1 {
-        let q = SearchQuery {
-            model: req.parts[0].model.clone(),
-            vector: vectors.into_iter().next().unwrap_or_default(),
-            k: req.k,
-            metric: req.metric,
-            threshold: req.threshold,
-            offset: req.offset,
-            exclude,
-            filter: req.filter.clone(),
-        };
-        return Ok(backend.search(&q).await?);
-    }
-    blended(backend, req, vectors, exclude).await
+    let q = SpaceQuery {
+        vectors,
+        k: req.k,
+        offset: req.offset,
+        metric: req.metric,
+        threshold: req.threshold,
+        exclude,
+        filter: req.filter.clone(),
+    };
+    Ok(space::search(backend, &space_of(&req.parts), &q).await?)
+}
+
+/// The [`Space`] of model parts (their models and weights).
+pub fn space_of(parts: &[ModelPart]) -> Space {
+    Space::blend(parts.iter().map(|p| (p.model.clone(), p.weight)).collect())
 }
 
 /// What [`similar_distinct`] found.
@@ -303,249 +306,9 @@ pub async fn similar_distinct(
     }
 }
 
-/// Candidate pool per model for a blend of `k` results after `offset`.
-pub fn pool_size(k: usize, offset: usize) -> usize {
-    k.saturating_add(offset).saturating_mul(5).clamp(50, 1000)
-}
-
-async fn blended(
-    backend: &dyn StorageBackend,
-    req: &SimilarRequest,
-    vectors: Vec<Vec<f32>>,
-    exclude: Vec<SongId>,
-) -> AppResult<Vec<Match>> {
-    if req.metric == Metric::L2 {
-        return Err(AppError::Invalid(
-            "a blend mixes cosine similarities; use --metric cosine (or dot)".into(),
-        ));
-    }
-    let n = req.parts.len();
-    let pool = pool_size(req.k, req.offset);
-    // id -> (metadata, score per part)
-    let mut cands: HashMap<SongId, (SongMetadata, Vec<Option<f32>>)> = HashMap::new();
-    let mut pool_min = vec![0f32; n];
-    for (i, (part, v)) in req.parts.iter().zip(&vectors).enumerate() {
-        let q = SearchQuery {
-            model: part.model.clone(),
-            vector: v.clone(),
-            k: pool,
-            metric: Metric::Cosine,
-            threshold: None,
-            offset: 0,
-            exclude: exclude.clone(),
-            filter: req.filter.clone(),
-        };
-        let ms = backend.search(&q).await?;
-        pool_min[i] = ms.last().map_or(0.0, |m| m.similarity);
-        for m in ms {
-            let e = cands
-                .entry(m.id.clone())
-                .or_insert_with(|| (m.metadata, vec![None; n]));
-            e.1[i] = Some(m.similarity);
-        }
-    }
-    // Score each candidate on the models whose pool missed it.
-    let missing: Vec<(SongId, usize)> = cands
-        .iter()
-        .flat_map(|(id, (_, s))| {
-            s.iter()
-                .enumerate()
-                .filter(|(_, x)| x.is_none())
-                .map(move |(i, _)| (id.clone(), i))
-        })
-        .collect();
-    let fetched: Vec<AppResult<(SongId, usize, Option<f32>)>> =
-        futures::stream::iter(missing.into_iter().map(|(id, i)| {
-            let model = &req.parts[i].model;
-            let qv = &vectors[i];
-            async move {
-                let e = backend.get_embedding(&id, model).await?;
-                let s = e.map(|e| cosine(qv, &e.vector));
-                Ok((id, i, s))
-            }
-        }))
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    for r in fetched {
-        let (id, i, s) = r?;
-        if let (Some(c), Some(s)) = (cands.get_mut(&id), s) {
-            c.1[i] = Some(s);
-        }
-    }
-    // A song without a vector of some model is scored there as the pool's weakest member.
-    let mut ids = Vec::with_capacity(cands.len());
-    let mut rows = Vec::with_capacity(cands.len());
-    for (id, (_, s)) in &cands {
-        ids.push(id.clone());
-        rows.push(
-            s.iter()
-                .enumerate()
-                .map(|(i, x)| x.unwrap_or(pool_min[i]))
-                .collect::<Vec<f32>>(),
-        );
-    }
-    let weights: Vec<f32> = req.parts.iter().map(|p| p.weight).collect();
-    let ranked = blend(&rows, &weights);
-    let mut out = Vec::new();
-    for (idx, shown) in ranked {
-        if req.threshold.is_some_and(|t| shown < t) {
-            continue;
-        }
-        out.push((idx, shown));
-    }
-    Ok(out
-        .into_iter()
-        .skip(req.offset)
-        .take(req.k)
-        .filter_map(|(idx, shown)| {
-            let id = ids[idx].clone();
-            let (metadata, _) = cands.remove(&id)?;
-            Some(Match {
-                id,
-                similarity: shown,
-                distance: None,
-                metadata,
-            })
-        })
-        .collect())
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    if a.len() != b.len() {
-        return 0.0;
-    }
-    let (na, nb) = (
-        songrec_storage::math::norm(a),
-        songrec_storage::math::norm(b),
-    );
-    if na <= 0.0 || nb <= 0.0 {
-        return 0.0;
-    }
-    songrec_storage::math::dot(a, b) / (na * nb)
-}
-
-/// Ranks candidates by a weighted blend of per-model scores (pure).
-///
-/// `rows[c][m]` is candidate `c`'s cosine on model `m`. Each model's scores are standardised
-/// over the candidates (z-scores) so that a model whose cosines all sit in a narrow band weighs
-/// what its weight says; ties keep input order. Returns `(candidate index, shown similarity)`
-/// best first. The shown similarity is the blended z-score mapped back onto the cosine scale
-/// (`Σ wᵢ·meanᵢ + z·Σ wᵢ·sdᵢ`): close to the weighted mean cosine, and in the same order as
-/// the ranking, so a list never shows a lower number above a higher one.
-///
-/// ```
-/// // Model 0 spreads widely, model 1 narrowly; with weights 0.5/0.5 the narrow model's
-/// // preference still counts as much as the wide one's.
-/// let rows = vec![vec![0.9, 0.60], vec![0.1, 0.70], vec![0.6, 0.68]];
-/// let r = songrec_app::similar::blend(&rows, &[0.5, 0.5]);
-/// assert_eq!(r.len(), 3);
-/// assert_eq!(r[0].0, 2); // good on both beats extreme on one
-/// assert!(r.windows(2).all(|p| p[0].1 >= p[1].1)); // shown in ranking order
-/// assert!((r[0].1 - 0.659).abs() < 1e-3);
-/// ```
-pub fn blend(rows: &[Vec<f32>], weights: &[f32]) -> Vec<(usize, f32)> {
-    let m = weights.len();
-    let wsum: f32 = weights.iter().map(|w| w.max(0.0)).sum();
-    let w: Vec<f32> = if wsum > 0.0 {
-        weights.iter().map(|x| x.max(0.0) / wsum).collect()
-    } else {
-        vec![1.0 / m.max(1) as f32; m]
-    };
-    let n = rows.len();
-    let mut mean = vec![0f64; m];
-    let mut sd = vec![0f64; m];
-    for j in 0..m {
-        let col = rows
-            .iter()
-            .map(|r| f64::from(r.get(j).copied().unwrap_or(0.0)));
-        let mu = col.clone().sum::<f64>() / n.max(1) as f64;
-        let var = col.map(|x| (x - mu) * (x - mu)).sum::<f64>() / n.max(1) as f64;
-        mean[j] = mu;
-        sd[j] = var.sqrt();
-    }
-    // Back onto the cosine scale: the weighted mean of the pool means plus the blended
-    // z-score times the weighted spread (a constant column adds its value, no spread).
-    let base: f64 = (0..m).map(|j| f64::from(w[j]) * mean[j]).sum();
-    let spread: f64 = (0..m)
-        .filter(|&j| sd[j] > 1e-9)
-        .map(|j| f64::from(w[j]) * sd[j])
-        .sum();
-    let mut scored: Vec<(usize, f64)> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut z = 0f64;
-            for j in 0..m {
-                let x = r.get(j).copied().unwrap_or(0.0);
-                if sd[j] > 1e-9 {
-                    z += f64::from(w[j]) * (f64::from(x) - mean[j]) / sd[j];
-                }
-            }
-            (i, z)
-        })
-        .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    scored
-        .into_iter()
-        .map(|(i, z)| (i, (base + z * spread).clamp(-1.0, 1.0) as f32))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blend_follows_weights() {
-        let rows = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
-        assert_eq!(blend(&rows, &[0.9, 0.1])[0].0, 0);
-        assert_eq!(blend(&rows, &[0.1, 0.9])[0].0, 1);
-        // Equal weights: a tie keeps input order.
-        assert_eq!(blend(&rows, &[0.5, 0.5])[0].0, 0);
-    }
-
-    #[test]
-    fn blend_single_model_is_plain_ranking() {
-        let rows = vec![vec![0.2], vec![0.9], vec![0.5]];
-        let r = blend(&rows, &[1.0]);
-        assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2, 0]);
-        assert!((r[0].1 - 0.9).abs() < 1e-6);
-    }
-
-    #[test]
-    fn blend_ignores_negative_weights_and_empty_input() {
-        assert!(blend(&[], &[0.5, 0.5]).is_empty());
-        let rows = vec![vec![0.1, 0.9], vec![0.9, 0.1]];
-        assert_eq!(blend(&rows, &[-1.0, 1.0])[0].0, 0);
-    }
-
-    #[test]
-    fn shown_similarity_follows_the_ranking() {
-        let mut x = 1u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        };
-        // A wide model and a narrow one, as DSP and musicnn are.
-        let rows: Vec<Vec<f32>> = (0..200)
-            .map(|_| vec![next(), 0.75 + 0.25 * next()])
-            .collect();
-        let r = blend(&rows, &[0.3, 0.7]);
-        assert_eq!(r.len(), 200);
-        assert!(
-            r.windows(2).all(|p| p[0].1 >= p[1].1),
-            "shown in rank order"
-        );
-        assert!(r.iter().all(|p| (-1.0..=1.0).contains(&p.1)));
-        // The narrow model's favourite is near the top although its wide score is average.
-        let best_narrow = (0..200)
-            .max_by(|&a, &b| rows[a][1].total_cmp(&rows[b][1]))
-            .unwrap();
-        assert!(r.iter().position(|p| p.0 == best_narrow).unwrap() < 40);
-    }
 
     /// A local library with `copies` files of the query's recording right next to it and
     /// `others` other recordings (two files each) further away.
@@ -829,6 +592,57 @@ pub async fn choose_parts(
             }
         }
     }
+}
+
+/// The [`Space`] a whole-library ranking compares (playlists, map, clusters, outliers): the
+/// same choice as [`choose_parts`] for `seed` when there is one (so a playlist and `similar`
+/// of one song compare the same vectors with the same weights), else, for `auto`, musicnn and
+/// DSP blended with [`AUTO_BLEND`] where the library holds both (the one it holds otherwise).
+pub async fn choose_space(
+    backend: &dyn StorageBackend,
+    choice: &Choice,
+    seed: Option<&SongMetadata>,
+    cfg: &EmbedderConfig,
+) -> AppResult<Space> {
+    if let Some(s) = seed {
+        let target = Target::Song(Box::new(s.clone()));
+        return Ok(space_of(
+            &choose_parts(backend, &target, choice, cfg).await?,
+        ));
+    }
+    if *choice != Choice::Auto {
+        // Parts for a file need an embedder; for stored vectors a stand-in song is enough.
+        let target = Target::Song(Box::new(SongMetadata::new(SongId::from_bytes(b""), "")));
+        return Ok(space_of(
+            &choose_parts(backend, &target, choice, cfg).await?,
+        ));
+    }
+    let have: Vec<ModelInfo> = backend
+        .models()
+        .await?
+        .into_iter()
+        .filter(|s| s.count > 0)
+        .map(|s| s.model)
+        .collect();
+    let mut parts = Vec::new();
+    for (name, w) in [("musicnn", AUTO_BLEND), ("dsp", 1.0 - AUTO_BLEND)] {
+        let m = crate::embedders::model_by_name(name)?;
+        if have.contains(&m) {
+            parts.push((m, w));
+        }
+    }
+    if parts.is_empty() {
+        // Neither live embedder's vectors: the stored model with the most songs.
+        let stats = backend.models().await?;
+        let best = stats
+            .into_iter()
+            .filter(|s| s.count > 0)
+            .max_by_key(|s| s.count);
+        return best.map(|s| Space::from(s.model)).ok_or_else(|| {
+            AppError::Invalid("the library holds no vectors yet; ingest some songs first".into())
+        });
+    }
+    Ok(Space::blend(parts))
 }
 
 impl std::str::FromStr for Choice {

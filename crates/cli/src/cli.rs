@@ -219,17 +219,8 @@ pub struct SimilarArgs {
     /// Minimum similarity (cosine: -1..1).
     #[arg(long)]
     pub threshold: Option<f32>,
-    /// Which vectors to compare: auto (blend musicnn and dsp where the song has both, else the
-    /// one it has), dsp, musicnn, or both (the default blend).
-    #[arg(long, default_value = "auto")]
-    pub embedder: String,
-    /// Blend neural and DSP similarity with this neural weight (0..1), e.g. --blend 0.6.
-    #[arg(long, conflicts_with = "model")]
-    pub blend: Option<f32>,
-    /// Compare the stored vectors of any model by NAME@VERSION (e.g. legacy@0 for vectors
-    /// from the Python tool); overrides --embedder.
-    #[arg(long)]
-    pub model: Option<String>,
+    #[command(flatten)]
+    pub vectors: crate::vectors::VectorArgs,
     /// Say for each match which aspects agree (key, tempo, timbre, energy, style tags).
     #[arg(long)]
     pub explain: bool,
@@ -642,11 +633,7 @@ async fn similar(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         (None, None) => bail!("give a song or --file"),
     };
     let metric: Metric = args.metric.parse()?;
-    let choice = match (&args.model, args.blend) {
-        (Some(m), _) => songrec_app::similar::Choice::Model(m.clone()),
-        (None, Some(w)) => songrec_app::similar::Choice::Blend(w),
-        (None, None) => args.embedder.parse()?,
-    };
+    let choice = args.vectors.choice()?;
     let parts =
         songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder)
             .await?;
@@ -792,9 +779,9 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
         Command::Edit(a) => crate::sync::edit(a, backend).await,
         Command::Playlist(a) => crate::playlist::run(a, cfg, backend).await,
         Command::Dupes(a) => crate::dupes::run(a, backend).await,
-        Command::Map(a) => crate::map::map(a, backend).await,
-        Command::Clusters(a) => crate::map::clusters(a, backend).await,
-        Command::Outliers(a) => crate::map::outliers(a, backend).await,
+        Command::Map(a) => crate::map::map(a, cfg, backend).await,
+        Command::Clusters(a) => crate::map::clusters(a, cfg, backend).await,
+        Command::Outliers(a) => crate::map::outliers(a, cfg, backend).await,
         Command::Migrate(_)
         | Command::Sync(_)
         | Command::InitAstra(_)

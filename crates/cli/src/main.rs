@@ -13,6 +13,7 @@ mod previews;
 mod quality;
 mod serve;
 mod sync;
+mod vectors;
 
 use std::collections::HashMap;
 use std::process::ExitCode;

@@ -13,7 +13,8 @@ use songrec_discover::{SongSet, clusters, load_songs, outliers};
 
 use crate::cli::FilterArgs;
 use crate::exit;
-use crate::playlist::ModelArgs;
+use crate::vectors::VectorArgs;
+use songrec_storage::config::Config;
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
@@ -33,7 +34,7 @@ pub struct MapArgs {
     #[arg(short, long, default_value_t = 0)]
     pub clusters: usize,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub vectors: VectorArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
 }
@@ -47,7 +48,7 @@ pub struct ClustersArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub vectors: VectorArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Machine-readable output.
@@ -64,7 +65,7 @@ pub struct OutliersArgs {
     #[arg(long, default_value_t = 10)]
     pub neighbours: usize,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub vectors: VectorArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Machine-readable output.
@@ -85,8 +86,13 @@ pub fn parse_size(s: &str) -> Result<(u32, u32)> {
     Ok((num(w)?, num(h)?))
 }
 
-async fn load(backend: &Backend, model: &ModelArgs, filter: &FilterArgs) -> Result<SongSet> {
-    let model = model.resolve(backend.as_ref()).await?;
+async fn load(
+    backend: &Backend,
+    cfg: &Config,
+    vectors: &VectorArgs,
+    filter: &FilterArgs,
+) -> Result<SongSet> {
+    let model = vectors.space(backend.as_ref(), cfg, None).await?;
     let set = load_songs(backend.as_ref(), &model, &filter.to_filter()?)
         .await
         .context("reading songs and vectors")?;
@@ -100,7 +106,7 @@ async fn load(backend: &Backend, model: &ModelArgs, filter: &FilterArgs) -> Resu
     Ok(set)
 }
 
-pub async fn map(args: &MapArgs, backend: Backend) -> Result<u8> {
+pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let color = if args.color == "cluster" {
         ColorBy::Cluster
     } else {
@@ -112,7 +118,7 @@ pub async fn map(args: &MapArgs, backend: Backend) -> Result<u8> {
         (None, Some(_)) => None,
         (None, None) => Some(PathBuf::from("map.html")),
     };
-    let set = load(&backend, &args.model, &args.filter).await?;
+    let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
     let t = Instant::now();
     let data = map::build(
         &set,
@@ -142,8 +148,8 @@ pub async fn map(args: &MapArgs, backend: Backend) -> Result<u8> {
     Ok(exit::OK)
 }
 
-pub async fn clusters(args: &ClustersArgs, backend: Backend) -> Result<u8> {
-    let set = load(&backend, &args.model, &args.filter).await?;
+pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
     if set.is_empty() {
         bail!("no songs to cluster");
     }
@@ -191,14 +197,14 @@ pub async fn clusters(args: &ClustersArgs, backend: Backend) -> Result<u8> {
     Ok(exit::OK)
 }
 
-pub async fn outliers(args: &OutliersArgs, backend: Backend) -> Result<u8> {
-    let set = load(&backend, &args.model, &args.filter).await?;
+pub async fn outliers(args: &OutliersArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
     let out = outliers::outliers(&set, args.n, args.neighbours)?;
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "model": set.model.key(), "neighbours": args.neighbours, "outliers": out}))?
+                "model": set.space.key(), "neighbours": args.neighbours, "outliers": out}))?
         );
         return Ok(exit::OK);
     }

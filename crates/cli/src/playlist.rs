@@ -9,44 +9,10 @@ use songrec_discover::history::{self, History};
 use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
 use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
 use songrec_storage::config::Config;
-use songrec_storage::{ModelInfo, StorageBackend};
 
 use crate::cli::FilterArgs;
 use crate::exit;
-
-/// Which vectors to use (like `similar`).
-#[derive(Args, Debug, Clone)]
-pub struct ModelArgs {
-    /// Which vectors to compare: dsp.
-    #[arg(long, default_value = "dsp")]
-    pub embedder: String,
-    /// Use the stored vectors of any model by NAME@VERSION (e.g. legacy@0); overrides --embedder.
-    #[arg(long)]
-    pub model: Option<String>,
-}
-
-impl ModelArgs {
-    /// The model whose stored vectors are used.
-    pub async fn resolve(&self, backend: &dyn StorageBackend) -> Result<ModelInfo> {
-        match &self.model {
-            Some(key) => backend
-                .models()
-                .await?
-                .into_iter()
-                .map(|s| s.model)
-                .find(|m| m.key() == *key)
-                .with_context(|| {
-                    format!(
-                        "the library has no vectors of model {key:?}; see `songrec stats` for the models it has"
-                    )
-                }),
-            None => {
-                let e = songrec_app::embedders::by_name(&self.embedder)?;
-                Ok(songrec_app::embedders::model_of(e.as_ref()))
-            }
-        }
-    }
-}
+use crate::vectors::VectorArgs;
 
 #[derive(Args, Debug)]
 pub struct PlaylistArgs {
@@ -87,7 +53,7 @@ pub struct PlaylistArgs {
     #[arg(long, default_value_t = 30)]
     pub candidates: usize,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub vectors: VectorArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Machine-readable output.
@@ -148,7 +114,6 @@ fn print(p: &Playlist) {
 }
 
 pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let model = args.model.resolve(backend.as_ref()).await?;
     let history_path = history::path_for(&cfg.cache.path, &backend.to_string());
     let mut hist = if args.exclude_recent > 0 || !args.no_history {
         Some(History::load(&history_path).context("reading the playlist history")?)
@@ -175,6 +140,7 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
     let p = match (&args.from, &args.to) {
         (Some(f), Some(t)) => {
             let (a, b) = (resolve(f.clone()).await?, resolve(t.clone()).await?);
+            let model = args.vectors.space(backend.as_ref(), cfg, Some(&a)).await?;
             playlist::between(
                 backend.as_ref(),
                 &PathRequest {
@@ -193,9 +159,21 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
                 bail!("give --seed SONG (repeatable) or --from SONG --to SONG");
             }
             let mut seeds = Vec::new();
+            let mut model = None;
             for s in &args.seeds {
-                seeds.push(resolve(s.clone()).await?.id);
+                let song = resolve(s.clone()).await?;
+                if model.is_none() {
+                    model = Some(
+                        args.vectors
+                            .space(backend.as_ref(), cfg, Some(&song))
+                            .await?,
+                    );
+                }
+                seeds.push(song.id);
             }
+            let Some(model) = model else {
+                bail!("give --seed SONG (repeatable) or --from SONG --to SONG");
+            };
             playlist::from_seeds(
                 backend.as_ref(),
                 &SeedRequest {

@@ -175,6 +175,66 @@ fn discovery_commands_on_a_local_library() {
     let o = local(h, &["playlist", "-n", "3"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 
+    // One choice of vectors with one default for every ranking command: a playlist blends
+    // musicnn and DSP like `similar`, and its one-seed songs are `similar`'s nearest (the same
+    // search: the playlist asks for 4n + 20 candidates, so `similar -k 32` for n = 3).
+    for cmd in ["similar", "playlist", "map", "clusters", "outliers"] {
+        let help = text(&local(h, &[cmd, "--help"]));
+        assert!(
+            help.contains("--embedder <EMBEDDER>") && help.contains("[default: auto]"),
+            "{cmd}: {help}"
+        );
+    }
+    let v = json(&local(
+        h,
+        &[
+            "playlist",
+            "--seed",
+            "Slow Piano 1",
+            "-n",
+            "3",
+            "--json",
+            "--no-history",
+        ],
+    ));
+    let model = v["model"].as_str().unwrap();
+    assert!(
+        model.contains("musicnn") && model.contains(" + ") && model.contains("dsp"),
+        "{model}"
+    );
+    let mut in_playlist = ids(&v);
+    in_playlist.sort();
+    let s = json(&local(
+        h,
+        &["similar", "Slow Piano 1", "-k", "32", "--json"],
+    ));
+    let mut nearest: Vec<String> = s["matches"].as_array().unwrap()[..3]
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    nearest.sort();
+    assert_eq!(in_playlist, nearest);
+    let v = json(&local(
+        h,
+        &[
+            "playlist",
+            "--seed",
+            "Slow Piano 1",
+            "-n",
+            "3",
+            "--json",
+            "--no-history",
+            "--embedder",
+            "dsp",
+        ],
+    ));
+    assert!(
+        v["model"].as_str().unwrap().starts_with("songrec-dsp@"),
+        "{v}"
+    );
+    let v = json(&local(h, &["clusters", "-k", "3", "--json"]));
+    assert!(v["model"].as_str().unwrap().contains(" + "), "{v}");
+
     // Map, clusters, outliers.
     let o = local(
         h,

@@ -132,7 +132,7 @@ pub fn cluster(set: &SongSet, k: usize, opts: &KMeansOptions) -> DiscoverResult<
         purity(&c, &g)
     });
     Ok(ClusterReport {
-        model: set.model.key(),
+        model: set.space.key(),
         songs: set.len(),
         clusters,
         inertia: km.inertia,

@@ -8,12 +8,15 @@
 //!   artist + title + duration), so playlists and `similar --distinct` hold one copy of each;
 //! - [`map`]: a self-contained HTML map of the library (2-D PCA) and a PNG image of it;
 //! - [`clusters`] and [`outliers`]: k-means groups with their dominant genres, and the songs
-//!   least like the rest.
+//!   least like the rest;
+//! - [`space`]: which vectors a ranking compares (one model or a weighted blend) and the one
+//!   blended search that `similar` and playlists share.
 //!
 //! The algorithms are pure and unit-tested ([`linalg`], [`pca`], [`kmeans`], [`playlist::order`],
 //! [`fingerprint`]); the functions that touch a library only use the storage trait, so they work
 //! the same on the local files and on Astra DB + S3. All vector comparisons use cosine similarity
-//! (vectors are L2-normalised when loaded).
+//! (vectors are L2-normalised when loaded); a blend of models compares combined vectors that
+//! rank like `similar`'s standardised mix (see [`space`]).
 
 pub mod clusters;
 pub mod dupes;
@@ -32,6 +35,7 @@ pub mod playlist;
 pub mod png;
 pub mod recording;
 pub mod rng;
+pub mod space;
 
 #[cfg(test)]
 mod fuzz_replay;
@@ -39,3 +43,4 @@ mod fuzz_replay;
 pub use error::{DiscoverError, DiscoverResult};
 pub use linalg::Matrix;
 pub use load::{SongSet, load_songs};
+pub use space::Space;

@@ -85,20 +85,8 @@ impl Matrix {
     }
 }
 
-/// Cosine similarity of two vectors (0 when either is all zeros).
-///
-/// ```
-/// let c = songrec_discover::linalg::cosine(&[1.0, 0.0], &[1.0, 1.0]);
-/// assert!((c - 0.70710677).abs() < 1e-6);
-/// ```
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let d = math::norm(a) * math::norm(b);
-    if d > 0.0 {
-        (math::dot(a, b) / d).clamp(-1.0, 1.0)
-    } else {
-        0.0
-    }
-}
+/// Cosine similarity (the workspace's one copy, in the storage crate).
+pub use songrec_storage::math::cosine;
 
 /// A neighbour: row index and cosine similarity.
 #[derive(Clone, Copy, Debug, PartialEq)]

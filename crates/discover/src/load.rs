@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use futures::{StreamExt, TryStreamExt};
 use songrec_storage::{Filter, ListQuery, ModelInfo, SongId, SongMetadata, StorageBackend, math};
 
+use crate::space::Space;
 use crate::{DiscoverResult, Matrix};
 
 /// Vectors fetched at once (the Astra backend answers each `get_embedding` with one request).
 pub const FETCH_CONCURRENCY: usize = 16;
 
-/// Songs with one model's vectors, L2-normalised, row `i` belonging to `songs[i]`.
+/// Songs with their vectors in a [`Space`] (one model's, or a blend's combined vectors, see
+/// [`crate::space::combine`]), L2-normalised, row `i` belonging to `songs[i]`.
 ///
 /// ```
 /// use songrec_discover::{Matrix, SongSet};
@@ -24,21 +26,21 @@ pub const FETCH_CONCURRENCY: usize = 16;
 #[derive(Clone, Debug)]
 pub struct SongSet {
     /// Whose vectors.
-    pub model: ModelInfo,
+    pub space: Space,
     /// The songs, in id order.
     pub songs: Vec<SongMetadata>,
     /// Their unit vectors.
     pub vectors: Matrix,
-    /// Songs that matched the filter but have no (or an all-zero) vector of the model.
+    /// Songs that matched the filter but have no (or an all-zero) vector of any of the models.
     pub without_vector: Vec<SongId>,
 }
 
 impl SongSet {
     /// A set from songs and their vectors (rows are normalised here).
-    pub fn new(model: ModelInfo, songs: Vec<SongMetadata>, mut vectors: Matrix) -> Self {
+    pub fn new(space: impl Into<Space>, songs: Vec<SongMetadata>, mut vectors: Matrix) -> Self {
         vectors.normalize_rows();
         Self {
-            model,
+            space: space.into(),
             songs,
             vectors,
             without_vector: Vec::new(),
@@ -77,32 +79,53 @@ pub async fn list_all(
     }
 }
 
-/// The songs matching `filter` with their `model` vectors.
+/// The songs matching `filter` with their vectors in `space`. A song counts when it has a
+/// (non-zero) vector of at least one of the space's models; in a blend, a model it lacks leaves
+/// it neutral there.
 pub async fn load_songs(
     backend: &dyn StorageBackend,
-    model: &ModelInfo,
+    space: &Space,
     filter: &Filter,
 ) -> DiscoverResult<SongSet> {
     let songs = list_all(backend, filter).await?;
     let ids: Vec<SongId> = songs.iter().map(|m| m.id.clone()).collect();
-    let vectors = fetch_vectors(backend, model, &ids).await?;
-    let mut set = SongSet {
-        model: model.clone(),
-        songs: Vec::with_capacity(songs.len()),
-        vectors: Matrix::new(model.dim),
-        without_vector: Vec::new(),
-    };
-    for m in songs {
-        match vectors.get(&m.id) {
-            Some(v) if v.len() == model.dim && math::norm(v) > 0.0 => {
-                set.vectors.push(v)?;
-                set.songs.push(m);
-            }
-            _ => set.without_vector.push(m.id),
-        }
+    let mut per_part = Vec::with_capacity(space.parts.len());
+    for p in &space.parts {
+        per_part.push(fetch_vectors(backend, &p.model, &ids).await?);
     }
-    set.vectors.normalize_rows();
-    Ok(set)
+    let usable = |v: Option<&Vec<f32>>, dim: usize| {
+        v.filter(|v| v.len() == dim && math::norm(v) > 0.0).cloned()
+    };
+    let mut kept = Vec::with_capacity(songs.len());
+    let mut without_vector = Vec::new();
+    let mut blocks: Vec<Vec<Option<Vec<f32>>>> = vec![Vec::new(); space.parts.len()];
+    for m in songs {
+        let row: Vec<Option<Vec<f32>>> = space
+            .parts
+            .iter()
+            .zip(&per_part)
+            .map(|(p, got)| usable(got.get(&m.id), p.model.dim))
+            .collect();
+        if row.iter().all(Option::is_none) {
+            without_vector.push(m.id);
+            continue;
+        }
+        for (b, v) in blocks.iter_mut().zip(row) {
+            b.push(v);
+        }
+        kept.push(m);
+    }
+    let dims: Vec<usize> = space.parts.iter().map(|p| p.model.dim).collect();
+    let mut vectors = Matrix::new(space.dim());
+    for row in crate::space::combine(&blocks, &dims, &space.weights()) {
+        vectors.push(&row)?;
+    }
+    Ok(SongSet {
+        space: space.clone(),
+        songs: kept,
+        vectors,
+        without_vector,
+    })
 }
 
 /// The `model` vectors of `ids` (songs without one are left out), fetched concurrently.

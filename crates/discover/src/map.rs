@@ -118,7 +118,7 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
     if n == 0 {
         return Err(DiscoverError::Invalid(format!(
             "no songs with {} vectors to map",
-            set.model.key()
+            set.space.key()
         )));
     }
     let dims = set.vectors.dim().min(2);
@@ -166,7 +166,7 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
         })
         .collect();
     Ok(MapData {
-        model: set.model.key(),
+        model: set.space.key(),
         points,
         explained: [
             ratio.first().copied().unwrap_or(0.0),

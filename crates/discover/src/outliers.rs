@@ -57,7 +57,7 @@ pub fn outliers(set: &SongSet, n: usize, k: usize) -> DiscoverResult<Vec<Outlier
     if set.len() < 2 {
         return Err(DiscoverError::Invalid(format!(
             "need at least 2 songs with {} vectors to compare, found {}",
-            set.model.key(),
+            set.space.key(),
             set.len()
         )));
     }

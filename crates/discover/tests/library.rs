@@ -114,7 +114,7 @@ async fn seed_playlist_never_contains_its_seeds_and_flows() {
     let seed = by_title(&b, "techno song 1").await;
     let req = SeedRequest {
         seeds: vec![seed.id.clone()],
-        model: model(),
+        model: model().into(),
         n: 8,
         constraints: Constraints::default(),
     };
@@ -186,7 +186,7 @@ async fn seed_playlist_rules_exclusions_and_filters() {
     let seed = by_title(&b, "rock song 1").await;
     let base = SeedRequest {
         seeds: vec![seed.id.clone()],
-        model: model(),
+        model: model().into(),
         n: 8,
         constraints: Constraints::default(),
     };
@@ -258,7 +258,7 @@ async fn seed_playlist_rules_exclusions_and_filters() {
     let err = playlist::from_seeds(
         &b,
         &SeedRequest {
-            model: ModelInfo::new("nope", "1", 3),
+            model: ModelInfo::new("nope", "1", 3).into(),
             ..base.clone()
         },
     )
@@ -278,7 +278,7 @@ async fn path_from_a_to_b_moves_steadily() {
         &PathRequest {
             from: a.id.clone(),
             to: z.id.clone(),
-            model: model(),
+            model: model().into(),
             n: 7,
             candidates_per_point: 30,
             constraints: Constraints::default(),
@@ -314,7 +314,7 @@ async fn path_from_a_to_b_moves_steadily() {
             &PathRequest {
                 from: a.id.clone(),
                 to: a.id.clone(),
-                model: model(),
+                model: model().into(),
                 n: 5,
                 candidates_per_point: 30,
                 constraints: Constraints::default()
@@ -333,7 +333,7 @@ async fn m3u_paths_point_at_the_audio() {
         &b,
         &SeedRequest {
             seeds: vec![seed.id.clone()],
-            model: model(),
+            model: model().into(),
             n: 5,
             constraints: Constraints::default(),
         },
@@ -379,7 +379,9 @@ async fn m3u_paths_point_at_the_audio() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clusters_follow_the_styles_and_the_beep_is_the_outlier() {
     let b = LocalBackend::open(&fixture().lib).unwrap();
-    let all = load_songs(&b, &model(), &Filter::default()).await.unwrap();
+    let all = load_songs(&b, &model().into(), &Filter::default())
+        .await
+        .unwrap();
     assert_eq!(all.len(), STYLES.len() * PER_STYLE + 1);
     assert!(all.without_vector.is_empty());
 
@@ -472,7 +474,9 @@ fn balanced(html: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn map_page_and_image() {
     let b = LocalBackend::open(&fixture().lib).unwrap();
-    let set = load_songs(&b, &model(), &Filter::default()).await.unwrap();
+    let set = load_songs(&b, &model().into(), &Filter::default())
+        .await
+        .unwrap();
     let data = map::build(
         &set,
         &MapOptions {
@@ -579,4 +583,99 @@ async fn map_page_and_image() {
         "corners stay blank"
     );
     assert!(songrec_discover::png::render(&data, 10, 10, ColorBy::Genre).is_err());
+}
+
+/// A library whose songs carry two models that disagree: on `wide` (cosines spread over −0.9..1)
+/// song `w` is the query's twin, on `narrow` (cosines within 0.6..1, as musicnn's are) song `n`
+/// is. Returns the backend, the two models and the query's id.
+async fn two_model_library(dir: &Path) -> (LocalBackend, ModelInfo, ModelInfo, SongId) {
+    let b = LocalBackend::open(dir).unwrap();
+    let (wide, narrow) = (
+        ModelInfo::new("wide", "1", 2),
+        ModelInfo::new("narrow", "1", 2),
+    );
+    // (title, angle on wide, angle on narrow)
+    let songs: Vec<(String, f32, f32)> = [("query", 0.0, 0.0), ("w", 0.01, 0.5), ("n", 1.2, 0.01)]
+        .into_iter()
+        .map(|(t, a, b)| (t.to_owned(), a, b))
+        .chain((0..30).map(|i| {
+            let x = i as f32 / 30.0;
+            (format!("other {i}"), 0.6 + 2.0 * x, 0.9 - 0.8 * x)
+        }))
+        .collect();
+    let mut query = None;
+    for (t, a, n) in songs {
+        let mut m = SongMetadata::new(SongId::from_bytes(t.as_bytes()), &t);
+        m.duration_secs = 100.0;
+        if t == "query" {
+            query = Some(m.id.clone());
+        }
+        b.put_metadata(&m).await.unwrap();
+        for (model, angle) in [(&wide, a), (&narrow, n)] {
+            let e = songrec_storage::Embedding::new(model.clone(), vec![angle.cos(), angle.sin()])
+                .unwrap();
+            b.put_embedding(&m.id, &e).await.unwrap();
+        }
+    }
+    b.flush().await.unwrap();
+    (b, wide, narrow, query.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blend_weighs_each_model_as_its_weight_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, wide, narrow, query) = two_model_library(dir.path()).await;
+    let first = |space: songrec_discover::Space| {
+        let (b, query) = (&b, query.clone());
+        async move {
+            let req = SeedRequest {
+                seeds: vec![query],
+                model: space,
+                n: 1,
+                constraints: Constraints::default(),
+            };
+            // A playlist of one song: the seed's nearest neighbour.
+            let p = playlist::from_seeds(b, &req).await.unwrap();
+            p.entries[0].song.title.clone()
+        }
+    };
+    let blend =
+        |w: f32| songrec_discover::Space::blend(vec![(wide.clone(), 1.0 - w), (narrow.clone(), w)]);
+    assert_eq!(first(wide.clone().into()).await, "w");
+    assert_eq!(first(narrow.clone().into()).await, "n");
+    // Narrow cosines all sit near 1, yet its weight counts: standardised, not raw.
+    assert_eq!(first(blend(0.8)).await, "n");
+    assert_eq!(first(blend(0.2)).await, "w");
+    // Raw mixing would have let the wide model decide even at 0.8 narrow.
+    let raw = |t: f32, s: f32| 0.2 * t.cos() + 0.8 * s.cos();
+    assert!(raw(0.01, 0.5) > raw(1.2, 0.01));
+
+    // The whole-set view (map, clusters) uses the same combined vectors.
+    let set = load_songs(&b, &blend(0.8), &Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(set.space.key(), "wide@1 ×0.2 + narrow@1 ×0.8");
+    assert_eq!(set.vectors.dim(), 4);
+    assert_eq!(set.len(), 33);
+
+    // From A to B in a blend: the ends, the length, every song once.
+    let other = by_title(&b, "other 29").await;
+    let p = playlist::between(
+        &b,
+        &PathRequest {
+            from: query.clone(),
+            to: other.id.clone(),
+            model: blend(0.5),
+            n: 6,
+            candidates_per_point: 10,
+            constraints: Constraints::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let ids = p.ids();
+    assert_eq!(ids.len(), 6);
+    assert_eq!((&ids[0], &ids[5]), (&query, &other.id));
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 6);
+    assert!(p.model.contains(" + "), "{}", p.model);
 }

@@ -226,6 +226,24 @@ impl<K: Ord> TopK<K> {
     }
 }
 
+/// Cosine similarity, clamped to −1..1; 0 when either vector is all zeros or the lengths differ.
+/// The one cosine of the workspace (search scores go through [`score`]).
+///
+/// ```
+/// use songrec_storage::math::cosine;
+/// assert!((cosine(&[1.0, 0.0], &[1.0, 1.0]) - 0.70710677).abs() < 1e-6);
+/// assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
+/// assert_eq!(cosine(&[1.0], &[1.0, 1.0]), 0.0);
+/// ```
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let d = norm(a) * norm(b);
+    if a.len() == b.len() && d > 0.0 {
+        (dot(a, b) / d).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// L2-normalises a vector in place (zero vectors stay zero).
 pub fn normalize(v: &mut [f32]) {
     let n = norm(v);

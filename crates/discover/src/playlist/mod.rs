@@ -1,5 +1,8 @@
 //! Playlists over any backend.
 //!
+//! Both compare songs in a [`Space`]: one model's vectors or a blend, the same choice and the
+//! same search as `similar` ([`space::search`]).
+//!
 //! - **From seeds** ([`from_seeds`]): each seed's nearest songs (one similarity search per
 //!   seed), taken in turn so every seed is represented, then ordered so each song is close to
 //!   the one before (greedy chain + 2-opt, starting near the first seed). The seeds themselves
@@ -24,10 +27,11 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use songrec_storage::query::{MAX_EXCLUDE, MAX_RESULTS};
 use songrec_storage::{
-    Filter, Match, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend, math,
+    Filter, Match, Metric, SearchQuery, SongId, SongMetadata, StorageBackend, math,
 };
 
 use crate::load::{fetch_vectors, unit};
+use crate::space::{self, Space, SpaceQuery};
 use crate::{DiscoverError, DiscoverResult};
 
 /// Rules every playlist follows.
@@ -53,8 +57,8 @@ pub struct Constraints {
 pub struct SeedRequest {
     /// The seed songs (at least one).
     pub seeds: Vec<SongId>,
-    /// Whose vectors.
-    pub model: ModelInfo,
+    /// Whose vectors: one model or a blend (the same choice as `similar`).
+    pub model: Space,
     /// Songs wanted.
     pub n: usize,
     /// Rules.
@@ -68,8 +72,8 @@ pub struct PathRequest {
     pub from: SongId,
     /// Last song.
     pub to: SongId,
-    /// Whose vectors.
-    pub model: ModelInfo,
+    /// Whose vectors: one model or a blend (the same choice as `similar`).
+    pub model: Space,
     /// Songs wanted, both ends included (at least 2).
     pub n: usize,
     /// Candidates searched per waypoint.
@@ -99,7 +103,7 @@ pub struct Entry {
 pub struct Playlist {
     /// `seeds` or `path`.
     pub kind: &'static str,
-    /// Model key.
+    /// Model key (or the blend's, see [`Space::key`]).
     pub model: String,
     /// The seeds, or the two ends.
     pub seeds: Vec<SongMetadata>,
@@ -144,30 +148,71 @@ impl Used {
     }
 }
 
-async fn song_and_vector(
+/// A song and its unit vector of each of the space's models (all are needed to search).
+async fn song_and_vectors(
     backend: &dyn StorageBackend,
     id: &SongId,
-    model: &ModelInfo,
-) -> DiscoverResult<(SongMetadata, Vec<f32>)> {
+    space: &Space,
+) -> DiscoverResult<(SongMetadata, Vec<Vec<f32>>)> {
     let meta = backend.get_metadata(id).await?.ok_or_else(|| {
         DiscoverError::Invalid(format!("song {} is not in the library", id.short()))
     })?;
-    let e = backend.get_embedding(id, model).await?.ok_or_else(|| {
-        DiscoverError::Invalid(format!(
-            "{} ({}) has no {} vector; re-ingest it with this embedder or pick another --model",
-            meta.display_name(),
-            id.short(),
-            model.key()
-        ))
-    })?;
-    if math::norm(&e.vector) == 0.0 {
-        return Err(DiscoverError::Invalid(format!(
-            "{} has an all-zero {} vector; it cannot seed a playlist",
-            meta.display_name(),
-            model.key()
-        )));
+    let mut out = Vec::with_capacity(space.parts.len());
+    for p in &space.parts {
+        let model = &p.model;
+        let e = backend.get_embedding(id, model).await?.ok_or_else(|| {
+            DiscoverError::Invalid(format!(
+                "{} ({}) has no {} vector; re-ingest it with this embedder or pick another --embedder",
+                meta.display_name(),
+                id.short(),
+                model.key()
+            ))
+        })?;
+        if math::norm(&e.vector) == 0.0 {
+            return Err(DiscoverError::Invalid(format!(
+                "{} has an all-zero {} vector; it cannot seed a playlist",
+                meta.display_name(),
+                model.key()
+            )));
+        }
+        out.push(unit(&e.vector));
     }
-    Ok((meta, unit(&e.vector)))
+    Ok((meta, out))
+}
+
+/// Each part's vectors of `ids` (`None` where a song has none).
+async fn part_vectors(
+    backend: &dyn StorageBackend,
+    space: &Space,
+    ids: &[SongId],
+) -> DiscoverResult<Vec<Vec<Option<Vec<f32>>>>> {
+    let mut out = Vec::with_capacity(space.parts.len());
+    for p in &space.parts {
+        let mut got = fetch_vectors(backend, &p.model, ids).await?;
+        out.push(ids.iter().map(|id| got.remove(id)).collect());
+    }
+    Ok(out)
+}
+
+/// Combined vectors (see [`space::combine`]) of known songs followed by fetched ones.
+fn combined(
+    space: &Space,
+    known: &[Vec<Vec<f32>>],
+    fetched: Vec<Vec<Option<Vec<f32>>>>,
+) -> Vec<Vec<f32>> {
+    let blocks: Vec<Vec<Option<Vec<f32>>>> = fetched
+        .into_iter()
+        .enumerate()
+        .map(|(j, rest)| {
+            known
+                .iter()
+                .map(|k| Some(k[j].clone()))
+                .chain(rest)
+                .collect()
+        })
+        .collect();
+    let dims: Vec<usize> = space.parts.iter().map(|p| p.model.dim).collect();
+    space::combine(&blocks, &dims, &space.weights())
 }
 
 fn search_k(n: usize, excluded: usize) -> usize {
@@ -196,7 +241,7 @@ pub async fn from_seeds(
     let mut seeds = Vec::new();
     let mut seed_vecs = Vec::new();
     for id in &req.seeds {
-        let (m, v) = song_and_vector(backend, id, &req.model).await?;
+        let (m, v) = song_and_vectors(backend, id, &req.model).await?;
         if !seeds.iter().any(|s: &SongMetadata| s.id == m.id) {
             seeds.push(m);
             seed_vecs.push(v);
@@ -204,14 +249,19 @@ pub async fn from_seeds(
     }
     let seed_ids: Vec<SongId> = seeds.iter().map(|m| m.id.clone()).collect();
     let k = search_k(req.n, req.constraints.exclude.len());
+    // Each seed's neighbours: the search `similar` runs.
     let lists: Vec<Vec<Match>> = futures::stream::iter(seed_vecs.iter().cloned())
-        .map(|v| {
-            let q = SearchQuery {
+        .map(|vectors| {
+            let q = SpaceQuery {
+                vectors,
+                k,
+                offset: 0,
+                metric: Metric::Cosine,
+                threshold: None,
                 exclude: seed_ids.clone(),
                 filter: req.constraints.filter.clone(),
-                ..SearchQuery::new(req.model.clone(), v, k)
             };
-            async move { backend.search(&q).await }
+            async move { space::search(backend, &req.model, &q).await }
         })
         .buffered(4)
         .try_collect()
@@ -271,15 +321,9 @@ pub async fn from_seeds(
 
     // Order for flow, starting with the song closest to the first seed.
     let ids: Vec<SongId> = chosen.iter().map(|m| m.id.clone()).collect();
-    let vectors = fetch_vectors(backend, &req.model, &ids).await?;
-    let vecs: Vec<Vec<f32>> = ids
-        .iter()
-        .map(|id| {
-            vectors
-                .get(id)
-                .map_or_else(|| vec![0.0; req.model.dim], |v| unit(v))
-        })
-        .collect();
+    let fetched = part_vectors(backend, &req.model, &ids).await?;
+    let mut vecs = combined(&req.model, &seed_vecs, fetched);
+    let seed_vecs: Vec<Vec<f32>> = vecs.drain(..seeds.len()).collect();
     let start = (0..vecs.len())
         .max_by(|&a, &b| {
             math::dot(&vecs[a], &seed_vecs[0])
@@ -322,30 +366,38 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
             "a playlist from one song to another has at least 2 songs".into(),
         ));
     }
-    let (ma, a) = song_and_vector(backend, &req.from, &req.model).await?;
-    let (mb, b) = song_and_vector(backend, &req.to, &req.model).await?;
+    let (ma, a_parts) = song_and_vectors(backend, &req.from, &req.model).await?;
+    let (mb, b_parts) = song_and_vectors(backend, &req.to, &req.model).await?;
     let interior = req.n - 2;
     let ends = vec![req.from.clone(), req.to.clone()];
     let k = (req.candidates_per_point.max(1) + req.constraints.exclude.len()).min(MAX_RESULTS);
-    let points: Vec<Vec<f32>> = (1..=interior)
-        .map(|i| order::slerp(&a, &b, i as f32 / (interior + 1) as f32))
+    let ts: Vec<f32> = (1..=interior)
+        .map(|i| i as f32 / (interior + 1) as f32)
         .collect();
-    let lists: Vec<Vec<Match>> = futures::stream::iter(points)
-        .map(|p| {
-            let q = SearchQuery {
+    // Candidates: each model's nearest songs to each waypoint on that model's great circle.
+    let searches: Vec<SearchQuery> = req
+        .model
+        .parts
+        .iter()
+        .enumerate()
+        .flat_map(|(j, p)| {
+            let (a, b, ends) = (&a_parts[j], &b_parts[j], &ends);
+            ts.iter().map(move |&t| SearchQuery {
                 exclude: ends.clone(),
                 filter: req.constraints.filter.clone(),
-                ..SearchQuery::new(req.model.clone(), p, k)
-            };
-            async move { backend.search(&q).await }
+                ..SearchQuery::new(p.model.clone(), order::slerp(a, b, t), k)
+            })
         })
+        .collect();
+    let found: Vec<Vec<Match>> = futures::stream::iter(searches)
+        .map(|q| async move { backend.search(&q).await })
         .buffered(4)
         .try_collect()
         .await?;
 
     // Candidate pool: every song any waypoint found, vectors fetched once.
     let mut pool: BTreeMap<SongId, SongMetadata> = BTreeMap::new();
-    for l in &lists {
+    for l in &found {
         for m in l {
             if !req.constraints.exclude.contains(&m.id) && !ends.contains(&m.id) {
                 pool.entry(m.id.clone())
@@ -354,17 +406,36 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
         }
     }
     let ids: Vec<SongId> = pool.keys().cloned().collect();
-    let vectors = fetch_vectors(backend, &req.model, &ids).await?;
+    let fetched = part_vectors(backend, &req.model, &ids).await?;
+    let has_one: Vec<bool> = (0..ids.len())
+        .map(|i| fetched.iter().any(|p| p[i].is_some()))
+        .collect();
+    let mut rows = combined(&req.model, &[a_parts, b_parts], fetched);
+    let (a, b) = (rows[0].clone(), rows[1].clone());
     let ids: Vec<SongId> = ids
         .into_iter()
-        .filter(|id| vectors.contains_key(id))
+        .zip(&has_one)
+        .filter_map(|(id, &h)| h.then_some(id))
         .collect();
-    let index: BTreeMap<&SongId, usize> = ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
-    let vecs: Vec<Vec<f32>> = ids.iter().map(|id| unit(&vectors[id])).collect();
+    let vecs: Vec<Vec<f32>> = rows
+        .drain(2..)
+        .zip(&has_one)
+        .filter_map(|(v, &h)| h.then_some(v))
+        .collect();
     let metas: Vec<&SongMetadata> = ids.iter().map(|id| &pool[id]).collect();
-    let waypoints: Vec<Vec<usize>> = lists
+    // Each waypoint's nearest candidates in the (combined) space, best first.
+    let waypoints: Vec<Vec<usize>> = ts
         .iter()
-        .map(|l| l.iter().filter_map(|m| index.get(&m.id).copied()).collect())
+        .map(|&t| {
+            let p = order::slerp(&a, &b, t);
+            let mut near: Vec<(usize, f32)> = vecs
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i, math::dot(&p, v)))
+                .collect();
+            near.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            near.into_iter().take(k).map(|(i, _)| i).collect()
+        })
         .collect();
     // Recordings: the two ends (0 and 1), then the candidates (2..).
     let mut all: Vec<SongMetadata> = vec![ma.clone(), mb.clone()];

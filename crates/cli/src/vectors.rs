@@ -1,0 +1,48 @@
+//! `--embedder` / `--blend` / `--model`: which vectors a ranking command compares. One set of
+//! options with one default for `similar`, `playlist`, `map`, `clusters` and `outliers`, so the
+//! same question gets the same neighbours whichever command asks it.
+
+use anyhow::Result;
+use clap::Args;
+use songrec_app::similar::Choice;
+use songrec_discover::Space;
+use songrec_storage::config::Config;
+use songrec_storage::{SongMetadata, StorageBackend};
+
+/// Which vectors to compare.
+#[derive(Args, Debug, Clone)]
+pub struct VectorArgs {
+    /// Which vectors to compare: auto (blend musicnn and dsp where the songs have both, else the
+    /// one they have), dsp, musicnn, or both (the default blend).
+    #[arg(long, default_value = "auto")]
+    pub embedder: String,
+    /// Blend neural and DSP similarity with this neural weight (0..1), e.g. --blend 0.6.
+    #[arg(long, conflicts_with = "model")]
+    pub blend: Option<f32>,
+    /// Compare the stored vectors of any model by NAME@VERSION (e.g. legacy@0 for vectors
+    /// from the Python tool); overrides --embedder.
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+impl VectorArgs {
+    /// The user's choice.
+    pub fn choice(&self) -> Result<Choice> {
+        Ok(match (&self.model, self.blend) {
+            (Some(m), _) => Choice::Model(m.clone()),
+            (None, Some(w)) => Choice::Blend(w),
+            (None, None) => self.embedder.parse()?,
+        })
+    }
+
+    /// The space compared around `seed` (the first seed of a playlist), or over the library.
+    pub async fn space(
+        &self,
+        backend: &dyn StorageBackend,
+        cfg: &Config,
+        seed: Option<&SongMetadata>,
+    ) -> Result<Space> {
+        let choice = self.choice()?;
+        Ok(songrec_app::similar::choose_space(backend, &choice, seed, &cfg.embedder).await?)
+    }
+}
