@@ -128,6 +128,9 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
             ..MapOptions::default()
         },
     )?;
+    if data.color != color {
+        eprintln!("note: no song has a genre; points are coloured by cluster");
+    }
     if let Some(o) = &out {
         write_atomic(o, map::html(&data)?.as_bytes())
             .with_context(|| format!("writing {}", o.display()))?;
@@ -140,7 +143,7 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
         );
     }
     if let Some(p) = &args.png {
-        let bytes = songrec_discover::png::render(&data, size.0, size.1, color)?;
+        let bytes = songrec_discover::png::render(&data, size.0, size.1, data.color)?;
         write_atomic(p, &bytes).with_context(|| format!("writing {}", p.display()))?;
         println!("wrote {} ({}x{} pixels)", p.display(), size.0, size.1);
     }

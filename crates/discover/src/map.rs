@@ -84,7 +84,7 @@ pub struct MapData {
     pub genres: Vec<String>,
     /// Number of clusters.
     pub clusters: usize,
-    /// Default colouring.
+    /// Default colouring (by cluster when no song has a genre, whatever was asked).
     pub color: ColorBy,
 }
 
@@ -165,6 +165,12 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
             }
         })
         .collect();
+    // Without genres every point would be "other": colour by cluster instead.
+    let color = if opts.color == ColorBy::Genre && genres.is_empty() {
+        ColorBy::Cluster
+    } else {
+        opts.color
+    };
     Ok(MapData {
         model: set.space.key(),
         points,
@@ -174,7 +180,7 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
         ],
         genres,
         clusters: report.clusters.len(),
-        color: opts.color,
+        color,
     })
 }
 
@@ -382,5 +388,38 @@ mod tests {
         assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'));
         let back: Vec<String> = serde_json::from_str(&s).unwrap();
         assert_eq!(back[0], "</script><!-- & \u{2028}");
+    }
+
+    #[test]
+    fn without_genres_points_are_coloured_by_cluster() {
+        use songrec_storage::{ModelInfo, SongId, SongMetadata};
+        let rows: Vec<[f32; 2]> = (0..12)
+            .map(|i| {
+                let a = (i / 4) as f32 * 2.0 + (i % 4) as f32 * 0.05;
+                [a.cos(), a.sin()]
+            })
+            .collect();
+        let mut songs: Vec<SongMetadata> = (0..12)
+            .map(|i| SongMetadata::new(SongId::from_bytes(&[i as u8]), format!("s{i}")))
+            .collect();
+        let set = |songs: &[SongMetadata]| {
+            SongSet::new(
+                ModelInfo::new("m", "1", 2),
+                songs.to_vec(),
+                crate::Matrix::from_rows(&rows).unwrap(),
+            )
+        };
+        let opts = MapOptions {
+            clusters: 3,
+            ..MapOptions::default()
+        };
+        let d = build(&set(&songs), &opts).unwrap();
+        assert_eq!(d.color, ColorBy::Cluster);
+        let colours: std::collections::BTreeSet<usize> =
+            (0..12).map(|i| d.colour_index(i, d.color)).collect();
+        assert_eq!(colours.len(), 3, "one colour per cluster, not all grey");
+        // With a genre the asked-for colouring stays.
+        songs[0].genre = Some("Rock".into());
+        assert_eq!(build(&set(&songs), &opts).unwrap().color, ColorBy::Genre);
     }
 }

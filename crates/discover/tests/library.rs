@@ -569,11 +569,15 @@ async fn map_page_and_image() {
         [buf[o], buf[o + 1], buf[o + 2]]
     };
     let frame = songrec_discover::png::Frame::of(&data);
-    for p in &data.points {
-        let (x, y) = frame.pixel(w, h, p.x, p.y);
-        assert_ne!(
+    let area = songrec_discover::png::PlotArea::of(&data, w, h, ColorBy::Cluster);
+    for (i, p) in data.points.iter().enumerate() {
+        let (x, y) = frame.pixel(&area, p.x, p.y);
+        // Each point in its own colour: not hidden under the caption or the legend.
+        let c = songrec_discover::map::PALETTE[data.colour_index(i, ColorBy::Cluster)];
+        let c = u32::from_str_radix(&c[1..], 16).unwrap();
+        assert_eq!(
             px(x, y),
-            songrec_discover::png::BACKGROUND,
+            [(c >> 16) as u8, (c >> 8) as u8, c as u8],
             "point at ({x}, {y})"
         );
     }
