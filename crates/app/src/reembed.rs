@@ -18,7 +18,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use songrec_audio::Embedder;
-use songrec_storage::{Embedding, ListQuery, SongId, SongMetadata, SortKey, StorageBackend};
+use songrec_storage::{Embedding, SongId, SongMetadata, StorageBackend, StorageBackendExt};
 
 use crate::embedders::model_of;
 use crate::ingest::{STYLE_TAGS, style_tags_value};
@@ -95,22 +95,11 @@ fn save_state(path: &Path, model: &str, done: &HashSet<SongId>) -> AppResult<()>
     })?)
 }
 
-/// Every live song's metadata.
+/// Every live song's metadata, in id order.
 pub async fn all_songs(backend: &dyn StorageBackend) -> AppResult<Vec<SongMetadata>> {
-    let mut q = ListQuery {
-        sort: SortKey::Id,
-        limit: 1000,
-        ..Default::default()
-    };
-    let mut out = Vec::new();
-    loop {
-        let page = backend.list(&q).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    Ok(backend
+        .list_all(&songrec_storage::Filter::default())
+        .await?)
 }
 
 /// Folds an embedder's analysis into a song's metadata (style tags, descriptors, tempo and key

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use songrec_storage::{
-    Condition, Field, Filter, ListQuery, SongId, SongMetadata, StorageBackend, Value,
+    Condition, Field, Filter, SongId, SongMetadata, StorageBackend, StorageBackendExt, Value,
 };
 
 use crate::{AppError, AppResult};
@@ -115,20 +115,7 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
 }
 
 async fn list_all(backend: &dyn StorageBackend, filter: Filter) -> AppResult<Vec<SongMetadata>> {
-    let mut out = Vec::new();
-    let mut q = ListQuery {
-        filter,
-        limit: 1000,
-        ..ListQuery::default()
-    };
-    loop {
-        let page = backend.list(&q).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    Ok(backend.list_all(&filter).await?)
 }
 
 fn pick(what: &str, mut ms: Vec<SongMetadata>) -> AppResult<Option<SongMetadata>> {

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use songrec_storage::{ListQuery, ModelStats, StorageBackend};
+use songrec_storage::query::MAX_PAGE;
+use songrec_storage::{ListQuery, ModelStats, StorageBackend, StorageBackendExt};
 
 use crate::AppResult;
 
@@ -40,30 +41,28 @@ pub struct GenreCount {
 
 /// Walks the whole library once (pages of 1000) and adds it up.
 pub async fn library_stats(backend: &dyn StorageBackend) -> AppResult<LibraryStats> {
-    let mut q = ListQuery {
-        limit: 1000,
+    let q = ListQuery {
+        limit: MAX_PAGE,
         ..ListQuery::default()
     };
     let mut genres = BTreeMap::<String, u64>::new();
     let mut s = LibraryStats::default();
-    loop {
-        let page = backend.list(&q).await?;
-        for m in &page.items {
-            s.songs += 1;
-            s.total_secs += m.duration_secs;
-            s.total_bytes += m.file_size;
-            let g = m
-                .genre
-                .clone()
-                .filter(|g| !g.trim().is_empty())
-                .unwrap_or_else(|| "(none)".into());
-            *genres.entry(g).or_default() += 1;
-        }
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
-    }
+    backend
+        .for_each_page(&q, |items| {
+            for m in &items {
+                s.songs += 1;
+                s.total_secs += m.duration_secs;
+                s.total_bytes += m.file_size;
+                let g = m
+                    .genre
+                    .clone()
+                    .filter(|g| !g.trim().is_empty())
+                    .unwrap_or_else(|| "(none)".into());
+                *genres.entry(g).or_default() += 1;
+            }
+            true
+        })
+        .await?;
     let mut genres: Vec<GenreCount> = genres
         .into_iter()
         .map(|(genre, count)| GenreCount { genre, count })

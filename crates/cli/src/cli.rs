@@ -10,7 +10,8 @@ use songrec_app::factory::{Backend, Opened};
 use songrec_app::ingest::{FileReport, IngestOptions, Outcome, Progress};
 use songrec_app::similar::{SimilarRequest, Target};
 use songrec_storage::config::Config;
-use songrec_storage::{Filter, ListQuery, Metric, SortKey};
+use songrec_storage::query::MAX_PAGE;
+use songrec_storage::{Filter, ListQuery, Metric, SortKey, StorageBackendExt};
 
 use crate::exit;
 use crate::output;
@@ -593,32 +594,28 @@ async fn ingest(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8> 
 async fn list(args: &ListArgs, backend: Backend) -> Result<u8> {
     let filter = args.filter.to_filter()?;
     let sort: SortKey = args.sort.parse()?;
-    let mut q = ListQuery {
+    let q = ListQuery {
         filter,
         sort,
         descending: args.desc,
-        limit: 1000,
+        limit: MAX_PAGE,
         cursor: None,
     };
     let mut items = Vec::new();
     let mut skipped = 0usize;
-    loop {
-        let page = backend.list(&q).await.context("listing songs")?;
-        for m in page.items {
-            if skipped < args.offset {
-                skipped += 1;
-            } else if items.len() < args.limit {
-                items.push(m);
+    backend
+        .for_each_page(&q, |page| {
+            for m in page {
+                if skipped < args.offset {
+                    skipped += 1;
+                } else if items.len() < args.limit {
+                    items.push(m);
+                }
             }
-        }
-        if items.len() >= args.limit {
-            break;
-        }
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
-    }
+            items.len() < args.limit
+        })
+        .await
+        .context("listing songs")?;
     let total = backend.count(&q.filter).await?;
     output::songs(&items, total, args.json)?;
     Ok(exit::OK)
@@ -762,9 +759,9 @@ pub async fn dispatch(cli: &Cli, cfg: &Config, opened: &Opened) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Stats(j) => {
-            let mut stats = songrec_app_stats(backend.as_ref()).await?;
-            stats.cache = opened.cache.as_ref().and_then(|c| c.stats().ok());
-            output::stats(&opened.description, &stats, j.json)?;
+            let stats = songrec_app::stats::library_stats(backend.as_ref()).await?;
+            let cache = opened.cache.as_ref().and_then(|c| c.stats().ok());
+            output::stats(&opened.description, &stats, cache.as_ref(), j.json)?;
             Ok(exit::OK)
         }
         Command::Reembed(a) => crate::quality::reembed(a, cfg, backend).await,
@@ -825,57 +822,6 @@ pub async fn doctor(cfg: &Config) -> Result<u8> {
         exit::OK
     } else {
         exit::ERROR
-    })
-}
-
-pub struct Stats {
-    pub songs: u64,
-    pub models: Vec<songrec_storage::ModelStats>,
-    pub genres: Vec<(String, u64)>,
-    pub total_secs: f64,
-    pub total_bytes: u64,
-    pub tombstones: usize,
-    pub cache: Option<songrec_storage::cache::CacheStats>,
-}
-
-async fn songrec_app_stats(backend: &dyn songrec_storage::StorageBackend) -> Result<Stats> {
-    let mut q = ListQuery {
-        limit: 1000,
-        ..ListQuery::default()
-    };
-    let mut genres = std::collections::BTreeMap::<String, u64>::new();
-    let (mut songs, mut secs, mut bytes) = (0u64, 0f64, 0u64);
-    loop {
-        let page = backend.list(&q).await?;
-        for m in &page.items {
-            songs += 1;
-            secs += m.duration_secs;
-            bytes += m.file_size;
-            *genres
-                .entry(m.genre.clone().unwrap_or_else(|| "(none)".into()))
-                .or_default() += 1;
-        }
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
-    }
-    let mut genres: Vec<_> = genres.into_iter().collect();
-    genres.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let tombstones = backend
-        .list_versions()
-        .await?
-        .iter()
-        .filter(|v| v.deleted)
-        .count();
-    Ok(Stats {
-        songs,
-        models: backend.models().await?,
-        genres,
-        total_secs: secs,
-        total_bytes: bytes,
-        tombstones,
-        cache: None,
     })
 }
 

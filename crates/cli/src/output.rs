@@ -5,7 +5,8 @@ use songrec_app::explain::Explanation;
 use songrec_app::similar::Target;
 use songrec_storage::{Match, Metric, ModelInfo, SongMetadata};
 
-use crate::cli::Stats;
+use songrec_app::stats::LibraryStats;
+use songrec_storage::cache::CacheStats;
 
 fn trunc(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -211,14 +212,24 @@ pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> 
     Ok(())
 }
 
-pub fn stats(backend: &str, s: &Stats, json: bool) -> Result<()> {
+pub fn stats(
+    backend: &str,
+    s: &LibraryStats,
+    cache: Option<&CacheStats>,
+    json: bool,
+) -> Result<()> {
     if json {
+        let genres: Vec<(&str, u64)> = s
+            .genres
+            .iter()
+            .map(|g| (g.genre.as_str(), g.count))
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "backend": backend, "songs": s.songs, "models": s.models, "genres": s.genres,
+                "backend": backend, "songs": s.songs, "models": s.models, "genres": genres,
                 "total_duration_secs": s.total_secs, "total_bytes": s.total_bytes, "tombstones": s.tombstones,
-                "cache": s.cache}))?
+                "cache": cache}))?
         );
         return Ok(());
     }
@@ -236,7 +247,7 @@ pub fn stats(backend: &str, s: &Stats, json: bool) -> Result<()> {
         .genres
         .iter()
         .take(10)
-        .map(|(g, n)| format!("{g} {n}"))
+        .map(|g| format!("{} {}", g.genre, g.count))
         .collect();
     println!(
         "genres      {}",
@@ -247,7 +258,7 @@ pub fn stats(backend: &str, s: &Stats, json: bool) -> Result<()> {
         }
     );
     println!("deleted     {} tombstones", s.tombstones);
-    if let Some(c) = &s.cache {
+    if let Some(c) = cache {
         println!("{}", crate::cache::stats_lines(c));
     }
     Ok(())

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use futures::{StreamExt, TryStreamExt};
-use songrec_storage::{Filter, ListQuery, ModelInfo, SongId, SongMetadata, StorageBackend, math};
+use songrec_storage::{
+    Filter, ModelInfo, SongId, SongMetadata, StorageBackend, StorageBackendExt, math,
+};
 
 use crate::space::Space;
 use crate::{DiscoverResult, Matrix};
@@ -63,20 +65,7 @@ pub async fn list_all(
     backend: &dyn StorageBackend,
     filter: &Filter,
 ) -> DiscoverResult<Vec<SongMetadata>> {
-    let mut out = Vec::new();
-    let mut q = ListQuery {
-        filter: filter.clone(),
-        limit: 1000,
-        ..ListQuery::default()
-    };
-    loop {
-        let page = backend.list(&q).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    Ok(backend.list_all(filter).await?)
 }
 
 /// The songs matching `filter` with their vectors in `space`. A song counts when it has a

@@ -185,19 +185,14 @@ async fn main() -> anyhow_lite::Result<()> {
         build_library(&dir, args.songs).await?;
     }
     let backend: Arc<dyn StorageBackend> = Arc::new(songrec_local::LocalBackend::open(&dir)?);
-    let mut ids = Vec::new();
-    let mut q = songrec_storage::ListQuery {
-        limit: 1000,
-        ..Default::default()
-    };
-    loop {
-        let page = backend.list(&q).await?;
-        ids.extend(page.items.iter().map(|m| m.id.as_str().to_owned()));
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
-    }
+    let ids: Vec<String> = songrec_storage::StorageBackendExt::list_all(
+        backend.as_ref(),
+        &songrec_storage::Filter::default(),
+    )
+    .await?
+    .iter()
+    .map(|m| m.id.as_str().to_owned())
+    .collect();
     if ids.is_empty() {
         return Err("the library is empty".into());
     }

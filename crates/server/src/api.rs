@@ -19,6 +19,7 @@ use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_audio::Embedder;
 use songrec_storage::{
     Filter, ListQuery, Match, Metric, ModelInfo, SongId, SongMetadata, SortKey, StorageBackend,
+    StorageBackendExt,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -215,7 +216,7 @@ pub async fn list_songs(
         }));
     }
     // Offset or text search: walk the filtered listing in order.
-    let mut lq = ListQuery {
+    let lq = ListQuery {
         filter: filter.clone(),
         sort,
         descending,
@@ -223,9 +224,8 @@ pub async fn list_songs(
         cursor: None,
     };
     let (mut seen, mut items) = (0usize, Vec::new());
-    loop {
-        let page = b.list(&lq).await?;
-        for m in page.items.iter().filter(|m| matches_words(m, &words)) {
+    b.for_each_page(&lq, |page| {
+        for m in page.iter().filter(|m| matches_words(m, &words)) {
             if seen >= offset && items.len() < limit {
                 items.push(SongSummary::from(m));
             }
@@ -233,14 +233,9 @@ pub async fn list_songs(
         }
         // Without words the total is a count, so walking stops once the page is full; with
         // words the whole listing is walked to count the matches.
-        if words.is_empty() && items.len() >= limit {
-            break;
-        }
-        match page.next {
-            Some(c) => lq.cursor = Some(c),
-            None => break,
-        }
-    }
+        !(words.is_empty() && items.len() >= limit)
+    })
+    .await?;
     let total = if words.is_empty() {
         b.count(&filter).await?
     } else {
@@ -934,25 +929,18 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     }
 
     let mut songs = Vec::new();
-    let mut q = ListQuery {
+    let q = ListQuery {
         filter: filter.clone(),
         limit: MAX_PAGE,
         ..ListQuery::default()
     };
     let mut total = 0u64;
-    loop {
-        let page = b.list(&q).await?;
-        total += page.items.len() as u64;
-        for m in page.items {
-            if songs.len() < limit {
-                songs.push(m);
-            }
-        }
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
-    }
+    b.for_each_page(&q, |page| {
+        total += page.len() as u64;
+        songs.extend(page.into_iter().take(limit.saturating_sub(songs.len())));
+        true
+    })
+    .await?;
     // Vectors, 16 requests at a time.
     let mut fetched: Vec<(SongMetadata, Option<Vec<f32>>)> = Vec::with_capacity(songs.len());
     let mut songs = songs.into_iter().peekable();

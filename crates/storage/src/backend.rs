@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -156,3 +157,122 @@ impl BatchReport {
         self.failed.is_empty()
     }
 }
+
+/// Shared and boxed backends are backends: `Arc<dyn StorageBackend>` (what the factory returns)
+/// can be layered and passed wherever a `StorageBackend` is expected.
+macro_rules! forward_pointer {
+    ($ptr:ident) => {
+        #[async_trait]
+        #[deny(clippy::missing_trait_methods)]
+        impl<T: StorageBackend + ?Sized> StorageBackend for $ptr<T> {
+            async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
+                (**self).put_audio(id, src).await
+            }
+            async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
+                (**self).get_audio(id, dest).await
+            }
+            async fn audio_url(&self, id: &SongId, expires_in: Duration) -> StorageResult<String> {
+                (**self).audio_url(id, expires_in).await
+            }
+            async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
+                (**self).has_audio(id).await
+            }
+            async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
+                (**self).delete_audio(id).await
+            }
+            async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
+                (**self).put_embedding(id, embedding).await
+            }
+            async fn get_embedding(
+                &self,
+                id: &SongId,
+                model: &ModelInfo,
+            ) -> StorageResult<Option<Embedding>> {
+                (**self).get_embedding(id, model).await
+            }
+            async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
+                (**self).search(query).await
+            }
+            async fn models(&self) -> StorageResult<Vec<ModelStats>> {
+                (**self).models().await
+            }
+            async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+                (**self).put_metadata(metadata).await
+            }
+            async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+                (**self).get_metadata(id).await
+            }
+            async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+                (**self).list(query).await
+            }
+            async fn count(&self, filter: &Filter) -> StorageResult<u64> {
+                (**self).count(filter).await
+            }
+            async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
+                (**self).delete_song(id).await
+            }
+            async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+                (**self).put_songs(songs).await
+            }
+            async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
+                (**self).get_metadata_many(ids).await
+            }
+            async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
+                (**self).list_versions().await
+            }
+            async fn flush(&self) -> StorageResult<()> {
+                (**self).flush().await
+            }
+        }
+    };
+}
+forward_pointer!(Arc);
+forward_pointer!(Box);
+
+/// Conveniences over any [`StorageBackend`], written once (like `object_store`'s extension
+/// traits): implemented for every backend, never overridden.
+#[async_trait]
+pub trait StorageBackendExt: StorageBackend {
+    /// Every song matching `filter`, in id order, paging through [`StorageBackend::list`]
+    /// with the largest page (one request per 1000 songs on a remote backend).
+    async fn list_all(&self, filter: &Filter) -> StorageResult<Vec<SongMetadata>> {
+        let mut out = Vec::new();
+        let mut q = ListQuery {
+            filter: filter.clone(),
+            limit: crate::query::MAX_PAGE,
+            ..ListQuery::default()
+        };
+        loop {
+            let page = self.list(&q).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Calls `f` with each page of songs matching `query` (its cursor is the start, its
+    /// `limit` the page size) until the pages end or `f` returns `false`. Returns the pages
+    /// seen. For walking a library without holding all of it.
+    async fn for_each_page<F>(&self, query: &ListQuery, mut f: F) -> StorageResult<usize>
+    where
+        F: FnMut(Vec<SongMetadata>) -> bool + Send,
+    {
+        let mut q = query.clone();
+        let mut pages = 0;
+        loop {
+            let page = self.list(&q).await?;
+            pages += 1;
+            if !f(page.items) {
+                return Ok(pages);
+            }
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => return Ok(pages),
+            }
+        }
+    }
+}
+
+impl<T: StorageBackend + ?Sized> StorageBackendExt for T {}

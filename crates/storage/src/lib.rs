@@ -20,7 +20,9 @@ pub mod query;
 pub mod secret;
 pub mod sync;
 
-pub use backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+pub use backend::{
+    BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend, StorageBackendExt,
+};
 pub use error::{StorageError, StorageResult};
 pub use filter::{Condition, Field, Filter, Value};
 pub use id::SongId;

@@ -14,6 +14,9 @@ use crate::model::ModelInfo;
 /// Most results one similarity query may reach (`offset + k`), the same for every backend
 /// (it is the Data API's vector-search cap).
 pub const MAX_RESULTS: usize = 1000;
+
+/// Largest page of a [`ListQuery`].
+pub const MAX_PAGE: usize = 1000;
 /// Most ids one query may exclude.
 pub const MAX_EXCLUDE: usize = 100;
 
@@ -252,9 +255,9 @@ impl Default for ListQuery {
 impl ListQuery {
     /// Checks limits.
     pub fn validate(&self) -> StorageResult<()> {
-        if self.limit == 0 || self.limit > 1000 {
+        if self.limit == 0 || self.limit > MAX_PAGE {
             return Err(StorageError::InvalidInput(format!(
-                "page size must be 1..=1000, got {}",
+                "page size must be 1..={MAX_PAGE}, got {}",
                 self.limit
             )));
         }
