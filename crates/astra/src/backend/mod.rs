@@ -59,7 +59,7 @@ use crate::blobs::{self, BlobStore};
 use crate::dataapi::{Collection, DataApiClient};
 
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor, names as doctor_checks};
-pub use schema::{InitReport, MAX_COLLECTION_NAME, MAX_PREFIX};
+pub use schema::InitReport;
 
 use schema::Registry;
 
