@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use songrec_storage::{StorageError, StorageResult};
 
 /// A temporary path next to `dest` (same directory, so the final rename is atomic).
-pub fn temp_path(dest: &Path) -> PathBuf {
+pub(crate) fn temp_path(dest: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let name = dest
@@ -19,7 +19,7 @@ pub fn temp_path(dest: &Path) -> PathBuf {
 }
 
 /// fsyncs a directory so a rename inside it is durable.
-pub fn sync_dir(dir: &Path) -> StorageResult<()> {
+pub(crate) fn sync_dir(dir: &Path) -> StorageResult<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| StorageError::io(dir, e))
@@ -39,7 +39,7 @@ pub fn write_atomic(
 }
 
 /// Like [`write_atomic`] without the directory fsync (callers batching many files sync once).
-pub fn write_atomic_nosync_dir(
+pub(crate) fn write_atomic_nosync_dir(
     dest: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> StorageResult<()> {
@@ -64,13 +64,13 @@ pub fn write_atomic_nosync_dir(
 /// Uses the OS's advisory file lock (released automatically if the process dies) and records
 /// the holder's pid and command in the lock file for the error message of the next process.
 #[derive(Debug)]
-pub struct WriteLock {
+pub(crate) struct WriteLock {
     _file: File,
 }
 
 impl WriteLock {
     /// Takes the lock or fails at once with [`StorageError::Locked`].
-    pub fn acquire(library: &Path, lock_path: &Path) -> StorageResult<Self> {
+    pub(crate) fn acquire(library: &Path, lock_path: &Path) -> StorageResult<Self> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -40,7 +40,7 @@ pub fn encode(v: &[f32]) -> Vec<u8> {
 }
 
 /// Parses a `.npy` file's bytes into an f32 vector (float64 is narrowed), refusing a vector
-/// that cannot be searched (see [`unusable`]).
+/// that cannot be searched (see `unusable`).
 ///
 /// ```
 /// let nan = songrec_local::npy::encode(&[1.0, f32::NAN]);
@@ -57,7 +57,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<f32>, String> {
 /// Why a well-formed vector cannot be stored or searched: it is empty, holds a NaN or an
 /// infinity (including a float64 value beyond float32's range, which narrows to an infinity),
 /// or its norm overflows float32. `None` for a usable vector.
-pub fn unusable(v: &[f32]) -> Option<String> {
+pub(crate) fn unusable(v: &[f32]) -> Option<String> {
     if v.is_empty() {
         return Some("empty vector (0 values)".into());
     }
@@ -74,7 +74,7 @@ pub fn unusable(v: &[f32]) -> Option<String> {
 
 /// Parses a `.npy` file's bytes into an f32 vector (float64 is narrowed) without judging the
 /// values: only the file format is checked.
-pub fn decode_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
+pub(crate) fn decode_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a .npy file (bad magic)".into());
     }
@@ -162,7 +162,7 @@ pub fn decode_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
         .collect())
 }
 
-/// Reads a `.npy` file, naming the file in any error (a vector [`unusable`] for search is an
+/// Reads a `.npy` file, naming the file in any error (a vector `unusable` for search is an
 /// error too).
 pub fn read(path: &Path) -> StorageResult<Vec<f32>> {
     let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
@@ -172,7 +172,7 @@ pub fn read(path: &Path) -> StorageResult<Vec<f32>> {
 /// Reads a well-formed `.npy` file whose values may still be [`unusable`]: `Ok(Err(why))` for
 /// those, so a caller scanning a folder can skip them with a message; an unreadable or
 /// malformed file is an error naming the file.
-pub fn read_checked(path: &Path) -> StorageResult<Result<Vec<f32>, String>> {
+pub(crate) fn read_checked(path: &Path) -> StorageResult<Result<Vec<f32>, String>> {
     let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
     let v = decode_values(&bytes).map_err(|d| StorageError::corrupt(path, d))?;
     Ok(match unusable(&v) {

@@ -38,7 +38,7 @@ pub fn record_size(dim: usize) -> usize {
 /// Hashes song ids (SHA-256, so already uniformly distributed) by taking their first 8 bytes:
 /// much cheaper than SipHash for maps with a hundred thousand ids.
 #[derive(Default, Clone, Copy)]
-pub struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl std::hash::Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -53,17 +53,18 @@ impl std::hash::Hasher for IdHasher {
 }
 
 /// A map keyed by raw song ids.
-pub type IdMap<V> = std::collections::HashMap<[u8; 32], V, std::hash::BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<V> =
+    std::collections::HashMap<[u8; 32], V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// One live vector in a pack.
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     /// Byte offset of the record.
-    pub offset: usize,
+    pub(crate) offset: usize,
     /// Raw id bytes.
-    pub id: [u8; 32],
+    pub(crate) id: [u8; 32],
     /// Stored norm.
-    pub norm: f32,
+    pub(crate) norm: f32,
 }
 
 /// A mapped pack file.
@@ -77,7 +78,7 @@ pub struct Pack {
 
 impl Pack {
     /// Writes a fresh pack from scratch (atomically) and returns its committed length.
-    pub fn build(
+    pub(crate) fn build(
         path: &Path,
         dim: usize,
         rows: impl IntoIterator<Item = (SongId, Vec<f32>)>,
@@ -96,7 +97,7 @@ impl Pack {
 
     /// Builds a pack in anonymous memory, for a process that may not write the library's index
     /// (no file in any shared folder). `path` names the pack in messages only.
-    pub fn build_in_memory(
+    pub(crate) fn build_in_memory(
         path: &Path,
         dim: usize,
         rows: &[(SongId, Vec<f32>)],
@@ -164,7 +165,7 @@ impl Pack {
     }
 
     /// Committed length in bytes.
-    pub fn committed(&self) -> usize {
+    pub(crate) fn committed(&self) -> usize {
         self.committed
     }
 
@@ -174,7 +175,7 @@ impl Pack {
     /// Records are written at the committed length, over whatever an interrupted append left
     /// there. The file is never truncated: another process may have it mapped, and touching a
     /// mapped page past the end of a file raises SIGBUS.
-    pub fn append(&mut self, records: &[(SongId, Option<&[f32]>)]) -> StorageResult<usize> {
+    pub(crate) fn append(&mut self, records: &[(SongId, Option<&[f32]>)]) -> StorageResult<usize> {
         if records.is_empty() {
             return Ok(self.committed);
         }

@@ -18,7 +18,7 @@ const MAGIC: &[u8; 8] = b"SRMETA01";
 const MIN_SONG_BYTES: usize = 32 + 8 + 3 + 8 * 6 + 8 + 1 + 8 + 16 + 16 + 8 + 8;
 
 /// Size and modification time (ns) of a file.
-pub fn stamp(path: &Path) -> Option<(u64, u128)> {
+pub(crate) fn stamp(path: &Path) -> Option<(u64, u128)> {
     let m = std::fs::metadata(path).ok()?;
     Some((
         m.len(),

@@ -5,8 +5,8 @@ use std::fmt;
 use sha2::{Digest as _, Sha256};
 use songrec_storage::config::Config;
 
+use super::connection::{data_api_config, s3_config};
 use super::schema::{self, RegisteredModel};
-use super::{data_api_config, s3_config};
 use crate::blobs::{BlobError, BlobStore};
 use crate::dataapi::{DataApiClient, DataApiError};
 
@@ -163,7 +163,7 @@ pub async fn doctor(cfg: &Config) -> DoctorReport {
             CheckStatus::Ok,
             format!(
                 "endpoint {}, keyspace {}, bucket {}",
-                super::host_of(&cfg.astra.api_endpoint),
+                super::connection::host_of(&cfg.astra.api_endpoint),
                 cfg.astra.keyspace,
                 cfg.s3.bucket
             ),

@@ -17,9 +17,9 @@ const REGISTRY_TEMPLATE: &str =
     include_str!("../../../../migrations/astra/model_registry_doc.template.json");
 
 /// Longest collection name the Data API accepts.
-pub const MAX_COLLECTION_NAME: usize = 48;
+pub(crate) const MAX_COLLECTION_NAME: usize = 48;
 /// Longest collection prefix (leaves room for `_v_<model>`).
-pub const MAX_PREFIX: usize = 30;
+pub(crate) const MAX_PREFIX: usize = 30;
 
 /// Checks a collection prefix: `\w+`, at most [`MAX_PREFIX`] characters.
 pub(crate) fn validate_prefix(prefix: &str) -> StorageResult<()> {

@@ -1,0 +1,198 @@
+//! Building an [`AstraBackend`] from the configuration: the Data API and S3 settings (with
+//! messages naming the variable to set), and the accessors of its client and stores.
+
+use std::time::Duration;
+
+use songrec_storage::config::Config;
+use songrec_storage::{StorageError, StorageResult};
+use tokio::sync::Mutex;
+
+use super::{AstraBackend, INSERT_CHUNK, errors, schema};
+use crate::blobs::{self, BlobStore};
+use crate::dataapi::{DataApiClient, DataApiConfig};
+
+fn missing(var: &str, what: &str) -> StorageError {
+    StorageError::InvalidInput(format!(
+        "{what} is not set: set {var} (environment or .env) to use the astra backend"
+    ))
+}
+
+/// Refuses a value still holding the placeholder `.env.example` ships (`https://<db-id>-...`,
+/// `AstraCS:...`, `...`, `s3.example.com`, `my-music`), naming the variable. The value itself is
+/// never printed (it may be a secret).
+fn placeholder(var: &str, value: &str) -> StorageResult<()> {
+    let v = value.trim();
+    let is_placeholder = (v.contains('<') && v.contains('>'))
+        || v.ends_with("...")
+        || v.contains("example.com")
+        || v == "my-music";
+    if is_placeholder {
+        return Err(StorageError::InvalidInput(format!(
+            "{var} still holds the placeholder from .env.example: set it to your own value \
+             (environment or .env)"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn host_of(endpoint: &str) -> String {
+    match url::Url::parse(endpoint.trim()) {
+        Ok(u) => format!(
+            "{}{}",
+            u.host_str().unwrap_or("?"),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "?".into(),
+    }
+}
+
+/// The Data API client settings for a configuration (validated: endpoint and token set).
+pub(crate) fn data_api_config(cfg: &Config) -> StorageResult<DataApiConfig> {
+    let a = &cfg.astra;
+    if a.api_endpoint.trim().is_empty() {
+        return Err(missing(
+            "ASTRA_DB_API_ENDPOINT",
+            "the Astra Data API endpoint",
+        ));
+    }
+    if a.token.is_empty() {
+        return Err(missing(
+            "ASTRA_DB_APPLICATION_TOKEN",
+            "the Astra application token",
+        ));
+    }
+    placeholder("ASTRA_DB_API_ENDPOINT", &a.api_endpoint)?;
+    placeholder("ASTRA_DB_APPLICATION_TOKEN", a.token.expose())?;
+    let timeout = Duration::from_secs(a.request_timeout_secs.max(1));
+    Ok(DataApiConfig::new(a.api_endpoint.trim(), a.token.clone())
+        .with_keyspace(&a.keyspace)
+        .with_api_path(&a.api_path)
+        .with_request_timeout(timeout)
+        .with_operation_timeout(timeout.max(Duration::from_secs(10)) * 3)
+        .with_insert_chunk_size(INSERT_CHUNK))
+}
+
+/// The S3 settings for a configuration (validated: bucket and credentials set).
+pub(crate) fn s3_config(cfg: &Config) -> StorageResult<blobs::S3Config> {
+    let s = &cfg.s3;
+    if s.bucket.trim().is_empty() {
+        return Err(missing("SONGREC_S3_BUCKET", "the S3 bucket for audio"));
+    }
+    if s.access_key_id.is_empty() {
+        return Err(missing("AWS_ACCESS_KEY_ID", "the S3 access key id"));
+    }
+    if s.secret_access_key.is_empty() {
+        return Err(missing("AWS_SECRET_ACCESS_KEY", "the S3 secret key"));
+    }
+    placeholder("SONGREC_S3_ENDPOINT", &s.endpoint)?;
+    placeholder("SONGREC_S3_BUCKET", &s.bucket)?;
+    placeholder("AWS_ACCESS_KEY_ID", &s.access_key_id)?;
+    placeholder("AWS_SECRET_ACCESS_KEY", s.secret_access_key.expose())?;
+    let mut c = blobs::S3Config::new(
+        s.bucket.trim(),
+        &s.region,
+        &s.access_key_id,
+        s.secret_access_key.clone(),
+    )
+    .with_allow_http(s.allow_http)
+    .with_prefix(&s.prefix)
+    .with_request_timeout(Duration::from_secs(s.request_timeout_secs.max(1)));
+    if !s.endpoint.trim().is_empty() {
+        c = c.with_endpoint(s.endpoint.trim());
+    }
+    Ok(c)
+}
+
+impl AstraBackend {
+    /// Builds the backend from the configuration (no request is made). Fails with a message
+    /// naming the environment variable to set when the endpoint, token, bucket or S3
+    /// credentials are missing.
+    pub fn connect(cfg: &Config) -> StorageResult<Self> {
+        let api = data_api_config(cfg)?;
+        let s3 = s3_config(cfg)?;
+        let client = DataApiClient::new(api).map_err(|e| errors::api(e, "Data API client"))?;
+        let blobs = BlobStore::new(s3).map_err(|e| StorageError::InvalidInput(e.to_string()))?;
+        Self::from_parts(client, blobs, &cfg.astra.collection_prefix)
+    }
+
+    /// Builds the backend from a ready client and blob store (tests, benchmarks, custom
+    /// retry policies). `prefix` names the collections (`<prefix>_songs`, `<prefix>_v_<model>`).
+    pub fn from_parts(
+        client: DataApiClient,
+        blobs: BlobStore,
+        prefix: &str,
+    ) -> StorageResult<Self> {
+        schema::validate_prefix(prefix)?;
+        let display = format!(
+            "Astra({}/{}, s3://{})",
+            host_of(&client.config().endpoint),
+            client.config().keyspace,
+            blobs.bucket()
+        );
+        Ok(Self {
+            songs: client.collection(&schema::songs_name(prefix)),
+            client,
+            blobs,
+            prefix: prefix.to_owned(),
+            display,
+            registry: Mutex::new(None),
+        })
+    }
+
+    /// Data API requests sent so far (every HTTP attempt, retries included).
+    pub fn requests_sent(&self) -> u64 {
+        self.client.requests_sent()
+    }
+
+    /// The Data API client.
+    pub fn client(&self) -> &DataApiClient {
+        &self.client
+    }
+
+    /// The audio blob store.
+    pub fn blob_store(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// Name of the songs collection.
+    pub fn songs_collection(&self) -> &str {
+        self.songs.name()
+    }
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::placeholder;
+
+    #[test]
+    fn env_example_values_are_recognised_and_named() {
+        // Every value .env.example ships for the cloud settings.
+        let example = include_str!("../../../../.env.example");
+        let vars = [
+            "ASTRA_DB_API_ENDPOINT",
+            "ASTRA_DB_APPLICATION_TOKEN",
+            "SONGREC_S3_ENDPOINT",
+            "SONGREC_S3_BUCKET",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ];
+        for var in vars {
+            let line = example
+                .lines()
+                .find(|l| l.starts_with(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("{var} in .env.example"));
+            let value = &line[var.len() + 1..];
+            let e = placeholder(var, value).unwrap_err().to_string();
+            assert!(e.contains(var) && e.contains("placeholder"), "{e}");
+            assert!(!e.contains(value), "the value is not echoed: {e}");
+        }
+        for real in [
+            "https://0123-eu-west-1.apps.astra.datastax.com",
+            "AstraCS:abcdef:0123456789",
+            "http://127.0.0.1:9000",
+            "music-bucket",
+        ] {
+            assert!(placeholder("X", real).is_ok(), "{real}");
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Writes: vectors and metadata of one song, batches of songs (`insertMany`, with an upsert for
+//! each document that already exists), and deletion (vectors, audio, then a tombstone).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde_json::{Map, Value, json};
+use songrec_storage::{
+    BatchReport, Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend as _,
+    StorageError, StorageResult,
+};
+
+use super::docs::{self, META};
+use super::errors;
+use super::schema::registry_key;
+use super::{AstraBackend, CONCURRENCY, id_filter};
+use crate::dataapi::{
+    Collection, DataApiError, ErrorKind, FindOptions, UpdateOptions, encode_vector,
+};
+
+/// Result of [`AstraBackend::write_docs`].
+struct WriteOutcome {
+    /// Input index → (error kind, message).
+    failed: BTreeMap<usize, (Option<ErrorKind>, String)>,
+    /// Input indices of documents that existed and were replaced.
+    replaced: Vec<usize>,
+}
+
+/// `$set` of every field but `_id` (a full replacement of songrec's fields).
+fn upsert_update(doc: &Value) -> Value {
+    let mut fields = doc.as_object().cloned().unwrap_or_default();
+    fields.remove("_id");
+    json!({ "$set": fields })
+}
+
+pub(super) fn insert_failure_message(f: &crate::dataapi::InsertFailure) -> String {
+    match &f.code {
+        Some(c) => format!("{c}: {}", f.message),
+        None => f.message.clone(),
+    }
+}
+
+impl AstraBackend {
+    fn wire(&self, v: &[f32]) -> Value {
+        encode_vector(v, self.client.config().vector_encoding)
+    }
+
+    /// Writes documents with `insertMany`; documents that already exist are replaced with
+    /// one upsert each. Returns per-input-index failures and the indices that were replaced.
+    async fn write_docs(
+        &self,
+        coll: &Collection,
+        docs: Vec<Value>,
+        what: &str,
+    ) -> StorageResult<WriteOutcome> {
+        let report = coll
+            .insert_many(docs.clone())
+            .await
+            .map_err(|e| errors::api(e, what))?;
+        let mut failed = BTreeMap::new();
+        let mut upserts = Vec::new();
+        for f in report.failures {
+            if f.is_already_exists() {
+                upserts.push(f.index);
+            } else {
+                failed.insert(f.index, (Some(f.kind), insert_failure_message(&f)));
+            }
+        }
+        let results: Vec<(usize, Result<(), DataApiError>)> =
+            futures::stream::iter(upserts.clone())
+                .map(|i| {
+                    let doc = docs.get(i).cloned().unwrap_or(Value::Null);
+                    async move {
+                        let id = doc.get("_id").cloned().unwrap_or(Value::Null);
+                        let r = coll
+                            .update_one(
+                                json!({ "_id": id }),
+                                upsert_update(&doc),
+                                UpdateOptions::upsert(),
+                            )
+                            .await
+                            .map(|_| ());
+                        (i, r)
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        for (i, r) in results {
+            if let Err(e) = r {
+                failed.insert(i, (e.kind(), e.to_string()));
+            }
+        }
+        let replaced = upserts
+            .into_iter()
+            .filter(|i| !failed.contains_key(i))
+            .collect();
+        Ok(WriteOutcome { failed, replaced })
+    }
+
+    /// Implements `StorageBackend::put_embedding`.
+    pub(super) async fn store_embedding(
+        &self,
+        id: &SongId,
+        embedding: &Embedding,
+    ) -> StorageResult<()> {
+        embedding.validate()?;
+        let r = self.ensure_model(&embedding.model).await?;
+        let meta = self.get_metadata(id).await?;
+        let mut set = match &meta {
+            Some(m) => docs::copy_fields(m)?,
+            None => {
+                let mut s = Map::new();
+                s.insert("live".into(), json!(false));
+                s.insert("bucket".into(), json!(docs::bucket(id)));
+                s
+            }
+        };
+        set.insert("$vector".into(), self.wire(&embedding.vector));
+        let mut update = Map::new();
+        update.insert("$set".into(), Value::Object(set));
+        if meta.is_none() {
+            update.insert("$unset".into(), json!({ META: "", "f": "" }));
+        }
+        self.vectors(&r)
+            .update_one(
+                id_filter(id),
+                Value::Object(update),
+                UpdateOptions::upsert(),
+            )
+            .await
+            .map_err(|e| {
+                errors::api_vector(
+                    e,
+                    &format!("storing the {} vector of song {id}", r.model.key()),
+                    &r.model.key(),
+                    r.model.dim,
+                    embedding.vector.len(),
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Implements `StorageBackend::put_metadata`.
+    pub(super) async fn store_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+        metadata.check_storable()?;
+        let reg = self.registry().await?;
+        let copy = json!({ "$set": docs::copy_fields(metadata)? });
+        let id = &metadata.id;
+        futures::stream::iter(reg.into_values())
+            .map(|r| {
+                let coll = self.vectors(&r);
+                let copy = copy.clone();
+                async move {
+                    coll.update_one(id_filter(id), copy, UpdateOptions::default())
+                        .await
+                        .map_err(|e| {
+                            errors::api(
+                                e,
+                                &format!("updating the metadata copy in {}", coll.name()),
+                            )
+                        })
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        self.songs
+            .update_one(
+                id_filter(id),
+                json!({ "$set": docs::song_fields(metadata)? }),
+                UpdateOptions::upsert(),
+            )
+            .await
+            .map_err(|e| errors::api(e, &format!("storing metadata of song {id}")))?;
+        Ok(())
+    }
+
+    /// Implements `StorageBackend::delete_song`.
+    pub(super) async fn remove_song(&self, id: &SongId) -> StorageResult<bool> {
+        let doc = self
+            .songs
+            .find_one(
+                json!({"_id": id.as_str(), "deleted": false}),
+                FindOptions::default().projection(json!({"version": 1, "content_hash": 1})),
+            )
+            .await
+            .map_err(|e| errors::api(e, &format!("reading song {id}")))?;
+        let Some(doc) = doc else { return Ok(false) };
+        let version = doc.get("version").and_then(Value::as_u64).unwrap_or(1);
+        let content_hash = doc
+            .get("content_hash")
+            .and_then(Value::as_str)
+            .unwrap_or(id.as_str())
+            .to_owned();
+        let reg = self.registry().await?;
+        futures::stream::iter(reg.into_values())
+            .map(|r| {
+                let coll = self.vectors(&r);
+                async move {
+                    coll.delete_one(id_filter(id)).await.map_err(|e| {
+                        errors::api(
+                            e,
+                            &format!("deleting the vector of song {id} in {}", coll.name()),
+                        )
+                    })
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        self.blobs
+            .delete(id.as_str())
+            .await
+            .map_err(|e| errors::blob(e, id))?;
+        self.songs
+            .update_one(
+                id_filter(id),
+                json!({
+                    "$set": {"deleted": true, "version": version + 1, "content_hash": content_hash},
+                    "$unset": {META: "", "f": "", "s": ""},
+                }),
+                UpdateOptions::default(),
+            )
+            .await
+            .map_err(|e| errors::api(e, &format!("writing the tombstone of song {id}")))?;
+        Ok(true)
+    }
+
+    /// Implements `StorageBackend::put_songs`.
+    pub(super) async fn store_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+        // Last record per id wins; outcomes are reported for every input record.
+        let mut last: HashMap<&SongId, usize> = HashMap::new();
+        for (i, s) in songs.iter().enumerate() {
+            last.insert(&s.metadata.id, i);
+        }
+        let mut failed: HashMap<SongId, String> = HashMap::new();
+        let mut batch: Vec<(&SongMetadata, Vec<&Embedding>)> = Vec::new();
+        for (i, s) in songs.iter().enumerate() {
+            if last.get(&s.metadata.id) != Some(&i) {
+                continue;
+            }
+            let mut by_model: BTreeMap<(String, String), &Embedding> = BTreeMap::new();
+            let mut err = s.metadata.check_finite().err().map(|e| e.to_string());
+            for e in &s.embeddings {
+                if let Err(x) = e.validate() {
+                    err = Some(x.to_string());
+                }
+                by_model.insert(registry_key(&e.model), e);
+            }
+            match err {
+                Some(m) => {
+                    failed.insert(s.metadata.id.clone(), m);
+                }
+                None => batch.push((&s.metadata, by_model.into_values().collect())),
+            }
+        }
+        // Distinct models (a name@version offered with two dimensions counts twice: the one
+        // matching the registry is stored, the other fails with DimensionMismatch).
+        let models: BTreeSet<&ModelInfo> = batch
+            .iter()
+            .flat_map(|(_, es)| es.iter().map(|e| &e.model))
+            .collect();
+        // Vectors first, per model; the songs document (the commit point) last.
+        for model in models {
+            let users: Vec<(&SongMetadata, &Embedding)> = batch
+                .iter()
+                .filter(|(m, _)| !failed.contains_key(&m.id))
+                .filter_map(|(m, es)| es.iter().find(|e| e.model == *model).map(|e| (*m, *e)))
+                .collect();
+            let r = match self.ensure_model(model).await {
+                Ok(r) => r,
+                Err(e @ StorageError::DimensionMismatch { .. }) => {
+                    for (m, _) in &users {
+                        failed.insert(m.id.clone(), e.to_string());
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut docs_out = Vec::new();
+            let mut owners = Vec::new();
+            for (m, e) in &users {
+                if e.model.dim != r.model.dim {
+                    let err = StorageError::DimensionMismatch {
+                        model: e.model.key(),
+                        expected: r.model.dim,
+                        got: e.model.dim,
+                    };
+                    failed.insert(m.id.clone(), err.to_string());
+                    continue;
+                }
+                match docs::vector_doc(m, self.wire(&e.vector)) {
+                    Ok(d) => {
+                        docs_out.push(d);
+                        owners.push(*m);
+                    }
+                    Err(err) => {
+                        failed.insert(m.id.clone(), err.to_string());
+                    }
+                }
+            }
+            let what = format!("storing {} vectors in {}", r.model.key(), r.collection);
+            let written = self.write_docs(&self.vectors(&r), docs_out, &what).await?;
+            for (i, (kind, msg)) in written.failed {
+                if let Some(m) = owners.get(i) {
+                    let msg = if kind == Some(ErrorKind::VectorDimensionMismatch) {
+                        format!(
+                            "{} vector: {msg} (collection {} does not hold the registered {}-d vectors; run `songrec doctor`)",
+                            r.model.key(),
+                            r.collection,
+                            r.model.dim
+                        )
+                    } else {
+                        format!("{} vector: {msg}", r.model.key())
+                    };
+                    failed.insert(m.id.clone(), msg);
+                }
+            }
+        }
+        let mut song_docs = Vec::new();
+        let mut owners = Vec::new();
+        for (m, _) in &batch {
+            if failed.contains_key(&m.id) {
+                continue;
+            }
+            match docs::song_doc(m) {
+                Ok(d) => {
+                    song_docs.push(d);
+                    owners.push(*m);
+                }
+                Err(e) => {
+                    failed.insert(m.id.clone(), e.to_string());
+                }
+            }
+        }
+        let written = self
+            .write_docs(&self.songs, song_docs, "storing song metadata")
+            .await?;
+        for (i, (_, msg)) in &written.failed {
+            if let Some(m) = owners.get(*i) {
+                failed.insert(m.id.clone(), format!("metadata: {msg}"));
+            }
+        }
+        // Songs that already existed may have vectors of models not in this batch: refresh
+        // the metadata copy there too (one updateOne per such song and model).
+        let replaced: Vec<&SongMetadata> = written
+            .replaced
+            .iter()
+            .filter_map(|i| owners.get(*i).copied())
+            .collect();
+        if !replaced.is_empty() {
+            let reg = self.registry().await?;
+            let mut jobs = Vec::new();
+            for m in replaced {
+                let given: BTreeSet<(String, String)> = batch
+                    .iter()
+                    .find(|(b, _)| b.id == m.id)
+                    .map(|(_, es)| es.iter().map(|e| registry_key(&e.model)).collect())
+                    .unwrap_or_default();
+                for r in reg.values() {
+                    if !given.contains(&registry_key(&r.model)) {
+                        jobs.push((m.clone(), self.vectors(r)));
+                    }
+                }
+            }
+            let results: Vec<(SongId, StorageResult<()>)> = futures::stream::iter(jobs)
+                .map(|(m, coll): (SongMetadata, Collection)| async move {
+                    let r = async {
+                        let copy = json!({ "$set": docs::copy_fields(&m)? });
+                        coll.update_one(id_filter(&m.id), copy, UpdateOptions::default())
+                            .await
+                            .map_err(|e| errors::api(e, "refreshing a metadata copy"))?;
+                        Ok(())
+                    }
+                    .await;
+                    (m.id.clone(), r)
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            for (id, r) in results {
+                if let Err(e) = r {
+                    failed.insert(id, format!("metadata copy: {e}"));
+                }
+            }
+        }
+        let mut report = BatchReport::default();
+        for s in songs {
+            match failed.get(&s.metadata.id) {
+                Some(msg) => report.failed.push((s.metadata.id.clone(), msg.clone())),
+                None => report.stored.push(s.metadata.id.clone()),
+            }
+        }
+        Ok(report)
+    }
+}

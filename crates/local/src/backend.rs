@@ -1,0 +1,466 @@
+//! [`LocalBackend`] and its [`StorageBackend`] implementation: each operation runs on a
+//! blocking thread, as a reader (`with_state`) or a writer (`with_writable`) of the shared state.
+
+use std::fmt;
+use std::fs;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use songrec_storage::{
+    BatchReport, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats, Page, PutOutcome,
+    SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError, StorageResult,
+    VersionEntry,
+};
+
+use crate::audio::copy_verified;
+use crate::fsutil::sync_dir;
+use crate::index::check_vector;
+use crate::journal::JournalRecord;
+use crate::layout::Paths;
+use crate::npy;
+use crate::search::sort_songs;
+use crate::state::{Inner, State};
+
+/// The local file-system backend.
+///
+/// ```no_run
+/// # async fn demo() -> songrec_storage::StorageResult<()> {
+/// use songrec_local::LocalBackend;
+/// use songrec_storage::{Filter, StorageBackend};
+/// let lib = LocalBackend::open("/home/me/.local/share/songrec")?;
+/// println!("{lib}: {} songs", lib.count(&Filter::default()).await?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LocalBackend {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl LocalBackend {
+    /// Opens (or prepares to create) the library rooted at `root` (which holds `data/`).
+    /// Nothing is written until the first write.
+    pub fn open(root: impl AsRef<Path>) -> StorageResult<Self> {
+        let root = root.as_ref().to_path_buf();
+        if root.exists() && !root.is_dir() {
+            return Err(StorageError::InvalidInput(format!(
+                "library path {} is not a directory",
+                root.display()
+            )));
+        }
+        let backend = Self {
+            inner: Arc::new(Inner {
+                paths: Paths::new(&root),
+                root,
+                state: Mutex::new(State::default()),
+                #[cfg(test)]
+                faults: crate::tests::Faults::default(),
+            }),
+        };
+        // Parse everything now so a corrupt file is reported before any work starts.
+        backend.inner.with_state(|_| Ok(()))?;
+        Ok(backend)
+    }
+
+    /// The library root.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// songrec's bookkeeping folder, `<library>/data/.songrec`.
+    pub fn internal_dir(&self) -> &Path {
+        &self.inner.paths.internal
+    }
+
+    /// Takes the library's write lock now (held until this backend is dropped), so a long
+    /// operation such as `sync` excludes other writers from its start instead of its first write.
+    pub async fn lock_for_writing(&self) -> StorageResult<()> {
+        self.blocking(|inner| inner.with_writable(|_| Ok(()))).await
+    }
+
+    /// Rebuilds every model's packed vector file from the `.npy` files (after editing them by hand).
+    pub async fn reindex(&self) -> StorageResult<()> {
+        self.blocking(|inner| {
+            inner.with_writable(|st| {
+                let models = st.registry.models.clone();
+                for m in &models {
+                    inner.rebuild_pack(st, m, true)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| StorageError::Backend {
+                backend: "local".into(),
+                message: format!("worker failed: {e}"),
+                transient: false,
+            })?
+    }
+}
+
+impl fmt::Display for LocalBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Local({})", self.inner.root.display())
+    }
+}
+
+impl fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("root", &self.inner.root)
+            .finish()
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl StorageBackend for LocalBackend {
+    async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
+        let (id, src) = (id.clone(), src.to_path_buf());
+        self.blocking(move |inner| {
+            inner.with_writable(|st| {
+                if let Some(p) = inner.audio_index(st)?.get(&id)
+                    && let Ok(meta) = fs::metadata(p)
+                {
+                    return Ok(PutOutcome {
+                        bytes: meta.len(),
+                        already_present: true,
+                    });
+                }
+                let ext = src
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .filter(|e| {
+                        !e.is_empty()
+                            && e.len() <= 8
+                            && e.chars().all(|c| c.is_ascii_alphanumeric())
+                    })
+                    .map_or_else(|| "bin".to_owned(), str::to_ascii_lowercase);
+                let dest = inner.paths.audio.join(format!("{id}.{ext}"));
+                let bytes = copy_verified(&id, &src, &dest)?;
+                inner.audio_index(st)?.insert(id, dest);
+                Ok(PutOutcome {
+                    bytes,
+                    already_present: false,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
+        let (id, dest) = (id.clone(), dest.to_path_buf());
+        self.blocking(move |inner| {
+            let src = inner.with_state(|st| Ok(inner.audio_index(st)?.get(&id).cloned()))?;
+            let src =
+                src.ok_or_else(|| StorageError::NotFound(format!("audio of song {}", id.short())))?;
+            copy_verified(&id, &src, &dest)
+        })
+        .await
+    }
+
+    async fn audio_url(&self, id: &SongId, _expires_in: Duration) -> StorageResult<String> {
+        let id = id.clone();
+        self.blocking(move |inner| {
+            let p = inner.with_state(|st| Ok(inner.audio_index(st)?.get(&id).cloned()))?;
+            let p =
+                p.ok_or_else(|| StorageError::NotFound(format!("audio of song {}", id.short())))?;
+            let abs = fs::canonicalize(&p).map_err(|e| StorageError::io(&p, e))?;
+            url::Url::from_file_path(&abs)
+                .map(String::from)
+                .map_err(|()| {
+                    StorageError::InvalidInput(format!("cannot make a URL of {}", abs.display()))
+                })
+        })
+        .await
+    }
+
+    async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
+        let id = id.clone();
+        self.blocking(move |inner| {
+            inner.with_state(|st| Ok(inner.audio_index(st)?.get(&id).is_some_and(|p| p.exists())))
+        })
+        .await
+    }
+
+    async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
+        let id = id.clone();
+        self.blocking(move |inner| {
+            inner.with_writable(|st| {
+                let Some(p) = inner.audio_index(st)?.remove(&id) else {
+                    return Ok(false);
+                };
+                match fs::remove_file(&p) {
+                    Ok(()) => {
+                        sync_dir(&inner.paths.audio)?;
+                        Ok(true)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(StorageError::io(&p, e)),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
+        embedding.validate()?;
+        let (id, e) = (id.clone(), embedding.clone());
+        self.blocking(move |inner| inner.with_writable(|st| inner.write_vectors(st, &[(id, &e)])))
+            .await
+    }
+
+    async fn get_embedding(
+        &self,
+        id: &SongId,
+        model: &ModelInfo,
+    ) -> StorageResult<Option<Embedding>> {
+        let (id, model) = (id.clone(), model.clone());
+        self.blocking(move |inner| {
+            let Some(r) = inner.with_state(|st| Ok(st.model(&model).cloned()))? else {
+                return Ok(None);
+            };
+            let path = inner.paths.npy(&r, &id);
+            if !path.exists() {
+                return Ok(None);
+            }
+            let v = npy::read(&path)?;
+            if v.len() != r.model.dim {
+                return Err(StorageError::corrupt(
+                    &path,
+                    format!("{}-d vector for {}", v.len(), r.model),
+                ));
+            }
+            Ok(Some(Embedding {
+                model: r.model,
+                vector: v,
+            }))
+        })
+        .await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
+        let q = query.clone();
+        self.blocking(move |inner| inner.with_state(|st| inner.search(st, &q)))
+            .await
+    }
+
+    async fn models(&self) -> StorageResult<Vec<ModelStats>> {
+        self.blocking(move |inner| {
+            inner.with_state(|st| {
+                let models = st.registry.models.clone();
+                let mut out = Vec::new();
+                for m in models {
+                    let count = inner.candidates(st, &m)?.len() as u64;
+                    out.push(ModelStats {
+                        model: m.model,
+                        count,
+                    });
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+        metadata.check_storable()?;
+        let m = metadata.clone();
+        self.blocking(move |inner| {
+            inner.with_writable(|st| {
+                inner.append_journal(st, &[JournalRecord::Put(Box::new(m.clone()))])?;
+                st.upsert(m);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+        let id = id.clone();
+        self.blocking(move |inner| inner.with_state(|st| Ok(st.get(&id).cloned())))
+            .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+        query.validate()?;
+        let q = query.clone();
+        self.blocking(move |inner| {
+            inner.with_state(|st| {
+                let start = match &q.cursor {
+                    None => 0,
+                    Some(c) => c
+                        .parse::<usize>()
+                        .map_err(|_| StorageError::InvalidInput(format!("bad cursor {c:?}")))?,
+                };
+                let mut hits: Vec<&SongMetadata> =
+                    st.songs.iter().filter(|m| q.filter.matches(m)).collect();
+                sort_songs(&mut hits, q.sort, q.descending);
+                let items: Vec<SongMetadata> = hits
+                    .iter()
+                    .skip(start)
+                    .take(q.limit)
+                    .map(|m| (*m).clone())
+                    .collect();
+                let end = start + items.len();
+                Ok(Page {
+                    next: (end < hits.len()).then(|| end.to_string()),
+                    items,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn count(&self, filter: &Filter) -> StorageResult<u64> {
+        filter.validate()?;
+        let f = filter.clone();
+        self.blocking(move |inner| {
+            inner.with_state(|st| Ok(st.songs.iter().filter(|m| f.matches(m)).count() as u64))
+        })
+        .await
+    }
+
+    async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
+        let id = id.clone();
+        self.blocking(move |inner| {
+            inner.with_writable(|st| {
+                let Some(version) = st.get(&id).map(|m| m.version) else {
+                    return Ok(false);
+                };
+                let models = st.registry.models.clone();
+                for r in &models {
+                    let path = inner.paths.npy(r, &id);
+                    if path.exists() {
+                        inner.ensure_pack(st, r)?;
+                        fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+                        sync_dir(&inner.paths.model_dir(r))?;
+                        inner.append_pack(st, r, &r.model.file_key(), &[(id.clone(), None)])?;
+                    }
+                }
+                if let Some(p) = inner.audio_index(st)?.remove(&id) {
+                    match fs::remove_file(&p) {
+                        Ok(()) => sync_dir(&inner.paths.audio)?,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(StorageError::io(&p, e)),
+                    }
+                }
+                inner.append_journal(
+                    st,
+                    &[JournalRecord::Delete {
+                        id: id.clone(),
+                        version: version + 1,
+                    }],
+                )?;
+                st.remove(&id, version + 1);
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+        let songs = songs.to_vec();
+        self.blocking(move |inner| {
+            inner.with_writable(|st| {
+                let mut report = BatchReport::default();
+                let mut ok = Vec::new();
+                for s in &songs {
+                    if let Err(e) = s.metadata.check_storable() {
+                        report.failed.push((s.metadata.id.clone(), e.to_string()));
+                        continue;
+                    }
+                    let check = s.embeddings.iter().try_for_each(|e| {
+                        e.validate()?;
+                        check_vector(&s.metadata.id, e)?;
+                        match st.model(&e.model) {
+                            Some(r) if r.model.dim != e.model.dim => {
+                                Err(StorageError::DimensionMismatch {
+                                    model: e.model.key(),
+                                    expected: r.model.dim,
+                                    got: e.model.dim,
+                                })
+                            }
+                            _ => Ok(()),
+                        }
+                    });
+                    match check {
+                        Ok(()) => ok.push(s),
+                        Err(e) => report.failed.push((s.metadata.id.clone(), e.to_string())),
+                    }
+                }
+                let vectors: Vec<(SongId, &Embedding)> = ok
+                    .iter()
+                    .flat_map(|s| s.embeddings.iter().map(|e| (s.metadata.id.clone(), e)))
+                    .collect();
+                inner.write_vectors(st, &vectors)?;
+                let recs: Vec<JournalRecord> = ok
+                    .iter()
+                    .map(|s| JournalRecord::Put(Box::new(s.metadata.clone())))
+                    .collect();
+                inner.append_journal(st, &recs)?;
+                for s in ok {
+                    st.upsert(s.metadata.clone());
+                    report.stored.push(s.metadata.id.clone());
+                }
+                Ok(report)
+            })
+        })
+        .await
+    }
+
+    async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
+        let ids = ids.to_vec();
+        self.blocking(move |inner| {
+            inner.with_state(|st| Ok(ids.iter().filter_map(|id| st.get(id).cloned()).collect()))
+        })
+        .await
+    }
+
+    async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
+        self.blocking(move |inner| {
+            inner.with_state(|st| {
+                let mut v: Vec<VersionEntry> = st
+                    .songs
+                    .iter()
+                    .map(|m| VersionEntry {
+                        id: m.id.clone(),
+                        version: m.version,
+                        content_hash: m.content_hash.clone(),
+                        deleted: false,
+                    })
+                    .collect();
+                v.extend(st.tombstones.iter().map(|(id, &version)| VersionEntry {
+                    id: id.clone(),
+                    version,
+                    content_hash: id.to_string(),
+                    deleted: true,
+                }));
+                v.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok(v)
+            })
+        })
+        .await
+    }
+
+    async fn flush(&self) -> StorageResult<()> {
+        self.blocking(move |inner| {
+            let mut st = inner.lock_state()?;
+            if st.lock.is_some() && st.journal_records > 0 {
+                inner.compact(&mut st)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,357 @@
+//! The packed vector index: each model's pack (see [`crate::pack`]) kept in step with its
+//! `.npy` folder, the manifest recording how much of each pack is committed, writing vectors,
+//! and the candidate rows a search scores.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use songrec_storage::{Embedding, SongId, StorageError, StorageResult};
+
+use crate::fsutil::{WriteLock, sync_dir, write_atomic_nosync_dir};
+use crate::layout::{dir_stamp, file_id, mkdirs, parse_json, read_opt, write_json};
+use crate::npy;
+use crate::pack::{Pack, Row};
+use crate::registry::RegisteredModel;
+use crate::state::{Inner, State};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    packs: BTreeMap<String, PackEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PackEntry {
+    committed: usize,
+    /// Modification time (ns) of the model's `.npy` folder when the pack was last brought in step.
+    stamp: Option<u128>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct CandRow {
+    pub(crate) row: Row,
+    pub(crate) slot: u32,
+}
+
+pub(crate) struct PackCache {
+    pub(crate) pack: Pack,
+    /// Identity of the mapped file (a rebuild replaces the file, maybe at the same length).
+    file: Option<u64>,
+    /// Live rows joined with metadata slots, valid for (pack length, metadata generation).
+    rows: Option<(usize, u64, Arc<Vec<CandRow>>)>,
+}
+
+impl Inner {
+    pub(crate) fn restamp(&self, st: &mut State) -> StorageResult<()> {
+        let models = st.registry.models.clone();
+        let mut changed = false;
+        for m in &models {
+            if let Some(e) = st.manifest.packs.get_mut(&m.model.file_key()) {
+                let s = dir_stamp(&self.paths.model_dir(m));
+                if e.stamp != s {
+                    e.stamp = s;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            write_json(&self.paths.manifest, &st.manifest)?;
+        }
+        Ok(())
+    }
+
+    /// Reads every `.npy` of a model into a fresh pack. Persists it when `persist` (write lock
+    /// held); otherwise builds a private copy in this process's memory. A vector that cannot be
+    /// searched (NaN, infinity, overflowing norm) is skipped with a message.
+    pub(crate) fn rebuild_pack(
+        &self,
+        st: &mut State,
+        m: &RegisteredModel,
+        persist: bool,
+    ) -> StorageResult<()> {
+        #[cfg(test)]
+        self.faults
+            .rebuilds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = self.paths.model_dir(m);
+        let stamp = dir_stamp(&dir);
+        let mut rows = Vec::new();
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let path = e.path();
+                let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                if path.extension().is_none_or(|x| x != "npy") {
+                    continue;
+                }
+                let Ok(id) = SongId::parse(stem) else {
+                    tracing::warn!("skipping {}: its name is not a song id", path.display());
+                    continue;
+                };
+                let v = match npy::read_checked(&path)? {
+                    Ok(v) => v,
+                    Err(why) => {
+                        tracing::warn!("skipping {}: {why}", path.display());
+                        continue;
+                    }
+                };
+                if v.len() != m.model.dim {
+                    return Err(StorageError::corrupt(
+                        &path,
+                        format!(
+                            "{}-d vector in the folder of {} ({}-d)",
+                            v.len(),
+                            m.model.key(),
+                            m.model.dim
+                        ),
+                    ));
+                }
+                rows.push((id, v));
+            }
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let key = m.model.file_key();
+        let path = self.paths.pack(m);
+        if !persist {
+            let pack = Pack::build_in_memory(&path, m.model.dim, &rows)?;
+            st.packs.insert(
+                key.clone(),
+                PackCache {
+                    pack,
+                    file: None,
+                    rows: None,
+                },
+            );
+            st.private.insert(key, stamp);
+            return Ok(());
+        }
+        mkdirs(&self.paths.index)?;
+        let committed = Pack::build(&path, m.model.dim, rows)?;
+        let cache = self.open_pack(m, committed)?;
+        st.manifest
+            .packs
+            .insert(key.clone(), PackEntry { committed, stamp });
+        write_json(&self.paths.manifest, &st.manifest)?;
+        st.seen.manifest = read_opt(&self.paths.manifest)?;
+        st.private.remove(&key);
+        st.packs.insert(key, cache);
+        Ok(())
+    }
+
+    /// Maps a model's pack file, noting which file it is.
+    fn open_pack(&self, m: &RegisteredModel, committed: usize) -> StorageResult<PackCache> {
+        let path = self.paths.pack(m);
+        // The identity is taken first: if the file is replaced in between, the next look sees
+        // a different file and maps it again.
+        let file = fs::metadata(&path).ok().map(|m| file_id(&m));
+        Ok(PackCache {
+            pack: Pack::open(&path, m.model.dim, committed)?,
+            file,
+            rows: None,
+        })
+    }
+
+    /// Makes sure the model's pack is open and in step with its `.npy` folder.
+    ///
+    /// A reader never writes the index while a writer holds the lock: it keeps using the last
+    /// committed pack (the writer brings it in step), or builds one in memory if there is none.
+    /// When no writer is at work, it takes the lock for the rebuild, starting from the
+    /// manifest on disk, never from its own older copy.
+    pub(crate) fn ensure_pack(&self, st: &mut State, m: &RegisteredModel) -> StorageResult<()> {
+        let key = m.model.file_key();
+        let stamp = dir_stamp(&self.paths.model_dir(m));
+        let entry = st.manifest.packs.get(&key).cloned();
+        // Committed length of the open pack, if it is the shared file as it is now.
+        let pack_path = self.paths.pack(m);
+        let open_committed = |st: &State, key: &str| {
+            let file = fs::metadata(&pack_path).ok().map(|m| file_id(&m));
+            st.packs
+                .get(key)
+                .filter(|c| c.file.is_some() && c.file == file)
+                .map(|c| c.pack.committed())
+        };
+        let fresh = entry
+            .as_ref()
+            .is_some_and(|e| e.stamp == stamp && stamp.is_some());
+        if let (true, Some(e)) = (fresh, &entry) {
+            if open_committed(st, &key) == Some(e.committed) {
+                return Ok(());
+            }
+            match self.open_pack(m, e.committed) {
+                Ok(cache) => {
+                    st.private.remove(&key);
+                    st.packs.insert(key, cache);
+                    return Ok(());
+                }
+                Err(err) => tracing::warn!("rebuilding vector index for {}: {err}", m.model.key()),
+            }
+        }
+        if st.lock.is_some() {
+            return self.rebuild_pack(st, m, true);
+        }
+        if st.private.get(&key).is_some_and(|built| *built == stamp) && st.packs.contains_key(&key)
+        {
+            return Ok(()); // built in memory from the folder as it is now
+        }
+        match WriteLock::acquire(&self.root, &self.paths.lock) {
+            Ok(lock) => {
+                let bytes = read_opt(&self.paths.manifest)?;
+                st.manifest = parse_json(&self.paths.manifest, bytes.as_deref())?;
+                st.seen.manifest = bytes;
+                if let Some(e) = st.manifest.packs.get(&key)
+                    && e.stamp == stamp
+                    && stamp.is_some()
+                    && let Ok(cache) = self.open_pack(m, e.committed)
+                {
+                    // Another process brought it in step meanwhile.
+                    st.private.remove(&key);
+                    st.packs.insert(key, cache);
+                    return Ok(());
+                }
+                let rebuilt = self.rebuild_pack(st, m, true);
+                drop(lock);
+                rebuilt
+            }
+            Err(StorageError::Locked { .. }) => {
+                if let Some(e) = &entry {
+                    if open_committed(st, &key) == Some(e.committed) {
+                        return Ok(());
+                    }
+                    match self.open_pack(m, e.committed) {
+                        Ok(cache) => {
+                            st.private.remove(&key);
+                            st.packs.insert(key, cache);
+                            return Ok(());
+                        }
+                        Err(err) => tracing::debug!("{err}; building the index in memory"),
+                    }
+                }
+                self.rebuild_pack(st, m, false)
+            }
+            Err(e) if !self.paths.internal.exists() => {
+                tracing::debug!("read-only library ({e}); building the index in memory");
+                self.rebuild_pack(st, m, false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn write_vectors(
+        &self,
+        st: &mut State,
+        items: &[(SongId, &Embedding)],
+    ) -> StorageResult<()> {
+        type Rows<'a> = Vec<(SongId, &'a [f32])>;
+        for (id, e) in items {
+            check_vector(id, e)?;
+        }
+        let mut by_model: BTreeMap<String, (RegisteredModel, Rows<'_>)> = BTreeMap::new();
+        for (_, e) in items {
+            self.register(st, &e.model)?;
+        }
+        // Bring each pack in step before this batch's files move the folder's stamp; afterwards
+        // the moved stamp would look like another tool's change and cost a full rebuild.
+        for (_, e) in items {
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                by_model.entry(e.model.file_key())
+            {
+                let r = self.register(st, &e.model)?;
+                self.ensure_pack(st, &r)?;
+                slot.insert((r, Vec::new()));
+            }
+        }
+        for (id, e) in items {
+            let r = self.register(st, &e.model)?;
+            write_atomic_nosync_dir(&self.paths.npy(&r, id), |w| {
+                w.write_all(&npy::encode(&e.vector))
+            })?;
+            by_model
+                .entry(r.model.file_key())
+                .or_insert_with(|| (r.clone(), Vec::new()))
+                .1
+                .push((id.clone(), &e.vector));
+        }
+        for (key, (r, rows)) in by_model {
+            sync_dir(&self.paths.model_dir(&r))?;
+            let records: Vec<(SongId, Option<&[f32]>)> =
+                rows.iter().map(|(id, v)| (id.clone(), Some(*v))).collect();
+            self.append_pack(st, &r, &key, &records)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn append_pack(
+        &self,
+        st: &mut State,
+        r: &RegisteredModel,
+        key: &str,
+        records: &[(SongId, Option<&[f32]>)],
+    ) -> StorageResult<()> {
+        let cache = st.packs.get_mut(key).ok_or_else(|| StorageError::Backend {
+            backend: "local".into(),
+            message: format!("vector index for {} not open", r.model.key()),
+            transient: false,
+        })?;
+        let committed = cache.pack.append(records)?;
+        cache.rows = None;
+        st.manifest.packs.insert(
+            key.to_owned(),
+            PackEntry {
+                committed,
+                stamp: dir_stamp(&self.paths.model_dir(r)),
+            },
+        );
+        write_json(&self.paths.manifest, &st.manifest)
+    }
+
+    /// The model's live rows that have metadata, shared with the cache (no copy per query).
+    pub(crate) fn candidates(
+        &self,
+        st: &mut State,
+        m: &RegisteredModel,
+    ) -> StorageResult<Arc<Vec<CandRow>>> {
+        self.ensure_pack(st, m)?;
+        let key = m.model.file_key();
+        let meta_gen = st.meta_gen;
+        let State { packs, index, .. } = st;
+        let cache = packs
+            .get_mut(&key)
+            .ok_or_else(|| StorageError::NotFound(format!("vectors of {}", m.model.key())))?;
+        let committed = cache.pack.committed();
+        if let Some((c, g, rows)) = &cache.rows
+            && *c == committed
+            && *g == meta_gen
+        {
+            return Ok(Arc::clone(rows));
+        }
+        let rows: Vec<CandRow> = cache
+            .pack
+            .live_rows()
+            .into_iter()
+            .filter_map(|row| {
+                index.get(&row.id).map(|&slot| CandRow {
+                    row,
+                    slot: slot as u32,
+                })
+            })
+            .collect();
+        let rows = Arc::new(rows);
+        cache.rows = Some((committed, meta_gen, Arc::clone(&rows)));
+        Ok(rows)
+    }
+}
+
+/// Refuses a vector that could not be searched: a norm that overflows `f32` (`[3e38, 3e38]`),
+/// beyond what [`Embedding::validate`] checks.
+pub(crate) fn check_vector(id: &SongId, e: &Embedding) -> StorageResult<()> {
+    match npy::unusable(&e.vector) {
+        Some(why) => Err(StorageError::InvalidInput(format!(
+            "vector of song {} for model {}: {why}",
+            id.short(),
+            e.model.key()
+        ))),
+        None => Ok(()),
+    }
+}

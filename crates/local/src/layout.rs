@@ -1,0 +1,141 @@
+//! Where a library's files live ([`Paths`]) and the small helpers that read, write, create and
+//! stamp them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use serde::{Deserialize, Serialize};
+use songrec_storage::{SongId, StorageError, StorageResult};
+
+use crate::fsutil::write_atomic;
+use crate::registry::RegisteredModel;
+
+#[derive(Clone)]
+pub(crate) struct Paths {
+    #[allow(dead_code)]
+    data: PathBuf,
+    pub(crate) audio: PathBuf,
+    pub(crate) embeddings: PathBuf,
+    pub(crate) metadata: PathBuf,
+    pub(crate) internal: PathBuf,
+    pub(crate) registry: PathBuf,
+    pub(crate) journal: PathBuf,
+    pub(crate) tombstones: PathBuf,
+    pub(crate) index: PathBuf,
+    pub(crate) manifest: PathBuf,
+    pub(crate) snapshot: PathBuf,
+    pub(crate) lock: PathBuf,
+}
+
+impl Paths {
+    pub(crate) fn new(root: &Path) -> Self {
+        let data = root.join("data");
+        let internal = data.join(".songrec");
+        let index = internal.join("index");
+        Self {
+            audio: data.join("audio"),
+            embeddings: data.join("embeddings"),
+            metadata: data.join("embeddings").join("metadata.json"),
+            registry: internal.join("library.json"),
+            journal: internal.join("journal.jsonl"),
+            tombstones: internal.join("tombstones.json"),
+            manifest: index.join("manifest.json"),
+            snapshot: index.join("metadata.bin"),
+            lock: internal.join("lock"),
+            index,
+            internal,
+            data,
+        }
+    }
+
+    pub(crate) fn model_dir(&self, m: &RegisteredModel) -> PathBuf {
+        if m.dir.is_empty() {
+            self.embeddings.clone()
+        } else {
+            self.embeddings.join(&m.dir)
+        }
+    }
+
+    pub(crate) fn npy(&self, m: &RegisteredModel, id: &SongId) -> PathBuf {
+        self.model_dir(m).join(format!("{id}.npy"))
+    }
+
+    pub(crate) fn pack(&self, m: &RegisteredModel) -> PathBuf {
+        self.index.join(format!("{}.pack", m.model.file_key()))
+    }
+}
+
+/// Size, modification time (ns) and identity of a file.
+pub(crate) type FileStamp = (u64, u128, u64);
+
+/// A file's bytes, `None` if it does not exist.
+pub(crate) fn read_opt(path: &Path) -> StorageResult<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::io(path, e)),
+    }
+}
+
+/// Parses JSON bytes read with [`read_opt`] (a missing file is the default value).
+pub(crate) fn parse_json<T: for<'de> Deserialize<'de> + Default>(
+    path: &Path,
+    bytes: Option<&[u8]>,
+) -> StorageResult<T> {
+    bytes.map_or_else(
+        || Ok(T::default()),
+        |b| serde_json::from_slice(b).map_err(|e| StorageError::corrupt(path, e.to_string())),
+    )
+}
+
+pub(crate) fn file_id(m: &fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::MetadataExt::ino(m)
+    }
+    #[cfg(not(unix))]
+    {
+        m.created()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+}
+
+pub(crate) fn file_stamp(path: &Path) -> Option<FileStamp> {
+    let m = fs::metadata(path).ok()?;
+    let mtime = m
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some((m.len(), mtime, file_id(&m)))
+}
+
+pub(crate) fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> StorageResult<T> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| StorageError::corrupt(path, e.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(StorageError::io(path, e)),
+    }
+}
+
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> StorageResult<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer(&mut *w, value).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+pub(crate) fn dir_stamp(dir: &Path) -> Option<u128> {
+    let m = fs::metadata(dir).ok()?.modified().ok()?;
+    Some(m.duration_since(UNIX_EPOCH).ok()?.as_nanos())
+}
+
+pub(crate) fn mkdirs(dir: &Path) -> StorageResult<()> {
+    fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))
+}

@@ -1,0 +1,94 @@
+//! The model registry (`library.json`): which models a library holds vectors of, and in which
+//! folder; registering a new model, and adopting the flat `.npy` files of a library written by
+//! the Python tool.
+
+use std::fs;
+
+use serde::{Deserialize, Serialize};
+use songrec_storage::{ModelInfo, StorageError, StorageResult};
+
+use crate::layout::{mkdirs, write_json};
+use crate::npy;
+use crate::state::{Inner, State};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct RegisteredModel {
+    pub(crate) model: ModelInfo,
+    /// Folder under `embeddings/`; empty for the library's first model (flat layout).
+    pub(crate) dir: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Registry {
+    format: u32,
+    pub(crate) models: Vec<RegisteredModel>,
+}
+
+impl Inner {
+    /// A library written by the Python tool has flat `.npy` files but no registry: register them
+    /// as model `legacy@0` with the dimension of the first file.
+    pub(crate) fn adopt_legacy_vectors(&self, st: &mut State) -> StorageResult<()> {
+        let Ok(entries) = fs::read_dir(&self.paths.embeddings) else {
+            return Ok(());
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "npy") {
+                let v = match npy::read_checked(&path)? {
+                    Ok(v) => v,
+                    Err(why) => {
+                        tracing::warn!("skipping {}: {why}", path.display());
+                        continue;
+                    }
+                };
+                st.registry.models.push(RegisteredModel {
+                    model: ModelInfo::new("legacy", "0", v.len()),
+                    dir: String::new(),
+                });
+                tracing::info!(
+                    "adopted existing .npy vectors as model legacy@0 ({}-d)",
+                    v.len()
+                );
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn register(
+        &self,
+        st: &mut State,
+        model: &ModelInfo,
+    ) -> StorageResult<RegisteredModel> {
+        if let Some(r) = st.model(model) {
+            if r.model.dim != model.dim {
+                return Err(StorageError::DimensionMismatch {
+                    model: model.key(),
+                    expected: r.model.dim,
+                    got: model.dim,
+                });
+            }
+            return Ok(r.clone());
+        }
+        if model.dim == 0 {
+            return Err(StorageError::InvalidInput(format!(
+                "model {} has dimension 0",
+                model.key()
+            )));
+        }
+        let dir = if st.registry.models.is_empty() {
+            String::new()
+        } else {
+            model.file_key()
+        };
+        let r = RegisteredModel {
+            model: model.clone(),
+            dir,
+        };
+        st.registry.format = 1;
+        st.registry.models.push(r.clone());
+        write_json(&self.paths.registry, &st.registry)?;
+        mkdirs(&self.paths.model_dir(&r))?;
+        Ok(r)
+    }
+}

@@ -1,0 +1,151 @@
+//! Similarity search over a model's candidate rows (ranking, split across threads for large
+//! libraries) and the sort order of listings.
+
+use std::collections::HashSet;
+
+use songrec_storage::math::{self, TopK};
+use songrec_storage::{
+    Match, SearchQuery, SongId, SongMetadata, SortKey, StorageError, StorageResult, compare_by,
+};
+
+use crate::index::CandRow;
+use crate::pack::Pack;
+use crate::state::{Inner, State};
+
+/// Rows above which a search is split across threads.
+const PARALLEL_ROWS: usize = 4096;
+
+impl Inner {
+    pub(crate) fn search(&self, st: &mut State, q: &SearchQuery) -> StorageResult<Vec<Match>> {
+        q.validate()?;
+        let Some(m) = st.model(&q.model).cloned() else {
+            return Ok(Vec::new());
+        };
+        if m.model.dim != q.model.dim {
+            return Err(StorageError::DimensionMismatch {
+                model: q.model.key(),
+                expected: m.model.dim,
+                got: q.model.dim,
+            });
+        }
+        if math::checked_norm(&q.vector).is_none() {
+            return Err(StorageError::InvalidInput(
+                "the query vector's norm overflows float32".into(),
+            ));
+        }
+        let rows = self.candidates(st, &m)?;
+        let cache = st
+            .packs
+            .get(&m.model.file_key())
+            .ok_or_else(|| StorageError::NotFound(m.model.key()))?;
+        let exclude: HashSet<[u8; 32]> = q.exclude.iter().map(SongId::to_bytes).collect();
+        let ranked = rank(&cache.pack, &rows, &st.songs, q, &exclude);
+        Ok(ranked
+            .into_iter()
+            .skip(q.offset)
+            .map(|(s, slot)| {
+                let meta = st.songs[slot].clone();
+                let (similarity, distance) = s;
+                Match {
+                    id: meta.id.clone(),
+                    similarity,
+                    distance,
+                    metadata: meta,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Scores candidate rows and keeps the best `offset + k`; returns ((similarity, distance), slot).
+fn rank(
+    pack: &Pack,
+    rows: &[CandRow],
+    songs: &[SongMetadata],
+    q: &SearchQuery,
+    exclude: &HashSet<[u8; 32]>,
+) -> Vec<((f32, Option<f32>), usize)> {
+    let qn = math::norm(&q.vector);
+    let want = q.offset + q.k;
+    let scan = |base: usize, chunk: &[CandRow]| {
+        let mut top: TopK<([u8; 32], u32)> = TopK::new(want);
+        for (i, c) in chunk.iter().enumerate() {
+            if (!exclude.is_empty() && exclude.contains(&c.row.id))
+                || (!q.filter.is_empty() && !q.filter.matches(&songs[c.slot as usize]))
+            {
+                continue;
+            }
+            let d = math::dot(&q.vector, pack.vector(&c.row));
+            let (s, _) = math::score(q.metric, d, qn, c.row.norm);
+            if q.threshold.is_some_and(|t| s < t) || top.floor().is_some_and(|f| s < f) {
+                continue;
+            }
+            top.push(s, (c.row.id, (base + i) as u32));
+        }
+        top
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let top = if rows.len() >= PARALLEL_ROWS && threads > 1 {
+        let chunk = rows.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .enumerate()
+                .map(|(j, c)| s.spawn(move || scan(j * chunk, c)))
+                .collect();
+            let mut all = TopK::new(want);
+            for h in handles {
+                match h.join() {
+                    Ok(t) => all.merge(t),
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+            all
+        })
+    } else {
+        scan(0, rows)
+    };
+    top.into_sorted()
+        .into_iter()
+        .map(|s| {
+            let c = rows[s.key.1 as usize];
+            let d = math::dot(&q.vector, pack.vector(&c.row));
+            (math::score(q.metric, d, qn, c.row.norm), c.slot as usize)
+        })
+        .collect()
+}
+
+/// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the
+/// comparator would allocate O(n log n) strings).
+pub(crate) fn sort_songs(hits: &mut Vec<&SongMetadata>, key: SortKey, descending: bool) {
+    use std::cmp::Ordering;
+    let text = |m: &SongMetadata| match key {
+        SortKey::Title => m.title.to_lowercase(),
+        SortKey::Artist => format!(
+            "{}\u{0}{}",
+            m.artist
+                .as_deref()
+                .map(str::to_lowercase)
+                .unwrap_or_default(),
+            m.title.to_lowercase()
+        ),
+        _ => String::new(),
+    };
+    let mut keyed: Vec<(String, &SongMetadata)> = hits.iter().map(|m| (text(m), *m)).collect();
+    keyed.sort_by(|(ka, a), (kb, b)| {
+        let o = match key {
+            SortKey::Title => ka.cmp(kb).then_with(|| a.id.cmp(&b.id)),
+            SortKey::Artist => match (&a.artist, &b.artist) {
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                _ => ka.cmp(kb),
+            }
+            .then_with(|| a.id.cmp(&b.id)),
+            _ => compare_by(key, a, b),
+        };
+        if descending { o.reverse() } else { o }
+    });
+    *hits = keyed.into_iter().map(|(_, m)| m).collect();
+}

@@ -1,0 +1,263 @@
+//! The shared core of a [`LocalBackend`](crate::LocalBackend): its paths and in-memory state
+//! (songs, tombstones, registry, open packs), loading that state, catching up with other
+//! processes' commits, and taking the write lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResult};
+
+use crate::fsutil::WriteLock;
+use crate::index::{Manifest, PackCache};
+use crate::layout::{
+    FileStamp, Paths, dir_stamp, file_stamp, mkdirs, parse_json, read_json, read_opt,
+};
+use crate::registry::{RegisteredModel, Registry};
+use crate::{pack, snapshot};
+
+pub(crate) struct Inner {
+    pub(crate) root: PathBuf,
+    pub(crate) paths: Paths,
+    pub(crate) state: Mutex<State>,
+    #[cfg(test)]
+    pub(crate) faults: crate::tests::Faults,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    loaded: bool,
+    pub(crate) lock: Option<WriteLock>,
+    pub(crate) registry: Registry,
+    pub(crate) songs: Vec<SongMetadata>,
+    pub(crate) index: pack::IdMap<usize>,
+    pub(crate) tombstones: BTreeMap<SongId, u64>,
+    pub(crate) meta_gen: u64,
+    pub(crate) journal_records: usize,
+    /// Bytes of the journal replayed: the end of its last complete record, where the next
+    /// record goes.
+    pub(crate) journal_len: u64,
+    /// Identity of the journal file replayed (a compaction replaces the file).
+    pub(crate) journal_id: Option<u64>,
+    /// Replay skipped fragments of failed appends: the next writer rewrites the journal.
+    pub(crate) journal_repaired: bool,
+    /// Stamps of the files this state was loaded from, so a reader notices other processes'
+    /// writes.
+    pub(crate) seen: Seen,
+    pub(crate) manifest: Manifest,
+    pub(crate) packs: HashMap<String, PackCache>,
+    /// Packs built in this process's memory because the index could not be written, with the
+    /// stamp of the `.npy` folder they were built from.
+    pub(crate) private: HashMap<String, Option<u128>>,
+    pub(crate) audio: Option<HashMap<SongId, PathBuf>>,
+    /// Stamp of the audio folder when `audio` was listed (a reader lists it again when it moves).
+    pub(crate) audio_stamp: Option<u128>,
+}
+
+/// The small index files are compared by content: file times are only as fine as the kernel's
+/// clock tick, and a replaced file may get the inode of the one it replaced, so two writes in
+/// one tick can leave the same size, time and inode.
+#[derive(Default)]
+pub(crate) struct Seen {
+    metadata: Option<FileStamp>,
+    tombstones: Option<FileStamp>,
+    registry: Option<Vec<u8>>,
+    pub(crate) manifest: Option<Vec<u8>>,
+}
+
+impl State {
+    pub(crate) fn get(&self, id: &SongId) -> Option<&SongMetadata> {
+        self.index.get(&id.to_bytes()).map(|&i| &self.songs[i])
+    }
+
+    pub(crate) fn upsert(&mut self, m: SongMetadata) {
+        self.tombstones.remove(&m.id);
+        match self.index.get(&m.id.to_bytes()) {
+            Some(&i) => self.songs[i] = m,
+            None => {
+                self.index.insert(m.id.to_bytes(), self.songs.len());
+                self.songs.push(m);
+            }
+        }
+        self.meta_gen += 1;
+    }
+
+    pub(crate) fn remove(&mut self, id: &SongId, version: u64) {
+        if let Some(i) = self.index.remove(&id.to_bytes()) {
+            self.songs.swap_remove(i);
+            if let Some(moved) = self.songs.get(i) {
+                self.index.insert(moved.id.to_bytes(), i);
+            }
+        }
+        self.tombstones.insert(id.clone(), version);
+        self.meta_gen += 1;
+    }
+
+    pub(crate) fn model(&self, m: &ModelInfo) -> Option<&RegisteredModel> {
+        self.registry.models.iter().find(|r| r.model.same_model(m))
+    }
+}
+
+/// Parses `metadata.json`: an object keyed by song id (an entry's `id` defaults to its key).
+fn parse_metadata(path: &Path) -> StorageResult<Vec<SongMetadata>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StorageError::io(path, e)),
+    };
+    if let Ok(map) = serde_json::from_slice::<BTreeMap<String, SongMetadata>>(&bytes) {
+        return Ok(map.into_values().collect());
+    }
+    let raw: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| StorageError::corrupt(path, format!("not a JSON object of songs: {e}")))?;
+    raw.into_iter()
+        .map(|(key, mut v)| {
+            if let Some(obj) = v.as_object_mut() {
+                obj.entry("id")
+                    .or_insert_with(|| serde_json::Value::String(key.clone()));
+                if !obj.contains_key("title") {
+                    obj.insert("title".into(), serde_json::Value::String(key.clone()));
+                }
+            }
+            serde_json::from_value(v)
+                .map_err(|e| StorageError::corrupt(path, format!("entry {key:?}: {e}")))
+        })
+        .collect()
+}
+
+impl Inner {
+    pub(crate) fn lock_state(&self) -> StorageResult<MutexGuard<'_, State>> {
+        self.state.lock().map_err(|_| StorageError::Backend {
+            backend: "local".into(),
+            message: "internal state poisoned by an earlier panic".into(),
+            transient: false,
+        })
+    }
+
+    /// Runs `f` on the current state. A reader (no write lock) first catches up with what
+    /// other processes committed since it last looked.
+    pub(crate) fn with_state<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> StorageResult<T>,
+    ) -> StorageResult<T> {
+        let mut st = self.lock_state()?;
+        if !st.loaded {
+            self.load(&mut st)?;
+        } else if st.lock.is_none() {
+            self.refresh(&mut st)?;
+        }
+        f(&mut st)
+    }
+
+    /// Brings a reader's state up to date with other processes' commits, doing work in
+    /// proportion to the changes: a few `stat`s when nothing changed, the new journal records
+    /// when a writer appended, a reload after a writer folded the journal into `metadata.json`.
+    fn refresh(&self, st: &mut State) -> StorageResult<()> {
+        let p = &self.paths;
+        let replaced = file_stamp(&p.metadata) != st.seen.metadata
+            || file_stamp(&p.tombstones) != st.seen.tombstones;
+        if replaced || !self.replay_journal(st, true)? {
+            self.reload(st)?;
+        }
+        let registry = read_opt(&p.registry)?;
+        if registry != st.seen.registry {
+            st.registry = parse_json(&p.registry, registry.as_deref())?;
+            st.seen.registry = registry;
+            if st.registry.models.is_empty() {
+                self.adopt_legacy_vectors(st)?;
+            }
+        }
+        self.reread_manifest(st)
+    }
+
+    /// Reads the manifest again if its content changed.
+    fn reread_manifest(&self, st: &mut State) -> StorageResult<()> {
+        let manifest = read_opt(&self.paths.manifest)?;
+        if manifest != st.seen.manifest {
+            st.manifest = parse_json(&self.paths.manifest, manifest.as_deref())?;
+            st.seen.manifest = manifest;
+        }
+        Ok(())
+    }
+
+    /// Loads the state afresh, keeping the mapped packs (checked against the manifest on use).
+    fn reload(&self, st: &mut State) -> StorageResult<()> {
+        #[cfg(test)]
+        self.faults
+            .reloads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let packs = std::mem::take(&mut st.packs);
+        let private = std::mem::take(&mut st.private);
+        let (audio, audio_stamp) = (st.audio.take(), st.audio_stamp);
+        *st = State {
+            packs,
+            private,
+            audio,
+            audio_stamp,
+            ..State::default()
+        };
+        self.load(st)
+    }
+
+    /// Takes the write lock (once; kept until the backend is dropped), reloading state first
+    /// so writes never build on a stale view.
+    pub(crate) fn with_writable<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> StorageResult<T>,
+    ) -> StorageResult<T> {
+        let mut st = self.lock_state()?;
+        if st.lock.is_none() {
+            mkdirs(&self.paths.internal)?;
+            let lock = WriteLock::acquire(&self.root, &self.paths.lock)?;
+            let listed = st.audio_stamp;
+            let keep_audio = st
+                .audio
+                .take()
+                .filter(|_| listed.is_some() && listed == dir_stamp(&self.paths.audio));
+            *st = State::default();
+            st.audio = keep_audio;
+            self.load(&mut st)?;
+            st.lock = Some(lock);
+            for d in [&self.paths.audio, &self.paths.embeddings, &self.paths.index] {
+                mkdirs(d)?;
+            }
+            self.repair_journal(&mut st)?;
+        }
+        f(&mut st)
+    }
+
+    fn load(&self, st: &mut State) -> StorageResult<()> {
+        let p = &self.paths;
+        // Stamps are taken before the files are read: a change in between is seen next time.
+        st.seen = Seen {
+            metadata: file_stamp(&p.metadata),
+            tombstones: file_stamp(&p.tombstones),
+            registry: read_opt(&p.registry)?,
+            manifest: read_opt(&p.manifest)?,
+        };
+        st.registry = parse_json(&p.registry, st.seen.registry.as_deref())?;
+        let from_snapshot = snapshot::stamp(&p.metadata).and_then(|stamp| {
+            fs::read(&p.snapshot)
+                .ok()
+                .and_then(|b| snapshot::decode(&b, stamp))
+        });
+        let songs = match from_snapshot {
+            Some(songs) => songs,
+            None => parse_metadata(&p.metadata)?,
+        };
+        for m in songs {
+            st.index.insert(m.id.to_bytes(), st.songs.len());
+            st.songs.push(m);
+        }
+        let tombs: BTreeMap<SongId, u64> = read_json(&p.tombstones)?;
+        st.tombstones = tombs;
+        st.manifest = parse_json(&p.manifest, st.seen.manifest.as_deref())?;
+        self.replay_journal(st, false)?;
+        if st.registry.models.is_empty() {
+            self.adopt_legacy_vectors(st)?;
+        }
+        st.loaded = true;
+        Ok(())
+    }
+}
