@@ -24,7 +24,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod range;
-pub mod shared;
 pub mod sniff;
 pub mod web;
 
@@ -53,7 +52,6 @@ use songrec_storage::layers::{LayerExt, MetricsRecorder};
 use crate::error::{ApiError, json_error};
 use crate::map::{Pca, Projector};
 use crate::metrics::HttpMetrics;
-use crate::shared::SharedBackend;
 
 /// Default upload limit for `POST /api/v1/similar`: 50 MB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50_000_000;
@@ -217,8 +215,7 @@ impl AppInner {
         opts: &ServerOptions,
     ) -> Result<Self, ServerError> {
         let recorder = MetricsRecorder::new();
-        let backend: Arc<dyn StorageBackend> =
-            Arc::new(SharedBackend::new(backend).layer(recorder.clone()));
+        let backend: Arc<dyn StorageBackend> = Arc::new(backend.layer(recorder.clone()));
         let scratch = match &opts.scratch_dir {
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(ServerError::Scratch)?;

@@ -849,8 +849,8 @@ async fn refuses_non_loopback_addresses_unless_public() {
 async fn the_metrics_wrapper_passes_the_conformance_suite() {
     use songrec_storage::layers::{LayerExt, MetricsRecorder, testing::MemoryBackend};
     let rec = MetricsRecorder::new();
-    let b = songrec_server::shared::SharedBackend::new(Arc::new(MemoryBackend::new()))
-        .layer(rec.clone());
+    let shared: Arc<dyn songrec_storage::StorageBackend> = Arc::new(MemoryBackend::new());
+    let b = shared.layer(rec.clone());
     assert_eq!(b.to_string(), "Metrics(Memory)");
     songrec_storage::conformance::run_all(&b).await;
     assert!(rec.metrics().op("search").unwrap().calls > 0);

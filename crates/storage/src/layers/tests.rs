@@ -22,6 +22,18 @@ async fn memory_backend_passes_conformance() {
 }
 
 #[tokio::test]
+async fn shared_and_boxed_backends_pass_conformance() {
+    use std::sync::Arc;
+    let shared: Arc<dyn crate::StorageBackend> = Arc::new(MemoryBackend::new());
+    run_all(&shared).await;
+    let boxed: Box<dyn crate::StorageBackend> = Box::new(MemoryBackend::new());
+    run_all(&boxed).await;
+    // A layer stacks over the factory's shared handle; `Display` reads through the pointer.
+    let layered = shared.layer(MetricsRecorder::new());
+    assert_eq!(layered.to_string(), "Metrics(Memory)");
+}
+
+#[tokio::test]
 async fn retry_layer_passes_conformance() {
     run_all(&MemoryBackend::new().layer(Retry::default())).await;
 }
