@@ -689,7 +689,7 @@ fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    let result = songrec_local::fsutil::write_atomic(path, |w| {
+    let result = songrec_fs::write_atomic(path, |w| {
         serde_json::to_writer(&mut *w, state).map_err(std::io::Error::other)
     });
     if let Err(e) = result {

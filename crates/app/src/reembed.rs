@@ -90,9 +90,8 @@ fn save_state(path: &Path, model: &str, done: &HashSet<SongId>) -> AppResult<()>
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    Ok(songrec_local::fsutil::write_atomic(path, |w| {
-        w.write_all(&body)
-    })?)
+    songrec_fs::write_atomic(path, |w| w.write_all(&body))
+        .map_err(|e| songrec_storage::StorageError::io(path, e).into())
 }
 
 /// Every live song's metadata, in id order.

@@ -1,62 +1,32 @@
-//! Atomic writes and the library's write lock.
+//! The library's write lock, and the shared atomic writes ([`songrec_fs`]) with its error type.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use songrec_storage::{StorageError, StorageResult};
 
-/// A temporary path next to `dest` (same directory, so the final rename is atomic).
-pub(crate) fn temp_path(dest: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    dest.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
-}
+pub(crate) use songrec_fs::temp_path;
 
 /// fsyncs a directory so a rename inside it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> StorageResult<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StorageError::io(dir, e))
+    songrec_fs::sync_dir(dir).map_err(|e| StorageError::io(dir, e))
 }
 
-/// Writes `dest` atomically: temp file in the same directory, fsync, rename, fsync the directory.
-/// A crash leaves either the old file or the new one, never a torn mix.
-pub fn write_atomic(
+/// [`songrec_fs::write_atomic`] with the library's error type.
+pub(crate) fn write_atomic(
     dest: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> StorageResult<()> {
-    write_atomic_nosync_dir(dest, write)?;
-    if let Some(parent) = dest.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
+    songrec_fs::write_atomic(dest, write).map_err(|e| StorageError::io(dest, e))
 }
 
-/// Like [`write_atomic`] without the directory fsync (callers batching many files sync once).
+/// [`songrec_fs::write_atomic_nosync_dir`] with the library's error type.
 pub(crate) fn write_atomic_nosync_dir(
     dest: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> StorageResult<()> {
-    let tmp = temp_path(dest);
-    let result = (|| -> io::Result<()> {
-        let f = File::create(&tmp)?;
-        let mut w = io::BufWriter::with_capacity(1 << 16, f);
-        write(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        fs::rename(&tmp, dest)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(StorageError::io(dest, e));
-    }
-    Ok(())
+    songrec_fs::write_atomic_nosync_dir(dest, write).map_err(|e| StorageError::io(dest, e))
 }
 
 /// The exclusive write lock of a library, held until dropped.

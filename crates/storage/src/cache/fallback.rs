@@ -192,25 +192,11 @@ impl FallbackStatus {
 }
 
 fn write_json_atomic(path: &Path, v: &impl Serialize) -> std::io::Result<()> {
-    use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(v).unwrap_or_default())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    let bytes = serde_json::to_vec_pretty(v).map_err(std::io::Error::other)?;
+    songrec_fs::write_atomic(path, |w| w.write_all(&bytes))
 }
 
 /// Fallback configuration: the offline copy (`secondary`), whether reads may use it, and

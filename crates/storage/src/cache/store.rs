@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -221,24 +220,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A unique temporary name next to `dest` (same folder, so the rename is atomic).
-fn temp_next_to(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dest.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
+use songrec_fs::{sync_dir, temp_path as temp_next_to};
 
 /// Copies `src` to a new file `tmp`, hashing the bytes; fsyncs `tmp`.
 fn copy_hashed(src: &Path, tmp: &Path) -> io::Result<(SongId, u64)> {
