@@ -171,12 +171,11 @@ pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppR
     // The same limits for one model and for a blend (whose pools are capped, so an oversized
     // request would otherwise quietly return fewer results than asked for).
     let reach = req.k.checked_add(req.offset);
-    if req.k == 0 || reach.is_none_or(|n| n > songrec_storage::query::MAX_RESULTS) {
+    let max = backend.max_results();
+    if req.k == 0 || reach.is_none_or(|n| n > max) {
         return Err(AppError::Invalid(format!(
-            "k must be 1 or more and offset + k at most {}, got k = {} and offset = {}",
-            songrec_storage::query::MAX_RESULTS,
-            req.k,
-            req.offset
+            "k must be 1 or more and offset + k at most {} on this backend, got k = {} and offset = {}",
+            max, req.k, req.offset
         )));
     }
     let q = query_vectors(backend, req).await?;
@@ -228,17 +227,16 @@ impl DistinctMatches {
 }
 
 /// Candidates asked for at first by [`similar_distinct`] for `want` (= offset + k) distinct
-/// results; each further round asks for [`DISTINCT_WIDEN`] times more, up to
-/// [`songrec_storage::query::MAX_RESULTS`].
+/// results; each further round asks for [`DISTINCT_WIDEN`] times more, up to the backend's
+/// search limit `max` ([`StorageBackend::max_results`]).
 ///
 /// ```
-/// assert_eq!(songrec_app::similar::distinct_pool(10), 40);
-/// assert_eq!(songrec_app::similar::distinct_pool(1000), 1000);
+/// assert_eq!(songrec_app::similar::distinct_pool(10, 1000), 40);
+/// assert_eq!(songrec_app::similar::distinct_pool(1000, 1000), 1000);
+/// assert_eq!(songrec_app::similar::distinct_pool(1000, usize::MAX), 2020);
 /// ```
-pub fn distinct_pool(want: usize) -> usize {
-    want.saturating_mul(2)
-        .saturating_add(20)
-        .min(songrec_storage::query::MAX_RESULTS)
+pub fn distinct_pool(want: usize, max: usize) -> usize {
+    want.saturating_mul(2).saturating_add(20).min(max)
 }
 
 /// How much a round of [`similar_distinct`] widens the candidate pool.
@@ -258,7 +256,7 @@ pub async fn similar_distinct(
     backend: &dyn StorageBackend,
     req: &SimilarRequest,
 ) -> AppResult<DistinctMatches> {
-    let max = songrec_storage::query::MAX_RESULTS;
+    let max = backend.max_results();
     if req.parts.is_empty() {
         return Err(AppError::Invalid("no model to compare".into()));
     }
@@ -274,7 +272,7 @@ pub async fn similar_distinct(
         })?;
     let q = query_vectors(backend, req).await?;
     let anchors = [q.song];
-    let mut pool = distinct_pool(want);
+    let mut pool = distinct_pool(want, max);
     let mut round = 1;
     loop {
         let sub = SimilarRequest {
@@ -406,8 +404,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(d.matches.len(), 5);
-        // Bad sizes are refused, without overflow.
-        for (k, offset) in [(0, 0), (1, usize::MAX), (1001, 0)] {
+        // Bad sizes are refused, without overflow (the local backend has no cap: 1001 is fine).
+        assert!(
+            similar_distinct(&b, &request(&model, &query, 1001, 0))
+                .await
+                .is_ok()
+        );
+        for (k, offset) in [(0, 0), (1, usize::MAX), (usize::MAX, 1)] {
             assert!(
                 similar_distinct(&b, &request(&model, &query, k, offset))
                     .await
@@ -419,8 +422,9 @@ mod tests {
     #[tokio::test]
     async fn distinct_widening_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        // More copies than the largest pool: the rounds stop at the search limit and say so
-        // by returning what they found (nothing) rather than searching on.
+        // More copies than the first pools hold: the rounds widen (up to DISTINCT_ROUNDS, here
+        // 22, 88, 352 and 1408 candidates: the local backend has no search cap) until the
+        // other song is within reach.
         let (b, model, query) = library(dir.path(), 1000, 0).await;
         // One other song, farther from the query than every copy (copies sit at 0.001..1.0 rad).
         let mut far = SongMetadata::new(SongId::from_bytes(b"far"), "Far Away");
@@ -433,15 +437,35 @@ mod tests {
         let d = similar_distinct(&b, &request(&model, &query, 1, 0))
             .await
             .unwrap();
+        assert_eq!(d.matches.len(), 1, "{:?}", d.matches);
+        assert_eq!(d.matches[0].id, far.id);
+        assert_eq!(d.query_copies, 1000);
+        // Behind a backend capped at the Data API's 1000, the rounds stop at the cap and return
+        // what they found (nothing: 1000 copies fill the pool) rather than searching on.
+        let capped = songrec_storage::layers::testing::MemoryBackend::with_max_results(
+            songrec_storage::query::MAX_RESULTS,
+        );
+        for m in songrec_storage::StorageBackendExt::list_all(&b, &Filter::default())
+            .await
+            .unwrap()
+        {
+            capped.put_metadata(&m).await.unwrap();
+            let e = b.get_embedding(&m.id, &model).await.unwrap().unwrap();
+            capped.put_embedding(&m.id, &e).await.unwrap();
+        }
+        let d = similar_distinct(&capped, &request(&model, &query, 1, 0))
+            .await
+            .unwrap();
         assert!(d.matches.is_empty(), "{:?}", d.matches);
         assert_eq!(d.query_copies, songrec_storage::query::MAX_RESULTS);
     }
 
     #[test]
     fn pool_is_bounded() {
-        assert_eq!(pool_size(10, 0), 50);
-        assert_eq!(pool_size(100, 0), 500);
-        assert_eq!(pool_size(900, 100), 1000);
+        assert_eq!(pool_size(10, 0, 1000), 50);
+        assert_eq!(pool_size(100, 0, 1000), 500);
+        assert_eq!(pool_size(900, 100, 1000), 1000);
+        assert_eq!(pool_size(900, 100, usize::MAX), 5000);
     }
 }
 
@@ -720,6 +744,6 @@ mod overflow_tests {
                 other => panic!("k {k}, offset {offset}: {other:?}"),
             }
         }
-        assert_eq!(pool_size(usize::MAX, usize::MAX), 1000);
+        assert_eq!(pool_size(usize::MAX, usize::MAX, 1000), 1000);
     }
 }

@@ -264,6 +264,28 @@ fn similar_show_delete_stats() {
         .map(|m| m["similarity"].as_f64().unwrap())
         .collect();
     assert!(sims.windows(2).all(|w| w[0] >= w[1]), "{sims:?}");
+    // The 1000-result cap is the Data API's, not a local library's: -k 1500 is answered
+    // (with every other song, on one model and on the blend).
+    for emb in ["dsp", "auto"] {
+        let o = songrec(
+            &lib,
+            &[
+                "similar",
+                "Warehouse Pulse 1",
+                "-k",
+                "1500",
+                "--offset",
+                "1",
+                "--embedder",
+                emb,
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{emb}: {:?}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let n = v["matches"].as_array().unwrap().len();
+        assert!(n >= 3, "{emb}: {n} matches");
+    }
     // Its two style-mates are its nearest neighbours.
     let top2: Vec<&str> = ms[..2]
         .iter()

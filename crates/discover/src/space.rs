@@ -20,7 +20,6 @@ use std::collections::HashMap;
 
 use futures::StreamExt;
 use serde::Serialize;
-use songrec_storage::query::MAX_RESULTS;
 use songrec_storage::{
     Filter, Match, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend, math,
 };
@@ -125,16 +124,16 @@ fn normalised(weights: &[f32]) -> Vec<f32> {
     }
 }
 
-/// Candidate pool per model for a blend of `k` results after `offset`.
+/// Candidate pool per model for a blend of `k` results after `offset`, on a backend whose
+/// searches reach at most `max` ([`StorageBackend::max_results`]).
 ///
 /// ```
-/// assert_eq!(songrec_discover::space::pool_size(10, 0), 50);
-/// assert_eq!(songrec_discover::space::pool_size(900, 100), 1000);
+/// assert_eq!(songrec_discover::space::pool_size(10, 0, 1000), 50);
+/// assert_eq!(songrec_discover::space::pool_size(900, 100, 1000), 1000);
+/// assert_eq!(songrec_discover::space::pool_size(900, 100, usize::MAX), 5000);
 /// ```
-pub fn pool_size(k: usize, offset: usize) -> usize {
-    k.saturating_add(offset)
-        .saturating_mul(5)
-        .clamp(50, MAX_RESULTS)
+pub fn pool_size(k: usize, offset: usize, max: usize) -> usize {
+    k.saturating_add(offset).saturating_mul(5).max(50).min(max)
 }
 
 /// A search in a [`Space`]: the query's vector for each part (in the space's order).
@@ -189,7 +188,7 @@ pub async fn search(
         ));
     }
     let n = space.parts.len();
-    let pool = pool_size(q.k, q.offset);
+    let pool = pool_size(q.k, q.offset, backend.max_results());
     // id -> (metadata, score per part)
     let mut cands: HashMap<SongId, (SongMetadata, Vec<Option<f32>>)> = HashMap::new();
     let mut pool_min = vec![0f32; n];

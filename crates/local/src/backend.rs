@@ -249,6 +249,11 @@ impl StorageBackend for LocalBackend {
         .await
     }
 
+    /// No cap of its own: a search ranks every stored vector anyway.
+    fn max_results(&self) -> usize {
+        usize::MAX
+    }
+
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         let q = query.clone();
         self.blocking(move |inner| inner.with_state(|st| inner.search(st, &q)))

@@ -365,17 +365,22 @@ struct SimilarParams {
     distinct: bool,
 }
 
-fn similar_params(p: &mut Params) -> ApiResult<SimilarParams> {
-    let k = p
-        .number("k", 1, songrec_storage::query::MAX_RESULTS)?
-        .unwrap_or(10);
-    let offset = p
-        .number("offset", 0, songrec_storage::query::MAX_RESULTS - 1)?
-        .unwrap_or(0);
-    if k + offset > songrec_storage::query::MAX_RESULTS {
+/// Most results one response of the API carries, whatever the backend allows.
+pub const MAX_RESPONSE_RESULTS: usize = 10_000;
+
+/// How far a similarity request may reach: the backend's limit ([`StorageBackend::max_results`],
+/// the Data API's 1000 on the cloud), at most [`MAX_RESPONSE_RESULTS`].
+fn search_limit(st: &AppState) -> usize {
+    st.backend.max_results().min(MAX_RESPONSE_RESULTS)
+}
+
+/// `max`: the search limit ([`search_limit`]).
+fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
+    let k = p.number("k", 1, max)?.unwrap_or(10);
+    let offset = p.number("offset", 0, max - 1)?.unwrap_or(0);
+    if k.checked_add(offset).is_none_or(|r| r > max) {
         return Err(ApiError::bad_request(format!(
-            "k + offset must be at most {}",
-            songrec_storage::query::MAX_RESULTS
+            "k + offset must be at most {max}"
         )));
     }
     let metric: Metric = p.one("metric")?.as_deref().unwrap_or("cosine").parse()?;
@@ -583,7 +588,7 @@ pub async fn similar_to_song(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p)?;
+    let sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
     let b = st.backend.as_ref();
     let song = find_song(b, &id).await?;
@@ -667,7 +672,7 @@ pub async fn similar_to_upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p)?;
+    let sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
     let limit = st.max_upload_bytes;
     if let Some(n) = headers

@@ -77,6 +77,12 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// Exact similarity search (see [`SearchQuery`]).
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>>;
 
+    /// The most results one [`search`](Self::search) can reach (`offset + k`): the store's own
+    /// cap (the Data API's 1000, [`crate::query::MAX_RESULTS`]), or `usize::MAX` when it has
+    /// none (the local files). A layer reports its inner backend's; a fallback the smaller of
+    /// its two. Searches beyond it are refused with `InvalidInput`.
+    fn max_results(&self) -> usize;
+
     /// The models with stored vectors, and how many songs each covers.
     async fn models(&self) -> StorageResult<Vec<ModelStats>>;
 
@@ -192,6 +198,9 @@ macro_rules! forward_pointer {
             }
             async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
                 (**self).search(query).await
+            }
+            fn max_results(&self) -> usize {
+                (**self).max_results()
             }
             async fn models(&self) -> StorageResult<Vec<ModelStats>> {
                 (**self).models().await

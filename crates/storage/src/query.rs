@@ -11,8 +11,9 @@ use crate::id::SongId;
 use crate::metadata::SongMetadata;
 use crate::model::ModelInfo;
 
-/// Most results one similarity query may reach (`offset + k`), the same for every backend
-/// (it is the Data API's vector-search cap).
+/// Most results one similarity query may reach (`offset + k`) on a backend over a remote vector
+/// store: the Data API's vector-search cap. Each backend says its own limit through
+/// [`crate::StorageBackend::max_results`] (the local files have none).
 pub const MAX_RESULTS: usize = 1000;
 
 /// Largest page of a [`ListQuery`].
@@ -117,16 +118,22 @@ impl SearchQuery {
 
     /// Checks the query against the limits every backend shares.
     pub fn validate(&self) -> StorageResult<()> {
+        self.validate_for(usize::MAX)
+    }
+
+    /// [`SearchQuery::validate`] for a backend whose searches reach at most `max_results`
+    /// (`offset + k`; see [`crate::StorageBackend::max_results`]).
+    pub fn validate_for(&self, max_results: usize) -> StorageResult<()> {
         if self.k == 0 {
             return Err(StorageError::InvalidInput("k must be at least 1".into()));
         }
         if self
             .offset
             .checked_add(self.k)
-            .is_none_or(|n| n > MAX_RESULTS)
+            .is_none_or(|n| n > max_results)
         {
             return Err(StorageError::InvalidInput(format!(
-                "offset + k exceeds the limit of {MAX_RESULTS} results per similarity query (offset {}, k {})",
+                "offset + k exceeds the limit of {max_results} results per similarity query on this backend (offset {}, k {})",
                 self.offset, self.k
             )));
         }
@@ -316,6 +323,9 @@ mod tests {
         }
         let mut q = SearchQuery::new(model, vec![1.0, 0.0], 1);
         q.offset = MAX_RESULTS - 1;
-        assert!(q.validate().is_ok());
+        assert!(q.validate_for(MAX_RESULTS).is_ok());
+        q.k = 2;
+        assert!(q.validate_for(MAX_RESULTS).is_err());
+        assert!(q.validate().is_ok(), "no limit of its own");
     }
 }

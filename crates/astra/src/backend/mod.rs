@@ -186,6 +186,11 @@ impl StorageBackend for AstraBackend {
         self.read_embedding(id, model).await
     }
 
+    /// The Data API's vector-search cap.
+    fn max_results(&self) -> usize {
+        songrec_storage::query::MAX_RESULTS
+    }
+
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         self.find_similar(query).await
     }

@@ -178,7 +178,7 @@ impl AstraBackend {
 
     /// Implements `StorageBackend::search`.
     pub(super) async fn find_similar(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
-        query.validate()?;
+        query.validate_for(songrec_storage::query::MAX_RESULTS)?;
         let Some(r) = self.lookup(&query.model).await? else {
             return Ok(Vec::new());
         };

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use songrec_storage::query::{MAX_EXCLUDE, MAX_RESULTS};
+use songrec_storage::query::MAX_EXCLUDE;
 use songrec_storage::{
     Filter, Match, Metric, SearchQuery, SongId, SongMetadata, StorageBackend, math,
 };
@@ -215,8 +215,11 @@ fn combined(
     space::combine(&blocks, &dims, &space.weights())
 }
 
-fn search_k(n: usize, excluded: usize) -> usize {
-    (4 * n + excluded + 20).min(MAX_RESULTS)
+fn search_k(n: usize, excluded: usize, max: usize) -> usize {
+    n.saturating_mul(4)
+        .saturating_add(excluded)
+        .saturating_add(20)
+        .min(max)
 }
 
 /// A playlist of `n` songs around the seeds.
@@ -248,7 +251,7 @@ pub async fn from_seeds(
         }
     }
     let seed_ids: Vec<SongId> = seeds.iter().map(|m| m.id.clone()).collect();
-    let k = search_k(req.n, req.constraints.exclude.len());
+    let k = search_k(req.n, req.constraints.exclude.len(), backend.max_results());
     // Each seed's neighbours: the search `similar` runs.
     let lists: Vec<Vec<Match>> = futures::stream::iter(seed_vecs.iter().cloned())
         .map(|vectors| {
@@ -370,7 +373,8 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
     let (mb, b_parts) = song_and_vectors(backend, &req.to, &req.model).await?;
     let interior = req.n - 2;
     let ends = vec![req.from.clone(), req.to.clone()];
-    let k = (req.candidates_per_point.max(1) + req.constraints.exclude.len()).min(MAX_RESULTS);
+    let k = (req.candidates_per_point.max(1) + req.constraints.exclude.len())
+        .min(backend.max_results());
     let ts: Vec<f32> = (1..=interior)
         .map(|i| i as f32 / (interior + 1) as f32)
         .collect();

@@ -667,6 +667,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         Ok(v)
     }
 
+    /// The smaller of the two: a query either side may answer must fit both.
+    fn max_results(&self) -> usize {
+        self.primary.max_results().min(self.secondary.max_results())
+    }
+
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         let (v, fresh) = self
             .read(Op::Search, self.primary.search(query), || {

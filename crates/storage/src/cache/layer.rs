@@ -298,6 +298,10 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         Ok(got)
     }
 
+    fn max_results(&self) -> usize {
+        self.inner.max_results()
+    }
+
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         let r = self.inner.search(query).await?;
         self.learn_metadata(r.iter().map(|m| &m.metadata)).await;

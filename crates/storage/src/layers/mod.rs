@@ -254,6 +254,9 @@ macro_rules! delegate_backend {
                 self.$run($crate::layers::Op::Search, || self.inner.search(query))
                     .await
             }
+            fn max_results(&self) -> usize {
+                self.inner.max_results()
+            }
             async fn models(
                 &self,
             ) -> $crate::error::StorageResult<Vec<$crate::backend::ModelStats>> {

@@ -69,12 +69,22 @@ impl State {
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     state: Mutex<State>,
+    /// Search cap (`None`: none), to stand in for a remote store's.
+    max_results: Option<usize>,
 }
 
 impl MemoryBackend {
     /// An empty backend.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty backend whose searches reach at most `max` results, like the Data API's.
+    pub fn with_max_results(max: usize) -> Self {
+        Self {
+            max_results: Some(max),
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -174,8 +184,12 @@ impl StorageBackend for MemoryBackend {
         }))
     }
 
+    fn max_results(&self) -> usize {
+        self.max_results.unwrap_or(usize::MAX)
+    }
+
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
-        query.validate()?;
+        query.validate_for(self.max_results())?;
         let s = self.lock();
         let Some((model, vectors)) = s.vectors.get(&query.model.key()) else {
             return Ok(Vec::new());
