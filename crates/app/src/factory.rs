@@ -11,7 +11,7 @@ use songrec_local::LocalBackend;
 use songrec_storage::StorageBackend;
 use songrec_storage::cache::{Cache, CacheStore, Fallback, SnapshotRefresh};
 use songrec_storage::config::{BackendKind, Config};
-use songrec_storage::layers::{CircuitBreaker, CrashPoint, LayerExt};
+use songrec_storage::layers::{CircuitBreaker, LayerExt};
 
 use crate::AppResult;
 
@@ -164,15 +164,8 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened>
                 });
             };
             let breaker = breaker.persist_to(parts.dir.join("circuit.json"));
-            match crash_point(cfg.backend)? {
-                Some(p) => Ok(cached(
-                    astra.layer(breaker).layer(p),
-                    parts,
-                    reads,
-                    keep_audio,
-                )),
-                None => Ok(cached(astra.layer(breaker), parts, reads, keep_audio)),
-            }
+            let remote = with_test_hooks(cfg.backend, astra.layer(breaker))?;
+            Ok(cached(remote, parts, reads, keep_audio))
         }
     }
 }
@@ -302,33 +295,38 @@ fn hex_prefix(bytes: &[u8]) -> String {
 
 // ---- test fault hook ------------------------------------------------------------------------
 
-/// Environment variable of the crash-test hook (see [`with_test_hooks`]).
+/// Environment variable of the crash-test hook (see [`with_test_hooks`]); read only in builds
+/// with the `test-hooks` feature (the crash tests), never by a released `songrec`.
 pub const TEST_CRASH_ENV: &str = "SONGREC_TEST_CRASH_AT";
 
-/// **Test fault hook, for crash tests only.** When `SONGREC_TEST_CRASH_AT` is set to
-/// `[BACKEND:]OP:N[:before|after]` (e.g. `local:put_songs:2:after`), the backend of that kind
-/// is wrapped, outermost, in a [`CrashPoint`] layer that `kill -9`s the process at the N-th call
-/// of OP (`Crash(...)` then shows in the stack). Unset, nothing is added.
+/// **Test fault hook, for crash tests only** (feature `test-hooks`). When
+/// `SONGREC_TEST_CRASH_AT` is set to `[BACKEND:]OP:N[:before|after]` (e.g.
+/// `local:put_songs:2:after`), the backend of that kind is wrapped, outermost, in a
+/// `CrashPoint` layer that `kill -9`s the process at the N-th call of OP (`Crash(...)` then
+/// shows in the stack). Unset, or built without the feature, nothing is added.
+#[cfg(feature = "test-hooks")]
 fn with_test_hooks<B: StorageBackend + 'static>(
     kind: BackendKind,
     backend: B,
 ) -> AppResult<Backend> {
-    Ok(match crash_point(kind)? {
-        Some(point) => Arc::new(backend.layer(point)),
-        None => Arc::new(backend),
-    })
-}
-
-/// The armed crash point for a backend of `kind`, if `SONGREC_TEST_CRASH_AT` names one.
-fn crash_point(kind: BackendKind) -> AppResult<Option<CrashPoint>> {
+    use songrec_storage::layers::CrashPoint;
     if let Ok(spec) = std::env::var(TEST_CRASH_ENV) {
         let point = CrashPoint::parse(&spec)?;
         if point.backend().is_none_or(|b| b == kind.to_string()) {
             tracing::warn!("test crash hook armed: {point}");
-            return Ok(Some(point));
+            return Ok(Arc::new(backend.layer(point)));
         }
     }
-    Ok(None)
+    Ok(Arc::new(backend))
+}
+
+/// Without the `test-hooks` feature: the backend as it is.
+#[cfg(not(feature = "test-hooks"))]
+fn with_test_hooks<B: StorageBackend + 'static>(
+    _kind: BackendKind,
+    backend: B,
+) -> AppResult<Backend> {
+    Ok(Arc::new(backend))
 }
 
 #[cfg(test)]

@@ -33,6 +33,20 @@ pub struct SyncSides {
     pub lease: Arc<Lease>,
 }
 
+/// **Test fault hook** (feature `test-hooks`, on only when tests build the binary): with
+/// `SONGREC_SYNC_TEST_ABORT_AFTER=N` a run aborts right after its N-th write, to test that the
+/// next run finishes it. Without the feature this does nothing and the variable is ignored.
+pub fn apply_test_hooks(opts: &mut SyncOptions) {
+    #[cfg(feature = "test-hooks")]
+    {
+        opts.abort_after_writes = std::env::var(songrec_storage::sync::engine::ABORT_AFTER_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = opts;
+}
+
 /// Names the remote library in the record: Data API endpoint, keyspace and collection prefix,
 /// plus the S3 endpoint, bucket and prefix. Pointing the same local library at another remote
 /// starts a fresh record (a first sync) for it.

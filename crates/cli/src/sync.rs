@@ -9,9 +9,7 @@ use indicatif::ProgressBar;
 use songrec_app::factory::Backend;
 use songrec_app::sync::RunError;
 use songrec_storage::config::Config;
-use songrec_storage::sync::engine::{
-    ABORT_AFTER_ENV, SyncError, SyncOptions, SyncProgress, SyncReport,
-};
+use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport};
 use songrec_storage::sync::lease::LeaseError;
 use songrec_storage::sync::plan::{Action, Rails};
 
@@ -151,10 +149,7 @@ pub async fn sync(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     };
     opts.dry_run = args.dry_run;
     opts.concurrency = args.concurrency.max(1);
-    // Test fault hook (documented in the README): abort after N writes.
-    opts.abort_after_writes = std::env::var(ABORT_AFTER_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse().ok());
+    songrec_app::sync::apply_test_hooks(&mut opts);
     let bar = crate::cli::progress_bar(
         !args.json && !args.dry_run,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",

@@ -29,8 +29,11 @@
 //! `false` to `true` would misreport deletes of unknown songs), and [`ChaosLayer`] therefore
 //! only injects "lost ack" faults into writes whose repeat gives an identical answer.
 
+// Fault injection: test tooling, compiled only for tests and with the `test-hooks` feature.
+#[cfg(any(test, feature = "test-hooks"))]
 mod chaos;
 mod circuit;
+#[cfg(any(test, feature = "test-hooks"))]
 mod crash;
 mod metrics;
 mod retry;
@@ -38,8 +41,10 @@ mod retry;
 pub mod testing;
 mod timeout;
 
+#[cfg(any(test, feature = "test-hooks"))]
 pub use chaos::{Chaos, ChaosLayer};
 pub use circuit::{CircuitBreaker, CircuitBreakerLayer};
+#[cfg(any(test, feature = "test-hooks"))]
 pub use crash::{CrashAction, CrashLayer, CrashPoint, kill_self};
 pub use metrics::{Metrics, MetricsLayer, MetricsRecorder, OpMetrics};
 pub use retry::{Retry, RetryLayer};

@@ -28,7 +28,9 @@ use crate::sync::plan::{
 };
 use crate::sync::record::{RecordChange, RecordStore};
 
-/// Environment variable of the test fault hook (see [`SyncOptions::abort_after_writes`]).
+/// Environment variable of the test fault hook (see [`SyncOptions::abort_after_writes`]);
+/// exists only with the `test-hooks` feature.
+#[cfg(any(test, feature = "test-hooks"))]
 pub const ABORT_AFTER_ENV: &str = "SONGREC_SYNC_TEST_ABORT_AFTER";
 
 /// Options of one run.
@@ -48,7 +50,9 @@ pub struct SyncOptions {
     pub scratch_dir: PathBuf,
     /// **Test fault hook**: `std::process::abort()` right after this many writes (backend
     /// writes and record commits), to test that a killed run is finished by the next one.
-    /// The CLI sets it from the `SONGREC_SYNC_TEST_ABORT_AFTER` environment variable.
+    /// The CLI sets it from the `SONGREC_SYNC_TEST_ABORT_AFTER` environment variable. Only
+    /// with the `test-hooks` feature.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub abort_after_writes: Option<u64>,
 }
 
@@ -62,6 +66,7 @@ impl SyncOptions {
             batch_size: 64,
             concurrency: 8,
             scratch_dir: scratch_dir.into(),
+            #[cfg(any(test, feature = "test-hooks"))]
             abort_after_writes: None,
         }
     }
@@ -256,9 +261,14 @@ impl Exec<'_> {
 
     /// Counts a completed write; the test fault hook aborts here.
     fn wrote(&self) {
-        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.opts.abort_after_writes.is_some_and(|limit| n >= limit) {
-            eprintln!("test fault hook: aborting after {n} writes ({ABORT_AFTER_ENV})");
+        let _n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        #[cfg(any(test, feature = "test-hooks"))]
+        if self
+            .opts
+            .abort_after_writes
+            .is_some_and(|limit| _n >= limit)
+        {
+            eprintln!("test fault hook: aborting after {_n} writes ({ABORT_AFTER_ENV})");
             std::process::abort();
         }
     }
