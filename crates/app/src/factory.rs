@@ -1,17 +1,19 @@
 //! Builds the backend the configuration asks for. This is the one place where layers are
 //! stacked over a concrete backend; read it top to bottom as the stack, outermost first.
+//! It is also the one place that opens concrete backends for other purposes (reindex, scratch
+//! libraries, Astra set-up) and that knows the layout of the cache folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use songrec_astra::AstraBackend;
+use songrec_astra::{AstraBackend, DoctorReport, InitReport};
 use songrec_local::LocalBackend;
-use songrec_storage::StorageBackend;
-use songrec_storage::cache::{Cache, CacheStore, Fallback, SnapshotRefresh};
+use songrec_storage::cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
 use songrec_storage::config::{BackendKind, Config};
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
+use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
 
 use crate::AppResult;
 
@@ -195,7 +197,7 @@ fn cached<B: StorageBackend + 'static>(
             .layer(
                 Fallback::new(parts.offline)
                     .reads(reads == Reads::MayUseOfflineCopy)
-                    .state_file(parts.dir.join("offline.json")),
+                    .state_file(parts.dir.join(OFFLINE_STATE)),
             ),
     );
     Opened {
@@ -221,14 +223,14 @@ fn cache_parts(cfg: &Config) -> Option<CacheParts> {
     }
     let namespace = remote_namespace(cfg);
     let dir = remote_dir(cfg, &namespace);
-    let store = match CacheStore::open(&cfg.cache.path, cfg.cache.max_bytes) {
+    let store = match cache_store(cfg) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::warn!("cache disabled for this run: {e}");
             return None;
         }
     };
-    let offline = match LocalBackend::open(dir.join("offline")) {
+    let offline = match LocalBackend::open(dir.join(OFFLINE_DIR)) {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(
@@ -247,7 +249,7 @@ fn cache_parts(cfg: &Config) -> Option<CacheParts> {
 
 /// Where a remote library's offline copy and circuit state live.
 pub fn remote_dir(cfg: &Config, namespace: &str) -> PathBuf {
-    cfg.cache.path.join("remotes").join(namespace)
+    remotes_dir(cfg).join(namespace)
 }
 
 /// A stable, file-name-safe name for the configured remote library: readable host, keyspace
@@ -291,6 +293,134 @@ pub fn remote_namespace(cfg: &Config) -> String {
 
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- other backends the commands open -------------------------------------------------------
+
+/// The configured local library, opened bare (no layers, no test hooks): `songrec reindex`
+/// rebuilds its vector index from the .npy files.
+pub fn open_local_for_reindex(cfg: &Config) -> AppResult<LocalBackend> {
+    Ok(LocalBackend::open(&cfg.local.path)?)
+}
+
+/// A bare local library in `dir` (created when missing) that is not the user's library: the
+/// scratch libraries of `songrec eval` and `songrec bench`.
+pub fn scratch_local(dir: impl AsRef<Path>) -> AppResult<LocalBackend> {
+    Ok(LocalBackend::open(dir)?)
+}
+
+/// Creates the Astra DB collections of the configuration for `models` (idempotent; the report
+/// names collections with other settings): `songrec init-astra`.
+pub async fn init_astra(cfg: &Config, models: &[ModelInfo]) -> AppResult<InitReport> {
+    Ok(AstraBackend::init(cfg, models).await?)
+}
+
+/// Checks the Astra/S3 configuration (credentials, keyspace, collections, bucket), each check
+/// with what to fix: `songrec doctor`.
+pub async fn astra_doctor(cfg: &Config) -> DoctorReport {
+    songrec_astra::doctor(cfg).await
+}
+
+// ---- the cache folder -----------------------------------------------------------------------
+//
+// <cache dir>/                    `SONGREC_CACHE_DIR`, `[cache] path`
+//   (cache store)                 audio and vectors of remote libraries ([`cache_store`])
+//   remotes/<namespace>/          one per remote library ([`remote_dir`])
+//     offline/                    its offline copy, a local library
+//     offline.json                when the offline copy was synced
+//     circuit.json                the circuit breaker's state
+//   ingest-state/<backend>.json   files `ingest` already read ([`ingest_state_file`])
+//   reembed/<backend>-<model>.json, reembed/audio/   `reembed` ([`reembed_state_file`])
+//   migrate/ledger.sqlite, migrate/scratch-*/        `migrate` ([`migrate_ledger_path`])
+
+/// The offline copy's folder in a remote's folder.
+const OFFLINE_DIR: &str = "offline";
+/// The offline copy's state file in a remote's folder.
+const OFFLINE_STATE: &str = "offline.json";
+
+/// Opens (creating it when missing) the disk cache store in the cache folder.
+pub fn cache_store(cfg: &Config) -> StorageResult<CacheStore> {
+    CacheStore::open(&cfg.cache.path, cfg.cache.max_bytes)
+}
+
+/// The folder holding one folder per remote library (offline copy and circuit state).
+pub fn remotes_dir(cfg: &Config) -> PathBuf {
+    cfg.cache.path.join("remotes")
+}
+
+/// One remote library's offline copy found in the cache folder.
+pub struct OfflineCopy {
+    /// The remote's folder name ([`remote_namespace`]).
+    pub remote: String,
+    /// Songs in the copy, `None` when it cannot be read.
+    pub songs: Option<u64>,
+    /// When it was last synced and last fully refreshed.
+    pub status: FallbackStatus,
+}
+
+/// The offline copies in the cache folder, by remote name (none when there is no folder).
+pub async fn offline_copies(cfg: &Config) -> Vec<OfflineCopy> {
+    let dir = remotes_dir(cfg);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if !p.is_dir() {
+            continue;
+        }
+        let status = FallbackStatus::from_state_file(p.join(OFFLINE_STATE));
+        let songs = match LocalBackend::open(p.join(OFFLINE_DIR)) {
+            Ok(l) => l.count(&Filter::default()).await.ok(),
+            Err(_) => None,
+        };
+        out.push(OfflineCopy {
+            remote: e.file_name().to_string_lossy().into_owned(),
+            songs,
+            status,
+        });
+    }
+    out.sort_by(|a, b| a.remote.cmp(&b.remote));
+    out
+}
+
+/// `s` with every character but ASCII letters and digits replaced by `_`.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Where `songrec ingest` remembers the files it already read into `backend` (its `Display`).
+pub fn ingest_state_file(cfg: &Config, backend: &str) -> PathBuf {
+    cfg.cache
+        .path
+        .join("ingest-state")
+        .join(format!("{}.json", file_safe(backend)))
+}
+
+/// Where `songrec reembed` records its progress computing `model` for `backend` (its `Display`).
+pub fn reembed_state_file(cfg: &Config, backend: &str, model: &ModelInfo) -> PathBuf {
+    let key = format!("{}-{}", file_safe(backend), model.file_key());
+    cfg.cache.path.join("reembed").join(format!("{key}.json"))
+}
+
+/// Where `songrec reembed` keeps the audio it fetched while it analyses it.
+pub fn reembed_scratch_dir(cfg: &Config) -> PathBuf {
+    cfg.cache.path.join("reembed").join("audio")
+}
+
+/// The folder of `songrec migrate`: its ledger and its scratch folders.
+pub fn migrate_dir(cfg: &Config) -> PathBuf {
+    cfg.cache.path.join("migrate")
+}
+
+/// Where the migration ledger lives: `<cache dir>/migrate/ledger.sqlite` (`SONGREC_CACHE_DIR`,
+/// `[cache] path`). Not in a library folder, so migrating never writes into the source; it
+/// holds history only, so losing it (a cleared cache) loses nothing.
+pub fn migrate_ledger_path(cfg: &Config) -> PathBuf {
+    migrate_dir(cfg).join("ledger.sqlite")
 }
 
 // ---- test fault hook ------------------------------------------------------------------------

@@ -281,8 +281,8 @@ fn run(a: &Args) -> Result<(), String> {
     client
         .block_on(songrec_astra::AstraBackend::init(&cfg, &[model]))
         .map_err(|e| e.to_string())?;
-    let ledger =
-        Ledger::open(&cfg.cache.path.join("migrate/ledger.sqlite")).map_err(|e| e.to_string())?;
+    let ledger = Ledger::open(&songrec_app::factory::migrate_ledger_path(&cfg))
+        .map_err(|e| e.to_string())?;
     let scratch = dir.path().join("scratch");
 
     cfg.local.path = lib1;

@@ -259,7 +259,27 @@ pub fn stats(
     );
     println!("deleted     {} tombstones", s.tombstones);
     if let Some(c) = cache {
-        println!("{}", crate::cache::stats_lines(c));
+        println!("{}", stats_lines(c));
     }
     Ok(())
+}
+
+/// The cache line(s) of `songrec stats`.
+fn stats_lines(s: &CacheStats) -> String {
+    let ratio = |c: &songrec_storage::cache::CacheCounters| {
+        c.hit_ratio()
+            .map_or_else(|| "-".into(), |r| format!("{:.0} %", r * 100.0))
+    };
+    format!(
+        "cache       {} entries, {:.1} of {:.1} MB; this run {} hits / {} misses ({}); all runs {} / {} ({})",
+        s.entries,
+        s.bytes as f64 / 1e6,
+        s.max_bytes as f64 / 1e6,
+        s.session.hits,
+        s.session.misses,
+        ratio(&s.session),
+        s.total.hits,
+        s.total.misses,
+        ratio(&s.total),
+    )
 }

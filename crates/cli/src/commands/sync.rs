@@ -1,12 +1,11 @@
-//! `songrec sync` and `songrec edit`: argument parsing and printing; the work is in
-//! `songrec_app::sync` / `songrec_storage::sync` and `songrec_app::edit`.
+//! `songrec sync`: argument parsing and printing; the work is in `songrec_app::sync` /
+//! `songrec_storage::sync`.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use songrec_app::factory::Backend;
 use songrec_app::sync::RunError;
 use songrec_storage::config::Config;
 use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport};
@@ -14,6 +13,7 @@ use songrec_storage::sync::lease::LeaseError;
 use songrec_storage::sync::plan::{Action, Rails};
 
 use crate::exit;
+use crate::progress::progress_bar;
 
 #[derive(Args, Debug)]
 pub struct SyncArgs {
@@ -34,41 +34,6 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
     /// Machine-readable report.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct EditArgs {
-    /// The song: title, "artist - title", id prefix or path of an ingested file.
-    pub song: String,
-    /// New title.
-    #[arg(long)]
-    pub title: Option<String>,
-    /// New artist ("" removes it).
-    #[arg(long)]
-    pub artist: Option<String>,
-    /// New album ("" removes it).
-    #[arg(long)]
-    pub album: Option<String>,
-    /// New genre ("" removes it).
-    #[arg(long)]
-    pub genre: Option<String>,
-    /// Add a tag (repeatable).
-    #[arg(long = "tag")]
-    pub tags: Vec<String>,
-    /// Remove a tag (repeatable).
-    #[arg(long = "untag")]
-    pub untags: Vec<String>,
-    /// Set a field: KEY=VALUE (repeatable): title, artist, album, genre, key, bpm or any
-    /// free-form field, e.g. --set label=Warp --set year=1997.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Remove a field (repeatable): artist, album, genre, key, bpm or a free-form field,
-    /// e.g. --unset conflicts after looking at a keep-both conflict.
-    #[arg(long = "unset", value_name = "KEY")]
-    pub unset: Vec<String>,
-    /// Print the edited metadata as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -128,7 +93,7 @@ fn describe(a: &Action) -> String {
 }
 
 /// `songrec sync`.
-pub async fn sync(args: &SyncArgs, cfg: &Config) -> Result<u8> {
+pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     let policy = match &args.conflict {
         Some(p) => p.parse().context("--conflict")?,
         None => cfg.sync.conflict,
@@ -150,7 +115,7 @@ pub async fn sync(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     opts.dry_run = args.dry_run;
     opts.concurrency = args.concurrency.max(1);
     songrec_app::sync::apply_test_hooks(&mut opts);
-    let bar = crate::cli::progress_bar(
+    let bar = progress_bar(
         !args.json && !args.dry_run,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",
     );
@@ -237,48 +202,4 @@ pub async fn sync(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         run.requests
     );
     Ok(code)
-}
-
-/// `songrec edit`.
-pub async fn edit(args: &EditArgs, backend: Backend) -> Result<u8> {
-    let mut m = songrec_app::resolve::resolve(backend.as_ref(), &args.song).await?;
-    let mut set = Vec::new();
-    for kv in &args.set {
-        let (k, v) = kv
-            .split_once('=')
-            .with_context(|| format!("--set {kv:?}: expected KEY=VALUE"))?;
-        set.push((k.to_owned(), v.to_owned()));
-    }
-    let e = songrec_app::edit::Edit {
-        title: args.title.clone(),
-        artist: args.artist.clone(),
-        album: args.album.clone(),
-        genre: args.genre.clone(),
-        add_tags: args.tags.clone(),
-        remove_tags: args.untags.clone(),
-        set,
-        unset: args.unset.clone(),
-    };
-    let old = m.version;
-    let changed = songrec_app::edit::apply(&mut m, &e)?;
-    if changed {
-        backend
-            .put_metadata(&m)
-            .await
-            .with_context(|| format!("storing the metadata of {}", m.display_name()))?;
-        backend.flush().await?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&m)?);
-    } else if changed {
-        println!(
-            "edited {}  {}: version {old} → {}",
-            m.id.short(),
-            m.display_name(),
-            m.version
-        );
-    } else {
-        println!("{}  {}: nothing to change", m.id.short(), m.display_name());
-    }
-    Ok(exit::OK)
 }

@@ -4,14 +4,55 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use songrec_local::LocalBackend;
+use clap::{Args, Subcommand};
+use songrec_app::factory;
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
     math,
 };
 
-use crate::cli::{BenchArgs, BenchWhat};
 use crate::exit;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchWhat {
+    /// Exact top-k search over synthetic vectors (in-process and whole `songrec similar` runs).
+    Search {
+        /// Library sizes.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000])]
+        songs: Vec<usize>,
+        /// Vector dimension.
+        #[arg(long, default_value_t = 512)]
+        dim: usize,
+        /// Results per query.
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        /// Queries per size.
+        #[arg(long, default_value_t = 50)]
+        queries: usize,
+        /// Keep the generated libraries here (reused when present) instead of a temp folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Decode + analysis speed on generated songs (one thread, then `ingest` on every core).
+    Ingest {
+        /// Embedders to run: dsp, musicnn or both (musicnn on ONNX Runtime when
+        /// SONGREC_ORT_LIBRARY is set, else tract).
+        #[arg(long, default_value = "dsp")]
+        embedder: String,
+        /// Number of songs.
+        #[arg(long, default_value_t = 8)]
+        songs: usize,
+        /// Length of each song in seconds.
+        #[arg(long, default_value_t = 180.0)]
+        seconds: f32,
+    },
+}
 
 struct Lcg(u64);
 impl Lcg {
@@ -54,7 +95,7 @@ async fn build_library(dir: &Path, n: usize, dim: usize, model: &ModelInfo) -> R
         return Ok(());
     }
     let t = Instant::now();
-    let backend = LocalBackend::open(dir)?;
+    let backend = factory::scratch_local(dir)?;
     let mut rng = Lcg(n as u64 ^ dim as u64);
     let genres = [
         "rock", "jazz", "techno", "ambient", "pop", "folk", "metal", "soul", "house", "blues",
@@ -113,7 +154,7 @@ async fn bench_search(
         let floor_measured = bytes / bw * 1e3;
 
         // In-process: a fresh backend, one cold query, then timed warm queries.
-        let backend = LocalBackend::open(&lib)?;
+        let backend = factory::scratch_local(&lib)?;
         let mut rng = Lcg(7);
         let t = Instant::now();
         backend
@@ -245,7 +286,7 @@ async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> 
         r.wall_secs / r.songs.max(1) as f64
     );
     // The whole pipeline (hash, analyse on every core, store) into a fresh local library.
-    let backend = LocalBackend::open(dir.path().join("lib"))?;
+    let backend = factory::scratch_local(dir.path().join("lib"))?;
     let opts = songrec_app::ingest::IngestOptions {
         jobs: 0,
         embedders,
@@ -270,6 +311,7 @@ async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> 
     Ok(exit::OK)
 }
 
+/// `songrec bench`.
 pub async fn run(args: &BenchArgs) -> Result<u8> {
     match &args.what {
         BenchWhat::Search {

@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use songrec_app::factory::{self, Reads};
-use songrec_storage::cache::{CacheStats, CacheStore, FallbackStatus};
+use songrec_storage::cache::CacheStore;
 use songrec_storage::config::Config;
-use songrec_storage::{Filter, StorageBackend};
 
 use crate::exit;
+use crate::progress::progress_bar;
 
 #[derive(Args, Debug)]
 pub struct CacheArgs {
@@ -52,57 +52,24 @@ struct OfflineCopy {
 }
 
 async fn offline_copies(cfg: &Config) -> Vec<OfflineCopy> {
-    let dir = cfg.cache.path.join("remotes");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        let p = e.path();
-        if !p.is_dir() {
-            continue;
-        }
-        let status = FallbackStatus::from_state_file(p.join("offline.json"));
-        let songs = match songrec_local::LocalBackend::open(p.join("offline")) {
-            Ok(l) => l.count(&Filter::default()).await.ok(),
-            Err(_) => None,
-        };
-        out.push(OfflineCopy {
-            remote: e.file_name().to_string_lossy().into_owned(),
-            songs,
-            synced_at: status.synced_at().map(|t| t.to_rfc3339()),
-            full_refresh_at: status.full_refresh_at().map(|t| t.to_rfc3339()),
-        });
-    }
-    out.sort_by(|a, b| a.remote.cmp(&b.remote));
-    out
+    factory::offline_copies(cfg)
+        .await
+        .into_iter()
+        .map(|c| OfflineCopy {
+            remote: c.remote,
+            songs: c.songs,
+            synced_at: c.status.synced_at().map(|t| t.to_rfc3339()),
+            full_refresh_at: c.status.full_refresh_at().map(|t| t.to_rfc3339()),
+        })
+        .collect()
 }
 
 fn open_store(cfg: &Config) -> Result<CacheStore> {
-    CacheStore::open(&cfg.cache.path, cfg.cache.max_bytes)
+    factory::cache_store(cfg)
         .with_context(|| format!("opening the cache in {}", cfg.cache.path.display()))
 }
 
-/// The cache line(s) of `songrec stats`.
-pub fn stats_lines(s: &CacheStats) -> String {
-    let ratio = |c: &songrec_storage::cache::CacheCounters| {
-        c.hit_ratio()
-            .map_or_else(|| "-".into(), |r| format!("{:.0} %", r * 100.0))
-    };
-    format!(
-        "cache       {} entries, {:.1} of {:.1} MB; this run {} hits / {} misses ({}); all runs {} / {} ({})",
-        s.entries,
-        s.bytes as f64 / 1e6,
-        s.max_bytes as f64 / 1e6,
-        s.session.hits,
-        s.session.misses,
-        ratio(&s.session),
-        s.total.hits,
-        s.total.misses,
-        ratio(&s.total),
-    )
-}
-
+/// `songrec cache`.
 pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
     match &args.what {
         CacheWhat::Stats { json, check } => {
@@ -150,7 +117,7 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
                 freed as f64 / 1e6
             );
             if !keep_offline {
-                let remotes = cfg.cache.path.join("remotes");
+                let remotes = factory::remotes_dir(cfg);
                 remove_tree(&remotes)?;
                 println!("removed the offline copies of remote libraries");
             }
@@ -170,7 +137,7 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
                     cfg.backend
                 );
             };
-            let bar = crate::cli::progress_bar(
+            let bar = progress_bar(
                 true,
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
             );

@@ -11,7 +11,7 @@ use songrec_discover::kmeans::KMeansOptions;
 use songrec_discover::map::{self, ColorBy, MapOptions};
 use songrec_discover::{SongSet, clusters, load_songs, outliers};
 
-use crate::cli::FilterArgs;
+use crate::args::FilterArgs;
 use crate::exit;
 use crate::vectors::VectorArgs;
 use songrec_storage::config::Config;

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use songrec_app::factory::Backend;
 use songrec_discover::dupes::{self, DupesOptions, DupesReport, Kind};
 
-use crate::cli::FilterArgs;
+use crate::args::FilterArgs;
 use crate::exit;
 
 #[derive(Args, Debug)]

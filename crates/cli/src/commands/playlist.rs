@@ -10,7 +10,7 @@ use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
 use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
 use songrec_storage::config::Config;
 
-use crate::cli::FilterArgs;
+use crate::args::FilterArgs;
 use crate::exit;
 use crate::vectors::VectorArgs;
 

@@ -1,85 +1,15 @@
-//! `songrec reembed` and `songrec eval`: glue between arguments and `songrec_app::{reembed, eval}`.
+//! `songrec eval`: similarity quality on a labelled folder; the work is in `songrec_app::eval`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_app::factory::Backend;
+use songrec_app::factory;
 use songrec_storage::config::Config;
 
-use crate::cli::{Bar, MigrateBar, progress_bar};
 use crate::exit;
-
-#[derive(Args, Debug)]
-pub struct ReembedArgs {
-    /// The embedder whose vectors to compute: musicnn or dsp.
-    #[arg(long, default_value = "musicnn")]
-    pub embedder: String,
-    /// Recompute songs that already have a vector of this model.
-    #[arg(long)]
-    pub force: bool,
-    /// Songs analysed at once (default: one per core).
-    #[arg(short, long)]
-    pub jobs: Option<usize>,
-    /// Machine-readable summary.
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn file_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
-pub async fn reembed(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let embedder = songrec_app::embedders::by_name_with(&args.embedder, &cfg.embedder)?;
-    let model = songrec_app::embedders::model_of(embedder.as_ref());
-    let key = format!("{}-{}", file_safe(&backend.to_string()), model.file_key());
-    let opts = songrec_app::reembed::ReembedOptions {
-        embedder,
-        jobs: args.jobs.unwrap_or(cfg.ingest.jobs),
-        force: args.force,
-        state_file: cfg.cache.path.join("reembed").join(format!("{key}.json")),
-        scratch_dir: cfg.cache.path.join("reembed").join("audio"),
-    };
-    let bar = progress_bar(
-        !args.json,
-        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
-    );
-    let report = songrec_app::reembed::reembed(backend.as_ref(), &opts, &MigrateBar(bar.clone()))
-        .await
-        .with_context(|| {
-            format!(
-                "computing {} vectors in {backend}; run the same command again to continue",
-                model.key()
-            )
-        })?;
-    bar.finish_and_clear();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        for (id, why) in &report.failed {
-            eprintln!("failed: {} {why}", id.short());
-        }
-        println!(
-            "{}: computed {} songs ({:.0} s of audio in {:.1} s), {} already had one, {} failed, of {} in {backend}",
-            report.model,
-            report.computed,
-            report.audio_secs,
-            report.elapsed_secs,
-            report.already,
-            report.failed.len(),
-            report.songs
-        );
-    }
-    Ok(if report.failed.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL
-    })
-}
+use crate::progress::{Bar, progress_bar};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -103,7 +33,8 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-pub async fn eval(args: &EvalArgs, cfg: &Config) -> Result<u8> {
+/// `songrec eval`.
+pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
     let blends = args
         .blend
@@ -130,7 +61,7 @@ pub async fn eval(args: &EvalArgs, cfg: &Config) -> Result<u8> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let backend = songrec_local::LocalBackend::open(work_dir.join("library"))
+    let backend = factory::scratch_local(work_dir.join("library"))
         .with_context(|| format!("opening the scratch library in {}", work_dir.display()))?;
     let opts = songrec_app::eval::EvalOptions {
         folder: args.folder.clone(),

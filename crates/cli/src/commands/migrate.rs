@@ -1,21 +1,91 @@
 //! `songrec migrate`: the glue between the arguments, the factory, the ledger and
 //! `songrec_app::migrate`.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
+use clap::Args;
+use songrec_app::factory;
 use songrec_app::migrate::ledger::{Ledger, RunSummary, SongState};
 use songrec_app::migrate::{LedgerContext, MigrateOptions, VerifyLevel};
 use songrec_storage::config::{BackendKind, Config};
 
-use crate::cli::{MigrateArgs, MigrateBar, parse_migrate_spec, progress_bar};
-use crate::exit;
+use crate::exit::{self, UsageError};
+use crate::progress::{MigrateBar, progress_bar};
 
-/// Where the ledger lives: `<cache dir>/migrate/ledger.sqlite` (`SONGREC_CACHE_DIR`,
-/// `[cache] path`). Not in a library folder, so migrating never writes into the source; it
-/// holds history only, so losing it (a cleared cache) loses nothing.
-pub fn ledger_path(cfg: &Config) -> PathBuf {
-    cfg.cache.path.join("migrate").join("ledger.sqlite")
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// FROM→TO, e.g. local→astra, or 'local->astra' in quotes (unquoted, a shell reads `>` as a
+    /// redirect). Same as --from local --to astra.
+    pub spec: Option<String>,
+    /// Source backend.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Target backend.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print the plan; copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How to compare both sides afterwards: counts (listings and vector counts), sample
+    /// (plus 32 songs in depth: metadata, vectors, audio read back and hash-checked),
+    /// sample:N, or full (every song in depth).
+    #[arg(long, default_value = "sample", value_name = "LEVEL")]
+    pub verify: String,
+    /// Skip the final comparison of both sides.
+    #[arg(long, conflicts_with = "verify")]
+    pub no_verify: bool,
+    /// Songs copied concurrently.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Songs per write batch (and per ledger transaction).
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Show the last runs recorded in the ledger (and the newest run's failures); copy nothing.
+    #[arg(long, conflicts_with_all = ["spec", "from", "to", "dry_run"])]
+    pub status: bool,
+    /// With --status: machine-readable output.
+    #[arg(long, requires = "status")]
+    pub json: bool,
+}
+
+/// Parses `local->astra`, `local→astra`, `local=>astra`, `local:astra` or `local to astra`.
+///
+/// An unquoted `local->astra` reaches us as `local-`: the shell took `>astra` as a redirect
+/// (and created a file named `astra`). That is recognised and explained, as a usage error.
+pub fn parse_migrate_spec(spec: &str) -> Result<(String, String)> {
+    for sep in ["->", "→", "=>", " to ", ":"] {
+        if let Some((a, b)) = spec.split_once(sep) {
+            let (a, b) = (a.trim(), b.trim());
+            if !a.is_empty() && !b.is_empty() {
+                return Ok((a.to_owned(), b.to_owned()));
+            }
+        }
+    }
+    if let Some(from) = spec.strip_suffix('-').or_else(|| spec.strip_suffix('=')) {
+        let from = from.trim();
+        let to = if from == "astra" { "local" } else { "astra" };
+        return Err(UsageError(format!(
+            "`{spec}` is what is left of `{from}->{to}` after the shell read `>{to}` as a redirect: \
+             it ran `songrec migrate {spec}` and may have created an empty file named `{to}` in this \
+             folder{stray} (delete it).\n\
+             Type `songrec migrate --from {from} --to {to}`, or quote the arrow: \
+             `songrec migrate '{from}->{to}'` (`{from}→{to}` needs no quotes).",
+            stray = stray_file_hint(to),
+        ))
+        .into());
+    }
+    Err(UsageError(format!(
+        "cannot read {spec:?} as FROM→TO; type `songrec migrate --from local --to astra` \
+         (or `'local->astra'` in quotes, or local→astra)"
+    ))
+    .into())
+}
+
+/// " (there is one: ./astra, 0 bytes)" when a file left by a redirect is in the working folder.
+fn stray_file_hint(name: &str) -> String {
+    match std::fs::metadata(name) {
+        Ok(m) if m.is_file() => format!(" (there is one: ./{name}, {} bytes)", m.len()),
+        _ => String::new(),
+    }
 }
 
 fn states_text(states: &[(SongState, u64)]) -> String {
@@ -67,7 +137,7 @@ fn print_run(r: &RunSummary) {
 
 /// `songrec migrate --status`: the last runs, and the failures of the newest one.
 fn status(cfg: &Config, json: bool) -> Result<u8> {
-    let path = ledger_path(cfg);
+    let path = factory::migrate_ledger_path(cfg);
     if !path.exists() {
         if json {
             println!("{}", serde_json::json!({"ledger": path, "runs": []}));
@@ -118,7 +188,7 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
         (Some(s), None, None) => parse_migrate_spec(s)?,
         (None, Some(f), Some(t)) => (f.clone(), t.clone()),
         _ => {
-            return Err(crate::UsageError(
+            return Err(UsageError(
                 "say where from and to: `songrec migrate --from local --to astra` (or \
                  `'local->astra'` in quotes, or local→astra)"
                     .into(),
@@ -178,7 +248,7 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     }
 
     // The ledger is a record: if it cannot be opened, say so and go on without it.
-    let ledger = match Ledger::open(&ledger_path(cfg)) {
+    let ledger = match Ledger::open(&factory::migrate_ledger_path(cfg)) {
         Ok(l) => Some(l),
         Err(e) => {
             eprintln!("warning: {e}; migrating without a ledger (it is a record only)");
@@ -190,7 +260,7 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
         source: songrec_app::migrate::identity(cfg, from_kind),
         target: songrec_app::migrate::identity(cfg, to_kind),
     });
-    let scratch_root = cfg.cache.path.join("migrate");
+    let scratch_root = factory::migrate_dir(cfg);
     std::fs::create_dir_all(&scratch_root)
         .with_context(|| format!("creating {}", scratch_root.display()))?;
     let scratch = tempfile::Builder::new()
@@ -297,4 +367,48 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
         println!("see `songrec migrate --status` for the record; run the migration again to retry");
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_migrate_spec;
+
+    #[test]
+    fn migrate_spellings() {
+        for s in [
+            "local->astra",
+            "local→astra",
+            "local => astra",
+            "local to astra",
+            "local:astra",
+        ] {
+            assert_eq!(
+                parse_migrate_spec(s).unwrap(),
+                ("local".to_owned(), "astra".to_owned()),
+                "{s}"
+            );
+        }
+        assert!(parse_migrate_spec("local").is_err());
+        assert!(parse_migrate_spec("->astra").is_err());
+    }
+
+    #[test]
+    fn migrate_spec_cut_by_a_shell_redirect_is_explained() {
+        for (typed, from, to) in [
+            ("local-", "local", "astra"),
+            ("astra-", "astra", "local"),
+            ("local=", "local", "astra"),
+        ] {
+            let e = parse_migrate_spec(typed).unwrap_err();
+            assert!(
+                e.downcast_ref::<crate::exit::UsageError>().is_some(),
+                "{typed}: a usage error"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains("redirect"), "{msg}");
+            assert!(msg.contains(&format!("--from {from} --to {to}")), "{msg}");
+            assert!(msg.contains(&format!("'{from}->{to}'")), "{msg}");
+            assert!(msg.contains(&format!("file named `{to}`")), "{msg}");
+        }
+    }
 }

@@ -1,0 +1,63 @@
+//! `songrec list`: songs, with filters.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use songrec_app::factory::Backend;
+use songrec_storage::query::MAX_PAGE;
+use songrec_storage::{ListQuery, SortKey, StorageBackendExt};
+
+use crate::args::FilterArgs;
+use crate::exit;
+use crate::output;
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Sort by id, title, artist, created, updated, bpm or duration.
+    #[arg(long, default_value = "artist")]
+    pub sort: String,
+    /// Reverse order.
+    #[arg(long)]
+    pub desc: bool,
+    /// At most this many songs.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub limit: usize,
+    /// Skip this many songs.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `songrec list`.
+pub async fn run(args: &ListArgs, backend: Backend) -> Result<u8> {
+    let filter = args.filter.to_filter()?;
+    let sort: SortKey = args.sort.parse()?;
+    let q = ListQuery {
+        filter,
+        sort,
+        descending: args.desc,
+        limit: MAX_PAGE,
+        cursor: None,
+    };
+    let mut items = Vec::new();
+    let mut skipped = 0usize;
+    backend
+        .for_each_page(&q, |page| {
+            for m in page {
+                if skipped < args.offset {
+                    skipped += 1;
+                } else if items.len() < args.limit {
+                    items.push(m);
+                }
+            }
+            items.len() < args.limit
+        })
+        .await
+        .context("listing songs")?;
+    let total = backend.count(&q.filter).await?;
+    output::songs(&items, total, args.json)?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,74 @@
+//! `songrec reembed`: compute one embedder's vectors for every song, resumably; the work is in
+//! `songrec_app::reembed`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use songrec_app::factory::{self, Backend};
+use songrec_storage::config::Config;
+
+use crate::exit;
+use crate::progress::{MigrateBar, progress_bar};
+
+#[derive(Args, Debug)]
+pub struct ReembedArgs {
+    /// The embedder whose vectors to compute: musicnn or dsp.
+    #[arg(long, default_value = "musicnn")]
+    pub embedder: String,
+    /// Recompute songs that already have a vector of this model.
+    #[arg(long)]
+    pub force: bool,
+    /// Songs analysed at once (default: one per core).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Machine-readable summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `songrec reembed`.
+pub async fn run(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let embedder = songrec_app::embedders::by_name_with(&args.embedder, &cfg.embedder)?;
+    let model = songrec_app::embedders::model_of(embedder.as_ref());
+    let opts = songrec_app::reembed::ReembedOptions {
+        embedder,
+        jobs: args.jobs.unwrap_or(cfg.ingest.jobs),
+        force: args.force,
+        state_file: factory::reembed_state_file(cfg, &backend.to_string(), &model),
+        scratch_dir: factory::reembed_scratch_dir(cfg),
+    };
+    let bar = progress_bar(
+        !args.json,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
+    );
+    let report = songrec_app::reembed::reembed(backend.as_ref(), &opts, &MigrateBar(bar.clone()))
+        .await
+        .with_context(|| {
+            format!(
+                "computing {} vectors in {backend}; run the same command again to continue",
+                model.key()
+            )
+        })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for (id, why) in &report.failed {
+            eprintln!("failed: {} {why}", id.short());
+        }
+        println!(
+            "{}: computed {} songs ({:.0} s of audio in {:.1} s), {} already had one, {} failed, of {} in {backend}",
+            report.model,
+            report.computed,
+            report.audio_secs,
+            report.elapsed_secs,
+            report.already,
+            report.failed.len(),
+            report.songs
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}

@@ -1,0 +1,26 @@
+//! Exit codes (also in the README), and the error that exits with the usage code.
+
+/// Everything worked.
+pub const OK: u8 = 0;
+/// The command failed.
+pub const ERROR: u8 = 1;
+/// Usage error (clap's own).
+pub const USAGE: u8 = 2;
+/// The command finished but some files failed (ingest) or songs failed (sync, migrate).
+pub const PARTIAL: u8 = 3;
+/// Sync finished; conflicts were resolved by the policy and need a look.
+pub const CONFLICTS: u8 = 4;
+/// Refused by a safety rail (sync: delete limit, empty listing, lease held elsewhere).
+pub const REFUSED: u8 = 5;
+
+/// A command line that parsed but cannot mean anything (exit code 2, like clap's own errors).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
