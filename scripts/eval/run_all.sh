@@ -20,7 +20,7 @@ fi
 [ -d "$S/sets/styles" ] || "$S/venv/bin/python" "$REPO/scripts/eval/build_sets.py" --root "$S/pkgroot" --out "$S/sets"
 # 3. bliss harness (scratch crate, GPL, never part of the repo)
 if [ ! -x "$S/bliss/target/release/bliss-eval" ]; then
-  mkdir -p "$S/bliss/src"; cp "$REPO/scripts/eval/bliss_harness/Cargo.toml.txt" "$S/bliss/Cargo.toml"; cp "$REPO/scripts/eval/bliss_harness/main.rs.txt" "$S/bliss/src/main.rs"
+  mkdir -p "$S/bliss/src"; cp "$REPO/scripts/eval/bliss_harness/Cargo.toml" "$S/bliss/Cargo.toml"; cp "$REPO/scripts/eval/bliss_harness/src/main.rs" "$S/bliss/src/main.rs"
   (cd "$S/bliss" && cargo build --release)
 fi
 cargo build --release -p songrec-audio --examples --manifest-path "$REPO/Cargo.toml"
