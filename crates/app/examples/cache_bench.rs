@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_astra::AstraBackend;
-use songrec_storage::cache::{Cache, CacheLayer, CacheStore};
-use songrec_storage::config::Config;
+use songrec_cache::{Cache, CacheLayer, CacheStore};
+use songrec_config::Config;
 use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerLayer, LayerExt};
 use songrec_storage::{
     Embedding, Filter, Metric, SongId, SongMetadata, SongRecord, StorageBackend,

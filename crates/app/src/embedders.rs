@@ -5,7 +5,7 @@ use std::sync::Arc;
 use songrec_audio::{DspEmbedder, Embedder};
 use songrec_neural::{MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MusicnnConfig, MusicnnEmbedder};
 use songrec_storage::ModelInfo;
-use songrec_storage::config::EmbedderConfig;
+use songrec_config::EmbedderConfig;
 
 use crate::{AppError, AppResult};
 
@@ -37,7 +37,7 @@ pub fn musicnn_config(cfg: &EmbedderConfig) -> MusicnnConfig {
 /// checks the model, so configuration mistakes surface here, once, with a clear message.
 ///
 /// ```
-/// use songrec_storage::config::EmbedderConfig;
+/// use songrec_config::EmbedderConfig;
 /// let e = songrec_app::embedders::by_name_with("dsp", &EmbedderConfig::default()).unwrap();
 /// assert_eq!(e.name(), "songrec-dsp");
 /// ```
@@ -56,7 +56,7 @@ pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embed
 /// ```
 pub fn by_name(name: &str) -> AppResult<Arc<dyn Embedder>> {
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-    let cfg = songrec_storage::config::Config::from_sources(None, &env)?;
+    let cfg = songrec_config::Config::from_sources(None, &env)?;
     by_name_with(name, &cfg.embedder)
 }
 

@@ -215,7 +215,7 @@ pub async fn evaluate(
                         backend,
                         &target,
                         &crate::similar::Choice::Auto,
-                        &songrec_storage::config::EmbedderConfig::default(),
+                        &songrec_config::EmbedderConfig::default(),
                     )
                     .await?
                 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use songrec_astra::{AstraBackend, DoctorReport, InitReport};
 use songrec_local::LocalBackend;
-use songrec_storage::cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
-use songrec_storage::config::{BackendKind, Config};
+use songrec_cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
+use songrec_config::{BackendKind, Config};
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
 use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
 
@@ -55,7 +55,7 @@ pub struct Opened {
 /// (cached)". The layered stack (`Fallback(Cache(...))`) is for `-v` and `doctor`.
 ///
 /// ```
-/// use songrec_storage::config::{BackendKind, Config};
+/// use songrec_config::{BackendKind, Config};
 /// let mut cfg = Config::from_sources(None, &Default::default()).unwrap();
 /// cfg.local.path = "/music/lib".into();
 /// assert_eq!(songrec_app::factory::describe(&cfg, BackendKind::Local), "local library at /music/lib");
@@ -102,7 +102,7 @@ impl Opened {
 /// Builds the configured backend (remote reads never fall back; see [`open`]).
 ///
 /// ```no_run
-/// let cfg = songrec_storage::config::Config::from_sources(None, &Default::default()).unwrap();
+/// let cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
 /// let backend = songrec_app::factory::build(&cfg).unwrap();
 /// println!("using {backend}");
 /// ```
@@ -115,7 +115,7 @@ pub fn build(cfg: &Config) -> AppResult<Backend> {
 ///
 /// ```no_run
 /// use songrec_app::factory::{open, Reads};
-/// let cfg = songrec_storage::config::Config::from_sources(None, &Default::default()).unwrap();
+/// let cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
 /// let opened = open(&cfg, Reads::MayUseOfflineCopy).unwrap();
 /// // ... use opened.backend ...
 /// if let Some(w) = opened.offline_warning() {

@@ -22,7 +22,7 @@ use songrec_storage::{Filter, Match, Metric, ModelInfo, SongId, SongMetadata, St
 /// [`songrec_discover::space`]).
 pub use songrec_discover::space::{blend, pool_size};
 
-use songrec_storage::config::EmbedderConfig;
+use songrec_config::EmbedderConfig;
 
 use crate::{AppError, AppResult};
 

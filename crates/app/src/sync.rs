@@ -14,7 +14,7 @@ use std::time::Duration;
 use songrec_astra::{AstraBackend, S3LeaseStore};
 use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport, sync};
 use songrec_storage::sync::lease::Lease;
 use songrec_storage::sync::record::RecordStore;
@@ -52,7 +52,7 @@ pub fn apply_test_hooks(opts: &mut SyncOptions) {
 /// starts a fresh record (a first sync) for it.
 ///
 /// ```
-/// let cfg = songrec_storage::config::Config::from_sources(None, &Default::default()).unwrap();
+/// let cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
 /// assert!(songrec_app::sync::remote_identity(&cfg).contains("keyspace=default_keyspace"));
 /// ```
 pub fn remote_identity(cfg: &Config) -> String {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use songrec_app::factory::{Reads, open};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::{Filter, StorageBackend};
 
 const TOKEN: &str = "AstraCS:factory-stack-token-0123456789";

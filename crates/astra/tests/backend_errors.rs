@@ -5,7 +5,7 @@ mod backend_support;
 use backend_support::{Env, TOKEN, backend_at, record};
 use songrec_astra::dataapi::SimilarityMetric;
 use songrec_astra::{AstraBackend, CheckStatus, doctor};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SearchQuery, SongId, StorageBackend, StorageError,
 };

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use backend_support::{Env, TOKEN, backend_at, record};
 use songrec_astra::AstraBackend;
-use songrec_storage::cache::{Cache, CacheLayer};
+use songrec_cache::{Cache, CacheLayer};
 use songrec_storage::layers::{CircuitBreaker, CircuitBreakerLayer, LayerExt};
 use songrec_storage::{ModelInfo, SongId, StorageBackend};
 

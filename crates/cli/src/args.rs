@@ -41,7 +41,7 @@ const GLOBAL: &str = "Global options";
 
 /// `--storage-backend`: checked by clap, so a wrong name is a usage error (exit 2).
 fn backend_name(s: &str) -> Result<String, String> {
-    s.parse::<songrec_storage::config::BackendKind>()
+    s.parse::<songrec_config::BackendKind>()
         .map(|_| s.to_owned())
         .map_err(|_| "use local or astra".to_owned())
 }

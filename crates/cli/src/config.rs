@@ -9,8 +9,8 @@ use crate::args::GlobalArgs;
 /// Loads the environment file (never overriding variables already set), the config file, then
 /// applies flags. Only the user's configuration folder, `--config`/`--env-file` and the
 /// environment are trusted; files in the working directory are read only when named.
-pub fn load_config(global: &GlobalArgs) -> Result<songrec_storage::config::Config> {
-    use songrec_storage::config::Config;
+pub fn load_config(global: &GlobalArgs) -> Result<songrec_config::Config> {
+    use songrec_config::Config;
     let env: HashMap<String, String> = std::env::vars().collect();
     let env_file = global
         .env_file
@@ -31,7 +31,7 @@ pub fn load_config(global: &GlobalArgs) -> Result<songrec_storage::config::Confi
         cfg.backend = b.parse().context("--storage-backend")?;
     }
     if let Some(l) = &global.library {
-        cfg.local.path = songrec_storage::config::expand_home(l);
+        cfg.local.path = songrec_config::expand_home(l);
     }
     if global.no_cache {
         cfg.cache.enabled = false;

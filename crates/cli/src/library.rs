@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 /// A path that does not exist is a mistake, not a partly finished job: nothing is ingested.
 pub fn paths_exist(paths: &[PathBuf]) -> Result<()> {
@@ -21,7 +21,7 @@ pub fn paths_exist(paths: &[PathBuf]) -> Result<()> {
 /// `--library` would otherwise list "0 of 0 songs"); `ingest` and `previews` create it, saying where.
 /// `creates` is `Some` for those two, with the paths `ingest` reads (checked first).
 pub fn require_library(cfg: &Config, creates: Option<&[PathBuf]>) -> Result<()> {
-    if cfg.backend != songrec_storage::config::BackendKind::Local {
+    if cfg.backend != songrec_config::BackendKind::Local {
         return Ok(());
     }
     let root = &cfg.local.path;

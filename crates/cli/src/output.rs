@@ -6,7 +6,7 @@ use songrec_app::similar::Target;
 use songrec_storage::{Match, Metric, ModelInfo, SongMetadata};
 
 use songrec_app::stats::LibraryStats;
-use songrec_storage::cache::CacheStats;
+use songrec_cache::CacheStats;
 
 fn trunc(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -266,7 +266,7 @@ pub fn stats(
 
 /// The cache line(s) of `songrec stats`.
 fn stats_lines(s: &CacheStats) -> String {
-    let ratio = |c: &songrec_storage::cache::CacheCounters| {
+    let ratio = |c: &songrec_cache::CacheCounters| {
         c.hit_ratio()
             .map_or_else(|| "-".into(), |r| format!("{:.0} %", r * 100.0))
     };

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use songrec_astra::AstraBackend;
 use songrec_local::LocalBackend;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::sync::digest::digest;
 use songrec_storage::{SongId, StorageBackend};
 

@@ -893,7 +893,7 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let cfg = songrec_storage::config::Config::from_sources(None, &env).unwrap();
+    let cfg = songrec_config::Config::from_sources(None, &env).unwrap();
     let embedders = songrec_app::embedders::parse_list("dsp").unwrap();
     let model = songrec_app::embedders::model_of(embedders[0].as_ref());
     songrec_astra::AstraBackend::init(&cfg, &[model])

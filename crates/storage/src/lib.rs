@@ -5,8 +5,6 @@
 //! concrete backend lives above it (in `songrec-app`).
 
 pub mod backend;
-pub mod cache;
-pub mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
-use songrec_storage::config::{BackendKind, Config};
+use songrec_config::{BackendKind, Config};
 use songrec_storage::{
     ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend, StorageError, VersionEntry,
 };

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::{StorageError, StorageResult};
 use tokio::sync::Mutex;
 

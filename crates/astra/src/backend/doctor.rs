@@ -3,7 +3,7 @@
 use std::fmt;
 
 use sha2::{Digest as _, Sha256};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use super::connection::{data_api_config, s3_config};
 use super::schema::{self, RegisteredModel};

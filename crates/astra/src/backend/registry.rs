@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::{ModelInfo, ModelStats, StorageError, StorageResult};
 
 use super::AstraBackend;

@@ -1,13 +1,13 @@
 //! `songrec cache stats | clear | refresh`: the disk cache and offline copies of remote
-//! libraries (see `songrec_storage::cache`).
+//! libraries (see `songrec_cache`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use songrec_app::factory::{self, Reads};
-use songrec_storage::cache::CacheStore;
-use songrec_storage::config::Config;
+use songrec_cache::CacheStore;
+use songrec_config::Config;
 
 use crate::exit;
 use crate::progress::progress_bar;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use songrec_app::factory;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::exit;
 use crate::progress::{Bar, progress_bar};

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use songrec_app::factory::{self, Opened};
 use songrec_app::ingest::{IngestOptions, Outcome};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::exit;
 use crate::library::paths_exist;

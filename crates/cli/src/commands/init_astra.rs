@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use songrec_app::factory;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::exit;
 

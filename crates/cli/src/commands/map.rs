@@ -14,7 +14,7 @@ use songrec_discover::{SongSet, clusters, load_songs, outliers};
 use crate::args::FilterArgs;
 use crate::exit;
 use crate::vectors::VectorArgs;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 #[derive(Args, Debug)]
 pub struct MapArgs {

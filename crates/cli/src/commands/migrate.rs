@@ -6,7 +6,7 @@ use clap::Args;
 use songrec_app::factory;
 use songrec_app::migrate::ledger::{Ledger, RunSummary, SongState};
 use songrec_app::migrate::{LedgerContext, MigrateOptions, VerifyLevel};
-use songrec_storage::config::{BackendKind, Config};
+use songrec_config::{BackendKind, Config};
 
 use crate::exit::{self, UsageError};
 use crate::progress::{MigrateBar, progress_bar};

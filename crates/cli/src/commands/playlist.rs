@@ -8,7 +8,7 @@ use songrec_app::factory::Backend;
 use songrec_discover::history::{self, History};
 use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
 use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::args::FilterArgs;
 use crate::exit;

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use songrec_app::factory::Backend;
 use songrec_app::previews::{PreviewError, PreviewOptions, PreviewOutcome};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::exit;
 

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use songrec_app::factory::{self, Backend};
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::exit;
 use crate::progress::{MigrateBar, progress_bar};

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use songrec_app::factory;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::exit;
 

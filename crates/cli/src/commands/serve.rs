@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use songrec_app::factory::Backend;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::exit;
 

@@ -7,7 +7,7 @@ use clap::Args;
 use songrec_app::factory::Backend;
 use songrec_app::similar::{SimilarRequest, Target};
 use songrec_storage::Metric;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 
 use crate::args::{FilterArgs, at_least_one};
 use crate::exit;

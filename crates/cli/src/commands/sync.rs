@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use songrec_app::sync::RunError;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport};
 use songrec_storage::sync::lease::LeaseError;
 use songrec_storage::sync::plan::{Action, Rails};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use songrec_app::migrate::ledger::{Ledger, RunSummary};
 use songrec_devservers::{FaultPlan, FaultProxy};
 use songrec_local::LocalBackend;
-use songrec_storage::config::Config;
+use songrec_config::Config;
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend,
 };

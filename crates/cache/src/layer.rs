@@ -9,21 +9,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::store::{CacheStats, CacheStore};
-use crate::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
-use crate::error::StorageResult;
-use crate::filter::Filter;
-use crate::id::SongId;
-use crate::layers::Layer;
-use crate::metadata::{SongMetadata, VersionEntry};
-use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, Match, Page, SearchQuery};
+use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use songrec_storage::error::StorageResult;
+use songrec_storage::filter::Filter;
+use songrec_storage::id::SongId;
+use songrec_storage::layers::Layer;
+use songrec_storage::metadata::{SongMetadata, VersionEntry};
+use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::query::{ListQuery, Match, Page, SearchQuery};
 
 /// Cache configuration: a cache folder (shared by every layer and process that opens it) and
 /// the namespace of the wrapped library (embeddings of different libraries never mix;
 /// audio is content-addressed and shared).
 ///
 /// ```
-/// use songrec_storage::cache::Cache;
+/// use songrec_cache::Cache;
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache = Cache::open(dir.path(), 64 << 20).unwrap().namespace("astra:db1/music");
 /// assert_eq!(cache.store().max_bytes(), 64 << 20);
@@ -108,7 +108,7 @@ impl<B: StorageBackend> Layer<B> for Cache {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// # #[cfg(feature = "conformance")] {
-/// use songrec_storage::cache::Cache;
+/// use songrec_cache::Cache;
 /// use songrec_storage::layers::{LayerExt, testing::MemoryBackend};
 /// use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 /// let dir = tempfile::tempdir().unwrap();
@@ -159,7 +159,7 @@ impl<B: StorageBackend> CacheLayer<B> {
         let ns = self.ns.clone();
         match tokio::task::spawn_blocking(move || f(&store, &ns)).await {
             Ok(r) => r,
-            Err(e) => Err(crate::error::StorageError::Backend {
+            Err(e) => Err(songrec_storage::error::StorageError::Backend {
                 backend: "cache".into(),
                 message: format!("cache task failed: {e}"),
                 transient: false,

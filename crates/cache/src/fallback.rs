@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
-use crate::error::{StorageError, StorageResult};
-use crate::filter::Filter;
-use crate::id::SongId;
-use crate::layers::{Layer, Op};
-use crate::metadata::{SongMetadata, VersionEntry};
-use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, Match, Page, SearchQuery};
+use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use songrec_storage::error::{StorageError, StorageResult};
+use songrec_storage::filter::Filter;
+use songrec_storage::id::SongId;
+use songrec_storage::layers::{Layer, Op};
+use songrec_storage::metadata::{SongMetadata, VersionEntry};
+use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::query::{ListQuery, Match, Page, SearchQuery};
 
 /// Songs fetched per batch by [`FallbackLayer::refresh_snapshot`].
 const REFRESH_BATCH: usize = 100;
@@ -53,7 +53,7 @@ struct StatusInner {
 /// What a [`FallbackLayer`] did, shared with whoever prints it (the CLI's warning line).
 ///
 /// ```
-/// use songrec_storage::cache::FallbackStatus;
+/// use songrec_cache::FallbackStatus;
 /// let s = FallbackStatus::default();
 /// assert_eq!(s.served_from_fallback(), 0);
 /// assert!(s.warning().is_none());
@@ -204,7 +204,7 @@ fn write_json_atomic(path: &Path, v: &impl Serialize) -> std::io::Result<()> {
 ///
 /// ```
 /// # #[cfg(feature = "conformance")] {
-/// use songrec_storage::cache::Fallback;
+/// use songrec_cache::Fallback;
 /// use songrec_storage::layers::{LayerExt, testing::MemoryBackend};
 /// let fallback = Fallback::new(MemoryBackend::new());
 /// let status = fallback.status();
@@ -281,7 +281,7 @@ impl<P: StorageBackend, S: StorageBackend> Layer<P> for Fallback<S> {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// # #[cfg(feature = "conformance")] {
-/// use songrec_storage::cache::Fallback;
+/// use songrec_cache::Fallback;
 /// use songrec_storage::layers::{Chaos, LayerExt, testing::MemoryBackend};
 /// use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend};
 /// let fallback = Fallback::new(MemoryBackend::new());

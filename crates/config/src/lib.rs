@@ -23,8 +23,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::error::{StorageError, StorageResult};
-use crate::secret::Secret;
+use songrec_storage::error::{StorageError, StorageResult};
+use songrec_storage::secret::Secret;
 
 /// Which backend holds the library.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -111,7 +111,7 @@ pub struct S3Config {
 }
 
 /// Read cache settings (the disk cache and offline copy of a remote library; see
-/// [`crate::cache`]).
+/// the `songrec-cache` crate).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
@@ -137,7 +137,7 @@ pub struct IngestConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Conflict policy: newer, local, remote or keep-both.
-    pub conflict: crate::sync::plan::Policy,
+    pub conflict: songrec_storage::sync::plan::Policy,
     /// Refuse to delete more than this percentage of a side's songs in one run.
     pub max_delete: u32,
     /// Lifetime of the remote lease without renewal, seconds.
@@ -147,7 +147,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         Self {
-            conflict: crate::sync::plan::Policy::default(),
+            conflict: songrec_storage::sync::plan::Policy::default(),
             max_delete: 50,
             lease_ttl_secs: 120,
         }
@@ -178,7 +178,7 @@ impl Default for ServerConfig {
 /// ```
 /// let mut env = std::collections::HashMap::new();
 /// env.insert("SONGREC_ORT_LIBRARY".to_string(), "/opt/ort/libonnxruntime.so.1.31.1".to_string());
-/// let cfg = songrec_storage::config::Config::from_sources(None, &env).unwrap();
+/// let cfg = songrec_config::Config::from_sources(None, &env).unwrap();
 /// assert!(cfg.embedder.onnxruntime_library.is_some());
 /// assert!(cfg.embedder.musicnn_model.is_none());
 /// ```
@@ -235,7 +235,7 @@ struct FileConfig {
 /// The whole configuration.
 ///
 /// ```
-/// use songrec_storage::config::{BackendKind, Config};
+/// use songrec_config::{BackendKind, Config};
 /// let mut env = std::collections::HashMap::new();
 /// env.insert("SONGREC_STORAGE_BACKEND".to_string(), "astra".to_string());
 /// env.insert("ASTRA_DB_APPLICATION_TOKEN".to_string(), "AstraCS:secret".to_string());
@@ -338,10 +338,10 @@ impl Config {
     /// ```
     /// let mut env = std::collections::HashMap::new();
     /// env.insert("HOME".to_string(), "/home/ann".to_string());
-    /// assert_eq!(songrec_storage::config::Config::user_dir(&env),
+    /// assert_eq!(songrec_config::Config::user_dir(&env),
     ///            Some(std::path::PathBuf::from("/home/ann/.config/songrec")));
     /// env.insert("XDG_CONFIG_HOME".to_string(), "relative".to_string());
-    /// assert_eq!(songrec_storage::config::Config::user_dir(&env),
+    /// assert_eq!(songrec_config::Config::user_dir(&env),
     ///            Some(std::path::PathBuf::from("/home/ann/.config/songrec")));
     /// ```
     pub fn user_dir(env: &HashMap<String, String>) -> Option<PathBuf> {
@@ -360,9 +360,9 @@ impl Config {
     /// ```
     /// let mut env = std::collections::HashMap::new();
     /// env.insert("XDG_CONFIG_HOME".to_string(), "/nonexistent".to_string());
-    /// assert_eq!(songrec_storage::config::Config::default_file(&env), None);
+    /// assert_eq!(songrec_config::Config::default_file(&env), None);
     /// env.insert("SONGREC_CONFIG".to_string(), "/etc/songrec.toml".to_string());
-    /// assert_eq!(songrec_storage::config::Config::default_file(&env),
+    /// assert_eq!(songrec_config::Config::default_file(&env),
     ///            Some(std::path::PathBuf::from("/etc/songrec.toml")));
     /// ```
     pub fn default_file(env: &HashMap<String, String>) -> Option<PathBuf> {
@@ -379,7 +379,7 @@ impl Config {
     /// ```
     /// let mut env = std::collections::HashMap::new();
     /// env.insert("XDG_CONFIG_HOME".to_string(), "/nonexistent".to_string());
-    /// assert_eq!(songrec_storage::config::Config::default_env_file(&env), None);
+    /// assert_eq!(songrec_config::Config::default_env_file(&env), None);
     /// ```
     pub fn default_env_file(env: &HashMap<String, String>) -> Option<PathBuf> {
         if let Some(p) = env.get("SONGREC_ENV_FILE").filter(|p| !p.is_empty()) {
@@ -581,7 +581,7 @@ mod tests {
         let f = dir.path().join("config.toml");
         std::fs::write(&f, "[sync]\nconflict = \"keep-both\"\nmax_delete = 20\n").unwrap();
         let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();
-        assert_eq!(cfg.sync.conflict, crate::sync::plan::Policy::KeepBoth);
+        assert_eq!(cfg.sync.conflict, songrec_storage::sync::plan::Policy::KeepBoth);
         assert_eq!(cfg.sync.max_delete, 20);
         assert_eq!(cfg.sync.lease_ttl_secs, 120);
         std::fs::write(&f, "[sync]\nconflict = \"mine\"\n").unwrap();

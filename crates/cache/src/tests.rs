@@ -3,15 +3,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::backend::{SongRecord, StorageBackend};
-use crate::conformance::run_all;
-use crate::filter::Filter;
-use crate::id::SongId;
-use crate::layers::testing::MemoryBackend;
-use crate::layers::{Chaos, CircuitBreaker, LayerExt, MetricsRecorder};
-use crate::metadata::SongMetadata;
-use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, SearchQuery};
+use songrec_storage::backend::{SongRecord, StorageBackend};
+use songrec_storage::conformance::run_all;
+use songrec_storage::filter::Filter;
+use songrec_storage::id::SongId;
+use songrec_storage::layers::testing::MemoryBackend;
+use songrec_storage::layers::{Chaos, CircuitBreaker, LayerExt, MetricsRecorder};
+use songrec_storage::metadata::SongMetadata;
+use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::query::{ListQuery, SearchQuery};
 
 fn model() -> ModelInfo {
     ModelInfo::new("cache-test", "1", 4)

@@ -32,12 +32,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::{StorageError, StorageResult};
-use crate::id::SongId;
-use crate::model::{Embedding, ModelInfo};
+use songrec_storage::error::{StorageError, StorageResult};
+use songrec_storage::id::SongId;
+use songrec_storage::model::{Embedding, ModelInfo};
 
 /// The index schema (also in `migrations/cache/001_index.sql`).
-const SCHEMA: &str = include_str!("../../../../migrations/cache/001_index.sql");
+const SCHEMA: &str = include_str!("../../../migrations/cache/001_index.sql");
 /// `PRAGMA user_version` of the schema above.
 const SCHEMA_VERSION: i64 = 1;
 /// Index file name inside the cache folder.
@@ -57,7 +57,7 @@ const COUNTER_NAMES: [&str; 6] = [
 /// Cache counters: what was served, fetched and evicted.
 ///
 /// ```
-/// use songrec_storage::cache::CacheCounters;
+/// use songrec_cache::CacheCounters;
 /// let c = CacheCounters { hits: 3, misses: 1, ..CacheCounters::default() };
 /// assert_eq!(c.hit_ratio(), Some(0.75));
 /// assert_eq!(CacheCounters::default().hit_ratio(), None);
@@ -118,7 +118,7 @@ impl CacheCounters {
 /// and what the folder holds now. `Display` renders a short report.
 ///
 /// ```
-/// use songrec_storage::cache::CacheStats;
+/// use songrec_cache::CacheStats;
 /// let s = CacheStats::default();
 /// assert_eq!(s.entries, 0);
 /// assert!(s.to_string().contains("hit ratio"));
@@ -187,7 +187,7 @@ struct Order {
 /// call it from `spawn_blocking` in async code. Shareable across threads.
 ///
 /// ```
-/// use songrec_storage::cache::CacheStore;
+/// use songrec_cache::CacheStore;
 /// use songrec_storage::{Embedding, ModelInfo, SongId};
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = CacheStore::open(dir.path(), 1 << 20).unwrap();
