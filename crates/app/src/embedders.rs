@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use songrec_audio::{DspEmbedder, Embedder};
+use songrec_config::EmbedderConfig;
 use songrec_neural::{MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MusicnnConfig, MusicnnEmbedder};
 use songrec_storage::ModelInfo;
-use songrec_config::EmbedderConfig;
 
 use crate::{AppError, AppResult};
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use songrec_astra::{AstraBackend, DoctorReport, InitReport};
-use songrec_local::LocalBackend;
 use songrec_cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
 use songrec_config::{BackendKind, Config};
+use songrec_local::LocalBackend;
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
 use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
 

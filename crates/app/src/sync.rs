@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use songrec_astra::{AstraBackend, S3LeaseStore};
+use songrec_config::Config;
 use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
-use songrec_config::Config;
 use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport, sync};
 use songrec_storage::sync::lease::Lease;
 use songrec_storage::sync::record::RecordStore;

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use songrec_app::migrate::ledger::Ledger;
 use songrec_app::migrate::{LedgerContext, MigrateOptions, NoMigrateProgress, VerifyLevel};
+use songrec_config::{BackendKind, Config};
 use songrec_devservers::{FaultPlan, FaultProxy};
 use songrec_local::LocalBackend;
-use songrec_config::{BackendKind, Config};
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 
 const TOKEN: &str = "AstraCS:migrate-bench-token-0123456789";

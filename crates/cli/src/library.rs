@@ -32,7 +32,10 @@ pub fn require_library(cfg: &Config, creates: Option<&[PathBuf]>) -> Result<()> 
         Some(paths) => {
             // A wrong path is reported before anything is created.
             paths_exist(paths)?;
-            eprintln!("creating a new library at {}", root.display());
+            eprintln!(
+                "a new library at {} (made when the first song is stored)",
+                root.display()
+            );
             Ok(())
         }
         None => bail!(

@@ -5,8 +5,8 @@
 use anyhow::Result;
 use clap::Args;
 use songrec_app::similar::Choice;
-use songrec_discover::Space;
 use songrec_config::Config;
+use songrec_discover::Space;
 use songrec_storage::{SongMetadata, StorageBackend};
 
 /// Which vectors to compare.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use songrec_astra::AstraBackend;
-use songrec_local::LocalBackend;
 use songrec_config::Config;
+use songrec_local::LocalBackend;
 use songrec_storage::sync::digest::digest;
 use songrec_storage::{SongId, StorageBackend};
 

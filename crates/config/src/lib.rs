@@ -581,7 +581,10 @@ mod tests {
         let f = dir.path().join("config.toml");
         std::fs::write(&f, "[sync]\nconflict = \"keep-both\"\nmax_delete = 20\n").unwrap();
         let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();
-        assert_eq!(cfg.sync.conflict, songrec_storage::sync::plan::Policy::KeepBoth);
+        assert_eq!(
+            cfg.sync.conflict,
+            songrec_storage::sync::plan::Policy::KeepBoth
+        );
         assert_eq!(cfg.sync.max_delete, 20);
         assert_eq!(cfg.sync.lease_ttl_secs, 120);
         std::fs::write(&f, "[sync]\nconflict = \"mine\"\n").unwrap();

@@ -6,8 +6,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use songrec_app::factory::Backend;
 use songrec_app::similar::{SimilarRequest, Target};
-use songrec_storage::Metric;
 use songrec_config::Config;
+use songrec_storage::Metric;
 
 use crate::args::{FilterArgs, at_least_one};
 use crate::exit;

@@ -11,9 +11,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use songrec_app::migrate::ledger::{Ledger, RunSummary};
+use songrec_config::Config;
 use songrec_devservers::{FaultPlan, FaultProxy};
 use songrec_local::LocalBackend;
-use songrec_config::Config;
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend,
 };
