@@ -388,7 +388,7 @@ fn two_processes_share_a_cache_folder() {
             std::process::Command::new(&exe)
                 .args([
                     "--exact",
-                    "cache::tests::two_processes_share_a_cache_folder",
+                    "tests::two_processes_share_a_cache_folder",
                     "--nocapture",
                 ])
                 .env("SONGREC_CACHE_TEST_CHILD", dir.path())
