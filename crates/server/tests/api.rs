@@ -259,12 +259,16 @@ async fn similar_by_id_ranks_excludes_and_filters() {
         msg.contains("songrec-dsp@"),
         "lists the models it has: {msg}"
     );
+    // A local library has no search cap of its own (the Data API's 1000 is not its limit):
+    // k = 2000 is answered; the API's own cap per response is 10,000.
+    let (status, body) = get(&srv.url(&format!("/api/v1/songs/{id}/similar?k=2000"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     for q in [
         "k=0",
-        "k=2000",
+        "k=20000",
         "metric=manhattan",
         "threshold=x",
-        "k=900&offset=200",
+        "k=9000&offset=2000",
     ] {
         assert_error(
             &get(&srv.url(&format!("/api/v1/songs/{id}/similar?{q}"))).await,

@@ -1,8 +1,19 @@
-//! songrec storage: the domain types, the [`StorageBackend`] trait every backend implements,
-//! the pure search math they share, and the backend-agnostic conformance suite.
+//! songrec storage, the contract: the domain types, the [`StorageBackend`] trait every backend
+//! implements (with [`StorageBackendExt`] for conveniences written once, and impls for
+//! `Arc`/`Box` so a shared handle is a backend), the pure search math they share, the
+//! composable [`layers`] (retry, timeout, metrics, circuit breaker; chaos and crash only with
+//! the `test-hooks` feature), the sync engine, and the backend-agnostic conformance suite
+//! (feature `conformance`).
 //!
-//! This crate never depends on a backend implementation; the factory that stacks layers over a
-//! concrete backend lives above it (in `songrec-app`).
+//! It is kept light (no SQLite, TOML or HTTP): the disk cache is `songrec-cache`, the
+//! configuration `songrec-config`. It never depends on a backend implementation; the factory
+//! that builds concrete backends and stacks layers over them lives above it
+//! (`songrec_app::factory`).
+//!
+//! - **A third backend**: a crate implementing [`StorageBackend`] whose tests call
+//!   `conformance::run_all`, plus one arm in the factory.
+//! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper whose trait impl
+//!   comes from the `delegate_backend!` macro (every method forwarded), and a conformance test.
 
 pub mod backend;
 #[cfg(any(test, feature = "conformance"))]
