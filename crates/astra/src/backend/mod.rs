@@ -73,7 +73,8 @@ const CONCURRENCY: usize = 8;
 /// ```no_run
 /// # async fn demo() -> songrec_storage::StorageResult<()> {
 /// use songrec_astra::AstraBackend;
-/// use songrec_storage::{config::Config, Filter, StorageBackend};
+/// use songrec_config::Config;
+/// use songrec_storage::{Filter, StorageBackend};
 ///
 /// let env: std::collections::HashMap<String, String> = std::env::vars().collect();
 /// let cfg = Config::from_sources(None, &env)?;
