@@ -73,6 +73,15 @@ pub struct PlotArea {
 impl PlotArea {
     /// The plot area of a `width`×`height` image of `data` coloured `by`.
     pub fn of(data: &MapData, width: u32, height: u32, by: ColorBy) -> Self {
+        Self::around(
+            LegendBox::of(data, width, height, by).as_ref(),
+            width,
+            height,
+        )
+    }
+
+    /// The plot area of a `width`×`height` image that holds `legend` (if any).
+    fn around(legend: Option<&LegendBox>, width: u32, height: u32) -> Self {
         let (w, h) = (width as i32, height as i32);
         let m = MARGIN as i32;
         let mut area = PlotArea {
@@ -81,7 +90,7 @@ impl PlotArea {
             right: w - m,
             bottom: h - m,
         };
-        if let Some(lg) = LegendBox::of(data, width, height, by) {
+        if let Some(lg) = legend {
             area.top = area.top.max(lg.caption_bottom as i32 + m / 2);
             // Beside the legend when that leaves most of the width, else below it.
             if lg.x0 as i32 - m > w / 2 {
@@ -105,6 +114,7 @@ pub fn render(data: &MapData, width: u32, height: u32, by: ColorBy) -> DiscoverR
             "image size {width}x{height}: each side must be 32 to 10000 pixels"
         )));
     }
+    let legend = LegendBox::of(data, width, height, by);
     let mut buf = vec![0u8; width as usize * height as usize * 3];
     {
         let draw = |e: DrawingAreaErrorKind<_>| DiscoverError::Draw(e.to_string());
@@ -113,7 +123,7 @@ pub fn render(data: &MapData, width: u32, height: u32, by: ColorBy) -> DiscoverR
         root.fill(&RGBColor(r, g, b)).map_err(draw)?;
         let radius = if data.points.len() > 3000 { 2 } else { 4 };
         let frame = Frame::of(data);
-        let area = PlotArea::of(data, width, height, by);
+        let area = PlotArea::around(legend.as_ref(), width, height);
         for (i, p) in data.points.iter().enumerate() {
             let c = hex_colour(PALETTE[data.colour_index(i, by)]);
             root.draw(&Circle::new(
@@ -130,7 +140,9 @@ pub fn render(data: &MapData, width: u32, height: u32, by: ColorBy) -> DiscoverR
         width,
         height,
     };
-    canvas.caption_and_legend(data, by);
+    if let Some(lg) = &legend {
+        canvas.caption_and_legend(lg);
+    }
     let mut out = Vec::new();
     {
         let mut enc = ::png::Encoder::new(&mut out, width, height);
@@ -229,11 +241,8 @@ impl Canvas<'_> {
     }
 
     /// A caption (songs and model) at the top left, and a legend box at the top right.
-    fn caption_and_legend(&mut self, data: &MapData, by: ColorBy) {
-        let Some(lg) = LegendBox::of(data, self.width, self.height, by) else {
-            // Too small an image for text: the caption alone if it fits.
-            return;
-        };
+    /// (An image too small for them gets neither: [`LegendBox::of`] is `None`.)
+    fn caption_and_legend(&mut self, lg: &LegendBox) {
         self.text(4, 4, &lg.caption, lg.scale, TEXT);
         self.rect(lg.x0, lg.y0, lg.w, lg.h, [200, 200, 200]);
         self.rect(lg.x0 + 1, lg.y0 + 1, lg.w - 2, lg.h - 2, [250, 250, 250]);
