@@ -1,6 +1,5 @@
 //! songrec's application layer, between the thin CLI and the library crates:
 //!
-//! - [`factory`]: builds the configured backend, the one place layers are stacked;
 //! - [`ingest`]: scan folders, analyse files in parallel, store songs, report per file;
 //! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
 //! - [`similar`]: similarity queries by song or by an outside audio file;
@@ -12,13 +11,15 @@
 //! - [`eval`]: precision@k of each embedder on a labelled folder;
 //! - [`reembed`]: recompute one embedder's vectors for the whole library, resumably;
 //! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor");
-//! - [`sync`]: `songrec sync` wiring (local library ⇄ remote); [`edit`]: metadata edits.
+//! - [`edit`]: metadata edits.
+//!
+//! It names no concrete backend: it works on any [`songrec_storage::StorageBackend`], and the
+//! stacks it is handed are built by the composition root, `songrec-factory`.
 
 pub mod edit;
 pub mod embedders;
 pub mod eval;
 pub mod explain;
-pub mod factory;
 pub mod filters;
 pub mod ingest;
 pub mod migrate;
@@ -28,7 +29,6 @@ pub mod reembed;
 pub mod resolve;
 pub mod similar;
 pub mod stats;
-pub mod sync;
 pub mod synth;
 
 /// Errors of the application layer.

@@ -1,7 +1,7 @@
 //! The sync lease in the S3 bucket: `<prefix>/locks/sync.lease`, created with
 //! `PutMode::Create` (`If-None-Match: *`) and replaced with `PutMode::Update`
 //! (`If-Match: <etag>`), so two machines can never both hold it
-//! ([`songrec_storage::sync::lease`] has the protocol).
+//! ([`songrec_sync::lease`] has the protocol).
 
 use std::fmt;
 
@@ -10,8 +10,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{
     ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
-use songrec_storage::sync::lease::{LeaseStore, LeaseTag};
 use songrec_storage::{StorageError, StorageResult};
+use songrec_sync::lease::{LeaseStore, LeaseTag};
 
 use crate::blobs::{BlobError, BlobStore};
 
@@ -23,7 +23,7 @@ pub const LEASE_KEY: &str = "locks/sync.lease";
 /// ```no_run
 /// # async fn demo(blobs: songrec_astra::blobs::BlobStore) -> songrec_storage::StorageResult<()> {
 /// use songrec_astra::S3LeaseStore;
-/// use songrec_storage::sync::lease::LeaseStore;
+/// use songrec_sync::lease::LeaseStore;
 /// let lease = S3LeaseStore::new(blobs);
 /// if let Some((bytes, _tag)) = lease.read().await? {
 ///     println!("{}", String::from_utf8_lossy(&bytes));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use backend_support::S3Server;
 use songrec_astra::S3LeaseStore;
-use songrec_storage::sync::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, LeaseTag};
+use songrec_sync::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, LeaseTag};
 
 #[tokio::test]
 async fn conditional_create_and_replace() {

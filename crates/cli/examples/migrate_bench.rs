@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The library is built directly through `LocalBackend` (N songs, each a WAV of `--kb` KiB, one
-//! `--dim`-d vector, varied metadata). Both backends come from `songrec_app::factory::build`,
+//! `--dim`-d vector, varied metadata). Both backends come from `songrec_factory::build`,
 //! the same stack `songrec migrate` uses, and the same ledger (in a temp cache folder). After
 //! each direction a `counts` verify must be clean. With `--faults R`, a `FaultProxy` in front
 //! of each server fails a share R of requests (429/503/timeouts/resets, before and after
@@ -121,7 +121,7 @@ fn run_direction(
     let build = |kind| {
         let mut c = cfg.clone();
         c.backend = kind;
-        songrec_app::factory::build(&c).map_err(|e| e.to_string())
+        songrec_factory::build(&c).map_err(|e| e.to_string())
     };
     let (source, target) = (build(from)?, build(to)?);
     let ctx = LedgerContext {
@@ -281,8 +281,8 @@ fn run(a: &Args) -> Result<(), String> {
     client
         .block_on(songrec_astra::AstraBackend::init(&cfg, &[model]))
         .map_err(|e| e.to_string())?;
-    let ledger = Ledger::open(&songrec_app::factory::migrate_ledger_path(&cfg))
-        .map_err(|e| e.to_string())?;
+    let ledger =
+        Ledger::open(&songrec_factory::migrate_ledger_path(&cfg)).map_err(|e| e.to_string())?;
     let scratch = dir.path().join("scratch");
 
     cfg.local.path = lib1;

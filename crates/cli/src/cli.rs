@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use songrec_app::factory::{self, Reads};
+use songrec_factory::{self as factory, Reads};
 
 use crate::args::{GlobalArgs, JsonFlag};
 use crate::commands::{

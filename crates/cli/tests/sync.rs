@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 use songrec_astra::AstraBackend;
 use songrec_config::Config;
 use songrec_local::LocalBackend;
-use songrec_storage::sync::digest::digest;
 use songrec_storage::{SongId, StorageBackend};
+use songrec_sync::digest::digest;
 
 mod support;
 
@@ -494,7 +494,7 @@ fn safety_rails_and_the_lease() {
 
     // Lease held by another machine: refused (5) and named; expired: taken over.
     let store = songrec_astra::S3LeaseStore::new(c.remote().blob_store().clone());
-    use songrec_storage::sync::lease::{LeaseInfo, LeaseStore};
+    use songrec_sync::lease::{LeaseInfo, LeaseStore};
     let mut other = LeaseInfo::new("other-machine-id", std::time::Duration::from_secs(600));
     other.host = "laptop".into();
     let tag = c.rt.block_on(async {

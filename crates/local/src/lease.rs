@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};
-use songrec_storage::sync::lease::{LeaseStore, LeaseTag};
 use songrec_storage::{StorageError, StorageResult};
+use songrec_sync::lease::{LeaseStore, LeaseTag};
 
 use crate::fsutil::write_atomic;
 
@@ -18,7 +18,7 @@ use crate::fsutil::write_atomic;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use songrec_local::lease::FileLeaseStore;
-/// use songrec_storage::sync::lease::LeaseStore;
+/// use songrec_sync::lease::LeaseStore;
 /// let dir = tempfile::tempdir().unwrap();
 /// let s = FileLeaseStore::new(dir.path().join("sync.lease"));
 /// let tag = s.create(b"mine").await.unwrap().unwrap();

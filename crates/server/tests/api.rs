@@ -903,7 +903,7 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
     songrec_astra::AstraBackend::init(&cfg, &[model])
         .await
         .unwrap();
-    let backend = songrec_app::factory::build(&cfg).unwrap();
+    let backend = songrec_factory::build(&cfg).unwrap();
     let wav = library().music.join("ambient-1.wav");
     let opts = songrec_app::ingest::IngestOptions {
         jobs: 1,

@@ -2,16 +2,16 @@
 //! implements (with [`StorageBackendExt`] for conveniences written once, and impls for
 //! `Arc`/`Box` so a shared handle is a backend), the pure search math they share, the
 //! composable [`layers`] (retry, timeout, metrics, circuit breaker; chaos and crash only with
-//! the `test-hooks` feature), the sync engine, and the backend-agnostic conformance suite
-//! (feature `conformance`).
+//! the `test-hooks` feature), and the backend-agnostic conformance suite (feature
+//! `conformance`).
 //!
-//! It is kept light (no SQLite, TOML or HTTP): the disk cache is `songrec-cache`, the
-//! configuration `songrec-config`. It never depends on a backend implementation; the factory
-//! that builds concrete backends and stacks layers over them lives above it
-//! (`songrec_app::factory`).
+//! It is kept light (no SQLite, TOML or HTTP): the disk cache is `songrec-cache`, the sync
+//! engine `songrec-sync`, the configuration `songrec-config`. It never depends on a backend
+//! implementation; the composition root that builds concrete backends and stacks layers over
+//! them lives above it (`songrec-factory`).
 //!
 //! - **A third backend**: a crate implementing [`StorageBackend`] whose tests call
-//!   `conformance::run_all`, plus one arm in the factory.
+//!   `conformance::run_all`, plus one arm in `songrec-factory`.
 //! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper whose trait impl
 //!   comes from the `delegate_backend!` macro (every method forwarded), and a conformance test.
 
@@ -27,7 +27,6 @@ pub mod metadata;
 pub mod model;
 pub mod query;
 pub mod secret;
-pub mod sync;
 
 pub use backend::{
     BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend, StorageBackendExt,

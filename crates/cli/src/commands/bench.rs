@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use songrec_app::factory;
+use songrec_factory as factory;
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
     math,

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use songrec_app::factory::{self, Reads};
 use songrec_cache::CacheStore;
 use songrec_config::Config;
+use songrec_factory::{self as factory, Reads};
 
 use crate::exit;
 use crate::progress::progress_bar;

@@ -1,8 +1,8 @@
 //! `songrec doctor`: check the Astra/S3 configuration before any work.
 
 use anyhow::Result;
-use songrec_app::factory;
 use songrec_config::Config;
+use songrec_factory as factory;
 
 use crate::exit;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use songrec_app::factory::Backend;
 use songrec_discover::dupes::{self, DupesOptions, DupesReport, Kind};
+use songrec_factory::Backend;
 
 use crate::args::FilterArgs;
 use crate::exit;

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_app::factory;
 use songrec_config::Config;
+use songrec_factory as factory;
 
 use crate::exit;
 use crate::progress::{Bar, progress_bar};

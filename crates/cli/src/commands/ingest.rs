@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
 use clap::Args;
-use songrec_app::factory::{self, Opened};
 use songrec_app::ingest::{IngestOptions, Outcome};
 use songrec_config::Config;
+use songrec_factory::{self as factory, Opened};
 
 use crate::exit;
 use crate::library::paths_exist;

@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use songrec_app::factory;
 use songrec_config::Config;
+use songrec_factory as factory;
 
 use crate::exit;
 

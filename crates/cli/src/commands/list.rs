@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use songrec_app::factory::Backend;
+use songrec_factory::Backend;
 use songrec_storage::query::MAX_PAGE;
 use songrec_storage::{ListQuery, SortKey, StorageBackendExt};
 

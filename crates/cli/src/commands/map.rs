@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_app::factory::Backend;
 use songrec_discover::fsutil::write_atomic;
 use songrec_discover::kmeans::KMeansOptions;
 use songrec_discover::map::{self, ColorBy, MapOptions};
 use songrec_discover::{SongSet, clusters, load_songs, outliers};
+use songrec_factory::Backend;
 
 use crate::args::FilterArgs;
 use crate::exit;

@@ -3,10 +3,10 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_app::factory;
 use songrec_app::migrate::ledger::{Ledger, RunSummary, SongState};
 use songrec_app::migrate::{LedgerContext, MigrateOptions, VerifyLevel};
 use songrec_config::{BackendKind, Config};
+use songrec_factory as factory;
 
 use crate::exit::{self, UsageError};
 use crate::progress::{MigrateBar, progress_bar};
@@ -211,28 +211,28 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     let build = |kind| {
         let mut c = cfg.clone();
         c.backend = kind;
-        songrec_app::factory::build(&c).with_context(|| format!("opening the {kind} library"))
+        songrec_factory::build(&c).with_context(|| format!("opening the {kind} library"))
     };
     let (source, target) = (build(from_kind)?, build(to_kind)?);
     let plan = songrec_app::migrate::plan(
         &source.list_versions().await.with_context(|| {
             format!(
                 "listing the songs of the {}",
-                songrec_app::factory::describe(cfg, from_kind)
+                songrec_factory::describe(cfg, from_kind)
             )
         })?,
         &target.list_versions().await.with_context(|| {
             format!(
                 "listing the songs of the {}",
-                songrec_app::factory::describe(cfg, to_kind)
+                songrec_factory::describe(cfg, to_kind)
             )
         })?,
     );
     tracing::info!("migrating {source} -> {target}");
     println!(
         "{} -> {}: {} songs to copy, {} already there, {} deletions on the source (left to sync)",
-        songrec_app::factory::describe(cfg, from_kind),
-        songrec_app::factory::describe(cfg, to_kind),
+        songrec_factory::describe(cfg, from_kind),
+        songrec_factory::describe(cfg, to_kind),
         plan.to_copy.len(),
         plan.up_to_date,
         plan.source_tombstones

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_app::factory::Backend;
 use songrec_config::Config;
 use songrec_discover::history::{self, History};
 use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
 use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
+use songrec_factory::Backend;
 
 use crate::args::FilterArgs;
 use crate::exit;

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use songrec_app::factory::Backend;
 use songrec_app::previews::{PreviewError, PreviewOptions, PreviewOutcome};
 use songrec_config::Config;
+use songrec_factory::Backend;
 
 use crate::exit;
 

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use songrec_app::factory::{self, Backend};
 use songrec_config::Config;
+use songrec_factory::{self as factory, Backend};
 
 use crate::exit;
 use crate::progress::{MigrateBar, progress_bar};

@@ -1,8 +1,8 @@
 //! `songrec reindex`: rebuild the local vector index from the .npy files.
 
 use anyhow::Result;
-use songrec_app::factory;
 use songrec_config::Config;
+use songrec_factory as factory;
 
 use crate::exit;
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use songrec_app::factory::Backend;
 use songrec_config::Config;
+use songrec_factory::Backend;
 
 use crate::exit;
 

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use songrec_app::factory::Backend;
+use songrec_factory::Backend;
 
 use crate::exit;
 use crate::output;

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_app::factory::Backend;
 use songrec_app::similar::{SimilarRequest, Target};
 use songrec_config::Config;
+use songrec_factory::Backend;
 use songrec_storage::Metric;
 
 use crate::args::{FilterArgs, at_least_one};

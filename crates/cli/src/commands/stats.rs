@@ -1,7 +1,7 @@
 //! `songrec stats`: library statistics (and the disk cache's, for a remote library).
 
 use anyhow::Result;
-use songrec_app::factory::Opened;
+use songrec_factory::Opened;
 
 use crate::args::JsonFlag;
 use crate::exit;

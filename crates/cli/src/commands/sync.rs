@@ -1,16 +1,16 @@
-//! `songrec sync`: argument parsing and printing; the work is in `songrec_app::sync` /
-//! `songrec_storage::sync`.
+//! `songrec sync`: argument parsing and printing; the work is in `songrec_factory::sync` /
+//! `songrec_sync`.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use songrec_app::sync::RunError;
 use songrec_config::Config;
-use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport};
-use songrec_storage::sync::lease::LeaseError;
-use songrec_storage::sync::plan::{Action, Rails};
+use songrec_factory::sync::RunError;
+use songrec_sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport};
+use songrec_sync::lease::LeaseError;
+use songrec_sync::plan::{Action, Rails};
 
 use crate::exit;
 use crate::progress::progress_bar;
@@ -70,7 +70,7 @@ fn describe(a: &Action) -> String {
     match a {
         Action::Copy { id, from, full } => format!(
             "{} {} {}",
-            if *from == songrec_storage::sync::plan::Side::Local {
+            if *from == songrec_sync::plan::Side::Local {
                 "upload"
             } else {
                 "download"
@@ -114,13 +114,13 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     };
     opts.dry_run = args.dry_run;
     opts.concurrency = args.concurrency.max(1);
-    songrec_app::sync::apply_test_hooks(&mut opts);
+    songrec_factory::sync::apply_test_hooks(&mut opts);
     let bar = progress_bar(
         !args.json && !args.dry_run,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",
     );
     let started = Instant::now();
-    let run = match songrec_app::sync::run(cfg, &opts, &Bar(bar.clone())).await {
+    let run = match songrec_factory::sync::run(cfg, &opts, &Bar(bar.clone())).await {
         Ok(r) => r,
         Err(RunError::Sync(SyncError::Lease(e @ LeaseError::Held(_)))) => {
             bar.finish_and_clear();

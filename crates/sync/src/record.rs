@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::error::StorageResult;
-use crate::id::SongId;
-use crate::metadata::SongMetadata;
+use songrec_storage::SongId;
+use songrec_storage::SongMetadata;
+use songrec_storage::StorageResult;
 
 /// What the record says about one song.
 ///
 /// ```
-/// use songrec_storage::sync::record::BaseEntry;
+/// use songrec_sync::record::BaseEntry;
 /// let b = BaseEntry { version: 3, digest: "ab".into(), deleted: false };
 /// assert!(!b.deleted);
 /// ```
@@ -24,7 +24,7 @@ use crate::metadata::SongMetadata;
 pub struct BaseEntry {
     /// The version both sides had.
     pub version: u64,
-    /// [`crate::sync::digest::digest`] of the metadata both sides had (empty for deletions).
+    /// [`crate::digest::digest`] of the metadata both sides had (empty for deletions).
     pub digest: String,
     /// Both sides had deleted the song.
     pub deleted: bool,
@@ -73,7 +73,7 @@ pub trait RecordStore: Send + Sync {
 /// An in-memory [`RecordStore`] for tests.
 ///
 /// ```
-/// use songrec_storage::sync::record::{MemoryRecord, RecordChange, RecordStore};
+/// use songrec_sync::record::{MemoryRecord, RecordChange, RecordStore};
 /// use songrec_storage::{SongId, SongMetadata};
 /// let r = MemoryRecord::new("machine-a");
 /// let m = SongMetadata::new(SongId::from_bytes(b"x"), "X");
@@ -107,7 +107,7 @@ pub fn entry_of(change: &RecordChange) -> BaseEntry {
     match change {
         RecordChange::Live(m) => BaseEntry {
             version: m.version,
-            digest: crate::sync::digest::digest(m),
+            digest: crate::digest::digest(m),
             deleted: false,
         },
         RecordChange::Deleted { version, .. } => BaseEntry {

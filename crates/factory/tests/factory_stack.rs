@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use songrec_app::factory::{Reads, open};
 use songrec_config::Config;
+use songrec_factory::{Reads, open};
 use songrec_storage::{Filter, StorageBackend};
 
 const TOKEN: &str = "AstraCS:factory-stack-token-0123456789";
@@ -66,8 +66,7 @@ async fn the_factory_stack_passes_conformance() {
 
     // The offline copy followed: the suite leaves the library empty, with tombstones.
     let offline = songrec_local::LocalBackend::open(
-        songrec_app::factory::remote_dir(&cfg, &songrec_app::factory::remote_namespace(&cfg))
-            .join("offline"),
+        songrec_factory::remote_dir(&cfg, &songrec_factory::remote_namespace(&cfg)).join("offline"),
     )
     .unwrap();
     assert_eq!(offline.count(&Filter::default()).await.unwrap(), 0);

@@ -13,11 +13,11 @@ use songrec_astra::secret::Secret;
 use songrec_astra::{AstraBackend, S3LeaseStore};
 use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
-use songrec_storage::sync::lease::Lease;
-use songrec_storage::sync::record::RecordStore;
 use songrec_storage::{
     Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend, VersionEntry,
 };
+use songrec_sync::lease::Lease;
+use songrec_sync::record::RecordStore;
 
 pub const TOKEN: &str = "AstraCS:sync-test-token-0123456789";
 pub const BUCKET: &str = "songrec-sync";

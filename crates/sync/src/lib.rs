@@ -6,7 +6,7 @@
 //! - [`digest`]: metadata content digests (versions alone can collide across machines);
 //! - [`record`]: the per-machine record of the last synced state ([`record::RecordStore`]);
 //! - [`lease`]: the remote lease, so two machines never sync the same library at once;
-//! - [`engine`]: the executor that carries a plan out over two [`crate::StorageBackend`]s.
+//! - [`engine`]: the executor that carries a plan out over two [`songrec_storage::StorageBackend`]s.
 //!
 //! The flow of one run: take the lease → list both sides (`list_versions`, one cheap listing
 //! each) → load the record → plan → refuse if a safety rail trips → merge songs changed on

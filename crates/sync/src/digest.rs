@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use crate::metadata::SongMetadata;
+use songrec_storage::SongMetadata;
 
 /// Fields that are bookkeeping of a write, not content.
 pub const NOT_CONTENT: [&str; 2] = ["version", "updated_at"];
@@ -17,7 +17,7 @@ pub const NOT_CONTENT: [&str; 2] = ["version", "updated_at"];
 ///
 /// ```
 /// use songrec_storage::{SongId, SongMetadata};
-/// use songrec_storage::sync::digest::content;
+/// use songrec_sync::digest::content;
 /// let m = SongMetadata::new(SongId::from_bytes(b"a"), "Song");
 /// let c = content(&m);
 /// assert_eq!(c["title"], "Song");
@@ -39,7 +39,7 @@ pub fn content(m: &SongMetadata) -> Map<String, Value> {
 ///
 /// ```
 /// use songrec_storage::{SongId, SongMetadata};
-/// use songrec_storage::sync::digest::digest;
+/// use songrec_sync::digest::digest;
 /// let mut m = SongMetadata::new(SongId::from_bytes(b"a"), "Song");
 /// let d = digest(&m);
 /// m.touch(); // new version and update time, same content
@@ -102,8 +102,8 @@ fn write_value(v: &Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::SongId;
     use serde_json::json;
+    use songrec_storage::SongId;
 
     #[test]
     fn key_order_does_not_matter() {
@@ -146,5 +146,26 @@ mod tests {
         m.extra.insert("n".into(), json!({"z": 1, "a": [true]}));
         let back: SongMetadata = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(digest(&back), digest(&m));
+    }
+
+    /// Moved from the storage crate's metadata tests: every awkward float (halfway decimals,
+    /// subnormals, extremes) in duration, bpm and `extra` keeps the digest through text and
+    /// through a `Value`, so a round trip through any backend is never seen as an edit.
+    #[test]
+    fn awkward_floats_keep_the_digest() {
+        use songrec_storage::conformance::floats::{f32_cases, f64_cases};
+        let f32s = f32_cases(7, 64);
+        for (i, d) in f64_cases(11, 64).into_iter().enumerate() {
+            let mut m = SongMetadata::new(SongId::from_bytes(b"floats"), "Floats");
+            m.duration_secs = d;
+            m.bpm = Some(f32s[i % f32s.len()]);
+            m.extra.insert("floats".into(), json!([d, -d]));
+            let text = serde_json::to_string(&m).unwrap();
+            let back: SongMetadata = serde_json::from_str(&text).unwrap();
+            assert_eq!(digest(&back), digest(&m), "text: {text}");
+            let value = serde_json::to_value(&m).unwrap();
+            let back: SongMetadata = serde_json::from_value(value).unwrap();
+            assert_eq!(digest(&back), digest(&m), "value: {text}");
+        }
     }
 }

@@ -10,8 +10,8 @@ use super::digest::digest;
 use super::merge::{CONFLICTS_FIELD, merge};
 use super::plan::{Action, ConflictKind, Policy, Rails, Side, Violation, plan};
 use super::record::BaseEntry;
-use crate::id::SongId;
-use crate::metadata::{SongMetadata, VersionEntry};
+use songrec_storage::SongId;
+use songrec_storage::{SongMetadata, VersionEntry};
 
 fn id(n: u8) -> SongId {
     SongId::from_bytes(&[n])
@@ -624,12 +624,12 @@ mod engine_runs {
     use super::super::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, MemoryLeaseStore};
     use super::super::plan::{Policy, Rails};
     use super::super::record::MemoryRecord;
-    use crate::backend::{SongRecord, StorageBackend};
-    use crate::layers::testing::MemoryBackend;
-    use crate::layers::{Chaos, LayerExt};
-    use crate::metadata::SongMetadata;
-    use crate::model::{Embedding, ModelInfo};
-    use crate::{Filter, SongId};
+    use songrec_storage::SongMetadata;
+    use songrec_storage::layers::testing::MemoryBackend;
+    use songrec_storage::layers::{Chaos, LayerExt};
+    use songrec_storage::{Embedding, ModelInfo};
+    use songrec_storage::{Filter, SongId};
+    use songrec_storage::{SongRecord, StorageBackend};
 
     struct Machine {
         name: String,

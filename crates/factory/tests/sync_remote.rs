@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use songrec_storage::StorageBackend;
 use songrec_storage::layers::{Chaos, LayerExt, Retry};
-use songrec_storage::sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
-use songrec_storage::sync::plan::Policy;
+use songrec_sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
+use songrec_sync::plan::Policy;
 use sync_support::{Cloud, Machine, add_songs, live, sid, snapshot};
 
 async fn run(

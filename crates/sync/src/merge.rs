@@ -16,9 +16,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::metadata::SongMetadata;
-use crate::sync::digest::{canonical, content, digest_content};
-use crate::sync::plan::{Conflict, ConflictKind, Policy, Side};
+use crate::digest::{canonical, content, digest_content};
+use crate::plan::{Conflict, ConflictKind, Policy, Side};
+use songrec_storage::SongMetadata;
 
 /// Where `keep-both` keeps the losing values (an `extra` field).
 pub const CONFLICTS_FIELD: &str = "conflicts";
@@ -41,8 +41,8 @@ pub struct Merge {
 /// ```
 /// use chrono::Utc;
 /// use songrec_storage::{SongId, SongMetadata};
-/// use songrec_storage::sync::merge::merge;
-/// use songrec_storage::sync::plan::{Policy, Side};
+/// use songrec_sync::merge::merge;
+/// use songrec_sync::plan::{Policy, Side};
 /// let base = SongMetadata::new(SongId::from_bytes(b"s"), "Song");
 /// let mut local = base.clone();
 /// local.genre = Some("jazz".into());

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{StorageError, StorageResult};
+use songrec_storage::{StorageError, StorageResult};
 
 /// An opaque version of the lease object (an S3 ETag, a hash of a lock file's bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub trait LeaseStore: fmt::Display + fmt::Debug + Send + Sync {
 /// The lease object's content.
 ///
 /// ```
-/// use songrec_storage::sync::lease::LeaseInfo;
+/// use songrec_sync::lease::LeaseInfo;
 /// let i = LeaseInfo::new("machine-a", std::time::Duration::from_secs(60));
 /// assert!(!i.is_expired(chrono::Utc::now()));
 /// ```
@@ -124,7 +124,7 @@ pub enum LeaseError {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use songrec_storage::sync::lease::{Lease, MemoryLeaseStore};
+/// use songrec_sync::lease::{Lease, MemoryLeaseStore};
 /// let store = Arc::new(MemoryLeaseStore::default());
 /// let a = Lease::new(store.clone(), "machine-a", Duration::from_secs(60));
 /// let b = Lease::new(store.clone(), "machine-b", Duration::from_secs(60));

@@ -4,7 +4,7 @@
 //! of a few edits, and optionally a second machine pulling everything.
 //!
 //! ```text
-//! cargo run --release -p songrec-app --example sync_bench -- --songs 10000 [--dim 512] [--audio-bytes 0] [--pull]
+//! cargo run --release -p songrec-factory --example sync_bench -- --songs 10000 [--dim 512] [--audio-bytes 0] [--pull]
 //! ```
 //!
 //! Prints wall time and Data API requests per step (S3 requests of the lease are not counted:
@@ -19,10 +19,10 @@ use songrec_astra::secret::Secret;
 use songrec_astra::{AstraBackend, S3LeaseStore};
 use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
-use songrec_storage::sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
-use songrec_storage::sync::lease::Lease;
-use songrec_storage::sync::record::RecordStore;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
+use songrec_sync::lease::Lease;
+use songrec_sync::record::RecordStore;
 
 const TOKEN: &str = "AstraCS:sync-bench-token-0123456789";
 const AK: &str = "AKIDSYNCBENCH";

@@ -1,7 +1,21 @@
-//! Builds the backend the configuration asks for. This is the one place where layers are
-//! stacked over a concrete backend; read it top to bottom as the stack, outermost first.
-//! It is also the one place that opens concrete backends for other purposes (reindex, scratch
-//! libraries, Astra set-up) and that knows the layout of the cache folder.
+//! songrec's composition root: the only crate whose `[dependencies]` name the concrete
+//! backends (`songrec-local`, `songrec-astra`). Everything else (the application layer, the
+//! REST server, the CLI) works on `dyn StorageBackend` and asks this crate for what it needs:
+//!
+//! - [`open`] / [`build`]: the layered backend for commands, read top to bottom as the stack,
+//!   outermost first (offline fallback, disk cache, circuit breaker, the backend);
+//! - [`sync`]: the two sides of `songrec sync`, its record and its lease;
+//! - [`scratch_local`], [`open_local_for_reindex`]: bare local libraries for bulk tools;
+//! - [`init_astra`], [`astra_doctor`]: admin handles for `init-astra` and `doctor`;
+//! - [`cache_store`], [`offline_copies`] and the `*_file`/`*_dir` functions: the layout of the
+//!   cache folder, known here and nowhere else.
+//!
+//! **A third backend** is a crate implementing `songrec_storage::StorageBackend` (its tests
+//! call `songrec_storage::conformance::run_all`), a `BackendKind` in `songrec-config`, and one
+//! arm in [`open`]'s `match`. **A new layer** lives in `songrec_storage::layers` and is stacked
+//! here, in `open_stack`.
+
+pub mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,8 +28,6 @@ use songrec_config::{BackendKind, Config};
 use songrec_local::LocalBackend;
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
 use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
-
-use crate::AppResult;
 
 /// A backend ready for use, with its stack visible in `Display`.
 pub type Backend = Arc<dyn StorageBackend>;
@@ -58,12 +70,12 @@ pub struct Opened {
 /// use songrec_config::{BackendKind, Config};
 /// let mut cfg = Config::from_sources(None, &Default::default()).unwrap();
 /// cfg.local.path = "/music/lib".into();
-/// assert_eq!(songrec_app::factory::describe(&cfg, BackendKind::Local), "local library at /music/lib");
+/// assert_eq!(songrec_factory::describe(&cfg, BackendKind::Local), "local library at /music/lib");
 /// cfg.astra.api_endpoint = "https://db-1.apps.astra.datastax.com".into();
 /// cfg.astra.keyspace = "music".into();
 /// cfg.cache.enabled = false;
 /// assert_eq!(
-///     songrec_app::factory::describe(&cfg, BackendKind::Astra),
+///     songrec_factory::describe(&cfg, BackendKind::Astra),
 ///     "cloud library at db-1.apps.astra.datastax.com/music (no cache)"
 /// );
 /// ```
@@ -103,10 +115,10 @@ impl Opened {
 ///
 /// ```no_run
 /// let cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
-/// let backend = songrec_app::factory::build(&cfg).unwrap();
+/// let backend = songrec_factory::build(&cfg).unwrap();
 /// println!("using {backend}");
 /// ```
-pub fn build(cfg: &Config) -> AppResult<Backend> {
+pub fn build(cfg: &Config) -> StorageResult<Backend> {
     // Bulk tools (migrate, sync) read every blob once: serve cached audio, keep no new audio.
     Ok(open_with(cfg, Reads::RemoteOnly, false)?.backend)
 }
@@ -114,7 +126,7 @@ pub fn build(cfg: &Config) -> AppResult<Backend> {
 /// Builds the configured backend with handles on its cache and offline copy.
 ///
 /// ```no_run
-/// use songrec_app::factory::{open, Reads};
+/// use songrec_factory::{open, Reads};
 /// let cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
 /// let opened = open(&cfg, Reads::MayUseOfflineCopy).unwrap();
 /// // ... use opened.backend ...
@@ -122,17 +134,17 @@ pub fn build(cfg: &Config) -> AppResult<Backend> {
 ///     eprintln!("warning: {w}");
 /// }
 /// ```
-pub fn open(cfg: &Config, reads: Reads) -> AppResult<Opened> {
+pub fn open(cfg: &Config, reads: Reads) -> StorageResult<Opened> {
     open_with(cfg, reads, true)
 }
 
-fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> {
+fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Opened> {
     let mut opened = open_stack(cfg, reads, keep_audio)?;
     opened.description = describe_cached(cfg, cfg.backend, opened.cache.is_some());
     Ok(opened)
 }
 
-fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> AppResult<Opened> {
+fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Opened> {
     match cfg.backend {
         BackendKind::Local => {
             // Local(...)
@@ -299,20 +311,20 @@ fn hex_prefix(bytes: &[u8]) -> String {
 
 /// The configured local library, opened bare (no layers, no test hooks): `songrec reindex`
 /// rebuilds its vector index from the .npy files.
-pub fn open_local_for_reindex(cfg: &Config) -> AppResult<LocalBackend> {
-    Ok(LocalBackend::open(&cfg.local.path)?)
+pub fn open_local_for_reindex(cfg: &Config) -> StorageResult<LocalBackend> {
+    LocalBackend::open(&cfg.local.path)
 }
 
 /// A bare local library in `dir` (created when missing) that is not the user's library: the
 /// scratch libraries of `songrec eval` and `songrec bench`.
-pub fn scratch_local(dir: impl AsRef<Path>) -> AppResult<LocalBackend> {
-    Ok(LocalBackend::open(dir)?)
+pub fn scratch_local(dir: impl AsRef<Path>) -> StorageResult<LocalBackend> {
+    LocalBackend::open(dir)
 }
 
 /// Creates the Astra DB collections of the configuration for `models` (idempotent; the report
 /// names collections with other settings): `songrec init-astra`.
-pub async fn init_astra(cfg: &Config, models: &[ModelInfo]) -> AppResult<InitReport> {
-    Ok(AstraBackend::init(cfg, models).await?)
+pub async fn init_astra(cfg: &Config, models: &[ModelInfo]) -> StorageResult<InitReport> {
+    AstraBackend::init(cfg, models).await
 }
 
 /// Checks the Astra/S3 configuration (credentials, keyspace, collections, bucket), each check
@@ -438,7 +450,7 @@ pub const TEST_CRASH_ENV: &str = "SONGREC_TEST_CRASH_AT";
 fn with_test_hooks<B: StorageBackend + 'static>(
     kind: BackendKind,
     backend: B,
-) -> AppResult<Backend> {
+) -> StorageResult<Backend> {
     use songrec_storage::layers::CrashPoint;
     if let Ok(spec) = std::env::var(TEST_CRASH_ENV) {
         let point = CrashPoint::parse(&spec)?;
@@ -455,7 +467,7 @@ fn with_test_hooks<B: StorageBackend + 'static>(
 fn with_test_hooks<B: StorageBackend + 'static>(
     _kind: BackendKind,
     backend: B,
-) -> AppResult<Backend> {
+) -> StorageResult<Backend> {
     Ok(Arc::new(backend))
 }
 

@@ -38,10 +38,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::StorageError;
-use crate::id::SongId;
-use crate::metadata::VersionEntry;
-use crate::sync::record::BaseEntry;
+use crate::record::BaseEntry;
+use songrec_storage::SongId;
+use songrec_storage::StorageError;
+use songrec_storage::VersionEntry;
 
 /// One side of a sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ impl fmt::Display for Side {
 /// How a song changed on both sides is resolved.
 ///
 /// ```
-/// use songrec_storage::sync::plan::Policy;
+/// use songrec_sync::plan::Policy;
 /// assert_eq!("keep-both".parse::<Policy>().unwrap(), Policy::KeepBoth);
 /// assert_eq!(Policy::default(), Policy::Newer);
 /// ```
@@ -122,7 +122,7 @@ impl fmt::Display for Policy {
 /// Safety rails.
 ///
 /// ```
-/// use songrec_storage::sync::plan::Rails;
+/// use songrec_sync::plan::Rails;
 /// assert_eq!(Rails::default().max_delete_percent, 50);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -402,7 +402,7 @@ fn change(base: Option<&BaseEntry>, seen: Seen) -> Change {
 /// ```
 /// use std::collections::HashMap;
 /// use songrec_storage::{SongId, VersionEntry};
-/// use songrec_storage::sync::plan::{plan, Action, Policy, Rails, Side};
+/// use songrec_sync::plan::{plan, Action, Policy, Rails, Side};
 /// let id = SongId::from_bytes(b"new here");
 /// let local = [VersionEntry { id: id.clone(), version: 1, content_hash: id.to_string(), deleted: false }];
 /// let p = plan(&HashMap::new(), &local, &[], Policy::Newer, &Rails::default());

@@ -16,17 +16,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use crate::backend::{SongRecord, StorageBackend};
-use crate::error::StorageError;
-use crate::id::SongId;
-use crate::metadata::SongMetadata;
-use crate::model::{Embedding, ModelInfo};
-use crate::sync::lease::{Lease, LeaseError, LeaseInfo};
-use crate::sync::merge::merge;
-use crate::sync::plan::{
+use crate::lease::{Lease, LeaseError, LeaseInfo};
+use crate::merge::merge;
+use crate::plan::{
     Action, Conflict, ConflictKind, Plan, PlanSummary, Policy, Rails, Side, Violation, plan,
 };
-use crate::sync::record::{RecordChange, RecordStore};
+use crate::record::{RecordChange, RecordStore};
+use songrec_storage::SongId;
+use songrec_storage::SongMetadata;
+use songrec_storage::StorageError;
+use songrec_storage::{Embedding, ModelInfo};
+use songrec_storage::{SongRecord, StorageBackend};
 
 /// Environment variable of the test fault hook (see [`SyncOptions::abort_after_writes`]);
 /// exists only with the `test-hooks` feature.
@@ -143,12 +143,12 @@ pub enum SyncError {
 /// Runs one sync between `local` and `remote`.
 ///
 /// ```no_run
-/// # async fn demo(local: &dyn songrec_storage::StorageBackend, remote: &dyn songrec_storage::StorageBackend) -> Result<(), songrec_storage::sync::engine::SyncError> {
+/// # async fn demo(local: &dyn songrec_storage::StorageBackend, remote: &dyn songrec_storage::StorageBackend) -> Result<(), songrec_sync::engine::SyncError> {
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use songrec_storage::sync::engine::{sync, NoSyncProgress, SyncOptions};
-/// use songrec_storage::sync::lease::{Lease, MemoryLeaseStore};
-/// use songrec_storage::sync::record::MemoryRecord;
+/// use songrec_sync::engine::{sync, NoSyncProgress, SyncOptions};
+/// use songrec_sync::lease::{Lease, MemoryLeaseStore};
+/// use songrec_sync::record::MemoryRecord;
 /// let record = MemoryRecord::new("machine-a");
 /// let lease = Arc::new(Lease::new(Arc::new(MemoryLeaseStore::default()), "machine-a", Duration::from_secs(60)));
 /// let report = sync(local, remote, &lease, &record, &SyncOptions::new("/tmp/sync-scratch"), &NoSyncProgress).await?;

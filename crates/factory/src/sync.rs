@@ -1,5 +1,5 @@
 //! `songrec sync` wiring: builds both sides, the record and the lease from the configuration
-//! and runs the engine ([`songrec_storage::sync`]).
+//! and runs the engine ([`songrec_sync`]).
 //!
 //! - local side: the [`LocalBackend`] at `[local] path`, write-locked for the whole run;
 //! - remote side: the [`AstraBackend`] (Data API + S3) from `[astra]`/`[s3]`, used directly,
@@ -15,11 +15,11 @@ use songrec_astra::{AstraBackend, S3LeaseStore};
 use songrec_config::Config;
 use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
-use songrec_storage::sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport, sync};
-use songrec_storage::sync::lease::Lease;
-use songrec_storage::sync::record::RecordStore;
+use songrec_sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport, sync};
+use songrec_sync::lease::Lease;
+use songrec_sync::record::RecordStore;
 
-use crate::AppResult;
+use songrec_storage::StorageResult as AppResult;
 
 /// Both sides of a sync and what ties them together.
 pub struct SyncSides {
@@ -39,7 +39,7 @@ pub struct SyncSides {
 pub fn apply_test_hooks(opts: &mut SyncOptions) {
     #[cfg(feature = "test-hooks")]
     {
-        opts.abort_after_writes = std::env::var(songrec_storage::sync::engine::ABORT_AFTER_ENV)
+        opts.abort_after_writes = std::env::var(songrec_sync::engine::ABORT_AFTER_ENV)
             .ok()
             .and_then(|v| v.trim().parse().ok());
     }
@@ -53,7 +53,7 @@ pub fn apply_test_hooks(opts: &mut SyncOptions) {
 ///
 /// ```
 /// let cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
-/// assert!(songrec_app::sync::remote_identity(&cfg).contains("keyspace=default_keyspace"));
+/// assert!(songrec_factory::sync::remote_identity(&cfg).contains("keyspace=default_keyspace"));
 /// ```
 pub fn remote_identity(cfg: &Config) -> String {
     format!(
@@ -135,7 +135,7 @@ pub async fn run(
 pub enum RunError {
     /// Opening a side failed.
     #[error(transparent)]
-    Open(#[from] crate::AppError),
+    Open(#[from] songrec_storage::StorageError),
     /// The engine stopped.
     #[error(transparent)]
     Sync(#[from] SyncError),
