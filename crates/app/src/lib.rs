@@ -29,7 +29,6 @@ pub mod reembed;
 pub mod resolve;
 pub mod similar;
 pub mod stats;
-pub mod synth;
 
 /// Errors of the application layer.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use songrec_app::ingest::{IngestOptions, NoProgress, Outcome, ingest};
-use songrec_app::synth::{SongSpec, render, write_wav};
+use songrec_audio::synth::{SongSpec, render, write_wav};
 use songrec_local::LocalBackend;
 use songrec_storage::{Filter, StorageBackend};
 

@@ -16,8 +16,8 @@ use songrec_storage::{Filter, StorageBackend};
 
 fn ffmpeg_m4a(dir: &Path, name: &str, style: &str, seed: u64) -> Vec<u8> {
     let wav = dir.join(format!("{name}.wav"));
-    let spec = songrec_app::synth::SongSpec::for_style(style, seed, 5.0);
-    songrec_app::synth::write_wav(&wav, &songrec_app::synth::render(&spec)).unwrap();
+    let spec = songrec_audio::synth::SongSpec::for_style(style, seed, 5.0);
+    songrec_audio::synth::write_wav(&wav, &songrec_audio::synth::render(&spec)).unwrap();
     let m4a = dir.join(format!("{name}.m4a"));
     let st = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])

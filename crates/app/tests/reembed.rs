@@ -12,11 +12,11 @@ async fn forced_run_resumes_from_its_state_file() {
     let dir = tempfile::tempdir().unwrap();
     let music = dir.path().join("music");
     std::fs::create_dir_all(&music).unwrap();
-    for (i, style) in songrec_app::synth::STYLES.iter().enumerate() {
-        let spec = songrec_app::synth::SongSpec::for_style(style, i as u64 + 1, 2.0);
-        songrec_app::synth::write_wav_tagged(
+    for (i, style) in songrec_audio::synth::STYLES.iter().enumerate() {
+        let spec = songrec_audio::synth::SongSpec::for_style(style, i as u64 + 1, 2.0);
+        songrec_audio::synth::write_wav_tagged(
             &music.join(format!("{style}.wav")),
-            &songrec_app::synth::render(&spec),
+            &songrec_audio::synth::render(&spec),
             &[("INAM", style)],
         )
         .unwrap();

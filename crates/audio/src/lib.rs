@@ -5,6 +5,7 @@
 //! * [`embed`]: the [`Embedder`] trait and the model-free [`DspEmbedder`].
 //! * [`analyze_file`]: decode once, run several embedders.
 //! * [`eval`]: leave-one-out precision@k.
+//! * [`synth`]: deterministic songs in a few styles, for example libraries, tests and benchmarks.
 //!
 //! ```no_run
 //! use songrec_audio::{analyze_file, DspEmbedder, Embedder};
@@ -22,6 +23,7 @@ pub mod error;
 pub mod eval;
 mod norm_table;
 pub mod resample;
+pub mod synth;
 pub mod tags;
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //!
 //! `cargo run -p songrec-discover --example fingerprint_errors`
 
-use songrec_app::synth::{STYLES, SongSpec, render, write_wav};
+use songrec_audio::synth::{STYLES, SongSpec, render, write_wav};
 use songrec_discover::fingerprint::{compare, fingerprint_samples};
 
 const SR: u32 = 22_050;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use songrec_app::ingest::{IngestOptions, NoProgress, ingest};
-use songrec_app::synth::{SongSpec, render, write_wav_tagged};
+use songrec_audio::synth::{SongSpec, render, write_wav_tagged};
 use songrec_discover::dupes::{self, DupesOptions, Kind};
 use songrec_discover::fingerprint::{EXTRA_KEY, FingerprintRecord};
 use songrec_local::LocalBackend;

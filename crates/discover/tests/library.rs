@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use songrec_app::ingest::{IngestOptions, NoProgress, ingest};
-use songrec_app::synth::{STYLES, SongSpec, render, write_wav_tagged};
+use songrec_audio::synth::{STYLES, SongSpec, render, write_wav_tagged};
 use songrec_discover::kmeans::{KMeansOptions, purity};
 use songrec_discover::m3u::{M3uOptions, PathStyle};
 use songrec_discover::map::{self, ColorBy, MapOptions};

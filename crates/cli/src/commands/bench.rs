@@ -248,10 +248,10 @@ async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> 
         .is_ok_and(|o| o.status.success());
     let mut files = Vec::new();
     for i in 0..songs {
-        let style = songrec_app::synth::STYLES[i % songrec_app::synth::STYLES.len()];
-        let spec = songrec_app::synth::SongSpec::for_style(style, i as u64, seconds);
+        let style = songrec_audio::synth::STYLES[i % songrec_audio::synth::STYLES.len()];
+        let spec = songrec_audio::synth::SongSpec::for_style(style, i as u64, seconds);
         let wav = dir.path().join(format!("{i}.wav"));
-        songrec_app::synth::write_wav(&wav, &songrec_app::synth::render(&spec))?;
+        songrec_audio::synth::write_wav(&wav, &songrec_audio::synth::render(&spec))?;
         // Like real music: 44.1 kHz stereo, compressed (half mp3, half flac) when ffmpeg is here.
         let out = if ffmpeg {
             let ext = if i % 2 == 0 { "mp3" } else { "flac" };

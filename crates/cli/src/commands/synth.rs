@@ -27,9 +27,9 @@ pub fn run(args: &SynthArgs) -> Result<u8> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let mut n = 0;
-    for style in songrec_app::synth::STYLES {
+    for style in songrec_audio::synth::STYLES {
         for i in 0..args.per_style {
-            let spec = songrec_app::synth::SongSpec::for_style(style, i as u64 + 1, args.seconds);
+            let spec = songrec_audio::synth::SongSpec::for_style(style, i as u64 + 1, args.seconds);
             let title = format!("{} {}", style_title(style), i + 1);
             let artist = format!("The {} Ensemble", capitalise(style));
             let dir = if args.by_style {
@@ -44,8 +44,12 @@ pub fn run(args: &SynthArgs) -> Result<u8> {
                 ("IART", artist.as_str()),
                 ("IGNR", style),
             ];
-            songrec_app::synth::write_wav_tagged(&path, &songrec_app::synth::render(&spec), &tags)
-                .with_context(|| format!("writing {}", path.display()))?;
+            songrec_audio::synth::write_wav_tagged(
+                &path,
+                &songrec_audio::synth::render(&spec),
+                &tags,
+            )
+            .with_context(|| format!("writing {}", path.display()))?;
             n += 1;
         }
     }

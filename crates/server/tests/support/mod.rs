@@ -27,13 +27,13 @@ pub fn write_songs(dir: &Path, styles: &[&str], per_style: usize, seconds: f32, 
     std::fs::create_dir_all(dir).unwrap();
     for style in styles {
         for i in 0..per_style {
-            let spec = songrec_app::synth::SongSpec::for_style(style, seed0 + i as u64, seconds);
+            let spec = songrec_audio::synth::SongSpec::for_style(style, seed0 + i as u64, seconds);
             let title = format!("{} {}", title_of(style), seed0 + i as u64);
             let artist = format!("The {style} band");
             let path = dir.join(format!("{style}-{}.wav", seed0 + i as u64));
-            songrec_app::synth::write_wav_tagged(
+            songrec_audio::synth::write_wav_tagged(
                 &path,
-                &songrec_app::synth::render(&spec),
+                &songrec_audio::synth::render(&spec),
                 &[("INAM", &title), ("IART", &artist), ("IGNR", style)],
             )
             .unwrap();

@@ -50,7 +50,7 @@ impl SongSpec {
     /// A style's typical song, varied by `seed`.
     ///
     /// ```
-    /// let s = songrec_app::synth::SongSpec::for_style("techno", 3, 10.0);
+    /// let s = songrec_audio::synth::SongSpec::for_style("techno", 3, 10.0);
     /// assert!(s.bpm > 120.0 && s.bpm < 135.0);
     /// ```
     pub fn for_style(style: &str, seed: u64, seconds: f32) -> Self {
