@@ -48,6 +48,30 @@ pub fn valid(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
+/// Runs `f` on every input of `target` ([`inputs`]); the `valid*` seeds must be accepted.
+pub fn replay_target(target: &str, mut f: impl FnMut(&[u8]) -> bool) {
+    for (path, bytes) in inputs(target) {
+        let accepted = f(&bytes);
+        let valid = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("valid"));
+        assert!(
+            accepted || !valid,
+            "{}: a valid seed was refused",
+            path.display()
+        );
+    }
+}
+
+/// Runs `f` on `count` [`mutants`] of `target`'s inputs (nothing may panic).
+pub fn replay_mutants(target: &str, count: usize, seed: u64, mut f: impl FnMut(&[u8]) -> bool) {
+    let seeds = inputs(target);
+    for input in mutants(&seeds, count, seed) {
+        f(&input);
+    }
+}
+
 /// A small deterministic generator (xorshift64*), so a failing input can be reproduced from
 /// the test's seed.
 pub struct Rng(u64);

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use songrec_storage::{ListQuery, SortKey, StorageBackend};
 
@@ -68,6 +68,37 @@ pub fn snapshot(data: &[u8]) -> bool {
         .expect("an encoded snapshot decodes");
     assert_eq!(again.len(), songs.len());
     true
+}
+
+/// An empty scratch library and a current-thread runtime, for [`library`] inputs.
+pub struct Scratch {
+    _dir: tempfile::TempDir,
+    /// The library's root folder.
+    pub root: PathBuf,
+    /// The runtime the library is opened on.
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Scratch {
+    /// A new scratch library in a temporary folder.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("lib");
+        library_folders(&root);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        Scratch {
+            _dir: dir,
+            root,
+            rt,
+        }
+    }
+
+    /// [`library`] on this scratch library.
+    pub fn library(&self, rel: &str, data: &[u8]) -> bool {
+        library(&self.root, &self.rt, rel, data)
+    }
 }
 
 /// Creates the folders of an empty library under `root`.

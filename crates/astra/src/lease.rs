@@ -67,6 +67,24 @@ impl S3LeaseStore {
         }
     }
 
+    /// A conditional put of the lease object; the outer error is a bad key, the inner one
+    /// what the S3 server said (the callers tell a lost race from a failure).
+    async fn put(
+        &self,
+        body: &[u8],
+        mode: PutMode,
+    ) -> StorageResult<Result<object_store::PutResult, object_store::Error>> {
+        let opts = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        Ok(self
+            .blobs
+            .raw()
+            .put_opts(&self.path()?, PutPayload::from(body.to_vec()), opts)
+            .await)
+    }
+
     fn tag(&self, e_tag: Option<String>) -> StorageResult<LeaseTag> {
         e_tag.map(LeaseTag).ok_or_else(|| {
             StorageError::Unsupported(format!(
@@ -99,16 +117,7 @@ impl LeaseStore for S3LeaseStore {
     }
 
     async fn create(&self, body: &[u8]) -> StorageResult<Option<LeaseTag>> {
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match self
-            .blobs
-            .raw()
-            .put_opts(&self.path()?, PutPayload::from(body.to_vec()), opts)
-            .await
-        {
+        match self.put(body, PutMode::Create).await? {
             Ok(r) => self.tag(r.e_tag).map(Some),
             Err(
                 object_store::Error::AlreadyExists { .. }
@@ -119,19 +128,11 @@ impl LeaseStore for S3LeaseStore {
     }
 
     async fn replace(&self, body: &[u8], expected: &LeaseTag) -> StorageResult<Option<LeaseTag>> {
-        let opts = PutOptions {
-            mode: PutMode::Update(UpdateVersion {
-                e_tag: Some(expected.0.clone()),
-                version: None,
-            }),
-            ..PutOptions::default()
-        };
-        match self
-            .blobs
-            .raw()
-            .put_opts(&self.path()?, PutPayload::from(body.to_vec()), opts)
-            .await
-        {
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: Some(expected.0.clone()),
+            version: None,
+        });
+        match self.put(body, mode).await? {
             Ok(r) => self.tag(r.e_tag).map(Some),
             Err(
                 object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -224,22 +224,10 @@ use songrec_fs::{sync_dir, temp_path as temp_next_to};
 
 /// Copies `src` to a new file `tmp`, hashing the bytes; fsyncs `tmp`.
 fn copy_hashed(src: &Path, tmp: &Path) -> io::Result<(SongId, u64)> {
-    let mut r = File::open(src)?;
     let mut w = File::create(tmp)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = r.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        w.write_all(&buf[..k])?;
-        n += k as u64;
-    }
+    let copied = SongId::copy_hashed(File::open(src)?, &mut w)?;
     w.sync_all()?;
-    Ok((SongId::from_raw(&h.finalize().into()), n))
+    Ok(copied)
 }
 
 fn encode_vector(v: &[f32]) -> Vec<u8> {

@@ -14,18 +14,7 @@ mod replay;
 fn fuzz_corpus_and_regressions_replay() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.json");
-    for (seed, bytes) in replay::inputs("playlist_history") {
-        let loaded = harness::history(&path, &bytes);
-        let valid = seed
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("valid"));
-        assert!(
-            loaded || !valid,
-            "{}: a valid history was refused",
-            seed.display()
-        );
-    }
+    replay::replay_target("playlist_history", |b| harness::history(&path, b));
 }
 
 /// A few thousand mutants of the seeds (fixed seed): none panics.
@@ -33,8 +22,7 @@ fn fuzz_corpus_and_regressions_replay() {
 fn fuzz_random_histories_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.json");
-    let seeds = replay::inputs("playlist_history");
-    for input in replay::mutants(&seeds, 2000, 0x4157) {
-        harness::history(&path, &input);
-    }
+    replay::replay_mutants("playlist_history", 2000, 0x4157, |b| {
+        harness::history(&path, b)
+    });
 }

@@ -34,7 +34,7 @@ pub mod pca;
 pub mod playlist;
 pub mod png;
 pub mod recording;
-pub mod rng;
+pub use songrec_storage::rng;
 pub mod space;
 
 #[cfg(test)]

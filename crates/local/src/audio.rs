@@ -3,10 +3,8 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use songrec_storage::{SongId, StorageError, StorageResult};
 
 use crate::fsutil::{self, sync_dir};
@@ -48,20 +46,9 @@ fn copy_hashing(src: &Path, tmp: &Path) -> StorageResult<(SongId, u64)> {
     let mut input = File::open(src).map_err(|e| StorageError::io(src, e))?;
     let result = (|| -> std::io::Result<(SongId, u64)> {
         let mut out = File::create(tmp)?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut n = 0u64;
-        loop {
-            let k = input.read(&mut buf)?;
-            if k == 0 {
-                break;
-            }
-            h.update(&buf[..k]);
-            out.write_all(&buf[..k])?;
-            n += k as u64;
-        }
+        let copied = SongId::copy_hashed(&mut input, &mut out)?;
         out.sync_all()?;
-        Ok((SongId::from_raw(&h.finalize().into()), n))
+        Ok(copied)
     })();
     match result {
         Ok(v) => Ok(v),

@@ -365,6 +365,30 @@ struct SimilarParams {
     distinct: bool,
 }
 
+impl SimilarParams {
+    /// The query these parameters ask for: `target`'s neighbours by one model.
+    fn request(
+        &self,
+        target: Target,
+        model: ModelInfo,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> SimilarRequest {
+        SimilarRequest {
+            target,
+            parts: vec![ModelPart {
+                model,
+                embedder,
+                weight: 1.0,
+            }],
+            k: self.k,
+            metric: self.metric,
+            threshold: self.threshold,
+            offset: self.offset,
+            filter: self.filter.clone(),
+        }
+    }
+}
+
 /// Most results one response of the API carries, whatever the backend allows.
 pub const MAX_RESPONSE_RESULTS: usize = 10_000;
 
@@ -593,19 +617,11 @@ pub async fn similar_to_song(
     let b = st.backend.as_ref();
     let song = find_song(b, &id).await?;
     let (model, embedder) = choose_model(&st, sp.model.as_deref(), sp.embedder.as_deref()).await?;
-    let req = SimilarRequest {
-        target: Target::Song(Box::new(song.clone())),
-        parts: vec![ModelPart {
-            model: model.clone(),
-            embedder,
-            weight: 1.0,
-        }],
-        k: sp.k,
-        metric: sp.metric,
-        threshold: sp.threshold,
-        offset: sp.offset,
-        filter: sp.filter,
-    };
+    let req = sp.request(
+        Target::Song(Box::new(song.clone())),
+        model.clone(),
+        embedder,
+    );
     let found = find_similar(b, &req, sp.distinct)
         .await
         .map_err(|e| match e {
@@ -792,19 +808,11 @@ pub async fn similar_to_upload(
         .acquire()
         .await
         .map_err(|e| ApiError::internal("waiting for an analysis slot", e))?;
-    let req = SimilarRequest {
-        target: Target::File(tmp.path().to_path_buf()),
-        parts: vec![ModelPart {
-            model: model.clone(),
-            embedder: Some(embedder),
-            weight: 1.0,
-        }],
-        k: sp.k,
-        metric: sp.metric,
-        threshold: sp.threshold,
-        offset: sp.offset,
-        filter: sp.filter,
-    };
+    let req = sp.request(
+        Target::File(tmp.path().to_path_buf()),
+        model.clone(),
+        Some(embedder),
+    );
     let spool = tmp.path().display().to_string();
     let found = find_similar(st.backend.as_ref(), &req, sp.distinct)
         .await

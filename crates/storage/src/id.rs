@@ -1,7 +1,7 @@
 //! Content-derived song identifiers.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,13 @@ impl SongId {
     }
 
     /// Hashes a reader in 1 MiB chunks (bounded memory), returning the id and the byte count.
-    pub fn from_reader(mut r: impl Read) -> std::io::Result<(Self, u64)> {
+    pub fn from_reader(r: impl Read) -> std::io::Result<(Self, u64)> {
+        Self::copy_hashed(r, std::io::sink())
+    }
+
+    /// Copies `r` into `w` in 1 MiB chunks, hashing the bytes on the way: the id of what was
+    /// written and the byte count. The caller fsyncs `w` when it must be durable.
+    pub fn copy_hashed(mut r: impl Read, mut w: impl Write) -> std::io::Result<(Self, u64)> {
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut n = 0u64;
@@ -63,6 +69,7 @@ impl SongId {
             }
             n += k as u64;
             h.update(&buf[..k]);
+            w.write_all(&buf[..k])?;
         }
         Ok((Self::from_raw(&h.finalize().into()), n))
     }

@@ -1,6 +1,7 @@
 //! songrec storage, the contract: the domain types, the [`StorageBackend`] trait every backend
 //! implements (with [`StorageBackendExt`] for conveniences written once, and impls for
-//! `Arc`/`Box` so a shared handle is a backend), the pure search math they share, the
+//! `Arc`/`Box` so a shared handle is a backend), the pure search math they share (and a seeded
+//! random generator for reproducible tests and clustering), the
 //! composable [`layers`] (retry, timeout, metrics, circuit breaker; chaos and crash only with
 //! the `test-hooks` feature), and the backend-agnostic conformance suite (feature
 //! `conformance`).
@@ -26,6 +27,7 @@ pub mod math;
 pub mod metadata;
 pub mod model;
 pub mod query;
+pub mod rng;
 pub mod secret;
 
 pub use backend::{

@@ -16,20 +16,7 @@
 //! }
 //! ```
 
-/// SplitMix64: deterministic, dependency-free, same on every machine.
-#[derive(Clone, Debug)]
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+pub use crate::rng::SplitMix;
 
 /// Awkward f64 values every store must carry bit for bit.
 pub const AWKWARD_F64: [f64; 24] = [
@@ -84,7 +71,7 @@ pub const AWKWARD_F32: [f32; 18] = [
 /// [`AWKWARD_F64`] then `n` pseudo-random finite values: a third random bit patterns, a third
 /// subnormals, a third 17-significant-digit values around 1..1000 (like real durations).
 pub fn f64_cases(seed: u64, n: usize) -> Vec<f64> {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix::new(seed);
     let mut out = AWKWARD_F64.to_vec();
     while out.len() < AWKWARD_F64.len() + n {
         let bits = rng.next_u64();
@@ -103,7 +90,7 @@ pub fn f64_cases(seed: u64, n: usize) -> Vec<f64> {
 /// [`AWKWARD_F32`] then `n` pseudo-random finite values: half random bit patterns, a quarter
 /// subnormals, a quarter tempo-like values.
 pub fn f32_cases(seed: u64, n: usize) -> Vec<f32> {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix::new(seed);
     let mut out = AWKWARD_F32.to_vec();
     while out.len() < AWKWARD_F32.len() + n {
         let bits = rng.next_u64() as u32;

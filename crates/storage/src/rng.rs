@@ -4,8 +4,8 @@
 /// SplitMix64.
 ///
 /// ```
-/// let mut a = songrec_discover::rng::SplitMix::new(7);
-/// let mut b = songrec_discover::rng::SplitMix::new(7);
+/// let mut a = songrec_storage::rng::SplitMix::new(7);
+/// let mut b = songrec_storage::rng::SplitMix::new(7);
 /// assert_eq!(a.next_u64(), b.next_u64());
 /// let x = a.next_f64();
 /// assert!((0.0..1.0).contains(&x));
