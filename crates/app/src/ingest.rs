@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -237,14 +237,7 @@ pub fn unsupported_extensions(roots: &[PathBuf]) -> BTreeMap<String, usize> {
 }
 
 fn stat(p: &Path) -> Option<(u64, u128)> {
-    let m = std::fs::metadata(p).ok()?;
-    let mtime = m
-        .modified()
-        .ok()?
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_nanos();
-    Some((m.len(), mtime))
+    songrec_fs::size_and_mtime(p)
 }
 
 /// What the per-file report says about a file that was added despite a problem.

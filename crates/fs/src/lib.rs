@@ -116,6 +116,32 @@ pub fn write_user_file(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Modification time of `m` in nanoseconds since the Unix epoch (`None` where the platform or
+/// file system does not say).
+pub fn mtime_nanos(m: &fs::Metadata) -> Option<u128> {
+    Some(
+        m.modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos(),
+    )
+}
+
+/// Size and modification time (ns) of the file at `path`: a cheap "has it changed?" stamp.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("a");
+/// std::fs::write(&p, b"abc").unwrap();
+/// assert_eq!(songrec_fs::size_and_mtime(&p).unwrap().0, 3);
+/// assert!(songrec_fs::size_and_mtime(&dir.path().join("missing")).is_none());
+/// ```
+pub fn size_and_mtime(path: &Path) -> Option<(u64, u128)> {
+    let m = fs::metadata(path).ok()?;
+    Some((m.len(), mtime_nanos(&m)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,28 +163,12 @@ impl Inner {
         let key = m.model.file_key();
         let stamp = dir_stamp(&self.paths.model_dir(m));
         let entry = st.manifest.packs.get(&key).cloned();
-        // Committed length of the open pack, if it is the shared file as it is now.
-        let pack_path = self.paths.pack(m);
-        let open_committed = |st: &State, key: &str| {
-            let file = fs::metadata(&pack_path).ok().map(|m| file_id(&m));
-            st.packs
-                .get(key)
-                .filter(|c| c.file.is_some() && c.file == file)
-                .map(|c| c.pack.committed())
-        };
         let fresh = entry
             .as_ref()
             .is_some_and(|e| e.stamp == stamp && stamp.is_some());
         if let (true, Some(e)) = (fresh, &entry) {
-            if open_committed(st, &key) == Some(e.committed) {
-                return Ok(());
-            }
-            match self.open_pack(m, e.committed) {
-                Ok(cache) => {
-                    st.private.remove(&key);
-                    st.packs.insert(key, cache);
-                    return Ok(());
-                }
+            match self.use_shared_pack(st, m, &key, e.committed) {
+                Ok(()) => return Ok(()),
                 Err(err) => tracing::warn!("rebuilding vector index for {}: {err}", m.model.key()),
             }
         }
@@ -200,14 +184,12 @@ impl Inner {
                 let bytes = read_opt(&self.paths.manifest)?;
                 st.manifest = parse_json(&self.paths.manifest, bytes.as_deref())?;
                 st.seen.manifest = bytes;
-                if let Some(e) = st.manifest.packs.get(&key)
+                if let Some(e) = st.manifest.packs.get(&key).cloned()
                     && e.stamp == stamp
                     && stamp.is_some()
-                    && let Ok(cache) = self.open_pack(m, e.committed)
+                    && self.use_shared_pack(st, m, &key, e.committed).is_ok()
                 {
                     // Another process brought it in step meanwhile.
-                    st.private.remove(&key);
-                    st.packs.insert(key, cache);
                     return Ok(());
                 }
                 let rebuilt = self.rebuild_pack(st, m, true);
@@ -216,15 +198,8 @@ impl Inner {
             }
             Err(StorageError::Locked { .. }) => {
                 if let Some(e) = &entry {
-                    if open_committed(st, &key) == Some(e.committed) {
-                        return Ok(());
-                    }
-                    match self.open_pack(m, e.committed) {
-                        Ok(cache) => {
-                            st.private.remove(&key);
-                            st.packs.insert(key, cache);
-                            return Ok(());
-                        }
+                    match self.use_shared_pack(st, m, &key, e.committed) {
+                        Ok(()) => return Ok(()),
                         Err(err) => tracing::debug!("{err}; building the index in memory"),
                     }
                 }
@@ -236,6 +211,30 @@ impl Inner {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Uses the shared pack file of `m` with `committed` records: the open one when it is that
+    /// file at that length, else the file mapped now (replacing a private in-memory build).
+    fn use_shared_pack(
+        &self,
+        st: &mut State,
+        m: &RegisteredModel,
+        key: &str,
+        committed: usize,
+    ) -> StorageResult<()> {
+        let file = fs::metadata(self.paths.pack(m)).ok().map(|m| file_id(&m));
+        let open = st
+            .packs
+            .get(key)
+            .filter(|c| c.file.is_some() && c.file == file)
+            .map(|c| c.pack.committed());
+        if open == Some(committed) {
+            return Ok(());
+        }
+        let cache = self.open_pack(m, committed)?;
+        st.private.remove(key);
+        st.packs.insert(key.to_owned(), cache);
+        Ok(())
     }
 
     pub(crate) fn write_vectors(

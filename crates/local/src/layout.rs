@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 use songrec_storage::{SongId, StorageError, StorageResult};
@@ -98,20 +97,14 @@ pub(crate) fn file_id(m: &fs::Metadata) -> u64 {
     {
         m.created()
             .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as u64)
     }
 }
 
 pub(crate) fn file_stamp(path: &Path) -> Option<FileStamp> {
     let m = fs::metadata(path).ok()?;
-    let mtime = m
-        .modified()
-        .ok()?
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_nanos();
-    Some((m.len(), mtime, file_id(&m)))
+    Some((m.len(), songrec_fs::mtime_nanos(&m)?, file_id(&m)))
 }
 
 pub(crate) fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> StorageResult<T> {
@@ -132,8 +125,7 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> StorageResult<
 }
 
 pub(crate) fn dir_stamp(dir: &Path) -> Option<u128> {
-    let m = fs::metadata(dir).ok()?.modified().ok()?;
-    Some(m.duration_since(UNIX_EPOCH).ok()?.as_nanos())
+    songrec_fs::mtime_nanos(&fs::metadata(dir).ok()?)
 }
 
 pub(crate) fn mkdirs(dir: &Path) -> StorageResult<()> {

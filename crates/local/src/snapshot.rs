@@ -6,7 +6,6 @@
 //! writer of `metadata.json` (the Python tool, a hand edit) makes songrec fall back to the JSON.
 
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 use chrono::{DateTime, Utc};
 use songrec_storage::{SongId, SongMetadata};
@@ -19,15 +18,7 @@ const MIN_SONG_BYTES: usize = 32 + 8 + 3 + 8 * 6 + 8 + 1 + 8 + 16 + 16 + 8 + 8;
 
 /// Size and modification time (ns) of a file.
 pub(crate) fn stamp(path: &Path) -> Option<(u64, u128)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((
-        m.len(),
-        m.modified()
-            .ok()?
-            .duration_since(UNIX_EPOCH)
-            .ok()?
-            .as_nanos(),
-    ))
+    songrec_fs::size_and_mtime(path)
 }
 
 struct W(Vec<u8>);
