@@ -1,0 +1,243 @@
+//! The SQLite side of the cache index: opening, counters, the shared recency ticks and the
+//! generation other processes bump, entry rows and least-recently-used eviction.
+
+use std::path::{Path, PathBuf};
+
+use lru::LruCache;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use songrec_storage::error::StorageError;
+use songrec_storage::id::SongId;
+
+use super::{BLOBS_DIR, Delta, SCHEMA_VERSION};
+
+/// The recency order of this process.
+pub(super) struct Order {
+    /// Entry key → bytes, least recently used first.
+    pub(super) lru: LruCache<String, u64>,
+    /// The index's `generation` this order matches.
+    pub(super) generation: i64,
+    /// Another process added or removed entries: reload before evicting.
+    pub(super) stale: bool,
+}
+
+/// One process's handle on a cache folder. Every method is blocking (file and SQLite I/O);
+/// call it from `spawn_blocking` in async code. Shareable across threads.
+///
+/// ```
+/// use songrec_cache::CacheStore;
+/// use songrec_storage::{Embedding, ModelInfo, SongId};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = CacheStore::open(dir.path(), 1 << 20).unwrap();
+/// let id = SongId::from_bytes(b"song");
+/// let e = Embedding::new(ModelInfo::new("m", "1", 2), vec![0.5, 1.0]).unwrap();
+/// store.put_embedding("lib", &id, &e, true).unwrap();
+/// assert_eq!(store.get_embedding("lib", &id, &e.model).unwrap(), Some(e));
+/// assert_eq!(store.stats().unwrap().session.hits, 1);
+/// ```
+pub(super) enum OpenError {
+    Newer(i64),
+    Unreadable(rusqlite::Error),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Newer(v) => write!(f, "schema version {v} is newer than {SCHEMA_VERSION}"),
+            Self::Unreadable(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+pub(super) fn db_err(path: &Path, message: String) -> StorageError {
+    StorageError::Backend {
+        backend: "cache".into(),
+        message: format!("{}: {message}", path.display()),
+        transient: false,
+    }
+}
+
+pub(super) fn get_counter(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM counters WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub(super) fn add_counter(conn: &Connection, name: &str, delta: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value",
+        params![name, delta],
+        |r| r.get(0),
+    )
+}
+
+pub(super) fn next_tick(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
+    add_counter(tx, "tick", 1)
+}
+
+/// Bumps the shared generation; marks the order stale if someone else bumped it since.
+pub(super) fn bump_generation(tx: &Transaction<'_>, order: &mut Order) -> rusqlite::Result<()> {
+    let before = get_counter(tx, "generation")?;
+    if before != order.generation {
+        order.stale = true;
+    }
+    order.generation = add_counter(tx, "generation", 1)?;
+    Ok(())
+}
+
+pub(super) fn select_keys(
+    tx: &Transaction<'_>,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    rows.collect()
+}
+
+/// Marks an entry as just used.
+pub(super) fn touch(
+    tx: &Transaction<'_>,
+    order: &mut Order,
+    key: &str,
+    bytes: i64,
+) -> rusqlite::Result<()> {
+    let tick = next_tick(tx)?;
+    tx.execute(
+        "UPDATE entries SET last_access = ?2 WHERE key = ?1",
+        params![key, tick],
+    )?;
+    if order.lru.get(key).is_none() {
+        order.lru.put(key.to_owned(), bytes.max(0) as u64);
+    }
+    Ok(())
+}
+
+/// Accounts for an entry just written (replacing `old` bytes if it existed).
+pub(super) fn added(
+    tx: &Transaction<'_>,
+    order: &mut Order,
+    key: &str,
+    bytes: i64,
+    old: Option<i64>,
+) -> rusqlite::Result<()> {
+    add_counter(tx, "total_bytes", bytes - old.unwrap_or(0))?;
+    if old.is_none() {
+        add_counter(tx, "entries", 1)?;
+    }
+    bump_generation(tx, order)?;
+    order.lru.put(key.to_owned(), bytes.max(0) as u64);
+    Ok(())
+}
+
+/// Removes an entry's row (and, after commit, its file).
+pub(super) fn remove_entry(
+    tx: &Transaction<'_>,
+    order: &mut Order,
+    d: &mut Delta,
+    key: &str,
+    bytes: i64,
+    file: Option<PathBuf>,
+) -> rusqlite::Result<()> {
+    if tx.execute("DELETE FROM entries WHERE key = ?1", params![key])? == 1 {
+        add_counter(tx, "total_bytes", -bytes)?;
+        add_counter(tx, "entries", -1)?;
+        bump_generation(tx, order)?;
+    }
+    d.removed.push(key.to_owned());
+    d.files.extend(file);
+    Ok(())
+}
+
+/// Reloads the order from the index (least recently used first).
+pub(super) fn reload(tx: &Transaction<'_>, order: &mut Order) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare("SELECT key, bytes FROM entries ORDER BY last_access ASC")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    order.lru.clear();
+    for row in rows {
+        let (k, b) = row?;
+        order.lru.put(k, b.max(0) as u64);
+    }
+    order.stale = false;
+    Ok(())
+}
+
+/// Evicts least recently used entries (never `keep`) until the cache fits `max` bytes.
+pub(super) fn evict(
+    tx: &Transaction<'_>,
+    order: &mut Order,
+    d: &mut Delta,
+    root: &Path,
+    max: u64,
+    keep: &str,
+) -> rusqlite::Result<()> {
+    let mut total = get_counter(tx, "total_bytes")?.max(0) as u64;
+    if total <= max {
+        return Ok(());
+    }
+    if order.stale {
+        reload(tx, order)?;
+    }
+    let mut reloaded = false;
+    while total > max {
+        let Some((key, _)) = order.lru.pop_lru() else {
+            if reloaded {
+                break;
+            }
+            reload(tx, order)?;
+            reloaded = true;
+            continue;
+        };
+        if key == keep {
+            // Re-insert as most recent; everything older goes first.
+            let b = tx
+                .query_row(
+                    "SELECT bytes FROM entries WHERE key = ?1",
+                    params![key],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?;
+            if let Some(b) = b {
+                order.lru.put(key, b.max(0) as u64);
+            }
+            if order.lru.len() <= 1 {
+                break;
+            }
+            continue;
+        }
+        let row = tx
+            .query_row(
+                "SELECT bytes, kind, song FROM entries WHERE key = ?1",
+                params![key],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((bytes, kind, song)) = row else {
+            continue;
+        };
+        let file = (kind == "audio")
+            .then(|| SongId::parse(&song).ok())
+            .flatten()
+            .map(|id| {
+                root.join(BLOBS_DIR)
+                    .join(&id.as_str()[..2])
+                    .join(id.as_str())
+            });
+        remove_entry(tx, order, d, &key, bytes, file)?;
+        d.counters.evictions += 1;
+        total = total.saturating_sub(bytes.max(0) as u64);
+    }
+    Ok(())
+}
