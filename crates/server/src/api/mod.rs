@@ -1,0 +1,358 @@
+//! The JSON handlers of `/api/v1`, `/healthz` and `/metrics`.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use songrec_app::embedders::model_of;
+use songrec_app::similar::{ModelPart, SimilarRequest, Target};
+use songrec_audio::Embedder;
+use songrec_storage::{
+    Filter, ListQuery, Match, Metric, ModelInfo, SongId, SongMetadata, SortKey, StorageBackend,
+    StorageBackendExt,
+};
+use tokio::io::AsyncWriteExt;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::sniff;
+
+/// Largest page of `GET /api/v1/songs`.
+pub const MAX_PAGE: usize = 1000;
+/// Default page size.
+pub const DEFAULT_PAGE: usize = 50;
+/// Most songs placed on the library map.
+pub const MAX_MAP_POINTS: usize = 10_000;
+/// Default songs on the map.
+pub const DEFAULT_MAP_POINTS: usize = 2_000;
+
+/// A song in listings and results (metadata without the free-form extras).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SongSummary {
+    /// Full id (hex SHA-256 of the audio).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Artist.
+    pub artist: Option<String>,
+    /// Album.
+    pub album: Option<String>,
+    /// Genre.
+    pub genre: Option<String>,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Estimated tempo.
+    pub bpm: Option<f32>,
+    /// Estimated key.
+    pub key: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Original file name.
+    pub file_name: String,
+    /// Audio size in bytes.
+    pub file_size: u64,
+    /// Added.
+    pub created_at: DateTime<Utc>,
+    /// Sync version.
+    pub version: u64,
+}
+
+impl From<&SongMetadata> for SongSummary {
+    fn from(m: &SongMetadata) -> Self {
+        Self {
+            id: m.id.as_str().to_owned(),
+            title: m.title.clone(),
+            artist: m.artist.clone(),
+            album: m.album.clone(),
+            genre: m.genre.clone(),
+            duration_secs: m.duration_secs,
+            bpm: m.bpm,
+            key: m.key.clone(),
+            tags: m.tags.clone(),
+            file_name: m.file_name.clone(),
+            file_size: m.file_size,
+            created_at: m.created_at,
+            version: m.version,
+        }
+    }
+}
+
+// ---- health and metrics ---------------------------------------------------------------
+
+/// `GET /healthz`: 200 when the backend answers a count within 5 s, else 503.
+pub async fn healthz(State(st): State<AppState>) -> Response {
+    let probe =
+        tokio::time::timeout(Duration::from_secs(5), st.backend.count(&Filter::default())).await;
+    match probe {
+        Ok(Ok(songs)) => Json(serde_json::json!({"status": "ok", "songs": songs})).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!("health check: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "error": {"code": "backend_unavailable", "message": "the storage backend did not answer; see the server log"}})),
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "error": {"code": "backend_timeout", "message": "the storage backend did not answer within 5 s"}})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    let body = st.http.render(Some(&st.recorder.metrics()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
+}
+
+// ---- songs ------------------------------------------------------------------------------
+
+/// A page of `GET /api/v1/songs`.
+#[derive(Debug, Serialize)]
+pub struct SongPage {
+    /// Songs on this page.
+    pub items: Vec<SongSummary>,
+    /// Songs matching the filter (and `q`) in the whole library.
+    pub total: u64,
+    /// Page size asked for.
+    pub limit: usize,
+    /// Offset of this page (0 in cursor mode).
+    pub offset: usize,
+    /// Pass as `cursor` for the next page (cursor mode), if any.
+    pub next_cursor: Option<String>,
+    /// Pass as `offset` for the next page (offset mode), if any.
+    pub next_offset: Option<usize>,
+}
+
+fn words_of(q: &str) -> Vec<String> {
+    q.to_lowercase()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn matches_words(m: &SongMetadata, words: &[String]) -> bool {
+    if words.is_empty() {
+        return true;
+    }
+    let hay = format!(
+        "{} {} {} {}",
+        m.artist.as_deref().unwrap_or(""),
+        m.title,
+        m.album.as_deref().unwrap_or(""),
+        m.file_name
+    )
+    .to_lowercase();
+    words.iter().all(|w| hay.contains(w.as_str()))
+}
+
+/// `GET /api/v1/songs`: filters, `q` (words in artist/title/album/file name), sort, and either
+/// `offset` or `cursor` paging.
+pub async fn list_songs(
+    State(st): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<SongPage>> {
+    let mut p = Params::parse(raw.as_deref());
+    let filter = p.filter()?.to_filter()?;
+    let q = p.text("q")?;
+    let sort: SortKey = p.one("sort")?.as_deref().unwrap_or("artist").parse()?;
+    let descending = p.flag("desc")?;
+    let limit = p.number("limit", 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
+    let offset = p.number("offset", 0, usize::MAX / 2)?;
+    let cursor = p.one("cursor")?;
+    p.finish()?;
+    if cursor.is_some() && (offset.is_some() || q.is_some()) {
+        return Err(ApiError::bad_request(
+            "give either cursor or offset/q, not both (cursors come from next_cursor of a plain listing)",
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    let words = q.as_deref().map(words_of).unwrap_or_default();
+    let b = st.backend.as_ref();
+    if words.is_empty() && offset == 0 {
+        // One backend page; its cursor continues the listing.
+        let page = b
+            .list(&ListQuery {
+                filter: filter.clone(),
+                sort,
+                descending,
+                limit,
+                cursor,
+            })
+            .await?;
+        let total = b.count(&filter).await?;
+        return Ok(Json(SongPage {
+            items: page.items.iter().map(SongSummary::from).collect(),
+            total,
+            limit,
+            offset: 0,
+            next_cursor: page.next,
+            next_offset: None,
+        }));
+    }
+    // Offset or text search: walk the filtered listing in order.
+    let lq = ListQuery {
+        filter: filter.clone(),
+        sort,
+        descending,
+        limit: MAX_PAGE,
+        cursor: None,
+    };
+    let (mut seen, mut items) = (0usize, Vec::new());
+    b.for_each_page(&lq, |page| {
+        for m in page.iter().filter(|m| matches_words(m, &words)) {
+            if seen >= offset && items.len() < limit {
+                items.push(SongSummary::from(m));
+            }
+            seen += 1;
+        }
+        // Without words the total is a count, so walking stops once the page is full; with
+        // words the whole listing is walked to count the matches.
+        !(words.is_empty() && items.len() >= limit)
+    })
+    .await?;
+    let total = if words.is_empty() {
+        b.count(&filter).await?
+    } else {
+        seen as u64
+    };
+    let next_offset = (!items.is_empty() && ((offset + items.len()) as u64) < total)
+        .then_some(offset + items.len());
+    Ok(Json(SongPage {
+        items,
+        total,
+        limit,
+        offset,
+        next_cursor: None,
+        next_offset,
+    }))
+}
+
+/// Finds a song by full id or unique id prefix (at least 4 hex digits).
+pub async fn find_song(b: &dyn StorageBackend, raw: &str) -> ApiResult<SongMetadata> {
+    let raw = raw.trim();
+    if raw.len() < 4 || raw.len() > 64 || !raw.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            format!(
+                "{raw:?} is not a song id: ids are 64 hex digits (a unique prefix of at least 4 works too)"
+            ),
+        ));
+    }
+    let prefix = raw.to_ascii_lowercase();
+    if prefix.len() == 64 {
+        let id = SongId::parse(&prefix)?;
+        return b
+            .get_metadata(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no song with id {prefix}")));
+    }
+    let ids: Vec<SongId> = b
+        .list_versions()
+        .await?
+        .into_iter()
+        .filter(|v| !v.deleted && v.id.as_str().starts_with(&prefix))
+        .map(|v| v.id)
+        .take(2)
+        .collect();
+    match ids.as_slice() {
+        [] => Err(ApiError::not_found(format!(
+            "no song id starts with {prefix}"
+        ))),
+        [one] => b
+            .get_metadata(one)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no song with id {one}"))),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ambiguous_id",
+            format!("several songs have ids starting with {prefix}; give more digits"),
+        )),
+    }
+}
+
+/// The `{id}` path segment, with a JSON 400 when it cannot be decoded.
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(s)| Self(s))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// `GET /api/v1/songs/{id}`.
+#[derive(Debug, Serialize)]
+pub struct SongDetail {
+    /// All metadata, including free-form fields.
+    pub song: SongMetadata,
+    /// Models with a stored vector for this song (`name@version`).
+    pub models: Vec<String>,
+    /// Whether the audio is stored.
+    pub has_audio: bool,
+    /// Where to stream the audio from.
+    pub audio_url: String,
+    /// Where to find similar songs.
+    pub similar_url: String,
+}
+
+/// `GET /api/v1/songs/{id}`.
+pub async fn get_song(
+    State(st): State<AppState>,
+    IdPath(id): IdPath,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<SongDetail>> {
+    Params::parse(raw.as_deref()).finish()?;
+    let b = st.backend.as_ref();
+    let m = find_song(b, &id).await?;
+    let mut models = Vec::new();
+    for s in b.models().await? {
+        if b.get_embedding(&m.id, &s.model).await?.is_some() {
+            models.push(s.model.key());
+        }
+    }
+    let has_audio = b.has_audio(&m.id).await?;
+    let id = m.id.as_str().to_owned();
+    Ok(Json(SongDetail {
+        audio_url: format!("/api/v1/songs/{id}/audio"),
+        similar_url: format!("/api/v1/songs/{id}/similar"),
+        song: m,
+        models,
+        has_audio,
+    }))
+}
+
+mod similar;
+mod views;
+
+pub use similar::*;
+pub use views::*;

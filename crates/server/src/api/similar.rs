@@ -1,0 +1,490 @@
+//! The similarity endpoints: neighbours of a stored song and of an uploaded file.
+
+use super::*;
+
+// ---- similarity ---------------------------------------------------------------------------
+
+/// Parameters shared by both similarity endpoints.
+struct SimilarParams {
+    k: usize,
+    offset: usize,
+    metric: Metric,
+    threshold: Option<f32>,
+    model: Option<String>,
+    embedder: Option<String>,
+    filter: Filter,
+    distinct: bool,
+}
+
+impl SimilarParams {
+    /// The query these parameters ask for: `target`'s neighbours by one model.
+    fn request(
+        &self,
+        target: Target,
+        model: ModelInfo,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> SimilarRequest {
+        SimilarRequest {
+            target,
+            parts: vec![ModelPart {
+                model,
+                embedder,
+                weight: 1.0,
+            }],
+            k: self.k,
+            metric: self.metric,
+            threshold: self.threshold,
+            offset: self.offset,
+            filter: self.filter.clone(),
+        }
+    }
+}
+
+/// Most results one response of the API carries, whatever the backend allows.
+pub const MAX_RESPONSE_RESULTS: usize = 10_000;
+
+/// How far a similarity request may reach: the backend's limit ([`StorageBackend::max_results`],
+/// the Data API's 1000 on the cloud), at most [`MAX_RESPONSE_RESULTS`].
+fn search_limit(st: &AppState) -> usize {
+    st.backend.max_results().min(MAX_RESPONSE_RESULTS)
+}
+
+/// `max`: the search limit ([`search_limit`]).
+fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
+    let k = p.number("k", 1, max)?.unwrap_or(10);
+    let offset = p.number("offset", 0, max - 1)?.unwrap_or(0);
+    if k.checked_add(offset).is_none_or(|r| r > max) {
+        return Err(ApiError::bad_request(format!(
+            "k + offset must be at most {max}"
+        )));
+    }
+    let metric: Metric = p.one("metric")?.as_deref().unwrap_or("cosine").parse()?;
+    let threshold = p.float("threshold")?;
+    let model = p.one("model")?;
+    let embedder = p.one("embedder")?;
+    if model.is_some() && embedder.is_some() {
+        return Err(ApiError::bad_request(
+            "give either model (NAME@VERSION of stored vectors) or embedder, not both",
+        ));
+    }
+    let filter = p.filter()?.to_filter()?;
+    let distinct = p.flag("distinct")?;
+    Ok(SimilarParams {
+        k,
+        offset,
+        metric,
+        threshold,
+        model,
+        embedder,
+        filter,
+        distinct,
+    })
+}
+
+/// Picks the model to compare and, when available, the embedder that makes its vectors:
+/// `model=NAME@VERSION` (stored vectors), `embedder=NAME`, or by default the first configured
+/// embedder whose model the library has, else the library's model with the most vectors.
+pub async fn choose_model(
+    st: &AppState,
+    model: Option<&str>,
+    embedder: Option<&str>,
+) -> ApiResult<(ModelInfo, Option<Arc<dyn Embedder>>)> {
+    let stored = st.backend.models().await?;
+    let embedder_for = |m: &ModelInfo| {
+        st.embedders
+            .iter()
+            .find(|e| model_of(e.as_ref()) == *m)
+            .cloned()
+    };
+    if let Some(key) = model {
+        let m = stored
+            .iter()
+            .map(|s| s.model.clone())
+            .find(|m| m.key() == key)
+            .ok_or_else(|| {
+                let have: Vec<String> = stored.iter().map(|s| s.model.key()).collect();
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_model",
+                    format!(
+                        "the library has no vectors of model {key:?}; it has: {}",
+                        if have.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            have.join(", ")
+                        }
+                    ),
+                )
+            })?;
+        let e = embedder_for(&m);
+        return Ok((m, e));
+    }
+    if let Some(name) = embedder {
+        let wanted = songrec_app::embedders::by_name(name)?;
+        let m = model_of(wanted.as_ref());
+        let e = embedder_for(&m).unwrap_or(wanted);
+        return Ok((m, Some(e)));
+    }
+    for e in &st.embedders {
+        let m = model_of(e.as_ref());
+        if stored.iter().any(|s| s.model == m) {
+            return Ok((m, Some(e.clone())));
+        }
+    }
+    if let Some(best) = stored.iter().max_by_key(|s| s.count) {
+        return Ok((best.model.clone(), embedder_for(&best.model)));
+    }
+    match st.embedders.first() {
+        Some(e) => Ok((model_of(e.as_ref()), Some(e.clone()))),
+        None => Err(ApiError::bad_request(
+            "the library has no vectors and the server has no embedder",
+        )),
+    }
+}
+
+/// One similarity result.
+#[derive(Debug, Serialize)]
+pub struct SimilarItem {
+    /// Similarity under the metric (higher is closer).
+    pub similarity: f32,
+    /// Euclidean distance, for `l2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f32>,
+    /// The song.
+    pub song: SongSummary,
+    /// With `distinct`: other copies of this recording folded into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies_folded: Option<usize>,
+}
+
+/// What a similarity query was about.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryInfo {
+    /// A song of the library.
+    Song(SongSummary),
+    /// An uploaded file.
+    Upload {
+        /// File name the client gave (informational).
+        file_name: Option<String>,
+        /// Bytes received.
+        bytes: u64,
+        /// Media type recognised from the content.
+        content_type: String,
+    },
+}
+
+/// Response of both similarity endpoints.
+#[derive(Debug, Serialize)]
+pub struct SimilarResponse {
+    /// The query.
+    pub query: QueryInfo,
+    /// Compared model, `name@version`.
+    pub model: String,
+    /// Metric.
+    pub metric: Metric,
+    /// Results asked for.
+    pub k: usize,
+    /// Results skipped.
+    pub offset: usize,
+    /// With `distinct`: copies folded into the results, in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies_folded: Option<usize>,
+    /// With `distinct`: copies of the query left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_copies_excluded: Option<usize>,
+    /// Results, best first.
+    pub results: Vec<SimilarItem>,
+}
+
+impl SimilarResponse {
+    fn new(query: QueryInfo, model: &ModelInfo, sp: (Metric, usize, usize), found: Found) -> Self {
+        let (metric, k, offset) = sp;
+        Self {
+            query,
+            model: model.key(),
+            metric,
+            k,
+            offset,
+            copies_folded: found.copies_folded,
+            query_copies_excluded: found.query_copies,
+            results: found.items,
+        }
+    }
+}
+
+/// Results of a query, with what `distinct` folded.
+struct Found {
+    items: Vec<SimilarItem>,
+    copies_folded: Option<usize>,
+    query_copies: Option<usize>,
+}
+
+fn item(m: &Match, copies_folded: Option<usize>) -> SimilarItem {
+    SimilarItem {
+        similarity: m.similarity,
+        distance: m.distance,
+        song: SongSummary::from(&m.metadata),
+        copies_folded,
+    }
+}
+
+/// Runs a query; with `distinct`, one song per recording.
+async fn find_similar(
+    b: &dyn StorageBackend,
+    req: &SimilarRequest,
+    distinct: bool,
+) -> songrec_app::AppResult<Found> {
+    if !distinct {
+        let ms = songrec_app::similar::similar(b, req).await?;
+        return Ok(Found {
+            items: ms.iter().map(|m| item(m, None)).collect(),
+            copies_folded: None,
+            query_copies: None,
+        });
+    }
+    let d = songrec_app::similar::similar_distinct(b, req).await?;
+    Ok(Found {
+        items: d
+            .matches
+            .iter()
+            .zip(&d.copies_folded)
+            .map(|(m, &c)| item(m, Some(c)))
+            .collect(),
+        copies_folded: Some(d.total_copies_folded()),
+        query_copies: Some(d.query_copies),
+    })
+}
+
+/// `GET /api/v1/songs/{id}/similar`.
+pub async fn similar_to_song(
+    State(st): State<AppState>,
+    IdPath(id): IdPath,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<SimilarResponse>> {
+    let mut p = Params::parse(raw.as_deref());
+    let sp = similar_params(&mut p, search_limit(&st))?;
+    p.finish()?;
+    let b = st.backend.as_ref();
+    let song = find_song(b, &id).await?;
+    let (model, embedder) = choose_model(&st, sp.model.as_deref(), sp.embedder.as_deref()).await?;
+    let req = sp.request(
+        Target::Song(Box::new(song.clone())),
+        model.clone(),
+        embedder,
+    );
+    let found = find_similar(b, &req, sp.distinct)
+        .await
+        .map_err(|e| match e {
+            // "has no vector of this model" is about the song, not the server.
+            songrec_app::AppError::Resolve(m) => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_vector", m)
+            }
+            other => other.into(),
+        })?;
+    let query = QueryInfo::Song(SongSummary::from(&song));
+    Ok(Json(SimilarResponse::new(
+        query,
+        &model,
+        (sp.metric, sp.k, sp.offset),
+        found,
+    )))
+}
+
+/// `Retry-After` of a `503` for a busy upload slot or a full spool.
+pub const UPLOAD_RETRY_AFTER_SECS: u32 = 5;
+
+/// Bytes of the spool budget held by one upload; given back when dropped.
+struct SpoolReservation<'a> {
+    used: &'a AtomicU64,
+    bytes: u64,
+}
+
+impl SpoolReservation<'_> {
+    /// Reserves `more` bytes unless the total would exceed `budget`.
+    fn grow(&mut self, more: u64, budget: u64) -> bool {
+        let reserved = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(more).filter(|&total| total <= budget)
+            })
+            .is_ok();
+        if reserved {
+            self.bytes += more;
+        }
+        reserved
+    }
+}
+
+impl Drop for SpoolReservation<'_> {
+    fn drop(&mut self) {
+        self.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(limit)
+    } else {
+        ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
+    }
+}
+
+/// `POST /api/v1/similar`: multipart form with a `file` field; the file is analysed with the
+/// configured embedder and compared with the library. Nothing is stored.
+pub async fn similar_to_upload(
+    State(st): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<SimilarResponse>> {
+    let mut p = Params::parse(raw.as_deref());
+    let sp = similar_params(&mut p, search_limit(&st))?;
+    p.finish()?;
+    let limit = st.max_upload_bytes;
+    if let Some(n) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && n > limit.saturating_add(1 << 20)
+    {
+        return Err(ApiError::too_large(limit));
+    }
+    // A slot before anything is read or spooled: uploads in progress are bounded, and so is
+    // their disk use (each at most `limit`, all together at most `max_spool_bytes`).
+    let _upload_slot = st.uploads.try_acquire().map_err(|_| {
+        ApiError::busy(
+            "the server is handling as many uploads as it allows; try again shortly",
+            UPLOAD_RETRY_AFTER_SECS,
+        )
+    })?;
+    let deadline = tokio::time::Instant::now() + st.upload_timeout;
+    let timed_out = || {
+        ApiError::request_timeout(format!(
+            "the upload did not arrive within {} s; send it again over a faster connection, or a shorter clip",
+            st.upload_timeout.as_secs_f64()
+        ))
+    };
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::unsupported_media(format!(
+            "send the audio as multipart/form-data with a field named \"file\" ({})",
+            e.body_text()
+        ))
+    })?;
+    let (model, embedder) = choose_model(&st, sp.model.as_deref(), sp.embedder.as_deref()).await?;
+    let embedder = embedder.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "the server has no embedder for model {}, so it cannot analyse an upload for it; pick a model it has an embedder for",
+            model.key()
+        ))
+    })?;
+
+    // Spool the `file` field to disk, counting bytes against the limit and the budget. The
+    // reservation is declared before the file so it is released after the file is removed.
+    let mut reserved = SpoolReservation {
+        used: &st.spool_bytes,
+        bytes: 0,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(st.scratch.path())
+        .map_err(|e| ApiError::internal("creating a spool file for the upload", e))?;
+    let mut got: Option<(Option<String>, u64, Vec<u8>)> = None;
+    while let Some(mut field) = tokio::time::timeout_at(deadline, multipart.next_field())
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        if field.name() != Some("file") {
+            // Other fields are ignored (drained by the next call).
+            continue;
+        }
+        if got.is_some() {
+            return Err(ApiError::bad_request(
+                "send exactly one field named \"file\"",
+            ));
+        }
+        let file_name = field.file_name().map(str::to_owned);
+        let mut out = tokio::fs::File::create(tmp.path())
+            .await
+            .map_err(|e| ApiError::internal("writing the upload", e))?;
+        let (mut n, mut head) = (0u64, Vec::with_capacity(sniff::SNIFF_LEN));
+        while let Some(chunk) = tokio::time::timeout_at(deadline, field.chunk())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| multipart_error(e, limit))?
+        {
+            n += chunk.len() as u64;
+            if n > limit {
+                return Err(ApiError::too_large(limit));
+            }
+            if !reserved.grow(chunk.len() as u64, st.max_spool_bytes) {
+                return Err(ApiError::busy(
+                    "the server's space for uploads in progress is full; try again shortly",
+                    UPLOAD_RETRY_AFTER_SECS,
+                ));
+            }
+            if head.len() < sniff::SNIFF_LEN {
+                let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..take]);
+            }
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| ApiError::internal("writing the upload", e))?;
+        }
+        out.flush()
+            .await
+            .map_err(|e| ApiError::internal("writing the upload", e))?;
+        got = Some((file_name, n, head));
+    }
+    let (file_name, bytes, head) = got.ok_or_else(|| {
+        ApiError::bad_request("the form has no field named \"file\"; send the audio in it")
+    })?;
+    if bytes == 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_file",
+            "the uploaded file is empty",
+        ));
+    }
+    let Some(content_type) = sniff::audio_mime(&head) else {
+        return Err(ApiError::unsupported_media(format!(
+            "the upload looks like {}, not audio; send mp3, flac, wav, ogg/vorbis, m4a (aac/alac) or aiff (recognised by content, not by name)",
+            sniff::describe(&head)
+        )));
+    };
+
+    let _slot = st
+        .analysis
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting for an analysis slot", e))?;
+    let req = sp.request(
+        Target::File(tmp.path().to_path_buf()),
+        model.clone(),
+        Some(embedder),
+    );
+    let spool = tmp.path().display().to_string();
+    let found = find_similar(st.backend.as_ref(), &req, sp.distinct)
+        .await
+        .map_err(|e| match e {
+            songrec_app::AppError::Audio(a) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "undecodable_audio",
+                // The spool path means nothing to the client.
+                a.to_string().replace(&spool, "the uploaded file"),
+            ),
+            other => other.into(),
+        })?;
+    let query = QueryInfo::Upload {
+        file_name,
+        bytes,
+        content_type: content_type.to_owned(),
+    };
+    Ok(Json(SimilarResponse::new(
+        query,
+        &model,
+        (sp.metric, sp.k, sp.offset),
+        found,
+    )))
+}
