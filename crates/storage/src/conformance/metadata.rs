@@ -1,0 +1,232 @@
+//! Metadata: round trips, listing with filters and paging, deletion tombstones.
+
+use super::*;
+
+/// Metadata is stored verbatim, including extra fields and versions; updates replace it.
+pub async fn metadata_roundtrip(b: &dyn StorageBackend) {
+    let mut m = song(900);
+    m.extra.insert(
+        "nested".into(),
+        serde_json::json!({"a": [1, 2, 3], "b": "x"}),
+    );
+    m.tags = vec!["ünïcödé".into(), "two words".into()];
+    b.put_metadata(&m).await.expect("put_metadata");
+    let got = b
+        .get_metadata(&m.id)
+        .await
+        .expect("get_metadata")
+        .expect("metadata stored");
+    assert_eq!(got, m, "metadata round trip");
+
+    let mut m2 = m.clone();
+    m2.title = "Renamed".into();
+    m2.genre = None;
+    m2.touch();
+    b.put_metadata(&m2).await.expect("update");
+    let got = b.get_metadata(&m.id).await.expect("get").expect("present");
+    assert_eq!(got, m2, "update replaces metadata");
+    assert_eq!(got.version, m.version + 1);
+    let many = b
+        .get_metadata_many(&[m.id.clone(), SongId::from_bytes(b"unknown")])
+        .await
+        .expect("many");
+    assert_eq!(
+        many,
+        vec![m2.clone()],
+        "get_metadata_many skips unknown ids"
+    );
+    let versions = b.list_versions().await.expect("list_versions");
+    let v = versions
+        .iter()
+        .find(|v| v.id == m.id)
+        .expect("version entry");
+    assert_eq!(
+        (v.version, v.deleted, v.content_hash.as_str()),
+        (m2.version, false, m.content_hash.as_str())
+    );
+    assert!(b.delete_song(&m.id).await.expect("delete"));
+    assert!(b.get_metadata(&m.id).await.expect("get").is_none());
+}
+
+/// Filters and paging agree with [`Filter::matches`] and never repeat or drop songs.
+pub async fn list_filter_and_paging(b: &dyn StorageBackend) {
+    let mut rng = Lcg(7);
+    let lib = put_library(b, 25, &mut rng).await;
+    assert_eq!(b.count(&Filter::default()).await.expect("count"), 25);
+
+    // Paging by id covers everything exactly once.
+    let mut seen = Vec::new();
+    let mut q = ListQuery {
+        limit: 10,
+        ..ListQuery::default()
+    };
+    let mut pages = 0;
+    loop {
+        let page = b.list(&q).await.expect("list page");
+        pages += 1;
+        assert!(page.items.len() <= 10, "page larger than limit");
+        seen.extend(page.items.into_iter().map(|m| m.id));
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not terminate");
+    }
+    let unique: HashSet<_> = seen.iter().cloned().collect();
+    assert_eq!(
+        seen.len(),
+        25,
+        "paging returned {} songs for 25",
+        seen.len()
+    );
+    assert_eq!(unique.len(), 25, "paging repeated songs");
+
+    // Sorted listing.
+    let q = ListQuery {
+        sort: SortKey::Title,
+        descending: true,
+        limit: 5,
+        ..ListQuery::default()
+    };
+    let titles: Vec<_> = b
+        .list(&q)
+        .await
+        .expect("sorted")
+        .items
+        .into_iter()
+        .map(|m| m.title)
+        .collect();
+    assert_eq!(
+        titles,
+        ["Song 024", "Song 023", "Song 022", "Song 021", "Song 020"],
+        "title order"
+    );
+    let q = ListQuery {
+        sort: SortKey::Bpm,
+        limit: 1000,
+        ..ListQuery::default()
+    };
+    let bpms: Vec<_> = b
+        .list(&q)
+        .await
+        .expect("bpm sort")
+        .items
+        .into_iter()
+        .map(|m| m.bpm)
+        .collect();
+    assert!(
+        bpms.windows(2).all(|w| match (w[0], w[1]) {
+            (Some(a), Some(b)) => a <= b,
+            (Some(_), None) | (None, None) => true,
+            (None, Some(_)) => false,
+        }),
+        "bpm order (missing last): {bpms:?}"
+    );
+
+    let filters = [
+        Filter::default().and(Condition::Eq(Field::Genre, Value::Text("rock".into()))),
+        Filter::default().and(Condition::Eq(Field::Tags, Value::Text("MOODY".into()))),
+        Filter::default().and(Condition::Range {
+            field: Field::Bpm,
+            min: Some(100.0),
+            max: Some(130.0),
+        }),
+        Filter::default()
+            .and(Condition::Eq(Field::Key, Value::Text("a minor".into())))
+            .and(Condition::In(
+                Field::Artist,
+                vec![
+                    Value::Text("artist 0".into()),
+                    Value::Text("Artist 2".into()),
+                ],
+            )),
+        Filter::default().and(Condition::Exists(Field::Bpm)),
+        Filter::default().and(Condition::Eq(
+            Field::Extra("label".into()),
+            Value::Text("Label 1".into()),
+        )),
+        Filter::default().and(Condition::Range {
+            field: Field::Duration,
+            min: None,
+            max: Some(70.0),
+        }),
+    ];
+    for f in &filters {
+        let want: BTreeSet<_> = lib
+            .iter()
+            .filter(|(m, _)| f.matches(m))
+            .map(|(m, _)| m.id.clone())
+            .collect();
+        assert!(!want.is_empty(), "test filter selects nothing: {f:?}");
+        let q = ListQuery {
+            filter: f.clone(),
+            limit: 1000,
+            ..ListQuery::default()
+        };
+        let got: BTreeSet<_> = b
+            .list(&q)
+            .await
+            .expect("filtered list")
+            .items
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(got, want, "filtered list differs for {f:?}");
+        assert_eq!(
+            b.count(f).await.expect("count"),
+            want.len() as u64,
+            "count for {f:?}"
+        );
+    }
+    clear(b, &lib).await;
+}
+
+/// Deleting a song removes every piece and leaves a tombstone with a higher version.
+pub async fn delete_leaves_tombstone(b: &dyn StorageBackend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = b"a short song".repeat(100);
+    let src = dir.path().join("s.wav");
+    std::fs::write(&src, &bytes).expect("write");
+    let mut m = song(903);
+    m.id = SongId::from_bytes(&bytes);
+    m.content_hash = m.id.as_str().to_owned();
+    m.version = 4;
+    b.put_audio(&m.id, &src).await.expect("put_audio");
+    b.put_songs(&[SongRecord {
+        metadata: m.clone(),
+        embeddings: vec![Embedding::new(model_a(), vec![0.3; 8]).expect("valid")],
+    }])
+    .await
+    .expect("put");
+    assert!(b.delete_song(&m.id).await.expect("delete"));
+    assert!(b.get_metadata(&m.id).await.expect("get").is_none());
+    assert!(
+        b.get_embedding(&m.id, &model_a())
+            .await
+            .expect("get emb")
+            .is_none()
+    );
+    assert!(
+        !b.has_audio(&m.id).await.expect("has_audio"),
+        "delete_song removes audio"
+    );
+    assert!(
+        b.search(&SearchQuery::new(model_a(), vec![0.3; 8], 5))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    let v = b.list_versions().await.expect("versions");
+    let t = v.iter().find(|e| e.id == m.id).expect("tombstone listed");
+    assert!(t.deleted, "entry is a tombstone");
+    assert!(
+        t.version > m.version,
+        "tombstone version {} must exceed {}",
+        t.version,
+        m.version
+    );
+    assert!(
+        !b.delete_song(&m.id).await.expect("delete again"),
+        "second delete returns false"
+    );
+}
