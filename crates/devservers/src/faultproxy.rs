@@ -732,20 +732,7 @@ mod tests {
     #[test]
     fn random_share_is_seeded_and_near_the_ratio() {
         let draw = |seed| {
-            let st = State {
-                upstream: "127.0.0.1:1".parse().unwrap(),
-                plan: FaultPlan::random(seed, 0.2),
-                rng: Mutex::new(seed ^ 0x9E37_79B9_7F4A_7C15),
-                rules: Mutex::new(VecDeque::new()),
-                requests: AtomicUsize::new(0),
-                forwarded: AtomicUsize::new(0),
-                injected: AtomicUsize::new(0),
-                frozen: AtomicUsize::new(0),
-                log: Mutex::new(Vec::new()),
-                freeze_matches: AtomicUsize::new(0),
-                triggered: std::sync::atomic::AtomicBool::new(false),
-                disarmed: std::sync::atomic::AtomicBool::new(false),
-            };
+            let st = State::new("127.0.0.1:1".parse().unwrap(), FaultPlan::random(seed, 0.2));
             (0..10_000)
                 .map(|_| st.pick(b"GET / HTTP/1.1", b""))
                 .collect::<Vec<_>>()

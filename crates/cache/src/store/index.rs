@@ -196,13 +196,7 @@ pub(super) fn evict(
         };
         if key == keep {
             // Re-insert as most recent; everything older goes first.
-            let b = tx
-                .query_row(
-                    "SELECT bytes FROM entries WHERE key = ?1",
-                    params![key],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?;
+            let b = entry_bytes(tx, &key)?;
             if let Some(b) = b {
                 order.lru.put(key, b.max(0) as u64);
             }
@@ -240,4 +234,14 @@ pub(super) fn evict(
         total = total.saturating_sub(bytes.max(0) as u64);
     }
     Ok(())
+}
+
+/// The size recorded for the entry `key`, `None` when there is no such entry.
+pub(super) fn entry_bytes(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT bytes FROM entries WHERE key = ?1",
+        params![key],
+        |r| r.get(0),
+    )
+    .optional()
 }

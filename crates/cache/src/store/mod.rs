@@ -364,13 +364,7 @@ impl CacheStore {
                 return Ok(());
             }
             let sum = checksum(&data);
-            let old: Option<i64> = tx
-                .query_row(
-                    "SELECT bytes FROM entries WHERE key = ?1",
-                    params![key],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let old: Option<i64> = entry_bytes(tx, &key)?;
             let tick = next_tick(tx)?;
             tx.execute(
                 "INSERT OR REPLACE INTO entries (key, kind, ns, song, model_name, model_version, dim, song_version, data, checksum, bytes, last_access)
@@ -505,13 +499,7 @@ impl CacheStore {
         let key = audio_key(id);
         let bytes: Option<i64> = {
             let conn = lock(&self.conn);
-            conn.query_row(
-                "SELECT bytes FROM entries WHERE key = ?1",
-                params![key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?
+            entry_bytes(&*conn, &key).map_err(|e| self.err(e))?
         };
         let Some(bytes) = bytes else {
             self.miss()?;
@@ -625,13 +613,7 @@ impl CacheStore {
         let max = self.max_bytes;
         self.write_txn(|tx, order, d| {
             d.counters.bytes_fetched += n;
-            let old: Option<i64> = tx
-                .query_row(
-                    "SELECT bytes FROM entries WHERE key = ?1",
-                    params![key],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let old: Option<i64> = entry_bytes(tx, &key)?;
             let tick = next_tick(tx)?;
             tx.execute(
                 "INSERT OR REPLACE INTO entries (key, kind, ns, song, bytes, last_access)
@@ -662,13 +644,7 @@ impl CacheStore {
         let key = audio_key(id);
         let file = self.audio_path(id);
         self.write_txn(|tx, order, d| {
-            let b: Option<i64> = tx
-                .query_row(
-                    "SELECT bytes FROM entries WHERE key = ?1",
-                    params![key],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let b: Option<i64> = entry_bytes(tx, &key)?;
             match b {
                 Some(b) => remove_entry(tx, order, d, &key, b, Some(file)),
                 None => Ok(()),
