@@ -754,7 +754,9 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             decode_errors: decode_errors + demux_errors,
             truncated,
         },
-        tags: tags.build(),
+        tags: crate::tags::read_lofty(path)
+            .unwrap_or_default()
+            .or(tags.build()),
         audio: MonoAudio {
             sample_rate: ANALYSIS_RATE,
             segments,

@@ -5,6 +5,11 @@
 //! from orthogonal (subspace) iteration followed by a Rayleigh–Ritz step solved with Jacobi.
 //! Signs are fixed (the largest entry of each component is positive), so results are
 //! deterministic.
+//!
+//! Kept rather than `nalgebra` or `linfa-reduction` (`scripts/eval/crate_compare/REPORT.md` §4): on Gaussian mixtures of
+//! 10,000×512 and 100,000×64 the top three components explain the same variance as nalgebra's
+//! exact `SymmetricEigen` of the covariance (0.28760 and 0.37256) in 0.84 s and 0.048 s against
+//! 2.05 s and 0.50 s; linfa 0.8.1's `Pca` panicked (`NaN values in array`) on both sizes.
 
 use rayon::prelude::*;
 

@@ -39,9 +39,10 @@
 //!   the manifest, and writing vectors.
 //! - `search`: ranking candidate rows for a similarity search, and the sort order of listings.
 //! - `audio`: the audio folder: its index of files and hash-verified copies.
-//! - [`fsutil`] (atomic writes, the write lock), [`npy`] (the `.npy` format), [`pack`] (the
-//!   packed vector file), [`snapshot`] (the binary snapshot of `metadata.json`): file formats
-//!   and primitives the modules above build on.
+//! - `fsutil` (atomic writes, the write lock), `npy` (the `.npy` format), `pack` (the packed
+//!   vector file), `snapshot` (the binary snapshot of `metadata.json`): file formats and
+//!   primitives the modules above build on, private to the crate (the `internals` feature
+//!   makes the three formats public for the fuzz targets in `fuzz/`).
 //! - [`syncrecord`] (what `songrec sync` remembers about a remote) and [`lease`] (a sync lease in
 //!   a local file): used by sync, not by the backend itself.
 //! - `tests` (unit tests, with the fault-injection hooks the backend calls under `cfg(test)`),
@@ -56,12 +57,23 @@ mod registry;
 mod search;
 mod state;
 
-pub mod fsutil;
+mod fsutil;
 pub mod lease;
-pub mod npy;
-pub mod pack;
-pub mod snapshot;
 pub mod syncrecord;
+
+// File formats: crate-private; public only with the `internals` feature, for the fuzz targets.
+#[cfg(feature = "internals")]
+pub mod npy;
+#[cfg(not(feature = "internals"))]
+mod npy;
+#[cfg(feature = "internals")]
+pub mod pack;
+#[cfg(not(feature = "internals"))]
+mod pack;
+#[cfg(feature = "internals")]
+pub mod snapshot;
+#[cfg(not(feature = "internals"))]
+mod snapshot;
 
 pub use backend::LocalBackend;
 

@@ -1,0 +1,2 @@
+//! songrec_app::embedders::NAMES only (read by server/src/openapi.rs).
+pub mod embedders { pub const NAMES: &[&str] = &["dsp", "musicnn"]; }
