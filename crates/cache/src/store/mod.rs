@@ -499,7 +499,7 @@ impl CacheStore {
         let key = audio_key(id);
         let bytes: Option<i64> = {
             let conn = lock(&self.conn);
-            entry_bytes(&*conn, &key).map_err(|e| self.err(e))?
+            entry_bytes(&conn, &key).map_err(|e| self.err(e))?
         };
         let Some(bytes) = bytes else {
             self.miss()?;
