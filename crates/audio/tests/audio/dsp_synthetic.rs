@@ -1,8 +1,7 @@
 //! DSP embedder behaviour on synthetic audio (through real files and the public API).
 
-mod common;
 
-use common::*;
+use songrec_testkit::audio::*;
 use songrec_audio::{
     DSP_DIM, DspEmbedder, Embedder, MonoAudio, analyze_file, cosine_similarity, precision_at_k,
 };

@@ -1,9 +1,8 @@
 //! Transport-level behaviour: auth, content type, body limits, routing,
 //! keyspaces and collection management.
 
-mod common;
 
-use common::*;
+use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
 use songrec_dataapi_server::{ServerConfig, Token};
 

@@ -10,14 +10,8 @@ use songrec_storage::{
     StorageError,
 };
 
-fn python() -> String {
-    std::env::var("SONGREC_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!("SONGREC_TEST_PYTHON is not set: run scripts/test.sh (or eval \"$(scripts/test-deps.sh)\") to get a Python with numpy")
-    })
-}
-
 fn py(code: &str) -> String {
-    let out = Command::new(python())
+    let out = Command::new(songrec_testkit::fixtures::test_python())
         .args(["-c", code])
         .output()
         .expect("run python");

@@ -1,14 +1,14 @@
 //! The musicnn embedder on the default, pure-Rust tract runtime, and every load error.
 //!
-//! One process = one runtime (ort keeps its API table in a global), so this file only ever
-//! starts tract; `onnxruntime.rs` is the ONNX Runtime process. Library errors are checked
-//! before any runtime is touched, so they are tested here too.
-
-mod common;
+//! One process = one runtime (ort keeps its API table in a global): this test binary only ever
+//! starts tract; each test of `onnxruntime.rs` runs in an ONNX Runtime process of its own.
+//! Library errors are checked before any runtime is touched, so they are tested here too.
 
 use std::sync::{Arc, OnceLock};
 
-use common::*;
+use songrec_testkit::audio::music;
+use songrec_testkit::fixtures::{non_ort_library, old_ort_library, ort_library};
+use songrec_testkit::neural::*;
 use rayon::prelude::*;
 use songrec_audio::{Embedder, MonoAudio};
 use songrec_neural::musicnn::reference_signal;
@@ -119,7 +119,7 @@ fn different_music_gets_different_vectors() {
 #[test]
 fn tags_are_named_sorted_and_match_the_reference() {
     let tags_json: Vec<String> =
-        serde_json::from_str(include_str!("../../../models/musicnn/tags.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../models/musicnn/tags.json")).unwrap();
     assert_eq!(TAGS.to_vec(), tags_json);
     let e = tract();
     // Three segments of exactly one patch each: the patches are expected.json's three rows.

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path as UrlPath, Query, State};
@@ -19,14 +18,7 @@ fn ffmpeg_m4a(dir: &Path, name: &str, style: &str, seed: u64) -> Vec<u8> {
     let spec = songrec_audio::synth::SongSpec::for_style(style, seed, 5.0);
     songrec_audio::synth::write_wav(&wav, &songrec_audio::synth::render(&spec)).unwrap();
     let m4a = dir.join(format!("{name}.m4a"));
-    let st = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
-        .arg(&wav)
-        .args(["-c:a", "aac", "-b:a", "96k"])
-        .arg(&m4a)
-        .status()
-        .expect("ffmpeg is required by this test: run scripts/test.sh (scripts/test-deps.sh installs it)");
-    assert!(st.success());
+    songrec_testkit::audio::convert(&wav, &m4a, &["-c:a", "aac", "-b:a", "96k"]);
     std::fs::read(&m4a).unwrap()
 }
 

@@ -2,20 +2,14 @@
 //! against a server on an ephemeral port. Needs `SONGREC_TEST_PYTHON`: the
 //! Python of the venv made by `scripts/astrapy/setup.sh`.
 
-mod common;
 
 use std::path::PathBuf;
 
-use common::*;
+use songrec_testkit::dataapi::*;
 
 #[tokio::test]
 async fn astrapy_check_script_passes() {
-    let python = std::env::var("SONGREC_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "SONGREC_TEST_PYTHON is not set: run scripts/astrapy/setup.sh and export \
-             SONGREC_TEST_PYTHON=<the python path it prints> (CI provides it)"
-        )
-    });
+    let python = songrec_testkit::fixtures::test_python();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../scripts/astrapy/check.py")
         .canonicalize()
@@ -26,7 +20,7 @@ async fn astrapy_check_script_passes() {
         .args(["--endpoint", &api.base, "--token", TOKEN])
         .output()
         .await
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");

@@ -1,15 +1,18 @@
 //! The musicnn embedder on native ONNX Runtime (`SONGREC_TEST_ORT_LIBRARY`, the PyPI
 //! onnxruntime 1.31.1 wheel's library; `scripts/test-deps.sh` provides it). Unset is a failure.
 //!
-//! This process only ever starts ONNX Runtime; the tract side of the cross-check runs in a
-//! child process (the `songrec-musicnn` tool), because ort's runtime is process-wide.
-
-mod common;
+//! ort's runtime is process-wide (one process runs one runtime), and the rest of this test binary
+//! runs tract: so each test here runs in a process of its own, which only ever starts ONNX
+//! Runtime ([`in_own_process`]); the tract side of the cross-check runs in a child process too
+//! (the `songrec-musicnn` tool).
 
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use common::*;
+use songrec_testkit::audio::{music, write_mono};
+use songrec_testkit::fixtures::ort_library;
+use songrec_testkit::neural::*;
+use songrec_testkit::process::in_own_process;
 use songrec_audio::MonoAudio;
 use songrec_neural::musicnn::reference_signal;
 use songrec_neural::{MusicnnConfig, MusicnnEmbedder, NeuralError, Runtime};
@@ -63,6 +66,7 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
 
 #[test]
 fn reproduces_expected_json() {
+    in_own_process("onnxruntime::reproduces_expected_json", || {
     let e = ort();
     assert!(
         e.runtime().version().starts_with("1.31"),
@@ -76,10 +80,12 @@ fn reproduces_expected_json() {
     eprintln!("onnxruntime vs expected.json: penultimate {dp:.2e}, taggram {dt:.2e}");
     assert!(dp < exp.tol_onnxruntime, "penultimate differs by {dp}");
     assert!(dt < exp.tol_onnxruntime, "taggram differs by {dt}");
+    });
 }
 
 #[test]
 fn agrees_with_tract() {
+    in_own_process("onnxruntime::agrees_with_tract", || {
     let e = ort();
     let dir = tempfile::tempdir().unwrap();
     // Raw model outputs on the reference signal.
@@ -93,7 +99,7 @@ fn agrees_with_tract() {
     // A whole song from a file: decode + resample + patches + pooling on both sides.
     let samples = music(12.0, 4);
     let path = dir.path().join("song.wav");
-    write_wav(&path, &samples);
+    write_mono(&path, &samples, 22_050);
     let decoded = songrec_audio::decode_file(&path).unwrap();
     let a = e.analyze(&decoded.audio).unwrap();
     let t = tract_child(&[path.to_str().unwrap()]);
@@ -101,10 +107,12 @@ fn agrees_with_tract() {
     eprintln!("song embedding, onnxruntime vs tract: {d:.2e}");
     assert!(d < 1e-4, "embeddings differ by {d}");
     assert_eq!(t[0]["patches"], a.patches);
+    });
 }
 
 #[test]
 fn embedding_basics_on_onnxruntime() {
+    in_own_process("onnxruntime::embedding_basics_on_onnxruntime", || {
     let e = ort();
     let audio = MonoAudio::from_samples(music(8.0, 5), 22_050);
     let a = e.analyze(&audio).unwrap();
@@ -117,10 +125,12 @@ fn embedding_basics_on_onnxruntime() {
         .unwrap();
     assert_eq!(short.embedding.len(), 200);
     assert!(short.embedding.iter().all(|x| x.is_finite()));
+    });
 }
 
 #[test]
 fn model_errors_on_onnxruntime() {
+    in_own_process("onnxruntime::model_errors_on_onnxruntime", || {
     let _ = ort();
     let dir = tempfile::tempdir().unwrap();
     let cfg = |p| MusicnnConfig {
@@ -138,35 +148,15 @@ fn model_errors_on_onnxruntime() {
     let err =
         MusicnnEmbedder::new(&cfg(temp_file(&dir, "p.onnx", &perturbed_musicnn()))).unwrap_err();
     assert!(matches!(err, NeuralError::WrongModel { .. }), "{err}");
+    });
 }
 
 #[test]
 fn switching_runtime_in_one_process_is_refused() {
+    in_own_process("onnxruntime::switching_runtime_in_one_process_is_refused", || {
     let _ = ort();
     let err = MusicnnEmbedder::new(&MusicnnConfig::default()).unwrap_err();
     assert!(matches!(err, NeuralError::RuntimeConflict { .. }), "{err}");
     assert!(err.to_string().contains("ONNX Runtime"), "{err}");
-}
-
-/// 16-bit mono WAV at 22.05 kHz.
-fn write_wav(path: &std::path::Path, samples: &[f32]) {
-    let rate = 22_050u32;
-    let data_len = (samples.len() * 2) as u32;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
+    });
 }

@@ -1,10 +1,9 @@
 //! Decoding, tags and error kinds on real files written by ffmpeg.
 
-mod common;
 
 use std::path::Path;
 
-use common::*;
+use songrec_testkit::audio::*;
 use songrec_audio::{
     ANALYSIS_RATE, AudioError, DecodeOptions, DspEmbedder, Embedder, TagSource, analyze_file,
     decode_file, decode_file_with,

@@ -1,9 +1,8 @@
 //! Vector collections: storage forms, similarity formulas, vector sort rules.
 
-mod common;
 
 use base64::Engine;
-use common::*;
+use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
 
 fn binary(values: &[f32]) -> String {

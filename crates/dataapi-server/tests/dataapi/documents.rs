@@ -1,11 +1,10 @@
 //! Document commands: inserts, reads, filters, projections, paging,
 //! updates and deletes.
 
-mod common;
 
 use std::collections::HashSet;
 
-use common::*;
+use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
 use songrec_dataapi_server::{ServerConfig, Token};
 

@@ -1,8 +1,7 @@
 //! Data survives a restart of the server on the same data directory.
 
-mod common;
 
-use common::*;
+use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
