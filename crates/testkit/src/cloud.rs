@@ -42,9 +42,17 @@ pub struct Endpoints {
 pub struct Builder {
     api_faults: Option<FaultPlan>,
     s3_faults: Option<FaultPlan>,
+    schema: bool,
 }
 
 impl Builder {
+    /// Creates the Astra backend's collections once the servers are up (no models registered;
+    /// `songrec init-astra` would also register the default embedders' models).
+    pub fn with_schema(mut self) -> Self {
+        self.schema = true;
+        self
+    }
+
     /// A [`FaultProxy`] with `plan` in front of the Data API server: [`LocalCloud::cfg`],
     /// [`LocalCloud::env`] and [`LocalCloud::front`] go through it.
     pub fn api_faults(mut self, plan: FaultPlan) -> Self {
@@ -66,6 +74,11 @@ impl Builder {
         }
         if let Some(plan) = self.s3_faults {
             cloud.s3_proxy = Some(cloud.proxy_s3(plan).await);
+        }
+        if self.schema {
+            AstraBackend::init(&cloud.cfg_via(&cloud.direct()), &[])
+                .await
+                .expect("creating the collections");
         }
         cloud
     }
@@ -112,7 +125,7 @@ impl std::fmt::Debug for LocalCloud {
 }
 
 impl LocalCloud {
-    /// Options: fault proxies in front of the servers.
+    /// Options: the collections created, fault proxies in front of the servers.
     pub fn builder() -> Builder {
         Builder::default()
     }

@@ -22,9 +22,9 @@ pub fn blobs(cloud: &LocalCloud) -> BlobStore {
     BlobStore::new(cloud.s3_config().with_prefix("lib")).expect("a blob store")
 }
 
-/// A remote for sync tests: the Astra backend on `cloud` (blobs under `lib/`, request timeout
+/// The remote of sync tests: the Astra backend on `cloud` (blobs under `lib/`, request timeout
 /// 20 s, fast retries), with its own request counter.
-pub fn remote(cloud: &LocalCloud) -> AstraBackend {
+pub fn astra(cloud: &LocalCloud) -> AstraBackend {
     cloud.astra_with(
         cloud
             .api_config()

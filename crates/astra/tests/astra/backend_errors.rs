@@ -1,8 +1,8 @@
 //! Error paths end to end against the real local Data API server and s3s-fs.
 
-mod backend_support;
-
-use backend_support::{Env, TOKEN, backend_at, record};
+use crate::{Env, api_config, backend_at};
+use songrec_testkit::cloud::BUCKET;
+use songrec_testkit::data::record;
 use songrec_astra::dataapi::SimilarityMetric;
 use songrec_astra::{AstraBackend, CheckStatus, doctor};
 use songrec_config::Config;
@@ -18,7 +18,7 @@ fn model() -> ModelInfo {
 async fn wrong_token_is_unauthorized_without_leaking_it() {
     let env = Env::start(true).await;
     let wrong = "AstraCS:wrong-token-that-must-not-leak";
-    let b = backend_at(&env.base_url(), wrong, &env.s3);
+    let b = backend_at(&env.cloud, &env.base_url(), wrong);
     let err = b.count(&Filter::default()).await.expect_err("unauthorized");
     assert!(matches!(err, StorageError::Unauthorized(_)), "{err}");
     let shown = format!("{err} {err:?} {b} {b:?}");
@@ -184,19 +184,19 @@ async fn audio_errors_map_to_storage_errors() {
     // Wrong S3 secret → Unauthorized, secret not shown.
     let bad_store = songrec_astra::blobs::BlobStore::new(
         songrec_astra::blobs::S3Config::new(
-            backend_support::BUCKET,
+            BUCKET,
             "us-east-1",
-            backend_support::ACCESS_KEY,
+            env.cloud.access_key(),
             songrec_astra::secret::Secret::new("definitely-wrong-secret"),
         )
-        .with_endpoint(&env.s3.endpoint)
+        .with_endpoint(env.cloud.s3_url())
         .with_allow_http(true)
         .with_max_retries(0),
     )
     .expect("store");
-    let client = songrec_astra::dataapi::DataApiClient::new(backend_support::api_config(
+    let client = songrec_astra::dataapi::DataApiClient::new(api_config(
         &env.base_url(),
-        TOKEN,
+        env.token(),
     ))
     .expect("client");
     let b2 = AstraBackend::from_parts(client, bad_store, "songrec").expect("backend");
@@ -217,9 +217,9 @@ async fn audio_errors_map_to_storage_errors() {
         .with_max_retries(0),
     )
     .expect("store");
-    let client = songrec_astra::dataapi::DataApiClient::new(backend_support::api_config(
+    let client = songrec_astra::dataapi::DataApiClient::new(api_config(
         &env.base_url(),
-        TOKEN,
+        env.token(),
     ))
     .expect("client");
     let b3 = AstraBackend::from_parts(client, dead, "songrec").expect("backend");
@@ -227,43 +227,29 @@ async fn audio_errors_map_to_storage_errors() {
     assert!(err.is_unavailable(), "{err}");
 }
 
+/// The cloud's configuration, with `token`.
 fn config(env: &Env, token: &str) -> Config {
-    let mut vars = std::collections::HashMap::new();
-    for (k, v) in [
-        ("SONGREC_STORAGE_BACKEND", "astra".to_owned()),
-        ("ASTRA_DB_API_ENDPOINT", env.base_url()),
-        ("ASTRA_DB_APPLICATION_TOKEN", token.to_owned()),
-        ("ASTRA_DB_API_PATH", "/v1".to_owned()),
-        ("SONGREC_S3_ENDPOINT", env.s3.endpoint.clone()),
-        ("SONGREC_S3_BUCKET", backend_support::BUCKET.to_owned()),
-        ("SONGREC_S3_ALLOW_HTTP", "1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", backend_support::ACCESS_KEY.to_owned()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            backend_support::SECRET_KEY.to_owned(),
-        ),
-    ] {
-        vars.insert(k.to_owned(), v);
-    }
-    Config::from_sources(None, &vars).expect("config")
+    let mut cfg = env.cloud.cfg();
+    cfg.astra.token = songrec_astra::secret::Secret::new(token);
+    cfg
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_validates_and_displays_without_secrets() {
     let env = Env::start(false).await;
-    let cfg = config(&env, TOKEN);
+    let cfg = config(&env, env.token());
     let b = AstraBackend::connect(&cfg).expect("connect");
     let shown = b.to_string();
     assert_eq!(
         shown,
         format!(
             "Astra({}/default_keyspace, s3://{})",
-            env.api.addr(),
-            backend_support::BUCKET
+            env.cloud.api_addr(),
+            BUCKET
         )
     );
-    assert!(!format!("{b:?}").contains(TOKEN));
-    assert!(!format!("{b:?}").contains(backend_support::SECRET_KEY));
+    assert!(!format!("{b:?}").contains(env.token()));
+    assert!(!format!("{b:?}").contains(env.cloud.secret_key()));
     // init via the config, then the backend works.
     AstraBackend::init(&cfg, &[model()]).await.expect("init");
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 0);
@@ -288,7 +274,7 @@ async fn connect_validates_and_displays_without_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_reports_each_check() {
     let env = Env::start(false).await;
-    let cfg = config(&env, TOKEN);
+    let cfg = config(&env, env.token());
     let report = doctor(&cfg).await;
     let names = songrec_astra::backend::doctor_checks::COLLECTIONS;
     let c = report.check(names).expect("collections check");
@@ -315,7 +301,7 @@ async fn doctor_reports_each_check() {
     let report = doctor(&bad).await;
     let shown = format!("{report} {report:?}");
     assert!(!shown.contains("bad-doctor-token"), "{shown}");
-    assert!(!shown.contains(backend_support::SECRET_KEY), "{shown}");
+    assert!(!shown.contains(env.cloud.secret_key()), "{shown}");
     let t = report
         .check(songrec_astra::backend::doctor_checks::TOKEN)
         .expect("token check");

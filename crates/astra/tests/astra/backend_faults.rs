@@ -1,11 +1,10 @@
 //! Faults injected by a proxy in front of the real Data API server: rate limiting and a
 //! connection dropped mid-batch.
 
-mod backend_support;
-
 use std::collections::HashSet;
 
-use backend_support::{Env, TOKEN, api_config, backend_with, record};
+use crate::{Env, api_config, s3_config};
+use songrec_testkit::data::{record, vector};
 use songrec_devservers::{Fault, FaultKind, FaultPlan, FaultProxy, Rule, When};
 use songrec_storage::{Filter, ModelInfo, SearchQuery, StorageBackend};
 
@@ -27,7 +26,7 @@ async fn rate_limited_then_success() {
         When::Before,
     );
     let proxy = FaultProxy::start(
-        env.api.addr(),
+        env.cloud.api_addr(),
         FaultPlan::rules(vec![
             Rule::new("countDocuments", 0, slow),
             Rule::new("\"find\"", 1, slow),
@@ -35,12 +34,14 @@ async fn rate_limited_then_success() {
     )
     .await
     .expect("proxy");
-    let b = backend_with(api_config(&proxy.base_url(), TOKEN), &env.s3);
+    let b = env
+        .cloud
+        .astra_with(api_config(&proxy.base_url(), env.token()), s3_config(&env.cloud));
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 20);
     assert_eq!(b.requests_sent(), 2, "one 429, one retry");
     // find #0 loads the registry, find #1 (the search) is rate limited once.
     let hits = b
-        .search(&SearchQuery::new(model(), backend_support::vector(1, 8), 5))
+        .search(&SearchQuery::new(model(), vector(1, 8), 5))
         .await
         .expect("search");
     assert_eq!(hits.len(), 5);
@@ -59,7 +60,7 @@ async fn connection_dropped_mid_batch_loses_and_duplicates_nothing() {
     // client never gets the answer (the connection is reset).
     let lost = Fault::new(FaultKind::Reset, When::After);
     let proxy = FaultProxy::start(
-        env.api.addr(),
+        env.cloud.api_addr(),
         FaultPlan::rules(vec![
             Rule::new("\"$vector\"", 1, lost),
             Rule::new("\"content_hash\"", 2, lost),
@@ -67,7 +68,9 @@ async fn connection_dropped_mid_batch_loses_and_duplicates_nothing() {
     )
     .await
     .expect("proxy");
-    let b = backend_with(api_config(&proxy.base_url(), TOKEN), &env.s3);
+    let b = env
+        .cloud
+        .astra_with(api_config(&proxy.base_url(), env.token()), s3_config(&env.cloud));
     let records: Vec<_> = (0..350).map(|n| record(n, &model())).collect();
     let report = b.put_songs(&records).await.expect("put_songs");
     assert_eq!(proxy.injected(), 2, "both faults fired");
@@ -105,17 +108,10 @@ async fn connection_dropped_mid_batch_loses_and_duplicates_nothing() {
 /// exists"), a PUT that hangs past the request timeout, and a download cut off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_uploads_and_downloads_survive_lost_answers_and_hangs() {
-    use songrec_astra::blobs::{BlobStore, PutOutcome, S3Config};
-    use songrec_astra::secret::Secret;
+    use songrec_astra::blobs::{BlobStore, PutOutcome};
     let env = Env::start(false).await;
-    let addr = env
-        .s3
-        .endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .expect("addr");
     let proxy = FaultProxy::start(
-        addr,
+        env.cloud.s3_addr(),
         FaultPlan::rules(vec![
             Rule::new("PUT ", 0, Fault::new(FaultKind::Reset, When::After)),
             Rule::new("PUT ", 1, Fault::new(FaultKind::Timeout, When::Before)),
@@ -132,14 +128,9 @@ async fn s3_uploads_and_downloads_survive_lost_answers_and_hangs() {
     .await
     .expect("proxy");
     let store = BlobStore::new(
-        S3Config::new(
-            backend_support::BUCKET,
-            "us-east-1",
-            backend_support::ACCESS_KEY,
-            Secret::new(backend_support::SECRET_KEY),
-        )
-        .with_endpoint(proxy.base_url())
-        .with_allow_http(true)
+        env.cloud
+            .s3_config()
+            .with_endpoint(proxy.base_url())
         .with_prefix("faults")
         .with_max_retries(3)
         .with_request_timeout(std::time::Duration::from_secs(1)),

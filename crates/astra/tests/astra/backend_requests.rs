@@ -1,11 +1,10 @@
 //! Request counts (one request per similarity search, bounded batch inserts) and behaviour
 //! above the Data API's caps (exact counts beyond 1000, listings across many pages).
 
-mod backend_support;
-
 use std::collections::HashSet;
 
-use backend_support::{Env, record};
+use crate::Env;
+use songrec_testkit::data::{record, vector};
 use songrec_storage::{
     Condition, Field, Filter, ListQuery, Metric, ModelInfo, SearchQuery, SortKey, StorageBackend,
     Value,
@@ -38,7 +37,7 @@ async fn similar_is_one_request_and_inserts_are_bounded() {
         "at least one insertMany per chunk and collection: {used}"
     );
 
-    let mut q = SearchQuery::new(model(), backend_support::vector(7, 16), 10);
+    let mut q = SearchQuery::new(model(), vector(7, 16), 10);
     q.filter = Filter::default()
         .and(Condition::Eq(Field::Genre, Value::Text("JAZZ".into())))
         .and(Condition::Range {
@@ -215,7 +214,7 @@ async fn extra_fields_filter_exactly() {
             want.len() as u64,
             "count {f:?}"
         );
-        let mut q = SearchQuery::new(model(), backend_support::vector(3, 16), 50);
+        let mut q = SearchQuery::new(model(), vector(3, 16), 50);
         q.filter = f.clone();
         let hits: HashSet<_> = b
             .search(&q)
@@ -253,7 +252,7 @@ async fn reputs_replace_and_keep_copies_in_sync() {
         .expect("stored");
     assert_eq!(got, again.metadata);
     for (m, v) in [
-        (model(), backend_support::vector(2, 16)),
+        (model(), vector(2, 16)),
         (other, vec![1.0, 0.0, 0.0, 0.0]),
     ] {
         let hits = b.search(&SearchQuery::new(m, v, 5)).await.expect("search");

@@ -7,39 +7,25 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 use songrec_astra::blobs::{BlobError, BlobStore, MIN_PART_SIZE, PutOutcome, S3Config};
 use songrec_astra::secret::Secret;
+use songrec_testkit::LocalCloud;
+use songrec_testkit::cloud::BUCKET;
 
-const BUCKET: &str = "songrec-test";
-const ACCESS_KEY: &str = "AKIDSONGRECTEST";
-const SECRET_KEY: &str = "s3cr3t-Key-For-Tests-0123456789";
-
+/// The local cloud's S3 server with this file's blob store settings.
 struct S3Server {
-    endpoint: String,
-    root: tempfile::TempDir,
-    _server: songrec_devservers::S3Server,
+    cloud: LocalCloud,
 }
 
 impl S3Server {
     async fn start() -> Self {
-        let root = tempfile::tempdir().expect("tempdir");
-        let server = songrec_devservers::S3Server::start(
-            "127.0.0.1:0".parse().expect("addr"),
-            root.path(),
-            &[BUCKET],
-            ACCESS_KEY,
-            SECRET_KEY,
-        )
-        .await
-        .expect("s3s-fs");
         Self {
-            endpoint: server.endpoint(),
-            root,
-            _server: server,
+            cloud: LocalCloud::start().await,
         }
     }
 
+    /// Key prefix `lib1`, the smallest part size, no retries; signed with `secret`.
     fn config(&self, secret: &str) -> S3Config {
-        S3Config::new(BUCKET, "us-east-1", ACCESS_KEY, Secret::new(secret))
-            .with_endpoint(&self.endpoint)
+        S3Config::new(BUCKET, "us-east-1", self.cloud.access_key(), Secret::new(secret))
+            .with_endpoint(self.cloud.s3_url())
             .with_allow_http(true)
             .with_prefix("lib1")
             .with_part_size(MIN_PART_SIZE)
@@ -47,12 +33,16 @@ impl S3Server {
     }
 
     fn store(&self) -> BlobStore {
-        BlobStore::new(self.config(SECRET_KEY)).expect("store")
+        BlobStore::new(self.config(self.secret())).expect("store")
+    }
+
+    fn secret(&self) -> &str {
+        self.cloud.secret_key()
     }
 
     /// Where s3s-fs keeps an object's bytes.
     fn object_file(&self, key: &str) -> PathBuf {
-        self.root.path().join(BUCKET).join(key)
+        self.cloud.s3_root().join(BUCKET).join(key)
     }
 }
 
@@ -258,7 +248,7 @@ async fn presigned_urls_work_and_tampered_ones_are_rejected() {
         .await
         .expect("presign");
     assert!(url.as_str().contains("X-Amz-Signature="), "{url}");
-    assert!(!url.as_str().contains(SECRET_KEY));
+    assert!(!url.as_str().contains(server.secret()));
     let http = reqwest::Client::new();
     let resp = http.get(url.clone()).send().await.expect("GET");
     assert_eq!(resp.status().as_u16(), 200);
@@ -310,7 +300,7 @@ async fn wrong_secret_key_gives_a_clear_error_without_the_key() {
         let text = format!("{e} / {e:?}");
         assert!(text.contains("secret access key"), "{text}");
         assert!(!text.contains(wrong), "{text}");
-        assert!(!text.contains(SECRET_KEY), "{text}");
+        assert!(!text.contains(server.secret()), "{text}");
     }
     assert!(!format!("{store:?}").contains(wrong));
 }
@@ -323,7 +313,7 @@ async fn conditional_put_check_passes_and_cleans_up() {
         .check_conditional_put()
         .await
         .expect("conditional put supported");
-    let doctor = server.root.path().join(BUCKET).join("lib1").join("_doctor");
+    let doctor = server.cloud.s3_root().join(BUCKET).join("lib1").join("_doctor");
     let left = if doctor.exists() {
         dir_entries(&doctor)
     } else {

@@ -2,12 +2,11 @@
 //! the conformance suite, requests saved by a warm cache, and cached data served while the
 //! remote is down.
 
-mod backend_support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use backend_support::{Env, TOKEN, backend_at, record};
+use crate::{Env, backend_at};
+use songrec_testkit::data::record;
 use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer};
 use songrec_storage::layers::{CircuitBreaker, CircuitBreakerLayer, LayerExt};
@@ -23,7 +22,7 @@ async fn cache_over_astra_passes_conformance() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open(dir.path(), 64 << 20).unwrap();
     let store = cache.store().clone();
-    let b = backend_at(&env.base_url(), TOKEN, &env.s3)
+    let b = backend_at(&env.cloud, &env.base_url(), env.token())
         .layer(CircuitBreaker::new(1, Duration::from_secs(30)))
         .layer(cache);
     assert!(
@@ -59,7 +58,7 @@ async fn pass(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_cache_saves_requests_and_outlives_the_remote() {
-    let Env { api, s3, backend } = Env::start(true).await;
+    let Env { mut cloud, backend } = Env::start(true).await;
     let records: Vec<_> = (0..40).map(|n| record(n, &model())).collect();
     backend.put_songs(&records).await.unwrap();
     let src = tempfile::tempdir().unwrap();
@@ -78,7 +77,7 @@ async fn a_warm_cache_saves_requests_and_outlives_the_remote() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open(dir.path(), 64 << 20).unwrap();
     let store = cache.store().clone();
-    let b = backend_at(&api.base_url(), TOKEN, &s3)
+    let b = backend_at(&cloud, &cloud.api_url(), cloud.token())
         .layer(CircuitBreaker::new(1, Duration::from_secs(60)))
         .layer(cache);
     let requests = || b.inner().inner().requests_sent();
@@ -98,8 +97,7 @@ async fn a_warm_cache_saves_requests_and_outlives_the_remote() {
     assert_eq!(s.bytes_served, s.bytes_fetched);
 
     // The remote goes away: cached vectors and audio are still served, the rest fails fast.
-    api.shutdown().await.unwrap();
-    drop(s3);
+    cloud.stop().await;
     let id = &records[5].metadata.id;
     assert!(b.get_embedding(id, &model()).await.unwrap().is_some());
     let out = src.path().join("offline.bin");

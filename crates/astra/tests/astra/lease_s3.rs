@@ -1,19 +1,22 @@
 //! The sync lease on a real S3-protocol server (s3s-fs, SigV4) on 127.0.0.1: conditional
 //! create and ETag-conditional replace, and the lease protocol over them.
 
-mod backend_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use backend_support::S3Server;
 use songrec_astra::S3LeaseStore;
+use songrec_astra::blobs::BlobStore;
 use songrec_sync::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, LeaseTag};
+
+/// The blob store on `cloud` (key prefix `lib`, no retries).
+fn blobs(cloud: &songrec_testkit::LocalCloud) -> BlobStore {
+    BlobStore::new(crate::s3_config(cloud)).expect("blob store")
+}
 
 #[tokio::test]
 async fn conditional_create_and_replace() {
-    let s3 = S3Server::start().await;
-    let store = S3LeaseStore::new(s3.store());
+    let cloud = songrec_testkit::LocalCloud::start().await;
+    let store = S3LeaseStore::new(blobs(&cloud));
     assert_eq!(store.key(), "lib/locks/sync.lease");
     assert!(store.to_string().contains("locks/sync.lease"));
     assert!(store.read().await.unwrap().is_none());
@@ -47,8 +50,8 @@ async fn conditional_create_and_replace() {
 
 #[tokio::test]
 async fn two_machines_one_lease() {
-    let s3 = S3Server::start().await;
-    let store: Arc<dyn LeaseStore> = Arc::new(S3LeaseStore::new(s3.store()));
+    let cloud = songrec_testkit::LocalCloud::start().await;
+    let store: Arc<dyn LeaseStore> = Arc::new(S3LeaseStore::new(blobs(&cloud)));
     let a = Arc::new(Lease::new(
         store.clone(),
         "machine-a",

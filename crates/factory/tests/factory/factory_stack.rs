@@ -3,52 +3,14 @@
 //! suite against the local Data API server and s3s-fs on 127.0.0.1, and keeps its offline
 //! copy in step with the writes.
 
-use std::collections::HashMap;
-
-use songrec_config::Config;
 use songrec_factory::{Reads, open};
 use songrec_storage::{Filter, StorageBackend};
-
-const TOKEN: &str = "AstraCS:factory-stack-token-0123456789";
-const AK: &str = "factory-stack";
-const SK: &str = "factory-stack-secret-0123456789";
+use songrec_testkit::LocalCloud;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_factory_stack_passes_conformance() {
-    let dir = tempfile::tempdir().unwrap();
-    let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-        songrec_dataapi_server::Token::new(TOKEN),
-    ))
-    .await
-    .unwrap();
-    let s3 = songrec_devservers::S3Server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &dir.path().join("s3"),
-        &["music"],
-        AK,
-        SK,
-    )
-    .await
-    .unwrap();
-    let env: HashMap<String, String> = [
-        ("SONGREC_STORAGE_BACKEND", "astra".to_owned()),
-        ("ASTRA_DB_API_ENDPOINT", api.base_url()),
-        ("ASTRA_DB_API_PATH", "/v1".into()),
-        ("ASTRA_DB_APPLICATION_TOKEN", TOKEN.into()),
-        ("SONGREC_S3_ENDPOINT", s3.endpoint()),
-        ("SONGREC_S3_BUCKET", "music".into()),
-        ("SONGREC_S3_ALLOW_HTTP", "true".into()),
-        ("AWS_ACCESS_KEY_ID", AK.into()),
-        ("AWS_SECRET_ACCESS_KEY", SK.into()),
-        (
-            "SONGREC_CACHE_DIR",
-            dir.path().join("cache").display().to_string(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let cfg = Config::from_sources(None, &env).unwrap();
+    let cloud = LocalCloud::start().await;
+    let cfg = cloud.cfg();
     songrec_astra::AstraBackend::init(&cfg, &[]).await.unwrap();
     let opened = open(&cfg, Reads::MayUseOfflineCopy).unwrap();
     let shown = opened.backend.to_string();

@@ -1,8 +1,6 @@
 //! `songrec sync`'s engine against the real local Data API server and s3s-fs on 127.0.0.1:
 //! transient faults on both sides, and the request count of a no-op sync at 1,000 songs.
 
-mod sync_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,12 +8,14 @@ use songrec_storage::StorageBackend;
 use songrec_storage::layers::{Chaos, LayerExt, Retry};
 use songrec_sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
 use songrec_sync::plan::Policy;
-use sync_support::{Cloud, Machine, add_songs, live, sid, snapshot};
+use songrec_testkit::LocalCloud;
+use songrec_testkit::data::live;
+use songrec_testkit::sync::{Machine, add_songs, astra, lease, sid, snapshot};
 
 async fn run(
     local: &dyn StorageBackend,
     remote: &dyn StorageBackend,
-    cloud: &Cloud,
+    cloud: &LocalCloud,
     m: &Machine,
     policy: Policy,
 ) -> SyncReport {
@@ -25,12 +25,12 @@ async fn run(
 async fn run_with(
     local: &dyn StorageBackend,
     remote: &dyn StorageBackend,
-    cloud: &Cloud,
+    cloud: &LocalCloud,
     m: &Machine,
     policy: Policy,
     batch_size: usize,
 ) -> SyncReport {
-    let lease = cloud.lease(&m.id(), Duration::from_secs(30));
+    let lease = lease(cloud, &m.id(), Duration::from_secs(30));
     let mut opts = SyncOptions::new(m.scratch());
     opts.policy = policy;
     opts.batch_size = batch_size;
@@ -45,7 +45,7 @@ async fn run_with(
 /// identical to the remote, blobs verified by hash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_completes_and_verifies_with_20_percent_transient_faults() {
-    let cloud = Cloud::start().await;
+    let cloud = LocalCloud::builder().with_schema().start().await;
     let (a, b) = (Machine::new(), Machine::new());
     let tmp = a.dir.path().join("in");
     add_songs(&a.lib, 0..10, true, &tmp).await;
@@ -58,8 +58,8 @@ async fn sync_completes_and_verifies_with_20_percent_transient_faults() {
     let chaos = |seed| Chaos::new(seed).fail_ratio(0.2).after_ratio(0.05);
     let la = a.lib.clone().layer(chaos(1)).layer(retry());
     let lb = b.lib.clone().layer(chaos(2)).layer(retry());
-    let ra = cloud.astra().layer(chaos(3)).layer(retry());
-    let rb = cloud.astra().layer(chaos(4)).layer(retry());
+    let ra = astra(&cloud).layer(chaos(3)).layer(retry());
+    let rb = astra(&cloud).layer(chaos(4)).layer(retry());
     assert!(ra.to_string().starts_with("Retry(Chaos(Astra("), "{ra}");
 
     let r = run(&la, &ra, &cloud, &a, Policy::Newer).await;
@@ -98,7 +98,7 @@ async fn sync_completes_and_verifies_with_20_percent_transient_faults() {
     assert!(injected >= 10, "faults were injected: {injected}");
 
     // Verify through fault-free views.
-    let remote = snapshot(&cloud.astra(), &a.dir.path().join("v")).await;
+    let remote = snapshot(&astra(&cloud), &a.dir.path().join("v")).await;
     let sa = snapshot(&a.lib, &a.dir.path().join("va")).await;
     let sb = snapshot(&b.lib, &b.dir.path().join("vb")).await;
     assert_eq!(remote.len(), 12, "13 songs, one deleted, none twice");
@@ -112,7 +112,7 @@ async fn sync_completes_and_verifies_with_20_percent_transient_faults() {
     assert_eq!(two.extra["conflicts"][0]["fields"]["title"], "A edits two");
     assert_eq!(
         live(&a.lib.list_versions().await.unwrap()),
-        live(&cloud.astra().list_versions().await.unwrap())
+        live(&astra(&cloud).list_versions().await.unwrap())
     );
 }
 
@@ -122,24 +122,24 @@ async fn sync_completes_and_verifies_with_20_percent_transient_faults() {
 async fn noop_sync_of_1000_songs_costs_one_request_per_listing_page() {
     const N: usize = 1000;
     const PAGE: usize = 50;
-    let cloud = Cloud::start().await;
+    let cloud = LocalCloud::builder().with_schema().start().await;
     let (a, b) = (Machine::new(), Machine::new());
     add_songs(&a.lib, 0..N, false, &a.dir.path().join("in")).await;
     let t = std::time::Instant::now();
-    let push = cloud.astra();
+    let push = astra(&cloud);
     let r = run_with(&a.lib, &push, &cloud, &a, Policy::Newer, 100).await;
     eprintln!("push {N}: {:?}", t.elapsed());
     assert!(r.is_complete());
     assert_eq!(r.pushed_new, N);
     let t = std::time::Instant::now();
-    let pull = cloud.astra();
+    let pull = astra(&cloud);
     let r = run_with(&b.lib, &pull, &cloud, &b, Policy::Newer, 100).await;
     eprintln!("pull {N}: {:?}", t.elapsed());
     assert_eq!(r.pulled_new, N);
     let t = std::time::Instant::now();
 
     for m in [&a, &b] {
-        let remote = cloud.astra();
+        let remote = astra(&cloud);
         let r = run(&m.lib, &remote, &cloud, m, Policy::Newer).await;
         assert!(r.summary.is_noop() && r.is_complete(), "{:?}", r.summary);
         assert_eq!(r.summary.unchanged, N);
@@ -158,7 +158,7 @@ async fn noop_sync_of_1000_songs_costs_one_request_per_listing_page() {
         m.touch();
         a.lib.put_metadata(&m).await.unwrap();
     }
-    let remote = cloud.astra();
+    let remote = astra(&cloud);
     let r = run(&a.lib, &remote, &cloud, &a, Policy::Newer).await;
     assert_eq!(r.pushed_changed, 5);
     let requests = remote.requests_sent() as usize;
