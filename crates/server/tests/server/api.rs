@@ -1,14 +1,12 @@
 //! The REST API over a real local library on a 127.0.0.1 socket: listings, look-ups,
 //! similarity by id and by upload, audio ranges, stats, map, metrics, OpenAPI, errors.
 
-mod support;
-
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{library, serve, serve_library};
+use songrec_testkit::server::{PER_STYLE, Running, SECONDS, STYLES, library, serve, serve_library};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -56,7 +54,7 @@ async fn all_ids(base: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_filters_sorts_and_pages() {
     let srv = serve_library(|_| {}).await;
-    let n = support::STYLES.len() * support::PER_STYLE;
+    let n = STYLES.len() * PER_STYLE;
     let (s, v) = get(&srv.url("/api/v1/songs")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["total"], n);
@@ -64,7 +62,7 @@ async fn listing_filters_sorts_and_pages() {
 
     // Filters are the CLI's: genre, bpm range, where.
     let (_, v) = get(&srv.url("/api/v1/songs?genre=TECHNO")).await;
-    assert_eq!(v["total"], support::PER_STYLE);
+    assert_eq!(v["total"], PER_STYLE);
     assert!(
         v["items"]
             .as_array()
@@ -116,7 +114,7 @@ async fn listing_filters_sorts_and_pages() {
 
     // Text search over artist/title.
     let (_, v) = get(&srv.url("/api/v1/songs?q=warehouse%20PULSE")).await;
-    assert_eq!(v["total"], support::PER_STYLE);
+    assert_eq!(v["total"], PER_STYLE);
     assert!(
         v["items"]
             .as_array()
@@ -433,7 +431,7 @@ async fn similar_by_upload_matches_similar_by_id_and_refuses_bad_files() {
 
     // A new song (not in the library) of a known style finds that style first.
     let dir = tempfile::tempdir().unwrap();
-    support::write_songs(dir.path(), &["ambient"], 1, 5.0, 77);
+    songrec_testkit::audio::write_songs(dir.path(), &["ambient"], 1, 5.0, 77);
     let fresh = std::fs::read(dir.path().join("ambient-77.wav")).unwrap();
     let (s, v) = upload(&srv.url("/api/v1/similar?k=3"), form("new.wav", fresh)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -441,7 +439,7 @@ async fn similar_by_upload_matches_similar_by_id_and_refuses_bad_files() {
     let before = srv.state.backend.count(&Default::default()).await.unwrap();
     assert_eq!(
         before as usize,
-        support::STYLES.len() * support::PER_STYLE,
+        STYLES.len() * PER_STYLE,
         "uploads are not stored"
     );
 
@@ -589,7 +587,7 @@ async fn audio_streams_with_ranges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_map_health_and_metrics() {
     let srv = serve_library(|_| {}).await;
-    let n = support::STYLES.len() * support::PER_STYLE;
+    let n = STYLES.len() * PER_STYLE;
     let (s, v) = get(&srv.url("/healthz")).await;
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
     assert_eq!(v["songs"], n);
@@ -598,15 +596,15 @@ async fn stats_map_health_and_metrics() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(st["songs"], n);
     let genres = st["genres"].as_array().unwrap();
-    assert_eq!(genres.len(), support::STYLES.len());
-    assert!(genres.iter().all(|g| g["count"] == support::PER_STYLE));
+    assert_eq!(genres.len(), STYLES.len());
+    assert!(genres.iter().all(|g| g["count"] == PER_STYLE));
     assert_eq!(st["models"][0]["count"], n);
     let bytes: u64 = std::fs::read_dir(&library().music)
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
     assert_eq!(st["total_bytes"], bytes);
-    assert!(st["total_secs"].as_f64().unwrap() > n as f64 * (support::SECONDS as f64 - 0.5));
+    assert!(st["total_secs"].as_f64().unwrap() > n as f64 * (SECONDS as f64 - 0.5));
 
     let (s, m) = get(&srv.url("/api/v1/map")).await;
     assert_eq!(s, StatusCode::OK, "{m}");
@@ -640,7 +638,7 @@ async fn stats_map_health_and_metrics() {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     assert!(mean(&same) < mean(&diff), "same {same:?} diff {diff:?}");
     // The second map comes from the cache: no vector reads.
-    let reads = |srv: &support::Running| {
+    let reads = |srv: &Running| {
         srv.state
             .recorder
             .metrics()
@@ -864,40 +862,8 @@ async fn the_metrics_wrapper_passes_the_conformance_suite() {
 /// presigned S3 URL that serves the song's bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn astra_audio_is_a_redirect_to_a_presigned_url() {
-    const TOKEN: &str = "AstraCS:serve-test-token-0123456789";
-    let dir = tempfile::tempdir().unwrap();
-    let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-        songrec_dataapi_server::Token::new(TOKEN),
-    ))
-    .await
-    .unwrap();
-    let s3 = songrec_devservers::S3Server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &dir.path().join("s3"),
-        &["music"],
-        "serve-ak",
-        "serve-secret-key-0123456789",
-    )
-    .await
-    .unwrap();
-    let env: std::collections::HashMap<String, String> = [
-        ("SONGREC_STORAGE_BACKEND", "astra".to_owned()),
-        ("ASTRA_DB_API_ENDPOINT", api.base_url()),
-        ("ASTRA_DB_API_PATH", "/v1".into()),
-        ("ASTRA_DB_APPLICATION_TOKEN", TOKEN.into()),
-        ("SONGREC_S3_ENDPOINT", s3.endpoint()),
-        ("SONGREC_S3_BUCKET", "music".into()),
-        ("SONGREC_S3_ALLOW_HTTP", "true".into()),
-        ("AWS_ACCESS_KEY_ID", "serve-ak".into()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            "serve-secret-key-0123456789".into(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let cfg = songrec_config::Config::from_sources(None, &env).unwrap();
+    let cloud = songrec_testkit::LocalCloud::start().await;
+    let cfg = cloud.cfg();
     let embedders = songrec_app::embedders::parse_list("dsp").unwrap();
     let model = songrec_app::embedders::model_of(embedders[0].as_ref());
     songrec_astra::AstraBackend::init(&cfg, &[model])
@@ -931,7 +897,7 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&s3.endpoint()), "{location}");
+    assert!(location.starts_with(&cloud.s3_url()), "{location}");
     let fetched = client().get(&location).send().await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), bytes.as_slice());
@@ -941,7 +907,7 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
     let (s, v) = get(&srv.url("/api/v1/songs?genre=ambient")).await;
     assert_eq!((s, v["total"].as_u64()), (StatusCode::OK, Some(1)));
     let (_, body) = get(&srv.url("/api/v1/stats")).await;
-    assert!(!body.to_string().contains(TOKEN));
+    assert!(!body.to_string().contains(cloud.token()));
     srv.stop().await;
 }
 

@@ -4,10 +4,10 @@
 //! scripts/test-deps.sh installs node, chromium and the npm package; without them this test
 //! fails and says so.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use songrec_testkit::server::{library, serve_library};
 
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
@@ -38,7 +38,7 @@ async fn web_page_works_in_headless_chromium() {
         e2e.display()
     );
 
-    let srv = support::serve_library(|_| {}).await;
+    let srv = serve_library(|_| {}).await;
     let out = repo.join("target/e2e-artifacts");
     let _ = std::fs::remove_file(out.join("report.json"));
     let run = tokio::process::Command::new(&node)
@@ -48,7 +48,7 @@ async fn web_page_works_in_headless_chromium() {
         .env("SONGREC_CHROMIUM", &chromium)
         .env(
             "SONGREC_E2E_UPLOAD",
-            support::library().music.join("ambient-2.wav"),
+            library().music.join("ambient-2.wav"),
         )
         .kill_on_drop(true)
         .output();
