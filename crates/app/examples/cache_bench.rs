@@ -251,7 +251,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.entries,
         s.bytes as f64 / 1e6
     );
-    drop(s3);
-    api.shutdown().await?;
+    let mut cloud = cloud;
+    cloud.stop().await;
     Ok(())
 }
