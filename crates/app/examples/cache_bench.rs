@@ -158,7 +158,7 @@ async fn pass(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let tmp = tempfile::tempdir()?;
-    let cloud = songrec_testkit::LocalCloud::start().await;
+    let mut cloud = songrec_testkit::LocalCloud::start().await;
     let cfg = cloud.cfg();
     let embedder = songrec_app::embedders::by_name("dsp")?;
     let model = songrec_app::embedders::model_of(embedder.as_ref());
@@ -251,7 +251,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.entries,
         s.bytes as f64 / 1e6
     );
-    let mut cloud = cloud;
     cloud.stop().await;
     Ok(())
 }

@@ -79,6 +79,11 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Stdout and stderr, each as text.
+pub fn streams(o: &Output) -> (String, String) {
+    (stdout(o), stderr(o))
+}
+
 /// Stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -2,91 +2,52 @@
 //! server and an S3-protocol server (s3s-fs, SigV4), both on 127.0.0.1 sockets.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-mod support;
+use songrec_testkit::LocalCloud;
+use songrec_testkit::cli::text;
 
-use support::{AK, SK, TOKEN};
+use crate::bin;
 
-/// The two cloud servers (`support::Cloud`) and their addresses.
-struct Cloud {
-    dataapi: String,
-    s3: String,
-    _servers: support::Cloud,
-}
-
-fn cloud() -> Cloud {
-    let servers = support::Cloud::start();
-    Cloud {
-        dataapi: servers.api.base_url(),
-        s3: servers.s3.endpoint(),
-        _servers: servers,
-    }
-}
-
-fn songrec(c: &Cloud, home: &Path, token: &str, args: &[&str]) -> Output {
+fn songrec(c: &LocalCloud, home: &Path, token: &str, args: &[&str]) -> Output {
     songrec_on(c, home, token, "astra", args)
 }
 
-fn songrec_on(c: &Cloud, home: &Path, token: &str, backend: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_songrec"))
+fn songrec_on(c: &LocalCloud, home: &Path, token: &str, backend: &str, args: &[&str]) -> Output {
+    bin()
+        .at_home(home)
+        .envs(c.env())
+        .env("ASTRA_DB_APPLICATION_TOKEN", token)
         .args(["--storage-backend", backend])
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("ASTRA_DB_API_ENDPOINT", &c.dataapi)
-        .env("ASTRA_DB_API_PATH", "/v1")
-        .env("ASTRA_DB_APPLICATION_TOKEN", token)
-        .env("SONGREC_S3_ENDPOINT", &c.s3)
-        .env("SONGREC_S3_BUCKET", "music")
-        .env("SONGREC_S3_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .current_dir(home)
         .output()
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn every_command_works_on_the_astra_backend() {
-    let c = cloud();
+    let c = LocalCloud::start_blocking();
     let home = tempfile::tempdir().unwrap();
-    let music = home.path().join("music");
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .arg("synth")
-        .arg(&music)
-        .args(["--per-style", "2", "--seconds", "5"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let music = bin().synth(&home.path().join("music"), 2, 5);
 
     // Before init: doctor fails and says what to do; nothing leaks the token.
-    let o = songrec(&c, home.path(), TOKEN, &["doctor"]);
+    let o = songrec(&c, home.path(), c.token(), &["doctor"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("init-astra"), "{}", text(&o));
-    assert!(!text(&o).contains(TOKEN) && !text(&o).contains(SK));
+    assert!(!text(&o).contains(c.token()) && !text(&o).contains(c.secret_key()));
 
-    let o = songrec(&c, home.path(), TOKEN, &["init-astra"]);
+    let o = songrec(&c, home.path(), c.token(), &["init-astra"]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = songrec(&c, home.path(), TOKEN, &["init-astra"]);
+    let o = songrec(&c, home.path(), c.token(), &["init-astra"]);
     assert!(
         o.status.success() && text(&o).contains("already present"),
         "idempotent: {}",
         text(&o)
     );
-    let o = songrec(&c, home.path(), TOKEN, &["doctor"]);
+    let o = songrec(&c, home.path(), c.token(), &["doctor"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
-    let o = songrec(&c, home.path(), TOKEN, &["ingest", music.to_str().unwrap()]);
+    let o = songrec(&c, home.path(), c.token(), &["ingest", music.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("10 new"), "{}", text(&o));
     assert!(
@@ -99,7 +60,7 @@ fn every_command_works_on_the_astra_backend() {
         "the factory's stack is for -v and doctor: {}",
         text(&o)
     );
-    let o = songrec(&c, home.path(), TOKEN, &["ingest", music.to_str().unwrap()]);
+    let o = songrec(&c, home.path(), c.token(), &["ingest", music.to_str().unwrap()]);
     assert!(
         text(&o).contains("0 new, 10 already"),
         "re-ingest is a no-op: {}",
@@ -109,7 +70,7 @@ fn every_command_works_on_the_astra_backend() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["list", "--json", "--sort", "title"],
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -127,7 +88,7 @@ fn every_command_works_on_the_astra_backend() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["similar", "Warehouse Pulse 1", "-k", "3", "--json"],
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -141,7 +102,7 @@ fn every_command_works_on_the_astra_backend() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["similar", "Warehouse Pulse 1", "-k", "1001"],
     );
     assert_eq!(o.status.code(), Some(1));
@@ -151,12 +112,12 @@ fn every_command_works_on_the_astra_backend() {
         text(&o)
     );
 
-    let o = songrec(&c, home.path(), TOKEN, &["show", "Slow Piano 1", "--json"]);
+    let o = songrec(&c, home.path(), c.token(), &["show", "Slow Piano 1", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["audio_stored"], true);
-    let o = songrec(&c, home.path(), TOKEN, &["delete", "Slow Piano 1"]);
+    let o = songrec(&c, home.path(), c.token(), &["delete", "Slow Piano 1"]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = songrec(&c, home.path(), TOKEN, &["stats", "--json"]);
+    let o = songrec(&c, home.path(), c.token(), &["stats", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["songs"], 9);
     assert_eq!(v["tombstones"], 1);
@@ -170,34 +131,27 @@ fn every_command_works_on_the_astra_backend() {
         "{}",
         text(&o)
     );
-    assert!(!text(&o).contains(bad) && !text(&o).contains(TOKEN));
+    assert!(!text(&o).contains(bad) && !text(&o).contains(c.token()));
 }
 
 #[test]
 fn migrate_local_to_astra_and_back() {
-    let c = cloud();
+    let c = LocalCloud::start_blocking();
     let home = tempfile::tempdir().unwrap();
-    let music = home.path().join("music");
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .arg("synth")
-        .arg(&music)
-        .args(["--per-style", "2", "--seconds", "4"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let music = bin().synth(&home.path().join("music"), 2, 4);
     let l1 = home.path().join("lib1");
     let l2 = home.path().join("lib2");
     let (l1s, l2s) = (l1.to_str().unwrap(), l2.to_str().unwrap());
     let o = songrec_on(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         "local",
         &["--library", l1s, "ingest", music.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        songrec(&c, home.path(), TOKEN, &["init-astra"])
+        songrec(&c, home.path(), c.token(), &["init-astra"])
             .status
             .success()
     );
@@ -206,12 +160,12 @@ fn migrate_local_to_astra_and_back() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["--library", l1s, "migrate", "local→astra", "--dry-run"],
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("10 songs to copy"), "{}", text(&o));
-    let o = songrec(&c, home.path(), TOKEN, &["stats", "--json"]);
+    let o = songrec(&c, home.path(), c.token(), &["stats", "--json"]);
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["songs"],
         0
@@ -221,7 +175,7 @@ fn migrate_local_to_astra_and_back() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["--library", l1s, "migrate", "local→astra"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -234,7 +188,7 @@ fn migrate_local_to_astra_and_back() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["--library", l1s, "migrate", "local->astra"],
     );
     assert!(
@@ -248,7 +202,7 @@ fn migrate_local_to_astra_and_back() {
     let local = songrec_on(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         "local",
         &[
             "--library",
@@ -263,7 +217,7 @@ fn migrate_local_to_astra_and_back() {
     let cloud = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["similar", "Blue Swing 1", "-k", "3", "--json"],
     );
     let ids = |o: &Output| -> Vec<String> {
@@ -281,7 +235,7 @@ fn migrate_local_to_astra_and_back() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &[
             "--library",
             l2s,
@@ -297,13 +251,13 @@ fn migrate_local_to_astra_and_back() {
     let o = songrec_on(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         "local",
         &["--library", l2s, "show", "Blue Swing 2", "--json"],
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["audio_stored"], true);
-    let o = songrec(&c, home.path(), TOKEN, &["stats", "--json"]);
+    let o = songrec(&c, home.path(), c.token(), &["stats", "--json"]);
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["songs"],
         10
@@ -311,7 +265,7 @@ fn migrate_local_to_astra_and_back() {
     let o = songrec(
         &c,
         home.path(),
-        TOKEN,
+        c.token(),
         &["--library", l2s, "migrate", "astra", "--to", "local"],
     );
     assert_eq!(

@@ -3,46 +3,23 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use songrec_testkit::audio::ffmpeg;
+use songrec_testkit::cli::streams;
+use songrec_testkit::fixtures::real_recordings;
+
+use crate::bin;
+
 fn songrec(lib: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .arg("--library")
-        .arg(lib)
+    bin()
+        .on_library(lib)
         .args(args)
-        .env_remove("SONGREC_STORAGE_BACKEND")
-        .env_remove("SONGREC_CONFIG")
-        .env("XDG_CONFIG_HOME", lib.join("config"))
-        .env("XDG_CACHE_HOME", lib.join("cache"))
         .output()
         .expect("run songrec")
 }
 
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ffmpeg(args: &[&str]) {
-    let st = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .status()
-        .expect("ffmpeg is required by the tests: run scripts/test.sh, which installs it");
-    assert!(st.success(), "ffmpeg {args:?} failed");
-}
-
 /// Five synthesised songs (one per style) plus a folder of broken files.
 fn make_music(root: &Path) -> PathBuf {
-    let music = root.join("music");
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .args(["synth"])
-        .arg(&music)
-        .args(["--per-style", "1", "--seconds", "4"])
-        .output()
-        .expect("synth");
-    assert!(o.status.success(), "{:?}", text(&o));
-    music
+    bin().synth(&root.join("music"), 1, 4)
 }
 
 #[test]
@@ -98,7 +75,7 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
 
     let lib = dir.path().join("lib");
     let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(
         o.status.code(),
         Some(3),
@@ -145,7 +122,7 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
 
     // A second run skips everything: unchanged files are not even re-read.
     let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
-    let (out, _) = text(&o);
+    let (out, _) = streams(&o);
     assert!(out.contains("0 new, 7 already"), "{out}");
     // Only the bad files fail again.
     assert_eq!(o.status.code(), Some(3));
@@ -153,7 +130,7 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
         &lib,
         &["ingest", music.join("tagged.mp3").to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(0), "all ok → exit 0: {:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "all ok → exit 0: {:?}", streams(&o));
 }
 
 /// What a new user meets on a wrong path or a wrong word: a clear message and the documented
@@ -166,7 +143,7 @@ fn wrong_paths_and_usage_errors_say_so() {
 
     // A missing path is an error naming it, not "finished, rerun to finish".
     let o = songrec(&lib, &["ingest", "/nonexistent/songrec-music"]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("/nonexistent/songrec-music"), "{err}");
     assert!(err.contains("no such file or folder"), "{err}");
@@ -182,7 +159,7 @@ fn wrong_paths_and_usage_errors_say_so() {
     std::fs::write(empty.join("sub/pluck.au"), b".snd").unwrap();
     std::fs::write(empty.join("cover.jpg"), b"jpg").unwrap();
     let o = songrec(&lib, &["ingest", empty.to_str().unwrap()]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("no audio files found under"), "{err}");
     assert!(err.contains(".au (1)") && err.contains(".jpg (1)"), "{err}");
@@ -191,7 +168,7 @@ fn wrong_paths_and_usage_errors_say_so() {
     let typo = dir.path().join("typo");
     for args in [&["list"][..], &["stats"], &["similar", "anything"]] {
         let o = songrec(&typo, args);
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         assert_eq!(code(&o), 1, "{args:?}: {out}{err}");
         assert!(err.contains("no songrec library at"), "{args:?}: {err}");
         assert!(
@@ -209,12 +186,12 @@ fn wrong_paths_and_usage_errors_say_so() {
         &["migrate", "nonsense"],
     ] {
         let o = songrec(&lib, args);
-        let (_, err) = text(&o);
+        let (_, err) = streams(&o);
         assert_eq!(code(&o), 2, "{args:?}: {err}");
     }
     // The shell ate `>astra`: say so, and how to type it.
     let o = songrec(&lib, &["migrate", "local-"]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert!(
         err.contains("redirect") && err.contains("--from local --to astra"),
         "{err}"
@@ -223,7 +200,7 @@ fn wrong_paths_and_usage_errors_say_so() {
 
     // A subcommand's help puts the global options under their own heading.
     let o = songrec(&lib, &["similar", "--help"]);
-    let (out, _) = text(&o);
+    let (out, _) = streams(&o);
     let global = out
         .find("Global options:")
         .expect("a Global options heading");
@@ -239,21 +216,14 @@ fn wrong_paths_and_usage_errors_say_so() {
 #[test]
 fn similar_show_delete_stats() {
     let dir = tempfile::tempdir().unwrap();
-    let music = dir.path().join("music");
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .args(["synth"])
-        .arg(&music)
-        .args(["--per-style", "3", "--seconds", "6"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let music = bin().synth(&dir.path().join("music"), 3, 6);
     let lib = dir.path().join("lib");
     let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
 
     // By title; the song itself is never a result; results ordered by similarity.
     let o = songrec(&lib, &["similar", "Warehouse Pulse 1", "-k", "4", "--json"]);
-    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(o.status.success(), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let ms = v["matches"].as_array().unwrap();
     assert_eq!(ms.len(), 4);
@@ -281,7 +251,7 @@ fn similar_show_delete_stats() {
                 "--json",
             ],
         );
-        assert!(o.status.success(), "{emb}: {:?}", text(&o));
+        assert!(o.status.success(), "{emb}: {:?}", streams(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let n = v["matches"].as_array().unwrap().len();
         assert!(n >= 3, "{emb}: {n} matches");
@@ -332,13 +302,7 @@ fn similar_show_delete_stats() {
     );
 
     // By an outside file (a new rendering of a techno song): techno songs come first.
-    let outside = dir.path().join("outside");
-    Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .args(["synth"])
-        .arg(&outside)
-        .args(["--per-style", "4", "--seconds", "6"])
-        .output()
-        .unwrap();
+    let outside = bin().synth(&dir.path().join("outside"), 4, 6);
     let probe = outside.join("The Techno Ensemble - Warehouse Pulse 4.wav");
     let o = songrec(
         &lib,
@@ -351,18 +315,18 @@ fn similar_show_delete_stats() {
             "--json",
         ],
     );
-    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(o.status.success(), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let top = v["matches"][0]["metadata"]["title"].as_str().unwrap();
     assert!(top.starts_with("Warehouse Pulse"), "{top}");
 
     // Ambiguous and unknown references are explained.
     let o = songrec(&lib, &["similar", "Pulse"]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(err.contains("matches 3 songs"), "{err}");
     let o = songrec(&lib, &["show", "No Such Song"]);
-    assert!(text(&o).1.contains("no song matches"));
+    assert!(streams(&o).1.contains("no song matches"));
 
     // show, delete, stats.
     let o = songrec(&lib, &["show", prefix, "--json"]);
@@ -374,7 +338,7 @@ fn similar_show_delete_stats() {
     assert_eq!(v["song"]["artist"], "The Techno Ensemble");
     assert_eq!(v["embeddings"][0]["name"], "songrec-dsp");
     let o = songrec(&lib, &["delete", prefix]);
-    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(o.status.success(), "{:?}", streams(&o));
     let o = songrec(&lib, &["stats", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["songs"], 14);
@@ -412,7 +376,7 @@ fn corrupt_metadata_is_reported_and_never_overwritten() {
     std::fs::write(&meta, garbage).unwrap();
     for args in [vec!["list"], vec!["ingest", music.to_str().unwrap()]] {
         let o = songrec(&lib, &args);
-        let (_, err) = text(&o);
+        let (_, err) = streams(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
         assert!(
             err.contains("metadata.json") && err.contains("corrupt"),
@@ -436,7 +400,7 @@ fn corrupt_metadata_is_reported_and_never_overwritten() {
         .unwrap();
     std::fs::write(&npy, b"\x93NUMPY garbage").unwrap();
     let o = songrec(&lib, &["reindex"]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         err.contains(npy.file_name().unwrap().to_str().unwrap()),
@@ -459,7 +423,7 @@ fn a_second_writer_gets_a_clear_message() {
         .expect("flock (util-linux) is needed for this test");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     let _ = holder.kill();
     let _ = holder.wait();
     assert_ne!(o.status.code(), Some(0));
@@ -472,15 +436,6 @@ fn a_second_writer_gets_a_clear_message() {
     // Readers are not blocked by a writer.
     let o = songrec(&lib, &["list"]);
     assert!(o.status.success());
-}
-
-/// The real recordings (`scripts/test-deps.sh` exports the folder).
-fn test_audio() -> PathBuf {
-    std::env::var_os("SONGREC_TEST_AUDIO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!("SONGREC_TEST_AUDIO is not set: run scripts/test.sh (or eval \"$(scripts/test-deps.sh)\") to get the real recordings")
-        })
 }
 
 /// The first file with extension `ext` in `dir`, by name.
@@ -500,7 +455,7 @@ fn first_file(dir: &Path, ext: &str) -> PathBuf {
 
 #[test]
 fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
-    let audio = test_audio();
+    let audio = real_recordings();
     let dir = tempfile::tempdir().unwrap();
     let music = dir.path().join("music");
     std::fs::create_dir_all(&music).unwrap();
@@ -525,7 +480,7 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
         &lib,
         &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(
         o.status.code(),
         Some(3),
@@ -578,7 +533,7 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
         &dir.path().join("lib2"),
         &["-v", "ingest", "--embedder", "dsp", music.to_str().unwrap()],
     );
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains("notes.mp3"), "{err}");
     assert!(!o.stderr.contains(&0x1b), "still no colour into a pipe");
@@ -586,7 +541,7 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
 
 #[test]
 fn config_and_env_in_the_working_directory_are_not_trusted() {
-    let audio = test_audio();
+    let audio = real_recordings();
     let dir = tempfile::tempdir().unwrap();
     let album = dir.path().join("album");
     std::fs::create_dir_all(&album).unwrap();
@@ -616,12 +571,10 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
     std::fs::create_dir_all(&home).unwrap();
     let lib = dir.path().join("lib");
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_songrec"))
-            .args(args)
+        bin()
+            .at_home(&home)
             .current_dir(&album)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &home)
+            .args(args)
             .env("SONGREC_LIBRARY", &lib)
             .env("SONGREC_CACHE_DIR", dir.path().join("cache"))
             .output()
@@ -630,7 +583,7 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
 
     // `songrec ingest .` inside the folder: the local library, the built-in runtime.
     let o = run(&["ingest", "."]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(out.contains("1 new"), "{out}");
     assert!(
@@ -647,7 +600,7 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
         assert!(info[0].contains(s), "{s} in {:?}", info[0]);
     }
     let o = run(&["stats", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["songs"], 1, "{v}");
     let backend = v["backend"].as_str().unwrap_or_default();
@@ -656,7 +609,7 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
         "{v}"
     );
     // doctor checks the Astra settings it was given: none from the folder.
-    let (out, err) = text(&run(&["doctor"]));
+    let (out, err) = streams(&run(&["doctor"]));
     assert!(
         !out.contains("127.0.0.1:9") && !err.contains("127.0.0.1:9"),
         "{out}\n{err}"
@@ -664,7 +617,7 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
 
     // Named explicitly, the same files are used: the folder's astra backend (incomplete here).
     let o = run(&["--config", "./config.toml", "stats"]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_ne!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(err.contains("astra"), "{err}");
     assert!(
@@ -674,7 +627,7 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
     // A named env file is read too (its backend is astra, unreachable here); its token never
     // reaches the output.
     let o = run(&["--env-file", "./.env", "stats"]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_ne!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(err.contains("astra"), "{err}");
     assert!(!out.contains("from-the-folder") && !err.contains("from-the-folder"));

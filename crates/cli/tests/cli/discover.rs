@@ -3,31 +3,18 @@
 //! server (s3s-fs) on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use songrec_testkit::LocalCloud;
+use songrec_testkit::audio::ffmpeg;
+use songrec_testkit::cli::{json, text};
+use songrec_testkit::fixtures::real_recordings;
 
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
-}
+use crate::bin;
 
 /// Synthesises 2 songs per style into `home/music`.
 fn synth(home: &Path) -> PathBuf {
-    let music = home.join("music");
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .arg("synth")
-        .arg(&music)
-        .args(["--per-style", "2", "--seconds", "5"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    music
+    bin().synth(&home.join("music"), 2, 5)
 }
 
 /// A copy of a WAV file with one tag changed in place (same length): other bytes, same audio.
@@ -43,16 +30,12 @@ fn retagged_copy(src: &Path, dest: &Path, from: &str, to: &str) {
 }
 
 fn local(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_songrec"))
+    bin()
+        .at_home(home)
+        .env("SONGREC_CACHE_DIR", home.join("cache"))
         .arg("--library")
         .arg(home.join("lib"))
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("SONGREC_CACHE_DIR", home.join("cache"))
-        .current_dir(home)
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }
@@ -292,26 +275,6 @@ fn discovery_commands_on_a_local_library() {
     assert_eq!(v["fingerprinted"], 0, "fingerprints were stored");
 }
 
-/// The folder of real recordings (see `scripts/test-deps.sh`).
-fn test_audio() -> PathBuf {
-    match std::env::var_os("SONGREC_TEST_AUDIO") {
-        Some(d) => PathBuf::from(d),
-        None => panic!(
-            "SONGREC_TEST_AUDIO is not set; run `eval \"$(scripts/test-deps.sh)\"` to fetch the real recordings these tests use"
-        ),
-    }
-}
-
-/// Runs ffmpeg quietly (it is needed to encode real recordings into other formats).
-fn ffmpeg(args: &[&str]) {
-    let o = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg must be installed for this test");
-    assert!(o.status.success(), "ffmpeg {args:?}: {}", text(&o));
-}
-
 /// Encodes 25 s of a real recording into `files` (by extension) with these tags.
 fn encodings(src: &Path, from_secs: &str, files: &[(PathBuf, &[&str])]) {
     for (dest, tags) in files {
@@ -334,7 +297,7 @@ fn encodings(src: &Path, from_secs: &str, files: &[(PathBuf, &[&str])]) {
 
 #[test]
 fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
-    let audio = test_audio();
+    let audio = real_recordings();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let music = h.join("music");
@@ -549,15 +512,9 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
     assert!(!got.contains(&untagged), "{v:#}");
 }
 
-mod support;
-
-use support::{AK, SK, TOKEN};
-
 #[test]
 fn discovery_commands_on_the_astra_backend() {
-    let cloud = support::Cloud::start();
-    let (api, s3) = (&cloud.api, &cloud.s3);
-    let (dataapi, s3_url) = (api.base_url(), s3.endpoint());
+    let cloud = LocalCloud::start_blocking();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let music = synth(h);
@@ -568,23 +525,12 @@ fn discovery_commands_on_the_astra_backend() {
         "Garage Anthem Z",
     );
     let astra = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_songrec"))
+        bin()
+            .at_home(h)
+            .env("SONGREC_CACHE_DIR", h.join("cache"))
+            .envs(cloud.env())
             .args(["--storage-backend", "astra"])
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", h)
-            .env("SONGREC_CACHE_DIR", h.join("cache"))
-            .env("ASTRA_DB_API_ENDPOINT", &dataapi)
-            .env("ASTRA_DB_API_PATH", "/v1")
-            .env("ASTRA_DB_APPLICATION_TOKEN", TOKEN)
-            .env("SONGREC_S3_ENDPOINT", &s3_url)
-            .env("SONGREC_S3_BUCKET", "music")
-            .env("SONGREC_S3_ALLOW_HTTP", "true")
-            .env("AWS_ACCESS_KEY_ID", AK)
-            .env("AWS_SECRET_ACCESS_KEY", SK)
-            .current_dir(h)
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     };

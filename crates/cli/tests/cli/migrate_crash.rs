@@ -5,8 +5,6 @@
 //! ledger never claimed more than was true and links the rerun to the killed run; the source is
 //! byte-for-byte and mtime-for-mtime unchanged.
 
-mod support;
-
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -14,12 +12,16 @@ use songrec_app::migrate::ledger::{RunStatus, SongState};
 use songrec_devservers::{FaultPlan, FaultProxy, When};
 use songrec_local::LocalBackend;
 use songrec_storage::SongId;
-use support::*;
+use songrec_testkit::cli::{ledger, run_until_crash_hook, run_until_frozen, runs, text};
+use songrec_testkit::data::{assert_same, local_library, present, snapshot, with_audio};
+use songrec_testkit::{Endpoints, LocalCloud};
+
+use crate::{init_astra, on_cloud};
 
 const N: usize = 40;
 
 struct Scene {
-    c: Cloud,
+    c: LocalCloud,
     home: tempfile::TempDir,
     lib: PathBuf,
     ids: Vec<SongId>,
@@ -28,11 +30,11 @@ struct Scene {
 impl Scene {
     /// A 40-song local library and an initialised, empty cloud.
     fn new() -> Self {
-        let c = Cloud::start();
+        let c = LocalCloud::start_blocking();
         let home = tempfile::tempdir().unwrap();
         let lib = home.path().join("lib");
-        let ids = make_library(&c.rt, &lib, N);
-        c.init(home.path());
+        let ids = c.block_on(local_library(&lib, N));
+        init_astra(&c, home.path());
         Self { c, home, lib, ids }
     }
 
@@ -45,7 +47,8 @@ impl Scene {
     }
 
     fn migrate_cmd(&self, ep: &Endpoints, lib: &Path, spec: &str) -> std::process::Command {
-        self.c.command(
+        on_cloud(
+            &self.c,
             ep,
             self.home(),
             &[
@@ -139,9 +142,9 @@ fn local_to_astra(kill: impl FnOnce(&Scene) -> Killed, expect: Option<usize>) {
     let s = Scene::new();
     let before = snapshot(&s.lib);
     let (ep, _proxy) = kill(&s);
-    let astra = s.c.astra(s.home());
-    let at_kill = present(&s.c.rt, &astra);
-    let audio = with_audio(&s.c.rt, &astra, &s.ids);
+    let astra = s.c.astra();
+    let at_kill = s.c.block_on(present(&astra));
+    let audio = s.c.block_on(with_audio(&astra, &s.ids));
     if let Some(n) = expect {
         assert_eq!(at_kill.len(), n, "songs on the target at the kill");
     }
@@ -162,8 +165,8 @@ fn local_to_astra(kill: impl FnOnce(&Scene) -> Killed, expect: Option<usize>) {
     );
     assert!(t.contains("verify: clean: 40/40"), "{t}");
     assert!(t.contains("picked up after interrupted run #1"), "{t}");
-    assert_same(&s.c.rt, &s.local(&s.lib), &astra);
-    assert_eq!(s.c.s3_objects().len(), N, "one blob per song");
+    s.c.block_on(assert_same(&s.local(&s.lib), &astra));
+    assert_eq!(s.c.audio_objects().len(), N, "one blob per song");
     check_ledger_after_rerun(s.home(), at_kill.len());
 
     let o = s.migrate_cmd(&ep, &s.lib, "local->astra").output().unwrap();
@@ -190,13 +193,13 @@ fn local_to_astra_killed_mid_audio_with_an_upload_applied_but_unacknowledged() {
         |s| {
             // 15 uploads answered; the 16th (and any later) reaches S3, its answer never comes.
             let proxy =
-                s.c.proxy_s3(FaultPlan::none().freeze_after(15, When::After));
+                s.c.block_on(s.c.proxy_s3(FaultPlan::none().freeze_after(15, When::After)));
             let ep = Endpoints {
                 api: s.c.direct().api,
                 s3: proxy.base_url(),
             };
             let killed = frozen(s, &s.lib, "local->astra", ep, proxy);
-            let audio = s.c.s3_objects().len();
+            let audio = s.c.audio_objects().len();
             assert!((16..=19).contains(&audio), "{audio} blobs");
             killed
         },
@@ -209,7 +212,7 @@ fn local_to_astra_killed_with_a_data_api_write_applied_but_unacknowledged() {
     local_to_astra(
         |s| {
             let proxy =
-                s.c.proxy_api(FaultPlan::none().freeze_on("\"insertMany\"", 4, When::After));
+                s.c.block_on(s.c.proxy_api(FaultPlan::none().freeze_on("\"insertMany\"", 4, When::After)));
             let ep = Endpoints {
                 api: proxy.base_url(),
                 s3: s.c.direct().s3,
@@ -232,18 +235,17 @@ fn astra_to_local(
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let astra = s.c.astra(s.home());
-    let s3_before = snapshot(&s.c.dir.path().join("s3"));
+    let astra = s.c.astra();
+    let s3_before = snapshot(&s.c.s3_root());
     let listing_before =
-        s.c.rt
-            .block_on(songrec_storage::StorageBackend::list_versions(&astra))
+        s.c.block_on(songrec_storage::StorageBackend::list_versions(&astra))
             .unwrap();
 
     let lib2 = s.home().join("lib2");
     let (ep, _proxy) = kill(&s, &lib2);
     let local = s.local(&lib2);
-    let at_kill = present(&s.c.rt, &local);
-    let audio = with_audio(&s.c.rt, &local, &s.ids);
+    let at_kill = s.c.block_on(present(&local));
+    let audio = s.c.block_on(with_audio(&local, &s.ids));
     if let Some(n) = expect {
         assert_eq!(at_kill.len(), n, "songs in the local library at the kill");
     }
@@ -271,9 +273,9 @@ fn astra_to_local(
     );
     assert!(t.contains("verify: clean: 40/40"), "{t}");
     assert!(t.contains("picked up after interrupted run #2"), "{t}");
-    assert_same(&s.c.rt, &astra, &s.local(&lib2));
+    s.c.block_on(assert_same(&astra, &s.local(&lib2)));
     // The original library and the round trip agree too.
-    assert_same(&s.c.rt, &s.local(&s.lib), &s.local(&lib2));
+    s.c.block_on(assert_same(&s.local(&s.lib), &s.local(&lib2)));
     check_ledger_after_rerun(s.home(), at_kill.len());
     let o = s.migrate_cmd(&ep, &lib2, "astra->local").output().unwrap();
     assert!(
@@ -282,13 +284,12 @@ fn astra_to_local(
         text(&o)
     );
     assert_eq!(
-        snapshot(&s.c.dir.path().join("s3")),
+        snapshot(&s.c.s3_root()),
         s3_before,
         "the source's blobs are untouched"
     );
     let listing_after =
-        s.c.rt
-            .block_on(songrec_storage::StorageBackend::list_versions(&astra))
+        s.c.block_on(songrec_storage::StorageBackend::list_versions(&astra))
             .unwrap();
     assert_eq!(
         listing_after, listing_before,
@@ -328,7 +329,7 @@ fn astra_to_local_killed_while_downloads_hang() {
     astra_to_local(
         |s, lib2| {
             let proxy =
-                s.c.proxy_s3(FaultPlan::none().freeze_after(25, When::Before));
+                s.c.block_on(s.c.proxy_s3(FaultPlan::none().freeze_after(25, When::Before)));
             let ep = Endpoints {
                 api: s.c.direct().api,
                 s3: proxy.base_url(),
@@ -344,7 +345,7 @@ fn astra_to_local_killed_while_downloads_hang() {
 fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
     let s = Scene::new();
     let o =
-        s.c.songrec(&s.c.direct(), s.home(), &["migrate", "--status"]);
+        on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status"]).output().unwrap();
     assert!(
         text(&o).contains("no migrations recorded yet"),
         "{}",
@@ -357,7 +358,7 @@ fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // Corrupt one blob on the S3 server's disk.
-    let (key, path) = s.c.s3_objects().into_iter().next().unwrap();
+    let (key, path) = s.c.audio_objects().into_iter().next().unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[100] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
@@ -384,7 +385,7 @@ fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
     );
 
     let o =
-        s.c.songrec(&s.c.direct(), s.home(), &["migrate", "--status"]);
+        on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status"]).output().unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
@@ -394,7 +395,7 @@ fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
     assert!(t.contains("verify: NOT clean"), "{t}");
     assert!(t.contains("songs by state: done 40"), "{t}");
     let o =
-        s.c.songrec(&s.c.direct(), s.home(), &["migrate", "--status", "--json"]);
+        on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["runs"].as_array().unwrap().len(), 2);
     assert_eq!(v["runs"][1]["copied"], 40);

@@ -2,13 +2,15 @@
 //! (429 with Retry-After, 503, timeouts, connection resets; before and after forwarding): both
 //! directions complete, the verify step is clean, and both sides are equal when read directly.
 
-mod support;
-
 use std::time::Duration;
 
 use songrec_devservers::{FaultPlan, FaultProxy, When};
 use songrec_local::LocalBackend;
-use support::*;
+use songrec_testkit::cli::{text, write_request_timeouts};
+use songrec_testkit::data::{assert_same, local_library, snapshot};
+use songrec_testkit::{Endpoints, LocalCloud};
+
+use crate::{init_astra, on_cloud};
 
 const N: usize = 40;
 
@@ -27,13 +29,14 @@ fn assert_faults_of_every_timing(name: &str, p: &FaultProxy) {
 }
 
 fn migrate(
-    c: &Cloud,
+    c: &LocalCloud,
     ep: &Endpoints,
     home: &std::path::Path,
     lib: &std::path::Path,
     spec: &str,
 ) -> std::process::Output {
-    c.songrec(
+    on_cloud(
+        c,
         ep,
         home,
         &[
@@ -47,19 +50,21 @@ fn migrate(
             "full",
         ],
     )
+    .output()
+    .unwrap()
 }
 
 #[test]
 fn local_to_astra_with_20_percent_of_requests_failing() {
-    let c = Cloud::start();
+    let c = LocalCloud::start_blocking();
     let home = tempfile::tempdir().unwrap();
-    write_config(home.path(), 1);
+    write_request_timeouts(home.path(), 1);
     let lib = home.path().join("lib");
-    make_library(&c.rt, &lib, N);
-    c.init(home.path());
+    c.block_on(local_library(&lib, N));
+    init_astra(&c, home.path());
     let before = snapshot(&lib);
 
-    let (api, s3) = (c.proxy_api(faulty(1)), c.proxy_s3(faulty(2)));
+    let (api, s3) = (c.block_on(c.proxy_api(faulty(1))), c.block_on(c.proxy_s3(faulty(2))));
     let ep = Endpoints {
         api: api.base_url(),
         s3: s3.base_url(),
@@ -72,12 +77,11 @@ fn local_to_astra_with_20_percent_of_requests_failing() {
     assert_faults_of_every_timing("data api", &api);
     assert_faults_of_every_timing("s3", &s3);
 
-    assert_same(
-        &c.rt,
+    c.block_on(assert_same(
         &LocalBackend::open(&lib).unwrap(),
-        &c.astra(home.path()),
-    );
-    assert_eq!(c.s3_objects().len(), N);
+        &c.astra(),
+    ));
+    assert_eq!(c.audio_objects().len(), N);
     let o = migrate(&c, &ep, home.path(), &lib, "local->astra");
     assert!(
         text(&o).contains("nothing to do: 40 songs already on target"),
@@ -89,17 +93,17 @@ fn local_to_astra_with_20_percent_of_requests_failing() {
 
 #[test]
 fn astra_to_local_with_20_percent_of_requests_failing() {
-    let c = Cloud::start();
+    let c = LocalCloud::start_blocking();
     let home = tempfile::tempdir().unwrap();
-    write_config(home.path(), 1);
+    write_request_timeouts(home.path(), 1);
     let lib = home.path().join("lib");
-    make_library(&c.rt, &lib, N);
-    c.init(home.path());
+    c.block_on(local_library(&lib, N));
+    init_astra(&c, home.path());
     let o = migrate(&c, &c.direct(), home.path(), &lib, "local->astra");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let s3_before = snapshot(&c.dir.path().join("s3"));
+    let s3_before = snapshot(&c.s3_root());
 
-    let (api, s3) = (c.proxy_api(faulty(3)), c.proxy_s3(faulty(4)));
+    let (api, s3) = (c.block_on(c.proxy_api(faulty(3))), c.block_on(c.proxy_s3(faulty(4))));
     let ep = Endpoints {
         api: api.base_url(),
         s3: s3.base_url(),
@@ -113,18 +117,16 @@ fn astra_to_local_with_20_percent_of_requests_failing() {
     assert_faults_of_every_timing("data api", &api);
     assert_faults_of_every_timing("s3", &s3);
 
-    assert_same(
-        &c.rt,
-        &c.astra(home.path()),
+    c.block_on(assert_same(
+        &c.astra(),
         &LocalBackend::open(&lib2).unwrap(),
-    );
-    assert_same(
-        &c.rt,
+    ));
+    c.block_on(assert_same(
         &LocalBackend::open(&lib).unwrap(),
         &LocalBackend::open(&lib2).unwrap(),
-    );
+    ));
     assert_eq!(
-        snapshot(&c.dir.path().join("s3")),
+        snapshot(&c.s3_root()),
         s3_before,
         "the source's blobs are untouched"
     );

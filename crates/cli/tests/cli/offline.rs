@@ -4,100 +4,22 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const TOKEN: &str = "AstraCS:offline-test-token-abcdef012345";
-const AK: &str = "songrec-offline-test";
-const SK: &str = "offline-test-secret-key-0123456789";
+use songrec_testkit::LocalCloud;
+use songrec_testkit::cli::{json, stderr, text};
+use songrec_testkit::data::contents;
 
-struct Cloud {
-    rt: tokio::runtime::Runtime,
-    dataapi: String,
-    s3: String,
-    s3_server: Option<songrec_devservers::S3Server>,
-    api: Option<songrec_dataapi_server::ServerHandle>,
-    _dir: tempfile::TempDir,
-}
+use crate::bin;
 
-impl Cloud {
-    fn start() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (api, s3) = rt.block_on(async {
-            let api =
-                songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-                    songrec_dataapi_server::Token::new(TOKEN),
-                ))
-                .await
-                .unwrap();
-            let s3 = songrec_devservers::S3Server::start(
-                "127.0.0.1:0".parse().unwrap(),
-                &dir.path().join("s3"),
-                &["music"],
-                AK,
-                SK,
-            )
-            .await
-            .unwrap();
-            (api, s3)
-        });
-        Self {
-            dataapi: api.base_url(),
-            s3: s3.endpoint(),
-            rt,
-            s3_server: Some(s3),
-            api: Some(api),
-            _dir: dir,
-        }
-    }
-
-    /// Both servers stop; their ports refuse connections.
-    fn stop(&mut self) {
-        if let Some(api) = self.api.take() {
-            self.rt.block_on(api.shutdown()).unwrap();
-        }
-        drop(self.s3_server.take());
-    }
-}
-
-fn songrec(c: &Cloud, home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_songrec"))
+fn songrec(c: &LocalCloud, home: &Path, args: &[&str]) -> Output {
+    bin()
+        .at_home(home)
+        .envs(c.env())
         .args(["--storage-backend", "astra"])
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("ASTRA_DB_API_ENDPOINT", &c.dataapi)
-        .env("ASTRA_DB_API_PATH", "/v1")
-        .env("ASTRA_DB_APPLICATION_TOKEN", TOKEN)
-        .env("SONGREC_S3_ENDPOINT", &c.s3)
-        .env("SONGREC_S3_BUCKET", "music")
-        .env("SONGREC_S3_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .current_dir(home)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
 fn match_ids(o: &Output) -> Vec<String> {
@@ -109,27 +31,7 @@ fn match_ids(o: &Output) -> Vec<String> {
         .collect()
 }
 
-/// Every file under `dir` with its contents.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap_or_default());
-            }
-        }
-    }
-    out
-}
-
-fn total_hits(home: &Path, c: &Cloud) -> u64 {
+fn total_hits(home: &Path, c: &LocalCloud) -> u64 {
     let o = songrec(c, home, &["cache", "stats", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     json(&o)["cache"]["total"]["hits"].as_u64().unwrap()
@@ -137,25 +39,16 @@ fn total_hits(home: &Path, c: &Cloud) -> u64 {
 
 #[test]
 fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down() {
-    let mut c = Cloud::start();
+    let mut c = LocalCloud::start_blocking();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let music = h.join("music");
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .arg("synth")
-        .arg(&music)
-        .args(["--per-style", "2", "--seconds", "4"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let music = bin().synth(&h.join("music"), 2, 4);
     // A local library on this machine, which nothing below may touch.
     let local = h.join("local-lib");
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
+    let o = bin()
+        .at_home(h)
         .args(["--library", local.to_str().unwrap(), "ingest"])
         .arg(music.join("The Jazz Ensemble - Blue Swing 1.wav"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", h)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
@@ -192,19 +85,10 @@ fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down()
     let children: Vec<_> = ["Slow Piano 1", "Garage Anthem 2"]
         .iter()
         .map(|s| {
-            Command::new(env!("CARGO_BIN_EXE_songrec"))
+            bin()
+                .at_home(h)
+                .envs(c.env())
                 .args(["--storage-backend", "astra", "similar", s, "-k", "5"])
-                .env_clear()
-                .env("HOME", h)
-                .env("ASTRA_DB_API_ENDPOINT", &c.dataapi)
-                .env("ASTRA_DB_API_PATH", "/v1")
-                .env("ASTRA_DB_APPLICATION_TOKEN", TOKEN)
-                .env("SONGREC_S3_ENDPOINT", &c.s3)
-                .env("SONGREC_S3_BUCKET", "music")
-                .env("SONGREC_S3_ALLOW_HTTP", "true")
-                .env("AWS_ACCESS_KEY_ID", AK)
-                .env("AWS_SECRET_ACCESS_KEY", SK)
-                .current_dir(h)
                 .spawn()
                 .unwrap()
         })
@@ -221,10 +105,10 @@ fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down()
     assert!(text(&o).contains(": 10 songs"), "{}", text(&o));
 
     // The remote goes down.
-    c.stop();
-    let local_before = tree(&local);
+    c.runtime().block_on(c.stop());
+    let local_before = contents(&local);
     let cache_dir = h.join(".cache/songrec");
-    let offline_before = tree(&cache_dir.join("remotes"));
+    let offline_before = contents(&cache_dir.join("remotes"));
 
     let o = songrec(&c, h, &["list", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -278,8 +162,8 @@ fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down()
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     println!("offline delete: {}", stderr(&o));
     assert!(stderr(&o).contains("nothing was changed"), "{}", text(&o));
-    assert_eq!(tree(&local), local_before, "the local library is untouched");
-    let offline_after = tree(&cache_dir.join("remotes"));
+    assert_eq!(contents(&local), local_before, "the local library is untouched");
+    let offline_after = contents(&cache_dir.join("remotes"));
     let data = |t: &BTreeMap<PathBuf, Vec<u8>>| -> BTreeMap<PathBuf, Vec<u8>> {
         t.iter()
             .filter(|(p, _)| p.components().any(|c| c.as_os_str() == "data"))

@@ -1,29 +1,18 @@
 //! `songrec eval`, `similar --explain` and `reembed` end to end on the local backend.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use songrec_testkit::cli::ok;
+
+use crate::bin;
 
 fn songrec(lib: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .arg("--library")
-        .arg(lib)
+    bin()
+        .on_library(lib)
         .args(args)
-        .env_remove("SONGREC_STORAGE_BACKEND")
-        .env_remove("SONGREC_CONFIG")
-        .env("XDG_CONFIG_HOME", lib.join("config"))
-        .env("XDG_CACHE_HOME", lib.join("cache"))
         .output()
         .expect("run songrec")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "songrec failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn json(o: &Output) -> serde_json::Value {

@@ -4,29 +4,18 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use songrec_testkit::cli::text;
+
+use crate::bin;
+
 fn songrec(lib: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_songrec"));
-    c.arg("--library")
-        .arg(lib)
-        .env_remove("SONGREC_STORAGE_BACKEND")
-        .env_remove("SONGREC_CONFIG")
-        .env_remove("SONGREC_SERVE_BIND")
-        .env("XDG_CONFIG_HOME", lib.join("config"))
-        .env("XDG_CACHE_HOME", lib.join("cache"))
-        .current_dir(lib.parent().unwrap());
+    let mut c = bin().on_library(lib);
+    c.current_dir(lib.parent().unwrap());
     c
 }
 
 fn run(lib: &Path, args: &[&str]) -> Output {
     songrec(lib).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn small_library(dir: &Path) -> std::path::PathBuf {
@@ -149,14 +138,7 @@ fn previews_command_ingests_from_a_replayed_api() {
         .find(|p| p.to_string_lossy().contains("Warehouse"))
         .unwrap();
     let m4a = dir.path().join("p.m4a");
-    let st = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
-        .arg(&wav)
-        .args(["-c:a", "aac"])
-        .arg(&m4a)
-        .status()
-        .expect("ffmpeg is required: run scripts/test.sh (scripts/test-deps.sh installs it)");
-    assert!(st.success());
+    songrec_testkit::audio::convert(&wav, &m4a, &["-c:a", "aac"]);
     let bytes = std::fs::read(&m4a).unwrap();
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -3,85 +3,51 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use songrec_astra::AstraBackend;
-use songrec_config::Config;
 use songrec_local::LocalBackend;
 use songrec_storage::{SongId, StorageBackend};
 use songrec_sync::digest::digest;
+use songrec_testkit::LocalCloud;
+use songrec_testkit::cli::text;
+use songrec_testkit::fixtures::real_recording;
 
-mod support;
+use crate::bin;
 
-use support::{AK, SK, TOKEN};
-
-/// The two cloud servers (`support::Cloud`: runtime, servers, scratch folder) and their addresses.
-struct Cloud {
-    dataapi: String,
-    s3: String,
-    servers: support::Cloud,
-}
+/// The local cloud, its collections made by `songrec init-astra`, with example songs: 10
+/// synthesised WAVs, 2 s each, in its folder.
+struct Cloud(LocalCloud);
 
 impl std::ops::Deref for Cloud {
-    type Target = support::Cloud;
-    fn deref(&self) -> &support::Cloud {
-        &self.servers
+    type Target = LocalCloud;
+    fn deref(&self) -> &LocalCloud {
+        &self.0
     }
 }
 
 fn cloud() -> Cloud {
-    let servers = support::Cloud::start();
-    let c = Cloud {
-        dataapi: servers.api.base_url(),
-        s3: servers.s3.endpoint(),
-        servers,
-    };
-    let o = c.run(
-        c.dir.path(),
-        &["--storage-backend", "astra", "init-astra"],
-        &[],
-    );
+    let c = Cloud(LocalCloud::start_blocking());
+    let o = c.run(c.dir(), &["--storage-backend", "astra", "init-astra"], &[]);
     assert!(o.status.success(), "{}", text(&o));
-    // Example songs shared by the tests: 10 synthesised WAVs, 2 s each.
-    let o = Command::new(env!("CARGO_BIN_EXE_songrec"))
-        .arg("synth")
-        .arg(c.music())
-        .args(["--per-style", "2", "--seconds", "2"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    bin().synth(&c.music(), 2, 2);
     c
 }
 
 impl Cloud {
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("ASTRA_DB_API_ENDPOINT", self.dataapi.clone()),
-            ("ASTRA_DB_API_PATH", "/v1".into()),
-            ("ASTRA_DB_APPLICATION_TOKEN", TOKEN.into()),
-            ("SONGREC_S3_ENDPOINT", self.s3.clone()),
-            ("SONGREC_S3_BUCKET", "music".into()),
-            ("SONGREC_S3_ALLOW_HTTP", "true".into()),
-            ("AWS_ACCESS_KEY_ID", AK.into()),
-            ("AWS_SECRET_ACCESS_KEY", SK.into()),
-        ]
-    }
-
+    /// `songrec ARGS` for the user at `home`, on this cloud, with `extra` variables.
     fn run(&self, home: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_songrec"))
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home)
+        bin()
+            .at_home(home)
             .envs(self.env())
             .envs(extra.iter().copied())
-            .current_dir(home)
+            .args(args)
             .output()
             .unwrap()
     }
 
     fn music(&self) -> PathBuf {
-        self.dir.path().join("music")
+        self.dir().join("music")
     }
 
     /// One of the synthesised files, by its title ("Warehouse Pulse 1").
@@ -94,17 +60,8 @@ impl Cloud {
         f.to_string_lossy().into_owned()
     }
 
-    fn config(&self) -> Config {
-        let env = self
-            .env()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        Config::from_sources(None, &env).unwrap()
-    }
-
     fn remote(&self) -> AstraBackend {
-        AstraBackend::connect(&self.config()).unwrap()
+        self.astra()
     }
 }
 
@@ -161,21 +118,13 @@ impl<'a> Machine<'a> {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 type State = BTreeMap<SongId, (u64, String, String)>;
 
 /// Live songs of a side: version, content hash and metadata digest; every audio blob is
 /// downloaded and its hash checked, every song has its vector.
 fn state(c: &Cloud, b: &dyn StorageBackend) -> State {
     let tmp = tempfile::tempdir().unwrap();
-    c.rt.block_on(async {
+    c.block_on(async {
         let models = b.models().await.unwrap();
         let mut out = BTreeMap::new();
         for v in b.list_versions().await.unwrap() {
@@ -207,7 +156,7 @@ fn local_state(c: &Cloud, m: &Machine) -> State {
 }
 
 fn titles(c: &Cloud, b: &dyn StorageBackend) -> BTreeMap<String, songrec_storage::SongMetadata> {
-    c.rt.block_on(async {
+    c.block_on(async {
         let mut out = BTreeMap::new();
         for v in b
             .list_versions()
@@ -337,7 +286,7 @@ fn two_machines_adds_edits_deletes_and_conflicts_converge() {
     assert!(piano.version >= 3);
     // The deletion travels as a tombstone: machine a does not resurrect it.
     let tombstones =
-        c.rt.block_on(async { c.remote().list_versions().await.unwrap() });
+        c.block_on(async { c.remote().list_versions().await.unwrap() });
     assert_eq!(tombstones.iter().filter(|v| v.deleted).count(), 1);
 }
 
@@ -497,7 +446,7 @@ fn safety_rails_and_the_lease() {
     use songrec_sync::lease::{LeaseInfo, LeaseStore};
     let mut other = LeaseInfo::new("other-machine-id", std::time::Duration::from_secs(600));
     other.host = "laptop".into();
-    let tag = c.rt.block_on(async {
+    let tag = c.block_on(async {
         let (_, tag) = store
             .read()
             .await
@@ -515,7 +464,7 @@ fn safety_rails_and_the_lease() {
         "{out}"
     );
     other.expires_at = LeaseInfo::new("x", std::time::Duration::ZERO).expires_at;
-    c.rt.block_on(async {
+    c.block_on(async {
         store
             .replace(&serde_json::to_vec(&other).unwrap(), &tag)
             .await
@@ -547,7 +496,7 @@ fn safety_rails_and_the_lease() {
     assert_converged(&c, &[&a, &b], 2);
 
     // An empty remote listing while the record says songs were synced: refused.
-    c.rt.block_on(async {
+    c.block_on(async {
         let r = c.remote();
         r.client()
             .collection(r.songs_collection())
@@ -575,21 +524,11 @@ fn safety_rails_and_the_lease() {
     assert!(out.contains("local library lists no songs at all"), "{out}");
 }
 
-/// Real recordings (a directory of files from `$SONGREC_TEST_AUDIO`, see scripts/test-deps.sh).
+/// Real recordings (files from `$SONGREC_TEST_AUDIO`, see scripts/test-deps.sh).
 fn real_recordings(sub: &str, names: &[&str]) -> Vec<String> {
-    let root = std::env::var("SONGREC_TEST_AUDIO").unwrap_or_else(|_| {
-        panic!(
-            "SONGREC_TEST_AUDIO is not set: this test needs the real recordings; run \
-             `eval \"$(scripts/test-deps.sh)\"` first"
-        )
-    });
     names
         .iter()
-        .map(|n| {
-            let p = Path::new(&root).join(sub).join(n);
-            assert!(p.is_file(), "missing real recording {}", p.display());
-            p.to_string_lossy().into_owned()
-        })
+        .map(|n| real_recording(sub, n).to_string_lossy().into_owned())
         .collect()
 }
 
