@@ -173,16 +173,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         backend
     );
     match std::env::var("SONGREC_TEST_PYTHON") {
-        Ok(py) if !py.is_empty() => {
-            match astrapy(&py, &endpoint, &token, args.songs, args.dim) {
-                Ok(astrapy_docs_per_s) => println!(
-                    "ratio ours/astrapy: songs/s vs astrapy docs/s = {:.2} (each song is 2 documents: vector + metadata; docs/s ratio = {:.2})",
-                    songs_per_s / astrapy_docs_per_s,
-                    2.0 * songs_per_s / astrapy_docs_per_s
-                ),
-                Err(e) => println!("astrapy comparison skipped: {e}"),
-            }
-        }
+        Ok(py) if !py.is_empty() => match astrapy(&py, &endpoint, &token, args.songs, args.dim) {
+            Ok(astrapy_docs_per_s) => println!(
+                "ratio ours/astrapy: songs/s vs astrapy docs/s = {:.2} (each song is 2 documents: vector + metadata; docs/s ratio = {:.2})",
+                songs_per_s / astrapy_docs_per_s,
+                2.0 * songs_per_s / astrapy_docs_per_s
+            ),
+            Err(e) => println!("astrapy comparison skipped: {e}"),
+        },
         _ => println!(
             "astrapy comparison skipped (set SONGREC_TEST_PYTHON, see scripts/astrapy/README.md)"
         ),

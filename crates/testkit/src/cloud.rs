@@ -369,9 +369,14 @@ impl LocalCloud {
     /// An S3 configuration for this cloud ([`Self::front`]), no key prefix. Adjust with its
     /// `with_*` methods.
     pub fn s3_config(&self) -> S3Config {
-        S3Config::new(BUCKET, REGION, &self.access_key, Secret::new(&self.secret_key))
-            .with_endpoint(self.front().s3)
-            .with_allow_http(true)
+        S3Config::new(
+            BUCKET,
+            REGION,
+            &self.access_key,
+            Secret::new(&self.secret_key),
+        )
+        .with_endpoint(self.front().s3)
+        .with_allow_http(true)
     }
 
     /// The Astra backend from its parts (collection prefix `songrec`).

@@ -14,7 +14,11 @@ fn exported(var: &str, what: &str) -> PathBuf {
 
 fn existing_file(var: &str, what: &str) -> PathBuf {
     let p = exported(var, what);
-    assert!(p.is_file(), "{var}={} does not exist ({what}); {HOW}", p.display());
+    assert!(
+        p.is_file(),
+        "{var}={} does not exist ({what}); {HOW}",
+        p.display()
+    );
     p
 }
 

@@ -1,14 +1,14 @@
 //! Error paths end to end against the real local Data API server and s3s-fs.
 
 use crate::{Env, api_config, backend_at};
-use songrec_testkit::cloud::BUCKET;
-use songrec_testkit::data::record;
 use songrec_astra::dataapi::SimilarityMetric;
 use songrec_astra::{AstraBackend, CheckStatus, doctor};
 use songrec_config::Config;
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SearchQuery, SongId, StorageBackend, StorageError,
 };
+use songrec_testkit::cloud::BUCKET;
+use songrec_testkit::data::record;
 
 fn model() -> ModelInfo {
     ModelInfo::new("err-test", "1", 8)
@@ -194,11 +194,9 @@ async fn audio_errors_map_to_storage_errors() {
         .with_max_retries(0),
     )
     .expect("store");
-    let client = songrec_astra::dataapi::DataApiClient::new(api_config(
-        &env.base_url(),
-        env.token(),
-    ))
-    .expect("client");
+    let client =
+        songrec_astra::dataapi::DataApiClient::new(api_config(&env.base_url(), env.token()))
+            .expect("client");
     let b2 = AstraBackend::from_parts(client, bad_store, "songrec").expect("backend");
     let id = SongId::from_bytes(b"some audio bytes");
     let err = b2.put_audio(&id, &src).await.expect_err("bad secret");
@@ -217,11 +215,9 @@ async fn audio_errors_map_to_storage_errors() {
         .with_max_retries(0),
     )
     .expect("store");
-    let client = songrec_astra::dataapi::DataApiClient::new(api_config(
-        &env.base_url(),
-        env.token(),
-    ))
-    .expect("client");
+    let client =
+        songrec_astra::dataapi::DataApiClient::new(api_config(&env.base_url(), env.token()))
+            .expect("client");
     let b3 = AstraBackend::from_parts(client, dead, "songrec").expect("backend");
     let err = b3.has_audio(&id).await.expect_err("unreachable");
     assert!(err.is_unavailable(), "{err}");

@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use crate::{Env, api_config, s3_config};
-use songrec_testkit::data::{record, vector};
-use songrec_devservers::{Fault, FaultKind, FaultPlan, FaultProxy, Rule, When};
 use songrec_storage::{Filter, ModelInfo, SearchQuery, StorageBackend};
+use songrec_testkit::data::{record, vector};
+use songrec_testkit::{Fault, FaultKind, FaultPlan, FaultProxy, Rule, When};
 
 fn model() -> ModelInfo {
     ModelInfo::new("fault-test", "1", 8)
@@ -34,9 +34,10 @@ async fn rate_limited_then_success() {
     )
     .await
     .expect("proxy");
-    let b = env
-        .cloud
-        .astra_with(api_config(&proxy.base_url(), env.token()), s3_config(&env.cloud));
+    let b = env.cloud.astra_with(
+        api_config(&proxy.base_url(), env.token()),
+        s3_config(&env.cloud),
+    );
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 20);
     assert_eq!(b.requests_sent(), 2, "one 429, one retry");
     // find #0 loads the registry, find #1 (the search) is rate limited once.
@@ -68,9 +69,10 @@ async fn connection_dropped_mid_batch_loses_and_duplicates_nothing() {
     )
     .await
     .expect("proxy");
-    let b = env
-        .cloud
-        .astra_with(api_config(&proxy.base_url(), env.token()), s3_config(&env.cloud));
+    let b = env.cloud.astra_with(
+        api_config(&proxy.base_url(), env.token()),
+        s3_config(&env.cloud),
+    );
     let records: Vec<_> = (0..350).map(|n| record(n, &model())).collect();
     let report = b.put_songs(&records).await.expect("put_songs");
     assert_eq!(proxy.injected(), 2, "both faults fired");
@@ -131,9 +133,9 @@ async fn s3_uploads_and_downloads_survive_lost_answers_and_hangs() {
         env.cloud
             .s3_config()
             .with_endpoint(proxy.base_url())
-        .with_prefix("faults")
-        .with_max_retries(3)
-        .with_request_timeout(std::time::Duration::from_secs(1)),
+            .with_prefix("faults")
+            .with_max_retries(3)
+            .with_request_timeout(std::time::Duration::from_secs(1)),
     )
     .expect("store");
     let dir = tempfile::tempdir().expect("tmp");

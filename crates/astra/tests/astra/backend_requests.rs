@@ -4,11 +4,11 @@
 use std::collections::HashSet;
 
 use crate::Env;
-use songrec_testkit::data::{record, vector};
 use songrec_storage::{
     Condition, Field, Filter, ListQuery, Metric, ModelInfo, SearchQuery, SortKey, StorageBackend,
     Value,
 };
+use songrec_testkit::data::{record, vector};
 
 fn model() -> ModelInfo {
     ModelInfo::new("req-test", "1", 16)
@@ -251,10 +251,7 @@ async fn reputs_replace_and_keep_copies_in_sync() {
         .expect("get")
         .expect("stored");
     assert_eq!(got, again.metadata);
-    for (m, v) in [
-        (model(), vector(2, 16)),
-        (other, vec![1.0, 0.0, 0.0, 0.0]),
-    ] {
+    for (m, v) in [(model(), vector(2, 16)), (other, vec![1.0, 0.0, 0.0, 0.0])] {
         let hits = b.search(&SearchQuery::new(m, v, 5)).await.expect("search");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].metadata, again.metadata, "copy refreshed");

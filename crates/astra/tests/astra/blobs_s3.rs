@@ -24,12 +24,17 @@ impl S3Server {
 
     /// Key prefix `lib1`, the smallest part size, no retries; signed with `secret`.
     fn config(&self, secret: &str) -> S3Config {
-        S3Config::new(BUCKET, "us-east-1", self.cloud.access_key(), Secret::new(secret))
-            .with_endpoint(self.cloud.s3_url())
-            .with_allow_http(true)
-            .with_prefix("lib1")
-            .with_part_size(MIN_PART_SIZE)
-            .with_max_retries(0)
+        S3Config::new(
+            BUCKET,
+            "us-east-1",
+            self.cloud.access_key(),
+            Secret::new(secret),
+        )
+        .with_endpoint(self.cloud.s3_url())
+        .with_allow_http(true)
+        .with_prefix("lib1")
+        .with_part_size(MIN_PART_SIZE)
+        .with_max_retries(0)
     }
 
     fn store(&self) -> BlobStore {
@@ -313,7 +318,12 @@ async fn conditional_put_check_passes_and_cleans_up() {
         .check_conditional_put()
         .await
         .expect("conditional put supported");
-    let doctor = server.cloud.s3_root().join(BUCKET).join("lib1").join("_doctor");
+    let doctor = server
+        .cloud
+        .s3_root()
+        .join(BUCKET)
+        .join("lib1")
+        .join("_doctor");
     let left = if doctor.exists() {
         dir_entries(&doctor)
     } else {

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::{Env, backend_at};
-use songrec_testkit::data::record;
 use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer};
 use songrec_storage::layers::{CircuitBreaker, CircuitBreakerLayer, LayerExt};
 use songrec_storage::{ModelInfo, SongId, StorageBackend};
+use songrec_testkit::data::record;
 
 fn model() -> ModelInfo {
     ModelInfo::new("cache-test", "1", 16)

@@ -1,13 +1,12 @@
 //! Decoding, tags and error kinds on real files written by ffmpeg.
 
-
 use std::path::Path;
 
-use songrec_testkit::audio::*;
 use songrec_audio::{
     ANALYSIS_RATE, AudioError, DecodeOptions, DspEmbedder, Embedder, TagSource, analyze_file,
     decode_file, decode_file_with,
 };
+use songrec_testkit::audio::*;
 
 fn make_source(dir: &Path) -> std::path::PathBuf {
     let wav = dir.join("src.wav");

@@ -1,10 +1,9 @@
 //! DSP embedder behaviour on synthetic audio (through real files and the public API).
 
-
-use songrec_testkit::audio::*;
 use songrec_audio::{
     DSP_DIM, DspEmbedder, Embedder, MonoAudio, analyze_file, cosine_similarity, precision_at_k,
 };
+use songrec_testkit::audio::*;
 
 fn embed(x: Vec<f32>, rate: u32) -> songrec_audio::Analysis {
     DspEmbedder::new()

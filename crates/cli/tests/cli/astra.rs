@@ -47,7 +47,12 @@ fn every_command_works_on_the_astra_backend() {
     let o = songrec(&c, home.path(), c.token(), &["doctor"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
-    let o = songrec(&c, home.path(), c.token(), &["ingest", music.to_str().unwrap()]);
+    let o = songrec(
+        &c,
+        home.path(),
+        c.token(),
+        &["ingest", music.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("10 new"), "{}", text(&o));
     assert!(
@@ -60,7 +65,12 @@ fn every_command_works_on_the_astra_backend() {
         "the factory's stack is for -v and doctor: {}",
         text(&o)
     );
-    let o = songrec(&c, home.path(), c.token(), &["ingest", music.to_str().unwrap()]);
+    let o = songrec(
+        &c,
+        home.path(),
+        c.token(),
+        &["ingest", music.to_str().unwrap()],
+    );
     assert!(
         text(&o).contains("0 new, 10 already"),
         "re-ingest is a no-op: {}",
@@ -112,7 +122,12 @@ fn every_command_works_on_the_astra_backend() {
         text(&o)
     );
 
-    let o = songrec(&c, home.path(), c.token(), &["show", "Slow Piano 1", "--json"]);
+    let o = songrec(
+        &c,
+        home.path(),
+        c.token(),
+        &["show", "Slow Piano 1", "--json"],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["audio_stored"], true);
     let o = songrec(&c, home.path(), c.token(), &["delete", "Slow Piano 1"]);

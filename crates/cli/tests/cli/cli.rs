@@ -130,7 +130,12 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
         &lib,
         &["ingest", music.join("tagged.mp3").to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(0), "all ok → exit 0: {:?}", streams(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "all ok → exit 0: {:?}",
+        streams(&o)
+    );
 }
 
 /// What a new user meets on a wrong path or a wrong word: a clear message and the documented

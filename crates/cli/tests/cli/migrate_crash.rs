@@ -9,12 +9,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use songrec_app::migrate::ledger::{RunStatus, SongState};
-use songrec_devservers::{FaultPlan, FaultProxy, When};
 use songrec_local::LocalBackend;
 use songrec_storage::SongId;
 use songrec_testkit::cli::{ledger, run_until_crash_hook, run_until_frozen, runs, text};
 use songrec_testkit::data::{assert_same, local_library, present, snapshot, with_audio};
-use songrec_testkit::{Endpoints, LocalCloud};
+use songrec_testkit::{Endpoints, FaultPlan, FaultProxy, LocalCloud, When};
 
 use crate::{init_astra, on_cloud};
 
@@ -211,8 +210,11 @@ fn local_to_astra_killed_mid_audio_with_an_upload_applied_but_unacknowledged() {
 fn local_to_astra_killed_with_a_data_api_write_applied_but_unacknowledged() {
     local_to_astra(
         |s| {
-            let proxy =
-                s.c.block_on(s.c.proxy_api(FaultPlan::none().freeze_on("\"insertMany\"", 4, When::After)));
+            let proxy = s.c.block_on(s.c.proxy_api(FaultPlan::none().freeze_on(
+                "\"insertMany\"",
+                4,
+                When::After,
+            )));
             let ep = Endpoints {
                 api: proxy.base_url(),
                 s3: s.c.direct().s3,
@@ -344,8 +346,9 @@ fn astra_to_local_killed_while_downloads_hang() {
 #[test]
 fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
     let s = Scene::new();
-    let o =
-        on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status"]).output().unwrap();
+    let o = on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status"])
+        .output()
+        .unwrap();
     assert!(
         text(&o).contains("no migrations recorded yet"),
         "{}",
@@ -384,8 +387,9 @@ fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
         "{t}"
     );
 
-    let o =
-        on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status"]).output().unwrap();
+    let o = on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status"])
+        .output()
+        .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
@@ -394,8 +398,14 @@ fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
     );
     assert!(t.contains("verify: NOT clean"), "{t}");
     assert!(t.contains("songs by state: done 40"), "{t}");
-    let o =
-        on_cloud(&s.c, &s.c.direct(), s.home(), &["migrate", "--status", "--json"]).output().unwrap();
+    let o = on_cloud(
+        &s.c,
+        &s.c.direct(),
+        s.home(),
+        &["migrate", "--status", "--json"],
+    )
+    .output()
+    .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["runs"].as_array().unwrap().len(), 2);
     assert_eq!(v["runs"][1]["copied"], 40);

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use songrec_devservers::{FaultPlan, FaultProxy, When};
 use songrec_local::LocalBackend;
 use songrec_testkit::cli::{text, write_request_timeouts};
 use songrec_testkit::data::{assert_same, local_library, snapshot};
-use songrec_testkit::{Endpoints, LocalCloud};
+use songrec_testkit::{Endpoints, FaultPlan, FaultProxy, LocalCloud, When};
 
 use crate::{init_astra, on_cloud};
 
@@ -64,7 +63,10 @@ fn local_to_astra_with_20_percent_of_requests_failing() {
     init_astra(&c, home.path());
     let before = snapshot(&lib);
 
-    let (api, s3) = (c.block_on(c.proxy_api(faulty(1))), c.block_on(c.proxy_s3(faulty(2))));
+    let (api, s3) = (
+        c.block_on(c.proxy_api(faulty(1))),
+        c.block_on(c.proxy_s3(faulty(2))),
+    );
     let ep = Endpoints {
         api: api.base_url(),
         s3: s3.base_url(),
@@ -77,10 +79,7 @@ fn local_to_astra_with_20_percent_of_requests_failing() {
     assert_faults_of_every_timing("data api", &api);
     assert_faults_of_every_timing("s3", &s3);
 
-    c.block_on(assert_same(
-        &LocalBackend::open(&lib).unwrap(),
-        &c.astra(),
-    ));
+    c.block_on(assert_same(&LocalBackend::open(&lib).unwrap(), &c.astra()));
     assert_eq!(c.audio_objects().len(), N);
     let o = migrate(&c, &ep, home.path(), &lib, "local->astra");
     assert!(
@@ -103,7 +102,10 @@ fn astra_to_local_with_20_percent_of_requests_failing() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let s3_before = snapshot(&c.s3_root());
 
-    let (api, s3) = (c.block_on(c.proxy_api(faulty(3))), c.block_on(c.proxy_s3(faulty(4))));
+    let (api, s3) = (
+        c.block_on(c.proxy_api(faulty(3))),
+        c.block_on(c.proxy_s3(faulty(4))),
+    );
     let ep = Endpoints {
         api: api.base_url(),
         s3: s3.base_url(),
@@ -117,10 +119,7 @@ fn astra_to_local_with_20_percent_of_requests_failing() {
     assert_faults_of_every_timing("data api", &api);
     assert_faults_of_every_timing("s3", &s3);
 
-    c.block_on(assert_same(
-        &c.astra(),
-        &LocalBackend::open(&lib2).unwrap(),
-    ));
+    c.block_on(assert_same(&c.astra(), &LocalBackend::open(&lib2).unwrap()));
     c.block_on(assert_same(
         &LocalBackend::open(&lib).unwrap(),
         &LocalBackend::open(&lib2).unwrap(),

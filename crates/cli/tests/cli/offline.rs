@@ -162,7 +162,11 @@ fn reads_fall_back_to_cached_data_and_writes_fail_fast_when_the_remote_is_down()
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     println!("offline delete: {}", stderr(&o));
     assert!(stderr(&o).contains("nothing was changed"), "{}", text(&o));
-    assert_eq!(contents(&local), local_before, "the local library is untouched");
+    assert_eq!(
+        contents(&local),
+        local_before,
+        "the local library is untouched"
+    );
     let offline_after = contents(&cache_dir.join("remotes"));
     let data = |t: &BTreeMap<PathBuf, Vec<u8>>| -> BTreeMap<PathBuf, Vec<u8>> {
         t.iter()

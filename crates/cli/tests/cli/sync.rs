@@ -285,8 +285,7 @@ fn two_machines_adds_edits_deletes_and_conflicts_converge() {
     assert_eq!(piano.extra["label"], "Warp");
     assert!(piano.version >= 3);
     // The deletion travels as a tombstone: machine a does not resurrect it.
-    let tombstones =
-        c.block_on(async { c.remote().list_versions().await.unwrap() });
+    let tombstones = c.block_on(async { c.remote().list_versions().await.unwrap() });
     assert_eq!(tombstones.iter().filter(|v| v.deleted).count(), 1);
 }
 

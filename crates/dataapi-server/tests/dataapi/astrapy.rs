@@ -2,7 +2,6 @@
 //! against a server on an ephemeral port. Needs `SONGREC_TEST_PYTHON`: the
 //! Python of the venv made by `scripts/astrapy/setup.sh`.
 
-
 use std::path::PathBuf;
 
 use songrec_testkit::dataapi::*;

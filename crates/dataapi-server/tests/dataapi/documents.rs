@@ -1,12 +1,11 @@
 //! Document commands: inserts, reads, filters, projections, paging,
 //! updates and deletes.
 
-
 use std::collections::HashSet;
 
-use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
 use songrec_dataapi_server::{ServerConfig, Token};
+use songrec_testkit::dataapi::*;
 
 fn ids(docs: &[Value]) -> Vec<Value> {
     docs.iter().map(|d| d["_id"].clone()).collect()

@@ -1,8 +1,7 @@
 //! Data survives a restart of the server on the same data directory.
 
-
-use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
+use songrec_testkit::dataapi::*;
 
 #[tokio::test]
 async fn data_survives_restart() {

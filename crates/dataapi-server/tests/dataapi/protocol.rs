@@ -1,10 +1,9 @@
 //! Transport-level behaviour: auth, content type, body limits, routing,
 //! keyspaces and collection management.
 
-
-use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
 use songrec_dataapi_server::{ServerConfig, Token};
+use songrec_testkit::dataapi::*;
 
 #[tokio::test]
 async fn missing_and_wrong_token_are_401_with_json_errors() {

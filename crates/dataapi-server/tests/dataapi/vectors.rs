@@ -1,9 +1,8 @@
 //! Vector collections: storage forms, similarity formulas, vector sort rules.
 
-
 use base64::Engine;
-use songrec_testkit::dataapi::*;
 use serde_json::{Value, json};
+use songrec_testkit::dataapi::*;
 
 fn binary(values: &[f32]) -> String {
     let bytes: Vec<u8> = values.iter().flat_map(|x| x.to_be_bytes()).collect();

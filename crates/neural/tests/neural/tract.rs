@@ -6,9 +6,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use songrec_testkit::audio::music;
-use songrec_testkit::fixtures::{non_ort_library, old_ort_library, ort_library};
-use songrec_testkit::neural::*;
 use rayon::prelude::*;
 use songrec_audio::{Embedder, MonoAudio};
 use songrec_neural::musicnn::reference_signal;
@@ -16,6 +13,9 @@ use songrec_neural::patches::PATCH_LEN;
 use songrec_neural::{
     MUSICNN_DIM, MusicnnConfig, MusicnnEmbedder, NeuralError, Runtime, ShortClip, TAGS,
 };
+use songrec_testkit::audio::music;
+use songrec_testkit::fixtures::{non_ort_library, old_ort_library, ort_library};
+use songrec_testkit::neural::*;
 
 fn tract() -> Arc<MusicnnEmbedder> {
     static E: OnceLock<Arc<MusicnnEmbedder>> = OnceLock::new();

@@ -46,10 +46,7 @@ async fn web_page_works_in_headless_chromium() {
         .arg(&srv.base)
         .arg(&out)
         .env("SONGREC_CHROMIUM", &chromium)
-        .env(
-            "SONGREC_E2E_UPLOAD",
-            library().music.join("ambient-2.wav"),
-        )
+        .env("SONGREC_E2E_UPLOAD", library().music.join("ambient-2.wav"))
         .kill_on_drop(true)
         .output();
     let o = tokio::time::timeout(Duration::from_secs(120), run)
