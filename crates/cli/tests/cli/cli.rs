@@ -7,15 +7,7 @@ use songrec_testkit::audio::ffmpeg;
 use songrec_testkit::cli::streams;
 use songrec_testkit::fixtures::real_recordings;
 
-use crate::bin;
-
-fn songrec(lib: &Path, args: &[&str]) -> Output {
-    bin()
-        .on_library(lib)
-        .args(args)
-        .output()
-        .expect("run songrec")
-}
+use crate::{bin, on_library};
 
 /// Five synthesised songs (one per style) plus a folder of broken files.
 fn make_music(root: &Path) -> PathBuf {
@@ -74,7 +66,7 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
     ]);
 
     let lib = dir.path().join("lib");
-    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    let o = on_library(&lib, &["ingest", music.to_str().unwrap()]);
     let (out, err) = streams(&o);
     assert_eq!(
         o.status.code(),
@@ -101,7 +93,7 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
     );
     assert!(out.contains("5 failed"), "{out}");
 
-    let o = songrec(&lib, &["list", "--json", "-n", "100"]);
+    let o = on_library(&lib, &["list", "--json", "-n", "100"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["total"], 7);
     let tagged = v["songs"]
@@ -121,12 +113,12 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
     assert_eq!(audio.len(), 7);
 
     // A second run skips everything: unchanged files are not even re-read.
-    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    let o = on_library(&lib, &["ingest", music.to_str().unwrap()]);
     let (out, _) = streams(&o);
     assert!(out.contains("0 new, 7 already"), "{out}");
     // Only the bad files fail again.
     assert_eq!(o.status.code(), Some(3));
-    let o = songrec(
+    let o = on_library(
         &lib,
         &["ingest", music.join("tagged.mp3").to_str().unwrap()],
     );
@@ -147,7 +139,7 @@ fn wrong_paths_and_usage_errors_say_so() {
     let code = |o: &Output| o.status.code().unwrap_or(-1);
 
     // A missing path is an error naming it, not "finished, rerun to finish".
-    let o = songrec(&lib, &["ingest", "/nonexistent/songrec-music"]);
+    let o = on_library(&lib, &["ingest", "/nonexistent/songrec-music"]);
     let (_, err) = streams(&o);
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("/nonexistent/songrec-music"), "{err}");
@@ -163,7 +155,7 @@ fn wrong_paths_and_usage_errors_say_so() {
     std::fs::create_dir_all(empty.join("sub")).unwrap();
     std::fs::write(empty.join("sub/pluck.au"), b".snd").unwrap();
     std::fs::write(empty.join("cover.jpg"), b"jpg").unwrap();
-    let o = songrec(&lib, &["ingest", empty.to_str().unwrap()]);
+    let o = on_library(&lib, &["ingest", empty.to_str().unwrap()]);
     let (_, err) = streams(&o);
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("no audio files found under"), "{err}");
@@ -172,7 +164,7 @@ fn wrong_paths_and_usage_errors_say_so() {
     // A reading command on a folder holding no library.
     let typo = dir.path().join("typo");
     for args in [&["list"][..], &["stats"], &["similar", "anything"]] {
-        let o = songrec(&typo, args);
+        let o = on_library(&typo, args);
         let (out, err) = streams(&o);
         assert_eq!(code(&o), 1, "{args:?}: {out}{err}");
         assert!(err.contains("no songrec library at"), "{args:?}: {err}");
@@ -190,12 +182,12 @@ fn wrong_paths_and_usage_errors_say_so() {
         &["migrate", "local-"],
         &["migrate", "nonsense"],
     ] {
-        let o = songrec(&lib, args);
+        let o = on_library(&lib, args);
         let (_, err) = streams(&o);
         assert_eq!(code(&o), 2, "{args:?}: {err}");
     }
     // The shell ate `>astra`: say so, and how to type it.
-    let o = songrec(&lib, &["migrate", "local-"]);
+    let o = on_library(&lib, &["migrate", "local-"]);
     let (_, err) = streams(&o);
     assert!(
         err.contains("redirect") && err.contains("--from local --to astra"),
@@ -204,7 +196,7 @@ fn wrong_paths_and_usage_errors_say_so() {
     assert!(err.contains("'local->astra'"), "{err}");
 
     // A subcommand's help puts the global options under their own heading.
-    let o = songrec(&lib, &["similar", "--help"]);
+    let o = on_library(&lib, &["similar", "--help"]);
     let (out, _) = streams(&o);
     let global = out
         .find("Global options:")
@@ -223,11 +215,11 @@ fn similar_show_delete_stats() {
     let dir = tempfile::tempdir().unwrap();
     let music = bin().synth(&dir.path().join("music"), 3, 6);
     let lib = dir.path().join("lib");
-    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    let o = on_library(&lib, &["ingest", music.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
 
     // By title; the song itself is never a result; results ordered by similarity.
-    let o = songrec(&lib, &["similar", "Warehouse Pulse 1", "-k", "4", "--json"]);
+    let o = on_library(&lib, &["similar", "Warehouse Pulse 1", "-k", "4", "--json"]);
     assert!(o.status.success(), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let ms = v["matches"].as_array().unwrap();
@@ -242,7 +234,7 @@ fn similar_show_delete_stats() {
     // The 1000-result cap is the Data API's, not a local library's: -k 1500 is answered
     // (with every other song, on one model and on the blend).
     for emb in ["dsp", "auto"] {
-        let o = songrec(
+        let o = on_library(
             &lib,
             &[
                 "similar",
@@ -273,7 +265,7 @@ fn similar_show_delete_stats() {
 
     // By id prefix, with a tempo filter that every result obeys.
     let prefix = &query_id[..8];
-    let o = songrec(
+    let o = on_library(
         &lib,
         &["similar", prefix, "-k", "10", "--bpm", "100..200", "--json"],
     );
@@ -285,7 +277,7 @@ fn similar_show_delete_stats() {
         assert!((100.0..=200.0).contains(&b), "bpm {b}");
     }
     // Threshold: nothing below it.
-    let o = songrec(
+    let o = on_library(
         &lib,
         &[
             "similar",
@@ -309,7 +301,7 @@ fn similar_show_delete_stats() {
     // By an outside file (a new rendering of a techno song): techno songs come first.
     let outside = bin().synth(&dir.path().join("outside"), 4, 6);
     let probe = outside.join("The Techno Ensemble - Warehouse Pulse 4.wav");
-    let o = songrec(
+    let o = on_library(
         &lib,
         &[
             "similar",
@@ -326,15 +318,15 @@ fn similar_show_delete_stats() {
     assert!(top.starts_with("Warehouse Pulse"), "{top}");
 
     // Ambiguous and unknown references are explained.
-    let o = songrec(&lib, &["similar", "Pulse"]);
+    let o = on_library(&lib, &["similar", "Pulse"]);
     let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(err.contains("matches 3 songs"), "{err}");
-    let o = songrec(&lib, &["show", "No Such Song"]);
+    let o = on_library(&lib, &["show", "No Such Song"]);
     assert!(streams(&o).1.contains("no song matches"));
 
     // show, delete, stats.
-    let o = songrec(&lib, &["show", prefix, "--json"]);
+    let o = on_library(&lib, &["show", prefix, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["song"]["id"], query_id.as_str());
     assert_eq!(v["audio_stored"], true);
@@ -342,14 +334,14 @@ fn similar_show_delete_stats() {
     assert_eq!(v["song"]["genre"], "techno");
     assert_eq!(v["song"]["artist"], "The Techno Ensemble");
     assert_eq!(v["embeddings"][0]["name"], "songrec-dsp");
-    let o = songrec(&lib, &["delete", prefix]);
+    let o = on_library(&lib, &["delete", prefix]);
     assert!(o.status.success(), "{:?}", streams(&o));
-    let o = songrec(&lib, &["stats", "--json"]);
+    let o = on_library(&lib, &["stats", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["songs"], 14);
     assert_eq!(v["tombstones"], 1);
     assert_eq!(v["models"][0]["count"], 14);
-    let o = songrec(
+    let o = on_library(
         &lib,
         &["similar", "Warehouse Pulse 2", "-k", "20", "--json"],
     );
@@ -371,7 +363,7 @@ fn corrupt_metadata_is_reported_and_never_overwritten() {
     let music = make_music(dir.path());
     let lib = dir.path().join("lib");
     assert_eq!(
-        songrec(&lib, &["ingest", music.to_str().unwrap()])
+        on_library(&lib, &["ingest", music.to_str().unwrap()])
             .status
             .code(),
         Some(0)
@@ -380,7 +372,7 @@ fn corrupt_metadata_is_reported_and_never_overwritten() {
     let garbage = b"{\"abc\": {\"title\": 12, broken";
     std::fs::write(&meta, garbage).unwrap();
     for args in [vec!["list"], vec!["ingest", music.to_str().unwrap()]] {
-        let o = songrec(&lib, &args);
+        let o = on_library(&lib, &args);
         let (_, err) = streams(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
         assert!(
@@ -404,7 +396,7 @@ fn corrupt_metadata_is_reported_and_never_overwritten() {
         .find(|p| p.extension().is_some_and(|e| e == "npy"))
         .unwrap();
     std::fs::write(&npy, b"\x93NUMPY garbage").unwrap();
-    let o = songrec(&lib, &["reindex"]);
+    let o = on_library(&lib, &["reindex"]);
     let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -427,7 +419,7 @@ fn a_second_writer_gets_a_clear_message() {
         .spawn()
         .expect("flock (util-linux) is needed for this test");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let o = songrec(&lib, &["ingest", music.to_str().unwrap()]);
+    let o = on_library(&lib, &["ingest", music.to_str().unwrap()]);
     let (out, err) = streams(&o);
     let _ = holder.kill();
     let _ = holder.wait();
@@ -439,7 +431,7 @@ fn a_second_writer_gets_a_clear_message() {
     // Nothing was stored.
     assert!(!lib.join("data/embeddings/metadata.json").exists());
     // Readers are not blocked by a writer.
-    let o = songrec(&lib, &["list"]);
+    let o = on_library(&lib, &["list"]);
     assert!(o.status.success());
 }
 
@@ -481,7 +473,7 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
 
     let lib = dir.path().join("lib");
     // Output goes to pipes here, as to a file or `| less`.
-    let o = songrec(
+    let o = on_library(
         &lib,
         &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
     );
@@ -522,7 +514,7 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
         );
     }
     // The cut file is stored with the length that decoded (a few seconds of a 7-minute piece).
-    let o = songrec(&lib, &["list", "--json", "-n", "10"]);
+    let o = on_library(&lib, &["list", "--json", "-n", "10"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let stored = v["songs"]
         .as_array()
@@ -534,7 +526,7 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
     assert!(d > 1.0 && d < 30.0, "50 KB of 80 kb/s mp3: {d} s");
 
     // With -v the libraries may speak; the report and the exit code stay the same.
-    let o = songrec(
+    let o = on_library(
         &dir.path().join("lib2"),
         &["-v", "ingest", "--embedder", "dsp", music.to_str().unwrap()],
     );

@@ -13,7 +13,7 @@ mod serve;
 mod sync;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use songrec_testkit::cli::{Songrec, text};
 use songrec_testkit::{Endpoints, LocalCloud};
@@ -21,6 +21,15 @@ use songrec_testkit::{Endpoints, LocalCloud};
 /// The `songrec` binary under test.
 fn bin() -> Songrec {
     Songrec::new(env!("CARGO_BIN_EXE_songrec"))
+}
+
+/// `songrec --library LIB ARGS` (see [`Songrec::on_library`]).
+fn on_library(lib: &Path, args: &[&str]) -> Output {
+    bin()
+        .on_library(lib)
+        .args(args)
+        .output()
+        .expect("run songrec")
 }
 
 /// `songrec ARGS` for the user at `home`, on `cloud` reached through `ep`.

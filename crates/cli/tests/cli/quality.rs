@@ -1,19 +1,10 @@
 //! `songrec eval`, `similar --explain` and `reembed` end to end on the local backend.
 
-use std::path::Path;
 use std::process::Output;
 
 use songrec_testkit::cli::ok;
 
-use crate::bin;
-
-fn songrec(lib: &Path, args: &[&str]) -> Output {
-    bin()
-        .on_library(lib)
-        .args(args)
-        .output()
-        .expect("run songrec")
-}
+use crate::{bin, on_library};
 
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(o)).expect("JSON output")
@@ -24,7 +15,7 @@ fn eval_measures_precision_against_chance_on_a_labelled_folder() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     let music = dir.path().join("labelled");
-    ok(&songrec(
+    ok(&on_library(
         &lib,
         &[
             "synth",
@@ -48,7 +39,7 @@ fn eval_measures_precision_against_chance_on_a_labelled_folder() {
     )
     .unwrap();
     let work = dir.path().join("work");
-    let r = json(&songrec(
+    let r = json(&on_library(
         &lib,
         &[
             "eval",
@@ -77,7 +68,7 @@ fn eval_measures_precision_against_chance_on_a_labelled_folder() {
     // p@10 can be at most 2/10 with two same-label songs.
     assert!(p[2] <= 0.2 + 1e-9);
     // The scratch library is kept and reused: a second run analyses nothing new.
-    let again = json(&songrec(
+    let again = json(&on_library(
         &lib,
         &[
             "eval",
@@ -91,7 +82,7 @@ fn eval_measures_precision_against_chance_on_a_labelled_folder() {
     ));
     assert_eq!(again["rows"], r["rows"]);
     // Not a folder: a clear error.
-    let o = songrec(&lib, &["eval", dir.path().join("nope").to_str().unwrap()]);
+    let o = on_library(&lib, &["eval", dir.path().join("nope").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a folder"));
 }
@@ -101,19 +92,9 @@ fn explain_describes_each_match_from_stored_analysis() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     let music = dir.path().join("music");
-    ok(&songrec(
-        &lib,
-        &[
-            "synth",
-            music.to_str().unwrap(),
-            "--per-style",
-            "2",
-            "--seconds",
-            "4",
-        ],
-    ));
-    ok(&songrec(&lib, &["ingest", music.to_str().unwrap()]));
-    let r = json(&songrec(
+    bin().synth(&music, 2, 4);
+    ok(&on_library(&lib, &["ingest", music.to_str().unwrap()]));
+    let r = json(&on_library(
         &lib,
         &[
             "similar",
@@ -124,7 +105,7 @@ fn explain_describes_each_match_from_stored_analysis() {
             "--json",
         ],
     ));
-    let q = json(&songrec(&lib, &["show", "Warehouse Pulse 1", "--json"]));
+    let q = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
     let qbpm = q["song"]["bpm"].as_f64().unwrap();
     let matches = r["matches"].as_array().unwrap();
     assert_eq!(matches.len(), 4);
@@ -159,7 +140,7 @@ fn explain_describes_each_match_from_stored_analysis() {
         );
     }
     // Text output puts the explanation under each match.
-    let text = ok(&songrec(
+    let text = ok(&on_library(
         &lib,
         &["similar", "Warehouse Pulse 1", "-k", "2", "--explain"],
     ));
@@ -171,36 +152,29 @@ fn reembed_skips_songs_that_have_vectors_and_force_recomputes_and_bumps_versions
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     let music = dir.path().join("music");
-    ok(&songrec(
+    bin().synth(&music, 1, 3);
+    ok(&on_library(&lib, &["ingest", music.to_str().unwrap()]));
+    let before = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
+    let r = json(&on_library(
         &lib,
-        &[
-            "synth",
-            music.to_str().unwrap(),
-            "--per-style",
-            "1",
-            "--seconds",
-            "3",
-        ],
+        &["reembed", "--embedder", "dsp", "--json"],
     ));
-    ok(&songrec(&lib, &["ingest", music.to_str().unwrap()]));
-    let before = json(&songrec(&lib, &["show", "Warehouse Pulse 1", "--json"]));
-    let r = json(&songrec(&lib, &["reembed", "--embedder", "dsp", "--json"]));
     assert_eq!(r["songs"], 5);
     assert_eq!(r["computed"], 0);
     assert_eq!(r["already"], 5);
-    let r = json(&songrec(
+    let r = json(&on_library(
         &lib,
         &["reembed", "--embedder", "dsp", "--force", "--json"],
     ));
     assert_eq!(r["computed"], 5);
     assert_eq!(r["failed"].as_array().unwrap().len(), 0);
-    let after = json(&songrec(&lib, &["show", "Warehouse Pulse 1", "--json"]));
+    let after = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
     assert_eq!(
         after["song"]["version"].as_u64().unwrap(),
         before["song"]["version"].as_u64().unwrap() + 1
     );
     // Same audio, same deterministic embedder: the neighbours do not change.
-    let s = json(&songrec(
+    let s = json(&on_library(
         &lib,
         &[
             "similar",
@@ -211,7 +185,7 @@ fn reembed_skips_songs_that_have_vectors_and_force_recomputes_and_bumps_versions
         ],
     ));
     assert_eq!(s["matches"].as_array().unwrap().len(), 4);
-    let o = songrec(&lib, &["reembed", "--embedder", "nonsense"]);
+    let o = on_library(&lib, &["reembed", "--embedder", "nonsense"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown embedder"));
 }

@@ -22,18 +22,7 @@ fn small_library(dir: &Path) -> std::path::PathBuf {
     let lib = dir.join("lib");
     std::fs::create_dir_all(&lib).unwrap();
     let music = dir.join("music");
-    let o = run(
-        &lib,
-        &[
-            "synth",
-            music.to_str().unwrap(),
-            "--per-style",
-            "1",
-            "--seconds",
-            "3",
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    bin().synth(&music, 1, 3);
     let o = run(&lib, &["ingest", music.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     lib
@@ -120,18 +109,7 @@ fn previews_command_ingests_from_a_replayed_api() {
     std::fs::create_dir_all(&lib).unwrap();
     // One synthesised song as an AAC m4a preview.
     let music = dir.path().join("music");
-    let o = run(
-        &lib,
-        &[
-            "synth",
-            music.to_str().unwrap(),
-            "--per-style",
-            "1",
-            "--seconds",
-            "4",
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    bin().synth(&music, 1, 4);
     let wav = std::fs::read_dir(&music)
         .unwrap()
         .map(|e| e.unwrap().path())
