@@ -19,15 +19,10 @@ use std::time::{Duration, Instant};
 use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer, CacheStore};
-use songrec_config::Config;
 use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerLayer, LayerExt};
 use songrec_storage::{
     Embedding, Filter, Metric, SongId, SongMetadata, SongRecord, StorageBackend,
 };
-
-const TOKEN: &str = "AstraCS:cache-bench-token-0123456789";
-const AK: &str = "cache-bench";
-const SK: &str = "cache-bench-secret-0123456789";
 
 type Stack = CacheLayer<CircuitBreakerLayer<ChaosLayer<AstraBackend>>>;
 
@@ -163,33 +158,8 @@ async fn pass(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let tmp = tempfile::tempdir()?;
-    let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-        songrec_dataapi_server::Token::new(TOKEN),
-    ))
-    .await?;
-    let s3 = songrec_devservers::S3Server::start(
-        "127.0.0.1:0".parse()?,
-        &tmp.path().join("s3"),
-        &["music"],
-        AK,
-        SK,
-    )
-    .await?;
-    let env: std::collections::HashMap<String, String> = [
-        ("ASTRA_DB_API_ENDPOINT", api.base_url()),
-        ("ASTRA_DB_API_PATH", "/v1".into()),
-        ("ASTRA_DB_APPLICATION_TOKEN", TOKEN.into()),
-        ("SONGREC_S3_ENDPOINT", s3.endpoint()),
-        ("SONGREC_S3_BUCKET", "music".into()),
-        ("SONGREC_S3_ALLOW_HTTP", "true".into()),
-        ("AWS_ACCESS_KEY_ID", AK.into()),
-        ("AWS_SECRET_ACCESS_KEY", SK.into()),
-        ("SONGREC_STORAGE_BACKEND", "astra".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let cfg = Config::from_sources(None, &env)?;
+    let mut cloud = songrec_testkit::LocalCloud::start().await;
+    let cfg = cloud.cfg();
     let embedder = songrec_app::embedders::by_name("dsp")?;
     let model = songrec_app::embedders::model_of(embedder.as_ref());
     AstraBackend::init(&cfg, std::slice::from_ref(&model)).await?;
@@ -281,7 +251,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.entries,
         s.bytes as f64 / 1e6
     );
-    drop(s3);
-    api.shutdown().await?;
+    cloud.stop().await;
     Ok(())
 }

@@ -121,19 +121,16 @@ fn astrapy(python: &str, endpoint: &str, token: &str, n: usize, dim: usize) -> R
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
-    let (_server, endpoint) = match &args.endpoint {
-        Some(e) => (None, e.clone()),
+    let (_cloud, endpoint, token) = match &args.endpoint {
+        Some(e) => (None, e.clone(), args.token.clone()),
         None => {
-            let cfg = songrec_dataapi_server::ServerConfig::ephemeral(
-                songrec_dataapi_server::Token::new(args.token.clone()),
-            );
-            let s = songrec_dataapi_server::start(cfg).await?;
-            let url = s.base_url();
-            (Some(s), url)
+            let cloud = songrec_testkit::LocalCloud::start().await;
+            let (url, token) = (cloud.api_url(), cloud.token().to_owned());
+            (Some(cloud), url, token)
         }
     };
     let client = DataApiClient::new(
-        DataApiConfig::new(&endpoint, Secret::new(args.token.clone()))
+        DataApiConfig::new(&endpoint, Secret::new(token.clone()))
             .with_api_path(&args.api_path)
             .with_insert_chunk_size(songrec_astra::INSERT_CHUNK),
     )?;
@@ -176,16 +173,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         backend
     );
     match std::env::var("SONGREC_TEST_PYTHON") {
-        Ok(py) if !py.is_empty() => {
-            match astrapy(&py, &endpoint, &args.token, args.songs, args.dim) {
-                Ok(astrapy_docs_per_s) => println!(
-                    "ratio ours/astrapy: songs/s vs astrapy docs/s = {:.2} (each song is 2 documents: vector + metadata; docs/s ratio = {:.2})",
-                    songs_per_s / astrapy_docs_per_s,
-                    2.0 * songs_per_s / astrapy_docs_per_s
-                ),
-                Err(e) => println!("astrapy comparison skipped: {e}"),
-            }
-        }
+        Ok(py) if !py.is_empty() => match astrapy(&py, &endpoint, &token, args.songs, args.dim) {
+            Ok(astrapy_docs_per_s) => println!(
+                "ratio ours/astrapy: songs/s vs astrapy docs/s = {:.2} (each song is 2 documents: vector + metadata; docs/s ratio = {:.2})",
+                songs_per_s / astrapy_docs_per_s,
+                2.0 * songs_per_s / astrapy_docs_per_s
+            ),
+            Err(e) => println!("astrapy comparison skipped: {e}"),
+        },
         _ => println!(
             "astrapy comparison skipped (set SONGREC_TEST_PYTHON, see scripts/astrapy/README.md)"
         ),

@@ -13,20 +13,15 @@
 //! of each server fails a share R of requests (429/503/timeouts/resets, before and after
 //! forwarding; request timeouts 1 s).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use songrec_app::migrate::ledger::Ledger;
 use songrec_app::migrate::{LedgerContext, MigrateOptions, NoMigrateProgress, VerifyLevel};
 use songrec_config::{BackendKind, Config};
-use songrec_devservers::{FaultPlan, FaultProxy};
 use songrec_local::LocalBackend;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
-
-const TOKEN: &str = "AstraCS:migrate-bench-token-0123456789";
-const AK: &str = "bench-ak";
-const SK: &str = "bench-secret-key-0123456789";
+use songrec_testkit::{FaultPlan, LocalCloud};
 
 struct Args {
     songs: usize,
@@ -191,71 +186,18 @@ fn main() -> std::process::ExitCode {
 
 fn run(a: &Args) -> Result<(), String> {
     // Servers (and proxies) on their own runtime threads; the client on another.
-    let servers = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut servers = LocalCloud::builder();
+    if a.faults > 0.0 {
+        let plan = |seed| FaultPlan::random(seed, a.faults).with_hold(Duration::from_secs(20));
+        servers = servers.api_faults(plan(1)).s3_faults(plan(2));
+    }
+    let cloud = servers.start_blocking();
     let client = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (api, s3) = servers.block_on(async {
-        let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-            songrec_dataapi_server::Token::new(TOKEN),
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-        let s3 = songrec_devservers::S3Server::start(
-            "127.0.0.1:0".parse().map_err(|_| "addr".to_owned())?,
-            &dir.path().join("s3"),
-            &["music"],
-            AK,
-            SK,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok::<_, String>((api, s3))
-    })?;
-    let s3_addr = s3
-        .endpoint()
-        .trim_start_matches("http://")
-        .parse()
-        .map_err(|_| "s3 addr".to_owned())?;
-    let mut proxies: Vec<FaultProxy> = Vec::new();
-    let (mut api_url, mut s3_url) = (api.base_url(), s3.endpoint());
-    if a.faults > 0.0 {
-        let plan = |seed| FaultPlan::random(seed, a.faults).with_hold(Duration::from_secs(20));
-        let (pa, ps) = servers.block_on(async {
-            Ok::<_, String>((
-                FaultProxy::start(api.addr(), plan(1))
-                    .await
-                    .map_err(|e| e.to_string())?,
-                FaultProxy::start(s3_addr, plan(2))
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ))
-        })?;
-        api_url = pa.base_url();
-        s3_url = ps.base_url();
-        proxies.push(pa);
-        proxies.push(ps);
-    }
-    let env: HashMap<String, String> = [
-        ("ASTRA_DB_API_ENDPOINT", api_url.as_str()),
-        ("ASTRA_DB_API_PATH", "/v1"),
-        ("ASTRA_DB_APPLICATION_TOKEN", TOKEN),
-        ("SONGREC_S3_ENDPOINT", s3_url.as_str()),
-        ("SONGREC_S3_BUCKET", "music"),
-        ("SONGREC_S3_ALLOW_HTTP", "true"),
-        ("AWS_ACCESS_KEY_ID", AK),
-        ("AWS_SECRET_ACCESS_KEY", SK),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let mut cfg = Config::from_sources(None, &env).map_err(|e| e.to_string())?;
+    let mut cfg = cloud.cfg();
     if a.faults > 0.0 {
         cfg.astra.request_timeout_secs = 1;
         cfg.s3.request_timeout_secs = 1;
@@ -305,7 +247,8 @@ fn run(a: &Args) -> Result<(), String> {
         &scratch,
         a,
     )?;
-    for (name, p) in ["data api", "s3"].iter().zip(&proxies) {
+    let proxies = [("data api", cloud.api_proxy()), ("s3", cloud.s3_proxy())];
+    for (name, p) in proxies.iter().filter_map(|(n, p)| Some((n, (*p)?))) {
         let s = p.stats();
         println!(
             "{name} proxy: {} requests, {} faults injected",

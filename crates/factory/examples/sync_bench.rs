@@ -13,20 +13,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use songrec_astra::blobs::{BlobStore, S3Config};
-use songrec_astra::dataapi::{DataApiClient, DataApiConfig};
-use songrec_astra::secret::Secret;
-use songrec_astra::{AstraBackend, S3LeaseStore};
-use songrec_local::LocalBackend;
-use songrec_local::syncrecord::SqliteRecord;
+use songrec_astra::AstraBackend;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 use songrec_sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
 use songrec_sync::lease::Lease;
-use songrec_sync::record::RecordStore;
-
-const TOKEN: &str = "AstraCS:sync-bench-token-0123456789";
-const AK: &str = "AKIDSYNCBENCH";
-const SK: &str = "sync-bench-secret-0123456789";
+use songrec_testkit::LocalCloud;
+use songrec_testkit::sync::{Machine, lease};
 
 struct Args {
     songs: usize,
@@ -65,39 +57,27 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// A machine and its sync lease.
 struct Side {
-    lib: LocalBackend,
-    record: SqliteRecord,
+    m: Machine,
     lease: Arc<Lease>,
-    scratch: std::path::PathBuf,
 }
 
-fn side(dir: &std::path::Path, blobs: &BlobStore) -> Side {
-    let lib = LocalBackend::open(dir.join("library")).expect("library");
-    let record =
-        SqliteRecord::open(&lib.internal_dir().join("sync.sqlite"), "bench").expect("record");
-    let lease = Arc::new(Lease::new(
-        Arc::new(S3LeaseStore::new(blobs.clone())),
-        record.machine_id(),
-        Duration::from_secs(120),
-    ));
-    Side {
-        lib,
-        record,
-        lease,
-        scratch: dir.join("scratch"),
-    }
+fn side(cloud: &LocalCloud) -> Side {
+    let m = Machine::new();
+    let lease = lease(cloud, &m.id(), Duration::from_secs(120));
+    Side { m, lease }
 }
 
 async fn step(name: &str, s: &Side, remote: &AstraBackend) -> SyncReport {
     let before = remote.requests_sent();
     let t = Instant::now();
     let r = sync(
-        &s.lib,
+        &s.m.lib,
         remote,
         &s.lease,
-        &s.record,
-        &SyncOptions::new(&s.scratch),
+        &s.m.record,
+        &SyncOptions::new(s.m.scratch()),
         &NoSyncProgress,
     )
     .await
@@ -124,35 +104,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let cloud = LocalCloud::builder().with_schema().start().await;
+    let remote = cloud.astra();
     let dir = tempfile::tempdir().expect("tempdir");
-    let api = songrec_dataapi_server::start(songrec_dataapi_server::ServerConfig::ephemeral(
-        songrec_dataapi_server::Token::new(TOKEN),
-    ))
-    .await
-    .expect("data api server");
-    let s3 = songrec_devservers::S3Server::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        &dir.path().join("s3"),
-        &["bench"],
-        AK,
-        SK,
-    )
-    .await
-    .expect("s3");
-    let blobs = BlobStore::new(
-        S3Config::new("bench", "us-east-1", AK, Secret::new(SK))
-            .with_endpoint(s3.endpoint())
-            .with_allow_http(true),
-    )
-    .expect("blobs");
-    let client = DataApiClient::new(
-        DataApiConfig::new(api.base_url(), Secret::new(TOKEN)).with_api_path("/v1"),
-    )
-    .expect("client");
-    let remote = AstraBackend::from_parts(client, blobs.clone(), "songrec").expect("backend");
-    remote.init_schema(&[]).await.expect("init");
 
-    let a = side(&dir.path().join("a"), &blobs);
+    let a = side(&cloud);
     let model = ModelInfo::new("bench", "1", args.dim);
     let t = Instant::now();
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -174,7 +130,7 @@ async fn main() {
         if let Some(b) = &bytes {
             let f = audio_dir.join(format!("{i}.flac"));
             std::fs::write(&f, b).expect("audio");
-            a.lib.put_audio(&id, &f).await.expect("put audio");
+            a.m.lib.put_audio(&id, &f).await.expect("put audio");
             std::fs::remove_file(&f).expect("rm");
         }
         let mut m = SongMetadata::new(id, format!("Track {i}"));
@@ -197,12 +153,12 @@ async fn main() {
             }],
         });
         if batch.len() == 2000 || i + 1 == args.songs {
-            let r = a.lib.put_songs(&batch).await.expect("load");
+            let r = a.m.lib.put_songs(&batch).await.expect("load");
             assert!(r.is_complete());
             batch.clear();
         }
     }
-    a.lib.flush().await.expect("flush");
+    a.m.lib.flush().await.expect("flush");
     println!(
         "songs {} × {}-d vectors, audio {} B each; local library built in {:.1} s",
         args.songs,
@@ -224,14 +180,14 @@ async fn main() {
                 SongId::from_bytes(&b)
             }
         };
-        let mut m = a.lib.get_metadata(&id).await.expect("get").expect("song");
+        let mut m = a.m.lib.get_metadata(&id).await.expect("get").expect("song");
         m.genre = Some("edited".into());
         m.touch();
-        a.lib.put_metadata(&m).await.expect("edit");
+        a.m.lib.put_metadata(&m).await.expect("edit");
     }
     step("sync of 10 edits", &a, &remote).await;
     if args.pull {
-        let b = side(&dir.path().join("b"), &blobs);
+        let b = side(&cloud);
         step("second machine: first sync (download)", &b, &remote).await;
         step("second machine: no-op sync", &b, &remote).await;
     }

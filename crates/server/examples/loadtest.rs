@@ -197,17 +197,11 @@ async fn main() -> anyhow_lite::Result<()> {
         return Err("the library is empty".into());
     }
     let ids = Arc::new(ids);
-    let (base, _stop) = match &args.url {
+    let (base, _server) = match &args.url {
         Some(u) => (u.trim_end_matches('/').to_owned(), None),
         None => {
-            let opts = songrec_server::ServerOptions::new("127.0.0.1:0".parse()?);
-            let server = songrec_server::Server::bind(backend.clone(), opts).await?;
-            let addr = server.local_addr();
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            tokio::spawn(server.run(async {
-                let _ = rx.await;
-            }));
-            (format!("http://{addr}"), Some(tx))
+            let server = songrec_testkit::server::serve(backend.clone(), |_| {}).await;
+            (server.base.clone(), Some(server))
         }
     };
     println!(

@@ -1,0 +1,6 @@
+//! songrec-app's integration tests, in one test binary.
+
+mod ingest;
+mod migrate;
+mod previews;
+mod reembed;

@@ -1,0 +1,263 @@
+//! Request counts (one request per similarity search, bounded batch inserts) and behaviour
+//! above the Data API's caps (exact counts beyond 1000, listings across many pages).
+
+use std::collections::HashSet;
+
+use crate::Env;
+use songrec_storage::{
+    Condition, Field, Filter, ListQuery, Metric, ModelInfo, SearchQuery, SortKey, StorageBackend,
+    Value,
+};
+use songrec_testkit::data::{record, vector};
+
+fn model() -> ModelInfo {
+    ModelInfo::new("req-test", "1", 16)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn similar_is_one_request_and_inserts_are_bounded() {
+    let env = Env::start(true).await;
+    let b = &env.backend;
+    let records: Vec<_> = (0..1000).map(|n| record(n, &model())).collect();
+
+    let before = b.requests_sent();
+    let report = b.put_songs(&records).await.expect("put_songs");
+    let used = b.requests_sent() - before;
+    assert!(report.is_complete(), "{:?}", report.failed.first());
+    assert_eq!(report.stored.len(), 1000);
+    // Two collections × ⌈1000/100⌉ insertMany requests, plus registering the new model
+    // (registry read, createCollection, registry insert, registry re-read).
+    let bound = 2 * 1000u64.div_ceil(100) + 4;
+    assert!(
+        used <= bound,
+        "{used} requests for 1000 songs (bound {bound})"
+    );
+    assert!(
+        used >= 20,
+        "at least one insertMany per chunk and collection: {used}"
+    );
+
+    let mut q = SearchQuery::new(model(), vector(7, 16), 10);
+    q.filter = Filter::default()
+        .and(Condition::Eq(Field::Genre, Value::Text("JAZZ".into())))
+        .and(Condition::Range {
+            field: Field::Bpm,
+            min: Some(80.0),
+            max: Some(140.0),
+        });
+    q.exclude = vec![records[1].metadata.id.clone()];
+    let before = b.requests_sent();
+    let hits = b.search(&q).await.expect("search");
+    assert_eq!(
+        b.requests_sent() - before,
+        1,
+        "a filtered cosine search is one request"
+    );
+    assert_eq!(hits.len(), 10);
+    for h in &hits {
+        assert!(q.filter.matches(&h.metadata), "hit violates the filter");
+        assert_eq!(h.metadata.id, h.id);
+        assert_ne!(h.id, records[1].metadata.id, "excluded song returned");
+    }
+    assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+
+    // Other metrics are exact but page through the candidates: more requests, same answer
+    // as a brute force over what was stored.
+    q.metric = Metric::Dot;
+    let before = b.requests_sent();
+    let dot = b.search(&q).await.expect("dot search");
+    let pages = b.requests_sent() - before;
+    assert!(pages > 1, "dot streams the candidates ({pages} requests)");
+    let mut want: Vec<(f32, String)> = records
+        .iter()
+        .filter(|r| q.filter.matches(&r.metadata) && r.metadata.id != records[1].metadata.id)
+        .map(|r| {
+            let v = &r.embeddings[0].vector;
+            (
+                songrec_storage::math::dot(&q.vector, v),
+                r.metadata.id.to_string(),
+            )
+        })
+        .collect();
+    want.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let got: Vec<String> = dot.iter().map(|m| m.id.to_string()).collect();
+    let want_ids: Vec<String> = want.iter().take(10).map(|w| w.1.clone()).collect();
+    assert_eq!(got, want_ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_and_listings_beyond_server_caps() {
+    let env = Env::start(true).await;
+    let b = &env.backend;
+    let records: Vec<_> = (0..1500).map(|n| record(n, &model())).collect();
+    let report = b.put_songs(&records).await.expect("put_songs");
+    assert!(report.is_complete());
+
+    // countDocuments stops at 1000; the backend sums bucket groups to stay exact.
+    assert_eq!(b.count(&Filter::default()).await.expect("count"), 1500);
+    let rock = Filter::default().and(Condition::Eq(Field::Genre, Value::Text("rock".into())));
+    let want_rock = records.iter().filter(|r| rock.matches(&r.metadata)).count() as u64;
+    assert_eq!(b.count(&rock).await.expect("count rock"), want_rock);
+    let stats = b.models().await.expect("models");
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].count, 1500);
+
+    // Sorted listing by bpm (missing last), pages of 200 across the whole library.
+    let mut q = ListQuery {
+        sort: SortKey::Bpm,
+        limit: 200,
+        ..ListQuery::default()
+    };
+    let mut all = Vec::new();
+    for _ in 0..20 {
+        let page = b.list(&q).await.expect("list");
+        assert!(page.items.len() <= 200);
+        all.extend(page.items);
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut want: Vec<_> = records.iter().map(|r| r.metadata.clone()).collect();
+    want.sort_by(|x, y| songrec_storage::compare_by(SortKey::Bpm, x, y));
+    let ids =
+        |v: &[songrec_storage::SongMetadata]| v.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&all), ids(&want), "bpm order over all pages");
+
+    // Storage-order listing (sort by id) covers everything exactly once.
+    let mut q = ListQuery {
+        limit: 333,
+        ..ListQuery::default()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let page = b.list(&q).await.expect("list by id");
+        seen.extend(page.items.into_iter().map(|m| m.id));
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 1500);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 1500);
+
+    // list_versions pages through everything without per-song requests.
+    let before = b.requests_sent();
+    let versions = b.list_versions().await.expect("versions");
+    let used = b.requests_sent() - before;
+    assert_eq!(versions.len(), 1500);
+    assert!(used <= 1500 / 20 + 1, "{used} requests for 1500 versions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_fields_filter_exactly() {
+    let env = Env::start(true).await;
+    let b = &env.backend;
+    let mut records: Vec<_> = (0..12).map(|n| record(n, &model())).collect();
+    for (n, r) in records.iter_mut().enumerate() {
+        let extra = &mut r.metadata.extra;
+        match n % 4 {
+            0 => extra.insert("year".into(), serde_json::json!(1990 + n)),
+            1 => extra.insert("year".into(), serde_json::json!([1980, 2010])),
+            2 => extra.insert("year".into(), serde_json::json!("1995")),
+            _ => extra.insert("Odd.Name".into(), serde_json::json!(["A", true, 3])),
+        };
+    }
+    let report = b.put_songs(&records).await.expect("put");
+    assert!(report.is_complete());
+    let filters = [
+        Filter::default().and(Condition::Range {
+            field: Field::Extra("year".into()),
+            min: Some(1995.0),
+            max: Some(2000.0),
+        }),
+        Filter::default().and(Condition::Eq(
+            Field::Extra("year".into()),
+            Value::Number(2010.0),
+        )),
+        Filter::default().and(Condition::Eq(
+            Field::Extra("Odd.Name".into()),
+            Value::Text("a".into()),
+        )),
+        Filter::default().and(Condition::Eq(
+            Field::Extra("Odd.Name".into()),
+            Value::Bool(true),
+        )),
+        Filter::default().and(Condition::Exists(Field::Extra("year".into()))),
+        Filter::default().and(Condition::In(
+            Field::Extra("year".into()),
+            vec![Value::Text("1995".into()), Value::Number(1990.0)],
+        )),
+    ];
+    for f in &filters {
+        let want: HashSet<_> = records
+            .iter()
+            .filter(|r| f.matches(&r.metadata))
+            .map(|r| r.metadata.id.clone())
+            .collect();
+        assert!(!want.is_empty(), "filter selects nothing: {f:?}");
+        let got: HashSet<_> = b
+            .list(&ListQuery {
+                filter: f.clone(),
+                limit: 100,
+                ..ListQuery::default()
+            })
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(got, want, "list {f:?}");
+        assert_eq!(
+            b.count(f).await.expect("count"),
+            want.len() as u64,
+            "count {f:?}"
+        );
+        let mut q = SearchQuery::new(model(), vector(3, 16), 50);
+        q.filter = f.clone();
+        let hits: HashSet<_> = b
+            .search(&q)
+            .await
+            .expect("search")
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(hits, want, "search {f:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reputs_replace_and_keep_copies_in_sync() {
+    let env = Env::start(true).await;
+    let b = &env.backend;
+    let other = ModelInfo::new("req-other", "1", 4);
+    let mut r = record(1, &model());
+    r.embeddings
+        .push(songrec_storage::Embedding::new(other.clone(), vec![1.0, 0.0, 0.0, 0.0]).expect("e"));
+    b.put_songs(std::slice::from_ref(&r)).await.expect("put");
+    // Re-put with a new title and only the first model's vector.
+    let mut again = record(1, &model());
+    again.metadata.title = "Renamed".into();
+    again.metadata.touch();
+    let report = b
+        .put_songs(std::slice::from_ref(&again))
+        .await
+        .expect("re-put");
+    assert!(report.is_complete(), "{:?}", report.failed);
+    let got = b
+        .get_metadata(&r.metadata.id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(got, again.metadata);
+    for (m, v) in [(model(), vector(2, 16)), (other, vec![1.0, 0.0, 0.0, 0.0])] {
+        let hits = b.search(&SearchQuery::new(m, v, 5)).await.expect("search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].metadata, again.metadata, "copy refreshed");
+    }
+    assert_eq!(b.count(&Filter::default()).await.expect("count"), 1);
+    let v = b.list_versions().await.expect("versions");
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].version, again.metadata.version);
+}

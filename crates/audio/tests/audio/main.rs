@@ -1,0 +1,4 @@
+//! songrec-audio's integration tests (decoding every format, DSP on synthetic signals), in one test binary.
+
+mod decode_formats;
+mod dsp_synthetic;

@@ -1,0 +1,48 @@
+//! The `songrec` binary end to end, in one test binary: on local libraries, and on the Astra
+//! backend against the local cloud (`songrec_testkit::LocalCloud`), including fault proxies,
+//! crashes, the offline fallback and sync between machines.
+
+mod astra;
+mod cli;
+mod discover;
+mod migrate_crash;
+mod migrate_faults;
+mod offline;
+mod quality;
+mod serve;
+mod sync;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use songrec_testkit::cli::{Songrec, text};
+use songrec_testkit::{Endpoints, LocalCloud};
+
+/// The `songrec` binary under test.
+fn bin() -> Songrec {
+    Songrec::new(env!("CARGO_BIN_EXE_songrec"))
+}
+
+/// `songrec --library LIB ARGS` (see [`Songrec::on_library`]).
+fn on_library(lib: &Path, args: &[&str]) -> Output {
+    bin()
+        .on_library(lib)
+        .args(args)
+        .output()
+        .expect("run songrec")
+}
+
+/// `songrec ARGS` for the user at `home`, on `cloud` reached through `ep`.
+fn on_cloud(cloud: &LocalCloud, ep: &Endpoints, home: &Path, args: &[&str]) -> Command {
+    let mut c = bin().at_home(home);
+    c.envs(cloud.env_via(ep)).args(args);
+    c
+}
+
+/// `songrec init-astra` on `cloud`: creates the collections.
+fn init_astra(cloud: &LocalCloud, home: &Path) {
+    let o = on_cloud(cloud, &cloud.direct(), home, &["init-astra"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}

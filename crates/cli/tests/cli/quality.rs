@@ -1,0 +1,191 @@
+//! `songrec eval`, `similar --explain` and `reembed` end to end on the local backend.
+
+use std::process::Output;
+
+use songrec_testkit::cli::ok;
+
+use crate::{bin, on_library};
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(o)).expect("JSON output")
+}
+
+#[test]
+fn eval_measures_precision_against_chance_on_a_labelled_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let music = dir.path().join("labelled");
+    ok(&on_library(
+        &lib,
+        &[
+            "synth",
+            music.to_str().unwrap(),
+            "--per-style",
+            "3",
+            "--seconds",
+            "3",
+            "--by-style",
+        ],
+    ));
+    // A file outside any label folder is ingested but never a query.
+    std::fs::copy(
+        std::fs::read_dir(music.join("rock"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+        music.join("loose.wav"),
+    )
+    .unwrap();
+    let work = dir.path().join("work");
+    let r = json(&on_library(
+        &lib,
+        &[
+            "eval",
+            music.to_str().unwrap(),
+            "--embedder",
+            "dsp",
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(r["songs"], 15);
+    assert_eq!(r["labels"].as_array().unwrap().len(), 5);
+    // Five labels of three: each song has 2 same-label songs among 14 others.
+    let chance = r["chance"].as_f64().unwrap();
+    assert!((chance - 2.0 / 14.0).abs() < 1e-9, "{chance}");
+    let row = &r["rows"][0];
+    assert_eq!(row["name"], "dsp");
+    let p: Vec<f64> = row["precision"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(p[0] > 2.0 * chance, "p@1 {p:?} vs chance {chance}");
+    // p@10 can be at most 2/10 with two same-label songs.
+    assert!(p[2] <= 0.2 + 1e-9);
+    // The scratch library is kept and reused: a second run analyses nothing new.
+    let again = json(&on_library(
+        &lib,
+        &[
+            "eval",
+            music.to_str().unwrap(),
+            "--embedder",
+            "dsp",
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(again["rows"], r["rows"]);
+    // Not a folder: a clear error.
+    let o = on_library(&lib, &["eval", dir.path().join("nope").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a folder"));
+}
+
+#[test]
+fn explain_describes_each_match_from_stored_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let music = dir.path().join("music");
+    bin().synth(&music, 2, 4);
+    ok(&on_library(&lib, &["ingest", music.to_str().unwrap()]));
+    let r = json(&on_library(
+        &lib,
+        &[
+            "similar",
+            "Warehouse Pulse 1",
+            "-k",
+            "4",
+            "--explain",
+            "--json",
+        ],
+    ));
+    let q = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
+    let qbpm = q["song"]["bpm"].as_f64().unwrap();
+    let matches = r["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 4);
+    for m in matches {
+        let e = &m["explanation"];
+        let aspects = e["aspects"].as_array().unwrap();
+        let names: Vec<&str> = aspects
+            .iter()
+            .map(|a| a["aspect"].as_str().unwrap())
+            .collect();
+        for want in ["key", "tempo", "timbre", "energy"] {
+            assert!(names.contains(&want), "{want} missing in {e}");
+        }
+        // The tempo phrase quotes both songs' stored tempi.
+        let mbpm = m["metadata"]["bpm"].as_f64().unwrap();
+        let tempo = aspects.iter().find(|a| a["aspect"] == "tempo").unwrap();
+        let t = tempo["text"].as_str().unwrap();
+        assert!(
+            t.contains(&format!("{qbpm:.0} vs {mbpm:.0} bpm")),
+            "{t} ({qbpm}, {mbpm})"
+        );
+        // Agreeing aspects come first in the summary.
+        let first_disagree = aspects.iter().position(|a| a["agrees"] == false);
+        if let Some(i) = first_disagree {
+            assert!(aspects[i..].iter().all(|a| a["agrees"] == false));
+        }
+        assert!(
+            e["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with(aspects[0]["text"].as_str().unwrap())
+        );
+    }
+    // Text output puts the explanation under each match.
+    let text = ok(&on_library(
+        &lib,
+        &["similar", "Warehouse Pulse 1", "-k", "2", "--explain"],
+    ));
+    assert_eq!(text.matches('↳').count(), 2, "{text}");
+}
+
+#[test]
+fn reembed_skips_songs_that_have_vectors_and_force_recomputes_and_bumps_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let music = dir.path().join("music");
+    bin().synth(&music, 1, 3);
+    ok(&on_library(&lib, &["ingest", music.to_str().unwrap()]));
+    let before = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
+    let r = json(&on_library(
+        &lib,
+        &["reembed", "--embedder", "dsp", "--json"],
+    ));
+    assert_eq!(r["songs"], 5);
+    assert_eq!(r["computed"], 0);
+    assert_eq!(r["already"], 5);
+    let r = json(&on_library(
+        &lib,
+        &["reembed", "--embedder", "dsp", "--force", "--json"],
+    ));
+    assert_eq!(r["computed"], 5);
+    assert_eq!(r["failed"].as_array().unwrap().len(), 0);
+    let after = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
+    assert_eq!(
+        after["song"]["version"].as_u64().unwrap(),
+        before["song"]["version"].as_u64().unwrap() + 1
+    );
+    // Same audio, same deterministic embedder: the neighbours do not change.
+    let s = json(&on_library(
+        &lib,
+        &[
+            "similar",
+            "Warehouse Pulse 1",
+            "--json",
+            "--embedder",
+            "dsp",
+        ],
+    ));
+    assert_eq!(s["matches"].as_array().unwrap().len(), 4);
+    let o = on_library(&lib, &["reembed", "--embedder", "nonsense"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown embedder"));
+}

@@ -1,0 +1,7 @@
+//! The Data API server's integration tests (raw HTTP + JSON, and the astrapy client), in one test binary.
+
+mod astrapy;
+mod documents;
+mod persistence;
+mod protocol;
+mod vectors;

@@ -1,0 +1,5 @@
+//! The neural embedder's integration tests, in one test binary: tract here, ONNX Runtime in
+//! processes of their own (see `onnxruntime`).
+
+mod onnxruntime;
+mod tract;

@@ -1,0 +1,95 @@
+//! The web page end to end in headless Chromium (Debian's `chromium`, driven by playwright-core
+//! from scripts/e2e): load, map, search, open a song, see similar songs, play the audio through
+//! the range endpoint, follow links, upload a file; screenshots go to target/e2e-artifacts/.
+//! scripts/test-deps.sh installs node, chromium and the npm package; without them this test
+//! fails and says so.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use songrec_testkit::server::{library, serve_library};
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_page_works_in_headless_chromium() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let e2e = repo.join("scripts/e2e");
+    let fix = "run scripts/test-deps.sh, which installs node, chromium and the e2e npm packages";
+    let node = on_path("node").unwrap_or_else(|| panic!("node is not installed; {fix}"));
+    let chromium = std::env::var_os("SONGREC_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        chromium.is_file(),
+        "chromium is not installed at {}; {fix} (or set SONGREC_CHROMIUM)",
+        chromium.display()
+    );
+    assert!(
+        e2e.join("node_modules/playwright-core/package.json")
+            .is_file(),
+        "playwright-core is not installed in {}; {fix} (it runs `npm ci` there)",
+        e2e.display()
+    );
+
+    let srv = serve_library(|_| {}).await;
+    let out = repo.join("target/e2e-artifacts");
+    let _ = std::fs::remove_file(out.join("report.json"));
+    let run = tokio::process::Command::new(&node)
+        .arg(e2e.join("e2e.mjs"))
+        .arg(&srv.base)
+        .arg(&out)
+        .env("SONGREC_CHROMIUM", &chromium)
+        .env("SONGREC_E2E_UPLOAD", library().music.join("ambient-2.wav"))
+        .kill_on_drop(true)
+        .output();
+    let o = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the browser test did not finish within 120 s")
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "browser test failed (screenshot: {}):\n{stdout}\n{stderr}",
+        out.join("failure.png").display()
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 8, "{report}");
+    let up = steps
+        .iter()
+        .find(|s| s["name"] == "songs like an uploaded file")
+        .unwrap();
+    // Five other songs (the uploaded file is in the library, so it is left out).
+    assert_eq!(up["results"], 5, "{up}");
+    let play = steps
+        .iter()
+        .find(|s| s["name"] == "play the audio")
+        .unwrap();
+    assert!(play["readyState"].as_u64().unwrap() >= 2, "{play}");
+    assert!(play["currentTime"].as_f64().unwrap() > 0.3, "{play}");
+    for shot in ["home.png", "song.png"] {
+        let png = std::fs::read(out.join(shot)).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{shot}");
+    }
+    // The server saw the browser's requests, the audio among them.
+    let audio_requests: u64 = [200u16, 206]
+        .iter()
+        .map(|s| {
+            srv.state
+                .http
+                .requests("GET", "/api/v1/songs/{id}/audio", *s)
+        })
+        .sum();
+    assert!(audio_requests >= 1);
+    srv.stop().await;
+}
