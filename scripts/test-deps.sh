@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently, and prints `export` lines for the test run:
 #   - Debian packages: ffmpeg (encodes test audio in every format), flock (util-linux),
-#     chromium, node and npm (the web page's browser test, crates/server/tests/e2e.rs);
+#     chromium, node and npm (the web page's browser test, crates/server/tests/server/e2e.rs);
 #   - scripts/e2e/node_modules: playwright-core, pinned by scripts/e2e/package-lock.json (npm ci);
 #   - a Python virtualenv (target/test-venv) with astrapy (the independent Data API client the
 #     local Data API server is checked with) and numpy (.npy interoperability);
