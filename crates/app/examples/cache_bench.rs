@@ -26,44 +26,28 @@ use songrec_storage::{
 
 type Stack = CacheLayer<CircuitBreakerLayer<ChaosLayer<AstraBackend>>>;
 
+/// A repeated `similar` workload on an Astra library, cold cache against warm.
+#[derive(clap::Parser)]
 struct Args {
+    /// Songs loaded (at least 2).
+    #[arg(long, default_value_t = 2000)]
     songs: usize,
+    /// Similarity queries a pass.
+    #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Audio blobs fetched a pass.
+    #[arg(long, default_value_t = 20)]
     blobs: usize,
+    /// Size of each blob, KiB.
+    #[arg(long, default_value_t = 1024)]
     blob_kb: usize,
+    /// Delay added to every call that reaches the remote, ms.
+    #[arg(long, default_value_t = 0)]
     rtt_ms: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        songs: 2000,
-        queries: 200,
-        blobs: 20,
-        blob_kb: 1024,
-        rtt_ms: 0,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut num = || -> Result<usize, String> {
-            it.next()
-                .ok_or(format!("{flag} needs a value"))?
-                .parse()
-                .map_err(|e| format!("{flag}: {e}"))
-        };
-        match flag.as_str() {
-            "--songs" => a.songs = num()?,
-            "--queries" => a.queries = num()?,
-            "--blobs" => a.blobs = num()?,
-            "--blob-kb" => a.blob_kb = num()?,
-            "--rtt-ms" => a.rtt_ms = num()? as u64,
-            _ => {
-                return Err(
-                    "usage: cache_bench [--songs N] [--queries Q] [--blobs B] [--blob-kb KB] [--rtt-ms MS]"
-                        .into(),
-                );
-            }
-        }
-    }
+    let a = <Args as clap::Parser>::parse();
     if a.songs < 2 || a.queries == 0 {
         return Err("--songs must be at least 2 and --queries positive".into());
     }

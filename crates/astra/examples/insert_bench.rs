@@ -20,37 +20,28 @@ use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, St
 
 const PREFIX: &str = "songrec_bench";
 
+/// Insert throughput of the Data API client.
+#[derive(clap::Parser)]
 struct Args {
+    /// Documents inserted.
+    #[arg(short = 'n', long, default_value_t = 10_000)]
     songs: usize,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 512)]
     dim: usize,
+    /// A Data API server to use instead of the in-process one.
+    #[arg(long)]
     endpoint: Option<String>,
+    /// Its token (with --endpoint).
+    #[arg(long, default_value = "bench-token")]
     token: String,
+    /// Its API path (with --endpoint).
+    #[arg(long, default_value = "/v1")]
     api_path: String,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        songs: 10_000,
-        dim: 512,
-        endpoint: None,
-        token: "bench-token".into(),
-        api_path: "/v1".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--songs" | "-n" => a.songs = value()?.parse().map_err(|e| format!("--songs: {e}"))?,
-            "--dim" => a.dim = value()?.parse().map_err(|e| format!("--dim: {e}"))?,
-            "--endpoint" => a.endpoint = Some(value()?),
-            "--token" => a.token = value()?,
-            "--api-path" => a.api_path = value()?,
-            "-h" | "--help" => {
-                return Err("usage: insert_bench [--songs N] [--dim D] [--endpoint URL --token T [--api-path /v1]]".into());
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
+    let a = <Args as clap::Parser>::parse();
     if a.songs == 0 || a.dim == 0 {
         return Err("--songs and --dim must be positive".into());
     }

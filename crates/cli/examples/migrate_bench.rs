@@ -23,42 +23,31 @@ use songrec_local::LocalBackend;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 use songrec_testkit::{FaultPlan, LocalCloud};
 
+/// A migration between two libraries, with optional injected faults.
+#[derive(clap::Parser)]
 struct Args {
+    /// Songs migrated.
+    #[arg(short = 'n', long, default_value_t = 2000)]
     songs: usize,
+    /// Audio KiB a song.
+    #[arg(long, default_value_t = 16)]
     kb: usize,
+    /// Share of requests that fail (fault proxy).
+    #[arg(long, default_value_t = 0.0)]
     faults: f64,
+    /// Songs in flight.
+    #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Songs a batch.
+    #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 512)]
     dim: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        songs: 2000,
-        kb: 16,
-        faults: 0.0,
-        concurrency: 8,
-        batch: 100,
-        dim: 512,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        let num = |v: String| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
-        match flag.as_str() {
-            "--songs" | "-n" => a.songs = num(value()?)?,
-            "--kb" => a.kb = num(value()?)?,
-            "--concurrency" => a.concurrency = num(value()?)?,
-            "--batch" => a.batch = num(value()?)?,
-            "--dim" => a.dim = num(value()?)?,
-            "--faults" => a.faults = value()?.parse().map_err(|e| format!("--faults: {e}"))?,
-            "-h" | "--help" => {
-                return Err("usage: migrate_bench [--songs N] [--kb K] [--faults R] [--concurrency C] [--batch B] [--dim D]".into());
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(a)
+    Ok(<Args as clap::Parser>::parse())
 }
 
 fn make_library(rt: &tokio::runtime::Runtime, root: &Path, a: &Args) -> Result<(), String> {

@@ -20,41 +20,25 @@ use songrec_sync::lease::Lease;
 use songrec_testkit::LocalCloud;
 use songrec_testkit::sync::{Machine, lease};
 
+/// A sync of a library of synthetic songs against the local cloud.
+#[derive(clap::Parser)]
 struct Args {
+    /// Songs in the library.
+    #[arg(short = 'n', long, default_value_t = 10_000)]
     songs: usize,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 512)]
     dim: usize,
+    /// Audio bytes a song.
+    #[arg(long, default_value_t = 0)]
     audio_bytes: usize,
+    /// Also time pulling the library into a new machine.
+    #[arg(long)]
     pull: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        songs: 10_000,
-        dim: 512,
-        audio_bytes: 0,
-        pull: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--songs" | "-n" => a.songs = value()?.parse().map_err(|e| format!("--songs: {e}"))?,
-            "--dim" => a.dim = value()?.parse().map_err(|e| format!("--dim: {e}"))?,
-            "--audio-bytes" => {
-                a.audio_bytes = value()?
-                    .parse()
-                    .map_err(|e| format!("--audio-bytes: {e}"))?;
-            }
-            "--pull" => a.pull = true,
-            "-h" | "--help" => {
-                return Err(
-                    "usage: sync_bench [--songs N] [--dim D] [--audio-bytes B] [--pull]".into(),
-                );
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(a)
+    Ok(<Args as clap::Parser>::parse())
 }
 
 /// A machine and its sync lease.
