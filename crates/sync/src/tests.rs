@@ -666,6 +666,26 @@ mod engine_runs {
         SongId::from_bytes(&song_bytes(n))
     }
 
+    impl Machine {
+        /// One run of this machine against `remote` under `lease`.
+        async fn sync_to(
+            &self,
+            remote: &dyn StorageBackend,
+            lease: &Arc<Lease>,
+            opts: &SyncOptions,
+        ) -> Result<SyncReport, SyncError> {
+            sync(
+                self.lib.as_ref(),
+                remote,
+                lease,
+                &self.record,
+                opts,
+                &NoSyncProgress,
+            )
+            .await
+        }
+    }
+
     impl World {
         fn new() -> Self {
             Self {
@@ -726,15 +746,7 @@ mod engine_runs {
                 max_delete_percent: 50,
                 force,
             };
-            sync(
-                m.lib.as_ref(),
-                self.remote.as_ref(),
-                &lease,
-                &m.record,
-                &opts,
-                &NoSyncProgress,
-            )
-            .await
+            m.sync_to(self.remote.as_ref(), &lease, &opts).await
             .unwrap()
         }
     }
@@ -965,15 +977,7 @@ mod engine_runs {
         let mut runs = 0;
         loop {
             runs += 1;
-            let r = sync(
-                a.lib.as_ref(),
-                flaky.as_ref(),
-                &lease,
-                &a.record,
-                &opts,
-                &NoSyncProgress,
-            )
-            .await;
+            let r = a.sync_to(flaky.as_ref(), &lease, &opts).await;
             match r {
                 Ok(r) if r.is_complete() && r.summary.is_noop() => break,
                 Ok(r) => failures += r.failed.len(),
@@ -1013,15 +1017,7 @@ mod engine_runs {
             .unwrap();
         let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
         let opts = SyncOptions::new(w.dir.path().join("s"));
-        let err = sync(
-            a.lib.as_ref(),
-            w.remote.as_ref(),
-            &lease,
-            &a.record,
-            &opts,
-            &NoSyncProgress,
-        )
-        .await
+        let err = a.sync_to(w.remote.as_ref(), &lease, &opts).await
         .unwrap_err();
         match &err {
             SyncError::Lease(LeaseError::Held(info)) => assert_eq!(info.holder, "machine-b"),
@@ -1036,15 +1032,7 @@ mod engine_runs {
         // Dry runs take no lease.
         let mut dry = opts.clone();
         dry.dry_run = true;
-        let r = sync(
-            a.lib.as_ref(),
-            w.remote.as_ref(),
-            &lease,
-            &a.record,
-            &dry,
-            &NoSyncProgress,
-        )
-        .await
+        let r = a.sync_to(w.remote.as_ref(), &lease, &dry).await
         .unwrap();
         assert_eq!(r.summary.push_new, 1);
         assert_eq!(r.actions.len(), 1);
@@ -1055,15 +1043,7 @@ mod engine_runs {
             .await
             .unwrap()
             .unwrap();
-        let r = sync(
-            a.lib.as_ref(),
-            w.remote.as_ref(),
-            &lease,
-            &a.record,
-            &opts,
-            &NoSyncProgress,
-        )
-        .await
+        let r = a.sync_to(w.remote.as_ref(), &lease, &opts).await
         .unwrap();
         assert_eq!(r.pushed_new, 1);
         assert_eq!(r.lease.map(|l| l.holder), Some("a".to_owned()));

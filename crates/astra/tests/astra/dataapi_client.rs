@@ -58,6 +58,7 @@ mod support {
         }
     }
 
+    #[derive(Clone)]
     pub enum Reply {
         /// 200 with a JSON body.
         Json(Value),
@@ -76,6 +77,18 @@ mod support {
         Hang,
     }
 
+    impl Reply {
+        /// Any status, content type and body, no extra headers.
+        pub fn raw(status: u16, content_type: &'static str, body: &str) -> Reply {
+            Reply::Raw {
+                status,
+                content_type,
+                body: body.to_owned(),
+                headers: vec![],
+            }
+        }
+    }
+
     type Script = dyn Fn(&Recorded, usize) -> Reply + Send + Sync;
 
     pub struct ScriptedServer {
@@ -91,6 +104,11 @@ mod support {
     }
 
     impl ScriptedServer {
+        /// Answers every request with `reply`.
+        pub async fn always(reply: Reply) -> Self {
+            Self::start(move |_, _| reply.clone()).await
+        }
+
         /// `script(request, index)` decides the reply; `index` counts requests from 0.
         pub async fn start(
             script: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
@@ -228,6 +246,15 @@ fn config(server: &ScriptedServer) -> DataApiConfig {
         .with_retry(fast_retry())
         .with_request_timeout(Duration::from_secs(5))
         .with_operation_timeout(Duration::from_secs(20))
+}
+
+/// The error `find_collections` gets from a server that always answers `reply`.
+async fn listing_error(reply: Reply) -> DataApiError {
+    let server = ScriptedServer::always(reply).await;
+    client(&server)
+        .find_collections(false)
+        .await
+        .expect_err("should fail")
 }
 
 fn client(server: &ScriptedServer) -> DataApiClient {
@@ -471,10 +498,7 @@ async fn soft_errors_map_old_and_new_codes_to_the_same_variant() {
 
 #[tokio::test]
 async fn existing_collection_with_different_settings() {
-    let server = ScriptedServer::start(|_, _| {
-        Reply::Json(json!({"errors": [err("EXISTING_COLLECTION_DIFFERENT_SETTINGS")]}))
-    })
-    .await;
+    let server = ScriptedServer::always(Reply::Json(json!({"errors": [err("EXISTING_COLLECTION_DIFFERENT_SETTINGS")]}))).await;
     let c = client(&server);
     let e = c
         .create_collection("songs", 8, SimilarityMetric::Cosine, None)
@@ -550,14 +574,7 @@ async fn unauthorized_mentions_env_var_but_never_the_token() {
         assert_eq!(c.requests_sent(), 1, "auth failures are not retried");
     }
     // A soft (HTTP 200) auth error maps to the same variant.
-    let server = ScriptedServer::start(|_, _| {
-        Reply::Json(json!({"errors": [err("MISSING_AUTHENTICATION_TOKEN")]}))
-    })
-    .await;
-    let e = client(&server)
-        .find_collections(false)
-        .await
-        .expect_err("should fail");
+    let e = listing_error(Reply::Json(json!({"errors": [err("MISSING_AUTHENTICATION_TOKEN")]}))).await;
     assert!(
         matches!(
             e,
@@ -665,13 +682,7 @@ async fn database_scope_soft_errors_are_retried() {
 
 #[tokio::test]
 async fn repeated_503_gives_one_clear_unavailable_error() {
-    let server = ScriptedServer::start(|_, _| Reply::Raw {
-        status: 503,
-        content_type: "text/html",
-        body: "<html>upstream unavailable</html>".into(),
-        headers: vec![],
-    })
-    .await;
+    let server = ScriptedServer::always(Reply::raw(503, "text/html", "<html>upstream unavailable</html>")).await;
     let c = client(&server);
     let e = c
         .collection("songs")
@@ -711,13 +722,7 @@ async fn connection_refused_gives_the_same_unavailable_error() {
 
 #[tokio::test]
 async fn non_idempotent_update_is_not_retried() {
-    let server = ScriptedServer::start(|_, _| Reply::Raw {
-        status: 502,
-        content_type: "text/html",
-        body: "<html>bad gateway</html>".into(),
-        headers: vec![],
-    })
-    .await;
+    let server = ScriptedServer::always(Reply::raw(502, "text/html", "<html>bad gateway</html>")).await;
     let c = client(&server);
     let e = c
         .collection("songs")
@@ -775,17 +780,7 @@ async fn operation_deadline_bounds_retries_of_hanging_requests() {
 
 #[tokio::test]
 async fn wrong_path_prefix_404_hints_at_api_path() {
-    let server = ScriptedServer::start(|_, _| Reply::Raw {
-        status: 404,
-        content_type: "text/plain",
-        body: "Not Found".into(),
-        headers: vec![],
-    })
-    .await;
-    let e = client(&server)
-        .find_collections(false)
-        .await
-        .expect_err("should fail");
+    let e = listing_error(Reply::raw(404, "text/plain", "Not Found")).await;
     assert!(
         matches!(
             e,
@@ -801,17 +796,7 @@ async fn wrong_path_prefix_404_hints_at_api_path() {
 
 #[tokio::test]
 async fn non_json_200_is_a_decode_error() {
-    let server = ScriptedServer::start(|_, _| Reply::Raw {
-        status: 200,
-        content_type: "text/html",
-        body: "<html>captive portal</html>".into(),
-        headers: vec![],
-    })
-    .await;
-    let e = client(&server)
-        .find_collections(false)
-        .await
-        .expect_err("should fail");
+    let e = listing_error(Reply::raw(200, "text/html", "<html>captive portal</html>")).await;
     assert!(matches!(e, DataApiError::Decode(_)), "{e:?}");
     assert!(e.to_string().contains("captive portal"), "{e}");
 }
