@@ -746,8 +746,9 @@ mod engine_runs {
                 max_delete_percent: 50,
                 force,
             };
-            m.sync_to(self.remote.as_ref(), &lease, &opts).await
-            .unwrap()
+            m.sync_to(self.remote.as_ref(), &lease, &opts)
+                .await
+                .unwrap()
         }
     }
 
@@ -1017,8 +1018,10 @@ mod engine_runs {
             .unwrap();
         let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
         let opts = SyncOptions::new(w.dir.path().join("s"));
-        let err = a.sync_to(w.remote.as_ref(), &lease, &opts).await
-        .unwrap_err();
+        let err = a
+            .sync_to(w.remote.as_ref(), &lease, &opts)
+            .await
+            .unwrap_err();
         match &err {
             SyncError::Lease(LeaseError::Held(info)) => assert_eq!(info.holder, "machine-b"),
             e => panic!("{e}"),
@@ -1032,8 +1035,7 @@ mod engine_runs {
         // Dry runs take no lease.
         let mut dry = opts.clone();
         dry.dry_run = true;
-        let r = a.sync_to(w.remote.as_ref(), &lease, &dry).await
-        .unwrap();
+        let r = a.sync_to(w.remote.as_ref(), &lease, &dry).await.unwrap();
         assert_eq!(r.summary.push_new, 1);
         assert_eq!(r.actions.len(), 1);
         // Expired: taken over.
@@ -1043,8 +1045,7 @@ mod engine_runs {
             .await
             .unwrap()
             .unwrap();
-        let r = a.sync_to(w.remote.as_ref(), &lease, &opts).await
-        .unwrap();
+        let r = a.sync_to(w.remote.as_ref(), &lease, &opts).await.unwrap();
         assert_eq!(r.pushed_new, 1);
         assert_eq!(r.lease.map(|l| l.holder), Some("a".to_owned()));
         // Released at the end: another machine may start at once.

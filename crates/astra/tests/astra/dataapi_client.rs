@@ -498,7 +498,10 @@ async fn soft_errors_map_old_and_new_codes_to_the_same_variant() {
 
 #[tokio::test]
 async fn existing_collection_with_different_settings() {
-    let server = ScriptedServer::always(Reply::Json(json!({"errors": [err("EXISTING_COLLECTION_DIFFERENT_SETTINGS")]}))).await;
+    let server = ScriptedServer::always(Reply::Json(
+        json!({"errors": [err("EXISTING_COLLECTION_DIFFERENT_SETTINGS")]}),
+    ))
+    .await;
     let c = client(&server);
     let e = c
         .create_collection("songs", 8, SimilarityMetric::Cosine, None)
@@ -574,7 +577,10 @@ async fn unauthorized_mentions_env_var_but_never_the_token() {
         assert_eq!(c.requests_sent(), 1, "auth failures are not retried");
     }
     // A soft (HTTP 200) auth error maps to the same variant.
-    let e = listing_error(Reply::Json(json!({"errors": [err("MISSING_AUTHENTICATION_TOKEN")]}))).await;
+    let e = listing_error(Reply::Json(
+        json!({"errors": [err("MISSING_AUTHENTICATION_TOKEN")]}),
+    ))
+    .await;
     assert!(
         matches!(
             e,
@@ -682,7 +688,12 @@ async fn database_scope_soft_errors_are_retried() {
 
 #[tokio::test]
 async fn repeated_503_gives_one_clear_unavailable_error() {
-    let server = ScriptedServer::always(Reply::raw(503, "text/html", "<html>upstream unavailable</html>")).await;
+    let server = ScriptedServer::always(Reply::raw(
+        503,
+        "text/html",
+        "<html>upstream unavailable</html>",
+    ))
+    .await;
     let c = client(&server);
     let e = c
         .collection("songs")
@@ -722,7 +733,8 @@ async fn connection_refused_gives_the_same_unavailable_error() {
 
 #[tokio::test]
 async fn non_idempotent_update_is_not_retried() {
-    let server = ScriptedServer::always(Reply::raw(502, "text/html", "<html>bad gateway</html>")).await;
+    let server =
+        ScriptedServer::always(Reply::raw(502, "text/html", "<html>bad gateway</html>")).await;
     let c = client(&server);
     let e = c
         .collection("songs")
