@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(scripts/test-deps.sh)"
 export SONGREC_TEST_PYTHON SONGREC_TEST_AUDIO SONGREC_TEST_ORT_LIBRARY SONGREC_TEST_ORT_OLD_LIBRARY
+# Tests choose their neural runtime themselves; an ONNX Runtime pip-installed on this machine
+# must not be picked up behind their back (the discovery tests set their own).
+export SONGREC_NEURAL_RUNTIME="${SONGREC_NEURAL_RUNTIME:-tract}"
 
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check

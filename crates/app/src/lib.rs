@@ -3,6 +3,7 @@
 //! - [`ingest`]: scan folders, analyse files in parallel, store songs, report per file;
 //! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
 //! - [`similar`]: similarity queries by song or by an outside audio file;
+//! - [`words`]: search by words, over the style tags musicnn stored with each song;
 //! - [`filters`]: the song filters users type, shared by the CLI and the REST API;
 //! - [`stats`]: library statistics;
 //! - [`previews`]: 30-second previews from the iTunes Search API, ingested with their metadata;
@@ -29,6 +30,7 @@ pub mod reembed;
 pub mod resolve;
 pub mod similar;
 pub mod stats;
+pub mod words;
 
 /// Errors of the application layer.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,8 @@ use std::path::Path;
 /// Styles the synthesiser knows.
 pub const STYLES: &[&str] = &["techno", "rock", "ballad", "ambient", "jazz"];
 
-const SR: u32 = 22_050;
+/// Sample rate of every generated song (Hz).
+pub const SR: u32 = 22_050;
 
 struct Rng(u64);
 impl Rng {

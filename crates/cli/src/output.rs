@@ -3,6 +3,7 @@
 use anyhow::Result;
 use songrec_app::explain::Explanation;
 use songrec_app::similar::Target;
+use songrec_app::words::TagQuery;
 use songrec_storage::{Match, Metric, ModelInfo, SongMetadata};
 
 use songrec_app::stats::LibraryStats;
@@ -65,20 +66,48 @@ fn copies(n: usize) -> String {
     format!("{n} {}", if n == 1 { "copy" } else { "copies" })
 }
 
+/// A query's words (`similar --text`), read as style tags, and each match's tag score when
+/// they steer a song's neighbours.
+pub struct Words<'a> {
+    pub text: &'a str,
+    pub query: &'a TagQuery,
+    pub tag_scores: Option<&'a [f32]>,
+}
+
 pub fn matches(
-    target: &Target,
+    target: Option<&Target>,
     ms: &[Match],
     metric: Metric,
     explanations: Option<&[Explanation]>,
     folding: Option<&Folding>,
+    words: Option<&Words<'_>>,
     json: bool,
 ) -> Result<()> {
     if json {
-        let q = match target {
-            Target::Song(m) => serde_json::json!({"song": m.id, "title": m.display_name()}),
-            Target::File(p) => serde_json::json!({"file": p}),
+        let mut q = match target {
+            Some(Target::Song(m)) => serde_json::json!({"song": m.id, "title": m.display_name()}),
+            Some(Target::File(p)) => serde_json::json!({"file": p}),
+            None => serde_json::json!({}),
         };
+        if let Some(w) = words {
+            q["text"] = w.text.into();
+            q["tags"] = w
+                .query
+                .terms
+                .iter()
+                .map(|t| serde_json::json!({"tag": t.tag, "weight": t.weight, "from": t.from}))
+                .collect();
+            q["unknown_words"] = serde_json::to_value(&w.query.unknown)?;
+        }
         let mut matches = serde_json::to_value(ms)?;
+        if let (Some(scores), Some(arr)) = (words.and_then(|w| w.tag_scores), matches.as_array_mut())
+        {
+            for (m, s) in arr.iter_mut().zip(scores) {
+                if let Some(o) = m.as_object_mut() {
+                    o.insert("tag_score".into(), (*s).into());
+                }
+            }
+        }
         if let (Some(ex), Some(arr)) = (explanations, matches.as_array_mut()) {
             for (m, e) in arr.iter_mut().zip(ex) {
                 if let Some(o) = m.as_object_mut() {
@@ -102,15 +131,20 @@ pub fn matches(
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    match target {
-        Target::Song(m) => println!(
-            "Songs like {} ({}, {} bpm, {}):",
+    let towards = words
+        .map(|w| format!(", moved towards {}", w.query.describe()))
+        .unwrap_or_default();
+    match (target, words) {
+        (Some(Target::Song(m)), _) => println!(
+            "Songs like {} ({}, {} bpm, {}){towards}:",
             m.display_name(),
             m.id.short(),
             bpm(m),
             m.key.as_deref().unwrap_or("key ?")
         ),
-        Target::File(p) => println!("Songs like {}:", p.display()),
+        (Some(Target::File(p)), _) => println!("Songs like {}{towards}:", p.display()),
+        (None, Some(w)) => println!("Songs for {:?} ({}):", w.text, w.query.describe()),
+        (None, None) => println!("Songs:"),
     }
     let summary = || {
         if let Some(f) = folding {
@@ -127,9 +161,10 @@ pub fn matches(
         summary();
         return Ok(());
     }
+    let score_label = if target.is_none() { "SCORE" } else { "SIM" };
     println!(
         "{:>3}  {:>7}  {:<12}  {:<44}  {:>5}  {:<9}  {:<12}",
-        "#", "SIM", "ID", "SONG", "BPM", "KEY", "GENRE"
+        "#", score_label, "ID", "SONG", "BPM", "KEY", "GENRE"
     );
     for (i, m) in ms.iter().enumerate() {
         let folded = match folding.and_then(|f| f.copies.get(i)) {

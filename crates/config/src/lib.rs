@@ -173,6 +173,39 @@ impl Default for ServerConfig {
     }
 }
 
+/// Which runtime runs the neural embedder.
+///
+/// ```
+/// use songrec_config::NeuralRuntime;
+/// assert_eq!("ORT".parse::<NeuralRuntime>().unwrap(), NeuralRuntime::Onnxruntime);
+/// assert!("gpu".parse::<NeuralRuntime>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeuralRuntime {
+    /// ONNX Runtime when one is configured or found installed, else tract.
+    #[default]
+    Auto,
+    /// Always the built-in tract runtime.
+    Tract,
+    /// ONNX Runtime; an error when none is configured or found.
+    Onnxruntime,
+}
+
+impl FromStr for NeuralRuntime {
+    type Err = StorageError;
+    fn from_str(s: &str) -> StorageResult<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "tract" => Ok(Self::Tract),
+            "onnxruntime" | "ort" => Ok(Self::Onnxruntime),
+            _ => Err(StorageError::InvalidInput(format!(
+                "unknown neural runtime {s:?}; use auto, tract or onnxruntime"
+            ))),
+        }
+    }
+}
+
 /// Embedder settings (the neural embedder's runtime and model).
 ///
 /// ```
@@ -185,8 +218,12 @@ impl Default for ServerConfig {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbedderConfig {
+    /// Which runtime runs neural models (`SONGREC_NEURAL_RUNTIME`): `auto` (default) uses
+    /// ONNX Runtime when one is configured or installed (`pip install onnxruntime`), else tract.
+    pub runtime: NeuralRuntime,
     /// Native ONNX Runtime library (`libonnxruntime.so.1.x`, 1.24 or newer) to run neural
-    /// models with; unset = the built-in pure-Rust tract runtime.
+    /// models with; unset = look for an installed one (`runtime = "auto"`), else the built-in
+    /// pure-Rust tract runtime.
     pub onnxruntime_library: Option<PathBuf>,
     /// A musicnn model file instead of the one built into songrec.
     pub musicnn_model: Option<PathBuf>,
@@ -460,6 +497,9 @@ impl Config {
         if let Some(v) = get("SONGREC_ORT_LIBRARY").or_else(|| get("ORT_DYLIB_PATH")) {
             cfg.embedder.onnxruntime_library = Some(PathBuf::from(v));
         }
+        if let Some(v) = get("SONGREC_NEURAL_RUNTIME") {
+            cfg.embedder.runtime = v.parse()?;
+        }
         if let Some(v) = get("SONGREC_MUSICNN_MODEL") {
             cfg.embedder.musicnn_model = Some(PathBuf::from(v));
         }
@@ -619,6 +659,15 @@ mod tests {
             "SONGREC_ORT_LIBRARY wins over ORT_DYLIB_PATH"
         );
         assert_eq!(cfg.embedder.musicnn_model, Some(PathBuf::from("/m.onnx")));
+        assert_eq!(cfg.embedder.runtime, NeuralRuntime::Auto);
+        std::fs::write(&f, "[embedder]\nruntime = \"tract\"\n").unwrap();
+        let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();
+        assert_eq!(cfg.embedder.runtime, NeuralRuntime::Tract);
+        env.insert("SONGREC_NEURAL_RUNTIME".into(), "onnxruntime".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(cfg.embedder.runtime, NeuralRuntime::Onnxruntime);
+        env.insert("SONGREC_NEURAL_RUNTIME".into(), "cuda".into());
+        assert!(Config::from_sources(Some(&f), &env).is_err());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! * **tract** (default), a pure-Rust ONNX engine compiled in: nothing to install; or
 //! * **ONNX Runtime**, the native library loaded at run time from a configured path
-//!   (`SONGREC_ORT_LIBRARY`), about 3× faster on the model (2.3× per song with decoding).
+//!   (`SONGREC_ORT_LIBRARY`) or found where `pip install onnxruntime` put it ([`discover`]),
+//!   about 3× faster on the model (2.3× per song with decoding).
 //!
 //! Both run the same model through the same `ort` API; see [`runtime`] for how one binary
 //! supports both, and [`musicnn`] for the embedding (mean of the 200-d `penultimate` layer over
@@ -21,6 +22,7 @@
 //! # Ok::<(), songrec_neural::NeuralError>(())
 //! ```
 
+pub mod discover;
 pub mod error;
 pub mod musicnn;
 pub mod patches;

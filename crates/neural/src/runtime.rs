@@ -244,6 +244,12 @@ fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
     })
 }
 
+/// Checks that `path` is ONNX Runtime 1.[`REQUIRED_API`] or newer and returns its version,
+/// without starting it (the library is closed again).
+pub(crate) fn probe_library(path: &Path) -> NeuralResult<String> {
+    load_ort(path).map(|l| l.version)
+}
+
 /// Starts the requested runtime for this process, or returns the one already running when it
 /// is the same. Safe to call from many threads.
 pub fn activate(requested: &Runtime) -> NeuralResult<Arc<ActiveRuntime>> {

@@ -288,6 +288,7 @@ routes! {
     get "/api/v1/songs/{id}/similar" "similarToSong" => api::similar_to_song;
     get "/api/v1/songs/{id}/audio" "getSongAudio" => audio::get_audio;
     post "/api/v1/similar" "similarToUpload" => api::similar_to_upload;
+    get "/api/v1/similar" "similarToText" => api::similar_to_text;
     get "/api/v1/stats" "getStats" => api::stats;
     get "/api/v1/map" "getMap" => api::map;
 }

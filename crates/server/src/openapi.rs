@@ -36,6 +36,7 @@ fn similar_params() -> Vec<Value> {
         json!({"$ref": "#/components/parameters/model"}),
         json!({"$ref": "#/components/parameters/embedder"}),
         json!({"$ref": "#/components/parameters/distinct"}),
+        json!({"$ref": "#/components/parameters/text"}),
     ];
     v.extend(filter_params());
     v
@@ -110,6 +111,12 @@ pub fn document() -> Value {
         json!({"$ref": "#/components/parameters/embedder"}),
     ];
     map_params.extend(filter_params());
+    let mut text_params = vec![
+        json!({"$ref": "#/components/parameters/k"}),
+        json!({"$ref": "#/components/parameters/similarOffset"}),
+        json!({"name": "text", "in": "query", "required": true, "description": "The words, e.g. mellow acoustic guitar.", "schema": {"type": "string"}}),
+    ];
+    text_params.extend(filter_params());
     let mut song_params = vec![id_param.clone()];
     song_params.extend(similar_params());
 
@@ -152,7 +159,10 @@ pub fn document() -> Value {
             "304": {"description": "Not modified (If-None-Match matched the ETag, which is the song id)."},
             "400": err("Not an id."), "404": err("No such song or no stored audio."), "409": err("Ambiguous id prefix."),
             "416": err("Malformed range, or one starting beyond the end.")}}},
-        "/api/v1/similar": {"post": {"operationId": "similarToUpload", "summary": "Songs that sound like an uploaded audio file (analysed, not stored).", "tags": ["similar"],
+        "/api/v1/similar": {"get": {"operationId": "similarToText", "summary": "Songs for words alone: ranked by the style tags (the neural model's 50 tags, with synonyms) named by text.", "tags": ["similar"],
+          "parameters": text_params,
+          "responses": {"200": ok_json("Results, best first; similarity and tag_score are the tag score.", "SimilarResponse"), "400": err("No text, words that name no style tag (the message lists them), or parameters that apply to neighbours only; or no song has style tags.")}},
+          "post": {"operationId": "similarToUpload", "summary": "Songs that sound like an uploaded audio file (analysed, not stored).", "tags": ["similar"],
           "parameters": similar_params(),
           "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
             "properties": {"file": {"type": "string", "format": "binary", "description": "mp3, flac, wav, ogg/vorbis, m4a (aac/alac) or aiff; recognised by content."}}}}}},
@@ -188,6 +198,7 @@ pub fn document() -> Value {
           "threshold": q("threshold", "Keep only results with similarity ≥ this.", json!({"type": "number"})),
           "model": q("model", "Compare stored vectors of this model, NAME@VERSION (see /api/v1/stats).", json!({"type": "string"})),
           "embedder": q("embedder", "Compare the vectors of this embedder (default: the server's).", json!({"type": "string", "enum": songrec_app::embedders::NAMES})),
+          "text": q("text", "Words for the style tags the neural model stored with each song (\"mellow acoustic guitar\", \"relaxing, not sad\"); the neighbours are re-ranked towards them and each result carries its tag_score. Not with distinct.", json!({"type": "string"})),
           "distinct": q("distinct", "One song per recording: copies of one recording (same fingerprint when stored, else same artist, title and duration within a second) are folded into the best-ranked one, and copies of the query are left out; k and offset count distinct songs.", json!({"type": "boolean", "default": false}))
         },
         "schemas": {
@@ -214,12 +225,17 @@ pub fn document() -> Value {
               "audio_url": {"type": "string"}, "similar_url": {"type": "string"}}},
           "SimilarItem": {"type": "object", "required": ["similarity", "song"],
             "properties": {"similarity": {"type": "number"}, "distance": {"type": "number"}, "song": {"$ref": "#/components/schemas/SongSummary"},
-              "copies_folded": {"type": "integer", "description": "With distinct: other copies of this recording folded into it."}}},
+              "copies_folded": {"type": "integer", "description": "With distinct: other copies of this recording folded into it."},
+              "tag_score": {"type": "number", "description": "With text: the song's score for the words' style tags."}}},
           "SimilarResponse": {"type": "object", "required": ["query", "model", "metric", "k", "offset", "results"],
             "properties": {
-              "query": {"type": "object", "description": "{\"song\": SongSummary} or {\"upload\": {file_name, bytes, content_type}}",
+              "query": {"type": "object", "description": "{\"song\": SongSummary}, {\"upload\": {file_name, bytes, content_type}} or {\"text\": words}",
                 "properties": {"song": {"$ref": "#/components/schemas/SongSummary"},
-                  "upload": {"type": "object", "properties": {"file_name": nullable("string"), "bytes": {"type": "integer"}, "content_type": {"type": "string"}}}}},
+                  "upload": {"type": "object", "properties": {"file_name": nullable("string"), "bytes": {"type": "integer"}, "content_type": {"type": "string"}}},
+                  "text": {"type": "string"}}},
+              "words": {"type": "object", "description": "With text: how the words were read.", "required": ["text", "tags", "unknown_words"],
+                "properties": {"text": {"type": "string"}, "unknown_words": {"type": "array", "items": {"type": "string"}},
+                  "tags": {"type": "array", "items": {"type": "object", "required": ["tag", "weight"], "properties": {"tag": {"type": "string"}, "weight": {"type": "number"}}}}}},
               "model": {"type": "string"}, "metric": {"type": "string", "enum": ["cosine", "dot", "l2"]},
               "k": {"type": "integer"}, "offset": {"type": "integer"},
               "copies_folded": {"type": "integer", "description": "With distinct: copies folded into the results, in all."},

@@ -158,6 +158,23 @@ async function upload(ev) {
   }
 }
 
+// Songs for words alone: ranked by the style tags the words name.
+async function searchWords(ev) {
+  ev.preventDefault();
+  const text = $("#words-text").value.trim();
+  if (!text) return;
+  const status = $("#words-status");
+  try {
+    const r = await api("/api/v1/similar?k=10&text=" + encodeURIComponent(text));
+    const tags = r.words.tags.map((t) => (t.weight < 0 ? "not " : "") + t.tag).join(", ");
+    status.textContent = "Songs for " + tags + (r.words.unknown_words.length ? " (left out: " + r.words.unknown_words.join(", ") + ")" : "") + ":";
+    $("#words-results").replaceChildren(...r.results.map((x) => songItem(x.song, x.tag_score.toFixed(3))));
+  } catch (e) {
+    status.textContent = e.message;
+    $("#words-results").replaceChildren();
+  }
+}
+
 // A result's similarity, and how many other copies of its recording were folded into it.
 function simText(x) {
   const n = x.copies_folded || 0;
@@ -197,7 +214,9 @@ async function showSong(id) {
     $("#song-meta").replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) =>
       [el("dt", { text: k }), el("dd", { text: String(v) })]));
     // One song per recording: other files of this song, and copies of a match, are folded.
-    const sim = await api("/api/v1/songs/" + s.id + "/similar?k=10&distinct=true");
+    const steer = $("#steer-text").value.trim();
+    const sim = await api("/api/v1/songs/" + s.id + "/similar?k=10" +
+      (steer ? "&text=" + encodeURIComponent(steer) : "&distinct=true"));
     $("#similar").replaceChildren(...sim.results.map((x) => songItem(x.song, simText(x))));
     if (!sim.results.length) $("#similar").append(el("li", { class: "muted", text: "No other songs yet." }));
     $("#similar").dataset.ready = "1";
@@ -231,6 +250,12 @@ document.addEventListener("DOMContentLoaded", () => {
     }, 200);
   });
   $("#upload").addEventListener("submit", upload);
+  $("#words").addEventListener("submit", searchWords);
+  $("#steer").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const m = location.hash.match(/^#\/song\/([0-9a-fA-F]{4,64})$/);
+    if (m) showSong(m[1]);
+  });
   window.addEventListener("hashchange", route);
   route();
   runSearch();

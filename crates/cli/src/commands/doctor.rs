@@ -1,4 +1,4 @@
-//! `songrec doctor`: check the Astra/S3 configuration before any work.
+//! `songrec doctor`: check the neural runtime and the Astra/S3 configuration before any work.
 
 use anyhow::Result;
 use songrec_config::Config;
@@ -8,11 +8,32 @@ use crate::exit;
 
 /// `songrec doctor`: every check with what to fix; exit 1 if any failed.
 pub async fn run(cfg: &Config) -> Result<u8> {
+    // The runtime starts and runs here, not on the first song of an ingest.
+    let embedder = cfg.embedder.clone();
+    let runtime_ok = match tokio::task::spawn_blocking(move || {
+        songrec_app::embedders::measure_runtime(&embedder, 30.0)
+    })
+    .await?
+    {
+        Ok(m) => {
+            println!(
+                "[ok] neural runtime: {}\n       {} analyses music at {:.0}x real time on this machine",
+                m.choice, m.running, m.times_real_time
+            );
+            true
+        }
+        Err(e) => {
+            println!(
+                "[fail] neural runtime: {e}\n       fix: set [embedder] runtime = \"tract\" (or SONGREC_NEURAL_RUNTIME=tract) to use the built-in runtime"
+            );
+            false
+        }
+    };
     let report = factory::astra_doctor(cfg).await;
     for c in &report.checks {
         println!("{c}");
     }
-    Ok(if report.is_ok() {
+    Ok(if report.is_ok() && runtime_ok {
         exit::OK
     } else {
         exit::ERROR

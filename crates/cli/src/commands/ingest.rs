@@ -39,6 +39,11 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
     let backend = opened.backend.clone();
     paths_exist(&args.paths)?;
     let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
+    if !args.json
+        && let Some(line) = songrec_app::embedders::runtime_line(&args.embedder, &cfg.embedder)?
+    {
+        eprintln!("{line}");
+    }
     let state_file = if args.force {
         None
     } else {

@@ -28,6 +28,11 @@ pub struct ReembedArgs {
 /// `songrec reembed`.
 pub async fn run(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let embedder = songrec_app::embedders::by_name_with(&args.embedder, &cfg.embedder)?;
+    if !args.json
+        && let Some(line) = songrec_app::embedders::runtime_line(&args.embedder, &cfg.embedder)?
+    {
+        eprintln!("{line}");
+    }
     let model = songrec_app::embedders::model_of(embedder.as_ref());
     let opts = songrec_app::reembed::ReembedOptions {
         embedder,

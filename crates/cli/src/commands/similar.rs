@@ -1,4 +1,5 @@
-//! `songrec similar`: songs that sound like a song, or like an audio file.
+//! `songrec similar`: songs that sound like a song, or like an audio file, or that the neural
+//! model tagged with the given words (`--text`), or a song's neighbours moved towards words.
 
 use std::path::PathBuf;
 
@@ -16,11 +17,16 @@ use crate::output;
 #[derive(Args, Debug)]
 pub struct SimilarArgs {
     /// The song: title, "artist - title", id prefix or path of an ingested file.
-    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    #[arg(required_unless_present_any = ["file", "text"], conflicts_with = "file")]
     pub song: Option<String>,
     /// Query by an audio file that need not be in the library.
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// Words for the style tags the neural model stored with each song ("mellow acoustic
+    /// guitar", "relaxing but not sad"). Alone: songs ranked by those tags. With a song or
+    /// --file: its neighbours moved towards the words ("but more electronic").
+    #[arg(long)]
+    pub text: Option<String>,
     /// Number of results.
     #[arg(short, long, default_value_t = 10, value_parser = at_least_one)]
     pub k: usize,
@@ -52,14 +58,43 @@ pub struct SimilarArgs {
 
 /// `songrec similar`.
 pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let words = args
+        .text
+        .as_deref()
+        .map(songrec_app::words::parse)
+        .transpose()?;
+    if let Some(w) = &words
+        && !w.unknown.is_empty()
+        && !args.json
+    {
+        eprintln!(
+            "not style tags, left out: {} (see `songrec similar --help`)",
+            w.unknown.join(", ")
+        );
+    }
     let target = match (&args.song, &args.file) {
-        (_, Some(f)) => Target::File(f.clone()),
-        (Some(s), None) => Target::Song(Box::new(
+        (_, Some(f)) => Some(Target::File(f.clone())),
+        (Some(s), None) => Some(Target::Song(Box::new(
             songrec_app::resolve::resolve(backend.as_ref(), s).await?,
-        )),
-        (None, None) => bail!("give a song or --file"),
+        ))),
+        (None, None) => None,
     };
     let metric: Metric = args.metric.parse()?;
+    let filter = args.filter.to_filter()?;
+    let Some(target) = target else {
+        // Words alone.
+        let (Some(w), Some(out)) = (&words, words_out(words.as_ref(), args.text.as_deref(), None)) else {
+            bail!("give a song, --file or --text");
+        };
+        if args.distinct || args.explain {
+            bail!("--distinct and --explain need a song or --file next to --text");
+        }
+        let ms = songrec_app::words::by_words(backend.as_ref(), w, args.k, args.offset, &filter, &[])
+            .await
+            .context("search by words")?;
+        output::matches(None, &ms, metric, None, None, Some(&out), args.json)?;
+        return Ok(exit::OK);
+    };
     let choice = args.vectors.choice()?;
     let parts =
         songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder)
@@ -72,9 +107,19 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         metric,
         threshold: args.threshold,
         offset: args.offset,
-        filter: args.filter.to_filter()?,
+        filter,
     };
-    let (matches, distinct) = if args.distinct {
+    let mut tag_scores = None;
+    let (matches, distinct) = if let Some(w) = &words {
+        if args.distinct {
+            bail!("--distinct cannot be combined with --text");
+        }
+        let steered = songrec_app::words::steer(backend.as_ref(), &req, w)
+            .await
+            .context("similarity search")?;
+        tag_scores = Some(steered.iter().map(|s| s.tag_score).collect::<Vec<f32>>());
+        (steered.into_iter().map(|s| s.matched).collect(), None)
+    } else if args.distinct {
         let d = songrec_app::similar::similar_distinct(backend.as_ref(), &req)
             .await
             .context("similarity search")?;
@@ -104,12 +149,25 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         _ => None,
     };
     output::matches(
-        &target,
+        Some(&target),
         &matches,
         metric,
         explanations.as_deref(),
         distinct.as_ref(),
+        words_out(words.as_ref(), args.text.as_deref(), tag_scores.as_deref()).as_ref(),
         args.json,
     )?;
     Ok(exit::OK)
+}
+
+fn words_out<'a>(
+    query: Option<&'a songrec_app::words::TagQuery>,
+    text: Option<&'a str>,
+    tag_scores: Option<&'a [f32]>,
+) -> Option<output::Words<'a>> {
+    query.zip(text).map(|(query, text)| output::Words {
+        text,
+        query,
+        tag_scores,
+    })
 }

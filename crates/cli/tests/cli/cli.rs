@@ -298,6 +298,63 @@ fn similar_show_delete_stats() {
             .all(|m| m["similarity"].as_f64().unwrap() >= 0.9)
     );
 
+    // By words: songs ranked by the style tags musicnn stored with them; a song's score is
+    // its stored probability of the wanted tag minus that of the one to avoid.
+    let o = on_library(
+        &lib,
+        &["similar", "--text", "rock, not sad", "-k", "5", "--json"],
+    );
+    assert!(o.status.success(), "{:?}", streams(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["query"]["tags"][0]["tag"], "rock", "{v}");
+    assert_eq!(v["query"]["tags"][1]["tag"], "sad", "{v}");
+    assert_eq!(v["query"]["tags"][1]["weight"], -1.0, "{v}");
+    let ms = v["matches"].as_array().unwrap();
+    assert_eq!(ms.len(), 5, "{v}");
+    let stored = |m: &serde_json::Value, tag: &str| {
+        m["metadata"]["style_tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t[0] == tag)
+            .map_or(0.0, |t| t[1].as_f64().unwrap() as f32)
+    };
+    let scores: Vec<f32> = ms
+        .iter()
+        .map(|m| m["similarity"].as_f64().unwrap() as f32)
+        .collect();
+    for (m, s) in ms.iter().zip(&scores) {
+        assert_eq!(*s, stored(m, "rock") - stored(m, "sad"), "{m}");
+    }
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // Moving a song's neighbours towards words keeps the audio similarity and adds the score.
+    let o = on_library(
+        &lib,
+        &[
+            "similar",
+            "Warehouse Pulse 1",
+            "--text",
+            "ambient",
+            "-k",
+            "3",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{:?}", streams(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for m in v["matches"].as_array().unwrap() {
+        assert_eq!(
+            m["tag_score"].as_f64().unwrap() as f32,
+            stored(m, "ambient"),
+            "{m}"
+        );
+    }
+    // Words that name no tag: a clear error listing the tags.
+    let o = on_library(&lib, &["similar", "--text", "saxophone solo"]);
+    let (out, err) = streams(&o);
+    assert_ne!(o.status.code(), Some(0), "{out}");
+    assert!(err.contains("Hip-Hop") && err.contains("Mellow"), "{err}");
+
     // By an outside file (a new rendering of a techno song): techno songs come first.
     let outside = bin().synth(&dir.path().join("outside"), 4, 6);
     let probe = outside.join("The Techno Ensemble - Warehouse Pulse 4.wav");
@@ -509,7 +566,8 @@ fn ingest_of_bad_real_files_prints_only_songrec_lines_and_no_colour() {
         assert!(
             l.starts_with("warning: ")
                 || l.starts_with("skipped: ")
-                || l.starts_with("a new library at "),
+                || l.starts_with("a new library at ")
+                || l.starts_with("musicnn runs on "),
             "unexpected line {l:?} in\n{err}"
         );
     }
@@ -628,4 +686,62 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
     assert_ne!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(err.contains("astra"), "{err}");
     assert!(!out.contains("from-the-folder") && !err.contains("from-the-folder"));
+}
+
+/// `pip install onnxruntime` is all it takes: doctor finds the wheel's library under the user's
+/// `~/.local`, starts it and says so with its speed; `runtime = "tract"` keeps tract.
+#[test]
+fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
+    let home = tempfile::tempdir().unwrap();
+    let capi = home
+        .path()
+        .join(".local/lib/python3.11/site-packages/onnxruntime/capi");
+    std::fs::create_dir_all(&capi).unwrap();
+    let lib = capi.join("libonnxruntime.so.1.31.1");
+    std::os::unix::fs::symlink(songrec_testkit::fixtures::ort_library(), &lib).unwrap();
+    let o = bin()
+        .at_home(home.path())
+        .env("SONGREC_NEURAL_RUNTIME", "onnxruntime")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let (out, err) = streams(&o);
+    let line = format!(
+        "[ok] neural runtime: musicnn runs on ONNX Runtime 1.31.1, found at {}",
+        lib.display()
+    );
+    assert!(out.contains(&line), "{out}\n{err}");
+    assert!(
+        out.contains("onnxruntime 1.31.1 analyses music at"),
+        "{out}\n{err}"
+    );
+    let o = bin()
+        .at_home(home.path())
+        .env("SONGREC_NEURAL_RUNTIME", "tract")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let (out, err) = streams(&o);
+    assert!(
+        out.contains("[ok] neural runtime: musicnn runs on tract") && out.contains("as configured"),
+        "{out}\n{err}"
+    );
+    // A library that is not ONNX Runtime under that name: passed over, so "onnxruntime" has
+    // nothing to run on and doctor says what to do.
+    std::fs::remove_file(&lib).unwrap();
+    std::fs::write(&lib, b"not a library").unwrap();
+    let o = bin()
+        .at_home(home.path())
+        .env("SONGREC_NEURAL_RUNTIME", "onnxruntime")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let (out, err) = streams(&o);
+    if !out.contains("found at") {
+        assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+        assert!(
+            out.contains("[fail] neural runtime") && out.contains("pip install onnxruntime"),
+            "{out}\n{err}"
+        );
+    }
 }

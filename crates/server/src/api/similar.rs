@@ -1,6 +1,8 @@
-//! The similarity endpoints: neighbours of a stored song and of an uploaded file.
+//! The similarity endpoints: neighbours of a stored song and of an uploaded file, moved
+//! towards words with `text=`, and songs for words alone (`GET /api/v1/similar?text=`).
 
 use super::*;
+use songrec_app::words::TagQuery;
 
 // ---- similarity ---------------------------------------------------------------------------
 
@@ -14,6 +16,8 @@ struct SimilarParams {
     embedder: Option<String>,
     filter: Filter,
     distinct: bool,
+    /// `text=`: the words, and how they read as style tags.
+    words: Option<(String, TagQuery)>,
 }
 
 impl SimilarParams {
@@ -69,6 +73,18 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
     }
     let filter = p.filter()?.to_filter()?;
     let distinct = p.flag("distinct")?;
+    let words = match p.one("text")? {
+        Some(t) => {
+            let q = songrec_app::words::parse(&t)?;
+            Some((t, q))
+        }
+        None => None,
+    };
+    if distinct && words.is_some() {
+        return Err(ApiError::bad_request(
+            "distinct cannot be combined with text",
+        ));
+    }
     Ok(SimilarParams {
         k,
         offset,
@@ -78,6 +94,7 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
         embedder,
         filter,
         distinct,
+        words,
     })
 }
 
@@ -155,6 +172,9 @@ pub struct SimilarItem {
     /// With `distinct`: other copies of this recording folded into it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copies_folded: Option<usize>,
+    /// With `text`: the song's score for the words' style tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_score: Option<f32>,
 }
 
 /// What a similarity query was about.
@@ -172,6 +192,45 @@ pub enum QueryInfo {
         /// Media type recognised from the content.
         content_type: String,
     },
+    /// Words alone (`GET /api/v1/similar?text=`).
+    Text(String),
+}
+
+/// How `text=` was read.
+#[derive(Debug, Serialize)]
+pub struct WordsInfo {
+    /// The words as given.
+    pub text: String,
+    /// The style tags they name, with weights (negative: to avoid).
+    pub tags: Vec<WordTag>,
+    /// Words that name no tag (left out).
+    pub unknown_words: Vec<String>,
+}
+
+/// One style tag of a text query.
+#[derive(Debug, Serialize)]
+pub struct WordTag {
+    /// The model's tag.
+    pub tag: &'static str,
+    /// Its weight.
+    pub weight: f32,
+}
+
+impl WordsInfo {
+    fn new((text, q): &(String, TagQuery)) -> Self {
+        Self {
+            text: text.clone(),
+            tags: q
+                .terms
+                .iter()
+                .map(|t| WordTag {
+                    tag: t.tag,
+                    weight: t.weight,
+                })
+                .collect(),
+            unknown_words: q.unknown.clone(),
+        }
+    }
 }
 
 /// Response of both similarity endpoints.
@@ -193,21 +252,24 @@ pub struct SimilarResponse {
     /// With `distinct`: copies of the query left out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_copies_excluded: Option<usize>,
+    /// With `text`: how the words were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words: Option<WordsInfo>,
     /// Results, best first.
     pub results: Vec<SimilarItem>,
 }
 
 impl SimilarResponse {
-    fn new(query: QueryInfo, model: &ModelInfo, sp: (Metric, usize, usize), found: Found) -> Self {
-        let (metric, k, offset) = sp;
+    fn new(query: QueryInfo, model: String, sp: &SimilarParams, found: Found) -> Self {
         Self {
             query,
-            model: model.key(),
-            metric,
-            k,
-            offset,
+            model,
+            metric: sp.metric,
+            k: sp.k,
+            offset: sp.offset,
             copies_folded: found.copies_folded,
             query_copies_excluded: found.query_copies,
+            words: sp.words.as_ref().map(WordsInfo::new),
             results: found.items,
         }
     }
@@ -226,16 +288,31 @@ fn item(m: &Match, copies_folded: Option<usize>) -> SimilarItem {
         distance: m.distance,
         song: SongSummary::from(&m.metadata),
         copies_folded,
+        tag_score: None,
     }
 }
 
-/// Runs a query; with `distinct`, one song per recording.
+/// Runs a query; with `distinct`, one song per recording; with `text`, moved towards the words.
 async fn find_similar(
     b: &dyn StorageBackend,
     req: &SimilarRequest,
-    distinct: bool,
+    sp: &SimilarParams,
 ) -> songrec_app::AppResult<Found> {
-    if !distinct {
+    if let Some((_, words)) = &sp.words {
+        let steered = songrec_app::words::steer(b, req, words).await?;
+        return Ok(Found {
+            items: steered
+                .iter()
+                .map(|s| SimilarItem {
+                    tag_score: Some(s.tag_score),
+                    ..item(&s.matched, None)
+                })
+                .collect(),
+            copies_folded: None,
+            query_copies: None,
+        });
+    }
+    if !sp.distinct {
         let ms = songrec_app::similar::similar(b, req).await?;
         return Ok(Found {
             items: ms.iter().map(|m| item(m, None)).collect(),
@@ -273,7 +350,7 @@ pub async fn similar_to_song(
         model.clone(),
         embedder,
     );
-    let found = find_similar(b, &req, sp.distinct)
+    let found = find_similar(b, &req, &sp)
         .await
         .map_err(|e| match e {
             // "has no vector of this model" is about the song, not the server.
@@ -283,10 +360,56 @@ pub async fn similar_to_song(
             other => other.into(),
         })?;
     let query = QueryInfo::Song(SongSummary::from(&song));
+    Ok(Json(SimilarResponse::new(query, model.key(), &sp, found)))
+}
+
+/// Model name reported for a search by words alone.
+pub const STYLE_TAGS_MODEL: &str = "style_tags";
+
+/// `GET /api/v1/similar?text=`: songs for words alone, ranked by their style tags.
+pub async fn similar_to_text(
+    State(st): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<SimilarResponse>> {
+    let mut p = Params::parse(raw.as_deref());
+    let sp = similar_params(&mut p, search_limit(&st))?;
+    p.finish()?;
+    let Some((text, words)) = &sp.words else {
+        return Err(ApiError::bad_request(
+            "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
+             to find songs like a file, POST it here",
+        ));
+    };
+    if sp.model.is_some() || sp.embedder.is_some() || sp.threshold.is_some() {
+        return Err(ApiError::bad_request(
+            "model, embedder and threshold apply to a song's or a file's neighbours, not to words alone",
+        ));
+    }
+    let ms = songrec_app::words::by_words(
+        st.backend.as_ref(),
+        words,
+        sp.k,
+        sp.offset,
+        &sp.filter,
+        &[],
+    )
+    .await?;
+    let found = Found {
+        items: ms
+            .iter()
+            .map(|m| SimilarItem {
+                tag_score: Some(m.similarity),
+                ..item(m, None)
+            })
+            .collect(),
+        copies_folded: None,
+        query_copies: None,
+    };
+    let query = QueryInfo::Text(text.clone());
     Ok(Json(SimilarResponse::new(
         query,
-        &model,
-        (sp.metric, sp.k, sp.offset),
+        STYLE_TAGS_MODEL.to_owned(),
+        &sp,
         found,
     )))
 }
@@ -465,7 +588,7 @@ pub async fn similar_to_upload(
         Some(embedder),
     );
     let spool = tmp.path().display().to_string();
-    let found = find_similar(st.backend.as_ref(), &req, sp.distinct)
+    let found = find_similar(st.backend.as_ref(), &req, &sp)
         .await
         .map_err(|e| match e {
             songrec_app::AppError::Audio(a) => ApiError::new(
@@ -481,10 +604,5 @@ pub async fn similar_to_upload(
         bytes,
         content_type: content_type.to_owned(),
     };
-    Ok(Json(SimilarResponse::new(
-        query,
-        &model,
-        (sp.metric, sp.k, sp.offset),
-        found,
-    )))
+    Ok(Json(SimilarResponse::new(query, model.key(), &sp, found)))
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use songrec_storage::StorageBackend;
 use songrec_testkit::server::{PER_STYLE, Running, SECONDS, STYLES, library, serve, serve_library};
 
 fn client() -> reqwest::Client {
@@ -1116,5 +1117,112 @@ async fn foreign_hosts_and_cross_site_writes_are_refused() {
     let text = r.text().await.unwrap();
     assert!(text.contains("status=\"421\""), "{text}");
     assert!(text.contains("status=\"403\""), "{text}");
+    srv.stop().await;
+}
+
+/// Search by words: `GET /api/v1/similar?text=` ranks by the stored style tags; `text=` on a
+/// song's neighbours moves them towards the words; words that name no tag are a 400 listing
+/// the tags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn words_rank_by_style_tags_and_steer_neighbours() {
+    use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let lib = songrec_local::LocalBackend::open(dir.path()).unwrap();
+    let model = ModelInfo::new("musicnn", "1", 4);
+    // Song 0 is the seed; 1 and 2 sound closest to it and are jazz; 3, 4, 5 are metal, less
+    // close. The last song has no style tags (no neural analysis): never a word match.
+    let jazz = [0.0, 0.9, 0.6, 0.0, 0.0, 0.0, 0.0];
+    let metal = [0.0, 0.0, 0.0, 0.8, 0.5, 0.2, 0.0];
+    let off = [0.0f32, 0.14, 0.2, 0.48, 0.51, 0.54, 0.3];
+    let mut records = Vec::new();
+    for i in 0..7 {
+        let id = SongId::from_bytes(format!("song {i}").as_bytes());
+        let mut m = SongMetadata::new(id, format!("Song {i}"));
+        m.genre = Some(if i < 3 { "Jazz" } else { "Metal" }.to_owned());
+        if i < 6 {
+            m.extra.insert(
+                "style_tags".into(),
+                serde_json::json!([["jazz", jazz[i]], ["metal", metal[i]], ["rock", 0.1]]),
+            );
+        }
+        let v = vec![1.0, off[i], 0.0, 0.0];
+        records.push(SongRecord {
+            metadata: m,
+            embeddings: vec![Embedding::new(model.clone(), v).unwrap()],
+        });
+    }
+    assert!(lib.put_songs(&records).await.unwrap().is_complete());
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r.metadata.id.as_str().to_owned())
+        .collect();
+    let srv = serve(Arc::new(lib), |_| {}).await;
+    let result_ids = |v: &Value| -> Vec<String> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["song"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Words alone: "jazzy" is read as the tag jazz; songs ranked by their jazz probability.
+    let (s, v) = get(&srv.url("/api/v1/similar?k=2&text=something%20jazzy")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(result_ids(&v), [ids[1].clone(), ids[2].clone()], "{v}");
+    assert_eq!(v["words"]["tags"][0]["tag"], "jazz", "{v}");
+    assert_eq!(v["query"]["text"], "something jazzy", "{v}");
+    assert_eq!(v["results"][0]["tag_score"], v["results"][0]["similarity"]);
+    assert!((v["results"][0]["tag_score"].as_f64().unwrap() - 0.9).abs() < 1e-6);
+    // With a filter, and avoiding a tag: metal songs, least metal first.
+    let (_, v) = get(&srv.url("/api/v1/similar?k=3&text=no%20metal&genre=metal")).await;
+    assert_eq!(
+        result_ids(&v),
+        [ids[5].clone(), ids[4].clone(), ids[3].clone()],
+        "{v}"
+    );
+    // Words that name no tag: the message lists the tags.
+    let msg = assert_error(
+        &get(&srv.url("/api/v1/similar?text=saxophone%20solo")).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    assert!(msg.contains("Hip-Hop") && msg.contains("female vocalists"), "{msg}");
+    assert_error(
+        &get(&srv.url("/api/v1/similar?k=3")).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+
+    // A song's neighbours: by sound the jazz songs come first; "but more metal" lifts the most
+    // metal song over them, and the audio similarity reported is unchanged.
+    let seed = &ids[0];
+    let (_, plain) = get(&srv.url(&format!("/api/v1/songs/{seed}/similar?k=3"))).await;
+    assert_eq!(result_ids(&plain)[0], ids[1], "{plain}");
+    let (s, v) = get(&srv.url(&format!(
+        "/api/v1/songs/{seed}/similar?k=3&text=but%20more%20metal"
+    )))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(result_ids(&v)[0], ids[3], "{v}");
+    assert!((v["results"][0]["tag_score"].as_f64().unwrap() - 0.8).abs() < 1e-6);
+    let sim_of = |v: &Value, id: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["song"]["id"] == id)
+            .map(|r| r["similarity"].as_f64().unwrap())
+    };
+    let (_, wide) = get(&srv.url(&format!("/api/v1/songs/{seed}/similar?k=6"))).await;
+    assert_eq!(sim_of(&v, &ids[3]), sim_of(&wide, &ids[3]));
+    assert_error(
+        &get(&srv.url(&format!(
+            "/api/v1/songs/{seed}/similar?text=metal&distinct=true"
+        )))
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
     srv.stop().await;
 }

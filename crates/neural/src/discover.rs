@@ -1,0 +1,243 @@
+//! Finding an ONNX Runtime that is already installed, so the fast runtime needs no setup.
+//!
+//! Most machines that have ONNX Runtime got it from `pip install onnxruntime`, whose wheel
+//! carries `onnxruntime/capi/libonnxruntime.so.1.x.y`. [`discover`] looks for that file in the
+//! usual Python prefixes (an active virtualenv or conda environment, the user's site, pyenv
+//! versions, conda installs, `/usr/local`, `/usr`), in the prefix of every `python3` on `PATH`,
+//! and for system libraries (`lib/libonnxruntime.so.*`, Debian's multiarch folders, Homebrew's
+//! `libonnxruntime.*.dylib`). Candidates are tried newest version first; the first one that
+//! loads as ONNX Runtime 1.[`REQUIRED_API`](crate::runtime::REQUIRED_API) or newer wins, older
+//! or broken ones are skipped (debug log), and none found means tract.
+//!
+//! Only absolute locations derived from the environment and the user's home are searched,
+//! never the working directory: loading a library runs its code, and running songrec inside a
+//! downloaded folder must not load a library that folder supplies.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::runtime::probe_library;
+
+/// An ONNX Runtime library found on this machine and checked to load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Absolute path of the library file.
+    pub library: PathBuf,
+    /// Its own version string, e.g. `1.31.1`.
+    pub version: String,
+}
+
+/// Looks for an installed ONNX Runtime in the usual places (see the module docs) and returns
+/// the newest that loads and is recent enough.
+pub fn discover() -> Option<Found> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    first_loadable(candidates_in(&roots(&env)))
+}
+
+/// The first of `candidates` (in order) that loads as a recent enough ONNX Runtime.
+pub fn first_loadable(candidates: Vec<PathBuf>) -> Option<Found> {
+    candidates.into_iter().find_map(|library| {
+        match probe_library(&library) {
+            Ok(version) => Some(Found { library, version }),
+            Err(e) => {
+                tracing::debug!("not using {}: {e}", library.display());
+                None
+            }
+        }
+    })
+}
+
+/// The prefixes searched, from the environment (`VIRTUAL_ENV`, `CONDA_PREFIX`, `HOME`,
+/// `PYENV_ROOT`, `PATH`) and the system's fixed places. Relative entries are dropped.
+pub fn roots(env: &dyn Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    for k in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
+        if let Some(v) = env(k) {
+            roots.push(PathBuf::from(v));
+        }
+    }
+    if let Some(path) = env("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("python3").is_file()
+                && let Some(prefix) = dir.parent()
+            {
+                roots.push(prefix.to_path_buf());
+            }
+        }
+    }
+    let home = env("HOME").map(PathBuf::from);
+    let pyenv = env("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".pyenv")));
+    if let Some(h) = &home {
+        roots.push(h.join(".local"));
+    }
+    if let Some(p) = pyenv {
+        roots.extend(subdirs(&p.join("versions")));
+    }
+    if let Some(h) = &home {
+        for d in ["miniconda3", "anaconda3", "miniforge3", "mambaforge"] {
+            roots.push(h.join(d));
+        }
+    }
+    for d in ["/opt/conda", "/usr/local", "/usr", "/opt/homebrew"] {
+        roots.push(PathBuf::from(d));
+    }
+    roots.retain(|r| r.is_absolute());
+    roots
+}
+
+/// Library files under `roots` that could be ONNX Runtime, newest version first (files whose
+/// name carries no version last), each file once.
+pub fn candidates_in(roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found: Vec<(Option<Vec<u32>>, PathBuf)> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut add = |dir: &Path| {
+        for f in files(dir) {
+            let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(version) = library_version(name) else {
+                continue;
+            };
+            if seen.insert(f.clone()) {
+                found.push((version, f));
+            }
+        }
+    };
+    for root in roots {
+        for lib in ["lib", "lib64"] {
+            let lib = root.join(lib);
+            for py in subdirs(&lib) {
+                let is_python = py
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("python3"));
+                if is_python {
+                    for site in ["site-packages", "dist-packages"] {
+                        add(&py.join(site).join("onnxruntime").join("capi"));
+                    }
+                }
+            }
+            add(&lib);
+            for arch in ["x86_64-linux-gnu", "aarch64-linux-gnu"] {
+                add(&lib.join(arch));
+            }
+        }
+    }
+    // Newest first; a file without a version in its name (a bare `libonnxruntime.so`) last.
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// For an ONNX Runtime library file name, its version from the name (`Some(None)` when the
+/// name carries none); `None` for any other file.
+///
+/// ```
+/// use songrec_neural::discover::library_version;
+/// assert_eq!(library_version("libonnxruntime.so.1.31.1"), Some(Some(vec![1, 31, 1])));
+/// assert_eq!(library_version("libonnxruntime.1.22.0.dylib"), Some(Some(vec![1, 22, 0])));
+/// assert_eq!(library_version("libonnxruntime.so"), Some(None));
+/// assert_eq!(library_version("libonnxruntime_providers_shared.so"), None);
+/// assert_eq!(library_version("libonnxruntime.so.1.31.1.bak"), None);
+/// ```
+pub fn library_version(name: &str) -> Option<Option<Vec<u32>>> {
+    let rest = name.strip_prefix("libonnxruntime")?;
+    let digits = if let Some(v) = rest.strip_prefix(".so") {
+        v
+    } else {
+        rest.strip_suffix(".dylib")?
+    };
+    if digits.is_empty() {
+        return Some(None);
+    }
+    let v: Option<Vec<u32>> = digits
+        .strip_prefix('.')?
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect();
+    v.filter(|v| !v.is_empty()).map(Some)
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"not a library").unwrap();
+    }
+
+    #[test]
+    fn wheels_and_system_libraries_are_found_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        let old = venv.join("lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime.so.1.20.1");
+        let new = venv.join("lib/python3.12/site-packages/onnxruntime/capi/libonnxruntime.so.1.31.1");
+        let shared = venv.join(
+            "lib/python3.12/site-packages/onnxruntime/capi/libonnxruntime_providers_shared.so",
+        );
+        let debian = dir
+            .path()
+            .join("usr/lib/x86_64-linux-gnu/libonnxruntime.so.1.21.0");
+        let bare = dir.path().join("usr/lib/libonnxruntime.so");
+        let other = dir.path().join("usr/lib/python3/dist-packages/numpy/libfoo.so");
+        for p in [&old, &new, &shared, &debian, &bare, &other] {
+            touch(p);
+        }
+        let got = candidates_in(&[venv.clone(), dir.path().join("usr")]);
+        assert_eq!(got, vec![new, debian, old, bare]);
+    }
+
+    #[test]
+    fn roots_come_from_the_environment_never_relative() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("env/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("python3"), b"").unwrap();
+        let path = std::env::join_paths([bin.as_path(), Path::new("relative/bin")]).unwrap();
+        let env = |k: &str| match k {
+            "VIRTUAL_ENV" => Some(OsString::from("venv-in-cwd")),
+            "PATH" => Some(path.clone()),
+            "HOME" => Some(dir.path().as_os_str().to_owned()),
+            _ => None,
+        };
+        let roots = roots(&env);
+        assert!(roots.iter().all(|r| r.is_absolute()), "{roots:?}");
+        assert!(roots.contains(&dir.path().join("env")), "{roots:?}");
+        assert!(roots.contains(&dir.path().join(".local")), "{roots:?}");
+    }
+
+    #[test]
+    fn files_that_are_not_onnx_runtime_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("lib/libonnxruntime.so.1.99.0");
+        touch(&fake);
+        assert_eq!(first_loadable(vec![fake]), None);
+    }
+}
