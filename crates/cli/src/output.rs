@@ -100,7 +100,8 @@ pub fn matches(
             q["unknown_words"] = serde_json::to_value(&w.query.unknown)?;
         }
         let mut matches = serde_json::to_value(ms)?;
-        if let (Some(scores), Some(arr)) = (words.and_then(|w| w.tag_scores), matches.as_array_mut())
+        if let (Some(scores), Some(arr)) =
+            (words.and_then(|w| w.tag_scores), matches.as_array_mut())
         {
             for (m, s) in arr.iter_mut().zip(scores) {
                 if let Some(o) = m.as_object_mut() {

@@ -36,7 +36,6 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
 use crate::error::AudioError;
-use crate::resample::Resampler;
 use crate::tags::{Tags, TagsBuilder};
 
 /// Sample rate (Hz) of all analysed audio.
@@ -209,8 +208,8 @@ mod collector;
 #[cfg(test)]
 mod tests;
 
-use collector::{Collector, Plan};
 pub use collector::plan_windows;
+use collector::{Collector, Plan};
 
 fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {

@@ -9,13 +9,12 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
 use songrec_storage::error::{StorageError, StorageResult};
@@ -30,7 +29,6 @@ use songrec_storage::query::{ListQuery, Match, Page, SearchQuery};
 const REFRESH_BATCH: usize = 100;
 /// Concurrent vector reads during a refresh.
 const REFRESH_CONCURRENCY: usize = 8;
-
 
 /// Fallback configuration: the offline copy (`secondary`), whether reads may use it, and
 /// where the time of the last sync is kept.

@@ -46,7 +46,7 @@ pub struct FallbackStatus {
 }
 
 impl FallbackStatus {
-    pub(super) fn lock(&self) -> MutexGuard<'_, StatusInner> {
+    fn lock(&self) -> MutexGuard<'_, StatusInner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
