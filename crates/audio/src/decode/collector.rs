@@ -15,6 +15,18 @@ pub(super) enum Plan {
     Reservoir { chunk: u64, max: usize, stride: u64 },
 }
 
+impl Plan {
+    /// Declared short: everything up to the budget (in whole `chunk`-frame excerpts) in one
+    /// segment, the reservoir past it.
+    pub(super) fn full(chunk: u64, opts: &DecodeOptions) -> Self {
+        Plan::Full {
+            limit: chunk.saturating_mul(opts.budget_excerpts() as u64),
+            chunk,
+            max: opts.max_excerpts(),
+        }
+    }
+}
+
 pub(super) struct Collector {
     plan: Plan,
     in_rate: u32,

@@ -328,11 +328,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             Some(total) if total > 0 => {
                 let w = plan_windows(total, rate, opts);
                 if w == [(0, u64::MAX)] {
-                    Plan::Full {
-                        limit: chunk.saturating_mul(opts.budget_excerpts() as u64),
-                        chunk,
-                        max,
-                    }
+                    Plan::full(chunk, opts)
                 } else {
                     Plan::Windows(w)
                 }

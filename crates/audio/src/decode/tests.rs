@@ -85,14 +85,7 @@ fn a_header_that_understates_the_length_cannot_grow_the_buffer() {
         excerpt_secs: 5.0,
     };
     let chunk = 5 * rate as u64;
-    let mut c = Collector::new(
-        Plan::Full {
-            limit: chunk * opts.budget_excerpts() as u64,
-            chunk,
-            max: opts.max_excerpts(),
-        },
-        rate,
-    );
+    let mut c = Collector::new(Plan::full(chunk, &opts), rate);
     // 10 minutes of audio in 1152-frame packets (the header said 10 s).
     let packet = vec![0.25f32; 1152];
     let mut frame = 0u64;
@@ -128,14 +121,7 @@ fn a_short_file_within_the_budget_stays_one_segment() {
     let rate = 22_050;
     let opts = DecodeOptions::default();
     let chunk = 30 * rate as u64;
-    let mut c = Collector::new(
-        Plan::Full {
-            limit: chunk * opts.budget_excerpts() as u64,
-            chunk,
-            max: opts.max_excerpts(),
-        },
-        rate,
-    );
+    let mut c = Collector::new(Plan::full(chunk, &opts), rate);
     let data: Vec<f32> = (0..240 * rate).map(|i| (i % 97) as f32).collect();
     for (k, piece) in data.chunks(1152).enumerate() {
         c.push((k * 1152) as u64, piece);
