@@ -336,6 +336,22 @@ impl TagQuery {
         )
     }
 
+    /// Whether `m` is an answer to the words at all: with a tag to look for, one of its stored
+    /// tags must be one of them (a song carrying none of them would only be listed at score
+    /// 0); with only tags to avoid, every tagged song is.
+    pub fn relevant(&self, m: &SongMetadata) -> bool {
+        let wanted: Vec<&str> = self
+            .terms
+            .iter()
+            .filter(|t| t.weight > 0.0)
+            .map(|t| t.tag)
+            .collect();
+        wanted.is_empty()
+            || style_tags_of(m)
+                .iter()
+                .any(|(name, p)| *p > 0.0 && wanted.contains(&name.as_str()))
+    }
+
     /// "Mellow, acoustic, guitar, not sad": how the words were read.
     pub fn describe(&self) -> String {
         self.terms
@@ -398,7 +414,9 @@ pub async fn by_words(
                 }
                 if let Some(s) = q.score(&m) {
                     tagged += 1;
-                    top.push(s, ById(m));
+                    if q.relevant(&m) {
+                        top.push(s, ById(m));
+                    }
                 }
             }
             true
@@ -576,5 +594,19 @@ mod tests {
         assert!((q.score(&jazz).unwrap() - 0.7).abs() < 1e-6);
         assert!((q.score(&metal).unwrap() + 0.9).abs() < 1e-6);
         assert_eq!(q.score(&none), None);
+    }
+
+    #[test]
+    fn only_songs_carrying_a_wanted_tag_answer_the_words() {
+        let q = parse("jazz, not metal").unwrap();
+        let jazz = song(1, &[("jazz", 0.8), ("metal", 0.1)]);
+        let metal = song(2, &[("metal", 0.9)]);
+        let rock = song(3, &[("rock", 0.9)]);
+        assert!(q.relevant(&jazz));
+        assert!(!q.relevant(&metal), "carries only the tag to avoid");
+        assert!(!q.relevant(&rock), "would be listed at score 0");
+        // Only tags to avoid: every tagged song is an answer, ranked least-metal first.
+        let avoid = parse("not metal").unwrap();
+        assert!(avoid.relevant(&rock) && avoid.relevant(&metal));
     }
 }

@@ -310,7 +310,6 @@ fn similar_show_delete_stats() {
     assert_eq!(v["query"]["tags"][1]["tag"], "sad", "{v}");
     assert_eq!(v["query"]["tags"][1]["weight"], -1.0, "{v}");
     let ms = v["matches"].as_array().unwrap();
-    assert_eq!(ms.len(), 5, "{v}");
     let stored = |m: &serde_json::Value, tag: &str| {
         m["metadata"]["style_tags"]
             .as_array()
@@ -319,6 +318,9 @@ fn similar_show_delete_stats() {
             .find(|t| t[0] == tag)
             .map_or(0.0, |t| t[1].as_f64().unwrap() as f32)
     };
+    // Only songs that carry the wanted tag answer (none is listed at score 0).
+    assert!(!ms.is_empty() && ms.len() <= 5, "{v}");
+    assert!(ms.iter().all(|m| stored(m, "rock") > 0.0), "{v}");
     let scores: Vec<f32> = ms
         .iter()
         .map(|m| m["similarity"].as_f64().unwrap() as f32)
