@@ -701,12 +701,15 @@ fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
     std::fs::create_dir_all(&capi).unwrap();
     let lib = capi.join("libonnxruntime.so.1.31.1");
     std::os::unix::fs::symlink(songrec_testkit::fixtures::ort_library(), &lib).unwrap();
-    let o = bin()
-        .at_home(home.path())
-        .env("SONGREC_NEURAL_RUNTIME", "onnxruntime")
-        .arg("doctor")
-        .output()
-        .unwrap();
+    let doctor = |runtime: &str| {
+        bin()
+            .at_home(home.path())
+            .env("SONGREC_NEURAL_RUNTIME", runtime)
+            .arg("doctor")
+            .output()
+            .unwrap()
+    };
+    let o = doctor("onnxruntime");
     let (out, err) = streams(&o);
     let line = format!(
         "[ok] neural runtime: musicnn runs on ONNX Runtime 1.31.1, found at {}",
@@ -717,12 +720,7 @@ fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
         out.contains("onnxruntime 1.31.1 analyses music at"),
         "{out}\n{err}"
     );
-    let o = bin()
-        .at_home(home.path())
-        .env("SONGREC_NEURAL_RUNTIME", "tract")
-        .arg("doctor")
-        .output()
-        .unwrap();
+    let o = doctor("tract");
     let (out, err) = streams(&o);
     assert!(
         out.contains("[ok] neural runtime: musicnn runs on tract") && out.contains("as configured"),
@@ -732,12 +730,7 @@ fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
     // nothing to run on and doctor says what to do.
     std::fs::remove_file(&lib).unwrap();
     std::fs::write(&lib, b"not a library").unwrap();
-    let o = bin()
-        .at_home(home.path())
-        .env("SONGREC_NEURAL_RUNTIME", "onnxruntime")
-        .arg("doctor")
-        .output()
-        .unwrap();
+    let o = doctor("onnxruntime");
     let (out, err) = streams(&o);
     if !out.contains("found at") {
         assert_eq!(o.status.code(), Some(1), "{out}\n{err}");

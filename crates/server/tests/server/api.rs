@@ -419,16 +419,8 @@ async fn similar_by_upload_matches_similar_by_id_and_refuses_bad_files() {
     assert_eq!(up["query"]["upload"]["content_type"], "audio/wav");
     assert_eq!(up["query"]["upload"]["bytes"], bytes.len());
     let (_, by_id) = get(&srv.url(&format!("/api/v1/songs/{id}/similar?k=5"))).await;
-    let ids = |v: &Value| -> Vec<String> {
-        v["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["song"]["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(ids(&up), ids(&by_id));
-    assert!(!ids(&up).contains(&id.as_str().to_owned()));
+    assert_eq!(result_ids(&up), result_ids(&by_id));
+    assert!(!result_ids(&up).contains(&id.as_str().to_owned()));
 
     // A new song (not in the library) of a known style finds that style first.
     let dir = tempfile::tempdir().unwrap();
@@ -1157,14 +1149,6 @@ async fn words_rank_by_style_tags_and_steer_neighbours() {
         .map(|r| r.metadata.id.as_str().to_owned())
         .collect();
     let srv = serve(Arc::new(lib), |_| {}).await;
-    let result_ids = |v: &Value| -> Vec<String> {
-        v["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["song"]["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
 
     // Words alone: "jazzy" is read as the tag jazz; songs ranked by their jazz probability.
     let (s, v) = get(&srv.url("/api/v1/similar?k=2&text=something%20jazzy")).await;
@@ -1228,4 +1212,14 @@ async fn words_rank_by_style_tags_and_steer_neighbours() {
         "bad_request",
     );
     srv.stop().await;
+}
+
+/// The song ids of a similarity response, best first.
+fn result_ids(v: &Value) -> Vec<String> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["song"]["id"].as_str().unwrap().to_owned())
+        .collect()
 }
