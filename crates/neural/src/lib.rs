@@ -1,7 +1,8 @@
 //! songrec's neural embedder: the pretrained **musicnn** model (`MSD_musicnn`, J. Pons and
 //! X. Serra, ISC licence) as ONNX, built into the binary, run by either
 //!
-//! * **tract** (default), a pure-Rust ONNX engine compiled in: nothing to install; or
+//! * **tract**, a pure-Rust ONNX engine compiled in: nothing to install (used when no ONNX
+//!   Runtime is configured or found); or
 //! * **ONNX Runtime**, the native library loaded at run time from a configured path
 //!   (`SONGREC_ORT_LIBRARY`) or found where `pip install onnxruntime` put it ([`discover`]),
 //!   about 3× faster on the model (2.3× per song with decoding).

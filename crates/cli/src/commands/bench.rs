@@ -41,8 +41,8 @@ pub enum BenchWhat {
     },
     /// Decode + analysis speed on generated songs (one thread, then `ingest` on every core).
     Ingest {
-        /// Embedders to run: dsp, musicnn or both (musicnn on ONNX Runtime when
-        /// SONGREC_ORT_LIBRARY is set, else tract).
+        /// Embedders to run: dsp, musicnn or both (musicnn on the runtime `ingest` would use:
+        /// ONNX Runtime when configured or installed, else tract; `songrec doctor` says which).
         #[arg(long, default_value = "dsp")]
         embedder: String,
         /// Number of songs.
@@ -234,6 +234,11 @@ async fn bench_search(
 
 async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list(embedder)?;
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let cfg = songrec_config::Config::from_sources(None, &env)?;
+    if let Some(line) = songrec_app::embedders::runtime_line(embedder, &cfg.embedder)? {
+        println!("{line}");
+    }
     let names: Vec<String> = embedders
         .iter()
         .map(|e| format!("{}@{}", e.name(), e.version()))
