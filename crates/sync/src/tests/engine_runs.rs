@@ -1,0 +1,477 @@
+//! The engine over in-memory backends: leases, rails, random multi-machine histories.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::super::engine::{NoSyncProgress, SyncError, SyncOptions, SyncReport, sync};
+use super::super::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, MemoryLeaseStore};
+use super::super::plan::{Policy, Rails};
+use super::super::record::MemoryRecord;
+use songrec_storage::SongMetadata;
+use songrec_storage::layers::testing::MemoryBackend;
+use songrec_storage::layers::{Chaos, LayerExt};
+use songrec_storage::{Embedding, ModelInfo};
+use songrec_storage::{Filter, SongId};
+use songrec_storage::{SongRecord, StorageBackend};
+
+struct Machine {
+    name: String,
+    lib: Arc<dyn StorageBackend>,
+    record: MemoryRecord,
+}
+
+impl Machine {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            lib: Arc::new(MemoryBackend::new()),
+            record: MemoryRecord::new(name),
+        }
+    }
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    remote: Arc<dyn StorageBackend>,
+    leases: Arc<MemoryLeaseStore>,
+    edits: u64,
+}
+
+fn model() -> ModelInfo {
+    ModelInfo::new("test", "1", 4)
+}
+
+fn song_bytes(n: u8) -> Vec<u8> {
+    format!("song number {n}").into_bytes()
+}
+
+fn sid(n: u8) -> SongId {
+    SongId::from_bytes(&song_bytes(n))
+}
+
+impl Machine {
+    /// One run of this machine against `remote` under `lease`.
+    async fn sync_to(
+        &self,
+        remote: &dyn StorageBackend,
+        lease: &Arc<Lease>,
+        opts: &SyncOptions,
+    ) -> Result<SyncReport, SyncError> {
+        sync(
+            self.lib.as_ref(),
+            remote,
+            lease,
+            &self.record,
+            opts,
+            &NoSyncProgress,
+        )
+        .await
+    }
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            remote: Arc::new(MemoryBackend::new()),
+            leases: Arc::new(MemoryLeaseStore::default()),
+            edits: 0,
+        }
+    }
+
+    async fn add(&self, m: &Machine, n: u8) {
+        let id = sid(n);
+        if m.lib.get_metadata(&id).await.unwrap().is_some() {
+            return;
+        }
+        let f = self.dir.path().join(format!("in-{}-{n}.wav", m.name));
+        std::fs::write(&f, song_bytes(n)).unwrap();
+        m.lib.put_audio(&id, &f).await.unwrap();
+        let mut meta = SongMetadata::new(id.clone(), format!("Song {n}"));
+        meta.file_name = format!("song-{n}.wav");
+        let rep = m
+            .lib
+            .put_songs(&[SongRecord {
+                metadata: meta,
+                embeddings: vec![Embedding {
+                    model: model(),
+                    vector: vec![f32::from(n), 1.0, 0.5, 0.25],
+                }],
+            }])
+            .await
+            .unwrap();
+        assert!(rep.is_complete());
+    }
+
+    async fn edit(&mut self, m: &Machine, n: u8, field: u64) {
+        if let Some(mut meta) = m.lib.get_metadata(&sid(n)).await.unwrap() {
+            self.edits += 1;
+            match field % 3 {
+                0 => meta.title = format!("edit {} on {}", self.edits, m.name),
+                1 => meta.genre = Some(format!("genre {}", self.edits)),
+                _ => meta.tags.push(format!("tag{}", self.edits)),
+            }
+            meta.touch();
+            m.lib.put_metadata(&meta).await.unwrap();
+        }
+    }
+
+    async fn sync(&self, m: &Machine, policy: Policy, force: bool) -> SyncReport {
+        let lease = Arc::new(Lease::new(
+            self.leases.clone(),
+            m.name.clone(),
+            Duration::from_secs(60),
+        ));
+        let mut opts = SyncOptions::new(self.dir.path().join(format!("scratch-{}", m.name)));
+        opts.policy = policy;
+        opts.batch_size = 3;
+        opts.rails = Rails {
+            max_delete_percent: 50,
+            force,
+        };
+        m.sync_to(self.remote.as_ref(), &lease, &opts)
+            .await
+            .unwrap()
+    }
+}
+
+/// Everything a side holds, comparable: live metadata (whole), audio and vectors.
+async fn state(b: &dyn StorageBackend) -> BTreeMap<SongId, (SongMetadata, bool, bool)> {
+    let mut out = BTreeMap::new();
+    for v in b.list_versions().await.unwrap() {
+        if v.deleted {
+            continue;
+        }
+        let m = b.get_metadata(&v.id).await.unwrap().unwrap();
+        let audio = b.has_audio(&v.id).await.unwrap();
+        let vec = b.get_embedding(&v.id, &model()).await.unwrap().is_some();
+        out.insert(v.id, (m, audio, vec));
+    }
+    out
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Random histories of adds, edits, deletes and syncs on two machines: after everyone
+/// syncs twice all three libraries are identical (metadata, audio, vectors), a further
+/// round changes nothing, and no song disappears unless some machine deleted it.
+#[tokio::test(flavor = "current_thread")]
+async fn random_histories_converge() {
+    let policies = [
+        Policy::Newer,
+        Policy::Local,
+        Policy::Remote,
+        Policy::KeepBoth,
+    ];
+    let (mut conflicts, mut deletions, mut merges) = (0, 0, 0);
+    for seed in 1..=60u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut w = World::new();
+        let ms = [Machine::new("a"), Machine::new("b")];
+        let policy = policies[(seed % 4) as usize];
+        let mut deleted_ever: BTreeSet<SongId> = BTreeSet::new();
+        let mut added_ever: BTreeSet<SongId> = BTreeSet::new();
+        for _ in 0..40 {
+            let m = &ms[rng.below(2) as usize];
+            let n = rng.below(8) as u8;
+            match rng.below(10) {
+                0..=2 => {
+                    w.add(m, n).await;
+                    added_ever.insert(sid(n));
+                }
+                3..=5 => {
+                    let f = rng.next();
+                    w.edit(m, n, f).await;
+                }
+                6 => {
+                    if m.lib.delete_song(&sid(n)).await.unwrap() {
+                        deleted_ever.insert(sid(n));
+                    }
+                }
+                _ => {
+                    let r = w.sync(m, policy, true).await;
+                    conflicts += r.conflicts.len();
+                    deletions += r.deleted_local + r.deleted_remote;
+                    merges += r.summary.reconcile;
+                }
+            }
+        }
+        for m in ms.iter().chain(ms.iter()) {
+            let r = w.sync(m, policy, true).await;
+            assert!(r.is_complete(), "seed {seed}: {:?}", r.failed);
+            conflicts += r.conflicts.len();
+            deletions += r.deleted_local + r.deleted_remote;
+            merges += r.summary.reconcile;
+        }
+        let remote = state(w.remote.as_ref()).await;
+        for m in &ms {
+            let r = w.sync(m, policy, false).await;
+            assert!(
+                r.summary.is_noop(),
+                "seed {seed}: another round is a no-op: {:?}",
+                r.summary
+            );
+            assert!(r.conflicts.is_empty());
+            assert_eq!(
+                state(m.lib.as_ref()).await,
+                remote,
+                "seed {seed} machine {}",
+                m.name
+            );
+        }
+        for (id, (_, audio, vector)) in &remote {
+            assert!(*audio && *vector, "seed {seed}: {id} is whole");
+        }
+        for id in added_ever.difference(&deleted_ever) {
+            assert!(
+                remote.contains_key(id),
+                "seed {seed}: {id} was never deleted"
+            );
+        }
+    }
+    eprintln!("random histories: {conflicts} conflicts, {deletions} deletions, {merges} merges");
+    // The histories exercised the interesting paths.
+    assert!(
+        conflicts > 20 && deletions > 20 && merges > 20,
+        "{conflicts} {deletions} {merges}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn two_machines_all_cases() {
+    let mut w = World::new();
+    let (a, b) = (Machine::new("a"), Machine::new("b"));
+    for n in 1..=4 {
+        w.add(&a, n).await;
+    }
+    let r = w.sync(&a, Policy::Newer, false).await;
+    assert_eq!(r.pushed_new, 4);
+    let r = w.sync(&b, Policy::Newer, false).await;
+    assert_eq!(r.pulled_new, 4);
+    // Same song added independently on both machines, and one on each.
+    w.add(&a, 5).await;
+    w.add(&b, 5).await;
+    w.add(&b, 6).await;
+    // An edit on a; a deletion on b; edit on a of what b deletes.
+    w.edit(&a, 1, 0).await;
+    b.lib.delete_song(&sid(2)).await.unwrap();
+    w.edit(&a, 3, 1).await;
+    b.lib.delete_song(&sid(3)).await.unwrap();
+    let ra = w.sync(&a, Policy::Newer, false).await;
+    assert_eq!((ra.pushed_new, ra.pushed_changed), (1, 2), "{ra:?}");
+    let rb = w.sync(&b, Policy::Newer, false).await;
+    // 3: deleted on b, edited on a (already pushed) → the edit wins, restored on b.
+    assert_eq!(rb.conflicts.len(), 1, "{:?}", rb.conflicts);
+    assert_eq!(rb.conflicts[0].id, sid(3));
+    assert!(
+        rb.conflicts[0].title.starts_with("Song 3"),
+        "{:?}",
+        rb.conflicts[0]
+    );
+    w.sync(&a, Policy::Newer, false).await;
+    let remote = state(w.remote.as_ref()).await;
+    assert_eq!(state(a.lib.as_ref()).await, remote);
+    assert_eq!(state(b.lib.as_ref()).await, remote);
+    let ids: Vec<&SongId> = remote.keys().collect();
+    let mut want = [sid(1), sid(3), sid(4), sid(5), sid(6)];
+    want.sort();
+    assert_eq!(ids, want.iter().collect::<Vec<_>>(), "2 deleted, 5 once");
+    assert!(remote[&sid(1)].0.title.starts_with("edit"));
+    assert_eq!(remote[&sid(3)].0.genre.as_deref(), Some("genre 2"));
+    assert_eq!(w.remote.count(&Filter::default()).await.unwrap(), 5);
+}
+
+/// A new vector (as `songrec reembed` adds, bumping the version) travels with the change,
+/// also when the other side changed the song's metadata meanwhile (a merge).
+#[tokio::test(flavor = "current_thread")]
+async fn new_vectors_travel_with_changes_and_merges() {
+    let mut w = World::new();
+    let (a, b) = (Machine::new("a"), Machine::new("b"));
+    for n in 1..=3 {
+        w.add(&a, n).await;
+    }
+    w.sync(&a, Policy::Newer, false).await;
+    w.sync(&b, Policy::Newer, false).await;
+    let second = ModelInfo::new("second", "2", 3);
+    for n in [1, 2] {
+        let id = sid(n);
+        let e = Embedding {
+            model: second.clone(),
+            vector: vec![f32::from(n), 0.5, 0.25],
+        };
+        a.lib.put_embedding(&id, &e).await.unwrap();
+        let mut m = a.lib.get_metadata(&id).await.unwrap().unwrap();
+        m.touch();
+        a.lib.put_metadata(&m).await.unwrap();
+    }
+    w.edit(&b, 2, 1).await; // b changes song 2's metadata meanwhile
+    w.sync(&a, Policy::Newer, false).await;
+    let r = w.sync(&b, Policy::Newer, false).await;
+    assert_eq!(r.summary.reconcile, 1);
+    w.sync(&a, Policy::Newer, false).await;
+    for lib in [&a.lib, &b.lib, &w.remote] {
+        for n in [1u8, 2] {
+            let v = lib.get_embedding(&sid(n), &second).await.unwrap();
+            assert_eq!(
+                v.map(|e| e.vector),
+                Some(vec![f32::from(n), 0.5, 0.25]),
+                "{lib} song {n}"
+            );
+        }
+        assert!(lib.get_embedding(&sid(3), &second).await.unwrap().is_none());
+        assert!(
+            lib.get_embedding(&sid(1), &model())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert_eq!(state(a.lib.as_ref()).await, state(w.remote.as_ref()).await);
+    assert_eq!(state(b.lib.as_ref()).await, state(w.remote.as_ref()).await);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn failed_transfers_are_finished_by_the_next_run() {
+    let w = World::new();
+    let a = Machine::new("a");
+    for n in 1..=9 {
+        w.add(&a, n).await;
+    }
+    // A flaky remote without retries: some songs fail, the record advances only for
+    // the others.
+    let flaky: Arc<dyn StorageBackend> =
+        Arc::new(MemoryBackend::new().layer(Chaos::new(3).fail_ratio(0.3)));
+    let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
+    let mut opts = SyncOptions::new(w.dir.path().join("s"));
+    opts.batch_size = 2;
+    let mut failures = 0;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let r = a.sync_to(flaky.as_ref(), &lease, &opts).await;
+        match r {
+            Ok(r) if r.is_complete() && r.summary.is_noop() => break,
+            Ok(r) => failures += r.failed.len(),
+            Err(SyncError::Storage(_)) => failures += 1,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(runs < 50, "never converged");
+    }
+    assert!(failures > 0, "the chaos layer injected failures");
+    let local = state(a.lib.as_ref()).await;
+    assert_eq!(local.len(), 9);
+    // Read the remote through a calm view: the same data without faults.
+    for (id, (m, _, _)) in &local {
+        let mut got = None;
+        for _ in 0..20 {
+            if let Ok(x) = flaky.get_metadata(id).await {
+                got = x;
+                break;
+            }
+        }
+        assert_eq!(got.as_ref(), Some(m));
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn lease_held_by_another_machine_refuses_and_an_expired_one_is_taken_over() {
+    let w = World::new();
+    let a = Machine::new("a");
+    w.add(&a, 1).await;
+    let mut other = LeaseInfo::new("machine-b", Duration::from_secs(600));
+    other.host = "elsewhere".into();
+    let tag = w
+        .leases
+        .create(&serde_json::to_vec(&other).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
+    let opts = SyncOptions::new(w.dir.path().join("s"));
+    let err = a
+        .sync_to(w.remote.as_ref(), &lease, &opts)
+        .await
+        .unwrap_err();
+    match &err {
+        SyncError::Lease(LeaseError::Held(info)) => assert_eq!(info.holder, "machine-b"),
+        e => panic!("{e}"),
+    }
+    assert!(err.to_string().contains("machine-b"));
+    assert_eq!(
+        w.remote.count(&Filter::default()).await.unwrap(),
+        0,
+        "nothing written"
+    );
+    // Dry runs take no lease.
+    let mut dry = opts.clone();
+    dry.dry_run = true;
+    let r = a.sync_to(w.remote.as_ref(), &lease, &dry).await.unwrap();
+    assert_eq!(r.summary.push_new, 1);
+    assert_eq!(r.actions.len(), 1);
+    // Expired: taken over.
+    other.expires_at = chrono::Utc::now() - chrono::Duration::seconds(1);
+    w.leases
+        .replace(&serde_json::to_vec(&other).unwrap(), &tag)
+        .await
+        .unwrap()
+        .unwrap();
+    let r = a.sync_to(w.remote.as_ref(), &lease, &opts).await.unwrap();
+    assert_eq!(r.pushed_new, 1);
+    assert_eq!(r.lease.map(|l| l.holder), Some("a".to_owned()));
+    // Released at the end: another machine may start at once.
+    let b = Lease::new(w.leases.clone(), "machine-b", Duration::from_secs(60));
+    b.acquire().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_lost_lease_stops_the_run() {
+    let store = Arc::new(MemoryLeaseStore::default());
+    let a = Arc::new(Lease::new(store.clone(), "a", Duration::from_millis(300)));
+    a.acquire().await.unwrap();
+    a.check().await.unwrap();
+    // b takes over after expiry; a's renewal then fails and check reports the loss.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(a.check().await.is_err(), "lapsed");
+    let b = Lease::new(store.clone(), "b", Duration::from_secs(60));
+    b.acquire().await.unwrap();
+    assert!(matches!(a.renew().await, Err(LeaseError::Lost(_))));
+    assert!(matches!(a.check().await, Err(LeaseError::Lost(_))));
+    // The same machine may take its own lease back (a killed run of ours).
+    let b2 = Lease::new(store.clone(), "b", Duration::from_secs(60));
+    b2.acquire().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn rails_refuse_without_changing_anything() {
+    let w = World::new();
+    let (a, b) = (Machine::new("a"), Machine::new("b"));
+    for n in 1..=4 {
+        w.add(&a, n).await;
+    }
+    w.sync(&a, Policy::Newer, false).await;
+    w.sync(&b, Policy::Newer, false).await;
+    for n in 1..=3 {
+        a.lib.delete_song(&sid(n)).await.unwrap();
+    }
+    let r = w.sync(&a, Policy::Newer, false).await;
+    assert_eq!(r.violations.len(), 1, "{:?}", r.violations);
+    assert_eq!(w.remote.count(&Filter::default()).await.unwrap(), 4);
+    let r = w.sync(&a, Policy::Newer, true).await;
+    assert_eq!(r.deleted_remote, 3);
+    let r = w.sync(&b, Policy::Newer, true).await;
+    assert_eq!(r.deleted_local, 3);
+    let _ = Path::new("");
+}
