@@ -294,7 +294,7 @@ fn an_unreadable_index_is_replaced_and_a_newer_one_refused() {
 
 #[test]
 fn clear_empties_everything() {
-    let (dir, src, s) = store_and_sources(1 << 20);
+    let (_dir, src, s) = store_and_sources(1 << 20);
     let (id, p) = audio_file(src.path(), 3, 2000);
     s.put_audio_from(&id, &p).unwrap();
     s.put_embedding(
@@ -431,7 +431,7 @@ async fn metered_cache(
     dir: &Path,
 ) -> (
     MetricsRecorder,
-    CacheStore,
+    Arc<CacheStore>,
     CacheLayer<MetricsLayer<MemoryBackend>>,
 ) {
     remote.put_audio(id, path).await.unwrap();

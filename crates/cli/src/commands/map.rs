@@ -108,7 +108,7 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
         (None, Some(_)) => None,
         (None, None) => Some(PathBuf::from("map.html")),
     };
-    let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
+    let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
     let t = Instant::now();
     let data = map::build(
         &set,
