@@ -23,6 +23,7 @@ use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerL
 use songrec_storage::{
     Embedding, Filter, Metric, SongId, SongMetadata, SongRecord, StorageBackend,
 };
+use songrec_testkit::data::Lcg;
 
 type Stack = CacheLayer<CircuitBreakerLayer<ChaosLayer<AstraBackend>>>;
 
@@ -52,20 +53,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--songs must be at least 2 and --queries positive".into());
     }
     Ok(a)
-}
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-    fn f32(&mut self) -> f32 {
-        (self.next() as f32 / (1u64 << 53) as f32) * 2.0 - 1.0
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -164,7 +151,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 m.artist = Some(format!("Artist {}", i % 50));
                 m.genre = Some(["rock", "jazz", "pop", "folk"][i % 4].into());
                 titles.push(m.title.clone());
-                let v = (0..model.dim).map(|_| rng.f32()).collect();
+                let v = (0..model.dim)
+                    .map(|_| rng.fraction(53) * 2.0 - 1.0)
+                    .collect();
                 SongRecord {
                     metadata: m,
                     embeddings: vec![Embedding::new(model.clone(), v).expect("finite vector")],
@@ -179,7 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut blob_ids = Vec::new();
     for i in 0..args.blobs {
         let bytes: Vec<u8> = (0..args.blob_kb * 1024)
-            .map(|_| (rng.next() >> 40) as u8)
+            .map(|_| (rng.bits(53) >> 40) as u8)
             .collect();
         let id = SongId::from_bytes(&bytes);
         let p = tmp.path().join(format!("blob{i}"));
@@ -197,7 +186,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         t0.elapsed().as_secs_f64()
     );
     let picks: Vec<String> = (0..args.queries)
-        .map(|_| titles[(rng.next() % titles.len() as u64) as usize].clone())
+        .map(|_| titles[(rng.bits(53) % titles.len() as u64) as usize].clone())
         .collect();
     let distinct: std::collections::HashSet<&String> = picks.iter().collect();
     println!(

@@ -17,18 +17,15 @@ use songrec_astra::blobs::{BlobStore, S3Config};
 use songrec_astra::dataapi::{DataApiClient, DataApiConfig};
 use songrec_astra::secret::Secret;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_testkit::data::{LibrarySize, XorShift};
 
 const PREFIX: &str = "songrec_bench";
 
 /// Insert throughput of the Data API client.
 #[derive(clap::Parser)]
 struct Args {
-    /// Documents inserted.
-    #[arg(short = 'n', long, default_value_t = 10_000)]
-    songs: usize,
-    /// Vector dimension.
-    #[arg(long, default_value_t = 512)]
-    dim: usize,
+    #[command(flatten)]
+    size: LibrarySize,
     /// A Data API server to use instead of the in-process one.
     #[arg(long)]
     endpoint: Option<String>,
@@ -42,7 +39,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let a = <Args as clap::Parser>::parse();
-    if a.songs == 0 || a.dim == 0 {
+    if a.size.songs == 0 || a.size.dim == 0 {
         return Err("--songs and --dim must be positive".into());
     }
     Ok(a)
@@ -50,7 +47,7 @@ fn parse_args() -> Result<Args, String> {
 
 fn records(n: usize, model: &ModelInfo) -> Vec<SongRecord> {
     let genres = ["rock", "jazz", "pop", "folk", "classical", "electronic"];
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut x = XorShift::new(1);
     (0..n)
         .map(|i| {
             let id = SongId::from_bytes(format!("bench song {i}").as_bytes());
@@ -61,14 +58,7 @@ fn records(n: usize, model: &ModelInfo) -> Vec<SongRecord> {
             m.duration_secs = 120.0 + (i % 240) as f64;
             m.file_name = format!("track{i}.flac");
             m.bpm = Some(60.0 + (i % 120) as f32);
-            let vector = (0..model.dim)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-                })
-                .collect();
+            let vector = x.vector(model.dim);
             SongRecord {
                 metadata: m,
                 embeddings: vec![Embedding {
@@ -131,7 +121,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_endpoint("http://127.0.0.1:9")
             .with_allow_http(true),
     )?;
-    let model = ModelInfo::new("bench", "1", args.dim);
+    let model = ModelInfo::new("bench", "1", args.size.dim);
     for c in client.find_collections(false).await? {
         if c.name.starts_with(PREFIX) {
             client.delete_collection(&c.name).await?;
@@ -139,7 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let backend = AstraBackend::from_parts(client, blobs, PREFIX)?;
     backend.init_schema(std::slice::from_ref(&model)).await?;
-    let recs = records(args.songs, &model);
+    let recs = records(args.size.songs, &model);
 
     let before = backend.requests_sent();
     let start = Instant::now();
@@ -154,24 +144,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let songs_per_s = args.songs as f64 / secs;
+    let songs_per_s = args.size.songs as f64 / secs;
     println!(
         "songrec_put_songs songs={} dim={} seconds={secs:.3} songs_per_s={songs_per_s:.1} docs_per_s={:.1} requests={requests} requests_per_1k_songs={:.1} endpoint={}",
-        args.songs,
-        args.dim,
+        args.size.songs,
+        args.size.dim,
         2.0 * songs_per_s,
-        requests as f64 * 1000.0 / args.songs as f64,
+        requests as f64 * 1000.0 / args.size.songs as f64,
         backend
     );
     match std::env::var("SONGREC_TEST_PYTHON") {
-        Ok(py) if !py.is_empty() => match astrapy(&py, &endpoint, &token, args.songs, args.dim) {
-            Ok(astrapy_docs_per_s) => println!(
-                "ratio ours/astrapy: songs/s vs astrapy docs/s = {:.2} (each song is 2 documents: vector + metadata; docs/s ratio = {:.2})",
-                songs_per_s / astrapy_docs_per_s,
-                2.0 * songs_per_s / astrapy_docs_per_s
-            ),
-            Err(e) => println!("astrapy comparison skipped: {e}"),
-        },
+        Ok(py) if !py.is_empty() => {
+            match astrapy(&py, &endpoint, &token, args.size.songs, args.size.dim) {
+                Ok(astrapy_docs_per_s) => println!(
+                    "ratio ours/astrapy: songs/s vs astrapy docs/s = {:.2} (each song is 2 documents: vector + metadata; docs/s ratio = {:.2})",
+                    songs_per_s / astrapy_docs_per_s,
+                    2.0 * songs_per_s / astrapy_docs_per_s
+                ),
+                Err(e) => println!("astrapy comparison skipped: {e}"),
+            }
+        }
         _ => println!(
             "astrapy comparison skipped (set SONGREC_TEST_PYTHON, see scripts/astrapy/README.md)"
         ),

@@ -8,7 +8,7 @@ use songrec_storage::conformance::run_all;
 use songrec_storage::filter::Filter;
 use songrec_storage::id::SongId;
 use songrec_storage::layers::testing::MemoryBackend;
-use songrec_storage::layers::{Chaos, CircuitBreaker, LayerExt, MetricsRecorder};
+use songrec_storage::layers::{Chaos, CircuitBreaker, LayerExt, MetricsLayer, MetricsRecorder};
 use songrec_storage::metadata::SongMetadata;
 use songrec_storage::model::{Embedding, ModelInfo};
 use songrec_storage::query::{ListQuery, SearchQuery};
@@ -43,6 +43,14 @@ fn audio_file(dir: &Path, seed: u8, len: usize) -> (SongId, std::path::PathBuf) 
     let p = dir.join(format!("src-{seed}.bin"));
     std::fs::write(&p, &bytes).unwrap();
     (id, p)
+}
+
+/// A cache store of `limit` bytes in a fresh folder, and a fresh folder for source files.
+fn store_and_sources(limit: u64) -> (tempfile::TempDir, tempfile::TempDir, CacheStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let s = CacheStore::open(dir.path(), limit).unwrap();
+    (dir, src, s)
 }
 
 // ---- conformance ---------------------------------------------------------------------------
@@ -219,9 +227,7 @@ fn a_new_song_version_invalidates_its_vectors() {
 
 #[test]
 fn damaged_entries_are_dropped_not_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let s = CacheStore::open(dir.path(), 1 << 20).unwrap();
+    let (dir, src, s) = store_and_sources(1 << 20);
     let (id, p) = audio_file(src.path(), 1, 5000);
     s.put_audio_from(&id, &p).unwrap();
     // Flip a byte of the cached file.
@@ -288,9 +294,7 @@ fn an_unreadable_index_is_replaced_and_a_newer_one_refused() {
 
 #[test]
 fn clear_empties_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let s = CacheStore::open(dir.path(), 1 << 20).unwrap();
+    let (_dir, src, s) = store_and_sources(1 << 20);
     let (id, p) = audio_file(src.path(), 3, 2000);
     s.put_audio_from(&id, &p).unwrap();
     s.put_embedding(
@@ -419,6 +423,29 @@ fn two_processes_share_a_cache_folder() {
     assert!(st.total.bytes_fetched >= 2 * 40 * 16, "{st}");
 }
 
+/// `remote`, given the audio `(id, path)`, behind metrics and then a 1 MiB cache in `dir`;
+/// with the metrics and the cache's store.
+async fn metered_cache(
+    remote: MemoryBackend,
+    (id, path): (&SongId, &Path),
+    dir: &Path,
+) -> (
+    MetricsRecorder,
+    Arc<CacheStore>,
+    CacheLayer<MetricsLayer<MemoryBackend>>,
+) {
+    remote.put_audio(id, path).await.unwrap();
+    let metrics = MetricsRecorder::new();
+    let cache = Cache::open(dir, 1 << 20).unwrap();
+    let store = cache.store().clone();
+    (metrics.clone(), store, remote.layer(metrics).layer(cache))
+}
+
+/// The vector of `id` for the test model, which must be there.
+async fn vector_of(b: &impl StorageBackend, id: &SongId) -> Vec<f32> {
+    b.get_embedding(id, &model()).await.unwrap().unwrap().vector
+}
+
 // ---- the layers ----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,24 +455,13 @@ async fn repeated_reads_are_served_from_disk_until_a_version_changes() {
     let remote = MemoryBackend::new();
     remote.put_songs(&[record(1), record(2)]).await.unwrap();
     let (aid, apath) = audio_file(src.path(), 1, 10_000);
-    remote.put_audio(&aid, &apath).await.unwrap();
-    let metrics = MetricsRecorder::new();
-    let cache = Cache::open(dir.path(), 1 << 20).unwrap();
-    let store = cache.store().clone();
-    let b = remote.layer(metrics.clone()).layer(cache);
+    let (metrics, store, b) = metered_cache(remote, (&aid, &apath), dir.path()).await;
     let calls = |op: &str| metrics.metrics().op(op).map_or(0, |o| o.calls);
 
     let id = song(1).id;
     b.get_metadata(&id).await.unwrap();
     for _ in 0..3 {
-        assert_eq!(
-            b.get_embedding(&id, &model())
-                .await
-                .unwrap()
-                .unwrap()
-                .vector,
-            vector(1)
-        );
+        assert_eq!(vector_of(&b, &id).await, vector(1));
         let out = src.path().join("out.bin");
         assert_eq!(b.get_audio(&aid, &out).await.unwrap(), 10_000);
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&apath).unwrap());
@@ -465,28 +481,14 @@ async fn repeated_reads_are_served_from_disk_until_a_version_changes() {
         .await
         .unwrap();
     b.list(&ListQuery::default()).await.unwrap();
-    assert_eq!(
-        b.get_embedding(&id, &model())
-            .await
-            .unwrap()
-            .unwrap()
-            .vector,
-        vector(9)
-    );
+    assert_eq!(vector_of(&b, &id).await, vector(9));
     assert_eq!(calls("get_embedding"), 2);
 
     // Writes through the layer: put_embedding invalidates, delete_song drops everything.
     b.put_embedding(&id, &Embedding::new(model(), vector(5)).unwrap())
         .await
         .unwrap();
-    assert_eq!(
-        b.get_embedding(&id, &model())
-            .await
-            .unwrap()
-            .unwrap()
-            .vector,
-        vector(5)
-    );
+    assert_eq!(vector_of(&b, &id).await, vector(5));
     b.delete_song(&id).await.unwrap();
     assert_eq!(b.get_embedding(&id, &model()).await.unwrap(), None);
     assert_eq!(store.check().unwrap(), Vec::<String>::new());
@@ -498,11 +500,7 @@ async fn a_corrupt_cached_blob_is_fetched_again() {
     let src = tempfile::tempdir().unwrap();
     let remote = MemoryBackend::new();
     let (aid, apath) = audio_file(src.path(), 4, 4096);
-    remote.put_audio(&aid, &apath).await.unwrap();
-    let metrics = MetricsRecorder::new();
-    let cache = Cache::open(dir.path(), 1 << 20).unwrap();
-    let store = cache.store().clone();
-    let b = remote.layer(metrics.clone()).layer(cache);
+    let (metrics, store, b) = metered_cache(remote, (&aid, &apath), dir.path()).await;
     let out = src.path().join("o.bin");
     b.get_audio(&aid, &out).await.unwrap();
     std::fs::write(store.audio_path(&aid), b"garbage").unwrap();

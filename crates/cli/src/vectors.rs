@@ -25,6 +25,19 @@ pub struct VectorArgs {
     pub model: Option<String>,
 }
 
+/// The options every ranking command but `similar` shares: the vectors compared, the songs
+/// considered and the output's form.
+#[derive(Args, Debug, Clone)]
+pub struct RankedArgs {
+    #[command(flatten)]
+    pub vectors: VectorArgs,
+    #[command(flatten)]
+    pub filter: crate::args::FilterArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
 impl VectorArgs {
     /// The user's choice.
     pub fn choice(&self) -> Result<Choice> {

@@ -16,14 +16,7 @@ fn fp(samples: &[f32]) -> Vec<u32> {
 fn main() {
     let orig = render(&SongSpec::for_style("techno", 1, 20.0));
     let fo = fp(&orig);
-    let mut r = 12345u64;
-    let noisy: Vec<f32> = orig
-        .iter()
-        .map(|x| {
-            r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
-            0.9 * x + 0.004 * ((r >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
-        })
-        .collect();
+    let noisy = songrec_testkit::audio::noisy_copy(&orig);
     let mut copies = vec![
         ("noisy (-50 dB)", noisy),
         ("trimmed 2.5 s", orig[(2.5 * SR as f32) as usize..].to_vec()),

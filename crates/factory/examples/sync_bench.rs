@@ -18,17 +18,14 @@ use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, St
 use songrec_sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
 use songrec_sync::lease::Lease;
 use songrec_testkit::LocalCloud;
+use songrec_testkit::data::{LibrarySize, XorShift};
 use songrec_testkit::sync::{Machine, lease};
 
 /// A sync of a library of synthetic songs against the local cloud.
 #[derive(clap::Parser)]
 struct Args {
-    /// Songs in the library.
-    #[arg(short = 'n', long, default_value_t = 10_000)]
-    songs: usize,
-    /// Vector dimension.
-    #[arg(long, default_value_t = 512)]
-    dim: usize,
+    #[command(flatten)]
+    size: LibrarySize,
     /// Audio bytes a song.
     #[arg(long, default_value_t = 0)]
     audio_bytes: usize,
@@ -93,13 +90,13 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
 
     let a = side(&cloud);
-    let model = ModelInfo::new("bench", "1", args.dim);
+    let model = ModelInfo::new("bench", "1", args.size.dim);
     let t = Instant::now();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut x = XorShift::new(1);
     let audio_dir = dir.path().join("audio");
     std::fs::create_dir_all(&audio_dir).expect("audio dir");
     let mut batch = Vec::new();
-    for i in 0..args.songs {
+    for i in 0..args.size.songs {
         let bytes = if args.audio_bytes > 0 {
             let mut b = format!("bench audio {i} ").into_bytes();
             b.resize(args.audio_bytes.max(b.len()), (i % 251) as u8);
@@ -121,14 +118,7 @@ async fn main() {
         m.artist = Some(format!("Artist {}", i % 97));
         m.genre = Some(["rock", "jazz", "pop", "folk"][i % 4].to_owned());
         m.file_name = format!("track{i}.flac");
-        let vector = (0..args.dim)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect();
+        let vector = x.vector(args.size.dim);
         batch.push(SongRecord {
             metadata: m,
             embeddings: vec![Embedding {
@@ -136,7 +126,7 @@ async fn main() {
                 vector,
             }],
         });
-        if batch.len() == 2000 || i + 1 == args.songs {
+        if batch.len() == 2000 || i + 1 == args.size.songs {
             let r = a.m.lib.put_songs(&batch).await.expect("load");
             assert!(r.is_complete());
             batch.clear();
@@ -145,8 +135,8 @@ async fn main() {
     a.m.lib.flush().await.expect("flush");
     println!(
         "songs {} × {}-d vectors, audio {} B each; local library built in {:.1} s",
-        args.songs,
-        args.dim,
+        args.size.songs,
+        args.size.dim,
         args.audio_bytes,
         t.elapsed().as_secs_f64()
     );

@@ -171,8 +171,8 @@ fn only_fragments_cut_short_are_dropped() {
     assert!(s.torn_tail && s.consumed == rec.len() + 1 && s.records.len() == 1);
 }
 
-#[tokio::test]
-async fn a_reader_sees_other_writers_commits_with_work_in_proportion() {
+/// A library (in a fresh folder) where a writer put songs 1 and 2, and a reader opened after.
+async fn writer_of_two_and_reader() -> (tempfile::TempDir, LocalBackend, LocalBackend) {
     let dir = tempfile::tempdir().unwrap();
     let w = LocalBackend::open(dir.path()).unwrap();
     w.put_songs(&[
@@ -182,6 +182,12 @@ async fn a_reader_sees_other_writers_commits_with_work_in_proportion() {
     .await
     .unwrap();
     let r = LocalBackend::open(dir.path()).unwrap();
+    (dir, w, r)
+}
+
+#[tokio::test]
+async fn a_reader_sees_other_writers_commits_with_work_in_proportion() {
+    let (dir, w, r) = writer_of_two_and_reader().await;
     assert_eq!(ids(&r).await, sorted([1, 2]));
     assert_eq!(top(&r, [1.0, 0.1, 0.0, 0.0]).await, song(1).id);
     let audio = dir.path().join("clip.ogg");
@@ -302,15 +308,7 @@ async fn a_reader_never_rolls_back_the_manifest() {
 
 #[tokio::test]
 async fn a_reader_serves_the_committed_pack_while_a_writer_works() {
-    let dir = tempfile::tempdir().unwrap();
-    let w = LocalBackend::open(dir.path()).unwrap();
-    w.put_songs(&[
-        record(1, [1.0, 0.0, 0.0, 0.0]),
-        record(2, [0.0, 1.0, 0.0, 0.0]),
-    ])
-    .await
-    .unwrap();
-    let r = LocalBackend::open(dir.path()).unwrap();
+    let (dir, w, r) = writer_of_two_and_reader().await;
     assert_eq!(top(&r, [0.0, 1.0, 0.0, 0.0]).await, song(2).id);
     // The vector folder moves while the writer holds the lock (as it does between the
     // writer's own .npy writes and its index update).

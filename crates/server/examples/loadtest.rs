@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_testkit::data::Lcg;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -35,20 +36,6 @@ struct Args {
     /// Test a server that is already running instead of one in this process.
     #[arg(long)]
     url: Option<String>,
-}
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn f(&mut self) -> f32 {
-        (self.next() as f32 / (1u64 << 31) as f32) - 0.5
-    }
 }
 
 const GENRES: &[&str] = &[
@@ -73,7 +60,7 @@ async fn build_library(dir: &std::path::Path, n: usize) -> anyhow_lite::Result<(
         m.genre = Some(GENRES[i % GENRES.len()].to_owned());
         m.bpm = Some(70.0 + (i % 100) as f32);
         m.duration_secs = 180.0;
-        let mut v: Vec<f32> = (0..model.dim).map(|_| rng.f()).collect();
+        let mut v: Vec<f32> = (0..model.dim).map(|_| rng.fraction(31) - 0.5).collect();
         songrec_storage::math::normalize(&mut v);
         batch.push(SongRecord {
             metadata: m,
@@ -139,7 +126,7 @@ async fn scenario(
             let mut rng = Lcg(c as u64 * 7919 + 1);
             let (mut lat, mut errors) = (Vec::new(), 0u64);
             while Instant::now() < deadline {
-                let id = &ids[rng.next() as usize % ids.len()];
+                let id = &ids[rng.bits(31) as usize % ids.len()];
                 let t = Instant::now();
                 let ok = match client
                     .get(format!("{base}/api/v1/songs/{id}/similar?{query}"))

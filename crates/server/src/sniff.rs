@@ -56,23 +56,19 @@ pub fn audio_mime(head: &[u8]) -> Option<&'static str> {
 /// assert_eq!(songrec_server::sniff::describe(b"%PDF-1.7"), "a PDF document");
 /// ```
 pub fn describe(head: &[u8]) -> &'static str {
-    let at = |magic: &[u8]| head.starts_with(magic);
+    const KINDS: [(&[u8], &str); 7] = [
+        (b"\x89PNG", "a PNG image"),
+        (b"\xFF\xD8\xFF", "a JPEG image"),
+        (b"GIF8", "a GIF image"),
+        (b"%PDF", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive"),
+        (b"\x1F\x8B", "a gzip archive"),
+        (b"\x7FELF", "an executable"),
+    ];
     if head.is_empty() {
         "an empty file"
-    } else if at(b"\x89PNG") {
-        "a PNG image"
-    } else if at(b"\xFF\xD8\xFF") {
-        "a JPEG image"
-    } else if at(b"GIF8") {
-        "a GIF image"
-    } else if at(b"%PDF") {
-        "a PDF document"
-    } else if at(b"PK\x03\x04") {
-        "a ZIP archive"
-    } else if at(b"\x1F\x8B") {
-        "a gzip archive"
-    } else if at(b"\x7FELF") {
-        "an executable"
+    } else if let Some((_, kind)) = KINDS.iter().find(|(magic, _)| head.starts_with(magic)) {
+        kind
     } else if head
         .iter()
         .take(SNIFF_LEN)

@@ -12,15 +12,63 @@ use songrec_storage::{
 
 /// A deterministic pseudo-random vector in [-1, 1) (xorshift), different for every `seed`.
 pub fn vector(seed: u64, dim: usize) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..dim)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
+    XorShift::new(seed).vector(dim)
+}
+
+/// A xorshift stream of pseudo-random numbers, different for every seed.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> Self {
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// The next number in [-1, 1).
+    pub fn unit(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// The next `dim` numbers in [-1, 1).
+    pub fn vector(&mut self, dim: usize) -> Vec<f32> {
+        (0..dim).map(|_| self.unit()).collect()
+    }
+}
+
+/// A linear congruential stream (Knuth's MMIX constants) from a seed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The high `bits` bits of the next state.
+    pub fn bits(&mut self, bits: u32) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> (64 - bits)
+    }
+
+    /// The next number of `bits` bits, scaled to [0, 1).
+    pub fn fraction(&mut self, bits: u32) -> f32 {
+        self.bits(bits) as f32 / (1u64 << bits) as f32
+    }
+}
+
+/// The size of a benchmark's library of synthetic songs, as command-line options.
+#[derive(clap::Args)]
+pub struct LibrarySize {
+    /// Songs (each one metadata document and one vector).
+    #[arg(short = 'n', long, default_value_t = 10_000)]
+    pub songs: usize,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 512)]
+    pub dim: usize,
 }
 
 /// Song `n` with varied metadata (no audio): title `Track 0000n`, artist, genre, tempo (none

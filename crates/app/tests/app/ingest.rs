@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use songrec_app::ingest::{IngestOptions, NoProgress, Outcome, ingest};
+use songrec_app::ingest::{IngestOptions, IngestSummary, NoProgress, Outcome, ingest};
 use songrec_audio::synth::{SongSpec, render, write_wav};
 use songrec_local::LocalBackend;
 use songrec_storage::{Filter, StorageBackend};
@@ -15,6 +15,14 @@ fn opts(state: Option<&Path>) -> IngestOptions {
         batch_size: 2,
         state_file: state.map(Path::to_path_buf),
     }
+}
+
+/// Ingests `music` into `lib`, with the state file `state`.
+async fn ingest_music(lib: &LocalBackend, music: &Path, state: &Path) -> IngestSummary {
+    let roots = [music.to_path_buf()];
+    ingest(lib, &roots, &opts(Some(state)), Arc::new(NoProgress))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,14 +44,7 @@ async fn duplicates_unchanged_files_and_metadata() {
 
     let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
     let state = dir.path().join("state.json");
-    let s = ingest(
-        &lib,
-        std::slice::from_ref(&music),
-        &opts(Some(&state)),
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let s = ingest_music(&lib, &music, &state).await;
     assert_eq!(s.files.len(), 4, "{:?}", s.files);
     assert_eq!(s.added(), 3);
     assert_eq!(s.skipped(), 1, "the copy is the same song");
@@ -71,14 +72,7 @@ async fn duplicates_unchanged_files_and_metadata() {
     );
 
     // Second run: every file unchanged (size + mtime), not even hashed.
-    let s = ingest(
-        &lib,
-        std::slice::from_ref(&music),
-        &opts(Some(&state)),
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let s = ingest_music(&lib, &music, &state).await;
     assert_eq!(s.added(), 0);
     assert!(
         s.files.iter().all(|f| f.outcome == Outcome::Unchanged),
@@ -92,9 +86,7 @@ async fn duplicates_unchanged_files_and_metadata() {
         &render(&SongSpec::for_style("techno", 99, 3.0)),
     )
     .unwrap();
-    let s = ingest(&lib, &[music], &opts(Some(&state)), Arc::new(NoProgress))
-        .await
-        .unwrap();
+    let s = ingest_music(&lib, &music, &state).await;
     assert_eq!(s.added(), 1);
     assert_eq!(lib.count(&Filter::default()).await.unwrap(), 4);
 }

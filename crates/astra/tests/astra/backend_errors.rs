@@ -181,44 +181,40 @@ async fn audio_errors_map_to_storage_errors() {
         .await
         .expect_err("missing");
     assert!(matches!(err, StorageError::NotFound(_)), "{err}");
+    // A backend on the cloud's Data API whose blob store is `s3`, without retries.
+    let with_s3 = |s3: songrec_astra::blobs::S3Config| {
+        let store =
+            songrec_astra::blobs::BlobStore::new(s3.with_allow_http(true).with_max_retries(0))
+                .expect("store");
+        let client =
+            songrec_astra::dataapi::DataApiClient::new(api_config(&env.base_url(), env.token()))
+                .expect("client");
+        AstraBackend::from_parts(client, store, "songrec").expect("backend")
+    };
     // Wrong S3 secret → Unauthorized, secret not shown.
-    let bad_store = songrec_astra::blobs::BlobStore::new(
+    let b2 = with_s3(
         songrec_astra::blobs::S3Config::new(
             BUCKET,
             "us-east-1",
             env.cloud.access_key(),
             songrec_astra::secret::Secret::new("definitely-wrong-secret"),
         )
-        .with_endpoint(env.cloud.s3_url())
-        .with_allow_http(true)
-        .with_max_retries(0),
-    )
-    .expect("store");
-    let client =
-        songrec_astra::dataapi::DataApiClient::new(api_config(&env.base_url(), env.token()))
-            .expect("client");
-    let b2 = AstraBackend::from_parts(client, bad_store, "songrec").expect("backend");
+        .with_endpoint(env.cloud.s3_url()),
+    );
     let id = SongId::from_bytes(b"some audio bytes");
     let err = b2.put_audio(&id, &src).await.expect_err("bad secret");
     assert!(matches!(err, StorageError::Unauthorized(_)), "{err}");
     assert!(!format!("{err} {err:?}").contains("definitely-wrong-secret"));
     // Unreachable S3 → Unavailable.
-    let dead = songrec_astra::blobs::BlobStore::new(
+    let b3 = with_s3(
         songrec_astra::blobs::S3Config::new(
             "b",
             "us-east-1",
             "AK",
             songrec_astra::secret::Secret::new("SK"),
         )
-        .with_endpoint("http://127.0.0.1:9")
-        .with_allow_http(true)
-        .with_max_retries(0),
-    )
-    .expect("store");
-    let client =
-        songrec_astra::dataapi::DataApiClient::new(api_config(&env.base_url(), env.token()))
-            .expect("client");
-    let b3 = AstraBackend::from_parts(client, dead, "songrec").expect("backend");
+        .with_endpoint("http://127.0.0.1:9"),
+    );
     let err = b3.has_audio(&id).await.expect_err("unreachable");
     assert!(err.is_unavailable(), "{err}");
 }

@@ -137,6 +137,18 @@ mod support {
             }
         }
 
+        /// Answers the first `failures` requests with `failure`, then every one with `then`.
+        pub async fn fails_then(failures: usize, failure: Reply, then: Reply) -> Self {
+            Self::start(move |_, i| {
+                if i < failures {
+                    failure.clone()
+                } else {
+                    then.clone()
+                }
+            })
+            .await
+        }
+
         pub fn recorded(&self) -> Vec<Recorded> {
             self.requests.lock().expect("lock").clone()
         }
@@ -259,6 +271,27 @@ async fn listing_error(reply: Reply) -> DataApiError {
 
 fn client(server: &ScriptedServer) -> DataApiClient {
     DataApiClient::new(config(server)).expect("client")
+}
+
+/// The error of an `update_one` of document "a" that must fail.
+async fn update_a_error(c: &DataApiClient, update: Value, options: UpdateOptions) -> DataApiError {
+    c.collection("songs")
+        .update_one(json!({"_id": "a"}), update, options)
+        .await
+        .expect_err("should fail")
+}
+
+/// `count_documents` of all songs, which must succeed (`what` names the case).
+async fn count_all(c: &DataApiClient, what: &str) -> DocumentCount {
+    c.collection("songs")
+        .count_documents(json!({}))
+        .await
+        .expect(what)
+}
+
+/// `estimated_document_count` of the songs.
+async fn estimate(c: &DataApiClient) -> Result<u64, DataApiError> {
+    c.collection("songs").estimated_document_count().await
 }
 
 fn err(code: &str) -> Value {
@@ -449,32 +482,25 @@ type Check = fn(&DataApiError) -> bool;
 
 #[tokio::test]
 async fn soft_errors_map_old_and_new_codes_to_the_same_variant() {
-    let cases: [(&str, Check); 8] = [
-        ("UNKNOWN_COLLECTION_OR_TABLE", |e| {
-            matches!(e, DataApiError::CollectionNotFound(_))
-        }),
-        ("COLLECTION_NOT_EXIST", |e| {
-            matches!(e, DataApiError::CollectionNotFound(_))
-        }),
-        ("INVALID_VECTOR_LENGTH", |e| {
+    // Each old code and its new spelling must map to the same variant.
+    let cases: [([&str; 2], Check); 4] = [
+        (
+            ["UNKNOWN_COLLECTION_OR_TABLE", "COLLECTION_NOT_EXIST"],
+            |e| matches!(e, DataApiError::CollectionNotFound(_)),
+        ),
+        (["INVALID_VECTOR_LENGTH", "VECTOR_SIZE_MISMATCH"], |e| {
             matches!(e, DataApiError::VectorDimensionMismatch(_))
         }),
-        ("VECTOR_SIZE_MISMATCH", |e| {
-            matches!(e, DataApiError::VectorDimensionMismatch(_))
-        }),
-        ("UNKNOWN_KEYSPACE", |e| {
+        (["UNKNOWN_KEYSPACE", "KEYSPACE_DOES_NOT_EXIST"], |e| {
             matches!(e, DataApiError::KeyspaceNotFound(_))
         }),
-        ("KEYSPACE_DOES_NOT_EXIST", |e| {
-            matches!(e, DataApiError::KeyspaceNotFound(_))
-        }),
-        ("OVERLOADED_SORT_ROW_LIMIT", |e| {
-            e.kind() == Some(ErrorKind::SortRowLimit)
-        }),
-        ("DATASET_TOO_BIG", |e| {
+        (["OVERLOADED_SORT_ROW_LIMIT", "DATASET_TOO_BIG"], |e| {
             e.kind() == Some(ErrorKind::SortRowLimit)
         }),
     ];
+    let cases = cases
+        .into_iter()
+        .flat_map(|(codes, check)| codes.map(|code| (code, check)));
     for (code, check) in cases {
         let code_owned = code.to_string();
         let server = ScriptedServer::start(move |_, _| {
@@ -527,14 +553,7 @@ async fn write_errors_keep_partial_status_and_warnings_do_not_fail() {
     .await;
     let c = client(&server);
     let songs = c.collection("songs");
-    let e = songs
-        .update_one(
-            json!({"_id": "a"}),
-            json!({"$set": {"x": 1}}),
-            UpdateOptions::default(),
-        )
-        .await
-        .expect_err("should fail");
+    let e = update_a_error(&c, json!({"$set": {"x": 1}}), UpdateOptions::default()).await;
     assert_eq!(e.kind(), Some(ErrorKind::InvalidDocument));
     let status = e.partial_status().expect("partial status kept");
     assert_eq!(status.get("matchedCount"), Some(&json!(1)));
@@ -556,20 +575,10 @@ async fn unauthorized_mentions_env_var_but_never_the_token() {
         ),
         (403, json!({"message": "Forbidden"})),
     ] {
-        let body = body.to_string();
-        let server = ScriptedServer::start(move |_, _| Reply::Raw {
-            status,
-            content_type: "application/json",
-            body: body.clone(),
-            headers: vec![],
-        })
-        .await;
+        let server =
+            ScriptedServer::always(Reply::raw(status, "application/json", &body.to_string())).await;
         let c = client(&server);
-        let e = c
-            .collection("songs")
-            .estimated_document_count()
-            .await
-            .expect_err("should fail");
+        let e = estimate(&c).await.expect_err("should fail");
         assert!(matches!(e, DataApiError::Unauthorized { .. }), "{e:?}");
         let text = format!("{e} / {e:?}");
         assert!(text.contains("ASTRA_DB_APPLICATION_TOKEN"), "{text}");
@@ -614,25 +623,19 @@ async fn token_echoed_in_error_message_is_scrubbed() {
 
 #[tokio::test]
 async fn rate_limit_then_success_is_retried_and_counted() {
-    let server = ScriptedServer::start(|_, i| {
-        if i == 0 {
-            Reply::Raw {
-                status: 429,
-                content_type: "text/plain",
-                body: "Too Many Requests".into(),
-                headers: vec![("retry-after", "0".into())],
-            }
-        } else {
-            Reply::Json(json!({"status": {"count": 5}}))
-        }
-    })
+    let server = ScriptedServer::fails_then(
+        1,
+        Reply::Raw {
+            status: 429,
+            content_type: "text/plain",
+            body: "Too Many Requests".into(),
+            headers: vec![("retry-after", "0".into())],
+        },
+        Reply::Json(json!({"status": {"count": 5}})),
+    )
     .await;
     let c = client(&server);
-    let n = c
-        .collection("songs")
-        .estimated_document_count()
-        .await
-        .expect("retried");
+    let n = estimate(&c).await.expect("retried");
     assert_eq!(n, 5);
     assert_eq!(c.requests_sent(), 2);
     assert_eq!(server.recorded().len(), 2);
@@ -640,19 +643,15 @@ async fn rate_limit_then_success_is_retried_and_counted() {
 
 #[tokio::test]
 async fn gateway_html_503_then_success() {
-    let server = ScriptedServer::start(|_, i| {
-        if i < 2 {
-            Reply::Raw {
-                status: 503,
-                content_type: "text/html",
-                body: "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
-                    .into(),
-                headers: vec![],
-            }
-        } else {
-            Reply::Json(json!({"data": {"documents": [{"_id": 1}], "nextPageState": null}}))
-        }
-    })
+    let server = ScriptedServer::fails_then(
+        2,
+        Reply::raw(
+            503,
+            "text/html",
+            "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+        ),
+        Reply::Json(json!({"data": {"documents": [{"_id": 1}], "nextPageState": null}})),
+    )
     .await;
     let c = client(&server);
     let docs = c
@@ -667,21 +666,15 @@ async fn gateway_html_503_then_success() {
 
 #[tokio::test]
 async fn database_scope_soft_errors_are_retried() {
-    let server = ScriptedServer::start(|_, i| {
-        if i == 0 {
-            Reply::Json(json!({"errors": [{"family": "SERVER", "scope": "DATABASE",
-                "errorCode": "TIMEOUT_READING_DATA", "message": "safe to retry"}]}))
-        } else {
-            Reply::Json(json!({"status": {"count": 2}}))
-        }
-    })
+    let server = ScriptedServer::fails_then(
+        1,
+        Reply::Json(json!({"errors": [{"family": "SERVER", "scope": "DATABASE",
+            "errorCode": "TIMEOUT_READING_DATA", "message": "safe to retry"}]})),
+        Reply::Json(json!({"status": {"count": 2}})),
+    )
     .await;
     let c = client(&server);
-    let n = c
-        .collection("songs")
-        .count_documents(json!({}))
-        .await
-        .expect("retried");
+    let n = count_all(&c, "retried").await;
     assert_eq!(n, DocumentCount::Exact(2));
     assert_eq!(c.requests_sent(), 2);
 }
@@ -695,11 +688,7 @@ async fn repeated_503_gives_one_clear_unavailable_error() {
     ))
     .await;
     let c = client(&server);
-    let e = c
-        .collection("songs")
-        .estimated_document_count()
-        .await
-        .expect_err("should fail");
+    let e = estimate(&c).await.expect_err("should fail");
     assert!(
         matches!(e, DataApiError::DatabaseUnavailable { .. }),
         "{e:?}"
@@ -736,15 +725,7 @@ async fn non_idempotent_update_is_not_retried() {
     let server =
         ScriptedServer::always(Reply::raw(502, "text/html", "<html>bad gateway</html>")).await;
     let c = client(&server);
-    let e = c
-        .collection("songs")
-        .update_one(
-            json!({"_id": "a"}),
-            json!({"$inc": {"plays": 1}}),
-            UpdateOptions::default(),
-        )
-        .await
-        .expect_err("should fail");
+    let e = update_a_error(&c, json!({"$inc": {"plays": 1}}), UpdateOptions::default()).await;
     assert!(
         matches!(
             e,
@@ -757,15 +738,7 @@ async fn non_idempotent_update_is_not_retried() {
     );
     assert_eq!(c.requests_sent(), 1);
     // An idempotent upsert by id is retried.
-    let e = c
-        .collection("songs")
-        .update_one(
-            json!({"_id": "a"}),
-            json!({"$set": {"x": 1}}),
-            UpdateOptions::upsert(),
-        )
-        .await
-        .expect_err("should fail");
+    let e = update_a_error(&c, json!({"$set": {"x": 1}}), UpdateOptions::upsert()).await;
     assert!(matches!(e, DataApiError::Gateway { .. }), "{e:?}");
     assert_eq!(c.requests_sent(), 1 + 5);
 }
@@ -780,11 +753,7 @@ async fn operation_deadline_bounds_retries_of_hanging_requests() {
             .with_retry(fast_retry().with_max_retries(100)),
     )
     .expect("client");
-    let e = c
-        .collection("songs")
-        .estimated_document_count()
-        .await
-        .expect_err("should time out");
+    let e = estimate(&c).await.expect_err("should time out");
     assert!(matches!(e, DataApiError::Timeout { .. }), "{e:?}");
     assert!(e.to_string().contains("last error"), "{e}");
     assert!(c.requests_sent() >= 2, "request timeouts were retried");
@@ -970,11 +939,7 @@ async fn count_documents_reports_at_least_when_capped() {
     })
     .await;
     let c = client(&server);
-    let n = c
-        .collection("songs")
-        .count_documents(json!({}))
-        .await
-        .expect("count");
+    let n = count_all(&c, "count").await;
     assert_eq!(n, DocumentCount::AtLeast(1000));
     assert!(!n.is_exact());
     assert_eq!(c.requests_sent(), 1);

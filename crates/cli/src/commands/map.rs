@@ -13,7 +13,7 @@ use songrec_factory::Backend;
 
 use crate::args::FilterArgs;
 use crate::exit;
-use crate::vectors::VectorArgs;
+use crate::vectors::{RankedArgs, VectorArgs};
 use songrec_config::Config;
 
 #[derive(Args, Debug)]
@@ -48,12 +48,7 @@ pub struct ClustersArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     #[command(flatten)]
-    pub vectors: VectorArgs,
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub json: bool,
+    pub ranked: RankedArgs,
 }
 
 #[derive(Args, Debug)]
@@ -65,12 +60,7 @@ pub struct OutliersArgs {
     #[arg(long, default_value_t = 10)]
     pub neighbours: usize,
     #[command(flatten)]
-    pub vectors: VectorArgs,
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub json: bool,
+    pub ranked: RankedArgs,
 }
 
 /// Parses `1200x900`.
@@ -152,7 +142,7 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
 }
 
 pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
+    let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
     if set.is_empty() {
         bail!("no songs to cluster");
     }
@@ -164,7 +154,7 @@ pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Re
             ..KMeansOptions::default()
         },
     )?;
-    if args.json {
+    if args.ranked.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(exit::OK);
     }
@@ -201,9 +191,9 @@ pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Re
 }
 
 pub async fn outliers(args: &OutliersArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
+    let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
     let out = outliers::outliers(&set, args.n, args.neighbours)?;
-    if args.json {
+    if args.ranked.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({

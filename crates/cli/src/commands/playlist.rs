@@ -10,9 +10,8 @@ use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
 use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
 use songrec_factory::Backend;
 
-use crate::args::FilterArgs;
 use crate::exit;
-use crate::vectors::VectorArgs;
+use crate::vectors::RankedArgs;
 
 #[derive(Args, Debug)]
 pub struct PlaylistArgs {
@@ -53,12 +52,7 @@ pub struct PlaylistArgs {
     #[arg(long, default_value_t = 30)]
     pub candidates: usize,
     #[command(flatten)]
-    pub vectors: VectorArgs,
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub json: bool,
+    pub ranked: RankedArgs,
 }
 
 fn trunc(s: &str, n: usize) -> String {
@@ -127,7 +121,7 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
             .as_ref()
             .map(|h| h.recent(args.exclude_recent))
             .unwrap_or_default(),
-        filter: args.filter.to_filter()?,
+        filter: args.ranked.filter.to_filter()?,
     };
     let resolve = |s: String| {
         let b = backend.clone();
@@ -140,7 +134,11 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
     let p = match (&args.from, &args.to) {
         (Some(f), Some(t)) => {
             let (a, b) = (resolve(f.clone()).await?, resolve(t.clone()).await?);
-            let model = args.vectors.space(backend.as_ref(), cfg, Some(&a)).await?;
+            let model = args
+                .ranked
+                .vectors
+                .space(backend.as_ref(), cfg, Some(&a))
+                .await?;
             playlist::between(
                 backend.as_ref(),
                 &PathRequest {
@@ -164,7 +162,8 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
                 let song = resolve(s.clone()).await?;
                 if model.is_none() {
                     model = Some(
-                        args.vectors
+                        args.ranked
+                            .vectors
                             .space(backend.as_ref(), cfg, Some(&song))
                             .await?,
                     );
@@ -215,7 +214,7 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
         }
         None => None,
     };
-    if args.json {
+    if args.ranked.json {
         let mut v = serde_json::to_value(&p)?;
         if let Some((path, r)) = &m3u_report {
             v["m3u"] = serde_json::json!({"path": path, "report": r});

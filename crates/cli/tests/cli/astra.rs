@@ -13,6 +13,12 @@ fn songrec(c: &LocalCloud, home: &Path, token: &str, args: &[&str]) -> Output {
     songrec_on(c, home, token, "astra", args)
 }
 
+/// `songrec stats --json` of the cloud library.
+fn cloud_stats(c: &LocalCloud, home: &Path) -> serde_json::Value {
+    let o = songrec(c, home, c.token(), &["stats", "--json"]);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 fn songrec_on(c: &LocalCloud, home: &Path, token: &str, backend: &str, args: &[&str]) -> Output {
     bin()
         .at_home(home)
@@ -132,8 +138,7 @@ fn every_command_works_on_the_astra_backend() {
     assert_eq!(v["audio_stored"], true);
     let o = songrec(&c, home.path(), c.token(), &["delete", "Slow Piano 1"]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = songrec(&c, home.path(), c.token(), &["stats", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = cloud_stats(&c, home.path());
     assert_eq!(v["songs"], 9);
     assert_eq!(v["tombstones"], 1);
 
@@ -180,11 +185,7 @@ fn migrate_local_to_astra_and_back() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("10 songs to copy"), "{}", text(&o));
-    let o = songrec(&c, home.path(), c.token(), &["stats", "--json"]);
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["songs"],
-        0
-    );
+    assert_eq!(cloud_stats(&c, home.path())["songs"], 0);
 
     // The user's spelling, then again (idempotent).
     let o = songrec(
@@ -272,11 +273,7 @@ fn migrate_local_to_astra_and_back() {
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["audio_stored"], true);
-    let o = songrec(&c, home.path(), c.token(), &["stats", "--json"]);
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["songs"],
-        10
-    );
+    assert_eq!(cloud_stats(&c, home.path())["songs"], 10);
     let o = songrec(
         &c,
         home.path(),

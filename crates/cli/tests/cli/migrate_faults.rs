@@ -27,6 +27,42 @@ fn assert_faults_of_every_timing(name: &str, p: &FaultProxy) {
     );
 }
 
+/// A local cloud, a home whose requests time out after 1 s, and a local library of N songs in
+/// it, with the cloud's schema initialised.
+fn cloud_and_library() -> (LocalCloud, tempfile::TempDir, std::path::PathBuf) {
+    let c = LocalCloud::start_blocking();
+    let home = tempfile::tempdir().unwrap();
+    write_request_timeouts(home.path(), 1);
+    let lib = home.path().join("lib");
+    c.block_on(local_library(&lib, N));
+    init_astra(&c, home.path());
+    (c, home, lib)
+}
+
+/// The Data API and S3 behind proxies failing by [`faulty`] (seeds `seed` and `seed + 1`), and
+/// the endpoints through them.
+fn faulty_endpoints(c: &LocalCloud, seed: u64) -> (FaultProxy, FaultProxy, Endpoints) {
+    let (api, s3) = (
+        c.block_on(c.proxy_api(faulty(seed))),
+        c.block_on(c.proxy_s3(faulty(seed + 1))),
+    );
+    let ep = Endpoints {
+        api: api.base_url(),
+        s3: s3.base_url(),
+    };
+    (api, s3, ep)
+}
+
+/// A migration `o` copied all N songs, verified clean, while both proxies injected faults.
+fn assert_clean_copy_through_faults(o: &std::process::Output, api: &FaultProxy, s3: &FaultProxy) {
+    let t = text(o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("copied 40 songs, 0 failed"), "{t}");
+    assert!(t.contains("verify: clean: 40/40"), "{t}");
+    assert_faults_of_every_timing("data api", api);
+    assert_faults_of_every_timing("s3", s3);
+}
+
 fn migrate(
     c: &LocalCloud,
     ep: &Endpoints,
@@ -55,29 +91,12 @@ fn migrate(
 
 #[test]
 fn local_to_astra_with_20_percent_of_requests_failing() {
-    let c = LocalCloud::start_blocking();
-    let home = tempfile::tempdir().unwrap();
-    write_request_timeouts(home.path(), 1);
-    let lib = home.path().join("lib");
-    c.block_on(local_library(&lib, N));
-    init_astra(&c, home.path());
+    let (c, home, lib) = cloud_and_library();
     let before = snapshot(&lib);
 
-    let (api, s3) = (
-        c.block_on(c.proxy_api(faulty(1))),
-        c.block_on(c.proxy_s3(faulty(2))),
-    );
-    let ep = Endpoints {
-        api: api.base_url(),
-        s3: s3.base_url(),
-    };
+    let (api, s3, ep) = faulty_endpoints(&c, 1);
     let o = migrate(&c, &ep, home.path(), &lib, "local->astra");
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(t.contains("copied 40 songs, 0 failed"), "{t}");
-    assert!(t.contains("verify: clean: 40/40"), "{t}");
-    assert_faults_of_every_timing("data api", &api);
-    assert_faults_of_every_timing("s3", &s3);
+    assert_clean_copy_through_faults(&o, &api, &s3);
 
     c.block_on(assert_same(&LocalBackend::open(&lib).unwrap(), &c.astra()));
     assert_eq!(c.audio_objects().len(), N);
@@ -92,32 +111,15 @@ fn local_to_astra_with_20_percent_of_requests_failing() {
 
 #[test]
 fn astra_to_local_with_20_percent_of_requests_failing() {
-    let c = LocalCloud::start_blocking();
-    let home = tempfile::tempdir().unwrap();
-    write_request_timeouts(home.path(), 1);
-    let lib = home.path().join("lib");
-    c.block_on(local_library(&lib, N));
-    init_astra(&c, home.path());
+    let (c, home, lib) = cloud_and_library();
     let o = migrate(&c, &c.direct(), home.path(), &lib, "local->astra");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let s3_before = snapshot(&c.s3_root());
 
-    let (api, s3) = (
-        c.block_on(c.proxy_api(faulty(3))),
-        c.block_on(c.proxy_s3(faulty(4))),
-    );
-    let ep = Endpoints {
-        api: api.base_url(),
-        s3: s3.base_url(),
-    };
+    let (api, s3, ep) = faulty_endpoints(&c, 3);
     let lib2 = home.path().join("lib2");
     let o = migrate(&c, &ep, home.path(), &lib2, "astra->local");
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(t.contains("copied 40 songs, 0 failed"), "{t}");
-    assert!(t.contains("verify: clean: 40/40"), "{t}");
-    assert_faults_of_every_timing("data api", &api);
-    assert_faults_of_every_timing("s3", &s3);
+    assert_clean_copy_through_faults(&o, &api, &s3);
 
     c.block_on(assert_same(&c.astra(), &LocalBackend::open(&lib2).unwrap()));
     c.block_on(assert_same(

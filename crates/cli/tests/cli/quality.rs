@@ -39,18 +39,21 @@ fn eval_measures_precision_against_chance_on_a_labelled_folder() {
     )
     .unwrap();
     let work = dir.path().join("work");
-    let r = json(&on_library(
-        &lib,
-        &[
-            "eval",
-            music.to_str().unwrap(),
-            "--embedder",
-            "dsp",
-            "--work-dir",
-            work.to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    let eval = || {
+        json(&on_library(
+            &lib,
+            &[
+                "eval",
+                music.to_str().unwrap(),
+                "--embedder",
+                "dsp",
+                "--work-dir",
+                work.to_str().unwrap(),
+                "--json",
+            ],
+        ))
+    };
+    let r = eval();
     assert_eq!(r["songs"], 15);
     assert_eq!(r["labels"].as_array().unwrap().len(), 5);
     // Five labels of three: each song has 2 same-label songs among 14 others.
@@ -68,18 +71,7 @@ fn eval_measures_precision_against_chance_on_a_labelled_folder() {
     // p@10 can be at most 2/10 with two same-label songs.
     assert!(p[2] <= 0.2 + 1e-9);
     // The scratch library is kept and reused: a second run analyses nothing new.
-    let again = json(&on_library(
-        &lib,
-        &[
-            "eval",
-            music.to_str().unwrap(),
-            "--embedder",
-            "dsp",
-            "--work-dir",
-            work.to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    let again = eval();
     assert_eq!(again["rows"], r["rows"]);
     // Not a folder: a clear error.
     let o = on_library(&lib, &["eval", dir.path().join("nope").to_str().unwrap()]);

@@ -61,30 +61,15 @@ fn serve_listens_on_loopback_answers_and_stops_on_sigterm() {
         .unwrap();
     let (health, songs, page) = rt.block_on(async {
         let c = reqwest::Client::new();
-        let h: serde_json::Value = c
-            .get(format!("{url}/healthz"))
-            .send()
+        let get = |path: &str| c.get(format!("{url}{path}")).send();
+        let h: serde_json::Value = get("/healthz").await.unwrap().json().await.unwrap();
+        let s: serde_json::Value = get("/api/v1/songs?genre=jazz")
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        let s: serde_json::Value = c
-            .get(format!("{url}/api/v1/songs?genre=jazz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let p = c
-            .get(format!("{url}/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let p = get("/").await.unwrap().text().await.unwrap();
         (h, s, p)
     });
     assert_eq!(health["songs"], 5, "{health}");

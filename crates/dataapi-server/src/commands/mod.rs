@@ -184,6 +184,26 @@ pub(crate) fn execute(
     result.unwrap_or_else(Response::from_error)
 }
 
+/// The collection a command is for, and the store it is in.
+#[derive(Clone, Copy)]
+pub(crate) struct CollRef<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) ks: &'a str,
+    pub(crate) coll_name: &'a str,
+}
+
+impl CollRef<'_> {
+    /// Commits `changes` to the collection `coll` (this target's, locked for writing).
+    pub(crate) fn commit(
+        self,
+        conn: &mut rusqlite::Connection,
+        coll: &mut Collection,
+        changes: store::Changes,
+    ) -> ApiResult<()> {
+        store::commit(conn, self.ks, self.coll_name, coll, changes)
+    }
+}
+
 fn collection_command(
     store: &Store,
     limits: &Limits,
@@ -192,20 +212,25 @@ fn collection_command(
     name: &str,
     body: &Map<String, Value>,
 ) -> ApiResult<Response> {
+    let t = CollRef {
+        store,
+        ks,
+        coll_name: coll,
+    };
     match name {
-        "find" => read::find(store, limits, ks, coll, body),
-        "findOne" => read::find_one(store, ks, coll, body),
-        "countDocuments" => read::count_documents(store, ks, coll, body),
-        "estimatedDocumentCount" => read::estimated_count(store, ks, coll, body),
-        "insertOne" => write::insert_one(store, ks, coll, body),
-        "insertMany" => write::insert_many(store, ks, coll, body),
-        "updateOne" => write::update_one(store, ks, coll, body),
-        "updateMany" => write::update_many(store, limits, ks, coll, body),
-        "findOneAndUpdate" => write::find_one_and_update(store, ks, coll, body),
-        "findOneAndReplace" => write::find_one_and_replace(store, ks, coll, body),
-        "findOneAndDelete" => write::find_one_and_delete(store, ks, coll, body),
-        "deleteOne" => write::delete_one(store, ks, coll, body),
-        "deleteMany" => write::delete_many(store, ks, coll, body),
+        "find" => read::find(t, limits, body),
+        "findOne" => read::find_one(t, body),
+        "countDocuments" => read::count_documents(t, body),
+        "estimatedDocumentCount" => read::estimated_count(t, body),
+        "insertOne" => write::insert_one(t, body),
+        "insertMany" => write::insert_many(t, body),
+        "updateOne" => write::update_one(t, body),
+        "updateMany" => write::update_many(t, limits, body),
+        "findOneAndUpdate" => write::find_one_and_update(t, body),
+        "findOneAndReplace" => write::find_one_and_replace(t, body),
+        "findOneAndDelete" => write::find_one_and_delete(t, body),
+        "deleteOne" => write::delete_one(t, body),
+        "deleteMany" => write::delete_many(t, body),
         _ => Err(err(
             Code::COMMAND_UNKNOWN,
             format!("Command '{name}' is unknown."),
@@ -325,6 +350,32 @@ pub(crate) fn required_name(body: &Map<String, Value>) -> ApiResult<&str> {
 // ---------------------------------------------------------------------------
 // Catalog lookups
 
+/// The filter of a command that takes nothing else (countDocuments, deleteMany).
+pub(crate) fn filter_only(cmd: &str, body: &Map<String, Value>) -> ApiResult<Filter> {
+    check_fields(body, &["filter", "options"])?;
+    no_options(cmd, body)?;
+    Filter::parse(body.get("filter"))
+}
+
+/// A status of `{key: n}`, with `moreData` when there was more than `n`.
+pub(crate) fn counted(key: &str, n: usize, more: bool) -> Response {
+    let mut status = one(key, json!(n));
+    if more {
+        status.insert("moreData".into(), json!(true));
+    }
+    Response {
+        status: Some(status),
+        ..Default::default()
+    }
+}
+
+/// A map of one entry.
+pub(crate) fn one(k: &str, v: Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(k.into(), v);
+    m
+}
+
 pub(crate) fn unknown_keyspace(ks: &str) -> ApiError {
     err(
         Code::UNKNOWN_KEYSPACE,
@@ -340,6 +391,19 @@ pub(crate) fn lookup<'a>(cat: &'a Catalog, ks: &str, coll: &str) -> ApiResult<&'
         .ok_or_else(|| unknown_keyspace(ks))?
         .get(coll)
         .ok_or_else(|| unknown_collection(coll))
+}
+
+/// The collection, and the sort of `body` checked against it; `filter` must be indexed.
+pub(crate) fn lookup_sorted<'a>(
+    cat: &'a Catalog,
+    t: CollRef,
+    body: &Map<String, Value>,
+    filter: &Filter,
+) -> ApiResult<(&'a Collection, Sort)> {
+    let coll = lookup(cat, t.ks, t.coll_name)?;
+    let sort = Sort::parse(body.get("sort"), &coll.def)?;
+    filter.check_indexed(&coll.def)?;
+    Ok((coll, sort))
 }
 
 pub(crate) fn lookup_mut<'a>(

@@ -7,15 +7,16 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::{
-    MAX_COUNT, MAX_VECTOR_LIMIT, Response, candidates, check_fields, lookup, no_options, opt_bool,
-    opt_int, opt_str, options, select_one, sorted_matches, vector_search,
+    CollRef, Limits, MAX_COUNT, MAX_VECTOR_LIMIT, Response, candidates, check_fields, counted,
+    filter_only, lookup, lookup_sorted, no_options, one, opt_bool, opt_int, opt_str, options,
+    select_one, sorted_matches, vector_search,
 };
 use crate::error::{ApiError, ApiResult, Code, err, field_invalid};
 use crate::filter::Filter;
 use crate::json::f32_to_json;
 use crate::projection::Projection;
 use crate::sort::Sort;
-use crate::store::{Collection, Store, StoredDoc};
+use crate::store::{Collection, StoredDoc};
 
 /// Opaque paging state: how many documents were returned so far and the
 /// key of the last one.
@@ -77,13 +78,7 @@ fn sort_vector_status(status: &mut Map<String, Value>, sort: &Sort) {
     status.insert("sortVector".into(), v);
 }
 
-pub(super) fn find(
-    store: &Store,
-    limits: &super::Limits,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn find(t: CollRef, limits: &Limits, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["filter", "projection", "sort", "options"])?;
     let opts = options(
         body,
@@ -103,10 +98,8 @@ pub(super) fn find(
     let include_similarity = opt_bool(&opts, "includeSimilarity")?;
     let include_sort_vector = opt_bool(&opts, "includeSortVector")?;
 
-    let cat = store.read();
-    let coll = lookup(&cat, ks, coll_name)?;
-    let sort = Sort::parse(body.get("sort"), &coll.def)?;
-    filter.check_indexed(&coll.def)?;
+    let cat = t.store.read();
+    let (coll, sort) = lookup_sorted(&cat, t, body, &filter)?;
     if page_state.is_some() && !sort.is_none() {
         return Err(err(
             Code::SORT_CLAUSE_INVALID,
@@ -207,22 +200,15 @@ pub(super) fn find(
     })
 }
 
-pub(super) fn find_one(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn find_one(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["filter", "projection", "sort", "options"])?;
     let opts = options(body, &["includeSimilarity", "includeSortVector"])?;
     let filter = Filter::parse(body.get("filter"))?;
     let proj = Projection::parse(body.get("projection"))?;
     let include_similarity = opt_bool(&opts, "includeSimilarity")?;
     let include_sort_vector = opt_bool(&opts, "includeSortVector")?;
-    let cat = store.read();
-    let coll = lookup(&cat, ks, coll_name)?;
-    let sort = Sort::parse(body.get("sort"), &coll.def)?;
-    filter.check_indexed(&coll.def)?;
+    let cat = t.store.read();
+    let (coll, sort) = lookup_sorted(&cat, t, body, &filter)?;
     let doc = select_one(coll, &filter, &sort)?
         .map(|(_, d, s)| render(&proj, d, s.filter(|_| include_similarity)))
         .unwrap_or(Value::Null);
@@ -230,48 +216,30 @@ pub(super) fn find_one(
     if include_sort_vector {
         sort_vector_status(&mut status, &sort);
     }
-    let mut data = Map::new();
-    data.insert("document".into(), doc);
     Ok(Response {
-        data: Some(data),
+        data: Some(one("document", doc)),
         status: Some(status),
         errors: Vec::new(),
     })
 }
 
-pub(super) fn count_documents(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
-    check_fields(body, &["filter", "options"])?;
-    no_options("countDocuments", body)?;
-    let filter = Filter::parse(body.get("filter"))?;
-    let cat = store.read();
-    let coll = lookup(&cat, ks, coll_name)?;
+pub(super) fn count_documents(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
+    let filter = filter_only("countDocuments", body)?;
+    let cat = t.store.read();
+    let coll = lookup(&cat, t.ks, t.coll_name)?;
     filter.check_indexed(&coll.def)?;
     let n = if filter.is_empty() {
         coll.docs.len()
     } else {
         candidates(coll, &filter).take(MAX_COUNT + 1).count()
     };
-    Ok(Response::status(if n > MAX_COUNT {
-        json!({"count": MAX_COUNT, "moreData": true})
-    } else {
-        json!({ "count": n })
-    }))
+    Ok(counted("count", n.min(MAX_COUNT), n > MAX_COUNT))
 }
 
-pub(super) fn estimated_count(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn estimated_count(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["options"])?;
     no_options("estimatedDocumentCount", body)?;
-    let cat = store.read();
-    let coll = lookup(&cat, ks, coll_name)?;
+    let cat = t.store.read();
+    let coll = lookup(&cat, t.ks, t.coll_name)?;
     Ok(Response::status(json!({"count": coll.docs.len()})))
 }

@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
+use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use super::read::{decode_page_state, encode_page_state, matches_after};
 use super::{
-    MAX_DELETE, MAX_INSERT_DOCS, Response, candidates, check_fields, lookup, lookup_mut,
-    no_options, opt_bool, opt_str, options, select_one,
+    CollRef, Limits, MAX_DELETE, MAX_INSERT_DOCS, Response, candidates, check_fields, counted,
+    filter_only, lookup, lookup_mut, no_options, one, opt_bool, opt_str, options, select_one,
 };
 use crate::docid;
 use crate::error::{ApiError, ApiResult, Code, err, field_invalid};
@@ -16,7 +17,7 @@ use crate::projection::Projection;
 use crate::schema::CollectionDef;
 use crate::shred::{self, MAX_DOC_CHARS, Prepared};
 use crate::sort::Sort;
-use crate::store::{self, Changes, Put, Store, StoredDoc};
+use crate::store::{self, Changes, Collection, Put, Store, StoredDoc};
 use crate::update::Update;
 
 fn now_ms() -> i64 {
@@ -142,12 +143,7 @@ fn insert_docs(
     Ok(outcomes)
 }
 
-pub(super) fn insert_one(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn insert_one(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["document", "options"])?;
     no_options("insertOne", body)?;
     let doc = match body.get("document") {
@@ -156,7 +152,7 @@ pub(super) fn insert_one(
         }
         Some(d) => d.clone(),
     };
-    let outcome = insert_docs(store, ks, coll_name, &[doc], true)?;
+    let outcome = insert_docs(t.store, t.ks, t.coll_name, &[doc], true)?;
     let mut resp = Response::status(json!({"insertedIds": []}));
     for o in outcome {
         match o {
@@ -168,18 +164,7 @@ pub(super) fn insert_one(
     Ok(resp)
 }
 
-fn one(k: &str, v: Value) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert(k.into(), v);
-    m
-}
-
-pub(super) fn insert_many(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn insert_many(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["documents", "options"])?;
     let opts = options(body, &["ordered", "returnDocumentResponses"])?;
     let ordered = opt_bool(&opts, "ordered")?;
@@ -203,7 +188,7 @@ pub(super) fn insert_many(
         }
         Some(other) => return Err(field_invalid("documents", other, "must be an Array")),
     };
-    let outcomes = insert_docs(store, ks, coll_name, docs, ordered)?;
+    let outcomes = insert_docs(t.store, t.ks, t.coll_name, docs, ordered)?;
     let mut resp = Response::default();
     if responses {
         let mut errors: Vec<ApiError> = Vec::new();
@@ -246,12 +231,66 @@ pub(super) fn insert_many(
 // ---------------------------------------------------------------------------
 // Updates
 
+#[derive(Default)]
 struct UpdateOutcome {
     matched: usize,
     modified: usize,
     upserted: Option<Value>,
     before: Option<StoredDoc>,
     after: Option<StoredDoc>,
+}
+
+impl UpdateOutcome {
+    /// One document matched, `before` and `after` the change.
+    fn matched(before: StoredDoc, after: StoredDoc, modified: bool) -> Self {
+        UpdateOutcome {
+            matched: 1,
+            modified: usize::from(modified),
+            upserted: None,
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+
+    /// None matched, so `after` was inserted with `id`.
+    fn upserted(id: Value, after: StoredDoc) -> Self {
+        UpdateOutcome {
+            upserted: Some(id),
+            after: Some(after),
+            ..Default::default()
+        }
+    }
+}
+
+/// Under the write lock, hands `then` the connection, the collection and a copy of the one
+/// document (with its key) that `filter` and the sort `sort_v` select, if any.
+fn with_selected<T>(
+    t: CollRef,
+    filter: &Filter,
+    sort_v: Option<&Value>,
+    then: impl FnOnce(&mut Connection, &mut Collection, Option<(String, StoredDoc)>) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let (mut cat, mut conn) = t.store.write();
+    let coll = lookup_mut(&mut cat, t.ks, t.coll_name)?;
+    let sort = Sort::parse(sort_v, &coll.def)?;
+    filter.check_indexed(&coll.def)?;
+    let found = select_one(coll, filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
+    then(&mut conn, coll, found)
+}
+
+/// Commits `doc` stored at `key`.
+fn commit_put(
+    t: CollRef,
+    conn: &mut Connection,
+    coll: &mut Collection,
+    key: String,
+    doc: StoredDoc,
+) -> ApiResult<()> {
+    let changes = Changes {
+        puts: vec![Put::new(key, doc)],
+        ..Default::default()
+    };
+    t.commit(conn, coll, changes)
 }
 
 /// Build the document an upsert inserts: the filter's `_id` and top-level
@@ -299,39 +338,22 @@ fn upsert_doc(
 
 /// Update (or upsert) the one document selected by filter + sort.
 fn update_single(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
+    t: CollRef,
     filter: &Filter,
     sort_v: Option<&Value>,
     update: &Update,
     upsert: bool,
 ) -> ApiResult<UpdateOutcome> {
-    let (mut cat, mut conn) = store.write();
-    let coll = lookup_mut(&mut cat, ks, coll_name)?;
-    let sort = Sort::parse(sort_v, &coll.def)?;
-    filter.check_indexed(&coll.def)?;
-    let found = select_one(coll, filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
-    match found {
+    with_selected(t, filter, sort_v, |conn, coll, found| match found {
         Some((key, before)) => {
             let mut after = before.clone();
             update.apply(&mut after, &coll.def, false, now_ms())?;
             let modified = after != before;
             if modified {
                 check_updated(&after, &coll.def)?;
-                let changes = Changes {
-                    puts: vec![Put::new(key, after.clone())],
-                    ..Default::default()
-                };
-                store::commit(&mut conn, ks, coll_name, coll, changes)?;
+                commit_put(t, conn, coll, key, after.clone())?;
             }
-            Ok(UpdateOutcome {
-                matched: 1,
-                modified: usize::from(modified),
-                upserted: None,
-                before: Some(before),
-                after: Some(after),
-            })
+            Ok(UpdateOutcome::matched(before, after, modified))
         }
         None if upsert => {
             let (key, doc) = upsert_doc(filter, update, &coll.def)?;
@@ -339,27 +361,11 @@ fn update_single(
             if coll.docs.contains_key(&key) {
                 return Err(already_exists(&id));
             }
-            let changes = Changes {
-                puts: vec![Put::new(key, doc.clone())],
-                ..Default::default()
-            };
-            store::commit(&mut conn, ks, coll_name, coll, changes)?;
-            Ok(UpdateOutcome {
-                matched: 0,
-                modified: 0,
-                upserted: Some(id),
-                before: None,
-                after: Some(doc),
-            })
+            commit_put(t, conn, coll, key, doc.clone())?;
+            Ok(UpdateOutcome::upserted(id, doc))
         }
-        None => Ok(UpdateOutcome {
-            matched: 0,
-            modified: 0,
-            upserted: None,
-            before: None,
-            after: None,
-        }),
-    }
+        None => Ok(UpdateOutcome::default()),
+    })
 }
 
 fn update_status(o: &UpdateOutcome) -> Map<String, Value> {
@@ -372,26 +378,37 @@ fn update_status(o: &UpdateOutcome) -> Map<String, Value> {
     m
 }
 
-pub(super) fn update_one(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+/// The filter and update of an updateOne or findOneAndUpdate.
+struct OneUpdate {
+    filter: Filter,
+    update: Update,
+}
+
+impl OneUpdate {
+    fn parse(body: &Map<String, Value>) -> ApiResult<Self> {
+        Ok(OneUpdate {
+            filter: Filter::parse(body.get("filter"))?,
+            update: Update::parse(body.get("update"))?,
+        })
+    }
+
+    /// Updates (or upserts) the document selected by the filter and `body`'s sort.
+    fn apply(
+        &self,
+        t: CollRef,
+        body: &Map<String, Value>,
+        upsert: bool,
+    ) -> ApiResult<UpdateOutcome> {
+        let sort = body.get("sort");
+        update_single(t, &self.filter, sort, &self.update, upsert)
+    }
+}
+
+pub(super) fn update_one(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["filter", "update", "sort", "options"])?;
     let opts = options(body, &["upsert"])?;
     let upsert = opt_bool(&opts, "upsert")?;
-    let filter = Filter::parse(body.get("filter"))?;
-    let update = Update::parse(body.get("update"))?;
-    let o = update_single(
-        store,
-        ks,
-        coll_name,
-        &filter,
-        body.get("sort"),
-        &update,
-        upsert,
-    )?;
+    let o = OneUpdate::parse(body)?.apply(t, body, upsert)?;
     Ok(Response {
         status: Some(update_status(&o)),
         ..Default::default()
@@ -429,37 +446,18 @@ fn document_data(proj: &Projection, doc: Option<&StoredDoc>) -> Map<String, Valu
     one("document", v)
 }
 
-pub(super) fn find_one_and_update(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn find_one_and_update(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["filter", "update", "sort", "projection", "options"])?;
     let opts = options(body, &["returnDocument", "upsert"])?;
     let upsert = opt_bool(&opts, "upsert")?;
     let after = return_after(&opts)?;
-    let filter = Filter::parse(body.get("filter"))?;
-    let update = Update::parse(body.get("update"))?;
+    let one = OneUpdate::parse(body)?;
     let proj = Projection::parse(body.get("projection"))?;
-    let o = update_single(
-        store,
-        ks,
-        coll_name,
-        &filter,
-        body.get("sort"),
-        &update,
-        upsert,
-    )?;
+    let o = one.apply(t, body, upsert)?;
     Ok(find_one_and_response(&proj, &o, after))
 }
 
-pub(super) fn find_one_and_replace(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn find_one_and_replace(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(
         body,
         &["filter", "replacement", "sort", "projection", "options"],
@@ -480,11 +478,6 @@ pub(super) fn find_one_and_replace(
         }
         Some(other) => return Err(field_invalid("replacement", other, "must be an Object")),
     };
-    let (mut cat, mut conn) = store.write();
-    let coll = lookup_mut(&mut cat, ks, coll_name)?;
-    let sort = Sort::parse(body.get("sort"), &coll.def)?;
-    filter.check_indexed(&coll.def)?;
-    let found = select_one(coll, &filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
     let different = |a: &Value, b: &Value| {
         err(
             Code::DOCUMENT_REPLACE_DIFFERENT_DOCID,
@@ -493,91 +486,68 @@ pub(super) fn find_one_and_replace(
             ),
         )
     };
-    let outcome = match found {
-        Some((key, before)) => {
-            let id = before.id();
-            if let Some(rid) = replacement.get("_id")
-                && docid::key_if_valid(rid).as_deref() != Some(key.as_str())
-            {
-                return Err(different(rid, &id));
-            }
-            let mut doc = Map::new();
-            doc.insert("_id".into(), id);
-            doc.extend(replacement.into_iter().filter(|(k, _)| k != "_id"));
-            let p = shred::prepare(Value::Object(doc), &coll.def)?;
-            let after = StoredDoc {
-                body: p.body,
-                vector: p.vector,
-            };
-            let modified = after != before;
-            if modified {
-                let changes = Changes {
-                    puts: vec![Put::new(key, after.clone())],
-                    ..Default::default()
+    let sort = body.get("sort");
+    let outcome = with_selected(t, &filter, sort, |conn, coll, found| {
+        Ok(match found {
+            Some((key, before)) => {
+                let id = before.id();
+                if let Some(rid) = replacement.get("_id")
+                    && docid::key_if_valid(rid).as_deref() != Some(key.as_str())
+                {
+                    return Err(different(rid, &id));
+                }
+                let mut doc = Map::new();
+                doc.insert("_id".into(), id);
+                doc.extend(replacement.into_iter().filter(|(k, _)| k != "_id"));
+                let p = shred::prepare(Value::Object(doc), &coll.def)?;
+                let after = StoredDoc {
+                    body: p.body,
+                    vector: p.vector,
                 };
-                store::commit(&mut conn, ks, coll_name, coll, changes)?;
-            }
-            UpdateOutcome {
-                matched: 1,
-                modified: usize::from(modified),
-                upserted: None,
-                before: Some(before),
-                after: Some(after),
-            }
-        }
-        None if upsert => {
-            let filter_id = filter
-                .equality_fields()
-                .into_iter()
-                .find(|(p, _)| p.len() == 1 && p[0] == "_id")
-                .map(|(_, v)| v.clone());
-            let mut doc = replacement;
-            match (doc.get("_id"), &filter_id) {
-                (Some(rid), Some(fid)) if docid::key_if_valid(rid) != docid::key_if_valid(fid) => {
-                    return Err(different(rid, fid));
+                let modified = after != before;
+                if modified {
+                    commit_put(t, conn, coll, key, after.clone())?;
                 }
-                (None, Some(fid)) => {
-                    doc.insert("_id".into(), fid.clone());
+                UpdateOutcome::matched(before, after, modified)
+            }
+            None if upsert => {
+                let filter_id = filter
+                    .equality_fields()
+                    .into_iter()
+                    .find(|(p, _)| p.len() == 1 && p[0] == "_id")
+                    .map(|(_, v)| v.clone());
+                let mut doc = replacement;
+                match (doc.get("_id"), &filter_id) {
+                    (Some(rid), Some(fid))
+                        if docid::key_if_valid(rid) != docid::key_if_valid(fid) =>
+                    {
+                        return Err(different(rid, fid));
+                    }
+                    (None, Some(fid)) => {
+                        doc.insert("_id".into(), fid.clone());
+                    }
+                    _ => {}
                 }
-                _ => {}
+                let p = shred::prepare(Value::Object(doc), &coll.def)?;
+                if coll.docs.contains_key(&p.key) {
+                    return Err(already_exists(&p.id));
+                }
+                let after = StoredDoc {
+                    body: p.body,
+                    vector: p.vector,
+                };
+                commit_put(t, conn, coll, p.key, after.clone())?;
+                UpdateOutcome::upserted(p.id, after)
             }
-            let p = shred::prepare(Value::Object(doc), &coll.def)?;
-            if coll.docs.contains_key(&p.key) {
-                return Err(already_exists(&p.id));
-            }
-            let after = StoredDoc {
-                body: p.body,
-                vector: p.vector,
-            };
-            let changes = Changes {
-                puts: vec![Put::new(p.key, after.clone())],
-                ..Default::default()
-            };
-            store::commit(&mut conn, ks, coll_name, coll, changes)?;
-            UpdateOutcome {
-                matched: 0,
-                modified: 0,
-                upserted: Some(p.id),
-                before: None,
-                after: Some(after),
-            }
-        }
-        None => UpdateOutcome {
-            matched: 0,
-            modified: 0,
-            upserted: None,
-            before: None,
-            after: None,
-        },
-    };
+            None => UpdateOutcome::default(),
+        })
+    })?;
     Ok(find_one_and_response(&proj, &outcome, want_after))
 }
 
 pub(super) fn update_many(
-    store: &Store,
-    limits: &super::Limits,
-    ks: &str,
-    coll_name: &str,
+    t: CollRef,
+    limits: &Limits,
     body: &Map<String, Value>,
 ) -> ApiResult<Response> {
     check_fields(body, &["filter", "update", "options"])?;
@@ -591,8 +561,8 @@ pub(super) fn update_many(
         .transpose()?
         .map(|(_, k)| k);
 
-    let (mut cat, mut conn) = store.write();
-    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+    let (mut cat, mut conn) = t.store.write();
+    let coll = lookup_mut(&mut cat, t.ks, t.coll_name)?;
     filter.check_indexed(&coll.def)?;
     let now = now_ms();
     let mut changes = Changes::default();
@@ -626,13 +596,11 @@ pub(super) fn update_many(
         }
     }
     let modified = changes.puts.len();
-    store::commit(&mut conn, ks, coll_name, coll, changes)?;
+    t.commit(&mut conn, coll, changes)?;
     let mut outcome = UpdateOutcome {
         matched,
         modified,
-        upserted: None,
-        before: None,
-        after: None,
+        ..Default::default()
     };
     if matched == 0 && upsert && after.is_none() && error.is_none() {
         let (key, doc) = upsert_doc(&filter, &update, &coll.def)?;
@@ -640,11 +608,7 @@ pub(super) fn update_many(
         if coll.docs.contains_key(&key) {
             return Err(already_exists(&id));
         }
-        let changes = Changes {
-            puts: vec![Put::new(key, doc)],
-            ..Default::default()
-        };
-        store::commit(&mut conn, ks, coll_name, coll, changes)?;
+        commit_put(t, &mut conn, coll, key, doc)?;
         outcome.upserted = Some(id);
     }
     let mut status = update_status(&outcome);
@@ -663,54 +627,39 @@ pub(super) fn update_many(
 // Deletes
 
 fn delete_single(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
+    t: CollRef,
     filter: &Filter,
     sort_v: Option<&Value>,
 ) -> ApiResult<Option<StoredDoc>> {
-    let (mut cat, mut conn) = store.write();
-    let coll = lookup_mut(&mut cat, ks, coll_name)?;
-    let sort = Sort::parse(sort_v, &coll.def)?;
-    filter.check_indexed(&coll.def)?;
-    let found = select_one(coll, filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
-    let Some((key, doc)) = found else {
-        return Ok(None);
-    };
-    let changes = Changes {
-        deletes: vec![key],
-        ..Default::default()
-    };
-    store::commit(&mut conn, ks, coll_name, coll, changes)?;
-    Ok(Some(doc))
+    with_selected(t, filter, sort_v, |conn, coll, found| {
+        let Some((key, doc)) = found else {
+            return Ok(None);
+        };
+        let changes = Changes {
+            deletes: vec![key],
+            ..Default::default()
+        };
+        t.commit(conn, coll, changes)?;
+        Ok(Some(doc))
+    })
 }
 
-pub(super) fn delete_one(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn delete_one(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["filter", "sort", "options"])?;
     no_options("deleteOne", body)?;
     let filter = Filter::parse(body.get("filter"))?;
-    let deleted = delete_single(store, ks, coll_name, &filter, body.get("sort"))?;
+    let deleted = delete_single(t, &filter, body.get("sort"))?;
     Ok(Response::status(
         json!({"deletedCount": usize::from(deleted.is_some())}),
     ))
 }
 
-pub(super) fn find_one_and_delete(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
+pub(super) fn find_one_and_delete(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
     check_fields(body, &["filter", "sort", "projection", "options"])?;
     options(body, &[])?;
     let filter = Filter::parse(body.get("filter"))?;
     let proj = Projection::parse(body.get("projection"))?;
-    let deleted = delete_single(store, ks, coll_name, &filter, body.get("sort"))?;
+    let deleted = delete_single(t, &filter, body.get("sort"))?;
     Ok(Response {
         data: Some(document_data(&proj, deleted.as_ref())),
         status: Some(one("deletedCount", json!(usize::from(deleted.is_some())))),
@@ -718,24 +667,17 @@ pub(super) fn find_one_and_delete(
     })
 }
 
-pub(super) fn delete_many(
-    store: &Store,
-    ks: &str,
-    coll_name: &str,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
-    check_fields(body, &["filter", "options"])?;
-    no_options("deleteMany", body)?;
-    let filter = Filter::parse(body.get("filter"))?;
-    let (mut cat, mut conn) = store.write();
-    let coll = lookup_mut(&mut cat, ks, coll_name)?;
+pub(super) fn delete_many(t: CollRef, body: &Map<String, Value>) -> ApiResult<Response> {
+    let filter = filter_only("deleteMany", body)?;
+    let (mut cat, mut conn) = t.store.write();
+    let coll = lookup_mut(&mut cat, t.ks, t.coll_name)?;
     filter.check_indexed(&coll.def)?;
     if filter.is_empty() {
         let changes = Changes {
             truncate: true,
             ..Default::default()
         };
-        store::commit(&mut conn, ks, coll_name, coll, changes)?;
+        t.commit(&mut conn, coll, changes)?;
         return Ok(Response::status(json!({"deletedCount": -1})));
     }
     let keys: Vec<String> = candidates(coll, &filter)
@@ -749,10 +691,6 @@ pub(super) fn delete_many(
         deletes,
         ..Default::default()
     };
-    store::commit(&mut conn, ks, coll_name, coll, changes)?;
-    Ok(Response::status(if more {
-        json!({"deletedCount": n, "moreData": true})
-    } else {
-        json!({ "deletedCount": n })
-    }))
+    t.commit(&mut conn, coll, changes)?;
+    Ok(counted("deletedCount", n, more))
 }

@@ -49,14 +49,7 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
         "second rip, other tags",
     );
     // Near: a lossy-like copy: quieter, with low-level noise.
-    let mut r = 12345u64;
-    let noisy: Vec<f32> = orig
-        .iter()
-        .map(|x| {
-            r = r.wrapping_mul(6364136223846793005).wrapping_add(1);
-            0.9 * x + 0.004 * ((r >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
-        })
-        .collect();
+    let noisy = songrec_testkit::audio::noisy_copy(&orig);
     wav(&music, "noisy", &noisy, "Pulse noisy", "");
     // Near: the first 2.5 s cut off.
     let cut = (2.5 * SR) as usize;
