@@ -8,19 +8,11 @@
 //! features, used by `scripts/eval/calibrate.py` and `scripts/eval/tune_weights.py`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use songrec_audio::eval::chance_precision;
 use songrec_audio::{DspEmbedder, Embedder, decode_file, precision_at_k};
-
-fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    v.sort();
-    Ok(v)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,20 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .position(|a| a == "--dump")
         .and_then(|i| args.get(i + 1));
-    let mut items = Vec::new();
-    for sub in list(Path::new(dir))? {
-        if sub.is_dir() {
-            let label = sub
-                .file_name()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            for f in list(&sub)? {
-                if f.is_file() {
-                    items.push((label.clone(), f));
-                }
-            }
-        }
-    }
+    let items = songrec_testkit::audio::labelled_files(Path::new(dir))?;
     let emb = DspEmbedder::new();
     let t = std::time::Instant::now();
     let results: Vec<_> = items

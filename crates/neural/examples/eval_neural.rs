@@ -12,21 +12,13 @@
 //! The runtime comes from SONGREC_ORT_LIBRARY (ONNX Runtime) or is tract.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 use songrec_audio::eval::chance_precision;
 use songrec_audio::{DspEmbedder, Embedder, decode_file, precision_at_k};
 use songrec_neural::{MusicnnConfig, MusicnnEmbedder, ShortClip};
-
-fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    v.sort();
-    Ok(v)
-}
 
 /// CPU seconds used by the calling thread so far (Linux; 0 elsewhere).
 fn thread_cpu() -> f64 {
@@ -103,18 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let runtime = variants[0].embedder.runtime().describe();
-    let mut items = Vec::new();
-    for sub in list(Path::new(dir))? {
-        if sub.is_dir() {
-            let label = sub
-                .file_name()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            for f in list(&sub)? {
-                items.push((label.clone(), f));
-            }
-        }
-    }
+    let items = songrec_testkit::audio::labelled_files(Path::new(dir))?;
     let dsp = DspEmbedder::new();
     let cpu = Mutex::new(vec![0f64; variants.len()]);
     let audio_secs = Mutex::new(0f64);

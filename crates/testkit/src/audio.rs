@@ -206,3 +206,26 @@ pub fn noisy_copy(orig: &[f32]) -> Vec<f32> {
         })
         .collect()
 }
+
+/// The files of a labelled folder (each sub-folder's name is the label of the files in it),
+/// sorted by label and name: the layout `songrec eval` and the evaluation examples read.
+pub fn labelled_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let sorted = |d: &Path| -> std::io::Result<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let mut items = Vec::new();
+    for sub in sorted(dir)?.into_iter().filter(|p| p.is_dir()) {
+        let label = sub
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        for f in sorted(&sub)?.into_iter().filter(|p| p.is_file()) {
+            items.push((label.clone(), f));
+        }
+    }
+    Ok(items)
+}
