@@ -308,7 +308,10 @@ mod tests {
         };
         let c = runtime_choice(&cfg).unwrap();
         assert_eq!(c.source, RuntimeSource::Configured);
-        assert_eq!(c.runtime, songrec_neural::Runtime::OnnxRuntime { library: lib });
+        assert_eq!(
+            c.runtime,
+            songrec_neural::Runtime::OnnxRuntime { library: lib }
+        );
         assert!(c.to_string().contains("/opt/ort/"), "{c}");
         cfg.runtime = NeuralRuntime::Tract;
         let c = runtime_choice(&cfg).unwrap();

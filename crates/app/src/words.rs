@@ -156,11 +156,60 @@ const SYNONYMS: &[(&str, &[&str])] = &[
 
 /// Words that carry no tag and are dropped silently.
 const FILLER: &[&str] = &[
-    "a", "an", "the", "and", "or", "but", "more", "most", "very", "really", "some", "bit", "little",
-    "lot", "lots", "of", "with", "in", "on", "for", "to", "like", "that", "is", "it", "music",
-    "song", "songs", "track", "tracks", "tune", "tunes", "sound", "sounds", "sounding", "style",
-    "feel", "feeling", "vibe", "vibes", "kind", "sort", "something", "stuff", "please", "rather",
-    "slightly", "quite", "vocals", "vocal", "voice", "singing", "singer", "genre",
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "more",
+    "most",
+    "very",
+    "really",
+    "some",
+    "bit",
+    "little",
+    "lot",
+    "lots",
+    "of",
+    "with",
+    "in",
+    "on",
+    "for",
+    "to",
+    "like",
+    "that",
+    "is",
+    "it",
+    "music",
+    "song",
+    "songs",
+    "track",
+    "tracks",
+    "tune",
+    "tunes",
+    "sound",
+    "sounds",
+    "sounding",
+    "style",
+    "feel",
+    "feeling",
+    "vibe",
+    "vibes",
+    "kind",
+    "sort",
+    "something",
+    "stuff",
+    "please",
+    "rather",
+    "slightly",
+    "quite",
+    "vocals",
+    "vocal",
+    "voice",
+    "singing",
+    "singer",
+    "genre",
 ];
 
 /// Words that make the next tag one to avoid.
@@ -367,6 +416,7 @@ pub async fn by_words(
             similarity: s.score,
             distance: None,
             metadata: s.key.0,
+            approximate: false,
         })
         .collect())
 }
@@ -450,11 +500,7 @@ pub fn steer_order(sims: &[f32], tags: &[f32]) -> Vec<usize> {
     };
     let (zs, zt) = (z(sims), z(tags));
     let mut idx: Vec<usize> = (0..sims.len()).collect();
-    idx.sort_by(|&a, &b| {
-        (zs[b] + zt[b])
-            .total_cmp(&(zs[a] + zt[a]))
-            .then(a.cmp(&b))
-    });
+    idx.sort_by(|&a, &b| (zs[b] + zt[b]).total_cmp(&(zs[a] + zt[a])).then(a.cmp(&b)));
     idx
 }
 
@@ -500,7 +546,12 @@ mod tests {
             ]
         );
         assert_eq!(q.unknown, ["from", "saxophone"]);
-        let pos: f32 = q.terms.iter().filter(|t| t.weight > 0.0).map(|t| t.weight).sum();
+        let pos: f32 = q
+            .terms
+            .iter()
+            .filter(|t| t.weight > 0.0)
+            .map(|t| t.weight)
+            .sum();
         assert!((pos - 1.0).abs() < 1e-6);
         assert_eq!(q.describe(), "chillout, chill, Hip-Hop, 80s, not sad");
         // The longest phrase wins: "alternative rock" is one tag, not two.
@@ -511,7 +562,10 @@ mod tests {
         let q = parse("no vocals, rock").unwrap();
         assert_eq!(q.describe(), "instrumental, rock");
         let e = parse("the a of").unwrap_err().to_string();
-        assert!(e.contains("female vocalists") && e.contains("Hip-Hop"), "{e}");
+        assert!(
+            e.contains("female vocalists") && e.contains("Hip-Hop"),
+            "{e}"
+        );
     }
 
     #[test]

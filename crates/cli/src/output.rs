@@ -100,7 +100,8 @@ pub fn matches(
             q["unknown_words"] = serde_json::to_value(&w.query.unknown)?;
         }
         let mut matches = serde_json::to_value(ms)?;
-        if let (Some(scores), Some(arr)) = (words.and_then(|w| w.tag_scores), matches.as_array_mut())
+        if let (Some(scores), Some(arr)) =
+            (words.and_then(|w| w.tag_scores), matches.as_array_mut())
         {
             for (m, s) in arr.iter_mut().zip(scores) {
                 if let Some(o) = m.as_object_mut() {
@@ -115,7 +116,10 @@ pub fn matches(
                 }
             }
         }
-        let mut out = serde_json::json!({"query": q, "metric": metric, "matches": matches});
+        // Whether every result list behind these matches was ranked exactly (no ANN index).
+        let exact = !ms.iter().any(|m| m.approximate);
+        let mut out =
+            serde_json::json!({"query": q, "metric": metric, "exact": exact, "matches": matches});
         if let Some(f) = folding {
             if let Some(arr) = out["matches"].as_array_mut() {
                 for (m, c) in arr.iter_mut().zip(&f.copies) {

@@ -54,6 +54,10 @@ pub struct SimilarArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Rank every song exactly, even in a large local library that keeps an approximate
+    /// nearest-neighbour index (slower; the JSON output says `"exact"` either way).
+    #[arg(long)]
+    pub exact: bool,
 }
 
 /// `songrec similar`.
@@ -83,15 +87,19 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
     let filter = args.filter.to_filter()?;
     let Some(target) = target else {
         // Words alone.
-        let (Some(w), Some(out)) = (&words, words_out(words.as_ref(), args.text.as_deref(), None)) else {
+        let (Some(w), Some(out)) = (
+            &words,
+            words_out(words.as_ref(), args.text.as_deref(), None),
+        ) else {
             bail!("give a song, --file or --text");
         };
         if args.distinct || args.explain {
             bail!("--distinct and --explain need a song or --file next to --text");
         }
-        let ms = songrec_app::words::by_words(backend.as_ref(), w, args.k, args.offset, &filter, &[])
-            .await
-            .context("search by words")?;
+        let ms =
+            songrec_app::words::by_words(backend.as_ref(), w, args.k, args.offset, &filter, &[])
+                .await
+                .context("search by words")?;
         output::matches(None, &ms, metric, None, None, Some(&out), args.json)?;
         return Ok(exit::OK);
     };
@@ -108,6 +116,7 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         threshold: args.threshold,
         offset: args.offset,
         filter,
+        exact: args.exact,
     };
     let mut tag_scores = None;
     let (matches, distinct) = if let Some(w) = &words {

@@ -40,6 +40,7 @@ impl SimilarParams {
             threshold: self.threshold,
             offset: self.offset,
             filter: self.filter.clone(),
+            exact: false,
         }
     }
 }
@@ -350,15 +351,11 @@ pub async fn similar_to_song(
         model.clone(),
         embedder,
     );
-    let found = find_similar(b, &req, &sp)
-        .await
-        .map_err(|e| match e {
-            // "has no vector of this model" is about the song, not the server.
-            songrec_app::AppError::Resolve(m) => {
-                ApiError::new(StatusCode::NOT_FOUND, "no_vector", m)
-            }
-            other => other.into(),
-        })?;
+    let found = find_similar(b, &req, &sp).await.map_err(|e| match e {
+        // "has no vector of this model" is about the song, not the server.
+        songrec_app::AppError::Resolve(m) => ApiError::new(StatusCode::NOT_FOUND, "no_vector", m),
+        other => other.into(),
+    })?;
     let query = QueryInfo::Song(SongSummary::from(&song));
     Ok(Json(SimilarResponse::new(query, model.key(), &sp, found)))
 }
@@ -385,15 +382,9 @@ pub async fn similar_to_text(
             "model, embedder and threshold apply to a song's or a file's neighbours, not to words alone",
         ));
     }
-    let ms = songrec_app::words::by_words(
-        st.backend.as_ref(),
-        words,
-        sp.k,
-        sp.offset,
-        &sp.filter,
-        &[],
-    )
-    .await?;
+    let ms =
+        songrec_app::words::by_words(st.backend.as_ref(), words, sp.k, sp.offset, &sp.filter, &[])
+            .await?;
     let found = Found {
         items: ms
             .iter()

@@ -1187,7 +1187,10 @@ async fn words_rank_by_style_tags_and_steer_neighbours() {
         StatusCode::BAD_REQUEST,
         "bad_request",
     );
-    assert!(msg.contains("Hip-Hop") && msg.contains("female vocalists"), "{msg}");
+    assert!(
+        msg.contains("Hip-Hop") && msg.contains("female vocalists"),
+        "{msg}"
+    );
     assert_error(
         &get(&srv.url("/api/v1/similar?k=3")).await,
         StatusCode::BAD_REQUEST,
