@@ -167,6 +167,9 @@ struct AnnMap {
     unindexed: Vec<u32>,
 }
 
+/// A ranked candidate: similarity, keyed by (song id bytes, candidate row).
+pub(crate) type Ranked = Scored<([u8; 32], u32)>;
+
 /// A fresh, non-zero number naming a pack build or an index file.
 pub(crate) fn nonce() -> u64 {
     let t = std::time::SystemTime::now()
@@ -626,7 +629,7 @@ impl Inner {
         q: &SearchQuery,
         rows: &[CandRow],
         exclude: &std::collections::HashSet<[u8; 32]>,
-    ) -> StorageResult<Option<Vec<Scored<([u8; 32], u32)>>>> {
+    ) -> StorageResult<Option<Vec<Ranked>>> {
         let o = &self.opts.ann;
         let n = rows.len();
         let Some(want) = q.offset.checked_add(q.k) else {
@@ -692,7 +695,7 @@ impl Inner {
                     && (q.filter.is_empty() || q.filter.matches(&songs[c.slot as usize]))
             })
         };
-        let scored = |ci: usize| -> Option<Scored<([u8; 32], u32)>> {
+        let scored = |ci: usize| -> Option<Ranked> {
             let c = rows.get(ci)?;
             let (s, _) = math::score(
                 q.metric,
@@ -706,7 +709,7 @@ impl Inner {
             })
         };
         // The rows the graph does not hold, scanned exactly once.
-        let tail: Vec<Scored<([u8; 32], u32)>> = map
+        let tail: Vec<Ranked> = map
             .unindexed
             .iter()
             .map(|&ci| ci as usize)
@@ -726,7 +729,7 @@ impl Inner {
             });
             ann.index.change_expansion_search(o.expansion_search);
             let found = found.map_err(|e| ann_err("search", e))?;
-            let mut all: Vec<Scored<([u8; 32], u32)>> = tail.clone();
+            let mut all: Vec<Ranked> = tail.clone();
             let exhausted = found.keys.len() < count;
             for k in found.keys {
                 let ci = usize::try_from(k)

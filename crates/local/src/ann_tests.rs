@@ -57,9 +57,9 @@ fn song(i: usize) -> SongMetadata {
         format!("S{i}"),
     );
     m.genre = Some(
-        if i % 100 == 0 {
+        if i.is_multiple_of(100) {
             "rare"
-        } else if i % 2 == 0 {
+        } else if i.is_multiple_of(2) {
             "even"
         } else {
             "odd"
@@ -251,7 +251,7 @@ async fn a_damaged_index_is_ignored_and_rebuilt() {
     let queries: Vec<Vec<f32>> = (0..10).map(|_| mix.draw()).collect();
     for damage in ["truncate", "flip"] {
         let damaged = ann_files(dir.path());
-        let mut bytes = fs::read(&path_of(dir.path())).unwrap();
+        let mut bytes = fs::read(path_of(dir.path())).unwrap();
         match damage {
             "truncate" => bytes.truncate(bytes.len() / 2),
             _ => {

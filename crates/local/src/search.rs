@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use songrec_storage::math::{self, Scored, TopK};
+use songrec_storage::math::{self, TopK};
 use songrec_storage::{
     Match, SearchQuery, SongId, SongMetadata, SortKey, StorageError, StorageResult, compare_by,
 };
@@ -77,7 +77,7 @@ fn rank(
     songs: &[SongMetadata],
     q: &SearchQuery,
     exclude: &HashSet<[u8; 32]>,
-) -> Vec<Scored<([u8; 32], u32)>> {
+) -> Vec<crate::ann::Ranked> {
     let qn = math::norm(&q.vector);
     let want = q.offset + q.k;
     let scan = |base: usize, chunk: &[CandRow]| {

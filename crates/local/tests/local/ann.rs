@@ -57,7 +57,7 @@ async fn the_approximate_path_meets_the_oracle() {
     let centres: Vec<Vec<f32>> = (0..20)
         .map(|_| (0..DIM).map(|_| rng.gauss()).collect())
         .collect();
-    let mut draw = |rng: &mut SplitMix| -> Vec<f32> {
+    let draw = |rng: &mut SplitMix| -> Vec<f32> {
         let c = &centres[rng.below(centres.len())];
         c.iter().map(|x| x + 0.4 * rng.gauss()).collect()
     };
@@ -65,7 +65,14 @@ async fn the_approximate_path_meets_the_oracle() {
     let mut recs = Vec::new();
     for i in 0..2000u32 {
         let mut m = SongMetadata::new(SongId::from_bytes(&i.to_le_bytes()), format!("C{i}"));
-        m.genre = Some(if i % 50 == 0 { "rare" } else { "common" }.into());
+        m.genre = Some(
+            if i.is_multiple_of(50) {
+                "rare"
+            } else {
+                "common"
+            }
+            .into(),
+        );
         let v = draw(&mut rng);
         recs.push(SongRecord {
             metadata: m.clone(),
