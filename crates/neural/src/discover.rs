@@ -37,15 +37,15 @@ pub fn discover() -> Option<Found> {
 
 /// The first of `candidates` (in order) that loads as a recent enough ONNX Runtime.
 pub fn first_loadable(candidates: Vec<PathBuf>) -> Option<Found> {
-    candidates
-        .into_iter()
-        .find_map(|library| match probe_library(&library) {
+    candidates.into_iter().find_map(|library| {
+        match probe_library(&library) {
             Ok(version) => Some(Found { library, version }),
             Err(e) => {
                 tracing::debug!("not using {}: {e}", library.display());
                 None
             }
-        })
+        }
+    })
 }
 
 /// The prefixes searched, from the environment (`VIRTUAL_ENV`, `CONDA_PREFIX`, `HOME`,
@@ -197,10 +197,8 @@ mod tests {
     fn wheels_and_system_libraries_are_found_newest_first() {
         let dir = tempfile::tempdir().unwrap();
         let venv = dir.path().join("venv");
-        let old =
-            venv.join("lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime.so.1.20.1");
-        let new =
-            venv.join("lib/python3.12/site-packages/onnxruntime/capi/libonnxruntime.so.1.31.1");
+        let old = venv.join("lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime.so.1.20.1");
+        let new = venv.join("lib/python3.12/site-packages/onnxruntime/capi/libonnxruntime.so.1.31.1");
         let shared = venv.join(
             "lib/python3.12/site-packages/onnxruntime/capi/libonnxruntime_providers_shared.so",
         );
@@ -208,9 +206,7 @@ mod tests {
             .path()
             .join("usr/lib/x86_64-linux-gnu/libonnxruntime.so.1.21.0");
         let bare = dir.path().join("usr/lib/libonnxruntime.so");
-        let other = dir
-            .path()
-            .join("usr/lib/python3/dist-packages/numpy/libfoo.so");
+        let other = dir.path().join("usr/lib/python3/dist-packages/numpy/libfoo.so");
         for p in [&old, &new, &shared, &debian, &bare, &other] {
             touch(p);
         }

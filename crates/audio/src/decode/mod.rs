@@ -209,8 +209,8 @@ mod collector;
 #[cfg(test)]
 mod tests;
 
-pub use collector::plan_windows;
 use collector::{Collector, Plan};
+pub use collector::plan_windows;
 
 fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {

@@ -31,6 +31,7 @@ const REFRESH_BATCH: usize = 100;
 /// Concurrent vector reads during a refresh.
 const REFRESH_CONCURRENCY: usize = 8;
 
+
 /// Fallback configuration: the offline copy (`secondary`), whether reads may use it, and
 /// where the time of the last sync is kept.
 ///

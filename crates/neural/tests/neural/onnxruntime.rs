@@ -169,35 +169,32 @@ fn switching_runtime_in_one_process_is_refused() {
 /// one older than 1.24 is passed over, and a machine with only that one gets none (tract).
 #[test]
 fn an_installed_onnxruntime_is_discovered() {
-    in_own_process(
-        "onnxruntime::an_installed_onnxruntime_is_discovered",
-        || {
-            use songrec_neural::discover::{candidates_in, first_loadable};
-            use songrec_testkit::fixtures::old_ort_library;
-            let dir = tempfile::tempdir().unwrap();
-            let wheel = |venv: &str, py: &str, lib: &std::path::Path| {
-                let capi = dir
-                    .path()
-                    .join(venv)
-                    .join("lib")
-                    .join(py)
-                    .join("site-packages/onnxruntime/capi");
-                std::fs::create_dir_all(&capi).unwrap();
-                let name = lib.file_name().unwrap();
-                std::os::unix::fs::symlink(lib, capi.join(name)).unwrap();
-                capi.join(name)
-            };
-            let new = wheel("venv", "python3.11", &ort_library());
-            let old = wheel("venv", "python3.10", &old_ort_library());
-            let old_only = wheel("oldenv", "python3.9", &old_ort_library());
-            let roots = [dir.path().join("venv"), dir.path().join("oldenv")];
-            let candidates = candidates_in(&roots);
-            assert_eq!(candidates, vec![new.clone(), old, old_only.clone()]);
-            let found = first_loadable(candidates).expect("the 1.31 library is found");
-            assert_eq!(found.library, new);
-            assert_eq!(found.version, "1.31.1");
-            // Only a too-old one: nothing usable (songrec stays on tract).
-            assert_eq!(first_loadable(vec![old_only]), None);
-        },
-    );
+    in_own_process("onnxruntime::an_installed_onnxruntime_is_discovered", || {
+        use songrec_neural::discover::{candidates_in, first_loadable};
+        use songrec_testkit::fixtures::old_ort_library;
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = |venv: &str, py: &str, lib: &std::path::Path| {
+            let capi = dir
+                .path()
+                .join(venv)
+                .join("lib")
+                .join(py)
+                .join("site-packages/onnxruntime/capi");
+            std::fs::create_dir_all(&capi).unwrap();
+            let name = lib.file_name().unwrap();
+            std::os::unix::fs::symlink(lib, capi.join(name)).unwrap();
+            capi.join(name)
+        };
+        let new = wheel("venv", "python3.11", &ort_library());
+        let old = wheel("venv", "python3.10", &old_ort_library());
+        let old_only = wheel("oldenv", "python3.9", &old_ort_library());
+        let roots = [dir.path().join("venv"), dir.path().join("oldenv")];
+        let candidates = candidates_in(&roots);
+        assert_eq!(candidates, vec![new.clone(), old, old_only.clone()]);
+        let found = first_loadable(candidates).expect("the 1.31 library is found");
+        assert_eq!(found.library, new);
+        assert_eq!(found.version, "1.31.1");
+        // Only a too-old one: nothing usable (songrec stays on tract).
+        assert_eq!(first_loadable(vec![old_only]), None);
+    });
 }
