@@ -88,6 +88,7 @@ async fn pass(
             threshold: None,
             offset: 0,
             filter: Filter::default(),
+            exact: false,
         };
         results += songrec_app::similar::similar(b, &req).await?.len();
         lat.push(t0.elapsed());

@@ -228,6 +228,7 @@ pub async fn evaluate(
                 threshold: None,
                 offset: 0,
                 filter: Filter::default(),
+                exact: false,
             };
             let matches = crate::similar::similar(backend, &req).await?;
             let ranked: Vec<&str> = matches

@@ -95,6 +95,9 @@ pub struct SimilarRequest {
     pub offset: usize,
     /// Metadata conditions.
     pub filter: Filter,
+    /// Rank exactly even where the backend keeps an approximate index
+    /// ([`songrec_storage::SearchQuery::exact`]).
+    pub exact: bool,
 }
 
 /// The query: its vectors (one per part), the ids to leave out of the results, and what is
@@ -198,6 +201,7 @@ async fn ranked(
         threshold: req.threshold,
         exclude,
         filter: req.filter.clone(),
+        exact: req.exact,
     };
     Ok(space::search(backend, &space_of(&req.parts), &q).await?)
 }
@@ -362,6 +366,7 @@ mod tests {
             threshold: None,
             offset,
             filter: Filter::default(),
+            exact: false,
         }
     }
 
@@ -738,6 +743,7 @@ mod overflow_tests {
                 threshold: None,
                 offset,
                 filter: Filter::default(),
+                exact: false,
             };
             match similar(&backend, &req).await {
                 Err(AppError::Invalid(m)) => assert!(m.contains("offset + k"), "{m}"),

@@ -434,6 +434,7 @@ pub async fn by_words(
             similarity: s.score,
             distance: None,
             metadata: s.key.0,
+            approximate: false,
         })
         .collect())
 }

@@ -116,7 +116,10 @@ pub fn matches(
                 }
             }
         }
-        let mut out = serde_json::json!({"query": q, "metric": metric, "matches": matches});
+        // Whether every result list behind these matches was ranked exactly (no ANN index).
+        let exact = !ms.iter().any(|m| m.approximate);
+        let mut out =
+            serde_json::json!({"query": q, "metric": metric, "exact": exact, "matches": matches});
         if let Some(f) = folding {
             if let Some(arr) = out["matches"].as_array_mut() {
                 for (m, c) in arr.iter_mut().zip(&f.copies) {

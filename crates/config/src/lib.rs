@@ -65,6 +65,11 @@ impl fmt::Display for BackendKind {
 pub struct LocalConfig {
     /// Library root (holds `data/`).
     pub path: PathBuf,
+    /// Vectors of one model from which `similar` searches an approximate nearest-neighbour
+    /// index instead of scanning every vector (`SONGREC_ANN_THRESHOLD`; 0 turns the index off).
+    pub ann_threshold: usize,
+    /// Storage of vectors in that index: `f32`, `f16` (default) or `i8`.
+    pub ann_quantization: String,
 }
 
 /// Astra DB Data API settings.
@@ -318,6 +323,8 @@ impl Default for LocalConfig {
     fn default() -> Self {
         Self {
             path: xdg("XDG_DATA_HOME", ".local/share").join("songrec"),
+            ann_threshold: 50_000,
+            ann_quantization: "f16".into(),
         }
     }
 }
@@ -460,6 +467,13 @@ impl Config {
         }
         if let Some(v) = get("SONGREC_LIBRARY") {
             cfg.local.path = PathBuf::from(v);
+        }
+        if let Some(v) = get("SONGREC_ANN_THRESHOLD") {
+            cfg.local.ann_threshold = v.replace('_', "").parse().map_err(|_| {
+                StorageError::InvalidInput(format!(
+                    "SONGREC_ANN_THRESHOLD={v:?} is not a number of vectors"
+                ))
+            })?;
         }
         if let Some(v) = get("ASTRA_DB_API_ENDPOINT") {
             cfg.astra.api_endpoint = v;

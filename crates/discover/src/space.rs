@@ -153,6 +153,9 @@ pub struct SpaceQuery {
     pub exclude: Vec<SongId>,
     /// Metadata conditions.
     pub filter: Filter,
+    /// Rank exactly even where the backend keeps an approximate index
+    /// ([`SearchQuery::exact`]).
+    pub exact: bool,
 }
 
 /// The nearest songs to a query in `space`, best first.
@@ -179,6 +182,7 @@ pub async fn search(
             offset: q.offset,
             exclude: q.exclude.clone(),
             filter: q.filter.clone(),
+            exact: q.exact,
         };
         return Ok(backend.search(&sq).await?);
     }
@@ -192,6 +196,7 @@ pub async fn search(
     // id -> (metadata, score per part)
     let mut cands: HashMap<SongId, (SongMetadata, Vec<Option<f32>>)> = HashMap::new();
     let mut pool_min = vec![0f32; n];
+    let mut approximate = false;
     for (i, (part, v)) in space.parts.iter().zip(&q.vectors).enumerate() {
         let sq = SearchQuery {
             model: part.model.clone(),
@@ -202,8 +207,10 @@ pub async fn search(
             offset: 0,
             exclude: q.exclude.clone(),
             filter: q.filter.clone(),
+            exact: q.exact,
         };
         let ms = backend.search(&sq).await?;
+        approximate |= ms.iter().any(|m| m.approximate);
         pool_min[i] = ms.last().map_or(0.0, |m| m.similarity);
         for m in ms {
             let e = cands
@@ -267,6 +274,7 @@ pub async fn search(
                 similarity: shown,
                 distance: None,
                 metadata,
+                approximate,
             })
         })
         .collect())

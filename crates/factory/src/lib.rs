@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use songrec_astra::{AstraBackend, DoctorReport, InitReport};
 use songrec_cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
 use songrec_config::{BackendKind, Config};
+pub use songrec_local::AnnOptions;
 use songrec_local::LocalBackend;
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
 use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
@@ -149,7 +150,10 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Ope
         BackendKind::Local => {
             // Local(...)
             Ok(Opened {
-                backend: with_test_hooks(cfg.backend, LocalBackend::open(&cfg.local.path)?)?,
+                backend: with_test_hooks(
+                    cfg.backend,
+                    LocalBackend::open_with(&cfg.local.path, local_options(&cfg.local)?)?,
+                )?,
                 description: String::new(),
                 cache: None,
                 offline: None,
@@ -312,7 +316,48 @@ fn hex_prefix(bytes: &[u8]) -> String {
 /// The configured local library, opened bare (no layers, no test hooks): `songrec reindex`
 /// rebuilds its vector index from the .npy files.
 pub fn open_local_for_reindex(cfg: &Config) -> StorageResult<LocalBackend> {
-    LocalBackend::open(&cfg.local.path)
+    LocalBackend::open_with(&cfg.local.path, local_options(&cfg.local)?)
+}
+
+/// The local backend's options from `[local]`: when the approximate index kicks in and how it
+/// stores vectors.
+pub fn local_options(
+    c: &songrec_config::LocalConfig,
+) -> StorageResult<songrec_local::LocalOptions> {
+    let quantization = c
+        .ann_quantization
+        .parse()
+        .map_err(songrec_storage::StorageError::InvalidInput)?;
+    Ok(songrec_local::LocalOptions {
+        ann: songrec_local::AnnOptions {
+            min_vectors: if c.ann_threshold == 0 {
+                usize::MAX
+            } else {
+                c.ann_threshold
+            },
+            quantization,
+            ..songrec_local::AnnOptions::default()
+        },
+    })
+}
+
+/// [`scratch_local`] with the approximate index used from `ann_threshold` vectors
+/// (`usize::MAX`: never), for benchmarks.
+pub fn scratch_local_with(
+    dir: impl AsRef<Path>,
+    ann_threshold: usize,
+) -> StorageResult<LocalBackend> {
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir).map_err(|e| songrec_storage::StorageError::io(dir, e))?;
+    LocalBackend::open_with(
+        dir,
+        songrec_local::LocalOptions {
+            ann: songrec_local::AnnOptions {
+                min_vectors: ann_threshold,
+                ..songrec_local::AnnOptions::default()
+            },
+        },
+    )
 }
 
 /// A bare local library in `dir` (created when missing) that is not the user's library: the

@@ -76,7 +76,7 @@ pub fn record_path(local: &LocalBackend) -> PathBuf {
 /// Opens both sides. `lock` takes the local library's write lock now (real runs; dry runs
 /// only read).
 pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
-    let local = LocalBackend::open(&cfg.local.path)?;
+    let local = LocalBackend::open_with(&cfg.local.path, crate::local_options(&cfg.local)?)?;
     if lock {
         local.lock_for_writing().await?;
     }

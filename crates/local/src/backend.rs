@@ -14,6 +14,7 @@ use songrec_storage::{
     VersionEntry,
 };
 
+use crate::LocalOptions;
 use crate::audio::copy_verified;
 use crate::fsutil::sync_dir;
 use crate::index::check_vector;
@@ -42,6 +43,11 @@ impl LocalBackend {
     /// Opens (or prepares to create) the library rooted at `root` (which holds `data/`).
     /// Nothing is written until the first write.
     pub fn open(root: impl AsRef<Path>) -> StorageResult<Self> {
+        Self::open_with(root, LocalOptions::default())
+    }
+
+    /// [`LocalBackend::open`] with options (e.g. when the approximate index kicks in).
+    pub fn open_with(root: impl AsRef<Path>, opts: LocalOptions) -> StorageResult<Self> {
         let root = root.as_ref().to_path_buf();
         if root.exists() && !root.is_dir() {
             return Err(StorageError::InvalidInput(format!(
@@ -54,6 +60,7 @@ impl LocalBackend {
                 paths: Paths::new(&root),
                 root,
                 state: Mutex::new(State::default()),
+                opts,
                 #[cfg(test)]
                 faults: crate::tests::Faults::default(),
             }),
@@ -79,15 +86,69 @@ impl LocalBackend {
         self.blocking(|inner| inner.with_writable(|_| Ok(()))).await
     }
 
-    /// Rebuilds every model's packed vector file from the `.npy` files (after editing them by hand).
+    /// Rebuilds every model's packed vector file from the `.npy` files (after editing them by
+    /// hand), and the approximate index of every model with at least
+    /// [`AnnOptions::min_vectors`](crate::AnnOptions::min_vectors) vectors.
     pub async fn reindex(&self) -> StorageResult<()> {
-        self.blocking(|inner| {
+        self.reindex_with_progress(|_, _, _| {}).await
+    }
+
+    /// [`LocalBackend::reindex`] reporting the approximate index builds as
+    /// (model key, vectors added, total).
+    pub async fn reindex_with_progress(
+        &self,
+        progress: impl Fn(&str, u64, u64) + Send + Sync + 'static,
+    ) -> StorageResult<()> {
+        self.blocking(move |inner| {
             inner.with_writable(|st| {
                 let models = st.registry.models.clone();
                 for m in &models {
                     inner.rebuild_pack(st, m, true)?;
+                    let live = st
+                        .packs
+                        .get(&m.model.file_key())
+                        .map_or(0, |c| c.pack.live_rows().len());
+                    if live >= inner.opts.ann.min_vectors {
+                        let key = m.model.key();
+                        inner.build_ann_with(st, m, &|done, total| progress(&key, done, total))?;
+                    }
                 }
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    /// (Re)builds the approximate index of every model with at least
+    /// [`AnnOptions::min_vectors`](crate::AnnOptions::min_vectors) vectors from its current
+    /// pack (without re-reading the `.npy` files), e.g. to time the build.
+    pub async fn build_approximate_index(&self) -> StorageResult<()> {
+        self.blocking(move |inner| {
+            inner.with_writable(|st| {
+                let models = st.registry.models.clone();
+                for m in &models {
+                    inner.ensure_pack(st, m)?;
+                    let live = st
+                        .packs
+                        .get(&m.model.file_key())
+                        .map_or(0, |c| c.pack.live_rows().len());
+                    if live >= inner.opts.ann.min_vectors {
+                        inner.build_ann(st, m)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Bytes of the model's approximate index file, if it has one (for benchmarks).
+    pub async fn ann_index_bytes(&self, model: &ModelInfo) -> StorageResult<Option<u64>> {
+        let model = model.clone();
+        self.blocking(move |inner| {
+            inner.with_state(|st| {
+                let key = st.model(&model).map(|r| r.model.file_key());
+                Ok(key.and_then(|k| crate::ann::ann_file_bytes(&st.manifest, &k)))
             })
         })
         .await

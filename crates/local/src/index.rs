@@ -18,14 +18,22 @@ use crate::state::{Inner, State};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Manifest {
-    packs: BTreeMap<String, PackEntry>,
+    pub(crate) packs: BTreeMap<String, PackEntry>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct PackEntry {
-    committed: usize,
+pub(crate) struct PackEntry {
+    pub(crate) committed: usize,
     /// Modification time (ns) of the model's `.npy` folder when the pack was last brought in step.
     stamp: Option<u128>,
+    /// Identity of this pack file (a fresh number per rebuild; 0 in manifests written before
+    /// there were approximate indexes): record numbers mean something only within one build.
+    #[serde(default)]
+    pub(crate) build: u64,
+    /// The approximate nearest-neighbour index over the first records of this pack, if any
+    /// (see [`crate::ann`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ann: Option<crate::ann::AnnEntry>,
 }
 
 #[derive(Clone, Copy)]
@@ -130,9 +138,17 @@ impl Inner {
         mkdirs(&self.paths.index)?;
         let committed = Pack::build(&path, m.model.dim, rows)?;
         let cache = self.open_pack(m, committed)?;
-        st.manifest
-            .packs
-            .insert(key.clone(), PackEntry { committed, stamp });
+        st.manifest.packs.insert(
+            key.clone(),
+            PackEntry {
+                committed,
+                stamp,
+                build: crate::ann::nonce(),
+                ann: None,
+            },
+        );
+        // The approximate index of the old pack names records of another file.
+        st.anns.remove(&key);
         write_json(&self.paths.manifest, &st.manifest)?;
         st.seen.manifest = read_opt(&self.paths.manifest)?;
         st.private.remove(&key);
@@ -295,14 +311,27 @@ impl Inner {
         })?;
         let committed = cache.pack.append(records)?;
         cache.rows = None;
-        st.manifest.packs.insert(
-            key.to_owned(),
-            PackEntry {
+        let stamp = dir_stamp(&self.paths.model_dir(r));
+        let entry = st
+            .manifest
+            .packs
+            .entry(key.to_owned())
+            .or_insert_with(|| PackEntry {
                 committed,
-                stamp: dir_stamp(&self.paths.model_dir(r)),
-            },
-        );
-        write_json(&self.paths.manifest, &st.manifest)
+                stamp,
+                build: crate::ann::nonce(),
+                ann: None,
+            });
+        // The approximate index (if any) still covers the records before its `covered` mark;
+        // the new records are scanned exactly until the writer folds them in.
+        entry.committed = committed;
+        entry.stamp = stamp;
+        write_json(&self.paths.manifest, &st.manifest)?;
+        if let Err(e) = self.maintain_ann(st, r) {
+            // The vectors are committed; the index is derived and is rebuilt when next needed.
+            tracing::warn!("approximate index of {} not updated: {e}", r.model.key());
+        }
+        Ok(())
     }
 
     /// The model's live rows that have metadata, shared with the cache (no copy per query).

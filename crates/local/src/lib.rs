@@ -11,7 +11,8 @@
 //!     library.json      registered models (name, version, dim, folder)
 //!     journal.jsonl     metadata changes since metadata.json was last rewritten
 //!     tombstones.json   deleted songs and their last version (for sync)
-//!     index/            packed vectors (derived from the .npy files) and their manifest
+//!     index/            packed vectors (derived from the .npy files), their manifest, and
+//!                       each large model's approximate nearest-neighbour index (*.usearch)
 //!     lock              the write lock
 //! ```
 //!
@@ -38,6 +39,9 @@
 //! - `index`: the packed vector index: keeping each model's pack in step with its `.npy` folder,
 //!   the manifest, and writing vectors.
 //! - `search`: ranking candidate rows for a similarity search, and the sort order of listings.
+//! - `ann`: the approximate nearest-neighbour index of large models (HNSW, `usearch`): when a
+//!   search uses it, how it is kept in step, checked and rebuilt, and why results stay exact
+//!   where it matters.
 //! - `audio`: the audio folder: its index of files and hash-verified copies.
 //! - `fsutil` (atomic writes, the write lock), `npy` (the `.npy` format), `pack` (the packed
 //!   vector file), `snapshot` (the binary snapshot of `metadata.json`): file formats and
@@ -48,6 +52,7 @@
 //! - `tests` (unit tests, with the fault-injection hooks the backend calls under `cfg(test)`),
 //!   `alloc_probe` and `fuzz_replay`: test-only.
 
+mod ann;
 mod audio;
 mod backend;
 mod index;
@@ -75,10 +80,13 @@ pub mod snapshot;
 #[cfg(not(feature = "internals"))]
 mod snapshot;
 
+pub use ann::{AnnOptions, AnnQuantization, DEFAULT_MIN_VECTORS, LocalOptions};
 pub use backend::LocalBackend;
 
 #[cfg(test)]
 mod alloc_probe;
+#[cfg(test)]
+mod ann_tests;
 #[cfg(test)]
 mod fuzz_replay;
 #[cfg(test)]

@@ -27,7 +27,7 @@ compile_error!(
 );
 
 const MAGIC: &[u8; 8] = b"SRPACK01";
-const HEADER: usize = 64;
+pub(crate) const HEADER: usize = 64;
 const REC_HEAD: usize = 40;
 
 /// Bytes per record for a dimension.

@@ -34,37 +34,50 @@ impl Inner {
             ));
         }
         let rows = self.candidates(st, &m)?;
+        let exclude: HashSet<[u8; 32]> = q.exclude.iter().map(SongId::to_bytes).collect();
+        let (ranked, approximate) = match self.search_ann(st, &m, q, &rows, &exclude)? {
+            Some(top) => (top, true),
+            None => {
+                let cache = st
+                    .packs
+                    .get(&m.model.file_key())
+                    .ok_or_else(|| StorageError::NotFound(m.model.key()))?;
+                (rank(&cache.pack, &rows, &st.songs, q, &exclude), false)
+            }
+        };
         let cache = st
             .packs
             .get(&m.model.file_key())
             .ok_or_else(|| StorageError::NotFound(m.model.key()))?;
-        let exclude: HashSet<[u8; 32]> = q.exclude.iter().map(SongId::to_bytes).collect();
-        let ranked = rank(&cache.pack, &rows, &st.songs, q, &exclude);
+        let qn = math::norm(&q.vector);
         Ok(ranked
             .into_iter()
             .skip(q.offset)
-            .map(|(s, slot)| {
-                let meta = st.songs[slot].clone();
-                let (similarity, distance) = s;
+            .map(|s| {
+                let c = rows[s.key.1 as usize];
+                let d = math::dot(&q.vector, cache.pack.vector(&c.row));
+                let (similarity, distance) = math::score(q.metric, d, qn, c.row.norm);
+                let meta = st.songs[c.slot as usize].clone();
                 Match {
                     id: meta.id.clone(),
                     similarity,
                     distance,
                     metadata: meta,
+                    approximate,
                 }
             })
             .collect())
     }
 }
 
-/// Scores candidate rows and keeps the best `offset + k`; returns ((similarity, distance), slot).
+/// Scores candidate rows and keeps the best `offset + k`, best first, keyed by (id, row).
 fn rank(
     pack: &Pack,
     rows: &[CandRow],
     songs: &[SongMetadata],
     q: &SearchQuery,
     exclude: &HashSet<[u8; 32]>,
-) -> Vec<((f32, Option<f32>), usize)> {
+) -> Vec<crate::ann::Ranked> {
     let qn = math::norm(&q.vector);
     let want = q.offset + q.k;
     let scan = |base: usize, chunk: &[CandRow]| {
@@ -108,13 +121,6 @@ fn rank(
         scan(0, rows)
     };
     top.into_sorted()
-        .into_iter()
-        .map(|s| {
-            let c = rows[s.key.1 as usize];
-            let d = math::dot(&q.vector, pack.vector(&c.row));
-            (math::score(q.metric, d, qn, c.row.norm), c.slot as usize)
-        })
-        .collect()
 }
 
 /// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the

@@ -21,6 +21,7 @@ pub(crate) struct Inner {
     pub(crate) root: PathBuf,
     pub(crate) paths: Paths,
     pub(crate) state: Mutex<State>,
+    pub(crate) opts: crate::LocalOptions,
     #[cfg(test)]
     pub(crate) faults: crate::tests::Faults,
 }
@@ -47,6 +48,8 @@ pub(crate) struct State {
     pub(crate) seen: Seen,
     pub(crate) manifest: Manifest,
     pub(crate) packs: HashMap<String, PackCache>,
+    /// Open approximate nearest-neighbour indexes, by model file key (see [`crate::ann`]).
+    pub(crate) anns: HashMap<String, crate::ann::AnnCache>,
     /// Packs built in this process's memory because the index could not be written, with the
     /// stamp of the `.npy` folder they were built from.
     pub(crate) private: HashMap<String, Option<u128>>,
@@ -188,10 +191,12 @@ impl Inner {
             .reloads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let packs = std::mem::take(&mut st.packs);
+        let anns = std::mem::take(&mut st.anns);
         let private = std::mem::take(&mut st.private);
         let (audio, audio_stamp) = (st.audio.take(), st.audio_stamp);
         *st = State {
             packs,
+            anns,
             private,
             audio,
             audio_stamp,

@@ -24,6 +24,8 @@ pub(crate) struct Faults {
     pub(crate) rebuilds: AtomicUsize,
     /// Full reloads of a reader's state.
     pub(crate) reloads: AtomicUsize,
+    /// Saving an approximate index fails after writing part of the file.
+    pub(crate) ann_save_fails: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {

@@ -99,6 +99,10 @@ pub struct SearchQuery {
     pub exclude: Vec<SongId>,
     /// Metadata conditions on candidates.
     pub filter: Filter,
+    /// Rank every candidate exactly, even where the backend keeps an approximate
+    /// nearest-neighbour index (see [`Match::approximate`]). Backends without one always do.
+    #[serde(default)]
+    pub exact: bool,
 }
 
 impl SearchQuery {
@@ -113,6 +117,7 @@ impl SearchQuery {
             offset: 0,
             exclude: Vec::new(),
             filter: Filter::default(),
+            exact: false,
         }
     }
 
@@ -183,6 +188,11 @@ pub struct Match {
     pub distance: Option<f32>,
     /// The song's metadata.
     pub metadata: SongMetadata,
+    /// The result list this match belongs to came from an approximate nearest-neighbour index:
+    /// the similarity is exact, but a better match may be missing (the local backend's ANN
+    /// path; see [`SearchQuery::exact`]). `false` for an exact ranking.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approximate: bool,
 }
 
 /// Orders for listings.

@@ -67,6 +67,7 @@ impl AstraBackend {
                     id,
                     similarity: s.score,
                     distance: None,
+                    approximate: false,
                 })
             })
             .collect()
@@ -131,6 +132,7 @@ impl AstraBackend {
                     similarity: s.score,
                     distance,
                     metadata,
+                    approximate: false,
                 })
             })
             .collect()

@@ -21,7 +21,11 @@ pub struct BenchArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchWhat {
-    /// Exact top-k search over synthetic vectors (in-process and whole `songrec similar` runs).
+    /// Top-k search over synthetic clustered vectors (a mixture of Gaussians): the exact scan
+    /// (in-process and whole `songrec similar` runs), then the approximate index (recall@k
+    /// against the exact answer, latency, build time, index bytes, peak resident memory). The
+    /// vectors and queries are left as `vectors.npy` and `queries.npy` in each library folder
+    /// for `scripts/eval/faiss_search.py`.
     Search {
         /// Library sizes.
         #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000])]
@@ -38,6 +42,10 @@ pub enum BenchWhat {
         /// Keep the generated libraries here (reused when present) instead of a temp folder.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Spread of each synthetic cluster around its centre, per coordinate (centres have
+        /// spread 1): larger is harder for the approximate index.
+        #[arg(long, default_value_t = 0.6)]
+        spread: f32,
     },
     /// Decode + analysis speed on generated songs (one thread, then `ingest` on every core).
     Ingest {
@@ -68,6 +76,92 @@ impl Lcg {
         math::normalize(&mut v);
         v
     }
+    /// Approximately standard normal (sum of four uniforms).
+    fn gauss(&mut self) -> f32 {
+        (self.f() + self.f() + self.f() + self.f()) * 3f32.sqrt()
+    }
+}
+
+/// Centres of the synthetic mixture (the same for the library and the queries).
+const CENTRES: usize = 1000;
+
+/// A mixture of Gaussians: unit vectors around `CENTRES` random centres.
+struct Mixture {
+    centres: Vec<Vec<f32>>,
+    rng: Lcg,
+    spread: f32,
+}
+
+impl Mixture {
+    fn new(dim: usize, seed: u64, spread: f32) -> Self {
+        let mut c = Lcg(0x5eed ^ dim as u64);
+        let centres = (0..CENTRES)
+            .map(|_| (0..dim).map(|_| c.gauss()).collect())
+            .collect();
+        Self {
+            centres,
+            rng: Lcg(seed),
+            spread,
+        }
+    }
+    fn draw(&mut self) -> Vec<f32> {
+        let i = (self.rng.f() + 0.5) * CENTRES as f32;
+        let centre = &self.centres[(i as usize).min(CENTRES - 1)];
+        let mut v: Vec<f32> = centre
+            .iter()
+            .map(|x| x + self.spread * self.rng.gauss())
+            .collect();
+        math::normalize(&mut v);
+        v
+    }
+}
+
+/// Streams rows into a 2-d float32 `.npy` file (for the FAISS comparison).
+struct NpyWriter(std::io::BufWriter<std::fs::File>);
+
+impl NpyWriter {
+    fn create(path: &Path, rows: usize, dim: usize) -> Result<Self> {
+        use std::io::Write;
+        let mut header =
+            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        w.write_all(b"\x93NUMPY\x01\x00")?;
+        w.write_all(&(header.len() as u16).to_le_bytes())?;
+        w.write_all(header.as_bytes())?;
+        Ok(Self(w))
+    }
+    fn row(&mut self, v: &[f32]) -> Result<()> {
+        use std::io::Write;
+        for x in v {
+            self.0.write_all(&x.to_le_bytes())?;
+        }
+        Ok(())
+    }
+    fn finish(mut self) -> Result<()> {
+        use std::io::Write;
+        self.0.flush()?;
+        Ok(())
+    }
+}
+
+/// This process's peak resident memory (VmHWM), bytes.
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets VmHWM to the current resident size (Linux `clear_refs` 5), so the next
+/// [`peak_rss`] measures one phase.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", b"5").is_ok()
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -89,14 +183,22 @@ fn read_bandwidth() -> f64 {
     (v.len() * 4) as f64 / best
 }
 
-async fn build_library(dir: &Path, n: usize, dim: usize, model: &ModelInfo) -> Result<()> {
+async fn build_library(
+    dir: &Path,
+    n: usize,
+    dim: usize,
+    spread: f32,
+    model: &ModelInfo,
+) -> Result<()> {
     let done = dir.join(".bench-complete");
     if done.exists() {
         return Ok(());
     }
     let t = Instant::now();
-    let backend = factory::scratch_local(dir)?;
-    let mut rng = Lcg(n as u64 ^ dim as u64);
+    // The approximate index is built (and timed) separately, after generation.
+    let backend = factory::scratch_local_with(dir, usize::MAX)?;
+    let mut mix = Mixture::new(dim, n as u64 ^ dim as u64, spread);
+    let mut npy = NpyWriter::create(&dir.join("vectors.npy"), n, dim)?;
     let genres = [
         "rock", "jazz", "techno", "ambient", "pop", "folk", "metal", "soul", "house", "blues",
     ];
@@ -108,11 +210,13 @@ async fn build_library(dir: &Path, n: usize, dim: usize, model: &ModelInfo) -> R
         m.genre = Some(genres[i % genres.len()].to_owned());
         m.bpm = Some(70.0 + (i % 100) as f32);
         m.duration_secs = 180.0;
+        let vector = mix.draw();
+        npy.row(&vector)?;
         batch.push(SongRecord {
             metadata: m,
             embeddings: vec![Embedding {
                 model: model.clone(),
-                vector: rng.unit(dim),
+                vector,
             }],
         });
         if batch.len() == 2000 || i + 1 == n {
@@ -123,6 +227,7 @@ async fn build_library(dir: &Path, n: usize, dim: usize, model: &ModelInfo) -> R
         }
     }
     backend.flush().await?;
+    npy.finish()?;
     eprintln!(
         "\r  built {n}-song library in {:.1} s            ",
         t.elapsed().as_secs_f64()
@@ -137,6 +242,7 @@ async fn bench_search(
     k: usize,
     queries: usize,
     dir: Option<&Path>,
+    spread: f32,
 ) -> Result<u8> {
     let tmp = tempfile::tempdir()?;
     let base: PathBuf = dir.map_or_else(|| tmp.path().to_path_buf(), Path::to_path_buf);
@@ -147,14 +253,18 @@ async fn bench_search(
         bw / 1e9
     );
     for &n in sizes {
-        let lib = base.join(format!("lib-{n}x{dim}"));
-        build_library(&lib, n, dim, &model).await?;
+        let lib = if spread == 0.6 {
+            base.join(format!("lib-{n}x{dim}-mixture"))
+        } else {
+            base.join(format!("lib-{n}x{dim}-mixture-{spread}"))
+        };
+        build_library(&lib, n, dim, spread, &model).await?;
         let bytes = (n * dim * 4) as f64;
         let floor_issue = bytes / 20e9 * 1e3;
         let floor_measured = bytes / bw * 1e3;
 
         // In-process: a fresh backend, one cold query, then timed warm queries.
-        let backend = factory::scratch_local(&lib)?;
+        let backend = factory::scratch_local_with(&lib, usize::MAX)?;
         let mut rng = Lcg(7);
         let t = Instant::now();
         backend
@@ -196,38 +306,10 @@ async fn bench_search(
         );
         drop(backend);
 
-        // Whole process: `songrec similar <id> -k 10` against the library.
-        let exe = std::env::current_exe()?;
-        let mut runs = Vec::new();
-        for i in 0..5 {
-            let id = SongId::from_bytes(format!("bench song {}", i * 7).as_bytes());
-            let t = Instant::now();
-            let out = std::process::Command::new(&exe)
-                .args(["--library"])
-                .arg(&lib)
-                .args([
-                    "similar",
-                    id.short(),
-                    "-k",
-                    &k.to_string(),
-                    "--model",
-                    &model.key(),
-                    "--json",
-                ])
-                .output()?;
-            runs.push(t.elapsed().as_secs_f64());
-            anyhow::ensure!(
-                out.status.success(),
-                "songrec similar failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        runs.sort_by(f64::total_cmp);
-        println!(
-            "`songrec similar` process on {n} songs: median {:.3} s, max {:.3} s (5 runs)",
-            pct(&runs, 0.5),
-            runs[runs.len() - 1]
-        );
+        // Whole process: `songrec similar <id> -k 10 --exact` against the library.
+        similar_processes(&lib, n, k, &model, true)?;
+        bench_ann(&lib, n, dim, k, queries, spread, &model).await?;
+        similar_processes(&lib, n, k, &model, false)?;
     }
     Ok(exit::OK)
 }
@@ -316,6 +398,157 @@ async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> 
     Ok(exit::OK)
 }
 
+/// Times five whole `songrec similar <id> -k K --json` processes (with `--exact` or not), and
+/// their peak resident memory when `/usr/bin/time` is there.
+fn similar_processes(lib: &Path, n: usize, k: usize, model: &ModelInfo, exact: bool) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let timer = Path::new("/usr/bin/time");
+    let mut runs = Vec::new();
+    let mut peak_kb = 0u64;
+    let mut exact_out = true;
+    for i in 0..5 {
+        let id = SongId::from_bytes(format!("bench song {}", i * 7).as_bytes());
+        let mut cmd = if timer.exists() {
+            let mut c = std::process::Command::new(timer);
+            c.args(["-f", "maxrss_kb=%M"]).arg(&exe);
+            c
+        } else {
+            std::process::Command::new(&exe)
+        };
+        cmd.args(["--library"]).arg(lib).args([
+            "similar",
+            id.short(),
+            "-k",
+            &k.to_string(),
+            "--model",
+            &model.key(),
+            "--json",
+        ]);
+        if exact {
+            cmd.arg("--exact");
+        }
+        let t = Instant::now();
+        let out = cmd.output()?;
+        runs.push(t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            out.status.success(),
+            "songrec similar failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        exact_out &= json["exact"].as_bool().unwrap_or(false);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if let Some(kb) = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("maxrss_kb="))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+    }
+    runs.sort_by(f64::total_cmp);
+    println!(
+        "`songrec similar{}` process on {n} songs: median {:.3} s, max {:.3} s (5 runs), peak RSS {}, JSON said exact: {exact_out}",
+        if exact { " --exact" } else { "" },
+        pct(&runs, 0.5),
+        runs[runs.len() - 1],
+        if peak_kb > 0 {
+            format!("{:.0} MB", peak_kb as f64 / 1e3)
+        } else {
+            "?".into()
+        }
+    );
+    Ok(())
+}
+
+/// The approximate index on one library: build, then recall@k and latency against the exact
+/// scan, index bytes and the peak resident memory of a search phase.
+async fn bench_ann(
+    lib: &Path,
+    n: usize,
+    dim: usize,
+    k: usize,
+    queries: usize,
+    spread: f32,
+    model: &ModelInfo,
+) -> Result<()> {
+    let o = songrec_local_defaults();
+    let backend = factory::scratch_local_with(lib, 1)?;
+    let t = Instant::now();
+    backend.build_approximate_index().await?;
+    let build = t.elapsed().as_secs_f64();
+    let build_peak = peak_rss();
+    let bytes = backend.ann_index_bytes(model).await?.unwrap_or(0);
+    drop(backend);
+    // The queries: new draws from the library's mixture, kept for the FAISS script.
+    let mut mix = Mixture::new(dim, 0xbeef, spread);
+    let qs: Vec<Vec<f32>> = (0..queries).map(|_| mix.draw()).collect();
+    let mut w = NpyWriter::create(&lib.join("queries.npy"), qs.len(), dim)?;
+    for q in &qs {
+        w.row(q)?;
+    }
+    w.finish()?;
+    // A fresh process-like phase: the index is opened as a memory map, as `similar` does.
+    let measured = reset_peak_rss();
+    let backend = factory::scratch_local_with(lib, 1)?;
+    let mut exact_ms = Vec::new();
+    let mut ann_ms = Vec::new();
+    let mut hits = 0usize;
+    let mut approximate = 0usize;
+    for (i, v) in qs.iter().enumerate() {
+        let q = SearchQuery::new(model.clone(), v.clone(), k);
+        let t = Instant::now();
+        let got = backend.search(&q).await?;
+        let dt = t.elapsed().as_secs_f64() * 1e3;
+        if i > 0 {
+            ann_ms.push(dt); // the first query maps the index
+        }
+        approximate += usize::from(got.iter().all(|m| m.approximate));
+        let t = Instant::now();
+        let exact = backend.search(&SearchQuery { exact: true, ..q }).await?;
+        exact_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let want: std::collections::HashSet<&SongId> = exact.iter().map(|m| &m.id).collect();
+        hits += got.iter().filter(|m| want.contains(&m.id)).count();
+    }
+    let search_peak = peak_rss().filter(|_| measured);
+    ann_ms.sort_by(f64::total_cmp);
+    exact_ms.sort_by(f64::total_cmp);
+    let raw = (n * dim * 4) as f64;
+    let mb = |b: f64| b / 1e6;
+    println!(
+        "ann {n} x {dim} (usearch HNSW M={} efC={} efS={}, {:?}): recall@{k} {:.3}, median {:.3} ms, p95 {:.3} ms (exact scan median {:.2} ms; {approximate}/{} queries approximate); build {build:.1} s, index {:.0} MB ({:.2}x the f32 vectors), peak RSS build {} MB, search {}",
+        o.connectivity,
+        o.expansion_add,
+        o.expansion_search,
+        o.quantization,
+        hits as f64 / (qs.len() * k).max(1) as f64,
+        pct(&ann_ms, 0.5),
+        pct(&ann_ms, 0.95),
+        pct(&exact_ms, 0.5),
+        qs.len(),
+        mb(bytes as f64),
+        bytes as f64 / raw,
+        build_peak.map_or("?".into(), |b| format!("{:.0}", mb(b as f64))),
+        search_peak.map_or("? (no clear_refs)".into(), |b| format!(
+            "{:.0} MB in-process ({:.2}x the f32 vectors; includes what the allocator kept from the build, and the exact scans: see the `similar` process line)",
+            mb(b as f64),
+            b as f64 / raw
+        )),
+    );
+    println!(
+        "  FAISS side by side: python scripts/eval/faiss_search.py {} -k {k} --m {} --ef-construction {} --ef-search {}",
+        lib.display(),
+        o.connectivity,
+        o.expansion_add,
+        o.expansion_search
+    );
+    Ok(())
+}
+
+fn songrec_local_defaults() -> factory::AnnOptions {
+    factory::AnnOptions::default()
+}
+
 /// `songrec bench`.
 pub async fn run(args: &BenchArgs) -> Result<u8> {
     match &args.what {
@@ -325,7 +558,8 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
             k,
             queries,
             dir,
-        } => bench_search(songs, *dim, *k, *queries, dir.as_deref()).await,
+            spread,
+        } => bench_search(songs, *dim, *k, *queries, dir.as_deref(), *spread).await,
         BenchWhat::Ingest {
             songs,
             seconds,

@@ -54,6 +54,10 @@ pub struct SimilarArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Rank every song exactly, even in a large local library that keeps an approximate
+    /// nearest-neighbour index (slower; the JSON output says `"exact"` either way).
+    #[arg(long)]
+    pub exact: bool,
 }
 
 /// `songrec similar`.
@@ -112,6 +116,7 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         threshold: args.threshold,
         offset: args.offset,
         filter,
+        exact: args.exact,
     };
     let mut tag_scores = None;
     let (matches, distinct) = if let Some(w) = &words {

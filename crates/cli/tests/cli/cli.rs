@@ -231,6 +231,36 @@ fn similar_show_delete_stats() {
         .map(|m| m["similarity"].as_f64().unwrap())
         .collect();
     assert!(sims.windows(2).all(|w| w[0] >= w[1]), "{sims:?}");
+    // A small library is always ranked exactly, and the JSON says so.
+    assert_eq!(v["exact"], true, "{v}");
+    // Above a lowered approximate-index threshold the default path is approximate, and
+    // --exact forces the scan; both find the same nearest song here.
+    let mut approx = Vec::new();
+    for exact in [false, true] {
+        let mut args = vec![
+            "similar",
+            "Warehouse Pulse 1",
+            "-k",
+            "1",
+            "--embedder",
+            "dsp",
+            "--json",
+        ];
+        if exact {
+            args.push("--exact");
+        }
+        let o = bin()
+            .on_library(&lib)
+            .env("SONGREC_ANN_THRESHOLD", "2")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{:?}", streams(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["exact"], exact, "{v}");
+        approx.push(v["matches"][0]["id"].clone());
+    }
+    assert_eq!(approx[0], approx[1]);
     // The 1000-result cap is the Data API's, not a local library's: -k 1500 is answered
     // (with every other song, on one model and on the blend).
     for emb in ["dsp", "auto"] {

@@ -263,6 +263,7 @@ pub async fn from_seeds(
                 threshold: None,
                 exclude: seed_ids.clone(),
                 filter: req.constraints.filter.clone(),
+                exact: false,
             };
             async move { space::search(backend, &req.model, &q).await }
         })

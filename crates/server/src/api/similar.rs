@@ -40,6 +40,7 @@ impl SimilarParams {
             threshold: self.threshold,
             offset: self.offset,
             filter: self.filter.clone(),
+            exact: false,
         }
     }
 }

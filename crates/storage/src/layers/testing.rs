@@ -230,6 +230,7 @@ impl StorageBackend for MemoryBackend {
                     similarity,
                     distance,
                     metadata: m.clone(),
+                    approximate: false,
                 })
             })
             .collect())
