@@ -318,6 +318,13 @@ impl Inner {
                 if self.usable_ann(st, m)? {
                     return Ok(true); // another process built it meanwhile
                 }
+                // Only a library no writer indexed yet (written by an older songrec or the
+                // Python tool) gets here: say why this search takes longer, once.
+                tracing::warn!(
+                    "building the approximate-search index for {} (once for this library; \
+                     `songrec reindex` builds it ahead of time)",
+                    m.model.key()
+                );
                 let built = self.build_ann(st, m);
                 drop(lock);
                 built.map(|()| true)
