@@ -246,13 +246,9 @@ impl CacheStore {
                 add_counter(&tx, n, v as i64).map_err(|e| self.err(e))?;
             }
         }
-        tx.commit().map_err(|e| self.err(e))?;
-        for k in &delta.removed {
-            order.lru.pop(k);
-        }
-        drop(order);
-        drop(conn);
-        lock(&self.session).add(&delta.counters);
+        // Evicted files go while this process still holds the index's write lock: removed
+        // after the commit, another process could store the same song's file in between and
+        // lose it to this removal (an index entry without its file).
         for p in &delta.files {
             match fs::remove_file(p) {
                 Ok(()) => {}
@@ -260,6 +256,13 @@ impl CacheStore {
                 Err(e) => tracing::warn!("cache: cannot remove {}: {e}", p.display()),
             }
         }
+        tx.commit().map_err(|e| self.err(e))?;
+        for k in &delta.removed {
+            order.lru.pop(k);
+        }
+        drop(order);
+        drop(conn);
+        lock(&self.session).add(&delta.counters);
         Ok(out)
     }
 
@@ -604,14 +607,21 @@ impl CacheStore {
                 actual: got.to_string(),
             });
         }
-        fs::rename(&tmp, &dest).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            StorageError::io(&dest, e)
-        })?;
-        sync_dir(&dir).map_err(|e| StorageError::io(&dir, e))?;
         let key = audio_key(id);
         let max = self.max_bytes;
-        self.write_txn(|tx, order, d| {
+        // The file is renamed into place under the index's write lock, like evictions remove
+        // files under it: an eviction of the same song in another process cannot fall between
+        // the rename and the index entry.
+        let mut io_failure: Option<StorageError> = None;
+        let stored = self.write_txn(|tx, order, d| {
+            if let Err(e) = fs::rename(&tmp, &dest) {
+                io_failure = Some(StorageError::io(&dest, e));
+                return Err(rusqlite::Error::InvalidQuery);
+            }
+            if let Err(e) = sync_dir(&dir) {
+                io_failure = Some(StorageError::io(&dir, e));
+                return Err(rusqlite::Error::InvalidQuery);
+            }
             d.counters.bytes_fetched += n;
             let old: Option<i64> = entry_bytes(tx, &key)?;
             let tick = next_tick(tx)?;
@@ -622,7 +632,15 @@ impl CacheStore {
             )?;
             added(tx, order, &key, n as i64, old)?;
             evict(tx, order, d, &self.root, max, &key)
-        })
+        });
+        match (stored, io_failure) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(e)) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// Whether the audio of `id` is cached (the file is not re-hashed).
