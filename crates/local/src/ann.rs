@@ -43,7 +43,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use songrec_storage::math::{self, Scored};
-use songrec_storage::{Metric, SearchQuery, SongMetadata, StorageError, StorageResult};
+use songrec_storage::{Metric, SearchQuery, StorageError, StorageResult};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::fsutil::{WriteLock, sync_dir};
@@ -695,7 +695,7 @@ impl Inner {
                 map
             }
         };
-        let songs: &[SongMetadata] = songs;
+        let songs: &crate::songs::Songs = songs;
         let pass = |ci: usize| {
             rows.get(ci).is_some_and(|c| {
                 (exclude.is_empty() || !exclude.contains(&c.row.id))

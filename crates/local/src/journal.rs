@@ -14,8 +14,37 @@ use crate::layout::{file_id, mkdirs, write_json};
 use crate::snapshot;
 use crate::state::{Inner, State};
 
-/// Journal records before `metadata.json` is rewritten.
+/// Journal records before `metadata.json` is rewritten, at least: 5,000, or a twentieth of the
+/// library, at most 50,000 (see [`compact_after`]).
 const COMPACT_AFTER: usize = 5000;
+/// The most journal records between folds, whatever the library's size: bounds what a process
+/// replays when it opens the library (~50 MB of JSON).
+const COMPACT_AFTER_MAX: usize = 50_000;
+
+/// Journal records that trigger a fold into `metadata.json` for a library of `songs`.
+///
+/// A fold rewrites `metadata.json` and the snapshot whole, so with a fixed threshold a bulk
+/// ingest of `n` songs would rewrite O(n²) bytes (at a million songs, 200 folds of up to a
+/// gigabyte). Growing the threshold with the library makes a fold's cost proportional to the
+/// records it folds (each record pays for rewriting about 20 songs) up to 1M songs, and the cap
+/// keeps the journal a process replays at open bounded.
+///
+/// ```text
+/// 10k songs: 5,000   100k: 5,000   400k: 20,000   1M and above: 50,000
+/// ```
+pub(crate) fn compact_after(songs: usize) -> usize {
+    (songs / 20).clamp(COMPACT_AFTER, COMPACT_AFTER_MAX)
+}
+
+#[cfg(test)]
+#[test]
+fn folds_grow_with_the_library_and_stay_bounded() {
+    assert_eq!(compact_after(0), 5000);
+    assert_eq!(compact_after(100_000), 5000);
+    assert_eq!(compact_after(400_000), 20_000);
+    assert_eq!(compact_after(1_000_000), 50_000);
+    assert_eq!(compact_after(50_000_000), 50_000);
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -254,7 +283,7 @@ impl Inner {
         }
         st.journal_len = good + buf.len() as u64;
         st.journal_records += recs.len();
-        if st.journal_records >= COMPACT_AFTER {
+        if st.journal_records >= compact_after(st.songs.len()) {
             self.compact(st)?;
         }
         Ok(())

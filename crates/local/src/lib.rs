@@ -60,6 +60,7 @@ mod journal;
 mod layout;
 mod registry;
 mod search;
+mod songs;
 mod state;
 
 mod fsutil;

@@ -74,7 +74,7 @@ impl Inner {
 fn rank(
     pack: &Pack,
     rows: &[CandRow],
-    songs: &[SongMetadata],
+    songs: &crate::songs::Songs,
     q: &SearchQuery,
     exclude: &HashSet<[u8; 32]>,
 ) -> Vec<crate::ann::Ranked> {

@@ -1,19 +1,33 @@
 //! A binary snapshot of `metadata.json`, derived and disposable, so opening a large library
-//! does not parse tens of megabytes of JSON on every command.
+//! neither parses its JSON nor decodes every song on every command.
 //!
 //! Written next to the vector packs whenever songrec rewrites `metadata.json`, stamped with that
 //! file's size and modification time. It is used only while the stamp still matches; any other
 //! writer of `metadata.json` (the Python tool, a hand edit) makes songrec fall back to the JSON.
+//!
+//! Layout (little-endian): magic `SRMETA02`, the JSON's size (u64) and modification time (u128,
+//! ns), the song count `n`, a table of `n` × (32-byte id, u64 offset of the song's record from
+//! the end of the table), then the records. The table lets a process map the file and decode a
+//! song only when it is read ([`View`]): `similar` on a million-song library decodes the dozen
+//! songs it prints, not a million. Opening checks the table (offsets in order and in bounds), so
+//! a truncated or damaged file is not used; a record that still fails to decode later is
+//! reported and shown as a placeholder (the snapshot is derived: `songrec reindex` or the next
+//! metadata fold rewrites it).
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use songrec_storage::{SongId, SongMetadata};
 
-const MAGIC: &[u8; 8] = b"SRMETA01";
-/// The fewest bytes one song takes: id, empty title, three absent options, duration, sample
-/// rate, channels, size, empty hash and file name, bpm, absent key, no tags, two times,
+const MAGIC: &[u8; 8] = b"SRMETA02";
+/// Magic, JSON size, JSON modification time, song count.
+const HEADER: usize = 8 + 8 + 16 + 8;
+/// One table entry: id and record offset.
+const ENTRY: usize = 32 + 8;
+/// The fewest bytes one song's record takes: id, empty title, three absent options, duration,
+/// sample rate, channels, size, empty hash and file name, bpm, absent key, no tags, two times,
 /// version, empty extra.
+#[cfg(test)]
 const MIN_SONG_BYTES: usize = 32 + 8 + 3 + 8 * 6 + 8 + 1 + 8 + 16 + 16 + 8 + 8;
 
 /// Size and modification time (ns) of a file.
@@ -101,83 +115,201 @@ impl R<'_> {
 
 /// Encodes songs with the stamp of the `metadata.json` they mirror.
 pub fn encode(songs: &[&SongMetadata], json_stamp: (u64, u128)) -> Vec<u8> {
-    let mut w = W(Vec::with_capacity(songs.len() * 256));
-    w.0.extend_from_slice(MAGIC);
-    w.u64(json_stamp.0);
-    w.0.extend_from_slice(&json_stamp.1.to_le_bytes());
-    w.u64(songs.len() as u64);
+    let mut records = W(Vec::with_capacity(songs.len() * 256));
+    let mut table = W(Vec::with_capacity(HEADER + songs.len() * ENTRY));
+    table.0.extend_from_slice(MAGIC);
+    table.u64(json_stamp.0);
+    table.0.extend_from_slice(&json_stamp.1.to_le_bytes());
+    table.u64(songs.len() as u64);
     for m in songs {
-        w.0.extend_from_slice(&m.id.to_bytes());
-        w.str(&m.title);
-        w.opt(&m.artist);
-        w.opt(&m.album);
-        w.opt(&m.genre);
-        w.f64(m.duration_secs);
-        w.u64(u64::from(m.sample_rate));
-        w.u64(u64::from(m.channels));
-        w.u64(m.file_size);
-        w.str(&m.content_hash);
-        w.str(&m.file_name);
-        w.f64(m.bpm.map_or(f64::NAN, f64::from));
-        w.opt(&m.key);
-        w.u64(m.tags.len() as u64);
-        for t in &m.tags {
-            w.str(t);
-        }
-        w.time(&m.created_at);
-        w.time(&m.updated_at);
-        w.u64(m.version);
-        if m.extra.is_empty() {
-            w.str("");
-        } else {
-            w.str(&serde_json::to_string(&m.extra).unwrap_or_default());
-        }
+        table.0.extend_from_slice(&m.id.to_bytes());
+        table.u64(records.0.len() as u64);
+        encode_song(&mut records, m);
     }
-    w.0
+    table.0.extend_from_slice(&records.0);
+    table.0
 }
 
-/// Decodes a snapshot if it mirrors a `metadata.json` with this stamp; `None` otherwise
-/// (stale, truncated or from another format version).
-pub fn decode(bytes: &[u8], json_stamp: (u64, u128)) -> Option<Vec<SongMetadata>> {
+fn encode_song(w: &mut W, m: &SongMetadata) {
+    w.0.extend_from_slice(&m.id.to_bytes());
+    w.str(&m.title);
+    w.opt(&m.artist);
+    w.opt(&m.album);
+    w.opt(&m.genre);
+    w.f64(m.duration_secs);
+    w.u64(u64::from(m.sample_rate));
+    w.u64(u64::from(m.channels));
+    w.u64(m.file_size);
+    w.str(&m.content_hash);
+    w.str(&m.file_name);
+    w.f64(m.bpm.map_or(f64::NAN, f64::from));
+    w.opt(&m.key);
+    w.u64(m.tags.len() as u64);
+    for t in &m.tags {
+        w.str(t);
+    }
+    w.time(&m.created_at);
+    w.time(&m.updated_at);
+    w.u64(m.version);
+    if m.extra.is_empty() {
+        w.str("");
+    } else {
+        w.str(&serde_json::to_string(&m.extra).unwrap_or_default());
+    }
+}
+
+/// Decodes one record, which must fill `bytes` exactly.
+fn decode_song(bytes: &[u8]) -> Option<SongMetadata> {
     let mut r = R(bytes);
-    if r.take(8)? != MAGIC || r.u64()? != json_stamp.0 {
+    let id = SongId::from_raw(r.take(32)?.try_into().ok()?);
+    let mut m = SongMetadata::new(id, r.str()?);
+    m.artist = r.opt()?;
+    m.album = r.opt()?;
+    m.genre = r.opt()?;
+    m.duration_secs = r.f64()?;
+    m.sample_rate = u32::try_from(r.u64()?).ok()?;
+    m.channels = u16::try_from(r.u64()?).ok()?;
+    m.file_size = r.u64()?;
+    m.content_hash = r.str()?;
+    m.file_name = r.str()?;
+    let bpm = r.f64()?;
+    m.bpm = (!bpm.is_nan()).then_some(bpm as f32);
+    m.key = r.opt()?;
+    let tags = usize::try_from(r.u64()?).ok()?;
+    if tags > r.0.len() / 8 {
         return None;
     }
-    let mtime = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
-    if mtime != json_stamp.1 {
-        return None;
+    m.tags = (0..tags).map(|_| r.str()).collect::<Option<_>>()?;
+    m.created_at = r.time()?;
+    m.updated_at = r.time()?;
+    m.version = r.u64()?;
+    let extra = r.str()?;
+    if !extra.is_empty() {
+        m.extra = serde_json::from_str(&extra).ok()?;
     }
-    let n = usize::try_from(r.u64()?).ok()?;
-    // Reserve only for as many songs as the bytes present can hold: a corrupt count must not
-    // reserve gigabytes.
-    let mut out = Vec::with_capacity(n.min(r.0.len() / MIN_SONG_BYTES));
-    for _ in 0..n {
-        let id = SongId::from_raw(r.take(32)?.try_into().ok()?);
-        let mut m = SongMetadata::new(id, r.str()?);
-        m.artist = r.opt()?;
-        m.album = r.opt()?;
-        m.genre = r.opt()?;
-        m.duration_secs = r.f64()?;
-        m.sample_rate = u32::try_from(r.u64()?).ok()?;
-        m.channels = u16::try_from(r.u64()?).ok()?;
-        m.file_size = r.u64()?;
-        m.content_hash = r.str()?;
-        m.file_name = r.str()?;
-        let bpm = r.f64()?;
-        m.bpm = (!bpm.is_nan()).then_some(bpm as f32);
-        m.key = r.opt()?;
-        let tags = usize::try_from(r.u64()?).ok()?;
-        m.tags = (0..tags).map(|_| r.str()).collect::<Option<_>>()?;
-        m.created_at = r.time()?;
-        m.updated_at = r.time()?;
-        m.version = r.u64()?;
-        let extra = r.str()?;
-        if !extra.is_empty() {
-            m.extra = serde_json::from_str(&extra).ok()?;
+    r.0.is_empty().then_some(m)
+}
+
+/// The bytes of a snapshot: a read-only mapping of the file, or bytes in memory.
+#[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
+enum Bytes {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Map(m) => m,
+            Bytes::Owned(v) => v,
         }
-        out.push(m);
     }
-    r.0.is_empty().then_some(out)
+}
+
+/// A checked snapshot whose songs are decoded one at a time, on demand.
+pub struct View {
+    bytes: Bytes,
+    n: usize,
+}
+
+impl View {
+    /// Maps the snapshot at `path` if it exists, mirrors a `metadata.json` with this stamp and
+    /// its table is sound; `None` otherwise.
+    pub fn open(path: &Path, json_stamp: (u64, u128)) -> Option<View> {
+        let file = std::fs::File::open(path).ok()?;
+        // SAFETY: songrec replaces the snapshot by renaming a new file over it, never by
+        // writing into it, so the mapped bytes do not change under this process; a file cut
+        // short by someone else is caught by the bounds checks, which every read goes through.
+        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        Self::check(Bytes::Map(map), json_stamp)
+    }
+
+    /// A view over bytes in memory (the same checks as [`View::open`]).
+    #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
+    pub fn from_bytes(bytes: Vec<u8>, json_stamp: (u64, u128)) -> Option<View> {
+        Self::check(Bytes::Owned(bytes), json_stamp)
+    }
+
+    fn check(bytes: Bytes, json_stamp: (u64, u128)) -> Option<View> {
+        let mut r = R(&bytes);
+        if r.take(8)? != MAGIC || r.u64()? != json_stamp.0 {
+            return None;
+        }
+        let mtime = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
+        if mtime != json_stamp.1 {
+            return None;
+        }
+        let n = usize::try_from(r.u64()?).ok()?;
+        let table = n.checked_mul(ENTRY)?;
+        let records = r.0.len().checked_sub(table)?;
+        let view = View { bytes, n };
+        let mut prev = 0u64;
+        for i in 0..n {
+            let off = view.offset(i);
+            if (i > 0 && off <= prev) || off >= records as u64 {
+                return None;
+            }
+            prev = off;
+        }
+        (n > 0 || records == 0).then_some(view)
+    }
+
+    /// Number of songs.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when the snapshot holds no song.
+    #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    fn entry(&self, i: usize) -> &[u8] {
+        let at = HEADER + i * ENTRY;
+        &self.bytes[at..at + ENTRY]
+    }
+
+    fn offset(&self, i: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.entry(i)[32..]);
+        u64::from_le_bytes(b)
+    }
+
+    /// The id of song `i` (`i < len()`), from the table: no record is decoded.
+    pub fn id(&self, i: usize) -> SongId {
+        SongId::from_raw(&self.raw_id(i))
+    }
+
+    /// The raw id of song `i` (`i < len()`).
+    pub fn raw_id(&self, i: usize) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        b.copy_from_slice(&self.entry(i)[..32]);
+        b
+    }
+
+    /// Decodes song `i`; `None` if its record is damaged or does not carry the table's id.
+    pub fn song(&self, i: usize) -> Option<SongMetadata> {
+        let base = HEADER + self.n * ENTRY;
+        // Offsets were checked at open: increasing and inside the records.
+        let start = base + usize::try_from(self.offset(i)).ok()?;
+        let end = if i + 1 < self.n {
+            base + usize::try_from(self.offset(i + 1)).ok()?
+        } else {
+            self.bytes.len()
+        };
+        let m = decode_song(self.bytes.get(start..end)?)?;
+        (m.id.to_bytes() == self.raw_id(i)).then_some(m)
+    }
+}
+
+/// Decodes a whole snapshot if it mirrors a `metadata.json` with this stamp; `None` otherwise
+/// (stale, truncated, damaged or from another format version).
+#[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
+pub fn decode(bytes: &[u8], json_stamp: (u64, u128)) -> Option<Vec<SongMetadata>> {
+    let view = View::from_bytes(bytes.to_vec(), json_stamp)?;
+    (0..view.len()).map(|i| view.song(i)).collect()
 }
 
 #[cfg(test)]
@@ -204,7 +336,7 @@ mod tests {
         let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "");
         m.content_hash.clear();
         let one = encode(&[&m], stamp);
-        assert_eq!(one.len() - encode(&[], stamp).len(), MIN_SONG_BYTES);
+        assert_eq!(one.len() - encode(&[], stamp).len(), ENTRY + MIN_SONG_BYTES);
     }
 
     #[test]

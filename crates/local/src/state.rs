@@ -31,7 +31,7 @@ pub(crate) struct State {
     loaded: bool,
     pub(crate) lock: Option<WriteLock>,
     pub(crate) registry: Registry,
-    pub(crate) songs: Vec<SongMetadata>,
+    pub(crate) songs: crate::songs::Songs,
     pub(crate) index: pack::IdMap<usize>,
     pub(crate) tombstones: BTreeMap<SongId, u64>,
     pub(crate) meta_gen: u64,
@@ -47,6 +47,9 @@ pub(crate) struct State {
     /// writes.
     pub(crate) seen: Seen,
     pub(crate) manifest: Manifest,
+    /// The songs came from a current binary snapshot (or there is no `metadata.json`); false
+    /// when `metadata.json` was parsed, so a writer writes the snapshot for the next process.
+    pub(crate) snapshot_current: bool,
     pub(crate) packs: HashMap<String, PackCache>,
     /// Open approximate nearest-neighbour indexes, by model file key (see [`crate::ann`]).
     pub(crate) anns: HashMap<String, crate::ann::AnnCache>,
@@ -71,13 +74,15 @@ pub(crate) struct Seen {
 
 impl State {
     pub(crate) fn get(&self, id: &SongId) -> Option<&SongMetadata> {
-        self.index.get(&id.to_bytes()).map(|&i| &self.songs[i])
+        self.index
+            .get(&id.to_bytes())
+            .and_then(|&i| self.songs.get(i))
     }
 
     pub(crate) fn upsert(&mut self, m: SongMetadata) {
         self.tombstones.remove(&m.id);
         match self.index.get(&m.id.to_bytes()) {
-            Some(&i) => self.songs[i] = m,
+            Some(&i) => self.songs.set(i, m),
             None => {
                 self.index.insert(m.id.to_bytes(), self.songs.len());
                 self.songs.push(m);
@@ -89,8 +94,9 @@ impl State {
     pub(crate) fn remove(&mut self, id: &SongId, version: u64) {
         if let Some(i) = self.index.remove(&id.to_bytes()) {
             self.songs.swap_remove(i);
-            if let Some(moved) = self.songs.get(i) {
-                self.index.insert(moved.id.to_bytes(), i);
+            if i < self.songs.len() {
+                let moved = self.songs[i].id.to_bytes();
+                self.index.insert(moved, i);
             }
         }
         self.tombstones.insert(id.clone(), version);
@@ -228,6 +234,12 @@ impl Inner {
                 mkdirs(d)?;
             }
             self.repair_journal(&mut st)?;
+            if !st.snapshot_current {
+                // `metadata.json` was parsed whole (written by another tool, or by a version
+                // without the mapped snapshot): fold now, so later processes map the snapshot.
+                self.compact(&mut st)?;
+                st.snapshot_current = true;
+            }
         }
         f(&mut st)
     }
@@ -242,18 +254,25 @@ impl Inner {
             manifest: read_opt(&p.manifest)?,
         };
         st.registry = parse_json(&p.registry, st.seen.registry.as_deref())?;
-        let from_snapshot = snapshot::stamp(&p.metadata).and_then(|stamp| {
-            fs::read(&p.snapshot)
-                .ok()
-                .and_then(|b| snapshot::decode(&b, stamp))
-        });
-        let songs = match from_snapshot {
+        // The snapshot is mapped and its songs decoded when read; without a current one the
+        // JSON is parsed whole (and a writer writes the snapshot, see `with_writable`).
+        let from_snapshot = snapshot::stamp(&p.metadata)
+            .and_then(|stamp| snapshot::View::open(&p.snapshot, stamp))
+            .and_then(crate::songs::Songs::from_view);
+        let from_view = from_snapshot.is_some();
+        st.snapshot_current = from_view || !p.metadata.exists();
+        st.songs = match from_snapshot {
             Some(songs) => songs,
-            None => parse_metadata(&p.metadata)?,
+            None => parse_metadata(&p.metadata)?.into_iter().collect(),
         };
-        for m in songs {
-            st.index.insert(m.id.to_bytes(), st.songs.len());
-            st.songs.push(m);
+        st.index.reserve(st.songs.len());
+        let ids: Vec<[u8; 32]> = if from_view {
+            st.songs.view_ids().collect()
+        } else {
+            st.songs.iter().map(|m| m.id.to_bytes()).collect()
+        };
+        for (i, id) in ids.into_iter().enumerate() {
+            st.index.insert(id, i);
         }
         let tombs: BTreeMap<SongId, u64> = read_json(&p.tombstones)?;
         st.tombstones = tombs;

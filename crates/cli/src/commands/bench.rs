@@ -210,6 +210,7 @@ async fn build_library(
         m.genre = Some(genres[i % genres.len()].to_owned());
         m.bpm = Some(70.0 + (i % 100) as f32);
         m.duration_secs = 180.0;
+        bench_extra(&mut m, i);
         let vector = mix.draw();
         npy.row(&vector)?;
         batch.push(SongRecord {
@@ -234,6 +235,42 @@ async fn build_library(
     );
     std::fs::write(&done, b"ok").context("marking bench library")?;
     Ok(())
+}
+
+/// The free-form fields a real ingest stores with each song (codec, DSP descriptors, the ten
+/// strongest musicnn style tags), so bench libraries weigh what real ones do (~1 KB a song).
+fn bench_extra(m: &mut SongMetadata, i: usize) {
+    let f = |k: usize| ((i * 7919 + k * 104_729) % 1000) as f64 / 10.0;
+    m.extra.insert("codec".into(), serde_json::json!("vorbis"));
+    m.extra.insert(
+        "descriptors".into(),
+        serde_json::json!({
+            "centroid_hz": 1000.0 + f(1) * 20.0, "rolloff_hz": 3000.0 + f(2) * 40.0,
+            "flatness_db": -f(3) / 3.0, "loudness_db": -f(4) / 5.0,
+            "dynamic_range_db": f(5) / 4.0, "bpm": 70.0 + f(6), "pulse_clarity": f(7) / 100.0,
+            "key": "A minor", "key_tonic": "A", "key_mode": "minor",
+            "key_confidence": f(8) / 100.0, "onset_rate": f(9) / 20.0, "analysed_secs": 180.0,
+        }),
+    );
+    let tags = [
+        "rock",
+        "pop",
+        "electronic",
+        "chill",
+        "Mellow",
+        "ambient",
+        "acoustic",
+        "guitar",
+        "jazz",
+        "indie",
+    ];
+    let tags: Vec<serde_json::Value> = tags
+        .iter()
+        .enumerate()
+        .map(|(k, t)| serde_json::json!([t, (f(10 + k) / 100.0 * 1000.0).round() / 1000.0]))
+        .collect();
+    m.extra
+        .insert("style_tags".into(), serde_json::Value::Array(tags));
 }
 
 async fn bench_search(
