@@ -655,7 +655,7 @@ impl Inner {
             let (mut seen, mut kept) = (0usize, 0usize);
             for c in rows.iter().step_by(step) {
                 seen += 1;
-                kept += usize::from(q.filter.matches(&st.songs[c.slot as usize]));
+                kept += usize::from(st.songs.matches(c.slot as usize, &q.filter));
             }
             let share = kept as f32 / seen.max(1) as f32;
             if share < o.min_selectivity || (share * n as f32) < (4 * want) as f32 {
@@ -699,7 +699,7 @@ impl Inner {
         let pass = |ci: usize| {
             rows.get(ci).is_some_and(|c| {
                 (exclude.is_empty() || !exclude.contains(&c.row.id))
-                    && (q.filter.is_empty() || q.filter.matches(&songs[c.slot as usize]))
+                    && songs.matches(c.slot as usize, &q.filter)
             })
         };
         let scored = |ci: usize| -> Option<Ranked> {

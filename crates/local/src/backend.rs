@@ -21,7 +21,7 @@ use crate::index::check_vector;
 use crate::journal::JournalRecord;
 use crate::layout::Paths;
 use crate::npy;
-use crate::search::sort_songs;
+use crate::search::list_order;
 use crate::state::{Inner, State};
 
 /// The local file-system backend.
@@ -369,18 +369,16 @@ impl StorageBackend for LocalBackend {
                         .parse::<usize>()
                         .map_err(|_| StorageError::InvalidInput(format!("bad cursor {c:?}")))?,
                 };
-                let mut hits: Vec<&SongMetadata> =
-                    st.songs.iter().filter(|m| q.filter.matches(m)).collect();
-                sort_songs(&mut hits, q.sort, q.descending);
-                let items: Vec<SongMetadata> = hits
+                let order = list_order(st, &q.filter, q.sort, q.descending);
+                let items: Vec<SongMetadata> = order
                     .iter()
                     .skip(start)
                     .take(q.limit)
-                    .map(|m| (*m).clone())
+                    .map(|&i| st.songs[i as usize].clone())
                     .collect();
                 let end = start + items.len();
                 Ok(Page {
-                    next: (end < hits.len()).then(|| end.to_string()),
+                    next: (end < order.len()).then(|| end.to_string()),
                     items,
                 })
             })
@@ -392,7 +390,10 @@ impl StorageBackend for LocalBackend {
         filter.validate()?;
         let f = filter.clone();
         self.blocking(move |inner| {
-            inner.with_state(|st| Ok(st.songs.iter().filter(|m| f.matches(m)).count() as u64))
+            inner.with_state(|st| {
+                let songs = &st.songs;
+                Ok((0..songs.len()).filter(|&i| songs.matches(i, &f)).count() as u64)
+            })
         })
         .await
     }
@@ -496,14 +497,16 @@ impl StorageBackend for LocalBackend {
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         self.blocking(move |inner| {
             inner.with_state(|st| {
-                let mut v: Vec<VersionEntry> = st
-                    .songs
-                    .iter()
-                    .map(|m| VersionEntry {
-                        id: m.id.clone(),
-                        version: m.version,
-                        content_hash: m.content_hash.clone(),
-                        deleted: false,
+                let songs = &st.songs;
+                let mut v: Vec<VersionEntry> = (0..songs.len())
+                    .map(|i| {
+                        let m = songs.light(i);
+                        VersionEntry {
+                            id: m.id.clone(),
+                            version: m.version,
+                            content_hash: m.content_hash.clone(),
+                            deleted: false,
+                        }
                     })
                     .collect();
                 v.extend(st.tombstones.iter().map(|(id, &version)| VersionEntry {

@@ -137,13 +137,14 @@ impl Inner {
         }
         mkdirs(&self.paths.index)?;
         let committed = Pack::build(&path, m.model.dim, rows)?;
-        let cache = self.open_pack(m, committed)?;
+        let build = crate::ann::nonce();
+        let cache = self.open_pack(m, committed, build)?;
         st.manifest.packs.insert(
             key.clone(),
             PackEntry {
                 committed,
                 stamp,
-                build: crate::ann::nonce(),
+                build,
                 ann: None,
             },
         );
@@ -157,13 +158,18 @@ impl Inner {
     }
 
     /// Maps a model's pack file, noting which file it is.
-    fn open_pack(&self, m: &RegisteredModel, committed: usize) -> StorageResult<PackCache> {
+    fn open_pack(
+        &self,
+        m: &RegisteredModel,
+        committed: usize,
+        build: u64,
+    ) -> StorageResult<PackCache> {
         let path = self.paths.pack(m);
         // The identity is taken first: if the file is replaced in between, the next look sees
         // a different file and maps it again.
         let file = fs::metadata(&path).ok().map(|m| file_id(&m));
         Ok(PackCache {
-            pack: Pack::open(&path, m.model.dim, committed)?,
+            pack: Pack::open(&path, m.model.dim, committed)?.with_build(build),
             file,
             rows: None,
         })
@@ -247,7 +253,8 @@ impl Inner {
         if open == Some(committed) {
             return Ok(());
         }
-        let cache = self.open_pack(m, committed)?;
+        let build = st.manifest.packs.get(key).map_or(0, |e| e.build);
+        let cache = self.open_pack(m, committed, build)?;
         st.private.remove(key);
         st.packs.insert(key.to_owned(), cache);
         Ok(())
@@ -343,6 +350,7 @@ impl Inner {
         self.ensure_pack(st, m)?;
         let key = m.model.file_key();
         let meta_gen = st.meta_gen;
+        let st_locked = st.lock.is_some();
         let State { packs, index, .. } = st;
         let cache = packs
             .get_mut(&key)
@@ -354,9 +362,23 @@ impl Inner {
         {
             return Ok(Arc::clone(rows));
         }
-        let rows: Vec<CandRow> = cache
-            .pack
-            .live_rows()
+        let (live, scanned) = cache.pack.live_rows_counted();
+        if scanned > (live.len() / 10).max(4096) {
+            // Most of the pack was read to find its live rows: write the table so the next
+            // process reads that instead (only under the library lock, which a reader takes
+            // only if it is free).
+            let lock = if st_locked {
+                None
+            } else {
+                WriteLock::acquire(&self.root, &self.paths.lock).ok()
+            };
+            if (st_locked || lock.is_some())
+                && let Err(e) = cache.pack.save_rows(&live)
+            {
+                tracing::debug!("live-row table of {} not written: {e}", m.model.key());
+            }
+        }
+        let rows: Vec<CandRow> = live
             .into_iter()
             .filter_map(|row| {
                 index.get(&row.id).map(|&slot| CandRow {

@@ -59,6 +59,7 @@ mod index;
 mod journal;
 mod layout;
 mod registry;
+mod rows;
 mod search;
 mod songs;
 mod state;

@@ -74,6 +74,8 @@ pub struct Pack {
     dim: usize,
     committed: usize,
     map: Option<Mmap>,
+    /// The manifest's build number of this file (0: unknown, no row table is used).
+    build: u64,
 }
 
 impl Pack {
@@ -127,6 +129,7 @@ impl Pack {
             dim,
             committed: len,
             map: Some(map.make_read_only().map_err(io)?),
+            build: 0,
         })
     }
 
@@ -148,8 +151,9 @@ impl Pack {
         }
         // SAFETY: the file is only ever written past `committed` (by a process holding the
         // library's write lock) or replaced by rename; it is never truncated in place, and bytes
-        // below `committed` never change.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+        // below `committed` never change. Not populated: a search through the approximate
+        // index reads a few hundred records, and the exact scan faults pages in as it goes.
+        let map = unsafe { memmap2::MmapOptions::new().map(&file) }
             .map_err(|e| StorageError::io(path, e))?;
         if &map[..8] != MAGIC
             || u32::from_le_bytes([map[8], map[9], map[10], map[11]]) as usize != dim
@@ -161,7 +165,14 @@ impl Pack {
             dim,
             committed,
             map: Some(map),
+            build: 0,
         })
+    }
+
+    /// Names the build of this file (the manifest's), so its live-row table can be used.
+    pub(crate) fn with_build(mut self, build: u64) -> Self {
+        self.build = build;
+        self
     }
 
     /// Committed length in bytes.
@@ -203,7 +214,7 @@ impl Pack {
         self.committed += buf.len();
         self.map = None;
         // SAFETY: as in `open`.
-        self.map = Some(unsafe { memmap2::MmapOptions::new().populate().map(&f) }.map_err(io)?);
+        self.map = Some(unsafe { memmap2::MmapOptions::new().map(&f) }.map_err(io)?);
         Ok(self.committed)
     }
 
@@ -216,10 +227,22 @@ impl Pack {
 
     /// The latest live record of every id, in file order.
     pub fn live_rows(&self) -> Vec<Row> {
+        self.live_rows_counted().0
+    }
+
+    /// The live rows, and how many records were read from the pack to find them: those past
+    /// the live-row table (see [`crate::rows`]), or all of them without a usable table.
+    pub(crate) fn live_rows_counted(&self) -> (Vec<Row>, usize) {
         let rs = record_size(self.dim);
         let bytes = self.bytes();
+        let table = (self.build != 0)
+            .then(|| std::fs::read(crate::rows::path(&self.path)).ok())
+            .flatten()
+            .and_then(|b| crate::rows::decode(&b, self.build, self.dim, self.committed));
+        let (base, from) = table.unwrap_or_default();
         let mut latest: IdMap<Option<Row>> = IdMap::default();
-        let mut off = HEADER;
+        let mut off = from.max(HEADER);
+        let scanned = (bytes.len().saturating_sub(off)) / rs;
         while off + rs <= bytes.len() {
             let mut id = [0u8; 32];
             id.copy_from_slice(&bytes[off..off + 32]);
@@ -240,9 +263,25 @@ impl Pack {
             );
             off += rs;
         }
-        let mut rows: Vec<Row> = latest.into_values().flatten().collect();
+        let mut rows: Vec<Row> = base
+            .into_iter()
+            .filter(|r| !latest.contains_key(&r.id))
+            .collect();
+        rows.extend(latest.into_values().flatten());
         rows.sort_by_key(|r| r.offset);
-        rows
+        (rows, scanned)
+    }
+
+    /// Writes the live-row table of this pack as committed now (see [`crate::rows`]); only by
+    /// a process holding the library lock.
+    pub(crate) fn save_rows(&self, rows: &[Row]) -> StorageResult<()> {
+        if self.build == 0 {
+            return Ok(());
+        }
+        crate::rows::save(
+            &self.path,
+            &crate::rows::encode(self.build, self.committed, rows),
+        )
     }
 
     /// The vector of a row.
@@ -280,6 +319,41 @@ fn record(id: &SongId, v: Option<&[f32]>, dim: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_row_table_spares_reading_the_pack_and_agrees_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pack");
+        let ids: Vec<SongId> = (0..10u8).map(|i| SongId::from_bytes(&[i])).collect();
+        let len = Pack::build(&p, 2, ids.iter().map(|id| (id.clone(), vec![1.0, 0.5]))).unwrap();
+        let mut pack = Pack::open(&p, 2, len).unwrap().with_build(42);
+        let (rows, scanned) = pack.live_rows_counted();
+        assert_eq!(
+            (rows.len(), scanned),
+            (10, 10),
+            "no table yet: every record read"
+        );
+        pack.save_rows(&rows).unwrap();
+        assert_eq!(pack.live_rows_counted().1, 0, "the table covers everything");
+        // Appends after the table: a rewrite of song 3, a deletion of song 4, a new song.
+        let newer = [0.0f32, 1.0];
+        let new = SongId::from_bytes(b"new");
+        pack.append(&[
+            (ids[3].clone(), Some(&newer[..])),
+            (ids[4].clone(), None),
+            (new.clone(), Some(&newer[..])),
+        ])
+        .unwrap();
+        let (with_table, scanned) = pack.live_rows_counted();
+        assert_eq!(scanned, 3, "only the records after the table are read");
+        let full = Pack::open(&p, 2, pack.committed()).unwrap().live_rows();
+        let key = |rows: &[Row]| rows.iter().map(|r| (r.id, r.offset)).collect::<Vec<_>>();
+        assert_eq!(key(&with_table), key(&full));
+        assert_eq!(full.len(), 10);
+        // Another build of the file does not use this table.
+        let other = Pack::open(&p, 2, pack.committed()).unwrap().with_build(43);
+        assert_eq!(other.live_rows_counted().1, 13);
+    }
 
     #[test]
     fn build_append_supersede_delete() {

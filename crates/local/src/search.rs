@@ -2,10 +2,12 @@
 //! libraries) and the sort order of listings.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use songrec_storage::math::{self, TopK};
 use songrec_storage::{
-    Match, SearchQuery, SongId, SongMetadata, SortKey, StorageError, StorageResult, compare_by,
+    Filter, Match, SearchQuery, SongId, SongMetadata, SortKey, StorageError, StorageResult,
+    compare_by,
 };
 
 use crate::index::CandRow;
@@ -84,7 +86,7 @@ fn rank(
         let mut top: TopK<([u8; 32], u32)> = TopK::new(want);
         for (i, c) in chunk.iter().enumerate() {
             if (!exclude.is_empty() && exclude.contains(&c.row.id))
-                || (!q.filter.is_empty() && !q.filter.matches(&songs[c.slot as usize]))
+                || !songs.matches(c.slot as usize, &q.filter)
             {
                 continue;
             }
@@ -123,9 +125,77 @@ fn rank(
     top.into_sorted()
 }
 
+/// The slots a listing returns, in order, for one (filter, sort, direction) and metadata
+/// generation: computed by the first page, reused by the next ones, so walking a library of
+/// `n` songs in pages costs one filter-and-sort pass, not one per page.
+pub(crate) struct ListOrder {
+    filter: Filter,
+    sort: SortKey,
+    descending: bool,
+    meta_gen: u64,
+    pub(crate) slots: Arc<Vec<u32>>,
+}
+
+/// The slots of the songs `filter` keeps, in listing order (see [`ListOrder`]). Songs not
+/// decoded yet are read without their free-form fields unless the filter tests one, and are
+/// not kept decoded: only the page returned is.
+pub(crate) fn list_order(
+    st: &mut State,
+    filter: &Filter,
+    sort: SortKey,
+    descending: bool,
+) -> Arc<Vec<u32>> {
+    if let Some(o) = &st.list_order
+        && o.meta_gen == st.meta_gen
+        && o.sort == sort
+        && o.descending == descending
+        && &o.filter == filter
+    {
+        return Arc::clone(&o.slots);
+    }
+    let songs = &st.songs;
+    let slots: Vec<u32> = if sort == SortKey::Id {
+        let mut keyed: Vec<([u8; 32], u32)> = (0..songs.len())
+            .filter(|&i| songs.matches(i, filter))
+            .map(|i| (songs.raw_id(i), i as u32))
+            .collect();
+        keyed.sort_unstable();
+        if descending {
+            keyed.reverse();
+        }
+        keyed.into_iter().map(|(_, i)| i).collect()
+    } else {
+        let extra = crate::songs::reads_extra(filter);
+        let metas: Vec<(u32, std::borrow::Cow<'_, SongMetadata>)> = (0..songs.len())
+            .filter_map(|i| {
+                let m = songs.light(i);
+                let keep = filter.is_empty()
+                    || if extra {
+                        filter.matches(&songs[i])
+                    } else {
+                        filter.matches(&m)
+                    };
+                keep.then_some((i as u32, m))
+            })
+            .collect();
+        let mut hits: Vec<(u32, &SongMetadata)> = metas.iter().map(|(i, m)| (*i, &**m)).collect();
+        sort_songs(&mut hits, sort, descending);
+        hits.into_iter().map(|(i, _)| i).collect()
+    };
+    let slots = Arc::new(slots);
+    st.list_order = Some(ListOrder {
+        filter: filter.clone(),
+        sort,
+        descending,
+        meta_gen: st.meta_gen,
+        slots: Arc::clone(&slots),
+    });
+    slots
+}
+
 /// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the
 /// comparator would allocate O(n log n) strings).
-pub(crate) fn sort_songs(hits: &mut Vec<&SongMetadata>, key: SortKey, descending: bool) {
+pub(crate) fn sort_songs<T>(hits: &mut Vec<(T, &SongMetadata)>, key: SortKey, descending: bool) {
     use std::cmp::Ordering;
     let text = |m: &SongMetadata| match key {
         SortKey::Title => m.title.to_lowercase(),
@@ -139,8 +209,11 @@ pub(crate) fn sort_songs(hits: &mut Vec<&SongMetadata>, key: SortKey, descending
         ),
         _ => String::new(),
     };
-    let mut keyed: Vec<(String, &SongMetadata)> = hits.iter().map(|m| (text(m), *m)).collect();
-    keyed.sort_by(|(ka, a), (kb, b)| {
+    let mut keyed: Vec<(String, (T, &SongMetadata))> = std::mem::take(hits)
+        .into_iter()
+        .map(|(t, m)| (text(m), (t, m)))
+        .collect();
+    keyed.sort_by(|(ka, (_, a)), (kb, (_, b))| {
         let o = match key {
             SortKey::Title => ka.cmp(kb).then_with(|| a.id.cmp(&b.id)),
             SortKey::Artist => match (&a.artist, &b.artist) {
@@ -153,5 +226,5 @@ pub(crate) fn sort_songs(hits: &mut Vec<&SongMetadata>, key: SortKey, descending
         };
         if descending { o.reverse() } else { o }
     });
-    *hits = keyed.into_iter().map(|(_, m)| m).collect();
+    *hits = keyed.into_iter().map(|(_, tm)| tm).collect();
 }

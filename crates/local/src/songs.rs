@@ -6,9 +6,10 @@
 //! decodes each once. Slots are addressed like a vector (`songs[i]`), so search, filters and
 //! the pack's row-to-song join work the same on both kinds.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use songrec_storage::SongMetadata;
+use songrec_storage::{Condition, Field, Filter, SongMetadata};
 
 use crate::snapshot::View;
 
@@ -78,6 +79,47 @@ impl Songs {
         self.slots.iter().map(|s| self.decoded(s))
     }
 
+    /// Whether slot `i` holds a decoded song (for tests of what is decoded when).
+    #[cfg(test)]
+    pub(crate) fn is_decoded(&self, i: usize) -> bool {
+        self.slots[i].cell.get().is_some()
+    }
+
+    /// The raw id in slot `i` (`i < len()`), without decoding it.
+    pub(crate) fn raw_id(&self, i: usize) -> [u8; 32] {
+        let s = &self.slots[i];
+        match (s.cell.get(), &self.view) {
+            (None, Some(view)) if s.row != NO_ROW => view.raw_id(s.row as usize),
+            _ => self.decoded(s).id.to_bytes(),
+        }
+    }
+
+    /// The song in slot `i` (`i < len()`) for reading its fixed fields: the decoded song, or,
+    /// when it is not decoded yet, a decode without the free-form `extra` fields that is not
+    /// kept. For filters that do not test `extra` (see [`reads_extra`]), sort keys, versions.
+    pub(crate) fn light(&self, i: usize) -> Cow<'_, SongMetadata> {
+        let s = &self.slots[i];
+        if let (None, Some(view)) = (s.cell.get(), &self.view)
+            && s.row != NO_ROW
+            && let Some(m) = view.song_light(s.row as usize)
+        {
+            return Cow::Owned(m);
+        }
+        Cow::Borrowed(self.decoded(s))
+    }
+
+    /// Whether slot `i` passes `filter`, decoding it only if the filter reads `extra`.
+    pub(crate) fn matches(&self, i: usize, filter: &Filter) -> bool {
+        if filter.is_empty() {
+            return true;
+        }
+        if reads_extra(filter) {
+            filter.matches(&self[i])
+        } else {
+            filter.matches(&self.light(i))
+        }
+    }
+
     fn decoded<'a>(&'a self, s: &'a Slot) -> &'a SongMetadata {
         s.cell.get_or_init(|| {
             let Some(view) = self.view.as_ref().filter(|_| s.row != NO_ROW) else {
@@ -98,6 +140,17 @@ impl Songs {
             }))
         })
     }
+}
+
+/// Whether a filter tests a free-form field (then it needs the whole song).
+pub(crate) fn reads_extra(filter: &Filter) -> bool {
+    filter.all.iter().any(|c| {
+        let field = match c {
+            Condition::Eq(f, _) | Condition::In(f, _) | Condition::Exists(f) => f,
+            Condition::Range { field, .. } => field,
+        };
+        matches!(field, Field::Extra(_))
+    })
 }
 
 impl Slot {

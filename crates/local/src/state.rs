@@ -51,6 +51,8 @@ pub(crate) struct State {
     /// when `metadata.json` was parsed, so a writer writes the snapshot for the next process.
     pub(crate) snapshot_current: bool,
     pub(crate) packs: HashMap<String, PackCache>,
+    /// The order of the last listing, reused by the pages that follow while no song changes.
+    pub(crate) list_order: Option<crate::search::ListOrder>,
     /// Open approximate nearest-neighbour indexes, by model file key (see [`crate::ann`]).
     pub(crate) anns: HashMap<String, crate::ann::AnnCache>,
     /// Packs built in this process's memory because the index could not be written, with the

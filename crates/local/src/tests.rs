@@ -4,8 +4,8 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use songrec_storage::{
     Embedding, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
@@ -474,4 +474,89 @@ async fn legacy_adoption_skips_files_it_cannot_use() {
     fs::write(emb.join(format!("{}.npy", song(1).id)), &empty).unwrap();
     let err = LocalBackend::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("too large"), "{err}");
+}
+
+#[tokio::test]
+async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order() {
+    use songrec_storage::{Condition, Field, Filter, ListQuery, SortKey, StorageBackendExt, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let w = LocalBackend::open(dir.path()).unwrap();
+    let recs: Vec<SongRecord> = (0..50)
+        .map(|i| {
+            let mut r = record(i, [1.0, i as f32, 0.0, 0.0]);
+            r.metadata.artist = Some(format!("Artist {}", 49 - i));
+            r.metadata.genre = Some(if i % 2 == 0 { "even" } else { "odd" }.into());
+            r.metadata.extra.insert("n".into(), serde_json::json!(i));
+            r
+        })
+        .collect();
+    w.put_songs(&recs).await.unwrap();
+    w.flush().await.unwrap();
+    drop(w);
+
+    let r = LocalBackend::open(dir.path()).unwrap();
+    let decoded = |b: &LocalBackend| {
+        b.inner
+            .with_state(|st| {
+                Ok((0..st.songs.len())
+                    .filter(|&i| st.songs.is_decoded(i))
+                    .count())
+            })
+            .unwrap()
+    };
+    let one = r.get_metadata(&song(7).id).await.unwrap().unwrap();
+    assert_eq!(
+        one, recs[7].metadata,
+        "a lazily decoded song is the song written"
+    );
+    assert_eq!(decoded(&r), 1, "one song read, one decoded");
+    assert_eq!(r.list_versions().await.unwrap().len(), 50);
+    let odd = Filter::default().and(Condition::Eq(Field::Genre, Value::Text("odd".into())));
+    assert_eq!(r.count(&odd).await.unwrap(), 25);
+    assert_eq!(
+        decoded(&r),
+        1,
+        "versions and a filter on fixed fields decode nothing"
+    );
+
+    assert_eq!(r.list_all(&Filter::default()).await.unwrap().len(), 50);
+    // Paging by artist: one order, every song once, in the right order; a page decodes its own.
+    let q = ListQuery {
+        sort: SortKey::Artist,
+        limit: 7,
+        ..ListQuery::default()
+    };
+    let page = r.list(&q).await.unwrap();
+    assert_eq!(page.items[0].artist.as_deref(), Some("Artist 0"));
+    assert_eq!(page.items[0].extra["n"], 49);
+    let first = r
+        .inner
+        .with_state(|st| Ok(Arc::clone(&st.list_order.as_ref().unwrap().slots)))
+        .unwrap();
+    let mut seen = Vec::new();
+    r.for_each_page(&q, |items| {
+        seen.extend(items);
+        true
+    })
+    .await
+    .unwrap();
+    let artists: Vec<String> = seen.iter().map(|m| m.artist.clone().unwrap()).collect();
+    let mut want: Vec<String> = (0..50).map(|i| format!("Artist {i}")).collect();
+    want.sort();
+    assert_eq!(artists, want);
+    let again = r
+        .inner
+        .with_state(|st| Ok(Arc::clone(&st.list_order.as_ref().unwrap().slots)))
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "later pages reuse the first page's order"
+    );
+    // A filter on a free-form field still works (it decodes what it tests).
+    let by_extra = Filter::default().and(Condition::Range {
+        field: Field::Extra("n".into()),
+        min: Some(40.0),
+        max: None,
+    });
+    assert_eq!(r.count(&by_extra).await.unwrap(), 10);
 }
