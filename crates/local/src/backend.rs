@@ -369,7 +369,8 @@ impl StorageBackend for LocalBackend {
                         .parse::<usize>()
                         .map_err(|_| StorageError::InvalidInput(format!("bad cursor {c:?}")))?,
                 };
-                let order = list_order(st, &q.filter, q.sort, q.descending);
+                let first = (start == 0).then_some(q.limit);
+                let (order, total) = list_order(st, &q.filter, q.sort, q.descending, first);
                 let items: Vec<SongMetadata> = order
                     .iter()
                     .skip(start)
@@ -378,7 +379,7 @@ impl StorageBackend for LocalBackend {
                     .collect();
                 let end = start + items.len();
                 Ok(Page {
-                    next: (end < order.len()).then(|| end.to_string()),
+                    next: (end < total).then(|| end.to_string()),
                     items,
                 })
             })

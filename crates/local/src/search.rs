@@ -139,19 +139,25 @@ pub(crate) struct ListOrder {
 /// The slots of the songs `filter` keeps, in listing order (see [`ListOrder`]). Songs not
 /// decoded yet are read without their free-form fields unless the filter tests one, and are
 /// not kept decoded: only the page returned is.
+///
+/// `first`: only the first this many are needed (a first page). Then, for an order other than
+/// by id, just those are selected and sorted (linear in the songs), nothing is kept for later
+/// pages, and the returned count is the number of matches. Otherwise the whole order is
+/// computed and kept.
 pub(crate) fn list_order(
     st: &mut State,
     filter: &Filter,
     sort: SortKey,
     descending: bool,
-) -> Arc<Vec<u32>> {
+    first: Option<usize>,
+) -> (Arc<Vec<u32>>, usize) {
     if let Some(o) = &st.list_order
         && o.meta_gen == st.meta_gen
         && o.sort == sort
         && o.descending == descending
         && &o.filter == filter
     {
-        return Arc::clone(&o.slots);
+        return (Arc::clone(&o.slots), o.slots.len());
     }
     let songs = &st.songs;
     let slots: Vec<u32> = if sort == SortKey::Id {
@@ -165,10 +171,16 @@ pub(crate) fn list_order(
         }
         keyed.into_iter().map(|(_, i)| i).collect()
     } else {
+        // Sorting by title or artist without a filter reads just those two fields.
+        let head_only = filter.is_empty() && matches!(sort, SortKey::Title | SortKey::Artist);
         let extra = crate::songs::reads_extra(filter);
         let metas: Vec<(u32, std::borrow::Cow<'_, SongMetadata>)> = (0..songs.len())
             .filter_map(|i| {
-                let m = songs.light(i);
+                let m = if head_only {
+                    songs.head(i)
+                } else {
+                    songs.light(i)
+                };
                 let keep = filter.is_empty()
                     || if extra {
                         filter.matches(&songs[i])
@@ -179,7 +191,11 @@ pub(crate) fn list_order(
             })
             .collect();
         let mut hits: Vec<(u32, &SongMetadata)> = metas.iter().map(|(i, m)| (*i, &**m)).collect();
-        sort_songs(&mut hits, sort, descending);
+        let total = hits.len();
+        sort_songs(&mut hits, sort, descending, first);
+        if first.is_some_and(|n| n < total) {
+            return (Arc::new(hits.into_iter().map(|(i, _)| i).collect()), total);
+        }
         hits.into_iter().map(|(i, _)| i).collect()
     };
     let slots = Arc::new(slots);
@@ -190,12 +206,18 @@ pub(crate) fn list_order(
         meta_gen: st.meta_gen,
         slots: Arc::clone(&slots),
     });
-    slots
+    let n = slots.len();
+    (slots, n)
 }
 
 /// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the
 /// comparator would allocate O(n log n) strings).
-pub(crate) fn sort_songs<T>(hits: &mut Vec<(T, &SongMetadata)>, key: SortKey, descending: bool) {
+pub(crate) fn sort_songs<T>(
+    hits: &mut Vec<(T, &SongMetadata)>,
+    key: SortKey,
+    descending: bool,
+    first: Option<usize>,
+) {
     use std::cmp::Ordering;
     let text = |m: &SongMetadata| match key {
         SortKey::Title => m.title.to_lowercase(),
@@ -213,7 +235,8 @@ pub(crate) fn sort_songs<T>(hits: &mut Vec<(T, &SongMetadata)>, key: SortKey, de
         .into_iter()
         .map(|(t, m)| (text(m), (t, m)))
         .collect();
-    keyed.sort_by(|(ka, (_, a)), (kb, (_, b))| {
+    let cmp = |(ka, (_, a)): &(String, (T, &SongMetadata)),
+               (kb, (_, b)): &(String, (T, &SongMetadata))| {
         let o = match key {
             SortKey::Title => ka.cmp(kb).then_with(|| a.id.cmp(&b.id)),
             SortKey::Artist => match (&a.artist, &b.artist) {
@@ -225,6 +248,17 @@ pub(crate) fn sort_songs<T>(hits: &mut Vec<(T, &SongMetadata)>, key: SortKey, de
             _ => compare_by(key, a, b),
         };
         if descending { o.reverse() } else { o }
-    });
+    };
+    match first {
+        // Only the first `n` are wanted: select them (linear), then sort just those.
+        Some(n) if n < keyed.len() => {
+            if n > 0 {
+                keyed.select_nth_unstable_by(n - 1, cmp);
+            }
+            keyed.truncate(n);
+            keyed.sort_by(cmp);
+        }
+        _ => keyed.sort_by(cmp),
+    }
     *hits = keyed.into_iter().map(|(_, tm)| tm).collect();
 }

@@ -302,7 +302,21 @@ impl View {
         self.decode(i, false)
     }
 
-    fn decode(&self, i: usize, extra: bool) -> Option<SongMetadata> {
+    /// Song `i`'s id, title and artist, the rest left at defaults: the sort keys by title and
+    /// by artist, read from the start of the record.
+    pub fn song_head(&self, i: usize) -> Option<SongMetadata> {
+        let (start, end) = self.span(i)?;
+        let mut r = R(self.bytes.get(start..end)?);
+        let id = r.take(32)?;
+        if id != self.raw_id(i) {
+            return None;
+        }
+        let mut m = SongMetadata::new(self.id(i), r.str()?);
+        m.artist = r.opt()?;
+        Some(m)
+    }
+
+    fn span(&self, i: usize) -> Option<(usize, usize)> {
         let base = HEADER + self.n * ENTRY;
         // Offsets were checked at open: increasing and inside the records.
         let start = base + usize::try_from(self.offset(i)).ok()?;
@@ -311,6 +325,11 @@ impl View {
         } else {
             self.bytes.len()
         };
+        Some((start, end))
+    }
+
+    fn decode(&self, i: usize, extra: bool) -> Option<SongMetadata> {
+        let (start, end) = self.span(i)?;
         let m = decode_song(self.bytes.get(start..end)?, extra)?;
         (m.id.to_bytes() == self.raw_id(i)).then_some(m)
     }

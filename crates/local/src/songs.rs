@@ -108,6 +108,19 @@ impl Songs {
         Cow::Borrowed(self.decoded(s))
     }
 
+    /// The song in slot `i` for its id, title and artist only (the sort keys by title and by
+    /// artist): the decoded song, or a song with just those read from the snapshot.
+    pub(crate) fn head(&self, i: usize) -> Cow<'_, SongMetadata> {
+        let s = &self.slots[i];
+        if let (None, Some(view)) = (s.cell.get(), &self.view)
+            && s.row != NO_ROW
+            && let Some(m) = view.song_head(s.row as usize)
+        {
+            return Cow::Owned(m);
+        }
+        Cow::Borrowed(self.decoded(s))
+    }
+
     /// Whether slot `i` passes `filter`, decoding it only if the filter reads `extra`.
     pub(crate) fn matches(&self, i: usize, filter: &Filter) -> bool {
         if filter.is_empty() {

@@ -529,10 +529,6 @@ async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order
     let page = r.list(&q).await.unwrap();
     assert_eq!(page.items[0].artist.as_deref(), Some("Artist 0"));
     assert_eq!(page.items[0].extra["n"], 49);
-    let first = r
-        .inner
-        .with_state(|st| Ok(Arc::clone(&st.list_order.as_ref().unwrap().slots)))
-        .unwrap();
     let mut seen = Vec::new();
     r.for_each_page(&q, |items| {
         seen.extend(items);
@@ -544,14 +540,35 @@ async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order
     let mut want: Vec<String> = (0..50).map(|i| format!("Artist {i}")).collect();
     want.sort();
     assert_eq!(artists, want);
-    let again = r
-        .inner
-        .with_state(|st| Ok(Arc::clone(&st.list_order.as_ref().unwrap().slots)))
-        .unwrap();
-    assert!(
-        Arc::ptr_eq(&first, &again),
-        "later pages reuse the first page's order"
+    assert_eq!(
+        page.items,
+        seen[..7],
+        "the first page, selected alone, is the walk's start"
     );
+    let down = r
+        .list(&ListQuery {
+            descending: true,
+            ..q.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(down.items[0].artist.as_deref(), Some("Artist 9"));
+    assert_eq!(down.next.as_deref(), Some("7"));
+    let order = || {
+        r.inner
+            .with_state(|st| Ok(Arc::clone(&st.list_order.as_ref().unwrap().slots)))
+            .unwrap()
+    };
+    let first = order();
+    let later = r
+        .list(&ListQuery {
+            cursor: Some("14".into()),
+            ..q.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(later.items, seen[14..21]);
+    assert!(Arc::ptr_eq(&first, &order()), "later pages reuse one order");
     // A filter on a free-form field still works (it decodes what it tests).
     let by_extra = Filter::default().and(Condition::Range {
         field: Field::Extra("n".into()),
