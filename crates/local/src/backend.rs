@@ -501,11 +501,11 @@ impl StorageBackend for LocalBackend {
                 let songs = &st.songs;
                 let mut v: Vec<VersionEntry> = (0..songs.len())
                     .map(|i| {
-                        let m = songs.light(i);
+                        let (version, content_hash) = songs.version_and_hash(i);
                         VersionEntry {
-                            id: m.id.clone(),
-                            version: m.version,
-                            content_hash: m.content_hash.clone(),
+                            id: SongId::from_raw(&songs.raw_id(i)),
+                            version,
+                            content_hash,
                             deleted: false,
                         }
                     })

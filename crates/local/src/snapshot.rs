@@ -106,6 +106,17 @@ impl R<'_> {
             _ => None,
         }
     }
+    fn skip_str(&mut self) -> Option<()> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        self.take(n).map(|_| ())
+    }
+    fn skip_opt(&mut self) -> Option<()> {
+        match self.u8()? {
+            0 => Some(()),
+            1 => self.skip_str(),
+            _ => None,
+        }
+    }
     fn time(&mut self) -> Option<DateTime<Utc>> {
         let secs = self.i64()?;
         let nanos = u32::try_from(self.u64()?).ok()?;
@@ -316,6 +327,31 @@ impl View {
         Some(m)
     }
 
+    /// Song `i`'s version and content hash (what sync listings need), read past the other
+    /// fields without decoding them.
+    pub fn version_and_hash(&self, i: usize) -> Option<(u64, String)> {
+        let (start, end) = self.span(i)?;
+        let mut r = R(self.bytes.get(start..end)?);
+        if r.take(32)? != self.raw_id(i) {
+            return None;
+        }
+        r.skip_str()?;
+        for _ in 0..3 {
+            r.skip_opt()?;
+        }
+        r.take(8 * 4)?;
+        let hash = r.str()?;
+        r.skip_str()?;
+        r.take(8)?;
+        r.skip_opt()?;
+        let tags = r.u64()?;
+        for _ in 0..tags {
+            r.skip_str()?;
+        }
+        r.take(32)?;
+        Some((r.u64()?, hash))
+    }
+
     fn span(&self, i: usize) -> Option<(usize, usize)> {
         let base = HEADER + self.n * ENTRY;
         // Offsets were checked at open: increasing and inside the records.
@@ -379,7 +415,17 @@ mod tests {
         a.extra.insert("k".into(), serde_json::json!({"n": [1, 2]}));
         a.version = 7;
         let b = SongMetadata::new(SongId::from_bytes(b"b"), "");
+        a.key = Some("A minor".into());
+        a.content_hash = "h".repeat(64);
         let bytes = encode(&[&a, &b], (10, 20));
+        let view = View::from_bytes(bytes.clone(), (10, 20)).unwrap();
+        assert_eq!(view.version_and_hash(0), Some((7, "h".repeat(64))));
+        assert_eq!(view.version_and_hash(1), Some((b.version, b.content_hash.clone())));
+        let head = view.song_head(0).unwrap();
+        assert_eq!((&head.title, &head.artist), (&a.title, &a.artist));
+        let light = view.song_light(0).unwrap();
+        assert!(light.extra.is_empty());
+        assert_eq!((light.tags.clone(), light.bpm, light.version), (a.tags.clone(), a.bpm, 7));
         assert_eq!(decode(&bytes, (10, 20)).unwrap(), vec![a, b]);
         assert!(decode(&bytes, (10, 21)).is_none(), "stale stamp");
         assert!(

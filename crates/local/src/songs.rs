@@ -121,6 +121,19 @@ impl Songs {
         Cow::Borrowed(self.decoded(s))
     }
 
+    /// The version and content hash of the song in slot `i`, without decoding it.
+    pub(crate) fn version_and_hash(&self, i: usize) -> (u64, String) {
+        let s = &self.slots[i];
+        if let (None, Some(view)) = (s.cell.get(), &self.view)
+            && s.row != NO_ROW
+            && let Some(v) = view.version_and_hash(s.row as usize)
+        {
+            return v;
+        }
+        let m = self.decoded(s);
+        (m.version, m.content_hash.clone())
+    }
+
     /// Whether slot `i` passes `filter`, decoding it only if the filter reads `extra`.
     pub(crate) fn matches(&self, i: usize, filter: &Filter) -> bool {
         if filter.is_empty() {
@@ -213,6 +226,7 @@ mod tests {
             vec![a.id.to_bytes(), b.id.to_bytes(), c.id.to_bytes()]
         );
         assert!(songs.slots.iter().all(|s| s.cell.get().is_none()));
+        assert_eq!(songs.version_and_hash(2), (c.version, c.content_hash.clone()));
         assert_eq!(songs[1], b);
         assert_eq!(
             songs

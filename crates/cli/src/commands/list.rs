@@ -39,7 +39,8 @@ pub async fn run(args: &ListArgs, backend: Backend) -> Result<u8> {
         filter,
         sort,
         descending: args.desc,
-        limit: MAX_PAGE,
+        // No bigger pages than the songs shown: `list -n 20` reads 20 songs, not a thousand.
+        limit: args.offset.saturating_add(args.limit).clamp(1, MAX_PAGE),
         cursor: None,
     };
     let mut items = Vec::new();
