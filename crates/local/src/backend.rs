@@ -101,6 +101,11 @@ impl LocalBackend {
     ) -> StorageResult<()> {
         self.blocking(move |inner| {
             inner.with_writable(|st| {
+                if st.journal_records > 0 {
+                    // Brings `metadata.json` up to date on a library too large to fold on
+                    // every flush.
+                    inner.compact(st)?;
+                }
                 let models = st.registry.models.clone();
                 for m in &models {
                     inner.rebuild_pack(st, m, true)?;
@@ -526,7 +531,9 @@ impl StorageBackend for LocalBackend {
     async fn flush(&self) -> StorageResult<()> {
         self.blocking(move |inner| {
             let mut st = inner.lock_state()?;
-            if st.lock.is_some() && st.journal_records > 0 {
+            if st.lock.is_some()
+                && crate::journal::fold_on_flush(st.songs.len(), st.journal_records)
+            {
                 inner.compact(&mut st)?;
             }
             Ok(())

@@ -36,6 +36,19 @@ pub(crate) fn compact_after(songs: usize) -> usize {
     (songs / 20).clamp(COMPACT_AFTER, COMPACT_AFTER_MAX)
 }
 
+/// Libraries up to this many songs fold the journal into `metadata.json` on every `flush` (the
+/// end of each writing command), so the Python tool sees each change at once; it costs
+/// rewriting ~20 MB.
+pub(crate) const FOLD_ON_FLUSH_MAX_SONGS: usize = 20_000;
+
+/// Whether `flush` folds the journal: always on a small library; on a larger one only when the
+/// journal already holds a twentieth of it, so a command that changes one song of a million
+/// does not rewrite a gigabyte (the fold then happens with the writes that reach
+/// [`compact_after`], or on `songrec reindex`).
+pub(crate) fn fold_on_flush(songs: usize, records: usize) -> bool {
+    records > 0 && (songs <= FOLD_ON_FLUSH_MAX_SONGS || records.saturating_mul(20) >= songs)
+}
+
 #[cfg(test)]
 #[test]
 fn folds_grow_with_the_library_and_stay_bounded() {
@@ -44,6 +57,10 @@ fn folds_grow_with_the_library_and_stay_bounded() {
     assert_eq!(compact_after(400_000), 20_000);
     assert_eq!(compact_after(1_000_000), 50_000);
     assert_eq!(compact_after(50_000_000), 50_000);
+    assert!(fold_on_flush(20_000, 1));
+    assert!(!fold_on_flush(20_000, 0));
+    assert!(!fold_on_flush(1_000_000, 1));
+    assert!(fold_on_flush(1_000_000, 50_000));
 }
 
 #[derive(Serialize, Deserialize)]

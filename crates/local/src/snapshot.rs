@@ -420,12 +420,18 @@ mod tests {
         let bytes = encode(&[&a, &b], (10, 20));
         let view = View::from_bytes(bytes.clone(), (10, 20)).unwrap();
         assert_eq!(view.version_and_hash(0), Some((7, "h".repeat(64))));
-        assert_eq!(view.version_and_hash(1), Some((b.version, b.content_hash.clone())));
+        assert_eq!(
+            view.version_and_hash(1),
+            Some((b.version, b.content_hash.clone()))
+        );
         let head = view.song_head(0).unwrap();
         assert_eq!((&head.title, &head.artist), (&a.title, &a.artist));
         let light = view.song_light(0).unwrap();
         assert!(light.extra.is_empty());
-        assert_eq!((light.tags.clone(), light.bpm, light.version), (a.tags.clone(), a.bpm, 7));
+        assert_eq!(
+            (light.tags.clone(), light.bpm, light.version),
+            (a.tags.clone(), a.bpm, 7)
+        );
         assert_eq!(decode(&bytes, (10, 20)).unwrap(), vec![a, b]);
         assert!(decode(&bytes, (10, 21)).is_none(), "stale stamp");
         assert!(

@@ -226,7 +226,10 @@ mod tests {
             vec![a.id.to_bytes(), b.id.to_bytes(), c.id.to_bytes()]
         );
         assert!(songs.slots.iter().all(|s| s.cell.get().is_none()));
-        assert_eq!(songs.version_and_hash(2), (c.version, c.content_hash.clone()));
+        assert_eq!(
+            songs.version_and_hash(2),
+            (c.version, c.content_hash.clone())
+        );
         assert_eq!(songs[1], b);
         assert_eq!(
             songs
