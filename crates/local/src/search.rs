@@ -173,21 +173,21 @@ pub(crate) fn list_order(
     } else {
         // Sorting by title or artist without a filter reads just those two fields.
         let head_only = filter.is_empty() && matches!(sort, SortKey::Title | SortKey::Artist);
-        let extra = crate::songs::reads_extra(filter);
         let metas: Vec<(u32, std::borrow::Cow<'_, SongMetadata>)> = (0..songs.len())
             .filter_map(|i| {
+                if !filter.is_empty() {
+                    // Filtered: decoded (and kept) like a filtered search.
+                    let m = &songs[i];
+                    return filter
+                        .matches(m)
+                        .then_some((i as u32, std::borrow::Cow::Borrowed(m)));
+                }
                 let m = if head_only {
                     songs.head(i)
                 } else {
                     songs.light(i)
                 };
-                let keep = filter.is_empty()
-                    || if extra {
-                        filter.matches(&songs[i])
-                    } else {
-                        filter.matches(&m)
-                    };
-                keep.then_some((i as u32, m))
+                Some((i as u32, m))
             })
             .collect();
         let mut hits: Vec<(u32, &SongMetadata)> = metas.iter().map(|(i, m)| (*i, &**m)).collect();

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use songrec_storage::{Condition, Field, Filter, SongMetadata};
+use songrec_storage::{Filter, SongMetadata};
 
 use crate::snapshot::View;
 
@@ -96,7 +96,7 @@ impl Songs {
 
     /// The song in slot `i` (`i < len()`) for reading its fixed fields: the decoded song, or,
     /// when it is not decoded yet, a decode without the free-form `extra` fields that is not
-    /// kept. For filters that do not test `extra` (see [`reads_extra`]), sort keys, versions.
+    /// kept. For sort keys.
     pub(crate) fn light(&self, i: usize) -> Cow<'_, SongMetadata> {
         let s = &self.slots[i];
         if let (None, Some(view)) = (s.cell.get(), &self.view)
@@ -134,16 +134,11 @@ impl Songs {
         (m.version, m.content_hash.clone())
     }
 
-    /// Whether slot `i` passes `filter`, decoding it only if the filter reads `extra`.
+    /// Whether slot `i` passes `filter`. A filter decodes the song and keeps it decoded: a
+    /// filtered search or count on a library decodes every song once, and the next one (in a
+    /// long-running process: the server) tests songs in memory.
     pub(crate) fn matches(&self, i: usize, filter: &Filter) -> bool {
-        if filter.is_empty() {
-            return true;
-        }
-        if reads_extra(filter) {
-            filter.matches(&self[i])
-        } else {
-            filter.matches(&self.light(i))
-        }
+        filter.is_empty() || filter.matches(&self[i])
     }
 
     fn decoded<'a>(&'a self, s: &'a Slot) -> &'a SongMetadata {
@@ -166,17 +161,6 @@ impl Songs {
             }))
         })
     }
-}
-
-/// Whether a filter tests a free-form field (then it needs the whole song).
-pub(crate) fn reads_extra(filter: &Filter) -> bool {
-    filter.all.iter().any(|c| {
-        let field = match c {
-            Condition::Eq(f, _) | Condition::In(f, _) | Condition::Exists(f) => f,
-            Condition::Range { field, .. } => field,
-        };
-        matches!(field, Field::Extra(_))
-    })
 }
 
 impl Slot {
