@@ -9,6 +9,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use songrec_storage::ChangeCursor;
 use songrec_storage::SongId;
 use songrec_storage::SongMetadata;
 use songrec_storage::StorageResult;
@@ -55,6 +58,29 @@ impl RecordChange {
     }
 }
 
+/// Where the record stands in the remote's change feed
+/// ([`songrec_storage::StorageBackend::changes_since`]).
+///
+/// Invariant: every remote change before `cursor` is reflected in the record (each song the
+/// feed does not mention since then is on the remote as the record says). It is written only
+/// after a run whose every song completed, and only with a cursor read before that run's
+/// listing or feed, so a crash anywhere re-reads the same changes.
+///
+/// ```
+/// use songrec_storage::ChangeCursor;
+/// use songrec_sync::record::FeedPosition;
+/// let p = FeedPosition { cursor: ChangeCursor::new("c"), full_at: chrono::Utc::now() };
+/// let json = serde_json::to_string(&p).unwrap();
+/// assert_eq!(serde_json::from_str::<FeedPosition>(&json).unwrap(), p);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPosition {
+    /// The remote's change cursor.
+    pub cursor: ChangeCursor,
+    /// When the full reconciliation this position descends from started.
+    pub full_at: DateTime<Utc>,
+}
+
 /// Durable storage of the record, for one (local library, remote) pair.
 ///
 /// Implementations: `songrec_local::SyncRecord` (SQLite in the local library) and
@@ -68,6 +94,17 @@ pub trait RecordStore: Send + Sync {
     fn base_metadata(&self, ids: &[SongId]) -> StorageResult<HashMap<SongId, SongMetadata>>;
     /// Applies changes atomically (all or none) and durably.
     fn commit(&self, changes: &[RecordChange]) -> StorageResult<()>;
+    /// The record's position in the remote's change feed, if it keeps one. The default keeps
+    /// none, so every run is a full reconciliation.
+    fn feed_position(&self) -> StorageResult<Option<FeedPosition>> {
+        Ok(None)
+    }
+    /// Stores (or, with `None`, forgets) the feed position, durably. Called only after the
+    /// run's record changes were committed.
+    fn set_feed_position(&self, position: Option<&FeedPosition>) -> StorageResult<()> {
+        let _ = position;
+        Ok(())
+    }
 }
 
 /// An in-memory [`RecordStore`] for tests.
@@ -84,6 +121,7 @@ pub trait RecordStore: Send + Sync {
 pub struct MemoryRecord {
     machine: String,
     rows: Mutex<HashMap<SongId, (BaseEntry, Option<SongMetadata>)>>,
+    feed: Mutex<Option<FeedPosition>>,
 }
 
 impl MemoryRecord {
@@ -92,6 +130,7 @@ impl MemoryRecord {
         Self {
             machine: machine.into(),
             rows: Mutex::default(),
+            feed: Mutex::default(),
         }
     }
 
@@ -152,6 +191,15 @@ impl RecordStore for MemoryRecord {
             };
             rows.insert(c.id().clone(), (entry_of(c), meta));
         }
+        Ok(())
+    }
+
+    fn feed_position(&self) -> StorageResult<Option<FeedPosition>> {
+        Ok(self.feed.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    fn set_feed_position(&self, position: Option<&FeedPosition>) -> StorageResult<()> {
+        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = position.cloned();
         Ok(())
     }
 }
