@@ -323,7 +323,7 @@ async fn layers_forward_the_change_feed_and_count_it() {
     assert_eq!(ch.entries.len(), 1);
     assert_eq!(ch.entries[0].id, m.id);
     assert_eq!(
-        b.versions_of(&[m.id.clone()])
+        b.versions_of(std::slice::from_ref(&m.id))
             .await
             .expect("versions")
             .len(),
