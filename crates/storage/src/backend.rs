@@ -137,7 +137,10 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     ///
     /// `Ok(None)` means "no feed here" (the default, e.g. the local files, which list cheaply) or
     /// "this cursor is unknown or too old" (another library, a wiped collection): the caller falls
-    /// back to [`list_versions`](Self::list_versions). Entries may repeat changes already seen
+    /// back to [`list_versions`](Self::list_versions). A feed also answers `None` to a cursor
+    /// when the store holds no songs at all, not even tombstones (songs removed without
+    /// tombstones never show up in a feed; the full listing and sync's empty-listing rail see
+    /// an emptied store). Entries may repeat changes already seen
     /// (a feed reads with an overlap so that it never skips one) and may be a song's latest state
     /// rather than every intermediate one. A layer that caches must not serve feed answers from
     /// its cache.

@@ -21,8 +21,10 @@
 //! - `changes_since(Some(c))`: reads the clock (a missing clock or another epoch means the
 //!   collection was dropped and recreated → `None`, the caller lists everything), then one
 //!   `find` (paged) for songs with `changed_at > c.t` or `pending`; the new cursor is
-//!   `max(c.t, R − overlap)`. Only writes of the last `overlap` are read twice; a no-op sync
-//!   after a quiet period costs 2 requests.
+//!   `max(c.t, R − overlap)`. Only writes of the last `overlap` are read twice. When nothing
+//!   changed, one more `findOne` checks that the collection holds any song (else `None`: a
+//!   library emptied without tombstones goes to the full listing and its empty-listing rail);
+//!   a no-op sync after a quiet period costs 3 requests.
 //!
 //! Documents of older versions written after the last full reconciliation have no stamp and
 //! are found by the next full one (at most `[sync] full_every_days` later).
@@ -207,6 +209,22 @@ impl AstraBackend {
         for d in &docs {
             if d.get("deleted").is_some() {
                 entries.push(version_entry(d)?);
+            }
+        }
+        // Nothing changed: make sure the collection still holds songs at all (documents
+        // removed without tombstones, e.g. a wiped library, never show up in a feed; the full
+        // listing sees them, and its empty-listing rail stops the sync).
+        if entries.is_empty() {
+            let any = self
+                .songs
+                .find_one(
+                    json!({"deleted": {"$in": [true, false]}}),
+                    FindOptions::default().projection(json!({"_id": 1})),
+                )
+                .await
+                .map_err(|e| errors::api(e, "checking that the library holds songs"))?;
+            if any.is_none() {
+                return Ok(None);
             }
         }
         Ok(Some(Changes {

@@ -15,7 +15,7 @@
 //! | `count` | 1 (≤ 1000 matches), else 1 + 16 (+ 16 per group above 1000) |
 //! | `list` | ⌈limit / page⌉ (+1 at the end) |
 //! | `list_versions` | one per page of 20–50 songs |
-//! | `changes_since` (a cursor) | one per page of 20–50 changed songs (1 when nothing changed) |
+//! | `changes_since` (a cursor) | 1 (the clock) + one per page of 20–50 changed songs (+1 when nothing changed) |
 //! | `changes_since(None)` (before a full listing) | 2 (+ one per page of unstamped songs of older versions) |
 //! | `versions_of` | one per 100 ids |
 //!

@@ -263,7 +263,8 @@ async fn reputs_replace_and_keep_copies_in_sync() {
     assert_eq!(v[0].version, again.metadata.version);
 }
 
-/// The change feed: a no-op read costs 2 requests (the clock, one empty page), changes cost a
+/// The change feed: a no-op read costs 3 requests (the clock, one empty page, a check that
+/// songs exist), changes cost a
 /// page per 50; edits and deletions show up, songs left `pending` by a killed batch show up,
 /// songs written by an older version (no stamp) are stamped by the next full reconciliation's
 /// head request, a recreated collection (new clock epoch) and a foreign cursor give `None`.
@@ -288,7 +289,7 @@ async fn change_feed_costs_what_changed() {
         .await
         .expect("feed")
         .expect("known");
-    assert_eq!((noop.entries.len(), cost(before)), (0, 2), "a no-op");
+    assert_eq!((noop.entries.len(), cost(before)), (0, 3), "a no-op");
 
     let mut edited = records[0].metadata.clone();
     edited.version += 1;
@@ -388,6 +389,30 @@ async fn change_feed_costs_what_changed() {
     assert!(
         again.entries.iter().any(|e| e.id == legacy.id),
         "re-read within the overlap"
+    );
+
+    // Songs removed without tombstones (a wiped library): no feed answer.
+    let wiped = crate::Env::start(true).await;
+    let w = crate::backend_at(&wiped.cloud, &wiped.base_url(), wiped.token());
+    assert!(w.put_songs(&records[..3]).await.expect("put").is_complete());
+    let h = w.changes_since(None).await.expect("head").expect("a feed");
+    assert!(
+        w.changes_since(Some(&h.cursor))
+            .await
+            .expect("feed")
+            .is_some()
+    );
+    w.client()
+        .collection(w.songs_collection())
+        .delete_many(json!({"deleted": {"$in": [true, false]}}))
+        .await
+        .expect("raw wipe");
+    assert!(
+        w.changes_since(Some(&h.cursor))
+            .await
+            .expect("feed")
+            .is_none(),
+        "an emptied library goes to the full listing"
     );
 
     assert!(
