@@ -21,6 +21,7 @@ pub mod lease;
 pub mod secret;
 
 pub use backend::{
-    AstraBackend, CheckStatus, DoctorCheck, DoctorReport, INSERT_CHUNK, InitReport, doctor,
+    AstraBackend, CheckStatus, DoctorCheck, DoctorReport, INSERT_CHUNK, InitReport, OVERLAP_MS,
+    doctor,
 };
 pub use lease::S3LeaseStore;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::store::{CacheStats, CacheStore};
-use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use songrec_storage::backend::{
+    BatchReport, ChangeCursor, Changes, ModelStats, PutOutcome, SongRecord, StorageBackend,
+};
 use songrec_storage::error::StorageResult;
 use songrec_storage::filter::Filter;
 use songrec_storage::id::SongId;
@@ -386,6 +388,35 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
                 .collect(),
         )
         .await;
+        Ok(r)
+    }
+
+    /// Always asked of the inner backend (never cached); the versions seen invalidate stale
+    /// cache entries like `list_versions`.
+    async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+        let r = self.inner.versions_of(ids).await?;
+        self.learn(
+            r.iter()
+                .map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
+                .collect(),
+        )
+        .await;
+        Ok(r)
+    }
+
+    /// Always asked of the inner backend (a feed answer is never cached); the versions seen
+    /// invalidate stale cache entries like `list_versions`.
+    async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
+        let r = self.inner.changes_since(since).await?;
+        if let Some(c) = &r {
+            self.learn(
+                c.entries
+                    .iter()
+                    .map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
+                    .collect(),
+            )
+            .await;
+        }
         Ok(r)
     }
 

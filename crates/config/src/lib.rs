@@ -147,6 +147,9 @@ pub struct SyncConfig {
     pub max_delete: u32,
     /// Lifetime of the remote lease without renewal, seconds.
     pub lease_ttl_secs: u64,
+    /// A sync reads only the remote's changes since its last run, and reconciles fully (lists
+    /// both sides whole) when its last full reconciliation is older than this many days.
+    pub full_every_days: u32,
 }
 
 impl Default for SyncConfig {
@@ -155,6 +158,7 @@ impl Default for SyncConfig {
             conflict: songrec_sync::plan::Policy::default(),
             max_delete: 50,
             lease_ttl_secs: 120,
+            full_every_days: 7,
         }
     }
 }
@@ -638,6 +642,7 @@ mod tests {
         assert_eq!(cfg.sync.conflict, songrec_sync::plan::Policy::KeepBoth);
         assert_eq!(cfg.sync.max_delete, 20);
         assert_eq!(cfg.sync.lease_ttl_secs, 120);
+        assert_eq!(cfg.sync.full_every_days, 7);
         std::fs::write(&f, "[sync]\nconflict = \"mine\"\n").unwrap();
         assert!(Config::from_sources(Some(&f), &HashMap::new()).is_err());
     }

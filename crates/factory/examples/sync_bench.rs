@@ -1,21 +1,25 @@
 //! Sync benchmark: a library of N songs (metadata + one D-d vector, optional audio) on machine
 //! A is synced to a remote (the local Data API server + s3s-fs, started in-process on
-//! 127.0.0.1), then: a no-op sync (the cost every later run pays when nothing changed), a sync
-//! of a few edits, and optionally a second machine pulling everything.
+//! 127.0.0.1), then, each with the change cursor (`feed`) and as a full reconciliation
+//! (`--full`): no-op syncs (the cost every later run pays when nothing changed) and a sync of E
+//! edits; optionally a second machine pulling everything.
 //!
 //! ```text
-//! cargo run --release -p songrec-factory --example sync_bench -- --songs 10000 [--dim 512] [--audio-bytes 0] [--pull]
+//! cargo run --release -p songrec-factory --example sync_bench -- --songs 10000 [--dim 512] [--edits 10] [--audio-bytes 0] [--pull]
 //! ```
 //!
-//! Prints wall time and Data API requests per step (S3 requests of the lease are not counted:
-//! 2–3 per run).
+//! Prints wall time, Data API requests and how the remote was read per step (S3 requests of
+//! the lease are not counted: 2–3 per run). The run right after an upload reads its own
+//! uploads back from the feed once (they were stamped after its cursor); writes of the last
+//! overlap window (5 s) are read again by the next run, so the bench waits that long once
+//! before the no-op syncs it reports as "after a quiet period".
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use songrec_astra::AstraBackend;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
-use songrec_sync::engine::{NoSyncProgress, SyncOptions, SyncReport, sync};
+use songrec_sync::engine::{NoSyncProgress, RemoteRead, SyncOptions, SyncReport, sync};
 use songrec_sync::lease::Lease;
 use songrec_testkit::LocalCloud;
 use songrec_testkit::data::{LibrarySize, XorShift};
@@ -32,6 +36,9 @@ struct Args {
     /// Also time pulling the library into a new machine.
     #[arg(long)]
     pull: bool,
+    /// Songs edited for the edit steps.
+    #[arg(long, default_value_t = 10)]
+    edits: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,23 +57,29 @@ fn side(cloud: &LocalCloud) -> Side {
     Side { m, lease }
 }
 
-async fn step(name: &str, s: &Side, remote: &AstraBackend) -> SyncReport {
+async fn step(name: &str, s: &Side, remote: &AstraBackend, full: bool) -> SyncReport {
     let before = remote.requests_sent();
     let t = Instant::now();
+    let mut opts = SyncOptions::new(s.m.scratch());
+    opts.full = full;
     let r = sync(
         &s.m.lib,
         remote,
         &s.lease,
         &s.m.record,
-        &SyncOptions::new(s.m.scratch()),
+        &opts,
         &NoSyncProgress,
     )
     .await
     .expect("sync");
     let secs = t.elapsed().as_secs_f64();
     assert!(r.is_complete(), "{name}: {:?}", r.failed.first());
+    let read = match r.remote_read {
+        RemoteRead::Feed { changes } => format!("feed ({changes} changes)"),
+        RemoteRead::Full { reason } => format!("full ({reason})"),
+    };
     println!(
-        "{name:<34} {secs:>8.2} s {:>8} requests   (up {} new + {} changed, down {} new + {} changed)",
+        "{name:<44} {secs:>8.2} s {:>8} requests   {read:<48} (up {} new + {} changed, down {} new + {} changed)",
         remote.requests_sent() - before,
         r.pushed_new,
         r.pushed_changed,
@@ -74,6 +87,24 @@ async fn step(name: &str, s: &Side, remote: &AstraBackend) -> SyncReport {
         r.pulled_changed
     );
     r
+}
+
+/// Edits songs `from..from + n` on machine A (genre changed, version bumped).
+async fn edit(a: &Side, audio_bytes: usize, from: usize, n: usize, tag: &str) {
+    for i in from..from + n {
+        let id = match audio_bytes {
+            0 => SongId::from_bytes(format!("bench song {i}").as_bytes()),
+            _ => {
+                let mut b = format!("bench audio {i} ").into_bytes();
+                b.resize(audio_bytes.max(b.len()), (i % 251) as u8);
+                SongId::from_bytes(&b)
+            }
+        };
+        let mut m = a.m.lib.get_metadata(&id).await.expect("get").expect("song");
+        m.genre = Some(tag.into());
+        m.touch();
+        a.m.lib.put_metadata(&m).await.expect("edit");
+    }
 }
 
 #[tokio::main]
@@ -141,28 +172,29 @@ async fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    step("first sync (upload everything)", &a, &remote).await;
+    let e = args.edits.min(args.size.songs / 2);
+    step("first sync (upload everything)", &a, &remote, false).await;
+    step("next sync (reads its own uploads once)", &a, &remote, false).await;
+    step("no-op sync, right after", &a, &remote, false).await;
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(songrec_astra::OVERLAP_MS).unwrap_or(5000),
+    ))
+    .await;
     for i in 1..=3 {
-        step(&format!("no-op sync #{i}"), &a, &remote).await;
+        step(&format!("no-op sync #{i} (cursor)"), &a, &remote, false).await;
     }
-    for i in 0..10 {
-        let id = match args.audio_bytes {
-            0 => SongId::from_bytes(format!("bench song {i}").as_bytes()),
-            _ => {
-                let mut b = format!("bench audio {i} ").into_bytes();
-                b.resize(args.audio_bytes.max(b.len()), (i % 251) as u8);
-                SongId::from_bytes(&b)
-            }
-        };
-        let mut m = a.m.lib.get_metadata(&id).await.expect("get").expect("song");
-        m.genre = Some("edited".into());
-        m.touch();
-        a.m.lib.put_metadata(&m).await.expect("edit");
+    for i in 1..=2 {
+        step(&format!("no-op sync #{i} --full"), &a, &remote, true).await;
     }
-    step("sync of 10 edits", &a, &remote).await;
+    edit(&a, args.audio_bytes, 0, e, "edited").await;
+    step(&format!("sync of {e} edits (cursor)"), &a, &remote, false).await;
+    edit(&a, args.audio_bytes, e, e, "edited again").await;
+    step(&format!("sync of {e} edits --full"), &a, &remote, true).await;
+    step("next sync (reads the edits back)", &a, &remote, false).await;
     if args.pull {
         let b = side(&cloud);
-        step("second machine: first sync (download)", &b, &remote).await;
-        step("second machine: no-op sync", &b, &remote).await;
+        step("second machine: first sync (download)", &b, &remote, false).await;
+        step("second machine: no-op sync (cursor)", &b, &remote, false).await;
+        step("second machine: no-op sync --full", &b, &remote, true).await;
     }
 }

@@ -4,7 +4,9 @@
 //! - local side: the [`LocalBackend`] at `[local] path`, write-locked for the whole run;
 //! - remote side: the [`AstraBackend`] (Data API + S3) from `[astra]`/`[s3]`, used directly,
 //!   without read caches or offline fallbacks (sync must see the remote as it is);
-//! - record: `<library>/data/.songrec/sync.sqlite`, rows keyed by [`remote_identity`];
+//! - record: `<library>/data/.songrec/sync.sqlite`, rows keyed by [`remote_identity`], and
+//!   the remote's change-feed position in `<library>/data/.songrec/sync-feed.json`
+//!   ([`FeedFile`]);
 //! - lease: `<s3 prefix>/locks/sync.lease` in the bucket, held by this library's machine id.
 
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
 use songrec_sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport, sync};
 use songrec_sync::lease::Lease;
-use songrec_sync::record::RecordStore;
+use songrec_sync::record::{FeedFile, RecordStore};
 
 use songrec_storage::StorageResult as AppResult;
 
@@ -27,8 +29,8 @@ pub struct SyncSides {
     pub local: LocalBackend,
     /// The shared remote library.
     pub remote: Arc<AstraBackend>,
-    /// The record of the last synced state.
-    pub record: SqliteRecord,
+    /// The record of the last synced state, with its change-feed position.
+    pub record: FeedFile<SqliteRecord>,
     /// The remote lease.
     pub lease: Arc<Lease>,
 }
@@ -73,6 +75,20 @@ pub fn record_path(local: &LocalBackend) -> PathBuf {
     local.internal_dir().join("sync.sqlite")
 }
 
+/// The file of a local library's change-feed positions (one per remote).
+pub fn feed_path(local: &LocalBackend) -> PathBuf {
+    local.internal_dir().join("sync-feed.json")
+}
+
+/// The record of `local` for `remote`: the SQLite rows plus the feed position file.
+pub fn open_record(local: &LocalBackend, remote: &str) -> AppResult<FeedFile<SqliteRecord>> {
+    Ok(FeedFile::new(
+        SqliteRecord::open(&record_path(local), remote)?,
+        feed_path(local),
+        remote,
+    ))
+}
+
 /// Opens both sides. `lock` takes the local library's write lock now (real runs; dry runs
 /// only read).
 pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
@@ -81,7 +97,7 @@ pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
         local.lock_for_writing().await?;
     }
     let remote = Arc::new(AstraBackend::connect(cfg)?);
-    let record = SqliteRecord::open(&record_path(&local), &remote_identity(cfg))?;
+    let record = open_record(&local, &remote_identity(cfg))?;
     let lease = Arc::new(Lease::new(
         Arc::new(S3LeaseStore::new(remote.blob_store().clone())),
         record.machine_id(),

@@ -117,8 +117,96 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// Every song's (id, version, content hash) plus tombstones, without reading whole songs.
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>>;
 
+    /// The [`list_versions`](Self::list_versions) entries of some songs (live or tombstone;
+    /// unknown ids are left out), in no particular order. The default filters the full listing;
+    /// remote backends answer with a lookup by id (one request per 100 ids on Astra).
+    async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+        let wanted: std::collections::HashSet<&SongId> = ids.iter().collect();
+        Ok(self
+            .list_versions()
+            .await?
+            .into_iter()
+            .filter(|v| wanted.contains(&v.id))
+            .collect())
+    }
+
+    /// The change feed: the songs (live or tombstone) whose [`VersionEntry`] changed since
+    /// `since`, and where the next call starts. `since = None` asks for a cursor at the current
+    /// head (no entries): take it *before* a full listing, and every change the listing misses
+    /// is in the feed from that cursor.
+    ///
+    /// `Ok(None)` means "no feed here" (the default, e.g. the local files, which list cheaply) or
+    /// "this cursor is unknown or too old" (another library, a wiped collection): the caller falls
+    /// back to [`list_versions`](Self::list_versions). A feed also answers `None` to a cursor
+    /// when the store holds no songs at all, not even tombstones (songs removed without
+    /// tombstones never show up in a feed; the full listing and sync's empty-listing rail see
+    /// an emptied store). Entries may repeat changes already seen
+    /// (a feed reads with an overlap so that it never skips one) and may be a song's latest state
+    /// rather than every intermediate one. A layer that caches must not serve feed answers from
+    /// its cache.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # #[cfg(feature = "conformance")] {
+    /// use songrec_storage::{SongId, SongMetadata, StorageBackend, layers::testing::MemoryBackend};
+    /// let b = MemoryBackend::new();
+    /// let head = b.changes_since(None).await.unwrap().expect("the memory backend has a feed");
+    /// assert!(head.entries.is_empty());
+    /// b.put_metadata(&SongMetadata::new(SongId::from_bytes(b"x"), "X")).await.unwrap();
+    /// let ch = b.changes_since(Some(&head.cursor)).await.unwrap().unwrap();
+    /// assert_eq!(ch.entries.len(), 1);
+    /// // A backend without a feed (the trait's default) says so; the caller lists everything.
+    /// assert!(MemoryBackend::without_feed().changes_since(None).await.unwrap().is_none());
+    /// # } }
+    /// ```
+    async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
+        let _ = since;
+        Ok(None)
+    }
+
     /// Makes buffered state durable and compact (e.g. the local journal). Cheap when idle.
     async fn flush(&self) -> StorageResult<()>;
+}
+
+/// A position in a backend's change feed (see [`StorageBackend::changes_since`]): opaque to
+/// callers, who store it and hand it back unchanged.
+///
+/// ```
+/// use songrec_storage::ChangeCursor;
+/// let c = ChangeCursor::new("astra:v1:…");
+/// let json = serde_json::to_string(&c).unwrap();
+/// assert_eq!(serde_json::from_str::<ChangeCursor>(&json).unwrap(), c);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChangeCursor(String);
+
+impl ChangeCursor {
+    /// A cursor from its backend-defined text.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The backend-defined text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ChangeCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An answer of the change feed ([`StorageBackend::changes_since`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// Songs (live and tombstones) changed since the cursor asked for; may repeat some already
+    /// seen (overlap), never misses one.
+    pub entries: Vec<VersionEntry>,
+    /// Where the next call starts (pass it as `since`).
+    pub cursor: ChangeCursor,
 }
 
 /// What `put_audio` did.
@@ -228,6 +316,15 @@ macro_rules! forward_pointer {
             }
             async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
                 (**self).list_versions().await
+            }
+            async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+                (**self).versions_of(ids).await
+            }
+            async fn changes_since(
+                &self,
+                since: Option<&ChangeCursor>,
+            ) -> StorageResult<Option<Changes>> {
+                (**self).changes_since(since).await
             }
             async fn flush(&self) -> StorageResult<()> {
                 (**self).flush().await

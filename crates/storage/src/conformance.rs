@@ -16,12 +16,14 @@
 //! backend that pushes search into a remote service is checked against an independent answer.
 
 mod audio;
+mod feed;
 mod fidelity;
 pub mod floats;
 mod metadata;
 mod search;
 
 pub use audio::*;
+pub use feed::*;
 pub use fidelity::*;
 pub use metadata::*;
 pub use search::*;
@@ -208,6 +210,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     invalid_queries(b).await;
     audio_roundtrip(b).await;
     delete_leaves_tombstone(b).await;
+    change_feed(b).await;
     b.flush().await.expect("flush");
 }
 

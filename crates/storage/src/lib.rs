@@ -31,7 +31,8 @@ pub mod rng;
 pub mod secret;
 
 pub use backend::{
-    BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend, StorageBackendExt,
+    BatchReport, ChangeCursor, Changes, ModelStats, PutOutcome, SongRecord, StorageBackend,
+    StorageBackendExt,
 };
 pub use error::{StorageError, StorageResult};
 pub use filter::{Condition, Field, Filter, Value};

@@ -9,9 +9,11 @@
 //! again idempotently (content-addressed audio, upserts).
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use serde::Serialize;
@@ -21,10 +23,11 @@ use crate::merge::merge;
 use crate::plan::{
     Action, Conflict, ConflictKind, Plan, PlanSummary, Policy, Rails, Side, Violation, plan,
 };
-use crate::record::{RecordChange, RecordStore};
+use crate::record::{BaseEntry, FeedPosition, RecordChange, RecordStore};
 use songrec_storage::SongId;
 use songrec_storage::SongMetadata;
 use songrec_storage::StorageError;
+use songrec_storage::VersionEntry;
 use songrec_storage::{Embedding, ModelInfo};
 use songrec_storage::{SongRecord, StorageBackend};
 
@@ -48,6 +51,12 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Folder for audio in transit (created, removed at the end).
     pub scratch_dir: PathBuf,
+    /// Do a full reconciliation (list both sides whole) even when the record has a valid
+    /// feed position (`songrec sync --full`).
+    pub full: bool,
+    /// A feed position descending from a full reconciliation older than this is not used:
+    /// the run reconciles fully (default 7 days).
+    pub full_every: Duration,
     /// **Test fault hook**: `std::process::abort()` right after this many writes (backend
     /// writes and record commits), to test that a killed run is finished by the next one.
     /// The CLI sets it from the `SONGREC_SYNC_TEST_ABORT_AFTER` environment variable. Only
@@ -66,8 +75,63 @@ impl SyncOptions {
             batch_size: 64,
             concurrency: 8,
             scratch_dir: scratch_dir.into(),
+            full: false,
+            full_every: DEFAULT_FULL_EVERY,
             #[cfg(any(test, feature = "test-hooks"))]
             abort_after_writes: None,
+        }
+    }
+}
+
+/// Default of [`SyncOptions::full_every`]: a week.
+pub const DEFAULT_FULL_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Why a run listed the remote whole instead of reading its change feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FullReason {
+    /// Asked for (`--full`).
+    Asked,
+    /// The record has no feed position (first sync, a run that did not complete, or a
+    /// remote without a feed).
+    NoPosition,
+    /// The last full reconciliation is older than [`SyncOptions::full_every`].
+    Expired,
+    /// The remote does not know the cursor (no feed, another or a recreated library).
+    CursorUnknown,
+}
+
+impl fmt::Display for FullReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Asked => "asked for (--full)",
+            Self::NoPosition => "no change cursor recorded yet",
+            Self::Expired => "the last full reconciliation is too old",
+            Self::CursorUnknown => "the remote does not know the recorded cursor",
+        })
+    }
+}
+
+/// How a run read the remote side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum RemoteRead {
+    /// Only what changed since the recorded cursor (the record stands in for the rest).
+    Feed {
+        /// Entries the feed returned (overlap included).
+        changes: usize,
+    },
+    /// The whole listing (a full reconciliation).
+    Full {
+        /// Why.
+        reason: FullReason,
+    },
+}
+
+impl Default for RemoteRead {
+    fn default() -> Self {
+        Self::Full {
+            reason: FullReason::NoPosition,
         }
     }
 }
@@ -119,6 +183,10 @@ pub struct SyncReport {
     pub failed: Vec<(SongId, String)>,
     /// The lease held during the run.
     pub lease: Option<LeaseInfo>,
+    /// How the remote was read (change feed or full listing).
+    pub remote_read: RemoteRead,
+    /// Whether the record's feed position was advanced (complete runs on a remote with a feed).
+    pub cursor_advanced: bool,
 }
 
 impl SyncReport {
@@ -187,9 +255,13 @@ async fn run(
     opts: &SyncOptions,
     progress: &dyn SyncProgress,
 ) -> Result<SyncReport, SyncError> {
-    let (lv, rv) = futures::join!(local.list_versions(), remote.list_versions());
-    let (lv, rv) = (lv?, rv?);
     let base = record.load()?;
+    let Listings {
+        local: lv,
+        remote: rv,
+        read,
+        next,
+    } = listings(local, remote, record, &base, opts).await?;
     let Plan {
         actions,
         conflicts,
@@ -201,6 +273,7 @@ async fn run(
         dry_run: opts.dry_run,
         conflicts,
         violations,
+        remote_read: read,
         ..SyncReport::default()
     };
     if !report.violations.is_empty() {
@@ -228,7 +301,124 @@ async fn run(
     result?;
     local.flush().await?;
     remote.flush().await?;
+    // Every song completed and its record change is committed: the remote's changes up to
+    // `next` (read before this run's listing or feed) are all in the record now. With a
+    // failed song the old position stays, so the next run reads those changes again.
+    if report.failed.is_empty() {
+        record.set_feed_position(next.as_ref())?;
+        report.cursor_advanced = next.is_some();
+    }
     Ok(report)
+}
+
+/// Both sides' entries for the planner, how the remote was read, and the feed position to
+/// record once the run completes.
+struct Listings {
+    local: Vec<VersionEntry>,
+    remote: Vec<VersionEntry>,
+    read: RemoteRead,
+    next: Option<FeedPosition>,
+}
+
+/// Reads both sides: the local listing whole (cheap: in memory), the remote from its change
+/// feed when the record has a usable position, else whole (a full reconciliation).
+async fn listings(
+    local: &dyn StorageBackend,
+    remote: &dyn StorageBackend,
+    record: &dyn RecordStore,
+    base: &HashMap<SongId, BaseEntry>,
+    opts: &SyncOptions,
+) -> Result<Listings, SyncError> {
+    let now = chrono::Utc::now();
+    let reason = if opts.full {
+        FullReason::Asked
+    } else {
+        match record.feed_position()? {
+            None => FullReason::NoPosition,
+            Some(p)
+                if chrono::Duration::from_std(opts.full_every)
+                    .is_ok_and(|limit| now.signed_duration_since(p.full_at) > limit) =>
+            {
+                FullReason::Expired
+            }
+            Some(p) => match remote.changes_since(Some(&p.cursor)).await? {
+                None => FullReason::CursorUnknown,
+                Some(ch) => {
+                    let lv = local.list_versions().await?;
+                    let changes = ch.entries.len();
+                    let rv = remote_view(remote, base, &lv, ch.entries).await?;
+                    return Ok(Listings {
+                        local: lv,
+                        remote: rv,
+                        read: RemoteRead::Feed { changes },
+                        next: Some(FeedPosition {
+                            cursor: ch.cursor,
+                            full_at: p.full_at,
+                        }),
+                    });
+                }
+            },
+        }
+    };
+    // The head cursor is taken before the listing, so every change the listing misses is in
+    // the feed from there. Dry runs record nothing, so they do not ask for it.
+    let head = if opts.dry_run {
+        None
+    } else {
+        remote.changes_since(None).await?
+    };
+    let (lv, rv) = futures::join!(local.list_versions(), remote.list_versions());
+    Ok(Listings {
+        local: lv?,
+        remote: rv?,
+        read: RemoteRead::Full { reason },
+        next: head.map(|h| FeedPosition {
+            cursor: h.cursor,
+            full_at: now,
+        }),
+    })
+}
+
+/// The remote as the planner sees it on the feed path: the record's state of every song (the
+/// remote held exactly that at the cursor), overridden by the feed's entries, plus the remote
+/// state of local songs the record has never seen (asked by id: only a tombstone can be
+/// there, and it decides whether a new local copy is a deleted song coming back).
+async fn remote_view(
+    remote: &dyn StorageBackend,
+    base: &HashMap<SongId, BaseEntry>,
+    local: &[VersionEntry],
+    feed: Vec<VersionEntry>,
+) -> Result<Vec<VersionEntry>, SyncError> {
+    let mut view: HashMap<SongId, VersionEntry> = base
+        .iter()
+        .map(|(id, b)| {
+            (
+                id.clone(),
+                VersionEntry {
+                    id: id.clone(),
+                    version: b.version,
+                    content_hash: String::new(),
+                    deleted: b.deleted,
+                },
+            )
+        })
+        .collect();
+    for e in feed {
+        view.insert(e.id.clone(), e);
+    }
+    let unknown: Vec<SongId> = local
+        .iter()
+        .filter(|l| !l.deleted && !view.contains_key(&l.id))
+        .map(|l| l.id.clone())
+        .collect();
+    if !unknown.is_empty() {
+        for e in remote.versions_of(&unknown).await? {
+            view.insert(e.id.clone(), e);
+        }
+    }
+    let mut out: Vec<VersionEntry> = view.into_values().collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
 }
 
 struct Exec<'a> {

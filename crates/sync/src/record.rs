@@ -6,11 +6,16 @@
 //! last sync; that is how sync tells "changed here" from "changed there". The record is only
 //! advanced for songs whose transfer completed, so an interrupted sync is finished by the next.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use songrec_storage::ChangeCursor;
 use songrec_storage::SongId;
 use songrec_storage::SongMetadata;
+use songrec_storage::StorageError;
 use songrec_storage::StorageResult;
 
 /// What the record says about one song.
@@ -55,6 +60,29 @@ impl RecordChange {
     }
 }
 
+/// Where the record stands in the remote's change feed
+/// ([`songrec_storage::StorageBackend::changes_since`]).
+///
+/// Invariant: every remote change before `cursor` is reflected in the record (each song the
+/// feed does not mention since then is on the remote as the record says). It is written only
+/// after a run whose every song completed, and only with a cursor read before that run's
+/// listing or feed, so a crash anywhere re-reads the same changes.
+///
+/// ```
+/// use songrec_storage::ChangeCursor;
+/// use songrec_sync::record::FeedPosition;
+/// let p = FeedPosition { cursor: ChangeCursor::new("c"), full_at: chrono::Utc::now() };
+/// let json = serde_json::to_string(&p).unwrap();
+/// assert_eq!(serde_json::from_str::<FeedPosition>(&json).unwrap(), p);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPosition {
+    /// The remote's change cursor.
+    pub cursor: ChangeCursor,
+    /// When the full reconciliation this position descends from started.
+    pub full_at: DateTime<Utc>,
+}
+
 /// Durable storage of the record, for one (local library, remote) pair.
 ///
 /// Implementations: `songrec_local::SyncRecord` (SQLite in the local library) and
@@ -68,6 +96,17 @@ pub trait RecordStore: Send + Sync {
     fn base_metadata(&self, ids: &[SongId]) -> StorageResult<HashMap<SongId, SongMetadata>>;
     /// Applies changes atomically (all or none) and durably.
     fn commit(&self, changes: &[RecordChange]) -> StorageResult<()>;
+    /// The record's position in the remote's change feed, if it keeps one. The default keeps
+    /// none, so every run is a full reconciliation.
+    fn feed_position(&self) -> StorageResult<Option<FeedPosition>> {
+        Ok(None)
+    }
+    /// Stores (or, with `None`, forgets) the feed position, durably. Called only after the
+    /// run's record changes were committed.
+    fn set_feed_position(&self, position: Option<&FeedPosition>) -> StorageResult<()> {
+        let _ = position;
+        Ok(())
+    }
 }
 
 /// An in-memory [`RecordStore`] for tests.
@@ -84,6 +123,7 @@ pub trait RecordStore: Send + Sync {
 pub struct MemoryRecord {
     machine: String,
     rows: Mutex<HashMap<SongId, (BaseEntry, Option<SongMetadata>)>>,
+    feed: Mutex<Option<FeedPosition>>,
 }
 
 impl MemoryRecord {
@@ -92,6 +132,7 @@ impl MemoryRecord {
         Self {
             machine: machine.into(),
             rows: Mutex::default(),
+            feed: Mutex::default(),
         }
     }
 
@@ -153,5 +194,128 @@ impl RecordStore for MemoryRecord {
             rows.insert(c.id().clone(), (entry_of(c), meta));
         }
         Ok(())
+    }
+
+    fn feed_position(&self) -> StorageResult<Option<FeedPosition>> {
+        Ok(self.feed.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    fn set_feed_position(&self, position: Option<&FeedPosition>) -> StorageResult<()> {
+        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = position.cloned();
+        Ok(())
+    }
+}
+
+/// A [`RecordStore`] whose feed position is kept in a small JSON file (for stores that keep
+/// none themselves, such as the SQLite record): `{"<remote>": {"machine": "…", "position":
+/// {…}}}`. A position written under another machine id (the record file was recreated) is
+/// ignored, and so is an unreadable file: the run is then a full reconciliation.
+///
+/// ```
+/// use songrec_storage::ChangeCursor;
+/// use songrec_sync::record::{FeedFile, FeedPosition, MemoryRecord, RecordStore};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("sync-feed.json");
+/// let r = FeedFile::new(MemoryRecord::new("m"), &path, "remote-1");
+/// assert!(r.feed_position().unwrap().is_none());
+/// let p = FeedPosition { cursor: ChangeCursor::new("c"), full_at: chrono::Utc::now() };
+/// r.set_feed_position(Some(&p)).unwrap();
+/// assert_eq!(FeedFile::new(MemoryRecord::new("m"), &path, "remote-1").feed_position().unwrap(), Some(p));
+/// assert!(FeedFile::new(MemoryRecord::new("m"), &path, "remote-2").feed_position().unwrap().is_none());
+/// assert!(FeedFile::new(MemoryRecord::new("other"), &path, "remote-1").feed_position().unwrap().is_none());
+/// ```
+#[derive(Debug)]
+pub struct FeedFile<R> {
+    inner: R,
+    path: PathBuf,
+    remote: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FeedFileEntry {
+    machine: String,
+    position: FeedPosition,
+}
+
+impl<R: RecordStore> FeedFile<R> {
+    /// `inner`'s rows, with the feed position of `remote` kept in `path`.
+    pub fn new(inner: R, path: impl AsRef<Path>, remote: impl Into<String>) -> Self {
+        Self {
+            inner,
+            path: path.as_ref().to_path_buf(),
+            remote: remote.into(),
+        }
+    }
+
+    /// The wrapped record.
+    pub fn inner(&self) -> &R {
+        &self.inner
+    }
+
+    fn read_all(&self) -> BTreeMap<String, FeedFileEntry> {
+        match std::fs::read(&self.path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+                tracing::warn!(
+                    "{}: unreadable sync feed position ({e}); this run reconciles fully",
+                    self.path.display()
+                );
+                BTreeMap::new()
+            }),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+}
+
+impl<R: RecordStore> RecordStore for FeedFile<R> {
+    fn machine_id(&self) -> String {
+        self.inner.machine_id()
+    }
+
+    fn load(&self) -> StorageResult<HashMap<SongId, BaseEntry>> {
+        self.inner.load()
+    }
+
+    fn base_metadata(&self, ids: &[SongId]) -> StorageResult<HashMap<SongId, SongMetadata>> {
+        self.inner.base_metadata(ids)
+    }
+
+    fn commit(&self, changes: &[RecordChange]) -> StorageResult<()> {
+        self.inner.commit(changes)
+    }
+
+    fn feed_position(&self) -> StorageResult<Option<FeedPosition>> {
+        let machine = self.inner.machine_id();
+        Ok(self
+            .read_all()
+            .remove(&self.remote)
+            .filter(|e| e.machine == machine)
+            .map(|e| e.position))
+    }
+
+    fn set_feed_position(&self, position: Option<&FeedPosition>) -> StorageResult<()> {
+        let mut all = self.read_all();
+        match position {
+            Some(p) => {
+                all.insert(
+                    self.remote.clone(),
+                    FeedFileEntry {
+                        machine: self.inner.machine_id(),
+                        position: p.clone(),
+                    },
+                );
+            }
+            None => {
+                if all.remove(&self.remote).is_none() {
+                    return Ok(());
+                }
+            }
+        }
+        let json = serde_json::to_vec_pretty(&all).map_err(|e| StorageError::Backend {
+            backend: "sync record".into(),
+            message: format!("encoding the feed position: {e}"),
+            transient: false,
+        })?;
+        songrec_fs::write_atomic(&self.path, |w| w.write_all(&json))
+            .map_err(|e| StorageError::io(&self.path, e))
     }
 }

@@ -12,7 +12,7 @@ use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 use songrec_sync::lease::Lease;
-use songrec_sync::record::RecordStore;
+use songrec_sync::record::{FeedFile, RecordStore};
 
 use crate::LocalCloud;
 use crate::data::live;
@@ -48,8 +48,8 @@ pub struct Machine {
     pub dir: tempfile::TempDir,
     /// Its library.
     pub lib: LocalBackend,
-    /// Its sync record.
-    pub record: SqliteRecord,
+    /// Its sync record (with the change-feed position, as `songrec sync` keeps it).
+    pub record: FeedFile<SqliteRecord>,
 }
 
 impl Machine {
@@ -57,8 +57,12 @@ impl Machine {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let lib = LocalBackend::open(dir.path().join("library")).expect("a library");
-        let record = SqliteRecord::open(&lib.internal_dir().join("sync.sqlite"), "test remote")
-            .expect("a sync record");
+        let record = FeedFile::new(
+            SqliteRecord::open(&lib.internal_dir().join("sync.sqlite"), "test remote")
+                .expect("a sync record"),
+            lib.internal_dir().join("sync-feed.json"),
+            "test remote",
+        );
         Self { dir, lib, record }
     }
 

@@ -136,7 +136,16 @@ impl AstraBackend {
             prefix: prefix.to_owned(),
             display,
             registry: Mutex::new(None),
+            feed_overlap_ms: super::feed::OVERLAP_MS,
         })
+    }
+
+    /// The change feed's overlap (default [`super::OVERLAP_MS`]): how long after its change
+    /// time a write may still become visible to readers. Tests of exact request counts set 0
+    /// (the local Data API server makes writes visible at once).
+    pub fn with_feed_overlap(mut self, overlap: std::time::Duration) -> Self {
+        self.feed_overlap_ms = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
+        self
     }
 
     /// Data API requests sent so far (every HTTP attempt, retries included).

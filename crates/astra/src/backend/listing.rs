@@ -412,17 +412,7 @@ impl AstraBackend {
             .map_err(|e| errors::api(e, "listing song versions"))?;
         let mut out = Vec::with_capacity(docs.len());
         for d in &docs {
-            let id = docs::doc_id(d)?;
-            out.push(VersionEntry {
-                version: d.get("version").and_then(Value::as_u64).unwrap_or(1),
-                content_hash: d
-                    .get("content_hash")
-                    .and_then(Value::as_str)
-                    .unwrap_or(id.as_str())
-                    .to_owned(),
-                deleted: d.get("deleted").and_then(Value::as_bool).unwrap_or(false),
-                id,
-            });
+            out.push(super::feed::version_entry(d)?);
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)

@@ -15,6 +15,9 @@
 //! | `count` | 1 (≤ 1000 matches), else 1 + 16 (+ 16 per group above 1000) |
 //! | `list` | ⌈limit / page⌉ (+1 at the end) |
 //! | `list_versions` | one per page of 20–50 songs |
+//! | `changes_since` (a cursor) | 1 (the clock) + one per page of 20–50 changed songs (+1 when nothing changed) |
+//! | `changes_since(None)` (before a full listing) | 2 (+ one per page of unstamped songs of older versions) |
+//! | `versions_of` | one per 100 ids |
 //!
 //! Writers are assumed to be one process at a time per library (as with the local backend);
 //! concurrent writers of the same song may leave a stale metadata copy in a vector collection.
@@ -35,6 +38,7 @@ mod connection;
 mod docs;
 mod doctor;
 mod errors;
+mod feed;
 mod filter;
 mod listing;
 mod registry;
@@ -49,9 +53,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use songrec_storage::{
-    BatchReport, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats, Page, PutOutcome,
-    SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError, StorageResult,
-    VersionEntry,
+    BatchReport, ChangeCursor, Changes, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats,
+    Page, PutOutcome, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError,
+    StorageResult, VersionEntry,
 };
 use tokio::sync::Mutex;
 
@@ -59,6 +63,7 @@ use crate::blobs::{self, BlobStore};
 use crate::dataapi::{Collection, DataApiClient};
 
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor, names as doctor_checks};
+pub use feed::OVERLAP_MS;
 pub use schema::InitReport;
 
 use schema::Registry;
@@ -90,6 +95,8 @@ pub struct AstraBackend {
     songs: Collection,
     display: String,
     registry: Mutex<Option<Registry>>,
+    /// See [`AstraBackend::with_feed_overlap`].
+    feed_overlap_ms: i64,
 }
 
 impl fmt::Debug for AstraBackend {
@@ -230,6 +237,16 @@ impl StorageBackend for AstraBackend {
 
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         self.read_versions().await
+    }
+
+    async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+        self.read_versions_of(ids).await
+    }
+
+    /// See the `feed` module: `changed_at` stamps (server time), a clock document with an
+    /// epoch, an overlap of [`OVERLAP_MS`].
+    async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
+        self.read_changes(since).await
     }
 
     async fn flush(&self) -> StorageResult<()> {

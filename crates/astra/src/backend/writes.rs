@@ -12,6 +12,7 @@ use songrec_storage::{
 
 use super::docs::{self, META};
 use super::errors;
+use super::feed;
 use super::schema::registry_key;
 use super::{AstraBackend, CONCURRENCY, id_filter};
 use crate::dataapi::{
@@ -47,14 +48,32 @@ impl AstraBackend {
 
     /// Writes documents with `insertMany`; documents that already exist are replaced with
     /// one upsert each. Returns per-input-index failures and the indices that were replaced.
+    ///
+    /// With `stamp` (songs documents), new documents are inserted `pending` and then stamped
+    /// with the server time (`updateMany` by `_id`), and replacements are stamped in their
+    /// upsert (see the `feed` module).
     async fn write_docs(
         &self,
         coll: &Collection,
         docs: Vec<Value>,
         what: &str,
+        stamp: bool,
     ) -> StorageResult<WriteOutcome> {
+        let to_insert: Vec<Value> = if stamp {
+            docs.iter()
+                .map(|d| {
+                    let mut d = d.clone();
+                    if let Some(o) = d.as_object_mut() {
+                        o.insert(feed::PENDING.into(), json!(true));
+                    }
+                    d
+                })
+                .collect()
+        } else {
+            docs.clone()
+        };
         let report = coll
-            .insert_many(docs.clone())
+            .insert_many(to_insert)
             .await
             .map_err(|e| errors::api(e, what))?;
         let mut failed = BTreeMap::new();
@@ -72,12 +91,13 @@ impl AstraBackend {
                     let doc = docs.get(i).cloned().unwrap_or(Value::Null);
                     async move {
                         let id = doc.get("_id").cloned().unwrap_or(Value::Null);
+                        let update = if stamp {
+                            feed::stamped(upsert_update(&doc))
+                        } else {
+                            upsert_update(&doc)
+                        };
                         let r = coll
-                            .update_one(
-                                json!({ "_id": id }),
-                                upsert_update(&doc),
-                                UpdateOptions::upsert(),
-                            )
+                            .update_one(json!({ "_id": id }), update, UpdateOptions::upsert())
                             .await
                             .map(|_| ());
                         (i, r)
@@ -89,6 +109,23 @@ impl AstraBackend {
         for (i, r) in results {
             if let Err(e) = r {
                 failed.insert(i, (e.kind(), e.to_string()));
+            }
+        }
+        if stamp {
+            let inserted: Vec<Value> = (0..docs.len())
+                .filter(|i| !failed.contains_key(i) && !upserts.contains(i))
+                .filter_map(|i| docs.get(i).and_then(|d| d.get("_id")).cloned())
+                .collect();
+            for chunk in inserted.chunks(100) {
+                // A failed stamp leaves the songs pending: still in the feed, still stored.
+                if let Err(e) = coll
+                    .update_many(json!({"_id": {"$in": chunk}}), feed::stamp())
+                    .await
+                {
+                    tracing::warn!(
+                        "stamping new songs' change time: {e} (they stay in the change feed as pending)"
+                    );
+                }
             }
         }
         let replaced = upserts
@@ -168,7 +205,7 @@ impl AstraBackend {
         self.songs
             .update_one(
                 id_filter(id),
-                json!({ "$set": docs::song_fields(metadata)? }),
+                feed::stamped(json!({ "$set": docs::song_fields(metadata)? })),
                 UpdateOptions::upsert(),
             )
             .await
@@ -216,10 +253,10 @@ impl AstraBackend {
         self.songs
             .update_one(
                 id_filter(id),
-                json!({
+                feed::stamped(json!({
                     "$set": {"deleted": true, "version": version + 1, "content_hash": content_hash},
                     "$unset": {META: "", "f": "", "s": ""},
-                }),
+                })),
                 UpdateOptions::default(),
             )
             .await
@@ -301,7 +338,9 @@ impl AstraBackend {
                 }
             }
             let what = format!("storing {} vectors in {}", r.model.key(), r.collection);
-            let written = self.write_docs(&self.vectors(&r), docs_out, &what).await?;
+            let written = self
+                .write_docs(&self.vectors(&r), docs_out, &what, false)
+                .await?;
             for (i, (kind, msg)) in written.failed {
                 if let Some(m) = owners.get(i) {
                     let msg = if kind == Some(ErrorKind::VectorDimensionMismatch) {
@@ -335,7 +374,7 @@ impl AstraBackend {
             }
         }
         let written = self
-            .write_docs(&self.songs, song_docs, "storing song metadata")
+            .write_docs(&self.songs, song_docs, "storing song metadata", true)
             .await?;
         for (i, (_, msg)) in &written.failed {
             if let Some(m) = owners.get(*i) {

@@ -315,6 +315,23 @@ pub struct UpdateResult {
     pub upserted_id: Option<Value>,
 }
 
+/// Result of `update_many` (summed over its pages).
+///
+/// ```
+/// use songrec_astra::dataapi::UpdateManyResult;
+/// let r = UpdateManyResult { matched_count: 60, modified_count: 60, requests: 2 };
+/// assert_eq!(r.requests, 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateManyResult {
+    /// Documents matched.
+    pub matched_count: u64,
+    /// Documents changed.
+    pub modified_count: u64,
+    /// `updateMany` calls it took (one page each).
+    pub requests: u64,
+}
+
 /// Result of `delete_many`.
 ///
 /// ```
@@ -540,6 +557,55 @@ impl Collection {
         Ok(resp.status_u64("deletedCount").unwrap_or(0))
     }
 
+    /// `updateMany` (no upsert), following `nextPageState` while the server reports
+    /// `moreData` (it updates one page per call). Retried on transient failures only when the
+    /// update is idempotent (`$currentDate` counts: repeating it only moves the time on).
+    pub async fn update_many(
+        &self,
+        filter: Value,
+        update: Value,
+    ) -> Result<UpdateManyResult, DataApiError> {
+        let filter = object_or_empty(filter, "filter")?;
+        let update = match update {
+            Value::Object(o) if !o.is_empty() => o,
+            _ => {
+                return Err(DataApiError::InvalidArgument(
+                    "update must be a non-empty object of update operators".into(),
+                ));
+            }
+        };
+        let retry_safe = update_is_idempotent(&update);
+        let mut out = UpdateManyResult::default();
+        let mut page_state: Option<String> = None;
+        loop {
+            let mut cmd = Map::new();
+            cmd.insert("filter".into(), filter.clone());
+            cmd.insert("update".into(), Value::Object(update.clone()));
+            if let Some(p) = &page_state {
+                cmd.insert("options".into(), json!({"pageState": p}));
+            }
+            let resp = self
+                .command("updateMany", &json!({ "updateMany": cmd }), retry_safe)
+                .await?;
+            out.requests += 1;
+            out.matched_count += resp.status_u64("matchedCount").unwrap_or(0);
+            out.modified_count += resp.status_u64("modifiedCount").unwrap_or(0);
+            let next = resp
+                .status
+                .as_ref()
+                .and_then(|s| s.get("nextPageState"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+            match next {
+                Some(n) if resp.status_flag("moreData") && page_state.as_ref() != Some(&n) => {
+                    page_state = Some(n);
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// `deleteMany`, repeated while the server reports `moreData`. An empty filter is
     /// refused (use [`Collection::delete_all`]).
     pub async fn delete_many(&self, filter: Value) -> Result<DeleteManyResult, DataApiError> {
@@ -657,7 +723,7 @@ fn update_is_idempotent(update: &Map<String, Value>) -> bool {
     update.keys().all(|k| {
         matches!(
             k.as_str(),
-            "$set" | "$unset" | "$setOnInsert" | "$min" | "$max" | "$addToSet"
+            "$set" | "$unset" | "$setOnInsert" | "$min" | "$max" | "$addToSet" | "$currentDate"
         )
     })
 }

@@ -37,7 +37,7 @@ mod vector;
 pub use client::{CommandResponse, DataApiClient};
 pub use collection::{
     Collection, CollectionInfo, DeleteManyResult, DocumentCount, FindOptions, Indexing,
-    SimilarityMetric, Sort, SortOrder, UpdateOptions, UpdateResult,
+    SimilarityMetric, Sort, SortOrder, UpdateManyResult, UpdateOptions, UpdateResult,
 };
 pub use config::{
     ASTRA_API_PATH, DEFAULT_KEYSPACE, DataApiConfig, MAX_INSERT_CHUNK, RetryPolicy,

@@ -25,9 +25,10 @@ async fn similar_is_one_request_and_inserts_are_bounded() {
     let used = b.requests_sent() - before;
     assert!(report.is_complete(), "{:?}", report.failed.first());
     assert_eq!(report.stored.len(), 1000);
-    // Two collections × ⌈1000/100⌉ insertMany requests, plus registering the new model
+    // Two collections × ⌈1000/100⌉ insertMany requests, the songs' change-feed stamps
+    // (updateMany by id: one page of 50 per request), plus registering the new model
     // (registry read, createCollection, registry insert, registry re-read).
-    let bound = 2 * 1000u64.div_ceil(100) + 4;
+    let bound = 2 * 1000u64.div_ceil(100) + 1000u64.div_ceil(50) + 4;
     assert!(
         used <= bound,
         "{used} requests for 1000 songs (bound {bound})"
@@ -260,4 +261,176 @@ async fn reputs_replace_and_keep_copies_in_sync() {
     let v = b.list_versions().await.expect("versions");
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].version, again.metadata.version);
+}
+
+/// The change feed: a no-op read costs 3 requests (the clock, one empty page, a check that
+/// songs exist), changes cost a
+/// page per 50; edits and deletions show up, songs left `pending` by a killed batch show up,
+/// songs written by an older version (no stamp) are stamped by the next full reconciliation's
+/// head request, a recreated collection (new clock epoch) and a foreign cursor give `None`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_feed_costs_what_changed() {
+    use serde_json::json;
+    use songrec_storage::ChangeCursor;
+    let env = Env::start(true).await;
+    let b = crate::backend_at(&env.cloud, &env.base_url(), env.token())
+        .with_feed_overlap(std::time::Duration::ZERO);
+    let records: Vec<_> = (0..300).map(|n| record(n, &model())).collect();
+    assert!(b.put_songs(&records).await.expect("put").is_complete());
+    let cost = |before: u64| b.requests_sent() - before;
+
+    let before = b.requests_sent();
+    let head = b.changes_since(None).await.expect("head").expect("a feed");
+    assert_eq!(cost(before), 2, "stamp older songs (none) + the clock");
+    assert!(head.entries.is_empty());
+    let before = b.requests_sent();
+    let noop = b
+        .changes_since(Some(&head.cursor))
+        .await
+        .expect("feed")
+        .expect("known");
+    assert_eq!((noop.entries.len(), cost(before)), (0, 3), "a no-op");
+
+    let mut edited = records[0].metadata.clone();
+    edited.version += 1;
+    edited.title = "edited".into();
+    b.put_metadata(&edited).await.expect("edit");
+    assert!(
+        b.delete_song(&records[1].metadata.id)
+            .await
+            .expect("delete")
+    );
+    let before = b.requests_sent();
+    let ch = b
+        .changes_since(Some(&noop.cursor))
+        .await
+        .expect("feed")
+        .expect("known");
+    assert_eq!(cost(before), 2);
+    let mut got: Vec<_> = ch
+        .entries
+        .iter()
+        .map(|e| (e.id.clone(), e.version, e.deleted))
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (edited.id.clone(), edited.version, false),
+        (
+            records[1].metadata.id.clone(),
+            records[1].metadata.version + 1,
+            true,
+        ),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+
+    let more: Vec<_> = (300..420).map(|n| record(n, &model())).collect();
+    assert!(b.put_songs(&more).await.expect("put").is_complete());
+    let before = b.requests_sent();
+    let ch2 = b
+        .changes_since(Some(&ch.cursor))
+        .await
+        .expect("feed")
+        .expect("known");
+    assert_eq!(ch2.entries.len(), 120);
+    assert_eq!(cost(before), 1 + 120u64.div_ceil(50), "the clock + pages");
+
+    // Raw writes as a killed batch (pending, no stamp) and an older songrec (no stamp) leave.
+    let songs = b.client().collection(b.songs_collection());
+    let pending = record(500, &model()).metadata;
+    let legacy = &records[2].metadata;
+    songs
+        .insert_many(vec![
+            json!({"_id": pending.id.as_str(), "deleted": false, "version": 1, "pending": true}),
+        ])
+        .await
+        .expect("raw insert");
+    songs
+        .update_one(
+            json!({"_id": legacy.id.as_str()}),
+            json!({"$set": {"version": 9}, "$unset": {"changed_at": ""}}),
+            songrec_astra::dataapi::UpdateOptions::default(),
+        )
+        .await
+        .expect("raw update");
+    let ch3 = b
+        .changes_since(Some(&ch2.cursor))
+        .await
+        .expect("feed")
+        .expect("known");
+    let ids: Vec<_> = ch3.entries.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(
+        ids,
+        vec![pending.id.clone()],
+        "pending songs are in the feed"
+    );
+    // The older version's write is found once a full reconciliation asks for the head.
+    b.changes_since(None).await.expect("head").expect("a feed");
+    let ch4 = b
+        .changes_since(Some(&ch2.cursor))
+        .await
+        .expect("feed")
+        .expect("known");
+    let found = ch4.entries.iter().find(|e| e.id == legacy.id);
+    assert_eq!(found.map(|e| e.version), Some(9), "{:?}", ch4.entries);
+
+    // Default overlap: the last seconds' writes are read again (never skipped).
+    let overlapping = crate::backend_at(&env.cloud, &env.base_url(), env.token());
+    let again = overlapping
+        .changes_since(Some(&ch3.cursor))
+        .await
+        .expect("feed")
+        .expect("known");
+    let again = overlapping
+        .changes_since(Some(&again.cursor))
+        .await
+        .expect("feed")
+        .expect("known");
+    assert!(
+        again.entries.iter().any(|e| e.id == legacy.id),
+        "re-read within the overlap"
+    );
+
+    // Songs removed without tombstones (a wiped library): no feed answer.
+    let wiped = crate::Env::start(true).await;
+    let w = crate::backend_at(&wiped.cloud, &wiped.base_url(), wiped.token());
+    assert!(w.put_songs(&records[..3]).await.expect("put").is_complete());
+    let h = w.changes_since(None).await.expect("head").expect("a feed");
+    assert!(
+        w.changes_since(Some(&h.cursor))
+            .await
+            .expect("feed")
+            .is_some()
+    );
+    w.client()
+        .collection(w.songs_collection())
+        .delete_many(json!({"deleted": {"$in": [true, false]}}))
+        .await
+        .expect("raw wipe");
+    assert!(
+        w.changes_since(Some(&h.cursor))
+            .await
+            .expect("feed")
+            .is_none(),
+        "an emptied library goes to the full listing"
+    );
+
+    assert!(
+        b.changes_since(Some(&ChangeCursor::new("astra1.garbage")))
+            .await
+            .expect("a foreign cursor is no error")
+            .is_none()
+    );
+    // A recreated collection: the clock (and its epoch) is gone.
+    songs
+        .delete_one(json!({"_id": "sync:clock"}))
+        .await
+        .expect("raw delete");
+    assert!(
+        b.changes_since(Some(&ch4.cursor))
+            .await
+            .expect("feed")
+            .is_none(),
+        "another epoch: list everything"
+    );
 }

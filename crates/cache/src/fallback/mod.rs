@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use serde::Serialize;
 
-use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use songrec_storage::backend::{
+    BatchReport, ChangeCursor, Changes, ModelStats, PutOutcome, SongRecord, StorageBackend,
+};
 use songrec_storage::error::{StorageError, StorageResult};
 use songrec_storage::filter::Filter;
 use songrec_storage::id::SongId;
@@ -656,6 +658,28 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         if fresh {
             self.mirror_versions(&v).await;
         }
+        Ok(v)
+    }
+
+    async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+        let (v, _) = self
+            .read(Op::VersionsOf, self.primary.versions_of(ids), || {
+                self.secondary.versions_of(ids)
+            })
+            .await?;
+        Ok(v)
+    }
+
+    /// The primary's feed. While the primary is unreachable (and reads fall back) the answer is
+    /// `None` ("list everything"), never the copy's feed: its cursors name another store.
+    async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
+        let (v, _) = self
+            .read(
+                Op::ChangesSince,
+                self.primary.changes_since(since),
+                || async { Ok(None) },
+            )
+            .await?;
         Ok(v)
     }
 

@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use songrec_config::Config;
 use songrec_factory::sync::RunError;
-use songrec_sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport};
+use songrec_sync::engine::{RemoteRead, SyncError, SyncOptions, SyncProgress, SyncReport};
 use songrec_sync::lease::LeaseError;
 use songrec_sync::plan::{Action, Rails};
 
@@ -30,6 +30,10 @@ pub struct SyncArgs {
     /// Print the plan; change nothing (takes no lease).
     #[arg(long)]
     pub dry_run: bool,
+    /// Reconcile fully: list both sides whole instead of reading only the remote's changes
+    /// since the last run (done by itself every `[sync] full_every_days`, default 7).
+    #[arg(long)]
+    pub full: bool,
     /// Songs transferred concurrently.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -64,6 +68,15 @@ fn plan_line(r: &SyncReport) -> String {
         s.remote_live,
         s.recorded_live
     )
+}
+
+fn read_line(r: &SyncReport) -> String {
+    match r.remote_read {
+        RemoteRead::Feed { changes } => {
+            format!("remote read from its change feed ({changes} changes since the last run)")
+        }
+        RemoteRead::Full { reason } => format!("full reconciliation ({reason})"),
+    }
 }
 
 fn describe(a: &Action) -> String {
@@ -113,6 +126,9 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         force: args.force,
     };
     opts.dry_run = args.dry_run;
+    opts.full = args.full;
+    opts.full_every =
+        std::time::Duration::from_secs(u64::from(cfg.sync.full_every_days.max(1)) * 24 * 3600);
     opts.concurrency = args.concurrency.max(1);
     songrec_factory::sync::apply_test_hooks(&mut opts);
     let bar = progress_bar(
@@ -158,9 +174,10 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         return Ok(code);
     }
     println!(
-        "sync {} ⇄ remote as machine {}: {}",
+        "sync {} ⇄ remote as machine {}: {}; {}",
         cfg.local.path.display(),
         run.machine.get(..12).unwrap_or(&run.machine),
+        read_line(r),
         plan_line(r)
     );
     for v in &r.violations {

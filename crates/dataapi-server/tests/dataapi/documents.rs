@@ -933,3 +933,99 @@ async fn unindexed_paths_cannot_be_filtered_or_sorted() {
         .await;
     assert_eq!(error_code(&v), "SORT_CLAUSE_PATH_UNINDEXED");
 }
+
+/// The commands of songrec's change feed, as the Astra backend sends them: `insertMany` with
+/// `pending`, `updateMany` by `_id $in` with `$currentDate` + `$unset` over several pages, a
+/// `$gt` on a `$date` inside `$or` with an equality and a boolean, `$exists: false`, and the
+/// clock's `findOneAndUpdate` (upsert, `$setOnInsert`, `returnDocument: after`).
+#[tokio::test]
+async fn change_feed_commands() {
+    let api = server().await;
+    api.create("s", json!({"indexing": {"deny": ["meta"]}}))
+        .await;
+    let docs: Vec<Value> = (0..70)
+        .map(
+            |i| json!({"_id": format!("s{i:02}"), "deleted": false, "version": 1, "pending": true}),
+        )
+        .collect();
+    api.insert_many("s", docs).await;
+    api.insert_many(
+        "s",
+        vec![json!({"_id": "legacy", "deleted": true, "version": 3})],
+    )
+    .await;
+    // Stamp 70 songs: 50 per page, then the rest with the page state.
+    let ids: Vec<String> = (0..70).map(|i| format!("s{i:02}")).collect();
+    let stamp = json!({"$currentDate": {"changed_at": true}, "$unset": {"pending": ""}});
+    let body = json!({"updateMany": {"filter": {"_id": {"$in": ids}}, "update": stamp}});
+    let v = api.coll("s", body.clone()).await;
+    assert_eq!(v["status"]["matchedCount"], 50, "{v}");
+    assert_eq!(v["status"]["moreData"], true, "{v}");
+    let mut next = body.clone();
+    next["updateMany"]["options"] = json!({"pageState": v["status"]["nextPageState"]});
+    let v = api.coll("s", next).await;
+    assert_eq!(v["status"]["matchedCount"], 20, "{v}");
+    assert!(v["status"].get("moreData").is_none(), "{v}");
+    let (stamped, _) = api
+        .find_all("s", json!({"changed_at": {"$exists": true}}))
+        .await;
+    assert_eq!(stamped.len(), 70);
+    assert!(stamped.iter().all(|d| d.get("pending").is_none()));
+    let times: Vec<i64> = stamped
+        .iter()
+        .map(|d| d["changed_at"]["$date"].as_i64().expect("a $date"))
+        .collect();
+    let (lo, hi) = (
+        *times.iter().min().unwrap_or(&0),
+        *times.iter().max().unwrap_or(&0),
+    );
+    // Documents of older versions: no stamp.
+    let (old, _) = api
+        .find_all(
+            "s",
+            json!({"deleted": {"$in": [true, false]}, "changed_at": {"$exists": false}}),
+        )
+        .await;
+    assert_eq!(ids_of(&old), vec!["legacy"]);
+
+    // The clock: created once (epoch kept), its time moves on.
+    let clock = json!({"findOneAndUpdate": {
+        "filter": {"_id": "sync:clock"},
+        "update": {"$currentDate": {"at": true}, "$setOnInsert": {"epoch": "e1"}},
+        "projection": {"at": 1, "epoch": 1},
+        "options": {"upsert": true, "returnDocument": "after"},
+    }});
+    let v = api.coll("s", clock.clone()).await;
+    let d = &v["data"]["document"];
+    assert_eq!(d["epoch"], "e1", "{v}");
+    let at = d["at"]["$date"].as_i64().expect("a $date");
+    assert!(at >= hi, "server time moves forward: {at} < {hi}");
+    let mut again = clock.clone();
+    again["findOneAndUpdate"]["update"]["$setOnInsert"]["epoch"] = json!("e2");
+    let v = api.coll("s", again).await;
+    assert_eq!(v["data"]["document"]["epoch"], "e1", "{v}");
+
+    // The feed read: the clock, songs changed after a time, pending songs.
+    api.insert_many(
+        "s",
+        vec![json!({"_id": "p1", "deleted": false, "pending": true})],
+    )
+    .await;
+    let feed = |from: i64| {
+        json!({"$or": [
+            {"_id": "sync:clock"},
+            {"changed_at": {"$gt": {"$date": from}}},
+            {"pending": true},
+        ]})
+    };
+    let (all, pages) = api.find_all("s", feed(lo - 1)).await;
+    assert_eq!((all.len(), pages), (72, 2), "70 stamped, the clock, p1");
+    let (few, pages) = api.find_all("s", feed(hi)).await;
+    let mut got = ids_of(&few);
+    got.sort();
+    assert_eq!((got, pages), (vec!["p1", "sync:clock"], 1));
+}
+
+fn ids_of(docs: &[Value]) -> Vec<&str> {
+    docs.iter().filter_map(|d| d["_id"].as_str()).collect()
+}

@@ -16,7 +16,7 @@ use super::{Layer, Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
-const ALL_OPS: [Op; 18] = [
+const ALL_OPS: [Op; 20] = [
     Op::PutAudio,
     Op::GetAudio,
     Op::AudioUrl,
@@ -34,6 +34,8 @@ const ALL_OPS: [Op; 18] = [
     Op::PutSongs,
     Op::GetMetadataMany,
     Op::ListVersions,
+    Op::VersionsOf,
+    Op::ChangesSince,
     Op::Flush,
 ];
 

@@ -50,7 +50,7 @@ pub use metrics::{Metrics, MetricsLayer, MetricsRecorder, OpMetrics};
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Timeout, TimeoutLayer};
 
-use crate::backend::{BatchReport, ModelStats, PutOutcome, StorageBackend};
+use crate::backend::{BatchReport, Changes, ModelStats, PutOutcome, StorageBackend};
 use crate::metadata::{SongMetadata, VersionEntry};
 use crate::model::Embedding;
 use crate::query::{Match, Page};
@@ -94,6 +94,8 @@ pub enum Op {
     PutSongs,
     GetMetadataMany,
     ListVersions,
+    VersionsOf,
+    ChangesSince,
     Flush,
 }
 
@@ -118,6 +120,8 @@ impl Op {
             Self::PutSongs => "put_songs",
             Self::GetMetadataMany => "get_metadata_many",
             Self::ListVersions => "list_versions",
+            Self::VersionsOf => "versions_of",
+            Self::ChangesSince => "changes_since",
             Self::Flush => "flush",
         }
     }
@@ -178,6 +182,7 @@ impl Outcome for Vec<SongMetadata> {}
 impl Outcome for Vec<VersionEntry> {}
 impl Outcome for Page<SongMetadata> {}
 impl Outcome for BatchReport {}
+impl Outcome for Option<Changes> {}
 
 /// Implements [`StorageBackend`] for `$ty<B>` by routing every method through
 /// `self.$run(op, || self.inner.method(args))`.
@@ -331,6 +336,24 @@ macro_rules! delegate_backend {
             ) -> $crate::error::StorageResult<Vec<$crate::metadata::VersionEntry>> {
                 self.$run($crate::layers::Op::ListVersions, || {
                     self.inner.list_versions()
+                })
+                .await
+            }
+            async fn versions_of(
+                &self,
+                ids: &[$crate::id::SongId],
+            ) -> $crate::error::StorageResult<Vec<$crate::metadata::VersionEntry>> {
+                self.$run($crate::layers::Op::VersionsOf, || {
+                    self.inner.versions_of(ids)
+                })
+                .await
+            }
+            async fn changes_since(
+                &self,
+                since: Option<&$crate::backend::ChangeCursor>,
+            ) -> $crate::error::StorageResult<Option<$crate::backend::Changes>> {
+                self.$run($crate::layers::Op::ChangesSince, || {
+                    self.inner.changes_since(since)
                 })
                 .await
             }

@@ -25,6 +25,10 @@ struct State {
     audio: HashMap<SongId, Vec<u8>>,
     /// Deleted songs and their tombstone versions.
     tombstones: BTreeMap<SongId, (u64, String)>,
+    /// Change feed: the sequence number of the last song change (metadata or tombstone).
+    seq: u64,
+    /// Song → sequence number of its last change.
+    changed: HashMap<SongId, u64>,
 }
 
 impl State {
@@ -53,6 +57,29 @@ impl State {
     fn put_meta(&mut self, m: &SongMetadata) {
         self.tombstones.remove(&m.id);
         self.metadata.insert(m.id.clone(), m.clone());
+        self.touch(&m.id);
+    }
+
+    fn touch(&mut self, id: &SongId) {
+        self.seq += 1;
+        self.changed.insert(id.clone(), self.seq);
+    }
+
+    fn version_entry(&self, id: &SongId) -> Option<VersionEntry> {
+        if let Some(m) = self.metadata.get(id) {
+            return Some(VersionEntry {
+                id: m.id.clone(),
+                version: m.version,
+                content_hash: m.content_hash.clone(),
+                deleted: false,
+            });
+        }
+        self.tombstones.get(id).map(|(v, h)| VersionEntry {
+            id: id.clone(),
+            version: *v,
+            content_hash: h.clone(),
+            deleted: true,
+        })
     }
 }
 
@@ -66,11 +93,28 @@ impl State {
 /// assert_eq!(b.to_string(), "Memory");
 /// # }
 /// ```
-#[derive(Debug, Default)]
+///
+/// It has a change feed ([`StorageBackend::changes_since`]): cursors are
+/// `mem:<instance>:<sequence>`, so a cursor of another instance is unknown (`None`);
+/// [`MemoryBackend::without_feed`] has none, like the local files.
+#[derive(Debug)]
 pub struct MemoryBackend {
     state: Mutex<State>,
     /// Search cap (`None`: none), to stand in for a remote store's.
     max_results: Option<usize>,
+    /// Change-feed instance id (`None`: no feed).
+    feed: Option<u64>,
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self {
+            state: Mutex::default(),
+            max_results: None,
+            feed: Some(INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+        }
+    }
 }
 
 impl MemoryBackend {
@@ -83,6 +127,15 @@ impl MemoryBackend {
     pub fn with_max_results(max: usize) -> Self {
         Self {
             max_results: Some(max),
+            ..Self::default()
+        }
+    }
+
+    /// An empty backend without a change feed (`changes_since` answers `None`, the trait's
+    /// default), like the local files.
+    pub fn without_feed() -> Self {
+        Self {
+            feed: None,
             ..Self::default()
         }
     }
@@ -306,6 +359,7 @@ impl StorageBackend for MemoryBackend {
             Some(m) => {
                 s.tombstones
                     .insert(id.clone(), (m.version + 1, m.content_hash.clone()));
+                s.touch(id);
                 Ok(true)
             }
             None => Ok(false),
@@ -355,6 +409,57 @@ impl StorageBackend for MemoryBackend {
             deleted: true,
         });
         Ok(live.chain(dead).collect())
+    }
+
+    async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+        let s = self.lock();
+        let unique: std::collections::BTreeSet<&SongId> = ids.iter().collect();
+        Ok(unique
+            .into_iter()
+            .filter_map(|id| s.version_entry(id))
+            .collect())
+    }
+
+    async fn changes_since(
+        &self,
+        since: Option<&crate::backend::ChangeCursor>,
+    ) -> StorageResult<Option<crate::backend::Changes>> {
+        let Some(instance) = self.feed else {
+            return Ok(None);
+        };
+        let s = self.lock();
+        let cursor = crate::backend::ChangeCursor::new(format!("mem:{instance}:{}", s.seq));
+        let Some(since) = since else {
+            return Ok(Some(crate::backend::Changes {
+                entries: Vec::new(),
+                cursor,
+            }));
+        };
+        let from = since
+            .as_str()
+            .strip_prefix(&format!("mem:{instance}:"))
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|n| *n <= s.seq);
+        let Some(from) = from else {
+            return Ok(None);
+        };
+        if s.metadata.is_empty() && s.tombstones.is_empty() {
+            return Ok(None); // an emptied store: the caller lists it whole
+        }
+        let mut ids: Vec<(&u64, &SongId)> = s
+            .changed
+            .iter()
+            .filter(|(_, n)| **n > from)
+            .map(|(id, n)| (n, id))
+            .collect();
+        ids.sort();
+        Ok(Some(crate::backend::Changes {
+            entries: ids
+                .into_iter()
+                .filter_map(|(_, id)| s.version_entry(id))
+                .collect(),
+            cursor,
+        }))
     }
 
     async fn flush(&self) -> StorageResult<()> {

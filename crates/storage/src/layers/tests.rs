@@ -19,6 +19,8 @@ fn fast_retry() -> Retry {
 #[tokio::test]
 async fn memory_backend_passes_conformance() {
     run_all(&MemoryBackend::new()).await;
+    // Without a feed (the trait's default), as the local files.
+    run_all(&MemoryBackend::without_feed()).await;
 }
 
 #[tokio::test]
@@ -301,4 +303,36 @@ fn display_shows_the_stack() {
         .layer(Chaos::new(1))
         .layer(CircuitBreaker::new(2, Duration::from_secs(1)));
     assert_eq!(b.to_string(), "CircuitBreaker(Chaos(Memory))");
+}
+
+#[tokio::test]
+async fn layers_forward_the_change_feed_and_count_it() {
+    let metrics = MetricsRecorder::new();
+    let b = MemoryBackend::new()
+        .layer(metrics.clone())
+        .layer(Timeout::new(Duration::from_secs(30)))
+        .layer(fast_retry());
+    let head = b.changes_since(None).await.expect("feed").expect("a feed");
+    let m = SongMetadata::new(SongId::from_bytes(b"fed"), "Fed");
+    b.put_metadata(&m).await.expect("put");
+    let ch = b
+        .changes_since(Some(&head.cursor))
+        .await
+        .expect("feed")
+        .expect("known cursor");
+    assert_eq!(ch.entries.len(), 1);
+    assert_eq!(ch.entries[0].id, m.id);
+    assert_eq!(
+        b.versions_of(std::slice::from_ref(&m.id))
+            .await
+            .expect("versions")
+            .len(),
+        1
+    );
+    let s = metrics.metrics();
+    assert_eq!(s.op("changes_since").map(|o| o.calls), Some(2));
+    assert_eq!(s.op("versions_of").map(|o| o.calls), Some(1));
+    // A layer over a backend without a feed says so too.
+    let none = MemoryBackend::without_feed().layer(fast_retry());
+    assert!(none.changes_since(None).await.expect("no feed").is_none());
 }

@@ -5,13 +5,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::engine::{NoSyncProgress, SyncError, SyncOptions, SyncReport, sync};
+use super::super::engine::{
+    FullReason, NoSyncProgress, RemoteRead, SyncError, SyncOptions, SyncReport, sync,
+};
 use super::super::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, MemoryLeaseStore};
 use super::super::plan::{Policy, Rails};
-use super::super::record::MemoryRecord;
+use super::super::record::{FeedPosition, MemoryRecord, RecordStore as _};
+use songrec_storage::ChangeCursor;
 use songrec_storage::SongMetadata;
 use songrec_storage::layers::testing::MemoryBackend;
 use songrec_storage::layers::{Chaos, LayerExt};
+use songrec_storage::layers::{CrashPoint, MetricsRecorder};
 use songrec_storage::{Embedding, ModelInfo};
 use songrec_storage::{Filter, SongId};
 use songrec_storage::{SongRecord, StorageBackend};
@@ -37,6 +41,9 @@ struct World {
     remote: Arc<dyn StorageBackend>,
     leases: Arc<MemoryLeaseStore>,
     edits: u64,
+    /// Runs that read the remote's change feed / listed it whole.
+    feed_runs: std::cell::Cell<u64>,
+    full_runs: std::cell::Cell<u64>,
 }
 
 fn model() -> ModelInfo {
@@ -78,6 +85,8 @@ impl World {
             remote: Arc::new(MemoryBackend::new()),
             leases: Arc::new(MemoryLeaseStore::default()),
             edits: 0,
+            feed_runs: std::cell::Cell::new(0),
+            full_runs: std::cell::Cell::new(0),
         }
     }
 
@@ -131,9 +140,37 @@ impl World {
             max_delete_percent: 50,
             force,
         };
-        m.sync_to(self.remote.as_ref(), &lease, &opts)
+        // The plan from the change feed must be the plan from the full listings: compare
+        // the two dry runs whenever the record has a usable feed position.
+        let mut dry = opts.clone();
+        dry.dry_run = true;
+        let from_feed = m.sync_to(self.remote.as_ref(), &lease, &dry).await.unwrap();
+        if let RemoteRead::Feed { .. } = from_feed.remote_read {
+            dry.full = true;
+            let full = m.sync_to(self.remote.as_ref(), &lease, &dry).await.unwrap();
+            assert_eq!(
+                full.remote_read,
+                RemoteRead::Full {
+                    reason: FullReason::Asked
+                }
+            );
+            assert_eq!(
+                from_feed.actions, full.actions,
+                "feed and full plans differ"
+            );
+            assert_eq!(from_feed.conflicts, full.conflicts);
+            assert_eq!(from_feed.violations, full.violations);
+            assert_eq!(from_feed.summary, full.summary);
+        }
+        let r = m
+            .sync_to(self.remote.as_ref(), &lease, &opts)
             .await
-            .unwrap()
+            .unwrap();
+        match r.remote_read {
+            RemoteRead::Feed { .. } => self.feed_runs.set(self.feed_runs.get() + 1),
+            RemoteRead::Full { .. } => self.full_runs.set(self.full_runs.get() + 1),
+        }
+        r
     }
 }
 
@@ -177,6 +214,7 @@ async fn random_histories_converge() {
         Policy::KeepBoth,
     ];
     let (mut conflicts, mut deletions, mut merges) = (0, 0, 0);
+    let (mut feed_runs, mut full_runs) = (0, 0);
     for seed in 1..=60u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut w = World::new();
@@ -241,8 +279,14 @@ async fn random_histories_converge() {
                 "seed {seed}: {id} was never deleted"
             );
         }
+        feed_runs += w.feed_runs.get();
+        full_runs += w.full_runs.get();
     }
-    eprintln!("random histories: {conflicts} conflicts, {deletions} deletions, {merges} merges");
+    eprintln!(
+        "random histories: {conflicts} conflicts, {deletions} deletions, {merges} merges; {feed_runs} runs from the change feed, {full_runs} full"
+    );
+    // Most runs after a machine's first read the change feed (each checked against a full plan).
+    assert!(feed_runs > 3 * full_runs, "{feed_runs} {full_runs}");
     // The histories exercised the interesting paths.
     assert!(
         conflicts > 20 && deletions > 20 && merges > 20,
@@ -364,7 +408,11 @@ async fn failed_transfers_are_finished_by_the_next_run() {
         let r = a.sync_to(flaky.as_ref(), &lease, &opts).await;
         match r {
             Ok(r) if r.is_complete() && r.summary.is_noop() => break,
-            Ok(r) => failures += r.failed.len(),
+            Ok(r) => {
+                // A run with failed songs keeps the old feed position (the next run re-reads).
+                assert!(r.failed.is_empty() || !r.cursor_advanced, "{r:?}");
+                failures += r.failed.len();
+            }
             Err(SyncError::Storage(_)) => failures += 1,
             Err(e) => panic!("{e}"),
         }
@@ -474,4 +522,181 @@ async fn rails_refuse_without_changing_anything() {
     let r = w.sync(&b, Policy::Newer, true).await;
     assert_eq!(r.deleted_local, 3);
     let _ = Path::new("");
+}
+
+/// A song stored straight into `remote` (as another machine's `songrec ingest` would).
+fn land(remote: &MemoryBackend, n: u8) {
+    let mut meta = SongMetadata::new(sid(n), format!("Landed {n}"));
+    meta.file_name = format!("song-{n}.wav");
+    let rep = futures::executor::block_on(remote.put_songs(&[SongRecord {
+        metadata: meta,
+        embeddings: Vec::new(),
+    }]))
+    .unwrap();
+    assert!(rep.is_complete());
+}
+
+/// Writes that land on the remote while a run is under way (right after its feed read, or
+/// right after its full listing) are not in that run's plan, and the next run picks them up:
+/// the recorded cursor never skips them.
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_landing_during_a_run_is_picked_up_by_the_next() {
+    let w = World::new();
+    let a = Machine::new("a");
+    for n in 1..=3 {
+        w.add(&a, n).await;
+    }
+    let inner = Arc::new(MemoryBackend::new());
+    let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
+    let opts = SyncOptions::new(w.dir.path().join("s"));
+    let r = a.sync_to(inner.as_ref(), &lease, &opts).await.unwrap();
+    assert_eq!(r.pushed_new, 3);
+    assert!(r.cursor_advanced);
+
+    // Feed path: song 7 lands right after the feed was read.
+    let target = inner.clone();
+    let racy = inner.clone().layer(
+        CrashPoint::parse("changes_since:1:after")
+            .unwrap()
+            .with_action(Arc::new(move || land(&target, 7))),
+    );
+    let r = a.sync_to(&racy, &lease, &opts).await.unwrap();
+    assert_eq!(r.remote_read, RemoteRead::Feed { changes: 3 });
+    assert_eq!(r.pulled_new, 0, "not in this run's plan");
+    assert!(r.cursor_advanced);
+    assert!(inner.get_metadata(&sid(7)).await.unwrap().is_some());
+    let r = a.sync_to(inner.as_ref(), &lease, &opts).await.unwrap();
+    assert!(matches!(r.remote_read, RemoteRead::Feed { .. }));
+    assert_eq!(r.pulled_new, 1, "picked up by the next run");
+    assert!(a.lib.get_metadata(&sid(7)).await.unwrap().is_some());
+
+    // Full path: song 8 lands right after the remote's full listing.
+    let target = inner.clone();
+    let racy = inner.clone().layer(
+        CrashPoint::parse("list_versions:1:after")
+            .unwrap()
+            .with_action(Arc::new(move || land(&target, 8))),
+    );
+    let mut full = opts.clone();
+    full.full = true;
+    let r = a.sync_to(&racy, &lease, &full).await.unwrap();
+    assert_eq!(
+        r.remote_read,
+        RemoteRead::Full {
+            reason: FullReason::Asked
+        }
+    );
+    assert_eq!(r.pulled_new, 0);
+    assert!(r.cursor_advanced);
+    let r = a.sync_to(inner.as_ref(), &lease, &opts).await.unwrap();
+    assert!(matches!(r.remote_read, RemoteRead::Feed { .. }));
+    assert_eq!(r.pulled_new, 1);
+    assert!(a.lib.get_metadata(&sid(8)).await.unwrap().is_some());
+    assert_eq!(state(a.lib.as_ref()).await, state(inner.as_ref()).await);
+}
+
+/// `--full`, a missing, expired or unknown position and a remote without a feed take the full
+/// path; otherwise runs read the feed and a no-op asks the remote for nothing but the feed.
+#[tokio::test(flavor = "current_thread")]
+async fn when_the_full_path_runs() {
+    let w = World::new();
+    let a = Machine::new("a");
+    for n in 1..=5 {
+        w.add(&a, n).await;
+    }
+    let metrics = MetricsRecorder::new();
+    let remote = MemoryBackend::new().layer(metrics.clone());
+    let lease = Arc::new(Lease::new(w.leases.clone(), "a", Duration::from_secs(60)));
+    let opts = SyncOptions::new(w.dir.path().join("s"));
+    let full = |reason| RemoteRead::Full { reason };
+    let run = |o: SyncOptions| {
+        let (a, remote, lease) = (&a, &remote, &lease);
+        async move { a.sync_to(remote, lease, &o).await.unwrap() }
+    };
+
+    let r = run(opts.clone()).await;
+    assert_eq!(r.remote_read, full(FullReason::NoPosition));
+    assert_eq!(r.pushed_new, 5);
+    metrics.reset();
+    let r = run(opts.clone()).await;
+    assert_eq!(
+        r.remote_read,
+        RemoteRead::Feed { changes: 5 },
+        "its own writes, once"
+    );
+    let r = run(opts.clone()).await;
+    assert_eq!(r.remote_read, RemoteRead::Feed { changes: 0 });
+    assert!(r.summary.is_noop());
+    let m = metrics.metrics();
+    assert_eq!(
+        m.op("list_versions"),
+        None,
+        "no full listing on the feed path"
+    );
+    assert_eq!(m.op("changes_since").map(|o| o.calls), Some(2));
+    let flushes = m.op("flush").map_or(0, |o| o.calls);
+    assert_eq!(
+        m.total_calls() - flushes,
+        2,
+        "a no-op reads only the feed (and flushes, free on a remote): {m}"
+    );
+
+    // Edits cost what changed: one feed read, the songs' reads and writes.
+    let mut w = w;
+    w.edit(&a, 1, 0).await;
+    w.edit(&a, 2, 1).await;
+    metrics.reset();
+    let r = run(opts.clone()).await;
+    assert_eq!(r.pushed_changed, 2);
+    assert!(matches!(r.remote_read, RemoteRead::Feed { .. }));
+    assert_eq!(metrics.metrics().op("list_versions"), None);
+
+    let mut forced = opts.clone();
+    forced.full = true;
+    assert_eq!(run(forced).await.remote_read, full(FullReason::Asked));
+    assert!(matches!(
+        run(opts.clone()).await.remote_read,
+        RemoteRead::Feed { .. }
+    ));
+
+    // A position whose full reconciliation is older than the limit.
+    let mut p = a.record.feed_position().unwrap().expect("a position");
+    p.full_at -= chrono::Duration::days(8);
+    a.record.set_feed_position(Some(&p)).unwrap();
+    let r = run(opts.clone()).await;
+    assert_eq!(r.remote_read, full(FullReason::Expired));
+    let fresh = a.record.feed_position().unwrap().expect("renewed");
+    assert!(fresh.full_at > p.full_at + chrono::Duration::days(7));
+    let mut weekly = opts.clone();
+    weekly.full_every = Duration::from_secs(3600);
+    assert!(matches!(
+        run(weekly).await.remote_read,
+        RemoteRead::Feed { .. }
+    ));
+
+    // A cursor the remote does not know (another library, a recreated one).
+    a.record
+        .set_feed_position(Some(&FeedPosition {
+            cursor: ChangeCursor::new("mem:999999:1"),
+            full_at: chrono::Utc::now(),
+        }))
+        .unwrap();
+    assert_eq!(
+        run(opts.clone()).await.remote_read,
+        full(FullReason::CursorUnknown)
+    );
+    assert!(matches!(
+        run(opts.clone()).await.remote_read,
+        RemoteRead::Feed { .. }
+    ));
+
+    // A remote without a feed: every run is full and no position is kept.
+    let b = Machine::new("b");
+    let plain = MemoryBackend::without_feed();
+    for _ in 0..2 {
+        let r = b.sync_to(&plain, &lease, &opts).await.unwrap();
+        assert_eq!(r.remote_read, full(FullReason::NoPosition));
+        assert!(!r.cursor_advanced);
+        assert!(b.record.feed_position().unwrap().is_none());
+    }
 }

@@ -1,0 +1,265 @@
+//! The change feed ([`songrec_storage::StorageBackend::changes_since`]) and lookups of versions
+//! by id.
+//!
+//! Every write of a songs document (metadata, batch, tombstone) stamps `changed_at` with the
+//! server's time (`$currentDate`, so machines' clocks do not matter). `insertMany` cannot use
+//! update operators, so a batch inserts its new documents with `pending: true` and then stamps
+//! them (`updateMany` by `_id`, which also removes `pending`): a document is always either
+//! stamped or pending, and the feed returns both, so a writer killed between the two requests
+//! loses nothing.
+//!
+//! A clock document (`_id` [`CLOCK_ID`], no `deleted` field, so listings never see it) holds a
+//! random `epoch`, created once per collection, and the server time of the last feed request.
+//! A cursor is `(epoch, t)`: every write stamped at or before `t` is reflected by whoever holds
+//! it. Each feed request first updates the clock (`findOneAndUpdate` + `$currentDate`, one
+//! request), reading the server's time `R`; writes stamped before `R − overlap` are taken as
+//! visible by then ([`OVERLAP_MS`]: a write's time is taken before it becomes visible).
+//!
+//! - `changes_since(None)` (before a full listing): stamps documents written by older songrec
+//!   versions (no `changed_at`, a scan that a full reconciliation can afford), reads the clock
+//!   and returns the cursor `R − overlap`: everything before is in the listing that follows;
+//! - `changes_since(Some(c))`: reads the clock (a missing clock or another epoch means the
+//!   collection was dropped and recreated → `None`, the caller lists everything), then one
+//!   `find` (paged) for songs with `changed_at > c.t` or `pending`; the new cursor is
+//!   `max(c.t, R − overlap)`. Only writes of the last `overlap` are read twice. When nothing
+//!   changed, one more `findOne` checks that the collection holds any song (else `None`: a
+//!   library emptied without tombstones goes to the full listing and its empty-listing rail);
+//!   a no-op sync after a quiet period costs 3 requests.
+//!
+//! Documents of older versions written after the last full reconciliation have no stamp and
+//! are found by the next full one (at most `[sync] full_every_days` later).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use songrec_storage::{ChangeCursor, Changes, SongId, StorageError, StorageResult, VersionEntry};
+
+use super::AstraBackend;
+use super::docs;
+use super::errors::{self, BACKEND};
+use crate::dataapi::FindOptions;
+
+/// The server-time field every write of a songs document stamps.
+pub(crate) const CHANGED_AT: &str = "changed_at";
+/// Set on documents inserted by `insertMany` until their stamp is written.
+pub(crate) const PENDING: &str = "pending";
+/// `_id` of the clock document in the songs collection.
+pub(crate) const CLOCK_ID: &str = "sync:clock";
+/// Default overlap (ms): writes stamped this long before a feed read are taken as visible to
+/// it; later ones are read again by the next feed read.
+pub const OVERLAP_MS: i64 = 5_000;
+/// Ids per `$in` lookup.
+const IN_CHUNK: usize = 100;
+
+/// The update that stamps a songs document (merged into writes that already `$set`/`$unset`).
+pub(crate) fn stamp() -> Value {
+    json!({ "$currentDate": { CHANGED_AT: true }, "$unset": { PENDING: "" } })
+}
+
+/// Adds the stamp to an update document (`$currentDate`, and `pending` to its `$unset`).
+pub(crate) fn stamped(mut update: Value) -> Value {
+    if let Some(u) = update.as_object_mut() {
+        u.insert("$currentDate".into(), json!({ CHANGED_AT: true }));
+        let unset = u.entry("$unset").or_insert_with(|| json!({}));
+        if let Some(o) = unset.as_object_mut() {
+            o.insert(PENDING.into(), json!(""));
+        }
+    }
+    update
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// The clock document's epoch.
+    e: String,
+    /// Server time, ms since the Unix epoch.
+    t: i64,
+}
+
+const CURSOR_PREFIX: &str = "astra1.";
+
+impl Cursor {
+    fn encode(&self) -> ChangeCursor {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        ChangeCursor::new(format!("{CURSOR_PREFIX}{}", URL_SAFE_NO_PAD.encode(json)))
+    }
+
+    fn decode(c: &ChangeCursor) -> Option<Self> {
+        let b = URL_SAFE_NO_PAD
+            .decode(c.as_str().strip_prefix(CURSOR_PREFIX)?)
+            .ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+}
+
+/// `{"$date": ms}` → ms.
+fn date_ms(v: Option<&Value>) -> Option<i64> {
+    v?.get("$date")?.as_i64()
+}
+
+/// A songs document (projected) as a version entry.
+pub(crate) fn version_entry(d: &Value) -> StorageResult<VersionEntry> {
+    let id = docs::doc_id(d)?;
+    Ok(VersionEntry {
+        version: d.get("version").and_then(Value::as_u64).unwrap_or(1),
+        content_hash: d
+            .get("content_hash")
+            .and_then(Value::as_str)
+            .unwrap_or(id.as_str())
+            .to_owned(),
+        deleted: d.get("deleted").and_then(Value::as_bool).unwrap_or(false),
+        id,
+    })
+}
+
+/// 128 random bits as hex.
+fn random_epoch() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn malformed(what: &str) -> StorageError {
+    StorageError::Backend {
+        backend: BACKEND.into(),
+        message: format!("malformed answer from the Data API: {what}"),
+        transient: false,
+    }
+}
+
+impl AstraBackend {
+    /// Implements `StorageBackend::changes_since`.
+    pub(super) async fn read_changes(
+        &self,
+        since: Option<&ChangeCursor>,
+    ) -> StorageResult<Option<Changes>> {
+        match since {
+            None => self.feed_head().await.map(Some),
+            Some(c) => match Cursor::decode(c) {
+                None => Ok(None),
+                Some(c) => self.feed_since(c).await,
+            },
+        }
+    }
+
+    /// Updates the clock document and returns its epoch and the server time (ms).
+    async fn clock(&self) -> StorageResult<(String, i64)> {
+        let cmd = json!({"findOneAndUpdate": {
+            "filter": {"_id": CLOCK_ID},
+            "update": {"$currentDate": {"at": true}, "$setOnInsert": {"epoch": random_epoch()}},
+            "projection": {"at": 1, "epoch": 1},
+            "options": {"upsert": true, "returnDocument": "after"},
+        }});
+        let resp = self
+            .client
+            .run_command(Some(self.songs.name()), &cmd, true)
+            .await
+            .map_err(|e| errors::api(e, "reading the sync clock"))?;
+        let doc = resp
+            .data
+            .as_ref()
+            .and_then(|d| d.get("document"))
+            .ok_or_else(|| malformed("findOneAndUpdate returned no document"))?;
+        let t = date_ms(doc.get("at")).ok_or_else(|| malformed("the clock has no time"))?;
+        let e = doc
+            .get("epoch")
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed("the clock has no epoch"))?
+            .to_owned();
+        Ok((e, t))
+    }
+
+    async fn feed_head(&self) -> StorageResult<Changes> {
+        // Documents of older versions (and any left pending) get their stamp now.
+        let filter = json!({"deleted": {"$in": [true, false]}, CHANGED_AT: {"$exists": false}});
+        self.songs
+            .update_many(filter, stamp())
+            .await
+            .map_err(|e| errors::api(e, "stamping songs written by older versions"))?;
+        let (e, now) = self.clock().await?;
+        Ok(Changes {
+            entries: Vec::new(),
+            cursor: Cursor {
+                e,
+                t: now.saturating_sub(self.feed_overlap_ms),
+            }
+            .encode(),
+        })
+    }
+
+    async fn feed_since(&self, c: Cursor) -> StorageResult<Option<Changes>> {
+        let (epoch, now) = self.clock().await?;
+        if epoch != c.e {
+            return Ok(None);
+        }
+        let filter = json!({"$or": [
+            {CHANGED_AT: {"$gt": {"$date": c.t}}},
+            {PENDING: true},
+        ]});
+        let docs = self
+            .songs
+            .find(
+                filter,
+                FindOptions::default()
+                    .projection(json!({"version": 1, "content_hash": 1, "deleted": 1})),
+            )
+            .collect_all()
+            .await
+            .map_err(|e| errors::api(e, "reading the change feed"))?;
+        let mut entries = Vec::with_capacity(docs.len());
+        for d in &docs {
+            if d.get("deleted").is_some() {
+                entries.push(version_entry(d)?);
+            }
+        }
+        // Nothing changed: make sure the collection still holds songs at all (documents
+        // removed without tombstones, e.g. a wiped library, never show up in a feed; the full
+        // listing sees them, and its empty-listing rail stops the sync).
+        if entries.is_empty() {
+            let any = self
+                .songs
+                .find_one(
+                    json!({"deleted": {"$in": [true, false]}}),
+                    FindOptions::default().projection(json!({"_id": 1})),
+                )
+                .await
+                .map_err(|e| errors::api(e, "checking that the library holds songs"))?;
+            if any.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Changes {
+            entries,
+            cursor: Cursor {
+                e: c.e,
+                t: c.t.max(now.saturating_sub(self.feed_overlap_ms)),
+            }
+            .encode(),
+        }))
+    }
+
+    /// Implements `StorageBackend::versions_of`.
+    pub(super) async fn read_versions_of(
+        &self,
+        ids: &[SongId],
+    ) -> StorageResult<Vec<VersionEntry>> {
+        let unique: std::collections::BTreeSet<&str> = ids.iter().map(SongId::as_str).collect();
+        let unique: Vec<&str> = unique.into_iter().collect();
+        let mut out = Vec::new();
+        for chunk in unique.chunks(IN_CHUNK) {
+            let docs = self
+                .songs
+                .find(
+                    json!({"_id": {"$in": chunk}, "deleted": {"$in": [true, false]}}),
+                    FindOptions::default()
+                        .projection(json!({"version": 1, "content_hash": 1, "deleted": 1})),
+                )
+                .collect_all()
+                .await
+                .map_err(|e| errors::api(e, "reading song versions"))?;
+            for d in &docs {
+                out.push(version_entry(d)?);
+            }
+        }
+        Ok(out)
+    }
+}
