@@ -14,6 +14,8 @@ use songrec_storage::{
 use crate::{AppError, AppResult};
 
 const SHOW_CANDIDATES: usize = 10;
+/// Ids a prefix lookup returns at most (how many match is said up to this number).
+const SHOW_CANDIDATES_MAX: usize = 1000;
 
 /// Resolves a song reference.
 pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<SongMetadata> {
@@ -39,12 +41,8 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
             return Ok(m);
         }
         let ids: Vec<SongId> = backend
-            .list_versions()
-            .await?
-            .into_iter()
-            .filter(|v| !v.deleted && v.id.as_str().starts_with(&prefix))
-            .map(|v| v.id)
-            .collect();
+            .ids_with_prefix(&prefix, SHOW_CANDIDATES_MAX)
+            .await?;
         match ids.len() {
             0 => {}
             1 => {

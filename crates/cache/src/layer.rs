@@ -391,6 +391,11 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         Ok(r)
     }
 
+    /// Always asked of the inner backend (never cached).
+    async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
+        self.inner.ids_with_prefix(prefix, limit).await
+    }
+
     /// Always asked of the inner backend (never cached); the versions seen invalidate stale
     /// cache entries like `list_versions`.
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {

@@ -500,6 +500,62 @@ impl StorageBackend for LocalBackend {
         .await
     }
 
+    async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+        let ids = ids.to_vec();
+        self.blocking(move |inner| {
+            inner.with_state(|st| {
+                let unique: std::collections::BTreeSet<&SongId> = ids.iter().collect();
+                Ok(unique
+                    .into_iter()
+                    .filter_map(|id| {
+                        if let Some(&i) = st.index.get(&id.to_bytes()) {
+                            let (version, content_hash) = st.songs.version_and_hash(i);
+                            return Some(VersionEntry {
+                                id: id.clone(),
+                                version,
+                                content_hash,
+                                deleted: false,
+                            });
+                        }
+                        st.tombstones.get(id).map(|&version| VersionEntry {
+                            id: id.clone(),
+                            version,
+                            content_hash: id.to_string(),
+                            deleted: true,
+                        })
+                    })
+                    .collect())
+            })
+        })
+        .await
+    }
+
+    /// No feed: the local files list cheaply (in memory), so sync reads them whole.
+    async fn changes_since(
+        &self,
+        _since: Option<&songrec_storage::ChangeCursor>,
+    ) -> StorageResult<Option<songrec_storage::Changes>> {
+        Ok(None)
+    }
+
+    async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
+        let prefix = prefix.to_ascii_lowercase();
+        self.blocking(move |inner| {
+            inner.with_state(|st| {
+                let songs = &st.songs;
+                let mut ids: Vec<SongId> = (0..songs.len())
+                    .map(|i| songs.raw_id(i))
+                    .filter(|raw| crate::songs::has_hex_prefix(raw, prefix.as_bytes()))
+                    .map(|raw| SongId::from_raw(&raw))
+                    .collect();
+                ids.sort();
+                ids.truncate(limit);
+                Ok(ids)
+            })
+        })
+        .await
+    }
+
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         self.blocking(move |inner| {
             inner.with_state(|st| {

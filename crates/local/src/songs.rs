@@ -163,6 +163,18 @@ impl Songs {
     }
 }
 
+/// Whether a raw id, written in lowercase hex, starts with `prefix` (lowercase hex digits; any
+/// other byte never matches), without formatting the id.
+pub(crate) fn has_hex_prefix(raw: &[u8; 32], prefix: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    prefix.len() <= 64
+        && prefix.iter().enumerate().all(|(k, &c)| {
+            let b = raw[k / 2];
+            let nibble = if k % 2 == 0 { b >> 4 } else { b & 15 };
+            DIGITS[usize::from(nibble)] == c
+        })
+}
+
 impl Slot {
     fn owned(m: SongMetadata) -> Self {
         let cell = OnceLock::new();
@@ -231,6 +243,20 @@ mod tests {
         songs.push(song("d"));
         let titles: Vec<&str> = songs.iter().map(|m| m.title.as_str()).collect();
         assert_eq!(titles, ["c", "B", "d"]);
+    }
+
+    #[test]
+    fn hex_prefixes_match_like_the_formatted_id() {
+        let id = songrec_storage::SongId::from_bytes(b"some song");
+        let raw = id.to_bytes();
+        for n in 0..=64 {
+            assert!(has_hex_prefix(&raw, &id.as_str().as_bytes()[..n]));
+        }
+        let mut other = id.as_str().as_bytes()[..5].to_vec();
+        other[4] = if other[4] == b'0' { b'1' } else { b'0' };
+        assert!(!has_hex_prefix(&raw, &other));
+        assert!(!has_hex_prefix(&raw, b"zz"));
+        assert!(!has_hex_prefix(&raw, &[b'0'; 65]));
     }
 
     #[test]

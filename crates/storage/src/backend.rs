@@ -130,6 +130,24 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
             .collect())
     }
 
+    /// Live songs whose id starts with `prefix` (hex digits, either case), in id order, at most
+    /// `limit`: what resolving a short id needs. The default filters
+    /// [`list_versions`](Self::list_versions); the local backend scans its id table without
+    /// reading songs.
+    async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
+        let prefix = prefix.to_ascii_lowercase();
+        let mut ids: Vec<SongId> = self
+            .list_versions()
+            .await?
+            .into_iter()
+            .filter(|v| !v.deleted && v.id.as_str().starts_with(&prefix))
+            .map(|v| v.id)
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
     /// The change feed: the songs (live or tombstone) whose [`VersionEntry`] changed since
     /// `since`, and where the next call starts. `since = None` asks for a cursor at the current
     /// head (no entries): take it *before* a full listing, and every change the listing misses
@@ -319,6 +337,13 @@ macro_rules! forward_pointer {
             }
             async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
                 (**self).versions_of(ids).await
+            }
+            async fn ids_with_prefix(
+                &self,
+                prefix: &str,
+                limit: usize,
+            ) -> StorageResult<Vec<SongId>> {
+                (**self).ids_with_prefix(prefix, limit).await
             }
             async fn changes_since(
                 &self,

@@ -661,6 +661,17 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         Ok(v)
     }
 
+    async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
+        let (v, _) = self
+            .read(
+                Op::IdsWithPrefix,
+                self.primary.ids_with_prefix(prefix, limit),
+                || self.secondary.ids_with_prefix(prefix, limit),
+            )
+            .await?;
+        Ok(v)
+    }
+
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
         let (v, _) = self
             .read(Op::VersionsOf, self.primary.versions_of(ids), || {

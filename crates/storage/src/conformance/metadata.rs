@@ -44,8 +44,34 @@ pub async fn metadata_roundtrip(b: &dyn StorageBackend) {
         (v.version, v.deleted, v.content_hash.as_str()),
         (m2.version, false, m.content_hash.as_str())
     );
+    // A short id finds the song, in either case; a prefix of nothing stored finds nothing.
+    for prefix in [
+        &m.id.as_str()[..12],
+        &m.id.as_str()[..5].to_ascii_uppercase(),
+    ] {
+        let found = b
+            .ids_with_prefix(prefix, 10)
+            .await
+            .expect("ids_with_prefix");
+        assert!(found.contains(&m.id), "{prefix} finds {}", m.id);
+        assert!(found.windows(2).all(|w| w[0] < w[1]), "in id order");
+    }
+    let never = SongId::from_bytes(b"never stored by the conformance suite");
+    assert!(
+        b.ids_with_prefix(&never.as_str()[..12], 10)
+            .await
+            .expect("ids_with_prefix")
+            .is_empty()
+    );
     assert!(b.delete_song(&m.id).await.expect("delete"));
     assert!(b.get_metadata(&m.id).await.expect("get").is_none());
+    assert!(
+        !b.ids_with_prefix(&m.id.as_str()[..12], 10)
+            .await
+            .expect("ids_with_prefix")
+            .contains(&m.id),
+        "a deleted song is not found by its short id"
+    );
 }
 
 /// Filters and paging agree with [`Filter::matches`] and never repeat or drop songs.

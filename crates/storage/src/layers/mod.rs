@@ -95,6 +95,7 @@ pub enum Op {
     GetMetadataMany,
     ListVersions,
     VersionsOf,
+    IdsWithPrefix,
     ChangesSince,
     Flush,
 }
@@ -121,6 +122,7 @@ impl Op {
             Self::GetMetadataMany => "get_metadata_many",
             Self::ListVersions => "list_versions",
             Self::VersionsOf => "versions_of",
+            Self::IdsWithPrefix => "ids_with_prefix",
             Self::ChangesSince => "changes_since",
             Self::Flush => "flush",
         }
@@ -183,6 +185,7 @@ impl Outcome for Vec<VersionEntry> {}
 impl Outcome for Page<SongMetadata> {}
 impl Outcome for BatchReport {}
 impl Outcome for Option<Changes> {}
+impl Outcome for Vec<crate::id::SongId> {}
 
 /// Implements [`StorageBackend`] for `$ty<B>` by routing every method through
 /// `self.$run(op, || self.inner.method(args))`.
@@ -345,6 +348,16 @@ macro_rules! delegate_backend {
             ) -> $crate::error::StorageResult<Vec<$crate::metadata::VersionEntry>> {
                 self.$run($crate::layers::Op::VersionsOf, || {
                     self.inner.versions_of(ids)
+                })
+                .await
+            }
+            async fn ids_with_prefix(
+                &self,
+                prefix: &str,
+                limit: usize,
+            ) -> $crate::error::StorageResult<Vec<$crate::id::SongId>> {
+                self.$run($crate::layers::Op::IdsWithPrefix, || {
+                    self.inner.ids_with_prefix(prefix, limit)
                 })
                 .await
             }

@@ -420,6 +420,20 @@ impl StorageBackend for MemoryBackend {
             .collect())
     }
 
+    async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
+        let prefix = prefix.to_ascii_lowercase();
+        let s = self.lock();
+        let mut ids: Vec<SongId> = s
+            .metadata
+            .keys()
+            .filter(|id| id.as_str().starts_with(&prefix))
+            .cloned()
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
     async fn changes_since(
         &self,
         since: Option<&crate::backend::ChangeCursor>,
