@@ -10,13 +10,21 @@ use ort::value::{TensorRef, ValueType};
 use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
 
 use crate::error::{NeuralError, NeuralResult};
+use crate::norm_table::{POOLED_MEAN, POOLED_STD};
 use crate::patches::{Cut, MODEL_RATE, PATCH_LEN, ShortClip, cut};
 use crate::runtime::{ActiveRuntime, Runtime, activate, catch_panic};
 
 /// Name under which musicnn vectors are stored.
 pub const MUSICNN_NAME: &str = "musicnn";
-/// Version of the musicnn vectors (bump on any change of model, patching or pooling).
-pub const MUSICNN_VERSION: u32 = 1;
+/// Version of the musicnn vectors (bump on any change of model, patching, pooling or
+/// normalisation, or of [`crate::norm_table`]).
+///
+/// * 1: the mean `penultimate` over the patches, L2-normalised.
+/// * 2: the same mean standardised per dimension with the fixed table
+///   [`crate::norm_table`] (measured once on a reference corpus, never on a library), then
+///   L2-normalised ([`standardise`]). Vectors of the two versions are different models and
+///   never compared with each other.
+pub const MUSICNN_VERSION: u32 = 2;
 /// Embedding dimension (the model's `penultimate` layer).
 pub const MUSICNN_DIM: usize = 200;
 /// Number of tags (`taggram`).
@@ -159,14 +167,18 @@ pub struct ModelOutput {
 /// What musicnn says about one song.
 ///
 /// ```
-/// let a = songrec_neural::NeuralAnalysis { embedding: vec![1.0], tags: vec![("rock".into(), 0.9)],
-///     patches: 1, analysed_secs: 3.0 };
+/// let a = songrec_neural::NeuralAnalysis { embedding: vec![1.0], pooled: vec![2.0],
+///     tags: vec![("rock".into(), 0.9)], patches: 1, analysed_secs: 3.0 };
 /// assert_eq!(a.top_tags(1)[0].0, "rock");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuralAnalysis {
-    /// L2-normalised mean `penultimate` (200-d); compare by cosine.
+    /// The stored vector (200-d): [`pooled`](Self::pooled) standardised with the fixed table,
+    /// then L2-normalised ([`standardise`]); compare by cosine.
     pub embedding: Vec<f32>,
+    /// Mean `penultimate` over the patches, before any normalisation (200-d): what the
+    /// normalisation table was measured on ([`pooled_penultimate`]).
+    pub pooled: Vec<f32>,
     /// Mean tag probability over the patches, all 50 tags, most probable first.
     pub tags: Vec<(String, f32)>,
     /// Patches analysed.
@@ -269,7 +281,8 @@ impl Pool {
 ///
 /// Per song: resample to 16 kHz mono, cut up to `patches` evenly spaced 3.008 s patches
 /// ([`crate::patches`]; shorter clips are zero-padded to one patch), run them through the
-/// model in **one batched call**, average `penultimate` over the patches and L2-normalise;
+/// model in **one batched call**, average `penultimate` over the patches, standardise each
+/// dimension with the fixed table [`crate::norm_table`] and L2-normalise ([`standardise`]);
 /// the mean `taggram` gives the 50 tag probabilities. Deterministic for a given input.
 ///
 /// Thread-safe: `embed`/`analyze` take `&self` and may be called from many rayon workers;
@@ -604,7 +617,62 @@ impl MusicnnEmbedder {
     }
 }
 
-/// Mean over patches, L2-normalised embedding, tags sorted by probability (pure).
+/// Mean `penultimate` over the patches of `out`, before any normalisation (pure; summed in
+/// f64, rounded once to f32). The normalisation table was measured on exactly these vectors.
+///
+/// ```
+/// use songrec_neural::musicnn::{pooled_penultimate, ModelOutput};
+/// let out = ModelOutput { patches: 2, penultimate: [vec![3.0; 200], vec![1.0; 200]].concat(),
+///     taggram: vec![0.5; 100] };
+/// assert_eq!(pooled_penultimate(&out), vec![2.0f32; 200]);
+/// ```
+pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
+    let mut sum = vec![0f64; MUSICNN_DIM];
+    let mut rows = 0usize;
+    for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
+        for (m, x) in sum.iter_mut().zip(row) {
+            *m += f64::from(*x);
+        }
+        rows += 1;
+    }
+    let n = rows.max(1) as f64;
+    sum.iter().map(|s| (s / n) as f32).collect()
+}
+
+/// The stored vector of [`MUSICNN_VERSION`] 2 for a pooled `penultimate` vector (pure):
+/// `z[i] = (pooled[i] - POOLED_MEAN[i]) / POOLED_STD[i]` with the committed table
+/// ([`crate::norm_table`]), then `z / |z|`, all in f64 and rounded once to f32. A vector with
+/// no length after standardising (it cannot happen with real model output) becomes the
+/// uniform unit vector. Extra components beyond [`MUSICNN_DIM`] are ignored; missing ones
+/// count as the table's mean.
+///
+/// ```
+/// use songrec_neural::musicnn::standardise;
+/// use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
+/// // One standard deviation above the mean in dimension 0, at the mean elsewhere.
+/// let mut x = POOLED_MEAN;
+/// x[0] += POOLED_STD[0];
+/// let v = standardise(&x);
+/// assert!((v[0] - 1.0).abs() < 1e-6 && v[1..].iter().all(|c| c.abs() < 1e-3));
+/// ```
+pub fn standardise(pooled: &[f32]) -> Vec<f32> {
+    let z: Vec<f64> = (0..MUSICNN_DIM)
+        .map(|i| {
+            let mean = f64::from(POOLED_MEAN[i]);
+            let x = pooled.get(i).map_or(mean, |x| f64::from(*x));
+            (x - mean) / f64::from(POOLED_STD[i])
+        })
+        .collect();
+    let norm = z.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 1e-12 && norm.is_finite() {
+        z.iter().map(|x| (x / norm) as f32).collect()
+    } else {
+        vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
+    }
+}
+
+/// Pooled and standardised embedding ([`pooled_penultimate`], [`standardise`]) and the mean
+/// tag probabilities sorted by probability (pure).
 ///
 /// ```
 /// use songrec_neural::musicnn::{pool_outputs, ModelOutput};
@@ -613,22 +681,13 @@ impl MusicnnEmbedder {
 /// let a = pool_outputs(&out, 6.0);
 /// let norm: f32 = a.embedding.iter().map(|x| x * x).sum();
 /// assert!((norm - 1.0).abs() < 1e-5);
+/// assert_eq!(a.pooled, vec![2.0; 200]);
 /// assert_eq!(a.tags.len(), 50);
 /// ```
 pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
     let n = out.patches.max(1);
-    let mut mean = vec![0f64; MUSICNN_DIM];
-    for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
-        for (m, x) in mean.iter_mut().zip(row) {
-            *m += f64::from(*x);
-        }
-    }
-    let norm = mean.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let embedding: Vec<f32> = if norm > 1e-12 {
-        mean.iter().map(|x| (x / norm) as f32).collect()
-    } else {
-        vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
-    };
+    let pooled = pooled_penultimate(out);
+    let embedding = standardise(&pooled);
     let mut tag_mean = vec![0f64; N_TAGS];
     for row in out.taggram.chunks_exact(N_TAGS) {
         for (m, x) in tag_mean.iter_mut().zip(row) {
@@ -643,6 +702,7 @@ pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
     tags.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     NeuralAnalysis {
         embedding,
+        pooled,
         tags,
         patches: out.patches,
         analysed_secs,
