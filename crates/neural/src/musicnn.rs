@@ -17,14 +17,15 @@ use crate::runtime::{ActiveRuntime, Runtime, activate, catch_panic};
 /// Name under which musicnn vectors are stored.
 pub const MUSICNN_NAME: &str = "musicnn";
 /// Version of the musicnn vectors (bump on any change of model, patching, pooling or
-/// normalisation, or of [`crate::norm_table`]).
+/// normalisation).
 ///
-/// * 1: the mean `penultimate` over the patches, L2-normalised.
-/// * 2: the same mean standardised per dimension with the fixed table
-///   [`crate::norm_table`] (measured once on a reference corpus, never on a library), then
-///   L2-normalised ([`standardise`]). Vectors of the two versions are different models and
-///   never compared with each other.
-pub const MUSICNN_VERSION: u32 = 2;
+/// Version 1: the mean `penultimate` over the patches, L2-normalised. Standardising the mean
+/// per dimension with the fixed table of [`crate::norm_table`] before the L2 step
+/// ([`standardise`]) was measured as a version 2 and not adopted: on the real-music set it
+/// scored lower (p@5 0.501 vs 0.525, paired bootstrap 90 % interval of the difference
+/// [-0.045, -0.004]; `scripts/eval/RESULTS.md`). Vectors of different versions are different
+/// models and are never compared with each other.
+pub const MUSICNN_VERSION: u32 = 1;
 /// Embedding dimension (the model's `penultimate` layer).
 pub const MUSICNN_DIM: usize = 200;
 /// Number of tags (`taggram`).
@@ -173,8 +174,7 @@ pub struct ModelOutput {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuralAnalysis {
-    /// The stored vector (200-d): [`pooled`](Self::pooled) standardised with the fixed table,
-    /// then L2-normalised ([`standardise`]); compare by cosine.
+    /// The stored vector (200-d): [`pooled`](Self::pooled), L2-normalised; compare by cosine.
     pub embedding: Vec<f32>,
     /// Mean `penultimate` over the patches, before any normalisation (200-d): what the
     /// normalisation table was measured on ([`pooled_penultimate`]).
@@ -281,8 +281,7 @@ impl Pool {
 ///
 /// Per song: resample to 16 kHz mono, cut up to `patches` evenly spaced 3.008 s patches
 /// ([`crate::patches`]; shorter clips are zero-padded to one patch), run them through the
-/// model in **one batched call**, average `penultimate` over the patches, standardise each
-/// dimension with the fixed table [`crate::norm_table`] and L2-normalise ([`standardise`]);
+/// model in **one batched call**, average `penultimate` over the patches and L2-normalise;
 /// the mean `taggram` gives the 50 tag probabilities. Deterministic for a given input.
 ///
 /// Thread-safe: `embed`/`analyze` take `&self` and may be called from many rayon workers;
@@ -639,7 +638,8 @@ pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
     sum.iter().map(|s| (s / n) as f32).collect()
 }
 
-/// The stored vector of [`MUSICNN_VERSION`] 2 for a pooled `penultimate` vector (pure):
+/// The measured, not adopted, standardisation (see [`MUSICNN_VERSION`]) of a pooled
+/// `penultimate` vector (pure), kept for `scripts/eval` and for a future version:
 /// `z[i] = (pooled[i] - POOLED_MEAN[i]) / POOLED_STD[i]` with the committed table
 /// ([`crate::norm_table`]), then `z / |z|`, all in f64 and rounded once to f32. A vector with
 /// no length after standardising (it cannot happen with real model output) becomes the
@@ -671,8 +671,9 @@ pub fn standardise(pooled: &[f32]) -> Vec<f32> {
     }
 }
 
-/// Pooled and standardised embedding ([`pooled_penultimate`], [`standardise`]) and the mean
-/// tag probabilities sorted by probability (pure).
+/// Pooled `penultimate` ([`pooled_penultimate`]), the L2-normalised embedding and the mean
+/// tag probabilities sorted by probability (pure). The embedding normalises the f64 sum of
+/// the rows, exactly as version 1 always did, so stored vectors keep their bits.
 ///
 /// ```
 /// use songrec_neural::musicnn::{pool_outputs, ModelOutput};
@@ -687,7 +688,18 @@ pub fn standardise(pooled: &[f32]) -> Vec<f32> {
 pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
     let n = out.patches.max(1);
     let pooled = pooled_penultimate(out);
-    let embedding = standardise(&pooled);
+    let mut sum = vec![0f64; MUSICNN_DIM];
+    for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
+        for (m, x) in sum.iter_mut().zip(row) {
+            *m += f64::from(*x);
+        }
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let embedding: Vec<f32> = if norm > 1e-12 {
+        sum.iter().map(|x| (x / norm) as f32).collect()
+    } else {
+        vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
+    };
     let mut tag_mean = vec![0f64; N_TAGS];
     for row in out.taggram.chunks_exact(N_TAGS) {
         for (m, x) in tag_mean.iter_mut().zip(row) {

@@ -78,10 +78,10 @@ async fn forced_run_resumes_from_its_state_file() {
     assert_eq!(backend.count(&Default::default()).await.unwrap(), 5);
 }
 
-/// A library written by an older build holds `musicnn@1` vectors (not standardised): they are
-/// never compared with this build's `musicnn@2` ones. `auto` falls back to the DSP vectors,
-/// `similar --embedder musicnn` asks for a `reembed`, the old vectors stay reachable as
-/// `musicnn@1`, and `reembed --embedder musicnn` adds the new version next to them.
+/// A library written by another build holds musicnn vectors of another version: they are never
+/// compared with this build's. `auto` falls back to the DSP vectors, `similar --embedder
+/// musicnn` asks for a `reembed`, the old vectors stay reachable as `musicnn@VERSION`, and
+/// `reembed --embedder musicnn` adds this build's version next to them.
 #[tokio::test]
 async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
     use songrec_app::similar::{Choice, SimilarRequest, Target, choose_parts, similar};
@@ -116,10 +116,10 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
     .unwrap();
     let songs = songrec_app::reembed::all_songs(&backend).await.unwrap();
     assert_eq!(songs.len(), 3);
-    // The older build's vectors.
+    // The other build's vectors.
     let old = ModelInfo::new(
         songrec_neural::MUSICNN_NAME,
-        "1",
+        (songrec_neural::MUSICNN_VERSION + 1).to_string(),
         songrec_neural::MUSICNN_DIM,
     );
     for (i, s) in songs.iter().enumerate() {
@@ -142,7 +142,11 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
     let parts = choose_parts(&backend, &target, &Choice::Auto, &cfg)
         .await
         .unwrap();
-    assert_eq!(models(&parts), [dsp_key.clone()], "auto must not use musicnn@1");
+    assert_eq!(
+        models(&parts),
+        [dsp_key.clone()],
+        "auto must not use another musicnn version"
+    );
     let request = |parts| SimilarRequest {
         target: target.clone(),
         parts,
@@ -153,14 +157,9 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
         filter: Filter::default(),
         exact: true,
     };
-    let parts = choose_parts(
-        &backend,
-        &target,
-        &Choice::Embedder("musicnn".into()),
-        &cfg,
-    )
-    .await
-    .unwrap();
+    let parts = choose_parts(&backend, &target, &Choice::Embedder("musicnn".into()), &cfg)
+        .await
+        .unwrap();
     let err = similar(&backend, &request(parts)).await.unwrap_err();
     assert!(err.to_string().contains("reembed"), "{err}");
     // The old vectors are still there under their own name.
@@ -170,7 +169,7 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
     assert_eq!(models(&parts), [old.key()]);
     assert_eq!(similar(&backend, &request(parts)).await.unwrap().len(), 2);
 
-    // `reembed` adds musicnn@2 to every song; musicnn@1 stays untouched beside it.
+    // `reembed` adds this build's version to every song; the other stays untouched beside it.
     let musicnn = songrec_app::embedders::by_name("musicnn").unwrap();
     let r = reembed(
         &backend,

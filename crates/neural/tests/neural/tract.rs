@@ -92,18 +92,19 @@ fn embedding_is_unit_norm_200d_and_deterministic() {
     let via_trait = e.embed(&audio).unwrap();
     assert_eq!(via_trait.vector, a.embedding);
     assert_eq!(via_trait.tags, a.tags);
-    assert_eq!((e.name(), e.version(), e.dim()), ("musicnn", 2, 200));
+    assert_eq!((e.name(), e.version(), e.dim()), ("musicnn", 1, 200));
 }
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// `musicnn@2` = the pooled `penultimate` (mean over the patches, before any normalisation),
-/// standardised with the committed table, then L2-normalised; recomputed here from the model's
-/// raw rows, bit for bit (tract is deterministic for the same batch).
+/// `musicnn@1` = the model's `penultimate` rows summed over the patches (f64) and
+/// L2-normalised; `pooled` = their mean; and the measured (not adopted) standardisation =
+/// `(pooled - mean) / std` with the committed table, L2-normalised. All recomputed here from
+/// the model's raw rows, bit for bit (tract is deterministic for the same batch).
 #[test]
-fn embedding_is_the_standardised_pooled_penultimate_bit_for_bit() {
+fn vectors_are_recomputed_from_the_raw_rows_bit_for_bit() {
     use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
     let e = tract();
     let audio = MonoAudio::from_samples(music(20.0, 2), 22_050);
@@ -112,27 +113,26 @@ fn embedding_is_the_standardised_pooled_penultimate_bit_for_bit() {
     let out = e.run_batch(&cut.batch).unwrap();
     assert_eq!(out.patches, a.patches);
     let rows: Vec<&[f32]> = out.penultimate.chunks_exact(MUSICNN_DIM).collect();
-    let pooled: Vec<f32> = (0..MUSICNN_DIM)
-        .map(|i| {
-            let sum: f64 = rows.iter().map(|r| f64::from(r[i])).sum();
-            (sum / rows.len() as f64) as f32
-        })
+    let sum: Vec<f64> = (0..MUSICNN_DIM)
+        .map(|i| rows.iter().map(|r| f64::from(r[i])).sum())
         .collect();
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let v1: Vec<f32> = sum.iter().map(|x| (x / norm) as f32).collect();
+    assert_eq!(bits(&a.embedding), bits(&v1));
+    let pooled: Vec<f32> = sum.iter().map(|s| (s / rows.len() as f64) as f32).collect();
     assert_eq!(bits(&a.pooled), bits(&pooled));
     let z: Vec<f64> = (0..MUSICNN_DIM)
-        .map(|i| {
-            (f64::from(pooled[i]) - f64::from(POOLED_MEAN[i])) / f64::from(POOLED_STD[i])
-        })
+        .map(|i| (f64::from(pooled[i]) - f64::from(POOLED_MEAN[i])) / f64::from(POOLED_STD[i]))
         .collect();
-    let norm = z.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let expected: Vec<f32> = z.iter().map(|x| (x / norm) as f32).collect();
-    assert_eq!(bits(&a.embedding), bits(&expected));
-    assert_eq!(bits(&songrec_neural::musicnn::standardise(&pooled)), bits(&expected));
-    // The table is not the identity: version 1 (L2 of the raw mean) is a different vector.
-    let n1 = pooled.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let v1: Vec<f32> = pooled.iter().map(|x| (f64::from(*x) / n1) as f32).collect();
-    let cos: f32 = v1.iter().zip(&a.embedding).map(|(x, y)| x * y).sum();
-    assert!(cos < 0.99, "standardised vs raw cosine {cos}");
+    let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let standardised: Vec<f32> = z.iter().map(|x| (x / zn) as f32).collect();
+    assert_eq!(
+        bits(&songrec_neural::musicnn::standardise(&a.pooled)),
+        bits(&standardised)
+    );
+    // The table is not the identity: the standardised vector is a different direction.
+    let cos: f32 = v1.iter().zip(&standardised).map(|(x, y)| x * y).sum();
+    assert!(cos < 0.99, "standardised vs stored cosine {cos}");
 }
 
 #[test]
