@@ -7,8 +7,9 @@ Input: one dump per labelled set from
 (each line: label, path, duration_secs, dsp vector, musicnn[0].pooled = mean penultimate over
 the patches before any normalisation). This replicates `songrec eval`: identical files (same
 bytes) count once, leave-one-out cosine ranking, same-label precision@k; `auto` gives a query
-of duration < 5 s the short-clip neural weight, else the song weight, and scores a candidate
-w*cos(musicnn) + (1-w)*cos(dsp).
+of duration < 5 s the short-clip neural weight, else the song weight, and ranks a blend like
+songrec_discover::space::search: the union of each model's top pool_size(10) = 50 candidates,
+each model's cosines z-scored over that pool, ranked by w*z(musicnn) + (1-w)*z(dsp).
 
     raw          musicnn@1: L2(pooled)
     std          musicnn@2: L2((pooled - POOLED_MEAN) / POOLED_STD), table from --norm
@@ -75,12 +76,37 @@ def per_query(labels, S, k=5):
     return (labels[idx] == labels[:, None]).sum(1) / k
 
 
-def sims(d, neural, w_song, w_short):
-    """Rows: queries. `auto` weight from the query's duration; w is the neural weight."""
+POOL = 50  # songrec_discover::space::pool_size(k = 10, offset 0)
+
+
+def blend_query(labels, q, sims, weights, k=5):
+    """p@k of query q for a blend, ranked as songrec does (pool union, per-model z-scores)."""
+    n = len(labels)
+    cand = set()
+    for S in sims:
+        row = S[q].copy()
+        row[q] = -np.inf
+        cand.update(np.argsort(-row, kind="stable")[:min(POOL, n - 1)].tolist())
+    cand = np.array(sorted(cand))
+    z = np.zeros(len(cand))
+    for S, w in zip(sims, weights):
+        x = S[q, cand]
+        sd = x.std()
+        if sd > 1e-9:
+            z += w * (x - x.mean()) / sd
+    top = cand[np.argsort(-z, kind="stable")[:k]]
+    return (labels[top] == labels[q]).sum() / k
+
+
+def auto_p5(d, neural, w_song, w_short, k=5):
+    """Per-query p@k of `auto`: neural weight from the query's duration."""
     M, D = d[neural] @ d[neural].T, d["dsp"] @ d["dsp"].T
     short = (d["dur"] > 0) & (d["dur"] < SHORT_CLIP_SECS)
-    w = np.where(short, w_short, w_song)[:, None]
-    return w * M + (1 - w) * D
+    out = np.empty(len(d["labels"]))
+    for q in range(len(out)):
+        w = w_short if short[q] else w_song
+        out[q] = blend_query(d["labels"], q, (M, D), (w, 1 - w), k)
+    return out
 
 
 def boot(x, B, rng_seed=1):
@@ -120,7 +146,7 @@ def main():
             "musicnn std": per_query(L, d["std"] @ d["std"].T),
         }
         for nv in ("raw", "std"):
-            rows[f"auto {CURRENT} {nv}"] = per_query(L, sims(d, nv, *CURRENT))
+            rows[f"auto {CURRENT} {nv}"] = auto_p5(d, nv, *CURRENT)
         print(f"\n{name}: {len(L)} files, {len(counts)} labels, chance {chance:.3f}")
         res = {"files": len(L), "labels": len(counts), "chance": chance, "rows": {}}
         for k, v in rows.items():
@@ -138,7 +164,7 @@ def main():
     for name, d in sets.items():
         for ws in GRID:
             for wsh in GRID:
-                table[(name, ws, wsh)] = per_query(d["labels"], sims(d, a.neural, ws, wsh)).mean()
+                table[(name, ws, wsh)] = auto_p5(d, a.neural, ws, wsh).mean()
     print(f"\nleave-one-set-out auto weights (musicnn {a.neural}; (w_song, w_short) on a 0.1 grid)")
     names = list(sets)
 
@@ -156,8 +182,8 @@ def main():
         tune = [n for n in names if n != held]
         w = choose(tune)
         d = sets[held]
-        chosen = per_query(d["labels"], sims(d, a.neural, *w))
-        cur = per_query(d["labels"], sims(d, a.neural, *CURRENT))
+        chosen = auto_p5(d, a.neural, *w)
+        cur = auto_p5(d, a.neural, *CURRENT)
         diff = boot(chosen - cur, a.boot)
         out["loso"][held] = {"chosen": w, "p5_chosen": float(chosen.mean()), "p5_current": float(cur.mean()),
                              "boot_chosen": [float(x) for x in boot(chosen, a.boot)],
