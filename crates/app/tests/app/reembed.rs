@@ -144,7 +144,7 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
         .unwrap();
     assert_eq!(
         models(&parts),
-        [dsp_key.clone()],
+        std::slice::from_ref(&dsp_key),
         "auto must not use another musicnn version"
     );
     let request = |parts| SimilarRequest {
