@@ -21,11 +21,13 @@ Leave-one-set-out: for each set, (w_song, w_short) on a 0.1 grid maximising the 
 the OTHER sets (ties: closest to the current defaults), reported on the held-out set.
 
 Usage: neural_quality.py --norm crates/neural/src/norm_table.rs [--boot 200] [--json out.json]
-       NAME=DUMP.jsonl [NAME=DUMP.jsonl ...]
+       [--base DIR] NAME=DUMP.jsonl [NAME=DUMP.jsonl ...]
+(--base: the folder eval_neural ran in, for the relative file paths in the dumps; default ".")
 """
 import argparse
 import hashlib
 import json
+import os
 import re
 
 import numpy as np
@@ -49,11 +51,11 @@ def l2(X):
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
-def load(path, mean, std):
+def load(path, mean, std, base="."):
     rows, seen = [], set()
     for line in open(path):
         r = json.loads(line)
-        h = hashlib.sha256(open(r["path"], "rb").read()).hexdigest()
+        h = hashlib.sha256(open(os.path.join(base, r["path"]), "rb").read()).hexdigest()
         if h in seen:
             continue
         seen.add(h)
@@ -127,13 +129,14 @@ def main():
     ap.add_argument("--neural", default="std", choices=["raw", "std"],
                     help="musicnn variant used by blends/auto and the weight search")
     ap.add_argument("--json")
+    ap.add_argument("--base", default=".")
     ap.add_argument("sets", nargs="+")
     a = ap.parse_args()
     mean, std = load_norm(a.norm)
     sets = {}
     for s in a.sets:
         name, path = s.split("=", 1)
-        sets[name] = load(path, mean, std)
+        sets[name] = load(path, mean, std, a.base)
     out = {"sets": {}, "loso": {}}
     print(f"bootstrap over queries, {a.boot} resamples: mean ± std [5 %, 95 %] of p@5")
     for name, d in sets.items():
