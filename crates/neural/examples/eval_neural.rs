@@ -9,6 +9,9 @@
 //! Prints leave-one-out same-label precision@1/5/10 (cosine) for each, for blends of the two
 //! (score = w·cos(musicnn) + (1−w)·cos(dsp), w = 0.4 and 0.6), the chance level, and musicnn's
 //! CPU time per song (thread CPU time, so it stays meaningful on a busy machine).
+//! `--dump` writes one JSON line per file: label, path, duration_secs, the DSP vector and per
+//! musicnn variant the stored vector and `pooled` (mean `penultimate` before normalisation),
+//! the input of `scripts/eval/musicnn_norm.py` and `scripts/eval/neural_quality.py`.
 //! The runtime comes from SONGREC_ORT_LIBRARY (ONNX Runtime) or is tract.
 
 use std::io::Write;
@@ -107,7 +110,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(label, f)| {
                 let r = (|| -> Result<_, String> {
                     let d = decode_file(f).map_err(|e| e.to_string())?;
-                    *audio_secs.lock().unwrap() += d.info.duration_secs;
+                    let secs = d.info.duration_secs;
+                    *audio_secs.lock().unwrap() += secs;
                     let dv = dsp.embed(&d.audio).map_err(|e| e.to_string())?.vector;
                     let mut mv = Vec::new();
                     for (i, v) in variants.iter().enumerate() {
@@ -115,9 +119,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let a = v.embedder.analyze(&d.audio).map_err(|e| e.to_string())?;
                         cpu.lock().unwrap()[i] += thread_cpu() - c0;
                         let tags = a.top_tags(3).to_vec();
-                        mv.push((a.embedding, tags));
+                        mv.push((a.embedding, a.pooled, tags));
                     }
-                    Ok((dv, mv))
+                    Ok((dv, mv, secs))
                 })();
                 (label.clone(), f.clone(), r)
             })
@@ -132,22 +136,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for (label, f, r) in results {
         match r {
-            Ok((dv, mv)) => {
+            Ok((dv, mv, secs)) => {
                 if let Some(o) = dump.as_mut() {
                     let m: Vec<_> = variants
                         .iter()
                         .zip(&mv)
-                        .map(|(v, (e, tags))| serde_json::json!({"variant": v.label, "vector": e, "top_tags": tags}))
+                        .map(|(v, (e, pooled, tags))| serde_json::json!({"variant": v.label, "vector": e, "pooled": pooled, "top_tags": tags}))
                         .collect();
                     writeln!(
                         o,
                         "{}",
-                        serde_json::json!({"label": label, "path": f, "dsp": dv, "musicnn": m})
+                        serde_json::json!({"label": label, "path": f, "duration_secs": secs, "dsp": dv, "musicnn": m})
                     )?;
                 }
                 labels.push(label);
                 dsp_v.push(dv);
-                for (i, (e, _)) in mv.into_iter().enumerate() {
+                for (i, (e, _, _)) in mv.into_iter().enumerate() {
                     mnn_v[i].push(e);
                 }
             }

@@ -9,7 +9,8 @@
 //!
 //! Both run the same model through the same `ort` API; see [`runtime`] for how one binary
 //! supports both, and [`musicnn`] for the embedding (mean of the 200-d `penultimate` layer over
-//! evenly spaced 3 s patches, L2-normalised) and the 50 tag probabilities.
+//! evenly spaced 3 s patches, L2-normalised) and the 50 tag probabilities. [`norm_table`] holds
+//! a measured per-dimension standardisation that was evaluated and not adopted.
 //!
 //! ```no_run
 //! use songrec_neural::{MusicnnConfig, MusicnnEmbedder, Runtime};
@@ -26,6 +27,7 @@
 pub mod discover;
 pub mod error;
 pub mod musicnn;
+pub mod norm_table;
 pub mod patches;
 pub mod runtime;
 

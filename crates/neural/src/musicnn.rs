@@ -10,12 +10,21 @@ use ort::value::{TensorRef, ValueType};
 use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
 
 use crate::error::{NeuralError, NeuralResult};
+use crate::norm_table::{POOLED_MEAN, POOLED_STD};
 use crate::patches::{Cut, MODEL_RATE, PATCH_LEN, ShortClip, cut};
 use crate::runtime::{ActiveRuntime, Runtime, activate, catch_panic};
 
 /// Name under which musicnn vectors are stored.
 pub const MUSICNN_NAME: &str = "musicnn";
-/// Version of the musicnn vectors (bump on any change of model, patching or pooling).
+/// Version of the musicnn vectors (bump on any change of model, patching, pooling or
+/// normalisation).
+///
+/// Version 1: the mean `penultimate` over the patches, L2-normalised. Standardising the mean
+/// per dimension with the fixed table of [`crate::norm_table`] before the L2 step
+/// ([`standardise`]) was measured as a version 2 and not adopted: on the real-music set it
+/// scored lower (p@5 0.501 vs 0.525, paired bootstrap 90 % interval of the difference
+/// [-0.045, -0.004]; `scripts/eval/RESULTS.md`). Vectors of different versions are different
+/// models and are never compared with each other.
 pub const MUSICNN_VERSION: u32 = 1;
 /// Embedding dimension (the model's `penultimate` layer).
 pub const MUSICNN_DIM: usize = 200;
@@ -159,14 +168,17 @@ pub struct ModelOutput {
 /// What musicnn says about one song.
 ///
 /// ```
-/// let a = songrec_neural::NeuralAnalysis { embedding: vec![1.0], tags: vec![("rock".into(), 0.9)],
-///     patches: 1, analysed_secs: 3.0 };
+/// let a = songrec_neural::NeuralAnalysis { embedding: vec![1.0], pooled: vec![2.0],
+///     tags: vec![("rock".into(), 0.9)], patches: 1, analysed_secs: 3.0 };
 /// assert_eq!(a.top_tags(1)[0].0, "rock");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuralAnalysis {
-    /// L2-normalised mean `penultimate` (200-d); compare by cosine.
+    /// The stored vector (200-d): [`pooled`](Self::pooled), L2-normalised; compare by cosine.
     pub embedding: Vec<f32>,
+    /// Mean `penultimate` over the patches, before any normalisation (200-d): what the
+    /// normalisation table was measured on ([`pooled_penultimate`]).
+    pub pooled: Vec<f32>,
     /// Mean tag probability over the patches, all 50 tags, most probable first.
     pub tags: Vec<(String, f32)>,
     /// Patches analysed.
@@ -604,7 +616,64 @@ impl MusicnnEmbedder {
     }
 }
 
-/// Mean over patches, L2-normalised embedding, tags sorted by probability (pure).
+/// Mean `penultimate` over the patches of `out`, before any normalisation (pure; summed in
+/// f64, rounded once to f32). The normalisation table was measured on exactly these vectors.
+///
+/// ```
+/// use songrec_neural::musicnn::{pooled_penultimate, ModelOutput};
+/// let out = ModelOutput { patches: 2, penultimate: [vec![3.0; 200], vec![1.0; 200]].concat(),
+///     taggram: vec![0.5; 100] };
+/// assert_eq!(pooled_penultimate(&out), vec![2.0f32; 200]);
+/// ```
+pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
+    let mut sum = vec![0f64; MUSICNN_DIM];
+    let mut rows = 0usize;
+    for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
+        for (m, x) in sum.iter_mut().zip(row) {
+            *m += f64::from(*x);
+        }
+        rows += 1;
+    }
+    let n = rows.max(1) as f64;
+    sum.iter().map(|s| (s / n) as f32).collect()
+}
+
+/// The measured, not adopted, standardisation (see [`MUSICNN_VERSION`]) of a pooled
+/// `penultimate` vector (pure), kept for `scripts/eval` and for a future version:
+/// `z[i] = (pooled[i] - POOLED_MEAN[i]) / POOLED_STD[i]` with the committed table
+/// ([`crate::norm_table`]), then `z / |z|`, all in f64 and rounded once to f32. A vector with
+/// no length after standardising (it cannot happen with real model output) becomes the
+/// uniform unit vector. Extra components beyond [`MUSICNN_DIM`] are ignored; missing ones
+/// count as the table's mean.
+///
+/// ```
+/// use songrec_neural::musicnn::standardise;
+/// use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
+/// // One standard deviation above the mean in dimension 0, at the mean elsewhere.
+/// let mut x = POOLED_MEAN;
+/// x[0] += POOLED_STD[0];
+/// let v = standardise(&x);
+/// assert!((v[0] - 1.0).abs() < 1e-6 && v[1..].iter().all(|c| c.abs() < 1e-3));
+/// ```
+pub fn standardise(pooled: &[f32]) -> Vec<f32> {
+    let z: Vec<f64> = (0..MUSICNN_DIM)
+        .map(|i| {
+            let mean = f64::from(POOLED_MEAN[i]);
+            let x = pooled.get(i).map_or(mean, |x| f64::from(*x));
+            (x - mean) / f64::from(POOLED_STD[i])
+        })
+        .collect();
+    let norm = z.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 1e-12 && norm.is_finite() {
+        z.iter().map(|x| (x / norm) as f32).collect()
+    } else {
+        vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
+    }
+}
+
+/// Pooled `penultimate` ([`pooled_penultimate`]), the L2-normalised embedding and the mean
+/// tag probabilities sorted by probability (pure). The embedding normalises the f64 sum of
+/// the rows, exactly as version 1 always did, so stored vectors keep their bits.
 ///
 /// ```
 /// use songrec_neural::musicnn::{pool_outputs, ModelOutput};
@@ -613,19 +682,21 @@ impl MusicnnEmbedder {
 /// let a = pool_outputs(&out, 6.0);
 /// let norm: f32 = a.embedding.iter().map(|x| x * x).sum();
 /// assert!((norm - 1.0).abs() < 1e-5);
+/// assert_eq!(a.pooled, vec![2.0; 200]);
 /// assert_eq!(a.tags.len(), 50);
 /// ```
 pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
     let n = out.patches.max(1);
-    let mut mean = vec![0f64; MUSICNN_DIM];
+    let pooled = pooled_penultimate(out);
+    let mut sum = vec![0f64; MUSICNN_DIM];
     for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
-        for (m, x) in mean.iter_mut().zip(row) {
+        for (m, x) in sum.iter_mut().zip(row) {
             *m += f64::from(*x);
         }
     }
-    let norm = mean.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
     let embedding: Vec<f32> = if norm > 1e-12 {
-        mean.iter().map(|x| (x / norm) as f32).collect()
+        sum.iter().map(|x| (x / norm) as f32).collect()
     } else {
         vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
     };
@@ -643,6 +714,7 @@ pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
     tags.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     NeuralAnalysis {
         embedding,
+        pooled,
         tags,
         patches: out.patches,
         analysed_secs,

@@ -77,3 +77,122 @@ async fn forced_run_resumes_from_its_state_file() {
     assert_eq!(bumped, 3);
     assert_eq!(backend.count(&Default::default()).await.unwrap(), 5);
 }
+
+/// A library written by another build holds musicnn vectors of another version: they are never
+/// compared with this build's. `auto` falls back to the DSP vectors, `similar --embedder
+/// musicnn` asks for a `reembed`, the old vectors stay reachable as `musicnn@VERSION`, and
+/// `reembed --embedder musicnn` adds this build's version next to them.
+#[tokio::test]
+async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
+    use songrec_app::similar::{Choice, SimilarRequest, Target, choose_parts, similar};
+    use songrec_storage::{Embedding, Filter, Metric, ModelInfo};
+
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for (i, style) in songrec_audio::synth::STYLES.iter().take(3).enumerate() {
+        let spec = songrec_audio::synth::SongSpec::for_style(style, i as u64 + 1, 2.0);
+        songrec_audio::synth::write_wav_tagged(
+            &music.join(format!("{style}.wav")),
+            &songrec_audio::synth::render(&spec),
+            &[("INAM", style)],
+        )
+        .unwrap();
+    }
+    let backend = songrec_local::LocalBackend::open(dir.path().join("lib")).unwrap();
+    let dsp = songrec_app::embedders::by_name("dsp").unwrap();
+    songrec_app::ingest::ingest(
+        &backend,
+        &[music],
+        &IngestOptions {
+            jobs: 1,
+            embedders: vec![dsp],
+            batch_size: 8,
+            state_file: None,
+        },
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    let songs = songrec_app::reembed::all_songs(&backend).await.unwrap();
+    assert_eq!(songs.len(), 3);
+    // The other build's vectors.
+    let old = ModelInfo::new(
+        songrec_neural::MUSICNN_NAME,
+        (songrec_neural::MUSICNN_VERSION + 1).to_string(),
+        songrec_neural::MUSICNN_DIM,
+    );
+    for (i, s) in songs.iter().enumerate() {
+        let mut v = vec![0.0f32; songrec_neural::MUSICNN_DIM];
+        v[i] = 1.0;
+        backend
+            .put_embedding(&s.id, &Embedding::new(old.clone(), v).unwrap())
+            .await
+            .unwrap();
+    }
+    let new = songrec_app::embedders::model_by_name("musicnn").unwrap();
+    assert_eq!(new.version, songrec_neural::MUSICNN_VERSION.to_string());
+    assert_ne!(new, old);
+    let cfg = songrec_config::EmbedderConfig::default();
+    let target = Target::Song(Box::new(songs[0].clone()));
+    let models = |parts: &[songrec_app::similar::ModelPart]| {
+        parts.iter().map(|p| p.model.key()).collect::<Vec<_>>()
+    };
+    let dsp_key = songrec_app::embedders::model_by_name("dsp").unwrap().key();
+    let parts = choose_parts(&backend, &target, &Choice::Auto, &cfg)
+        .await
+        .unwrap();
+    assert_eq!(
+        models(&parts),
+        std::slice::from_ref(&dsp_key),
+        "auto must not use another musicnn version"
+    );
+    let request = |parts| SimilarRequest {
+        target: target.clone(),
+        parts,
+        k: 5,
+        metric: Metric::Cosine,
+        threshold: None,
+        offset: 0,
+        filter: Filter::default(),
+        exact: true,
+    };
+    let parts = choose_parts(&backend, &target, &Choice::Embedder("musicnn".into()), &cfg)
+        .await
+        .unwrap();
+    let err = similar(&backend, &request(parts)).await.unwrap_err();
+    assert!(err.to_string().contains("reembed"), "{err}");
+    // The old vectors are still there under their own name.
+    let parts = choose_parts(&backend, &target, &Choice::Model(old.key()), &cfg)
+        .await
+        .unwrap();
+    assert_eq!(models(&parts), [old.key()]);
+    assert_eq!(similar(&backend, &request(parts)).await.unwrap().len(), 2);
+
+    // `reembed` adds this build's version to every song; the other stays untouched beside it.
+    let musicnn = songrec_app::embedders::by_name("musicnn").unwrap();
+    let r = reembed(
+        &backend,
+        &ReembedOptions {
+            embedder: musicnn,
+            jobs: 1,
+            force: false,
+            state_file: dir.path().join("state.json"),
+            scratch_dir: dir.path().join("scratch"),
+        },
+        &NoMigrateProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.songs, r.already, r.computed), (3, 0, 3));
+    for s in &songs {
+        let v2 = backend.get_embedding(&s.id, &new).await.unwrap().unwrap();
+        let v1 = backend.get_embedding(&s.id, &old).await.unwrap().unwrap();
+        assert_eq!(v2.model, new);
+        assert_ne!(v1.vector, v2.vector);
+    }
+    let parts = choose_parts(&backend, &target, &Choice::Auto, &cfg)
+        .await
+        .unwrap();
+    assert_eq!(models(&parts), [new.key(), dsp_key]);
+}

@@ -95,6 +95,55 @@ fn embedding_is_unit_norm_200d_and_deterministic() {
     assert_eq!((e.name(), e.version(), e.dim()), ("musicnn", 1, 200));
 }
 
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// `musicnn@1` = the model's `penultimate` rows summed over the patches (f64) and
+/// L2-normalised; `pooled` = their mean; and the measured (not adopted) standardisation =
+/// `(pooled - mean) / std` with the committed table, L2-normalised. All recomputed here from
+/// the model's raw rows, bit for bit (tract is deterministic for the same batch).
+#[test]
+fn vectors_are_recomputed_from_the_raw_rows_bit_for_bit() {
+    use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
+    let e = tract();
+    let audio = MonoAudio::from_samples(music(20.0, 2), 22_050);
+    let a = e.analyze(&audio).unwrap();
+    let cut = e.patches_for(&audio).unwrap();
+    let out = e.run_batch(&cut.batch).unwrap();
+    assert_eq!(out.patches, a.patches);
+    let rows: Vec<&[f32]> = out.penultimate.chunks_exact(MUSICNN_DIM).collect();
+    let sum: Vec<f64> = (0..MUSICNN_DIM)
+        .map(|i| rows.iter().map(|r| f64::from(r[i])).sum())
+        .collect();
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let v1: Vec<f32> = sum.iter().map(|x| (x / norm) as f32).collect();
+    assert_eq!(bits(&a.embedding), bits(&v1));
+    let pooled: Vec<f32> = sum.iter().map(|s| (s / rows.len() as f64) as f32).collect();
+    assert_eq!(bits(&a.pooled), bits(&pooled));
+    let z: Vec<f64> = (0..MUSICNN_DIM)
+        .map(|i| (f64::from(pooled[i]) - f64::from(POOLED_MEAN[i])) / f64::from(POOLED_STD[i]))
+        .collect();
+    let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let standardised: Vec<f32> = z.iter().map(|x| (x / zn) as f32).collect();
+    assert_eq!(
+        bits(&songrec_neural::musicnn::standardise(&a.pooled)),
+        bits(&standardised)
+    );
+    // The table is not the identity: the standardised vector is a different direction.
+    let cos: f32 = v1.iter().zip(&standardised).map(|(x, y)| x * y).sum();
+    assert!(cos < 0.99, "standardised vs stored cosine {cos}");
+}
+
+#[test]
+fn the_normalisation_table_is_usable() {
+    use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
+    assert!(POOLED_MEAN.iter().all(|m| m.is_finite()));
+    assert!(POOLED_STD.iter().all(|s| s.is_finite() && *s >= 1e-3));
+    // Measured, not a placeholder: the penultimate layer's means differ across dimensions.
+    assert!(POOLED_MEAN.iter().any(|m| *m != POOLED_MEAN[0]));
+}
+
 #[test]
 fn different_music_gets_different_vectors() {
     let e = tract();
