@@ -348,11 +348,7 @@ impl StorageBackend for LocalBackend {
         metadata.check_storable()?;
         let m = metadata.clone();
         self.blocking(move |inner| {
-            inner.with_writable(|st| {
-                inner.append_journal(st, &[JournalRecord::Put(Box::new(m.clone()))])?;
-                st.upsert(m);
-                Ok(())
-            })
+            inner.with_writable(|st| inner.append_journal(st, &[JournalRecord::Put(Box::new(m))]))
         })
         .await
     }
@@ -435,7 +431,6 @@ impl StorageBackend for LocalBackend {
                         version: version + 1,
                     }],
                 )?;
-                st.remove(&id, version + 1);
                 Ok(true)
             })
         })
@@ -482,10 +477,9 @@ impl StorageBackend for LocalBackend {
                     .map(|s| JournalRecord::Put(Box::new(s.metadata.clone())))
                     .collect();
                 inner.append_journal(st, &recs)?;
-                for s in ok {
-                    st.upsert(s.metadata.clone());
-                    report.stored.push(s.metadata.id.clone());
-                }
+                report
+                    .stored
+                    .extend(ok.into_iter().map(|s| s.metadata.id.clone()));
                 Ok(report)
             })
         })

@@ -247,7 +247,8 @@ impl Inner {
         Ok(())
     }
 
-    /// Appends records and fsyncs them; they count only once this returns. A failed write or
+    /// Appends records, fsyncs them and applies them to the state; they count only once this
+    /// returns. A failed write or
     /// fsync (a full disk) is rolled back to the last complete record, so the next append
     /// never lands after a fragment.
     pub(crate) fn append_journal(
@@ -300,6 +301,14 @@ impl Inner {
         }
         st.journal_len = good + buf.len() as u64;
         st.journal_records += recs.len();
+        // Applied before a fold is considered: the fold writes the state, and must write these
+        // records too (the journal they are in is emptied by it).
+        for r in recs {
+            match r {
+                JournalRecord::Put(m) => st.upsert((**m).clone()),
+                JournalRecord::Delete { id, version } => st.remove(id, *version),
+            }
+        }
         if st.journal_records >= compact_after(st.songs.len()) {
             self.compact(st)?;
         }

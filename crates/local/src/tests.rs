@@ -578,3 +578,27 @@ async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order
     });
     assert_eq!(r.count(&by_extra).await.unwrap(), 10);
 }
+
+#[tokio::test]
+async fn the_batch_whose_append_triggers_a_fold_is_in_the_fold() {
+    // 5,000 journal records fold the journal into metadata.json; the fold must include the
+    // batch that reached the mark (it once wrote the state from before the batch and emptied
+    // the journal, so a new process did not see the batch).
+    let dir = tempfile::tempdir().unwrap();
+    let w = LocalBackend::open(dir.path()).unwrap();
+    let batch = |from: u32, n: u32| -> Vec<SongRecord> {
+        (from..from + n)
+            .map(|i| SongRecord {
+                metadata: song(i),
+                embeddings: Vec::new(),
+            })
+            .collect()
+    };
+    w.put_songs(&batch(0, 4000)).await.unwrap();
+    w.put_songs(&batch(4000, 1000)).await.unwrap();
+    let folded = w.inner.with_state(|st| Ok(st.journal_records)).unwrap();
+    assert_eq!(folded, 0, "the 5,000th record folded the journal");
+    let r = LocalBackend::open(dir.path()).unwrap();
+    assert_eq!(ids(&r).await.len(), 5000, "a new process sees every song");
+    assert!(r.get_metadata(&song(4999).id).await.unwrap().is_some());
+}
