@@ -376,7 +376,7 @@ impl StorageBackend for LocalBackend {
                     .iter()
                     .skip(start)
                     .take(q.limit)
-                    .map(|&i| st.songs[i as usize].clone())
+                    .map(|&i| st.songs.copy(i as usize))
                     .collect();
                 let end = start + items.len();
                 Ok(Page {

@@ -108,6 +108,20 @@ impl Songs {
         Cow::Borrowed(self.decoded(s))
     }
 
+    /// A copy of the song in slot `i`, decoded from the snapshot without keeping it decoded
+    /// when it is not already: what a listing returns, so walking a library page by page holds
+    /// one page of songs, not all of them.
+    pub(crate) fn copy(&self, i: usize) -> SongMetadata {
+        let s = &self.slots[i];
+        if let (None, Some(view)) = (s.cell.get(), &self.view)
+            && s.row != NO_ROW
+            && let Some(m) = view.song(s.row as usize)
+        {
+            return m;
+        }
+        self.decoded(s).clone()
+    }
+
     /// The song in slot `i` for its id, title and artist only (the sort keys by title and by
     /// artist): the decoded song, or a song with just those read from the snapshot.
     pub(crate) fn head(&self, i: usize) -> Cow<'_, SongMetadata> {
