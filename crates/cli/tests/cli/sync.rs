@@ -437,8 +437,22 @@ fn safety_rails_and_the_lease() {
         "Slow Piano 2",
     ];
     a.ingest(&all);
-    a.sync(&[], 0);
+    let out = a.sync(&[], 0);
+    assert!(
+        out.contains("full reconciliation (no change cursor recorded yet)"),
+        "{out}"
+    );
     b.sync(&[], 0);
+    // Later runs read the remote's change feed; --full lists it whole.
+    let out = a.sync(&[], 0);
+    assert!(out.contains("remote read from its change feed"), "{out}");
+    let out = a.sync(&["--full"], 0);
+    assert!(
+        out.contains("full reconciliation (asked for (--full))"),
+        "{out}"
+    );
+    let out = a.sync(&["--json"], 0);
+    assert!(out.contains("\"mode\": \"feed\""), "{out}");
 
     // Lease held by another machine: refused (5) and named; expired: taken over.
     let store = songrec_astra::S3LeaseStore::new(c.remote().blob_store().clone());
