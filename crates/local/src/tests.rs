@@ -570,6 +570,24 @@ async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order
         .unwrap();
     assert_eq!(later.items, seen[14..21]);
     assert!(Arc::ptr_eq(&first, &order()), "later pages reuse one order");
+    // Walking every page by id returns copies and keeps nothing decoded.
+    let fresh = LocalBackend::open(dir.path()).unwrap();
+    let mut n = 0;
+    fresh
+        .for_each_page(
+            &ListQuery {
+                limit: 9,
+                ..ListQuery::default()
+            },
+            |items| {
+                n += items.len();
+                true
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 50);
+    assert_eq!(decoded(&fresh), 0, "pages are copies");
     // A filter on a free-form field still works (it decodes what it tests).
     let by_extra = Filter::default().and(Condition::Range {
         field: Field::Extra("n".into()),
