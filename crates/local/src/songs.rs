@@ -88,10 +88,8 @@ impl Songs {
     /// The raw id in slot `i` (`i < len()`), without decoding it.
     pub(crate) fn raw_id(&self, i: usize) -> [u8; 32] {
         let s = &self.slots[i];
-        match (s.cell.get(), &self.view) {
-            (None, Some(view)) if s.row != NO_ROW => view.raw_id(s.row as usize),
-            _ => self.decoded(s).id.to_bytes(),
-        }
+        self.undecoded(s, |view, row| Some(view.raw_id(row)))
+            .unwrap_or_else(|| self.decoded(s).id.to_bytes())
     }
 
     /// The song in slot `i` (`i < len()`) for reading its fixed fields: the decoded song, or,
@@ -99,10 +97,7 @@ impl Songs {
     /// kept. For sort keys.
     pub(crate) fn light(&self, i: usize) -> Cow<'_, SongMetadata> {
         let s = &self.slots[i];
-        if let (None, Some(view)) = (s.cell.get(), &self.view)
-            && s.row != NO_ROW
-            && let Some(m) = view.song_light(s.row as usize)
-        {
+        if let Some(m) = self.undecoded(s, |view, row| view.song_light(row)) {
             return Cow::Owned(m);
         }
         Cow::Borrowed(self.decoded(s))
@@ -113,10 +108,7 @@ impl Songs {
     /// one page of songs, not all of them.
     pub(crate) fn copy(&self, i: usize) -> SongMetadata {
         let s = &self.slots[i];
-        if let (None, Some(view)) = (s.cell.get(), &self.view)
-            && s.row != NO_ROW
-            && let Some(m) = view.song(s.row as usize)
-        {
+        if let Some(m) = self.undecoded(s, |view, row| view.song(row)) {
             return m;
         }
         self.decoded(s).clone()
@@ -126,10 +118,7 @@ impl Songs {
     /// artist): the decoded song, or a song with just those read from the snapshot.
     pub(crate) fn head(&self, i: usize) -> Cow<'_, SongMetadata> {
         let s = &self.slots[i];
-        if let (None, Some(view)) = (s.cell.get(), &self.view)
-            && s.row != NO_ROW
-            && let Some(m) = view.song_head(s.row as usize)
-        {
+        if let Some(m) = self.undecoded(s, |view, row| view.song_head(row)) {
             return Cow::Owned(m);
         }
         Cow::Borrowed(self.decoded(s))
@@ -138,10 +127,7 @@ impl Songs {
     /// The version and content hash of the song in slot `i`, without decoding it.
     pub(crate) fn version_and_hash(&self, i: usize) -> (u64, String) {
         let s = &self.slots[i];
-        if let (None, Some(view)) = (s.cell.get(), &self.view)
-            && s.row != NO_ROW
-            && let Some(v) = view.version_and_hash(s.row as usize)
-        {
+        if let Some(v) = self.undecoded(s, |view, row| view.version_and_hash(row)) {
             return v;
         }
         let m = self.decoded(s);
@@ -153,6 +139,15 @@ impl Songs {
     /// long-running process: the server) tests songs in memory.
     pub(crate) fn matches(&self, i: usize, filter: &Filter) -> bool {
         filter.is_empty() || filter.matches(&self[i])
+    }
+
+    /// `read` on the snapshot row of a slot not decoded yet; `None` for a decoded slot, or when
+    /// `read` fails (the caller then decodes the slot the usual way).
+    fn undecoded<T>(&self, s: &Slot, read: impl FnOnce(&View, usize) -> Option<T>) -> Option<T> {
+        match (s.cell.get(), &self.view) {
+            (None, Some(view)) if s.row != NO_ROW => read(view, s.row as usize),
+            _ => None,
+        }
     }
 
     fn decoded<'a>(&'a self, s: &'a Slot) -> &'a SongMetadata {
