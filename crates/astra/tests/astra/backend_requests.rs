@@ -374,16 +374,26 @@ async fn change_feed_costs_what_changed() {
     let found = ch4.entries.iter().find(|e| e.id == legacy.id);
     assert_eq!(found.map(|e| e.version), Some(9), "{:?}", ch4.entries);
 
-    // With an overlap window, the window's writes are read again (never skipped). An hour, so
-    // the outcome does not depend on how long this test took to get here on a loaded machine
-    // (with the default 5 s it failed once under a full parallel test run).
+    // With an overlap window, the window's writes are read again (never skipped): a head
+    // cursor taken with an hour's overlap starts an hour back, so the legacy song stamped
+    // above is in the next read, and in the read after that (the cursor never moves past
+    // `now - overlap`). An hour, so the outcome does not depend on how long this test took.
     let overlapping = crate::backend_at(&env.cloud, &env.base_url(), env.token())
         .with_feed_overlap(std::time::Duration::from_secs(3600));
+    let head = overlapping
+        .changes_since(None)
+        .await
+        .expect("head")
+        .expect("a feed");
     let again = overlapping
-        .changes_since(Some(&ch3.cursor))
+        .changes_since(Some(&head.cursor))
         .await
         .expect("feed")
         .expect("known");
+    assert!(
+        again.entries.iter().any(|e| e.id == legacy.id),
+        "read within the overlap"
+    );
     let again = overlapping
         .changes_since(Some(&again.cursor))
         .await
