@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use songrec_storage::query::MAX_PAGE;
-use songrec_storage::{ListQuery, ModelStats, StorageBackend, StorageBackendExt};
+use songrec_storage::{ModelStats, StorageBackend};
 
 use crate::AppResult;
 
@@ -39,42 +38,32 @@ pub struct GenreCount {
     pub count: u64,
 }
 
-/// Walks the whole library once (pages of 1000) and adds it up.
+/// Adds the library up ([`StorageBackend::summary`]: the local backend answers from its
+/// records; remote ones walk the listing) and lists the models.
 pub async fn library_stats(backend: &dyn StorageBackend) -> AppResult<LibraryStats> {
-    let q = ListQuery {
-        limit: MAX_PAGE,
-        ..ListQuery::default()
-    };
+    let sum = backend.summary().await?;
     let mut genres = BTreeMap::<String, u64>::new();
-    let mut s = LibraryStats::default();
-    backend
-        .for_each_page(&q, |items| {
-            for m in &items {
-                s.songs += 1;
-                s.total_secs += m.duration_secs;
-                s.total_bytes += m.file_size;
-                let g = m
-                    .genre
-                    .clone()
-                    .filter(|g| !g.trim().is_empty())
-                    .unwrap_or_else(|| "(none)".into());
-                *genres.entry(g).or_default() += 1;
-            }
-            true
-        })
-        .await?;
+    let mut named = 0;
+    for (g, n) in sum.genres {
+        if !g.trim().is_empty() {
+            named += n;
+            *genres.entry(g).or_default() += n;
+        }
+    }
+    if sum.songs > named {
+        *genres.entry("(none)".into()).or_default() += sum.songs - named;
+    }
     let mut genres: Vec<GenreCount> = genres
         .into_iter()
         .map(|(genre, count)| GenreCount { genre, count })
         .collect();
     genres.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.genre.cmp(&b.genre)));
-    s.genres = genres;
-    s.models = backend.models().await?;
-    s.tombstones = backend
-        .list_versions()
-        .await?
-        .iter()
-        .filter(|v| v.deleted)
-        .count() as u64;
-    Ok(s)
+    Ok(LibraryStats {
+        songs: sum.songs,
+        total_secs: sum.total_secs,
+        total_bytes: sum.total_bytes,
+        genres,
+        models: backend.models().await?,
+        tombstones: sum.tombstones,
+    })
 }

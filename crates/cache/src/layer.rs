@@ -409,6 +409,11 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         Ok(r)
     }
 
+    /// Always asked of the inner backend (never cached).
+    async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
+        self.inner.summary().await
+    }
+
     /// Always asked of the inner backend (a feed answer is never cached); the versions seen
     /// invalidate stale cache entries like `list_versions`.
     async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {

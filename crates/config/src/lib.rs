@@ -70,6 +70,9 @@ pub struct LocalConfig {
     pub ann_threshold: usize,
     /// Storage of vectors in that index: `f32`, `f16` (default) or `i8`.
     pub ann_quantization: String,
+    /// Candidate list size of an approximate search (HNSW ef_search): higher finds more of
+    /// the exact neighbours and takes longer. 0 (default): chosen from the library's size.
+    pub ann_ef_search: usize,
 }
 
 /// Astra DB Data API settings.
@@ -329,6 +332,7 @@ impl Default for LocalConfig {
             path: xdg("XDG_DATA_HOME", ".local/share").join("songrec"),
             ann_threshold: 50_000,
             ann_quantization: "f16".into(),
+            ann_ef_search: 0,
         }
     }
 }

@@ -336,6 +336,7 @@ pub fn local_options(
                 c.ann_threshold
             },
             quantization,
+            expansion_search: (c.ann_ef_search > 0).then_some(c.ann_ef_search),
             ..songrec_local::AnnOptions::default()
         },
     })
@@ -347,17 +348,23 @@ pub fn scratch_local_with(
     dir: impl AsRef<Path>,
     ann_threshold: usize,
 ) -> StorageResult<LocalBackend> {
-    let dir = dir.as_ref();
-    std::fs::create_dir_all(dir).map_err(|e| songrec_storage::StorageError::io(dir, e))?;
-    LocalBackend::open_with(
+    scratch_local_ann(
         dir,
-        songrec_local::LocalOptions {
-            ann: songrec_local::AnnOptions {
-                min_vectors: ann_threshold,
-                ..songrec_local::AnnOptions::default()
-            },
+        songrec_local::AnnOptions {
+            min_vectors: ann_threshold,
+            ..songrec_local::AnnOptions::default()
         },
     )
+}
+
+/// [`scratch_local`] with the given approximate-index options (benchmarks sweep them).
+pub fn scratch_local_ann(
+    dir: impl AsRef<Path>,
+    ann: songrec_local::AnnOptions,
+) -> StorageResult<LocalBackend> {
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir).map_err(|e| songrec_storage::StorageError::io(dir, e))?;
+    LocalBackend::open_with(dir, songrec_local::LocalOptions { ann })
 }
 
 /// A bare local library in `dir` (created when missing) that is not the user's library: the

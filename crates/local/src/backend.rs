@@ -525,6 +525,21 @@ impl StorageBackend for LocalBackend {
     }
 
     /// No feed: the local files list cheaply (in memory), so sync reads them whole.
+    /// Adds up the records without decoding their free-form fields (nor keeping them decoded).
+    async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
+        self.blocking(move |inner| {
+            inner.with_state(|st| {
+                let mut s = songrec_storage::LibrarySummary::default();
+                for i in 0..st.songs.len() {
+                    s.add(&st.songs.light(i));
+                }
+                s.tombstones = st.tombstones.len() as u64;
+                Ok(s)
+            })
+        })
+        .await
+    }
+
     async fn changes_since(
         &self,
         _since: Option<&songrec_storage::ChangeCursor>,

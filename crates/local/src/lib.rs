@@ -82,7 +82,9 @@ pub mod snapshot;
 #[cfg(not(feature = "internals"))]
 mod snapshot;
 
-pub use ann::{AnnOptions, AnnQuantization, DEFAULT_MIN_VECTORS, LocalOptions};
+pub use ann::{
+    AnnOptions, AnnQuantization, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search,
+};
 pub use backend::LocalBackend;
 
 #[cfg(test)]

@@ -182,8 +182,87 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
         Ok(None)
     }
 
+    /// Totals over the library: live songs, their summed duration and file size, songs per
+    /// genre, and tombstones (what `songrec stats` shows). The default walks every page of
+    /// [`list`](Self::list) and the version listing ([`summarize_by_walking`]); the local
+    /// backend adds up its records without decoding their free-form fields.
+    async fn summary(&self) -> StorageResult<LibrarySummary> {
+        summarize_by_walking(self).await
+    }
+
     /// Makes buffered state durable and compact (e.g. the local journal). Cheap when idle.
     async fn flush(&self) -> StorageResult<()>;
+}
+
+/// What [`StorageBackend::summary`] returns.
+///
+/// `total_secs` is a floating-point sum, so two backends that add the same durations in a
+/// different order may differ in the last bits (the conformance suite allows 1e-9 relative).
+///
+/// ```
+/// use songrec_storage::{LibrarySummary, SongId, SongMetadata};
+/// let mut s = LibrarySummary::default();
+/// let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "X");
+/// m.genre = Some("jazz".into());
+/// m.duration_secs = 61.5;
+/// s.add(&m);
+/// assert_eq!((s.songs, s.total_secs, s.genres["jazz"]), (1, 61.5, 1));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LibrarySummary {
+    /// Live songs.
+    pub songs: u64,
+    /// Summed duration in seconds.
+    pub total_secs: f64,
+    /// Summed audio file sizes in bytes.
+    pub total_bytes: u64,
+    /// Live songs per genre, as stored (songs without one are not counted here).
+    pub genres: std::collections::BTreeMap<String, u64>,
+    /// Deleted songs remembered for sync.
+    pub tombstones: u64,
+}
+
+impl LibrarySummary {
+    /// Counts one live song.
+    pub fn add(&mut self, m: &SongMetadata) {
+        self.songs += 1;
+        self.total_secs += m.duration_secs;
+        self.total_bytes += m.file_size;
+        if let Some(g) = &m.genre {
+            match self.genres.get_mut(g.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.genres.insert(g.clone(), 1);
+                }
+            }
+        }
+    }
+}
+
+/// [`StorageBackend::summary`] by walking every page of the listing (pages of 1000) and the
+/// version listing: the trait's default, and the oracle the conformance suite compares
+/// backends' own answers with.
+pub async fn summarize_by_walking<B: StorageBackend + ?Sized>(
+    backend: &B,
+) -> StorageResult<LibrarySummary> {
+    let q = ListQuery {
+        limit: crate::query::MAX_PAGE,
+        ..ListQuery::default()
+    };
+    let mut s = LibrarySummary::default();
+    backend
+        .for_each_page(&q, |items| {
+            items.iter().for_each(|m| s.add(m));
+            true
+        })
+        .await?;
+    s.tombstones = backend
+        .list_versions()
+        .await?
+        .iter()
+        .filter(|v| v.deleted)
+        .count() as u64;
+    Ok(s)
 }
 
 /// A position in a backend's change feed (see [`StorageBackend::changes_since`]): opaque to
@@ -350,6 +429,9 @@ macro_rules! forward_pointer {
                 since: Option<&ChangeCursor>,
             ) -> StorageResult<Option<Changes>> {
                 (**self).changes_since(since).await
+            }
+            async fn summary(&self) -> StorageResult<LibrarySummary> {
+                (**self).summary().await
             }
             async fn flush(&self) -> StorageResult<()> {
                 (**self).flush().await

@@ -211,6 +211,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     audio_roundtrip(b).await;
     delete_leaves_tombstone(b).await;
     change_feed(b).await;
+    summary_adds_up(b).await;
     b.flush().await.expect("flush");
 }
 

@@ -249,6 +249,11 @@ impl StorageBackend for AstraBackend {
         self.read_changes(since).await
     }
 
+    /// A walk of the listing: the Data API has no aggregation.
+    async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
+        songrec_storage::summarize_by_walking(self).await
+    }
+
     async fn flush(&self) -> StorageResult<()> {
         Ok(())
     }

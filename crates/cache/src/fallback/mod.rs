@@ -694,6 +694,16 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         Ok(v)
     }
 
+    /// The primary's totals; the copy's while the primary is unreachable (like listings).
+    async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
+        let (v, _) = self
+            .read(Op::Summary, self.primary.summary(), || {
+                self.secondary.summary()
+            })
+            .await?;
+        Ok(v)
+    }
+
     async fn flush(&self) -> StorageResult<()> {
         self.write(Op::Flush, self.primary.flush()).await?;
         let r = self.secondary.flush().await;

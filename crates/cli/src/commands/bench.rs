@@ -46,6 +46,14 @@ pub enum BenchWhat {
         /// spread 1): larger is harder for the approximate index.
         #[arg(long, default_value_t = 0.6)]
         spread: f32,
+        /// ef_search values to measure the approximate index at (default: the one the library
+        /// would use at that size, `[local] ann_ef_search = 0`); each gets a recall/latency line.
+        #[arg(long, value_delimiter = ',')]
+        ef_search: Vec<usize>,
+        /// Reuse an approximate index already built in the library folder instead of
+        /// rebuilding (and timing) it.
+        #[arg(long)]
+        keep_index: bool,
     },
     /// Decode + analysis speed on generated songs (one thread, then `ingest` on every core).
     Ingest {
@@ -280,6 +288,7 @@ async fn bench_search(
     queries: usize,
     dir: Option<&Path>,
     spread: f32,
+    ann: &AnnRun,
 ) -> Result<u8> {
     let tmp = tempfile::tempdir()?;
     let base: PathBuf = dir.map_or_else(|| tmp.path().to_path_buf(), Path::to_path_buf);
@@ -345,7 +354,7 @@ async fn bench_search(
 
         // Whole process: `songrec similar <id> -k 10 --exact` against the library.
         similar_processes(&lib, n, k, &model, true)?;
-        bench_ann(&lib, n, dim, k, queries, spread, &model).await?;
+        bench_ann(&lib, n, dim, k, queries, spread, &model, ann).await?;
         similar_processes(&lib, n, k, &model, false)?;
     }
     Ok(exit::OK)
@@ -500,6 +509,13 @@ fn similar_processes(lib: &Path, n: usize, k: usize, model: &ModelInfo, exact: b
 
 /// The approximate index on one library: build, then recall@k and latency against the exact
 /// scan, index bytes and the peak resident memory of a search phase.
+/// How `bench search` treats the approximate index.
+struct AnnRun {
+    ef_search: Vec<usize>,
+    keep_index: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn bench_ann(
     lib: &Path,
     n: usize,
@@ -508,13 +524,22 @@ async fn bench_ann(
     queries: usize,
     spread: f32,
     model: &ModelInfo,
+    run: &AnnRun,
 ) -> Result<()> {
     let o = songrec_local_defaults();
     let backend = factory::scratch_local_with(lib, 1)?;
-    let t = Instant::now();
-    backend.build_approximate_index().await?;
-    let build = t.elapsed().as_secs_f64();
-    let build_peak = peak_rss();
+    let kept = if run.keep_index {
+        backend.ann_index_bytes(model).await?
+    } else {
+        None
+    };
+    let (build, build_peak) = if kept.is_some() {
+        (None, None)
+    } else {
+        let t = Instant::now();
+        backend.build_approximate_index().await?;
+        (Some(t.elapsed().as_secs_f64()), peak_rss())
+    };
     let bytes = backend.ann_index_bytes(model).await?.unwrap_or(0);
     drop(backend);
     // The queries: new draws from the library's mixture, kept for the FAISS script.
@@ -525,59 +550,92 @@ async fn bench_ann(
         w.row(q)?;
     }
     w.finish()?;
-    // A fresh process-like phase: the index is opened as a memory map, as `similar` does.
-    let measured = reset_peak_rss();
-    let backend = factory::scratch_local_with(lib, 1)?;
+    // The exact answers, once.
+    let backend = factory::scratch_local_with(lib, usize::MAX)?;
     let mut exact_ms = Vec::new();
-    let mut ann_ms = Vec::new();
-    let mut hits = 0usize;
-    let mut approximate = 0usize;
-    for (i, v) in qs.iter().enumerate() {
-        let q = SearchQuery::new(model.clone(), v.clone(), k);
+    let mut truth = Vec::with_capacity(qs.len());
+    for v in &qs {
+        let q = SearchQuery {
+            exact: true,
+            ..SearchQuery::new(model.clone(), v.clone(), k)
+        };
         let t = Instant::now();
-        let got = backend.search(&q).await?;
-        let dt = t.elapsed().as_secs_f64() * 1e3;
-        if i > 0 {
-            ann_ms.push(dt); // the first query maps the index
-        }
-        approximate += usize::from(got.iter().all(|m| m.approximate));
-        let t = Instant::now();
-        let exact = backend.search(&SearchQuery { exact: true, ..q }).await?;
+        let exact = backend.search(&q).await?;
         exact_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        let want: std::collections::HashSet<&SongId> = exact.iter().map(|m| &m.id).collect();
-        hits += got.iter().filter(|m| want.contains(&m.id)).count();
+        truth.push(
+            exact
+                .into_iter()
+                .map(|m| m.id)
+                .collect::<std::collections::HashSet<_>>(),
+        );
     }
-    let search_peak = peak_rss().filter(|_| measured);
-    ann_ms.sort_by(f64::total_cmp);
+    drop(backend);
     exact_ms.sort_by(f64::total_cmp);
+    let efs = if run.ef_search.is_empty() {
+        vec![None]
+    } else {
+        run.ef_search.iter().map(|&e| Some(e)).collect()
+    };
     let raw = (n * dim * 4) as f64;
     let mb = |b: f64| b / 1e6;
     println!(
-        "ann {n} x {dim} (usearch HNSW M={} efC={} efS={}, {:?}): recall@{k} {:.3}, median {:.3} ms, p95 {:.3} ms (exact scan median {:.2} ms; {approximate}/{} queries approximate); build {build:.1} s, index {:.0} MB ({:.2}x the f32 vectors), peak RSS build {} MB, search {}",
+        "ann {n} x {dim} (usearch HNSW M={} efC={}, {:?}): build {}, index {:.0} MB ({:.2}x the f32 vectors), peak RSS build {} MB; exact scan median {:.2} ms",
         o.connectivity,
         o.expansion_add,
-        o.expansion_search,
         o.quantization,
-        hits as f64 / (qs.len() * k).max(1) as f64,
-        pct(&ann_ms, 0.5),
-        pct(&ann_ms, 0.95),
-        pct(&exact_ms, 0.5),
-        qs.len(),
+        build.map_or("kept (--keep-index)".into(), |b| format!("{b:.1} s")),
         mb(bytes as f64),
         bytes as f64 / raw,
         build_peak.map_or("?".into(), |b| format!("{:.0}", mb(b as f64))),
-        search_peak.map_or("? (no clear_refs)".into(), |b| format!(
-            "{:.0} MB in-process ({:.2}x the f32 vectors; includes what the allocator kept from the build, and the exact scans: see the `similar` process line)",
-            mb(b as f64),
-            b as f64 / raw
-        )),
+        pct(&exact_ms, 0.5),
     );
+    for ef in efs {
+        let opts = factory::AnnOptions {
+            min_vectors: 1,
+            expansion_search: ef,
+            ..songrec_local_defaults()
+        };
+        let ef_used = opts.ef_search_for(n);
+        // A fresh process-like phase: the index is opened as a memory map, as `similar` does.
+        let measured = reset_peak_rss();
+        let backend = factory::scratch_local_ann(lib, opts)?;
+        let mut ann_ms = Vec::new();
+        let mut hits = 0usize;
+        let mut approximate = 0usize;
+        for (i, (v, want)) in qs.iter().zip(&truth).enumerate() {
+            let q = SearchQuery::new(model.clone(), v.clone(), k);
+            let t = Instant::now();
+            let got = backend.search(&q).await?;
+            let dt = t.elapsed().as_secs_f64() * 1e3;
+            if i > 0 {
+                ann_ms.push(dt); // the first query maps the index
+            }
+            approximate += usize::from(got.iter().all(|m| m.approximate));
+            hits += got.iter().filter(|m| want.contains(&m.id)).count();
+        }
+        let search_peak = peak_rss().filter(|_| measured);
+        drop(backend);
+        ann_ms.sort_by(f64::total_cmp);
+        println!(
+            "  efS={ef_used}{}: recall@{k} {:.3}, median {:.3} ms, p95 {:.3} ms ({approximate}/{} queries approximate), peak RSS {}",
+            if ef.is_none() { " (auto)" } else { "" },
+            hits as f64 / (qs.len() * k).max(1) as f64,
+            pct(&ann_ms, 0.5),
+            pct(&ann_ms, 0.95),
+            qs.len(),
+            search_peak.map_or("? (no clear_refs)".into(), |b| format!(
+                "{:.0} MB in-process ({:.2}x the f32 vectors)",
+                mb(b as f64),
+                b as f64 / raw
+            )),
+        );
+    }
     println!(
         "  FAISS side by side: python scripts/eval/faiss_search.py {} -k {k} --m {} --ef-construction {} --ef-search {}",
         lib.display(),
         o.connectivity,
         o.expansion_add,
-        o.expansion_search
+        o.ef_search_for(n)
     );
     Ok(())
 }
@@ -596,7 +654,15 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
             queries,
             dir,
             spread,
-        } => bench_search(songs, *dim, *k, *queries, dir.as_deref(), *spread).await,
+            ef_search,
+            keep_index,
+        } => {
+            let ann = AnnRun {
+                ef_search: ef_search.clone(),
+                keep_index: *keep_index,
+            };
+            bench_search(songs, *dim, *k, *queries, dir.as_deref(), *spread, &ann).await
+        }
         BenchWhat::Ingest {
             songs,
             seconds,

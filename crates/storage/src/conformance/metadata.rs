@@ -256,3 +256,87 @@ pub async fn delete_leaves_tombstone(b: &dyn StorageBackend) {
         "second delete returns false"
     );
 }
+
+/// `summary` adds up what the listing holds: song count, summed sizes, genres and tombstones
+/// exactly, the summed duration to 1e-9 relative (a float sum, in whatever order the backend
+/// adds). Checked against the songs written here and against [`summarize_by_walking`].
+pub async fn summary_adds_up(b: &dyn StorageBackend) {
+    let before = b.summary().await.expect("summary");
+    let walked = crate::summarize_by_walking(b).await.expect("walk");
+    assert_summaries_agree(&before, &walked, "before");
+    let mut written = Vec::new();
+    for n in 0..7 {
+        let mut m = song(950 + n);
+        m.duration_secs = [0.1, 187.123_456_789, 1e-3, 3600.5, 0.0, 59.999, 7.25][n];
+        m.file_size = 1_000_003 * (n as u64 + 1);
+        m.genre = match n {
+            0 | 1 => Some("jazz".into()),
+            2 => Some("Jazz".into()),
+            3 => None,
+            4 => Some("   ".into()),
+            _ => Some("ambient drone".into()),
+        };
+        written.push(m);
+    }
+    for m in &written {
+        b.put_metadata(m).await.expect("put");
+    }
+    assert!(b.delete_song(&written[6].id).await.expect("delete"));
+    let after = b.summary().await.expect("summary");
+    assert_summaries_agree(
+        &after,
+        &crate::summarize_by_walking(b).await.expect("walk"),
+        "after",
+    );
+    assert_eq!(after.songs, before.songs + 6, "six live songs more");
+    assert_eq!(
+        after.tombstones,
+        before.tombstones + 1,
+        "one tombstone more"
+    );
+    assert_eq!(
+        after.total_bytes,
+        before.total_bytes + 1_000_003 * (1 + 2 + 3 + 4 + 5 + 6)
+    );
+    let genre = |s: &crate::LibrarySummary, g: &str| s.genres.get(g).copied().unwrap_or(0);
+    assert_eq!(genre(&after, "jazz"), genre(&before, "jazz") + 2);
+    assert_eq!(
+        genre(&after, "Jazz"),
+        genre(&before, "Jazz") + 1,
+        "genres as stored"
+    );
+    assert_eq!(genre(&after, "   "), genre(&before, "   ") + 1);
+    assert_eq!(
+        genre(&after, "ambient drone"),
+        genre(&before, "ambient drone") + 1
+    );
+    let secs: f64 = written[..6].iter().map(|m| m.duration_secs).sum();
+    assert!(
+        ((after.total_secs - before.total_secs) - secs).abs() <= 1e-9 * after.total_secs.max(1.0),
+        "summed duration {} - {} != {secs}",
+        after.total_secs,
+        before.total_secs
+    );
+    for m in &written[..6] {
+        b.delete_song(&m.id).await.expect("delete");
+    }
+}
+
+fn assert_summaries_agree(got: &crate::LibrarySummary, walked: &crate::LibrarySummary, at: &str) {
+    assert_eq!(
+        (got.songs, got.total_bytes, &got.genres, got.tombstones),
+        (
+            walked.songs,
+            walked.total_bytes,
+            &walked.genres,
+            walked.tombstones
+        ),
+        "summary {at} disagrees with the listing"
+    );
+    assert!(
+        (got.total_secs - walked.total_secs).abs() <= 1e-9 * walked.total_secs.abs().max(1.0),
+        "summary {at}: {} s, the listing adds up to {} s",
+        got.total_secs,
+        walked.total_secs
+    );
+}

@@ -16,7 +16,7 @@ use super::{Layer, Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
-const ALL_OPS: [Op; 20] = [
+const ALL_OPS: [Op; 22] = [
     Op::PutAudio,
     Op::GetAudio,
     Op::AudioUrl,
@@ -35,7 +35,9 @@ const ALL_OPS: [Op; 20] = [
     Op::GetMetadataMany,
     Op::ListVersions,
     Op::VersionsOf,
+    Op::IdsWithPrefix,
     Op::ChangesSince,
+    Op::Summary,
     Op::Flush,
 ];
 

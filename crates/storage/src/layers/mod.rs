@@ -97,6 +97,7 @@ pub enum Op {
     VersionsOf,
     IdsWithPrefix,
     ChangesSince,
+    Summary,
     Flush,
 }
 
@@ -124,6 +125,7 @@ impl Op {
             Self::VersionsOf => "versions_of",
             Self::IdsWithPrefix => "ids_with_prefix",
             Self::ChangesSince => "changes_since",
+            Self::Summary => "summary",
             Self::Flush => "flush",
         }
     }
@@ -185,6 +187,7 @@ impl Outcome for Vec<VersionEntry> {}
 impl Outcome for Page<SongMetadata> {}
 impl Outcome for BatchReport {}
 impl Outcome for Option<Changes> {}
+impl Outcome for crate::backend::LibrarySummary {}
 impl Outcome for Vec<crate::id::SongId> {}
 
 /// Implements [`StorageBackend`] for `$ty<B>` by routing every method through
@@ -369,6 +372,12 @@ macro_rules! delegate_backend {
                     self.inner.changes_since(since)
                 })
                 .await
+            }
+            async fn summary(
+                &self,
+            ) -> $crate::error::StorageResult<$crate::backend::LibrarySummary> {
+                self.$run($crate::layers::Op::Summary, || self.inner.summary())
+                    .await
             }
             async fn flush(&self) -> $crate::error::StorageResult<()> {
                 self.$run($crate::layers::Op::Flush, || self.inner.flush())

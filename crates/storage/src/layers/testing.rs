@@ -434,6 +434,14 @@ impl StorageBackend for MemoryBackend {
         Ok(ids)
     }
 
+    async fn summary(&self) -> StorageResult<crate::backend::LibrarySummary> {
+        let s = self.lock();
+        let mut out = crate::backend::LibrarySummary::default();
+        s.metadata.values().for_each(|m| out.add(m));
+        out.tombstones = s.tombstones.len() as u64;
+        Ok(out)
+    }
+
     async fn changes_since(
         &self,
         since: Option<&crate::backend::ChangeCursor>,
