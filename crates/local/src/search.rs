@@ -173,6 +173,12 @@ pub(crate) fn list_order(
     } else {
         // Sorting by title or artist without a filter reads just those two fields.
         let head_only = filter.is_empty() && matches!(sort, SortKey::Title | SortKey::Artist);
+        if head_only && let Some(n) = first.filter(|&n| n < songs.len()) {
+            return (
+                Arc::new(first_by_text(songs, sort, descending, n)),
+                songs.len(),
+            );
+        }
         let metas: Vec<(u32, std::borrow::Cow<'_, SongMetadata>)> = (0..songs.len())
             .filter_map(|i| {
                 if !filter.is_empty() {
@@ -208,6 +214,75 @@ pub(crate) fn list_order(
     });
     let n = slots.len();
     (slots, n)
+}
+
+/// The key [`sort_songs`] orders by title or artist with: (has an artist, lowercased text,
+/// raw id); raw ids order like their hex strings.
+fn text_key(m: &SongMetadata, raw_id: [u8; 32], key: SortKey) -> (bool, String, [u8; 32]) {
+    match key {
+        SortKey::Artist => (
+            m.artist.is_some(),
+            format!(
+                "{}\u{0}{}",
+                m.artist
+                    .as_deref()
+                    .map(str::to_lowercase)
+                    .unwrap_or_default(),
+                m.title.to_lowercase()
+            ),
+            raw_id,
+        ),
+        _ => (false, m.title.to_lowercase(), raw_id),
+    }
+}
+
+/// The first `n` slots in title or artist order (as [`sort_songs`] would put them), reading
+/// just those two fields of each song and keeping only `n` keys: a first page of a million
+/// songs costs one pass and O(n) memory, not a sort of every key.
+pub(crate) fn first_by_text(
+    songs: &crate::songs::Songs,
+    key: SortKey,
+    descending: bool,
+    n: usize,
+) -> Vec<u32> {
+    use std::collections::BinaryHeap;
+    /// Ordered so the heap's top is the worst of those kept.
+    struct Kept((bool, String, [u8; 32]), u32, bool);
+    impl PartialEq for Kept {
+        fn eq(&self, o: &Self) -> bool {
+            self.0 == o.0
+        }
+    }
+    impl Eq for Kept {}
+    impl PartialOrd for Kept {
+        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for Kept {
+        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+            let c = self.0.cmp(&o.0);
+            if self.2 { c.reverse() } else { c }
+        }
+    }
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(n + 1);
+    for i in 0..songs.len() {
+        let k = Kept(
+            text_key(&songs.head(i), songs.raw_id(i), key),
+            i as u32,
+            descending,
+        );
+        if heap.len() < n {
+            heap.push(k);
+        } else if heap.peek().is_some_and(|top| k < *top) {
+            heap.pop();
+            heap.push(k);
+        }
+    }
+    heap.into_sorted_vec().into_iter().map(|k| k.1).collect()
 }
 
 /// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the

@@ -476,6 +476,67 @@ async fn legacy_adoption_skips_files_it_cannot_use() {
     assert!(err.to_string().contains("too large"), "{err}");
 }
 
+/// A first page by title or artist (selected with a bounded heap over the two fields) is the
+/// start of the full sort, with ties in case, missing artists and equal titles broken by id.
+#[tokio::test]
+async fn a_first_page_by_title_or_artist_is_the_start_of_the_full_order() {
+    use songrec_storage::{ListQuery, SortKey};
+    let dir = tempfile::tempdir().unwrap();
+    let w = LocalBackend::open(dir.path()).unwrap();
+    let titles = ["b", "B", "a", "Ä", "a", "c", "", "b side"];
+    let recs: Vec<SongRecord> = (0..40u32)
+        .map(|i| {
+            let mut r = record(i, [1.0, i as f32, 0.0, 0.0]);
+            r.metadata.title = titles[i as usize % titles.len()].into();
+            r.metadata.artist = match i % 5 {
+                0 => None,
+                1 => Some("zed".into()),
+                2 => Some("Zed".into()),
+                3 => Some(String::new()),
+                _ => Some(format!("art {}", i % 3)),
+            };
+            r
+        })
+        .collect();
+    w.put_songs(&recs).await.unwrap();
+    w.flush().await.unwrap();
+    drop(w);
+    for reopen in [false, true] {
+        let b = LocalBackend::open(dir.path()).unwrap();
+        if reopen {
+            // Some songs decoded, most not: both kinds of slot are read.
+            for r in recs.iter().step_by(3) {
+                b.get_metadata(&r.metadata.id).await.unwrap();
+            }
+        }
+        for sort in [SortKey::Title, SortKey::Artist] {
+            for descending in [false, true] {
+                let q = ListQuery {
+                    sort,
+                    descending,
+                    limit: 1000,
+                    ..ListQuery::default()
+                };
+                let all = b.list(&q).await.unwrap().items;
+                assert_eq!(all.len(), 40);
+                for n in [1, 6, 39] {
+                    let page = b
+                        .list(&ListQuery {
+                            limit: n,
+                            ..q.clone()
+                        })
+                        .await
+                        .unwrap();
+                    let got: Vec<&SongId> = page.items.iter().map(|m| &m.id).collect();
+                    let want: Vec<&SongId> = all[..n].iter().map(|m| &m.id).collect();
+                    assert_eq!(got, want, "{sort:?} descending {descending}, first {n}");
+                    assert_eq!(page.next.as_deref(), Some(n.to_string().as_str()));
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order() {
     use songrec_storage::{Condition, Field, Filter, ListQuery, SortKey, StorageBackendExt, Value};
