@@ -54,6 +54,9 @@ pub enum BenchWhat {
         /// rebuilding (and timing) it.
         #[arg(long)]
         keep_index: bool,
+        /// ef_construction of the index built (default: the library's).
+        #[arg(long)]
+        ef_construction: Option<usize>,
     },
     /// Decode + analysis speed on generated songs (one thread, then `ingest` on every core).
     Ingest {
@@ -513,6 +516,7 @@ fn similar_processes(lib: &Path, n: usize, k: usize, model: &ModelInfo, exact: b
 struct AnnRun {
     ef_search: Vec<usize>,
     keep_index: bool,
+    ef_construction: Option<usize>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -526,8 +530,14 @@ async fn bench_ann(
     model: &ModelInfo,
     run: &AnnRun,
 ) -> Result<()> {
-    let o = songrec_local_defaults();
-    let backend = factory::scratch_local_with(lib, 1)?;
+    let o = factory::AnnOptions {
+        min_vectors: 1,
+        expansion_add: run
+            .ef_construction
+            .unwrap_or(songrec_local_defaults().expansion_add),
+        ..songrec_local_defaults()
+    };
+    let backend = factory::scratch_local_ann(lib, o.clone())?;
     let kept = if run.keep_index {
         backend.ann_index_bytes(model).await?
     } else {
@@ -591,9 +601,8 @@ async fn bench_ann(
     );
     for ef in efs {
         let opts = factory::AnnOptions {
-            min_vectors: 1,
             expansion_search: ef,
-            ..songrec_local_defaults()
+            ..o.clone()
         };
         let ef_used = opts.ef_search_for(n);
         // A fresh process-like phase: the index is opened as a memory map, as `similar` does.
@@ -656,10 +665,12 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
             spread,
             ef_search,
             keep_index,
+            ef_construction,
         } => {
             let ann = AnnRun {
                 ef_search: ef_search.clone(),
                 keep_index: *keep_index,
+                ef_construction: *ef_construction,
             };
             bench_search(songs, *dim, *k, *queries, dir.as_deref(), *spread, &ann).await
         }
