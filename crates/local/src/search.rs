@@ -219,20 +219,27 @@ pub(crate) fn list_order(
 /// The key [`sort_songs`] orders by title or artist with: (has an artist, lowercased text,
 /// raw id); raw ids order like their hex strings.
 fn text_key(m: &SongMetadata, raw_id: [u8; 32], key: SortKey) -> (bool, String, [u8; 32]) {
+    (
+        key == SortKey::Artist && m.artist.is_some(),
+        sort_text(m, key),
+        raw_id,
+    )
+}
+
+/// The text a listing by title or artist compares (lowercased; artist, NUL, title), or nothing
+/// for other orders.
+fn sort_text(m: &SongMetadata, key: SortKey) -> String {
     match key {
-        SortKey::Artist => (
-            m.artist.is_some(),
-            format!(
-                "{}\u{0}{}",
-                m.artist
-                    .as_deref()
-                    .map(str::to_lowercase)
-                    .unwrap_or_default(),
-                m.title.to_lowercase()
-            ),
-            raw_id,
+        SortKey::Title => m.title.to_lowercase(),
+        SortKey::Artist => format!(
+            "{}\u{0}{}",
+            m.artist
+                .as_deref()
+                .map(str::to_lowercase)
+                .unwrap_or_default(),
+            m.title.to_lowercase()
         ),
-        _ => (false, m.title.to_lowercase(), raw_id),
+        _ => String::new(),
     }
 }
 
@@ -294,18 +301,7 @@ pub(crate) fn sort_songs<T>(
     first: Option<usize>,
 ) {
     use std::cmp::Ordering;
-    let text = |m: &SongMetadata| match key {
-        SortKey::Title => m.title.to_lowercase(),
-        SortKey::Artist => format!(
-            "{}\u{0}{}",
-            m.artist
-                .as_deref()
-                .map(str::to_lowercase)
-                .unwrap_or_default(),
-            m.title.to_lowercase()
-        ),
-        _ => String::new(),
-    };
+    let text = |m: &SongMetadata| sort_text(m, key);
     let mut keyed: Vec<(String, (T, &SongMetadata))> = std::mem::take(hits)
         .into_iter()
         .map(|(t, m)| (text(m), (t, m)))
