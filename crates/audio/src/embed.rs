@@ -222,7 +222,7 @@ pub const DSP_NAME: &str = "songrec-dsp";
 ///
 /// * 1: files analysed up to 240 s, longer ones as 8 excerpts of 30 s.
 /// * 2: [`DSP_DECODE`]: up to 90 s, longer files as 6 excerpts of 15 s (same features and
-///   normalisation; about 2.5x faster on 3–5-minute songs, see `scripts/eval/RESULTS.md`).
+///   normalisation; about 2.7x less CPU per 3–5-minute song, see `scripts/eval/RESULTS.md`).
 pub const DSP_VERSION: u32 = 2;
 
 /// The excerpt rule of the DSP embedder: files up to 90 s are analysed completely, longer ones
