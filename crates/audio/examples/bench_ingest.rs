@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use songrec_audio::bench::bench_ingest;
-use songrec_audio::{DspEmbedder, Embedder, decode_file};
+use songrec_audio::{DspEmbedder, Embedder, decode_file_with};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut td, mut te) = (0.0, 0.0);
         for f in &files {
             let t = Instant::now();
-            let d = decode_file(f)?;
+            let d = decode_file_with(f, &emb.decode_options())?;
             td += t.elapsed().as_secs_f64();
             let t = Instant::now();
             let _ = emb.embed(&d.audio)?;

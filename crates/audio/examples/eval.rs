@@ -1,18 +1,22 @@
 //! Retrieval evaluation of the DSP embedder on a labelled folder.
 //!
-//! `cargo run --release -p songrec-audio --example eval -- <dir> [--dump raw.jsonl]`
+//! `cargo run --release -p songrec-audio --example eval -- <dir> [--dump raw.jsonl]
+//! [--max-secs S] [--excerpt-secs E]`
 //!
 //! `<dir>` holds one sub-folder per label. Every file is decoded and embedded; the program
 //! prints leave-one-out same-label precision@1/5/10 (cosine) and the chance level.
 //! `--dump` writes one JSON line per file with the label and the *raw* (un-normalised)
-//! features, used by `scripts/eval/calibrate.py` and `scripts/eval/tune_weights.py`.
+//! features, used by `scripts/eval/calibrate.py` and `scripts/eval/tune_weights.py`, and the
+//! final vector, used by `scripts/eval/dsp_compare.py` (paired before/after precision@5).
+//! `--max-secs` / `--excerpt-secs` override the DSP excerpt rule (`DSP_DECODE`) (for measuring
+//! how much audio the features need).
 
 use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
 use songrec_audio::eval::chance_precision;
-use songrec_audio::{DspEmbedder, Embedder, decode_file, precision_at_k};
+use songrec_audio::{DecodeOptions, DspEmbedder, Embedder, decode_file_with, precision_at_k};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,13 +28,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .position(|a| a == "--dump")
         .and_then(|i| args.get(i + 1));
-    let items = songrec_testkit::audio::labelled_files(Path::new(dir))?;
+    let num = |name: &str| -> Option<f64> {
+        let i = args.iter().position(|a| a == name)?;
+        args.get(i + 1).and_then(|v| v.parse().ok())
+    };
     let emb = DspEmbedder::new();
+    let mut opts: DecodeOptions = emb.decode_options();
+    if let Some(v) = num("--max-secs") {
+        opts.max_analysed_secs = v;
+    }
+    if let Some(v) = num("--excerpt-secs") {
+        opts.excerpt_secs = v;
+    }
+    let items = songrec_testkit::audio::labelled_files(Path::new(dir))?;
     let t = std::time::Instant::now();
     let results: Vec<_> = items
         .par_iter()
         .map(|(label, f)| {
-            let r = decode_file(f).and_then(|d| {
+            let r = decode_file_with(f, &opts).and_then(|d| {
                 let raw = emb.raw_features(&d.audio);
                 let a = emb.embed(&d.audio)?;
                 Ok((a, raw))
@@ -49,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok((a, raw)) => {
                 if let (Some(o), Some(raw)) = (out.as_mut(), raw) {
                     let line = serde_json::json!({"label": label, "path": f, "raw": raw.values,
-                        "bpm": a.bpm, "key": a.key});
+                        "vector": a.vector, "bpm": a.bpm, "key": a.key});
                     writeln!(o, "{line}")?;
                 }
                 labels.push(label);

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::decode::MonoAudio;
+use crate::decode::{DecodeOptions, MonoAudio};
 use crate::dsp::envelope::envelope;
 use crate::dsp::key::{PITCH_NAMES, estimate_key, rotate_to};
 use crate::dsp::tempo::{N_TEMPO_BINS, OnsetAcf, count_onsets};
@@ -93,6 +93,11 @@ pub trait Embedder: Send + Sync {
     fn dim(&self) -> usize;
     /// Embed mono audio (any rate; resampled if needed).
     fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError>;
+    /// How much of a file [`analyze_file`](crate::analyze_file) decodes for this embedder (the
+    /// excerpt rule is part of the output, so a change needs a new [`Embedder::version`]).
+    fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions::default()
+    }
 }
 
 /// Cosine similarity of two vectors (0 for zero vectors).
@@ -214,7 +219,22 @@ pub struct DspEmbedder {
 /// Name of the DSP embedder.
 pub const DSP_NAME: &str = "songrec-dsp";
 /// Version of the DSP embedder output (bump on any change of the vector).
-pub const DSP_VERSION: u32 = 1;
+///
+/// * 1: files analysed up to 240 s, longer ones as 8 excerpts of 30 s.
+/// * 2: [`DSP_DECODE`]: up to 90 s, longer files as 6 excerpts of 15 s (same features and
+///   normalisation; about 2.7x less CPU per 3–5-minute song, see `scripts/eval/RESULTS.md`).
+pub const DSP_VERSION: u32 = 2;
+
+/// The excerpt rule of the DSP embedder: files up to 90 s are analysed completely, longer ones
+/// as 6 evenly spaced excerpts of 15 s.
+///
+/// ```
+/// assert_eq!(songrec_audio::embed::DSP_DECODE.max_excerpts(), 6);
+/// ```
+pub const DSP_DECODE: DecodeOptions = DecodeOptions {
+    max_analysed_secs: 90.0,
+    excerpt_secs: 15.0,
+};
 
 /// Shortest audio (seconds) for which a key is reported.
 pub const MIN_KEY_SECS: f32 = 3.0;
@@ -517,6 +537,10 @@ impl Embedder for DspEmbedder {
 
     fn dim(&self) -> usize {
         DSP_DIM
+    }
+
+    fn decode_options(&self) -> DecodeOptions {
+        DSP_DECODE
     }
 
     fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError> {

@@ -3,7 +3,8 @@
 //! * [`decode`]: any symphonia-supported file to mono 22.05 kHz audio with bounded memory.
 //! * [`tags`]: title/artist/album/genre/track/year from metadata, file-name fallback.
 //! * [`embed`]: the [`Embedder`] trait and the model-free [`DspEmbedder`].
-//! * [`analyze_file`]: decode once, run several embedders.
+//! * [`analyze_file`]: decode once per excerpt rule ([`Embedder::decode_options`]), run several
+//!   embedders.
 //! * [`eval`]: leave-one-out precision@k.
 //! * [`synth`]: deterministic songs in a few styles, for example libraries, tests and benchmarks.
 //!
@@ -35,7 +36,8 @@ pub use decode::{
     decode_file_with,
 };
 pub use embed::{
-    Analysis, DSP_DIM, DSP_NAME, DSP_VERSION, Descriptors, DspEmbedder, Embedder, cosine_similarity,
+    Analysis, DSP_DECODE, DSP_DIM, DSP_NAME, DSP_VERSION, Descriptors, DspEmbedder, Embedder,
+    cosine_similarity,
 };
 pub use error::AudioError;
 pub use eval::precision_at_k;
@@ -74,11 +76,44 @@ pub struct FileAnalysis {
 /// assert_eq!(r.analyses[0].analysis.vector.len(), dsp.dim());
 /// # Ok::<(), songrec_audio::AudioError>(())
 /// ```
+///
+/// Each embedder sees the excerpts its [`Embedder::decode_options`] asks for (the DSP embedder
+/// fewer than musicnn), so its vector does not depend on which other embedders run. Embedders
+/// that ask for the same excerpts share one decode; the file and tag facts come from the
+/// first decode.
 pub fn analyze_file(path: &Path, embedders: &[&dyn Embedder]) -> Result<FileAnalysis, AudioError> {
-    analyze_file_with(path, embedders, &DecodeOptions::default())
+    let mut decoded: Vec<(DecodeOptions, Decoded)> = Vec::new();
+    let mut outputs = Vec::with_capacity(embedders.len());
+    for e in embedders {
+        let opts = e.decode_options();
+        let i = match decoded.iter().position(|(o, _)| *o == opts) {
+            Some(i) => i,
+            None => {
+                decoded.push((opts, decode_file_with(path, &opts)?));
+                decoded.len() - 1
+            }
+        };
+        outputs.push(EmbedderOutput {
+            embedder: e.name().to_string(),
+            version: e.version(),
+            analysis: e.embed(&decoded[i].1.audio)?,
+        });
+    }
+    let d = match decoded.into_iter().next() {
+        Some((_, d)) => d,
+        // No embedder: still decode once, for the file facts and tags.
+        None => decode_file_with(path, &DecodeOptions::default())?,
+    };
+    Ok(FileAnalysis {
+        path: path.to_path_buf(),
+        info: d.info,
+        tags: d.tags.with_file_name_fallback(path),
+        analyses: outputs,
+    })
 }
 
-/// [`analyze_file`] with explicit decode limits.
+/// [`analyze_file`] with explicit decode limits for every embedder (ignores
+/// [`Embedder::decode_options`]; for experiments on the excerpt rule).
 pub fn analyze_file_with(
     path: &Path,
     embedders: &[&dyn Embedder],

@@ -151,7 +151,27 @@ impl Resampler {
         }
     }
 
+    /// Computes every output sample the buffered input allows (up to `limit_out`). Uses AVX2
+    /// when the CPU has it (detected at run time); the arithmetic is the same either way.
     fn produce(&mut self, limit_out: Option<u64>, out: &mut Vec<f32>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports the feature the function is compiled for.
+                return unsafe { self.produce_avx2(limit_out, out) };
+            }
+        }
+        self.produce_portable(limit_out, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn produce_avx2(&mut self, limit_out: Option<u64>, out: &mut Vec<f32>) {
+        self.produce_portable(limit_out, out)
+    }
+
+    #[inline(always)]
+    fn produce_portable(&mut self, limit_out: Option<u64>, out: &mut Vec<f32>) {
         let avail_end = self.buf_start + self.buf.len() as i64; // exclusive
         let limit = limit_out.unwrap_or(u64::MAX);
         // Incremental position: n * down = base * up + rem.

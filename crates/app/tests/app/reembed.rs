@@ -43,7 +43,7 @@ async fn forced_run_resumes_from_its_state_file() {
     let done: Vec<_> = songs.iter().take(2).map(|s| s.id.clone()).collect();
     std::fs::write(
         &state,
-        serde_json::to_vec(&serde_json::json!({"model": "songrec-dsp@1", "done": done})).unwrap(),
+        serde_json::to_vec(&serde_json::json!({"model": format!("songrec-dsp@{}", songrec_audio::DSP_VERSION), "done": done})).unwrap(),
     )
     .unwrap();
     let opts = ReembedOptions {

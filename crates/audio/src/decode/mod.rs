@@ -16,6 +16,10 @@
 //!   understates the length, e.g. concatenated MP3s whose first frame carries a frame count),
 //!   what was kept is cut into excerpt-sized chunks and the reservoir takes over.
 //!
+//! The defaults (240 s, 8 × 30 s) are musicnn's rule; the DSP embedder asks for less
+//! ([`DSP_DECODE`](crate::embed::DSP_DECODE): 90 s, 6 × 15 s) through
+//! [`Embedder::decode_options`](crate::Embedder::decode_options).
+//!
 //! [`Decoded::peak_buffered_samples`] reports the most analysis-rate samples held at once; it
 //! never exceeds [`DecodeOptions::max_buffered_samples`], whatever the header says.
 //!
@@ -208,6 +212,40 @@ mod collector;
 #[cfg(test)]
 mod tests;
 
+/// Average the channels of `buf` into `mono` (non-finite samples become 0). `f32` buffers (what
+/// the Vorbis, MP3, AAC and Opus decoders give) are read in place; other formats are converted
+/// into `planes` first.
+fn downmix(
+    buf: &symphonia::core::audio::GenericAudioBufferRef<'_>,
+    planes: &mut Vec<Vec<f32>>,
+    mono: &mut Vec<f32>,
+) {
+    use symphonia::core::audio::{Audio, GenericAudioBufferRef};
+    fn mix<'a>(planes: impl Iterator<Item = &'a [f32]>, frames: usize, mono: &mut Vec<f32>) {
+        mono.clear();
+        mono.resize(frames, 0.0);
+        let mut ch = 0usize;
+        for p in planes {
+            for (m, s) in mono.iter_mut().zip(p) {
+                *m += s;
+            }
+            ch += 1;
+        }
+        let n = ch.max(1) as f32;
+        for m in mono.iter_mut() {
+            let s = *m / n;
+            *m = if s.is_finite() { s } else { 0.0 };
+        }
+    }
+    let frames = buf.frames();
+    if let GenericAudioBufferRef::F32(b) = buf {
+        mix(b.iter_planes(), frames, mono);
+    } else {
+        buf.copy_to_vecs_planar::<f32>(planes);
+        mix(planes.iter().map(|p| p.as_slice()), frames, mono);
+    }
+}
+
 pub use collector::plan_windows;
 use collector::{Collector, Plan};
 
@@ -350,7 +388,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     let mut decoded_frames = 0u64; // frames decoded, when decoding sequentially
     let mut next_frame: Option<u64> = None; // frame position expected for the next packet
     let mut skipped_since_decode = false;
-    let mut interleaved: Vec<f32> = Vec::new();
+    let mut planes: Vec<Vec<f32>> = Vec::new();
     let mut mono: Vec<f32> = Vec::new();
     let mut last_error = String::new();
     let tb = track.time_base;
@@ -448,12 +486,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
         if channels == 0 {
             channels = ch as u16;
         }
-        buf.copy_to_vec_interleaved::<f32>(&mut interleaved);
-        mono.clear();
-        mono.extend(interleaved.chunks_exact(ch).map(|f| {
-            let s: f32 = f.iter().sum::<f32>() / ch as f32;
-            if s.is_finite() { s } else { 0.0 }
-        }));
+        downmix(&buf, &mut planes, &mut mono);
         let c = collector.get_or_insert_with(|| make_collector(spec_rate));
         c.push(frame0, &mono);
         decoded_frames = decoded_frames.saturating_add(frames as u64);

@@ -4,6 +4,7 @@
 
 pub mod envelope;
 pub mod key;
+pub mod lanes;
 pub mod tempo;
 
 use std::sync::Arc;
@@ -154,6 +155,7 @@ pub struct FrameAnalyzer {
     mel: Vec<MelFilter>,
     dct: Vec<f32>,
     freqs: Vec<f32>,
+    freqs_sq: Vec<f32>,
     /// (bin range) per contrast band
     contrast_bands: Vec<(usize, usize)>,
 }
@@ -214,35 +216,68 @@ impl FrameAnalyzer {
                 (a, b)
             })
             .collect();
+        let freqs_sq = freqs.iter().map(|f| f * f).collect();
         FrameAnalyzer {
             fft,
             window,
             mel,
             dct,
             freqs,
+            freqs_sq,
             contrast_bands,
         }
     }
 
     /// Frame-level features of one mono segment at [`SR`] (centred, zero-padded frames, so a
     /// segment of n samples gives `1 + n / HOP` frames; even a few samples give one frame).
+    ///
+    /// Uses AVX2 when the CPU has it (detected at run time); the arithmetic is the same
+    /// either way (fixed-lane sums, no fused multiply-add), so the features do not depend on it.
     pub fn frames(&self, x: &[f32]) -> Frames {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports the feature the function is compiled for.
+                return unsafe { self.frames_avx2(x) };
+            }
+        }
+        self.frames_portable(x)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn frames_avx2(&self, x: &[f32]) -> Frames {
+        self.frames_portable(x)
+    }
+
+    #[inline(always)]
+    fn frames_portable(&self, x: &[f32]) -> Frames {
         let n_frames = 1 + x.len() / HOP;
         let mut out = Frames {
             logmel: Vec::with_capacity(n_frames * N_MELS),
             mfcc: Vec::with_capacity(n_frames * N_MFCC),
             contrast: Vec::with_capacity(n_frames * N_CONTRAST),
             chroma: Vec::with_capacity(n_frames * 12),
-            ..Default::default()
+            centroid: Vec::with_capacity(n_frames),
+            bandwidth: Vec::with_capacity(n_frames),
+            rolloff: Vec::with_capacity(n_frames),
+            flatness: Vec::with_capacity(n_frames),
+            zcr: Vec::with_capacity(n_frames),
+            rms_db: Vec::with_capacity(n_frames),
+            onset: Vec::with_capacity(n_frames),
         };
         let mut input = self.fft.make_input_vec();
         let mut spec = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         let mut power = vec![0f32; N_BINS];
         let mut mag = vec![0f32; N_BINS];
-        let mut sorted = Vec::with_capacity(N_BINS);
+        let mut keys: Vec<u32> = Vec::with_capacity(N_BINS);
         let mut logmel = [0f32; N_MELS];
+        let mut mel_e = [0f32; N_MELS];
         let half = (N_FFT / 2) as isize;
+        let bin_hz = SR as f32 / N_FFT as f32;
+        let kmin = ((55.0 / bin_hz) as usize).max(1);
+        let kmax = ((5000.0 / bin_hz) as usize).min(N_BINS - 1);
         for t in 0..n_frames {
             let start = (t * HOP) as isize - half;
             if start >= 0 && (start as usize) + N_FFT <= x.len() {
@@ -265,11 +300,12 @@ impl FrameAnalyzer {
             let c0 = (t * HOP).saturating_sub(RMS_LEN / 2).min(x.len());
             let c1 = (c0 + RMS_LEN).min(x.len());
             let core = &x[c0..c1];
-            let sumsq: f32 = core.iter().map(|v| v * v).sum();
-            let crossings = core
-                .windows(2)
-                .filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0))
-                .count();
+            let sumsq = lanes::sum_sq(core);
+            let crossings: u32 = core
+                .iter()
+                .zip(core.get(1..).unwrap_or_default())
+                .map(|(a, b)| u32::from((*a >= 0.0) != (*b >= 0.0)))
+                .sum();
             let count = core.len();
             // process_with_scratch only fails on wrong buffer lengths, which are fixed here.
             if self
@@ -279,13 +315,12 @@ impl FrameAnalyzer {
             {
                 spec.iter_mut().for_each(|c| *c = Complex::new(0.0, 0.0));
             }
-            let mut total = 0f32;
-            for k in 0..N_BINS {
-                let p = spec[k].norm_sqr();
-                power[k] = p;
-                mag[k] = p.sqrt();
-                total += p;
+            for ((p, m), c) in power.iter_mut().zip(mag.iter_mut()).zip(&spec) {
+                let q = c.re * c.re + c.im * c.im;
+                *p = q;
+                *m = q.sqrt();
             }
+            let total = lanes::sum(&power);
             // RMS / ZCR of the (unwindowed) frame content.
             let rms = if count > 0 {
                 (sumsq / count as f32).sqrt()
@@ -299,78 +334,76 @@ impl FrameAnalyzer {
                 0.0
             });
             // Mel + MFCC.
-            for (m, f) in self.mel.iter().enumerate() {
-                let e: f32 = f
-                    .weights
-                    .iter()
-                    .zip(&power[f.start..])
-                    .map(|(w, p)| w * p)
-                    .sum();
-                logmel[m] = 10.0 * (e + 1e-10).log10();
+            for ((f, e), l) in self.mel.iter().zip(mel_e.iter_mut()).zip(logmel.iter_mut()) {
+                *e = lanes::dot(&f.weights, &power[f.start..]) + 1e-10;
+                *l = 10.0 * e.log10();
             }
             out.logmel.extend_from_slice(&logmel);
-            for k in 0..N_MFCC {
-                let row = &self.dct[k * N_MELS..(k + 1) * N_MELS];
-                out.mfcc
-                    .push(row.iter().zip(&logmel).map(|(a, b)| a * b).sum());
+            for row in self.dct.chunks_exact(N_MELS) {
+                out.mfcc.push(lanes::dot(row, &logmel));
             }
             // Spectral shape (on magnitude, like librosa).
-            let (mut m0, mut m1, mut m2) = (0f32, 0f32, 0f32);
-            for (m, f) in mag.iter().zip(&self.freqs) {
-                m0 += m;
-                m1 += m * f;
-                m2 += m * f * f;
-            }
+            let m0 = lanes::sum(&mag);
+            let m1 = lanes::dot(&mag, &self.freqs);
+            let m2 = lanes::dot(&mag, &self.freqs_sq);
             let msum = m0 + 1e-12;
             let centroid = m1 / msum;
             let bw = (m2 / msum - centroid * centroid).max(0.0).sqrt();
+            // Roll-off: whole blocks while the running sum stays below the target.
             let target = 0.85 * msum;
             let mut acc = 0.0;
             let mut roll = self.freqs[N_BINS - 1];
-            for (m, f) in mag.iter().zip(&self.freqs) {
-                acc += m;
-                if acc >= target {
-                    roll = *f;
-                    break;
+            'roll: for (bi, block) in mag.chunks(lanes::LANES).enumerate() {
+                let s = lanes::sum(block);
+                if acc + s < target {
+                    acc += s;
+                    continue;
+                }
+                for (i, m) in block.iter().enumerate() {
+                    acc += m;
+                    if acc >= target {
+                        roll = self.freqs[bi * lanes::LANES + i];
+                        break 'roll;
+                    }
                 }
             }
             // Flatness over the mel bands (geometric / arithmetic mean of band energies):
             // cheap (64 logs, already computed) and robust to the linear-bin density at HF.
-            let lmean = logmel.iter().sum::<f32>() / N_MELS as f32; // dB
-            let amean = logmel.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>() / N_MELS as f32;
+            let lmean = lanes::sum(&logmel) / N_MELS as f32; // dB
+            let amean = lanes::sum(&mel_e) / N_MELS as f32;
             let flat_db = lmean - 10.0 * (amean + 1e-10).log10();
             out.centroid.push(centroid);
             out.bandwidth.push(bw);
             out.rolloff.push(roll);
             out.flatness.push(flat_db);
-            // Spectral contrast: mean of top vs bottom 20 % magnitudes (dB) per band.
+            // Spectral contrast: mean of top vs bottom 20 % magnitudes (dB) per band. Powers are
+            // >= 0, so their bit patterns order like the values (cheaper to select than f32).
             for &(a, b) in &self.contrast_bands {
-                sorted.clear();
-                sorted.extend_from_slice(&power[a..b]);
-                let n = sorted.len();
+                keys.clear();
+                keys.extend(power[a..b].iter().map(|p| p.to_bits()));
+                let n = keys.len();
                 let q = ((n as f32 * 0.2).round() as usize).clamp(1, n);
-                // Partial selection (O(n)) instead of a full sort.
-                let lo: f32 = if q < n {
-                    sorted.select_nth_unstable_by(q - 1, f32::total_cmp);
-                    sorted[..q].iter().sum::<f32>() / q as f32
+                let mean = |k: &[u32]| k.iter().map(|&b| f32::from_bits(b)).sum::<f32>() / q as f32;
+                // Partial selection (O(n)) instead of a full sort: the q smallest first, then
+                // the q largest among the rest (q <= n / 2).
+                let (lo, hi) = if q < n {
+                    keys.select_nth_unstable(q - 1);
+                    let lo = mean(&keys[..q]);
+                    let upper = &mut keys[q..];
+                    let m = upper.len();
+                    upper.select_nth_unstable(m - q);
+                    (lo, mean(&upper[m - q..]))
                 } else {
-                    sorted.iter().sum::<f32>() / n as f32
-                };
-                let hi: f32 = if q < n {
-                    sorted.select_nth_unstable_by(n - q, f32::total_cmp);
-                    sorted[n - q..].iter().sum::<f32>() / q as f32
-                } else {
-                    lo
+                    let l = mean(&keys);
+                    (l, l)
                 };
                 out.contrast
                     .push(10.0 * ((hi + 1e-10).log10() - (lo + 1e-10).log10()));
             }
             // Chroma from interpolated spectral peaks between 55 Hz and 5 kHz.
             let mut chroma = [0f32; 12];
-            let kmin = (55.0 / (SR as f32 / N_FFT as f32)) as usize;
-            let kmax = (5000.0 / (SR as f32 / N_FFT as f32)) as usize;
             let floor = total * 1e-6;
-            for k in kmin.max(1)..kmax.min(N_BINS - 1) {
+            for k in kmin..kmax {
                 let p = power[k];
                 if p > power[k - 1] && p >= power[k + 1] && p > floor {
                     let (a, b, c) = (mag[k - 1].ln(), mag[k].ln(), mag[k + 1].ln());
@@ -380,7 +413,7 @@ impl FrameAnalyzer {
                     } else {
                         0.0
                     };
-                    let f = (k as f32 + delta.clamp(-0.5, 0.5)) * SR as f32 / N_FFT as f32;
+                    let f = (k as f32 + delta.clamp(-0.5, 0.5)) * bin_hz;
                     let midi = 69.0 + 12.0 * (f / 440.0).log2();
                     let pc = (midi.round() as i64).rem_euclid(12) as usize;
                     let dev = (midi - midi.round()).abs();
@@ -397,12 +430,17 @@ impl FrameAnalyzer {
             *v = v.max(floor);
         }
         out.onset.push(0.0);
-        for t in 1..n_frames {
-            let a = &out.logmel[(t - 1) * N_MELS..t * N_MELS];
-            let b = &out.logmel[t * N_MELS..(t + 1) * N_MELS];
-            let flux: f32 =
-                a.iter().zip(b).map(|(p, q)| (q - p).max(0.0)).sum::<f32>() / N_MELS as f32;
-            out.onset.push(flux);
+        let mut rise = [0f32; N_MELS];
+        for w in out
+            .logmel
+            .chunks_exact(N_MELS)
+            .collect::<Vec<_>>()
+            .windows(2)
+        {
+            for ((r, p), q) in rise.iter_mut().zip(w[0]).zip(w[1]) {
+                *r = (q - p).max(0.0);
+            }
+            out.onset.push(lanes::sum(&rise) / N_MELS as f32);
         }
         out
     }

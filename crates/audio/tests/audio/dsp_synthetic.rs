@@ -242,3 +242,55 @@ fn embedder_identity_is_stable() {
     let w = embed(organ(330.0, 22_050, 1.0), 22_050).vector;
     assert_eq!(v, w);
 }
+
+/// An embedder with the default (musicnn) excerpt rule that reports how much audio it saw.
+struct SecondsSeen;
+
+impl Embedder for SecondsSeen {
+    fn name(&self) -> &str {
+        "seconds-seen"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn dim(&self) -> usize {
+        1
+    }
+    fn embed(
+        &self,
+        audio: &MonoAudio,
+    ) -> Result<songrec_audio::Analysis, songrec_audio::AudioError> {
+        Ok(songrec_audio::Analysis {
+            vector: vec![audio.analysed_secs() as f32],
+            bpm: None,
+            key: None,
+            descriptors: Default::default(),
+            tags: Vec::new(),
+        })
+    }
+}
+
+#[test]
+fn each_embedder_gets_its_own_excerpts_and_the_dsp_vector_does_not_depend_on_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("long.wav");
+    // 150 s: over the DSP budget (90 s), under the default one (240 s).
+    write_mono(&path, &music(150.0, 3), 22_050);
+    let dsp = DspEmbedder::new();
+    let alone = analyze_file(&path, &[&dsp as &dyn Embedder]).expect("dsp alone");
+    let both = analyze_file(&path, &[&SecondsSeen as &dyn Embedder, &dsp]).expect("both");
+    assert_eq!(
+        alone.analyses[0].analysis.vector,
+        both.analyses[1].analysis.vector
+    );
+    assert_eq!(both.analyses[0].embedder, "seconds-seen");
+    let seen = both.analyses[0].analysis.vector[0];
+    assert!(
+        (seen - 150.0).abs() < 0.5,
+        "default rule sees the whole file: {seen}"
+    );
+    let dsp_secs = alone.analyses[0].analysis.descriptors.analysed_secs;
+    let want = songrec_audio::DSP_DECODE.max_analysed_secs as f32;
+    assert!((dsp_secs - want).abs() < 0.5, "DSP analysed {dsp_secs} s");
+    assert!((both.info.duration_secs - 150.0).abs() < 0.5);
+}
