@@ -4,7 +4,8 @@
 //! cargo run --release -p songrec-neural --example eval_neural -- <labelled-dir>
 //!     [--patches 4,8,16,24] [--short zero|loop|both] [--jobs 2] [--dump vectors.jsonl]
 //! ```
-//! `<labelled-dir>` holds one sub-folder per label. Every file is decoded once; the DSP
+//! `<labelled-dir>` holds one sub-folder per label. Each file is decoded for musicnn, and for the
+//! DSP with its own (shorter) excerpt rule; the DSP
 //! embedding and one musicnn embedding per patch count (and short-clip policy) are computed.
 //! Prints leave-one-out same-label precision@1/5/10 (cosine) for each, for blends of the two
 //! (score = w·cos(musicnn) + (1−w)·cos(dsp), w = 0.4 and 0.6), the chance level, and musicnn's
@@ -112,7 +113,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let d = decode_file(f).map_err(|e| e.to_string())?;
                     let secs = d.info.duration_secs;
                     *audio_secs.lock().unwrap() += secs;
-                    let dv = dsp.embed(&d.audio).map_err(|e| e.to_string())?.vector;
+                    // The DSP analyses its own excerpts (its `decode_options`), as ingest does.
+                    let dv = songrec_audio::decode_file_with(f, &dsp.decode_options())
+                        .and_then(|dd| dsp.embed(&dd.audio))
+                        .map_err(|e| e.to_string())?
+                        .vector;
                     let mut mv = Vec::new();
                     for (i, v) in variants.iter().enumerate() {
                         let c0 = thread_cpu();
