@@ -266,9 +266,74 @@ pub fn short_name(model_name: &str) -> &str {
     model_name.strip_prefix("songrec-").unwrap_or(model_name)
 }
 
+/// A stored model made by an older (or newer) version of an embedder this build runs: its
+/// vectors are never compared with the live version's, so the songs that only have them drop
+/// out of searches in the live space until `songrec reembed` recomputes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutdatedModel {
+    /// The stored model and how many songs have its vectors.
+    pub stored: songrec_storage::ModelStats,
+    /// What this build's embedder of the same name makes.
+    pub live: ModelInfo,
+}
+
+impl OutdatedModel {
+    /// One line for the user: what is outdated and the command that fixes it.
+    pub fn advice(&self) -> String {
+        format!(
+            "{} songs have {} vectors, but this songrec makes {}: they are left out of searches \
+             in that space until `songrec reembed --embedder {}` recomputes them",
+            self.stored.count,
+            self.stored.model.key(),
+            self.live.key(),
+            short_name(&self.live.name)
+        )
+    }
+}
+
+/// The stored models of a live embedder's name but another version (see [`OutdatedModel`]).
+pub fn outdated_models(stored: &[songrec_storage::ModelStats]) -> Vec<OutdatedModel> {
+    stored
+        .iter()
+        .filter(|s| s.count > 0)
+        .filter_map(|s| {
+            let live = model_by_name(short_name(&s.model.name)).ok()?;
+            (live.name == s.model.name && live.version != s.model.version).then(|| OutdatedModel {
+                stored: s.clone(),
+                live,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outdated_models_are_older_versions_of_live_embedders() {
+        use songrec_storage::ModelStats;
+        let live = model_by_name("dsp").unwrap();
+        let older = ModelInfo::new(live.name.clone(), "0", live.dim);
+        let stats = |model: ModelInfo, count| ModelStats { model, count };
+        let found = outdated_models(&[
+            stats(live.clone(), 5),
+            stats(older.clone(), 3),
+            stats(ModelInfo::new("legacy", "0", 8), 9),
+            stats(ModelInfo::new(live.name.clone(), "7", live.dim), 0),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].stored.model.clone(), found[0].live.clone()),
+            (older, live)
+        );
+        let advice = found[0].advice();
+        assert!(
+            advice.starts_with("3 songs have songrec-dsp@0 vectors")
+                && advice.contains("songrec reembed --embedder dsp"),
+            "{advice}"
+        );
+    }
 
     #[test]
     fn names_and_models() {

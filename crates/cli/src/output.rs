@@ -282,6 +282,9 @@ pub fn stats(
     for m in &s.models {
         println!("vectors     {}: {}", m.model, m.count);
     }
+    for o in songrec_app::embedders::outdated_models(&s.models) {
+        println!("            note: {}", o.advice());
+    }
     let g: Vec<String> = s
         .genres
         .iter()

@@ -108,6 +108,11 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder)
             .await?;
     tracing::info!("comparing {parts:?}");
+    if !args.json {
+        for o in songrec_app::embedders::outdated_models(&backend.models().await?) {
+            eprintln!("note: {}", o.advice());
+        }
+    }
     let req = SimilarRequest {
         target: target.clone(),
         parts,
