@@ -58,7 +58,8 @@ pub enum BenchWhat {
         #[arg(long)]
         ef_construction: Option<usize>,
     },
-    /// Decode + analysis speed on generated songs (one thread, then `ingest` on every core).
+    /// Decode + analysis speed on generated songs or given files (one thread, then `ingest` on
+    /// every core), with bliss-audio on the same files when its harness is given.
     Ingest {
         /// Embedders to run: dsp, musicnn or both (musicnn on the runtime `ingest` would use:
         /// ONNX Runtime when configured or installed, else tract; `songrec doctor` says which).
@@ -70,6 +71,14 @@ pub enum BenchWhat {
         /// Length of each song in seconds.
         #[arg(long, default_value_t = 180.0)]
         seconds: f32,
+        /// Bench these audio files (the files directly in DIR, symlinks followed) instead of
+        /// generated songs: real music is slower to decode than synthesised.
+        #[arg(long, value_name = "DIR")]
+        files: Option<PathBuf>,
+        /// The bliss-audio harness (`scripts/eval/bliss_harness`, built outside the workspace:
+        /// `cargo build --release` there), run on the same files on one core, printed beside.
+        #[arg(long, value_name = "BINARY")]
+        bliss: Option<PathBuf>,
     },
 }
 
@@ -363,7 +372,13 @@ async fn bench_search(
     Ok(exit::OK)
 }
 
-async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> {
+async fn bench_ingest(
+    songs: usize,
+    seconds: f32,
+    embedder: &str,
+    given: Option<&Path>,
+    bliss: Option<&Path>,
+) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list(embedder)?;
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
     let cfg = songrec_config::Config::from_sources(None, &env)?;
@@ -383,7 +398,22 @@ async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> 
         .output()
         .is_ok_and(|o| o.status.success());
     let mut files = Vec::new();
-    for i in 0..songs {
+    if let Some(d) = given {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(d)
+            .with_context(|| format!("reading {}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        anyhow::ensure!(!found.is_empty(), "no files in {}", d.display());
+        for (i, f) in found.iter().enumerate() {
+            let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("audio");
+            let copy = music.join(format!("{i:05}.{ext}"));
+            std::fs::copy(f, &copy).with_context(|| format!("copying {}", f.display()))?;
+            files.push(copy);
+        }
+    }
+    for i in 0..if given.is_some() { 0 } else { songs } {
         let style = songrec_audio::synth::STYLES[i % songrec_audio::synth::STYLES.len()];
         let spec = songrec_audio::synth::SongSpec::for_style(style, i as u64, seconds);
         let wav = dir.path().join(format!("{i}.wav"));
@@ -407,20 +437,38 @@ async fn bench_ingest(songs: usize, seconds: f32, embedder: &str) -> Result<u8> 
         };
         files.push(out);
     }
-    let kind = if ffmpeg {
-        "44.1 kHz stereo mp3/flac"
+    let kind = if let Some(d) = given {
+        format!("the files of {}", d.display())
+    } else if ffmpeg {
+        format!("generated, {seconds:.0} s, 44.1 kHz stereo mp3/flac")
     } else {
-        "22.05 kHz mono wav (no ffmpeg)"
+        format!("generated, {seconds:.0} s, 22.05 kHz mono wav (no ffmpeg)")
     };
     let refs: Vec<&dyn songrec_audio::Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
     let r = songrec_audio::bench::bench_ingest_with(&files, &refs);
     println!(
-        "analysis (decode + {names}, one thread): {} songs of {seconds:.0} s ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
+        "analysis (decode + {names}, one thread): {} songs ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
         r.songs,
         r.songs_per_sec(),
         r.realtime_factor(),
         r.wall_secs / r.songs.max(1) as f64
     );
+    if let Some(b) = bliss {
+        // Same files, one core (the harness sets bliss's own thread count to 1).
+        let out = std::process::Command::new(b)
+            .arg("bench")
+            .arg(&music)
+            .output()
+            .with_context(|| format!("running the bliss-audio harness {}", b.display()))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "the bliss-audio harness failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            println!("{line} (bliss-audio, same files, one thread)");
+        }
+    }
     // The whole pipeline (hash, analyse on every core, store) into a fresh local library.
     let backend = factory::scratch_local(dir.path().join("lib"))?;
     let opts = songrec_app::ingest::IngestOptions {
@@ -678,6 +726,17 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
             songs,
             seconds,
             embedder,
-        } => bench_ingest(*songs, *seconds, embedder).await,
+            files,
+            bliss,
+        } => {
+            bench_ingest(
+                *songs,
+                *seconds,
+                embedder,
+                files.as_deref(),
+                bliss.as_deref(),
+            )
+            .await
+        }
     }
 }
