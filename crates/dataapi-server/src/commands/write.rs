@@ -20,11 +20,41 @@ use crate::sort::Sort;
 use crate::store::{self, Changes, Collection, Put, Store, StoredDoc};
 use crate::update::Update;
 
+/// The server time `$currentDate` writes: wall-clock milliseconds, but never the same value
+/// twice and never going back (one more than the last when the wall clock has not moved on).
+/// Two requests within one millisecond are thus still ordered, so a test that reads a time
+/// and then writes sees its write stamped after that time, whatever the machine's speed.
+/// Astra promises no such thing; songrec's change feed reads with an overlap window for that.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = wall.max(prev.saturating_add(1));
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    #[test]
+    fn the_server_clock_never_repeats_a_millisecond() {
+        let times: Vec<i64> = (0..1_000).map(|_| super::now_ms()).collect();
+        assert!(times.windows(2).all(|w| w[1] > w[0]), "strictly increasing");
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        // 1,000 calls run ahead of the wall clock by at most 1,000 ms.
+        assert!((times[0] - wall).abs() < 5_000);
+    }
 }
 
 fn already_exists(id: &Value) -> ApiError {
