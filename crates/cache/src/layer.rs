@@ -180,6 +180,17 @@ impl<B: StorageBackend> CacheLayer<B> {
         }
     }
 
+    /// [`learn`](Self::learn) from version entries (a tombstone is "no live version").
+    async fn learn_entries(&self, entries: &[VersionEntry]) {
+        self.learn(
+            entries
+                .iter()
+                .map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
+                .collect(),
+        )
+        .await;
+    }
+
     async fn learn(&self, seen: Vec<(SongId, Option<u64>)>) {
         if !seen.is_empty() {
             self.quietly("recording song versions", move |s, ns| {
@@ -382,12 +393,7 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
 
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let r = self.inner.list_versions().await?;
-        self.learn(
-            r.iter()
-                .map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
-                .collect(),
-        )
-        .await;
+        self.learn_entries(&r).await;
         Ok(r)
     }
 
@@ -400,12 +406,7 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
     /// cache entries like `list_versions`.
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
         let r = self.inner.versions_of(ids).await?;
-        self.learn(
-            r.iter()
-                .map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
-                .collect(),
-        )
-        .await;
+        self.learn_entries(&r).await;
         Ok(r)
     }
 
@@ -419,13 +420,7 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
     async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
         let r = self.inner.changes_since(since).await?;
         if let Some(c) = &r {
-            self.learn(
-                c.entries
-                    .iter()
-                    .map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
-                    .collect(),
-            )
-            .await;
+            self.learn_entries(&c.entries).await;
         }
         Ok(r)
     }

@@ -195,22 +195,9 @@ impl AstraBackend {
             {CHANGED_AT: {"$gt": {"$date": c.t}}},
             {PENDING: true},
         ]});
-        let docs = self
-            .songs
-            .find(
-                filter,
-                FindOptions::default()
-                    .projection(json!({"version": 1, "content_hash": 1, "deleted": 1})),
-            )
-            .collect_all()
-            .await
-            .map_err(|e| errors::api(e, "reading the change feed"))?;
-        let mut entries = Vec::with_capacity(docs.len());
-        for d in &docs {
-            if d.get("deleted").is_some() {
-                entries.push(version_entry(d)?);
-            }
-        }
+        let entries = self
+            .find_versions(filter, "reading the change feed")
+            .await?;
         // Nothing changed: make sure the collection still holds songs at all (documents
         // removed without tombstones, e.g. a wiped library, never show up in a feed; the full
         // listing sees them, and its empty-listing rail stops the sync).
@@ -246,20 +233,32 @@ impl AstraBackend {
         let unique: Vec<&str> = unique.into_iter().collect();
         let mut out = Vec::new();
         for chunk in unique.chunks(IN_CHUNK) {
-            let docs = self
-                .songs
-                .find(
-                    json!({"_id": {"$in": chunk}, "deleted": {"$in": [true, false]}}),
-                    FindOptions::default()
-                        .projection(json!({"version": 1, "content_hash": 1, "deleted": 1})),
-                )
-                .collect_all()
-                .await
-                .map_err(|e| errors::api(e, "reading song versions"))?;
-            for d in &docs {
-                out.push(version_entry(d)?);
-            }
+            let filter = json!({"_id": {"$in": chunk}, "deleted": {"$in": [true, false]}});
+            out.extend(self.find_versions(filter, "reading song versions").await?);
         }
         Ok(out)
+    }
+
+    /// The version entries of the song documents `filter` selects (documents without a
+    /// `deleted` field, such as the sync clock, are not songs and are skipped).
+    pub(super) async fn find_versions(
+        &self,
+        filter: Value,
+        what: &str,
+    ) -> StorageResult<Vec<VersionEntry>> {
+        let docs = self
+            .songs
+            .find(
+                filter,
+                FindOptions::default()
+                    .projection(json!({"version": 1, "content_hash": 1, "deleted": 1})),
+            )
+            .collect_all()
+            .await
+            .map_err(|e| errors::api(e, what))?;
+        docs.iter()
+            .filter(|d| d.get("deleted").is_some())
+            .map(version_entry)
+            .collect()
     }
 }

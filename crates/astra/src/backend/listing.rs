@@ -400,20 +400,12 @@ impl AstraBackend {
 
     /// Implements `StorageBackend::list_versions`.
     pub(super) async fn read_versions(&self) -> StorageResult<Vec<VersionEntry>> {
-        let docs = self
-            .songs
-            .find(
+        let mut out = self
+            .find_versions(
                 json!({"deleted": {"$in": [true, false]}}),
-                FindOptions::default()
-                    .projection(json!({"version": 1, "content_hash": 1, "deleted": 1})),
+                "listing song versions",
             )
-            .collect_all()
-            .await
-            .map_err(|e| errors::api(e, "listing song versions"))?;
-        let mut out = Vec::with_capacity(docs.len());
-        for d in &docs {
-            out.push(super::feed::version_entry(d)?);
-        }
+            .await?;
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
