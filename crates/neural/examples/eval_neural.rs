@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 use songrec_audio::eval::chance_precision;
-use songrec_audio::{DspEmbedder, Embedder, decode_file, precision_at_k};
+use songrec_audio::{DspEmbedder, Embedder, precision_at_k};
 use songrec_neural::{MusicnnConfig, MusicnnEmbedder, ShortClip};
 
 /// CPU seconds used by the calling thread so far (Linux; 0 elsewhere).
@@ -110,7 +110,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .par_iter()
             .map(|(label, f)| {
                 let r = (|| -> Result<_, String> {
-                    let d = decode_file(f).map_err(|e| e.to_string())?;
+                    // musicnn decodes what its `decode_options` asks for, as ingest does.
+                    let d = songrec_audio::decode_file_with(f, &songrec_neural::MUSICNN_DECODE)
+                        .map_err(|e| e.to_string())?;
                     let secs = d.info.duration_secs;
                     *audio_secs.lock().unwrap() += secs;
                     // The DSP analyses its own excerpts (its `decode_options`), as ingest does.

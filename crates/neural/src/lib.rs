@@ -30,11 +30,12 @@ pub mod musicnn;
 pub mod norm_table;
 pub mod patches;
 pub mod runtime;
+mod tract_plan;
 
 pub use error::{NeuralError, NeuralResult};
 pub use musicnn::{
-    DEFAULT_PATCHES, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput, MusicnnConfig,
-    MusicnnEmbedder, NeuralAnalysis, TAGS,
+    DEFAULT_PATCHES, MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput,
+    MusicnnConfig, MusicnnEmbedder, NeuralAnalysis, TAGS,
 };
 pub use patches::ShortClip;
 pub use runtime::{ActiveRuntime, Runtime};

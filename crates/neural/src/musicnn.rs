@@ -13,19 +13,29 @@ use crate::error::{NeuralError, NeuralResult};
 use crate::norm_table::{POOLED_MEAN, POOLED_STD};
 use crate::patches::{Cut, MODEL_RATE, PATCH_LEN, ShortClip, cut};
 use crate::runtime::{ActiveRuntime, Runtime, activate, catch_panic};
+use crate::tract_plan::{LoadError, TractPlan};
 
 /// Name under which musicnn vectors are stored.
 pub const MUSICNN_NAME: &str = "musicnn";
 /// Version of the musicnn vectors (bump on any change of model, patching, pooling or
 /// normalisation).
 ///
-/// Version 1: the mean `penultimate` over the patches, L2-normalised. Standardising the mean
-/// per dimension with the fixed table of [`crate::norm_table`] before the L2 step
-/// ([`standardise`]) was measured as a version 2 and not adopted: on the real-music set it
-/// scored lower (p@5 0.501 vs 0.525, paired bootstrap 90 % interval of the difference
+/// * 1: the mean `penultimate` over up to 8 patches, L2-normalised; patches spread over the
+///   default decode (files up to 240 s whole, longer ones as 8 excerpts of 30 s).
+/// * 2: the same model and pooling; patches are cut from the DSP embedder's excerpts
+///   ([`MUSICNN_DECODE`]: files up to 90 s whole, longer ones as 6 excerpts of 15 s), so a
+///   default ingest decodes each file once for both embedders.
+///
+/// Standardising the mean per dimension with the fixed table of [`crate::norm_table`] before
+/// the L2 step ([`standardise`]) was measured and not adopted: on the real-music set it scored
+/// lower (p@5 0.501 vs 0.525, paired bootstrap 90 % interval of the difference
 /// [-0.045, -0.004]; `scripts/eval/RESULTS.md`). Vectors of different versions are different
 /// models and are never compared with each other.
-pub const MUSICNN_VERSION: u32 = 1;
+pub const MUSICNN_VERSION: u32 = 2;
+
+/// What musicnn decodes of a file: the DSP embedder's excerpt rule, so `analyze_file` decodes
+/// once for both (the patches need 8 × 3 s; the excerpts hold 90 s).
+pub const MUSICNN_DECODE: songrec_audio::DecodeOptions = songrec_audio::embed::DSP_DECODE;
 /// Embedding dimension (the model's `penultimate` layer).
 pub const MUSICNN_DIM: usize = 200;
 /// Number of tags (`taggram`).
@@ -298,7 +308,10 @@ pub struct MusicnnEmbedder {
     runtime: Arc<ActiveRuntime>,
     model: Cow<'static, [u8]>,
     model_label: String,
+    /// ONNX Runtime sessions (empty with tract).
     pool: Pool,
+    /// The tract plan (tract only).
+    tract: Option<TractPlan>,
     patches: usize,
     short_clip: ShortClip,
     intra_threads: usize,
@@ -439,6 +452,10 @@ impl MusicnnEmbedder {
             Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
         };
         let runtime = activate(&cfg.runtime)?;
+        let tract = match &cfg.runtime {
+            Runtime::Tract => Some(Self::load_tract(&model, &model_label, &runtime)?),
+            Runtime::OnnxRuntime { .. } => None,
+        };
         let max = if cfg.max_sessions == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -456,13 +473,16 @@ impl MusicnnEmbedder {
                 cv: Condvar::new(),
                 max,
             },
+            tract,
             patches: cfg.patches.max(1),
             short_clip: cfg.short_clip,
             intra_threads: cfg.intra_threads.max(1),
         };
         // First session now: the model is checked here, not on the first song.
-        let lease = e.pool.acquire(|| e.new_session())?;
-        drop(lease);
+        if e.tract.is_none() {
+            let lease = e.pool.acquire(|| e.new_session())?;
+            drop(lease);
+        }
         if cfg.model.is_some() {
             e.self_check()?;
         }
@@ -471,6 +491,26 @@ impl MusicnnEmbedder {
 
     fn runtime_name(&self) -> String {
         self.runtime.describe()
+    }
+
+    fn load_tract(
+        model: &[u8],
+        model_label: &str,
+        runtime: &ActiveRuntime,
+    ) -> NeuralResult<TractPlan> {
+        let invalid = |reason: String| NeuralError::InvalidModel {
+            model: model_label.to_string(),
+            runtime: runtime.describe(),
+            reason,
+        };
+        match catch_panic("loading the model", || TractPlan::load(model)).map_err(invalid)? {
+            Ok(p) => Ok(p),
+            Err(LoadError::Invalid(reason)) => Err(invalid(reason)),
+            Err(LoadError::Wrong(reason)) => Err(NeuralError::WrongModel {
+                model: model_label.to_string(),
+                reason,
+            }),
+        }
     }
 
     fn new_session(&self) -> NeuralResult<Session> {
@@ -484,8 +524,13 @@ impl MusicnnEmbedder {
             runtime: self.runtime_name(),
             reason,
         };
+        let env = self
+            .runtime
+            .env
+            .as_ref()
+            .ok_or_else(|| init("tract has no ONNX Runtime sessions".into()))?;
         let session = catch_panic("creating a session", || {
-            let mut b = Session::builder(&self.runtime.env)
+            let mut b = Session::builder(env)
                 .map_err(|e| init(e.to_string()))?
                 .with_optimization_level(GraphOptimizationLevel::All)
                 .map_err(|e| init(e.to_string()))?;
@@ -539,12 +584,18 @@ impl MusicnnEmbedder {
         self.patches
     }
 
-    /// Sessions created so far (grows up to the number of concurrent callers).
+    /// ONNX Runtime sessions created so far (grows up to the number of concurrent callers);
+    /// 1 with tract, whose one immutable plan serves every thread.
     pub fn sessions(&self) -> usize {
-        self.pool.sessions()
+        if self.tract.is_some() {
+            1
+        } else {
+            self.pool.sessions()
+        }
     }
 
-    /// Runs the model on `wave` = whole patches of [`PATCH_LEN`] samples each, in one call.
+    /// Runs the model on `wave` = whole patches of [`PATCH_LEN`] samples each: in one call on
+    /// ONNX Runtime, one patch after the other on tract (its fastest way, see `tract_plan`).
     pub fn run_batch(&self, wave: &[f32]) -> NeuralResult<ModelOutput> {
         let n = wave.len() / PATCH_LEN;
         if n == 0 || !wave.len().is_multiple_of(PATCH_LEN) {
@@ -560,6 +611,22 @@ impl MusicnnEmbedder {
             runtime: self.runtime_name(),
             reason,
         };
+        if let Some(plan) = &self.tract {
+            let mut penultimate = Vec::with_capacity(n * MUSICNN_DIM);
+            let mut taggram = Vec::with_capacity(n * N_TAGS);
+            for patch in wave.chunks_exact(PATCH_LEN) {
+                catch_panic("running the model", || {
+                    plan.run_patch(patch, &mut penultimate, &mut taggram)
+                })
+                .map_err(fail)?
+                .map_err(fail)?;
+            }
+            return Ok(ModelOutput {
+                patches: n,
+                penultimate,
+                taggram,
+            });
+        }
         let mut lease = self.pool.acquire(|| self.new_session())?;
         let result = catch_panic("running the model", || -> NeuralResult<ModelOutput> {
             let input = TensorRef::from_array_view(([n, PATCH_LEN], wave))
@@ -732,6 +799,10 @@ impl Embedder for MusicnnEmbedder {
 
     fn dim(&self) -> usize {
         MUSICNN_DIM
+    }
+
+    fn decode_options(&self) -> songrec_audio::DecodeOptions {
+        MUSICNN_DECODE
     }
 
     fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError> {

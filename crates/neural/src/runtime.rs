@@ -1,10 +1,9 @@
 //! Which ONNX runtime runs the model, and starting it.
 //!
-//! songrec talks to both runtimes through the `ort` crate's C-API surface:
-//!
-//! * **tract** (default): `ort-tract`, a pure-Rust implementation of that API on top of
-//!   tract-onnx. Compiled into the binary; nothing to install.
-//! * **ONNX Runtime**: the official native library, loaded at run time from a path the user
+//! * **tract** (default): the pure-Rust tract-onnx engine, compiled into the binary; nothing to
+//!   install. songrec calls it directly, with the model optimised for one patch's concrete
+//!   shape (faster than going through `ort-tract`'s symbolic shapes).
+//! * **ONNX Runtime**, through the `ort` crate: the official native library, loaded at run time from a path the user
 //!   configures (`SONGREC_ORT_LIBRARY`, `ORT_DYLIB_PATH` or `[embedder] onnxruntime_library`),
 //!   e.g. `libonnxruntime.so.1.31.1` from the PyPI `onnxruntime` wheel. songrec opens it with
 //!   `libloading`, checks that it exports `OrtGetApiBase` and that its version is at least
@@ -12,7 +11,8 @@
 //!   typed [`NeuralError`], checked before `ort` is touched (`ort` itself panics on a missing
 //!   library).
 //!
-//! `ort` keeps the API table in a process-wide cell, so **one process uses one runtime**: the
+//! `ort` keeps the API table in a process-wide cell, so **one process uses one runtime** (kept
+//! for tract as well, so a process never mixes vectors of two runtimes): the
 //! first embedder created decides; asking for the other one later gives
 //! [`NeuralError::RuntimeConflict`]. Library problems are reported before that check, so a
 //! wrong path is always named as such.
@@ -100,7 +100,8 @@ pub struct ActiveRuntime {
     /// Canonical library path (ONNX Runtime only), used to compare requests.
     canonical: Option<PathBuf>,
     version: String,
-    pub(crate) env: ort::environment::Environment,
+    /// `ort`'s environment (ONNX Runtime only).
+    pub(crate) env: Option<ort::environment::Environment>,
     _lib: Option<libloading::Library>,
 }
 
@@ -123,7 +124,7 @@ impl ActiveRuntime {
 
 static ACTIVE: Mutex<Option<Arc<ActiveRuntime>>> = Mutex::new(None);
 
-/// Version of the tract engine inside `ort-tract` (its build metadata).
+/// Version of the built-in tract engine (tract-onnx 0.23.9).
 pub const TRACT_VERSION: &str = "0.23";
 
 /// A validated ONNX Runtime library, not yet installed as `ort`'s API.
@@ -276,10 +277,18 @@ pub fn activate(requested: &Runtime) -> NeuralResult<Arc<ActiveRuntime>> {
             })
         };
     }
-    let (api, version, canonical, lib) = match loaded {
-        None => (ort_tract::api(), TRACT_VERSION.to_string(), None, None),
-        Some(l) => (l.api, l.version, Some(l.canonical), Some(l.lib)),
+    let Some(l) = loaded else {
+        let active = Arc::new(ActiveRuntime {
+            runtime: Runtime::Tract,
+            canonical: None,
+            version: TRACT_VERSION.to_string(),
+            env: None,
+            _lib: None,
+        });
+        *guard = Some(Arc::clone(&active));
+        return Ok(active);
     };
+    let (api, version, canonical, lib) = (l.api, l.version, Some(l.canonical), Some(l.lib));
     let init_err = |reason: String| NeuralError::RuntimeInit {
         runtime: requested.to_string(),
         reason,
@@ -296,7 +305,7 @@ pub fn activate(requested: &Runtime) -> NeuralResult<Arc<ActiveRuntime>> {
         runtime: requested.clone(),
         canonical,
         version,
-        env,
+        env: Some(env),
         _lib: lib,
     });
     *guard = Some(Arc::clone(&active));
