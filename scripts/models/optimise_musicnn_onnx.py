@@ -2,32 +2,48 @@
 """Rewrite the musicnn ONNX graph so it is cheaper to run (tract, onnxruntime)
 without changing its outputs, and expose the backend pools as extra outputs.
 
-    python optimise_musicnn_onnx.py IN.onnx OUT.onnx [--steps abc] [--report FILE.json]
+    python optimise_musicnn_onnx.py IN.onnx OUT.onnx [--steps bfc] [--report FILE.json]
 
-Steps (all on by default; --steps picks a subset):
+Each of musicnn's five front-end branches is
+Conv -> Relu -> BatchNormalization -> MaxPool(whole frequency axis) -> Squeeze.
+Steps (--steps picks them; default "bfc", the shipped graph):
 
-a. MaxPool -> ReduceMax. A MaxPool whose kernel covers its input's whole
-   extent along a spatial axis (stride >= extent, no padding, no dilation,
-   kernel 1 / stride 1 on the other spatial axes) is a max over that axis:
-   it becomes ReduceMax(axes=[axis], keepdims=1). Exact (same max).
+a. MaxPool -> ReduceMax (not in the default). A MaxPool whose kernel covers
+   its input's whole extent along a spatial axis (stride >= extent, no
+   padding, no dilation, kernel 1 / stride 1 on the other spatial axes) is a
+   max over that axis: it becomes ReduceMax(axes=[axis], keepdims=1). Exact.
+   Faster in onnxruntime, but tract 0.23's Reduce<Max> slices the input once
+   per output element (~0.7 us each), which makes it 3-4x slower than tract's
+   MaxPool here: the shipped graph keeps MaxPool (and uses step f instead).
 
 b. Pool before the ReLU / batch norm. For Conv -> Relu -> BatchNormalization
-   -> ReduceMax(axis != 1), every op between the Conv and the ReduceMax is a
-   per-channel monotone map applied elementwise: ReLU is non-decreasing and
-   BN is x -> (x - mean) * s + beta with s = gamma / sqrt(var + eps), which is
+   -> pool (a whole-axis MaxPool, or ReduceMax(keepdims=1) over non-channel
+   axes), every op between the Conv and the pool is a per-channel monotone
+   map applied elementwise: ReLU is non-decreasing and BN is
+   x -> (x - mean) * s + beta with s = gamma / sqrt(var + eps), which is
    non-decreasing for s > 0 and non-increasing for s < 0 (constant for
    s = 0). So max over the axis of BN(relu(y)) = BN(relu(max y)) on channels
    with s > 0 and BN(relu(min y)) on channels with s < 0 (rounding is
    monotone, so this also holds in float32 as long as the runtime evaluates
    BN with the same formula on both tensor sizes). Channels with s < 0 get
    min y = -max(-y): the Conv's weights and bias for those channels are
-   negated (exact: the conv output is then exactly -y), the ReduceMax runs on
+   negated (exact: the conv output is then exactly -y), the pool runs on
    that, and a Mul by the per-channel sign (+1/-1, exact) on the pooled
    tensor restores min y. Graph after the rewrite:
-   Conv(sign-folded) -> ReduceMax -> [Mul(sign)] -> Relu -> BatchNormalization.
+   Conv(sign-folded) -> pool -> [Mul(sign)] -> Relu -> BatchNormalization.
    Relu and BN then run on [batch, C, T, 1] instead of [batch, C, T, F].
    Only applied when each intermediate tensor has exactly one consumer and is
-   not a graph output, and the Conv weights/bias are initializers.
+   not a graph output, and the Conv weights/bias and BN parameters are
+   constants.
+
+f. Pool along long rows. A MaxPool over the whole last axis of [N, C, T, F]
+   (kernel [1, F], stride [1, F]) becomes Reshape [N, C, T/k, k*F] ->
+   MaxPool(kernel [1, F], stride [1, F]) -> Reshape [N, C, T, 1], k = the
+   largest divisor of T below T (187 = 11 x 17: k = 17). Same windows, same
+   max (exact); tract's MaxPool walks each kernel column along a row, so this
+   makes 17x fewer, 17x longer inner loops. (k = T, one row, is avoided: the
+   new unit axis makes tract 0.23 turn the upstream convs into 3-D ones with
+   a slow im2col at batch > 1.)
 
 c. Extra outputs `max_pool` and `mean_pool` ([batch, 753]): musicnn's backend
    max and mean over time of the concatenated mid-end features (outputs of
@@ -35,8 +51,9 @@ c. Extra outputs `max_pool` and `mean_pool` ([batch, 753]): musicnn's backend
    [batch, 1, 753, 1]), squeezed to [batch, 753]. Appended after `taggram`,
    `penultimate` (whose order and names are kept).
 
-The opset, the input `wave` and the symbolic `batch` dim are kept; the result
-passes onnx.checker.check_model(full_check=True).
+Steps run in the order a, b, f, c. The opset, the input `wave` and the
+symbolic `batch` dim are kept; the result passes
+onnx.checker.check_model(full_check=True).
 """
 
 import argparse
@@ -135,6 +152,43 @@ class Graph:
         return None
 
 
+def full_extent_axes(node, shapes):
+    """(axes, why): the axes a MaxPool reduces whole (window = the axis's full extent,
+    kernel 1 / stride 1 on the other spatial axes, no padding, no dilation), or why not."""
+    a = attrs(node)
+    why = None
+    shape = shapes.get(node.input[0])
+    k = list(a.get("kernel_shape", []))
+    nsp = len(k)
+    strides = list(a.get("strides", [1] * nsp))
+    pads = list(a.get("pads", [0] * (2 * nsp)))
+    dil = list(a.get("dilations", [1] * nsp))
+    auto_pad = a.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    full_axes = []
+    if len(node.output) > 1 and node.output[1]:
+        why = "Indices output used"
+    elif shape is None or len(shape) != nsp + 2:
+        why = "input shape unknown"
+    elif auto_pad not in ("NOTSET", "VALID") or any(pads):
+        why = "padding"
+    elif any(d != 1 for d in dil):
+        why = "dilation"
+    else:
+        for i in range(nsp):
+            ext = shape[2 + i]
+            if k[i] == 1 and strides[i] == 1:
+                continue  # identity along this axis
+            if ext is not None and k[i] == ext and strides[i] >= ext:
+                full_axes.append(2 + i)  # one window covering the axis: output extent 1
+            else:
+                why = "axis %d: kernel %d stride %d extent %s" % (2 + i, k[i], strides[i], ext)
+                break
+        if why is None and not full_axes:
+            why = "no full-extent axis"
+    return (None, why) if why is not None else (full_axes, None)
+
+
 def step_a(G, log):
     """MaxPool over the whole extent of one spatial axis -> ReduceMax."""
     shapes = static_shapes(G.model)
@@ -142,37 +196,8 @@ def step_a(G, log):
     for idx, node in enumerate(list(G.g.node)):
         if node.op_type != "MaxPool":
             continue
-        a = attrs(node)
-        why = None
-        shape = shapes.get(node.input[0])
-        k = list(a.get("kernel_shape", []))
-        nsp = len(k)
-        strides = list(a.get("strides", [1] * nsp))
-        pads = list(a.get("pads", [0] * (2 * nsp)))
-        dil = list(a.get("dilations", [1] * nsp))
-        auto_pad = a.get("auto_pad", b"NOTSET")
-        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
-        full_axes = []
-        if len(node.output) > 1 and node.output[1]:
-            why = "Indices output used"
-        elif shape is None or len(shape) != nsp + 2:
-            why = "input shape unknown"
-        elif auto_pad not in ("NOTSET", "VALID") or any(pads):
-            why = "padding"
-        elif any(d != 1 for d in dil):
-            why = "dilation"
-        else:
-            for i in range(nsp):
-                ext = shape[2 + i]
-                if k[i] == 1 and strides[i] == 1:
-                    continue  # identity along this axis
-                if ext is not None and k[i] == ext and strides[i] >= ext:
-                    full_axes.append(2 + i)  # one window covering the axis: output extent 1
-                else:
-                    why = "axis %d: kernel %d stride %d extent %s" % (2 + i, k[i], strides[i], ext)
-                    break
-            if why is None and not full_axes:
-                why = "no full-extent axis"
+        full_axes, why = full_extent_axes(node, shapes)
+        shape, k = shapes.get(node.input[0]), list(attrs(node)["kernel_shape"])
         if why is not None:
             log.append("a: kept %s (%s)" % (node.name, why))
             continue
@@ -185,17 +210,24 @@ def step_a(G, log):
 
 
 def step_b(G, log):
-    """Conv -> Relu -> BN -> ReduceMax(non-channel axes)  =>  Conv' -> ReduceMax -> [Mul] -> Relu -> BN."""
+    """Conv -> Relu -> BN -> pool  =>  Conv' -> pool -> [Mul] -> Relu -> BN, where pool is a
+    MaxPool over whole axes (kept a MaxPool) or a ReduceMax(keepdims=1) over non-channel axes."""
     shapes = static_shapes(G.model)
     done = []
-    for rmax in [n for n in G.g.node if n.op_type == "ReduceMax"]:
-        axes = G.reduce_axes(rmax)
+    for rmax in [n for n in G.g.node if n.op_type in ("ReduceMax", "MaxPool")]:
         rank = len(shapes.get(rmax.input[0]) or [])
-        if axes is None or rank < 3:
-            continue
-        axes = [x % rank for x in axes]
-        if 0 in axes or 1 in axes or attrs(rmax).get("keepdims", 1) != 1:
-            continue
+        if rmax.op_type == "MaxPool":
+            axes, why = full_extent_axes(rmax, shapes)
+            if axes is None:
+                log.append("b: kept %s (%s)" % (rmax.name, why))
+                continue
+        else:
+            axes = G.reduce_axes(rmax)
+            if axes is None or rank < 3:
+                continue
+            axes = [x % rank for x in axes]
+            if 0 in axes or 1 in axes or attrs(rmax).get("keepdims", 1) != 1:
+                continue
         bn = G.producer(rmax.input[0])
         relu = G.producer(bn.input[0]) if bn is not None and bn.op_type == "BatchNormalization" else None
         conv = G.producer(relu.input[0]) if relu is not None and relu.op_type == "Relu" else None
@@ -239,7 +271,12 @@ def step_b(G, log):
             if b is not None:
                 conv.input[2] = G.add_init(conv.input[2] + "/signed", (b * sign).astype(b.dtype))
         pooled = G.fresh(rmax.name + "/pooled")
-        new_nodes.append(G.reduce_max(rmax.name + "/early", conv_out, pooled, axes, 1))
+        if rmax.op_type == "MaxPool":  # same pooling (same attributes) on the conv output
+            early = helper.make_node("MaxPool", [conv_out], [pooled], name=rmax.name + "/early")
+            early.attribute.extend(rmax.attribute)
+        else:
+            early = G.reduce_max(rmax.name + "/early", conv_out, pooled, axes, 1)
+        new_nodes.append(early)
         relu_in = pooled
         if n_neg:
             s = G.add_init(rmax.name + "/channel_sign", sign.reshape((C,) + (1,) * (rank - 2)))
@@ -259,9 +296,9 @@ def step_b(G, log):
         for i, n in enumerate(new_nodes):
             G.g.node.insert(pos + i, n)
         done.append(rmax.name)
-        log.append("b: %s: Conv %s -> ReduceMax(axes=%s) before Relu/BN; channels: %d, BN scale < 0: %d "
-                   "(conv weights negated, min via max), == 0: %d"
-                   % (rmax.name, conv.name, axes, C, n_neg, n_zero))
+        log.append("b: %s: %s(axes=%s) moved from after BN to right after Conv %s; channels: %d, "
+                   "BN scale < 0: %d (conv weights negated, min via max), == 0: %d"
+                   % (rmax.name, rmax.op_type, axes, conv.name, C, n_neg, n_zero))
     # drop initializers no longer referenced (the unsigned conv weights)
     used = set()
     for n in G.g.node:
@@ -270,6 +307,46 @@ def step_b(G, log):
         if i.name not in used:
             G.g.initializer.remove(i)
     return done
+
+
+def largest_proper_divisor(n):
+    return max([d for d in range(1, n) if n % d == 0] or [1])
+
+
+def step_f(G, log):
+    """MaxPool over the whole last axis of [N, C, T, F] (kernel [1, F], stride [1, F]) ->
+    Reshape [N, C, T / k, k * F] -> MaxPool(kernel [1, F], stride [1, F]) -> Reshape [N, C, T, 1],
+    k = the largest divisor of T below T (not T itself: a new unit axis makes tract 0.23
+    rewrite the convs upstream into slow 3-D ones at batch > 1)."""
+    shapes = static_shapes(G.model)
+    for node in [n for n in G.g.node if n.op_type == "MaxPool"]:
+        axes, why = full_extent_axes(node, shapes)
+        shape = shapes.get(node.input[0])
+        if axes is not None and (len(shape) != 4 or axes != [3]):
+            why = "pools axes %s of a rank-%d tensor" % (axes, len(shape))
+        if why is None and largest_proper_divisor(shape[2]) == 1:
+            why = "T = %d has no proper divisor > 1" % shape[2]
+        if why is not None:
+            log.append("f: kept %s (%s)" % (node.name, why))
+            continue
+        C, T, F = shape[1:]
+        k = largest_proper_divisor(T)
+        rows_in = G.fresh(node.output[0] + "/rows_in")
+        rows_out = G.fresh(node.output[0] + "/rows_out")
+        idx = list(G.g.node).index(node)
+        G.g.node.remove(node)
+        new = [helper.make_node("Reshape", [node.input[0], G.add_init(node.name + "/rows_shape",
+                                                                      np.array([0, 0, T // k, k * F], np.int64))],
+                                [rows_in], name=node.name + "/to_rows"),
+               helper.make_node("MaxPool", [rows_in], [rows_out], name=node.name + "/rows",
+                                kernel_shape=[1, F], strides=[1, F]),
+               helper.make_node("Reshape", [rows_out, G.add_init(node.name + "/cols_shape",
+                                                                np.array([0, 0, T, 1], np.int64))],
+                                [node.output[0]], name=node.name + "/from_rows")]
+        for i, n in enumerate(new):
+            G.g.node.insert(idx + i, n)
+        log.append("f: %s [N, %d, %d, %d] kernel [1, %d]: pooled as [N, %d, %d, %d] -> [N, %d, %d, %d]"
+                   % (node.name, C, T, F, F, C, T // k, k * F, C, T // k, k))
 
 
 def step_c(G, log):
@@ -300,7 +377,7 @@ def step_c(G, log):
                    % (out_name, src, shp, sq, batch_dim.dim_param or batch_dim.dim_value, feat[0]))
 
 
-def optimise(model, steps="abc"):
+def optimise(model, steps="bfc"):
     model = onnx.ModelProto.FromString(model.SerializeToString())
     G = Graph(model)
     log = []
@@ -308,6 +385,8 @@ def optimise(model, steps="abc"):
         step_a(G, log)
     if "b" in steps:
         step_b(G, log)
+    if "f" in steps:
+        step_f(G, log)
     if "c" in steps:
         step_c(G, log)
     onnx.checker.check_model(model, full_check=True)
@@ -318,7 +397,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("inp")
     ap.add_argument("out")
-    ap.add_argument("--steps", default="abc", help="subset of 'abc' (default all)")
+    ap.add_argument("--steps", default="bfc", help="steps to run, a subset of 'abfc' (default 'bfc', see above)")
     ap.add_argument("--report", help="write the rewrite log as JSON here")
     args = ap.parse_args()
     model = onnx.load(args.inp)

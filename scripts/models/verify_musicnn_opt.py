@@ -5,10 +5,10 @@ of real music, with onnxruntime (1 thread) and tract.
 
     python verify_musicnn_opt.py ORIG.onnx NAME=OPT.onnx [NAME=OPT.onnx ...]
         [--expected models/musicnn/expected.json] [--music DIR] [--windows 20]
-        [--speed] [--json OUT.json] [--strict] [--exact NAME ...]
+        [--json OUT.json] [--strict] [--exact NAME ...]
 
 --strict: exit non-zero unless every variant listed with --exact (default:
-the variant named "step_a") matches the original bit for bit (onnxruntime
+the variants named "step_a" and "step_f") match the original bit for bit (onnxruntime
 and tract), every other variant is within --tol (default 1e-5) on
 `penultimate`/`taggram` and 1e-3 on the pool outputs, and every model is
 within --tol of expected.json.
@@ -23,8 +23,6 @@ import glob
 import json
 import math
 import os
-import statistics
-import time
 
 import numpy as np
 import onnx
@@ -108,19 +106,6 @@ def maxdiff(a, b):
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
 
 
-def speed_ort(path, batch, reps=20):
-    sess = ort_session(path)
-    x = np.tile(reference_signal()[:1], (batch, 1))
-    for _ in range(3):
-        sess.run(None, {"wave": x})
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        sess.run(None, {"wave": x})
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3 / batch
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("orig")
@@ -128,7 +113,6 @@ def main():
     ap.add_argument("--expected")
     ap.add_argument("--music", default="/work/scratch/dspbench/real26")
     ap.add_argument("--windows", type=int, default=20)
-    ap.add_argument("--speed", action="store_true")
     ap.add_argument("--no-tract", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--strict", action="store_true")
@@ -143,7 +127,7 @@ def main():
         mus, where = music_windows(args.music, args.windows)
         inputs["music"] = mus
         print("music windows:", ", ".join(where))
-    report = {"checks": {}, "speed": {}}
+    report = {"checks": {}}
 
     o_sess = ort_session(with_pool_outputs(args.orig))
     o_plain = ort_session(with_pool_outputs(args.orig), plain=True)
@@ -183,19 +167,11 @@ def main():
             report["checks"]["%s | vs expected.json" % vname] = r
             print("%-60s %s  %s" % (vname + " vs expected.json", r, "OK" if max(r.values()) <= 1e-5 else "FAIL"))
 
-    if args.speed:
-        for bs in (1, 8):
-            for vname, path in [("original", args.orig)] + variants + [("original", args.orig)] + variants:
-                ms = speed_ort(path, bs)
-                la = os.getloadavg()[0]
-                key = "%s | onnxruntime 1 thread batch %d" % (vname, bs)
-                report["speed"].setdefault(key, []).append({"ms_per_patch": ms, "time": time.strftime("%H:%M:%S"), "load1": la})
-                print("%-50s %.2f ms/patch  (%s, load %.2f)" % (key, ms, time.strftime("%H:%M:%S"), la), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     if args.strict:
-        exact = set(args.exact) if args.exact is not None else {"step_a"}
+        exact = set(args.exact) if args.exact is not None else {"step_a", "step_f"}
         bad = []
         for key, r in report["checks"].items():
             name = key.split(" | ")[0]
