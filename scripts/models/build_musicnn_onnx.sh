@@ -8,6 +8,9 @@
 #   MODELS_SCRATCH      scratch root (default /work/scratch/models)
 #   MUSICNN_VENV        conversion venv, TF + tf2onnx (default $MODELS_SCRATCH/venv, ~1.9 GB)
 #   MUSICNN_CHECK_VENV  runtime-check venv, onnxruntime 1.31.1 + tract (default $MODELS_SCRATCH/venv-check)
+#   MUSICNN_OPT_VENV    graph-rewrite venv, onnx + onnxruntime 1.31.1 + tract (default $MODELS_SCRATCH/venv-optimise)
+#   MUSICNN_MUSIC_DIR   optional dir of Ogg/FLAC/WAV files: also compare the rewritten model with the
+#                       tf2onnx one on 20 random 3 s windows of that music
 #   MUSICNN_OUT         output dir (default <repo>/models/musicnn)
 #   PYTHON              Python 3.11 interpreter for the venvs (default python3)
 #   SKIP_RUNTIME_CHECK  1 = skip the onnxruntime 1.31.1 / tract check
@@ -20,6 +23,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 SCRATCH="${MODELS_SCRATCH:-/work/scratch/models}"
 VENV="${MUSICNN_VENV:-$SCRATCH/venv}"
 CHECK_VENV="${MUSICNN_CHECK_VENV:-$SCRATCH/venv-check}"
+OPT_VENV="${MUSICNN_OPT_VENV:-$SCRATCH/venv-optimise}"
 OUT="${MUSICNN_OUT:-$REPO/models/musicnn}"
 PYTHON="${PYTHON:-python3}"
 WORK="$SCRATCH/musicnn-build"
@@ -85,6 +89,29 @@ rm -f "$WORK/facts.json" "$WORK/check.json"
     || { tail -n 40 "$WORK/convert.stderr" >&2; exit 1; }
 
 cp "$WORK/musicnn-pkg/musicnn-$MUSICNN_VERSION.dist-info/LICENSE.md" "$OUT/LICENSE"
+
+# --- graph rewrite: pool before ReLU/BN, pool along long rows, pool outputs ---
+# (optimise_musicnn_onnx.py, own small venv; the TF venv is not needed). The
+# tf2onnx graph is kept as $WORK/msd_musicnn.tf2onnx.onnx; the rewritten one
+# (default steps "bfc") replaces $OUT/msd_musicnn.onnx. The step_a / step_f /
+# step_ab variants are only built to be compared (step_a and step_f must be
+# bit-identical to the tf2onnx graph).
+make_venv "$OPT_VENV" "$HERE/requirements-optimise.txt"
+say "rewriting the graph (optimise_musicnn_onnx.py) and comparing with the tf2onnx graph"
+mv "$OUT/msd_musicnn.onnx" "$WORK/msd_musicnn.tf2onnx.onnx"
+for v in a:ac f:fc ab:abc; do
+    "$OPT_VENV/bin/python" "$HERE/optimise_musicnn_onnx.py" "$WORK/msd_musicnn.tf2onnx.onnx" \
+        "$WORK/msd_musicnn.step_${v%%:*}.onnx" --steps "${v##*:}" > /dev/null
+done
+"$OPT_VENV/bin/python" "$HERE/optimise_musicnn_onnx.py" "$WORK/msd_musicnn.tf2onnx.onnx" \
+    "$WORK/msd_musicnn.optimised.onnx" --report "$WORK/optimise.json"
+MUSIC_ARGS=(--windows 0)
+if [ -n "${MUSICNN_MUSIC_DIR:-}" ]; then MUSIC_ARGS=(--music "$MUSICNN_MUSIC_DIR" --windows 20); fi
+"$OPT_VENV/bin/python" "$HERE/verify_musicnn_opt.py" "$WORK/msd_musicnn.tf2onnx.onnx" \
+    "step_a=$WORK/msd_musicnn.step_a.onnx" "step_f=$WORK/msd_musicnn.step_f.onnx" \
+    "step_ab=$WORK/msd_musicnn.step_ab.onnx" "step_bf=$WORK/msd_musicnn.optimised.onnx" \
+    --expected "$OUT/expected.json" "${MUSIC_ARGS[@]}" --json "$WORK/verify.json" --strict
+cp "$WORK/msd_musicnn.optimised.onnx" "$OUT/msd_musicnn.onnx"
 
 # --- runtime check: onnxruntime 1.31.1 (Rust `ort` lib) and tract 0.23 --------
 PROV_PY="$VENV/bin/python"

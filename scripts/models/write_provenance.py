@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Write models/musicnn/PROVENANCE.md from the facts the build produced
-(expected.json, tags.json, WORK/facts.json, WORK/check.json). Stdlib only.
+(expected.json, tags.json, WORK/facts.json, WORK/check.json, WORK/optimise.json,
+WORK/verify.json, scripts/models/musicnn_speed.json). Stdlib only.
 
     python write_provenance.py OUT_DIR WORK_DIR BUILD_SECONDS
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -23,11 +25,22 @@ def main():
     facts = json.load(open(os.path.join(work_dir, "facts.json")))
     check_path = os.path.join(work_dir, "check.json")
     check = json.load(open(check_path)) if os.path.exists(check_path) else None
+    opt_path = os.path.join(work_dir, "optimise.json")
+    opt = json.load(open(opt_path)) if os.path.exists(opt_path) else None
+    ver_path = os.path.join(work_dir, "verify.json")
+    ver = json.load(open(ver_path)) if os.path.exists(ver_path) else None
     here = os.path.dirname(os.path.abspath(__file__))
     pins = [l for l in open(os.path.join(here, "requirements.txt")).read().splitlines()
             if l and not l.startswith("#")]
     pins_check = [l for l in open(os.path.join(here, "requirements-check.txt")).read().splitlines()
                   if l and not l.startswith("#")]
+    pins_opt = [l for l in open(os.path.join(here, "requirements-optimise.txt")).read().splitlines()
+                if l and not l.startswith("#")]
+    speed_path = os.path.join(here, "musicnn_speed.json")
+    speed = json.load(open(speed_path)) if os.path.exists(speed_path) else None
+    model_path = os.path.join(out_dir, "msd_musicnn.onnx")
+    model_sha = hashlib.sha256(open(model_path, "rb").read()).hexdigest()
+    model_bytes = os.path.getsize(model_path)
     v = facts["versions"]
     L = []
     w = L.append
@@ -69,14 +82,17 @@ def main():
     w("")
     w("It creates a Python 3.11 venv with the exact pins of `scripts/models/requirements.txt` "
       "(%d packages, ~1.9 GB, PyPI only), downloads and hash-checks the musicnn wheel, unpacks it (musicnn "
-      "itself is not pip-installed: its metadata pins numpy<1.17), runs `convert_musicnn.py`, then "
-      "`check_runtimes.py` in a second small venv (`requirements-check.txt`) and this file's writer. "
+      "itself is not pip-installed: its metadata pins numpy<1.17), runs `convert_musicnn.py`, "
+      "then `optimise_musicnn_onnx.py` (graph rewrite, below) and `verify_musicnn_opt.py` in a small venv "
+      "(`requirements-optimise.txt`), then `check_runtimes.py` in a second small venv "
+      "(`requirements-check.txt`) and this file's writer. "
       "Last build: %s s on this machine (2 shared cores; %s). A first run, which also creates both "
       "venvs (~2.1 GB), took 337 s here; with the venvs in place a rebuild takes under a "
       "minute." % (len(pins), build_seconds, build_note))
     w("")
     w("Key pins: " + ", ".join("`%s`" % p for p in pins[:8]) + ". Runtime check: "
-      + ", ".join("`%s`" % p for p in pins_check[:3]) + ".")
+      + ", ".join("`%s`" % p for p in pins_check[:3]) + ". Rewrite: "
+      + ", ".join("`%s`" % p for p in pins_opt[:4]) + ".")
     w("")
     w("What `convert_musicnn.py` does: builds a TF1 graph `wave -> log-mel -> define_model(...) -> "
       "sigmoid`, restores the checkpoint with `tf.compat.v1.train.Saver`, freezes with "
@@ -85,8 +101,77 @@ def main():
       "`ai.onnx.ml` opset import, runs `onnx.checker` (full check).")
     w("")
     w("tf2onnx output is not byte-stable across runs: compare numbers (expected.json), not file hashes. "
-      "This build: %d bytes, sha256 `%s`." % (facts["onnx_bytes"], facts["onnx_sha256"]))
-    w("")
+      "This build: tf2onnx output %d bytes, sha256 `%s`; shipped `msd_musicnn.onnx` (after the rewrite "
+      "below) %d bytes, sha256 `%s`." % (facts["onnx_bytes"], facts["onnx_sha256"], model_bytes, model_sha))
+    if opt:
+        w("")
+        w("## Graph rewrite (`optimise_musicnn_onnx.py`)")
+        w("")
+        w("The tf2onnx graph is rewritten so that it is cheaper to run, with the same outputs "
+          "(`python scripts/models/optimise_musicnn_onnx.py IN.onnx OUT.onnx [--steps bfc]`; the build keeps "
+          "the tf2onnx graph as `$MODELS_SCRATCH/musicnn-build/msd_musicnn.tf2onnx.onnx`). Each of the five "
+          "front-end branches is `Conv -> Relu -> BatchNormalization -> MaxPool(whole frequency axis) -> "
+          "Squeeze`; in tract the five MaxPools took ~16 of ~70 ms per patch (one-core profile) and the "
+          "batch norms ~7 ms, on tensors up to [batch, 204, 187, 59]. Steps (the shipped graph = `b`, `f`, `c`):")
+        w("")
+        w("- **a. MaxPool -> ReduceMax** (measured, *not* shipped). A MaxPool whose kernel covers its input's "
+          "whole extent along an axis (stride >= extent, no padding, no dilation, kernel 1 and stride 1 on the "
+          "other axes; checked with ONNX shape inference) is `ReduceMax(axes=[axis], keepdims=1)` (opset 17: "
+          "`axes` attribute). Bit-identical outputs and faster in onnxruntime, but tract 0.23's `Reduce<Max>` "
+          "slices its input once per output element (~0.7 us each), 3-4x slower than its MaxPool here, so "
+          "the shipped graph keeps MaxPool.")
+        w("- **b. Pool before ReLU and batch norm.** ReLU is non-decreasing and inference BN is, per channel, "
+          "x -> (x - mean) s + beta with s = gamma / sqrt(var + eps): non-decreasing for s > 0, non-increasing "
+          "for s < 0. So max over frequency of BN(relu(y)) = BN(relu(max y)) for s > 0 and BN(relu(min y)) for "
+          "s < 0. Most channels here have s < 0 (trained gamma < 0; counts in the log below): their Conv weights "
+          "and bias are negated (the Conv then gives exactly -y there), the pool yields -min y, and a `Mul` by "
+          "the per-channel sign (+1/-1) on the pooled [batch, C, 187, 1] tensor gives min y. New branch: "
+          "`Conv(sign-folded) -> MaxPool -> Mul(sign) -> Relu -> BatchNormalization -> Squeeze`: ReLU and BN "
+          "run on 1/F of the data. Rounding is monotone too, so in float32 the result is the same up to how a "
+          "runtime rounds BN on the two tensor sizes: bit-identical in tract and in onnxruntime with graph "
+          "optimisations off; onnxruntime's default optimised graph rounds BN differently (1-ulp differences in "
+          "the pooled features, ~2e-6 on `penultimate`).")
+        w("- **f. Pool along long rows.** MaxPool(kernel [1, F], stride [1, F]) on [N, C, 187, F] becomes "
+          "`Reshape [N, C, 11, 17 F] -> MaxPool(kernel [1, F], stride [1, F]) -> Reshape [N, C, 187, 1]`: the "
+          "same windows (bit-identical), but tract's MaxPool walks each kernel column along a row, so 17x fewer, "
+          "17x longer inner loops. (One row of 187 F is avoided: the new unit axis makes tract 0.23 turn the "
+          "upstream convs into 3-D ones with a very slow im2col at batch > 1.)")
+        w("- **c. Pool outputs.** Two extra outputs `max_pool` and `mean_pool`, float32 `[batch, 753]`: the "
+          "backend's max and mean over time of the concatenated mid-end features (the nodes `model/Max` and "
+          "`model/moments/mean`, squeezed), as musicnn's extractor names them. Appended after `taggram` and "
+          "`penultimate`, which keep their names and positions.")
+        w("")
+        w("This build's rewrite log:")
+        w("")
+        for line in opt["log"]:
+            w("- " + line)
+        w("")
+        w("Ops before: " + ", ".join("%s x%d" % kv for kv in opt["ops_before"].items()) + ".")
+        w("")
+        if ver:
+            w("Verification (`verify_musicnn_opt.py`, max abs difference vs the tf2onnx graph run the same way; "
+              "`step_a` = a + c, `step_f` = f + c (both must be bit-identical), `step_ab` = a + b + c, "
+              "`step_bf` = b + f + c = the shipped graph; onnxruntime with 1 thread; "
+              "`max_pool`/`mean_pool` compared with the tf2onnx graph's `model/Max` / `model/moments/mean`; the "
+              "tract rows compare tract with tract, and `max_pool_vs_onnxruntime` is tract vs onnxruntime on "
+              "the same graph, i.e. the engines' own difference):")
+            w("")
+            w("| check | penultimate | taggram | pools |")
+            w("| --- | --- | --- | --- |")
+            for k, r in ver["checks"].items():
+                pools = ", ".join("%s %s" % (pk, fmt(pv)) for pk, pv in r.items()
+                                  if pk not in ("penultimate", "taggram")) or "-"
+                w("| %s | %s | %s | %s |" % (k.replace(" | ", ", "), fmt(r["penultimate"]), fmt(r["taggram"]), pools))
+            w("")
+        if speed:
+            w("Speed per patch (%s):" % speed["note"])
+            w("")
+            w("| runtime | batch | " + " | ".join(speed["columns"]) + " | measured (UTC, 1-min load) |")
+            w("| --- | --- | " + " | ".join("---" for _ in speed["columns"]) + " | --- |")
+            for r in speed["rows"]:
+                w("| %s | %d | %s | %s |" % (r["runtime"], r["batch"], " | ".join(
+                    "-" if v is None else "%.1f" % v for v in r["values"]), r["when"]))
+            w("")
     w("## Input / output")
     w("")
     w("| name | dtype | shape | meaning |")
@@ -94,6 +179,9 @@ def main():
     w("| `wave` (input) | float32 | `[batch, 48128]` | mono audio, 16 kHz, samples in [-1, 1] (48128 samples = 3.008 s = exactly 187 STFT frames) |")
     w("| `taggram` (output) | float32 | `[batch, 50]` | sigmoid tag probabilities, order = `tags.json` |")
     w("| `penultimate` (output) | float32 | `[batch, 200]` | penultimate dense layer (after ReLU and batch norm): the embedding |")
+    if opt and "max_pool" in opt["outputs"]:
+        w("| `max_pool` (output) | float32 | `[batch, 753]` | backend: max over time of the concatenated mid-end features (musicnn's `max_pool`) |")
+        w("| `mean_pool` (output) | float32 | `[batch, 753]` | backend: mean over time of the same features (musicnn's `mean_pool`) |")
     w("")
     w("`batch` is dynamic (tested 1 and 3 in onnxruntime and tract; rows are independent).")
     w("")
@@ -153,7 +241,7 @@ def main():
     w("")
     w("## ONNX ops (opset 17, default domain only)")
     w("")
-    w(", ".join("%s x%d" % (k, n) for k, n in facts["op_types"].items()) + ".")
+    w(", ".join("%s x%d" % (k, n) for k, n in (opt["ops_after"] if opt else facts["op_types"]).items()) + ".")
     w("")
     w("All are basic ONNX ops supported by onnxruntime and tract; no Einsum, no tensordot, no STFT/DFT "
       "op, no custom domains. Checked in tract %s (PyPI `tract`, same engine as crate `ort-tract` "
