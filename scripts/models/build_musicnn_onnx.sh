@@ -14,6 +14,10 @@
 #   MUSICNN_OUT         output dir (default <repo>/models/musicnn)
 #   PYTHON              Python 3.11 interpreter for the venvs (default python3)
 #   SKIP_RUNTIME_CHECK  1 = skip the onnxruntime 1.31.1 / tract check
+#   MUSICNN_MODEL       MSD_musicnn (default) or MTT_musicnn (same wheel, same architecture,
+#                       MagnaTagATune tags): writes MUSICNN_OUT/mtt_musicnn.onnx + expected.json +
+#                       tags.json + LICENSE only (no runtime check, no PROVENANCE.md; for
+#                       experiments, so MUSICNN_OUT must be set and not be models/musicnn)
 #
 # Network: PyPI only (pip). Venvs are reused when their requirements file is unchanged.
 set -euo pipefail
@@ -26,7 +30,14 @@ CHECK_VENV="${MUSICNN_CHECK_VENV:-$SCRATCH/venv-check}"
 OPT_VENV="${MUSICNN_OPT_VENV:-$SCRATCH/venv-optimise}"
 OUT="${MUSICNN_OUT:-$REPO/models/musicnn}"
 PYTHON="${PYTHON:-python3}"
+MODEL="${MUSICNN_MODEL:-MSD_musicnn}"
+if [ "$MODEL" != MSD_musicnn ]; then
+    [ -n "${MUSICNN_OUT:-}" ] && [ "$(cd "$OUT" 2>/dev/null && pwd)" != "$REPO/models/musicnn" ] \
+        || { echo "MUSICNN_MODEL=$MODEL: set MUSICNN_OUT to a scratch dir (not models/musicnn)" >&2; exit 1; }
+    SKIP_RUNTIME_CHECK=1
+fi
 WORK="$SCRATCH/musicnn-build"
+[ "$MODEL" = MSD_musicnn ] || WORK="$SCRATCH/musicnn-build-$MODEL"
 
 MUSICNN_VERSION=0.1.0
 WHEEL_NAME="musicnn-$MUSICNN_VERSION-py3-none-any.whl"
@@ -85,7 +96,8 @@ rm -f "$WORK/facts.json" "$WORK/check.json"
     --musicnn-dir "$WORK/musicnn-pkg" \
     --wheel "$WORK/dl/$WHEEL_NAME" \
     --out-dir "$OUT" \
-    --work-dir "$WORK" 2> "$WORK/convert.stderr" \
+    --work-dir "$WORK" \
+    --model "$MODEL" 2> "$WORK/convert.stderr" \
     || { tail -n 40 "$WORK/convert.stderr" >&2; exit 1; }
 
 cp "$WORK/musicnn-pkg/musicnn-$MUSICNN_VERSION.dist-info/LICENSE.md" "$OUT/LICENSE"
@@ -115,6 +127,12 @@ cp "$WORK/msd_musicnn.optimised.onnx" "$OUT/msd_musicnn.onnx"
 
 # --- runtime check: onnxruntime 1.31.1 (Rust `ort` lib) and tract 0.23 --------
 PROV_PY="$VENV/bin/python"
+if [ "$MODEL" != MSD_musicnn ]; then
+    say "wrote (no runtime check or PROVENANCE.md for $MODEL):"
+    ls -l "$OUT"
+    say "done in $(( $(date +%s) - START ))s"
+    exit 0
+fi
 if [ "${SKIP_RUNTIME_CHECK:-0}" != 1 ]; then
     make_venv "$CHECK_VENV" "$HERE/requirements-check.txt"
     say "checking with onnxruntime 1.31.1 and tract"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Convert musicnn's MSD_musicnn (TF1 checkpoint shipped in the PyPI wheel
+"""Convert musicnn's MSD_musicnn (or, with --model MTT_musicnn, MTT_musicnn; both TF1
+checkpoints ship in the PyPI wheel
 musicnn==0.1.0) to ONNX with the log-mel front end inside the graph, verify it
 against the original TF graph fed through musicnn's own feature extraction,
 and write the expected outputs for a fixed test signal.
@@ -8,7 +9,11 @@ Run through scripts/models/build_musicnn_onnx.sh (it creates the venv with the
 pinned packages and unpacks the wheel). Usage:
 
     python convert_musicnn.py --musicnn-dir DIR --out-dir models/musicnn \
-        --wheel path/to/musicnn-0.1.0-py3-none-any.whl --work-dir SCRATCH
+        --wheel path/to/musicnn-0.1.0-py3-none-any.whl --work-dir SCRATCH \
+        [--model MSD_musicnn|MTT_musicnn]
+
+The ONNX file is <out-dir>/msd_musicnn.onnx or <out-dir>/mtt_musicnn.onnx (the model name in
+lower case). MTT_musicnn (MagnaTagATune, 50 tags) has the same architecture and outputs.
 
 ONNX model:  input  wave        float32 [batch, 48128]  raw mono 16 kHz audio
              output taggram     float32 [batch, 50]     sigmoid tag probabilities
@@ -38,7 +43,8 @@ N_FRAMES = 187                              # 3 s patches, as trained
 PATCH = N_FFT + HOP * (N_FRAMES - 1)        # 48128 samples -> exactly 187 frames
 PATCH_STEP = HOP * N_FRAMES                 # 47872: hop between musicnn's patches
 N_BINS = N_FFT // 2 + 1                     # 257
-MODEL = "MSD_musicnn"
+MODEL = "MSD_musicnn"                       # --model; set once in main()
+LABELS_ATTR = {"MSD_musicnn": "MSD_LABELS", "MTT_musicnn": "MTT_LABELS"}
 OPSET = 17
 N_TEST_PATCHES = 3
 
@@ -212,11 +218,11 @@ def export_onnx(frozen, out_path):
         d0.ClearField("dim_value")
         d0.dim_param = "batch"
     model_proto.producer_name = "songrec scripts/models/convert_musicnn.py (tf2onnx %s)" % tf2onnx.__version__
-    model_proto.doc_string = ("musicnn MSD_musicnn (PyPI musicnn==0.1.0, ISC licence, MTG-UPF 2019) "
+    model_proto.doc_string = ("musicnn " + MODEL + " (PyPI musicnn==0.1.0, ISC licence, MTG-UPF 2019) "
                               "with in-graph log-mel front end. Input wave [batch, 48128] float32 "
                               "mono 16 kHz in [-1, 1]; outputs taggram [batch, 50] (sigmoid), "
                               "penultimate [batch, 200].")
-    for k, v in [("source", "PyPI musicnn==0.1.0, musicnn/MSD_musicnn checkpoint"),
+    for k, v in [("source", "PyPI musicnn==0.1.0, musicnn/" + MODEL + " checkpoint"),
                  ("license", "ISC (Music Technology Group, Universitat Pompeu Fabra 2019)"),
                  ("sample_rate", str(SR)), ("patch_samples", str(PATCH))]:
         p = model_proto.metadata_props.add()
@@ -274,7 +280,10 @@ def main():
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--work-dir", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--model", default="MSD_musicnn", choices=sorted(LABELS_ATTR))
     args = ap.parse_args()
+    global MODEL
+    MODEL = args.model
 
     t0 = time.time()
     os.makedirs(args.out_dir, exist_ok=True)
@@ -284,14 +293,15 @@ def main():
     import onnx
     import onnxruntime
     import tf2onnx
-    labels = list(config.MSD_LABELS)
+    labels = list(getattr(config, LABELS_ATTR[MODEL]))
     assert len(labels) == 50
     ckpt = os.path.join(args.musicnn_dir, "musicnn", MODEL) + "/"
 
     # --- 1. build, freeze, export --------------------------------------------
     log("building wave-input graph and restoring", ckpt)
     frozen = build_wave_graph(tf, models, ckpt, len(labels))
-    onnx_path = os.path.join(args.out_dir, "msd_musicnn.onnx")
+    onnx_name = MODEL.split("_")[0].lower() + "_musicnn.onnx"
+    onnx_path = os.path.join(args.out_dir, onnx_name)
     log("exporting", onnx_path, "(tf2onnx %s, opset %d)" % (tf2onnx.__version__, OPSET))
     proto = export_onnx(frozen, onnx_path)
     ops = op_types(proto)
@@ -395,7 +405,7 @@ def main():
     mean_pen = o_pen.mean(axis=0)
     mean_tag = o_tag.mean(axis=0)
     expected = {
-        "model": "models/musicnn/msd_musicnn.onnx",
+        "model": "models/musicnn/msd_musicnn.onnx" if MODEL == "MSD_musicnn" else onnx_path,
         "input": {"name": "wave", "shape": ["batch", PATCH], "dtype": "float32",
                   "sample_rate": SR},
         "outputs": {"taggram": ["batch", 50], "penultimate": ["batch", 200]},
