@@ -36,8 +36,10 @@ pub const MUSICNN_VERSION: u32 = 2;
 /// What musicnn decodes of a file: the DSP embedder's excerpt rule, so `analyze_file` decodes
 /// once for both (the patches need 8 × 3 s; the excerpts hold 90 s).
 pub const MUSICNN_DECODE: songrec_audio::DecodeOptions = songrec_audio::embed::DSP_DECODE;
-/// Embedding dimension (the model's `penultimate` layer).
-pub const MUSICNN_DIM: usize = 200;
+/// Width of each network's `penultimate` layer.
+pub const PENULTIMATE_DIM: usize = 200;
+/// Embedding dimension: the MSD and the MTT `penultimate` means, one after the other.
+pub const MUSICNN_DIM: usize = 2 * PENULTIMATE_DIM;
 /// Number of tags (`taggram`).
 pub const N_TAGS: usize = 50;
 
@@ -55,6 +57,13 @@ pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/musicnn/msd_mu
 
 /// `models/musicnn/expected.json`: the reference signal and the model's outputs on it.
 pub static EXPECTED_JSON: &str = include_str!("../../../models/musicnn/expected.json");
+
+/// The second network built into songrec: `models/musicnn/mtt_musicnn.onnx` (`MTT_musicnn`
+/// from the same wheel and licence, trained on MagnaTagATune tags).
+pub static BUNDLED_MTT_MODEL: &[u8] = include_bytes!("../../../models/musicnn/mtt_musicnn.onnx");
+
+/// `models/musicnn/mtt_expected.json`: MTT_musicnn's outputs on the reference signal.
+pub static MTT_EXPECTED_JSON: &str = include_str!("../../../models/musicnn/mtt_expected.json");
 
 /// The 50 MSD tags in output order (`models/musicnn/tags.json`).
 pub const TAGS: [&str; N_TAGS] = [
@@ -110,8 +119,10 @@ pub const TAGS: [&str; N_TAGS] = [
     "happy",
 ];
 
-/// Environment variable with a model file to use instead of the built-in one.
+/// Environment variable with a model file to use instead of the built-in MSD network.
 pub const ENV_MODEL: &str = "SONGREC_MUSICNN_MODEL";
+/// Environment variable with a model file to use instead of the built-in MTT network.
+pub const ENV_MTT_MODEL: &str = "SONGREC_MUSICNN_MTT_MODEL";
 
 /// How to build a [`MusicnnEmbedder`].
 ///
@@ -124,9 +135,11 @@ pub const ENV_MODEL: &str = "SONGREC_MUSICNN_MODEL";
 pub struct MusicnnConfig {
     /// tract (default) or ONNX Runtime.
     pub runtime: Runtime,
-    /// A model file instead of the built-in model. It must be MSD_musicnn with the same
+    /// A model file instead of the built-in MSD network. It must be MSD_musicnn with the same
     /// inputs/outputs and it is checked numerically on the reference signal at load.
     pub model: Option<PathBuf>,
+    /// A model file instead of the built-in MTT network (MTT_musicnn, checked the same way).
+    pub mtt_model: Option<PathBuf>,
     /// Maximum patches per song.
     pub patches: usize,
     /// How audio shorter than one patch is filled.
@@ -142,6 +155,7 @@ impl Default for MusicnnConfig {
         MusicnnConfig {
             runtime: Runtime::Tract,
             model: None,
+            mtt_model: None,
             patches: DEFAULT_PATCHES,
             short_clip: ShortClip::default(),
             max_sessions: 0,
@@ -151,14 +165,18 @@ impl Default for MusicnnConfig {
 }
 
 impl MusicnnConfig {
-    /// Defaults, with the runtime from `SONGREC_ORT_LIBRARY` / `ORT_DYLIB_PATH` and the model
-    /// from `SONGREC_MUSICNN_MODEL`.
+    /// Defaults, with the runtime from `SONGREC_ORT_LIBRARY` / `ORT_DYLIB_PATH` and the models
+    /// from `SONGREC_MUSICNN_MODEL` and `SONGREC_MUSICNN_MTT_MODEL`.
     pub fn from_env() -> Self {
+        let path = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         MusicnnConfig {
             runtime: Runtime::from_env(),
-            model: std::env::var_os(ENV_MODEL)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            model: path(ENV_MODEL),
+            mtt_model: path(ENV_MTT_MODEL),
             ..Self::default()
         }
     }
@@ -169,7 +187,7 @@ impl MusicnnConfig {
 pub struct ModelOutput {
     /// Number of patches.
     pub patches: usize,
-    /// `[patches, 200]`.
+    /// `[patches, 200]` ([`PENULTIMATE_DIM`]).
     pub penultimate: Vec<f32>,
     /// `[patches, 50]`, sigmoid probabilities.
     pub taggram: Vec<f32>,
@@ -184,14 +202,16 @@ pub struct ModelOutput {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuralAnalysis {
-    /// The stored vector (200-d): [`pooled`](Self::pooled), L2-normalised; compare by cosine.
+    /// The stored vector (400-d): the MSD and MTT halves of [`pooled`](Self::pooled), each
+    /// L2-normalised, times 1/√2; compare by cosine.
     pub embedding: Vec<f32>,
-    /// Mean `penultimate` over the patches, before any normalisation (200-d): what the
-    /// normalisation table was measured on ([`pooled_penultimate`]).
+    /// Mean `penultimate` over each network's patches, before any normalisation: MSD's 200
+    /// values then MTT's ([`pooled_penultimate`]; the normalisation table was measured on
+    /// MSD's).
     pub pooled: Vec<f32>,
-    /// Mean tag probability over the patches, all 50 tags, most probable first.
+    /// MSD's mean tag probability over its patches, all 50 tags, most probable first.
     pub tags: Vec<(String, f32)>,
-    /// Patches analysed.
+    /// Patches cut from the audio (each through one network; a lone patch through both).
     pub patches: usize,
     /// Seconds of audio the patches cover (without padding).
     pub analysed_secs: f32,
@@ -287,31 +307,67 @@ impl Pool {
     }
 }
 
-/// The musicnn embedder (name `musicnn`, version [`MUSICNN_VERSION`], dim 200).
+/// Which of the two networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    /// `MSD_musicnn` (last.fm tags of the Million Song Dataset: genre, style, era).
+    Msd,
+    /// `MTT_musicnn` (MagnaTagATune tags: instruments, voice, tempo, mood).
+    Mtt,
+}
+
+impl Net {
+    /// "msd" or "mtt".
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::Msd => "msd",
+            Net::Mtt => "mtt",
+        }
+    }
+
+    fn bundled(self) -> (&'static [u8], &'static str) {
+        match self {
+            Net::Msd => (BUNDLED_MODEL, EXPECTED_JSON),
+            Net::Mtt => (BUNDLED_MTT_MODEL, MTT_EXPECTED_JSON),
+        }
+    }
+}
+
+/// One network, loaded on the active runtime.
+struct Network {
+    model: Cow<'static, [u8]>,
+    label: String,
+    /// ONNX Runtime sessions (empty with tract).
+    pool: Pool,
+    /// The tract plan (tract only).
+    tract: Option<TractPlan>,
+}
+
+/// The musicnn embedder (name `musicnn`, version [`MUSICNN_VERSION`], dim 400).
 ///
-/// Per song: resample to 16 kHz mono, cut up to `patches` evenly spaced 3.008 s patches
-/// ([`crate::patches`]; shorter clips are zero-padded to one patch), run them through the
-/// model in **one batched call**, average `penultimate` over the patches and L2-normalise;
-/// the mean `taggram` gives the 50 tag probabilities. Deterministic for a given input.
+/// Per song: resample to 16 kHz mono and cut up to `patches` evenly spaced 3.008 s patches
+/// ([`crate::patches`]; shorter clips are zero-padded to one patch). **MSD_musicnn** runs on
+/// the even-numbered patches and **MTT_musicnn** on the odd-numbered ones (both on the only
+/// patch of a short clip), so the two networks together cost what one costs on all patches.
+/// Each network's `penultimate` is averaged over its patches and L2-normalised; the vector is
+/// the two halves concatenated and scaled by 1/√2 (unit length, cosine = mean of the two
+/// cosines). The MSD `taggram` mean gives the 50 style tags. Deterministic for a given input.
 ///
 /// Thread-safe: `embed`/`analyze` take `&self` and may be called from many rayon workers;
-/// each concurrent call gets its own runtime session from a small pool.
+/// tract shares one immutable plan per network, ONNX Runtime gives each concurrent call its own
+/// session from a small pool.
 ///
 /// ```no_run
 /// use songrec_neural::{MusicnnConfig, MusicnnEmbedder};
 /// let e = MusicnnEmbedder::new(&MusicnnConfig::default())?;
 /// let a = e.analyze(&songrec_audio::MonoAudio::from_samples(vec![0.0; 16_000], 16_000))?;
-/// assert_eq!(a.embedding.len(), 200);
+/// assert_eq!(a.embedding.len(), 400);
 /// # Ok::<(), songrec_neural::NeuralError>(())
 /// ```
 pub struct MusicnnEmbedder {
     runtime: Arc<ActiveRuntime>,
-    model: Cow<'static, [u8]>,
-    model_label: String,
-    /// ONNX Runtime sessions (empty with tract).
-    pool: Pool,
-    /// The tract plan (tract only).
-    tract: Option<TractPlan>,
+    msd: Network,
+    mtt: Network,
     patches: usize,
     short_clip: ShortClip,
     intra_threads: usize,
@@ -321,7 +377,8 @@ impl std::fmt::Debug for MusicnnEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MusicnnEmbedder")
             .field("runtime", &self.runtime.describe())
-            .field("model", &self.model_label)
+            .field("msd", &self.msd.label)
+            .field("mtt", &self.mtt.label)
             .field("patches", &self.patches)
             .field("short_clip", &self.short_clip)
             .finish()
@@ -378,7 +435,7 @@ fn verify_signature(session: &Session, model: &str) -> NeuralResult<()> {
         )));
     }
     check_tensor(model, "input \"wave\"", inputs[0].dtype(), PATCH_LEN as i64)?;
-    for (name, width) in [("penultimate", MUSICNN_DIM), ("taggram", N_TAGS)] {
+    for (name, width) in [("penultimate", PENULTIMATE_DIM), ("taggram", N_TAGS)] {
         let Some(o) = session.outputs().iter().find(|o| o.name() == name) else {
             let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
             return Err(wrong(format!(
@@ -426,9 +483,9 @@ pub fn reference_signal() -> Vec<f32> {
         .collect()
 }
 
-/// `penultimate` of patch 0 of the reference signal, from `expected.json`.
-fn reference_penultimate_row0() -> Option<Vec<f32>> {
-    let v: serde_json::Value = serde_json::from_str(EXPECTED_JSON).ok()?;
+/// `penultimate` of patch 0 of the reference signal, from an `expected.json`.
+fn reference_penultimate_row0(expected: &str) -> Option<Vec<f32>> {
+    let v: serde_json::Value = serde_json::from_str(expected).ok()?;
     v.get("penultimate")?
         .get(0)?
         .as_array()?
@@ -440,83 +497,102 @@ fn reference_penultimate_row0() -> Option<Vec<f32>> {
 /// Largest difference tolerated when checking an override model on the reference signal.
 pub const SELF_CHECK_TOLERANCE: f32 = 1e-3;
 
+/// Which patches of `n` each network runs on: MSD the even-numbered, MTT the odd-numbered;
+/// both the only patch when there is one (pure).
+///
+/// ```
+/// use songrec_neural::musicnn::{split_patches, Net};
+/// assert_eq!(split_patches(8, Net::Msd), vec![0, 2, 4, 6]);
+/// assert_eq!(split_patches(8, Net::Mtt), vec![1, 3, 5, 7]);
+/// assert_eq!(split_patches(3, Net::Mtt), vec![1]);
+/// assert_eq!(split_patches(1, Net::Mtt), vec![0]);
+/// ```
+pub fn split_patches(n: usize, net: Net) -> Vec<usize> {
+    if n <= 1 {
+        return (0..n).collect();
+    }
+    let first = match net {
+        Net::Msd => 0,
+        Net::Mtt => 1,
+    };
+    (first..n).step_by(2).collect()
+}
+
 impl MusicnnEmbedder {
-    /// Starts the runtime (once per process), loads and verifies the model and creates the
-    /// first session. Every failure is one [`NeuralError`] variant; nothing panics.
+    /// Starts the runtime (once per process), loads and verifies both networks and creates
+    /// their first sessions. Every failure is one [`NeuralError`] variant; nothing panics.
     pub fn new(cfg: &MusicnnConfig) -> NeuralResult<Self> {
-        let (model, model_label): (Cow<'static, [u8]>, String) = match &cfg.model {
-            None => (
-                Cow::Borrowed(BUNDLED_MODEL),
-                "the built-in musicnn model".into(),
-            ),
-            Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
-        };
         let runtime = activate(&cfg.runtime)?;
-        let tract = match &cfg.runtime {
-            Runtime::Tract => Some(Self::load_tract(&model, &model_label, &runtime)?),
-            Runtime::OnnxRuntime { .. } => None,
-        };
         let max = if cfg.max_sessions == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             cfg.max_sessions
         };
+        let load = |net: Net, path: &Option<PathBuf>| -> NeuralResult<Network> {
+            let (model, label): (Cow<'static, [u8]>, String) = match path {
+                None => (
+                    Cow::Borrowed(net.bundled().0),
+                    format!("the built-in {} musicnn model", net.name().to_uppercase()),
+                ),
+                Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
+            };
+            let tract = match &cfg.runtime {
+                Runtime::Tract => Some(load_tract(&model, &label, &runtime)?),
+                Runtime::OnnxRuntime { .. } => None,
+            };
+            Ok(Network {
+                model,
+                label,
+                pool: Pool {
+                    state: Mutex::new(PoolState {
+                        free: Vec::new(),
+                        created: 0,
+                    }),
+                    cv: Condvar::new(),
+                    max,
+                },
+                tract,
+            })
+        };
+        let msd = load(Net::Msd, &cfg.model)?;
+        let mtt = load(Net::Mtt, &cfg.mtt_model)?;
         let e = MusicnnEmbedder {
             runtime,
-            model,
-            model_label,
-            pool: Pool {
-                state: Mutex::new(PoolState {
-                    free: Vec::new(),
-                    created: 0,
-                }),
-                cv: Condvar::new(),
-                max,
-            },
-            tract,
+            msd,
+            mtt,
             patches: cfg.patches.max(1),
             short_clip: cfg.short_clip,
             intra_threads: cfg.intra_threads.max(1),
         };
-        // First session now: the model is checked here, not on the first song.
-        if e.tract.is_none() {
-            let lease = e.pool.acquire(|| e.new_session())?;
-            drop(lease);
-        }
-        if cfg.model.is_some() {
-            e.self_check()?;
+        for (net, path) in [(Net::Msd, &cfg.model), (Net::Mtt, &cfg.mtt_model)] {
+            let n = e.network(net);
+            // First session now: the model is checked here, not on the first song.
+            if n.tract.is_none() {
+                let lease = n.pool.acquire(|| e.new_session(n))?;
+                drop(lease);
+            }
+            if path.is_some() {
+                e.self_check(net)?;
+            }
         }
         Ok(e)
+    }
+
+    fn network(&self, net: Net) -> &Network {
+        match net {
+            Net::Msd => &self.msd,
+            Net::Mtt => &self.mtt,
+        }
     }
 
     fn runtime_name(&self) -> String {
         self.runtime.describe()
     }
 
-    fn load_tract(
-        model: &[u8],
-        model_label: &str,
-        runtime: &ActiveRuntime,
-    ) -> NeuralResult<TractPlan> {
-        let invalid = |reason: String| NeuralError::InvalidModel {
-            model: model_label.to_string(),
-            runtime: runtime.describe(),
-            reason,
-        };
-        match catch_panic("loading the model", || TractPlan::load(model)).map_err(invalid)? {
-            Ok(p) => Ok(p),
-            Err(LoadError::Invalid(reason)) => Err(invalid(reason)),
-            Err(LoadError::Wrong(reason)) => Err(NeuralError::WrongModel {
-                model: model_label.to_string(),
-                reason,
-            }),
-        }
-    }
-
-    fn new_session(&self) -> NeuralResult<Session> {
+    fn new_session(&self, n: &Network) -> NeuralResult<Session> {
         let rt = self.runtime.runtime().clone();
         let invalid = |reason: String| NeuralError::InvalidModel {
-            model: self.model_label.clone(),
+            model: n.label.clone(),
             runtime: self.runtime_name(),
             reason,
         };
@@ -541,22 +617,26 @@ impl MusicnnEmbedder {
                     .with_inter_threads(1)
                     .map_err(|e| init(e.to_string()))?;
             }
-            b.commit_from_memory(&self.model)
+            b.commit_from_memory(&n.model)
                 .map_err(|e| invalid(e.to_string()))
         })
         .map_err(invalid)??;
-        verify_signature(&session, &self.model_label)?;
+        verify_signature(&session, &n.label)?;
         Ok(session)
     }
 
-    /// Runs an override model on the reference signal and compares with MSD_musicnn.
-    fn self_check(&self) -> NeuralResult<()> {
-        let reference = reference_penultimate_row0().ok_or_else(|| NeuralError::RuntimeInit {
-            runtime: self.runtime_name(),
-            reason: "the built-in expected.json is unreadable".into(),
+    /// Runs an override model on the reference signal and compares with the built-in one's
+    /// expected output.
+    fn self_check(&self, net: Net) -> NeuralResult<()> {
+        let n = self.network(net);
+        let reference = reference_penultimate_row0(net.bundled().1).ok_or_else(|| {
+            NeuralError::RuntimeInit {
+                runtime: self.runtime_name(),
+                reason: "the built-in expected outputs are unreadable".into(),
+            }
         })?;
         let signal = reference_signal();
-        let out = self.run_batch(&signal[..PATCH_LEN])?;
+        let out = self.run_net(net, &signal[..PATCH_LEN])?;
         let diff = out
             .penultimate
             .iter()
@@ -564,10 +644,14 @@ impl MusicnnEmbedder {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         if diff.is_nan() || diff > SELF_CHECK_TOLERANCE {
+            let which = match net {
+                Net::Msd => "MSD_musicnn",
+                Net::Mtt => "MTT_musicnn",
+            };
             return Err(NeuralError::WrongModel {
-                model: self.model_label.clone(),
+                model: n.label.clone(),
                 reason: format!(
-                    "on the reference signal its penultimate output differs from MSD_musicnn's by {diff:.3e} (tolerance {SELF_CHECK_TOLERANCE:e})"
+                    "on the reference signal its penultimate output differs from {which}'s by {diff:.3e} (tolerance {SELF_CHECK_TOLERANCE:e})"
                 ),
             });
         }
@@ -584,19 +668,25 @@ impl MusicnnEmbedder {
         self.patches
     }
 
-    /// ONNX Runtime sessions created so far (grows up to the number of concurrent callers);
-    /// 1 with tract, whose one immutable plan serves every thread.
+    /// ONNX Runtime sessions created so far for the MSD network (grows up to the number of
+    /// concurrent callers); 1 with tract, whose one immutable plan serves every thread.
     pub fn sessions(&self) -> usize {
-        if self.tract.is_some() {
+        if self.msd.tract.is_some() {
             1
         } else {
-            self.pool.sessions()
+            self.msd.pool.sessions()
         }
     }
 
-    /// Runs the model on `wave` = whole patches of [`PATCH_LEN`] samples each: in one call on
-    /// ONNX Runtime, one patch after the other on tract (its fastest way, see `tract_plan`).
+    /// Runs MSD_musicnn on `wave` (see [`run_net`](Self::run_net)).
     pub fn run_batch(&self, wave: &[f32]) -> NeuralResult<ModelOutput> {
+        self.run_net(Net::Msd, wave)
+    }
+
+    /// Runs one network on `wave` = whole patches of [`PATCH_LEN`] samples each: in one call
+    /// on ONNX Runtime, one patch after the other on tract (its fastest way, see
+    /// `tract_plan`).
+    pub fn run_net(&self, net: Net, wave: &[f32]) -> NeuralResult<ModelOutput> {
         let n = wave.len() / PATCH_LEN;
         if n == 0 || !wave.len().is_multiple_of(PATCH_LEN) {
             return Err(NeuralError::Inference {
@@ -611,8 +701,9 @@ impl MusicnnEmbedder {
             runtime: self.runtime_name(),
             reason,
         };
-        if let Some(plan) = &self.tract {
-            let mut penultimate = Vec::with_capacity(n * MUSICNN_DIM);
+        let network = self.network(net);
+        if let Some(plan) = &network.tract {
+            let mut penultimate = Vec::with_capacity(n * PENULTIMATE_DIM);
             let mut taggram = Vec::with_capacity(n * N_TAGS);
             for patch in wave.chunks_exact(PATCH_LEN) {
                 catch_panic("running the model", || {
@@ -627,7 +718,7 @@ impl MusicnnEmbedder {
                 taggram,
             });
         }
-        let mut lease = self.pool.acquire(|| self.new_session())?;
+        let mut lease = network.pool.acquire(|| self.new_session(network))?;
         let result = catch_panic("running the model", || -> NeuralResult<ModelOutput> {
             let input = TensorRef::from_array_view(([n, PATCH_LEN], wave))
                 .map_err(|e| fail(e.to_string()))?;
@@ -650,7 +741,7 @@ impl MusicnnEmbedder {
                 }
                 Ok(data.to_vec())
             };
-            let penultimate = get("penultimate", MUSICNN_DIM)?;
+            let penultimate = get("penultimate", PENULTIMATE_DIM)?;
             let taggram = get("taggram", N_TAGS)?;
             Ok(ModelOutput {
                 patches: n,
@@ -672,14 +763,43 @@ impl MusicnnEmbedder {
         cut(audio, self.patches, self.short_clip).ok_or(NeuralError::NoAudio)
     }
 
+    /// The two networks' raw outputs on their patches of `c` ([`split_patches`]).
+    pub fn run_both(&self, c: &Cut) -> NeuralResult<(ModelOutput, ModelOutput)> {
+        let pick = |net: Net| -> Vec<f32> {
+            let mut w = Vec::with_capacity(c.patches.div_ceil(2) * PATCH_LEN);
+            for i in split_patches(c.patches, net) {
+                w.extend_from_slice(&c.batch[i * PATCH_LEN..(i + 1) * PATCH_LEN]);
+            }
+            w
+        };
+        let msd = self.run_net(Net::Msd, &pick(Net::Msd))?;
+        let mtt = self.run_net(Net::Mtt, &pick(Net::Mtt))?;
+        Ok((msd, mtt))
+    }
+
     /// Embedding and tags for one song.
     pub fn analyze(&self, audio: &MonoAudio) -> NeuralResult<NeuralAnalysis> {
         let c = self.patches_for(audio)?;
-        let out = self.run_batch(&c.batch)?;
-        Ok(pool_outputs(
-            &out,
-            c.real_samples as f32 / MODEL_RATE as f32,
-        ))
+        let (msd, mtt) = self.run_both(&c)?;
+        let mut a = pool_outputs(&msd, &mtt, c.real_samples as f32 / MODEL_RATE as f32);
+        a.patches = c.patches;
+        Ok(a)
+    }
+}
+
+fn load_tract(model: &[u8], label: &str, runtime: &ActiveRuntime) -> NeuralResult<TractPlan> {
+    let invalid = |reason: String| NeuralError::InvalidModel {
+        model: label.to_string(),
+        runtime: runtime.describe(),
+        reason,
+    };
+    match catch_panic("loading the model", || TractPlan::load(model)).map_err(invalid)? {
+        Ok(p) => Ok(p),
+        Err(LoadError::Invalid(reason)) => Err(invalid(reason)),
+        Err(LoadError::Wrong(reason)) => Err(NeuralError::WrongModel {
+            model: label.to_string(),
+            reason,
+        }),
     }
 }
 
@@ -693,9 +813,9 @@ impl MusicnnEmbedder {
 /// assert_eq!(pooled_penultimate(&out), vec![2.0f32; 200]);
 /// ```
 pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
-    let mut sum = vec![0f64; MUSICNN_DIM];
+    let mut sum = vec![0f64; PENULTIMATE_DIM];
     let mut rows = 0usize;
-    for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
+    for row in out.penultimate.chunks_exact(PENULTIMATE_DIM) {
         for (m, x) in sum.iter_mut().zip(row) {
             *m += f64::from(*x);
         }
@@ -705,12 +825,12 @@ pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
     sum.iter().map(|s| (s / n) as f32).collect()
 }
 
-/// The measured, not adopted, standardisation (see [`MUSICNN_VERSION`]) of a pooled
+/// The measured, not adopted, standardisation (see [`MUSICNN_VERSION`]) of a pooled MSD
 /// `penultimate` vector (pure), kept for `scripts/eval` and for a future version:
 /// `z[i] = (pooled[i] - POOLED_MEAN[i]) / POOLED_STD[i]` with the committed table
 /// ([`crate::norm_table`]), then `z / |z|`, all in f64 and rounded once to f32. A vector with
 /// no length after standardising (it cannot happen with real model output) becomes the
-/// uniform unit vector. Extra components beyond [`MUSICNN_DIM`] are ignored; missing ones
+/// uniform unit vector. Extra components beyond [`PENULTIMATE_DIM`] are ignored; missing ones
 /// count as the table's mean.
 ///
 /// ```
@@ -723,7 +843,7 @@ pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
 /// assert!((v[0] - 1.0).abs() < 1e-6 && v[1..].iter().all(|c| c.abs() < 1e-3));
 /// ```
 pub fn standardise(pooled: &[f32]) -> Vec<f32> {
-    let z: Vec<f64> = (0..MUSICNN_DIM)
+    let z: Vec<f64> = (0..PENULTIMATE_DIM)
         .map(|i| {
             let mean = f64::from(POOLED_MEAN[i]);
             let x = pooled.get(i).map_or(mean, |x| f64::from(*x));
@@ -734,41 +854,56 @@ pub fn standardise(pooled: &[f32]) -> Vec<f32> {
     if norm > 1e-12 && norm.is_finite() {
         z.iter().map(|x| (x / norm) as f32).collect()
     } else {
-        vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
+        vec![(1.0 / (PENULTIMATE_DIM as f64).sqrt()) as f32; PENULTIMATE_DIM]
     }
 }
 
-/// Pooled `penultimate` ([`pooled_penultimate`]), the L2-normalised embedding and the mean
-/// tag probabilities sorted by probability (pure). The embedding normalises the f64 sum of
-/// the rows, exactly as version 1 always did, so stored vectors keep their bits.
-///
-/// ```
-/// use songrec_neural::musicnn::{pool_outputs, ModelOutput};
-/// let out = ModelOutput { patches: 2, penultimate: [vec![3.0; 200], vec![1.0; 200]].concat(),
-///     taggram: vec![0.5; 100] };
-/// let a = pool_outputs(&out, 6.0);
-/// let norm: f32 = a.embedding.iter().map(|x| x * x).sum();
-/// assert!((norm - 1.0).abs() < 1e-5);
-/// assert_eq!(a.pooled, vec![2.0; 200]);
-/// assert_eq!(a.tags.len(), 50);
-/// ```
-pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
-    let n = out.patches.max(1);
-    let pooled = pooled_penultimate(out);
-    let mut sum = vec![0f64; MUSICNN_DIM];
-    for row in out.penultimate.chunks_exact(MUSICNN_DIM) {
+/// The L2-normalised f64 sum of one network's `penultimate` rows, scaled by `scale` (pure; the
+/// uniform vector when the sum has no length).
+fn unit_mean(out: &ModelOutput, scale: f64) -> Vec<f32> {
+    let mut sum = vec![0f64; PENULTIMATE_DIM];
+    for row in out.penultimate.chunks_exact(PENULTIMATE_DIM) {
         for (m, x) in sum.iter_mut().zip(row) {
             *m += f64::from(*x);
         }
     }
     let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let embedding: Vec<f32> = if norm > 1e-12 {
-        sum.iter().map(|x| (x / norm) as f32).collect()
+    if norm > 1e-12 && norm.is_finite() {
+        sum.iter().map(|x| (x / norm * scale) as f32).collect()
     } else {
-        vec![(1.0 / (MUSICNN_DIM as f64).sqrt()) as f32; MUSICNN_DIM]
-    };
+        vec![(scale / (PENULTIMATE_DIM as f64).sqrt()) as f32; PENULTIMATE_DIM]
+    }
+}
+
+/// The song's analysis from the two networks' raw outputs (pure): the embedding is
+/// `[mean_msd / |mean_msd|, mean_mtt / |mean_mtt|] / √2` (each mean an f64 sum of the rows,
+/// rounded once to f32), `pooled` the two raw means ([`pooled_penultimate`]) one after the
+/// other, the tags MSD's mean tag probabilities, most probable first, and `patches` the model
+/// runs of both (`analyze` reports the patches cut instead).
+///
+/// ```
+/// use songrec_neural::musicnn::{pool_outputs, ModelOutput};
+/// let msd = ModelOutput { patches: 2, penultimate: [vec![3.0; 200], vec![1.0; 200]].concat(),
+///     taggram: vec![0.5; 100] };
+/// let mtt = ModelOutput { patches: 1, penultimate: vec![-1.0; 200], taggram: vec![0.1; 50] };
+/// let a = pool_outputs(&msd, &mtt, 6.0);
+/// let norm: f32 = a.embedding.iter().map(|x| x * x).sum();
+/// assert!((norm - 1.0).abs() < 1e-5);
+/// assert_eq!(a.embedding.len(), 400);
+/// assert!(a.embedding[..200].iter().all(|x| *x > 0.0) && a.embedding[200..].iter().all(|x| *x < 0.0));
+/// assert_eq!(a.pooled[..200], vec![2.0; 200][..]);
+/// assert_eq!(a.pooled[200..], vec![-1.0; 200][..]);
+/// assert_eq!(a.tags.len(), 50);
+/// ```
+pub fn pool_outputs(msd: &ModelOutput, mtt: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
+    let half = std::f64::consts::FRAC_1_SQRT_2;
+    let mut embedding = unit_mean(msd, half);
+    embedding.extend(unit_mean(mtt, half));
+    let mut pooled = pooled_penultimate(msd);
+    pooled.extend(pooled_penultimate(mtt));
+    let n = msd.patches.max(1);
     let mut tag_mean = vec![0f64; N_TAGS];
-    for row in out.taggram.chunks_exact(N_TAGS) {
+    for row in msd.taggram.chunks_exact(N_TAGS) {
         for (m, x) in tag_mean.iter_mut().zip(row) {
             *m += f64::from(*x);
         }
@@ -783,7 +918,7 @@ pub fn pool_outputs(out: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
         embedding,
         pooled,
         tags,
-        patches: out.patches,
+        patches: msd.patches + mtt.patches,
         analysed_secs,
     }
 }

@@ -8,11 +8,11 @@
 //! vectors scored lower on the real-music evaluation set (see `MUSICNN_VERSION` and
 //! `scripts/eval/RESULTS.md`); `musicnn::standardise` applies the table.
 
-use crate::musicnn::MUSICNN_DIM;
+use crate::musicnn::PENULTIMATE_DIM;
 
 /// Per-dimension mean of the pooled `penultimate` vector on the reference corpus.
 #[rustfmt::skip]
-pub const POOLED_MEAN: [f32; MUSICNN_DIM] = [
+pub const POOLED_MEAN: [f32; PENULTIMATE_DIM] = [
     -0.110091105, -0.07904452, -0.22229151, -0.2558533, 0.30318716, 0.1913354,
     -0.045390844, 0.20135678, -0.06772857, 0.17329629, 0.45522213, 0.011652779,
     0.04380195, -0.13178033, -0.25346124, 0.0084453, -0.124354504, 0.48009956,
@@ -51,7 +51,7 @@ pub const POOLED_MEAN: [f32; MUSICNN_DIM] = [
 
 /// Per-dimension standard deviation of the pooled `penultimate` vector on the reference corpus.
 #[rustfmt::skip]
-pub const POOLED_STD: [f32; MUSICNN_DIM] = [
+pub const POOLED_STD: [f32; PENULTIMATE_DIM] = [
     0.20630437, 0.14618368, 0.20146026, 0.083819866, 0.54585963, 0.4531283,
     0.4614878, 0.6046494, 0.07407984, 0.5154133, 0.41535535, 0.3848937,
     0.23527388, 0.17209095, 0.1469186, 0.66015655, 0.33224097, 0.6100247,

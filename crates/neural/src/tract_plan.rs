@@ -13,7 +13,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::musicnn::{MUSICNN_DIM, N_TAGS};
+use crate::musicnn::{N_TAGS, PENULTIMATE_DIM};
 use crate::patches::PATCH_LEN;
 
 /// What went wrong while loading a model into tract.
@@ -97,7 +97,7 @@ impl TractPlan {
             .into_optimized()
             .map_err(invalid)?;
         for (ix, name, width) in [
-            (penultimate, "penultimate", MUSICNN_DIM),
+            (penultimate, "penultimate", PENULTIMATE_DIM),
             (taggram, "taggram", N_TAGS),
         ] {
             let outlet = typed.output_outlets().map_err(invalid)?[ix];
@@ -132,7 +132,7 @@ impl TractPlan {
             .run(tvec!(input.into_tvalue()))
             .map_err(|e| format!("{e:#}"))?;
         for (ix, width, dst) in [
-            (self.penultimate, MUSICNN_DIM, penultimate),
+            (self.penultimate, PENULTIMATE_DIM, penultimate),
             (self.taggram, N_TAGS, taggram),
         ] {
             let t: &Tensor = out.get(ix).ok_or_else(|| format!("output {ix} missing"))?;

@@ -116,14 +116,14 @@ fn embedding_basics_on_onnxruntime() {
         let e = ort();
         let audio = MonoAudio::from_samples(music(8.0, 5), 22_050);
         let a = e.analyze(&audio).unwrap();
-        assert_eq!(a.embedding.len(), 200);
+        assert_eq!(a.embedding.len(), 400);
         assert_eq!(a.embedding, e.analyze(&audio).unwrap().embedding);
         let norm: f32 = a.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
         let short = e
             .analyze(&MonoAudio::from_samples(music(0.1, 1), 22_050))
             .unwrap();
-        assert_eq!(short.embedding.len(), 200);
+        assert_eq!(short.embedding.len(), 400);
         assert!(short.embedding.iter().all(|x| x.is_finite()));
     });
 }

@@ -11,7 +11,8 @@ use songrec_audio::{Embedder, MonoAudio};
 use songrec_neural::musicnn::reference_signal;
 use songrec_neural::patches::PATCH_LEN;
 use songrec_neural::{
-    MUSICNN_DIM, MusicnnConfig, MusicnnEmbedder, NeuralError, Runtime, ShortClip, TAGS,
+    MUSICNN_DIM, MusicnnConfig, MusicnnEmbedder, Net, NeuralError, PENULTIMATE_DIM, Runtime,
+    ShortClip, TAGS,
 };
 use songrec_testkit::audio::music;
 use songrec_testkit::fixtures::{non_ort_library, old_ort_library, ort_library};
@@ -77,7 +78,33 @@ fn bad_batches_are_errors() {
 }
 
 #[test]
-fn embedding_is_unit_norm_200d_and_deterministic() {
+fn the_mtt_network_reproduces_its_expected_outputs() {
+    let e = tract();
+    let v: serde_json::Value =
+        serde_json::from_str(songrec_neural::musicnn::MTT_EXPECTED_JSON).unwrap();
+    let rows = |k: &str| -> Vec<f32> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+            })
+            .collect()
+    };
+    let out = e.run_net(Net::Mtt, &reference_signal()).unwrap();
+    let dp = max_abs_diff(&out.penultimate, &rows("penultimate"));
+    let dt = max_abs_diff(&out.taggram, &rows("taggram"));
+    assert!(dp < 1e-4 && dt < 1e-4, "MTT differs: {dp} {dt}");
+    // A different network from MSD: its rows are not MSD's.
+    let msd = e.run_net(Net::Msd, &reference_signal()).unwrap();
+    assert!(max_abs_diff(&out.penultimate, &msd.penultimate) > 0.1);
+}
+
+#[test]
+fn embedding_is_unit_norm_400d_and_deterministic() {
     let e = tract();
     let audio = MonoAudio::from_samples(music(20.0, 1), 22_050);
     let a = e.analyze(&audio).unwrap();
@@ -86,42 +113,66 @@ fn embedding_is_unit_norm_200d_and_deterministic() {
     assert_eq!(a.embedding, b.embedding, "deterministic");
     let norm: f32 = a.embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
-    assert_eq!(a.patches, 7, "ceil(20 s / 3.008 s) patches");
+    assert_eq!(
+        a.patches, 7,
+        "ceil(20 s / 3.008 s) patches, split between the networks"
+    );
     assert!((a.analysed_secs - 7.0 * 3.008).abs() < 0.01);
+    // Each half is a unit vector over √2: both networks contribute equally.
+    for half in [
+        &a.embedding[..PENULTIMATE_DIM],
+        &a.embedding[PENULTIMATE_DIM..],
+    ] {
+        let n2: f32 = half.iter().map(|x| x * x).sum();
+        assert!((n2 - 0.5).abs() < 1e-5, "half norm² {n2}");
+    }
     // Through the Embedder trait: same vector and tags.
     let via_trait = e.embed(&audio).unwrap();
     assert_eq!(via_trait.vector, a.embedding);
     assert_eq!(via_trait.tags, a.tags);
-    assert_eq!((e.name(), e.version(), e.dim()), ("musicnn", 1, 200));
+    assert_eq!((e.name(), e.version(), e.dim()), ("musicnn", 2, 400));
 }
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// `musicnn@1` = the model's `penultimate` rows summed over the patches (f64) and
-/// L2-normalised; `pooled` = their mean; and the measured (not adopted) standardisation =
+/// `musicnn@2` = MSD's `penultimate` rows of the even-numbered patches and MTT's of the
+/// odd-numbered ones, each summed (f64), L2-normalised and scaled by 1/√2, one after the other;
+/// `pooled` = the two means; and the measured (not adopted) standardisation of MSD's mean =
 /// `(pooled - mean) / std` with the committed table, L2-normalised. All recomputed here from
-/// the model's raw rows, bit for bit (tract is deterministic for the same batch).
+/// the networks' raw rows, patch by patch, bit for bit (tract is deterministic).
 #[test]
 fn vectors_are_recomputed_from_the_raw_rows_bit_for_bit() {
     use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
     let e = tract();
-    let audio = MonoAudio::from_samples(music(20.0, 2), 22_050);
+    let audio = MonoAudio::from_samples(music(40.0, 2), 22_050);
     let a = e.analyze(&audio).unwrap();
     let cut = e.patches_for(&audio).unwrap();
-    let out = e.run_batch(&cut.batch).unwrap();
-    assert_eq!(out.patches, a.patches);
-    let rows: Vec<&[f32]> = out.penultimate.chunks_exact(MUSICNN_DIM).collect();
-    let sum: Vec<f64> = (0..MUSICNN_DIM)
-        .map(|i| rows.iter().map(|r| f64::from(r[i])).sum())
-        .collect();
-    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let v1: Vec<f32> = sum.iter().map(|x| (x / norm) as f32).collect();
-    assert_eq!(bits(&a.embedding), bits(&v1));
-    let pooled: Vec<f32> = sum.iter().map(|s| (s / rows.len() as f64) as f32).collect();
+    assert_eq!(cut.patches, 8);
+    assert_eq!(a.patches, 8);
+    let mut v2 = Vec::new();
+    let mut pooled = Vec::new();
+    for (net, first) in [(Net::Msd, 0), (Net::Mtt, 1)] {
+        let mut rows = Vec::new();
+        for i in (first..8).step_by(2) {
+            let patch = &cut.batch[i * PATCH_LEN..(i + 1) * PATCH_LEN];
+            rows.push(e.run_net(net, patch).unwrap().penultimate);
+        }
+        assert_eq!(rows.len(), 4);
+        let sum: Vec<f64> = (0..PENULTIMATE_DIM)
+            .map(|i| rows.iter().map(|r| f64::from(r[i])).sum())
+            .collect();
+        let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+        v2.extend(
+            sum.iter()
+                .map(|x| (x / norm * std::f64::consts::FRAC_1_SQRT_2) as f32),
+        );
+        pooled.extend(sum.iter().map(|s| (s / rows.len() as f64) as f32));
+    }
+    assert_eq!(bits(&a.embedding), bits(&v2));
     assert_eq!(bits(&a.pooled), bits(&pooled));
-    let z: Vec<f64> = (0..MUSICNN_DIM)
+    let z: Vec<f64> = (0..PENULTIMATE_DIM)
         .map(|i| (f64::from(pooled[i]) - f64::from(POOLED_MEAN[i])) / f64::from(POOLED_STD[i]))
         .collect();
     let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -131,7 +182,11 @@ fn vectors_are_recomputed_from_the_raw_rows_bit_for_bit() {
         bits(&standardised)
     );
     // The table is not the identity: the standardised vector is a different direction.
-    let cos: f32 = v1.iter().zip(&standardised).map(|(x, y)| x * y).sum();
+    let msd_half: Vec<f32> = v2[..PENULTIMATE_DIM]
+        .iter()
+        .map(|x| x * std::f32::consts::SQRT_2)
+        .collect();
+    let cos: f32 = msd_half.iter().zip(&standardised).map(|(x, y)| x * y).sum();
     assert!(cos < 0.99, "standardised vs stored cosine {cos}");
 }
 
@@ -171,7 +226,8 @@ fn tags_are_named_sorted_and_match_the_reference() {
         serde_json::from_str(include_str!("../../../../models/musicnn/tags.json")).unwrap();
     assert_eq!(TAGS.to_vec(), tags_json);
     let e = tract();
-    // Three segments of exactly one patch each: the patches are expected.json's three rows.
+    // Three segments of exactly one patch each: the patches are expected.json's three rows;
+    // MSD, whose tags these are, runs on patches 0 and 2.
     let sig = reference_signal();
     let audio = MonoAudio {
         sample_rate: 16_000,
@@ -191,7 +247,7 @@ fn tags_are_named_sorted_and_match_the_reference() {
     let exp = expected();
     for (name, p) in &a.tags {
         let i = TAGS.iter().position(|t| t == name).unwrap();
-        let mean = exp.taggram.iter().map(|r| r[i]).sum::<f32>() / 3.0;
+        let mean = (exp.taggram[0][i] + exp.taggram[2][i]) / 2.0;
         assert!((p - mean).abs() < 1e-4, "{name}: {p} vs {mean}");
     }
     let top: Vec<&str> = a.top_tags(3).iter().map(|t| t.0.as_str()).collect();
@@ -208,7 +264,7 @@ fn short_clips_get_a_vector() {
             .analyze(&MonoAudio::from_samples(long[..n].to_vec(), 22_050))
             .unwrap();
         assert_eq!(a.patches, 1);
-        assert_eq!(a.embedding.len(), 200);
+        assert_eq!(a.embedding.len(), MUSICNN_DIM);
         assert!(a.embedding.iter().all(|x| x.is_finite()));
         assert!(
             (a.analysed_secs - secs).abs() < 0.01,
