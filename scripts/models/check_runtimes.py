@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check models/musicnn/msd_musicnn.onnx against models/musicnn/expected.json
+"""Check models/musicnn/msd_musicnn.onnx against models/musicnn/expected.json (or
+mtt_musicnn.onnx against mtt_expected.json, see below)
 with the runtimes the Rust side uses: onnxruntime 1.31.1 (the version whose
 libonnxruntime.so the `ort` crate loads) and tract 0.23 (PyPI `tract`, the
 engine behind the `ort-tract` backend). No TensorFlow needed.
@@ -7,9 +8,14 @@ engine behind the `ort-tract` backend). No TensorFlow needed.
 The test signal is regenerated here from its definition in expected.json
 (independently of convert_musicnn.py), so this also checks that definition.
 
-    python check_runtimes.py models/musicnn
+    python check_runtimes.py models/musicnn [REPORT.json]
+    python check_runtimes.py models/musicnn [REPORT.json] --onnx mtt_musicnn.onnx \
+        --expected mtt_expected.json --tags mtt_tags.json
+
+File names are relative to the directory (defaults: the MSD model's files).
 """
 
+import argparse
 import json
 import math
 import os
@@ -34,10 +40,18 @@ def regen_signal(spec):
 
 
 def main():
-    d = sys.argv[1] if len(sys.argv) > 1 else "models/musicnn"
-    model_path = os.path.join(d, "msd_musicnn.onnx")
-    exp = json.load(open(os.path.join(d, "expected.json")))
-    tags = json.load(open(os.path.join(d, "tags.json")))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir", nargs="?", default="models/musicnn")
+    ap.add_argument("report", nargs="?", help="write the numbers to this JSON file")
+    ap.add_argument("--onnx", default="msd_musicnn.onnx")
+    ap.add_argument("--expected", default="expected.json")
+    ap.add_argument("--tags", default="tags.json")
+    args = ap.parse_args()
+    d = args.dir
+    model_path = os.path.join(d, args.onnx)
+    exp = json.load(open(os.path.join(d, args.expected)))
+    tags = json.load(open(os.path.join(d, args.tags)))
+    print("[check] %s against %s" % (model_path, args.expected), flush=True)
     patch = exp["input"]["shape"][1]
     sig = regen_signal(exp["test_signal"])
     assert abs(float(np.sum(sig, dtype=np.float64)) - exp["test_signal"]["sum_of_samples"]) < 1e-6
@@ -84,8 +98,8 @@ def main():
     report["tract_batch1_vs_batch3_penultimate"] = d1
     report["tract_vs_onnxruntime_penultimate"] = float(np.max(np.abs(pen_t - pen)))
     print("[check] tract vs onnxruntime (penultimate) %.3g" % report["tract_vs_onnxruntime_penultimate"])
-    if len(sys.argv) > 2:
-        with open(sys.argv[2], "w") as f:
+    if args.report:
+        with open(args.report, "w") as f:
             json.dump(report, f, indent=1)
     if not ok:
         raise SystemExit("FAIL: runtime check")

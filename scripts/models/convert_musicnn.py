@@ -12,8 +12,9 @@ pinned packages and unpacks the wheel). Usage:
         --wheel path/to/musicnn-0.1.0-py3-none-any.whl --work-dir SCRATCH \
         [--model MSD_musicnn|MTT_musicnn]
 
-The ONNX file is <out-dir>/msd_musicnn.onnx or <out-dir>/mtt_musicnn.onnx (the model name in
-lower case). MTT_musicnn (MagnaTagATune, 50 tags) has the same architecture and outputs.
+Files written to <out-dir> (see out_names()): MSD_musicnn -> msd_musicnn.onnx, expected.json,
+tags.json; MTT_musicnn -> mtt_musicnn.onnx, mtt_expected.json, mtt_tags.json (so both fit in
+models/musicnn). MTT_musicnn (MagnaTagATune, 50 tags) has the same architecture and outputs.
 
 ONNX model:  input  wave        float32 [batch, 48128]  raw mono 16 kHz audio
              output taggram     float32 [batch, 50]     sigmoid tag probabilities
@@ -49,6 +50,15 @@ OPSET = 17
 N_TEST_PATCHES = 3
 
 TF_THREADS = 2
+
+
+def out_names(model):
+    """(onnx, expected, tags) file names in the output dir for `model`. MSD_musicnn keeps the
+    original names; MTT_musicnn's files get an `mtt_` prefix."""
+    if model == "MSD_musicnn":
+        return "msd_musicnn.onnx", "expected.json", "tags.json"
+    p = model.split("_")[0].lower()
+    return p + "_musicnn.onnx", p + "_expected.json", p + "_tags.json"
 
 
 def log(*a):
@@ -300,7 +310,7 @@ def main():
     # --- 1. build, freeze, export --------------------------------------------
     log("building wave-input graph and restoring", ckpt)
     frozen = build_wave_graph(tf, models, ckpt, len(labels))
-    onnx_name = MODEL.split("_")[0].lower() + "_musicnn.onnx"
+    onnx_name, expected_name, tags_name = out_names(MODEL)
     onnx_path = os.path.join(args.out_dir, onnx_name)
     log("exporting", onnx_path, "(tf2onnx %s, opset %d)" % (tf2onnx.__version__, OPSET))
     proto = export_onnx(frozen, onnx_path)
@@ -405,7 +415,7 @@ def main():
     mean_pen = o_pen.mean(axis=0)
     mean_tag = o_tag.mean(axis=0)
     expected = {
-        "model": "models/musicnn/msd_musicnn.onnx" if MODEL == "MSD_musicnn" else onnx_path,
+        "model": "models/musicnn/" + onnx_name,
         "input": {"name": "wave", "shape": ["batch", PATCH], "dtype": "float32",
                   "sample_rate": SR},
         "outputs": {"taggram": ["batch", 50], "penultimate": ["batch", 200]},
@@ -434,10 +444,10 @@ def main():
         "mean_taggram_top5": top5(mean_tag),
         "verification": results,
     }
-    with open(os.path.join(args.out_dir, "expected.json"), "w") as f:
+    with open(os.path.join(args.out_dir, expected_name), "w") as f:
         json.dump(expected, f, indent=1)
         f.write("\n")
-    with open(os.path.join(args.out_dir, "tags.json"), "w") as f:
+    with open(os.path.join(args.out_dir, tags_name), "w") as f:
         json.dump(labels, f, indent=1)
         f.write("\n")
 
@@ -450,6 +460,9 @@ def main():
         return h.hexdigest()
 
     facts = {
+        "model": MODEL,
+        "files": {"onnx": onnx_name, "expected": expected_name, "tags": tags_name},
+        "checkpoint": "musicnn/%s/" % MODEL,
         "wheel": os.path.basename(args.wheel),
         "wheel_sha256": sha256(args.wheel),
         "checkpoint_data_sha256": sha256(ckpt + ".data-00000-of-00001"),
