@@ -61,12 +61,16 @@ def load(path, mean, std, base="."):
         seen.add(h)
         rows.append(r)
     pooled = np.array([r["musicnn"][0]["pooled"] for r in rows], dtype=np.float64)
+    # musicnn@2 dumps: `vector` is the stored 400-d MSD+MTT vector and `pooled` the two
+    # networks' means; the table standardises MSD's half (the first 200 values).
+    stored = np.array([r["musicnn"][0].get("vector") or [] for r in rows], dtype=np.float64)
+    raw = l2(stored) if stored.shape[1:] == (400,) else l2(pooled)
     return {
         "labels": np.array([r["label"] for r in rows]),
         "dur": np.array([r["duration_secs"] for r in rows]),
         "dsp": l2(np.array([r["dsp"] for r in rows], dtype=np.float64)),
-        "raw": l2(pooled),
-        "std": l2((pooled - mean) / std),
+        "raw": raw,
+        "std": l2((pooled[:, : len(mean)] - mean) / std),
     }
 
 
