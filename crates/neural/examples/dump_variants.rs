@@ -46,9 +46,12 @@ fn load(bytes: &[u8]) -> TractResult<Runnable> {
         .into_runnable()
 }
 
+/// Rows of values: one per output, or one per patch.
+type Rows = Vec<Vec<f32>>;
+
 /// Per output: the mean over the patches (f64 sum, as `pooled_penultimate`) and, for
 /// `penultimate`, every row.
-fn run(model: &Runnable, batch: &[f32]) -> TractResult<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+fn run(model: &Runnable, batch: &[f32]) -> TractResult<(Rows, Rows)> {
     let mut sums: Vec<Vec<f64>> = vec![Vec::new(); OUTPUTS.len()];
     let mut rows = Vec::new();
     let n = batch.len() / PATCH_LEN;
