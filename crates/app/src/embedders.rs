@@ -62,7 +62,7 @@ impl std::fmt::Display for RuntimeChoice {
             }
             (Runtime::Tract, RuntimeSource::BuiltIn) => write!(
                 f,
-                "musicnn runs on tract {} (built in); `pip install onnxruntime` makes it about 1.8x faster per song",
+                "musicnn runs on tract {} (built in); `pip install onnxruntime` makes it about 1.3x faster per song",
                 songrec_neural::runtime::TRACT_VERSION
             ),
             (Runtime::Tract, _) => write!(
@@ -205,7 +205,7 @@ pub fn by_name(name: &str) -> AppResult<Arc<dyn Embedder>> {
 ///
 /// ```
 /// let m = songrec_app::embedders::model_by_name("musicnn").unwrap();
-/// assert_eq!((m.name.as_str(), m.dim), ("musicnn", 200));
+/// assert_eq!((m.name.as_str(), m.dim), ("musicnn", 400));
 /// ```
 pub fn model_by_name(name: &str) -> AppResult<ModelInfo> {
     Ok(match canonical(name)? {
@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn names_and_models() {
         assert!(by_name_with("jazzhands", &EmbedderConfig::default()).is_err());
-        assert_eq!(models_of_list("dsp,musicnn").unwrap()[1].dim, 200);
+        assert_eq!(models_of_list("dsp,musicnn").unwrap()[1].dim, 400);
         assert_eq!(
             model_by_name("dsp").unwrap(),
             model_of(

@@ -1,15 +1,17 @@
-//! songrec's neural embedder: the pretrained **musicnn** model (`MSD_musicnn`, J. Pons and
-//! X. Serra, ISC licence) as ONNX, built into the binary, run by either
+//! songrec's neural embedder: the pretrained **musicnn** models (`MSD_musicnn` and
+//! `MTT_musicnn`, J. Pons and X. Serra, ISC licence) as ONNX, built into the binary, run by
+//! either
 //!
 //! * **tract**, a pure-Rust ONNX engine compiled in: nothing to install (used when no ONNX
 //!   Runtime is configured or found); or
 //! * **ONNX Runtime**, the native library loaded at run time from a configured path
 //!   (`SONGREC_ORT_LIBRARY`) or found where `pip install onnxruntime` put it ([`discover`]),
-//!   about 3× faster on the model (2.3× per song with decoding).
+//!   about 1.6× faster on the model (1.3× per song with decoding and the DSP analysis).
 //!
-//! Both run the same model through the same `ort` API; see [`runtime`] for how one binary
-//! supports both, and [`musicnn`] for the embedding (mean of the 200-d `penultimate` layer over
-//! evenly spaced 3 s patches, L2-normalised) and the 50 tag probabilities. [`norm_table`] holds
+//! See [`runtime`] for how one binary supports both (tract called directly, ONNX Runtime
+//! through `ort`), and [`musicnn`] for the embedding (MSD's and MTT's 200-d `penultimate`
+//! layers, each averaged over half of the evenly spaced 3 s patches and L2-normalised, one after
+//! the other) and MSD's 50 tag probabilities. [`norm_table`] holds
 //! a measured per-dimension standardisation that was evaluated and not adopted.
 //!
 //! ```no_run
