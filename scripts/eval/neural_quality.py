@@ -115,6 +115,19 @@ def auto_p5(d, neural, w_song, w_short, k=5):
     return out
 
 
+def choose_weights(table, tune):
+    """The (w_song, w_short) of GRID with the best mean p@5 over the sets `tune`, from `table`
+    {(set, w_song, w_short): p@5}; ties go to the weights closest to CURRENT."""
+    best = None
+    for ws in GRID:
+        for wsh in GRID:
+            s = np.mean([table[(n, ws, wsh)] for n in tune])
+            key = (round(s, 6), -abs(ws - CURRENT[0]) - abs(wsh - CURRENT[1]))
+            if best is None or key > best[0]:
+                best = (key, (ws, wsh))
+    return best[1]
+
+
 def boot(x, B, rng_seed=1):
     rng = np.random.default_rng(rng_seed)
     n = len(x)
@@ -176,14 +189,7 @@ def main():
     names = list(sets)
 
     def choose(tune):
-        best = None
-        for ws in GRID:
-            for wsh in GRID:
-                s = np.mean([table[(n, ws, wsh)] for n in tune])
-                key = (round(s, 6), -abs(ws - CURRENT[0]) - abs(wsh - CURRENT[1]))
-                if best is None or key > best[0]:
-                    best = (key, (ws, wsh))
-        return best[1]
+        return choose_weights(table, tune)
 
     for held in names:
         tune = [n for n in names if n != held]

@@ -43,7 +43,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from neural_quality import CURRENT, GRID, auto_p5, boot, l2, per_query  # noqa: E402
+from neural_quality import CURRENT, GRID, auto_p5, boot, choose_weights, l2, per_query  # noqa: E402
 
 
 def fmt(x, b, sign=False):
@@ -233,14 +233,7 @@ def main():
                     table[(name, ws, wsh)] = auto_p5(d, v, ws, wsh).mean()
 
         def choose(tune):
-            best = None
-            for ws in GRID:
-                for wsh in GRID:
-                    s = np.mean([table[(n, ws, wsh)] for n in tune])
-                    key = (round(s, 6), -abs(ws - CURRENT[0]) - abs(wsh - CURRENT[1]))
-                    if best is None or key > best[0]:
-                        best = (key, (ws, wsh))
-            return best[1]
+            return choose_weights(table, tune)
 
         out["loso"] = {}
         for held, d in sets.items():
