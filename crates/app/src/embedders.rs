@@ -170,6 +170,7 @@ pub fn musicnn_config(cfg: &EmbedderConfig) -> AppResult<MusicnnConfig> {
     Ok(MusicnnConfig {
         runtime: runtime_choice(cfg)?.runtime,
         model: cfg.musicnn_model.clone(),
+        mtt_model: cfg.musicnn_mtt_model.clone(),
         ..MusicnnConfig::default()
     })
 }

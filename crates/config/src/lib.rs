@@ -237,8 +237,10 @@ pub struct EmbedderConfig {
     /// models with; unset = look for an installed one (`runtime = "auto"`), else the built-in
     /// pure-Rust tract runtime.
     pub onnxruntime_library: Option<PathBuf>,
-    /// A musicnn model file instead of the one built into songrec.
+    /// An MSD_musicnn model file instead of the one built into songrec.
     pub musicnn_model: Option<PathBuf>,
+    /// An MTT_musicnn model file instead of the one built into songrec.
+    pub musicnn_mtt_model: Option<PathBuf>,
 }
 
 /// `songrec previews` settings.
@@ -525,9 +527,13 @@ impl Config {
         if let Some(v) = get("SONGREC_MUSICNN_MODEL") {
             cfg.embedder.musicnn_model = Some(PathBuf::from(v));
         }
+        if let Some(v) = get("SONGREC_MUSICNN_MTT_MODEL") {
+            cfg.embedder.musicnn_mtt_model = Some(PathBuf::from(v));
+        }
         for p in [
             &mut cfg.embedder.onnxruntime_library,
             &mut cfg.embedder.musicnn_model,
+            &mut cfg.embedder.musicnn_mtt_model,
         ] {
             // An empty value in the file means "not set" (tract / the built-in model).
             *p = p
@@ -675,6 +681,7 @@ mod tests {
         );
         env.insert("SONGREC_ORT_LIBRARY".into(), "/songrec/lib.so".into());
         env.insert("SONGREC_MUSICNN_MODEL".into(), "/m.onnx".into());
+        env.insert("SONGREC_MUSICNN_MTT_MODEL".into(), "/mtt.onnx".into());
         let cfg = Config::from_sources(Some(&f), &env).unwrap();
         assert_eq!(
             cfg.embedder.onnxruntime_library,
@@ -682,6 +689,10 @@ mod tests {
             "SONGREC_ORT_LIBRARY wins over ORT_DYLIB_PATH"
         );
         assert_eq!(cfg.embedder.musicnn_model, Some(PathBuf::from("/m.onnx")));
+        assert_eq!(
+            cfg.embedder.musicnn_mtt_model,
+            Some(PathBuf::from("/mtt.onnx"))
+        );
         assert_eq!(cfg.embedder.runtime, NeuralRuntime::Auto);
         std::fs::write(&f, "[embedder]\nruntime = \"tract\"\n").unwrap();
         let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();

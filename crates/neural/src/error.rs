@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub enum NeuralError {
     /// The configured model file does not exist.
     #[error(
-        "musicnn model file {path} does not exist; fix `[embedder] musicnn_model` / SONGREC_MUSICNN_MODEL, or unset it to use the model built into songrec"
+        "musicnn model file {path} does not exist; fix `[embedder] musicnn_model` / `musicnn_mtt_model` (SONGREC_MUSICNN_MODEL / SONGREC_MUSICNN_MTT_MODEL), or unset it to use the model built into songrec"
     )]
     ModelNotFound {
         /// The configured path.

@@ -367,6 +367,33 @@ fn same_shapes_other_weights() {
 }
 
 #[test]
+fn an_mtt_override_is_checked_against_mtt() {
+    let dir = tempfile::tempdir().unwrap();
+    // The MSD network given as the MTT override: right shapes, wrong network.
+    let msd = temp_file(&dir, "msd.onnx", songrec_neural::musicnn::BUNDLED_MODEL);
+    let cfg = |p: std::path::PathBuf| MusicnnConfig {
+        runtime: Runtime::Tract,
+        mtt_model: Some(p),
+        max_sessions: 1,
+        ..MusicnnConfig::default()
+    };
+    match MusicnnEmbedder::new(&cfg(msd)).unwrap_err() {
+        NeuralError::WrongModel { reason, model } => {
+            assert!(reason.contains("MTT_musicnn"), "{reason}");
+            assert!(model.contains("msd.onnx"), "{model}");
+        }
+        other => panic!("expected WrongModel, got {other}"),
+    }
+    let copy = temp_file(&dir, "mtt.onnx", songrec_neural::musicnn::BUNDLED_MTT_MODEL);
+    let e = MusicnnEmbedder::new(&cfg(copy)).unwrap();
+    let audio = MonoAudio::from_samples(music(8.0, 3), 22_050);
+    assert_eq!(
+        e.analyze(&audio).unwrap().embedding,
+        tract().analyze(&audio).unwrap().embedding
+    );
+}
+
+#[test]
 fn a_copy_of_the_right_model_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let p = temp_file(&dir, "copy.onnx", songrec_neural::musicnn::BUNDLED_MODEL);
