@@ -292,8 +292,21 @@ pub fn style_tags_value(tags: &[(String, f32)]) -> serde_json::Value {
 
 /// A song's stored style tags (see [`STYLE_TAGS`]).
 pub fn style_tags_of(m: &SongMetadata) -> Vec<(String, f32)> {
+    tags_of(m, STYLE_TAGS)
+}
+
+/// Metadata `extra` key of the sound tags (musicnn's MTT network: instruments, voice, tempo,
+/// loudness), stored like [`STYLE_TAGS`].
+pub const SOUND_TAGS: &str = "sound_tags";
+
+/// A song's stored sound tags (see [`SOUND_TAGS`]).
+pub fn sound_tags_of(m: &SongMetadata) -> Vec<(String, f32)> {
+    tags_of(m, SOUND_TAGS)
+}
+
+fn tags_of(m: &SongMetadata, key: &str) -> Vec<(String, f32)> {
     m.extra
-        .get(STYLE_TAGS)
+        .get(key)
         .and_then(|v| v.as_array())
         .map(|a| {
             a.iter()
@@ -356,6 +369,14 @@ pub fn metadata_from(id: &SongId, fa: &FileAnalysis, file_size: u64) -> SongMeta
     if let Some(a) = fa.analyses.iter().find(|a| !a.analysis.tags.is_empty()) {
         m.extra
             .insert(STYLE_TAGS.into(), style_tags_value(&a.analysis.tags));
+    }
+    if let Some(a) = fa
+        .analyses
+        .iter()
+        .find(|a| !a.analysis.sound_tags.is_empty())
+    {
+        m.extra
+            .insert(SOUND_TAGS.into(), style_tags_value(&a.analysis.sound_tags));
     }
     m.created_at = Utc::now();
     m.updated_at = m.created_at;

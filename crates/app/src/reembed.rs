@@ -21,7 +21,7 @@ use songrec_audio::Embedder;
 use songrec_storage::{Embedding, SongId, SongMetadata, StorageBackend, StorageBackendExt};
 
 use crate::embedders::model_of;
-use crate::ingest::{STYLE_TAGS, style_tags_value};
+use crate::ingest::{SOUND_TAGS, STYLE_TAGS, style_tags_value};
 use crate::migrate::MigrateProgress;
 use crate::{AppError, AppResult};
 
@@ -107,6 +107,10 @@ pub fn update_metadata(m: &mut SongMetadata, a: &songrec_audio::Analysis) -> boo
     let before = m.clone();
     if !a.tags.is_empty() {
         m.extra.insert(STYLE_TAGS.into(), style_tags_value(&a.tags));
+    }
+    if !a.sound_tags.is_empty() {
+        m.extra
+            .insert(SOUND_TAGS.into(), style_tags_value(&a.sound_tags));
     }
     if a.descriptors.analysed_secs > 0.0
         && let Ok(v) = serde_json::to_value(&a.descriptors)

@@ -3,6 +3,9 @@
 //! Every song analysed by musicnn carries the model's strongest tag probabilities
 //! (`extra.style_tags`, see [`crate::ingest::STYLE_TAGS`]) over the 50 Million Song Dataset
 //! tags the model was trained on (rock, jazz, chill, Mellow, female vocalists, ambient, 80s…).
+//! Songs analysed by `musicnn@2` also carry the MagnaTagATune network's sound tags
+//! (`extra.sound_tags`: piano, violin, flute, drums, slow, fast, quiet, female vocal, choir…),
+//! so words naming an instrument, a voice or a tempo are understood too ([`TagKind`]).
 //! A text query is read as a weighted set of those tags ([`parse`]): each word or phrase is
 //! matched to a tag by name or synonym ("relaxing" → chillout and chill, "rap" → Hip-Hop,
 //! "eighties" → 80s); "not", "no", "less", "without" turn the next tag into one to avoid.
@@ -16,27 +19,39 @@
 //! but more electronic" keeps songs that sound like the seed and lifts the electronic ones.
 //!
 //! This is not a text–audio model (CLAP and the like embed free text and audio in one space):
-//! only the 50 tags are understood, so "song with a saxophone solo" or "music for a rainy
+//! only the 100 tags are understood, so "song with a saxophone solo" or "music for a rainy
 //! afternoon" match nothing or one word, and the tags carry the biases of the Last.fm users
 //! who made them.
 
 use std::cmp::Ordering;
 
-use songrec_neural::TAGS;
+use songrec_neural::{MTT_TAGS, TAGS};
 use songrec_storage::math::TopK;
 use songrec_storage::{
     Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend, StorageBackendExt,
 };
 
-use crate::ingest::style_tags_of;
+use crate::ingest::{sound_tags_of, style_tags_of};
 use crate::similar::SimilarRequest;
 use crate::{AppError, AppResult};
+
+/// Which of the stored tag lists a tag is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagKind {
+    /// The 50 Million Song Dataset style tags (`extra.style_tags`).
+    Style,
+    /// The 50 MagnaTagATune sound tags (`extra.sound_tags`: instruments, voice, tempo,
+    /// loudness), stored by `musicnn@2`.
+    Sound,
+}
 
 /// One tag of a query, with its weight (negative: to avoid).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TagTerm {
-    /// The model's tag name, as stored (e.g. `"Mellow"`, `"Hip-Hop"`).
+    /// The model's tag name, as stored (e.g. `"Mellow"`, `"Hip-Hop"`, `"piano"`).
     pub tag: &'static str,
+    /// The list it is looked up in.
+    pub kind: TagKind,
     /// Weight; the positive weights of a query sum to 1 (as do the negative ones, to -1).
     pub weight: f32,
     /// The words it came from.
@@ -230,15 +245,18 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The tags a phrase (words joined by single spaces) means, if any.
-fn lookup(phrase: &str) -> Option<Vec<&'static str>> {
-    if let Some(t) = TAGS.iter().copied().find(|t| words(t).join(" ") == phrase) {
-        return Some(vec![t]);
+/// The tags a phrase (words joined by single spaces) means, if any: a style tag's name, else a
+/// synonym of style tags, else a sound tag's name (so "guitar" and "rock", in both lists, mean
+/// the style tag, and "piano" or "slow" the sound tag).
+fn lookup(phrase: &str) -> Option<Vec<(TagKind, &'static str)>> {
+    let named = |list: &[&'static str]| list.iter().copied().find(|t| words(t).join(" ") == phrase);
+    if let Some(t) = named(&TAGS) {
+        return Some(vec![(TagKind::Style, t)]);
     }
-    SYNONYMS
-        .iter()
-        .find(|(s, _)| *s == phrase)
-        .map(|(_, tags)| tags.to_vec())
+    if let Some((_, tags)) = SYNONYMS.iter().find(|(s, _)| *s == phrase) {
+        return Some(tags.iter().map(|t| (TagKind::Style, *t)).collect());
+    }
+    named(&MTT_TAGS).map(|t| vec![(TagKind::Sound, t)])
 }
 
 /// The longest phrase matched (in words) at the start of `ws`.
@@ -258,7 +276,7 @@ const LONGEST_PHRASE: usize = 3;
 /// ```
 pub fn parse(text: &str) -> AppResult<TagQuery> {
     let ws = words(text);
-    let mut raw: Vec<(&'static str, bool, String)> = Vec::new();
+    let mut raw: Vec<((TagKind, &'static str), bool, String)> = Vec::new();
     let mut unknown = Vec::new();
     let mut negate = false;
     let mut i = 0;
@@ -288,19 +306,22 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
     }
     if raw.is_empty() {
         return Err(AppError::Invalid(format!(
-            "no word of {text:?} names a style tag songrec knows; the tags (from the musicnn \
-             model, with synonyms such as relaxing, rap, eighties, synth) are: {}",
-            TAGS.join(", ")
+            "no word of {text:?} names a tag songrec knows; the style tags (from the musicnn \
+             models, with synonyms such as relaxing, rap, eighties, synth) are: {}; the sound \
+             tags are: {}",
+            TAGS.join(", "),
+            MTT_TAGS.join(", ")
         )));
     }
     // One term per tag (the first mention decides its sign), weights normalised per sign.
     let mut terms: Vec<TagTerm> = Vec::new();
-    for (tag, neg, from) in raw {
-        if terms.iter().any(|t| t.tag == tag) {
+    for ((kind, tag), neg, from) in raw {
+        if terms.iter().any(|t| t.tag == tag && t.kind == kind) {
             continue;
         }
         terms.push(TagTerm {
             tag,
+            kind,
             weight: if neg { -1.0 } else { 1.0 },
             from,
         });
@@ -318,14 +339,19 @@ impl TagQuery {
     /// The song's score: Σ weight × its stored probability of the tag (0 when the tag is not
     /// among its stored ones); `None` for a song without style tags (not analysed by musicnn).
     pub fn score(&self, m: &SongMetadata) -> Option<f32> {
-        let tags = style_tags_of(m);
-        if tags.is_empty() {
+        let style = style_tags_of(m);
+        if style.is_empty() {
             return None;
         }
+        let sound = sound_tags_of(m);
         Some(
             self.terms
                 .iter()
                 .map(|t| {
+                    let tags = match t.kind {
+                        TagKind::Style => &style,
+                        TagKind::Sound => &sound,
+                    };
                     let p = tags
                         .iter()
                         .find(|(name, _)| name == t.tag)
@@ -340,16 +366,21 @@ impl TagQuery {
     /// tags must be one of them (a song carrying none of them would only be listed at score
     /// 0); with only tags to avoid, every tagged song is.
     pub fn relevant(&self, m: &SongMetadata) -> bool {
-        let wanted: Vec<&str> = self
-            .terms
-            .iter()
-            .filter(|t| t.weight > 0.0)
-            .map(|t| t.tag)
-            .collect();
-        wanted.is_empty()
-            || style_tags_of(m)
+        let wanted = |kind: TagKind| -> Vec<&str> {
+            self.terms
                 .iter()
+                .filter(|t| t.weight > 0.0 && t.kind == kind)
+                .map(|t| t.tag)
+                .collect()
+        };
+        let (style, sound) = (wanted(TagKind::Style), wanted(TagKind::Sound));
+        let carries = |tags: Vec<(String, f32)>, wanted: &[&str]| {
+            tags.iter()
                 .any(|(name, p)| *p > 0.0 && wanted.contains(&name.as_str()))
+        };
+        (style.is_empty() && sound.is_empty())
+            || carries(style_tags_of(m), &style)
+            || carries(sound_tags_of(m), &sound)
     }
 
     /// "Mellow, acoustic, guitar, not sad": how the words were read.
@@ -547,6 +578,61 @@ mod tests {
                 assert!(TAGS.contains(t), "synonym target {t} is not a model tag");
             }
         }
+        // A sound tag is understood by its own name, as itself unless a style tag or a
+        // synonym of style tags has that name.
+        for t in MTT_TAGS {
+            let q = parse(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+            let shadowed = TAGS.iter().any(|s| words(s) == words(t))
+                || SYNONYMS.iter().any(|(s, _)| *s == words(t).join(" "));
+            assert_eq!(
+                q.terms
+                    .iter()
+                    .any(|x| x.tag == t && x.kind == TagKind::Sound),
+                !shadowed,
+                "{t}: {q:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sound_words_rank_by_the_sound_tags() {
+        let q = parse("slow piano, not drums").unwrap();
+        let got: Vec<(&str, TagKind, bool)> = q
+            .terms
+            .iter()
+            .map(|t| (t.tag, t.kind, t.weight > 0.0))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("slow", TagKind::Sound, true),
+                ("piano", TagKind::Sound, true),
+                ("drums", TagKind::Sound, false)
+            ]
+        );
+        let with_sound = |id: u8, sound: &[(&str, f32)]| {
+            let mut m = song(id, &[("ambient", 0.5)]);
+            let t: Vec<(String, f32)> = sound.iter().map(|(n, p)| ((*n).to_owned(), *p)).collect();
+            m.extra.insert(
+                crate::ingest::SOUND_TAGS.into(),
+                crate::ingest::style_tags_value(&t),
+            );
+            m
+        };
+        let piano = with_sound(1, &[("piano", 0.8), ("slow", 0.6), ("drums", 0.1)]);
+        let drums = with_sound(2, &[("drums", 0.9), ("fast", 0.7)]);
+        // Analysed before sound tags existed: style tags only.
+        let old = song(3, &[("ambient", 0.9)]);
+        assert!((q.score(&piano).unwrap() - (0.4 + 0.3 - 0.1)).abs() < 1e-6);
+        assert!((q.score(&drums).unwrap() + 0.9).abs() < 1e-6);
+        assert_eq!(q.score(&old), Some(0.0));
+        assert!(q.relevant(&piano) && !q.relevant(&drums) && !q.relevant(&old));
+        // Words naming a tag of both lists keep meaning the style tag.
+        let q = parse("guitar").unwrap();
+        assert_eq!(
+            (q.terms[0].tag, q.terms[0].kind),
+            ("guitar", TagKind::Style)
+        );
     }
 
     #[test]

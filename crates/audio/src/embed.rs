@@ -55,7 +55,7 @@ pub struct Descriptors {
 /// Output of one embedder on one piece of audio.
 ///
 /// ```
-/// let a = songrec_audio::Analysis { vector: vec![1.0], bpm: None, key: None, descriptors: Default::default(), tags: vec![] };
+/// let a = songrec_audio::Analysis { vector: vec![1.0], bpm: None, key: None, descriptors: Default::default(), tags: vec![], sound_tags: vec![] };
 /// assert_eq!(a.vector.len(), 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +72,10 @@ pub struct Analysis {
     /// tags); empty otherwise.
     #[serde(default)]
     pub tags: Vec<(String, f32)>,
+    /// Sound tags with probabilities (instruments, voice, tempo, loudness: musicnn's
+    /// MagnaTagATune network); empty otherwise.
+    #[serde(default)]
+    pub sound_tags: Vec<(String, f32)>,
 }
 
 /// Something that turns mono audio into a fixed-size vector (the DSP embedder here; a neural
@@ -554,6 +558,7 @@ impl Embedder for DspEmbedder {
             key: raw.key,
             descriptors: raw.descriptors,
             tags: Vec::new(),
+            sound_tags: Vec::new(),
         })
     }
 }

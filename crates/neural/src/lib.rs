@@ -36,8 +36,8 @@ mod tract_plan;
 
 pub use error::{NeuralError, NeuralResult};
 pub use musicnn::{
-    DEFAULT_PATCHES, MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput,
-    MusicnnConfig, MusicnnEmbedder, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS,
+    DEFAULT_PATCHES, MTT_TAGS, MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION,
+    ModelOutput, MusicnnConfig, MusicnnEmbedder, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS,
 };
 pub use patches::ShortClip;
 pub use runtime::{ActiveRuntime, Runtime};

@@ -119,6 +119,60 @@ pub const TAGS: [&str; N_TAGS] = [
     "happy",
 ];
 
+/// The 50 MagnaTagATune tags of the MTT network in output order (`models/musicnn/mtt_tags.json`).
+pub const MTT_TAGS: [&str; N_TAGS] = [
+    "guitar",
+    "classical",
+    "slow",
+    "techno",
+    "strings",
+    "drums",
+    "electronic",
+    "rock",
+    "fast",
+    "piano",
+    "ambient",
+    "beat",
+    "violin",
+    "vocal",
+    "synth",
+    "female",
+    "indian",
+    "opera",
+    "male",
+    "singing",
+    "vocals",
+    "no vocals",
+    "harpsichord",
+    "loud",
+    "quiet",
+    "flute",
+    "woman",
+    "male vocal",
+    "no vocal",
+    "pop",
+    "soft",
+    "sitar",
+    "solo",
+    "man",
+    "classic",
+    "choir",
+    "voice",
+    "new age",
+    "dance",
+    "male voice",
+    "female vocal",
+    "beats",
+    "harp",
+    "cello",
+    "no voice",
+    "weird",
+    "country",
+    "metal",
+    "female voice",
+    "choral",
+];
+
 /// Environment variable with a model file to use instead of the built-in MSD network.
 pub const ENV_MODEL: &str = "SONGREC_MUSICNN_MODEL";
 /// Environment variable with a model file to use instead of the built-in MTT network.
@@ -197,7 +251,8 @@ pub struct ModelOutput {
 ///
 /// ```
 /// let a = songrec_neural::NeuralAnalysis { embedding: vec![1.0], pooled: vec![2.0],
-///     tags: vec![("rock".into(), 0.9)], patches: 1, analysed_secs: 3.0 };
+///     tags: vec![("rock".into(), 0.9)], sound_tags: vec![("piano".into(), 0.8)], patches: 1,
+///     analysed_secs: 3.0 };
 /// assert_eq!(a.top_tags(1)[0].0, "rock");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +266,8 @@ pub struct NeuralAnalysis {
     pub pooled: Vec<f32>,
     /// MSD's mean tag probability over its patches, all 50 tags, most probable first.
     pub tags: Vec<(String, f32)>,
+    /// MTT's mean tag probability over its patches, all 50 [`MTT_TAGS`], most probable first.
+    pub sound_tags: Vec<(String, f32)>,
     /// Patches cut from the audio (each through one network; a lone patch through both).
     pub patches: usize,
     /// Seconds of audio the patches cover (without padding).
@@ -875,10 +932,29 @@ fn unit_mean(out: &ModelOutput, scale: f64) -> Vec<f32> {
     }
 }
 
+/// Mean tag probabilities over the rows of `out`, named by `names`, most probable first (pure).
+fn mean_tags(out: &ModelOutput, names: &[&str; N_TAGS]) -> Vec<(String, f32)> {
+    let n = out.patches.max(1);
+    let mut tag_mean = vec![0f64; N_TAGS];
+    for row in out.taggram.chunks_exact(N_TAGS) {
+        for (m, x) in tag_mean.iter_mut().zip(row) {
+            *m += f64::from(*x);
+        }
+    }
+    let mut tags: Vec<(String, f32)> = names
+        .iter()
+        .zip(&tag_mean)
+        .map(|(t, m)| ((*t).to_string(), (m / n as f64) as f32))
+        .collect();
+    tags.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    tags
+}
+
 /// The song's analysis from the two networks' raw outputs (pure): the embedding is
 /// `[mean_msd / |mean_msd|, mean_mtt / |mean_mtt|] / √2` (each mean an f64 sum of the rows,
 /// rounded once to f32), `pooled` the two raw means ([`pooled_penultimate`]) one after the
-/// other, the tags MSD's mean tag probabilities, most probable first, and `patches` the model
+/// other, the tags MSD's mean tag probabilities and the sound tags MTT's, most probable first,
+/// and `patches` the model
 /// runs of both (`analyze` reports the patches cut instead).
 ///
 /// ```
@@ -894,6 +970,7 @@ fn unit_mean(out: &ModelOutput, scale: f64) -> Vec<f32> {
 /// assert_eq!(a.pooled[..200], vec![2.0; 200][..]);
 /// assert_eq!(a.pooled[200..], vec![-1.0; 200][..]);
 /// assert_eq!(a.tags.len(), 50);
+/// assert_eq!(a.sound_tags.len(), 50);
 /// ```
 pub fn pool_outputs(msd: &ModelOutput, mtt: &ModelOutput, analysed_secs: f32) -> NeuralAnalysis {
     let half = std::f64::consts::FRAC_1_SQRT_2;
@@ -901,23 +978,11 @@ pub fn pool_outputs(msd: &ModelOutput, mtt: &ModelOutput, analysed_secs: f32) ->
     embedding.extend(unit_mean(mtt, half));
     let mut pooled = pooled_penultimate(msd);
     pooled.extend(pooled_penultimate(mtt));
-    let n = msd.patches.max(1);
-    let mut tag_mean = vec![0f64; N_TAGS];
-    for row in msd.taggram.chunks_exact(N_TAGS) {
-        for (m, x) in tag_mean.iter_mut().zip(row) {
-            *m += f64::from(*x);
-        }
-    }
-    let mut tags: Vec<(String, f32)> = TAGS
-        .iter()
-        .zip(&tag_mean)
-        .map(|(t, m)| ((*t).to_string(), (m / n as f64) as f32))
-        .collect();
-    tags.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     NeuralAnalysis {
         embedding,
         pooled,
-        tags,
+        tags: mean_tags(msd, &TAGS),
+        sound_tags: mean_tags(mtt, &MTT_TAGS),
         patches: msd.patches + mtt.patches,
         analysed_secs,
     }
@@ -952,6 +1017,7 @@ impl Embedder for MusicnnEmbedder {
             // Spectral descriptors, tempo and key come from the DSP analysis.
             descriptors: Descriptors::default(),
             tags: a.tags,
+            sound_tags: a.sound_tags,
         })
     }
 }

@@ -266,6 +266,7 @@ impl Embedder for SecondsSeen {
             key: None,
             descriptors: Default::default(),
             tags: Vec::new(),
+            sound_tags: Vec::new(),
         })
     }
 }

@@ -94,6 +94,9 @@ fn the_mtt_network_reproduces_its_expected_outputs() {
             })
             .collect()
     };
+    let names: Vec<String> =
+        serde_json::from_str(include_str!("../../../../models/musicnn/mtt_tags.json")).unwrap();
+    assert_eq!(songrec_neural::MTT_TAGS.to_vec(), names);
     let out = e.run_net(Net::Mtt, &reference_signal()).unwrap();
     let dp = max_abs_diff(&out.penultimate, &rows("penultimate"));
     let dt = max_abs_diff(&out.taggram, &rows("taggram"));
