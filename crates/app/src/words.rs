@@ -272,7 +272,7 @@ const LONGEST_PHRASE: usize = 3;
 /// let q = songrec_app::words::parse("but more electronic, less female vocals").unwrap();
 /// assert_eq!(q.terms[0].tag, "electronic");
 /// assert!(q.terms[0].weight > 0.0 && q.terms[1].weight < 0.0);
-/// assert!(songrec_app::words::parse("saxophone solo").is_err());
+/// assert!(songrec_app::words::parse("saxophone kazoo").is_err());
 /// ```
 pub fn parse(text: &str) -> AppResult<TagQuery> {
     let ws = words(text);

@@ -382,7 +382,7 @@ fn similar_show_delete_stats() {
         );
     }
     // Words that name no tag: a clear error listing the tags.
-    let o = on_library(&lib, &["similar", "--text", "saxophone solo"]);
+    let o = on_library(&lib, &["similar", "--text", "saxophone kazoo"]);
     let (out, err) = streams(&o);
     assert_ne!(o.status.code(), Some(0), "{out}");
     assert!(err.contains("Hip-Hop") && err.contains("Mellow"), "{err}");

@@ -1167,7 +1167,7 @@ async fn words_rank_by_style_tags_and_steer_neighbours() {
     );
     // Words that name no tag: the message lists the tags.
     let msg = assert_error(
-        &get(&srv.url("/api/v1/similar?text=saxophone%20solo")).await,
+        &get(&srv.url("/api/v1/similar?text=saxophone%20kazoo")).await,
         StatusCode::BAD_REQUEST,
         "bad_request",
     );
