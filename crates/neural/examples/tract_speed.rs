@@ -1,4 +1,12 @@
-//! Experiment: tract-onnx directly on concrete shapes vs ort-tract.
+//! Time of the built-in MSD network on tract, per patch, at a given batch size:
+//!
+//! ```text
+//! taskset -c 1 target/release/examples/tract_speed [BATCH]   # default 8
+//! PROFILE=1 …   per-node times of the whole model (tract's plan, one patch batch)
+//! SHAPES=1 …    the optimised graph with its shapes
+//! ```
+//! Prints the whole model on the concrete shape `[BATCH, 48128]`, the embedder's own
+//! `run_batch` (tract, one patch per run) and the log-mel front end alone. The figures of `crates/neural/src/tract_plan.rs` and the README come from it.
 use std::time::Instant;
 use tract_onnx::prelude::*;
 
@@ -63,7 +71,7 @@ fn main() -> TractResult<()> {
         }
         let per = t.elapsed().as_secs_f64() / 3.0;
         println!(
-            "ort-tract batch {batch}: {:.1} ms per batch, {:.2} ms per patch",
+            "embedder run_batch, {batch} patches: {:.1} ms, {:.2} ms per patch",
             per * 1e3,
             per * 1e3 / batch as f64
         );
@@ -74,15 +82,7 @@ fn main() -> TractResult<()> {
         .with_outputs_by_name(["logmel/mul_1"])?
         .into_optimized()?
         .into_runnable()?;
-    time("front", &front, x.clone(), batch)?;
-    let mel = front.run(tvec!(x.clone().into()))?.remove(0).into_tensor();
-    println!("mel shape {:?}", mel.shape());
-    let back = load()?
-        .with_input_names(["logmel/mul_1"])?
-        .with_input_fact(0, f32::fact(mel.shape()).into())?
-        .into_optimized()?
-        .into_runnable()?;
-    time("back", &back, mel, batch)?;
+    time("log-mel front end", &front, x, batch)?;
     Ok(())
 }
 
