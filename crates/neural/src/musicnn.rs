@@ -870,16 +870,22 @@ fn load_tract(model: &[u8], label: &str, runtime: &ActiveRuntime) -> NeuralResul
 /// assert_eq!(pooled_penultimate(&out), vec![2.0f32; 200]);
 /// ```
 pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
-    let mut sum = vec![0f64; PENULTIMATE_DIM];
+    let (sum, rows) = column_sums(&out.penultimate, PENULTIMATE_DIM);
+    let n = rows.max(1) as f64;
+    sum.iter().map(|s| (s / n) as f32).collect()
+}
+
+/// Per-column f64 sums of row-major `values` with `width` columns, and the number of rows.
+fn column_sums(values: &[f32], width: usize) -> (Vec<f64>, usize) {
+    let mut sum = vec![0f64; width];
     let mut rows = 0usize;
-    for row in out.penultimate.chunks_exact(PENULTIMATE_DIM) {
+    for row in values.chunks_exact(width) {
         for (m, x) in sum.iter_mut().zip(row) {
             *m += f64::from(*x);
         }
         rows += 1;
     }
-    let n = rows.max(1) as f64;
-    sum.iter().map(|s| (s / n) as f32).collect()
+    (sum, rows)
 }
 
 /// The measured, not adopted, standardisation (see [`MUSICNN_VERSION`]) of a pooled MSD
@@ -918,12 +924,7 @@ pub fn standardise(pooled: &[f32]) -> Vec<f32> {
 /// The L2-normalised f64 sum of one network's `penultimate` rows, scaled by `scale` (pure; the
 /// uniform vector when the sum has no length).
 fn unit_mean(out: &ModelOutput, scale: f64) -> Vec<f32> {
-    let mut sum = vec![0f64; PENULTIMATE_DIM];
-    for row in out.penultimate.chunks_exact(PENULTIMATE_DIM) {
-        for (m, x) in sum.iter_mut().zip(row) {
-            *m += f64::from(*x);
-        }
-    }
+    let (sum, _) = column_sums(&out.penultimate, PENULTIMATE_DIM);
     let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
     if norm > 1e-12 && norm.is_finite() {
         sum.iter().map(|x| (x / norm * scale) as f32).collect()
@@ -935,12 +936,7 @@ fn unit_mean(out: &ModelOutput, scale: f64) -> Vec<f32> {
 /// Mean tag probabilities over the rows of `out`, named by `names`, most probable first (pure).
 fn mean_tags(out: &ModelOutput, names: &[&str; N_TAGS]) -> Vec<(String, f32)> {
     let n = out.patches.max(1);
-    let mut tag_mean = vec![0f64; N_TAGS];
-    for row in out.taggram.chunks_exact(N_TAGS) {
-        for (m, x) in tag_mean.iter_mut().zip(row) {
-            *m += f64::from(*x);
-        }
-    }
+    let (tag_mean, _) = column_sums(&out.taggram, N_TAGS);
     let mut tags: Vec<(String, f32)> = names
         .iter()
         .zip(&tag_mean)

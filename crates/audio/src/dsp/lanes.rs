@@ -28,15 +28,21 @@ fn reduce(mut acc: [f32; LANES], tail: f32) -> f32 {
 /// ```
 #[inline(always)]
 pub fn sum(x: &[f32]) -> f32 {
+    sum_of(x, |v| v)
+}
+
+/// Sum of `f(v)` over `x`, in [`LANES`] accumulators, the tail added in order.
+#[inline(always)]
+fn sum_of(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; LANES];
     let c = x.chunks_exact(LANES);
     let r = c.remainder();
     for v in c {
         for i in 0..LANES {
-            acc[i] += v[i];
+            acc[i] += f(v[i]);
         }
     }
-    reduce(acc, r.iter().sum())
+    reduce(acc, r.iter().map(|v| f(*v)).sum())
 }
 
 /// Sum of squares of `x`.
@@ -46,15 +52,7 @@ pub fn sum(x: &[f32]) -> f32 {
 /// ```
 #[inline(always)]
 pub fn sum_sq(x: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let c = x.chunks_exact(LANES);
-    let r = c.remainder();
-    for v in c {
-        for i in 0..LANES {
-            acc[i] += v[i] * v[i];
-        }
-    }
-    reduce(acc, r.iter().map(|v| v * v).sum())
+    sum_of(x, |v| v * v)
 }
 
 /// Inner product over the shorter of the two slices.
