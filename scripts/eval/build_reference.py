@@ -22,6 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Same folder: the duration probe and the even spread are the real-music set builder's.
+from build_realmusic import duration, pick
+
 PACKAGES = [
     "freedroidrpg-data",
     "frozen-bubble-data",
@@ -60,21 +63,6 @@ def fetch(pkg, debs: Path, root: Path):
         if f.is_file() and f.suffix.lower() not in AUDIO:
             f.unlink()
     return dest
-
-
-def duration(path: Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
-                          "csv=p=0", str(path)], capture_output=True, text=True)
-    try:
-        return float(out.stdout.strip())
-    except ValueError:
-        return 0.0
-
-
-def pick(items, n):
-    if len(items) <= n:
-        return items
-    return [items[(2 * k + 1) * len(items) // (2 * n)] for k in range(n)]
 
 
 def main():
