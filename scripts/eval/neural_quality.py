@@ -85,8 +85,9 @@ def per_query(labels, S, k=5):
 POOL = 50  # songrec_discover::space::pool_size(k = 10, offset 0)
 
 
-def blend_query(labels, q, sims, weights, k=5):
-    """p@k of query q for a blend, ranked as songrec does (pool union, per-model z-scores)."""
+def blend_rank(labels, q, sims, weights):
+    """The candidates of query q in blended order, as songrec ranks them (pool union, per-model
+    z-scores)."""
     n = len(labels)
     cand = set()
     for S in sims:
@@ -100,7 +101,12 @@ def blend_query(labels, q, sims, weights, k=5):
         sd = x.std()
         if sd > 1e-9:
             z += w * (x - x.mean()) / sd
-    top = cand[np.argsort(-z, kind="stable")[:k]]
+    return cand[np.argsort(-z, kind="stable")]
+
+
+def blend_query(labels, q, sims, weights, k=5):
+    """p@k of query q for a blend, ranked as songrec does."""
+    top = blend_rank(labels, q, sims, weights)[:k]
     return (labels[top] == labels[q]).sum() / k
 
 
