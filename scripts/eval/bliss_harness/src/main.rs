@@ -83,7 +83,14 @@ fn main() {
                 audio_secs += s.duration.as_secs_f64();
             }
             let el = t.elapsed().as_secs_f64();
-            println!("bliss bench: {} songs, {:.1} s audio in {:.2} s -> {:.2} songs/s, realtime factor {:.1}x", fs.len(), audio_secs, el, fs.len() as f64 / el, audio_secs / el);
+            // bliss leaves `duration` at zero for some containers (Ogg Vorbis among them): then
+            // the audio length is unknown and no realtime factor is printed.
+            let rt = if audio_secs > 0.0 {
+                format!(", {audio_secs:.1} s of audio, realtime factor {:.1}x", audio_secs / el)
+            } else {
+                String::new()
+            };
+            println!("bliss bench: {} songs in {:.2} s -> {:.2} songs/s{rt}", fs.len(), el, fs.len() as f64 / el);
         }
         _ => panic!("mode must be eval or bench"),
     }
