@@ -50,9 +50,11 @@ def qe_p5(d, m, alpha, w_song=nq.CURRENT[0], w_short=nq.CURRENT[1], k=5):
             nb = top[:m]
             qm = nq.l2((M[q] + alpha * M[nb].mean(0))[None])[0]
             qd = nq.l2((D[q] + alpha * D[nb].mean(0))[None])[0]
-            SM2, SD2 = SM.copy(), SD.copy()
-            SM2[q], SD2[q] = M @ qm, D @ qd
-            top = nq.blend_rank(L, q, (SM2, SD2), (w, 1 - w))
+            # The expanded query's row in place of q's, for this one ranking.
+            kept = SM[q].copy(), SD[q].copy()
+            SM[q], SD[q] = M @ qm, D @ qd
+            top = nq.blend_rank(L, q, (SM, SD), (w, 1 - w))
+            SM[q], SD[q] = kept
         out[q] = (L[top[:k]] == L[q]).sum() / k
     return out
 

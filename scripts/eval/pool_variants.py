@@ -44,6 +44,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from neural_quality import CURRENT, GRID, auto_p5, boot, choose_weights, l2, per_query  # noqa: E402
+# The reference table: per-dimension mean/std, each set weighted equally, std floored.
+from musicnn_norm import STD_FLOOR, table as ref_table  # noqa: E402
 
 
 def fmt(x, b, sign=False):
@@ -51,7 +53,6 @@ def fmt(x, b, sign=False):
     f = "+.3f" if sign else ".3f"
     return f"{x:{f}} ± {b[1]:.3f} [{b[2]:{f}}, {b[3]:{f}}]"
 
-STD_FLOOR = 1e-3
 
 
 def raw_feats(r, model):
@@ -97,16 +98,6 @@ def stack(rows, model):
         return None
     f = [raw_feats(r, model) for r in rows]
     return {k: np.array([x[k] for x in f]) for k in BASES}
-
-
-def ref_table(ref_sets):
-    """Per-dimension mean/std, each reference set weighted equally (musicnn_norm.py's rule)."""
-    w = np.concatenate([np.full(len(X), 1.0 / len(X)) for X in ref_sets])
-    X = np.concatenate(ref_sets)
-    w = w / w.sum()
-    mean = (w[:, None] * X).sum(0)
-    std = np.sqrt((w[:, None] * (X - mean) ** 2).sum(0))
-    return mean, np.maximum(std, STD_FLOOR)
 
 
 def variants(F, tables, prefix):

@@ -22,7 +22,6 @@ ONNX model:  input  wave        float32 [batch, 48128]  raw mono 16 kHz audio
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -452,12 +451,8 @@ def main():
         f.write("\n")
 
     # --- 5. facts for PROVENANCE.md -------------------------------------------
-    def sha256(p):
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+    # Same folder, standard library only: the provenance writer's file hash.
+    from write_provenance import sha256_file as sha256
 
     facts = {
         "model": MODEL,
