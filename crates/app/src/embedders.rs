@@ -95,7 +95,14 @@ pub fn runtime_choice(cfg: &EmbedderConfig) -> AppResult<RuntimeChoice> {
             library: library.clone(),
         }));
     }
-    match FOUND.get_or_init(songrec_neural::discover::discover) {
+    let found = if cfg.onnxruntime_discovery {
+        FOUND
+            .get_or_init(songrec_neural::discover::discover)
+            .as_ref()
+    } else {
+        None
+    };
+    match found {
         Some(found) => Ok(RuntimeChoice {
             runtime: Runtime::OnnxRuntime {
                 library: found.library.clone(),
@@ -103,6 +110,14 @@ pub fn runtime_choice(cfg: &EmbedderConfig) -> AppResult<RuntimeChoice> {
             version: Some(found.version.clone()),
             source: RuntimeSource::Found,
         }),
+        None if cfg.runtime == NeuralRuntime::Onnxruntime && !cfg.onnxruntime_discovery => {
+            Err(AppError::Invalid(
+                "the neural runtime is set to onnxruntime and the search for an installed one is \
+                 off (onnxruntime_discovery = false): point SONGREC_ORT_LIBRARY (or [embedder] \
+                 onnxruntime_library) at libonnxruntime.so.1.x"
+                    .into(),
+            ))
+        }
         None if cfg.runtime == NeuralRuntime::Onnxruntime => Err(AppError::Invalid(format!(
             "the neural runtime is set to onnxruntime, but no ONNX Runtime 1.{} or newer is installed \
              where songrec looks (virtualenv, conda, ~/.local, pyenv, /usr/local, /usr); \
@@ -383,5 +398,31 @@ mod tests {
         let c = runtime_choice(&cfg).unwrap();
         assert_eq!(c.runtime, songrec_neural::Runtime::Tract);
         assert!(c.to_string().contains("as configured"), "{c}");
+    }
+
+    #[test]
+    fn discovery_off_loads_only_a_configured_library() {
+        use songrec_config::NeuralRuntime;
+        let mut cfg = EmbedderConfig {
+            onnxruntime_discovery: false,
+            ..EmbedderConfig::default()
+        };
+        let c = runtime_choice(&cfg).unwrap();
+        assert_eq!(
+            c.runtime,
+            songrec_neural::Runtime::Tract,
+            "auto without a search"
+        );
+        assert_eq!(c.source, RuntimeSource::BuiltIn);
+        cfg.runtime = NeuralRuntime::Onnxruntime;
+        let err = runtime_choice(&cfg)
+            .expect_err("nothing configured")
+            .to_string();
+        assert!(err.contains("onnxruntime_discovery"), "{err}");
+        let env: std::collections::HashMap<String, String> =
+            [("SONGREC_ORT_DISCOVERY".to_string(), "0".to_string())].into();
+        let parsed = songrec_config::Config::from_sources(None, &env).unwrap();
+        assert!(!parsed.embedder.onnxruntime_discovery);
+        assert!(EmbedderConfig::default().onnxruntime_discovery);
     }
 }

@@ -13,6 +13,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use songrec_audio::{Embedder, FileAnalysis};
+use songrec_discover::fingerprint::{self, FingerprintRecord};
 use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend, StorageError};
 
 use crate::embedders::model_of;
@@ -264,6 +265,9 @@ enum Work {
         id: SongId,
         seen: Option<Seen>,
         analysis: Box<FileAnalysis>,
+        /// Taken from the same decode as the embeddings, so `similar`, playlists and
+        /// `--distinct` hold one copy of each recording from the first ingest on.
+        fingerprint: Box<FingerprintRecord>,
     },
 }
 
@@ -471,6 +475,7 @@ pub async fn ingest(
                 id,
                 seen,
                 analysis,
+                fingerprint,
             } => {
                 // The same content at two paths in one run: store it once.
                 if !added_this_run.insert(id.clone()) {
@@ -502,7 +507,8 @@ pub async fn ingest(
                     }
                 }
                 let size = seen.as_ref().map_or(0, |s| s.size);
-                let metadata = metadata_from(&id, &analysis, size);
+                let mut metadata = metadata_from(&id, &analysis, size);
+                fingerprint.insert_into(&mut metadata);
                 let warnings = file_warnings(&analysis.info);
                 let embeddings = analysis
                     .analyses
@@ -601,12 +607,13 @@ fn analyse_one(
         );
     }
     let refs: Vec<&dyn Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
-    match songrec_audio::analyze_file(path, &refs) {
-        Ok(fa) => Work::Analysed {
+    match songrec_audio::analyze_file_and(path, &refs, fingerprint::analyse_audio) {
+        Ok((fa, fp)) => Work::Analysed {
             path: path.to_path_buf(),
             id,
             seen: Some(seen),
             analysis: Box::new(fa),
+            fingerprint: Box::new(fp),
         },
         Err(e) => Work::Skip(failed(path, e.kind(), e.to_string()), None),
     }

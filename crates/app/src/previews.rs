@@ -373,12 +373,17 @@ async fn download(client: &reqwest::Client, url: &str, dest: &Path) -> Result<u6
     if resp.content_length().is_some_and(|n| n > MAX_PREVIEW_BYTES) {
         return Err(too_large());
     }
-    let tmp = dest.with_extension("part");
+    let tmp = songrec_fs::temp_path(dest);
     let io = |e: std::io::Error| DownloadError {
         kind: "io",
         reason: format!("{}: {e}", tmp.display()),
     };
-    let mut f = tokio::fs::File::create(&tmp).await.map_err(io)?;
+    let mut f = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .await
+        .map_err(io)?;
     let mut n = 0u64;
     loop {
         let chunk = match resp.chunk().await {

@@ -18,6 +18,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use songrec_audio::Embedder;
+use songrec_discover::fingerprint::{self, FingerprintRecord};
 use songrec_storage::{Embedding, SongId, SongMetadata, StorageBackend, StorageBackendExt};
 
 use crate::embedders::model_of;
@@ -242,6 +243,13 @@ pub async fn reembed(
     Ok(report)
 }
 
+fn has_fingerprint(m: &SongMetadata) -> bool {
+    m.extra
+        .get(fingerprint::EXTRA_KEY)
+        .and_then(FingerprintRecord::from_extra)
+        .is_some()
+}
+
 fn is_fatal(e: &AppError) -> bool {
     use songrec_storage::StorageError as S;
     matches!(
@@ -272,13 +280,17 @@ async fn one(
     backend.get_audio(&song.id, &tmp).await?;
     let path = tmp.clone();
     let e = embedder.clone();
+    // A song from before fingerprints were taken at ingest gets one from this decode.
+    let needs_fingerprint = !has_fingerprint(song);
     let analysed = tokio::task::spawn_blocking(move || {
-        songrec_audio::analyze_file(&path, &[e.as_ref() as &dyn Embedder])
+        songrec_audio::analyze_file_and(&path, &[e.as_ref() as &dyn Embedder], |audio| {
+            needs_fingerprint.then(|| fingerprint::analyse_audio(audio))
+        })
     })
     .await
     .map_err(|e| AppError::Invalid(format!("analysis failed: {e}")));
     let _ = std::fs::remove_file(&tmp);
-    let fa = analysed?.map_err(|e| {
+    let (fa, fingerprint) = analysed?.map_err(|e| {
         AppError::Invalid(format!(
             "{} ({}): {e}",
             song.display_name(),
@@ -303,6 +315,11 @@ async fn one(
         .await?
         .unwrap_or_else(|| song.clone());
     update_metadata(&mut m, &out.analysis);
+    if let Some(fp) = fingerprint
+        && !has_fingerprint(&m)
+    {
+        fp.insert_into(&mut m);
+    }
     backend.put_metadata(&m).await?;
     Ok(fa.info.duration_secs)
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::{HttpClient, HttpConnector};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::{Method, Signer as _};
 use object_store::{
@@ -295,6 +296,36 @@ impl fmt::Debug for BlobStore {
     }
 }
 
+/// The HTTP client of the S3 store: object_store's settings as songrec uses them (user agent,
+/// timeout, http only where allowed, no transparent decompression: sizes come from
+/// `Content-Length`), and no redirect to another origin (see [`crate::origin`]): a signed
+/// request goes only to the endpoint the user configured.
+#[derive(Debug)]
+struct SameOriginConnector {
+    timeout: Duration,
+    allow_http: bool,
+}
+
+impl HttpConnector for SameOriginConnector {
+    fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
+        let client = reqwest::Client::builder()
+            .user_agent(format!("songrec/{}", env!("CARGO_PKG_VERSION")))
+            .timeout(self.timeout)
+            .redirect(crate::origin::redirect_policy())
+            .https_only(!self.allow_http)
+            .no_gzip()
+            .no_brotli()
+            .no_zstd()
+            .no_deflate()
+            .build()
+            .map_err(|e| object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(e),
+            })?;
+        Ok(HttpClient::new(client))
+    }
+}
+
 /// Normalises and validates a SHA-256 hex string.
 fn normalize_hash(hash: &str) -> Result<String, BlobError> {
     let h = hash.trim().to_ascii_lowercase();
@@ -320,10 +351,28 @@ impl BlobStore {
         if config.bucket.is_empty() {
             return Err(BlobError::Config("bucket is empty".into()));
         }
+        let endpoint_url = match &config.endpoint {
+            Some(ep) => Some(
+                Url::parse(ep.trim())
+                    .map_err(|e| BlobError::Config(format!("endpoint is not a valid URL: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(u) = &endpoint_url
+            && let Some(why) = crate::origin::plain_http_refusal(
+                u,
+                config.allow_http,
+                "[s3] allow_http = true (or SONGREC_S3_ALLOW_HTTP=1)",
+            )
+        {
+            return Err(BlobError::Config(why));
+        }
+        // Past the check above, http:// is either to this machine or allowed by the user.
+        let allow_http = endpoint_url.as_ref().is_some_and(|u| u.scheme() == "http");
         // Note: with_client_options replaces all client options, including allow_http,
         // so allow_http is set on the ClientOptions itself.
         let client_options = ClientOptions::new()
-            .with_allow_http(config.allow_http)
+            .with_allow_http(allow_http)
             .with_timeout(config.request_timeout)
             .with_user_agent(
                 http_header_value(&format!("songrec/{}", env!("CARGO_PKG_VERSION")))
@@ -340,6 +389,10 @@ impl BlobStore {
             .with_access_key_id(&config.access_key_id)
             .with_secret_access_key(config.secret_access_key.expose())
             .with_client_options(client_options)
+            .with_http_connector(SameOriginConnector {
+                timeout: config.request_timeout,
+                allow_http,
+            })
             .with_retry(retry);
         let endpoint = match &config.endpoint {
             Some(ep) => {

@@ -18,6 +18,7 @@ pub mod dataapi;
 #[cfg(not(feature = "internals"))]
 mod dataapi;
 pub mod lease;
+pub mod origin;
 pub mod secret;
 
 pub use backend::{

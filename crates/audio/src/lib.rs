@@ -82,6 +82,17 @@ pub struct FileAnalysis {
 /// that ask for the same excerpts share one decode; the file and tag facts come from the
 /// first decode.
 pub fn analyze_file(path: &Path, embedders: &[&dyn Embedder]) -> Result<FileAnalysis, AudioError> {
+    analyze_file_and(path, embedders, |_| ()).map(|(fa, ())| fa)
+}
+
+/// [`analyze_file`], and `also` run on the same decoded audio (the first embedder's decode,
+/// or the default one without embedders): one decode serves the embedders and, for example,
+/// the acoustic fingerprint taken at ingest.
+pub fn analyze_file_and<T>(
+    path: &Path,
+    embedders: &[&dyn Embedder],
+    also: impl FnOnce(&MonoAudio) -> T,
+) -> Result<(FileAnalysis, T), AudioError> {
     let mut decoded: Vec<(DecodeOptions, Decoded)> = Vec::new();
     let mut outputs = Vec::with_capacity(embedders.len());
     for e in embedders {
@@ -104,12 +115,16 @@ pub fn analyze_file(path: &Path, embedders: &[&dyn Embedder]) -> Result<FileAnal
         // No embedder: still decode once, for the file facts and tags.
         None => decode_file_with(path, &DecodeOptions::default())?,
     };
-    Ok(FileAnalysis {
-        path: path.to_path_buf(),
-        info: d.info,
-        tags: d.tags.with_file_name_fallback(path),
-        analyses: outputs,
-    })
+    let extra = also(&d.audio);
+    Ok((
+        FileAnalysis {
+            path: path.to_path_buf(),
+            info: d.info,
+            tags: d.tags.with_file_name_fallback(path),
+            analyses: outputs,
+        },
+        extra,
+    ))
 }
 
 /// [`analyze_file`] with explicit decode limits for every embedder (ignores

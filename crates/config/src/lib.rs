@@ -92,6 +92,9 @@ pub struct AstraConfig {
     pub api_path: String,
     /// Per-request timeout, seconds.
     pub request_timeout_secs: u64,
+    /// Allow a plain `http://` endpoint on another machine (env `ASTRA_DB_ALLOW_HTTP`);
+    /// `http://` to this machine (loopback, `localhost`) is always allowed.
+    pub allow_http: bool,
 }
 
 /// S3-compatible object storage settings.
@@ -112,7 +115,8 @@ pub struct S3Config {
     /// Secret access key (environment / `.env` only).
     #[serde(skip)]
     pub secret_access_key: Secret,
-    /// Allow plain http endpoints (local test servers).
+    /// Allow a plain `http://` endpoint on another machine (env `SONGREC_S3_ALLOW_HTTP`);
+    /// `http://` to this machine (loopback, `localhost`) is always allowed.
     pub allow_http: bool,
     /// Per-request timeout, seconds (a hung request is abandoned and retried).
     pub request_timeout_secs: u64,
@@ -227,7 +231,7 @@ impl FromStr for NeuralRuntime {
 /// assert!(cfg.embedder.onnxruntime_library.is_some());
 /// assert!(cfg.embedder.musicnn_model.is_none());
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbedderConfig {
     /// Which runtime runs neural models (`SONGREC_NEURAL_RUNTIME`): `auto` (default) uses
@@ -237,10 +241,26 @@ pub struct EmbedderConfig {
     /// models with; unset = look for an installed one (`runtime = "auto"`), else the built-in
     /// pure-Rust tract runtime.
     pub onnxruntime_library: Option<PathBuf>,
+    /// Whether `runtime = "auto"` looks for an installed ONNX Runtime (virtualenv, conda,
+    /// ~/.local, pyenv, /usr/local, /usr) when no library is configured
+    /// (`SONGREC_ORT_DISCOVERY`; default on). Off: only a configured library is ever loaded.
+    pub onnxruntime_discovery: bool,
     /// An MSD_musicnn model file instead of the one built into songrec.
     pub musicnn_model: Option<PathBuf>,
     /// An MTT_musicnn model file instead of the one built into songrec.
     pub musicnn_mtt_model: Option<PathBuf>,
+}
+
+impl Default for EmbedderConfig {
+    fn default() -> Self {
+        Self {
+            runtime: NeuralRuntime::default(),
+            onnxruntime_library: None,
+            onnxruntime_discovery: true,
+            musicnn_model: None,
+            musicnn_mtt_model: None,
+        }
+    }
 }
 
 /// `songrec previews` settings.
@@ -348,6 +368,7 @@ impl Default for AstraConfig {
             collection_prefix: "songrec".into(),
             api_path: "/api/json/v1".into(),
             request_timeout_secs: 30,
+            allow_http: false,
         }
     }
 }
@@ -497,6 +518,9 @@ impl Config {
         if let Some(v) = get("ASTRA_DB_API_PATH") {
             cfg.astra.api_path = v;
         }
+        if let Some(v) = get("ASTRA_DB_ALLOW_HTTP") {
+            cfg.astra.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
+        }
         if let Some(v) = get("SONGREC_S3_ENDPOINT") {
             cfg.s3.endpoint = v;
         }
@@ -520,6 +544,10 @@ impl Config {
         }
         if let Some(v) = get("SONGREC_ORT_LIBRARY").or_else(|| get("ORT_DYLIB_PATH")) {
             cfg.embedder.onnxruntime_library = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("SONGREC_ORT_DISCOVERY") {
+            cfg.embedder.onnxruntime_discovery =
+                !matches!(v.as_str(), "0" | "false" | "no" | "off");
         }
         if let Some(v) = get("SONGREC_NEURAL_RUNTIME") {
             cfg.embedder.runtime = v.parse()?;

@@ -453,9 +453,7 @@ async fn store_record(
     let Some(mut fresh) = backend.get_metadata(id).await? else {
         return Ok(()); // deleted meanwhile
     };
-    let value = serde_json::to_value(rec)
-        .map_err(|e| DiscoverError::Invalid(format!("cannot encode a fingerprint: {e}")))?;
-    fresh.extra.insert(EXTRA_KEY.into(), value);
+    rec.insert_into(&mut fresh);
     fresh.touch();
     backend.put_metadata(&fresh).await?;
     Ok(())

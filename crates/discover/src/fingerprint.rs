@@ -81,6 +81,14 @@ impl FingerprintRecord {
         }
     }
 
+    /// Stores the record in a song's metadata (`extra.fingerprint`).
+    pub fn insert_into(&self, m: &mut songrec_storage::SongMetadata) {
+        // Strings and finite numbers: encoding cannot fail (a non-finite `secs` becomes null).
+        if let Ok(v) = serde_json::to_value(self) {
+            m.extra.insert(EXTRA_KEY.into(), v);
+        }
+    }
+
     /// Reads a stored record; `None` when absent, unreadable or of another version.
     pub fn from_extra(v: &serde_json::Value) -> Option<Self> {
         serde_json::from_value::<Self>(v.clone())

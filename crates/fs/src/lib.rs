@@ -17,7 +17,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// A temporary path next to `dest` (same folder, so the final rename is atomic), unique per
-/// process and call.
+/// process and call and not predictable by another user: the name carries 64 bits from a
+/// randomly keyed hash. Create it with [`create_new`], never `File::create`: that refuses a
+/// file or link already there instead of writing through it.
 ///
 /// ```
 /// let t = songrec_fs::temp_path(std::path::Path::new("/lib/meta.json"));
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 /// assert!(t.file_name().unwrap().to_str().unwrap().starts_with(".meta.json."));
 /// ```
 pub fn temp_path(dest: &Path) -> PathBuf {
+    use std::hash::{BuildHasher as _, Hasher as _};
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let name = dest
@@ -32,7 +35,30 @@ pub fn temp_path(dest: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    dest.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+    // RandomState's keys are random per process (and per call after the first).
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    dest.with_file_name(format!(".{name}.{:016x}.tmp", h.finish()))
+}
+
+/// Creates `path` for writing only if nothing is there (`O_CREAT | O_EXCL`: an existing file or
+/// a link planted at that name is an error, never followed), with the mode any new file gets.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("t");
+/// songrec_fs::create_new(&p).unwrap();
+/// assert_eq!(songrec_fs::create_new(&p).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+/// ```
+pub fn create_new(path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 /// fsyncs a folder so a rename inside it is durable.
@@ -68,7 +94,7 @@ pub fn write_atomic_nosync_dir(
 ) -> io::Result<()> {
     let tmp = temp_path(dest);
     let result = (|| -> io::Result<()> {
-        let f = File::create(&tmp)?;
+        let f = create_new(&tmp)?;
         let mut w = io::BufWriter::with_capacity(1 << 16, f);
         write(&mut w)?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
@@ -166,9 +192,28 @@ mod tests {
     }
 
     #[test]
-    fn temp_paths_are_unique() {
+    fn temp_paths_are_unique_and_not_the_pid_and_a_counter() {
         let d = Path::new("x/y");
-        assert_ne!(temp_path(d), temp_path(d));
+        let (a, b) = (temp_path(d), temp_path(d));
+        assert_ne!(a, b);
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.contains(&format!(".{}.", std::process::id())),
+            "predictable: {name}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_a_temporary_name_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let planted = dir.path().join(".state.json.tmp");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let err = create_new(&planted).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 
     #[cfg(unix)]

@@ -45,7 +45,7 @@ impl Inner {
 fn copy_hashing(src: &Path, tmp: &Path) -> StorageResult<(SongId, u64)> {
     let mut input = File::open(src).map_err(|e| StorageError::io(src, e))?;
     let result = (|| -> std::io::Result<(SongId, u64)> {
-        let mut out = File::create(tmp)?;
+        let mut out = songrec_fs::create_new(tmp)?;
         let copied = SongId::copy_hashed(&mut input, &mut out)?;
         out.sync_all()?;
         Ok(copied)

@@ -80,17 +80,7 @@ impl SqliteRecord {
             ))
             .map_err(&err)?;
         }
-        let fresh = format!("{:032x}", rand_u128());
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('machine_id', ?1)",
-            params![fresh],
-        )
-        .map_err(&err)?;
-        let machine: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'machine_id'", [], |r| {
-                r.get(0)
-            })
-            .map_err(&err)?;
+        let machine = machine_id_for(&conn, file_home(path)).map_err(&err)?;
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -111,6 +101,70 @@ impl SqliteRecord {
             transient: false,
         })
     }
+}
+
+/// Where this record file lives, as the file system knows it (its inode): a copy of the
+/// library (`cp -a`, a backup restored, the folder moved to another machine) is a new file
+/// with another inode, while a move within one file system, a reboot or a replugged disk
+/// keep it. `None` where the platform has no inodes.
+fn file_home(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| format!("ino:{}", m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// This library's machine id: generated once, and generated anew when the record file is
+/// found at another home than the one it was made in ([`file_home`]). The id is what the sync
+/// lease trusts ("a lease held by my machine id is a run of mine that died"), so a copy of
+/// the library must not inherit it: the copy would take over the original's live lease and
+/// two machines would sync at once. The base rows stay: they describe the copy's content too.
+fn machine_id_for(conn: &Connection, home: Option<String>) -> rusqlite::Result<String> {
+    let tx = conn.unchecked_transaction()?;
+    let get = |key: &str| {
+        tx.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()
+    };
+    let set = |key: &str, value: &str| {
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )
+    };
+    let mut machine = get("machine_id")?;
+    match (&home, get("machine_home")?) {
+        (Some(here), Some(made)) if *here != made && machine.is_some() => {
+            tracing::info!(
+                "this library's sync record was made elsewhere ({made}, here {here}): \
+                 a copy gets its own machine id"
+            );
+            machine = None;
+        }
+        _ => {}
+    }
+    let machine = match machine {
+        Some(m) => m,
+        None => {
+            let fresh = format!("{:032x}", rand_u128());
+            set("machine_id", &fresh)?;
+            fresh
+        }
+    };
+    if let Some(here) = &home {
+        set("machine_home", here)?;
+    }
+    tx.commit()?;
+    Ok(machine)
 }
 
 /// 128 random bits from the OS (via std's randomly seeded hasher) mixed with time and pid.
@@ -269,6 +323,50 @@ mod tests {
         m.version = 5;
         a.commit(&[RecordChange::Live(m.clone())]).unwrap();
         assert_eq!(a.load().unwrap()[&m.id].version, 5);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_copied_library_gets_its_own_machine_id_and_keeps_its_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = dir.path().join("a/sync.sqlite");
+        let a = SqliteRecord::open(&original, "remote").unwrap();
+        let machine = a.machine_id();
+        let m = SongMetadata::new(SongId::from_bytes(b"x"), "X");
+        a.commit(&[RecordChange::Live(m.clone())]).unwrap();
+        drop(a);
+        // `cp -a` of the library: a new file with the same bytes.
+        let copy = dir.path().join("b/sync.sqlite");
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(&original, &copy).unwrap();
+        let b = SqliteRecord::open(&copy, "remote").unwrap();
+        assert_ne!(
+            b.machine_id(),
+            machine,
+            "the copy must not hold the original's lease"
+        );
+        assert_eq!(b.load().unwrap().len(), 1, "the copy keeps its sync base");
+        let copy_machine = b.machine_id();
+        drop(b);
+        assert_eq!(
+            SqliteRecord::open(&copy, "remote").unwrap().machine_id(),
+            copy_machine,
+            "the copy's new id is kept from then on"
+        );
+        assert_eq!(
+            SqliteRecord::open(&original, "remote")
+                .unwrap()
+                .machine_id(),
+            machine,
+            "the original keeps its id"
+        );
+        // Moved (renamed) within the file system: the same library, the same id.
+        let moved = dir.path().join("a/moved.sqlite");
+        std::fs::rename(&original, &moved).unwrap();
+        assert_eq!(
+            SqliteRecord::open(&moved, "remote").unwrap().machine_id(),
+            machine
+        );
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //!
 //! Only absolute locations derived from the environment and the user's home are searched,
 //! never the working directory: loading a library runs its code, and running songrec inside a
-//! downloaded folder must not load a library that folder supplies.
+//! downloaded folder must not load a library that folder supplies. For the same reason a
+//! candidate is loaded only when nobody but the user (or root) could have put it there
+//! ([`trust_problem`]): the file and every folder above it, links resolved, belong to the user
+//! or root and are writable by no one else. Such a file is skipped with a warning naming it;
+//! `[embedder] onnxruntime_discovery = false` turns the search off altogether.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -39,6 +43,17 @@ pub fn discover() -> Option<Found> {
 pub fn first_loadable(candidates: Vec<PathBuf>) -> Option<Found> {
     candidates
         .into_iter()
+        .filter(|library| match trust_problem(library) {
+            None => true,
+            Some(why) => {
+                tracing::warn!(
+                    "not loading the ONNX Runtime found at {}: {why}; songrec loads only \
+                     libraries that no other user could have put there",
+                    library.display()
+                );
+                false
+            }
+        })
         .find_map(|library| match probe_library(&library) {
             Ok(version) => Some(Found { library, version }),
             Err(e) => {
@@ -160,6 +175,91 @@ pub fn library_version(name: &str) -> Option<Option<Vec<u32>>> {
     v.filter(|v| !v.is_empty()).map(Some)
 }
 
+/// Why the library at `library` must not be loaded, or `None` when it may: after links are
+/// resolved, the file and every folder above it must belong to this user or root and be
+/// writable by no one else. Two exceptions keep ordinary systems working: a folder owned by
+/// root with the sticky bit (`/tmp`: only an entry's owner may rename or delete it), and group
+/// write where the group is the user's own primary group (user-private groups, umask 002).
+#[cfg(unix)]
+pub fn trust_problem(library: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    // SAFETY: geteuid and getegid take no arguments, cannot fail and touch no memory.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let real = match std::fs::canonicalize(library) {
+        Ok(p) => p,
+        Err(e) => return Some(format!("cannot resolve it: {e}")),
+    };
+    let mut at = Some(real.as_path());
+    let mut is_dir = false;
+    while let Some(p) = at {
+        let md = match std::fs::metadata(p) {
+            Ok(md) => md,
+            Err(e) => return Some(format!("cannot inspect {}: {e}", p.display())),
+        };
+        let who = Owner {
+            uid: md.uid(),
+            gid: md.gid(),
+            mode: md.mode(),
+            is_dir,
+        };
+        if let Some(why) = who.problem(euid, egid) {
+            return Some(format!("{} {why}", p.display()));
+        }
+        is_dir = true;
+        at = p.parent();
+    }
+    None
+}
+
+/// On systems without Unix ownership every candidate is trusted (the search covers only the
+/// user's and the system's own folders).
+#[cfg(not(unix))]
+pub fn trust_problem(_library: &Path) -> Option<String> {
+    None
+}
+
+/// Owner and permission bits of one path on the way to a library (see [`trust_problem`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Owner {
+    /// Owning user.
+    pub uid: u32,
+    /// Owning group.
+    pub gid: u32,
+    /// `st_mode`.
+    pub mode: u32,
+    /// A folder (the sticky-bit exception applies to folders only).
+    pub is_dir: bool,
+}
+
+impl Owner {
+    /// Why this path makes the library untrusted for the user `euid` (primary group `egid`).
+    ///
+    /// ```
+    /// use songrec_neural::discover::Owner;
+    /// let me = 1000;
+    /// let file = |uid, mode| Owner { uid, gid: 1000, mode, is_dir: false };
+    /// assert_eq!(file(me, 0o644).problem(me, 1000), None);
+    /// assert_eq!(file(0, 0o755).problem(me, 1000), None);
+    /// assert!(file(1001, 0o644).problem(me, 1000).is_some());
+    /// assert!(file(me, 0o646).problem(me, 1000).is_some());
+    /// let tmp = Owner { uid: 0, gid: 0, mode: 0o41777, is_dir: true };
+    /// assert_eq!(tmp.problem(me, 1000), None);
+    /// ```
+    pub fn problem(&self, euid: u32, egid: u32) -> Option<&'static str> {
+        const STICKY: u32 = 0o1000;
+        if self.uid != euid && self.uid != 0 {
+            return Some("belongs to another user");
+        }
+        if self.mode & 0o002 != 0 && !(self.is_dir && self.uid == 0 && self.mode & STICKY != 0) {
+            return Some("is writable by every user");
+        }
+        if self.mode & 0o020 != 0 && self.gid != egid {
+            return Some("is writable by its group");
+        }
+        None
+    }
+}
+
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
@@ -235,6 +335,50 @@ mod tests {
         assert!(roots.iter().all(|r| r.is_absolute()), "{roots:?}");
         assert!(roots.contains(&dir.path().join("env")), "{roots:?}");
         assert!(roots.contains(&dir.path().join(".local")), "{roots:?}");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn libraries_others_could_have_placed_are_not_loaded() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("venv/lib/libonnxruntime.so.1.31.1");
+        touch(&lib);
+        let set = |p: &Path, mode| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        let venv = dir.path().join("venv");
+        set(dir.path(), 0o700);
+        set(&venv, 0o755);
+        set(&lib, 0o644);
+        assert_eq!(trust_problem(&lib), None, "the user's own file");
+
+        set(&lib, 0o666);
+        let why = trust_problem(&lib).expect("world-writable file");
+        assert!(why.contains("writable by every user"), "{why}");
+        set(&lib, 0o644);
+
+        set(&venv, 0o777);
+        let why = trust_problem(&lib).expect("world-writable folder above it");
+        assert!(why.contains(&venv.display().to_string()), "{why}");
+        set(&venv, 0o755);
+
+        // Through a link, the file it points at is what counts.
+        let link = dir.path().join("libonnxruntime.so.1.32.0");
+        std::os::unix::fs::symlink(&lib, &link).unwrap();
+        set(&lib, 0o666);
+        assert!(trust_problem(&link).is_some());
+        // ...and an untrusted candidate is never probed (probing would dlopen it).
+        assert_eq!(first_loadable(vec![link, lib.clone()]), None);
+        set(&lib, 0o644);
+
+        // A file of another user: only root can make one.
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&lib, Some(4242), None).unwrap();
+            let why = trust_problem(&lib).expect("another user's file");
+            assert!(why.contains("another user"), "{why}");
+        }
     }
 
     #[test]

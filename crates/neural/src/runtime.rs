@@ -288,6 +288,11 @@ pub fn activate(requested: &Runtime) -> NeuralResult<Arc<ActiveRuntime>> {
         *guard = Some(Arc::clone(&active));
         return Ok(active);
     };
+    tracing::info!(
+        "ONNX Runtime {} loaded from {}",
+        l.version,
+        l.canonical.display()
+    );
     let (api, version, canonical, lib) = (l.api, l.version, Some(l.canonical), Some(l.lib));
     let init_err = |reason: String| NeuralError::RuntimeInit {
         runtime: requested.to_string(),

@@ -67,6 +67,7 @@ pub(crate) fn data_api_config(cfg: &Config) -> StorageResult<DataApiConfig> {
     Ok(DataApiConfig::new(a.api_endpoint.trim(), a.token.clone())
         .with_keyspace(&a.keyspace)
         .with_api_path(&a.api_path)
+        .with_allow_http(a.allow_http)
         .with_request_timeout(timeout)
         .with_operation_timeout(timeout.max(Duration::from_secs(10)) * 3)
         .with_insert_chunk_size(INSERT_CHUNK))

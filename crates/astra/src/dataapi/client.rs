@@ -130,6 +130,13 @@ impl DataApiClient {
                 "endpoint must be an http:// or https:// URL with a host".into(),
             ));
         }
+        if let Some(why) = crate::origin::plain_http_refusal(
+            &endpoint,
+            config.allow_http,
+            "[astra] allow_http = true (or ASTRA_DB_ALLOW_HTTP=1)",
+        ) {
+            return Err(DataApiError::Config(why));
+        }
         if config.keyspace.is_empty() {
             return Err(DataApiError::Config("keyspace is empty".into()));
         }
@@ -170,6 +177,7 @@ impl DataApiClient {
             .user_agent(config.user_agent.clone())
             .default_headers(headers)
             .connect_timeout(config.request_timeout)
+            .redirect(crate::origin::redirect_policy())
             .build()
             .map_err(|e| DataApiError::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(Self {
@@ -325,6 +333,9 @@ impl DataApiClient {
             .await
             .map_err(|e| self.transport_error(&e))?;
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            return Err(self.redirect_error(url, &resp));
+        }
         let retry_after = parse_retry_after(resp.headers());
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
         let parsed: Option<Envelope> = serde_json::from_slice(&bytes).ok();
@@ -484,6 +495,27 @@ impl DataApiClient {
             TransportKind::Other
         };
         DataApiError::Transport { kind, message }
+    }
+
+    /// A redirect the client did not follow (to another origin, see [`crate::origin`]): an
+    /// error naming where it pointed, so the user can check the endpoint.
+    fn redirect_error(&self, url: &Url, resp: &reqwest::Response) -> DataApiError {
+        let target = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url.join(l).ok())
+            .map(|t| crate::origin::display_origin(&t))
+            .unwrap_or_else(|| "an unnamed location".into());
+        DataApiError::Http {
+            http_status: resp.status().as_u16(),
+            body: format!(
+                "the endpoint {} answered with a redirect to {target}, which songrec does not \
+                 follow: the application token goes only to the configured endpoint. If that \
+                 address is the right one, set it as the endpoint",
+                self.inner.endpoint_display
+            ),
+        }
     }
 
     fn snippet(&self, bytes: &[u8]) -> String {

@@ -146,6 +146,9 @@ pub struct DataApiConfig {
     pub insert_concurrency: usize,
     /// How `$vector` values are sent.
     pub vector_encoding: VectorEncoding,
+    /// Allow a plain `http://` endpoint on another machine (`http://` to this machine is
+    /// always allowed; see [`crate::origin`]).
+    pub allow_http: bool,
 }
 
 impl DataApiConfig {
@@ -165,7 +168,15 @@ impl DataApiConfig {
             insert_chunk_size: 50,
             insert_concurrency: 8,
             vector_encoding: VectorEncoding::default(),
+            allow_http: false,
         }
+    }
+
+    /// Allows a plain `http://` endpoint on another machine (the token then crosses the
+    /// network unencrypted).
+    pub fn with_allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
     }
 
     /// Sets the keyspace.

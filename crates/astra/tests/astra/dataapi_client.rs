@@ -18,7 +18,7 @@ use songrec_astra::secret::Secret;
 
 const TOKEN: &str = "AstraCS:test-token-0123456789abcdef";
 
-mod support {
+pub(crate) mod support {
     //! A tiny HTTP/1.1 server on 127.0.0.1:0 that hands each request to a script.
 
     use std::sync::{Arc, Mutex};

@@ -78,8 +78,9 @@ use songrec_fs::{sync_dir, temp_path as temp_next_to};
 
 /// Copies `src` to a new file `tmp`, hashing the bytes; fsyncs `tmp`.
 fn copy_hashed(src: &Path, tmp: &Path) -> io::Result<(SongId, u64)> {
-    let mut w = File::create(tmp)?;
-    let copied = SongId::copy_hashed(File::open(src)?, &mut w)?;
+    let src = File::open(src)?;
+    let mut w = songrec_fs::create_new(tmp)?;
+    let copied = SongId::copy_hashed(src, &mut w)?;
     w.sync_all()?;
     Ok(copied)
 }

@@ -453,6 +453,7 @@ async fn bench_ingest(
         r.realtime_factor(),
         r.wall_secs / r.songs.max(1) as f64
     );
+    fingerprint_cost(&files, &refs, r.wall_secs / r.songs.max(1) as f64);
     if let Some(b) = bliss {
         // Same files, one core (the harness sets bliss's own thread count to 1).
         let out = std::process::Command::new(b)
@@ -493,6 +494,33 @@ async fn bench_ingest(
         summary.audio_secs / summary.elapsed_secs
     );
     Ok(exit::OK)
+}
+
+/// What the acoustic fingerprint taken at ingest adds per song: Chromaprint and the PCM hash
+/// on the audio the embedders' decode already holds (decoded here untimed), against
+/// `per_song` seconds of decode + analysis.
+fn fingerprint_cost(files: &[PathBuf], embedders: &[&dyn songrec_audio::Embedder], per_song: f64) {
+    let opts = embedders
+        .first()
+        .map(|e| e.decode_options())
+        .unwrap_or_default();
+    let decoded: Vec<_> = files
+        .iter()
+        .filter_map(|f| songrec_audio::decode_file_with(f, &opts).ok())
+        .collect();
+    if decoded.is_empty() {
+        return;
+    }
+    let t = std::time::Instant::now();
+    for d in &decoded {
+        std::hint::black_box(songrec_discover::fingerprint::analyse_audio(&d.audio));
+    }
+    let each = t.elapsed().as_secs_f64() / decoded.len() as f64;
+    println!(
+        "fingerprint at ingest (Chromaprint + PCM hash on the same decode, one thread): {:.1} ms per song, {:.1} % of decode + analysis",
+        each * 1e3,
+        100.0 * each / per_song.max(f64::MIN_POSITIVE)
+    );
 }
 
 /// Times five whole `songrec similar <id> -k K --json` processes (with `--exact` or not), and

@@ -111,7 +111,15 @@ impl BreakerState {
         let r = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&tmp, serde_json::to_vec(&p).unwrap_or_default()))
+            .and_then(|()| {
+                use std::io::Write as _;
+                // create_new: a link planted at the temporary name is refused, not followed.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&tmp)?
+                    .write_all(&serde_json::to_vec(&p).unwrap_or_default())
+            })
             .and_then(|()| std::fs::rename(&tmp, path));
         match r {
             Ok(()) => self.persisted = true,

@@ -1,0 +1,132 @@
+//! Where credentials may go: the rules both remote clients (the Data API client and the S3
+//! store) apply before a request carries the token or a signature.
+//!
+//! - **Plain `http://` only to this machine** (`127.0.0.0/8`, `::1`, `localhost`) unless the
+//!   user allows it in the configuration (`[astra] allow_http`, `[s3] allow_http`): on any
+//!   other host the token would cross the network readable by anyone on the path.
+//! - **No redirects to another origin.** Neither service redirects a well-formed request, and
+//!   an HTTP client following one carries custom credential headers (the Data API's `Token`)
+//!   to whatever host the answer names. Same-origin redirects are followed (at most
+//!   [`MAX_REDIRECTS`]); any other ends the request with the redirect as its answer, which
+//!   the caller reports as an error naming the target.
+
+use std::net::IpAddr;
+
+use url::Url;
+
+/// Same-origin redirects followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// True when `url`'s host is this machine: a loopback address or `localhost`.
+///
+/// ```
+/// # use songrec_astra::origin::is_loopback;
+/// # use url::Url;
+/// assert!(is_loopback(&Url::parse("http://127.0.0.1:8181").unwrap()));
+/// assert!(is_loopback(&Url::parse("http://[::1]:9000").unwrap()));
+/// assert!(is_loopback(&Url::parse("http://localhost").unwrap()));
+/// assert!(!is_loopback(&Url::parse("http://db.example.com").unwrap()));
+/// assert!(!is_loopback(&Url::parse("http://127.0.0.1.example.com").unwrap()));
+/// ```
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => IpAddr::V4(a).is_loopback(),
+        Some(url::Host::Ipv6(a)) => IpAddr::V6(a).is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Why `url` may not carry credentials, or `None` when it may: `https://` anywhere, `http://`
+/// to this machine, or `http://` anywhere when `allow_http` is set. `setting` names the switch
+/// for the message (e.g. `[astra] allow_http = true`).
+pub fn plain_http_refusal(url: &Url, allow_http: bool, setting: &str) -> Option<String> {
+    (url.scheme() == "http" && !allow_http && !is_loopback(url)).then(|| {
+        format!(
+            "{} is plain http:// to another machine: the credentials would cross the network \
+             unencrypted. Use https://, or set {setting} if this network is yours",
+            display_origin(url)
+        )
+    })
+}
+
+/// `scheme://host[:port]` of a URL (no path, no query: those may carry signatures).
+pub fn display_origin(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    )
+}
+
+/// True when `a` and `b` share scheme, host and port.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The redirect policy of every client that carries songrec's credentials: same-origin hops
+/// only, at most [`MAX_REDIRECTS`]; a cross-origin one is not followed (the 3xx is the answer).
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let crosses = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| !same_origin(first, attempt.url()));
+        if crosses {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_this_machine_unless_allowed() {
+        assert!(plain_http_refusal(&u("https://db.example.com"), false, "x").is_none());
+        assert!(plain_http_refusal(&u("http://127.0.0.1:8181"), false, "x").is_none());
+        assert!(plain_http_refusal(&u("http://127.9.9.9"), false, "x").is_none());
+        assert!(plain_http_refusal(&u("http://[::1]:1"), false, "x").is_none());
+        assert!(plain_http_refusal(&u("http://LOCALHOST:1"), false, "x").is_none());
+        let msg = plain_http_refusal(
+            &u("http://10.0.0.5:8181/api?x=1"),
+            false,
+            "[astra] allow_http = true",
+        )
+        .expect("refused");
+        assert!(msg.contains("http://10.0.0.5:8181"), "{msg}");
+        assert!(!msg.contains("x=1"), "{msg}");
+        assert!(msg.contains("[astra] allow_http = true"), "{msg}");
+        assert!(plain_http_refusal(&u("http://10.0.0.5:8181"), true, "x").is_none());
+        assert!(plain_http_refusal(&u("http://localhost.evil.com"), false, "x").is_some());
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert!(same_origin(
+            &u("https://a.com/x"),
+            &u("https://a.com:443/y")
+        ));
+        assert!(!same_origin(&u("https://a.com"), &u("http://a.com")));
+        assert!(!same_origin(
+            &u("http://127.0.0.1:1"),
+            &u("http://127.0.0.1:2")
+        ));
+        assert!(!same_origin(&u("http://a.com"), &u("http://b.a.com")));
+    }
+}
