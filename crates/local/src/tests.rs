@@ -758,6 +758,16 @@ fn fixed(i: u32) -> SongMetadata {
     m
 }
 
+/// Songs `fixed(i)` without vectors.
+fn without_vectors<const N: usize>(songs: [u32; N]) -> Vec<SongRecord> {
+    songs
+        .map(|i| SongRecord {
+            metadata: fixed(i),
+            embeddings: Vec::new(),
+        })
+        .into()
+}
+
 #[tokio::test]
 async fn a_reader_that_replayed_a_rolled_back_append_replays_the_journal_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -785,13 +795,7 @@ async fn a_reader_that_replayed_a_rolled_back_append_replays_the_journal_again()
         .lock()
         .unwrap()
         .replace(line + 10);
-    let batch: Vec<SongRecord> = [2, 3]
-        .map(|i| SongRecord {
-            metadata: fixed(i),
-            embeddings: Vec::new(),
-        })
-        .into();
-    assert!(w.put_songs(&batch).await.is_err());
+    assert!(w.put_songs(&without_vectors([2, 3])).await.is_err());
     let seen = seen.lock().unwrap().take();
     assert!(
         matches!(seen, Some(Ok(true))),
@@ -812,13 +816,7 @@ async fn a_reader_that_replayed_a_rolled_back_append_replays_the_journal_again()
     let s5 = fixed(5);
     let n5 = line(&s5).unwrap().len() + 1;
     w.inner.faults.journal_write.lock().unwrap().replace(n5 + 3);
-    let batch: Vec<SongRecord> = [5, 6]
-        .map(|i| SongRecord {
-            metadata: fixed(i),
-            embeddings: Vec::new(),
-        })
-        .into();
-    assert!(w.put_songs(&batch).await.is_err());
+    assert!(w.put_songs(&without_vectors([5, 6])).await.is_err());
     assert!(matches!(seen2.lock().unwrap().take(), Some(Ok(3))));
     // Song 7's record is as long as song 5's: the file ends where the reader stopped.
     let s7 = fixed(7);

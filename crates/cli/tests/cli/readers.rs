@@ -91,13 +91,14 @@ async fn rest_similar(
         .collect())
 }
 
-/// (id, similarity) of each match `songrec similar --json` printed, or what went wrong.
-fn cli_similar(
+/// (id, similarity) of each match `songrec similar --json` printed and whether they were
+/// ranked exactly, or what went wrong.
+fn cli_similar_exact(
     lib: &Path,
     ann_threshold: usize,
     song: &str,
     k: usize,
-) -> Result<Vec<(String, f32)>, String> {
+) -> Result<(Vec<(String, f32)>, bool), String> {
     let k = k.to_string();
     let o = songrec(
         lib,
@@ -110,7 +111,7 @@ fn cli_similar(
         return Err(text(&o));
     }
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
-    Ok(v["matches"]
+    let matches = v["matches"]
         .as_array()
         .ok_or_else(|| format!("no matches in {v}"))?
         .iter()
@@ -118,7 +119,18 @@ fn cli_similar(
             let id = m["id"].as_str().unwrap_or_default().to_owned();
             (id, m["similarity"].as_f64().unwrap_or(f64::NAN) as f32)
         })
-        .collect())
+        .collect();
+    Ok((matches, v["exact"] != false))
+}
+
+/// [`cli_similar_exact`] without the flag.
+fn cli_similar(
+    lib: &Path,
+    ann_threshold: usize,
+    song: &str,
+    k: usize,
+) -> Result<Vec<(String, f32)>, String> {
+    cli_similar_exact(lib, ann_threshold, song, k).map(|(m, _)| m)
 }
 
 #[test]
@@ -277,6 +289,8 @@ struct Tally {
     writes: usize,
     refused_writes: usize,
     queries: usize,
+    /// `songrec similar` answers ranked through the approximate index.
+    approximate: usize,
     wrong: Vec<String>,
     failed: Vec<String>,
 }
@@ -463,11 +477,15 @@ async fn writers_and_readers(
         let base = base.clone();
         tokio::task::spawn_blocking(move || {
             let mut i = 0usize;
+            let mut approximate = 0;
             while !done.load(Ordering::SeqCst) {
                 i += 1;
                 let (song, k) = (base[(i * 7) % base.len()].clone(), [1, 2, 5][i % 3]);
                 let before = committed.load(Ordering::SeqCst);
-                let got = cli_similar(&lib, ann_threshold, &song, k);
+                let got = cli_similar_exact(&lib, ann_threshold, &song, k).map(|(m, exact)| {
+                    approximate += usize::from(!exact);
+                    m
+                });
                 let after = committed.load(Ordering::SeqCst);
                 answers.lock().unwrap().push(Answer {
                     what: Asked::CliSimilar(song, k),
@@ -475,6 +493,7 @@ async fn writers_and_readers(
                     committed: (before, after),
                 });
             }
+            approximate
         })
     };
 
@@ -482,7 +501,7 @@ async fn writers_and_readers(
     for r in readers {
         r.await.unwrap();
     }
-    cli.await.unwrap();
+    tally.approximate = cli.await.unwrap();
     server.stop().await;
 
     // Each answer must be what some state the writer committed while it was being computed
@@ -545,6 +564,7 @@ fn readers_are_right_while_another_process_writes() {
     // Below the approximate index's threshold (every search scans), then above it (searches
     // go through the index the writer keeps, 16+ songs against a threshold of 4).
     for (name, threshold, songs) in [("below", 1000, new_songs), ("above", 4, later)] {
+        let above = threshold < 1000;
         let t = Instant::now();
         let tally = rt.block_on(writers_and_readers(
             &lib,
@@ -555,10 +575,12 @@ fn readers_are_right_while_another_process_writes() {
         ));
         println!(
             "ANN {name} threshold: {} writes ({} refused while a reader held the lock), \
-             {} queries, {} wrong, {} failed, {:.1} s",
+             {} queries ({} by the approximate index in `songrec similar`), {} wrong, \
+             {} failed, {:.1} s",
             tally.writes,
             tally.refused_writes,
             tally.queries,
+            tally.approximate,
             tally.wrong.len(),
             tally.failed.len(),
             t.elapsed().as_secs_f64()
@@ -578,6 +600,12 @@ fn readers_are_right_while_another_process_writes() {
             tally.queries >= 20,
             "{name}: only {} queries",
             tally.queries
+        );
+        assert_eq!(
+            tally.approximate > 0,
+            above,
+            "{name}: {} answers through the approximate index",
+            tally.approximate
         );
     }
 }
