@@ -190,11 +190,13 @@ pub(crate) struct AnnCache {
     index: Index,
     /// Loaded into memory (can be changed and saved) rather than a read-only view.
     writable: bool,
-    map: Option<(usize, u64, Arc<AnnMap>)>,
+    /// Keyed by the candidate rows it was computed from (held, so never mistaken for other
+    /// rows at the same address) and the pack length.
+    map: Option<(Arc<Vec<CandRow>>, usize, Arc<AnnMap>)>,
 }
 
-/// For one (pack length, metadata generation): candidate index + 1 of each record number (0:
-/// not a candidate), and the candidates the graph does not hold (scanned exactly).
+/// For one list of candidate rows: candidate index + 1 of each record number (0: not a
+/// candidate), and the candidates the graph does not hold (scanned exactly).
 struct AnnMap {
     by_record: Vec<u32>,
     unindexed: Vec<u32>,
@@ -667,7 +669,7 @@ impl Inner {
         st: &mut State,
         m: &RegisteredModel,
         q: &SearchQuery,
-        rows: &[CandRow],
+        rows: &Arc<Vec<CandRow>>,
         exclude: &std::collections::HashSet<[u8; 32]>,
     ) -> StorageResult<Option<Vec<Ranked>>> {
         let o = &self.opts.ann;
@@ -708,7 +710,6 @@ impl Inner {
         }
         let key = m.model.file_key();
         let dim = m.model.dim;
-        let meta_gen = st.meta_gen;
         let State {
             anns, packs, songs, ..
         } = st;
@@ -721,13 +722,14 @@ impl Inner {
         let pack = &cache.pack;
         let committed = pack.committed();
         let map = match &ann.map {
-            Some((c, g, map)) if *c == committed && *g == meta_gen => Arc::clone(map),
+            Some((r, c, map)) if Arc::ptr_eq(r, rows) && *c == committed => Arc::clone(map),
             _ => {
                 let map = Arc::new(ann_map(rows, dim, committed, ann.entry.covered));
-                ann.map = Some((committed, meta_gen, Arc::clone(&map)));
+                ann.map = Some((Arc::clone(rows), committed, Arc::clone(&map)));
                 map
             }
         };
+        let rows: &[CandRow] = rows;
         let songs: &crate::songs::Songs = songs;
         let pass = |ci: usize| {
             rows.get(ci).is_some_and(|c| {

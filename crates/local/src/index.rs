@@ -30,6 +30,11 @@ pub(crate) struct PackEntry {
     /// there were approximate indexes): record numbers mean something only within one build.
     #[serde(default)]
     pub(crate) build: u64,
+    /// Identity of the pack file of this build (absent in manifests written before it was
+    /// recorded): while a writer replaces the file, the new file is in place before the
+    /// manifest names it, and a reader must not take it for the build the manifest describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) file: Option<u64>,
     /// The approximate nearest-neighbour index over the first records of this pack, if any
     /// (see [`crate::ann`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +51,8 @@ pub(crate) struct PackCache {
     pub(crate) pack: Pack,
     /// Identity of the mapped file (a rebuild replaces the file, maybe at the same length).
     file: Option<u64>,
+    /// The manifest's build number it was opened as (0: built in memory).
+    build: u64,
     /// Live rows joined with metadata slots, valid for (pack length, metadata generation).
     rows: Option<(usize, u64, Arc<Vec<CandRow>>)>,
 }
@@ -129,6 +136,7 @@ impl Inner {
                 PackCache {
                     pack,
                     file: None,
+                    build: 0,
                     rows: None,
                 },
             );
@@ -145,6 +153,7 @@ impl Inner {
                 committed,
                 stamp,
                 build,
+                file: cache.file,
                 ann: None,
             },
         );
@@ -165,12 +174,17 @@ impl Inner {
         build: u64,
     ) -> StorageResult<PackCache> {
         let path = self.paths.pack(m);
-        // The identity is taken first: if the file is replaced in between, the next look sees
-        // a different file and maps it again.
+        // The identity is taken before and after mapping: the same both times, the file
+        // mapped is that file.
         let file = fs::metadata(&path).ok().map(|m| file_id(&m));
+        let pack = Pack::open(&path, m.model.dim, committed)?.with_build(build);
+        if fs::metadata(&path).ok().map(|m| file_id(&m)) != file {
+            return Err(replaced(m));
+        }
         Ok(PackCache {
-            pack: Pack::open(&path, m.model.dim, committed)?.with_build(build),
+            pack,
             file,
+            build,
             rows: None,
         })
     }
@@ -244,16 +258,23 @@ impl Inner {
         key: &str,
         committed: usize,
     ) -> StorageResult<()> {
-        let file = fs::metadata(self.paths.pack(m)).ok().map(|m| file_id(&m));
+        let disk = fs::metadata(self.paths.pack(m)).ok().map(|m| file_id(&m));
+        let entry = st.manifest.packs.get(key);
+        let build = entry.map_or(0, |e| e.build);
+        // The file the manifest names (the one on disk when the manifest does not say).
+        let named = entry.and_then(|e| e.file).or(disk);
         let open = st
             .packs
             .get(key)
-            .filter(|c| c.file.is_some() && c.file == file)
+            .filter(|c| c.file.is_some() && c.file == named && c.build == build)
             .map(|c| c.pack.committed());
         if open == Some(committed) {
             return Ok(());
         }
-        let build = st.manifest.packs.get(key).map_or(0, |e| e.build);
+        if disk != named {
+            // A writer put a new file in place and has not named it yet.
+            return Err(replaced(m));
+        }
         let cache = self.open_pack(m, committed, build)?;
         st.private.remove(key);
         st.packs.insert(key.to_owned(), cache);
@@ -318,6 +339,7 @@ impl Inner {
         })?;
         let committed = cache.pack.append(records)?;
         cache.rows = None;
+        let file = cache.file;
         let stamp = dir_stamp(&self.paths.model_dir(r));
         let entry = st
             .manifest
@@ -327,12 +349,14 @@ impl Inner {
                 committed,
                 stamp,
                 build: crate::ann::nonce(),
+                file,
                 ann: None,
             });
         // The approximate index (if any) still covers the records before its `covered` mark;
         // the new records are scanned exactly until the writer folds them in.
         entry.committed = committed;
         entry.stamp = stamp;
+        entry.file = entry.file.or(file);
         write_json(&self.paths.manifest, &st.manifest)?;
         if let Err(e) = self.maintain_ann(st, r) {
             // The vectors are committed; the index is derived and is rebuilt when next needed.
@@ -390,6 +414,16 @@ impl Inner {
         let rows = Arc::new(rows);
         cache.rows = Some((committed, meta_gen, Arc::clone(&rows)));
         Ok(rows)
+    }
+}
+
+/// The error of a pack file replaced while it was being opened, or not yet named by the
+/// manifest: the caller uses another copy (see [`Inner::ensure_pack`]).
+fn replaced(m: &RegisteredModel) -> StorageError {
+    StorageError::Backend {
+        backend: "local".into(),
+        message: format!("the vector index of {} is being replaced", m.model.key()),
+        transient: true,
     }
 }
 

@@ -14,6 +14,10 @@ use crate::layout::{file_id, mkdirs, write_json};
 use crate::snapshot;
 use crate::state::{Inner, State};
 
+/// Bytes before its offset a reader checks before resuming the journal there (see
+/// [`Inner::replay_journal`]).
+pub(crate) const TAIL_CHECK: usize = 4096;
+
 /// Journal records before `metadata.json` is rewritten, at least: 5,000, or a twentieth of the
 /// library, at most 50,000 (see [`compact_after`]).
 const COMPACT_AFTER: usize = 5000;
@@ -156,7 +160,16 @@ fn recover_torn_line(line: &[u8]) -> Option<(JournalRecord, usize)> {
 impl Inner {
     /// Replays the journal from the start, or (`tail`) only what was appended since the last
     /// replay. Returns false, having applied nothing, when the tail cannot be replayed because
-    /// the journal was replaced (a compaction) or shrank: the caller reloads.
+    /// the journal was replaced (a compaction), shrank, or no longer holds the bytes last
+    /// replayed where they were: the caller reloads.
+    ///
+    /// The last case: a reader may replay a complete record of an append that then fails (its
+    /// fsync, or a later record of the batch) and is rolled back; the writer's next append
+    /// goes where the rolled-back one started, so the file has the same identity and may be
+    /// as long or longer, but the reader's offset now falls inside other records. The last
+    /// [`TAIL_CHECK`] bytes replayed are kept and compared before resuming, so such a reader
+    /// replays the journal from the start instead of reading from the middle of a record or
+    /// keeping a record that was never committed.
     pub(crate) fn replay_journal(&self, st: &mut State, tail: bool) -> StorageResult<bool> {
         let path = &self.paths.journal;
         let mut file = match File::open(path) {
@@ -172,18 +185,27 @@ impl Inner {
             if st.journal_id != Some(id) || meta.len() < st.journal_len {
                 return Ok(false);
             }
-            if meta.len() == st.journal_len {
-                return Ok(true);
-            }
             st.journal_len
         } else {
             0
         };
+        // A tail replay starts with the bytes last replayed, to check them.
+        let check = if tail { st.journal_check.len() } else { 0 };
         let mut bytes = Vec::new();
-        file.seek(std::io::SeekFrom::Start(from))
+        let Some(start) = from.checked_sub(check as u64) else {
+            return Ok(false);
+        };
+        file.seek(std::io::SeekFrom::Start(start))
             .and_then(|_| file.read_to_end(&mut bytes))
             .map_err(|e| StorageError::io(path, e))?;
-        let scan = scan_journal(&bytes, st.journal_records)
+        if bytes.get(..check) != Some(&st.journal_check[..]) {
+            tracing::debug!("{} changed before its last replayed record", path.display());
+            return Ok(false);
+        }
+        if tail && bytes.len() == check {
+            return Ok(true); // nothing new
+        }
+        let scan = scan_journal(&bytes[check..], st.journal_records)
             .map_err(|detail| StorageError::corrupt(path, detail))?;
         if scan.torn_tail && !tail {
             // The write that produced it never completed (no fsync ack); a writer cuts it.
@@ -207,6 +229,8 @@ impl Inner {
         }
         st.journal_len = from + scan.consumed as u64;
         st.journal_id = Some(id);
+        let end = check + scan.consumed;
+        st.journal_check = bytes[end.saturating_sub(TAIL_CHECK)..end].to_vec();
         Ok(true)
     }
 
@@ -232,6 +256,8 @@ impl Inner {
             );
             st.journal_repaired = false;
             st.journal_len = scan.ranges.iter().map(|r| r.len() as u64 + 1).sum();
+            // Only a writer gets here, and a writer never resumes the journal as a reader.
+            st.journal_check.clear();
             st.journal_id = fs::metadata(path).ok().map(|m| file_id(&m));
             return Ok(());
         }
@@ -300,6 +326,9 @@ impl Inner {
             return Err(io(e));
         }
         st.journal_len = good + buf.len() as u64;
+        st.journal_check.extend_from_slice(&buf);
+        let over = st.journal_check.len().saturating_sub(TAIL_CHECK);
+        st.journal_check.drain(..over);
         st.journal_records += recs.len();
         // Applied before a fold is considered: the fold writes the state, and must write these
         // records too (the journal they are in is emptied by it).
@@ -319,6 +348,7 @@ impl Inner {
         #[cfg(test)]
         if let Some(n) = self.faults.take_journal_fault() {
             f.write_all(&buf[..n.min(buf.len())])?;
+            self.faults.peek_journal();
             return Err(std::io::Error::new(
                 std::io::ErrorKind::StorageFull,
                 "no space left on device (injected)",
@@ -346,6 +376,7 @@ impl Inner {
         write_atomic(&self.paths.journal, |_| Ok(()))?;
         st.journal_records = 0;
         st.journal_len = 0;
+        st.journal_check.clear();
         st.journal_id = fs::metadata(&self.paths.journal).ok().map(|m| file_id(&m));
         // metadata.json lives beside the first model's vectors: its folder's stamp moved.
         self.restamp(st)?;

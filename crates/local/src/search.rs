@@ -52,23 +52,32 @@ impl Inner {
             .get(&m.model.file_key())
             .ok_or_else(|| StorageError::NotFound(m.model.key()))?;
         let qn = math::norm(&q.vector);
-        Ok(ranked
+        ranked
             .into_iter()
             .skip(q.offset)
             .map(|s| {
-                let c = rows[s.key.1 as usize];
+                // Rows and songs come from one state (see `State::meta_gen`): a miss is a bug,
+                // reported as an error rather than a panic.
+                let c = rows.get(s.key.1 as usize).copied();
+                let meta = c.and_then(|c| st.songs.get(c.slot as usize).map(|m| (c, m)));
+                let Some((c, meta)) = meta.filter(|(c, m)| m.id.to_bytes() == c.row.id) else {
+                    return Err(StorageError::Backend {
+                        backend: "local".into(),
+                        message: format!("search of {}: a result names no song", m.model.key()),
+                        transient: false,
+                    });
+                };
                 let d = math::dot(&q.vector, cache.pack.vector(&c.row));
                 let (similarity, distance) = math::score(q.metric, d, qn, c.row.norm);
-                let meta = st.songs[c.slot as usize].clone();
-                Match {
+                Ok(Match {
                     id: meta.id.clone(),
                     similarity,
                     distance,
-                    metadata: meta,
+                    metadata: meta.clone(),
                     approximate,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResult};
@@ -34,11 +35,18 @@ pub(crate) struct State {
     pub(crate) songs: crate::songs::Songs,
     pub(crate) index: pack::IdMap<usize>,
     pub(crate) tombstones: BTreeMap<SongId, u64>,
+    /// Names this song list: a fresh number from [`next_generation`] whenever the list changes
+    /// or is loaded again, never reused in this process (a reload does not start over), so a
+    /// cache of something derived from the list (candidate rows, the approximate index's map,
+    /// a listing's order) can never be taken for another list's.
     pub(crate) meta_gen: u64,
     pub(crate) journal_records: usize,
     /// Bytes of the journal replayed: the end of its last complete record, where the next
     /// record goes.
     pub(crate) journal_len: u64,
+    /// The last bytes replayed (up to [`crate::journal::TAIL_CHECK`] bytes ending at
+    /// `journal_len`): a reader resumes the journal only where they are still the same.
+    pub(crate) journal_check: Vec<u8>,
     /// Identity of the journal file replayed (a compaction replaces the file).
     pub(crate) journal_id: Option<u64>,
     /// Replay skipped fragments of failed appends: the next writer rewrites the journal.
@@ -74,6 +82,12 @@ pub(crate) struct Seen {
     pub(crate) manifest: Option<Vec<u8>>,
 }
 
+/// A number no song list of this process had before (see [`State::meta_gen`]).
+pub(crate) fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 impl State {
     pub(crate) fn get(&self, id: &SongId) -> Option<&SongMetadata> {
         self.index
@@ -90,7 +104,7 @@ impl State {
                 self.songs.push(m);
             }
         }
-        self.meta_gen += 1;
+        self.meta_gen = next_generation();
     }
 
     pub(crate) fn remove(&mut self, id: &SongId, version: u64) {
@@ -102,7 +116,7 @@ impl State {
             }
         }
         self.tombstones.insert(id.clone(), version);
-        self.meta_gen += 1;
+        self.meta_gen = next_generation();
     }
 
     pub(crate) fn model(&self, m: &ModelInfo) -> Option<&RegisteredModel> {
@@ -138,12 +152,21 @@ fn parse_metadata(path: &Path) -> StorageResult<Vec<SongMetadata>> {
 }
 
 impl Inner {
+    /// Locks the state. If an earlier operation panicked while holding it (a bug: that
+    /// operation failed, and in the server answered 500), the state it may have left half
+    /// changed is dropped, write lock included, and loaded again from the files: one failed
+    /// request never fails the ones after it.
     pub(crate) fn lock_state(&self) -> StorageResult<MutexGuard<'_, State>> {
-        self.state.lock().map_err(|_| StorageError::Backend {
-            backend: "local".into(),
-            message: "internal state poisoned by an earlier panic".into(),
-            transient: false,
-        })
+        Ok(self.state.lock().unwrap_or_else(|poisoned| {
+            tracing::warn!(
+                "an earlier operation on {} panicked; loading the library again",
+                self.root.display()
+            );
+            let mut st = poisoned.into_inner();
+            *st = State::default();
+            self.state.clear_poison();
+            st
+        }))
     }
 
     /// Runs `f` on the current state. A reader (no write lock) first catches up with what
@@ -283,6 +306,7 @@ impl Inner {
         if st.registry.models.is_empty() {
             self.adopt_legacy_vectors(st)?;
         }
+        st.meta_gen = next_generation();
         st.loaded = true;
         Ok(())
     }

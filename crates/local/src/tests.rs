@@ -20,6 +20,8 @@ use crate::{LocalBackend, npy};
 pub(crate) struct Faults {
     /// Write this many bytes of the next journal append, then fail as a full disk does.
     journal_write: Mutex<Option<usize>>,
+    /// Runs after that partial write, before it is rolled back (another process looking).
+    journal_peek: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Packs rebuilt from the `.npy` files.
     pub(crate) rebuilds: AtomicUsize,
     /// Full reloads of a reader's state.
@@ -31,6 +33,12 @@ pub(crate) struct Faults {
 impl Faults {
     pub(crate) fn take_journal_fault(&self) -> Option<usize> {
         self.journal_write.lock().unwrap().take()
+    }
+
+    pub(crate) fn peek_journal(&self) {
+        if let Some(peek) = self.journal_peek.lock().unwrap().take() {
+            peek();
+        }
     }
 }
 
@@ -680,4 +688,139 @@ async fn the_batch_whose_append_triggers_a_fold_is_in_the_fold() {
     let r = LocalBackend::open(dir.path()).unwrap();
     assert_eq!(ids(&r).await.len(), 5000, "a new process sees every song");
     assert!(r.get_metadata(&song(4999).id).await.unwrap().is_some());
+}
+
+/// (id, similarity) of each match.
+fn scored(matches: &[songrec_storage::Match]) -> Vec<(SongId, f32)> {
+    matches
+        .iter()
+        .map(|m| (m.id.clone(), m.similarity))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reload_never_reuses_rows_of_the_old_song_list() {
+    // Issue 25's library: songs with vectors of one model and a song with only another
+    // model's vectors, which sorts before them.
+    let dir = tempfile::tempdir().unwrap();
+    let other = ModelInfo::new("musicnn", "1", 2);
+    let first = SongId::parse(&"0".repeat(64)).unwrap();
+    let mut recs: Vec<SongRecord> = (1..=5)
+        .map(|i| record(i, [i as f32, 1.0, 0.5, 0.25]))
+        .collect();
+    recs.push(SongRecord {
+        metadata: SongMetadata::new(first.clone(), "only the other model"),
+        embeddings: vec![Embedding::new(other, vec![1.0, 0.0]).unwrap()],
+    });
+    let w = LocalBackend::open(dir.path()).unwrap();
+    w.put_songs(&recs).await.unwrap();
+    w.flush().await.unwrap();
+    drop(w);
+    // A long-running reader answers once (keeping its candidate rows)...
+    let r = LocalBackend::open(dir.path()).unwrap();
+    let q = |k| SearchQuery::new(model(), vec![2.5, 1.0, 0.5, 0.25], k);
+    assert_eq!(r.search(&q(10)).await.unwrap().len(), 5);
+    // ...another process deletes the other model's song and folds the journal...
+    let w = LocalBackend::open(dir.path()).unwrap();
+    assert!(w.delete_song(&first).await.unwrap());
+    w.flush().await.unwrap();
+    drop(w);
+    // ...and the reader, which reloads, answers what a fresh process answers.
+    let fresh = LocalBackend::open(dir.path()).unwrap();
+    for k in [1, 10] {
+        let want = scored(&fresh.search(&q(k)).await.unwrap());
+        let got = r.search(&q(k)).await.map(|m| scored(&m));
+        assert_eq!(got.as_ref().ok(), Some(&want), "k={k}: {got:?}");
+    }
+    assert_eq!(ids(&r).await, sorted(1..=5));
+}
+
+#[tokio::test]
+async fn a_panic_while_holding_the_state_fails_only_that_operation() {
+    let (_dir, _w, r) = writer_of_two_and_reader().await;
+    assert_eq!(ids(&r).await, sorted([1, 2]));
+    let inner = r.inner.clone();
+    let panicked = std::thread::spawn(move || {
+        inner.with_state(|_| -> songrec_storage::StorageResult<()> { panic!("injected bug") })
+    })
+    .join();
+    assert!(panicked.is_err());
+    // The next operations run on state loaded again.
+    assert_eq!(ids(&r).await, sorted([1, 2]));
+    assert_eq!(top(&r, [0.0, 1.0, 0.0, 0.0]).await, song(2).id);
+}
+
+/// `song(i)` at a fixed time, so its journal record has the same bytes each time.
+fn fixed(i: u32) -> SongMetadata {
+    let mut m = song(i);
+    let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    (m.created_at, m.updated_at) = (t, t);
+    m
+}
+
+/// Songs `fixed(i)` without vectors.
+fn without_vectors<const N: usize>(songs: [u32; N]) -> Vec<SongRecord> {
+    songs
+        .map(|i| SongRecord {
+            metadata: fixed(i),
+            embeddings: Vec::new(),
+        })
+        .into()
+}
+
+#[tokio::test]
+async fn a_reader_that_replayed_a_rolled_back_append_replays_the_journal_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = LocalBackend::open(dir.path()).unwrap();
+    w.put_metadata(&fixed(1)).await.unwrap();
+    let r = LocalBackend::open(dir.path()).unwrap();
+    assert_eq!(ids(&r).await, sorted([1]));
+    // A batch of two records fails after the first record and part of the second (a full
+    // disk) and is rolled back; the reader looks in between and replays the first record.
+    let line = serde_json::to_vec(&JournalRecord::Put(Box::new(fixed(2))))
+        .unwrap()
+        .len()
+        + 1;
+    let seen = Arc::new(Mutex::new(None));
+    let (reader, seen2) = (r.clone(), seen.clone());
+    *w.inner.faults.journal_peek.lock().unwrap() = Some(Box::new(move || {
+        let ids = reader
+            .inner
+            .with_state(|st| Ok(st.get(&fixed(2).id).is_some()));
+        *seen2.lock().unwrap() = Some(ids);
+    }));
+    w.inner
+        .faults
+        .journal_write
+        .lock()
+        .unwrap()
+        .replace(line + 10);
+    assert!(w.put_songs(&without_vectors([2, 3])).await.is_err());
+    let seen = seen.lock().unwrap().take();
+    assert!(
+        matches!(seen, Some(Ok(true))),
+        "the reader replayed the first record of the failed append: {seen:?}"
+    );
+    // The writer's next record goes where the rolled-back ones started.
+    let mut long = fixed(4);
+    long.title = "a title longer than the record that was rolled back".repeat(3);
+    w.put_metadata(&long).await.unwrap();
+    assert_eq!(ids(&r).await, sorted([1, 4]));
+    // Rolled back again, and the next append has exactly the length the reader replayed to.
+    let line = |m: &SongMetadata| serde_json::to_vec(&JournalRecord::Put(Box::new(m.clone())));
+    let (reader, seen2) = (r.clone(), Arc::new(Mutex::new(None)));
+    let seen3 = seen2.clone();
+    *w.inner.faults.journal_peek.lock().unwrap() = Some(Box::new(move || {
+        *seen3.lock().unwrap() = Some(reader.inner.with_state(|st| Ok(st.songs.len())));
+    }));
+    let s5 = fixed(5);
+    let n5 = line(&s5).unwrap().len() + 1;
+    w.inner.faults.journal_write.lock().unwrap().replace(n5 + 3);
+    assert!(w.put_songs(&without_vectors([5, 6])).await.is_err());
+    assert!(matches!(seen2.lock().unwrap().take(), Some(Ok(3))));
+    // Song 7's record is as long as song 5's: the file ends where the reader stopped.
+    let s7 = fixed(7);
+    assert_eq!(line(&s7).unwrap().len() + 1, n5);
+    w.put_metadata(&s7).await.unwrap();
+    assert_eq!(ids(&r).await, sorted([1, 4, 7]));
 }

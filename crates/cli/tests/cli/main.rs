@@ -9,6 +9,7 @@ mod migrate_crash;
 mod migrate_faults;
 mod offline;
 mod quality;
+mod readers;
 mod serve;
 mod sync;
 
