@@ -337,10 +337,12 @@ fn subcommands(help: &str) -> BTreeSet<String> {
             inside = line == "Commands:";
             continue;
         }
-        if inside && line.starts_with("  ") && !line.starts_with("   ") {
-            if let Some(name) = line.split_whitespace().next() {
-                out.insert(name.to_owned());
-            }
+        if inside
+            && line.starts_with("  ")
+            && !line.starts_with("   ")
+            && let Some(name) = line.split_whitespace().next()
+        {
+            out.insert(name.to_owned());
         }
     }
     out
