@@ -5,6 +5,7 @@
 mod astra;
 mod cli;
 mod discover;
+mod doors;
 mod migrate_crash;
 mod migrate_faults;
 mod offline;
