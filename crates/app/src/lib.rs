@@ -3,6 +3,7 @@
 //! - [`ingest`]: scan folders, analyse files in parallel, store songs, report per file;
 //! - [`resolve`]: find a song from what a user typed (title, "artist - title", id prefix, path);
 //! - [`similar`]: similarity queries by song or by an outside audio file;
+//! - [`views`]: playlists, clusters and maps over the chosen vectors, for every door;
 //! - [`words`]: search by words, over the style tags musicnn stored with each song;
 //! - [`filters`]: the song filters users type, shared by the CLI and the REST API;
 //! - [`stats`]: library statistics;
@@ -30,6 +31,7 @@ pub mod reembed;
 pub mod resolve;
 pub mod similar;
 pub mod stats;
+pub mod views;
 pub mod words;
 
 /// Errors of the application layer.
@@ -50,6 +52,10 @@ pub enum AppError {
     /// Bad input from the user.
     #[error("{0}")]
     Invalid(String),
+    /// `--model NAME@VERSION` names vectors the library does not hold (the message lists those
+    /// it holds).
+    #[error("{0}")]
+    UnknownModel(String),
 }
 
 /// Result alias.

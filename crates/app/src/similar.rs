@@ -491,12 +491,18 @@ pub enum Choice {
 /// The neural weight of `--blend` / `both` without a weight (the seed plan's 0.6 / 0.4).
 pub const DEFAULT_BLEND: f32 = 0.6;
 
-/// One embedder's part. The embedder itself (a model load for musicnn) is only built when a
-/// file has to be analysed; a library song's stored vector needs just the model's name.
-fn part(name: &str, weight: f32, target: &Target, cfg: &EmbedderConfig) -> AppResult<ModelPart> {
+/// One embedder's part. The embedder itself (a model load for musicnn) is only taken from
+/// the pool when a file has to be analysed; a library song's stored vector needs just the
+/// model's name.
+fn part(
+    name: &str,
+    weight: f32,
+    target: &Target,
+    pool: &crate::embedders::Pool,
+) -> AppResult<ModelPart> {
     let model = crate::embedders::model_by_name(name)?;
     let embedder = match target {
-        Target::File(_) => Some(crate::embedders::by_name_with(name, cfg)?),
+        Target::File(_) => Some(pool.get(name)?),
         Target::Song(_) => None,
     };
     Ok(ModelPart {
@@ -541,30 +547,49 @@ pub const AUTO_BLEND: f32 = 0.7;
 /// one-shots (0.750), so 0.4 stays.
 pub const AUTO_BLEND_SHORT: f32 = 0.4;
 
-/// Turns a [`Choice`] into model parts for this library and target.
+/// Turns a [`Choice`] into model parts for this library and target (embedders for a file
+/// start with `cfg`).
 pub async fn choose_parts(
     backend: &dyn StorageBackend,
     target: &Target,
     choice: &Choice,
     cfg: &EmbedderConfig,
 ) -> AppResult<Vec<ModelPart>> {
+    let pool = crate::embedders::Pool::new(cfg.clone());
+    choose_parts_in(backend, target, choice, &pool).await
+}
+
+/// [`choose_parts`] taking the embedders a file needs from a [`Pool`](crate::embedders::Pool)
+/// of started ones (the web server's): the one code path of every door.
+pub async fn choose_parts_in(
+    backend: &dyn StorageBackend,
+    target: &Target,
+    choice: &Choice,
+    pool: &crate::embedders::Pool,
+) -> AppResult<Vec<ModelPart>> {
     match choice {
-        Choice::Embedder(name) => Ok(vec![part(name, 1.0, target, cfg)?]),
+        Choice::Embedder(name) => Ok(vec![part(name, 1.0, target, pool)?]),
         Choice::Model(key) => {
             let models = backend.models().await?;
+            let have: Vec<String> = models.iter().map(|s| s.model.key()).collect();
             let m = models
                 .into_iter()
                 .map(|s| s.model)
                 .find(|m| m.key() == *key)
                 .ok_or_else(|| {
-                    AppError::Invalid(format!(
-                        "the library has no vectors of model {key:?}; see `songrec stats` for the models it has"
+                    AppError::UnknownModel(format!(
+                        "the library has no vectors of model {key:?}; it has: {}",
+                        if have.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            have.join(", ")
+                        }
                     ))
                 })?;
             // A live embedder that made these vectors can analyse a file for them.
             let short = crate::embedders::short_name(&m.name).to_owned();
             match crate::embedders::model_by_name(&short) {
-                Ok(live) if live == m => Ok(vec![part(&short, 1.0, target, cfg)?]),
+                Ok(live) if live == m => Ok(vec![part(&short, 1.0, target, pool)?]),
                 _ => Ok(vec![ModelPart::stored(m)]),
             }
         }
@@ -575,8 +600,8 @@ pub async fn choose_parts(
                 )));
             }
             Ok(vec![
-                part("musicnn", *w, target, cfg)?,
-                part("dsp", 1.0 - *w, target, cfg)?,
+                part("musicnn", *w, target, pool)?,
+                part("dsp", 1.0 - *w, target, pool)?,
             ])
         }
         Choice::Auto => {
@@ -601,7 +626,7 @@ pub async fn choose_parts(
                 {
                     continue;
                 }
-                parts.push(part(name, w, target, cfg)?);
+                parts.push(part(name, w, target, pool)?);
             }
             if !parts.is_empty() {
                 return Ok(parts);
@@ -638,17 +663,19 @@ pub async fn choose_space(
     seed: Option<&SongMetadata>,
     cfg: &EmbedderConfig,
 ) -> AppResult<Space> {
+    // A library song's parts start no embedder, so no pool is kept.
+    let pool = crate::embedders::Pool::new(cfg.clone());
     if let Some(s) = seed {
         let target = Target::Song(Box::new(s.clone()));
         return Ok(space_of(
-            &choose_parts(backend, &target, choice, cfg).await?,
+            &choose_parts_in(backend, &target, choice, &pool).await?,
         ));
     }
     if *choice != Choice::Auto {
         // Parts for a file need an embedder; for stored vectors a stand-in song is enough.
         let target = Target::Song(Box::new(SongMetadata::new(SongId::from_bytes(b""), "")));
         return Ok(space_of(
-            &choose_parts(backend, &target, choice, cfg).await?,
+            &choose_parts_in(backend, &target, choice, &pool).await?,
         ));
     }
     let have: Vec<ModelInfo> = backend
@@ -677,6 +704,43 @@ pub async fn choose_space(
         });
     }
     Ok(Space::blend(parts))
+}
+
+impl Choice {
+    /// The choice of the options every door offers (`--embedder`/`--blend`/`--model` of the
+    /// CLI, `embedder`/`blend`/`model` of the REST API): `model` wins over `embedder`, `blend`
+    /// over `embedder`; no option at all is `auto`.
+    ///
+    /// ```
+    /// use songrec_app::similar::Choice;
+    /// assert_eq!(Choice::from_options(None, None, None).unwrap(), Choice::Auto);
+    /// assert_eq!(Choice::from_options(Some("both"), None, None).unwrap(), Choice::Blend(0.6));
+    /// assert_eq!(Choice::from_options(Some("dsp"), Some(0.3), None).unwrap(), Choice::Blend(0.3));
+    /// assert!(Choice::from_options(None, Some(0.3), Some("legacy@0")).is_err());
+    /// ```
+    pub fn from_options(
+        embedder: Option<&str>,
+        blend: Option<f32>,
+        model: Option<&str>,
+    ) -> AppResult<Self> {
+        match (model, blend) {
+            (Some(_), Some(_)) => Err(AppError::Invalid(
+                "give either a model (NAME@VERSION of stored vectors) or a blend weight, not both"
+                    .into(),
+            )),
+            (Some(m), None) => Ok(Choice::Model(m.trim().to_owned())),
+            (None, Some(w)) if !(0.0..=1.0).contains(&w) => Err(AppError::Invalid(format!(
+                "the blend takes the neural weight between 0 and 1, not {w}"
+            ))),
+            (None, Some(w)) => Ok(Choice::Blend(w)),
+            (None, None) => embedder.unwrap_or("auto").parse(),
+        }
+    }
+
+    /// Whether this is the default, `auto`.
+    pub fn is_auto(&self) -> bool {
+        *self == Choice::Auto
+    }
 }
 
 impl std::str::FromStr for Choice {

@@ -7,8 +7,13 @@
 //! (`extra.sound_tags`: piano, violin, flute, drums, slow, fast, quiet, female vocal, choir…),
 //! so words naming an instrument, a voice or a tempo are understood too ([`TagKind`]).
 //! A text query is read as a weighted set of those tags ([`parse`]): each word or phrase is
-//! matched to a tag by name or synonym ("relaxing" → chillout and chill, "rap" → Hip-Hop,
-//! "eighties" → 80s); "not", "no", "less", "without" turn the next tag into one to avoid.
+//! matched to tags by name or through a listener vocabulary kept as data
+//! (`vocabulary.txt`, [`vocabulary`]: "orchestral" → strings, classical, violin, cello;
+//! "chiptune" and "8-bit" → electronic, electro, synth; "lo-fi" → chill, chillout, Mellow;
+//! "relaxing" → chillout and chill; "eighties" → 80s; about 250 words and phrases); "not",
+//! "no", "less", "without" turn the next tag into one to avoid. The query says which words
+//! it used and which it ignored ([`report`]); only a query with no usable word is an error,
+//! and it suggests the nearest tags and words ([`suggestions`]).
 //! A song's score ([`TagQuery::score`]) is the weighted sum of its probabilities for those tags
 //! (a tag outside its stored strongest ten counts as 0).
 //!
@@ -19,9 +24,9 @@
 //! but more electronic" keeps songs that sound like the seed and lifts the electronic ones.
 //!
 //! This is not a text–audio model (CLAP and the like embed free text and audio in one space):
-//! only the 100 tags are understood, so "song with a saxophone solo" or "music for a rainy
-//! afternoon" match nothing or one word, and the tags carry the biases of the Last.fm users
-//! who made them.
+//! only the 100 tags and the vocabulary's words are understood, so "music for a rainy
+//! afternoon" matches nothing, and the tags carry the biases of the Last.fm users and
+//! MagnaTagATune annotators who made them.
 
 use std::cmp::Ordering;
 
@@ -65,109 +70,131 @@ pub struct TagQuery {
     pub terms: Vec<TagTerm>,
     /// Words that are not tags, synonyms or filler (shown to the user).
     pub unknown: Vec<String>,
+    /// The words and phrases used, in order (`"not sad"` for a tag to avoid).
+    pub used: Vec<String>,
+    /// Every word that was not used: the unknown ones and filler ("the", "music").
+    pub ignored: Vec<String>,
 }
 
-/// Synonyms and phrases → tags. Longest phrases are matched first; a tag's own name is
-/// always understood (case-insensitively, `-` and spaces alike).
-const SYNONYMS: &[(&str, &[&str])] = &[
-    ("rocky", &["rock"]),
-    ("mainstream", &["pop"]),
-    ("alt", &["alternative"]),
-    ("alt rock", &["alternative rock"]),
-    ("independent", &["indie"]),
-    ("electronics", &["electronic"]),
-    ("synth", &["electronic", "electro"]),
-    ("synths", &["electronic", "electro"]),
-    ("synthesizer", &["electronic", "electro"]),
-    ("edm", &["electronic", "dance"]),
-    ("techno", &["electronic", "House"]),
-    ("female", &["female vocalists", "female vocalist"]),
-    ("woman", &["female vocalists", "female vocalist"]),
-    ("women", &["female vocalists", "female vocalist"]),
-    ("female vocals", &["female vocalists", "female vocalist"]),
-    ("female voice", &["female vocalists", "female vocalist"]),
-    ("female singer", &["female vocalists", "female vocalist"]),
-    ("male", &["male vocalists"]),
-    ("man", &["male vocalists"]),
-    ("men", &["male vocalists"]),
-    ("male vocals", &["male vocalists"]),
-    ("male voice", &["male vocalists"]),
-    ("male singer", &["male vocalists"]),
-    ("male vocalist", &["male vocalists"]),
-    ("dancing", &["dance"]),
-    ("danceable", &["dance"]),
-    ("club", &["dance", "House"]),
-    ("2000s", &["00s"]),
-    ("noughties", &["00s"]),
-    ("1980s", &["80s"]),
-    ("eighties", &["80s"]),
-    ("1990s", &["90s"]),
-    ("nineties", &["90s"]),
-    ("1970s", &["70s"]),
-    ("seventies", &["70s"]),
-    ("1960s", &["60s"]),
-    ("sixties", &["60s"]),
-    ("jazzy", &["jazz"]),
-    ("swing", &["jazz"]),
-    ("pretty", &["beautiful"]),
-    ("lovely", &["beautiful"]),
-    ("gorgeous", &["beautiful"]),
-    ("heavy", &["heavy metal", "hard rock"]),
-    ("chilled", &["chillout", "chill"]),
-    ("relaxed", &["chillout", "chill"]),
-    ("relaxing", &["chillout", "chill"]),
-    ("calm", &["chillout", "chill", "Mellow"]),
-    ("laid back", &["chillout", "chill"]),
-    ("laidback", &["chillout", "chill"]),
-    ("lounge", &["chillout", "easy listening"]),
-    ("soulful", &["soul"]),
-    ("soft", &["Mellow"]),
-    ("gentle", &["Mellow"]),
-    ("smooth", &["Mellow"]),
-    ("quiet", &["Mellow"]),
-    ("folky", &["folk"]),
-    ("instrumentals", &["instrumental"]),
-    ("no vocals", &["instrumental"]),
-    ("without vocals", &["instrumental"]),
-    ("no singing", &["instrumental"]),
-    ("without singing", &["instrumental"]),
-    ("punky", &["punk"]),
-    ("old", &["oldies"]),
-    ("retro", &["oldies"]),
-    ("vintage", &["oldies"]),
-    ("bluesy", &["blues"]),
-    ("atmospheric", &["ambient"]),
-    ("drone", &["ambient"]),
-    ("soundscape", &["ambient"]),
-    ("unplugged", &["acoustic"]),
-    ("weird", &["experimental"]),
-    ("avant garde", &["experimental"]),
-    ("avantgarde", &["experimental"]),
-    ("guitars", &["guitar"]),
-    ("hiphop", &["Hip-Hop"]),
-    ("rap", &["Hip-Hop"]),
-    ("partying", &["party"]),
-    ("easy", &["easy listening"]),
-    ("sensual", &["sexy"]),
-    ("hooky", &["catchy"]),
-    ("funky", &["funk"]),
-    ("prog", &["Progressive rock"]),
-    ("progressive", &["Progressive rock"]),
-    ("prog rock", &["Progressive rock"]),
-    ("r&b", &["rnb"]),
-    ("r and b", &["rnb"]),
-    ("rhythm and blues", &["rnb"]),
-    ("melancholic", &["sad"]),
-    ("melancholy", &["sad"]),
-    ("gloomy", &["sad"]),
-    ("depressing", &["sad"]),
-    ("sorrowful", &["sad"]),
-    ("cheerful", &["happy"]),
-    ("upbeat", &["happy"]),
-    ("joyful", &["happy"]),
-    ("uplifting", &["happy"]),
-    ("house music", &["House"]),
-];
+/// The listener vocabulary: words and phrases → tags, as data (`vocabulary.txt`, see its
+/// header), read once. A tag's own name is always understood besides (case-insensitively, `-`
+/// and spaces alike).
+const VOCABULARY: &str = include_str!("vocabulary.txt");
+
+/// One word or phrase of the vocabulary and the tags it means.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VocabularyEntry {
+    /// The phrase, as [`parse`] compares it (lowercase words joined by single spaces).
+    pub phrase: String,
+    /// Its tags.
+    pub tags: Vec<(TagKind, &'static str)>,
+}
+
+/// A test query of the vocabulary file (`? QUERY => tag, ... | ignored: word, ...`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VocabularyTest {
+    /// The query.
+    pub query: String,
+    /// Tags that must be among the query's.
+    pub tags: Vec<String>,
+    /// The words it must ignore, exactly.
+    pub ignored: Vec<String>,
+}
+
+/// The vocabulary file, read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Vocabulary {
+    /// Its entries, in file order.
+    pub entries: Vec<VocabularyEntry>,
+    /// Its test queries.
+    pub tests: Vec<VocabularyTest>,
+    /// Lines that could not be read, or that name no tag of the models (for the tests).
+    pub problems: Vec<String>,
+}
+
+/// The stored tag called `name` in the list of `kind`.
+fn tag_named(kind: TagKind, name: &str) -> Option<&'static str> {
+    let list: &[&'static str] = match kind {
+        TagKind::Style => &TAGS,
+        TagKind::Sound => &MTT_TAGS,
+    };
+    list.iter().copied().find(|t| *t == name)
+}
+
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Reads a vocabulary (the format of `vocabulary.txt`); lines it cannot use are listed in
+/// [`Vocabulary::problems`], never a panic.
+///
+/// ```
+/// use songrec_app::words::{read_vocabulary, TagKind};
+/// let v = read_vocabulary("# comment\nLo-Fi = chill, sound:beats\nbad line\nx = nosuchtag\n");
+/// assert_eq!(v.entries[0].phrase, "lo fi");
+/// assert_eq!(v.entries[0].tags, [(TagKind::Style, "chill"), (TagKind::Sound, "beats")]);
+/// assert_eq!(v.problems.len(), 2);
+/// ```
+pub fn read_vocabulary(text: &str) -> Vocabulary {
+    let mut v = Vocabulary::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(test) = line.strip_prefix('?') {
+            let (query, rest) = test.split_once("=>").unwrap_or((test, ""));
+            let (tags, ignored) = rest.split_once("| ignored:").unwrap_or((rest, ""));
+            v.tests.push(VocabularyTest {
+                query: query.trim().to_owned(),
+                tags: comma_list(tags),
+                ignored: comma_list(ignored),
+            });
+            continue;
+        }
+        let Some((phrase, tags)) = line.split_once('=') else {
+            v.problems.push(format!("line {}: no `=`: {line}", n + 1));
+            continue;
+        };
+        let mut found = Vec::new();
+        for t in comma_list(tags) {
+            let (kind, name) = match t.strip_prefix("sound:") {
+                Some(name) => (TagKind::Sound, name.trim()),
+                None => (TagKind::Style, t.as_str()),
+            };
+            match tag_named(kind, name) {
+                Some(tag) => found.push((kind, tag)),
+                None => v
+                    .problems
+                    .push(format!("line {}: {t:?} is not a model tag", n + 1)),
+            }
+        }
+        let phrase = words(phrase).join(" ");
+        if phrase.is_empty() || comma_list(tags).is_empty() {
+            v.problems
+                .push(format!("line {}: no phrase or no tag: {line}", n + 1));
+            continue;
+        }
+        if found.is_empty() {
+            continue;
+        }
+        v.entries.push(VocabularyEntry {
+            phrase,
+            tags: found,
+        });
+    }
+    v
+}
+
+/// songrec's vocabulary (`vocabulary.txt`), read once.
+pub fn vocabulary() -> &'static Vocabulary {
+    static V: std::sync::OnceLock<Vocabulary> = std::sync::OnceLock::new();
+    V.get_or_init(|| read_vocabulary(VOCABULARY))
+}
 
 /// Words that carry no tag and are dropped silently.
 const FILLER: &[&str] = &[
@@ -246,15 +273,15 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The tags a phrase (words joined by single spaces) means, if any: a style tag's name, else a
-/// synonym of style tags, else a sound tag's name (so "guitar" and "rock", in both lists, mean
-/// the style tag, and "piano" or "slow" the sound tag).
+/// phrase of the [`vocabulary`], else a sound tag's name (so "guitar" and "rock", in both lists,
+/// mean the style tag, and "piano" or "slow" the sound tag).
 fn lookup(phrase: &str) -> Option<Vec<(TagKind, &'static str)>> {
     let named = |list: &[&'static str]| list.iter().copied().find(|t| words(t).join(" ") == phrase);
     if let Some(t) = named(&TAGS) {
         return Some(vec![(TagKind::Style, t)]);
     }
-    if let Some((_, tags)) = SYNONYMS.iter().find(|(s, _)| *s == phrase) {
-        return Some(tags.iter().map(|t| (TagKind::Style, *t)).collect());
+    if let Some(e) = vocabulary().entries.iter().find(|e| e.phrase == phrase) {
+        return Some(e.tags.clone());
     }
     named(&MTT_TAGS).map(|t| vec![(TagKind::Sound, t)])
 }
@@ -262,8 +289,8 @@ fn lookup(phrase: &str) -> Option<Vec<(TagKind, &'static str)>> {
 /// The longest phrase matched (in words) at the start of `ws`.
 const LONGEST_PHRASE: usize = 3;
 
-/// Reads `text` as tags (see the module docs). An error when no word names a tag, listing the
-/// tags that are understood.
+/// Reads `text` as tags (see the module docs). An error only when no word names a tag: it
+/// suggests the tags and vocabulary words nearest to the words given.
 ///
 /// ```
 /// let q = songrec_app::words::parse("mellow acoustic guitar").unwrap();
@@ -272,13 +299,16 @@ const LONGEST_PHRASE: usize = 3;
 /// let q = songrec_app::words::parse("but more electronic, less female vocals").unwrap();
 /// assert_eq!(q.terms[0].tag, "electronic");
 /// assert!(q.terms[0].weight > 0.0 && q.terms[1].weight < 0.0);
-/// assert!(songrec_app::words::parse("saxophone kazoo").is_err());
+/// let q = songrec_app::words::parse("epic orchestral kazoo").unwrap();
+/// assert_eq!((q.used.join(" "), q.ignored.join(" ")), ("epic orchestral".into(), "kazoo".into()));
+/// assert!(songrec_app::words::parse("kazoo").is_err());
 /// ```
 pub fn parse(text: &str) -> AppResult<TagQuery> {
     let ws = words(text);
     let mut raw: Vec<((TagKind, &'static str), bool, String)> = Vec::new();
-    let mut unknown = Vec::new();
-    let mut negate = false;
+    let (mut unknown, mut used, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
+    // The negation word waiting for its tag, if any.
+    let mut negate: Option<String> = None;
     let mut i = 0;
     while i < ws.len() {
         let found = (1..=LONGEST_PHRASE.min(ws.len() - i))
@@ -288,30 +318,33 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
             Some((n, tags)) => {
                 let from = ws[i..i + n].join(" ");
                 for t in tags {
-                    raw.push((t, negate, from.clone()));
+                    raw.push((t, negate.is_some(), from.clone()));
                 }
-                negate = false;
+                used.push(match negate.take() {
+                    Some(neg) => format!("{neg} {from}"),
+                    None => from,
+                });
                 i += n;
             }
             None => {
                 let w = ws[i].as_str();
                 if NEGATIONS.contains(&w) {
-                    negate = true;
-                } else if !FILLER.contains(&w) {
-                    unknown.push(w.to_owned());
+                    if let Some(earlier) = negate.replace(w.to_owned()) {
+                        ignored.push(earlier);
+                    }
+                } else {
+                    if !FILLER.contains(&w) {
+                        unknown.push(w.to_owned());
+                    }
+                    ignored.push(w.to_owned());
                 }
                 i += 1;
             }
         }
     }
+    ignored.extend(negate);
     if raw.is_empty() {
-        return Err(AppError::Invalid(format!(
-            "no word of {text:?} names a tag songrec knows; the style tags (from the musicnn \
-             models, with synonyms such as relaxing, rap, eighties, synth) are: {}; the sound \
-             tags are: {}",
-            TAGS.join(", "),
-            MTT_TAGS.join(", ")
-        )));
+        return Err(AppError::Invalid(no_tag_message(text, &unknown)));
     }
     // One term per tag (the first mention decides its sign), weights normalised per sign.
     let mut terms: Vec<TagTerm> = Vec::new();
@@ -332,7 +365,117 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
             t.weight = sign / n;
         }
     }
-    Ok(TagQuery { terms, unknown })
+    Ok(TagQuery {
+        terms,
+        unknown,
+        used,
+        ignored,
+    })
+}
+
+/// Words suggested for a query that named no tag at most.
+pub const MAX_SUGGESTIONS: usize = 6;
+
+/// Levenshtein distance of two words, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The tags and vocabulary words nearest to `word`: within an edit distance of a third of its
+/// length (at least 1), or sharing its first four letters (all of a shorter word), nearest
+/// first.
+///
+/// ```
+/// let s = songrec_app::words::suggestions("orchestrall");
+/// assert_eq!(s[0], "orchestral");
+/// assert!(songrec_app::words::suggestions("jaz").contains(&"jazz".to_owned()));
+/// assert!(songrec_app::words::suggestions("kazoo").is_empty());
+/// ```
+pub fn suggestions(word: &str) -> Vec<String> {
+    let word = word.to_lowercase();
+    let known = TAGS
+        .iter()
+        .chain(MTT_TAGS.iter())
+        .map(|t| words(t).join(" "))
+        .chain(vocabulary().entries.iter().map(|e| e.phrase.clone()));
+    let len = word.chars().count();
+    let mut near: Vec<(usize, usize, String)> = Vec::new();
+    for k in known {
+        if near.iter().any(|(_, _, n)| *n == k) {
+            continue;
+        }
+        let d = edit_distance(&word, &k);
+        let prefix = word
+            .chars()
+            .zip(k.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if d <= (len / 3).max(1) || prefix >= 4.min(len).max(3) {
+            near.push((d, usize::MAX - prefix, k));
+        }
+    }
+    near.sort();
+    near.into_iter()
+        .map(|(_, _, k)| k)
+        .take(MAX_SUGGESTIONS)
+        .collect()
+}
+
+/// The error of a query without a usable word: what was ignored and what is near.
+fn no_tag_message(text: &str, unknown: &[String]) -> String {
+    let mut near: Vec<String> = Vec::new();
+    for w in unknown {
+        for s in suggestions(w) {
+            if !near.contains(&s) {
+                near.push(s);
+            }
+        }
+    }
+    near.truncate(MAX_SUGGESTIONS);
+    let hint = if near.is_empty() {
+        "listeners' words such as orchestral, chiptune, lo-fi, ambient, chill, epic, dark, \
+         happy, sad, retro, synthwave, acoustic, piano, jazz or rock work"
+            .to_owned()
+    } else {
+        format!("did you mean: {}?", near.join(", "))
+    };
+    format!(
+        "no word of {text:?} names a style or sound tag songrec knows{}; {hint} \
+         (see `songrec similar --help`)",
+        if unknown.is_empty() {
+            String::new()
+        } else {
+            format!(" (ignored: {})", unknown.join(", "))
+        }
+    )
+}
+
+/// The model named in answers to words alone (ranked by the stored tags, not by vectors).
+pub const STYLE_TAGS_MODEL: &str = "style_tags";
+
+/// One line on how words were read: "words used: epic, orchestral; ignored: the, kazoo".
+///
+/// ```
+/// let q = songrec_app::words::parse("the epic kazoo").unwrap();
+/// assert_eq!(songrec_app::words::report(&q), "words used: epic; ignored: the, kazoo");
+/// ```
+pub fn report(q: &TagQuery) -> String {
+    let mut line = format!("words used: {}", q.used.join(", "));
+    if !q.ignored.is_empty() {
+        line.push_str(&format!("; ignored: {}", q.ignored.join(", ")));
+    }
+    line
 }
 
 impl TagQuery {
@@ -573,17 +716,19 @@ mod tests {
             let q = parse(t).unwrap_or_else(|e| panic!("{t}: {e}"));
             assert!(q.terms.iter().any(|x| x.tag == t), "{t}: {q:?}");
         }
-        for (_, tags) in SYNONYMS {
-            for t in *tags {
-                assert!(TAGS.contains(t), "synonym target {t} is not a model tag");
-            }
-        }
+        assert!(
+            vocabulary().problems.is_empty(),
+            "{:?}",
+            vocabulary().problems
+        );
         // A sound tag is understood by its own name, as itself unless a style tag or a
-        // synonym of style tags has that name.
+        // vocabulary phrase (that does not list it) has that name.
         for t in MTT_TAGS {
             let q = parse(t).unwrap_or_else(|e| panic!("{t}: {e}"));
             let shadowed = TAGS.iter().any(|s| words(s) == words(t))
-                || SYNONYMS.iter().any(|(s, _)| *s == words(t).join(" "));
+                || vocabulary().entries.iter().any(|e| {
+                    e.phrase == words(t).join(" ") && !e.tags.contains(&(TagKind::Sound, t))
+                });
             assert_eq!(
                 q.terms
                     .iter()
@@ -637,7 +782,7 @@ mod tests {
 
     #[test]
     fn phrases_synonyms_negation_and_unknown_words() {
-        let q = parse("Relaxing hip-hop from the eighties, not sad, with a saxophone").unwrap();
+        let q = parse("Relaxing hip-hop from the eighties, not sad, with a kazoo").unwrap();
         let got: Vec<(&str, bool)> = q.terms.iter().map(|t| (t.tag, t.weight > 0.0)).collect();
         assert_eq!(
             got,
@@ -649,7 +794,9 @@ mod tests {
                 ("sad", false)
             ]
         );
-        assert_eq!(q.unknown, ["from", "saxophone"]);
+        assert_eq!(q.unknown, ["from", "kazoo"]);
+        assert_eq!(q.used, ["relaxing", "hip hop", "eighties", "not sad"]);
+        assert_eq!(q.ignored, ["from", "the", "with", "a", "kazoo"]);
         let pos: f32 = q
             .terms
             .iter()
@@ -665,11 +812,77 @@ mod tests {
         // "no vocals" is a phrase (instrumental), not a negation of what follows.
         let q = parse("no vocals, rock").unwrap();
         assert_eq!(q.describe(), "instrumental, rock");
+        // No usable word: an error suggesting the nearest words, not a list of every tag.
         let e = parse("the a of").unwrap_err().to_string();
+        assert!(e.contains("orchestral") && e.contains("chiptune"), "{e}");
+        let e = parse("orchestrall jaz kazoo").unwrap_err().to_string();
         assert!(
-            e.contains("female vocalists") && e.contains("Hip-Hop"),
+            e.contains("ignored: orchestrall, jaz, kazoo")
+                && e.contains("did you mean: orchestral")
+                && e.contains("jazz"),
             "{e}"
         );
+        assert!(!e.contains("female vocalists"), "{e}");
+        // A dangling negation is ignored, not an error on its own.
+        let q = parse("rock, not").unwrap();
+        assert_eq!(
+            (q.used.clone(), q.ignored.clone()),
+            (vec!["rock".to_owned()], vec!["not".to_owned()])
+        );
+    }
+
+    /// The vocabulary's own test queries (`? QUERY => tags | ignored: words` in
+    /// vocabulary.txt), and its reach: at least 60 listener words beyond the tags' names.
+    #[test]
+    fn the_vocabulary_reads_its_test_queries() {
+        let v = vocabulary();
+        assert!(v.problems.is_empty(), "{:?}", v.problems);
+        assert!(v.tests.len() >= 8, "{:?}", v.tests);
+        for t in &v.tests {
+            let q = parse(&t.query).unwrap_or_else(|e| panic!("{}: {e}", t.query));
+            for tag in &t.tags {
+                assert!(
+                    q.terms.iter().any(|x| x.tag == tag),
+                    "{:?}: no tag {tag} in {}",
+                    t.query,
+                    q.describe()
+                );
+            }
+            assert_eq!(q.ignored, t.ignored, "{:?}", t.query);
+        }
+        let listener = [
+            "orchestral",
+            "cinematic",
+            "epic",
+            "battle",
+            "chiptune",
+            "lo fi",
+            "ambient",
+            "chill",
+            "aggressive",
+            "dark",
+            "happy",
+            "sad",
+            "retro",
+            "8 bit",
+            "synthwave",
+            "acoustic",
+        ];
+        for w in listener {
+            assert!(lookup(w).is_some(), "{w}");
+        }
+        let single_words = v.entries.iter().filter(|e| !e.phrase.contains(' ')).count();
+        assert!(
+            v.entries.len() >= 150 && single_words >= 120,
+            "{}",
+            v.entries.len()
+        );
+        // Every phrase once.
+        let mut phrases: Vec<&str> = v.entries.iter().map(|e| e.phrase.as_str()).collect();
+        phrases.sort_unstable();
+        let n = phrases.len();
+        phrases.dedup();
+        assert_eq!(phrases.len(), n, "a phrase is listed twice");
     }
 
     #[test]

@@ -74,10 +74,12 @@ pub struct Words<'a> {
     pub tag_scores: Option<&'a [f32]>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn matches(
     target: Option<&Target>,
     ms: &[Match],
     metric: Metric,
+    model: &str,
     explanations: Option<&[Explanation]>,
     folding: Option<&Folding>,
     words: Option<&Words<'_>>,
@@ -98,6 +100,8 @@ pub fn matches(
                 .map(|t| serde_json::json!({"tag": t.tag, "weight": t.weight, "from": t.from}))
                 .collect();
             q["unknown_words"] = serde_json::to_value(&w.query.unknown)?;
+            q["used_words"] = serde_json::to_value(&w.query.used)?;
+            q["ignored_words"] = serde_json::to_value(&w.query.ignored)?;
         }
         let mut matches = serde_json::to_value(ms)?;
         if let (Some(scores), Some(arr)) =
@@ -118,8 +122,7 @@ pub fn matches(
         }
         // Whether every result list behind these matches was ranked exactly (no ANN index).
         let exact = !ms.iter().any(|m| m.approximate);
-        let mut out =
-            serde_json::json!({"query": q, "metric": metric, "exact": exact, "matches": matches});
+        let mut out = serde_json::json!({"query": q, "model": model, "metric": metric, "exact": exact, "matches": matches});
         if let Some(f) = folding {
             if let Some(arr) = out["matches"].as_array_mut() {
                 for (m, c) in arr.iter_mut().zip(&f.copies) {

@@ -5,9 +5,6 @@
 use anyhow::Result;
 use clap::Args;
 use songrec_app::similar::Choice;
-use songrec_config::Config;
-use songrec_discover::Space;
-use songrec_storage::{SongMetadata, StorageBackend};
 
 /// Which vectors to compare.
 #[derive(Args, Debug, Clone)]
@@ -41,21 +38,10 @@ pub struct RankedArgs {
 impl VectorArgs {
     /// The user's choice.
     pub fn choice(&self) -> Result<Choice> {
-        Ok(match (&self.model, self.blend) {
-            (Some(m), _) => Choice::Model(m.clone()),
-            (None, Some(w)) => Choice::Blend(w),
-            (None, None) => self.embedder.parse()?,
-        })
-    }
-
-    /// The space compared around `seed` (the first seed of a playlist), or over the library.
-    pub async fn space(
-        &self,
-        backend: &dyn StorageBackend,
-        cfg: &Config,
-        seed: Option<&SongMetadata>,
-    ) -> Result<Space> {
-        let choice = self.choice()?;
-        Ok(songrec_app::similar::choose_space(backend, &choice, seed, &cfg.embedder).await?)
+        Ok(Choice::from_options(
+            Some(&self.embedder),
+            self.blend,
+            self.model.as_deref(),
+        )?)
     }
 }

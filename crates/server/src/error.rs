@@ -210,6 +210,7 @@ impl From<AppError> for ApiError {
             AppError::Neural(n) => Self::internal("starting the neural embedder", &n),
             AppError::Resolve(m) => Self::not_found(m),
             AppError::Invalid(m) => Self::bad_request(m),
+            AppError::UnknownModel(m) => Self::new(StatusCode::BAD_REQUEST, "unknown_model", m),
         }
     }
 }

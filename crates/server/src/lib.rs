@@ -133,8 +133,14 @@ pub struct ServerOptions {
     pub public: bool,
     /// Largest accepted upload, bytes.
     pub max_upload_bytes: u64,
-    /// Embedders for uploaded files (the first one's model is the default for queries).
+    /// Embedders started with the server, for analysing uploads; others an upload's query
+    /// needs (`auto` blends musicnn and DSP where the library holds both) start on first use
+    /// with [`ServerOptions::embedder_config`]. Which vectors a query compares does not depend
+    /// on this list: it is the `embedder`/`blend`/`model` parameters, `auto` by default, as
+    /// in the CLI.
     pub embedders: Vec<Arc<dyn Embedder>>,
+    /// Settings of the embedders started on demand (neural runtime, model files).
+    pub embedder_config: songrec_config::EmbedderConfig,
     /// Uploads analysed at the same time (analysis is CPU-heavy).
     pub analysis_jobs: usize,
     /// Where uploads are spooled (default: the system temp folder).
@@ -154,13 +160,15 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
-    /// Defaults: loopback only, 50 MB uploads, the DSP embedder, one analysis per core, PCA.
+    /// Defaults: loopback only, 50 MB uploads, the DSP embedder started (musicnn on first use,
+    /// with the default settings), one analysis per core, PCA.
     pub fn new(bind: SocketAddr) -> Self {
         Self {
             bind,
             public: false,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             embedders: songrec_app::embedders::parse_list("dsp").unwrap_or_default(),
+            embedder_config: songrec_config::EmbedderConfig::default(),
             analysis_jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scratch_dir: None,
             projector: Arc::new(Pca::default()),
@@ -180,8 +188,9 @@ pub struct AppInner {
     pub recorder: MetricsRecorder,
     /// HTTP counters.
     pub http: HttpMetrics,
-    /// Embedders for uploads.
-    pub embedders: Vec<Arc<dyn Embedder>>,
+    /// Embedders for uploads: those started with the server, and any other started on first
+    /// use.
+    pub embedders: songrec_app::embedders::Pool,
     /// Upload limit.
     pub max_upload_bytes: u64,
     /// Bounds concurrent analyses.
@@ -237,7 +246,10 @@ impl AppInner {
             backend,
             recorder,
             http: HttpMetrics::new(),
-            embedders: opts.embedders.clone(),
+            embedders: songrec_app::embedders::Pool::with(
+                opts.embedder_config.clone(),
+                opts.embedders.clone(),
+            ),
             max_upload_bytes: opts.max_upload_bytes,
             analysis: tokio::sync::Semaphore::new(analysis_jobs),
             uploads: tokio::sync::Semaphore::new(max_uploads),
@@ -291,6 +303,8 @@ routes! {
     get "/api/v1/similar" "similarToText" => api::similar_to_text;
     get "/api/v1/stats" "getStats" => api::stats;
     get "/api/v1/map" "getMap" => api::map;
+    get "/api/v1/playlist" "getPlaylist" => api::playlist;
+    get "/api/v1/clusters" "getClusters" => api::clusters;
 }
 
 /// Turns a panic in a handler into a JSON 500 (belt and braces: handlers do not panic on

@@ -27,17 +27,27 @@ fn filter_params() -> Vec<Value> {
     ]
 }
 
+/// `embedder`, `blend`, `model`: which vectors a ranking compares, as the CLI's options.
+fn vector_params() -> Vec<Value> {
+    vec![
+        json!({"$ref": "#/components/parameters/embedder"}),
+        json!({"$ref": "#/components/parameters/blend"}),
+        json!({"$ref": "#/components/parameters/model"}),
+    ]
+}
+
 fn similar_params() -> Vec<Value> {
     let mut v = vec![
         json!({"$ref": "#/components/parameters/k"}),
         json!({"$ref": "#/components/parameters/similarOffset"}),
         json!({"$ref": "#/components/parameters/metric"}),
         json!({"$ref": "#/components/parameters/threshold"}),
-        json!({"$ref": "#/components/parameters/model"}),
-        json!({"$ref": "#/components/parameters/embedder"}),
+    ];
+    v.extend(vector_params());
+    v.extend([
         json!({"$ref": "#/components/parameters/distinct"}),
         json!({"$ref": "#/components/parameters/text"}),
-    ];
+    ]);
     v.extend(filter_params());
     v
 }
@@ -101,16 +111,64 @@ pub fn document() -> Value {
         ),
     ];
     list_params.extend(filter_params());
-    let mut map_params = vec![
-        q(
-            "limit",
-            "Most songs on the map.",
-            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 2000}),
-        ),
-        json!({"$ref": "#/components/parameters/model"}),
-        json!({"$ref": "#/components/parameters/embedder"}),
-    ];
+    let mut map_params = vec![q(
+        "limit",
+        "Most songs on the map.",
+        json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 2000}),
+    )];
+    map_params.extend(vector_params());
     map_params.extend(filter_params());
+    let mut playlist_params = vec![
+        json!({"name": "seed", "in": "query", "required": false, "style": "form", "explode": true,
+          "description": "A seed song's id (or unique prefix), repeatable; not with from/to.",
+          "schema": {"type": "array", "items": {"type": "string"}}}),
+        q(
+            "from",
+            "Travel from this song (id) ...",
+            json!({"type": "string"}),
+        ),
+        q(
+            "to",
+            "... to this one; both ends are in the playlist.",
+            json!({"type": "string"}),
+        ),
+        q(
+            "n",
+            "Songs in the playlist (with from/to, both ends included).",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 25}),
+        ),
+        q(
+            "no_repeat_artist",
+            "At most one song per artist.",
+            json!({"type": "boolean", "default": false}),
+        ),
+        q(
+            "no_repeat_album",
+            "At most one song per album.",
+            json!({"type": "boolean", "default": false}),
+        ),
+        q(
+            "candidates",
+            "Candidates searched per step of a from/to path.",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 30}),
+        ),
+    ];
+    playlist_params.extend(vector_params());
+    playlist_params.extend(filter_params());
+    let mut cluster_params = vec![
+        q(
+            "k",
+            "Number of clusters.",
+            json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 12}),
+        ),
+        q(
+            "seed",
+            "Seed of the k-means++ initialisation (same seed, same clusters).",
+            json!({"type": "integer", "minimum": 0, "default": 42}),
+        ),
+    ];
+    cluster_params.extend(vector_params());
+    cluster_params.extend(filter_params());
     let mut text_params = vec![
         json!({"$ref": "#/components/parameters/k"}),
         json!({"$ref": "#/components/parameters/similarOffset"}),
@@ -119,6 +177,27 @@ pub fn document() -> Value {
     text_params.extend(filter_params());
     let mut song_params = vec![id_param.clone()];
     song_params.extend(similar_params());
+
+    let playlist_path = json!({"get": {"operationId": "getPlaylist", "summary": "A playlist around seed songs, or travelling from one song to another: the answer of `songrec playlist --json` (no history).", "tags": ["similar"],
+          "parameters": playlist_params,
+          "responses": {"200": ok_json("The playlist; model names the vectors compared.", "Playlist"), "400": err("Malformed query, no seed, or unknown model."), "404": err("No such song, or it has no vector of the model."), "409": err("Ambiguous id prefix.")}}});
+    let clusters_path = json!({"get": {"operationId": "getClusters", "summary": "The library in groups that sound alike (k-means): the answer of `songrec clusters --json`.", "tags": ["library"],
+          "parameters": cluster_params,
+          "responses": {"200": ok_json("Clusters, largest first; model names the vectors compared.", "Clusters"), "400": err("Malformed query, unknown model, or no songs to cluster.")}}});
+    let playlist_schema = json!({"type": "object", "required": ["kind", "model", "seeds", "entries", "requested"],
+            "properties": {"kind": {"type": "string", "enum": ["seeds", "path"]}, "model": {"type": "string"},
+              "seeds": {"type": "array", "items": {"type": "object", "additionalProperties": true}},
+              "requested": {"type": "integer"},
+              "entries": {"type": "array", "items": {"type": "object", "required": ["song"], "properties": {
+                "song": {"type": "object", "additionalProperties": true}, "similarity_to_previous": {"type": "number"},
+                "seed_similarity": {"type": "number"}, "progress": {"type": "number"}}}}}});
+    let clusters_schema = json!({"type": "object", "required": ["model", "songs", "clusters", "inertia"],
+            "properties": {"model": {"type": "string"}, "songs": {"type": "integer"}, "inertia": {"type": "number"},
+              "genre_purity": nullable("number"),
+              "clusters": {"type": "array", "items": {"type": "object", "required": ["id", "size", "genres", "cohesion", "examples"], "properties": {
+                "id": {"type": "integer"}, "size": {"type": "integer"}, "cohesion": {"type": "number"},
+                "genres": {"type": "array", "items": {"type": "array", "items": {}}},
+                "examples": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}}}});
 
     json!({
       "openapi": "3.0.3",
@@ -159,9 +238,9 @@ pub fn document() -> Value {
             "304": {"description": "Not modified (If-None-Match matched the ETag, which is the song id)."},
             "400": err("Not an id."), "404": err("No such song or no stored audio."), "409": err("Ambiguous id prefix."),
             "416": err("Malformed range, or one starting beyond the end.")}}},
-        "/api/v1/similar": {"get": {"operationId": "similarToText", "summary": "Songs for words alone: ranked by the style tags (the neural model's 50 tags, with synonyms) named by text.", "tags": ["similar"],
+        "/api/v1/similar": {"get": {"operationId": "similarToText", "summary": "Songs for words alone: ranked by the style and sound tags the neural model stored with each song, named by the words (a listener vocabulary: orchestral, chiptune, lo-fi, epic, dark, synthwave...). The response says which words were used and which ignored; model is style_tags.", "tags": ["similar"],
           "parameters": text_params,
-          "responses": {"200": ok_json("Results, best first; similarity and tag_score are the tag score.", "SimilarResponse"), "400": err("No text, words that name no style tag (the message lists them), or parameters that apply to neighbours only; or no song has style tags.")}},
+          "responses": {"200": ok_json("Results, best first; similarity and tag_score are the tag score.", "SimilarResponse"), "400": err("No text, no word that names a tag (the message suggests the nearest words), or parameters that apply to neighbours only; or no song has style tags.")}},
           "post": {"operationId": "similarToUpload", "summary": "Songs that sound like an uploaded audio file (analysed, not stored).", "tags": ["similar"],
           "parameters": similar_params(),
           "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
@@ -175,9 +254,11 @@ pub fn document() -> Value {
             "503": err("Too many uploads in progress, or the space for them is full; see Retry-After.")}}},
         "/api/v1/stats": {"get": {"operationId": "getStats", "summary": "Library size, songs per genre, models and their vector counts.", "tags": ["library"],
           "responses": {"200": ok_json("Statistics.", "Stats"), "400": err("Malformed query.")}}},
-        "/api/v1/map": {"get": {"operationId": "getMap", "summary": "Every song's vector projected to 2-D (PCA), for the library map.", "tags": ["library"],
+        "/api/v1/map": {"get": {"operationId": "getMap", "summary": "Every song's vector projected to 2-D (PCA), for the library map; the vectors of `songrec map` (auto by default).", "tags": ["library"],
           "parameters": map_params,
-          "responses": {"200": ok_json("Points.", "Map"), "400": err("Malformed query or unknown model.")}}}
+          "responses": {"200": ok_json("Points.", "Map"), "400": err("Malformed query or unknown model.")}}},
+        "/api/v1/playlist": playlist_path,
+        "/api/v1/clusters": clusters_path
       },
       "components": {
         "parameters": {
@@ -196,8 +277,9 @@ pub fn document() -> Value {
           "similarOffset": q("offset", "Skip this many of the best results (k + offset ≤ 1000).", json!({"type": "integer", "minimum": 0, "maximum": 999, "default": 0})),
           "metric": q("metric", "How vectors are compared.", json!({"type": "string", "enum": ["cosine", "dot", "l2"], "default": "cosine"})),
           "threshold": q("threshold", "Keep only results with similarity ≥ this.", json!({"type": "number"})),
-          "model": q("model", "Compare stored vectors of this model, NAME@VERSION (see /api/v1/stats).", json!({"type": "string"})),
-          "embedder": q("embedder", "Compare the vectors of this embedder (default: the server's).", json!({"type": "string", "enum": songrec_app::embedders::NAMES})),
+          "model": q("model", "Compare stored vectors of this model, NAME@VERSION (see /api/v1/stats); not with embedder or blend. As `--model` of the CLI.", json!({"type": "string"})),
+          "embedder": q("embedder", "Which vectors to compare, as `--embedder` of the CLI: auto (the default: musicnn and DSP blended where the songs have both, neural weight 0.7, 0.4 for clips under 5 s; else the one they have), dsp, musicnn, both (blend 0.6) or blend:W. The response's model names what was compared.", json!({"type": "string", "default": "auto", "example": "both"})),
+          "blend": q("blend", "Blend musicnn and DSP with this neural weight, as `--blend` of the CLI.", json!({"type": "number", "minimum": 0, "maximum": 1})),
           "text": q("text", "Words for the style tags the neural model stored with each song (\"mellow acoustic guitar\", \"relaxing, not sad\"); the neighbours are re-ranked towards them and each result carries its tag_score. Not with distinct.", json!({"type": "string"})),
           "distinct": q("distinct", "One song per recording: copies of one recording (same fingerprint when stored, else same artist, title and duration within a second) are folded into the best-ranked one, and copies of the query are left out; k and offset count distinct songs.", json!({"type": "boolean", "default": false}))
         },
@@ -235,8 +317,10 @@ pub fn document() -> Value {
                   "text": {"type": "string"}}},
               "words": {"type": "object", "description": "With text: how the words were read.", "required": ["text", "tags", "unknown_words"],
                 "properties": {"text": {"type": "string"}, "unknown_words": {"type": "array", "items": {"type": "string"}},
+                  "used_words": {"type": "array", "items": {"type": "string"}, "description": "Words and phrases read as tags, in order (\"not sad\" for one to avoid)."},
+                  "ignored_words": {"type": "array", "items": {"type": "string"}, "description": "Every word not used: unknown ones and filler."},
                   "tags": {"type": "array", "items": {"type": "object", "required": ["tag", "weight"], "properties": {"tag": {"type": "string"}, "weight": {"type": "number"}}}}}},
-              "model": {"type": "string"}, "metric": {"type": "string", "enum": ["cosine", "dot", "l2"]},
+              "model": {"type": "string", "description": "The vectors compared: NAME@VERSION, or a blend such as musicnn@2 ×0.7 + songrec-dsp@2 ×0.3; style_tags for words alone."}, "metric": {"type": "string", "enum": ["cosine", "dot", "l2"]},
               "k": {"type": "integer"}, "offset": {"type": "integer"},
               "copies_folded": {"type": "integer", "description": "With distinct: copies folded into the results, in all."},
               "query_copies_excluded": {"type": "integer", "description": "With distinct: copies of the query left out."},
@@ -247,6 +331,8 @@ pub fn document() -> Value {
               "models": {"type": "array", "items": {"type": "object", "required": ["model", "count"], "properties": {
                 "model": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "string"}, "dim": {"type": "integer"}, "count": {"type": "integer"}}}},
               "tombstones": {"type": "integer"}, "backend": {"type": "string"}}},
+          "Playlist": playlist_schema,
+          "Clusters": clusters_schema,
           "Map": {"type": "object", "required": ["model", "projection", "explained_variance", "total", "truncated", "points"],
             "properties": {"model": {"type": "string"}, "projection": {"type": "string"},
               "explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},

@@ -2,6 +2,7 @@
 //! numbers are refused with the parameter named.
 
 use songrec_app::filters::FilterSpec;
+use songrec_app::similar::Choice;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -116,6 +117,38 @@ impl Params {
             tag: self.text("tag")?,
             conditions: self.all("where"),
         })
+    }
+
+    /// Which vectors a ranking compares: `embedder` (`auto`, the default; `dsp`, `musicnn`,
+    /// `both`, `blend:W`), `blend` (the neural weight) or `model` (`NAME@VERSION` of stored
+    /// vectors), read as the CLI reads `--embedder`/`--blend`/`--model`
+    /// ([`Choice::from_options`]). `None` when none of them was given (`auto`).
+    ///
+    /// ```
+    /// use songrec_app::similar::Choice;
+    /// use songrec_server::params::Params;
+    /// let mut p = Params::parse(Some("embedder=both"));
+    /// assert_eq!(p.vectors().unwrap(), Some(Choice::Blend(0.6)));
+    /// assert_eq!(Params::parse(None).vectors().unwrap(), None);
+    /// assert!(Params::parse(Some("embedder=dsp&model=legacy@0")).vectors().is_err());
+    /// ```
+    pub fn vectors(&mut self) -> ApiResult<Option<Choice>> {
+        let embedder = self.one("embedder")?;
+        let blend = self.float("blend")?;
+        let model = self.one("model")?;
+        if model.is_some() && embedder.is_some() {
+            return Err(ApiError::bad_request(
+                "give either model (NAME@VERSION of stored vectors) or embedder, not both",
+            ));
+        }
+        if embedder.is_none() && blend.is_none() && model.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Choice::from_options(
+            embedder.as_deref(),
+            blend,
+            model.as_deref(),
+        )?))
     }
 
     /// Refuses whatever was not taken.

@@ -151,7 +151,7 @@ async function upload(ev) {
   form.append("file", f);
   try {
     const r = await api("/api/v1/similar?k=10&distinct=true", { method: "POST", body: form });
-    status.textContent = "Songs like " + f.name + ":";
+    status.textContent = "Songs like " + f.name + " (compared: " + r.model + "):";
     $("#upload-results").replaceChildren(...r.results.map((x) => songItem(x.song, simText(x))));
   } catch (e) {
     status.textContent = "Could not analyse " + f.name + ": " + e.message;
@@ -167,7 +167,8 @@ async function searchWords(ev) {
   try {
     const r = await api("/api/v1/similar?k=10&text=" + encodeURIComponent(text));
     const tags = r.words.tags.map((t) => (t.weight < 0 ? "not " : "") + t.tag).join(", ");
-    status.textContent = "Songs for " + tags + (r.words.unknown_words.length ? " (left out: " + r.words.unknown_words.join(", ") + ")" : "") + ":";
+    const ignored = r.words.ignored_words.length ? "; ignored: " + r.words.ignored_words.join(", ") : "";
+    status.textContent = "Songs for " + tags + " (words used: " + r.words.used_words.join(", ") + ignored + "):";
     $("#words-results").replaceChildren(...r.results.map((x) => songItem(x.song, x.tag_score.toFixed(3))));
   } catch (e) {
     status.textContent = e.message;

@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use songrec_discover::fsutil::write_atomic;
-use songrec_discover::kmeans::KMeansOptions;
 use songrec_discover::map::{self, ColorBy, MapOptions};
-use songrec_discover::{SongSet, clusters, load_songs, outliers};
+use songrec_discover::{SongSet, outliers};
 use songrec_factory::Backend;
 
 use crate::args::FilterArgs;
@@ -82,15 +81,19 @@ async fn load(
     vectors: &VectorArgs,
     filter: &FilterArgs,
 ) -> Result<SongSet> {
-    let model = vectors.space(backend.as_ref(), cfg, None).await?;
-    let set = load_songs(backend.as_ref(), &model, &filter.to_filter()?)
-        .await
-        .context("reading songs and vectors")?;
+    let set = songrec_app::views::song_set(
+        backend.as_ref(),
+        &vectors.choice()?,
+        &filter.to_filter()?,
+        &cfg.embedder,
+    )
+    .await
+    .context("reading songs and vectors")?;
     if !set.without_vector.is_empty() {
         eprintln!(
             "note: {} songs have no {} vector and are left out",
             set.without_vector.len(),
-            model.key()
+            set.space.key()
         );
     }
     Ok(set)
@@ -143,17 +146,7 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
 
 pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
-    if set.is_empty() {
-        bail!("no songs to cluster");
-    }
-    let r = clusters::cluster(
-        &set,
-        args.k,
-        &KMeansOptions {
-            seed: args.seed,
-            ..KMeansOptions::default()
-        },
-    )?;
+    let r = songrec_app::views::clusters(&set, args.k, args.seed)?;
     if args.ranked.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(exit::OK);

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_config::Config;
 use songrec_discover::history::{self, History};
 use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
-use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
+use songrec_discover::playlist::{Constraints, Playlist};
 use songrec_factory::Backend;
 
 use crate::exit;
@@ -131,60 +132,30 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
                 .with_context(|| format!("finding {s:?}"))
         }
     };
-    let p = match (&args.from, &args.to) {
-        (Some(f), Some(t)) => {
-            let (a, b) = (resolve(f.clone()).await?, resolve(t.clone()).await?);
-            let model = args
-                .ranked
-                .vectors
-                .space(backend.as_ref(), cfg, Some(&a))
-                .await?;
-            playlist::between(
-                backend.as_ref(),
-                &PathRequest {
-                    from: a.id,
-                    to: b.id,
-                    model,
-                    n: args.n,
-                    candidates_per_point: args.candidates,
-                    constraints,
-                },
-            )
-            .await?
-        }
+    let shape = match (&args.from, &args.to) {
+        (Some(f), Some(t)) => PlaylistShape::Path {
+            from: Box::new(resolve(f.clone()).await?),
+            to: Box::new(resolve(t.clone()).await?),
+            candidates: args.candidates,
+        },
         _ => {
             if args.seeds.is_empty() {
                 bail!("give --seed SONG (repeatable) or --from SONG --to SONG");
             }
             let mut seeds = Vec::new();
-            let mut model = None;
             for s in &args.seeds {
-                let song = resolve(s.clone()).await?;
-                if model.is_none() {
-                    model = Some(
-                        args.ranked
-                            .vectors
-                            .space(backend.as_ref(), cfg, Some(&song))
-                            .await?,
-                    );
-                }
-                seeds.push(song.id);
+                seeds.push(resolve(s.clone()).await?);
             }
-            let Some(model) = model else {
-                bail!("give --seed SONG (repeatable) or --from SONG --to SONG");
-            };
-            playlist::from_seeds(
-                backend.as_ref(),
-                &SeedRequest {
-                    seeds,
-                    model,
-                    n: args.n,
-                    constraints,
-                },
-            )
-            .await?
+            PlaylistShape::Seeds(seeds)
         }
     };
+    let ask = PlaylistAsk {
+        shape,
+        n: args.n,
+        constraints,
+        choice: args.ranked.vectors.choice()?,
+    };
+    let p = songrec_app::views::playlist(backend.as_ref(), &ask, &cfg.embedder).await?;
     if p.entries.len() < p.requested {
         eprintln!(
             "note: {} of {} songs: the library (with these rules and filters) has no more that fit",

@@ -24,7 +24,10 @@ pub struct ServeArgs {
     /// Largest upload for "songs like this file", in MB (default [server] max_upload_bytes: 50 MB).
     #[arg(long)]
     pub max_upload_mb: Option<f64>,
-    /// Embedders for uploaded files: dsp.
+    /// Embedders started with the server to analyse uploaded files: dsp, musicnn or both. An
+    /// upload whose query needs another (auto compares musicnn and dsp where the library has
+    /// both) starts it on first use. Which vectors a ranking compares is chosen per request,
+    /// exactly as in the CLI: the embedder, blend and model parameters, auto by default.
     #[arg(long, default_value = "dsp")]
     pub embedder: String,
 }
@@ -39,7 +42,8 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
         Some(mb) => anyhow::bail!("--max-upload-mb must be a positive number, got {mb}"),
         None => cfg.server.max_upload_bytes,
     };
-    opts.embedders = songrec_app::embedders::parse_list(&args.embedder)?;
+    opts.embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
+    opts.embedder_config = cfg.embedder.clone();
     opts.scratch_dir = Some(cfg.cache.path.join("serve"));
     let shown = backend.to_string();
     let server = songrec_server::Server::bind(Arc::clone(&backend), opts)

@@ -68,13 +68,9 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         .map(songrec_app::words::parse)
         .transpose()?;
     if let Some(w) = &words
-        && !w.unknown.is_empty()
         && !args.json
     {
-        eprintln!(
-            "not style tags, left out: {} (see `songrec similar --help`)",
-            w.unknown.join(", ")
-        );
+        eprintln!("{}", songrec_app::words::report(w));
     }
     let target = match (&args.song, &args.file) {
         (_, Some(f)) => Some(Target::File(f.clone())),
@@ -100,7 +96,8 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
             songrec_app::words::by_words(backend.as_ref(), w, args.k, args.offset, &filter, &[])
                 .await
                 .context("search by words")?;
-        output::matches(None, &ms, metric, None, None, Some(&out), args.json)?;
+        let model = songrec_app::words::STYLE_TAGS_MODEL;
+        output::matches(None, &ms, metric, model, None, None, Some(&out), args.json)?;
         return Ok(exit::OK);
     };
     let choice = args.vectors.choice()?;
@@ -108,6 +105,7 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder)
             .await?;
     tracing::info!("comparing {parts:?}");
+    let model = songrec_app::similar::space_of(&parts).key();
     if !args.json {
         for o in songrec_app::embedders::outdated_models(&backend.models().await?) {
             eprintln!("note: {}", o.advice());
@@ -166,6 +164,7 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         Some(&target),
         &matches,
         metric,
+        &model,
         explanations.as_deref(),
         distinct.as_ref(),
         words_out(words.as_ref(), args.text.as_deref(), tag_scores.as_deref()).as_ref(),

@@ -6,6 +6,7 @@ mod astra;
 mod cli;
 mod discover;
 mod docs;
+mod doors;
 mod migrate_crash;
 mod migrate_faults;
 mod offline;

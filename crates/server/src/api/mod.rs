@@ -14,11 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use songrec_app::embedders::model_of;
 use songrec_app::similar::{ModelPart, SimilarRequest, Target};
-use songrec_audio::Embedder;
 use songrec_storage::{
-    Filter, ListQuery, Match, Metric, ModelInfo, SongId, SongMetadata, SortKey, StorageBackend,
+    Filter, ListQuery, Match, Metric, SongId, SongMetadata, SortKey, StorageBackend,
     StorageBackendExt,
 };
 use tokio::io::AsyncWriteExt;
@@ -351,8 +349,10 @@ pub async fn get_song(
     }))
 }
 
+mod ranked;
 mod similar;
 mod views;
 
+pub use ranked::*;
 pub use similar::*;
 pub use views::*;

@@ -2,7 +2,9 @@
 //! towards words with `text=`, and songs for words alone (`GET /api/v1/similar?text=`).
 
 use super::*;
+use songrec_app::similar::Choice;
 use songrec_app::words::TagQuery;
+use std::path::PathBuf;
 
 // ---- similarity ---------------------------------------------------------------------------
 
@@ -12,8 +14,8 @@ struct SimilarParams {
     offset: usize,
     metric: Metric,
     threshold: Option<f32>,
-    model: Option<String>,
-    embedder: Option<String>,
+    /// `embedder`/`blend`/`model`, if given (else `auto`, as in the CLI).
+    vectors: Option<Choice>,
     filter: Filter,
     distinct: bool,
     /// `text=`: the words, and how they read as style tags.
@@ -21,20 +23,11 @@ struct SimilarParams {
 }
 
 impl SimilarParams {
-    /// The query these parameters ask for: `target`'s neighbours by one model.
-    fn request(
-        &self,
-        target: Target,
-        model: ModelInfo,
-        embedder: Option<Arc<dyn Embedder>>,
-    ) -> SimilarRequest {
+    /// The query these parameters ask for: `target`'s neighbours in the space of `parts`.
+    fn request(&self, target: Target, parts: Vec<ModelPart>) -> SimilarRequest {
         SimilarRequest {
             target,
-            parts: vec![ModelPart {
-                model,
-                embedder,
-                weight: 1.0,
-            }],
+            parts,
             k: self.k,
             metric: self.metric,
             threshold: self.threshold,
@@ -65,13 +58,7 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
     }
     let metric: Metric = p.one("metric")?.as_deref().unwrap_or("cosine").parse()?;
     let threshold = p.float("threshold")?;
-    let model = p.one("model")?;
-    let embedder = p.one("embedder")?;
-    if model.is_some() && embedder.is_some() {
-        return Err(ApiError::bad_request(
-            "give either model (NAME@VERSION of stored vectors) or embedder, not both",
-        ));
-    }
+    let vectors = p.vectors()?;
     let filter = p.filter()?.to_filter()?;
     let distinct = p.flag("distinct")?;
     let words = match p.one("text")? {
@@ -91,72 +78,33 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
         offset,
         metric,
         threshold,
-        model,
-        embedder,
+        vectors,
         filter,
         distinct,
         words,
     })
 }
 
-/// Picks the model to compare and, when available, the embedder that makes its vectors:
-/// `model=NAME@VERSION` (stored vectors), `embedder=NAME`, or by default the first configured
-/// embedder whose model the library has, else the library's model with the most vectors.
-pub async fn choose_model(
+/// The model parts a query compares: the CLI's choice and code path
+/// ([`songrec_app::similar::choose_parts_in`]), `auto` by default, with the server's started
+/// embedders for an upload. A song without the vectors asked for is a 404 `no_vector`.
+pub async fn query_parts(
     st: &AppState,
-    model: Option<&str>,
-    embedder: Option<&str>,
-) -> ApiResult<(ModelInfo, Option<Arc<dyn Embedder>>)> {
-    let stored = st.backend.models().await?;
-    let embedder_for = |m: &ModelInfo| {
-        st.embedders
-            .iter()
-            .find(|e| model_of(e.as_ref()) == *m)
-            .cloned()
-    };
-    if let Some(key) = model {
-        let m = stored
-            .iter()
-            .map(|s| s.model.clone())
-            .find(|m| m.key() == key)
-            .ok_or_else(|| {
-                let have: Vec<String> = stored.iter().map(|s| s.model.key()).collect();
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unknown_model",
-                    format!(
-                        "the library has no vectors of model {key:?}; it has: {}",
-                        if have.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            have.join(", ")
-                        }
-                    ),
-                )
-            })?;
-        let e = embedder_for(&m);
-        return Ok((m, e));
-    }
-    if let Some(name) = embedder {
-        let wanted = songrec_app::embedders::by_name(name)?;
-        let m = model_of(wanted.as_ref());
-        let e = embedder_for(&m).unwrap_or(wanted);
-        return Ok((m, Some(e)));
-    }
-    for e in &st.embedders {
-        let m = model_of(e.as_ref());
-        if stored.iter().any(|s| s.model == m) {
-            return Ok((m, Some(e.clone())));
-        }
-    }
-    if let Some(best) = stored.iter().max_by_key(|s| s.count) {
-        return Ok((best.model.clone(), embedder_for(&best.model)));
-    }
-    match st.embedders.first() {
-        Some(e) => Ok((model_of(e.as_ref()), Some(e.clone()))),
-        None => Err(ApiError::bad_request(
-            "the library has no vectors and the server has no embedder",
-        )),
+    target: &Target,
+    vectors: Option<&Choice>,
+) -> ApiResult<Vec<ModelPart>> {
+    let choice = vectors.cloned().unwrap_or(Choice::Auto);
+    songrec_app::similar::choose_parts_in(st.backend.as_ref(), target, &choice, &st.embedders)
+        .await
+        .map_err(vector_error)
+}
+
+/// An error of choosing vectors for a song: "has no vector of this model" is about the song
+/// (404 `no_vector`), not the server.
+pub fn vector_error(e: songrec_app::AppError) -> ApiError {
+    match e {
+        songrec_app::AppError::Resolve(m) => ApiError::new(StatusCode::NOT_FOUND, "no_vector", m),
+        other => other.into(),
     }
 }
 
@@ -206,6 +154,10 @@ pub struct WordsInfo {
     pub tags: Vec<WordTag>,
     /// Words that name no tag (left out).
     pub unknown_words: Vec<String>,
+    /// The words and phrases used, in order (`not sad` for a tag to avoid).
+    pub used_words: Vec<String>,
+    /// Every word not used: the unknown ones and filler.
+    pub ignored_words: Vec<String>,
 }
 
 /// One style tag of a text query.
@@ -230,6 +182,8 @@ impl WordsInfo {
                 })
                 .collect(),
             unknown_words: q.unknown.clone(),
+            used_words: q.used.clone(),
+            ignored_words: q.ignored.clone(),
         }
     }
 }
@@ -345,23 +299,17 @@ pub async fn similar_to_song(
     p.finish()?;
     let b = st.backend.as_ref();
     let song = find_song(b, &id).await?;
-    let (model, embedder) = choose_model(&st, sp.model.as_deref(), sp.embedder.as_deref()).await?;
-    let req = sp.request(
-        Target::Song(Box::new(song.clone())),
-        model.clone(),
-        embedder,
-    );
-    let found = find_similar(b, &req, &sp).await.map_err(|e| match e {
-        // "has no vector of this model" is about the song, not the server.
-        songrec_app::AppError::Resolve(m) => ApiError::new(StatusCode::NOT_FOUND, "no_vector", m),
-        other => other.into(),
-    })?;
+    let target = Target::Song(Box::new(song.clone()));
+    let parts = query_parts(&st, &target, sp.vectors.as_ref()).await?;
+    let model = songrec_app::similar::space_of(&parts).key();
+    let req = sp.request(target, parts);
+    let found = find_similar(b, &req, &sp).await.map_err(vector_error)?;
     let query = QueryInfo::Song(SongSummary::from(&song));
-    Ok(Json(SimilarResponse::new(query, model.key(), &sp, found)))
+    Ok(Json(SimilarResponse::new(query, model, &sp, found)))
 }
 
 /// Model name reported for a search by words alone.
-pub const STYLE_TAGS_MODEL: &str = "style_tags";
+pub use songrec_app::words::STYLE_TAGS_MODEL;
 
 /// `GET /api/v1/similar?text=`: songs for words alone, ranked by their style tags.
 pub async fn similar_to_text(
@@ -377,9 +325,9 @@ pub async fn similar_to_text(
              to find songs like a file, POST it here",
         ));
     };
-    if sp.model.is_some() || sp.embedder.is_some() || sp.threshold.is_some() {
+    if sp.vectors.is_some() || sp.threshold.is_some() {
         return Err(ApiError::bad_request(
-            "model, embedder and threshold apply to a song's or a file's neighbours, not to words alone",
+            "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone",
         ));
     }
     let ms =
@@ -485,13 +433,10 @@ pub async fn similar_to_upload(
             e.body_text()
         ))
     })?;
-    let (model, embedder) = choose_model(&st, sp.model.as_deref(), sp.embedder.as_deref()).await?;
-    let embedder = embedder.ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "the server has no embedder for model {}, so it cannot analyse an upload for it; pick a model it has an embedder for",
-            model.key()
-        ))
-    })?;
+    // The parts (and their embedders, started once per server) before anything is spooled;
+    // the file's path does not matter to the choice.
+    let parts = query_parts(&st, &Target::File(PathBuf::new()), sp.vectors.as_ref()).await?;
+    let model = songrec_app::similar::space_of(&parts).key();
 
     // Spool the `file` field to disk, counting bytes against the limit and the budget. The
     // reservation is declared before the file so it is released after the file is removed.
@@ -573,11 +518,7 @@ pub async fn similar_to_upload(
         .acquire()
         .await
         .map_err(|e| ApiError::internal("waiting for an analysis slot", e))?;
-    let req = sp.request(
-        Target::File(tmp.path().to_path_buf()),
-        model.clone(),
-        Some(embedder),
-    );
+    let req = sp.request(Target::File(tmp.path().to_path_buf()), parts);
     let spool = tmp.path().display().to_string();
     let found = find_similar(st.backend.as_ref(), &req, &sp)
         .await
@@ -595,5 +536,5 @@ pub async fn similar_to_upload(
         bytes,
         content_type: content_type.to_owned(),
     };
-    Ok(Json(SimilarResponse::new(query, model.key(), &sp, found)))
+    Ok(Json(SimilarResponse::new(query, model, &sp, found)))
 }

@@ -80,6 +80,8 @@ async fn fingerprint(b: &dyn StorageBackend) -> ApiResult<u64> {
 }
 
 /// `GET /api/v1/map`: the songs' vectors projected to 2-D (cached until the library changes).
+/// The vectors are those `songrec map` draws: `embedder`/`blend`/`model` chosen as in the CLI,
+/// `auto` by default (musicnn and DSP blended where the library holds both).
 pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let mut p = Params::parse(raw.as_deref());
     let spec = p.filter()?;
@@ -87,12 +89,11 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     let limit = p
         .number("limit", 1, MAX_MAP_POINTS)?
         .unwrap_or(DEFAULT_MAP_POINTS);
-    let model_key = p.one("model")?;
-    let embedder = p.one("embedder")?;
+    let choice = p.vectors()?.unwrap_or(songrec_app::similar::Choice::Auto);
     p.finish()?;
-    let (model, _) = choose_model(&st, model_key.as_deref(), embedder.as_deref()).await?;
     let b = st.backend.as_ref();
-    let key = format!("{}|{limit}|{filter:?}", model.key());
+    let space = library_space(&st, &choice, None).await?;
+    let key = format!("{}|{limit}|{filter:?}", space.key());
     let fp = fingerprint(b).await?;
     let cached = {
         let cache = st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -105,37 +106,13 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
         return Ok(Json(r.as_ref()).into_response());
     }
 
-    let mut songs = Vec::new();
-    let q = ListQuery {
-        filter: filter.clone(),
-        limit: MAX_PAGE,
-        ..ListQuery::default()
-    };
-    let mut total = 0u64;
-    b.for_each_page(&q, |page| {
-        total += page.len() as u64;
-        songs.extend(page.into_iter().take(limit.saturating_sub(songs.len())));
-        true
-    })
-    .await?;
-    // Vectors, 16 requests at a time.
-    let mut fetched: Vec<(SongMetadata, Option<Vec<f32>>)> = Vec::with_capacity(songs.len());
-    let mut songs = songs.into_iter().peekable();
-    while songs.peek().is_some() {
-        let chunk: Vec<SongMetadata> = songs.by_ref().take(16).collect();
-        let vectors =
-            futures::future::try_join_all(chunk.iter().map(|m| b.get_embedding(&m.id, &model)))
-                .await?;
-        fetched.extend(
-            chunk
-                .into_iter()
-                .zip(vectors.into_iter().map(|e| e.map(|e| e.vector))),
-        );
-    }
-    let (metas, vectors): (Vec<SongMetadata>, Vec<Vec<f32>>) = fetched
-        .into_iter()
-        .filter_map(|(m, v)| v.map(|v| (m, v)))
-        .unzip();
+    let set = songrec_discover::load_songs(b, &space, &filter)
+        .await
+        .map_err(songrec_app::AppError::from)?;
+    let total = (set.len() + set.without_vector.len()) as u64;
+    let shown = set.len().min(limit);
+    let metas: Vec<SongMetadata> = set.songs[..shown].to_vec();
+    let vectors: Vec<Vec<f32>> = (0..shown).map(|i| set.vectors.row(i).to_vec()).collect();
     let projector = st.projector.clone();
     let projection = tokio::task::spawn_blocking(move || projector.project(&vectors))
         .await
@@ -153,11 +130,11 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
         })
         .collect();
     let resp = Arc::new(MapResponse {
-        model: model.key(),
+        model: space.key(),
         projection: st.projector.name().to_owned(),
         explained_variance: projection.explained,
         total,
-        truncated: total as usize > limit,
+        truncated: set.len() > limit,
         points,
     });
     let mut cache = st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -166,4 +143,22 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     }
     cache.insert(key, (fp, resp.clone()));
     Ok(Json(resp.as_ref()).into_response())
+}
+
+/// The space a whole-library view compares around `seed` (or over the library): the CLI's
+/// choice ([`songrec_app::similar::choose_space`]).
+pub async fn library_space(
+    st: &AppState,
+    choice: &songrec_app::similar::Choice,
+    seed: Option<&SongMetadata>,
+) -> ApiResult<songrec_discover::Space> {
+    Ok(
+        songrec_app::similar::choose_space(
+            st.backend.as_ref(),
+            choice,
+            seed,
+            st.embedders.config(),
+        )
+        .await?,
+    )
 }

@@ -1,0 +1,118 @@
+//! Playlists and whole-library views (clusters, maps) over the vectors a user chose: the one
+//! code path of `songrec playlist`/`clusters`/`map` and of the REST API's `/playlist`,
+//! `/clusters` and `/map`, so every door gives the same answer to the same question.
+
+use songrec_config::EmbedderConfig;
+use songrec_discover::clusters::ClusterReport;
+use songrec_discover::kmeans::KMeansOptions;
+use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
+use songrec_discover::{SongSet, load_songs};
+use songrec_storage::{Filter, SongMetadata, StorageBackend};
+
+use crate::similar::{Choice, choose_space};
+use crate::{AppError, AppResult};
+
+/// What a playlist is built around.
+#[derive(Clone, Debug)]
+pub enum PlaylistShape {
+    /// Songs like these seeds (at least one; the first decides the vectors under `auto`).
+    Seeds(Vec<SongMetadata>),
+    /// A path from one song to another.
+    Path {
+        /// First song.
+        from: Box<SongMetadata>,
+        /// Last song.
+        to: Box<SongMetadata>,
+        /// Candidates searched per step.
+        candidates: usize,
+    },
+}
+
+/// A playlist request, as any door asks it.
+#[derive(Clone, Debug)]
+pub struct PlaylistAsk {
+    /// Seeds or a path.
+    pub shape: PlaylistShape,
+    /// Songs wanted (a path counts both ends).
+    pub n: usize,
+    /// Rules (repeats, exclusions, filter).
+    pub constraints: Constraints,
+    /// Which vectors (`auto` by default).
+    pub choice: Choice,
+}
+
+/// Builds the playlist: the vectors chosen around the first seed (or `from`) exactly as
+/// `similar` chooses them for that song, then [`songrec_discover::playlist`].
+pub async fn playlist(
+    backend: &dyn StorageBackend,
+    ask: &PlaylistAsk,
+    cfg: &EmbedderConfig,
+) -> AppResult<Playlist> {
+    match &ask.shape {
+        PlaylistShape::Seeds(seeds) => {
+            let first = seeds.first().ok_or_else(|| {
+                AppError::Invalid(
+                    "a playlist needs a seed song, or a song to start from and one to end at"
+                        .into(),
+                )
+            })?;
+            let model = choose_space(backend, &ask.choice, Some(first), cfg).await?;
+            Ok(playlist::from_seeds(
+                backend,
+                &SeedRequest {
+                    seeds: seeds.iter().map(|s| s.id.clone()).collect(),
+                    model,
+                    n: ask.n,
+                    constraints: ask.constraints.clone(),
+                },
+            )
+            .await?)
+        }
+        PlaylistShape::Path {
+            from,
+            to,
+            candidates,
+        } => {
+            let model = choose_space(backend, &ask.choice, Some(from), cfg).await?;
+            Ok(playlist::between(
+                backend,
+                &PathRequest {
+                    from: from.id.clone(),
+                    to: to.id.clone(),
+                    model,
+                    n: ask.n,
+                    candidates_per_point: *candidates,
+                    constraints: ask.constraints.clone(),
+                },
+            )
+            .await?)
+        }
+    }
+}
+
+/// The songs matching `filter` with their vectors in the chosen space (over the whole library:
+/// `auto` blends musicnn and DSP where the library holds both).
+pub async fn song_set(
+    backend: &dyn StorageBackend,
+    choice: &Choice,
+    filter: &Filter,
+    cfg: &EmbedderConfig,
+) -> AppResult<SongSet> {
+    let space = choose_space(backend, choice, None, cfg).await?;
+    Ok(load_songs(backend, &space, filter).await?)
+}
+
+/// The library's songs in `k` clusters (k-means++ with `seed`) in the chosen space.
+pub fn clusters(set: &SongSet, k: usize, seed: u64) -> AppResult<ClusterReport> {
+    if set.is_empty() {
+        return Err(AppError::Invalid("no songs to cluster".into()));
+    }
+    Ok(songrec_discover::clusters::cluster(
+        set,
+        k,
+        &KMeansOptions {
+            seed,
+            ..KMeansOptions::default()
+        },
+    )?)
+}

@@ -1,0 +1,382 @@
+//! Every door, one house: the CLI (`songrec similar/playlist/clusters --json`) and the REST
+//! API of `songrec serve` (the real binary on a 127.0.0.1 socket) asked the same questions on
+//! the same library give the same answers, id for id and score for score.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use serde_json::Value;
+use songrec_testkit::audio::convert;
+use songrec_testkit::cli::{json, text};
+use songrec_testkit::fixtures::real_recordings;
+
+use crate::{bin, on_library};
+
+/// A library of real recordings (game music clips, desktop sounds) and synthesised songs,
+/// ingested with both embedders (musicnn runs on tract in the tests).
+fn library(dir: &Path) -> (PathBuf, PathBuf) {
+    let audio = real_recordings();
+    let music = dir.join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for name in ["frontiers", "machine_wars", "time_to_strike"] {
+        let src = audio.join("asc").join(format!("{name}.mp3"));
+        for start in ["20", "70"] {
+            convert(
+                &src,
+                &music.join(format!("{name}-{start}.mp3")),
+                &[
+                    "-ss",
+                    start,
+                    "-t",
+                    "10",
+                    "-metadata",
+                    &format!("title={name} {start}"),
+                ],
+            );
+        }
+    }
+    for name in [
+        "bell",
+        "complete",
+        "message",
+        "phone-incoming-call",
+        "alarm-clock-elapsed",
+    ] {
+        let src = audio.join("freedesktop").join(format!("{name}.oga"));
+        std::fs::copy(&src, music.join(format!("{name}.oga"))).unwrap();
+    }
+    bin().synth(&music, 1, 4);
+    let lib = dir.join("lib");
+    let o = on_library(
+        &lib,
+        &["ingest", "--embedder", "both", music.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    (lib, music)
+}
+
+/// `songrec serve` on the library; its base URL.
+fn serve(lib: &Path) -> (Child, String) {
+    let mut child = bin()
+        .on_library(lib)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with('/'))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (child, url)
+}
+
+struct Rest {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Rest {
+    fn get(&self, path: &str) -> Value {
+        self.rt.block_on(async {
+            let r = self
+                .client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let v: Value = r.json().await.unwrap();
+            assert!(status.is_success(), "GET {path}: {status} {v}");
+            v
+        })
+    }
+
+    /// `POST /api/v1/similar` with `file` as the multipart field `file`.
+    fn upload(&self, query: &str, file: &Path) -> Value {
+        let boundary = "songrec-doors-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"probe\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend(std::fs::read(file).unwrap());
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        self.rt.block_on(async {
+            let r = self
+                .client
+                .post(format!("{}/api/v1/similar?{query}", self.base))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let v: Value = r.json().await.unwrap();
+            assert!(status.is_success(), "POST: {status} {v}");
+            v
+        })
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A score as the f32 both sides computed (the CLI's JSON prints an f32 through f64, the
+/// server's in its shortest form: the same number).
+fn score(v: &Value) -> Option<f32> {
+    v.as_f64().map(|x| x as f32)
+}
+
+/// (id, similarity) of the CLI's matches.
+fn cli_ranking(v: &Value) -> Vec<(String, Option<f32>)> {
+    v["matches"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_owned(),
+                score(&m["similarity"]),
+            )
+        })
+        .collect()
+}
+
+/// (id, similarity) of the REST API's results.
+fn rest_ranking(v: &Value) -> Vec<(String, Option<f32>)> {
+    v["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|r| {
+            (
+                r["song"]["id"].as_str().unwrap().to_owned(),
+                score(&r["similarity"]),
+            )
+        })
+        .collect()
+}
+
+/// (id, seed similarity, progress, similarity to the previous) of a playlist's entries.
+type PlaylistEntry = (String, Option<f32>, Option<f32>, Option<f32>);
+
+fn playlist_entries(v: &Value) -> Vec<PlaylistEntry> {
+    v["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|e| {
+            (
+                e["song"]["id"].as_str().unwrap().to_owned(),
+                score(&e["seed_similarity"]),
+                score(&e["progress"]),
+                score(&e["similarity_to_previous"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_cli_and_the_rest_api_rank_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, music) = library(dir.path());
+    // `serve --help` says how the server chooses vectors: as the CLI does.
+    let help = text(&on_library(&lib, &["serve", "--help"]));
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("auto by default") && help.contains("dsp, musicnn or both"),
+        "{help}"
+    );
+    let (mut server, base) = serve(&lib);
+    let rest = Rest {
+        rt: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        client: reqwest::Client::new(),
+        base,
+    };
+    let cli = |args: &[&str]| {
+        let o = on_library(&lib, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        json(&o)
+    };
+    let songs = cli(&["list", "--json", "-n", "100"]);
+    let id_of = |title: &str| {
+        songs["songs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["title"] == title)
+            .unwrap_or_else(|| panic!("no {title} in {songs}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let stats = rest.get("/api/v1/stats");
+    let musicnn = stats["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "musicnn")
+        .unwrap_or_else(|| panic!("musicnn vectors stored: {stats}"))["model"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Neighbours of a song: the default (auto), and every choice of vectors.
+    let seeds = [id_of("frontiers 20"), id_of("bell")];
+    let choices: [(&[&str], String); 5] = [
+        (&[], String::new()),
+        (&["--embedder", "dsp"], "&embedder=dsp".into()),
+        (&["--embedder", "both"], "&embedder=both".into()),
+        (&["--blend", "0.35"], "&blend=0.35".into()),
+        (&["--model", &musicnn], format!("&model={}", enc(&musicnn))),
+    ];
+    for seed in &seeds {
+        for (flags, params) in &choices {
+            let mut args = vec!["similar", seed.as_str(), "-k", "8", "--json"];
+            args.extend_from_slice(flags);
+            let c = cli(&args);
+            let r = rest.get(&format!("/api/v1/songs/{seed}/similar?k=8{params}"));
+            assert_eq!(c["model"], r["model"], "{flags:?}");
+            assert_eq!(cli_ranking(&c), rest_ranking(&r), "{seed} {flags:?}");
+            assert_eq!(cli_ranking(&c).len(), 8);
+        }
+    }
+    // auto blends musicnn and DSP, like the CLI, and says so.
+    let r = rest.get(&format!("/api/v1/songs/{}/similar", seeds[0]));
+    let model = r["model"].as_str().unwrap();
+    assert!(
+        model.contains("musicnn@") && model.contains(" + ") && model.contains("songrec-dsp@"),
+        "{model}"
+    );
+
+    // Words alone, and a song's neighbours moved towards words: the same songs and scores, and
+    // the same account of the words used and ignored.
+    for words in [
+        "epic orchestral battle",
+        "dark ambient, not happy",
+        "chill lo-fi for a kazoo",
+    ] {
+        let c = cli(&["similar", "--text", words, "-k", "6", "--json"]);
+        let r = rest.get(&format!("/api/v1/similar?k=6&text={}", enc(words)));
+        assert_eq!(c["model"], r["model"]);
+        assert_eq!(cli_ranking(&c), rest_ranking(&r), "{words}");
+        assert!(!rest_ranking(&r).is_empty(), "{words}: {r}");
+        assert_eq!(
+            c["query"]["used_words"], r["words"]["used_words"],
+            "{words}"
+        );
+        assert_eq!(
+            c["query"]["ignored_words"], r["words"]["ignored_words"],
+            "{words}"
+        );
+        let seed = &seeds[0];
+        let c = cli(&["similar", seed, "--text", words, "-k", "6", "--json"]);
+        let r = rest.get(&format!(
+            "/api/v1/songs/{seed}/similar?k=6&text={}",
+            enc(words)
+        ));
+        assert_eq!(cli_ranking(&c), rest_ranking(&r), "{seed} {words}");
+        let tag_scores = |v: &Value, key: &str| -> Vec<Option<f32>> {
+            v[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| score(&m["tag_score"]))
+                .collect()
+        };
+        assert_eq!(tag_scores(&c, "matches"), tag_scores(&r, "results"));
+    }
+    let c = cli(&["similar", "--text", "chill lo-fi for a kazoo", "--json"]);
+    assert_eq!(
+        c["query"]["ignored_words"],
+        serde_json::json!(["for", "a", "kazoo"]),
+        "{c}"
+    );
+
+    // An outside file: analysed by both embedders on both sides.
+    let probe = music.join("machine_wars-70.mp3");
+    let outside = dir.path().join("probe.mp3");
+    std::fs::copy(&probe, &outside).unwrap();
+    let c = cli(&[
+        "similar",
+        "--file",
+        outside.to_str().unwrap(),
+        "-k",
+        "5",
+        "--json",
+    ]);
+    let r = rest.upload("k=5", &outside);
+    assert_eq!(c["model"], r["model"]);
+    assert!(r["model"].as_str().unwrap().contains(" + "), "{r}");
+    assert_eq!(cli_ranking(&c), rest_ranking(&r));
+
+    // Playlists (seeds and a path) and clusters.
+    for (flags, params) in [(&[][..], ""), (&["--embedder", "dsp"][..], "&embedder=dsp")] {
+        let seed = &seeds[0];
+        let mut args = vec![
+            "playlist",
+            "--seed",
+            seed,
+            "-n",
+            "5",
+            "--no-history",
+            "--json",
+        ];
+        args.extend_from_slice(flags);
+        let c = cli(&args);
+        let r = rest.get(&format!("/api/v1/playlist?seed={seed}&n=5{params}"));
+        assert_eq!(c["model"], r["model"], "{flags:?}");
+        assert_eq!(playlist_entries(&c), playlist_entries(&r), "{flags:?}");
+        let to = &seeds[1];
+        let mut args = vec![
+            "playlist",
+            "--from",
+            seed,
+            "--to",
+            to,
+            "-n",
+            "4",
+            "--no-history",
+            "--json",
+        ];
+        args.extend_from_slice(flags);
+        let c = cli(&args);
+        let r = rest.get(&format!("/api/v1/playlist?from={seed}&to={to}&n=4{params}"));
+        assert_eq!(c["model"], r["model"], "{flags:?}");
+        assert_eq!(playlist_entries(&c), playlist_entries(&r), "{flags:?}");
+        assert_eq!(playlist_entries(&c).len(), 4);
+        let mut args = vec!["clusters", "-k", "3", "--json"];
+        args.extend_from_slice(flags);
+        let c = cli(&args);
+        let r = rest.get(&format!("/api/v1/clusters?k=3{params}"));
+        assert_eq!(c, r, "{flags:?}");
+    }
+    // The map projects the vectors clusters group.
+    let m = rest.get("/api/v1/map");
+    let c = cli(&["clusters", "-k", "2", "--json"]);
+    assert_eq!(m["model"], c["model"]);
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
