@@ -4,6 +4,7 @@
 
 mod astra;
 mod cli;
+mod damage;
 mod discover;
 mod migrate_crash;
 mod migrate_faults;
