@@ -69,6 +69,7 @@ pub(crate) fn check_file(path: &std::path::Path, e: Expect) -> songrec_storage::
 /// [`check_file`] for the file at `path` as an index of `dim`-value vectors stored as `q`
 /// (for the cost example and the fuzz targets).
 #[cfg(any(test, feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn check_path(
     path: &std::path::Path,
     dim: usize,
@@ -80,6 +81,8 @@ pub fn check_path(
 /// For the fuzz targets: [`check_file`] on the file at `path` as an index of `dim`-value
 /// vectors stored as `q`; a file that passes is mapped by usearch and searched (with and
 /// without a filter). Returns whether it passed.
+#[cfg(any(test, feature = "internals"))]
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn check_and_search(
     path: &std::path::Path,
     dim: usize,

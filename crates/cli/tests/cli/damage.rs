@@ -22,7 +22,7 @@ use crate::bin;
 
 /// Songs in the library: more than the 4,096 records from which a reader writes the live-row
 /// table, and above the approximate-index threshold the runs set.
-const SONGS: usize = 4500;
+const SONGS: usize = 4200;
 const DIM: usize = 8;
 const ANN_THRESHOLD: &str = "1000";
 
@@ -121,10 +121,12 @@ fn answer(lib: &Path, query: &SongId, exact: bool) -> Result<Vec<(String, i64)>,
         .collect())
 }
 
-/// Copies a library with `cp -a` (times kept: a pack is in step while its folder's time is).
+/// Copies a library as hard links with `cp -al` (times kept: a pack is in step while its
+/// folder's time is). A reader writes files only by renaming new ones into place, and [`flip`]
+/// does the same, so the original is never changed through a link.
 fn copy(from: &Path, to: &Path) {
     let st = std::process::Command::new("cp")
-        .arg("-a")
+        .arg("-al")
         .arg(from)
         .arg(to)
         .status()
@@ -132,23 +134,36 @@ fn copy(from: &Path, to: &Path) {
     assert!(st.success());
 }
 
-/// Flips every bit of the byte at `at`, keeping the file's modification time (as bit rot does).
+/// Flips every bit of the byte at `at` in a new copy of the file renamed over it, keeping the
+/// modification times of the file and its folder (as bit rot does).
 fn flip(path: &Path, at: usize) {
+    let parent = path.parent().unwrap();
+    let dir_mtime = std::fs::metadata(parent).unwrap().modified().unwrap();
     let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
     let mut b = std::fs::read(path).unwrap();
     b[at] ^= 0xFF;
-    std::fs::write(path, &b).unwrap();
-    let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(mtime).unwrap();
+    let tmp = parent.join(".damage.tmp");
+    std::fs::write(&tmp, &b).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+    std::fs::File::open(parent)
+        .unwrap()
+        .set_modified(dir_mtime)
+        .unwrap();
 }
 
 /// Offsets to damage in a file of `len` bytes: its start and header fields, the middle, the
 /// end, and a few seeded random ones; plus `extra` (inside a known structure).
 fn offsets(len: usize, seed: u64, extra: &[usize]) -> Vec<usize> {
-    let mut at = vec![0, 1, 7, 8, 12, 16, 20, 24, 33, 40, 48, 64];
-    at.extend([len / 2, len - 8, len - 1]);
+    let mut at = vec![0, 8, 16, 24, 40];
+    at.extend([len / 2, len - 1]);
     let mut rng = SplitMix::new(seed);
-    at.extend((0..4).map(|_| rng.below(len)));
+    at.extend((0..2).map(|_| rng.below(len)));
     at.extend(extra);
     at.retain(|&a| a < len);
     at.sort_unstable();
@@ -248,6 +263,7 @@ fn damaged_library_files_never_crash_a_search() {
         let rel = path.strip_prefix(&lib).unwrap();
         let file_name = path.file_name().unwrap().to_str().unwrap();
         for &a in &at {
+            let started = std::time::Instant::now();
             let case = dir.path().join("case");
             copy(&lib, &case);
             flip(&case.join(rel), a);
@@ -270,6 +286,7 @@ fn damaged_library_files_never_crash_a_search() {
                 }
             }
             std::fs::remove_dir_all(&case).unwrap();
+            eprintln!("{what}: {:.1} s", started.elapsed().as_secs_f64());
         }
     }
     eprintln!("damaged offsets:\n{}", covered.join("\n"));
