@@ -16,11 +16,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-TARGETS=(npy metadata_json journal pack snapshot riff_info dataapi_request rest_query range_header playlist_history)
+TARGETS=(npy metadata_json journal pack snapshot rows ann riff_info dataapi_request rest_query range_header playlist_history)
 
 feature_of() {
     case "$1" in
-        npy | metadata_json | journal | pack | snapshot) echo local ;;
+        npy | metadata_json | journal | pack | snapshot | rows | ann) echo local ;;
         riff_info) echo audio ;;
         dataapi_request) echo dataapi ;;
         rest_query) echo server ;;

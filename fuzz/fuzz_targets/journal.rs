@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use songrec_local::{LocalBackend, npy, pack, snapshot};
+use songrec_local::{AnnQuantization, LocalBackend, ann_check, npy, pack, rows, snapshot};
 
 #[path = "../harness/local.rs"]
 mod harness;

@@ -1,7 +1,7 @@
 //! The `.npy` vector reader (`songrec_local::npy::decode`), fed any bytes.
 #![no_main]
 
-use songrec_local::{LocalBackend, npy, pack, snapshot};
+use songrec_local::{AnnQuantization, LocalBackend, ann_check, npy, pack, rows, snapshot};
 
 #[path = "../harness/local.rs"]
 mod harness;

@@ -1,7 +1,7 @@
 //! The binary metadata snapshot reader (`songrec_local::snapshot::decode`).
 #![no_main]
 
-use songrec_local::{LocalBackend, npy, pack, snapshot};
+use songrec_local::{AnnQuantization, LocalBackend, ann_check, npy, pack, rows, snapshot};
 
 #[path = "../harness/local.rs"]
 mod harness;

@@ -1,6 +1,6 @@
 //! What the local backend's fuzz targets do with an input, shared with the crate's replay test
-//! (included with `#[path]`; the including module brings `LocalBackend`, `npy`, `pack` and
-//! `snapshot` of songrec-local into scope, and `songrec_storage`).
+//! (included with `#[path]`; the including module brings `AnnQuantization`, `LocalBackend`, `ann_check`, `npy`,
+//! `pack`, `rows` and `snapshot` of songrec-local into scope, and `songrec_storage`).
 
 #![allow(dead_code)]
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use songrec_storage::{ListQuery, SortKey, StorageBackend};
 
-use super::{LocalBackend, npy, pack, snapshot};
+use super::{AnnQuantization, LocalBackend, ann_check, npy, pack, rows, snapshot};
 
 /// The `.npy` reader; a vector that parsed round-trips bit for bit through the writer.
 pub fn npy(data: &[u8]) -> bool {
@@ -47,7 +47,73 @@ pub fn pack(dir: &Path, data: &[u8]) -> bool {
     for row in pack.live_rows() {
         assert_eq!(pack.vector(&row).len(), dim);
     }
+    // The build its header names (bytes 16..24) is the only one it is read as.
+    let named = file
+        .get(16..24)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    for build in [named, named ^ 1] {
+        if let Ok(pack) = pack::Pack::open(&path, dim, committed).and_then(|p| p.with_build(build))
+        {
+            assert!(build == named || named == 0, "read as another build");
+            let (rows, _) = pack.live_rows_counted();
+            for row in rows {
+                assert_eq!(pack.vector(&row).len(), dim);
+            }
+        }
+    }
     true
+}
+
+/// The live-row table reader. The first byte picks the dimension (1..=16) and how many records
+/// past what the table covers the pack holds (0..=15); the rest is the table. The build it must
+/// match is its own (bytes 8..16), so inputs get past that check. A table that decodes lists
+/// record offsets inside what it covers, and encodes back to a table that decodes alike.
+pub fn rows(data: &[u8]) -> bool {
+    let [d, table @ ..] = data else {
+        return false;
+    };
+    let dim = 1 + usize::from(*d % 16);
+    let rs = pack::record_size(dim);
+    let field = |at: usize| {
+        table
+            .get(at..at + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let build = field(8);
+    let committed = usize::try_from(field(16))
+        .unwrap_or(usize::MAX)
+        .saturating_add(usize::from(*d / 16) * rs);
+    let Some((found, covered)) = rows::decode(table, build, dim, committed) else {
+        return false;
+    };
+    assert!(covered <= committed);
+    for r in &found {
+        assert!(r.offset() >= 64 && r.offset() + rs <= covered);
+        assert_eq!((r.offset() - 64) % rs, 0);
+    }
+    let again = rows::encode(build, covered, &found);
+    let (back, cov) =
+        rows::decode(&again, build, dim, committed).expect("an encoded table decodes");
+    assert_eq!((back.len(), cov), (found.len(), covered));
+    true
+}
+
+/// The check of an approximate index file before usearch maps it. The first byte picks how
+/// vectors are stored (f32, f16, i8), the second the dimension (1..=16); the rest is the file,
+/// written to `dir`. A file that passes the check is mapped and searched: that must not crash.
+pub fn ann(dir: &Path, data: &[u8]) -> bool {
+    let [q, d, file @ ..] = data else {
+        return false;
+    };
+    let quantization = match q % 3 {
+        0 => AnnQuantization::F32,
+        1 => AnnQuantization::F16,
+        _ => AnnQuantization::I8,
+    };
+    let dim = 1 + usize::from(*d % 16);
+    let path = dir.join("model.usearch");
+    std::fs::write(&path, file).expect("write the fuzz input");
+    ann_check::check_and_search(&path, dim, quantization)
 }
 
 /// The snapshot reader. The stamp it must match is taken from the input itself (bytes

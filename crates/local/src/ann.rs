@@ -48,7 +48,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::fsutil::{WriteLock, sync_dir};
 use crate::index::{CandRow, Manifest};
-use crate::layout::{parse_json, read_opt, write_json};
+use crate::layout::{read_opt, write_json};
 use crate::pack;
 use crate::registry::RegisteredModel;
 use crate::state::{Inner, State};
@@ -304,6 +304,8 @@ impl Inner {
                 "content does not match the manifest",
             ));
         }
+        // The sampled hash misses damage in the middle; usearch trusts what it maps.
+        crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, e.quantization))?;
         let index = Index::restore_view(path_str(&path)?)
             .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
         if index.size() != e.count || index.dimensions() != dim {
@@ -340,7 +342,7 @@ impl Inner {
             Ok(lock) => {
                 // Start from the manifest on disk: the pack must still be the one open here.
                 let bytes = read_opt(&self.paths.manifest)?;
-                let disk: Manifest = parse_json(&self.paths.manifest, bytes.as_deref())?;
+                let disk = Manifest::parse(&self.paths.manifest, bytes.as_deref());
                 let same = |a: &Manifest, b: &Manifest| {
                     let (x, y) = (a.packs.get(&key), b.packs.get(&key));
                     x.map(|e| (e.committed, e.build)) == y.map(|e| (e.committed, e.build))
@@ -403,7 +405,7 @@ impl Inner {
                 Ok(true)
             }
             Err(err) => {
-                tracing::debug!("approximate index of {} unusable: {err}", m.model.key());
+                crate::ann_check::warn_once(&m.model.key(), &err);
                 st.anns.remove(&key);
                 Ok(false)
             }
@@ -615,6 +617,10 @@ impl Inner {
             Some(a) if a.writable && a.entry == *e => a.index,
             _ => {
                 let path = self.paths.index.join(&e.file);
+                crate::ann_check::check_file(
+                    &path,
+                    crate::ann_check::Expect::of(dim, e.quantization),
+                )?;
                 let index = Index::restore(path_str(&path)?)
                     .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
                 index.change_expansion_add(self.opts.ann.expansion_add);

@@ -16,9 +16,31 @@ use crate::pack::{Pack, Row};
 use crate::registry::RegisteredModel;
 use crate::state::{Inner, State};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct Manifest {
     pub(crate) packs: BTreeMap<String, PackEntry>,
+    /// SHA-256 (first 16 hex digits) of `packs` as written: damage that still parses (a digit
+    /// changed in a committed length) is caught. Recomputed on every write; absent in the
+    /// manifests of older versions, which are trusted as before.
+    #[serde(default)]
+    check: Option<String>,
+}
+
+/// The checksum of a manifest's entries (see [`Manifest::check`]).
+fn packs_check(packs: &BTreeMap<String, PackEntry>) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(packs).unwrap_or_default();
+    hex::encode(&Sha256::digest(&bytes)[..8])
+}
+
+impl Serialize for Manifest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Manifest", 2)?;
+        st.serialize_field("packs", &self.packs)?;
+        st.serialize_field("check", &packs_check(&self.packs))?;
+        st.end()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,6 +61,35 @@ pub(crate) struct PackEntry {
     /// (see [`crate::ann`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) ann: Option<crate::ann::AnnEntry>,
+}
+
+impl Manifest {
+    /// Parses the index manifest read with [`read_opt`]. The manifest is derived: a damaged
+    /// one is reported and read as empty, so every pack is rebuilt from the `.npy` files (by
+    /// the next process that can take the lock, or `songrec reindex`) instead of every command
+    /// failing.
+    pub(crate) fn parse(path: &std::path::Path, bytes: Option<&[u8]>) -> Self {
+        parse_json::<Self>(path, bytes)
+            .and_then(|m| match &m.check {
+                Some(c) if *c != packs_check(&m.packs) => Err(StorageError::corrupt(
+                    path,
+                    "its checksum does not match its content",
+                )),
+                _ => Ok(m),
+            })
+            .unwrap_or_else(|e| {
+                let why = match e {
+                    StorageError::Corrupt { detail, .. } => detail,
+                    other => other.to_string(),
+                };
+                tracing::warn!(
+                    "ignoring the damaged index manifest {} ({why}): the vector index is \
+                     rebuilt from the .npy files (now: `songrec reindex`)",
+                    path.display()
+                );
+                Self::default()
+            })
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -144,8 +195,8 @@ impl Inner {
             return Ok(());
         }
         mkdirs(&self.paths.index)?;
-        let committed = Pack::build(&path, m.model.dim, rows)?;
         let build = crate::ann::nonce();
+        let committed = Pack::build(&path, m.model.dim, build, rows)?;
         let cache = self.open_pack(m, committed, build)?;
         st.manifest.packs.insert(
             key.clone(),
@@ -177,7 +228,7 @@ impl Inner {
         // The identity is taken before and after mapping: the same both times, the file
         // mapped is that file.
         let file = fs::metadata(&path).ok().map(|m| file_id(&m));
-        let pack = Pack::open(&path, m.model.dim, committed)?.with_build(build);
+        let pack = Pack::open(&path, m.model.dim, committed)?.with_build(build)?;
         if fs::metadata(&path).ok().map(|m| file_id(&m)) != file {
             return Err(replaced(m));
         }
@@ -218,7 +269,7 @@ impl Inner {
         match WriteLock::acquire(&self.root, &self.paths.lock) {
             Ok(lock) => {
                 let bytes = read_opt(&self.paths.manifest)?;
-                st.manifest = parse_json(&self.paths.manifest, bytes.as_deref())?;
+                st.manifest = Manifest::parse(&self.paths.manifest, bytes.as_deref());
                 st.seen.manifest = bytes;
                 if let Some(e) = st.manifest.packs.get(&key).cloned()
                     && e.stamp == stamp

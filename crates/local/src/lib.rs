@@ -44,9 +44,10 @@
 //!   where it matters.
 //! - `audio`: the audio folder: its index of files and hash-verified copies.
 //! - `fsutil` (atomic writes, the write lock), `npy` (the `.npy` format), `pack` (the packed
-//!   vector file), `snapshot` (the binary snapshot of `metadata.json`): file formats and
-//!   primitives the modules above build on, private to the crate (the `internals` feature
-//!   makes the three formats public for the fuzz targets in `fuzz/`).
+//!   vector file), `rows` (a pack's live-row table), `snapshot` (the binary snapshot of
+//!   `metadata.json`), `ann_check` (the complete check of an approximate index file before it
+//!   is mapped): file formats and primitives the modules above build on, private to the crate
+//!   (the `internals` feature makes them public for the fuzz targets in `fuzz/`).
 //! - [`syncrecord`] (what `songrec sync` remembers about a remote) and [`lease`] (a sync lease in
 //!   a local file): used by sync, not by the backend itself.
 //! - `tests` (unit tests, with the fault-injection hooks the backend calls under `cfg(test)`),
@@ -59,7 +60,6 @@ mod index;
 mod journal;
 mod layout;
 mod registry;
-mod rows;
 mod search;
 mod songs;
 mod state;
@@ -69,6 +69,10 @@ pub mod lease;
 pub mod syncrecord;
 
 // File formats: crate-private; public only with the `internals` feature, for the fuzz targets.
+#[cfg(not(feature = "internals"))]
+mod ann_check;
+#[cfg(feature = "internals")]
+pub mod ann_check;
 #[cfg(feature = "internals")]
 pub mod npy;
 #[cfg(not(feature = "internals"))]
@@ -77,6 +81,10 @@ mod npy;
 pub mod pack;
 #[cfg(not(feature = "internals"))]
 mod pack;
+#[cfg(not(feature = "internals"))]
+mod rows;
+#[cfg(feature = "internals")]
+pub mod rows;
 #[cfg(feature = "internals")]
 pub mod snapshot;
 #[cfg(not(feature = "internals"))]

@@ -4,7 +4,7 @@
 //! also kept in one append-only file of fixed-size records, mapped into memory:
 //!
 //! ```text
-//! header (64 B): b"SRPACK01", dim: u32 LE, zero padding
+//! header (64 B): b"SRPACK01", dim: u32 LE, zero: u32, build: u64 LE, zero padding
 //! record:        id: [u8; 32], norm: f32 LE, live: u32 LE (1 = vector, 0 = deletion), dim × f32 LE
 //! ```
 //!
@@ -13,6 +13,14 @@
 //! fsynced) are trusted, so a crash mid-append leaves garbage that is ignored and overwritten.
 //! The `.npy` files stay the source of truth: a pack whose directory stamp does not match is
 //! rebuilt from them.
+//!
+//! The header names the build (the manifest's number for this file): a pack whose build is not
+//! the manifest's (a rebuild renamed into place, then a crash before the manifest named it) is
+//! refused and rebuilt, so it is never read with the record numbers of another file, and the
+//! live-row table (see [`crate::rows`]) is trusted only when the pack names the table's build.
+//! Packs written before the header named a build (build 0) are read by scanning until a process
+//! holding the library lock stamps the manifest's build into their header (8 bytes written in
+//! place, in padding older readers ignore) and writes a fresh table.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -29,6 +37,8 @@ compile_error!(
 const MAGIC: &[u8; 8] = b"SRPACK01";
 pub(crate) const HEADER: usize = 64;
 const REC_HEAD: usize = 40;
+/// Where the header holds the build.
+const BUILD_AT: usize = 16;
 
 /// Bytes per record for a dimension.
 pub fn record_size(dim: usize) -> usize {
@@ -67,6 +77,14 @@ pub struct Row {
     pub(crate) norm: f32,
 }
 
+#[cfg(any(test, feature = "internals"))]
+impl Row {
+    /// Byte offset of the record in the pack.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
 /// A mapped pack file.
 #[derive(Debug)]
 pub struct Pack {
@@ -76,18 +94,22 @@ pub struct Pack {
     map: Option<Mmap>,
     /// The manifest's build number of this file (0: unknown, no row table is used).
     build: u64,
+    /// The build named in the file's header (0: written before headers named one).
+    header_build: u64,
 }
 
 impl Pack {
     /// Writes a fresh pack from scratch (atomically) and returns its committed length.
+    /// `build` is the manifest's number for the new file, recorded in its header.
     pub(crate) fn build(
         path: &Path,
         dim: usize,
+        build: u64,
         rows: impl IntoIterator<Item = (SongId, Vec<f32>)>,
     ) -> StorageResult<usize> {
         let mut len = HEADER;
         crate::fsutil::write_atomic(path, |w| {
-            w.write_all(&header(dim))?;
+            w.write_all(&header(dim, build))?;
             for (id, v) in rows {
                 w.write_all(&record(&id, Some(&v), dim))?;
                 len += record_size(dim);
@@ -112,7 +134,7 @@ impl Pack {
                 StorageError::InvalidInput(format!("too many rows for {}", path.display()))
             })?;
         let mut map = memmap2::MmapMut::map_anon(len).map_err(io)?;
-        map[..HEADER].copy_from_slice(&header(dim));
+        map[..HEADER].copy_from_slice(&header(dim, 0));
         let mut off = HEADER;
         for (id, v) in rows {
             if v.len() != dim {
@@ -130,6 +152,7 @@ impl Pack {
             committed: len,
             map: Some(map.make_read_only().map_err(io)?),
             build: 0,
+            header_build: 0,
         })
     }
 
@@ -160,19 +183,34 @@ impl Pack {
         {
             return Err(StorageError::corrupt(path, "bad pack header"));
         }
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&map[BUILD_AT..BUILD_AT + 8]);
         Ok(Self {
             path: path.to_path_buf(),
             dim,
             committed,
             map: Some(map),
             build: 0,
+            header_build: u64::from_le_bytes(b),
         })
     }
 
     /// Names the build of this file (the manifest's), so its live-row table can be used.
-    pub(crate) fn with_build(mut self, build: u64) -> Self {
+    /// Refuses a file whose header names another build: it is not the file the manifest
+    /// describes (an interrupted rebuild, or damage).
+    pub fn with_build(mut self, build: u64) -> StorageResult<Self> {
+        if self.header_build != 0 && self.header_build != build {
+            return Err(StorageError::corrupt(
+                &self.path,
+                format!(
+                    "pack build {:016x}, the index manifest names {build:016x} (an interrupted \
+                     rebuild?)",
+                    self.header_build
+                ),
+            ));
+        }
         self.build = build;
-        self
+        Ok(self)
     }
 
     /// Committed length in bytes.
@@ -232,10 +270,10 @@ impl Pack {
 
     /// The live rows, and how many records were read from the pack to find them: those past
     /// the live-row table (see [`crate::rows`]), or all of them without a usable table.
-    pub(crate) fn live_rows_counted(&self) -> (Vec<Row>, usize) {
+    pub fn live_rows_counted(&self) -> (Vec<Row>, usize) {
         let rs = record_size(self.dim);
         let bytes = self.bytes();
-        let table = (self.build != 0)
+        let table = (self.build != 0 && self.header_build == self.build)
             .then(|| std::fs::read(crate::rows::path(&self.path)).ok())
             .flatten()
             .and_then(|b| crate::rows::decode(&b, self.build, self.dim, self.committed));
@@ -273,15 +311,40 @@ impl Pack {
     }
 
     /// Writes the live-row table of this pack as committed now (see [`crate::rows`]); only by
-    /// a process holding the library lock.
-    pub(crate) fn save_rows(&self, rows: &[Row]) -> StorageResult<()> {
+    /// a process holding the library lock. A pack written before headers named their build
+    /// gets the manifest's build stamped into its header first (`rows` were then read from the
+    /// pack itself, never from a table).
+    pub(crate) fn save_rows(&mut self, rows: &[Row]) -> StorageResult<()> {
         if self.build == 0 {
+            return Ok(());
+        }
+        if self.header_build == 0 {
+            self.stamp_build()?;
+        }
+        if self.header_build != self.build {
             return Ok(());
         }
         crate::rows::save(
             &self.path,
             &crate::rows::encode(self.build, self.committed, rows),
         )
+    }
+
+    /// Records the manifest's build in the header of a file written without one: 8 bytes in
+    /// padding that older readers ignore, written in place (a torn write leaves a build that
+    /// matches nothing, so the pack is refused and rebuilt), then fsynced.
+    fn stamp_build(&mut self) -> StorageResult<()> {
+        let path = self.path.clone();
+        let io = |e| StorageError::io(&path, e);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(io)?;
+        f.seek(SeekFrom::Start(BUILD_AT as u64)).map_err(io)?;
+        f.write_all(&self.build.to_le_bytes()).map_err(io)?;
+        f.sync_data().map_err(io)?;
+        self.header_build = self.build;
+        Ok(())
     }
 
     /// The vector of a row.
@@ -296,10 +359,11 @@ impl Pack {
     }
 }
 
-fn header(dim: usize) -> [u8; HEADER] {
+fn header(dim: usize, build: u64) -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&(dim as u32).to_le_bytes());
+    h[BUILD_AT..BUILD_AT + 8].copy_from_slice(&build.to_le_bytes());
     h
 }
 
@@ -325,8 +389,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.pack");
         let ids: Vec<SongId> = (0..10u8).map(|i| SongId::from_bytes(&[i])).collect();
-        let len = Pack::build(&p, 2, ids.iter().map(|id| (id.clone(), vec![1.0, 0.5]))).unwrap();
-        let mut pack = Pack::open(&p, 2, len).unwrap().with_build(42);
+        let len =
+            Pack::build(&p, 2, 42, ids.iter().map(|id| (id.clone(), vec![1.0, 0.5]))).unwrap();
+        let mut pack = Pack::open(&p, 2, len).unwrap().with_build(42).unwrap();
         let (rows, scanned) = pack.live_rows_counted();
         assert_eq!(
             (rows.len(), scanned),
@@ -350,9 +415,65 @@ mod tests {
         let key = |rows: &[Row]| rows.iter().map(|r| (r.id, r.offset)).collect::<Vec<_>>();
         assert_eq!(key(&with_table), key(&full));
         assert_eq!(full.len(), 10);
-        // Another build of the file does not use this table.
-        let other = Pack::open(&p, 2, pack.committed()).unwrap().with_build(43);
-        assert_eq!(other.live_rows_counted().1, 13);
+        // The file is not another build's.
+        assert!(
+            Pack::open(&p, 2, pack.committed())
+                .unwrap()
+                .with_build(43)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_old_table_is_never_read_with_a_new_pack_of_the_same_length() {
+        // A rebuild renamed a new pack into place and crashed before the manifest named it: the
+        // manifest (and the row table) still describe the old build, at the same length.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pack");
+        let ids: Vec<SongId> = (0..6u8).map(|i| SongId::from_bytes(&[i])).collect();
+        let len = Pack::build(&p, 2, 7, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0]))).unwrap();
+        let mut old = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
+        let rows = old.live_rows();
+        old.save_rows(&rows).unwrap();
+        let others: Vec<SongId> = (10..16u8).map(|i| SongId::from_bytes(&[i])).collect();
+        let len2 = Pack::build(
+            &p,
+            2,
+            8,
+            others.iter().map(|id| (id.clone(), vec![0.0, 1.0])),
+        )
+        .unwrap();
+        assert_eq!(len2, len);
+        let err = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap_err();
+        assert!(err.to_string().contains("interrupted"), "{err}");
+    }
+
+    #[test]
+    fn a_pack_without_a_build_in_its_header_is_scanned_until_stamped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pack");
+        let ids: Vec<SongId> = (0..6u8).map(|i| SongId::from_bytes(&[i])).collect();
+        // Written by an older songrec: build 0 in the header, a table of build 7 beside it
+        // that may belong to another file of the same length.
+        let len = Pack::build(&p, 2, 0, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0]))).unwrap();
+        let bogus: Vec<Row> = (0..6)
+            .map(|i| Row {
+                offset: HEADER + i * record_size(2),
+                id: [0xEE; 32],
+                norm: 1.0,
+            })
+            .collect();
+        crate::rows::save(&p, &crate::rows::encode(7, len, &bogus)).unwrap();
+        let mut pack = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
+        let (rows, scanned) = pack.live_rows_counted();
+        assert_eq!(scanned, 6, "the unproven table is not read");
+        assert!(rows.iter().all(|r| r.id != [0xEE; 32]));
+        pack.save_rows(&rows).unwrap();
+        let again = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
+        let (rows2, scanned) = again.live_rows_counted();
+        assert_eq!(scanned, 0, "stamped: the fresh table is read");
+        assert_eq!(rows2.len(), 6);
+        assert!(Pack::open(&p, 2, len).unwrap().with_build(9).is_err());
     }
 
     #[test]
@@ -364,6 +485,7 @@ mod tests {
         let len = Pack::build(
             &p,
             3,
+            1,
             vec![
                 (a.clone(), vec![1.0, 0.0, 0.0]),
                 (b.clone(), vec![0.0, 2.0, 0.0]),
@@ -393,7 +515,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.pack");
         let a = SongId::from_bytes(b"a");
-        let len = Pack::build(&p, 2, vec![(a.clone(), vec![1.0, 2.0])]).unwrap();
+        let len = Pack::build(&p, 2, 1, vec![(a.clone(), vec![1.0, 2.0])]).unwrap();
         // An interrupted append left three records' worth of garbage past the committed length.
         let mut bytes = std::fs::read(&p).unwrap();
         bytes.extend(std::iter::repeat_n(0xAB, 3 * record_size(2)));

@@ -79,7 +79,20 @@ impl Inner {
         let dir = if st.registry.models.is_empty() {
             String::new()
         } else {
-            model.file_key()
+            // Folders are recorded here, so a library whose models got folders from the older,
+            // non-distinct key keeps them; a new model never shares one.
+            let key = model.file_key();
+            let taken = |d: &str| st.registry.models.iter().any(|r| r.dir == d);
+            (1..)
+                .map(|n| {
+                    if n == 1 {
+                        key.clone()
+                    } else {
+                        format!("{key}-{n}")
+                    }
+                })
+                .find(|d| !taken(d))
+                .unwrap_or(key)
         };
         let r = RegisteredModel {
             model: model.clone(),

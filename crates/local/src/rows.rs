@@ -37,7 +37,7 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 /// Encodes the live rows of the first `covered` bytes of pack build `build`.
-pub(crate) fn encode(build: u64, covered: usize, rows: &[Row]) -> Vec<u8> {
+pub fn encode(build: u64, covered: usize, rows: &[Row]) -> Vec<u8> {
     let mut body = Vec::with_capacity(rows.len() * ROW);
     for r in rows {
         body.extend_from_slice(&r.id);
@@ -57,12 +57,7 @@ pub(crate) fn encode(build: u64, covered: usize, rows: &[Row]) -> Vec<u8> {
 
 /// Decodes a table for pack build `build` of record size for `dim`, committed to `committed`
 /// bytes: the rows and the length they cover, or `None` if it does not fit.
-pub(crate) fn decode(
-    bytes: &[u8],
-    build: u64,
-    dim: usize,
-    committed: usize,
-) -> Option<(Vec<Row>, usize)> {
+pub fn decode(bytes: &[u8], build: u64, dim: usize, committed: usize) -> Option<(Vec<Row>, usize)> {
     let u64_at = |at: usize| -> Option<u64> {
         Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
     };

@@ -209,7 +209,7 @@ impl Inner {
     fn reread_manifest(&self, st: &mut State) -> StorageResult<()> {
         let manifest = read_opt(&self.paths.manifest)?;
         if manifest != st.seen.manifest {
-            st.manifest = parse_json(&self.paths.manifest, manifest.as_deref())?;
+            st.manifest = Manifest::parse(&self.paths.manifest, manifest.as_deref());
             st.seen.manifest = manifest;
         }
         Ok(())
@@ -301,7 +301,7 @@ impl Inner {
         }
         let tombs: BTreeMap<SongId, u64> = read_json(&p.tombstones)?;
         st.tombstones = tombs;
-        st.manifest = parse_json(&p.manifest, st.seen.manifest.as_deref())?;
+        st.manifest = Manifest::parse(&p.manifest, st.seen.manifest.as_deref());
         self.replay_journal(st, false)?;
         if st.registry.models.is_empty() {
             self.adopt_legacy_vectors(st)?;

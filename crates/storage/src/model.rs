@@ -39,18 +39,43 @@ impl ModelInfo {
         format!("{}@{}", self.name, self.version)
     }
 
-    /// A file- and collection-name-safe form of the key (`[A-Za-z0-9_-]` only).
+    /// A file- and collection-name-safe form of the key (`[A-Za-z0-9_-]` only), distinct for
+    /// distinct (name, version) pairs.
+    ///
+    /// A model named with `[A-Za-z0-9_-]` and versioned with `[A-Za-z0-9_]` (non-empty) keeps
+    /// the plain form `name-version`, so existing folders, packs and indexes are still found:
+    /// the version cannot contain `-`, so the last `-` splits it off. Any other model is
+    /// encoded: `_` doubled, every other byte outside `[A-Za-z0-9]` written `_` and two hex
+    /// digits, name and version joined by `-`, and a final `-`, which no plain key ends with.
+    ///
+    /// ```
+    /// use songrec_storage::ModelInfo;
+    /// let key = |n: &str, v: &str| ModelInfo::new(n, v, 1).file_key();
+    /// assert_eq!(key("songrec-dsp", "1"), "songrec-dsp-1");
+    /// assert_eq!(key("a@b", "1.0"), "a_40b-1_2e0-");
+    /// assert_ne!(key("a-b", "1"), key("a", "b-1"));
+    /// assert_ne!(key("m", "1.0"), key("m", "1_0"));
+    /// ```
     pub fn file_key(&self) -> String {
-        format!("{}-{}", self.name, self.version)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
+        let plain = |s: &str, dash: bool| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || (dash && c == '-'))
+        };
+        if plain(&self.name, true) && !self.version.is_empty() && plain(&self.version, false) {
+            return format!("{}-{}", self.name, self.version);
+        }
+        let enc = |s: &str| {
+            let mut out = String::with_capacity(s.len() * 2);
+            for b in s.bytes() {
+                match b {
+                    b'_' => out.push_str("__"),
+                    b if b.is_ascii_alphanumeric() => out.push(char::from(b)),
+                    b => out.push_str(&format!("_{b:02x}")),
                 }
-            })
-            .collect()
+            }
+            out
+        };
+        format!("{}-{}-", enc(&self.name), enc(&self.version))
     }
 
     /// Whether `other` names the same model (name and version; dimension is checked separately).
@@ -116,5 +141,71 @@ impl Embedding {
     /// Euclidean norm.
     pub fn norm(&self) -> f32 {
         crate::math::norm(&self.vector)
+    }
+}
+
+#[cfg(test)]
+mod file_key_tests {
+    use super::ModelInfo;
+
+    /// The key older versions gave every model: not distinct.
+    fn legacy(m: &ModelInfo) -> String {
+        format!("{}-{}", m.name, m.version)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// Names that collided under the old key, and plain ones that must keep it.
+    #[test]
+    fn file_keys_are_distinct_and_plain_ones_unchanged() {
+        let pairs = [
+            ("a-b", "1"),
+            ("a", "b-1"),
+            ("a.b", "1"),
+            ("a_b", "1"),
+            ("a", "1.0"),
+            ("a", "1_0"),
+            ("a", "1-0"),
+            ("a", ""),
+            ("a-", ""),
+            ("", "a-"),
+            ("a_40b", "1"),
+            ("a@b", "1"),
+            ("é", "1"),
+            ("_c3_a9", "1"),
+            ("songrec-dsp", "1"),
+            ("a_2eb-1_2e0", "x"),
+            ("a.b", "1.0"),
+        ];
+        let keys: Vec<String> = pairs
+            .iter()
+            .map(|(n, v)| ModelInfo::new(*n, *v, 1).file_key())
+            .collect();
+        let mut distinct = keys.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), keys.len(), "{keys:?}");
+        for (k, (n, v)) in keys.iter().zip(pairs) {
+            assert!(
+                k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{k}"
+            );
+            let m = ModelInfo::new(n, v, 1);
+            let plain = !v.is_empty() && !v.contains('-') && legacy(&m) == format!("{n}-{v}");
+            assert_eq!(*k == legacy(&m), plain, "{n}@{v} -> {k}");
+        }
+        // The collision the old key had.
+        assert_eq!(
+            legacy(&ModelInfo::new("a-b", "1", 1)),
+            legacy(&ModelInfo::new("a", "b-1", 1))
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod astra;
 mod cli;
+mod damage;
 mod discover;
 mod docs;
 mod doors;
