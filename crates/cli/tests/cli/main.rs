@@ -11,6 +11,7 @@ mod offline;
 mod quality;
 mod serve;
 mod sync;
+mod unix;
 
 use std::path::Path;
 use std::process::{Command, Output};
