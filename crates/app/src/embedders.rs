@@ -212,7 +212,7 @@ pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embed
 /// assert_eq!(songrec_app::embedders::model_of(e.as_ref()).name, "songrec-dsp");
 /// ```
 pub fn by_name(name: &str) -> AppResult<Arc<dyn Embedder>> {
-    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let env = songrec_config::process_env();
     let cfg = songrec_config::Config::from_sources(None, &env)?;
     by_name_with(name, &cfg.embedder)
 }

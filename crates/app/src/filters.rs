@@ -198,7 +198,7 @@ mod tests {
             ),
             (
                 FilterSpec {
-                    conditions: vec!["colour=red".into()],
+                    conditions: vec!["my colour=red".into()],
                     ..FilterSpec::default()
                 },
                 "unknown field",

@@ -26,6 +26,18 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
     "caf", "mka", "webm", "opus", "wma",
 ];
 
+/// Of [`AUDIO_EXTENSIONS`], the ones songrec cannot decode (no decoder in symphonia): they are
+/// looked at so that each file gets a clear "not supported" line, but they are not read.
+pub const UNREADABLE_EXTENSIONS: &[&str] = &["opus", "wma"];
+
+/// The extensions songrec reads: [`AUDIO_EXTENSIONS`] less [`UNREADABLE_EXTENSIONS`].
+pub fn readable_extensions() -> impl Iterator<Item = &'static str> {
+    AUDIO_EXTENSIONS
+        .iter()
+        .copied()
+        .filter(|e| !UNREADABLE_EXTENSIONS.contains(e))
+}
+
 /// How to ingest.
 #[derive(Clone)]
 pub struct IngestOptions {
@@ -87,8 +99,13 @@ pub struct IngestSummary {
     pub files: Vec<FileReport>,
     /// Seconds of wall time.
     pub elapsed_secs: f64,
-    /// Seconds of audio analysed.
+    /// Seconds of audio in the files analysed (long files are analysed in excerpts, so this
+    /// is the music's length, not the seconds decoded).
     pub audio_secs: f64,
+    /// The run was stopped ([`Progress::stopped`]) before every file was read: the files in
+    /// hand were finished and stored, the rest was not started (a rerun continues).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl IngestSummary {
@@ -118,6 +135,11 @@ pub trait Progress: Send + Sync {
     fn start(&self, total: u64);
     /// One file finished.
     fn file_done(&self, report: &FileReport);
+    /// Whether to stop (e.g. the user pressed Ctrl-C): no new file is started, the files in
+    /// hand are finished and stored. Checked before each file.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A progress sink that ignores everything.
@@ -438,6 +460,8 @@ pub async fn ingest(
     let embedders = opts.embedders.clone();
     let known_for_workers = known.clone();
     let previous = state.clone();
+    let candidates = files.len() + summary.files.len();
+    let stop = progress.clone();
     let producer = tokio::task::spawn_blocking(move || {
         let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
             Ok(p) => p,
@@ -452,6 +476,9 @@ pub async fn ingest(
         pool.install(|| {
             use rayon::prelude::*;
             files.par_iter().for_each(|path| {
+                if stop.stopped() {
+                    return;
+                }
                 let work = analyse_one(path, &previous, &known_for_workers, &embedders);
                 let _ = tx.blocking_send(work);
             });
@@ -555,6 +582,7 @@ pub async fn ingest(
         .map_err(|e| AppError::Invalid(format!("analysis workers failed: {e}")))?;
     backend.flush().await?;
     save_state(opts.state_file.as_deref(), &state);
+    summary.interrupted = progress.stopped() && summary.files.len() < candidates;
     summary.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(summary)
 }

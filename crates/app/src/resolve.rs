@@ -106,10 +106,47 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
         .collect();
     match pick(what, fuzzy)? {
         Some(m) => Ok(m),
-        None => Err(AppError::Resolve(format!(
-            "no song matches {what:?}; try `songrec list` to see titles, or pass an id prefix"
-        ))),
+        None => Err(AppError::Resolve(match deleted(backend, what).await? {
+            Some(id) => format!(
+                "song {} was deleted (`songrec delete`); only its tombstone is left, so `sync` \
+                 deletes it on other machines too. Ingest the file again to bring it back",
+                id.short()
+            ),
+            None => format!(
+                "no song matches {what:?}; try `songrec list` to see titles, or pass an id prefix"
+            ),
+        })),
     }
+}
+
+/// The deleted song `what` names by its id or an id prefix (of at least 8 hex digits, so a
+/// short word is not mistaken for one), if it names exactly one tombstone. Only asked when
+/// nothing live matched.
+async fn deleted(backend: &dyn StorageBackend, what: &str) -> AppResult<Option<SongId>> {
+    if what.len() < 8 || what.len() > 64 || !what.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let prefix = what.to_ascii_lowercase();
+    let gone: Vec<SongId> = match SongId::parse(&prefix) {
+        Ok(id) => backend
+            .versions_of(std::slice::from_ref(&id))
+            .await?
+            .into_iter()
+            .filter(|v| v.deleted)
+            .map(|v| v.id)
+            .collect(),
+        Err(_) => backend
+            .list_versions()
+            .await?
+            .into_iter()
+            .filter(|v| v.deleted && v.id.as_str().starts_with(&prefix))
+            .map(|v| v.id)
+            .collect(),
+    };
+    Ok(match gone.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    })
 }
 
 async fn list_all(backend: &dyn StorageBackend, filter: Filter) -> AppResult<Vec<SongMetadata>> {
@@ -124,11 +161,51 @@ fn pick(what: &str, mut ms: Vec<SongMetadata>) -> AppResult<Option<SongMetadata>
     }
 }
 
+/// The candidates of an ambiguous reference, one line each with what tells them apart when
+/// their titles are the same: id, name, file name, format and duration.
 fn ambiguous(what: &str, ms: &[SongMetadata], total: usize) -> AppError {
-    let mut lines: Vec<String> = ms
+    let shown = &ms[..ms.len().min(SHOW_CANDIDATES)];
+    let name = |m: &SongMetadata| {
+        let n = m.display_name();
+        if n.chars().count() > 40 {
+            format!("{}…", n.chars().take(39).collect::<String>())
+        } else {
+            n
+        }
+    };
+    let width = shown
         .iter()
-        .take(SHOW_CANDIDATES)
-        .map(|m| format!("  {}  {}", m.id.short(), m.display_name()))
+        .map(|m| name(m).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<String> = shown
+        .iter()
+        .map(|m| {
+            let format = m
+                .extra
+                .get("codec")
+                .and_then(|c| c.as_str())
+                .map(str::to_owned)
+                .or_else(|| {
+                    Path::new(&m.file_name)
+                        .extension()
+                        .map(|e| e.to_string_lossy().to_lowercase())
+                })
+                .unwrap_or_else(|| "?".into());
+            let secs = m.duration_secs.max(0.0).round() as u64;
+            format!(
+                "  {}  {:<width$}  {}  ({format}, {}:{:02})",
+                m.id.short(),
+                name(m),
+                if m.file_name.is_empty() {
+                    "-"
+                } else {
+                    &m.file_name
+                },
+                secs / 60,
+                secs % 60
+            )
+        })
         .collect();
     if total > SHOW_CANDIDATES {
         lines.push(format!("  … and {} more", total - SHOW_CANDIDATES));

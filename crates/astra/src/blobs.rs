@@ -196,6 +196,16 @@ pub enum BlobError {
         #[source]
         source: std::io::Error,
     },
+    /// The server could not be reached at all (connection refused, DNS failure, timeout).
+    #[error(
+        "the S3 store at {endpoint} is unreachable ({reason}); check SONGREC_S3_ENDPOINT and your network"
+    )]
+    Unreachable {
+        /// Scheme, host and port of the endpoint.
+        endpoint: String,
+        /// What was observed, e.g. "connection refused".
+        reason: String,
+    },
     /// Any other object store failure.
     #[error("object store error: {message}")]
     Store {
@@ -205,6 +215,49 @@ pub enum BlobError {
         #[source]
         source: object_store::Error,
     },
+}
+
+/// Why a request never reached the S3 server (connection refused, DNS failure, timeout), when
+/// that is what `e` says somewhere in its chain of causes; `None` for an answer from the server.
+fn unreachable_reason(e: &object_store::Error) -> Option<String> {
+    use std::io::ErrorKind as K;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                K::ConnectionRefused
+                    | K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::NotConnected
+                    | K::TimedOut
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+                    | K::AddrNotAvailable
+            )
+        {
+            return Some(io.kind().to_string());
+        }
+        if let Some(r) = c.downcast_ref::<reqwest::Error>()
+            && (r.is_connect() || r.is_timeout())
+        {
+            let found_io = std::iter::successors(std::error::Error::source(r), |c| c.source())
+                .find_map(|c| {
+                    c.downcast_ref::<std::io::Error>()
+                        .map(|io| io.kind().to_string())
+                });
+            return Some(found_io.unwrap_or_else(|| {
+                if r.is_timeout() {
+                    "timed out"
+                } else {
+                    "cannot connect"
+                }
+                .to_owned()
+            }));
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// Result of [`BlobStore::put_file`].
@@ -471,7 +524,13 @@ impl BlobStore {
                 bucket: self.bucket.clone(),
                 message,
             },
-            source => BlobError::Store { message, source },
+            source => match unreachable_reason(&source) {
+                Some(reason) => BlobError::Unreachable {
+                    endpoint: self.endpoint.clone(),
+                    reason,
+                },
+                None => BlobError::Store { message, source },
+            },
         }
     }
 

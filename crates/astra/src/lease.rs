@@ -61,7 +61,7 @@ impl S3LeaseStore {
             )),
             e => StorageError::Unavailable {
                 backend: "s3".into(),
-                message: format!("sync lease {}: {e}", self.key),
+                message: format!("{}: {e}", self.key),
                 transient: true,
             },
         }

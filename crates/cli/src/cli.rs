@@ -45,7 +45,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Create the Astra DB collections (idempotent; reports collections with other settings).
     InitAstra(init_astra::InitAstraArgs),
-    /// Check the Astra/S3 configuration before any work: credentials, keyspace, collections, bucket.
+    /// Check the setup before any work: the neural runtime, the local library (songs, vectors,
+    /// write lock, index) and the cloud when configured (credentials, keyspace, collections, bucket).
     Doctor,
     /// Measure search and ingest speed.
     Bench(bench::BenchArgs),

@@ -13,6 +13,13 @@ pub const CONFLICTS: u8 = 4;
 /// Refused by a safety rail (sync: delete limit, empty listing, lease held elsewhere).
 pub const REFUSED: u8 = 5;
 
+/// Stopped by Ctrl-C (128 + SIGINT, what a shell reports for a process SIGINT ended).
+pub const INTERRUPTED: u8 = 130;
+/// Stdout (or stderr) was closed by the reader, e.g. `songrec list --json | head -1`: the
+/// output ends there quietly with 141 (128 + SIGPIPE), the status a shell reports for `cat`
+/// or `seq` in the same pipeline; nothing is printed.
+pub const BROKEN_PIPE: u8 = 141;
+
 /// A command line that parsed but cannot mean anything (exit code 2, like clap's own errors).
 #[derive(Debug)]
 pub struct UsageError(pub String);

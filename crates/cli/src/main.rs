@@ -20,6 +20,7 @@ use crate::cli::Cli;
 use crate::exit::UsageError;
 
 fn main() -> ExitCode {
+    end_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     logging::init_logging(cli.global.verbose, cli.global.quiet);
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -42,5 +43,52 @@ fn main() -> ExitCode {
                 ExitCode::from(exit::ERROR)
             }
         }
+    }
+}
+
+/// `songrec list --json | head -1`: once the reader has gone, printing fails with a broken pipe
+/// (Rust ignores SIGPIPE, so the write returns EPIPE and `println!` panics). Like `cat` or `seq`
+/// in the same pipeline, songrec then stops at once, quietly, with status 141 (128 + SIGPIPE,
+/// [`exit::BROKEN_PIPE`]): no panic message, no backtrace. Every other panic is reported as
+/// usual. (SIGPIPE is not restored to its default instead: a write to a closed socket of the
+/// cloud clients or `serve` would then kill the process.)
+fn end_quietly_on_a_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if is_closed_pipe(message) {
+            std::process::exit(i32::from(exit::BROKEN_PIPE));
+        }
+        report(info);
+    }));
+}
+
+/// Whether a panic message is the standard library's for printing to a closed stdout/stderr.
+fn is_closed_pipe(message: &str) -> bool {
+    (message.starts_with("failed printing to stdout")
+        || message.starts_with("failed printing to stderr"))
+        && message.to_ascii_lowercase().contains("broken pipe")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_a_closed_pipe_ends_quietly() {
+        use super::is_closed_pipe;
+        assert!(is_closed_pipe(
+            "failed printing to stdout: Broken pipe (os error 32)"
+        ));
+        assert!(is_closed_pipe(
+            "failed printing to stderr: Broken pipe (os error 32)"
+        ));
+        assert!(!is_closed_pipe(
+            "failed printing to stdout: No space left on device (os error 28)"
+        ));
+        assert!(!is_closed_pipe("index out of bounds: broken pipe"));
     }
 }

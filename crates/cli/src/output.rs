@@ -208,50 +208,116 @@ pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> 
         );
         return Ok(());
     }
-    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    println!("id          {}", m.id);
-    println!("title       {}", m.title);
-    println!("artist      {}", opt(&m.artist));
-    println!("album       {}", opt(&m.album));
-    println!("genre       {}", opt(&m.genre));
-    println!(
-        "duration    {} ({:.2} s)",
-        mmss(m.duration_secs),
-        m.duration_secs
-    );
-    println!("bpm         {}", bpm(m));
-    println!("key         {}", opt(&m.key));
-    println!(
-        "tags        {}",
-        if m.tags.is_empty() {
-            "-".into()
-        } else {
-            m.tags.join(", ")
-        }
-    );
-    println!(
-        "format      {} Hz, {} ch, {} bytes, {}",
-        m.sample_rate, m.channels, m.file_size, m.file_name
-    );
-    println!("audio       {}", if audio { "stored" } else { "missing" });
-    println!(
-        "embeddings  {}",
-        if models.is_empty() {
-            "-".into()
-        } else {
-            models
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    );
-    println!(
-        "version     {} (updated {})",
-        m.version,
-        m.updated_at.to_rfc3339()
-    );
+    print!("{}", show_text(m, models, audio));
     Ok(())
+}
+
+/// `songrec show` for people: every stored field, one per line, the predicted style and sound
+/// tags, the vectors held, then the free-form fields (`edit --set NAME=VALUE`) by name.
+fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
+    use songrec_app::ingest::{SOUND_TAGS, STYLE_TAGS, sound_tags_of, style_tags_of};
+    use std::fmt::Write as _;
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let tags = |t: Vec<(String, f32)>| {
+        list(
+            t.iter()
+                .map(|(n, p)| format!("{n} {:.0} %", p * 100.0))
+                .collect(),
+        )
+    };
+    let mut lines: Vec<(String, String)> = vec![
+        ("id".into(), m.id.to_string()),
+        ("title".into(), m.title.clone()),
+        ("artist".into(), opt(&m.artist)),
+        ("album".into(), opt(&m.album)),
+        ("genre".into(), opt(&m.genre)),
+        (
+            "duration".into(),
+            format!("{} ({:.2} s)", mmss(m.duration_secs), m.duration_secs),
+        ),
+        ("bpm".into(), bpm(m)),
+        ("key".into(), opt(&m.key)),
+        ("tags".into(), list(m.tags.clone())),
+        ("style".into(), tags(style_tags_of(m))),
+        ("sound".into(), tags(sound_tags_of(m))),
+        (
+            "format".into(),
+            format!(
+                "{} Hz, {} ch, {} bytes, {}",
+                m.sample_rate, m.channels, m.file_size, m.file_name
+            ),
+        ),
+        (
+            "audio".into(),
+            (if audio { "stored" } else { "missing" }).into(),
+        ),
+        (
+            "vectors".into(),
+            list(models.iter().map(ToString::to_string).collect()),
+        ),
+        ("content".into(), m.content_hash.clone()),
+        ("added".into(), m.created_at.to_rfc3339()),
+        (
+            "version".into(),
+            format!("{} (updated {})", m.version, m.updated_at.to_rfc3339()),
+        ),
+    ];
+    for (k, v) in &m.extra {
+        if k == STYLE_TAGS || k == SOUND_TAGS {
+            continue;
+        }
+        lines.push((k.clone(), extra_value(v)));
+    }
+    let width = lines
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let mut out = String::new();
+    for (k, v) in lines {
+        let _ = writeln!(out, "{k:<width$}  {v}");
+    }
+    out
+}
+
+/// A free-form field's value on one line: text as is, numbers as they are, objects as
+/// `name value` pairs (the DSP descriptors), anything else as compact JSON.
+fn extra_value(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let num = |n: f64| {
+        if n.fract() == 0.0 && n.abs() < 1e15 {
+            format!("{n:.0}")
+        } else if n.abs() >= 10.0 {
+            format!("{n:.1}")
+        } else {
+            format!("{n:.3}")
+        }
+    };
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), num),
+        Value::Object(o) => o
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                Value::Number(n) => {
+                    format!("{k} {}", n.as_f64().map_or_else(|| n.to_string(), num))
+                }
+                Value::String(s) => format!("{k} {s}"),
+                other => format!("{k} {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
 }
 
 pub fn stats(
@@ -327,4 +393,57 @@ fn stats_lines(s: &CacheStats) -> String {
         s.total.misses,
         ratio(&s.total),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use songrec_storage::{ModelInfo, SongId, SongMetadata};
+
+    #[test]
+    fn show_lists_every_field_the_tags_and_the_vectors() {
+        let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Clip");
+        m.file_name = "clip.flac".into();
+        m.extra
+            .insert("game".into(), serde_json::json!("hedgewars"));
+        m.extra.insert("year".into(), serde_json::json!(1999));
+        m.extra.insert(
+            "descriptors".into(),
+            serde_json::json!({"centroid_hz": 1834.4, "key": "A minor", "bpm": null}),
+        );
+        m.extra.insert(
+            songrec_app::ingest::STYLE_TAGS.into(),
+            serde_json::json!([["rock", 0.712], ["pop", 0.2]]),
+        );
+        m.extra.insert(
+            songrec_app::ingest::SOUND_TAGS.into(),
+            serde_json::json!([["guitar", 0.5]]),
+        );
+        let models = [ModelInfo::new("songrec-dsp", "3", 150)];
+        let t = super::show_text(&m, &models, true);
+        let line = |k: &str| {
+            t.lines()
+                .find(|l| l.split_whitespace().next() == Some(k))
+                .unwrap_or_else(|| panic!("no {k} line in\n{t}"))
+                .to_owned()
+        };
+        assert!(line("game").ends_with("  hedgewars"), "{t}");
+        assert!(line("year").ends_with("  1999"), "{t}");
+        assert!(line("style").contains("rock 71 %, pop 20 %"), "{t}");
+        assert!(line("sound").contains("guitar 50 %"), "{t}");
+        assert!(line("vectors").contains("songrec-dsp@3 (150-d)"), "{t}");
+        assert!(
+            line("descriptors").contains("centroid_hz 1834.4")
+                && line("descriptors").contains("key A minor")
+                && !line("descriptors").contains("bpm"),
+            "{t}"
+        );
+        assert!(
+            !t.contains("style_tags") && !t.contains("sound_tags"),
+            "{t}"
+        );
+        // Values start in one column.
+        let col = |l: &str| l.len() - l.split_once("  ").map_or("", |x| x.1).trim_start().len();
+        let cols: std::collections::BTreeSet<usize> = t.lines().map(col).collect();
+        assert_eq!(cols.len(), 1, "aligned:\n{t}");
+    }
 }

@@ -1,6 +1,7 @@
 //! Progress bars on stderr: the one look every long command shares, with an honest ETA.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use songrec_app::ingest::{FileReport, Outcome, Progress};
@@ -10,6 +11,8 @@ pub(crate) struct Bar {
     pub(crate) bar: ProgressBar,
     pub(crate) json: bool,
     pub(crate) lock: Mutex<()>,
+    /// Set on Ctrl-C (see [`stop_on_ctrl_c`]): no new file is started.
+    pub(crate) stop: Option<std::sync::Arc<AtomicBool>>,
 }
 
 impl Progress for Bar {
@@ -39,6 +42,34 @@ impl Progress for Bar {
             _ => {}
         }
     }
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+}
+
+/// The flag a first Ctrl-C sets (the command finishes the work in hand, says what was done and
+/// exits [`crate::exit::INTERRUPTED`]); a second Ctrl-C exits 130 at once. Without this, Ctrl-C
+/// ends the process at once (every write is atomic, so nothing is half-written either way).
+pub(crate) fn stop_on_ctrl_c(bar: &ProgressBar) -> std::sync::Arc<AtomicBool> {
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (flag, bar) = (stop.clone(), bar.clone());
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        flag.store(true, Ordering::Relaxed);
+        bar.suspend(|| {
+            eprintln!("stopping: finishing the files in hand (Ctrl-C again to quit at once)");
+        });
+        if tokio::signal::ctrl_c().await.is_ok() {
+            bar.abandon();
+            eprintln!();
+            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+        }
+    });
+    stop
 }
 
 /// A progress bar on stderr when it is a terminal (and `wanted`), else a hidden one.
@@ -52,13 +83,43 @@ pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(0);
+    // `{pos}/{len}` reads "counting…" until the work is counted (not "0/0").
+    let template = template.replace("{pos}/{len}", "{counts}");
     b.set_style(
-        ProgressStyle::with_template(template)
-            .map(|s| s.with_key("eta", eta_from_work_done))
+        ProgressStyle::with_template(&template)
+            .map(|s| {
+                s.with_key("eta", eta_from_work_done)
+                    .with_key("counts", counts)
+                    .with_key("per_sec", per_sec)
+            })
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     b.enable_steady_tick(std::time::Duration::from_millis(150));
     b
+}
+
+fn counts(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = match state.len() {
+        Some(len) if len > 0 => write!(w, "{}/{len}", state.pos()),
+        _ => w.write_str("counting…"),
+    };
+}
+
+fn per_sec(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = w.write_str(&rate_text(state.per_sec()));
+}
+
+/// A rate for people: "47/s", "3.5/s", "0.25/s" (not indicatif's "47.3786/s").
+fn rate_text(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        "…/s".to_owned()
+    } else if per_sec >= 10.0 {
+        format!("{per_sec:.0}/s")
+    } else if per_sec >= 1.0 {
+        format!("{per_sec:.1}/s")
+    } else {
+        format!("{per_sec:.2}/s")
+    }
 }
 
 fn eta_from_work_done(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
@@ -111,5 +172,15 @@ mod tests {
         assert_eq!(eta_text(18, Some(18), 7.0), "0s");
         assert_eq!(eta_text(1, Some(1000), 10.0), "2h46m");
         assert_eq!(eta_text(5, None, 1.0), "…");
+    }
+
+    #[test]
+    fn rates_have_few_digits() {
+        use super::rate_text;
+        assert_eq!(rate_text(47.3786), "47/s");
+        assert_eq!(rate_text(3.54), "3.5/s");
+        assert_eq!(rate_text(0.254), "0.25/s");
+        assert_eq!(rate_text(0.0), "…/s");
+        assert_eq!(rate_text(f64::NAN), "…/s");
     }
 }

@@ -398,6 +398,15 @@ impl Default for CacheConfig {
     }
 }
 
+/// The process environment as configuration reads it: the variables whose name and value are
+/// UTF-8. One that is not (`XDG_CACHE_HOME=$'/tmp/c\xff'`) is left out rather than panicking
+/// like `std::env::vars` does, so that one odd variable never stops songrec.
+pub fn process_env() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
 /// Expands a leading `~/`.
 pub fn expand_home(p: &Path) -> PathBuf {
     match p.strip_prefix("~") {
@@ -595,9 +604,77 @@ impl Config {
         }
         cfg.local.path = expand_home(&cfg.local.path);
         cfg.cache.path = expand_home(&cfg.cache.path);
+        cfg.check_bounds()?;
         Ok(cfg)
     }
+
+    /// Refuses counts and durations no run can mean (a lease of `i64::MAX` seconds, a
+    /// billion jobs), each with the setting named and its range: they would otherwise
+    /// overflow a clock or a preallocation deep inside a command.
+    ///
+    /// ```
+    /// let mut cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
+    /// cfg.sync.lease_ttl_secs = u64::MAX;
+    /// let e = cfg.check_bounds().unwrap_err().to_string();
+    /// assert!(e.contains("lease_ttl_secs") && e.contains("3..=86400"), "{e}");
+    /// ```
+    pub fn check_bounds(&self) -> StorageResult<()> {
+        const DAY: u64 = 86_400;
+        let checks: [(&str, u64, u64, u64); 9] = [
+            ("[sync] lease_ttl_secs", self.sync.lease_ttl_secs, 3, DAY),
+            (
+                "[sync] full_every_days",
+                self.sync.full_every_days.into(),
+                0,
+                3650,
+            ),
+            ("[sync] max_delete", self.sync.max_delete.into(), 0, 100),
+            (
+                "[astra] request_timeout_secs",
+                self.astra.request_timeout_secs,
+                1,
+                DAY,
+            ),
+            (
+                "[s3] request_timeout_secs",
+                self.s3.request_timeout_secs,
+                1,
+                DAY,
+            ),
+            ("[ingest] jobs", self.ingest.jobs as u64, 0, MAX_JOBS as u64),
+            (
+                "[local] ann_ef_search",
+                self.local.ann_ef_search as u64,
+                0,
+                100_000,
+            ),
+            (
+                "[local] ann_threshold",
+                self.local.ann_threshold as u64,
+                0,
+                1 << 40,
+            ),
+            (
+                "[server] max_upload_bytes",
+                self.server.max_upload_bytes,
+                1,
+                1 << 40,
+            ),
+        ];
+        for (name, v, lo, hi) in checks {
+            if !(lo..=hi).contains(&v) {
+                return Err(StorageError::InvalidInput(format!(
+                    "{name} = {v} is out of range; use {lo}..={hi}"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
+
+/// Most parallel analysis jobs (`--jobs`, `[ingest] jobs`): far above any core count, far
+/// below a thread count the OS refuses.
+pub const MAX_JOBS: usize = 1024;
 
 #[cfg(test)]
 mod tests {

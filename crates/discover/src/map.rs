@@ -84,7 +84,7 @@ pub struct MapData {
     pub genres: Vec<String>,
     /// Number of clusters.
     pub clusters: usize,
-    /// Default colouring (by cluster when no song has a genre, whatever was asked).
+    /// Default colouring (by cluster when most songs have no genre, whatever was asked).
     pub color: ColorBy,
 }
 
@@ -165,8 +165,14 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
             }
         })
         .collect();
-    // Without genres every point would be "other": colour by cluster instead.
-    let color = if opts.color == ColorBy::Genre && genres.is_empty() {
+    // When most songs have no genre, most points would be "other": colour by cluster instead
+    // (111 of 174 grey points said nothing).
+    let with_genre = set
+        .songs
+        .iter()
+        .filter(|s| s.genre.as_deref().is_some_and(|g| !g.trim().is_empty()))
+        .count();
+    let color = if opts.color == ColorBy::Genre && with_genre * 2 < n {
         ColorBy::Cluster
     } else {
         opts.color
@@ -418,8 +424,12 @@ mod tests {
         let colours: std::collections::BTreeSet<usize> =
             (0..12).map(|i| d.colour_index(i, d.color)).collect();
         assert_eq!(colours.len(), 3, "one colour per cluster, not all grey");
-        // With a genre the asked-for colouring stays.
+        // With a genre for a few songs only, still by cluster; for half of them, by genre.
         songs[0].genre = Some("Rock".into());
+        assert_eq!(build(&set(&songs), &opts).unwrap().color, ColorBy::Cluster);
+        for s in &mut songs[1..6] {
+            s.genre = Some("Jazz".into());
+        }
         assert_eq!(build(&set(&songs), &opts).unwrap().color, ColorBy::Genre);
     }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use songrec_astra::{AstraBackend, DoctorReport, InitReport};
+use songrec_astra::{AstraBackend, CheckStatus, DoctorCheck, DoctorReport, InitReport};
 use songrec_cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
 use songrec_config::{BackendKind, Config};
 pub use songrec_local::AnnOptions;
@@ -380,9 +380,170 @@ pub async fn init_astra(cfg: &Config, models: &[ModelInfo]) -> StorageResult<Ini
 }
 
 /// Checks the Astra/S3 configuration (credentials, keyspace, collections, bucket), each check
-/// with what to fix: `songrec doctor`.
+/// with what to fix.
 pub async fn astra_doctor(cfg: &Config) -> DoctorReport {
     songrec_astra::doctor(cfg).await
+}
+
+/// `songrec doctor`'s storage checks, for the backend in use: the local library (songs,
+/// vectors, write lock, vector index) when it is local, then the cloud (Astra + S3) when it is
+/// the backend or configured for `sync`/`migrate`. A local library without any cloud setting
+/// passes: the cloud is then one line saying it is not configured.
+pub async fn doctor(cfg: &Config) -> DoctorReport {
+    let mut report = DoctorReport::default();
+    if cfg.backend == BackendKind::Local {
+        report.checks.extend(local_doctor(cfg).await);
+        if !cloud_configured(cfg) {
+            report.checks.push(DoctorCheck {
+                name: "cloud (Astra + S3)".into(),
+                status: CheckStatus::Ok,
+                detail: "not configured; only `sync` and `migrate` use it".into(),
+                fix: None,
+            });
+            return report;
+        }
+    }
+    report.checks.extend(astra_doctor(cfg).await.checks);
+    report
+}
+
+/// Whether any cloud setting is given (an endpoint, a token, a bucket or S3 keys).
+fn cloud_configured(cfg: &Config) -> bool {
+    !cfg.astra.api_endpoint.trim().is_empty()
+        || !cfg.astra.token.is_empty()
+        || !cfg.s3.bucket.trim().is_empty()
+        || !cfg.s3.access_key_id.trim().is_empty()
+        || !cfg.s3.secret_access_key.is_empty()
+}
+
+/// The local library's checks: what it holds, whether another process is writing to it, and
+/// whether each model's vectors have the index `similar` expects at their number.
+async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
+    let root = &cfg.local.path;
+    let check = |name: &str, status, detail: String, fix: Option<&str>| DoctorCheck {
+        name: name.into(),
+        status,
+        detail,
+        fix: fix.map(str::to_owned),
+    };
+    if !root.join("data").is_dir() {
+        return vec![check(
+            "local library",
+            CheckStatus::Warn,
+            format!("no library at {} yet", root.display()),
+            Some(
+                "`songrec ingest ~/Music` creates it (or point --library / SONGREC_LIBRARY at yours)",
+            ),
+        )];
+    }
+    let opened = local_options(&cfg.local)
+        .and_then(|o| LocalBackend::open_with(root, o.clone()).map(|b| (b, o)));
+    let (lib, opts) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            return vec![check(
+                "local library",
+                CheckStatus::Fail,
+                format!("{}: {e}", root.display()),
+                None,
+            )];
+        }
+    };
+    let mut out = Vec::new();
+    let listed = async {
+        Ok::<_, songrec_storage::StorageError>((
+            lib.count(&Filter::default()).await?,
+            lib.list_versions().await?,
+            lib.models().await?,
+        ))
+    }
+    .await;
+    let models = match listed {
+        Ok((n, versions, models)) => {
+            let tombstones = versions.iter().filter(|e| e.deleted).count();
+            let vectors: Vec<String> = models
+                .iter()
+                .map(|m| format!("{} {}", m.model.key(), m.count))
+                .collect();
+            out.push(check(
+                "local library",
+                CheckStatus::Ok,
+                format!(
+                    "{}: {n} songs, {tombstones} deleted (tombstones), vectors: {}",
+                    root.display(),
+                    if vectors.is_empty() {
+                        "none".into()
+                    } else {
+                        vectors.join(", ")
+                    }
+                ),
+                None,
+            ));
+            models
+        }
+        Err(e) => {
+            out.push(check(
+                "local library",
+                CheckStatus::Fail,
+                format!("{}: {e}", root.display()),
+                None,
+            ));
+            Vec::new()
+        }
+    };
+    for m in models {
+        let bytes = lib.ann_index_bytes(&m.model).await.ok().flatten();
+        let key = m.model.key();
+        let wanted = usize::try_from(m.count).unwrap_or(usize::MAX) >= opts.ann.min_vectors;
+        out.push(match (bytes, wanted) {
+            (Some(b), _) => check(
+                "vector index",
+                CheckStatus::Ok,
+                format!(
+                    "{key}: {} vectors, approximate index ({:.1} MB)",
+                    m.count,
+                    b as f64 / 1e6
+                ),
+                None,
+            ),
+            (None, false) => check(
+                "vector index",
+                CheckStatus::Ok,
+                format!("{key}: {} vectors, searched exactly", m.count),
+                None,
+            ),
+            (None, true) => check(
+                "vector index",
+                CheckStatus::Warn,
+                format!(
+                    "{key}: {} vectors and no approximate index: every search scans them all",
+                    m.count
+                ),
+                Some("`songrec reindex` builds it"),
+            ),
+        });
+    }
+    out.push(match lib.lock_for_writing().await {
+        Ok(()) => check(
+            "write lock",
+            CheckStatus::Ok,
+            "free (no other songrec is writing to this library)".into(),
+            None,
+        ),
+        Err(e @ songrec_storage::StorageError::Locked { .. }) => check(
+            "write lock",
+            CheckStatus::Warn,
+            e.to_string(),
+            Some("wait for that command to finish; reading commands work meanwhile"),
+        ),
+        Err(e) => check(
+            "write lock",
+            CheckStatus::Fail,
+            e.to_string(),
+            Some("check the library folder's permissions"),
+        ),
+    });
+    out
 }
 
 // ---- the cache folder -----------------------------------------------------------------------

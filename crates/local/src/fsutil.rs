@@ -67,7 +67,12 @@ impl WriteLock {
         let who = format!(
             "pid {} ({})",
             std::process::id(),
-            std::env::args().take(2).collect::<Vec<_>>().join(" ")
+            // `args_os`: `args` panics on an argument that is not UTF-8 (`--library=$'/tmp/l\xff'`).
+            std::env::args_os()
+                .take(2)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         file.set_len(0)
             .and_then(|()| {

@@ -90,7 +90,7 @@ fn rank(
     exclude: &HashSet<[u8; 32]>,
 ) -> Vec<crate::ann::Ranked> {
     let qn = math::norm(&q.vector);
-    let want = q.offset + q.k;
+    let want = q.offset.saturating_add(q.k);
     let scan = |base: usize, chunk: &[CandRow]| {
         let mut top: TopK<([u8; 32], u32)> = TopK::new(want);
         for (i, c) in chunk.iter().enumerate() {
@@ -284,7 +284,8 @@ pub(crate) fn first_by_text(
     if n == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(n + 1);
+    // `n` may be a user's count: reserve no more than the songs there are.
+    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(n.min(songs.len()) + 1);
     for i in 0..songs.len() {
         let k = Kept(
             text_key(&songs.head(i), songs.raw_id(i), key),

@@ -61,14 +61,22 @@ impl Field {
             "channels" => Self::Channels,
             "file_size" | "size" => Self::FileSize,
             "version" => Self::Version,
-            other => match other.strip_prefix("extra.") {
-                Some(name) if !name.is_empty() => Self::Extra(name.to_owned()),
-                _ => {
+            // Any other name is a free-form field (`edit --set game=hedgewars` is found by
+            // `--where game=hedgewars` as by `--where extra.game=hedgewars`), named as typed.
+            _ => {
+                let typed = s.trim();
+                let name = typed.strip_prefix("extra.").unwrap_or(typed);
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                {
                     return Err(StorageError::InvalidInput(format!(
-                        "unknown field {s:?}; use title, artist, album, genre, key, tags, file_name, bpm, duration, sample_rate, channels, file_size, version or extra.<name>"
+                        "unknown field {s:?}; use title, artist, album, genre, key, tags, file_name, bpm, duration, sample_rate, channels, file_size, version or the name of a free-form field (letters, digits, _ - .), e.g. label or extra.label"
                     )));
                 }
-            },
+                Self::Extra(name.to_owned())
+            }
         })
     }
 
@@ -447,6 +455,11 @@ mod tests {
             Field::parse("extra.mood").unwrap(),
             Field::Extra("mood".into())
         );
-        assert!(Field::parse("nonsense").is_err());
+        // A bare name that is no built-in field is a free-form one, named as typed.
+        assert_eq!(Field::parse("Game").unwrap(), Field::Extra("Game".into()));
+        assert_eq!(Field::parse("GENRE").unwrap(), Field::Genre);
+        for bad in ["", "extra.", "two words", "a=b"] {
+            assert!(Field::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

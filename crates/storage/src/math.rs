@@ -159,6 +159,9 @@ impl<K: Ord> Ord for Scored<K> {
     }
 }
 
+/// Most candidates a [`TopK`] reserves room for before any is pushed.
+const PREALLOCATED_MAX: usize = 4096;
+
 /// Keeps the `n` best of a stream of candidates.
 ///
 /// ```
@@ -176,11 +179,12 @@ pub struct TopK<K: Ord> {
 }
 
 impl<K: Ord> TopK<K> {
-    /// Keeps at most `n`.
+    /// Keeps at most `n`. Memory grows with what is kept, not with `n`: `n` is often a
+    /// user's count (`-k 100000000000` must not reserve 4 TB up front).
     pub fn new(n: usize) -> Self {
         Self {
             n,
-            heap: BinaryHeap::with_capacity(n + 1),
+            heap: BinaryHeap::with_capacity(n.min(PREALLOCATED_MAX).saturating_add(1)),
         }
     }
 
@@ -284,6 +288,18 @@ mod tests {
         assert!((s - 1.0 / 1.8).abs() < 1e-6);
         assert!((d.unwrap() - 0.8f32.sqrt()).abs() < 1e-6);
         assert_eq!(score(Metric::Cosine, 0.0, 0.0, 1.0).0, 0.0);
+    }
+
+    #[test]
+    fn topk_of_a_users_huge_count_reserves_nothing_up_front() {
+        // `similar -k 100000000000` once reserved 4 TB here (and `usize::MAX` overflowed).
+        for n in [100_000_000_000, usize::MAX] {
+            let mut t = TopK::new(n);
+            t.push(0.5, 1u32);
+            t.push(0.9, 2u32);
+            let got: Vec<u32> = t.into_sorted().into_iter().map(|x| x.key).collect();
+            assert_eq!(got, [2, 1]);
+        }
     }
 
     #[test]

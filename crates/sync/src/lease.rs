@@ -79,7 +79,7 @@ impl LeaseInfo {
             host: host_name(),
             pid: std::process::id(),
             acquired_at: now,
-            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
+            expires_at: expiry(now, ttl),
         }
     }
 
@@ -87,6 +87,15 @@ impl LeaseInfo {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at <= now
     }
+}
+
+/// `now + ttl`, or the end of time when that does not fit (a TTL of `u64::MAX` seconds must
+/// not panic: `DateTime + Duration::MAX` overflows).
+fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn host_name() -> String {
@@ -113,9 +122,16 @@ pub enum LeaseError {
     /// The lease lapsed or was taken over while running.
     #[error("lost the sync lease: {0}; stopped before writing more (run sync again)")]
     Lost(String),
-    /// The store failed.
+    /// The store failed. The message is the store's, once: not also a source, which
+    /// `{:#}` would print a second time.
     #[error("sync lease: {0}")]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for LeaseError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
 }
 
 /// The lease of one run.
@@ -206,8 +222,7 @@ impl Lease {
             return Err(LeaseError::Lost("not holding the lease".into()));
         };
         let mut next = info.clone();
-        next.expires_at =
-            Utc::now() + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::MAX);
+        next.expires_at = expiry(Utc::now(), self.ttl);
         match self.store.replace(&Self::body(&next)?, tag).await {
             Ok(Some(tag)) => {
                 *held = Some((tag, next));

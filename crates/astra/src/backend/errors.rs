@@ -105,6 +105,11 @@ pub(crate) fn blob(e: BlobError, id: &SongId) -> StorageError {
         )),
         BlobError::ConditionalPutUnsupported(_) => StorageError::Unsupported(e.to_string()),
         BlobError::Io { path, source } => StorageError::io(path, source),
+        BlobError::Unreachable { .. } => StorageError::Unavailable {
+            backend: S3.into(),
+            message: e.to_string(),
+            transient: true,
+        },
         _ => StorageError::Unavailable {
             backend: S3.into(),
             message: format!("{e} (check SONGREC_S3_ENDPOINT, SONGREC_S3_BUCKET and the network)"),

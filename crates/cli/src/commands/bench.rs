@@ -28,16 +28,16 @@ pub enum BenchWhat {
     /// for `scripts/eval/faiss_search.py`.
     Search {
         /// Library sizes.
-        #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000])]
+        #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000], value_parser = crate::args::bench_songs)]
         songs: Vec<usize>,
         /// Vector dimension.
-        #[arg(long, default_value_t = 512)]
+        #[arg(long, default_value_t = 512, value_parser = crate::args::dim)]
         dim: usize,
         /// Results per query.
-        #[arg(short, long, default_value_t = 10)]
+        #[arg(short, long, default_value_t = 10, value_parser = crate::args::at_least_one)]
         k: usize,
         /// Queries per size.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = crate::args::at_least_one)]
         queries: usize,
         /// Keep the generated libraries here (reused when present) instead of a temp folder.
         #[arg(long)]
@@ -48,14 +48,14 @@ pub enum BenchWhat {
         spread: f32,
         /// ef_search values to measure the approximate index at (default: the one the library
         /// would use at that size, `[local] ann_ef_search = 0`); each gets a recall/latency line.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = crate::args::ef)]
         ef_search: Vec<usize>,
         /// Reuse an approximate index already built in the library folder instead of
         /// rebuilding (and timing) it.
         #[arg(long)]
         keep_index: bool,
         /// ef_construction of the index built (default: the library's).
-        #[arg(long)]
+        #[arg(long, value_parser = crate::args::ef)]
         ef_construction: Option<usize>,
     },
     /// Decode + analysis speed on generated songs or given files (one thread, then `ingest` on
@@ -66,10 +66,10 @@ pub enum BenchWhat {
         #[arg(long, default_value = "dsp")]
         embedder: String,
         /// Number of songs.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 8, value_parser = crate::args::per_style)]
         songs: usize,
         /// Length of each song in seconds.
-        #[arg(long, default_value_t = 180.0)]
+        #[arg(long, default_value_t = 180.0, value_parser = crate::args::song_seconds)]
         seconds: f32,
         /// Bench these audio files (the files directly in DIR, symlinks followed) instead of
         /// generated songs: real music is slower to decode than synthesised.
@@ -380,7 +380,7 @@ async fn bench_ingest(
     bliss: Option<&Path>,
 ) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list(embedder)?;
-    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let env = songrec_config::process_env();
     let cfg = songrec_config::Config::from_sources(None, &env)?;
     if let Some(line) = songrec_app::embedders::runtime_line(embedder, &cfg.embedder)? {
         println!("{line}");

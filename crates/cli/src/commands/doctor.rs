@@ -1,4 +1,5 @@
-//! `songrec doctor`: check the neural runtime and the Astra/S3 configuration before any work.
+//! `songrec doctor`: check the neural runtime and the storage in use (the local library, the
+//! Astra/S3 cloud) before any work.
 
 use anyhow::Result;
 use songrec_config::Config;
@@ -29,7 +30,7 @@ pub async fn run(cfg: &Config) -> Result<u8> {
             false
         }
     };
-    let report = factory::astra_doctor(cfg).await;
+    let report = factory::doctor(cfg).await;
     for c in &report.checks {
         println!("{c}");
     }

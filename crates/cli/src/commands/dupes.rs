@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use songrec_discover::dupes::{self, DupesOptions, DupesReport, Kind};
 use songrec_factory::Backend;
 
@@ -21,7 +21,7 @@ pub struct DupesArgs {
     #[arg(short = 'y', long, requires = "delete")]
     pub yes: bool,
     /// Songs fingerprinted at once (default: one per core).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::args::jobs)]
     pub jobs: Option<usize>,
     /// Do not store computed fingerprints in the songs' metadata.
     #[arg(long)]
@@ -52,38 +52,47 @@ pub fn confirm(input: &mut dyn BufRead, output: &mut dyn Write, question: &str) 
     Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
+/// `n` and the noun, singular for one.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn print(r: &DupesReport) {
     println!(
-        "{} songs checked ({} fingerprinted now), {} duplicate groups",
-        r.songs,
+        "{} checked ({} fingerprinted now), {}",
+        count(r.songs, "song", "songs"),
         r.fingerprinted,
-        r.groups.len()
+        count(r.groups.len(), "duplicate group", "duplicate groups")
     );
-    for (i, g) in r.groups.iter().enumerate() {
+    let name = |m: &dupes::Member| m.song.display_name().chars().take(40).collect::<String>();
+    let rows: Vec<Vec<(String, &dupes::Member)>> = r
+        .groups
+        .iter()
+        .map(|g| g.members.iter().map(|m| (how(m), m)).collect())
+        .collect();
+    let how_w = rows
+        .iter()
+        .flatten()
+        .map(|(h, _)| h.chars().count())
+        .max()
+        .unwrap_or(0);
+    let name_w = rows
+        .iter()
+        .flatten()
+        .map(|(_, m)| name(m).chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, (g, members)) in r.groups.iter().zip(&rows).enumerate() {
         let kind = match g.kind {
             Kind::Exact => "exact: same decoded audio",
             Kind::Near => "near: same recording, encoded or cut differently",
         };
         println!("\ngroup {} ({kind})", i + 1);
-        for m in &g.members {
-            let how = if m.keep {
-                "keep".to_owned()
-            } else if m.same_audio {
-                "same audio".to_owned()
-            } else {
-                format!(
-                    "{:.0}% bits differ{}",
-                    100.0 * m.bit_error.unwrap_or(0.0),
-                    m.offset_secs
-                        .filter(|o| o.abs() >= 0.5)
-                        .map_or_else(String::new, |o| format!(", offset {o:+.1} s"))
-                )
-            };
+        for (how, m) in members {
             println!(
-                "  {:<10}  {:<12}  {:<40}  {:>7.1} s  {:>10} B  {}",
-                how,
+                "  {how:<how_w$}  {:<12}  {:<name_w$}  {:>7.1} s  {:>10} B  {}",
                 m.song.id.short(),
-                m.song.display_name().chars().take(40).collect::<String>(),
+                name(m),
                 m.song.duration_secs,
                 m.song.file_size,
                 m.song.file_name
@@ -95,24 +104,33 @@ fn print(r: &DupesReport) {
     }
 }
 
+/// How a group member relates to the one kept.
+fn how(m: &dupes::Member) -> String {
+    if m.keep {
+        "keep".to_owned()
+    } else if m.same_audio {
+        "same audio".to_owned()
+    } else {
+        format!(
+            "{:.0}% bits differ{}",
+            100.0 * m.bit_error.unwrap_or(0.0),
+            m.offset_secs
+                .filter(|o| o.abs() >= 0.5)
+                .map_or_else(String::new, |o| format!(", offset {o:+.1} s"))
+        )
+    }
+}
+
 pub async fn run(args: &DupesArgs, backend: Backend) -> Result<u8> {
     let opts = DupesOptions {
         filter: args.filter.to_filter()?,
         jobs: args.jobs.unwrap_or(0),
         store: !args.no_store,
     };
-    let bar = if !args.json && std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(0);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} fingerprinting [{elapsed_precise}] {bar:30} {pos}/{len}, eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress::progress_bar(
+        !args.json,
+        "{spinner} fingerprinting [{elapsed_precise}] {bar:30} {pos}/{len}, eta {eta}",
+    );
     let report = dupes::scan(backend.as_ref(), &opts, Arc::new(Bar(bar.clone())))
         .await
         .context("looking for duplicates")?;

@@ -26,7 +26,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
     /// Parallel analysis jobs (default: one per core).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::args::jobs)]
     pub jobs: Option<usize>,
     /// Machine-readable report.
     #[arg(long)]
@@ -78,6 +78,7 @@ pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
         bar: bar.clone(),
         json: false,
         lock: Mutex::new(()),
+        stop: None,
     });
     let report = songrec_app::eval::evaluate(&backend, &opts, progress)
         .await

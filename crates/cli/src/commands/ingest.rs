@@ -11,7 +11,7 @@ use songrec_factory::{self as factory, Opened};
 
 use crate::exit;
 use crate::library::paths_exist;
-use crate::progress::{Bar, progress_bar};
+use crate::progress::{Bar, progress_bar, stop_on_ctrl_c};
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
@@ -23,8 +23,8 @@ pub struct IngestArgs {
     /// SONGREC_ORT_LIBRARY / [embedder] onnxruntime_library is set.
     #[arg(long, default_value = "both")]
     pub embedder: String,
-    /// Parallel analysis jobs (default: one per core).
-    #[arg(short, long)]
+    /// Parallel analysis jobs (default: one per core; at most 1024).
+    #[arg(short, long, value_parser = crate::args::jobs)]
     pub jobs: Option<usize>,
     /// Re-read files even if their size and modification time are unchanged.
     #[arg(long)]
@@ -63,12 +63,13 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         bar: bar.clone(),
         json: args.json,
         lock: Mutex::new(()),
+        stop: Some(stop_on_ctrl_c(&bar)),
     });
     let summary =
         songrec_app::ingest::ingest(backend.as_ref(), &args.paths, &opts, progress).await?;
     bar.finish_and_clear();
     let failed = summary.failed();
-    if summary.files.is_empty() {
+    if summary.files.is_empty() && !summary.interrupted {
         let roots: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
         let seen = songrec_app::ingest::unsupported_extensions(&args.paths);
         let mut msg = format!("no audio files found under {}", roots.join(", "));
@@ -80,8 +81,7 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             msg.push_str(&format!(
                 "; files seen but not read: {} (songrec reads {}; convert others with ffmpeg)",
                 list.join(", "),
-                songrec_app::ingest::AUDIO_EXTENSIONS
-                    .iter()
+                songrec_app::ingest::readable_extensions()
                     .map(|e| format!(".{e}"))
                     .collect::<Vec<_>>()
                     .join(" ")
@@ -93,7 +93,8 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         println!(
             "{}",
             serde_json::json!({"summary": {"added": summary.added(), "skipped": summary.skipped(), "failed": failed.len(),
-                "elapsed_secs": summary.elapsed_secs, "audio_secs": summary.audio_secs}})
+                "elapsed_secs": summary.elapsed_secs, "audio_secs": summary.audio_secs,
+                "interrupted": summary.interrupted}})
         );
     } else {
         // With a visible bar, failures and warnings were printed as they happened.
@@ -111,19 +112,73 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             }
         }
         println!(
-            "ingested {} new, {} already in the library, {} failed ({} files, {:.1} s, {:.0} s of audio analysed) into the {}",
+            "ingested {} new, {} already in the library, {} failed ({} files in {:.1} s; {} of music) into the {}",
             summary.added(),
             summary.skipped(),
             failed.len(),
             summary.files.len(),
             summary.elapsed_secs,
-            summary.audio_secs,
+            length_of_music(summary.audio_secs),
             opened.description
         );
+    }
+    if summary.interrupted {
+        let again: Vec<String> = args
+            .paths
+            .iter()
+            .map(|p| shell_word(&p.display().to_string()))
+            .collect();
+        eprintln!(
+            "interrupted: {} {} stored, every file read so far is kept; rerun `songrec ingest {}` to continue (files already stored are skipped)",
+            summary.added(),
+            if summary.added() == 1 {
+                "song"
+            } else {
+                "songs"
+            },
+            again.join(" ")
+        );
+        return Ok(exit::INTERRUPTED);
     }
     Ok(if failed.is_empty() {
         exit::OK
     } else {
         exit::PARTIAL
     })
+}
+
+/// A length of music for people: "45 s", "12 min", "10.2 h".
+fn length_of_music(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else if secs < 2.0 * 3600.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
+}
+
+/// `word` quoted for a shell when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=~".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{length_of_music, shell_word};
+
+    #[test]
+    fn lengths_and_shell_words_read_well() {
+        assert_eq!(length_of_music(45.4), "45 s");
+        assert_eq!(length_of_music(36_560.0), "10.2 h");
+        assert_eq!(length_of_music(600.0), "10 min");
+        assert_eq!(shell_word("/home/me/Music"), "/home/me/Music");
+        assert_eq!(shell_word("My Music"), "'My Music'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
 }

@@ -21,10 +21,10 @@ pub struct ListArgs {
     #[arg(long)]
     pub desc: bool,
     /// At most this many songs.
-    #[arg(short = 'n', long, default_value_t = 50)]
+    #[arg(short = 'n', long, default_value_t = 50, value_parser = crate::args::at_least_one)]
     pub limit: usize,
     /// Skip this many songs.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = crate::args::count)]
     pub offset: usize,
     /// Machine-readable output.
     #[arg(long)]

@@ -30,7 +30,7 @@ pub struct MapArgs {
     #[arg(long, default_value = "genre", value_parser = ["genre", "cluster"])]
     pub color: String,
     /// Number of clusters (0: about √(songs/2), 2 to 12).
-    #[arg(short, long, default_value_t = 0)]
+    #[arg(short, long, default_value_t = 0, value_parser = crate::args::clusters)]
     pub clusters: usize,
     #[command(flatten)]
     pub vectors: VectorArgs,
@@ -41,7 +41,7 @@ pub struct MapArgs {
 #[derive(Args, Debug)]
 pub struct ClustersArgs {
     /// Number of clusters.
-    #[arg(short, long, default_value_t = 12)]
+    #[arg(short, long, default_value_t = 12, value_parser = crate::args::cluster_count)]
     pub k: usize,
     /// Seed of the k-means++ initialisation.
     #[arg(long, default_value_t = 42)]
@@ -53,10 +53,10 @@ pub struct ClustersArgs {
 #[derive(Args, Debug)]
 pub struct OutliersArgs {
     /// Songs listed.
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = 10, value_parser = crate::args::at_least_one)]
     pub n: usize,
     /// Neighbours the score averages over.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::args::at_least_one)]
     pub neighbours: usize,
     #[command(flatten)]
     pub ranked: RankedArgs,
@@ -122,7 +122,11 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
         },
     )?;
     if data.color != color {
-        eprintln!("note: no song has a genre; points are coloured by cluster");
+        let with_genre = data.points.iter().filter(|p| !p.genre.is_empty()).count();
+        eprintln!(
+            "note: {with_genre} of {} songs have a genre; points are coloured by cluster",
+            data.points.len()
+        );
     }
     if let Some(o) = &out {
         write_atomic(o, map::html(&data)?.as_bytes())

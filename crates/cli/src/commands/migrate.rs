@@ -34,10 +34,10 @@ pub struct MigrateArgs {
     #[arg(long, conflicts_with = "verify")]
     pub no_verify: bool,
     /// Songs copied concurrently.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::args::concurrency)]
     pub concurrency: usize,
     /// Songs per write batch (and per ledger transaction).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::args::batch_size)]
     pub batch_size: usize,
     /// Show the last runs recorded in the ledger (and the newest run's failures); copy nothing.
     #[arg(long, conflicts_with_all = ["spec", "from", "to", "dry_run"])]

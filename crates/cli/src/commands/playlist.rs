@@ -26,7 +26,7 @@ pub struct PlaylistArgs {
     #[arg(long, value_name = "SONG", requires = "from")]
     pub to: Option<String>,
     /// Number of songs (with --from/--to, both ends included).
-    #[arg(short = 'n', long, default_value_t = 25)]
+    #[arg(short = 'n', long, default_value_t = 25, value_parser = crate::args::at_least_one)]
     pub n: usize,
     /// At most one song per artist.
     #[arg(long)]
@@ -35,7 +35,7 @@ pub struct PlaylistArgs {
     #[arg(long)]
     pub no_repeat_album: bool,
     /// Leave out songs that were in the last N playlists.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::args::count)]
     pub exclude_recent: usize,
     /// Do not remember this playlist for --exclude-recent.
     #[arg(long)]
@@ -50,7 +50,7 @@ pub struct PlaylistArgs {
     #[arg(long, default_value = "fetch", value_parser = ["fetch", "url"])]
     pub remote_audio: String,
     /// Candidates searched per step of a --from/--to path.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::args::at_least_one)]
     pub candidates: usize,
     #[command(flatten)]
     pub ranked: RankedArgs,

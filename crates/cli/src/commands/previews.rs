@@ -15,7 +15,7 @@ pub struct PreviewsArgs {
     /// Artist or song to search for, e.g. "Daft Punk" or "Paranoid Android".
     pub term: String,
     /// How many tracks to fetch (1..=200).
-    #[arg(short = 'n', long, default_value_t = 10)]
+    #[arg(short = 'n', long, default_value_t = 10, value_parser = crate::args::at_least_one)]
     pub limit: usize,
     /// Store country, e.g. US or GB (default [previews] country, else the API's default).
     #[arg(long)]
@@ -24,7 +24,7 @@ pub struct PreviewsArgs {
     #[arg(long, default_value = "both")]
     pub embedder: String,
     /// Parallel analysis jobs (default: one per core).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::args::jobs)]
     pub jobs: Option<usize>,
     /// Print one JSON report per track and a summary.
     #[arg(long)]

@@ -18,7 +18,7 @@ pub struct ReembedArgs {
     #[arg(long)]
     pub force: bool,
     /// Songs analysed at once (default: one per core).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::args::jobs)]
     pub jobs: Option<usize>,
     /// Machine-readable summary.
     #[arg(long)]

@@ -15,9 +15,11 @@ use crate::exit;
 use crate::output;
 
 #[derive(Args, Debug)]
+// What to be similar to: a song, --file or --text (clap names all three when none is given).
+#[command(group(clap::ArgGroup::new("query").required(true).multiple(true).args(["song", "file", "text"])))]
 pub struct SimilarArgs {
     /// The song: title, "artist - title", id prefix or path of an ingested file.
-    #[arg(required_unless_present_any = ["file", "text"], conflicts_with = "file")]
+    #[arg(conflicts_with = "file")]
     pub song: Option<String>,
     /// Query by an audio file that need not be in the library.
     #[arg(long)]
@@ -31,7 +33,7 @@ pub struct SimilarArgs {
     #[arg(short, long, default_value_t = 10, value_parser = at_least_one)]
     pub k: usize,
     /// Skip this many of the best results.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = crate::args::count)]
     pub offset: usize,
     /// cosine, dot or l2.
     #[arg(long, default_value = "cosine")]

@@ -22,7 +22,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub conflict: Option<String>,
     /// Refuse to delete more than this percentage of either side's songs in one run (default 50).
-    #[arg(long, value_name = "PERCENT")]
+    #[arg(long, value_name = "PERCENT", value_parser = crate::args::percent)]
     pub max_delete: Option<u32>,
     /// Override the safety rails (delete limit, empty-listing check).
     #[arg(long)]
@@ -35,7 +35,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full: bool,
     /// Songs transferred concurrently.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::args::concurrency)]
     pub concurrency: usize,
     /// Machine-readable report.
     #[arg(long)]

@@ -12,10 +12,10 @@ pub struct SynthArgs {
     /// Output folder (created).
     pub dir: PathBuf,
     /// Songs per style.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = crate::args::per_style)]
     pub per_style: usize,
-    /// Seconds per song.
-    #[arg(long, default_value_t = 20.0)]
+    /// Seconds per song (0.5 to 600).
+    #[arg(long, default_value_t = 20.0, value_parser = crate::args::song_seconds)]
     pub seconds: f32,
     /// One sub-folder per style (a labelled set for `songrec eval`).
     #[arg(long)]

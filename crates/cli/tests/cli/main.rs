@@ -15,6 +15,7 @@ mod quality;
 mod readers;
 mod serve;
 mod sync;
+mod unix;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -156,7 +156,9 @@ fn previews_command_ingests_from_a_replayed_api() {
         listing.contains("Night Drive") && listing.contains("Dance"),
         "{listing}"
     );
+    // A count of 0 is a usage error (exit 2), refused before any request.
     let o = run(&lib, &["previews", "x", "-n", "0"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("must be from 1 to"), "{}", text(&o));
     drop(rt);
 }

@@ -1,0 +1,525 @@
+//! `songrec` as a Unix citizen, on the real binary: a closed pipe, Ctrl-C, counts bounded before
+//! anything is allocated, arguments that are not UTF-8, and what `show`, `doctor`, an
+//! ambiguous name and a deleted id tell a new user.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use songrec_testkit::cli::{json, ok, streams, text};
+use songrec_testkit::data::local_library;
+use songrec_testkit::fixtures::real_recordings;
+
+use crate::{bin, on_library};
+
+/// A local library of `n` small songs (metadata, a tiny WAV and two vectors each, see
+/// [`local_library`]) under `dir`.
+fn library(dir: &Path, n: usize) -> PathBuf {
+    let lib = dir.join("lib");
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(local_library(&lib, n));
+    lib
+}
+
+/// The ids `songrec list --json` shows, in order.
+fn ids(lib: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["list", "--json", "-n", "1000"];
+    args.extend_from_slice(extra);
+    let o = on_library(lib, &args);
+    ok(&o);
+    json(&o)["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `songrec list --json | head -1`: the reader goes away after one line of ~200 KB; songrec
+/// ends quietly with 141 (128 + SIGPIPE, what a shell reports for `cat` there).
+#[test]
+fn a_closed_pipe_ends_the_output_quietly_with_141() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 400);
+    let mut child = bin()
+        .on_library(&lib)
+        .args(["list", "--json", "-n", "1000"])
+        .env("RUST_BACKTRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "{", "the JSON document starts");
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(141), "{:?}: {err}", o.status);
+    assert_eq!(err, "", "nothing on stderr: no panic, no backtrace");
+    // The output was big enough to block on the pipe: the same listing, read whole, is
+    // more than a pipe buffer.
+    let whole = on_library(&lib, &["list", "--json", "-n", "1000"]);
+    assert!(whole.stdout.len() > 2 * 65_536, "{}", whole.stdout.len());
+}
+
+/// Waits (at most 120 s) until `done` holds, checking every 10 ms; panics with `what`.
+fn poll(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(120), "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Ctrl-C during an ingest of real recordings, once the first song is stored: the file in hand
+/// is finished and stored, the user is told how many songs were stored and how to go on, and
+/// the status is 130. The rerun completes the library.
+#[test]
+fn ctrl_c_during_ingest_keeps_what_was_done_and_says_how_to_continue() {
+    let audio = real_recordings();
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    // Three long recordings first (by name), then short distinct ones.
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for (i, name) in ["frontiers.mp3", "machine_wars.mp3", "time_to_strike.mp3"]
+        .iter()
+        .enumerate()
+    {
+        files.push((audio.join("asc").join(name), format!("{i}-{name}")));
+    }
+    for name in [
+        "bell.oga",
+        "complete.oga",
+        "message.oga",
+        "camera-shutter.oga",
+    ] {
+        files.push((audio.join("freedesktop").join(name), format!("9-{name}")));
+    }
+    for (src, name) in &files {
+        std::fs::copy(src, music.join(name)).unwrap();
+    }
+    let lib = dir.path().join("lib");
+    let ingest = || {
+        let mut c = bin().on_library(&lib);
+        c.args(["ingest", "--embedder", "dsp", "--jobs", "1"])
+            .arg(&music);
+        c
+    };
+    let child = ingest()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let audio_dir = lib.join("data/audio");
+    poll("the first song's audio is stored", || {
+        std::fs::read_dir(&audio_dir).is_ok_and(|mut d| d.next().is_some())
+    });
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(130), "{:?}\n{out}\n{err}", o.status);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("interrupted: "))
+        .unwrap_or_else(|| panic!("no interrupted line:\n{err}"));
+    let stored: usize = line["interrupted: ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        stored >= 1 && stored < files.len(),
+        "the songs in hand, not all: {line}"
+    );
+    assert!(
+        line.contains("rerun `songrec ingest") && line.contains(music.to_str().unwrap()),
+        "{line}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // What was stored is listed; the rerun adds the rest and skips what is there.
+    assert_eq!(ids(&lib, &[]).len(), stored);
+    let o = ingest().output().unwrap();
+    let (out, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "ingested {} new, {stored} already",
+            files.len() - stored
+        )),
+        "{out}"
+    );
+    assert_eq!(ids(&lib, &[]).len(), files.len());
+}
+
+/// One row of the bounds table: a command line before the option, the option, its smallest
+/// accepted value, its limit, and whether accepted values are run (cheap on a small library)
+/// or only the refusals are checked (commands that would reach a cloud or write many files).
+struct Bound<'a> {
+    args: &'a [&'a str],
+    option: &'static str,
+    min: u64,
+    limit: u64,
+    run_accepted: bool,
+}
+
+/// Every count the user gives at 0, 1, its limit, one above and `u64::MAX`: accepted values run
+/// (no abort, no 4 TB preallocation), out-of-range ones are usage errors (exit 2) that give the
+/// range, before anything is read or written.
+#[test]
+fn every_count_is_bounded_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 12);
+    let first = ids(&lib, &[]).remove(0);
+    let song = first.as_str();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let similar: &[&str] = &["similar", song, "--model", "dsp@1"];
+    let playlist: &[&str] = &[
+        "playlist",
+        "--seed",
+        song,
+        "--no-history",
+        "--model",
+        "dsp@1",
+    ];
+    let outliers: &[&str] = &["outliers", "--model", "dsp@1"];
+    let sync: &[&str] = &["sync", "--dry-run"];
+    let migrate: &[&str] = &["migrate", "--from", "local", "--to", "astra"];
+    let bench: &[&str] = &["bench", "search"];
+    const M: u64 = 1_000_000;
+    #[rustfmt::skip]
+    let rows: [(&[&str], &str, u64, u64, bool); 24] = [
+        (similar, "-k", 1, M, true),
+        (similar, "--offset", 0, M, true),
+        (&["similar", "--text", "rock", "--model", "dsp@1"], "-k", 1, M, false),
+        (&["list"], "-n", 1, M, true),
+        (&["list"], "--offset", 0, M, true),
+        (playlist, "-n", 1, M, true),
+        (playlist, "--exclude-recent", 0, M, true),
+        (playlist, "--candidates", 1, M, false),
+        (&["clusters", "--model", "dsp@1"], "-k", 1, 1000, true),
+        (&["map", "--png", "map.png", "--model", "dsp@1"], "--clusters", 0, 1000, true),
+        (outliers, "-n", 1, M, true),
+        (outliers, "--neighbours", 1, M, true),
+        (&["dupes", "--no-store"], "--jobs", 0, 1024, false),
+        (&["ingest", "/nonexistent"], "--jobs", 0, 1024, false),
+        (&["reembed", "--embedder", "dsp"], "--jobs", 0, 1024, false),
+        (&["previews", "x"], "-n", 1, M, false),
+        (sync, "--max-delete", 0, 100, false),
+        (sync, "--concurrency", 1, 256, false),
+        (migrate, "--concurrency", 1, 256, false),
+        (migrate, "--batch-size", 1, 1000, false),
+        (&["synth", "/nonexistent/x"], "--per-style", 1, 10_000, false),
+        (bench, "--dim", 1, 8192, false),
+        (bench, "--songs", 1, 10_000_000, false),
+        (bench, "--ef-search", 1, 100_000, false),
+    ];
+    let table = rows.map(|(args, option, min, limit, run_accepted)| Bound {
+        args,
+        option,
+        min,
+        limit,
+        run_accepted,
+    });
+    for b in &table {
+        for value in [0, 1, b.limit, b.limit + 1, u64::MAX] {
+            let v = value.to_string();
+            let accepted = (b.min..=b.limit).contains(&value);
+            if accepted && !b.run_accepted {
+                continue;
+            }
+            let mut args: Vec<&str> = b.args.to_vec();
+            args.extend([b.option, v.as_str()]);
+            let o = bin()
+                .on_library(&lib)
+                .current_dir(&out)
+                .args(&args)
+                .output()
+                .unwrap();
+            let (stdout, stderr) = streams(&o);
+            assert!(
+                !stderr.contains("panicked") && o.status.signal().is_none(),
+                "{args:?}: {:?}\n{stderr}",
+                o.status
+            );
+            if accepted {
+                // At its limit a count may still be too many for a 12-song library (`clusters
+                // -k 1000`): then a plain error, never an abort.
+                let fine = o.status.code() == Some(0)
+                    || (value == b.limit
+                        && o.status.code() == Some(1)
+                        && stderr.starts_with("error: "));
+                assert!(fine, "{args:?}: {:?}\n{stdout}\n{stderr}", o.status);
+            } else {
+                assert_eq!(o.status.code(), Some(2), "{args:?}\n{stdout}\n{stderr}");
+                assert!(
+                    stderr.contains(&format!("must be from {} to {}", b.min, b.limit)),
+                    "{args:?}: the range is given\n{stderr}"
+                );
+            }
+        }
+    }
+    // A setting no run can mean, in the config file: a usage error naming it, not a panic.
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[sync]\nlease_ttl_secs = 9223372036854775807\n").unwrap();
+    let o = bin()
+        .on_library(&lib)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["sync", "--dry-run"])
+        .output()
+        .unwrap();
+    let (_, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("lease_ttl_secs") && err.contains("3..=86400") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+/// A library path that is not UTF-8 (`--library=$'/tmp/lib\xff'`) is a path like any other:
+/// the write lock records the command line without panicking.
+#[test]
+fn a_library_path_that_is_not_utf8_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = bin().synth(&dir.path().join("music"), 1, 2);
+    let mut raw = dir.path().as_os_str().as_bytes().to_vec();
+    raw.extend_from_slice(b"/lib\xff");
+    let lib = PathBuf::from(OsStr::from_bytes(&raw));
+    let o = bin()
+        .on_library(&lib)
+        .args(["ingest", "--embedder", "dsp"])
+        .arg(&music)
+        .output()
+        .unwrap();
+    let (out, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("5 new"), "{out}");
+    assert!(lib.join("data").is_dir());
+    let lock = std::fs::read(lib.join("data/.lock")).unwrap_or_default();
+    assert!(
+        lock.is_empty() || String::from_utf8_lossy(&lock).contains("ingest"),
+        "{}",
+        String::from_utf8_lossy(&lock)
+    );
+}
+
+/// What a user set and what songrec predicted are both shown, and a free-form field is found
+/// by its bare name; an ambiguous name lists what tells the songs apart; a deleted id says so;
+/// doctor passes on a local-only setup and describes the library.
+#[test]
+fn show_ambiguity_deleted_ids_and_doctor_speak_to_a_new_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 6);
+    let all = ids(&lib, &["--sort", "id"]);
+    let (a, b, c, gone) = (&all[0], &all[1], &all[2], &all[3]);
+
+    ok(&on_library(&lib, &["edit", a, "--set", "game=hedgewars"]));
+    ok(&on_library(
+        &lib,
+        &[
+            "edit",
+            a,
+            "--set",
+            r#"style_tags=[["rock",0.71],["pop",0.2]]"#,
+        ],
+    ));
+    let shown = ok(&on_library(&lib, &["show", a]));
+    for want in [
+        "game",
+        "hedgewars",
+        "rock 71 %",
+        "pop 20 %",
+        "dsp@1 (16-d)",
+        "extra@2 (8-d)",
+    ] {
+        assert!(shown.contains(want), "{want:?} in\n{shown}");
+    }
+    assert!(
+        !shown.contains("style_tags"),
+        "the tags are shown as tags, not as raw JSON:\n{shown}"
+    );
+    // `--where game=…` finds the free-form field like `--where extra.game=…`.
+    assert_eq!(ids(&lib, &["--where", "game=hedgewars"]), vec![a.clone()]);
+    assert_eq!(
+        ids(&lib, &["--where", "extra.game=hedgewars"]),
+        vec![a.clone()]
+    );
+    assert!(ids(&lib, &["--where", "game=doom"]).is_empty());
+
+    // Three songs called "clip": each line tells them apart.
+    for id in [a, b, c] {
+        ok(&on_library(&lib, &["edit", id, "--title", "clip"]));
+    }
+    let o = on_library(&lib, &["show", "clip"]);
+    let (_, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    for (line, id) in lines.iter().zip([a, b, c]) {
+        let v = json(&on_library(&lib, &["show", id, "--json"]));
+        let file = v["song"]["file_name"].as_str().unwrap();
+        assert!(
+            line.contains(&id[..12]) && line.contains(file) && line.contains(":"),
+            "id, file name and duration in {line:?}"
+        );
+    }
+    assert_eq!(
+        lines.iter().collect::<std::collections::HashSet<_>>().len(),
+        3,
+        "no two lines alike: {err}"
+    );
+
+    // A deleted song's id says it was deleted.
+    ok(&on_library(&lib, &["delete", gone]));
+    for reference in [gone.as_str(), &gone[..12]] {
+        let o = on_library(&lib, &["show", reference]);
+        let (_, err) = streams(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("was deleted"), "{reference}: {err}");
+    }
+
+    // doctor on a local-only setup: passes, and says what the library holds.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let o = bin()
+        .at_home(&home)
+        .env("SONGREC_LIBRARY", &lib)
+        .env("SONGREC_NEURAL_RUNTIME", "tract")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let (out, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("[ok] local library:") && out.contains("5 songs, 1 deleted"),
+        "{out}"
+    );
+    assert!(out.contains("[ok] write lock"), "{out}");
+    assert!(out.contains("dsp@1: 5 vectors"), "{out}");
+    assert!(out.contains("not configured"), "{out}");
+    assert!(!out.contains("[fail]"), "{out}");
+    // With no library yet, doctor still passes and says how to make one.
+    let o = bin()
+        .at_home(&home)
+        .env("SONGREC_LIBRARY", dir.path().join("none"))
+        .env("SONGREC_NEURAL_RUNTIME", "tract")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let (out, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("[warn] local library") && out.contains("songrec ingest"),
+        "{out}"
+    );
+}
+
+/// The repository's own `config.toml` (the shipped example) in the working directory is not
+/// mentioned on every command; with -v it is; an edited one is (see
+/// `config_and_env_in_the_working_directory_are_not_trusted`).
+#[test]
+fn the_shipped_example_config_in_the_working_directory_is_not_mentioned() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 2);
+    let repo = dir.path().join("checkout");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.toml"),
+        repo.join("config.toml"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        bin()
+            .on_library(&lib)
+            .current_dir(&repo)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["list"]);
+    let (out, err) = streams(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(!err.contains("config.toml"), "{err}");
+    let o = run(&["-v", "list"]);
+    assert!(streams(&o).1.contains("./config.toml"), "{}", text(&o));
+    std::fs::write(repo.join("config.toml"), "[sync]\nmax_delete = 10\n").unwrap();
+    let o = run(&["list"]);
+    assert!(
+        streams(&o)
+            .1
+            .contains("info: ./config.toml in the working directory is not read"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// `similar` with nothing to be similar to names the three ways to ask.
+#[test]
+fn similar_without_a_query_names_song_file_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = on_library(&dir.path().join("lib"), &["similar"]);
+    let (_, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("<SONG") && err.contains("--file") && err.contains("--text"),
+        "{err}"
+    );
+}
+
+/// Sync with the cloud down: one clean line saying which part is unreachable, not the S3
+/// library's raw text (twice).
+#[test]
+fn sync_with_the_cloud_down_says_so_once_and_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 2);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let home = dir.path().join("home");
+    songrec_testkit::cli::write_request_timeouts(&home, 2);
+    let o: Output = bin()
+        .at_home(&home)
+        .env("SONGREC_LIBRARY", &lib)
+        .envs([
+            ("ASTRA_DB_API_ENDPOINT", closed.as_str()),
+            ("ASTRA_DB_API_PATH", "/v1"),
+            ("ASTRA_DB_APPLICATION_TOKEN", "AstraCS:test-token"),
+            ("SONGREC_S3_ENDPOINT", closed.as_str()),
+            ("SONGREC_S3_BUCKET", "songrec-test"),
+            ("SONGREC_S3_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "test-key"),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+        ])
+        .arg("sync")
+        .output()
+        .unwrap();
+    let (out, err) = streams(&o);
+    assert_ne!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(
+        !err.contains("Generic S3 error") && !err.contains("retries"),
+        "no raw S3 text: {err}"
+    );
+    let addr = closed.trim_start_matches("http://");
+    assert_eq!(
+        err.matches(addr).count(),
+        1,
+        "the endpoint is named once: {err}"
+    );
+    assert!(!err.contains("test-secret") && !err.contains("test-token"));
+}
