@@ -11,6 +11,7 @@ mod blobs_s3;
 mod cache_layer;
 mod dataapi_client;
 mod lease_s3;
+mod listing_beyond_sort_cap;
 
 use std::time::Duration;
 
