@@ -36,8 +36,8 @@ fn song(n: usize) -> SongMetadata {
         SongId::from_bytes(format!("cap song {n}").as_bytes()),
         format!("{} {}", TITLES[n % TITLES.len()], n % 7),
     );
-    m.artist = (n % 5 != 0).then(|| TITLES[(n / 3) % TITLES.len()].to_owned());
-    m.bpm = (n % 4 != 0).then(|| 60.0 + (n % 13) as f32 * 7.5);
+    m.artist = (!n.is_multiple_of(5)).then(|| TITLES[(n / 3) % TITLES.len()].to_owned());
+    m.bpm = (!n.is_multiple_of(4)).then_some(60.0 + (n % 13) as f32 * 7.5);
     m.duration_secs = (n % 17) as f64 * 11.25 - 3.0;
     let t0 = Utc
         .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
