@@ -124,9 +124,35 @@ pub(crate) fn validate(id: &Value) -> ApiResult<()> {
     }
 }
 
-/// Identity key of a (valid) id: `(type, canonical string)`. `$uuid` and
-/// `$objectId` share the string key space with plain strings.
+/// Storage key of a (valid) id: a 16-hex-digit token (a stable hash of the identity)
+/// followed by the identity `(type, canonical string)`. `$uuid` and `$objectId` share the
+/// string key space with plain strings.
+///
+/// Documents are kept and returned by unsorted finds in key order, so, like the real service
+/// (Cassandra returns partitions in token order: the Murmur3 hash of the partition key `_id`),
+/// an unsorted listing is in hash order, not `_id` order, and clients cannot come to rely on it.
 pub(crate) fn key(id: &Value) -> String {
+    let ident = identity(id);
+    format!("{:016x}{ident}", token(ident.as_bytes()))
+}
+
+/// A stable 64-bit hash standing in for Cassandra's Murmur3 token (FNV-1a, then the
+/// SplitMix64 finaliser so that similar ids land far apart).
+fn token(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Identity of a (valid) id: `(type, canonical string)`.
+fn identity(id: &Value) -> String {
     match id {
         Value::String(s) => format!("s{s}"),
         Value::Number(n) => {
@@ -166,6 +192,12 @@ mod tests {
     #[test]
     fn keys_and_validation() {
         assert_ne!(key(&json!("5")), key(&json!(5)));
+        // Token order, not id order (as Cassandra's partitioner).
+        let mut ids: Vec<String> = (0..50).map(|i| format!("id{i:03}")).collect();
+        let in_id_order = ids.clone();
+        ids.sort_by_key(|i| key(&json!(i)));
+        assert_ne!(ids, in_id_order);
+        assert_eq!(key(&json!("a")), key(&json!("a")));
         assert_eq!(key(&json!(5)), key(&json!(5.0)));
         let u = "6f0a3b4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
         assert_eq!(key(&json!({"$uuid": u})), key(&json!(u)));

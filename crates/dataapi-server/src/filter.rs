@@ -244,7 +244,9 @@ fn eq_match(field: Option<&Value>, v: &Value, is_id: bool) -> bool {
 fn range_match(r: Range, f: &Value, v: &Value) -> bool {
     let ord = match (f, v) {
         (Value::Number(a), Value::Number(b)) => cmp_numbers(a, b),
-        (Value::String(a), Value::String(b)) => a.cmp(b),
+        // The storage index compares the UTF-8 bytes (not the in-memory sort's UTF-16 order,
+        // `json::cmp_utf16`): Rust's `str` order is exactly that.
+        (Value::String(a), Value::String(b)) => a.as_bytes().cmp(b.as_bytes()),
         (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
         _ => match (as_date(f), as_date(v)) {
             (Some(a), Some(b)) => a.cmp(&b),

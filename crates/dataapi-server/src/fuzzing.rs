@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::commands::{self, Limits, Response, Target};
-use crate::error::{Code, ServerError, err};
+use crate::error::ServerError;
 use crate::store::{DEFAULT_KEYSPACE, Store};
 
 /// An in-memory database holding two collections of `default_keyspace`: `songs` (3-d cosine
@@ -43,6 +43,7 @@ impl Session {
             limits: Limits {
                 page_size: 20,
                 max_collections: 10,
+                max_sort_count: commands::MAX_SORT_CANDIDATES,
             },
         };
         for (target, body) in SETUP {
@@ -66,8 +67,7 @@ impl Session {
             b'p' => Target::Collection(ks, "plain".into()),
             _ => Target::Collection(ks, "missing".into()),
         };
-        let resp = crate::json::parse_strict(body)
-            .map_err(|e| err(Code::REQUEST_NOT_JSON, e))
+        let resp = crate::json::parse_request(body)
             .and_then(commands::split_command)
             .map_or_else(Response::from_error, |(name, cmd)| {
                 commands::execute(&self.store, &self.limits, &target, &name, &cmd)

@@ -122,14 +122,7 @@ async fn handle(st: Arc<AppState>, target: Target, headers: HeaderMap, body: Bod
     let state = st.clone();
     // Parsing and executing are CPU work: keep them off the async workers.
     let joined = tokio::task::spawn_blocking(move || {
-        let parsed = crate::json::parse_strict(&bytes)
-            .map_err(|e| {
-                err(
-                    Code::REQUEST_NOT_JSON,
-                    format!("Request not valid JSON, problem: {e}. Resend request as valid JSON."),
-                )
-            })
-            .and_then(commands::split_command);
+        let parsed = crate::json::parse_request(&bytes).and_then(commands::split_command);
         match parsed {
             Ok((name, cmd)) => {
                 let resp = commands::execute(&state.store, &state.limits, &target, &name, &cmd);

@@ -8,6 +8,74 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+/// Longest number text a request may hold (stargate/data-api `config/DocumentLimitsConfig.java`
+/// `maxNumberLength`, enforced by Jackson's `StreamReadConstraints` in
+/// `api/configuration/ObjectMapperConfiguration.java`).
+pub(crate) const MAX_NUMBER_CHARS: usize = 100;
+
+/// Parse a request body as the real service does: a number longer than
+/// [`MAX_NUMBER_CHARS`] anywhere fails the whole request (`SHRED_DOC_LIMIT_VIOLATION`), then
+/// invalid JSON or duplicate keys fail it with `REQUEST_NOT_JSON`.
+pub(crate) fn parse_request(bytes: &[u8]) -> crate::error::ApiResult<Value> {
+    use crate::error::{Code, err};
+    if let Some(n) = longest_number(bytes).filter(|&n| n > MAX_NUMBER_CHARS) {
+        return Err(err(
+            Code::SHRED_DOC_LIMIT_VIOLATION,
+            format!(
+                "Document size limitation violated: Number value length ({n}) exceeds the maximum allowed ({MAX_NUMBER_CHARS})."
+            ),
+        ));
+    }
+    parse_strict(bytes).map_err(|e| {
+        err(
+            Code::REQUEST_NOT_JSON,
+            format!("Request not valid JSON, problem: {e}. Resend request as valid JSON."),
+        )
+    })
+}
+
+/// Length of the longest number token outside strings, counted as Jackson does: the digits of
+/// an integer (without its sign), the whole text of a floating-point number.
+fn longest_number(bytes: &[u8]) -> Option<usize> {
+    let mut longest = None;
+    let (mut i, mut in_string) = (0, false);
+    while let Some(&b) = bytes.get(i) {
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while bytes.get(i).is_some_and(|c| {
+                c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')
+            }) {
+                i += 1;
+            }
+            let token = &bytes[start..i];
+            let float = token.iter().any(|c| matches!(c, b'.' | b'e' | b'E'));
+            let len = if float {
+                token.len()
+            } else {
+                token.iter().filter(|c| c.is_ascii_digit()).count()
+            };
+            longest = longest.max(Some(len));
+            continue;
+        }
+        i += 1;
+    }
+    longest
+}
+
 /// Parse a request body, rejecting duplicate object keys (as the Data API does).
 pub(crate) fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
     serde_json::from_slice::<Strict>(bytes)
@@ -124,7 +192,18 @@ pub(crate) fn cmp_numbers(a: &Number, b: &Number) -> Ordering {
     x.partial_cmp(&y).unwrap_or(Ordering::Equal)
 }
 
-/// Total order over (possibly missing) JSON values, used by sort and `$min`/`$max`.
+/// Java's `String.compareTo`: by UTF-16 code units. The real service sorts in memory with it
+/// (stargate/data-api `util/JsonNodeComparator.java`), so `"\u{10000}"` (surrogates
+/// `D800 DC00`) sorts *before* `"\u{FFFD}"`, the reverse of code point (UTF-8 byte) order.
+/// Range filters on indexed strings are answered by the storage index in UTF-8 byte order
+/// (see `filter.rs`); the two orders differ only when a character above U+FFFF meets one in
+/// U+E000–U+FFFF.
+pub(crate) fn cmp_utf16(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Total order over (possibly missing) JSON values, used by in-memory sort and `$min`/`$max`
+/// (the real service's `JsonNodeComparator`: strings by UTF-16 code units).
 pub(crate) fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     let (ra, rb) = (type_rank(a), type_rank(b));
     if ra != rb {
@@ -132,7 +211,7 @@ pub(crate) fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
     match (a, b) {
         (Some(Value::Number(x)), Some(Value::Number(y))) => cmp_numbers(x, y),
-        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (Some(Value::String(x)), Some(Value::String(y))) => cmp_utf16(x, y),
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
         (Some(Value::Array(x)), Some(Value::Array(y))) => {
             for (p, q) in x.iter().zip(y) {
@@ -146,7 +225,7 @@ pub(crate) fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
         (Some(x), Some(y)) if ra == 7 => as_date(x).cmp(&as_date(y)),
         (Some(Value::Object(x)), Some(Value::Object(y))) => {
             for ((ka, va), (kb, vb)) in x.iter().zip(y) {
-                let o = ka.cmp(kb).then_with(|| cmp_values(Some(va), Some(vb)));
+                let o = cmp_utf16(ka, kb).then_with(|| cmp_values(Some(va), Some(vb)));
                 if o != Ordering::Equal {
                     return o;
                 }
@@ -221,6 +300,27 @@ mod tests {
         );
     }
 
+    /// stargate/data-api `config/DocumentLimitsConfig.java` (`maxNumberLength` 100): a longer
+    /// number fails the whole request, wherever it is.
+    #[test]
+    fn numbers_longer_than_100_characters_fail_the_request() {
+        let code = |t: &str| parse_request(t.as_bytes()).err().map(|e| e.code);
+        let digits = |n: usize| "7".repeat(n);
+        assert_eq!(code(&format!("{{\"a\":{}}}", digits(100))), None);
+        assert_eq!(code(&format!("{{\"a\":-{}}}", digits(100))), None);
+        assert_eq!(
+            code(&format!("{{\"a\":[1,{{\"b\":{}}}]}}", digits(101))),
+            Some(crate::error::Code::SHRED_DOC_LIMIT_VIOLATION)
+        );
+        assert_eq!(
+            code(&format!("{{\"a\":0.{}}}", digits(99))),
+            Some(crate::error::Code::SHRED_DOC_LIMIT_VIOLATION)
+        );
+        // Digits inside strings (escaped quotes included) are not numbers.
+        assert_eq!(code(&format!("{{\"a\":\"\\\"{}\"}}", digits(500))), None);
+        assert_eq!(code("{\"a\":"), Some(crate::error::Code::REQUEST_NOT_JSON));
+    }
+
     #[test]
     fn order_and_equality() {
         assert_eq!(cmp_values(None, Some(&json!(null))), Ordering::Less);
@@ -233,6 +333,15 @@ mod tests {
             Ordering::Less
         );
         assert!(values_equal(&json!(1), &json!(1.0)));
+        // In-memory order is Java's UTF-16 order (stargate/data-api util/JsonNodeComparator.java).
+        assert_eq!(
+            cmp_values(Some(&json!("\u{10000}")), Some(&json!("\u{FFFD}"))),
+            Ordering::Less
+        );
+        assert_eq!(
+            cmp_values(Some(&json!("a")), Some(&json!("b"))),
+            Ordering::Less
+        );
         assert_eq!(f32_to_json(0.1), json!(0.1));
     }
 

@@ -49,6 +49,10 @@ use tokio::task::JoinHandle;
 pub use error::ServerError;
 pub use store::DEFAULT_KEYSPACE;
 
+/// The real service's in-memory sort cap (`maxDocumentSortCount` in stargate/data-api
+/// `config/OperationsConfig.java`).
+pub const DEFAULT_MAX_SORT_COUNT: usize = commands::MAX_SORT_CANDIDATES;
+
 /// The API token clients must send in the `Token` header. Its `Debug` and
 /// `Display` output never show the value.
 ///
@@ -107,8 +111,13 @@ pub struct ServerConfig {
     pub keyspaces: Vec<String>,
     /// Page size of `find` and `updateMany` (the Data API uses 50, formerly 20).
     pub page_size: usize,
-    /// Most collections in the database (across keyspaces).
+    /// Most collections in the database (across keyspaces): 5 on older Astra databases
+    /// (stargate/data-api `application.yaml`), 10 on newer ones (`config/DatabaseLimitsConfig.java`).
     pub max_collections: usize,
+    /// A find/findOne/… with a regular (in-memory) sort fails with `OVERLOADED_SORT_ROW_LIMIT`
+    /// once this many documents match (`maxDocumentSortCount`, 10,000 on the real service;
+    /// tests may lower it to stay fast).
+    pub max_sort_count: usize,
 }
 
 impl ServerConfig {
@@ -121,6 +130,7 @@ impl ServerConfig {
             keyspaces: Vec::new(),
             page_size: 50,
             max_collections: 10,
+            max_sort_count: DEFAULT_MAX_SORT_COUNT,
         }
     }
 }
@@ -184,6 +194,9 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
     if config.page_size == 0 {
         return Err(ServerError::Config("page_size must be > 0".into()));
     }
+    if config.max_sort_count == 0 {
+        return Err(ServerError::Config("max_sort_count must be > 0".into()));
+    }
     let dir = config.data_dir.clone();
     let keyspaces = config.keyspaces.clone();
     let store = tokio::task::spawn_blocking(move || store::Store::open(dir.as_deref(), &keyspaces))
@@ -196,6 +209,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         limits: commands::Limits {
             page_size: config.page_size,
             max_collections: config.max_collections,
+            max_sort_count: config.max_sort_count,
         },
         token: config.token,
     });

@@ -30,9 +30,12 @@ struct Args {
     /// Page size for find/updateMany.
     #[arg(long, default_value_t = 50)]
     page_size: usize,
-    /// Maximum number of collections.
+    /// Maximum number of collections (5 on older Astra databases, 10 on newer ones).
     #[arg(long, default_value_t = 10)]
     max_collections: usize,
+    /// A regularly sorted find fails once this many documents match (the real service: 10000).
+    #[arg(long, default_value_t = songrec_dataapi_server::DEFAULT_MAX_SORT_COUNT)]
+    max_sort_count: usize,
 }
 
 async fn shutdown_signal() {
@@ -82,6 +85,7 @@ async fn main() -> ExitCode {
     config.keyspaces = args.keyspaces;
     config.page_size = args.page_size;
     config.max_collections = args.max_collections;
+    config.max_sort_count = args.max_sort_count;
     let server = match start(config).await {
         Ok(s) => s,
         Err(e) => {

@@ -224,7 +224,9 @@ fn validate_value(
                     "document depth exceeds maximum allowed ({MAX_DEPTH})"
                 )));
             }
-            if m.len() > MAX_OBJECT_PROPS {
+            // Only indexed objects are held to the property limit (stargate/data-api
+            // `service/shredding/collections/DocumentShredder.java`, `maxObjectProperties`).
+            if m.len() > MAX_OBJECT_PROPS && def.is_indexed(path) {
                 return Err(limit(format!(
                     "number of properties an Object ('{path}') has ({}) exceeds maximum allowed ({MAX_OBJECT_PROPS})",
                     m.len()
@@ -285,6 +287,28 @@ mod tests {
     fn def() -> CollectionDef {
         CollectionDef::from_options(Some(&json!({"vector": {"dimension": 2}})))
             .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// stargate/data-api `config/DocumentLimitsConfig.java` `maxObjectProperties` (1000) and
+    /// `maxArrayLength` (1000) apply to indexed paths only; deny-listed ones are exempt.
+    #[test]
+    fn property_and_array_limits_apply_to_indexed_objects_only() {
+        let deny = CollectionDef::from_options(Some(&json!({"indexing": {"deny": ["raw"]}})))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let wide = |n: usize| Value::Object((0..n).map(|i| (format!("k{i}"), json!(i))).collect());
+        let code = |d: Value| prepare(d, &deny).err().map(|e| e.code);
+        assert_eq!(code(json!({"raw": wide(1500)})), None);
+        assert_eq!(code(json!({"raw": {"inner": wide(1001)}})), None);
+        assert_eq!(code(json!({"a": wide(1000)})), None);
+        assert_eq!(
+            code(json!({"a": wide(1001)})),
+            Some(Code::SHRED_DOC_LIMIT_VIOLATION)
+        );
+        assert_eq!(code(json!({"raw": vec![1; 1001]})), None);
+        assert_eq!(
+            code(json!({"a": vec![1; 1001]})),
+            Some(Code::SHRED_DOC_LIMIT_VIOLATION)
+        );
     }
 
     #[test]

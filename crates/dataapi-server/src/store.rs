@@ -184,6 +184,7 @@ fn load(conn: &Connection) -> Result<Catalog, ServerError> {
         "SELECT keyspace, collection, id_key, doc_json, vector, vector_binary FROM documents",
     )?;
     let mut rows = st.query([])?;
+    let mut rekey: Vec<(String, String, String, String)> = Vec::new();
     while let Some(r) = rows.next()? {
         let ks: String = r.get(0)?;
         let coll: String = r.get(1)?;
@@ -196,6 +197,11 @@ fn load(conn: &Connection) -> Result<Catalog, ServerError> {
         };
         let body: Map<String, Value> = serde_json::from_str(&json)
             .map_err(|e| ServerError::Corrupt(format!("document {key} in {ks}.{coll}: {e}")))?;
+        // Databases written before keys carried a token: re-key them.
+        let want = body.get("_id").map(crate::docid::key);
+        if let Some(w) = want.filter(|w| *w != key) {
+            rekey.push((ks.clone(), coll.clone(), key.clone(), w));
+        }
         let vector =
             match blob {
                 None => None,
@@ -203,7 +209,19 @@ fn load(conn: &Connection) -> Result<Catalog, ServerError> {
                     ServerError::Corrupt(format!("vector of {key} in {ks}.{coll}"))
                 })?),
             };
+        let key = rekey
+            .last()
+            .filter(|r| r.2 == key)
+            .map_or(key, |r| r.3.clone());
         c.docs.insert(key, StoredDoc { body, vector });
+    }
+    drop(rows);
+    drop(st);
+    for (ks, coll, old, new) in rekey {
+        conn.execute(
+            "UPDATE documents SET id_key = ?4 WHERE keyspace = ?1 AND collection = ?2 AND id_key = ?3",
+            params![ks, coll, old, new],
+        )?;
     }
     Ok(cat)
 }

@@ -204,6 +204,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     metadata_roundtrip(b).await;
     awkward_floats_roundtrip(b).await;
     non_finite_numbers_refused(b).await;
+    songs_over_cloud_limits_refused(b).await;
     list_filter_and_paging(b).await;
     embeddings_roundtrip_and_models(b).await;
     search_matches_brute_force(b).await;

@@ -184,10 +184,83 @@ impl SongMetadata {
         self.first_non_finite().map_or(Ok(()), Err)
     }
 
-    /// [`Self::check_finite`] as a storage result: what every backend's put calls first.
+    /// [`Self::check_finite`] and [`Self::check_portable`] as a storage result: what every
+    /// backend's put calls first, so no backend holds a song another one would refuse.
     pub fn check_storable(&self) -> StorageResult<()> {
         self.check_finite()
-            .map_err(NonFiniteNumber::into_storage_error)
+            .map_err(NonFiniteNumber::into_storage_error)?;
+        self.check_portable()
+            .map_err(SongLimitExceeded::into_storage_error)
+    }
+
+    /// Checks the limits the cloud backend's service (the Astra Data API, stargate/data-api
+    /// `config/DocumentLimitsConfig.java`) puts on a song's document, so that a song any
+    /// backend accepts can move to every other one (`migrate`, `sync`):
+    ///
+    /// - at most [`MAX_TAGS`] tags (an indexed array holds at most 1,000 elements);
+    /// - at most [`MAX_EXTRA_FIELDS`] free-form fields (an indexed object holds at most 1,000
+    ///   properties), and at most [`MAX_EXTRA_INDEXED`] indexed slots for them, a numeric
+    ///   field taking two (it is indexed as a value and as a number; a document holds at most
+    ///   2,000 indexed properties, of which the song's own fields take fewer than 50);
+    /// - at most [`MAX_EXTRA_ARRAY`] elements in a free-form field's array;
+    /// - at most [`MAX_METADATA_BYTES`] bytes of metadata JSON (a document holds at most
+    ///   4,000,000 characters, and the cloud keeps the metadata about three times over).
+    ///
+    /// ```
+    /// use songrec_storage::{SongId, SongMetadata};
+    /// let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Song");
+    /// m.tags = (0..1001).map(|i| format!("t{i}")).collect();
+    /// let e = m.check_portable().unwrap_err();
+    /// assert_eq!((e.field.as_str(), e.limit, e.actual), ("tags", 1000, 1001));
+    /// ```
+    pub fn check_portable(&self) -> Result<(), SongLimitExceeded> {
+        let over = |field: String, what: &'static str, limit: usize, actual: usize| {
+            (actual > limit).then(|| SongLimitExceeded {
+                song: self.id.clone(),
+                field,
+                what,
+                limit,
+                actual,
+            })
+        };
+        let mut first = over("tags".into(), "tags", MAX_TAGS, self.tags.len()).or_else(|| {
+            over(
+                "extra".into(),
+                "free-form fields",
+                MAX_EXTRA_FIELDS,
+                self.extra.len(),
+            )
+        });
+        if first.is_none() {
+            let numeric = self.extra.values().filter(|v| has_number(v)).count();
+            first = over(
+                "extra".into(),
+                "indexed free-form slots (one per field, two per numeric field)",
+                MAX_EXTRA_INDEXED,
+                self.extra.len() + numeric,
+            );
+        }
+        if first.is_none() {
+            first = self.extra.iter().find_map(|(k, v)| match v {
+                serde_json::Value::Array(items) => over(
+                    k.clone(),
+                    "elements in a free-form array",
+                    MAX_EXTRA_ARRAY,
+                    items.len(),
+                ),
+                _ => None,
+            });
+        }
+        if first.is_none() {
+            let bytes = serde_json::to_string(self).map_or(0, |t| t.len());
+            first = over(
+                "metadata".into(),
+                "bytes of metadata JSON",
+                MAX_METADATA_BYTES,
+                bytes,
+            );
+        }
+        first.map_or(Ok(()), Err)
     }
 
     fn first_non_finite(&self) -> Option<NonFiniteNumber> {
@@ -222,6 +295,55 @@ fn non_finite_in(v: &serde_json::Value, path: String) -> Option<(String, f64)> {
             .iter()
             .find_map(|(k, x)| non_finite_in(x, format!("{path}.{k}"))),
         _ => None,
+    }
+}
+
+/// Most tags a song may have (the cloud's indexed-array limit).
+pub const MAX_TAGS: usize = 1000;
+/// Most free-form fields a song may have (the cloud's per-object property limit).
+pub const MAX_EXTRA_FIELDS: usize = 1000;
+/// Most indexed slots the free-form fields may take: one per field plus one per numeric
+/// field (the cloud's 2,000 indexed properties per document, less the song's own fields).
+pub const MAX_EXTRA_INDEXED: usize = 1950;
+/// Most elements of an array in a free-form field (the cloud's indexed-array limit).
+pub const MAX_EXTRA_ARRAY: usize = 1000;
+/// Most bytes of a song's metadata as JSON (the cloud's 4,000,000-character document,
+/// which holds the metadata about three times).
+pub const MAX_METADATA_BYTES: usize = 1_000_000;
+
+/// Whether a free-form value is, or is an array holding, a number (indexed twice by the cloud).
+fn has_number(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(_) => true,
+        serde_json::Value::Array(items) => items.iter().any(serde_json::Value::is_number),
+        _ => false,
+    }
+}
+
+/// A song over one of the limits every backend keeps so that songs can move between them
+/// (see [`SongMetadata::check_portable`]). Backends refuse such a song before writing
+/// anything and report it as [`StorageError::InvalidInput`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "song {song}: {field} has {actual} {what}, more than the {limit} the cloud backend accepts (so no backend stores it); nothing was written"
+)]
+pub struct SongLimitExceeded {
+    /// The song.
+    pub song: SongId,
+    /// The field: `tags`, `extra`, `metadata`, or the name of a free-form field.
+    pub field: String,
+    /// What is counted.
+    pub what: &'static str,
+    /// The limit.
+    pub limit: usize,
+    /// What the song has.
+    pub actual: usize,
+}
+
+impl SongLimitExceeded {
+    /// As the storage error backends return ([`StorageError::InvalidInput`]).
+    pub fn into_storage_error(self) -> StorageError {
+        StorageError::InvalidInput(self.to_string())
     }
 }
 

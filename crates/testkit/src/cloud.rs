@@ -43,6 +43,7 @@ pub struct Builder {
     api_faults: Option<FaultPlan>,
     s3_faults: Option<FaultPlan>,
     schema: bool,
+    max_sort_count: Option<usize>,
 }
 
 impl Builder {
@@ -50,6 +51,13 @@ impl Builder {
     /// `songrec init-astra` would also register the default embedders' models).
     pub fn with_schema(mut self) -> Self {
         self.schema = true;
+        self
+    }
+
+    /// Lowers the Data API server's in-memory sort cap (10,000 matches, as the real service)
+    /// so that tests can list libraries larger than the cap quickly.
+    pub fn max_sort_count(mut self, cap: usize) -> Self {
+        self.max_sort_count = Some(cap);
         self
     }
 
@@ -68,7 +76,8 @@ impl Builder {
 
     /// Starts the servers (and proxies) on the current Tokio runtime.
     pub async fn start(self) -> LocalCloud {
-        let mut cloud = LocalCloud::start_servers(tokio::runtime::Handle::current()).await;
+        let mut cloud =
+            LocalCloud::start_servers(tokio::runtime::Handle::current(), self.max_sort_count).await;
         if let Some(plan) = self.api_faults {
             cloud.api_proxy = Some(cloud.proxy_api(plan).await);
         }
@@ -140,7 +149,7 @@ impl LocalCloud {
         Self::builder().start_blocking()
     }
 
-    async fn start_servers(handle: tokio::runtime::Handle) -> Self {
+    async fn start_servers(handle: tokio::runtime::Handle, max_sort_count: Option<usize>) -> Self {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let nonce = format!(
@@ -154,7 +163,11 @@ impl LocalCloud {
         let access_key = format!("AKIDTESTKIT{n}");
         let secret_key = format!("testkit-secret-{nonce}");
         let dir = tempfile::tempdir().expect("a folder for the local cloud");
-        let api = songrec_dataapi_server::start(ServerConfig::ephemeral(Token::new(&token)))
+        let mut api_cfg = ServerConfig::ephemeral(Token::new(&token));
+        if let Some(cap) = max_sort_count {
+            api_cfg.max_sort_count = cap;
+        }
+        let api = songrec_dataapi_server::start(api_cfg)
             .await
             .expect("the Data API server starts");
         let s3 = S3Server::start(

@@ -138,7 +138,16 @@ impl AstraBackend {
             display,
             registry: Mutex::new(None),
             feed_overlap_ms: super::feed::OVERLAP_MS,
+            sort_cap: super::listing::SORT_CAP,
         })
+    }
+
+    /// The Data API's in-memory sort cap (default 10,000, the service's
+    /// `maxDocumentSortCount`): sorted listings narrow every request to a key range
+    /// estimated at a fifth of it. Tests against a server with a lowered cap set the same.
+    pub fn with_sort_cap(mut self, cap: usize) -> Self {
+        self.sort_cap = cap.max(10) as f64;
+        self
     }
 
     /// The change feed's overlap (default [`super::OVERLAP_MS`]): how long after its change

@@ -172,8 +172,22 @@ pub(crate) fn filter_shadows(m: &SongMetadata) -> Value {
     Value::Object(f)
 }
 
+/// Lowercase text for a sort key, written so that its order is the same under the Data
+/// API's two string orders and equal to code point order (the local backend's): the
+/// in-memory sort compares UTF-16 code units (stargate/data-api `util/JsonNodeComparator.java`)
+/// while range filters (`$gt` the last key of a page) are answered by the index in UTF-8 byte
+/// order, and the two disagree when a character above U+FFFF meets one in U+E000–U+FFFF.
+/// Characters from U+E000 up are therefore written as U+E000 and six hex digits of their
+/// offset; every other character is below U+D800, where both orders agree.
 fn sort_text(s: &str) -> String {
-    let mut lc = s.to_lowercase();
+    let mut lc = String::with_capacity(s.len());
+    for c in s.to_lowercase().chars() {
+        if u32::from(c) >= 0xE000 {
+            let _ = write!(lc, "\u{E000}{:06x}", u32::from(c) - 0xE000);
+        } else {
+            lc.push(c);
+        }
+    }
     if lc.len() > MAX_SORT_TEXT {
         let mut end = MAX_SORT_TEXT;
         while !lc.is_char_boundary(end) {
@@ -339,7 +353,13 @@ mod tests {
             song(4, "ab", Some("x y"), Some(0.0)),
             song(5, "a", Some("x"), None),
             song(6, "Ünï", Some("ä"), Some(119.5)),
+            song(7, "\u{10000}", Some("\u{FFFD}"), None),
+            song(8, "\u{FFFD}", Some("\u{10400}x"), None),
+            song(9, "\u{E000}", Some("\u{E000}"), None),
+            song(10, "\u{E000}\u{10FFFF}", Some("\u{D7FF}"), None),
+            song(11, "\u{E001}", Some("\u{1F600}"), None),
         ];
+        let utf16 = |a: &String, b: &String| a.encode_utf16().cmp(b.encode_utf16());
         for key in [
             SortKey::Title,
             SortKey::Artist,
@@ -356,6 +376,14 @@ mod tests {
             by_key.sort_by_key(|m| sort_keys(m)[field].as_str().unwrap_or_default().to_owned());
             let ids = |v: &[SongMetadata]| v.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
             assert_eq!(ids(&by_key), ids(&by_rust), "{key:?}");
+            // The server's in-memory sort (UTF-16 code units) agrees too.
+            let mut by_utf16 = songs.clone();
+            by_utf16.sort_by(|a, b| {
+                let k =
+                    |m: &SongMetadata| sort_keys(m)[field].as_str().unwrap_or_default().to_owned();
+                utf16(&k(a), &k(b))
+            });
+            assert_eq!(ids(&by_utf16), ids(&by_rust), "{key:?} in UTF-16 order");
         }
     }
 

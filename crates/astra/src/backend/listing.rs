@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use songrec_storage::{
     Filter, ListQuery, Page, SongId, SongMetadata, StorageError, StorageResult, VersionEntry,
 };
@@ -21,15 +21,40 @@ use crate::dataapi::{Collection, DocumentCount, FindOptions, Sort, SortOrder};
 /// Ids per `$in` lookup (the Data API's `$in` limit).
 const IN_CHUNK: usize = 100;
 
-#[derive(Serialize, Deserialize)]
+/// The Data API's in-memory sort cap (`maxDocumentSortCount`): a regularly sorted `find`
+/// fails once this many documents match.
+pub(super) const SORT_CAP: f64 = 10_000.0;
+/// Estimated matches one sorted request may span, as a share of the cap (sample gaps vary).
+const WINDOW_SHARE: f64 = 0.2;
+/// Bounds a cursor carries to the next page (each one a sort key).
+const CURSOR_BOUNDS: usize = 8;
+/// Smallest page a `find` returns when more match (20 on older servers, 50 on newer ones).
+const MIN_SERVER_PAGE: usize = 20;
+/// Narrowings after a sort-cap refusal before giving up.
+const MAX_NARROWINGS: usize = 8;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(tag = "t")]
 enum Cursor {
-    /// Storage order: resume at `o` documents into the page fetched with `p`.
-    #[serde(rename = "p")]
-    Storage { p: Option<String>, o: usize },
-    /// Keyset: continue after sort key `k` of sort field `f`.
+    /// Keyset: continue after sort key `k` of sort field `f`; `b` carries the next window
+    /// bounds (sort keys beyond `k`, each with the estimated matches since the previous one),
+    /// `r` the estimated matches beyond the last bound, `e` whether that estimate is exact.
     #[serde(rename = "k")]
-    Keyset { f: String, d: bool, k: String },
+    Keyset {
+        f: String,
+        d: bool,
+        k: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        b: Vec<(String, f64)>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        r: Option<f64>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        e: bool,
+    },
+    /// A cursor of an earlier version (unsorted listings): refused with a hint.
+    #[default]
+    #[serde(other)]
+    Old,
 }
 
 impl Cursor {
@@ -42,6 +67,7 @@ impl Cursor {
             .decode(s.trim())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|c| !matches!(c, Cursor::Old))
             .ok_or_else(|| {
                 StorageError::InvalidInput(format!(
                     "bad list cursor {:?}: pass the `next` of the previous page unchanged",
@@ -49,6 +75,58 @@ impl Cursor {
                 ))
             })
     }
+}
+
+/// Where a sorted listing stands: sort keys sampled beyond the last one listed (in listing
+/// order), so that each sorted request can be narrowed to a key range that matches far
+/// fewer documents than the server's in-memory sort cap.
+#[derive(Debug, Default)]
+struct Windows {
+    /// Sampled keys, each with the estimated matches between the previous one and it.
+    bounds: std::collections::VecDeque<(String, f64)>,
+    /// Estimated matches beyond the last bound (`None`: not known yet).
+    tail: Option<f64>,
+    /// `tail` is exact (a sample saw every match beyond the last bound).
+    tail_exact: bool,
+}
+
+/// The sort key of a listed document: `_id` or `s.<key>`.
+fn key_of(doc: &Value, field: &str) -> StorageResult<String> {
+    let v = match field.strip_prefix("s.") {
+        Some(sub) => doc.get("s").and_then(|s| s.get(sub)),
+        None => doc.get(field),
+    };
+    v.and_then(Value::as_str).map(str::to_owned).ok_or_else(|| StorageError::Backend {
+        backend: BACKEND.into(),
+        message: format!(
+            "song document {} lacks its sort key {field}; re-store it (songrec sync / re-ingest)",
+            doc.get("_id").and_then(Value::as_str).unwrap_or("?")
+        ),
+        transient: false,
+    })
+}
+
+/// `t` on live songs, with the sort key `field` beyond `lower` and up to `upper` (inclusive).
+fn range_filter(
+    t: &Translated,
+    field: &str,
+    descending: bool,
+    lower: Option<&str>,
+    upper: Option<&str>,
+) -> Value {
+    let mut t2 = t.clone();
+    let (beyond, within) = if descending {
+        ("$lt", "$gte")
+    } else {
+        ("$gt", "$lte")
+    };
+    if let Some(k) = lower {
+        t2.clauses.push(json!({ field: { beyond: k } }));
+    }
+    if let Some(k) = upper {
+        t2.clauses.push(json!({ field: { within: k } }));
+    }
+    t2.with_base(base("deleted", json!(false)))
 }
 
 fn with_key(filter: &Value, key: &str, value: Value) -> Value {
@@ -153,88 +231,131 @@ impl AstraBackend {
         Ok(out)
     }
 
-    /// One raw `find` page (for listings that resume at a page state).
-    async fn find_page(
+    /// A sample of the sort keys of the documents matching `filter` beyond `lower` and
+    /// within `upper`: one unsorted `find` page, which the server returns in token (hash)
+    /// order, unrelated to the sort keys. Returns the keys in listing order and whether they
+    /// are all the matches.
+    async fn sample_keys(
         &self,
-        filter: &Value,
-        projection: &Value,
-        page_state: Option<&str>,
-    ) -> StorageResult<(Vec<Value>, Option<String>)> {
-        let mut cmd = Map::new();
-        cmd.insert("filter".into(), filter.clone());
-        cmd.insert("projection".into(), projection.clone());
-        if let Some(p) = page_state {
-            cmd.insert("options".into(), json!({"pageState": p}));
-        }
-        let resp = self
-            .client
-            .run_command(Some(self.songs.name()), &json!({ "find": cmd }), true)
+        filter: &Translated,
+        field: &str,
+        descending: bool,
+        lower: Option<&str>,
+        upper: Option<&str>,
+    ) -> StorageResult<(Vec<String>, bool)> {
+        let f = range_filter(filter, field, descending, lower, upper);
+        let mut cursor = self
+            .songs
+            .find(f, FindOptions::default().projection(json!({ field: 1 })));
+        let page = cursor
+            .next_page()
             .await
-            .map_err(|e| errors::api(e, "listing songs"))?;
-        let data = resp.data.unwrap_or_default();
-        let docs = match data.get("documents") {
-            Some(Value::Array(d)) => d.clone(),
-            _ => Vec::new(),
-        };
-        let next = match data.get("nextPageState") {
-            Some(Value::String(s)) if !s.is_empty() && Some(s.as_str()) != page_state => {
-                Some(s.clone())
-            }
-            _ => None,
-        };
-        Ok((docs, next))
+            .map_err(|e| errors::api(e, "sampling sort keys"))?
+            .unwrap_or_default();
+        let complete = cursor.next_page_state().is_none();
+        let mut keys = page
+            .iter()
+            .map(|d| key_of(d, field))
+            .collect::<StorageResult<Vec<_>>>()?;
+        keys.sort_unstable();
+        keys.dedup();
+        if descending {
+            keys.reverse();
+        }
+        Ok((keys, complete))
     }
 
-    async fn list_storage_order(
+    /// Fills `w` with bounds beyond `last` when it has none (sampling the keys), and narrows
+    /// the first window until its estimate is below `WINDOW_SHARE` of the sort cap. Returns the bound of
+    /// the next sorted request (`None`: no bound needed, the rest is small enough).
+    async fn next_bound(
         &self,
-        q: &ListQuery,
-        filter: Value,
-        recheck: bool,
-        start: (Option<String>, usize),
-    ) -> StorageResult<Page<SongMetadata>> {
-        let projection = json!({ META: 1 });
-        let (mut state, mut skip) = start;
-        let mut items = Vec::new();
-        loop {
-            let (docs, next) = self
-                .find_page(&filter, &projection, state.as_deref())
-                .await?;
-            for (i, doc) in docs.iter().enumerate().skip(skip) {
-                if items.len() == q.limit {
-                    let c = Cursor::Storage { p: state, o: i };
-                    return Ok(Page {
-                        items,
-                        next: Some(c.encode()),
-                    });
+        w: &mut Windows,
+        filter: &Translated,
+        field: &str,
+        descending: bool,
+        last: Option<&str>,
+    ) -> StorageResult<Option<String>> {
+        for _ in 0..64 {
+            if w.bounds.is_empty() {
+                let tail = match w.tail {
+                    Some(t) => t,
+                    None => {
+                        let t = self
+                            .songs
+                            .estimated_document_count()
+                            .await
+                            .map_err(|e| errors::api(e, "estimating the number of songs"))?;
+                        t as f64
+                    }
+                };
+                if w.tail_exact || tail < self.sort_cap * WINDOW_SHARE {
+                    w.tail = Some(tail);
+                    return Ok(None);
                 }
-                let m = docs::parse_meta(doc)?;
-                if !recheck || q.filter.matches(&m) {
-                    items.push(m);
-                }
+                let (keys, complete) = self
+                    .sample_keys(filter, field, descending, last, None)
+                    .await?;
+                let gap = if complete {
+                    1.0
+                } else {
+                    tail / (keys.len() + 1) as f64
+                };
+                w.bounds = keys.into_iter().map(|k| (k, gap)).collect();
+                w.tail = Some(if complete { 0.0 } else { gap });
+                w.tail_exact = complete;
+                continue;
             }
-            match next {
-                None => return Ok(Page { items, next: None }),
-                Some(s) => {
-                    state = Some(s);
-                    skip = 0;
-                    if items.len() == q.limit {
-                        let c = Cursor::Storage { p: state, o: 0 };
-                        return Ok(Page {
-                            items,
-                            next: Some(c.encode()),
-                        });
+            let first_gap = w.bounds.front().map_or(0.0, |b| b.1);
+            if first_gap > self.sort_cap * WINDOW_SHARE {
+                let upper = w.bounds.front().map(|b| b.0.clone());
+                let (keys, complete) = self
+                    .sample_keys(filter, field, descending, last, upper.as_deref())
+                    .await?;
+                let gap = if complete {
+                    1.0
+                } else {
+                    first_gap / (keys.len() + 1) as f64
+                };
+                if let Some(front) = w.bounds.front_mut() {
+                    front.1 = gap;
+                }
+                for k in keys.into_iter().rev() {
+                    if Some(&k) != upper.as_ref() {
+                        w.bounds.push_front((k, gap));
                     }
                 }
+                continue;
             }
+            // The furthest bound whose cumulative estimate stays within the target.
+            let mut sum = 0.0;
+            let mut pick = 0;
+            for (i, b) in w.bounds.iter().enumerate() {
+                sum += b.1;
+                if sum > self.sort_cap * WINDOW_SHARE {
+                    break;
+                }
+                pick = i;
+            }
+            return Ok(w.bounds.get(pick).map(|b| b.0.clone()));
         }
+        Err(StorageError::Backend {
+            backend: BACKEND.into(),
+            message: format!("listing songs sorted by {field}: could not narrow the sort window"),
+            transient: true,
+        })
     }
 
+    /// A sorted listing at any library size: each `find` is narrowed to a key range (after the
+    /// last key listed, up to a sampled bound) estimated to match far fewer documents than
+    /// the Data API's in-memory sort cap, so no request is refused; a refusal anyway (a
+    /// stale estimate) narrows the range and tries again.
     async fn list_sorted(
         &self,
         q: &ListQuery,
         field: &str,
         t: &Translated,
-        after: Option<String>,
+        start: Cursor,
     ) -> StorageResult<Page<SongMetadata>> {
         let order = if q.descending {
             SortOrder::Descending
@@ -242,52 +363,107 @@ impl AstraBackend {
             SortOrder::Ascending
         };
         let sub = field.strip_prefix("s.").unwrap_or(field).to_owned();
-        let mut last = after;
+        let (mut last, mut w) = match start {
+            Cursor::Keyset { k, b, r, e, .. } => (
+                Some(k),
+                Windows {
+                    bounds: b.into_iter().collect(),
+                    tail: r,
+                    tail_exact: e,
+                },
+            ),
+            Cursor::Old => (None, Windows::default()),
+        };
         let mut items = Vec::new();
+        let mut page_cap = MIN_SERVER_PAGE;
+        let mut narrowings = 0;
         loop {
-            let mut t2 = t.clone();
-            if let Some(k) = &last {
-                let op = if q.descending { "$lt" } else { "$gt" };
-                t2.clauses.push(json!({ field: { op: k } }));
-            }
-            let filter = t2.with_base(base("deleted", json!(false)));
+            let bound = self
+                .next_bound(&mut w, t, field, q.descending, last.as_deref())
+                .await?;
+            let filter = range_filter(t, field, q.descending, last.as_deref(), bound.as_deref());
             let remaining = q.limit - items.len();
             let opts = FindOptions::default()
-                .projection(json!({ META: 1, "s": 1 }))
+                .projection(json!({ META: 1, field: 1 }))
                 .sort(Sort::Fields(vec![(field.to_owned(), order)]))
                 .limit(remaining);
-            let page = self
-                .songs
-                .find(filter, opts)
-                .collect_all()
-                .await
-                .map_err(|e| errors::api(e, &format!("listing songs sorted by {sub}")))?;
-            if page.is_empty() {
-                return Ok(Page { items, next: None });
-            }
+            let page = match self.songs.find(filter, opts).collect_all().await {
+                Ok(p) => p,
+                Err(e)
+                    if e.kind() == Some(crate::dataapi::ErrorKind::SortRowLimit)
+                        && narrowings < MAX_NARROWINGS =>
+                {
+                    // The estimate was stale: split the windows up to the bound used.
+                    narrowings += 1;
+                    match &bound {
+                        Some(b) => {
+                            for x in w.bounds.iter_mut() {
+                                x.1 = x.1.max(self.sort_cap);
+                                if &x.0 == b {
+                                    break;
+                                }
+                            }
+                        }
+                        None => {
+                            w.bounds.clear();
+                            w.tail = Some(self.sort_cap);
+                            w.tail_exact = false;
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    return Err(errors::api(e, &format!("listing songs sorted by {sub}")));
+                }
+            };
+            page_cap = page_cap.max(page.len());
             for doc in &page {
-                let key = doc
-                    .pointer(&format!("/s/{sub}"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| StorageError::Backend {
-                        backend: BACKEND.into(),
-                        message: format!(
-                            "song document {} lacks its sort key s.{sub}; re-store it (songrec sync / re-ingest)",
-                            doc.get("_id").and_then(Value::as_str).unwrap_or("?")
-                        ),
-                        transient: false,
-                    })?;
-                last = Some(key.to_owned());
+                let key = key_of(doc, field)?;
+                last = Some(key);
                 let m = docs::parse_meta(doc)?;
                 if !t.needs_recheck || q.filter.matches(&m) {
                     items.push(m);
                 }
             }
+            let exhausted = page.len() < remaining.min(page_cap);
+            if exhausted {
+                match bound {
+                    // Everything up to the bound is listed.
+                    Some(b) => last = Some(b),
+                    None => return Ok(Page { items, next: None }),
+                }
+            }
+            // Drop the bounds now behind.
+            if let Some(l) = &last {
+                while let Some(front) = w.bounds.front() {
+                    let behind = if q.descending {
+                        front.0 >= *l
+                    } else {
+                        front.0 <= *l
+                    };
+                    if !behind {
+                        break;
+                    }
+                    w.bounds.pop_front();
+                }
+            }
             if items.len() >= q.limit {
+                let mut b: Vec<(String, f64)> = w.bounds.into_iter().collect();
+                let mut r = w.tail;
+                let mut e = w.tail_exact;
+                if b.len() > CURSOR_BOUNDS {
+                    let dropped: f64 = b[CURSOR_BOUNDS..].iter().map(|x| x.1).sum();
+                    b.truncate(CURSOR_BOUNDS);
+                    r = Some(r.unwrap_or(self.sort_cap) + dropped);
+                    e = false;
+                }
                 let c = Cursor::Keyset {
                     f: field.to_owned(),
                     d: q.descending,
                     k: last.unwrap_or_default(),
+                    b,
+                    r,
+                    e,
                 };
                 return Ok(Page {
                     items,
@@ -321,37 +497,19 @@ impl AstraBackend {
             });
         }
         let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
-        match docs::sort_field(query.sort) {
-            None => {
-                let start = match cursor {
-                    None => (None, 0),
-                    Some(Cursor::Storage { p, o }) => (p, o),
-                    Some(Cursor::Keyset { .. }) => {
-                        return Err(StorageError::InvalidInput(
-                            "this cursor belongs to a sorted listing; list with the same sort"
-                                .into(),
-                        ));
-                    }
-                };
-                let filter = t.with_base(base("deleted", json!(false)));
-                self.list_storage_order(query, filter, t.needs_recheck, start)
-                    .await
+        let field = docs::sort_field(query.sort).unwrap_or("_id");
+        let start = match cursor {
+            None => Cursor::Old,
+            Some(c @ Cursor::Keyset { .. }) if matches!(&c, Cursor::Keyset { f, d, .. } if f == field && *d == query.descending) => {
+                c
             }
-            Some(field) => {
-                let after = match cursor {
-                    None => None,
-                    Some(Cursor::Keyset { f, d, k }) if f == field && d == query.descending => {
-                        Some(k)
-                    }
-                    Some(_) => {
-                        return Err(StorageError::InvalidInput(
-                            "this cursor belongs to a listing with another sort order; list with the same sort".into(),
-                        ));
-                    }
-                };
-                self.list_sorted(query, field, &t, after).await
+            Some(_) => {
+                return Err(StorageError::InvalidInput(
+                    "this cursor belongs to a listing with another sort order; list with the same sort".into(),
+                ));
             }
-        }
+        };
+        self.list_sorted(query, field, &t, start).await
     }
 
     /// Implements `StorageBackend::count`.

@@ -13,7 +13,7 @@
 //! | `put_songs` (n new songs, m models) | ≈ (m + 1) · ⌈n / chunk⌉ (chunk ≤ 100); re-puts add one upsert per existing document |
 //! | `put_metadata` | 1 + one per registered model |
 //! | `count` | 1 (≤ 1000 matches), else 1 + 16 (+ 16 per group above 1000) |
-//! | `list` | ⌈limit / page⌉ (+1 at the end) |
+//! | `list` (any sort, any size) | ⌈limit / page⌉ + 2 (estimate, key sample) (+1 per window boundary crossed) |
 //! | `list_versions` | one per page of 20–50 songs |
 //! | `changes_since` (a cursor) | 1 (the clock) + one per page of 20–50 changed songs (+1 when nothing changed) |
 //! | `changes_since(None)` (before a full listing) | 2 (+ one per page of unstamped songs of older versions) |
@@ -97,6 +97,8 @@ pub struct AstraBackend {
     registry: Mutex<Option<Registry>>,
     /// See [`AstraBackend::with_feed_overlap`].
     feed_overlap_ms: i64,
+    /// See [`AstraBackend::with_sort_cap`].
+    sort_cap: f64,
 }
 
 impl fmt::Debug for AstraBackend {

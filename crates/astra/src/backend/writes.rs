@@ -278,7 +278,10 @@ impl AstraBackend {
                 continue;
             }
             let mut by_model: BTreeMap<(String, String), &Embedding> = BTreeMap::new();
-            let mut err = s.metadata.check_finite().err().map(|e| e.to_string());
+            let mut err = s.metadata.check_storable().err().map(|e| match e {
+                songrec_storage::StorageError::InvalidInput(m) => m,
+                other => other.to_string(),
+            });
             for e in &s.embeddings {
                 if let Err(x) = e.validate() {
                     err = Some(x.to_string());

@@ -54,6 +54,12 @@ impl FindCursor {
         self.pages
     }
 
+    /// The page state of the next page (`None` before the first page and once the server
+    /// said there are no more matches).
+    pub fn next_page_state(&self) -> Option<&str> {
+        self.page_state.as_deref()
+    }
+
     fn body(&self, filter: &Value) -> Value {
         let enc = self.collection.encoding();
         let mut cmd = Map::new();

@@ -12,6 +12,7 @@ mod cache_layer;
 mod credentials;
 mod dataapi_client;
 mod lease_s3;
+mod listing_beyond_sort_cap;
 
 use std::time::Duration;
 

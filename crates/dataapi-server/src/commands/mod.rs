@@ -19,13 +19,16 @@ use crate::vector;
 pub(crate) struct Limits {
     pub(crate) page_size: usize,
     pub(crate) max_collections: usize,
+    /// A regular (in-memory) sort fails once this many documents match.
+    pub(crate) max_sort_count: usize,
 }
 
 /// Documents per insertMany.
 pub(crate) const MAX_INSERT_DOCS: usize = 100;
 /// Most documents a vector sort may return.
 pub(crate) const MAX_VECTOR_LIMIT: usize = 1000;
-/// Most candidates an in-memory (regular) sort may read.
+/// A regular (in-memory) sort fails once this many documents match (the real service's
+/// `maxDocumentSortCount`, stargate/data-api `config/OperationsConfig.java`).
 pub(crate) const MAX_SORT_CANDIDATES: usize = 10_000;
 /// Documents deleted per deleteMany call.
 pub(crate) const MAX_DELETE: usize = 20;
@@ -190,6 +193,8 @@ pub(crate) struct CollRef<'a> {
     pub(crate) store: &'a Store,
     pub(crate) ks: &'a str,
     pub(crate) coll_name: &'a str,
+    /// The in-memory sort cap ([`Limits::max_sort_count`]).
+    pub(crate) sort_cap: usize,
 }
 
 impl CollRef<'_> {
@@ -216,6 +221,7 @@ fn collection_command(
         store,
         ks,
         coll_name: coll,
+        sort_cap: limits.max_sort_count,
     };
     match name {
         "find" => read::find(t, limits, body),
@@ -480,27 +486,30 @@ pub(crate) fn vector_search<'a>(
     hits
 }
 
-fn overloaded_sort() -> ApiError {
+fn overloaded_sort(cap: usize) -> ApiError {
     err(
         Code::OVERLOADED_SORT_ROW_LIMIT,
         format!(
-            "The command used in-memory sorting which has a limit of {MAX_SORT_CANDIDATES} documents. Resend the command using a more specific filter to reduce the number of documents sorted."
+            "The command used in-memory sorting which has a limit of {cap} documents. Resend the command using a more specific filter to reduce the number of documents sorted."
         ),
     )
 }
 
-/// All matches sorted by regular sort keys (errors beyond the in-memory limit).
+/// All matches sorted by regular sort keys. Like the real service
+/// (`service/operation/collections/CollectionReadOperation.java`, `findOrderDocument`), the
+/// command fails as soon as the number of matches reaches `cap`: 10,000 matches already fail.
 pub(crate) fn sorted_matches<'a>(
     coll: &'a Collection,
     filter: &'a Filter,
     keys: &[crate::sort::SortKey],
+    cap: usize,
 ) -> ApiResult<Vec<(&'a String, &'a StoredDoc)>> {
     let mut all = Vec::new();
     for item in candidates(coll, filter) {
-        if all.len() >= MAX_SORT_CANDIDATES {
-            return Err(overloaded_sort());
-        }
         all.push(item);
+        if all.len() >= cap {
+            return Err(overloaded_sort(cap));
+        }
     }
     all.sort_by(|a, b| cmp_docs(keys, a.1, b.1));
     Ok(all)
@@ -511,10 +520,11 @@ pub(crate) fn select_one<'a>(
     coll: &'a Collection,
     filter: &'a Filter,
     sort: &Sort,
+    cap: usize,
 ) -> ApiResult<Option<(&'a String, &'a StoredDoc, Option<f32>)>> {
     Ok(match sort {
         Sort::None => candidates(coll, filter).next().map(|(k, d)| (k, d, None)),
-        Sort::Regular(keys) => sorted_matches(coll, filter, keys)?
+        Sort::Regular(keys) => sorted_matches(coll, filter, keys, cap)?
             .into_iter()
             .next()
             .map(|(k, d)| (k, d, None)),

@@ -136,7 +136,7 @@ pub(super) fn find(t: CollRef, limits: &Limits, body: &Map<String, Value>) -> Ap
         }
         Sort::Regular(keys) => {
             let take = limit.unwrap_or(usize::MAX).min(limits.page_size);
-            for (_, d) in sorted_matches(coll, &filter, keys)?
+            for (_, d) in sorted_matches(coll, &filter, keys, t.sort_cap)?
                 .into_iter()
                 .skip(skip.unwrap_or(0))
                 .take(take)
@@ -209,7 +209,7 @@ pub(super) fn find_one(t: CollRef, body: &Map<String, Value>) -> ApiResult<Respo
     let include_sort_vector = opt_bool(&opts, "includeSortVector")?;
     let cat = t.store.read();
     let (coll, sort) = lookup_sorted(&cat, t, body, &filter)?;
-    let doc = select_one(coll, &filter, &sort)?
+    let doc = select_one(coll, &filter, &sort, t.sort_cap)?
         .map(|(_, d, s)| render(&proj, d, s.filter(|_| include_similarity)))
         .unwrap_or(Value::Null);
     let mut status = Map::new();

@@ -304,7 +304,8 @@ fn with_selected<T>(
     let coll = lookup_mut(&mut cat, t.ks, t.coll_name)?;
     let sort = Sort::parse(sort_v, &coll.def)?;
     filter.check_indexed(&coll.def)?;
-    let found = select_one(coll, filter, &sort)?.map(|(k, d, _)| (k.clone(), d.clone()));
+    let found =
+        select_one(coll, filter, &sort, t.sort_cap)?.map(|(k, d, _)| (k.clone(), d.clone()));
     then(&mut conn, coll, found)
 }
 

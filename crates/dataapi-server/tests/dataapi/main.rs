@@ -2,6 +2,7 @@
 
 mod astrapy;
 mod documents;
+mod limits;
 mod persistence;
 mod protocol;
 mod vectors;

@@ -126,7 +126,14 @@ async fn numbers_survive_bit_for_bit_across_a_restart() {
     let mut numbers: Vec<(String, f64)> = Vec::new();
     for x in f64_cases(31, 120) {
         numbers.push((serde_json::to_string(&x).expect("finite"), x));
-        numbers.extend(halfway_decimals(x).into_iter().take(3));
+        // Texts longer than 100 characters fail the whole request, as on the real service
+        // (`maxNumberLength`; see limits.rs).
+        numbers.extend(
+            halfway_decimals(x)
+                .into_iter()
+                .filter(|(text, _)| text.len() <= 100)
+                .take(3),
+        );
     }
     let vectors: Vec<Vec<f32>> = f32_cases(37, 4 * 200)
         .into_iter()

@@ -300,6 +300,159 @@ pub async fn non_finite_numbers_refused(b: &dyn StorageBackend) {
     assert!(b.delete_song(&good.id).await.expect("delete"));
 }
 
+/// Songs over the cloud's document limits ([`SongMetadata::check_portable`]) are refused on
+/// every backend, local ones included, with `InvalidInput` naming the field and the limit,
+/// by `put_metadata` and per song by `put_songs`; songs exactly at the limits are stored.
+pub async fn songs_over_cloud_limits_refused(b: &dyn StorageBackend) {
+    use crate::metadata::{MAX_EXTRA_ARRAY, MAX_EXTRA_FIELDS, MAX_EXTRA_INDEXED, MAX_TAGS};
+    let before = b.list_versions().await.expect("list_versions");
+    let numbered = |n: usize, f: &dyn Fn(usize) -> serde_json::Value| {
+        (0..n)
+            .map(|i| (format!("f{i:04}"), f(i)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let text = |i: usize| serde_json::Value::String(format!("v{i}"));
+    let number = |i: usize| serde_json::json!(i);
+    let mut cases: Vec<(&str, usize, SongMetadata, bool)> = Vec::new();
+    let mut at = |i: usize, m: &dyn Fn(&mut SongMetadata), field, limit, over| {
+        let mut s = song(1200 + i);
+        m(&mut s);
+        cases.push((field, limit, s, over));
+    };
+    at(
+        0,
+        &|m| m.tags = (0..MAX_TAGS + 1).map(|i| format!("t{i}")).collect(),
+        "tags",
+        MAX_TAGS,
+        true,
+    );
+    at(
+        1,
+        &|m| m.tags = (0..MAX_TAGS).map(|i| format!("t{i}")).collect(),
+        "tags",
+        MAX_TAGS,
+        false,
+    );
+    at(
+        2,
+        &|m| m.extra = numbered(MAX_EXTRA_FIELDS + 1, &text),
+        "extra",
+        MAX_EXTRA_FIELDS,
+        true,
+    );
+    at(
+        3,
+        &|m| m.extra = numbered(MAX_EXTRA_FIELDS, &text),
+        "extra",
+        MAX_EXTRA_FIELDS,
+        false,
+    );
+    at(
+        4,
+        &|m| m.extra = numbered(MAX_EXTRA_INDEXED / 2 + 1, &number),
+        "extra",
+        MAX_EXTRA_INDEXED,
+        true,
+    );
+    at(
+        5,
+        &|m| m.extra = numbered(MAX_EXTRA_INDEXED / 2, &number),
+        "extra",
+        MAX_EXTRA_INDEXED,
+        false,
+    );
+    at(
+        6,
+        &|m| {
+            m.extra.insert(
+                "peaks".into(),
+                serde_json::json!(vec![0.5; MAX_EXTRA_ARRAY + 1]),
+            );
+        },
+        "peaks",
+        MAX_EXTRA_ARRAY,
+        true,
+    );
+    at(
+        7,
+        &|m| {
+            m.extra.insert(
+                "peaks".into(),
+                serde_json::json!(vec![0.5; MAX_EXTRA_ARRAY]),
+            );
+        },
+        "peaks",
+        MAX_EXTRA_ARRAY,
+        false,
+    );
+    for (field, limit, m, over) in &cases {
+        let got = b.put_metadata(m).await;
+        if *over {
+            let err = got.expect_err("a song over a cloud limit must be refused");
+            assert!(
+                matches!(&err, StorageError::InvalidInput(msg)
+                    if msg.contains(&format!("{field} has")) && msg.contains(&limit.to_string())),
+                "{field}: want InvalidInput naming the field and the limit {limit}, got {err}"
+            );
+            assert!(
+                b.get_metadata(&m.id).await.expect("get").is_none(),
+                "{field}: nothing written"
+            );
+        } else {
+            got.unwrap_or_else(|e| panic!("{field} at the limit {limit} is stored: {e}"));
+            let back = b.get_metadata(&m.id).await.expect("get");
+            assert_eq!(back.as_ref(), Some(m), "{field} at the limit reads back");
+            assert!(b.delete_song(&m.id).await.expect("delete"));
+        }
+    }
+    // Fresh ids for the batch (the ones above are tombstones or were refused).
+    for (i, case) in cases.iter_mut().enumerate() {
+        let fresh = song(1220 + i);
+        case.2.id = fresh.id;
+        case.2.content_hash = fresh.content_hash;
+    }
+    let records: Vec<SongRecord> = cases
+        .iter()
+        .map(|(_, _, m, _)| SongRecord {
+            metadata: m.clone(),
+            embeddings: vec![Embedding::new(model_a(), vec![0.5; 8]).expect("valid")],
+        })
+        .collect();
+    let report = b.put_songs(&records).await.expect("put_songs");
+    let stored: BTreeSet<_> = report.stored.iter().cloned().collect();
+    let failed: BTreeSet<_> = report.failed.iter().map(|(id, _)| id.clone()).collect();
+    for (field, _, m, over) in &cases {
+        assert_eq!(
+            failed.contains(&m.id),
+            *over,
+            "{field}: put_songs reports it"
+        );
+        assert_eq!(
+            stored.contains(&m.id),
+            !*over,
+            "{field}: put_songs stores it"
+        );
+        if !*over {
+            assert!(b.delete_song(&m.id).await.expect("delete"));
+        }
+    }
+    let after = b.list_versions().await.expect("list_versions");
+    let refused: BTreeSet<_> = cases
+        .iter()
+        .filter(|c| c.3)
+        .map(|c| c.2.id.clone())
+        .collect();
+    assert!(
+        after.iter().all(|v| !refused.contains(&v.id)),
+        "no refused song appears in list_versions"
+    );
+    // Each at-limit song left a tombstone twice over (put_metadata, then put_songs).
+    assert_eq!(
+        after.len(),
+        before.len() + 2 * cases.iter().filter(|c| !c.3).count()
+    );
+}
+
 /// The model of [`float_fidelity_songs`]' vectors.
 pub fn fidelity_model() -> ModelInfo {
     ModelInfo::new("fidelity", "1", 16)
