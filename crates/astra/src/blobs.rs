@@ -285,12 +285,13 @@ impl BlobError {
     /// connection resets, bodies cut short). Not found, already exists, denied, hash
     /// mismatches, bad configuration and local I/O errors are definite.
     pub fn is_transient(&self) -> bool {
+        // A reset or refused connection, a timeout: the next attempt may well get through.
         matches!(
             self,
             Self::Store {
                 source: object_store::Error::Generic { .. },
                 ..
-            }
+            } | Self::Unreachable { .. }
         )
     }
 }

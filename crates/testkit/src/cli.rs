@@ -11,6 +11,24 @@ use std::time::{Duration, Instant};
 use songrec_app::migrate::ledger::{Ledger, RunSummary};
 use songrec_devservers::FaultProxy;
 
+/// The base URL (`http://127.0.0.1:PORT`, no trailing slash) that a `songrec serve` started
+/// with piped stdout prints on its first line; panics naming the line when there is none.
+pub fn served_url(child: &mut Child) -> String {
+    use std::io::BufRead as _;
+    let mut first = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufReader::new(out)
+            .read_line(&mut first)
+            .expect("read serve's first line");
+    }
+    first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with('/'))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
 /// The `songrec` binary.
 #[derive(Clone, Debug)]
 pub struct Songrec {

@@ -2,7 +2,6 @@
 //! API of `songrec serve` (the real binary on a 127.0.0.1 socket) asked the same questions on
 //! the same library give the same answers, id for id and score for score.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
@@ -65,16 +64,7 @@ fn serve(lib: &Path) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with('/'))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .trim_end_matches('/')
-        .to_owned();
+    let url = songrec_testkit::cli::served_url(&mut child);
     (child, url)
 }
 

@@ -1,6 +1,5 @@
 //! `songrec serve` and `songrec previews` as a user runs them (the real binary).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -44,17 +43,7 @@ fn serve_listens_on_loopback_answers_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") && w.ends_with('/'))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let url = songrec_testkit::cli::served_url(&mut child);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

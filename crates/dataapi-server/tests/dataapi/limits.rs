@@ -149,15 +149,7 @@ async fn a_number_longer_than_100_characters_fails_the_whole_request() {
         r#"{{"insertMany":{{"documents":[{{"_id":"ok","n":1}},{{"_id":"long","n":{}}}]}}}}"#,
         "9".repeat(101)
     );
-    let resp = api
-        .http
-        .post(format!("{}/v1/default_keyspace/c", api.base))
-        .header("Token", TOKEN)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+    let resp = post_raw(&api, "c", body).await;
     assert_eq!(resp.status().as_u16(), 200);
     let v: Value = resp.json().await.expect("json");
     assert_eq!(error_code(&v), "SHRED_DOC_LIMIT_VIOLATION", "{v}");
@@ -165,15 +157,7 @@ async fn a_number_longer_than_100_characters_fails_the_whole_request() {
     assert!(docs.is_empty(), "nothing inserted: {docs:?}");
     let ok = format!("1{}", "0".repeat(99));
     let body = format!(r#"{{"insertOne":{{"document":{{"_id":"ok","n":{ok}}}}}}}"#);
-    let resp = api
-        .http
-        .post(format!("{}/v1/default_keyspace/c", api.base))
-        .header("Token", TOKEN)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+    let resp = post_raw(&api, "c", body).await;
     let v: Value = resp.json().await.expect("json");
     assert!(v.get("errors").is_none(), "{v}");
 }
@@ -220,4 +204,16 @@ async fn the_collection_budget_is_configurable() {
             .await;
         assert_eq!(error_code(&v), "TOO_MANY_COLLECTIONS", "budget {budget}");
     }
+}
+
+/// POSTs a raw JSON text to collection `coll` (for bodies serde_json would rewrite).
+async fn post_raw(api: &Api, coll: &str, body: String) -> reqwest::Response {
+    api.http
+        .post(format!("{}/v1/default_keyspace/{coll}", api.base))
+        .header("Token", TOKEN)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("sent")
 }

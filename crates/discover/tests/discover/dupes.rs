@@ -97,7 +97,7 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
         .await
         .unwrap();
     assert_eq!(report.songs, total);
-    assert_eq!(report.fingerprinted, total);
+    assert_eq!(report.fingerprinted, 0, "fingerprints are taken at ingest");
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.groups.len(), 1, "{:#?}", report.groups);
     let g = &report.groups[0];

@@ -126,14 +126,26 @@ async fn seed_playlist_never_contains_its_seeds_and_flows() {
         "the seed is not in its own playlist"
     );
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 8, "no song twice");
-    // Its three style-mates are its nearest songs, so they are all in.
+    // Its three style-mates are its nearest songs, so they are all in, but for those that are
+    // the seed's recording by their fingerprints (taken at ingest; renderings of one synthetic
+    // loop a few bpm apart are, see `fingerprint::MAX_BIT_ERROR`): a playlist holds no copy of
+    // its seed.
     let techno = p
         .entries
         .iter()
         .filter(|e| style_of(&e.song) == "techno")
         .count();
+    let seed_identity = songrec_discover::recording::Identity::of(&seed);
+    let mut copies = 0;
+    for i in 2..=PER_STYLE {
+        let mate = by_title(&b, &title("techno", i)).await;
+        if songrec_discover::recording::Identity::of(&mate).same_as(&seed_identity) {
+            copies += 1;
+        }
+    }
+    assert!(copies < PER_STYLE - 1, "not every style-mate is a copy");
     assert_eq!(
-        techno,
+        techno + copies,
         PER_STYLE - 1,
         "{:#?}",
         p.entries.iter().map(|e| &e.song.title).collect::<Vec<_>>()
