@@ -154,9 +154,9 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
             .unwrap()
             .unwrap())
     );
-    assert!(
-        mo.version >= 2,
-        "storing the fingerprint is a metadata change"
+    assert_eq!(
+        mo.version, 1,
+        "the fingerprint is stored with the song at ingest, not by a second write"
     );
 
     // The look-alike is the orig's nearest song by sound among the non-copies, yet not a dupe.
