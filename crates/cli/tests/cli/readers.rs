@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use songrec_local::{AnnOptions, LocalBackend, LocalOptions};
 use songrec_storage::StorageBackend;
 use songrec_storage::{Embedding, ListQuery, ModelInfo, SongId, SongMetadata, SongRecord};
+use songrec_testkit::LocalCloud;
 use songrec_testkit::audio::write_songs;
 use songrec_testkit::cli::text;
 
@@ -283,10 +284,68 @@ enum Asked {
     RestList,
 }
 
+/// Another machine of the same library: a second library folder synced through a local
+/// cloud (a local Data API server and an S3 server on 127.0.0.1), whose edits the writer's
+/// `songrec sync` applies to the library the readers read.
+struct Peer {
+    cloud: LocalCloud,
+    lib: PathBuf,
+}
+
+impl Peer {
+    /// `songrec --library LIB ARGS` with this cloud's settings.
+    fn songrec(&self, lib: &Path, ann_threshold: usize, args: &[&str]) -> Command {
+        let mut c = songrec(lib, ann_threshold, args);
+        c.envs(self.cloud.env());
+        c
+    }
+
+    /// Makes the cloud's collections, sends `lib` up and brings it down to the peer's folder.
+    fn start(lib: &Path, dir: &Path) -> Self {
+        let peer = Self {
+            cloud: LocalCloud::start_blocking(),
+            lib: dir.join("peer"),
+        };
+        ok(peer
+            .songrec(lib, 0, &["--storage-backend", "astra", "init-astra"])
+            .output()
+            .unwrap());
+        ok(peer.songrec(lib, 0, &["sync"]).output().unwrap());
+        ok(peer.songrec(&peer.lib, 0, &["sync"]).output().unwrap());
+        peer
+    }
+
+    /// The other machine edits `song` and syncs: the change waits in the cloud. (Its sync may
+    /// report a conflict, exit 4, when this machine's last sync sent the song back to the
+    /// cloud; its own edit is newer and wins.)
+    fn edit_and_send(&self, song: &str, title: &str) {
+        ok(self
+            .songrec(&self.lib, 0, &["edit", song, "--title", title])
+            .output()
+            .unwrap());
+        let o = self.songrec(&self.lib, 0, &["sync"]).output().unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 4)), "{}", text(&o));
+    }
+}
+
+/// Titles the other machine gives, unique across phases.
+static SYNCED: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets its flag when dropped: the writer's end, however it ends, stops the readers.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Counts of one phase.
 #[derive(Debug, Default)]
 struct Tally {
     writes: usize,
+    /// `songrec sync` runs that applied another machine's edit.
+    syncs: usize,
     refused_writes: usize,
     queries: usize,
     /// `songrec similar` answers ranked through the approximate index.
@@ -300,6 +359,7 @@ struct Tally {
 /// answer is then checked against the states the writer committed meanwhile.
 async fn writers_and_readers(
     lib: &Path,
+    peer: Arc<Peer>,
     new_songs: Vec<PathBuf>,
     ann_threshold: usize,
     ops: usize,
@@ -323,15 +383,22 @@ async fn writers_and_readers(
             done.clone(),
         );
         let base = base.clone();
+        let peer = peer.clone();
         tokio::spawn(async move {
             let mut tally = Tally::default();
             let start = Instant::now();
             let mut new_songs = new_songs.into_iter();
             let mut ingested: Vec<String> = Vec::new();
             let plan = [
-                "ingest", "edit", "ingest", "delete", "reindex", "ingest", "reembed", "edit",
-                "delete", "ingest", "reindex", "delete", "ingest", "edit",
+                "ingest", "edit", "sync", "ingest", "delete", "reindex", "ingest", "reembed",
+                "edit", "sync", "delete", "ingest", "reindex", "delete", "ingest", "edit",
             ];
+            // This machine edits the first half of the songs, the other machine the second,
+            // so that their edits never conflict.
+            let half = base.len() / 2;
+            let mut synced_title = String::new();
+            // Readers stop when the writer is done, also when it fails.
+            let _stop = StopOnDrop(done.clone());
             for (i, op) in plan.iter().cycle().take(ops).enumerate() {
                 if start.elapsed() > budget {
                     break;
@@ -348,7 +415,7 @@ async fn writers_and_readers(
                     },
                     "edit" => vec![
                         "edit".into(),
-                        base[i % base.len()].clone(),
+                        base[i % half].clone(),
                         "--title".into(),
                         format!("edited {i}"),
                     ],
@@ -360,6 +427,15 @@ async fn writers_and_readers(
                     "reembed" => ["reembed", "--embedder", "dsp", "--force"]
                         .map(String::from)
                         .into(),
+                    "sync" => {
+                        let (p, song) = (peer.clone(), base[half + i % half].clone());
+                        let title = format!("synced {}", SYNCED.fetch_add(1, Ordering::SeqCst));
+                        synced_title = title.clone();
+                        tokio::task::spawn_blocking(move || p.edit_and_send(&song, &title))
+                            .await
+                            .unwrap();
+                        vec!["sync".into()]
+                    }
                     _ => unreachable!(),
                 };
                 // A reader may hold the write lock for a moment (building an index no writer
@@ -368,9 +444,10 @@ async fn writers_and_readers(
                 loop {
                     let l = lib.clone();
                     let a = args.clone();
+                    let p = peer.clone();
                     let o = tokio::task::spawn_blocking(move || {
                         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-                        songrec(&l, ann_threshold, &a).output().unwrap()
+                        p.songrec(&l, ann_threshold, &a).output().unwrap()
                     })
                     .await
                     .unwrap();
@@ -387,6 +464,13 @@ async fn writers_and_readers(
                 }
                 tally.writes += 1;
                 let snap = snapshot(&lib, &dsp_model()).await;
+                if *op == "sync" {
+                    assert!(
+                        snap.titles.values().any(|t| *t == synced_title),
+                        "sync did not apply the other machine's edit"
+                    );
+                    tally.syncs += 1;
+                }
                 {
                     let mut s = states.lock().unwrap();
                     if let Some(prev) = s.last() {
@@ -401,7 +485,6 @@ async fn writers_and_readers(
                 }
                 committed.fetch_add(1, Ordering::SeqCst);
             }
-            done.store(true, Ordering::SeqCst);
             tally
         })
     };
@@ -560,6 +643,7 @@ fn readers_are_right_while_another_process_writes() {
         .collect();
     new_songs.sort();
     let later = new_songs.split_off(new_songs.len() / 2);
+    let peer = Arc::new(Peer::start(&lib, dir.path()));
     let rt = runtime();
     // Below the approximate index's threshold (every search scans), then above it (searches
     // go through the index the writer keeps, 16+ songs against a threshold of 4).
@@ -568,16 +652,18 @@ fn readers_are_right_while_another_process_writes() {
         let t = Instant::now();
         let tally = rt.block_on(writers_and_readers(
             &lib,
+            peer.clone(),
             songs,
             threshold,
-            14,
+            32,
             Duration::from_secs(8),
         ));
         println!(
-            "ANN {name} threshold: {} writes ({} refused while a reader held the lock), \
-             {} queries ({} by the approximate index in `songrec similar`), {} wrong, \
-             {} failed, {:.1} s",
+            "ANN {name} threshold: {} writes ({} of them syncs applying another machine's \
+             edit; {} refused while a reader held the lock), {} queries ({} by the \
+             approximate index in `songrec similar`), {} wrong, {} failed, {:.1} s",
             tally.writes,
+            tally.syncs,
             tally.refused_writes,
             tally.queries,
             tally.approximate,
@@ -596,6 +682,7 @@ fn readers_are_right_while_another_process_writes() {
             tally.failed
         );
         assert!(tally.writes >= 5, "{name}: only {} writes", tally.writes);
+        assert!(tally.syncs >= 1, "{name}: no sync applied");
         assert!(
             tally.queries >= 20,
             "{name}: only {} queries",
