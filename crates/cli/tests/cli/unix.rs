@@ -662,12 +662,23 @@ fn on_a_terminal_bars_count_before_they_show_a_total() {
         "the bar was drawn with its total:\n{shown}"
     );
     assert!(!shown.contains(" 0/0 "), "{shown}");
-    // Rates: a whole number, or one or two decimals.
-    for rate in shown.split(" songs, ").skip(1) {
-        let r = rate.split("/s").next().unwrap_or_default();
+    // Each frame of the bar: empty while counting, a rate with few digits.
+    let frames: Vec<&str> = shown
+        .split(['\r', '\n'])
+        .flat_map(|l| l.split("\u{1b}[2K"))
+        .filter(|f| f.contains(" songs, ") && f.contains(", eta "))
+        .collect();
+    assert!(frames.len() >= 2, "{frames:?}");
+    for f in &frames {
         assert!(
-            r == "…" || r.split('.').nth(1).is_none_or(|d| d.len() <= 2),
-            "{r:?} in\n{shown}"
+            !(f.contains("counting…") && f.contains('█')),
+            "a full bar before anything is counted: {f:?}"
+        );
+        let rate = f.split(" songs, ").nth(1).unwrap_or_default();
+        let rate = rate.split("/s, eta").next().unwrap_or_default();
+        assert!(
+            rate == "…" || rate.split('.').nth(1).is_none_or(|d| d.len() <= 2),
+            "{rate:?} in {f:?}"
         );
     }
     // Machine B downloads the 60 songs.
