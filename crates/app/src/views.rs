@@ -1,12 +1,15 @@
 //! Playlists and whole-library views (clusters, maps) over the vectors a user chose: the one
 //! code path of `songrec playlist`/`clusters`/`map` and of the REST API's `/playlist`,
-//! `/clusters` and `/map`, so every door gives the same answer to the same question.
+//! `/clusters` and `/map`, so every door gives the same answer to the same question: the songs
+//! come from [`song_set`], the map's coordinates from [`map`].
 
+use serde::Serialize;
 use songrec_config::EmbedderConfig;
 use songrec_discover::clusters::ClusterReport;
 use songrec_discover::kmeans::KMeansOptions;
 use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
-use songrec_discover::{SongSet, load_songs};
+use songrec_discover::projection::Projector;
+use songrec_discover::{Matrix, SongSet, load_songs};
 use songrec_storage::{Filter, SongMetadata, StorageBackend};
 
 use crate::similar::{Choice, choose_space};
@@ -115,4 +118,74 @@ pub fn clusters(set: &SongSet, k: usize, seed: u64) -> AppResult<ClusterReport> 
             ..KMeansOptions::default()
         },
     )?)
+}
+
+/// One song on the map.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MapPoint {
+    /// Song id.
+    pub id: String,
+    /// First axis.
+    pub x: f32,
+    /// Second axis.
+    pub y: f32,
+    /// Title.
+    pub title: String,
+    /// Artist.
+    pub artist: Option<String>,
+    /// Genre.
+    pub genre: Option<String>,
+}
+
+/// The library map as every door gives it (`songrec map --json`, `GET /api/v1/map`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MapView {
+    /// Model whose vectors were projected.
+    pub model: String,
+    /// Projection name (`pca`).
+    pub projection: String,
+    /// Share of variance along x and y.
+    pub explained_variance: [f32; 2],
+    /// Songs matching the filter (with or without a vector in the chosen space).
+    pub total: u64,
+    /// Whether only the first `limit` songs (in id order, which is effectively random) are shown.
+    pub truncated: bool,
+    /// The points.
+    pub points: Vec<MapPoint>,
+}
+
+/// The first `limit` songs of `set` projected to 2-D by `projector` (the projection the
+/// HTML map of `songrec map` draws, [`songrec_discover::projection::PcaProjector`], unless a
+/// server was given another).
+pub fn map(set: &SongSet, limit: usize, projector: &dyn Projector) -> MapView {
+    let shown = set.len().min(limit);
+    let first;
+    let vectors = if shown == set.len() {
+        &set.vectors
+    } else {
+        let rows: Vec<&[f32]> = (0..shown).map(|i| set.vectors.row(i)).collect();
+        first = Matrix::from_rows(&rows).unwrap_or_else(|_| Matrix::new(set.vectors.dim()));
+        &first
+    };
+    let projection = projector.project(vectors);
+    let points = set.songs[..shown]
+        .iter()
+        .zip(&projection.points)
+        .map(|(m, pt)| MapPoint {
+            id: m.id.as_str().to_owned(),
+            x: pt[0],
+            y: pt[1],
+            title: m.title.clone(),
+            artist: m.artist.clone(),
+            genre: m.genre.clone(),
+        })
+        .collect();
+    MapView {
+        model: set.space.key(),
+        projection: projector.name().to_owned(),
+        explained_variance: projection.explained.map(|e| e as f32),
+        total: (set.len() + set.without_vector.len()) as u64,
+        truncated: set.len() > limit,
+        points,
+    }
 }

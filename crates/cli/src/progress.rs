@@ -82,8 +82,9 @@ pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
     if !wanted || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }
-    let b = ProgressBar::new(0);
-    // `{pos}/{len}` reads "counting…" until the work is counted (not "0/0").
+    // No length until the work is counted: `{pos}/{len}` reads "counting…" (not "0/0") and the
+    // bar is empty (a length of 0 would draw it full).
+    let b = ProgressBar::no_length();
     let template = template.replace("{pos}/{len}", "{counts}");
     b.set_style(
         ProgressStyle::with_template(&template)

@@ -6,7 +6,8 @@
 //!   that merely sound alike;
 //! - [`recording`]: which songs are copies of one recording (fingerprints when stored, else
 //!   artist + title + duration), so playlists and `similar --distinct` hold one copy of each;
-//! - [`map`]: a self-contained HTML map of the library (2-D PCA) and a PNG image of it;
+//! - [`map`]: a self-contained HTML map of the library (2-D PCA, [`projection`]) and a PNG image
+//!   of it;
 //! - [`clusters`] and [`outliers`]: k-means groups with their dominant genres, and the songs
 //!   least like the rest;
 //! - [`space`]: which vectors a ranking compares (one model or a weighted blend) and the one
@@ -33,6 +34,7 @@ pub mod outliers;
 pub mod pca;
 pub mod playlist;
 pub mod png;
+pub mod projection;
 pub mod recording;
 pub use songrec_storage::rng;
 pub mod space;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::clusters::cluster;
 use crate::kmeans::KMeansOptions;
 use crate::linalg::knn_all;
-use crate::pca::Pca;
+use crate::projection::{PcaProjector, Projector};
 use crate::{DiscoverError, DiscoverResult, SongSet};
 
 /// How points are coloured by default.
@@ -121,10 +121,8 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
             set.space.key()
         )));
     }
-    let dims = set.vectors.dim().min(2);
-    let pca = Pca::fit(&set.vectors, dims)?;
-    let coords = pca.transform_all(&set.vectors);
-    let ratio = pca.explained_ratio();
+    // The projection every door shares (`songrec map --json`, `GET /api/v1/map`).
+    let projection = PcaProjector.project(&set.vectors);
     let k = if opts.clusters == 0 {
         ((n as f64 / 2.0).sqrt().round() as usize)
             .clamp(2, 12)
@@ -155,8 +153,8 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
                 title: s.title.clone(),
                 artist: s.artist.clone().unwrap_or_default(),
                 genre: s.genre.as_deref().unwrap_or("").to_lowercase(),
-                x: coords[i].first().copied().unwrap_or(0.0),
-                y: coords[i].get(1).copied().unwrap_or(0.0),
+                x: projection.points[i][0],
+                y: projection.points[i][1],
                 cluster: report.assignments[i],
                 similar: nn[i]
                     .iter()
@@ -180,10 +178,7 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
     Ok(MapData {
         model: set.space.key(),
         points,
-        explained: [
-            ratio.first().copied().unwrap_or(0.0),
-            ratio.get(1).copied().unwrap_or(0.0),
-        ],
+        explained: projection.explained,
         genres,
         clusters: report.clusters.len(),
         color,

@@ -50,7 +50,7 @@ use songrec_storage::StorageBackend;
 use songrec_storage::layers::{LayerExt, MetricsRecorder};
 
 use crate::error::{ApiError, json_error};
-use crate::map::{Pca, Projector};
+use crate::map::{PcaProjector, Projector};
 use crate::metrics::HttpMetrics;
 
 /// Default upload limit for `POST /api/v1/similar`: 50 MB.
@@ -171,7 +171,7 @@ impl ServerOptions {
             embedder_config: songrec_config::EmbedderConfig::default(),
             analysis_jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             scratch_dir: None,
-            projector: Arc::new(Pca::default()),
+            projector: Arc::new(PcaProjector),
             allowed_hosts: Vec::new(),
             max_uploads: None,
             max_spool_bytes: DEFAULT_MAX_SPOOL_BYTES,
@@ -210,7 +210,7 @@ pub struct AppInner {
     /// Map projection.
     pub projector: Arc<dyn Projector>,
     /// Computed maps by query, with the library fingerprint they were computed at.
-    pub map_cache: Mutex<HashMap<String, (u64, Arc<api::MapResponse>)>>,
+    pub map_cache: Mutex<HashMap<String, (u64, Arc<songrec_app::views::MapView>)>>,
 }
 
 /// Cheaply clonable handle to [`AppInner`].

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use songrec_discover::fsutil::write_atomic;
 use songrec_discover::map::{self, ColorBy, MapOptions};
+use songrec_discover::projection::PcaProjector;
 use songrec_discover::{SongSet, outliers};
 use songrec_factory::Backend;
 
@@ -32,6 +33,13 @@ pub struct MapArgs {
     /// Number of clusters (0: about √(songs/2), 2 to 12).
     #[arg(short, long, default_value_t = 0, value_parser = crate::args::clusters)]
     pub clusters: usize,
+    /// Print the songs' coordinates as JSON instead of writing a page or an image: the points
+    /// `GET /api/v1/map` of `songrec serve` answers with for the same options.
+    #[arg(long, conflicts_with_all = ["out", "png"])]
+    pub json: bool,
+    /// With --json: only the first N songs (in id order), as the REST API's `limit`.
+    #[arg(long, value_name = "N", requires = "json", value_parser = crate::args::at_least_one)]
+    pub limit: Option<usize>,
     #[command(flatten)]
     pub vectors: VectorArgs,
     #[command(flatten)]
@@ -100,6 +108,12 @@ async fn load(
 }
 
 pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    if args.json {
+        let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
+        let view = songrec_app::views::map(&set, args.limit.unwrap_or(usize::MAX), &PcaProjector);
+        println!("{}", serde_json::to_string_pretty(&view)?);
+        return Ok(exit::OK);
+    }
     let color = if args.color == "cluster" {
         ColorBy::Cluster
     } else {

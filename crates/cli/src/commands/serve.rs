@@ -24,11 +24,11 @@ pub struct ServeArgs {
     /// Largest upload for "songs like this file", in MB (default [server] max_upload_bytes: 50 MB).
     #[arg(long)]
     pub max_upload_mb: Option<f64>,
-    /// Embedders started with the server to analyse uploaded files: dsp, musicnn or both. An
-    /// upload whose query needs another (auto compares musicnn and dsp where the library has
-    /// both) starts it on first use. Which vectors a ranking compares is chosen per request,
-    /// exactly as in the CLI: the embedder, blend and model parameters, auto by default.
-    #[arg(long, default_value = "dsp")]
+    /// Embedders started with the server to analyse uploaded files: auto (dsp now, musicnn on
+    /// the first upload that needs it), dsp, musicnn or both. Which vectors a ranking compares
+    /// is chosen per request, exactly as in the CLI: the embedder, blend and model parameters,
+    /// auto by default (musicnn and dsp blended where the library has both).
+    #[arg(long, default_value = "auto")]
     pub embedder: String,
 }
 
@@ -42,7 +42,12 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
         Some(mb) => anyhow::bail!("--max-upload-mb must be a positive number, got {mb}"),
         None => cfg.server.max_upload_bytes,
     };
-    opts.embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
+    // `auto` starts the cheap DSP embedder now; the pool starts musicnn when a query needs it.
+    let started = match args.embedder.as_str() {
+        "auto" => "dsp",
+        other => other,
+    };
+    opts.embedders = songrec_app::embedders::parse_list_with(started, &cfg.embedder)?;
     opts.embedder_config = cfg.embedder.clone();
     opts.scratch_dir = Some(cfg.cache.path.join("serve"));
     let shown = backend.to_string();

@@ -160,6 +160,17 @@ fn wrong_paths_and_usage_errors_say_so() {
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("no audio files found under"), "{err}");
     assert!(err.contains(".au (1)") && err.contains(".jpg (1)"), "{err}");
+    // The extensions it reads: not Opus or WMA, which it looks at only to refuse.
+    let reads = &err[err
+        .find("songrec reads ")
+        .expect("the list of what it reads")..];
+    let reads = &reads[..reads.find(';').unwrap_or(reads.len())];
+    for ext in [".mp3", ".flac", ".wav", ".ogg", ".m4a"] {
+        assert!(reads.contains(ext), "{ext} in {reads}");
+    }
+    for ext in [".opus", ".wma"] {
+        assert!(!reads.contains(ext), "{ext} in {reads}");
+    }
 
     // A reading command on a folder holding no library.
     let typo = dir.path().join("typo");

@@ -257,6 +257,28 @@ fn discovery_commands_on_a_local_library() {
     let v = json(&o);
     assert_eq!(v["groups"].as_array().unwrap().len(), 1, "{v:#}");
     assert_eq!(v["groups"][0]["kind"], "exact");
+    // For people: one group said in the singular, its rows in aligned columns.
+    let o = local(h, &["dupes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.ends_with(", 1 duplicate group") && first.starts_with("11 songs checked"),
+        "{out}"
+    );
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    // Each column (id, name, duration, size, file) starts at the same place on both rows.
+    let starts = |row: &str| -> Vec<usize> {
+        let b = row.as_bytes();
+        (1..b.len())
+            .filter(|&i| b[i] != b' ' && b[i - 1] == b' ' && i >= 2 && b[i - 2] == b' ')
+            .map(|i| row[..i].chars().count())
+            .collect()
+    };
+    let (a, b) = (starts(rows[0]), starts(rows[1]));
+    assert!(a.len() >= 5, "{rows:?}");
+    assert_eq!(a, b, "columns align:\n{}\n{}", rows[0], rows[1]);
     // --delete without a terminal and without --yes: refused, nothing deleted.
     let o = local(h, &["dupes", "--delete"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

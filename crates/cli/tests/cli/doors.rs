@@ -1,6 +1,7 @@
-//! Every door, one house: the CLI (`songrec similar/playlist/clusters --json`) and the REST
-//! API of `songrec serve` (the real binary on a 127.0.0.1 socket) asked the same questions on
-//! the same library give the same answers, id for id and score for score.
+//! Every door, one house: the CLI (`songrec similar/playlist/clusters/map --json`) and the
+//! REST API of `songrec serve` (the real binary on a 127.0.0.1 socket) asked the same questions
+//! on the same library, with every choice of vectors, give the same answers, id for id, score
+//! for score and coordinate for coordinate.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -184,17 +185,27 @@ fn playlist_entries(v: &Value) -> Vec<PlaylistEntry> {
         .collect()
 }
 
+/// `serve --help` says how the server chooses vectors (as the CLI does, auto by default) and
+/// which embedders it starts (auto: DSP now, musicnn when needed), with the real default.
+#[test]
+fn serve_help_names_its_defaults() {
+    let o = bin().command().args(["serve", "--help"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let help = text(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "auto by default",
+        "auto (dsp now, musicnn on the first upload that needs it), dsp, musicnn or both",
+        "[default: auto]",
+    ] {
+        assert!(help.contains(want), "{want:?} in {help}");
+    }
+    assert!(!help.contains("[default: dsp]"), "{help}");
+}
+
 #[test]
 fn the_cli_and_the_rest_api_rank_alike() {
     let dir = tempfile::tempdir().unwrap();
     let (lib, music) = library(dir.path());
-    // `serve --help` says how the server chooses vectors: as the CLI does.
-    let help = text(&on_library(&lib, &["serve", "--help"]));
-    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(
-        help.contains("auto by default") && help.contains("dsp, musicnn or both"),
-        "{help}"
-    );
     let (mut server, base) = serve(&lib);
     let rest = Rest {
         rt: tokio::runtime::Builder::new_current_thread()
@@ -261,7 +272,7 @@ fn the_cli_and_the_rest_api_rank_alike() {
     );
 
     // Words alone, and a song's neighbours moved towards words: the same songs and scores, and
-    // the same account of the words used and ignored.
+    // the same account of the words used and ignored, with every choice of vectors.
     for words in [
         "epic orchestral battle",
         "dark ambient, not happy",
@@ -281,21 +292,42 @@ fn the_cli_and_the_rest_api_rank_alike() {
             "{words}"
         );
         let seed = &seeds[0];
-        let c = cli(&["similar", seed, "--text", words, "-k", "6", "--json"]);
-        let r = rest.get(&format!(
-            "/api/v1/songs/{seed}/similar?k=6&text={}",
-            enc(words)
-        ));
-        assert_eq!(cli_ranking(&c), rest_ranking(&r), "{seed} {words}");
-        let tag_scores = |v: &Value, key: &str| -> Vec<Option<f32>> {
-            v[key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| score(&m["tag_score"]))
-                .collect()
-        };
-        assert_eq!(tag_scores(&c, "matches"), tag_scores(&r, "results"));
+        for (flags, params) in &choices {
+            let mut args = vec![
+                "similar",
+                seed.as_str(),
+                "--text",
+                words,
+                "-k",
+                "6",
+                "--json",
+            ];
+            args.extend_from_slice(flags);
+            let c = cli(&args);
+            let r = rest.get(&format!(
+                "/api/v1/songs/{seed}/similar?k=6&text={}{params}",
+                enc(words)
+            ));
+            assert_eq!(c["model"], r["model"], "{words} {flags:?}");
+            assert_eq!(
+                cli_ranking(&c),
+                rest_ranking(&r),
+                "{seed} {words} {flags:?}"
+            );
+            let tag_scores = |v: &Value, key: &str| -> Vec<Option<f32>> {
+                v[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| score(&m["tag_score"]))
+                    .collect()
+            };
+            assert_eq!(
+                tag_scores(&c, "matches"),
+                tag_scores(&r, "results"),
+                "{words} {flags:?}"
+            );
+        }
     }
     let c = cli(&["similar", "--text", "chill lo-fi for a kazoo", "--json"]);
     assert_eq!(
@@ -304,25 +336,32 @@ fn the_cli_and_the_rest_api_rank_alike() {
         "{c}"
     );
 
-    // An outside file: analysed by both embedders on both sides.
+    // An outside file: analysed by the embedders asked for on both sides (both by default).
     let probe = music.join("machine_wars-70.mp3");
     let outside = dir.path().join("probe.mp3");
     std::fs::copy(&probe, &outside).unwrap();
-    let c = cli(&[
-        "similar",
-        "--file",
-        outside.to_str().unwrap(),
-        "-k",
-        "5",
-        "--json",
-    ]);
-    let r = rest.upload("k=5", &outside);
-    assert_eq!(c["model"], r["model"]);
-    assert!(r["model"].as_str().unwrap().contains(" + "), "{r}");
-    assert_eq!(cli_ranking(&c), rest_ranking(&r));
+    for (flags, params) in &choices {
+        let mut args = vec![
+            "similar",
+            "--file",
+            outside.to_str().unwrap(),
+            "-k",
+            "5",
+            "--json",
+        ];
+        args.extend_from_slice(flags);
+        let c = cli(&args);
+        let r = rest.upload(&format!("k=5{params}"), &outside);
+        assert_eq!(c["model"], r["model"], "{flags:?}");
+        assert_eq!(cli_ranking(&c), rest_ranking(&r), "{flags:?}");
+        assert_eq!(cli_ranking(&c).len(), 5, "{flags:?}");
+        if flags.is_empty() {
+            assert!(r["model"].as_str().unwrap().contains(" + "), "{r}");
+        }
+    }
 
-    // Playlists (seeds and a path) and clusters.
-    for (flags, params) in [(&[][..], ""), (&["--embedder", "dsp"][..], "&embedder=dsp")] {
+    // Playlists (seeds and a path) and clusters, with every choice of vectors.
+    for (flags, params) in &choices {
         let seed = &seeds[0];
         let mut args = vec![
             "playlist",
@@ -338,6 +377,7 @@ fn the_cli_and_the_rest_api_rank_alike() {
         let r = rest.get(&format!("/api/v1/playlist?seed={seed}&n=5{params}"));
         assert_eq!(c["model"], r["model"], "{flags:?}");
         assert_eq!(playlist_entries(&c), playlist_entries(&r), "{flags:?}");
+        assert_eq!(playlist_entries(&c).len(), 5, "{flags:?}");
         let to = &seeds[1];
         let mut args = vec![
             "playlist",
@@ -362,11 +402,92 @@ fn the_cli_and_the_rest_api_rank_alike() {
         let r = rest.get(&format!("/api/v1/clusters?k=3{params}"));
         assert_eq!(c, r, "{flags:?}");
     }
-    // The map projects the vectors clusters group.
-    let m = rest.get("/api/v1/map");
-    let c = cli(&["clusters", "-k", "2", "--json"]);
-    assert_eq!(m["model"], c["model"]);
+
+    // The map: every song at the same coordinates (the whole document compared), with every
+    // choice of vectors, and with a limit.
+    let songs_total = songs["songs"].as_array().unwrap().len();
+    for (flags, params) in &choices {
+        let mut args = vec!["map", "--json"];
+        args.extend_from_slice(flags);
+        let c = cli(&args);
+        let r = rest.get(&format!("/api/v1/map?limit=10000{params}"));
+        assert_eq!(c, r, "{flags:?}");
+        assert_eq!(
+            c["points"].as_array().unwrap().len(),
+            songs_total,
+            "{flags:?}: {c}"
+        );
+        let mut args = vec!["map", "--json", "--limit", "5"];
+        args.extend_from_slice(flags);
+        let c = cli(&args);
+        let r = rest.get(&format!("/api/v1/map?limit=5{params}"));
+        assert_eq!(c, r, "{flags:?}");
+        assert_eq!(c["truncated"], true, "{c}");
+        assert_eq!(c["points"].as_array().unwrap().len(), 5, "{c}");
+    }
+    // The default map is the default (auto) one, and says so.
+    assert_eq!(rest.get("/api/v1/map"), cli(&["map", "--json"]));
+    the_map_endpoint_honours_the_vector_choice(&rest);
 
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// `GET /api/v1/map` honours `embedder`, `blend` and `model`: each names the vectors it
+/// projected, the spaces place the songs differently, and a choice the library cannot answer
+/// is refused (400) rather than silently replaced.
+/// (Run on the library of [`the_cli_and_the_rest_api_rank_alike`]: one ingest with both
+/// embedders for both.)
+fn the_map_endpoint_honours_the_vector_choice(rest: &Rest) {
+    let model_of = |q: &str| {
+        let m = rest.get(&format!("/api/v1/map?{q}"));
+        assert_eq!(m["projection"], "pca", "{m}");
+        (m["model"].as_str().unwrap().to_owned(), m)
+    };
+    let (dsp, dsp_map) = model_of("embedder=dsp");
+    assert!(
+        dsp.starts_with("songrec-dsp@") && !dsp.contains('+'),
+        "{dsp}"
+    );
+    let (musicnn, musicnn_map) = model_of("embedder=musicnn");
+    assert!(
+        musicnn.starts_with("musicnn@") && !musicnn.contains('+'),
+        "{musicnn}"
+    );
+    let (by_model, _) = model_of(&format!("model={}", enc(&musicnn)));
+    assert_eq!(by_model, musicnn);
+    let (both, both_map) = model_of("embedder=both");
+    assert!(both.contains(" + "), "{both}");
+    let (blend, blend_map) = model_of("blend=0.35");
+    assert!(blend.contains(" + ") && blend != both, "{blend} vs {both}");
+    let (auto, _) = model_of("");
+    assert!(auto.contains(" + "), "{auto}");
+    // Different vectors, different places.
+    let coords = |m: &Value| -> Vec<(f64, f64)> {
+        m["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap()))
+            .collect()
+    };
+    assert_ne!(coords(&dsp_map), coords(&musicnn_map));
+    assert_ne!(coords(&both_map), coords(&blend_map));
+    // A limit shows that many songs and says the map is cut.
+    let (_, cut) = model_of("embedder=dsp&limit=3");
+    assert_eq!(cut["points"].as_array().unwrap().len(), 3, "{cut}");
+    assert_eq!(cut["truncated"], true);
+    assert_eq!(cut["total"], dsp_map["total"]);
+    // Refused, not replaced.
+    for bad in ["embedder=kazoo", "blend=2", "model=nosuch%401"] {
+        let status = rest.rt.block_on(async {
+            rest.client
+                .get(format!("{}/api/v1/map?{bad}", rest.base))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert_eq!(status.as_u16(), 400, "{bad}");
+    }
 }

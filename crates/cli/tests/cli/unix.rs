@@ -69,6 +69,72 @@ fn a_closed_pipe_ends_the_output_quietly_with_141() {
     assert!(whole.stdout.len() > 2 * 65_536, "{}", whole.stdout.len());
 }
 
+/// `songrec ARGS` writing to a pipe whose reader has already gone (`… | true`): every write
+/// fails with EPIPE, whatever the size of the output.
+fn into_a_closed_pipe(lib: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    bin()
+        .on_library(lib)
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Every kind of output (rankings, a song, statistics, listings, as text and JSON) ends
+/// quietly with 141 when its reader has gone before the first line, as `list --json` does
+/// after a line.
+#[test]
+fn every_output_ends_quietly_on_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 30);
+    let song = ids(&lib, &[]).remove(0);
+    let song = song.as_str();
+    for args in [
+        &["similar", song, "-k", "20", "--model", "dsp@1"][..],
+        &["similar", song, "-k", "20", "--json", "--model", "dsp@1"],
+        &["similar", song, "--explain", "--model", "dsp@1"],
+        &["show", song],
+        &["show", song, "--json"],
+        &["stats"],
+        &["stats", "--json"],
+        &["list"],
+        &["list", "--json"],
+        &["clusters", "-k", "3", "--model", "dsp@1"],
+        &["outliers", "--model", "dsp@1", "--json"],
+        &["map", "--json", "--model", "dsp@1"],
+        &[
+            "playlist",
+            "--seed",
+            song,
+            "-n",
+            "5",
+            "--no-history",
+            "--model",
+            "dsp@1",
+        ],
+    ] {
+        let o = into_a_closed_pipe(&lib, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.code(),
+            Some(141),
+            "{args:?}: {:?}: {err}",
+            o.status
+        );
+        assert_eq!(
+            err, "",
+            "{args:?}: nothing on stderr: no panic, no backtrace"
+        );
+    }
+    // The same commands with a reader print their output (the 141 is the pipe's doing).
+    let o = on_library(&lib, &["show", song]);
+    assert!(o.status.success() && !o.stdout.is_empty(), "{}", text(&o));
+}
+
 /// Waits (at most 120 s) until `done` holds, checking every 10 ms; panics with `what`.
 fn poll(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -337,19 +403,31 @@ fn show_ambiguity_deleted_ids_and_doctor_speak_to_a_new_user() {
             r#"style_tags=[["rock",0.71],["pop",0.2]]"#,
         ],
     ));
+    ok(&on_library(
+        &lib,
+        &[
+            "edit",
+            a,
+            "--set",
+            r#"sound_tags=[["piano",0.83],["slow",0.4]]"#,
+        ],
+    ));
     let shown = ok(&on_library(&lib, &["show", a]));
-    for want in [
-        "game",
-        "hedgewars",
-        "rock 71 %",
-        "pop 20 %",
-        "dsp@1 (16-d)",
-        "extra@2 (8-d)",
-    ] {
+    // The predicted tags on their own labelled lines.
+    let line = |label: &str| {
+        shown
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line in\n{shown}"))
+            .to_owned()
+    };
+    assert!(line("style").contains("rock 71 %, pop 20 %"), "{shown}");
+    assert!(line("sound").contains("piano 83 %, slow 40 %"), "{shown}");
+    for want in ["game", "hedgewars", "dsp@1 (16-d)", "extra@2 (8-d)"] {
         assert!(shown.contains(want), "{want:?} in\n{shown}");
     }
     assert!(
-        !shown.contains("style_tags"),
+        !shown.contains("style_tags") && !shown.contains("sound_tags"),
         "the tags are shown as tags, not as raw JSON:\n{shown}"
     );
     // `--where game=…` finds the free-form field like `--where extra.game=…`.
@@ -364,17 +442,21 @@ fn show_ambiguity_deleted_ids_and_doctor_speak_to_a_new_user() {
     for id in [a, b, c] {
         ok(&on_library(&lib, &["edit", id, "--title", "clip"]));
     }
+    // One of them says which codec it was decoded with: the format shown is that codec.
+    ok(&on_library(&lib, &["edit", c, "--set", "codec=flac"]));
     let o = on_library(&lib, &["show", "clip"]);
     let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
     assert_eq!(lines.len(), 3, "{err}");
-    for (line, id) in lines.iter().zip([a, b, c]) {
+    for (line, (id, format)) in lines.iter().zip([(a, "wav"), (b, "wav"), (c, "flac")]) {
         let v = json(&on_library(&lib, &["show", id, "--json"]));
         let file = v["song"]["file_name"].as_str().unwrap();
+        let secs = v["song"]["duration_secs"].as_f64().unwrap().round() as u64;
+        let format_and_duration = format!("({format}, {}:{:02})", secs / 60, secs % 60);
         assert!(
-            line.contains(&id[..12]) && line.contains(file) && line.contains(":"),
-            "id, file name and duration in {line:?}"
+            line.contains(&id[..12]) && line.contains(file) && line.contains(&format_and_duration),
+            "id, file name, {format_and_duration} in {line:?}"
         );
     }
     assert_eq!(
@@ -522,4 +604,168 @@ fn sync_with_the_cloud_down_says_so_once_and_cleanly() {
         "the endpoint is named once: {err}"
     );
     assert!(!err.contains("test-secret") && !err.contains("test-token"));
+}
+
+/// `command` run on a terminal (util-linux `script` gives it a pseudo-terminal): what the
+/// terminal showed, escape codes and all.
+fn on_a_terminal(command: &[&std::ffi::OsStr], env: &[(String, String)]) -> (Output, String) {
+    let line: Vec<String> = command
+        .iter()
+        .map(|w| {
+            let w = w.to_string_lossy();
+            format!("'{}'", w.replace('\'', r"'\''"))
+        })
+        .collect();
+    let o = Command::new("script")
+        .args(["-qefc", &line.join(" "), "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm-256color")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run util-linux script");
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    (o, shown)
+}
+
+/// On a terminal, `migrate` and `sync` draw their bars from the start with what they know:
+/// "counting…" until the work is counted, then done/total (never `0/0`) and a rate with few
+/// digits (never `47.3786/s`).
+#[test]
+fn on_a_terminal_bars_count_before_they_show_a_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 60);
+    let cloud = songrec_testkit::LocalCloud::start_blocking();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    crate::init_astra(&cloud, &home);
+    let mut env: Vec<(String, String)> = cloud.env().into_iter().collect();
+    env.push(("HOME".into(), home.to_string_lossy().into_owned()));
+    let songrec = OsStr::new(env!("CARGO_BIN_EXE_songrec"));
+    let (o, shown) = on_a_terminal(
+        &[
+            songrec,
+            OsStr::new("--library"),
+            lib.as_os_str(),
+            OsStr::new("migrate"),
+            OsStr::new("--from"),
+            OsStr::new("local"),
+            OsStr::new("--to"),
+            OsStr::new("astra"),
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{shown}");
+    assert!(
+        shown.contains("/60 songs"),
+        "the bar was drawn with its total:\n{shown}"
+    );
+    assert!(!shown.contains(" 0/0 "), "{shown}");
+    // Each frame of the bar: empty while counting, a rate with few digits.
+    let frames: Vec<&str> = shown
+        .split(['\r', '\n'])
+        .flat_map(|l| l.split("\u{1b}[2K"))
+        .filter(|f| f.contains(" songs, ") && f.contains(", eta "))
+        .collect();
+    assert!(frames.len() >= 2, "{frames:?}");
+    for f in &frames {
+        assert!(
+            !(f.contains("counting…") && f.contains('█')),
+            "a full bar before anything is counted: {f:?}"
+        );
+        let rate = f.split(" songs, ").nth(1).unwrap_or_default();
+        let rate = rate.split("/s, eta").next().unwrap_or_default();
+        assert!(
+            rate == "…" || rate.split('.').nth(1).is_none_or(|d| d.len() <= 2),
+            "{rate:?} in {f:?}"
+        );
+    }
+    // Machine B downloads the 60 songs.
+    let b = dir.path().join("b");
+    let (o, shown) = on_a_terminal(
+        &[
+            songrec,
+            OsStr::new("--library"),
+            b.as_os_str(),
+            OsStr::new("sync"),
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{shown}");
+    assert!(shown.contains(" steps"), "the bar was drawn:\n{shown}");
+    assert!(!shown.contains(" 0/0 "), "{shown}");
+    assert_eq!(ids(&b, &[]).len(), 60);
+}
+
+/// When most songs have no genre, the map (page and PNG) is coloured by cluster and the user is
+/// told why; with genres, nothing is said.
+#[test]
+fn the_map_colours_by_cluster_when_most_songs_have_no_genre() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path(), 9);
+    let run = |lib: &Path| {
+        let o = bin()
+            .on_library(lib)
+            .current_dir(dir.path())
+            .args([
+                "map", "--png", "m.png", "--size", "200x150", "--model", "dsp@1",
+            ])
+            .output()
+            .unwrap();
+        let (out, err) = streams(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        assert_eq!(
+            &std::fs::read(dir.path().join("m.png")).unwrap()[..4],
+            b"\x89PNG"
+        );
+        err
+    };
+    let err = run(&lib);
+    assert!(!err.contains("coloured by cluster"), "{err}");
+    for id in &ids(&lib, &["--sort", "id"])[..6] {
+        ok(&on_library(&lib, &["edit", id, "--genre", ""]));
+    }
+    let err = run(&lib);
+    assert!(
+        err.contains("note: 3 of 9 songs have a genre; points are coloured by cluster"),
+        "{err}"
+    );
+}
+
+/// Ingest counts what it stored in hours of music for people (`2.1 h of music`), even though a
+/// long file is analysed in excerpts; not seconds of audio analysed.
+#[test]
+fn ingest_says_how_much_music_in_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    // A 2 h 10 min tone, small and quick to decode (8 kHz mono, 8 kbit/s MP3).
+    songrec_testkit::audio::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=8000:duration=7800",
+        "-ac",
+        "1",
+        "-b:a",
+        "8k",
+        music.join("long.mp3").to_str().unwrap(),
+    ]);
+    let lib = dir.path().join("lib");
+    let o = on_library(
+        &lib,
+        &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    );
+    let (out, err) = streams(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("ingested "))
+        .unwrap_or_else(|| panic!("a summary:\n{out}"));
+    assert!(summary.contains("; 2.2 h of music)"), "{summary}");
+    assert!(
+        !summary.contains("7800") && !summary.contains("analysed"),
+        "{summary}"
+    );
 }

@@ -34,39 +34,8 @@ pub async fn stats(
 
 // ---- map ------------------------------------------------------------------------------------
 
-/// One song on the map.
-#[derive(Debug, Serialize)]
-pub struct MapPoint {
-    /// Song id.
-    pub id: String,
-    /// First axis.
-    pub x: f32,
-    /// Second axis.
-    pub y: f32,
-    /// Title.
-    pub title: String,
-    /// Artist.
-    pub artist: Option<String>,
-    /// Genre.
-    pub genre: Option<String>,
-}
-
-/// `GET /api/v1/map`.
-#[derive(Debug, Serialize)]
-pub struct MapResponse {
-    /// Model whose vectors were projected.
-    pub model: String,
-    /// Projection name (`pca`).
-    pub projection: String,
-    /// Share of variance along x and y.
-    pub explained_variance: [f32; 2],
-    /// Songs matching the filter.
-    pub total: u64,
-    /// Whether only the first `limit` songs (in id order, which is effectively random) are shown.
-    pub truncated: bool,
-    /// The points.
-    pub points: Vec<MapPoint>,
-}
+/// `GET /api/v1/map`: [`songrec_app::views::MapView`], what `songrec map --json` prints.
+pub use songrec_app::views::{MapPoint, MapView as MapResponse};
 
 /// A fingerprint of the library's state: changes whenever a song is added, changed or deleted.
 async fn fingerprint(b: &dyn StorageBackend) -> ApiResult<u64> {
@@ -92,8 +61,8 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     let choice = p.vectors()?.unwrap_or(songrec_app::similar::Choice::Auto);
     p.finish()?;
     let b = st.backend.as_ref();
-    let space = library_space(&st, &choice, None).await?;
-    let key = format!("{}|{limit}|{filter:?}", space.key());
+    // The vectors `auto` chooses depend on what the library holds: the fingerprint covers it.
+    let key = format!("{choice:?}|{limit}|{filter:?}");
     let fp = fingerprint(b).await?;
     let cached = {
         let cache = st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -105,38 +74,15 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     if let Some(r) = cached {
         return Ok(Json(r.as_ref()).into_response());
     }
-
-    let set = songrec_discover::load_songs(b, &space, &filter)
-        .await
-        .map_err(songrec_app::AppError::from)?;
-    let total = (set.len() + set.without_vector.len()) as u64;
-    let shown = set.len().min(limit);
-    let metas: Vec<SongMetadata> = set.songs[..shown].to_vec();
-    let vectors: Vec<Vec<f32>> = (0..shown).map(|i| set.vectors.row(i).to_vec()).collect();
+    // The songs and the projection of `songrec map --json`: one code path.
+    let set = songrec_app::views::song_set(b, &choice, &filter, st.embedders.config()).await?;
     let projector = st.projector.clone();
-    let projection = tokio::task::spawn_blocking(move || projector.project(&vectors))
-        .await
-        .map_err(|e| ApiError::internal("computing the map", e))?;
-    let points = metas
-        .iter()
-        .zip(&projection.points)
-        .map(|(m, pt)| MapPoint {
-            id: m.id.as_str().to_owned(),
-            x: pt[0],
-            y: pt[1],
-            title: m.title.clone(),
-            artist: m.artist.clone(),
-            genre: m.genre.clone(),
-        })
-        .collect();
-    let resp = Arc::new(MapResponse {
-        model: space.key(),
-        projection: st.projector.name().to_owned(),
-        explained_variance: projection.explained,
-        total,
-        truncated: set.len() > limit,
-        points,
-    });
+    let resp = tokio::task::spawn_blocking(move || {
+        songrec_app::views::map(&set, limit, projector.as_ref())
+    })
+    .await
+    .map_err(|e| ApiError::internal("computing the map", e))?;
+    let resp = Arc::new(resp);
     let mut cache = st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= 16 {
         cache.clear();
