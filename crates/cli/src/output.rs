@@ -343,9 +343,9 @@ pub fn stats(
     }
     println!("library     {backend}");
     println!(
-        "songs       {} ({:.1} h, {:.1} MB)",
+        "songs       {} ({}, {:.1} MB)",
         s.songs,
-        s.total_secs / 3600.0,
+        length_of_music(s.total_secs),
         s.total_bytes as f64 / 1e6
     );
     for m in &s.models {
@@ -445,5 +445,16 @@ mod tests {
         let col = |l: &str| l.len() - l.split_once("  ").map_or("", |x| x.1).trim_start().len();
         let cols: std::collections::BTreeSet<usize> = t.lines().map(col).collect();
         assert_eq!(cols.len(), 1, "aligned:\n{t}");
+    }
+}
+
+/// A length of music for people: "45 s", "12 min", "10.2 h".
+pub(crate) fn length_of_music(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else if secs < 2.0 * 3600.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
     }
 }

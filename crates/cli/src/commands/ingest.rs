@@ -118,7 +118,7 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             failed.len(),
             summary.files.len(),
             summary.elapsed_secs,
-            length_of_music(summary.audio_secs),
+            crate::output::length_of_music(summary.audio_secs),
             opened.description
         );
     }
@@ -147,17 +147,6 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
     })
 }
 
-/// A length of music for people: "45 s", "12 min", "10.2 h".
-fn length_of_music(secs: f64) -> String {
-    if secs < 120.0 {
-        format!("{secs:.0} s")
-    } else if secs < 2.0 * 3600.0 {
-        format!("{:.0} min", secs / 60.0)
-    } else {
-        format!("{:.1} h", secs / 3600.0)
-    }
-}
-
 /// `word` quoted for a shell when it holds anything but safe characters.
 fn shell_word(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=~".contains(c);
@@ -170,13 +159,13 @@ fn shell_word(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{length_of_music, shell_word};
+    use super::shell_word;
 
     #[test]
     fn lengths_and_shell_words_read_well() {
-        assert_eq!(length_of_music(45.4), "45 s");
-        assert_eq!(length_of_music(36_560.0), "10.2 h");
-        assert_eq!(length_of_music(600.0), "10 min");
+        assert_eq!(crate::output::length_of_music(45.4), "45 s");
+        assert_eq!(crate::output::length_of_music(36_560.0), "10.2 h");
+        assert_eq!(crate::output::length_of_music(600.0), "10 min");
         assert_eq!(shell_word("/home/me/Music"), "/home/me/Music");
         assert_eq!(shell_word("My Music"), "'My Music'");
         assert_eq!(shell_word("it's"), r"'it'\''s'");

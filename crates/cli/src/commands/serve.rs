@@ -50,7 +50,7 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
     opts.embedders = songrec_app::embedders::parse_list_with(started, &cfg.embedder)?;
     opts.embedder_config = cfg.embedder.clone();
     opts.scratch_dir = Some(cfg.cache.path.join("serve"));
-    let shown = backend.to_string();
+    let shown = songrec_factory::describe(cfg, cfg.backend);
     let server = songrec_server::Server::bind(Arc::clone(&backend), opts)
         .await
         .context("starting the server")?;

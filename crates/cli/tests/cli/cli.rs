@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use songrec_testkit::audio::ffmpeg;
-use songrec_testkit::cli::streams;
+use songrec_testkit::cli::{stdout, streams};
 use songrec_testkit::fixtures::real_recordings;
 
 use crate::{bin, on_library};
@@ -444,6 +444,17 @@ fn similar_show_delete_stats() {
     assert_eq!(v["songs"], 14);
     assert_eq!(v["tombstones"], 1);
     assert_eq!(v["models"][0]["count"], 14);
+    // A few minutes of music read as minutes, not "0.0 h".
+    let o = on_library(&lib, &["stats"]);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("songs "))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("songs       14 (") && (line.contains(" s, ") || line.contains(" min, ")),
+        "{line}"
+    );
     let o = on_library(
         &lib,
         &["similar", "Warehouse Pulse 2", "-k", "20", "--json"],
