@@ -121,7 +121,7 @@ pub(crate) fn mismatch(path: &Path, got: u32, expect: u32) -> StorageError {
 pub fn file_crc(path: &Path) -> StorageResult<u32> {
     use std::io::Read;
     let mut file = fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; crate::pack::CRC_CHUNK];
     let mut crc = 0u32;
     loop {
         match file.read(&mut buf) {
