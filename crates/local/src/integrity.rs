@@ -47,11 +47,14 @@ pub(crate) fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
 /// Device, inode, length and modification time (ns): a file that no process changes in place.
 type FileKey = (u64, u64, u64, u128);
 
+/// Device, inode and build of a pack.
+type PackKey = (u64, u64, u64);
+
 /// What this process has checked (see the module docs).
 #[derive(Default)]
 pub(crate) struct Verified {
     /// (device, inode, build) of a pack → (length checked, CRC of that prefix).
-    packs: Mutex<HashMap<(u64, u64, u64), (usize, u32)>>,
+    packs: Mutex<HashMap<PackKey, (usize, u32)>>,
     /// Whole files checked (approximate indexes) → their CRC.
     files: Mutex<HashMap<FileKey, u32>>,
 }
@@ -71,7 +74,7 @@ impl Verified {
     }
 
     /// Records that the first `len` bytes of the pack have CRC `crc`.
-    pub(crate) fn note_pack(&self, key: (u64, u64, u64), len: usize, crc: u32) {
+    pub(crate) fn note_pack(&self, key: PackKey, len: usize, crc: u32) {
         if let Ok(mut packs) = self.packs.lock() {
             packs.insert(key, (len, crc));
         }
