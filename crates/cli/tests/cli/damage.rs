@@ -245,6 +245,19 @@ fn ann_graph_offsets(n: usize, len: usize) -> Vec<usize> {
     ]
 }
 
+/// Offsets in the pack record of the best match `id` (hex): its norm's high byte and a vector
+/// value's high byte, so a damage left unchecked changes the answer's scores.
+fn top_match_offsets(pack: &Path, id: &str) -> Vec<usize> {
+    let raw = SongId::parse(id).unwrap().to_bytes();
+    let bytes = std::fs::read(pack).unwrap();
+    let record = 40 + 4 * DIM;
+    let at = (64..bytes.len())
+        .step_by(record)
+        .rfind(|&off| bytes[off..off + 32] == raw)
+        .expect("the best match's record");
+    vec![at + 35, at + 40 + 4 * (DIM / 2) + 3]
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
     /// Rebuilt from the library's data, damaged in place: the answer must not change.
@@ -368,10 +381,10 @@ fn damaged_library_files_never_crash_a_search() {
             .unwrap_or_else(|e| panic!("{name} {}: {e}", path.display()))
             .len() as usize;
         assert!(len > 0, "{name} is empty");
-        let extra = if *name == "ann" {
-            ann_graph_offsets(SONGS, len)
-        } else {
-            Vec::new()
+        let extra = match *name {
+            "ann" => ann_graph_offsets(SONGS, len),
+            "pack" => top_match_offsets(path, &good[0].0),
+            _ => Vec::new(),
         };
         let at = offsets(len, seed as u64 + 1, &extra);
         covered.push(format!("{name} ({len} B): {at:?}"));
