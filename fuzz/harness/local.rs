@@ -27,7 +27,9 @@ pub fn npy(data: &[u8]) -> bool {
 
 /// The pack reader. The input's first byte picks the dimension (1..=16), the second how much
 /// the index claims is committed (even: the whole file; odd: its longest whole-record
-/// prefix), the rest is the file, written to `dir`.
+/// prefix), the rest is the file, written to `dir`. A pack that opens is checked against its
+/// own checksum (which must pass, from scratch and extending a checked prefix) and against
+/// another (which must fail).
 pub fn pack(dir: &Path, data: &[u8]) -> bool {
     let [d, mode, file @ ..] = data else {
         return false;
@@ -46,6 +48,24 @@ pub fn pack(dir: &Path, data: &[u8]) -> bool {
     };
     for row in pack.live_rows() {
         assert_eq!(pack.vector(&row).len(), dim);
+    }
+    let mut pack = pack;
+    let crc = pack.content_crc().expect("a pack that opened reads");
+    let reopen = || pack::Pack::open(&path, dim, committed).expect("it opened before");
+    reopen()
+        .verify(crc, None)
+        .expect("a pack matches its own checksum");
+    assert!(
+        reopen().verify(crc ^ 1, None).is_err(),
+        "another checksum passed"
+    );
+    if committed >= 64 + rs {
+        // A reader that checked the header and first record reads on from there.
+        let mut first = pack::Pack::open(&path, dim, 64 + rs).expect("a shorter prefix opens");
+        let prefix = (64 + rs, first.content_crc().expect("it reads"));
+        reopen()
+            .verify(crc, Some(prefix))
+            .expect("extending a checked prefix");
     }
     // The build its header names (bytes 16..24) is the only one it is read as.
     let named = file
@@ -66,8 +86,10 @@ pub fn pack(dir: &Path, data: &[u8]) -> bool {
 
 /// The live-row table reader. The first byte picks the dimension (1..=16) and how many records
 /// past what the table covers the pack holds (0..=15); the rest is the table. The build it must
-/// match is its own (bytes 8..16), so inputs get past that check. A table that decodes lists
-/// record offsets inside what it covers, and encodes back to a table that decodes alike.
+/// match is its own (bytes 8..16), so inputs get past that check; the table is decoded as it is
+/// and with its checksum recomputed (so inputs get past the checksum into the rows). A table
+/// that decodes lists record offsets inside what it covers, and encodes back to a table that
+/// decodes alike. Returns whether the table as it is decoded.
 pub fn rows(data: &[u8]) -> bool {
     let [d, table @ ..] = data else {
         return false;
@@ -83,8 +105,15 @@ pub fn rows(data: &[u8]) -> bool {
     let committed = usize::try_from(field(16))
         .unwrap_or(usize::MAX)
         .saturating_add(usize::from(*d / 16) * rs);
-    let Some((found, covered)) = rows::decode(table, build, dim, committed) else {
-        return false;
+    let as_is = rows::decode(table, build, dim, committed).is_ok();
+    let mut sealed = table.to_vec();
+    rows::seal(&mut sealed);
+    assert!(
+        !as_is || sealed == table,
+        "a table with a wrong checksum decoded"
+    );
+    let Ok((found, covered)) = rows::decode(&sealed, build, dim, committed) else {
+        return as_is;
     };
     assert!(covered <= committed);
     for r in &found {
@@ -95,7 +124,7 @@ pub fn rows(data: &[u8]) -> bool {
     let (back, cov) =
         rows::decode(&again, build, dim, committed).expect("an encoded table decodes");
     assert_eq!((back.len(), cov), (found.len(), covered));
-    true
+    as_is
 }
 
 /// The check of an approximate index file before usearch maps it. The first byte picks how
@@ -117,8 +146,10 @@ pub fn ann(dir: &Path, data: &[u8]) -> bool {
 }
 
 /// The snapshot reader. The stamp it must match is taken from the input itself (bytes
-/// 8..32), so inputs get past the staleness check and into the records. What decodes encodes
-/// back to a snapshot that decodes to as many songs.
+/// 8..32), so inputs get past the staleness check; the input is decoded as it is and with its
+/// checksum recomputed (so inputs get past the checksum into the table and records). What
+/// decodes encodes back to a snapshot that decodes to as many songs. Returns whether the input
+/// as it is decoded.
 pub fn snapshot(data: &[u8]) -> bool {
     let size = data
         .get(8..16)
@@ -126,14 +157,21 @@ pub fn snapshot(data: &[u8]) -> bool {
     let mtime = data
         .get(16..32)
         .map_or(0, |b| u128::from_le_bytes(b.try_into().expect("16 bytes")));
-    let Some(songs) = snapshot::decode(data, (size, mtime)) else {
-        return false;
+    let as_is = snapshot::decode(data, (size, mtime)).is_some();
+    let mut sealed = data.to_vec();
+    snapshot::seal(&mut sealed);
+    assert!(
+        !as_is || sealed == data,
+        "a snapshot with a wrong checksum decoded"
+    );
+    let Some(songs) = snapshot::decode(&sealed, (size, mtime)) else {
+        return as_is;
     };
     let refs: Vec<_> = songs.iter().collect();
     let again = snapshot::decode(&snapshot::encode(&refs, (size, mtime)), (size, mtime))
         .expect("an encoded snapshot decodes");
     assert_eq!(again.len(), songs.len());
-    true
+    as_is
 }
 
 /// An empty scratch library and a current-thread runtime, for [`library`] inputs.

@@ -179,6 +179,12 @@ pub(crate) struct AnnEntry {
     bytes: u64,
     /// SHA-256 of the file's length, first and last 64 KiB (hex).
     check: String,
+    /// CRC-32C of the whole file, checked once per process (per file identity) before it is
+    /// mapped. Absent in manifests written before it was recorded: such an index is checked as
+    /// before (length, sampled hash, graph structure) and gains one at the writer's next
+    /// append or the next rebuild.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) crc32c: Option<u32>,
     /// Every indexed vector has norm 1 (± 1e-3): dot products rank like cosines.
     unit_norm: bool,
     quantization: AnnQuantization,
@@ -304,7 +310,13 @@ impl Inner {
                 "content does not match the manifest",
             ));
         }
-        // The sampled hash misses damage in the middle; usearch trusts what it maps.
+        // The sampled hash misses damage in the middle: the full checksum catches it (a vector
+        // value changed in place would make the graph search miss neighbours).
+        if let Some(crc) = e.crc32c {
+            self.verified.check_file(&path, crc)?;
+        }
+        // usearch trusts what it maps; an index without a checksum is checked structurally
+        // (and one with a checksum too: that is what the checksum was taken of).
         crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, e.quantization))?;
         let index = Index::restore_view(path_str(&path)?)
             .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
@@ -513,6 +525,7 @@ impl Inner {
             .map_err(|e| StorageError::io(&path, e))?
             .len();
         let check = sample_hash(&path)?;
+        let crc = crate::integrity::file_crc(&path)?;
         let pe = st
             .manifest
             .packs
@@ -528,6 +541,7 @@ impl Inner {
             count: index.size(),
             bytes,
             check,
+            crc32c: Some(crc),
             unit_norm,
             quantization: self.opts.ann.quantization,
         };
@@ -599,6 +613,25 @@ impl Inner {
         if !self.usable_ann(st, m)? {
             return self.build_ann(st, m);
         }
+        let e = if e.crc32c.is_none() {
+            // An index named by an older manifest: record its checksum now (it was just opened
+            // and checked as before), so from now on it is checked completely.
+            let mut with = e;
+            with.crc32c = Some(crate::integrity::file_crc(
+                &self.paths.index.join(&with.file),
+            )?);
+            if let Some(pe) = st.manifest.packs.get_mut(&key) {
+                pe.ann = Some(with.clone());
+            }
+            if let Some(a) = st.anns.get_mut(&key) {
+                a.entry = with.clone();
+            }
+            write_json(&self.paths.manifest, &st.manifest)?;
+            st.seen.manifest = read_opt(&self.paths.manifest)?;
+            with
+        } else {
+            e
+        };
         let tail = committed.saturating_sub(e.covered) / pack::record_size(dim);
         if tail <= (e.count / 10).max(1024) {
             return Ok(());
@@ -617,6 +650,10 @@ impl Inner {
             Some(a) if a.writable && a.entry == *e => a.index,
             _ => {
                 let path = self.paths.index.join(&e.file);
+                if let Some(crc) = e.crc32c {
+                    // Folding a damaged graph would carry the damage into the next file.
+                    self.verified.check_file(&path, crc)?;
+                }
                 crate::ann_check::check_file(
                     &path,
                     crate::ann_check::Expect::of(dim, e.quantization),

@@ -61,6 +61,7 @@ impl LocalBackend {
                 root,
                 state: Mutex::new(State::default()),
                 opts,
+                verified: crate::integrity::Verified::default(),
                 #[cfg(test)]
                 faults: crate::tests::Faults::default(),
             }),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use songrec_storage::{Embedding, SongId, StorageError, StorageResult};
 
 use crate::fsutil::{WriteLock, sync_dir, write_atomic_nosync_dir};
+use crate::integrity::dev_ino;
 use crate::layout::{dir_stamp, file_id, mkdirs, parse_json, read_opt, write_json};
 use crate::npy;
 use crate::pack::{Pack, Row};
@@ -57,6 +58,12 @@ pub(crate) struct PackEntry {
     /// manifest names it, and a reader must not take it for the build the manifest describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) file: Option<u64>,
+    /// CRC-32C of the pack's first `committed` bytes (the header's build field read as zero; see
+    /// [`crate::pack`]), checked once per process before the pack is trusted. Absent in
+    /// manifests written before it was recorded: such a pack is trusted as before, and gains
+    /// one at its next append or rebuild.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) crc32c: Option<u32>,
     /// The approximate nearest-neighbour index over the first records of this pack, if any
     /// (see [`crate::ann`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,8 +203,13 @@ impl Inner {
         }
         mkdirs(&self.paths.index)?;
         let build = crate::ann::nonce();
-        let committed = Pack::build(&path, m.model.dim, build, rows)?;
-        let cache = self.open_pack(m, committed, build)?;
+        let (committed, crc) = Pack::build(&path, m.model.dim, build, rows)?;
+        // Written here, under the lock: checked as it was written, not read again.
+        if let Ok(meta) = fs::metadata(&path) {
+            let (dev, ino) = dev_ino(&meta);
+            self.verified.note_pack((dev, ino, build), committed, crc);
+        }
+        let cache = self.open_pack(m, committed, build, Some(crc))?;
         st.manifest.packs.insert(
             key.clone(),
             PackEntry {
@@ -205,6 +217,7 @@ impl Inner {
                 stamp,
                 build,
                 file: cache.file,
+                crc32c: Some(crc),
                 ann: None,
             },
         );
@@ -217,20 +230,31 @@ impl Inner {
         Ok(())
     }
 
-    /// Maps a model's pack file, noting which file it is.
+    /// Maps a model's pack file, noting which file it is, and checks its committed bytes
+    /// against the manifest's checksum `crc` (once per file and build in this process; after
+    /// an append by another process, only the new bytes).
     fn open_pack(
         &self,
         m: &RegisteredModel,
         committed: usize,
         build: u64,
+        crc: Option<u32>,
     ) -> StorageResult<PackCache> {
         let path = self.paths.pack(m);
         // The identity is taken before and after mapping: the same both times, the file
         // mapped is that file.
-        let file = fs::metadata(&path).ok().map(|m| file_id(&m));
-        let pack = Pack::open(&path, m.model.dim, committed)?.with_build(build)?;
-        if fs::metadata(&path).ok().map(|m| file_id(&m)) != file {
+        let meta = fs::metadata(&path).ok();
+        let file = meta.as_ref().map(file_id);
+        let mut pack = Pack::open(&path, m.model.dim, committed)?.with_build(build)?;
+        let after = fs::metadata(&path).ok();
+        if after.as_ref().map(file_id) != file {
             return Err(replaced(m));
+        }
+        if let (Some(crc), Some(meta)) = (crc, &meta) {
+            let (dev, ino) = dev_ino(meta);
+            let key = (dev, ino, build);
+            pack.verify(crc, self.verified.pack_prefix(key, committed))?;
+            self.verified.note_pack(key, committed, crc);
         }
         Ok(PackCache {
             pack,
@@ -256,6 +280,16 @@ impl Inner {
         if let (true, Some(e)) = (fresh, &entry) {
             match self.use_shared_pack(st, m, &key, e.committed) {
                 Ok(()) => return Ok(()),
+                Err(StorageError::Corrupt { path, detail }) => {
+                    let path = path.display();
+                    crate::integrity::warn_once(&format!("{path}:{detail}"), || {
+                        format!(
+                            "ignoring the damaged vector pack {path} ({detail}): rebuilding the \
+                             vector index of {} from the .npy files (now: `songrec reindex`)",
+                            m.model.key()
+                        )
+                    });
+                }
                 Err(err) => tracing::warn!("rebuilding vector index for {}: {err}", m.model.key()),
             }
         }
@@ -312,6 +346,7 @@ impl Inner {
         let disk = fs::metadata(self.paths.pack(m)).ok().map(|m| file_id(&m));
         let entry = st.manifest.packs.get(key);
         let build = entry.map_or(0, |e| e.build);
+        let crc = entry.and_then(|e| e.crc32c);
         // The file the manifest names (the one on disk when the manifest does not say).
         let named = entry.and_then(|e| e.file).or(disk);
         let open = st
@@ -323,12 +358,86 @@ impl Inner {
             return Ok(());
         }
         if disk != named {
-            // A writer put a new file in place and has not named it yet.
-            return Err(replaced(m));
+            return self.adopt_pack(st, m, key, committed);
         }
-        let cache = self.open_pack(m, committed, build)?;
+        let cache = self.open_pack(m, committed, build, crc)?;
         st.private.remove(key);
         st.packs.insert(key.to_owned(), cache);
+        Ok(())
+    }
+
+    /// The pack file on disk is not the one the manifest names. Either a writer put a new file
+    /// in place and has not named it yet (its header names a new build: refused), or the
+    /// library was copied or restored (every file has a new identity): a file whose header
+    /// names the manifest's build and whose bytes match the manifest's checksum is that build,
+    /// and is used; the manifest is made to name it when the lock can be had (else this
+    /// process remembers it, and checks it once like any pack).
+    fn adopt_pack(
+        &self,
+        st: &mut State,
+        m: &RegisteredModel,
+        key: &str,
+        committed: usize,
+    ) -> StorageResult<()> {
+        let Some(e) = st.manifest.packs.get(key).cloned() else {
+            return Err(replaced(m));
+        };
+        // Without a checksum (an older manifest) or a build in the header, a copy cannot be
+        // told from a replacement: rebuilt, as before.
+        let Some(crc) = e.crc32c.filter(|_| e.build != 0) else {
+            return Err(replaced(m));
+        };
+        let path = self.paths.pack(m);
+        match Pack::open(&path, m.model.dim, committed) {
+            Ok(p) if p.header_build() == e.build => {}
+            _ => return Err(replaced(m)),
+        }
+        let cache = self.open_pack(m, committed, e.build, Some(crc))?;
+        tracing::info!(
+            "{} is the vector pack the index manifest names, copied (its checksum matches): \
+             used as it is",
+            path.display()
+        );
+        let file = cache.file;
+        st.private.remove(key);
+        st.packs.insert(key.to_owned(), cache);
+        if let Some(pe) = st.manifest.packs.get_mut(key) {
+            pe.file = file;
+        }
+        if let Err(err) = self.record_adopted(st, key, &e, file) {
+            tracing::debug!("the manifest still names the original pack file: {err}");
+        }
+        Ok(())
+    }
+
+    /// Writes the adopted identity `file` of the pack of `key` (whose entry was `was`) into the
+    /// manifest on disk, if the write lock is held or free and the entry is still `was`.
+    fn record_adopted(
+        &self,
+        st: &mut State,
+        key: &str,
+        was: &PackEntry,
+        file: Option<u64>,
+    ) -> StorageResult<()> {
+        let _lock = match st.lock {
+            Some(_) => None,
+            None => Some(WriteLock::acquire(&self.root, &self.paths.lock)?),
+        };
+        let bytes = read_opt(&self.paths.manifest)?;
+        let mut disk = Manifest::parse(&self.paths.manifest, bytes.as_deref());
+        let same = disk.packs.get(key).is_some_and(|d| {
+            (d.committed, d.build, d.crc32c, d.file)
+                == (was.committed, was.build, was.crc32c, was.file)
+        });
+        if !same {
+            return Ok(()); // a writer moved on; its manifest names its own file
+        }
+        if let Some(d) = disk.packs.get_mut(key) {
+            d.file = file;
+        }
+        write_json(&self.paths.manifest, &disk)?;
+        st.seen.manifest = read_opt(&self.paths.manifest)?;
+        st.manifest = disk;
         Ok(())
     }
 
@@ -391,6 +500,12 @@ impl Inner {
         let committed = cache.pack.append(records)?;
         cache.rows = None;
         let file = cache.file;
+        let crc = cache.pack.known_crc();
+        if let (Some(c), Some(meta)) = (crc, fs::metadata(self.paths.pack(r)).ok()) {
+            let (dev, ino) = dev_ino(&meta);
+            self.verified
+                .note_pack((dev, ino, cache.build), committed, c);
+        }
         let stamp = dir_stamp(&self.paths.model_dir(r));
         let entry = st
             .manifest
@@ -401,6 +516,7 @@ impl Inner {
                 stamp,
                 build: crate::ann::nonce(),
                 file,
+                crc32c: None,
                 ann: None,
             });
         // The approximate index (if any) still covers the records before its `covered` mark;
@@ -408,6 +524,7 @@ impl Inner {
         entry.committed = committed;
         entry.stamp = stamp;
         entry.file = entry.file.or(file);
+        entry.crc32c = crc;
         write_json(&self.paths.manifest, &st.manifest)?;
         if let Err(e) = self.maintain_ann(st, r) {
             // The vectors are committed; the index is derived and is rebuilt when next needed.

@@ -43,6 +43,8 @@
 //!   search uses it, how it is kept in step, checked and rebuilt, and why results stay exact
 //!   where it matters.
 //! - `audio`: the audio folder: its index of files and hash-verified copies.
+//! - `integrity`: the full-content checksums of the derived files and what this process has
+//!   already checked.
 //! - `fsutil` (atomic writes, the write lock), `npy` (the `.npy` format), `pack` (the packed
 //!   vector file), `rows` (a pack's live-row table), `snapshot` (the binary snapshot of
 //!   `metadata.json`), `ann_check` (the complete check of an approximate index file before it
@@ -65,6 +67,10 @@ mod songs;
 mod state;
 
 mod fsutil;
+#[cfg(feature = "internals")]
+pub mod integrity;
+#[cfg(not(feature = "internals"))]
+mod integrity;
 pub mod lease;
 pub mod syncrecord;
 
@@ -101,5 +107,7 @@ mod alloc_probe;
 mod ann_tests;
 #[cfg(test)]
 mod fuzz_replay;
+#[cfg(test)]
+mod integrity_tests;
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,12 @@
 //! Packs written before the header named a build (build 0) are read by scanning until a process
 //! holding the library lock stamps the manifest's build into their header (8 bytes written in
 //! place, in padding older readers ignore) and writes a fresh table.
+//!
+//! The index manifest records a CRC-32C of the committed bytes (with the header's build field
+//! read as zero: the build is checked against the manifest on its own, and stamping it into an
+//! older pack does not change the checksum), extended by each append. A process checks it the
+//! first time it maps a pack (see [`crate::integrity`]), so a vector damaged in place never
+//! gives a wrong score: the pack is ignored and rebuilt from the `.npy` files.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -39,6 +45,9 @@ pub(crate) const HEADER: usize = 64;
 const REC_HEAD: usize = 40;
 /// Where the header holds the build.
 const BUILD_AT: usize = 16;
+/// Bytes read at a time for a checksum: small enough to stay in the CPU's cache between the
+/// copy out of the page cache and the CRC.
+pub(crate) const CRC_CHUNK: usize = 256 * 1024;
 
 /// Bytes per record for a dimension.
 pub fn record_size(dim: usize) -> usize {
@@ -96,27 +105,34 @@ pub struct Pack {
     build: u64,
     /// The build named in the file's header (0: written before headers named one).
     header_build: u64,
+    /// CRC-32C of the committed bytes (see the module docs), once computed or checked.
+    crc: Option<u32>,
+    /// The file mapped (`None`: built in memory), read for the checksum.
+    file: Option<File>,
 }
 
 impl Pack {
-    /// Writes a fresh pack from scratch (atomically) and returns its committed length.
-    /// `build` is the manifest's number for the new file, recorded in its header.
+    /// Writes a fresh pack from scratch (atomically) and returns its committed length and
+    /// checksum. `build` is the manifest's number for the new file, recorded in its header.
     pub(crate) fn build(
         path: &Path,
         dim: usize,
         build: u64,
         rows: impl IntoIterator<Item = (SongId, Vec<f32>)>,
-    ) -> StorageResult<usize> {
+    ) -> StorageResult<(usize, u32)> {
         let mut len = HEADER;
+        let mut crc = crc32c::crc32c(&header(dim, 0));
         crate::fsutil::write_atomic(path, |w| {
             w.write_all(&header(dim, build))?;
             for (id, v) in rows {
-                w.write_all(&record(&id, Some(&v), dim))?;
+                let r = record(&id, Some(&v), dim);
+                crc = crc32c::crc32c_append(crc, &r);
+                w.write_all(&r)?;
                 len += record_size(dim);
             }
             Ok(())
         })?;
-        Ok(len)
+        Ok((len, crc))
     }
 
     /// Builds a pack in anonymous memory, for a process that may not write the library's index
@@ -153,6 +169,8 @@ impl Pack {
             map: Some(map.make_read_only().map_err(io)?),
             build: 0,
             header_build: 0,
+            crc: None,
+            file: None,
         })
     }
 
@@ -192,6 +210,8 @@ impl Pack {
             map: Some(map),
             build: 0,
             header_build: u64::from_le_bytes(b),
+            crc: None,
+            file: Some(file),
         })
     }
 
@@ -218,6 +238,74 @@ impl Pack {
         self.committed
     }
 
+    /// The build its header names (0: written before headers named one).
+    pub fn header_build(&self) -> u64 {
+        self.header_build
+    }
+
+    /// The checksum of the committed bytes if computed or checked.
+    pub(crate) fn known_crc(&self) -> Option<u32> {
+        self.crc
+    }
+
+    /// The checksum of the committed bytes, computed now if not known (a pack of a manifest
+    /// written before checksums were recorded is trusted as it is, as it was then).
+    pub fn content_crc(&mut self) -> StorageResult<u32> {
+        match self.crc {
+            Some(c) => Ok(c),
+            None => {
+                let c = self.crc_from(0, 0)?;
+                self.crc = Some(c);
+                Ok(c)
+            }
+        }
+    }
+
+    /// Checks the committed bytes against the manifest's checksum `expect`. `known`: a prefix
+    /// of this same file already checked (its length and checksum), so only the bytes past it
+    /// are read. Returns the error naming the file on a mismatch.
+    pub fn verify(&mut self, expect: u32, known: Option<(usize, u32)>) -> StorageResult<()> {
+        let (from, crc) = known
+            .filter(|(len, _)| *len <= self.committed)
+            .unwrap_or((0, 0));
+        let got = self.crc_from(from, crc)?;
+        if got != expect {
+            return Err(crate::integrity::mismatch(&self.path, got, expect));
+        }
+        self.crc = Some(got);
+        Ok(())
+    }
+
+    /// Extends `crc` (of the first `from` bytes) over the committed bytes past `from`, reading
+    /// the header's build field as zero. Read from the mapped file with `read`, not through the
+    /// map: a search that goes through the approximate index and the live-row table touches
+    /// only the pages of the vectors it scores, and the check does not add the whole pack to
+    /// this process's resident memory (nor raise SIGBUS if someone cuts the file short).
+    fn crc_from(&self, from: usize, mut crc: u32) -> StorageResult<u32> {
+        use std::io::Read;
+        let Some(mut file) = self.file.as_ref() else {
+            // Built in memory by this process: nothing to check against.
+            return Ok(crc32c::crc32c_append(crc, &self.bytes()[from..]));
+        };
+        let io = |e| StorageError::io(&self.path, e);
+        file.seek(SeekFrom::Start(from as u64)).map_err(io)?;
+        let mut buf = vec![0u8; (self.committed - from).min(CRC_CHUNK)];
+        let mut at = from;
+        while at < self.committed {
+            let n = (self.committed - at).min(buf.len());
+            let chunk = &mut buf[..n];
+            file.read_exact(chunk).map_err(io)?;
+            // The build field, where this chunk overlaps it.
+            let (lo, hi) = (BUILD_AT.max(at), (BUILD_AT + 8).min(at + n));
+            if lo < hi {
+                chunk[lo - at..hi - at].fill(0);
+            }
+            crc = crc32c::crc32c_append(crc, chunk);
+            at += n;
+        }
+        Ok(crc)
+    }
+
     /// Appends records (a `None` vector records a deletion), fsyncs, and remaps. The caller
     /// must hold the write lock and then record the new committed length in the manifest.
     ///
@@ -228,6 +316,8 @@ impl Pack {
         if records.is_empty() {
             return Ok(self.committed);
         }
+        // The checksum of what is committed now, which the appended bytes extend.
+        self.content_crc()?;
         let path = self.path.clone();
         let io = |e| StorageError::io(&path, e);
         let mut f = OpenOptions::new()
@@ -249,6 +339,7 @@ impl Pack {
         }
         f.write_all(&buf).map_err(io)?;
         f.sync_data().map_err(io)?;
+        self.crc = self.crc.map(|c| crc32c::crc32c_append(c, &buf));
         self.committed += buf.len();
         self.map = None;
         // SAFETY: as in `open`.
@@ -274,9 +365,8 @@ impl Pack {
         let rs = record_size(self.dim);
         let bytes = self.bytes();
         let table = (self.build != 0 && self.header_build == self.build)
-            .then(|| std::fs::read(crate::rows::path(&self.path)).ok())
-            .flatten()
-            .and_then(|b| crate::rows::decode(&b, self.build, self.dim, self.committed));
+            .then(|| self.read_rows())
+            .flatten();
         let (base, from) = table.unwrap_or_default();
         let mut latest: IdMap<Option<Row>> = IdMap::default();
         let mut off = from.max(HEADER);
@@ -308,6 +398,29 @@ impl Pack {
         rows.extend(latest.into_values().flatten());
         rows.sort_by_key(|r| r.offset);
         (rows, scanned)
+    }
+
+    /// The live-row table of this build, if there is a sound one. A damaged table is reported
+    /// once and not used (the pack is read instead; the next process holding the lock writes
+    /// a new table).
+    fn read_rows(&self) -> Option<(Vec<Row>, usize)> {
+        let path = crate::rows::path(&self.path);
+        let bytes = std::fs::read(&path).ok()?;
+        match crate::rows::decode(&bytes, self.build, self.dim, self.committed) {
+            Ok(t) => Some(t),
+            Err(crate::integrity::Refused::Stale) => None,
+            Err(crate::integrity::Refused::Damaged(why)) => {
+                crate::integrity::warn_once(&format!("{}:{why}", path.display()), || {
+                    format!(
+                        "ignoring the damaged live-row table {} ({why}): reading the vector \
+                         pack instead; it is rewritten by the next search that can take the \
+                         library lock (now: `songrec reindex`)",
+                        path.display()
+                    )
+                });
+                None
+            }
+        }
     }
 
     /// Writes the live-row table of this pack as committed now (see [`crate::rows`]); only by
@@ -389,8 +502,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.pack");
         let ids: Vec<SongId> = (0..10u8).map(|i| SongId::from_bytes(&[i])).collect();
-        let len =
-            Pack::build(&p, 2, 42, ids.iter().map(|id| (id.clone(), vec![1.0, 0.5]))).unwrap();
+        let len = Pack::build(&p, 2, 42, ids.iter().map(|id| (id.clone(), vec![1.0, 0.5])))
+            .unwrap()
+            .0;
         let mut pack = Pack::open(&p, 2, len).unwrap().with_build(42).unwrap();
         let (rows, scanned) = pack.live_rows_counted();
         assert_eq!(
@@ -425,13 +539,59 @@ mod tests {
     }
 
     #[test]
+    fn the_checksum_covers_every_committed_byte_and_extends_with_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pack");
+        let ids: Vec<SongId> = (0..5u8).map(|i| SongId::from_bytes(&[i])).collect();
+        let (len, crc) =
+            Pack::build(&p, 2, 42, ids.iter().map(|id| (id.clone(), vec![1.0, 0.5]))).unwrap();
+        let mut pack = Pack::open(&p, 2, len).unwrap().with_build(42).unwrap();
+        pack.verify(crc, None).unwrap();
+        assert_eq!(pack.content_crc().unwrap(), crc);
+        // An append extends it; a reader that checked the prefix reads only the new bytes.
+        let v = [3.0f32, 4.0];
+        let longer = pack
+            .append(&[(SongId::from_bytes(b"new"), Some(&v[..]))])
+            .unwrap();
+        let crc2 = pack.known_crc().unwrap();
+        let mut fresh = Pack::open(&p, 2, longer).unwrap();
+        fresh.verify(crc2, None).unwrap();
+        Pack::open(&p, 2, longer)
+            .unwrap()
+            .verify(crc2, Some((len, crc)))
+            .unwrap();
+        // Stamping the build into an older header does not change it.
+        let (_, crc0) =
+            Pack::build(&p, 2, 0, ids.iter().map(|id| (id.clone(), vec![1.0, 0.5]))).unwrap();
+        assert_eq!(crc0, crc, "the build field counts as zero");
+        let mut old = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
+        old.save_rows(&old.live_rows()).unwrap();
+        assert_eq!(old.header_build(), 7);
+        Pack::open(&p, 2, len).unwrap().verify(crc, None).unwrap();
+        // A byte changed anywhere is caught: by the checksum, or (the build) by its build.
+        let pristine = std::fs::read(&p).unwrap();
+        for at in 0..len {
+            let mut bytes = pristine.clone();
+            bytes[at] ^= 0x01;
+            std::fs::write(&p, &bytes).unwrap();
+            let caught = Pack::open(&p, 2, len)
+                .and_then(|p| p.with_build(7))
+                .and_then(|mut p| p.verify(crc, None))
+                .is_err();
+            assert!(caught, "byte {at}");
+        }
+    }
+
+    #[test]
     fn an_old_table_is_never_read_with_a_new_pack_of_the_same_length() {
         // A rebuild renamed a new pack into place and crashed before the manifest named it: the
         // manifest (and the row table) still describe the old build, at the same length.
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.pack");
         let ids: Vec<SongId> = (0..6u8).map(|i| SongId::from_bytes(&[i])).collect();
-        let len = Pack::build(&p, 2, 7, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0]))).unwrap();
+        let len = Pack::build(&p, 2, 7, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0])))
+            .unwrap()
+            .0;
         let mut old = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
         let rows = old.live_rows();
         old.save_rows(&rows).unwrap();
@@ -442,7 +602,8 @@ mod tests {
             8,
             others.iter().map(|id| (id.clone(), vec![0.0, 1.0])),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(len2, len);
         let err = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap_err();
         assert!(err.to_string().contains("interrupted"), "{err}");
@@ -455,7 +616,9 @@ mod tests {
         let ids: Vec<SongId> = (0..6u8).map(|i| SongId::from_bytes(&[i])).collect();
         // Written by an older songrec: build 0 in the header, a table of build 7 beside it
         // that may belong to another file of the same length.
-        let len = Pack::build(&p, 2, 0, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0]))).unwrap();
+        let len = Pack::build(&p, 2, 0, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0])))
+            .unwrap()
+            .0;
         let bogus: Vec<Row> = (0..6)
             .map(|i| Row {
                 offset: HEADER + i * record_size(2),
@@ -491,7 +654,8 @@ mod tests {
                 (b.clone(), vec![0.0, 2.0, 0.0]),
             ],
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let mut pack = Pack::open(&p, 3, len).unwrap();
         assert_eq!(pack.live_rows().len(), 2);
         let newer = [0.0f32, 0.0, 3.0];
@@ -515,7 +679,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.pack");
         let a = SongId::from_bytes(b"a");
-        let len = Pack::build(&p, 2, 1, vec![(a.clone(), vec![1.0, 2.0])]).unwrap();
+        let len = Pack::build(&p, 2, 1, vec![(a.clone(), vec![1.0, 2.0])])
+            .unwrap()
+            .0;
         // An interrupted append left three records' worth of garbage past the committed length.
         let mut bytes = std::fs::read(&p).unwrap();
         bytes.extend(std::iter::repeat_n(0xAB, 3 * record_size(2)));

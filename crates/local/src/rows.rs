@@ -8,32 +8,46 @@
 //! pack pages of the vectors it scores.
 //!
 //! ```text
-//! header (40 B): b"SRROWS01", pack build: u64, covered pack bytes: u64, rows: u64, checksum: u64
+//! header (40 B): b"SRROWS02", pack build: u64, covered pack bytes: u64, rows: u64,
+//!                checksum: u32 (CRC-32C of the header's first 32 bytes and every row), zero: u32
 //! row (48 B):    id: [u8; 32], record offset: u64, norm: f32, zero: u32
 //! ```
 //!
 //! Derived and disposable like the pack's index: written atomically by a process holding the
 //! library lock, used only when its build matches the manifest's and it covers no more than
-//! the committed length, its checksum matches and every offset is a record boundary inside
-//! what it covers. Anything else and the pack is read instead.
+//! the committed length, its checksum (over the whole file) matches and every offset is a
+//! record boundary inside what it covers. Anything else and the pack is read instead, and the
+//! next process that can take the lock writes a new table; a table that is this build's but
+//! damaged is reported once. Tables of the previous format (`SRROWS01`, whose checksum left
+//! the header out) are ignored like another build's.
 
 use std::path::Path;
 
+use crate::integrity::Refused;
 use crate::pack::{HEADER, Row, record_size};
 
-const MAGIC: &[u8; 8] = b"SRROWS01";
+const MAGIC: &[u8; 8] = b"SRROWS02";
 const HEAD: usize = 40;
 const ROW: usize = 48;
+/// Where the header holds the checksum.
+const CHECK_AT: usize = 32;
 
-/// A cheap 64-bit checksum (FNV-style over 8-byte words): catches damage, not adversaries.
-fn checksum(bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for c in bytes.chunks(8) {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01b3);
+/// CRC-32C of a table's header fields (before the checksum) and its rows.
+fn checksum(bytes: &[u8]) -> u32 {
+    let head = bytes.get(..CHECK_AT).unwrap_or(bytes);
+    let crc = crc32c::crc32c(head);
+    crc32c::crc32c_append(crc, bytes.get(HEAD..).unwrap_or(&[]))
+}
+
+/// Writes the checksum of `table` into its header (for the fuzz harness: inputs get past the
+/// checksum into the rows). Does nothing to a table shorter than its header.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+pub fn seal(table: &mut [u8]) {
+    if table.len() >= HEAD {
+        let c = checksum(table);
+        table[CHECK_AT..CHECK_AT + 4].copy_from_slice(&c.to_le_bytes());
+        table[CHECK_AT + 4..HEAD].fill(0);
     }
-    h
 }
 
 /// Encodes the live rows of the first `covered` bytes of pack build `build`.
@@ -50,43 +64,78 @@ pub fn encode(build: u64, covered: usize, rows: &[Row]) -> Vec<u8> {
     out.extend_from_slice(&build.to_le_bytes());
     out.extend_from_slice(&(covered as u64).to_le_bytes());
     out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
-    out.extend_from_slice(&checksum(&body).to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
     out.extend_from_slice(&body);
+    seal(&mut out);
     out
 }
 
 /// Decodes a table for pack build `build` of record size for `dim`, committed to `committed`
-/// bytes: the rows and the length they cover, or `None` if it does not fit.
-pub fn decode(bytes: &[u8], build: u64, dim: usize, committed: usize) -> Option<(Vec<Row>, usize)> {
-    let u64_at = |at: usize| -> Option<u64> {
-        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+/// bytes: the rows and the length they cover. [`Refused::Stale`]: not a table of this build
+/// (another build, another format, or covering more than is committed); [`Refused::Damaged`]:
+/// a table whose checksum or offsets are wrong.
+pub fn decode(
+    bytes: &[u8],
+    build: u64,
+    dim: usize,
+    committed: usize,
+) -> Result<(Vec<Row>, usize), Refused> {
+    let damaged = |why: &str| Refused::Damaged(why.to_owned());
+    let u64_at = |at: usize| -> Result<u64, Refused> {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| damaged("cut short"))
     };
-    if bytes.get(..8)? != MAGIC || u64_at(8)? != build {
-        return None;
+    if bytes.get(..8) != Some(MAGIC) {
+        return Err(Refused::Stale);
     }
-    let covered = usize::try_from(u64_at(16)?).ok()?;
-    let n = usize::try_from(u64_at(24)?).ok()?;
-    let body = bytes.get(HEAD..)?;
-    if covered > committed || covered < HEADER || body.len() != n.checked_mul(ROW)? {
-        return None;
+    let stored = bytes
+        .get(CHECK_AT..CHECK_AT + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| damaged("cut short"))?;
+    // The zero bytes after the checksum are the only ones it does not cover.
+    if checksum(bytes) != stored || bytes.get(CHECK_AT + 4..HEAD) != Some(&[0u8; 4][..]) {
+        return Err(damaged("its checksum does not match its content"));
     }
-    if checksum(body) != u64_at(32)? {
-        return None;
+    if u64_at(8)? != build {
+        return Err(Refused::Stale);
+    }
+    let covered = usize::try_from(u64_at(16)?).map_err(|_| damaged("covered length"))?;
+    let n = usize::try_from(u64_at(24)?).map_err(|_| damaged("row count"))?;
+    let body = bytes.get(HEAD..).ok_or_else(|| damaged("cut short"))?;
+    if covered > committed {
+        return Err(Refused::Stale);
+    }
+    if covered < HEADER || n.checked_mul(ROW) != Some(body.len()) {
+        return Err(damaged("its length does not match its row count"));
     }
     let rs = record_size(dim);
     let mut rows = Vec::with_capacity(n);
     for r in body.chunks_exact(ROW) {
-        let offset = usize::try_from(u64::from_le_bytes(r[32..40].try_into().ok()?)).ok()?;
-        if offset < HEADER || offset + rs > covered || !(offset - HEADER).is_multiple_of(rs) {
-            return None;
-        }
+        let mut off = [0u8; 8];
+        off.copy_from_slice(&r[32..40]);
+        let offset = usize::try_from(u64::from_le_bytes(off))
+            .ok()
+            .filter(|&o| {
+                o >= HEADER
+                    && o.checked_add(rs).is_some_and(|e| e <= covered)
+                    && (o - HEADER).is_multiple_of(rs)
+            })
+            .ok_or_else(|| damaged("a row names no record of the pack"))?;
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&r[..32]);
+        let mut norm = [0u8; 4];
+        norm.copy_from_slice(&r[40..44]);
         rows.push(Row {
             offset,
-            id: r[..32].try_into().ok()?,
-            norm: f32::from_le_bytes(r[40..44].try_into().ok()?),
+            id,
+            norm: f32::from_le_bytes(norm),
         });
     }
-    Some((rows, covered))
+    Ok((rows, covered))
 }
 
 /// Writes the table next to `pack` (atomically; not fsynced: it is derived).
@@ -123,21 +172,44 @@ mod tests {
             back.iter().map(|r| (r.id, r.offset)).collect::<Vec<_>>(),
             rows.iter().map(|r| (r.id, r.offset)).collect::<Vec<_>>()
         );
-        assert!(decode(&b, 8, 2, covered).is_none(), "another build");
-        assert!(
-            decode(&b, 7, 2, covered - rs).is_none(),
+        assert_eq!(
+            decode(&b, 8, 2, covered).unwrap_err(),
+            Refused::Stale,
+            "another build"
+        );
+        assert_eq!(
+            decode(&b, 7, 2, covered - rs).unwrap_err(),
+            Refused::Stale,
             "covers more than committed"
         );
         assert!(
-            decode(&b, 7, 3, covered).is_none(),
+            matches!(decode(&b, 7, 3, covered), Err(Refused::Damaged(_))),
             "offsets off the record grid"
         );
         assert!(
-            decode(&b[..b.len() - 1], 7, 2, covered).is_none(),
+            matches!(
+                decode(&b[..b.len() - 1], 7, 2, covered),
+                Err(Refused::Damaged(_))
+            ),
             "truncated"
         );
-        let mut bad = b.clone();
-        bad[HEAD + 5] ^= 1;
-        assert!(decode(&bad, 7, 2, covered).is_none(), "checksum");
+        // Every byte is covered: a flip anywhere is refused, as damage once past the magic.
+        for at in 0..b.len() {
+            let mut bad = b.clone();
+            bad[at] ^= 0x10;
+            let got = decode(&bad, 7, 2, covered);
+            if at < 8 {
+                assert_eq!(got.unwrap_err(), Refused::Stale, "magic byte {at}");
+            } else {
+                assert!(
+                    matches!(got, Err(Refused::Damaged(_))),
+                    "byte {at}: {got:?}"
+                );
+            }
+        }
+        // A table of the previous format is another build's, not damage.
+        let mut old = b.clone();
+        old[..8].copy_from_slice(b"SRROWS01");
+        assert_eq!(decode(&old, 7, 2, covered).unwrap_err(), Refused::Stale);
     }
 }

@@ -5,23 +5,46 @@
 //! file's size and modification time. It is used only while the stamp still matches; any other
 //! writer of `metadata.json` (the Python tool, a hand edit) makes songrec fall back to the JSON.
 //!
-//! Layout (little-endian): magic `SRMETA02`, the JSON's size (u64) and modification time (u128,
-//! ns), the song count `n`, a table of `n` × (32-byte id, u64 offset of the song's record from
-//! the end of the table), then the records. The table lets a process map the file and decode a
-//! song only when it is read ([`View`]): `similar` on a million-song library decodes the dozen
-//! songs it prints, not a million. Opening checks the table (offsets in order and in bounds), so
-//! a truncated or damaged file is not used; a record that still fails to decode later is
-//! reported and shown as a placeholder (the snapshot is derived: `songrec reindex` or the next
-//! metadata fold rewrites it).
+//! Layout (little-endian): magic `SRMETA03`, the JSON's size (u64) and modification time (u128,
+//! ns), the song count `n`, a CRC-32C (u32, then 4 zero bytes) of everything else in the file,
+//! a table of `n` × (32-byte id, u64 offset of the song's record from the end of the table), then
+//! the records. The table lets a process map the file and decode a song only when it is read
+//! ([`View`]): `similar` on a million-song library decodes the dozen songs it prints, not a
+//! million. Opening checks the checksum (one pass over the file, about 10 GB/s: reading is not
+//! what the lazy decoding saves) and the table (offsets in order and in bounds), so a
+//! truncated or damaged file is not used: it is reported once, `metadata.json` is read instead,
+//! and the next write (or `songrec reindex`) rewrites the snapshot. Snapshots of the previous
+//! format (`SRMETA02`, no checksum) are not read: the JSON is, until the next write.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use songrec_storage::{SongId, SongMetadata};
 
-const MAGIC: &[u8; 8] = b"SRMETA02";
-/// Magic, JSON size, JSON modification time, song count.
-const HEADER: usize = 8 + 8 + 16 + 8;
+use crate::integrity::Refused;
+
+const MAGIC: &[u8; 8] = b"SRMETA03";
+/// Magic, JSON size, JSON modification time, song count, checksum.
+const HEADER: usize = 8 + 8 + 16 + 8 + 8;
+/// Where the header holds the checksum.
+const CHECK_AT: usize = 40;
+
+/// CRC-32C of a snapshot's bytes other than its checksum field.
+fn checksum(bytes: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(bytes.get(..CHECK_AT).unwrap_or(bytes));
+    crc32c::crc32c_append(crc, bytes.get(HEADER..).unwrap_or(&[]))
+}
+
+/// Writes the checksum of `bytes` into its header (for the fuzz harness: inputs get past the
+/// checksum into the table and records). Does nothing to bytes shorter than a header.
+#[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
+pub fn seal(bytes: &mut [u8]) {
+    if bytes.len() >= HEADER {
+        let c = checksum(bytes);
+        bytes[CHECK_AT..CHECK_AT + 4].copy_from_slice(&c.to_le_bytes());
+        bytes[CHECK_AT + 4..HEADER].fill(0);
+    }
+}
 /// One table entry: id and record offset.
 const ENTRY: usize = 32 + 8;
 /// The fewest bytes one song's record takes: id, empty title, three absent options, duration,
@@ -132,12 +155,14 @@ pub fn encode(songs: &[&SongMetadata], json_stamp: (u64, u128)) -> Vec<u8> {
     table.u64(json_stamp.0);
     table.0.extend_from_slice(&json_stamp.1.to_le_bytes());
     table.u64(songs.len() as u64);
+    table.u64(0); // the checksum, sealed below
     for m in songs {
         table.0.extend_from_slice(&m.id.to_bytes());
         table.u64(records.0.len() as u64);
         encode_song(&mut records, m);
     }
     table.0.extend_from_slice(&records.0);
+    seal(&mut table.0);
     table.0
 }
 
@@ -228,44 +253,72 @@ pub struct View {
 
 impl View {
     /// Maps the snapshot at `path` if it exists, mirrors a `metadata.json` with this stamp and
-    /// its table is sound; `None` otherwise.
+    /// is sound; `None` otherwise.
     pub fn open(path: &Path, json_stamp: (u64, u128)) -> Option<View> {
-        let file = std::fs::File::open(path).ok()?;
+        Self::open_checked(path, json_stamp).ok()
+    }
+
+    /// [`View::open`] saying why a snapshot is not used: [`Refused::Stale`] when there is none
+    /// or it mirrors another `metadata.json` (or is of another format), [`Refused::Damaged`]
+    /// when it fails its checksum or table checks.
+    pub fn open_checked(path: &Path, json_stamp: (u64, u128)) -> Result<View, Refused> {
+        let file = std::fs::File::open(path).map_err(|_| Refused::Stale)?;
         // SAFETY: songrec replaces the snapshot by renaming a new file over it, never by
         // writing into it, so the mapped bytes do not change under this process; a file cut
         // short by someone else is caught by the bounds checks, which every read goes through.
-        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|_| Refused::Stale)?;
         Self::check(Bytes::Map(map), json_stamp)
     }
 
     /// A view over bytes in memory (the same checks as [`View::open`]).
     #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
     pub fn from_bytes(bytes: Vec<u8>, json_stamp: (u64, u128)) -> Option<View> {
-        Self::check(Bytes::Owned(bytes), json_stamp)
+        Self::check(Bytes::Owned(bytes), json_stamp).ok()
     }
 
-    fn check(bytes: Bytes, json_stamp: (u64, u128)) -> Option<View> {
+    fn check(bytes: Bytes, json_stamp: (u64, u128)) -> Result<View, Refused> {
+        let damaged = |why: &str| Refused::Damaged(why.to_owned());
         let mut r = R(&bytes);
-        if r.take(8)? != MAGIC || r.u64()? != json_stamp.0 {
-            return None;
+        if r.take(8) != Some(MAGIC) {
+            return Err(Refused::Stale);
         }
-        let mtime = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
-        if mtime != json_stamp.1 {
-            return None;
+        let size = r.u64().ok_or_else(|| damaged("cut short"))?;
+        let mtime = r
+            .take(16)
+            .and_then(|b| b.try_into().ok())
+            .map(u128::from_le_bytes)
+            .ok_or_else(|| damaged("cut short"))?;
+        if (size, mtime) != json_stamp {
+            return Err(Refused::Stale);
         }
-        let n = usize::try_from(r.u64()?).ok()?;
-        let table = n.checked_mul(ENTRY)?;
-        let records = r.0.len().checked_sub(table)?;
+        let n = r.u64().ok_or_else(|| damaged("cut short"))?;
+        // The zero bytes after the checksum are the only ones it does not cover.
+        let stored = r
+            .take(8)
+            .filter(|b| b[4..] == [0; 4])
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| damaged("bad checksum field"))?;
+        if checksum(&bytes) != stored {
+            return Err(damaged("its checksum does not match its content"));
+        }
+        let bad_table = || damaged("its song table does not fit its records");
+        let n = usize::try_from(n).map_err(|_| bad_table())?;
+        let table = n.checked_mul(ENTRY).ok_or_else(bad_table)?;
+        let records = r.0.len().checked_sub(table).ok_or_else(bad_table)?;
         let view = View { bytes, n };
         let mut prev = 0u64;
         for i in 0..n {
             let off = view.offset(i);
             if (i > 0 && off <= prev) || off >= records as u64 {
-                return None;
+                return Err(bad_table());
             }
             prev = off;
         }
-        (n > 0 || records == 0).then_some(view)
+        if n > 0 || records == 0 {
+            Ok(view)
+        } else {
+            Err(bad_table())
+        }
     }
 
     /// Number of songs.
@@ -388,9 +441,9 @@ mod tests {
         // A valid header claiming ten million songs, followed by a few bytes.
         let stamp = (10, 20);
         let mut bytes = encode(&[], stamp);
-        let n_at = bytes.len() - 8;
-        bytes[n_at..].copy_from_slice(&10_000_000u64.to_le_bytes());
+        bytes[32..40].copy_from_slice(&10_000_000u64.to_le_bytes());
         bytes.extend_from_slice(&[0u8; 200]);
+        seal(&mut bytes);
         crate::alloc_probe::reset();
         assert!(decode(&bytes, stamp).is_none());
         let largest = crate::alloc_probe::largest();
@@ -439,5 +492,20 @@ mod tests {
             "truncated"
         );
         assert!(decode(b"garbage", (10, 20)).is_none());
+        // Every byte is covered: a flip in the magic or the stamp makes it another file's
+        // snapshot, anywhere else damage.
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x04;
+            let got = View::check(Bytes::Owned(bad), (10, 20)).err();
+            let want_stale = at < 32;
+            assert!(
+                matches!(
+                    (&got, want_stale),
+                    (Some(Refused::Stale), true) | (Some(Refused::Damaged(_)), false)
+                ),
+                "byte {at}: {got:?}"
+            );
+        }
     }
 }

@@ -272,12 +272,15 @@ mod tests {
     fn a_damaged_record_reads_as_a_placeholder_with_its_id() {
         let (a, b) = (song("a"), song("b"));
         let mut bytes = snapshot::encode(&[&a, &b], (1, 2));
-        // Header 40 bytes, then two 40-byte table entries (id, offset); the second entry's
-        // offset is at 112..120, relative to the end of the table (120).
-        let off = u64::from_le_bytes(bytes[112..120].try_into().unwrap());
-        let second = 120 + usize::try_from(off).unwrap();
-        // The second record's title length (after its 32-byte id) now overruns the record.
+        // Header 48 bytes, then two 40-byte table entries (id, offset); the second entry's
+        // offset is at 120..128, relative to the end of the table (128).
+        let off = u64::from_le_bytes(bytes[120..128].try_into().unwrap());
+        let second = 128 + usize::try_from(off).unwrap();
+        // The second record's title length (after its 32-byte id) now overruns the record, and
+        // the checksum is made to match (a snapshot written that way: the checksum is checked
+        // at open, a record when it is read).
         bytes[second + 32 + 7] = 0x7f;
+        snapshot::seal(&mut bytes);
         let songs = Songs::from_view(View::from_bytes(bytes, (1, 2)).unwrap()).unwrap();
         assert_eq!(songs[0], a);
         assert_eq!(songs[1].id, b.id);

@@ -12,6 +12,7 @@ use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResu
 
 use crate::fsutil::WriteLock;
 use crate::index::{Manifest, PackCache};
+use crate::integrity::Refused;
 use crate::layout::{
     FileStamp, Paths, dir_stamp, file_stamp, mkdirs, parse_json, read_json, read_opt,
 };
@@ -23,6 +24,8 @@ pub(crate) struct Inner {
     pub(crate) paths: Paths,
     pub(crate) state: Mutex<State>,
     pub(crate) opts: crate::LocalOptions,
+    /// The derived files this process has checked completely (see [`crate::integrity`]).
+    pub(crate) verified: crate::integrity::Verified,
     #[cfg(test)]
     pub(crate) faults: crate::tests::Faults,
 }
@@ -281,9 +284,25 @@ impl Inner {
         st.registry = parse_json(&p.registry, st.seen.registry.as_deref())?;
         // The snapshot is mapped and its songs decoded when read; without a current one the
         // JSON is parsed whole (and a writer writes the snapshot, see `with_writable`).
-        let from_snapshot = snapshot::stamp(&p.metadata)
-            .and_then(|stamp| snapshot::View::open(&p.snapshot, stamp))
-            .and_then(crate::songs::Songs::from_view);
+        let view =
+            snapshot::stamp(&p.metadata).and_then(|stamp| {
+                match snapshot::View::open_checked(&p.snapshot, stamp) {
+                    Ok(view) => Some(view),
+                    Err(Refused::Stale) => None,
+                    Err(Refused::Damaged(why)) => {
+                        let path = p.snapshot.display();
+                        crate::integrity::warn_once(&format!("{path}:{why}"), || {
+                            format!(
+                                "ignoring the damaged metadata snapshot {path} ({why}): reading \
+                             metadata.json instead; the next write rewrites it (now: \
+                             `songrec reindex`)"
+                            )
+                        });
+                        None
+                    }
+                }
+            });
+        let from_snapshot = view.and_then(crate::songs::Songs::from_view);
         let from_view = from_snapshot.is_some();
         st.snapshot_current = from_view || !p.metadata.exists();
         st.songs = match from_snapshot {

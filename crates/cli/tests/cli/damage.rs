@@ -3,12 +3,21 @@
 //! search on each copy as a child process (so a SIGSEGV shows up as a signal, not as the death of
 //! the test).
 //!
+//! Derived files are damaged in place, as bit rot does: the same file (inode), the same
+//! modification time, so nothing but their content checks can tell. The library's own data is
+//! damaged as an editor would: a new file with the old times.
+//!
 //! Each run must end without a signal or a panic, and then:
 //! - for derived files (snapshot, pack, row table, index manifest, approximate index), which
 //!   songrec rebuilds from the `.npy` files and `metadata.json`: with the undamaged library's
-//!   answer, or with an error naming the file and `songrec reindex`;
+//!   answer (ids and similarities, bit for bit), or with an error naming the file and
+//!   `songrec reindex`. For the pack, the row table and the approximate index, every damaged
+//!   byte a check covers must be caught (a warning naming the file and `songrec reindex`);
 //! - for the library's own data (`metadata.json`, journal, registry, tombstones, `.npy`), whose
 //!   damage changes what the right answer is: with an answer, or with an error naming the file.
+//!
+//! A copy of the whole library (`cp -a`: every file a new inode) answers the same without
+//! rebuilding anything. One summary line per kind of file is printed (`--nocapture`).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -36,6 +45,7 @@ fn run(lib: &Path, args: &[&str]) -> Output {
         .on_library(lib)
         .env("SONGREC_ANN_THRESHOLD", ANN_THRESHOLD)
         .env("RUST_BACKTRACE", "0")
+        .env_remove("SONGREC_LOG")
         .args(args)
         .output()
         .expect("run songrec")
@@ -87,8 +97,13 @@ fn build(lib: &Path) -> Vec<SongId> {
     ids
 }
 
-/// The similar songs of `query`: (id, similarity to 6 decimals), or the failed run.
-fn answer(lib: &Path, query: &SongId, exact: bool) -> Result<Vec<(String, i64)>, Output> {
+/// The similar songs of `query`: (id, similarity as printed: every digit of the f32), and the
+/// run's stderr; or the failed run.
+fn answer(
+    lib: &Path,
+    query: &SongId,
+    exact: bool,
+) -> Result<(Vec<(String, String)>, String), Output> {
     let q = query.to_string();
     let mut args = vec![
         "similar",
@@ -108,30 +123,72 @@ fn answer(lib: &Path, query: &SongId, exact: bool) -> Result<Vec<(String, i64)>,
     }
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)));
-    Ok(v["matches"]
+    let matches = v["matches"]
         .as_array()
         .unwrap_or_else(|| panic!("no matches: {v}"))
         .iter()
         .map(|m| {
             (
                 m["id"].as_str().unwrap().to_owned(),
-                (m["similarity"].as_f64().unwrap() * 1e6).round() as i64,
+                m["similarity"].to_string(),
             )
         })
-        .collect())
+        .collect();
+    Ok((matches, String::from_utf8_lossy(&o.stderr).into_owned()))
 }
 
-/// Copies a library as hard links with `cp -al` (times kept: a pack is in step while its
-/// folder's time is). A reader writes files only by renaming new ones into place, and [`flip`]
-/// does the same, so the original is never changed through a link.
-fn copy(from: &Path, to: &Path) {
+/// Copies a library with `cp -al` (hard links) or `cp -a` (new files), times kept: a pack is
+/// in step while its folder's time is. A reader writes files only by renaming new ones into
+/// place, and [`flip`] does the same, so the original is never changed through a link; what
+/// [`rot`] changes through a link it puts back ([`Rot::undo`]).
+fn copy(from: &Path, to: &Path, links: bool) {
     let st = std::process::Command::new("cp")
-        .arg("-al")
+        .arg(if links { "-al" } else { "-a" })
         .arg(from)
         .arg(to)
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+/// A byte flipped in place by [`rot`], to be put back.
+struct Rot {
+    file: std::fs::File,
+    at: u64,
+    byte: u8,
+    mtime: std::time::SystemTime,
+}
+
+/// Flips every bit of the byte at `at` in place (same inode, so also in every hard link of the
+/// file) and puts the file's modification time back, as bit rot does.
+fn rot(path: &Path, at: usize) -> Rot {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mtime = file.metadata().unwrap().modified().unwrap();
+    let mut b = [0u8];
+    file.read_exact_at(&mut b, at as u64).unwrap();
+    file.write_all_at(&[b[0] ^ 0xFF], at as u64).unwrap();
+    file.set_modified(mtime).unwrap();
+    Rot {
+        file,
+        at: at as u64,
+        byte: b[0],
+        mtime,
+    }
+}
+
+impl Rot {
+    /// Puts the byte and the time back (through the handle: the file may have been replaced
+    /// in the damaged copy meanwhile, never in the original).
+    fn undo(self) {
+        use std::os::unix::fs::FileExt;
+        self.file.write_all_at(&[self.byte], self.at).unwrap();
+        self.file.set_modified(self.mtime).unwrap();
+    }
 }
 
 /// Flips every bit of the byte at `at` in a new copy of the file renamed over it, keeping the
@@ -188,12 +245,79 @@ fn ann_graph_offsets(n: usize, len: usize) -> Vec<usize> {
     ]
 }
 
+/// Offsets in the pack record of the best match `id` (hex): its norm's high byte and a vector
+/// value's high byte, so a damage left unchecked changes the answer's scores.
+fn top_match_offsets(pack: &Path, id: &str) -> Vec<usize> {
+    let raw = SongId::parse(id).unwrap().to_bytes();
+    let bytes = std::fs::read(pack).unwrap();
+    let record = 40 + 4 * DIM;
+    let at = (64..bytes.len())
+        .step_by(record)
+        .rfind(|&off| bytes[off..off + 32] == raw)
+        .expect("the best match's record");
+    vec![at + 35, at + 40 + 4 * (DIM / 2) + 3]
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
-    /// Rebuilt from the library's data: the answer must not change.
+    /// Rebuilt from the library's data, damaged in place: the answer must not change.
     Derived,
+    /// Like [`Kind::Derived`], and every damaged byte must be caught (a warning), except the
+    /// first `n` bytes (a magic number: not this kind of file at all, ignored silently).
+    Checked(usize),
     /// The library's data: an answer or an error naming the file.
     Primary,
+}
+
+/// What one damaged copy did.
+#[derive(Default)]
+struct Outcomes {
+    /// The undamaged answer, nothing said.
+    correct: usize,
+    /// The undamaged answer, with a warning: for a derived file, naming it and `songrec
+    /// reindex` (the file was ignored and rebuilt, or read around).
+    rebuilt: usize,
+    /// Another answer (the library's own data changed).
+    changed: usize,
+    /// A clear error naming the file.
+    error: usize,
+}
+
+/// The index manifest's entry of the model's pack.
+fn pack_entry(lib: &Path) -> serde_json::Value {
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(lib.join("data/.songrec/index/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    m["packs"]["damage-1"].clone()
+}
+
+/// A copy of the whole library (`cp -a`: new inodes, same bytes and times) answers the same,
+/// saying nothing, and rebuilds nothing: the same pack build and approximate index.
+fn copied_library_is_used_as_it_is(
+    dir: &Path,
+    lib: &Path,
+    query: &SongId,
+    good: &[(String, String)],
+) {
+    let copied = dir.join("copied");
+    copy(lib, &copied, false);
+    let (ans, said) = answer(&copied, query, false).unwrap_or_else(|o| panic!("{}", text(&o)));
+    assert_eq!(ans, good, "a copied library answers otherwise");
+    assert!(!said.contains("WARN"), "{said}");
+    let (was, now) = (pack_entry(lib), pack_entry(&copied));
+    for field in ["build", "committed", "crc32c", "ann"] {
+        assert_eq!(
+            now[field], was[field],
+            "copied library: {field} changed (rebuilt)"
+        );
+    }
+    assert_ne!(
+        now["file"], was["file"],
+        "the manifest names the copy's own file"
+    );
+    std::fs::remove_dir_all(&copied).unwrap();
+    eprintln!("damage: a copied library (cp -a) answered the same, nothing rebuilt");
 }
 
 #[test]
@@ -203,12 +327,14 @@ fn damaged_library_files_never_crash_a_search() {
     let ids = build(&lib);
     let query = ids[10].clone();
     // The first search writes the live-row table; the approximate answer is the exact one.
-    let good = answer(&lib, &query, false).unwrap_or_else(|o| panic!("{}", text(&o)));
+    let (good, said) = answer(&lib, &query, false).unwrap_or_else(|o| panic!("{}", text(&o)));
     assert_eq!(good.len(), 5);
+    assert!(!said.contains("WARN"), "{said}");
     assert_eq!(
-        answer(&lib, &query, true).map_err(|o| text(&o)).unwrap(),
+        answer(&lib, &query, true).map_err(|o| text(&o)).unwrap().0,
         good
     );
+    copied_library_is_used_as_it_is(dir.path(), &lib, &query, &good);
     let index = lib.join("data/.songrec/index");
     let usearch: Vec<PathBuf> = std::fs::read_dir(&index)
         .unwrap()
@@ -220,10 +346,10 @@ fn damaged_library_files_never_crash_a_search() {
     let npy = lib.join(format!("data/embeddings/{query}.npy"));
     let files: Vec<(&str, PathBuf, Kind)> = vec![
         ("snapshot", index.join("metadata.bin"), Kind::Derived),
-        ("pack", index.join("damage-1.pack"), Kind::Derived),
-        ("rows", index.join("damage-1.rows"), Kind::Derived),
+        ("pack", index.join("damage-1.pack"), Kind::Checked(0)),
+        ("rows", index.join("damage-1.rows"), Kind::Checked(8)),
         ("manifest", index.join("manifest.json"), Kind::Derived),
-        ("ann", usearch[0].clone(), Kind::Derived),
+        ("ann", usearch[0].clone(), Kind::Checked(0)),
         (
             "journal",
             lib.join("data/.songrec/journal.jsonl"),
@@ -248,31 +374,61 @@ fn damaged_library_files_never_crash_a_search() {
     ];
     let mut failures = Vec::new();
     let mut covered = Vec::new();
+    let mut summary = Vec::new();
+    let mut total = 0;
     for (seed, (name, path, kind)) in files.iter().enumerate() {
         let len = std::fs::metadata(path)
             .unwrap_or_else(|e| panic!("{name} {}: {e}", path.display()))
             .len() as usize;
         assert!(len > 0, "{name} is empty");
-        let extra = if *name == "ann" {
-            ann_graph_offsets(SONGS, len)
-        } else {
-            Vec::new()
+        let extra = match *name {
+            "ann" => ann_graph_offsets(SONGS, len),
+            "pack" => top_match_offsets(path, &good[0].0),
+            _ => Vec::new(),
         };
         let at = offsets(len, seed as u64 + 1, &extra);
         covered.push(format!("{name} ({len} B): {at:?}"));
         let rel = path.strip_prefix(&lib).unwrap();
         let file_name = path.file_name().unwrap().to_str().unwrap();
+        let mut out = Outcomes::default();
         for &a in &at {
             let started = std::time::Instant::now();
             let case = dir.path().join("case");
-            copy(&lib, &case);
-            flip(&case.join(rel), a);
+            copy(&lib, &case, true);
+            let undo = match kind {
+                Kind::Primary => {
+                    flip(&case.join(rel), a);
+                    None
+                }
+                _ => Some(rot(&case.join(rel), a)),
+            };
             let got = answer(&case, &query, false);
+            if let Some(undo) = undo {
+                undo.undo();
+            }
             let what = format!("{name} byte {a}");
+            let named = |err: &str| err.contains(file_name) && err.contains("songrec reindex");
             match got {
-                Ok(ans) if *kind == Kind::Primary || ans == good => {}
-                Ok(ans) => failures.push(format!("{what}: wrong answer {ans:?}, not {good:?}")),
+                Ok((ans, err)) if ans == good && !err.contains("WARN") => {
+                    out.correct += 1;
+                    if let Kind::Checked(magic) = kind
+                        && a >= *magic
+                    {
+                        failures.push(format!("{what}: not caught (no warning)"));
+                    }
+                }
+                Ok((ans, err)) if ans == good => {
+                    out.rebuilt += 1;
+                    if *kind != Kind::Primary && !named(&err) {
+                        failures.push(format!("{what}: the warning does not name the file and `songrec reindex`: {err}"));
+                    }
+                }
+                Ok((_, _)) if *kind == Kind::Primary => out.changed += 1,
+                Ok((ans, _)) => {
+                    failures.push(format!("{what}: wrong answer {ans:?}, not {good:?}"))
+                }
                 Err(o) => {
+                    out.error += 1;
                     let err = String::from_utf8_lossy(&o.stderr).into_owned();
                     if o.status.code().is_none() {
                         failures.push(format!("{what}: killed by a signal ({:?})", o.status));
@@ -280,7 +436,7 @@ fn damaged_library_files_never_crash_a_search() {
                         failures.push(format!("{what}: panicked: {err}"));
                     } else if !err.contains(file_name) {
                         failures.push(format!("{what}: the error does not name the file: {err}"));
-                    } else if *kind == Kind::Derived && !err.contains("songrec reindex") {
+                    } else if *kind != Kind::Primary && !err.contains("songrec reindex") {
                         failures.push(format!("{what}: no repair command: {err}"));
                     }
                 }
@@ -288,7 +444,35 @@ fn damaged_library_files_never_crash_a_search() {
             std::fs::remove_dir_all(&case).unwrap();
             eprintln!("{what}: {:.1} s", started.elapsed().as_secs_f64());
         }
+        total += at.len();
+        let (how, warned) = match kind {
+            Kind::Primary => ("replaced", "warned"),
+            _ => ("in place", "rebuilt"),
+        };
+        let other = if *kind == Kind::Primary {
+            format!(", {:>2} other answer", out.changed)
+        } else {
+            String::new()
+        };
+        summary.push(format!(
+            "damage: {name:<13} {how:<8} {:>2} offsets: {:>2} correct, {:>2} {warned}, {:>2} error{other}",
+            at.len(),
+            out.correct,
+            out.rebuilt,
+            out.error,
+        ));
     }
+    // The master library is as it was: every in-place damage was put back.
+    assert_eq!(
+        answer(&lib, &query, false).map_err(|o| text(&o)).unwrap(),
+        (good.clone(), String::new()),
+        "the original library changed"
+    );
     eprintln!("damaged offsets:\n{}", covered.join("\n"));
+    eprintln!(
+        "{}\ndamage: {total} offsets in {} kinds of file",
+        summary.join("\n"),
+        files.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
