@@ -395,6 +395,17 @@ fn stats_lines(s: &CacheStats) -> String {
     )
 }
 
+/// A length of music for people: "45 s", "12 min", "10.2 h".
+pub(crate) fn length_of_music(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else if secs < 2.0 * 3600.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use songrec_storage::{ModelInfo, SongId, SongMetadata};
@@ -445,16 +456,5 @@ mod tests {
         let col = |l: &str| l.len() - l.split_once("  ").map_or("", |x| x.1).trim_start().len();
         let cols: std::collections::BTreeSet<usize> = t.lines().map(col).collect();
         assert_eq!(cols.len(), 1, "aligned:\n{t}");
-    }
-}
-
-/// A length of music for people: "45 s", "12 min", "10.2 h".
-pub(crate) fn length_of_music(secs: f64) -> String {
-    if secs < 120.0 {
-        format!("{secs:.0} s")
-    } else if secs < 2.0 * 3600.0 {
-        format!("{:.0} min", secs / 60.0)
-    } else {
-        format!("{:.1} h", secs / 3600.0)
     }
 }
