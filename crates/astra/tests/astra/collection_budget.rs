@@ -13,6 +13,19 @@ fn models(n: usize) -> Vec<ModelInfo> {
         .collect()
 }
 
+async fn names(b: &songrec_astra::AstraBackend) -> Vec<String> {
+    let mut v: Vec<String> = b
+        .client()
+        .find_collections(false)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    v.sort();
+    v
+}
+
 fn message(e: StorageError) -> String {
     match e {
         StorageError::Backend { message, .. } => message,
@@ -34,18 +47,6 @@ async fn init_checks_the_collection_budget() {
             .await
             .expect("create");
     }
-    let names = |b: &songrec_astra::AstraBackend| async move {
-        let mut v: Vec<String> = b
-            .client()
-            .find_collections(false)
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
-        v.sort();
-        v
-    };
 
     // Known budget: songs + 3 models = 4 more, 6 in all: refused before creating anything.
     let e = b
