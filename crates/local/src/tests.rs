@@ -622,7 +622,7 @@ async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order
         })
         .await
         .unwrap();
-    assert_eq!(down.items[0].artist.as_deref(), Some("Artist 9"));
+    assert_eq!(down.items[0].artist.as_deref(), Some("Artist 49"));
     assert_eq!(down.next.as_deref(), Some("7"));
     let order = || {
         r.inner
