@@ -157,9 +157,7 @@ async fn full_listing(
 
 async fn stats(b: &dyn StorageBackend, astra: Option<&AstraBackend>) -> (u64, Cost) {
     let (r0, t) = (requests(astra), Instant::now());
-    let s = songrec_app::stats::library_stats(b)
-        .await
-        .expect("stats");
+    let s = songrec_app::stats::library_stats(b).await.expect("stats");
     (
         s.songs,
         Cost {
@@ -282,14 +280,26 @@ async fn main() {
     row("`stats`", &l.show(false), &c.show(true));
 
     let lease = lease(&cloud, &machine.id(), Duration::from_secs(600));
-    sync_step("`sync` right after the migration", &machine, &remote, &lease).await;
+    sync_step(
+        "`sync` right after the migration",
+        &machine,
+        &remote,
+        &lease,
+    )
+    .await;
     // The next run reads the changes stamped within the feed's overlap once more; wait it out.
     tokio::time::sleep(Duration::from_millis(
         u64::try_from(songrec_astra::OVERLAP_MS).unwrap_or(5000),
     ))
     .await;
     sync_step("`sync` (settling)", &machine, &remote, &lease).await;
-    sync_step("no-op `sync` (target ≤ 5 requests)", &machine, &remote, &lease).await;
+    sync_step(
+        "no-op `sync` (target ≤ 5 requests)",
+        &machine,
+        &remote,
+        &lease,
+    )
+    .await;
     let e = args.edits.min(n);
     for i in 0..e {
         let id = song(i * (n / e.max(1)).max(1) % n).id;
@@ -298,7 +308,13 @@ async fn main() {
         m.touch();
         local.put_metadata(&m).await.expect("edit");
     }
-    sync_step(&format!("`sync` after {e} edits"), &machine, &remote, &lease).await;
+    sync_step(
+        &format!("`sync` after {e} edits"),
+        &machine,
+        &remote,
+        &lease,
+    )
+    .await;
 }
 
 fn sort_name(s: SortKey) -> &'static str {

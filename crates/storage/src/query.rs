@@ -380,10 +380,17 @@ mod tests {
         titles.sort_by_key(|t| text_sort_key(t));
         assert_eq!(
             titles,
-            ["9", "10", "a0", "a00", "track", "track 3", "track1", "Track2", "track02", "track10"]
+            [
+                "9", "10", "a0", "a00", "track", "track 3", "track1", "Track2", "track02",
+                "track10"
+            ]
         );
         let long = "1".repeat(30);
-        assert_eq!(text_sort_key(&long), long, "runs over 20 digits are kept whole");
+        assert_eq!(
+            text_sort_key(&long),
+            long,
+            "runs over 20 digits are kept whole"
+        );
         let many = "7 ".repeat(200);
         assert_eq!(text_sort_key(&many).chars().count(), SORT_KEY_CHARS);
         assert!(text_sort_key(&"x".repeat(300)).len() == SORT_KEY_CHARS);

@@ -84,8 +84,7 @@ impl Builder {
 
     /// Starts the servers (and proxies) on the current Tokio runtime.
     pub async fn start(self) -> LocalCloud {
-        let mut cloud =
-            LocalCloud::start_servers(tokio::runtime::Handle::current(), &self).await;
+        let mut cloud = LocalCloud::start_servers(tokio::runtime::Handle::current(), &self).await;
         if let Some(plan) = self.api_faults {
             cloud.api_proxy = Some(cloud.proxy_api(plan).await);
         }

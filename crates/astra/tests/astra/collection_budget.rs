@@ -9,7 +9,7 @@ use crate::{api_config, s3_config};
 
 fn models(n: usize) -> Vec<ModelInfo> {
     (0..n)
-        .map(|i| ModelInfo::new(&format!("model{i}"), "1", 4))
+        .map(|i| ModelInfo::new(format!("model{i}"), "1", 4))
         .collect()
 }
 
@@ -43,7 +43,11 @@ async fn init_checks_the_collection_budget() {
     // Two collections of something else already in the keyspace.
     for name in ["other_a", "other_b"] {
         b.client()
-            .run_command(None, &serde_json::json!({"createCollection": {"name": name}}), true)
+            .run_command(
+                None,
+                &serde_json::json!({"createCollection": {"name": name}}),
+                true,
+            )
             .await
             .expect("create");
     }
@@ -54,7 +58,13 @@ async fn init_checks_the_collection_budget() {
         .await
         .expect_err("does not fit");
     let m = message(e);
-    for part in ["allows 5 collections", "needs 4 more", "6 in all", "2 exist", "other_a"] {
+    for part in [
+        "allows 5 collections",
+        "needs 4 more",
+        "6 in all",
+        "2 exist",
+        "other_a",
+    ] {
         assert!(m.contains(part), "{part:?} in {m}");
     }
     assert_eq!(names(&b).await, ["other_a", "other_b"], "nothing created");
@@ -66,7 +76,12 @@ async fn init_checks_the_collection_budget() {
         .await
         .expect_err("the server refuses");
     let m = message(e);
-    for part in ["allows 5 collections", "needs 4 more", "other_b", "TOO_MANY_COLLECTIONS"] {
+    for part in [
+        "allows 5 collections",
+        "needs 4 more",
+        "other_b",
+        "TOO_MANY_COLLECTIONS",
+    ] {
         assert!(m.contains(part), "{part:?} in {m}");
     }
 

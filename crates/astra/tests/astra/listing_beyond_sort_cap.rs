@@ -40,7 +40,10 @@ fn song(n: usize) -> SongMetadata {
     } else {
         format!("{t} {}", n % 7)
     };
-    let mut m = SongMetadata::new(SongId::from_bytes(format!("cap song {n}").as_bytes()), title);
+    let mut m = SongMetadata::new(
+        SongId::from_bytes(format!("cap song {n}").as_bytes()),
+        title,
+    );
     m.artist = (!n.is_multiple_of(5)).then(|| TITLES[(n / 3) % TITLES.len()].to_owned());
     m.bpm = (!n.is_multiple_of(4)).then_some(60.0 + (n % 13) as f32 * 7.5);
     m.duration_secs = (n % 17) as f64 * 11.25 - 3.0;
@@ -91,7 +94,10 @@ async fn library(
     client_cap: usize,
     songs: &[SongMetadata],
 ) -> (LocalCloud, songrec_astra::AstraBackend) {
-    let cloud = LocalCloud::builder().max_sort_count(server_cap).start().await;
+    let cloud = LocalCloud::builder()
+        .max_sort_count(server_cap)
+        .start()
+        .await;
     let b = cloud
         .astra_with(
             api_config(&cloud.api_url(), cloud.token()),
@@ -186,7 +192,9 @@ async fn old_sort_keys_are_rewritten_before_a_listing() {
     let titles: Vec<&str> = page.items.iter().map(|m| m.title.as_str()).collect();
     assert_eq!(
         titles,
-        ["track1", "track2", "track3", "track10", "track11", "track20"]
+        [
+            "track1", "track2", "track3", "track10", "track11", "track20"
+        ]
     );
     let stale = coll
         .count_documents(serde_json::json!({"deleted": false, "s.v": {"$ne": 2}}))

@@ -325,7 +325,10 @@ pub async fn list_songs(
     let mut at = match cursor.as_deref() {
         Some(c) => SearchCursor::decode(c)?,
         None => SearchCursor {
-            page: offset.saturating_add(limit).saturating_add(1).clamp(50, MAX_PAGE),
+            page: offset
+                .saturating_add(limit)
+                .saturating_add(1)
+                .clamp(50, MAX_PAGE),
             skip: 0,
             inner: None,
         },

@@ -1268,7 +1268,10 @@ async fn search_pages_continue_with_a_cursor() {
     let srv = serve_library(|_| {}).await;
     let (s, v) = get(&srv.url("/api/v1/songs?q=warehouse")).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["total"].as_u64(), v["total_exact"].as_bool()), (Some(PER_STYLE as u64), Some(true)));
+    assert_eq!(
+        (v["total"].as_u64(), v["total_exact"].as_bool()),
+        (Some(PER_STYLE as u64), Some(true))
+    );
     assert!(v["next_cursor"].is_null());
 
     let mut seen = Vec::new();
@@ -1277,7 +1280,11 @@ async fn search_pages_continue_with_a_cursor() {
         let (s, v) = get(&url).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let items = v["items"].as_array().unwrap();
-        seen.extend(items.iter().map(|x| x["title"].as_str().unwrap().to_owned()));
+        seen.extend(
+            items
+                .iter()
+                .map(|x| x["title"].as_str().unwrap().to_owned()),
+        );
         if round == 0 {
             assert_eq!(items.len(), 1);
             assert_eq!(v["total_exact"], false, "stopped before the end: {v}");
@@ -1285,7 +1292,9 @@ async fn search_pages_continue_with_a_cursor() {
         }
         match v["next_cursor"].as_str() {
             Some(c) => {
-                url = srv.url(&format!("/api/v1/songs?q=warehouse&limit=1&sort=title&cursor={c}"))
+                url = srv.url(&format!(
+                    "/api/v1/songs?q=warehouse&limit=1&sort=title&cursor={c}"
+                ))
             }
             None => break,
         }

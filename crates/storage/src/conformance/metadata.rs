@@ -150,7 +150,10 @@ pub async fn listing_natural_order(b: &dyn StorageBackend) {
     assert!(at("track1") < at("Track2") && at("Track2") < at("track10"));
     assert!(at("TRACK02") < at("track10") && at("disc 2 track 9") < at("disc 2 track 10"));
     assert!(at("\u{FFFD} replacement") < at("\u{FFFF} max bmp"));
-    assert!(at("\u{FFFF} max bmp") < at("\u{10000} astral"), "code point order");
+    assert!(
+        at("\u{FFFF} max bmp") < at("\u{10000} astral"),
+        "code point order"
+    );
     for m in &songs {
         assert!(b.delete_song(&m.id).await.expect("delete"));
     }
