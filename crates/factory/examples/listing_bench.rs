@@ -155,6 +155,44 @@ async fn full_listing(
     )
 }
 
+/// The REST songs listing's `q=` search (`crates/server`): the listing by artist read in
+/// pages that start at the page size plus one and double, until 51 matches (a full page of 50
+/// and one showing there are more) or 10,000 songs read.
+async fn search_page(
+    b: &dyn StorageBackend,
+    astra: Option<&AstraBackend>,
+    word: &str,
+) -> (Cost, usize) {
+    let (r0, t) = (requests(astra), Instant::now());
+    let mut q = ListQuery {
+        sort: SortKey::Artist,
+        limit: 51,
+        ..ListQuery::default()
+    };
+    let (mut matched, mut scanned) = (0, 0);
+    while matched < 51 && scanned < 10_000 {
+        let page = b.list(&q).await.expect("list");
+        scanned += page.items.len();
+        matched += page
+            .items
+            .iter()
+            .filter(|m| m.title.to_lowercase().contains(word))
+            .count();
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+        q.limit = (q.limit * 2).min(MAX_PAGE);
+    }
+    (
+        Cost {
+            secs: t.elapsed().as_secs_f64(),
+            requests: requests(astra) - r0,
+        },
+        matched.min(51),
+    )
+}
+
 async fn stats(b: &dyn StorageBackend, astra: Option<&AstraBackend>) -> (u64, Cost) {
     let (r0, t) = (requests(astra), Instant::now());
     let s = songrec_app::stats::library_stats(b).await.expect("stats");
@@ -272,6 +310,19 @@ async fn main() {
             &format!("full `list --json --sort {}`", sort_name(sort)),
             &l.show(false),
             &format!("{} (target ≤ {})", c.show(true), n / 50 + 50),
+        );
+    }
+    for (word, what) in [
+        ("track 1", "a common word"),
+        ("\u{E000}", "a word in 2 % of titles"),
+    ] {
+        let (l, ln) = search_page(local, None, word).await;
+        let (c, cn) = search_page(&remote, Some(&remote), word).await;
+        assert_eq!(ln, cn);
+        row(
+            &format!("REST `q=` search, first page of 50 ({what})"),
+            &l.show(false),
+            &c.show(true),
         );
     }
     let (ls, l) = stats(local, None).await;

@@ -26,7 +26,7 @@ const IN_CHUNK: usize = 100;
 /// fails once this many documents match.
 pub(super) const SORT_CAP: f64 = 10_000.0;
 /// Estimated matches one sorted request may span, as a share of the cap (sample gaps vary).
-const WINDOW_SHARE: f64 = 0.2;
+const WINDOW_SHARE: f64 = 0.3;
 /// Bounds a cursor carries to the next page (each one a sort key).
 const CURSOR_BOUNDS: usize = 8;
 /// Smallest page a `find` returns when more match (20 on older servers, 50 on newer ones).
@@ -390,7 +390,7 @@ impl AstraBackend {
         let mut page_cap = MIN_SERVER_PAGE;
         let mut narrowings = 0;
         // The cap the windows are sized for: the configured one, a quarter of it after each
-        // refusal (the server's is smaller than this client was told).
+        // refusal that follows a refusal (the server's is smaller than this client was told).
         let mut cap = self.sort_cap;
         loop {
             let bound = self
@@ -412,7 +412,10 @@ impl AstraBackend {
                     // up to the bound used, and size the next ones for a smaller cap.
                     narrowings += 1;
                     let was = cap;
-                    cap = (cap / 4.0).max(10.0);
+                    if narrowings > 1 {
+                        // Narrowing alone did not help: the server's cap is lower.
+                        cap = (cap / 4.0).max(10.0);
+                    }
                     match &bound {
                         Some(b) => {
                             for x in w.bounds.iter_mut() {
