@@ -26,7 +26,7 @@ const IN_CHUNK: usize = 100;
 /// fails once this many documents match.
 pub(super) const SORT_CAP: f64 = 10_000.0;
 /// Estimated matches one sorted request may span, as a share of the cap (sample gaps vary).
-const WINDOW_SHARE: f64 = 0.3;
+const WINDOW_SHARE: f64 = 0.4;
 /// Bounds a cursor carries to the next page (each one a sort key).
 const CURSOR_BOUNDS: usize = 8;
 /// Smallest page a `find` returns when more match (20 on older servers, 50 on newer ones).
