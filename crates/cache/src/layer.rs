@@ -348,6 +348,10 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         self.inner.count(filter).await
     }
 
+    async fn quick_count(&self, filter: &Filter) -> StorageResult<songrec_storage::SongCount> {
+        self.inner.quick_count(filter).await
+    }
+
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let r = self.inner.delete_song(id).await?;
         self.learn(vec![(id.clone(), None)]).await;

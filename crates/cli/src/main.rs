@@ -37,6 +37,16 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(songrec_storage::StorageError::SongLimit(l)) = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<songrec_storage::StorageError>())
+            {
+                eprintln!(
+                    "hint: {:?} has {} {}; every backend keeps the cloud's limit of {} so that \
+                     songs can move between them: make it smaller and try again",
+                    l.field, l.actual, l.what, l.limit
+                );
+            }
             if e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(exit::USAGE)
             } else {

@@ -4,7 +4,7 @@ use anyhow::Result;
 use songrec_app::explain::Explanation;
 use songrec_app::similar::Target;
 use songrec_app::words::TagQuery;
-use songrec_storage::{Match, Metric, ModelInfo, SongMetadata};
+use songrec_storage::{Match, Metric, ModelInfo, SongCount, SongMetadata};
 
 use songrec_app::stats::LibraryStats;
 use songrec_cache::CacheStats;
@@ -26,12 +26,16 @@ fn mmss(secs: f64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-pub fn songs(items: &[SongMetadata], total: u64, json: bool) -> Result<()> {
+///
+/// `total` is exact, or a lower bound on the cloud (JSON: `"total_exact": false`; text:
+/// `1000+` and where the exact figure is).
+pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"total": total, "songs": items}))?
-        );
+        let mut v = serde_json::json!({"total": total.value(), "songs": items});
+        if !total.is_exact() {
+            v["total_exact"] = serde_json::json!(false);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!(
@@ -50,7 +54,15 @@ pub fn songs(items: &[SongMetadata], total: u64, json: bool) -> Result<()> {
             mmss(m.duration_secs)
         );
     }
-    println!("({} of {total} songs)", items.len());
+    if total.is_exact() {
+        println!("({} of {total} songs)", items.len());
+    } else {
+        println!(
+            "({} of {total} songs; counting more would cost a request per 1000 songs: \
+             `songrec stats` counts the whole library)",
+            items.len()
+        );
+    }
     Ok(())
 }
 

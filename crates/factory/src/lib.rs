@@ -375,8 +375,15 @@ pub fn scratch_local(dir: impl AsRef<Path>) -> StorageResult<LocalBackend> {
 
 /// Creates the Astra DB collections of the configuration for `models` (idempotent; the report
 /// names collections with other settings): `songrec init-astra`.
-pub async fn init_astra(cfg: &Config, models: &[ModelInfo]) -> StorageResult<InitReport> {
-    AstraBackend::init(cfg, models).await
+///
+/// `max_collections` is the database's collection budget when known (5 on older Astra
+/// databases, 10 on newer ones): then nothing is created unless everything fits.
+pub async fn init_astra(
+    cfg: &Config,
+    models: &[ModelInfo],
+    max_collections: Option<usize>,
+) -> StorageResult<InitReport> {
+    AstraBackend::init_within(cfg, models, max_collections).await
 }
 
 /// Checks the Astra/S3 configuration (credentials, keyspace, collections, bucket), each check

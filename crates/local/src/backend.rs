@@ -401,6 +401,11 @@ impl StorageBackend for LocalBackend {
         .await
     }
 
+    /// The local files count every song cheaply: exact.
+    async fn quick_count(&self, filter: &Filter) -> StorageResult<songrec_storage::SongCount> {
+        Ok(songrec_storage::SongCount::Exact(self.count(filter).await?))
+    }
+
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let id = id.clone();
         self.blocking(move |inner| {

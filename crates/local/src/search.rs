@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use songrec_storage::math::{self, TopK};
+use songrec_storage::query::text_sort_key;
 use songrec_storage::{
     Filter, Match, SearchQuery, SongId, SongMetadata, SortKey, StorageError, StorageResult,
     compare_by,
@@ -235,18 +236,15 @@ fn text_key(m: &SongMetadata, raw_id: [u8; 32], key: SortKey) -> (bool, String, 
     )
 }
 
-/// The text a listing by title or artist compares (lowercased; artist, NUL, title), or nothing
-/// for other orders.
+/// The text a listing by title or artist compares ([`text_sort_key`]s; artist, NUL, title),
+/// or nothing for other orders.
 fn sort_text(m: &SongMetadata, key: SortKey) -> String {
     match key {
-        SortKey::Title => m.title.to_lowercase(),
+        SortKey::Title => text_sort_key(&m.title),
         SortKey::Artist => format!(
             "{}\u{0}{}",
-            m.artist
-                .as_deref()
-                .map(str::to_lowercase)
-                .unwrap_or_default(),
-            m.title.to_lowercase()
+            m.artist.as_deref().map(text_sort_key).unwrap_or_default(),
+            text_sort_key(&m.title)
         ),
         _ => String::new(),
     }

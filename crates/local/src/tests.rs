@@ -607,8 +607,8 @@ async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order
     .await
     .unwrap();
     let artists: Vec<String> = seen.iter().map(|m| m.artist.clone().unwrap()).collect();
-    let mut want: Vec<String> = (0..50).map(|i| format!("Artist {i}")).collect();
-    want.sort();
+    // Natural order: Artist 2 before Artist 10.
+    let want: Vec<String> = (0..50).map(|i| format!("Artist {i}")).collect();
     assert_eq!(artists, want);
     assert_eq!(
         page.items,
@@ -622,7 +622,7 @@ async fn a_reopened_library_decodes_only_what_it_reads_and_pages_reuse_one_order
         })
         .await
         .unwrap();
-    assert_eq!(down.items[0].artist.as_deref(), Some("Artist 9"));
+    assert_eq!(down.items[0].artist.as_deref(), Some("Artist 49"));
     assert_eq!(down.next.as_deref(), Some("7"));
     let order = || {
         r.inner

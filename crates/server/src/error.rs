@@ -163,6 +163,14 @@ impl From<StorageError> for ApiError {
         match &e {
             StorageError::NotFound(what) => Self::not_found(format!("not found: {what}")),
             StorageError::InvalidInput(m) => Self::bad_request(m.clone()),
+            StorageError::SongLimit(l) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "song_limit",
+                format!(
+                    "{l} (field {:?}: limit {}, the song has {})",
+                    l.field, l.limit, l.actual
+                ),
+            ),
             StorageError::DimensionMismatch { .. } => Self::bad_request(e.to_string()),
             StorageError::Unsupported(m) => Self::new(
                 StatusCode::NOT_IMPLEMENTED,

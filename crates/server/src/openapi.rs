@@ -106,7 +106,7 @@ pub fn document() -> Value {
         ),
         q(
             "cursor",
-            "`next_cursor` of the previous page (cursor paging; not with offset or q).",
+            "`next_cursor` of the previous page (cursor paging; not with offset; with q, the same q).",
             json!({"type": "string"}),
         ),
     ];
@@ -296,9 +296,10 @@ pub fn document() -> Value {
               "duration_secs": {"type": "number"}, "bpm": nullable("number"), "key": nullable("string"),
               "tags": {"type": "array", "items": {"type": "string"}}, "file_name": {"type": "string"},
               "file_size": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}, "version": {"type": "integer"}}},
-          "SongPage": {"type": "object", "required": ["items", "total", "limit", "offset"],
+          "SongPage": {"type": "object", "required": ["items", "total", "total_exact", "limit", "offset"],
             "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/SongSummary"}},
-              "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
+              "total": {"type": "integer", "description": "Exact when total_exact, else a lower bound (an exact count costs a request per 1000 songs on the cloud; a q search reads only until its page is full)."},
+              "total_exact": {"type": "boolean"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
               "next_cursor": nullable("string"), "next_offset": nullable("integer")}},
           "SongDetail": {"type": "object", "required": ["song", "models", "has_audio", "audio_url", "similar_url"],
             "properties": {"song": {"type": "object", "description": "All metadata, including free-form fields.", "required": ["id", "title"],

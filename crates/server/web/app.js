@@ -84,7 +84,9 @@ async function runSearch() {
     ol.replaceChildren(...page.items.map((s) => songItem(s)));
     $("#results-heading").textContent = q ? "Songs matching “" + q + "”" : "Songs";
     $("#results-more").textContent =
-      page.total > page.items.length ? page.items.length + " of " + page.total + " shown" : page.total + " songs";
+      page.total_exact === false
+        ? page.items.length + " of " + page.total + "+ shown"
+        : page.total > page.items.length ? page.items.length + " of " + page.total + " shown" : page.total + " songs";
     ol.dataset.ready = "1";
     showError(null);
   } catch (e) {

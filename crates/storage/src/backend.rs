@@ -97,8 +97,17 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// A page of songs matching a filter.
     async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>>;
 
-    /// How many songs match a filter.
+    /// How many songs match a filter, exactly (on a remote backend this may take many requests:
+    /// the Data API counts at most 1000 documents per request).
     async fn count(&self, filter: &Filter) -> StorageResult<u64>;
+
+    /// How many songs match a filter, as far as one cheap request tells: the exact number when
+    /// the store counts it at once, otherwise a lower bound ([`SongCount::AtLeast`]). What a
+    /// listing's "of N songs" line needs; [`count`](Self::count) for the exact figure. The
+    /// default counts exactly (the local files count cheaply at any size).
+    async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
+        Ok(SongCount::Exact(self.count(filter).await?))
+    }
 
     /// Deletes a song's metadata, vectors and audio, leaving a tombstone; `false` if unknown.
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool>;
@@ -192,6 +201,55 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
 
     /// Makes buffered state durable and compact (e.g. the local journal). Cheap when idle.
     async fn flush(&self) -> StorageResult<()>;
+}
+
+/// What [`StorageBackend::quick_count`] returns: an exact count, or a lower bound when the
+/// exact one would cost many requests.
+///
+/// ```
+/// use songrec_storage::SongCount;
+/// assert_eq!(SongCount::AtLeast(1000).to_string(), "1000+");
+/// assert_eq!(SongCount::Exact(7).at_least(9), SongCount::Exact(7));
+/// assert_eq!(SongCount::AtLeast(0).at_least(21), SongCount::AtLeast(21));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SongCount {
+    /// Exactly this many.
+    Exact(u64),
+    /// At least this many (the exact count was not asked for).
+    AtLeast(u64),
+}
+
+impl SongCount {
+    /// The figure: the count, or the lower bound.
+    pub fn value(self) -> u64 {
+        match self {
+            Self::Exact(n) | Self::AtLeast(n) => n,
+        }
+    }
+
+    /// Whether the figure is the exact count.
+    pub fn is_exact(self) -> bool {
+        matches!(self, Self::Exact(_))
+    }
+
+    /// A lower bound raised to `n` (songs known to match); an exact count is kept.
+    pub fn at_least(self, n: u64) -> Self {
+        match self {
+            Self::Exact(_) => self,
+            Self::AtLeast(m) => Self::AtLeast(m.max(n)),
+        }
+    }
+}
+
+impl fmt::Display for SongCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(n) => write!(f, "{n}"),
+            Self::AtLeast(n) => write!(f, "{n}+"),
+        }
+    }
 }
 
 /// What [`StorageBackend::summary`] returns.
@@ -402,6 +460,9 @@ macro_rules! forward_pointer {
             async fn count(&self, filter: &Filter) -> StorageResult<u64> {
                 (**self).count(filter).await
             }
+            async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
+                (**self).quick_count(filter).await
+            }
             async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
                 (**self).delete_song(id).await
             }
@@ -447,7 +508,9 @@ forward_pointer!(Box);
 #[async_trait]
 pub trait StorageBackendExt: StorageBackend {
     /// Every song matching `filter`, in id order, paging through [`StorageBackend::list`]
-    /// with the largest page (one request per 1000 songs on a remote backend).
+    /// with the largest page (pages of 1000 songs; on the Data API each is read in server
+    /// pages of 20–50 documents, so about one request per 50 songs plus the key samples that
+    /// keep each sorted request under the sort cap).
     async fn list_all(&self, filter: &Filter) -> StorageResult<Vec<SongMetadata>> {
         let mut out = Vec::new();
         let mut q = ListQuery {

@@ -206,6 +206,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     non_finite_numbers_refused(b).await;
     songs_over_cloud_limits_refused(b).await;
     list_filter_and_paging(b).await;
+    listing_natural_order(b).await;
     embeddings_roundtrip_and_models(b).await;
     search_matches_brute_force(b).await;
     invalid_queries(b).await;

@@ -105,6 +105,11 @@ pub enum StorageError {
     /// The operation is not supported by this backend.
     #[error("not supported by this backend: {0}")]
     Unsupported(String),
+    /// A song over one of the limits every backend keeps so that it can move to the cloud
+    /// (see [`crate::SongMetadata::check_portable`]): names the song, the field and the limit.
+    /// Nothing was written.
+    #[error(transparent)]
+    SongLimit(#[from] crate::metadata::SongLimitExceeded),
 }
 
 impl StorageError {

@@ -203,6 +203,9 @@ impl SongMetadata {
     ///   field taking two (it is indexed as a value and as a number; a document holds at most
     ///   2,000 indexed properties, of which the song's own fields take fewer than 50);
     /// - at most [`MAX_EXTRA_ARRAY`] elements in a free-form field's array;
+    /// - free-form field names of at most [`MAX_EXTRA_NAME_BYTES`] bytes (a document path holds
+    ///   at most 1,000 characters, and the cloud indexes a field under a path of about twice
+    ///   its name's length when the name is not plain ASCII);
     /// - at most [`MAX_METADATA_BYTES`] bytes of metadata JSON (a document holds at most
     ///   4,000,000 characters, and the cloud keeps the metadata about three times over).
     ///
@@ -239,6 +242,16 @@ impl SongMetadata {
                 MAX_EXTRA_INDEXED,
                 self.extra.len() + numeric,
             );
+        }
+        if first.is_none() {
+            first = self.extra.keys().find_map(|k| {
+                over(
+                    k.clone(),
+                    "bytes in its name",
+                    MAX_EXTRA_NAME_BYTES,
+                    k.len(),
+                )
+            });
         }
         if first.is_none() {
             first = self.extra.iter().find_map(|(k, v)| match v {
@@ -305,6 +318,9 @@ pub const MAX_EXTRA_FIELDS: usize = 1000;
 /// Most indexed slots the free-form fields may take: one per field plus one per numeric
 /// field (the cloud's 2,000 indexed properties per document, less the song's own fields).
 pub const MAX_EXTRA_INDEXED: usize = 1950;
+/// Longest free-form field name, in UTF-8 bytes: the cloud indexes a field under a path such
+/// as `f.xn._h_<name as hex>`, and a path holds at most 1,000 characters.
+pub const MAX_EXTRA_NAME_BYTES: usize = 480;
 /// Most elements of an array in a free-form field (the cloud's indexed-array limit).
 pub const MAX_EXTRA_ARRAY: usize = 1000;
 /// Most bytes of a song's metadata as JSON (the cloud's 4,000,000-character document,
@@ -322,7 +338,7 @@ fn has_number(v: &serde_json::Value) -> bool {
 
 /// A song over one of the limits every backend keeps so that songs can move between them
 /// (see [`SongMetadata::check_portable`]). Backends refuse such a song before writing
-/// anything and report it as [`StorageError::InvalidInput`].
+/// anything and report it as [`StorageError::SongLimit`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "song {song}: {field} has {actual} {what}, more than the {limit} the cloud backend accepts (so no backend stores it); nothing was written"
@@ -341,9 +357,9 @@ pub struct SongLimitExceeded {
 }
 
 impl SongLimitExceeded {
-    /// As the storage error backends return ([`StorageError::InvalidInput`]).
+    /// As the storage error backends return ([`StorageError::SongLimit`]).
     pub fn into_storage_error(self) -> StorageError {
-        StorageError::InvalidInput(self.to_string())
+        StorageError::SongLimit(self)
     }
 }
 

@@ -291,18 +291,70 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// Compares two songs under a sort key (ties broken by id, so orders are total).
+/// Digits a digit run is padded to in [`text_sort_key`] (`u64::MAX` has 20).
+pub const SORT_DIGITS: usize = 20;
+/// Characters a [`text_sort_key`] keeps: texts that agree on this much order by id.
+pub const SORT_KEY_CHARS: usize = 256;
+
+/// The key titles and artists are ordered by in every backend: the text lowercased, with each
+/// run of ASCII digits written without leading zeros and left-padded with zeros to
+/// [`SORT_DIGITS`] digits (natural order: `track2` before `track10`; `track02` and `track2`
+/// tie, then the id decides), cut to [`SORT_KEY_CHARS`] characters. Runs longer than
+/// [`SORT_DIGITS`] digits are kept whole. Keys compare by code point.
+///
+/// ```
+/// use songrec_storage::query::text_sort_key;
+/// assert!(text_sort_key("Track2") < text_sort_key("track10"));
+/// assert_eq!(text_sort_key("a007"), text_sort_key("A7"));
+/// ```
+pub fn text_sort_key(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let mut out = String::with_capacity(lower.len() + SORT_DIGITS);
+    let mut chars = 0usize;
+    let mut rest = lower.as_str();
+    while let Some(c) = rest.chars().next() {
+        if chars >= SORT_KEY_CHARS {
+            break;
+        }
+        if c.is_ascii_digit() {
+            let end = rest
+                .find(|x: char| !x.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let run = rest[..end].trim_start_matches('0');
+            let run = if run.is_empty() { "0" } else { run };
+            for _ in run.len()..SORT_DIGITS {
+                out.push('0');
+            }
+            out.push_str(run);
+            chars += run.len().max(SORT_DIGITS);
+            rest = &rest[end..];
+        } else {
+            out.push(c);
+            chars += 1;
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    if chars > SORT_KEY_CHARS {
+        // A digit run crossed the end: cut at the character limit (all ASCII there).
+        let cut = out.len() - (chars - SORT_KEY_CHARS);
+        out.truncate(cut);
+    }
+    out
+}
+
+/// Compares two songs under a sort key (ties broken by id, so orders are total). Titles and
+/// artists compare by [`text_sort_key`] (case-insensitive, natural order for numbers).
 pub fn compare_by(key: SortKey, a: &SongMetadata, b: &SongMetadata) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let by = match key {
         SortKey::Id => Ordering::Equal,
-        SortKey::Title => a.title.to_lowercase().cmp(&b.title.to_lowercase()),
+        SortKey::Title => text_sort_key(&a.title).cmp(&text_sort_key(&b.title)),
         SortKey::Artist => a
             .artist
             .as_deref()
-            .map(str::to_lowercase)
-            .cmp(&b.artist.as_deref().map(str::to_lowercase))
-            .then_with(|| a.title.to_lowercase().cmp(&b.title.to_lowercase())),
+            .map(text_sort_key)
+            .cmp(&b.artist.as_deref().map(text_sort_key))
+            .then_with(|| text_sort_key(&a.title).cmp(&text_sort_key(&b.title))),
         SortKey::Created => a.created_at.cmp(&b.created_at),
         SortKey::Updated => a.updated_at.cmp(&b.updated_at),
         SortKey::Bpm => match (a.bpm, b.bpm) {
@@ -319,6 +371,30 @@ pub fn compare_by(key: SortKey, a: &SongMetadata, b: &SongMetadata) -> std::cmp:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_text_keys() {
+        let mut titles = vec![
+            "track10", "Track2", "track1", "track02", "track", "track 3", "10", "9", "a0", "a00",
+        ];
+        titles.sort_by_key(|t| text_sort_key(t));
+        assert_eq!(
+            titles,
+            [
+                "9", "10", "a0", "a00", "track", "track 3", "track1", "Track2", "track02",
+                "track10"
+            ]
+        );
+        let long = "1".repeat(30);
+        assert_eq!(
+            text_sort_key(&long),
+            long,
+            "runs over 20 digits are kept whole"
+        );
+        let many = "7 ".repeat(200);
+        assert_eq!(text_sort_key(&many).chars().count(), SORT_KEY_CHARS);
+        assert!(text_sort_key(&"x".repeat(300)).len() == SORT_KEY_CHARS);
+    }
 
     #[test]
     fn extreme_offsets_are_refused_without_overflow() {

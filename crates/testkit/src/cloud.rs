@@ -44,6 +44,7 @@ pub struct Builder {
     s3_faults: Option<FaultPlan>,
     schema: bool,
     max_sort_count: Option<usize>,
+    max_collections: Option<usize>,
 }
 
 impl Builder {
@@ -58,6 +59,13 @@ impl Builder {
     /// so that tests can list libraries larger than the cap quickly.
     pub fn max_sort_count(mut self, cap: usize) -> Self {
         self.max_sort_count = Some(cap);
+        self
+    }
+
+    /// Sets the Data API server's collection budget (10 by default, as newer Astra databases;
+    /// 5 as older ones).
+    pub fn max_collections(mut self, n: usize) -> Self {
+        self.max_collections = Some(n);
         self
     }
 
@@ -76,8 +84,7 @@ impl Builder {
 
     /// Starts the servers (and proxies) on the current Tokio runtime.
     pub async fn start(self) -> LocalCloud {
-        let mut cloud =
-            LocalCloud::start_servers(tokio::runtime::Handle::current(), self.max_sort_count).await;
+        let mut cloud = LocalCloud::start_servers(tokio::runtime::Handle::current(), &self).await;
         if let Some(plan) = self.api_faults {
             cloud.api_proxy = Some(cloud.proxy_api(plan).await);
         }
@@ -149,7 +156,7 @@ impl LocalCloud {
         Self::builder().start_blocking()
     }
 
-    async fn start_servers(handle: tokio::runtime::Handle, max_sort_count: Option<usize>) -> Self {
+    async fn start_servers(handle: tokio::runtime::Handle, limits: &Builder) -> Self {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let nonce = format!(
@@ -164,8 +171,11 @@ impl LocalCloud {
         let secret_key = format!("testkit-secret-{nonce}");
         let dir = tempfile::tempdir().expect("a folder for the local cloud");
         let mut api_cfg = ServerConfig::ephemeral(Token::new(&token));
-        if let Some(cap) = max_sort_count {
+        if let Some(cap) = limits.max_sort_count {
             api_cfg.max_sort_count = cap;
+        }
+        if let Some(n) = limits.max_collections {
+            api_cfg.max_collections = n;
         }
         let api = songrec_dataapi_server::start(api_cfg)
             .await

@@ -139,6 +139,7 @@ impl AstraBackend {
             registry: Mutex::new(None),
             feed_overlap_ms: super::feed::OVERLAP_MS,
             sort_cap: super::listing::SORT_CAP,
+            sort_keys_checked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

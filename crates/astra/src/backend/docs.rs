@@ -22,6 +22,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value, json};
 use sha2::{Digest as _, Sha256};
+use songrec_storage::query::text_sort_key;
 use songrec_storage::{SongId, SongMetadata, SortKey, StorageError, StorageResult};
 
 /// Field holding the canonical metadata as JSON text.
@@ -29,8 +30,10 @@ pub(crate) const META: &str = "meta";
 /// Texts longer than this (bytes, after lowercasing) are stored as a hash in filter shadows,
 /// so documents never hit the indexed-string limit; equality still works on the hash.
 const MAX_SHADOW_TEXT: usize = 512;
-/// Sort keys keep at most this many bytes of text.
-const MAX_SORT_TEXT: usize = 512;
+/// The form of the `s` sort keys, stored as `s.v`: 2 since titles and artists sort in
+/// natural order (documents without it carry keys of an earlier songrec, which a sorted
+/// listing rewrites before it reads).
+pub(crate) const SORT_KEYS_VERSION: u64 = 2;
 /// Separates the parts of a composite sort key; sorts below every printable character, so a
 /// prefix sorts first (as in Rust string comparison).
 const SEP: char = '\u{1}';
@@ -172,28 +175,24 @@ pub(crate) fn filter_shadows(m: &SongMetadata) -> Value {
     Value::Object(f)
 }
 
-/// Lowercase text for a sort key, written so that its order is the same under the Data
-/// API's two string orders and equal to code point order (the local backend's): the
+/// The text of a title or artist sort key: [`text_sort_key`] (lowercase, digit runs padded for
+/// natural order, at most 256 characters, as every backend orders), written so that its order
+/// is the same under the Data API's two string orders and equal to code point order: the
 /// in-memory sort compares UTF-16 code units (stargate/data-api `util/JsonNodeComparator.java`)
 /// while range filters (`$gt` the last key of a page) are answered by the index in UTF-8 byte
 /// order, and the two disagree when a character above U+FFFF meets one in U+E000–U+FFFF.
 /// Characters from U+E000 up are therefore written as U+E000 and six hex digits of their
-/// offset; every other character is below U+D800, where both orders agree.
+/// offset; every other character is below U+D800, where both orders agree. At most 256 × 9
+/// bytes, far below the 8,000-byte limit on indexed strings.
 fn sort_text(s: &str) -> String {
-    let mut lc = String::with_capacity(s.len());
-    for c in s.to_lowercase().chars() {
+    let key = text_sort_key(s);
+    let mut lc = String::with_capacity(key.len());
+    for c in key.chars() {
         if u32::from(c) >= 0xE000 {
             let _ = write!(lc, "\u{E000}{:06x}", u32::from(c) - 0xE000);
         } else {
             lc.push(c);
         }
-    }
-    if lc.len() > MAX_SORT_TEXT {
-        let mut end = MAX_SORT_TEXT;
-        while !lc.is_char_boundary(end) {
-            end -= 1;
-        }
-        lc.truncate(end);
     }
     lc
 }
@@ -242,6 +241,7 @@ pub(crate) fn sort_keys(m: &SongMetadata) -> Value {
         None => "1".to_owned(),
     };
     json!({
+        "v": SORT_KEYS_VERSION,
         "title": format!("{title}{SEP}{id}"),
         "artist": artist,
         "created": format!("{}{SEP}{id}", sortable_time(&m.created_at)),
@@ -358,6 +358,11 @@ mod tests {
             song(9, "\u{E000}", Some("\u{E000}"), None),
             song(10, "\u{E000}\u{10FFFF}", Some("\u{D7FF}"), None),
             song(11, "\u{E001}", Some("\u{1F600}"), None),
+            song(12, "track10", Some("Band 10"), None),
+            song(13, "Track2", Some("band 9"), None),
+            song(14, "track1", Some("band09"), None),
+            song(15, "track 1", Some("band 009"), None),
+            song(16, "track02", Some("band"), None),
         ];
         let utf16 = |a: &String, b: &String| a.encode_utf16().cmp(b.encode_utf16());
         for key in [

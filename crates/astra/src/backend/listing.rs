@@ -9,7 +9,8 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use songrec_storage::{
-    Filter, ListQuery, Page, SongId, SongMetadata, StorageError, StorageResult, VersionEntry,
+    Filter, LibrarySummary, ListQuery, Page, SongCount, SongId, SongMetadata, SortKey,
+    StorageError, StorageResult, VersionEntry,
 };
 
 use super::docs::{self, META};
@@ -25,7 +26,7 @@ const IN_CHUNK: usize = 100;
 /// fails once this many documents match.
 pub(super) const SORT_CAP: f64 = 10_000.0;
 /// Estimated matches one sorted request may span, as a share of the cap (sample gaps vary).
-const WINDOW_SHARE: f64 = 0.2;
+const WINDOW_SHARE: f64 = 0.4;
 /// Bounds a cursor carries to the next page (each one a sort key).
 const CURSOR_BOUNDS: usize = 8;
 /// Smallest page a `find` returns when more match (20 on older servers, 50 on newer ones).
@@ -136,7 +137,10 @@ fn with_key(filter: &Value, key: &str, value: Value) -> Value {
 }
 
 impl AstraBackend {
-    /// Exact count of documents matching `filter`, beyond the server's 1000 cap.
+    /// Exact count of documents matching `filter`, beyond the server's 1000 cap: one count,
+    /// and when it reaches the cap, counts over groups of the 256 id buckets sized from the
+    /// collection's estimated size so that each group stays under the cap (about one request
+    /// per 900 documents; a group that overflows anyway is counted bucket by bucket).
     pub(super) async fn exact_count(&self, coll: &Collection, filter: Value) -> StorageResult<u64> {
         let what = format!("counting documents in {}", coll.name());
         match coll
@@ -148,14 +152,21 @@ impl AstraBackend {
             DocumentCount::AtLeast(_) => {}
         }
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let groups: Vec<Vec<String>> = HEX
+        const PER_GROUP: u64 = 900;
+        let estimate = coll
+            .estimated_document_count()
+            .await
+            .map_err(|e| errors::api(e, &what))?
+            .max(1);
+        let per_group = usize::try_from((PER_GROUP * 256 / estimate).clamp(1, 16)).unwrap_or(1);
+        let buckets: Vec<String> = HEX
             .iter()
-            .map(|&hi| {
+            .flat_map(|&hi| {
                 HEX.iter()
-                    .map(|&lo| String::from_utf8_lossy(&[hi, lo]).into_owned())
-                    .collect()
+                    .map(move |&lo| String::from_utf8_lossy(&[hi, lo]).into_owned())
             })
             .collect();
+        let groups: Vec<Vec<String>> = buckets.chunks(per_group).map(<[String]>::to_vec).collect();
         let filter = &filter;
         let counts: Vec<u64> = futures::stream::iter(groups)
             .map(|buckets| {
@@ -167,7 +178,7 @@ impl AstraBackend {
                         .await
                         .map_err(|e| errors::api(e, &what))?
                     {
-                        DocumentCount::Exact(n) => Ok(n),
+                        DocumentCount::Exact(n) => Ok::<u64, StorageError>(n),
                         DocumentCount::AtLeast(_) => {
                             let mut n = 0;
                             for b in buckets {
@@ -275,6 +286,7 @@ impl AstraBackend {
         field: &str,
         descending: bool,
         last: Option<&str>,
+        cap: f64,
     ) -> StorageResult<Option<String>> {
         for _ in 0..64 {
             if w.bounds.is_empty() {
@@ -289,7 +301,7 @@ impl AstraBackend {
                         t as f64
                     }
                 };
-                if w.tail_exact || tail < self.sort_cap * WINDOW_SHARE {
+                if w.tail_exact || tail < cap * WINDOW_SHARE {
                     w.tail = Some(tail);
                     return Ok(None);
                 }
@@ -307,7 +319,7 @@ impl AstraBackend {
                 continue;
             }
             let first_gap = w.bounds.front().map_or(0.0, |b| b.1);
-            if first_gap > self.sort_cap * WINDOW_SHARE {
+            if first_gap > cap * WINDOW_SHARE {
                 let upper = w.bounds.front().map(|b| b.0.clone());
                 let (keys, complete) = self
                     .sample_keys(filter, field, descending, last, upper.as_deref())
@@ -332,7 +344,7 @@ impl AstraBackend {
             let mut pick = 0;
             for (i, b) in w.bounds.iter().enumerate() {
                 sum += b.1;
-                if sum > self.sort_cap * WINDOW_SHARE {
+                if sum > cap * WINDOW_SHARE {
                     break;
                 }
                 pick = i;
@@ -377,9 +389,12 @@ impl AstraBackend {
         let mut items = Vec::new();
         let mut page_cap = MIN_SERVER_PAGE;
         let mut narrowings = 0;
+        // The cap the windows are sized for: the configured one, a quarter of it after each
+        // refusal that follows a refusal (the server's is smaller than this client was told).
+        let mut cap = self.sort_cap;
         loop {
             let bound = self
-                .next_bound(&mut w, t, field, q.descending, last.as_deref())
+                .next_bound(&mut w, t, field, q.descending, last.as_deref(), cap)
                 .await?;
             let filter = range_filter(t, field, q.descending, last.as_deref(), bound.as_deref());
             let remaining = q.limit - items.len();
@@ -393,12 +408,18 @@ impl AstraBackend {
                     if e.kind() == Some(crate::dataapi::ErrorKind::SortRowLimit)
                         && narrowings < MAX_NARROWINGS =>
                 {
-                    // The estimate was stale: split the windows up to the bound used.
+                    // The estimate was stale or the server's cap is lower: split the windows
+                    // up to the bound used, and size the next ones for a smaller cap.
                     narrowings += 1;
+                    let was = cap;
+                    if narrowings > 1 {
+                        // Narrowing alone did not help: the server's cap is lower.
+                        cap = (cap / 4.0).max(10.0);
+                    }
                     match &bound {
                         Some(b) => {
                             for x in w.bounds.iter_mut() {
-                                x.1 = x.1.max(self.sort_cap);
+                                x.1 = x.1.max(was);
                                 if &x.0 == b {
                                     break;
                                 }
@@ -406,7 +427,7 @@ impl AstraBackend {
                         }
                         None => {
                             w.bounds.clear();
-                            w.tail = Some(self.sort_cap);
+                            w.tail = Some(was);
                             w.tail_exact = false;
                         }
                     }
@@ -416,6 +437,7 @@ impl AstraBackend {
                     return Err(errors::api(e, &format!("listing songs sorted by {sub}")));
                 }
             };
+            narrowings = 0;
             page_cap = page_cap.max(page.len());
             for doc in &page {
                 let key = key_of(doc, field)?;
@@ -498,6 +520,9 @@ impl AstraBackend {
         }
         let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
         let field = docs::sort_field(query.sort).unwrap_or("_id");
+        if matches!(query.sort, SortKey::Title | SortKey::Artist) {
+            self.current_sort_keys().await?;
+        }
         let start = match cursor {
             None => Cursor::Old,
             Some(c @ Cursor::Keyset { .. }) if matches!(&c, Cursor::Keyset { f, d, .. } if f == field && *d == query.descending) => {
@@ -524,6 +549,124 @@ impl AstraBackend {
             return Ok(self.scan_songs(f, filter).await?.len() as u64);
         }
         self.exact_count(&self.songs, f).await
+    }
+
+    /// Makes sure every live song's title and artist sort keys are of the current form (natural
+    /// order since [`docs::SORT_KEYS_VERSION`] 2), once per process: one count, and when songs
+    /// stored by an earlier songrec carry older keys, a rewrite of their `s` keys from their
+    /// metadata (one read per 50 songs and one update per song; an update only applies when
+    /// the song's version is still the one read, so a concurrent edit's keys are kept). A
+    /// listing by title or artist over old and new keys would be misordered, so it waits.
+    pub(super) async fn current_sort_keys(&self) -> StorageResult<()> {
+        use std::sync::atomic::Ordering;
+        if self.sort_keys_checked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let stale = json!({"deleted": false, "s.v": {"$ne": docs::SORT_KEYS_VERSION}});
+        let what = "checking the songs' sort keys";
+        let n = self
+            .songs
+            .count_documents(stale.clone())
+            .await
+            .map_err(|e| errors::api(e, what))?;
+        if n != DocumentCount::Exact(0) {
+            tracing::info!(
+                "rewriting the sort keys of songs stored by an earlier songrec (natural order)"
+            );
+            let rewrite = "rewriting sort keys of an earlier songrec (list by title or artist once with write access)";
+            loop {
+                let page = self
+                    .songs
+                    .find(
+                        stale.clone(),
+                        FindOptions::default()
+                            .projection(json!({ META: 1, "version": 1 }))
+                            .limit(1000),
+                    )
+                    .collect_all()
+                    .await
+                    .map_err(|e| errors::api(e, rewrite))?;
+                if page.is_empty() {
+                    break;
+                }
+                let matched: Vec<u64> = futures::stream::iter(page)
+                    .map(|doc| async move {
+                        let m = docs::parse_meta(&doc)?;
+                        let version = doc.get("version").cloned().unwrap_or(Value::Null);
+                        self.songs
+                            .update_one(
+                                json!({"_id": m.id.as_str(), "version": version, "deleted": false}),
+                                json!({"$set": {"s": docs::sort_keys(&m)}}),
+                                crate::dataapi::UpdateOptions::default(),
+                            )
+                            .await
+                            .map(|r| r.matched_count)
+                            .map_err(|e| errors::api(e, rewrite))
+                    })
+                    .buffer_unordered(CONCURRENCY)
+                    .try_collect()
+                    .await?;
+                if matched.iter().all(|&m| m == 0) {
+                    // Every song changed under us: its writer stored current keys. Stop
+                    // rather than spin; the next listing checks again.
+                    return Ok(());
+                }
+            }
+        }
+        self.sort_keys_checked.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Implements `StorageBackend::quick_count`: one `countDocuments` (exact up to the
+    /// server's 1000 cap, a lower bound beyond it). A filter the server cannot answer exactly
+    /// (one re-checked on the client) says only "at least 0": the caller raises it to the songs
+    /// it has seen.
+    pub(super) async fn quick_count_songs(&self, filter: &Filter) -> StorageResult<SongCount> {
+        filter.validate()?;
+        let t = translate(filter);
+        if t.never {
+            return Ok(SongCount::Exact(0));
+        }
+        if t.needs_recheck {
+            return Ok(SongCount::AtLeast(0));
+        }
+        let f = t.with_base(base("deleted", json!(false)));
+        let what = format!("counting documents in {}", self.songs.name());
+        Ok(
+            match self
+                .songs
+                .count_documents(f)
+                .await
+                .map_err(|e| errors::api(e, &what))?
+            {
+                DocumentCount::Exact(n) => SongCount::Exact(n),
+                DocumentCount::AtLeast(n) => SongCount::AtLeast(n),
+            },
+        )
+    }
+
+    /// Implements `StorageBackend::summary`: one unsorted walk over every document, live songs
+    /// and tombstones alike (about one request per 50 documents; no sort, so no sort cap and
+    /// no key samples), instead of a sorted listing plus the version listing.
+    pub(super) async fn summarize(&self) -> StorageResult<LibrarySummary> {
+        let mut stream = std::pin::pin!(
+            self.songs
+                .find(
+                    json!({"deleted": {"$in": [true, false]}}),
+                    FindOptions::default().projection(json!({ META: 1, "deleted": 1 }))
+                )
+                .into_stream()
+        );
+        let mut s = LibrarySummary::default();
+        while let Some(doc) = stream.next().await {
+            let doc = doc.map_err(|e| errors::api(e, "adding up the library"))?;
+            match doc.get("deleted").and_then(Value::as_bool) {
+                Some(true) => s.tombstones += 1,
+                Some(false) => s.add(&docs::parse_meta(&doc)?),
+                None => {}
+            }
+        }
+        Ok(s)
     }
 
     /// Implements `StorageBackend::get_metadata_many`.

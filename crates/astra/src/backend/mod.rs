@@ -99,6 +99,9 @@ pub struct AstraBackend {
     feed_overlap_ms: i64,
     /// See [`AstraBackend::with_sort_cap`].
     sort_cap: f64,
+    /// Whether this process has checked that every song's title and artist sort keys are of
+    /// the current form ([`docs::SORT_KEYS_VERSION`]), rewriting older ones.
+    sort_keys_checked: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for AstraBackend {
@@ -225,6 +228,10 @@ impl StorageBackend for AstraBackend {
         self.count_songs(filter).await
     }
 
+    async fn quick_count(&self, filter: &Filter) -> StorageResult<songrec_storage::SongCount> {
+        self.quick_count_songs(filter).await
+    }
+
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         self.remove_song(id).await
     }
@@ -251,9 +258,9 @@ impl StorageBackend for AstraBackend {
         self.read_changes(since).await
     }
 
-    /// A walk of the listing: the Data API has no aggregation.
+    /// One unsorted walk of the songs collection: the Data API has no aggregation.
     async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
-        songrec_storage::summarize_by_walking(self).await
+        self.summarize().await
     }
 
     async fn flush(&self) -> StorageResult<()> {

@@ -14,6 +14,72 @@ use super::schema::{self, InitReport, RegisteredModel, Registry, registry_key};
 use super::writes::insert_failure_message;
 use crate::dataapi::{Collection, ErrorKind, FindOptions};
 
+/// Marks a creation the server refused for the collection budget (see [`CollectionBudget`]).
+const TOO_MANY: &str = "TOO_MANY_COLLECTIONS: ";
+
+/// The collections `init` found and would create, against the database's budget.
+struct CollectionBudget {
+    existing: Vec<String>,
+    needed: Vec<String>,
+    max: Option<usize>,
+}
+
+impl CollectionBudget {
+    /// The budget from a server message such as "the maximum number of collections per
+    /// database is 5" (the first number after "maximum"/"exceed"), if it names one.
+    fn from_message(msg: &str) -> Option<usize> {
+        let lower = msg.to_lowercase();
+        let at = lower.find("maximum").or_else(|| lower.find("exceed"))?;
+        lower[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| !w.is_empty())
+            .and_then(|w| w.parse().ok())
+    }
+
+    fn error(&self, said: Option<&str>) -> StorageError {
+        let max = self.max.or_else(|| said.and_then(Self::from_message));
+        let total = self.existing.len() + self.needed.len();
+        let limit = match max {
+            Some(m) => format!("this database allows {m} collections"),
+            None => "this database allows no more collections".to_owned(),
+        };
+        let mut message = format!(
+            "not enough room for songrec's collections: {limit} (5 on older Astra databases, 10 \
+             on newer ones); songrec needs {} more (one for the songs plus one per embedding \
+             model: {}), {total} in all, and {} exist{} ({}). Nothing more was created. Delete \
+             collections you no longer use, create fewer models (`songrec init-astra --embedder \
+             dsp`), or use another database.",
+            self.needed.len(),
+            self.needed.join(", "),
+            self.existing.len(),
+            if self.existing.len() == 1 { "s" } else { "" },
+            if self.existing.is_empty() {
+                "none".to_owned()
+            } else {
+                self.existing.join(", ")
+            },
+        );
+        if let Some(s) = said {
+            message.push_str(&format!(" The server said: {s}"));
+        }
+        StorageError::Backend {
+            backend: BACKEND.into(),
+            message,
+            transient: false,
+        }
+    }
+
+    /// A creation refused for the budget becomes [`CollectionBudget::error`].
+    fn explain(&self, e: StorageError) -> StorageError {
+        match &e {
+            StorageError::Backend { message, .. } if message.starts_with(TOO_MANY) => {
+                self.error(Some(&message[TOO_MANY.len()..]))
+            }
+            _ => e,
+        }
+    }
+}
+
 impl AstraBackend {
     /// Creates (idempotently) the songs collection and a vector collection per model, and
     /// registers the models. Existing collections with different settings are an error that
@@ -22,22 +88,82 @@ impl AstraBackend {
         Self::connect(cfg)?.init_schema(models).await
     }
 
+    /// [`AstraBackend::init`] with a known collection budget (collections per database: 5
+    /// on older Astra databases, 10 on newer ones): when the collections `init` would create
+    /// do not fit beside the existing ones, nothing is created and the error says how many
+    /// are needed and which exist.
+    pub async fn init_within(
+        cfg: &Config,
+        models: &[ModelInfo],
+        max_collections: Option<usize>,
+    ) -> StorageResult<InitReport> {
+        Self::connect(cfg)?
+            .init_schema_within(models, max_collections)
+            .await
+    }
+
     /// [`AstraBackend::init`] on this backend's client.
     pub async fn init_schema(&self, models: &[ModelInfo]) -> StorageResult<InitReport> {
+        self.init_schema_within(models, None).await
+    }
+
+    /// [`AstraBackend::init_within`] on this backend's client. Without a budget, a server
+    /// that refuses a collection (`TOO_MANY_COLLECTIONS`) gets the same explanation, with
+    /// the budget read from its message when it names one.
+    pub async fn init_schema_within(
+        &self,
+        models: &[ModelInfo],
+        max_collections: Option<usize>,
+    ) -> StorageResult<InitReport> {
         let infos = self
             .client
             .find_collections(true)
             .await
             .map_err(|e| errors::api(e, "listing collections"))?;
+        let songs_name = schema::songs_name(&self.prefix);
+        let has = |n: &str| infos.iter().any(|i| i.name == n);
+        // What init would create: the songs collection, the registered models' collections
+        // that are missing, one per new model.
+        let mut needed: Vec<String> = Vec::new();
+        let known = if has(&songs_name) {
+            self.load_registry().await?
+        } else {
+            needed.push(songs_name.clone());
+            Registry::new()
+        };
+        for r in known.values() {
+            if !has(&r.collection) {
+                needed.push(r.collection.clone());
+            }
+        }
+        let mut new_models = BTreeSet::new();
+        for m in models {
+            if !known.contains_key(&registry_key(m)) && new_models.insert(registry_key(m)) {
+                needed.push(format!("a vector collection for model {}", m.key()));
+            }
+        }
+        let budget = CollectionBudget {
+            existing: infos.iter().map(|i| i.name.clone()).collect(),
+            needed,
+            max: max_collections,
+        };
+        if let Some(max) = max_collections
+            && budget.existing.len() + budget.needed.len() > max
+        {
+            return Err(budget.error(None));
+        }
         let mut report = InitReport::default();
         let songs_cmd = schema::songs_command(&self.prefix)?;
         self.apply_collection(&songs_cmd, &infos, &mut report)
-            .await?;
+            .await
+            .map_err(|e| budget.explain(e))?;
         let mut guard = self.registry.lock().await;
         let mut reg = self.load_registry().await?;
         for (_, r) in reg.iter() {
             let cmd = schema::vector_command(&self.prefix, &r.collection, r.model.dim)?;
-            self.apply_collection(&cmd, &infos, &mut report).await?;
+            self.apply_collection(&cmd, &infos, &mut report)
+                .await
+                .map_err(|e| budget.explain(e))?;
         }
         for m in models {
             if m.dim == 0 {
@@ -60,7 +186,9 @@ impl AstraBackend {
                         reg.values().map(|r| r.collection.clone()).collect();
                     let name = schema::vector_name(&self.prefix, m, &taken);
                     let cmd = schema::vector_command(&self.prefix, &name, m.dim)?;
-                    self.apply_collection(&cmd, &infos, &mut report).await?;
+                    self.apply_collection(&cmd, &infos, &mut report)
+                        .await
+                        .map_err(|e| budget.explain(e))?;
                     let r = RegisteredModel {
                         model: m.clone(),
                         collection: name,
@@ -93,10 +221,18 @@ impl AstraBackend {
             }
             return Ok(());
         }
-        self.client
-            .run_command(None, cmd, true)
-            .await
-            .map_err(|e| schema::create_error(e, &name, None))?;
+        match self.client.run_command(None, cmd, true).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == Some(ErrorKind::TooManyCollections) => {
+                let said = e.failure().map(|f| f.to_string()).unwrap_or_default();
+                return Err(StorageError::Backend {
+                    backend: BACKEND.into(),
+                    message: format!("{TOO_MANY}{said}"),
+                    transient: false,
+                });
+            }
+            Err(e) => return Err(schema::create_error(e, &name, None)),
+        }
         report.created.push(name);
         Ok(())
     }

@@ -277,6 +277,18 @@ pub(crate) fn create_error(e: DataApiError, name: &str, diff: Option<String>) ->
             diff.as_deref()
                 .unwrap_or("the server reports EXISTING_COLLECTION_DIFFERENT_SETTINGS"),
         )
+    } else if e.kind() == Some(ErrorKind::TooManyCollections) {
+        StorageError::Backend {
+            backend: errors::BACKEND.into(),
+            message: format!(
+                "creating collection {name}: the database has no room for another collection \
+                 (5 per database on older Astra databases, 10 on newer ones; songrec needs one \
+                 for the songs plus one per embedding model). Delete collections you no longer \
+                 use or use another database. The server said: {}",
+                e.failure().map(ToString::to_string).unwrap_or_default()
+            ),
+            transient: false,
+        }
     } else {
         errors::api(e, &format!("creating collection {name}"))
     }

@@ -22,7 +22,7 @@ fn model() -> ModelInfo {
 
 /// Titles that order differently in UTF-16 and UTF-8, plus ties (same title, artist, tempo).
 fn song(n: usize) -> SongMetadata {
-    const TITLES: [&str; 8] = [
+    const TITLES: [&str; 9] = [
         "\u{10000} astral",
         "\u{FFFD} replacement",
         "\u{E000} private",
@@ -31,10 +31,18 @@ fn song(n: usize) -> SongMetadata {
         "Plain",
         "\u{D7FF} last before surrogates",
         "Ünïcode",
+        "Track",
     ];
+    let t = TITLES[n % TITLES.len()];
+    // Numbered titles without padding: natural order puts track 9 before track 10.
+    let title = if t == "Track" {
+        format!("{t}{n}")
+    } else {
+        format!("{t} {}", n % 7)
+    };
     let mut m = SongMetadata::new(
         SongId::from_bytes(format!("cap song {n}").as_bytes()),
-        format!("{} {}", TITLES[n % TITLES.len()], n % 7),
+        title,
     );
     m.artist = (!n.is_multiple_of(5)).then(|| TITLES[(n / 3) % TITLES.len()].to_owned());
     m.bpm = (!n.is_multiple_of(4)).then_some(60.0 + (n % 13) as f32 * 7.5);
@@ -74,9 +82,158 @@ async fn list_all(
             Some(c) => q.cursor = Some(c),
             None => break,
         }
-        assert!(ids.len() <= SONGS + limit, "the listing does not end");
+        assert!(ids.len() <= 20_000 + limit, "the listing does not end");
     }
     (ids, b.requests_sent() - before)
+}
+
+/// `songs` stored on a fresh local cloud with sort cap `server_cap`, listed by a client told
+/// the cap is `client_cap`.
+async fn library(
+    server_cap: usize,
+    client_cap: usize,
+    songs: &[SongMetadata],
+) -> (LocalCloud, songrec_astra::AstraBackend) {
+    let cloud = LocalCloud::builder()
+        .max_sort_count(server_cap)
+        .start()
+        .await;
+    let b = cloud
+        .astra_with(
+            api_config(&cloud.api_url(), cloud.token()),
+            s3_config(&cloud),
+        )
+        .with_sort_cap(client_cap);
+    b.init_schema(&[]).await.expect("init");
+    let records: Vec<SongRecord> = songs
+        .iter()
+        .map(|m| SongRecord {
+            metadata: m.clone(),
+            embeddings: Vec::new(),
+        })
+        .collect();
+    for chunk in records.chunks(1000) {
+        let report = b.put_songs(chunk).await.expect("put_songs");
+        assert!(report.is_complete(), "{:?}", report.failed.first());
+    }
+    (cloud, b)
+}
+
+fn in_order(songs: &[SongMetadata], sort: SortKey, descending: bool) -> Vec<SongId> {
+    let mut want = songs.to_vec();
+    want.sort_by(|a, b| compare_by(sort, a, b));
+    if descending {
+        want.reverse();
+    }
+    want.into_iter().map(|m| m.id).collect()
+}
+
+/// A client that believes the cap is far larger than the server's (an estimate gone stale,
+/// another service configuration) is refused with the sort-limit error, narrows its windows
+/// and retries: the listing still comes out complete and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_window_is_narrowed_and_retried() {
+    let songs: Vec<SongMetadata> = (0..SONGS).map(song).collect();
+    let (_cloud, b) = library(CAP, 50 * CAP, &songs).await;
+    for sort in [SortKey::Title, SortKey::Artist, SortKey::Bpm] {
+        for descending in [false, true] {
+            let (got, _) = list_all(&b, sort, descending, 1000).await;
+            let want = in_order(&songs, sort, descending);
+            assert!(
+                got == want,
+                "{sort:?} desc={descending}: first difference at {:?} of {}",
+                got.iter().zip(&want).position(|(g, w)| g != w),
+                got.len()
+            );
+        }
+    }
+}
+
+/// Documents whose sort keys an earlier songrec wrote (no `s.v`, plain lowercase titles, so
+/// `track10` before `track2`) are found and rewritten by the first listing by title or artist;
+/// the listing is then in natural order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_sort_keys_are_rewritten_before_a_listing() {
+    let songs: Vec<SongMetadata> = [1, 2, 10, 11, 20, 3]
+        .iter()
+        .map(|n| {
+            let mut m = song(*n);
+            m.title = format!("track{n}");
+            m
+        })
+        .collect();
+    let (cloud, b) = library(CAP, CAP, &songs).await;
+    let coll = b.client().collection(b.songs_collection());
+    for m in &songs {
+        let old_title = format!("{}\u{1}{}", m.title.to_lowercase(), m.id);
+        coll.update_one(
+            serde_json::json!({"_id": m.id.as_str()}),
+            serde_json::json!({"$unset": {"s.v": ""}, "$set": {"s.title": old_title}}),
+            Default::default(),
+        )
+        .await
+        .expect("write an old-form key");
+    }
+    // A new process (the check runs once per process).
+    let b = cloud
+        .astra_with(
+            api_config(&cloud.api_url(), cloud.token()),
+            s3_config(&cloud),
+        )
+        .with_sort_cap(CAP);
+    let page = b
+        .list(&ListQuery {
+            sort: SortKey::Title,
+            limit: 100,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    let titles: Vec<&str> = page.items.iter().map(|m| m.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "track1", "track2", "track3", "track10", "track11", "track20"
+        ]
+    );
+    let stale = coll
+        .count_documents(serde_json::json!({"deleted": false, "s.v": {"$ne": 2}}))
+        .await
+        .expect("count");
+    assert_eq!(
+        stale,
+        songrec_astra::dataapi::DocumentCount::Exact(0),
+        "rewritten"
+    );
+}
+
+/// Once, at the real service's cap (10,000 matches): a library just over it lists its first
+/// page in a few requests with a bounded total, and completely and in order by title.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_at_the_real_sort_cap() {
+    const REAL_CAP: usize = 10_000;
+    let n = REAL_CAP + 50;
+    let songs: Vec<SongMetadata> = (0..n).map(song).collect();
+    let (_cloud, b) = library(REAL_CAP, REAL_CAP, &songs).await;
+    let before = b.requests_sent();
+    let q = ListQuery {
+        sort: SortKey::Artist,
+        limit: 20,
+        ..ListQuery::default()
+    };
+    let page = b.list(&q).await.expect("list -n 20");
+    let total = b.quick_count(&q.filter).await.expect("count");
+    let used = b.requests_sent() - before;
+    assert_eq!(page.items.len(), 20);
+    assert_eq!(total, songrec_storage::SongCount::AtLeast(1000));
+    assert!(used <= 20, "list -n 20 and its total took {used} requests");
+    let (got, requests) = list_all(&b, SortKey::Title, false, 1000).await;
+    assert!(
+        got == in_order(&songs, SortKey::Title, false),
+        "title order at the real cap"
+    );
+    let bound = (n / 50 + 50) as u64;
+    assert!(requests <= bound, "{requests} requests (bound {bound})");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

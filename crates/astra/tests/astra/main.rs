@@ -9,6 +9,7 @@ mod backend_faults;
 mod backend_requests;
 mod blobs_s3;
 mod cache_layer;
+mod collection_budget;
 mod credentials;
 mod dataapi_client;
 mod lease_s3;

@@ -610,6 +610,15 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         Ok(v)
     }
 
+    async fn quick_count(&self, filter: &Filter) -> StorageResult<songrec_storage::SongCount> {
+        let (v, _) = self
+            .read(Op::Count, self.primary.quick_count(filter), || {
+                self.secondary.quick_count(filter)
+            })
+            .await?;
+        Ok(v)
+    }
+
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let r = self
             .write(Op::DeleteSong, self.primary.delete_song(id))

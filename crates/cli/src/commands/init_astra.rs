@@ -12,12 +12,16 @@ pub struct InitAstraArgs {
     /// Embedders whose vector collections to create: dsp, musicnn or both.
     #[arg(long, default_value = "both")]
     pub embedder: String,
+    /// Collections the database allows (5 on older Astra databases, 10 on newer ones): checked
+    /// before anything is created. Without it, a refusal by the server is explained.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_collections: Option<u16>,
 }
 
 /// `songrec init-astra`: applies `migrations/astra` idempotently.
 pub async fn run(args: &InitAstraArgs, cfg: &Config) -> Result<u8> {
     let models = songrec_app::embedders::models_of_list(&args.embedder)?;
-    let report = factory::init_astra(cfg, &models)
+    let report = factory::init_astra(cfg, &models, args.max_collections.map(usize::from))
         .await
         .context("initialising the Astra collections")?;
     print!("{report}");

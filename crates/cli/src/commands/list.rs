@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use songrec_factory::Backend;
 use songrec_storage::query::MAX_PAGE;
-use songrec_storage::{ListQuery, SortKey, StorageBackendExt};
+use songrec_storage::{ListQuery, SongCount, SortKey, StorageBackendExt};
 
 use crate::args::FilterArgs;
 use crate::exit;
@@ -44,9 +44,10 @@ pub async fn run(args: &ListArgs, backend: Backend) -> Result<u8> {
         cursor: None,
     };
     let mut items = Vec::new();
-    let mut skipped = 0usize;
+    let (mut skipped, mut seen, mut stopped) = (0usize, 0u64, false);
     backend
         .for_each_page(&q, |page| {
+            seen += page.len() as u64;
             for m in page {
                 if skipped < args.offset {
                     skipped += 1;
@@ -54,11 +55,19 @@ pub async fn run(args: &ListArgs, backend: Backend) -> Result<u8> {
                     items.push(m);
                 }
             }
-            items.len() < args.limit
+            stopped = items.len() >= args.limit;
+            !stopped
         })
         .await
         .context("listing songs")?;
-    let total = backend.count(&q.filter).await?;
+    // A listing that ended is its own count; otherwise one cheap count (exact locally, exact up
+    // to 1000 on the cloud, where an exact count of a large library costs a request per
+    // thousand songs: `songrec stats` gives it).
+    let total = if stopped {
+        backend.quick_count(&q.filter).await?.at_least(seen)
+    } else {
+        SongCount::Exact(seen)
+    };
     output::songs(&items, total, args.json)?;
     Ok(exit::OK)
 }

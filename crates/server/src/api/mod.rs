@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_storage::{
-    Filter, ListQuery, Match, Metric, SongId, SongMetadata, SortKey, StorageBackend,
+    Filter, ListQuery, Match, Metric, SongCount, SongId, SongMetadata, SortKey, StorageBackend,
     StorageBackendExt,
 };
 use tokio::io::AsyncWriteExt;
@@ -90,10 +90,16 @@ impl From<&SongMetadata> for SongSummary {
 
 /// `GET /healthz`: 200 when the backend answers a count within 5 s, else 503.
 pub async fn healthz(State(st): State<AppState>) -> Response {
-    let probe =
-        tokio::time::timeout(Duration::from_secs(5), st.backend.count(&Filter::default())).await;
+    let probe = tokio::time::timeout(
+        Duration::from_secs(5),
+        st.backend.quick_count(&Filter::default()),
+    )
+    .await;
     match probe {
-        Ok(Ok(songs)) => Json(serde_json::json!({"status": "ok", "songs": songs})).into_response(),
+        Ok(Ok(songs)) => Json(
+            serde_json::json!({"status": "ok", "songs": songs.value(), "songs_exact": songs.is_exact()}),
+        )
+        .into_response(),
         Ok(Err(e)) => {
             tracing::warn!("health check: {e}");
             (
@@ -135,8 +141,11 @@ pub async fn openapi() -> Response {
 pub struct SongPage {
     /// Songs on this page.
     pub items: Vec<SongSummary>,
-    /// Songs matching the filter (and `q`) in the whole library.
+    /// Songs matching the filter (and `q`) in the whole library: exact when `total_exact`,
+    /// otherwise a lower bound (counting more would cost many requests on the cloud).
     pub total: u64,
+    /// Whether `total` is the exact count.
+    pub total_exact: bool,
     /// Page size asked for.
     pub limit: usize,
     /// Offset of this page (0 in cursor mode).
@@ -169,8 +178,59 @@ fn matches_words(m: &SongMetadata, words: &[String]) -> bool {
     words.iter().all(|w| hay.contains(w.as_str()))
 }
 
+/// Songs a `q=` search reads per request at most before answering with what it found and a
+/// cursor to continue (about 200 Data API requests on the cloud).
+const SEARCH_SCAN_BUDGET: usize = 10_000;
+
+/// Where a `q=` search continues: the listing page (its size and the backend cursor that
+/// produced it) and how many of its songs are already behind.
+struct SearchCursor {
+    page: usize,
+    skip: usize,
+    inner: Option<String>,
+}
+
+impl SearchCursor {
+    fn encode(&self) -> String {
+        format!(
+            "q.{}.{}.{}",
+            self.page,
+            self.skip,
+            self.inner.as_deref().unwrap_or("-")
+        )
+    }
+
+    fn decode(s: &str) -> ApiResult<Self> {
+        let bad = || {
+            ApiError::bad_request(
+                "bad search cursor: pass the next_cursor of the previous page of the same q unchanged",
+            )
+        };
+        let mut parts = s.splitn(4, '.');
+        if parts.next() != Some("q") {
+            return Err(bad());
+        }
+        let page: usize = parts.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+        let skip: usize = parts.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+        let inner = parts.next().ok_or_else(bad)?;
+        if page == 0 || page > MAX_PAGE || skip > page {
+            return Err(bad());
+        }
+        Ok(Self {
+            page,
+            skip,
+            inner: (inner != "-").then(|| inner.to_owned()),
+        })
+    }
+}
+
 /// `GET /api/v1/songs`: filters, `q` (words in artist/title/album/file name), sort, and either
 /// `offset` or `cursor` paging.
+///
+/// `total` is exact when it is cheap (`total_exact`); otherwise a lower bound: on the cloud an
+/// exact count costs a request per thousand songs, and a `q=` search reads the listing only
+/// until its page is full (at most [`SEARCH_SCAN_BUDGET`] songs per request), answering with a
+/// `next_cursor` to continue.
 pub async fn list_songs(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -184,9 +244,9 @@ pub async fn list_songs(
     let offset = p.number("offset", 0, usize::MAX / 2)?;
     let cursor = p.one("cursor")?;
     p.finish()?;
-    if cursor.is_some() && (offset.is_some() || q.is_some()) {
+    if cursor.is_some() && offset.is_some() {
         return Err(ApiError::bad_request(
-            "give either cursor or offset/q, not both (cursors come from next_cursor of a plain listing)",
+            "give either cursor or offset, not both (cursors come from next_cursor of the previous page)",
         ));
     }
     let offset = offset.unwrap_or(0);
@@ -194,6 +254,7 @@ pub async fn list_songs(
     let b = st.backend.as_ref();
     if words.is_empty() && offset == 0 {
         // One backend page; its cursor continues the listing.
+        let first = cursor.is_none();
         let page = b
             .list(&ListQuery {
                 filter: filter.clone(),
@@ -203,50 +264,131 @@ pub async fn list_songs(
                 cursor,
             })
             .await?;
-        let total = b.count(&filter).await?;
+        let total = if first && page.next.is_none() {
+            SongCount::Exact(page.items.len() as u64)
+        } else {
+            b.quick_count(&filter)
+                .await?
+                .at_least(page.items.len() as u64)
+        };
         return Ok(Json(SongPage {
             items: page.items.iter().map(SongSummary::from).collect(),
-            total,
+            total: total.value(),
+            total_exact: total.is_exact(),
             limit,
             offset: 0,
             next_cursor: page.next,
             next_offset: None,
         }));
     }
-    // Offset or text search: walk the filtered listing in order.
-    let lq = ListQuery {
-        filter: filter.clone(),
-        sort,
-        descending,
-        limit: MAX_PAGE,
-        cursor: None,
+    if words.is_empty() {
+        // Offset paging: walk the filtered listing up to the page.
+        let lq = ListQuery {
+            filter: filter.clone(),
+            sort,
+            descending,
+            limit: offset.saturating_add(limit).clamp(1, MAX_PAGE),
+            cursor: None,
+        };
+        let (mut seen, mut items) = (0usize, Vec::new());
+        b.for_each_page(&lq, |page| {
+            for m in &page {
+                if seen >= offset && items.len() < limit {
+                    items.push(SongSummary::from(m));
+                }
+                seen += 1;
+            }
+            items.len() < limit
+        })
+        .await?;
+        let total = if items.len() < limit {
+            SongCount::Exact(seen as u64)
+        } else {
+            b.quick_count(&filter).await?.at_least(seen as u64)
+        };
+        let next_offset = (!items.is_empty() && ((offset + items.len()) as u64) < total.value())
+            .then_some(offset + items.len());
+        return Ok(Json(SongPage {
+            items,
+            total: total.value(),
+            total_exact: total.is_exact(),
+            limit,
+            offset,
+            next_cursor: None,
+            next_offset,
+        }));
+    }
+    // Text search: read the filtered listing in order from the start (offset) or the cursor
+    // until the page is full and one more match shows there are more, the listing ends, or the
+    // scan budget is spent.
+    let resumed = cursor.is_some();
+    let mut at = match cursor.as_deref() {
+        Some(c) => SearchCursor::decode(c)?,
+        None => SearchCursor {
+            page: offset
+                .saturating_add(limit)
+                .saturating_add(1)
+                .clamp(50, MAX_PAGE),
+            skip: 0,
+            inner: None,
+        },
     };
-    let (mut seen, mut items) = (0usize, Vec::new());
-    b.for_each_page(&lq, |page| {
-        for m in page.iter().filter(|m| matches_words(m, &words)) {
-            if seen >= offset && items.len() < limit {
+    let (mut matched, mut scanned, mut items) = (0usize, 0usize, Vec::new());
+    let mut more = false;
+    let mut ended = false;
+    'walk: while scanned < SEARCH_SCAN_BUDGET {
+        let page = b
+            .list(&ListQuery {
+                filter: filter.clone(),
+                sort,
+                descending,
+                limit: at.page,
+                cursor: at.inner.clone(),
+            })
+            .await?;
+        for (i, m) in page.items.iter().enumerate().skip(at.skip) {
+            scanned += 1;
+            if !matches_words(m, &words) {
+                continue;
+            }
+            if matched >= offset && items.len() >= limit {
+                // One match beyond the page: continue from it.
+                at.skip = i;
+                more = true;
+                break 'walk;
+            }
+            if matched >= offset {
                 items.push(SongSummary::from(m));
             }
-            seen += 1;
+            matched += 1;
         }
-        // Without words the total is a count, so walking stops once the page is full; with
-        // words the whole listing is walked to count the matches.
-        !(words.is_empty() && items.len() >= limit)
-    })
-    .await?;
-    let total = if words.is_empty() {
-        b.count(&filter).await?
+        match page.next {
+            Some(c) => {
+                // Pages grow while the search goes on: few matches read more per request.
+                at.inner = Some(c);
+                at.skip = 0;
+                at.page = (at.page * 2).min(MAX_PAGE);
+            }
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let total = if ended && !resumed {
+        SongCount::Exact(matched as u64)
     } else {
-        seen as u64
+        SongCount::AtLeast((matched + usize::from(more)) as u64)
     };
-    let next_offset = (!items.is_empty() && ((offset + items.len()) as u64) < total)
-        .then_some(offset + items.len());
+    let next_cursor = (!ended).then(|| at.encode());
+    let next_offset = (!ended && !resumed).then_some(offset + items.len());
     Ok(Json(SongPage {
         items,
-        total,
+        total: total.value(),
+        total_exact: total.is_exact(),
         limit,
         offset,
-        next_cursor: None,
+        next_cursor,
         next_offset,
     }))
 }

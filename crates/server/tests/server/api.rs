@@ -1260,3 +1260,51 @@ fn result_ids(v: &Value) -> Vec<String> {
         .map(|r| r["song"]["id"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A `q=` search reads the listing only until its page is full (one match more shows there are
+/// more): a bounded total and a cursor that continues the same search, each match once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_pages_continue_with_a_cursor() {
+    let srv = serve_library(|_| {}).await;
+    let (s, v) = get(&srv.url("/api/v1/songs?q=warehouse")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["total"].as_u64(), v["total_exact"].as_bool()),
+        (Some(PER_STYLE as u64), Some(true))
+    );
+    assert!(v["next_cursor"].is_null());
+
+    let mut seen = Vec::new();
+    let mut url = srv.url("/api/v1/songs?q=warehouse&limit=1&sort=title");
+    for round in 0.. {
+        let (s, v) = get(&url).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let items = v["items"].as_array().unwrap();
+        seen.extend(
+            items
+                .iter()
+                .map(|x| x["title"].as_str().unwrap().to_owned()),
+        );
+        if round == 0 {
+            assert_eq!(items.len(), 1);
+            assert_eq!(v["total_exact"], false, "stopped before the end: {v}");
+            assert!(v["total"].as_u64().unwrap() >= 2);
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => {
+                url = srv.url(&format!(
+                    "/api/v1/songs?q=warehouse&limit=1&sort=title&cursor={c}"
+                ))
+            }
+            None => break,
+        }
+        assert!(round < 10, "the search does not end");
+    }
+    assert_eq!(seen.len(), PER_STYLE, "{seen:?}");
+    assert!(seen.iter().all(|t| t.starts_with("Warehouse Pulse")));
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "in title order");
+    let (s, v) = get(&srv.url("/api/v1/songs?q=warehouse&cursor=nonsense")).await;
+    assert_error(&(s, v), StatusCode::BAD_REQUEST, "bad_request");
+}

@@ -301,10 +301,14 @@ pub async fn non_finite_numbers_refused(b: &dyn StorageBackend) {
 }
 
 /// Songs over the cloud's document limits ([`SongMetadata::check_portable`]) are refused on
-/// every backend, local ones included, with `InvalidInput` naming the field and the limit,
+/// every backend, local ones included, with the typed [`StorageError::SongLimit`] naming the
+/// field and the limit,
 /// by `put_metadata` and per song by `put_songs`; songs exactly at the limits are stored.
 pub async fn songs_over_cloud_limits_refused(b: &dyn StorageBackend) {
-    use crate::metadata::{MAX_EXTRA_ARRAY, MAX_EXTRA_FIELDS, MAX_EXTRA_INDEXED, MAX_TAGS};
+    use crate::metadata::{
+        MAX_EXTRA_ARRAY, MAX_EXTRA_FIELDS, MAX_EXTRA_INDEXED, MAX_EXTRA_NAME_BYTES,
+        MAX_METADATA_BYTES, MAX_TAGS,
+    };
     let before = b.list_versions().await.expect("list_versions");
     let numbered = |n: usize, f: &dyn Fn(usize) -> serde_json::Value| {
         (0..n)
@@ -385,14 +389,63 @@ pub async fn songs_over_cloud_limits_refused(b: &dyn StorageBackend) {
         MAX_EXTRA_ARRAY,
         false,
     );
+    // Metadata of 1 MB: a long free-form text, one byte over and exactly at the limit.
+    let sized = |m: &mut SongMetadata, bytes: usize| {
+        m.extra.insert("notes".into(), serde_json::json!(""));
+        let base = serde_json::to_string(&*m).map_or(0, |t| t.len());
+        m.extra
+            .insert("notes".into(), serde_json::json!("n".repeat(bytes - base)));
+    };
+    at(
+        8,
+        &|m| sized(m, MAX_METADATA_BYTES + 1),
+        "metadata",
+        MAX_METADATA_BYTES,
+        true,
+    );
+    at(
+        9,
+        &|m| sized(m, MAX_METADATA_BYTES),
+        "metadata",
+        MAX_METADATA_BYTES,
+        false,
+    );
+    // A free-form field name the cloud's 1,000-character paths hold only up to the limit
+    // (non-ASCII names are indexed hex-encoded, twice as long), with a number (indexed twice).
+    let long_name = |bytes: usize| "é".repeat(bytes / 2) + &"x".repeat(bytes % 2);
+    at(
+        10,
+        &|m| {
+            m.extra
+                .insert(long_name(MAX_EXTRA_NAME_BYTES + 1), serde_json::json!(1.5));
+        },
+        "é",
+        MAX_EXTRA_NAME_BYTES,
+        true,
+    );
+    at(
+        11,
+        &|m| {
+            m.extra
+                .insert(long_name(MAX_EXTRA_NAME_BYTES), serde_json::json!(1.5));
+        },
+        "é",
+        MAX_EXTRA_NAME_BYTES,
+        false,
+    );
     for (field, limit, m, over) in &cases {
         let got = b.put_metadata(m).await;
         if *over {
             let err = got.expect_err("a song over a cloud limit must be refused");
             assert!(
-                matches!(&err, StorageError::InvalidInput(msg)
-                    if msg.contains(&format!("{field} has")) && msg.contains(&limit.to_string())),
-                "{field}: want InvalidInput naming the field and the limit {limit}, got {err}"
+                matches!(&err, StorageError::SongLimit(e)
+                    if e.field.starts_with(field) && e.limit == *limit && e.song == m.id),
+                "{field}: want SongLimit naming the field and the limit {limit}, got {err}"
+            );
+            let msg = err.to_string();
+            assert!(
+                msg.contains(*field) && msg.contains(&limit.to_string()),
+                "{field}: the message names the field and the limit: {msg}"
             );
             assert!(
                 b.get_metadata(&m.id).await.expect("get").is_none(),

@@ -188,6 +188,7 @@ impl Outcome for Page<SongMetadata> {}
 impl Outcome for BatchReport {}
 impl Outcome for Option<Changes> {}
 impl Outcome for crate::backend::LibrarySummary {}
+impl Outcome for crate::backend::SongCount {}
 impl Outcome for Vec<crate::id::SongId> {}
 
 /// Implements [`StorageBackend`] for `$ty<B>` by routing every method through
@@ -310,6 +311,13 @@ macro_rules! delegate_backend {
                 filter: &$crate::filter::Filter,
             ) -> $crate::error::StorageResult<u64> {
                 self.$run($crate::layers::Op::Count, || self.inner.count(filter))
+                    .await
+            }
+            async fn quick_count(
+                &self,
+                filter: &$crate::filter::Filter,
+            ) -> $crate::error::StorageResult<$crate::backend::SongCount> {
+                self.$run($crate::layers::Op::Count, || self.inner.quick_count(filter))
                     .await
             }
             async fn delete_song(

@@ -348,6 +348,11 @@ impl StorageBackend for MemoryBackend {
             .count() as u64)
     }
 
+    /// In memory every count is cheap: exact.
+    async fn quick_count(&self, filter: &Filter) -> StorageResult<crate::backend::SongCount> {
+        Ok(crate::backend::SongCount::Exact(self.count(filter).await?))
+    }
+
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let mut s = self.lock();
         for (_, vs) in s.vectors.values_mut() {
