@@ -253,12 +253,7 @@ pub struct View {
 
 impl View {
     /// Maps the snapshot at `path` if it exists, mirrors a `metadata.json` with this stamp and
-    /// is sound; `None` otherwise.
-    pub fn open(path: &Path, json_stamp: (u64, u128)) -> Option<View> {
-        Self::open_checked(path, json_stamp).ok()
-    }
-
-    /// [`View::open`] saying why a snapshot is not used: [`Refused::Stale`] when there is none
+    /// is sound, or says why it is not used: [`Refused::Stale`] when there is none
     /// or it mirrors another `metadata.json` (or is of another format), [`Refused::Damaged`]
     /// when it fails its checksum or table checks.
     pub fn open_checked(path: &Path, json_stamp: (u64, u128)) -> Result<View, Refused> {
@@ -270,7 +265,7 @@ impl View {
         Self::check(Bytes::Map(map), json_stamp)
     }
 
-    /// A view over bytes in memory (the same checks as [`View::open`]).
+    /// A view over bytes in memory (the same checks as [`View::open_checked`]).
     #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
     pub fn from_bytes(bytes: Vec<u8>, json_stamp: (u64, u128)) -> Option<View> {
         Self::check(Bytes::Owned(bytes), json_stamp).ok()

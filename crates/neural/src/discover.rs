@@ -242,6 +242,7 @@ impl Owner {
     /// assert_eq!(file(0, 0o755).problem(me, 1000), None);
     /// assert!(file(1001, 0o644).problem(me, 1000).is_some());
     /// assert!(file(me, 0o646).problem(me, 1000).is_some());
+    /// assert!(Owner { gid: 50, ..file(me, 0o664) }.problem(me, 1000).is_some());
     /// let tmp = Owner { uid: 0, gid: 0, mode: 0o41777, is_dir: true };
     /// assert_eq!(tmp.problem(me, 1000), None);
     /// ```
@@ -250,10 +251,13 @@ impl Owner {
         if self.uid != euid && self.uid != 0 {
             return Some("belongs to another user");
         }
-        if self.mode & 0o002 != 0 && !(self.is_dir && self.uid == 0 && self.mode & STICKY != 0) {
+        // A root folder with the sticky bit (`/tmp`): others may add entries but not replace
+        // the ones they do not own.
+        let sticky_root = self.is_dir && self.uid == 0 && self.mode & STICKY != 0;
+        if self.mode & 0o002 != 0 && !sticky_root {
             return Some("is writable by every user");
         }
-        if self.mode & 0o020 != 0 && self.gid != egid {
+        if self.mode & 0o020 != 0 && self.gid != egid && !sticky_root {
             return Some("is writable by its group");
         }
         None
