@@ -163,6 +163,19 @@ pub struct LocalOptions {
     pub ann: AnnOptions,
 }
 
+impl LocalOptions {
+    /// The defaults, with the approximate index used from `min_vectors` vectors of a model
+    /// (`usize::MAX`: never).
+    pub fn with_ann_threshold(min_vectors: usize) -> Self {
+        Self {
+            ann: AnnOptions {
+                min_vectors,
+                ..AnnOptions::default()
+            },
+        }
+    }
+}
+
 /// What the index manifest records about a model's approximate index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct AnnEntry {

@@ -12,7 +12,7 @@ use songrec_storage::{
     SongRecord, StorageBackend, Value,
 };
 
-use crate::{AnnOptions, LocalBackend, LocalOptions, npy};
+use crate::{LocalBackend, LocalOptions, npy};
 
 const DIM: usize = 16;
 const CLUSTERS: usize = 30;
@@ -22,12 +22,7 @@ fn model() -> ModelInfo {
 }
 
 fn opts(min_vectors: usize) -> LocalOptions {
-    LocalOptions {
-        ann: AnnOptions {
-            min_vectors,
-            ..AnnOptions::default()
-        },
-    }
+    LocalOptions::with_ann_threshold(min_vectors)
 }
 
 /// A mixture of Gaussians: `n` vectors around `CLUSTERS` centres.

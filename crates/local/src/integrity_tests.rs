@@ -14,7 +14,7 @@ use songrec_storage::{
     Embedding, Match, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
 };
 
-use crate::{AnnOptions, LocalBackend, LocalOptions};
+use crate::{LocalBackend, LocalOptions};
 
 const DIM: usize = 16;
 
@@ -23,12 +23,7 @@ fn model() -> ModelInfo {
 }
 
 fn opts(min_vectors: usize) -> LocalOptions {
-    LocalOptions {
-        ann: AnnOptions {
-            min_vectors,
-            ..AnnOptions::default()
-        },
-    }
+    LocalOptions::with_ann_threshold(min_vectors)
 }
 
 fn song(i: usize) -> SongMetadata {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use songrec_local::{AnnOptions, LocalBackend, LocalOptions};
+use songrec_local::{LocalBackend, LocalOptions};
 use songrec_storage::StorageBackend;
 use songrec_storage::{Embedding, ListQuery, ModelInfo, SongId, SongMetadata, SongRecord};
 use songrec_testkit::LocalCloud;
@@ -57,13 +57,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// A server over `lib` in this process, its approximate index from `ann_threshold` vectors.
 async fn serve(lib: &Path, ann_threshold: usize) -> songrec_testkit::server::Running {
-    let opts = LocalOptions {
-        ann: AnnOptions {
-            min_vectors: ann_threshold,
-            ..AnnOptions::default()
-        },
-    };
-    let backend = LocalBackend::open_with(lib, opts).unwrap();
+    let backend =
+        LocalBackend::open_with(lib, LocalOptions::with_ann_threshold(ann_threshold)).unwrap();
     songrec_testkit::server::serve(Arc::new(backend), |_| {}).await
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use songrec_local::{AnnOptions, LocalBackend, LocalOptions};
+use songrec_local::{LocalBackend, LocalOptions};
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{
     Condition, Embedding, Field, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord,
@@ -43,16 +43,7 @@ fn oracle(
 #[tokio::test]
 async fn the_approximate_path_meets_the_oracle() {
     let dir = tempfile::tempdir().unwrap();
-    let b = LocalBackend::open_with(
-        dir.path(),
-        LocalOptions {
-            ann: AnnOptions {
-                min_vectors: 200,
-                ..AnnOptions::default()
-            },
-        },
-    )
-    .unwrap();
+    let b = LocalBackend::open_with(dir.path(), LocalOptions::with_ann_threshold(200)).unwrap();
     let mut rng = SplitMix::new(11);
     let centres: Vec<Vec<f32>> = (0..20)
         .map(|_| (0..DIM).map(|_| rng.gauss()).collect())
