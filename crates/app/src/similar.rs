@@ -736,11 +736,6 @@ impl Choice {
             (None, None) => embedder.unwrap_or("auto").parse(),
         }
     }
-
-    /// Whether this is the default, `auto`.
-    pub fn is_auto(&self) -> bool {
-        *self == Choice::Auto
-    }
 }
 
 impl std::str::FromStr for Choice {

@@ -2,4 +2,4 @@
 //! ([`songrec_discover::projection`]), so the web page and the CLI place every song alike.
 //! [`Projector`] is the seam a server can swap ([`crate::ServerOptions::projector`]).
 
-pub use songrec_discover::projection::{PcaProjector, Projection, Projector};
+pub use songrec_discover::projection::{PcaProjector, Projector};

@@ -189,8 +189,7 @@ impl SongMetadata {
     pub fn check_storable(&self) -> StorageResult<()> {
         self.check_finite()
             .map_err(NonFiniteNumber::into_storage_error)?;
-        self.check_portable()
-            .map_err(SongLimitExceeded::into_storage_error)
+        Ok(self.check_portable()?)
     }
 
     /// Checks the limits the cloud backend's service (the Astra Data API, stargate/data-api
@@ -354,13 +353,6 @@ pub struct SongLimitExceeded {
     pub limit: usize,
     /// What the song has.
     pub actual: usize,
-}
-
-impl SongLimitExceeded {
-    /// As the storage error backends return ([`StorageError::SongLimit`]).
-    pub fn into_storage_error(self) -> StorageError {
-        StorageError::SongLimit(self)
-    }
 }
 
 /// A metadata number that cannot be stored: NaN or an infinity (see

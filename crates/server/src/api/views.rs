@@ -91,20 +91,3 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     Ok(Json(resp.as_ref()).into_response())
 }
 
-/// The space a whole-library view compares around `seed` (or over the library): the CLI's
-/// choice ([`songrec_app::similar::choose_space`]).
-pub async fn library_space(
-    st: &AppState,
-    choice: &songrec_app::similar::Choice,
-    seed: Option<&SongMetadata>,
-) -> ApiResult<songrec_discover::Space> {
-    Ok(
-        songrec_app::similar::choose_space(
-            st.backend.as_ref(),
-            choice,
-            seed,
-            st.embedders.config(),
-        )
-        .await?,
-    )
-}
