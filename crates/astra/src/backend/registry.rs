@@ -14,9 +14,6 @@ use super::schema::{self, InitReport, RegisteredModel, Registry, registry_key};
 use super::writes::insert_failure_message;
 use crate::dataapi::{Collection, ErrorKind, FindOptions};
 
-/// Marks a creation the server refused for the collection budget (see [`CollectionBudget`]).
-const TOO_MANY: &str = "TOO_MANY_COLLECTIONS: ";
-
 /// The collections `init` found and would create, against the database's budget.
 struct CollectionBudget {
     existing: Vec<String>,
@@ -66,16 +63,6 @@ impl CollectionBudget {
             backend: BACKEND.into(),
             message,
             transient: false,
-        }
-    }
-
-    /// A creation refused for the budget becomes [`CollectionBudget::error`].
-    fn explain(&self, e: StorageError) -> StorageError {
-        match &e {
-            StorageError::Backend { message, .. } if message.starts_with(TOO_MANY) => {
-                self.error(Some(&message[TOO_MANY.len()..]))
-            }
-            _ => e,
         }
     }
 }
@@ -154,16 +141,14 @@ impl AstraBackend {
         }
         let mut report = InitReport::default();
         let songs_cmd = schema::songs_command(&self.prefix)?;
-        self.apply_collection(&songs_cmd, &infos, &mut report)
-            .await
-            .map_err(|e| budget.explain(e))?;
+        self.apply_collection(&songs_cmd, &infos, &budget, &mut report)
+            .await?;
         let mut guard = self.registry.lock().await;
         let mut reg = self.load_registry().await?;
         for (_, r) in reg.iter() {
             let cmd = schema::vector_command(&self.prefix, &r.collection, r.model.dim)?;
-            self.apply_collection(&cmd, &infos, &mut report)
-                .await
-                .map_err(|e| budget.explain(e))?;
+            self.apply_collection(&cmd, &infos, &budget, &mut report)
+                .await?;
         }
         for m in models {
             if m.dim == 0 {
@@ -186,9 +171,8 @@ impl AstraBackend {
                         reg.values().map(|r| r.collection.clone()).collect();
                     let name = schema::vector_name(&self.prefix, m, &taken);
                     let cmd = schema::vector_command(&self.prefix, &name, m.dim)?;
-                    self.apply_collection(&cmd, &infos, &mut report)
-                        .await
-                        .map_err(|e| budget.explain(e))?;
+                    self.apply_collection(&cmd, &infos, &budget, &mut report)
+                        .await?;
                     let r = RegisteredModel {
                         model: m.clone(),
                         collection: name,
@@ -204,10 +188,13 @@ impl AstraBackend {
         Ok(report)
     }
 
+    /// Creates the collection of `cmd` unless it exists with the same settings; a creation the
+    /// server refuses for the collection budget is explained by `budget`.
     async fn apply_collection(
         &self,
         cmd: &Value,
         infos: &[crate::dataapi::CollectionInfo],
+        budget: &CollectionBudget,
         report: &mut InitReport,
     ) -> StorageResult<()> {
         let name = schema::command_name(cmd);
@@ -225,11 +212,7 @@ impl AstraBackend {
             Ok(_) => {}
             Err(e) if e.kind() == Some(ErrorKind::TooManyCollections) => {
                 let said = e.failure().map(|f| f.to_string()).unwrap_or_default();
-                return Err(StorageError::Backend {
-                    backend: BACKEND.into(),
-                    message: format!("{TOO_MANY}{said}"),
-                    transient: false,
-                });
+                return Err(budget.error(Some(&said)));
             }
             Err(e) => return Err(schema::create_error(e, &name, None)),
         }

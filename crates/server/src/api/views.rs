@@ -90,4 +90,3 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     cache.insert(key, (fp, resp.clone()));
     Ok(Json(resp.as_ref()).into_response())
 }
-
