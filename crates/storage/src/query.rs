@@ -368,6 +368,62 @@ pub fn compare_by(key: SortKey, a: &SongMetadata, b: &SongMetadata) -> std::cmp:
     by.then_with(|| a.id.cmp(&b.id))
 }
 
+/// The text a listing by title or artist compares ([`text_sort_key`]s; artist, NUL, title),
+/// or nothing for other orders.
+pub fn sort_text(m: &SongMetadata, key: SortKey) -> String {
+    match key {
+        SortKey::Title => text_sort_key(&m.title),
+        SortKey::Artist => format!(
+            "{}\u{0}{}",
+            m.artist.as_deref().map(text_sort_key).unwrap_or_default(),
+            text_sort_key(&m.title)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the
+/// comparator would allocate O(n log n) strings).
+pub fn sort_songs<T>(
+    hits: &mut Vec<(T, &SongMetadata)>,
+    key: SortKey,
+    descending: bool,
+    first: Option<usize>,
+) {
+    use std::cmp::Ordering;
+    let text = |m: &SongMetadata| sort_text(m, key);
+    let mut keyed: Vec<(String, (T, &SongMetadata))> = std::mem::take(hits)
+        .into_iter()
+        .map(|(t, m)| (text(m), (t, m)))
+        .collect();
+    let cmp = |(ka, (_, a)): &(String, (T, &SongMetadata)),
+               (kb, (_, b)): &(String, (T, &SongMetadata))| {
+        let o = match key {
+            SortKey::Title => ka.cmp(kb).then_with(|| a.id.cmp(&b.id)),
+            SortKey::Artist => match (&a.artist, &b.artist) {
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                _ => ka.cmp(kb),
+            }
+            .then_with(|| a.id.cmp(&b.id)),
+            _ => compare_by(key, a, b),
+        };
+        if descending { o.reverse() } else { o }
+    };
+    match first {
+        // Only the first `n` are wanted: select them (linear), then sort just those.
+        Some(n) if n < keyed.len() => {
+            if n > 0 {
+                keyed.select_nth_unstable_by(n - 1, cmp);
+            }
+            keyed.truncate(n);
+            keyed.sort_by(cmp);
+        }
+        _ => keyed.sort_by(cmp),
+    }
+    *hits = keyed.into_iter().map(|(_, tm)| tm).collect();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use crate::id::SongId;
 use crate::math::{self, TopK};
 use crate::metadata::{SongMetadata, VersionEntry};
 use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, Match, Page, SearchQuery, compare_by};
+use crate::query::{ListQuery, Match, Page, SearchQuery, sort_songs};
 
 #[derive(Debug, Default)]
 struct State {
@@ -316,15 +316,14 @@ impl StorageBackend for MemoryBackend {
         query.validate()?;
         let start = offset_cursor(query.cursor.as_deref())?;
         let s = self.lock();
-        let mut items: Vec<&SongMetadata> = s
+        let mut hits: Vec<((), &SongMetadata)> = s
             .metadata
             .values()
             .filter(|m| query.filter.matches(m))
+            .map(|m| ((), m))
             .collect();
-        items.sort_by(|a, b| {
-            let o = compare_by(query.sort, a, b);
-            if query.descending { o.reverse() } else { o }
-        });
+        sort_songs(&mut hits, query.sort, query.descending, None);
+        let items: Vec<&SongMetadata> = hits.into_iter().map(|(_, m)| m).collect();
         let end = (start + query.limit).min(items.len());
         let page = items
             .get(start.min(end)..end)
