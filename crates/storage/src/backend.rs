@@ -549,6 +549,49 @@ pub trait StorageBackendExt: StorageBackend {
             }
         }
     }
+
+    /// The `limit` songs after the first `offset` matching `filter` in `sort` order, and how
+    /// many match: pages no bigger than the window, read until it is full; a listing that
+    /// ended is its own count, otherwise one [`StorageBackend::quick_count`] (exact locally,
+    /// a lower bound past the cloud's count limit). The listing of `songrec list` and of the
+    /// REST API's offset pages.
+    async fn list_window(
+        &self,
+        filter: &Filter,
+        sort: crate::query::SortKey,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> StorageResult<(Vec<SongMetadata>, SongCount)> {
+        let q = ListQuery {
+            filter: filter.clone(),
+            sort,
+            descending,
+            limit: offset
+                .saturating_add(limit)
+                .clamp(1, crate::query::MAX_PAGE),
+            cursor: None,
+        };
+        let (mut items, mut seen) = (Vec::new(), 0u64);
+        if limit > 0 {
+            self.for_each_page(&q, |page| {
+                for m in page {
+                    if seen >= offset as u64 && items.len() < limit {
+                        items.push(m);
+                    }
+                    seen += 1;
+                }
+                items.len() < limit
+            })
+            .await?;
+        }
+        let total = if items.len() < limit {
+            SongCount::Exact(seen)
+        } else {
+            self.quick_count(filter).await?.at_least(seen)
+        };
+        Ok((items, total))
+    }
 }
 
 impl<T: StorageBackend + ?Sized> StorageBackendExt for T {}

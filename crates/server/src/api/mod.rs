@@ -283,29 +283,10 @@ pub async fn list_songs(
     }
     if words.is_empty() {
         // Offset paging: walk the filtered listing up to the page.
-        let lq = ListQuery {
-            filter: filter.clone(),
-            sort,
-            descending,
-            limit: offset.saturating_add(limit).clamp(1, MAX_PAGE),
-            cursor: None,
-        };
-        let (mut seen, mut items) = (0usize, Vec::new());
-        b.for_each_page(&lq, |page| {
-            for m in &page {
-                if seen >= offset && items.len() < limit {
-                    items.push(SongSummary::from(m));
-                }
-                seen += 1;
-            }
-            items.len() < limit
-        })
-        .await?;
-        let total = if items.len() < limit {
-            SongCount::Exact(seen as u64)
-        } else {
-            b.quick_count(&filter).await?.at_least(seen as u64)
-        };
+        let (items, total) = b
+            .list_window(&filter, sort, descending, offset, limit)
+            .await?;
+        let items: Vec<SongSummary> = items.iter().map(SongSummary::from).collect();
         let next_offset = (!items.is_empty() && ((offset + items.len()) as u64) < total.value())
             .then_some(offset + items.len());
         return Ok(Json(SongPage {

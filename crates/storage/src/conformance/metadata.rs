@@ -161,6 +161,7 @@ pub async fn listing_natural_order(b: &dyn StorageBackend) {
 
 /// Filters and paging agree with [`Filter::matches`] and never repeat or drop songs.
 pub async fn list_filter_and_paging(b: &dyn StorageBackend) {
+    use crate::StorageBackendExt;
     let mut rng = Lcg(7);
     let lib = put_library(b, 25, &mut rng).await;
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 25);
@@ -288,6 +289,41 @@ pub async fn list_filter_and_paging(b: &dyn StorageBackend) {
             want.len() as u64,
             "count for {f:?}"
         );
+    }
+
+    // A window (offset, limit) of a sorted, filtered listing is that slice of the oracle's
+    // order, and its total is the number of matches.
+    for f in [Filter::default(), filters[0].clone()] {
+        let mut want: Vec<&SongMetadata> = lib
+            .iter()
+            .map(|(m, _)| m)
+            .filter(|m| f.matches(m))
+            .collect();
+        want.sort_by(|x, y| crate::compare_by(SortKey::Title, x, y).reverse());
+        let n = want.len();
+        for (offset, limit) in [
+            (0, 1),
+            (0, n + 1),
+            (1, 2),
+            (n - 1, 7),
+            (n, 3),
+            (n + 4, 2),
+            (3, 7),
+        ] {
+            let (got, total) = b
+                .list_window(&f, SortKey::Title, true, offset, limit)
+                .await
+                .expect("list_window");
+            let slice: Vec<&SongId> = want
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|m| &m.id)
+                .collect();
+            let got: Vec<&SongId> = got.iter().map(|m| &m.id).collect();
+            assert_eq!(got, slice, "window {offset}+{limit} of {f:?}");
+            assert_eq!(total.value(), n as u64, "window total of {f:?}");
+        }
     }
     clear(b, &lib).await;
 }
