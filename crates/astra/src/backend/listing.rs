@@ -1,7 +1,7 @@
 //! Reading songs: one or several by id, listings (storage order or sorted, with their cursors),
 //! exact counts beyond the server's cap, and the version list sync compares.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,28 +34,20 @@ const MIN_SERVER_PAGE: usize = 20;
 /// Narrowings after a sort-cap refusal before giving up.
 const MAX_NARROWINGS: usize = 8;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// A listing's cursor: continue after sort key `k` of sort field `f` (descending: `d`), with
+/// the windows sampled so far. Cursors of an earlier version (unsorted listings) have another
+/// tag and are refused with a hint.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t")]
 enum Cursor {
-    /// Keyset: continue after sort key `k` of sort field `f`; `b` carries the next window
-    /// bounds (sort keys beyond `k`, each with the estimated matches since the previous one),
-    /// `r` the estimated matches beyond the last bound, `e` whether that estimate is exact.
     #[serde(rename = "k")]
     Keyset {
         f: String,
         d: bool,
         k: String,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        b: Vec<(String, f64)>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        r: Option<f64>,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        e: bool,
+        #[serde(flatten)]
+        w: Windows,
     },
-    /// A cursor of an earlier version (unsorted listings): refused with a hint.
-    #[default]
-    #[serde(other)]
-    Old,
 }
 
 impl Cursor {
@@ -68,7 +60,6 @@ impl Cursor {
             .decode(s.trim())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .filter(|c| !matches!(c, Cursor::Old))
             .ok_or_else(|| {
                 StorageError::InvalidInput(format!(
                     "bad list cursor {:?}: pass the `next` of the previous page unchanged",
@@ -80,15 +71,41 @@ impl Cursor {
 
 /// Where a sorted listing stands: sort keys sampled beyond the last one listed (in listing
 /// order), so that each sorted request can be narrowed to a key range that matches far
-/// fewer documents than the server's in-memory sort cap.
-#[derive(Debug, Default)]
+/// fewer documents than the server's in-memory sort cap. A cursor carries them (short names).
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Windows {
     /// Sampled keys, each with the estimated matches between the previous one and it.
-    bounds: std::collections::VecDeque<(String, f64)>,
+    #[serde(rename = "b", default, skip_serializing_if = "VecDeque::is_empty")]
+    bounds: VecDeque<(String, f64)>,
     /// Estimated matches beyond the last bound (`None`: not known yet).
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     tail: Option<f64>,
     /// `tail` is exact (a sample saw every match beyond the last bound).
+    #[serde(rename = "e", default, skip_serializing_if = "std::ops::Not::not")]
     tail_exact: bool,
+}
+
+impl Windows {
+    /// At most [`CURSOR_BOUNDS`] bounds, for a cursor: the matches of those dropped go to the
+    /// tail's estimate (`cap` when it was unknown), which is then no longer exact.
+    fn for_cursor(mut self, cap: f64) -> Self {
+        if self.bounds.len() > CURSOR_BOUNDS {
+            let dropped: f64 = self.bounds.drain(CURSOR_BOUNDS..).map(|x| x.1).sum();
+            self.tail = Some(self.tail.unwrap_or(cap) + dropped);
+            self.tail_exact = false;
+        }
+        self
+    }
+
+    /// The estimated matches between one bound and the next when a sample of `sampled` keys
+    /// was drawn from `matches` (1 each when the sample was complete).
+    fn gap(complete: bool, matches: f64, sampled: usize) -> f64 {
+        if complete {
+            1.0
+        } else {
+            matches / (sampled + 1) as f64
+        }
+    }
 }
 
 /// The sort key of a listed document: `_id` or `s.<key>`.
@@ -308,11 +325,7 @@ impl AstraBackend {
                 let (keys, complete) = self
                     .sample_keys(filter, field, descending, last, None)
                     .await?;
-                let gap = if complete {
-                    1.0
-                } else {
-                    tail / (keys.len() + 1) as f64
-                };
+                let gap = Windows::gap(complete, tail, keys.len());
                 w.bounds = keys.into_iter().map(|k| (k, gap)).collect();
                 w.tail = Some(if complete { 0.0 } else { gap });
                 w.tail_exact = complete;
@@ -324,11 +337,7 @@ impl AstraBackend {
                 let (keys, complete) = self
                     .sample_keys(filter, field, descending, last, upper.as_deref())
                     .await?;
-                let gap = if complete {
-                    1.0
-                } else {
-                    first_gap / (keys.len() + 1) as f64
-                };
+                let gap = Windows::gap(complete, first_gap, keys.len());
                 if let Some(front) = w.bounds.front_mut() {
                     front.1 = gap;
                 }
@@ -367,7 +376,7 @@ impl AstraBackend {
         q: &ListQuery,
         field: &str,
         t: &Translated,
-        start: Cursor,
+        start: Option<Cursor>,
     ) -> StorageResult<Page<SongMetadata>> {
         let order = if q.descending {
             SortOrder::Descending
@@ -376,15 +385,8 @@ impl AstraBackend {
         };
         let sub = field.strip_prefix("s.").unwrap_or(field).to_owned();
         let (mut last, mut w) = match start {
-            Cursor::Keyset { k, b, r, e, .. } => (
-                Some(k),
-                Windows {
-                    bounds: b.into_iter().collect(),
-                    tail: r,
-                    tail_exact: e,
-                },
-            ),
-            Cursor::Old => (None, Windows::default()),
+            Some(Cursor::Keyset { k, w, .. }) => (Some(k), w),
+            None => (None, Windows::default()),
         };
         let mut items = Vec::new();
         let mut page_cap = MIN_SERVER_PAGE;
@@ -470,22 +472,11 @@ impl AstraBackend {
                 }
             }
             if items.len() >= q.limit {
-                let mut b: Vec<(String, f64)> = w.bounds.into_iter().collect();
-                let mut r = w.tail;
-                let mut e = w.tail_exact;
-                if b.len() > CURSOR_BOUNDS {
-                    let dropped: f64 = b[CURSOR_BOUNDS..].iter().map(|x| x.1).sum();
-                    b.truncate(CURSOR_BOUNDS);
-                    r = Some(r.unwrap_or(self.sort_cap) + dropped);
-                    e = false;
-                }
                 let c = Cursor::Keyset {
                     f: field.to_owned(),
                     d: q.descending,
                     k: last.unwrap_or_default(),
-                    b,
-                    r,
-                    e,
+                    w: w.for_cursor(self.sort_cap),
                 };
                 return Ok(Page {
                     items,
@@ -523,18 +514,15 @@ impl AstraBackend {
         if matches!(query.sort, SortKey::Title | SortKey::Artist) {
             self.current_sort_keys().await?;
         }
-        let start = match cursor {
-            None => Cursor::Old,
-            Some(c @ Cursor::Keyset { .. }) if matches!(&c, Cursor::Keyset { f, d, .. } if f == field && *d == query.descending) => {
-                c
-            }
-            Some(_) => {
-                return Err(StorageError::InvalidInput(
-                    "this cursor belongs to a listing with another sort order; list with the same sort".into(),
-                ));
-            }
-        };
-        self.list_sorted(query, field, &t, start).await
+        if let Some(Cursor::Keyset { f, d, .. }) = &cursor
+            && (f != field || *d != query.descending)
+        {
+            return Err(StorageError::InvalidInput(
+                "this cursor belongs to a listing with another sort order; list with the same sort"
+                    .into(),
+            ));
+        }
+        self.list_sorted(query, field, &t, cursor).await
     }
 
     /// Implements `StorageBackend::count`.
@@ -709,5 +697,76 @@ impl AstraBackend {
             .await?;
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn windows(n: usize) -> Windows {
+        Windows {
+            bounds: (0..n)
+                .map(|i| (format!("key{i:02}"), 10.0 + i as f64))
+                .collect(),
+            tail: Some(5.0),
+            tail_exact: true,
+        }
+    }
+
+    #[test]
+    fn a_cursor_carries_its_windows_and_reads_back_unchanged() {
+        let c = Cursor::Keyset {
+            f: "s.title".into(),
+            d: true,
+            k: "last".into(),
+            w: windows(3),
+        };
+        let json: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(c.encode())
+                .expect("a cursor is base64"),
+        )
+        .expect("a cursor is JSON");
+        assert_eq!(
+            json,
+            json!({"t": "k", "f": "s.title", "d": true, "k": "last",
+                   "b": [["key00", 10.0], ["key01", 11.0], ["key02", 12.0]], "r": 5.0, "e": true})
+        );
+        let Cursor::Keyset { f, d, k, w } = Cursor::decode(&c.encode()).expect("decodes");
+        assert_eq!((f.as_str(), d, k.as_str()), ("s.title", true, "last"));
+        assert_eq!(w.bounds, windows(3).bounds);
+        assert_eq!((w.tail, w.tail_exact), (Some(5.0), true));
+    }
+
+    #[test]
+    fn a_cursor_of_another_version_or_garbage_is_refused_with_a_hint() {
+        let old = URL_SAFE_NO_PAD.encode(br#"{"t":"o","offset":40}"#);
+        for bad in [old.as_str(), "not a cursor", ""] {
+            let e = Cursor::decode(bad).expect_err("refused");
+            assert!(e.to_string().contains("pass the `next`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_cursor_keeps_at_most_its_bounds_and_counts_the_rest_in_the_tail() {
+        let w = windows(CURSOR_BOUNDS + 3).for_cursor(1000.0);
+        assert_eq!(w.bounds.len(), CURSOR_BOUNDS);
+        let dropped: f64 = (CURSOR_BOUNDS..CURSOR_BOUNDS + 3)
+            .map(|i| 10.0 + i as f64)
+            .sum();
+        assert_eq!(w.tail, Some(5.0 + dropped));
+        assert!(!w.tail_exact);
+        let mut unknown = windows(CURSOR_BOUNDS + 1);
+        unknown.tail = None;
+        assert_eq!(
+            unknown.for_cursor(1000.0).tail,
+            Some(1000.0 + 10.0 + CURSOR_BOUNDS as f64)
+        );
+        let short = windows(2).for_cursor(1000.0);
+        assert_eq!(
+            (short.bounds.len(), short.tail, short.tail_exact),
+            (2, Some(5.0), true)
+        );
     }
 }
