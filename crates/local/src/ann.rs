@@ -430,7 +430,15 @@ impl Inner {
                 Ok(true)
             }
             Err(err) => {
-                crate::ann_check::warn_once(&m.model.key(), &err);
+                // Once per process and file: a long-running `serve` keeps quiet about it after.
+                let what = err.to_string();
+                crate::integrity::warn_once(&what, || {
+                    format!(
+                        "approximate index of {} ignored ({what}); searching exactly until it is \
+                         rebuilt (`songrec reindex` rebuilds it now)",
+                        m.model.key()
+                    )
+                });
                 st.anns.remove(&key);
                 Ok(false)
             }

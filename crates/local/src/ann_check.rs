@@ -104,28 +104,6 @@ pub fn check_and_search(
     true
 }
 
-/// Says once per process and file that a model's index cannot be used (later searches of a
-/// long-running process, such as `songrec serve`, keep quiet about the same file).
-pub(crate) fn warn_once(model: &str, err: &songrec_storage::StorageError) {
-    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let what = err.to_string();
-    let first = SEEN.lock().is_ok_and(|mut seen| {
-        let new = !seen.contains(&what);
-        if new {
-            seen.push(what.clone());
-        }
-        new
-    });
-    if first {
-        tracing::warn!(
-            "approximate index of {model} ignored ({what}); searching exactly until it is \
-             rebuilt (`songrec reindex` rebuilds it now)"
-        );
-    } else {
-        tracing::debug!("approximate index of {model} unusable: {what}");
-    }
-}
-
 /// usearch's metric code of the inner product.
 const METRIC_IP: u8 = b'i';
 /// usearch's scalar code of u64 (keys) and u32 (neighbour slots).

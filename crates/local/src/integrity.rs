@@ -108,6 +108,43 @@ impl Verified {
     }
 }
 
+/// A file whose header holds its own checksum: at byte `at`, a CRC-32C (u32) of every byte of
+/// the file but the checksum's 8-byte field, then 4 zero bytes (the live-row table, the
+/// metadata snapshot).
+#[derive(Clone, Copy)]
+pub(crate) struct HeaderCrc {
+    pub(crate) at: usize,
+}
+
+impl HeaderCrc {
+    /// CRC-32C of `bytes` without the checksum field.
+    fn of(self, bytes: &[u8]) -> u32 {
+        let crc = crc32c::crc32c(bytes.get(..self.at).unwrap_or(bytes));
+        crc32c::crc32c_append(crc, bytes.get(self.at + 8..).unwrap_or(&[]))
+    }
+
+    /// Writes the checksum of `bytes` into its field. Does nothing to bytes that end before
+    /// the field does.
+    pub(crate) fn seal(self, bytes: &mut [u8]) {
+        if bytes.len() >= self.at + 8 {
+            let c = self.of(bytes);
+            bytes[self.at..self.at + 4].copy_from_slice(&c.to_le_bytes());
+            bytes[self.at + 4..self.at + 8].fill(0);
+        }
+    }
+
+    /// Checks the field against the content. The zero bytes after the checksum are the only
+    /// ones it does not cover: they must be zero.
+    pub(crate) fn check(self, bytes: &[u8]) -> Result<(), &'static str> {
+        let field = bytes.get(self.at..self.at + 8).ok_or("cut short")?;
+        let stored = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
+        if field[4..] != [0; 4] || self.of(bytes) != stored {
+            return Err("its checksum does not match its content");
+        }
+        Ok(())
+    }
+}
+
 /// The error of a file whose content does not match its recorded checksum.
 pub(crate) fn mismatch(path: &Path, got: u32, expect: u32) -> StorageError {
     StorageError::corrupt(

@@ -387,3 +387,27 @@ async fn a_manifest_without_checksums_is_read_as_before_and_gains_them() {
     assert_eq!(rebuilds(&b), 0);
     assert_eq!(ann_file(lib), ann);
 }
+
+/// A header checksum covers every byte but its own field, and the field's padding must be zero:
+/// any one byte changed anywhere is caught, and a file ending inside the field is cut short.
+#[test]
+fn a_header_checksum_catches_any_byte_changed() {
+    use crate::integrity::HeaderCrc;
+    let crc = HeaderCrc { at: 12 };
+    let mut bytes: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
+    crc.seal(&mut bytes);
+    assert_eq!(crc.check(&bytes), Ok(()));
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x10;
+        assert!(crc.check(&bad).is_err(), "byte {i} changed and not caught");
+    }
+    assert_eq!(crc.check(&bytes[..19]), Err("cut short"));
+    let mut short = bytes[..10].to_vec();
+    crc.seal(&mut short);
+    assert_eq!(
+        short,
+        bytes[..10],
+        "sealing bytes without a field changes nothing"
+    );
+}

@@ -23,31 +23,20 @@
 
 use std::path::Path;
 
-use crate::integrity::Refused;
+use crate::integrity::{HeaderCrc, Refused};
 use crate::pack::{HEADER, Row, record_size};
 
 const MAGIC: &[u8; 8] = b"SRROWS02";
 const HEAD: usize = 40;
 const ROW: usize = 48;
-/// Where the header holds the checksum.
-const CHECK_AT: usize = 32;
-
-/// CRC-32C of a table's header fields (before the checksum) and its rows.
-fn checksum(bytes: &[u8]) -> u32 {
-    let head = bytes.get(..CHECK_AT).unwrap_or(bytes);
-    let crc = crc32c::crc32c(head);
-    crc32c::crc32c_append(crc, bytes.get(HEAD..).unwrap_or(&[]))
-}
+/// The header's checksum.
+const CHECKSUM: HeaderCrc = HeaderCrc { at: 32 };
 
 /// Writes the checksum of `table` into its header (for the fuzz harness: inputs get past the
 /// checksum into the rows). Does nothing to a table shorter than its header.
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn seal(table: &mut [u8]) {
-    if table.len() >= HEAD {
-        let c = checksum(table);
-        table[CHECK_AT..CHECK_AT + 4].copy_from_slice(&c.to_le_bytes());
-        table[CHECK_AT + 4..HEAD].fill(0);
-    }
+    CHECKSUM.seal(table);
 }
 
 /// Encodes the live rows of the first `covered` bytes of pack build `build`.
@@ -91,15 +80,7 @@ pub fn decode(
     if bytes.get(..8) != Some(MAGIC) {
         return Err(Refused::Stale);
     }
-    let stored = bytes
-        .get(CHECK_AT..CHECK_AT + 4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
-        .ok_or_else(|| damaged("cut short"))?;
-    // The zero bytes after the checksum are the only ones it does not cover.
-    if checksum(bytes) != stored || bytes.get(CHECK_AT + 4..HEAD) != Some(&[0u8; 4][..]) {
-        return Err(damaged("its checksum does not match its content"));
-    }
+    CHECKSUM.check(bytes).map_err(damaged)?;
     if u64_at(8)? != build {
         return Err(Refused::Stale);
     }

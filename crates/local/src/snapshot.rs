@@ -21,30 +21,21 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use songrec_storage::{SongId, SongMetadata};
 
-use crate::integrity::Refused;
+use crate::integrity::{HeaderCrc, Refused};
 
 const MAGIC: &[u8; 8] = b"SRMETA03";
 /// Magic, JSON size, JSON modification time, song count, checksum.
 const HEADER: usize = 8 + 8 + 16 + 8 + 8;
-/// Where the header holds the checksum.
-const CHECK_AT: usize = 40;
-
-/// CRC-32C of a snapshot's bytes other than its checksum field.
-fn checksum(bytes: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(bytes.get(..CHECK_AT).unwrap_or(bytes));
-    crc32c::crc32c_append(crc, bytes.get(HEADER..).unwrap_or(&[]))
-}
+/// The header's checksum.
+const CHECKSUM: HeaderCrc = HeaderCrc { at: 40 };
 
 /// Writes the checksum of `bytes` into its header (for the fuzz harness: inputs get past the
 /// checksum into the table and records). Does nothing to bytes shorter than a header.
 #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
 pub fn seal(bytes: &mut [u8]) {
-    if bytes.len() >= HEADER {
-        let c = checksum(bytes);
-        bytes[CHECK_AT..CHECK_AT + 4].copy_from_slice(&c.to_le_bytes());
-        bytes[CHECK_AT + 4..HEADER].fill(0);
-    }
+    CHECKSUM.seal(bytes);
 }
+
 /// One table entry: id and record offset.
 const ENTRY: usize = 32 + 8;
 /// The fewest bytes one song's record takes: id, empty title, three absent options, duration,
@@ -287,15 +278,8 @@ impl View {
             return Err(Refused::Stale);
         }
         let n = r.u64().ok_or_else(|| damaged("cut short"))?;
-        // The zero bytes after the checksum are the only ones it does not cover.
-        let stored = r
-            .take(8)
-            .filter(|b| b[4..] == [0; 4])
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or_else(|| damaged("bad checksum field"))?;
-        if checksum(&bytes) != stored {
-            return Err(damaged("its checksum does not match its content"));
-        }
+        r.take(8).ok_or_else(|| damaged("cut short"))?;
+        CHECKSUM.check(&bytes).map_err(damaged)?;
         let bad_table = || damaged("its song table does not fit its records");
         let n = usize::try_from(n).map_err(|_| bad_table())?;
         let table = n.checked_mul(ENTRY).ok_or_else(bad_table)?;
