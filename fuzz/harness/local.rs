@@ -205,6 +205,12 @@ impl Scratch {
     }
 }
 
+/// The one scratch library of a fuzz target's process.
+pub fn scratch() -> &'static Scratch {
+    static S: std::sync::OnceLock<Scratch> = std::sync::OnceLock::new();
+    S.get_or_init(Scratch::new)
+}
+
 /// Creates the folders of an empty library under `root`.
 pub fn library_folders(root: &Path) {
     for d in ["data/embeddings", "data/.songrec/index"] {
