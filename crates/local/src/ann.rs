@@ -48,7 +48,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::fsutil::{WriteLock, sync_dir};
 use crate::index::{CandRow, Manifest};
-use crate::layout::{read_opt, write_json};
+use crate::layout::read_opt;
 use crate::pack;
 use crate::registry::RegisteredModel;
 use crate::state::{Inner, State};
@@ -567,8 +567,7 @@ impl Inner {
             quantization: self.opts.ann.quantization,
         };
         pe.ann = Some(entry.clone());
-        write_json(&self.paths.manifest, &st.manifest)?;
-        st.seen.manifest = read_opt(&self.paths.manifest)?;
+        self.save_manifest(st)?;
         index.change_expansion_search(self.opts.ann.ef_search_for(index.size()));
         st.anns.insert(
             key.clone(),
@@ -647,8 +646,7 @@ impl Inner {
             if let Some(a) = st.anns.get_mut(&key) {
                 a.entry = with.clone();
             }
-            write_json(&self.paths.manifest, &st.manifest)?;
-            st.seen.manifest = read_opt(&self.paths.manifest)?;
+            self.save_manifest(st)?;
             with
         } else {
             e

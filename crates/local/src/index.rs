@@ -11,7 +11,7 @@ use songrec_storage::{Embedding, SongId, StorageError, StorageResult};
 
 use crate::fsutil::{WriteLock, sync_dir, write_atomic_nosync_dir};
 use crate::integrity::dev_ino;
-use crate::layout::{dir_stamp, file_id, mkdirs, parse_json, read_opt, write_json};
+use crate::layout::{dir_stamp, file_id, mkdirs, parse_json, read_opt};
 use crate::npy;
 use crate::pack::{Pack, Row};
 use crate::registry::RegisteredModel;
@@ -116,6 +116,18 @@ pub(crate) struct PackCache {
 }
 
 impl Inner {
+    /// Writes the state's manifest (atomically) and notes its bytes as the ones seen, so this
+    /// process neither reads back nor re-parses what it wrote.
+    pub(crate) fn save_manifest(&self, st: &mut State) -> StorageResult<()> {
+        let path = &self.paths.manifest;
+        let mut bytes = serde_json::to_vec(&st.manifest)
+            .map_err(|e| StorageError::io(path, std::io::Error::other(e)))?;
+        bytes.push(b'\n');
+        crate::fsutil::write_atomic(path, |w| w.write_all(&bytes))?;
+        st.seen.manifest = Some(bytes);
+        Ok(())
+    }
+
     pub(crate) fn restamp(&self, st: &mut State) -> StorageResult<()> {
         let models = st.registry.models.clone();
         let mut changed = false;
@@ -129,7 +141,7 @@ impl Inner {
             }
         }
         if changed {
-            write_json(&self.paths.manifest, &st.manifest)?;
+            self.save_manifest(st)?;
         }
         Ok(())
     }
@@ -223,8 +235,7 @@ impl Inner {
         );
         // The approximate index of the old pack names records of another file.
         st.anns.remove(&key);
-        write_json(&self.paths.manifest, &st.manifest)?;
-        st.seen.manifest = read_opt(&self.paths.manifest)?;
+        self.save_manifest(st)?;
         st.private.remove(&key);
         st.packs.insert(key, cache);
         Ok(())
@@ -435,10 +446,8 @@ impl Inner {
         if let Some(d) = disk.packs.get_mut(key) {
             d.file = file;
         }
-        write_json(&self.paths.manifest, &disk)?;
-        st.seen.manifest = read_opt(&self.paths.manifest)?;
         st.manifest = disk;
-        Ok(())
+        self.save_manifest(st)
     }
 
     pub(crate) fn write_vectors(
@@ -525,7 +534,7 @@ impl Inner {
         entry.stamp = stamp;
         entry.file = entry.file.or(file);
         entry.crc32c = crc;
-        write_json(&self.paths.manifest, &st.manifest)?;
+        self.save_manifest(st)?;
         if let Err(e) = self.maintain_ann(st, r) {
             // The vectors are committed; the index is derived and is rebuilt when next needed.
             tracing::warn!("approximate index of {} not updated: {e}", r.model.key());
