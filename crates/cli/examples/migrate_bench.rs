@@ -137,6 +137,7 @@ fn run_direction(
             target.as_ref(),
             VerifyLevel::Counts,
             1,
+            &report.plan.held,
             &scratch.join("verify"),
         ))
         .map_err(|e| e.to_string())?;

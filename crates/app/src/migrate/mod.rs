@@ -38,6 +38,9 @@ pub struct Plan {
     pub to_copy: Vec<VersionEntry>,
     /// Songs already on the target at the same or a newer version.
     pub up_to_date: usize,
+    /// Those songs' ids: not copied, the target's copy stands (it may differ from the source's
+    /// when each side ingested or edited the song separately; sync merges them).
+    pub held: Vec<SongId>,
     /// Source tombstones (deletions are not migrated; sync carries them).
     pub source_tombstones: usize,
 }
@@ -52,7 +55,10 @@ pub fn plan(source: &[VersionEntry], target: &[VersionEntry]) -> Plan {
             continue;
         }
         match tgt.get(&v.id) {
-            Some(t) if !t.deleted && t.version >= v.version => p.up_to_date += 1,
+            Some(t) if !t.deleted && t.version >= v.version => {
+                p.up_to_date += 1;
+                p.held.push(v.id.clone());
+            }
             _ => p.to_copy.push(v.clone()),
         }
     }
@@ -629,6 +635,10 @@ mod tests {
         );
         assert_eq!(p.to_copy[0].version, 3);
         assert_eq!(p.up_to_date, 2);
+        assert_eq!(
+            p.held,
+            vec![SongId::from_bytes(&[1]), SongId::from_bytes(&[3])]
+        );
         assert_eq!(p.source_tombstones, 1);
     }
 

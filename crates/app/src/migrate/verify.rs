@@ -108,6 +108,10 @@ pub struct VerifyReport {
     pub checked: usize,
     /// What the in-depth checks found.
     pub differences: Vec<Difference>,
+    /// Songs the target already held at the same version (so not copied) whose metadata
+    /// differs from the source's: each side ingested or edited them separately. Not a fault of
+    /// the migration (`songrec sync` merges them), so not counted against a clean result.
+    pub held_differently: Vec<Difference>,
 }
 
 impl VerifyReport {
@@ -145,6 +149,12 @@ impl VerifyReport {
             ));
         }
         s.push_str(&format!("; {} songs checked in depth", self.checked));
+        if !self.held_differently.is_empty() {
+            s.push_str(&format!(
+                "; {} songs already on the target with other metadata (`songrec sync` merges them)",
+                self.held_differently.len()
+            ));
+        }
         if self.extra_on_target > 0 {
             s.push_str(&format!(
                 "; {} more songs only on the target",
@@ -241,6 +251,9 @@ pub fn sample(ids: &[SongId], n: usize, seed: u64) -> Vec<SongId> {
         .collect()
 }
 
+/// How [`check_song`] names a metadata difference.
+const METADATA_DIFFERS: &str = "metadata differs: ";
+
 /// Checks one song in depth; returns what differs.
 async fn check_song(
     source: &dyn StorageBackend,
@@ -261,7 +274,7 @@ async fn check_song(
     if tm.version == sm.version {
         let d = metadata_diff(&sm, &tm);
         if !d.is_empty() {
-            out.push(format!("metadata differs: {}", d.join(", ")));
+            out.push(format!("{METADATA_DIFFERS}{}", d.join(", ")));
         }
     }
     for m in models {
@@ -291,12 +304,15 @@ async fn check_song(
     Ok(out)
 }
 
-/// Compares both sides at `level`. `seed` chooses the sample.
+/// Compares both sides at `level`. `seed` chooses the sample. `held`: the songs the target
+/// already held (the plan's [`Plan::held`](super::Plan::held)), whose metadata differences
+/// are [`VerifyReport::held_differently`], not faults.
 pub async fn verify(
     source: &dyn StorageBackend,
     target: &dyn StorageBackend,
     level: VerifyLevel,
     seed: u64,
+    held: &[SongId],
     scratch: &Path,
 ) -> AppResult<VerifyReport> {
     let src = again(|| source.list_versions()).await?;
@@ -344,22 +360,31 @@ pub async fn verify(
             .collect()
             .await;
     r.checked = results.len();
+    let held: std::collections::HashSet<&SongId> = held.iter().collect();
     for (id, res) in results {
         match res {
-            Ok(found) => r
-                .differences
-                .extend(found.into_iter().map(|what| Difference {
-                    id: id.clone(),
-                    what,
-                })),
+            Ok(found) => {
+                for what in found {
+                    let d = Difference {
+                        id: id.clone(),
+                        what,
+                    };
+                    if held.contains(&id) && d.what.starts_with(METADATA_DIFFERS) {
+                        r.held_differently.push(d);
+                    } else {
+                        r.differences.push(d);
+                    }
+                }
+            }
             Err(e) => r.differences.push(Difference {
                 id,
                 what: format!("could not check: {e}"),
             }),
         }
     }
-    r.differences
-        .sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()).then(a.what.cmp(&b.what)));
+    for list in [&mut r.differences, &mut r.held_differently] {
+        list.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()).then(a.what.cmp(&b.what)));
+    }
     Ok(r)
 }
 
@@ -411,6 +436,36 @@ mod tests {
         let same = compare_listings(&src, &src);
         assert!(same.is_clean(), "{}", same.summary());
         assert!(same.summary().starts_with("clean: 5/5"));
+    }
+
+    /// A song the target already held (at the same version, with other metadata) is reported,
+    /// with what to do, but is no fault of the migration; the same difference in a song it
+    /// copied is.
+    #[test]
+    fn songs_the_target_already_held_differently_are_reported_not_faults() {
+        let src = [v(1, 1, "a", false)];
+        let mut r = compare_listings(&src, &src);
+        r.checked = 1;
+        r.held_differently.push(Difference {
+            id: SongId::from_bytes(&[1]),
+            what: "metadata differs: created_at".into(),
+        });
+        assert!(r.is_clean(), "{}", r.summary());
+        assert!(
+            r.summary().contains(
+                "1 songs already on the target with other metadata (`songrec sync` merges them)"
+            ),
+            "{}",
+            r.summary()
+        );
+        r.differences = std::mem::take(&mut r.held_differently);
+        assert!(!r.is_clean());
+        assert!(
+            r.summary()
+                .starts_with("NOT clean (1 differences in depth)"),
+            "{}",
+            r.summary()
+        );
     }
 
     #[test]

@@ -332,6 +332,7 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
             target.as_ref(),
             level,
             seed,
+            &report.plan.held,
             &scratch.path().join("verify"),
         )
         .await
@@ -353,6 +354,15 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
         }
         if v.differences.len() > 20 {
             println!("  … and {} more differences", v.differences.len() - 20);
+        }
+        for d in v.held_differently.iter().take(10) {
+            println!("  {}: already on the target, {}", d.id.short(), d.what);
+        }
+        if v.held_differently.len() > 10 {
+            println!(
+                "  … and {} more already on the target with other metadata",
+                v.held_differently.len() - 10
+            );
         }
         if let (Some(l), Some(run)) = (&ledger, report.run)
             && let Err(e) = l.set_verify(run, &v.summary())

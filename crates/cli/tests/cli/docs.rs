@@ -3,7 +3,8 @@
 //! `-k` shown in their shell blocks and named in their prose exists in the real binary's
 //! `--help`, the README is at most 500 lines, its test command is the one CI runs, and its
 //! examples run as written: the first session and a few more on a local library, the cloud in
-//! five commands, the local cloud and two machines on one computer on a local cloud.
+//! five commands, the local cloud and two machines on one computer on a local cloud. The
+//! guide's (`docs/*.md`) shell blocks run as written too: [`guide`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
@@ -13,6 +14,8 @@ use std::process::{Command, Stdio};
 use songrec_testkit::cli::text;
 
 use crate::bin;
+
+mod guide;
 
 /// The repository's root.
 fn root() -> PathBuf {
@@ -830,7 +833,18 @@ fn readme_first_session_runs_as_written() {
 
 /// Starts `songrec serve` (its address on the first line), checks the page and the API list
 /// every song of the library in `home`, and stops it.
-fn serve_answers(mut cmd: Command, home: &Path) {
+fn serve_answers(cmd: Command, home: &Path) {
+    let songs = serve_page_and_songs(cmd);
+    let synthesised = std::fs::read_dir(home.join("songrec-try"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(synthesised > 0);
+    assert_eq!(songs["total"], synthesised, "{songs}");
+}
+
+/// Starts `songrec serve` (its address on the first line), checks it serves the web page, and
+/// returns its first page of `/api/v1/songs`; stops it.
+fn serve_page_and_songs(mut cmd: Command) -> serde_json::Value {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -862,16 +876,17 @@ fn serve_answers(mut cmd: Command, home: &Path) {
         })
     });
     let _ = child.kill();
-    let _ = child.wait();
+    let out = child.wait_with_output().ok();
     let (page, songs) = result
-        .unwrap_or_else(|| panic!("no URL on serve's first line: {first:?}"))
+        .unwrap_or_else(|| {
+            let err = out
+                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                .unwrap_or_default();
+            panic!("no URL on serve's first line: {first:?}\n{err}")
+        })
         .expect("the server answers");
     assert!(page.contains("<title>songrec</title>"), "{page}");
-    let synthesised = std::fs::read_dir(home.join("songrec-try"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert!(synthesised > 0);
-    assert_eq!(songs["total"], synthesised, "{songs}");
+    songs
 }
 
 /// The first fenced block after `heading` in the README, with its lines joined where they end
@@ -884,6 +899,11 @@ fn readme_block_after(readme: &str, heading: &str) -> Vec<String> {
         .into_iter()
         .next()
         .unwrap_or_else(|| panic!("a block after {heading:?}"));
+    joined_lines(&lines)
+}
+
+/// A block's lines, joined where they end in `\`.
+fn joined_lines(lines: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut open = false;
     for line in lines {
@@ -1025,20 +1045,42 @@ impl UserShell {
                 self.env.extend(Self::local_cloud_env(cloud));
             }
             p if is_songrec(p) => {
-                let o = bin()
-                    .at_home(&self.home)
-                    .current_dir(&self.work)
-                    .envs(&self.env)
-                    .envs(vars)
-                    .args(&args)
-                    .output()
-                    .expect("run songrec");
+                let mut cmd = bin().at_home(&self.home);
+                cmd.current_dir(&self.work).envs(&self.env).envs(vars);
+                if args.iter().any(|a| a == "serve") {
+                    // The page on any free port of 127.0.0.1, whatever address the line names.
+                    let mut args = args.clone();
+                    if let Some(i) = args.iter().position(|a| a == "--bind") {
+                        args[i + 1] = "127.0.0.1:0".into();
+                    }
+                    cmd.args(&args).env("SONGREC_SERVE_BIND", "127.0.0.1:0");
+                    let songs = serve_page_and_songs(cmd);
+                    self.outputs.push((line.to_owned(), songs.to_string()));
+                    return;
+                }
+                let o = cmd.args(&args).output().expect("run songrec");
                 assert!(o.status.success(), "{line}\n{}", text(&o));
                 self.outputs
                     .push((line.to_owned(), String::from_utf8_lossy(&o.stdout).into()));
             }
             other => panic!("{line}: the test does not know how to run `{other}`"),
         }
+    }
+
+    /// "Fill in the Astra and S3 settings" of `~/.config/songrec/.env` (copied from
+    /// `.env.example`): the local cloud's.
+    fn fill_env_file(&self, cloud: &songrec_testkit::LocalCloud) {
+        let path = self.home.join(".config/songrec/.env");
+        let mut settings = Self::local_cloud_env(cloud);
+        settings.remove("SONGREC_STORAGE_BACKEND");
+        let filled: Vec<String> = read(&path)
+            .lines()
+            .map(|l| match l.split_once('=') {
+                Some((k, _)) if settings.contains_key(k) => format!("{k}={}", settings[k]),
+                _ => l.to_owned(),
+            })
+            .collect();
+        std::fs::write(&path, filled.join("\n")).unwrap();
     }
 
     /// The stdout of the last songrec command on a line containing `needle`.
@@ -1106,18 +1148,7 @@ fn readme_cloud_in_five_commands_runs_as_written() {
         sh.run_line(line);
         ran.push(shell_words(line)[0].clone());
         if line.contains(".env.example") {
-            // "fill in the Astra and S3 settings": the local cloud's.
-            let path = sh.home.join(".config/songrec/.env");
-            let mut settings = UserShell::local_cloud_env(&cloud);
-            settings.remove("SONGREC_STORAGE_BACKEND");
-            let filled: Vec<String> = read(&path)
-                .lines()
-                .map(|l| match l.split_once('=') {
-                    Some((k, _)) if settings.contains_key(k) => format!("{k}={}", settings[k]),
-                    _ => l.to_owned(),
-                })
-                .collect();
-            std::fs::write(&path, filled.join("\n")).unwrap();
+            sh.fill_env_file(&cloud);
         }
     }
     assert_eq!(ran, ["mkdir", "songrec", "songrec", "songrec", "songrec"]);
