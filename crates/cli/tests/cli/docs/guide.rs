@@ -168,9 +168,10 @@ fn run_block(sh: &mut UserShell, page: &str, lines: &[String], skipped: &mut BTr
 fn the_guides_examples_run_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let mut sh = UserShell::new(dir.path());
-    // ~/Music: two songs of each synthesised style, and the songs the examples name.
+    // ~/Music: three songs of each synthesised style (enough left after `dupes --delete` for
+    // `clusters -k 8`), and the songs the examples name.
     let music = sh.home.join("Music");
-    bin().synth(&music, 2, 8);
+    bin().synth(&music, 3, 8);
     let mut wavs: Vec<PathBuf> = std::fs::read_dir(&music)
         .unwrap()
         .map(|e| e.unwrap().path())
