@@ -4,8 +4,7 @@
 //! a writer's replacement file is still never taken for the file the manifest names; manifests
 //! written before checksums were recorded are read as before and gain them.
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -13,6 +12,8 @@ use songrec_storage::rng::SplitMix;
 use songrec_storage::{
     Embedding, Match, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
 };
+
+use songrec_testkit::damage::rot;
 
 use crate::{LocalBackend, LocalOptions};
 
@@ -84,23 +85,6 @@ fn ann_file(lib: &Path) -> PathBuf {
         .expect("an approximate index")
         .to_owned();
     index_dir(lib).join(name)
-}
-
-/// Flips every bit of the byte at `at` in place (same inode) and puts the file's modification
-/// time back, as bit rot would.
-fn rot(path: &Path, at: u64) {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mtime = f.metadata().unwrap().modified().unwrap();
-    let mut b = [0u8];
-    f.read_exact_at(&mut b, at).unwrap();
-    b[0] ^= 0xFF;
-    f.write_all_at(&b, at).unwrap();
-    f.sync_all().unwrap();
-    f.set_modified(mtime).unwrap();
 }
 
 /// Offset of the record of `id` in the pack at `path` (the last one, if rewritten).

@@ -29,6 +29,7 @@
 pub mod audio;
 pub mod cli;
 pub mod cloud;
+pub mod damage;
 pub mod data;
 pub mod dataapi;
 pub mod fixtures;

@@ -26,6 +26,7 @@ use songrec_local::LocalBackend;
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 use songrec_testkit::cli::text;
+use songrec_testkit::damage::rot;
 
 use crate::bin;
 
@@ -149,46 +150,6 @@ fn copy(from: &Path, to: &Path, links: bool) {
         .status()
         .unwrap();
     assert!(st.success());
-}
-
-/// A byte flipped in place by [`rot`], to be put back.
-struct Rot {
-    file: std::fs::File,
-    at: u64,
-    byte: u8,
-    mtime: std::time::SystemTime,
-}
-
-/// Flips every bit of the byte at `at` in place (same inode, so also in every hard link of the
-/// file) and puts the file's modification time back, as bit rot does.
-fn rot(path: &Path, at: usize) -> Rot {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mtime = file.metadata().unwrap().modified().unwrap();
-    let mut b = [0u8];
-    file.read_exact_at(&mut b, at as u64).unwrap();
-    file.write_all_at(&[b[0] ^ 0xFF], at as u64).unwrap();
-    file.set_modified(mtime).unwrap();
-    Rot {
-        file,
-        at: at as u64,
-        byte: b[0],
-        mtime,
-    }
-}
-
-impl Rot {
-    /// Puts the byte and the time back (through the handle: the file may have been replaced
-    /// in the damaged copy meanwhile, never in the original).
-    fn undo(self) {
-        use std::os::unix::fs::FileExt;
-        self.file.write_all_at(&[self.byte], self.at).unwrap();
-        self.file.set_modified(self.mtime).unwrap();
-    }
 }
 
 /// Flips every bit of the byte at `at` in a new copy of the file renamed over it, keeping the
@@ -400,7 +361,7 @@ fn damaged_library_files_never_crash_a_search() {
                     flip(&case.join(rel), a);
                     None
                 }
-                _ => Some(rot(&case.join(rel), a)),
+                _ => Some(rot(&case.join(rel), a as u64)),
             };
             let got = answer(&case, &query, false);
             if let Some(undo) = undo {

@@ -1094,6 +1094,28 @@ impl UserShell {
     }
 }
 
+/// A file of `dir` (the first the folder lists).
+fn first_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .expect("a file")
+        .unwrap()
+        .path()
+}
+
+/// `wav` re-encoded as `dir/<artist> - <title>.mp3`, tagged with both (and `genre`): a song the
+/// examples name, made from a synthesised one.
+fn named_mp3(wav: &Path, dir: &Path, artist: &str, title: &str, genre: Option<&str>) -> PathBuf {
+    let mut tags = vec![format!("title={title}"), format!("artist={artist}")];
+    tags.extend(genre.map(|g| format!("genre={g}")));
+    let args: Vec<&str> = tags
+        .iter()
+        .flat_map(|t| ["-metadata", t.as_str()])
+        .collect();
+    songrec_testkit::audio::convert(wav, &dir.join(format!("{artist} - {title}.mp3")), &args)
+}
+
 /// The titles `songrec synth` gave the songs in `dir` (`Artist - Title.wav`).
 fn titles_in(dir: &Path) -> Vec<String> {
     let mut t: Vec<String> = std::fs::read_dir(dir)
@@ -1123,22 +1145,8 @@ fn readme_cloud_in_five_commands_runs_as_written() {
     let music = sh.home.join("Music");
     bin().synth(&music, 1, 8);
     // (Re-encoded from one of them, which goes: one copy of each recording.)
-    let wav = std::fs::read_dir(&music)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    songrec_testkit::audio::convert(
-        &wav,
-        &music.join("Radiohead - Paranoid Android.mp3"),
-        &[
-            "-metadata",
-            "title=Paranoid Android",
-            "-metadata",
-            "artist=Radiohead",
-        ],
-    );
+    let wav = first_file(&music);
+    named_mp3(&wav, &music, "Radiohead", "Paranoid Android", None);
     std::fs::remove_file(&wav).unwrap();
     let mut ran = Vec::new();
     for line in &block {

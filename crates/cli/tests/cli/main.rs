@@ -44,6 +44,40 @@ fn on_cloud(cloud: &LocalCloud, ep: &Endpoints, home: &Path, args: &[&str]) -> C
     c
 }
 
+/// A replayed iTunes Search API on 127.0.0.1, served on `rt` until it is dropped: `GET /search`
+/// answers what `answer` makes of the server's address; `GET /files/NAME` the bytes `files`
+/// holds under NAME (404 for any other). Returns the base URL (`SONGREC_PREVIEWS_BASE_URL`).
+fn replayed_itunes(
+    rt: &tokio::runtime::Runtime,
+    answer: impl FnOnce(std::net::SocketAddr) -> serde_json::Value,
+    files: Vec<(String, Vec<u8>)>,
+) -> String {
+    use axum::extract::Path as UrlPath;
+    use axum::http::StatusCode;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answer = answer(addr);
+        let files: std::collections::HashMap<String, Vec<u8>> = files.into_iter().collect();
+        let app = axum::Router::new()
+            .route(
+                "/search",
+                axum::routing::get(move || async move { axum::Json(answer) }),
+            )
+            .route(
+                "/files/{name}",
+                axum::routing::get(move |UrlPath(name): UrlPath<String>| async move {
+                    match files.get(&name) {
+                        Some(b) => (StatusCode::OK, b.clone()),
+                        None => (StatusCode::NOT_FOUND, Vec::new()),
+                    }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    })
+}
+
 /// `songrec init-astra` on `cloud`: creates the collections.
 fn init_astra(cloud: &LocalCloud, home: &Path) {
     let o = on_cloud(cloud, &cloud.direct(), home, &["init-astra"])

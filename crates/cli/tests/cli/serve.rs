@@ -98,37 +98,22 @@ fn previews_command_ingests_from_a_replayed_api() {
         .enable_all()
         .build()
         .unwrap();
-    let addr = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let json = serde_json::json!({"resultCount": 2, "results": [
-            {"wrapperType": "track", "kind": "song", "trackId": 5, "trackName": "Night Drive",
-             "artistName": "Replay Artist", "collectionName": "Replays", "primaryGenreName": "Dance",
-             "previewUrl": format!("http://{addr}/p.m4a"), "trackTimeMillis": 200000},
-            {"wrapperType": "track", "kind": "song", "trackId": 6, "trackName": "Lost Track",
-             "artistName": "Replay Artist", "previewUrl": format!("http://{addr}/gone.m4a")}
-        ]});
-        let app = axum::Router::new()
-            .route(
-                "/search",
-                axum::routing::get(move || {
-                    let j = json.clone();
-                    async move { axum::Json(j) }
-                }),
-            )
-            .route(
-                "/p.m4a",
-                axum::routing::get(move || {
-                    let b = bytes.clone();
-                    async move { b }
-                }),
-            );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        addr
-    });
+    let api = crate::replayed_itunes(
+        &rt,
+        |addr| {
+            serde_json::json!({"resultCount": 2, "results": [
+                {"wrapperType": "track", "kind": "song", "trackId": 5, "trackName": "Night Drive",
+                 "artistName": "Replay Artist", "collectionName": "Replays", "primaryGenreName": "Dance",
+                 "previewUrl": format!("http://{addr}/files/p.m4a"), "trackTimeMillis": 200000},
+                {"wrapperType": "track", "kind": "song", "trackId": 6, "trackName": "Lost Track",
+                 "artistName": "Replay Artist", "previewUrl": format!("http://{addr}/files/gone.m4a")}
+            ]})
+        },
+        vec![("p.m4a".into(), bytes)],
+    );
     let o = songrec(&lib)
         .args(["previews", "replay artist", "-n", "2"])
-        .env("SONGREC_PREVIEWS_BASE_URL", format!("http://{addr}"))
+        .env("SONGREC_PREVIEWS_BASE_URL", api)
         .output()
         .unwrap();
     // One added, one HTTP failure: partial.

@@ -81,49 +81,36 @@ fn smaller_bench(words: &[String]) -> Vec<String> {
     out
 }
 
-/// A replayed iTunes Search API on 127.0.0.1: every search answers three songs whose previews
-/// are AAC files made from `wavs`. Returns its base URL; serves until `rt` is dropped.
+/// A replayed iTunes Search API on 127.0.0.1: every search answers one song per file of
+/// `wavs`, its preview that file as AAC. Returns its base URL; serves until `rt` is dropped.
 fn replayed_previews_api(rt: &tokio::runtime::Runtime, wavs: &[PathBuf], dir: &Path) -> String {
-    let previews: Vec<Vec<u8>> = wavs
+    let files: Vec<(String, Vec<u8>)> = wavs
         .iter()
         .enumerate()
         .map(|(i, wav)| {
-            let m4a = dir.join(format!("preview{i}.m4a"));
+            let name = format!("preview{i}.m4a");
+            let m4a = dir.join(&name);
             songrec_testkit::audio::convert(wav, &m4a, &["-c:a", "aac"]);
-            std::fs::read(&m4a).unwrap()
+            (name, std::fs::read(&m4a).unwrap())
         })
         .collect();
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let n = previews.len();
-        let results: Vec<serde_json::Value> = (0..n)
-            .map(|i| {
-                serde_json::json!({"wrapperType": "track", "kind": "song", "trackId": 100 + i,
-                 "trackName": format!("Replayed Song {i}"), "artistName": "Replayed Artist",
-                 "collectionName": "Replays", "primaryGenreName": "Electronic",
-                 "previewUrl": format!("http://{addr}/preview/{i}"), "trackTimeMillis": 200000})
-            })
-            .collect();
-        let answer = serde_json::json!({"resultCount": n, "results": results});
-        let app = axum::Router::new()
-            .route(
-                "/search",
-                axum::routing::get(move || {
-                    let a = answer.clone();
-                    async move { axum::Json(a) }
-                }),
-            )
-            .route(
-                "/preview/{i}",
-                axum::routing::get(move |axum::extract::Path(i): axum::extract::Path<usize>| {
-                    let body = previews.get(i).cloned().unwrap_or_default();
-                    async move { body }
-                }),
-            );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}")
-    })
+    let n = files.len();
+    crate::replayed_itunes(
+        rt,
+        |addr| {
+            let results: Vec<serde_json::Value> = (0..n)
+                .map(|i| {
+                    serde_json::json!({"wrapperType": "track", "kind": "song", "trackId": 100 + i,
+                     "trackName": format!("Replayed Song {i}"), "artistName": "Replayed Artist",
+                     "collectionName": "Replays", "primaryGenreName": "Electronic",
+                     "previewUrl": format!("http://{addr}/files/preview{i}.m4a"),
+                     "trackTimeMillis": 200000})
+                })
+                .collect();
+            serde_json::json!({"resultCount": n, "results": results})
+        },
+        files,
+    )
 }
 
 /// The runnable blocks of a guide page: (first line number, lines joined at `\`).
@@ -183,30 +170,13 @@ fn the_guides_examples_run_as_written() {
         ("Aphex Twin", "Windowlicker"),
     ];
     for (wav, (artist, title)) in wavs.iter().zip(named) {
-        songrec_testkit::audio::convert(
-            wav,
-            &music.join(format!("{artist} - {title}.mp3")),
-            &[
-                "-metadata",
-                &format!("title={title}"),
-                "-metadata",
-                &format!("artist={artist}"),
-                "-metadata",
-                "genre=Rock",
-            ],
-        );
+        named_mp3(wav, &music, artist, title, Some("Rock"));
     }
     let downloads = sh.home.join("Downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let clip = dir.path().join("clip");
     bin().synth(&clip, 1, 6);
-    let clip_wav = std::fs::read_dir(&clip)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    songrec_testkit::audio::convert(&clip_wav, &downloads.join("clip.mp3"), &[]);
+    songrec_testkit::audio::convert(&first_file(&clip), &downloads.join("clip.mp3"), &[]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
