@@ -37,8 +37,8 @@ pub enum Command {
     Delete(delete::DeleteArgs),
     /// Library statistics.
     Stats(JsonFlag),
-    /// Rebuild the local vector index from the .npy files.
-    Reindex,
+    /// Rebuild the local vector index from the .npy files (`--verify`: check it in full instead).
+    Reindex(reindex::ReindexArgs),
     /// Copy the whole library between backends: `migrate --from local --to astra` (or
     /// `'local->astra'` quoted, or local→astra). Idempotent and resumable; never changes the source.
     /// `migrate --status` shows the last runs from the ledger.
@@ -129,7 +129,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Reembed(a) => reembed::run(a, cfg, backend).await,
         Command::Serve(a) => serve::run(a, cfg, backend).await,
         Command::Previews(a) => previews::run(a, cfg, backend).await,
-        Command::Reindex => reindex::run(cfg).await,
+        Command::Reindex(a) => reindex::run(a, cfg).await,
         Command::Edit(a) => edit::run(a, backend).await,
         Command::Playlist(a) => playlist::run(a, cfg, backend).await,
         Command::Dupes(a) => dupes::run(a, backend).await,

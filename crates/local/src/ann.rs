@@ -176,6 +176,21 @@ impl LocalOptions {
     }
 }
 
+impl AnnEntry {
+    /// Checks the index file in `dir` in full: its CRC-32C against the recorded one and its
+    /// graph's structure (`songrec reindex --verify`, whatever the shared record says).
+    pub(crate) fn verify_in(&self, dir: &std::path::Path, dim: usize) -> StorageResult<()> {
+        let path = dir.join(&self.file);
+        if let Some(expect) = self.crc32c {
+            let got = crate::integrity::file_crc(&path)?;
+            if got != expect {
+                return Err(crate::integrity::mismatch(&path, got, expect));
+            }
+        }
+        crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, self.quantization))
+    }
+}
+
 /// What the index manifest records about a model's approximate index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct AnnEntry {
@@ -325,12 +340,15 @@ impl Inner {
         }
         // The sampled hash misses damage in the middle: the full checksum catches it (a vector
         // value changed in place would make the graph search miss neighbours).
-        if let Some(crc) = e.crc32c {
-            self.verified.check_file(&path, crc)?;
+        // usearch trusts what it maps: the graph is checked structurally too (once per file
+        // state with the checksum; every time for an index without one).
+        let structure = || {
+            crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, e.quantization))
+        };
+        match e.crc32c {
+            Some(crc) => self.verified.check_file(&path, crc, structure)?,
+            None => structure()?,
         }
-        // usearch trusts what it maps; an index without a checksum is checked structurally
-        // (and one with a checksum too: that is what the checksum was taken of).
-        crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, e.quantization))?;
         let index = Index::restore_view(path_str(&path)?)
             .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
         if index.size() != e.count || index.dimensions() != dim {
@@ -568,6 +586,8 @@ impl Inner {
         };
         pe.ann = Some(entry.clone());
         self.save_manifest(st)?;
+        // Written by this process from the pack: recorded as checked for every process.
+        self.verified.note_file(&path, crc);
         index.change_expansion_search(self.opts.ann.ef_search_for(index.size()));
         st.anns.insert(
             key.clone(),
@@ -669,14 +689,17 @@ impl Inner {
             Some(a) if a.writable && a.entry == *e => a.index,
             _ => {
                 let path = self.paths.index.join(&e.file);
-                if let Some(crc) = e.crc32c {
-                    // Folding a damaged graph would carry the damage into the next file.
-                    self.verified.check_file(&path, crc)?;
+                // Folding a damaged graph would carry the damage into the next file.
+                let structure = || {
+                    crate::ann_check::check_file(
+                        &path,
+                        crate::ann_check::Expect::of(dim, e.quantization),
+                    )
+                };
+                match e.crc32c {
+                    Some(crc) => self.verified.check_file(&path, crc, structure)?,
+                    None => structure()?,
                 }
-                crate::ann_check::check_file(
-                    &path,
-                    crate::ann_check::Expect::of(dim, e.quantization),
-                )?;
                 let index = Index::restore(path_str(&path)?)
                     .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
                 index.change_expansion_add(self.opts.ann.expansion_add);

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use songrec_storage::query::{ListStart, position_cursor, sort_position};
 use songrec_storage::{
     BatchReport, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats, Page, PutOutcome,
     SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError, StorageResult,
@@ -55,13 +56,14 @@ impl LocalBackend {
                 root.display()
             )));
         }
+        let paths = Paths::new(&root);
         let backend = Self {
             inner: Arc::new(Inner {
-                paths: Paths::new(&root),
+                verified: crate::integrity::Verified::shared(&paths.index),
+                paths,
                 root,
                 state: Mutex::new(State::default()),
                 opts,
-                verified: crate::integrity::Verified::default(),
                 #[cfg(test)]
                 faults: crate::tests::Faults::default(),
             }),
@@ -120,6 +122,40 @@ impl LocalBackend {
                     }
                 }
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Checks every derived file of the index in full, whatever the shared record of checked
+    /// files says (see [`crate::integrity`]): each model's pack against the checksum the
+    /// manifest recorded, and its approximate index's checksum and graph. Returns the files
+    /// checked and, for each damaged one, what is wrong (`songrec reindex` rebuilds them).
+    pub async fn verify_index(&self) -> StorageResult<(usize, Vec<StorageError>)> {
+        self.blocking(|inner| {
+            inner.with_state(|st| {
+                let (mut checked, mut damaged) = (0, Vec::new());
+                for m in &st.registry.models {
+                    let Some(e) = st.manifest.packs.get(&m.model.file_key()) else {
+                        continue;
+                    };
+                    let dim = m.model.dim;
+                    if let Some(crc) = e.crc32c {
+                        checked += 1;
+                        let pack = crate::pack::Pack::open(&inner.paths.pack(m), dim, e.committed)
+                            .and_then(|p| p.with_build(e.build));
+                        if let Err(err) = pack.and_then(|mut p| p.verify(crc, None)) {
+                            damaged.push(err);
+                        }
+                    }
+                    if let Some(a) = &e.ann {
+                        checked += 1;
+                        if let Err(err) = a.verify_in(&inner.paths.index, dim) {
+                            damaged.push(err);
+                        }
+                    }
+                }
+                Ok((checked, damaged))
             })
         })
         .await
@@ -365,14 +401,14 @@ impl StorageBackend for LocalBackend {
         let q = query.clone();
         self.blocking(move |inner| {
             inner.with_state(|st| {
-                let start = match &q.cursor {
-                    None => 0,
-                    Some(c) => c
-                        .parse::<usize>()
-                        .map_err(|_| StorageError::InvalidInput(format!("bad cursor {c:?}")))?,
-                };
-                let first = (start == 0).then_some(q.limit);
+                let start = ListStart::parse(q.cursor.as_deref())?;
+                let first = (start == ListStart::Offset(0)).then_some(q.limit);
                 let (order, total) = list_order(st, &q.filter, q.sort, q.descending, first);
+                // Keyset paging: the page starts after the last song's position, wherever
+                // songs were added or deleted since.
+                let start = start.index_in(&order, q.descending, |&i| {
+                    sort_position(&st.songs.light(i as usize), q.sort)
+                });
                 let items: Vec<SongMetadata> = order
                     .iter()
                     .skip(start)
@@ -381,7 +417,10 @@ impl StorageBackend for LocalBackend {
                     .collect();
                 let end = start + items.len();
                 Ok(Page {
-                    next: (end < total).then(|| end.to_string()),
+                    next: items
+                        .last()
+                        .filter(|_| end < total)
+                        .map(|m| position_cursor(m, q.sort)),
                     items,
                 })
             })

@@ -29,6 +29,36 @@ pub(crate) fn write_atomic_nosync_dir(
     songrec_fs::write_atomic_nosync_dir(dest, write).map_err(|e| StorageError::io(dest, e))
 }
 
+/// The fold lock (`data/.songrec/fold.lock`), held until dropped: exclusively by a writer
+/// while it folds the journal into `metadata.json` (from the first file it replaces to the
+/// emptied journal), shared by a reader whose loads were overtaken by folds (see
+/// `Inner::load`), so that the next fold waits for its load.
+#[derive(Debug)]
+pub(crate) struct FoldLock(#[allow(dead_code)] File);
+
+impl FoldLock {
+    /// A writer's, before it folds: waits for the readers that hold it.
+    pub(crate) fn exclusive(path: &Path) -> StorageResult<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StorageError::io(path, e))?;
+        file.lock().map_err(|e| StorageError::io(path, e))?;
+        Ok(Self(file))
+    }
+
+    /// A reader's: waits for a fold in progress. `None` when there is no lock file (no writer
+    /// of this version has folded this library) or it cannot be locked.
+    pub(crate) fn shared(path: &Path) -> Option<Self> {
+        let file = File::open(path).ok()?;
+        file.lock_shared().ok()?;
+        Some(Self(file))
+    }
+}
+
 /// The exclusive write lock of a library, held until dropped.
 ///
 /// Uses the OS's advisory file lock (released automatically if the process dies) and records

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use songrec_storage::{Embedding, SongId, StorageError, StorageResult};
 
 use crate::fsutil::{WriteLock, sync_dir, write_atomic_nosync_dir};
-use crate::integrity::dev_ino;
 use crate::layout::{dir_stamp, file_id, mkdirs, parse_json, read_opt};
 use crate::npy;
 use crate::pack::{Pack, Row};
@@ -217,10 +216,7 @@ impl Inner {
         let build = crate::ann::nonce();
         let (committed, crc) = Pack::build(&path, m.model.dim, build, rows)?;
         // Written here, under the lock: checked as it was written, not read again.
-        if let Ok(meta) = fs::metadata(&path) {
-            let (dev, ino) = dev_ino(&meta);
-            self.verified.note_pack((dev, ino, build), committed, crc);
-        }
+        self.verified.note_pack(&path, build, committed, crc);
         let cache = self.open_pack(m, committed, build, Some(crc))?;
         st.manifest.packs.insert(
             key.clone(),
@@ -262,10 +258,11 @@ impl Inner {
             return Err(replaced(m));
         }
         if let (Some(crc), Some(meta)) = (crc, &meta) {
-            let (dev, ino) = dev_ino(meta);
-            let key = (dev, ino, build);
-            pack.verify(crc, self.verified.pack_prefix(key, committed))?;
-            self.verified.note_pack(key, committed, crc);
+            pack.verify(
+                crc,
+                self.verified.pack_prefix(&path, meta, build, committed),
+            )?;
+            self.verified.note_pack(&path, build, committed, crc);
         }
         Ok(PackCache {
             pack,
@@ -510,10 +507,9 @@ impl Inner {
         cache.rows = None;
         let file = cache.file;
         let crc = cache.pack.known_crc();
-        if let (Some(c), Some(meta)) = (crc, fs::metadata(self.paths.pack(r)).ok()) {
-            let (dev, ino) = dev_ino(&meta);
+        if let Some(c) = crc {
             self.verified
-                .note_pack((dev, ino, cache.build), committed, c);
+                .note_pack(&self.paths.pack(r), cache.build, committed, c);
         }
         let stamp = dir_stamp(&self.paths.model_dir(r));
         let entry = st

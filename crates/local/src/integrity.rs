@@ -9,16 +9,27 @@
 //! catches every burst of damage up to 32 bits and any other with probability 1 − 2⁻³²: it
 //! catches bit rot, torn copies and stray writes, not an adversary.
 //!
-//! A pack is checked the first time a process maps it (per device, inode and build), and after
-//! a writer appended to it only the new bytes are read: the CRC of a prefix extends to the CRC
-//! of the longer prefix. An approximate index is checked the first time a process maps it (per
-//! device, inode, length and modification time). A file that fails is ignored with one warning
+//! A file is checked in full once per file state, for every process: what was checked is
+//! recorded in `index/verified.json` under the file's state, which any write changes (device,
+//! inode, length, modification and status-change times: a write in place that restores the
+//! modification time still moves the status-change time, which no program can set). A process
+//! that finds its file in the record in the same state trusts it without reading it, so a
+//! search costs a few `stat`s and one small read whatever the library's size; the first process
+//! after a change pays the check and records it. A pack a writer appended to is recorded by the
+//! writer (it computed the checksum of what it wrote); after an append by a process that did
+//! not record it, only the new bytes are read. A file that fails is ignored with one warning
 //! naming it and `songrec reindex`, and rebuilt from the library's own data.
+//!
+//! What the record cannot see is damage that changes no file time (bit rot on the disk itself,
+//! below the file system): `songrec reindex --verify` checks every derived file in full,
+//! whatever the record says.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
 
 use songrec_storage::{StorageError, StorageResult};
 
@@ -50,62 +61,212 @@ type FileKey = (u64, u64, u64, u128);
 /// Device, inode and build of a pack.
 type PackKey = (u64, u64, u64);
 
-/// What this process has checked (see the module docs).
+/// The name of the shared record in the index folder (see the module docs).
+pub(crate) const RECORD_FILE: &str = "verified.json";
+
+/// What any write to a file changes: device, inode, length, modification and status-change
+/// times, as text.
+pub(crate) fn file_state(m: &fs::Metadata) -> String {
+    let (dev, ino) = dev_ino(m);
+    #[cfg(unix)]
+    let changed = {
+        use std::os::unix::fs::MetadataExt;
+        i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec())
+    };
+    #[cfg(not(unix))]
+    let changed = 0i128;
+    let modified = songrec_fs::mtime_nanos(m).unwrap_or(0);
+    format!("{dev}:{ino}:{}:{modified}:{changed}", m.len())
+}
+
+/// The shared record: index file name → what was checked of it.
+#[derive(Default, Serialize, Deserialize)]
+struct Record {
+    #[serde(default)]
+    files: BTreeMap<String, Checked>,
+}
+
+/// One file's entry in the shared record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Checked {
+    /// [`file_state`] when it was checked.
+    state: String,
+    /// The pack's build (0 for other files).
+    build: u64,
+    /// Bytes checked from the start.
+    len: u64,
+    /// Their CRC-32C.
+    crc: u32,
+}
+
+/// What this process has checked, and what every process recorded (see the module docs).
 #[derive(Default)]
 pub(crate) struct Verified {
     /// (device, inode, build) of a pack → (length checked, CRC of that prefix).
     packs: Mutex<HashMap<PackKey, (usize, u32)>>,
     /// Whole files checked (approximate indexes) → their CRC.
     files: Mutex<HashMap<FileKey, u32>>,
+    /// The shared record's path (none: this process's memory only).
+    record: Option<PathBuf>,
 }
 
 impl Verified {
-    /// The longest checked prefix of this pack file no longer than `committed`.
-    pub(crate) fn pack_prefix(
-        &self,
-        key: (u64, u64, u64),
-        committed: usize,
-    ) -> Option<(usize, u32)> {
-        let packs = self.packs.lock().ok()?;
-        packs
-            .get(&key)
-            .copied()
-            .filter(|(len, _)| *len <= committed)
-    }
-
-    /// Records that the first `len` bytes of the pack have CRC `crc`.
-    pub(crate) fn note_pack(&self, key: PackKey, len: usize, crc: u32) {
-        if let Ok(mut packs) = self.packs.lock() {
-            packs.insert(key, (len, crc));
+    /// A record shared through `index_dir`'s [`RECORD_FILE`].
+    pub(crate) fn shared(index_dir: &Path) -> Self {
+        Self {
+            record: Some(index_dir.join(RECORD_FILE)),
+            ..Self::default()
         }
     }
 
-    /// Checks the whole file at `path` against `expect`, once per file identity.
-    pub(crate) fn check_file(&self, path: &Path, expect: u32) -> StorageResult<()> {
-        let meta = fs::metadata(path).map_err(|e| StorageError::io(path, e))?;
-        let (dev, ino) = dev_ino(&meta);
-        let key = (
-            dev,
-            ino,
-            meta.len(),
-            songrec_fs::mtime_nanos(&meta).unwrap_or(0),
-        );
-        if self
-            .files
+    /// The shared record's entry for `path` if the file is still in the state it was checked
+    /// in. An unreadable record is no record.
+    fn recorded(&self, path: &Path, meta: &fs::Metadata) -> Option<Checked> {
+        let record = self.record.as_ref()?;
+        let name = path.file_name()?.to_str()?;
+        let bytes = fs::read(record).ok()?;
+        let mut r: Record = serde_json::from_slice(&bytes).ok()?;
+        r.files.remove(name).filter(|c| c.state == file_state(meta))
+    }
+
+    /// Records that `path`, in the state `meta` describes, was checked. Best effort: a
+    /// library this process may not write (read-only, another user's) keeps no record, and
+    /// two processes recording at once may lose one entry (checked again later).
+    fn record(&self, path: &Path, meta: &fs::Metadata, build: u64, len: usize, crc: u32) {
+        let (Some(record), Some(name)) = (
+            self.record.as_ref(),
+            path.file_name().and_then(|n| n.to_str()),
+        ) else {
+            return;
+        };
+        let mut r: Record = fs::read(record)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let entry = Checked {
+            state: file_state(meta),
+            build,
+            len: len as u64,
+            crc,
+        };
+        if r.files.get(name) == Some(&entry) {
+            return;
+        }
+        r.files.insert(name.to_owned(), entry);
+        // Entries of files that are gone (an older build's pack, a replaced index) go too.
+        let dir = record.parent().unwrap_or(Path::new("."));
+        r.files.retain(|n, _| dir.join(n).exists());
+        let written = crate::fsutil::write_atomic_nosync_dir(record, |w| {
+            serde_json::to_writer(&mut *w, &r).map_err(std::io::Error::other)
+        });
+        if let Err(e) = written {
+            tracing::debug!("not recording the check of {}: {e}", path.display());
+        }
+    }
+
+    /// The longest checked prefix of the pack at `path` (build `build`) no longer than
+    /// `committed`: checked by this process, or recorded for the file as it is now.
+    pub(crate) fn pack_prefix(
+        &self,
+        path: &Path,
+        meta: &fs::Metadata,
+        build: u64,
+        committed: usize,
+    ) -> Option<(usize, u32)> {
+        let (dev, ino) = dev_ino(meta);
+        let mine = self
+            .packs
             .lock()
-            .is_ok_and(|f| f.get(&key) == Some(&expect))
-        {
+            .ok()
+            .and_then(|packs| packs.get(&(dev, ino, build)).copied())
+            .filter(|(len, _)| *len <= committed);
+        mine.or_else(|| {
+            self.recorded(path, meta)
+                .filter(|c| c.build == build && c.len <= committed as u64)
+                .map(|c| (c.len as usize, c.crc))
+        })
+    }
+
+    /// Records that the first `len` bytes of the pack at `path` (build `build`) have CRC `crc`:
+    /// in this process, and in the shared record unless it already said so.
+    pub(crate) fn note_pack(&self, path: &Path, build: u64, len: usize, crc: u32) {
+        let Ok(meta) = fs::metadata(path) else {
+            return;
+        };
+        let (dev, ino) = dev_ino(&meta);
+        if let Ok(mut packs) = self.packs.lock() {
+            packs.insert((dev, ino, build), (len, crc));
+        }
+        self.record(path, &meta, build, len, crc);
+    }
+
+    /// Checks the whole file at `path` against `expect`, and its structure with `structure`,
+    /// once per file state (see the module docs). Writers that wrote the file call
+    /// [`Verified::note_file`] instead.
+    pub(crate) fn check_file(
+        &self,
+        path: &Path,
+        expect: u32,
+        structure: impl FnOnce() -> StorageResult<()>,
+    ) -> StorageResult<()> {
+        let meta = fs::metadata(path).map_err(|e| StorageError::io(path, e))?;
+        if self.trusts(path, &meta, expect) {
             return Ok(());
         }
         let got = file_crc(path)?;
         if got != expect {
             return Err(mismatch(path, got, expect));
         }
-        if let Ok(mut files) = self.files.lock() {
-            files.insert(key, got);
-        }
+        structure()?;
+        self.note(path, &meta, expect);
         Ok(())
     }
+
+    /// Whether the whole file at `path`, in the state `meta` describes, was found to have
+    /// CRC-32C `crc` by this process, or by any process in this state.
+    pub(crate) fn trusts(&self, path: &Path, meta: &fs::Metadata, crc: u32) -> bool {
+        let mine = self
+            .files
+            .lock()
+            .is_ok_and(|f| f.get(&file_key(meta)) == Some(&crc));
+        mine || self
+            .recorded(path, meta)
+            .is_some_and(|c| c.crc == crc && c.len == meta.len())
+            && {
+                self.remember(meta, crc);
+                true
+            }
+    }
+
+    /// Records that the whole file at `path`, in the state `meta` describes, has CRC-32C
+    /// `crc` and is sound.
+    pub(crate) fn note(&self, path: &Path, meta: &fs::Metadata, crc: u32) {
+        self.remember(meta, crc);
+        self.record(path, meta, 0, meta.len() as usize, crc);
+    }
+
+    fn remember(&self, meta: &fs::Metadata, crc: u32) {
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(file_key(meta), crc);
+        }
+    }
+
+    /// Records a file this process wrote whole with CRC `crc` as checked.
+    pub(crate) fn note_file(&self, path: &Path, crc: u32) {
+        if let Ok(meta) = fs::metadata(path) {
+            self.note(path, &meta, crc);
+        }
+    }
+}
+
+fn file_key(meta: &fs::Metadata) -> FileKey {
+    let (dev, ino) = dev_ino(meta);
+    (
+        dev,
+        ino,
+        meta.len(),
+        songrec_fs::mtime_nanos(meta).unwrap_or(0),
+    )
 }
 
 /// A file whose header holds its own checksum: at byte `at`, a CRC-32C (u32) of every byte of
@@ -133,6 +294,12 @@ impl HeaderCrc {
         }
     }
 
+    /// The checksum the field holds (`None` for bytes that end before it does).
+    pub(crate) fn stored(self, bytes: &[u8]) -> Option<u32> {
+        let field = bytes.get(self.at..self.at + 4)?;
+        Some(u32::from_le_bytes([field[0], field[1], field[2], field[3]]))
+    }
+
     /// Checks the field against the content. The zero bytes after the checksum are the only
     /// ones it does not cover: they must be zero.
     pub(crate) fn check(self, bytes: &[u8]) -> Result<(), &'static str> {
@@ -156,6 +323,19 @@ pub(crate) fn mismatch(path: &Path, got: u32, expect: u32) -> StorageError {
     )
 }
 
+/// Bytes this process has read to check checksums ([`file_crc`], packs), for the tests and
+/// the benchmarks that measure what a search pays for checking.
+static CHECKED_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// See [`CHECKED_BYTES`].
+pub fn checked_bytes() -> u64 {
+    CHECKED_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn count_checked(n: usize) {
+    CHECKED_BYTES.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// CRC-32C of a file's bytes (read, not mapped: a file cut short meanwhile is an error, never
 /// a signal).
 pub fn file_crc(path: &Path) -> StorageResult<u32> {
@@ -166,7 +346,10 @@ pub fn file_crc(path: &Path) -> StorageResult<u32> {
     loop {
         match file.read(&mut buf) {
             Ok(0) => return Ok(crc),
-            Ok(n) => crc = crc32c::crc32c_append(crc, &buf[..n]),
+            Ok(n) => {
+                count_checked(n);
+                crc = crc32c::crc32c_append(crc, &buf[..n]);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(StorageError::io(path, e)),
         }

@@ -395,3 +395,85 @@ fn a_header_checksum_catches_any_byte_changed() {
         "sealing bytes without a field changes nothing"
     );
 }
+
+#[tokio::test]
+async fn a_check_is_paid_once_per_file_state_for_every_process() {
+    // Each process used to read the whole pack and approximate index to check their
+    // checksums: at 1M × 512 over 3 GB per `songrec similar`. Now the first process records
+    // the check under the file's state and the next ones read nothing, until a write changes
+    // the file; damage in place (same inode, modification time restored) still moves the
+    // status-change time, so it is checked and caught.
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path();
+    let q = library(lib, 3000, 1000).await;
+    let checked = crate::integrity::checked_bytes;
+    let first = checked();
+    let good = answer(
+        &LocalBackend::open_with(lib, opts(1000)).unwrap(),
+        &q,
+        false,
+    )
+    .await;
+    let paid = checked() - first;
+    let pack_len = fs::metadata(pack_path(lib)).unwrap().len();
+    assert!(
+        paid < pack_len,
+        "the writer recorded what it wrote: {paid} bytes read"
+    );
+    for round in 0..3 {
+        let before = checked();
+        let b = LocalBackend::open_with(lib, opts(1000)).unwrap();
+        assert_eq!(answer(&b, &q, false).await, good);
+        assert_eq!(answer(&b, &q, true).await, good);
+        assert_eq!(
+            checked() - before,
+            0,
+            "process {round} read files to check them again"
+        );
+    }
+    // A write in place, the modification time restored: checked in full, caught, rebuilt.
+    let top = record_of(&pack_path(lib), &good[0].0);
+    rot(&pack_path(lib), (top + 40 + 3) as u64);
+    let before = checked();
+    let b = LocalBackend::open_with(lib, opts(1000)).unwrap();
+    assert_eq!(answer(&b, &q, true).await, good);
+    assert!(
+        checked() - before >= pack_len / 2,
+        "the damaged pack was not read"
+    );
+    assert_eq!(rebuilds(&b), 1, "the damaged pack was not rebuilt");
+}
+
+#[tokio::test]
+async fn reindex_verify_reads_everything_whatever_the_record_says() {
+    // Damage that changes no file time (the disk itself) is invisible to the record; the full
+    // check reads every derived file anyway and names the damaged one.
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path();
+    let q = library(lib, 3000, 1000).await;
+    let b = LocalBackend::open_with(lib, opts(1000)).unwrap();
+    answer(&b, &q, false).await;
+    let (checked, damaged) = b.verify_index().await.unwrap();
+    assert_eq!((checked, damaged.len()), (2, 0), "{damaged:?}");
+    let ann = ann_file(lib);
+    let record = index_dir(lib).join(crate::integrity::RECORD_FILE);
+    let recorded = fs::read(&record).unwrap();
+    let mut bytes = fs::read(&ann).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    fs::write(&ann, &bytes).unwrap();
+    // Pretend the file was never written: the record describes its state as it is now.
+    let state = crate::integrity::file_state(&fs::metadata(&ann).unwrap());
+    let mut r: serde_json::Value = serde_json::from_slice(&recorded).unwrap();
+    let name = ann.file_name().unwrap().to_str().unwrap();
+    r["files"][name]["state"] = serde_json::Value::String(state);
+    fs::write(&record, serde_json::to_vec(&r).unwrap()).unwrap();
+    let (checked, damaged) = LocalBackend::open(lib)
+        .unwrap()
+        .verify_index()
+        .await
+        .unwrap();
+    assert_eq!(checked, 2);
+    assert_eq!(damaged.len(), 1, "{damaged:?}");
+    assert!(damaged[0].to_string().contains(name), "{}", damaged[0]);
+}

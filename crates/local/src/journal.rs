@@ -359,6 +359,8 @@ impl Inner {
 
     /// Folds the journal into `metadata.json` and `tombstones.json`.
     pub(crate) fn compact(&self, st: &mut State) -> StorageResult<()> {
+        mkdirs(&self.paths.internal)?;
+        let _fold = crate::fsutil::FoldLock::exclusive(&self.paths.fold_lock)?;
         let sorted: BTreeMap<&str, &SongMetadata> =
             st.songs.iter().map(|m| (m.id.as_str(), m)).collect();
         mkdirs(&self.paths.embeddings)?;
@@ -371,6 +373,9 @@ impl Inner {
             let bytes = snapshot::encode(&songs, stamp);
             mkdirs(&self.paths.index)?;
             write_atomic_nosync_dir(&self.paths.snapshot, |w| w.write_all(&bytes))?;
+            if let Some(crc) = snapshot::stored_crc(&bytes) {
+                self.verified.note_file(&self.paths.snapshot, crc);
+            }
         }
         write_json(&self.paths.tombstones, &st.tombstones)?;
         write_atomic(&self.paths.journal, |_| Ok(()))?;

@@ -25,6 +25,8 @@ pub(crate) struct Paths {
     pub(crate) manifest: PathBuf,
     pub(crate) snapshot: PathBuf,
     pub(crate) lock: PathBuf,
+    /// See [`crate::fsutil::FoldLock`].
+    pub(crate) fold_lock: PathBuf,
 }
 
 impl Paths {
@@ -42,6 +44,7 @@ impl Paths {
             manifest: index.join("manifest.json"),
             snapshot: index.join("metadata.bin"),
             lock: internal.join("lock"),
+            fold_lock: internal.join("fold.lock"),
             index,
             internal,
             data,

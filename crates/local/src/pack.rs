@@ -301,6 +301,7 @@ impl Pack {
                 chunk[lo - at..hi - at].fill(0);
             }
             crc = crc32c::crc32c_append(crc, chunk);
+            crate::integrity::count_checked(n);
             at += n;
         }
         Ok(crc)

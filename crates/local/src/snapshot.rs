@@ -21,7 +21,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use songrec_storage::{SongId, SongMetadata};
 
-use crate::integrity::{HeaderCrc, Refused};
+use crate::integrity::{HeaderCrc, Refused, Verified};
 
 const MAGIC: &[u8; 8] = b"SRMETA03";
 /// Magic, JSON size, JSON modification time, song count, checksum.
@@ -236,6 +236,11 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+/// The checksum an encoded snapshot's header holds.
+pub(crate) fn stored_crc(bytes: &[u8]) -> Option<u32> {
+    CHECKSUM.stored(bytes)
+}
+
 /// A checked snapshot whose songs are decoded one at a time, on demand.
 pub struct View {
     bytes: Bytes,
@@ -247,22 +252,42 @@ impl View {
     /// is sound, or says why it is not used: [`Refused::Stale`] when there is none
     /// or it mirrors another `metadata.json` (or is of another format), [`Refused::Damaged`]
     /// when it fails its checksum or table checks.
+    #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
     pub fn open_checked(path: &Path, json_stamp: (u64, u128)) -> Result<View, Refused> {
+        Self::open_recorded(path, json_stamp, &Verified::default())
+    }
+
+    /// [`View::open_checked`], reading the whole file for its checksum only when `verified`
+    /// has no check of it in its present state (see [`crate::integrity`]): a process maps the
+    /// snapshot without touching the pages of songs it does not read.
+    pub(crate) fn open_recorded(
+        path: &Path,
+        json_stamp: (u64, u128),
+        verified: &Verified,
+    ) -> Result<View, Refused> {
         let file = std::fs::File::open(path).map_err(|_| Refused::Stale)?;
+        let meta = file.metadata().map_err(|_| Refused::Stale)?;
         // SAFETY: songrec replaces the snapshot by renaming a new file over it, never by
         // writing into it, so the mapped bytes do not change under this process; a file cut
         // short by someone else is caught by the bounds checks, which every read goes through.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|_| Refused::Stale)?;
-        Self::check(Bytes::Map(map), json_stamp)
+        let stored = CHECKSUM.stored(&map);
+        let trusted = stored.is_some_and(|crc| verified.trusts(path, &meta, crc));
+        let view = Self::check(Bytes::Map(map), json_stamp, !trusted)?;
+        if let (false, Some(crc)) = (trusted, stored) {
+            verified.note(path, &meta, crc);
+        }
+        Ok(view)
     }
 
     /// A view over bytes in memory (the same checks as [`View::open_checked`]).
     #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
     pub fn from_bytes(bytes: Vec<u8>, json_stamp: (u64, u128)) -> Option<View> {
-        Self::check(Bytes::Owned(bytes), json_stamp).ok()
+        Self::check(Bytes::Owned(bytes), json_stamp, true).ok()
     }
 
-    fn check(bytes: Bytes, json_stamp: (u64, u128)) -> Result<View, Refused> {
+    /// Checks a snapshot's header and table, and (`checksum`) its checksum.
+    fn check(bytes: Bytes, json_stamp: (u64, u128), checksum: bool) -> Result<View, Refused> {
         let damaged = |why: &str| Refused::Damaged(why.to_owned());
         let mut r = R(&bytes);
         if r.take(8) != Some(MAGIC) {
@@ -279,7 +304,9 @@ impl View {
         }
         let n = r.u64().ok_or_else(|| damaged("cut short"))?;
         r.take(8).ok_or_else(|| damaged("cut short"))?;
-        CHECKSUM.check(&bytes).map_err(damaged)?;
+        if checksum {
+            CHECKSUM.check(&bytes).map_err(damaged)?;
+        }
         let bad_table = || damaged("its song table does not fit its records");
         let n = usize::try_from(n).map_err(|_| bad_table())?;
         let table = n.checked_mul(ENTRY).ok_or_else(bad_table)?;
@@ -476,7 +503,7 @@ mod tests {
         for at in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[at] ^= 0x04;
-            let got = View::check(Bytes::Owned(bad), (10, 20)).err();
+            let got = View::check(Bytes::Owned(bad), (10, 20), true).err();
             let want_stale = at < 32;
             assert!(
                 matches!(

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResult};
 
-use crate::fsutil::WriteLock;
+use crate::fsutil::{FoldLock, WriteLock};
 use crate::index::{Manifest, PackCache};
 use crate::integrity::Refused;
 use crate::layout::{
@@ -83,6 +83,29 @@ pub(crate) struct Seen {
     tombstones: Option<FileStamp>,
     registry: Option<Vec<u8>>,
     pub(crate) manifest: Option<Vec<u8>>,
+}
+
+/// Loads a reader tries before giving up while other processes keep folding the journal (each
+/// fold makes a load that overlapped it start again).
+const LOAD_TRIES: usize = 64;
+/// Loads tried without the fold lock (see [`Inner::load`]).
+const OPTIMISTIC_LOADS: usize = 3;
+
+/// Empties the state for a new load, keeping what is checked again on use: the mapped packs and
+/// approximate indexes, the private packs, the audio listing.
+fn forget_songs(st: &mut State) {
+    let packs = std::mem::take(&mut st.packs);
+    let anns = std::mem::take(&mut st.anns);
+    let private = std::mem::take(&mut st.private);
+    let (audio, audio_stamp) = (st.audio.take(), st.audio_stamp);
+    *st = State {
+        packs,
+        anns,
+        private,
+        audio,
+        audio_stamp,
+        ..State::default()
+    };
 }
 
 /// A number no song list of this process had before (see [`State::meta_gen`]).
@@ -224,18 +247,7 @@ impl Inner {
         self.faults
             .reloads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let packs = std::mem::take(&mut st.packs);
-        let anns = std::mem::take(&mut st.anns);
-        let private = std::mem::take(&mut st.private);
-        let (audio, audio_stamp) = (st.audio.take(), st.audio_stamp);
-        *st = State {
-            packs,
-            anns,
-            private,
-            audio,
-            audio_stamp,
-            ..State::default()
-        };
+        forget_songs(st);
         self.load(st)
     }
 
@@ -272,7 +284,50 @@ impl Inner {
         f(&mut st)
     }
 
+    /// Loads the state: `metadata.json` (or its snapshot) and `tombstones.json`, then the
+    /// journal over them, as one committed state.
+    ///
+    /// A fold writes `metadata.json` and `tombstones.json` first and empties the journal last,
+    /// while a load reads them in the same order: a load that read the old `metadata.json` and
+    /// then the emptied journal would miss every record since the previous fold. Their stamps
+    /// are taken before they are read; unchanged once the journal has been read, the journal
+    /// read belongs with them (a fold replaces `metadata.json` before the journal, and a
+    /// replaced file never keeps its inode), else the load is done again. Two `stat`s a load;
+    /// a writer that folds takes the fold lock, which a reader overtaken three times holds.
     fn load(&self, st: &mut State) -> StorageResult<()> {
+        // After a few loads overtaken by folds, the next ones hold the fold lock shared: the
+        // writer's next fold waits for this load, so a reader is never starved by a busy
+        // writer (a library whose writer never made the lock file just tries again).
+        let mut _shared = None;
+        for attempt in 0..LOAD_TRIES {
+            if attempt == OPTIMISTIC_LOADS {
+                _shared = FoldLock::shared(&self.paths.fold_lock);
+            }
+            self.load_once(st)?;
+            let p = &self.paths;
+            if file_stamp(&p.metadata) == st.seen.metadata
+                && file_stamp(&p.tombstones) == st.seen.tombstones
+            {
+                return Ok(());
+            }
+            tracing::debug!(
+                "{} was folded while being read: reading it again",
+                p.metadata.display()
+            );
+            forget_songs(st);
+        }
+        Err(StorageError::Backend {
+            backend: "local".into(),
+            message: format!(
+                "{} was rewritten by other processes {LOAD_TRIES} times while this one read it; \
+                 try again",
+                self.paths.metadata.display()
+            ),
+            transient: true,
+        })
+    }
+
+    fn load_once(&self, st: &mut State) -> StorageResult<()> {
         let p = &self.paths;
         // Stamps are taken before the files are read: a change in between is seen next time.
         st.seen = Seen {
@@ -286,7 +341,7 @@ impl Inner {
         // JSON is parsed whole (and a writer writes the snapshot, see `with_writable`).
         let view =
             snapshot::stamp(&p.metadata).and_then(|stamp| {
-                match snapshot::View::open_checked(&p.snapshot, stamp) {
+                match snapshot::View::open_recorded(&p.snapshot, stamp, &self.verified) {
                     Ok(view) => Some(view),
                     Err(Refused::Stale) => None,
                     Err(Refused::Damaged(why)) => {

@@ -207,6 +207,8 @@ pub async fn run_all(b: &dyn StorageBackend) {
     songs_over_cloud_limits_refused(b).await;
     list_filter_and_paging(b).await;
     listing_natural_order(b).await;
+    any_text_orders_alike(b).await;
+    listing_cursor_survives_writers(b).await;
     embeddings_roundtrip_and_models(b).await;
     search_matches_brute_force(b).await;
     invalid_queries(b).await;

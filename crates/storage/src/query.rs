@@ -302,10 +302,17 @@ pub const SORT_KEY_CHARS: usize = 256;
 /// tie, then the id decides), cut to [`SORT_KEY_CHARS`] characters. Runs longer than
 /// [`SORT_DIGITS`] digits are kept whole. Keys compare by code point.
 ///
+/// A key holds no character below U+0002, so the separators of a [`sort_position`] sort below
+/// every key's characters whatever the text holds: U+0000, U+0001 and U+0002 are written as
+/// U+0002 followed by U+0002, U+0003 and U+0004 (in the same order, and no code is the start
+/// of another, so keys still order like the texts).
+///
 /// ```
 /// use songrec_storage::query::text_sort_key;
 /// assert!(text_sort_key("Track2") < text_sort_key("track10"));
 /// assert_eq!(text_sort_key("a007"), text_sort_key("A7"));
+/// assert!(text_sort_key("a") < text_sort_key("a\u{1}\u{1}"));
+/// assert!(!text_sort_key("a\u{0}b\u{1}").contains(['\u{0}', '\u{1}']));
 /// ```
 pub fn text_sort_key(s: &str) -> String {
     let lower = s.to_lowercase();
@@ -329,7 +336,12 @@ pub fn text_sort_key(s: &str) -> String {
             chars += run.len().max(SORT_DIGITS);
             rest = &rest[end..];
         } else {
-            out.push(c);
+            if c <= ESCAPED_MAX {
+                out.push(ESCAPED_MAX);
+                out.push(char::from(c as u8 + 2));
+            } else {
+                out.push(c);
+            }
             chars += 1;
             rest = &rest[c.len_utf8()..];
         }
@@ -340,6 +352,121 @@ pub fn text_sort_key(s: &str) -> String {
         out.truncate(cut);
     }
     out
+}
+
+/// The highest character [`text_sort_key`] escapes (see there).
+const ESCAPED_MAX: char = '\u{2}';
+
+/// Separates the parts of a [`sort_position`]: below every character of a [`text_sort_key`],
+/// so a text that is the start of another sorts first, as in string comparison.
+pub const POSITION_SEP: char = '\u{1}';
+
+/// A song's place in the `key` order as one string: two songs compare like their positions
+/// exactly as [`compare_by`] (and [`sort_songs`]) orders them, ties broken by id, which ends
+/// every position. Backends that sort in their own engine store it (the cloud's sort fields);
+/// keyset cursors carry it (see [`position_cursor`]).
+///
+/// ```
+/// use songrec_storage::query::sort_position;
+/// use songrec_storage::{SongId, SongMetadata, SortKey, compare_by};
+/// let a = SongMetadata::new(SongId::from_bytes(b"1"), "Track 2");
+/// let b = SongMetadata::new(SongId::from_bytes(b"2"), "track 10");
+/// assert_eq!(
+///     sort_position(&a, SortKey::Title).cmp(&sort_position(&b, SortKey::Title)),
+///     compare_by(SortKey::Title, &a, &b)
+/// );
+/// ```
+pub fn sort_position(m: &SongMetadata, key: SortKey) -> String {
+    use std::fmt::Write as _;
+    const SEP: char = POSITION_SEP;
+    let id = m.id.as_str();
+    let mut out = match key {
+        SortKey::Id => return id.to_owned(),
+        SortKey::Title => text_sort_key(&m.title),
+        SortKey::Artist => {
+            let artist = match &m.artist {
+                Some(a) => format!("1{}", text_sort_key(a)),
+                None => "0".to_owned(),
+            };
+            format!("{artist}{SEP}{}", text_sort_key(&m.title))
+        }
+        SortKey::Created => sortable_time(&m.created_at),
+        SortKey::Updated => sortable_time(&m.updated_at),
+        SortKey::Bpm => match m.bpm {
+            Some(b) => format!("0{}", sortable_f64(f64::from(b))),
+            None => "1".to_owned(),
+        },
+        SortKey::Duration => sortable_f64(m.duration_secs),
+    };
+    let _ = write!(out, "{SEP}{id}");
+    out
+}
+
+/// An f64 as 16 hex digits that sort like `f64::total_cmp`.
+fn sortable_f64(x: f64) -> String {
+    let bits = x.to_bits();
+    let key = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    format!("{key:016x}")
+}
+
+fn sortable_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+/// The cursor of a listing page that ended with song `last`, in `key` order: its
+/// [`sort_position`] (hex, so it travels in URLs as it is). The next page starts after that
+/// position, wherever the song now is: songs deleted or added before it move no other song
+/// past the cursor or back before it (keyset paging), unlike an offset.
+pub fn position_cursor(last: &SongMetadata, key: SortKey) -> String {
+    format!("{POSITION_CURSOR}{}", hex::encode(sort_position(last, key)))
+}
+
+const POSITION_CURSOR: &str = "p";
+
+/// Where a listing page starts, read from its cursor: the start, an offset (the cursors of
+/// earlier versions, still accepted), or after a [`sort_position`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListStart {
+    /// This many songs into the order.
+    Offset(usize),
+    /// After the song at this position.
+    After(String),
+}
+
+impl ListStart {
+    /// Reads a listing cursor ([`position_cursor`], or a number).
+    pub fn parse(cursor: Option<&str>) -> StorageResult<Self> {
+        let Some(c) = cursor else {
+            return Ok(Self::Offset(0));
+        };
+        let bad = || StorageError::InvalidInput(format!("bad list cursor {c:?}"));
+        if let Some(h) = c.strip_prefix(POSITION_CURSOR) {
+            let bytes = hex::decode(h).map_err(|_| bad())?;
+            return String::from_utf8(bytes).map(Self::After).map_err(|_| bad());
+        }
+        c.parse().map(Self::Offset).map_err(|_| bad())
+    }
+
+    /// The index in `order` (sorted by [`sort_position`], descending if `descending`) where
+    /// the page starts: binary search, `position` computed for O(log n) items.
+    pub fn index_in<T>(
+        &self,
+        order: &[T],
+        descending: bool,
+        position: impl Fn(&T) -> String,
+    ) -> usize {
+        match self {
+            Self::Offset(n) => (*n).min(order.len()),
+            Self::After(after) => order.partition_point(|t| {
+                let p = position(t);
+                if descending { p >= *after } else { p <= *after }
+            }),
+        }
+    }
 }
 
 /// Compares two songs under a sort key (ties broken by id, so orders are total). Titles and

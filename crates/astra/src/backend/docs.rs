@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value, json};
 use sha2::{Digest as _, Sha256};
-use songrec_storage::query::text_sort_key;
+use songrec_storage::query::sort_position;
 use songrec_storage::{SongId, SongMetadata, SortKey, StorageError, StorageResult};
 
 /// Field holding the canonical metadata as JSON text.
@@ -34,10 +34,6 @@ const MAX_SHADOW_TEXT: usize = 512;
 /// natural order (documents without it carry keys of an earlier songrec, which a sorted
 /// listing rewrites before it reads).
 pub(crate) const SORT_KEYS_VERSION: u64 = 2;
-/// Separates the parts of a composite sort key; sorts below every printable character, so a
-/// prefix sorts first (as in Rust string comparison).
-const SEP: char = '\u{1}';
-
 /// The count-partitioning bucket of a song id: its first two hex digits.
 pub(crate) fn bucket(id: &SongId) -> String {
     id.as_str().chars().take(2).collect()
@@ -175,41 +171,25 @@ pub(crate) fn filter_shadows(m: &SongMetadata) -> Value {
     Value::Object(f)
 }
 
-/// The text of a title or artist sort key: [`text_sort_key`] (lowercase, digit runs padded for
-/// natural order, at most 256 characters, as every backend orders), written so that its order
-/// is the same under the Data API's two string orders and equal to code point order: the
-/// in-memory sort compares UTF-16 code units (stargate/data-api `util/JsonNodeComparator.java`)
-/// while range filters (`$gt` the last key of a page) are answered by the index in UTF-8 byte
-/// order, and the two disagree when a character above U+FFFF meets one in U+E000–U+FFFF.
-/// Characters from U+E000 up are therefore written as U+E000 and six hex digits of their
-/// offset; every other character is below U+D800, where both orders agree. At most 256 × 9
-/// bytes, far below the 8,000-byte limit on indexed strings.
-fn sort_text(s: &str) -> String {
-    let key = text_sort_key(s);
-    let mut lc = String::with_capacity(key.len());
-    for c in key.chars() {
+/// A [`sort_position`] written so that its order is the same under the Data API's two string
+/// orders and equal to code point order: the in-memory sort compares UTF-16 code units
+/// (stargate/data-api `util/JsonNodeComparator.java`) while range filters (`$gt` the last key of
+/// a page) are answered by the index in UTF-8 byte order, and the two disagree when a character
+/// above U+FFFF meets one in U+E000–U+FFFF. Characters from U+E000 up are therefore written as
+/// U+E000 and six hex digits of their offset; every other character is below U+D800, where both
+/// orders agree. Titles and artists hold at most 256 characters of a key each, so a position
+/// stays far below the 8,000-byte limit on indexed strings.
+fn service_position(m: &SongMetadata, key: SortKey) -> String {
+    let position = sort_position(m, key);
+    let mut out = String::with_capacity(position.len());
+    for c in position.chars() {
         if u32::from(c) >= 0xE000 {
-            let _ = write!(lc, "\u{E000}{:06x}", u32::from(c) - 0xE000);
+            let _ = write!(out, "\u{E000}{:06x}", u32::from(c) - 0xE000);
         } else {
-            lc.push(c);
+            out.push(c);
         }
     }
-    lc
-}
-
-/// An f64 as 16 hex digits that sort like `f64::total_cmp`.
-fn sortable_f64(x: f64) -> String {
-    let bits = x.to_bits();
-    let key = if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    };
-    format!("{key:016x}")
-}
-
-fn sortable_time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+    out
 }
 
 /// Name of the composite sort field for a key (inside `s`), `None` for [`SortKey::Id`].
@@ -225,29 +205,19 @@ pub(crate) fn sort_field(key: SortKey) -> Option<&'static str> {
     })
 }
 
-/// The `s` object: per sort key one string whose order equals
-/// [`songrec_storage::compare_by`] (ties broken by id, which ends every key), so a listing
-/// is a single-field sort with keyset paging.
+/// The `s` object: per sort key the song's [`sort_position`] (as [`service_position`] writes
+/// it), whose order equals [`songrec_storage::compare_by`] (ties broken by id, which ends every
+/// key), so a listing is a single-field sort with keyset paging.
 pub(crate) fn sort_keys(m: &SongMetadata) -> Value {
-    let id = m.id.as_str();
-    let title = sort_text(&m.title);
-    let mut artist = match &m.artist {
-        Some(a) => format!("1{}", sort_text(a)),
-        None => "0".to_owned(),
-    };
-    let _ = write!(artist, "{SEP}{title}{SEP}{id}");
-    let bpm = match m.bpm {
-        Some(b) => format!("0{}", sortable_f64(f64::from(b))),
-        None => "1".to_owned(),
-    };
+    let at = |key| service_position(m, key);
     json!({
         "v": SORT_KEYS_VERSION,
-        "title": format!("{title}{SEP}{id}"),
-        "artist": artist,
-        "created": format!("{}{SEP}{id}", sortable_time(&m.created_at)),
-        "updated": format!("{}{SEP}{id}", sortable_time(&m.updated_at)),
-        "bpm": format!("{bpm}{SEP}{id}"),
-        "duration": format!("{}{SEP}{id}", sortable_f64(m.duration_secs)),
+        "title": at(SortKey::Title),
+        "artist": at(SortKey::Artist),
+        "created": at(SortKey::Created),
+        "updated": at(SortKey::Updated),
+        "bpm": at(SortKey::Bpm),
+        "duration": at(SortKey::Duration),
     })
 }
 
@@ -363,6 +333,11 @@ mod tests {
             song(14, "track1", Some("band09"), None),
             song(15, "track 1", Some("band 009"), None),
             song(16, "track02", Some("band"), None),
+            // Control characters below the separator order as in every other backend.
+            song(17, "a", Some("x\u{0}"), None),
+            song(18, "a\u{1}\u{1}", Some("x"), None),
+            song(19, "a\u{0}", Some("x\u{1}"), None),
+            song(20, "a\u{2}b", Some("x\u{2}"), None),
         ];
         let utf16 = |a: &String, b: &String| a.encode_utf16().cmp(b.encode_utf16());
         for key in [

@@ -8,9 +8,35 @@ use songrec_factory as factory;
 use crate::exit;
 use crate::progress::progress_bar;
 
+/// `songrec reindex` options.
+#[derive(clap::Args, Debug)]
+pub struct ReindexArgs {
+    /// Rebuild nothing: read every derived index file in full (vector packs against their
+    /// checksums, approximate indexes' checksums and graphs), whatever this library's record
+    /// of files already checked says, and name the damaged ones. Exits 3 if one is damaged.
+    #[arg(long)]
+    pub verify: bool,
+}
+
 /// `songrec reindex`.
-pub async fn run(cfg: &Config) -> Result<u8> {
+pub async fn run(args: &ReindexArgs, cfg: &Config) -> Result<u8> {
     let local = factory::open_local_for_reindex(cfg)?;
+    if args.verify {
+        let (checked, damaged) = local.verify_index().await?;
+        for e in &damaged {
+            eprintln!("damaged: {e}");
+        }
+        if damaged.is_empty() {
+            println!("checked {checked} index files of {local} in full: all sound");
+            return Ok(exit::OK);
+        }
+        println!(
+            "{} of {checked} index files of {local} are damaged: `songrec reindex` rebuilds them \
+             from the library's vectors",
+            damaged.len()
+        );
+        return Ok(exit::PARTIAL);
+    }
     let bar = progress_bar(
         true,
         "{spinner} approximate index of {msg} {wide_bar} {pos}/{len} vectors, {elapsed} (eta {eta})",

@@ -264,6 +264,28 @@ fn right_similar(s: &Snap, song: &str, k: usize, got: &[(String, f32)]) -> bool 
         })
 }
 
+/// Whether a walk through the listing page by page (`id=title` of each song listed) while the
+/// states of `window` were committed is right: every song listed is in one of them, and a song
+/// present throughout under one title (its place in the order unchanged) is listed exactly
+/// once; a song whose title changed meanwhile may be listed once, twice or not at all.
+fn right_walk(window: &[Snap], got: &[(String, f32)]) -> bool {
+    let mut times: BTreeMap<&str, usize> = BTreeMap::new();
+    for (entry, _) in got {
+        let (id, title) = entry.split_once('=').unwrap_or((entry, ""));
+        if !window
+            .iter()
+            .any(|s| s.titles.get(id).is_some_and(|t| t == title))
+        {
+            return false;
+        }
+        *times.entry(id).or_default() += 1;
+    }
+    window[0].titles.iter().all(|(id, title)| {
+        let stable = window.iter().all(|s| s.titles.get(id) == Some(title));
+        !stable || times.get(id.as_str()) == Some(&1)
+    })
+}
+
 /// What a reader asked and got, and how many states were committed when it asked and when
 /// it got the answer.
 struct Answer {
@@ -277,6 +299,8 @@ enum Asked {
     RestSimilar(String, usize),
     CliSimilar(String, usize),
     RestList,
+    /// The whole listing by title, three songs a page, following `next_cursor`.
+    RestPages,
 }
 
 /// Another machine of the same library: a second library folder synced through a local
@@ -343,6 +367,8 @@ struct Tally {
     syncs: usize,
     refused_writes: usize,
     queries: usize,
+    /// Walks through the whole listing page by page (`next_cursor`), part of `queries`.
+    walks: usize,
     /// `songrec similar` answers ranked through the approximate index.
     approximate: usize,
     wrong: Vec<String>,
@@ -484,8 +510,9 @@ async fn writers_and_readers(
         })
     };
 
-    // REST readers: similar songs (k from 1 to 10) and the whole listing.
-    let rest = |listing: bool| {
+    // REST readers: similar songs (k from 1 to 10), the whole listing, and the listing page by
+    // page (the pages of one walk span several commits).
+    let rest = |listing: Option<bool>| {
         let (base_url, answers, committed, done) = (
             server.base.clone(),
             answers.clone(),
@@ -499,35 +526,44 @@ async fn writers_and_readers(
             while !done.load(Ordering::SeqCst) {
                 i += 1;
                 let before = committed.load(Ordering::SeqCst);
-                let (what, got) = if listing {
+                let (what, got) = if let Some(paged) = listing {
                     let got: Result<Vec<(String, f32)>, String> = async {
-                        let r = c
-                            .get(format!("{base_url}/api/v1/songs?limit=1000"))
-                            .send()
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        let status = r.status();
-                        let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
-                        if !status.is_success() {
-                            return Err(format!("{status}: {v}"));
+                        let mut listed = Vec::new();
+                        let mut cursor: Option<String> = None;
+                        loop {
+                            let url = match (&cursor, paged) {
+                                (_, false) => format!("{base_url}/api/v1/songs?limit=1000"),
+                                (None, true) => {
+                                    format!("{base_url}/api/v1/songs?sort=title&limit=3")
+                                }
+                                (Some(c), true) => {
+                                    format!("{base_url}/api/v1/songs?sort=title&limit=3&cursor={c}")
+                                }
+                            };
+                            let r = c.get(url).send().await.map_err(|e| e.to_string())?;
+                            let status = r.status();
+                            let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+                            if !status.is_success() {
+                                return Err(format!("{status}: {v}"));
+                            }
+                            for m in v["items"].as_array().into_iter().flatten() {
+                                let t = m["title"].as_str().unwrap_or_default();
+                                let id = m["id"].as_str().unwrap_or_default();
+                                listed.push((format!("{id}={t}"), 0.0));
+                            }
+                            cursor = v["next_cursor"].as_str().map(str::to_owned);
+                            if cursor.is_none() || listed.len() > 10_000 {
+                                return Ok(listed);
+                            }
                         }
-                        Ok(v["items"]
-                            .as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .map(|m| {
-                                        let t = m["title"].as_str().unwrap_or_default();
-                                        (
-                                            format!("{}={t}", m["id"].as_str().unwrap_or_default()),
-                                            0.0,
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default())
                     }
                     .await;
-                    (Asked::RestList, got)
+                    let what = if paged {
+                        Asked::RestPages
+                    } else {
+                        Asked::RestList
+                    };
+                    (what, got)
                 } else {
                     let (song, k) = (base[i % base.len()].clone(), [1, 2, 3, 10][i % 4]);
                     let got = rest_similar(&c, &base_url, &song, k).await;
@@ -542,7 +578,7 @@ async fn writers_and_readers(
             }
         })
     };
-    let readers = [rest(false), rest(true)];
+    let readers = [rest(None), rest(Some(false)), rest(Some(true))];
 
     // `songrec similar` processes, one at a time.
     let cli = {
@@ -601,6 +637,10 @@ async fn writers_and_readers(
             Asked::RestSimilar(song, k) | Asked::CliSimilar(song, k) => {
                 window.iter().any(|s| right_similar(s, song, *k, &got))
             }
+            Asked::RestPages => {
+                tally.walks += 1;
+                right_walk(window, &got)
+            }
             Asked::RestList => {
                 let mut listed: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
                 listed.sort_unstable();
@@ -655,13 +695,15 @@ fn readers_are_right_while_another_process_writes() {
         ));
         println!(
             "ANN {name} threshold: {} writes ({} of them syncs applying another machine's \
-             edit; {} refused while a reader held the lock), {} queries ({} by the \
-             approximate index in `songrec similar`), {} wrong, {} failed, {:.1} s",
+             edit; {} refused while a reader held the lock; each folds the journal), {} \
+             queries ({} by the approximate index in `songrec similar`, {} walks through the \
+             listing 3 songs a page), {} wrong, {} failed, {:.1} s",
             tally.writes,
             tally.syncs,
             tally.refused_writes,
             tally.queries,
             tally.approximate,
+            tally.walks,
             tally.wrong.len(),
             tally.failed.len(),
             t.elapsed().as_secs_f64()
@@ -678,6 +720,7 @@ fn readers_are_right_while_another_process_writes() {
         );
         assert!(tally.writes >= 5, "{name}: only {} writes", tally.writes);
         assert!(tally.syncs >= 1, "{name}: no sync applied");
+        assert!(tally.walks >= 3, "{name}: only {} paged walks", tally.walks);
         assert!(
             tally.queries >= 20,
             "{name}: only {} queries",

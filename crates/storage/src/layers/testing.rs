@@ -15,7 +15,9 @@ use crate::id::SongId;
 use crate::math::{self, TopK};
 use crate::metadata::{SongMetadata, VersionEntry};
 use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, Match, Page, SearchQuery, sort_songs};
+use crate::query::{
+    ListQuery, ListStart, Match, Page, SearchQuery, position_cursor, sort_position, sort_songs,
+};
 
 #[derive(Debug, Default)]
 struct State {
@@ -149,13 +151,6 @@ impl fmt::Display for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Memory")
     }
-}
-
-fn offset_cursor(cursor: Option<&str>) -> StorageResult<usize> {
-    cursor.map_or(Ok(0), |c| {
-        c.parse()
-            .map_err(|_| StorageError::InvalidInput(format!("bad list cursor {c:?}")))
-    })
 }
 
 #[async_trait]
@@ -314,7 +309,7 @@ impl StorageBackend for MemoryBackend {
 
     async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
         query.validate()?;
-        let start = offset_cursor(query.cursor.as_deref())?;
+        let start = ListStart::parse(query.cursor.as_deref())?;
         let s = self.lock();
         let mut hits: Vec<((), &SongMetadata)> = s
             .metadata
@@ -324,16 +319,15 @@ impl StorageBackend for MemoryBackend {
             .collect();
         sort_songs(&mut hits, query.sort, query.descending, None);
         let items: Vec<&SongMetadata> = hits.into_iter().map(|(_, m)| m).collect();
-        let end = (start + query.limit).min(items.len());
-        let page = items
-            .get(start.min(end)..end)
-            .unwrap_or_default()
-            .iter()
-            .map(|m| (*m).clone())
-            .collect();
+        let start = start.index_in(&items, query.descending, |m| sort_position(m, query.sort));
+        let end = start.saturating_add(query.limit).min(items.len());
+        let page: Vec<SongMetadata> = items[start..end].iter().map(|m| (*m).clone()).collect();
         Ok(Page {
+            next: page
+                .last()
+                .filter(|_| end < items.len())
+                .map(|m| position_cursor(m, query.sort)),
             items: page,
-            next: (end < items.len()).then(|| end.to_string()),
         })
     }
 
