@@ -30,7 +30,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
 
-use crate::fingerprint::{self, Alignment, EXTRA_KEY, FingerprintRecord};
+use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord};
 use crate::load::list_all;
 use crate::recording::{UnionFind, Verdict, verdict};
 use crate::waveform::Signature;
