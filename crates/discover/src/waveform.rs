@@ -13,7 +13,7 @@
 //!
 //! [`similarity`] is the best normalised correlation of any two excerpts of two signatures over
 //! lags of ±23 ms (peak refined by a parabola): near 1 for copies, low for distinct takes
-//! ([`MIN_SAME`], measured in `docs/commands.md#dupes`). It reads only the stored bytes, so the
+//! ([`MIN_SAME`], measured in `scripts/eval/dupes/README.md`). It reads only the stored bytes, so the
 //! grouping in [`crate::recording`] never decodes audio. Stored base64 (URL-safe, no padding):
 //! at most [`MAX_EXCERPTS`] × (6 + 32) + 2 bytes, 308 characters.
 
