@@ -267,6 +267,34 @@ fn pair_verdict(a: &Printed, b: &Printed) -> Verdict {
     verdict(&a.items, a.wave.as_ref(), &b.items, b.wave.as_ref())
 }
 
+/// Song `i` as a member of a group, compared with the group's first song `first`.
+fn member(
+    songs: &[Printed],
+    fps: &[Vec<u32>],
+    first: usize,
+    i: usize,
+    keep: bool,
+    same_audio: bool,
+) -> Member {
+    let (al, waveform) = if i == first || same_audio {
+        (None, None)
+    } else {
+        let w = match pair_verdict(&songs[first], &songs[i]) {
+            Verdict::Same { waveform } | Verdict::Alike { waveform } => Some(waveform),
+            Verdict::Different | Verdict::Unknown => None,
+        };
+        (fingerprint::compare(&fps[first], &fps[i]), w)
+    };
+    Member {
+        song: songs[i].song.clone(),
+        keep,
+        bit_error: al.map(|a| a.bit_error),
+        offset_secs: al.map(|a| a.offset_secs()),
+        same_audio,
+        waveform,
+    }
+}
+
 /// Duplicate groups and alike groups (pure).
 pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
     let n = songs.len();
@@ -315,26 +343,7 @@ pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
         };
         let members = g
             .iter()
-            .map(|&i| {
-                let same_audio = songs[i].pcm == songs[k].pcm;
-                let (al, wf) = if i == k || same_audio {
-                    (None, None)
-                } else {
-                    let w = match pair_verdict(&songs[k], &songs[i]) {
-                        Verdict::Same { waveform } | Verdict::Alike { waveform } => Some(waveform),
-                        _ => None,
-                    };
-                    (fingerprint::compare(&fps[k], &fps[i]), w)
-                };
-                Member {
-                    song: songs[i].song.clone(),
-                    keep: i == k,
-                    bit_error: al.map(|a| a.bit_error),
-                    offset_secs: al.map(|a| a.offset_secs()),
-                    same_audio,
-                    waveform: wf,
-                }
-            })
+            .map(|&i| member(songs, &fps, k, i, i == k, songs[i].pcm == songs[k].pcm))
             .collect();
         out.push(Group { kind, members });
     }
@@ -362,27 +371,7 @@ pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
             let f = g[0];
             let members = g
                 .iter()
-                .map(|&i| {
-                    let (al, wf) = if i == f {
-                        (None, None)
-                    } else {
-                        let w = match pair_verdict(&songs[f], &songs[i]) {
-                            Verdict::Same { waveform } | Verdict::Alike { waveform } => {
-                                Some(waveform)
-                            }
-                            _ => None,
-                        };
-                        (fingerprint::compare(&fps[f], &fps[i]), w)
-                    };
-                    Member {
-                        song: songs[i].song.clone(),
-                        keep: true,
-                        bit_error: al.map(|a| a.bit_error),
-                        offset_secs: al.map(|a| a.offset_secs()),
-                        same_audio: false,
-                        waveform: wf,
-                    }
-                })
+                .map(|&i| member(songs, &fps, f, i, true, false))
                 .collect();
             Group {
                 kind: Kind::Alike,

@@ -297,6 +297,19 @@ fn discovery_commands_on_a_local_library() {
     assert_eq!(v["fingerprinted"], 0, "fingerprints were stored");
 }
 
+/// The id of the song ingested from `file`, in `list --json` output.
+fn id_of(songs: &serde_json::Value, file: &str) -> String {
+    songs["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["file_name"] == file)
+        .unwrap_or_else(|| panic!("{file} not ingested: {songs:#}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Encodes 25 s of a real recording into `files` (by extension) with these tags.
 fn encodings(src: &Path, from_secs: &str, files: &[(PathBuf, &[&str])]) {
     encodings_of(src, from_secs, "25", files);
@@ -407,17 +420,7 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
     let o = local(h, &["ingest", music.to_str().unwrap(), "--embedder", "dsp"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let songs = json(&local(h, &["list", "--json", "--limit", "100"]));
-    let id_of = |file: &str| -> String {
-        songs["songs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["file_name"] == file)
-            .unwrap_or_else(|| panic!("{file} not ingested: {songs:#}"))["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let id_of = |file: &str| id_of(&songs, file);
     let seed_copies: Vec<String> = seed_files.iter().map(|f| id_of(f)).collect();
     let untagged = id_of("untitled 7.ogg");
     let wars = [id_of("wars.flac"), id_of("wars.mp3")];
@@ -661,17 +664,7 @@ fn takes_that_sound_alike_are_neither_deleted_nor_folded() {
     let o = local(h, &["ingest", music.to_str().unwrap(), "--embedder", "dsp"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let songs = json(&local(h, &["list", "--json"]));
-    let id_of = |file: &str| -> String {
-        songs["songs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["file_name"] == file)
-            .unwrap_or_else(|| panic!("{file} not ingested: {songs:#}"))["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let id_of = |file: &str| id_of(&songs, file);
     let takes = [id_of("24Ride-2.wav"), id_of("24Ride-4.wav")];
 
     let v = json(&local(

@@ -33,6 +33,21 @@ fn ffmpeg_mp3(src: &Path, dest: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Ingests a folder with the dsp embedder; no file may fail.
+async fn ingest_dsp(lib: &LocalBackend, music: &Path) -> songrec_app::ingest::IngestSummary {
+    let opts = IngestOptions {
+        jobs: 2,
+        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
+        batch_size: 16,
+        state_file: None,
+    };
+    let s = ingest(lib, &[music.to_path_buf()], &opts, Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(s.failed().is_empty(), "{:?}", s.failed());
+    s
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_and_near_duplicates_but_not_lookalikes() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,21 +90,7 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     }
 
     let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
-    let opts = IngestOptions {
-        jobs: 2,
-        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
-        batch_size: 16,
-        state_file: None,
-    };
-    let s = ingest(
-        &lib,
-        std::slice::from_ref(&music),
-        &opts,
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
-    assert!(s.failed().is_empty(), "{:?}", s.failed());
+    let s = ingest_dsp(&lib, &music).await;
     let total = 8 + usize::from(mp3);
     assert_eq!(s.added(), total);
 
@@ -251,21 +252,7 @@ async fn velocity_layers_of_one_cymbal_are_alike_but_re_encodes_and_trims_are_co
         ]);
     }
     let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
-    let opts = IngestOptions {
-        jobs: 2,
-        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
-        batch_size: 16,
-        state_file: None,
-    };
-    let s = ingest(
-        &lib,
-        std::slice::from_ref(&music),
-        &opts,
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
-    assert!(s.failed().is_empty(), "{:?}", s.failed());
+    let s = ingest_dsp(&lib, &music).await;
     assert_eq!(s.added(), 6);
 
     let report = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress))
