@@ -6,8 +6,10 @@
 #   - a Python virtualenv (target/test-venv) with astrapy (the independent Data API client the
 #     local Data API server is checked with) and numpy (.npy interoperability);
 #   - real recordings (target/test-audio): Debian's sound-theme-freedesktop (27 short Ogg Vorbis
-#     sounds) and asc-music (3 MP3 soundtrack pieces), fetched with `apt-get download` (no root
-#     needed) and unpacked with dpkg-deb; tests that need real decoder output read them;
+#     sounds), asc-music (3 MP3 soundtrack pieces) and hydrogen-data's GMRockKit (velocity
+#     layers of real drums, 6.8 MB: distinct takes for the duplicate tests), fetched with
+#     `apt-get download` (no root needed) and unpacked with dpkg-deb; tests that need real
+#     decoder output read them;
 #   - ONNX Runtime's native library from the PyPI onnxruntime wheels (target/ort): 1.31.1 for the
 #     musicnn tests on ONNX Runtime, and an older 1.20.1 for the "too old" error test. The wheels
 #     are only downloaded and unzipped (pip download), never installed.
@@ -48,7 +50,7 @@ if [ ! -f "$e2e/node_modules/.package-lock.json" ] || ! cmp -s "$e2e/package-loc
 fi
 echo "export SONGREC_TEST_PYTHON=$venv/bin/python"
 
-# Real recordings from Debian packages: target/test-audio/{freedesktop,asc}/ (see the header).
+# Real recordings from Debian packages: target/test-audio/{freedesktop,asc,gmrockkit}/ (see the header).
 audio="${SONGREC_TEST_AUDIO:-$repo/target/test-audio}"
 fetch_deb_audio() { # package, folder inside the package, destination name
   local pkg="$1" inner="$2" dest="$audio/$3"
@@ -69,6 +71,7 @@ fetch_deb_audio() { # package, folder inside the package, destination name
 }
 fetch_deb_audio sound-theme-freedesktop usr/share/sounds/freedesktop/stereo freedesktop
 fetch_deb_audio asc-music usr/share/games/asc/music asc
+fetch_deb_audio hydrogen-data usr/share/hydrogen/data/drumkits/GMRockKit gmrockkit
 echo "export SONGREC_TEST_AUDIO=$audio"
 
 # ONNX Runtime shared libraries, taken out of the PyPI wheels (any CPython tag will do: the

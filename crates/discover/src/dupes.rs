@@ -5,13 +5,17 @@
 //!
 //! - **exact**: the same decoded audio (equal PCM hash) in files that differ in their bytes:
 //!   other tags, another container, a lossless conversion (WAV → FLAC);
-//! - **near**: the same recording re-encoded (another format or bitrate), resampled, or trimmed,
-//!   recognised by Chromaprint fingerprints that agree at some alignment
-//!   ([`fingerprint::same_recording`]).
+//! - **near**: the same recording re-encoded (another format or bitrate), resampled, trimmed or
+//!   re-mastered, recognised by Chromaprint fingerprints that agree at some alignment
+//!   ([`fingerprint::same_recording`]) **and** waveform signatures that agree
+//!   ([`crate::waveform`]; [`crate::recording::verdict`]).
 //!
 //! Songs that merely *sound alike* (two techno tracks, two takes of a ballad) are not
-//! duplicates: their fingerprints differ in about half of their bits. Similarity of embeddings
-//! plays no part here.
+//! duplicates: their fingerprints usually differ in about half of their bits. When they do not
+//! (velocity layers of one cymbal, songs synthesised from the same parts: 8–9 % of bits), the
+//! waveforms still differ: such songs are reported apart, as **alike** groups ("sounds alike,
+//! not a copy"), which `--delete` never touches and playlists never fold. Similarity of
+//! embeddings plays no part here.
 //!
 //! Fingerprints are computed lazily: a song without one (in its metadata, `extra.fingerprint`,
 //! see [`fingerprint::FingerprintRecord`]) has its audio fetched through the backend, decoded
@@ -26,9 +30,10 @@ use futures::StreamExt;
 use serde::Serialize;
 use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
 
-use crate::fingerprint::{self, Alignment, EXTRA_KEY, FingerprintRecord};
+use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord};
 use crate::load::list_all;
-use crate::recording::{UnionFind, same_fingerprint};
+use crate::recording::{UnionFind, Verdict, verdict};
+use crate::waveform::Signature;
 use crate::{DiscoverError, DiscoverResult};
 
 /// Settings for [`scan`].
@@ -74,6 +79,9 @@ pub enum Kind {
     Exact,
     /// The same recording, encoded or cut differently.
     Near,
+    /// Different recordings whose fingerprints agree but whose waveforms do not: they sound
+    /// alike, they are not copies (never deleted, never folded).
+    Alike,
 }
 
 /// One song of a group.
@@ -91,6 +99,9 @@ pub struct Member {
     pub offset_secs: Option<f32>,
     /// Same decoded audio as the kept copy.
     pub same_audio: bool,
+    /// Compared with the first member: waveform similarity ([`crate::waveform::similarity`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<f32>,
 }
 
 /// Songs that are one another's duplicates.
@@ -124,6 +135,9 @@ pub struct DupesReport {
     pub failed: Vec<Failure>,
     /// Duplicate groups, exact first, then by size.
     pub groups: Vec<Group>,
+    /// Recordings that sound alike but are not copies (kind `alike`; one member per
+    /// recording, the kept copy of its group): listed, never deleted.
+    pub alike: Vec<Group>,
 }
 
 impl DupesReport {
@@ -131,6 +145,7 @@ impl DupesReport {
     pub fn extras(&self) -> Vec<&SongMetadata> {
         self.groups
             .iter()
+            .filter(|g| g.kind != Kind::Alike)
             .flat_map(|g| g.members.iter().filter(|m| !m.keep).map(|m| &m.song))
             .collect()
     }
@@ -145,6 +160,8 @@ pub struct Printed {
     pub pcm: String,
     /// Fingerprint items.
     pub items: Vec<u32>,
+    /// Waveform signature (`None` for a version 1 record).
+    pub wave: Option<Signature>,
 }
 
 /// Which copy of a group is kept: the longest (an untrimmed copy, by more than a second), then
@@ -243,6 +260,43 @@ pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
 
 /// Groups fingerprinted songs into duplicate groups (pure).
 pub fn find_groups(songs: &[Printed]) -> Vec<Group> {
+    find_all(songs).0
+}
+
+fn pair_verdict(a: &Printed, b: &Printed) -> Verdict {
+    verdict(&a.items, a.wave.as_ref(), &b.items, b.wave.as_ref())
+}
+
+/// Song `i` as a member of a group, compared with the group's first song `first`.
+fn member(
+    songs: &[Printed],
+    fps: &[Vec<u32>],
+    first: usize,
+    i: usize,
+    keep: bool,
+    same_audio: bool,
+) -> Member {
+    let (al, waveform) = if i == first || same_audio {
+        (None, None)
+    } else {
+        let w = match pair_verdict(&songs[first], &songs[i]) {
+            Verdict::Same { waveform } | Verdict::Alike { waveform } => Some(waveform),
+            Verdict::Different | Verdict::Unknown => None,
+        };
+        (fingerprint::compare(&fps[first], &fps[i]), w)
+    };
+    Member {
+        song: songs[i].song.clone(),
+        keep,
+        bit_error: al.map(|a| a.bit_error),
+        offset_secs: al.map(|a| a.offset_secs()),
+        same_audio,
+        waveform,
+    }
+}
+
+/// Duplicate groups and alike groups (pure).
+pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
     let n = songs.len();
     let mut uf = UnionFind::new(n);
     // Exact: equal PCM hashes.
@@ -255,14 +309,17 @@ pub fn find_groups(songs: &[Printed]) -> Vec<Group> {
             uf.union(w[0], w[1]);
         }
     }
-    // Near: fingerprints that agree.
+    // Near: fingerprints and waveforms that agree. Alike: fingerprints only.
     let fps: Vec<Vec<u32>> = songs.iter().map(|s| s.items.clone()).collect();
+    let mut alike_pairs = Vec::new();
     for (i, j) in candidate_pairs(&fps) {
         if uf.find(i) == uf.find(j) {
             continue;
         }
-        if same_fingerprint(&fps[i], &fps[j]) {
-            uf.union(i, j);
+        match pair_verdict(&songs[i], &songs[j]) {
+            Verdict::Same { .. } => uf.union(i, j),
+            Verdict::Alike { .. } => alike_pairs.push((i, j)),
+            Verdict::Different | Verdict::Unknown => {}
         }
     }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -270,45 +327,65 @@ pub fn find_groups(songs: &[Printed]) -> Vec<Group> {
         let r = uf.find(i);
         groups.entry(r).or_default().push(i);
     }
-    let mut out: Vec<Group> = groups
-        .into_values()
-        .filter(|g| g.len() > 1)
-        .map(|mut g| {
-            g.sort_by(|&a, &b| keeper_order(&songs[a].song, &songs[b].song));
-            let k = g[0];
-            let kind = if g.iter().all(|&i| songs[i].pcm == songs[k].pcm) {
-                Kind::Exact
-            } else {
-                Kind::Near
-            };
-            let members = g
-                .iter()
-                .map(|&i| {
-                    let same_audio = songs[i].pcm == songs[k].pcm;
-                    let al: Option<Alignment> = if i == k || same_audio {
-                        None
-                    } else {
-                        fingerprint::compare(&fps[k], &fps[i])
-                    };
-                    Member {
-                        song: songs[i].song.clone(),
-                        keep: i == k,
-                        bit_error: al.map(|a| a.bit_error),
-                        offset_secs: al.map(|a| a.offset_secs()),
-                        same_audio,
-                    }
-                })
-                .collect();
-            Group { kind, members }
-        })
-        .collect();
+    let mut keeper: HashMap<usize, usize> = HashMap::new();
+    let mut out: Vec<Group> = Vec::new();
+    for (root, mut g) in groups {
+        g.sort_by(|&a, &b| keeper_order(&songs[a].song, &songs[b].song));
+        let k = g[0];
+        keeper.insert(root, k);
+        if g.len() < 2 {
+            continue;
+        }
+        let kind = if g.iter().all(|&i| songs[i].pcm == songs[k].pcm) {
+            Kind::Exact
+        } else {
+            Kind::Near
+        };
+        let members = g
+            .iter()
+            .map(|&i| member(songs, &fps, k, i, i == k, songs[i].pcm == songs[k].pcm))
+            .collect();
+        out.push(Group { kind, members });
+    }
     out.sort_by(|a, b| {
         (a.kind == Kind::Near)
             .cmp(&(b.kind == Kind::Near))
             .then(b.members.len().cmp(&a.members.len()))
             .then(a.members[0].song.id.cmp(&b.members[0].song.id))
     });
-    out
+    // Alike: recordings (by their kept copy) linked by alike pairs.
+    let mut auf = UnionFind::new(n);
+    for &(i, j) in &alike_pairs {
+        let (ki, kj) = (keeper[&uf.find(i)], keeper[&uf.find(j)]);
+        auf.union(ki, kj);
+    }
+    let mut sets: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &k in keeper.values() {
+        sets.entry(auf.find(k)).or_default().push(k);
+    }
+    let mut alike: Vec<Group> = sets
+        .into_values()
+        .filter(|g| g.len() > 1)
+        .map(|mut g| {
+            g.sort_by(|&a, &b| keeper_order(&songs[a].song, &songs[b].song));
+            let f = g[0];
+            let members = g
+                .iter()
+                .map(|&i| member(songs, &fps, f, i, true, false))
+                .collect();
+            Group {
+                kind: Kind::Alike,
+                members,
+            }
+        })
+        .collect();
+    alike.sort_by(|a, b| {
+        b.members
+            .len()
+            .cmp(&a.members.len())
+            .then(a.members[0].song.id.cmp(&b.members[0].song.id))
+    });
+    (out, alike)
 }
 
 /// Where to read a song's audio from: the stored file itself when the backend's URL is a
@@ -355,6 +432,7 @@ pub async fn scan(
         {
             Some(r) => match fingerprint::decode(&r.fp) {
                 Ok(items) => printed.push(Printed {
+                    wave: r.waveform(),
                     song: m,
                     pcm: r.pcm,
                     items,
@@ -410,6 +488,7 @@ pub async fn scan(
                 report.fingerprinted += 1;
                 match fingerprint::decode(&rec.fp) {
                     Ok(items) => printed.push(Printed {
+                        wave: rec.waveform(),
                         song: m,
                         pcm: rec.pcm,
                         items,
@@ -431,7 +510,7 @@ pub async fn scan(
     }
     report.failed.sort_by(|a, b| a.id.cmp(&b.id));
     printed.sort_by(|a, b| a.song.id.cmp(&b.song.id));
-    report.groups = tokio::task::spawn_blocking(move || find_groups(&printed))
+    (report.groups, report.alike) = tokio::task::spawn_blocking(move || find_all(&printed))
         .await
         .map_err(|e| DiscoverError::Invalid(format!("grouping failed: {e}")))?;
     Ok(report)
@@ -486,6 +565,16 @@ mod tests {
         m
     }
 
+    /// One signature for every song: only the fingerprints differ.
+    fn same_wave() -> Signature {
+        crate::waveform::Signature {
+            excerpts: vec![crate::waveform::Excerpt {
+                at: 0,
+                signs: (0..256).map(|i| (i * 7919) % 13 < 6).collect(),
+            }],
+        }
+    }
+
     fn noisy(a: &[u32], p: f64, r: &mut SplitMix) -> Vec<u32> {
         a.iter()
             .map(|&x| {
@@ -510,26 +599,31 @@ mod tests {
                 song: song("orig", 40.0, 1000),
                 pcm: "p1".into(),
                 items: a.clone(),
+                wave: Some(same_wave()),
             },
             Printed {
                 song: song("retagged", 40.0, 1001),
                 pcm: "p1".into(),
                 items: a.clone(),
+                wave: Some(same_wave()),
             },
             Printed {
                 song: song("mp3", 40.0, 300),
                 pcm: "p2".into(),
                 items: noisy(&a, 0.08, &mut r),
+                wave: Some(same_wave()),
             },
             Printed {
                 song: song("trimmed", 30.0, 900),
                 pcm: "p3".into(),
                 items: noisy(&a[60..], 0.05, &mut r),
+                wave: Some(same_wave()),
             },
             Printed {
                 song: song("unrelated", 40.0, 1000),
                 pcm: "p4".into(),
                 items: other,
+                wave: Some(same_wave()),
             },
         ];
         let groups = find_groups(&songs);
@@ -560,6 +654,52 @@ mod tests {
         // Only identical audio: an exact group.
         let exact = find_groups(&songs[..2]);
         assert_eq!(exact[0].kind, Kind::Exact);
+    }
+
+    #[test]
+    fn agreeing_fingerprints_over_other_waveforms_are_alike_and_never_deleted() {
+        let mut r = SplitMix::new(8);
+        let a: Vec<u32> = (0..300).map(|_| r.next_u64() as u32).collect();
+        let other_wave = crate::waveform::Signature {
+            excerpts: vec![crate::waveform::Excerpt {
+                at: 0,
+                signs: (0..256).map(|_| r.next_u64() & 1 == 1).collect(),
+            }],
+        };
+        let take = |name: &str, items: Vec<u32>, wave: Option<Signature>| Printed {
+            song: song(name, 40.0, 1000),
+            pcm: format!("pcm of {name}"),
+            items,
+            wave,
+        };
+        let songs = vec![
+            take("layer 1", a.clone(), Some(same_wave())),
+            take("layer 1.mp3", noisy(&a, 0.02, &mut r), Some(same_wave())),
+            take("layer 2", noisy(&a, 0.08, &mut r), Some(other_wave)),
+            // A version 1 record: no signature, so its fingerprint alone makes no copy.
+            take("old record", noisy(&a, 0.02, &mut r), None),
+        ];
+        let (groups, alike) = find_all(&songs);
+        assert_eq!(groups.len(), 1, "{groups:#?}");
+        assert_eq!(groups[0].members.len(), 2);
+        assert_eq!(alike.len(), 1, "{alike:#?}");
+        let names: Vec<&str> = alike[0]
+            .members
+            .iter()
+            .map(|m| m.song.title.as_str())
+            .collect();
+        assert_eq!(alike[0].kind, Kind::Alike);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&"layer 2"), "{names:?}");
+        assert!(alike[0].members.iter().all(|m| m.keep));
+        let report = DupesReport {
+            groups,
+            alike,
+            ..DupesReport::default()
+        };
+        let extras: Vec<&str> = report.extras().iter().map(|m| m.title.as_str()).collect();
+        assert_eq!(extras.len(), 1, "{extras:?}");
+        assert!(extras[0].starts_with("layer 1"), "{extras:?}");
     }
 
     #[test]

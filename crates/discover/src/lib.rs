@@ -38,6 +38,7 @@ pub mod projection;
 pub mod recording;
 pub use songrec_storage::rng;
 pub mod space;
+pub mod waveform;
 
 #[cfg(test)]
 mod fuzz_replay;

@@ -6,12 +6,16 @@
 //! module decides what "the same recording" is, in one place:
 //!
 //! 1. the same audio bytes (equal `content_hash`);
-//! 2. when **both** songs carry a fingerprint record (stored in `extra.fingerprint` by
-//!    `songrec dupes`, see [`crate::fingerprint`]): the same decoded audio (equal PCM hash) or
-//!    fingerprints that agree at some alignment ([`same_fingerprint`], the test `dupes` uses).
-//!    Two fingerprinted songs whose fingerprints disagree are different recordings, whatever
-//!    their tags say;
-//! 3. otherwise (a song without a fingerprint, or a clip too short to give one): the same
+//! 2. when **both** songs carry a fingerprint record (stored in `extra.fingerprint` at ingest,
+//!    by `songrec dupes` or `reembed`, see [`crate::fingerprint`]): the same decoded audio
+//!    (equal PCM hash), or fingerprints that agree at some alignment ([`same_fingerprint`])
+//!    **and** waveform signatures that agree ([`crate::waveform::MIN_SAME`]): see [`verdict`].
+//!    Fingerprints that agree over waveforms that do not are songs that *sound alike*
+//!    (velocity layers of one cymbal, two songs made of the same parts): different
+//!    recordings. Two fingerprinted songs whose fingerprints disagree are different
+//!    recordings, whatever their tags say;
+//! 3. otherwise (a song without a fingerprint, a clip too short to give one, or an older
+//!    record without a waveform signature whose fingerprint agrees): the same
 //!    artist and title (case and runs of white space ignored; both must be non-empty) and
 //!    durations within [`MAX_DURATION_GAP_SECS`].
 //!
@@ -23,6 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use songrec_storage::SongMetadata;
 
 use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord};
+use crate::waveform::{self, Signature};
 
 /// Durations of two copies may differ by this much (encoder delay and padding, a container's
 /// rounding) for the tag rule to call them one recording.
@@ -40,6 +45,45 @@ pub const MAX_DURATION_GAP_SECS: f64 = 1.0;
 /// ```
 pub fn same_fingerprint(a: &[u32], b: &[u32]) -> bool {
     fingerprint::compare(a, b).is_some_and(|al| fingerprint::same_recording(&al, a.len(), b.len()))
+}
+
+/// What the fingerprint and the waveform signature say about two songs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Verdict {
+    /// Fingerprints and waveforms agree: one recording.
+    Same {
+        /// The waveform similarity.
+        waveform: f32,
+    },
+    /// Fingerprints agree, waveforms do not: they sound alike but are not copies.
+    Alike {
+        /// The waveform similarity.
+        waveform: f32,
+    },
+    /// Fingerprints disagree: different recordings.
+    Different,
+    /// Nothing to tell: a fingerprint missing or empty, or a signature missing (a version 1
+    /// record) where the fingerprints agree.
+    Unknown,
+}
+
+/// The verdict of two fingerprints (items) and their waveform signatures.
+pub fn verdict(a: &[u32], wa: Option<&Signature>, b: &[u32], wb: Option<&Signature>) -> Verdict {
+    if a.is_empty() || b.is_empty() {
+        return Verdict::Unknown;
+    }
+    if !same_fingerprint(a, b) {
+        return Verdict::Different;
+    }
+    match (wa, wb) {
+        (Some(x), Some(y)) => match waveform::similarity(x, y) {
+            Some(w) if w >= waveform::MIN_SAME => Verdict::Same { waveform: w },
+            Some(w) => Verdict::Alike { waveform: w },
+            // A signature without excerpts (silence): nothing confirms a copy.
+            None => Verdict::Alike { waveform: 0.0 },
+        },
+        _ => Verdict::Unknown,
+    }
 }
 
 /// Lower case with white space trimmed and runs of it made one space; `None` when empty.
@@ -64,6 +108,7 @@ pub struct Identity {
     content_hash: Option<String>,
     pcm: Option<String>,
     items: Vec<u32>,
+    wave: Option<Signature>,
     tags: Option<(String, String)>,
     duration_secs: f64,
 }
@@ -74,7 +119,8 @@ impl Identity {
         let rec = m
             .extra
             .get(EXTRA_KEY)
-            .and_then(FingerprintRecord::from_extra);
+            .and_then(FingerprintRecord::from_extra_any);
+        let wave = rec.as_ref().and_then(FingerprintRecord::waveform);
         let (pcm, items) = match rec {
             Some(r) => match fingerprint::decode(&r.fp) {
                 Ok(items) => (Some(r.pcm), items),
@@ -91,17 +137,24 @@ impl Identity {
                 .filter(|h| !h.is_empty()),
             pcm: pcm.filter(|p| !p.is_empty()),
             items,
+            wave,
             tags,
             duration_secs: m.duration_secs,
         }
     }
 
-    /// Whether the fingerprint decides for this pair (both fingerprinted, both non-empty).
-    fn fingerprints_decide(&self, other: &Self) -> bool {
-        self.pcm.is_some()
-            && other.pcm.is_some()
-            && !self.items.is_empty()
-            && !other.items.is_empty()
+    /// What fingerprints and signatures say of this pair ([`Verdict::Unknown`] unless both
+    /// songs are fingerprinted).
+    fn verdict(&self, other: &Self) -> Verdict {
+        if self.pcm.is_none() || other.pcm.is_none() {
+            return Verdict::Unknown;
+        }
+        verdict(
+            &self.items,
+            self.wave.as_ref(),
+            &other.items,
+            other.wave.as_ref(),
+        )
     }
 
     fn same_by_tags(&self, other: &Self) -> bool {
@@ -120,10 +173,11 @@ impl Identity {
         if self.pcm.is_some() && self.pcm == other.pcm {
             return true;
         }
-        if self.fingerprints_decide(other) {
-            return same_fingerprint(&self.items, &other.items);
+        match self.verdict(other) {
+            Verdict::Same { .. } => true,
+            Verdict::Alike { .. } | Verdict::Different => false,
+            Verdict::Unknown => self.same_by_tags(other),
         }
-        self.same_by_tags(other)
     }
 }
 
@@ -206,7 +260,7 @@ pub fn groups_of(ids: &[Identity]) -> Vec<usize> {
     let fps: Vec<Vec<u32>> = printed.iter().map(|&i| ids[i].items.clone()).collect();
     for (a, b) in crate::dupes::candidate_pairs(&fps) {
         let (i, j) = (printed[a], printed[b]);
-        if uf.find(i) != uf.find(j) && same_fingerprint(&fps[a], &fps[b]) {
+        if uf.find(i) != uf.find(j) && matches!(ids[i].verdict(&ids[j]), Verdict::Same { .. }) {
             uf.union(i, j);
         }
     }
@@ -220,7 +274,7 @@ pub fn groups_of(ids: &[Identity]) -> Vec<usize> {
     for members in by_tags.values() {
         for (x, &i) in members.iter().enumerate() {
             for &j in &members[x + 1..] {
-                if !ids[i].fingerprints_decide(&ids[j])
+                if ids[i].verdict(&ids[j]) == Verdict::Unknown
                     && ids[i].same_by_tags(&ids[j])
                     && uf.find(i) != uf.find(j)
                 {
@@ -308,8 +362,30 @@ mod tests {
         m
     }
 
-    fn printed(mut m: SongMetadata, pcm: &str, items: &[u32]) -> SongMetadata {
-        let rec = FingerprintRecord::new(items, pcm.into(), m.duration_secs);
+    /// One signature for every song: only the fingerprints differ.
+    fn wave() -> Signature {
+        Signature {
+            excerpts: vec![waveform::Excerpt {
+                at: 0,
+                signs: (0..256).map(|i| (i * 7919) % 13 < 6).collect(),
+            }],
+        }
+    }
+
+    fn printed(m: SongMetadata, pcm: &str, items: &[u32]) -> SongMetadata {
+        printed_with(m, pcm, items, Some(&wave()))
+    }
+
+    fn printed_with(
+        mut m: SongMetadata,
+        pcm: &str,
+        items: &[u32],
+        wave: Option<&Signature>,
+    ) -> SongMetadata {
+        let mut rec = FingerprintRecord::new(items, pcm.into(), m.duration_secs);
+        if let Some(w) = wave {
+            rec = rec.with_waveform(w);
+        }
         m.extra
             .insert(EXTRA_KEY.into(), serde_json::to_value(rec).unwrap());
         m
@@ -393,6 +469,43 @@ mod tests {
         // A fingerprint record with no items (a clip too short to fingerprint): tags decide.
         let f = printed(song("f", Some("A"), "T", 60.2), "p5", &[]);
         assert_eq!(groups(&[c, f]), vec![0, 0]);
+    }
+
+    #[test]
+    fn agreeing_fingerprints_need_agreeing_waveforms() {
+        let items = random_items(4, 300);
+        let mut r = SplitMix::new(5);
+        let other = Signature {
+            excerpts: vec![waveform::Excerpt {
+                at: 0,
+                signs: (0..256).map(|_| r.next_u64() & 1 == 1).collect(),
+            }],
+        };
+        // Same fingerprint, same tags, other waveform: two takes that sound alike, never one.
+        let a = printed(song("a", Some("A"), "Crash", 2.0), "p1", &items);
+        let b = printed_with(
+            song("b", Some("A"), "Crash", 2.0),
+            "p2",
+            &items,
+            Some(&other),
+        );
+        assert_eq!(groups(&[a.clone(), b]), vec![0, 1]);
+        // A version 1 record (no signature): the fingerprint alone no longer folds; tags do.
+        let mut old = printed_with(song("c", None, "x", 2.0), "p3", &items, None);
+        old.extra.get_mut(EXTRA_KEY).unwrap()["v"] = 1.into();
+        assert_eq!(groups(&[a.clone(), old.clone()]), vec![0, 1]);
+        old.artist = Some("A".into());
+        old.title = "crash".into();
+        assert_eq!(groups(&[a.clone(), old.clone()]), vec![0, 0], "tags decide");
+        // ... but a version 1 record's disagreeing fingerprint still says "different".
+        let mut old2 = printed_with(
+            song("d", Some("A"), "Crash", 2.0),
+            "p4",
+            &random_items(6, 300),
+            None,
+        );
+        old2.extra.get_mut(EXTRA_KEY).unwrap()["v"] = 1.into();
+        assert_eq!(groups(&[a, old2]), vec![0, 1]);
     }
 
     #[test]

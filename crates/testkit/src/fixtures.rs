@@ -23,7 +23,8 @@ fn existing_file(var: &str, what: &str) -> PathBuf {
 }
 
 /// The folder of real recordings (`$SONGREC_TEST_AUDIO`): `freedesktop/` (27 short Ogg Vorbis
-/// sounds) and `asc/` (3 MP3 soundtrack pieces), from Debian packages.
+/// sounds), `asc/` (3 MP3 soundtrack pieces) and `gmrockkit/` (Hydrogen's GMRockKit: real drums
+/// in five velocity layers, `Crash-Soft.wav` … `Crash-Hardest.wav`), from Debian packages.
 pub fn real_recordings() -> PathBuf {
     exported("SONGREC_TEST_AUDIO", "the real recordings")
 }

@@ -68,7 +68,8 @@ fn print(r: &DupesReport) {
     let rows: Vec<Vec<(String, &dupes::Member)>> = r
         .groups
         .iter()
-        .map(|g| g.members.iter().map(|m| (how(m), m)).collect())
+        .chain(&r.alike)
+        .map(|g| g.members.iter().map(|m| (how(g.kind, m), m)).collect())
         .collect();
     let how_w = rows
         .iter()
@@ -82,12 +83,24 @@ fn print(r: &DupesReport) {
         .map(|(_, m)| name(m).chars().count())
         .max()
         .unwrap_or(0);
-    for (i, (g, members)) in r.groups.iter().zip(&rows).enumerate() {
-        let kind = match g.kind {
-            Kind::Exact => "exact: same decoded audio",
-            Kind::Near => "near: same recording, encoded or cut differently",
+    if !r.alike.is_empty() {
+        println!(
+            "{}: sounds alike, not a copy (fingerprints agree, waveforms do not; never deleted, never folded)",
+            count(r.alike.len(), "group", "groups")
+        );
+    }
+    let numbered = r
+        .groups
+        .iter()
+        .enumerate()
+        .chain(r.alike.iter().enumerate());
+    for ((i, g), members) in numbered.zip(&rows) {
+        let (word, kind) = match g.kind {
+            Kind::Exact => ("group", "exact: same decoded audio"),
+            Kind::Near => ("group", "near: same recording, encoded or cut differently"),
+            Kind::Alike => ("alike", "sounds alike, not a copy"),
         };
-        println!("\ngroup {} ({kind})", i + 1);
+        println!("\n{word} {} ({kind})", i + 1);
         for (how, m) in members {
             println!(
                 "  {how:<how_w$}  {:<12}  {:<name_w$}  {:>7.1} s  {:>10} B  {}",
@@ -104,8 +117,14 @@ fn print(r: &DupesReport) {
     }
 }
 
-/// How a group member relates to the one kept.
-fn how(m: &dupes::Member) -> String {
+/// How a group member relates to the one kept (in an alike group: to the first).
+fn how(kind: Kind, m: &dupes::Member) -> String {
+    if kind == Kind::Alike {
+        return match (m.bit_error, m.waveform) {
+            (Some(b), Some(w)) => format!("{:.0}% bits differ, waveform {w:.2}", 100.0 * b),
+            _ => "first".to_owned(),
+        };
+    }
     if m.keep {
         "keep".to_owned()
     } else if m.same_audio {

@@ -297,6 +297,19 @@ fn discovery_commands_on_a_local_library() {
     assert_eq!(v["fingerprinted"], 0, "fingerprints were stored");
 }
 
+/// The id of the song ingested from `file`, in `list --json` output.
+fn id_of(songs: &serde_json::Value, file: &str) -> String {
+    songs["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["file_name"] == file)
+        .unwrap_or_else(|| panic!("{file} not ingested: {songs:#}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Encodes 25 s of a real recording into `files` (by extension) with these tags.
 fn encodings(src: &Path, from_secs: &str, files: &[(PathBuf, &[&str])]) {
     encodings_of(src, from_secs, "25", files);
@@ -407,17 +420,7 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
     let o = local(h, &["ingest", music.to_str().unwrap(), "--embedder", "dsp"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let songs = json(&local(h, &["list", "--json", "--limit", "100"]));
-    let id_of = |file: &str| -> String {
-        songs["songs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["file_name"] == file)
-            .unwrap_or_else(|| panic!("{file} not ingested: {songs:#}"))["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let id_of = |file: &str| id_of(&songs, file);
     let seed_copies: Vec<String> = seed_files.iter().map(|f| id_of(f)).collect();
     let untagged = id_of("untitled 7.ogg");
     let wars = [id_of("wars.flac"), id_of("wars.mp3")];
@@ -637,4 +640,83 @@ fn discovery_commands_on_the_astra_backend() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(json(&o)["songs"], 11);
     drop(cloud);
+}
+
+/// Two velocity layers of one real ride cymbal (GMRockKit `24Ride-2`, `24Ride-4`: distinct
+/// hits whose fingerprints agree in 92 % of their bits) are not copies: `dupes --delete --yes`
+/// deletes only the real copy (an mp3 of a clip), lists the takes as "sounds alike, not a
+/// copy", and `similar --distinct` keeps both takes.
+#[test]
+fn takes_that_sound_alike_are_neither_deleted_nor_folded() {
+    let audio = real_recordings();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let music = h.join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for take in ["24Ride-2.wav", "24Ride-4.wav"] {
+        std::fs::copy(audio.join("gmrockkit").join(take), music.join(take)).unwrap();
+    }
+    encodings(
+        &audio.join("asc/frontiers.mp3"),
+        "40",
+        &[(music.join("clip.wav"), &[]), (music.join("clip.mp3"), &[])],
+    );
+    let o = local(h, &["ingest", music.to_str().unwrap(), "--embedder", "dsp"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let songs = json(&local(h, &["list", "--json"]));
+    let id_of = |file: &str| id_of(&songs, file);
+    let takes = [id_of("24Ride-2.wav"), id_of("24Ride-4.wav")];
+
+    let v = json(&local(
+        h,
+        &[
+            "similar",
+            "music/24Ride-2.wav",
+            "-k",
+            "3",
+            "--distinct",
+            "--json",
+        ],
+    ));
+    assert_eq!(v["query_copies_excluded"], 0, "{v:#}");
+    assert!(
+        v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == takes[1].as_str()),
+        "the other take is listed: {v:#}"
+    );
+
+    let o = local(h, &["dupes", "--delete", "--yes"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("1 duplicate group"), "{t}");
+    assert!(t.contains("sounds alike, not a copy"), "{t}");
+    let alike_rows: Vec<&str> = t
+        .lines()
+        .skip_while(|l| !l.starts_with("alike 1"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(
+        alike_rows.iter().any(|l| l.contains("24Ride-2"))
+            && alike_rows.iter().any(|l| l.contains("24Ride-4")),
+        "{t}"
+    );
+    assert_eq!(t.matches("deleted ").count(), 1, "{t}");
+    assert!(
+        t.lines()
+            .filter(|l| l.starts_with("deleted "))
+            .all(|l| l.contains("clip")),
+        "{t}"
+    );
+    let left = json(&local(h, &["list", "--json"]));
+    let left: Vec<&str> = left["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(takes.iter().all(|id| left.contains(&id.as_str())), "{t}");
 }

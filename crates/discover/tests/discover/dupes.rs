@@ -33,6 +33,21 @@ fn ffmpeg_mp3(src: &Path, dest: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Ingests a folder with the dsp embedder; no file may fail.
+async fn ingest_dsp(lib: &LocalBackend, music: &Path) -> songrec_app::ingest::IngestSummary {
+    let opts = IngestOptions {
+        jobs: 2,
+        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
+        batch_size: 16,
+        state_file: None,
+    };
+    let s = ingest(lib, &[music.to_path_buf()], &opts, Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(s.failed().is_empty(), "{:?}", s.failed());
+    s
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_and_near_duplicates_but_not_lookalikes() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,21 +90,7 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
     }
 
     let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
-    let opts = IngestOptions {
-        jobs: 2,
-        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
-        batch_size: 16,
-        state_file: None,
-    };
-    let s = ingest(
-        &lib,
-        std::slice::from_ref(&music),
-        &opts,
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
-    assert!(s.failed().is_empty(), "{:?}", s.failed());
+    let s = ingest_dsp(&lib, &music).await;
     let total = 8 + usize::from(mp3);
     assert_eq!(s.added(), total);
 
@@ -213,4 +214,83 @@ async fn exact_and_near_duplicates_but_not_lookalikes() {
 fn model() -> songrec_storage::ModelInfo {
     let e = songrec_app::embedders::by_name("dsp").unwrap();
     songrec_app::embedders::model_of(e.as_ref())
+}
+
+/// Two velocity layers of one real ride cymbal (Hydrogen's GMRockKit `24Ride-2` and
+/// `24Ride-4`, distinct hits) whose Chromaprint fingerprints agree (7.9 % of bits differ, under
+/// the 10 % limit) are not one recording; a real recording re-encoded (mp3, ogg) and trimmed
+/// is. Fingerprints alone (the rule before the waveform check) grouped the two hits, and
+/// deleted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn velocity_layers_of_one_cymbal_are_alike_but_re_encodes_and_trims_are_copies() {
+    use songrec_testkit::audio::ffmpeg;
+    let audio = songrec_testkit::fixtures::real_recordings();
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for take in ["24Ride-2.wav", "24Ride-4.wav"] {
+        std::fs::copy(audio.join("gmrockkit").join(take), music.join(take)).unwrap();
+    }
+    let src = audio.join("asc/frontiers.mp3");
+    for (from, secs, dest) in [
+        ("40", "25", "clip.wav"),
+        ("40", "25", "clip.mp3"),
+        ("40", "25", "clip.ogg"),
+        ("41.5", "23.5", "clip-trimmed.wav"),
+    ] {
+        let dest = music.join(dest);
+        ffmpeg(&[
+            "-ss",
+            from,
+            "-t",
+            secs,
+            "-i",
+            src.to_str().unwrap(),
+            "-map_metadata",
+            "-1",
+            dest.to_str().unwrap(),
+        ]);
+    }
+    let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
+    let s = ingest_dsp(&lib, &music).await;
+    assert_eq!(s.added(), 6);
+
+    let report = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress))
+        .await
+        .unwrap();
+    let files = |g: &dupes::Group| -> Vec<String> {
+        let mut f: Vec<String> = g.members.iter().map(|m| m.song.file_name.clone()).collect();
+        f.sort();
+        f
+    };
+    let groups: Vec<Vec<String>> = report.groups.iter().map(files).collect();
+    assert_eq!(
+        groups,
+        vec![vec!["clip-trimmed.wav", "clip.mp3", "clip.ogg", "clip.wav"]],
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .extras()
+            .iter()
+            .all(|m| m.file_name.starts_with("clip")),
+        "{report:#?}"
+    );
+    let alike: Vec<Vec<String>> = report.alike.iter().map(files).collect();
+    assert_eq!(
+        alike,
+        vec![vec!["24Ride-2.wav", "24Ride-4.wav"]],
+        "{report:#?}"
+    );
+
+    // Playlists and `similar --distinct` fold by the same rule: the two takes stay two.
+    let songs = songrec_discover::load::list_all(&lib, &Filter::default())
+        .await
+        .unwrap();
+    let g = songrec_discover::recording::groups(&songs);
+    let of = |f: &str| g[songs.iter().position(|m| m.file_name == f).unwrap()];
+    assert_ne!(of("24Ride-2.wav"), of("24Ride-4.wav"));
+    for copy in ["clip.mp3", "clip.ogg", "clip-trimmed.wav"] {
+        assert_eq!(of(copy), of("clip.wav"), "{copy}");
+    }
 }
