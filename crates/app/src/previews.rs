@@ -30,6 +30,8 @@ pub const DEFAULT_BASE_URL: &str = "https://itunes.apple.com";
 pub const MAX_LIMIT: usize = 200;
 /// Largest preview accepted (they are about 1 MB).
 pub const MAX_PREVIEW_BYTES: u64 = 20_000_000;
+/// Largest search answer read: 200 tracks (the API's `limit`) take about 400 KB.
+pub const MAX_SEARCH_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Errors that stop the whole command (per-track failures are reports, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,16 @@ pub enum PreviewError {
         url: String,
         /// What happened.
         message: String,
+    },
+    /// The search answer was larger than [`MAX_SEARCH_BYTES`]: reading stopped there.
+    #[error(
+        "the iTunes Search API ({url}) answered with more than {limit} bytes, far more than {MAX_LIMIT} tracks take; stopped reading it (check [previews] base_url)"
+    )]
+    AnswerTooLarge {
+        /// The search URL.
+        url: String,
+        /// The cap, in bytes.
+        limit: u64,
     },
     /// The search found nothing usable.
     #[error("the iTunes Search API found no songs for {0:?}; try other words")]
@@ -254,7 +266,15 @@ pub async fn search(
         .await
         .map_err(|e| fail(format!("{e}; check the network or [previews] base_url")))?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
+    let body = read_capped(resp, MAX_SEARCH_BYTES)
+        .await
+        .map_err(|e| match e {
+            Capped::TooLarge => PreviewError::AnswerTooLarge {
+                url: shown.clone(),
+                limit: MAX_SEARCH_BYTES,
+            },
+            Capped::Http(e) => fail(e.to_string()),
+        })?;
     if !status.is_success() {
         let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
         return Err(fail(format!("HTTP {status}: {}", text.trim())));
@@ -291,6 +311,30 @@ pub async fn search(
         return Err(PreviewError::NoResults(term.to_owned()));
     }
     Ok(tracks)
+}
+
+/// Why [`read_capped`] stopped.
+enum Capped {
+    /// More than the cap arrived (or was announced).
+    TooLarge,
+    /// The transfer failed.
+    Http(reqwest::Error),
+}
+
+/// A whole response body of at most `limit` bytes, read as a stream: a `Content-Length` above
+/// the cap is refused before reading, a body growing past it is dropped at once.
+async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, Capped> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(Capped::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Http)? {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(Capped::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 /// Writes the API's description of a track into a song's metadata; `true` if anything changed.

@@ -206,6 +206,12 @@ pub enum BlobError {
         /// What was observed, e.g. "connection refused".
         reason: String,
     },
+    /// An answer larger than songrec reads (a listing, a multipart answer or an error body past
+    /// [`S3_BODY_CAP`](crate::capped::S3_BODY_CAP)); reading stopped there. Not retried.
+    #[error(
+        "the S3 store {0} (a misbehaving server or proxy, or an endpoint that is not S3: check SONGREC_S3_ENDPOINT)"
+    )]
+    ResponseTooLarge(crate::capped::BodyTooLarge),
     /// Any other object store failure.
     #[error("object store error: {message}")]
     Store {
@@ -352,12 +358,15 @@ impl fmt::Debug for BlobStore {
 
 /// The HTTP client of the S3 store: object_store's settings as songrec uses them (user agent,
 /// timeout, http only where allowed, no transparent decompression: sizes come from
-/// `Content-Length`), and no redirect to another origin (see [`crate::origin`]): a signed
-/// request goes only to the endpoint the user configured.
+/// `Content-Length`), no redirect to another origin (see [`crate::origin`]): a signed
+/// request goes only to the endpoint the user configured, and every body but an object's own
+/// bytes capped (see [`crate::capped`]).
 #[derive(Debug)]
 struct SameOriginConnector {
     timeout: Duration,
     allow_http: bool,
+    /// `scheme://host[:port]`, for errors.
+    endpoint: String,
 }
 
 impl HttpConnector for SameOriginConnector {
@@ -376,7 +385,11 @@ impl HttpConnector for SameOriginConnector {
                 store: "S3",
                 source: Box::new(e),
             })?;
-        Ok(HttpClient::new(client))
+        Ok(crate::capped::CappedS3Client {
+            client,
+            endpoint: self.endpoint.clone(),
+        }
+        .into_http_client())
     }
 }
 
@@ -446,6 +459,10 @@ impl BlobStore {
             .with_http_connector(SameOriginConnector {
                 timeout: config.request_timeout,
                 allow_http,
+                endpoint: match &endpoint_url {
+                    Some(u) => crate::origin::display_origin(u),
+                    None => format!("https://s3.{}.amazonaws.com", config.region),
+                },
             })
             .with_retry(retry);
         let endpoint = match &config.endpoint {
@@ -502,6 +519,13 @@ impl BlobStore {
         &self.store
     }
 
+    /// The underlying object store with songrec's HTTP client (redirects, body caps), for
+    /// tests that drive object_store calls songrec itself does not make (listings).
+    #[cfg(feature = "internals")]
+    pub fn object_store(&self) -> &AmazonS3 {
+        &self.store
+    }
+
     /// A store error with the secret key scrubbed, mapped like every other blob error.
     pub(crate) fn error(&self, key: &str, e: object_store::Error) -> BlobError {
         self.store_err(key, e)
@@ -515,6 +539,9 @@ impl BlobStore {
     }
 
     fn store_err(&self, key: &str, e: object_store::Error) -> BlobError {
+        if let Some(t) = crate::capped::too_large_in(&e) {
+            return BlobError::ResponseTooLarge(t.clone());
+        }
         let message = self.secret.redact(&e.to_string());
         match e {
             object_store::Error::NotFound { .. } => BlobError::NotFound {

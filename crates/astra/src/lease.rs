@@ -17,6 +17,8 @@ use crate::blobs::{BlobError, BlobStore};
 
 /// Key of the lease object under the store's prefix.
 pub const LEASE_KEY: &str = "locks/sync.lease";
+/// Largest lease object read (a lease songrec writes is a few hundred bytes).
+const MAX_LEASE_BYTES: u64 = 64 * 1024;
 
 /// The sync lease as an object in the audio bucket.
 ///
@@ -59,6 +61,11 @@ impl S3LeaseStore {
             e @ BlobError::Unauthorized { .. } => StorageError::Unauthorized(format!(
                 "{e}; the key comes from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
             )),
+            e @ BlobError::ResponseTooLarge(_) => StorageError::Backend {
+                backend: "s3".into(),
+                message: format!("{}: {e}", self.key),
+                transient: false,
+            },
             e => StorageError::Unavailable {
                 backend: "s3".into(),
                 message: format!("{}: {e}", self.key),
@@ -108,6 +115,18 @@ impl LeaseStore for S3LeaseStore {
         match self.blobs.raw().get(&path).await {
             Ok(r) => {
                 let tag = self.tag(r.meta.e_tag.clone())?;
+                // A lease is a few hundred bytes; its size (Content-Length, which bounds the
+                // body) is checked before it is read whole.
+                if r.meta.size > MAX_LEASE_BYTES {
+                    return Err(StorageError::Backend {
+                        backend: "s3".into(),
+                        message: format!(
+                            "the sync lease {} is {} bytes, not a lease songrec wrote (at most {MAX_LEASE_BYTES}); delete it if no sync is running",
+                            self, r.meta.size
+                        ),
+                        transient: false,
+                    });
+                }
                 let bytes = r.bytes().await.map_err(|e| self.fail(e))?;
                 Ok(Some((bytes.to_vec(), tag)))
             }

@@ -14,6 +14,10 @@ pub mod blobs;
 #[cfg(not(feature = "internals"))]
 mod blobs;
 #[cfg(feature = "internals")]
+pub mod capped;
+#[cfg(not(feature = "internals"))]
+mod capped;
+#[cfg(feature = "internals")]
 pub mod dataapi;
 #[cfg(not(feature = "internals"))]
 mod dataapi;

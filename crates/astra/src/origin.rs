@@ -1,9 +1,11 @@
 //! Where credentials may go: the rules both remote clients (the Data API client and the S3
 //! store) apply before a request carries the token or a signature.
 //!
-//! - **Plain `http://` only to this machine** (`127.0.0.0/8`, `::1`, `localhost`) unless the
-//!   user allows it in the configuration (`[astra] allow_http`, `[s3] allow_http`): on any
-//!   other host the token would cross the network readable by anyone on the path.
+//! - **Plain `http://` only to this machine** (`127.0.0.0/8`, `::1`, and the name `localhost`
+//!   itself) unless the user allows it in the configuration (`[astra] allow_http`, `[s3]
+//!   allow_http`): on any other host the token would cross the network readable by anyone on
+//!   the path. Names under `.localhost` (`db.localhost`) are not exempt: whether they reach
+//!   this machine is up to the resolver, and a DNS server may send them anywhere.
 //! - **No redirects to another origin.** Neither service redirects a well-formed request, and
 //!   an HTTP client following one carries custom credential headers (the Data API's `Token`)
 //!   to whatever host the answer names. Same-origin redirects are followed (at most
@@ -17,7 +19,9 @@ use url::Url;
 /// Same-origin redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
-/// True when `url`'s host is this machine: a loopback address or `localhost`.
+/// True when `url`'s host is this machine: a loopback address (`127.0.0.0/8`, `::1`) or the
+/// name `localhost` itself (any case). Not `*.localhost`, not `localhost.` with a trailing dot:
+/// those are resolved like any other name, and a resolver may answer with another machine.
 ///
 /// ```
 /// # use songrec_astra::origin::is_loopback;
@@ -27,15 +31,13 @@ pub const MAX_REDIRECTS: usize = 5;
 /// assert!(is_loopback(&Url::parse("http://localhost").unwrap()));
 /// assert!(!is_loopback(&Url::parse("http://db.example.com").unwrap()));
 /// assert!(!is_loopback(&Url::parse("http://127.0.0.1.example.com").unwrap()));
+/// assert!(!is_loopback(&Url::parse("http://db.localhost").unwrap()));
 /// ```
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(a)) => IpAddr::V4(a).is_loopback(),
         Some(url::Host::Ipv6(a)) => IpAddr::V6(a).is_loopback(),
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.');
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-        }
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
 }
@@ -114,6 +116,32 @@ mod tests {
         assert!(msg.contains("[astra] allow_http = true"), "{msg}");
         assert!(plain_http_refusal(&u("http://10.0.0.5:8181"), true, "x").is_none());
         assert!(plain_http_refusal(&u("http://localhost.evil.com"), false, "x").is_some());
+    }
+
+    /// Only loopback addresses and the name `localhost` itself are this machine: a name under
+    /// `.localhost` goes to the resolver like any other, which may answer with another host,
+    /// so the token would cross the network in clear text.
+    #[test]
+    fn names_under_localhost_are_not_this_machine() {
+        for host in [
+            "http://db.localhost:8181",
+            "http://x.y.LOCALHOST",
+            "http://localhost.:8181",
+            "http://localhost.localdomain",
+        ] {
+            assert!(!is_loopback(&u(host)), "{host}");
+            let why = plain_http_refusal(&u(host), false, "[astra] allow_http = true")
+                .unwrap_or_else(|| panic!("{host} is refused"));
+            assert!(why.contains("[astra] allow_http = true"), "{why}");
+        }
+        for host in [
+            "http://localhost:1",
+            "http://LocalHost",
+            "http://127.0.0.2",
+            "http://[::1]",
+        ] {
+            assert!(is_loopback(&u(host)), "{host}");
+        }
     }
 
     #[test]

@@ -93,7 +93,8 @@ pub struct AstraConfig {
     /// Per-request timeout, seconds.
     pub request_timeout_secs: u64,
     /// Allow a plain `http://` endpoint on another machine (env `ASTRA_DB_ALLOW_HTTP`);
-    /// `http://` to this machine (loopback, `localhost`) is always allowed.
+    /// `http://` to this machine (a loopback address, or the name `localhost` itself but not
+    /// `*.localhost`) is always allowed.
     pub allow_http: bool,
 }
 
@@ -116,7 +117,8 @@ pub struct S3Config {
     #[serde(skip)]
     pub secret_access_key: Secret,
     /// Allow a plain `http://` endpoint on another machine (env `SONGREC_S3_ALLOW_HTTP`);
-    /// `http://` to this machine (loopback, `localhost`) is always allowed.
+    /// `http://` to this machine (a loopback address, or the name `localhost` itself but not
+    /// `*.localhost`) is always allowed.
     pub allow_http: bool,
     /// Per-request timeout, seconds (a hung request is abandoned and retried).
     pub request_timeout_secs: u64,

@@ -39,19 +39,22 @@ pub fn discover() -> Option<Found> {
     first_loadable(candidates_in(&roots(&env)))
 }
 
-/// The first of `candidates` (in order) that loads as a recent enough ONNX Runtime.
+/// The first of `candidates` (in order) that loads as a recent enough ONNX Runtime. Each
+/// candidate's links are resolved once; that real path is what the trust check inspects, what
+/// is probed and what [`Found::library`] names, so the file loaded is the file checked: a link
+/// swapped after the check (in a folder others may write) cannot redirect the load.
 pub fn first_loadable(candidates: Vec<PathBuf>) -> Option<Found> {
     candidates
         .into_iter()
-        .filter(|library| match trust_problem(library) {
-            None => true,
-            Some(why) => {
+        .filter_map(|library| match trusted_path(&library) {
+            Ok(real) => Some(real),
+            Err(why) => {
                 tracing::warn!(
                     "not loading the ONNX Runtime found at {}: {why}; songrec loads only \
                      libraries that no other user could have put there",
                     library.display()
                 );
-                false
+                None
             }
         })
         .find_map(|library| match probe_library(&library) {
@@ -175,47 +178,57 @@ pub fn library_version(name: &str) -> Option<Option<Vec<u32>>> {
     v.filter(|v| !v.is_empty()).map(Some)
 }
 
-/// Why the library at `library` must not be loaded, or `None` when it may: after links are
-/// resolved, the file and every folder above it must belong to this user or root and be
-/// writable by no one else. Two exceptions keep ordinary systems working: a folder owned by
-/// root with the sticky bit (`/tmp`: only an entry's owner may rename or delete it), and group
-/// write where the group is the user's own primary group (user-private groups, umask 002).
-#[cfg(unix)]
+/// Why the library at `library` must not be loaded, or `None` when it may (see
+/// [`trusted_path`]).
 pub fn trust_problem(library: &Path) -> Option<String> {
+    trusted_path(library).err()
+}
+
+/// The real path of `library` (links resolved, once) when it may be loaded, or why not: the
+/// file and every folder above it must belong to this user or root and be writable by no one
+/// else. Two exceptions keep ordinary systems working: a folder owned by root with the sticky
+/// bit (`/tmp`: only an entry's owner may rename or delete it), and group write where the group
+/// is the user's own primary group (user-private groups, umask 002). Load the path returned,
+/// never `library` again: a link may have changed since.
+#[cfg(unix)]
+pub fn trusted_path(library: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::MetadataExt as _;
     // SAFETY: geteuid and getegid take no arguments, cannot fail and touch no memory.
     let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let real = match std::fs::canonicalize(library) {
-        Ok(p) => p,
-        Err(e) => return Some(format!("cannot resolve it: {e}")),
-    };
+    let real = std::fs::canonicalize(library).map_err(|e| format!("cannot resolve it: {e}"))?;
     let mut at = Some(real.as_path());
     let mut is_dir = false;
     while let Some(p) = at {
-        let md = match std::fs::metadata(p) {
-            Ok(md) => md,
-            Err(e) => return Some(format!("cannot inspect {}: {e}", p.display())),
-        };
+        // symlink_metadata: the path is canonical, so no part of it is a link; were one put
+        // there since, its own owner and mode are what is judged, never its target's.
+        let md = std::fs::symlink_metadata(p)
+            .map_err(|e| format!("cannot inspect {}: {e}", p.display()))?;
         let who = Owner {
             uid: md.uid(),
             gid: md.gid(),
             mode: md.mode(),
             is_dir,
         };
+        if md.file_type().is_symlink() {
+            return Err(format!(
+                "{} became a link while it was checked",
+                p.display()
+            ));
+        }
         if let Some(why) = who.problem(euid, egid) {
-            return Some(format!("{} {why}", p.display()));
+            return Err(format!("{} {why}", p.display()));
         }
         is_dir = true;
         at = p.parent();
     }
-    None
+    Ok(real)
 }
 
 /// On systems without Unix ownership every candidate is trusted (the search covers only the
-/// user's and the system's own folders).
+/// user's and the system's own folders); its links are resolved all the same.
 #[cfg(not(unix))]
-pub fn trust_problem(_library: &Path) -> Option<String> {
-    None
+pub fn trusted_path(library: &Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(library).map_err(|e| format!("cannot resolve it: {e}"))
 }
 
 /// Owner and permission bits of one path on the way to a library (see [`trust_problem`]).
@@ -367,9 +380,11 @@ mod tests {
         assert!(why.contains(&venv.display().to_string()), "{why}");
         set(&venv, 0o755);
 
-        // Through a link, the file it points at is what counts.
+        // Through a link, the file it points at is what counts, and that file is what is
+        // loaded: the real path comes back.
         let link = dir.path().join("libonnxruntime.so.1.32.0");
         std::os::unix::fs::symlink(&lib, &link).unwrap();
+        assert_eq!(trusted_path(&link), Ok(lib.canonicalize().unwrap()));
         set(&lib, 0o666);
         assert!(trust_problem(&link).is_some());
         // ...and an untrusted candidate is never probed (probing would dlopen it).

@@ -27,6 +27,8 @@ pub struct ApiError {
     retry_after: Option<u32>,
     /// Close the connection after answering (the request body was not read to its end).
     close: bool,
+    /// Where the request can continue (`error.next_cursor` in the body).
+    next_cursor: Option<String>,
 }
 
 /// The JSON body of an error.
@@ -39,6 +41,8 @@ struct Body<'a> {
 struct Inner<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<&'a str>,
 }
 
 impl ApiError {
@@ -50,7 +54,14 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             close: false,
+            next_cursor: None,
         }
+    }
+
+    /// The error body also carries `next_cursor`: where the request can continue instead.
+    pub fn with_next_cursor(mut self, cursor: String) -> Self {
+        self.next_cursor = Some(cursor);
+        self
     }
     /// 503 `server_busy` with a `Retry-After` of `secs` seconds.
     pub fn busy(message: impl Into<String>, secs: u32) -> Self {
@@ -138,6 +149,7 @@ impl IntoResponse for ApiError {
             error: Inner {
                 code: self.code,
                 message: &self.message,
+                next_cursor: self.next_cursor.as_deref(),
             },
         };
         let mut r = (self.status, Json(body)).into_response();

@@ -222,7 +222,7 @@ pub fn document() -> Value {
           "responses": {"200": {"description": "OpenAPI 3 document.", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         "/api/v1/songs": {"get": {"operationId": "listSongs", "summary": "List and search songs, with filters, sorting and paging.", "tags": ["songs"],
           "parameters": list_params,
-          "responses": {"200": ok_json("A page of songs.", "SongPage"), "400": err("Malformed query."), "503": err("The storage backend is unavailable.")}}},
+          "responses": {"200": ok_json("A page of songs.", "SongPage"), "400": err("Malformed query; or (code search_offset_beyond_scan) a q= search whose offset lies beyond the 10,000 songs one request reads: follow error.next_cursor."), "503": err("The storage backend is unavailable.")}}},
         "/api/v1/songs/{id}": {"get": {"operationId": "getSong", "summary": "One song's metadata, stored vectors and links.", "tags": ["songs"],
           "parameters": [id_param.clone()],
           "responses": {"200": ok_json("The song.", "SongDetail"), "400": err("Not an id."), "404": err("No such song."), "409": err("Ambiguous id prefix.")}}},
@@ -286,7 +286,8 @@ pub fn document() -> Value {
         "schemas": {
           "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
             "properties": {"code": {"type": "string", "description": "Stable machine-readable code, e.g. not_found, bad_request, payload_too_large."},
-                           "message": {"type": "string", "description": "What went wrong and what to do."}}}}},
+                           "message": {"type": "string", "description": "What went wrong and what to do."},
+                           "next_cursor": {"type": "string", "description": "Where the request can continue instead (search_offset_beyond_scan: pass it as cursor with the same q)."}}}}},
           "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}, "songs": {"type": "integer"},
             "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
           "SongSummary": {"type": "object", "required": ["id", "title", "duration_secs", "tags", "file_name", "file_size", "created_at", "version"],

@@ -219,6 +219,16 @@ pub async fn run_all(b: &dyn StorageBackend) {
     b.flush().await.expect("flush");
 }
 
+/// The listing checks alone (filters, paging by cursor, sorted listings and windows, natural
+/// order), for running a backend again under other server settings: the Astra backend runs
+/// them at server page sizes 1, 10 and 20, so that a listing ends on the service's own
+/// signal, never on a page size it assumed. The backend must start empty and is left empty.
+pub async fn run_listings(b: &dyn StorageBackend) {
+    empty_backend(b).await;
+    list_filter_and_paging(b).await;
+    listing_natural_order(b).await;
+}
+
 /// An empty backend answers every read with nothing.
 pub async fn empty_backend(b: &dyn StorageBackend) {
     assert_eq!(

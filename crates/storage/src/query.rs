@@ -307,6 +307,13 @@ pub const SORT_KEY_CHARS: usize = 256;
 /// U+0002 followed by U+0002, U+0003 and U+0004 (in the same order, and no code is the start
 /// of another, so keys still order like the texts).
 ///
+/// **Limit:** numbers compare exactly up to [`SORT_DIGITS`] digits (every `u64`). A longer run
+/// compares digit by digit with runs of [`SORT_DIGITS`] digits or more, so a 21-digit number
+/// can list before a 20-digit one (shorter numbers, padded with leading zeros, stay below it).
+/// The key is stored in the Astra backend's documents (`s.title`, `s.artist`), so a change of
+/// its form is a rewrite of every cloud song's keys ([`SORT_KEY_CHARS`] and this limit are
+/// documented in `songrec list --help` and docs/commands.md instead).
+///
 /// ```
 /// use songrec_storage::query::text_sort_key;
 /// assert!(text_sort_key("Track2") < text_sort_key("track10"));
@@ -573,6 +580,17 @@ mod tests {
             text_sort_key(&long),
             long,
             "runs over 20 digits are kept whole"
+        );
+        // The documented limit: exact to 20 digits (every u64), and a longer number is placed
+        // above every shorter number that has fewer than 20 digits.
+        assert!(text_sort_key(&u64::MAX.to_string()) > text_sort_key(&(u64::MAX - 1).to_string()));
+        assert!(text_sort_key("99999999999999999999") > text_sort_key("9999999999999999999"));
+        assert!(
+            text_sort_key(&format!("1{}", "0".repeat(20))) > text_sort_key("9999999999999999999")
+        );
+        assert!(
+            text_sort_key(&format!("1{}", "0".repeat(20))) < text_sort_key(&"9".repeat(20)),
+            "the documented limit: 21 digits against 20 compare digit by digit"
         );
         let many = "7 ".repeat(200);
         assert_eq!(text_sort_key(&many).chars().count(), SORT_KEY_CHARS);

@@ -45,6 +45,7 @@ pub struct Builder {
     schema: bool,
     max_sort_count: Option<usize>,
     max_collections: Option<usize>,
+    page_size: Option<usize>,
 }
 
 impl Builder {
@@ -59,6 +60,14 @@ impl Builder {
     /// so that tests can list libraries larger than the cap quickly.
     pub fn max_sort_count(mut self, cap: usize) -> Self {
         self.max_sort_count = Some(cap);
+        self
+    }
+
+    /// Sets the Data API server's page size (`find`, `updateMany`): 50 by default as the
+    /// current service, 20 as older ones; any other size a server might use, to check that
+    /// clients follow the service's own end signals rather than a page size they assume.
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = Some(n);
         self
     }
 
@@ -176,6 +185,9 @@ impl LocalCloud {
         }
         if let Some(n) = limits.max_collections {
             api_cfg.max_collections = n;
+        }
+        if let Some(n) = limits.page_size {
+            api_cfg.page_size = n;
         }
         let api = songrec_dataapi_server::start(api_cfg)
             .await

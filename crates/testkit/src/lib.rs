@@ -14,6 +14,7 @@
 //! - [`fixtures`]: what `scripts/test-deps.sh` provides (real recordings, the Python with astrapy
 //!   and numpy, ONNX Runtime) — missing is a failure that says how to get it, never a skip.
 //! - [`dataapi`]: a raw HTTP + JSON client for the Data API server's own tests.
+//! - [`flood`]: an HTTP server whose answers never end, for the clients' body caps.
 //! - [`neural`]: the musicnn reference values and hand-made ONNX files.
 //! - [`process`]: running one test in a process of its own.
 //!
@@ -33,6 +34,7 @@ pub mod damage;
 pub mod data;
 pub mod dataapi;
 pub mod fixtures;
+pub mod flood;
 pub mod neural;
 pub mod process;
 pub mod server;

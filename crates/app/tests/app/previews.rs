@@ -219,3 +219,38 @@ async fn previews_are_downloaded_ingested_and_labelled_and_failures_reported() {
         PreviewError::Invalid(_)
     ));
 }
+
+/// A search answer that never ends (`songrec_testkit::flood::Flood` on 127.0.0.1) stops at
+/// [`MAX_SEARCH_BYTES`](songrec_app::previews::MAX_SEARCH_BYTES) with an error naming the API,
+/// at once, and the server manages to send little more than that (issue 31).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_search_answer_stops_at_the_cap() {
+    use songrec_app::previews::{MAX_SEARCH_BYTES, search};
+    let flood = songrec_testkit::flood::Flood::start(
+        "application/json",
+        b"{\"resultCount\":1,\"results\":[",
+        b"{\"wrapperType\":\"track\",\"kind\":\"song\",\"trackId\":1,\"trackName\":\"x\"},",
+        96 << 20,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = PreviewOptions::new(&flood.url(), dir.path().join("staging"));
+    let started = std::time::Instant::now();
+    let err = search(&reqwest::Client::new(), &opts, "anything")
+        .await
+        .expect_err("an endless answer fails");
+    match &err {
+        PreviewError::AnswerTooLarge { url, limit } => {
+            assert!(url.starts_with(&flood.url()), "{url}");
+            assert_eq!(*limit, MAX_SEARCH_BYTES);
+        }
+        other => panic!("not AnswerTooLarge: {other:?}"),
+    }
+    assert!(err.to_string().contains(&flood.url()), "{err}");
+    assert!(
+        flood.sent() < MAX_SEARCH_BYTES + (24 << 20),
+        "the server sent {} bytes: reading did not stop",
+        flood.sent()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

@@ -104,6 +104,11 @@ pub(crate) fn blob(e: BlobError, id: &SongId) -> StorageError {
             "{e}; the key comes from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
         )),
         BlobError::ConditionalPutUnsupported(_) => StorageError::Unsupported(e.to_string()),
+        BlobError::ResponseTooLarge(_) => StorageError::Backend {
+            backend: S3.into(),
+            message: e.to_string(),
+            transient: false,
+        },
         BlobError::Io { path, source } => StorageError::io(path, source),
         BlobError::Unreachable { .. } => StorageError::Unavailable {
             backend: S3.into(),

@@ -337,7 +337,22 @@ impl DataApiClient {
             return Err(self.redirect_error(url, &resp));
         }
         let retry_after = parse_retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let command = body
+            .as_object()
+            .and_then(|o| o.keys().next())
+            .map_or("a command", String::as_str);
+        let limit = self.response_cap(command);
+        let bytes = match crate::capped::read_capped(resp, limit).await {
+            Ok(b) => b,
+            Err(crate::capped::ReadError::Http(e)) => return Err(self.transport_error(&e)),
+            Err(crate::capped::ReadError::TooLarge) => {
+                return Err(DataApiError::ResponseTooLarge {
+                    endpoint: format!("{}{}", self.inner.endpoint_display, url.path()),
+                    command: command.to_owned(),
+                    limit,
+                });
+            }
+        };
         let parsed: Option<Envelope> = serde_json::from_slice(&bytes).ok();
 
         match status {
@@ -381,6 +396,18 @@ impl DataApiClient {
                     body: self.snippet(&bytes),
                 }),
             },
+        }
+    }
+
+    /// The most bytes read of the answer to `command`: the configured cap for commands that
+    /// return documents, [`STATUS_BODY_CAP`](crate::capped::STATUS_BODY_CAP) for the others.
+    fn response_cap(&self, command: &str) -> u64 {
+        let documents = self.inner.config.max_response_bytes;
+        match command {
+            "find" | "findOne" | "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => {
+                documents
+            }
+            _ => documents.min(crate::capped::STATUS_BODY_CAP),
         }
     }
 

@@ -149,7 +149,17 @@ pub struct DataApiConfig {
     /// Allow a plain `http://` endpoint on another machine (`http://` to this machine is
     /// always allowed; see [`crate::origin`]).
     pub allow_http: bool,
+    /// Most bytes read of one answer to a command that returns documents (`find`, `findOne`,
+    /// `findOneAnd…`); other commands' answers stop at
+    /// [`STATUS_BODY_CAP`](crate::capped::STATUS_BODY_CAP) (or this, if lower). Past it the
+    /// request fails with [`DataApiError::ResponseTooLarge`](super::DataApiError) and the
+    /// connection is dropped. Default [`DEFAULT_MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: u64,
 }
+
+/// Default of [`DataApiConfig::max_response_bytes`]: 256 MiB, about 2.5 times the largest page
+/// songrec reads (50 songs at the 1 MB metadata limit, written as escaped JSON text).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl DataApiConfig {
     /// A configuration with defaults: Astra path prefix, keyspace `default_keyspace`,
@@ -169,7 +179,15 @@ impl DataApiConfig {
             insert_concurrency: 8,
             vector_encoding: VectorEncoding::default(),
             allow_http: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Sets the most bytes read of one answer that carries documents (see
+    /// [`DataApiConfig::max_response_bytes`]).
+    pub fn with_max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
+        self
     }
 
     /// Allows a plain `http://` endpoint on another machine (the token then crosses the

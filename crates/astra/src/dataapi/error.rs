@@ -319,6 +319,19 @@ pub enum DataApiError {
         /// The last retried error, if any.
         last_error: Option<String>,
     },
+    /// The answer was larger than songrec reads for that command (an endless or runaway body:
+    /// a misbehaving server or proxy, or an endpoint that is not the Data API). Not retried.
+    #[error(
+        "the Data API at {endpoint} answered {command} with more than {limit} bytes, far more than any answer songrec asks for; stopped reading it (a misbehaving server or proxy, or an endpoint that is not the Data API: check ASTRA_DB_API_ENDPOINT)"
+    )]
+    ResponseTooLarge {
+        /// Scheme, host, port and path of the request (no query, no token).
+        endpoint: String,
+        /// The command.
+        command: String,
+        /// The cap, in bytes.
+        limit: u64,
+    },
     /// The response was not the expected JSON.
     #[error("unexpected Data API response: {0}")]
     Decode(String),

@@ -14,6 +14,7 @@ mod credentials;
 mod dataapi_client;
 mod lease_s3;
 mod listing_beyond_sort_cap;
+mod response_caps;
 
 use std::time::Duration;
 

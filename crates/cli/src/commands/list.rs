@@ -14,6 +14,11 @@ pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Sort by id, title, artist, created, updated, bpm or duration.
+    ///
+    /// Titles and artists sort case-insensitively in natural order: numbers in them compare as
+    /// numbers (`Track 2` before `Track 10`) up to 20 digits, every 64-bit number. A number of
+    /// more than 20 digits compares digit by digit with numbers of 20 digits or more, so
+    /// 100000000000000000000 (21 digits) lists before 99999999999999999999 (20 digits).
     #[arg(long, default_value = "artist")]
     pub sort: String,
     /// Reverse order.

@@ -544,6 +544,25 @@ const OTHER_PROGRAMS_FLAGS: &[(&str, &str)] = &[
     ("--url", "crates/server/examples/loadtest.rs"),
 ];
 
+/// Natural order compares numbers exactly only up to 20 digits (the sort key's form is stored
+/// in cloud documents, so it stays): `list --help` and docs/commands.md say where it stops
+/// (issue 31).
+#[test]
+fn the_natural_order_limit_is_documented() {
+    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let help = flat(&help(&["list"]));
+    let commands = flat(&read(&root().join("docs/commands.md")));
+    for (what, text) in [
+        ("songrec list --help", &help),
+        ("docs/commands.md", &commands),
+    ] {
+        assert!(
+            text.contains("up to 20 digits") && text.contains("100000000000000000000"),
+            "{what} states the limit of natural order: {text}"
+        );
+    }
+}
+
 /// The README stays a front door: at most 500 lines (issue 27; the rest is in docs/).
 #[test]
 fn the_readme_is_at_most_500_lines() {

@@ -194,10 +194,40 @@ fn an_installed_onnxruntime_is_discovered() {
             let candidates = candidates_in(&roots);
             assert_eq!(candidates, vec![new.clone(), old, old_only.clone()]);
             let found = first_loadable(candidates).expect("the 1.31 library is found");
-            assert_eq!(found.library, new);
+            // The wheel's file is a link here: what is found is the file it points at.
+            assert_eq!(found.library, ort_library().canonicalize().unwrap());
+            assert_ne!(found.library, new);
             assert_eq!(found.version, "1.31.1");
             // Only a too-old one: nothing usable (songrec stays on tract).
             assert_eq!(first_loadable(vec![old_only]), None);
+        },
+    );
+}
+
+/// A discovered library is loaded from exactly the file the trust check inspected: a link is
+/// resolved once, and that real path is checked, probed and returned. A link swapped after the
+/// check (here: to a too-old library) changes nothing about what is then loaded (issue 31).
+#[test]
+fn a_discovered_library_is_the_file_that_was_checked() {
+    in_own_process(
+        "onnxruntime::a_discovered_library_is_the_file_that_was_checked",
+        || {
+            use songrec_neural::discover::first_loadable;
+            use songrec_testkit::fixtures::old_ort_library;
+            let dir = tempfile::tempdir().unwrap();
+            let link = dir.path().join("libonnxruntime.so.1.99.0");
+            std::os::unix::fs::symlink(ort_library(), &link).unwrap();
+            let found = first_loadable(vec![link.clone()]).expect("the linked library is found");
+            assert_eq!(found.library, ort_library().canonicalize().unwrap());
+            assert_eq!(found.version, "1.31.1");
+            // Between the check and the load, the link is pointed elsewhere.
+            std::fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink(old_ort_library(), &link).unwrap();
+            let active = songrec_neural::runtime::activate(&Runtime::OnnxRuntime {
+                library: found.library,
+            })
+            .expect("the checked library starts");
+            assert_eq!(active.version(), "1.31.1", "the checked file is what loads");
         },
     );
 }

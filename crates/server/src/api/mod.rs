@@ -183,21 +183,24 @@ fn matches_words(m: &SongMetadata, words: &[String]) -> bool {
 const SEARCH_SCAN_BUDGET: usize = 10_000;
 
 /// Where a `q=` search continues: the listing page (its size and the backend cursor that
-/// produced it) and how many of its songs are already behind.
+/// produced it), how many of its songs are already behind, and how many matches are still to
+/// be passed over before the page starts (`pending`: an `offset` the scan budget did not reach).
 struct SearchCursor {
     page: usize,
     skip: usize,
+    pending: usize,
     inner: Option<String>,
 }
 
 impl SearchCursor {
+    /// `q.PAGE.SKIP.INNER`, or `p.PENDING.PAGE.SKIP.INNER` while matches are still to be passed.
     fn encode(&self) -> String {
-        format!(
-            "q.{}.{}.{}",
-            self.page,
-            self.skip,
-            self.inner.as_deref().unwrap_or("-")
-        )
+        let inner = self.inner.as_deref().unwrap_or("-");
+        if self.pending == 0 {
+            format!("q.{}.{}.{inner}", self.page, self.skip)
+        } else {
+            format!("p.{}.{}.{}.{inner}", self.pending, self.page, self.skip)
+        }
     }
 
     fn decode(s: &str) -> ApiResult<Self> {
@@ -206,12 +209,18 @@ impl SearchCursor {
                 "bad search cursor: pass the next_cursor of the previous page of the same q unchanged",
             )
         };
-        let mut parts = s.splitn(4, '.');
-        if parts.next() != Some("q") {
-            return Err(bad());
-        }
-        let page: usize = parts.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-        let skip: usize = parts.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+        let number = |x: Option<&str>| x.and_then(|x| x.parse::<usize>().ok()).ok_or_else(bad);
+        let (pending, rest) = match s.split_once('.') {
+            Some(("q", rest)) => (0, rest),
+            Some(("p", rest)) => {
+                let (n, rest) = rest.split_once('.').ok_or_else(bad)?;
+                (number(Some(n))?, rest)
+            }
+            _ => return Err(bad()),
+        };
+        let mut parts = rest.splitn(3, '.');
+        let page = number(parts.next())?;
+        let skip = number(parts.next())?;
         let inner = parts.next().ok_or_else(bad)?;
         if page == 0 || page > MAX_PAGE || skip > page {
             return Err(bad());
@@ -219,6 +228,7 @@ impl SearchCursor {
         Ok(Self {
             page,
             skip,
+            pending,
             inner: (inner != "-").then(|| inner.to_owned()),
         })
     }
@@ -311,9 +321,12 @@ pub async fn list_songs(
                 .saturating_add(1)
                 .clamp(50, MAX_PAGE),
             skip: 0,
+            pending: 0,
             inner: None,
         },
     };
+    // Matches to pass over before the page starts: the offset, or what a cursor still owes.
+    let start = if resumed { at.pending } else { offset };
     let (mut matched, mut scanned, mut items) = (0usize, 0usize, Vec::new());
     let mut more = false;
     let mut ended = false;
@@ -332,13 +345,13 @@ pub async fn list_songs(
             if !matches_words(m, &words) {
                 continue;
             }
-            if matched >= offset && items.len() >= limit {
+            if matched >= start && items.len() >= limit {
                 // One match beyond the page: continue from it.
                 at.skip = i;
                 more = true;
                 break 'walk;
             }
-            if matched >= offset {
+            if matched >= start {
                 items.push(SongSummary::from(m));
             }
             matched += 1;
@@ -356,13 +369,33 @@ pub async fn list_songs(
             }
         }
     }
+    // The budget ran out before the page started: the cursor owes the matches not yet passed.
+    at.pending = start.saturating_sub(matched);
+    if !ended && at.pending > 0 && !resumed {
+        // An offset beyond what one request reads: say so, with the cursor that gets there
+        // (an empty page would read as "nothing at this offset", and pointing next_offset at
+        // the same offset would send a client round for ever).
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "search_offset_beyond_scan",
+            format!(
+                "offset {offset} is beyond what one q= search request reads: it reads at most \
+                 {SEARCH_SCAN_BUDGET} songs, and the {scanned} read so far hold {matched} matches. \
+                 Follow next_cursor (in this answer, it carries on toward offset {offset}; the \
+                 page it answers may still be empty, then follow its own next_cursor), or page \
+                 through the search with next_cursor from the first page"
+            ),
+        )
+        .with_next_cursor(at.encode()));
+    }
     let total = if ended && !resumed {
         SongCount::Exact(matched as u64)
     } else {
         SongCount::AtLeast((matched + usize::from(more)) as u64)
     };
     let next_cursor = (!ended).then(|| at.encode());
-    let next_offset = (!ended && !resumed).then_some(offset + items.len());
+    // Never the request's own offset: a page that found nothing continues by its cursor only.
+    let next_offset = (!ended && !resumed && !items.is_empty()).then_some(offset + items.len());
     Ok(Json(SongPage {
         items,
         total: total.value(),

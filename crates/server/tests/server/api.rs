@@ -1308,3 +1308,81 @@ async fn search_pages_continue_with_a_cursor() {
     let (s, v) = get(&srv.url("/api/v1/songs?q=warehouse&cursor=nonsense")).await;
     assert_error(&(s, v), StatusCode::BAD_REQUEST, "bad_request");
 }
+
+/// A `q=` search asked for an offset beyond what one request reads (10,000 songs) never points
+/// at itself: on 12,000 songs, `offset=11000` is refused with a 400 that carries a
+/// `next_cursor`, and following cursors from there reaches the songs at 11,000 and on, in
+/// order; a page cut short by the budget continues where it stopped, by cursor or by offset
+/// (issue 31).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_past_its_scan_budget_never_points_at_itself() {
+    use songrec_storage::SongRecord;
+    const N: usize = 12_000;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = songrec_local::LocalBackend::open(dir.path()).unwrap();
+    let records: Vec<SongRecord> = (0..N)
+        .map(|n| SongRecord {
+            metadata: songrec_testkit::data::song(n),
+            embeddings: Vec::new(),
+        })
+        .collect();
+    assert!(lib.put_songs(&records).await.unwrap().is_complete());
+    lib.flush().await.unwrap();
+    let srv = serve(Arc::new(lib), |_| {}).await;
+    let title = |n: usize| format!("Track {n:05}");
+    let titles = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let base = "/api/v1/songs?q=track&sort=title&limit=3";
+
+    // Far past the budget: a 400 that says to follow next_cursor, and carries one.
+    let got = get(&srv.url(&format!("{base}&offset=11000"))).await;
+    let msg = assert_error(&got, StatusCode::BAD_REQUEST, "search_offset_beyond_scan");
+    assert!(msg.contains("next_cursor"), "{msg}");
+    let mut cursor = got.1["error"]["next_cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no next_cursor in {}", got.1))
+        .to_owned();
+    // Following it reaches match 11,000 (pages on the way may be empty), then goes on.
+    let mut seen = Vec::new();
+    for round in 0.. {
+        let (s, v) = get(&srv.url(&format!("{base}&cursor={cursor}"))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert!(v["next_offset"].is_null(), "cursor mode: {v}");
+        seen.extend(titles(&v));
+        if seen.len() >= 6 {
+            break;
+        }
+        cursor = v["next_cursor"].as_str().expect("more to come").to_owned();
+        assert!(round < 5, "the cursor does not get there: {seen:?}");
+    }
+    assert_eq!(seen, (11_000..11_006).map(title).collect::<Vec<_>>());
+
+    // A page the budget cuts short: the one match found, then the cursor and the offset both
+    // continue right after it; neither points back at the request.
+    let (s, v) = get(&srv.url(&format!("{base}&offset=9999"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(titles(&v), [title(9999)]);
+    assert_eq!(v["next_offset"], 10_000, "{v}");
+    let c = v["next_cursor"].as_str().expect("a cursor").to_owned();
+    let (s, v) = get(&srv.url(&format!("{base}&cursor={c}"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(titles(&v), (10_000..10_003).map(title).collect::<Vec<_>>());
+    // Exactly at the budget: nothing found yet, so no next_offset (it would be the same).
+    let (s, v) = get(&srv.url(&format!("{base}&offset=10000"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_ne!(v["next_offset"], 10_000, "{v}");
+    let c = v["next_cursor"].as_str().expect("a cursor").to_owned();
+    let (_, v2) = get(&srv.url(&format!("{base}&cursor={c}"))).await;
+    let mut got = titles(&v);
+    got.extend(titles(&v2));
+    assert_eq!(
+        got[..3],
+        (10_000..10_003).map(title).collect::<Vec<_>>()[..]
+    );
+}
