@@ -1,0 +1,287 @@
+//! The library people really have (issue 32): untagged files in `Artist/Album/03 Title.ext`
+//! folders, everyday words, a readable `show`, and failed commands that leave nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+use songrec_testkit::LocalCloud;
+use songrec_testkit::cli::{json, ok, text};
+use songrec_testkit::fixtures::real_recording;
+
+use crate::discover::encodings_of;
+use crate::doors::serve;
+use crate::{bin, on_library};
+
+/// (path below the ingested folder, real recording, extra ffmpeg arguments).
+const LAYOUT: &[(&str, (&str, &str), &[&str])] = &[
+    (
+        "Mara Quinn - Glass Harbour.flac",
+        ("freedesktop", "bell.oga"),
+        &[],
+    ),
+    (
+        "Kevin Rowe/Night Drive/03 Slow Lights.flac",
+        ("asc", "frontiers.mp3"),
+        &[],
+    ),
+    (
+        "Kevin Rowe/Night Drive/04 - Tail Lights.ogg",
+        ("freedesktop", "message.oga"),
+        &[],
+    ),
+    (
+        "Various Artists/Harbour Nights/CD2/07 Lena Ord - Fog Signal.mp3",
+        ("freedesktop", "phone-incoming-call.oga"),
+        &[],
+    ),
+    // Embedded tags win field by field: the title is tagged, the rest comes from the path.
+    (
+        "Kevin Rowe/Night Drive/05 Wrong Name.flac",
+        ("freedesktop", "alarm-clock-elapsed.oga"),
+        &["-metadata", "title=Real Title"],
+    ),
+];
+
+/// (title, artist, album, track, disc, where the artist came from).
+type Expected = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<u64>,
+    Option<u64>,
+    Option<&'static str>,
+);
+
+const EXPECTED: &[Expected] = &[
+    (
+        "Glass Harbour",
+        Some("Mara Quinn"),
+        None,
+        None,
+        None,
+        Some("file_name"),
+    ),
+    (
+        "Slow Lights",
+        Some("Kevin Rowe"),
+        Some("Night Drive"),
+        Some(3),
+        None,
+        Some("path"),
+    ),
+    (
+        "Tail Lights",
+        Some("Kevin Rowe"),
+        Some("Night Drive"),
+        Some(4),
+        None,
+        Some("path"),
+    ),
+    (
+        "Fog Signal",
+        Some("Lena Ord"),
+        Some("Harbour Nights"),
+        Some(7),
+        Some(2),
+        Some("file_name"),
+    ),
+    (
+        "Real Title",
+        Some("Kevin Rowe"),
+        Some("Night Drive"),
+        Some(5),
+        None,
+        Some("path"),
+    ),
+];
+
+/// The real recordings of [`LAYOUT`] (at most 30 s), re-encoded without any tag
+/// (`-map_metadata -1`) but the ones [`LAYOUT`] adds, under `music`.
+fn untagged_folder(music: &Path) {
+    for (rel, (sub, name), tags) in LAYOUT {
+        let dest = music.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let src = real_recording(sub, name);
+        encodings_of(&src, "0", "30", &[(dest, *tags)]);
+    }
+}
+
+/// The song titled `title` in a listing (`list --json`'s songs, or the REST API's).
+fn by_title<'a>(songs: &'a [Value], title: &str) -> &'a Value {
+    songs
+        .iter()
+        .find(|s| s["title"] == title)
+        .unwrap_or_else(|| panic!("no song titled {title:?} in {songs:#?}"))
+}
+
+/// Every song of [`EXPECTED`] reads as it should in `songs` (metadata as JSON).
+fn assert_described(songs: &[Value], side: &str) {
+    assert_eq!(songs.len(), EXPECTED.len(), "{side}: {songs:#?}");
+    for &(title, artist, album, track, disc, artist_from) in EXPECTED {
+        let s = by_title(songs, title);
+        assert_eq!(s["artist"].as_str(), artist, "{side}: {title}: {s}");
+        assert_eq!(s["album"].as_str(), album, "{side}: {title}: {s}");
+        assert_eq!(s["track"].as_u64(), track, "{side}: {title}: {s}");
+        assert_eq!(s["disc"].as_u64(), disc, "{side}: {title}: {s}");
+        assert_eq!(
+            s["tag_sources"]["artist"].as_str(),
+            artist_from,
+            "{side}: {title}: {s}"
+        );
+    }
+    let tagged = by_title(songs, "Real Title");
+    assert_eq!(tagged["tag_sources"]["title"], "tag", "{tagged}");
+    assert_eq!(tagged["tag_sources"]["album"], "path", "{tagged}");
+    let slow = by_title(songs, "Slow Lights");
+    assert_eq!(slow["tag_sources"]["title"], "file_name", "{slow}");
+    assert_eq!(slow["tag_sources"]["track"], "file_name", "{slow}");
+}
+
+fn list_songs(o: &Output) -> Vec<Value> {
+    json(o)["songs"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn untagged_folders_read_as_artists_albums_and_titles_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("Music");
+    untagged_folder(&music);
+    let lib = dir.path().join("lib");
+    let out = ok(&on_library(
+        &lib,
+        &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    ));
+    assert!(out.contains("ingested 5 new"), "{out}");
+
+    // list: JSON and the table (the album column).
+    let songs = list_songs(&on_library(&lib, &["list", "--json"]));
+    assert_described(&songs, "list --json");
+    let table = ok(&on_library(&lib, &["list", "--artist", "Kevin Rowe"]));
+    assert_eq!(
+        table.matches("Night Drive").count(),
+        3,
+        "three Kevin Rowe songs on Night Drive:\n{table}"
+    );
+    assert!(table.contains("(3 of 3 songs)"), "{table}");
+    // The ingested folder ("Music") is no artist and no album.
+    assert!(
+        !songs
+            .iter()
+            .any(|s| s["artist"] == "Music" || s["album"] == "Music"),
+        "{songs:#?}"
+    );
+
+    // show: each value with where it came from; JSON with the sources.
+    let shown = ok(&on_library(&lib, &["show", "Slow Lights"]));
+    for line in [
+        "Slow Lights  (from the file name)",
+        "Kevin Rowe  (from the folder names)",
+        "Night Drive  (from the folder names)",
+    ] {
+        assert!(shown.contains(line), "{line:?} missing:\n{shown}");
+    }
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("track") && l.contains("3  (from the file name)")),
+        "{shown}"
+    );
+    let shown = ok(&on_library(&lib, &["show", "Real Title"]));
+    assert!(
+        shown.contains("Real Title  (from the file's tags)"),
+        "{shown}"
+    );
+    let v = json(&on_library(&lib, &["show", "Fog Signal", "--json"]));
+    assert_eq!(v["song"]["tag_sources"]["disc"], "path", "{v}");
+    assert_eq!(v["song"]["tag_sources"]["album"], "path", "{v}");
+
+    // The fingerprint (of 30 s of music: about 1 KB): in full for programs (--json), in a few
+    // words for people.
+    let v = json(&on_library(&lib, &["show", "Slow Lights", "--json"]));
+    let fp = v["song"]["fingerprint"]["fp"].as_str().unwrap_or_default();
+    assert!(fp.len() > 500, "no stored fingerprint: {v}");
+    let shown = ok(&on_library(&lib, &["show", "Slow Lights"]));
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("fingerprint"))
+        .unwrap_or_else(|| panic!("no fingerprint line:\n{shown}"));
+    assert!(line.contains("stored (chromaprint1"), "{line}");
+    assert!(line.len() < 100, "{line}");
+    assert!(!shown.contains(&fp[..40]), "the blob is printed:\n{shown}");
+    assert!(
+        shown.len() < 1500,
+        "show is long ({} bytes):\n{shown}",
+        shown.len()
+    );
+
+    // The REST API (what the web page shows).
+    let (mut child, url) = serve(&lib);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (listed, songs, kevin) = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let get = |q: String| {
+            let c = c.clone();
+            async move {
+                let v: Value = c.get(q).send().await.unwrap().json().await.unwrap();
+                v
+            }
+        };
+        let listed = get(format!("{url}/api/v1/songs?limit=100")).await;
+        // Each song's page: every stored field, the sources among them.
+        let mut songs = Vec::new();
+        for item in listed["items"].as_array().cloned().unwrap_or_default() {
+            let id = item["id"].as_str().unwrap_or_default();
+            songs.push(get(format!("{url}/api/v1/songs/{id}")).await["song"].clone());
+        }
+        let kevin = get(format!(
+            "{url}/api/v1/songs?artist=Kevin%20Rowe&album=Night%20Drive"
+        ))
+        .await;
+        (listed, songs, kevin)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_described(&songs, "REST");
+    for item in listed["items"].as_array().unwrap() {
+        let full = by_title(&songs, item["title"].as_str().unwrap());
+        assert_eq!(
+            (&item["artist"], &item["album"]),
+            (&full["artist"], &full["album"])
+        );
+    }
+    assert_eq!(kevin["total"], 3, "{kevin}");
+
+    // After sync to a second machine, the second machine reads the same.
+    let cloud = LocalCloud::start_blocking();
+    let (home_a, home_b) = (dir.path().join("a"), dir.path().join("b"));
+    let lib_b = home_b.join("library");
+    for h in [&home_a, &home_b] {
+        std::fs::create_dir_all(h).unwrap();
+    }
+    let on_cloud = |home: &PathBuf, lib: &Path, args: &[&str]| {
+        let mut all = vec!["--library", lib.to_str().unwrap()];
+        all.extend_from_slice(args);
+        bin()
+            .at_home(home)
+            .envs(cloud.env())
+            .args(&all)
+            .output()
+            .unwrap()
+    };
+    let o = on_cloud(&home_a, &lib, &["--storage-backend", "astra", "init-astra"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = on_cloud(&home_a, &lib, &["sync"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = on_cloud(&home_b, &lib_b, &["sync"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let copied = list_songs(&on_cloud(
+        &home_b,
+        &lib_b,
+        &["--storage-backend", "local", "list", "--json"],
+    ));
+    assert_described(&copied, "machine b after sync");
+}
