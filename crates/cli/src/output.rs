@@ -163,6 +163,11 @@ pub fn matches(
             m.key.as_deref().unwrap_or("key ?")
         ),
         (Some(Target::File(p)), _) => println!("Songs like {}{towards}:", p.display()),
+        (None, Some(w)) if w.query.terms.is_empty() => println!(
+            "Songs for {:?} (titles and fields holding {}):",
+            w.text,
+            w.query.text_words.join(", ")
+        ),
         (None, Some(w)) => println!("Songs for {:?} ({}):", w.text, w.query.describe()),
         (None, None) => println!("Songs:"),
     }

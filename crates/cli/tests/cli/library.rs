@@ -6,6 +6,7 @@ use std::process::Output;
 
 use serde_json::Value;
 use songrec_testkit::LocalCloud;
+use songrec_testkit::audio::ffmpeg;
 use songrec_testkit::cli::{json, ok, text};
 use songrec_testkit::fixtures::real_recording;
 
@@ -284,4 +285,89 @@ fn untagged_folders_read_as_artists_albums_and_titles_everywhere() {
         &["--storage-backend", "local", "list", "--json"],
     ));
     assert_described(&copied, "machine b after sync");
+}
+
+/// Real game-music excerpts with everyday titles, analysed by both embedders (musicnn on
+/// tract), and two desktop sounds.
+fn worded_library(dir: &Path) -> PathBuf {
+    let music = dir.join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for (src, start, title) in [
+        ("time_to_strike", "40", "Final Battle"),
+        ("frontiers", "30", "Divertissement pour flûte"),
+        ("machine_wars", "20", "Night Shift"),
+    ] {
+        let src = real_recording("asc", &format!("{src}.mp3"));
+        let dest = music.join(format!("{start}-{}.mp3", title.replace(' ', "_")));
+        let title = format!("title={title}");
+        ffmpeg(&[
+            "-ss",
+            start,
+            "-t",
+            "12",
+            "-i",
+            src.to_str().unwrap(),
+            "-map_metadata",
+            "-1",
+            "-metadata",
+            &title,
+            "-vn",
+            dest.to_str().unwrap(),
+        ]);
+    }
+    for name in ["bell", "complete"] {
+        let src = real_recording("freedesktop", &format!("{name}.oga"));
+        std::fs::copy(&src, music.join(format!("{name}.oga"))).unwrap();
+    }
+    let lib = dir.join("lib");
+    ok(&on_library(
+        &lib,
+        &["ingest", "--embedder", "both", music.to_str().unwrap()],
+    ));
+    lib
+}
+
+#[test]
+fn everyday_words_find_titles_and_nothing_matching_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = worded_library(dir.path());
+    let similar = |words: &str| on_library(&lib, &["similar", "--text", words, "-k", "3"]);
+
+    // A tag word in a title ("flute"), accents aside: the first answer.
+    let out = ok(&similar("flute"));
+    let first = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap_or("");
+    assert!(first.contains("Divertissement pour flûte"), "{out}");
+    // "epic battle": the battle track, whatever the tags say.
+    let out = ok(&similar("epic battle"));
+    assert!(out.contains("Final Battle"), "{out}");
+    // The same in JSON, with the tag score.
+    let v = json(&on_library(
+        &lib,
+        &["similar", "--text", "battle", "--json", "-k", "1"],
+    ));
+    assert_eq!(v["matches"][0]["metadata"]["title"], "Final Battle", "{v}");
+
+    // Nothing matches: exit 1, saying why and which words would match here.
+    for words in ["kazoo", "harpsichord"] {
+        let o = similar(words);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{words}: {t}");
+        assert!(t.contains("no song matches"), "{words}: {t}");
+        assert!(t.contains("words that match songs here: "), "{words}: {t}");
+        assert!(!t.contains("(no matches)"), "{words}: {t}");
+    }
+    // "happy upbeat": songs, or that error; never an empty success.
+    let o = similar("happy upbeat");
+    let t = text(&o);
+    match o.status.code() {
+        Some(0) => assert!(
+            !t.contains("(no matches)") && t.lines().any(|l| l.trim_start().starts_with("1 ")),
+            "{t}"
+        ),
+        Some(1) => assert!(t.contains("no song matches"), "{t}"),
+        other => panic!("exit {other:?}: {t}"),
+    }
 }
