@@ -371,3 +371,115 @@ fn everyday_words_find_titles_and_nothing_matching_is_an_error() {
         other => panic!("exit {other:?}: {t}"),
     }
 }
+
+/// `songrec --library LIB ARGS` for the user at `home`, with `env` only (no cloud unless given).
+fn at_home(home: &Path, lib: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    bin()
+        .at_home(home)
+        .arg("--library")
+        .arg(lib)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_failed_command_leaves_no_library_folder_and_says_its_hint_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let new = dir.path().join("new-library");
+
+    // No cloud settings at all.
+    let o = at_home(&home, &new, &["sync"], &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        !new.exists(),
+        "a failed sync created {}: {t}",
+        new.display()
+    );
+    let o = at_home(&home, &new, &["list"], &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("no songrec library at"), "{t}");
+    assert!(!t.contains("0 of 0 songs"), "{t}");
+
+    // Cloud settings, cloud unreachable (a port nothing listens on).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let offline = [
+        ("ASTRA_DB_API_ENDPOINT", url.as_str()),
+        ("ASTRA_DB_API_PATH", "/v1"),
+        ("ASTRA_DB_APPLICATION_TOKEN", "AstraCS:offline"),
+        ("SONGREC_S3_ENDPOINT", url.as_str()),
+        ("SONGREC_S3_BUCKET", "songrec"),
+        ("SONGREC_S3_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", "offline"),
+        ("AWS_SECRET_ACCESS_KEY", "offline-secret"),
+    ];
+    let o = at_home(&home, &new, &["sync"], &offline);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        !new.exists(),
+        "a failed sync created {}: {t}",
+        new.display()
+    );
+    assert!(t.contains("unreachable"), "{t}");
+    for hint in ["hibernated", "ASTRA_DB_API_ENDPOINT"] {
+        assert!(t.matches(hint).count() <= 1, "{hint} twice: {t}");
+    }
+
+    // An existing library stays, failed command or not.
+    std::fs::create_dir_all(&new).unwrap();
+    let o = at_home(&home, &new, &["sync"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(new.is_dir(), "an existing folder was removed");
+}
+
+#[test]
+fn cloud_is_named_as_an_alias_of_astra() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let help = ok(&bin().command().arg("--help").output().unwrap());
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("astra (Astra DB + S3; alias: cloud)"),
+        "{help}"
+    );
+    // The same command, the same answer (no cloud settings here).
+    let lib = home.join("lib");
+    let astra = at_home(home, &lib, &["--storage-backend", "astra", "stats"], &[]);
+    let cloud = at_home(home, &lib, &["--storage-backend", "cloud", "stats"], &[]);
+    assert_eq!(astra.status.code(), Some(1), "{}", text(&astra));
+    assert_eq!(
+        (cloud.status.code(), text(&cloud)),
+        (astra.status.code(), text(&astra))
+    );
+    let o = at_home(home, &lib, &["--storage-backend", "floppy", "stats"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("use local or astra (alias: cloud)"),
+        "{}",
+        text(&o)
+    );
+    // In config.toml too.
+    let cfg = home.join("config.toml");
+    std::fs::write(&cfg, "[storage]\nbackend = \"cloud\"\n").unwrap();
+    let o = at_home(
+        home,
+        &lib,
+        &["--config", cfg.to_str().unwrap(), "stats"],
+        &[],
+    );
+    assert_eq!(
+        (o.status.code(), text(&o)),
+        (astra.status.code(), text(&astra))
+    );
+}
