@@ -2,7 +2,7 @@
 //! folders, everyday words, a readable `show`, and failed commands that leave nothing behind.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 use songrec_testkit::LocalCloud;
@@ -482,4 +482,115 @@ fn cloud_is_named_as_an_alias_of_astra() {
         (o.status.code(), text(&o)),
         (astra.status.code(), text(&astra))
     );
+}
+
+/// The figure after `before` in `text` (`1.6×` in "about 1.6× faster"), up to the next space.
+fn figure_after<'a>(text: &'a str, before: &str) -> &'a str {
+    let at = text
+        .find(before)
+        .unwrap_or_else(|| panic!("no {before:?} in {text}"))
+        + before.len();
+    text[at..].split_whitespace().next().unwrap_or_default()
+}
+
+#[test]
+fn onnx_runtime_speedup_is_one_measured_figure_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    // No ONNX Runtime where this user's songrec looks: tract, built in, with its advice.
+    let o = at_home(
+        home,
+        &home.join("lib"),
+        &["doctor"],
+        &[("SONGREC_ORT_DISCOVERY", "false")],
+    );
+    let out = text(&o);
+    let line = out
+        .lines()
+        .find(|l| l.contains("pip install onnxruntime"))
+        .unwrap_or_else(|| panic!("no advice on ONNX Runtime:\n{out}"));
+    let model = figure_after(line, "runs the model about ");
+    let song = figure_after(line, "(about ");
+    assert!(model.ends_with('×') && song.ends_with('×'), "{line}");
+    assert_ne!(model, song, "{line}");
+    let root = songrec_testkit::fixtures::repo_root();
+    for doc in ["README.md", "docs/quality.md", "docs/benchmarks.md"] {
+        let t = std::fs::read_to_string(root.join(doc)).unwrap();
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            t.contains(&format!("{model} faster")),
+            "{doc}: model speed-up {model}"
+        );
+        assert!(t.contains(song), "{doc}: per-song speed-up {song}");
+        assert!(!t.contains("1.3x"), "{doc}: another spelling of the figure");
+    }
+}
+
+#[test]
+fn demo_says_what_it_builds_and_builds_only_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = songrec_testkit::fixtures::repo_root();
+    // A `cargo` that records its arguments and fails: the demo stops at the build.
+    let bin_dir = dir.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let args_file = dir.path().join("cargo-args");
+    let cargo = bin_dir.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{}'\necho 'stub cargo' >&2\nexit 9\n",
+            args_file.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let demo = |env: &[(&str, &str)]| {
+        std::process::Command::new("bash")
+            .arg(root.join("scripts/demo.sh"))
+            .arg(dir.path().join("lib"))
+            .env("PATH", &path)
+            .env_remove("SONGREC_BIN")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = demo(&[]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    let args = std::fs::read_to_string(&args_file).unwrap_or_default();
+    assert_eq!(
+        args.split_whitespace().collect::<Vec<_>>(),
+        ["build", "--locked", "-p", "songrec-cli", "--bin", "songrec"],
+        "{err}"
+    );
+    // What it does and how long, before cargo runs.
+    let before = &err[..err.find("stub cargo").unwrap_or(err.len())];
+    assert!(before.contains("== building songrec"), "{err}");
+    if !root.join("target/debug/songrec").exists() {
+        assert!(before.contains("about 20 minutes on 2 cores"), "{err}");
+        assert!(before.contains("SONGREC_BIN"), "{err}");
+    }
+    // SONGREC_BIN: no build; a wrong one is refused at once.
+    std::fs::remove_file(&args_file).ok();
+    let o = demo(&[("SONGREC_BIN", "/nonexistent/songrec")]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("is not an executable file"), "{err}");
+    assert!(!args_file.exists(), "cargo ran with SONGREC_BIN set");
+    // The README says how to get a binary sooner.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for s in [
+        "cargo install --locked --profile dist --path crates/cli",
+        "-p songrec-cli --bin songrec",
+        "SONGREC_BIN=",
+    ] {
+        assert!(readme.contains(s), "README: {s}");
+    }
 }
