@@ -588,8 +588,8 @@ fn demo_says_what_it_builds_and_builds_only_the_binary() {
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     for s in [
         "cargo install --locked --profile dist --path crates/cli",
-        "-p songrec-cli --bin songrec",
-        "SONGREC_BIN=",
+        "cargo build -p songrec-cli --bin songrec",
+        "`SONGREC_BIN`",
     ] {
         assert!(readme.contains(s), "README: {s}");
     }
