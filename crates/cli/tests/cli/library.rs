@@ -391,15 +391,21 @@ fn a_failed_command_leaves_no_library_folder_and_says_its_hint_once() {
     std::fs::create_dir_all(&home).unwrap();
     let new = dir.path().join("new-library");
 
+    // `sync` fails (exit 1) and leaves no library folder; what it said.
+    let failed_sync = |env: &[(&str, &str)]| {
+        let o = at_home(&home, &new, &["sync"], env);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(
+            !new.exists(),
+            "a failed sync created {}: {t}",
+            new.display()
+        );
+        t
+    };
+
     // No cloud settings at all.
-    let o = at_home(&home, &new, &["sync"], &[]);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(
-        !new.exists(),
-        "a failed sync created {}: {t}",
-        new.display()
-    );
+    failed_sync(&[]);
     let o = at_home(&home, &new, &["list"], &[]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
@@ -423,14 +429,7 @@ fn a_failed_command_leaves_no_library_folder_and_says_its_hint_once() {
         ("AWS_ACCESS_KEY_ID", "offline"),
         ("AWS_SECRET_ACCESS_KEY", "offline-secret"),
     ];
-    let o = at_home(&home, &new, &["sync"], &offline);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(
-        !new.exists(),
-        "a failed sync created {}: {t}",
-        new.display()
-    );
+    let t = failed_sync(&offline);
     assert!(t.contains("unreachable"), "{t}");
     for hint in ["hibernated", "ASTRA_DB_API_ENDPOINT"] {
         assert!(t.matches(hint).count() <= 1, "{hint} twice: {t}");
