@@ -6,6 +6,7 @@
 # mp3/flac/ogg/m4a/wav with tags (when ffmpeg is present; as root it installs it).
 #
 # Usage: scripts/demo.sh [library-dir]      (default: target/demo/library)
+#        SONGREC_BIN=~/.cargo/bin/songrec scripts/demo.sh    (use that binary: no build)
 # Rerunning it is a no-op for the library: the example files are made the same way every time
 # (bit-exact encodes), so ingest finds them all already there.
 set -euo pipefail
@@ -15,13 +16,28 @@ lib="$(realpath -m "${1:-$work/library}")"
 music="$work/music"
 say() { echo "== $*" >&2; }
 
-if [ ! -x target/debug/songrec ]; then
-  say "building songrec (the first build takes about a quarter of an hour on 2 cores)"
+if [ -n "${SONGREC_BIN:-}" ]; then
+  # A songrec built or installed before (`cargo install --path crates/cli`): no build.
+  if [ ! -x "$SONGREC_BIN" ]; then
+    echo "SONGREC_BIN=$SONGREC_BIN is not an executable file; unset it to build songrec here" >&2
+    exit 1
+  fi
+  songrec="$(realpath "$SONGREC_BIN")"
+  say "using $songrec (SONGREC_BIN): nothing to build"
 else
-  say "building songrec (up to date in seconds unless the code changed)"
+  if [ ! -x target/debug/songrec ]; then
+    say "building the songrec binary (cargo build -p songrec-cli --bin songrec, a debug build)."
+    say "the first build compiles about 450 crates and takes about 20 minutes on 2 cores;"
+    say "later builds take seconds. cargo's progress bar follows. To skip it next time, point"
+    say "SONGREC_BIN at a songrec you have (e.g. ~/.cargo/bin/songrec from cargo install)."
+  else
+    say "building songrec (up to date in seconds unless the code changed)"
+  fi
+  started=$SECONDS
+  cargo build --locked -p songrec-cli --bin songrec
+  say "songrec built in $((SECONDS - started)) s"
+  songrec="$PWD/target/debug/songrec"
 fi
-cargo build --locked -q -p songrec-cli
-songrec="$PWD/target/debug/songrec"
 # songrec runs from the demo folder: settings come from the user's config dir and environment,
 # and the repository's documented config.toml is not in the working directory.
 run() { (mkdir -p "$work" && cd "$work" && "$songrec" --library "$lib" "$@"); }

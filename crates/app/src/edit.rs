@@ -146,6 +146,20 @@ pub fn apply(m: &mut SongMetadata, e: &Edit) -> AppResult<bool> {
     }
     m.tags
         .retain(|t| !e.remove_tags.iter().any(|r| r.trim() == t));
+    // A described field changed by hand comes from the edit now, not from a tag or the path.
+    let value = |m: &SongMetadata, f: &str| match f {
+        "title" => Some(Value::from(m.title.clone())),
+        "artist" => m.artist.clone().map(Value::from),
+        "album" => m.album.clone().map(Value::from),
+        "genre" => m.genre.clone().map(Value::from),
+        other => m.extra.get(other).cloned(),
+    };
+    for f in ["title", "artist", "album", "genre", "track", "disc", "year"] {
+        let now = value(&*m, f);
+        if now != value(&before, f) {
+            crate::ingest::set_field_source(m, f, now.is_some().then_some("edit"));
+        }
+    }
     if *m == before {
         return Ok(false);
     }
@@ -163,6 +177,29 @@ mod tests {
         m.artist = Some("A".into());
         m.tags = vec!["x".into()];
         m
+    }
+
+    #[test]
+    fn an_edited_field_comes_from_the_edit() {
+        use crate::ingest::{field_source, set_field_source};
+        let mut m = song();
+        set_field_source(&mut m, "artist", Some("path"));
+        set_field_source(&mut m, "title", Some("file_name"));
+        m.extra.insert("track".into(), 3.into());
+        set_field_source(&mut m, "track", Some("file_name"));
+        let e = Edit {
+            artist: Some("B".into()),
+            unset: vec!["track".into()],
+            ..Edit::default()
+        };
+        assert!(apply(&mut m, &e).unwrap());
+        assert_eq!(field_source(&m, "artist"), Some("edit"));
+        assert_eq!(field_source(&m, "title"), Some("file_name"));
+        assert_eq!(field_source(&m, "track"), None);
+        // The same edit again changes nothing, sources included.
+        let v = m.version;
+        assert!(!apply(&mut m, &e).unwrap());
+        assert_eq!(m.version, v);
     }
 
     #[test]

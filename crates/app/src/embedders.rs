@@ -62,8 +62,10 @@ impl std::fmt::Display for RuntimeChoice {
             }
             (Runtime::Tract, RuntimeSource::BuiltIn) => write!(
                 f,
-                "musicnn runs on tract {} (built in); `pip install onnxruntime` makes it about 1.3x faster per song",
-                songrec_neural::runtime::TRACT_VERSION
+                "musicnn runs on tract {} (built in); `pip install onnxruntime` runs the model about {} faster (about {} per song, with decoding)",
+                songrec_neural::runtime::TRACT_VERSION,
+                songrec_neural::runtime::ORT_MODEL_SPEEDUP,
+                songrec_neural::runtime::ORT_SONG_SPEEDUP
             ),
             (Runtime::Tract, _) => write!(
                 f,

@@ -345,23 +345,73 @@ fn tags_of(m: &SongMetadata, key: &str) -> Vec<(String, f32)> {
         .unwrap_or_default()
 }
 
-/// Builds a song's metadata from its analysis.
+/// Metadata `extra` key of where each described field came from: `{"title": "file_name",
+/// "artist": "path", "album": "tag", …}` (`tag`, `path`, `file_name`; `edit` once edited by
+/// hand, `itunes` once `previews` wrote it).
+pub const TAG_SOURCES: &str = "tag_sources";
+
+/// Records that `field` of `m` now comes from `source` (for [`TAG_SOURCES`]); `None` forgets
+/// it (the field was removed).
+pub fn set_field_source(m: &mut SongMetadata, field: &str, source: Option<&str>) {
+    let entry = m
+        .extra
+        .entry(TAG_SOURCES.to_owned())
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if !entry.is_object() {
+        *entry = serde_json::Value::Object(Default::default());
+    }
+    if let Some(o) = entry.as_object_mut() {
+        match source {
+            Some(s) => o.insert(field.to_owned(), s.into()),
+            None => o.remove(field),
+        };
+    }
+}
+
+/// Where `field` of `m` came from ([`TAG_SOURCES`]), when known.
+pub fn field_source<'a>(m: &'a SongMetadata, field: &str) -> Option<&'a str> {
+    m.extra.get(TAG_SOURCES)?.get(field)?.as_str()
+}
+
+/// Builds a song's metadata from its analysis: the tags (embedded, else from the path) with
+/// where each came from ([`TAG_SOURCES`]), and the track, disc and year in `extra`.
 pub fn metadata_from(id: &SongId, fa: &FileAnalysis, file_size: u64) -> SongMetadata {
-    let title = fa
-        .tags
-        .title
-        .clone()
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| {
+    use songrec_audio::FieldSource;
+    let t = &fa.tags;
+    let (title, title_source) = match t.title.clone().filter(|t| !t.trim().is_empty()) {
+        Some(title) => (title, t.sources.title.unwrap_or(FieldSource::Tag)),
+        None => (
             fa.path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
+                .unwrap_or_default(),
+            FieldSource::FileName,
+        ),
+    };
     let mut m = SongMetadata::new(id.clone(), title);
-    m.artist = fa.tags.artist.clone();
-    m.album = fa.tags.album.clone();
-    m.genre = fa.tags.genre.clone();
+    m.artist = t.artist.clone();
+    m.album = t.album.clone();
+    m.genre = t.genre.clone();
+    let s = &t.sources;
+    let known = [
+        ("title", Some(title_source)),
+        ("artist", m.artist.as_ref().and(s.artist)),
+        ("album", m.album.as_ref().and(s.album)),
+        ("genre", m.genre.as_ref().and(s.genre)),
+        ("track", t.track.and(s.track)),
+        ("disc", t.disc.and(s.disc)),
+        ("year", t.year.and(s.year)),
+    ];
+    for (field, source) in known {
+        if let Some(source) = source {
+            set_field_source(&mut m, field, Some(source.as_str()));
+        }
+    }
+    for (k, v) in [("track", t.track), ("disc", t.disc), ("year", t.year)] {
+        if let Some(v) = v {
+            m.extra.insert(k.into(), v.into());
+        }
+    }
     m.duration_secs = fa.info.duration_secs;
     m.sample_rate = fa.info.sample_rate;
     m.channels = fa.info.channels;
@@ -458,6 +508,7 @@ pub async fn ingest(
         opts.jobs
     };
     let embedders = opts.embedders.clone();
+    let folders: Vec<PathBuf> = roots.iter().filter(|r| r.is_dir()).cloned().collect();
     let known_for_workers = known.clone();
     let previous = state.clone();
     let candidates = files.len() + summary.files.len();
@@ -479,7 +530,13 @@ pub async fn ingest(
                 if stop.stopped() {
                     return;
                 }
-                let work = analyse_one(path, &previous, &known_for_workers, &embedders);
+                let work = analyse_one(
+                    path,
+                    below_root(path, &folders),
+                    &previous,
+                    &known_for_workers,
+                    &embedders,
+                );
                 let _ = tx.blocking_send(work);
             });
         });
@@ -587,8 +644,20 @@ pub async fn ingest(
     Ok(summary)
 }
 
+/// `path` below the folder given to `ingest` that holds it (the nearest, when folders nest),
+/// or its name alone for a file given by itself: what [`songrec_audio::Tags::with_path_fallback`]
+/// reads artist and album folders from, so the ingested folder itself is never an artist.
+fn below_root<'a>(path: &'a Path, folders: &[PathBuf]) -> &'a Path {
+    folders
+        .iter()
+        .filter_map(|r| path.strip_prefix(r).ok())
+        .min_by_key(|p| p.components().count())
+        .unwrap_or_else(|| Path::new(path.file_name().unwrap_or_default()))
+}
+
 fn analyse_one(
     path: &Path,
+    relative: &Path,
     previous: &BTreeMap<PathBuf, Seen>,
     known: &HashSet<SongId>,
     embedders: &[Arc<dyn Embedder>],
@@ -636,11 +705,14 @@ fn analyse_one(
     }
     let refs: Vec<&dyn Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
     match songrec_audio::analyze_file_and(path, &refs, fingerprint::analyse_audio) {
-        Ok((fa, fp)) => Work::Analysed {
+        Ok((mut fa, fp)) => Work::Analysed {
             path: path.to_path_buf(),
             id,
             seen: Some(seen),
-            analysis: Box::new(fa),
+            analysis: {
+                fa.tags = fa.tags.with_path_fallback(relative);
+                Box::new(fa)
+            },
             fingerprint: Box::new(fp),
         },
         Err(e) => Work::Skip(failed(path, e.kind(), e.to_string()), None),

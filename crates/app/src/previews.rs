@@ -352,14 +352,21 @@ async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>,
 pub fn apply_track(m: &mut SongMetadata, t: &Track) -> bool {
     let before = m.clone();
     m.title = t.title.clone();
+    let mut from_api = vec!["title"];
     if !t.artist.is_empty() {
         m.artist = Some(t.artist.clone());
+        from_api.push("artist");
     }
     if t.album.is_some() {
         m.album = t.album.clone();
+        from_api.push("album");
     }
     if t.genre.is_some() {
         m.genre = t.genre.clone();
+        from_api.push("genre");
+    }
+    for f in from_api {
+        crate::ingest::set_field_source(m, f, Some("itunes"));
     }
     let mut extra = |k: &str, v: Option<serde_json::Value>| {
         if let Some(v) = v {

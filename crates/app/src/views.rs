@@ -7,6 +7,7 @@ use serde::Serialize;
 use songrec_config::EmbedderConfig;
 use songrec_discover::clusters::ClusterReport;
 use songrec_discover::kmeans::KMeansOptions;
+use songrec_discover::map::ColorBy;
 use songrec_discover::playlist::{self, Constraints, PathRequest, Playlist, SeedRequest};
 use songrec_discover::projection::Projector;
 use songrec_discover::{Matrix, SongSet, load_songs};
@@ -135,6 +136,22 @@ pub struct MapPoint {
     pub artist: Option<String>,
     /// Genre.
     pub genre: Option<String>,
+    /// k-means cluster, numbered from 1 (the largest), as `songrec clusters` and the PNG number
+    /// them.
+    pub cluster: usize,
+    /// Its colour on the map (`#RRGGBB`, from [`songrec_discover::map::PALETTE`]).
+    pub colour: String,
+}
+
+/// One row of the map's legend.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LegendRow {
+    /// `#RRGGBB`.
+    pub colour: String,
+    /// `rock`, `cluster 3`, `other / no genre`.
+    pub label: String,
+    /// Songs of that colour.
+    pub songs: usize,
 }
 
 /// The library map as every door gives it (`songrec map --json`, `GET /api/v1/map`).
@@ -150,42 +167,98 @@ pub struct MapView {
     pub total: u64,
     /// Whether only the first `limit` songs (in id order, which is effectively random) are shown.
     pub truncated: bool,
+    /// How the points are coloured: by genre, or by cluster when fewer than half of the songs
+    /// have a genre (the rule of `songrec map`'s page and PNG,
+    /// [`songrec_discover::map::Colouring`]).
+    pub color: ColorBy,
+    /// Clusters of the songs shown (k-means, `songrec map`'s default number).
+    pub clusters: usize,
+    /// The colours used, with what they stand for.
+    pub legend: Vec<LegendRow>,
     /// The points.
     pub points: Vec<MapPoint>,
 }
 
 /// The first `limit` songs of `set` projected to 2-D by `projector` (the projection the
 /// HTML map of `songrec map` draws, [`songrec_discover::projection::PcaProjector`], unless a
-/// server was given another).
-pub fn map(set: &SongSet, limit: usize, projector: &dyn Projector) -> MapView {
+/// server was given another), clustered and coloured as `songrec map` colours them.
+pub fn map(set: &SongSet, limit: usize, projector: &dyn Projector) -> AppResult<MapView> {
+    use songrec_discover::map::{Colouring, PALETTE, default_clusters};
     let shown = set.len().min(limit);
-    let first;
-    let vectors = if shown == set.len() {
-        &set.vectors
+    let subset;
+    let set_shown = if shown == set.len() {
+        set
     } else {
         let rows: Vec<&[f32]> = (0..shown).map(|i| set.vectors.row(i)).collect();
-        first = Matrix::from_rows(&rows).unwrap_or_else(|_| Matrix::new(set.vectors.dim()));
-        &first
+        let first = Matrix::from_rows(&rows).unwrap_or_else(|_| Matrix::new(set.vectors.dim()));
+        subset = SongSet {
+            space: set.space.clone(),
+            songs: set.songs[..shown].to_vec(),
+            vectors: first,
+            without_vector: Vec::new(),
+        };
+        &subset
     };
-    let projection = projector.project(vectors);
-    let points = set.songs[..shown]
+    let projection = projector.project(&set_shown.vectors);
+    let assignments = if shown == 0 {
+        Vec::new()
+    } else {
+        songrec_discover::clusters::cluster(
+            set_shown,
+            default_clusters(shown),
+            &KMeansOptions::default(),
+        )?
+        .assignments
+    };
+    let clusters = assignments.iter().max().map_or(0, |m| m + 1);
+    let songs = &set_shown.songs;
+    let colouring = Colouring::new(
+        ColorBy::Genre,
+        songs.iter().map(|m| m.genre.as_deref()),
+        clusters,
+    );
+    let genre = |m: &SongMetadata| m.genre.as_deref().unwrap_or("").trim().to_lowercase();
+    let by = colouring.color;
+    let points = songs
         .iter()
         .zip(&projection.points)
-        .map(|(m, pt)| MapPoint {
+        .zip(&assignments)
+        .map(|((m, pt), c)| MapPoint {
             id: m.id.as_str().to_owned(),
             x: pt[0],
             y: pt[1],
             title: m.title.clone(),
             artist: m.artist.clone(),
             genre: m.genre.clone(),
+            cluster: c + 1,
+            colour: PALETTE[colouring.index(&genre(m), c + 1, by)].to_owned(),
+        })
+        .collect::<Vec<_>>();
+    let genres: Vec<String> = songs.iter().map(genre).collect();
+    let legend = colouring
+        .legend(
+            genres
+                .iter()
+                .map(String::as_str)
+                .zip(points.iter().map(|p| p.cluster)),
+            by,
+        )
+        .into_iter()
+        .map(|(i, label, n)| LegendRow {
+            colour: PALETTE[i].to_owned(),
+            label,
+            songs: n,
         })
         .collect();
-    MapView {
+    Ok(MapView {
         model: set.space.key(),
         projection: projector.name().to_owned(),
         explained_variance: projection.explained.map(|e| e as f32),
         total: (set.len() + set.without_vector.len()) as u64,
         truncated: set.len() > limit,
+        color: by,
+        clusters,
+        legend,
         points,
-    }
+    })
 }

@@ -23,6 +23,12 @@
 //! audio similarity plus the tag score, both standardised over the pool, so "like this song
 //! but more electronic" keeps songs that sound like the seed and lifts the electronic ones.
 //!
+//! The words are also looked for in each song's own text ([`TagQuery::text_score`]: title,
+//! artist, album, genre, file name, its tags and free-form fields), so "flute" finds
+//! "Divertissement pour flûte" whatever the model heard, and a song analysed by DSP alone can
+//! still be found by its title. When nothing matches, [`nothing_matched`] says why and which
+//! words would match songs of this library.
+//!
 //! This is not a text–audio model (CLAP and the like embed free text and audio in one space):
 //! only the 100 tags and the vocabulary's words are understood, so "music for a rainy
 //! afternoon" matches nothing, and the tags carry the biases of the Last.fm users and
@@ -74,6 +80,9 @@ pub struct TagQuery {
     pub used: Vec<String>,
     /// Every word that was not used: the unknown ones and filler ("the", "music").
     pub ignored: Vec<String>,
+    /// The words looked for in each song's own text (title, artist, album, genre, file name,
+    /// its tags and free-form fields): every word wanted, tag or not, less filler.
+    pub text_words: Vec<String>,
 }
 
 /// The listener vocabulary: words and phrases → tags, as data (`vocabulary.txt`, see its
@@ -254,6 +263,12 @@ const FILLER: &[&str] = &[
     "genre",
 ];
 
+/// Words that are no filler for tags but too common to look for in titles.
+const TEXT_STOP: &[&str] = &[
+    "from", "by", "at", "as", "into", "than", "this", "these", "those", "my", "me", "i", "you",
+    "your", "we", "our", "its", "be", "are", "was", "up", "out", "about", "just", "too", "so",
+];
+
 /// Words that make the next tag one to avoid.
 const NEGATIONS: &[&str] = &["not", "no", "less", "without", "non", "never", "fewer"];
 
@@ -264,12 +279,23 @@ fn words(text: &str) -> Vec<String> {
         .chars()
         .map(|c| match c {
             '-' | '_' | '/' | ',' | ';' | '.' | '!' | '?' | '"' | '\'' | '(' | ')' => ' ',
-            c => c,
+            c => unaccented(c),
         })
         .collect::<String>()
         .split_whitespace()
         .map(str::to_owned)
         .collect()
+}
+
+/// A Latin letter without its accent (`é` → `e`, `ø` → `o`), so "flute" finds "flûte";
+/// any other character as it is.
+fn unaccented(c: char) -> char {
+    const FROM: &str = "àáâãäåāăąçćčďèéêëēėęěìíîïīįłñńňòóôõöøōőŕřśšşťùúûüūůűųýÿźżž";
+    const TO: &str = "aaaaaaaaacccdeeeeeeeeiiiiiilnnnoooooooorrssstuuuuuuuuyyzzz";
+    FROM.chars()
+        .position(|f| f == c)
+        .and_then(|i| TO.chars().nth(i))
+        .unwrap_or(c)
 }
 
 /// The tags a phrase (words joined by single spaces) means, if any: a style tag's name, else a
@@ -289,8 +315,9 @@ fn lookup(phrase: &str) -> Option<Vec<(TagKind, &'static str)>> {
 /// The longest phrase matched (in words) at the start of `ws`.
 const LONGEST_PHRASE: usize = 3;
 
-/// Reads `text` as tags (see the module docs). An error only when no word names a tag: it
-/// suggests the tags and vocabulary words nearest to the words given.
+/// Reads `text` as tags and words to find in the songs' own text (see the module docs). An
+/// error only when no word is left once filler is dropped ("the music"); a word that names no
+/// tag (`kazoo`) is still looked for in titles, albums and the other fields.
 ///
 /// ```
 /// let q = songrec_app::words::parse("mellow acoustic guitar").unwrap();
@@ -301,12 +328,14 @@ const LONGEST_PHRASE: usize = 3;
 /// assert!(q.terms[0].weight > 0.0 && q.terms[1].weight < 0.0);
 /// let q = songrec_app::words::parse("epic orchestral kazoo").unwrap();
 /// assert_eq!((q.used.join(" "), q.ignored.join(" ")), ("epic orchestral".into(), "kazoo".into()));
-/// assert!(songrec_app::words::parse("kazoo").is_err());
+/// assert_eq!(songrec_app::words::parse("kazoo").unwrap().text_words, ["kazoo"]);
+/// assert!(songrec_app::words::parse("the music").is_err());
 /// ```
 pub fn parse(text: &str) -> AppResult<TagQuery> {
     let ws = words(text);
     let mut raw: Vec<((TagKind, &'static str), bool, String)> = Vec::new();
     let (mut unknown, mut used, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
+    let mut text_words: Vec<String> = Vec::new();
     // The negation word waiting for its tag, if any.
     let mut negate: Option<String> = None;
     let mut i = 0;
@@ -319,6 +348,16 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
                 let from = ws[i..i + n].join(" ");
                 for t in tags {
                     raw.push((t, negate.is_some(), from.clone()));
+                }
+                if negate.is_none() {
+                    text_words.extend(
+                        ws[i..i + n]
+                            .iter()
+                            .filter(|w| {
+                                !FILLER.contains(&w.as_str()) && !TEXT_STOP.contains(&w.as_str())
+                            })
+                            .cloned(),
+                    );
                 }
                 used.push(match negate.take() {
                     Some(neg) => format!("{neg} {from}"),
@@ -335,6 +374,9 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
                 } else {
                     if !FILLER.contains(&w) {
                         unknown.push(w.to_owned());
+                        if negate.is_none() && !TEXT_STOP.contains(&w) {
+                            text_words.push(w.to_owned());
+                        }
                     }
                     ignored.push(w.to_owned());
                 }
@@ -343,7 +385,8 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
         }
     }
     ignored.extend(negate);
-    if raw.is_empty() {
+    text_words.dedup();
+    if raw.is_empty() && text_words.is_empty() {
         return Err(AppError::Invalid(no_tag_message(text, &unknown)));
     }
     // One term per tag (the first mention decides its sign), weights normalised per sign.
@@ -370,6 +413,7 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
         unknown,
         used,
         ignored,
+        text_words,
     })
 }
 
@@ -478,10 +522,79 @@ pub fn report(q: &TagQuery) -> String {
     line
 }
 
+/// Free-form fields that are songrec's own bookkeeping, not words about the song.
+const NOT_TEXT: &[&str] = &[
+    crate::ingest::STYLE_TAGS,
+    crate::ingest::SOUND_TAGS,
+    crate::ingest::TAG_SOURCES,
+    songrec_discover::fingerprint::EXTRA_KEY,
+    "descriptors",
+    "codec",
+];
+
+/// The words of a song's own text: title, artist, album, genre, file name, its tags and its
+/// free-form text fields (strings and lists of strings).
+fn text_of(m: &SongMetadata) -> Vec<String> {
+    let mut all: Vec<&str> = vec![m.title.as_str(), m.file_name.as_str()];
+    all.extend(
+        [&m.artist, &m.album, &m.genre]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    );
+    all.extend(m.tags.iter().map(String::as_str));
+    for (k, v) in &m.extra {
+        if NOT_TEXT.contains(&k.as_str()) {
+            continue;
+        }
+        match v {
+            serde_json::Value::String(t) => all.push(t),
+            serde_json::Value::Array(a) => all.extend(a.iter().filter_map(|x| x.as_str())),
+            _ => {}
+        }
+    }
+    all.into_iter().flat_map(words).collect()
+}
+
+/// `word` or its plural/singular (`flute`, `flutes`) is among `text`.
+fn mentions(text: &[String], word: &str) -> bool {
+    text.iter().any(|t| {
+        t == word || t.strip_suffix('s') == Some(word) || word.strip_suffix('s') == Some(t.as_str())
+    })
+}
+
 impl TagQuery {
-    /// The song's score: Σ weight × its stored probability of the tag (0 when the tag is not
-    /// among its stored ones); `None` for a song without style tags (not analysed by musicnn).
+    /// The share of [`TagQuery::text_words`] the song's own text holds (0..1), by whole
+    /// words, plurals and accents aside: "flute" finds "Divertissement pour flûte", "battle"
+    /// a title, album, genre or field with that word.
+    pub fn text_score(&self, m: &SongMetadata) -> f32 {
+        if self.text_words.is_empty() {
+            return 0.0;
+        }
+        let text = text_of(m);
+        let found = self
+            .text_words
+            .iter()
+            .filter(|w| mentions(&text, w))
+            .count();
+        found as f32 / self.text_words.len() as f32
+    }
+
+    /// The song's score: its tag score ([`TagQuery::tag_score`]) plus its text score
+    /// ([`TagQuery::text_score`], so a title holding every word counts as much as the
+    /// strongest tags); `None` for a song without style tags whose text holds none of the
+    /// words.
     pub fn score(&self, m: &SongMetadata) -> Option<f32> {
+        let text = self.text_score(m);
+        match self.tag_score(m) {
+            Some(t) => Some(t + text),
+            None => (text > 0.0).then_some(text),
+        }
+    }
+
+    /// Σ weight × the song's stored probability of the tag (0 when the tag is not among its
+    /// stored ones); `None` for a song without style tags (not analysed by musicnn).
+    pub fn tag_score(&self, m: &SongMetadata) -> Option<f32> {
         let style = style_tags_of(m);
         if style.is_empty() {
             return None;
@@ -505,10 +618,16 @@ impl TagQuery {
         )
     }
 
-    /// Whether `m` is an answer to the words at all: with a tag to look for, one of its stored
-    /// tags must be one of them (a song carrying none of them would only be listed at score
-    /// 0); with only tags to avoid, every tagged song is.
+    /// Whether `m` is an answer to the words at all: its own text holds one of the words, or,
+    /// with a tag to look for, one of its stored tags is one of them (a song carrying none of
+    /// them would only be listed at score 0); with only tags to avoid, every tagged song is.
     pub fn relevant(&self, m: &SongMetadata) -> bool {
+        if self.text_score(m) > 0.0 {
+            return true;
+        }
+        if self.terms.is_empty() || style_tags_of(m).is_empty() {
+            return false;
+        }
         let wanted = |kind: TagKind| -> Vec<&str> {
             self.terms
                 .iter()
@@ -574,29 +693,27 @@ pub async fn by_words(
     exclude: &[SongId],
 ) -> AppResult<Vec<Match>> {
     let mut top: TopK<ById> = TopK::new(k.saturating_add(offset));
-    let mut tagged = 0usize;
-    let list = ListQuery {
-        filter: filter.clone(),
-        limit: songrec_storage::query::MAX_PAGE,
-        ..ListQuery::default()
-    };
+    let (mut tagged, mut matched) = (0usize, 0usize);
     backend
-        .for_each_page(&list, |page| {
+        .for_each_page(&every_page(filter), |page| {
             for m in page {
                 if exclude.contains(&m.id) {
                     continue;
                 }
-                if let Some(s) = q.score(&m) {
+                if !style_tags_of(&m).is_empty() {
                     tagged += 1;
-                    if q.relevant(&m) {
-                        top.push(s, ById(m));
-                    }
+                }
+                if let Some(s) = q.score(&m)
+                    && q.relevant(&m)
+                {
+                    matched += 1;
+                    top.push(s, ById(m));
                 }
             }
             true
         })
         .await?;
-    if tagged == 0 {
+    if tagged == 0 && matched == 0 {
         return Err(no_tags());
     }
     Ok(top
@@ -611,6 +728,106 @@ pub async fn by_words(
             approximate: false,
         })
         .collect())
+}
+
+/// Every song passing `filter`, in the largest pages (for one pass over the metadata).
+fn every_page(filter: &Filter) -> ListQuery {
+    ListQuery {
+        filter: filter.clone(),
+        limit: songrec_storage::query::MAX_PAGE,
+        ..ListQuery::default()
+    }
+}
+
+/// Why words alone found nothing, and what would: the query's tags (no song carries them
+/// among its strongest) and words (no song's text holds them), the tags the songs passing
+/// `filter` carry most (listener words that do match here), and the known words nearest to
+/// the words that name no tag. One pass over the metadata; for the error of an empty answer.
+pub async fn nothing_matched(
+    backend: &dyn StorageBackend,
+    q: &TagQuery,
+    filter: &Filter,
+) -> AppResult<String> {
+    let mut carried: std::collections::BTreeMap<String, usize> = Default::default();
+    backend
+        .for_each_page(&every_page(filter), |page| {
+            for m in page {
+                // Each song's three strongest style and sound tags.
+                let style = style_tags_of(&m);
+                let sound = sound_tags_of(&m);
+                let strongest = style.iter().take(3).chain(sound.iter().take(3));
+                for t in strongest.filter(|t| t.1 > 0.0) {
+                    *carried.entry(words(&t.0).join(" ")).or_insert(0) += 1;
+                }
+            }
+            true
+        })
+        .await?;
+    Ok(no_match_message(q, &carried))
+}
+
+/// The message of [`nothing_matched`], from the count of songs carrying each tag. Pure.
+///
+/// ```
+/// let q = songrec_app::words::parse("happy upbeat kazo").unwrap();
+/// let carried = [("ambient".to_string(), 4), ("electronic".to_string(), 9)].into_iter().collect();
+/// let m = songrec_app::words::no_match_message(&q, &carried);
+/// assert!(m.contains("happy"), "{m}");
+/// assert!(m.contains("electronic (9 songs), ambient (4 songs)"), "{m}");
+/// ```
+pub fn no_match_message(
+    q: &TagQuery,
+    carried: &std::collections::BTreeMap<String, usize>,
+) -> String {
+    let mut common: Vec<(&String, &usize)> = carried.iter().collect();
+    common.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut msg = format!(
+        "no song matches {:?}: none carries {} among its strongest style and sound tags, and no \
+         title, artist, album, genre or field holds {}",
+        q.used
+            .iter()
+            .chain(&q.unknown)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+        if q.terms.is_empty() {
+            "a tag of these words".to_owned()
+        } else {
+            format!("the tags {}", q.describe())
+        },
+        if q.text_words.is_empty() {
+            "them".to_owned()
+        } else {
+            format!("the words {}", q.text_words.join(", "))
+        }
+    );
+    if common.is_empty() {
+        msg.push_str(
+            "; no song here has style tags (they come from the musicnn embedder: \
+             `songrec reembed --embedder musicnn`)",
+        );
+    } else {
+        let top: Vec<String> = common
+            .iter()
+            .take(MAX_SUGGESTIONS + 2)
+            .map(|(t, n)| format!("{t} ({n} song{})", if **n == 1 { "" } else { "s" }))
+            .collect();
+        msg.push_str(&format!(
+            "; words that match songs here: {}",
+            top.join(", ")
+        ));
+    }
+    let mut near: Vec<String> = Vec::new();
+    for s in q.unknown.iter().flat_map(|w| suggestions(w)) {
+        if !near.contains(&s) {
+            near.push(s);
+        }
+    }
+    near.truncate(MAX_SUGGESTIONS);
+    if !near.is_empty() {
+        msg.push_str(&format!("; did you mean: {}?", near.join(", ")));
+    }
+    msg
 }
 
 fn no_tags() -> AppError {
@@ -812,14 +1029,17 @@ mod tests {
         // "no vocals" is a phrase (instrumental), not a negation of what follows.
         let q = parse("no vocals, rock").unwrap();
         assert_eq!(q.describe(), "instrumental, rock");
-        // No usable word: an error suggesting the nearest words, not a list of every tag.
+        // No word at all: an error suggesting listeners' words.
         let e = parse("the a of").unwrap_err().to_string();
         assert!(e.contains("orchestral") && e.contains("chiptune"), "{e}");
-        let e = parse("orchestrall jaz kazoo").unwrap_err().to_string();
+        // Words naming no tag are looked for in the songs' text; when nothing matches, the
+        // message suggests the nearest known words, not a list of every tag.
+        let q = parse("orchestrall jaz kazoo").unwrap();
+        assert!(q.terms.is_empty());
+        assert_eq!(q.text_words, ["orchestrall", "jaz", "kazoo"]);
+        let e = no_match_message(&q, &Default::default());
         assert!(
-            e.contains("ignored: orchestrall, jaz, kazoo")
-                && e.contains("did you mean: orchestral")
-                && e.contains("jazz"),
+            e.contains("did you mean: orchestral") && e.contains("jazz"),
             "{e}"
         );
         assert!(!e.contains("female vocalists"), "{e}");
@@ -883,6 +1103,40 @@ mod tests {
         let n = phrases.len();
         phrases.dedup();
         assert_eq!(phrases.len(), n, "a phrase is listed twice");
+    }
+
+    #[test]
+    fn words_match_titles_albums_genres_and_free_form_fields() {
+        let mut flute = song(1, &[("classical", 0.6)]);
+        flute.title = "Divertissement pour flûte".into();
+        let mut battle = SongMetadata::new(SongId::from_bytes(&[2]), "Boss Battle");
+        battle.album = Some("Arcade Nights".into());
+        let mut label = song(3, &[("rock", 0.9)]);
+        label.extra.insert("label".into(), "Kazoo Records".into());
+        label.genre = Some("Garage".into());
+        let plain = song(4, &[("rock", 0.9)]);
+        // A tag word found in a title: relevant although the tag is not stored.
+        let q = parse("flute").unwrap();
+        assert!(q.relevant(&flute) && !q.relevant(&plain));
+        assert_eq!(q.score(&flute), Some(1.0));
+        // An untagged song (DSP only) found by its title; half the words.
+        let q = parse("epic battle").unwrap();
+        assert!(q.relevant(&battle));
+        assert_eq!(q.score(&battle), Some(0.5));
+        assert_eq!(q.tag_score(&battle), None);
+        // Plurals, free-form fields, genres; negated words are not looked for.
+        assert!(parse("flutes").unwrap().relevant(&flute));
+        assert!(parse("kazoo").unwrap().relevant(&label));
+        assert!(parse("garage").unwrap().relevant(&label));
+        assert!(!parse("rock, not battle").unwrap().relevant(&battle));
+        assert_eq!(
+            parse("music from the battle").unwrap().text_words,
+            ["battle"]
+        );
+        // songrec's own fields are not text.
+        let mut fp = plain.clone();
+        fp.extra.insert("codec".into(), "flac".into());
+        assert!(!parse("flac").unwrap().relevant(&fp));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Audio decoding, tags and embeddings for songrec.
 //!
 //! * [`decode`]: any symphonia-supported file to mono 22.05 kHz audio with bounded memory.
-//! * [`tags`]: title/artist/album/genre/track/year from metadata, file-name fallback.
+//! * [`tags`]: title/artist/album/genre/track/year from metadata, file-name fallback;
+//!   [`path_tags`]: the same from `Artist/Album/03 Title.ext` for untagged files.
 //! * [`embed`]: the [`Embedder`] trait and the model-free [`DspEmbedder`].
 //! * [`analyze_file`]: decode once per excerpt rule ([`Embedder::decode_options`]), run several
 //!   embedders.
@@ -23,6 +24,7 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 mod norm_table;
+pub mod path_tags;
 pub mod resample;
 pub mod synth;
 pub mod tags;
@@ -41,7 +43,7 @@ pub use embed::{
 };
 pub use error::AudioError;
 pub use eval::precision_at_k;
-pub use tags::{TagSource, Tags};
+pub use tags::{FieldSource, FieldSources, TagSource, Tags};
 
 /// One embedder's result, labelled with the embedder's identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

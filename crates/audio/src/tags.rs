@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use symphonia::core::formats::FormatReader;
 use symphonia::core::meta::{MetadataContainer, RawValue, StandardTag};
 
-/// Where a tag value came from.
+/// Where a file's tag values came from, taken together (each field's own source is in
+/// [`Tags::sources`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum TagSource {
     /// Nothing known.
@@ -26,10 +27,59 @@ pub enum TagSource {
     None,
     /// Embedded metadata.
     Metadata,
-    /// Parsed from the file name.
+    /// Parsed from the file's path (its name, and the folders under the ingested folder).
     FileName,
-    /// Some fields from metadata, the rest from the file name.
+    /// Some fields from metadata, the rest from the path.
     Mixed,
+}
+
+/// Where one field's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldSource {
+    /// The file's embedded tags.
+    Tag,
+    /// The names of the folders the file is in (below the folder given to `ingest`).
+    Path,
+    /// The file's own name.
+    FileName,
+}
+
+impl FieldSource {
+    /// The name stored with a song and printed (`tag`, `path`, `file_name`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldSource::Tag => "tag",
+            FieldSource::Path => "path",
+            FieldSource::FileName => "file_name",
+        }
+    }
+}
+
+/// The source of each field of [`Tags`] that has a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FieldSources {
+    /// Of [`Tags::title`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<FieldSource>,
+    /// Of [`Tags::artist`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artist: Option<FieldSource>,
+    /// Of [`Tags::album`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<FieldSource>,
+    /// Of [`Tags::genre`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genre: Option<FieldSource>,
+    /// Of [`Tags::track`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<FieldSource>,
+    /// Of [`Tags::disc`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disc: Option<FieldSource>,
+    /// Of [`Tags::year`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<FieldSource>,
 }
 
 /// Song tags. Empty fields are `None`.
@@ -50,10 +100,16 @@ pub struct Tags {
     pub genre: Option<String>,
     /// Track number.
     pub track: Option<u32>,
+    /// Disc number (from a `1-03 Title` file name or a `CD1`/`Disc 2` folder).
+    #[serde(default)]
+    pub disc: Option<u32>,
     /// Year (first 4-digit year of the date tags).
     pub year: Option<u32>,
     /// Origin of the values.
     pub source: TagSource,
+    /// Origin of each value.
+    #[serde(default)]
+    pub sources: FieldSources,
 }
 
 impl Tags {
@@ -64,10 +120,12 @@ impl Tags {
             && self.album.is_none()
             && self.genre.is_none()
             && self.track.is_none()
+            && self.disc.is_none()
             && self.year.is_none()
     }
 
-    /// Fill missing title/artist/track from the file name (see [`parse_file_name`]).
+    /// Fill missing fields from the file name alone (see [`parse_file_name`]); the folders
+    /// count only with [`Tags::with_path_fallback`], which knows the ingested folder.
     ///
     /// ```
     /// use songrec_audio::Tags;
@@ -75,23 +133,60 @@ impl Tags {
     /// assert_eq!(t.artist.as_deref(), Some("Daft Punk"));
     /// assert_eq!(t.title.as_deref(), Some("Da Funk"));
     /// ```
-    pub fn with_file_name_fallback(mut self, path: &Path) -> Tags {
-        let had_meta = !self.is_empty();
-        let f = parse_file_name(path);
-        let mut used = false;
-        if self.title.is_none() && f.title.is_some() {
-            self.title = f.title;
-            used = true;
+    pub fn with_file_name_fallback(self, path: &Path) -> Tags {
+        self.with_path_fallback(Path::new(path.file_name().unwrap_or_default()))
+    }
+
+    /// Each field the embedded tags left empty, from `relative`: the file's path below the
+    /// folder given to `ingest` (see [`crate::path_tags::parse_path`]). Embedded values win
+    /// field by field; [`Tags::sources`] says where each value came from. Applying it twice
+    /// changes nothing, so a path that names more folders can follow the file name alone.
+    ///
+    /// ```
+    /// use songrec_audio::{FieldSource, Tags};
+    /// let t = Tags { album: Some("Tagged".into()), ..Default::default() }
+    ///     .with_path_fallback(std::path::Path::new("Kevin Rowe/Night Drive/03 Slow Lights.flac"));
+    /// assert_eq!(t.artist.as_deref(), Some("Kevin Rowe"));
+    /// assert_eq!((t.album.as_deref(), t.sources.album), (Some("Tagged"), Some(FieldSource::Tag)));
+    /// assert_eq!((t.track, t.sources.track), (Some(3), Some(FieldSource::FileName)));
+    /// ```
+    pub fn with_path_fallback(mut self, relative: &Path) -> Tags {
+        let from = crate::path_tags::parse_path(relative);
+        fn fill<T>(
+            v: &mut Option<T>,
+            s: &mut Option<FieldSource>,
+            new: Option<T>,
+            ns: Option<FieldSource>,
+        ) {
+            if v.is_some() {
+                s.get_or_insert(FieldSource::Tag);
+            } else if new.is_some() {
+                *v = new;
+                *s = ns;
+            }
         }
-        if self.artist.is_none() && f.artist.is_some() {
-            self.artist = f.artist;
-            used = true;
-        }
-        if self.track.is_none() && f.track.is_some() {
-            self.track = f.track;
-            used = true;
-        }
-        self.source = match (had_meta, used) {
+        let (t, s) = (&mut self, from.sources);
+        fill(&mut t.title, &mut t.sources.title, from.title, s.title);
+        fill(&mut t.artist, &mut t.sources.artist, from.artist, s.artist);
+        fill(&mut t.album, &mut t.sources.album, from.album, s.album);
+        fill(&mut t.genre, &mut t.sources.genre, from.genre, s.genre);
+        fill(&mut t.track, &mut t.sources.track, from.track, s.track);
+        fill(&mut t.disc, &mut t.sources.disc, from.disc, s.disc);
+        fill(&mut t.year, &mut t.sources.year, from.year, s.year);
+        let all = [
+            t.sources.title,
+            t.sources.artist,
+            t.sources.album,
+            t.sources.genre,
+            t.sources.track,
+            t.sources.disc,
+            t.sources.year,
+        ];
+        let tagged = all.contains(&Some(FieldSource::Tag));
+        let derived = all
+            .iter()
+            .any(|x| matches!(x, Some(FieldSource::Path | FieldSource::FileName)));
+        self.source = match (tagged, derived) {
             (true, true) => TagSource::Mixed,
             (true, false) => TagSource::Metadata,
             (false, true) => TagSource::FileName,
@@ -142,6 +237,7 @@ pub(crate) fn read_lofty(path: &Path) -> Option<Tags> {
         album: pick(&|t| t.album().map(|s| s.into_owned())),
         genre: pick(&|t| t.genre().map(|s| s.into_owned())),
         track: tags.iter().find_map(|t| t.track()).filter(|&n| n > 0),
+        disc: tags.iter().find_map(|t| t.disk()).filter(|&n| n > 0),
         year: tags.iter().find_map(|t| {
             t.date()
                 .map(|d| u32::from(d.year))
@@ -157,7 +253,7 @@ pub(crate) fn read_lofty(path: &Path) -> Option<Tags> {
                     .find_map(|k| t.get_string(*k).and_then(first_year))
                 })
         }),
-        source: TagSource::None,
+        ..Tags::default()
     };
     if !out.is_empty() {
         out.source = TagSource::Metadata;
@@ -174,8 +270,9 @@ impl Tags {
             album: self.album.or(other.album),
             genre: self.genre.or(other.genre),
             track: self.track.or(other.track),
+            disc: self.disc.or(other.disc),
             year: self.year.or(other.year),
-            source: TagSource::None,
+            ..Tags::default()
         };
         Tags {
             source: if t.is_empty() {
@@ -249,6 +346,9 @@ impl TagsBuilder {
                 StandardTag::Genre(s) => set(&mut self.t.genre, s),
                 StandardTag::TrackNumber(n) if self.t.track.is_none() => {
                     self.t.track = u32::try_from(*n).ok().filter(|&n| n > 0);
+                }
+                StandardTag::DiscNumber(n) if self.t.disc.is_none() => {
+                    self.t.disc = u32::try_from(*n).ok().filter(|&n| n > 0);
                 }
                 StandardTag::RecordingYear(y) | StandardTag::ReleaseYear(y)
                     if self.t.year.is_none() =>
@@ -382,10 +482,13 @@ pub(crate) fn parse_riff_info(b: &[u8]) -> Option<Vec<(String, String)>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Parse tags from a file name alone (pure; no I/O).
+/// Parse tags from a file name alone (pure; no I/O; any name, never a panic).
 ///
-/// Understands `Artist - Title`, `01 - Title`, `01. Title`, `01 Title`,
-/// `Artist - 01 - Title`, `01 - Artist - Title`, and underscores as spaces.
+/// Understands `Artist - Title`, `01 - Title`, `01. Title`, `01 Title`, `1-03 Title` (disc 1,
+/// track 3), `Artist - 01 - Title`, `01 - Artist - Title`, `Artist - Album - 01 - Title`,
+/// en and em dashes as separators, and underscores as spaces. A number is a track number only
+/// with one to three digits and a separator after it (`1999.mp3` and `2Pac - Changes.mp3`
+/// are names). Every value found is marked [`FieldSource::FileName`].
 ///
 /// ```
 /// use songrec_audio::tags::parse_file_name;
@@ -396,60 +499,91 @@ pub(crate) fn parse_riff_info(b: &[u8]) -> Option<Vec<(String, String)>> {
 /// assert_eq!((t.artist.as_deref(), t.track, t.title.as_deref()), (Some("Artist"), Some(7), Some("Title")));
 /// ```
 pub fn parse_file_name(path: &Path) -> Tags {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let mut s = stem.replace('_', " ");
-    while s.contains("  ") {
-        s = s.replace("  ", " ");
-    }
-    let s = s.trim().to_string();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    let s = stem.replace('_', " ");
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut t = Tags::default();
-    if s.is_empty() {
-        return t;
-    }
-    let parts: Vec<String> = s
+    let mut parts: Vec<String> = s
         .split(" - ")
         .flat_map(|p| p.split(" – "))
+        .flat_map(|p| p.split(" — "))
         .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty())
         .collect();
-    let is_num = |p: &str| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit());
-    let mut rest: Vec<String> = Vec::new();
-    for p in parts {
-        if t.track.is_none() && is_num(&p) {
-            t.track = p.parse().ok();
-        } else {
-            rest.push(p);
+    // A part that is only a track number ("05", "1-03"): the first one found.
+    let alone = parts.iter().enumerate().find_map(|(i, p)| {
+        numbering(p)
+            .filter(|n| n.2.is_empty())
+            .map(|n| (i, n.0, n.1))
+    });
+    if let Some((i, disc, track)) = alone {
+        (t.disc, t.track) = (disc, Some(track));
+        let whole = parts.len();
+        parts.remove(i);
+        // "Artist - Album - 03 - Title".
+        if whole == 4 && i == 2 {
+            t.album = clean(&parts.remove(1));
         }
-    }
-    // "01 Title" / "01. Title" / "1-Title" in the first remaining part.
-    if t.track.is_none()
-        && let Some(first) = rest.first_mut()
+    } else if let Some(first) = parts.first_mut()
+        && let Some((disc, track, rest)) = numbering(first)
+        && !rest.is_empty()
     {
-        {
-            let digits: String = first.chars().take_while(char::is_ascii_digit).collect();
-            if (1..=3).contains(&digits.len()) {
-                let after = first[digits.len()..].to_string();
-                let trimmed = after.trim_start_matches(['.', ')', '-', ' ']).trim();
-                let separated = after.starts_with([' ', '.', ')', '-']);
-                if separated && !trimmed.is_empty() {
-                    t.track = leading_number(&digits);
-                    *first = trimmed.to_string();
-                }
-            }
-        }
+        // "01 Title" / "01. Title" / "1-03 Title" in the first part.
+        (t.disc, t.track) = (disc, Some(track));
+        *first = rest.to_string();
     }
-    match rest.len() {
+    match parts.len() {
         0 => {}
-        1 => t.title = clean(&rest[0]),
+        1 => t.title = clean(&parts[0]),
         _ => {
-            t.artist = clean(&rest[0]);
-            t.title = clean(&rest[1..].join(" - "));
+            t.artist = clean(&parts[0]);
+            t.title = clean(&parts[1..].join(" - "));
         }
     }
+    let f = Some(FieldSource::FileName);
+    let is = |b: bool| if b { f } else { None };
+    t.sources = FieldSources {
+        title: is(t.title.is_some()),
+        artist: is(t.artist.is_some()),
+        album: is(t.album.is_some()),
+        track: is(t.track.is_some()),
+        disc: is(t.disc.is_some()),
+        ..FieldSources::default()
+    };
     if !t.is_empty() {
         t.source = TagSource::FileName;
     }
     t
+}
+
+/// A leading track number of `s`: `03`, `03.`, `03)`, `1-03` (disc and track), followed by
+/// the end or a separator; the disc (if any), the track and the rest of `s` after the
+/// separators. `None` for `1999 …`, `2Pac`, `0`, and a number without a separator.
+fn numbering(s: &str) -> Option<(Option<u32>, u32, &str)> {
+    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).count();
+    let n = digits(s);
+    if !(1..=3).contains(&n) {
+        return None;
+    }
+    let (mut disc, mut track, mut after) = (None, s[..n].parse::<u32>().ok(), &s[n..]);
+    // "1-03": a disc of one or two digits, then a track of exactly two.
+    if n <= 2
+        && let Some(r) = after.strip_prefix('-')
+        && digits(r) == 2
+        && !r[2..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        (disc, track, after) = (track, r[..2].parse().ok(), &r[2..]);
+    }
+    // A separator, and not a decimal number ("3.14 Pi").
+    let decimal = after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit());
+    if decimal || !(after.is_empty() || after.starts_with([' ', '.', ')', '-'])) {
+        return None;
+    }
+    let rest = after.trim_start_matches(['.', ')', '-', ' ']).trim();
+    Some((disc.filter(|&d| d > 0), track.filter(|&t| t > 0)?, rest))
 }
 
 #[cfg(test)]

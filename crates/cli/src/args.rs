@@ -10,7 +10,7 @@ use songrec_storage::Filter;
 /// The options every command takes (`--library`, `--config`, `-v`, ...).
 #[derive(Args, Debug)]
 pub struct GlobalArgs {
-    /// Storage backend: local (default) or astra.
+    /// Storage backend: local (default) or astra (Astra DB + S3; alias: cloud).
     #[arg(long, global = true, value_parser = backend_name, help_heading = GLOBAL)]
     pub storage_backend: Option<String>,
     /// Local library folder (holds data/); default ~/.local/share/songrec.
@@ -43,7 +43,7 @@ const GLOBAL: &str = "Global options";
 fn backend_name(s: &str) -> Result<String, String> {
     s.parse::<songrec_config::BackendKind>()
         .map(|_| s.to_owned())
-        .map_err(|_| "use local or astra".to_owned())
+        .map_err(|_| "use local or astra (alias: cloud)".to_owned())
 }
 
 /// Most songs a count may name (`-k`, `-n`, `--offset`, ...): far above any library songrec

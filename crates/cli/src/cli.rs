@@ -11,7 +11,8 @@ use crate::commands::{
     playlist, previews, reembed, reindex, serve, show, similar, stats, sync, synth,
 };
 use crate::config::load_config;
-use crate::library::require_library;
+use crate::exit;
+use crate::library::{NewFolder, require_library};
 
 /// Find songs that sound alike, in a music library that can live on several machines.
 #[derive(Parser, Debug)]
@@ -90,7 +91,17 @@ pub async fn run(cli: Cli) -> Result<u8> {
         return bench::run(args).await;
     }
     let cfg = load_config(&cli.global)?;
-    let cfg = &cfg;
+    // A command that fails leaves no library folder it created behind.
+    let fresh = NewFolder::note(&cfg);
+    let result = run_with(&cli, &cfg).await;
+    if !matches!(result, Ok(code) if code != exit::ERROR) {
+        fresh.failed();
+    }
+    result
+}
+
+/// [`run`] once the configuration is loaded.
+async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
     match &cli.command {
         Command::InitAstra(args) => return init_astra::run(args, cfg).await,
         Command::Doctor => return doctor::run(cfg).await,

@@ -1,7 +1,7 @@
 //! Checks before a command touches a local library: that it exists, or that the command may
 //! create it, and that paths to ingest exist.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use songrec_config::Config;
@@ -45,4 +45,48 @@ pub fn require_library(cfg: &Config, creates: Option<&[PathBuf]>) -> Result<()> 
             root.display()
         ),
     }
+}
+
+/// The local library folder when it did not exist as the command started: a command that
+/// fails removes it again ([`NewFolder::failed`]) unless a song was stored, so `songrec
+/// --library NEWDIR sync` without cloud settings leaves no empty library that the next `list`
+/// would take for a library of 0 songs.
+pub struct NewFolder(Option<PathBuf>);
+
+impl NewFolder {
+    /// Notes whether the configured local library folder exists (any backend: `sync` and
+    /// `migrate` use it whatever the backend setting).
+    pub fn note(cfg: &Config) -> Self {
+        let root = &cfg.local.path;
+        Self((std::fs::symlink_metadata(root).is_err()).then(|| root.clone()))
+    }
+
+    /// The command failed: removes the folder it created if it holds nothing but songrec's
+    /// bookkeeping (`data/.songrec/`: the write lock, a sync record); a folder holding audio,
+    /// vectors or metadata is kept.
+    pub fn failed(self) {
+        let Some(root) = self.0 else { return };
+        let keep = root.join("data").join(".songrec");
+        if root.is_dir()
+            && only_under(&root, &keep)
+            && let Err(e) = std::fs::remove_dir_all(&root)
+        {
+            tracing::warn!("could not remove {}: {e}", root.display());
+        }
+    }
+}
+
+/// Whether every file below `dir` is below `keep` (folders alone do not count).
+fn only_under(dir: &Path, keep: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().all(|e| {
+        let p = e.path();
+        p.starts_with(keep)
+            || match e.file_type() {
+                Ok(t) if t.is_dir() => only_under(&p, keep),
+                _ => false,
+            }
+    })
 }

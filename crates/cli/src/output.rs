@@ -39,15 +39,16 @@ pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()>
         return Ok(());
     }
     println!(
-        "{:<12}  {:<24}  {:<32}  {:<12}  {:>5}  {:<9}  {:>6}",
-        "ID", "ARTIST", "TITLE", "GENRE", "BPM", "KEY", "TIME"
+        "{:<12}  {:<24}  {:<32}  {:<24}  {:<12}  {:>5}  {:<9}  {:>6}",
+        "ID", "ARTIST", "TITLE", "ALBUM", "GENRE", "BPM", "KEY", "TIME"
     );
     for m in items {
         println!(
-            "{:<12}  {:<24}  {:<32}  {:<12}  {:>5}  {:<9}  {:>6}",
+            "{:<12}  {:<24}  {:<32}  {:<24}  {:<12}  {:>5}  {:<9}  {:>6}",
             m.id.short(),
             trunc(m.artist.as_deref().unwrap_or("-"), 24),
             trunc(&m.title, 32),
+            trunc(m.album.as_deref().unwrap_or("-"), 24),
             trunc(m.genre.as_deref().unwrap_or("-"), 12),
             bpm(m),
             m.key.as_deref().unwrap_or("-"),
@@ -162,6 +163,11 @@ pub fn matches(
             m.key.as_deref().unwrap_or("key ?")
         ),
         (Some(Target::File(p)), _) => println!("Songs like {}{towards}:", p.display()),
+        (None, Some(w)) if w.query.terms.is_empty() => println!(
+            "Songs for {:?} (titles and fields holding {}):",
+            w.text,
+            w.query.text_words.join(", ")
+        ),
         (None, Some(w)) => println!("Songs for {:?} ({}):", w.text, w.query.describe()),
         (None, None) => println!("Songs:"),
     }
@@ -227,7 +233,8 @@ pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> 
 /// `songrec show` for people: every stored field, one per line, the predicted style and sound
 /// tags, the vectors held, then the free-form fields (`edit --set NAME=VALUE`) by name.
 fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
-    use songrec_app::ingest::{SOUND_TAGS, STYLE_TAGS, sound_tags_of, style_tags_of};
+    use songrec_app::ingest::{SOUND_TAGS, STYLE_TAGS, TAG_SOURCES, sound_tags_of, style_tags_of};
+    use songrec_discover::fingerprint::EXTRA_KEY as FINGERPRINT;
     use std::fmt::Write as _;
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     let list = |items: Vec<String>| {
@@ -246,10 +253,10 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
     };
     let mut lines: Vec<(String, String)> = vec![
         ("id".into(), m.id.to_string()),
-        ("title".into(), m.title.clone()),
-        ("artist".into(), opt(&m.artist)),
-        ("album".into(), opt(&m.album)),
-        ("genre".into(), opt(&m.genre)),
+        ("title".into(), sourced(m, "title", m.title.clone())),
+        ("artist".into(), sourced(m, "artist", opt(&m.artist))),
+        ("album".into(), sourced(m, "album", opt(&m.album))),
+        ("genre".into(), sourced(m, "genre", opt(&m.genre))),
         (
             "duration".into(),
             format!("{} ({:.2} s)", mmss(m.duration_secs), m.duration_secs),
@@ -282,10 +289,13 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
         ),
     ];
     for (k, v) in &m.extra {
-        if k == STYLE_TAGS || k == SOUND_TAGS {
-            continue;
-        }
-        lines.push((k.clone(), extra_value(v)));
+        let text = match k.as_str() {
+            STYLE_TAGS | SOUND_TAGS | TAG_SOURCES => continue,
+            // About 1.5 KB of base64: `show --json` prints it.
+            FINGERPRINT => fingerprint_summary(v),
+            _ => sourced(m, k, extra_value(v)),
+        };
+        lines.push((k.clone(), text));
     }
     let width = lines
         .iter()
@@ -298,6 +308,33 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
         let _ = writeln!(out, "{k:<width$}  {v}");
     }
     out
+}
+
+/// `value` followed by where the song's `field` came from, when the song says
+/// (`Kevin Rowe  (from the path)`).
+fn sourced(m: &SongMetadata, field: &str, value: String) -> String {
+    let from = match songrec_app::ingest::field_source(m, field) {
+        Some("tag") => "from the file's tags",
+        Some("path") => "from the folder names",
+        Some("file_name") => "from the file name",
+        Some("edit") => "edited",
+        Some("itunes") => "from the iTunes preview",
+        Some(other) => other,
+        None => return value,
+    };
+    format!("{value}  ({from})")
+}
+
+/// The stored acoustic fingerprint in a few words (the fingerprint itself is about 1.5 KB of
+/// base64, for programs: `show --json`).
+fn fingerprint_summary(v: &serde_json::Value) -> String {
+    match songrec_discover::fingerprint::FingerprintRecord::from_extra(v) {
+        Some(r) => format!(
+            "stored ({}, {:.0} s of audio; `show --json` prints it)",
+            r.algo, r.secs
+        ),
+        None => "stored (`show --json` prints it)".to_owned(),
+    }
 }
 
 /// A free-form field's value on one line: text as is, numbers as they are, objects as

@@ -33,7 +33,8 @@ pub enum BackendKind {
     /// Plain files on this machine.
     #[default]
     Local,
-    /// Astra DB Data API + S3-compatible blobs.
+    /// Astra DB Data API + S3-compatible blobs (also spelled `cloud`).
+    #[serde(alias = "cloud", alias = "astradb")]
     Astra,
 }
 
@@ -44,7 +45,7 @@ impl FromStr for BackendKind {
             "local" => Ok(Self::Local),
             "astra" | "astradb" | "cloud" => Ok(Self::Astra),
             _ => Err(StorageError::InvalidInput(format!(
-                "unknown storage backend {s:?}; use local or astra"
+                "unknown storage backend {s:?}; use local or astra (alias: cloud)"
             ))),
         }
     }

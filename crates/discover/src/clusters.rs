@@ -12,7 +12,7 @@ use crate::{DiscoverResult, SongSet};
 /// One cluster.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cluster {
-    /// Number, 0 = the largest cluster.
+    /// Number, from 1 (the largest cluster), as the map's legend and pages number them.
     pub id: usize,
     /// Songs in it.
     pub size: usize,
@@ -102,7 +102,7 @@ pub fn cluster(set: &SongSet, k: usize, opts: &KMeansOptions) -> DiscoverResult<
                 .then_with(|| set.songs[a.1].id.cmp(&set.songs[b.1].id))
         });
         clusters.push(Cluster {
-            id: new,
+            id: new + 1,
             size: members.len(),
             genres,
             cohesion,

@@ -65,7 +65,7 @@ pub struct Point {
     pub x: f32,
     /// Second coordinate.
     pub y: f32,
-    /// Cluster number.
+    /// Cluster number, from 1 (the largest).
     pub cluster: usize,
     /// Most similar songs (indices into the points) and their cosine similarity (3 decimals).
     pub similar: Vec<(usize, f32)>,
@@ -80,35 +80,136 @@ pub struct MapData {
     pub points: Vec<Point>,
     /// Share of the variance the two axes show.
     pub explained: [f64; 2],
-    /// Genre names in colour order (most common first); others share the last colour.
-    pub genres: Vec<String>,
-    /// Number of clusters.
-    pub clusters: usize,
-    /// Default colouring (by cluster when most songs have no genre, whatever was asked).
-    pub color: ColorBy,
+    /// How the points are coloured (`genres`, `clusters`, `color` in the page's data).
+    #[serde(flatten)]
+    pub colouring: Colouring,
 }
 
-/// Distinct colours (Tableau-like), used in order; the last is for "other".
+/// Distinct colours for up to [`MAX_GROUPS`] groups, safe for colour-blind readers: the seven
+/// colours and black of Okabe & Ito's palette, then Paul Tol's indigo, wine, olive and green
+/// (no two closer than 67 in RGB); the last, pale grey, is for "other".
 pub const PALETTE: [&str; 13] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#17becf", "#bcbd22", "#8c564b", "#9e9e9e",
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#332288",
+    "#882255", "#999933", "#000000", "#117733", "#BBBBBB",
 ];
 
-/// Genres with their own colour; the rest are "other".
-pub const MAX_GENRE_COLOURS: usize = PALETTE.len() - 1;
+/// Groups (genres, clusters) with a colour of their own; the rest share [`OTHER`].
+pub const MAX_GROUPS: usize = PALETTE.len() - 1;
+
+/// The palette index of "other" (a genre beyond the [`MAX_GROUPS`] most common, no genre, a
+/// cluster beyond the twelfth).
+pub const OTHER: usize = PALETTE.len() - 1;
+
+/// How a map is coloured: the one rule `songrec map` (page and PNG) and the web page of
+/// `songrec serve` (`GET /api/v1/map`) share.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Colouring {
+    /// The colouring used: the one asked for, except by cluster when fewer than half of the
+    /// songs have a genre (colouring by genre would paint most dots "other").
+    pub color: ColorBy,
+    /// Genre names (lowercase) in colour order, most common first, at most [`MAX_GROUPS`].
+    pub genres: Vec<String>,
+    /// Number of clusters (numbered from 1, largest first).
+    pub clusters: usize,
+}
+
+impl Colouring {
+    /// The colouring of songs with these genres (one entry per song) into `clusters` clusters,
+    /// `asked` for.
+    ///
+    /// ```
+    /// use songrec_discover::map::{ColorBy, Colouring};
+    /// let c = Colouring::new(ColorBy::Genre, [Some("Rock"), None, None], 2);
+    /// assert_eq!((c.color, c.genres.as_slice()), (ColorBy::Cluster, &["rock".to_string()][..]));
+    /// assert_eq!(c.index("rock", 2, ColorBy::Genre), 0);
+    /// assert_eq!(c.index("jazz", 2, ColorBy::Cluster), 1);
+    /// ```
+    pub fn new<'a>(
+        asked: ColorBy,
+        genres: impl IntoIterator<Item = Option<&'a str>>,
+        clusters: usize,
+    ) -> Self {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let (mut songs, mut with_genre) = (0usize, 0usize);
+        for g in genres {
+            songs += 1;
+            if let Some(g) = g.map(str::trim).filter(|g| !g.is_empty()) {
+                with_genre += 1;
+                *counts.entry(g.to_lowercase()).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Self {
+            color: if asked == ColorBy::Genre && with_genre * 2 < songs {
+                ColorBy::Cluster
+            } else {
+                asked
+            },
+            genres: ranked.into_iter().take(MAX_GROUPS).map(|g| g.0).collect(),
+            clusters,
+        }
+    }
+
+    /// The palette index of a song with this genre (lowercase) in cluster `cluster`
+    /// (numbered from 1).
+    pub fn index(&self, genre: &str, cluster: usize, by: ColorBy) -> usize {
+        match by {
+            ColorBy::Cluster => cluster
+                .checked_sub(1)
+                .filter(|&c| c < MAX_GROUPS)
+                .unwrap_or(OTHER),
+            ColorBy::Genre => self.genres.iter().position(|g| g == genre).unwrap_or(OTHER),
+        }
+    }
+
+    /// The legend of songs with these (genre, cluster) pairs: (palette index, label, songs) for
+    /// each colour some song has, in palette order ("other" last).
+    ///
+    /// ```
+    /// use songrec_discover::map::{ColorBy, Colouring, OTHER};
+    /// let c = Colouring::new(ColorBy::Cluster, [None; 3], 14);
+    /// let l = c.legend([("", 1), ("", 1), ("", 14)], ColorBy::Cluster);
+    /// assert_eq!(l, vec![(0, "cluster 1".to_string(), 2), (OTHER, "clusters 13-14".to_string(), 1)]);
+    /// ```
+    pub fn legend<'a>(
+        &self,
+        songs: impl IntoIterator<Item = (&'a str, usize)>,
+        by: ColorBy,
+    ) -> Vec<(usize, String, usize)> {
+        let mut used = [0usize; PALETTE.len()];
+        for (g, c) in songs {
+            used[self.index(g, c, by)] += 1;
+        }
+        let label = |i: usize| match (by, i) {
+            (ColorBy::Genre, OTHER) => "other / no genre".to_owned(),
+            (ColorBy::Genre, i) => self.genres.get(i).cloned().unwrap_or_default(),
+            (ColorBy::Cluster, OTHER) if self.clusters == MAX_GROUPS + 1 => {
+                format!("cluster {}", self.clusters)
+            }
+            (ColorBy::Cluster, OTHER) => format!("clusters {}-{}", MAX_GROUPS + 1, self.clusters),
+            (ColorBy::Cluster, i) => format!("cluster {}", i + 1),
+        };
+        (0..PALETTE.len())
+            .filter(|&i| used[i] > 0)
+            .map(|i| (i, label(i), used[i]))
+            .collect()
+    }
+}
+
+/// The number of clusters a map draws when none is asked for: about √(n/2), between 2 and 12
+/// (at most `n`).
+pub fn default_clusters(n: usize) -> usize {
+    ((n as f64 / 2.0).sqrt().round() as usize)
+        .clamp(2, MAX_GROUPS)
+        .min(n)
+}
 
 impl MapData {
     /// The colour index of point `i` under a colouring.
     pub fn colour_index(&self, i: usize, by: ColorBy) -> usize {
         let p = &self.points[i];
-        match by {
-            ColorBy::Cluster => p.cluster % (PALETTE.len() - 1),
-            ColorBy::Genre => self
-                .genres
-                .iter()
-                .position(|g| *g == p.genre)
-                .unwrap_or(PALETTE.len() - 1),
-        }
+        self.colouring.index(&p.genre, p.cluster, by)
     }
 }
 
@@ -124,27 +225,12 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
     // The projection every door shares (`songrec map --json`, `GET /api/v1/map`).
     let projection = PcaProjector.project(&set.vectors);
     let k = if opts.clusters == 0 {
-        ((n as f64 / 2.0).sqrt().round() as usize)
-            .clamp(2, 12)
-            .min(n)
+        default_clusters(n)
     } else {
         opts.clusters.min(n)
     };
     let report = cluster(set, k, &opts.kmeans)?;
     let nn = knn_all(&set.vectors, opts.neighbours);
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &set.songs {
-        if let Some(g) = &s.genre {
-            *counts.entry(g.to_lowercase()).or_default() += 1;
-        }
-    }
-    let mut genres: Vec<(String, usize)> = counts.into_iter().collect();
-    genres.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let genres: Vec<String> = genres
-        .into_iter()
-        .take(MAX_GENRE_COLOURS)
-        .map(|g| g.0)
-        .collect();
     let points = (0..n)
         .map(|i| {
             let s = &set.songs[i];
@@ -155,7 +241,7 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
                 genre: s.genre.as_deref().unwrap_or("").to_lowercase(),
                 x: projection.points[i][0],
                 y: projection.points[i][1],
-                cluster: report.assignments[i],
+                cluster: report.assignments[i] + 1,
                 similar: nn[i]
                     .iter()
                     .map(|nb| (nb.index, (nb.similarity * 1000.0).round() / 1000.0))
@@ -165,23 +251,16 @@ pub fn build(set: &SongSet, opts: &MapOptions) -> DiscoverResult<MapData> {
         .collect();
     // When most songs have no genre, most points would be "other": colour by cluster instead
     // (111 of 174 grey points said nothing).
-    let with_genre = set
-        .songs
-        .iter()
-        .filter(|s| s.genre.as_deref().is_some_and(|g| !g.trim().is_empty()))
-        .count();
-    let color = if opts.color == ColorBy::Genre && with_genre * 2 < n {
-        ColorBy::Cluster
-    } else {
-        opts.color
-    };
+    let colouring = Colouring::new(
+        opts.color,
+        set.songs.iter().map(|s| s.genre.as_deref()),
+        report.clusters.len(),
+    );
     Ok(MapData {
         model: set.space.key(),
         points,
         explained: projection.explained,
-        genres,
-        clusters: report.clusters.len(),
-        color,
+        colouring,
     })
 }
 
@@ -264,7 +343,7 @@ input[type=search] { width: 100%; box-sizing: border-box; margin: 6px 0; }
   if (!(maxX > minX)) { maxX = minX + 1; } if (!(maxY > minY)) { maxY = minY + 1; }
   function colourIndex(i) {
     var p = P[i];
-    if (colourBy === "cluster") return p.cluster % (PALETTE.length - 1);
+    if (colourBy === "cluster") return p.cluster >= 1 && p.cluster <= PALETTE.length - 1 ? p.cluster - 1 : PALETTE.length - 1;
     var g = D.genres.indexOf(p.genre);
     return g < 0 ? PALETTE.length - 1 : g;
   }
@@ -331,11 +410,12 @@ input[type=search] { width: 100%; box-sizing: border-box; margin: 6px 0; }
   function legend() {
     var box = document.getElementById("legend"); box.textContent = "";
     var names = colourBy === "cluster"
-      ? Array.apply(null, Array(D.clusters)).map(function (_, i) { return "cluster " + i; })
-      : D.genres.concat(["other / none"]);
+      ? Array.apply(null, Array(Math.min(D.clusters, PALETTE.length - 1))).map(function (_, i) { return "cluster " + (i + 1); })
+      : D.genres.slice();
+    if (colourBy === "genre" || D.clusters > PALETTE.length - 1) names.push(colourBy === "cluster" ? "other clusters" : "other / none");
     names.forEach(function (n, i) {
       var row = el("div"), dot = el("span");
-      dot.style.background = PALETTE[colourBy === "cluster" ? i % (PALETTE.length - 1) : Math.min(i, PALETTE.length - 1)];
+      dot.style.background = PALETTE[Math.min(i, PALETTE.length - 1)];
       row.appendChild(dot); row.appendChild(document.createTextNode(n));
       box.appendChild(row);
     });
@@ -415,16 +495,52 @@ mod tests {
             ..MapOptions::default()
         };
         let d = build(&set(&songs), &opts).unwrap();
-        assert_eq!(d.color, ColorBy::Cluster);
-        let colours: std::collections::BTreeSet<usize> =
-            (0..12).map(|i| d.colour_index(i, d.color)).collect();
+        assert_eq!(d.colouring.color, ColorBy::Cluster);
+        let colours: std::collections::BTreeSet<usize> = (0..12)
+            .map(|i| d.colour_index(i, d.colouring.color))
+            .collect();
+        // Clusters are numbered from 1, as people count.
+        let numbers: std::collections::BTreeSet<usize> =
+            d.points.iter().map(|p| p.cluster).collect();
+        assert_eq!(numbers.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(colours.len(), 3, "one colour per cluster, not all grey");
         // With a genre for a few songs only, still by cluster; for half of them, by genre.
         songs[0].genre = Some("Rock".into());
-        assert_eq!(build(&set(&songs), &opts).unwrap().color, ColorBy::Cluster);
+        assert_eq!(
+            build(&set(&songs), &opts).unwrap().colouring.color,
+            ColorBy::Cluster
+        );
         for s in &mut songs[1..6] {
             s.genre = Some("Jazz".into());
         }
-        assert_eq!(build(&set(&songs), &opts).unwrap().color, ColorBy::Genre);
+        assert_eq!(
+            build(&set(&songs), &opts).unwrap().colouring.color,
+            ColorBy::Genre
+        );
+    }
+
+    #[test]
+    fn the_palette_has_twelve_distinct_colours_and_other() {
+        let rgb = |h: &str| -> [f64; 3] {
+            let v = u32::from_str_radix(&h[1..], 16).unwrap();
+            [(v >> 16) as f64, ((v >> 8) & 255) as f64, (v & 255) as f64]
+        };
+        for (i, a) in PALETTE.iter().enumerate() {
+            for b in &PALETTE[i + 1..] {
+                let (a3, b3) = (rgb(a), rgb(b));
+                let d = (0..3).map(|k| (a3[k] - b3[k]).powi(2)).sum::<f64>().sqrt();
+                assert!(d > 60.0, "{a} and {b} are alike ({d:.0})");
+            }
+        }
+        // Genres beyond the twelfth, and clusters beyond it, are "other".
+        let genres: Vec<String> = (0..14).map(|i| format!("g{i:02}")).collect();
+        let c = Colouring::new(ColorBy::Genre, genres.iter().map(|g| Some(g.as_str())), 14);
+        assert_eq!(c.genres.len(), MAX_GROUPS);
+        assert_eq!(c.index("g13", 1, ColorBy::Genre), OTHER);
+        assert_eq!(c.index("g00", 13, ColorBy::Cluster), OTHER);
+        assert_eq!(c.index("g00", 12, ColorBy::Cluster), 11);
+        let l = c.legend(genres.iter().map(|g| (g.as_str(), 1)), ColorBy::Genre);
+        assert_eq!(l.len(), MAX_GROUPS + 1);
+        assert_eq!(l[MAX_GROUPS], (OTHER, "other / no genre".to_owned(), 2));
     }
 }

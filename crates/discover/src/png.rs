@@ -163,32 +163,17 @@ const LARGE_TEXT_WIDTH: u32 = 800;
 const LABEL_CHARS: usize = 24;
 const TEXT: [u8; 3] = [40, 40, 40];
 
-/// The legend's rows for a colouring: (palette index, label), in palette order; only colours
-/// some point uses.
+/// The legend's rows for a colouring: (palette index, label with its number of songs), in
+/// palette order; only colours some point uses ([`crate::map::Colouring::legend`], the
+/// legend of the web page too).
 pub fn legend(data: &MapData, by: ColorBy) -> Vec<(usize, String)> {
-    let mut used = vec![0usize; PALETTE.len()];
-    for i in 0..data.points.len() {
-        used[data.colour_index(i, by)] += 1;
-    }
-    let label = |c: usize| match by {
-        ColorBy::Genre => data
-            .genres
-            .get(c)
-            .cloned()
-            .unwrap_or_else(|| "other / no genre".into()),
-        ColorBy::Cluster if data.clusters > PALETTE.len() - 1 => {
-            let mut ks: Vec<String> = (c..data.clusters)
-                .step_by(PALETTE.len() - 1)
-                .map(|k| (k + 1).to_string())
-                .collect();
-            ks.truncate(3);
-            format!("clusters {}", ks.join(", "))
-        }
-        ColorBy::Cluster => format!("cluster {}", c + 1),
-    };
-    (0..PALETTE.len())
-        .filter(|&c| used[c] > 0)
-        .map(|c| (c, format!("{} ({})", label(c), used[c])))
+    data.colouring
+        .legend(
+            data.points.iter().map(|p| (p.genre.as_str(), p.cluster)),
+            by,
+        )
+        .into_iter()
+        .map(|(c, label, n)| (c, format!("{label} ({n})")))
         .collect()
 }
 
@@ -343,20 +328,16 @@ mod tests {
                 similar: Vec::new(),
             })
             .collect();
-        let mut gs: Vec<String> = genres
-            .iter()
-            .filter(|g| !g.is_empty())
-            .map(|g| g.to_string())
-            .collect();
-        gs.sort();
-        gs.dedup();
+        let colouring = crate::map::Colouring::new(
+            ColorBy::Genre,
+            genres.iter().map(|g| Some(*g)),
+            clusters.iter().max().copied().unwrap_or(0),
+        );
         MapData {
             model: "songrec-dsp@3".into(),
             points,
             explained: [0.5, 0.2],
-            genres: gs,
-            clusters: clusters.iter().max().map_or(0, |m| m + 1),
-            color: ColorBy::Genre,
+            colouring,
         }
     }
 
@@ -371,13 +352,13 @@ mod tests {
 
     #[test]
     fn legend_names_each_colour_used() {
-        let d = data(&["rock", "jazz", "", "rock"], &[0, 1, 1, 0]);
+        let d = data(&["rock", "jazz", "", "rock"], &[1, 2, 2, 1]);
         let g = legend(&d, ColorBy::Genre);
         assert_eq!(
             g,
             vec![
-                (0, "jazz (1)".to_owned()),
-                (1, "rock (2)".to_owned()),
+                (0, "rock (2)".to_owned()),
+                (1, "jazz (1)".to_owned()),
                 (PALETTE.len() - 1, "other / no genre (1)".to_owned())
             ]
         );
@@ -393,7 +374,7 @@ mod tests {
 
     #[test]
     fn the_image_carries_a_legend_in_the_colours_of_the_points() {
-        let d = data(&[], &[0, 1, 2, 0, 1, 2]);
+        let d = data(&[], &[1, 2, 3, 1, 2, 3]);
         let png = render(&d, 400, 300, ColorBy::Cluster).unwrap();
         let (px, w, h) = decode(&png);
         assert_eq!((w, h), (400, 300));

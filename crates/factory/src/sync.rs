@@ -92,11 +92,13 @@ pub fn open_record(local: &LocalBackend, remote: &str) -> AppResult<FeedFile<Sql
 /// Opens both sides. `lock` takes the local library's write lock now (real runs; dry runs
 /// only read).
 pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
+    // The cloud settings first: a sync without them writes nothing here (no lock file, no
+    // record, no library folder).
+    let remote = Arc::new(AstraBackend::connect(cfg)?);
     let local = LocalBackend::open_with(&cfg.local.path, crate::local_options(&cfg.local)?)?;
     if lock {
         local.lock_for_writing().await?;
     }
-    let remote = Arc::new(AstraBackend::connect(cfg)?);
     let record = open_record(&local, &remote_identity(cfg))?;
     let lease = Arc::new(Lease::new(
         Arc::new(S3LeaseStore::new(remote.blob_store().clone())),

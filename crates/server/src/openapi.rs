@@ -191,6 +191,17 @@ pub fn document() -> Value {
               "entries": {"type": "array", "items": {"type": "object", "required": ["song"], "properties": {
                 "song": {"type": "object", "additionalProperties": true}, "similarity_to_previous": {"type": "number"},
                 "seed_similarity": {"type": "number"}, "progress": {"type": "number"}}}}}});
+    let map_schema = json!({"type": "object", "required": ["model", "projection", "explained_variance", "total", "truncated", "color", "clusters", "legend", "points"],
+            "properties": {"model": {"type": "string"}, "projection": {"type": "string"},
+              "explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+              "total": {"type": "integer"}, "truncated": {"type": "boolean"},
+              "color": {"type": "string", "enum": ["genre", "cluster"]}, "clusters": {"type": "integer"},
+              "legend": {"type": "array", "items": {"type": "object", "required": ["colour", "label", "songs"],
+                "properties": {"colour": {"type": "string"}, "label": {"type": "string"}, "songs": {"type": "integer"}}}},
+              "points": {"type": "array", "items": {"type": "object", "required": ["id", "x", "y", "title", "cluster", "colour"],
+                "properties": {"id": {"type": "string"}, "x": {"type": "number"}, "y": {"type": "number"}, "title": {"type": "string"},
+                  "artist": nullable("string"), "genre": nullable("string"),
+                  "cluster": {"type": "integer", "minimum": 1}, "colour": {"type": "string"}}}}}});
     let clusters_schema = json!({"type": "object", "required": ["model", "songs", "clusters", "inertia"],
             "properties": {"model": {"type": "string"}, "songs": {"type": "integer"}, "inertia": {"type": "number"},
               "genre_purity": nullable("number"),
@@ -335,13 +346,7 @@ pub fn document() -> Value {
               "tombstones": {"type": "integer"}, "backend": {"type": "string"}}},
           "Playlist": playlist_schema,
           "Clusters": clusters_schema,
-          "Map": {"type": "object", "required": ["model", "projection", "explained_variance", "total", "truncated", "points"],
-            "properties": {"model": {"type": "string"}, "projection": {"type": "string"},
-              "explained_variance": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-              "total": {"type": "integer"}, "truncated": {"type": "boolean"},
-              "points": {"type": "array", "items": {"type": "object", "required": ["id", "x", "y", "title"],
-                "properties": {"id": {"type": "string"}, "x": {"type": "number"}, "y": {"type": "number"}, "title": {"type": "string"},
-                  "artist": nullable("string"), "genre": nullable("string")}}}}}
+          "Map": map_schema
         }
       }
     })

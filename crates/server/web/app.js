@@ -54,19 +54,15 @@ function fmtBytes(n) {
   return n + " B";
 }
 
-function genreColour(g) {
-  let h = 0;
-  for (const c of g || "") h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return g ? "hsl(" + (h % 360) + ", 65%, 55%)" : "hsl(0, 0%, 60%)";
-}
-
+// One song of a list: its name and facts on the left (wrapping), its score in a column of its
+// own on the right (a grid, so a long title that wraps never runs under or over the score).
 function songItem(song, extra) {
   const a = el("a", { href: "#/song/" + song.id, class: "song-link", "data-id": song.id, text: song.title });
-  const li = el("li", {}, a);
-  const bits = [song.artist, song.genre, song.bpm ? Math.round(song.bpm) + " bpm" : null, fmtTime(song.duration_secs)];
-  li.append(el("span", { class: "muted", text: " " + bits.filter(Boolean).join(" · ") }));
-  if (extra) li.append(el("span", { class: "score", text: extra }));
-  return li;
+  const bits = [song.artist, song.album, song.genre, song.bpm ? Math.round(song.bpm) + " bpm" : null, fmtTime(song.duration_secs)];
+  const what = el("div", { class: "what" }, a, el("span", { class: "muted", text: " " + bits.filter(Boolean).join(" · ") }));
+  const row = el("div", { class: "row" }, what);
+  if (extra) row.append(el("span", { class: "score", text: extra }));
+  return el("li", {}, row);
 }
 
 // ---- home: search, map, upload ----------------------------------------------------------------
@@ -115,29 +111,32 @@ async function loadMap() {
     const sx = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
     const sy = (y) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
     const root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "library map" });
-    const genres = new Map();
+    // The server colours the points (by genre, or by cluster when most songs have none: the
+    // rule of `songrec map`) and names every colour in the legend.
     for (const p of m.points) {
       const c = svg("circle", {
         cx: sx(p.x).toFixed(1), cy: sy(p.y).toFixed(1), r: m.points.length > 1000 ? 2.5 : 5,
-        fill: genreColour(p.genre), class: "point", "data-id": p.id,
+        fill: p.colour, class: "point", "data-id": p.id,
       });
       const t = svg("title");
-      t.textContent = (p.artist ? p.artist + " – " : "") + p.title + (p.genre ? " (" + p.genre + ")" : "");
+      t.textContent = (p.artist ? p.artist + " – " : "") + p.title + (p.genre ? " (" + p.genre + ")" : "") +
+        ", cluster " + p.cluster;
       c.append(t);
       c.addEventListener("click", () => { location.hash = "#/song/" + p.id; });
       root.append(c);
-      genres.set(p.genre || "(none)", genreColour(p.genre));
     }
     box.replaceChildren(root);
-    $("#legend").replaceChildren(...[...genres].sort().map(([g, c]) => {
+    $("#legend").replaceChildren(...m.legend.map((row) => {
       const dot = el("span", { class: "dot" });
-      dot.style.background = c;
-      return el("li", {}, dot, g);
+      dot.style.background = row.colour;
+      return el("li", { "data-colour": row.colour }, dot, row.label + " (" + row.songs + ")");
     }));
     $("#map-caption").textContent =
       m.points.length + " songs, " + m.projection.toUpperCase() + " of " + m.model + " vectors (" +
       Math.round(100 * (m.explained_variance[0] + m.explained_variance[1])) + "% of the variance)" +
-      (m.truncated ? ", first " + m.points.length + " of " + m.total : "") + ". Click a dot to open the song.";
+      (m.truncated ? ", first " + m.points.length + " of " + m.total : "") +
+      (m.color === "cluster" ? "; coloured by cluster, as most songs have no genre" : "") +
+      ". Click a dot to open the song.";
   } catch (e) {
     box.replaceChildren(el("p", { class: "muted", text: "No map: " + e.message }));
   }
@@ -170,7 +169,8 @@ async function searchWords(ev) {
     const r = await api("/api/v1/similar?k=10&text=" + encodeURIComponent(text));
     const tags = r.words.tags.map((t) => (t.weight < 0 ? "not " : "") + t.tag).join(", ");
     const ignored = r.words.ignored_words.length ? "; ignored: " + r.words.ignored_words.join(", ") : "";
-    status.textContent = "Songs for " + tags + " (words used: " + r.words.used_words.join(", ") + ignored + "):";
+    status.textContent = "Songs for " + (tags || "titles and fields holding these words") +
+      " (words used: " + r.words.used_words.join(", ") + ignored + "):";
     $("#words-results").replaceChildren(...r.results.map((x) => songItem(x.song, x.tag_score.toFixed(3))));
   } catch (e) {
     status.textContent = e.message;

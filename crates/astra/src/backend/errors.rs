@@ -17,9 +17,8 @@ pub(crate) fn api(e: DataApiError, what: &str) -> StorageError {
         DataApiError::Unauthorized { .. } => StorageError::Unauthorized(format!("{what}: {e}")),
         DataApiError::DatabaseUnavailable { .. } => StorageError::Unavailable {
             backend: BACKEND.into(),
-            message: format!(
-                "{what}: {e} (resume the database in the Astra console if it is hibernated, and check ASTRA_DB_API_ENDPOINT)"
-            ),
+            // The error says what to do (resume it, or check the endpoint): once.
+            message: format!("{what}: {e}"),
             transient: true,
         },
         DataApiError::CollectionNotFound(_) => StorageError::Backend {

@@ -110,7 +110,7 @@ async fn load(
 pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     if args.json {
         let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
-        let view = songrec_app::views::map(&set, args.limit.unwrap_or(usize::MAX), &PcaProjector);
+        let view = songrec_app::views::map(&set, args.limit.unwrap_or(usize::MAX), &PcaProjector)?;
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(exit::OK);
     }
@@ -135,7 +135,7 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
             ..MapOptions::default()
         },
     )?;
-    if data.color != color {
+    if data.colouring.color != color {
         let with_genre = data.points.iter().filter(|p| !p.genre.is_empty()).count();
         eprintln!(
             "note: {with_genre} of {} songs have a genre; points are coloured by cluster",
@@ -149,12 +149,12 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
             "wrote {} ({} songs, {} clusters, axes show {:.0}% of the variance)",
             o.display(),
             data.points.len(),
-            data.clusters,
+            data.colouring.clusters,
             100.0 * (data.explained[0] + data.explained[1])
         );
     }
     if let Some(p) = &args.png {
-        let bytes = songrec_discover::png::render(&data, size.0, size.1, data.color)?;
+        let bytes = songrec_discover::png::render(&data, size.0, size.1, data.colouring.color)?;
         write_atomic(p, &bytes).with_context(|| format!("writing {}", p.display()))?;
         println!("wrote {} ({}x{} pixels)", p.display(), size.0, size.1);
     }

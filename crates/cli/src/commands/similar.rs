@@ -98,6 +98,9 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
             songrec_app::words::by_words(backend.as_ref(), w, args.k, args.offset, &filter, &[])
                 .await
                 .context("search by words")?;
+        if ms.is_empty() && args.offset == 0 {
+            bail!(songrec_app::words::nothing_matched(backend.as_ref(), w, &filter).await?);
+        }
         let model = songrec_app::words::STYLE_TAGS_MODEL;
         output::matches(None, &ms, metric, model, None, None, Some(&out), args.json)?;
         return Ok(exit::OK);

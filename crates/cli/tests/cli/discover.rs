@@ -316,7 +316,7 @@ fn encodings(src: &Path, from_secs: &str, files: &[(PathBuf, &[&str])]) {
 }
 
 /// [`encodings`] of `secs` seconds.
-fn encodings_of(src: &Path, from_secs: &str, secs: &str, files: &[(PathBuf, &[&str])]) {
+pub(crate) fn encodings_of(src: &Path, from_secs: &str, secs: &str, files: &[(PathBuf, &[&str])]) {
     for (dest, tags) in files {
         let mut args = vec![
             "-ss",

@@ -1241,7 +1241,8 @@ const ORT_ON_THE_MODEL: &str = "1.6";
 const ORT_PER_SONG: &str = "1.3";
 
 /// Every place that states ONNX Runtime's speed-up states the same figures: the example
-/// configuration, the README, the guide, the neural crate's docs and what `ingest` says.
+/// configuration, the README, the guide, the neural crate's docs and the constants what
+/// `ingest` and `doctor` say is made of (`songrec_neural::runtime::ORT_MODEL_SPEEDUP`, …).
 #[test]
 fn the_onnx_runtime_speed_up_is_stated_alike_everywhere() {
     let root = root();
@@ -1252,7 +1253,7 @@ fn the_onnx_runtime_speed_up_is_stated_alike_everywhere() {
         "docs/benchmarks.md",
         "docs/quality.md",
         "crates/neural/src/lib.rs",
-        "crates/app/src/embedders.rs",
+        "crates/neural/src/runtime.rs",
     ] {
         let body = read(&root.join(file));
         // Paragraphs (or comment blocks) joined into one line each.

@@ -57,7 +57,7 @@ fn library(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// `songrec serve` on the library; its base URL.
-fn serve(lib: &Path) -> (Child, String) {
+pub(crate) fn serve(lib: &Path) -> (Child, String) {
     let mut child = bin()
         .on_library(lib)
         .args(["serve", "--bind", "127.0.0.1:0"])

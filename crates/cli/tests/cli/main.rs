@@ -8,6 +8,7 @@ mod damage;
 mod discover;
 mod docs;
 mod doors;
+mod library;
 mod migrate_crash;
 mod migrate_faults;
 mod offline;

@@ -731,6 +731,53 @@ fn the_map_colours_by_cluster_when_most_songs_have_no_genre() {
         err.contains("note: 3 of 9 songs have a genre; points are coloured by cluster"),
         "{err}"
     );
+    // The web page's map (`map --json` is `GET /api/v1/map`) follows the same rule, in the
+    // PNG's palette, numbering clusters from 1 as the PNG's legend and `clusters` do.
+    let v = json(&on_library(&lib, &["map", "--json", "--model", "dsp@1"]));
+    assert_eq!(v["color"], "cluster", "{v}");
+    let legend = v["legend"].as_array().unwrap();
+    let labels: Vec<&str> = legend
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels.iter().all(|l| l.starts_with("cluster ")),
+        "{labels:?}"
+    );
+    assert_eq!(labels.first(), Some(&"cluster 1"), "{labels:?}");
+    let colours: std::collections::BTreeSet<&str> = legend
+        .iter()
+        .map(|r| r["colour"].as_str().unwrap())
+        .collect();
+    assert_eq!(colours.len(), legend.len(), "{legend:?}");
+    let palette = songrec_discover::map::PALETTE;
+    for p in v["points"].as_array().unwrap() {
+        let (c, colour) = (
+            p["cluster"].as_u64().unwrap(),
+            p["colour"].as_str().unwrap(),
+        );
+        assert!(c >= 1, "{p}");
+        assert_eq!(colour, palette[c as usize - 1], "{p}");
+    }
+    let c = json(&on_library(
+        &lib,
+        &["clusters", "--json", "--model", "dsp@1", "-k", "3"],
+    ));
+    let ids: Vec<u64> = c["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 3], "{c}");
+    let text = ok(&on_library(
+        &lib,
+        &["clusters", "--model", "dsp@1", "-k", "3"],
+    ));
+    assert!(
+        text.contains("\ncluster  1:") && !text.contains("cluster  0:"),
+        "{text}"
+    );
 }
 
 /// Ingest counts what it stored in hours of music for people (`2.1 h of music`), even though a

@@ -333,6 +333,12 @@ pub async fn similar_to_text(
     let ms =
         songrec_app::words::by_words(st.backend.as_ref(), words, sp.k, sp.offset, &sp.filter, &[])
             .await?;
+    if ms.is_empty() && sp.offset == 0 {
+        // As `songrec similar --text`: why nothing matched, and which words would.
+        let why =
+            songrec_app::words::nothing_matched(st.backend.as_ref(), words, &sp.filter).await?;
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no_match", why));
+    }
     let found = Found {
         items: ms
             .iter()

@@ -81,7 +81,7 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
         songrec_app::views::map(&set, limit, projector.as_ref())
     })
     .await
-    .map_err(|e| ApiError::internal("computing the map", e))?;
+    .map_err(|e| ApiError::internal("computing the map", e))??;
     let resp = Arc::new(resp);
     let mut cache = st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= 16 {

@@ -1152,7 +1152,8 @@ async fn words_rank_by_style_tags_and_steer_neighbours() {
     for i in 0..7 {
         let id = SongId::from_bytes(format!("song {i}").as_bytes());
         let mut m = SongMetadata::new(id, format!("Song {i}"));
-        m.genre = Some(if i < 3 { "Jazz" } else { "Metal" }.to_owned());
+        // The last song has no genre either: no word of its text is "metal".
+        m.genre = (i < 6).then(|| if i < 3 { "Jazz" } else { "Metal" }.to_owned());
         if i < 6 {
             m.extra.insert(
                 "style_tags".into(),
@@ -1202,15 +1203,30 @@ async fn words_rank_by_style_tags_and_steer_neighbours() {
         serde_json::json!(["the", "kazoo"]),
         "{v}"
     );
-    // No usable word: the message suggests the nearest words rather than listing every tag.
+    // Nothing matches (no tag, no title holds the words): 404, suggesting the nearest words
+    // and the words that match songs here rather than listing every tag.
     let msg = assert_error(
         &get(&srv.url("/api/v1/similar?text=orchestrall%20kazoo")).await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
+        StatusCode::NOT_FOUND,
+        "no_match",
     );
     assert!(
-        msg.contains("did you mean: orchestral") && !msg.contains("female vocalists"),
+        msg.contains("did you mean: orchestral")
+            && msg.contains(
+                "words that match songs here: rock (6 songs), metal (3 songs), jazz (2 songs)"
+            )
+            && !msg.contains("female vocalists"),
         "{msg}"
+    );
+    // Words that name no tag find titles.
+    let (s, v) = get(&srv.url("/api/v1/similar?k=2&text=song%203")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["song"]["title"], "Song 3", "{v}");
+    // No word at all: a 400.
+    assert_error(
+        &get(&srv.url("/api/v1/similar?text=the%20music")).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
     );
     assert_error(
         &get(&srv.url("/api/v1/similar?k=3")).await,
@@ -1229,7 +1245,8 @@ async fn words_rank_by_style_tags_and_steer_neighbours() {
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(result_ids(&v)[0], ids[3], "{v}");
-    assert!((v["results"][0]["tag_score"].as_f64().unwrap() - 0.8).abs() < 1e-6);
+    // Its tag (0.8) and its genre, "Metal", holding the word (1).
+    assert!((v["results"][0]["tag_score"].as_f64().unwrap() - 1.8).abs() < 1e-6);
     let sim_of = |v: &Value, id: &str| {
         v["results"]
             .as_array()
