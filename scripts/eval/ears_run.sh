@@ -18,7 +18,8 @@ for d in "$S"/debs/sonic-pi-samples_*.deb "$S"/debs/fluid-soundfont-gm_*.deb; do
 ( cd "$REPO/scripts/eval" && "$PY" build_gamesets.py --scratch "$S" --out "$S/sets" )
 # 2. embeddings
 for s in drums g1 g2 g3; do
-    "$PY" "$REPO/scripts/eval/ears_embed.py" "$S/sets/$s" "$S/emb/$s.npz" --models-dir "$REPO/models"
+    "$PY" "$REPO/scripts/eval/ears_embed.py" "$S/sets/$s" "$S/emb/$s.npz" --models-dir "$REPO/models" \
+        --blocks 8 --cache "$S/cache"
 done
 # 3. DSP (and Rust musicnn@2) dumps
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-eval}"
@@ -28,5 +29,8 @@ for s in drums g1 g2 g3; do
 done
 # 4. scoring
 ( cd "$REPO/scripts/eval" && "$PY" ears_score.py --base "$S/sets" --json "$S/ears_score.json" \
+    --dsp drums="$S/dumps/drums.jsonl" g1="$S/dumps/g1.jsonl" g2="$S/dumps/g2.jsonl" g3="$S/dumps/g3.jsonl" -- \
+    drums="$S/emb/drums.npz" g1="$S/emb/g1.npz" g2="$S/emb/g2.npz" g3="$S/emb/g3.npz" )
+( cd "$REPO/scripts/eval" && "$PY" ears_pooled.py \
     --dsp drums="$S/dumps/drums.jsonl" g1="$S/dumps/g1.jsonl" g2="$S/dumps/g2.jsonl" g3="$S/dumps/g3.jsonl" -- \
     drums="$S/emb/drums.npz" g1="$S/emb/g1.npz" g2="$S/emb/g2.npz" g3="$S/emb/g3.npz" )
