@@ -4,18 +4,28 @@ use std::sync::Arc;
 
 use songrec_audio::{DspEmbedder, Embedder};
 use songrec_config::EmbedderConfig;
-use songrec_neural::{MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MusicnnConfig, MusicnnEmbedder};
+use songrec_neural::{
+    AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder, MUSICNN_DIM, MUSICNN_NAME,
+    MUSICNN_VERSION, MusicnnConfig, MusicnnEmbedder,
+};
 use songrec_storage::ModelInfo;
 
 use crate::{AppError, AppResult};
 
-/// Names accepted by `--embedder` (`both`/`all` = every one of them).
-pub const NAMES: &[&str] = &["dsp", "musicnn"];
+/// Names accepted by `--embedder`.
+pub const NAMES: &[&str] = &["dsp", "musicnn", "aisfx"];
+
+/// What `both`/`all` stand for (the default pair; aisfx is asked for by name).
+const BOTH: &[&str] = &["dsp", "musicnn"];
+
+/// The built-in models and their credits, for `--version`, `doctor` and the README.
+pub const MODEL_CREDITS: &[&str] = &[songrec_neural::MUSICNN_CREDIT, songrec_neural::AISFX_CREDIT];
 
 fn canonical(name: &str) -> AppResult<&'static str> {
     match name.trim().to_ascii_lowercase().as_str() {
         "dsp" | "songrec-dsp" => Ok("dsp"),
         "musicnn" | "neural" => Ok("musicnn"),
+        "aisfx" => Ok("aisfx"),
         other => Err(AppError::Invalid(format!(
             "unknown embedder {other:?}; available: {}, both",
             NAMES.join(", ")
@@ -139,7 +149,7 @@ pub fn runtime_choice(cfg: &EmbedderConfig) -> AppResult<RuntimeChoice> {
 pub fn runtime_line(spec: &str, cfg: &EmbedderConfig) -> AppResult<Option<String>> {
     if split(spec)
         .into_iter()
-        .any(|n| canonical(n).is_ok_and(|c| c == "musicnn"))
+        .any(|n| canonical(n).is_ok_and(|c| c != "dsp"))
     {
         Ok(Some(runtime_choice(cfg)?.to_string()))
     } else {
@@ -203,6 +213,10 @@ pub fn musicnn_config(cfg: &EmbedderConfig) -> AppResult<MusicnnConfig> {
 pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embedder>> {
     match canonical(name)? {
         "dsp" => Ok(Arc::new(DspEmbedder::new())),
+        "aisfx" => Ok(Arc::new(AisfxEmbedder::new(&AisfxConfig {
+            runtime: runtime_choice(cfg)?.runtime,
+            ..AisfxConfig::default()
+        })?)),
         _ => Ok(Arc::new(MusicnnEmbedder::new(&musicnn_config(cfg)?)?)),
     }
 }
@@ -232,13 +246,14 @@ pub fn model_by_name(name: &str) -> AppResult<ModelInfo> {
             songrec_audio::DSP_VERSION.to_string(),
             songrec_audio::DSP_DIM,
         ),
+        "aisfx" => ModelInfo::new(AISFX_NAME, AISFX_VERSION.to_string(), AISFX_DIM),
         _ => ModelInfo::new(MUSICNN_NAME, MUSICNN_VERSION.to_string(), MUSICNN_DIM),
     })
 }
 
 fn split(spec: &str) -> Vec<&str> {
     match spec.trim().to_ascii_lowercase().as_str() {
-        "both" | "all" => NAMES.to_vec(),
+        "both" | "all" => BOTH.to_vec(),
         _ => spec
             .split(',')
             .map(str::trim)
@@ -422,6 +437,12 @@ mod tests {
     fn names_and_models() {
         assert!(by_name_with("jazzhands", &EmbedderConfig::default()).is_err());
         assert_eq!(models_of_list("dsp,musicnn").unwrap()[1].dim, 400);
+        let a = model_by_name("aisfx").unwrap();
+        assert_eq!(
+            (a.name.as_str(), a.version.as_str(), a.dim),
+            ("aisfx", "1", 1024)
+        );
+        assert_eq!(models_of_list("both").unwrap().len(), 2);
         assert_eq!(
             model_by_name("dsp").unwrap(),
             model_of(

@@ -238,6 +238,7 @@ pub const DSP_VERSION: u32 = 2;
 pub const DSP_DECODE: DecodeOptions = DecodeOptions {
     max_analysed_secs: 90.0,
     excerpt_secs: 15.0,
+    sample_rate: crate::decode::ANALYSIS_RATE,
 };
 
 /// Shortest audio (seconds) for which a key is reported.

@@ -14,9 +14,16 @@ use crate::config::load_config;
 use crate::exit;
 use crate::library::{NewFolder, require_library};
 
+/// `songrec --version`: the version and the built-in models with their credits (the same
+/// lines as `songrec_app::embedders::MODEL_CREDITS`).
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nbuilt-in models: musicnn by J. Pons and X. Serra, ISC licence; aisfx by Ma & Lerch (ISMIR 2022), CC BY 4.0"
+);
+
 /// Find songs that sound alike, in a music library that can live on several machines.
 #[derive(Parser, Debug)]
-#[command(name = "songrec", version, about, long_about = None)]
+#[command(name = "songrec", version, long_version = LONG_VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -165,6 +165,7 @@ pub fn analyse_file(path: &Path) -> DiscoverResult<FingerprintRecord> {
         &DecodeOptions {
             max_analysed_secs: HASH_MAX_SECS,
             excerpt_secs: 30.0,
+            ..DecodeOptions::default()
         },
     )?;
     Ok(analyse_audio(&d.audio))

@@ -103,7 +103,7 @@ pub enum NeuralError {
         reason: String,
     },
     /// Running the model failed.
-    #[error("musicnn inference failed ({runtime}): {reason}")]
+    #[error("neural network inference failed ({runtime}): {reason}")]
     Inference {
         /// Which runtime.
         runtime: String,

@@ -26,15 +26,22 @@
 //! # Ok::<(), songrec_neural::NeuralError>(())
 //! ```
 
+pub mod aisfx;
 pub mod discover;
 pub mod error;
 pub mod musicnn;
+mod network;
 pub mod norm_table;
 pub mod patches;
+mod pool;
 pub mod runtime;
 mod tract_plan;
 
+pub use aisfx::{AISFX_CREDIT, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder};
 pub use error::{NeuralError, NeuralResult};
+
+/// Credit line for the musicnn models.
+pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";
 pub use musicnn::{
     DEFAULT_PATCHES, MTT_TAGS, MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION,
     ModelOutput, MusicnnConfig, MusicnnEmbedder, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS,

@@ -53,11 +53,25 @@ pub struct PatchSpec {
 /// assert_eq!(plan(&[1_600], 4)[0].len, 1_600);
 /// ```
 pub fn plan(seg_lens: &[usize], max_patches: usize) -> Vec<PatchSpec> {
+    plan_units(seg_lens, PATCH_LEN, max_patches)
+}
+
+/// [`plan`] for windows of `unit` positions instead of [`PATCH_LEN`] samples (aisfx plans its
+/// blocks of 100 spectrogram frames with it).
+///
+/// ```
+/// use songrec_neural::patches::plan_units;
+/// // 264 frames, blocks of 100: 3 blocks, starts floor((2k + 1) * 165 / 6).
+/// let p = plan_units(&[264], 100, 8);
+/// assert_eq!(p.iter().map(|b| b.start).collect::<Vec<_>>(), vec![27, 82, 137]);
+/// ```
+pub fn plan_units(seg_lens: &[usize], unit: usize, max_patches: usize) -> Vec<PatchSpec> {
+    let unit = unit.max(1);
     let max_patches = max_patches.max(1);
     let long: Vec<(usize, usize)> = seg_lens
         .iter()
         .enumerate()
-        .filter(|(_, l)| **l >= PATCH_LEN)
+        .filter(|(_, l)| **l >= unit)
         .map(|(i, l)| (i, *l))
         .collect();
     if long.is_empty() {
@@ -76,9 +90,9 @@ pub fn plan(seg_lens: &[usize], max_patches: usize) -> Vec<PatchSpec> {
             .collect();
     }
     let audio: usize = long.iter().map(|(_, l)| l).sum();
-    let n = audio.div_ceil(PATCH_LEN).clamp(1, max_patches);
+    let n = audio.div_ceil(unit).clamp(1, max_patches);
     // Valid starts per segment, concatenated.
-    let valid: Vec<usize> = long.iter().map(|(_, l)| l - PATCH_LEN + 1).collect();
+    let valid: Vec<usize> = long.iter().map(|(_, l)| l - unit + 1).collect();
     let total: usize = valid.iter().sum();
     (0..n)
         .map(|k| {
@@ -93,7 +107,7 @@ pub fn plan(seg_lens: &[usize], max_patches: usize) -> Vec<PatchSpec> {
             PatchSpec {
                 segment: long[si].0,
                 start: pos,
-                len: PATCH_LEN,
+                len: unit,
             }
         })
         .collect()

@@ -1,10 +1,10 @@
-//! musicnn on tract directly: one plan optimised for the concrete shape `[1, 48128]`.
+//! A model on tract directly: one plan optimised for a concrete batch shape.
 //!
 //! tract optimises a graph much better when every shape is known: the convolutions get lazy
-//! im2col and the batch norms fold into the following element-wise chain. One patch per run
-//! is also the fastest batch: on one core (release build, 2026-11-25) the model takes
-//! 70 ms per patch at batch 1, 119 ms per patch at batch 8, and 94 ms per patch through
-//! `ort-tract`'s symbolic batch (which songrec used before). Patches are therefore run one
+//! im2col and the batch norms fold into the following element-wise chain. For musicnn one
+//! patch per run is also the fastest batch: on one core (release build, 2026-11-25) the model
+//! takes 70 ms per patch at batch 1, 119 ms per patch at batch 8, and 94 ms per patch through
+//! `ort-tract`'s symbolic batch (which songrec used before). Items are therefore run one batch
 //! after the other through the same plan; the plan is immutable and shared by all threads.
 
 use std::sync::Arc;
@@ -13,22 +13,23 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::musicnn::{N_TAGS, PENULTIMATE_DIM};
-use crate::patches::PATCH_LEN;
+use crate::network::Signature;
 
 /// What went wrong while loading a model into tract.
 pub(crate) enum LoadError {
     /// Not a model tract can read or optimise.
     Invalid(String),
-    /// A readable model with other inputs or outputs than MSD_musicnn's.
+    /// A readable model with other inputs or outputs than the signature's.
     Wrong(String),
 }
 
-/// The optimised plan and where its two outputs are.
+/// The optimised plan and where its outputs are.
 pub(crate) struct TractPlan {
     plan: Arc<TypedRunnableModel>,
-    penultimate: usize,
-    taggram: usize,
+    /// Per signature output: its index among the model's outputs.
+    outputs: Vec<usize>,
+    sig: &'static Signature,
+    batch: usize,
 }
 
 impl std::fmt::Debug for TractPlan {
@@ -43,11 +44,16 @@ fn dims(fact: &InferenceFact) -> Option<Vec<Option<i64>>> {
 }
 
 impl TractPlan {
-    /// Parses `bytes`, checks the signature (one input `wave` `[batch, 48128]` float32,
-    /// outputs `penultimate` `[batch, 200]` and `taggram` `[batch, 50]`) and optimises for
-    /// one patch.
-    pub(crate) fn load(bytes: &[u8]) -> Result<Self, LoadError> {
+    /// Parses `bytes`, checks them against `sig` (one float32 input `[batch, ..item]`, the
+    /// named float32 outputs `[batch, width]`) and optimises for `batch` items per run.
+    pub(crate) fn load(
+        bytes: &[u8],
+        sig: &'static Signature,
+        batch: usize,
+    ) -> Result<Self, LoadError> {
         let invalid = |e: tract_onnx::prelude::TractError| LoadError::Invalid(format!("{e:#}"));
+        let batch = batch.max(1);
+        let name = sig.input;
         let mut reader = bytes;
         let model = tract_onnx::onnx()
             .model_for_read(&mut reader)
@@ -57,22 +63,24 @@ impl TractPlan {
             .iter()
             .map(|o| model.node(o.node).name.as_str())
             .collect();
-        if input_names != ["wave"] {
+        if input_names != [name] {
             return Err(LoadError::Wrong(format!(
-                "its inputs are {input_names:?}, expected one input \"wave\""
+                "its inputs are {input_names:?}, expected one input \"{name}\""
             )));
         }
         let fact = model.outlet_fact(inputs[0]).map_err(invalid)?;
         if fact.datum_type.concretize() != Some(f32::datum_type()) {
-            return Err(LoadError::Wrong(
-                "input \"wave\" is not float32, expected float32".into(),
-            ));
+            return Err(LoadError::Wrong(format!(
+                "input \"{name}\" is not float32, expected float32"
+            )));
         }
-        match dims(fact).as_deref() {
-            Some([_, Some(w)]) if *w == PATCH_LEN as i64 => {}
+        let want: Vec<Option<i64>> = sig.item.iter().map(|d| Some(*d as i64)).collect();
+        match dims(fact) {
+            Some(d) if d.len() == want.len() + 1 && d[1..] == want[..] => {}
             other => {
                 return Err(LoadError::Wrong(format!(
-                    "input \"wave\" has shape {other:?}, expected [batch, {PATCH_LEN}]"
+                    "input \"{name}\" has shape {other:?}, expected [batch, {:?}]",
+                    sig.item
                 )));
             }
         }
@@ -84,28 +92,30 @@ impl TractPlan {
                 .to_string()
         };
         let names: Vec<String> = outputs.iter().map(label).collect();
-        let find = |name: &str| {
-            names.iter().position(|n| n == name).ok_or_else(|| {
-                LoadError::Wrong(format!("it has no output \"{name}\" (outputs: {names:?})"))
+        let found = sig
+            .outputs
+            .iter()
+            .map(|(out, _)| {
+                names.iter().position(|n| n == out).ok_or_else(|| {
+                    LoadError::Wrong(format!("it has no output \"{out}\" (outputs: {names:?})"))
+                })
             })
-        };
-        let penultimate = find("penultimate")?;
-        let taggram = find("taggram")?;
+            .collect::<Result<Vec<usize>, LoadError>>()?;
+        let shape: Vec<usize> = std::iter::once(batch)
+            .chain(sig.item.iter().copied())
+            .collect();
         let typed = model
-            .with_input_fact(0, f32::fact([1, PATCH_LEN]).into())
+            .with_input_fact(0, f32::fact(shape).into())
             .map_err(invalid)?
             .into_optimized()
             .map_err(invalid)?;
-        for (ix, name, width) in [
-            (penultimate, "penultimate", PENULTIMATE_DIM),
-            (taggram, "taggram", N_TAGS),
-        ] {
+        for (&ix, (out, width)) in found.iter().zip(sig.outputs) {
             let outlet = typed.output_outlets().map_err(invalid)?[ix];
             let fact = typed.outlet_fact(outlet).map_err(invalid)?;
             let shape: Vec<Option<usize>> = fact.shape.iter().map(|d| d.to_usize().ok()).collect();
-            if fact.datum_type != f32::datum_type() || shape != [Some(1), Some(width)] {
+            if fact.datum_type != f32::datum_type() || shape != [Some(batch), Some(*width)] {
                 return Err(LoadError::Wrong(format!(
-                    "output \"{name}\" is {:?} {shape:?}, expected float32 [batch, {width}]",
+                    "output \"{out}\" is {:?} {shape:?}, expected float32 [batch, {width}]",
                     fact.datum_type
                 )));
             }
@@ -113,36 +123,38 @@ impl TractPlan {
         let plan = typed.into_runnable().map_err(invalid)?;
         Ok(TractPlan {
             plan,
-            penultimate,
-            taggram,
+            outputs: found,
+            sig,
+            batch,
         })
     }
 
-    /// Runs one patch of exactly [`PATCH_LEN`] samples; appends its `penultimate` and
-    /// `taggram` rows.
-    pub(crate) fn run_patch(
-        &self,
-        patch: &[f32],
-        penultimate: &mut Vec<f32>,
-        taggram: &mut Vec<f32>,
-    ) -> Result<(), String> {
-        let input = Tensor::from_shape(&[1, PATCH_LEN], patch).map_err(|e| format!("{e:#}"))?;
+    /// Items per run.
+    pub(crate) fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Runs exactly [`batch`](Self::batch) items (`items` holds `batch × item size` values);
+    /// appends each output's rows to `dst` (one vector per signature output).
+    pub(crate) fn run(&self, items: &[f32], dst: &mut [Vec<f32>]) -> Result<(), String> {
+        let shape: Vec<usize> = std::iter::once(self.batch)
+            .chain(self.sig.item.iter().copied())
+            .collect();
+        let input = Tensor::from_shape(&shape, items).map_err(|e| format!("{e:#}"))?;
         let out = self
             .plan
             .run(tvec!(input.into_tvalue()))
             .map_err(|e| format!("{e:#}"))?;
-        for (ix, width, dst) in [
-            (self.penultimate, PENULTIMATE_DIM, penultimate),
-            (self.taggram, N_TAGS, taggram),
-        ] {
+        for ((&ix, (_, width)), dst) in self.outputs.iter().zip(self.sig.outputs).zip(dst) {
             let t: &Tensor = out.get(ix).ok_or_else(|| format!("output {ix} missing"))?;
             let rows = t
                 .to_plain_array_view::<f32>()
                 .map_err(|e| format!("{e:#}"))?;
-            if rows.len() != width {
+            if rows.len() != width * self.batch {
                 return Err(format!(
-                    "an output has {} values, expected {width}",
-                    rows.len()
+                    "an output has {} values, expected {}",
+                    rows.len(),
+                    width * self.batch
                 ));
             }
             dst.extend(rows.iter().copied());

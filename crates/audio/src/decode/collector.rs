@@ -40,11 +40,17 @@ pub(super) struct Collector {
 }
 
 impl Collector {
+    #[cfg(test)]
     pub(super) fn new(plan: Plan, in_rate: u32) -> Self {
+        Self::with_rate(plan, in_rate, ANALYSIS_RATE)
+    }
+
+    /// Collects at `out_rate` (the [`DecodeOptions::sample_rate`]).
+    pub(super) fn with_rate(plan: Plan, in_rate: u32, out_rate: u32) -> Self {
         Collector {
             plan,
             in_rate,
-            resampler: Resampler::new(in_rate, ANALYSIS_RATE),
+            resampler: Resampler::new(in_rate, out_rate),
             segs: Vec::new(),
             current: None,
             scratch: Vec::new(),
@@ -111,7 +117,8 @@ impl Collector {
     fn switch_to_reservoir(&mut self, chunk: u64, max: usize) {
         self.finish_current();
         let rate = f64::from(self.in_rate.max(1));
-        let per = ((chunk as f64 * f64::from(ANALYSIS_RATE) / rate).round() as usize).max(1);
+        let out_rate = f64::from(self.resampler.out_rate());
+        let per = ((chunk as f64 * out_rate / rate).round() as usize).max(1);
         let mut chunks: Vec<(u64, Segment)> = Vec::new();
         for (_, seg) in std::mem::take(&mut self.segs) {
             let first = (seg.start_secs * rate).round() as u64 / chunk.max(1);

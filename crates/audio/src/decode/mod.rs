@@ -129,6 +129,9 @@ pub struct DecodeOptions {
     pub max_analysed_secs: f64,
     /// Length of one excerpt of a long file.
     pub excerpt_secs: f64,
+    /// Rate of the decoded mono audio ([`ANALYSIS_RATE`] for every embedder but aisfx,
+    /// which hears up to 22 kHz and asks for 44.1 kHz).
+    pub sample_rate: u32,
 }
 
 impl Default for DecodeOptions {
@@ -136,6 +139,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             max_analysed_secs: 240.0,
             excerpt_secs: 30.0,
+            sample_rate: ANALYSIS_RATE,
         }
     }
 }
@@ -153,7 +157,7 @@ impl DecodeOptions {
             .max(self.max_excerpts())
     }
 
-    /// Upper bound of the mono samples at [`ANALYSIS_RATE`] the decoder holds at any time,
+    /// Upper bound of the mono samples at [`sample_rate`](Self::sample_rate) the decoder holds at any time,
     /// whatever the file's header claims: the budget rounded up to whole excerpts, plus the
     /// resampler's tail of at most 0.1 s per excerpt.
     ///
@@ -162,9 +166,10 @@ impl DecodeOptions {
     /// assert_eq!(o.max_buffered_samples(), 8 * (30 * 22_050 + 2_205));
     /// ```
     pub fn max_buffered_samples(&self) -> usize {
-        let per_excerpt = (self.excerpt_secs.max(0.1) * f64::from(ANALYSIS_RATE)).ceil() as usize;
+        let rate = self.sample_rate.max(1);
+        let per_excerpt = (self.excerpt_secs.max(0.1) * f64::from(rate)).ceil() as usize;
         self.budget_excerpts()
-            .saturating_mul(per_excerpt.saturating_add(ANALYSIS_RATE as usize / 10))
+            .saturating_mul(per_excerpt.saturating_add(rate as usize / 10))
     }
 }
 
@@ -175,9 +180,9 @@ pub struct Decoded {
     pub info: AudioInfo,
     /// Tags from the file's metadata (no file-name fallback applied here).
     pub tags: Tags,
-    /// Mono audio at [`ANALYSIS_RATE`].
+    /// Mono audio at [`DecodeOptions::sample_rate`].
     pub audio: MonoAudio,
-    /// The most mono samples at [`ANALYSIS_RATE`] held at once while decoding (at most
+    /// The most mono samples at that rate held at once while decoding (at most
     /// [`DecodeOptions::max_buffered_samples`]).
     pub peak_buffered_samples: usize,
 }
@@ -377,7 +382,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
                 stride: 1,
             },
         };
-        Collector::new(plan, rate)
+        Collector::with_rate(plan, rate, opts.sample_rate.max(1))
     };
     if sample_rate > 0 {
         collector = Some(make_collector(sample_rate));
@@ -555,7 +560,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             .unwrap_or_default()
             .or(tags.build()),
         audio: MonoAudio {
-            sample_rate: ANALYSIS_RATE,
+            sample_rate: opts.sample_rate.max(1),
             segments,
         },
         peak_buffered_samples,

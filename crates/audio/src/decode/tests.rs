@@ -83,6 +83,7 @@ fn a_header_that_understates_the_length_cannot_grow_the_buffer() {
     let opts = DecodeOptions {
         max_analysed_secs: 20.0,
         excerpt_secs: 5.0,
+        ..DecodeOptions::default()
     };
     let chunk = 5 * rate as u64;
     let mut c = Collector::new(Plan::full(chunk, &opts), rate);

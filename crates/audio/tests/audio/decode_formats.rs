@@ -247,6 +247,7 @@ fn a_header_that_understates_the_length_keeps_memory_within_the_budget() {
     let opts = DecodeOptions {
         max_analysed_secs: 20.0,
         excerpt_secs: 5.0,
+        ..DecodeOptions::default()
     };
     let long_wav = dir.path().join("long.wav");
     write_mono(&long_wav, &sine(660.0, rate, 600.0, 0.3), rate);

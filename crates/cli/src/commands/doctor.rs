@@ -30,6 +30,10 @@ pub async fn run(cfg: &Config) -> Result<u8> {
             false
         }
     };
+    println!(
+        "[ok] built-in models: {}",
+        songrec_app::embedders::MODEL_CREDITS.join("; ")
+    );
     let report = factory::doctor(cfg).await;
     for c in &report.checks {
         println!("{c}");

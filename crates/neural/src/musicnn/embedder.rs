@@ -4,35 +4,20 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
-use ort::value::TensorRef;
 use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
 
 use super::check::{
-    SELF_CHECK_TOLERANCE, load_tract, read_model, reference_penultimate_row0, reference_signal,
-    verify_signature,
+    SELF_CHECK_TOLERANCE, read_model, reference_penultimate_row0, reference_signal,
 };
-use super::pool::Pool;
 use super::pooling::{pool_outputs, split_patches};
 use super::{
-    MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput, MusicnnConfig, N_TAGS,
-    Net, NeuralAnalysis, PENULTIMATE_DIM,
+    MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput, MusicnnConfig, Net,
+    NeuralAnalysis, SIGNATURE,
 };
 use crate::error::{NeuralError, NeuralResult};
+use crate::network::Network;
 use crate::patches::{Cut, MODEL_RATE, PATCH_LEN, ShortClip, cut};
-use crate::runtime::{ActiveRuntime, Runtime, activate, catch_panic};
-use crate::tract_plan::TractPlan;
-
-/// One network, loaded on the active runtime.
-struct Network {
-    model: Cow<'static, [u8]>,
-    label: String,
-    /// ONNX Runtime sessions (empty with tract).
-    pool: Pool,
-    /// The tract plan (tract only).
-    tract: Option<TractPlan>,
-}
+use crate::runtime::{ActiveRuntime, activate};
 
 /// The musicnn embedder (name `musicnn`, version [`MUSICNN_VERSION`], dim 400).
 ///
@@ -61,7 +46,6 @@ pub struct MusicnnEmbedder {
     mtt: Network,
     patches: usize,
     short_clip: ShortClip,
-    intra_threads: usize,
 }
 
 impl std::fmt::Debug for MusicnnEmbedder {
@@ -94,16 +78,15 @@ impl MusicnnEmbedder {
                 ),
                 Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
             };
-            let tract = match &cfg.runtime {
-                Runtime::Tract => Some(load_tract(&model, &label, &runtime)?),
-                Runtime::OnnxRuntime { .. } => None,
-            };
-            Ok(Network {
+            Network::load(
                 model,
                 label,
-                pool: Pool::new(max),
-                tract,
-            })
+                &SIGNATURE,
+                &runtime,
+                max,
+                cfg.intra_threads,
+                1,
+            )
         };
         let msd = load(Net::Msd, &cfg.model)?;
         let mtt = load(Net::Mtt, &cfg.mtt_model)?;
@@ -113,15 +96,8 @@ impl MusicnnEmbedder {
             mtt,
             patches: cfg.patches.max(1),
             short_clip: cfg.short_clip,
-            intra_threads: cfg.intra_threads.max(1),
         };
         for (net, path) in [(Net::Msd, &cfg.model), (Net::Mtt, &cfg.mtt_model)] {
-            let n = e.network(net);
-            // First session now: the model is checked here, not on the first song.
-            if n.tract.is_none() {
-                let lease = n.pool.acquire(|| e.new_session(n))?;
-                drop(lease);
-            }
             if path.is_some() {
                 e.self_check(net)?;
             }
@@ -136,53 +112,13 @@ impl MusicnnEmbedder {
         }
     }
 
-    fn runtime_name(&self) -> String {
-        self.runtime.describe()
-    }
-
-    fn new_session(&self, n: &Network) -> NeuralResult<Session> {
-        let rt = self.runtime.runtime().clone();
-        let invalid = |reason: String| NeuralError::InvalidModel {
-            model: n.label.clone(),
-            runtime: self.runtime_name(),
-            reason,
-        };
-        let init = |reason: String| NeuralError::RuntimeInit {
-            runtime: self.runtime_name(),
-            reason,
-        };
-        let env = self
-            .runtime
-            .env
-            .as_ref()
-            .ok_or_else(|| init("tract has no ONNX Runtime sessions".into()))?;
-        let session = catch_panic("creating a session", || {
-            let mut b = Session::builder(env)
-                .map_err(|e| init(e.to_string()))?
-                .with_optimization_level(GraphOptimizationLevel::All)
-                .map_err(|e| init(e.to_string()))?;
-            if let Runtime::OnnxRuntime { .. } = rt {
-                b = b
-                    .with_intra_threads(self.intra_threads)
-                    .map_err(|e| init(e.to_string()))?
-                    .with_inter_threads(1)
-                    .map_err(|e| init(e.to_string()))?;
-            }
-            b.commit_from_memory(&n.model)
-                .map_err(|e| invalid(e.to_string()))
-        })
-        .map_err(invalid)??;
-        verify_signature(&session, &n.label)?;
-        Ok(session)
-    }
-
     /// Runs an override model on the reference signal and compares with the built-in one's
     /// expected output.
     fn self_check(&self, net: Net) -> NeuralResult<()> {
         let n = self.network(net);
         let reference = reference_penultimate_row0(net.bundled().1).ok_or_else(|| {
             NeuralError::RuntimeInit {
-                runtime: self.runtime_name(),
+                runtime: self.runtime.describe(),
                 reason: "the built-in expected outputs are unreadable".into(),
             }
         })?;
@@ -222,11 +158,7 @@ impl MusicnnEmbedder {
     /// ONNX Runtime sessions created so far for the MSD network (grows up to the number of
     /// concurrent callers); 1 with tract, whose one immutable plan serves every thread.
     pub fn sessions(&self) -> usize {
-        if self.msd.tract.is_some() {
-            1
-        } else {
-            self.msd.pool.sessions()
-        }
+        self.msd.sessions()
     }
 
     /// Runs MSD_musicnn on `wave` (see [`run_net`](Self::run_net)).
@@ -238,75 +170,18 @@ impl MusicnnEmbedder {
     /// on ONNX Runtime, one patch after the other on tract (its fastest way, see
     /// `tract_plan`).
     pub fn run_net(&self, net: Net, wave: &[f32]) -> NeuralResult<ModelOutput> {
-        let n = wave.len() / PATCH_LEN;
-        if n == 0 || !wave.len().is_multiple_of(PATCH_LEN) {
+        let mut out = self.network(net).run(wave)?.into_iter();
+        let (Some(penultimate), Some(taggram)) = (out.next(), out.next()) else {
             return Err(NeuralError::Inference {
-                runtime: self.runtime_name(),
-                reason: format!(
-                    "the batch has {} samples, not a whole number of {PATCH_LEN}-sample patches",
-                    wave.len()
-                ),
+                runtime: self.runtime.describe(),
+                reason: "the network returned fewer outputs than asked for".into(),
             });
-        }
-        let fail = |reason: String| NeuralError::Inference {
-            runtime: self.runtime_name(),
-            reason,
         };
-        let network = self.network(net);
-        if let Some(plan) = &network.tract {
-            let mut penultimate = Vec::with_capacity(n * PENULTIMATE_DIM);
-            let mut taggram = Vec::with_capacity(n * N_TAGS);
-            for patch in wave.chunks_exact(PATCH_LEN) {
-                catch_panic("running the model", || {
-                    plan.run_patch(patch, &mut penultimate, &mut taggram)
-                })
-                .map_err(fail)?
-                .map_err(fail)?;
-            }
-            return Ok(ModelOutput {
-                patches: n,
-                penultimate,
-                taggram,
-            });
-        }
-        let mut lease = network.pool.acquire(|| self.new_session(network))?;
-        let result = catch_panic("running the model", || -> NeuralResult<ModelOutput> {
-            let input = TensorRef::from_array_view(([n, PATCH_LEN], wave))
-                .map_err(|e| fail(e.to_string()))?;
-            let outputs = lease
-                .session()
-                .run(ort::inputs!["wave" => input])
-                .map_err(|e| fail(e.to_string()))?;
-            let get = |name: &str, width: usize| -> NeuralResult<Vec<f32>> {
-                let v = outputs
-                    .get(name)
-                    .ok_or_else(|| fail(format!("no output {name:?}")))?;
-                let (shape, data) = v
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| fail(e.to_string()))?;
-                let dims: Vec<i64> = shape.iter().copied().collect();
-                if dims != [n as i64, width as i64] {
-                    return Err(fail(format!(
-                        "output {name:?} has shape {dims:?}, expected [{n}, {width}]"
-                    )));
-                }
-                Ok(data.to_vec())
-            };
-            let penultimate = get("penultimate", PENULTIMATE_DIM)?;
-            let taggram = get("taggram", N_TAGS)?;
-            Ok(ModelOutput {
-                patches: n,
-                penultimate,
-                taggram,
-            })
-        });
-        match result {
-            Ok(r) => r,
-            Err(panic) => {
-                lease.discard();
-                Err(fail(panic))
-            }
-        }
+        Ok(ModelOutput {
+            patches: wave.len() / PATCH_LEN,
+            penultimate,
+            taggram,
+        })
     }
 
     /// The 16 kHz patches this embedder feeds the model for `audio` (see [`cut`]).

@@ -11,7 +11,6 @@ use crate::runtime::Runtime;
 
 mod check;
 mod embedder;
-mod pool;
 mod pooling;
 mod tags;
 
@@ -47,6 +46,13 @@ pub const PENULTIMATE_DIM: usize = 200;
 pub const MUSICNN_DIM: usize = 2 * PENULTIMATE_DIM;
 /// Number of tags (`taggram`).
 pub const N_TAGS: usize = 50;
+
+/// What a musicnn model must look like (MSD_musicnn and MTT_musicnn alike).
+pub(crate) static SIGNATURE: crate::network::Signature = crate::network::Signature {
+    input: "wave",
+    item: &[crate::patches::PATCH_LEN],
+    outputs: &[("penultimate", PENULTIMATE_DIM), ("taggram", N_TAGS)],
+};
 
 /// Patches per song by default.
 ///

@@ -1,5 +1,6 @@
 //! The neural embedder's integration tests, in one test binary: tract here, ONNX Runtime in
 //! processes of their own (see `onnxruntime`).
 
+mod aisfx;
 mod onnxruntime;
 mod tract;

@@ -9,7 +9,7 @@ use crate::error::NeuralResult;
 /// A small pool of sessions: `Session::run` needs `&mut`, and tract serialises runs of one
 /// session anyway, so parallel callers each get their own session (created on first need, at
 /// most `max`), instead of queueing on one mutex.
-pub(super) struct Pool {
+pub(crate) struct Pool {
     state: Mutex<PoolState>,
     cv: Condvar,
     max: usize,
@@ -20,20 +20,20 @@ struct PoolState {
     created: usize,
 }
 
-pub(super) struct Lease<'a> {
+pub(crate) struct Lease<'a> {
     pool: &'a Pool,
     session: Option<Session>,
 }
 
 impl Lease<'_> {
-    pub(super) fn session(&mut self) -> &mut Session {
+    pub(crate) fn session(&mut self) -> &mut Session {
         self.session
             .as_mut()
             .expect("a lease holds its session until dropped")
     }
 
     /// Throws the session away (after a panic inside the runtime).
-    pub(super) fn discard(mut self) {
+    pub(crate) fn discard(mut self) {
         if self.session.take().is_some() {
             let mut st = self.pool.lock();
             st.created -= 1;
@@ -53,7 +53,7 @@ impl Drop for Lease<'_> {
 
 impl Pool {
     /// An empty pool that creates at most `max` sessions.
-    pub(super) fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Pool {
             state: Mutex::new(PoolState {
                 free: Vec::new(),
@@ -68,7 +68,7 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(super) fn acquire(
+    pub(crate) fn acquire(
         &self,
         make: impl Fn() -> NeuralResult<Session>,
     ) -> NeuralResult<Lease<'_>> {
@@ -99,7 +99,7 @@ impl Pool {
         }
     }
 
-    pub(super) fn sessions(&self) -> usize {
+    pub(crate) fn sessions(&self) -> usize {
         self.lock().created
     }
 }

@@ -1,0 +1,147 @@
+//! [`AisfxEmbedder`]: the bundled aisfx network on the active runtime, run on a song's blocks.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use songrec_audio::resample::resample;
+use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
+
+use super::frontend::{Blocks, FrontEnd, SAMPLE_RATE};
+use super::{
+    AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxAnalysis, AisfxConfig, BLOCK_DIM,
+    BUNDLED_MODEL, SIGNATURE, pool_blocks,
+};
+use crate::error::{NeuralError, NeuralResult};
+use crate::network::Network;
+use crate::runtime::{ActiveRuntime, activate};
+
+/// The aisfx embedder (name `aisfx`, version [`AISFX_VERSION`], dim 1024).
+///
+/// Per song: 44.1 kHz mono (resampled if needed), at most `blocks` evenly spaced blocks of 100
+/// log-mel frames ([`FrontEnd::blocks`]), the network's 512 values per block, then the mean
+/// and the max over the blocks, concatenated and L2-normalised ([`pool_blocks`]).
+/// Deterministic; thread-safe like [`crate::MusicnnEmbedder`].
+pub struct AisfxEmbedder {
+    runtime: Arc<ActiveRuntime>,
+    net: Network,
+    frontend: FrontEnd,
+    blocks: usize,
+}
+
+impl std::fmt::Debug for AisfxEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AisfxEmbedder")
+            .field("runtime", &self.runtime.describe())
+            .field("blocks", &self.blocks)
+            .finish()
+    }
+}
+
+impl AisfxEmbedder {
+    /// Starts the runtime (once per process) and loads the bundled network.
+    pub fn new(cfg: &AisfxConfig) -> NeuralResult<Self> {
+        let runtime = activate(&cfg.runtime)?;
+        let max = if cfg.max_sessions == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            cfg.max_sessions
+        };
+        let net = Network::load(
+            Cow::Borrowed(BUNDLED_MODEL),
+            "the built-in aisfx model".into(),
+            &SIGNATURE,
+            &runtime,
+            max,
+            cfg.intra_threads,
+            cfg.tract_batch,
+        )?;
+        Ok(AisfxEmbedder {
+            runtime,
+            net,
+            frontend: FrontEnd::new(),
+            blocks: cfg.blocks.max(1),
+        })
+    }
+
+    /// The runtime this embedder runs on.
+    pub fn runtime(&self) -> &ActiveRuntime {
+        &self.runtime
+    }
+
+    /// The network's 512 outputs per block for `logmel` = whole blocks `[n, 100, 96]`
+    /// (row-major `[n, 512]`).
+    pub fn run_blocks(&self, logmel: &[f32]) -> NeuralResult<Vec<f32>> {
+        self.net
+            .run(logmel)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| NeuralError::Inference {
+                runtime: self.runtime.describe(),
+                reason: "the network returned no output".into(),
+            })
+    }
+
+    /// The blocks this embedder feeds the network for `audio` (any rate).
+    pub fn blocks_for(&self, audio: &MonoAudio) -> NeuralResult<Blocks> {
+        let resampled: Vec<Cow<'_, [f32]>> = audio
+            .segments
+            .iter()
+            .map(|s| {
+                if audio.sample_rate == SAMPLE_RATE {
+                    Cow::Borrowed(s.samples.as_slice())
+                } else {
+                    Cow::Owned(resample(&s.samples, audio.sample_rate, SAMPLE_RATE))
+                }
+            })
+            .collect();
+        let segs: Vec<&[f32]> = resampled.iter().map(|s| s.as_ref()).collect();
+        self.frontend
+            .blocks(&segs, self.blocks)
+            .ok_or(NeuralError::NoAudio)
+    }
+
+    /// Embedding of one song.
+    pub fn analyze(&self, audio: &MonoAudio) -> NeuralResult<AisfxAnalysis> {
+        let b = self.blocks_for(audio)?;
+        let rows = self.run_blocks(&b.data)?;
+        let (embedding, pooled) = pool_blocks(&rows, BLOCK_DIM);
+        Ok(AisfxAnalysis {
+            embedding,
+            pooled,
+            blocks: b.count(),
+        })
+    }
+}
+
+impl Embedder for AisfxEmbedder {
+    fn name(&self) -> &str {
+        AISFX_NAME
+    }
+
+    fn version(&self) -> u32 {
+        AISFX_VERSION
+    }
+
+    fn dim(&self) -> usize {
+        AISFX_DIM
+    }
+
+    fn decode_options(&self) -> songrec_audio::DecodeOptions {
+        AISFX_DECODE
+    }
+
+    fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError> {
+        let a = self.analyze(audio).map_err(|e| AudioError::Embed {
+            embedder: AISFX_NAME.into(),
+            reason: e.to_string(),
+        })?;
+        Ok(Analysis {
+            vector: a.embedding,
+            bpm: None,
+            key: None,
+            descriptors: Descriptors::default(),
+            tags: Vec::new(),
+            sound_tags: Vec::new(),
+        })
+    }
+}

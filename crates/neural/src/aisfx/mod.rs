@@ -1,0 +1,135 @@
+//! The aisfx embedder: aisfx 0.1.2's embedding network (A. B. Ma and A. Lerch, "Representation
+//! Learning for the Automatic Indexing of Sound Effects Libraries", ISMIR 2022; CC BY 4.0) on
+//! 100-frame log-mel blocks at 44.1 kHz, mean and max over the song's blocks.
+//!
+//! `frontend` is the pure spectrogram part; `embedder` runs the bundled network
+//! (`models/aisfx/aisfx.onnx`, see `models/aisfx/PROVENANCE.md`) on tract or ONNX Runtime.
+
+pub mod frontend;
+
+/// Credit line for the model, shown wherever the musicnn credit is.
+pub const AISFX_CREDIT: &str = "aisfx by Ma & Lerch (ISMIR 2022), CC BY 4.0";
+
+/// The network built into songrec: `models/aisfx/aisfx.onnx`.
+pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../../../models/aisfx/aisfx.onnx");
+
+/// `models/aisfx/expected.json`: front-end and network outputs on three real recordings.
+pub static EXPECTED_JSON: &str = include_str!("../../../../models/aisfx/expected.json");
+
+mod embedder;
+
+pub use embedder::AisfxEmbedder;
+
+use crate::runtime::Runtime;
+
+/// Name under which aisfx vectors are stored.
+pub const AISFX_NAME: &str = "aisfx";
+/// Version of the aisfx vectors (bump on any change of model, front end, blocks or pooling).
+///
+/// * 1: the mean and the max of the network's 512 outputs over at most 8 evenly spaced blocks
+///   of 100 log-mel frames (2.3 s each) cut from [`AISFX_DECODE`]'s excerpts, L2-normalised.
+pub const AISFX_VERSION: u32 = 1;
+/// Width of the network's output per block.
+pub const BLOCK_DIM: usize = 512;
+/// Embedding dimension: mean then max over the blocks.
+pub const AISFX_DIM: usize = 2 * BLOCK_DIM;
+/// Blocks per song by default (`scripts/eval/RESULTS.md`, "aisfx, VGG and the new default").
+pub const DEFAULT_BLOCKS: usize = 8;
+
+/// What aisfx decodes of a file: the DSP embedder's excerpts (files up to 90 s whole, longer
+/// ones as 6 × 15 s), at 44.1 kHz (the network hears up to 22 kHz).
+pub const AISFX_DECODE: songrec_audio::DecodeOptions = songrec_audio::DecodeOptions {
+    sample_rate: frontend::SAMPLE_RATE,
+    ..songrec_audio::embed::DSP_DECODE
+};
+
+/// What the network must look like.
+pub(crate) static SIGNATURE: crate::network::Signature = crate::network::Signature {
+    input: "logmel",
+    item: &[frontend::BLOCK, frontend::N_MELS],
+    outputs: &[("embedding", BLOCK_DIM)],
+};
+
+/// How to build an [`AisfxEmbedder`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AisfxConfig {
+    /// tract (default) or ONNX Runtime.
+    pub runtime: Runtime,
+    /// Maximum blocks per song.
+    pub blocks: usize,
+    /// Sessions kept for parallel callers (0 = one per available core).
+    pub max_sessions: usize,
+    /// Threads inside one ONNX Runtime session (tract uses one).
+    pub intra_threads: usize,
+    /// Blocks per tract run (the plan is optimised for exactly this batch).
+    pub tract_batch: usize,
+}
+
+impl Default for AisfxConfig {
+    fn default() -> Self {
+        AisfxConfig {
+            runtime: Runtime::Tract,
+            blocks: DEFAULT_BLOCKS,
+            max_sessions: 0,
+            intra_threads: 1,
+            tract_batch: 1,
+        }
+    }
+}
+
+/// What aisfx says about one song.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AisfxAnalysis {
+    /// The stored vector: [`pooled`](Self::pooled) L2-normalised (1024 values).
+    pub embedding: Vec<f32>,
+    /// Mean over the blocks (512) then max over the blocks (512), before normalisation.
+    pub pooled: Vec<f32>,
+    /// Blocks cut from the audio.
+    pub blocks: usize,
+}
+
+/// Mean then max over the rows of `rows` (`width` columns), and that vector L2-normalised
+/// (pure; the mean summed in f64). `(normalised, raw)`.
+///
+/// ```
+/// let (unit, raw) = songrec_neural::aisfx::pool_blocks(&[1.0, 0.0, 3.0, 0.0], 2);
+/// assert_eq!(raw, vec![2.0, 0.0, 3.0, 0.0]);
+/// assert!((unit[0] - 2.0 / 13f32.sqrt()).abs() < 1e-6);
+/// ```
+pub fn pool_blocks(rows: &[f32], width: usize) -> (Vec<f32>, Vec<f32>) {
+    let width = width.max(1);
+    let mut sum = vec![0f64; width];
+    let mut max = vec![f32::NEG_INFINITY; width];
+    let mut n = 0usize;
+    for row in rows.chunks_exact(width) {
+        for ((s, m), x) in sum.iter_mut().zip(&mut max).zip(row) {
+            *s += f64::from(*x);
+            *m = m.max(*x);
+        }
+        n += 1;
+    }
+    if n == 0 {
+        max.fill(0.0);
+    }
+    let raw: Vec<f32> = sum
+        .iter()
+        .map(|s| (s / n.max(1) as f64) as f32)
+        .chain(max)
+        .collect();
+    let norm = raw
+        .iter()
+        .map(|x| f64::from(*x).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let unit = raw
+        .iter()
+        .map(|x| {
+            if norm > 0.0 {
+                (f64::from(*x) / norm) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (unit, raw)
+}

@@ -1,0 +1,278 @@
+//! One ONNX network on the active runtime, shared by the embedders: its signature, the tract
+//! plan or the pool of ONNX Runtime sessions, and running a batch of items on either.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorRef, ValueType};
+
+use crate::error::{NeuralError, NeuralResult};
+use crate::pool::Pool;
+use crate::runtime::{ActiveRuntime, Runtime, catch_panic};
+use crate::tract_plan::{LoadError, TractPlan};
+
+/// The inputs and outputs an embedder expects of its model.
+#[derive(Debug)]
+pub(crate) struct Signature {
+    /// The one float32 input, `[batch, ..item]`.
+    pub input: &'static str,
+    /// Shape of one item (without the batch axis).
+    pub item: &'static [usize],
+    /// The float32 outputs used, `[batch, width]`, by name.
+    pub outputs: &'static [(&'static str, usize)],
+}
+
+impl Signature {
+    /// Values per item.
+    pub fn item_len(&self) -> usize {
+        self.item.iter().product()
+    }
+}
+
+/// One network, loaded on the active runtime.
+pub(crate) struct Network {
+    model: Cow<'static, [u8]>,
+    pub label: String,
+    sig: &'static Signature,
+    runtime: Arc<ActiveRuntime>,
+    intra_threads: usize,
+    /// ONNX Runtime sessions (empty with tract).
+    pool: Pool,
+    /// The tract plan (tract only).
+    tract: Option<TractPlan>,
+}
+
+impl Network {
+    /// Loads `model` for `runtime`: the tract plan (optimised for `tract_batch` items per run),
+    /// or a first ONNX Runtime session (so the model is checked now, not on the first song).
+    pub fn load(
+        model: Cow<'static, [u8]>,
+        label: String,
+        sig: &'static Signature,
+        runtime: &Arc<ActiveRuntime>,
+        max_sessions: usize,
+        intra_threads: usize,
+        tract_batch: usize,
+    ) -> NeuralResult<Self> {
+        let tract = match runtime.runtime() {
+            Runtime::Tract => Some(load_tract(&model, &label, runtime, sig, tract_batch)?),
+            Runtime::OnnxRuntime { .. } => None,
+        };
+        let n = Network {
+            model,
+            label,
+            sig,
+            runtime: Arc::clone(runtime),
+            intra_threads: intra_threads.max(1),
+            pool: Pool::new(max_sessions.max(1)),
+            tract,
+        };
+        if n.tract.is_none() {
+            drop(n.pool.acquire(|| n.new_session())?);
+        }
+        Ok(n)
+    }
+
+    /// Sessions created so far (1 with tract, whose one immutable plan serves every thread).
+    pub fn sessions(&self) -> usize {
+        if self.tract.is_some() {
+            1
+        } else {
+            self.pool.sessions()
+        }
+    }
+
+    fn runtime_name(&self) -> String {
+        self.runtime.describe()
+    }
+
+    fn new_session(&self) -> NeuralResult<Session> {
+        let invalid = |reason: String| NeuralError::InvalidModel {
+            model: self.label.clone(),
+            runtime: self.runtime_name(),
+            reason,
+        };
+        let init = |reason: String| NeuralError::RuntimeInit {
+            runtime: self.runtime_name(),
+            reason,
+        };
+        let env = self
+            .runtime
+            .env
+            .as_ref()
+            .ok_or_else(|| init("tract has no ONNX Runtime sessions".into()))?;
+        let session = catch_panic("creating a session", || {
+            Session::builder(env)
+                .map_err(|e| init(e.to_string()))?
+                .with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(|e| init(e.to_string()))?
+                .with_intra_threads(self.intra_threads)
+                .map_err(|e| init(e.to_string()))?
+                .with_inter_threads(1)
+                .map_err(|e| init(e.to_string()))?
+                .commit_from_memory(&self.model)
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .map_err(invalid)??;
+        verify_signature(&session, &self.label, self.sig)?;
+        Ok(session)
+    }
+
+    /// Runs the network on `data` = whole items; returns each signature output's rows
+    /// (row-major `[items, width]`). One call on ONNX Runtime; tract runs its plan's batch
+    /// after batch (a last partial batch is padded with zeros and its extra rows dropped).
+    pub fn run(&self, data: &[f32]) -> NeuralResult<Vec<Vec<f32>>> {
+        let item = self.sig.item_len();
+        let n = data.len() / item;
+        let fail = |reason: String| NeuralError::Inference {
+            runtime: self.runtime_name(),
+            reason,
+        };
+        if n == 0 || !data.len().is_multiple_of(item) {
+            return Err(fail(format!(
+                "the batch has {} values, not a whole number of {item}-value items",
+                data.len()
+            )));
+        }
+        let outs = self.sig.outputs;
+        if let Some(plan) = &self.tract {
+            let b = plan.batch();
+            let mut dst: Vec<Vec<f32>> = outs
+                .iter()
+                .map(|(_, w)| Vec::with_capacity(n.next_multiple_of(b) * w))
+                .collect();
+            let mut padded = Vec::new();
+            for chunk in data.chunks(b * item) {
+                let chunk = if chunk.len() == b * item {
+                    chunk
+                } else {
+                    padded.clear();
+                    padded.extend_from_slice(chunk);
+                    padded.resize(b * item, 0.0);
+                    &padded
+                };
+                catch_panic("running the model", || plan.run(chunk, &mut dst))
+                    .map_err(fail)?
+                    .map_err(fail)?;
+            }
+            for (d, (_, w)) in dst.iter_mut().zip(outs) {
+                d.truncate(n * w);
+            }
+            return Ok(dst);
+        }
+        let mut lease = self.pool.acquire(|| self.new_session())?;
+        let mut shape = vec![n];
+        shape.extend_from_slice(self.sig.item);
+        let result = catch_panic("running the model", || -> NeuralResult<Vec<Vec<f32>>> {
+            let input =
+                TensorRef::from_array_view((shape, data)).map_err(|e| fail(e.to_string()))?;
+            let outputs = lease
+                .session()
+                .run(ort::inputs![self.sig.input => input])
+                .map_err(|e| fail(e.to_string()))?;
+            outs.iter()
+                .map(|(name, width)| {
+                    let v = outputs
+                        .get(name)
+                        .ok_or_else(|| fail(format!("no output {name:?}")))?;
+                    let (shape, data) = v
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| fail(e.to_string()))?;
+                    let dims: Vec<i64> = shape.iter().copied().collect();
+                    if dims != [n as i64, *width as i64] {
+                        return Err(fail(format!(
+                            "output {name:?} has shape {dims:?}, expected [{n}, {width}]"
+                        )));
+                    }
+                    Ok(data.to_vec())
+                })
+                .collect()
+        });
+        match result {
+            Ok(r) => r,
+            Err(panic) => {
+                lease.discard();
+                Err(fail(panic))
+            }
+        }
+    }
+}
+
+fn check_tensor(model: &str, what: &str, ty: &ValueType, want: &[usize]) -> NeuralResult<()> {
+    let wrong = |reason: String| NeuralError::WrongModel {
+        model: model.to_string(),
+        reason,
+    };
+    match ty {
+        ValueType::Tensor { ty, shape, .. } => {
+            if *ty != ort::value::TensorElementType::Float32 {
+                return Err(wrong(format!(
+                    "{what} has element type {ty}, expected float32"
+                )));
+            }
+            let dims: Vec<i64> = shape.iter().copied().collect();
+            let rest: Vec<i64> = want.iter().map(|d| *d as i64).collect();
+            if dims.len() != want.len() + 1 || dims[1..] != rest[..] || dims[0] > 1 {
+                return Err(wrong(format!(
+                    "{what} has shape {dims:?}, expected [batch, {want:?}]"
+                )));
+            }
+            Ok(())
+        }
+        other => Err(wrong(format!("{what} is a {other}, expected a tensor"))),
+    }
+}
+
+/// Checks names, types and shapes of the model's inputs and outputs against `sig`.
+fn verify_signature(session: &Session, model: &str, sig: &Signature) -> NeuralResult<()> {
+    let inputs = session.inputs();
+    if inputs.len() != 1 || inputs[0].name() != sig.input {
+        let names: Vec<&str> = inputs.iter().map(|o| o.name()).collect();
+        return Err(NeuralError::WrongModel {
+            model: model.to_string(),
+            reason: format!(
+                "its inputs are {names:?}, expected one input \"{}\"",
+                sig.input
+            ),
+        });
+    }
+    let what = format!("input \"{}\"", sig.input);
+    check_tensor(model, &what, inputs[0].dtype(), sig.item)?;
+    for (name, width) in sig.outputs {
+        let Some(o) = session.outputs().iter().find(|o| o.name() == *name) else {
+            let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+            return Err(NeuralError::WrongModel {
+                model: model.to_string(),
+                reason: format!("it has no output \"{name}\" (outputs: {names:?})"),
+            });
+        };
+        check_tensor(model, &format!("output \"{name}\""), o.dtype(), &[*width])?;
+    }
+    Ok(())
+}
+
+fn load_tract(
+    model: &[u8],
+    label: &str,
+    runtime: &ActiveRuntime,
+    sig: &'static Signature,
+    batch: usize,
+) -> NeuralResult<TractPlan> {
+    let invalid = |reason: String| NeuralError::InvalidModel {
+        model: label.to_string(),
+        runtime: runtime.describe(),
+        reason,
+    };
+    match catch_panic("loading the model", || TractPlan::load(model, sig, batch))
+        .map_err(invalid)?
+    {
+        Ok(p) => Ok(p),
+        Err(LoadError::Invalid(reason)) => Err(invalid(reason)),
+        Err(LoadError::Wrong(reason)) => Err(NeuralError::WrongModel {
+            model: label.to_string(),
+            reason,
+        }),
+    }
+}
