@@ -19,7 +19,7 @@ fn song() -> MonoAudio {
         samples: (0..44_100 * 15)
             .map(|i| {
                 let t = i as f32 / 44_100.0;
-                0.3 * (t * (220.0 + 40.0 * k as f32) * 6.283).sin()
+                0.3 * (t * (220.0 + 40.0 * k as f32) * std::f32::consts::TAU).sin()
                     + 0.1 * ((i * 7919 + k) % 1000) as f32 / 1000.0
             })
             .collect(),

@@ -110,35 +110,7 @@ pub async fn listing_natural_order(b: &dyn StorageBackend) {
     for m in &songs {
         b.put_metadata(m).await.expect("put_metadata");
     }
-    let only = Filter::default().and(Condition::Eq(Field::Tags, Value::Text(TAG.into())));
-    for sort in [SortKey::Title, SortKey::Artist] {
-        for descending in [false, true] {
-            let mut want = songs.clone();
-            want.sort_by(|x, y| crate::compare_by(sort, x, y));
-            if descending {
-                want.reverse();
-            }
-            let want: Vec<String> = want.into_iter().map(|m| m.title).collect();
-            let mut got = Vec::new();
-            let mut q = ListQuery {
-                filter: only.clone(),
-                sort,
-                descending,
-                limit: 3,
-                ..ListQuery::default()
-            };
-            loop {
-                let page = b.list(&q).await.expect("list");
-                got.extend(page.items.into_iter().map(|m| m.title));
-                match page.next {
-                    Some(c) => q.cursor = Some(c),
-                    None => break,
-                }
-                assert!(got.len() <= songs.len(), "paging does not end");
-            }
-            assert_eq!(got, want, "{sort:?} descending={descending}");
-        }
-    }
+    listed_in_oracle_order(b, &songs, TAG, 3).await;
     // The natural order itself, not only agreement with the oracle.
     let by_title: Vec<String> = {
         let mut v = songs.clone();
@@ -202,10 +174,24 @@ pub async fn any_text_orders_alike(b: &dyn StorageBackend) {
     for m in &songs {
         b.put_metadata(m).await.expect("put_metadata");
     }
-    let only = Filter::default().and(Condition::Eq(Field::Tags, Value::Text(TAG.into())));
+    listed_in_oracle_order(b, &songs, TAG, 5).await;
+    for m in &songs {
+        assert!(b.delete_song(&m.id).await.expect("delete"));
+    }
+}
+
+/// Lists `songs` (the only ones tagged `tag`) by title and by artist, in both directions,
+/// `page` songs a page, and checks the order against the oracle ([`crate::compare_by`]).
+async fn listed_in_oracle_order(
+    b: &dyn StorageBackend,
+    songs: &[SongMetadata],
+    tag: &str,
+    page: usize,
+) {
+    let only = Filter::default().and(Condition::Eq(Field::Tags, Value::Text(tag.into())));
     for sort in [SortKey::Title, SortKey::Artist] {
         for descending in [false, true] {
-            let mut want = songs.clone();
+            let mut want = songs.to_vec();
             want.sort_by(|x, y| crate::compare_by(sort, x, y));
             if descending {
                 want.reverse();
@@ -215,7 +201,7 @@ pub async fn any_text_orders_alike(b: &dyn StorageBackend) {
                 filter: only.clone(),
                 sort,
                 descending,
-                limit: 5,
+                limit: page,
                 ..ListQuery::default()
             };
             let got = walk(b, q, songs.len()).await;
@@ -229,9 +215,6 @@ pub async fn any_text_orders_alike(b: &dyn StorageBackend) {
                     .collect::<Vec<_>>()
             );
         }
-    }
-    for m in &songs {
-        assert!(b.delete_song(&m.id).await.expect("delete"));
     }
 }
 
