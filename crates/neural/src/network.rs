@@ -276,3 +276,26 @@ fn load_tract(
         }),
     }
 }
+
+/// Style and sound tags with their probabilities.
+pub(crate) type Tags = Vec<(String, f32)>;
+
+/// What neural embedder `name` gives the audio crate for one song: its vector and its style and
+/// sound tags, or its error; tempo, key and spectral descriptors come from the DSP analysis.
+pub(crate) fn song_analysis(
+    name: &str,
+    analysed: NeuralResult<(Vec<f32>, Tags, Tags)>,
+) -> Result<songrec_audio::Analysis, songrec_audio::AudioError> {
+    let (vector, tags, sound_tags) = analysed.map_err(|e| songrec_audio::AudioError::Embed {
+        embedder: name.into(),
+        reason: e.to_string(),
+    })?;
+    Ok(songrec_audio::Analysis {
+        vector,
+        bpm: None,
+        key: None,
+        descriptors: songrec_audio::Descriptors::default(),
+        tags,
+        sound_tags,
+    })
+}

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use songrec_audio::resample::resample;
-use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
+use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 
 use super::frontend::{Blocks, FrontEnd, SAMPLE_RATE};
 use super::{
@@ -131,17 +131,9 @@ impl Embedder for AisfxEmbedder {
     }
 
     fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError> {
-        let a = self.analyze(audio).map_err(|e| AudioError::Embed {
-            embedder: AISFX_NAME.into(),
-            reason: e.to_string(),
-        })?;
-        Ok(Analysis {
-            vector: a.embedding,
-            bpm: None,
-            key: None,
-            descriptors: Descriptors::default(),
-            tags: Vec::new(),
-            sound_tags: Vec::new(),
-        })
+        let analysed = self
+            .analyze(audio)
+            .map(|a| (a.embedding, Vec::new(), Vec::new()));
+        crate::network::song_analysis(AISFX_NAME, analysed)
     }
 }

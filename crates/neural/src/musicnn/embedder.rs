@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use songrec_audio::{Analysis, AudioError, Descriptors, Embedder, MonoAudio};
+use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 
 use super::check::{
     SELF_CHECK_TOLERANCE, read_model, reference_penultimate_row0, reference_signal,
@@ -231,18 +231,9 @@ impl Embedder for MusicnnEmbedder {
     }
 
     fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError> {
-        let a = self.analyze(audio).map_err(|e| AudioError::Embed {
-            embedder: MUSICNN_NAME.into(),
-            reason: e.to_string(),
-        })?;
-        Ok(Analysis {
-            vector: a.embedding,
-            bpm: None,
-            key: None,
-            // Spectral descriptors, tempo and key come from the DSP analysis.
-            descriptors: Descriptors::default(),
-            tags: a.tags,
-            sound_tags: a.sound_tags,
-        })
+        let analysed = self
+            .analyze(audio)
+            .map(|a| (a.embedding, a.tags, a.sound_tags));
+        crate::network::song_analysis(MUSICNN_NAME, analysed)
     }
 }
