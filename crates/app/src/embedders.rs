@@ -5,15 +5,24 @@ use std::sync::Arc;
 use songrec_audio::{DspEmbedder, Embedder};
 use songrec_config::EmbedderConfig;
 use songrec_neural::{
-    AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder, MUSICNN_DIM, MUSICNN_NAME,
-    MUSICNN_VERSION, MusicnnConfig, MusicnnEmbedder,
+    AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder, MIX_DIM, MIX_NAME,
+    MIX_VERSION, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MixConfig, MixEmbedder,
+    MusicnnConfig, MusicnnEmbedder,
 };
 use songrec_storage::ModelInfo;
 
 use crate::{AppError, AppResult};
 
 /// Names accepted by `--embedder`.
-pub const NAMES: &[&str] = &["dsp", "musicnn", "aisfx"];
+pub const NAMES: &[&str] = &["mix", "dsp", "musicnn", "aisfx"];
+
+/// The default embedder's name: `mix` (musicnn, aisfx and the DSP analysis in one vector,
+/// [`songrec_neural::mix`]).
+pub const DEFAULT: &str = "mix";
+
+/// The default before `mix`: musicnn and the DSP analysis stored apart and blended at query
+/// time. A library made with it keeps them complete until every song has mix vectors.
+pub const OLD_DEFAULT: &[&str] = &["musicnn", "dsp"];
 
 /// What `both`/`all` stand for (the default pair; aisfx is asked for by name).
 const BOTH: &[&str] = &["dsp", "musicnn"];
@@ -23,6 +32,7 @@ pub const MODEL_CREDITS: &[&str] = &[songrec_neural::MUSICNN_CREDIT, songrec_neu
 
 fn canonical(name: &str) -> AppResult<&'static str> {
     match name.trim().to_ascii_lowercase().as_str() {
+        "mix" | "songrec-mix" | "default" => Ok("mix"),
         "dsp" | "songrec-dsp" => Ok("dsp"),
         "musicnn" | "neural" => Ok("musicnn"),
         "aisfx" => Ok("aisfx"),
@@ -213,6 +223,16 @@ pub fn musicnn_config(cfg: &EmbedderConfig) -> AppResult<MusicnnConfig> {
 pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embedder>> {
     match canonical(name)? {
         "dsp" => Ok(Arc::new(DspEmbedder::new())),
+        "mix" => {
+            let musicnn = musicnn_config(cfg)?;
+            Ok(Arc::new(MixEmbedder::new(&MixConfig {
+                aisfx: AisfxConfig {
+                    runtime: musicnn.runtime.clone(),
+                    ..AisfxConfig::default()
+                },
+                musicnn,
+            })?))
+        }
         "aisfx" => Ok(Arc::new(AisfxEmbedder::new(&AisfxConfig {
             runtime: runtime_choice(cfg)?.runtime,
             ..AisfxConfig::default()
@@ -247,6 +267,7 @@ pub fn model_by_name(name: &str) -> AppResult<ModelInfo> {
             songrec_audio::DSP_DIM,
         ),
         "aisfx" => ModelInfo::new(AISFX_NAME, AISFX_VERSION.to_string(), AISFX_DIM),
+        "mix" => ModelInfo::new(MIX_NAME, MIX_VERSION.to_string(), MIX_DIM),
         _ => ModelInfo::new(MUSICNN_NAME, MUSICNN_VERSION.to_string(), MUSICNN_DIM),
     })
 }
@@ -347,6 +368,77 @@ impl Pool {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn Embedder>>> {
         self.started.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn count_of(stats: &[songrec_storage::ModelStats], name: &str) -> u64 {
+    model_by_name(name).map_or(0, |m| {
+        stats
+            .iter()
+            .filter(|s| s.model == m)
+            .map(|s| s.count)
+            .sum()
+    })
+}
+
+/// Songs with the older default's vectors ([`OLD_DEFAULT`], the larger count) and songs with
+/// the default's.
+fn default_counts(stats: &[songrec_storage::ModelStats]) -> (u64, u64) {
+    let old = OLD_DEFAULT
+        .iter()
+        .map(|n| count_of(stats, n))
+        .max()
+        .unwrap_or(0);
+    (old, count_of(stats, DEFAULT))
+}
+
+/// Whether `auto` compares the default's vectors in a library with these models: it holds
+/// some, and at least as many as of the older default's (a library being brought to the
+/// default by `reembed` is answered with the older vectors, which every song has, until then).
+///
+/// ```
+/// use songrec_storage::{ModelInfo, ModelStats};
+/// use songrec_app::embedders::{default_is_complete, model_by_name};
+/// let s = |n: &str, count| ModelStats { model: model_by_name(n).unwrap(), count };
+/// assert!(default_is_complete(&[s("mix", 3)]));
+/// assert!(!default_is_complete(&[s("mix", 2), s("musicnn", 3), s("dsp", 3)]));
+/// assert!(default_is_complete(&[s("mix", 3), s("musicnn", 3), s("dsp", 3)]));
+/// assert!(!default_is_complete(&[s("dsp", 3)]));
+/// ```
+pub fn default_is_complete(stats: &[songrec_storage::ModelStats]) -> bool {
+    let (old, mix) = default_counts(stats);
+    mix > 0 && mix >= old
+}
+
+/// One line for the user when some songs lack the default's vectors that the older default
+/// gave them (a library made before `mix`, or a `reembed` under way); `None` otherwise.
+pub fn upgrade_advice(stats: &[songrec_storage::ModelStats]) -> Option<String> {
+    let (old, mix) = default_counts(stats);
+    (old > mix).then(|| {
+        format!(
+            "{mix} of {old} songs have the default {} vectors; until `songrec reembed` \
+             (resumable) computes the rest, `similar` and every ranking compare {} \
+             (the vectors all songs have)",
+            model_by_name(DEFAULT).map_or_else(|_| DEFAULT.into(), |m| m.key()),
+            OLD_DEFAULT
+                .iter()
+                .filter_map(|n| model_by_name(n).ok())
+                .map(|m| m.key())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )
+    })
+}
+
+/// The embedders `ingest` runs when none is named: the default, and while some songs lack its
+/// vectors ([`default_is_complete`]), also the older default's for the models the library
+/// holds, so the space `auto` answers with stays whole. A comma list for [`parse_list_with`].
+pub fn default_ingest_spec(stats: &[songrec_storage::ModelStats]) -> String {
+    let (old, mix) = default_counts(stats);
+    let mut names = vec![DEFAULT];
+    if old > mix {
+        names.extend(OLD_DEFAULT.iter().filter(|n| count_of(stats, n) > 0));
+    }
+    names.join(",")
 }
 
 /// The storage model an embedder's vectors are filed under.

@@ -477,7 +477,9 @@ mod tests {
 /// Which vectors a query compares, as the user asked for them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Choice {
-    /// Blend musicnn and DSP when the song has both (neural weight [`auto_weight`] of its
+    /// The default's vectors ([`crate::embedders::DEFAULT`]) when every song has them
+    /// ([`crate::embedders::default_is_complete`]); else, as before the default existed,
+    /// musicnn and DSP blended when the song has both (neural weight [`auto_weight`] of its
     /// duration), else the one it has.
     Auto,
     /// One embedder's vectors, by name (`dsp`, `musicnn`).
@@ -605,12 +607,18 @@ pub async fn choose_parts_in(
             ])
         }
         Choice::Auto => {
-            let have: Vec<ModelInfo> = backend
-                .models()
-                .await?
-                .into_iter()
-                .map(|s| s.model)
-                .collect();
+            let stats = backend.models().await?;
+            if crate::embedders::default_is_complete(&stats) {
+                let m = crate::embedders::model_by_name(crate::embedders::DEFAULT)?;
+                let has = match target {
+                    Target::Song(s) => backend.get_embedding(&s.id, &m).await?.is_some(),
+                    Target::File(_) => true,
+                };
+                if has {
+                    return Ok(vec![part(crate::embedders::DEFAULT, 1.0, target, pool)?]);
+                }
+            }
+            let have: Vec<ModelInfo> = stats.into_iter().map(|s| s.model).collect();
             let w = match target {
                 Target::Song(s) => auto_weight(s.duration_secs),
                 Target::File(_) => AUTO_BLEND,
@@ -678,9 +686,13 @@ pub async fn choose_space(
             &choose_parts_in(backend, &target, choice, &pool).await?,
         ));
     }
-    let have: Vec<ModelInfo> = backend
-        .models()
-        .await?
+    let stats = backend.models().await?;
+    if crate::embedders::default_is_complete(&stats) {
+        return Ok(Space::from(crate::embedders::model_by_name(
+            crate::embedders::DEFAULT,
+        )?));
+    }
+    let have: Vec<ModelInfo> = stats
         .into_iter()
         .filter(|s| s.count > 0)
         .map(|s| s.model)

@@ -403,6 +403,9 @@ pub fn stats(
     for o in songrec_app::embedders::outdated_models(&s.models) {
         println!("            note: {}", o.advice());
     }
+    if let Some(advice) = songrec_app::embedders::upgrade_advice(&s.models) {
+        println!("            note: {advice}");
+    }
     let g: Vec<String> = s
         .genres
         .iter()

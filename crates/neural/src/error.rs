@@ -47,6 +47,12 @@ pub enum NeuralError {
         /// What differs.
         reason: String,
     },
+    /// The bundled mix standardisation table does not fit the mix's parts (a build error).
+    #[error("the mix standardisation table built into songrec is unusable: {reason}")]
+    BadTable {
+        /// What is wrong.
+        reason: String,
+    },
     /// The configured ONNX Runtime library file does not exist.
     #[error(
         "ONNX Runtime library {path} does not exist; point SONGREC_ORT_LIBRARY / `[embedder] onnxruntime_library` at libonnxruntime.so.1.x (from the PyPI onnxruntime wheel), or unset it to use the built-in tract runtime"

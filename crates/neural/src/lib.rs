@@ -29,6 +29,7 @@
 pub mod aisfx;
 pub mod discover;
 pub mod error;
+pub mod mix;
 pub mod musicnn;
 mod network;
 pub mod norm_table;
@@ -39,6 +40,7 @@ mod tract_plan;
 
 pub use aisfx::{AISFX_CREDIT, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder};
 pub use error::{NeuralError, NeuralResult};
+pub use mix::{MIX_DIM, MIX_NAME, MIX_VERSION, MixConfig, MixEmbedder};
 
 /// Credit line for the musicnn models.
 pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";

@@ -18,11 +18,13 @@ pub struct IngestArgs {
     /// Files or folders (searched recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Embedders to run: both (default: `similar` then blends style and sound), dsp (about 3x
-    /// faster) or musicnn. musicnn runs on tract, or on ONNX Runtime when
-    /// SONGREC_ORT_LIBRARY / [embedder] onnxruntime_library is set.
-    #[arg(long, default_value = "both")]
-    pub embedder: String,
+    /// Embedders to run (a comma list): mix (the default: musicnn, aisfx and the DSP analysis
+    /// in one vector), dsp (several times faster), musicnn, aisfx, or both (musicnn and dsp
+    /// apart). Unset: mix, plus musicnn and dsp while some songs of the library have only
+    /// those (see `songrec reembed`). The networks run on tract, or on ONNX Runtime when one
+    /// is installed or SONGREC_ORT_LIBRARY / [embedder] onnxruntime_library is set.
+    #[arg(long)]
+    pub embedder: Option<String>,
     /// Parallel analysis jobs (default: one per core; at most 1024).
     #[arg(short, long, value_parser = crate::args::jobs)]
     pub jobs: Option<usize>,
@@ -38,9 +40,13 @@ pub struct IngestArgs {
 pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
     let backend = opened.backend.clone();
     paths_exist(&args.paths)?;
-    let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
+    let spec = match &args.embedder {
+        Some(spec) => spec.clone(),
+        None => songrec_app::embedders::default_ingest_spec(&backend.models().await?),
+    };
+    let embedders = songrec_app::embedders::parse_list_with(&spec, &cfg.embedder)?;
     if !args.json
-        && let Some(line) = songrec_app::embedders::runtime_line(&args.embedder, &cfg.embedder)?
+        && let Some(line) = songrec_app::embedders::runtime_line(&spec, &cfg.embedder)?
     {
         eprintln!("{line}");
     }

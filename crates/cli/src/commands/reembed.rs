@@ -11,8 +11,8 @@ use crate::progress::{MigrateBar, progress_bar};
 
 #[derive(Args, Debug)]
 pub struct ReembedArgs {
-    /// The embedder whose vectors to compute: musicnn or dsp.
-    #[arg(long, default_value = "musicnn")]
+    /// The embedder whose vectors to compute: mix (the default), musicnn, dsp or aisfx.
+    #[arg(long, default_value = "mix")]
     pub embedder: String,
     /// Recompute songs that already have a vector of this model.
     #[arg(long)]

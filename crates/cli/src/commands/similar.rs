@@ -112,8 +112,14 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
     tracing::info!("comparing {parts:?}");
     let model = songrec_app::similar::space_of(&parts).key();
     if !args.json {
-        for o in songrec_app::embedders::outdated_models(&backend.models().await?) {
+        let stats = backend.models().await?;
+        for o in songrec_app::embedders::outdated_models(&stats) {
             eprintln!("note: {}", o.advice());
+        }
+        if choice == songrec_app::similar::Choice::Auto
+            && let Some(advice) = songrec_app::embedders::upgrade_advice(&stats)
+        {
+            eprintln!("note: {advice}");
         }
     }
     let req = SimilarRequest {

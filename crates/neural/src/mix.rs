@@ -1,0 +1,387 @@
+//! The default embedder, `songrec-mix`: musicnn, aisfx and the DSP analysis of one decode,
+//! each part standardised with a fixed table, L2-normalised and weighted equally, in one
+//! stored vector (one model, so one vector collection in the cloud).
+//!
+//! Why these parts and weights: `scripts/eval/RESULTS.md`, "aisfx, VGG and the new default".
+//! The table (`models/mix/standardise.json`) was computed once from a reference corpus that
+//! shares no package with any evaluation set (`scripts/eval/build_mixref.py`,
+//! `scripts/eval/mix_table.py`); it never changes at run time, so every machine and every
+//! library ranks alike and `sync` has nothing extra to carry.
+//!
+//! The cosine of two mix vectors is the mean of the three parts' cosines (each part has norm
+//! √⅓), so a part's share of a similarity can be read off the vector itself ([`part_cosines`]).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use songrec_audio::resample::resample;
+use songrec_audio::{
+    Analysis, AudioError, DSP_DIM, DSP_NAME, DSP_VERSION, DspEmbedder, Embedder, MonoAudio, Segment,
+};
+
+use crate::aisfx::{AISFX_DECODE, AisfxConfig, AisfxEmbedder, BLOCK_DIM};
+use crate::error::{NeuralError, NeuralResult};
+use crate::musicnn::{MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MusicnnConfig, MusicnnEmbedder};
+use crate::runtime::Runtime;
+
+/// Name under which mix vectors are stored.
+pub const MIX_NAME: &str = "songrec-mix";
+/// Version of the mix vectors (bump on any change of a part, the table or the weights).
+///
+/// * 1: musicnn@2 (400), aisfx's mean and max over ≤ 8 blocks before normalisation (1024) and
+///   songrec-dsp@2 (120), each standardised with `models/mix/standardise.json`, L2-normalised
+///   and scaled by √⅓.
+pub const MIX_VERSION: u32 = 1;
+/// Width of the aisfx part (mean and max of the blocks, not normalised).
+pub const AISFX_PART_DIM: usize = 2 * BLOCK_DIM;
+/// Embedding dimension: the three parts one after the other.
+pub const MIX_DIM: usize = MUSICNN_DIM + AISFX_PART_DIM + DSP_DIM;
+/// What the mix decodes of a file: aisfx's 44.1 kHz excerpts (the DSP rule); musicnn and the
+/// DSP analysis share one resample of them to the analysis rate.
+pub const MIX_DECODE: songrec_audio::DecodeOptions = AISFX_DECODE;
+
+/// The shipped standardisation table.
+pub static TABLE_JSON: &str = include_str!("../../../models/mix/standardise.json");
+
+/// One part of the mix: which vectors it standardises and how.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PartTable {
+    /// The part, e.g. `musicnn@2`.
+    pub part: String,
+    /// Per-dimension mean on the reference corpus.
+    pub mean: Vec<f32>,
+    /// Per-dimension standard deviation on the reference corpus (floored, never zero).
+    pub std: Vec<f32>,
+}
+
+/// The standardisation table of the three parts, in vector order.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MixTable {
+    /// The parts in the order their values are concatenated.
+    pub parts: Vec<PartTable>,
+}
+
+/// The parts' names and widths, in vector order.
+pub const PARTS: [(&str, usize); 3] = [
+    ("musicnn@2", MUSICNN_DIM),
+    ("aisfx@1-pooled", AISFX_PART_DIM),
+    ("songrec-dsp@2", DSP_DIM),
+];
+
+impl MixTable {
+    /// The table built into songrec, checked against [`PARTS`].
+    pub fn bundled() -> NeuralResult<Self> {
+        Self::parse(TABLE_JSON)
+    }
+
+    /// Parses and checks a table: the three parts of [`PARTS`] in order, finite values,
+    /// positive deviations.
+    pub fn parse(json: &str) -> NeuralResult<Self> {
+        let bad = |reason: String| NeuralError::BadTable { reason };
+        let t: MixTable =
+            serde_json::from_str(json).map_err(|e| bad(format!("not a table: {e}")))?;
+        if t.parts.len() != PARTS.len() {
+            return Err(bad(format!(
+                "{} parts, expected {}",
+                t.parts.len(),
+                PARTS.len()
+            )));
+        }
+        for (p, (name, dim)) in t.parts.iter().zip(PARTS) {
+            if p.part != name || p.mean.len() != dim || p.std.len() != dim {
+                return Err(bad(format!(
+                    "part {:?} with {}/{} values, expected {name:?} with {dim}",
+                    p.part,
+                    p.mean.len(),
+                    p.std.len()
+                )));
+            }
+            if p.mean.iter().any(|x| !x.is_finite())
+                || p.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+            {
+                return Err(bad(format!("part {name:?} holds a value that is not usable")));
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// The mix vector of three raw parts (pure): each part standardised with its table row,
+/// L2-normalised (in f64) and scaled by √(1/parts), then concatenated. A part that is
+/// constant after standardisation (norm 0) contributes zeros.
+///
+/// ```
+/// use songrec_neural::mix::{combine, PartTable};
+/// let t = |n: usize| PartTable { part: String::new(), mean: vec![0.0; n], std: vec![1.0; n] };
+/// let v = combine(&[&[3.0, 4.0], &[0.0, 2.0]], &[t(2), t(2)]);
+/// let h = 0.5f64.sqrt();
+/// assert_eq!(v, vec![(0.6 * h) as f32, (0.8 * h) as f32, 0.0, h as f32]);
+/// ```
+pub fn combine(parts: &[&[f32]], table: &[PartTable]) -> Vec<f32> {
+    let scale = (1.0 / parts.len().max(1) as f64).sqrt();
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for (x, t) in parts.iter().zip(table) {
+        let z: Vec<f64> = x
+            .iter()
+            .zip(t.mean.iter().zip(&t.std))
+            .map(|(x, (m, s))| (f64::from(*x) - f64::from(*m)) / f64::from(*s))
+            .collect();
+        let norm = z.iter().map(|v| v * v).sum::<f64>().sqrt();
+        out.extend(z.iter().map(|v| {
+            if norm > 0.0 && norm.is_finite() {
+                (v / norm * scale) as f32
+            } else {
+                0.0
+            }
+        }));
+    }
+    out
+}
+
+/// The cosine of each part of two mix vectors (pure): musicnn, aisfx, DSP. Their mean is the
+/// cosine of the whole vectors.
+///
+/// ```
+/// let a = vec![0.1f32; songrec_neural::mix::MIX_DIM];
+/// let c = songrec_neural::mix::part_cosines(&a, &a);
+/// assert!(c.iter().all(|c| (c - 1.0).abs() < 1e-5));
+/// ```
+pub fn part_cosines(a: &[f32], b: &[f32]) -> [f32; 3] {
+    let mut out = [0f32; 3];
+    let mut start = 0;
+    for (o, (_, dim)) in out.iter_mut().zip(PARTS) {
+        let end = (start + dim).min(a.len()).min(b.len());
+        if start < end {
+            *o = songrec_audio::cosine_similarity(&a[start..end], &b[start..end]);
+        }
+        start += dim;
+    }
+    out
+}
+
+/// The raw parts of one song, before standardisation, and what the DSP analysis and musicnn
+/// say about it besides.
+#[derive(Debug, Clone)]
+pub struct MixParts {
+    /// musicnn@2's stored vector (400).
+    pub musicnn: Vec<f32>,
+    /// aisfx's mean and max over the blocks, not normalised (1024).
+    pub aisfx: Vec<f32>,
+    /// The DSP analysis: its songrec-dsp@2 vector, tempo, key and descriptors.
+    pub dsp: Analysis,
+    /// musicnn's style tags.
+    pub tags: Vec<(String, f32)>,
+    /// musicnn's sound tags.
+    pub sound_tags: Vec<(String, f32)>,
+}
+
+/// How to build a [`MixEmbedder`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MixConfig {
+    /// musicnn's settings (its runtime is the mix's).
+    pub musicnn: MusicnnConfig,
+    /// aisfx's blocks and sessions (its runtime is taken from `musicnn`).
+    pub aisfx: AisfxConfig,
+}
+
+impl MixConfig {
+    /// Both networks on `runtime`, everything else default.
+    pub fn on(runtime: Runtime) -> Self {
+        MixConfig {
+            musicnn: MusicnnConfig {
+                runtime: runtime.clone(),
+                ..MusicnnConfig::default()
+            },
+            aisfx: AisfxConfig {
+                runtime,
+                ..AisfxConfig::default()
+            },
+        }
+    }
+}
+
+/// The default embedder (name [`MIX_NAME`], version [`MIX_VERSION`], dim [`MIX_DIM`]).
+pub struct MixEmbedder {
+    musicnn: MusicnnEmbedder,
+    aisfx: AisfxEmbedder,
+    dsp: DspEmbedder,
+    table: MixTable,
+}
+
+impl std::fmt::Debug for MixEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MixEmbedder")
+            .field("musicnn", &self.musicnn)
+            .field("aisfx", &self.aisfx)
+            .finish()
+    }
+}
+
+impl MixEmbedder {
+    /// Starts both networks on musicnn's runtime and reads the bundled table.
+    pub fn new(cfg: &MixConfig) -> NeuralResult<Self> {
+        let aisfx = AisfxConfig {
+            runtime: cfg.musicnn.runtime.clone(),
+            ..cfg.aisfx.clone()
+        };
+        Ok(MixEmbedder {
+            musicnn: MusicnnEmbedder::new(&cfg.musicnn)?,
+            aisfx: AisfxEmbedder::new(&aisfx)?,
+            dsp: DspEmbedder::new(),
+            table: MixTable::bundled()?,
+        })
+    }
+
+    /// The runtime both networks run on.
+    pub fn runtime(&self) -> &crate::ActiveRuntime {
+        self.musicnn.runtime()
+    }
+
+    /// The three parts of one song: aisfx on `audio` (any rate; 44.1 kHz is what it hears),
+    /// musicnn and the DSP analysis on one resample of it to the analysis rate.
+    pub fn parts(&self, audio: &MonoAudio) -> NeuralResult<MixParts> {
+        let rate = songrec_audio::ANALYSIS_RATE;
+        let low: Cow<'_, MonoAudio> = if audio.sample_rate == rate {
+            Cow::Borrowed(audio)
+        } else {
+            Cow::Owned(MonoAudio {
+                sample_rate: rate,
+                segments: audio
+                    .segments
+                    .iter()
+                    .map(|s| Segment {
+                        start_secs: s.start_secs,
+                        samples: resample(&s.samples, audio.sample_rate, rate),
+                    })
+                    .collect(),
+            })
+        };
+        let dsp = self
+            .dsp
+            .embed(&low)
+            .map_err(|e| NeuralError::Inference {
+                runtime: DSP_NAME.into(),
+                reason: e.to_string(),
+            })?;
+        let n = self.musicnn.analyze(&low)?;
+        let a = self.aisfx.analyze(audio)?;
+        Ok(MixParts {
+            musicnn: n.embedding,
+            aisfx: a.pooled,
+            dsp,
+            tags: n.tags,
+            sound_tags: n.sound_tags,
+        })
+    }
+
+    /// The mix vector of a song's parts.
+    pub fn vector(&self, p: &MixParts) -> Vec<f32> {
+        combine(&[&p.musicnn, &p.aisfx, &p.dsp.vector], &self.table.parts)
+    }
+}
+
+impl Embedder for MixEmbedder {
+    fn name(&self) -> &str {
+        MIX_NAME
+    }
+
+    fn version(&self) -> u32 {
+        MIX_VERSION
+    }
+
+    fn dim(&self) -> usize {
+        MIX_DIM
+    }
+
+    fn decode_options(&self) -> songrec_audio::DecodeOptions {
+        MIX_DECODE
+    }
+
+    fn embed(&self, audio: &MonoAudio) -> Result<Analysis, AudioError> {
+        let p = self.parts(audio).map_err(|e| AudioError::Embed {
+            embedder: MIX_NAME.into(),
+            reason: e.to_string(),
+        })?;
+        let vector = self.vector(&p);
+        Ok(Analysis {
+            vector,
+            tags: p.tags,
+            sound_tags: p.sound_tags,
+            ..p.dsp
+        })
+    }
+}
+
+/// The parts a mix vector is made of, as stored models: musicnn@2 and songrec-dsp@2 (aisfx's
+/// part is its pooled values, not its stored aisfx@1 vector).
+pub fn stored_parts() -> [(&'static str, u32); 2] {
+    [(MUSICNN_NAME, MUSICNN_VERSION), (DSP_NAME, DSP_VERSION)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_table_fits_the_parts() {
+        let t = MixTable::bundled().expect("bundled table");
+        assert_eq!(
+            t.parts.iter().map(|p| p.mean.len()).sum::<usize>(),
+            MIX_DIM
+        );
+    }
+
+    #[test]
+    fn a_table_of_the_wrong_shape_is_refused() {
+        let part = |name: &str, n: usize, s: f32| {
+            serde_json::json!({"part": name, "mean": vec![0.0; n], "std": vec![s; n]})
+        };
+        let good = [
+            part("musicnn@2", MUSICNN_DIM, 1.0),
+            part("aisfx@1-pooled", AISFX_PART_DIM, 1.0),
+            part("songrec-dsp@2", DSP_DIM, 1.0),
+        ];
+        let json = |p: &[serde_json::Value]| serde_json::json!({ "parts": p }).to_string();
+        assert!(MixTable::parse(&json(&good)).is_ok());
+        assert!(MixTable::parse(&json(&good[..2])).is_err());
+        let mut zero = good.clone();
+        zero[2] = part("songrec-dsp@2", DSP_DIM, 0.0);
+        assert!(MixTable::parse(&json(&zero)).is_err());
+        let mut short = good.clone();
+        short[0] = part("musicnn@2", 3, 1.0);
+        assert!(MixTable::parse(&json(&short)).is_err());
+        assert!(MixTable::parse("[1,2").is_err());
+    }
+
+    #[test]
+    fn the_whole_cosine_is_the_mean_of_the_parts() {
+        let t = |n: usize, m: f32, s: f32| PartTable {
+            part: String::new(),
+            mean: vec![m; n],
+            std: vec![s; n],
+        };
+        let table = [t(3, 0.5, 2.0), t(4, -1.0, 0.5), t(2, 0.0, 1.0)];
+        let a = combine(
+            &[&[1.0, 2.0, 3.0], &[0.0, 1.0, -1.0, 2.0], &[1.0, 1.0]],
+            &table,
+        );
+        let b = combine(
+            &[&[3.0, 1.0, 0.0], &[2.0, 1.0, 0.5, -2.0], &[1.0, -1.0]],
+            &table,
+        );
+        let norm = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+        assert!((norm - 1.0).abs() < 1e-6, "{norm}");
+        let whole = songrec_audio::cosine_similarity(&a, &b);
+        let mut parts = Vec::new();
+        let mut s = 0;
+        for n in [3, 4, 2] {
+            parts.push(songrec_audio::cosine_similarity(
+                &a[s..s + n],
+                &b[s..s + n],
+            ));
+            s += n;
+        }
+        let mean = parts.iter().sum::<f32>() / 3.0;
+        assert!((whole - mean).abs() < 1e-6, "{whole} vs {mean}");
+    }
+}
