@@ -6,8 +6,8 @@ use songrec_audio::{DspEmbedder, Embedder};
 use songrec_config::EmbedderConfig;
 use songrec_neural::{
     AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder, MIX_DIM, MIX_NAME,
-    MIX_VERSION, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MixConfig, MixEmbedder,
-    MusicnnConfig, MusicnnEmbedder,
+    MIX_VERSION, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MixConfig, MixEmbedder, MusicnnConfig,
+    MusicnnEmbedder,
 };
 use songrec_storage::ModelInfo;
 
@@ -372,11 +372,7 @@ impl Pool {
 
 fn count_of(stats: &[songrec_storage::ModelStats], name: &str) -> u64 {
     model_by_name(name).map_or(0, |m| {
-        stats
-            .iter()
-            .filter(|s| s.model == m)
-            .map(|s| s.count)
-            .sum()
+        stats.iter().filter(|s| s.model == m).map(|s| s.count).sum()
     })
 }
 

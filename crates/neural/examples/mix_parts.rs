@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
-use songrec_neural::mix::{MixConfig, MixEmbedder};
 use songrec_neural::Runtime;
+use songrec_neural::mix::{MixConfig, MixEmbedder};
 
 const AUDIO: &[&str] = &["ogg", "mp3", "wav", "flac", "m4a", "opus", "aiff", "aif"];
 
@@ -56,7 +56,11 @@ fn thread_cpu() -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(dir) = args.first().filter(|a| !a.starts_with("--")).map(PathBuf::from) else {
+    let Some(dir) = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+    else {
         eprintln!("usage: mix_parts <labelled-dir> [--jobs N] > parts.jsonl");
         std::process::exit(2);
     };

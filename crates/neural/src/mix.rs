@@ -99,7 +99,9 @@ impl MixTable {
             if p.mean.iter().any(|x| !x.is_finite())
                 || p.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
             {
-                return Err(bad(format!("part {name:?} holds a value that is not usable")));
+                return Err(bad(format!(
+                    "part {name:?} holds a value that is not usable"
+                )));
             }
         }
         Ok(t)
@@ -256,13 +258,10 @@ impl MixEmbedder {
                     .collect(),
             })
         };
-        let dsp = self
-            .dsp
-            .embed(&low)
-            .map_err(|e| NeuralError::Inference {
-                runtime: DSP_NAME.into(),
-                reason: e.to_string(),
-            })?;
+        let dsp = self.dsp.embed(&low).map_err(|e| NeuralError::Inference {
+            runtime: DSP_NAME.into(),
+            reason: e.to_string(),
+        })?;
         let n = self.musicnn.analyze(&low)?;
         let a = self.aisfx.analyze(audio)?;
         Ok(MixParts {
@@ -325,17 +324,12 @@ mod tests {
     #[test]
     fn the_bundled_table_fits_the_parts() {
         let t = MixTable::bundled().expect("bundled table");
-        assert_eq!(
-            t.parts.iter().map(|p| p.mean.len()).sum::<usize>(),
-            MIX_DIM
-        );
+        assert_eq!(t.parts.iter().map(|p| p.mean.len()).sum::<usize>(), MIX_DIM);
     }
 
     #[test]
     fn a_table_of_the_wrong_shape_is_refused() {
-        let part = |name: &str, n: usize, s: f32| {
-            serde_json::json!({"part": name, "mean": vec![0.0; n], "std": vec![s; n]})
-        };
+        let part = |name: &str, n: usize, s: f32| serde_json::json!({"part": name, "mean": vec![0.0; n], "std": vec![s; n]});
         let good = [
             part("musicnn@2", MUSICNN_DIM, 1.0),
             part("aisfx@1-pooled", AISFX_PART_DIM, 1.0),
@@ -375,10 +369,7 @@ mod tests {
         let mut parts = Vec::new();
         let mut s = 0;
         for n in [3, 4, 2] {
-            parts.push(songrec_audio::cosine_similarity(
-                &a[s..s + n],
-                &b[s..s + n],
-            ));
+            parts.push(songrec_audio::cosine_similarity(&a[s..s + n], &b[s..s + n]));
             s += n;
         }
         let mean = parts.iter().sum::<f32>() / 3.0;

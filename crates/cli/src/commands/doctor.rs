@@ -38,9 +38,38 @@ pub async fn run(cfg: &Config) -> Result<u8> {
     for c in &report.checks {
         println!("{c}");
     }
+    if report.is_ok() {
+        for line in vector_advice(cfg).await {
+            println!("[warn] vectors: {line}");
+        }
+    }
     Ok(if report.is_ok() && runtime_ok {
         exit::OK
     } else {
         exit::ERROR
     })
+}
+
+/// What the library's vectors lack: the default's on some songs (a library made before it),
+/// or a model this build makes in another version. Nothing for an empty or unreachable
+/// library (the checks above said so).
+async fn vector_advice(cfg: &Config) -> Vec<String> {
+    if cfg.backend == songrec_config::BackendKind::Local && !cfg.local.path.join("data").is_dir() {
+        return Vec::new();
+    }
+    let Ok(backend) = factory::build(cfg) else {
+        return Vec::new();
+    };
+    let Ok(stats) = backend.models().await else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = songrec_app::embedders::upgrade_advice(&stats)
+        .into_iter()
+        .collect();
+    out.extend(
+        songrec_app::embedders::outdated_models(&stats)
+            .iter()
+            .map(|o| o.advice()),
+    );
+    out
 }

@@ -9,8 +9,9 @@ use crate::exit;
 
 #[derive(Args, Debug)]
 pub struct InitAstraArgs {
-    /// Embedders whose vector collections to create: dsp, musicnn or both.
-    #[arg(long, default_value = "both")]
+    /// Embedders whose vector collections to create: mix (the default: one collection beside
+    /// the songs'), dsp, musicnn, aisfx, both (musicnn and dsp) or a comma list.
+    #[arg(long, default_value = "mix")]
     pub embedder: String,
     /// Collections the database allows (5 on older Astra databases, 10 on newer ones): checked
     /// before anything is created. Without it, a refusal by the server is explained.

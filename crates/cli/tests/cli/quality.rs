@@ -145,7 +145,10 @@ fn reembed_skips_songs_that_have_vectors_and_force_recomputes_and_bumps_versions
     let lib = dir.path().join("lib");
     let music = dir.path().join("music");
     bin().synth(&music, 1, 3);
-    ok(&on_library(&lib, &["ingest", music.to_str().unwrap()]));
+    ok(&on_library(
+        &lib,
+        &["ingest", "--embedder", "both", music.to_str().unwrap()],
+    ));
     let before = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
     let r = json(&on_library(
         &lib,
@@ -180,4 +183,126 @@ fn reembed_skips_songs_that_have_vectors_and_force_recomputes_and_bumps_versions
     let o = on_library(&lib, &["reembed", "--embedder", "nonsense"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown embedder"));
+}
+
+/// The models a library holds, as (`name@version`, songs).
+fn models(lib: &std::path::Path) -> Vec<(String, u64)> {
+    let s = json(&on_library(lib, &["stats", "--json"]));
+    let mut out: Vec<(String, u64)> = s["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                format!(
+                    "{}@{}",
+                    m["model"]["name"].as_str().unwrap(),
+                    m["model"]["version"].as_str().unwrap()
+                ),
+                m["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
+    use songrec_testkit::fixtures::real_recording;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let music = dir.path().join("music");
+    let later = dir.path().join("later");
+    std::fs::create_dir_all(&music).unwrap();
+    std::fs::create_dir_all(&later).unwrap();
+    for (sub, name, to) in [
+        ("asc", "frontiers.mp3", &music),
+        ("asc", "machine_wars.mp3", &music),
+        ("freedesktop", "complete.oga", &music),
+        ("freedesktop", "bell.oga", &music),
+        ("asc", "time_to_strike.mp3", &later),
+    ] {
+        std::fs::copy(real_recording(sub, name), to.join(name)).unwrap();
+    }
+    // A new library holds one vector per song: the default's.
+    let fresh = dir.path().join("fresh");
+    ok(&on_library(&fresh, &["ingest", later.to_str().unwrap()]));
+    assert_eq!(models(&fresh), vec![("songrec-mix@1".to_owned(), 1)]);
+
+    // What `ingest` stored before the default: musicnn and DSP apart.
+    ok(&on_library(
+        &lib,
+        &["ingest", "--embedder", "both", music.to_str().unwrap()],
+    ));
+    let old = |n| vec![("musicnn@2".to_owned(), n), ("songrec-dsp@2".to_owned(), n)];
+    assert_eq!(models(&lib), old(4));
+    // The model compared (JSON) and what the text answer says besides (stderr).
+    let similar = |lib: &std::path::Path| {
+        let o = on_library(lib, &["similar", "frontiers", "-k", "3", "--json"]);
+        let text = on_library(lib, &["similar", "frontiers", "-k", "3"]);
+        ok(&text);
+        let stderr = String::from_utf8_lossy(&text.stderr).into_owned();
+        (json(&o)["model"].as_str().unwrap().to_owned(), stderr)
+    };
+    let (model, note) = similar(&lib);
+    assert!(
+        model.contains("musicnn@2") && model.contains("songrec-dsp@2"),
+        "{model}"
+    );
+    assert!(
+        note.contains("0 of 4 songs have the default songrec-mix@1 vectors")
+            && note.contains("songrec reembed"),
+        "{note}"
+    );
+    let doctor = ok(&on_library(&lib, &["doctor"]));
+    assert!(
+        doctor.contains("[warn] vectors: 0 of 4 songs have the default"),
+        "{doctor}"
+    );
+    // A song added meanwhile gets the default and keeps the older pair whole.
+    ok(&on_library(&lib, &["ingest", later.to_str().unwrap()]));
+    let mut want = old(5);
+    want.push(("songrec-mix@1".to_owned(), 1));
+    assert_eq!(models(&lib), want);
+    let (model, note) = similar(&lib);
+    assert!(!model.contains("songrec-mix"), "{model}");
+    assert!(note.contains("1 of 5 songs"), "{note}");
+    let stats = ok(&on_library(&lib, &["stats"]));
+    assert!(stats.contains("1 of 5 songs have the default"), "{stats}");
+
+    // `reembed` computes the rest; from then on every answer compares the default.
+    let r = json(&on_library(&lib, &["reembed", "--json"]));
+    assert_eq!(
+        (r["computed"].as_u64(), r["already"].as_u64()),
+        (Some(4), Some(1))
+    );
+    let (model, note) = similar(&lib);
+    assert_eq!(model, "songrec-mix@1");
+    assert!(!note.contains("default"), "{note}");
+    // reembed's vectors are ingest's, bit for bit: the same ranking and similarities as a
+    // library that ingested every file with the default.
+    ok(&on_library(&fresh, &["ingest", music.to_str().unwrap()]));
+    let scores = |lib: &std::path::Path| {
+        json(&on_library(
+            lib,
+            &["similar", "frontiers", "-k", "4", "--json"],
+        ))["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["metadata"]["title"].as_str().unwrap().to_owned(),
+                    m["similarity"].as_f64().unwrap().to_bits(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let upgraded = scores(&lib);
+    assert_eq!(upgraded.len(), 4);
+    assert_eq!(upgraded, scores(&fresh));
+    let o = on_library(&lib, &["doctor"]);
+    let doctor = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!doctor.contains("have the default"), "{doctor}");
 }
