@@ -9,8 +9,10 @@ use songrec_app::similar::Choice;
 /// Which vectors to compare.
 #[derive(Args, Debug, Clone)]
 pub struct VectorArgs {
-    /// Which vectors to compare: auto (blend musicnn and dsp where the songs have both, else the
-    /// one they have), dsp, musicnn, or both (the default blend).
+    /// Which vectors to compare: auto (the default embedder's, mix, once every song has them;
+    /// before `songrec reembed` has given them to a library made without them, musicnn and dsp
+    /// blended where the songs have both, else the one they have), mix, dsp, musicnn, aisfx, or
+    /// both (musicnn and dsp, the default blend).
     #[arg(long, default_value = "auto")]
     pub embedder: String,
     /// Blend neural and DSP similarity with this neural weight (0..1), e.g. --blend 0.6.

@@ -111,7 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => eprintln!("{}: {e}", f.display()),
         }
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if n % 25 == 0 {
+        if n.is_multiple_of(25) {
             eprintln!("{n}/{}", all.len());
         }
     });

@@ -61,7 +61,7 @@ pub enum BenchWhat {
     /// Decode + analysis speed on generated songs or given files (one thread, then `ingest` on
     /// every core), with bliss-audio on the same files when its harness is given.
     Ingest {
-        /// Embedders to run: dsp, musicnn or both (musicnn on the runtime `ingest` would use:
+        /// Embedders to run: dsp, mix (the default of `ingest`), musicnn, aisfx or both (musicnn on the runtime `ingest` would use:
         /// ONNX Runtime when configured or installed, else tract; `songrec doctor` says which).
         #[arg(long, default_value = "dsp")]
         embedder: String,

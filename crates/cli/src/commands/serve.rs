@@ -24,10 +24,10 @@ pub struct ServeArgs {
     /// Largest upload for "songs like this file", in MB (default [server] max_upload_bytes: 50 MB).
     #[arg(long)]
     pub max_upload_mb: Option<f64>,
-    /// Embedders started with the server to analyse uploaded files: auto (dsp now, musicnn on
-    /// the first upload that needs it), dsp, musicnn or both. Which vectors a ranking compares
-    /// is chosen per request, exactly as in the CLI: the embedder, blend and model parameters,
-    /// auto by default (musicnn and dsp blended where the library has both).
+    /// Embedders started with the server to analyse uploaded files: auto (dsp now, the others
+    /// on the first upload that needs them), mix, dsp, musicnn or both. Which vectors a ranking
+    /// compares is chosen per request, exactly as in the CLI: the embedder, blend and model
+    /// parameters, auto by default (the mix vectors once every song has them).
     #[arg(long, default_value = "auto")]
     pub embedder: String,
 }
