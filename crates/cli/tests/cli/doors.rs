@@ -194,7 +194,7 @@ fn serve_help_names_its_defaults() {
     let help = text(&o).split_whitespace().collect::<Vec<_>>().join(" ");
     for want in [
         "auto by default",
-        "auto (dsp now, musicnn on the first upload that needs it), dsp, musicnn or both",
+        "auto (dsp now, the others on the first upload that needs them), mix, dsp, musicnn or both",
         "[default: auto]",
     ] {
         assert!(help.contains(want), "{want:?} in {help}");
