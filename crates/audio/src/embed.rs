@@ -217,7 +217,6 @@ pub struct RawFeatures {
 #[derive(Debug, Clone, Default)]
 pub struct DspEmbedder {
     fa: FrameAnalyzer,
-    weights: Option<Vec<f32>>,
 }
 
 /// Name of the DSP embedder.
@@ -253,16 +252,6 @@ impl DspEmbedder {
     pub fn new() -> Self {
         DspEmbedder {
             fa: FrameAnalyzer::new(),
-            weights: None,
-        }
-    }
-
-    /// Same features with experimental group weights (for tuning only; the output is not
-    /// the versioned embedding).
-    pub fn with_group_weights(weights: &[f32]) -> Self {
-        DspEmbedder {
-            fa: FrameAnalyzer::new(),
-            weights: Some(weights.to_vec()),
         }
     }
 
@@ -506,13 +495,8 @@ impl DspEmbedder {
     pub fn normalise(&self, raw: &[f32]) -> Vec<f32> {
         let mut out = Vec::with_capacity(DSP_DIM);
         let mut i = 0;
-        for (gi, g) in GROUPS.iter().enumerate() {
-            let w = self
-                .weights
-                .as_ref()
-                .and_then(|w| w.get(gi).copied())
-                .unwrap_or(g.weight);
-            let scale = w.max(0.0).sqrt() / (g.len as f32).sqrt();
+        for g in GROUPS.iter() {
+            let scale = g.weight.max(0.0).sqrt() / (g.len as f32).sqrt();
             for _ in 0..g.len {
                 let r = raw.get(i).copied().unwrap_or(0.0);
                 let z = ((r - RAW_MEAN[i]) / RAW_STD[i].max(1e-6)).clamp(-5.0, 5.0);

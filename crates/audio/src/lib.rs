@@ -128,29 +128,3 @@ pub fn analyze_file_and<T>(
         extra,
     ))
 }
-
-/// [`analyze_file`] with explicit decode limits for every embedder (ignores
-/// [`Embedder::decode_options`]; for experiments on the excerpt rule).
-pub fn analyze_file_with(
-    path: &Path,
-    embedders: &[&dyn Embedder],
-    opts: &DecodeOptions,
-) -> Result<FileAnalysis, AudioError> {
-    let d = decode_file_with(path, opts)?;
-    let analyses = embedders
-        .iter()
-        .map(|e| {
-            Ok(EmbedderOutput {
-                embedder: e.name().to_string(),
-                version: e.version(),
-                analysis: e.embed(&d.audio)?,
-            })
-        })
-        .collect::<Result<Vec<_>, AudioError>>()?;
-    Ok(FileAnalysis {
-        path: path.to_path_buf(),
-        info: d.info,
-        tags: d.tags.with_file_name_fallback(path),
-        analyses,
-    })
-}

@@ -273,11 +273,6 @@ impl Alignment {
     pub fn offset_secs(&self) -> f32 {
         self.offset as f32 / items_per_sec()
     }
-
-    /// The overlap in seconds.
-    pub fn overlap_secs(&self) -> f32 {
-        self.overlap as f32 / items_per_sec()
-    }
 }
 
 fn bit_error(a: &[u32], b: &[u32], offset: i64) -> Option<(usize, f32)> {

@@ -164,21 +164,6 @@ impl Identity {
             && other.duration_secs.is_finite()
             && (self.duration_secs - other.duration_secs).abs() <= MAX_DURATION_GAP_SECS
     }
-
-    /// Whether two songs are the same recording (the pairwise rule; [`groups`] closes it).
-    pub fn same_as(&self, other: &Self) -> bool {
-        if self.content_hash.is_some() && self.content_hash == other.content_hash {
-            return true;
-        }
-        if self.pcm.is_some() && self.pcm == other.pcm {
-            return true;
-        }
-        match self.verdict(other) {
-            Verdict::Same { .. } => true,
-            Verdict::Alike { .. } | Verdict::Different => false,
-            Verdict::Unknown => self.same_by_tags(other),
-        }
-    }
 }
 
 /// Union–find over song indexes (the smaller root wins, so a group is named by its first song).

@@ -3,7 +3,7 @@
 //! (quality on labelled sets).
 //!
 //! ```text
-//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] > parts.jsonl
+//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] [--blocks 8] > parts.jsonl
 //! ```
 //! `<dir>` holds one sub-folder per label (the label is the first folder below `<dir>`); every
 //! audio file below it is decoded once as the mix decodes it and analysed exactly as
@@ -72,7 +72,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global()?;
-    let mix = MixEmbedder::new(&MixConfig::on(Runtime::from_env()))?;
+    // `--blocks N`: aisfx's blocks per song (the default's 8 unless given; for experiments).
+    let mut cfg = MixConfig::on(Runtime::from_env());
+    if let Some(b) = args
+        .iter()
+        .position(|a| a == "--blocks")
+        .and_then(|i| args.get(i + 1))
+    {
+        cfg.aisfx.blocks = b.parse()?;
+    }
+    let mix = MixEmbedder::new(&cfg)?;
     eprintln!("runtime: {}", mix.runtime().describe());
     let mut all = Vec::new();
     files(&dir, &mut all)?;

@@ -38,11 +38,6 @@ impl CommandResponse {
         self.status.as_ref()?.get(key)?.as_u64()
     }
 
-    /// Reads an integer (possibly negative) from `status`.
-    pub fn status_i64(&self, key: &str) -> Option<i64> {
-        self.status.as_ref()?.get(key)?.as_i64()
-    }
-
     /// True if `status.<key>` is `true`.
     pub fn status_flag(&self, key: &str) -> bool {
         self.status
@@ -230,24 +225,6 @@ impl DataApiClient {
             options.insert("indexing".into(), indexing.to_json());
         }
         let body = json!({"createCollection": {"name": name, "options": options}});
-        self.execute(&self.url_for(None), "createCollection", &body, true)
-            .await?;
-        Ok(self.collection(name))
-    }
-
-    /// Creates a collection without vectors.
-    pub async fn create_plain_collection(
-        &self,
-        name: &str,
-        indexing: Option<Indexing>,
-    ) -> Result<Collection, DataApiError> {
-        validate_name("collection", name)?;
-        let mut command = Map::new();
-        command.insert("name".into(), json!(name));
-        if let Some(indexing) = indexing {
-            command.insert("options".into(), json!({"indexing": indexing.to_json()}));
-        }
-        let body = json!({ "createCollection": command });
         self.execute(&self.url_for(None), "createCollection", &body, true)
             .await?;
         Ok(self.collection(name))

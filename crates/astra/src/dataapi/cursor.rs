@@ -31,7 +31,6 @@ pub struct FindCursor {
     options: FindOptions,
     page_state: Option<String>,
     yielded: usize,
-    pages: u64,
     done: bool,
 }
 
@@ -44,14 +43,8 @@ impl FindCursor {
             options,
             page_state: None,
             yielded: 0,
-            pages: 0,
             done: false,
         }
-    }
-
-    /// Pages fetched so far.
-    pub fn pages_fetched(&self) -> u64 {
-        self.pages
     }
 
     /// The page state of the next page (`None` before the first page and once the server
@@ -113,7 +106,6 @@ impl FindCursor {
                 return Err(e);
             }
         };
-        self.pages += 1;
         let data = resp.data.unwrap_or_default();
         let mut docs = match data.get("documents") {
             Some(Value::Array(d)) => d.clone(),

@@ -130,20 +130,6 @@ impl Op {
         }
     }
 
-    /// Whether the operation changes stored state.
-    pub fn is_write(self) -> bool {
-        matches!(
-            self,
-            Self::PutAudio
-                | Self::DeleteAudio
-                | Self::PutEmbedding
-                | Self::PutMetadata
-                | Self::DeleteSong
-                | Self::PutSongs
-                | Self::Flush
-        )
-    }
-
     /// Whether repeating the write after it succeeded returns exactly the same answer.
     pub fn repeat_gives_same_answer(self) -> bool {
         matches!(
