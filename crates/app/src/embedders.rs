@@ -225,13 +225,9 @@ pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embed
         "dsp" => Ok(Arc::new(DspEmbedder::new())),
         "mix" => {
             let musicnn = musicnn_config(cfg)?;
-            Ok(Arc::new(MixEmbedder::new(&MixConfig {
-                aisfx: AisfxConfig {
-                    runtime: musicnn.runtime.clone(),
-                    ..AisfxConfig::default()
-                },
-                musicnn,
-            })?))
+            let mut mix = MixConfig::on(musicnn.runtime.clone());
+            mix.musicnn = musicnn;
+            Ok(Arc::new(MixEmbedder::new(&mix)?))
         }
         "aisfx" => Ok(Arc::new(AisfxEmbedder::new(&AisfxConfig {
             runtime: runtime_choice(cfg)?.runtime,

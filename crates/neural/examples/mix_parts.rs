@@ -3,7 +3,7 @@
 //! (quality on labelled sets).
 //!
 //! ```text
-//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] [--blocks 8] > parts.jsonl
+//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] [--blocks 6] > parts.jsonl
 //! ```
 //! `<dir>` holds one sub-folder per label (the label is the first folder below `<dir>`); every
 //! audio file below it is decoded once as the mix decodes it and analysed exactly as
@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global()?;
-    // `--blocks N`: aisfx's blocks per song (the default's 8 unless given; for experiments).
+    // `--blocks N`: aisfx's blocks per song (MIX_BLOCKS unless given; for experiments).
     let mut cfg = MixConfig::on(Runtime::from_env());
     if let Some(b) = args
         .iter()
