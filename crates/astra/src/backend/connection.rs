@@ -140,6 +140,7 @@ impl AstraBackend {
             feed_overlap_ms: super::feed::OVERLAP_MS,
             sort_cap: super::listing::SORT_CAP,
             sort_keys_checked: std::sync::atomic::AtomicBool::new(false),
+            sort_keys_warned: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

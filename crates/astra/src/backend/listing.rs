@@ -55,6 +55,11 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// Live songs whose stored sort keys are older than [`docs::SORT_KEYS_VERSION`].
+fn stale_keys_filter() -> Value {
+    json!({"deleted": false, "s.v": {"$ne": docs::SORT_KEYS_VERSION}})
+}
+
 impl Cursor {
     fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
@@ -530,9 +535,6 @@ impl AstraBackend {
         }
         let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
         let field = docs::sort_field(query.sort).unwrap_or("_id");
-        if matches!(query.sort, SortKey::Title | SortKey::Artist) {
-            self.current_sort_keys().await?;
-        }
         if let Some(Cursor::Keyset { f, d, .. }) = &cursor
             && (f != field || *d != query.descending)
         {
@@ -540,6 +542,11 @@ impl AstraBackend {
                 "this cursor belongs to a listing with another sort order; list with the same sort"
                     .into(),
             ));
+        }
+        if matches!(query.sort, SortKey::Title | SortKey::Artist)
+            && self.stale_sort_keys().await? > 0
+        {
+            return self.list_sorted_here(query, field, &t, cursor).await;
         }
         self.list_sorted(query, field, &t, cursor).await
     }
@@ -558,70 +565,137 @@ impl AstraBackend {
         self.exact_count(&self.songs, f).await
     }
 
-    /// Makes sure every live song's title and artist sort keys are of the current form (natural
-    /// order since [`docs::SORT_KEYS_VERSION`] 2), once per process: one count, and when songs
-    /// stored by an earlier songrec carry older keys, a rewrite of their `s` keys from their
-    /// metadata (one read per 50 songs and one update per song; an update only applies when
-    /// the song's version is still the one read, so a concurrent edit's keys are kept). A
-    /// listing by title or artist over old and new keys would be misordered, so it waits.
-    pub(super) async fn current_sort_keys(&self) -> StorageResult<()> {
+    /// How many live songs carry title and artist sort keys of an earlier songrec (older than
+    /// [`docs::SORT_KEYS_VERSION`]): one count, and none again in this process once it found
+    /// none. A read: `songrec init-astra` upgrades them ([`Self::upgrade_sort_keys`]); until
+    /// then listings by title or artist are sorted here ([`Self::list_sorted_here`]), and the
+    /// first of them says so once.
+    pub(super) async fn stale_sort_keys(&self) -> StorageResult<u64> {
         use std::sync::atomic::Ordering;
         if self.sort_keys_checked.load(Ordering::Relaxed) {
-            return Ok(());
+            return Ok(0);
         }
-        let stale = json!({"deleted": false, "s.v": {"$ne": docs::SORT_KEYS_VERSION}});
-        let what = "checking the songs' sort keys";
-        let n = self
+        let n = match self
             .songs
-            .count_documents(stale.clone())
+            .count_documents(stale_keys_filter())
             .await
-            .map_err(|e| errors::api(e, what))?;
-        if n != DocumentCount::Exact(0) {
-            tracing::info!(
-                "rewriting the sort keys of songs stored by an earlier songrec (natural order)"
+            .map_err(|e| errors::api(e, "checking the songs' sort keys"))?
+        {
+            DocumentCount::Exact(n) | DocumentCount::AtLeast(n) => n,
+        };
+        if n == 0 {
+            self.sort_keys_checked.store(true, Ordering::Relaxed);
+        } else if !self.sort_keys_warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "{n} songs of this cloud library carry sort keys of an earlier songrec: listings \
+                 by title or artist are sorted on this machine (every song is read) until \
+                 `songrec init-astra` upgrades them (it needs a token that can write)"
             );
-            let rewrite = "rewriting sort keys of an earlier songrec (list by title or artist once with write access)";
-            loop {
-                let page = self
-                    .songs
-                    .find(
-                        stale.clone(),
-                        FindOptions::default()
-                            .projection(json!({ META: 1, "version": 1 }))
-                            .limit(1000),
-                    )
-                    .collect_all()
-                    .await
-                    .map_err(|e| errors::api(e, rewrite))?;
-                if page.is_empty() {
-                    break;
-                }
-                let matched: Vec<u64> = futures::stream::iter(page)
-                    .map(|doc| async move {
-                        let m = docs::parse_meta(&doc)?;
-                        let version = doc.get("version").cloned().unwrap_or(Value::Null);
-                        self.songs
-                            .update_one(
-                                json!({"_id": m.id.as_str(), "version": version, "deleted": false}),
-                                json!({"$set": {"s": docs::sort_keys(&m)}}),
-                                crate::dataapi::UpdateOptions::default(),
-                            )
-                            .await
-                            .map(|r| r.matched_count)
-                            .map_err(|e| errors::api(e, rewrite))
-                    })
-                    .buffer_unordered(CONCURRENCY)
-                    .try_collect()
-                    .await?;
-                if matched.iter().all(|&m| m == 0) {
-                    // Every song changed under us: its writer stored current keys. Stop
-                    // rather than spin; the next listing checks again.
-                    return Ok(());
-                }
+        }
+        Ok(n)
+    }
+
+    /// A listing by title or artist sorted on this machine, for a library whose stored sort
+    /// keys are partly of an earlier songrec: every live song matching the filter is read once,
+    /// ordered by its current key (what [`docs::sort_keys`] writes, so the order and the
+    /// cursors are those of the service's listing after the upgrade) and paged from `start`.
+    /// Writes nothing.
+    async fn list_sorted_here(
+        &self,
+        q: &ListQuery,
+        field: &str,
+        t: &Translated,
+        start: Option<Cursor>,
+    ) -> StorageResult<Page<SongMetadata>> {
+        let sub = field.strip_prefix("s.").unwrap_or(field);
+        let songs = self
+            .scan_songs(t.with_base(base("deleted", json!(false))), &q.filter)
+            .await?;
+        let mut keyed: Vec<(String, SongMetadata)> = songs
+            .into_iter()
+            .map(|m| {
+                let k = docs::sort_keys(&m)[sub]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                (k, m)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        if q.descending {
+            keyed.reverse();
+        }
+        let from = match &start {
+            Some(Cursor::Keyset { k, .. }) => {
+                keyed.partition_point(|(key, _)| if q.descending { key >= k } else { key <= k })
+            }
+            None => 0,
+        };
+        let rest = &keyed[from..];
+        let take = rest.len().min(q.limit);
+        let next = (rest.len() > take && take > 0).then(|| {
+            Cursor::Keyset {
+                f: field.to_owned(),
+                d: q.descending,
+                k: rest[take - 1].0.clone(),
+                p: 0,
+                w: Windows::default(),
+            }
+            .encode()
+        });
+        Ok(Page {
+            items: rest[..take].iter().map(|(_, m)| m.clone()).collect(),
+            next,
+        })
+    }
+
+    /// Rewrites the title and artist sort keys of songs stored by an earlier songrec to the
+    /// current form (natural order since [`docs::SORT_KEYS_VERSION`] 2): one read per 1000
+    /// songs and one update per song; an update only applies when the song's version is still
+    /// the one read, so a concurrent edit's keys are kept. Run by `songrec init-astra`, never
+    /// by a read. Returns how many songs were upgraded.
+    pub(super) async fn upgrade_sort_keys(&self) -> StorageResult<u64> {
+        let rewrite = "upgrading the sort keys of songs stored by an earlier songrec";
+        let mut upgraded = 0;
+        loop {
+            let page = self
+                .songs
+                .find(
+                    stale_keys_filter(),
+                    FindOptions::default()
+                        .projection(json!({ META: 1, "version": 1 }))
+                        .limit(1000),
+                )
+                .collect_all()
+                .await
+                .map_err(|e| errors::api(e, rewrite))?;
+            if page.is_empty() {
+                break;
+            }
+            let matched: Vec<u64> = futures::stream::iter(page)
+                .map(|doc| async move {
+                    let m = docs::parse_meta(&doc)?;
+                    let version = doc.get("version").cloned().unwrap_or(Value::Null);
+                    self.songs
+                        .update_one(
+                            json!({"_id": m.id.as_str(), "version": version, "deleted": false}),
+                            json!({"$set": {"s": docs::sort_keys(&m)}}),
+                            crate::dataapi::UpdateOptions::default(),
+                        )
+                        .await
+                        .map(|r| r.matched_count)
+                        .map_err(|e| errors::api(e, rewrite))
+                })
+                .buffer_unordered(CONCURRENCY)
+                .try_collect()
+                .await?;
+            upgraded += matched.iter().sum::<u64>();
+            if matched.iter().all(|&m| m == 0) {
+                // Every song changed under us: its writer stored current keys.
+                break;
             }
         }
-        self.sort_keys_checked.store(true, Ordering::Relaxed);
-        Ok(())
+        Ok(upgraded)
     }
 
     /// Implements `StorageBackend::quick_count`: one `countDocuments` (exact up to the

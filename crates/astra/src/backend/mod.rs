@@ -99,9 +99,11 @@ pub struct AstraBackend {
     feed_overlap_ms: i64,
     /// See [`AstraBackend::with_sort_cap`].
     sort_cap: f64,
-    /// Whether this process has checked that every song's title and artist sort keys are of
-    /// the current form ([`docs::SORT_KEYS_VERSION`]), rewriting older ones.
+    /// Whether this process found every song's title and artist sort keys of the current form
+    /// ([`docs::SORT_KEYS_VERSION`]).
     sort_keys_checked: std::sync::atomic::AtomicBool,
+    /// Whether this process said that older sort keys make it sort listings itself.
+    sort_keys_warned: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for AstraBackend {

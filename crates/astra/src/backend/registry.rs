@@ -185,6 +185,11 @@ impl AstraBackend {
             report.models.push((r.model, r.collection));
         }
         *guard = Some(reg);
+        drop(guard);
+        // Versioned changes of the documents themselves: sort keys of an earlier songrec.
+        report.upgraded_sort_keys = self.upgrade_sort_keys().await?;
+        self.sort_keys_checked
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(report)
     }
 

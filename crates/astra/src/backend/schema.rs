@@ -162,6 +162,9 @@ pub struct InitReport {
     pub existing: Vec<String>,
     /// Models now registered, with their collection.
     pub models: Vec<(ModelInfo, String)>,
+    /// Songs whose sort keys an earlier songrec wrote, upgraded now (the schema change of
+    /// sort keys version 2: natural order).
+    pub upgraded_sort_keys: u64,
 }
 
 impl fmt::Display for InitReport {
@@ -174,6 +177,13 @@ impl fmt::Display for InitReport {
         }
         for (m, c) in &self.models {
             writeln!(f, "model   {m} -> {c}")?;
+        }
+        if self.upgraded_sort_keys > 0 {
+            writeln!(
+                f,
+                "upgraded the sort keys of {} songs (natural order)",
+                self.upgraded_sort_keys
+            )?;
         }
         Ok(())
     }

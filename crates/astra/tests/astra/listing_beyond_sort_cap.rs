@@ -150,10 +150,11 @@ async fn a_refused_window_is_narrowed_and_retried() {
 }
 
 /// Documents whose sort keys an earlier songrec wrote (no `s.v`, plain lowercase titles, so
-/// `track10` before `track2`) are found and rewritten by the first listing by title or artist;
-/// the listing is then in natural order.
+/// `track10` before `track2`): a listing by title is in natural order all the same, in pages
+/// whose cursors carry on, and writes nothing (the old keys are all still there); `init-astra`
+/// (the schema upgrade) rewrites them, after which the service sorts and the order is the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_sort_keys_are_rewritten_before_a_listing() {
+async fn old_sort_keys_are_listed_in_order_without_a_write_and_upgraded_by_init() {
     let songs: Vec<SongMetadata> = [1, 2, 10, 11, 20, 3]
         .iter()
         .map(|n| {
@@ -174,36 +175,67 @@ async fn old_sort_keys_are_rewritten_before_a_listing() {
         .await
         .expect("write an old-form key");
     }
+    let stale = || async {
+        coll.count_documents(serde_json::json!({"deleted": false, "s.v": {"$ne": 2}}))
+            .await
+            .expect("count")
+    };
     // A new process (the check runs once per process).
-    let b = cloud
-        .astra_with(
-            api_config(&cloud.api_url(), cloud.token()),
-            s3_config(&cloud),
-        )
-        .with_sort_cap(CAP);
-    let page = b
-        .list(&ListQuery {
-            sort: SortKey::Title,
-            limit: 100,
-            ..ListQuery::default()
-        })
-        .await
-        .expect("list");
-    let titles: Vec<&str> = page.items.iter().map(|m| m.title.as_str()).collect();
+    let fresh = || {
+        cloud
+            .astra_with(
+                api_config(&cloud.api_url(), cloud.token()),
+                s3_config(&cloud),
+            )
+            .with_sort_cap(CAP)
+    };
+    let natural = [
+        "track1", "track2", "track3", "track10", "track11", "track20",
+    ];
+    let titles_in_pages = |b: songrec_astra::AstraBackend, limit: usize| async move {
+        let mut titles = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = b
+                .list(&ListQuery {
+                    sort: SortKey::Title,
+                    limit,
+                    cursor: cursor.take(),
+                    ..ListQuery::default()
+                })
+                .await
+                .expect("list");
+            titles.extend(page.items.iter().map(|m| m.title.clone()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        titles
+    };
+    assert_eq!(titles_in_pages(fresh(), 100).await, natural);
+    assert_eq!(titles_in_pages(fresh(), 4).await, natural, "in pages of 4");
     assert_eq!(
-        titles,
-        [
-            "track1", "track2", "track3", "track10", "track11", "track20"
-        ]
+        stale().await,
+        songrec_astra::dataapi::DocumentCount::Exact(6),
+        "a listing writes nothing"
     );
-    let stale = coll
-        .count_documents(serde_json::json!({"deleted": false, "s.v": {"$ne": 2}}))
-        .await
-        .expect("count");
+    let report = fresh().init_schema(&[]).await.expect("init");
+    assert_eq!(report.upgraded_sort_keys, 6, "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("upgraded the sort keys of 6 songs")
+    );
     assert_eq!(
-        stale,
+        stale().await,
         songrec_astra::dataapi::DocumentCount::Exact(0),
-        "rewritten"
+        "upgraded"
+    );
+    assert_eq!(
+        titles_in_pages(fresh(), 4).await,
+        natural,
+        "after the upgrade"
     );
 }
 
