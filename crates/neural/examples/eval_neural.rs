@@ -24,21 +24,9 @@ use songrec_audio::eval::chance_precision;
 use songrec_audio::{DspEmbedder, Embedder, precision_at_k};
 use songrec_neural::{MusicnnConfig, MusicnnEmbedder, ShortClip};
 
-/// CPU seconds used by the calling thread so far (Linux; 0 elsewhere).
-fn thread_cpu() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/thread-self/stat") else {
-        return 0.0;
-    };
-    // Fields after the ")" of the command name: state is field 3; utime 14, stime 15.
-    let rest = s.rsplit_once(')').map_or("", |r| r.1);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        f.get(i - 3)
-            .and_then(|x| x.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(14) + ticks(15)) / 100.0
-}
+#[path = "common/thread_cpu.rs"]
+mod cpu;
+use cpu::thread_cpu;
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()

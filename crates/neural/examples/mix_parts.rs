@@ -40,19 +40,9 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn thread_cpu() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/thread-self/stat") else {
-        return 0.0;
-    };
-    let rest = s.rsplit_once(')').map_or("", |r| r.1);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        f.get(i - 3)
-            .and_then(|x| x.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(14) + ticks(15)) / 100.0
-}
+#[path = "common/thread_cpu.rs"]
+mod cpu;
+use cpu::thread_cpu;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
