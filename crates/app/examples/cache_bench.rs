@@ -20,9 +20,7 @@ use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer, CacheStore};
 use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerLayer, LayerExt};
-use songrec_storage::{
-    Embedding, Filter, Metric, SongId, SongMetadata, SongRecord, StorageBackend,
-};
+use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend};
 use songrec_testkit::data::Lcg;
 
 type Stack = CacheLayer<CircuitBreakerLayer<ChaosLayer<AstraBackend>>>;
@@ -80,16 +78,10 @@ async fn pass(
     for t in titles {
         let t0 = Instant::now();
         let song = songrec_app::resolve::resolve(b, t).await?;
-        let req = SimilarRequest {
-            target: Target::Song(Box::new(song)),
-            parts: vec![ModelPart::stored(model.clone())],
-            k: 10,
-            metric: Metric::Cosine,
-            threshold: None,
-            offset: 0,
-            filter: Filter::default(),
-            exact: false,
-        };
+        let req = SimilarRequest::new(
+            Target::Song(Box::new(song)),
+            vec![ModelPart::stored(model.clone())],
+        );
         results += songrec_app::similar::similar(b, &req).await?.len();
         lat.push(t0.elapsed());
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use songrec_audio::Embedder;
-use songrec_storage::{Filter, Metric, SongId, StorageBackend};
+use songrec_storage::{SongId, StorageBackend};
 
 use crate::ingest::{IngestOptions, Outcome, Progress};
 use crate::similar::{ModelPart, SimilarRequest, Target};
@@ -220,16 +220,7 @@ pub async fn evaluate(
                     .await?
                 }
             };
-            let req = SimilarRequest {
-                target,
-                parts,
-                k: 10,
-                metric: Metric::Cosine,
-                threshold: None,
-                offset: 0,
-                filter: Filter::default(),
-                exact: false,
-            };
+            let req = SimilarRequest::new(target, parts);
             let matches = crate::similar::similar(backend, &req).await?;
             let ranked: Vec<&str> = matches
                 .iter()

@@ -100,6 +100,24 @@ pub struct SimilarRequest {
     pub exact: bool,
 }
 
+impl SimilarRequest {
+    /// The 10 nearest by cosine to `target` in the space of `parts`: no threshold, offset,
+    /// filter, and the approximate index where the backend has one. Other values by struct
+    /// update: `SimilarRequest { k: 5, ..SimilarRequest::new(target, parts) }`.
+    pub fn new(target: Target, parts: Vec<ModelPart>) -> Self {
+        SimilarRequest {
+            target,
+            parts,
+            k: 10,
+            metric: Metric::Cosine,
+            threshold: None,
+            offset: 0,
+            filter: Filter::default(),
+            exact: false,
+        }
+    }
+}
+
 /// The query: its vectors (one per part), the ids to leave out of the results, and what is
 /// known of it as a song (a file's tags and duration), for recognising its copies.
 struct Query {
@@ -359,14 +377,12 @@ mod tests {
 
     fn request(model: &ModelInfo, query: &SongMetadata, k: usize, offset: usize) -> SimilarRequest {
         SimilarRequest {
-            target: Target::Song(Box::new(query.clone())),
-            parts: vec![ModelPart::stored(model.clone())],
             k,
-            metric: Metric::Cosine,
-            threshold: None,
             offset,
-            filter: Filter::default(),
-            exact: false,
+            ..SimilarRequest::new(
+                Target::Song(Box::new(query.clone())),
+                vec![ModelPart::stored(model.clone())],
+            )
         }
     }
 
@@ -808,18 +824,12 @@ mod overflow_tests {
         let backend = songrec_local::LocalBackend::open(dir.path()).expect("library");
         for (k, offset) in [(1, usize::MAX), (usize::MAX, 1), (usize::MAX, usize::MAX)] {
             let req = SimilarRequest {
-                target: Target::File("query.wav".into()),
-                parts: vec![ModelPart {
-                    model: ModelInfo::new("m", "1", 2),
-                    embedder: None,
-                    weight: 1.0,
-                }],
                 k,
-                metric: Metric::Cosine,
-                threshold: None,
                 offset,
-                filter: Filter::default(),
-                exact: false,
+                ..SimilarRequest::new(
+                    Target::File("query.wav".into()),
+                    vec![ModelPart::stored(ModelInfo::new("m", "1", 2))],
+                )
             };
             match similar(&backend, &req).await {
                 Err(AppError::Invalid(m)) => assert!(m.contains("offset + k"), "{m}"),

@@ -85,7 +85,7 @@ async fn forced_run_resumes_from_its_state_file() {
 #[tokio::test]
 async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
     use songrec_app::similar::{Choice, SimilarRequest, Target, choose_parts, similar};
-    use songrec_storage::{Embedding, Filter, Metric, ModelInfo};
+    use songrec_storage::{Embedding, ModelInfo};
 
     let dir = tempfile::tempdir().unwrap();
     let music = dir.path().join("music");
@@ -148,14 +148,9 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
         "auto must not use another musicnn version"
     );
     let request = |parts| SimilarRequest {
-        target: target.clone(),
-        parts,
         k: 5,
-        metric: Metric::Cosine,
-        threshold: None,
-        offset: 0,
-        filter: Filter::default(),
         exact: true,
+        ..SimilarRequest::new(target.clone(), parts)
     };
     let parts = choose_parts(&backend, &target, &Choice::Embedder("musicnn".into()), &cfg)
         .await
