@@ -1,0 +1,348 @@
+//! The tag query types and [`parse`]: a text read as weighted tags, and the words to look for
+//! in each song's own text.
+
+use songrec_neural::{MTT_TAGS, TAGS};
+
+use super::messages::no_tag_message;
+use super::vocab::vocabulary;
+use crate::{AppError, AppResult};
+
+/// Which of the stored tag lists a tag is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagKind {
+    /// The 50 Million Song Dataset style tags (`extra.style_tags`).
+    Style,
+    /// The 50 MagnaTagATune sound tags (`extra.sound_tags`: instruments, voice, tempo,
+    /// loudness), stored by `musicnn@2`.
+    Sound,
+}
+
+/// One tag of a query, with its weight (negative: to avoid).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagTerm {
+    /// The model's tag name, as stored (e.g. `"Mellow"`, `"Hip-Hop"`, `"piano"`).
+    pub tag: &'static str,
+    /// The list it is looked up in.
+    pub kind: TagKind,
+    /// Weight; the positive weights of a query sum to 1 (as do the negative ones, to -1).
+    pub weight: f32,
+    /// The words it came from.
+    pub from: String,
+}
+
+/// A text query read as tags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagQuery {
+    /// The tags, in the order their words appeared.
+    pub terms: Vec<TagTerm>,
+    /// Words that are not tags, synonyms or filler (shown to the user).
+    pub unknown: Vec<String>,
+    /// The words and phrases used, in order (`"not sad"` for a tag to avoid).
+    pub used: Vec<String>,
+    /// Every word that was not used: the unknown ones and filler ("the", "music").
+    pub ignored: Vec<String>,
+    /// The words looked for in each song's own text (title, artist, album, genre, file name,
+    /// its tags and free-form fields): every word wanted, tag or not, less filler.
+    pub text_words: Vec<String>,
+}
+
+/// Words that carry no tag and are dropped silently.
+const FILLER: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "more",
+    "most",
+    "very",
+    "really",
+    "some",
+    "bit",
+    "little",
+    "lot",
+    "lots",
+    "of",
+    "with",
+    "in",
+    "on",
+    "for",
+    "to",
+    "like",
+    "that",
+    "is",
+    "it",
+    "music",
+    "song",
+    "songs",
+    "track",
+    "tracks",
+    "tune",
+    "tunes",
+    "sound",
+    "sounds",
+    "sounding",
+    "style",
+    "feel",
+    "feeling",
+    "vibe",
+    "vibes",
+    "kind",
+    "sort",
+    "something",
+    "stuff",
+    "please",
+    "rather",
+    "slightly",
+    "quite",
+    "vocals",
+    "vocal",
+    "voice",
+    "singing",
+    "singer",
+    "genre",
+];
+
+/// Words that are no filler for tags but too common to look for in titles.
+const TEXT_STOP: &[&str] = &[
+    "from", "by", "at", "as", "into", "than", "this", "these", "those", "my", "me", "i", "you",
+    "your", "we", "our", "its", "be", "are", "was", "up", "out", "about", "just", "too", "so",
+];
+
+/// Words that make the next tag one to avoid.
+const NEGATIONS: &[&str] = &["not", "no", "less", "without", "non", "never", "fewer"];
+
+/// Lowercase words of `text`, `-`, `_` and `/` read as spaces, other punctuation dropped
+/// (`&` kept for "r&b").
+pub(super) fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            '-' | '_' | '/' | ',' | ';' | '.' | '!' | '?' | '"' | '\'' | '(' | ')' => ' ',
+            c => unaccented(c),
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A Latin letter without its accent (`é` → `e`, `ø` → `o`), so "flute" finds "flûte";
+/// any other character as it is.
+fn unaccented(c: char) -> char {
+    const FROM: &str = "àáâãäåāăąçćčďèéêëēėęěìíîïīįłñńňòóôõöøōőŕřśšşťùúûüūůűųýÿźżž";
+    const TO: &str = "aaaaaaaaacccdeeeeeeeeiiiiiilnnnoooooooorrssstuuuuuuuuyyzzz";
+    FROM.chars()
+        .position(|f| f == c)
+        .and_then(|i| TO.chars().nth(i))
+        .unwrap_or(c)
+}
+
+/// The tags a phrase (words joined by single spaces) means, if any: a style tag's name, else a
+/// phrase of the [`vocabulary`], else a sound tag's name (so "guitar" and "rock", in both lists,
+/// mean the style tag, and "piano" or "slow" the sound tag).
+pub(super) fn lookup(phrase: &str) -> Option<Vec<(TagKind, &'static str)>> {
+    let named = |list: &[&'static str]| list.iter().copied().find(|t| words(t).join(" ") == phrase);
+    if let Some(t) = named(&TAGS) {
+        return Some(vec![(TagKind::Style, t)]);
+    }
+    if let Some(e) = vocabulary().entries.iter().find(|e| e.phrase == phrase) {
+        return Some(e.tags.clone());
+    }
+    named(&MTT_TAGS).map(|t| vec![(TagKind::Sound, t)])
+}
+
+/// The longest phrase matched (in words) at the start of `ws`.
+const LONGEST_PHRASE: usize = 3;
+
+/// Reads `text` as tags and words to find in the songs' own text (see the module docs). An
+/// error only when no word is left once filler is dropped ("the music"); a word that names no
+/// tag (`kazoo`) is still looked for in titles, albums and the other fields.
+///
+/// ```
+/// let q = songrec_app::words::parse("mellow acoustic guitar").unwrap();
+/// let tags: Vec<&str> = q.terms.iter().map(|t| t.tag).collect();
+/// assert_eq!(tags, ["Mellow", "acoustic", "guitar"]);
+/// let q = songrec_app::words::parse("but more electronic, less female vocals").unwrap();
+/// assert_eq!(q.terms[0].tag, "electronic");
+/// assert!(q.terms[0].weight > 0.0 && q.terms[1].weight < 0.0);
+/// let q = songrec_app::words::parse("epic orchestral kazoo").unwrap();
+/// assert_eq!((q.used.join(" "), q.ignored.join(" ")), ("epic orchestral".into(), "kazoo".into()));
+/// assert_eq!(songrec_app::words::parse("kazoo").unwrap().text_words, ["kazoo"]);
+/// assert!(songrec_app::words::parse("the music").is_err());
+/// ```
+pub fn parse(text: &str) -> AppResult<TagQuery> {
+    let ws = words(text);
+    let mut raw: Vec<((TagKind, &'static str), bool, String)> = Vec::new();
+    let (mut unknown, mut used, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
+    let mut text_words: Vec<String> = Vec::new();
+    // The negation word waiting for its tag, if any.
+    let mut negate: Option<String> = None;
+    let mut i = 0;
+    while i < ws.len() {
+        let found = (1..=LONGEST_PHRASE.min(ws.len() - i))
+            .rev()
+            .find_map(|n| lookup(&ws[i..i + n].join(" ")).map(|tags| (n, tags)));
+        match found {
+            Some((n, tags)) => {
+                let from = ws[i..i + n].join(" ");
+                for t in tags {
+                    raw.push((t, negate.is_some(), from.clone()));
+                }
+                if negate.is_none() {
+                    text_words.extend(
+                        ws[i..i + n]
+                            .iter()
+                            .filter(|w| {
+                                !FILLER.contains(&w.as_str()) && !TEXT_STOP.contains(&w.as_str())
+                            })
+                            .cloned(),
+                    );
+                }
+                used.push(match negate.take() {
+                    Some(neg) => format!("{neg} {from}"),
+                    None => from,
+                });
+                i += n;
+            }
+            None => {
+                let w = ws[i].as_str();
+                if NEGATIONS.contains(&w) {
+                    if let Some(earlier) = negate.replace(w.to_owned()) {
+                        ignored.push(earlier);
+                    }
+                } else {
+                    if !FILLER.contains(&w) {
+                        unknown.push(w.to_owned());
+                        if negate.is_none() && !TEXT_STOP.contains(&w) {
+                            text_words.push(w.to_owned());
+                        }
+                    }
+                    ignored.push(w.to_owned());
+                }
+                i += 1;
+            }
+        }
+    }
+    ignored.extend(negate);
+    text_words.dedup();
+    if raw.is_empty() && text_words.is_empty() {
+        return Err(AppError::Invalid(no_tag_message(text, &unknown)));
+    }
+    // One term per tag (the first mention decides its sign), weights normalised per sign.
+    let mut terms: Vec<TagTerm> = Vec::new();
+    for ((kind, tag), neg, from) in raw {
+        if terms.iter().any(|t| t.tag == tag && t.kind == kind) {
+            continue;
+        }
+        terms.push(TagTerm {
+            tag,
+            kind,
+            weight: if neg { -1.0 } else { 1.0 },
+            from,
+        });
+    }
+    for sign in [1.0f32, -1.0] {
+        let n = terms.iter().filter(|t| t.weight * sign > 0.0).count() as f32;
+        for t in terms.iter_mut().filter(|t| t.weight * sign > 0.0) {
+            t.weight = sign / n;
+        }
+    }
+    Ok(TagQuery {
+        terms,
+        unknown,
+        used,
+        ignored,
+        text_words,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::words::no_match_message;
+
+    #[test]
+    fn every_tag_is_understood_by_its_own_name() {
+        for t in TAGS {
+            let q = parse(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+            assert!(q.terms.iter().any(|x| x.tag == t), "{t}: {q:?}");
+        }
+        assert!(
+            vocabulary().problems.is_empty(),
+            "{:?}",
+            vocabulary().problems
+        );
+        // A sound tag is understood by its own name, as itself unless a style tag or a
+        // vocabulary phrase (that does not list it) has that name.
+        for t in MTT_TAGS {
+            let q = parse(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+            let shadowed = TAGS.iter().any(|s| words(s) == words(t))
+                || vocabulary().entries.iter().any(|e| {
+                    e.phrase == words(t).join(" ") && !e.tags.contains(&(TagKind::Sound, t))
+                });
+            assert_eq!(
+                q.terms
+                    .iter()
+                    .any(|x| x.tag == t && x.kind == TagKind::Sound),
+                !shadowed,
+                "{t}: {q:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn phrases_synonyms_negation_and_unknown_words() {
+        let q = parse("Relaxing hip-hop from the eighties, not sad, with a kazoo").unwrap();
+        let got: Vec<(&str, bool)> = q.terms.iter().map(|t| (t.tag, t.weight > 0.0)).collect();
+        assert_eq!(
+            got,
+            [
+                ("chillout", true),
+                ("chill", true),
+                ("Hip-Hop", true),
+                ("80s", true),
+                ("sad", false)
+            ]
+        );
+        assert_eq!(q.unknown, ["from", "kazoo"]);
+        assert_eq!(q.used, ["relaxing", "hip hop", "eighties", "not sad"]);
+        assert_eq!(q.ignored, ["from", "the", "with", "a", "kazoo"]);
+        let pos: f32 = q
+            .terms
+            .iter()
+            .filter(|t| t.weight > 0.0)
+            .map(|t| t.weight)
+            .sum();
+        assert!((pos - 1.0).abs() < 1e-6);
+        assert_eq!(q.describe(), "chillout, chill, Hip-Hop, 80s, not sad");
+        // The longest phrase wins: "alternative rock" is one tag, not two.
+        let q = parse("alternative rock").unwrap();
+        assert_eq!(q.terms.len(), 1);
+        assert_eq!(q.terms[0].tag, "alternative rock");
+        // "no vocals" is a phrase (instrumental), not a negation of what follows.
+        let q = parse("no vocals, rock").unwrap();
+        assert_eq!(q.describe(), "instrumental, rock");
+        // No word at all: an error suggesting listeners' words.
+        let e = parse("the a of").unwrap_err().to_string();
+        assert!(e.contains("orchestral") && e.contains("chiptune"), "{e}");
+        // Words naming no tag are looked for in the songs' text; when nothing matches, the
+        // message suggests the nearest known words, not a list of every tag.
+        let q = parse("orchestrall jaz kazoo").unwrap();
+        assert!(q.terms.is_empty());
+        assert_eq!(q.text_words, ["orchestrall", "jaz", "kazoo"]);
+        let e = no_match_message(&q, &Default::default());
+        assert!(
+            e.contains("did you mean: orchestral") && e.contains("jazz"),
+            "{e}"
+        );
+        assert!(!e.contains("female vocalists"), "{e}");
+        // A dangling negation is ignored, not an error on its own.
+        let q = parse("rock, not").unwrap();
+        assert_eq!(
+            (q.used.clone(), q.ignored.clone()),
+            (vec!["rock".to_owned()], vec!["not".to_owned()])
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! Opening a saved index, checked against its manifest entry, and making sure a usable one is
+//! open before a search.
+
+use std::fs;
+
+use songrec_storage::{StorageError, StorageResult};
+use usearch::Index;
+
+use super::{AnnCache, AnnEntry, path_str, sample_hash};
+use crate::fsutil::WriteLock;
+use crate::index::Manifest;
+use crate::layout::read_opt;
+use crate::registry::RegisteredModel;
+use crate::state::{Inner, State};
+
+impl Inner {
+    /// Opens the index an entry names, checking it against the entry.
+    fn open_ann(&self, e: &AnnEntry, dim: usize) -> StorageResult<Index> {
+        if e.file.is_empty()
+            || !e
+                .file
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+        {
+            return Err(StorageError::corrupt(
+                &self.paths.manifest,
+                format!("bad index file name {:?}", e.file),
+            ));
+        }
+        let path = self.paths.index.join(&e.file);
+        let len = fs::metadata(&path)
+            .map_err(|err| StorageError::io(&path, err))?
+            .len();
+        if len != e.bytes {
+            return Err(StorageError::corrupt(
+                &path,
+                format!("{len} bytes, the manifest says {}", e.bytes),
+            ));
+        }
+        if sample_hash(&path)? != e.check {
+            return Err(StorageError::corrupt(
+                &path,
+                "content does not match the manifest",
+            ));
+        }
+        // The sampled hash misses damage in the middle: the full checksum catches it (a vector
+        // value changed in place would make the graph search miss neighbours).
+        // usearch trusts what it maps: the graph is checked structurally too (once per file
+        // state with the checksum; every time for an index without one).
+        let structure = || {
+            crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, e.quantization))
+        };
+        match e.crc32c {
+            Some(crc) => self.verified.check_file(&path, crc, structure)?,
+            None => structure()?,
+        }
+        let index = Index::restore_view(path_str(&path)?)
+            .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
+        if index.size() != e.count || index.dimensions() != dim {
+            return Err(StorageError::corrupt(
+                &path,
+                format!(
+                    "{} vectors of {} values; the manifest says {} of {dim}",
+                    index.size(),
+                    index.dimensions(),
+                    e.count
+                ),
+            ));
+        }
+        index.change_expansion_search(self.opts.ann.ef_search_for(index.size()));
+        Ok(index)
+    }
+
+    /// Makes sure `st.anns` holds a usable index for the model's open shared pack, building it
+    /// when missing, stale or damaged if this process holds or can take the write lock.
+    /// `false`: no index now (the caller scans exactly).
+    pub(super) fn ensure_ann(&self, st: &mut State, m: &RegisteredModel) -> StorageResult<bool> {
+        let key = m.model.file_key();
+        if st.private.contains_key(&key) {
+            return Ok(false); // an in-memory pack: nothing shared to index
+        }
+        if self.usable_ann(st, m)? {
+            return Ok(true);
+        }
+        if st.lock.is_some() {
+            self.build_ann(st, m)?;
+            return Ok(true);
+        }
+        match WriteLock::acquire(&self.root, &self.paths.lock) {
+            Ok(lock) => {
+                // Start from the manifest on disk: the pack must still be the one open here.
+                let bytes = read_opt(&self.paths.manifest)?;
+                let disk = Manifest::parse(&self.paths.manifest, bytes.as_deref());
+                let same = |a: &Manifest, b: &Manifest| {
+                    let (x, y) = (a.packs.get(&key), b.packs.get(&key));
+                    x.map(|e| (e.committed, e.build)) == y.map(|e| (e.committed, e.build))
+                };
+                if !same(&disk, &st.manifest) {
+                    return Ok(false); // a writer moved on; the next search catches up
+                }
+                st.manifest = disk;
+                st.seen.manifest = bytes;
+                if self.usable_ann(st, m)? {
+                    return Ok(true); // another process built it meanwhile
+                }
+                // Only a library no writer indexed yet (written by an older songrec or the
+                // Python tool) gets here: say why this search takes longer, once.
+                tracing::warn!(
+                    "building the approximate-search index for {} (once for this library; \
+                     `songrec reindex` builds it ahead of time)",
+                    m.model.key()
+                );
+                let built = self.build_ann(st, m);
+                drop(lock);
+                built.map(|()| true)
+            }
+            Err(StorageError::Locked { .. }) => Ok(false),
+            Err(e) => {
+                tracing::debug!("cannot build the approximate index now: {e}");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Whether the manifest names an index for the open pack that is (or can be) opened.
+    pub(super) fn usable_ann(&self, st: &mut State, m: &RegisteredModel) -> StorageResult<bool> {
+        let key = m.model.file_key();
+        let Some(pe) = st.manifest.packs.get(&key) else {
+            return Ok(false);
+        };
+        let committed = st.packs.get(&key).map(|c| c.pack.committed());
+        let Some(e) = pe.ann.clone() else {
+            return Ok(false);
+        };
+        if e.build != pe.build || pe.build == 0 || committed.is_none_or(|c| e.covered > c) {
+            tracing::debug!("approximate index of {} is stale", m.model.key());
+            return Ok(false);
+        }
+        if st.anns.get(&key).is_some_and(|a| a.entry == e) {
+            return Ok(true);
+        }
+        match self.open_ann(&e, m.model.dim) {
+            Ok(index) => {
+                st.anns.insert(
+                    key,
+                    AnnCache {
+                        entry: e,
+                        index,
+                        writable: false,
+                        map: None,
+                    },
+                );
+                Ok(true)
+            }
+            Err(err) => {
+                // Once per process and file: a long-running `serve` keeps quiet about it after.
+                let what = err.to_string();
+                crate::integrity::warn_once(&what, || {
+                    format!(
+                        "approximate index of {} ignored ({what}); searching exactly until it is \
+                         rebuilt (`songrec reindex` rebuilds it now)",
+                        m.model.key()
+                    )
+                });
+                st.anns.remove(&key);
+                Ok(false)
+            }
+        }
+    }
+}
