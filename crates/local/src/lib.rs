@@ -110,4 +110,6 @@ mod fuzz_replay;
 #[cfg(test)]
 mod integrity_tests;
 #[cfg(test)]
+mod journal_tests;
+#[cfg(test)]
 mod tests;
