@@ -112,7 +112,10 @@ impl Inner {
                 );
                 let built = self.build_ann(st, m);
                 drop(lock);
-                built.map(|()| true)
+                // This search stays exact, as the docs promise for a missing or damaged index:
+                // a graph built just now (a threaded build, so not the same graph twice) may
+                // rank differently from the one it replaces. The next search uses it.
+                built.map(|()| false)
             }
             Err(StorageError::Locked { .. }) => Ok(false),
             Err(e) => {
