@@ -11,7 +11,6 @@ use crate::dsp::{
 };
 use crate::error::AudioError;
 use crate::norm_table::{RAW_MEAN, RAW_STD};
-use crate::resample::resample;
 
 /// Human-meaningful scalars describing a piece (for explanations such as
 /// "same key, 122 vs 124 bpm, both bright").
@@ -257,23 +256,7 @@ impl DspEmbedder {
 
     /// Raw (un-normalised) features. `None` when the audio has no samples.
     pub fn raw_features(&self, audio: &MonoAudio) -> Option<RawFeatures> {
-        let owned;
-        let audio = if audio.sample_rate != SR {
-            owned = MonoAudio {
-                sample_rate: SR,
-                segments: audio
-                    .segments
-                    .iter()
-                    .map(|s| crate::decode::Segment {
-                        start_secs: s.start_secs,
-                        samples: resample(&s.samples, audio.sample_rate, SR),
-                    })
-                    .collect(),
-            };
-            &owned
-        } else {
-            audio
-        };
+        let audio = audio.at_rate(SR);
         let segs: Vec<&[f32]> = audio
             .segments
             .iter()

@@ -11,17 +11,12 @@
 //! The cosine of two mix vectors is the mean of the three parts' cosines (each part has norm
 //! √⅓), so a part's share of a similarity can be read off the vector itself ([`part_cosines`]).
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
-use songrec_audio::resample::resample;
-use songrec_audio::{
-    Analysis, AudioError, DSP_DIM, DSP_NAME, DSP_VERSION, DspEmbedder, Embedder, MonoAudio, Segment,
-};
+use songrec_audio::{Analysis, AudioError, DSP_DIM, DSP_NAME, DspEmbedder, Embedder, MonoAudio};
 
 use crate::aisfx::{AISFX_DECODE, AisfxConfig, AisfxEmbedder, BLOCK_DIM};
 use crate::error::{NeuralError, NeuralResult};
-use crate::musicnn::{MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, MusicnnConfig, MusicnnEmbedder};
+use crate::musicnn::{MUSICNN_DIM, MusicnnConfig, MusicnnEmbedder};
 use crate::runtime::Runtime;
 
 /// Name under which mix vectors are stored.
@@ -254,22 +249,7 @@ impl MixEmbedder {
     /// The three parts of one song: aisfx on `audio` (any rate; 44.1 kHz is what it hears),
     /// musicnn and the DSP analysis on one resample of it to the analysis rate.
     pub fn parts(&self, audio: &MonoAudio) -> NeuralResult<MixParts> {
-        let rate = songrec_audio::ANALYSIS_RATE;
-        let low: Cow<'_, MonoAudio> = if audio.sample_rate == rate {
-            Cow::Borrowed(audio)
-        } else {
-            Cow::Owned(MonoAudio {
-                sample_rate: rate,
-                segments: audio
-                    .segments
-                    .iter()
-                    .map(|s| Segment {
-                        start_secs: s.start_secs,
-                        samples: resample(&s.samples, audio.sample_rate, rate),
-                    })
-                    .collect(),
-            })
-        };
+        let low = audio.at_rate(songrec_audio::ANALYSIS_RATE);
         let dsp = self.dsp.embed(&low).map_err(|e| NeuralError::Inference {
             runtime: DSP_NAME.into(),
             reason: e.to_string(),
@@ -321,12 +301,6 @@ impl Embedder for MixEmbedder {
             ..p.dsp
         })
     }
-}
-
-/// The parts a mix vector is made of, as stored models: musicnn@2 and songrec-dsp@2 (aisfx's
-/// part is its pooled values, not its stored aisfx@1 vector).
-pub fn stored_parts() -> [(&'static str, u32); 2] {
-    [(MUSICNN_NAME, MUSICNN_VERSION), (DSP_NAME, DSP_VERSION)]
 }
 
 #[cfg(test)]

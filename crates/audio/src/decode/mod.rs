@@ -106,6 +106,31 @@ impl MonoAudio {
         }
     }
 
+    /// The same audio at `rate`: borrowed when it already is, else each segment resampled
+    /// ([`crate::resample::resample`]) with its start kept.
+    ///
+    /// ```
+    /// let a = songrec_audio::MonoAudio::from_samples(vec![0.0; 44_100], 44_100);
+    /// assert_eq!(a.at_rate(22_050).total_samples(), 22_050);
+    /// assert!(matches!(a.at_rate(44_100), std::borrow::Cow::Borrowed(_)));
+    /// ```
+    pub fn at_rate(&self, rate: u32) -> std::borrow::Cow<'_, MonoAudio> {
+        if self.sample_rate == rate {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        std::borrow::Cow::Owned(MonoAudio {
+            sample_rate: rate,
+            segments: self
+                .segments
+                .iter()
+                .map(|s| Segment {
+                    start_secs: s.start_secs,
+                    samples: crate::resample::resample(&s.samples, self.sample_rate, rate),
+                })
+                .collect(),
+        })
+    }
+
     /// Samples over all segments.
     pub fn total_samples(&self) -> usize {
         self.segments.iter().map(|s| s.samples.len()).sum()
