@@ -142,8 +142,8 @@ pub trait Progress: Send + Sync {
     }
 }
 
-/// A progress sink that ignores everything.
-pub struct NoProgress;
+/// Ignores progress (the same sink that `migrate`, `sync` and `dupes` take).
+pub use songrec_storage::NoProgress;
 impl Progress for NoProgress {
     fn start(&self, _: u64) {}
     fn file_done(&self, _: &FileReport) {}

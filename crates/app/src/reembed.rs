@@ -23,7 +23,7 @@ use songrec_storage::{Embedding, SongId, SongMetadata, StorageBackend, StorageBa
 
 use crate::embedders::model_of;
 use crate::ingest::{SOUND_TAGS, STYLE_TAGS, style_tags_value};
-use crate::migrate::MigrateProgress;
+use crate::migrate::Progress;
 use crate::{AppError, AppResult};
 
 /// Options.
@@ -135,7 +135,7 @@ pub fn update_metadata(m: &mut SongMetadata, a: &songrec_audio::Analysis) -> boo
 pub async fn reembed(
     backend: &dyn StorageBackend,
     opts: &ReembedOptions,
-    progress: &dyn MigrateProgress,
+    progress: &dyn Progress,
 ) -> AppResult<ReembedReport> {
     let started = Instant::now();
     let model = model_of(opts.embedder.as_ref());

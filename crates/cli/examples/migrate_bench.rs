@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use songrec_app::migrate::ledger::Ledger;
-use songrec_app::migrate::{LedgerContext, MigrateOptions, NoMigrateProgress, VerifyLevel};
+use songrec_app::migrate::{LedgerContext, MigrateOptions, NoProgress, VerifyLevel};
 use songrec_config::{BackendKind, Config};
 use songrec_local::LocalBackend;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
@@ -124,7 +124,7 @@ fn run_direction(
             target.as_ref(),
             plan,
             &opts,
-            &NoMigrateProgress,
+            &NoProgress,
             Some(&ctx),
         )
         .await

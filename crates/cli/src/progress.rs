@@ -150,9 +150,9 @@ fn eta_text(done: u64, total: Option<u64>, elapsed_secs: f64) -> String {
     }
 }
 
-/// A bar for work counted in songs (`migrate`, `reembed`).
-pub(crate) struct MigrateBar(pub(crate) ProgressBar);
-impl songrec_app::migrate::MigrateProgress for MigrateBar {
+/// A bar for work counted in steps (`migrate`, `reembed`, `sync`, `dupes`).
+pub(crate) struct StepBar(pub(crate) ProgressBar);
+impl songrec_storage::Progress for StepBar {
     fn start(&self, total: u64) {
         self.0.set_length(total);
     }

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use serde::Serialize;
+pub use songrec_storage::progress::{NoProgress, Progress};
 use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
 
 use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord};
@@ -56,20 +57,6 @@ impl Default for DupesOptions {
         }
     }
 }
-
-/// Progress of the fingerprinting step.
-pub trait Progress: Send + Sync {
-    /// `total` songs need a fingerprint.
-    fn start(&self, total: usize) {
-        let _ = total;
-    }
-    /// One more done.
-    fn advance(&self) {}
-}
-
-/// Reports nothing.
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 /// How a group's songs relate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -442,7 +429,7 @@ pub async fn scan(
             None => todo.push(m),
         }
     }
-    progress.start(todo.len());
+    progress.start(todo.len() as u64);
     let jobs = if opts.jobs == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -475,7 +462,7 @@ pub async fn scan(
                         Ok(rec)
                     }
                     .await;
-                    progress.advance();
+                    progress.advance(1);
                     (m, r)
                 }
             })

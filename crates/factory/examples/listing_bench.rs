@@ -21,14 +21,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use songrec_app::migrate::{MigrateOptions, NoMigrateProgress, migrate, plan_for};
+use songrec_app::migrate::{MigrateOptions, NoProgress, migrate, plan_for};
 use songrec_astra::AstraBackend;
 use songrec_storage::query::MAX_PAGE;
 use songrec_storage::{
     Embedding, ListQuery, ModelInfo, SongCount, SongId, SongRecord, SortKey, StorageBackend,
     StorageBackendExt as _,
 };
-use songrec_sync::engine::{NoSyncProgress, RemoteRead, SyncOptions, sync};
+use songrec_sync::engine::{RemoteRead, SyncOptions, sync};
 use songrec_testkit::LocalCloud;
 use songrec_testkit::data::{LibrarySize, song};
 use songrec_testkit::sync::{Machine, lease};
@@ -218,7 +218,7 @@ async fn sync_step(
         lease,
         &m.record,
         &SyncOptions::new(m.scratch()),
-        &NoSyncProgress,
+        &NoProgress,
     )
     .await
     .expect("sync");
@@ -272,7 +272,7 @@ async fn main() {
         &remote,
         plan,
         &MigrateOptions::new(machine.scratch()),
-        &NoMigrateProgress,
+        &NoProgress,
         None,
     )
     .await

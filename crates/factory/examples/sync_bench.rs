@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use songrec_astra::AstraBackend;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
-use songrec_sync::engine::{NoSyncProgress, RemoteRead, SyncOptions, SyncReport, sync};
+use songrec_sync::engine::{NoProgress, RemoteRead, SyncOptions, SyncReport, sync};
 use songrec_sync::lease::Lease;
 use songrec_testkit::LocalCloud;
 use songrec_testkit::data::{LibrarySize, XorShift};
@@ -62,16 +62,9 @@ async fn step(name: &str, s: &Side, remote: &AstraBackend, full: bool) -> SyncRe
     let t = Instant::now();
     let mut opts = SyncOptions::new(s.m.scratch());
     opts.full = full;
-    let r = sync(
-        &s.m.lib,
-        remote,
-        &s.lease,
-        &s.m.record,
-        &opts,
-        &NoSyncProgress,
-    )
-    .await
-    .expect("sync");
+    let r = sync(&s.m.lib, remote, &s.lease, &s.m.record, &opts, &NoProgress)
+        .await
+        .expect("sync");
     let secs = t.elapsed().as_secs_f64();
     assert!(r.is_complete(), "{name}: {:?}", r.failed.first());
     let read = match r.remote_read {

@@ -17,7 +17,7 @@ use songrec_astra::{AstraBackend, S3LeaseStore};
 use songrec_config::Config;
 use songrec_local::LocalBackend;
 use songrec_local::syncrecord::SqliteRecord;
-use songrec_sync::engine::{SyncError, SyncOptions, SyncProgress, SyncReport, sync};
+use songrec_sync::engine::{Progress, SyncError, SyncOptions, SyncReport, sync};
 use songrec_sync::lease::Lease;
 use songrec_sync::record::{FeedFile, RecordStore};
 
@@ -128,7 +128,7 @@ pub struct SyncRun {
 pub async fn run(
     cfg: &Config,
     opts: &SyncOptions,
-    progress: &dyn SyncProgress,
+    progress: &dyn Progress,
 ) -> Result<SyncRun, RunError> {
     let sides = open(cfg, !opts.dry_run).await?;
     let before = sides.remote.requests_sent();

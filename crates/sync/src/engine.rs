@@ -28,6 +28,7 @@ use songrec_storage::SongId;
 use songrec_storage::SongMetadata;
 use songrec_storage::StorageError;
 use songrec_storage::VersionEntry;
+pub use songrec_storage::progress::{NoProgress, Progress};
 use songrec_storage::{Embedding, ModelInfo};
 use songrec_storage::{SongRecord, StorageBackend};
 
@@ -136,21 +137,6 @@ impl Default for RemoteRead {
     }
 }
 
-/// Receives progress.
-pub trait SyncProgress: Send + Sync {
-    /// Steps to do.
-    fn start(&self, total: u64);
-    /// Steps done since the last call.
-    fn advance(&self, n: u64);
-}
-
-/// Ignores progress.
-pub struct NoSyncProgress;
-impl SyncProgress for NoSyncProgress {
-    fn start(&self, _: u64) {}
-    fn advance(&self, _: u64) {}
-}
-
 /// What a run did (or, for a dry run, would do).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SyncReport {
@@ -214,12 +200,12 @@ pub enum SyncError {
 /// # async fn demo(local: &dyn songrec_storage::StorageBackend, remote: &dyn songrec_storage::StorageBackend) -> Result<(), songrec_sync::engine::SyncError> {
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use songrec_sync::engine::{sync, NoSyncProgress, SyncOptions};
+/// use songrec_sync::engine::{sync, NoProgress, SyncOptions};
 /// use songrec_sync::lease::{Lease, MemoryLeaseStore};
 /// use songrec_sync::record::MemoryRecord;
 /// let record = MemoryRecord::new("machine-a");
 /// let lease = Arc::new(Lease::new(Arc::new(MemoryLeaseStore::default()), "machine-a", Duration::from_secs(60)));
-/// let report = sync(local, remote, &lease, &record, &SyncOptions::new("/tmp/sync-scratch"), &NoSyncProgress).await?;
+/// let report = sync(local, remote, &lease, &record, &SyncOptions::new("/tmp/sync-scratch"), &NoProgress).await?;
 /// println!("{} conflicts", report.conflicts.len());
 /// # Ok(()) }
 /// ```
@@ -229,7 +215,7 @@ pub async fn sync(
     lease: &Arc<Lease>,
     record: &dyn RecordStore,
     opts: &SyncOptions,
-    progress: &dyn SyncProgress,
+    progress: &dyn Progress,
 ) -> Result<SyncReport, SyncError> {
     if opts.dry_run {
         return run(local, remote, None, record, opts, progress).await;
@@ -253,7 +239,7 @@ async fn run(
     lease: Option<&Arc<Lease>>,
     record: &dyn RecordStore,
     opts: &SyncOptions,
-    progress: &dyn SyncProgress,
+    progress: &dyn Progress,
 ) -> Result<SyncReport, SyncError> {
     let base = record.load()?;
     let Listings {
@@ -483,7 +469,7 @@ impl Exec<'_> {
         &self,
         actions: Vec<Action>,
         report: &mut SyncReport,
-        progress: &dyn SyncProgress,
+        progress: &dyn Progress,
     ) -> Result<(), SyncError> {
         let batch = self.opts.batch_size.max(1);
         let mut recorded_deleted = Vec::new();

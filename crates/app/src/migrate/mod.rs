@@ -29,6 +29,8 @@ use songrec_storage::{
 pub use ledger::{Ledger, SongState};
 pub use verify::{VerifyLevel, VerifyReport, verify};
 
+pub use songrec_storage::progress::{NoProgress, Progress};
+
 use crate::AppResult;
 
 /// Which songs a migration will copy.
@@ -126,21 +128,6 @@ impl MigrateOptions {
             retry_delay: Duration::from_secs(1),
         }
     }
-}
-
-/// Receives progress.
-pub trait MigrateProgress: Send + Sync {
-    /// Songs to copy.
-    fn start(&self, total: u64);
-    /// Songs finished (copied or given up on) since the last call.
-    fn advance(&self, n: u64);
-}
-
-/// Ignores progress.
-pub struct NoMigrateProgress;
-impl MigrateProgress for NoMigrateProgress {
-    fn start(&self, _: u64) {}
-    fn advance(&self, _: u64) {}
 }
 
 /// The ledger of a migration and the identities of its two sides.
@@ -466,9 +453,9 @@ pub async fn plan_for(source: &dyn StorageBackend, target: &dyn StorageBackend) 
 ///
 /// ```no_run
 /// # async fn demo(source: &dyn songrec_storage::StorageBackend, target: &dyn songrec_storage::StorageBackend) -> songrec_app::AppResult<()> {
-/// use songrec_app::migrate::{migrate, plan_for, MigrateOptions, NoMigrateProgress};
+/// use songrec_app::migrate::{migrate, plan_for, MigrateOptions, NoProgress};
 /// let plan = plan_for(source, target).await?;
-/// let report = migrate(source, target, plan, &MigrateOptions::new("/tmp/scratch"), &NoMigrateProgress, None).await?;
+/// let report = migrate(source, target, plan, &MigrateOptions::new("/tmp/scratch"), &NoProgress, None).await?;
 /// println!("copied {} songs", report.copied);
 /// # Ok(()) }
 /// ```
@@ -477,7 +464,7 @@ pub async fn migrate(
     target: &dyn StorageBackend,
     plan: Plan,
     opts: &MigrateOptions,
-    progress: &dyn MigrateProgress,
+    progress: &dyn Progress,
     ledger: Option<&LedgerContext<'_>>,
 ) -> AppResult<MigrateReport> {
     let mut journal = Journal {
@@ -549,7 +536,7 @@ async fn copy_all(
     source: &dyn StorageBackend,
     target: &dyn StorageBackend,
     opts: &MigrateOptions,
-    progress: &dyn MigrateProgress,
+    progress: &dyn Progress,
     journal: &Journal<'_>,
     audio_known: Option<&HashSet<String>>,
     report: &mut MigrateReport,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use songrec_app::migrate::ledger::{Ledger, RunStatus, SongState};
 use songrec_app::migrate::{
-    LedgerContext, MigrateOptions, NoMigrateProgress, VerifyLevel, migrate, plan_for, verify,
+    LedgerContext, MigrateOptions, NoProgress, VerifyLevel, migrate, plan_for, verify,
 };
 use songrec_local::LocalBackend;
 use songrec_storage::layers::{Chaos, LayerExt};
@@ -71,15 +71,7 @@ async fn chaos_on_the_target_is_retried_and_reruns_finish_the_job() {
             continue; // listing the target failed: try again, as a user would
         };
         migrations += 1;
-        let r = migrate(
-            &source,
-            &target,
-            plan,
-            &opts,
-            &NoMigrateProgress,
-            Some(&ctx),
-        )
-        .await;
+        let r = migrate(&source, &target, plan, &opts, &NoProgress, Some(&ctx)).await;
         injected += target.injected();
         if let Ok(rep) = r {
             retried |= rep.retry_rounds > 0;

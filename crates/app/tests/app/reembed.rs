@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use songrec_app::ingest::{IngestOptions, NoProgress};
-use songrec_app::migrate::NoMigrateProgress;
 use songrec_app::reembed::{ReembedOptions, reembed};
 use songrec_storage::StorageBackend;
 
@@ -53,7 +52,7 @@ async fn forced_run_resumes_from_its_state_file() {
         state_file: state.clone(),
         scratch_dir: dir.path().join("scratch"),
     };
-    let r = reembed(&backend, &opts, &NoMigrateProgress).await.unwrap();
+    let r = reembed(&backend, &opts, &NoProgress).await.unwrap();
     assert_eq!((r.songs, r.already, r.computed), (5, 2, 3));
     assert!(r.failed.is_empty());
     // Completed: the state file is gone and the scratch audio was cleaned up.
@@ -175,7 +174,7 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
             state_file: dir.path().join("state.json"),
             scratch_dir: dir.path().join("scratch"),
         },
-        &NoMigrateProgress,
+        &NoProgress,
     )
     .await
     .unwrap();

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::ProgressBar;
 use songrec_discover::dupes::{self, DupesOptions, DupesReport, Kind};
 use songrec_factory::Backend;
 
@@ -31,16 +30,6 @@ pub struct DupesArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
-}
-
-struct Bar(ProgressBar);
-impl dupes::Progress for Bar {
-    fn start(&self, total: usize) {
-        self.0.set_length(total as u64);
-    }
-    fn advance(&self) {
-        self.0.inc(1);
-    }
 }
 
 /// Asks `question` and reads one line: yes only for `y` or `yes`.
@@ -150,9 +139,13 @@ pub async fn run(args: &DupesArgs, backend: Backend) -> Result<u8> {
         !args.json,
         "{spinner} fingerprinting [{elapsed_precise}] {bar:30} {pos}/{len}, eta {eta}",
     );
-    let report = dupes::scan(backend.as_ref(), &opts, Arc::new(Bar(bar.clone())))
-        .await
-        .context("looking for duplicates")?;
+    let report = dupes::scan(
+        backend.as_ref(),
+        &opts,
+        Arc::new(crate::progress::StepBar(bar.clone())),
+    )
+    .await
+    .context("looking for duplicates")?;
     bar.finish_and_clear();
     let extras = report.extras();
     let mut deleted = Vec::new();

@@ -9,7 +9,7 @@ use songrec_config::{BackendKind, Config};
 use songrec_factory as factory;
 
 use crate::exit::{self, UsageError};
-use crate::progress::{MigrateBar, progress_bar};
+use crate::progress::{StepBar, progress_bar};
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
@@ -282,7 +282,7 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
         target.as_ref(),
         plan,
         &opts,
-        &MigrateBar(bar.clone()),
+        &StepBar(bar.clone()),
         ctx.as_ref(),
     )
     .await

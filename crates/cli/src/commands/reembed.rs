@@ -7,7 +7,7 @@ use songrec_config::Config;
 use songrec_factory::{self as factory, Backend};
 
 use crate::exit;
-use crate::progress::{MigrateBar, progress_bar};
+use crate::progress::{StepBar, progress_bar};
 
 #[derive(Args, Debug)]
 pub struct ReembedArgs {
@@ -45,7 +45,7 @@ pub async fn run(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u
         !args.json,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
     );
-    let report = songrec_app::reembed::reembed(backend.as_ref(), &opts, &MigrateBar(bar.clone()))
+    let report = songrec_app::reembed::reembed(backend.as_ref(), &opts, &StepBar(bar.clone()))
         .await
         .with_context(|| {
             format!(

@@ -5,15 +5,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::ProgressBar;
 use songrec_config::Config;
 use songrec_factory::sync::RunError;
-use songrec_sync::engine::{RemoteRead, SyncError, SyncOptions, SyncProgress, SyncReport};
+use songrec_sync::engine::{RemoteRead, SyncError, SyncOptions, SyncReport};
 use songrec_sync::lease::LeaseError;
 use songrec_sync::plan::{Action, Rails};
 
 use crate::exit;
-use crate::progress::progress_bar;
+use crate::progress::{StepBar, progress_bar};
 
 #[derive(Args, Debug)]
 pub struct SyncArgs {
@@ -40,16 +39,6 @@ pub struct SyncArgs {
     /// Machine-readable report.
     #[arg(long)]
     pub json: bool,
-}
-
-struct Bar(ProgressBar);
-impl SyncProgress for Bar {
-    fn start(&self, total: u64) {
-        self.0.set_length(total);
-    }
-    fn advance(&self, n: u64) {
-        self.0.inc(n);
-    }
 }
 
 fn plan_line(r: &SyncReport) -> String {
@@ -136,7 +125,7 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",
     );
     let started = Instant::now();
-    let run = match songrec_factory::sync::run(cfg, &opts, &Bar(bar.clone())).await {
+    let run = match songrec_factory::sync::run(cfg, &opts, &StepBar(bar.clone())).await {
         Ok(r) => r,
         Err(RunError::Sync(SyncError::Lease(e @ LeaseError::Held(_)))) => {
             bar.finish_and_clear();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use songrec_storage::StorageBackend;
 use songrec_storage::layers::{Chaos, LayerExt, Retry};
-use songrec_sync::engine::{FullReason, NoSyncProgress, RemoteRead, SyncOptions, SyncReport, sync};
+use songrec_sync::engine::{FullReason, NoProgress, RemoteRead, SyncOptions, SyncReport, sync};
 use songrec_sync::plan::Policy;
 use songrec_testkit::LocalCloud;
 use songrec_testkit::data::live;
@@ -35,7 +35,7 @@ async fn run_with(
     let mut opts = SyncOptions::new(m.scratch());
     opts.policy = policy;
     opts.batch_size = batch_size;
-    sync(local, remote, &lease, &m.record, &opts, &NoSyncProgress)
+    sync(local, remote, &lease, &m.record, &opts, &NoProgress)
         .await
         .expect("sync")
 }
@@ -126,7 +126,7 @@ async fn counted(cloud: &LocalCloud, m: &Machine, full: bool) -> (SyncReport, us
     let mut opts = SyncOptions::new(m.scratch());
     opts.batch_size = 100;
     opts.full = full;
-    let r = sync(&m.lib, &remote, &lease, &m.record, &opts, &NoSyncProgress)
+    let r = sync(&m.lib, &remote, &lease, &m.record, &opts, &NoProgress)
         .await
         .expect("sync");
     assert!(r.is_complete(), "{:?}", r.failed.first());
@@ -254,7 +254,7 @@ async fn a_write_during_a_sync_is_picked_up_by_the_next_run() {
     );
     let lease = lease(&cloud, &a.id(), Duration::from_secs(30));
     let opts = SyncOptions::new(a.scratch());
-    let r = sync(&a.lib, &racy, &lease, &a.record, &opts, &NoSyncProgress)
+    let r = sync(&a.lib, &racy, &lease, &a.record, &opts, &NoProgress)
         .await
         .expect("sync");
     assert!(landed.load(std::sync::atomic::Ordering::SeqCst));

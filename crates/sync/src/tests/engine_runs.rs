@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::engine::{
-    FullReason, NoSyncProgress, RemoteRead, SyncError, SyncOptions, SyncReport, sync,
+    FullReason, NoProgress, RemoteRead, SyncError, SyncOptions, SyncReport, sync,
 };
 use super::super::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, MemoryLeaseStore};
 use super::super::plan::{Policy, Rails};
@@ -72,7 +72,7 @@ impl Machine {
             lease,
             &self.record,
             opts,
-            &NoSyncProgress,
+            &NoProgress,
         )
         .await
     }
