@@ -289,24 +289,26 @@ impl SongMetadata {
         }
         self.extra
             .iter()
-            .find_map(|(k, v)| non_finite_in(v, k.clone()))
+            .flat_map(|(k, v)| numbers_in(v, k.clone()))
+            .find_map(|(path, n)| n.as_f64().filter(|x| !x.is_finite()).map(|x| (path, x)))
             .map(|(path, x)| refuse(path, x))
     }
 }
 
-/// The first non-finite number inside a JSON value, with its path. (`serde_json::Value` cannot
-/// hold one today; checked anyway, so a change of JSON representation cannot slip one through.)
-fn non_finite_in(v: &serde_json::Value, path: String) -> Option<(String, f64)> {
+/// Every number inside a JSON value with its path below `path` (`path.key[2]`), in order.
+pub(crate) fn numbers_in(
+    v: &serde_json::Value,
+    path: String,
+) -> Vec<(String, &serde_json::Number)> {
     match v {
-        serde_json::Value::Number(n) => n.as_f64().filter(|x| !x.is_finite()).map(|x| (path, x)),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, x)| non_finite_in(x, format!("{path}[{i}]"))),
-        serde_json::Value::Object(map) => map
-            .iter()
-            .find_map(|(k, x)| non_finite_in(x, format!("{path}.{k}"))),
-        _ => None,
+        serde_json::Value::Number(n) => vec![(path, n)],
+        serde_json::Value::Array(items) => (items.iter().enumerate())
+            .flat_map(|(i, x)| numbers_in(x, format!("{path}[{i}]")))
+            .collect(),
+        serde_json::Value::Object(map) => (map.iter())
+            .flat_map(|(k, x)| numbers_in(x, format!("{path}.{k}")))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -6,31 +6,6 @@ use super::*;
 /// number inside `extra` (integers tagged apart from floats). Equal lists mean bit-for-bit
 /// equal numbers, `-0.0` and `0.0` told apart (which `PartialEq` on `f64` does not).
 pub fn float_bits(m: &SongMetadata) -> Vec<(String, String)> {
-    fn walk(v: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
-        match v {
-            serde_json::Value::Number(n) => {
-                let tag = if let Some(u) = n.as_u64() {
-                    format!("u64 {u}")
-                } else if let Some(i) = n.as_i64() {
-                    format!("i64 {i}")
-                } else {
-                    format!("f64 {:#018x}", n.as_f64().map_or(0, f64::to_bits))
-                };
-                out.push((path, tag));
-            }
-            serde_json::Value::Array(a) => {
-                for (i, x) in a.iter().enumerate() {
-                    walk(x, format!("{path}[{i}]"), out);
-                }
-            }
-            serde_json::Value::Object(o) => {
-                for (k, x) in o {
-                    walk(x, format!("{path}.{k}"), out);
-                }
-            }
-            _ => {}
-        }
-    }
     let mut out = vec![
         (
             "duration_secs".to_owned(),
@@ -42,9 +17,17 @@ pub fn float_bits(m: &SongMetadata) -> Vec<(String, String)> {
                 .map_or("none".to_owned(), |b| format!("f32 {:#010x}", b.to_bits())),
         ),
     ];
-    for (k, v) in &m.extra {
-        walk(v, k.clone(), &mut out);
-    }
+    let numbers = (m.extra.iter()).flat_map(|(k, v)| crate::metadata::numbers_in(v, k.clone()));
+    out.extend(numbers.map(|(path, n)| {
+        let tag = if let Some(u) = n.as_u64() {
+            format!("u64 {u}")
+        } else if let Some(i) = n.as_i64() {
+            format!("i64 {i}")
+        } else {
+            format!("f64 {:#018x}", n.as_f64().map_or(0, f64::to_bits))
+        };
+        (path, tag)
+    }));
     out
 }
 
@@ -134,7 +117,7 @@ pub async fn awkward_floats_roundtrip(b: &dyn StorageBackend) {
         .map(|(i, m)| SongRecord {
             metadata: m.clone(),
             embeddings: vec![
-                Embedding::new(model_a(), Lcg(i as u64 + 3).vector(8)).expect("valid"),
+                Embedding::new(model_a(), SplitMix::new(i as u64 + 3).vector(8)).expect("valid"),
             ],
         })
         .collect();
