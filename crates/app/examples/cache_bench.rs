@@ -20,8 +20,8 @@ use songrec_app::similar::{ModelPart, SimilarRequest, Target};
 use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer, CacheStore};
 use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerLayer, LayerExt};
+use songrec_storage::rng::SplitMix;
 use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend};
-use songrec_testkit::data::Lcg;
 
 type Stack = CacheLayer<CircuitBreakerLayer<ChaosLayer<AstraBackend>>>;
 
@@ -130,7 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The library: songs with distinct titles, a vector each; some audio blobs.
     let loader = AstraBackend::connect(&cfg)?;
-    let mut rng = Lcg(42);
+    let mut rng = SplitMix::new(42);
     let t0 = Instant::now();
     let mut titles = Vec::new();
     for chunk in (0..args.songs).collect::<Vec<_>>().chunks(500) {
@@ -144,9 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 m.artist = Some(format!("Artist {}", i % 50));
                 m.genre = Some(["rock", "jazz", "pop", "folk"][i % 4].into());
                 titles.push(m.title.clone());
-                let v = (0..model.dim)
-                    .map(|_| rng.fraction(53) * 2.0 - 1.0)
-                    .collect();
+                let v = (0..model.dim).map(|_| rng.next_signed()).collect();
                 SongRecord {
                     metadata: m,
                     embeddings: vec![Embedding::new(model.clone(), v).expect("finite vector")],
@@ -161,7 +159,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut blob_ids = Vec::new();
     for i in 0..args.blobs {
         let bytes: Vec<u8> = (0..args.blob_kb * 1024)
-            .map(|_| (rng.bits(53) >> 40) as u8)
+            .map(|_| (rng.next_u64() >> 56) as u8)
             .collect();
         let id = SongId::from_bytes(&bytes);
         let p = tmp.path().join(format!("blob{i}"));
@@ -179,7 +177,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         t0.elapsed().as_secs_f64()
     );
     let picks: Vec<String> = (0..args.queries)
-        .map(|_| titles[(rng.bits(53) % titles.len() as u64) as usize].clone())
+        .map(|_| titles[rng.below(titles.len())].clone())
         .collect();
     let distinct: std::collections::HashSet<&String> = picks.iter().collect();
     println!(

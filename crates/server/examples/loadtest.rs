@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use songrec_storage::rng::SplitMix;
 use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend};
-use songrec_testkit::data::Lcg;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -51,7 +51,7 @@ async fn build_library(dir: &std::path::Path, n: usize) -> anyhow_lite::Result<(
     let backend = songrec_local::LocalBackend::open(dir)?;
     let e = songrec_app::embedders::by_name("dsp")?;
     let model = songrec_app::embedders::model_of(e.as_ref());
-    let mut rng = Lcg(n as u64);
+    let mut rng = SplitMix::new(n as u64);
     let mut batch = Vec::new();
     for i in 0..n {
         let id = SongId::from_bytes(format!("loadtest song {i}").as_bytes());
@@ -60,7 +60,7 @@ async fn build_library(dir: &std::path::Path, n: usize) -> anyhow_lite::Result<(
         m.genre = Some(GENRES[i % GENRES.len()].to_owned());
         m.bpm = Some(70.0 + (i % 100) as f32);
         m.duration_secs = 180.0;
-        let mut v: Vec<f32> = (0..model.dim).map(|_| rng.fraction(31) - 0.5).collect();
+        let mut v: Vec<f32> = (0..model.dim).map(|_| rng.next_signed()).collect();
         songrec_storage::math::normalize(&mut v);
         batch.push(SongRecord {
             metadata: m,
@@ -123,10 +123,10 @@ async fn scenario(
             query.to_owned(),
         );
         tasks.push(tokio::spawn(async move {
-            let mut rng = Lcg(c as u64 * 7919 + 1);
+            let mut rng = SplitMix::new(c as u64 * 7919 + 1);
             let (mut lat, mut errors) = (Vec::new(), 0u64);
             while Instant::now() < deadline {
-                let id = &ids[rng.bits(31) as usize % ids.len()];
+                let id = &ids[rng.below(ids.len())];
                 let t = Instant::now();
                 let ok = match client
                     .get(format!("{base}/api/v1/songs/{id}/similar?{query}"))

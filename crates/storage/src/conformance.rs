@@ -40,21 +40,7 @@ use crate::math::{self, TopK};
 use crate::metadata::SongMetadata;
 use crate::model::{Embedding, ModelInfo};
 use crate::query::{ListQuery, Metric, SearchQuery, SortKey};
-
-/// Deterministic pseudo-random numbers (no dependency, same on every machine).
-struct Lcg(u64);
-impl Lcg {
-    fn next_f32(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn vector(&mut self, dim: usize) -> Vec<f32> {
-        (0..dim).map(|_| self.next_f32()).collect()
-    }
-}
+use crate::rng::SplitMix;
 
 const GENRES: [&str; 3] = ["Rock", "jazz", "Electronic"];
 
@@ -104,7 +90,7 @@ fn song(n: usize) -> SongMetadata {
 async fn put_library(
     b: &dyn StorageBackend,
     n: usize,
-    rng: &mut Lcg,
+    rng: &mut SplitMix,
 ) -> Vec<(SongMetadata, Vec<f32>)> {
     let mut out = Vec::new();
     let mut records = Vec::new();

@@ -59,31 +59,7 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
 
 #[inline(always)]
 fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 32;
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
-    let ca = a.chunks_exact(LANES);
-    let cb = b.chunks_exact(LANES);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
-            acc[i] = x[i].mul_add(y[i], acc[i]);
-        }
-    }
-    let mut tail = 0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    // Pairwise reduction keeps rounding small and deterministic.
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for i in 0..width {
-            acc[i] += acc[i + width];
-        }
-    }
-    acc[0] + tail
+    songrec_lanes::dot_fused::<32>(a, b)
 }
 
 /// Similarity of `v` to the query under `metric`, given the precomputed dot product and norms.

@@ -48,4 +48,61 @@ impl SplitMix {
         let s: f64 = (0..12).map(|_| self.next_f64()).sum();
         (s - 6.0) as f32
     }
+
+    /// `dim` numbers uniform in `[-1, 1)`.
+    pub fn vector(&mut self, dim: usize) -> Vec<f32> {
+        (0..dim).map(|_| self.next_signed()).collect()
+    }
+}
+
+/// A mixture of Gaussians: vectors around `k` centres of standard-normal coordinates, the
+/// synthetic library of the benchmarks and of the approximate index's tests.
+///
+/// ```
+/// use songrec_storage::rng::Mixture;
+/// let mut a = Mixture::new(7, 30, 16, 0.35);
+/// let mut b = a.reseeded(8);
+/// assert_eq!(a.draw().len(), 16);
+/// assert_ne!(a.draw(), b.draw());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mixture {
+    centres: Vec<Vec<f32>>,
+    rng: SplitMix,
+    spread: f32,
+}
+
+impl Mixture {
+    /// `k` centres of `dim` coordinates drawn from `seed`; the draws continue the same stream,
+    /// each centre plus `spread` times standard-normal noise.
+    pub fn new(seed: u64, k: usize, dim: usize, spread: f32) -> Self {
+        let mut rng = SplitMix::new(seed);
+        let centres = (0..k.max(1))
+            .map(|_| (0..dim).map(|_| rng.gauss()).collect())
+            .collect();
+        Self {
+            centres,
+            rng,
+            spread,
+        }
+    }
+
+    /// The same centres, drawn from another stream.
+    pub fn reseeded(&self, seed: u64) -> Self {
+        Self {
+            rng: SplitMix::new(seed),
+            ..self.clone()
+        }
+    }
+
+    /// The next vector (not normalised).
+    pub fn draw(&mut self) -> Vec<f32> {
+        let c = self.rng.below(self.centres.len());
+        let spread = self.spread;
+        let rng = &mut self.rng;
+        self.centres[c]
+            .iter()
+            .map(|x| x + spread * rng.gauss())
+            .collect()
+    }
 }

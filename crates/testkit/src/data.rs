@@ -41,25 +41,6 @@ impl XorShift {
     }
 }
 
-/// A linear congruential stream (Knuth's MMIX constants) from a seed.
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    /// The high `bits` bits of the next state.
-    pub fn bits(&mut self, bits: u32) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> (64 - bits)
-    }
-
-    /// The next number of `bits` bits, scaled to [0, 1).
-    pub fn fraction(&mut self, bits: u32) -> f32 {
-        self.bits(bits) as f32 / (1u64 << bits) as f32
-    }
-}
-
 /// The size of a benchmark's library of synthetic songs, as command-line options.
 #[derive(clap::Args)]
 pub struct LibrarySize {

@@ -1,25 +1,8 @@
-//! Sums and dot products over fixed lanes, so the compiler can vectorise them.
-//!
-//! A plain `iter().sum()` over `f32` is one long dependency chain (each add waits for the
-//! previous one), because the compiler must keep the order. These helpers add into
-//! [`LANES`] independent accumulators and reduce them pairwise at the end: the order is fixed
-//! by the code, not by the CPU, so the result is the same on every machine and with or without
-//! AVX (no fused multiply-add is used).
+//! Sums and dot products over [`LANES`] fixed lanes ([`songrec_lanes`]), so the compiler can
+//! vectorise them and every machine gets the same bits (no fused multiply-add is used).
 
 /// Number of independent accumulators.
 pub const LANES: usize = 16;
-
-#[inline(always)]
-fn reduce(mut acc: [f32; LANES], tail: f32) -> f32 {
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for i in 0..width {
-            acc[i] += acc[i + width];
-        }
-    }
-    acc[0] + tail
-}
 
 /// Sum of `x`.
 ///
@@ -28,21 +11,7 @@ fn reduce(mut acc: [f32; LANES], tail: f32) -> f32 {
 /// ```
 #[inline(always)]
 pub fn sum(x: &[f32]) -> f32 {
-    sum_of(x, |v| v)
-}
-
-/// Sum of `f(v)` over `x`, in [`LANES`] accumulators, the tail added in order.
-#[inline(always)]
-fn sum_of(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut acc = [0f32; LANES];
-    let c = x.chunks_exact(LANES);
-    let r = c.remainder();
-    for v in c {
-        for i in 0..LANES {
-            acc[i] += f(v[i]);
-        }
-    }
-    reduce(acc, r.iter().map(|v| f(*v)).sum())
+    songrec_lanes::sum_of::<LANES>(x, |v| v)
 }
 
 /// Sum of squares of `x`.
@@ -52,7 +21,7 @@ fn sum_of(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 /// ```
 #[inline(always)]
 pub fn sum_sq(x: &[f32]) -> f32 {
-    sum_of(x, |v| v * v)
+    songrec_lanes::sum_of::<LANES>(x, |v| v * v)
 }
 
 /// Inner product over the shorter of the two slices.
@@ -62,18 +31,7 @@ pub fn sum_sq(x: &[f32]) -> f32 {
 /// ```
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
-    let ca = a.chunks_exact(LANES);
-    let cb = b.chunks_exact(LANES);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    reduce(acc, ra.iter().zip(rb).map(|(x, y)| x * y).sum())
+    songrec_lanes::dot::<LANES>(a, b)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use songrec_factory as factory;
+use songrec_storage::rng::{Mixture, SplitMix};
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
     math,
@@ -82,58 +83,20 @@ pub enum BenchWhat {
     },
 }
 
-struct Lcg(u64);
-impl Lcg {
-    fn f(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    }
-    fn unit(&mut self, dim: usize) -> Vec<f32> {
-        let mut v: Vec<f32> = (0..dim).map(|_| self.f()).collect();
-        math::normalize(&mut v);
-        v
-    }
-    /// Approximately standard normal (sum of four uniforms).
-    fn gauss(&mut self) -> f32 {
-        (self.f() + self.f() + self.f() + self.f()) * 3f32.sqrt()
-    }
-}
-
 /// Centres of the synthetic mixture (the same for the library and the queries).
 const CENTRES: usize = 1000;
 
-/// A mixture of Gaussians: unit vectors around `CENTRES` random centres.
-struct Mixture {
-    centres: Vec<Vec<f32>>,
-    rng: Lcg,
-    spread: f32,
+/// Unit vectors from the synthetic mixture of `dim` (its centres fixed by `dim`), drawn from
+/// `seed`.
+fn mixture(dim: usize, seed: u64, spread: f32) -> impl FnMut() -> Vec<f32> {
+    let mut mix = Mixture::new(0x5eed ^ dim as u64, CENTRES, dim, spread).reseeded(seed);
+    move || unit(mix.draw())
 }
 
-impl Mixture {
-    fn new(dim: usize, seed: u64, spread: f32) -> Self {
-        let mut c = Lcg(0x5eed ^ dim as u64);
-        let centres = (0..CENTRES)
-            .map(|_| (0..dim).map(|_| c.gauss()).collect())
-            .collect();
-        Self {
-            centres,
-            rng: Lcg(seed),
-            spread,
-        }
-    }
-    fn draw(&mut self) -> Vec<f32> {
-        let i = (self.rng.f() + 0.5) * CENTRES as f32;
-        let centre = &self.centres[(i as usize).min(CENTRES - 1)];
-        let mut v: Vec<f32> = centre
-            .iter()
-            .map(|x| x + self.spread * self.rng.gauss())
-            .collect();
-        math::normalize(&mut v);
-        v
-    }
+/// `v` normalised.
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    math::normalize(&mut v);
+    v
 }
 
 /// Streams rows into a 2-d float32 `.npy` file (for the FAISS comparison).
@@ -217,7 +180,7 @@ async fn build_library(
     let t = Instant::now();
     // The approximate index is built (and timed) separately, after generation.
     let backend = factory::scratch_local_with(dir, usize::MAX)?;
-    let mut mix = Mixture::new(dim, n as u64 ^ dim as u64, spread);
+    let mut draw = mixture(dim, n as u64 ^ dim as u64, spread);
     let mut npy = NpyWriter::create(&dir.join("vectors.npy"), n, dim)?;
     let genres = [
         "rock", "jazz", "techno", "ambient", "pop", "folk", "metal", "soul", "house", "blues",
@@ -231,7 +194,7 @@ async fn build_library(
         m.bpm = Some(70.0 + (i % 100) as f32);
         m.duration_secs = 180.0;
         bench_extra(&mut m, i);
-        let vector = mix.draw();
+        let vector = draw();
         npy.row(&vector)?;
         batch.push(SongRecord {
             metadata: m,
@@ -323,15 +286,15 @@ async fn bench_search(
 
         // In-process: a fresh backend, one cold query, then timed warm queries.
         let backend = factory::scratch_local_with(&lib, usize::MAX)?;
-        let mut rng = Lcg(7);
+        let mut rng = SplitMix::new(7);
         let t = Instant::now();
         backend
-            .search(&SearchQuery::new(model.clone(), rng.unit(dim), k))
+            .search(&SearchQuery::new(model.clone(), unit(rng.vector(dim)), k))
             .await?;
         let cold = t.elapsed().as_secs_f64() * 1e3;
         let mut times = Vec::with_capacity(queries);
         for _ in 0..queries {
-            let q = SearchQuery::new(model.clone(), rng.unit(dim), k);
+            let q = SearchQuery::new(model.clone(), unit(rng.vector(dim)), k);
             let t = Instant::now();
             let r = backend.search(&q).await?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
@@ -348,7 +311,7 @@ async fn bench_search(
         // With a filter (exact: filter first, then rank).
         let mut ft = Vec::new();
         for _ in 0..queries.min(20) {
-            let mut q = SearchQuery::new(model.clone(), rng.unit(dim), k);
+            let mut q = SearchQuery::new(model.clone(), unit(rng.vector(dim)), k);
             q.filter = Filter::default().and(songrec_storage::Condition::Eq(
                 songrec_storage::Field::Genre,
                 songrec_storage::Value::Text("jazz".into()),
@@ -629,8 +592,8 @@ async fn bench_ann(
     let bytes = backend.ann_index_bytes(model).await?.unwrap_or(0);
     drop(backend);
     // The queries: new draws from the library's mixture, kept for the FAISS script.
-    let mut mix = Mixture::new(dim, 0xbeef, spread);
-    let qs: Vec<Vec<f32>> = (0..queries).map(|_| mix.draw()).collect();
+    let mut draw = mixture(dim, 0xbeef, spread);
+    let qs: Vec<Vec<f32>> = (0..queries).map(|_| draw()).collect();
     let mut w = NpyWriter::create(&lib.join("queries.npy"), qs.len(), dim)?;
     for q in &qs {
         w.row(q)?;

@@ -332,7 +332,7 @@ pub async fn listing_cursor_survives_writers(b: &dyn StorageBackend) {
 /// Filters and paging agree with [`Filter::matches`] and never repeat or drop songs.
 pub async fn list_filter_and_paging(b: &dyn StorageBackend) {
     use crate::StorageBackendExt;
-    let mut rng = Lcg(7);
+    let mut rng = SplitMix::new(7);
     let lib = put_library(b, 25, &mut rng).await;
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 25);
 

@@ -124,7 +124,7 @@ pub async fn embeddings_roundtrip_and_models(b: &dyn StorageBackend) {
 
 /// Exact search equals brute force for every metric, with filters, thresholds, offset and exclusions.
 pub async fn search_matches_brute_force(b: &dyn StorageBackend) {
-    let mut rng = Lcg(42);
+    let mut rng = SplitMix::new(42);
     let lib = put_library(b, 40, &mut rng).await;
     let qv = rng.vector(model_a().dim);
     for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
