@@ -245,11 +245,6 @@ pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
     pairs
 }
 
-/// Groups fingerprinted songs into duplicate groups (pure).
-pub fn find_groups(songs: &[Printed]) -> Vec<Group> {
-    find_all(songs).0
-}
-
 fn pair_verdict(a: &Printed, b: &Printed) -> Verdict {
     verdict(&a.items, a.wave.as_ref(), &b.items, b.wave.as_ref())
 }
@@ -613,7 +608,7 @@ mod tests {
                 wave: Some(same_wave()),
             },
         ];
-        let groups = find_groups(&songs);
+        let groups = find_all(&songs).0;
         assert_eq!(groups.len(), 1, "{groups:#?}");
         let g = &groups[0];
         assert_eq!(g.kind, Kind::Near);
@@ -639,7 +634,7 @@ mod tests {
                 .same_audio
         );
         // Only identical audio: an exact group.
-        let exact = find_groups(&songs[..2]);
+        let exact = find_all(&songs[..2]).0;
         assert_eq!(exact[0].kind, Kind::Exact);
     }
 

@@ -283,13 +283,6 @@ pub struct Folded {
     pub anchor_copies: usize,
 }
 
-impl Folded {
-    /// Copies folded into the kept songs, in all.
-    pub fn total_copies(&self) -> usize {
-        self.copies.iter().sum()
-    }
-}
-
 /// Keeps one song per recording from a ranked list (best first), and none of the recordings of
 /// `anchors` (an anchor listed in `ranked` itself is left out too).
 ///
@@ -517,7 +510,7 @@ mod tests {
         let f = fold(std::slice::from_ref(&seed), &ranked);
         assert_eq!(f.kept, vec![1, 2]);
         assert_eq!(f.copies, vec![2, 0]);
-        assert_eq!(f.total_copies(), 2);
+        assert_eq!(f.copies.iter().sum::<usize>(), 2);
         assert_eq!(f.anchor_copies, 3);
         // No anchors: the seed's copies are one more group.
         let f = fold(&[], &ranked);
