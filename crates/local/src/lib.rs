@@ -50,8 +50,6 @@
 //!   `metadata.json`), `ann_check` (the complete check of an approximate index file before it
 //!   is mapped): file formats and primitives the modules above build on, private to the crate
 //!   (the `internals` feature makes them public for the fuzz targets in `fuzz/`).
-//! - [`syncrecord`] (what `songrec sync` remembers about a remote) and [`lease`] (a sync lease in
-//!   a local file): used by sync, not by the backend itself.
 //! - `tests` (unit tests, with the fault-injection hooks the backend calls under `cfg(test)`),
 //!   `alloc_probe` and `fuzz_replay`: test-only.
 
@@ -71,8 +69,6 @@ mod fsutil;
 pub mod integrity;
 #[cfg(not(feature = "internals"))]
 mod integrity;
-pub mod lease;
-pub mod syncrecord;
 
 // File formats: crate-private; public only with the `internals` feature, for the fuzz targets.
 #[cfg(not(feature = "internals"))]

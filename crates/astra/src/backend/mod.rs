@@ -25,7 +25,7 @@
 //! This module holds the struct and the [`StorageBackend`] implementation, whose methods
 //! delegate to the submodules:
 //!
-//! - `connection`: settings from the configuration, [`AstraBackend::connect`] and accessors.
+//! - `connection`: [`AstraOptions`], [`AstraBackend::connect`] and accessors.
 //! - `registry`: [`AstraBackend::init`] and the model registry (names and templates in
 //!   `schema`).
 //! - `writes`: storing vectors, metadata and batches of songs; deleting songs.
@@ -62,6 +62,7 @@ use tokio::sync::Mutex;
 use crate::blobs::{self, BlobStore};
 use crate::dataapi::{Collection, DataApiClient};
 
+pub use connection::{AstraOptions, S3Options};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor, names as doctor_checks};
 pub use feed::OVERLAP_MS;
 pub use schema::InitReport;
@@ -76,15 +77,12 @@ const CONCURRENCY: usize = 8;
 /// songrec's storage on Astra DB (Data API) + S3.
 ///
 /// ```no_run
-/// # async fn demo() -> songrec_storage::StorageResult<()> {
+/// # async fn demo(opts: songrec_astra::AstraOptions) -> songrec_storage::StorageResult<()> {
 /// use songrec_astra::AstraBackend;
-/// use songrec_config::Config;
 /// use songrec_storage::{Filter, StorageBackend};
 ///
-/// let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-/// let cfg = Config::from_sources(None, &env)?;
-/// AstraBackend::init(&cfg, &[]).await?; // once: creates the collections
-/// let backend = AstraBackend::connect(&cfg)?;
+/// AstraBackend::init(&opts, &[]).await?; // once: creates the collections
+/// let backend = AstraBackend::connect(&opts)?;
 /// println!("{backend}: {} songs", backend.count(&Filter::default()).await?);
 /// # Ok(()) }
 /// ```
