@@ -25,21 +25,6 @@ const MAX_LEASE_BYTES: u64 = 64 * 1024;
 pub type ErrorMap = Arc<dyn Fn(&str, object_store::Error) -> StorageError + Send + Sync>;
 
 /// The sync lease as an object in any [`ObjectStore`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use std::sync::Arc;
-/// use songrec_storage::StorageError;
-/// use songrec_sync::lease::LeaseStore;
-/// use songrec_sync::stores::object_lease::ObjectLeaseStore;
-/// let fail = Arc::new(|key: &str, e: object_store::Error| StorageError::InvalidInput(format!("{key}: {e}")));
-/// let s = ObjectLeaseStore::new(Arc::new(object_store::memory::InMemory::new()), "lib/locks/sync.lease", "memory://", fail);
-/// let tag = s.create(b"mine").await.unwrap().unwrap();
-/// assert!(s.create(b"theirs").await.unwrap().is_none());
-/// assert!(s.replace(b"renewed", &tag).await.unwrap().is_some());
-/// assert!(s.replace(b"stale", &tag).await.unwrap().is_none());
-/// # }
-/// ```
 #[derive(Clone)]
 pub struct ObjectLeaseStore {
     store: Arc<dyn ObjectStore>,
@@ -120,7 +105,7 @@ impl fmt::Debug for ObjectLeaseStore {
 
 impl fmt::Display for ObjectLeaseStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.location.trim_end_matches('/'), self.key)
+        write!(f, "{}/{}", self.location, self.key)
     }
 }
 
@@ -174,5 +159,28 @@ impl LeaseStore for ObjectLeaseStore {
             ) => Ok(None),
             Err(e) => Err(self.fail(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conditional_create_and_replace_in_memory() {
+        let fail: ErrorMap =
+            Arc::new(|key: &str, e| StorageError::InvalidInput(format!("{key}: {e}")));
+        let store = Arc::new(object_store::memory::InMemory::new());
+        let s = ObjectLeaseStore::new(store, "lib/locks/sync.lease", "memory://store", fail);
+        assert_eq!(s.to_string(), "memory://store/lib/locks/sync.lease");
+        assert!(s.read().await.unwrap().is_none());
+        let tag = s.create(b"mine").await.unwrap().unwrap();
+        assert!(s.create(b"theirs").await.unwrap().is_none());
+        assert_eq!(
+            s.read().await.unwrap().unwrap(),
+            (b"mine".to_vec(), tag.clone())
+        );
+        assert!(s.replace(b"renewed", &tag).await.unwrap().is_some());
+        assert!(s.replace(b"stale", &tag).await.unwrap().is_none());
     }
 }
