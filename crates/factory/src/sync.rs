@@ -93,16 +93,13 @@ pub fn open_record(local: &LocalBackend, remote: &str) -> AppResult<FeedFile<Sql
 /// The sync lease in `remote`'s bucket: `<s3 prefix>/locks/sync.lease`.
 pub fn lease_store(remote: &AstraBackend) -> ObjectLeaseStore {
     let blobs = remote.blob_store().clone();
-    let (key, location) = (
-        blobs.object_key(LEASE_KEY),
-        format!("s3://{}", blobs.bucket()),
-    );
-    let store = blobs.object_store();
+    let (store, key) = (blobs.object_store(), blobs.object_key(LEASE_KEY));
+    let location = format!("s3://{}", blobs.bucket());
     ObjectLeaseStore::new(
         store,
         key,
         location,
-        Arc::new(move |key: &str, e| blobs.storage_error(key, e)),
+        Arc::new(move |k: &str, e| blobs.storage_error(k, e)),
     )
 }
 
