@@ -123,13 +123,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let tmp = tempfile::tempdir()?;
     let mut cloud = songrec_testkit::LocalCloud::start().await;
-    let cfg = cloud.cfg();
+    let opts = cloud.options();
     let embedder = songrec_app::embedders::by_name("dsp")?;
     let model = songrec_app::embedders::model_of(embedder.as_ref());
-    AstraBackend::init(&cfg, std::slice::from_ref(&model)).await?;
+    AstraBackend::init(&opts, std::slice::from_ref(&model)).await?;
 
     // The library: songs with distinct titles, a vector each; some audio blobs.
-    let loader = AstraBackend::connect(&cfg)?;
+    let loader = AstraBackend::connect(&opts)?;
     let mut rng = SplitMix::new(42);
     let t0 = Instant::now();
     let mut titles = Vec::new();
@@ -192,7 +192,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cache_dir = tmp.path().join("cache");
     let cache = Cache::open(&cache_dir, 2 << 30)?;
     let store = cache.store().clone();
-    let b: Stack = AstraBackend::connect(&cfg)?
+    let b: Stack = AstraBackend::connect(&opts)?
         .layer(Chaos::new(0).latency(rtt))
         .layer(CircuitBreaker::new(1, Duration::from_secs(30)))
         .layer(cache);
@@ -203,7 +203,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pass(&b, &store, &picks, &blob_ids, &scratch).await?;
     }
     // The same warm stack with the cache folder reopened (a new process).
-    let b2: Stack = AstraBackend::connect(&cfg)?
+    let b2: Stack = AstraBackend::connect(&opts)?
         .layer(Chaos::new(0).latency(rtt))
         .layer(CircuitBreaker::new(1, Duration::from_secs(30)))
         .layer(Cache::open(&cache_dir, 2 << 30)?);

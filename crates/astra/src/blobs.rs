@@ -21,6 +21,7 @@ use object_store::{
 };
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use songrec_storage::StorageError;
 use url::Url;
 
 use crate::secret::Secret;
@@ -514,21 +515,30 @@ impl BlobStore {
         }
     }
 
-    /// The underlying object store (for the sync lease's conditional puts).
-    pub(crate) fn raw(&self) -> &AmazonS3 {
-        &self.store
+    /// The underlying object store with songrec's HTTP client (redirects, body caps): for
+    /// objects beside the audio (sync's lease, with [`Self::storage_error`]) and tests.
+    pub fn object_store(&self) -> Arc<AmazonS3> {
+        self.store.clone()
     }
 
-    /// The underlying object store with songrec's HTTP client (redirects, body caps), for
-    /// tests that drive object_store calls songrec itself does not make (listings).
-    #[cfg(feature = "internals")]
-    pub fn object_store(&self) -> &AmazonS3 {
-        &self.store
-    }
-
-    /// A store error with the secret key scrubbed, mapped like every other blob error.
-    pub(crate) fn error(&self, key: &str, e: object_store::Error) -> BlobError {
-        self.store_err(key, e)
+    /// A failed request of [`Self::object_store`] on `key` as a [`StorageError`], the secret
+    /// key scrubbed and the credentials' variables named.
+    pub fn storage_error(&self, key: &str, e: object_store::Error) -> StorageError {
+        match self.store_err(key, e) {
+            e @ BlobError::Unauthorized { .. } => StorageError::Unauthorized(format!(
+                "{e}; the key comes from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+            )),
+            e @ BlobError::ResponseTooLarge(_) => StorageError::Backend {
+                backend: "s3".into(),
+                message: format!("{key}: {e}"),
+                transient: false,
+            },
+            e => StorageError::Unavailable {
+                backend: "s3".into(),
+                message: format!("{key}: {e}"),
+                transient: true,
+            },
+        }
     }
 
     fn path_for(&self, hash: &str) -> Result<(ObjectPath, String), BlobError> {

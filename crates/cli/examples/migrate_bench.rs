@@ -211,7 +211,10 @@ fn run(a: &Args) -> Result<(), String> {
     );
     let model = ModelInfo::new("dsp", "1", a.dim);
     client
-        .block_on(songrec_astra::AstraBackend::init(&cfg, &[model]))
+        .block_on(songrec_astra::AstraBackend::init(
+            &songrec_factory::astra_options(&cfg),
+            &[model],
+        ))
         .map_err(|e| e.to_string())?;
     let ledger =
         Ledger::open(&songrec_factory::migrate_ledger_path(&cfg)).map_err(|e| e.to_string())?;

@@ -6,6 +6,7 @@
 //!   outermost first (offline fallback, disk cache, circuit breaker, the backend);
 //! - [`sync`]: the two sides of `songrec sync`, its record and its lease;
 //! - [`scratch_local`], [`open_local_for_reindex`]: bare local libraries for bulk tools;
+//! - [`astra_options`]: the Astra backend's options from the configuration;
 //! - [`init_astra`], [`astra_doctor`]: admin handles for `init-astra` and `doctor`;
 //! - [`cache_store`], [`offline_copies`] and the `*_file`/`*_dir` functions: the layout of the
 //!   cache folder, known here and nowhere else.
@@ -22,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use songrec_astra::{AstraBackend, CheckStatus, DoctorCheck, DoctorReport, InitReport};
+use songrec_astra::{
+    AstraBackend, AstraOptions, CheckStatus, DoctorCheck, DoctorReport, InitReport, S3Options,
+};
 use songrec_cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
 use songrec_config::{BackendKind, Config};
 pub use songrec_local::AnnOptions;
@@ -160,7 +163,7 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Ope
             })
         }
         BackendKind::Astra => {
-            let astra = AstraBackend::connect(cfg)?;
+            let astra = AstraBackend::connect(&astra_options(cfg))?;
             // Interactive commands open the circuit after one failure the client could not
             // retry away (reads then come from the offline copy at once). Bulk tools (migrate,
             // sync: `keep_audio == false`) make thousands of calls and retry whole steps
@@ -373,6 +376,30 @@ pub fn scratch_local(dir: impl AsRef<Path>) -> StorageResult<LocalBackend> {
     LocalBackend::open(dir)
 }
 
+/// The Astra backend's options from the `[astra]` and `[s3]` settings.
+pub fn astra_options(cfg: &Config) -> AstraOptions {
+    let (a, s) = (&cfg.astra, &cfg.s3);
+    AstraOptions {
+        api_endpoint: a.api_endpoint.clone(),
+        token: a.token.clone(),
+        keyspace: a.keyspace.clone(),
+        collection_prefix: a.collection_prefix.clone(),
+        api_path: a.api_path.clone(),
+        request_timeout: Duration::from_secs(a.request_timeout_secs),
+        allow_http: a.allow_http,
+        s3: S3Options {
+            endpoint: s.endpoint.clone(),
+            bucket: s.bucket.clone(),
+            region: s.region.clone(),
+            prefix: s.prefix.clone(),
+            access_key_id: s.access_key_id.clone(),
+            secret_access_key: s.secret_access_key.clone(),
+            allow_http: s.allow_http,
+            request_timeout: Duration::from_secs(s.request_timeout_secs),
+        },
+    }
+}
+
 /// Creates the Astra DB collections of the configuration for `models` (idempotent; the report
 /// names collections with other settings): `songrec init-astra`.
 ///
@@ -383,13 +410,13 @@ pub async fn init_astra(
     models: &[ModelInfo],
     max_collections: Option<usize>,
 ) -> StorageResult<InitReport> {
-    AstraBackend::init_within(cfg, models, max_collections).await
+    AstraBackend::init_within(&astra_options(cfg), models, max_collections).await
 }
 
 /// Checks the Astra/S3 configuration (credentials, keyspace, collections, bucket), each check
 /// with what to fix.
 pub async fn astra_doctor(cfg: &Config) -> DoctorReport {
-    songrec_astra::doctor(cfg).await
+    songrec_astra::doctor(&astra_options(cfg)).await
 }
 
 /// `songrec doctor`'s storage checks, for the backend in use: the local library (songs,

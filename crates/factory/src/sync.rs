@@ -13,13 +13,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use songrec_astra::{AstraBackend, S3LeaseStore};
+use songrec_astra::AstraBackend;
 use songrec_config::Config;
 use songrec_local::LocalBackend;
-use songrec_local::syncrecord::SqliteRecord;
 use songrec_sync::engine::{Progress, SyncError, SyncOptions, SyncReport, sync};
 use songrec_sync::lease::Lease;
 use songrec_sync::record::{FeedFile, RecordStore};
+use songrec_sync::stores::object_lease::{LEASE_KEY, ObjectLeaseStore};
+use songrec_sync::stores::sqlite_record::SqliteRecord;
 
 use songrec_storage::StorageResult as AppResult;
 
@@ -89,19 +90,32 @@ pub fn open_record(local: &LocalBackend, remote: &str) -> AppResult<FeedFile<Sql
     ))
 }
 
+/// The sync lease in `remote`'s bucket: `<s3 prefix>/locks/sync.lease`.
+pub fn lease_store(remote: &AstraBackend) -> ObjectLeaseStore {
+    let blobs = remote.blob_store().clone();
+    let (store, key) = (blobs.object_store(), blobs.object_key(LEASE_KEY));
+    let location = format!("s3://{}", blobs.bucket());
+    ObjectLeaseStore::new(
+        store,
+        key,
+        location,
+        Arc::new(move |k: &str, e| blobs.storage_error(k, e)),
+    )
+}
+
 /// Opens both sides. `lock` takes the local library's write lock now (real runs; dry runs
 /// only read).
 pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
     // The cloud settings first: a sync without them writes nothing here (no lock file, no
     // record, no library folder).
-    let remote = Arc::new(AstraBackend::connect(cfg)?);
+    let remote = Arc::new(AstraBackend::connect(&crate::astra_options(cfg))?);
     let local = LocalBackend::open_with(&cfg.local.path, crate::local_options(&cfg.local)?)?;
     if lock {
         local.lock_for_writing().await?;
     }
     let record = open_record(&local, &remote_identity(cfg))?;
     let lease = Arc::new(Lease::new(
-        Arc::new(S3LeaseStore::new(remote.blob_store().clone())),
+        Arc::new(lease_store(&remote)),
         record.machine_id(),
         Duration::from_secs(cfg.sync.lease_ttl_secs.max(3)),
     ));

@@ -50,8 +50,6 @@
 //!   `metadata.json`), `ann_check` (the complete check of an approximate index file before it
 //!   is mapped): file formats and primitives the modules above build on, private to the crate
 //!   (the `internals` feature makes them public for the fuzz targets in `fuzz/`).
-//! - [`syncrecord`] (what `songrec sync` remembers about a remote) and [`lease`] (a sync lease in
-//!   a local file): used by sync, not by the backend itself.
 //! - `tests` (unit tests, with the fault-injection hooks the backend calls under `cfg(test)`),
 //!   `alloc_probe` and `fuzz_replay`: test-only.
 
@@ -66,35 +64,17 @@ mod search;
 mod songs;
 mod state;
 
-mod fsutil;
-#[cfg(feature = "internals")]
-pub mod integrity;
-#[cfg(not(feature = "internals"))]
-mod integrity;
-pub mod lease;
-pub mod syncrecord;
+/// Declares modules private to the crate, public with the `internals` feature.
+macro_rules! internals {
+    ($($m:ident),*) => {
+        $(#[cfg(feature = "internals")] pub mod $m; #[cfg(not(feature = "internals"))] mod $m;)*
+    };
+}
 
-// File formats: crate-private; public only with the `internals` feature, for the fuzz targets.
-#[cfg(not(feature = "internals"))]
-mod ann_check;
-#[cfg(feature = "internals")]
-pub mod ann_check;
-#[cfg(feature = "internals")]
-pub mod npy;
-#[cfg(not(feature = "internals"))]
-mod npy;
-#[cfg(feature = "internals")]
-pub mod pack;
-#[cfg(not(feature = "internals"))]
-mod pack;
-#[cfg(not(feature = "internals"))]
-mod rows;
-#[cfg(feature = "internals")]
-pub mod rows;
-#[cfg(feature = "internals")]
-pub mod snapshot;
-#[cfg(not(feature = "internals"))]
-mod snapshot;
+mod fsutil;
+// The full-content checksums and the file formats: public only with the `internals` feature,
+// for the fuzz targets.
+internals!(integrity, ann_check, npy, pack, rows, snapshot);
 
 pub use ann::{
     AnnOptions, AnnQuantization, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search,

@@ -3,8 +3,9 @@
 //! The lease is one small object (JSON [`LeaseInfo`]: holder machine id, run id, host, pid,
 //! expiry) in a [`LeaseStore`], a compare-and-swap register: create-if-absent plus
 //! replace-if-unchanged. On S3 that is `PutMode::Create` (`If-None-Match: *`) and
-//! `PutMode::Update` (`If-Match: <etag>`) on `locks/sync.lease` (`songrec_astra::S3LeaseStore`);
-//! for tests, a lock file (`songrec_local::FileLeaseStore`).
+//! `PutMode::Update` (`If-Match: <etag>`) on `locks/sync.lease`
+//! ([`ObjectLeaseStore`](crate::stores::object_lease::ObjectLeaseStore)); for tests, a lock
+//! file ([`FileLeaseStore`](crate::stores::file_lease::FileLeaseStore)).
 //!
 //! - **acquire**: create the object; if it exists, take it over only if it has expired, or if
 //!   its holder is this machine (a run of ours that was killed: sync also holds the local

@@ -6,7 +6,8 @@
 //! - [`digest`]: metadata content digests (versions alone can collide across machines);
 //! - [`record`]: the per-machine record of the last synced state ([`record::RecordStore`]);
 //! - [`lease`]: the remote lease, so two machines never sync the same library at once;
-//! - [`engine`]: the executor that carries a plan out over two [`songrec_storage::StorageBackend`]s.
+//! - [`engine`]: the executor that carries a plan out over two [`songrec_storage::StorageBackend`]s;
+//! - [`stores`]: the record in SQLite, the lease in a local file or in an object store.
 //!
 //! The flow of one run: take the lease → list both sides (`list_versions`, one cheap listing
 //! each) → load the record → plan → refuse if a safety rail trips → merge songs changed on
@@ -19,6 +20,12 @@ pub mod lease;
 pub mod merge;
 pub mod plan;
 pub mod record;
+/// The record and lease stores songrec uses (the composition root picks them per backend).
+pub mod stores {
+    pub mod file_lease;
+    pub mod object_lease;
+    pub mod sqlite_record;
+}
 
 #[cfg(test)]
 mod tests;

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use songrec_astra::AstraBackend;
 use songrec_astra::blobs::{BlobStore, S3Config};
 use songrec_astra::dataapi::{DataApiClient, DataApiConfig, RetryPolicy};
 use songrec_astra::secret::Secret;
+use songrec_astra::{AstraBackend, AstraOptions};
 use songrec_config::{BackendKind, Config};
 use songrec_dataapi_server::{ServerConfig, ServerHandle, Token};
 use songrec_devservers::{FaultPlan, FaultProxy, S3Server};
@@ -101,7 +101,7 @@ impl Builder {
             cloud.s3_proxy = Some(cloud.proxy_s3(plan).await);
         }
         if self.schema {
-            AstraBackend::init(&cloud.cfg_via(&cloud.direct()), &[])
+            AstraBackend::init(&cloud.options_via(&cloud.direct()), &[])
                 .await
                 .expect("creating the collections");
         }
@@ -390,9 +390,20 @@ impl LocalCloud {
         cfg
     }
 
-    /// The Astra backend as the product opens it ([`AstraBackend::connect`] on [`Self::cfg`]).
+    /// The Astra backend's options as the product builds them from [`Self::cfg`].
+    pub fn options(&self) -> AstraOptions {
+        self.options_via(&self.front())
+    }
+
+    /// [`Self::options`] for other endpoints.
+    pub fn options_via(&self, ep: &Endpoints) -> AstraOptions {
+        songrec_factory::astra_options(&self.cfg_via(ep))
+    }
+
+    /// The Astra backend as the product opens it ([`AstraBackend::connect`] on
+    /// [`Self::options`]).
     pub fn astra(&self) -> AstraBackend {
-        AstraBackend::connect(&self.cfg()).expect("the Astra backend on the local cloud")
+        AstraBackend::connect(&self.options()).expect("the Astra backend on the local cloud")
     }
 
     /// A Data API client configuration for this cloud ([`Self::front`]): the local path and

@@ -6,21 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use songrec_astra::blobs::BlobStore;
-use songrec_astra::{AstraBackend, S3LeaseStore};
+use songrec_astra::AstraBackend;
 use songrec_local::LocalBackend;
-use songrec_local::syncrecord::SqliteRecord;
 use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 use songrec_sync::lease::Lease;
 use songrec_sync::record::{FeedFile, RecordStore};
+use songrec_sync::stores::sqlite_record::SqliteRecord;
 
 use crate::LocalCloud;
 use crate::data::live;
-
-/// The blob store sync tests use: `cloud`'s bucket, key prefix `lib`.
-pub fn blobs(cloud: &LocalCloud) -> BlobStore {
-    BlobStore::new(cloud.s3_config().with_prefix("lib")).expect("a blob store")
-}
 
 /// The remote of sync tests: the Astra backend on `cloud` (blobs under `lib/`, request timeout
 /// 20 s, fast retries), with its own request counter.
@@ -36,7 +30,7 @@ pub fn astra(cloud: &LocalCloud) -> AstraBackend {
 /// The sync lease of `machine` in `cloud`'s bucket (under `lib/`).
 pub fn lease(cloud: &LocalCloud, machine: &str, ttl: Duration) -> Arc<Lease> {
     Arc::new(Lease::new(
-        Arc::new(S3LeaseStore::new(blobs(cloud))),
+        Arc::new(songrec_factory::sync::lease_store(&astra(cloud))),
         machine,
         ttl,
     ))

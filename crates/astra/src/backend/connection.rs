@@ -1,15 +1,57 @@
-//! Building an [`AstraBackend`] from the configuration: the Data API and S3 settings (with
+//! Building an [`AstraBackend`] from its [`AstraOptions`]: the Data API and S3 settings (with
 //! messages naming the variable to set), and the accessors of its client and stores.
 
 use std::time::Duration;
 
-use songrec_config::Config;
-use songrec_storage::{StorageError, StorageResult};
+use songrec_storage::{Secret, StorageError, StorageResult};
 use tokio::sync::Mutex;
 
 use super::{AstraBackend, INSERT_CHUNK, errors, schema};
 use crate::blobs::{self, BlobStore};
 use crate::dataapi::{DataApiClient, DataApiConfig};
+
+/// Where the Astra library is: the Data API database and the S3 bucket of the audio (the
+/// composition root fills them from the `[astra]` and `[s3]` settings).
+#[derive(Clone, Debug)]
+pub struct AstraOptions {
+    /// `https://<db-id>-<region>.apps.astra.datastax.com` (or a local Data API server).
+    pub api_endpoint: String,
+    /// Application token.
+    pub token: Secret,
+    /// Keyspace.
+    pub keyspace: String,
+    /// Prefix of collection names.
+    pub collection_prefix: String,
+    /// API path prefix: `/api/json/v1` on Astra, `/v1` on self-hosted servers.
+    pub api_path: String,
+    /// Per-request timeout (at least a second).
+    pub request_timeout: Duration,
+    /// Allow a plain `http://` endpoint on another machine.
+    pub allow_http: bool,
+    /// The bucket of the audio.
+    pub s3: S3Options,
+}
+
+/// The S3-compatible bucket of an [`AstraOptions`].
+#[derive(Clone, Debug)]
+pub struct S3Options {
+    /// Endpoint URL (empty for AWS).
+    pub endpoint: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Region.
+    pub region: String,
+    /// Key prefix inside the bucket.
+    pub prefix: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+    /// Allow a plain `http://` endpoint on another machine.
+    pub allow_http: bool,
+    /// Per-request timeout (at least a second).
+    pub request_timeout: Duration,
+}
 
 fn missing(var: &str, what: &str) -> StorageError {
     StorageError::InvalidInput(format!(
@@ -46,9 +88,8 @@ pub(super) fn host_of(endpoint: &str) -> String {
     }
 }
 
-/// The Data API client settings for a configuration (validated: endpoint and token set).
-pub(crate) fn data_api_config(cfg: &Config) -> StorageResult<DataApiConfig> {
-    let a = &cfg.astra;
+/// The Data API client settings (validated: endpoint and token set).
+pub(crate) fn data_api_config(a: &AstraOptions) -> StorageResult<DataApiConfig> {
     if a.api_endpoint.trim().is_empty() {
         return Err(missing(
             "ASTRA_DB_API_ENDPOINT",
@@ -63,7 +104,7 @@ pub(crate) fn data_api_config(cfg: &Config) -> StorageResult<DataApiConfig> {
     }
     placeholder("ASTRA_DB_API_ENDPOINT", &a.api_endpoint)?;
     placeholder("ASTRA_DB_APPLICATION_TOKEN", a.token.expose())?;
-    let timeout = Duration::from_secs(a.request_timeout_secs.max(1));
+    let timeout = a.request_timeout.max(Duration::from_secs(1));
     Ok(DataApiConfig::new(a.api_endpoint.trim(), a.token.clone())
         .with_keyspace(&a.keyspace)
         .with_api_path(&a.api_path)
@@ -73,9 +114,8 @@ pub(crate) fn data_api_config(cfg: &Config) -> StorageResult<DataApiConfig> {
         .with_insert_chunk_size(INSERT_CHUNK))
 }
 
-/// The S3 settings for a configuration (validated: bucket and credentials set).
-pub(crate) fn s3_config(cfg: &Config) -> StorageResult<blobs::S3Config> {
-    let s = &cfg.s3;
+/// The S3 settings (validated: bucket and credentials set).
+pub(crate) fn s3_config(s: &S3Options) -> StorageResult<blobs::S3Config> {
     if s.bucket.trim().is_empty() {
         return Err(missing("SONGREC_S3_BUCKET", "the S3 bucket for audio"));
     }
@@ -97,7 +137,7 @@ pub(crate) fn s3_config(cfg: &Config) -> StorageResult<blobs::S3Config> {
     )
     .with_allow_http(s.allow_http)
     .with_prefix(&s.prefix)
-    .with_request_timeout(Duration::from_secs(s.request_timeout_secs.max(1)));
+    .with_request_timeout(s.request_timeout.max(Duration::from_secs(1)));
     if !s.endpoint.trim().is_empty() {
         c = c.with_endpoint(s.endpoint.trim());
     }
@@ -105,15 +145,15 @@ pub(crate) fn s3_config(cfg: &Config) -> StorageResult<blobs::S3Config> {
 }
 
 impl AstraBackend {
-    /// Builds the backend from the configuration (no request is made). Fails with a message
+    /// Builds the backend from its options (no request is made). Fails with a message
     /// naming the environment variable to set when the endpoint, token, bucket or S3
     /// credentials are missing.
-    pub fn connect(cfg: &Config) -> StorageResult<Self> {
-        let api = data_api_config(cfg)?;
-        let s3 = s3_config(cfg)?;
+    pub fn connect(opts: &AstraOptions) -> StorageResult<Self> {
+        let api = data_api_config(opts)?;
+        let s3 = s3_config(&opts.s3)?;
         let client = DataApiClient::new(api).map_err(|e| errors::api(e, "Data API client"))?;
         let blobs = BlobStore::new(s3).map_err(|e| StorageError::InvalidInput(e.to_string()))?;
-        Self::from_parts(client, blobs, &cfg.astra.collection_prefix)
+        Self::from_parts(client, blobs, &opts.collection_prefix)
     }
 
     /// Builds the backend from a ready client and blob store (tests, benchmarks, custom

@@ -3,9 +3,8 @@
 use std::fmt;
 
 use sha2::{Digest as _, Sha256};
-use songrec_config::Config;
 
-use super::connection::{data_api_config, s3_config};
+use super::connection::{AstraOptions, data_api_config, s3_config};
 use super::schema::{self, RegisteredModel};
 use crate::blobs::{BlobError, BlobStore};
 use crate::dataapi::{DataApiClient, DataApiError};
@@ -150,22 +149,22 @@ impl Checks {
 
 /// Runs every check against the configured Data API and S3 bucket. Never fails: problems are
 /// reported as checks; secrets never appear in the report.
-pub async fn doctor(cfg: &Config) -> DoctorReport {
+pub async fn doctor(opts: &AstraOptions) -> DoctorReport {
     let mut c = Checks {
         out: Vec::new(),
-        redact: vec![cfg.astra.token.clone(), cfg.s3.secret_access_key.clone()],
+        redact: vec![opts.token.clone(), opts.s3.secret_access_key.clone()],
     };
-    let api = data_api_config(cfg);
-    let s3 = s3_config(cfg);
+    let api = data_api_config(opts);
+    let s3 = s3_config(&opts.s3);
     match (&api, &s3) {
         (Ok(_), Ok(_)) => c.add(
             names::CONFIG,
             CheckStatus::Ok,
             format!(
                 "endpoint {}, keyspace {}, bucket {}",
-                super::connection::host_of(&cfg.astra.api_endpoint),
-                cfg.astra.keyspace,
-                cfg.s3.bucket
+                super::connection::host_of(&opts.api_endpoint),
+                opts.keyspace,
+                opts.s3.bucket
             ),
             None,
         ),
@@ -184,7 +183,7 @@ pub async fn doctor(cfg: &Config) -> DoctorReport {
         }
     }
     match api.map(DataApiClient::new) {
-        Ok(Ok(client)) => data_api_checks(&mut c, &client, &cfg.astra.collection_prefix).await,
+        Ok(Ok(client)) => data_api_checks(&mut c, &client, &opts.collection_prefix).await,
         Ok(Err(e)) => c.add(
             names::ENDPOINT,
             CheckStatus::Fail,

@@ -511,7 +511,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::get_metadata`.
-    pub(super) async fn read_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+    pub(super) async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
         let doc = self
             .songs
             .find_one(
@@ -524,7 +524,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::list`.
-    pub(super) async fn list_page(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+    pub(super) async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
         query.validate()?;
         let t = translate(&query.filter);
         if t.never {
@@ -552,7 +552,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::count`.
-    pub(super) async fn count_songs(&self, filter: &Filter) -> StorageResult<u64> {
+    pub(super) async fn count(&self, filter: &Filter) -> StorageResult<u64> {
         filter.validate()?;
         let t = translate(filter);
         if t.never {
@@ -702,7 +702,7 @@ impl AstraBackend {
     /// server's 1000 cap, a lower bound beyond it). A filter the server cannot answer exactly
     /// (one re-checked on the client) says only "at least 0": the caller raises it to the songs
     /// it has seen.
-    pub(super) async fn quick_count_songs(&self, filter: &Filter) -> StorageResult<SongCount> {
+    pub(super) async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
         filter.validate()?;
         let t = translate(filter);
         if t.never {
@@ -726,10 +726,11 @@ impl AstraBackend {
         )
     }
 
-    /// Implements `StorageBackend::summary`: one unsorted walk over every document, live songs
+    /// Implements `StorageBackend::summary` (the Data API has no aggregation): one unsorted
+    /// walk over every document, live songs
     /// and tombstones alike (about one request per 50 documents; no sort, so no sort cap and
     /// no key samples), instead of a sorted listing plus the version listing.
-    pub(super) async fn summarize(&self) -> StorageResult<LibrarySummary> {
+    pub(super) async fn summary(&self) -> StorageResult<LibrarySummary> {
         let mut stream = std::pin::pin!(
             self.songs
                 .find(
@@ -751,7 +752,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::get_metadata_many`.
-    pub(super) async fn read_metadata_many(
+    pub(super) async fn get_metadata_many(
         &self,
         ids: &[SongId],
     ) -> StorageResult<Vec<SongMetadata>> {
@@ -781,7 +782,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::list_versions`.
-    pub(super) async fn read_versions(&self) -> StorageResult<Vec<VersionEntry>> {
+    pub(super) async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let mut out = self
             .find_versions(
                 json!({"deleted": {"$in": [true, false]}}),

@@ -22,10 +22,11 @@
 //! Writers are assumed to be one process at a time per library (as with the local backend);
 //! concurrent writers of the same song may leave a stale metadata copy in a vector collection.
 //!
-//! This module holds the struct and the [`StorageBackend`] implementation, whose methods
-//! delegate to the submodules:
+//! This module holds the struct and the [`StorageBackend`] implementation, a table of the
+//! submodules' inherent methods of the same names:
 //!
-//! - `connection`: settings from the configuration, [`AstraBackend::connect`] and accessors.
+//! - `audio`: the S3 objects of the songs' audio.
+//! - `connection`: [`AstraOptions`], [`AstraBackend::connect`] and accessors.
 //! - `registry`: [`AstraBackend::init`] and the model registry (names and templates in
 //!   `schema`).
 //! - `writes`: storing vectors, metadata and batches of songs; deleting songs.
@@ -34,6 +35,7 @@
 //! - `docs` (document layout), `filter` (filters translated to the Data API), `errors` (error
 //!   mapping), `doctor` (`songrec doctor` checks).
 
+mod audio;
 mod connection;
 mod docs;
 mod doctor;
@@ -53,15 +55,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use songrec_storage::{
-    BatchReport, ChangeCursor, Changes, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats,
-    Page, PutOutcome, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError,
-    StorageResult, VersionEntry,
+    BatchReport, ChangeCursor, Changes, Embedding, Filter, LibrarySummary, ListQuery, Match,
+    ModelInfo, ModelStats, Page, PutOutcome, SearchQuery, SongCount, SongId, SongMetadata,
+    SongRecord, StorageBackend, StorageResult, VersionEntry,
 };
 use tokio::sync::Mutex;
 
-use crate::blobs::{self, BlobStore};
+use crate::blobs::BlobStore;
 use crate::dataapi::{Collection, DataApiClient};
 
+pub use connection::{AstraOptions, S3Options};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor, names as doctor_checks};
 pub use feed::OVERLAP_MS;
 pub use schema::InitReport;
@@ -76,15 +79,12 @@ const CONCURRENCY: usize = 8;
 /// songrec's storage on Astra DB (Data API) + S3.
 ///
 /// ```no_run
-/// # async fn demo() -> songrec_storage::StorageResult<()> {
+/// # async fn demo(opts: songrec_astra::AstraOptions) -> songrec_storage::StorageResult<()> {
 /// use songrec_astra::AstraBackend;
-/// use songrec_config::Config;
 /// use songrec_storage::{Filter, StorageBackend};
 ///
-/// let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-/// let cfg = Config::from_sources(None, &env)?;
-/// AstraBackend::init(&cfg, &[]).await?; // once: creates the collections
-/// let backend = AstraBackend::connect(&cfg)?;
+/// AstraBackend::init(&opts, &[]).await?; // once: creates the collections
+/// let backend = AstraBackend::connect(&opts)?;
 /// println!("{backend}: {} songs", backend.count(&Filter::default()).await?);
 /// # Ok(()) }
 /// ```
@@ -133,136 +133,55 @@ fn base(key: &str, value: Value) -> Map<String, Value> {
     m
 }
 
-#[async_trait]
-impl StorageBackend for AstraBackend {
-    async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
-        let out = self
-            .blobs
-            .put_file(id.as_str(), src)
-            .await
-            .map_err(|e| errors::blob(e, id))?;
-        Ok(match out {
-            blobs::PutOutcome::Uploaded { bytes, .. } => PutOutcome {
-                bytes,
-                already_present: false,
-            },
-            blobs::PutOutcome::AlreadyPresent => PutOutcome {
-                bytes: tokio::fs::metadata(src)
-                    .await
-                    .map_err(|e| StorageError::io(src, e))?
-                    .len(),
-                already_present: true,
-            },
-        })
-    }
-
-    async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
-        self.blobs
-            .get_to_file(id.as_str(), dest)
-            .await
-            .map_err(|e| errors::blob(e, id))
-    }
-
-    async fn audio_url(&self, id: &SongId, expires_in: Duration) -> StorageResult<String> {
-        self.blobs
-            .presigned_get_url(id.as_str(), expires_in)
-            .await
-            .map(String::from)
-            .map_err(|e| errors::blob(e, id))
-    }
-
-    async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
-        self.blobs
-            .exists(id.as_str())
-            .await
-            .map_err(|e| errors::blob(e, id))
-    }
-
-    async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
-        if !self.has_audio(id).await? {
-            return Ok(false);
+/// The [`StorageBackend`] impl: each `name(args) -> T;` line in `submodules` is a trait method
+/// implemented by the inherent method of the same name in the submodule named above it; the
+/// items after it are written out.
+macro_rules! storage_backend {
+    (submodules { $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)* } $($rest:tt)*) => {
+        #[async_trait]
+        impl StorageBackend for AstraBackend {
+            $(async fn $name(&self, $($arg: $ty),*) -> StorageResult<$out> {
+                AstraBackend::$name(self, $($arg),*).await
+            })*
+            $($rest)*
         }
-        self.blobs
-            .delete(id.as_str())
-            .await
-            .map_err(|e| errors::blob(e, id))?;
-        Ok(true)
-    }
+    };
+}
 
-    async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
-        self.store_embedding(id, embedding).await
-    }
-
-    async fn get_embedding(
-        &self,
-        id: &SongId,
-        model: &ModelInfo,
-    ) -> StorageResult<Option<Embedding>> {
-        self.read_embedding(id, model).await
+storage_backend! {
+    submodules {
+        // audio
+        put_audio(id: &SongId, src: &Path) -> PutOutcome;
+        get_audio(id: &SongId, dest: &Path) -> u64;
+        audio_url(id: &SongId, expires_in: Duration) -> String;
+        has_audio(id: &SongId) -> bool;
+        delete_audio(id: &SongId) -> bool;
+        // writes
+        put_embedding(id: &SongId, embedding: &Embedding) -> ();
+        put_metadata(metadata: &SongMetadata) -> ();
+        put_songs(songs: &[SongRecord]) -> BatchReport;
+        delete_song(id: &SongId) -> bool;
+        // search
+        get_embedding(id: &SongId, model: &ModelInfo) -> Option<Embedding>;
+        search(query: &SearchQuery) -> Vec<Match>;
+        // registry
+        models() -> Vec<ModelStats>;
+        // listing
+        get_metadata(id: &SongId) -> Option<SongMetadata>;
+        get_metadata_many(ids: &[SongId]) -> Vec<SongMetadata>;
+        list(query: &ListQuery) -> Page<SongMetadata>;
+        count(filter: &Filter) -> u64;
+        quick_count(filter: &Filter) -> SongCount;
+        list_versions() -> Vec<VersionEntry>;
+        summary() -> LibrarySummary;
+        // feed
+        versions_of(ids: &[SongId]) -> Vec<VersionEntry>;
+        changes_since(since: Option<&ChangeCursor>) -> Option<Changes>;
     }
 
     /// The Data API's vector-search cap.
     fn max_results(&self) -> usize {
         songrec_storage::query::MAX_RESULTS
-    }
-
-    async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
-        self.find_similar(query).await
-    }
-
-    async fn models(&self) -> StorageResult<Vec<ModelStats>> {
-        self.model_stats().await
-    }
-
-    async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
-        self.store_metadata(metadata).await
-    }
-
-    async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
-        self.read_metadata(id).await
-    }
-
-    async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
-        self.list_page(query).await
-    }
-
-    async fn count(&self, filter: &Filter) -> StorageResult<u64> {
-        self.count_songs(filter).await
-    }
-
-    async fn quick_count(&self, filter: &Filter) -> StorageResult<songrec_storage::SongCount> {
-        self.quick_count_songs(filter).await
-    }
-
-    async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
-        self.remove_song(id).await
-    }
-
-    async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
-        self.store_songs(songs).await
-    }
-
-    async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
-        self.read_metadata_many(ids).await
-    }
-
-    async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
-        self.read_versions().await
-    }
-
-    async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
-        self.read_versions_of(ids).await
-    }
-
-    /// See the `feed` module: `changed_at` stamps (server time), a clock document with an
-    /// epoch, an overlap of [`OVERLAP_MS`].
-    async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
-        self.read_changes(since).await
-    }
-
-    /// One unsorted walk of the songs collection: the Data API has no aggregation.
-    async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
-        self.summarize().await
     }
 
     async fn flush(&self) -> StorageResult<()> {

@@ -5,13 +5,12 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use songrec_config::Config;
 use songrec_storage::{ModelInfo, ModelStats, StorageError, StorageResult};
 
-use super::AstraBackend;
 use super::errors::{self, BACKEND};
 use super::schema::{self, InitReport, RegisteredModel, Registry, registry_key};
 use super::writes::insert_failure_message;
+use super::{AstraBackend, AstraOptions};
 use crate::dataapi::{Collection, ErrorKind, FindOptions};
 
 /// The collections `init` found and would create, against the database's budget.
@@ -71,8 +70,8 @@ impl AstraBackend {
     /// Creates (idempotently) the songs collection and a vector collection per model, and
     /// registers the models. Existing collections with different settings are an error that
     /// names the collection, the difference and what to do.
-    pub async fn init(cfg: &Config, models: &[ModelInfo]) -> StorageResult<InitReport> {
-        Self::connect(cfg)?.init_schema(models).await
+    pub async fn init(opts: &AstraOptions, models: &[ModelInfo]) -> StorageResult<InitReport> {
+        Self::connect(opts)?.init_schema(models).await
     }
 
     /// [`AstraBackend::init`] with a known collection budget (collections per database: 5
@@ -80,11 +79,11 @@ impl AstraBackend {
     /// do not fit beside the existing ones, nothing is created and the error says how many
     /// are needed and which exist.
     pub async fn init_within(
-        cfg: &Config,
+        opts: &AstraOptions,
         models: &[ModelInfo],
         max_collections: Option<usize>,
     ) -> StorageResult<InitReport> {
-        Self::connect(cfg)?
+        Self::connect(opts)?
             .init_schema_within(models, max_collections)
             .await
     }
@@ -350,7 +349,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::models`: every registered model with its count of live vectors.
-    pub(super) async fn model_stats(&self) -> StorageResult<Vec<ModelStats>> {
+    pub(super) async fn models(&self) -> StorageResult<Vec<ModelStats>> {
         let reg = {
             let mut guard = self.registry.lock().await;
             let reg = self.load_registry().await?;

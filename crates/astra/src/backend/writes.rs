@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Map, Value, json};
 use songrec_storage::{
-    BatchReport, Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend as _,
-    StorageError, StorageResult,
+    BatchReport, Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageError,
+    StorageResult,
 };
 
 use super::docs::{self, META};
@@ -136,7 +136,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::put_embedding`.
-    pub(super) async fn store_embedding(
+    pub(super) async fn put_embedding(
         &self,
         id: &SongId,
         embedding: &Embedding,
@@ -179,7 +179,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::put_metadata`.
-    pub(super) async fn store_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+    pub(super) async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
         let reg = self.registry().await?;
         let copy = json!({ "$set": docs::copy_fields(metadata)? });
@@ -214,7 +214,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::delete_song`.
-    pub(super) async fn remove_song(&self, id: &SongId) -> StorageResult<bool> {
+    pub(super) async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let doc = self
             .songs
             .find_one(
@@ -265,7 +265,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::put_songs`.
-    pub(super) async fn store_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+    pub(super) async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         // Last record per id wins; outcomes are reported for every input record.
         let mut last: HashMap<&SongId, usize> = HashMap::new();
         for (i, s) in songs.iter().enumerate() {

@@ -2,8 +2,7 @@
 
 use crate::{Env, api_config, backend_at};
 use songrec_astra::dataapi::SimilarityMetric;
-use songrec_astra::{AstraBackend, CheckStatus, doctor};
-use songrec_config::Config;
+use songrec_astra::{AstraBackend, AstraOptions, CheckStatus, doctor};
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SearchQuery, SongId, StorageBackend, StorageError,
 };
@@ -219,10 +218,10 @@ async fn audio_errors_map_to_storage_errors() {
     assert!(err.is_unavailable(), "{err}");
 }
 
-/// The cloud's configuration, with `token`.
-fn config(env: &Env, token: &str) -> Config {
-    let mut cfg = env.cloud.cfg();
-    cfg.astra.token = songrec_astra::secret::Secret::new(token);
+/// The cloud's options, with `token`.
+fn config(env: &Env, token: &str) -> AstraOptions {
+    let mut cfg = env.cloud.options();
+    cfg.token = songrec_astra::secret::Secret::new(token);
     cfg
 }
 
@@ -247,14 +246,14 @@ async fn connect_validates_and_displays_without_secrets() {
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 0);
 
     let mut no_token = cfg.clone();
-    no_token.astra.token = songrec_astra::secret::Secret::default();
+    no_token.token = songrec_astra::secret::Secret::default();
     let err = AstraBackend::connect(&no_token).expect_err("no token");
     assert!(
         err.to_string().contains("ASTRA_DB_APPLICATION_TOKEN"),
         "{err}"
     );
     let mut no_endpoint = cfg.clone();
-    no_endpoint.astra.api_endpoint.clear();
+    no_endpoint.api_endpoint.clear();
     let err = AstraBackend::connect(&no_endpoint).expect_err("no endpoint");
     assert!(err.to_string().contains("ASTRA_DB_API_ENDPOINT"), "{err}");
     let mut no_bucket = cfg.clone();
@@ -306,7 +305,7 @@ async fn doctor_reports_each_check() {
     );
 
     let mut unreachable = cfg.clone();
-    unreachable.astra.api_endpoint = "http://127.0.0.1:9".into();
+    unreachable.api_endpoint = "http://127.0.0.1:9".into();
     unreachable.s3.endpoint = "http://127.0.0.1:9".into();
     let report = doctor(&unreachable).await;
     let e = report

@@ -12,7 +12,6 @@ mod cache_layer;
 mod collection_budget;
 mod credentials;
 mod dataapi_client;
-mod lease_s3;
 mod listing_beyond_sort_cap;
 mod response_caps;
 

@@ -460,7 +460,7 @@ fn safety_rails_and_the_lease() {
     assert!(out.contains("\"mode\": \"feed\""), "{out}");
 
     // Lease held by another machine: refused (5) and named; expired: taken over.
-    let store = songrec_astra::S3LeaseStore::new(c.remote().blob_store().clone());
+    let store = songrec_factory::sync::lease_store(&c.remote());
     use songrec_sync::lease::{LeaseInfo, LeaseStore};
     let mut other = LeaseInfo::new("other-machine-id", std::time::Duration::from_secs(600));
     other.host = "laptop".into();

@@ -11,7 +11,9 @@ use songrec_testkit::LocalCloud;
 async fn the_factory_stack_passes_conformance() {
     let cloud = LocalCloud::start().await;
     let cfg = cloud.cfg();
-    songrec_astra::AstraBackend::init(&cfg, &[]).await.unwrap();
+    songrec_astra::AstraBackend::init(&cloud.options(), &[])
+        .await
+        .unwrap();
     let opened = open(&cfg, Reads::MayUseOfflineCopy).unwrap();
     let shown = opened.backend.to_string();
     assert!(

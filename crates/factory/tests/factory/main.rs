@@ -2,4 +2,5 @@
 //! engine on it), in one test binary.
 
 mod factory_stack;
+mod lease_s3;
 mod sync_remote;

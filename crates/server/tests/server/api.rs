@@ -881,7 +881,7 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
     let cfg = cloud.cfg();
     let embedders = songrec_app::embedders::parse_list("dsp").unwrap();
     let model = songrec_app::embedders::model_of(embedders[0].as_ref());
-    songrec_astra::AstraBackend::init(&cfg, &[model])
+    songrec_astra::AstraBackend::init(&cloud.options(), &[model])
         .await
         .unwrap();
     let backend = songrec_factory::build(&cfg).unwrap();

@@ -1,48 +1,55 @@
-//! The sync lease in the S3 bucket: `<prefix>/locks/sync.lease`, created with
-//! `PutMode::Create` (`If-None-Match: *`) and replaced with `PutMode::Update`
-//! (`If-Match: <etag>`), so two machines can never both hold it
-//! ([`songrec_sync::lease`] has the protocol).
+//! The sync lease as an object in an object store (songrec's S3 bucket):
+//! `<prefix>/locks/sync.lease`, created with `PutMode::Create` (`If-None-Match: *`) and
+//! replaced with `PutMode::Update` (`If-Match: <etag>`), so two machines can never both hold
+//! it ([`crate::lease`] has the protocol).
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
+    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
 use songrec_storage::{StorageError, StorageResult};
-use songrec_sync::lease::{LeaseStore, LeaseTag};
 
-use crate::blobs::{BlobError, BlobStore};
+use crate::lease::{LeaseStore, LeaseTag};
 
 /// Key of the lease object under the store's prefix.
 pub const LEASE_KEY: &str = "locks/sync.lease";
 /// Largest lease object read (a lease songrec writes is a few hundred bytes).
 const MAX_LEASE_BYTES: u64 = 64 * 1024;
 
-/// The sync lease as an object in the audio bucket.
-///
-/// ```no_run
-/// # async fn demo(blobs: songrec_astra::blobs::BlobStore) -> songrec_storage::StorageResult<()> {
-/// use songrec_astra::S3LeaseStore;
-/// use songrec_sync::lease::LeaseStore;
-/// let lease = S3LeaseStore::new(blobs);
-/// if let Some((bytes, _tag)) = lease.read().await? {
-///     println!("{}", String::from_utf8_lossy(&bytes));
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Debug)]
-pub struct S3LeaseStore {
-    blobs: BlobStore,
+/// How the store's owner reports a failed request on a key (credentials named, secrets
+/// scrubbed).
+pub type ErrorMap = Arc<dyn Fn(&str, object_store::Error) -> StorageError + Send + Sync>;
+
+/// The sync lease as an object in any [`ObjectStore`].
+#[derive(Clone)]
+pub struct ObjectLeaseStore {
+    store: Arc<dyn ObjectStore>,
     key: String,
+    /// Where the store is (`s3://<bucket>`); its scheme names the backend in errors.
+    location: String,
+    fail: ErrorMap,
 }
 
-impl S3LeaseStore {
-    /// The lease at `<prefix>/locks/sync.lease` of `blobs`' bucket.
-    pub fn new(blobs: BlobStore) -> Self {
-        let key = blobs.object_key(LEASE_KEY);
-        Self { blobs, key }
+impl ObjectLeaseStore {
+    /// The lease object `key` (the full key, prefix included) in `store`, which is at
+    /// `location`; `fail` reports the store's errors.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        key: impl Into<String>,
+        location: impl Into<String>,
+        fail: ErrorMap,
+    ) -> Self {
+        let (key, location) = (key.into(), location.into());
+        Self {
+            store,
+            key,
+            location,
+            fail,
+        }
     }
 
     /// The object key.
@@ -57,25 +64,11 @@ impl S3LeaseStore {
     }
 
     fn fail(&self, e: object_store::Error) -> StorageError {
-        match self.blobs.error(&self.key, e) {
-            e @ BlobError::Unauthorized { .. } => StorageError::Unauthorized(format!(
-                "{e}; the key comes from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
-            )),
-            e @ BlobError::ResponseTooLarge(_) => StorageError::Backend {
-                backend: "s3".into(),
-                message: format!("{}: {e}", self.key),
-                transient: false,
-            },
-            e => StorageError::Unavailable {
-                backend: "s3".into(),
-                message: format!("{}: {e}", self.key),
-                transient: true,
-            },
-        }
+        (self.fail)(&self.key, e)
     }
 
     /// A conditional put of the lease object; the outer error is a bad key, the inner one
-    /// what the S3 server said (the callers tell a lost race from a failure).
+    /// what the store said (the callers tell a lost race from a failure).
     async fn put(
         &self,
         body: &[u8],
@@ -86,8 +79,7 @@ impl S3LeaseStore {
             ..PutOptions::default()
         };
         Ok(self
-            .blobs
-            .raw()
+            .store
             .put_opts(&self.path()?, PutPayload::from(body.to_vec()), opts)
             .await)
     }
@@ -95,31 +87,40 @@ impl S3LeaseStore {
     fn tag(&self, e_tag: Option<String>) -> StorageResult<LeaseTag> {
         e_tag.map(LeaseTag).ok_or_else(|| {
             StorageError::Unsupported(format!(
-                "the S3 server returned no ETag for {}; sync needs conditional writes (If-Match)",
-                self.key
+                "the server of {} returned no ETag for {}; sync needs conditional writes (If-Match)",
+                self.location, self.key
             ))
         })
     }
 }
 
-impl fmt::Display for S3LeaseStore {
+impl fmt::Debug for ObjectLeaseStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s3://{}/{}", self.blobs.bucket(), self.key)
+        f.debug_struct("ObjectLeaseStore")
+            .field("location", &self.location)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ObjectLeaseStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.location, self.key)
     }
 }
 
 #[async_trait]
-impl LeaseStore for S3LeaseStore {
+impl LeaseStore for ObjectLeaseStore {
     async fn read(&self) -> StorageResult<Option<(Vec<u8>, LeaseTag)>> {
         let path = self.path()?;
-        match self.blobs.raw().get(&path).await {
+        match self.store.get(&path).await {
             Ok(r) => {
                 let tag = self.tag(r.meta.e_tag.clone())?;
                 // A lease is a few hundred bytes; its size (Content-Length, which bounds the
                 // body) is checked before it is read whole.
                 if r.meta.size > MAX_LEASE_BYTES {
                     return Err(StorageError::Backend {
-                        backend: "s3".into(),
+                        backend: self.location.split(':').next().unwrap_or_default().into(),
                         message: format!(
                             "the sync lease {} is {} bytes, not a lease songrec wrote (at most {MAX_LEASE_BYTES}); delete it if no sync is running",
                             self, r.meta.size
@@ -158,5 +159,28 @@ impl LeaseStore for S3LeaseStore {
             ) => Ok(None),
             Err(e) => Err(self.fail(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conditional_create_and_replace_in_memory() {
+        let fail: ErrorMap =
+            Arc::new(|key: &str, e| StorageError::InvalidInput(format!("{key}: {e}")));
+        let store = Arc::new(object_store::memory::InMemory::new());
+        let s = ObjectLeaseStore::new(store, "lib/locks/sync.lease", "memory://store", fail);
+        assert_eq!(s.to_string(), "memory://store/lib/locks/sync.lease");
+        assert!(s.read().await.unwrap().is_none());
+        let tag = s.create(b"mine").await.unwrap().unwrap();
+        assert!(s.create(b"theirs").await.unwrap().is_none());
+        assert_eq!(
+            s.read().await.unwrap().unwrap(),
+            (b"mine".to_vec(), tag.clone())
+        );
+        assert!(s.replace(b"renewed", &tag).await.unwrap().is_some());
+        assert!(s.replace(b"stale", &tag).await.unwrap().is_none());
     }
 }

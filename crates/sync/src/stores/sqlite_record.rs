@@ -1,6 +1,6 @@
 //! The sync record in SQLite: `<library>/data/.songrec/sync.sqlite` (schema in
 //! `migrations/sync/`). One file per library holds this machine's id and, per remote library,
-//! the last synced state of every song ([`songrec_sync::record`]). Every commit is one
+//! the last synced state of every song ([`crate::record`]). Every commit is one
 //! transaction, durable before it returns (WAL, `synchronous = FULL`).
 
 use std::collections::HashMap;
@@ -9,17 +9,18 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 use songrec_storage::{SongId, SongMetadata, StorageError, StorageResult};
-use songrec_sync::record::{BaseEntry, RecordChange, RecordStore, entry_of};
+
+use crate::record::{BaseEntry, RecordChange, RecordStore, entry_of};
 
 /// The schema, applied to new files.
-const SCHEMA: &str = include_str!("../../../migrations/sync/001_record.sql");
+const SCHEMA: &str = include_str!("../../../../migrations/sync/001_record.sql");
 /// Schema version written by this build.
 const SCHEMA_VERSION: i64 = 1;
 
 /// The SQLite-backed [`RecordStore`] for one remote library.
 ///
 /// ```no_run
-/// use songrec_local::syncrecord::SqliteRecord;
+/// use songrec_sync::stores::sqlite_record::SqliteRecord;
 /// use songrec_sync::record::RecordStore;
 /// let r = SqliteRecord::open("/music/data/.songrec/sync.sqlite".as_ref(), "astra https://db… | s3 bucket").unwrap();
 /// println!("machine {}", r.machine_id());
@@ -311,7 +312,7 @@ mod tests {
         let base = a.load().unwrap();
         assert_eq!(base.len(), 2);
         assert_eq!(base[&m.id].version, 4);
-        assert_eq!(base[&m.id].digest, songrec_sync::digest::digest(&m));
+        assert_eq!(base[&m.id].digest, crate::digest::digest(&m));
         assert!(base[&gone].deleted);
         let metas = a.base_metadata(&[m.id.clone(), gone.clone()]).unwrap();
         assert_eq!(metas.len(), 1);

@@ -4,19 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use songrec_astra::S3LeaseStore;
-use songrec_astra::blobs::BlobStore;
+use songrec_factory::sync::lease_store;
 use songrec_sync::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, LeaseTag};
+use songrec_sync::stores::object_lease::ObjectLeaseStore;
 
-/// The blob store on `cloud` (key prefix `lib`, no retries).
-fn blobs(cloud: &songrec_testkit::LocalCloud) -> BlobStore {
-    BlobStore::new(crate::s3_config(cloud)).expect("blob store")
+/// The lease store on `cloud` as `songrec sync` builds it (key prefix `lib`).
+fn s3_lease(cloud: &songrec_testkit::LocalCloud) -> ObjectLeaseStore {
+    lease_store(&songrec_testkit::sync::astra(cloud))
 }
 
 #[tokio::test]
 async fn conditional_create_and_replace() {
     let cloud = songrec_testkit::LocalCloud::start().await;
-    let store = S3LeaseStore::new(blobs(&cloud));
+    let store = s3_lease(&cloud);
     assert_eq!(store.key(), "lib/locks/sync.lease");
     assert!(store.to_string().contains("locks/sync.lease"));
     assert!(store.read().await.unwrap().is_none());
@@ -51,7 +51,7 @@ async fn conditional_create_and_replace() {
 #[tokio::test]
 async fn two_machines_one_lease() {
     let cloud = songrec_testkit::LocalCloud::start().await;
-    let store: Arc<dyn LeaseStore> = Arc::new(S3LeaseStore::new(blobs(&cloud)));
+    let store: Arc<dyn LeaseStore> = Arc::new(s3_lease(&cloud));
     let a = Arc::new(Lease::new(
         store.clone(),
         "machine-a",

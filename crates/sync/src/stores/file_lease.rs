@@ -9,15 +9,14 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};
 use songrec_storage::{StorageError, StorageResult};
-use songrec_sync::lease::{LeaseStore, LeaseTag};
 
-use crate::fsutil::write_atomic;
+use crate::lease::{LeaseStore, LeaseTag};
 
 /// A lease object in a file.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use songrec_local::lease::FileLeaseStore;
+/// use songrec_sync::stores::file_lease::FileLeaseStore;
 /// use songrec_sync::lease::LeaseStore;
 /// let dir = tempfile::tempdir().unwrap();
 /// let s = FileLeaseStore::new(dir.path().join("sync.lease"));
@@ -71,7 +70,7 @@ fn read(path: &Path) -> StorageResult<Option<Vec<u8>>> {
 }
 
 fn write(path: &Path, body: &[u8]) -> StorageResult<LeaseTag> {
-    write_atomic(path, |w| w.write_all(body))?;
+    songrec_fs::write_atomic(path, |w| w.write_all(body)).map_err(|e| StorageError::io(path, e))?;
     Ok(tag_of(body))
 }
 
