@@ -120,6 +120,8 @@ pub mod names {
     pub const KEYSPACE: &str = "keyspace exists";
     /// The collections exist with the expected settings.
     pub const COLLECTIONS: &str = "collections";
+    /// The documents are of the schema version this songrec writes.
+    pub const SCHEMA: &str = "schema version";
     /// Put/get/delete of a probe object.
     pub const BUCKET: &str = "S3 bucket read/write";
     /// `If-None-Match: *` is honoured.
@@ -320,6 +322,7 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
             names_ok.join(", "),
             None,
         );
+        schema_check(c, &client.collection(&songs_name)).await;
     } else {
         c.add(
             names::COLLECTIONS,
@@ -328,6 +331,33 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
             Some("run `songrec init-astra`; a collection with different settings must be deleted (its data is lost) or another collection_prefix used"),
         );
     }
+}
+
+/// The schema version recorded in the songs collection against this songrec's.
+async fn schema_check(c: &mut Checks, songs: &crate::dataapi::Collection) {
+    let want = schema::SCHEMA_VERSION;
+    let doc = songs.find_one(
+        serde_json::json!({"_id": schema::SCHEMA_ID}),
+        Default::default(),
+    );
+    let (status, detail, fix) = match doc.await.map(|d| d.and_then(|d| d["version"].as_u64())) {
+        Err(e) => (CheckStatus::Warn, format!("could not be read: {e}"), None),
+        Ok(v) if v.unwrap_or(1) == want => (CheckStatus::Ok, format!("{want} (current)"), None),
+        Ok(v) if v.unwrap_or(1) < want => (
+            CheckStatus::Warn,
+            format!("{} of {want}: reads work, some more slowly", v.unwrap_or(1)),
+            Some("run `songrec init-astra` (with a token that can write) to upgrade the documents"),
+        ),
+        Ok(v) => (
+            CheckStatus::Fail,
+            format!(
+                "{} (written by a newer songrec; this one knows {want})",
+                v.unwrap_or(1)
+            ),
+            Some("upgrade songrec"),
+        ),
+    };
+    c.add(names::SCHEMA, status, detail, fix);
 }
 
 fn blob_fix(e: &BlobError) -> &'static str {

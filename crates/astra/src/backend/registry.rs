@@ -185,11 +185,51 @@ impl AstraBackend {
         }
         *guard = Some(reg);
         drop(guard);
-        // Versioned changes of the documents themselves: sort keys of an earlier songrec.
+        self.upgrade_schema(&mut report).await?;
+        Ok(report)
+    }
+
+    /// The schema version recorded in the songs collection (1 when none is: an earlier songrec).
+    pub(super) async fn schema_version(&self) -> StorageResult<u64> {
+        let doc = (self
+            .songs
+            .find_one(json!({"_id": schema::SCHEMA_ID}), FindOptions::default()))
+        .await
+        .map_err(|e| errors::api(e, "reading the schema version"))?;
+        Ok(doc.and_then(|d| d["version"].as_u64()).unwrap_or(1))
+    }
+
+    /// Applies the versioned changes of the documents above the recorded schema version, in
+    /// order, and records each in the schema document. The sort keys are checked at every
+    /// `init`, as an earlier songrec on another machine may still write old ones.
+    async fn upgrade_schema(&self, report: &mut InitReport) -> StorageResult<()> {
+        let from = self.schema_version().await?;
+        if from > schema::SCHEMA_VERSION {
+            return Err(StorageError::Backend {
+                backend: BACKEND.into(),
+                message: format!(
+                    "this cloud library's documents are of schema version {from}, written by a newer songrec (this one knows {}): upgrade songrec",
+                    schema::SCHEMA_VERSION
+                ),
+                transient: false,
+            });
+        }
         report.upgraded_sort_keys = self.upgrade_sort_keys().await?;
         self.sort_keys_checked
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        Ok(report)
+        for (version, what) in schema::VERSIONS.iter().filter(|(v, _)| *v > from) {
+            let record = json!({"version": version, "what": what, "by": env!("CARGO_PKG_VERSION")});
+            (self.songs)
+                .update_one(
+                    json!({"_id": schema::SCHEMA_ID}),
+                    json!({"$set": {"version": version}, "$push": {"upgrades": record}}),
+                    crate::dataapi::UpdateOptions::upsert(),
+                )
+                .await
+                .map_err(|e| errors::api(e, "recording the schema version"))?;
+        }
+        report.schema = (from, schema::SCHEMA_VERSION);
+        Ok(())
     }
 
     /// Creates the collection of `cmd` unless it exists with the same settings; a creation the

@@ -16,6 +16,18 @@ const VECTOR_TEMPLATE: &str =
 const REGISTRY_TEMPLATE: &str =
     include_str!("../../../../migrations/astra/model_registry_doc.template.json");
 
+/// The id, in the songs collection, of the document recording the schema version of the
+/// documents and the upgrades `init` applied (no `deleted` field, so listings never see it).
+pub(crate) const SCHEMA_ID: &str = "schema";
+/// Every schema version and what it changed; `init` applies the versions above the recorded
+/// one in order and records each (`migrations/astra/README.md`).
+pub(crate) const VERSIONS: [(u64, &str); 2] = [
+    (1, "the collections and documents of migrations/astra"),
+    (2, "title and artist sort keys in natural order"),
+];
+/// The schema version this songrec writes.
+pub(crate) const SCHEMA_VERSION: u64 = VERSIONS[VERSIONS.len() - 1].0;
+
 /// Longest collection name the Data API accepts.
 pub(crate) const MAX_COLLECTION_NAME: usize = 48;
 /// Longest collection prefix (leaves room for `_v_<model>`).
@@ -165,6 +177,8 @@ pub struct InitReport {
     /// Songs whose sort keys an earlier songrec wrote, upgraded now (the schema change of
     /// sort keys version 2: natural order).
     pub upgraded_sort_keys: u64,
+    /// The schema version recorded before (1 when none was) and after.
+    pub schema: (u64, u64),
 }
 
 impl fmt::Display for InitReport {
@@ -177,6 +191,13 @@ impl fmt::Display for InitReport {
         }
         for (m, c) in &self.models {
             writeln!(f, "model   {m} -> {c}")?;
+        }
+        if self.schema.0 < self.schema.1 {
+            writeln!(
+                f,
+                "schema  version {} (was {})",
+                self.schema.1, self.schema.0
+            )?;
         }
         if self.upgraded_sort_keys > 0 {
             writeln!(

@@ -276,6 +276,7 @@ async fn doctor_reports_each_check() {
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.worst(), CheckStatus::Ok, "{report}");
     for name in [
+        songrec_astra::backend::doctor_checks::SCHEMA,
         songrec_astra::backend::doctor_checks::ENDPOINT,
         songrec_astra::backend::doctor_checks::TOKEN,
         songrec_astra::backend::doctor_checks::KEYSPACE,
@@ -288,6 +289,19 @@ async fn doctor_reports_each_check() {
             "{name}: {report}"
         );
     }
+    // A library an earlier songrec made records no schema version: a warning naming the fix.
+    let b = AstraBackend::connect(&cfg).expect("connect");
+    let songs = b.client().collection(b.songs_collection());
+    songs
+        .delete_one(serde_json::json!({"_id": "schema"}))
+        .await
+        .expect("delete");
+    let report = doctor(&cfg).await;
+    let c = report.check(songrec_astra::backend::doctor_checks::SCHEMA);
+    let c = c.expect("schema check");
+    assert_eq!(c.status, CheckStatus::Warn, "{report}");
+    assert!(c.detail.starts_with("1 of 2"), "{report}");
+    assert!(c.fix.as_deref().unwrap_or("").contains("init-astra"));
     let bad = config(&env, "AstraCS:bad-doctor-token");
     let report = doctor(&bad).await;
     let shown = format!("{report} {report:?}");

@@ -175,6 +175,8 @@ async fn old_sort_keys_are_listed_in_order_without_a_write_and_upgraded_by_init(
         .await
         .expect("write an old-form key");
     }
+    // An earlier songrec recorded no schema version.
+    assert_eq!(coll.delete_one(schema_doc()).await.expect("delete"), 1);
     let stale = || async {
         coll.count_documents(serde_json::json!({"deleted": false, "s.v": {"$ne": 2}}))
             .await
@@ -227,6 +229,19 @@ async fn old_sort_keys_are_listed_in_order_without_a_write_and_upgraded_by_init(
             .to_string()
             .contains("upgraded the sort keys of 6 songs")
     );
+    // The upgrade is recorded in the collection: version 2, applied once.
+    assert_eq!(report.schema, (1, 2), "{report}");
+    assert!(report.to_string().contains("schema  version 2 (was 1)"));
+    let recorded = || async {
+        let doc = coll.find_one(schema_doc(), Default::default()).await;
+        doc.expect("read").expect("a schema document")
+    };
+    assert_eq!(recorded().await["version"], 2);
+    assert_eq!(recorded().await["upgrades"][0]["version"], 2);
+    let again = fresh().init_schema(&[]).await.expect("init again");
+    assert_eq!((again.schema, again.upgraded_sort_keys), ((2, 2), 0));
+    let upgrades = recorded().await["upgrades"].as_array().map(Vec::len);
+    assert_eq!(upgrades, Some(1), "nothing more to apply");
     assert_eq!(
         stale().await,
         songrec_astra::dataapi::DocumentCount::Exact(0),
@@ -354,4 +369,9 @@ async fn listings_beyond_the_sort_cap_are_complete_and_in_order() {
     assert_eq!(page.items.len(), 20);
     let used = b.requests_sent() - before;
     assert!(used <= 6, "list -n 20 took {used} requests");
+}
+
+/// The filter of the document recording the schema version.
+fn schema_doc() -> serde_json::Value {
+    serde_json::json!({"_id": "schema"})
 }
