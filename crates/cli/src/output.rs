@@ -1,10 +1,9 @@
 //! Printing results for people (aligned text) and programs (`--json`).
 
 use anyhow::Result;
-use songrec_app::explain::Explanation;
-use songrec_app::similar::Target;
+use songrec_app::similar::{SimilarAnswer, SimilarAsk, Target};
 use songrec_app::words::TagQuery;
-use songrec_storage::{Match, Metric, ModelInfo, SongCount, SongMetadata};
+use songrec_storage::{ModelInfo, SongCount, SongMetadata};
 
 use songrec_app::stats::LibraryStats;
 use songrec_cache::CacheStats;
@@ -67,37 +66,21 @@ pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()>
     Ok(())
 }
 
-/// What `similar --distinct` folded.
-pub struct Folding {
-    /// Per match: copies of its recording folded into it.
-    pub copies: Vec<usize>,
-    /// Copies of the query left out.
-    pub query_copies: usize,
-}
-
 fn copies(n: usize) -> String {
     format!("{n} {}", if n == 1 { "copy" } else { "copies" })
 }
 
-/// A query's words (`similar --text`), read as style tags, and each match's tag score when
-/// they steer a song's neighbours.
-pub struct Words<'a> {
-    pub text: &'a str,
-    pub query: &'a TagQuery,
-    pub tag_scores: Option<&'a [f32]>,
-}
-
-#[allow(clippy::too_many_arguments)]
-pub fn matches(
-    target: Option<&Target>,
-    ms: &[Match],
-    metric: Metric,
-    model: &str,
-    explanations: Option<&[Explanation]>,
-    folding: Option<&Folding>,
-    words: Option<&Words<'_>>,
-    json: bool,
-) -> Result<()> {
+/// `songrec similar`: the answer to `ask`, whose words (if any) were `text`.
+pub fn matches(ask: &SimilarAsk, text: &str, answer: &SimilarAnswer, json: bool) -> Result<()> {
+    let (target, ms, metric) = (ask.target.as_ref(), &answer.matches, ask.metric);
+    let (model, explanations) = (&answer.model, answer.explanations.as_deref());
+    let folding = answer.folding.as_ref();
+    let words = ask.words.as_ref().map(|query| Words {
+        text,
+        query,
+        tag_scores: answer.tag_scores.as_deref(),
+    });
+    let words = words.as_ref();
     if json {
         let mut q = match target {
             Some(Target::Song(m)) => serde_json::json!({"song": m.id, "title": m.display_name()}),
@@ -214,6 +197,14 @@ pub fn matches(
     }
     summary();
     Ok(())
+}
+
+/// A query's words (`similar --text`), read as style tags, and each match's tag score when
+/// they steer a song's neighbours.
+struct Words<'a> {
+    text: &'a str,
+    query: &'a TagQuery,
+    tag_scores: Option<&'a [f32]>,
 }
 
 pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> Result<()> {

@@ -2,9 +2,8 @@
 //! towards words with `text=`, and songs for words alone (`GET /api/v1/similar?text=`).
 
 use super::*;
-use songrec_app::similar::Choice;
+use songrec_app::similar::{Choice, SimilarAnswer, SimilarAsk};
 use songrec_app::words::TagQuery;
-use std::path::PathBuf;
 
 // ---- similarity ---------------------------------------------------------------------------
 
@@ -23,17 +22,21 @@ struct SimilarParams {
 }
 
 impl SimilarParams {
-    /// The query these parameters ask for: `target`'s neighbours in the space of `parts`.
-    fn request(&self, target: Target, parts: Vec<ModelPart>) -> SimilarRequest {
-        SimilarRequest {
+    /// The question these parameters ask about `target` (`None`: the words alone).
+    fn ask(&self, target: Option<Target>) -> SimilarAsk {
+        SimilarAsk {
             target,
-            parts,
+            words: self.words.as_ref().map(|(_, q)| q.clone()),
+            distinct: self.distinct,
+            explain: false,
+            choice: self.vectors.clone().unwrap_or(Choice::Auto),
             k: self.k,
+            offset: self.offset,
             metric: self.metric,
             threshold: self.threshold,
-            offset: self.offset,
             filter: self.filter.clone(),
             exact: false,
+            notes: false,
         }
     }
 }
@@ -83,20 +86,6 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
         distinct,
         words,
     })
-}
-
-/// The model parts a query compares: the CLI's choice and code path
-/// ([`songrec_app::similar::choose_parts_in`]), `auto` by default, with the server's started
-/// embedders for an upload. A song without the vectors asked for is a 404 `no_vector`.
-pub async fn query_parts(
-    st: &AppState,
-    target: &Target,
-    vectors: Option<&Choice>,
-) -> ApiResult<Vec<ModelPart>> {
-    let choice = vectors.cloned().unwrap_or(Choice::Auto);
-    songrec_app::similar::choose_parts_in(st.backend.as_ref(), target, &choice, &st.embedders)
-        .await
-        .map_err(vector_error)
 }
 
 /// An error of choosing vectors for a song: "has no vector of this model" is about the song
@@ -215,77 +204,32 @@ pub struct SimilarResponse {
 }
 
 impl SimilarResponse {
-    fn new(query: QueryInfo, model: String, sp: &SimilarParams, found: Found) -> Self {
+    fn new(query: QueryInfo, sp: &SimilarParams, answer: SimilarAnswer) -> Self {
+        // Words alone rank by the tag score.
+        let words_alone = matches!(query, QueryInfo::Text(_));
+        let folding = answer.folding.as_ref();
+        let results = answer.matches.iter().enumerate().map(|(i, m)| SimilarItem {
+            similarity: m.similarity,
+            distance: m.distance,
+            song: SongSummary::from(&m.metadata),
+            copies_folded: folding.and_then(|f| f.copies.get(i).copied()),
+            tag_score: match &answer.tag_scores {
+                _ if words_alone => Some(m.similarity),
+                scores => scores.as_ref().and_then(|t| t.get(i).copied()),
+            },
+        });
         Self {
+            results: results.collect(),
             query,
-            model,
+            model: answer.model,
             metric: sp.metric,
             k: sp.k,
             offset: sp.offset,
-            copies_folded: found.copies_folded,
-            query_copies_excluded: found.query_copies,
+            copies_folded: folding.map(|f| f.copies.iter().sum()),
+            query_copies_excluded: folding.map(|f| f.query_copies),
             words: sp.words.as_ref().map(WordsInfo::new),
-            results: found.items,
         }
     }
-}
-
-/// Results of a query, with what `distinct` folded.
-struct Found {
-    items: Vec<SimilarItem>,
-    copies_folded: Option<usize>,
-    query_copies: Option<usize>,
-}
-
-fn item(m: &Match, copies_folded: Option<usize>) -> SimilarItem {
-    SimilarItem {
-        similarity: m.similarity,
-        distance: m.distance,
-        song: SongSummary::from(&m.metadata),
-        copies_folded,
-        tag_score: None,
-    }
-}
-
-/// Runs a query; with `distinct`, one song per recording; with `text`, moved towards the words.
-async fn find_similar(
-    b: &dyn StorageBackend,
-    req: &SimilarRequest,
-    sp: &SimilarParams,
-) -> songrec_app::AppResult<Found> {
-    if let Some((_, words)) = &sp.words {
-        let steered = songrec_app::words::steer(b, req, words).await?;
-        return Ok(Found {
-            items: steered
-                .iter()
-                .map(|s| SimilarItem {
-                    tag_score: Some(s.tag_score),
-                    ..item(&s.matched, None)
-                })
-                .collect(),
-            copies_folded: None,
-            query_copies: None,
-        });
-    }
-    if !sp.distinct {
-        let ms = songrec_app::similar::similar(b, req).await?;
-        return Ok(Found {
-            items: ms.iter().map(|m| item(m, None)).collect(),
-            copies_folded: None,
-            query_copies: None,
-        });
-    }
-    let d = songrec_app::similar::similar_distinct(b, req).await?;
-    Ok(Found {
-        items: d
-            .matches
-            .iter()
-            .zip(&d.copies_folded)
-            .map(|(m, &c)| item(m, Some(c)))
-            .collect(),
-        copies_folded: Some(d.total_copies_folded()),
-        query_copies: Some(d.query_copies),
-    })
 }
 
 /// `GET /api/v1/songs/{id}/similar`.
@@ -299,17 +243,13 @@ pub async fn similar_to_song(
     p.finish()?;
     let b = st.backend.as_ref();
     let song = find_song(b, &id).await?;
-    let target = Target::Song(Box::new(song.clone()));
-    let parts = query_parts(&st, &target, sp.vectors.as_ref()).await?;
-    let model = songrec_app::similar::space_of(&parts).key();
-    let req = sp.request(target, parts);
-    let found = find_similar(b, &req, &sp).await.map_err(vector_error)?;
+    let ask = sp.ask(Some(Target::Song(Box::new(song.clone()))));
+    let answer = songrec_app::similar::answer(b, &ask, &st.embedders)
+        .await
+        .map_err(vector_error)?;
     let query = QueryInfo::Song(SongSummary::from(&song));
-    Ok(Json(SimilarResponse::new(query, model, &sp, found)))
+    Ok(Json(SimilarResponse::new(query, &sp, answer)))
 }
-
-/// Model name reported for a search by words alone.
-pub use songrec_app::words::STYLE_TAGS_MODEL;
 
 /// `GET /api/v1/similar?text=`: songs for words alone, ranked by their style tags.
 pub async fn similar_to_text(
@@ -319,7 +259,7 @@ pub async fn similar_to_text(
     let mut p = Params::parse(raw.as_deref());
     let sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
-    let Some((text, words)) = &sp.words else {
+    let Some((text, _)) = &sp.words else {
         return Err(ApiError::bad_request(
             "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
              to find songs like a file, POST it here",
@@ -330,33 +270,14 @@ pub async fn similar_to_text(
             "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone",
         ));
     }
-    let ms =
-        songrec_app::words::by_words(st.backend.as_ref(), words, sp.k, sp.offset, &sp.filter, &[])
-            .await?;
-    if ms.is_empty() && sp.offset == 0 {
+    let answer =
+        songrec_app::similar::answer(st.backend.as_ref(), &sp.ask(None), &st.embedders).await?;
+    if let Some(why) = answer.nothing_matched {
         // As `songrec similar --text`: why nothing matched, and which words would.
-        let why =
-            songrec_app::words::nothing_matched(st.backend.as_ref(), words, &sp.filter).await?;
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no_match", why));
     }
-    let found = Found {
-        items: ms
-            .iter()
-            .map(|m| SimilarItem {
-                tag_score: Some(m.similarity),
-                ..item(m, None)
-            })
-            .collect(),
-        copies_folded: None,
-        query_copies: None,
-    };
     let query = QueryInfo::Text(text.clone());
-    Ok(Json(SimilarResponse::new(
-        query,
-        STYLE_TAGS_MODEL.to_owned(),
-        &sp,
-        found,
-    )))
+    Ok(Json(SimilarResponse::new(query, &sp, answer)))
 }
 
 /// `Retry-After` of a `503` for a busy upload slot or a full spool.
@@ -439,13 +360,8 @@ pub async fn similar_to_upload(
             e.body_text()
         ))
     })?;
-    // The parts (and their embedders, started once per server) before anything is spooled;
-    // the file's path does not matter to the choice.
-    let parts = query_parts(&st, &Target::File(PathBuf::new()), sp.vectors.as_ref()).await?;
-    let model = songrec_app::similar::space_of(&parts).key();
-
-    // Spool the `file` field to disk, counting bytes against the limit and the budget. The
-    // reservation is declared before the file so it is released after the file is removed.
+    // The spool file: the reservation is declared before it so it is released after the file
+    // is removed.
     let mut reserved = SpoolReservation {
         used: &st.spool_bytes,
         bytes: 0,
@@ -454,6 +370,13 @@ pub async fn similar_to_upload(
         .prefix("upload-")
         .tempfile_in(st.scratch.path())
         .map_err(|e| ApiError::internal("creating a spool file for the upload", e))?;
+    // The vectors (and their embedders, started once per server) before anything is spooled.
+    let ask = sp.ask(Some(Target::File(tmp.path().to_path_buf())));
+    let prepared = songrec_app::similar::prepare(st.backend.as_ref(), &ask, &st.embedders)
+        .await
+        .map_err(vector_error)?;
+
+    // Spool the `file` field to disk, counting bytes against the limit and the budget.
     let mut got: Option<(Option<String>, u64, Vec<u8>)> = None;
     while let Some(mut field) = tokio::time::timeout_at(deadline, multipart.next_field())
         .await
@@ -524,9 +447,9 @@ pub async fn similar_to_upload(
         .acquire()
         .await
         .map_err(|e| ApiError::internal("waiting for an analysis slot", e))?;
-    let req = sp.request(Target::File(tmp.path().to_path_buf()), parts);
     let spool = tmp.path().display().to_string();
-    let found = find_similar(st.backend.as_ref(), &req, &sp)
+    let answer = prepared
+        .run(st.backend.as_ref())
         .await
         .map_err(|e| match e {
             songrec_app::AppError::Audio(a) => ApiError::new(
@@ -542,5 +465,5 @@ pub async fn similar_to_upload(
         bytes,
         content_type: content_type.to_owned(),
     };
-    Ok(Json(SimilarResponse::new(query, model, &sp, found)))
+    Ok(Json(SimilarResponse::new(query, &sp, answer)))
 }
