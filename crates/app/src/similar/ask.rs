@@ -1,10 +1,8 @@
 //! The one `similar` of every door (`songrec similar`, `GET /api/v1/songs/{id}/similar`,
 //! `GET`/`POST /api/v1/similar`): a [`SimilarAsk`] names what to be like and how, [`answer`]
-//! chooses the vectors and the search and says what the door prints ([`SimilarAnswer`]).
-//!
-//! The answer comes in two steps for a door that has work to do in between: [`prepare`]
-//! checks the ask and chooses the vectors (the web server does it before it reads an upload,
-//! the CLI prints the notes), [`Prepared::run`] searches.
+//! chooses the vectors and the search and says what the door prints ([`SimilarAnswer`]), in two
+//! steps for a door with work in between (reading an upload, printing the notes): [`prepare`]
+//! checks the ask and chooses the vectors, [`Prepared::run`] searches.
 
 use songrec_storage::{Filter, Match, Metric, StorageBackend};
 

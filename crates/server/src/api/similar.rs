@@ -7,38 +7,14 @@ use songrec_app::words::TagQuery;
 
 // ---- similarity ---------------------------------------------------------------------------
 
-/// Parameters shared by both similarity endpoints.
+/// Parameters shared by the similarity endpoints: the question (each endpoint names its
+/// target), and what the question does not keep.
 struct SimilarParams {
-    k: usize,
-    offset: usize,
-    metric: Metric,
-    threshold: Option<f32>,
-    /// `embedder`/`blend`/`model`, if given (else `auto`, as in the CLI).
-    vectors: Option<Choice>,
-    filter: Filter,
-    distinct: bool,
-    /// `text=`: the words, and how they read as style tags.
-    words: Option<(String, TagQuery)>,
-}
-
-impl SimilarParams {
-    /// The question these parameters ask about `target` (`None`: the words alone).
-    fn ask(&self, target: Option<Target>) -> SimilarAsk {
-        SimilarAsk {
-            target,
-            words: self.words.as_ref().map(|(_, q)| q.clone()),
-            distinct: self.distinct,
-            explain: false,
-            choice: self.vectors.clone().unwrap_or(Choice::Auto),
-            k: self.k,
-            offset: self.offset,
-            metric: self.metric,
-            threshold: self.threshold,
-            filter: self.filter.clone(),
-            exact: false,
-            notes: false,
-        }
-    }
+    ask: SimilarAsk,
+    /// `text=` as given.
+    text: Option<String>,
+    /// `embedder`/`blend`/`model` or `threshold` given (they do not apply to words alone).
+    vectors_given: bool,
 }
 
 /// Most results one response of the API carries, whatever the backend allows.
@@ -64,27 +40,32 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
     let vectors = p.vectors()?;
     let filter = p.filter()?.to_filter()?;
     let distinct = p.flag("distinct")?;
-    let words = match p.one("text")? {
-        Some(t) => {
-            let q = songrec_app::words::parse(&t)?;
-            Some((t, q))
-        }
-        None => None,
-    };
+    let text = p.one("text")?;
+    let words = text.as_deref().map(songrec_app::words::parse).transpose()?;
     if distinct && words.is_some() {
         return Err(ApiError::bad_request(
             "distinct cannot be combined with text",
         ));
     }
-    Ok(SimilarParams {
+    let vectors_given = vectors.is_some() || threshold.is_some();
+    let ask = SimilarAsk {
+        target: None,
+        words,
+        distinct,
+        explain: false,
+        choice: vectors.unwrap_or(Choice::Auto),
         k,
         offset,
         metric,
         threshold,
-        vectors,
         filter,
-        distinct,
-        words,
+        exact: false,
+        notes: false,
+    };
+    Ok(SimilarParams {
+        ask,
+        text,
+        vectors_given,
     })
 }
 
@@ -159,9 +140,9 @@ pub struct WordTag {
 }
 
 impl WordsInfo {
-    fn new((text, q): &(String, TagQuery)) -> Self {
+    fn new(text: &str, q: &TagQuery) -> Self {
         Self {
-            text: text.clone(),
+            text: text.to_owned(),
             tags: q
                 .terms
                 .iter()
@@ -222,12 +203,16 @@ impl SimilarResponse {
             results: results.collect(),
             query,
             model: answer.model,
-            metric: sp.metric,
-            k: sp.k,
-            offset: sp.offset,
+            metric: sp.ask.metric,
+            k: sp.ask.k,
+            offset: sp.ask.offset,
             copies_folded: folding.map(|f| f.copies.iter().sum()),
             query_copies_excluded: folding.map(|f| f.query_copies),
-            words: sp.words.as_ref().map(WordsInfo::new),
+            words: sp
+                .text
+                .as_deref()
+                .zip(sp.ask.words.as_ref())
+                .map(|(t, q)| WordsInfo::new(t, q)),
         }
     }
 }
@@ -239,12 +224,12 @@ pub async fn similar_to_song(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p, search_limit(&st))?;
+    let mut sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
     let b = st.backend.as_ref();
     let song = find_song(b, &id).await?;
-    let ask = sp.ask(Some(Target::Song(Box::new(song.clone()))));
-    let answer = songrec_app::similar::answer(b, &ask, &st.embedders)
+    sp.ask.target = Some(Target::Song(Box::new(song.clone())));
+    let answer = songrec_app::similar::answer(b, &sp.ask, &st.embedders)
         .await
         .map_err(vector_error)?;
     let query = QueryInfo::Song(SongSummary::from(&song));
@@ -259,19 +244,18 @@ pub async fn similar_to_text(
     let mut p = Params::parse(raw.as_deref());
     let sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
-    let Some((text, _)) = &sp.words else {
+    let Some(text) = &sp.text else {
         return Err(ApiError::bad_request(
             "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
              to find songs like a file, POST it here",
         ));
     };
-    if sp.vectors.is_some() || sp.threshold.is_some() {
+    if sp.vectors_given {
         return Err(ApiError::bad_request(
             "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone",
         ));
     }
-    let answer =
-        songrec_app::similar::answer(st.backend.as_ref(), &sp.ask(None), &st.embedders).await?;
+    let answer = songrec_app::similar::answer(st.backend.as_ref(), &sp.ask, &st.embedders).await?;
     if let Some(why) = answer.nothing_matched {
         // As `songrec similar --text`: why nothing matched, and which words would.
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no_match", why));
@@ -328,7 +312,7 @@ pub async fn similar_to_upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p, search_limit(&st))?;
+    let mut sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
     let limit = st.max_upload_bytes;
     if let Some(n) = headers
@@ -371,8 +355,8 @@ pub async fn similar_to_upload(
         .tempfile_in(st.scratch.path())
         .map_err(|e| ApiError::internal("creating a spool file for the upload", e))?;
     // The vectors (and their embedders, started once per server) before anything is spooled.
-    let ask = sp.ask(Some(Target::File(tmp.path().to_path_buf())));
-    let prepared = songrec_app::similar::prepare(st.backend.as_ref(), &ask, &st.embedders)
+    sp.ask.target = Some(Target::File(tmp.path().to_path_buf()));
+    let prepared = songrec_app::similar::prepare(st.backend.as_ref(), &sp.ask, &st.embedders)
         .await
         .map_err(vector_error)?;
 
