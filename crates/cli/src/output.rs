@@ -1,10 +1,8 @@
 //! Printing results for people (aligned text) and programs (`--json`).
 
 use anyhow::Result;
-use songrec_app::explain::Explanation;
-use songrec_app::similar::Target;
-use songrec_app::words::TagQuery;
-use songrec_storage::{Match, Metric, ModelInfo, SongCount, SongMetadata};
+use songrec_app::similar::{SimilarAnswer, SimilarAsk, Target};
+use songrec_storage::{ModelInfo, SongCount, SongMetadata};
 
 use songrec_app::stats::LibraryStats;
 use songrec_cache::CacheStats;
@@ -67,37 +65,14 @@ pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()>
     Ok(())
 }
 
-/// What `similar --distinct` folded.
-pub struct Folding {
-    /// Per match: copies of its recording folded into it.
-    pub copies: Vec<usize>,
-    /// Copies of the query left out.
-    pub query_copies: usize,
-}
-
 fn copies(n: usize) -> String {
     format!("{n} {}", if n == 1 { "copy" } else { "copies" })
 }
 
-/// A query's words (`similar --text`), read as style tags, and each match's tag score when
-/// they steer a song's neighbours.
-pub struct Words<'a> {
-    pub text: &'a str,
-    pub query: &'a TagQuery,
-    pub tag_scores: Option<&'a [f32]>,
-}
-
-#[allow(clippy::too_many_arguments)]
-pub fn matches(
-    target: Option<&Target>,
-    ms: &[Match],
-    metric: Metric,
-    model: &str,
-    explanations: Option<&[Explanation]>,
-    folding: Option<&Folding>,
-    words: Option<&Words<'_>>,
-    json: bool,
-) -> Result<()> {
+/// `songrec similar`: the answer to `ask`, whose words (if any) were `text`.
+pub fn matches(ask: &SimilarAsk, text: &str, answer: &SimilarAnswer, json: bool) -> Result<()> {
+    let (target, ms, words) = (ask.target.as_ref(), &answer.matches, ask.words.as_ref());
+    let (explanations, folding) = (answer.explanations.as_deref(), answer.folding.as_ref());
     if json {
         let mut q = match target {
             Some(Target::Song(m)) => serde_json::json!({"song": m.id, "title": m.display_name()}),
@@ -105,45 +80,24 @@ pub fn matches(
             None => serde_json::json!({}),
         };
         if let Some(w) = words {
-            q["text"] = w.text.into();
+            q["text"] = text.into();
             q["tags"] = w
-                .query
                 .terms
                 .iter()
                 .map(|t| serde_json::json!({"tag": t.tag, "weight": t.weight, "from": t.from}))
                 .collect();
-            q["unknown_words"] = serde_json::to_value(&w.query.unknown)?;
-            q["used_words"] = serde_json::to_value(&w.query.used)?;
-            q["ignored_words"] = serde_json::to_value(&w.query.ignored)?;
+            q["unknown_words"] = serde_json::to_value(&w.unknown)?;
+            q["used_words"] = serde_json::to_value(&w.used)?;
+            q["ignored_words"] = serde_json::to_value(&w.ignored)?;
         }
         let mut matches = serde_json::to_value(ms)?;
-        if let (Some(scores), Some(arr)) =
-            (words.and_then(|w| w.tag_scores), matches.as_array_mut())
-        {
-            for (m, s) in arr.iter_mut().zip(scores) {
-                if let Some(o) = m.as_object_mut() {
-                    o.insert("tag_score".into(), (*s).into());
-                }
-            }
-        }
-        if let (Some(ex), Some(arr)) = (explanations, matches.as_array_mut()) {
-            for (m, e) in arr.iter_mut().zip(ex) {
-                if let Some(o) = m.as_object_mut() {
-                    o.insert("explanation".into(), serde_json::to_value(e)?);
-                }
-            }
-        }
+        add_to_each(&mut matches, "tag_score", answer.tag_scores.as_deref())?;
+        add_to_each(&mut matches, "explanation", explanations)?;
         // Whether every result list behind these matches was ranked exactly (no ANN index).
         let exact = !ms.iter().any(|m| m.approximate);
-        let mut out = serde_json::json!({"query": q, "model": model, "metric": metric, "exact": exact, "matches": matches});
+        let mut out = serde_json::json!({"query": q, "model": answer.model, "metric": ask.metric, "exact": exact, "matches": matches});
         if let Some(f) = folding {
-            if let Some(arr) = out["matches"].as_array_mut() {
-                for (m, c) in arr.iter_mut().zip(&f.copies) {
-                    if let Some(o) = m.as_object_mut() {
-                        o.insert("copies_folded".into(), (*c).into());
-                    }
-                }
-            }
+            add_to_each(&mut out["matches"], "copies_folded", Some(&f.copies))?;
             out["distinct"] = true.into();
             out["copies_folded"] = f.copies.iter().sum::<usize>().into();
             out["query_copies_excluded"] = f.query_copies.into();
@@ -152,7 +106,7 @@ pub fn matches(
         return Ok(());
     }
     let towards = words
-        .map(|w| format!(", moved towards {}", w.query.describe()))
+        .map(|w| format!(", moved towards {}", w.describe()))
         .unwrap_or_default();
     match (target, words) {
         (Some(Target::Song(m)), _) => println!(
@@ -163,12 +117,12 @@ pub fn matches(
             m.key.as_deref().unwrap_or("key ?")
         ),
         (Some(Target::File(p)), _) => println!("Songs like {}{towards}:", p.display()),
-        (None, Some(w)) if w.query.terms.is_empty() => println!(
+        (None, Some(w)) if w.terms.is_empty() => println!(
             "Songs for {:?} (titles and fields holding {}):",
-            w.text,
-            w.query.text_words.join(", ")
+            text,
+            w.text_words.join(", ")
         ),
-        (None, Some(w)) => println!("Songs for {:?} ({}):", w.text, w.query.describe()),
+        (None, Some(w)) => println!("Songs for {:?} ({}):", text, w.describe()),
         (None, None) => println!("Songs:"),
     }
     let summary = || {
@@ -213,6 +167,22 @@ pub fn matches(
         }
     }
     summary();
+    Ok(())
+}
+
+/// Adds `values[i]` under `key` to the `i`th object of the array `list`.
+fn add_to_each<T: serde::Serialize>(
+    list: &mut serde_json::Value,
+    key: &str,
+    values: Option<&[T]>,
+) -> Result<()> {
+    if let (Some(values), Some(list)) = (values, list.as_array_mut()) {
+        for (item, v) in list.iter_mut().zip(values) {
+            if let Some(o) = item.as_object_mut() {
+                o.insert(key.into(), serde_json::to_value(v)?);
+            }
+        }
+    }
     Ok(())
 }
 

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_app::similar::{SimilarRequest, Target};
+use songrec_app::embedders::Pool;
+use songrec_app::similar::{Choice, SimilarAsk, Target};
 use songrec_config::Config;
 use songrec_factory::Backend;
-use songrec_storage::Metric;
 
 use crate::args::{FilterArgs, at_least_one};
 use crate::exit;
@@ -81,117 +81,41 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         ))),
         (None, None) => None,
     };
-    let metric: Metric = args.metric.parse()?;
-    let filter = args.filter.to_filter()?;
-    let Some(target) = target else {
-        // Words alone.
-        let (Some(w), Some(out)) = (
-            &words,
-            words_out(words.as_ref(), args.text.as_deref(), None),
-        ) else {
-            bail!("give a song, --file or --text");
-        };
-        if args.distinct || args.explain {
-            bail!("--distinct and --explain need a song or --file next to --text");
-        }
-        let ms =
-            songrec_app::words::by_words(backend.as_ref(), w, args.k, args.offset, &filter, &[])
-                .await
-                .context("search by words")?;
-        if ms.is_empty() && args.offset == 0 {
-            bail!(songrec_app::words::nothing_matched(backend.as_ref(), w, &filter).await?);
-        }
-        let model = songrec_app::words::STYLE_TAGS_MODEL;
-        output::matches(None, &ms, metric, model, None, None, Some(&out), args.json)?;
-        return Ok(exit::OK);
-    };
-    let choice = args.vectors.choice()?;
-    let parts =
-        songrec_app::similar::choose_parts(backend.as_ref(), &target, &choice, &cfg.embedder)
-            .await?;
-    tracing::info!("comparing {parts:?}");
-    let model = songrec_app::similar::space_of(&parts).key();
-    if !args.json {
-        let stats = backend.models().await?;
-        for o in songrec_app::embedders::outdated_models(&stats) {
-            eprintln!("note: {}", o.advice());
-        }
-        if choice == songrec_app::similar::Choice::Auto
-            && let Some(advice) = songrec_app::embedders::upgrade_advice(&stats)
-        {
-            eprintln!("note: {advice}");
-        }
-    }
-    let req = SimilarRequest {
-        target: target.clone(),
-        parts,
-        k: args.k,
+    let (metric, filter) = (args.metric.parse()?, args.filter.to_filter()?);
+    let ask = SimilarAsk {
+        // Words alone compare no vectors.
+        choice: match target {
+            Some(_) => args.vectors.choice()?,
+            None => Choice::Auto,
+        },
         metric,
-        threshold: args.threshold,
-        offset: args.offset,
         filter,
+        target,
+        words,
+        distinct: args.distinct,
+        explain: args.explain,
+        k: args.k,
+        offset: args.offset,
+        threshold: args.threshold,
         exact: args.exact,
+        notes: !args.json,
     };
-    let mut tag_scores = None;
-    let (matches, distinct) = if let Some(w) = &words {
-        if args.distinct {
-            bail!("--distinct cannot be combined with --text");
-        }
-        let steered = songrec_app::words::steer(backend.as_ref(), &req, w)
-            .await
-            .context("similarity search")?;
-        tag_scores = Some(steered.iter().map(|s| s.tag_score).collect::<Vec<f32>>());
-        (steered.into_iter().map(|s| s.matched).collect(), None)
-    } else if args.distinct {
-        let d = songrec_app::similar::similar_distinct(backend.as_ref(), &req)
-            .await
-            .context("similarity search")?;
-        let folding = output::Folding {
-            copies: d.copies_folded,
-            query_copies: d.query_copies,
-        };
-        (d.matches, Some(folding))
-    } else {
-        let m = songrec_app::similar::similar(backend.as_ref(), &req)
-            .await
-            .context("similarity search")?;
-        (m, None)
-    };
-    let explanations = match (&target, args.explain) {
-        (Target::Song(q), true) => Some(
-            matches
-                .iter()
-                .map(|m| songrec_app::explain::explain(q, &m.metadata))
-                .collect::<Vec<_>>(),
-        ),
-        (Target::File(_), true) => {
-            bail!(
-                "--explain needs a song from the library (a file's tags and tempo are not stored); ingest it first"
-            )
-        }
-        _ => None,
-    };
-    output::matches(
-        Some(&target),
-        &matches,
-        metric,
-        &model,
-        explanations.as_deref(),
-        distinct.as_ref(),
-        words_out(words.as_ref(), args.text.as_deref(), tag_scores.as_deref()).as_ref(),
-        args.json,
-    )?;
+    let embedders = Pool::new(cfg.embedder.clone());
+    let prepared = songrec_app::similar::prepare(backend.as_ref(), &ask, &embedders).await?;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
+    let answer = prepared
+        .run(backend.as_ref())
+        .await
+        .context(match ask.target {
+            None => "search by words",
+            Some(_) => "similarity search",
+        })?;
+    if let Some(why) = answer.nothing_matched {
+        bail!(why);
+    }
+    let text = args.text.as_deref().unwrap_or_default();
+    output::matches(&ask, text, &answer, args.json)?;
     Ok(exit::OK)
-}
-
-fn words_out<'a>(
-    query: Option<&'a songrec_app::words::TagQuery>,
-    text: Option<&'a str>,
-    tag_scores: Option<&'a [f32]>,
-) -> Option<output::Words<'a>> {
-    query.zip(text).map(|(query, text)| output::Words {
-        text,
-        query,
-        tag_scores,
-    })
 }

@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use songrec_app::similar::{ModelPart, SimilarRequest, Target};
+use songrec_app::similar::Target;
 use songrec_storage::{
-    Filter, ListQuery, Match, Metric, SongCount, SongId, SongMetadata, SortKey, StorageBackend,
+    Filter, ListQuery, Metric, SongCount, SongId, SongMetadata, SortKey, StorageBackend,
     StorageBackendExt,
 };
 use tokio::io::AsyncWriteExt;

@@ -2,40 +2,19 @@
 //! towards words with `text=`, and songs for words alone (`GET /api/v1/similar?text=`).
 
 use super::*;
-use songrec_app::similar::Choice;
+use songrec_app::similar::{Choice, SimilarAnswer, SimilarAsk};
 use songrec_app::words::TagQuery;
-use std::path::PathBuf;
 
 // ---- similarity ---------------------------------------------------------------------------
 
-/// Parameters shared by both similarity endpoints.
+/// Parameters shared by the similarity endpoints: the question (each endpoint names its
+/// target), and what the question does not keep.
 struct SimilarParams {
-    k: usize,
-    offset: usize,
-    metric: Metric,
-    threshold: Option<f32>,
-    /// `embedder`/`blend`/`model`, if given (else `auto`, as in the CLI).
-    vectors: Option<Choice>,
-    filter: Filter,
-    distinct: bool,
-    /// `text=`: the words, and how they read as style tags.
-    words: Option<(String, TagQuery)>,
-}
-
-impl SimilarParams {
-    /// The query these parameters ask for: `target`'s neighbours in the space of `parts`.
-    fn request(&self, target: Target, parts: Vec<ModelPart>) -> SimilarRequest {
-        SimilarRequest {
-            target,
-            parts,
-            k: self.k,
-            metric: self.metric,
-            threshold: self.threshold,
-            offset: self.offset,
-            filter: self.filter.clone(),
-            exact: false,
-        }
-    }
+    ask: SimilarAsk,
+    /// `text=` as given.
+    text: Option<String>,
+    /// `embedder`/`blend`/`model` or `threshold` given (they do not apply to words alone).
+    vectors_given: bool,
 }
 
 /// Most results one response of the API carries, whatever the backend allows.
@@ -61,42 +40,33 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
     let vectors = p.vectors()?;
     let filter = p.filter()?.to_filter()?;
     let distinct = p.flag("distinct")?;
-    let words = match p.one("text")? {
-        Some(t) => {
-            let q = songrec_app::words::parse(&t)?;
-            Some((t, q))
-        }
-        None => None,
-    };
+    let text = p.one("text")?;
+    let words = text.as_deref().map(songrec_app::words::parse).transpose()?;
     if distinct && words.is_some() {
         return Err(ApiError::bad_request(
             "distinct cannot be combined with text",
         ));
     }
-    Ok(SimilarParams {
+    let vectors_given = vectors.is_some() || threshold.is_some();
+    let ask = SimilarAsk {
+        target: None,
+        words,
+        distinct,
+        explain: false,
+        choice: vectors.unwrap_or(Choice::Auto),
         k,
         offset,
         metric,
         threshold,
-        vectors,
         filter,
-        distinct,
-        words,
+        exact: false,
+        notes: false,
+    };
+    Ok(SimilarParams {
+        ask,
+        text,
+        vectors_given,
     })
-}
-
-/// The model parts a query compares: the CLI's choice and code path
-/// ([`songrec_app::similar::choose_parts_in`]), `auto` by default, with the server's started
-/// embedders for an upload. A song without the vectors asked for is a 404 `no_vector`.
-pub async fn query_parts(
-    st: &AppState,
-    target: &Target,
-    vectors: Option<&Choice>,
-) -> ApiResult<Vec<ModelPart>> {
-    let choice = vectors.cloned().unwrap_or(Choice::Auto);
-    songrec_app::similar::choose_parts_in(st.backend.as_ref(), target, &choice, &st.embedders)
-        .await
-        .map_err(vector_error)
 }
 
 /// An error of choosing vectors for a song: "has no vector of this model" is about the song
@@ -170,9 +140,9 @@ pub struct WordTag {
 }
 
 impl WordsInfo {
-    fn new((text, q): &(String, TagQuery)) -> Self {
+    fn new(text: &str, q: &TagQuery) -> Self {
         Self {
-            text: text.clone(),
+            text: text.to_owned(),
             tags: q
                 .terms
                 .iter()
@@ -215,77 +185,36 @@ pub struct SimilarResponse {
 }
 
 impl SimilarResponse {
-    fn new(query: QueryInfo, model: String, sp: &SimilarParams, found: Found) -> Self {
+    fn new(query: QueryInfo, sp: &SimilarParams, answer: SimilarAnswer) -> Self {
+        // Words alone rank by the tag score.
+        let words_alone = matches!(query, QueryInfo::Text(_));
+        let folding = answer.folding.as_ref();
+        let results = answer.matches.iter().enumerate().map(|(i, m)| SimilarItem {
+            similarity: m.similarity,
+            distance: m.distance,
+            song: SongSummary::from(&m.metadata),
+            copies_folded: folding.and_then(|f| f.copies.get(i).copied()),
+            tag_score: match &answer.tag_scores {
+                _ if words_alone => Some(m.similarity),
+                scores => scores.as_ref().and_then(|t| t.get(i).copied()),
+            },
+        });
         Self {
+            results: results.collect(),
             query,
-            model,
-            metric: sp.metric,
-            k: sp.k,
-            offset: sp.offset,
-            copies_folded: found.copies_folded,
-            query_copies_excluded: found.query_copies,
-            words: sp.words.as_ref().map(WordsInfo::new),
-            results: found.items,
+            model: answer.model,
+            metric: sp.ask.metric,
+            k: sp.ask.k,
+            offset: sp.ask.offset,
+            copies_folded: folding.map(|f| f.copies.iter().sum()),
+            query_copies_excluded: folding.map(|f| f.query_copies),
+            words: sp
+                .text
+                .as_deref()
+                .zip(sp.ask.words.as_ref())
+                .map(|(t, q)| WordsInfo::new(t, q)),
         }
     }
-}
-
-/// Results of a query, with what `distinct` folded.
-struct Found {
-    items: Vec<SimilarItem>,
-    copies_folded: Option<usize>,
-    query_copies: Option<usize>,
-}
-
-fn item(m: &Match, copies_folded: Option<usize>) -> SimilarItem {
-    SimilarItem {
-        similarity: m.similarity,
-        distance: m.distance,
-        song: SongSummary::from(&m.metadata),
-        copies_folded,
-        tag_score: None,
-    }
-}
-
-/// Runs a query; with `distinct`, one song per recording; with `text`, moved towards the words.
-async fn find_similar(
-    b: &dyn StorageBackend,
-    req: &SimilarRequest,
-    sp: &SimilarParams,
-) -> songrec_app::AppResult<Found> {
-    if let Some((_, words)) = &sp.words {
-        let steered = songrec_app::words::steer(b, req, words).await?;
-        return Ok(Found {
-            items: steered
-                .iter()
-                .map(|s| SimilarItem {
-                    tag_score: Some(s.tag_score),
-                    ..item(&s.matched, None)
-                })
-                .collect(),
-            copies_folded: None,
-            query_copies: None,
-        });
-    }
-    if !sp.distinct {
-        let ms = songrec_app::similar::similar(b, req).await?;
-        return Ok(Found {
-            items: ms.iter().map(|m| item(m, None)).collect(),
-            copies_folded: None,
-            query_copies: None,
-        });
-    }
-    let d = songrec_app::similar::similar_distinct(b, req).await?;
-    Ok(Found {
-        items: d
-            .matches
-            .iter()
-            .zip(&d.copies_folded)
-            .map(|(m, &c)| item(m, Some(c)))
-            .collect(),
-        copies_folded: Some(d.total_copies_folded()),
-        query_copies: Some(d.query_copies),
-    })
 }
 
 /// `GET /api/v1/songs/{id}/similar`.
@@ -295,21 +224,17 @@ pub async fn similar_to_song(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p, search_limit(&st))?;
+    let mut sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
     let b = st.backend.as_ref();
     let song = find_song(b, &id).await?;
-    let target = Target::Song(Box::new(song.clone()));
-    let parts = query_parts(&st, &target, sp.vectors.as_ref()).await?;
-    let model = songrec_app::similar::space_of(&parts).key();
-    let req = sp.request(target, parts);
-    let found = find_similar(b, &req, &sp).await.map_err(vector_error)?;
+    sp.ask.target = Some(Target::Song(Box::new(song.clone())));
+    let answer = songrec_app::similar::answer(b, &sp.ask, &st.embedders)
+        .await
+        .map_err(vector_error)?;
     let query = QueryInfo::Song(SongSummary::from(&song));
-    Ok(Json(SimilarResponse::new(query, model, &sp, found)))
+    Ok(Json(SimilarResponse::new(query, &sp, answer)))
 }
-
-/// Model name reported for a search by words alone.
-pub use songrec_app::words::STYLE_TAGS_MODEL;
 
 /// `GET /api/v1/similar?text=`: songs for words alone, ranked by their style tags.
 pub async fn similar_to_text(
@@ -319,44 +244,24 @@ pub async fn similar_to_text(
     let mut p = Params::parse(raw.as_deref());
     let sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
-    let Some((text, words)) = &sp.words else {
+    let Some(text) = &sp.text else {
         return Err(ApiError::bad_request(
             "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
              to find songs like a file, POST it here",
         ));
     };
-    if sp.vectors.is_some() || sp.threshold.is_some() {
+    if sp.vectors_given {
         return Err(ApiError::bad_request(
             "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone",
         ));
     }
-    let ms =
-        songrec_app::words::by_words(st.backend.as_ref(), words, sp.k, sp.offset, &sp.filter, &[])
-            .await?;
-    if ms.is_empty() && sp.offset == 0 {
+    let answer = songrec_app::similar::answer(st.backend.as_ref(), &sp.ask, &st.embedders).await?;
+    if let Some(why) = answer.nothing_matched {
         // As `songrec similar --text`: why nothing matched, and which words would.
-        let why =
-            songrec_app::words::nothing_matched(st.backend.as_ref(), words, &sp.filter).await?;
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no_match", why));
     }
-    let found = Found {
-        items: ms
-            .iter()
-            .map(|m| SimilarItem {
-                tag_score: Some(m.similarity),
-                ..item(m, None)
-            })
-            .collect(),
-        copies_folded: None,
-        query_copies: None,
-    };
     let query = QueryInfo::Text(text.clone());
-    Ok(Json(SimilarResponse::new(
-        query,
-        STYLE_TAGS_MODEL.to_owned(),
-        &sp,
-        found,
-    )))
+    Ok(Json(SimilarResponse::new(query, &sp, answer)))
 }
 
 /// `Retry-After` of a `503` for a busy upload slot or a full spool.
@@ -407,7 +312,7 @@ pub async fn similar_to_upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p, search_limit(&st))?;
+    let mut sp = similar_params(&mut p, search_limit(&st))?;
     p.finish()?;
     let limit = st.max_upload_bytes;
     if let Some(n) = headers
@@ -439,13 +344,8 @@ pub async fn similar_to_upload(
             e.body_text()
         ))
     })?;
-    // The parts (and their embedders, started once per server) before anything is spooled;
-    // the file's path does not matter to the choice.
-    let parts = query_parts(&st, &Target::File(PathBuf::new()), sp.vectors.as_ref()).await?;
-    let model = songrec_app::similar::space_of(&parts).key();
-
-    // Spool the `file` field to disk, counting bytes against the limit and the budget. The
-    // reservation is declared before the file so it is released after the file is removed.
+    // The spool file: the reservation is declared before it so it is released after the file
+    // is removed.
     let mut reserved = SpoolReservation {
         used: &st.spool_bytes,
         bytes: 0,
@@ -454,6 +354,13 @@ pub async fn similar_to_upload(
         .prefix("upload-")
         .tempfile_in(st.scratch.path())
         .map_err(|e| ApiError::internal("creating a spool file for the upload", e))?;
+    // The vectors (and their embedders, started once per server) before anything is spooled.
+    sp.ask.target = Some(Target::File(tmp.path().to_path_buf()));
+    let prepared = songrec_app::similar::prepare(st.backend.as_ref(), &sp.ask, &st.embedders)
+        .await
+        .map_err(vector_error)?;
+
+    // Spool the `file` field to disk, counting bytes against the limit and the budget.
     let mut got: Option<(Option<String>, u64, Vec<u8>)> = None;
     while let Some(mut field) = tokio::time::timeout_at(deadline, multipart.next_field())
         .await
@@ -524,9 +431,9 @@ pub async fn similar_to_upload(
         .acquire()
         .await
         .map_err(|e| ApiError::internal("waiting for an analysis slot", e))?;
-    let req = sp.request(Target::File(tmp.path().to_path_buf()), parts);
     let spool = tmp.path().display().to_string();
-    let found = find_similar(st.backend.as_ref(), &req, &sp)
+    let answer = prepared
+        .run(st.backend.as_ref())
         .await
         .map_err(|e| match e {
             songrec_app::AppError::Audio(a) => ApiError::new(
@@ -542,5 +449,5 @@ pub async fn similar_to_upload(
         bytes,
         content_type: content_type.to_owned(),
     };
-    Ok(Json(SimilarResponse::new(query, model, &sp, found)))
+    Ok(Json(SimilarResponse::new(query, &sp, answer)))
 }

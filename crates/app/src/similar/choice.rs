@@ -1,0 +1,334 @@
+//! Which vectors a query compares: the user's [`Choice`] (`auto`, an embedder, stored vectors
+//! of a model, a blend), turned into model parts for a target ([`choose_parts`]) or into the
+//! [`Space`] of a whole-library ranking ([`choose_space`]).
+
+use songrec_config::EmbedderConfig;
+use songrec_discover::space::Space;
+use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageBackend};
+
+use super::{ModelPart, Target, space_of};
+use crate::{AppError, AppResult};
+
+/// Which vectors a query compares, as the user asked for them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Choice {
+    /// The default's vectors ([`crate::embedders::DEFAULT`]) when every song has them
+    /// ([`crate::embedders::default_is_complete`]); else, as before the default existed,
+    /// musicnn and DSP blended when the song has both (neural weight [`auto_weight`] of its
+    /// duration), else the one it has.
+    Auto,
+    /// One embedder's vectors, by name (`dsp`, `musicnn`).
+    Embedder(String),
+    /// Stored vectors of a model by `NAME@VERSION` (e.g. `legacy@0`).
+    Model(String),
+    /// Neural weight `w` and DSP weight `1 - w`.
+    Blend(f32),
+}
+
+/// The neural weight of `--blend` / `both` without a weight (the seed plan's 0.6 / 0.4).
+pub const DEFAULT_BLEND: f32 = 0.6;
+
+/// One embedder's part. The embedder itself (a model load for musicnn) is only taken from
+/// the pool when a file has to be analysed; a library song's stored vector needs just the
+/// model's name.
+fn part(
+    name: &str,
+    weight: f32,
+    target: &Target,
+    pool: &crate::embedders::Pool,
+) -> AppResult<ModelPart> {
+    let model = crate::embedders::model_by_name(name)?;
+    let embedder = match target {
+        Target::File(_) => Some(pool.get(name)?),
+        Target::Song(_) => None,
+    };
+    Ok(ModelPart {
+        model,
+        embedder,
+        weight,
+    })
+}
+
+/// The neural weight `auto` gives a song of this duration: [`AUTO_BLEND_SHORT`] for clips
+/// shorter than [`SHORT_CLIP_SECS`] (one-shots, short loops: the DSP attack and envelope
+/// features carry more there), else [`AUTO_BLEND`]. Unknown durations (0) count as songs.
+///
+/// ```
+/// use songrec_app::similar::{auto_weight, AUTO_BLEND, AUTO_BLEND_SHORT};
+/// assert_eq!(auto_weight(0.3), AUTO_BLEND_SHORT);
+/// assert_eq!(auto_weight(200.0), AUTO_BLEND);
+/// ```
+pub fn auto_weight(duration_secs: f64) -> f32 {
+    if duration_secs > 0.0 && duration_secs < SHORT_CLIP_SECS {
+        AUTO_BLEND_SHORT
+    } else {
+        AUTO_BLEND
+    }
+}
+
+/// Below this duration a song is a short clip for [`auto_weight`].
+pub const SHORT_CLIP_SECS: f64 = 5.0;
+
+/// `auto`'s neural weight for songs. Measured with `songrec eval` (p@5): on 165 real game
+/// soundtrack tracks musicnn alone 0.525, DSP alone 0.390, blend 0.6 0.524, 0.7 0.545,
+/// 0.8 0.536; on held-out synthetic styles 0.6 and 0.7 tie (0.844, 0.842). Rechecked out of
+/// sample (`scripts/eval/neural_quality.py`, leave-one-set-out over 7 sets): tuning on the
+/// other sets picks 0.7 in 6 of 7 folds; 0.6 (picked with real music held out) scores 0.524
+/// there, so 0.7 stays.
+pub const AUTO_BLEND: f32 = 0.7;
+
+/// `auto`'s neural weight for short clips. Measured (p@5, blend 0.4 vs 0.6 vs DSP alone):
+/// drum one-shots 0.754 / 0.751 / 0.697, sonic-pi samples 0.465 / 0.453 / 0.457, General MIDI
+/// notes 0.231 / 0.221 / 0.229. Leave-one-set-out tuning picks 0.2 to 0.5 (mostly 0.3); none
+/// beats 0.4 on its held-out set beyond the bootstrap noise, and 0.3 scores lower on the drum
+/// one-shots (0.750), so 0.4 stays.
+pub const AUTO_BLEND_SHORT: f32 = 0.4;
+
+/// Turns a [`Choice`] into model parts for this library and target (embedders for a file
+/// start with `cfg`).
+pub async fn choose_parts(
+    backend: &dyn StorageBackend,
+    target: &Target,
+    choice: &Choice,
+    cfg: &EmbedderConfig,
+) -> AppResult<Vec<ModelPart>> {
+    let pool = crate::embedders::Pool::new(cfg.clone());
+    choose_parts_in(backend, target, choice, &pool).await
+}
+
+/// [`choose_parts`] taking the embedders a file needs from a [`Pool`](crate::embedders::Pool)
+/// of started ones (the web server's): the one code path of every door.
+pub async fn choose_parts_in(
+    backend: &dyn StorageBackend,
+    target: &Target,
+    choice: &Choice,
+    pool: &crate::embedders::Pool,
+) -> AppResult<Vec<ModelPart>> {
+    match choice {
+        Choice::Embedder(name) => Ok(vec![part(name, 1.0, target, pool)?]),
+        Choice::Model(key) => {
+            let models = backend.models().await?;
+            let have: Vec<String> = models.iter().map(|s| s.model.key()).collect();
+            let m = models
+                .into_iter()
+                .map(|s| s.model)
+                .find(|m| m.key() == *key)
+                .ok_or_else(|| {
+                    AppError::UnknownModel(format!(
+                        "the library has no vectors of model {key:?}; it has: {}",
+                        if have.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            have.join(", ")
+                        }
+                    ))
+                })?;
+            // A live embedder that made these vectors can analyse a file for them.
+            let short = crate::embedders::short_name(&m.name).to_owned();
+            match crate::embedders::model_by_name(&short) {
+                Ok(live) if live == m => Ok(vec![part(&short, 1.0, target, pool)?]),
+                _ => Ok(vec![ModelPart::stored(m)]),
+            }
+        }
+        Choice::Blend(w) => {
+            if !(0.0..=1.0).contains(w) {
+                return Err(AppError::Invalid(format!(
+                    "--blend takes the neural weight between 0 and 1, not {w}"
+                )));
+            }
+            Ok(vec![
+                part("musicnn", *w, target, pool)?,
+                part("dsp", 1.0 - *w, target, pool)?,
+            ])
+        }
+        Choice::Auto => {
+            let stats = backend.models().await?;
+            if crate::embedders::default_is_complete(&stats) {
+                let m = crate::embedders::model_by_name(crate::embedders::DEFAULT)?;
+                let has = match target {
+                    Target::Song(s) => backend.get_embedding(&s.id, &m).await?.is_some(),
+                    Target::File(_) => true,
+                };
+                if has {
+                    return Ok(vec![part(crate::embedders::DEFAULT, 1.0, target, pool)?]);
+                }
+            }
+            let have: Vec<ModelInfo> = stats.into_iter().map(|s| s.model).collect();
+            let w = match target {
+                Target::Song(s) => auto_weight(s.duration_secs),
+                Target::File(_) => AUTO_BLEND,
+            };
+            let mut parts = Vec::new();
+            for (name, w) in [("musicnn", w), ("dsp", 1.0 - w)] {
+                let m = crate::embedders::model_by_name(name)?;
+                if !have.contains(&m) {
+                    continue;
+                }
+                if let Target::Song(s) = target
+                    && backend.get_embedding(&s.id, &m).await?.is_none()
+                {
+                    continue;
+                }
+                parts.push(part(name, w, target, pool)?);
+            }
+            if !parts.is_empty() {
+                return Ok(parts);
+            }
+            // Neither live embedder's vectors: any stored model the song has (e.g. legacy@0).
+            if let Target::Song(s) = target {
+                for m in have {
+                    if backend.get_embedding(&s.id, &m).await?.is_some() {
+                        return Ok(vec![ModelPart::stored(m)]);
+                    }
+                }
+            }
+            match target {
+                Target::Song(s) => Err(AppError::Resolve(format!(
+                    "{} ({}) has no vectors; re-ingest it or run `songrec reembed`",
+                    s.display_name(),
+                    s.id.short()
+                ))),
+                Target::File(_) => Err(AppError::Invalid(
+                    "the library has no vectors of an embedder this build can run; ingest some songs first".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// The [`Space`] a whole-library ranking compares (playlists, map, clusters, outliers): the
+/// same choice as [`choose_parts`] for `seed` when there is one (so a playlist and `similar`
+/// of one song compare the same vectors with the same weights), else, for `auto`, musicnn and
+/// DSP blended with [`AUTO_BLEND`] where the library holds both (the one it holds otherwise).
+pub async fn choose_space(
+    backend: &dyn StorageBackend,
+    choice: &Choice,
+    seed: Option<&SongMetadata>,
+    cfg: &EmbedderConfig,
+) -> AppResult<Space> {
+    // A library song's parts start no embedder, so no pool is kept.
+    let pool = crate::embedders::Pool::new(cfg.clone());
+    if let Some(s) = seed {
+        let target = Target::Song(Box::new(s.clone()));
+        return Ok(space_of(
+            &choose_parts_in(backend, &target, choice, &pool).await?,
+        ));
+    }
+    if *choice != Choice::Auto {
+        // Parts for a file need an embedder; for stored vectors a stand-in song is enough.
+        let target = Target::Song(Box::new(SongMetadata::new(SongId::from_bytes(b""), "")));
+        return Ok(space_of(
+            &choose_parts_in(backend, &target, choice, &pool).await?,
+        ));
+    }
+    let stats = backend.models().await?;
+    if crate::embedders::default_is_complete(&stats) {
+        return Ok(Space::from(crate::embedders::model_by_name(
+            crate::embedders::DEFAULT,
+        )?));
+    }
+    let have: Vec<ModelInfo> = stats
+        .into_iter()
+        .filter(|s| s.count > 0)
+        .map(|s| s.model)
+        .collect();
+    let mut parts = Vec::new();
+    for (name, w) in [("musicnn", AUTO_BLEND), ("dsp", 1.0 - AUTO_BLEND)] {
+        let m = crate::embedders::model_by_name(name)?;
+        if have.contains(&m) {
+            parts.push((m, w));
+        }
+    }
+    if parts.is_empty() {
+        // Neither live embedder's vectors: the stored model with the most songs.
+        let stats = backend.models().await?;
+        let best = stats
+            .into_iter()
+            .filter(|s| s.count > 0)
+            .max_by_key(|s| s.count);
+        return best.map(|s| Space::from(s.model)).ok_or_else(|| {
+            AppError::Invalid("the library holds no vectors yet; ingest some songs first".into())
+        });
+    }
+    Ok(Space::blend(parts))
+}
+
+impl Choice {
+    /// The choice of the options every door offers (`--embedder`/`--blend`/`--model` of the
+    /// CLI, `embedder`/`blend`/`model` of the REST API): `model` wins over `embedder`, `blend`
+    /// over `embedder`; no option at all is `auto`.
+    ///
+    /// ```
+    /// use songrec_app::similar::Choice;
+    /// assert_eq!(Choice::from_options(None, None, None).unwrap(), Choice::Auto);
+    /// assert_eq!(Choice::from_options(Some("both"), None, None).unwrap(), Choice::Blend(0.6));
+    /// assert_eq!(Choice::from_options(Some("dsp"), Some(0.3), None).unwrap(), Choice::Blend(0.3));
+    /// assert!(Choice::from_options(None, Some(0.3), Some("legacy@0")).is_err());
+    /// ```
+    pub fn from_options(
+        embedder: Option<&str>,
+        blend: Option<f32>,
+        model: Option<&str>,
+    ) -> AppResult<Self> {
+        match (model, blend) {
+            (Some(_), Some(_)) => Err(AppError::Invalid(
+                "give either a model (NAME@VERSION of stored vectors) or a blend weight, not both"
+                    .into(),
+            )),
+            (Some(m), None) => Ok(Choice::Model(m.trim().to_owned())),
+            (None, Some(w)) if !(0.0..=1.0).contains(&w) => Err(AppError::Invalid(format!(
+                "the blend takes the neural weight between 0 and 1, not {w}"
+            ))),
+            (None, Some(w)) => Ok(Choice::Blend(w)),
+            (None, None) => embedder.unwrap_or("auto").parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for Choice {
+    type Err = AppError;
+    /// `auto`, `dsp`, `musicnn`, or `blend` / `blend:0.7`.
+    fn from_str(s: &str) -> AppResult<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        if t == "auto" || t.is_empty() {
+            return Ok(Choice::Auto);
+        }
+        if t == "blend" || t == "both" {
+            return Ok(Choice::Blend(DEFAULT_BLEND));
+        }
+        if let Some(w) = t.strip_prefix("blend:") {
+            return w
+                .parse::<f32>()
+                .map(Choice::Blend)
+                .map_err(|_| AppError::Invalid(format!("bad blend weight {w:?}")));
+        }
+        if t.contains('@') {
+            return Ok(Choice::Model(s.trim().to_owned()));
+        }
+        Ok(Choice::Embedder(t))
+    }
+}
+
+#[cfg(test)]
+mod choice_tests {
+    use super::*;
+
+    #[test]
+    fn parses_choices() {
+        assert_eq!("auto".parse::<Choice>().unwrap(), Choice::Auto);
+        assert_eq!(
+            "DSP".parse::<Choice>().unwrap(),
+            Choice::Embedder("dsp".into())
+        );
+        assert_eq!(
+            "both".parse::<Choice>().unwrap(),
+            Choice::Blend(DEFAULT_BLEND)
+        );
+        assert_eq!("blend:0.3".parse::<Choice>().unwrap(), Choice::Blend(0.3));
+        assert_eq!(
+            "legacy@0".parse::<Choice>().unwrap(),
+            Choice::Model("legacy@0".into())
+        );
+        assert!("blend:x".parse::<Choice>().is_err());
+    }
+}
