@@ -61,6 +61,7 @@ mod backend;
 mod index;
 mod journal;
 mod layout;
+mod manifest;
 mod registry;
 mod search;
 mod songs;
@@ -96,9 +97,8 @@ pub mod snapshot;
 #[cfg(not(feature = "internals"))]
 mod snapshot;
 
-pub use ann::{
-    AnnOptions, AnnQuantization, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search,
-};
+pub use ann::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search};
+pub use ann_check::AnnQuantization;
 pub use backend::LocalBackend;
 
 #[cfg(test)]
