@@ -36,10 +36,10 @@ use crate::backend::{SongRecord, StorageBackend};
 use crate::error::StorageError;
 use crate::filter::{Condition, Field, Filter, Value};
 use crate::id::SongId;
-use crate::math::{self, TopK};
+use crate::math::{self, Metric, TopK};
 use crate::metadata::SongMetadata;
 use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, Metric, SearchQuery, SortKey};
+use crate::query::{ListQuery, SearchQuery, SortKey};
 
 /// Deterministic pseudo-random numbers (no dependency, same on every machine).
 struct Lcg(u64);
