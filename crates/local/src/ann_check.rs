@@ -26,6 +26,45 @@
 
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
+use usearch::ScalarKind;
+
+/// How vectors are stored inside the approximate index (the pack keeps the f32 originals, from
+/// which every returned similarity is recomputed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnQuantization {
+    /// 4 bytes per value.
+    F32,
+    /// 2 bytes per value: half the memory, recall within noise of f32.
+    #[default]
+    F16,
+    /// 1 byte per value.
+    I8,
+}
+
+impl AnnQuantization {
+    pub(crate) fn scalar(self) -> ScalarKind {
+        match self {
+            Self::F32 => ScalarKind::F32,
+            Self::F16 => ScalarKind::F16,
+            Self::I8 => ScalarKind::I8,
+        }
+    }
+}
+
+impl std::str::FromStr for AnnQuantization {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            "i8" => Ok(Self::I8),
+            _ => Err(format!("unknown quantization {s:?}; use f32, f16 or i8")),
+        }
+    }
+}
+
 /// What the library expects of its own index files.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Expect {
@@ -39,8 +78,8 @@ pub(crate) struct Expect {
 
 impl Expect {
     /// The files of `dim`-value vectors stored as `q`.
-    pub(crate) fn of(dim: usize, q: crate::ann::AnnQuantization) -> Self {
-        use crate::ann::AnnQuantization as Q;
+    pub(crate) fn of(dim: usize, q: AnnQuantization) -> Self {
+        use AnnQuantization as Q;
         let (scalar_bytes, scalar_code) = match q {
             Q::F32 => (4, 11),
             Q::F16 => (2, 12),
@@ -73,7 +112,7 @@ pub(crate) fn check_file(path: &std::path::Path, e: Expect) -> songrec_storage::
 pub fn check_path(
     path: &std::path::Path,
     dim: usize,
-    q: crate::ann::AnnQuantization,
+    q: AnnQuantization,
 ) -> Result<(), String> {
     check_file(path, Expect::of(dim, q)).map_err(|e| e.to_string())
 }
@@ -86,7 +125,7 @@ pub fn check_path(
 pub fn check_and_search(
     path: &std::path::Path,
     dim: usize,
-    q: crate::ann::AnnQuantization,
+    q: AnnQuantization,
 ) -> bool {
     if check_file(path, Expect::of(dim, q)).is_err() {
         return false;

@@ -29,6 +29,20 @@ pub(crate) fn write_atomic_nosync_dir(
     songrec_fs::write_atomic_nosync_dir(dest, write).map_err(|e| StorageError::io(dest, e))
 }
 
+pub(crate) fn file_id(m: &fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::MetadataExt::ino(m)
+    }
+    #[cfg(not(unix))]
+    {
+        m.created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+}
+
 /// The fold lock (`data/.songrec/fold.lock`), held until dropped: exclusively by a writer
 /// while it folds the journal into `metadata.json` (from the first file it replaces to the
 /// emptied journal), shared by a reader whose loads were overtaken by folds (see

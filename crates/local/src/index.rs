@@ -6,113 +6,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use songrec_storage::{Embedding, SongId, StorageError, StorageResult};
 
-use crate::fsutil::{WriteLock, sync_dir, write_atomic_nosync_dir};
-use crate::layout::{dir_stamp, file_id, mkdirs, parse_json, read_opt};
+use crate::fsutil::{WriteLock, file_id, sync_dir, write_atomic_nosync_dir};
+use crate::layout::{RegisteredModel, dir_stamp, mkdirs, read_opt};
+use crate::manifest::{Manifest, PackEntry};
 use crate::npy;
-use crate::pack::{Pack, Row};
-use crate::registry::RegisteredModel;
-use crate::state::{Inner, State};
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct Manifest {
-    pub(crate) packs: BTreeMap<String, PackEntry>,
-    /// SHA-256 (first 16 hex digits) of `packs` as written: damage that still parses (a digit
-    /// changed in a committed length) is caught. Recomputed on every write; absent in the
-    /// manifests of older versions, which are trusted as before.
-    #[serde(default)]
-    check: Option<String>,
-}
-
-/// The checksum of a manifest's entries (see [`Manifest::check`]).
-fn packs_check(packs: &BTreeMap<String, PackEntry>) -> String {
-    use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(packs).unwrap_or_default();
-    hex::encode(&Sha256::digest(&bytes)[..8])
-}
-
-impl Serialize for Manifest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Manifest", 2)?;
-        st.serialize_field("packs", &self.packs)?;
-        st.serialize_field("check", &packs_check(&self.packs))?;
-        st.end()
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct PackEntry {
-    pub(crate) committed: usize,
-    /// Modification time (ns) of the model's `.npy` folder when the pack was last brought in step.
-    stamp: Option<u128>,
-    /// Identity of this pack file (a fresh number per rebuild; 0 in manifests written before
-    /// there were approximate indexes): record numbers mean something only within one build.
-    #[serde(default)]
-    pub(crate) build: u64,
-    /// Identity of the pack file of this build (absent in manifests written before it was
-    /// recorded): while a writer replaces the file, the new file is in place before the
-    /// manifest names it, and a reader must not take it for the build the manifest describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) file: Option<u64>,
-    /// CRC-32C of the pack's first `committed` bytes (the header's build field read as zero; see
-    /// [`crate::pack`]), checked once per process before the pack is trusted. Absent in
-    /// manifests written before it was recorded: such a pack is trusted as before, and gains
-    /// one at its next append or rebuild.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) crc32c: Option<u32>,
-    /// The approximate nearest-neighbour index over the first records of this pack, if any
-    /// (see [`crate::ann`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) ann: Option<crate::ann::AnnEntry>,
-}
-
-impl Manifest {
-    /// Parses the index manifest read with [`read_opt`]. The manifest is derived: a damaged
-    /// one is reported and read as empty, so every pack is rebuilt from the `.npy` files (by
-    /// the next process that can take the lock, or `songrec reindex`) instead of every command
-    /// failing.
-    pub(crate) fn parse(path: &std::path::Path, bytes: Option<&[u8]>) -> Self {
-        parse_json::<Self>(path, bytes)
-            .and_then(|m| match &m.check {
-                Some(c) if *c != packs_check(&m.packs) => Err(StorageError::corrupt(
-                    path,
-                    "its checksum does not match its content",
-                )),
-                _ => Ok(m),
-            })
-            .unwrap_or_else(|e| {
-                let why = match e {
-                    StorageError::Corrupt { detail, .. } => detail,
-                    other => other.to_string(),
-                };
-                tracing::warn!(
-                    "ignoring the damaged index manifest {} ({why}): the vector index is \
-                     rebuilt from the .npy files (now: `songrec reindex`)",
-                    path.display()
-                );
-                Self::default()
-            })
-    }
-}
-
-#[derive(Clone, Copy)]
-pub(crate) struct CandRow {
-    pub(crate) row: Row,
-    pub(crate) slot: u32,
-}
-
-pub(crate) struct PackCache {
-    pub(crate) pack: Pack,
-    /// Identity of the mapped file (a rebuild replaces the file, maybe at the same length).
-    file: Option<u64>,
-    /// The manifest's build number it was opened as (0: built in memory).
-    build: u64,
-    /// Live rows joined with metadata slots, valid for (pack length, metadata generation).
-    rows: Option<(usize, u64, Arc<Vec<CandRow>>)>,
-}
+use crate::pack::{CandRow, Pack};
+use crate::state::{Inner, PackCache, State};
 
 impl Inner {
     /// Writes the state's manifest (atomically) and notes its bytes as the ones seen, so this

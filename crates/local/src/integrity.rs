@@ -51,7 +51,7 @@ pub(crate) fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
     }
     #[cfg(not(unix))]
     {
-        (0, crate::layout::file_id(m))
+        (0, crate::fsutil::file_id(m))
     }
 }
 
@@ -337,12 +337,16 @@ pub(crate) fn count_checked(n: usize) {
     CHECKED_BYTES.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Bytes read at a time for a checksum: small enough to stay in the CPU's cache between the
+/// copy out of the page cache and the CRC.
+pub(crate) const CRC_CHUNK: usize = 256 * 1024;
+
 /// CRC-32C of a file's bytes (read, not mapped: a file cut short meanwhile is an error, never
 /// a signal).
 pub fn file_crc(path: &Path) -> StorageResult<u32> {
     use std::io::Read;
     let mut file = fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
-    let mut buf = vec![0u8; crate::pack::CRC_CHUNK];
+    let mut buf = vec![0u8; CRC_CHUNK];
     let mut crc = 0u32;
     loop {
         match file.read(&mut buf) {

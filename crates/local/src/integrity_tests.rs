@@ -335,7 +335,7 @@ async fn a_manifest_without_checksums_is_read_as_before_and_gains_them() {
     let paths = crate::layout::Paths::new(lib);
     // As the previous version wrote it: no checksum of the pack or of the index.
     let bytes = fs::read(&paths.manifest).unwrap();
-    let mut m = crate::index::Manifest::parse(&paths.manifest, Some(&bytes));
+    let mut m = crate::manifest::Manifest::parse(&paths.manifest, Some(&bytes));
     for e in m.packs.values_mut() {
         e.crc32c = None;
         if let Some(a) = e.ann.as_mut() {

@@ -9,8 +9,8 @@ use std::io::{Read, Seek, Write};
 use serde::{Deserialize, Serialize};
 use songrec_storage::{SongId, SongMetadata, StorageError, StorageResult};
 
-use crate::fsutil::{write_atomic, write_atomic_nosync_dir};
-use crate::layout::{file_id, mkdirs, write_json};
+use crate::fsutil::{file_id, write_atomic, write_atomic_nosync_dir};
+use crate::layout::{mkdirs, write_json};
 use crate::snapshot;
 use crate::state::{Inner, State};
 

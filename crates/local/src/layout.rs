@@ -5,10 +5,22 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use songrec_storage::{SongId, StorageError, StorageResult};
+use songrec_storage::{ModelInfo, SongId, StorageError, StorageResult};
 
-use crate::fsutil::write_atomic;
-use crate::registry::RegisteredModel;
+use crate::fsutil::{file_id, write_atomic};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct RegisteredModel {
+    pub(crate) model: ModelInfo,
+    /// Folder under `embeddings/`; empty for the library's first model (flat layout).
+    pub(crate) dir: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Registry {
+    pub(crate) format: u32,
+    pub(crate) models: Vec<RegisteredModel>,
+}
 
 #[derive(Clone)]
 pub(crate) struct Paths {
@@ -89,20 +101,6 @@ pub(crate) fn parse_json<T: for<'de> Deserialize<'de> + Default>(
         || Ok(T::default()),
         |b| serde_json::from_slice(b).map_err(|e| StorageError::corrupt(path, e.to_string())),
     )
-}
-
-pub(crate) fn file_id(m: &fs::Metadata) -> u64 {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::MetadataExt::ino(m)
-    }
-    #[cfg(not(unix))]
-    {
-        m.created()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as u64)
-    }
 }
 
 pub(crate) fn file_stamp(path: &Path) -> Option<FileStamp> {

@@ -25,40 +25,47 @@
 //!
 //! # Where each concern lives
 //!
-//! - `backend`: [`LocalBackend`] itself and its
-//!   [`StorageBackend`](songrec_storage::StorageBackend) implementation, which runs
-//!   every operation on a blocking thread against the shared state.
-//! - `state`: the in-memory view of a library (songs, tombstones, registry, open packs), how a
-//!   reader catches up with other processes' commits and how a writer takes the lock.
-//! - `layout`: where the files above live (`Paths`) and small helpers that read, write and
-//!   stamp them.
-//! - `journal`: the metadata journal: parsing (with repair of torn appends), replay, appends and
-//!   compaction into `metadata.json`.
-//! - `registry`: the model registry (`library.json`), including the adoption of a Python-tool
-//!   library's flat `.npy` files.
-//! - `index`: the packed vector index: keeping each model's pack in step with its `.npy` folder,
-//!   the manifest, and writing vectors.
-//! - `search`: ranking candidate rows for a similarity search, and the sort order of listings.
-//! - `ann`: the approximate nearest-neighbour index of large models (HNSW, `usearch`): when a
-//!   search uses it, how it is kept in step, checked and rebuilt, and why results stay exact
-//!   where it matters.
-//! - `audio`: the audio folder: its index of files and hash-verified copies.
-//! - `integrity`: the full-content checksums of the derived files and what this process has
-//!   already checked.
-//! - `fsutil` (atomic writes, the write lock), `npy` (the `.npy` format), `pack` (the packed
-//!   vector file), `rows` (a pack's live-row table), `snapshot` (the binary snapshot of
-//!   `metadata.json`), `ann_check` (the complete check of an approximate index file before it
-//!   is mapped): file formats and primitives the modules above build on, private to the crate
-//!   (the `internals` feature makes them public for the fuzz targets in `fuzz/`).
-//! - `tests` (unit tests, with the fault-injection hooks the backend calls under `cfg(test)`),
-//!   `alloc_probe` and `fuzz_replay`: test-only.
+//! Bottom to top: a module imports only modules named before it (the test modules aside).
+//!
+//! 1. File formats and primitives, which import nothing above them: `fsutil` (atomic writes,
+//!    the write lock, file identity), `npy` (the `.npy` format), `ann_check` (the approximate
+//!    index's quantization, and the complete check of its file before it is mapped),
+//!    `integrity` (the full-content checksums of the derived files and what this process has
+//!    already checked), then `pack` (the packed vector file), `rows` (a pack's live rows and
+//!    their table) and `snapshot` (the binary snapshot of `metadata.json`). Crate-private;
+//!    public with the `internals` feature, for the fuzz targets in `fuzz/`.
+//! 2. The small files and in-memory types built on them: `layout` (where the files above live,
+//!    `Paths`, the model registry's records and small helpers that read, write and stamp
+//!    files), `manifest` (the index manifest: each model's pack and approximate index),
+//!    `songs` (the song list, read lazily from the snapshot, and a listing's order), and `ann`'s
+//!    own types (`ann/mod.rs`: an open approximate index; `ann/options.rs`: its options).
+//! 3. `state`: the in-memory view of a library (songs, tombstones, registry, open packs and
+//!    indexes), how a reader catches up with other processes' commits and how a writer takes
+//!    the lock.
+//! 4. The operations on that state: `journal` (the metadata journal: parsing, with repair of
+//!    torn appends, replay, appends and compaction into `metadata.json`), `registry`
+//!    (registering a model, adopting a Python-tool library's flat `.npy` files), `index`
+//!    (keeping each model's pack in step with its `.npy` folder, writing vectors), `search`
+//!    (ranking candidate rows for a similarity search, and listings), `ann/{build,open,search}`
+//!    (the approximate nearest-neighbour index of large models, HNSW with `usearch`: when a
+//!    search uses it, how it is kept in step, checked and rebuilt, and why results stay exact
+//!    where it matters) and `audio` (the audio folder: its index of files and hash-verified
+//!    copies).
+//! 5. `backend`: [`LocalBackend`] itself and its
+//!    [`StorageBackend`](songrec_storage::StorageBackend) implementation, which runs every
+//!    operation on a blocking thread against the shared state.
+//!
+//! Beside them, `tests` (unit tests, with the fault-injection hooks the backend calls under
+//! `cfg(test)`), `alloc_probe` and `fuzz_replay` are test-only.
 
 mod ann;
 mod audio;
 mod backend;
+mod fsutil;
 mod index;
 mod journal;
 mod layout;
+mod manifest;
 mod registry;
 mod search;
 mod songs;
@@ -66,19 +73,17 @@ mod state;
 
 /// Declares modules private to the crate, public with the `internals` feature.
 macro_rules! internals {
-    ($($m:ident),*) => {
-        $(#[cfg(feature = "internals")] pub mod $m; #[cfg(not(feature = "internals"))] mod $m;)*
-    };
+    ($($m:ident),*) => {$(
+        #[cfg(feature = "internals")]
+        pub mod $m;
+        #[cfg(not(feature = "internals"))]
+        mod $m;
+    )*};
 }
+internals!(ann_check, integrity, npy, pack, rows, snapshot);
 
-mod fsutil;
-// The full-content checksums and the file formats: public only with the `internals` feature,
-// for the fuzz targets.
-internals!(integrity, ann_check, npy, pack, rows, snapshot);
-
-pub use ann::{
-    AnnOptions, AnnQuantization, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search,
-};
+pub use ann::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search};
+pub use ann_check::AnnQuantization;
 pub use backend::LocalBackend;
 
 #[cfg(test)]

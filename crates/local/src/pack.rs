@@ -45,9 +45,6 @@ pub(crate) const HEADER: usize = 64;
 const REC_HEAD: usize = 40;
 /// Where the header holds the build.
 const BUILD_AT: usize = 16;
-/// Bytes read at a time for a checksum: small enough to stay in the CPU's cache between the
-/// copy out of the page cache and the CRC.
-pub(crate) const CRC_CHUNK: usize = 256 * 1024;
 
 /// Bytes per record for a dimension.
 pub fn record_size(dim: usize) -> usize {
@@ -94,17 +91,23 @@ impl Row {
     }
 }
 
+#[derive(Clone, Copy)]
+pub(crate) struct CandRow {
+    pub(crate) row: Row,
+    pub(crate) slot: u32,
+}
+
 /// A mapped pack file.
 #[derive(Debug)]
 pub struct Pack {
-    path: PathBuf,
-    dim: usize,
-    committed: usize,
+    pub(crate) path: PathBuf,
+    pub(crate) dim: usize,
+    pub(crate) committed: usize,
     map: Option<Mmap>,
     /// The manifest's build number of this file (0: unknown, no row table is used).
-    build: u64,
+    pub(crate) build: u64,
     /// The build named in the file's header (0: written before headers named one).
-    header_build: u64,
+    pub(crate) header_build: u64,
     /// CRC-32C of the committed bytes (see the module docs), once computed or checked.
     crc: Option<u32>,
     /// The file mapped (`None`: built in memory), read for the checksum.
@@ -289,7 +292,7 @@ impl Pack {
         };
         let io = |e| StorageError::io(&self.path, e);
         file.seek(SeekFrom::Start(from as u64)).map_err(io)?;
-        let mut buf = vec![0u8; (self.committed - from).min(CRC_CHUNK)];
+        let mut buf = vec![0u8; (self.committed - from).min(crate::integrity::CRC_CHUNK)];
         let mut at = from;
         while at < self.committed {
             let n = (self.committed - at).min(buf.len());
@@ -348,106 +351,17 @@ impl Pack {
         Ok(self.committed)
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         self.map
             .as_deref()
             .map(|m| &m[..self.committed])
             .unwrap_or(&[])
     }
 
-    /// The latest live record of every id, in file order.
-    pub fn live_rows(&self) -> Vec<Row> {
-        self.live_rows_counted().0
-    }
-
-    /// The live rows, and how many records were read from the pack to find them: those past
-    /// the live-row table (see [`crate::rows`]), or all of them without a usable table.
-    pub fn live_rows_counted(&self) -> (Vec<Row>, usize) {
-        let rs = record_size(self.dim);
-        let bytes = self.bytes();
-        let table = (self.build != 0 && self.header_build == self.build)
-            .then(|| self.read_rows())
-            .flatten();
-        let (base, from) = table.unwrap_or_default();
-        let mut latest: IdMap<Option<Row>> = IdMap::default();
-        let mut off = from.max(HEADER);
-        let scanned = (bytes.len().saturating_sub(off)) / rs;
-        while off + rs <= bytes.len() {
-            let mut id = [0u8; 32];
-            id.copy_from_slice(&bytes[off..off + 32]);
-            let norm = f32::from_le_bytes([
-                bytes[off + 32],
-                bytes[off + 33],
-                bytes[off + 34],
-                bytes[off + 35],
-            ]);
-            let live = bytes[off + 36] == 1;
-            latest.insert(
-                id,
-                live.then_some(Row {
-                    offset: off,
-                    id,
-                    norm,
-                }),
-            );
-            off += rs;
-        }
-        let mut rows: Vec<Row> = base
-            .into_iter()
-            .filter(|r| !latest.contains_key(&r.id))
-            .collect();
-        rows.extend(latest.into_values().flatten());
-        rows.sort_by_key(|r| r.offset);
-        (rows, scanned)
-    }
-
-    /// The live-row table of this build, if there is a sound one. A damaged table is reported
-    /// once and not used (the pack is read instead; the next process holding the lock writes
-    /// a new table).
-    fn read_rows(&self) -> Option<(Vec<Row>, usize)> {
-        let path = crate::rows::path(&self.path);
-        let bytes = std::fs::read(&path).ok()?;
-        match crate::rows::decode(&bytes, self.build, self.dim, self.committed) {
-            Ok(t) => Some(t),
-            Err(crate::integrity::Refused::Stale) => None,
-            Err(crate::integrity::Refused::Damaged(why)) => {
-                crate::integrity::warn_once(&format!("{}:{why}", path.display()), || {
-                    format!(
-                        "ignoring the damaged live-row table {} ({why}): reading the vector \
-                         pack instead; it is rewritten by the next search that can take the \
-                         library lock (now: `songrec reindex`)",
-                        path.display()
-                    )
-                });
-                None
-            }
-        }
-    }
-
-    /// Writes the live-row table of this pack as committed now (see [`crate::rows`]); only by
-    /// a process holding the library lock. A pack written before headers named their build
-    /// gets the manifest's build stamped into its header first (`rows` were then read from the
-    /// pack itself, never from a table).
-    pub(crate) fn save_rows(&mut self, rows: &[Row]) -> StorageResult<()> {
-        if self.build == 0 {
-            return Ok(());
-        }
-        if self.header_build == 0 {
-            self.stamp_build()?;
-        }
-        if self.header_build != self.build {
-            return Ok(());
-        }
-        crate::rows::save(
-            &self.path,
-            &crate::rows::encode(self.build, self.committed, rows),
-        )
-    }
-
     /// Records the manifest's build in the header of a file written without one: 8 bytes in
     /// padding that older readers ignore, written in place (a torn write leaves a build that
     /// matches nothing, so the pack is refused and rebuilt), then fsynced.
-    fn stamp_build(&mut self) -> StorageResult<()> {
+    pub(crate) fn stamp_build(&mut self) -> StorageResult<()> {
         let path = self.path.clone();
         let io = |e| StorageError::io(&path, e);
         let mut f = OpenOptions::new()
@@ -608,36 +522,6 @@ mod tests {
         assert_eq!(len2, len);
         let err = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap_err();
         assert!(err.to_string().contains("interrupted"), "{err}");
-    }
-
-    #[test]
-    fn a_pack_without_a_build_in_its_header_is_scanned_until_stamped() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.pack");
-        let ids: Vec<SongId> = (0..6u8).map(|i| SongId::from_bytes(&[i])).collect();
-        // Written by an older songrec: build 0 in the header, a table of build 7 beside it
-        // that may belong to another file of the same length.
-        let len = Pack::build(&p, 2, 0, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0])))
-            .unwrap()
-            .0;
-        let bogus: Vec<Row> = (0..6)
-            .map(|i| Row {
-                offset: HEADER + i * record_size(2),
-                id: [0xEE; 32],
-                norm: 1.0,
-            })
-            .collect();
-        crate::rows::save(&p, &crate::rows::encode(7, len, &bogus)).unwrap();
-        let mut pack = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
-        let (rows, scanned) = pack.live_rows_counted();
-        assert_eq!(scanned, 6, "the unproven table is not read");
-        assert!(rows.iter().all(|r| r.id != [0xEE; 32]));
-        pack.save_rows(&rows).unwrap();
-        let again = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
-        let (rows2, scanned) = again.live_rows_counted();
-        assert_eq!(scanned, 0, "stamped: the fresh table is read");
-        assert_eq!(rows2.len(), 6);
-        assert!(Pack::open(&p, 2, len).unwrap().with_build(9).is_err());
     }
 
     #[test]

@@ -4,25 +4,11 @@
 
 use std::fs;
 
-use serde::{Deserialize, Serialize};
 use songrec_storage::{ModelInfo, StorageError, StorageResult};
 
-use crate::layout::{mkdirs, write_json};
+use crate::layout::{RegisteredModel, mkdirs, write_json};
 use crate::npy;
 use crate::state::{Inner, State};
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct RegisteredModel {
-    pub(crate) model: ModelInfo,
-    /// Folder under `embeddings/`; empty for the library's first model (flat layout).
-    pub(crate) dir: String,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct Registry {
-    format: u32,
-    pub(crate) models: Vec<RegisteredModel>,
-}
 
 impl Inner {
     /// A library written by the Python tool has flat `.npy` files but no registry: register them

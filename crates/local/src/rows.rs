@@ -23,8 +23,10 @@
 
 use std::path::Path;
 
-use crate::integrity::{HeaderCrc, Refused};
-use crate::pack::{HEADER, Row, record_size};
+use songrec_storage::StorageResult;
+
+use crate::integrity::{HeaderCrc, Refused, warn_once};
+use crate::pack::{HEADER, IdMap, Pack, Row, record_size};
 
 const MAGIC: &[u8; 8] = b"SRROWS02";
 const HEAD: usize = 40;
@@ -129,9 +131,101 @@ pub(crate) fn path(pack: &Path) -> std::path::PathBuf {
     pack.with_extension("rows")
 }
 
+impl Pack {
+    /// The latest live record of every id, in file order.
+    pub fn live_rows(&self) -> Vec<Row> {
+        self.live_rows_counted().0
+    }
+
+    /// The live rows, and how many records were read from the pack to find them: those past
+    /// the live-row table (see [`crate::rows`]), or all of them without a usable table.
+    pub fn live_rows_counted(&self) -> (Vec<Row>, usize) {
+        let rs = record_size(self.dim);
+        let bytes = self.bytes();
+        let table = (self.build != 0 && self.header_build == self.build)
+            .then(|| self.read_rows())
+            .flatten();
+        let (base, from) = table.unwrap_or_default();
+        let mut latest: IdMap<Option<Row>> = IdMap::default();
+        let mut off = from.max(HEADER);
+        let scanned = (bytes.len().saturating_sub(off)) / rs;
+        while off + rs <= bytes.len() {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&bytes[off..off + 32]);
+            let norm = f32::from_le_bytes([
+                bytes[off + 32],
+                bytes[off + 33],
+                bytes[off + 34],
+                bytes[off + 35],
+            ]);
+            let live = bytes[off + 36] == 1;
+            latest.insert(
+                id,
+                live.then_some(Row {
+                    offset: off,
+                    id,
+                    norm,
+                }),
+            );
+            off += rs;
+        }
+        let mut rows: Vec<Row> = base
+            .into_iter()
+            .filter(|r| !latest.contains_key(&r.id))
+            .collect();
+        rows.extend(latest.into_values().flatten());
+        rows.sort_by_key(|r| r.offset);
+        (rows, scanned)
+    }
+
+    /// The live-row table of this build, if there is a sound one. A damaged table is reported
+    /// once and not used (the pack is read instead; the next process holding the lock writes
+    /// a new table).
+    fn read_rows(&self) -> Option<(Vec<Row>, usize)> {
+        let path = path(&self.path);
+        let bytes = std::fs::read(&path).ok()?;
+        match decode(&bytes, self.build, self.dim, self.committed) {
+            Ok(t) => Some(t),
+            Err(Refused::Stale) => None,
+            Err(Refused::Damaged(why)) => {
+                warn_once(&format!("{}:{why}", path.display()), || {
+                    format!(
+                        "ignoring the damaged live-row table {} ({why}): reading the vector \
+                         pack instead; it is rewritten by the next search that can take the \
+                         library lock (now: `songrec reindex`)",
+                        path.display()
+                    )
+                });
+                None
+            }
+        }
+    }
+
+    /// Writes the live-row table of this pack as committed now (see [`crate::rows`]); only by
+    /// a process holding the library lock. A pack written before headers named their build
+    /// gets the manifest's build stamped into its header first (`rows` were then read from the
+    /// pack itself, never from a table).
+    pub(crate) fn save_rows(&mut self, rows: &[Row]) -> StorageResult<()> {
+        if self.build == 0 {
+            return Ok(());
+        }
+        if self.header_build == 0 {
+            self.stamp_build()?;
+        }
+        if self.header_build != self.build {
+            return Ok(());
+        }
+        save(
+            &self.path,
+            &encode(self.build, self.committed, rows),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use songrec_storage::SongId;
 
     fn row(i: u8, offset: usize) -> Row {
         Row {
@@ -192,5 +286,35 @@ mod tests {
         let mut old = b.clone();
         old[..8].copy_from_slice(b"SRROWS01");
         assert_eq!(decode(&old, 7, 2, covered).unwrap_err(), Refused::Stale);
+    }
+
+    #[test]
+    fn a_pack_without_a_build_in_its_header_is_scanned_until_stamped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pack");
+        let ids: Vec<SongId> = (0..6u8).map(|i| SongId::from_bytes(&[i])).collect();
+        // Written by an older songrec: build 0 in the header, a table of build 7 beside it
+        // that may belong to another file of the same length.
+        let len = Pack::build(&p, 2, 0, ids.iter().map(|id| (id.clone(), vec![1.0, 0.0])))
+            .unwrap()
+            .0;
+        let bogus: Vec<Row> = (0..6)
+            .map(|i| Row {
+                offset: HEADER + i * record_size(2),
+                id: [0xEE; 32],
+                norm: 1.0,
+            })
+            .collect();
+        save(&p, &encode(7, len, &bogus)).unwrap();
+        let mut pack = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
+        let (rows, scanned) = pack.live_rows_counted();
+        assert_eq!(scanned, 6, "the unproven table is not read");
+        assert!(rows.iter().all(|r| r.id != [0xEE; 32]));
+        pack.save_rows(&rows).unwrap();
+        let again = Pack::open(&p, 2, len).unwrap().with_build(7).unwrap();
+        let (rows2, scanned) = again.live_rows_counted();
+        assert_eq!(scanned, 0, "stamped: the fresh table is read");
+        assert_eq!(rows2.len(), 6);
+        assert!(Pack::open(&p, 2, len).unwrap().with_build(9).is_err());
     }
 }

@@ -10,8 +10,8 @@ use songrec_storage::{
     Filter, Match, SearchQuery, SongId, SongMetadata, SortKey, StorageError, StorageResult,
 };
 
-use crate::index::CandRow;
-use crate::pack::Pack;
+use crate::pack::{CandRow, Pack};
+use crate::songs::ListOrder;
 use crate::state::{Inner, State};
 
 /// Rows above which a search is split across threads.
@@ -132,17 +132,6 @@ fn rank(
         scan(0, rows)
     };
     top.into_sorted()
-}
-
-/// The slots a listing returns, in order, for one (filter, sort, direction) and metadata
-/// generation: computed by the first page, reused by the next ones, so walking a library of
-/// `n` songs in pages costs one filter-and-sort pass, not one per page.
-pub(crate) struct ListOrder {
-    filter: Filter,
-    sort: SortKey,
-    descending: bool,
-    meta_gen: u64,
-    pub(crate) slots: Arc<Vec<u32>>,
 }
 
 /// The slots of the songs `filter` keeps, in listing order (see [`ListOrder`]). Songs not

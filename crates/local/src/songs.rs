@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use songrec_storage::{Filter, SongMetadata};
+use songrec_storage::{Filter, SongMetadata, SortKey};
 
 use crate::snapshot::View;
 
@@ -170,6 +170,17 @@ impl Songs {
             }))
         })
     }
+}
+
+/// The slots a listing returns, in order, for one (filter, sort, direction) and metadata
+/// generation: computed by the first page, reused by the next ones, so walking a library of
+/// `n` songs in pages costs one filter-and-sort pass, not one per page.
+pub(crate) struct ListOrder {
+    pub(crate) filter: Filter,
+    pub(crate) sort: SortKey,
+    pub(crate) descending: bool,
+    pub(crate) meta_gen: u64,
+    pub(crate) slots: Arc<Vec<u32>>,
 }
 
 /// Whether a raw id, written in lowercase hex, starts with `prefix` (lowercase hex digits; any

@@ -6,17 +6,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResult};
 
 use crate::fsutil::{FoldLock, WriteLock};
-use crate::index::{Manifest, PackCache};
 use crate::integrity::Refused;
 use crate::layout::{
-    FileStamp, Paths, dir_stamp, file_stamp, mkdirs, parse_json, read_json, read_opt,
+    FileStamp, Paths, RegisteredModel, Registry, dir_stamp, file_stamp, mkdirs, parse_json,
+    read_json, read_opt,
 };
-use crate::registry::{RegisteredModel, Registry};
+use crate::manifest::Manifest;
 use crate::{pack, snapshot};
 
 pub(crate) struct Inner {
@@ -63,7 +63,7 @@ pub(crate) struct State {
     pub(crate) snapshot_current: bool,
     pub(crate) packs: HashMap<String, PackCache>,
     /// The order of the last listing, reused by the pages that follow while no song changes.
-    pub(crate) list_order: Option<crate::search::ListOrder>,
+    pub(crate) list_order: Option<crate::songs::ListOrder>,
     /// Open approximate nearest-neighbour indexes, by model file key (see [`crate::ann`]).
     pub(crate) anns: HashMap<String, crate::ann::AnnCache>,
     /// Packs built in this process's memory because the index could not be written, with the
@@ -72,6 +72,16 @@ pub(crate) struct State {
     pub(crate) audio: Option<HashMap<SongId, PathBuf>>,
     /// Stamp of the audio folder when `audio` was listed (a reader lists it again when it moves).
     pub(crate) audio_stamp: Option<u128>,
+}
+
+pub(crate) struct PackCache {
+    pub(crate) pack: pack::Pack,
+    /// Identity of the mapped file (a rebuild replaces the file, maybe at the same length).
+    pub(crate) file: Option<u64>,
+    /// The manifest's build number it was opened as (0: built in memory).
+    pub(crate) build: u64,
+    /// Live rows joined with metadata slots, valid for (pack length, metadata generation).
+    pub(crate) rows: Option<(usize, u64, Arc<Vec<pack::CandRow>>)>,
 }
 
 /// The small index files are compared by content: file times are only as fine as the kernel's

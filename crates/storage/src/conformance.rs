@@ -36,10 +36,10 @@ use crate::backend::{SongRecord, StorageBackend};
 use crate::error::StorageError;
 use crate::filter::{Condition, Field, Filter, Value};
 use crate::id::SongId;
-use crate::math::{self, TopK};
+use crate::math::{self, Metric, TopK};
 use crate::metadata::SongMetadata;
 use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, Metric, SearchQuery, SortKey};
+use crate::query::{ListQuery, SearchQuery, SortKey};
 use crate::rng::SplitMix;
 
 const GENRES: [&str; 3] = ["Rock", "jazz", "Electronic"];

@@ -38,8 +38,9 @@ pub use backend::{
 pub use error::{StorageError, StorageResult};
 pub use filter::{Condition, Field, Filter, Value};
 pub use id::SongId;
+pub use math::Metric;
 pub use metadata::{NonFiniteNumber, SongLimitExceeded, SongMetadata, VersionEntry};
 pub use model::{Embedding, ModelInfo};
 pub use progress::{NoProgress, Progress};
-pub use query::{ListQuery, Match, Metric, Page, SearchQuery, SortKey, compare_by};
+pub use query::{ListQuery, Match, Page, SearchQuery, SortKey, compare_by};
 pub use secret::Secret;

@@ -5,8 +5,61 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::fmt;
+use std::str::FromStr;
 
-use crate::query::Metric;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StorageError, StorageResult};
+
+/// How vectors are compared. Every metric reports a *similarity* (higher is closer):
+///
+/// | metric | similarity | range |
+/// |---|---|---|
+/// | `cosine` | cos(q, v) | -1 ..= 1 |
+/// | `dot` | q · v | any |
+/// | `l2` | 1 / (1 + ‖q − v‖²), and the distance ‖q − v‖ is reported too | 0 ..= 1 |
+///
+/// ```
+/// use songrec_storage::Metric;
+/// assert_eq!("euclidean".parse::<Metric>().unwrap(), Metric::L2);
+/// assert_eq!(Metric::Cosine.to_string(), "cosine");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Cosine similarity.
+    #[default]
+    Cosine,
+    /// Inner product.
+    Dot,
+    /// Euclidean distance, reported as similarity `1/(1+d²)`.
+    L2,
+}
+
+impl FromStr for Metric {
+    type Err = StorageError;
+    fn from_str(s: &str) -> StorageResult<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "cosine" | "cos" => Ok(Self::Cosine),
+            "dot" | "dot_product" | "ip" => Ok(Self::Dot),
+            "l2" | "euclidean" => Ok(Self::L2),
+            _ => Err(StorageError::InvalidInput(format!(
+                "unknown metric {s:?}; use cosine, dot or l2"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cosine => "cosine",
+            Self::Dot => "dot",
+            Self::L2 => "l2",
+        })
+    }
+}
 
 /// Euclidean norm.
 ///

@@ -1,6 +1,5 @@
 //! Similarity and listing queries.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -8,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{StorageError, StorageResult};
 use crate::filter::Filter;
 use crate::id::SongId;
+use crate::math::Metric;
 use crate::metadata::SongMetadata;
 use crate::model::ModelInfo;
 
@@ -20,55 +20,6 @@ pub const MAX_RESULTS: usize = 1000;
 pub const MAX_PAGE: usize = 1000;
 /// Most ids one query may exclude.
 pub const MAX_EXCLUDE: usize = 100;
-
-/// How vectors are compared. Every metric reports a *similarity* (higher is closer):
-///
-/// | metric | similarity | range |
-/// |---|---|---|
-/// | `cosine` | cos(q, v) | -1 ..= 1 |
-/// | `dot` | q · v | any |
-/// | `l2` | 1 / (1 + ‖q − v‖²), and the distance ‖q − v‖ is reported too | 0 ..= 1 |
-///
-/// ```
-/// use songrec_storage::Metric;
-/// assert_eq!("euclidean".parse::<Metric>().unwrap(), Metric::L2);
-/// assert_eq!(Metric::Cosine.to_string(), "cosine");
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// Cosine similarity.
-    #[default]
-    Cosine,
-    /// Inner product.
-    Dot,
-    /// Euclidean distance, reported as similarity `1/(1+d²)`.
-    L2,
-}
-
-impl FromStr for Metric {
-    type Err = StorageError;
-    fn from_str(s: &str) -> StorageResult<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "cosine" | "cos" => Ok(Self::Cosine),
-            "dot" | "dot_product" | "ip" => Ok(Self::Dot),
-            "l2" | "euclidean" => Ok(Self::L2),
-            _ => Err(StorageError::InvalidInput(format!(
-                "unknown metric {s:?}; use cosine, dot or l2"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Cosine => "cosine",
-            Self::Dot => "dot",
-            Self::L2 => "l2",
-        })
-    }
-}
 
 /// "Which stored songs are closest to this vector?"
 ///

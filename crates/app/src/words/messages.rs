@@ -1,102 +1,12 @@
-//! Suggestions and messages: the nearest known words, how a query was read, and why nothing
-//! matched.
+//! Messages: how a query was read, and why nothing matched.
 
-use songrec_neural::{MTT_TAGS, TAGS};
 use songrec_storage::{Filter, StorageBackend, StorageBackendExt};
 
-use super::query::{TagQuery, words};
+use super::query::TagQuery;
 use super::rank::every_page;
-use super::vocab::vocabulary;
+use super::vocab::{MAX_SUGGESTIONS, suggestions, words};
+use crate::AppResult;
 use crate::ingest::{sound_tags_of, style_tags_of};
-use crate::{AppError, AppResult};
-
-/// Words suggested for a query that named no tag at most.
-pub const MAX_SUGGESTIONS: usize = 6;
-
-/// Levenshtein distance of two words, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// The tags and vocabulary words nearest to `word`: within an edit distance of a third of its
-/// length (at least 1), or sharing its first four letters (all of a shorter word), nearest
-/// first.
-///
-/// ```
-/// let s = songrec_app::words::suggestions("orchestrall");
-/// assert_eq!(s[0], "orchestral");
-/// assert!(songrec_app::words::suggestions("jaz").contains(&"jazz".to_owned()));
-/// assert!(songrec_app::words::suggestions("kazoo").is_empty());
-/// ```
-pub fn suggestions(word: &str) -> Vec<String> {
-    let word = word.to_lowercase();
-    let known = TAGS
-        .iter()
-        .chain(MTT_TAGS.iter())
-        .map(|t| words(t).join(" "))
-        .chain(vocabulary().entries.iter().map(|e| e.phrase.clone()));
-    let len = word.chars().count();
-    let mut near: Vec<(usize, usize, String)> = Vec::new();
-    for k in known {
-        if near.iter().any(|(_, _, n)| *n == k) {
-            continue;
-        }
-        let d = edit_distance(&word, &k);
-        let prefix = word
-            .chars()
-            .zip(k.chars())
-            .take_while(|(a, b)| a == b)
-            .count();
-        if d <= (len / 3).max(1) || prefix >= 4.min(len).max(3) {
-            near.push((d, usize::MAX - prefix, k));
-        }
-    }
-    near.sort();
-    near.into_iter()
-        .map(|(_, _, k)| k)
-        .take(MAX_SUGGESTIONS)
-        .collect()
-}
-
-/// The error of a query without a usable word: what was ignored and what is near.
-pub(super) fn no_tag_message(text: &str, unknown: &[String]) -> String {
-    let mut near: Vec<String> = Vec::new();
-    for w in unknown {
-        for s in suggestions(w) {
-            if !near.contains(&s) {
-                near.push(s);
-            }
-        }
-    }
-    near.truncate(MAX_SUGGESTIONS);
-    let hint = if near.is_empty() {
-        "listeners' words such as orchestral, chiptune, lo-fi, ambient, chill, epic, dark, \
-         happy, sad, retro, synthwave, acoustic, piano, jazz or rock work"
-            .to_owned()
-    } else {
-        format!("did you mean: {}?", near.join(", "))
-    };
-    format!(
-        "no word of {text:?} names a style or sound tag songrec knows{}; {hint} \
-         (see `songrec similar --help`)",
-        if unknown.is_empty() {
-            String::new()
-        } else {
-            format!(" (ignored: {})", unknown.join(", "))
-        }
-    )
-}
 
 /// One line on how words were read: "words used: epic, orchestral; ignored: the, kazoo".
 ///
@@ -201,12 +111,4 @@ pub fn no_match_message(
         msg.push_str(&format!("; did you mean: {}?", near.join(", ")));
     }
     msg
-}
-
-pub(super) fn no_tags() -> AppError {
-    AppError::Invalid(
-        "no song in the library (or passing the filter) has style tags to search by words: they \
-         come from the musicnn embedder; add them with `songrec reembed --embedder musicnn`"
-            .into(),
-    )
 }

@@ -39,7 +39,10 @@ mod query;
 mod rank;
 mod vocab;
 
-pub use messages::{MAX_SUGGESTIONS, no_match_message, nothing_matched, report, suggestions};
-pub use query::{TagKind, TagQuery, TagTerm, parse};
+pub use messages::{no_match_message, nothing_matched, report};
+pub use query::{TagQuery, TagTerm, parse};
 pub use rank::{STYLE_TAGS_MODEL, Steered, by_words, steer, steer_order, steer_pool};
-pub use vocab::{Vocabulary, VocabularyEntry, VocabularyTest, read_vocabulary, vocabulary};
+pub use vocab::{
+    MAX_SUGGESTIONS, TagKind, Vocabulary, VocabularyEntry, VocabularyTest, read_vocabulary,
+    suggestions, vocabulary,
+};

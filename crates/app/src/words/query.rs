@@ -3,19 +3,8 @@
 
 use songrec_neural::{MTT_TAGS, TAGS};
 
-use super::messages::no_tag_message;
-use super::vocab::vocabulary;
+use super::vocab::{MAX_SUGGESTIONS, TagKind, suggestions, vocabulary, words};
 use crate::{AppError, AppResult};
-
-/// Which of the stored tag lists a tag is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TagKind {
-    /// The 50 Million Song Dataset style tags (`extra.style_tags`).
-    Style,
-    /// The 50 MagnaTagATune sound tags (`extra.sound_tags`: instruments, voice, tempo,
-    /// loudness), stored by `musicnn@2`.
-    Sound,
-}
 
 /// One tag of a query, with its weight (negative: to avoid).
 #[derive(Clone, Debug, PartialEq)]
@@ -112,32 +101,6 @@ const TEXT_STOP: &[&str] = &[
 
 /// Words that make the next tag one to avoid.
 const NEGATIONS: &[&str] = &["not", "no", "less", "without", "non", "never", "fewer"];
-
-/// Lowercase words of `text`, `-`, `_` and `/` read as spaces, other punctuation dropped
-/// (`&` kept for "r&b").
-pub(super) fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .chars()
-        .map(|c| match c {
-            '-' | '_' | '/' | ',' | ';' | '.' | '!' | '?' | '"' | '\'' | '(' | ')' => ' ',
-            c => unaccented(c),
-        })
-        .collect::<String>()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A Latin letter without its accent (`é` → `e`, `ø` → `o`), so "flute" finds "flûte";
-/// any other character as it is.
-fn unaccented(c: char) -> char {
-    const FROM: &str = "àáâãäåāăąçćčďèéêëēėęěìíîïīįłñńňòóôõöøōőŕřśšşťùúûüūůűųýÿźżž";
-    const TO: &str = "aaaaaaaaacccdeeeeeeeeiiiiiilnnnoooooooorrssstuuuuuuuuyyzzz";
-    FROM.chars()
-        .position(|f| f == c)
-        .and_then(|i| TO.chars().nth(i))
-        .unwrap_or(c)
-}
 
 /// The tags a phrase (words joined by single spaces) means, if any: a style tag's name, else a
 /// phrase of the [`vocabulary`], else a sound tag's name (so "guitar" and "rock", in both lists,
@@ -256,6 +219,35 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
         ignored,
         text_words,
     })
+}
+
+/// The error of a query without a usable word: what was ignored and what is near.
+pub(super) fn no_tag_message(text: &str, unknown: &[String]) -> String {
+    let mut near: Vec<String> = Vec::new();
+    for w in unknown {
+        for s in suggestions(w) {
+            if !near.contains(&s) {
+                near.push(s);
+            }
+        }
+    }
+    near.truncate(MAX_SUGGESTIONS);
+    let hint = if near.is_empty() {
+        "listeners' words such as orchestral, chiptune, lo-fi, ambient, chill, epic, dark, \
+         happy, sad, retro, synthwave, acoustic, piano, jazz or rock work"
+            .to_owned()
+    } else {
+        format!("did you mean: {}?", near.join(", "))
+    };
+    format!(
+        "no word of {text:?} names a style or sound tag songrec knows{}; {hint} \
+         (see `songrec similar --help`)",
+        if unknown.is_empty() {
+            String::new()
+        } else {
+            format!(" (ignored: {})", unknown.join(", "))
+        }
+    )
 }
 
 #[cfg(test)]

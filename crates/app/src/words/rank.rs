@@ -8,11 +8,11 @@ use songrec_storage::{
     Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend, StorageBackendExt,
 };
 
-use super::messages::no_tags;
-use super::query::{TagKind, TagQuery, words};
-use crate::AppResult;
+use super::query::TagQuery;
+use super::vocab::{TagKind, words};
 use crate::ingest::{sound_tags_of, style_tags_of};
 use crate::similar::SimilarRequest;
+use crate::{AppError, AppResult};
 
 /// The model named in answers to words alone (ranked by the stored tags, not by vectors).
 pub const STYLE_TAGS_MODEL: &str = "style_tags";
@@ -307,6 +307,14 @@ pub fn steer_order(sims: &[f32], tags: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..sims.len()).collect();
     idx.sort_by(|&a, &b| (zs[b] + zt[b]).total_cmp(&(zs[a] + zt[a])).then(a.cmp(&b)));
     idx
+}
+
+pub(super) fn no_tags() -> AppError {
+    AppError::Invalid(
+        "no song in the library (or passing the filter) has style tags to search by words: they \
+         come from the musicnn embedder; add them with `songrec reembed --embedder musicnn`"
+            .into(),
+    )
 }
 
 #[cfg(test)]

@@ -1,9 +1,43 @@
-//! The listener vocabulary: words and phrases mapped onto tags, kept as data in
-//! `vocabulary.txt`.
+//! The listener vocabulary: words and phrases mapped onto tags ([`TagKind`]), kept as data in
+//! `vocabulary.txt`; how a text is cut into words, and the known words nearest an unknown one.
 
 use songrec_neural::{MTT_TAGS, TAGS};
 
-use super::query::{TagKind, words};
+/// Which of the stored tag lists a tag is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagKind {
+    /// The 50 Million Song Dataset style tags (`extra.style_tags`).
+    Style,
+    /// The 50 MagnaTagATune sound tags (`extra.sound_tags`: instruments, voice, tempo,
+    /// loudness), stored by `musicnn@2`.
+    Sound,
+}
+
+/// Lowercase words of `text`, `-`, `_` and `/` read as spaces, other punctuation dropped
+/// (`&` kept for "r&b").
+pub(super) fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            '-' | '_' | '/' | ',' | ';' | '.' | '!' | '?' | '"' | '\'' | '(' | ')' => ' ',
+            c => unaccented(c),
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A Latin letter without its accent (`é` → `e`, `ø` → `o`), so "flute" finds "flûte";
+/// any other character as it is.
+fn unaccented(c: char) -> char {
+    const FROM: &str = "àáâãäåāăąçćčďèéêëēėęěìíîïīįłñńňòóôõöøōőŕřśšşťùúûüūůűųýÿźżž";
+    const TO: &str = "aaaaaaaaacccdeeeeeeeeiiiiiilnnnoooooooorrssstuuuuuuuuyyzzz";
+    FROM.chars()
+        .position(|f| f == c)
+        .and_then(|i| TO.chars().nth(i))
+        .unwrap_or(c)
+}
 
 /// The listener vocabulary: words and phrases → tags, as data (`vocabulary.txt`, see its
 /// header), read once. A tag's own name is always understood besides (case-insensitively, `-`
@@ -123,6 +157,65 @@ pub fn read_vocabulary(text: &str) -> Vocabulary {
 pub fn vocabulary() -> &'static Vocabulary {
     static V: std::sync::OnceLock<Vocabulary> = std::sync::OnceLock::new();
     V.get_or_init(|| read_vocabulary(VOCABULARY))
+}
+
+/// Words suggested for a query that named no tag at most.
+pub const MAX_SUGGESTIONS: usize = 6;
+
+/// Levenshtein distance of two words, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The tags and vocabulary words nearest to `word`: within an edit distance of a third of its
+/// length (at least 1), or sharing its first four letters (all of a shorter word), nearest
+/// first.
+///
+/// ```
+/// let s = songrec_app::words::suggestions("orchestrall");
+/// assert_eq!(s[0], "orchestral");
+/// assert!(songrec_app::words::suggestions("jaz").contains(&"jazz".to_owned()));
+/// assert!(songrec_app::words::suggestions("kazoo").is_empty());
+/// ```
+pub fn suggestions(word: &str) -> Vec<String> {
+    let word = word.to_lowercase();
+    let known = TAGS
+        .iter()
+        .chain(MTT_TAGS.iter())
+        .map(|t| words(t).join(" "))
+        .chain(vocabulary().entries.iter().map(|e| e.phrase.clone()));
+    let len = word.chars().count();
+    let mut near: Vec<(usize, usize, String)> = Vec::new();
+    for k in known {
+        if near.iter().any(|(_, _, n)| *n == k) {
+            continue;
+        }
+        let d = edit_distance(&word, &k);
+        let prefix = word
+            .chars()
+            .zip(k.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if d <= (len / 3).max(1) || prefix >= 4.min(len).max(3) {
+            near.push((d, usize::MAX - prefix, k));
+        }
+    }
+    near.sort();
+    near.into_iter()
+        .map(|(_, _, k)| k)
+        .take(MAX_SUGGESTIONS)
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@ use std::fs;
 use songrec_storage::{StorageError, StorageResult};
 use usearch::{Index, IndexOptions, MetricKind};
 
-use super::{AnnCache, AnnEntry, ann_err, nonce, path_str, record_no, sample_hash, unit};
+use super::{AnnCache, ann_err, nonce, path_str, record_no, sample_hash, unit};
 use crate::fsutil::sync_dir;
+use crate::layout::RegisteredModel;
+use crate::manifest::AnnEntry;
 use crate::pack;
-use crate::registry::RegisteredModel;
 use crate::state::{Inner, State};
 
 impl Inner {

@@ -40,65 +40,20 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use songrec_storage::math::Scored;
 use songrec_storage::{StorageError, StorageResult};
 use usearch::Index;
 
-use crate::index::{CandRow, Manifest};
-use crate::pack;
+use crate::manifest::{AnnEntry, Manifest};
+use crate::pack::{self, CandRow};
 
 mod build;
 mod open;
 mod options;
 mod search;
 
-pub use options::{
-    AnnOptions, AnnQuantization, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search,
-};
-
-impl AnnEntry {
-    /// Checks the index file in `dir` in full: its CRC-32C against the recorded one and its
-    /// graph's structure (`songrec reindex --verify`, whatever the shared record says).
-    pub(crate) fn verify_in(&self, dir: &std::path::Path, dim: usize) -> StorageResult<()> {
-        let path = dir.join(&self.file);
-        if let Some(expect) = self.crc32c {
-            let got = crate::integrity::file_crc(&path)?;
-            if got != expect {
-                return Err(crate::integrity::mismatch(&path, got, expect));
-            }
-        }
-        crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, self.quantization))
-    }
-}
-
-/// What the index manifest records about a model's approximate index.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct AnnEntry {
-    /// File name inside the index folder.
-    file: String,
-    /// The pack build whose record numbers are the keys.
-    build: u64,
-    /// Pack bytes covered: every live record before this offset is in the graph (except
-    /// vectors of norm 0, which are scanned exactly).
-    covered: usize,
-    /// Vectors in the graph.
-    count: usize,
-    /// File length.
-    bytes: u64,
-    /// SHA-256 of the file's length, first and last 64 KiB (hex).
-    check: String,
-    /// CRC-32C of the whole file, checked once per process (per file identity) before it is
-    /// mapped. Absent in manifests written before it was recorded: such an index is checked as
-    /// before (length, sampled hash, graph structure) and gains one at the writer's next
-    /// append or the next rebuild.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) crc32c: Option<u32>,
-    /// Every indexed vector has norm 1 (± 1e-3): dot products rank like cosines.
-    unit_norm: bool,
-    quantization: AnnQuantization,
-}
+pub use options::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search};
 
 /// An open index, and the map from its keys to the candidate rows of the current state.
 pub(crate) struct AnnCache {

@@ -6,11 +6,10 @@ use std::fs;
 use songrec_storage::{StorageError, StorageResult};
 use usearch::Index;
 
-use super::{AnnCache, AnnEntry, path_str, sample_hash};
+use super::{AnnCache, path_str, sample_hash};
 use crate::fsutil::WriteLock;
-use crate::index::Manifest;
-use crate::layout::read_opt;
-use crate::registry::RegisteredModel;
+use crate::layout::{RegisteredModel, read_opt};
+use crate::manifest::{AnnEntry, Manifest};
 use crate::state::{Inner, State};
 
 impl Inner {

@@ -1,43 +1,6 @@
 //! The options of the approximate index: when it is used and how it is built and searched.
 
-use serde::{Deserialize, Serialize};
-use usearch::ScalarKind;
-
-/// How vectors are stored inside the approximate index (the pack keeps the f32 originals, from
-/// which every returned similarity is recomputed).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnnQuantization {
-    /// 4 bytes per value.
-    F32,
-    /// 2 bytes per value: half the memory, recall within noise of f32.
-    #[default]
-    F16,
-    /// 1 byte per value.
-    I8,
-}
-
-impl AnnQuantization {
-    pub(super) fn scalar(self) -> ScalarKind {
-        match self {
-            Self::F32 => ScalarKind::F32,
-            Self::F16 => ScalarKind::F16,
-            Self::I8 => ScalarKind::I8,
-        }
-    }
-}
-
-impl std::str::FromStr for AnnQuantization {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "f32" => Ok(Self::F32),
-            "f16" => Ok(Self::F16),
-            "i8" => Ok(Self::I8),
-            _ => Err(format!("unknown quantization {s:?}; use f32, f16 or i8")),
-        }
-    }
-}
+use crate::ann_check::AnnQuantization;
 
 /// When and how the local backend uses an approximate nearest-neighbour index.
 #[derive(Clone, Debug, PartialEq)]

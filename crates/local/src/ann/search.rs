@@ -7,9 +7,8 @@ use songrec_storage::math::{self, Scored};
 use songrec_storage::{Metric, SearchQuery, StorageResult};
 
 use super::{AnnMap, Ranked, ann_err, record_no, unit};
-use crate::index::CandRow;
-use crate::pack;
-use crate::registry::RegisteredModel;
+use crate::layout::RegisteredModel;
+use crate::pack::{self, CandRow};
 use crate::state::{Inner, State};
 
 impl Inner {
