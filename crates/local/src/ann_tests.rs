@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use songrec_storage::rng::SplitMix;
+use songrec_storage::rng::Mixture;
 use songrec_storage::{
     Condition, Embedding, Field, Filter, Match, ModelInfo, SearchQuery, SongId, SongMetadata,
     SongRecord, StorageBackend, Value,
@@ -23,27 +23,6 @@ fn model() -> ModelInfo {
 
 fn opts(min_vectors: usize) -> LocalOptions {
     LocalOptions::with_ann_threshold(min_vectors)
-}
-
-/// A mixture of Gaussians: `n` vectors around `CLUSTERS` centres.
-struct Mixture {
-    centres: Vec<Vec<f32>>,
-    rng: SplitMix,
-}
-
-impl Mixture {
-    fn new(seed: u64) -> Self {
-        let mut rng = SplitMix::new(seed);
-        let centres = (0..CLUSTERS)
-            .map(|_| (0..DIM).map(|_| rng.gauss()).collect())
-            .collect();
-        Self { centres, rng }
-    }
-    fn draw(&mut self) -> Vec<f32> {
-        let c = self.rng.below(CLUSTERS);
-        let centre = self.centres[c].clone();
-        centre.iter().map(|x| x + 0.35 * self.rng.gauss()).collect()
-    }
 }
 
 fn song(i: usize) -> SongMetadata {
@@ -75,7 +54,7 @@ fn records(range: std::ops::Range<usize>, mix: &mut Mixture) -> Vec<SongRecord> 
 
 async fn library(dir: &Path, n: usize, min_vectors: usize) -> (LocalBackend, Mixture) {
     let b = LocalBackend::open_with(dir, opts(min_vectors)).unwrap();
-    let mut mix = Mixture::new(7);
+    let mut mix = Mixture::new(7, CLUSTERS, DIM, 0.35);
     let r = b.put_songs(&records(0..n, &mut mix)).await.unwrap();
     assert_eq!(r.stored.len(), n);
     (b, mix)
