@@ -497,14 +497,8 @@ impl StorageBackend for LocalBackend {
                         e.validate()?;
                         check_vector(&s.metadata.id, e)?;
                         match st.model(&e.model) {
-                            Some(r) if r.model.dim != e.model.dim => {
-                                Err(StorageError::DimensionMismatch {
-                                    model: e.model.key(),
-                                    expected: r.model.dim,
-                                    got: e.model.dim,
-                                })
-                            }
-                            _ => Ok(()),
+                            Some(r) => e.model.same_dim_as(&r.model),
+                            None => Ok(()),
                         }
                     });
                     match check {

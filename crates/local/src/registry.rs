@@ -47,13 +47,7 @@ impl Inner {
         model: &ModelInfo,
     ) -> StorageResult<RegisteredModel> {
         if let Some(r) = st.model(model) {
-            if r.model.dim != model.dim {
-                return Err(StorageError::DimensionMismatch {
-                    model: model.key(),
-                    expected: r.model.dim,
-                    got: model.dim,
-                });
-            }
+            model.same_dim_as(&r.model)?;
             return Ok(r.clone());
         }
         if model.dim == 0 {

@@ -23,13 +23,7 @@ impl Inner {
         let Some(m) = st.model(&q.model).cloned() else {
             return Ok(Vec::new());
         };
-        if m.model.dim != q.model.dim {
-            return Err(StorageError::DimensionMismatch {
-                model: q.model.key(),
-                expected: m.model.dim,
-                got: q.model.dim,
-            });
-        }
+        q.model.same_dim_as(&m.model)?;
         if math::checked_norm(&q.vector).is_none() {
             return Err(StorageError::InvalidInput(
                 "the query vector's norm overflows float32".into(),

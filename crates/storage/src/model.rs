@@ -25,6 +25,20 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
+    /// `Ok` when `registered`, the model a library holds under this one's name and version,
+    /// has this one's dimension; else the [`StorageError::DimensionMismatch`] every backend
+    /// answers before it searches or stores.
+    pub fn same_dim_as(&self, registered: &ModelInfo) -> StorageResult<()> {
+        if self.dim == registered.dim {
+            return Ok(());
+        }
+        Err(StorageError::DimensionMismatch {
+            model: self.key(),
+            expected: registered.dim,
+            got: self.dim,
+        })
+    }
+
     /// A model description.
     pub fn new(name: impl Into<String>, version: impl Into<String>, dim: usize) -> Self {
         Self {

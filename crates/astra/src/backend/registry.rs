@@ -157,14 +157,10 @@ impl AstraBackend {
                 )));
             }
             let r = match reg.get(&registry_key(m)) {
-                Some(r) if r.model.dim != m.dim => {
-                    return Err(StorageError::DimensionMismatch {
-                        model: m.key(),
-                        expected: r.model.dim,
-                        got: m.dim,
-                    });
+                Some(r) => {
+                    m.same_dim_as(&r.model)?;
+                    r.clone()
                 }
-                Some(r) => r.clone(),
                 None => {
                     let taken: BTreeSet<String> =
                         reg.values().map(|r| r.collection.clone()).collect();
@@ -329,17 +325,7 @@ impl AstraBackend {
 
     /// The model's registry entry, registering it (and creating its collection) if new.
     pub(super) async fn ensure_model(&self, model: &ModelInfo) -> StorageResult<RegisteredModel> {
-        let check = |r: &RegisteredModel| {
-            if r.model.dim == model.dim {
-                Ok(r.clone())
-            } else {
-                Err(StorageError::DimensionMismatch {
-                    model: model.key(),
-                    expected: r.model.dim,
-                    got: model.dim,
-                })
-            }
-        };
+        let check = |r: &RegisteredModel| model.same_dim_as(&r.model).map(|()| r.clone());
         let mut guard = self.registry.lock().await;
         if let Some(r) = guard.as_ref().and_then(|g| g.get(&registry_key(model))) {
             return check(r);

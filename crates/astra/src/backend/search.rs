@@ -184,13 +184,7 @@ impl AstraBackend {
         let Some(r) = self.lookup(&query.model).await? else {
             return Ok(Vec::new());
         };
-        if r.model.dim != query.model.dim {
-            return Err(StorageError::DimensionMismatch {
-                model: query.model.key(),
-                expected: r.model.dim,
-                got: query.model.dim,
-            });
-        }
+        query.model.same_dim_as(&r.model)?;
         let t = translate(&query.filter);
         if t.never {
             return Ok(Vec::new());
