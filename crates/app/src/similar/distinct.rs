@@ -19,13 +19,6 @@ pub struct DistinctMatches {
     pub query_copies: usize,
 }
 
-impl DistinctMatches {
-    /// Copies folded into the shown results, in all.
-    pub fn total_copies_folded(&self) -> usize {
-        self.copies_folded.iter().sum()
-    }
-}
-
 /// Candidates asked for at first by [`similar_distinct`] for `want` (= offset + k) distinct
 /// results; each further round asks for [`DISTINCT_WIDEN`] times more, up to the backend's
 /// search limit `max` ([`StorageBackend::max_results`]).
@@ -186,7 +179,7 @@ mod tests {
             .collect();
         assert_eq!(titles, vec!["Song 0", "Song 1", "Song 2"]);
         assert_eq!(d.copies_folded, vec![1, 1, 1]);
-        assert_eq!(d.total_copies_folded(), 3);
+        assert_eq!(d.copies_folded.iter().sum::<usize>(), 3);
         assert_eq!(d.query_copies, 60);
         // The best-ranked file of each recording is the one kept.
         assert_eq!(d.matches[0].id, SongId::from_bytes(b"other0-0"));
