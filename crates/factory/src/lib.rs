@@ -737,4 +737,21 @@ mod tests {
         cfg.s3.bucket = "other".into();
         assert_ne!(a, remote_namespace(&cfg));
     }
+
+    #[test]
+    fn the_astra_options_carry_the_configuration_and_never_show_its_secrets() {
+        let mut cfg = Config::from_sources(None, &Default::default()).unwrap();
+        cfg.astra.token = songrec_storage::Secret::new("AstraCS:token-never-shown");
+        cfg.s3.secret_access_key = songrec_storage::Secret::new("s3-secret-never-shown");
+        cfg.s3.bucket = "music".into();
+        cfg.astra.request_timeout_secs = 17;
+        let o = astra_options(&cfg);
+        assert_eq!(
+            (o.s3.bucket.as_str(), o.request_timeout.as_secs()),
+            ("music", 17)
+        );
+        assert_eq!(o.token.expose(), "AstraCS:token-never-shown");
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("never-shown"), "{shown}");
+    }
 }
