@@ -336,24 +336,17 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
 /// The schema version recorded in the songs collection against this songrec's.
 async fn schema_check(c: &mut Checks, songs: &crate::dataapi::Collection) {
     let want = schema::SCHEMA_VERSION;
-    let doc = songs.find_one(
-        serde_json::json!({"_id": schema::SCHEMA_ID}),
-        Default::default(),
-    );
-    let (status, detail, fix) = match doc.await.map(|d| d.and_then(|d| d["version"].as_u64())) {
+    let (status, detail, fix) = match schema::recorded_version(songs).await {
         Err(e) => (CheckStatus::Warn, format!("could not be read: {e}"), None),
-        Ok(v) if v.unwrap_or(1) == want => (CheckStatus::Ok, format!("{want} (current)"), None),
-        Ok(v) if v.unwrap_or(1) < want => (
+        Ok(v) if v == want => (CheckStatus::Ok, format!("{want} (current)"), None),
+        Ok(v) if v < want => (
             CheckStatus::Warn,
-            format!("{} of {want}: reads work, some more slowly", v.unwrap_or(1)),
+            format!("{v} of {want}: reads work, some more slowly"),
             Some("run `songrec init-astra` (with a token that can write) to upgrade the documents"),
         ),
         Ok(v) => (
             CheckStatus::Fail,
-            format!(
-                "{} (written by a newer songrec; this one knows {want})",
-                v.unwrap_or(1)
-            ),
+            format!("{v} (written by a newer songrec; this one knows {want})"),
             Some("upgrade songrec"),
         ),
     };

@@ -185,21 +185,12 @@ impl AstraBackend {
         Ok(report)
     }
 
-    /// The schema version recorded in the songs collection (1 when none is: an earlier songrec).
-    pub(super) async fn schema_version(&self) -> StorageResult<u64> {
-        let doc = (self
-            .songs
-            .find_one(json!({"_id": schema::SCHEMA_ID}), FindOptions::default()))
-        .await
-        .map_err(|e| errors::api(e, "reading the schema version"))?;
-        Ok(doc.and_then(|d| d["version"].as_u64()).unwrap_or(1))
-    }
-
     /// Applies the versioned changes of the documents above the recorded schema version, in
     /// order, and records each in the schema document. The sort keys are checked at every
     /// `init`, as an earlier songrec on another machine may still write old ones.
     async fn upgrade_schema(&self, report: &mut InitReport) -> StorageResult<()> {
-        let from = self.schema_version().await?;
+        let from = (schema::recorded_version(&self.songs).await)
+            .map_err(|e| errors::api(e, "reading the schema version"))?;
         if from > schema::SCHEMA_VERSION {
             return Err(StorageError::Backend {
                 backend: BACKEND.into(),

@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 use songrec_storage::{ModelInfo, StorageError, StorageResult};
 
 use super::errors::{self, BACKEND};
-use crate::dataapi::{CollectionInfo, DataApiError, ErrorKind};
+use crate::dataapi::{Collection, CollectionInfo, DataApiError, ErrorKind};
 
 const SONGS_TEMPLATE: &str = include_str!("../../../../migrations/astra/songs_collection.json");
 const VECTOR_TEMPLATE: &str =
@@ -27,6 +27,12 @@ pub(crate) const VERSIONS: [(u64, &str); 2] = [
 ];
 /// The schema version this songrec writes.
 pub(crate) const SCHEMA_VERSION: u64 = VERSIONS[VERSIONS.len() - 1].0;
+
+/// The schema version recorded in `songs` (1 when none is: a library of an earlier songrec).
+pub(crate) async fn recorded_version(songs: &Collection) -> Result<u64, DataApiError> {
+    let doc = songs.find_one(json!({"_id": SCHEMA_ID}), Default::default());
+    Ok(doc.await?.and_then(|d| d["version"].as_u64()).unwrap_or(1))
+}
 
 /// Longest collection name the Data API accepts.
 pub(crate) const MAX_COLLECTION_NAME: usize = 48;
