@@ -407,101 +407,58 @@ impl BatchReport {
     }
 }
 
+/// Every async method of [`StorageBackend`], written once as `name(args) -> T, Op;` (the
+/// [`Op`](crate::layers::Op) the layers report it as) and handed to `$then!` after the tokens
+/// given: the impls that only forward (pointers, the layers) are generated from this list.
+macro_rules! backend_methods {
+    ($then:ident! { $($given:tt)* }) => {
+        $then! { $($given)*
+            put_audio(id: &$crate::id::SongId, src: &std::path::Path) -> $crate::backend::PutOutcome, PutAudio;
+            get_audio(id: &$crate::id::SongId, dest: &std::path::Path) -> u64, GetAudio;
+            audio_url(id: &$crate::id::SongId, expires_in: std::time::Duration) -> String, AudioUrl;
+            has_audio(id: &$crate::id::SongId) -> bool, HasAudio;
+            delete_audio(id: &$crate::id::SongId) -> bool, DeleteAudio;
+            put_embedding(id: &$crate::id::SongId, embedding: &$crate::model::Embedding) -> (), PutEmbedding;
+            get_embedding(id: &$crate::id::SongId, model: &$crate::model::ModelInfo) -> Option<$crate::model::Embedding>, GetEmbedding;
+            search(query: &$crate::query::SearchQuery) -> Vec<$crate::query::Match>, Search;
+            models() -> Vec<$crate::backend::ModelStats>, Models;
+            put_metadata(metadata: &$crate::metadata::SongMetadata) -> (), PutMetadata;
+            get_metadata(id: &$crate::id::SongId) -> Option<$crate::metadata::SongMetadata>, GetMetadata;
+            list(query: &$crate::query::ListQuery) -> $crate::query::Page<$crate::metadata::SongMetadata>, List;
+            count(filter: &$crate::filter::Filter) -> u64, Count;
+            quick_count(filter: &$crate::filter::Filter) -> $crate::backend::SongCount, Count;
+            delete_song(id: &$crate::id::SongId) -> bool, DeleteSong;
+            put_songs(songs: &[$crate::backend::SongRecord]) -> $crate::backend::BatchReport, PutSongs;
+            get_metadata_many(ids: &[$crate::id::SongId]) -> Vec<$crate::metadata::SongMetadata>, GetMetadataMany;
+            list_versions() -> Vec<$crate::metadata::VersionEntry>, ListVersions;
+            versions_of(ids: &[$crate::id::SongId]) -> Vec<$crate::metadata::VersionEntry>, VersionsOf;
+            ids_with_prefix(prefix: &str, limit: usize) -> Vec<$crate::id::SongId>, IdsWithPrefix;
+            changes_since(since: Option<&$crate::backend::ChangeCursor>) -> Option<$crate::backend::Changes>, ChangesSince;
+            summary() -> $crate::backend::LibrarySummary, Summary;
+            flush() -> (), Flush;
+        }
+    };
+}
+pub(crate) use backend_methods;
+
 /// Shared and boxed backends are backends: `Arc<dyn StorageBackend>` (what the factory returns)
 /// can be layered and passed wherever a `StorageBackend` is expected.
 macro_rules! forward_pointer {
-    ($ptr:ident) => {
+    ($ptr:ident; $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $op:ident;)*) => {
         #[async_trait]
         #[deny(clippy::missing_trait_methods)]
         impl<T: StorageBackend + ?Sized> StorageBackend for $ptr<T> {
-            async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
-                (**self).put_audio(id, src).await
-            }
-            async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
-                (**self).get_audio(id, dest).await
-            }
-            async fn audio_url(&self, id: &SongId, expires_in: Duration) -> StorageResult<String> {
-                (**self).audio_url(id, expires_in).await
-            }
-            async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
-                (**self).has_audio(id).await
-            }
-            async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
-                (**self).delete_audio(id).await
-            }
-            async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
-                (**self).put_embedding(id, embedding).await
-            }
-            async fn get_embedding(
-                &self,
-                id: &SongId,
-                model: &ModelInfo,
-            ) -> StorageResult<Option<Embedding>> {
-                (**self).get_embedding(id, model).await
-            }
-            async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
-                (**self).search(query).await
-            }
+            $(async fn $name(&self, $($arg: $ty),*) -> StorageResult<$out> {
+                (**self).$name($($arg),*).await
+            })*
             fn max_results(&self) -> usize {
                 (**self).max_results()
-            }
-            async fn models(&self) -> StorageResult<Vec<ModelStats>> {
-                (**self).models().await
-            }
-            async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
-                (**self).put_metadata(metadata).await
-            }
-            async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
-                (**self).get_metadata(id).await
-            }
-            async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
-                (**self).list(query).await
-            }
-            async fn count(&self, filter: &Filter) -> StorageResult<u64> {
-                (**self).count(filter).await
-            }
-            async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
-                (**self).quick_count(filter).await
-            }
-            async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
-                (**self).delete_song(id).await
-            }
-            async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
-                (**self).put_songs(songs).await
-            }
-            async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
-                (**self).get_metadata_many(ids).await
-            }
-            async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
-                (**self).list_versions().await
-            }
-            async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
-                (**self).versions_of(ids).await
-            }
-            async fn ids_with_prefix(
-                &self,
-                prefix: &str,
-                limit: usize,
-            ) -> StorageResult<Vec<SongId>> {
-                (**self).ids_with_prefix(prefix, limit).await
-            }
-            async fn changes_since(
-                &self,
-                since: Option<&ChangeCursor>,
-            ) -> StorageResult<Option<Changes>> {
-                (**self).changes_since(since).await
-            }
-            async fn summary(&self) -> StorageResult<LibrarySummary> {
-                (**self).summary().await
-            }
-            async fn flush(&self) -> StorageResult<()> {
-                (**self).flush().await
             }
         }
     };
 }
-forward_pointer!(Arc);
-forward_pointer!(Box);
+backend_methods!(forward_pointer! { Arc; });
+backend_methods!(forward_pointer! { Box; });
 
 /// Conveniences over any [`StorageBackend`], written once (like `object_store`'s extension
 /// traits): implemented for every backend, never overridden.
