@@ -45,25 +45,33 @@ pub const MAX_PRESIGN_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 ///     .with_prefix("prod");
 /// assert!(!format!("{cfg:?}").contains("wJalr"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, derive_setters::Setters)]
+#[setters(prefix = "with_")]
 pub struct S3Config {
     /// Custom endpoint (`None` = AWS for `region`). Requests are path-style with an endpoint.
+    #[setters(strip_option, into)]
     pub endpoint: Option<String>,
     /// Bucket name.
+    #[setters(skip)]
     pub bucket: String,
     /// Region (`us-east-1` for most S3-compatible servers).
+    #[setters(skip)]
     pub region: String,
     /// Access key id.
+    #[setters(skip)]
     pub access_key_id: String,
     /// Secret access key.
+    #[setters(skip)]
     pub secret_access_key: Secret,
     /// Allow `http://` endpoints.
     pub allow_http: bool,
     /// Key prefix (may be empty).
+    #[setters(into)]
     pub prefix: String,
     /// Multipart part size (files larger than this are uploaded in parts); min 5 MiB.
     pub part_size: usize,
     /// Parts uploaded concurrently.
+    #[setters(skip)]
     pub upload_concurrency: usize,
     /// Retries of object_store's own HTTP layer, and of the store's own loop around each
     /// operation (see [`BlobStore`]); 0 disables both.
@@ -95,41 +103,11 @@ impl S3Config {
         }
     }
 
-    /// Sets a custom endpoint.
-    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
-        self
-    }
 
-    /// Allows plain HTTP.
-    pub fn with_allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
-        self
-    }
 
-    /// Sets the key prefix.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
 
-    /// Sets the multipart part size (clamped to ≥ 5 MiB).
-    pub fn with_part_size(mut self, part_size: usize) -> Self {
-        self.part_size = part_size;
-        self
-    }
 
-    /// Sets the retry count (object_store's HTTP layer and the store's own loop).
-    pub fn with_max_retries(mut self, max_retries: usize) -> Self {
-        self.max_retries = max_retries;
-        self
-    }
 
-    /// Sets the per-request timeout.
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
 }
 
 /// Errors of the blob store. Never contains the secret key.

@@ -121,15 +121,20 @@ impl RetryPolicy {
 /// assert_eq!(cfg.api_path, "/api/json/v1");
 /// assert!(!format!("{cfg:?}").contains("AstraCS"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, derive_setters::Setters)]
+#[setters(prefix = "with_")]
 pub struct DataApiConfig {
     /// API endpoint, e.g. `https://<db-id>-<region>.apps.astra.datastax.com` or `http://127.0.0.1:8181`.
+    #[setters(skip)]
     pub endpoint: String,
     /// Path prefix: `/api/json/v1` (Astra, default) or `/v1` (self-hosted).
+    #[setters(into)]
     pub api_path: String,
     /// Application token, sent as the `Token` header.
+    #[setters(skip)]
     pub token: Secret,
     /// Keyspace for keyspace-level and collection commands.
+    #[setters(into)]
     pub keyspace: String,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
@@ -139,6 +144,7 @@ pub struct DataApiConfig {
     /// Retry policy for transient failures.
     pub retry: RetryPolicy,
     /// `User-Agent` header.
+    #[setters(into)]
     pub user_agent: String,
     /// Documents per `insertMany` request (clamped to 1..=100).
     pub insert_chunk_size: usize,
@@ -183,73 +189,16 @@ impl DataApiConfig {
         }
     }
 
-    /// Sets the most bytes read of one answer that carries documents (see
-    /// [`DataApiConfig::max_response_bytes`]).
-    pub fn with_max_response_bytes(mut self, limit: u64) -> Self {
-        self.max_response_bytes = limit;
-        self
-    }
 
-    /// Allows a plain `http://` endpoint on another machine (the token then crosses the
-    /// network unencrypted).
-    pub fn with_allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
-        self
-    }
 
-    /// Sets the keyspace.
-    pub fn with_keyspace(mut self, keyspace: impl Into<String>) -> Self {
-        self.keyspace = keyspace.into();
-        self
-    }
 
-    /// Sets the path prefix (see [`ASTRA_API_PATH`], [`SELF_HOSTED_API_PATH`]).
-    pub fn with_api_path(mut self, api_path: impl Into<String>) -> Self {
-        self.api_path = api_path.into();
-        self
-    }
 
-    /// Sets the per-request timeout.
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
 
-    /// Sets the per-operation deadline.
-    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
-        self.operation_timeout = timeout;
-        self
-    }
 
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
 
-    /// Sets the `insertMany` chunk size (clamped to 1..=100 when used).
-    pub fn with_insert_chunk_size(mut self, chunk_size: usize) -> Self {
-        self.insert_chunk_size = chunk_size;
-        self
-    }
 
-    /// Sets how many `insertMany` requests may be in flight.
-    pub fn with_insert_concurrency(mut self, concurrency: usize) -> Self {
-        self.insert_concurrency = concurrency;
-        self
-    }
 
-    /// Sets the vector wire encoding.
-    pub fn with_vector_encoding(mut self, encoding: VectorEncoding) -> Self {
-        self.vector_encoding = encoding;
-        self
-    }
 
-    /// Sets the `User-Agent` header.
-    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = user_agent.into();
-        self
-    }
 
     pub(crate) fn chunk_size(&self) -> usize {
         self.insert_chunk_size.clamp(1, MAX_INSERT_CHUNK)
