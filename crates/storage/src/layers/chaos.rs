@@ -1,11 +1,10 @@
 //! Fault injection for tests.
 
-use std::fmt;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Layer, Op, delegate_backend};
+use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -68,13 +67,6 @@ impl Chaos {
     }
 }
 
-impl<B: StorageBackend> Layer<B> for Chaos {
-    type Output = ChaosLayer<B>;
-    fn wrap(self, inner: B) -> ChaosLayer<B> {
-        ChaosLayer::new(inner, self)
-    }
-}
-
 #[derive(Debug)]
 struct ChaosState {
     rng: u64,
@@ -119,11 +111,6 @@ impl<B: StorageBackend> ChaosLayer<B> {
                 injected: 0,
             }),
         }
-    }
-
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
     }
 
     /// Changes the fault configuration (keeps the random sequence going).
@@ -184,10 +171,4 @@ impl<B: StorageBackend> ChaosLayer<B> {
     }
 }
 
-impl<B: fmt::Display> fmt::Display for ChaosLayer<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Chaos({})", self.inner)
-    }
-}
-
-delegate_backend!(ChaosLayer, run);
+delegate_backend!(Chaos => ChaosLayer, run, "Chaos");

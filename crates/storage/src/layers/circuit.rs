@@ -1,6 +1,5 @@
 //! Stops calling a backend that keeps being unavailable.
 
-use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -8,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::{Layer, Op, delegate_backend};
+use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -50,13 +49,6 @@ impl CircuitBreaker {
     /// Consecutive unavailable errors that open the circuit.
     pub fn threshold(&self) -> u32 {
         self.threshold
-    }
-}
-
-impl<B: StorageBackend> Layer<B> for CircuitBreaker {
-    type Output = CircuitBreakerLayer<B>;
-    fn wrap(self, inner: B) -> CircuitBreakerLayer<B> {
-        CircuitBreakerLayer::new(inner, self)
     }
 }
 
@@ -168,11 +160,6 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
         }
     }
 
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
-    }
-
     /// Whether calls currently fail fast.
     pub fn is_open(&self) -> bool {
         self.lock().open_until.is_some_and(|t| Instant::now() < t)
@@ -242,10 +229,4 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
     }
 }
 
-impl<B: fmt::Display> fmt::Display for CircuitBreakerLayer<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CircuitBreaker({})", self.inner)
-    }
-}
-
-delegate_backend!(CircuitBreakerLayer, run);
+delegate_backend!(CircuitBreaker => CircuitBreakerLayer, run, "CircuitBreaker");

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Layer, Op, delegate_backend};
+use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -148,17 +148,6 @@ impl CrashPoint {
     }
 }
 
-impl<B: StorageBackend> Layer<B> for CrashPoint {
-    type Output = CrashLayer<B>;
-    fn wrap(self, inner: B) -> CrashLayer<B> {
-        CrashLayer {
-            inner,
-            point: self,
-            calls: AtomicU64::new(0),
-        }
-    }
-}
-
 /// Runs [`CrashPoint`]'s action at the chosen call of the chosen operation; otherwise a
 /// transparent pass-through.
 ///
@@ -177,6 +166,15 @@ pub struct CrashLayer<B> {
 }
 
 impl<B: StorageBackend> CrashLayer<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, point: CrashPoint) -> Self {
+        Self {
+            inner,
+            point,
+            calls: AtomicU64::new(0),
+        }
+    }
+
     async fn run<T, F, Fut>(&self, op: Op, mut f: F) -> StorageResult<T>
     where
         F: FnMut() -> Fut + Send,
@@ -196,10 +194,4 @@ impl<B: StorageBackend> CrashLayer<B> {
     }
 }
 
-impl<B: fmt::Display> fmt::Display for CrashLayer<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Crash({})", self.inner)
-    }
-}
-
-delegate_backend!(CrashLayer, run);
+delegate_backend!(CrashPoint => CrashLayer, run, "Crash");

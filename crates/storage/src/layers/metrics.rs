@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Layer, Op, Outcome, delegate_backend};
+use super::{Op, Outcome, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::StorageResult;
 
@@ -132,13 +132,6 @@ impl MetricsRecorder {
     }
 }
 
-impl<B: StorageBackend> Layer<B> for MetricsRecorder {
-    type Output = MetricsLayer<B>;
-    fn wrap(self, inner: B) -> MetricsLayer<B> {
-        MetricsLayer::new(inner, self)
-    }
-}
-
 /// Records calls, errors and latency per operation, plus audio bytes moved.
 ///
 /// ```
@@ -159,11 +152,6 @@ impl<B: StorageBackend> MetricsLayer<B> {
     /// Wraps `inner`, recording into `recorder`.
     pub fn new(inner: B, recorder: MetricsRecorder) -> Self {
         Self { inner, recorder }
-    }
-
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
     }
 
     /// A snapshot of the counters.
@@ -190,10 +178,4 @@ impl<B: StorageBackend> MetricsLayer<B> {
     }
 }
 
-impl<B: fmt::Display> fmt::Display for MetricsLayer<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Metrics({})", self.inner)
-    }
-}
-
-delegate_backend!(MetricsLayer, run);
+delegate_backend!(MetricsRecorder => MetricsLayer, run, "Metrics");

@@ -177,10 +177,29 @@ impl Outcome for crate::backend::LibrarySummary {}
 impl Outcome for crate::backend::SongCount {}
 impl Outcome for Vec<crate::id::SongId> {}
 
-/// Implements [`StorageBackend`] for `$ty<B>` by routing every method through
-/// `self.$run(op, || self.inner.method(args))`; the methods come from `backend_methods!`.
+/// Makes `$ty<B>` the layer that `$config` builds ([`Layer`] through `$ty::new(inner, config)`),
+/// shown as `$name(inner)`, with an `inner()` accessor, and implements [`StorageBackend`] for
+/// it by routing every method through `self.$run(op, || self.inner.method(args))`; the methods
+/// come from `backend_methods!`.
 macro_rules! delegate_backend {
-    ($ty:ident, $run:ident) => {
+    ($config:ident => $ty:ident, $run:ident, $name:literal) => {
+        impl<B: $crate::backend::StorageBackend> $crate::layers::Layer<B> for $config {
+            type Output = $ty<B>;
+            fn wrap(self, inner: B) -> $ty<B> {
+                $ty::new(inner, self)
+            }
+        }
+        impl<B> $ty<B> {
+            /// The wrapped backend.
+            pub fn inner(&self) -> &B {
+                &self.inner
+            }
+        }
+        impl<B: std::fmt::Display> std::fmt::Display for $ty<B> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($name, "({})"), self.inner)
+            }
+        }
         $crate::backend::backend_methods!(delegate_backend! { @impl $ty, $run; });
     };
     (@impl $ty:ident, $run:ident; $($name:ident($($arg:ident: $argty:ty),*) -> $out:ty, $op:ident;)*) => {

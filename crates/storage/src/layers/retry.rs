@@ -1,12 +1,11 @@
 //! Retries transient failures with capped, jittered exponential backoff.
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 
-use super::{Layer, Op, delegate_backend};
+use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -66,13 +65,6 @@ impl Retry {
     }
 }
 
-impl<B: StorageBackend> Layer<B> for Retry {
-    type Output = RetryLayer<B>;
-    fn wrap(self, inner: B) -> RetryLayer<B> {
-        RetryLayer::new(inner, self)
-    }
-}
-
 /// Retries every operation whose error is [`StorageError::is_transient`], using `backon`.
 ///
 /// Every trait operation is safe to repeat: reads trivially, writes because they are
@@ -101,11 +93,6 @@ impl<B: StorageBackend> RetryLayer<B> {
         Self { inner, config }
     }
 
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
-    }
-
     async fn run<T, F, Fut>(&self, op: Op, f: F) -> StorageResult<T>
     where
         F: FnMut() -> Fut + Send,
@@ -121,10 +108,4 @@ impl<B: StorageBackend> RetryLayer<B> {
     }
 }
 
-impl<B: fmt::Display> fmt::Display for RetryLayer<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Retry({})", self.inner)
-    }
-}
-
-delegate_backend!(RetryLayer, run);
+delegate_backend!(Retry => RetryLayer, run, "Retry");

@@ -1,10 +1,9 @@
 //! Bounds every call's duration.
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use super::{Layer, Op, delegate_backend};
+use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -29,13 +28,6 @@ impl Timeout {
     /// The limit.
     pub fn limit(&self) -> Duration {
         self.limit
-    }
-}
-
-impl<B: StorageBackend> Layer<B> for Timeout {
-    type Output = TimeoutLayer<B>;
-    fn wrap(self, inner: B) -> TimeoutLayer<B> {
-        TimeoutLayer::new(inner, self)
     }
 }
 
@@ -67,11 +59,6 @@ impl<B: StorageBackend> TimeoutLayer<B> {
         }
     }
 
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
-    }
-
     async fn run<T, F, Fut>(&self, op: Op, mut f: F) -> StorageResult<T>
     where
         F: FnMut() -> Fut + Send,
@@ -89,10 +76,4 @@ impl<B: StorageBackend> TimeoutLayer<B> {
     }
 }
 
-impl<B: fmt::Display> fmt::Display for TimeoutLayer<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Timeout({})", self.inner)
-    }
-}
-
-delegate_backend!(TimeoutLayer, run);
+delegate_backend!(Timeout => TimeoutLayer, run, "Timeout");
