@@ -92,7 +92,7 @@ pub fn roots(env: &dyn Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
         roots.push(h.join(".local"));
     }
     if let Some(p) = pyenv {
-        roots.extend(subdirs(&p.join("versions")));
+        roots.extend(entries(&p.join("versions"), Path::is_dir));
     }
     if let Some(h) = &home {
         for d in ["miniconda3", "anaconda3", "miniforge3", "mambaforge"] {
@@ -112,7 +112,7 @@ pub fn candidates_in(roots: &[PathBuf]) -> Vec<PathBuf> {
     let mut found: Vec<(Option<Vec<u32>>, PathBuf)> = Vec::new();
     let mut seen = HashSet::new();
     let mut add = |dir: &Path| {
-        for f in files(dir) {
+        for f in entries(dir, Path::is_file) {
             let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
@@ -127,7 +127,7 @@ pub fn candidates_in(roots: &[PathBuf]) -> Vec<PathBuf> {
     for root in roots {
         for lib in ["lib", "lib64"] {
             let lib = root.join(lib);
-            for py in subdirs(&lib) {
+            for py in entries(&lib, Path::is_dir) {
                 let is_python = py
                     .file_name()
                     .and_then(|n| n.to_str())
@@ -277,25 +277,14 @@ impl Owner {
     }
 }
 
-fn subdirs(dir: &Path) -> Vec<PathBuf> {
+/// The entries of `dir` that `keep` (`Path::is_dir`, `Path::is_file`), sorted.
+fn entries(dir: &Path, keep: fn(&Path) -> bool) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    v.sort();
-    v
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
+        .filter(|p| keep(p))
         .collect();
     v.sort();
     v

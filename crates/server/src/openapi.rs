@@ -14,40 +14,29 @@ fn q(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
 }
 
+/// References to the shared parameters of `components.parameters`.
+fn refs(names: &[&str]) -> Vec<Value> {
+    names
+        .iter()
+        .map(|n| json!({"$ref": format!("#/components/parameters/{n}")}))
+        .collect()
+}
+
 fn filter_params() -> Vec<Value> {
-    vec![
-        json!({"$ref": "#/components/parameters/genre"}),
-        json!({"$ref": "#/components/parameters/artist"}),
-        json!({"$ref": "#/components/parameters/album"}),
-        json!({"$ref": "#/components/parameters/key"}),
-        json!({"$ref": "#/components/parameters/bpm"}),
-        json!({"$ref": "#/components/parameters/duration"}),
-        json!({"$ref": "#/components/parameters/tag"}),
-        json!({"$ref": "#/components/parameters/where"}),
-    ]
+    refs(&[
+        "genre", "artist", "album", "key", "bpm", "duration", "tag", "where",
+    ])
 }
 
 /// `embedder`, `blend`, `model`: which vectors a ranking compares, as the CLI's options.
 fn vector_params() -> Vec<Value> {
-    vec![
-        json!({"$ref": "#/components/parameters/embedder"}),
-        json!({"$ref": "#/components/parameters/blend"}),
-        json!({"$ref": "#/components/parameters/model"}),
-    ]
+    refs(&["embedder", "blend", "model"])
 }
 
 fn similar_params() -> Vec<Value> {
-    let mut v = vec![
-        json!({"$ref": "#/components/parameters/k"}),
-        json!({"$ref": "#/components/parameters/similarOffset"}),
-        json!({"$ref": "#/components/parameters/metric"}),
-        json!({"$ref": "#/components/parameters/threshold"}),
-    ];
+    let mut v = refs(&["k", "similarOffset", "metric", "threshold"]);
     v.extend(vector_params());
-    v.extend([
-        json!({"$ref": "#/components/parameters/distinct"}),
-        json!({"$ref": "#/components/parameters/text"}),
-    ]);
+    v.extend(refs(&["distinct", "text"]));
     v.extend(filter_params());
     v
 }
