@@ -518,35 +518,32 @@ impl Config {
                 ))
             })?;
         }
-        if let Some(v) = get("ASTRA_DB_API_ENDPOINT") {
-            cfg.astra.api_endpoint = v;
+        // Settings taken as they are written.
+        for (key, slot) in [
+            ("ASTRA_DB_API_ENDPOINT", &mut cfg.astra.api_endpoint),
+            ("ASTRA_DB_KEYSPACE", &mut cfg.astra.keyspace),
+            ("ASTRA_DB_API_PATH", &mut cfg.astra.api_path),
+            ("SONGREC_S3_ENDPOINT", &mut cfg.s3.endpoint),
+            ("SONGREC_S3_BUCKET", &mut cfg.s3.bucket),
+            ("AWS_ACCESS_KEY_ID", &mut cfg.s3.access_key_id),
+            ("SONGREC_SERVE_BIND", &mut cfg.server.bind),
+            ("SONGREC_PREVIEWS_BASE_URL", &mut cfg.previews.base_url),
+        ] {
+            if let Some(v) = get(key) {
+                *slot = v;
+            }
         }
         if let Some(v) = get("ASTRA_DB_APPLICATION_TOKEN") {
             cfg.astra.token = Secret::new(v);
         }
-        if let Some(v) = get("ASTRA_DB_KEYSPACE") {
-            cfg.astra.keyspace = v;
-        }
-        if let Some(v) = get("ASTRA_DB_API_PATH") {
-            cfg.astra.api_path = v;
-        }
         if let Some(v) = get("ASTRA_DB_ALLOW_HTTP") {
             cfg.astra.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
-        }
-        if let Some(v) = get("SONGREC_S3_ENDPOINT") {
-            cfg.s3.endpoint = v;
-        }
-        if let Some(v) = get("SONGREC_S3_BUCKET") {
-            cfg.s3.bucket = v;
         }
         if let Some(v) = get("SONGREC_S3_REGION").or_else(|| get("AWS_REGION")) {
             cfg.s3.region = v;
         }
         if let Some(v) = get("SONGREC_S3_ALLOW_HTTP") {
             cfg.s3.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
-        }
-        if let Some(v) = get("AWS_ACCESS_KEY_ID") {
-            cfg.s3.access_key_id = v;
         }
         if let Some(v) = get("AWS_SECRET_ACCESS_KEY") {
             cfg.s3.secret_access_key = Secret::new(v);
@@ -598,12 +595,6 @@ impl Config {
                     )));
                 }
             };
-        }
-        if let Some(v) = get("SONGREC_SERVE_BIND") {
-            cfg.server.bind = v;
-        }
-        if let Some(v) = get("SONGREC_PREVIEWS_BASE_URL") {
-            cfg.previews.base_url = v;
         }
         cfg.local.path = expand_home(&cfg.local.path);
         cfg.cache.path = expand_home(&cfg.cache.path);
