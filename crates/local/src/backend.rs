@@ -203,11 +203,7 @@ impl LocalBackend {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || f(&inner))
             .await
-            .map_err(|e| StorageError::Backend {
-                backend: "local".into(),
-                message: format!("worker failed: {e}"),
-                transient: false,
-            })?
+            .map_err(|e| StorageError::backend("local", format!("worker failed: {e}")))?
     }
 }
 

@@ -399,10 +399,11 @@ impl Inner {
         key: &str,
         records: &[(SongId, Option<&[f32]>)],
     ) -> StorageResult<()> {
-        let cache = st.packs.get_mut(key).ok_or_else(|| StorageError::Backend {
-            backend: "local".into(),
-            message: format!("vector index for {} not open", r.model.key()),
-            transient: false,
+        let cache = st.packs.get_mut(key).ok_or_else(|| {
+            StorageError::backend(
+                "local",
+                format!("vector index for {} not open", r.model.key()),
+            )
         })?;
         let committed = cache.pack.append(records)?;
         cache.rows = None;

@@ -55,11 +55,10 @@ impl Inner {
                 let c = rows.get(s.key.1 as usize).copied();
                 let meta = c.and_then(|c| st.songs.get(c.slot as usize).map(|m| (c, m)));
                 let Some((c, meta)) = meta.filter(|(c, m)| m.id.to_bytes() == c.row.id) else {
-                    return Err(StorageError::Backend {
-                        backend: "local".into(),
-                        message: format!("search of {}: a result names no song", m.model.key()),
-                        transient: false,
-                    });
+                    return Err(StorageError::backend(
+                        "local",
+                        format!("search of {}: a result names no song", m.model.key()),
+                    ));
                 };
                 let d = math::dot(&q.vector, cache.pack.vector(&c.row));
                 let (similarity, distance) = math::score(q.metric, d, qn, c.row.norm);

@@ -129,6 +129,15 @@ impl StorageError {
         }
     }
 
+    /// Builds a [`StorageError::Backend`] that trying again will not mend.
+    pub fn backend(backend: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Backend {
+            backend: backend.into(),
+            message: message.into(),
+            transient: false,
+        }
+    }
+
     /// Whether retrying the same operation later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {

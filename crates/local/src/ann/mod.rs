@@ -86,11 +86,7 @@ pub(crate) fn nonce() -> u64 {
 }
 
 fn ann_err(what: &str, e: impl std::fmt::Display) -> StorageError {
-    StorageError::Backend {
-        backend: "local".into(),
-        message: format!("approximate index: {what}: {e}"),
-        transient: false,
-    }
+    StorageError::backend("local", format!("approximate index: {what}: {e}"))
 }
 
 fn path_str(p: &Path) -> StorageResult<&str> {
