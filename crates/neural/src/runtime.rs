@@ -167,11 +167,17 @@ fn major_minor(v: &str) -> Option<(u32, u32)> {
 fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
     // A relative path would be resolved from the working directory, which may be a downloaded
     // folder: loading a library runs its code, so only an absolute path is accepted.
+    let not_loaded = |reason: String| NeuralError::LibraryLoad {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let not_ort = || NeuralError::NotOnnxRuntime {
+        path: path.to_path_buf(),
+    };
     if !path.is_absolute() {
-        return Err(NeuralError::LibraryLoad {
-            path: path.to_path_buf(),
-            reason: "the path is relative; give the absolute path of the library file".into(),
-        });
+        return Err(not_loaded(
+            "the path is relative; give the absolute path of the library file".into(),
+        ));
     }
     if !path.exists() {
         return Err(NeuralError::LibraryNotFound {
@@ -179,10 +185,9 @@ fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
         });
     }
     if path.is_dir() {
-        return Err(NeuralError::LibraryLoad {
-            path: path.to_path_buf(),
-            reason: "it is a directory; give the path of the library file itself".into(),
-        });
+        return Err(not_loaded(
+            "it is a directory; give the path of the library file itself".into(),
+        ));
     }
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     // SAFETY: loading a library runs its initialisers. The user configured this path as ONNX
@@ -190,26 +195,16 @@ fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
     let lib = catch("loading the library", || unsafe {
         libloading::Library::new(&canonical)
     })
-    .map_err(|reason| NeuralError::LibraryLoad {
-        path: path.to_path_buf(),
-        reason,
-    })?
-    .map_err(|e| NeuralError::LibraryLoad {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    .map_err(not_loaded)?
+    .map_err(|e| not_loaded(e.to_string()))?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol, if present, has ONNX Runtime's documented signature.
     let get_base: libloading::Symbol<GetApiBase> =
-        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| NeuralError::NotOnnxRuntime {
-            path: path.to_path_buf(),
-        })?;
+        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| not_ort())?;
     // SAFETY: OrtGetApiBase takes no arguments and returns a static table (or null).
     let base = unsafe { get_base() };
     if base.is_null() {
-        return Err(NeuralError::NotOnnxRuntime {
-            path: path.to_path_buf(),
-        });
+        return Err(not_ort());
     }
     // SAFETY: `base` is non-null and points to ONNX Runtime's static OrtApiBase.
     let base = unsafe { &*base };
@@ -222,25 +217,22 @@ fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
             CStr::from_ptr(p).to_string_lossy().into_owned()
         }
     };
-    let required = format!("1.{REQUIRED_API}");
-    match major_minor(&version) {
-        Some((1, minor)) if minor >= REQUIRED_API => {}
-        Some((major, _)) if major > 1 => {}
-        _ => {
-            return Err(NeuralError::RuntimeTooOld {
-                path: path.to_path_buf(),
-                found: version,
-                required,
-            });
-        }
-    }
+    let new_enough = match major_minor(&version) {
+        Some((1, minor)) => minor >= REQUIRED_API,
+        Some((major, _)) => major > 1,
+        None => false,
+    };
     // SAFETY: GetApi is safe to call with any version; it returns null when unsupported.
-    let api_ptr = unsafe { (base.GetApi)(REQUIRED_API) };
+    let api_ptr = if new_enough {
+        unsafe { (base.GetApi)(REQUIRED_API) }
+    } else {
+        std::ptr::null()
+    };
     if api_ptr.is_null() {
         return Err(NeuralError::RuntimeTooOld {
             path: path.to_path_buf(),
             found: version,
-            required,
+            required: format!("1.{REQUIRED_API}"),
         });
     }
     // SAFETY: a non-null OrtApi of version REQUIRED_API has at least the fields of
