@@ -280,25 +280,20 @@ pub use collector::plan_windows;
 use collector::{Collector, Plan};
 
 fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
-    let meta = std::fs::metadata(path).map_err(|error| AudioError::Io {
+    let io = |error| AudioError::Io {
         path: path.to_path_buf(),
         error,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
-        return Err(AudioError::Io {
-            path: path.to_path_buf(),
-            error: std::io::Error::other("is a directory"),
-        });
+        return Err(io(std::io::Error::other("is a directory")));
     }
     if meta.len() == 0 {
         return Err(AudioError::Empty {
             path: path.to_path_buf(),
         });
     }
-    let file = File::open(path).map_err(|error| AudioError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let file = File::open(path).map_err(io)?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     // No extension hint on purpose: the format is probed from the content only.
     let hint = Hint::new();
@@ -310,11 +305,8 @@ fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
             MetadataOptions::default(),
         )
         .map_err(|e| match e {
-            SymError::IoError(ref io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
-                AudioError::Io {
-                    path: path.to_path_buf(),
-                    error: std::io::Error::new(io.kind(), e.to_string()),
-                }
+            SymError::IoError(ref err) if err.kind() != std::io::ErrorKind::UnexpectedEof => {
+                io(std::io::Error::new(err.kind(), e.to_string()))
             }
             other => AudioError::UnknownFormat {
                 path: path.to_path_buf(),
@@ -525,38 +517,33 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     }
 
     let (segments, peak_buffered_samples) = collector.map(Collector::finish).unwrap_or_default();
-    let path_buf = path.to_path_buf();
     if segments.iter().all(|s| s.samples.is_empty()) {
-        if decode_errors > 0 || demux_errors > 0 || !last_error.is_empty() {
-            return Err(AudioError::Corrupt {
-                path: path_buf,
-                detail: format!(
-                    "no audio decoded; {} bad packets; last error: {}",
-                    decode_errors + demux_errors,
-                    if last_error.is_empty() {
-                        "none"
-                    } else {
-                        &last_error
-                    }
-                ),
+        let detail = if decode_errors > 0 || demux_errors > 0 || !last_error.is_empty() {
+            format!(
+                "no audio decoded; {} bad packets; last error: {}",
+                decode_errors + demux_errors,
+                if last_error.is_empty() {
+                    "none"
+                } else {
+                    &last_error
+                }
+            )
+        } else if let Some(f) = declared_frames.filter(|&f| f > 0) {
+            format!(
+                "header declares {:.1} s of audio but the stream ended before any was decoded (truncated?)",
+                f as f64 / f64::from(sample_rate.max(1))
+            )
+        } else if saw_packet {
+            "packets present but no samples decoded".into()
+        } else {
+            return Err(AudioError::ZeroLength {
+                path: path.to_path_buf(),
             });
-        }
-        if let Some(f) = declared_frames.filter(|&f| f > 0) {
-            return Err(AudioError::Corrupt {
-                path: path_buf,
-                detail: format!(
-                    "header declares {:.1} s of audio but the stream ended before any was decoded (truncated?)",
-                    f as f64 / f64::from(sample_rate.max(1))
-                ),
-            });
-        }
-        if saw_packet {
-            return Err(AudioError::Corrupt {
-                path: path_buf,
-                detail: "packets present but no samples decoded".into(),
-            });
-        }
-        return Err(AudioError::ZeroLength { path: path_buf });
+        };
+        return Err(AudioError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        });
     }
     let rate_f = f64::from(sample_rate.max(1));
     // A second of slack: encoder delay and padding make the decoded length differ slightly
