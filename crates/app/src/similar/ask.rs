@@ -144,12 +144,17 @@ pub async fn prepare<'a>(
             notes: Vec::new(),
         });
     };
-    let parts = choose_parts_in(backend, target, &ask.choice, embedders).await?;
+    // Read once for the notes and the choice both.
+    let stats = if ask.notes {
+        Some(backend.models().await?)
+    } else {
+        None
+    };
+    let parts = choose_parts_in(backend, target, &ask.choice, embedders, stats.as_deref()).await?;
     tracing::info!("comparing {parts:?}");
     let model = space_of(&parts).key();
     let mut notes = Vec::new();
-    if ask.notes {
-        let stats = backend.models().await?;
+    if let Some(stats) = stats {
         notes.extend(
             crate::embedders::outdated_models(&stats)
                 .iter()

@@ -4,7 +4,7 @@
 
 use songrec_config::EmbedderConfig;
 use songrec_discover::space::Space;
-use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageBackend};
+use songrec_storage::{ModelInfo, ModelStats, SongId, SongMetadata, StorageBackend};
 
 use super::{ModelPart, Target, space_of};
 use crate::{AppError, AppResult};
@@ -93,21 +93,29 @@ pub async fn choose_parts(
     cfg: &EmbedderConfig,
 ) -> AppResult<Vec<ModelPart>> {
     let pool = crate::embedders::Pool::new(cfg.clone());
-    choose_parts_in(backend, target, choice, &pool).await
+    choose_parts_in(backend, target, choice, &pool, None).await
 }
 
 /// [`choose_parts`] taking the embedders a file needs from a [`Pool`](crate::embedders::Pool)
-/// of started ones (the web server's): the one code path of every door.
+/// of started ones (the web server's): the one code path of every door. `models`: the
+/// library's models when the caller has read them already (else read here if needed).
 pub async fn choose_parts_in(
     backend: &dyn StorageBackend,
     target: &Target,
     choice: &Choice,
     pool: &crate::embedders::Pool,
+    models: Option<&[ModelStats]>,
 ) -> AppResult<Vec<ModelPart>> {
+    let read_models = || async {
+        match models {
+            Some(m) => Ok::<_, AppError>(m.to_vec()),
+            None => Ok(backend.models().await?),
+        }
+    };
     match choice {
         Choice::Embedder(name) => Ok(vec![part(name, 1.0, target, pool)?]),
         Choice::Model(key) => {
-            let models = backend.models().await?;
+            let models = read_models().await?;
             let have: Vec<String> = models.iter().map(|s| s.model.key()).collect();
             let m = models
                 .into_iter()
@@ -142,7 +150,7 @@ pub async fn choose_parts_in(
             ])
         }
         Choice::Auto => {
-            let stats = backend.models().await?;
+            let stats = read_models().await?;
             if crate::embedders::default_is_complete(&stats) {
                 let m = crate::embedders::model_by_name(crate::embedders::DEFAULT)?;
                 let has = match target {
@@ -211,14 +219,14 @@ pub async fn choose_space(
     if let Some(s) = seed {
         let target = Target::Song(Box::new(s.clone()));
         return Ok(space_of(
-            &choose_parts_in(backend, &target, choice, &pool).await?,
+            &choose_parts_in(backend, &target, choice, &pool, None).await?,
         ));
     }
     if *choice != Choice::Auto {
         // Parts for a file need an embedder; for stored vectors a stand-in song is enough.
         let target = Target::Song(Box::new(SongMetadata::new(SongId::from_bytes(b""), "")));
         return Ok(space_of(
-            &choose_parts_in(backend, &target, choice, &pool).await?,
+            &choose_parts_in(backend, &target, choice, &pool, None).await?,
         ));
     }
     let stats = backend.models().await?;
@@ -227,21 +235,15 @@ pub async fn choose_space(
             crate::embedders::DEFAULT,
         )?));
     }
-    let have: Vec<ModelInfo> = stats
-        .into_iter()
-        .filter(|s| s.count > 0)
-        .map(|s| s.model)
-        .collect();
     let mut parts = Vec::new();
     for (name, w) in [("musicnn", AUTO_BLEND), ("dsp", 1.0 - AUTO_BLEND)] {
         let m = crate::embedders::model_by_name(name)?;
-        if have.contains(&m) {
+        if stats.iter().any(|s| s.count > 0 && s.model == m) {
             parts.push((m, w));
         }
     }
     if parts.is_empty() {
         // Neither live embedder's vectors: the stored model with the most songs.
-        let stats = backend.models().await?;
         let best = stats
             .into_iter()
             .filter(|s| s.count > 0)
