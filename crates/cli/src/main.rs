@@ -1,5 +1,7 @@
 //! `songrec`: a thin command line over the songrec library crates. It parses arguments, builds a
 //! backend from the configuration through the factory, calls the library and prints.
+// Help texts name config.toml sections in brackets ("[server] bind"), which are not links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 mod args;
 mod cli;

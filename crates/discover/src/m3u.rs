@@ -38,7 +38,7 @@ pub enum RemoteAudio {
     Url,
 }
 
-/// Options for [`write`].
+/// Options for [`write()`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct M3uOptions {
     /// Local path style.
@@ -59,7 +59,7 @@ impl Default for M3uOptions {
     }
 }
 
-/// What [`write`] did.
+/// What [`write()`] did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct M3uReport {
     /// Songs written.

@@ -684,7 +684,7 @@ pub fn migrate_ledger_path(cfg: &Config) -> PathBuf {
 
 // ---- test fault hook ------------------------------------------------------------------------
 
-/// Environment variable of the crash-test hook (see [`with_test_hooks`]); read only in builds
+/// Environment variable of the crash-test hook (see `with_test_hooks`); read only in builds
 /// with the `test-hooks` feature (the crash tests), never by a released `songrec`.
 pub const TEST_CRASH_ENV: &str = "SONGREC_TEST_CRASH_AT";
 

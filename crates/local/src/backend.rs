@@ -128,7 +128,7 @@ impl LocalBackend {
     }
 
     /// Checks every derived file of the index in full, whatever the shared record of checked
-    /// files says (see [`crate::integrity`]): each model's pack against the checksum the
+    /// files says (see `integrity.rs`): each model's pack against the checksum the
     /// manifest recorded, and its approximate index's checksum and graph. Returns the files
     /// checked and, for each damaged one, what is wrong (`songrec reindex` rebuilds them).
     pub async fn verify_index(&self) -> StorageResult<(usize, Vec<StorageError>)> {

@@ -12,7 +12,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Routes are declared once ([`routes`]): the same table builds the router and is checked
+//! Routes are declared once (`routes!`): the same table builds the router and is checked
 //! against the OpenAPI document ([`openapi::document`]) by the tests.
 
 pub mod api;

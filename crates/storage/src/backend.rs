@@ -19,7 +19,7 @@ use crate::query::{ListQuery, Match, Page, SearchQuery};
 ///
 /// Implementations: the local file layout (`songrec-local`), Astra DB + S3 (`songrec-astra`),
 /// and layers that wrap any backend (retry, metrics, fault injection, caching). Every
-/// implementation runs the shared conformance suite ([`crate::conformance`]).
+/// implementation runs the shared conformance suite (`conformance`, feature `conformance`).
 ///
 /// Contract highlights:
 /// - Metadata is the commit point of a song: embeddings and audio without metadata are

@@ -9,7 +9,7 @@
 //! Each batch goes through three steps, and the [`ledger`] records each one in a single
 //! transaction: audio to the target (`audio_done`), vectors and metadata read and sent
 //! (`vectors_done`), the target's acknowledgement (`done`). Songs that fail transiently are
-//! retried in later rounds; [`verify`] compares both sides afterwards.
+//! retried in later rounds; [`verify()`] compares both sides afterwards.
 
 pub mod ledger;
 pub mod verify;

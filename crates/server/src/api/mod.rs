@@ -239,7 +239,7 @@ impl SearchCursor {
 ///
 /// `total` is exact when it is cheap (`total_exact`); otherwise a lower bound: on the cloud an
 /// exact count costs a request per thousand songs, and a `q=` search reads the listing only
-/// until its page is full (at most [`SEARCH_SCAN_BUDGET`] songs per request), answering with a
+/// until its page is full (at most `SEARCH_SCAN_BUDGET` songs per request), answering with a
 /// `next_cursor` to continue.
 pub async fn list_songs(
     State(st): State<AppState>,

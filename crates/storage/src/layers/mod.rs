@@ -26,7 +26,7 @@
 //! the *answer* of `put_audio` (`already_present`), `delete_audio` and `delete_song` (`bool`)
 //! can differ when an earlier attempt's acknowledgement was lost. [`RetryLayer`] passes such
 //! answers through unchanged (the state is what the caller asked for either way, and rewriting
-//! `false` to `true` would misreport deletes of unknown songs), and [`ChaosLayer`] therefore
+//! `false` to `true` would misreport deletes of unknown songs), and `ChaosLayer` therefore
 //! only injects "lost ack" faults into writes whose repeat gives an identical answer.
 
 // Fault injection: test tooling, compiled only for tests and with the `test-hooks` feature.
