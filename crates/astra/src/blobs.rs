@@ -16,12 +16,12 @@ use object_store::client::{HttpClient, HttpConnector};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::{Method, Signer as _};
 use object_store::{
-    ClientOptions, ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload,
-    RetryConfig, WriteMultipart,
+    ClientOptions, ObjectStore as _, ObjectStoreExt as _, PutMode, PutPayload, RetryConfig,
+    WriteMultipart,
 };
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use songrec_storage::StorageError;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use url::Url;
 
 use crate::secret::Secret;
@@ -102,12 +102,6 @@ impl S3Config {
             request_timeout: Duration::from_secs(60),
         }
     }
-
-
-
-
-
-
 }
 
 /// Errors of the blob store. Never contains the secret key.
@@ -397,13 +391,12 @@ impl BlobStore {
         if config.bucket.is_empty() {
             return Err(BlobError::Config("bucket is empty".into()));
         }
-        let endpoint_url = match &config.endpoint {
-            Some(ep) => Some(
-                Url::parse(ep.trim())
-                    .map_err(|e| BlobError::Config(format!("endpoint is not a valid URL: {e}")))?,
-            ),
-            None => None,
-        };
+        let endpoint_url = config
+            .endpoint
+            .as_deref()
+            .map(|ep| Url::parse(ep.trim()))
+            .transpose()
+            .map_err(|e| BlobError::Config(format!("endpoint is not a valid URL: {e}")))?;
         if let Some(u) = &endpoint_url
             && let Some(why) = crate::origin::plain_http_refusal(
                 u,
@@ -476,12 +469,7 @@ impl BlobStore {
 
     /// The object key for a hash: `<prefix>/audio/<sha256 hex>`.
     pub fn key_for(&self, hash: &str) -> Result<String, BlobError> {
-        let h = normalize_hash(hash)?;
-        Ok(if self.prefix.is_empty() {
-            format!("audio/{h}")
-        } else {
-            format!("{}/audio/{h}", self.prefix)
-        })
+        Ok(self.object_key(&format!("audio/{}", normalize_hash(hash)?)))
     }
 
     /// `<prefix>/<name>`: the key of a non-audio object such as the sync lease.
@@ -579,13 +567,9 @@ impl BlobStore {
                 });
             }
             let bytes = buf.len() as u64;
-            let opts = PutOptions {
-                mode: PutMode::Create,
-                ..PutOptions::default()
-            };
             return match self
                 .store
-                .put_opts(&location, PutPayload::from(buf), opts)
+                .put_opts(&location, PutPayload::from(buf), PutMode::Create.into())
                 .await
             {
                 Ok(_) => Ok(PutOutcome::Uploaded {
@@ -791,28 +775,27 @@ impl BlobStore {
     /// object twice and expects the second attempt to fail with "already exists". The probe
     /// is deleted afterwards.
     pub async fn check_conditional_put(&self) -> Result<(), BlobError> {
-        let key = format!(
-            "{}{}_doctor/conditional-put-{}",
-            self.prefix,
-            if self.prefix.is_empty() { "" } else { "/" },
-            uuid::Uuid::new_v4()
-        );
+        let key = self.object_key(&format!("_doctor/conditional-put-{}", uuid::Uuid::new_v4()));
         let location = ObjectPath::parse(&key)
             .map_err(|e| BlobError::Config(format!("invalid key prefix: {e}")))?;
-        let create = || PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
         let first = self
             .store
-            .put_opts(&location, PutPayload::from_static(b"probe-1"), create())
+            .put_opts(
+                &location,
+                PutPayload::from_static(b"probe-1"),
+                PutMode::Create.into(),
+            )
             .await;
         if let Err(e) = first {
             return Err(self.store_err(&key, e));
         }
         let second = self
             .store
-            .put_opts(&location, PutPayload::from_static(b"probe-2"), create())
+            .put_opts(
+                &location,
+                PutPayload::from_static(b"probe-2"),
+                PutMode::Create.into(),
+            )
             .await;
         let _ = self.store.delete(&location).await;
         match second {

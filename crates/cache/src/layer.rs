@@ -210,6 +210,16 @@ impl<B: StorageBackend> CacheLayer<B> {
     }
 }
 
+/// The records of `songs` that `report` says were stored.
+pub(crate) fn stored_records(songs: &[SongRecord], report: &BatchReport) -> Vec<SongRecord> {
+    let stored: std::collections::HashSet<&SongId> = report.stored.iter().collect();
+    songs
+        .iter()
+        .filter(|s| stored.contains(&s.metadata.id))
+        .cloned()
+        .collect()
+}
+
 impl<B: fmt::Display> fmt::Display for CacheLayer<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Cache({})", self.inner)
@@ -366,12 +376,7 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
 
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         let report = self.inner.put_songs(songs).await?;
-        let stored: std::collections::HashSet<&SongId> = report.stored.iter().collect();
-        let written: Vec<SongRecord> = songs
-            .iter()
-            .filter(|s| stored.contains(&s.metadata.id))
-            .cloned()
-            .collect();
+        let written = stored_records(songs, &report);
         if !written.is_empty() {
             self.learn_metadata(written.iter().map(|s| &s.metadata))
                 .await;

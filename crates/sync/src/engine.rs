@@ -24,13 +24,11 @@ use crate::plan::{
     Action, Conflict, ConflictKind, Plan, PlanSummary, Policy, Rails, Side, Violation, plan,
 };
 use crate::record::{BaseEntry, FeedPosition, RecordChange, RecordStore};
-use songrec_storage::SongId;
-use songrec_storage::SongMetadata;
-use songrec_storage::StorageError;
-use songrec_storage::VersionEntry;
 pub use songrec_storage::progress::{NoProgress, Progress};
-use songrec_storage::{Embedding, ModelInfo};
-use songrec_storage::{SongRecord, StorageBackend};
+use songrec_storage::{
+    Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend, StorageError,
+    VersionEntry,
+};
 
 /// Environment variable of the test fault hook (see [`SyncOptions::abort_after_writes`]);
 /// exists only with the `test-hooks` feature.
@@ -798,37 +796,32 @@ impl Exec<'_> {
         full: bool,
         models: &[ModelInfo],
     ) -> Result<SongRecord, StorageError> {
-        if !full {
-            let embeddings = self.vectors(from, &metadata.id, models).await?;
-            return Ok(SongRecord {
-                metadata,
-                embeddings,
-            });
-        }
-        let (src, dst) = (self.side(from), self.side(from.other()));
         let id = &metadata.id;
-        let ext = Path::new(&metadata.file_name)
-            .extension()
-            .and_then(|e| e.to_str())
-            .filter(|e| {
-                !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
-            })
-            .unwrap_or("bin");
-        let tmp = self.opts.scratch_dir.join(format!("{id}.{ext}"));
-        let audio = async {
-            match src.get_audio(id, &tmp).await {
-                Ok(_) => {
-                    dst.put_audio(id, &tmp).await?;
-                    self.wrote();
-                    Ok(())
+        if full {
+            let (src, dst) = (self.side(from), self.side(from.other()));
+            let ext = Path::new(&metadata.file_name)
+                .extension()
+                .and_then(|e| e.to_str())
+                .filter(|e| {
+                    !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
+                })
+                .unwrap_or("bin");
+            let tmp = self.opts.scratch_dir.join(format!("{id}.{ext}"));
+            let audio = async {
+                match src.get_audio(id, &tmp).await {
+                    Ok(_) => {
+                        dst.put_audio(id, &tmp).await?;
+                        self.wrote();
+                        Ok(())
+                    }
+                    Err(StorageError::NotFound(_)) => Ok(()),
+                    Err(e) => Err(e),
                 }
-                Err(StorageError::NotFound(_)) => Ok(()),
-                Err(e) => Err(e),
             }
+            .await;
+            let _ = std::fs::remove_file(&tmp);
+            audio?;
         }
-        .await;
-        let _ = std::fs::remove_file(&tmp);
-        audio?;
         let embeddings = self.vectors(from, id, models).await?;
         Ok(SongRecord {
             metadata,

@@ -125,9 +125,10 @@ pub fn merge(
         }
     }
 
+    let side = |s: Side| if s == Side::Local { local } else { remote };
     let mut conflict = None;
     if !conflicting.is_empty() {
-        let loser = if winner == Side::Local { local } else { remote };
+        let loser = side(winner.other());
         let whose = |s: Side| {
             if s == Side::Local {
                 "this machine's"
@@ -172,7 +173,7 @@ pub fn merge(
         };
         conflict = Some(Conflict {
             id: local.id.clone(),
-            title: if winner == Side::Local { local } else { remote }.display_name(),
+            title: side(winner).display_name(),
             kind: if base.is_some() {
                 ConflictKind::EditEdit
             } else {
@@ -200,11 +201,10 @@ pub fn merge(
         let mut obj = merged;
         obj.insert("version".into(), json!(top + 1));
         obj.insert("updated_at".into(), json!(now));
-        let winner_meta = if winner == Side::Local { local } else { remote };
         // Every value came from a valid metadata of the same song, so this cannot fail; keep
         // the winner's metadata if it somehow does.
         let mut m: SongMetadata =
-            serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| winner_meta.clone());
+            serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| side(winner).clone());
         m.version = top + 1;
         (m, vec![Side::Local, Side::Remote])
     };
@@ -224,12 +224,8 @@ fn merge_sets(b: Option<&Value>, l: Option<&Value>, r: Option<&Value>) -> Value 
     let (b, l, r) = (items(b), items(l), items(r));
     let mut out: Vec<Value> = Vec::new();
     for x in l.iter().chain(r.iter()) {
-        let in_b = b.contains(x);
-        let kept = if in_b {
-            l.contains(x) && r.contains(x)
-        } else {
-            true
-        };
+        // An item of the base stays only if neither side removed it.
+        let kept = !b.contains(x) || (l.contains(x) && r.contains(x));
         if kept && !out.contains(x) {
             out.push(x.clone());
         }

@@ -39,9 +39,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::record::BaseEntry;
-use songrec_storage::SongId;
-use songrec_storage::StorageError;
-use songrec_storage::VersionEntry;
+use songrec_storage::{SongId, StorageError, VersionEntry};
 
 /// One side of a sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -444,35 +442,29 @@ pub fn plan(
                 full: !target.is_live(),
             }
         };
+        // `from` added or changed the song and the other side did not: copy it over, unless
+        // `from` never synced it and the other side's tombstone is newer than its copy (the
+        // deletion happened after this copy was made).
+        let one_sided = |from: Side, c: Change, here: Seen, there: Seen| {
+            if c == Change::Added
+                && b.is_none()
+                && matches!(there, Seen::Tomb(tv) if tv > here.version())
+            {
+                Action::Delete {
+                    id: id.clone(),
+                    on: from,
+                }
+            } else {
+                copy(from)
+            }
+        };
         let action = match (lc, rc) {
             (Change::Same, Change::Same) | (Change::None, Change::None) => None,
             (Change::Modified | Change::Added, Change::Same | Change::None) => {
-                // Never synced here, and the remote's tombstone is newer than our copy: the
-                // deletion happened after this copy was made.
-                if lc == Change::Added
-                    && b.is_none()
-                    && matches!(rs, Seen::Tomb(tv) if tv > ls.version())
-                {
-                    Some(Action::Delete {
-                        id: id.clone(),
-                        on: Side::Local,
-                    })
-                } else {
-                    Some(copy(Side::Local))
-                }
+                Some(one_sided(Side::Local, lc, ls, rs))
             }
             (Change::Same | Change::None, Change::Modified | Change::Added) => {
-                if rc == Change::Added
-                    && b.is_none()
-                    && matches!(ls, Seen::Tomb(tv) if tv > rs.version())
-                {
-                    Some(Action::Delete {
-                        id: id.clone(),
-                        on: Side::Remote,
-                    })
-                } else {
-                    Some(copy(Side::Remote))
-                }
+                Some(one_sided(Side::Remote, rc, rs, ls))
             }
             (Change::Deleted, Change::Same) => ls_delete(id, Side::Remote, rs),
             (Change::Same, Change::Deleted) => ls_delete(id, Side::Local, ls),
@@ -486,49 +478,35 @@ pub fn plan(
                     added_both: b.is_none_or(|b| b.deleted),
                 })
             }
-            (Change::Deleted, Change::Modified) => {
-                let (action, outcome) = if policy == Policy::Local {
+            (Change::Deleted, Change::Modified) | (Change::Modified, Change::Deleted) => {
+                // The side that deleted, the policy that keeps its deletion, where the song is
+                // then deleted, or else restored.
+                let (deleted_on, keeper, kind, deleted, restored) = if lc == Change::Deleted {
+                    let kind = ConflictKind::DeletedHereEditedThere;
                     (
-                        Action::Delete {
-                            id: id.clone(),
-                            on: Side::Remote,
-                        },
-                        "kept the deletion (policy local): deleted on the remote".to_owned(),
+                        Side::Local,
+                        Policy::Local,
+                        kind,
+                        "on the remote",
+                        "here from the remote",
                     )
                 } else {
-                    (
-                        copy(Side::Remote),
-                        format!("kept the edit (policy {policy}): restored here from the remote"),
-                    )
+                    let kind = ConflictKind::EditedHereDeletedThere;
+                    (Side::Remote, Policy::Remote, kind, "here", "on the remote")
+                };
+                let edited_on = deleted_on.other();
+                let (action, outcome) = if policy == keeper {
+                    let outcome = format!("kept the deletion (policy {policy}): deleted {deleted}");
+                    let on = edited_on;
+                    (Action::Delete { id: id.clone(), on }, outcome)
+                } else {
+                    let outcome = format!("kept the edit (policy {policy}): restored {restored}");
+                    (copy(edited_on), outcome)
                 };
                 p.conflicts.push(Conflict {
                     id: id.clone(),
                     title: String::new(),
-                    kind: ConflictKind::DeletedHereEditedThere,
-                    fields: Vec::new(),
-                    outcome,
-                });
-                Some(action)
-            }
-            (Change::Modified, Change::Deleted) => {
-                let (action, outcome) = if policy == Policy::Remote {
-                    (
-                        Action::Delete {
-                            id: id.clone(),
-                            on: Side::Local,
-                        },
-                        "kept the deletion (policy remote): deleted here".to_owned(),
-                    )
-                } else {
-                    (
-                        copy(Side::Local),
-                        format!("kept the edit (policy {policy}): restored on the remote"),
-                    )
-                };
-                p.conflicts.push(Conflict {
-                    id: id.clone(),
-                    title: String::new(),
-                    kind: ConflictKind::EditedHereDeletedThere,
+                    kind,
                     fields: Vec::new(),
                     outcome,
                 });

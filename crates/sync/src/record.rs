@@ -12,11 +12,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use songrec_storage::ChangeCursor;
-use songrec_storage::SongId;
-use songrec_storage::SongMetadata;
-use songrec_storage::StorageError;
-use songrec_storage::StorageResult;
+use songrec_storage::{ChangeCursor, SongId, SongMetadata, StorageError, StorageResult};
 
 /// What the record says about one song.
 ///

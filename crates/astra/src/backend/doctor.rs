@@ -147,6 +147,11 @@ impl Checks {
             fix: fix.map(clean),
         });
     }
+
+    /// A check that passed.
+    fn ok(&mut self, name: &str, detail: impl Into<String>) {
+        self.add(name, CheckStatus::Ok, detail.into(), None);
+    }
 }
 
 /// Runs every check against the configured Data API and S3 bucket. Never fails: problems are
@@ -159,16 +164,14 @@ pub async fn doctor(opts: &AstraOptions) -> DoctorReport {
     let api = data_api_config(opts);
     let s3 = s3_config(&opts.s3);
     match (&api, &s3) {
-        (Ok(_), Ok(_)) => c.add(
+        (Ok(_), Ok(_)) => c.ok(
             names::CONFIG,
-            CheckStatus::Ok,
             format!(
                 "endpoint {}, keyspace {}, bucket {}",
                 super::connection::host_of(&opts.api_endpoint),
                 opts.keyspace,
                 opts.s3.bucket
             ),
-            None,
         ),
         _ => {
             let msgs: Vec<String> = [api.as_ref().err(), s3.as_ref().err()]
@@ -220,18 +223,13 @@ pub async fn doctor(opts: &AstraOptions) -> DoctorReport {
 async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
     let infos = match client.find_collections(true).await {
         Ok(i) => {
-            c.add(names::ENDPOINT, CheckStatus::Ok, "answers".into(), None);
-            c.add(names::TOKEN, CheckStatus::Ok, "accepted".into(), None);
-            c.add(
-                names::KEYSPACE,
-                CheckStatus::Ok,
-                client.config().keyspace.clone(),
-                None,
-            );
+            c.ok(names::ENDPOINT, "answers");
+            c.ok(names::TOKEN, "accepted");
+            c.ok(names::KEYSPACE, client.config().keyspace.clone());
             i
         }
         Err(e @ DataApiError::Unauthorized { .. }) => {
-            c.add(names::ENDPOINT, CheckStatus::Ok, "answers".into(), None);
+            c.ok(names::ENDPOINT, "answers");
             c.add(
                 names::TOKEN,
                 CheckStatus::Fail,
@@ -241,8 +239,8 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
             return;
         }
         Err(e @ DataApiError::KeyspaceNotFound(_)) => {
-            c.add(names::ENDPOINT, CheckStatus::Ok, "answers".into(), None);
-            c.add(names::TOKEN, CheckStatus::Ok, "accepted".into(), None);
+            c.ok(names::ENDPOINT, "answers");
+            c.ok(names::TOKEN, "accepted");
             c.add(
                 names::KEYSPACE,
                 CheckStatus::Fail,
@@ -316,12 +314,7 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
         Err(e) => problems.push(format!("reading the model registry: {e}")),
     }
     if problems.is_empty() {
-        c.add(
-            names::COLLECTIONS,
-            CheckStatus::Ok,
-            names_ok.join(", "),
-            None,
-        );
+        c.ok(names::COLLECTIONS, names_ok.join(", "));
         schema_check(c, &client.collection(&songs_name)).await;
     } else {
         c.add(
@@ -367,25 +360,10 @@ async fn bucket_checks(c: &mut Checks, store: &BlobStore) {
     let probe = format!("songrec doctor probe {}", uuid::Uuid::new_v4());
     let hash = hex::encode(Sha256::digest(probe.as_bytes()));
     let result: Result<(), (BlobError, &str)> = async {
-        let dir = tempfile::tempdir().map_err(|e| {
-            (
-                BlobError::Io {
-                    path: std::env::temp_dir(),
-                    source: e,
-                },
-                "put",
-            )
-        })?;
+        let io = |path| move |source| (BlobError::Io { path, source }, "put");
+        let dir = tempfile::tempdir().map_err(io(std::env::temp_dir()))?;
         let src = dir.path().join("probe");
-        std::fs::write(&src, probe.as_bytes()).map_err(|e| {
-            (
-                BlobError::Io {
-                    path: src.clone(),
-                    source: e,
-                },
-                "put",
-            )
-        })?;
+        std::fs::write(&src, probe.as_bytes()).map_err(io(src.clone()))?;
         store.put_file(&hash, &src).await.map_err(|e| (e, "put"))?;
         let back = dir.path().join("back");
         let got = store.get_to_file(&hash, &back).await;
@@ -396,28 +374,25 @@ async fn bucket_checks(c: &mut Checks, store: &BlobStore) {
     }
     .await;
     match result {
-        Ok(()) => c.add(
+        Ok(()) => c.ok(
             names::BUCKET,
-            CheckStatus::Ok,
             format!(
                 "put, get and delete of a probe object in {} work",
                 store.bucket()
             ),
-            None,
         ),
         Err((e, step)) => {
-            let fix = blob_fix(&e);
             c.add(
                 names::BUCKET,
                 CheckStatus::Fail,
                 format!("{step} of a probe object failed: {e}"),
-                Some(fix),
+                Some(blob_fix(&e)),
             );
             return;
         }
     }
     match store.check_conditional_put().await {
-        Ok(()) => c.add(names::CONDITIONAL_PUT, CheckStatus::Ok, "supported".into(), None),
+        Ok(()) => c.ok(names::CONDITIONAL_PUT, "supported"),
         Err(e @ BlobError::ConditionalPutUnsupported(_)) => c.add(
             names::CONDITIONAL_PUT,
             CheckStatus::Warn,

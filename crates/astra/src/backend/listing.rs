@@ -157,6 +157,17 @@ fn range_filter(
     t2.with_base(base("deleted", json!(false)))
 }
 
+/// `countDocuments` on `coll`; a failure is described as `what`.
+async fn count_documents(
+    coll: &Collection,
+    filter: Value,
+    what: &str,
+) -> StorageResult<DocumentCount> {
+    coll.count_documents(filter)
+        .await
+        .map_err(|e| errors::api(e, what))
+}
+
 fn with_key(filter: &Value, key: &str, value: Value) -> Value {
     let mut f = filter.as_object().cloned().unwrap_or_default();
     f.insert(key.into(), value);
@@ -170,13 +181,8 @@ impl AstraBackend {
     /// per 900 documents; a group that overflows anyway is counted bucket by bucket).
     pub(super) async fn exact_count(&self, coll: &Collection, filter: Value) -> StorageResult<u64> {
         let what = format!("counting documents in {}", coll.name());
-        match coll
-            .count_documents(filter.clone())
-            .await
-            .map_err(|e| errors::api(e, &what))?
-        {
-            DocumentCount::Exact(n) => return Ok(n),
-            DocumentCount::AtLeast(_) => {}
+        if let DocumentCount::Exact(n) = count_documents(coll, filter.clone(), &what).await? {
+            return Ok(n);
         }
         const HEX: &[u8; 16] = b"0123456789abcdef";
         const PER_GROUP: u64 = 900;
@@ -200,11 +206,7 @@ impl AstraBackend {
                 let f = with_key(filter, "bucket", json!({ "$in": buckets }));
                 let what = what.clone();
                 async move {
-                    match coll
-                        .count_documents(f)
-                        .await
-                        .map_err(|e| errors::api(e, &what))?
-                    {
+                    match count_documents(coll, f, &what).await? {
                         DocumentCount::Exact(n) => Ok::<u64, StorageError>(n),
                         DocumentCount::AtLeast(_) => {
                             let mut n = 0;
@@ -230,21 +232,14 @@ impl AstraBackend {
         what: &str,
     ) -> StorageResult<u64> {
         let f = with_key(filter, "bucket", json!(bucket));
-        match coll
-            .count_documents(f.clone())
-            .await
-            .map_err(|e| errors::api(e, what))?
-        {
+        match count_documents(coll, f.clone(), what).await? {
             DocumentCount::Exact(n) => Ok(n),
-            DocumentCount::AtLeast(_) => {
-                let ids = coll
-                    .find(f, FindOptions::default().projection(json!({"_id": 1})))
-                    .into_stream()
-                    .try_fold(0u64, |n, _| async move { Ok(n + 1) })
-                    .await
-                    .map_err(|e| errors::api(e, what))?;
-                Ok(ids)
-            }
+            DocumentCount::AtLeast(_) => coll
+                .find(f, FindOptions::default().projection(json!({"_id": 1})))
+                .into_stream()
+                .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+                .await
+                .map_err(|e| errors::api(e, what)),
         }
     }
 
@@ -575,14 +570,10 @@ impl AstraBackend {
         if self.sort_keys_checked.load(Ordering::Relaxed) {
             return Ok(0);
         }
-        let n = match self
-            .songs
-            .count_documents(stale_keys_filter())
-            .await
-            .map_err(|e| errors::api(e, "checking the songs' sort keys"))?
-        {
-            DocumentCount::Exact(n) | DocumentCount::AtLeast(n) => n,
-        };
+        let what = "checking the songs' sort keys";
+        let n = count_documents(&self.songs, stale_keys_filter(), what)
+            .await?
+            .value();
         if n == 0 {
             self.sort_keys_checked.store(true, Ordering::Relaxed);
         } else if !self.sort_keys_warned.swap(true, Ordering::Relaxed) {
@@ -713,17 +704,10 @@ impl AstraBackend {
         }
         let f = t.with_base(base("deleted", json!(false)));
         let what = format!("counting documents in {}", self.songs.name());
-        Ok(
-            match self
-                .songs
-                .count_documents(f)
-                .await
-                .map_err(|e| errors::api(e, &what))?
-            {
-                DocumentCount::Exact(n) => SongCount::Exact(n),
-                DocumentCount::AtLeast(n) => SongCount::AtLeast(n),
-            },
-        )
+        Ok(match count_documents(&self.songs, f, &what).await? {
+            DocumentCount::Exact(n) => SongCount::Exact(n),
+            DocumentCount::AtLeast(n) => SongCount::AtLeast(n),
+        })
     }
 
     /// Implements `StorageBackend::summary` (the Data API has no aggregation): one unsorted

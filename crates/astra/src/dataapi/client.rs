@@ -33,18 +33,19 @@ pub struct CommandResponse {
 }
 
 impl CommandResponse {
+    /// `status.<key>`, if present.
+    pub fn status_value(&self, key: &str) -> Option<&Value> {
+        self.status.as_ref()?.get(key)
+    }
+
     /// Reads an unsigned integer from `status`.
     pub fn status_u64(&self, key: &str) -> Option<u64> {
-        self.status.as_ref()?.get(key)?.as_u64()
+        self.status_value(key)?.as_u64()
     }
 
     /// True if `status.<key>` is `true`.
     pub fn status_flag(&self, key: &str) -> bool {
-        self.status
-            .as_ref()
-            .and_then(|s| s.get(key))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.status_value(key).and_then(Value::as_bool) == Some(true)
     }
 }
 
@@ -244,9 +245,7 @@ impl DataApiClient {
             .execute(&self.url_for(None), "findCollections", &body, true)
             .await?;
         let list = resp
-            .status
-            .as_ref()
-            .and_then(|s| s.get("collections"))
+            .status_value("collections")
             .and_then(Value::as_array)
             .ok_or_else(|| {
                 DataApiError::Decode("findCollections response lacks status.collections".into())
@@ -457,22 +456,17 @@ impl DataApiClient {
     pub(crate) fn scrub<T>(&self, r: Result<T, DataApiError>) -> Result<T, DataApiError> {
         r.map_err(|mut e| {
             let token = &self.inner.config.token;
-            let fix = |f: &mut ApiFailure| {
+            if let DataApiError::CollectionNotFound(f)
+            | DataApiError::KeyspaceNotFound(f)
+            | DataApiError::VectorDimensionMismatch(f)
+            | DataApiError::ExistingCollectionDifferentSettings(f)
+            | DataApiError::DocumentAlreadyExists(f)
+            | DataApiError::Api(f) = &mut e
+            {
                 for err in &mut f.errors {
                     err.message = token.redact(&err.message);
-                    if let Some(t) = &err.title {
-                        err.title = Some(token.redact(t));
-                    }
+                    err.title = err.title.as_deref().map(|t| token.redact(t));
                 }
-            };
-            match &mut e {
-                DataApiError::CollectionNotFound(f)
-                | DataApiError::KeyspaceNotFound(f)
-                | DataApiError::VectorDimensionMismatch(f)
-                | DataApiError::ExistingCollectionDifferentSettings(f)
-                | DataApiError::DocumentAlreadyExists(f)
-                | DataApiError::Api(f) => fix(f),
-                _ => {}
             }
             e
         })

@@ -499,14 +499,7 @@ impl Collection {
         options: UpdateOptions,
     ) -> Result<UpdateResult, DataApiError> {
         let filter = object_or_empty(filter, "filter")?;
-        let mut update = match update {
-            Value::Object(o) if !o.is_empty() => o,
-            _ => {
-                return Err(DataApiError::InvalidArgument(
-                    "update must be a non-empty object of update operators".into(),
-                ));
-            }
-        };
+        let mut update = update_operators(update)?;
         for op in ["$set", "$setOnInsert"] {
             if let Some(Value::Object(fields)) = update.get_mut(op) {
                 reencode_member(fields, self.encoding());
@@ -529,9 +522,7 @@ impl Collection {
             matched_count: resp.status_u64("matchedCount").unwrap_or(0),
             modified_count: resp.status_u64("modifiedCount").unwrap_or(0),
             upserted_id: resp
-                .status
-                .as_ref()
-                .and_then(|s| s.get("upsertedId"))
+                .status_value("upsertedId")
                 .filter(|v| !v.is_null())
                 .cloned(),
         })
@@ -540,12 +531,7 @@ impl Collection {
     /// `deleteOne`; returns the number deleted (0 or 1). Retried only when the filter
     /// selects by `_id`.
     pub async fn delete_one(&self, filter: Value) -> Result<u64, DataApiError> {
-        let filter = object_or_empty(filter, "filter")?;
-        if filter.as_object().is_some_and(Map::is_empty) {
-            return Err(DataApiError::InvalidArgument(
-                "delete_one needs a non-empty filter".into(),
-            ));
-        }
+        let filter = non_empty_filter(filter, "delete_one needs a non-empty filter")?;
         let retry_safe = filter_selects_by_id(&filter);
         let resp = self
             .command(
@@ -566,14 +552,7 @@ impl Collection {
         update: Value,
     ) -> Result<UpdateManyResult, DataApiError> {
         let filter = object_or_empty(filter, "filter")?;
-        let update = match update {
-            Value::Object(o) if !o.is_empty() => o,
-            _ => {
-                return Err(DataApiError::InvalidArgument(
-                    "update must be a non-empty object of update operators".into(),
-                ));
-            }
-        };
+        let update = update_operators(update)?;
         let retry_safe = update_is_idempotent(&update);
         let mut out = UpdateManyResult::default();
         let mut page_state: Option<String> = None;
@@ -591,9 +570,7 @@ impl Collection {
             out.matched_count += resp.status_u64("matchedCount").unwrap_or(0);
             out.modified_count += resp.status_u64("modifiedCount").unwrap_or(0);
             let next = resp
-                .status
-                .as_ref()
-                .and_then(|s| s.get("nextPageState"))
+                .status_value("nextPageState")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned);
@@ -609,12 +586,10 @@ impl Collection {
     /// `deleteMany`, repeated while the server reports `moreData`. An empty filter is
     /// refused (use [`Collection::delete_all`]).
     pub async fn delete_many(&self, filter: Value) -> Result<DeleteManyResult, DataApiError> {
-        let filter = object_or_empty(filter, "filter")?;
-        if filter.as_object().is_some_and(Map::is_empty) {
-            return Err(DataApiError::InvalidArgument(
-                "delete_many with an empty filter would delete everything; use delete_all".into(),
-            ));
-        }
+        let filter = non_empty_filter(
+            filter,
+            "delete_many with an empty filter would delete everything; use delete_all",
+        )?;
         let body = json!({"deleteMany": {"filter": filter}});
         let mut total = 0u64;
         let mut requests = 0u64;
@@ -703,6 +678,25 @@ pub(crate) fn object_or_empty(v: Value, what: &str) -> Result<Value, DataApiErro
         _ => Err(DataApiError::InvalidArgument(format!(
             "{what} must be a JSON object"
         ))),
+    }
+}
+
+/// A filter that is a non-empty object; `refusal` says why an empty one is refused.
+fn non_empty_filter(filter: Value, refusal: &str) -> Result<Value, DataApiError> {
+    let filter = object_or_empty(filter, "filter")?;
+    if filter.as_object().is_some_and(Map::is_empty) {
+        return Err(DataApiError::InvalidArgument(refusal.into()));
+    }
+    Ok(filter)
+}
+
+/// The update operators of an update, which must be a non-empty object.
+fn update_operators(update: Value) -> Result<Map<String, Value>, DataApiError> {
+    match update {
+        Value::Object(o) if !o.is_empty() => Ok(o),
+        _ => Err(DataApiError::InvalidArgument(
+            "update must be a non-empty object of update operators".into(),
+        )),
     }
 }
 

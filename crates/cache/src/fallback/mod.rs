@@ -238,6 +238,17 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
         }
     }
 
+    /// [`Self::read`] of an answer that is not copied to the secondary.
+    async fn answer<T, Fp, Fs, Fut>(&self, op: Op, primary: Fp, secondary: Fs) -> StorageResult<T>
+    where
+        Fp: Future<Output = StorageResult<T>> + Send,
+        Fs: FnOnce() -> Fut + Send,
+        Fut: Future<Output = StorageResult<T>> + Send,
+        T: Send,
+    {
+        Ok(self.read(op, primary, secondary).await?.0)
+    }
+
     async fn write<T>(
         &self,
         op: Op,
@@ -462,12 +473,10 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
-        let (v, _) = self
-            .read(Op::HasAudio, self.primary.has_audio(id), || {
-                self.secondary.has_audio(id)
-            })
-            .await?;
-        Ok(v)
+        self.answer(Op::HasAudio, self.primary.has_audio(id), || {
+            self.secondary.has_audio(id)
+        })
+        .await
     }
 
     async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
@@ -518,12 +527,10 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn models(&self) -> StorageResult<Vec<ModelStats>> {
-        let (v, _) = self
-            .read(Op::Models, self.primary.models(), || {
-                self.secondary.models()
-            })
-            .await?;
-        Ok(v)
+        self.answer(Op::Models, self.primary.models(), || {
+            self.secondary.models()
+        })
+        .await
     }
 
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
@@ -602,21 +609,17 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn count(&self, filter: &Filter) -> StorageResult<u64> {
-        let (v, _) = self
-            .read(Op::Count, self.primary.count(filter), || {
-                self.secondary.count(filter)
-            })
-            .await?;
-        Ok(v)
+        self.answer(Op::Count, self.primary.count(filter), || {
+            self.secondary.count(filter)
+        })
+        .await
     }
 
     async fn quick_count(&self, filter: &Filter) -> StorageResult<songrec_storage::SongCount> {
-        let (v, _) = self
-            .read(Op::Count, self.primary.quick_count(filter), || {
-                self.secondary.quick_count(filter)
-            })
-            .await?;
-        Ok(v)
+        self.answer(Op::Count, self.primary.quick_count(filter), || {
+            self.secondary.quick_count(filter)
+        })
+        .await
     }
 
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
@@ -631,12 +634,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         let report = self
             .write(Op::PutSongs, self.primary.put_songs(songs))
             .await?;
-        let stored: HashSet<&SongId> = report.stored.iter().collect();
-        let copy: Vec<SongRecord> = songs
-            .iter()
-            .filter(|s| stored.contains(&s.metadata.id))
-            .cloned()
-            .collect();
+        let copy = crate::layer::stored_records(songs, &report);
         if !copy.is_empty() {
             let r = self.secondary.put_songs(&copy).await;
             self.note("copying written songs", r);
@@ -671,46 +669,38 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
-        let (v, _) = self
-            .read(
-                Op::IdsWithPrefix,
-                self.primary.ids_with_prefix(prefix, limit),
-                || self.secondary.ids_with_prefix(prefix, limit),
-            )
-            .await?;
-        Ok(v)
+        self.answer(
+            Op::IdsWithPrefix,
+            self.primary.ids_with_prefix(prefix, limit),
+            || self.secondary.ids_with_prefix(prefix, limit),
+        )
+        .await
     }
 
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
-        let (v, _) = self
-            .read(Op::VersionsOf, self.primary.versions_of(ids), || {
-                self.secondary.versions_of(ids)
-            })
-            .await?;
-        Ok(v)
+        self.answer(Op::VersionsOf, self.primary.versions_of(ids), || {
+            self.secondary.versions_of(ids)
+        })
+        .await
     }
 
     /// The primary's feed. While the primary is unreachable (and reads fall back) the answer is
     /// `None` ("list everything"), never the copy's feed: its cursors name another store.
     async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
-        let (v, _) = self
-            .read(
-                Op::ChangesSince,
-                self.primary.changes_since(since),
-                || async { Ok(None) },
-            )
-            .await?;
-        Ok(v)
+        self.answer(
+            Op::ChangesSince,
+            self.primary.changes_since(since),
+            || async { Ok(None) },
+        )
+        .await
     }
 
     /// The primary's totals; the copy's while the primary is unreachable (like listings).
     async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
-        let (v, _) = self
-            .read(Op::Summary, self.primary.summary(), || {
-                self.secondary.summary()
-            })
-            .await?;
-        Ok(v)
+        self.answer(Op::Summary, self.primary.summary(), || {
+            self.secondary.summary()
+        })
+        .await
     }
 
     async fn flush(&self) -> StorageResult<()> {

@@ -45,31 +45,25 @@ impl CacheCounters {
         (n > 0).then(|| self.hits as f64 / n as f64)
     }
 
-    pub(super) fn get(&self, name: &str) -> u64 {
-        match name {
-            "hits" => self.hits,
-            "misses" => self.misses,
-            "bytes_served" => self.bytes_served,
-            "bytes_fetched" => self.bytes_fetched,
-            "evictions" => self.evictions,
-            _ => self.corrupt,
-        }
+    pub(super) fn get(mut self, name: &str) -> u64 {
+        *self.slot(name)
     }
 
-    pub(super) fn set(&mut self, name: &str, v: u64) {
+    /// The counter named `name` (one of [`COUNTER_NAMES`]).
+    pub(super) fn slot(&mut self, name: &str) -> &mut u64 {
         match name {
-            "hits" => self.hits = v,
-            "misses" => self.misses = v,
-            "bytes_served" => self.bytes_served = v,
-            "bytes_fetched" => self.bytes_fetched = v,
-            "evictions" => self.evictions = v,
-            _ => self.corrupt = v,
+            "hits" => &mut self.hits,
+            "misses" => &mut self.misses,
+            "bytes_served" => &mut self.bytes_served,
+            "bytes_fetched" => &mut self.bytes_fetched,
+            "evictions" => &mut self.evictions,
+            _ => &mut self.corrupt,
         }
     }
 
     pub(super) fn add(&mut self, d: &CacheCounters) {
         for n in COUNTER_NAMES {
-            self.set(n, self.get(n) + d.get(n));
+            *self.slot(n) += d.get(n);
         }
     }
 }

@@ -40,6 +40,12 @@ pub(super) enum OpenError {
     Unreadable(rusqlite::Error),
 }
 
+impl From<rusqlite::Error> for OpenError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Unreadable(e)
+    }
+}
+
 impl std::fmt::Display for OpenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -91,12 +97,13 @@ pub(super) fn bump_generation(tx: &Transaction<'_>, order: &mut Order) -> rusqli
     Ok(())
 }
 
-pub(super) fn select_keys(
-    tx: &Transaction<'_>,
+/// The rows of a query whose two columns are a text and an integer (key and bytes, ...).
+pub(super) fn query_pairs(
+    conn: &Connection,
     sql: &str,
     p: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt = tx.prepare(sql)?;
+    let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     rows.collect()
 }
@@ -157,11 +164,13 @@ pub(super) fn remove_entry(
 
 /// Reloads the order from the index (least recently used first).
 pub(super) fn reload(tx: &Transaction<'_>, order: &mut Order) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare("SELECT key, bytes FROM entries ORDER BY last_access ASC")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = query_pairs(
+        tx,
+        "SELECT key, bytes FROM entries ORDER BY last_access ASC",
+        [],
+    )?;
     order.lru.clear();
-    for row in rows {
-        let (k, b) = row?;
+    for (k, b) in rows {
         order.lru.put(k, b.max(0) as u64);
     }
     order.stale = false;
@@ -224,16 +233,19 @@ pub(super) fn evict(
         let file = (kind == "audio")
             .then(|| SongId::parse(&song).ok())
             .flatten()
-            .map(|id| {
-                root.join(BLOBS_DIR)
-                    .join(&id.as_str()[..2])
-                    .join(id.as_str())
-            });
+            .map(|id| audio_file(root, &id));
         remove_entry(tx, order, d, &key, bytes, file)?;
         d.counters.evictions += 1;
         total = total.saturating_sub(bytes.max(0) as u64);
     }
     Ok(())
+}
+
+/// Where a song's cached audio lives under the cache folder `root`.
+pub(super) fn audio_file(root: &Path, id: &SongId) -> PathBuf {
+    root.join(BLOBS_DIR)
+        .join(&id.as_str()[..2])
+        .join(id.as_str())
 }
 
 /// The size recorded for the entry `key`, `None` when there is no such entry.

@@ -173,32 +173,22 @@ impl CacheStore {
     }
 
     fn open_index(index: &Path) -> Result<Connection, OpenError> {
-        let mut conn = Connection::open(index).map_err(OpenError::Unreadable)?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(OpenError::Unreadable)?;
-        let _: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(OpenError::Unreadable)?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL")
-            .map_err(OpenError::Unreadable)?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(OpenError::Unreadable)?;
-        let v: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(OpenError::Unreadable)?;
+        let mut conn = Connection::open(index)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let v: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if v > SCHEMA_VERSION {
             return Err(OpenError::Newer(v));
         }
         if v < SCHEMA_VERSION {
-            tx.execute_batch(SCHEMA).map_err(OpenError::Unreadable)?;
-            tx.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))
-                .map_err(OpenError::Unreadable)?;
+            tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
         }
         // A quick structural check: a damaged file fails here rather than mid-command.
-        tx.query_row("SELECT COUNT(*) FROM counters", [], |r| r.get::<_, i64>(0))
-            .map_err(OpenError::Unreadable)?;
-        tx.commit().map_err(OpenError::Unreadable)?;
+        tx.query_row("SELECT COUNT(*) FROM counters", [], |r| r.get::<_, i64>(0))?;
+        tx.commit()?;
         Ok(conn)
     }
 
@@ -218,10 +208,7 @@ impl CacheStore {
 
     /// Where a song's cached audio lives.
     pub fn audio_path(&self, id: &SongId) -> PathBuf {
-        self.root
-            .join(BLOBS_DIR)
-            .join(&id.as_str()[..2])
-            .join(id.as_str())
+        audio_file(&self.root, id)
     }
 
     fn err(&self, e: rusqlite::Error) -> StorageError {
@@ -400,7 +387,7 @@ impl CacheStore {
         model: Option<&ModelInfo>,
     ) -> StorageResult<()> {
         self.write_txn(|tx, order, d| {
-            let rows = select_keys(
+            let rows = query_pairs(
                 tx,
                 "SELECT key, bytes FROM entries WHERE kind = 'embedding' AND ns = ?1 AND song = ?2",
                 params![ns, id.as_str()],
@@ -424,21 +411,18 @@ impl CacheStore {
         let mut all = lock(&self.versions);
         if !all.contains_key(ns) {
             let conn = lock(&self.conn);
-            let mut stmt = conn
-                .prepare("SELECT song, version FROM versions WHERE ns = ?1")
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map(params![ns], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            let rows = query_pairs(
+                &conn,
+                "SELECT song, version FROM versions WHERE ns = ?1",
+                params![ns],
+            )
+            .map_err(|e| self.err(e))?;
+            let map = rows
+                .into_iter()
+                .filter_map(|(song, v)| {
+                    Some((SongId::parse(&song).ok()?, u64::try_from(v).unwrap_or(0)))
                 })
-                .map_err(|e| self.err(e))?;
-            let mut map = HashMap::new();
-            for row in rows {
-                let (song, v) = row.map_err(|e| self.err(e))?;
-                if let Ok(id) = SongId::parse(&song) {
-                    map.insert(id, u64::try_from(v).unwrap_or(0));
-                }
-            }
+                .collect();
             all.insert(ns.to_owned(), map);
         }
         Ok(f(all.get_mut(ns).expect("inserted above")))
@@ -463,7 +447,7 @@ impl CacheStore {
         }
         self.write_txn(|tx, order, d| {
             for (id, v) in &changed {
-                let rows = select_keys(
+                let rows = query_pairs(
                     tx,
                     "SELECT key, bytes FROM entries WHERE kind = 'embedding' AND ns = ?1 AND song = ?2 AND (?3 IS NULL OR song_version != ?3)",
                     params![ns, id.as_str(), v.map(|v| v as i64)],
@@ -535,13 +519,7 @@ impl CacheStore {
                     sync_dir(dir).map_err(|e| StorageError::io(dir, e))?;
                 }
                 self.write_txn(|tx, order, d| {
-                    if tx
-                        .query_row("SELECT 1 FROM entries WHERE key = ?1", params![key], |_| {
-                            Ok(())
-                        })
-                        .optional()?
-                        .is_some()
-                    {
+                    if entry_bytes(tx, &key)?.is_some() {
                         touch(tx, order, &key, bytes)?;
                     }
                     d.counters.hits += 1;
@@ -646,15 +624,7 @@ impl CacheStore {
 
     /// Whether the audio of `id` is cached (the file is not re-hashed).
     pub fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
-        let conn = lock(&self.conn);
-        let row = conn
-            .query_row(
-                "SELECT 1 FROM entries WHERE key = ?1",
-                params![audio_key(id)],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
+        let row = entry_bytes(&lock(&self.conn), &audio_key(id)).map_err(|e| self.err(e))?;
         Ok(row.is_some() && self.audio_path(id).is_file())
     }
 
@@ -678,7 +648,7 @@ impl CacheStore {
         let conn = lock(&self.conn);
         let mut total = CacheCounters::default();
         for n in COUNTER_NAMES {
-            total.set(n, get_counter(&conn, n).map_err(|e| self.err(e))? as u64);
+            *total.slot(n) = get_counter(&conn, n).map_err(|e| self.err(e))? as u64;
         }
         let mut s = CacheStats {
             path: self.root.clone(),
@@ -690,14 +660,13 @@ impl CacheStore {
             max_bytes: self.max_bytes,
             ..CacheStats::default()
         };
-        let mut stmt = conn
-            .prepare("SELECT kind, COUNT(*) FROM entries GROUP BY kind")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (kind, n) = row.map_err(|e| self.err(e))?;
+        let kinds = query_pairs(
+            &conn,
+            "SELECT kind, COUNT(*) FROM entries GROUP BY kind",
+            [],
+        )
+        .map_err(|e| self.err(e))?;
+        for (kind, n) in kinds {
             match kind.as_str() {
                 "audio" => s.audio_entries = n as u64,
                 _ => s.embedding_entries = n as u64,
@@ -770,14 +739,13 @@ impl CacheStore {
                 self.max_bytes
             ));
         }
-        let mut stmt = conn
-            .prepare("SELECT song, bytes FROM entries WHERE kind = 'audio'")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (song, bytes) = row.map_err(|e| self.err(e))?;
+        let audio = query_pairs(
+            &conn,
+            "SELECT song, bytes FROM entries WHERE kind = 'audio'",
+            [],
+        )
+        .map_err(|e| self.err(e))?;
+        for (song, bytes) in audio {
             match SongId::parse(&song) {
                 Ok(id) => match fs::metadata(self.audio_path(&id)) {
                     Ok(m) if m.len() as i64 == bytes => {}

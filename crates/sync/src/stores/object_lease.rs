@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::path::Path as ObjectPath;
-use object_store::{
-    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
-};
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutPayload, UpdateVersion};
 use songrec_storage::{StorageError, StorageResult};
 
 use crate::lease::{LeaseStore, LeaseTag};
@@ -43,11 +41,10 @@ impl ObjectLeaseStore {
         location: impl Into<String>,
         fail: ErrorMap,
     ) -> Self {
-        let (key, location) = (key.into(), location.into());
         Self {
             store,
-            key,
-            location,
+            key: key.into(),
+            location: location.into(),
             fail,
         }
     }
@@ -74,13 +71,9 @@ impl ObjectLeaseStore {
         body: &[u8],
         mode: PutMode,
     ) -> StorageResult<Result<object_store::PutResult, object_store::Error>> {
-        let opts = PutOptions {
-            mode,
-            ..PutOptions::default()
-        };
         Ok(self
             .store
-            .put_opts(&self.path()?, PutPayload::from(body.to_vec()), opts)
+            .put_opts(&self.path()?, PutPayload::from(body.to_vec()), mode.into())
             .await)
     }
 
