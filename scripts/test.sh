@@ -11,6 +11,9 @@ export SONGREC_NEURAL_RUNTIME="${SONGREC_NEURAL_RUNTIME:-tract}"
 
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
+# Modules declared through the `internals!` macros (astra, local) are out of cargo fmt's sight:
+# every source file is checked by name as well.
+find crates -name '*.rs' -print0 | xargs -0 rustfmt --edition 2024 --check
 echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test" >&2

@@ -109,11 +109,7 @@ pub(crate) fn check_file(path: &std::path::Path, e: Expect) -> songrec_storage::
 /// (for the cost example and the fuzz targets).
 #[cfg(any(test, feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
-pub fn check_path(
-    path: &std::path::Path,
-    dim: usize,
-    q: AnnQuantization,
-) -> Result<(), String> {
+pub fn check_path(path: &std::path::Path, dim: usize, q: AnnQuantization) -> Result<(), String> {
     check_file(path, Expect::of(dim, q)).map_err(|e| e.to_string())
 }
 
@@ -122,11 +118,7 @@ pub fn check_path(
 /// without a filter). Returns whether it passed.
 #[cfg(any(test, feature = "internals"))]
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
-pub fn check_and_search(
-    path: &std::path::Path,
-    dim: usize,
-    q: AnnQuantization,
-) -> bool {
+pub fn check_and_search(path: &std::path::Path, dim: usize, q: AnnQuantization) -> bool {
     if check_file(path, Expect::of(dim, q)).is_err() {
         return false;
     }

@@ -215,10 +215,7 @@ impl Pack {
         if self.header_build != self.build {
             return Ok(());
         }
-        save(
-            &self.path,
-            &encode(self.build, self.committed, rows),
-        )
+        save(&self.path, &encode(self.build, self.committed, rows))
     }
 }
 

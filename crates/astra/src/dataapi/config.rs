@@ -189,17 +189,6 @@ impl DataApiConfig {
         }
     }
 
-
-
-
-
-
-
-
-
-
-
-
     pub(crate) fn chunk_size(&self) -> usize {
         self.insert_chunk_size.clamp(1, MAX_INSERT_CHUNK)
     }
