@@ -494,11 +494,9 @@ impl BlobStore {
             e @ BlobError::Unauthorized { .. } => StorageError::Unauthorized(format!(
                 "{e}; the key comes from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
             )),
-            e @ BlobError::ResponseTooLarge(_) => StorageError::Backend {
-                backend: "s3".into(),
-                message: format!("{key}: {e}"),
-                transient: false,
-            },
+            e @ BlobError::ResponseTooLarge(_) => {
+                StorageError::backend("s3", format!("{key}: {e}"))
+            }
             e => StorageError::Unavailable {
                 backend: "s3".into(),
                 message: format!("{key}: {e}"),

@@ -161,11 +161,10 @@ impl<B: StorageBackend> CacheLayer<B> {
         let ns = self.ns.clone();
         match tokio::task::spawn_blocking(move || f(&store, &ns)).await {
             Ok(r) => r,
-            Err(e) => Err(songrec_storage::error::StorageError::Backend {
-                backend: "cache".into(),
-                message: format!("cache task failed: {e}"),
-                transient: false,
-            }),
+            Err(e) => Err(songrec_storage::error::StorageError::backend(
+                "cache",
+                format!("cache task failed: {e}"),
+            )),
         }
     }
 

@@ -306,10 +306,8 @@ impl<R: RecordStore> RecordStore for FeedFile<R> {
                 }
             }
         }
-        let json = serde_json::to_vec_pretty(&all).map_err(|e| StorageError::Backend {
-            backend: "sync record".into(),
-            message: format!("encoding the feed position: {e}"),
-            transient: false,
+        let json = serde_json::to_vec_pretty(&all).map_err(|e| {
+            StorageError::backend("sync record", format!("encoding the feed position: {e}"))
         })?;
         songrec_fs::write_atomic(&self.path, |w| w.write_all(&json))
             .map_err(|e| StorageError::io(&self.path, e))

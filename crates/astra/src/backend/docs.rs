@@ -274,30 +274,27 @@ pub(crate) fn vector_doc(m: &SongMetadata, wire_vector: Value) -> StorageResult<
 /// Parses the canonical metadata of a document (songs or vector collection).
 pub(crate) fn parse_meta(doc: &Value) -> StorageResult<SongMetadata> {
     let id = doc.get("_id").and_then(Value::as_str).unwrap_or("?");
-    let text = doc
-        .get(META)
-        .and_then(Value::as_str)
-        .ok_or_else(|| StorageError::Backend {
-            backend: "astra".into(),
-            message: format!(
+    let text = doc.get(META).and_then(Value::as_str).ok_or_else(|| {
+        StorageError::backend(
+            "astra",
+            format!(
                 "document {id} has no `meta` text; it was not written by songrec or is damaged"
             ),
-            transient: false,
-        })?;
-    serde_json::from_str(text).map_err(|e| StorageError::Backend {
-        backend: "astra".into(),
-        message: format!("document {id} has unreadable metadata: {e}"),
-        transient: false,
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        StorageError::backend(
+            "astra",
+            format!("document {id} has unreadable metadata: {e}"),
+        )
     })
 }
 
 /// The `_id` of a document as a song id.
 pub(crate) fn doc_id(doc: &Value) -> StorageResult<SongId> {
     let raw = doc.get("_id").and_then(Value::as_str).unwrap_or_default();
-    SongId::parse(raw).map_err(|_| StorageError::Backend {
-        backend: "astra".into(),
-        message: format!("document id {raw:?} is not a song id"),
-        transient: false,
+    SongId::parse(raw).map_err(|_| {
+        StorageError::backend("astra", format!("document id {raw:?} is not a song id"))
     })
 }
 

@@ -21,20 +21,18 @@ pub(crate) fn api(e: DataApiError, what: &str) -> StorageError {
             message: format!("{what}: {e}"),
             transient: true,
         },
-        DataApiError::CollectionNotFound(_) => StorageError::Backend {
-            backend: BACKEND.into(),
-            message: format!(
+        DataApiError::CollectionNotFound(_) => StorageError::backend(
+            BACKEND,
+            format!(
                 "{what}: the collection does not exist; run `songrec init-astra` to create the schema ({e})"
             ),
-            transient: false,
-        },
-        DataApiError::KeyspaceNotFound(_) => StorageError::Backend {
-            backend: BACKEND.into(),
-            message: format!(
+        ),
+        DataApiError::KeyspaceNotFound(_) => StorageError::backend(
+            BACKEND,
+            format!(
                 "{what}: the keyspace does not exist; create it in the Astra console or set ASTRA_DB_KEYSPACE ({e})"
             ),
-            transient: false,
-        },
+        ),
         DataApiError::RateLimited { .. }
         | DataApiError::Gateway { .. }
         | DataApiError::Transport { .. }
@@ -48,13 +46,12 @@ pub(crate) fn api(e: DataApiError, what: &str) -> StorageError {
         }
         DataApiError::Http {
             http_status: 404, ..
-        } => StorageError::Backend {
-            backend: BACKEND.into(),
-            message: format!(
+        } => StorageError::backend(
+            BACKEND,
+            format!(
                 "{what}: {e} (check ASTRA_DB_API_ENDPOINT and the API path: /api/json/v1 on Astra, /v1 on self-hosted servers)"
             ),
-            transient: false,
-        },
+        ),
         _ if e.kind() == Some(ErrorKind::SortRowLimit) => StorageError::InvalidInput(format!(
             "{what}: the Data API sorts at most 10000 matching documents in memory; narrow the filter or list by id ({e})"
         )),
@@ -103,11 +100,7 @@ pub(crate) fn blob(e: BlobError, id: &SongId) -> StorageError {
             "{e}; the key comes from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
         )),
         BlobError::ConditionalPutUnsupported(_) => StorageError::Unsupported(e.to_string()),
-        BlobError::ResponseTooLarge(_) => StorageError::Backend {
-            backend: S3.into(),
-            message: e.to_string(),
-            transient: false,
-        },
+        BlobError::ResponseTooLarge(_) => StorageError::backend(S3, e.to_string()),
         BlobError::Io { path, source } => StorageError::io(path, source),
         BlobError::Unreachable { .. } => StorageError::Unavailable {
             backend: S3.into(),

@@ -119,11 +119,10 @@ fn random_epoch() -> String {
 }
 
 fn malformed(what: &str) -> StorageError {
-    StorageError::Backend {
-        backend: BACKEND.into(),
-        message: format!("malformed answer from the Data API: {what}"),
-        transient: false,
-    }
+    StorageError::backend(
+        BACKEND,
+        format!("malformed answer from the Data API: {what}"),
+    )
 }
 
 impl AstraBackend {

@@ -124,13 +124,14 @@ fn key_of(doc: &Value, field: &str) -> StorageResult<String> {
         Some(sub) => doc.get("s").and_then(|s| s.get(sub)),
         None => doc.get(field),
     };
-    v.and_then(Value::as_str).map(str::to_owned).ok_or_else(|| StorageError::Backend {
-        backend: BACKEND.into(),
-        message: format!(
-            "song document {} lacks its sort key {field}; re-store it (songrec sync / re-ingest)",
-            doc.get("_id").and_then(Value::as_str).unwrap_or("?")
-        ),
-        transient: false,
+    v.and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+        let id = doc.get("_id").and_then(Value::as_str).unwrap_or("?");
+        StorageError::backend(
+            BACKEND,
+            format!(
+                "song document {id} lacks its sort key {field}; re-store it (songrec sync / re-ingest)"
+            ),
+        )
     })
 }
 

@@ -58,11 +58,7 @@ impl CollectionBudget {
         if let Some(s) = said {
             message.push_str(&format!(" The server said: {s}"));
         }
-        StorageError::Backend {
-            backend: BACKEND.into(),
-            message,
-            transient: false,
-        }
+        StorageError::backend(BACKEND, message)
     }
 }
 
@@ -192,14 +188,13 @@ impl AstraBackend {
         let from = (schema::recorded_version(&self.songs).await)
             .map_err(|e| errors::api(e, "reading the schema version"))?;
         if from > schema::SCHEMA_VERSION {
-            return Err(StorageError::Backend {
-                backend: BACKEND.into(),
-                message: format!(
+            return Err(StorageError::backend(
+                BACKEND,
+                format!(
                     "this cloud library's documents are of schema version {from}, written by a newer songrec (this one knows {}): upgrade songrec",
                     schema::SCHEMA_VERSION
                 ),
-                transient: false,
-            });
+            ));
         }
         report.upgraded_sort_keys = self.upgrade_sort_keys().await?;
         self.sort_keys_checked
@@ -302,15 +297,14 @@ impl AstraBackend {
         match report.failures.first() {
             None => Ok(()),
             Some(f) if f.is_already_exists() => Ok(()),
-            Some(f) => Err(StorageError::Backend {
-                backend: BACKEND.into(),
-                message: format!(
+            Some(f) => Err(StorageError::backend(
+                BACKEND,
+                format!(
                     "registering model {}: {}",
                     r.model.key(),
                     insert_failure_message(f)
                 ),
-                transient: false,
-            }),
+            )),
         }
     }
 

@@ -88,10 +88,11 @@ fn substitute(v: &mut Value, vars: &[(&str, &str)], dim: usize) {
 }
 
 fn template(text: &str, what: &str) -> StorageResult<Value> {
-    serde_json::from_str(text).map_err(|e| StorageError::Backend {
-        backend: BACKEND.into(),
-        message: format!("built-in schema file {what} is not valid JSON: {e}"),
-        transient: false,
+    serde_json::from_str(text).map_err(|e| {
+        StorageError::backend(
+            BACKEND,
+            format!("built-in schema file {what} is not valid JSON: {e}"),
+        )
     })
 }
 
@@ -280,15 +281,14 @@ pub(crate) fn settings_difference(expected: &Value, existing: &CollectionInfo) -
 
 /// The error for a collection whose settings differ.
 pub(crate) fn different_settings(name: &str, diff: &str) -> StorageError {
-    StorageError::Backend {
-        backend: BACKEND.into(),
-        message: format!(
+    StorageError::backend(
+        BACKEND,
+        format!(
             "collection {name} already exists with different settings: {diff}. songrec did not change it. \
              Delete it (its documents are lost) in the Astra console or with the Data API deleteCollection command, \
              or use another collection prefix ([astra] collection_prefix in config.toml), then run `songrec init-astra` again"
         ),
-        transient: false,
-    }
+    )
 }
 
 /// Expected `options` of a `createCollection` command.
@@ -315,17 +315,16 @@ pub(crate) fn create_error(e: DataApiError, name: &str, diff: Option<String>) ->
                 .unwrap_or("the server reports EXISTING_COLLECTION_DIFFERENT_SETTINGS"),
         )
     } else if e.kind() == Some(ErrorKind::TooManyCollections) {
-        StorageError::Backend {
-            backend: errors::BACKEND.into(),
-            message: format!(
+        StorageError::backend(
+            errors::BACKEND,
+            format!(
                 "creating collection {name}: the database has no room for another collection \
                  (5 per database on older Astra databases, 10 on newer ones; songrec needs one \
                  for the songs plus one per embedding model). Delete collections you no longer \
                  use or use another database. The server said: {}",
                 e.failure().map(ToString::to_string).unwrap_or_default()
             ),
-            transient: false,
-        }
+        )
     } else {
         errors::api(e, &format!("creating collection {name}"))
     }

@@ -163,13 +163,14 @@ impl AstraBackend {
         let Some(doc) = doc else { return Ok(None) };
         let vector = match doc.get("$vector") {
             None | Some(Value::Null) => return Ok(None),
-            Some(v) => decode_vector(v).map_err(|e| StorageError::Backend {
-                backend: BACKEND.into(),
-                message: format!(
-                    "the stored {} vector of song {id} is unreadable: {e}",
-                    r.model.key()
-                ),
-                transient: false,
+            Some(v) => decode_vector(v).map_err(|e| {
+                StorageError::backend(
+                    BACKEND,
+                    format!(
+                        "the stored {} vector of song {id} is unreadable: {e}",
+                        r.model.key()
+                    ),
+                )
             })?,
         };
         Ok(Some(Embedding {

@@ -408,14 +408,13 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
                 .sum::<u64>();
             let stored = self.secondary.put_songs(&records).await?;
             if let Some((id, why)) = stored.failed.first() {
-                return Err(StorageError::Backend {
-                    backend: self.secondary.to_string(),
-                    message: format!(
+                return Err(StorageError::backend(
+                    self.secondary.to_string(),
+                    format!(
                         "copying song {} into the offline copy failed: {why}",
                         id.short()
                     ),
-                    transient: false,
-                });
+                ));
             }
             report.copied += stored.stored.len() as u64;
             done += chunk.len() as u64;

@@ -56,11 +56,7 @@ impl std::fmt::Display for OpenError {
 }
 
 pub(super) fn db_err(path: &Path, message: String) -> StorageError {
-    StorageError::Backend {
-        backend: "cache".into(),
-        message: format!("{}: {message}", path.display()),
-        transient: false,
-    }
+    StorageError::backend("cache", format!("{}: {message}", path.display()))
 }
 
 pub(super) fn get_counter(conn: &Connection, name: &str) -> rusqlite::Result<i64> {

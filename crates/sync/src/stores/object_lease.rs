@@ -112,14 +112,13 @@ impl LeaseStore for ObjectLeaseStore {
                 // A lease is a few hundred bytes; its size (Content-Length, which bounds the
                 // body) is checked before it is read whole.
                 if r.meta.size > MAX_LEASE_BYTES {
-                    return Err(StorageError::Backend {
-                        backend: self.location.split(':').next().unwrap_or_default().into(),
-                        message: format!(
+                    return Err(StorageError::backend(
+                        self.location.split(':').next().unwrap_or_default(),
+                        format!(
                             "the sync lease {} is {} bytes, not a lease songrec wrote (at most {MAX_LEASE_BYTES}); delete it if no sync is running",
                             self, r.meta.size
                         ),
-                        transient: false,
-                    });
+                    ));
                 }
                 let bytes = r.bytes().await.map_err(|e| self.fail(e))?;
                 Ok(Some((bytes.to_vec(), tag)))

@@ -96,11 +96,9 @@ impl SqliteRecord {
     }
 
     fn conn(&self) -> StorageResult<std::sync::MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| StorageError::Backend {
-            backend: "sync record".into(),
-            message: "poisoned by an earlier panic".into(),
-            transient: false,
-        })
+        self.conn
+            .lock()
+            .map_err(|_| StorageError::backend("sync record", "poisoned by an earlier panic"))
     }
 }
 
