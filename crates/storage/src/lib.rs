@@ -13,8 +13,9 @@
 //!
 //! - **A third backend**: a crate implementing [`StorageBackend`] whose tests call
 //!   `conformance::run_all`, plus one arm in `songrec-factory`.
-//! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper whose trait impl
-//!   comes from the `delegate_backend!` macro (every method forwarded), and a conformance test.
+//! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper whose `Layer`
+//!   impl, `Display` and trait impl come from one `delegate_backend!` line (every method routed
+//!   through the wrapper's `run`), and a conformance test.
 
 pub mod backend;
 #[cfg(any(test, feature = "conformance"))]
