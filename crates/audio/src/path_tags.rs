@@ -26,7 +26,7 @@
 
 use std::path::{Component, Path};
 
-use crate::tags::{FieldSource, Tags, parse_file_name};
+use crate::tags::{FieldSource, TagSource, Tags, parse_file_name};
 
 /// What `relative` (a file's path below the ingested folder, the file name last) says about
 /// the file: see the [module](self) for the rules. Any path, never a panic.
@@ -170,6 +170,80 @@ fn split_dash(name: &str) -> Option<(&str, &str)> {
 fn strip_prefix_ci<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
     let (a, b) = split_dash(name)?;
     (a.to_lowercase() == prefix.to_lowercase()).then_some(b)
+}
+
+/// The fallbacks of embedded tags, filled from the path.
+impl Tags {
+    /// Fill missing fields from the file name alone (see [`parse_file_name`]); the folders
+    /// count only with [`Tags::with_path_fallback`], which knows the ingested folder.
+    ///
+    /// ```
+    /// use songrec_audio::Tags;
+    /// let t = Tags::default().with_file_name_fallback(std::path::Path::new("/m/Daft Punk - Da Funk.mp3"));
+    /// assert_eq!(t.artist.as_deref(), Some("Daft Punk"));
+    /// assert_eq!(t.title.as_deref(), Some("Da Funk"));
+    /// ```
+    pub fn with_file_name_fallback(self, path: &Path) -> Tags {
+        self.with_path_fallback(Path::new(path.file_name().unwrap_or_default()))
+    }
+
+    /// Each field the embedded tags left empty, from `relative`: the file's path below the
+    /// folder given to `ingest` (see [`parse_path`]). Embedded values win
+    /// field by field; [`Tags::sources`] says where each value came from. Applying it twice
+    /// changes nothing, so a path that names more folders can follow the file name alone.
+    ///
+    /// ```
+    /// use songrec_audio::{FieldSource, Tags};
+    /// let t = Tags { album: Some("Tagged".into()), ..Default::default() }
+    ///     .with_path_fallback(std::path::Path::new("Kevin Rowe/Night Drive/03 Slow Lights.flac"));
+    /// assert_eq!(t.artist.as_deref(), Some("Kevin Rowe"));
+    /// assert_eq!((t.album.as_deref(), t.sources.album), (Some("Tagged"), Some(FieldSource::Tag)));
+    /// assert_eq!((t.track, t.sources.track), (Some(3), Some(FieldSource::FileName)));
+    /// ```
+    pub fn with_path_fallback(mut self, relative: &Path) -> Tags {
+        let from = parse_path(relative);
+        fn fill<T>(
+            v: &mut Option<T>,
+            s: &mut Option<FieldSource>,
+            new: Option<T>,
+            ns: Option<FieldSource>,
+        ) {
+            if v.is_some() {
+                s.get_or_insert(FieldSource::Tag);
+            } else if new.is_some() {
+                *v = new;
+                *s = ns;
+            }
+        }
+        let (t, s) = (&mut self, from.sources);
+        fill(&mut t.title, &mut t.sources.title, from.title, s.title);
+        fill(&mut t.artist, &mut t.sources.artist, from.artist, s.artist);
+        fill(&mut t.album, &mut t.sources.album, from.album, s.album);
+        fill(&mut t.genre, &mut t.sources.genre, from.genre, s.genre);
+        fill(&mut t.track, &mut t.sources.track, from.track, s.track);
+        fill(&mut t.disc, &mut t.sources.disc, from.disc, s.disc);
+        fill(&mut t.year, &mut t.sources.year, from.year, s.year);
+        let all = [
+            t.sources.title,
+            t.sources.artist,
+            t.sources.album,
+            t.sources.genre,
+            t.sources.track,
+            t.sources.disc,
+            t.sources.year,
+        ];
+        let tagged = all.contains(&Some(FieldSource::Tag));
+        let derived = all
+            .iter()
+            .any(|x| matches!(x, Some(FieldSource::Path | FieldSource::FileName)));
+        self.source = match (tagged, derived) {
+            (true, true) => TagSource::Mixed,
+            (true, false) => TagSource::Metadata,
+            (false, true) => TagSource::FileName,
+            (false, false) => TagSource::None,
+        };
+        self
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use serde::Serialize;
 pub use songrec_storage::progress::{NoProgress, Progress};
 use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
 
-use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord};
+use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord, candidate_pairs};
 use crate::load::list_all;
 use crate::recording::{UnionFind, Verdict, verdict};
 use crate::waveform::Signature;
@@ -171,78 +171,6 @@ pub fn keeper_order(a: &SongMetadata, b: &SongMetadata) -> std::cmp::Ordering {
         .then(tags(b).cmp(&tags(a)))
         .then(a.created_at.cmp(&b.created_at))
         .then(a.id.cmp(&b.id))
-}
-
-/// Pairs worth comparing. Small sets: every pair. Larger ones: pairs that share several
-/// fingerprint items (top 20 bits) at a consistent offset, found through an inverted index, so
-/// the work grows with the library rather than with its square.
-pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
-    const ALL_PAIRS_UP_TO: usize = 150;
-    const MAX_POSTINGS: usize = 256;
-    const MIN_VOTES: u32 = 3;
-    let n = fps.len();
-    if n <= ALL_PAIRS_UP_TO {
-        return (0..n)
-            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-            .collect();
-    }
-    let mut index: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
-    for (s, fp) in fps.iter().enumerate() {
-        let mut prev = None;
-        for (p, &x) in fp.iter().enumerate() {
-            let key = x >> 12;
-            if prev == Some(key) {
-                continue; // a held note or silence repeats one value: count it once
-            }
-            prev = Some(key);
-            index.entry(key).or_default().push((s as u32, p as u32));
-        }
-    }
-    index.retain(|_, v| v.len() <= MAX_POSTINGS);
-    let mut pairs = Vec::new();
-    let mut votes: Vec<(u32, i64)> = Vec::new();
-    for (s, fp) in fps.iter().enumerate() {
-        votes.clear();
-        let mut prev = None;
-        for (p, &x) in fp.iter().enumerate() {
-            let key = x >> 12;
-            if prev == Some(key) {
-                continue;
-            }
-            prev = Some(key);
-            if let Some(posts) = index.get(&key) {
-                for &(t, q) in posts {
-                    if (t as usize) > s {
-                        votes.push((t, p as i64 - i64::from(q)));
-                    }
-                }
-            }
-        }
-        votes.sort_unstable();
-        let mut i = 0;
-        while i < votes.len() {
-            let t = votes[i].0;
-            let mut j = i;
-            while j < votes.len() && votes[j].0 == t {
-                j += 1;
-            }
-            // Votes at offsets o and o + 1 together (a trimmed copy falls between items).
-            let run = &votes[i..j];
-            let mut best = 0u32;
-            let mut a = 0;
-            for b in 0..run.len() {
-                while run[b].1 - run[a].1 > 1 {
-                    a += 1;
-                }
-                best = best.max((b - a + 1) as u32);
-            }
-            if best >= MIN_VOTES {
-                pairs.push((s, t as usize));
-            }
-            i = j;
-        }
-    }
-    pairs
 }
 
 fn pair_verdict(a: &Printed, b: &Printed) -> Verdict {

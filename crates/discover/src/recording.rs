@@ -243,7 +243,7 @@ pub fn groups_of(ids: &[Identity]) -> Vec<usize> {
         .filter(|&i| ids[i].pcm.is_some() && !ids[i].items.is_empty())
         .collect();
     let fps: Vec<Vec<u32>> = printed.iter().map(|&i| ids[i].items.clone()).collect();
-    for (a, b) in crate::dupes::candidate_pairs(&fps) {
+    for (a, b) in fingerprint::candidate_pairs(&fps) {
         let (i, j) = (printed[a], printed[b]);
         if uf.find(i) != uf.find(j) && matches!(ids[i].verdict(&ids[j]), Verdict::Same { .. }) {
             uf.union(i, j);

@@ -36,6 +36,7 @@ pub mod norm_table;
 pub mod patches;
 mod pool;
 pub mod runtime;
+mod signature;
 mod tract_plan;
 
 pub use aisfx::{AISFX_CREDIT, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder};

@@ -11,25 +11,8 @@ use ort::value::{TensorRef, ValueType};
 use crate::error::{NeuralError, NeuralResult};
 use crate::pool::Pool;
 use crate::runtime::{ActiveRuntime, Runtime, catch_panic};
+use crate::signature::Signature;
 use crate::tract_plan::{LoadError, TractPlan};
-
-/// The inputs and outputs an embedder expects of its model.
-#[derive(Debug)]
-pub(crate) struct Signature {
-    /// The one float32 input, `[batch, ..item]`.
-    pub input: &'static str,
-    /// Shape of one item (without the batch axis).
-    pub item: &'static [usize],
-    /// The float32 outputs used, `[batch, width]`, by name.
-    pub outputs: &'static [(&'static str, usize)],
-}
-
-impl Signature {
-    /// Values per item.
-    pub fn item_len(&self) -> usize {
-        self.item.iter().product()
-    }
-}
 
 /// One network, loaded on the active runtime.
 pub(crate) struct Network {

@@ -13,7 +13,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::network::Signature;
+use crate::signature::Signature;
 
 /// What went wrong while loading a model into tract.
 pub(crate) enum LoadError {

@@ -44,7 +44,7 @@ pub const AISFX_DECODE: songrec_audio::DecodeOptions = songrec_audio::DecodeOpti
 };
 
 /// What the network must look like.
-pub(crate) static SIGNATURE: crate::network::Signature = crate::network::Signature {
+pub(crate) static SIGNATURE: crate::signature::Signature = crate::signature::Signature {
     input: "logmel",
     item: &[frontend::BLOCK, frontend::N_MELS],
     outputs: &[("embedding", BLOCK_DIM)],

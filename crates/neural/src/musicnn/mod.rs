@@ -48,7 +48,7 @@ pub const MUSICNN_DIM: usize = 2 * PENULTIMATE_DIM;
 pub const N_TAGS: usize = 50;
 
 /// What a musicnn model must look like (MSD_musicnn and MTT_musicnn alike).
-pub(crate) static SIGNATURE: crate::network::Signature = crate::network::Signature {
+pub(crate) static SIGNATURE: crate::signature::Signature = crate::signature::Signature {
     input: "wave",
     item: &[crate::patches::PATCH_LEN],
     outputs: &[("penultimate", PENULTIMATE_DIM), ("taggram", N_TAGS)],
