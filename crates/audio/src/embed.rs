@@ -195,6 +195,9 @@ pub const DSP_DIM: usize = {
     s
 };
 
+// The generated normalisation tables hold one value per raw dimension.
+const _: () = assert!(RAW_MEAN.len() == DSP_DIM && RAW_STD.len() == DSP_DIM);
+
 /// Un-normalised features plus the side results (tempo, key, descriptors).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFeatures {
