@@ -777,6 +777,44 @@ impl AstraBackend {
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
+
+    /// Implements `StorageBackend::ids_with_prefix`: the live songs in the range of ids that
+    /// start with `prefix`, rather than a listing of the whole library (the trait's default).
+    pub(super) async fn ids_with_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> StorageResult<Vec<SongId>> {
+        let prefix = prefix.to_ascii_lowercase();
+        if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let filter = match prefix.bytes().last() {
+            None => json!({"deleted": false}),
+            Some(last) => {
+                // The ids that start with "3f" sort from "3f" up to "3g", exclusive.
+                let upper = format!("{}{}", &prefix[..prefix.len() - 1], char::from(last + 1));
+                let range = [
+                    json!({"_id": {"$gte": prefix}}),
+                    json!({"_id": {"$lt": upper}}),
+                ];
+                json!({"deleted": false, "$and": range})
+            }
+        };
+        let docs = self
+            .songs
+            .find(filter, FindOptions::default().projection(json!({"_id": 1})))
+            .collect_all()
+            .await
+            .map_err(|e| errors::api(e, "finding songs by id prefix"))?;
+        let mut ids = docs
+            .iter()
+            .map(docs::doc_id)
+            .collect::<StorageResult<Vec<_>>>()?;
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
 }
 
 #[cfg(test)]

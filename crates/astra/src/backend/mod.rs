@@ -169,6 +169,7 @@ storage_backend! {
         // listing
         get_metadata(id: &SongId) -> Option<SongMetadata>;
         get_metadata_many(ids: &[SongId]) -> Vec<SongMetadata>;
+        ids_with_prefix(prefix: &str, limit: usize) -> Vec<SongId>;
         list(query: &ListQuery) -> Page<SongMetadata>;
         count(filter: &Filter) -> u64;
         quick_count(filter: &Filter) -> SongCount;

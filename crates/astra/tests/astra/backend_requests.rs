@@ -84,6 +84,30 @@ async fn similar_is_one_request_and_inserts_are_bounded() {
     let got: Vec<String> = dot.iter().map(|m| m.id.to_string()).collect();
     let want_ids: Vec<String> = want.iter().take(10).map(|w| w.1.clone()).collect();
     assert_eq!(got, want_ids);
+
+    // A short id is looked up in its range of ids: one request, where listing the library's
+    // versions would read 20 pages of 50.
+    let id = &records[3].metadata.id;
+    let before = b.requests_sent();
+    let found = b
+        .ids_with_prefix(&id.as_str()[..6], 10)
+        .await
+        .expect("ids_with_prefix");
+    assert_eq!(b.requests_sent() - before, 1, "a short id is one request");
+    assert!(found.contains(id), "{} finds {id}", &id.as_str()[..6]);
+    // A one-digit prefix holds about 1000/16 songs: every one of them, in id order.
+    let digit = &id.as_str()[..1];
+    let mut want: Vec<_> = records
+        .iter()
+        .map(|r| r.metadata.id.clone())
+        .filter(|i| i.as_str().starts_with(digit))
+        .collect();
+    want.sort();
+    let found = b
+        .ids_with_prefix(digit, 1000)
+        .await
+        .expect("ids_with_prefix");
+    assert_eq!(found, want, "the songs whose id starts with {digit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

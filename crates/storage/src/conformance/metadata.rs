@@ -63,6 +63,27 @@ pub async fn metadata_roundtrip(b: &dyn StorageBackend) {
             .expect("ids_with_prefix")
             .is_empty()
     );
+    // A prefix ending in the last digit of a range ('9', 'f') finds the song too; a limit holds.
+    let digits = m.id.as_str();
+    for end in ['9', 'f'] {
+        if let Some(n) = digits.find(end) {
+            let found = b
+                .ids_with_prefix(&digits[..=n], 10)
+                .await
+                .expect("ids_with_prefix");
+            assert!(found.contains(&m.id), "{} finds {}", &digits[..=n], m.id);
+        }
+    }
+    let first = b
+        .ids_with_prefix(&digits[..1], 1)
+        .await
+        .expect("ids_with_prefix");
+    assert_eq!(
+        first.len(),
+        1,
+        "one id of the songs starting with {}",
+        &digits[..1]
+    );
     assert!(b.delete_song(&m.id).await.expect("delete"));
     assert!(b.get_metadata(&m.id).await.expect("get").is_none());
     assert!(
