@@ -9,7 +9,7 @@
 //!   (256 MiB) for commands that return documents (`find`, `findOne`, `findOneAnd…`; the
 //!   largest is a page of songs at the 1 MB metadata limit), [`STATUS_BODY_CAP`] (4 MiB) for
 //!   every other command (counts, writes, schema: a few KB).
-//! - **S3** (object_store's HTTP client, wrapped by [`CappedS3Client`]): [`S3_BODY_CAP`]
+//! - **S3** (object_store's HTTP client, wrapped by `CappedS3Client`): [`S3_BODY_CAP`]
 //!   (8 MiB; a listing page of 1,000 keys is about 300 KB) for listings, multipart answers and
 //!   error bodies. An object's own bytes (`GET` of a key with a `Content-Length`, which
 //!   object_store requires and hyper enforces: it reads exactly that many) are streamed to a

@@ -409,7 +409,10 @@ impl BatchReport {
 
 /// Every async method of [`StorageBackend`], written once as `name(args) -> T, Op;` (the
 /// [`Op`](crate::layers::Op) the layers report it as) and handed to `$then!` after the tokens
-/// given: the impls that only forward (pointers, the layers) are generated from this list.
+/// given: the impls that only forward (pointers, the layers, the Astra backend's inherent
+/// methods) are generated from this list.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! backend_methods {
     ($then:ident! { $($given:tt)* }) => {
         $then! { $($given)*
@@ -439,7 +442,6 @@ macro_rules! backend_methods {
         }
     };
 }
-pub(crate) use backend_methods;
 
 /// Shared and boxed backends are backends: `Arc<dyn StorageBackend>` (what the factory returns)
 /// can be layered and passed wherever a `StorageBackend` is expected.

@@ -49,16 +49,10 @@ mod search;
 mod writes;
 
 use std::fmt;
-use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
-use songrec_storage::{
-    BatchReport, ChangeCursor, Changes, Embedding, Filter, LibrarySummary, ListQuery, Match,
-    ModelInfo, ModelStats, Page, PutOutcome, SearchQuery, SongCount, SongId, SongMetadata,
-    SongRecord, StorageBackend, StorageResult, VersionEntry,
-};
+use songrec_storage::{SongId, StorageBackend, StorageResult};
 use tokio::sync::Mutex;
 
 use crate::blobs::BlobStore;
@@ -133,58 +127,28 @@ fn base(key: &str, value: Value) -> Map<String, Value> {
     m
 }
 
-/// The [`StorageBackend`] impl: each `name(args) -> T;` line in `submodules` is a trait method
-/// implemented by the inherent method of the same name in the submodule named above it; the
-/// items after it are written out.
+/// The [`StorageBackend`] impl: every trait method (the list of `backend_methods!`) is the
+/// inherent method of the same name in the submodule that does that part of the work.
 macro_rules! storage_backend {
-    (submodules { $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)* } $($rest:tt)*) => {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $op:ident;)*) => {
         #[async_trait]
+        #[deny(clippy::missing_trait_methods)]
         impl StorageBackend for AstraBackend {
             $(async fn $name(&self, $($arg: $ty),*) -> StorageResult<$out> {
                 AstraBackend::$name(self, $($arg),*).await
             })*
-            $($rest)*
+
+            /// The Data API's vector-search cap.
+            fn max_results(&self) -> usize {
+                songrec_storage::query::MAX_RESULTS
+            }
         }
     };
 }
+songrec_storage::backend_methods!(storage_backend! {});
 
-storage_backend! {
-    submodules {
-        // audio
-        put_audio(id: &SongId, src: &Path) -> PutOutcome;
-        get_audio(id: &SongId, dest: &Path) -> u64;
-        audio_url(id: &SongId, expires_in: Duration) -> String;
-        has_audio(id: &SongId) -> bool;
-        delete_audio(id: &SongId) -> bool;
-        // writes
-        put_embedding(id: &SongId, embedding: &Embedding) -> ();
-        put_metadata(metadata: &SongMetadata) -> ();
-        put_songs(songs: &[SongRecord]) -> BatchReport;
-        delete_song(id: &SongId) -> bool;
-        // search
-        get_embedding(id: &SongId, model: &ModelInfo) -> Option<Embedding>;
-        search(query: &SearchQuery) -> Vec<Match>;
-        // registry
-        models() -> Vec<ModelStats>;
-        // listing
-        get_metadata(id: &SongId) -> Option<SongMetadata>;
-        get_metadata_many(ids: &[SongId]) -> Vec<SongMetadata>;
-        ids_with_prefix(prefix: &str, limit: usize) -> Vec<SongId>;
-        list(query: &ListQuery) -> Page<SongMetadata>;
-        count(filter: &Filter) -> u64;
-        quick_count(filter: &Filter) -> SongCount;
-        list_versions() -> Vec<VersionEntry>;
-        summary() -> LibrarySummary;
-        // feed
-        versions_of(ids: &[SongId]) -> Vec<VersionEntry>;
-        changes_since(since: Option<&ChangeCursor>) -> Option<Changes>;
-    }
-
-    /// The Data API's vector-search cap.
-    fn max_results(&self) -> usize {
-        songrec_storage::query::MAX_RESULTS
-    }
-
+impl AstraBackend {
+    /// Nothing to flush: every write is sent when it is made.
     async fn flush(&self) -> StorageResult<()> {
         Ok(())
     }

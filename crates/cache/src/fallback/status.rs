@@ -32,7 +32,7 @@ struct StatusInner {
     mirror_warned: bool,
 }
 
-/// What a [`FallbackLayer`] did, shared with whoever prints it (the CLI's warning line).
+/// What a [`FallbackLayer`](super::FallbackLayer) did, shared with whoever prints it (the CLI's warning line).
 ///
 /// ```
 /// use songrec_cache::FallbackStatus;
@@ -50,7 +50,7 @@ impl FallbackStatus {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The status recorded in a state file by an earlier process (see [`Fallback::state_file`]):
+    /// The status recorded in a state file by an earlier process (see [`Fallback::state_file`](super::Fallback::state_file)):
     /// when that offline copy was last synced. Nothing was served from it yet.
     pub fn from_state_file(path: impl Into<PathBuf>) -> Self {
         Self::load(Some(path.into()))

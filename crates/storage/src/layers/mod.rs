@@ -200,7 +200,7 @@ macro_rules! delegate_backend {
                 write!(f, concat!($name, "({})"), self.inner)
             }
         }
-        $crate::backend::backend_methods!(delegate_backend! { @impl $ty, $run; });
+        $crate::backend_methods!(delegate_backend! { @impl $ty, $run; });
     };
     (@impl $ty:ident, $run:ident; $($name:ident($($arg:ident: $argty:ty),*) -> $out:ty, $op:ident;)*) => {
         #[async_trait::async_trait]
