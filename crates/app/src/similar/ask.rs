@@ -42,38 +42,38 @@ pub struct SimilarAsk {
     pub notes: bool,
 }
 
-/// How an ask is answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+/// How an ask is answered, with what it is answered about.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode<'a> {
     /// Songs ranked by the words' style tags ([`crate::words::by_words`]).
-    Words,
+    Words(&'a TagQuery),
     /// The target's nearest neighbours ([`super::similar`]).
-    Plain,
+    Plain(&'a Target),
     /// One song per recording ([`super::similar_distinct`]).
-    Distinct,
+    Distinct(&'a Target),
     /// The target's neighbours moved towards the words ([`crate::words::steer`]).
-    Steer,
+    Steer(&'a Target, &'a TagQuery),
 }
 
 impl SimilarAsk {
     /// The mode the ask names, or why it names none.
-    pub fn mode(&self) -> AppResult<Mode> {
+    pub fn mode(&self) -> AppResult<Mode<'_>> {
         let invalid = |m: &str| Err(AppError::Invalid(m.into()));
         match (&self.target, &self.words) {
             (None, None) => invalid("give a song, --file or --text"),
             (None, Some(_)) if self.distinct || self.explain => {
                 invalid("--distinct and --explain need a song or --file next to --text")
             }
-            (None, Some(_)) => Ok(Mode::Words),
+            (None, Some(w)) => Ok(Mode::Words(w)),
             (Some(_), Some(_)) if self.distinct => {
                 invalid("--distinct cannot be combined with --text")
             }
             (Some(Target::File(_)), _) if self.explain => invalid(
                 "--explain needs a song from the library (a file's tags and tempo are not stored); ingest it first",
             ),
-            (Some(_), Some(_)) => Ok(Mode::Steer),
-            (Some(_), None) if self.distinct => Ok(Mode::Distinct),
-            (Some(_), None) => Ok(Mode::Plain),
+            (Some(t), Some(w)) => Ok(Mode::Steer(t, w)),
+            (Some(t), None) if self.distinct => Ok(Mode::Distinct(t)),
+            (Some(t), None) => Ok(Mode::Plain(t)),
         }
     }
 }
@@ -111,6 +111,7 @@ pub struct SimilarAnswer {
 /// An ask checked, its vectors chosen: ready to [`run`](Prepared::run).
 pub struct Prepared<'a> {
     ask: &'a SimilarAsk,
+    mode: Mode<'a>,
     parts: Vec<ModelPart>,
     /// The compared model, as [`SimilarAnswer::model`].
     pub model: String,
@@ -135,10 +136,15 @@ pub async fn prepare<'a>(
     ask: &'a SimilarAsk,
     embedders: &Pool,
 ) -> AppResult<Prepared<'a>> {
-    ask.mode()?;
-    let Some(target) = &ask.target else {
+    let mode = ask.mode()?;
+    let target = match mode {
+        Mode::Words(_) => None,
+        Mode::Plain(t) | Mode::Distinct(t) | Mode::Steer(t, _) => Some(t),
+    };
+    let Some(target) = target else {
         return Ok(Prepared {
             ask,
+            mode,
             parts: Vec::new(),
             model: STYLE_TAGS_MODEL.to_owned(),
             notes: Vec::new(),
@@ -166,6 +172,7 @@ pub async fn prepare<'a>(
     }
     Ok(Prepared {
         ask,
+        mode,
         parts,
         model,
         notes,
@@ -185,18 +192,7 @@ impl Prepared<'_> {
             notes: self.notes,
             nothing_matched: None,
         };
-        let (target, words) = (ask.target.as_ref(), ask.words.as_ref());
-        let Some(target) = target else {
-            let words = words.ok_or_else(|| AppError::Invalid("no words to search by".into()))?;
-            let (k, offset, filter) = (ask.k, ask.offset, &ask.filter);
-            answer.matches = crate::words::by_words(backend, words, k, offset, filter, &[]).await?;
-            if answer.matches.is_empty() && offset == 0 {
-                let why = crate::words::nothing_matched(backend, words, filter).await?;
-                answer.nothing_matched = Some(why);
-            }
-            return Ok(answer);
-        };
-        let req = SimilarRequest {
+        let req = |target: &Target| SimilarRequest {
             target: target.clone(),
             parts: self.parts,
             k: ask.k,
@@ -206,21 +202,33 @@ impl Prepared<'_> {
             filter: ask.filter.clone(),
             exact: ask.exact,
         };
-        if let Some(words) = words {
-            let steered = crate::words::steer(backend, &req, words).await?;
-            answer.tag_scores = Some(steered.iter().map(|s| s.tag_score).collect());
-            answer.matches = steered.into_iter().map(|s| s.matched).collect();
-        } else if ask.distinct {
-            let d = super::similar_distinct(backend, &req).await?;
-            answer.matches = d.matches;
-            answer.folding = Some(Folding {
-                copies: d.copies_folded,
-                query_copies: d.query_copies,
-            });
-        } else {
-            answer.matches = super::similar(backend, &req).await?;
+        match self.mode {
+            Mode::Words(words) => {
+                let (k, offset, filter) = (ask.k, ask.offset, &ask.filter);
+                answer.matches =
+                    crate::words::by_words(backend, words, k, offset, filter, &[]).await?;
+                if answer.matches.is_empty() && offset == 0 {
+                    let why = crate::words::nothing_matched(backend, words, filter).await?;
+                    answer.nothing_matched = Some(why);
+                }
+            }
+            Mode::Steer(target, words) => {
+                let steered = crate::words::steer(backend, &req(target), words).await?;
+                answer.tag_scores = Some(steered.iter().map(|s| s.tag_score).collect());
+                answer.matches = steered.into_iter().map(|s| s.matched).collect();
+            }
+            Mode::Distinct(target) => {
+                let d = super::similar_distinct(backend, &req(target)).await?;
+                answer.matches = d.matches;
+                answer.folding = Some(Folding {
+                    copies: d.copies_folded,
+                    query_copies: d.query_copies,
+                });
+            }
+            Mode::Plain(target) => answer.matches = super::similar(backend, &req(target)).await?,
         }
-        if let (Target::Song(q), true) = (target, ask.explain) {
+        // `mode` refuses --explain without a song of the library.
+        if let (Some(Target::Song(q)), true) = (&ask.target, ask.explain) {
             let explain = |m: &Match| crate::explain::explain(q, &m.metadata);
             answer.explanations = Some(answer.matches.iter().map(explain).collect());
         }
