@@ -23,6 +23,7 @@ pub mod dsp;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod identity;
 mod norm_table;
 pub mod path_tags;
 pub mod resample;

@@ -232,6 +232,10 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         self.inner.put_audio(id, src).await
     }
 
+    async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
+        self.inner.link_audio(id, path).await
+    }
+
     async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
         let (i, d) = (id.clone(), dest.to_path_buf());
         match self.on_store(move |s, _| s.get_audio(&i, &d)).await {

@@ -139,6 +139,29 @@ pub struct CacheConfig {
     pub enabled: bool,
 }
 
+/// Where the music lives and how the local library keeps it (`[library]`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LibraryConfig {
+    /// How ingest keeps each file in the local library: `reference` (the default: the file
+    /// stays where it is), `reflink` (a copy-on-write clone, a copy where the file system
+    /// cannot clone) or `copy` (env `SONGREC_AUDIO`, flag `ingest --audio`).
+    #[serde(deserialize_with = "audio_mode")]
+    pub audio: songrec_storage::AudioMode,
+    /// This machine's copy of the collection (env `SONGREC_MUSIC`, flag `sync --music`):
+    /// references below it are stored relative to it, and `sync` links songs to the files
+    /// found there instead of downloading their audio.
+    pub music: Option<PathBuf>,
+}
+
+fn audio_mode<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<songrec_storage::AudioMode, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
 /// Ingest settings.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -296,6 +319,7 @@ struct StorageSection {
 struct FileConfig {
     storage: StorageSection,
     local: Option<LocalConfig>,
+    library: Option<LibraryConfig>,
     astra: Option<AstraConfig>,
     s3: Option<S3Config>,
     cache: Option<CacheConfig>,
@@ -323,6 +347,8 @@ pub struct Config {
     pub backend: BackendKind,
     /// Local library.
     pub local: LocalConfig,
+    /// The music folder and how the library keeps its files.
+    pub library: LibraryConfig,
     /// Astra DB.
     pub astra: AstraConfig,
     /// Object storage.
@@ -490,6 +516,7 @@ impl Config {
         let mut cfg = Config {
             backend: fc.storage.backend.unwrap_or_default(),
             local: fc.local.unwrap_or_default(),
+            library: fc.library.unwrap_or_default(),
             astra: fc.astra.unwrap_or_default(),
             s3: fc.s3.unwrap_or_default(),
             cache: fc.cache.unwrap_or_default(),
@@ -510,6 +537,14 @@ impl Config {
         }
         if let Some(v) = get("SONGREC_LIBRARY") {
             cfg.local.path = PathBuf::from(v);
+        }
+        if let Some(v) = get("SONGREC_AUDIO") {
+            cfg.library.audio = v
+                .parse()
+                .map_err(|e| StorageError::InvalidInput(format!("SONGREC_AUDIO={v:?}: {e}")))?;
+        }
+        if let Some(v) = get("SONGREC_MUSIC") {
+            cfg.library.music = Some(PathBuf::from(v));
         }
         if let Some(v) = get("SONGREC_ANN_THRESHOLD") {
             cfg.local.ann_threshold = v.replace('_', "").parse().map_err(|_| {
@@ -597,6 +632,12 @@ impl Config {
             };
         }
         cfg.local.path = expand_home(&cfg.local.path);
+        cfg.library.music = cfg
+            .library
+            .music
+            .take()
+            .filter(|v| !v.as_os_str().is_empty())
+            .map(|v| expand_home(&v));
         cfg.cache.path = expand_home(&cfg.cache.path);
         cfg.check_bounds()?;
         Ok(cfg)

@@ -155,7 +155,7 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Ope
             Ok(Opened {
                 backend: with_test_hooks(
                     cfg.backend,
-                    LocalBackend::open_with(&cfg.local.path, local_options(&cfg.local)?)?,
+                    LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)?,
                 )?,
                 description: String::new(),
                 cache: None,
@@ -319,14 +319,13 @@ fn hex_prefix(bytes: &[u8]) -> String {
 /// The configured local library, opened bare (no layers, no test hooks): `songrec reindex`
 /// rebuilds its vector index from the .npy files.
 pub fn open_local_for_reindex(cfg: &Config) -> StorageResult<LocalBackend> {
-    LocalBackend::open_with(&cfg.local.path, local_options(&cfg.local)?)
+    LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)
 }
 
-/// The local backend's options from `[local]`: when the approximate index kicks in and how it
-/// stores vectors.
-pub fn local_options(
-    c: &songrec_config::LocalConfig,
-) -> StorageResult<songrec_local::LocalOptions> {
+/// The local backend's options from `[local]` (when the approximate index kicks in and how it
+/// stores vectors) and `[library]` (how files are kept, where the music is).
+pub fn local_options(cfg: &Config) -> StorageResult<songrec_local::LocalOptions> {
+    let c = &cfg.local;
     let quantization = c
         .ann_quantization
         .parse()
@@ -342,7 +341,14 @@ pub fn local_options(
             expansion_search: (c.ann_ef_search > 0).then_some(c.ann_ef_search),
             ..songrec_local::AnnOptions::default()
         },
+        audio: cfg.library.audio,
+        music: cfg.library.music.as_deref().map(absolute).transpose()?,
     })
+}
+
+/// `p` made absolute against the working folder (references store absolute paths).
+fn absolute(p: &Path) -> StorageResult<PathBuf> {
+    std::path::absolute(p).map_err(|e| songrec_storage::StorageError::io(p, e))
 }
 
 /// [`scratch_local`] with the approximate index used from `ann_threshold` vectors
@@ -367,7 +373,13 @@ pub fn scratch_local_ann(
 ) -> StorageResult<LocalBackend> {
     let dir = dir.as_ref();
     std::fs::create_dir_all(dir).map_err(|e| songrec_storage::StorageError::io(dir, e))?;
-    LocalBackend::open_with(dir, songrec_local::LocalOptions { ann })
+    LocalBackend::open_with(
+        dir,
+        songrec_local::LocalOptions {
+            ann,
+            ..Default::default()
+        },
+    )
 }
 
 /// A bare local library in `dir` (created when missing) that is not the user's library: the
@@ -470,8 +482,8 @@ async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
             ),
         )];
     }
-    let opened = local_options(&cfg.local)
-        .and_then(|o| LocalBackend::open_with(root, o.clone()).map(|b| (b, o)));
+    let opened =
+        local_options(cfg).and_then(|o| LocalBackend::open_with(root, o.clone()).map(|b| (b, o)));
     let (lib, opts) = match opened {
         Ok(x) => x,
         Err(e) => {

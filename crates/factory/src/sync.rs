@@ -109,7 +109,7 @@ pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
     // The cloud settings first: a sync without them writes nothing here (no lock file, no
     // record, no library folder).
     let remote = Arc::new(AstraBackend::connect(&crate::astra_options(cfg))?);
-    let local = LocalBackend::open_with(&cfg.local.path, crate::local_options(&cfg.local)?)?;
+    let local = LocalBackend::open_with(&cfg.local.path, crate::local_options(cfg)?)?;
     if lock {
         local.lock_for_writing().await?;
     }

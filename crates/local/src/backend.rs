@@ -25,6 +25,11 @@ use crate::npy;
 use crate::search::list_order;
 use crate::state::{Inner, State};
 
+/// Whether `p` is a user's file the library refers to (not a file inside the library).
+fn is_user_file(p: &Path, inner: &Inner) -> bool {
+    !p.starts_with(&inner.paths.audio)
+}
+
 /// The local file-system backend.
 ///
 /// ```no_run
@@ -226,44 +231,24 @@ impl fmt::Debug for LocalBackend {
 impl StorageBackend for LocalBackend {
     async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
         let (id, src) = (id.clone(), src.to_path_buf());
-        self.blocking(move |inner| {
-            inner.with_writable(|st| {
-                if let Some(p) = inner.audio_index(st)?.get(&id)
-                    && let Ok(meta) = fs::metadata(p)
-                {
-                    return Ok(PutOutcome {
-                        bytes: meta.len(),
-                        already_present: true,
-                    });
-                }
-                let ext = src
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .filter(|e| {
-                        !e.is_empty()
-                            && e.len() <= 8
-                            && e.chars().all(|c| c.is_ascii_alphanumeric())
-                    })
-                    .map_or_else(|| "bin".to_owned(), str::to_ascii_lowercase);
-                let dest = inner.paths.audio.join(format!("{id}.{ext}"));
-                let bytes = copy_verified(&id, &src, &dest)?;
-                inner.audio_index(st)?.insert(id, dest);
-                Ok(PutOutcome {
-                    bytes,
-                    already_present: false,
-                })
-            })
-        })
-        .await
+        self.blocking(move |inner| inner.with_writable(|st| inner.store_copy(st, &id, &src)))
+            .await
     }
 
     async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
         let (id, dest) = (id.clone(), dest.to_path_buf());
         self.blocking(move |inner| {
-            let src = inner.with_state(|st| Ok(inner.audio_index(st)?.get(&id).cloned()))?;
-            let src =
-                src.ok_or_else(|| StorageError::NotFound(format!("audio of song {}", id.short())))?;
-            copy_verified(&id, &src, &dest)
+            let src = inner.with_state(|st| inner.audio_source(st, &id))?;
+            copy_verified(&id, &src, &dest).map_err(|e| match e {
+                // A referenced file that changed between the check and the copy.
+                StorageError::HashMismatch { .. } if is_user_file(&src, inner) => {
+                    StorageError::Stale {
+                        path: src.clone(),
+                        detail: "the file's bytes changed since songrec analysed it".into(),
+                    }
+                }
+                e => e,
+            })
         })
         .await
     }
@@ -271,10 +256,12 @@ impl StorageBackend for LocalBackend {
     async fn audio_url(&self, id: &SongId, _expires_in: Duration) -> StorageResult<String> {
         let id = id.clone();
         self.blocking(move |inner| {
-            let p = inner.with_state(|st| Ok(inner.audio_index(st)?.get(&id).cloned()))?;
-            let p =
-                p.ok_or_else(|| StorageError::NotFound(format!("audio of song {}", id.short())))?;
-            let abs = fs::canonicalize(&p).map_err(|e| StorageError::io(&p, e))?;
+            let p = inner.with_state(|st| inner.audio_source(st, &id))?;
+            let abs = if is_user_file(&p, inner) {
+                p
+            } else {
+                fs::canonicalize(&p).map_err(|e| StorageError::io(&p, e))?
+            };
             url::Url::from_file_path(&abs)
                 .map(String::from)
                 .map_err(|()| {
@@ -286,30 +273,20 @@ impl StorageBackend for LocalBackend {
 
     async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
         let id = id.clone();
-        self.blocking(move |inner| {
-            inner.with_state(|st| Ok(inner.audio_index(st)?.get(&id).is_some_and(|p| p.exists())))
-        })
-        .await
+        self.blocking(move |inner| inner.with_state(|st| inner.holds_audio(st, &id)))
+            .await
     }
 
     async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
         let id = id.clone();
-        self.blocking(move |inner| {
-            inner.with_writable(|st| {
-                let Some(p) = inner.audio_index(st)?.remove(&id) else {
-                    return Ok(false);
-                };
-                match fs::remove_file(&p) {
-                    Ok(()) => {
-                        sync_dir(&inner.paths.audio)?;
-                        Ok(true)
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-                    Err(e) => Err(StorageError::io(&p, e)),
-                }
-            })
-        })
-        .await
+        self.blocking(move |inner| inner.with_writable(|st| inner.drop_audio(st, &id)))
+            .await
+    }
+
+    async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
+        let (id, path) = (id.clone(), path.to_path_buf());
+        self.blocking(move |inner| inner.with_writable(|st| inner.link(st, &id, &path)))
+            .await
     }
 
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
@@ -458,13 +435,10 @@ impl StorageBackend for LocalBackend {
                         inner.append_pack(st, r, &r.model.file_key(), &[(id.clone(), None)])?;
                     }
                 }
-                if let Some(p) = inner.audio_index(st)?.remove(&id) {
-                    match fs::remove_file(&p) {
-                        Ok(()) => sync_dir(&inner.paths.audio)?,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(StorageError::io(&p, e)),
-                    }
-                }
+                // The audio is kept under the file's content hash; a reference is forgotten,
+                // the user's file left alone.
+                let key = st.get(&id).map_or_else(|| id.clone(), |m| m.audio_key());
+                inner.drop_audio(st, &key)?;
                 inner.append_journal(
                     st,
                     &[JournalRecord::Delete {

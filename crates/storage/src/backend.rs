@@ -58,8 +58,19 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// Whether the song's audio is stored.
     async fn has_audio(&self, id: &SongId) -> StorageResult<bool>;
 
-    /// Removes the audio; `false` if there was none.
+    /// Removes the audio; `false` if there was none. A library that references the user's
+    /// file forgets the reference and never touches the file.
     async fn delete_audio(&self, id: &SongId) -> StorageResult<bool>;
+
+    /// Keeps the user's audio file at `path` as the audio stored under `id` (the SHA-256 of its
+    /// bytes, as for [`put_audio`](Self::put_audio)), the way the library is set to keep
+    /// files ([`AudioMode`]): a reference to the file where it lies, a copy-on-write clone, or
+    /// a copy. The file itself is only read, never written, moved or deleted. Backends that
+    /// cannot reference a file (the cloud) store a copy, as `put_audio` does (the default).
+    /// Audio already kept under `id` in another way is replaced once the new way is in place.
+    async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
+        self.put_audio(id, path).await
+    }
 
     // ---- embeddings --------------------------------------------------------------------
 
@@ -364,13 +375,81 @@ pub struct Changes {
     pub cursor: ChangeCursor,
 }
 
-/// What `put_audio` did.
+/// What `put_audio` or `link_audio` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PutOutcome {
     /// Bytes in the blob.
     pub bytes: u64,
     /// The blob was already stored; nothing was written.
     pub already_present: bool,
+    /// How the library holds the audio now: its own copy, a clone, or a reference to the
+    /// user's file (what [`StorageBackend::link_audio`] asked for, or the copy it fell back to).
+    #[serde(default)]
+    pub kept: AudioMode,
+}
+
+impl PutOutcome {
+    /// A copy of `bytes` bytes, stored now or found stored.
+    pub fn copy(bytes: u64, already_present: bool) -> Self {
+        Self {
+            bytes,
+            already_present,
+            kept: AudioMode::Copy,
+        }
+    }
+}
+
+/// How a library keeps the audio of a song that came from the user's own file (`[library]
+/// audio`; [`StorageBackend::link_audio`]).
+///
+/// Hard links are not offered: a tagger that rewrites a file in place (mutagen, TagLib) would
+/// change the library's copy too, and one that writes a new file and renames it (metaflac
+/// when the padding is short, mp3gain's default) splits the link without a word.
+///
+/// ```
+/// use songrec_storage::AudioMode;
+/// assert_eq!("reflink".parse::<AudioMode>().unwrap(), AudioMode::Reflink);
+/// assert_eq!(AudioMode::default().to_string(), "reference");
+/// assert!("hardlink".parse::<AudioMode>().unwrap_err().contains("taggers"));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioMode {
+    /// The file stays where it is; the library records its path and checks it on every read.
+    #[default]
+    Reference,
+    /// A copy-on-write clone inside the library (Btrfs, XFS, APFS): no space used until one
+    /// side changes; a plain copy where the file system cannot clone.
+    Reflink,
+    /// A copy inside the library (what songrec did before references; what the cloud does).
+    Copy,
+}
+
+impl fmt::Display for AudioMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Reference => "reference",
+            Self::Reflink => "reflink",
+            Self::Copy => "copy",
+        })
+    }
+}
+
+impl std::str::FromStr for AudioMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "reference" | "ref" | "in-place" => Ok(Self::Reference),
+            "reflink" | "clone" => Ok(Self::Reflink),
+            "copy" => Ok(Self::Copy),
+            "hardlink" | "hard-link" | "link" => Err(
+                "hard links are not offered: taggers that rewrite a file in place would change the library's copy too, and those that write a new file would silently split the link; use reference (the default) or reflink".into(),
+            ),
+            other => Err(format!(
+                "unknown audio mode {other:?}: use reference (the default), reflink or copy"
+            )),
+        }
+    }
 }
 
 /// A model and how many vectors it has.
@@ -421,6 +500,7 @@ macro_rules! backend_methods {
             audio_url(id: &$crate::id::SongId, expires_in: std::time::Duration) -> String, AudioUrl;
             has_audio(id: &$crate::id::SongId) -> bool, HasAudio;
             delete_audio(id: &$crate::id::SongId) -> bool, DeleteAudio;
+            link_audio(id: &$crate::id::SongId, path: &std::path::Path) -> $crate::backend::PutOutcome, PutAudio;
             put_embedding(id: &$crate::id::SongId, embedding: &$crate::model::Embedding) -> (), PutEmbedding;
             get_embedding(id: &$crate::id::SongId, model: &$crate::model::ModelInfo) -> Option<$crate::model::Embedding>, GetEmbedding;
             search(query: &$crate::query::SearchQuery) -> Vec<$crate::query::Match>, Search;

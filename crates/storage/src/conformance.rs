@@ -199,6 +199,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     search_matches_brute_force(b).await;
     invalid_queries(b).await;
     audio_roundtrip(b).await;
+    link_audio_leaves_the_file(b).await;
     delete_leaves_tombstone(b).await;
     change_feed(b).await;
     summary_adds_up(b).await;

@@ -102,6 +102,18 @@ pub enum StorageError {
         /// Whether trying again may help.
         transient: bool,
     },
+    /// A file the library refers to (the user's own audio, kept in place) is no longer the
+    /// file that was analysed: moved, deleted, retagged or replaced since.
+    #[error(
+        "{}: {detail}; run `songrec ingest` on its folder to follow the change",
+        path.display()
+    )]
+    Stale {
+        /// The referenced file.
+        path: PathBuf,
+        /// What changed (gone, other size, other bytes).
+        detail: String,
+    },
     /// The operation is not supported by this backend.
     #[error("not supported by this backend: {0}")]
     Unsupported(String),

@@ -33,8 +33,8 @@ pub mod rng;
 pub mod secret;
 
 pub use backend::{
-    BatchReport, ChangeCursor, Changes, LibrarySummary, ModelStats, PutOutcome, SongCount,
-    SongRecord, StorageBackend, StorageBackendExt, summarize_by_walking,
+    AudioMode, BatchReport, ChangeCursor, Changes, LibrarySummary, ModelStats, PutOutcome,
+    SongCount, SongRecord, StorageBackend, StorageBackendExt, summarize_by_walking,
 };
 pub use error::{StorageError, StorageResult};
 pub use filter::{Condition, Field, Filter, Value};

@@ -21,7 +21,9 @@ use crate::id::SongId;
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SongMetadata {
-    /// Content hash of the audio file (hex SHA-256).
+    /// The song's identity: for songs ingested since songrec 0.2, a hash of the audio stream
+    /// without its tags (`songrec_audio::identity`), so a retag keeps it; for songs ingested
+    /// earlier, the SHA-256 of the file as first ingested. Never changes.
     pub id: SongId,
     /// Title (from tags, else from the file name).
     pub title: String,
@@ -46,7 +48,8 @@ pub struct SongMetadata {
     /// Audio file size in bytes.
     #[serde(default)]
     pub file_size: u64,
-    /// Hex SHA-256 of the audio bytes (equal to `id` for songs songrec ingested).
+    /// Hex SHA-256 of the audio file's bytes as last ingested: the key of its audio in the
+    /// library's store ([`Self::audio_key`]); it changes when the file is retagged.
     #[serde(default)]
     pub content_hash: String,
     /// The file name the song was ingested from.
@@ -149,6 +152,24 @@ impl SongMetadata {
             version: 1,
             extra: BTreeMap::new(),
         }
+    }
+
+    /// The key of the song's audio in a backend's audio store (`put_audio`, `get_audio`,
+    /// `audio_url`, `has_audio`): the SHA-256 of the file's bytes ([`Self::content_hash`]),
+    /// which changes when the file is retagged while the song (its id) stays; the id itself for
+    /// metadata without a content hash (libraries written by other tools).
+    ///
+    /// ```
+    /// use songrec_storage::{SongId, SongMetadata};
+    /// let mut m = SongMetadata::new(SongId::from_bytes(b"audio"), "Song");
+    /// assert_eq!(m.audio_key(), m.id);
+    /// m.content_hash = SongId::from_bytes(b"retagged file").to_string();
+    /// assert_eq!(m.audio_key(), SongId::from_bytes(b"retagged file"));
+    /// m.content_hash.clear();
+    /// assert_eq!(m.audio_key(), m.id);
+    /// ```
+    pub fn audio_key(&self) -> SongId {
+        SongId::parse(&self.content_hash).unwrap_or_else(|_| self.id.clone())
     }
 
     /// "Artist – Title" when the artist is known, else the title.

@@ -16,18 +16,20 @@ impl AstraBackend {
             .await
             .map_err(|e| errors::blob(e, id))?;
         Ok(match out {
-            blobs::PutOutcome::Uploaded { bytes, .. } => PutOutcome {
-                bytes,
-                already_present: false,
-            },
-            blobs::PutOutcome::AlreadyPresent => PutOutcome {
-                bytes: tokio::fs::metadata(src)
+            blobs::PutOutcome::Uploaded { bytes, .. } => PutOutcome::copy(bytes, false),
+            blobs::PutOutcome::AlreadyPresent => PutOutcome::copy(
+                tokio::fs::metadata(src)
                     .await
                     .map_err(|e| StorageError::io(src, e))?
                     .len(),
-                already_present: true,
-            },
+                true,
+            ),
         })
+    }
+
+    /// The cloud holds copies only: a user's file is uploaded.
+    pub(super) async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
+        self.put_audio(id, path).await
     }
 
     pub(super) async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {

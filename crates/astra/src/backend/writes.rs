@@ -246,8 +246,11 @@ impl AstraBackend {
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;
+        // The audio is stored under the file's content hash (equal to the id for songs ingested
+        // before songrec identified songs by their audio).
+        let audio = SongId::parse(&content_hash).unwrap_or_else(|_| id.clone());
         self.blobs
-            .delete(id.as_str())
+            .delete(audio.as_str())
             .await
             .map_err(|e| errors::blob(e, id))?;
         self.songs

@@ -279,7 +279,7 @@ fn downmix(
 pub use collector::plan_windows;
 use collector::{Collector, Plan};
 
-fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
+pub(crate) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     let io = |error| AudioError::Io {
         path: path.to_path_buf(),
         error,
@@ -313,6 +313,25 @@ fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
                 detail: other.to_string(),
             },
         })
+}
+
+/// A file's embedded tags as ingest reads them: lofty's reading first, what it leaves empty
+/// from symphonia's metadata (and, for PCM in RIFF, the `LIST`/`INFO` chunk symphonia 0.6.1
+/// drops). Reads the metadata revisions `format` has queued: call it before reading packets.
+pub(crate) fn file_tags(
+    path: &Path,
+    format: &mut dyn FormatReader,
+    track_id: u32,
+    pcm: bool,
+) -> Tags {
+    let mut tags = TagsBuilder::default();
+    tags.collect(format, track_id);
+    if pcm && let Some(info) = crate::tags::riff_info(path) {
+        tags.add_raw(&info);
+    }
+    crate::tags::read_lofty(path)
+        .unwrap_or_default()
+        .or(tags.build())
 }
 
 /// Decode `path` to mono [`ANALYSIS_RATE`] audio with the default [`DecodeOptions`].
@@ -356,14 +375,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             },
         })?;
     let codec = decoder.codec_info().short_name.to_string();
-    let mut tags = TagsBuilder::default();
-    tags.collect(&mut *format, track.id);
-    // symphonia 0.6.1's WAV reader parses LIST/INFO chunks but drops them; read them here.
-    if codec.starts_with("pcm")
-        && let Some(info) = crate::tags::riff_info(path)
-    {
-        tags.add_raw(&info);
-    }
+    let tags = file_tags(path, &mut *format, track.id, codec.starts_with("pcm"));
 
     let mut sample_rate = params.sample_rate.unwrap_or(0);
     let mut channels = params
@@ -568,9 +580,7 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
             decode_errors: decode_errors + demux_errors,
             truncated,
         },
-        tags: crate::tags::read_lofty(path)
-            .unwrap_or_default()
-            .or(tags.build()),
+        tags,
         audio: MonoAudio {
             sample_rate: opts.sample_rate.max(1),
             segments,

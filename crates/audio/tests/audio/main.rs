@@ -2,3 +2,4 @@
 
 mod decode_formats;
 mod dsp_synthetic;
+mod identity;

@@ -483,6 +483,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
             .await
     }
 
+    async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
+        self.write(Op::PutAudio, self.primary.link_audio(id, path))
+            .await
+    }
+
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
         self.write(Op::PutEmbedding, self.primary.put_embedding(id, embedding))
             .await?;

@@ -74,6 +74,13 @@ pub const DEFAULT_MIN_VECTORS: usize = 50_000;
 pub struct LocalOptions {
     /// The approximate nearest-neighbour index.
     pub ann: AnnOptions,
+    /// How `link_audio` keeps a user's file (`[library] audio`): a reference (the default), a
+    /// clone or a copy.
+    pub audio: songrec_storage::AudioMode,
+    /// The user's music folder (`[library] music`): references to files below it are stored
+    /// relative to it, so that pointing this setting at the collection's new place is all a
+    /// moved collection needs.
+    pub music: Option<std::path::PathBuf>,
 }
 
 impl LocalOptions {
@@ -85,6 +92,7 @@ impl LocalOptions {
                 min_vectors,
                 ..AnnOptions::default()
             },
+            ..Self::default()
         }
     }
 }

@@ -60,6 +60,68 @@ pub async fn audio_roundtrip(b: &dyn StorageBackend) {
     check_no_temp_files(dir.path());
 }
 
+/// `link_audio` keeps a user's file as a song's audio without ever writing, moving or deleting
+/// it: the file's bytes and modification time are the same after linking, reading back,
+/// linking again and deleting the audio; a file that does not hash to the key is refused.
+pub async fn link_audio_leaves_the_file(b: &dyn StorageBackend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let music = dir.path().join("Music").join("Artist");
+    std::fs::create_dir_all(&music).expect("mkdir");
+    let bytes: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(40_503) >> 7) as u8)
+        .collect();
+    let src = music.join("01 Song.flac");
+    std::fs::write(&src, &bytes).expect("write source");
+    let stamp = |p: &Path| {
+        let m = std::fs::metadata(p).expect("stat");
+        (m.len(), m.modified().expect("mtime"))
+    };
+    let before = stamp(&src);
+    let id = SongId::from_bytes(&bytes);
+
+    let out = b.link_audio(&id, &src).await.expect("link_audio");
+    assert_eq!(
+        (out.bytes, out.already_present),
+        (bytes.len() as u64, false)
+    );
+    assert!(
+        b.link_audio(&id, &src)
+            .await
+            .expect("again")
+            .already_present
+    );
+    assert!(b.has_audio(&id).await.expect("has_audio"));
+    let dest = dir.path().join("back.flac");
+    assert_eq!(
+        b.get_audio(&id, &dest).await.expect("get_audio"),
+        bytes.len() as u64
+    );
+    assert_eq!(std::fs::read(&dest).expect("read back"), bytes);
+
+    let wrong = SongId::from_bytes(b"another file");
+    let err = b.link_audio(&wrong, &src).await.expect_err("hash mismatch");
+    assert!(
+        matches!(err, StorageError::HashMismatch { .. }),
+        "want HashMismatch, got {err}"
+    );
+    assert!(!b.has_audio(&wrong).await.expect("has_audio"));
+
+    assert!(b.delete_audio(&id).await.expect("delete_audio"));
+    assert!(!b.has_audio(&id).await.expect("has_audio"));
+    assert_eq!(std::fs::read(&src).expect("source still there"), bytes);
+    assert_eq!(stamp(&src), before, "the user's file was never written");
+    let names: Vec<_> = std::fs::read_dir(&music)
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "nothing written beside the user's file: {names:?}"
+    );
+}
+
 fn check_no_temp_files(dir: &Path) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

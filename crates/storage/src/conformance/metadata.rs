@@ -525,11 +525,12 @@ pub async fn delete_leaves_tombstone(b: &dyn StorageBackend) {
     let bytes = b"a short song".repeat(100);
     let src = dir.path().join("s.wav");
     std::fs::write(&src, &bytes).expect("write");
+    // A song identified by its audio, whose file (the audio's key) hashes to something else.
     let mut m = song(903);
-    m.id = SongId::from_bytes(&bytes);
-    m.content_hash = m.id.as_str().to_owned();
+    m.id = SongId::from_bytes(b"the audio stream of song 903");
+    m.content_hash = SongId::from_bytes(&bytes).as_str().to_owned();
     m.version = 4;
-    b.put_audio(&m.id, &src).await.expect("put_audio");
+    b.put_audio(&m.audio_key(), &src).await.expect("put_audio");
     b.put_songs(&[SongRecord {
         metadata: m.clone(),
         embeddings: vec![Embedding::new(model_a(), vec![0.3; 8]).expect("valid")],
@@ -545,8 +546,8 @@ pub async fn delete_leaves_tombstone(b: &dyn StorageBackend) {
             .is_none()
     );
     assert!(
-        !b.has_audio(&m.id).await.expect("has_audio"),
-        "delete_song removes audio"
+        !b.has_audio(&m.audio_key()).await.expect("has_audio"),
+        "delete_song removes the audio stored under the file's content hash"
     );
     assert!(
         b.search(&SearchQuery::new(model_a(), vec![0.3; 8], 5))

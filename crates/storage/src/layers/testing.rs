@@ -171,10 +171,11 @@ impl StorageBackend for MemoryBackend {
         if !already_present {
             s.audio.insert(id.clone(), bytes);
         }
-        Ok(PutOutcome {
-            bytes: n,
-            already_present,
-        })
+        Ok(PutOutcome::copy(n, already_present))
+    }
+
+    async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
+        self.put_audio(id, path).await
     }
 
     async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
@@ -352,9 +353,9 @@ impl StorageBackend for MemoryBackend {
             vs.remove(id);
         }
         s.vectors.retain(|_, (_, vs)| !vs.is_empty());
-        s.audio.remove(id);
         match s.metadata.remove(id) {
             Some(m) => {
+                s.audio.remove(&m.audio_key());
                 s.tombstones
                     .insert(id.clone(), (m.version + 1, m.content_hash.clone()));
                 s.touch(id);
