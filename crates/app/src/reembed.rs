@@ -265,7 +265,8 @@ async fn one(
     embedder: Arc<dyn Embedder>,
     scratch: &Path,
 ) -> AppResult<f64> {
-    if !backend.has_audio(&song.id).await? {
+    let key = song.audio_key();
+    if !backend.has_audio(&key).await? {
         return Err(AppError::Invalid(format!(
             "{} ({}): the library has no audio for it; re-ingest the file",
             song.display_name(),
@@ -277,7 +278,7 @@ async fn one(
         .map(|e| e.to_string_lossy().into_owned())
         .unwrap_or_else(|| "audio".into());
     let tmp = scratch.join(format!("{}.{ext}", song.id.as_str()));
-    backend.get_audio(&song.id, &tmp).await?;
+    backend.get_audio(&key, &tmp).await?;
     let path = tmp.clone();
     let e = embedder.clone();
     // A song from before fingerprints were taken at ingest gets one from this decode.

@@ -306,7 +306,7 @@ async fn audio_path(
     scratch: &std::path::Path,
 ) -> DiscoverResult<(PathBuf, bool)> {
     let url = backend
-        .audio_url(&m.id, std::time::Duration::from_secs(3600))
+        .audio_url(&m.audio_key(), std::time::Duration::from_secs(3600))
         .await?;
     if let Some(p) = url::Url::parse(&url)
         .ok()
@@ -317,7 +317,7 @@ async fn audio_path(
         return Ok((p, false));
     }
     let dest = scratch.join(m.id.as_str());
-    backend.get_audio(&m.id, &dest).await?;
+    backend.get_audio(&m.audio_key(), &dest).await?;
     Ok((dest, true))
 }
 

@@ -160,9 +160,9 @@ pub async fn write(
     let mut items = Vec::new();
     for e in &playlist.entries {
         let m = &e.song;
-        let url = match backend.audio_url(&m.id, opts.url_expiry).await {
+        let url = match backend.audio_url(&m.audio_key(), opts.url_expiry).await {
             Ok(u) => u,
-            Err(StorageError::NotFound(_)) => {
+            Err(StorageError::NotFound(_) | StorageError::Stale { .. }) => {
                 report.missing.push(m.display_name());
                 continue;
             }
@@ -191,7 +191,7 @@ pub async fn write(
                 if !present {
                     std::fs::create_dir_all(&audio_dir)
                         .map_err(|e| DiscoverError::io(&audio_dir, e))?;
-                    match backend.get_audio(&m.id, &dest).await {
+                    match backend.get_audio(&m.audio_key(), &dest).await {
                         Ok(_) => report.fetched += 1,
                         Err(StorageError::NotFound(_)) => {
                             report.missing.push(m.display_name());

@@ -37,7 +37,8 @@ pub async fn get_audio(
     let b = st.backend.as_ref();
     let m = find_song(b, &id).await?;
     let no_audio = || ApiError::not_found(format!("song {} has no stored audio", m.id.short()));
-    let url = match b.audio_url(&m.id, PRESIGNED_FOR).await {
+    let key = m.audio_key();
+    let url = match b.audio_url(&key, PRESIGNED_FOR).await {
         Ok(u) => Some(u),
         Err(StorageError::NotFound(_)) => return Err(no_audio()),
         Err(StorageError::Unsupported(_)) => None,
@@ -72,7 +73,7 @@ pub async fn get_audio(
                 .prefix("audio-")
                 .tempfile_in(st.scratch.path())
                 .map_err(|e| ApiError::internal("spooling the audio", e))?;
-            match b.get_audio(&m.id, tmp.path()).await {
+            match b.get_audio(&key, tmp.path()).await {
                 Ok(_) => {}
                 Err(StorageError::NotFound(_)) => return Err(no_audio()),
                 Err(e) => return Err(e.into()),

@@ -184,6 +184,14 @@ impl From<StorageError> for ApiError {
                 ),
             ),
             StorageError::DimensionMismatch { .. } => Self::bad_request(e.to_string()),
+            StorageError::Stale { .. } => {
+                tracing::warn!("{e}");
+                Self::new(
+                    StatusCode::CONFLICT,
+                    "audio_changed",
+                    "the song's file changed or moved since songrec analysed it; run `songrec ingest` on its folder to follow the change",
+                )
+            }
             StorageError::Unsupported(m) => Self::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "not_supported",

@@ -62,6 +62,17 @@ pub struct SyncOptions {
     /// with the `test-hooks` feature.
     #[cfg(any(test, feature = "test-hooks"))]
     pub abort_after_writes: Option<u64>,
+    /// This machine's own copy of the music (`songrec sync --music`): audio coming to the
+    /// local side is linked to the file found there instead of downloaded.
+    pub local_files: Option<Arc<dyn LocalFiles>>,
+}
+
+/// Finds this machine's own copy of a file (`sync --music`): a folder of the user's music,
+/// indexed by the SHA-256 of each file's bytes.
+pub trait LocalFiles: Send + Sync + fmt::Debug {
+    /// A file here whose bytes hash to `key` (the audio key of a song), if one is known. The
+    /// caller links it with [`StorageBackend::link_audio`], which checks the bytes again.
+    fn find(&self, key: &SongId) -> Option<PathBuf>;
 }
 
 impl SyncOptions {
@@ -78,6 +89,7 @@ impl SyncOptions {
             full_every: DEFAULT_FULL_EVERY,
             #[cfg(any(test, feature = "test-hooks"))]
             abort_after_writes: None,
+            local_files: None,
         }
     }
 }
@@ -153,6 +165,9 @@ pub struct SyncReport {
     pub pushed_changed: usize,
     /// Whole songs downloaded.
     pub pulled_new: usize,
+    /// Songs whose audio was linked to this machine's own copy of the file (`--music`)
+    /// instead of downloaded.
+    pub audio_linked: usize,
     /// Metadata changes downloaded (incl. merges written here).
     pub pulled_changed: usize,
     /// Songs deleted here.
@@ -279,8 +294,10 @@ async fn run(
         writes: AtomicU64::new(0),
         machine: record.machine_id(),
         models: tokio::sync::Mutex::new(HashMap::new()),
+        linked: AtomicU64::new(0),
     };
     let result = ex.execute(actions, &mut report, progress).await;
+    report.audio_linked = ex.linked.load(Ordering::SeqCst) as usize;
     let _ = std::fs::remove_dir_all(&opts.scratch_dir);
     result?;
     local.flush().await?;
@@ -414,6 +431,8 @@ struct Exec<'a> {
     writes: AtomicU64,
     machine: String,
     models: tokio::sync::Mutex<HashMap<Side, Vec<ModelInfo>>>,
+    /// Audio linked to this machine's own files.
+    linked: AtomicU64,
 }
 
 /// Errors that concern the whole library: stop instead of failing song after song.
@@ -629,6 +648,29 @@ impl Exec<'_> {
             }
             *recs = keep;
         }
+        // A merge that takes a retag (another content hash) brings that file's audio along.
+        for (side, recs) in &mut writes {
+            let here = if *side == Side::Local { &lm } else { &rm };
+            let mut keep = Vec::new();
+            for r in std::mem::take(recs) {
+                let changed = here
+                    .get(&r.metadata.id)
+                    .is_some_and(|m| m.content_hash != r.metadata.content_hash);
+                if changed && let Err(e) = self.move_audio(side.other(), &r.metadata).await {
+                    if is_fatal(&e) {
+                        return Err(e.into());
+                    }
+                    results.remove(&r.metadata.id);
+                    report.failed.push((
+                        r.metadata.id.clone(),
+                        format!("copying the audio from the {} side: {e}", side.other()),
+                    ));
+                    continue;
+                }
+                keep.push(r);
+            }
+            *recs = keep;
+        }
         // Remote first, then here: a run killed in between leaves the merge on the remote,
         // which the next run recognises (the remote then holds the merged, newer version).
         let mut stored: HashMap<Side, HashSet<SongId>> = HashMap::new();
@@ -717,10 +759,24 @@ impl Exec<'_> {
                 format!("deleted on the {from} side while syncing; the next run picks it up"),
             ));
         }
+        // The target's content hashes: a song whose file changed brings its audio along.
+        let targets: HashMap<SongId, String> = if full {
+            HashMap::new()
+        } else {
+            self.side(from.other())
+                .versions_of(ids)
+                .await?
+                .into_iter()
+                .filter(|v| !v.deleted)
+                .map(|v| (v.id, v.content_hash))
+                .collect()
+        };
+        let targets = &targets;
         let reads: Vec<(SongId, Result<SongRecord, StorageError>)> = futures::stream::iter(metas)
             .map(|m| async move {
                 let id = m.id.clone();
-                (id, self.transfer(from, m, full, models).await)
+                let hash = targets.get(&id).map(String::as_str);
+                (id, self.transfer(from, m, full, hash, models).await)
             })
             .buffer_unordered(self.opts.concurrency.max(1))
             .collect()
@@ -742,6 +798,15 @@ impl Exec<'_> {
         let mut changes = Vec::new();
         for r in records {
             if stored.contains(&r.metadata.id) {
+                // The audio of the file as it was before a retag is no song's any more.
+                if let Some(old) = targets
+                    .get(&r.metadata.id)
+                    .filter(|h| **h != r.metadata.content_hash)
+                    .and_then(|h| SongId::parse(h).ok())
+                    && let Err(e) = self.side(from.other()).delete_audio(&old).await
+                {
+                    tracing::warn!("removing the audio of an earlier version of a file: {e}");
+                }
                 match (from, full) {
                     (Side::Local, true) => report.pushed_new += 1,
                     (Side::Local, false) => report.pushed_changed += 1,
@@ -752,6 +817,53 @@ impl Exec<'_> {
             }
         }
         self.commit(&changes)
+    }
+
+    /// Puts a song's audio, kept under its file's content hash on the `from` side, onto the
+    /// other side: linked to this machine's own copy of the file when `--music` found one,
+    /// else copied through a file in transit. A source without the audio is no error (a song
+    /// added without it).
+    async fn move_audio(&self, from: Side, metadata: &SongMetadata) -> Result<(), StorageError> {
+        let (src, dst) = (self.side(from), self.side(from.other()));
+        let key = metadata.audio_key();
+        if from.other() == Side::Local
+            && let Some(path) = self.opts.local_files.as_ref().and_then(|f| f.find(&key))
+        {
+            match dst.link_audio(&key, &path).await {
+                Ok(_) => {
+                    self.linked.fetch_add(1, Ordering::SeqCst);
+                    self.wrote();
+                    return Ok(());
+                }
+                Err(e) if is_fatal(&e) => return Err(e),
+                Err(e) => tracing::warn!(
+                    "{}: not linked ({e}); downloading the audio instead",
+                    path.display()
+                ),
+            }
+        }
+        let ext = Path::new(&metadata.file_name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| {
+                !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+            .unwrap_or("bin");
+        let tmp = self.opts.scratch_dir.join(format!("{key}.{ext}"));
+        let moved = async {
+            match src.get_audio(&key, &tmp).await {
+                Ok(_) => {
+                    dst.put_audio(&key, &tmp).await?;
+                    self.wrote();
+                    Ok(())
+                }
+                Err(StorageError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        .await;
+        let _ = std::fs::remove_file(&tmp);
+        moved
     }
 
     /// The models with vectors on a side (asked once per run and side).
@@ -787,40 +899,20 @@ impl Exec<'_> {
         Ok(out)
     }
 
-    /// Every vector of a song and, for a whole-song copy, its audio (if the source has it),
+    /// Every vector of a song and, for a whole-song copy or a song whose file changed (a
+    /// retag: another content hash than the target holds), its audio (if the source has it),
     /// moved to the target side; returns the record (vectors + metadata) to store there.
     async fn transfer(
         &self,
         from: Side,
         metadata: SongMetadata,
         full: bool,
+        target_hash: Option<&str>,
         models: &[ModelInfo],
     ) -> Result<SongRecord, StorageError> {
         let id = &metadata.id;
-        if full {
-            let (src, dst) = (self.side(from), self.side(from.other()));
-            let ext = Path::new(&metadata.file_name)
-                .extension()
-                .and_then(|e| e.to_str())
-                .filter(|e| {
-                    !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
-                })
-                .unwrap_or("bin");
-            let tmp = self.opts.scratch_dir.join(format!("{id}.{ext}"));
-            let audio = async {
-                match src.get_audio(id, &tmp).await {
-                    Ok(_) => {
-                        dst.put_audio(id, &tmp).await?;
-                        self.wrote();
-                        Ok(())
-                    }
-                    Err(StorageError::NotFound(_)) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
-            .await;
-            let _ = std::fs::remove_file(&tmp);
-            audio?;
+        if full || target_hash.is_some_and(|h| h != metadata.content_hash) {
+            self.move_audio(from, &metadata).await?;
         }
         let embeddings = self.vectors(from, id, models).await?;
         Ok(SongRecord {

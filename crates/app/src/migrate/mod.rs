@@ -327,15 +327,23 @@ async fn copy_batch(
     journal: &Journal<'_>,
 ) -> AppResult<BatchOutcome> {
     let mut out = BatchOutcome::default();
-    // 1. Audio.
+    // 1. Audio, kept under each file's content hash (the song id for older songs).
+    let keys: HashMap<SongId, SongId> = source
+        .get_metadata_many(batch)
+        .await?
+        .iter()
+        .map(|m| (m.id.clone(), m.audio_key()))
+        .collect();
+    let keys = &keys;
     let audio = futures::stream::iter(batch.iter())
         .map(|id| async move {
+            let key = keys.get(id).unwrap_or(id);
             // Without a ledger, ask the target first; with one, only for songs an earlier run
             // touched (a conditional upload of a present blob is a no-op either way).
             let check_first = audio_known.is_none_or(|k| k.contains(id.as_str()));
             (
                 id,
-                copy_audio(source, target, id, check_first, &opts.scratch_dir).await,
+                copy_audio(source, target, key, check_first, &opts.scratch_dir).await,
             )
         })
         .buffer_unordered(opts.concurrency.max(1))

@@ -288,9 +288,10 @@ async fn check_song(
             _ => {}
         }
     }
-    if source.has_audio(id).await? {
+    let key = sm.audio_key();
+    if source.has_audio(&key).await? {
         let tmp = scratch.join(format!("{id}.verify"));
-        let got = target.get_audio(id, &tmp).await;
+        let got = target.get_audio(&key, &tmp).await;
         let _ = std::fs::remove_file(&tmp);
         match got {
             Ok(_) => {}

@@ -494,7 +494,7 @@ pub async fn get_song(
             models.push(s.model.key());
         }
     }
-    let has_audio = b.has_audio(&m.id).await?;
+    let has_audio = b.has_audio(&m.audio_key()).await?;
     let id = m.id.as_str().to_owned();
     Ok(Json(SongDetail {
         audio_url: format!("/api/v1/songs/{id}/audio"),
