@@ -4,9 +4,7 @@
 use std::cmp::Ordering;
 
 use songrec_storage::math::TopK;
-use songrec_storage::{
-    Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend, StorageBackendExt,
-};
+use songrec_storage::{Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend};
 
 use super::query::TagQuery;
 use super::vocab::{TagKind, words};
@@ -178,7 +176,9 @@ impl Ord for ById {
 
 /// The best `offset + k` songs for the words alone (skipping `offset`), among songs matching
 /// `filter` other than `exclude`; `similarity` is the tag score. One pass over the library's
-/// metadata, page by page, holding only the best. An error when no song has style tags.
+/// metadata, page by page, holding only the best; each page is scored on the blocking pool
+/// (the words × each song's text), never on the async workers. An error when no song has style
+/// tags.
 pub async fn by_words(
     backend: &dyn StorageBackend,
     q: &TagQuery,
@@ -189,9 +189,16 @@ pub async fn by_words(
 ) -> AppResult<Vec<Match>> {
     let mut top: TopK<ById> = TopK::new(k.saturating_add(offset));
     let (mut tagged, mut matched) = (0usize, 0usize);
-    backend
-        .for_each_page(&every_page(filter), |page| {
-            for m in page {
+    let shared = std::sync::Arc::new((q.clone(), exclude.to_vec()));
+    let mut list = every_page(filter);
+    loop {
+        let page = backend.list(&list).await?;
+        let job = shared.clone();
+        let (t, scored) = off_workers(move || {
+            let (q, exclude) = &*job;
+            let mut tagged = 0usize;
+            let mut scored = Vec::new();
+            for m in page.items {
                 if exclude.contains(&m.id) {
                     continue;
                 }
@@ -201,13 +208,22 @@ pub async fn by_words(
                 if let Some(s) = q.score(&m)
                     && q.relevant(&m)
                 {
-                    matched += 1;
-                    top.push(s, ById(m));
+                    scored.push((s, m));
                 }
             }
-            true
+            (tagged, scored)
         })
         .await?;
+        tagged += t;
+        matched += scored.len();
+        for (s, m) in scored {
+            top.push(s, ById(m));
+        }
+        match page.next {
+            Some(c) => list.cursor = Some(c),
+            None => break,
+        }
+    }
     if tagged == 0 && matched == 0 {
         return Err(no_tags());
     }
@@ -223,6 +239,16 @@ pub async fn by_words(
             approximate: false,
         })
         .collect())
+}
+
+/// Runs CPU work of a words query (parsing, scoring, suggestions) on tokio's blocking pool, so
+/// a long query never holds an async worker that other requests need.
+pub(crate) async fn off_workers<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Invalid(format!("scoring the words failed: {e}")))
 }
 
 /// Every song passing `filter`, in the largest pages (for one pass over the metadata).
@@ -260,13 +286,16 @@ pub async fn steer(
     wide.k = steer_pool(want, backend.max_results());
     wide.offset = 0;
     let pool = crate::similar::similar(backend, &wide).await?;
-    let scored: Vec<(Match, Option<f32>)> = pool
-        .into_iter()
-        .map(|m| {
-            let s = q.score(&m.metadata);
-            (m, s)
-        })
-        .collect();
+    let q = q.clone();
+    let scored: Vec<(Match, Option<f32>)> = off_workers(move || {
+        pool.into_iter()
+            .map(|m| {
+                let s = q.score(&m.metadata);
+                (m, s)
+            })
+            .collect()
+    })
+    .await?;
     if !scored.is_empty() && scored.iter().all(|(_, s)| s.is_none()) {
         return Err(no_tags());
     }
