@@ -135,7 +135,7 @@ pub const MAX_QUERY_WORDS: usize = 32;
 /// use songrec_app::words::{MAX_QUERY_WORDS, check_query};
 /// assert_eq!(check_query("Mellow  guitar").unwrap(), ["mellow", "guitar"]);
 /// let long = "rock ".repeat(MAX_QUERY_WORDS + 1);
-/// assert!(check_query(&long).unwrap_err().to_string().contains("at most 32 words"));
+/// assert!(check_query(&long).unwrap_err().to_string().contains("holds 33 words"));
 /// assert!(check_query(&"a".repeat(1025)).unwrap_err().to_string().contains("1024 bytes"));
 /// ```
 pub fn check_query(text: &str) -> AppResult<Vec<String>> {

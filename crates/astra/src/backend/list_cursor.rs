@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_cursor_carries_its_windows_and_reads_back_unchanged() {
-        let c = keyset(false, "last", windows(3));
+        let c = keyset(false, "jazz", windows(3));
         let json: Value = serde_json::from_slice(
             &URL_SAFE_NO_PAD
                 .decode(c.encode())
@@ -204,7 +204,7 @@ mod tests {
         .expect("a cursor is JSON");
         assert_eq!(
             json,
-            json!({"t": "k", "f": "s.title", "d": false, "k": "last",
+            json!({"t": "k", "f": "s.title", "d": false, "k": "jazz",
                    "b": [["key00", 10.0], ["key01", 11.0], ["key02", 12.0]], "r": 5.0, "e": true})
         );
         assert_eq!(Cursor::decode(&c.encode()), Ok(c));
