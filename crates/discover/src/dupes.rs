@@ -182,7 +182,12 @@ pub fn keeper_order(a: &SongMetadata, b: &SongMetadata) -> std::cmp::Ordering {
 /// Song `j` lies whole within song `i` ([`crate::recording::within`]).
 fn holds(songs: &[Printed], i: usize, j: usize) -> bool {
     let (a, b) = (&songs[i], &songs[j]);
-    within(&a.items, a.song.duration_secs, &b.items, b.song.duration_secs)
+    within(
+        &a.items,
+        a.song.duration_secs,
+        &b.items,
+        b.song.duration_secs,
+    )
 }
 
 fn pair_verdict(a: &Printed, b: &Printed) -> Verdict {
@@ -268,8 +273,8 @@ pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
     // Within each set of songs linked at all, in keeper order: a song joins the best kept
     // song its class is a copy of (or the group its class already went to), else is kept.
     let mut linked: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..n {
-        linked.entry(reach.find(class[i])).or_default().push(i);
+    for (i, &c) in class.iter().enumerate() {
+        linked.entry(reach.find(c)).or_default().push(i);
     }
     let mut group_of = vec![0usize; n];
     let mut members_of: Vec<Vec<usize>> = Vec::new();

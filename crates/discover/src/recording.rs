@@ -302,8 +302,7 @@ impl Links {
         for members in by_tags.values() {
             for (x, &i) in members.iter().enumerate() {
                 for &j in &members[x + 1..] {
-                    if ids[i].verdict(&ids[j]) == Verdict::Unknown && ids[i].same_by_tags(&ids[j])
-                    {
+                    if ids[i].verdict(&ids[j]) == Verdict::Unknown && ids[i].same_by_tags(&ids[j]) {
                         links.link(i, j);
                     }
                 }
@@ -626,17 +625,27 @@ mod tests {
         let b = song("b", Some("A"), "T", 100.9);
         let c = song("c", Some("A"), "T", 101.8); // 1.8 s from a, 0.9 s from b
         // b is a copy of c (0.9 s) and of a (0.9 s); a is no copy of c (1.8 s): a stands apart.
-        assert_eq!(groups(&[x.clone(), c.clone(), a.clone(), b.clone()]), vec![0, 1, 2, 1]);
+        assert_eq!(
+            groups(&[x.clone(), c.clone(), a.clone(), b.clone()]),
+            vec![0, 1, 2, 1]
+        );
         // Equal audio follows its class: a second file of b's bytes goes where b went.
         let mut b2 = song("b2", None, "b again", 50.0);
         b2.content_hash = "ab".repeat(32);
         let mut b = b;
         b.content_hash = "AB".repeat(32);
-        assert_eq!(groups(&[a.clone(), b.clone(), b2.clone(), c.clone()]), vec![0, 0, 0, 3]);
+        assert_eq!(
+            groups(&[a.clone(), b.clone(), b2.clone(), c.clone()]),
+            vec![0, 0, 0, 3]
+        );
         // With b first, a and c are both copies of b, not of each other.
         assert_eq!(groups(&[b.clone(), a.clone(), c.clone()]), vec![0, 0, 0]);
         let f = fold(std::slice::from_ref(&a), &[b, c, x]);
-        assert_eq!((f.kept, f.anchor_copies), (vec![1, 2], 1), "c is no copy of a");
+        assert_eq!(
+            (f.kept, f.anchor_copies),
+            (vec![1, 2], 1),
+            "c is no copy of a"
+        );
     }
 
     #[test]
@@ -644,7 +653,11 @@ mod tests {
         // B = the end of A then the start of C: its fingerprint agrees with both.
         let a_items = random_items(11, 300);
         let c_items = random_items(12, 300);
-        let b_items: Vec<u32> = a_items[100..].iter().chain(&c_items[..200]).copied().collect();
+        let b_items: Vec<u32> = a_items[100..]
+            .iter()
+            .chain(&c_items[..200])
+            .copied()
+            .collect();
         let a = printed(song("a", None, "A", 50.0), "pa", &a_items);
         let b = printed(song("b", None, "B", 43.0), "pb", &b_items);
         let c = printed(song("c", None, "C", 50.0), "pc", &c_items);
@@ -656,7 +669,11 @@ mod tests {
         }
         assert_eq!(groups(&[a.clone(), b.clone(), c.clone()]), vec![0, 1, 2]);
         let f = fold(std::slice::from_ref(&a), &[b.clone(), c.clone()]);
-        assert_eq!((f.kept, f.anchor_copies), (vec![0, 1], 0), "B and C kept beside A");
+        assert_eq!(
+            (f.kept, f.anchor_copies),
+            (vec![0, 1], 0),
+            "B and C kept beside A"
+        );
         // A trim of A (its first 40 items cut) is a copy of A, not of B.
         let trim = printed(song("t", None, "A trimmed", 45.0), "pt", &a_items[40..]);
         assert_eq!(groups(&[a.clone(), b.clone(), c, trim]), vec![0, 1, 2, 0]);

@@ -307,9 +307,7 @@ impl Owner {
             return Some("belongs to another user");
         }
         if self.acl {
-            return Some(
-                "has an access control list (ACL), which may let other users write to it",
-            );
+            return Some("has an access control list (ACL), which may let other users write to it");
         }
         // A root folder with the sticky bit (`/tmp`): others may add entries but not replace
         // the ones they do not own.
@@ -420,7 +418,9 @@ mod tests {
         // group here): it may be shared (`users`), and ACL entries show up as group bits.
         set(&venv, 0o775);
         assert_eq!(
-            std::fs::metadata(&venv).map(|m| std::os::unix::fs::MetadataExt::gid(&m)).ok(),
+            std::fs::metadata(&venv)
+                .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+                .ok(),
             // SAFETY: getegid takes no arguments and cannot fail.
             Some(unsafe { libc::getegid() }),
             "the folder's group is the user's primary group"

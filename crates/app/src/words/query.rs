@@ -364,7 +364,10 @@ mod tests {
         let q = parse(&["kazoo", "jaz", "rock"].repeat(10).join(" ")).unwrap();
         assert_eq!(q.text_words, ["kazoo", "jaz", "rock"]);
         assert_eq!(q.unknown, ["kazoo", "jaz"]);
-        assert_eq!((q.used.clone(), q.terms.len()), (vec!["rock".to_owned()], 1));
+        assert_eq!(
+            (q.used.clone(), q.terms.len()),
+            (vec!["rock".to_owned()], 1)
+        );
         assert_eq!(q.ignored, ["kazoo", "jaz"]);
     }
 

@@ -261,8 +261,8 @@ async fn a_run_killed_between_vector_and_metadata_is_finished_by_the_next_run() 
         let point = CrashPoint::parse(spec).unwrap().with_action(Arc::new(kill));
         let crashing = CrashLayer::new(b.clone(), point);
         let first_opts = opts.clone();
-        let first = tokio::spawn(async move { reembed(&crashing, &first_opts, &NoProgress).await })
-            .await;
+        let first =
+            tokio::spawn(async move { reembed(&crashing, &first_opts, &NoProgress).await }).await;
         if let Err(e) = &first {
             assert!(e.is_panic(), "{spec}: {e}");
         }
@@ -277,7 +277,11 @@ async fn a_run_killed_between_vector_and_metadata_is_finished_by_the_next_run() 
                 now.version
             );
             let v = b.get_embedding(&s.id, &model).await.unwrap().unwrap();
-            assert_ne!(v.vector, vec![0.5; model.dim], "{spec}: the vector is recomputed");
+            assert_ne!(
+                v.vector,
+                vec![0.5; model.dim],
+                "{spec}: the vector is recomputed"
+            );
         }
         assert!(
             !dir.path().join("state/reembed.json.inflight").exists(),

@@ -9,7 +9,11 @@ use super::{AstraBackend, errors};
 use crate::blobs;
 
 impl AstraBackend {
-    pub(super) async fn astra_put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
+    pub(super) async fn astra_put_audio(
+        &self,
+        id: &SongId,
+        src: &Path,
+    ) -> StorageResult<PutOutcome> {
         let out = self
             .blobs
             .put_file(id.as_str(), src)

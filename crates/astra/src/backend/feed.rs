@@ -225,7 +225,10 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::versions_of`.
-    pub(super) async fn astra_versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+    pub(super) async fn astra_versions_of(
+        &self,
+        ids: &[SongId],
+    ) -> StorageResult<Vec<VersionEntry>> {
         let unique: std::collections::BTreeSet<&str> = ids.iter().map(SongId::as_str).collect();
         let unique: Vec<&str> = unique.into_iter().collect();
         let mut out = Vec::new();

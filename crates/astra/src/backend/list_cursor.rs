@@ -231,7 +231,14 @@ mod tests {
         };
         let many = (0..2000).map(|i| (format!("key{i:04}"), 1.0)).collect();
         refused(
-            keyset(false, "a", Windows { bounds: many, ..Windows::default() }),
+            keyset(
+                false,
+                "a",
+                Windows {
+                    bounds: many,
+                    ..Windows::default()
+                },
+            ),
             "2000 window bounds, more than the 8",
         );
         refused(keyset(true, "a", windows(2)), "listing order");
@@ -270,7 +277,10 @@ mod tests {
             w: Windows::default(),
         };
         refused(c, "page size");
-        refused(keyset(false, &"k".repeat(MAX_KEY_BYTES + 1), Windows::default()), "longer than");
+        refused(
+            keyset(false, &"k".repeat(MAX_KEY_BYTES + 1), Windows::default()),
+            "longer than",
+        );
     }
 
     #[test]

@@ -422,7 +422,10 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::get_metadata`.
-    pub(super) async fn astra_get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+    pub(super) async fn astra_get_metadata(
+        &self,
+        id: &SongId,
+    ) -> StorageResult<Option<SongMetadata>> {
         let doc = self
             .songs
             .find_one(

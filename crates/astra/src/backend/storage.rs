@@ -107,10 +107,7 @@ impl StorageBackend for AstraBackend {
         self.astra_ids_with_prefix(prefix, limit).await
     }
 
-    async fn changes_since(
-        &self,
-        since: Option<&ChangeCursor>,
-    ) -> StorageResult<Option<Changes>> {
+    async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
         self.astra_changes_since(since).await
     }
 

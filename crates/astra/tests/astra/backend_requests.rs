@@ -482,7 +482,12 @@ async fn a_hostile_cursor_is_refused_before_it_costs_requests() {
     let env = Env::start(true).await;
     let b = &env.backend;
     let records: Vec<_> = (0..30).map(|n| record(n, &model())).collect();
-    assert!(b.put_songs(&records).await.expect("put_songs").is_complete());
+    assert!(
+        b.put_songs(&records)
+            .await
+            .expect("put_songs")
+            .is_complete()
+    );
     let mut q = ListQuery {
         sort: SortKey::Title,
         limit: 1,

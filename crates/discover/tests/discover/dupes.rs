@@ -331,8 +331,18 @@ async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
         ]);
     };
     // A (100 s) and C (60 s): two different real recordings.
-    cut(&audio.join("asc/frontiers.mp3"), "30", "100", &p(&music, "A.wav"));
-    cut(&audio.join("asc/machine_wars.mp3"), "20", "60", &p(&music, "C.wav"));
+    cut(
+        &audio.join("asc/frontiers.mp3"),
+        "30",
+        "100",
+        &p(&music, "A.wav"),
+    );
+    cut(
+        &audio.join("asc/machine_wars.mp3"),
+        "20",
+        "60",
+        &p(&music, "C.wav"),
+    );
     // B: the last 50 s of A, then the first 32 s of C.
     cut(&music.join("A.wav"), "50", "50", &p(&src, "a-end.wav"));
     cut(&music.join("C.wav"), "0", "32", &p(&src, "c-start.wav"));
@@ -376,7 +386,11 @@ async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
             ry.waveform().as_ref(),
         )
     };
-    assert!(matches!(judge(&b, &c), Verdict::Same { .. }), "{:?}", judge(&b, &c));
+    assert!(
+        matches!(judge(&b, &c), Verdict::Same { .. }),
+        "{:?}",
+        judge(&b, &c)
+    );
     assert_eq!(judge(&a, &c), Verdict::Different);
 
     // dupes: A kept with its re-encode and its trim; B and C stand apart, listed as sounding
@@ -409,7 +423,11 @@ async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
     gone.sort();
     assert_eq!(gone, ["A-128k.mp3", "A-trimmed.wav"]);
     for kept in [&a, &b, &c] {
-        assert!(lib.get_metadata(&kept.id).await.unwrap().is_some(), "{}", kept.file_name);
+        assert!(
+            lib.get_metadata(&kept.id).await.unwrap().is_some(),
+            "{}",
+            kept.file_name
+        );
     }
 
     // Folding (`similar A --distinct`, playlists): B and C are shown, A's copies are not.

@@ -693,7 +693,9 @@ pub async fn times_at_the_edges_order_alike(b: &dyn StorageBackend) {
         })
         .collect();
     for m in &songs {
-        b.put_metadata(m).await.expect("put_metadata of an edge time");
+        b.put_metadata(m)
+            .await
+            .expect("put_metadata of an edge time");
     }
     for m in &songs {
         let got = b.get_metadata(&m.id).await.expect("get").expect("stored");
