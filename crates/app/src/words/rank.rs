@@ -56,7 +56,29 @@ fn mentions(text: &[String], word: &str) -> bool {
     })
 }
 
+/// What the scoring reads of one song, each read once: its stored tags and its own text.
+struct Read {
+    style: Vec<(String, f32)>,
+    sound: Vec<(String, f32)>,
+    /// The share of the query's words its text holds.
+    text: f32,
+}
+
 impl TagQuery {
+    fn read(&self, m: &SongMetadata) -> Read {
+        let style = style_tags_of(m);
+        let sound = if style.is_empty() {
+            Vec::new()
+        } else {
+            sound_tags_of(m)
+        };
+        Read {
+            style,
+            sound,
+            text: self.text_score(m),
+        }
+    }
+
     /// The share of [`TagQuery::text_words`] the song's own text holds (0..1), by whole
     /// words, plurals and accents aside: "flute" finds "Divertissement pour flûte", "battle"
     /// a title, album, genre or field with that word.
@@ -78,28 +100,33 @@ impl TagQuery {
     /// strongest tags); `None` for a song without style tags whose text holds none of the
     /// words.
     pub fn score(&self, m: &SongMetadata) -> Option<f32> {
-        let text = self.text_score(m);
-        match self.tag_score(m) {
-            Some(t) => Some(t + text),
-            None => (text > 0.0).then_some(text),
+        self.score_of(&self.read(m))
+    }
+
+    fn score_of(&self, r: &Read) -> Option<f32> {
+        match self.tag_score_of(r) {
+            Some(t) => Some(t + r.text),
+            None => (r.text > 0.0).then_some(r.text),
         }
     }
 
     /// Σ weight × the song's stored probability of the tag (0 when the tag is not among its
     /// stored ones); `None` for a song without style tags (not analysed by musicnn).
     pub fn tag_score(&self, m: &SongMetadata) -> Option<f32> {
-        let style = style_tags_of(m);
-        if style.is_empty() {
+        self.tag_score_of(&self.read(m))
+    }
+
+    fn tag_score_of(&self, r: &Read) -> Option<f32> {
+        if r.style.is_empty() {
             return None;
         }
-        let sound = sound_tags_of(m);
         Some(
             self.terms
                 .iter()
                 .map(|t| {
                     let tags = match t.kind {
-                        TagKind::Style => &style,
-                        TagKind::Sound => &sound,
+                        TagKind::Style => &r.style,
+                        TagKind::Sound => &r.sound,
                     };
                     let p = tags
                         .iter()
@@ -115,10 +142,14 @@ impl TagQuery {
     /// with a tag to look for, one of its stored tags is one of them (a song carrying none of
     /// them would only be listed at score 0); with only tags to avoid, every tagged song is.
     pub fn relevant(&self, m: &SongMetadata) -> bool {
-        if self.text_score(m) > 0.0 {
+        self.relevant_of(&self.read(m))
+    }
+
+    fn relevant_of(&self, r: &Read) -> bool {
+        if r.text > 0.0 {
             return true;
         }
-        if self.terms.is_empty() || style_tags_of(m).is_empty() {
+        if self.terms.is_empty() || r.style.is_empty() {
             return false;
         }
         let wanted = |kind: TagKind| -> Vec<&str> {
@@ -129,13 +160,21 @@ impl TagQuery {
                 .collect()
         };
         let (style, sound) = (wanted(TagKind::Style), wanted(TagKind::Sound));
-        let carries = |tags: Vec<(String, f32)>, wanted: &[&str]| {
+        let carries = |tags: &[(String, f32)], wanted: &[&str]| {
             tags.iter()
                 .any(|(name, p)| *p > 0.0 && wanted.contains(&name.as_str()))
         };
         (style.is_empty() && sound.is_empty())
-            || carries(style_tags_of(m), &style)
-            || carries(sound_tags_of(m), &sound)
+            || carries(&r.style, &style)
+            || carries(&r.sound, &sound)
+    }
+
+    /// [`TagQuery::score`] when the song is [`TagQuery::relevant`], reading its tags and its
+    /// text once; with whether it has style tags at all.
+    fn judge(&self, m: &SongMetadata) -> (Option<f32>, bool) {
+        let r = self.read(m);
+        let score = self.score_of(&r).filter(|_| self.relevant_of(&r));
+        (score, !r.style.is_empty())
     }
 
     /// "Mellow, acoustic, guitar, not sad": how the words were read.
@@ -202,12 +241,9 @@ pub async fn by_words(
                 if exclude.contains(&m.id) {
                     continue;
                 }
-                if !style_tags_of(&m).is_empty() {
-                    tagged += 1;
-                }
-                if let Some(s) = q.score(&m)
-                    && q.relevant(&m)
-                {
+                let (score, has_tags) = q.judge(&m);
+                tagged += usize::from(has_tags);
+                if let Some(s) = score {
                     scored.push((s, m));
                 }
             }
