@@ -16,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-TARGETS=(npy metadata_json journal pack snapshot rows ann riff_info dataapi_request rest_query range_header playlist_history)
+TARGETS=(npy metadata_json journal pack snapshot rows ann riff_info dataapi_request rest_query range_header playlist_history list_cursor)
 
 feature_of() {
     case "$1" in
@@ -26,6 +26,7 @@ feature_of() {
         rest_query) echo server ;;
         range_header) echo "" ;;
         playlist_history) echo discover ;;
+        list_cursor) echo cursor ;;
         *) echo "unknown fuzz target $1 (known: ${TARGETS[*]})" >&2; exit 2 ;;
     esac
 }
@@ -33,7 +34,7 @@ feature_of() {
 dict_of() {
     case "$1" in
         dataapi_request) echo fuzz/dicts/dataapi_request.dict ;;
-        metadata_json | journal | playlist_history) echo fuzz/dicts/json.dict ;;
+        metadata_json | journal | playlist_history | list_cursor) echo fuzz/dicts/json.dict ;;
         *) echo "" ;;
     esac
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently, and prints `export` lines for the test run:
 #   - Debian packages: ffmpeg (encodes test audio in every format), flock (util-linux),
+#     setfacl (acl: the ONNX Runtime discovery test puts an ACL on a folder),
 #     chromium, node and npm (the web page's browser test, crates/server/tests/server/e2e.rs);
 #   - scripts/e2e/node_modules: playwright-core, pinned by scripts/e2e/package-lock.json (npm ci);
 #   - a Python virtualenv (target/test-venv) with astrapy (the independent Data API client the
@@ -20,6 +21,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v flock >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v setfacl >/dev/null 2>&1 || need_apt+=(acl)
 [ -x "${SONGREC_CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)

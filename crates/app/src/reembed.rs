@@ -5,9 +5,20 @@
 //! rerun after a kill continues where it stopped. With `force` every song is recomputed; the ids
 //! finished so far are kept in a state file, so a forced run that is interrupted also resumes
 //! (the state file is removed when the run completes). Each song's audio is read from the
-//! backend (any backend: local files, or S3 through the cache), analysed, and its vector stored
-//! before its metadata is updated (style tags, descriptors) with a new version, so `sync` carries
-//! the new vectors to other machines.
+//! backend (any backend: local files, or S3 through the cache) and analysed; its vector and its
+//! updated metadata (style tags, descriptors, a new version, so `sync` carries the new vector to
+//! other machines) are then stored as **one** record (`put_songs`, whose commit point is the
+//! metadata).
+//!
+//! **A kill between the vector and the metadata.** A backend may store a record's vectors
+//! before its metadata (both do: the metadata is the commit point), so a kill can leave the
+//! vector without the new version, which a rerun would skip ("it has the vector") and `sync`
+//! would never carry. Before each record is written its song is named in a small in-flight
+//! file next to the state file (`<state>.inflight`, written atomically); a rerun recomputes
+//! that song whatever it finds stored. One small file write per song.
+//!
+//! A song deleted elsewhere while it was analysed stays deleted: its metadata is read again
+//! just before the write, and nothing is stored when it is gone ([`ReembedReport::deleted`]).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -19,7 +30,9 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use songrec_audio::Embedder;
 use songrec_discover::fingerprint::{self, FingerprintRecord};
-use songrec_storage::{Embedding, SongId, SongMetadata, StorageBackend, StorageBackendExt};
+use songrec_storage::{
+    Embedding, SongId, SongMetadata, SongRecord, StorageBackend, StorageBackendExt,
+};
 
 use crate::embedders::model_of;
 use crate::ingest::{SOUND_TAGS, STYLE_TAGS, style_tags_value};
@@ -54,6 +67,8 @@ pub struct ReembedReport {
     pub already: usize,
     /// Songs that failed, with the reason.
     pub failed: Vec<(SongId, String)>,
+    /// Songs deleted elsewhere while this run analysed them: left deleted, nothing stored.
+    pub deleted: usize,
     /// Seconds of audio analysed.
     pub audio_secs: f64,
     /// Wall time.
@@ -93,6 +108,43 @@ fn save_state(path: &Path, model: &str, done: &HashSet<SongId>) -> AppResult<()>
     }
     songrec_fs::write_atomic(path, |w| w.write_all(&body))
         .map_err(|e| songrec_storage::StorageError::io(path, e).into())
+}
+
+/// The song whose record is being written ([`inflight_path`]): written before each write.
+#[derive(Serialize, Deserialize)]
+struct Inflight {
+    model: String,
+    id: SongId,
+}
+
+/// `<state file>.inflight`: the song whose record a run was writing when it stopped.
+fn inflight_path(state: &Path) -> PathBuf {
+    let mut p = state.as_os_str().to_owned();
+    p.push(".inflight");
+    PathBuf::from(p)
+}
+
+/// The song an earlier run of `model` was writing when it stopped, if any.
+fn load_inflight(state: &Path, model: &str) -> Option<SongId> {
+    let b = std::fs::read(inflight_path(state)).ok()?;
+    serde_json::from_slice::<Inflight>(&b)
+        .ok()
+        .filter(|f| f.model == model)
+        .map(|f| f.id)
+}
+
+fn save_inflight(state: &Path, model: &str, id: &SongId) -> AppResult<()> {
+    let path = inflight_path(state);
+    let body = serde_json::to_vec(&Inflight {
+        model: model.to_owned(),
+        id: id.clone(),
+    })
+    .map_err(|e| AppError::Invalid(format!("reembed state: {e}")))?;
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    songrec_fs::write_atomic(&path, |w| w.write_all(&body))
+        .map_err(|e| songrec_storage::StorageError::io(&path, e).into())
 }
 
 /// Every live song's metadata, in id order.
@@ -151,6 +203,11 @@ pub async fn reembed(
     } else {
         HashSet::new()
     };
+    // The song an interrupted run was writing: its vector may be stored without its metadata.
+    let inflight = load_inflight(&opts.state_file, &key);
+    if let Some(id) = &inflight {
+        done.remove(id);
+    }
     // Which songs need work.
     let mut todo = Vec::new();
     if opts.force {
@@ -165,8 +222,10 @@ pub async fn reembed(
         let checks: Vec<AppResult<(SongMetadata, bool)>> = futures::stream::iter(songs)
             .map(|s| {
                 let model = &model;
+                let inflight = inflight.as_ref();
                 async move {
-                    let has = backend.get_embedding(&s.id, model).await?.is_some();
+                    let has = inflight != Some(&s.id)
+                        && backend.get_embedding(&s.id, model).await?.is_some();
                     Ok((s, has))
                 }
             })
@@ -186,6 +245,7 @@ pub async fn reembed(
     if todo.is_empty() {
         report.elapsed_secs = started.elapsed().as_secs_f64();
         let _ = std::fs::remove_file(&opts.state_file);
+        let _ = std::fs::remove_file(inflight_path(&opts.state_file));
         return Ok(report);
     }
     std::fs::create_dir_all(&opts.scratch_dir).map_err(|error| {
@@ -204,15 +264,21 @@ pub async fn reembed(
             let embedder = opts.embedder.clone();
             let scratch = opts.scratch_dir.clone();
             async move {
-                let r = one(backend, &song, embedder, &scratch).await;
+                let r = analyse(backend, &song, embedder, &scratch).await;
                 (song, r)
             }
         })
         .buffer_unordered(jobs);
     let mut since_save = 0usize;
     while let Some((song, r)) = results.next().await {
+        // Analysed: its record is written here, one song at a time.
+        let r = match r {
+            Ok(a) => store(backend, &song, a, &opts.state_file, &key).await,
+            Err(e) => Err(e),
+        };
         match r {
-            Ok(secs) => {
+            Ok(None) => report.deleted += 1,
+            Ok(Some(secs)) => {
                 report.computed += 1;
                 report.audio_secs += secs;
                 done.insert(song.id.clone());
@@ -234,6 +300,7 @@ pub async fn reembed(
     }
     drop(results);
     backend.flush().await?;
+    let _ = std::fs::remove_file(inflight_path(&opts.state_file));
     if report.failed.is_empty() {
         let _ = std::fs::remove_file(&opts.state_file);
     } else if opts.force {
@@ -258,13 +325,21 @@ fn is_fatal(e: &AppError) -> bool {
     )
 }
 
-/// One song: fetch audio, analyse, store vector, then metadata. Returns seconds analysed.
-async fn one(
+/// What [`analyse`] made of one song, for [`store`].
+struct Analysed {
+    model: songrec_storage::ModelInfo,
+    analysis: songrec_audio::Analysis,
+    fingerprint: Option<FingerprintRecord>,
+    secs: f64,
+}
+
+/// One song: fetch its audio and analyse it (nothing is stored).
+async fn analyse(
     backend: &dyn StorageBackend,
     song: &SongMetadata,
     embedder: Arc<dyn Embedder>,
     scratch: &Path,
-) -> AppResult<f64> {
+) -> AppResult<Analysed> {
     let key = song.audio_key();
     if !backend.has_audio(&key).await? {
         return Err(AppError::Invalid(format!(
@@ -301,26 +376,49 @@ async fn one(
     let Some(out) = fa.analyses.into_iter().next() else {
         return Err(AppError::Invalid("the embedder returned nothing".into()));
     };
-    backend
-        .put_embedding(
-            &song.id,
-            &Embedding {
-                model: model_of(embedder.as_ref()),
-                vector: out.analysis.vector.clone(),
-            },
-        )
-        .await?;
-    // Re-read: another writer may have edited the song while it was being analysed.
-    let mut m = backend
-        .get_metadata(&song.id)
-        .await?
-        .unwrap_or_else(|| song.clone());
-    update_metadata(&mut m, &out.analysis);
-    if let Some(fp) = fingerprint
+    Ok(Analysed {
+        model: model_of(embedder.as_ref()),
+        analysis: out.analysis,
+        fingerprint,
+        secs: fa.info.duration_secs,
+    })
+}
+
+/// Stores one analysed song: its vector and its updated metadata in one record, after naming
+/// it in the in-flight file. Returns the seconds analysed, or `None` when the song was deleted
+/// meanwhile (then nothing is stored: it is not brought back).
+async fn store(
+    backend: &dyn StorageBackend,
+    song: &SongMetadata,
+    a: Analysed,
+    state_file: &Path,
+    key: &str,
+) -> AppResult<Option<f64>> {
+    // Re-read: another writer may have edited the song while it was analysed, or deleted it.
+    let Some(mut m) = backend.get_metadata(&song.id).await? else {
+        return Ok(None);
+    };
+    update_metadata(&mut m, &a.analysis);
+    if let Some(fp) = a.fingerprint
         && !has_fingerprint(&m)
     {
         fp.insert_into(&mut m);
     }
-    backend.put_metadata(&m).await?;
-    Ok(fa.info.duration_secs)
+    let record = SongRecord {
+        metadata: m,
+        embeddings: vec![Embedding {
+            model: a.model,
+            vector: a.analysis.vector,
+        }],
+    };
+    save_inflight(state_file, key, &song.id)?;
+    let report = backend.put_songs(std::slice::from_ref(&record)).await?;
+    if let Some((_, why)) = report.failed.first() {
+        return Err(AppError::Invalid(format!(
+            "{} ({}): {why}",
+            song.display_name(),
+            song.id.short()
+        )));
+    }
+    Ok(Some(a.secs))
 }

@@ -17,6 +17,11 @@
 //! not a copy"), which `--delete` never touches and playlists never fold. Similarity of
 //! embeddings plays no part here.
 //!
+//! A song is deleted only for a song it is a copy of **by its own verdict**, never through a
+//! chain of copies, and only when the kept song holds all of it: a file joined from the end of
+//! track A and the start of track C agrees with both yet lies within neither, so A, C and that
+//! file are all kept and listed as sounding alike ([`find_all`]).
+//!
 //! Fingerprints are computed lazily: a song without one (in its metadata, `extra.fingerprint`,
 //! see [`fingerprint::FingerprintRecord`]) has its audio fetched through the backend, decoded
 //! and fingerprinted once, and the record is stored back into its metadata (a new metadata
@@ -33,7 +38,7 @@ use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError
 
 use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord, candidate_pairs};
 use crate::load::list_all;
-use crate::recording::{UnionFind, Verdict, verdict};
+use crate::recording::{UnionFind, Verdict, verdict, within};
 use crate::waveform::Signature;
 use crate::{DiscoverError, DiscoverResult};
 
@@ -66,8 +71,9 @@ pub enum Kind {
     Exact,
     /// The same recording, encoded or cut differently.
     Near,
-    /// Different recordings whose fingerprints agree but whose waveforms do not: they sound
-    /// alike, they are not copies (never deleted, never folded).
+    /// Different recordings whose fingerprints agree but whose waveforms do not, or that share
+    /// a copy (a file joined from parts of both agrees with each): they sound alike, they are
+    /// not copies of one another (never deleted, never folded).
     Alike,
 }
 
@@ -173,6 +179,17 @@ pub fn keeper_order(a: &SongMetadata, b: &SongMetadata) -> std::cmp::Ordering {
         .then(a.id.cmp(&b.id))
 }
 
+/// Song `j` lies whole within song `i` ([`crate::recording::within`]).
+fn holds(songs: &[Printed], i: usize, j: usize) -> bool {
+    let (a, b) = (&songs[i], &songs[j]);
+    within(
+        &a.items,
+        a.song.duration_secs,
+        &b.items,
+        b.song.duration_secs,
+    )
+}
+
 fn pair_verdict(a: &Printed, b: &Printed) -> Verdict {
     verdict(&a.items, a.wave.as_ref(), &b.items, b.wave.as_ref())
 }
@@ -206,46 +223,92 @@ fn member(
 }
 
 /// Duplicate groups and alike groups (pure).
+///
+/// A member of a duplicate group is a copy of the group's kept song by **its own** verdict:
+/// equal decoded audio, or fingerprints and waveforms that agree with one song lying whole
+/// within the other ([`crate::recording::within`]: a trim, a re-encode); never by a chain
+/// through a third song. Songs are taken in keeper order ([`keeper_order`]); each joins the best
+/// kept song it is a copy of, else is kept itself. Songs that share audio without being copies
+/// (a file joined from the end of track A and the start of track C agrees with both), and a
+/// copy of a member that is no copy of the member's kept song, stand apart: listed together as
+/// an alike group ("sounds alike, not a copy"), which `--delete` never touches.
 pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
     let n = songs.len();
-    let mut uf = UnionFind::new(n);
-    // Exact: equal PCM hashes.
+    // Exact: equal PCM hashes (an equivalence: each class named by its root).
+    let mut eq = UnionFind::new(n);
     let mut by_pcm: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, s) in songs.iter().enumerate() {
         by_pcm.entry(s.pcm.as_str()).or_default().push(i);
     }
     for members in by_pcm.values() {
         for w in members.windows(2) {
-            uf.union(w[0], w[1]);
+            eq.union(w[0], w[1]);
         }
     }
-    // Near: fingerprints and waveforms that agree. Alike: fingerprints only.
+    let class: Vec<usize> = (0..n).map(|i| eq.find(i)).collect();
+    // Near: classes whose fingerprints and waveforms agree. Alike: fingerprints only.
     let fps: Vec<Vec<u32>> = songs.iter().map(|s| s.items.clone()).collect();
+    let mut same: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut same_pairs = Vec::new();
     let mut alike_pairs = Vec::new();
+    let mut reach = UnionFind::new(n);
     for (i, j) in candidate_pairs(&fps) {
-        if uf.find(i) == uf.find(j) {
+        let (ci, cj) = (class[i], class[j]);
+        if ci == cj {
             continue;
         }
         match pair_verdict(&songs[i], &songs[j]) {
-            Verdict::Same { .. } => uf.union(i, j),
-            Verdict::Alike { .. } => alike_pairs.push((i, j)),
+            Verdict::Same { .. } if holds(songs, i, j) || holds(songs, j, i) => {
+                same.entry(ci).or_default().push(cj);
+                same.entry(cj).or_default().push(ci);
+                same_pairs.push((i, j));
+                reach.union(ci, cj);
+            }
+            // Sharing audio without one holding the other (a file joined from two tracks):
+            // alike, never deleted.
+            Verdict::Same { .. } | Verdict::Alike { .. } => alike_pairs.push((i, j)),
             Verdict::Different | Verdict::Unknown => {}
         }
     }
-    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..n {
-        let r = uf.find(i);
-        groups.entry(r).or_default().push(i);
+    // Within each set of songs linked at all, in keeper order: a song joins the best kept
+    // song its class is a copy of (or the group its class already went to), else is kept.
+    let mut linked: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &c) in class.iter().enumerate() {
+        linked.entry(reach.find(c)).or_default().push(i);
     }
-    let mut keeper: HashMap<usize, usize> = HashMap::new();
-    let mut out: Vec<Group> = Vec::new();
-    for (root, mut g) in groups {
-        g.sort_by(|&a, &b| keeper_order(&songs[a].song, &songs[b].song));
-        let k = g[0];
-        keeper.insert(root, k);
-        if g.len() < 2 {
-            continue;
+    let mut group_of = vec![0usize; n];
+    let mut members_of: Vec<Vec<usize>> = Vec::new();
+    for mut set in linked.into_values() {
+        set.sort_by(|&a, &b| keeper_order(&songs[a].song, &songs[b].song));
+        // Kept classes → their group; every class placed → the group its songs go to.
+        let mut kept: HashMap<usize, usize> = HashMap::new();
+        let mut placed: HashMap<usize, usize> = HashMap::new();
+        for i in set {
+            let c = class[i];
+            let g = placed.get(&c).copied().or_else(|| {
+                same.get(&c)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| kept.get(d).copied())
+                    .min()
+            });
+            let g = match g {
+                Some(g) => g,
+                None => {
+                    members_of.push(Vec::new());
+                    kept.insert(c, members_of.len() - 1);
+                    members_of.len() - 1
+                }
+            };
+            placed.insert(c, g);
+            group_of[i] = g;
+            members_of[g].push(i);
         }
+    }
+    let keeper: Vec<usize> = members_of.iter().map(|m| m[0]).collect();
+    let mut out: Vec<Group> = Vec::new();
+    for g in members_of.iter().filter(|g| g.len() > 1) {
+        let k = g[0];
         let kind = if g.iter().all(|&i| songs[i].pcm == songs[k].pcm) {
             Kind::Exact
         } else {
@@ -263,14 +326,15 @@ pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
             .then(b.members.len().cmp(&a.members.len()))
             .then(a.members[0].song.id.cmp(&b.members[0].song.id))
     });
-    // Alike: recordings (by their kept copy) linked by alike pairs.
+    // Alike: recordings (by their kept song) linked by alike pairs, or by copies that are
+    // copies of songs of another group only.
     let mut auf = UnionFind::new(n);
-    for &(i, j) in &alike_pairs {
-        let (ki, kj) = (keeper[&uf.find(i)], keeper[&uf.find(j)]);
+    for &(i, j) in alike_pairs.iter().chain(&same_pairs) {
+        let (ki, kj) = (keeper[group_of[i]], keeper[group_of[j]]);
         auf.union(ki, kj);
     }
     let mut sets: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for &k in keeper.values() {
+    for &k in &keeper {
         sets.entry(auf.find(k)).or_default().push(k);
     }
     let mut alike: Vec<Group> = sets
@@ -610,6 +674,55 @@ mod tests {
         let extras: Vec<&str> = report.extras().iter().map(|m| m.title.as_str()).collect();
         assert_eq!(extras.len(), 1, "{extras:?}");
         assert!(extras[0].starts_with("layer 1"), "{extras:?}");
+    }
+
+    #[test]
+    fn a_copy_of_a_copy_is_never_deleted() {
+        let mut r = SplitMix::new(9);
+        let a: Vec<u32> = (0..300).map(|_| r.next_u64() as u32).collect();
+        let c: Vec<u32> = (0..300).map(|_| r.next_u64() as u32).collect();
+        // B: the end of A then the start of C.
+        let b: Vec<u32> = a[100..].iter().chain(&c[..200]).copied().collect();
+        let take = |name: &str, secs: f64, items: Vec<u32>| Printed {
+            song: song(name, secs, 1000),
+            pcm: format!("pcm of {name}"),
+            items,
+            wave: Some(same_wave()),
+        };
+        // Durations as long as the fingerprints: B is the longest.
+        let secs = |v: &[u32]| f64::from(v.len() as f32 / fingerprint::items_per_sec());
+        let mut songs = vec![
+            take("A", secs(&a), a.clone()),
+            take("B", secs(&b), b),
+            take("C", secs(&c), c),
+            take("A copy", secs(&a), noisy(&a, 0.02, &mut r)),
+        ];
+        songs[3].song.file_size = 500; // A is kept
+        let names = |g: &Group| -> Vec<String> {
+            let mut n: Vec<String> = g.members.iter().map(|m| m.song.title.clone()).collect();
+            n.sort();
+            n
+        };
+        // B agrees with A and with C but lies within neither: only A's copy is deleted, and
+        // the three recordings are listed as sounding alike, the longest (B) first or not.
+        for b_first in [true, false] {
+            songs[1].song.file_size = if b_first { 1000 } else { 1 };
+            if !b_first {
+                songs[1].song.duration_secs = songs[0].song.duration_secs;
+            }
+            let (groups, alike) = find_all(&songs);
+            let groups_named: Vec<Vec<String>> = groups.iter().map(names).collect();
+            assert_eq!(groups_named, [["A", "A copy"]], "B first: {b_first}");
+            let alike_named: Vec<Vec<String>> = alike.iter().map(names).collect();
+            assert_eq!(alike_named, [["A", "B", "C"]], "B first: {b_first}");
+            let report = DupesReport {
+                groups,
+                alike,
+                ..DupesReport::default()
+            };
+            let extras: Vec<&str> = report.extras().iter().map(|m| m.title.as_str()).collect();
+            assert_eq!(extras, ["A copy"], "B first: {b_first}");
+        }
     }
 
     #[test]

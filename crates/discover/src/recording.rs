@@ -9,7 +9,10 @@
 //! 2. when **both** songs carry a fingerprint record (stored in `extra.fingerprint` at ingest,
 //!    by `songrec dupes` or `reembed`, see [`crate::fingerprint`]): the same decoded audio
 //!    (equal PCM hash), or fingerprints that agree at some alignment ([`same_fingerprint`])
-//!    **and** waveform signatures that agree ([`crate::waveform::MIN_SAME`]): see [`verdict`].
+//!    **and** waveform signatures that agree ([`crate::waveform::MIN_SAME`]): see [`verdict`];
+//!    and at that alignment one song lies whole within the other ([`within`]: a trim, a
+//!    re-encode), so a file joined from the end of one track and the start of another, whose
+//!    fingerprint agrees with both, is a copy of neither.
 //!    Fingerprints that agree over waveforms that do not are songs that *sound alike*
 //!    (velocity layers of one cymbal, two songs made of the same parts): different
 //!    recordings. Two fingerprinted songs whose fingerprints disagree are different
@@ -19,7 +22,10 @@
 //!    artist and title (case and runs of white space ignored; both must be non-empty) and
 //!    durations within [`MAX_DURATION_GAP_SECS`].
 //!
-//! Groups are the transitive closure of this relation (union–find). Nothing here decodes audio:
+//! The relation is **not** closed transitively: a song is a copy of the song it is folded into
+//! (or deleted for, by `dupes --delete`) only when its own verdict against that song says so
+//! ([`groups`], [`fold`]). A file made of the end of one track and the start of another agrees
+//! with both, yet the two tracks are two recordings, and stay two. Nothing here decodes audio:
 //! it reads only metadata, so it is cheap enough for every query.
 
 use std::collections::{BTreeMap, HashMap};
@@ -84,6 +90,33 @@ pub fn verdict(a: &[u32], wa: Option<&Signature>, b: &[u32], wb: Option<&Signatu
         },
         _ => Verdict::Unknown,
     }
+}
+
+/// Whether the recording of fingerprint `b` (`secs_b` long) lies whole within that of `a`
+/// (`secs_a` long): at their best alignment `b` starts no earlier than `a` and ends no later,
+/// each within [`MAX_DURATION_GAP_SECS`] (encoder delay and padding). A trim or a re-encode
+/// lies within its original; a file joined from the end of one track and the start of another
+/// lies within neither, though its fingerprint agrees with both.
+///
+/// ```
+/// use songrec_discover::fingerprint::items_per_sec;
+/// use songrec_discover::recording::within;
+/// let a: Vec<u32> = (0..400u32).map(|i| i.wrapping_mul(2654435761)).collect();
+/// let secs = |items: usize| f64::from(items as f32 / items_per_sec());
+/// assert!(within(&a, secs(400), &a[40..], secs(360)), "a trim");
+/// assert!(!within(&a[40..], secs(360), &a, secs(400)), "the original is longer");
+/// let joined: Vec<u32> = a[200..].iter().chain(&a[..100]).copied().collect();
+/// assert!(!within(&a, secs(400), &joined, secs(300)), "runs past the end");
+/// ```
+pub fn within(a: &[u32], secs_a: f64, b: &[u32], secs_b: f64) -> bool {
+    let Some(al) = fingerprint::compare(a, b) else {
+        return false;
+    };
+    let start = f64::from(al.offset_secs());
+    secs_a.is_finite()
+        && secs_b.is_finite()
+        && start >= -MAX_DURATION_GAP_SECS
+        && start + secs_b <= secs_a + MAX_DURATION_GAP_SECS
 }
 
 /// Lower case with white space trimmed and runs of it made one space; `None` when empty.
@@ -157,6 +190,23 @@ impl Identity {
         )
     }
 
+    /// One is a copy of the other: their verdict is "same recording" and one lies whole
+    /// within the other ([`within`]).
+    fn copy_of(&self, other: &Self) -> bool {
+        matches!(self.verdict(other), Verdict::Same { .. })
+            && (within(
+                &self.items,
+                self.duration_secs,
+                &other.items,
+                other.duration_secs,
+            ) || within(
+                &other.items,
+                other.duration_secs,
+                &self.items,
+                self.duration_secs,
+            ))
+    }
+
     fn same_by_tags(&self, other: &Self) -> bool {
         self.tags.is_some()
             && self.tags == other.tags
@@ -197,9 +247,100 @@ impl UnionFind {
     }
 }
 
-/// The recording of each song: `out[i] == out[j]` when songs `i` and `j` are copies of one
-/// recording, and `out[i]` is the index of the group's first song (so `out[i] == i` for the
-/// first copy of each recording in the given order).
+/// Which songs are copies of one another, pair by pair: the songs of equal audio (equal content
+/// or PCM hashes, an equivalence: each class is named by its first song) and, between classes,
+/// the pairs whose own verdict says "same recording" (fingerprints and waveforms, one lying
+/// whole within the other; else tags and duration). Never closed transitively: a copy of a copy
+/// is not a copy.
+pub(crate) struct Links {
+    /// The first song of each song's class of equal audio.
+    class: Vec<usize>,
+    /// For a class's first song, the other classes (by first song) one recording with it.
+    same: Vec<Vec<usize>>,
+}
+
+impl Links {
+    /// The links of `ids` (only the pairs the fingerprint index or equal tags propose are
+    /// compared).
+    pub(crate) fn of(ids: &[Identity]) -> Self {
+        let n = ids.len();
+        let mut eq = UnionFind::new(n);
+        let mut by_hash: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in ids.iter().enumerate() {
+            for h in [&s.content_hash, &s.pcm].into_iter().flatten() {
+                match by_hash.get(h.as_str()) {
+                    Some(&j) => eq.union(i, j),
+                    None => {
+                        by_hash.insert(h.as_str(), i);
+                    }
+                }
+            }
+        }
+        let class: Vec<usize> = (0..n).map(|i| eq.find(i)).collect();
+        let mut links = Self {
+            class,
+            same: vec![Vec::new(); n],
+        };
+        // Fingerprints, compared only where an inverted index finds shared items.
+        let printed: Vec<usize> = (0..n)
+            .filter(|&i| ids[i].pcm.is_some() && !ids[i].items.is_empty())
+            .collect();
+        let fps: Vec<Vec<u32>> = printed.iter().map(|&i| ids[i].items.clone()).collect();
+        for (a, b) in fingerprint::candidate_pairs(&fps) {
+            let (i, j) = (printed[a], printed[b]);
+            if ids[i].copy_of(&ids[j]) {
+                links.link(i, j);
+            }
+        }
+        // Tags and duration, for pairs the fingerprints do not decide.
+        let mut by_tags: BTreeMap<&(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, s) in ids.iter().enumerate() {
+            if let Some(t) = &s.tags {
+                by_tags.entry(t).or_default().push(i);
+            }
+        }
+        for members in by_tags.values() {
+            for (x, &i) in members.iter().enumerate() {
+                for &j in &members[x + 1..] {
+                    if ids[i].verdict(&ids[j]) == Verdict::Unknown && ids[i].same_by_tags(&ids[j]) {
+                        links.link(i, j);
+                    }
+                }
+            }
+        }
+        links
+    }
+
+    fn link(&mut self, i: usize, j: usize) {
+        let (a, b) = (self.class[i], self.class[j]);
+        if a != b && !self.same[a].contains(&b) {
+            self.same[a].push(b);
+            self.same[b].push(a);
+        }
+    }
+
+    /// The first song of `i`'s class of equal audio.
+    pub(crate) fn class(&self, i: usize) -> usize {
+        self.class[i]
+    }
+
+    /// Whether songs `i` and `j` are one recording by their own verdict (or equal audio).
+    pub(crate) fn same(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (self.class[i], self.class[j]);
+        a == b || self.same[a].contains(&b)
+    }
+
+    /// The classes (by first song) one recording with `i`'s class.
+    pub(crate) fn linked(&self, i: usize) -> &[usize] {
+        &self.same[self.class[i]]
+    }
+}
+
+/// The recording of each song: `out[i]` is the index of the song `i` is a copy of, the first
+/// song of its group in the given order (`out[i] == i` when no earlier song is a copy of it).
+/// A song joins a group only when **its own** verdict against the group's first song says
+/// "same recording" (or their audio is equal): copies of copies are not copies. Of two
+/// groups it could join, the one of the earlier first song.
 ///
 /// ```
 /// use songrec_discover::recording::groups;
@@ -224,51 +365,24 @@ pub fn groups(songs: &[SongMetadata]) -> Vec<usize> {
 
 /// [`groups`] over identities already read.
 pub fn groups_of(ids: &[Identity]) -> Vec<usize> {
-    let n = ids.len();
-    let mut uf = UnionFind::new(n);
-    // Equal content hashes or PCM hashes.
-    let mut by_hash: HashMap<&str, usize> = HashMap::new();
-    for (i, s) in ids.iter().enumerate() {
-        for h in [&s.content_hash, &s.pcm].into_iter().flatten() {
-            match by_hash.get(h.as_str()) {
-                Some(&j) => uf.union(i, j),
-                None => {
-                    by_hash.insert(h.as_str(), i);
-                }
-            }
-        }
+    let links = Links::of(ids);
+    let mut out: Vec<usize> = (0..ids.len()).collect();
+    for i in 0..ids.len() {
+        let c = links.class(i);
+        out[i] = if c < i {
+            // Equal audio: wherever the first of its class went.
+            out[c]
+        } else {
+            links
+                .linked(i)
+                .iter()
+                .copied()
+                .filter(|&d| d < i && out[d] == d)
+                .min()
+                .unwrap_or(i)
+        };
     }
-    // Fingerprints, compared only where an inverted index finds shared items.
-    let printed: Vec<usize> = (0..n)
-        .filter(|&i| ids[i].pcm.is_some() && !ids[i].items.is_empty())
-        .collect();
-    let fps: Vec<Vec<u32>> = printed.iter().map(|&i| ids[i].items.clone()).collect();
-    for (a, b) in fingerprint::candidate_pairs(&fps) {
-        let (i, j) = (printed[a], printed[b]);
-        if uf.find(i) != uf.find(j) && matches!(ids[i].verdict(&ids[j]), Verdict::Same { .. }) {
-            uf.union(i, j);
-        }
-    }
-    // Tags and duration, for pairs the fingerprints do not decide.
-    let mut by_tags: BTreeMap<&(String, String), Vec<usize>> = BTreeMap::new();
-    for (i, s) in ids.iter().enumerate() {
-        if let Some(t) = &s.tags {
-            by_tags.entry(t).or_default().push(i);
-        }
-    }
-    for members in by_tags.values() {
-        for (x, &i) in members.iter().enumerate() {
-            for &j in &members[x + 1..] {
-                if ids[i].verdict(&ids[j]) == Verdict::Unknown
-                    && ids[i].same_by_tags(&ids[j])
-                    && uf.find(i) != uf.find(j)
-                {
-                    uf.union(i, j);
-                }
-            }
-        }
-    }
-    (0..n).map(|i| uf.find(i)).collect()
+    out
 }
 
 /// What [`fold`] made of a ranked list.
@@ -284,7 +398,10 @@ pub struct Folded {
 }
 
 /// Keeps one song per recording from a ranked list (best first), and none of the recordings of
-/// `anchors` (an anchor listed in `ranked` itself is left out too).
+/// `anchors` (an anchor listed in `ranked` itself is left out too). A song is left out as a
+/// copy of an anchor only when its own verdict against that anchor says "same recording", and
+/// folded into a kept song only when its own verdict against that kept song does; otherwise it
+/// is kept (see [`groups`]).
 ///
 /// ```
 /// use songrec_discover::recording::fold;
@@ -305,20 +422,35 @@ pub struct Folded {
 /// ```
 pub fn fold(anchors: &[SongMetadata], ranked: &[SongMetadata]) -> Folded {
     let ids: Vec<Identity> = anchors.iter().chain(ranked).map(Identity::of).collect();
-    let g = groups_of(&ids);
+    let links = Links::of(&ids);
     let a = anchors.len();
-    let anchor_groups: Vec<usize> = g[..a].to_vec();
     let mut out = Folded::default();
-    let mut slot: HashMap<usize, usize> = HashMap::new();
-    for (r, &grp) in g[a..].iter().enumerate() {
-        if anchor_groups.contains(&grp) {
+    // Kept songs' classes → their slot; every class seen → the slot its songs go to.
+    let mut keeper: HashMap<usize, usize> = HashMap::new();
+    let mut placed: HashMap<usize, usize> = HashMap::new();
+    for r in 0..ranked.len() {
+        let i = a + r;
+        if (0..a).any(|x| links.same(x, i)) {
             out.anchor_copies += 1;
             continue;
         }
-        match slot.get(&grp) {
-            Some(&k) => out.copies[k] += 1,
+        let c = links.class(i);
+        let slot = placed.get(&c).copied().or_else(|| {
+            links
+                .linked(i)
+                .iter()
+                .filter_map(|d| keeper.get(d).copied())
+                .min()
+        });
+        match slot {
+            Some(k) => {
+                out.copies[k] += 1;
+                placed.insert(c, k);
+            }
             None => {
-                slot.insert(grp, out.kept.len());
+                let k = out.kept.len();
+                keeper.insert(c, k);
+                placed.insert(c, k);
                 out.kept.push(r);
                 out.copies.push(0);
             }
@@ -487,12 +619,64 @@ mod tests {
     }
 
     #[test]
-    fn groups_are_transitive_and_named_by_their_first_song() {
+    fn groups_are_not_transitive_and_named_by_their_first_song() {
         let x = song("x", Some("Other"), "Song", 30.0);
         let a = song("a", Some("A"), "T", 100.0);
         let b = song("b", Some("A"), "T", 100.9);
         let c = song("c", Some("A"), "T", 101.8); // 1.8 s from a, 0.9 s from b
-        assert_eq!(groups(&[x, c, a, b]), vec![0, 1, 1, 1]);
+        // b is a copy of c (0.9 s) and of a (0.9 s); a is no copy of c (1.8 s): a stands apart.
+        assert_eq!(
+            groups(&[x.clone(), c.clone(), a.clone(), b.clone()]),
+            vec![0, 1, 2, 1]
+        );
+        // Equal audio follows its class: a second file of b's bytes goes where b went.
+        let mut b2 = song("b2", None, "b again", 50.0);
+        b2.content_hash = "ab".repeat(32);
+        let mut b = b;
+        b.content_hash = "AB".repeat(32);
+        assert_eq!(
+            groups(&[a.clone(), b.clone(), b2.clone(), c.clone()]),
+            vec![0, 0, 0, 3]
+        );
+        // With b first, a and c are both copies of b, not of each other.
+        assert_eq!(groups(&[b.clone(), a.clone(), c.clone()]), vec![0, 0, 0]);
+        let f = fold(std::slice::from_ref(&a), &[b, c, x]);
+        assert_eq!(
+            (f.kept, f.anchor_copies),
+            (vec![1, 2], 1),
+            "c is no copy of a"
+        );
+    }
+
+    #[test]
+    fn a_file_joined_from_two_recordings_folds_neither_into_the_other() {
+        // B = the end of A then the start of C: its fingerprint agrees with both.
+        let a_items = random_items(11, 300);
+        let c_items = random_items(12, 300);
+        let b_items: Vec<u32> = a_items[100..]
+            .iter()
+            .chain(&c_items[..200])
+            .copied()
+            .collect();
+        let a = printed(song("a", None, "A", 50.0), "pa", &a_items);
+        let b = printed(song("b", None, "B", 43.0), "pb", &b_items);
+        let c = printed(song("c", None, "C", 50.0), "pc", &c_items);
+        // Its verdict says "same recording" against both, but it lies within neither.
+        for (x, y) in [(&a, &b), (&b, &c)] {
+            let (ix, iy) = (Identity::of(x), Identity::of(y));
+            assert!(matches!(ix.verdict(&iy), Verdict::Same { .. }));
+            assert!(!ix.copy_of(&iy));
+        }
+        assert_eq!(groups(&[a.clone(), b.clone(), c.clone()]), vec![0, 1, 2]);
+        let f = fold(std::slice::from_ref(&a), &[b.clone(), c.clone()]);
+        assert_eq!(
+            (f.kept, f.anchor_copies),
+            (vec![0, 1], 0),
+            "B and C kept beside A"
+        );
+        // A trim of A (its first 40 items cut) is a copy of A, not of B.
+        let trim = printed(song("t", None, "A trimmed", 45.0), "pt", &a_items[40..]);
+        assert_eq!(groups(&[a.clone(), b.clone(), c, trim]), vec![0, 1, 2, 0]);
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! downloaded folder must not load a library that folder supplies. For the same reason a
 //! candidate is loaded only when nobody but the user (or root) could have put it there
 //! ([`trust_problem`]): the file and every folder above it, links resolved, belong to the user
-//! or root and are writable by no one else. Such a file is skipped with a warning naming it;
+//! or root, carry no group or world write bit (a root folder with the sticky bit, `/tmp`,
+//! aside) and no access control list. Such a file is skipped with a warning naming it, the
+//! path that made it untrusted and the fix (`songrec doctor` shows it too);
 //! `[embedder] onnxruntime_discovery = false` turns the search off altogether.
 
 use std::collections::HashSet;
@@ -51,7 +53,9 @@ pub fn first_loadable(candidates: Vec<PathBuf>) -> Option<Found> {
             Err(why) => {
                 tracing::warn!(
                     "not loading the ONNX Runtime found at {}: {why}; songrec loads only \
-                     libraries that no other user could have put there",
+                     libraries that no other user could have put there (fix: `chmod go-w` the \
+                     path named, `setfacl -b` it if it has an access control list, or point \
+                     SONGREC_ORT_LIBRARY at a library you trust)",
                     library.display()
                 );
                 None
@@ -185,16 +189,18 @@ pub fn trust_problem(library: &Path) -> Option<String> {
 }
 
 /// The real path of `library` (links resolved, once) when it may be loaded, or why not: the
-/// file and every folder above it must belong to this user or root and be writable by no one
-/// else. Two exceptions keep ordinary systems working: a folder owned by root with the sticky
-/// bit (`/tmp`: only an entry's owner may rename or delete it), and group write where the group
-/// is the user's own primary group (user-private groups, umask 002). Load the path returned,
-/// never `library` again: a link may have changed since.
+/// file and every folder above it must belong to this user or root, be writable by no one
+/// else (no group or world write bit) and carry no access control list. The one exception
+/// keeps ordinary systems working: a folder owned by root with the sticky bit (`/tmp`: only an
+/// entry's owner may rename or delete it). Group write is refused even for the user's own
+/// primary group: such a group may be shared (`users`), and an ACL entry for another user
+/// (`user:nobody:rwx`) shows up as group bits. Load the path returned, never `library` again:
+/// a link may have changed since.
 #[cfg(unix)]
 pub fn trusted_path(library: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::MetadataExt as _;
-    // SAFETY: geteuid and getegid take no arguments, cannot fail and touch no memory.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: geteuid takes no arguments, cannot fail and touches no memory.
+    let euid = unsafe { libc::geteuid() };
     let real = std::fs::canonicalize(library).map_err(|e| format!("cannot resolve it: {e}"))?;
     let mut at = Some(real.as_path());
     let mut is_dir = false;
@@ -203,25 +209,57 @@ pub fn trusted_path(library: &Path) -> Result<PathBuf, String> {
         // there since, its own owner and mode are what is judged, never its target's.
         let md = std::fs::symlink_metadata(p)
             .map_err(|e| format!("cannot inspect {}: {e}", p.display()))?;
-        let who = Owner {
-            uid: md.uid(),
-            gid: md.gid(),
-            mode: md.mode(),
-            is_dir,
-        };
         if md.file_type().is_symlink() {
             return Err(format!(
                 "{} became a link while it was checked",
                 p.display()
             ));
         }
-        if let Some(why) = who.problem(euid, egid) {
+        let who = Owner {
+            uid: md.uid(),
+            gid: md.gid(),
+            mode: md.mode(),
+            is_dir,
+            acl: has_access_acl(p)?,
+        };
+        if let Some(why) = who.problem(euid) {
             return Err(format!("{} {why}", p.display()));
         }
         is_dir = true;
         at = p.parent();
     }
     Ok(real)
+}
+
+/// Whether `path` carries a POSIX access control list beyond its mode bits (the
+/// `system.posix_acl_access` attribute, which Linux stores only for extended ACLs); a file
+/// system without extended attributes has none.
+#[cfg(target_os = "linux")]
+fn has_access_acl(path: &Path) -> Result<bool, String> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("{} holds a NUL byte", path.display()))?;
+    let name = c"system.posix_acl_access";
+    // SAFETY: both strings are NUL-terminated and outlive the call; a null buffer of size 0
+    // asks only for the attribute's size, so nothing is written.
+    let n = unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    if n >= 0 {
+        return Ok(true);
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(false),
+        _ => Err(format!(
+            "cannot read the access control list of {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        )),
+    }
+}
+
+/// Other Unix systems: ACLs are not read (mode bits only).
+#[cfg(all(unix, not(target_os = "linux")))]
+fn has_access_acl(_path: &Path) -> Result<bool, String> {
+    Ok(false)
 }
 
 /// On systems without Unix ownership every candidate is trusted (the search covers only the
@@ -231,7 +269,7 @@ pub fn trusted_path(library: &Path) -> Result<PathBuf, String> {
     std::fs::canonicalize(library).map_err(|e| format!("cannot resolve it: {e}"))
 }
 
-/// Owner and permission bits of one path on the way to a library (see [`trust_problem`]).
+/// Owner, permission bits and ACL of one path on the way to a library (see [`trust_problem`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Owner {
     /// Owning user.
@@ -242,27 +280,34 @@ pub struct Owner {
     pub mode: u32,
     /// A folder (the sticky-bit exception applies to folders only).
     pub is_dir: bool,
+    /// It carries an access control list beyond its mode bits.
+    pub acl: bool,
 }
 
 impl Owner {
-    /// Why this path makes the library untrusted for the user `euid` (primary group `egid`).
+    /// Why this path makes the library untrusted for the user `euid`.
     ///
     /// ```
     /// use songrec_neural::discover::Owner;
     /// let me = 1000;
-    /// let file = |uid, mode| Owner { uid, gid: 1000, mode, is_dir: false };
-    /// assert_eq!(file(me, 0o644).problem(me, 1000), None);
-    /// assert_eq!(file(0, 0o755).problem(me, 1000), None);
-    /// assert!(file(1001, 0o644).problem(me, 1000).is_some());
-    /// assert!(file(me, 0o646).problem(me, 1000).is_some());
-    /// assert!(Owner { gid: 50, ..file(me, 0o664) }.problem(me, 1000).is_some());
-    /// let tmp = Owner { uid: 0, gid: 0, mode: 0o41777, is_dir: true };
-    /// assert_eq!(tmp.problem(me, 1000), None);
+    /// let file = |uid, mode| Owner { uid, gid: 1000, mode, is_dir: false, acl: false };
+    /// assert_eq!(file(me, 0o644).problem(me), None);
+    /// assert_eq!(file(0, 0o755).problem(me), None);
+    /// assert!(file(1001, 0o644).problem(me).is_some());
+    /// assert!(file(me, 0o646).problem(me).is_some());
+    /// // Group write, even by the user's own primary group (it may be shared).
+    /// assert!(file(me, 0o664).problem(me).is_some());
+    /// assert!(Owner { acl: true, ..file(me, 0o644) }.problem(me).is_some());
+    /// let tmp = Owner { uid: 0, gid: 0, mode: 0o41777, is_dir: true, acl: false };
+    /// assert_eq!(tmp.problem(me), None);
     /// ```
-    pub fn problem(&self, euid: u32, egid: u32) -> Option<&'static str> {
+    pub fn problem(&self, euid: u32) -> Option<&'static str> {
         const STICKY: u32 = 0o1000;
         if self.uid != euid && self.uid != 0 {
             return Some("belongs to another user");
+        }
+        if self.acl {
+            return Some("has an access control list (ACL), which may let other users write to it");
         }
         // A root folder with the sticky bit (`/tmp`): others may add entries but not replace
         // the ones they do not own.
@@ -270,8 +315,10 @@ impl Owner {
         if self.mode & 0o002 != 0 && !sticky_root {
             return Some("is writable by every user");
         }
-        if self.mode & 0o020 != 0 && self.gid != egid && !sticky_root {
-            return Some("is writable by its group");
+        if self.mode & 0o020 != 0 && !sticky_root {
+            return Some(
+                "is writable by its group (whoever else is in that group could replace the library)",
+            );
         }
         None
     }
@@ -367,6 +414,19 @@ mod tests {
         set(&venv, 0o777);
         let why = trust_problem(&lib).expect("world-writable folder above it");
         assert!(why.contains(&venv.display().to_string()), "{why}");
+        // Group write, even where the group is the user's own primary group (the folder's
+        // group here): it may be shared (`users`), and ACL entries show up as group bits.
+        set(&venv, 0o775);
+        assert_eq!(
+            std::fs::metadata(&venv)
+                .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+                .ok(),
+            // SAFETY: getegid takes no arguments and cannot fail.
+            Some(unsafe { libc::getegid() }),
+            "the folder's group is the user's primary group"
+        );
+        let why = trust_problem(&lib).expect("group-writable folder above it");
+        assert!(why.contains("writable by its group"), "{why}");
         set(&venv, 0o755);
 
         // Through a link, the file it points at is what counts, and that file is what is
@@ -387,6 +447,52 @@ mod tests {
             let why = trust_problem(&lib).expect("another user's file");
             assert!(why.contains("another user"), "{why}");
         }
+    }
+
+    /// `setfacl` (Debian's `acl`, which scripts/test-deps.sh installs).
+    #[cfg(target_os = "linux")]
+    fn setfacl(args: &[&str], path: &Path) {
+        let out = std::process::Command::new("setfacl")
+            .args(args)
+            .arg(path)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("setfacl is required for this test ({e}); install it: apt-get install acl (scripts/test-deps.sh does)")
+            });
+        assert!(
+            out.status.success(),
+            "setfacl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A folder another user may write through an ACL entry (`user:nobody:rwx`), whose mode then
+    /// shows group write with the user's own group, is not trusted; nor is a file with any ACL,
+    /// even one that grants no write (the mode bits cannot tell).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn paths_with_an_access_control_list_are_not_trusted() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        let lib = venv.join("lib/libonnxruntime.so.1.31.1");
+        touch(&lib);
+        for (p, mode) in [(dir.path(), 0o700), (venv.as_path(), 0o755)] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        assert_eq!(trust_problem(&lib), None);
+        setfacl(&["-m", "u:nobody:rwx"], &venv);
+        let why = trust_problem(&lib).expect("a folder nobody may write");
+        assert!(
+            why.contains(&venv.display().to_string()) && why.contains("access control list"),
+            "{why}"
+        );
+        assert_eq!(first_loadable(vec![lib.clone()]), None);
+        setfacl(&["-b"], &venv);
+        assert_eq!(trust_problem(&lib), None, "the ACL removed");
+        setfacl(&["-m", "u:nobody:r"], &lib);
+        let why = trust_problem(&lib).expect("a file with an ACL");
+        assert!(why.contains("access control list"), "{why}");
     }
 
     #[test]

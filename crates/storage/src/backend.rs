@@ -488,8 +488,9 @@ impl BatchReport {
 
 /// Every async method of [`StorageBackend`], written once as `name(args) -> T, Op;` (the
 /// [`Op`](crate::layers::Op) the layers report it as) and handed to `$then!` after the tokens
-/// given: the impls that only forward (pointers, the layers, the Astra backend's inherent
-/// methods) are generated from this list.
+/// given: the impls that only forward (pointers, the layers) are generated from this list. (The
+/// Astra backend's impl is written out; its test reads this list to check that no inherent
+/// method shares a trait method's name.)
 #[doc(hidden)]
 #[macro_export]
 macro_rules! backend_methods {

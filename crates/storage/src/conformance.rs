@@ -195,6 +195,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     listing_natural_order(b).await;
     any_text_orders_alike(b).await;
     listing_cursor_survives_writers(b).await;
+    times_at_the_edges_order_alike(b).await;
     embeddings_roundtrip_and_models(b).await;
     search_matches_brute_force(b).await;
     invalid_queries(b).await;
@@ -214,6 +215,7 @@ pub async fn run_listings(b: &dyn StorageBackend) {
     empty_backend(b).await;
     list_filter_and_paging(b).await;
     listing_natural_order(b).await;
+    times_at_the_edges_order_alike(b).await;
 }
 
 /// An empty backend answers every read with nothing.

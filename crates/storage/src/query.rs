@@ -371,8 +371,36 @@ fn sortable_f64(x: f64) -> String {
     format!("{key:016x}")
 }
 
+/// A time as text whose order is the time's, for every time the metadata holds (chrono's
+/// years −262,143 to +262,142): RFC 3339 with nine fraction digits for the years 0000–9999
+/// (what songrec has always written, so stored keys stay valid), a year past 9999 as `~` and
+/// six digits (`~` sorts after every digit), a year before 0000 as `!` and six digits of
+/// 1,000,000 plus the year (`!` sorts before every digit). chrono's own `%Y` wrote `+10000`
+/// and `-0001`, which sort before `0000`: listings by date repeated and skipped songs.
+///
+/// ```
+/// # use chrono::{TimeZone, Utc};
+/// # use songrec_storage::{SongId, SongMetadata, SortKey, compare_by, query::sort_position};
+/// let at = |y: i32| {
+///     let mut m = SongMetadata::new(SongId::from_bytes(&y.to_le_bytes()), "x");
+///     m.created_at = Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).unwrap();
+///     m
+/// };
+/// let years = [-262_143, -1, 0, 1970, 9999, 10_000, 262_142];
+/// for w in years.windows(2) {
+///     let (a, b) = (at(w[0]), at(w[1]));
+///     let keys = sort_position(&a, SortKey::Created).cmp(&sort_position(&b, SortKey::Created));
+///     assert_eq!(keys, compare_by(SortKey::Created, &a, &b), "{w:?}");
+/// }
+/// ```
 fn sortable_time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+    use chrono::Datelike as _;
+    let rest = t.format("-%m-%dT%H:%M:%S%.9fZ");
+    match t.year() {
+        y @ 0..=9999 => format!("{y:04}{rest}"),
+        y @ 10_000.. => format!("~{y:06}{rest}"),
+        y => format!("!{:06}{rest}", 1_000_000 + i64::from(y)),
+    }
 }
 
 /// The cursor of a listing page that ended with song `last`, in `key` order: its

@@ -46,7 +46,9 @@ pub async fn nothing_matched(
             true
         })
         .await?;
-    Ok(no_match_message(q, &carried))
+    // Suggestions are edit distances against every known word: off the async workers.
+    let q = q.clone();
+    super::rank::off_workers(move || no_match_message(&q, &carried)).await
 }
 
 /// The message of [`nothing_matched`], from the count of songs carrying each tag. Pure.

@@ -119,9 +119,55 @@ pub(super) fn lookup(phrase: &str) -> Option<Vec<(TagKind, &'static str)>> {
 /// The longest phrase matched (in words) at the start of `ws`.
 const LONGEST_PHRASE: usize = 3;
 
+/// Most bytes of a words query, at every door (`similar --text`, `GET /api/v1/similar?text=`,
+/// `GET /api/v1/songs?q=`, the web page's search box): longer text is refused before any
+/// work, with an error naming the limit.
+pub const MAX_QUERY_BYTES: usize = 1024;
+/// Most words of a words query (counted as [`parse`] splits them: `hip-hop` is two); more are
+/// refused with an error naming the limit. Repeated words count once each time they appear,
+/// and are then looked for once.
+pub const MAX_QUERY_WORDS: usize = 32;
+
+/// Refuses a words query over [`MAX_QUERY_BYTES`] or [`MAX_QUERY_WORDS`], naming the limit;
+/// returns its words otherwise (lower case, accents and punctuation dropped).
+///
+/// ```
+/// use songrec_app::words::{MAX_QUERY_WORDS, check_query};
+/// assert_eq!(check_query("Mellow  guitar").unwrap(), ["mellow", "guitar"]);
+/// let long = "rock ".repeat(MAX_QUERY_WORDS + 1);
+/// assert!(check_query(&long).unwrap_err().to_string().contains("holds 33 words"));
+/// assert!(check_query(&"a".repeat(1025)).unwrap_err().to_string().contains("1024 bytes"));
+/// ```
+pub fn check_query(text: &str) -> AppResult<Vec<String>> {
+    let limits =
+        format!("a words query holds at most {MAX_QUERY_BYTES} bytes and {MAX_QUERY_WORDS} words");
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(AppError::Invalid(format!(
+            "the words are {} bytes long; {limits}: shorten them",
+            text.len()
+        )));
+    }
+    let ws = words(text);
+    if ws.len() > MAX_QUERY_WORDS {
+        return Err(AppError::Invalid(format!(
+            "the text holds {} words; {limits}: shorten it",
+            ws.len()
+        )));
+    }
+    Ok(ws)
+}
+
+/// `v` without repeats, first occurrences kept in order.
+fn unique(v: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|w| seen.insert(w.clone()));
+}
+
 /// Reads `text` as tags and words to find in the songs' own text (see the module docs). An
-/// error only when no word is left once filler is dropped ("the music"); a word that names no
-/// tag (`kazoo`) is still looked for in titles, albums and the other fields.
+/// error when the text is over [`MAX_QUERY_BYTES`] or [`MAX_QUERY_WORDS`] ([`check_query`]), or
+/// when no word is left once filler is dropped ("the music"); a word that names no tag
+/// (`kazoo`) is still looked for in titles, albums and the other fields. Repeated words are
+/// looked for once.
 ///
 /// ```
 /// let q = songrec_app::words::parse("mellow acoustic guitar").unwrap();
@@ -136,7 +182,7 @@ const LONGEST_PHRASE: usize = 3;
 /// assert!(songrec_app::words::parse("the music").is_err());
 /// ```
 pub fn parse(text: &str) -> AppResult<TagQuery> {
-    let ws = words(text);
+    let ws = check_query(text)?;
     let mut raw: Vec<((TagKind, &'static str), bool, String)> = Vec::new();
     let (mut unknown, mut used, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
     let mut text_words: Vec<String> = Vec::new();
@@ -189,7 +235,9 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
         }
     }
     ignored.extend(negate);
-    text_words.dedup();
+    for v in [&mut text_words, &mut unknown, &mut used, &mut ignored] {
+        unique(v);
+    }
     if raw.is_empty() && text_words.is_empty() {
         return Err(AppError::Invalid(no_tag_message(text, &unknown)));
     }
@@ -219,6 +267,15 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
         ignored,
         text_words,
     })
+}
+
+/// [`parse`] on tokio's blocking pool, for a server: a query's phrase look-ups and suggestions
+/// never hold an async worker (text over the byte limit is refused before anything is spawned).
+pub async fn parse_off_workers(text: String) -> AppResult<TagQuery> {
+    if text.len() > MAX_QUERY_BYTES {
+        check_query(&text)?;
+    }
+    super::rank::off_workers(move || parse(&text)).await?
 }
 
 /// The error of a query without a usable word: what was ignored and what is near.
@@ -282,6 +339,36 @@ mod tests {
                 "{t}: {q:?}"
             );
         }
+    }
+
+    #[test]
+    fn queries_are_capped_and_repeats_are_read_once() {
+        // 16,000 distinct three-letter words: refused at once, naming the limits.
+        let many: Vec<String> = (0..16_000)
+            .map(|i: u32| {
+                [i / 676, (i / 26) % 26, i % 26]
+                    .iter()
+                    .map(|&d| char::from(b'a' + d as u8))
+                    .collect()
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let e = parse(&many.join(" ")).unwrap_err().to_string();
+        assert!(e.contains("at most 1024 bytes and 32 words"), "{e}");
+        let e = parse(&many[..MAX_QUERY_WORDS + 1].join(" "))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holds 33 words"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        // At the cap: read, every repeat (adjacent or not) once.
+        let q = parse(&["kazoo", "jaz", "rock"].repeat(10).join(" ")).unwrap();
+        assert_eq!(q.text_words, ["kazoo", "jaz", "rock"]);
+        assert_eq!(q.unknown, ["kazoo", "jaz"]);
+        assert_eq!(
+            (q.used.clone(), q.terms.len()),
+            (vec!["rock".to_owned()], 1)
+        );
+        assert_eq!(q.ignored, ["kazoo", "jaz"]);
     }
 
     #[test]

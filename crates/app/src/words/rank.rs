@@ -4,9 +4,7 @@
 use std::cmp::Ordering;
 
 use songrec_storage::math::TopK;
-use songrec_storage::{
-    Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend, StorageBackendExt,
-};
+use songrec_storage::{Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend};
 
 use super::query::TagQuery;
 use super::vocab::{TagKind, words};
@@ -58,7 +56,29 @@ fn mentions(text: &[String], word: &str) -> bool {
     })
 }
 
+/// What the scoring reads of one song, each read once: its stored tags and its own text.
+struct Read {
+    style: Vec<(String, f32)>,
+    sound: Vec<(String, f32)>,
+    /// The share of the query's words its text holds.
+    text: f32,
+}
+
 impl TagQuery {
+    fn read(&self, m: &SongMetadata) -> Read {
+        let style = style_tags_of(m);
+        let sound = if style.is_empty() {
+            Vec::new()
+        } else {
+            sound_tags_of(m)
+        };
+        Read {
+            style,
+            sound,
+            text: self.text_score(m),
+        }
+    }
+
     /// The share of [`TagQuery::text_words`] the song's own text holds (0..1), by whole
     /// words, plurals and accents aside: "flute" finds "Divertissement pour flûte", "battle"
     /// a title, album, genre or field with that word.
@@ -80,28 +100,33 @@ impl TagQuery {
     /// strongest tags); `None` for a song without style tags whose text holds none of the
     /// words.
     pub fn score(&self, m: &SongMetadata) -> Option<f32> {
-        let text = self.text_score(m);
-        match self.tag_score(m) {
-            Some(t) => Some(t + text),
-            None => (text > 0.0).then_some(text),
+        self.score_of(&self.read(m))
+    }
+
+    fn score_of(&self, r: &Read) -> Option<f32> {
+        match self.tag_score_of(r) {
+            Some(t) => Some(t + r.text),
+            None => (r.text > 0.0).then_some(r.text),
         }
     }
 
     /// Σ weight × the song's stored probability of the tag (0 when the tag is not among its
     /// stored ones); `None` for a song without style tags (not analysed by musicnn).
     pub fn tag_score(&self, m: &SongMetadata) -> Option<f32> {
-        let style = style_tags_of(m);
-        if style.is_empty() {
+        self.tag_score_of(&self.read(m))
+    }
+
+    fn tag_score_of(&self, r: &Read) -> Option<f32> {
+        if r.style.is_empty() {
             return None;
         }
-        let sound = sound_tags_of(m);
         Some(
             self.terms
                 .iter()
                 .map(|t| {
                     let tags = match t.kind {
-                        TagKind::Style => &style,
-                        TagKind::Sound => &sound,
+                        TagKind::Style => &r.style,
+                        TagKind::Sound => &r.sound,
                     };
                     let p = tags
                         .iter()
@@ -117,10 +142,14 @@ impl TagQuery {
     /// with a tag to look for, one of its stored tags is one of them (a song carrying none of
     /// them would only be listed at score 0); with only tags to avoid, every tagged song is.
     pub fn relevant(&self, m: &SongMetadata) -> bool {
-        if self.text_score(m) > 0.0 {
+        self.relevant_of(&self.read(m))
+    }
+
+    fn relevant_of(&self, r: &Read) -> bool {
+        if r.text > 0.0 {
             return true;
         }
-        if self.terms.is_empty() || style_tags_of(m).is_empty() {
+        if self.terms.is_empty() || r.style.is_empty() {
             return false;
         }
         let wanted = |kind: TagKind| -> Vec<&str> {
@@ -131,13 +160,21 @@ impl TagQuery {
                 .collect()
         };
         let (style, sound) = (wanted(TagKind::Style), wanted(TagKind::Sound));
-        let carries = |tags: Vec<(String, f32)>, wanted: &[&str]| {
+        let carries = |tags: &[(String, f32)], wanted: &[&str]| {
             tags.iter()
                 .any(|(name, p)| *p > 0.0 && wanted.contains(&name.as_str()))
         };
         (style.is_empty() && sound.is_empty())
-            || carries(style_tags_of(m), &style)
-            || carries(sound_tags_of(m), &sound)
+            || carries(&r.style, &style)
+            || carries(&r.sound, &sound)
+    }
+
+    /// [`TagQuery::score`] when the song is [`TagQuery::relevant`], reading its tags and its
+    /// text once; with whether it has style tags at all.
+    fn judge(&self, m: &SongMetadata) -> (Option<f32>, bool) {
+        let r = self.read(m);
+        let score = self.score_of(&r).filter(|_| self.relevant_of(&r));
+        (score, !r.style.is_empty())
     }
 
     /// "Mellow, acoustic, guitar, not sad": how the words were read.
@@ -178,7 +215,9 @@ impl Ord for ById {
 
 /// The best `offset + k` songs for the words alone (skipping `offset`), among songs matching
 /// `filter` other than `exclude`; `similarity` is the tag score. One pass over the library's
-/// metadata, page by page, holding only the best. An error when no song has style tags.
+/// metadata, page by page, holding only the best; each page is scored on the blocking pool
+/// (the words × each song's text), never on the async workers. An error when no song has style
+/// tags.
 pub async fn by_words(
     backend: &dyn StorageBackend,
     q: &TagQuery,
@@ -189,25 +228,38 @@ pub async fn by_words(
 ) -> AppResult<Vec<Match>> {
     let mut top: TopK<ById> = TopK::new(k.saturating_add(offset));
     let (mut tagged, mut matched) = (0usize, 0usize);
-    backend
-        .for_each_page(&every_page(filter), |page| {
-            for m in page {
+    let shared = std::sync::Arc::new((q.clone(), exclude.to_vec()));
+    let mut list = every_page(filter);
+    loop {
+        let page = backend.list(&list).await?;
+        let job = shared.clone();
+        let (t, scored) = off_workers(move || {
+            let (q, exclude) = &*job;
+            let mut tagged = 0usize;
+            let mut scored = Vec::new();
+            for m in page.items {
                 if exclude.contains(&m.id) {
                     continue;
                 }
-                if !style_tags_of(&m).is_empty() {
-                    tagged += 1;
-                }
-                if let Some(s) = q.score(&m)
-                    && q.relevant(&m)
-                {
-                    matched += 1;
-                    top.push(s, ById(m));
+                let (score, has_tags) = q.judge(&m);
+                tagged += usize::from(has_tags);
+                if let Some(s) = score {
+                    scored.push((s, m));
                 }
             }
-            true
+            (tagged, scored)
         })
         .await?;
+        tagged += t;
+        matched += scored.len();
+        for (s, m) in scored {
+            top.push(s, ById(m));
+        }
+        match page.next {
+            Some(c) => list.cursor = Some(c),
+            None => break,
+        }
+    }
     if tagged == 0 && matched == 0 {
         return Err(no_tags());
     }
@@ -223,6 +275,16 @@ pub async fn by_words(
             approximate: false,
         })
         .collect())
+}
+
+/// Runs CPU work of a words query (parsing, scoring, suggestions) on tokio's blocking pool, so
+/// a long query never holds an async worker that other requests need.
+pub(crate) async fn off_workers<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Invalid(format!("scoring the words failed: {e}")))
 }
 
 /// Every song passing `filter`, in the largest pages (for one pass over the metadata).
@@ -260,13 +322,16 @@ pub async fn steer(
     wide.k = steer_pool(want, backend.max_results());
     wide.offset = 0;
     let pool = crate::similar::similar(backend, &wide).await?;
-    let scored: Vec<(Match, Option<f32>)> = pool
-        .into_iter()
-        .map(|m| {
-            let s = q.score(&m.metadata);
-            (m, s)
-        })
-        .collect();
+    let q = q.clone();
+    let scored: Vec<(Match, Option<f32>)> = off_workers(move || {
+        pool.into_iter()
+            .map(|m| {
+                let s = q.score(&m.metadata);
+                (m, s)
+            })
+            .collect()
+    })
+    .await?;
     if !scored.is_empty() && scored.iter().all(|(_, s)| s.is_none()) {
         return Err(no_tags());
     }

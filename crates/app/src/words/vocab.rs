@@ -31,6 +31,9 @@ pub(super) fn words(text: &str) -> Vec<String> {
 /// A Latin letter without its accent (`é` → `e`, `ø` → `o`), so "flute" finds "flûte";
 /// any other character as it is.
 fn unaccented(c: char) -> char {
+    if c.is_ascii() {
+        return c;
+    }
     const FROM: &str = "àáâãäåāăąçćčďèéêëēėęěìíîïīįłñńňòóôõöøōőŕřśšşťùúûüūůűųýÿźżž";
     const TO: &str = "aaaaaaaaacccdeeeeeeeeiiiiiilnnnoooooooorrssstuuuuuuuuyyzzz";
     FROM.chars()

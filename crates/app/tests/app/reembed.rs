@@ -190,3 +190,125 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
         .unwrap();
     assert_eq!(models(&parts), [new.key(), dsp_key]);
 }
+
+/// Three real recordings (freedesktop's Ogg sounds) stored with their audio and no vector, as a
+/// library migrated from a source without this model's vectors is: `reembed` has each to do.
+async fn bare_library(
+    dir: &std::path::Path,
+) -> (
+    Arc<songrec_local::LocalBackend>,
+    Vec<songrec_storage::SongMetadata>,
+) {
+    use songrec_storage::{SongId, SongMetadata};
+    let b = Arc::new(songrec_local::LocalBackend::open(dir.join("lib")).unwrap());
+    let mut songs = Vec::new();
+    for name in ["bell.oga", "complete.oga", "message.oga"] {
+        let path = songrec_testkit::fixtures::real_recording("freedesktop", name);
+        let id = SongId::from_bytes(&std::fs::read(&path).unwrap());
+        b.put_audio(&id, &path).await.unwrap();
+        let mut m = SongMetadata::new(id, name);
+        m.file_name = name.into();
+        b.put_metadata(&m).await.unwrap();
+        songs.push(m);
+    }
+    songs.sort_by(|x, y| x.id.cmp(&y.id));
+    (b, songs)
+}
+
+fn dsp_options(dir: &std::path::Path) -> ReembedOptions {
+    ReembedOptions {
+        embedder: songrec_app::embedders::by_name("dsp").unwrap(),
+        jobs: 1,
+        force: false,
+        state_file: dir.join("state/reembed.json"),
+        scratch_dir: dir.join("scratch"),
+    }
+}
+
+/// A run killed between a song's vector and its metadata: the vector is stored, the new version
+/// and analysis are not. The next run skipped the song ("it has the vector") and `sync`, which
+/// compares versions, never carried that vector. Killed at the crash layer's two points where
+/// that can happen (after the vector alone; inside the one record write, the vector stored and
+/// the metadata not), the next run finishes every song: each carries the model's vector and a
+/// new version with the analysis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_between_vector_and_metadata_is_finished_by_the_next_run() {
+    use songrec_storage::layers::{CrashLayer, CrashPoint};
+    for spec in ["put_embedding:1:after", "put_songs:1:before"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (b, songs) = bare_library(dir.path()).await;
+        let opts = dsp_options(dir.path());
+        let model = songrec_app::embedders::model_of(opts.embedder.as_ref());
+        let (lib, inflight, m) = (
+            b.clone(),
+            dir.path().join("state/reembed.json.inflight"),
+            model.clone(),
+        );
+        let storing_record = spec.starts_with("put_songs");
+        // The kill: inside the record write, the backend had stored the vector of the song
+        // being written (named by the in-flight file) but not its metadata.
+        let kill = move || {
+            if storing_record {
+                let named: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&inflight).unwrap()).unwrap();
+                let id: songrec_storage::SongId =
+                    serde_json::from_value(named["id"].clone()).unwrap();
+                let e = songrec_storage::Embedding::new(m.clone(), vec![0.5; m.dim]).unwrap();
+                futures::executor::block_on(lib.put_embedding(&id, &e)).unwrap();
+            }
+            panic!("killed at {spec}");
+        };
+        let point = CrashPoint::parse(spec).unwrap().with_action(Arc::new(kill));
+        let crashing = CrashLayer::new(b.clone(), point);
+        let first_opts = opts.clone();
+        let first =
+            tokio::spawn(async move { reembed(&crashing, &first_opts, &NoProgress).await }).await;
+        if let Err(e) = &first {
+            assert!(e.is_panic(), "{spec}: {e}");
+        }
+        let r = reembed(b.as_ref(), &opts, &NoProgress).await.unwrap();
+        assert!(r.failed.is_empty(), "{spec}: {:?}", r.failed);
+        for s in &songs {
+            let now = b.get_metadata(&s.id).await.unwrap().unwrap();
+            assert!(
+                now.version > s.version && now.extra.contains_key("descriptors"),
+                "{spec}: {} kept version {} without its analysis",
+                s.title,
+                now.version
+            );
+            let v = b.get_embedding(&s.id, &model).await.unwrap().unwrap();
+            assert_ne!(
+                v.vector,
+                vec![0.5; model.dim],
+                "{spec}: the vector is recomputed"
+            );
+        }
+        assert!(
+            !dir.path().join("state/reembed.json.inflight").exists(),
+            "{spec}: a finished run leaves no in-flight file"
+        );
+    }
+}
+
+/// A song deleted elsewhere while `reembed` analysed it stays deleted: the run used to store
+/// the metadata it had read at its start (`unwrap_or_else(|| song.clone())`), re-creating it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_song_deleted_during_the_run_stays_deleted() {
+    use songrec_storage::layers::{CrashLayer, CrashPoint};
+    let dir = tempfile::tempdir().unwrap();
+    let (b, songs) = bare_library(dir.path()).await;
+    let opts = dsp_options(dir.path());
+    let (lib, first) = (b.clone(), songs[0].id.clone());
+    // Songs are analysed in id order, one at a time: the first audio fetched is songs[0]'s.
+    let delete = move || {
+        assert!(futures::executor::block_on(lib.delete_song(&first)).unwrap());
+    };
+    let point = CrashPoint::parse("get_audio:1:after")
+        .unwrap()
+        .with_action(Arc::new(delete));
+    let layered = CrashLayer::new(b.clone(), point);
+    let r = reembed(&layered, &opts, &NoProgress).await.unwrap();
+    assert_eq!((r.computed, r.deleted), (2, 1), "{r:?}");
+    assert_eq!(b.get_metadata(&songs[0].id).await.unwrap(), None);
+    assert_eq!(b.count(&Default::default()).await.unwrap(), 2);
+}

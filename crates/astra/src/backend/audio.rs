@@ -9,7 +9,11 @@ use super::{AstraBackend, errors};
 use crate::blobs;
 
 impl AstraBackend {
-    pub(super) async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
+    pub(super) async fn astra_put_audio(
+        &self,
+        id: &SongId,
+        src: &Path,
+    ) -> StorageResult<PutOutcome> {
         let out = self
             .blobs
             .put_file(id.as_str(), src)
@@ -27,19 +31,14 @@ impl AstraBackend {
         })
     }
 
-    /// The cloud holds copies only: a user's file is uploaded.
-    pub(super) async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
-        self.put_audio(id, path).await
-    }
-
-    pub(super) async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
+    pub(super) async fn astra_get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
         self.blobs
             .get_to_file(id.as_str(), dest)
             .await
             .map_err(|e| errors::blob(e, id))
     }
 
-    pub(super) async fn audio_url(
+    pub(super) async fn astra_audio_url(
         &self,
         id: &SongId,
         expires_in: Duration,
@@ -51,15 +50,15 @@ impl AstraBackend {
             .map_err(|e| errors::blob(e, id))
     }
 
-    pub(super) async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
+    pub(super) async fn astra_has_audio(&self, id: &SongId) -> StorageResult<bool> {
         self.blobs
             .exists(id.as_str())
             .await
             .map_err(|e| errors::blob(e, id))
     }
 
-    pub(super) async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
-        if !self.has_audio(id).await? {
+    pub(super) async fn astra_delete_audio(&self, id: &SongId) -> StorageResult<bool> {
+        if !self.astra_has_audio(id).await? {
             return Ok(false);
         }
         self.blobs

@@ -128,7 +128,7 @@ fn malformed(what: &str) -> StorageError {
 impl AstraBackend {
     /// Implements `StorageBackend::changes_since`: `changed_at` stamps (server time), a clock
     /// document with an epoch, an overlap of [`OVERLAP_MS`](super::OVERLAP_MS).
-    pub(super) async fn changes_since(
+    pub(super) async fn astra_changes_since(
         &self,
         since: Option<&ChangeCursor>,
     ) -> StorageResult<Option<Changes>> {
@@ -225,7 +225,10 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::versions_of`.
-    pub(super) async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+    pub(super) async fn astra_versions_of(
+        &self,
+        ids: &[SongId],
+    ) -> StorageResult<Vec<VersionEntry>> {
         let unique: std::collections::BTreeSet<&str> = ids.iter().map(SongId::as_str).collect();
         let unique: Vec<&str> = unique.into_iter().collect();
         let mut out = Vec::new();

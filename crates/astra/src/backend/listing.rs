@@ -1,12 +1,9 @@
 //! Reading songs: one or several by id, listings (storage order or sorted, with their cursors),
 //! exact counts beyond the server's cap, and the version list sync compares.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::{StreamExt as _, TryStreamExt as _};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use songrec_storage::{
     Filter, LibrarySummary, ListQuery, Page, SongCount, SongId, SongMetadata, SortKey,
@@ -16,6 +13,7 @@ use songrec_storage::{
 use super::docs::{self, META};
 use super::errors::{self, BACKEND};
 use super::filter::{Translated, translate};
+use super::list_cursor::{Cursor, Windows};
 use super::{AstraBackend, CONCURRENCY, base};
 use crate::dataapi::{Collection, DocumentCount, FindOptions, Sort, SortOrder};
 
@@ -27,95 +25,12 @@ const IN_CHUNK: usize = 100;
 pub(super) const SORT_CAP: f64 = 10_000.0;
 /// Estimated matches one sorted request may span, as a share of the cap (sample gaps vary).
 const WINDOW_SHARE: f64 = 0.4;
-/// Bounds a cursor carries to the next page (each one a sort key).
-const CURSOR_BOUNDS: usize = 8;
 /// Narrowings after a sort-cap refusal before giving up.
 const MAX_NARROWINGS: usize = 8;
-
-/// A listing's cursor: continue after sort key `k` of sort field `f` (descending: `d`), with
-/// the windows sampled so far and the largest page the server has returned (`p`, see
-/// [`AstraBackend::list_sorted`]). Cursors of an earlier version (unsorted listings) have
-/// another tag and are refused with a hint.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t")]
-enum Cursor {
-    #[serde(rename = "k")]
-    Keyset {
-        f: String,
-        d: bool,
-        k: String,
-        #[serde(default, skip_serializing_if = "is_zero")]
-        p: usize,
-        #[serde(flatten)]
-        w: Windows,
-    },
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
 
 /// Live songs whose stored sort keys are older than [`docs::SORT_KEYS_VERSION`].
 fn stale_keys_filter() -> Value {
     json!({"deleted": false, "s.v": {"$ne": docs::SORT_KEYS_VERSION}})
-}
-
-impl Cursor {
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    fn decode(s: &str) -> StorageResult<Self> {
-        URL_SAFE_NO_PAD
-            .decode(s.trim())
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| {
-                StorageError::InvalidInput(format!(
-                    "bad list cursor {:?}: pass the `next` of the previous page unchanged",
-                    s.chars().take(40).collect::<String>()
-                ))
-            })
-    }
-}
-
-/// Where a sorted listing stands: sort keys sampled beyond the last one listed (in listing
-/// order), so that each sorted request can be narrowed to a key range that matches far
-/// fewer documents than the server's in-memory sort cap. A cursor carries them (short names).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Windows {
-    /// Sampled keys, each with the estimated matches between the previous one and it.
-    #[serde(rename = "b", default, skip_serializing_if = "VecDeque::is_empty")]
-    bounds: VecDeque<(String, f64)>,
-    /// Estimated matches beyond the last bound (`None`: not known yet).
-    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
-    tail: Option<f64>,
-    /// `tail` is exact (a sample saw every match beyond the last bound).
-    #[serde(rename = "e", default, skip_serializing_if = "std::ops::Not::not")]
-    tail_exact: bool,
-}
-
-impl Windows {
-    /// At most [`CURSOR_BOUNDS`] bounds, for a cursor: the matches of those dropped go to the
-    /// tail's estimate (`cap` when it was unknown), which is then no longer exact.
-    fn for_cursor(mut self, cap: f64) -> Self {
-        if self.bounds.len() > CURSOR_BOUNDS {
-            let dropped: f64 = self.bounds.drain(CURSOR_BOUNDS..).map(|x| x.1).sum();
-            self.tail = Some(self.tail.unwrap_or(cap) + dropped);
-            self.tail_exact = false;
-        }
-        self
-    }
-
-    /// The estimated matches between one bound and the next when a sample of `sampled` keys
-    /// was drawn from `matches` (1 each when the sample was complete).
-    fn gap(complete: bool, matches: f64, sampled: usize) -> f64 {
-        if complete {
-            1.0
-        } else {
-            matches / (sampled + 1) as f64
-        }
-    }
 }
 
 /// The sort key of a listed document: `_id` or `s.<key>`.
@@ -507,7 +422,10 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::get_metadata`.
-    pub(super) async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+    pub(super) async fn astra_get_metadata(
+        &self,
+        id: &SongId,
+    ) -> StorageResult<Option<SongMetadata>> {
         let doc = self
             .songs
             .find_one(
@@ -520,7 +438,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::list`.
-    pub(super) async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+    pub(super) async fn astra_list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
         query.validate()?;
         let t = translate(&query.filter);
         if t.never {
@@ -529,7 +447,12 @@ impl AstraBackend {
                 next: None,
             });
         }
-        let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let cursor = query
+            .cursor
+            .as_deref()
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(StorageError::InvalidInput)?;
         let field = docs::sort_field(query.sort).unwrap_or("_id");
         if let Some(Cursor::Keyset { f, d, .. }) = &cursor
             && (f != field || *d != query.descending)
@@ -548,7 +471,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::count`.
-    pub(super) async fn count(&self, filter: &Filter) -> StorageResult<u64> {
+    pub(super) async fn astra_count(&self, filter: &Filter) -> StorageResult<u64> {
         filter.validate()?;
         let t = translate(filter);
         if t.never {
@@ -694,7 +617,7 @@ impl AstraBackend {
     /// server's 1000 cap, a lower bound beyond it). A filter the server cannot answer exactly
     /// (one re-checked on the client) says only "at least 0": the caller raises it to the songs
     /// it has seen.
-    pub(super) async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
+    pub(super) async fn astra_quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
         filter.validate()?;
         let t = translate(filter);
         if t.never {
@@ -715,7 +638,7 @@ impl AstraBackend {
     /// walk over every document, live songs
     /// and tombstones alike (about one request per 50 documents; no sort, so no sort cap and
     /// no key samples), instead of a sorted listing plus the version listing.
-    pub(super) async fn summary(&self) -> StorageResult<LibrarySummary> {
+    pub(super) async fn astra_summary(&self) -> StorageResult<LibrarySummary> {
         let mut stream = std::pin::pin!(
             self.songs
                 .find(
@@ -737,7 +660,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::get_metadata_many`.
-    pub(super) async fn get_metadata_many(
+    pub(super) async fn astra_get_metadata_many(
         &self,
         ids: &[SongId],
     ) -> StorageResult<Vec<SongMetadata>> {
@@ -767,7 +690,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::list_versions`.
-    pub(super) async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
+    pub(super) async fn astra_list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let mut out = self
             .find_versions(
                 json!({"deleted": {"$in": [true, false]}}),
@@ -780,7 +703,7 @@ impl AstraBackend {
 
     /// Implements `StorageBackend::ids_with_prefix`: the live songs in the range of ids that
     /// start with `prefix`, rather than a listing of the whole library (the trait's default).
-    pub(super) async fn ids_with_prefix(
+    pub(super) async fn astra_ids_with_prefix(
         &self,
         prefix: &str,
         limit: usize,
@@ -821,70 +744,20 @@ impl AstraBackend {
 mod tests {
     use super::*;
 
-    fn windows(n: usize) -> Windows {
-        Windows {
-            bounds: (0..n)
-                .map(|i| (format!("key{i:02}"), 10.0 + i as f64))
-                .collect(),
-            tail: Some(5.0),
-            tail_exact: true,
+    #[test]
+    fn cursors_accept_every_sort_field_songrec_lists_by() {
+        use super::super::list_cursor::SORT_FIELDS;
+        for key in [
+            SortKey::Id,
+            SortKey::Title,
+            SortKey::Artist,
+            SortKey::Created,
+            SortKey::Updated,
+            SortKey::Bpm,
+            SortKey::Duration,
+        ] {
+            let f = docs::sort_field(key).unwrap_or("_id");
+            assert!(SORT_FIELDS.contains(&f), "{f}");
         }
-    }
-
-    #[test]
-    fn a_cursor_carries_its_windows_and_reads_back_unchanged() {
-        let c = Cursor::Keyset {
-            f: "s.title".into(),
-            d: true,
-            k: "last".into(),
-            p: 0,
-            w: windows(3),
-        };
-        let json: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(c.encode())
-                .expect("a cursor is base64"),
-        )
-        .expect("a cursor is JSON");
-        assert_eq!(
-            json,
-            json!({"t": "k", "f": "s.title", "d": true, "k": "last",
-                   "b": [["key00", 10.0], ["key01", 11.0], ["key02", 12.0]], "r": 5.0, "e": true})
-        );
-        let Cursor::Keyset { f, d, k, w, .. } = Cursor::decode(&c.encode()).expect("decodes");
-        assert_eq!((f.as_str(), d, k.as_str()), ("s.title", true, "last"));
-        assert_eq!(w.bounds, windows(3).bounds);
-        assert_eq!((w.tail, w.tail_exact), (Some(5.0), true));
-    }
-
-    #[test]
-    fn a_cursor_of_another_version_or_garbage_is_refused_with_a_hint() {
-        let old = URL_SAFE_NO_PAD.encode(br#"{"t":"o","offset":40}"#);
-        for bad in [old.as_str(), "not a cursor", ""] {
-            let e = Cursor::decode(bad).expect_err("refused");
-            assert!(e.to_string().contains("pass the `next`"), "{e}");
-        }
-    }
-
-    #[test]
-    fn a_cursor_keeps_at_most_its_bounds_and_counts_the_rest_in_the_tail() {
-        let w = windows(CURSOR_BOUNDS + 3).for_cursor(1000.0);
-        assert_eq!(w.bounds.len(), CURSOR_BOUNDS);
-        let dropped: f64 = (CURSOR_BOUNDS..CURSOR_BOUNDS + 3)
-            .map(|i| 10.0 + i as f64)
-            .sum();
-        assert_eq!(w.tail, Some(5.0 + dropped));
-        assert!(!w.tail_exact);
-        let mut unknown = windows(CURSOR_BOUNDS + 1);
-        unknown.tail = None;
-        assert_eq!(
-            unknown.for_cursor(1000.0).tail,
-            Some(1000.0 + 10.0 + CURSOR_BOUNDS as f64)
-        );
-        let short = windows(2).for_cursor(1000.0);
-        assert_eq!(
-            (short.bounds.len(), short.tail, short.tail_exact),
-            (2, Some(5.0), true)
-        );
     }
 }

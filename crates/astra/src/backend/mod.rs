@@ -1,4 +1,4 @@
-//! [`AstraBackend`]: songrec's [`StorageBackend`] on the Astra DB Data API (metadata and
+//! [`AstraBackend`]: songrec's [`StorageBackend`](songrec_storage::StorageBackend) on the Astra DB Data API (metadata and
 //! vectors) plus S3-compatible object storage (audio).
 //!
 //! Layout (see `migrations/astra/README.md`): a songs collection with every song's canonical
@@ -22,8 +22,11 @@
 //! Writers are assumed to be one process at a time per library (as with the local backend);
 //! concurrent writers of the same song may leave a stale metadata copy in a vector collection.
 //!
-//! This module holds the struct and the [`StorageBackend`] implementation, a table of the
-//! submodules' inherent methods of the same names:
+//! This module holds the struct; `storage` holds the [`StorageBackend`](songrec_storage::StorageBackend) implementation,
+//! written out by hand: each trait method calls the inherent method `astra_<name>` of the
+//! submodule that does that part of the work. No inherent method has a trait method's name,
+//! so renaming one is a compile error, never a call that silently resolves to the trait method
+//! itself (an endless recursion):
 //!
 //! - `audio`: the S3 objects of the songs' audio.
 //! - `connection`: [`AstraOptions`], [`AstraBackend::connect`] and accessors.
@@ -42,17 +45,20 @@ mod doctor;
 mod errors;
 mod feed;
 mod filter;
+#[cfg(test)]
+mod fuzz_replay;
+mod list_cursor;
 mod listing;
 mod registry;
 mod schema;
 mod search;
+mod storage;
 mod writes;
 
 use std::fmt;
 
-use async_trait::async_trait;
 use serde_json::{Map, Value, json};
-use songrec_storage::{SongId, StorageBackend, StorageResult};
+use songrec_storage::SongId;
 use tokio::sync::Mutex;
 
 use crate::blobs::BlobStore;
@@ -125,31 +131,4 @@ fn base(key: &str, value: Value) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(key.into(), value);
     m
-}
-
-/// The [`StorageBackend`] impl: every trait method (the list of `backend_methods!`) is the
-/// inherent method of the same name in the submodule that does that part of the work.
-macro_rules! storage_backend {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $op:ident;)*) => {
-        #[async_trait]
-        #[deny(clippy::missing_trait_methods)]
-        impl StorageBackend for AstraBackend {
-            $(async fn $name(&self, $($arg: $ty),*) -> StorageResult<$out> {
-                AstraBackend::$name(self, $($arg),*).await
-            })*
-
-            /// The Data API's vector-search cap.
-            fn max_results(&self) -> usize {
-                songrec_storage::query::MAX_RESULTS
-            }
-        }
-    };
-}
-songrec_storage::backend_methods!(storage_backend! {});
-
-impl AstraBackend {
-    /// Nothing to flush: every write is sent when it is made.
-    async fn flush(&self) -> StorageResult<()> {
-        Ok(())
-    }
 }

@@ -360,7 +360,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::models`: every registered model with its count of live vectors.
-    pub(super) async fn models(&self) -> StorageResult<Vec<ModelStats>> {
+    pub(super) async fn astra_models(&self) -> StorageResult<Vec<ModelStats>> {
         let reg = {
             let mut guard = self.registry.lock().await;
             let reg = self.load_registry().await?;

@@ -139,7 +139,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::get_embedding`.
-    pub(super) async fn get_embedding(
+    pub(super) async fn astra_get_embedding(
         &self,
         id: &SongId,
         model: &ModelInfo,
@@ -180,7 +180,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::search`.
-    pub(super) async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
+    pub(super) async fn astra_search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         query.validate_for(songrec_storage::query::MAX_RESULTS)?;
         let Some(r) = self.lookup(&query.model).await? else {
             return Ok(Vec::new());

@@ -136,14 +136,14 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::put_embedding`.
-    pub(super) async fn put_embedding(
+    pub(super) async fn astra_put_embedding(
         &self,
         id: &SongId,
         embedding: &Embedding,
     ) -> StorageResult<()> {
         embedding.validate()?;
         let r = self.ensure_model(&embedding.model).await?;
-        let meta = self.get_metadata(id).await?;
+        let meta = self.astra_get_metadata(id).await?;
         let mut set = match &meta {
             Some(m) => docs::copy_fields(m)?,
             None => {
@@ -179,7 +179,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::put_metadata`.
-    pub(super) async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+    pub(super) async fn astra_put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
         let reg = self.registry().await?;
         let copy = json!({ "$set": docs::copy_fields(metadata)? });
@@ -214,7 +214,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::delete_song`.
-    pub(super) async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
+    pub(super) async fn astra_delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let doc = self
             .songs
             .find_one(
@@ -268,7 +268,7 @@ impl AstraBackend {
     }
 
     /// Implements `StorageBackend::put_songs`.
-    pub(super) async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+    pub(super) async fn astra_put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         // Last record per id wins; outcomes are reported for every input record.
         let mut last: HashMap<&SongId, usize> = HashMap::new();
         for (i, s) in songs.iter().enumerate() {

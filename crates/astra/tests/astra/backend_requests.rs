@@ -471,3 +471,51 @@ async fn change_feed_costs_what_changed() {
         "another epoch: list everything"
     );
 }
+
+/// A hand-made listing cursor with 2,000 window bounds (songrec writes at most 8), each just
+/// past the last key so every window is empty and costs one sorted `find`, made one listing
+/// page cost 2,003 Data API requests. It is refused before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_cursor_is_refused_before_it_costs_requests() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let env = Env::start(true).await;
+    let b = &env.backend;
+    let records: Vec<_> = (0..30).map(|n| record(n, &model())).collect();
+    assert!(
+        b.put_songs(&records)
+            .await
+            .expect("put_songs")
+            .is_complete()
+    );
+    let mut q = ListQuery {
+        sort: SortKey::Title,
+        limit: 1,
+        ..ListQuery::default()
+    };
+    let first = b.list(&q).await.expect("first page");
+    let cursor = first.next.expect("a cursor");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&cursor).expect("base64")).expect("json");
+    let k = doc["k"].as_str().expect("its key").to_owned();
+    // Each bound just past the last key (before the next song's), with an estimate that lets
+    // one sorted request reach only one bound.
+    let bounds: Vec<serde_json::Value> = (0..2000)
+        .map(|i| serde_json::json!([format!("{k}{i:05}"), 3000.0]))
+        .collect();
+    doc["b"] = serde_json::Value::Array(bounds);
+    q.cursor = Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&doc).expect("json")));
+    let before = b.requests_sent();
+    let e = b.list(&q).await.expect_err("refused");
+    let used = b.requests_sent() - before;
+    assert!(used <= 3, "{used} Data API requests for a refused cursor");
+    assert!(
+        matches!(&e, songrec_storage::StorageError::InvalidInput(m) if m.contains("2000 window bounds")),
+        "{e}"
+    );
+    // The cursor songrec wrote still works.
+    q.cursor = Some(cursor);
+    let second = b.list(&q).await.expect("second page");
+    assert_eq!(second.items.len(), 1);
+    assert_ne!(second.items[0].id, first.items[0].id);
+}

@@ -74,7 +74,7 @@ fn print(r: &DupesReport) {
         .unwrap_or(0);
     if !r.alike.is_empty() {
         println!(
-            "{}: sounds alike, not a copy (fingerprints agree, waveforms do not; never deleted, never folded)",
+            "{}: sounds alike, not a copy (fingerprints agree but waveforms do not, or they share audio but neither holds the other whole; never deleted, never folded)",
             count(r.alike.len(), "group", "groups")
         );
     }
@@ -111,6 +111,8 @@ fn how(kind: Kind, m: &dupes::Member) -> String {
     if kind == Kind::Alike {
         return match (m.bit_error, m.waveform) {
             (Some(b), Some(w)) => format!("{:.0}% bits differ, waveform {w:.2}", 100.0 * b),
+            // Linked only through another member (a file joined from parts of both).
+            (Some(b), None) => format!("{:.0}% bits differ, alike through another", 100.0 * b),
             _ => "first".to_owned(),
         };
     }

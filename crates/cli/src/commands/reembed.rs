@@ -70,6 +70,12 @@ pub async fn run(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u
             report.failed.len(),
             report.songs
         );
+        if report.deleted > 0 {
+            println!(
+                "{} deleted elsewhere while this run analysed them: left deleted",
+                report.deleted
+            );
+        }
     }
     Ok(if report.failed.is_empty() {
         exit::OK

@@ -294,3 +294,148 @@ async fn velocity_layers_of_one_cymbal_are_alike_but_re_encodes_and_trims_are_co
         assert_eq!(of(copy), of("clip.wav"), "{copy}");
     }
 }
+
+/// Two different real tracks A and C (asc-music's `frontiers` and `machine_wars`, excerpts
+/// within the 120 s the fingerprint covers) and B, a file joined from the last 50 s of A and
+/// the first 32 s of C: B's fingerprint and waveform agree with C's ("same recording" by the
+/// verdict), A's and C's disagree. Closed transitively, and with the longer B kept, `dupes
+/// --delete` deleted C, whose audio exists nowhere else, and `similar A --distinct` hid C as a
+/// copy of B. A song is a copy only by its own verdict and only when one of the two holds the
+/// other whole: B, C and A stay, listed as sounding alike; a real re-encode and a real trim of
+/// A are still copies of A, deleted and folded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
+    use songrec_discover::recording::{Verdict, fold, groups, verdict};
+    use songrec_testkit::audio::ffmpeg;
+    let audio = songrec_testkit::fixtures::real_recordings();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, music) = (dir.path().join("src"), dir.path().join("music"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&music).unwrap();
+    let p = |d: &Path, f: &str| d.join(f).to_str().unwrap().to_owned();
+    let cut = |from: &Path, start: &str, secs: &str, dest: &str| {
+        ffmpeg(&[
+            "-ss",
+            start,
+            "-t",
+            secs,
+            "-i",
+            from.to_str().unwrap(),
+            "-map_metadata",
+            "-1",
+            "-ar",
+            "44100",
+            "-ac",
+            "2",
+            dest,
+        ]);
+    };
+    // A (100 s) and C (60 s): two different real recordings.
+    cut(
+        &audio.join("asc/frontiers.mp3"),
+        "30",
+        "100",
+        &p(&music, "A.wav"),
+    );
+    cut(
+        &audio.join("asc/machine_wars.mp3"),
+        "20",
+        "60",
+        &p(&music, "C.wav"),
+    );
+    // B: the last 50 s of A, then the first 32 s of C.
+    cut(&music.join("A.wav"), "50", "50", &p(&src, "a-end.wav"));
+    cut(&music.join("C.wav"), "0", "32", &p(&src, "c-start.wav"));
+    ffmpeg(&[
+        "-i",
+        &p(&src, "a-end.wav"),
+        "-i",
+        &p(&src, "c-start.wav"),
+        "-filter_complex",
+        "[0:a][1:a]concat=n=2:v=0:a=1",
+        &p(&music, "B.wav"),
+    ]);
+    // A real re-encode and a real trim of A.
+    ffmpeg(&[
+        "-i",
+        &p(&music, "A.wav"),
+        "-b:a",
+        "128k",
+        &p(&music, "A-128k.mp3"),
+    ]);
+    cut(&music.join("A.wav"), "3", "97", &p(&music, "A-trimmed.wav"));
+
+    let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
+    assert_eq!(ingest_dsp(&lib, &music).await.added(), 5);
+    let songs = songrec_discover::load::list_all(&lib, &Filter::default())
+        .await
+        .unwrap();
+    let song = |f: &str| songs.iter().find(|m| m.file_name == f).unwrap().clone();
+    let (a, b, c) = (song("A.wav"), song("B.wav"), song("C.wav"));
+
+    // The premise: B's verdict against C is "same recording", A's against C "different".
+    let judge = |x: &songrec_storage::SongMetadata, y: &songrec_storage::SongMetadata| {
+        let rec = |m: &songrec_storage::SongMetadata| {
+            FingerprintRecord::from_extra(&m.extra[EXTRA_KEY]).unwrap()
+        };
+        let (rx, ry) = (rec(x), rec(y));
+        verdict(
+            &songrec_discover::fingerprint::decode(&rx.fp).unwrap(),
+            rx.waveform().as_ref(),
+            &songrec_discover::fingerprint::decode(&ry.fp).unwrap(),
+            ry.waveform().as_ref(),
+        )
+    };
+    assert!(
+        matches!(judge(&b, &c), Verdict::Same { .. }),
+        "{:?}",
+        judge(&b, &c)
+    );
+    assert_eq!(judge(&a, &c), Verdict::Different);
+
+    // dupes: A kept with its re-encode and its trim; B and C stand apart, listed as sounding
+    // alike, never deleted.
+    let report = dupes::scan(&lib, &DupesOptions::default(), Arc::new(dupes::NoProgress))
+        .await
+        .unwrap();
+    let files = |g: &dupes::Group| -> Vec<String> {
+        let mut f: Vec<String> = g.members.iter().map(|m| m.song.file_name.clone()).collect();
+        f.sort();
+        f
+    };
+    let dupe_groups: Vec<Vec<String>> = report.groups.iter().map(files).collect();
+    assert_eq!(
+        dupe_groups,
+        vec![vec!["A-128k.mp3", "A-trimmed.wav", "A.wav"]],
+        "{report:#?}"
+    );
+    assert_eq!(report.groups[0].members[0].song.file_name, "A.wav");
+    assert!(
+        report
+            .alike
+            .iter()
+            .map(files)
+            .any(|g| g.contains(&"B.wav".to_owned()) && g.contains(&"C.wav".to_owned())),
+        "{report:#?}"
+    );
+    let deleted = dupes::delete_extras(&lib, &report).await.unwrap();
+    let mut gone: Vec<&str> = deleted.iter().map(|m| m.file_name.as_str()).collect();
+    gone.sort();
+    assert_eq!(gone, ["A-128k.mp3", "A-trimmed.wav"]);
+    for kept in [&a, &b, &c] {
+        assert!(
+            lib.get_metadata(&kept.id).await.unwrap().is_some(),
+            "{}",
+            kept.file_name
+        );
+    }
+
+    // Folding (`similar A --distinct`, playlists): B and C are shown, A's copies are not.
+    let others: Vec<_> = ["B.wav", "A-128k.mp3", "C.wav", "A-trimmed.wav"]
+        .map(song)
+        .to_vec();
+    let f = fold(std::slice::from_ref(&a), &others);
+    assert_eq!((f.kept, f.anchor_copies), (vec![0, 2], 2));
+    let g = groups(&[b, c, a, song("A-128k.mp3"), song("A-trimmed.wav")]);
+    assert_eq!(g, vec![0, 1, 2, 2, 2]);
+}

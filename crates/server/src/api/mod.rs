@@ -156,11 +156,17 @@ pub struct SongPage {
     pub next_offset: Option<usize>,
 }
 
-fn words_of(q: &str) -> Vec<String> {
-    q.to_lowercase()
+/// The words of a `q=` search, each once: lower case, split at white space, under the words
+/// query's caps (`songrec_app::words::MAX_QUERY_BYTES` and `MAX_QUERY_WORDS`: an error naming
+/// them beyond).
+fn words_of(q: &str) -> ApiResult<Vec<String>> {
+    songrec_app::words::check_query(q)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(q.to_lowercase()
         .split_whitespace()
+        .filter(|w| seen.insert(w.to_string()))
         .map(str::to_owned)
-        .collect()
+        .collect())
 }
 
 fn matches_words(m: &SongMetadata, words: &[String]) -> bool {
@@ -260,7 +266,7 @@ pub async fn list_songs(
         ));
     }
     let offset = offset.unwrap_or(0);
-    let words = q.as_deref().map(words_of).unwrap_or_default();
+    let words = q.as_deref().map(words_of).transpose()?.unwrap_or_default();
     let b = st.backend.as_ref();
     if words.is_empty() && offset == 0 {
         // One backend page; its cursor continues the listing.
@@ -340,9 +346,21 @@ pub async fn list_songs(
                 cursor: at.inner.clone(),
             })
             .await?;
-        for (i, m) in page.items.iter().enumerate().skip(at.skip) {
+        // The words against each song's text, on the blocking pool (never an async worker).
+        let (ws, items_in, from) = (words.clone(), page.items, at.skip);
+        let (page_items, hits) = tokio::task::spawn_blocking(move || {
+            let hits: Vec<bool> = items_in
+                .iter()
+                .skip(from)
+                .map(|m| matches_words(m, &ws))
+                .collect();
+            (items_in, hits)
+        })
+        .await
+        .map_err(|e| ApiError::internal("matching the words", e))?;
+        for ((i, m), hit) in page_items.iter().enumerate().skip(at.skip).zip(hits) {
             scanned += 1;
-            if !matches_words(m, &words) {
+            if !hit {
                 continue;
             }
             if matched >= start && items.len() >= limit {

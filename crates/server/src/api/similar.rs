@@ -27,7 +27,7 @@ fn search_limit(st: &AppState) -> usize {
 }
 
 /// `max`: the search limit ([`search_limit`]).
-fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
+async fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
     let k = p.number("k", 1, max)?.unwrap_or(10);
     let offset = p.number("offset", 0, max - 1)?.unwrap_or(0);
     if k.checked_add(offset).is_none_or(|r| r > max) {
@@ -41,7 +41,12 @@ fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
     let filter = p.filter()?.to_filter()?;
     let distinct = p.flag("distinct")?;
     let text = p.one("text")?;
-    let words = text.as_deref().map(songrec_app::words::parse).transpose()?;
+    // Capped and parsed off the async workers (the phrase look-ups and, for a query of
+    // unknown words only, the suggestions).
+    let words = match &text {
+        Some(t) => Some(songrec_app::words::parse_off_workers(t.clone()).await?),
+        None => None,
+    };
     if distinct && words.is_some() {
         return Err(ApiError::bad_request(
             "distinct cannot be combined with text",
@@ -224,7 +229,7 @@ pub async fn similar_to_song(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let mut sp = similar_params(&mut p, search_limit(&st))?;
+    let mut sp = similar_params(&mut p, search_limit(&st)).await?;
     p.finish()?;
     let b = st.backend.as_ref();
     let song = find_song(b, &id).await?;
@@ -242,7 +247,7 @@ pub async fn similar_to_text(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p, search_limit(&st))?;
+    let sp = similar_params(&mut p, search_limit(&st)).await?;
     p.finish()?;
     let Some(text) = &sp.text else {
         return Err(ApiError::bad_request(
@@ -312,7 +317,7 @@ pub async fn similar_to_upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<SimilarResponse>> {
     let mut p = Params::parse(raw.as_deref());
-    let mut sp = similar_params(&mut p, search_limit(&st))?;
+    let mut sp = similar_params(&mut p, search_limit(&st)).await?;
     p.finish()?;
     let limit = st.max_upload_bytes;
     if let Some(n) = headers

@@ -653,3 +653,80 @@ fn assert_summaries_agree(got: &crate::LibrarySummary, walked: &crate::LibrarySu
         walked.total_secs
     );
 }
+
+/// Times at the edges of what the metadata holds (chrono's first and last instants, the years
+/// −1, 0, 9999 and 10000, a nanosecond either side of a year's turn) are stored as they are
+/// and listed by `created` and `updated` in time order ([`crate::compare_by`]), both
+/// directions, across pages: each page's cursor is the last song's sort position, which must
+/// order like the times themselves (`+10000` and `-0001` written as text did not, and a
+/// listing repeated songs and skipped others).
+pub async fn times_at_the_edges_order_alike(b: &dyn StorageBackend) {
+    use chrono::{DateTime, TimeZone, Timelike, Utc};
+    const TAG: &str = "edge-times-case";
+    let ymd = |y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, ns: u32| -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .single()
+            .and_then(|t| t.with_nanosecond(ns))
+            .expect("a valid time")
+    };
+    let times = [
+        DateTime::<Utc>::MIN_UTC,
+        ymd(-1, 12, 31, 23, 59, 59, 999_999_999),
+        ymd(0, 1, 1, 0, 0, 0, 0),
+        ymd(1969, 12, 31, 23, 59, 59, 999_999_999),
+        ymd(1970, 1, 1, 0, 0, 0, 0),
+        ymd(9999, 12, 31, 23, 59, 59, 999_999_999),
+        ymd(10_000, 1, 1, 0, 0, 0, 0),
+        ymd(10_000, 1, 1, 0, 0, 0, 1),
+        ymd(99_999, 6, 1, 12, 0, 0, 0),
+        DateTime::<Utc>::MAX_UTC,
+    ];
+    let songs: Vec<SongMetadata> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut m = song(1500 + i);
+            // Created and updated in opposite orders, so neither listing follows the other.
+            m.created_at = *t;
+            m.updated_at = times[times.len() - 1 - i];
+            m.tags = vec![TAG.into()];
+            m
+        })
+        .collect();
+    for m in &songs {
+        b.put_metadata(m)
+            .await
+            .expect("put_metadata of an edge time");
+    }
+    for m in &songs {
+        let got = b.get_metadata(&m.id).await.expect("get").expect("stored");
+        assert_eq!(
+            (got.created_at, got.updated_at),
+            (m.created_at, m.updated_at),
+            "edge times are stored as they are"
+        );
+    }
+    let only = Filter::default().and(Condition::Eq(Field::Tags, Value::Text(TAG.into())));
+    for sort in [SortKey::Created, SortKey::Updated] {
+        for descending in [false, true] {
+            let mut want = songs.clone();
+            want.sort_by(|x, y| crate::compare_by(sort, x, y));
+            if descending {
+                want.reverse();
+            }
+            let want: Vec<SongId> = want.into_iter().map(|m| m.id).collect();
+            let q = ListQuery {
+                filter: only.clone(),
+                sort,
+                descending,
+                limit: 3,
+                ..ListQuery::default()
+            };
+            let got = walk(b, q, songs.len()).await;
+            assert_eq!(got, want, "{sort:?} descending={descending}: edge times");
+        }
+    }
+    for m in &songs {
+        assert!(b.delete_song(&m.id).await.expect("delete"));
+    }
+}

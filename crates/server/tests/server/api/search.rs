@@ -269,3 +269,56 @@ async fn a_search_past_its_scan_budget_never_points_at_itself() {
         (10_000..10_003).map(title).collect::<Vec<_>>()[..]
     );
 }
+
+/// Words queries are capped at every door. 16,000 distinct three-letter words took 9–30 s a
+/// request (phrase look-ups per word, suggestions for every unknown word, words × each song's
+/// text) on the async workers, and `q=` had the same shape: both are refused at once with the
+/// limits named. A query at the cap is answered, and a word repeated is looked for once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn words_queries_over_the_cap_are_refused_naming_it() {
+    use songrec_app::words::{MAX_QUERY_BYTES, MAX_QUERY_WORDS};
+    use songrec_storage::{SongId, SongMetadata};
+    let dir = tempfile::tempdir().unwrap();
+    let lib = songrec_local::LocalBackend::open(dir.path()).unwrap();
+    for i in 0..3 {
+        let mut m = SongMetadata::new(SongId::from_bytes(&[i]), format!("Song {i}"));
+        m.extra.insert(
+            "style_tags".into(),
+            serde_json::json!([["jazz", 0.5], ["rock", 0.1]]),
+        );
+        lib.put_metadata(&m).await.unwrap();
+    }
+    let srv = serve(Arc::new(lib), |_| {}).await;
+    let word = |i: usize| -> String {
+        [i / 676, (i / 26) % 26, i % 26]
+            .iter()
+            .map(|&d| char::from(b'a' + d as u8))
+            .collect()
+    };
+    let many: Vec<String> = (0..16_000).map(word).collect();
+    let limits = format!("at most {MAX_QUERY_BYTES} bytes and {MAX_QUERY_WORDS} words");
+    let over_words: Vec<String> = (0..=MAX_QUERY_WORDS).map(word).collect();
+    for text in [many.join("+"), over_words.join("+")] {
+        for path in ["/api/v1/similar?text=", "/api/v1/songs?limit=1&q="] {
+            let started = std::time::Instant::now();
+            let got = get(&srv.url(&format!("{path}{text}"))).await;
+            let msg = assert_error(&got, StatusCode::BAD_REQUEST, "bad_request");
+            assert!(msg.contains(&limits), "{path}: {msg}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "{path}: refused in {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    // At the cap, words repeated: answered, each word looked for once.
+    let at_cap = vec!["jazz"; MAX_QUERY_WORDS].join("+");
+    let (s, v) = get(&srv.url(&format!("/api/v1/similar?k=3&text={at_cap}"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["words"]["used_words"], serde_json::json!(["jazz"]), "{v}");
+    let songs = vec!["song"; MAX_QUERY_WORDS].join("+");
+    let (s, v) = get(&srv.url(&format!("/api/v1/songs?q={songs}"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 3, "{v}");
+}
