@@ -17,6 +17,7 @@ use songrec_audio::{Analysis, AudioError, DSP_DIM, DSP_NAME, DspEmbedder, Embedd
 use crate::aisfx::{AISFX_DECODE, AisfxConfig, AisfxEmbedder, BLOCK_DIM};
 use crate::error::{NeuralError, NeuralResult};
 use crate::musicnn::{MUSICNN_DIM, MusicnnConfig, MusicnnEmbedder};
+use crate::profile::{Lap, MixProfile};
 use crate::runtime::Runtime;
 
 /// Name under which mix vectors are stored.
@@ -249,20 +250,50 @@ impl MixEmbedder {
     /// The three parts of one song: aisfx on `audio` (any rate; 44.1 kHz is what it hears),
     /// musicnn and the DSP analysis on one resample of it to the analysis rate.
     pub fn parts(&self, audio: &MonoAudio) -> NeuralResult<MixParts> {
+        self.parts_profiled(audio).map(|(p, _)| p)
+    }
+
+    /// [`parts`](Self::parts), and the CPU seconds each stage took on the calling thread.
+    pub fn parts_profiled(&self, audio: &MonoAudio) -> NeuralResult<(MixParts, MixProfile)> {
+        let mut prof = MixProfile::default();
+        let mut lap = Lap::start();
         let low = audio.at_rate(songrec_audio::ANALYSIS_RATE);
+        prof.resample = lap.lap();
         let dsp = self.dsp.embed(&low).map_err(|e| NeuralError::Inference {
             runtime: DSP_NAME.into(),
             reason: e.to_string(),
         })?;
-        let n = self.musicnn.analyze(&low)?;
-        let a = self.aisfx.analyze(audio)?;
-        Ok(MixParts {
-            musicnn: n.embedding,
-            aisfx: a.pooled,
-            dsp,
-            tags: n.tags,
-            sound_tags: n.sound_tags,
-        })
+        prof.dsp = lap.lap();
+        let cut = self.musicnn.patches_for(&low)?;
+        prof.musicnn_cut = lap.lap();
+        let (msd, mtt) = self.musicnn.run_both(&cut)?;
+        prof.musicnn_net = lap.lap();
+        prof.patches = msd.patches + mtt.patches;
+        let n = self.musicnn.pool(&cut, &msd, &mtt);
+        let blocks = self.aisfx.blocks_for(audio)?;
+        prof.aisfx_frontend = lap.lap();
+        let rows = self.aisfx.run_blocks(&blocks.data)?;
+        prof.aisfx_net = lap.lap();
+        prof.blocks = blocks.count();
+        let (_, pooled) = crate::aisfx::pool_blocks(&rows, BLOCK_DIM);
+        prof.combine = lap.lap();
+        Ok((
+            MixParts {
+                musicnn: n.embedding,
+                aisfx: pooled,
+                dsp,
+                tags: n.tags,
+                sound_tags: n.sound_tags,
+            },
+            prof,
+        ))
+    }
+
+    /// FLOPs of one item through each network (MSD patch, MTT patch, aisfx block), counted by
+    /// tract on the graphs ([`crate::profile`]).
+    pub fn flops_per_item(&self) -> NeuralResult<[f64; 3]> {
+        let [msd, mtt] = self.musicnn.flops_per_patch()?;
+        Ok([msd, mtt, self.aisfx.flops_per_block()?])
     }
 
     /// The mix vector of a song's parts.
