@@ -406,10 +406,9 @@ async fn bench_ingest(
     };
     let refs: Vec<&dyn songrec_audio::Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
     if embedders.len() == 1 && embedders[0].name() == songrec_neural::MIX_NAME {
-        let mut mix = songrec_neural::MixConfig::on(
-            songrec_app::embedders::musicnn_config(&cfg.embedder)?.runtime,
-        );
-        mix.musicnn = songrec_app::embedders::musicnn_config(&cfg.embedder)?;
+        let mix = songrec_neural::MixConfig::with_musicnn(songrec_app::embedders::musicnn_config(
+            &cfg.embedder,
+        )?);
         let mix = songrec_neural::MixEmbedder::new(&mix)?;
         let stages = super::bench_stages::StageBench {
             mix: &mix,

@@ -26,6 +26,7 @@ pub struct AisfxEmbedder {
     net: Network,
     frontend: FrontEnd,
     blocks: usize,
+    int8: bool,
 }
 
 impl std::fmt::Debug for AisfxEmbedder {
@@ -65,6 +66,7 @@ impl AisfxEmbedder {
             net,
             frontend: FrontEnd::new(),
             blocks: cfg.blocks.max(1),
+            int8: cfg.int8,
         })
     }
 
@@ -103,6 +105,11 @@ impl AisfxEmbedder {
         self.frontend
             .blocks(&segs, self.blocks)
             .ok_or(NeuralError::NoAudio)
+    }
+
+    /// Whether this embedder runs the int8 network.
+    pub fn int8(&self) -> bool {
+        self.int8
     }
 
     /// FLOPs of one block through the network (counted by tract on the graph).
