@@ -63,7 +63,7 @@ def main():
     print("| variant | " + " | ".join(a.names) + " | mean | network ms/song (tract, ≤ counts) |")
     print("|---|" + "---|" * (len(a.names) + 2))
     for k in keys:
-        if k[0] == "mix" and (k[1] not in (4, 6, 8) or k[3] not in (6, 9, 12, 16, 20)):
+        if k[0] == "mix" and (k[1] not in (2, 4, 6, 8) or k[3] not in (3, 6, 9, 12, 16, 20)):
             continue
         print(f"| {k[0]} P={k[1]} {k[2] or ''} B={k[3]} | " + " | ".join(f"{res[n][k]:.3f}" for n in a.names)
               + f" | {np.mean([res[n][k] for n in a.names]):.3f} | {cost(k):.0f} |")
