@@ -24,6 +24,10 @@ pub const DEFAULT: &str = "mix";
 /// time. A library made with it keeps them complete until every song has mix vectors.
 pub const OLD_DEFAULT: &[&str] = &["musicnn", "dsp"];
 
+/// The default's previous version (`songrec-mix@1`): a library made with it is answered with
+/// it, and keeps it complete, until every song has the current version's vectors.
+pub const PREVIOUS_DEFAULT: &str = "mix@1";
+
 /// What `both`/`all` stand for (the default pair; aisfx is asked for by name).
 const BOTH: &[&str] = &["dsp", "musicnn"];
 
@@ -33,6 +37,7 @@ pub const MODEL_CREDITS: &[&str] = &[songrec_neural::MUSICNN_CREDIT, songrec_neu
 fn canonical(name: &str) -> AppResult<&'static str> {
     match name.trim().to_ascii_lowercase().as_str() {
         "mix" | "songrec-mix" | "default" => Ok("mix"),
+        "mix@1" | "songrec-mix@1" => Ok("mix@1"),
         "dsp" | "songrec-dsp" => Ok("dsp"),
         "musicnn" | "neural" => Ok("musicnn"),
         "aisfx" => Ok("aisfx"),
@@ -224,11 +229,12 @@ pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embed
     match canonical(name)? {
         "dsp" => Ok(Arc::new(DspEmbedder::new())),
         "mix" => {
-            let musicnn = musicnn_config(cfg)?;
-            let mut mix = MixConfig::on(musicnn.runtime.clone());
-            mix.musicnn = musicnn;
+            let mix = MixConfig::with_musicnn(musicnn_config(cfg)?);
             Ok(Arc::new(MixEmbedder::new(&mix)?))
         }
+        "mix@1" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v1(musicnn_config(
+            cfg,
+        )?))?)),
         "aisfx" => Ok(Arc::new(AisfxEmbedder::new(&AisfxConfig {
             runtime: runtime_choice(cfg)?.runtime,
             ..AisfxConfig::default()
@@ -264,6 +270,7 @@ pub fn model_by_name(name: &str) -> AppResult<ModelInfo> {
         ),
         "aisfx" => ModelInfo::new(AISFX_NAME, AISFX_VERSION.to_string(), AISFX_DIM),
         "mix" => ModelInfo::new(MIX_NAME, MIX_VERSION.to_string(), MIX_DIM),
+        "mix@1" => ModelInfo::new(MIX_NAME, "1", MIX_DIM),
         _ => ModelInfo::new(MUSICNN_NAME, MUSICNN_VERSION.to_string(), MUSICNN_DIM),
     })
 }
@@ -372,15 +379,23 @@ fn count_of(stats: &[songrec_storage::ModelStats], name: &str) -> u64 {
     })
 }
 
-/// Songs with the older default's vectors ([`OLD_DEFAULT`], the larger count) and songs with
-/// the default's.
+/// Songs with an older default's vectors ([`PREVIOUS_DEFAULT`] or [`OLD_DEFAULT`], the
+/// larger count) and songs with the default's.
 fn default_counts(stats: &[songrec_storage::ModelStats]) -> (u64, u64) {
     let old = OLD_DEFAULT
         .iter()
+        .chain([&PREVIOUS_DEFAULT])
         .map(|n| count_of(stats, n))
         .max()
         .unwrap_or(0);
     (old, count_of(stats, DEFAULT))
+}
+
+/// Whether the older vectors a library is answered with until the default is complete are
+/// the previous mix's ([`PREVIOUS_DEFAULT`]): it holds at least as many as of the older pair.
+pub fn previous_mix_answers(stats: &[songrec_storage::ModelStats]) -> bool {
+    let prev = count_of(stats, PREVIOUS_DEFAULT);
+    prev > 0 && OLD_DEFAULT.iter().all(|n| count_of(stats, n) <= prev)
 }
 
 /// Whether `auto` compares the default's vectors in a library with these models: it holds
@@ -411,12 +426,16 @@ pub fn upgrade_advice(stats: &[songrec_storage::ModelStats]) -> Option<String> {
              (resumable) computes the rest, `similar` and every ranking compare {} \
              (the vectors all songs have)",
             model_by_name(DEFAULT).map_or_else(|_| DEFAULT.into(), |m| m.key()),
-            OLD_DEFAULT
-                .iter()
-                .filter_map(|n| model_by_name(n).ok())
-                .map(|m| m.key())
-                .collect::<Vec<_>>()
-                .join(" and ")
+            if previous_mix_answers(stats) {
+                &[PREVIOUS_DEFAULT][..]
+            } else {
+                OLD_DEFAULT
+            }
+            .iter()
+            .filter_map(|n| model_by_name(n).ok())
+            .map(|m| m.key())
+            .collect::<Vec<_>>()
+            .join(" and ")
         )
     })
 }
@@ -428,7 +447,12 @@ pub fn default_ingest_spec(stats: &[songrec_storage::ModelStats]) -> String {
     let (old, mix) = default_counts(stats);
     let mut names = vec![DEFAULT];
     if old > mix {
-        names.extend(OLD_DEFAULT.iter().filter(|n| count_of(stats, n) > 0));
+        names.extend(
+            OLD_DEFAULT
+                .iter()
+                .chain([&PREVIOUS_DEFAULT])
+                .filter(|n| count_of(stats, n) > 0),
+        );
     }
     names.join(",")
 }
@@ -473,11 +497,14 @@ impl OutdatedModel {
     }
 }
 
-/// The stored models of a live embedder's name but another version (see [`OutdatedModel`]).
+/// The stored models of a live embedder's name but another version (see [`OutdatedModel`]);
+/// not the default's previous version, which answers until the default is complete
+/// ([`upgrade_advice`] speaks of it).
 pub fn outdated_models(stored: &[songrec_storage::ModelStats]) -> Vec<OutdatedModel> {
+    let previous = model_by_name(PREVIOUS_DEFAULT).ok();
     stored
         .iter()
-        .filter(|s| s.count > 0)
+        .filter(|s| s.count > 0 && Some(&s.model) != previous.as_ref())
         .filter_map(|s| {
             let live = model_by_name(short_name(&s.model.name)).ok()?;
             (live.name == s.model.name && live.version != s.model.version).then(|| OutdatedModel {

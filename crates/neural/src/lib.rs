@@ -35,6 +35,7 @@ mod network;
 pub mod norm_table;
 pub mod patches;
 mod pool;
+pub mod profile;
 pub mod runtime;
 mod signature;
 mod tract_plan;

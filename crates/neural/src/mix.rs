@@ -17,21 +17,29 @@ use songrec_audio::{Analysis, AudioError, DSP_DIM, DSP_NAME, DspEmbedder, Embedd
 use crate::aisfx::{AISFX_DECODE, AisfxConfig, AisfxEmbedder, BLOCK_DIM};
 use crate::error::{NeuralError, NeuralResult};
 use crate::musicnn::{MUSICNN_DIM, MusicnnConfig, MusicnnEmbedder};
+use crate::profile::{Lap, MixProfile};
 use crate::runtime::Runtime;
 
 /// Name under which mix vectors are stored.
 pub const MIX_NAME: &str = "songrec-mix";
 /// Version of the mix vectors (bump on any change of a part, the table or the weights).
 ///
-/// * 1: musicnn@2 (400), aisfx's mean and max over ≤ [`MIX_BLOCKS`] blocks before normalisation (1024) and
+/// * 1: musicnn@2 (400), aisfx's mean and max over ≤ 6 blocks before normalisation (1024) and
 ///   songrec-dsp@2 (120), each standardised with `models/mix/standardise.json`, L2-normalised
 ///   and scaled by √⅓.
-pub const MIX_VERSION: u32 = 1;
+/// * 2: the same parts and table, computed for half the CPU: aisfx's int8 network
+///   ([`crate::aisfx::INT8_MODEL`]) on ≤ [`MIX_BLOCKS`] blocks, musicnn on ≤ [`MIX_PATCHES`]
+///   patches (MSD on 2, MTT on 2) instead of 8. The counts were chosen out of sample
+///   (`scripts/eval/RESULTS.md`, "Fast ears"): at this cost no other counts ranked better on
+///   the held-out set in 4 of 5 folds, and 8 patches ranked no better than 4.
+pub const MIX_VERSION: u32 = 2;
 /// aisfx's blocks per song in the mix: 6 (of 100 frames, 2.3 s each), not the 8 of the
-/// stand-alone aisfx embedder: on the four labelled sets of `scripts/eval/RESULTS.md` ("The
-/// default, songrec-mix") 6 blocks rank as well as 8 (mean p@5 0.721 vs 0.717) and save a
-/// quarter of aisfx's cost (about 0.12 s a song on tract).
+/// stand-alone aisfx embedder: on the labelled sets of `scripts/eval/RESULTS.md` 6 blocks rank
+/// as well as 8 and as 9-20 (within the noise) at less of aisfx's cost.
 pub const MIX_BLOCKS: usize = 6;
+/// musicnn's patches per song in the mix: 4 (MSD on the even two, MTT on the odd two), not
+/// [`crate::DEFAULT_PATCHES`]: 8 ranked no better (`scripts/eval/RESULTS.md`, "Fast ears").
+pub const MIX_PATCHES: usize = 4;
 /// Width of the aisfx part (mean and max of the blocks, not normalised).
 pub const AISFX_PART_DIM: usize = 2 * BLOCK_DIM;
 /// Embedding dimension: the three parts one after the other.
@@ -184,6 +192,8 @@ pub struct MixConfig {
     pub musicnn: MusicnnConfig,
     /// aisfx's blocks and sessions (its runtime is taken from `musicnn`).
     pub aisfx: AisfxConfig,
+    /// The version the vectors are filed under ([`MIX_VERSION`], or 1 for [`MixConfig::v1`]).
+    pub version: u32,
 }
 
 impl Default for MixConfig {
@@ -193,24 +203,48 @@ impl Default for MixConfig {
 }
 
 impl MixConfig {
-    /// Both networks on `runtime`, aisfx on [`MIX_BLOCKS`] blocks, everything else default.
+    /// Both networks on `runtime`: musicnn on [`MIX_PATCHES`] patches, aisfx's int8 network on
+    /// [`MIX_BLOCKS`] blocks, everything else default.
     pub fn on(runtime: Runtime) -> Self {
+        Self::with_musicnn(MusicnnConfig {
+            runtime,
+            ..MusicnnConfig::default()
+        })
+    }
+
+    /// The mix with `musicnn`'s runtime and model files (the patch count stays the mix's).
+    pub fn with_musicnn(musicnn: MusicnnConfig) -> Self {
         MixConfig {
-            musicnn: MusicnnConfig {
-                runtime: runtime.clone(),
-                ..MusicnnConfig::default()
-            },
             aisfx: AisfxConfig {
-                runtime,
+                runtime: musicnn.runtime.clone(),
                 blocks: MIX_BLOCKS,
+                int8: true,
                 ..AisfxConfig::default()
             },
+            musicnn: MusicnnConfig {
+                patches: MIX_PATCHES,
+                ..musicnn
+            },
+            version: MIX_VERSION,
         }
+    }
+
+    /// The previous version, `songrec-mix@1` (aisfx's float32 network, musicnn on 8 patches),
+    /// with `musicnn`'s runtime and model files: what a library made before version 2 keeps
+    /// computing for new songs until `songrec reembed` has brought every song to version 2.
+    pub fn v1(musicnn: MusicnnConfig) -> Self {
+        let mut c = Self::with_musicnn(musicnn);
+        c.aisfx.int8 = false;
+        c.musicnn.patches = crate::DEFAULT_PATCHES;
+        c.version = 1;
+        c
     }
 }
 
-/// The default embedder (name [`MIX_NAME`], version [`MIX_VERSION`], dim [`MIX_DIM`]).
+/// The default embedder (name [`MIX_NAME`], version [`MIX_VERSION`] or the configured older
+/// one, dim [`MIX_DIM`]).
 pub struct MixEmbedder {
+    version: u32,
     musicnn: MusicnnEmbedder,
     aisfx: AisfxEmbedder,
     dsp: DspEmbedder,
@@ -234,11 +268,17 @@ impl MixEmbedder {
             ..cfg.aisfx.clone()
         };
         Ok(MixEmbedder {
+            version: cfg.version,
             musicnn: MusicnnEmbedder::new(&cfg.musicnn)?,
             aisfx: AisfxEmbedder::new(&aisfx)?,
             dsp: DspEmbedder::new(),
             table: MixTable::bundled()?,
         })
+    }
+
+    /// Whether aisfx runs its int8 network.
+    pub fn aisfx_int8(&self) -> bool {
+        self.aisfx.int8()
     }
 
     /// The runtime both networks run on.
@@ -249,20 +289,50 @@ impl MixEmbedder {
     /// The three parts of one song: aisfx on `audio` (any rate; 44.1 kHz is what it hears),
     /// musicnn and the DSP analysis on one resample of it to the analysis rate.
     pub fn parts(&self, audio: &MonoAudio) -> NeuralResult<MixParts> {
+        self.parts_profiled(audio).map(|(p, _)| p)
+    }
+
+    /// [`parts`](Self::parts), and the CPU seconds each stage took on the calling thread.
+    pub fn parts_profiled(&self, audio: &MonoAudio) -> NeuralResult<(MixParts, MixProfile)> {
+        let mut prof = MixProfile::default();
+        let mut lap = Lap::start();
         let low = audio.at_rate(songrec_audio::ANALYSIS_RATE);
+        prof.resample = lap.lap();
         let dsp = self.dsp.embed(&low).map_err(|e| NeuralError::Inference {
             runtime: DSP_NAME.into(),
             reason: e.to_string(),
         })?;
-        let n = self.musicnn.analyze(&low)?;
-        let a = self.aisfx.analyze(audio)?;
-        Ok(MixParts {
-            musicnn: n.embedding,
-            aisfx: a.pooled,
-            dsp,
-            tags: n.tags,
-            sound_tags: n.sound_tags,
-        })
+        prof.dsp = lap.lap();
+        let cut = self.musicnn.patches_for(&low)?;
+        prof.musicnn_cut = lap.lap();
+        let (msd, mtt) = self.musicnn.run_both(&cut)?;
+        prof.musicnn_net = lap.lap();
+        prof.patches = msd.patches + mtt.patches;
+        let n = self.musicnn.pool(&cut, &msd, &mtt);
+        let blocks = self.aisfx.blocks_for(audio)?;
+        prof.aisfx_frontend = lap.lap();
+        let rows = self.aisfx.run_blocks(&blocks.data)?;
+        prof.aisfx_net = lap.lap();
+        prof.blocks = blocks.count();
+        let (_, pooled) = crate::aisfx::pool_blocks(&rows, BLOCK_DIM);
+        prof.combine = lap.lap();
+        Ok((
+            MixParts {
+                musicnn: n.embedding,
+                aisfx: pooled,
+                dsp,
+                tags: n.tags,
+                sound_tags: n.sound_tags,
+            },
+            prof,
+        ))
+    }
+
+    /// FLOPs of one item through each network (MSD patch, MTT patch, aisfx block), counted by
+    /// tract on the graphs ([`crate::profile`]).
+    pub fn flops_per_item(&self) -> NeuralResult<[f64; 3]> {
+        let [msd, mtt] = self.musicnn.flops_per_patch()?;
+        Ok([msd, mtt, self.aisfx.flops_per_block()?])
     }
 
     /// The mix vector of a song's parts.
@@ -277,7 +347,7 @@ impl Embedder for MixEmbedder {
     }
 
     fn version(&self) -> u32 {
-        MIX_VERSION
+        self.version
     }
 
     fn dim(&self) -> usize {

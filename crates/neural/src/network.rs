@@ -67,6 +67,19 @@ impl Network {
         }
     }
 
+    /// FLOPs of one item through this network ([`crate::profile`]).
+    pub fn flops_per_item(&self) -> NeuralResult<f64> {
+        catch_panic("counting the model's work", || {
+            crate::profile::flops_per_item(&self.model, self.sig)
+        })
+        .and_then(|r| r)
+        .map_err(|reason| NeuralError::InvalidModel {
+            model: self.label.clone(),
+            runtime: "tract".into(),
+            reason,
+        })
+    }
+
     fn runtime_name(&self) -> String {
         self.runtime.describe()
     }

@@ -161,6 +161,21 @@ pub async fn choose_parts_in(
                     return Ok(vec![part(crate::embedders::DEFAULT, 1.0, target, pool)?]);
                 }
             }
+            if crate::embedders::previous_mix_answers(&stats) {
+                let m = crate::embedders::model_by_name(crate::embedders::PREVIOUS_DEFAULT)?;
+                let has = match target {
+                    Target::Song(s) => backend.get_embedding(&s.id, &m).await?.is_some(),
+                    Target::File(_) => true,
+                };
+                if has {
+                    return Ok(vec![part(
+                        crate::embedders::PREVIOUS_DEFAULT,
+                        1.0,
+                        target,
+                        pool,
+                    )?]);
+                }
+            }
             let have: Vec<ModelInfo> = stats.into_iter().map(|s| s.model).collect();
             let w = match target {
                 Target::Song(s) => auto_weight(s.duration_secs),
@@ -233,6 +248,11 @@ pub async fn choose_space(
     if crate::embedders::default_is_complete(&stats) {
         return Ok(Space::from(crate::embedders::model_by_name(
             crate::embedders::DEFAULT,
+        )?));
+    }
+    if crate::embedders::previous_mix_answers(&stats) {
+        return Ok(Space::from(crate::embedders::model_by_name(
+            crate::embedders::PREVIOUS_DEFAULT,
         )?));
     }
     let mut parts = Vec::new();

@@ -64,6 +64,9 @@ pub enum BenchWhat {
     Ingest {
         /// Embedders to run: dsp, mix (the default of `ingest`), musicnn, aisfx or both (musicnn on the runtime `ingest` would use:
         /// ONNX Runtime when configured or installed, else tract; `songrec doctor` says which).
+        /// With mix alone, each song's CPU time is printed stage by stage (decode, resample,
+        /// DSP, musicnn, aisfx, the rest of ingest) with each network's GFLOP/s against this
+        /// core's peak.
         #[arg(long, default_value = "dsp")]
         embedder: String,
         /// Number of songs.
@@ -80,6 +83,10 @@ pub enum BenchWhat {
         /// `cargo build --release` there), run on the same files on one core, printed beside.
         #[arg(long, value_name = "BINARY")]
         bliss: Option<PathBuf>,
+        /// With `--embedder mix`: rounds of the per-stage measurement, each songrec then
+        /// bliss-audio (when given) on the same files; medians are printed.
+        #[arg(long, default_value_t = 1, value_parser = crate::args::at_least_one)]
+        rounds: usize,
     },
 }
 
@@ -330,6 +337,7 @@ async fn bench_ingest(
     embedder: &str,
     given: Option<&Path>,
     bliss: Option<&Path>,
+    rounds: usize,
 ) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list(embedder)?;
     let env = songrec_config::process_env();
@@ -397,6 +405,21 @@ async fn bench_ingest(
         format!("generated, {seconds:.0} s, 22.05 kHz mono wav (no ffmpeg)")
     };
     let refs: Vec<&dyn songrec_audio::Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
+    if embedders.len() == 1 && embedders[0].name() == songrec_neural::MIX_NAME {
+        let mix = songrec_neural::MixConfig::with_musicnn(songrec_app::embedders::musicnn_config(
+            &cfg.embedder,
+        )?);
+        let mix = songrec_neural::MixEmbedder::new(&mix)?;
+        let stages = super::bench_stages::StageBench {
+            mix: &mix,
+            bliss,
+            music: &music,
+            rounds,
+        };
+        let analysis = super::bench_stages::run(&files, &stages)?;
+        drop(mix);
+        return whole_ingest(dir.path(), &music, embedders, &names, files.len(), analysis).await;
+    }
     let r = songrec_audio::bench::bench_ingest_with(&files, &refs);
     println!(
         "analysis (decode + {names}, one thread): {} songs ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
@@ -445,6 +468,55 @@ async fn bench_ingest(
         summary.added() as f64 / summary.elapsed_secs,
         summary.audio_secs / summary.elapsed_secs
     );
+    Ok(exit::OK)
+}
+
+/// `ingest` on one thread into a fresh library, timed on the process's CPU clock: what it
+/// costs per song besides decode and analysis (`analysis`, seconds per song from the stage
+/// rounds) is hashing, tags, the fingerprint and the writes; then `ingest` on every core.
+async fn whole_ingest(
+    dir: &Path,
+    music: &Path,
+    embedders: Vec<std::sync::Arc<dyn songrec_audio::Embedder>>,
+    names: &str,
+    files: usize,
+    analysis: f64,
+) -> Result<u8> {
+    for (jobs, lib) in [(1, "lib1"), (0, "lib")] {
+        let backend = factory::scratch_local(dir.join(lib))?;
+        let opts = songrec_app::ingest::IngestOptions {
+            jobs,
+            embedders: embedders.clone(),
+            batch_size: 32,
+            state_file: None,
+        };
+        let cpu = songrec_neural::profile::process_cpu();
+        let summary = songrec_app::ingest::ingest(
+            &backend,
+            &[music.to_path_buf()],
+            &opts,
+            std::sync::Arc::new(songrec_app::ingest::NoProgress),
+        )
+        .await?;
+        let cpu = songrec_neural::profile::process_cpu() - cpu;
+        let added = summary.added().max(1) as f64;
+        if jobs == 1 {
+            println!(
+                "songrec ingest -j 1 ({names}, local backend): {:.3} s CPU per song ({files} files); besides decode + analysis (hash, tags, fingerprint, writes): {:.3} s",
+                cpu / added,
+                cpu / added - analysis
+            );
+        } else {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            println!(
+                "songrec ingest ({names}, {cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
+                summary.added(),
+                summary.elapsed_secs,
+                summary.added() as f64 / summary.elapsed_secs,
+                summary.audio_secs / summary.elapsed_secs
+            );
+        }
+    }
     Ok(exit::OK)
 }
 
@@ -708,6 +780,7 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
             embedder,
             files,
             bliss,
+            rounds,
         } => {
             bench_ingest(
                 *songs,
@@ -715,6 +788,7 @@ pub async fn run(args: &BenchArgs) -> Result<u8> {
                 embedder,
                 files.as_deref(),
                 bliss.as_deref(),
+                *rounds,
             )
             .await
         }

@@ -2,6 +2,7 @@
 //! its `run`; they share only the leaf modules (`args`, `progress`, `output`, `exit`, ...).
 
 pub mod bench;
+pub mod bench_stages;
 pub mod cache;
 pub mod delete;
 pub mod doctor;

@@ -184,7 +184,7 @@ fn discovery_commands_on_a_local_library() {
             "--no-history",
         ],
     ));
-    assert_eq!(v["model"], "songrec-mix@1");
+    assert_eq!(v["model"], "songrec-mix@2");
     let mut in_playlist = ids(&v);
     in_playlist.sort();
     let s = json(&local(
@@ -216,7 +216,7 @@ fn discovery_commands_on_a_local_library() {
         "{v}"
     );
     let v = json(&local(h, &["clusters", "-k", "3", "--json"]));
-    assert_eq!(v["model"], "songrec-mix@1", "{v}");
+    assert_eq!(v["model"], "songrec-mix@2", "{v}");
 
     // Map, clusters, outliers.
     let o = local(

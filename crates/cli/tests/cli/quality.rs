@@ -228,7 +228,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
     // A new library holds one vector per song: the default's.
     let fresh = dir.path().join("fresh");
     ok(&on_library(&fresh, &["ingest", later.to_str().unwrap()]));
-    assert_eq!(models(&fresh), vec![("songrec-mix@1".to_owned(), 1)]);
+    assert_eq!(models(&fresh), vec![("songrec-mix@2".to_owned(), 1)]);
 
     // What `ingest` stored before the default: musicnn and DSP apart.
     ok(&on_library(
@@ -251,7 +251,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
         "{model}"
     );
     assert!(
-        note.contains("0 of 4 songs have the default songrec-mix@1 vectors")
+        note.contains("0 of 4 songs have the default songrec-mix@2 vectors")
             && note.contains("songrec reembed"),
         "{note}"
     );
@@ -263,7 +263,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
     // A song added meanwhile gets the default and keeps the older pair whole.
     ok(&on_library(&lib, &["ingest", later.to_str().unwrap()]));
     let mut want = old(5);
-    want.push(("songrec-mix@1".to_owned(), 1));
+    want.push(("songrec-mix@2".to_owned(), 1));
     assert_eq!(models(&lib), want);
     let (model, note) = similar(&lib);
     assert!(!model.contains("songrec-mix"), "{model}");
@@ -278,7 +278,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
         (Some(4), Some(1))
     );
     let (model, note) = similar(&lib);
-    assert_eq!(model, "songrec-mix@1");
+    assert_eq!(model, "songrec-mix@2");
     assert!(!note.contains("default"), "{note}");
     // reembed's vectors are ingest's, bit for bit: the same ranking and similarities as a
     // library that ingested every file with the default.
@@ -305,4 +305,76 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
     let o = on_library(&lib, &["doctor"]);
     let doctor = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(!doctor.contains("have the default"), "{doctor}");
+}
+
+#[test]
+fn a_library_of_the_previous_mix_is_brought_to_the_current_one_and_answered_meanwhile() {
+    use songrec_testkit::fixtures::real_recording;
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, music, later) = (
+        dir.path().join("lib"),
+        dir.path().join("music"),
+        dir.path().join("later"),
+    );
+    std::fs::create_dir_all(&music).unwrap();
+    std::fs::create_dir_all(&later).unwrap();
+    for (sub, name, to) in [
+        ("asc", "frontiers.mp3", &music),
+        ("asc", "machine_wars.mp3", &music),
+        ("freedesktop", "complete.oga", &music),
+        ("asc", "time_to_strike.mp3", &later),
+    ] {
+        std::fs::copy(real_recording(sub, name), to.join(name)).unwrap();
+    }
+    // What the default stored before version 2.
+    ok(&on_library(
+        &lib,
+        &["ingest", "--embedder", "mix@1", music.to_str().unwrap()],
+    ));
+    assert_eq!(models(&lib), vec![("songrec-mix@1".to_owned(), 3)]);
+    let similar = |file: Option<&std::path::Path>| {
+        let mut args = vec!["similar", "-k", "2"];
+        match file {
+            Some(f) => args.extend(["--file", f.to_str().unwrap()]),
+            None => args.push("frontiers"),
+        }
+        let text = on_library(&lib, &args);
+        ok(&text);
+        args.push("--json");
+        let o = on_library(&lib, &args);
+        let note = String::from_utf8_lossy(&text.stderr).into_owned();
+        (json(&o)["model"].as_str().unwrap().to_owned(), note)
+    };
+    let (model, note) = similar(None);
+    assert_eq!(model, "songrec-mix@1");
+    assert!(
+        note.contains("0 of 3 songs have the default songrec-mix@2 vectors")
+            && note.contains("compare songrec-mix@1"),
+        "{note}"
+    );
+    // A file is analysed the way the library's vectors were made.
+    let (model, _) = similar(Some(&later.join("time_to_strike.mp3")));
+    assert_eq!(model, "songrec-mix@1");
+    // A song added meanwhile gets both versions; answers stay with the one every song has.
+    ok(&on_library(&lib, &["ingest", later.to_str().unwrap()]));
+    assert_eq!(
+        models(&lib),
+        vec![
+            ("songrec-mix@1".to_owned(), 4),
+            ("songrec-mix@2".to_owned(), 1)
+        ]
+    );
+    assert_eq!(similar(None).0, "songrec-mix@1");
+    // `reembed` computes the rest (resumably: the song that has it is skipped); then the
+    // current version answers and nothing is said.
+    let r = json(&on_library(&lib, &["reembed", "--json"]));
+    assert_eq!(
+        (r["computed"].as_u64(), r["already"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let (model, note) = similar(None);
+    assert_eq!(model, "songrec-mix@2");
+    assert!(!note.contains("default"), "{note}");
+    let stats = ok(&on_library(&lib, &["stats"]));
+    assert!(!stats.contains("reembed"), "{stats}");
 }

@@ -9,7 +9,7 @@ use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 use super::frontend::{Blocks, FrontEnd, SAMPLE_RATE};
 use super::{
     AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxAnalysis, AisfxConfig, BLOCK_DIM,
-    BUNDLED_MODEL, SIGNATURE, pool_blocks,
+    BUNDLED_MODEL, INT8_MODEL, SIGNATURE, pool_blocks,
 };
 use crate::error::{NeuralError, NeuralResult};
 use crate::network::Network;
@@ -26,6 +26,7 @@ pub struct AisfxEmbedder {
     net: Network,
     frontend: FrontEnd,
     blocks: usize,
+    int8: bool,
 }
 
 impl std::fmt::Debug for AisfxEmbedder {
@@ -46,9 +47,14 @@ impl AisfxEmbedder {
         } else {
             cfg.max_sessions
         };
+        let (model, label) = if cfg.int8 {
+            (INT8_MODEL, "the built-in aisfx model (int8)")
+        } else {
+            (BUNDLED_MODEL, "the built-in aisfx model")
+        };
         let net = Network::load(
-            Cow::Borrowed(BUNDLED_MODEL),
-            "the built-in aisfx model".into(),
+            Cow::Borrowed(model),
+            label.into(),
             &SIGNATURE,
             &runtime,
             max,
@@ -60,6 +66,7 @@ impl AisfxEmbedder {
             net,
             frontend: FrontEnd::new(),
             blocks: cfg.blocks.max(1),
+            int8: cfg.int8,
         })
     }
 
@@ -98,6 +105,16 @@ impl AisfxEmbedder {
         self.frontend
             .blocks(&segs, self.blocks)
             .ok_or(NeuralError::NoAudio)
+    }
+
+    /// Whether this embedder runs the int8 network.
+    pub fn int8(&self) -> bool {
+        self.int8
+    }
+
+    /// FLOPs of one block through the network (counted by tract on the graph).
+    pub fn flops_per_block(&self) -> NeuralResult<f64> {
+        self.net.flops_per_item()
     }
 
     /// Embedding of one song.

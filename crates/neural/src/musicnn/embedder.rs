@@ -207,9 +207,19 @@ impl MusicnnEmbedder {
     pub fn analyze(&self, audio: &MonoAudio) -> NeuralResult<NeuralAnalysis> {
         let c = self.patches_for(audio)?;
         let (msd, mtt) = self.run_both(&c)?;
-        let mut a = pool_outputs(&msd, &mtt, c.real_samples as f32 / MODEL_RATE as f32);
+        Ok(self.pool(&c, &msd, &mtt))
+    }
+
+    /// The song's vector and tags from the two networks' outputs on the patches of `c`.
+    pub fn pool(&self, c: &Cut, msd: &ModelOutput, mtt: &ModelOutput) -> NeuralAnalysis {
+        let mut a = pool_outputs(msd, mtt, c.real_samples as f32 / MODEL_RATE as f32);
         a.patches = c.patches;
-        Ok(a)
+        a
+    }
+
+    /// FLOPs of one patch through MSD and through MTT (counted by tract on the graphs).
+    pub fn flops_per_patch(&self) -> NeuralResult<[f64; 2]> {
+        Ok([self.msd.flops_per_item()?, self.mtt.flops_per_item()?])
     }
 }
 

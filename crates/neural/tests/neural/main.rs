@@ -2,5 +2,6 @@
 //! processes of their own (see `onnxruntime`).
 
 mod aisfx;
+mod aisfx_int8;
 mod onnxruntime;
 mod tract;

@@ -1,0 +1,207 @@
+//! `songrec bench ingest` with the default embedder: where each song's CPU time goes, stage by
+//! stage, beside bliss-audio on the same files in the same run, and how far each network runs
+//! from this core's peak f32 rate. Printed for the record, never asserted.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use songrec_neural::mix::MixEmbedder;
+use songrec_neural::profile::{self, MixProfile};
+
+/// One round over the files: CPU seconds summed over the songs.
+#[derive(Debug, Clone, Copy, Default)]
+struct Round {
+    decode: f64,
+    stages: MixProfile,
+    songs: usize,
+    audio_secs: f64,
+}
+
+/// Decode + the mix's stages on every file, one after the other on this thread.
+fn songrec_round(files: &[PathBuf], mix: &MixEmbedder) -> Round {
+    let mut r = Round::default();
+    let opts = songrec_neural::mix::MIX_DECODE;
+    for f in files {
+        let t = profile::thread_cpu();
+        let Ok(d) = songrec_audio::decode_file_with(f, &opts) else {
+            continue;
+        };
+        let decode = profile::thread_cpu() - t;
+        let Ok((parts, mut prof)) = mix.parts_profiled(&d.audio) else {
+            continue;
+        };
+        let t = profile::thread_cpu();
+        std::hint::black_box(mix.vector(&parts));
+        prof.combine += profile::thread_cpu() - t;
+        r.decode += decode;
+        r.stages.add(&prof);
+        r.songs += 1;
+        r.audio_secs += d.info.duration_secs;
+    }
+    r
+}
+
+/// The bliss-audio harness on the folder, in a child process: its CPU seconds (user + system).
+fn bliss_round(bliss: &Path, music: &Path) -> Result<(f64, String)> {
+    let before = profile::children_cpu();
+    let out = std::process::Command::new(bliss)
+        .arg("bench")
+        .arg(music)
+        .output()
+        .with_context(|| format!("running the bliss-audio harness {}", bliss.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the bliss-audio harness failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok((profile::children_cpu() - before, line))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// What the per-stage report needs besides the files.
+pub struct StageBench<'a> {
+    /// The default embedder, started on the runtime `ingest` would use.
+    pub mix: &'a MixEmbedder,
+    /// The bliss-audio harness, when given.
+    pub bliss: Option<&'a Path>,
+    /// The folder holding the files (what the harness analyses).
+    pub music: &'a Path,
+    /// Alternating rounds (songrec, then bliss-audio), medians reported.
+    pub rounds: usize,
+}
+
+/// Runs the rounds and prints the per-song, per-stage table; returns songrec's median CPU
+/// seconds per song (decode + analysis) for the whole-ingest line to subtract from.
+pub fn run(files: &[PathBuf], b: &StageBench<'_>) -> Result<f64> {
+    let mut rounds = Vec::new();
+    let mut bliss = Vec::new();
+    let mut bliss_line = String::new();
+    for i in 0..b.rounds.max(1) {
+        let r = songrec_round(files, b.mix);
+        anyhow::ensure!(r.songs > 0, "no file could be decoded and analysed");
+        eprintln!(
+            "  round {}: songrec {:.3} s CPU per song",
+            i + 1,
+            (r.decode + r.stages.total()) / r.songs as f64
+        );
+        rounds.push(r);
+        if let Some(h) = b.bliss {
+            let (cpu, line) = bliss_round(h, b.music)?;
+            eprintln!(
+                "  round {}: bliss-audio {:.3} s CPU per song",
+                i + 1,
+                cpu / files.len() as f64
+            );
+            bliss.push(cpu / files.len() as f64);
+            bliss_line = line;
+        }
+    }
+    let songs = rounds[0].songs as f64;
+    let med = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(|r| f(r) / songs).collect());
+    let s = |f: fn(&MixProfile) -> f64| med(&move |r: &Round| f(&r.stages));
+    let decode = med(&|r| r.decode);
+    let total = med(&|r| r.decode + r.stages.total());
+    let mean_secs = rounds[0].audio_secs / songs;
+    let [msd, mtt, aisfx] = b.mix.flops_per_item()?;
+    let patches = rounds[0].stages.patches as f64 / songs;
+    let blocks = rounds[0].stages.blocks as f64 / songs;
+    let peak = profile::peak_f32_rate();
+    let musicnn_net = s(|p| p.musicnn_net);
+    let aisfx_net = s(|p| p.aisfx_net);
+    let musicnn_rate = patches * (msd + mtt) / 2.0 / musicnn_net.max(1e-12) / 1e9;
+    let aisfx_rate = blocks * aisfx / aisfx_net.max(1e-12) / 1e9;
+    println!(
+        "per song, CPU seconds on this thread ({} songs, mean {mean_secs:.0} s; {}, median of {} round{}{}):",
+        rounds[0].songs,
+        b.mix.runtime().describe(),
+        rounds.len(),
+        if rounds.len() == 1 { "" } else { "s" },
+        if b.bliss.is_some() {
+            ", alternating with bliss-audio"
+        } else {
+            ""
+        }
+    );
+    let row = |name: &str, v: f64, note: String| {
+        println!(
+            "  {name:<26} {v:>7.3} s  {:>5.1} %{note}",
+            100.0 * v / total.max(1e-12)
+        );
+    };
+    row("decode (44.1 kHz excerpts)", decode, String::new());
+    row("resample to 22.05 kHz", s(|p| p.resample), String::new());
+    row("DSP analysis", s(|p| p.dsp), String::new());
+    row(
+        "musicnn patches (16 kHz)",
+        s(|p| p.musicnn_cut),
+        String::new(),
+    );
+    row(
+        "musicnn networks",
+        musicnn_net,
+        format!(
+            "  {patches:.1} patches x {:.3} GFLOP: {musicnn_rate:.1} GFLOP/s, {:.0} % of peak",
+            (msd + mtt) / 2e9,
+            100.0 * musicnn_rate / peak.gflops
+        ),
+    );
+    row("aisfx front end", s(|p| p.aisfx_frontend), String::new());
+    row(
+        "aisfx network",
+        aisfx_net,
+        if b.mix.aisfx_int8() {
+            format!(
+                "  {blocks:.1} blocks x {:.3} GFLOP: {aisfx_rate:.1} GFLOP/s counted as float32 (int8 network: {:.0} % of the f32 peak)",
+                aisfx / 1e9,
+                100.0 * aisfx_rate / peak.gflops
+            )
+        } else {
+            format!(
+                "  {blocks:.1} blocks x {:.3} GFLOP: {aisfx_rate:.1} GFLOP/s, {:.0} % of peak",
+                aisfx / 1e9,
+                100.0 * aisfx_rate / peak.gflops
+            )
+        },
+    );
+    row("pool and combine", s(|p| p.combine), String::new());
+    println!("  {:<26} {total:>7.3} s", "decode + analysis");
+    println!(
+        "this core's peak f32 FMA rate: {:.1} GFLOP/s ({}, measured now)",
+        peak.gflops, peak.isa
+    );
+    if !bliss.is_empty() {
+        let bl = median(bliss.clone());
+        println!(
+            "bliss-audio 0.13, same files, same rounds: {bl:.3} s CPU per song (runs: {}); songrec / bliss-audio = {:.2}",
+            bliss
+                .iter()
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            total / bl.max(1e-12)
+        );
+        println!("  harness: {bliss_line}");
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(vec![]), 0.0);
+    }
+}
