@@ -29,6 +29,7 @@
 pub mod aisfx;
 pub mod discover;
 pub mod error;
+mod kernels;
 pub mod mix;
 pub mod musicnn;
 mod network;

@@ -9,6 +9,7 @@ use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 use super::check::{
     SELF_CHECK_TOLERANCE, read_model, reference_penultimate_row0, reference_signal,
 };
+use super::native::NativeMusicnn;
 use super::pooling::{pool_outputs, split_patches};
 use super::{
     MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput, MusicnnConfig, Net,
@@ -42,8 +43,8 @@ use crate::runtime::{ActiveRuntime, activate};
 /// ```
 pub struct MusicnnEmbedder {
     runtime: Arc<ActiveRuntime>,
-    msd: Network,
-    mtt: Network,
+    msd: Engine,
+    mtt: Engine,
     patches: usize,
     short_clip: ShortClip,
 }
@@ -52,8 +53,8 @@ impl std::fmt::Debug for MusicnnEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MusicnnEmbedder")
             .field("runtime", &self.runtime.describe())
-            .field("msd", &self.msd.label)
-            .field("mtt", &self.mtt.label)
+            .field("msd", &self.msd.label())
+            .field("mtt", &self.mtt.label())
             .field("patches", &self.patches)
             .field("short_clip", &self.short_clip)
             .finish()
@@ -70,7 +71,7 @@ impl MusicnnEmbedder {
         } else {
             cfg.max_sessions
         };
-        let load = |net: Net, path: &Option<PathBuf>| -> NeuralResult<Network> {
+        let load = |net: Net, path: &Option<PathBuf>| -> NeuralResult<Engine> {
             let (model, label): (Cow<'static, [u8]>, String) = match path {
                 None => (
                     Cow::Borrowed(net.bundled().0),
@@ -78,6 +79,16 @@ impl MusicnnEmbedder {
                 ),
                 Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
             };
+            if runtime.runtime() == &crate::Runtime::Tract {
+                // A graph of another structure (an override) runs on tract itself.
+                if let Ok(native) = NativeMusicnn::load(&model) {
+                    return Ok(Engine::Native {
+                        net: Box::new(native),
+                        model,
+                        label,
+                    });
+                }
+            }
             Network::load(
                 model,
                 label,
@@ -87,6 +98,7 @@ impl MusicnnEmbedder {
                 cfg.intra_threads,
                 1,
             )
+            .map(Engine::Graph)
         };
         let msd = load(Net::Msd, &cfg.model)?;
         let mtt = load(Net::Mtt, &cfg.mtt_model)?;
@@ -105,7 +117,7 @@ impl MusicnnEmbedder {
         Ok(e)
     }
 
-    fn network(&self, net: Net) -> &Network {
+    fn network(&self, net: Net) -> &Engine {
         match net {
             Net::Msd => &self.msd,
             Net::Mtt => &self.mtt,
@@ -136,7 +148,7 @@ impl MusicnnEmbedder {
                 Net::Mtt => "MTT_musicnn",
             };
             return Err(NeuralError::WrongModel {
-                model: n.label.clone(),
+                model: n.label().to_string(),
                 reason: format!(
                     "on the reference signal its penultimate output differs from {which}'s by {diff:.3e} (tolerance {SELF_CHECK_TOLERANCE:e})"
                 ),
@@ -158,7 +170,19 @@ impl MusicnnEmbedder {
     /// ONNX Runtime sessions created so far for the MSD network (grows up to the number of
     /// concurrent callers); 1 with tract, whose one immutable plan serves every thread.
     pub fn sessions(&self) -> usize {
-        self.msd.sessions()
+        match &self.msd {
+            Engine::Graph(n) => n.sessions(),
+            Engine::Native { .. } => 1,
+        }
+    }
+
+    /// What runs the networks: songrec's own kernels (tract's runtime with the built-in
+    /// graphs) or the runtime itself.
+    pub fn engine(&self) -> String {
+        match &self.msd {
+            Engine::Native { .. } => "songrec kernels".into(),
+            Engine::Graph(_) => self.runtime.describe(),
+        }
     }
 
     /// Runs MSD_musicnn on `wave` (see [`run_net`](Self::run_net)).
@@ -167,10 +191,34 @@ impl MusicnnEmbedder {
     }
 
     /// Runs one network on `wave` = whole patches of [`PATCH_LEN`] samples each: in one call
-    /// on ONNX Runtime, one patch after the other on tract (its fastest way, see
-    /// `tract_plan`).
+    /// on ONNX Runtime, one patch after the other on songrec's kernels or tract (its fastest
+    /// way, see `tract_plan`).
     pub fn run_net(&self, net: Net, wave: &[f32]) -> NeuralResult<ModelOutput> {
-        let mut out = self.network(net).run(wave)?.into_iter();
+        let network = match self.network(net) {
+            Engine::Graph(n) => n,
+            Engine::Native { net: native, .. } => {
+                if wave.is_empty() || !wave.len().is_multiple_of(PATCH_LEN) {
+                    return Err(NeuralError::Inference {
+                        runtime: self.engine(),
+                        reason: format!(
+                            "the batch has {} values, not a whole number of {PATCH_LEN}-value patches",
+                            wave.len()
+                        ),
+                    });
+                }
+                let patches = wave.len() / PATCH_LEN;
+                let mut out = ModelOutput {
+                    patches,
+                    penultimate: Vec::with_capacity(patches * super::PENULTIMATE_DIM),
+                    taggram: Vec::with_capacity(patches * super::N_TAGS),
+                };
+                for patch in wave.chunks_exact(PATCH_LEN) {
+                    native.run(patch, &mut out.penultimate, &mut out.taggram);
+                }
+                return Ok(out);
+            }
+        };
+        let mut out = network.run(wave)?.into_iter();
         let (Some(penultimate), Some(taggram)) = (out.next(), out.next()) else {
             return Err(NeuralError::Inference {
                 runtime: self.runtime.describe(),
@@ -220,6 +268,44 @@ impl MusicnnEmbedder {
     /// FLOPs of one patch through MSD and through MTT (counted by tract on the graphs).
     pub fn flops_per_patch(&self) -> NeuralResult<[f64; 2]> {
         Ok([self.msd.flops_per_item()?, self.mtt.flops_per_item()?])
+    }
+}
+
+/// How one network runs.
+enum Engine {
+    /// songrec's own kernels ([`NativeMusicnn`]), with the graph they were read from.
+    Native {
+        net: Box<NativeMusicnn>,
+        model: Cow<'static, [u8]>,
+        label: String,
+    },
+    /// The active runtime on the graph.
+    Graph(Network),
+}
+
+impl Engine {
+    fn label(&self) -> &str {
+        match self {
+            Engine::Native { label, .. } => label,
+            Engine::Graph(n) => &n.label,
+        }
+    }
+
+    fn flops_per_item(&self) -> NeuralResult<f64> {
+        match self {
+            Engine::Graph(n) => n.flops_per_item(),
+            Engine::Native { model, label, .. } => {
+                crate::runtime::catch_panic("counting the model's work", || {
+                    crate::profile::flops_per_item(model, &SIGNATURE)
+                })
+                .and_then(|r| r)
+                .map_err(|reason| NeuralError::InvalidModel {
+                    model: label.clone(),
+                    runtime: "tract".into(),
+                    reason,
+                })
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::runtime::Runtime;
 
 mod check;
 mod embedder;
+mod native;
 mod pooling;
 mod tags;
 

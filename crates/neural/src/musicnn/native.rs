@@ -1,0 +1,620 @@
+//! musicnn on songrec's own kernels: the bundled ONNX graph's weights, read once, run by hand
+//! with [`crate::kernels::matmul`] (the graph is fixed: a log-mel front end, five
+//! convolutions over the spectrogram each max-pooled over frequency, three 1-d convolutions with
+//! residuals, mean and max over time, two dense layers).
+//!
+//! Why: on one core tract reaches about 30 % of the core's peak on this graph, most of its FLOPs
+//! being the two timbral convolutions (7 × 38 and 7 × 67 over a single-channel 187 × 96
+//! spectrogram, 204 filters each). Here they are one im2col + GEMM per chunk of frames; the
+//! STFT, the temporal convolutions (k × 1) and the mid-end ones (7 × all channels) need no
+//! im2col at all, their inputs already being Toeplitz views ([`View`]).
+//!
+//! Numerically the same network: outputs within 1e-4 of ONNX Runtime's on the reference signal
+//! (the tolerance tract is held to), float32 throughout, deterministic for a given build and
+//! CPU kind (the GEMM's summation order depends on the SIMD width it picks).
+
+use std::collections::HashMap;
+
+use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
+use tract_onnx::prelude::Framework;
+
+use crate::kernels::{Affine, View, matmul};
+use crate::patches::PATCH_LEN;
+
+use super::{N_TAGS, PENULTIMATE_DIM};
+
+/// STFT hop and window (the graph's strided convolution).
+const HOP: usize = 256;
+const WIN: usize = 512;
+/// Frames per patch and mel bands.
+const FRAMES: usize = (PATCH_LEN - WIN) / HOP + 1;
+const MELS: usize = 96;
+/// Frames of the frequency-domain convolutions computed per GEMM (keeps im2col in cache).
+const CHUNK: usize = 16;
+
+/// One front-end branch: a `[kt × kf]` convolution over the `[FRAMES × MELS]` spectrogram,
+/// max over frequency, sign, ReLU, batch norm.
+struct Branch {
+    /// `[kt · kf, filters]`, row-major.
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    kt: usize,
+    kf: usize,
+    pad_top: usize,
+    sign: Vec<f32>,
+    bn: Affine,
+}
+
+/// A mid-end layer: 7 frames × all channels, ReLU, batch norm.
+struct Mid {
+    /// `[7 · in, out]`, row-major.
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+    bn: Affine,
+}
+
+/// A dense layer.
+struct Dense {
+    /// `[in, out]`, row-major.
+    w: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// One musicnn network (MSD or MTT), ready to run.
+pub(crate) struct NativeMusicnn {
+    /// `[WIN, 512]`: the STFT convolution's filters, transposed.
+    stft: Vec<f32>,
+    stft_out: usize,
+    /// `[512, MELS]`.
+    mel: Vec<f32>,
+    /// log10(x · gain + 1) · scale: the graph's three constants.
+    gain: f32,
+    offset: f32,
+    scale: f32,
+    bn0: Affine,
+    branches: Vec<Branch>,
+    mids: Vec<Mid>,
+    bn9: Affine,
+    dense: Dense,
+    bn10: Affine,
+    tags: Dense,
+}
+
+/// Reading the graph's weights.
+struct Graph<'a> {
+    nodes: HashMap<&'a str, &'a NodeProto>,
+    inits: HashMap<&'a str, &'a TensorProto>,
+}
+
+/// A float tensor: its shape and values.
+type Weights = (Vec<usize>, Vec<f32>);
+
+impl<'a> Graph<'a> {
+    fn node(&self, name: &str, op: &str) -> Result<&'a NodeProto, String> {
+        match self.nodes.get(name) {
+            Some(n) if n.op_type == op => Ok(n),
+            Some(n) => Err(format!("node {name} is a {}, expected {op}", n.op_type)),
+            None => Err(format!("no node {name}")),
+        }
+    }
+
+    /// Input `i` of node `name` (of type `op`), a float initializer.
+    fn weight(&self, name: &str, op: &str, i: usize) -> Result<Weights, String> {
+        let n = self.node(name, op)?;
+        let input = n
+            .input
+            .get(i)
+            .ok_or_else(|| format!("node {name} has no input {i}"))?;
+        let t = self
+            .inits
+            .get(input.as_str())
+            .ok_or_else(|| format!("input {i} of {name} is not a constant"))?;
+        let t =
+            tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::FopenDataResolver, t, None)
+                .map_err(|e| format!("{name}: {e:#}"))?;
+        let v: Vec<f32> = t
+            .to_plain_array_view::<f32>()
+            .map_err(|e| format!("{name}: {e:#}"))?
+            .iter()
+            .copied()
+            .collect();
+        Ok((t.shape().to_vec(), v))
+    }
+
+    fn scalar(&self, name: &str, op: &str) -> Result<f32, String> {
+        match self.weight(name, op, 1)? {
+            (_, v) if v.len() == 1 => Ok(v[0]),
+            (s, _) => Err(format!("{name}: shape {s:?}, expected a scalar")),
+        }
+    }
+
+    fn ints(&self, name: &str, attr: &str) -> Result<Vec<i64>, String> {
+        let n = self
+            .nodes
+            .get(name)
+            .ok_or_else(|| format!("no node {name}"))?;
+        Ok(n.attribute
+            .iter()
+            .find(|a| a.name == attr)
+            .map(|a| a.ints.clone())
+            .unwrap_or_default())
+    }
+
+    fn batch_norm(&self, name: &str, channels: usize) -> Result<Affine, String> {
+        let n = self.node(name, "BatchNormalization")?;
+        let eps = n
+            .attribute
+            .iter()
+            .find(|a| a.name == "epsilon")
+            .map_or(1e-5, |a| a.f);
+        let mut p = Vec::with_capacity(4);
+        for i in 1..=4 {
+            let (_, v) = self.weight(name, "BatchNormalization", i)?;
+            if v.len() != channels {
+                return Err(format!("{name}: {} channels, expected {channels}", v.len()));
+            }
+            p.push(v);
+        }
+        Ok(Affine::batch_norm(&p[0], &p[1], &p[2], &p[3], eps))
+    }
+
+    /// `x · mul + add` as two nodes (the dense layers' folded batch norms).
+    fn mul_add(&self, mul: &str, add: &str, channels: usize) -> Result<Affine, String> {
+        let (_, m) = self.weight(mul, "Mul", 1)?;
+        let (_, a) = self.weight(add, "Add", 1)?;
+        if m.len() != channels || a.len() != channels {
+            return Err(format!("{mul}: expected {channels} channels"));
+        }
+        Ok(Affine { mul: m, add: a })
+    }
+
+    fn dense(
+        &self,
+        matmul: &str,
+        bias: &str,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Dense, String> {
+        let (s, w) = self.weight(matmul, "MatMul", 1)?;
+        let (_, b) = self.weight(bias, "Add", 1)?;
+        if s != [inputs, outputs] || b.len() != outputs {
+            return Err(format!(
+                "{matmul}: shape {s:?}, expected [{inputs}, {outputs}]"
+            ));
+        }
+        Ok(Dense { w, bias: b })
+    }
+
+    /// A convolution's weights `[out, 1, kt, kf]` transposed to `[kt · kf, out]`, its bias and
+    /// its top padding.
+    fn conv(
+        &self,
+        name: &str,
+        out: usize,
+        kt: usize,
+        kf: usize,
+    ) -> Result<(Vec<f32>, Vec<f32>, usize), String> {
+        let (s, w) = self.weight(name, "Conv", 1)?;
+        let (_, b) = self.weight(name, "Conv", 2)?;
+        if s != [out, 1, kt, kf] || b.len() != out {
+            return Err(format!(
+                "{name}: weights {s:?}, expected [{out}, 1, {kt}, {kf}]"
+            ));
+        }
+        let strides = self.ints(name, "strides")?;
+        if strides.iter().any(|s| *s != 1) {
+            return Err(format!("{name}: strides {strides:?}"));
+        }
+        let pads = self.ints(name, "pads")?;
+        let total = kt as i64 - 1;
+        if pads.len() != 4 || pads[1] != 0 || pads[3] != 0 || pads[0] + pads[2] != total {
+            return Err(format!(
+                "{name}: pads {pads:?}, expected same over time, none over frequency"
+            ));
+        }
+        Ok((transpose(&w, out, kt * kf), b, pads[0] as usize))
+    }
+}
+
+/// `[rows, cols]` → `[cols, rows]`.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; w.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = w[r * cols + c];
+        }
+    }
+    t
+}
+
+/// The front-end branches in the graph's concatenation order: conv node, filters, kernel,
+/// pooling node prefix and batch-norm node.
+const BRANCHES: [(&str, usize, usize, usize, &str, &str); 5] = [
+    (
+        "Conv__145",
+        204,
+        7,
+        38,
+        "model/max_pooling2d",
+        "model/batch_normalization_1/FusedBatchNormV3/pooled",
+    ),
+    (
+        "Conv__134",
+        204,
+        7,
+        67,
+        "model/max_pooling2d_1",
+        "model/batch_normalization_2/FusedBatchNormV3/pooled",
+    ),
+    (
+        "model/conv2d_2/BiasAdd",
+        51,
+        128,
+        1,
+        "model/max_pooling2d_2",
+        "model/batch_normalization_3/FusedBatchNormV3/pooled",
+    ),
+    (
+        "model/conv2d_3/BiasAdd",
+        51,
+        64,
+        1,
+        "model/max_pooling2d_3",
+        "model/batch_normalization_4/FusedBatchNormV3/pooled",
+    ),
+    (
+        "model/conv2d_4/BiasAdd",
+        51,
+        32,
+        1,
+        "model/max_pooling2d_4",
+        "model/batch_normalization_5/FusedBatchNormV3/pooled",
+    ),
+];
+/// Channels out of the front end.
+const FRONT: usize = 204 * 2 + 51 * 3;
+/// Mid-end filters and the pooled width (front end and three mid-end maps, max and mean).
+const MID: usize = 64;
+const POOLED: usize = 2 * (FRONT + 3 * MID);
+
+impl NativeMusicnn {
+    /// Reads a musicnn graph (MSD_musicnn or MTT_musicnn as bundled); `Err` names the first
+    /// node that is not as expected (another graph runs on tract instead).
+    pub fn load(bytes: &[u8]) -> Result<Self, String> {
+        let mut reader = bytes;
+        let proto: ModelProto = tract_onnx::onnx()
+            .proto_model_for_read(&mut reader)
+            .map_err(|e| format!("{e:#}"))?;
+        let g = proto.graph.as_ref().ok_or("no graph")?;
+        let graph = Graph {
+            nodes: g.node.iter().map(|n| (n.name.as_str(), n)).collect(),
+            inits: g.initializer.iter().map(|t| (t.name.as_str(), t)).collect(),
+        };
+        let (s, stft) = graph.weight("logmel/conv1d", "Conv", 1)?;
+        if s.len() != 4 || s[1] != 1 || s[2] != 1 || s[3] != WIN {
+            return Err(format!("logmel/conv1d: weights {s:?}"));
+        }
+        if graph.ints("logmel/conv1d", "strides")? != [1, HOP as i64] {
+            return Err("logmel/conv1d: unexpected strides".into());
+        }
+        let stft_out = s[0];
+        let (s, mel) = graph.weight("logmel/MatMul", "MatMul", 1)?;
+        if s != [stft_out, MELS] {
+            return Err(format!("logmel/MatMul: shape {s:?}"));
+        }
+        let mut branches = Vec::new();
+        for (conv, filters, kt, kf, pool, bn) in BRANCHES {
+            let (w, bias, pad_top) = graph.conv(conv, filters, kt, kf)?;
+            let (_, sign) = graph.weight(&format!("{pool}/MaxPool/sign_back"), "Mul", 1)?;
+            if sign.len() != filters {
+                return Err(format!("{pool}: {} signs", sign.len()));
+            }
+            branches.push(Branch {
+                w,
+                bias,
+                kt,
+                kf,
+                pad_top,
+                sign,
+                bn: graph.batch_norm(bn, filters)?,
+            });
+        }
+        let mut mids = Vec::new();
+        for (i, (conv, inputs)) in [("Conv__148", FRONT), ("Conv__150", MID), ("Conv__152", MID)]
+            .into_iter()
+            .enumerate()
+        {
+            let (w, bias, pad_top) = graph.conv(conv, MID, 7, inputs)?;
+            if pad_top != 3 {
+                return Err(format!("{conv}: pads"));
+            }
+            let bn = format!("model/batch_normalization_{}/FusedBatchNormV3", 6 + i);
+            mids.push(Mid {
+                w,
+                bias,
+                inputs,
+                bn: graph.batch_norm(&bn, MID)?,
+            });
+        }
+        let bn = |i: usize, n: usize| {
+            let p = format!("model/batch_normalization_{i}/batchnorm");
+            graph.mul_add(&format!("{p}/mul_1"), &format!("{p}/add_1"), n)
+        };
+        Ok(NativeMusicnn {
+            stft: transpose(&stft, stft_out, WIN),
+            stft_out,
+            mel,
+            gain: graph.scalar("logmel/mul", "Mul")?,
+            offset: graph.scalar("logmel/add", "Add")?,
+            scale: graph.scalar("logmel/mul_1", "Mul")?,
+            bn0: graph.batch_norm("model/batch_normalization/FusedBatchNormV3", 1)?,
+            branches,
+            mids,
+            bn9: bn(9, POOLED)?,
+            dense: graph.dense(
+                "model/dense/MatMul",
+                "model/dense/BiasAdd",
+                POOLED,
+                PENULTIMATE_DIM,
+            )?,
+            bn10: bn(10, PENULTIMATE_DIM)?,
+            tags: graph.dense(
+                "model/dense_1/MatMul",
+                "model/dense_1/BiasAdd",
+                PENULTIMATE_DIM,
+                N_TAGS,
+            )?,
+        })
+    }
+
+    /// Runs one patch of [`PATCH_LEN`] samples; appends its penultimate row and its taggram
+    /// row.
+    pub fn run(&self, wave: &[f32], penultimate: &mut Vec<f32>, taggram: &mut Vec<f32>) {
+        let spec = self.log_mel(wave);
+        // Front end: [FRAMES, FRONT], time-major like the graph's concatenation.
+        let mut front = vec![0.0f32; FRAMES * FRONT];
+        let mut col = 0;
+        for b in &self.branches {
+            let filters = b.bias.len();
+            let out = b.run(&spec);
+            for t in 0..FRAMES {
+                front[t * FRONT + col..t * FRONT + col + filters]
+                    .copy_from_slice(&out[t * filters..(t + 1) * filters]);
+            }
+            col += filters;
+        }
+        let r1 = self.mids[0].run(&front);
+        let mut add = self.mids[1].run(&r1);
+        add.iter_mut().zip(&r1).for_each(|(a, b)| *a += b);
+        let mut add1 = self.mids[2].run(&add);
+        add1.iter_mut().zip(&add).for_each(|(a, b)| *a += b);
+        // Max then mean over time of each of the 753 channels, interleaved as the graph's
+        // flatten does.
+        let maps: [(&[f32], usize); 4] = [(&front, FRONT), (&r1, MID), (&add, MID), (&add1, MID)];
+        let mut pooled = Vec::with_capacity(POOLED);
+        for (map, width) in maps {
+            for c in 0..width {
+                let mut max = f32::NEG_INFINITY;
+                let mut sum = 0.0f32;
+                for t in 0..FRAMES {
+                    let x = map[t * width + c];
+                    max = max.max(x);
+                    sum += x;
+                }
+                pooled.push(max);
+                pooled.push(sum / FRAMES as f32);
+            }
+        }
+        self.bn9.apply(&mut pooled);
+        let mut pen = self.dense.run(&pooled);
+        pen.iter_mut().for_each(|x| *x = x.max(0.0));
+        self.bn10.apply(&mut pen);
+        let tags = self.tags.run(&pen);
+        penultimate.extend_from_slice(&pen);
+        taggram.extend(tags.iter().map(|x| 1.0 / (1.0 + (-x).exp())));
+    }
+
+    /// `[FRAMES, MELS]`: the batch-normalised log10 mel power spectrogram.
+    fn log_mel(&self, wave: &[f32]) -> Vec<f32> {
+        let frames = View {
+            data: wave,
+            rs: HOP,
+            cs: 1,
+        };
+        let mut spec = vec![0.0f32; FRAMES * self.stft_out];
+        matmul(
+            FRAMES,
+            self.stft_out,
+            WIN,
+            frames,
+            View::rows(&self.stft, self.stft_out),
+            &mut spec,
+            false,
+        );
+        spec.iter_mut().for_each(|x| *x *= *x);
+        let mut mel = vec![0.0f32; FRAMES * MELS];
+        matmul(
+            FRAMES,
+            MELS,
+            self.stft_out,
+            View::rows(&spec, self.stft_out),
+            View::rows(&self.mel, MELS),
+            &mut mel,
+            false,
+        );
+        let (m, a) = (self.bn0.mul[0], self.bn0.add[0]);
+        for x in &mut mel {
+            *x = (*x * self.gain + self.offset).ln() * self.scale * m + a;
+        }
+        mel
+    }
+}
+
+impl Branch {
+    /// `[FRAMES, filters]`.
+    fn run(&self, spec: &[f32]) -> Vec<f32> {
+        let filters = self.bias.len();
+        let k = self.kt * self.kf;
+        // The spectrogram padded over time.
+        let mut xp = vec![0.0f32; (FRAMES + self.kt - 1) * MELS];
+        xp[self.pad_top * MELS..(self.pad_top + FRAMES) * MELS].copy_from_slice(spec);
+        let fo = MELS - self.kf + 1;
+        let mut out = vec![f32::NEG_INFINITY; FRAMES * filters];
+        let mut cols = Vec::new();
+        let mut c = vec![0.0f32; CHUNK * fo * filters];
+        let w = View::rows(&self.w, filters);
+        for t0 in (0..FRAMES).step_by(CHUNK) {
+            let tn = CHUNK.min(FRAMES - t0);
+            let rows = tn * fo;
+            if self.kf == 1 {
+                // Row (t, f) and tap j read xp[(t + j) · MELS + f]: a strided view.
+                let a = View {
+                    data: &xp[t0 * MELS..],
+                    rs: 1,
+                    cs: MELS,
+                };
+                matmul(rows, filters, k, a, w, &mut c, false);
+            } else {
+                cols.clear();
+                for t in t0..t0 + tn {
+                    for f in 0..fo {
+                        for dt in 0..self.kt {
+                            let at = (t + dt) * MELS + f;
+                            cols.extend_from_slice(&xp[at..at + self.kf]);
+                        }
+                    }
+                }
+                matmul(rows, filters, k, View::rows(&cols, k), w, &mut c, false);
+            }
+            for dt in 0..tn {
+                let dst = &mut out[(t0 + dt) * filters..(t0 + dt + 1) * filters];
+                for f in 0..fo {
+                    let row = &c[(dt * fo + f) * filters..(dt * fo + f + 1) * filters];
+                    dst.iter_mut().zip(row).for_each(|(m, x)| *m = m.max(*x));
+                }
+            }
+        }
+        for row in out.chunks_exact_mut(filters) {
+            for ((x, b), s) in row.iter_mut().zip(&self.bias).zip(&self.sign) {
+                *x = ((*x + b) * s).max(0.0);
+            }
+            self.bn.apply(row);
+        }
+        out
+    }
+}
+
+impl Mid {
+    /// `[FRAMES, inputs]` → `[FRAMES, MID]`.
+    fn run(&self, x: &[f32]) -> Vec<f32> {
+        let n = self.inputs;
+        let mut xp = vec![0.0f32; (FRAMES + 6) * n];
+        xp[3 * n..(3 + FRAMES) * n].copy_from_slice(x);
+        // Row t and tap (dt, j) read xp[(t + dt) · n + j]: rows of stride n, 7 · n columns.
+        let mut out = vec![0.0f32; FRAMES * MID];
+        matmul(
+            FRAMES,
+            MID,
+            7 * n,
+            View {
+                data: &xp,
+                rs: n,
+                cs: 1,
+            },
+            View::rows(&self.w, MID),
+            &mut out,
+            false,
+        );
+        for row in out.chunks_exact_mut(MID) {
+            for (x, b) in row.iter_mut().zip(&self.bias) {
+                *x = (*x + b).max(0.0);
+            }
+            self.bn.apply(row);
+        }
+        out
+    }
+}
+
+impl Dense {
+    fn run(&self, x: &[f32]) -> Vec<f32> {
+        let out = self.bias.len();
+        let mut y = self.bias.clone();
+        matmul(
+            1,
+            out,
+            x.len(),
+            View::rows(x, x.len()),
+            View::rows(&self.w, out),
+            &mut y,
+            true,
+        );
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_bundled_graphs_load() {
+        for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
+            let n = NativeMusicnn::load(bytes).unwrap();
+            assert_eq!(n.branches.len(), 5);
+            assert_eq!(n.bn9.mul.len(), POOLED);
+        }
+    }
+
+    /// Rows of `key` in an expected.json, flattened.
+    fn rows(json: &str, key: &str) -> Vec<f32> {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reproduces_onnx_runtime_on_the_reference_signal() {
+        let signal = super::super::reference_signal();
+        for (bytes, json) in [
+            (super::super::BUNDLED_MODEL, super::super::EXPECTED_JSON),
+            (
+                super::super::BUNDLED_MTT_MODEL,
+                super::super::MTT_EXPECTED_JSON,
+            ),
+        ] {
+            let n = NativeMusicnn::load(bytes).unwrap();
+            let (mut pen, mut tags) = (Vec::new(), Vec::new());
+            for patch in signal.chunks_exact(PATCH_LEN) {
+                n.run(patch, &mut pen, &mut tags);
+            }
+            let diff = |a: &[f32], b: &[f32]| {
+                assert_eq!(a.len(), b.len());
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max)
+            };
+            let dp = diff(&pen, &rows(json, "penultimate"));
+            let dt = diff(&tags, &rows(json, "taggram"));
+            assert!(dp < 1e-4 && dt < 1e-4, "penultimate {dp:e}, taggram {dt:e}");
+        }
+    }
+
+    #[test]
+    fn another_graph_is_refused() {
+        let e = NativeMusicnn::load(crate::aisfx::BUNDLED_MODEL)
+            .err()
+            .unwrap();
+        assert!(e.contains("logmel/conv1d"), "{e}");
+    }
+}
