@@ -213,6 +213,7 @@ pub fn musicnn_config(cfg: &EmbedderConfig) -> AppResult<MusicnnConfig> {
         runtime: runtime_choice(cfg)?.runtime,
         model: cfg.musicnn_model.clone(),
         mtt_model: cfg.musicnn_mtt_model.clone(),
+        own_kernels: songrec_neural::own_kernels_from_env(),
         ..MusicnnConfig::default()
     })
 }

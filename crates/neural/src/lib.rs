@@ -29,6 +29,7 @@
 pub mod aisfx;
 pub mod discover;
 pub mod error;
+mod graph;
 mod kernels;
 pub mod mix;
 pub mod musicnn;
@@ -44,6 +45,15 @@ mod tract_plan;
 pub use aisfx::{AISFX_CREDIT, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder};
 pub use error::{NeuralError, NeuralResult};
 pub use mix::{MIX_DIM, MIX_NAME, MIX_VERSION, MixConfig, MixEmbedder};
+
+/// Environment variable that turns songrec's own network kernels off (`0`): tract then runs
+/// both networks' graphs itself, as before (to compare, or on a CPU where they misbehave).
+pub const ENV_OWN_KERNELS: &str = "SONGREC_OWN_KERNELS";
+
+/// Whether songrec's own kernels are wanted: yes unless [`ENV_OWN_KERNELS`] is `0`.
+pub fn own_kernels_from_env() -> bool {
+    std::env::var(ENV_OWN_KERNELS).map_or(true, |v| v.trim() != "0")
+}
 
 /// Credit line for the musicnn models.
 pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";

@@ -219,6 +219,7 @@ impl MixConfig {
                 runtime: musicnn.runtime.clone(),
                 blocks: MIX_BLOCKS,
                 int8: true,
+                own_kernels: musicnn.own_kernels,
                 ..AisfxConfig::default()
             },
             musicnn: MusicnnConfig {

@@ -7,6 +7,7 @@ use songrec_audio::resample::resample;
 use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 
 use super::frontend::{Blocks, FrontEnd, SAMPLE_RATE};
+use super::native::NativeAisfx;
 use super::{
     AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxAnalysis, AisfxConfig, BLOCK_DIM,
     BUNDLED_MODEL, INT8_MODEL, SIGNATURE, pool_blocks,
@@ -24,6 +25,8 @@ use crate::runtime::{ActiveRuntime, activate};
 pub struct AisfxEmbedder {
     runtime: Arc<ActiveRuntime>,
     net: Network,
+    /// The int8 network on songrec's own kernels, when used.
+    native: Option<NativeAisfx>,
     frontend: FrontEnd,
     blocks: usize,
     int8: bool,
@@ -52,6 +55,23 @@ impl AisfxEmbedder {
         } else {
             (BUNDLED_MODEL, "the built-in aisfx model")
         };
+        let native = if cfg.int8
+            && cfg.own_kernels
+            && runtime.runtime() == &crate::Runtime::Tract
+            && crate::kernels::int8::available()
+        {
+            Some(
+                NativeAisfx::load(model).map_err(|reason| NeuralError::InvalidModel {
+                    model: label.into(),
+                    runtime: "songrec kernels".into(),
+                    reason,
+                })?,
+            )
+        } else {
+            None
+        };
+        // Loaded with its own kernels too: FLOPs are counted on the graph, and a sessionless
+        // tract plan is cheap to keep.
         let net = Network::load(
             Cow::Borrowed(model),
             label.into(),
@@ -64,6 +84,7 @@ impl AisfxEmbedder {
         Ok(AisfxEmbedder {
             runtime,
             net,
+            native,
             frontend: FrontEnd::new(),
             blocks: cfg.blocks.max(1),
             int8: cfg.int8,
@@ -78,6 +99,23 @@ impl AisfxEmbedder {
     /// The network's 512 outputs per block for `logmel` = whole blocks `[n, 100, 96]`
     /// (row-major `[n, 512]`).
     pub fn run_blocks(&self, logmel: &[f32]) -> NeuralResult<Vec<f32>> {
+        if let Some(native) = &self.native {
+            let item = SIGNATURE.item_len();
+            if logmel.is_empty() || !logmel.len().is_multiple_of(item) {
+                return Err(NeuralError::Inference {
+                    runtime: self.engine(),
+                    reason: format!(
+                        "the batch has {} values, not a whole number of {item}-value blocks",
+                        logmel.len()
+                    ),
+                });
+            }
+            let mut rows = Vec::with_capacity(logmel.len() / item * BLOCK_DIM);
+            for block in logmel.chunks_exact(item) {
+                native.run(block, &mut rows);
+            }
+            return Ok(rows);
+        }
         self.net
             .run(logmel)?
             .into_iter()
@@ -105,6 +143,15 @@ impl AisfxEmbedder {
         self.frontend
             .blocks(&segs, self.blocks)
             .ok_or(NeuralError::NoAudio)
+    }
+
+    /// What runs the network: songrec's own kernels or the runtime.
+    pub fn engine(&self) -> String {
+        if self.native.is_some() {
+            "songrec kernels".into()
+        } else {
+            self.runtime.describe()
+        }
     }
 
     /// Whether this embedder runs the int8 network.

@@ -26,8 +26,15 @@ pub static INT8_MODEL: &[u8] = include_bytes!("../../../../models/aisfx/aisfx_in
 pub static EXPECTED_INT8_JSON: &str = include_str!("../../../../models/aisfx/expected_int8.json");
 
 mod embedder;
+mod native;
 
 pub use embedder::AisfxEmbedder;
+
+/// Whether this CPU runs the int8 network on songrec's own kernels (AVX-512 VNNI); elsewhere
+/// tract runs it.
+pub fn own_int8_kernels_available() -> bool {
+    crate::kernels::int8::available()
+}
 
 use crate::runtime::Runtime;
 
@@ -74,6 +81,9 @@ pub struct AisfxConfig {
     pub tract_batch: usize,
     /// Run [`INT8_MODEL`] instead of the float32 network.
     pub int8: bool,
+    /// With tract, run the int8 network on songrec's own kernels where the CPU has AVX-512
+    /// VNNI (about twice as fast; see [`crate::own_kernels_from_env`]).
+    pub own_kernels: bool,
 }
 
 impl Default for AisfxConfig {
@@ -85,6 +95,7 @@ impl Default for AisfxConfig {
             intra_threads: 1,
             tract_batch: 1,
             int8: false,
+            own_kernels: true,
         }
     }
 }

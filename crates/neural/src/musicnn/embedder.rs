@@ -79,7 +79,7 @@ impl MusicnnEmbedder {
                 ),
                 Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
             };
-            if runtime.runtime() == &crate::Runtime::Tract {
+            if cfg.own_kernels && runtime.runtime() == &crate::Runtime::Tract {
                 // A graph of another structure (an override) runs on tract itself.
                 if let Ok(native) = NativeMusicnn::load(&model) {
                     return Ok(Engine::Native {

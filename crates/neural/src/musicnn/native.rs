@@ -13,11 +13,7 @@
 //! (the tolerance tract is held to), float32 throughout, deterministic for a given build and
 //! CPU kind (the GEMM's summation order depends on the SIMD width it picks).
 
-use std::collections::HashMap;
-
-use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
-use tract_onnx::prelude::Framework;
-
+use crate::graph::{Graph, transpose};
 use crate::kernels::{Affine, View, matmul};
 use crate::patches::PATCH_LEN;
 
@@ -81,153 +77,6 @@ pub(crate) struct NativeMusicnn {
     tags: Dense,
 }
 
-/// Reading the graph's weights.
-struct Graph<'a> {
-    nodes: HashMap<&'a str, &'a NodeProto>,
-    inits: HashMap<&'a str, &'a TensorProto>,
-}
-
-/// A float tensor: its shape and values.
-type Weights = (Vec<usize>, Vec<f32>);
-
-impl<'a> Graph<'a> {
-    fn node(&self, name: &str, op: &str) -> Result<&'a NodeProto, String> {
-        match self.nodes.get(name) {
-            Some(n) if n.op_type == op => Ok(n),
-            Some(n) => Err(format!("node {name} is a {}, expected {op}", n.op_type)),
-            None => Err(format!("no node {name}")),
-        }
-    }
-
-    /// Input `i` of node `name` (of type `op`), a float initializer.
-    fn weight(&self, name: &str, op: &str, i: usize) -> Result<Weights, String> {
-        let n = self.node(name, op)?;
-        let input = n
-            .input
-            .get(i)
-            .ok_or_else(|| format!("node {name} has no input {i}"))?;
-        let t = self
-            .inits
-            .get(input.as_str())
-            .ok_or_else(|| format!("input {i} of {name} is not a constant"))?;
-        let t =
-            tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::FopenDataResolver, t, None)
-                .map_err(|e| format!("{name}: {e:#}"))?;
-        let v: Vec<f32> = t
-            .to_plain_array_view::<f32>()
-            .map_err(|e| format!("{name}: {e:#}"))?
-            .iter()
-            .copied()
-            .collect();
-        Ok((t.shape().to_vec(), v))
-    }
-
-    fn scalar(&self, name: &str, op: &str) -> Result<f32, String> {
-        match self.weight(name, op, 1)? {
-            (_, v) if v.len() == 1 => Ok(v[0]),
-            (s, _) => Err(format!("{name}: shape {s:?}, expected a scalar")),
-        }
-    }
-
-    fn ints(&self, name: &str, attr: &str) -> Result<Vec<i64>, String> {
-        let n = self
-            .nodes
-            .get(name)
-            .ok_or_else(|| format!("no node {name}"))?;
-        Ok(n.attribute
-            .iter()
-            .find(|a| a.name == attr)
-            .map(|a| a.ints.clone())
-            .unwrap_or_default())
-    }
-
-    fn batch_norm(&self, name: &str, channels: usize) -> Result<Affine, String> {
-        let n = self.node(name, "BatchNormalization")?;
-        let eps = n
-            .attribute
-            .iter()
-            .find(|a| a.name == "epsilon")
-            .map_or(1e-5, |a| a.f);
-        let mut p = Vec::with_capacity(4);
-        for i in 1..=4 {
-            let (_, v) = self.weight(name, "BatchNormalization", i)?;
-            if v.len() != channels {
-                return Err(format!("{name}: {} channels, expected {channels}", v.len()));
-            }
-            p.push(v);
-        }
-        Ok(Affine::batch_norm(&p[0], &p[1], &p[2], &p[3], eps))
-    }
-
-    /// `x · mul + add` as two nodes (the dense layers' folded batch norms).
-    fn mul_add(&self, mul: &str, add: &str, channels: usize) -> Result<Affine, String> {
-        let (_, m) = self.weight(mul, "Mul", 1)?;
-        let (_, a) = self.weight(add, "Add", 1)?;
-        if m.len() != channels || a.len() != channels {
-            return Err(format!("{mul}: expected {channels} channels"));
-        }
-        Ok(Affine { mul: m, add: a })
-    }
-
-    fn dense(
-        &self,
-        matmul: &str,
-        bias: &str,
-        inputs: usize,
-        outputs: usize,
-    ) -> Result<Dense, String> {
-        let (s, w) = self.weight(matmul, "MatMul", 1)?;
-        let (_, b) = self.weight(bias, "Add", 1)?;
-        if s != [inputs, outputs] || b.len() != outputs {
-            return Err(format!(
-                "{matmul}: shape {s:?}, expected [{inputs}, {outputs}]"
-            ));
-        }
-        Ok(Dense { w, bias: b })
-    }
-
-    /// A convolution's weights `[out, 1, kt, kf]` transposed to `[kt · kf, out]`, its bias and
-    /// its top padding.
-    fn conv(
-        &self,
-        name: &str,
-        out: usize,
-        kt: usize,
-        kf: usize,
-    ) -> Result<(Vec<f32>, Vec<f32>, usize), String> {
-        let (s, w) = self.weight(name, "Conv", 1)?;
-        let (_, b) = self.weight(name, "Conv", 2)?;
-        if s != [out, 1, kt, kf] || b.len() != out {
-            return Err(format!(
-                "{name}: weights {s:?}, expected [{out}, 1, {kt}, {kf}]"
-            ));
-        }
-        let strides = self.ints(name, "strides")?;
-        if strides.iter().any(|s| *s != 1) {
-            return Err(format!("{name}: strides {strides:?}"));
-        }
-        let pads = self.ints(name, "pads")?;
-        let total = kt as i64 - 1;
-        if pads.len() != 4 || pads[1] != 0 || pads[3] != 0 || pads[0] + pads[2] != total {
-            return Err(format!(
-                "{name}: pads {pads:?}, expected same over time, none over frequency"
-            ));
-        }
-        Ok((transpose(&w, out, kt * kf), b, pads[0] as usize))
-    }
-}
-
-/// `[rows, cols]` → `[cols, rows]`.
-fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0.0; w.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = w[r * cols + c];
-        }
-    }
-    t
-}
-
 /// The front-end branches in the graph's concatenation order: conv node, filters, kernel,
 /// pooling node prefix and batch-norm node.
 const BRANCHES: [(&str, usize, usize, usize, &str, &str); 5] = [
@@ -282,15 +131,8 @@ impl NativeMusicnn {
     /// Reads a musicnn graph (MSD_musicnn or MTT_musicnn as bundled); `Err` names the first
     /// node that is not as expected (another graph runs on tract instead).
     pub fn load(bytes: &[u8]) -> Result<Self, String> {
-        let mut reader = bytes;
-        let proto: ModelProto = tract_onnx::onnx()
-            .proto_model_for_read(&mut reader)
-            .map_err(|e| format!("{e:#}"))?;
-        let g = proto.graph.as_ref().ok_or("no graph")?;
-        let graph = Graph {
-            nodes: g.node.iter().map(|n| (n.name.as_str(), n)).collect(),
-            inits: g.initializer.iter().map(|t| (t.name.as_str(), t)).collect(),
-        };
+        let proto = crate::graph::read(bytes)?;
+        let graph = Graph::new(&proto)?;
         let (s, stft) = graph.weight("logmel/conv1d", "Conv", 1)?;
         if s.len() != 4 || s[1] != 1 || s[2] != 1 || s[3] != WIN {
             return Err(format!("logmel/conv1d: weights {s:?}"));
@@ -352,19 +194,9 @@ impl NativeMusicnn {
             branches,
             mids,
             bn9: bn(9, POOLED)?,
-            dense: graph.dense(
-                "model/dense/MatMul",
-                "model/dense/BiasAdd",
-                POOLED,
-                PENULTIMATE_DIM,
-            )?,
+            dense: Dense::load(&graph, "model/dense", POOLED, PENULTIMATE_DIM)?,
             bn10: bn(10, PENULTIMATE_DIM)?,
-            tags: graph.dense(
-                "model/dense_1/MatMul",
-                "model/dense_1/BiasAdd",
-                PENULTIMATE_DIM,
-                N_TAGS,
-            )?,
+            tags: Dense::load(&graph, "model/dense_1", PENULTIMATE_DIM, N_TAGS)?,
         })
     }
 
@@ -537,6 +369,16 @@ impl Mid {
 }
 
 impl Dense {
+    fn load(graph: &Graph, name: &str, inputs: usize, outputs: usize) -> Result<Self, String> {
+        let (w, bias) = graph.dense(
+            &format!("{name}/MatMul"),
+            &format!("{name}/BiasAdd"),
+            inputs,
+            outputs,
+        )?;
+        Ok(Dense { w, bias })
+    }
+
     fn run(&self, x: &[f32]) -> Vec<f32> {
         let out = self.bias.len();
         let mut y = self.bias.clone();
@@ -616,5 +458,48 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("logmel/conv1d"), "{e}");
+    }
+}
+#[cfg(test)]
+mod timing_tmp {
+    use super::*;
+    #[test]
+    fn timing_tmp() {
+        let n = NativeMusicnn::load(super::super::BUNDLED_MODEL).unwrap();
+        let sig = super::super::reference_signal();
+        let wave = &sig[..PATCH_LEN];
+        let cpu = crate::profile::thread_cpu;
+        let reps = 20;
+        let (mut p, mut t) = (vec![], vec![]);
+        n.run(wave, &mut p, &mut t);
+        let t0 = cpu();
+        for _ in 0..reps {
+            n.run(wave, &mut p, &mut t);
+        }
+        eprintln!("whole {:.2} ms", (cpu() - t0) * 1e3 / reps as f64);
+        let t0 = cpu();
+        for _ in 0..reps {
+            std::hint::black_box(n.log_mel(wave));
+        }
+        eprintln!("logmel {:.2} ms", (cpu() - t0) * 1e3 / reps as f64);
+        let spec = n.log_mel(wave);
+        for b in &n.branches {
+            let t0 = cpu();
+            for _ in 0..reps {
+                std::hint::black_box(b.run(&spec));
+            }
+            eprintln!(
+                "branch {}x{} {:.2} ms",
+                b.kt,
+                b.kf,
+                (cpu() - t0) * 1e3 / reps as f64
+            );
+        }
+        let front = vec![0.1f32; FRAMES * FRONT];
+        let t0 = cpu();
+        for _ in 0..reps {
+            std::hint::black_box(n.mids[0].run(&front));
+        }
+        eprintln!("mid0 {:.2} ms", (cpu() - t0) * 1e3 / reps as f64);
     }
 }

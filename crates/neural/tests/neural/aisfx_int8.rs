@@ -46,6 +46,17 @@ fn embedder(runtime: Runtime, int8: bool) -> AisfxEmbedder {
     .expect("aisfx")
 }
 
+/// The int8 network on tract's own integer kernels.
+fn tract_itself() -> AisfxEmbedder {
+    AisfxEmbedder::new(&AisfxConfig {
+        int8: true,
+        max_sessions: 1,
+        own_kernels: false,
+        ..AisfxConfig::default()
+    })
+    .expect("aisfx")
+}
+
 fn tract(int8: bool) -> Arc<AisfxEmbedder> {
     static E: OnceLock<[Arc<AisfxEmbedder>; 2]> = OnceLock::new();
     E.get_or_init(|| {
@@ -71,17 +82,45 @@ fn check_probe(e: &AisfxEmbedder, key: &str) {
     let rows = e.run_blocks(&probe()).unwrap();
     let want = floats(&expected()[key]);
     let d = max_abs_diff(&rows, &want);
-    eprintln!(
-        "{} int8 probe: max abs diff {d:.2e} from {key}",
-        e.runtime().describe()
-    );
+    eprintln!("{} int8 probe: max abs diff {d:.2e} from {key}", e.engine());
     assert!(d < 1e-4, "{d}");
     assert_eq!(rows, e.run_blocks(&probe()).unwrap(), "deterministic");
 }
 
 #[test]
 fn tract_int8_reproduces_expected_int8_json() {
-    check_probe(&tract(true), "probe_tract");
+    let e = tract_itself();
+    assert_eq!(e.engine(), e.runtime().describe());
+    check_probe(&e, "probe_tract");
+}
+
+/// How far apart two engines' int8 outputs may be: tract's and ONNX Runtime's probe rows are
+/// 0.0216 apart at most (values up to 15.5), each engine rounding some requantizations its own
+/// way.
+const ACROSS_ENGINES: f32 = 0.03;
+
+/// songrec's kernels (the default where the CPU has AVX-512 VNNI): their own probe rows
+/// (deterministic: integer sums), and within [`ACROSS_ENGINES`] of both other engines' rows.
+#[test]
+fn own_kernels_int8_stay_within_the_engines_spread() {
+    let e = tract(true);
+    if !songrec_neural::aisfx::own_int8_kernels_available() {
+        assert_eq!(e.engine(), e.runtime().describe());
+        return check_probe(&e, "probe_tract");
+    }
+    assert_eq!(e.engine(), "songrec kernels");
+    check_probe(&e, "probe_songrec_kernels");
+    let rows = e.run_blocks(&probe()).unwrap();
+    for key in ["probe_tract", "probe_onnxruntime"] {
+        let d = max_abs_diff(&rows, &floats(&expected()[key]));
+        eprintln!("songrec kernels vs {key}: max abs diff {d:.2e}");
+        assert!(d < ACROSS_ENGINES, "{key}: {d}");
+    }
+    let (a, b) = (
+        floats(&expected()["probe_tract"]),
+        floats(&expected()["probe_onnxruntime"]),
+    );
+    assert!(max_abs_diff(&a, &b) < ACROSS_ENGINES);
 }
 
 #[test]

@@ -1,0 +1,302 @@
+//! aisfx's int8 network (`models/aisfx/aisfx_int8.onnx`) on songrec's own kernels: the first
+//! conv block in float32 ([`crate::kernels::matmul`]), the six quantized convolutions as `u8` ×
+//! `i8` integer GEMMs on AVX-512 VNNI ([`crate::kernels::int8`]), each requantized the way ONNX
+//! `QLinearConv` specifies (the `i32` sum plus the bias times `x_scale · w_scale / y_scale`,
+//! rounded half to even, saturated to `u8`; every zero point of this graph is 0, so the
+//! saturation at 0 is the folded ReLU).
+//!
+//! Activations are kept channel-last (`[time, mel, channels]`), so im2col copies whole pixels
+//! and pooling walks contiguous channels. The integer sums are exact: the result differs from
+//! tract's and ONNX Runtime's int8 runs only where their requantizations round otherwise (each
+//! engine has its own probe row in `expected_int8.json`).
+
+use crate::graph::{Graph, transpose};
+use crate::kernels::int8::{MR, PackedI8};
+use crate::kernels::{View, matmul};
+
+use super::BLOCK_DIM;
+use super::frontend::{BLOCK, N_MELS};
+
+/// Float channels of the first block.
+const C1: usize = 64;
+/// Rows (time steps) of the float convolution per im2col chunk.
+const ROWS: usize = 8;
+
+/// One quantized 3 × 3 convolution (pads 1, stride 1).
+struct QConv {
+    w: PackedI8,
+    bias: Vec<i32>,
+    /// `x_scale · w_scale / y_scale`.
+    mult: f32,
+    cin: usize,
+    /// 2 × 2 max pooling after it.
+    pool: bool,
+}
+
+/// The int8 aisfx network, ready to run.
+pub(crate) struct NativeAisfx {
+    /// `[9, 64]` and `[9 · 64, 64]` (im2col order: tap then channel), with their biases.
+    conv1: (Vec<f32>, Vec<f32>),
+    conv2: (Vec<f32>, Vec<f32>),
+    /// The scale of the first quantization.
+    in_scale: f32,
+    layers: Vec<QConv>,
+    /// The scale of the last layer's output.
+    out_scale: f32,
+}
+
+/// The quantized layers: node name and whether a max pooling follows.
+const LAYERS: [(&str, bool); 6] = [
+    ("conv_block2.conv1_quant", false),
+    ("conv_block2.conv2_quant", true),
+    ("conv_block3.conv1_quant", false),
+    ("conv_block3.conv2_quant", true),
+    ("conv_block4.conv1_quant", false),
+    ("conv_block4.conv2_quant", false),
+];
+
+/// `[out, cin, 3, 3]` → `w(tap · cin + c, out)` (im2col order: tap then channel).
+fn tap_major<T: Copy>(w: &[T], out: usize, cin: usize) -> impl Fn(usize, usize) -> T + '_ {
+    move |k, o| {
+        let (tap, c) = (k / cin, k % cin);
+        debug_assert!(o < out);
+        w[(o * cin + c) * 9 + tap]
+    }
+}
+
+fn float_conv(
+    g: &Graph,
+    name: &str,
+    out: usize,
+    cin: usize,
+) -> Result<(Vec<f32>, Vec<f32>), String> {
+    let (s, w) = g.weight(name, "Conv", 1)?;
+    let (_, b) = g.weight(name, "Conv", 2)?;
+    if s != [out, cin, 3, 3] || b.len() != out || g.ints(name, "pads")? != [1, 1, 1, 1] {
+        return Err(format!("{name}: weights {s:?}"));
+    }
+    let f = tap_major(&w, out, cin);
+    let k = 9 * cin;
+    let rows: Vec<f32> = (0..out)
+        .flat_map(|o| (0..k).map(move |i| (o, i)))
+        .map(|(o, i)| f(i, o))
+        .collect();
+    Ok((transpose(&rows, out, k), b))
+}
+
+/// A scalar input that must be zero (the zero points).
+fn zero_point<T: tract_onnx::prelude::Datum + Copy + Default + PartialEq>(
+    g: &Graph,
+    name: &str,
+    op: &str,
+    i: usize,
+) -> Result<(), String> {
+    match g.tensor::<T>(name, op, i)? {
+        (_, v) if v == [T::default()] => Ok(()),
+        _ => Err(format!("{name}: input {i} is not a zero zero point")),
+    }
+}
+
+impl NativeAisfx {
+    /// Reads the int8 graph; `Err` names the first node that is not as expected.
+    pub fn load(bytes: &[u8]) -> Result<Self, String> {
+        let proto = crate::graph::read(bytes)?;
+        let g = Graph::new(&proto)?;
+        let conv1 = float_conv(&g, "conv_block1.conv1", C1, 1)?;
+        let conv2 = float_conv(&g, "conv_block1.conv2", C1, C1)?;
+        let q = "conv_block1.maxpool_QuantizeLinear";
+        let (_, s) = g.weight(q, "QuantizeLinear", 1)?;
+        zero_point::<u8>(&g, q, "QuantizeLinear", 2)?;
+        let in_scale = s[0];
+        let mut layers = Vec::new();
+        let mut cin = C1;
+        let mut out_scale = 0.0;
+        for (name, pool) in LAYERS {
+            let op = "QLinearConv";
+            let scalar = |i: usize| -> Result<f32, String> {
+                match g.weight(name, op, i)? {
+                    (_, v) if v.len() == 1 => Ok(v[0]),
+                    (s, _) => Err(format!("{name}: input {i} has shape {s:?}")),
+                }
+            };
+            let (xs, ws, ys) = (scalar(1)?, scalar(4)?, scalar(6)?);
+            zero_point::<u8>(&g, name, op, 2)?;
+            zero_point::<i8>(&g, name, op, 5)?;
+            zero_point::<u8>(&g, name, op, 7)?;
+            let (s, w) = g.tensor::<i8>(name, op, 3)?;
+            let (_, bias) = g.tensor::<i32>(name, op, 8)?;
+            let out = s.first().copied().unwrap_or(0);
+            if s != [out, cin, 3, 3] || bias.len() != out || g.ints(name, "pads")? != [1, 1, 1, 1] {
+                return Err(format!("{name}: weights {s:?}"));
+            }
+            layers.push(QConv {
+                w: PackedI8::new(9 * cin, out, tap_major(&w, out, cin)),
+                bias,
+                mult: xs * ws / ys,
+                cin,
+                pool,
+            });
+            cin = out;
+            out_scale = ys;
+        }
+        if cin != BLOCK_DIM {
+            return Err(format!("the last layer has {cin} channels"));
+        }
+        Ok(NativeAisfx {
+            conv1,
+            conv2,
+            in_scale,
+            layers,
+            out_scale,
+        })
+    }
+
+    /// Runs one block of `[BLOCK, N_MELS]` log-mel values; appends its 512 outputs.
+    pub fn run(&self, logmel: &[f32], dst: &mut Vec<f32>) {
+        let (h, w) = (BLOCK, N_MELS);
+        let x = float_conv3(logmel, h, w, 1, &self.conv1);
+        let x = float_conv3(&x, h, w, C1, &self.conv2);
+        let (x, h, w) = max_pool(&x, h, w, C1);
+        let mut q: Vec<u8> = x
+            .iter()
+            .map(|v| (v / self.in_scale).round_ties_even().clamp(0.0, 255.0) as u8)
+            .collect();
+        let (mut h, mut w) = (h, w);
+        for l in &self.layers {
+            q = l.run(&q, h, w);
+            if l.pool {
+                (q, h, w) = max_pool(&q, h, w, l.w.n);
+            }
+        }
+        // Dequantize, mean over mel bands, max over time.
+        let c = BLOCK_DIM;
+        let mut best = vec![f32::NEG_INFINITY; c];
+        for t in 0..h {
+            for (ch, b) in best.iter_mut().enumerate() {
+                let sum: f32 = (0..w)
+                    .map(|f| f32::from(q[(t * w + f) * c + ch]) * self.out_scale)
+                    .sum();
+                *b = b.max(sum / w as f32);
+            }
+        }
+        dst.extend_from_slice(&best);
+    }
+}
+
+/// The 3 × 3 taps of pixel `(t, f)` of a `[h, w, c]` map, zero outside, appended to `cols`.
+fn im2col_pixel<T: Copy + Default>(
+    x: &[T],
+    h: usize,
+    w: usize,
+    c: usize,
+    t: usize,
+    f: usize,
+    cols: &mut Vec<T>,
+) {
+    for dt in 0..3 {
+        for df in 0..3 {
+            let (tt, ff) = ((t + dt).wrapping_sub(1), (f + df).wrapping_sub(1));
+            if tt < h && ff < w {
+                let at = (tt * w + ff) * c;
+                cols.extend_from_slice(&x[at..at + c]);
+            } else {
+                cols.extend(std::iter::repeat_n(T::default(), c));
+            }
+        }
+    }
+}
+
+/// A float 3 × 3 convolution (pads 1) of a `[h, w, cin]` map, then ReLU: `[h, w, out]`.
+fn float_conv3(
+    x: &[f32],
+    h: usize,
+    w: usize,
+    cin: usize,
+    (wt, bias): &(Vec<f32>, Vec<f32>),
+) -> Vec<f32> {
+    let out = bias.len();
+    let k = 9 * cin;
+    let mut y = vec![0.0f32; h * w * out];
+    let mut cols = Vec::with_capacity(ROWS * w * k);
+    for t0 in (0..h).step_by(ROWS) {
+        let tn = ROWS.min(h - t0);
+        cols.clear();
+        for t in t0..t0 + tn {
+            for f in 0..w {
+                im2col_pixel(x, h, w, cin, t, f, &mut cols);
+            }
+        }
+        let dst = &mut y[t0 * w * out..(t0 + tn) * w * out];
+        matmul(
+            tn * w,
+            out,
+            k,
+            View::rows(&cols, k),
+            View::rows(wt, out),
+            dst,
+            false,
+        );
+    }
+    for px in y.chunks_exact_mut(out) {
+        for (v, b) in px.iter_mut().zip(bias) {
+            *v = (*v + b).max(0.0);
+        }
+    }
+    y
+}
+
+/// 2 × 2 max pooling (stride 2, floor) of a `[h, w, c]` map.
+fn max_pool<T: Copy + PartialOrd>(x: &[T], h: usize, w: usize, c: usize) -> (Vec<T>, usize, usize) {
+    let (ho, wo) = (h / 2, w / 2);
+    let mut y = Vec::with_capacity(ho * wo * c);
+    for t in 0..ho {
+        for f in 0..wo {
+            let px = |dt: usize, df: usize| &x[((2 * t + dt) * w + 2 * f + df) * c..][..c];
+            let (a, b, cc, d) = (px(0, 0), px(0, 1), px(1, 0), px(1, 1));
+            for i in 0..c {
+                let m = |p: T, q: T| if q > p { q } else { p };
+                y.push(m(m(a[i], b[i]), m(cc[i], d[i])));
+            }
+        }
+    }
+    (y, ho, wo)
+}
+
+impl QConv {
+    /// `[h, w, cin]` → `[h, w, out]`, requantized.
+    fn run(&self, x: &[u8], h: usize, w: usize) -> Vec<u8> {
+        let (k, out) = (9 * self.cin, self.w.n);
+        let m = (h * w).next_multiple_of(MR);
+        let mut cols = Vec::with_capacity(m * k);
+        for t in 0..h {
+            for f in 0..w {
+                im2col_pixel(x, h, w, self.cin, t, f, &mut cols);
+            }
+        }
+        cols.resize(m * k, 0);
+        let mut acc = vec![0i32; m * out];
+        self.w.matmul(m, &cols, &mut acc);
+        acc.truncate(h * w * out);
+        acc.chunks_exact(out)
+            .flat_map(|px| {
+                px.iter().zip(&self.bias).map(|(a, b)| {
+                    ((a + b) as f32 * self.mult)
+                        .round_ties_even()
+                        .clamp(0.0, 255.0) as u8
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_int8_graph_loads_and_others_do_not() {
+        let n = NativeAisfx::load(super::super::INT8_MODEL).unwrap();
+        assert_eq!(n.layers.len(), 6);
+        assert!(NativeAisfx::load(super::super::BUNDLED_MODEL).is_err());
+    }
+}
