@@ -282,6 +282,11 @@ impl MixEmbedder {
         self.aisfx.int8()
     }
 
+    /// What runs musicnn's and aisfx's networks: songrec's own kernels or the runtime.
+    pub fn engines(&self) -> [String; 2] {
+        [self.musicnn.engine(), self.aisfx.engine()]
+    }
+
     /// The runtime both networks run on.
     pub fn runtime(&self) -> &crate::ActiveRuntime {
         self.musicnn.runtime()

@@ -119,8 +119,9 @@ pub fn run(files: &[PathBuf], b: &StageBench<'_>) -> Result<f64> {
     let aisfx_net = s(|p| p.aisfx_net);
     let musicnn_rate = patches * (msd + mtt) / 2.0 / musicnn_net.max(1e-12) / 1e9;
     let aisfx_rate = blocks * aisfx / aisfx_net.max(1e-12) / 1e9;
+    let [musicnn_engine, aisfx_engine] = b.mix.engines();
     println!(
-        "per song, CPU seconds on this thread ({} songs, mean {mean_secs:.0} s; {}, median of {} round{}{}):",
+        "per song, CPU seconds on this thread ({} songs, mean {mean_secs:.0} s; {}: musicnn on {musicnn_engine}, aisfx on {aisfx_engine}; median of {} round{}{}):",
         rounds[0].songs,
         b.mix.runtime().describe(),
         rounds.len(),

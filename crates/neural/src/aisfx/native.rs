@@ -20,7 +20,7 @@ use super::frontend::{BLOCK, N_MELS};
 /// Float channels of the first block.
 const C1: usize = 64;
 /// Rows (time steps) of the float convolution per im2col chunk.
-const ROWS: usize = 8;
+const ROWS: usize = 4;
 
 /// One quantized 3 × 3 convolution (pads 1, stride 1).
 struct QConv {
@@ -157,10 +157,7 @@ impl NativeAisfx {
         let x = float_conv3(logmel, h, w, 1, &self.conv1);
         let x = float_conv3(&x, h, w, C1, &self.conv2);
         let (x, h, w) = max_pool(&x, h, w, C1);
-        let mut q: Vec<u8> = x
-            .iter()
-            .map(|v| (v / self.in_scale).round_ties_even().clamp(0.0, 255.0) as u8)
-            .collect();
+        let mut q: Vec<u8> = x.iter().map(|v| to_u8(v / self.in_scale)).collect();
         let (mut h, mut w) = (h, w);
         for l in &self.layers {
             q = l.run(&q, h, w);
@@ -262,30 +259,51 @@ fn max_pool<T: Copy + PartialOrd>(x: &[T], h: usize, w: usize, c: usize) -> (Vec
     (y, ho, wo)
 }
 
+/// `x` rounded half to even, saturated to `u8` (the `+ 1.5 · 2²³` trick: exact for the
+/// clamped range, and no libm call where the build does not assume SSE 4.1).
+fn to_u8(x: f32) -> u8 {
+    const MAGIC: f32 = 12_582_912.0;
+    ((x.clamp(0.0, 255.0) + MAGIC) - MAGIC) as u8
+}
+
+/// A `[h, w, c]` map padded by one zero pixel on every side, plus one spare row (the last
+/// output rows of a padded-width product read past the bottom pad): `[h + 3, w + 2, c]`.
+fn pad<T: Copy + Default>(x: &[T], h: usize, w: usize, c: usize) -> Vec<T> {
+    let wp = w + 2;
+    let mut y = vec![T::default(); (h + 3) * wp * c];
+    for t in 0..h {
+        let at = ((t + 1) * wp + 1) * c;
+        y[at..at + w * c].copy_from_slice(&x[t * w * c..(t + 1) * w * c]);
+    }
+    y
+}
+
+/// Where each of the 3 × 3 taps starts in a padded map of width `w + 2`, in elements.
+fn taps(w: usize, c: usize) -> [usize; 9] {
+    std::array::from_fn(|i| ((i / 3) * (w + 2) + i % 3) * c)
+}
+
 impl QConv {
-    /// `[h, w, cin]` → `[h, w, out]`, requantized.
+    /// `[h, w, cin]` → `[h, w, out]`, requantized. Output pixel `(t, f)` is row
+    /// `t · (w + 2) + f` of one product over the padded map (the two extra columns of each
+    /// row are computed and dropped): no im2col.
     fn run(&self, x: &[u8], h: usize, w: usize) -> Vec<u8> {
-        let (k, out) = (9 * self.cin, self.w.n);
-        let m = (h * w).next_multiple_of(MR);
-        let mut cols = Vec::with_capacity(m * k);
+        let (cin, out) = (self.cin, self.w.n);
+        let xp = pad(x, h, w, cin);
+        let m = (h * (w + 2)).next_multiple_of(MR);
+        let mut acc = vec![0i32; m * out];
+        self.w.matmul(m, &xp, cin, &taps(w, cin), &mut acc);
+        let mut y = Vec::with_capacity(h * w * out);
         for t in 0..h {
-            for f in 0..w {
-                im2col_pixel(x, h, w, self.cin, t, f, &mut cols);
+            for px in acc[t * (w + 2) * out..].chunks_exact(out).take(w) {
+                y.extend(
+                    px.iter()
+                        .zip(&self.bias)
+                        .map(|(a, b)| to_u8((a + b) as f32 * self.mult)),
+                );
             }
         }
-        cols.resize(m * k, 0);
-        let mut acc = vec![0i32; m * out];
-        self.w.matmul(m, &cols, &mut acc);
-        acc.truncate(h * w * out);
-        acc.chunks_exact(out)
-            .flat_map(|px| {
-                px.iter().zip(&self.bias).map(|(a, b)| {
-                    ((a + b) as f32 * self.mult)
-                        .round_ties_even()
-                        .clamp(0.0, 255.0) as u8
-                })
-            })
-            .collect()
+        y
     }
 }
 

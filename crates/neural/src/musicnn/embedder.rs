@@ -79,8 +79,9 @@ impl MusicnnEmbedder {
                 ),
                 Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
             };
-            if cfg.own_kernels && runtime.runtime() == &crate::Runtime::Tract {
-                // A graph of another structure (an override) runs on tract itself.
+            if cfg.own_kernels {
+                // On either runtime (faster than both on one core); a graph of another
+                // structure (an override) runs on the runtime itself.
                 if let Ok(native) = NativeMusicnn::load(&model) {
                     return Ok(Engine::Native {
                         net: Box::new(native),
@@ -176,8 +177,8 @@ impl MusicnnEmbedder {
         }
     }
 
-    /// What runs the networks: songrec's own kernels (tract's runtime with the built-in
-    /// graphs) or the runtime itself.
+    /// What runs the networks: songrec's own kernels (the built-in graphs, unless
+    /// `own_kernels` is off) or the runtime itself.
     pub fn engine(&self) -> String {
         match &self.msd {
             Engine::Native { .. } => "songrec kernels".into(),

@@ -26,6 +26,8 @@ fn ort() -> Arc<MusicnnEmbedder> {
                     library: ort_library(),
                 },
                 max_sessions: 2,
+                // ONNX Runtime itself, not songrec's kernels (which run on either runtime).
+                own_kernels: false,
                 ..MusicnnConfig::default()
             })
             .expect("ONNX Runtime musicnn embedder"),
