@@ -87,7 +87,7 @@ impl std::fmt::Display for RuntimeChoice {
             }
             (Runtime::Tract, RuntimeSource::BuiltIn) => write!(
                 f,
-                "musicnn runs on tract {} (built in); `pip install onnxruntime` runs the model about {} faster (about {} per song, with decoding)",
+                "musicnn runs on tract {} (built in), both networks on songrec's own kernels where the CPU allows; `pip install onnxruntime` runs the model about {} faster (about {} per song, with decoding)",
                 songrec_neural::runtime::TRACT_VERSION,
                 songrec_neural::runtime::ORT_MODEL_SPEEDUP,
                 songrec_neural::runtime::ORT_SONG_SPEEDUP

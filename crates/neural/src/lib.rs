@@ -6,7 +6,13 @@
 //!   Runtime is configured or found); or
 //! * **ONNX Runtime**, the native library loaded at run time from a configured path
 //!   (`SONGREC_ORT_LIBRARY`) or found where `pip install onnxruntime` put it ([`discover`]),
-//!   about 1.6× faster on the model (1.3× per song with decoding and the DSP analysis).
+//!   about 1.1× faster on the models where songrec's own kernels run both (1.0× per song with
+//!   decoding and the DSP analysis).
+//!
+//! Both networks of the default run on **songrec's own kernels** where they can (`kernels`:
+//! musicnn on either runtime, aisfx's int8 network where the CPU has AVX-512 VNNI), about 2×
+//! tract's speed on each, within the tolerances the engines already differ by;
+//! `SONGREC_OWN_KERNELS=0` ([`ENV_OWN_KERNELS`]) leaves both to the runtime.
 //!
 //! See [`runtime`] for how one binary supports both (tract called directly, ONNX Runtime
 //! through `ort`), and [`musicnn`] for the embedding (MSD's and MTT's 200-d `penultimate`
@@ -30,7 +36,7 @@ pub mod aisfx;
 pub mod discover;
 pub mod error;
 mod graph;
-mod kernels;
+pub(crate) mod kernels;
 pub mod mix;
 pub mod musicnn;
 mod network;

@@ -127,14 +127,15 @@ static ACTIVE: Mutex<Option<Arc<ActiveRuntime>>> = Mutex::new(None);
 /// Version of the built-in tract engine (tract-onnx 0.23.9).
 pub const TRACT_VERSION: &str = "0.23";
 
-/// How much faster a song is ingested with ONNX Runtime than with tract (`--embedder both`:
-/// decoding and the DSP analysis are not faster): 1.88 → 2.48 songs/s on one core of the
-/// project's 2-core machine (docs/benchmarks.md, docs/quality.md).
-pub const ORT_SONG_SPEEDUP: &str = "1.3×";
+/// How much faster a song is ingested with ONNX Runtime than with the built-in engine
+/// (`songrec-mix@2`, songrec's own kernels on a CPU with AVX-512 VNNI; decoding and the DSP
+/// analysis are not faster): 0.288 → 0.284 CPU s a song on one core of the project's 2-core
+/// machine (docs/quality.md, "Speed: where the CPU goes").
+pub const ORT_SONG_SPEEDUP: &str = "1.0×";
 
-/// How much faster ONNX Runtime runs the musicnn network itself, measured on the same machine:
-/// ORT_MODEL_SPEEDUP, the figure for the model alone.
-pub const ORT_MODEL_SPEEDUP: &str = "1.6×";
+/// How much faster ONNX Runtime runs the two networks, measured on the same machine: 0.144 →
+/// 0.136 CPU s a song, ORT_MODEL_SPEEDUP, the figure for the models alone.
+pub const ORT_MODEL_SPEEDUP: &str = "1.1×";
 
 /// A validated ONNX Runtime library, not yet installed as `ort`'s API.
 struct LoadedOrt {
