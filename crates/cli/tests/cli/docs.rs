@@ -401,8 +401,8 @@ fn named_mp3(wav: &Path, dir: &Path, artist: &str, title: &str, genre: Option<&s
 
 /// ONNX Runtime's speed-up over tract, as measured (docs/quality.md, "The neural embedder"):
 /// on the model alone, and per song with decoding and the DSP analysis.
-const ORT_ON_THE_MODEL: &str = "1.6";
-const ORT_PER_SONG: &str = "1.3";
+const ORT_ON_THE_MODEL: &str = "1.1";
+const ORT_PER_SONG: &str = "1.0";
 
 /// Every place that states ONNX Runtime's speed-up states the same figures: the example
 /// configuration, the README, the guide, the neural crate's docs and the constants what
