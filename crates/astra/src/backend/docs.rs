@@ -17,6 +17,9 @@
 //!   "live": true,   // the song's metadata exists (the copy below is present)
 //!   "meta": "...", "f": { ... } }   // denormalised copy: filters + Match.metadata in one request
 //! ```
+//!
+//! A later version of the model shares the collection: its documents are
+//! `"_id": "<sha256 hex>@<version>"` with `"mv": "<version>"` (see `schema::RegisteredModel`).
 
 use std::fmt::Write as _;
 
@@ -262,10 +265,17 @@ pub(crate) fn copy_fields(m: &SongMetadata) -> StorageResult<Map<String, Value>>
     Ok(d)
 }
 
-/// A full vector document for a committed song.
-pub(crate) fn vector_doc(m: &SongMetadata, wire_vector: Value) -> StorageResult<Value> {
+/// A full vector document of model `r` for a committed song.
+pub(crate) fn vector_doc(
+    m: &SongMetadata,
+    wire_vector: Value,
+    r: &super::schema::RegisteredModel,
+) -> StorageResult<Value> {
     let mut d = Map::new();
-    d.insert("_id".into(), json!(m.id.as_str()));
+    d.insert("_id".into(), json!(r.doc_id(&m.id)));
+    if let Some(tag) = &r.tag {
+        d.insert(super::schema::TAG.into(), json!(tag));
+    }
     d.insert("$vector".into(), wire_vector);
     d.extend(copy_fields(m)?);
     Ok(Value::Object(d))
@@ -290,10 +300,12 @@ pub(crate) fn parse_meta(doc: &Value) -> StorageResult<SongMetadata> {
     })
 }
 
-/// The `_id` of a document as a song id.
+/// The `_id` of a document as a song id (a vector document of a version sharing another's
+/// collection is `<song id>@<version>`).
 pub(crate) fn doc_id(doc: &Value) -> StorageResult<SongId> {
     let raw = doc.get("_id").and_then(Value::as_str).unwrap_or_default();
-    SongId::parse(raw).map_err(|_| {
+    let song = raw.split_once('@').map_or(raw, |(id, _)| id);
+    SongId::parse(song).map_err(|_| {
         StorageError::backend("astra", format!("document id {raw:?} is not a song id"))
     })
 }

@@ -118,9 +118,16 @@ impl AstraBackend {
                 needed.push(r.collection.clone());
             }
         }
+        // A new version of a registered model (or of one registered by this init) shares its
+        // collection: no room needed.
         let mut new_models = BTreeSet::new();
+        let mut new_names = BTreeSet::new();
         for m in models {
-            if !known.contains_key(&registry_key(m)) && new_models.insert(registry_key(m)) {
+            if !known.contains_key(&registry_key(m))
+                && new_models.insert(registry_key(m))
+                && RegisteredModel::sibling(&known, m).is_none()
+                && new_names.insert((m.name.clone(), m.dim))
+            {
                 needed.push(format!("a vector collection for model {}", m.key()));
             }
         }
@@ -160,14 +167,14 @@ impl AstraBackend {
                 None => {
                     let taken: BTreeSet<String> =
                         reg.values().map(|r| r.collection.clone()).collect();
-                    let name = schema::vector_name(&self.prefix, m, &taken);
-                    let cmd = schema::vector_command(&self.prefix, &name, m.dim)?;
-                    self.apply_collection(&cmd, &infos, &budget, &mut report)
-                        .await?;
-                    let r = RegisteredModel {
-                        model: m.clone(),
-                        collection: name,
-                    };
+                    let r = RegisteredModel::new_in(&reg, m, || {
+                        schema::vector_name(&self.prefix, m, &taken)
+                    });
+                    if r.tag.is_none() {
+                        let cmd = schema::vector_command(&self.prefix, &r.collection, m.dim)?;
+                        self.apply_collection(&cmd, &infos, &budget, &mut report)
+                            .await?;
+                    }
                     self.write_registry_doc(&r).await?;
                     reg.insert(registry_key(m), r.clone());
                     r
@@ -322,9 +329,16 @@ impl AstraBackend {
             return out;
         }
         let taken: BTreeSet<String> = reg.values().map(|r| r.collection.clone()).collect();
-        let name = schema::vector_name(&self.prefix, model, &taken);
+        let r = RegisteredModel::new_in(&reg, model, || {
+            schema::vector_name(&self.prefix, model, &taken)
+        });
+        let name = r.collection.clone();
         let cmd = schema::vector_command(&self.prefix, &name, model.dim)?;
-        if let Err(e) = self.client.run_command(None, &cmd, true).await {
+        let created = match r.tag {
+            Some(_) => None,
+            None => self.client.run_command(None, &cmd, true).await.err(),
+        };
+        if let Some(e) = created {
             let diff = if e.kind() == Some(ErrorKind::ExistingCollectionDifferentSettings) {
                 self.client
                     .find_collections(true)
@@ -340,10 +354,6 @@ impl AstraBackend {
             };
             return Err(schema::create_error(e, &name, diff));
         }
-        let r = RegisteredModel {
-            model: model.clone(),
-            collection: name,
-        };
         self.write_registry_doc(&r).await?;
         // Another process may have registered the model concurrently: trust the stored entry.
         reg = self.load_registry().await?;
@@ -369,8 +379,9 @@ impl AstraBackend {
         };
         let mut out = Vec::new();
         for r in reg.into_values() {
+            let (tag, scope) = r.scope();
             let count = self
-                .exact_count(&self.vectors(&r), json!({"live": true}))
+                .exact_count(&self.vectors(&r), json!({"live": true, tag: scope}))
                 .await?;
             out.push(ModelStats {
                 model: r.model,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
-use songrec_storage::{ModelInfo, StorageError, StorageResult};
+use songrec_storage::{ModelInfo, SongId, StorageError, StorageResult};
 
 use super::errors::{self, BACKEND};
 use crate::dataapi::{Collection, CollectionInfo, DataApiError, ErrorKind};
@@ -134,15 +134,30 @@ pub(crate) fn registry_doc(prefix: &str, m: &RegisteredModel) -> StorageResult<V
     );
     if let Some(o) = doc.as_object_mut() {
         o.insert("collection".into(), json!(m.collection));
+        if let Some(tag) = &m.tag {
+            o.insert(TAG.into(), json!(tag));
+        }
     }
     Ok(doc)
 }
 
+/// Field of a vector document (and of a registry document) naming the model version of a
+/// document in a collection shared with another version of the same model.
+pub(crate) const TAG: &str = "mv";
+
 /// A model in the registry and the collection holding its vectors.
+///
+/// Versions of one model share one vector collection (a new version of a registered model
+/// needs no collection of its own: a database holds 5 or 10). The version that created the
+/// collection keeps plain documents (`_id` = the song id, no [`TAG`]); each later version's
+/// documents are `<song id>@<version>` with `mv: "<version>"`, and every read of a version is
+/// scoped to its own documents ([`RegisteredModel::scope`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RegisteredModel {
     pub model: ModelInfo,
     pub collection: String,
+    /// `Some(version)` for a version that shares another version's collection.
+    pub tag: Option<String>,
 }
 
 impl RegisteredModel {
@@ -155,7 +170,59 @@ impl RegisteredModel {
                 usize::try_from(doc.get("dim")?.as_u64()?).ok()?,
             ),
             collection: s("collection")?,
+            tag: s(TAG),
         })
+    }
+
+    /// The `_id` of song `id`'s document of this model.
+    pub(crate) fn doc_id(&self, id: &SongId) -> String {
+        match &self.tag {
+            None => id.as_str().to_owned(),
+            Some(tag) => format!("{}@{tag}", id.as_str()),
+        }
+    }
+
+    /// The filter of song `id`'s document of this model.
+    pub(crate) fn id_filter(&self, id: &SongId) -> Value {
+        json!({"_id": self.doc_id(id)})
+    }
+
+    /// The condition that keeps a query to this model's documents: its tag, or (for the version
+    /// that owns the collection) no tag at all.
+    pub(crate) fn scope(&self) -> (String, Value) {
+        let v = match &self.tag {
+            Some(tag) => json!(tag),
+            None => json!({"$exists": false}),
+        };
+        (TAG.to_owned(), v)
+    }
+
+    /// A registered version of the same model with vectors of the same width, whose
+    /// collection a new version shares.
+    pub(crate) fn sibling<'a>(reg: &'a Registry, m: &ModelInfo) -> Option<&'a RegisteredModel> {
+        reg.values()
+            .filter(|r| r.model.name == m.name && r.model.dim == m.dim && r.model != *m)
+            .min_by_key(|r| r.tag.is_some())
+    }
+
+    /// A new model's entry: in its sibling's collection when it has one, else in `collection`.
+    pub(crate) fn new_in(
+        reg: &Registry,
+        m: &ModelInfo,
+        collection: impl FnOnce() -> String,
+    ) -> Self {
+        match Self::sibling(reg, m) {
+            Some(s) => RegisteredModel {
+                model: m.clone(),
+                collection: s.collection.clone(),
+                tag: Some(m.version.clone()),
+            },
+            None => RegisteredModel {
+                model: m.clone(),
+                collection: collection(),
+                tag: None,
+            },
+        }
     }
 }
 
@@ -371,10 +438,32 @@ mod tests {
         let reg = RegisteredModel {
             model: ModelInfo::new("m", "1", 8),
             collection: "p_v_m_1".into(),
+            tag: None,
         };
         let doc = registry_doc("p", &reg).unwrap_or_default();
         assert_eq!(doc["_id"], json!("model:m@1"));
-        assert_eq!(RegisteredModel::from_doc(&doc), Some(reg));
+        assert_eq!(RegisteredModel::from_doc(&doc), Some(reg.clone()));
+        // A second version shares the first one's collection, its documents tagged.
+        let mut known = Registry::new();
+        known.insert(registry_key(&reg.model), reg.clone());
+        let v2 = ModelInfo::new("m", "2", 8);
+        let r2 = RegisteredModel::new_in(&known, &v2, || unreachable!("no new collection"));
+        assert_eq!(
+            (r2.collection.as_str(), r2.tag.as_deref()),
+            ("p_v_m_1", Some("2"))
+        );
+        let doc = registry_doc("p", &r2).unwrap_or_default();
+        assert_eq!(RegisteredModel::from_doc(&doc), Some(r2.clone()));
+        let id = SongId::parse(&"ab".repeat(32)).unwrap();
+        assert_eq!(r2.doc_id(&id), format!("{}@2", id.as_str()));
+        assert_eq!(reg.doc_id(&id), id.as_str());
+        assert_eq!(r2.scope(), (TAG.to_owned(), json!("2")));
+        assert_eq!(reg.scope(), (TAG.to_owned(), json!({"$exists": false})));
+        // Another width or another name gets a collection of its own.
+        for other in [ModelInfo::new("m", "3", 4), ModelInfo::new("n", "1", 8)] {
+            let r = RegisteredModel::new_in(&known, &other, || "own".into());
+            assert_eq!((r.collection.as_str(), r.tag), ("own", None));
+        }
     }
 
     #[test]

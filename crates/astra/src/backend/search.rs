@@ -11,7 +11,7 @@ use songrec_storage::{
 use super::docs::{self, META};
 use super::errors::{self, BACKEND};
 use super::filter::translate;
-use super::{AstraBackend, base, id_filter};
+use super::{AstraBackend, base};
 use crate::dataapi::{Collection, FindOptions, decode_vector, document_similarity};
 
 /// Extra candidates fetched by a cosine search so client-side re-ranking (exact f32 cosine,
@@ -150,7 +150,7 @@ impl AstraBackend {
         let doc = self
             .vectors(&r)
             .find_one(
-                id_filter(id),
+                r.id_filter(id),
                 FindOptions::default().projection(json!({"live": 1, "$vector": 1})),
             )
             .await
@@ -191,8 +191,10 @@ impl AstraBackend {
             return Ok(Vec::new());
         }
         let mut b = base("live", json!(true));
+        let (tag, scope) = r.scope();
+        b.insert(tag, scope);
         if !query.exclude.is_empty() {
-            let ids: Vec<&str> = query.exclude.iter().map(SongId::as_str).collect();
+            let ids: Vec<String> = query.exclude.iter().map(|id| r.doc_id(id)).collect();
             b.insert("_id".into(), json!({ "$nin": ids }));
         }
         let filter = t.with_base(b);

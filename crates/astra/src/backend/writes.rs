@@ -13,7 +13,7 @@ use songrec_storage::{
 use super::docs::{self, META};
 use super::errors;
 use super::feed;
-use super::schema::registry_key;
+use super::schema::{self, RegisteredModel, registry_key};
 use super::{AstraBackend, CONCURRENCY, id_filter};
 use crate::dataapi::{
     Collection, DataApiError, ErrorKind, FindOptions, UpdateOptions, encode_vector,
@@ -154,6 +154,9 @@ impl AstraBackend {
             }
         };
         set.insert("$vector".into(), self.wire(&embedding.vector));
+        if let Some(tag) = &r.tag {
+            set.insert(schema::TAG.into(), json!(tag));
+        }
         let mut update = Map::new();
         update.insert("$set".into(), Value::Object(set));
         if meta.is_none() {
@@ -161,7 +164,7 @@ impl AstraBackend {
         }
         self.vectors(&r)
             .update_one(
-                id_filter(id),
+                r.id_filter(id),
                 Value::Object(update),
                 UpdateOptions::upsert(),
             )
@@ -189,7 +192,7 @@ impl AstraBackend {
                 let coll = self.vectors(&r);
                 let copy = copy.clone();
                 async move {
-                    coll.update_one(id_filter(id), copy, UpdateOptions::default())
+                    coll.update_one(r.id_filter(id), copy, UpdateOptions::default())
                         .await
                         .map_err(|e| {
                             errors::api(
@@ -235,7 +238,7 @@ impl AstraBackend {
             .map(|r| {
                 let coll = self.vectors(&r);
                 async move {
-                    coll.delete_one(id_filter(id)).await.map_err(|e| {
+                    coll.delete_one(r.id_filter(id)).await.map_err(|e| {
                         errors::api(
                             e,
                             &format!("deleting the vector of song {id} in {}", coll.name()),
@@ -333,7 +336,7 @@ impl AstraBackend {
                     failed.insert(m.id.clone(), err.to_string());
                     continue;
                 }
-                match docs::vector_doc(m, self.wire(&e.vector)) {
+                match docs::vector_doc(m, self.wire(&e.vector), &r) {
                     Ok(d) => {
                         docs_out.push(d);
                         owners.push(*m);
@@ -405,22 +408,24 @@ impl AstraBackend {
                     .unwrap_or_default();
                 for r in reg.values() {
                     if !given.contains(&registry_key(&r.model)) {
-                        jobs.push((m.clone(), self.vectors(r)));
+                        jobs.push((m.clone(), r.clone(), self.vectors(r)));
                     }
                 }
             }
             let results: Vec<(SongId, StorageResult<()>)> = futures::stream::iter(jobs)
-                .map(|(m, coll): (SongMetadata, Collection)| async move {
-                    let r = async {
-                        let copy = json!({ "$set": docs::copy_fields(&m)? });
-                        coll.update_one(id_filter(&m.id), copy, UpdateOptions::default())
-                            .await
-                            .map_err(|e| errors::api(e, "refreshing a metadata copy"))?;
-                        Ok(())
-                    }
-                    .await;
-                    (m.id.clone(), r)
-                })
+                .map(
+                    |(m, r, coll): (SongMetadata, RegisteredModel, Collection)| async move {
+                        let r = async {
+                            let copy = json!({ "$set": docs::copy_fields(&m)? });
+                            coll.update_one(r.id_filter(&m.id), copy, UpdateOptions::default())
+                                .await
+                                .map_err(|e| errors::api(e, "refreshing a metadata copy"))?;
+                            Ok(())
+                        }
+                        .await;
+                        (m.id.clone(), r)
+                    },
+                )
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;

@@ -13,6 +13,7 @@ mod collection_budget;
 mod credentials;
 mod dataapi_client;
 mod listing_beyond_sort_cap;
+mod model_versions;
 mod response_caps;
 
 use std::time::Duration;
