@@ -669,3 +669,83 @@ fn real_recordings_migrate_verified_and_sync_without_conflicts() {
         }
     }
 }
+
+/// A library made with `songrec-mix@1` is upgraded on one machine and carried by `sync` to the
+/// cloud and to another machine, on a database that allows two collections: version 2 shares
+/// version 1's vector collection there.
+#[test]
+fn a_version_1_library_upgrades_through_sync_in_two_collections() {
+    let files = real_recordings(
+        "freedesktop",
+        &[
+            "complete.oga",
+            "phone-incoming-call.oga",
+            "service-login.oga",
+        ],
+    );
+    let c = cloud_with(LocalCloud::builder().max_collections(2));
+    let (a, b) = (Machine::new(&c), Machine::new(&c));
+    let mut args = vec![
+        "--storage-backend",
+        "local",
+        "ingest",
+        "--embedder",
+        "mix@1",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    a.ok(&args);
+    let out = a.sync(&[], 0);
+    assert!(out.contains(" 0 conflicts,"), "{out}");
+    // The upgrade, on machine a's own library; sync carries the new vectors (reembed bumps
+    // each song's version).
+    a.ok(&["--storage-backend", "local", "reembed"]);
+    let out = a.sync(&[], 0);
+    assert!(out.contains(" 0 conflicts,"), "{out}");
+    b.sync(&[], 0);
+    let counts = |side: &dyn StorageBackend| -> Vec<(String, u64)> {
+        c.block_on(async {
+            side.models()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|s| s.model.name == "songrec-mix")
+                .map(|s| (s.model.key(), s.count))
+                .collect()
+        })
+    };
+    let both = vec![
+        ("songrec-mix@1".to_owned(), 3),
+        ("songrec-mix@2".to_owned(), 3),
+    ];
+    assert_eq!(counts(&c.remote()), both, "remote");
+    assert_eq!(
+        counts(&LocalBackend::open(b.lib()).unwrap()),
+        both,
+        "machine b"
+    );
+    let n = c.block_on(async {
+        c.remote()
+            .client()
+            .find_collections(false)
+            .await
+            .unwrap()
+            .len()
+    });
+    assert_eq!(n, 2, "collections on the cloud");
+    // Same vectors everywhere.
+    let (ra, rb, rc) = (
+        LocalBackend::open(a.lib()).unwrap(),
+        LocalBackend::open(b.lib()).unwrap(),
+        c.remote(),
+    );
+    c.block_on(async {
+        for v in ra.list_versions().await.unwrap() {
+            for s in ra.models().await.unwrap() {
+                let x = ra.get_embedding(&v.id, &s.model).await.unwrap();
+                assert!(x.is_some(), "{} lacks {}", v.id, s.model.key());
+                assert_eq!(rb.get_embedding(&v.id, &s.model).await.unwrap(), x);
+                assert_eq!(rc.get_embedding(&v.id, &s.model).await.unwrap(), x);
+            }
+        }
+    });
+}
