@@ -21,9 +21,13 @@ const REGISTRY_TEMPLATE: &str =
 pub(crate) const SCHEMA_ID: &str = "schema";
 /// Every schema version and what it changed; `init` applies the versions above the recorded
 /// one in order and records each (`migrations/astra/README.md`).
-pub(crate) const VERSIONS: [(u64, &str); 2] = [
+pub(crate) const VERSIONS: [(u64, &str); 3] = [
     (1, "the collections and documents of migrations/astra"),
     (2, "title and artist sort keys in natural order"),
+    (
+        3,
+        "a later version of a model shares its vector collection (documents <id>@<version>, mv)",
+    ),
 ];
 /// The schema version this songrec writes.
 pub(crate) const SCHEMA_VERSION: u64 = VERSIONS[VERSIONS.len() - 1].0;

@@ -300,7 +300,7 @@ async fn doctor_reports_each_check() {
     let c = report.check(songrec_astra::backend::doctor_checks::SCHEMA);
     let c = c.expect("schema check");
     assert_eq!(c.status, CheckStatus::Warn, "{report}");
-    assert!(c.detail.starts_with("1 of 2"), "{report}");
+    assert!(c.detail.starts_with("1 of 3"), "{report}");
     assert!(c.fix.as_deref().unwrap_or("").contains("init-astra"));
     let bad = config(&env, "AstraCS:bad-doctor-token");
     let report = doctor(&bad).await;

@@ -229,19 +229,20 @@ async fn old_sort_keys_are_listed_in_order_without_a_write_and_upgraded_by_init(
             .to_string()
             .contains("upgraded the sort keys of 6 songs")
     );
-    // The upgrade is recorded in the collection: version 2, applied once.
-    assert_eq!(report.schema, (1, 2), "{report}");
-    assert!(report.to_string().contains("schema  version 2 (was 1)"));
+    // The upgrades are recorded in the collection: versions 2 and 3, applied once.
+    assert_eq!(report.schema, (1, 3), "{report}");
+    assert!(report.to_string().contains("schema  version 3 (was 1)"));
     let recorded = || async {
         let doc = coll.find_one(schema_doc(), Default::default()).await;
         doc.expect("read").expect("a schema document")
     };
-    assert_eq!(recorded().await["version"], 2);
+    assert_eq!(recorded().await["version"], 3);
     assert_eq!(recorded().await["upgrades"][0]["version"], 2);
+    assert_eq!(recorded().await["upgrades"][1]["version"], 3);
     let again = fresh().init_schema(&[]).await.expect("init again");
-    assert_eq!((again.schema, again.upgraded_sort_keys), ((2, 2), 0));
+    assert_eq!((again.schema, again.upgraded_sort_keys), ((3, 3), 0));
     let upgrades = recorded().await["upgrades"].as_array().map(Vec::len);
-    assert_eq!(upgrades, Some(1), "nothing more to apply");
+    assert_eq!(upgrades, Some(2), "nothing more to apply");
     assert_eq!(
         stale().await,
         songrec_astra::dataapi::DocumentCount::Exact(0),

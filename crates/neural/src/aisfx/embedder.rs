@@ -24,9 +24,10 @@ use crate::runtime::{ActiveRuntime, activate};
 /// Deterministic; thread-safe like [`crate::MusicnnEmbedder`].
 pub struct AisfxEmbedder {
     runtime: Arc<ActiveRuntime>,
-    net: Network,
-    /// The int8 network on songrec's own kernels, when used.
-    native: Option<NativeAisfx>,
+    /// The graph's bytes (FLOPs are counted on it).
+    model: &'static [u8],
+    label: &'static str,
+    engine: Engine,
     frontend: FrontEnd,
     blocks: usize,
     int8: bool,
@@ -55,36 +56,34 @@ impl AisfxEmbedder {
         } else {
             (BUNDLED_MODEL, "the built-in aisfx model")
         };
-        let native = if cfg.int8
+        let engine = if cfg.int8
             && cfg.own_kernels
             && runtime.runtime() == &crate::Runtime::Tract
             && crate::kernels::int8::available()
         {
-            Some(
-                NativeAisfx::load(model).map_err(|reason| NeuralError::InvalidModel {
+            Engine::Native(NativeAisfx::load(model).map_err(|reason| {
+                NeuralError::InvalidModel {
                     model: label.into(),
                     runtime: "songrec kernels".into(),
                     reason,
-                })?,
-            )
+                }
+            })?)
         } else {
-            None
+            Engine::Graph(Network::load(
+                Cow::Borrowed(model),
+                label.into(),
+                &SIGNATURE,
+                &runtime,
+                max,
+                cfg.intra_threads,
+                cfg.tract_batch,
+            )?)
         };
-        // Loaded with its own kernels too: FLOPs are counted on the graph, and a sessionless
-        // tract plan is cheap to keep.
-        let net = Network::load(
-            Cow::Borrowed(model),
-            label.into(),
-            &SIGNATURE,
-            &runtime,
-            max,
-            cfg.intra_threads,
-            cfg.tract_batch,
-        )?;
         Ok(AisfxEmbedder {
             runtime,
-            net,
-            native,
+            model,
+            label,
+            engine,
             frontend: FrontEnd::new(),
             blocks: cfg.blocks.max(1),
             int8: cfg.int8,
@@ -99,25 +98,27 @@ impl AisfxEmbedder {
     /// The network's 512 outputs per block for `logmel` = whole blocks `[n, 100, 96]`
     /// (row-major `[n, 512]`).
     pub fn run_blocks(&self, logmel: &[f32]) -> NeuralResult<Vec<f32>> {
-        if let Some(native) = &self.native {
-            let item = SIGNATURE.item_len();
-            if logmel.is_empty() || !logmel.len().is_multiple_of(item) {
-                return Err(NeuralError::Inference {
-                    runtime: self.engine(),
-                    reason: format!(
-                        "the batch has {} values, not a whole number of {item}-value blocks",
-                        logmel.len()
-                    ),
-                });
+        let net = match &self.engine {
+            Engine::Graph(net) => net,
+            Engine::Native(native) => {
+                let item = SIGNATURE.item_len();
+                if logmel.is_empty() || !logmel.len().is_multiple_of(item) {
+                    return Err(NeuralError::Inference {
+                        runtime: self.engine(),
+                        reason: format!(
+                            "the batch has {} values, not a whole number of {item}-value blocks",
+                            logmel.len()
+                        ),
+                    });
+                }
+                let mut rows = Vec::with_capacity(logmel.len() / item * BLOCK_DIM);
+                for block in logmel.chunks_exact(item) {
+                    native.run(block, &mut rows);
+                }
+                return Ok(rows);
             }
-            let mut rows = Vec::with_capacity(logmel.len() / item * BLOCK_DIM);
-            for block in logmel.chunks_exact(item) {
-                native.run(block, &mut rows);
-            }
-            return Ok(rows);
-        }
-        self.net
-            .run(logmel)?
+        };
+        net.run(logmel)?
             .into_iter()
             .next()
             .ok_or_else(|| NeuralError::Inference {
@@ -147,10 +148,9 @@ impl AisfxEmbedder {
 
     /// What runs the network: songrec's own kernels or the runtime.
     pub fn engine(&self) -> String {
-        if self.native.is_some() {
-            "songrec kernels".into()
-        } else {
-            self.runtime.describe()
+        match self.engine {
+            Engine::Native(_) => "songrec kernels".into(),
+            Engine::Graph(_) => self.runtime.describe(),
         }
     }
 
@@ -161,7 +161,15 @@ impl AisfxEmbedder {
 
     /// FLOPs of one block through the network (counted by tract on the graph).
     pub fn flops_per_block(&self) -> NeuralResult<f64> {
-        self.net.flops_per_item()
+        crate::runtime::catch_panic("counting the model's work", || {
+            crate::profile::flops_per_item(self.model, &SIGNATURE)
+        })
+        .and_then(|r| r)
+        .map_err(|reason| NeuralError::InvalidModel {
+            model: self.label.into(),
+            runtime: "tract".into(),
+            reason,
+        })
     }
 
     /// Embedding of one song.
@@ -200,4 +208,12 @@ impl Embedder for AisfxEmbedder {
             .map(|a| (a.embedding, Vec::new(), Vec::new()));
         crate::network::song_analysis(AISFX_NAME, analysed)
     }
+}
+
+/// What runs the network.
+enum Engine {
+    /// songrec's own kernels (the int8 network where the CPU has AVX-512 VNNI).
+    Native(NativeAisfx),
+    /// The active runtime on the graph.
+    Graph(Network),
 }
