@@ -103,6 +103,8 @@ run similar "Warehouse Pulse 1" -k 5
 echo; echo "== songrec stats"
 run stats
 echo
+echo "songrec is $songrec. To run the README's commands as written (\`songrec ...\`), put it on"
+echo "your PATH in this shell:"
+echo "  export PATH=\"$(dirname "$songrec"):\$PATH\""
 echo "The demo library is at $lib: keep using it with"
-echo "  $songrec --library $lib similar \"Slow Piano 2\""
-echo "or export SONGREC_LIBRARY=$lib"
+echo "  songrec --library $lib similar \"Slow Piano 2\""
