@@ -237,8 +237,11 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
         (
             "format".into(),
             format!(
-                "{} Hz, {} ch, {} bytes, {}",
-                m.sample_rate, m.channels, m.file_size, m.file_name
+                "{} Hz, {} ch, {}, {}",
+                m.sample_rate,
+                m.channels,
+                count(m.file_size, "byte"),
+                m.file_name
             ),
         ),
         (

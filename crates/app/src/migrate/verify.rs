@@ -465,7 +465,7 @@ mod tests {
         assert!(r.is_clean(), "{}", r.summary());
         assert!(
             r.summary().contains(
-                "1 songs already on the target with other metadata (`songrec sync` merges them)"
+                "1 song already on the target with other metadata (`songrec sync` merges it)"
             ),
             "{}",
             r.summary()
@@ -473,8 +473,7 @@ mod tests {
         r.differences = std::mem::take(&mut r.held_differently);
         assert!(!r.is_clean());
         assert!(
-            r.summary()
-                .starts_with("NOT clean (1 differences in depth)"),
+            r.summary().starts_with("NOT clean (1 difference in depth)"),
             "{}",
             r.summary()
         );

@@ -206,7 +206,12 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
                     String::new()
                 },
                 if r.urls > 0 {
-                    format!(", {} as URLs that expire", r.urls)
+                    let how = if r.urls == 1 {
+                        "a URL that expires"
+                    } else {
+                        "URLs that expire"
+                    };
+                    format!(", {} as {how}", r.urls)
                 } else {
                     String::new()
                 }

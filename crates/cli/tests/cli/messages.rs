@@ -132,8 +132,8 @@ fn s3_refusals_are_told_in_a_few_words() {
     let env: Vec<(String, String)> = c.env().into_iter().collect();
     assert!(on_cloud(home, &env, &["init-astra"]).status.success());
     for (var, value) in [
-        ("SONGREC_S3_BUCKET", "no-such-bucket"),
         ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+        ("AWS_ACCESS_KEY_ID", "not-the-key"),
     ] {
         let mut wrong = env.clone();
         wrong.retain(|(k, _)| k != var);
