@@ -13,7 +13,7 @@ use songrec_testkit::fixtures::real_recording;
 use crate::{bin, on_library};
 
 /// Words of songrec's insides that no message may show without `-v`.
-const INTERNALS: [&str; 14] = [
+const INTERNALS: [&str; 15] = [
     "Fallback(",
     "Cache(",
     "CircuitBreaker(",
@@ -23,6 +23,7 @@ const INTERNALS: [&str; 14] = [
     "tcp connect error",
     "<?xml",
     "<Error>",
+    "<Code>",
     "no suitable format reader",
     "malformed stream",
     "unsupported feature",
