@@ -134,7 +134,7 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
     };
     require_library(cfg, creates)?;
     let opened = factory::open(cfg, reads)
-        .with_context(|| format!("opening the {} library", cfg.backend))?;
+        .with_context(|| format!("opening the {}", factory::describe(cfg, cfg.backend)))?;
     tracing::info!("using {}", opened.backend);
     let backend = opened.backend.clone();
     let code = match &cli.command {
@@ -144,13 +144,13 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
         Command::Show(a) => show::run(a, backend).await,
         Command::Delete(a) => delete::run(a, backend).await,
         Command::Stats(j) => stats::run(j, &opened).await,
-        Command::Reembed(a) => reembed::run(a, cfg, backend).await,
+        Command::Reembed(a) => reembed::run(a, cfg, &opened).await,
         Command::Serve(a) => serve::run(a, cfg, backend).await,
-        Command::Previews(a) => previews::run(a, cfg, backend).await,
+        Command::Previews(a) => previews::run(a, cfg, &opened).await,
         Command::Reindex(a) => reindex::run(a, cfg).await,
         Command::Edit(a) => edit::run(a, backend).await,
         Command::Playlist(a) => playlist::run(a, cfg, backend).await,
-        Command::Dupes(a) => dupes::run(a, backend).await,
+        Command::Dupes(a) => dupes::run(a, &opened).await,
         Command::Map(a) => map::map(a, cfg, backend).await,
         Command::Clusters(a) => map::clusters(a, cfg, backend).await,
         Command::Outliers(a) => map::outliers(a, cfg, backend).await,

@@ -8,6 +8,7 @@ use clap::Args;
 use songrec_app::ingest::{IngestOptions, Outcome};
 use songrec_config::Config;
 use songrec_factory::{self as factory, Opened};
+use songrec_storage::plural::count;
 
 use crate::exit;
 use crate::library::paths_exist;
@@ -118,11 +119,11 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             }
         }
         println!(
-            "ingested {} new, {} already in the library, {} failed ({} files in {:.1} s; {} of music) into the {}",
+            "ingested {} new, {} already in the library, {} failed ({} in {:.1} s; {} of music) into the {}",
             summary.added(),
             summary.skipped(),
             failed.len(),
-            summary.files.len(),
+            count(summary.files.len(), "file"),
             summary.elapsed_secs,
             crate::output::length_of_music(summary.audio_secs),
             opened.description
@@ -135,13 +136,8 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             .map(|p| shell_word(&p.display().to_string()))
             .collect();
         eprintln!(
-            "interrupted: {} {} stored, every file read so far is kept; rerun `songrec ingest {}` to continue (files already stored are skipped)",
-            summary.added(),
-            if summary.added() == 1 {
-                "song"
-            } else {
-                "songs"
-            },
+            "interrupted: {} stored, every file read so far is kept; rerun `songrec ingest {}` to continue (files already stored are skipped)",
+            count(summary.added(), "song"),
             again.join(" ")
         );
         return Ok(exit::INTERRUPTED);

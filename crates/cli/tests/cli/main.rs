@@ -9,6 +9,7 @@ mod discover;
 mod docs;
 mod doors;
 mod library;
+mod messages;
 mod migrate_crash;
 mod migrate_faults;
 mod offline;

@@ -215,9 +215,25 @@ fn two_machines_adds_edits_deletes_and_conflicts_converge() {
     let out = a.sync(&[], 0);
     assert!(out.contains("uploaded 6 new"), "{out}");
     let out = b.sync(&["--dry-run"], 0);
+    assert!(out.contains("dry run: nothing changed"), "{out}");
+    // Each step names its song by artist and title (from the side that holds it), then its id.
+    let steps: Vec<&str> = out.lines().filter(|l| l.starts_with("  would ")).collect();
+    assert!(steps.len() >= 9, "5 downloads, 4 uploads:\n{out}");
+    for (what, title) in [
+        ("download", "Warehouse Pulse 1"),
+        ("upload", "Blue Swing 2"),
+    ] {
+        assert!(
+            steps
+                .iter()
+                .any(|l| l.starts_with(&format!("  would {what} \"The "))
+                    && l.contains(&format!(" – {title}\" ("))),
+            "{what} {title}:\n{out}"
+        );
+    }
     assert!(
-        out.contains("dry run") && out.contains("would download song"),
-        "{out}"
+        steps.iter().all(|l| l.contains("Ensemble – ")),
+        "every step has a name:\n{out}"
     );
     let out = b.sync(&[], 0);
     assert!(
