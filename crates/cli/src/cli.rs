@@ -109,6 +109,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
 
 /// [`run`] once the configuration is loaded.
 async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
+    // `ingest --audio` chooses how this run keeps the files.
+    let adjusted;
+    let cfg = match &cli.command {
+        Command::Ingest(a) => {
+            adjusted = a.configured(cfg);
+            &adjusted
+        }
+        _ => cfg,
+    };
     match &cli.command {
         Command::InitAstra(args) => return init_astra::run(args, cfg).await,
         Command::Doctor => return doctor::run(cfg).await,

@@ -189,7 +189,7 @@ async fn query_vectors(backend: &dyn StorageBackend, req: &SimilarRequest) -> Ap
             // The library's own record of this file if it has one, else its tags as read now.
             let song = match backend.get_metadata(&id).await? {
                 Some(m) => m,
-                None => crate::ingest::metadata_from(&id, &fa, size),
+                None => crate::ingest::metadata_from(&id, &id, &fa, size),
             };
             let vectors = fa.analyses.into_iter().map(|a| a.analysis.vector).collect();
             Ok(Query {

@@ -40,6 +40,8 @@ async fn ingest_dsp(lib: &LocalBackend, music: &Path) -> songrec_app::ingest::In
         embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
         batch_size: 16,
         state_file: None,
+        prune: false,
+        copy_audio: false,
     };
     let s = ingest(lib, &[music.to_path_buf()], &opts, Arc::new(NoProgress))
         .await

@@ -63,6 +63,8 @@ fn build_library(dir: &Path, extra: &dyn Fn(&Path)) -> PathBuf {
             embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
             batch_size: 16,
             state_file: None,
+            prune: false,
+            copy_audio: false,
         };
         let s = ingest(&backend, &[music], &opts, Arc::new(NoProgress))
             .await

@@ -115,6 +115,8 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
         embedders,
         batch_size: 8,
         state_file: None,
+        prune: false,
+        copy_audio: false,
     };
     let s = songrec_app::ingest::ingest(
         backend.as_ref(),
