@@ -549,10 +549,12 @@ pub async fn fetch_and_ingest(
                     let updated = label(backend, &id, &track).await?;
                     PreviewOutcome::AlreadyInLibrary { id, updated }
                 }
-                Outcome::Unchanged | Outcome::Missing { .. } | Outcome::Removed { .. } => PreviewOutcome::Failed {
-                    kind: "internal".into(),
-                    reason: "skipped as unchanged".into(),
-                },
+                Outcome::Unchanged | Outcome::Missing { .. } | Outcome::Removed { .. } => {
+                    PreviewOutcome::Failed {
+                        kind: "internal".into(),
+                        reason: "skipped as unchanged".into(),
+                    }
+                }
                 Outcome::Failed { kind, reason } => PreviewOutcome::Failed {
                     kind,
                     reason: reason.replace(

@@ -208,4 +208,3 @@ pub fn metadata_from(id: &SongId, key: &SongId, fa: &FileAnalysis, file_size: u6
     m.updated_at = m.created_at;
     m
 }
-

@@ -72,7 +72,10 @@ pub(super) async fn known_file(
         .collect();
     let outcome = if before.get(&path).is_some_and(|s| s.id == id) {
         Outcome::Unchanged
-    } else if let Some(from) = earlier.iter().find(|p| std::fs::symlink_metadata(p).is_err()) {
+    } else if let Some(from) = earlier
+        .iter()
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+    {
         Outcome::Moved {
             id,
             from: (*from).clone(),
@@ -134,7 +137,10 @@ pub(super) async fn retagged(
     if old != key
         && let Err(e) = backend.delete_audio(&old).await
     {
-        tracing::warn!("{}: the earlier file's audio stays stored: {e}", path.display());
+        tracing::warn!(
+            "{}: the earlier file's audio stays stored: {e}",
+            path.display()
+        );
     }
     state.insert(path.clone(), seen);
     Ok(FileReport {
@@ -238,4 +244,3 @@ pub(super) async fn gone(
     }
     Ok(out)
 }
-

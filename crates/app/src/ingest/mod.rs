@@ -31,7 +31,7 @@ use crate::{AppError, AppResult};
 
 pub use describe::*;
 pub use scan::{
-    AUDIO_EXTENSIONS, UNREADABLE_EXTENSIONS, load_state, readable_extensions, scan,
+    AUDIO_EXTENSIONS, UNREADABLE_EXTENSIONS, load_state, readable_extensions, remember, scan,
     unsupported_extensions,
 };
 use scan::{Seen, below_root, read_state, save_state, stat};
@@ -635,4 +635,3 @@ fn storage_kind(e: &StorageError) -> &'static str {
         _ => "storage",
     }
 }
-

@@ -189,3 +189,23 @@ pub(super) fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {
         );
     }
 }
+
+/// Records in the ingest state file that these files (path, song, audio key) hold those songs
+/// as they are now (size and time), so the next ingest does not read them again.
+pub fn remember(state_file: &Path, files: &[(PathBuf, SongId, SongId)]) {
+    let mut state = read_state(state_file);
+    for (path, id, key) in files {
+        if let Some((size, mtime_ns)) = stat(path) {
+            state.insert(
+                path.clone(),
+                Seen {
+                    size,
+                    mtime_ns,
+                    id: id.clone(),
+                    key: Some(key.clone()),
+                },
+            );
+        }
+    }
+    save_state(Some(state_file), &state);
+}

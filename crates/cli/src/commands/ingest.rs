@@ -138,7 +138,10 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
                         eprintln!("missing: {} ({title})", f.path.display());
                     }
                     Outcome::Removed { title, .. } => {
-                        eprintln!("removed from the library: {title} ({} is gone)", f.path.display());
+                        eprintln!(
+                            "removed from the library: {title} ({} is gone)",
+                            f.path.display()
+                        );
                     }
                     Outcome::Added { warnings, .. } => {
                         for w in warnings {

@@ -42,6 +42,21 @@ pub struct SyncArgs {
     /// Machine-readable report.
     #[arg(long)]
     pub json: bool,
+    /// This machine's own copy of the music (default: [library] music): songs whose files are
+    /// found below it (the same bytes) are linked to them instead of downloaded; the others
+    /// are downloaded. The folder is only read.
+    #[arg(long, value_name = "DIR")]
+    pub music: Option<std::path::PathBuf>,
+}
+
+/// This machine's music folder as sync's source of files.
+#[derive(Debug)]
+struct Files(songrec_app::music::MusicFolder);
+
+impl songrec_sync::engine::LocalFiles for Files {
+    fn find(&self, key: &SongId) -> Option<std::path::PathBuf> {
+        self.0.find(key).map(std::path::Path::to_path_buf)
+    }
 }
 
 fn plan_line(r: &SyncReport) -> String {
@@ -107,6 +122,16 @@ fn describe(a: &Action, names: &HashMap<SongId, String>) -> String {
 
 /// `songrec sync`.
 pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
+    let mut cfg = cfg.clone();
+    if let Some(dir) = &args.music {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--music {}: no such folder (give the folder that holds this machine's copy of the music)",
+            dir.display()
+        );
+        cfg.library.music = Some(std::path::absolute(dir).context("--music")?);
+    }
+    let cfg = &cfg;
     let policy = match &args.conflict {
         Some(p) => p.parse().context("--conflict")?,
         None => cfg.sync.conflict,
@@ -131,6 +156,29 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         std::time::Duration::from_secs(u64::from(cfg.sync.full_every_days.max(1)) * 24 * 3600);
     opts.concurrency = args.concurrency.max(1);
     songrec_factory::sync::apply_test_hooks(&mut opts);
+    let mut music_line = None;
+    if let Some(dir) = &cfg.library.music
+        && !args.dry_run
+    {
+        let state = songrec_factory::ingest_state_file(cfg, &format!("music {}", dir.display()));
+        let dir2 = dir.clone();
+        let jobs = cfg.ingest.jobs;
+        let folder = tokio::task::spawn_blocking(move || {
+            songrec_app::music::MusicFolder::index(&dir2, &state, jobs)
+        })
+        .await
+        .context("indexing the music folder")?;
+        for (p, why) in &folder.unreadable {
+            eprintln!("skipped: {}: {why}", p.display());
+        }
+        music_line = Some(format!(
+            "music: {} below {} ({} read now)",
+            count(folder.len(), "audio file"),
+            dir.display(),
+            folder.hashed
+        ));
+        opts.local_files = Some(std::sync::Arc::new(Files(folder)));
+    }
     let bar = progress_bar(
         !args.json && !args.dry_run,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",
@@ -174,6 +222,9 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         );
         return Ok(code);
     }
+    if let Some(l) = &music_line {
+        println!("{l}");
+    }
     println!(
         "sync {} ⇄ remote as machine {}: {}; {}",
         cfg.local.path.display(),
@@ -207,11 +258,19 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         eprintln!("failed: {}: {why}", id.short());
     }
     println!(
-        "synced: uploaded {} new + {} changed, downloaded {} new + {} changed, deleted {} here + {} on the remote, {}, {} failed (retried by the next run); {:.1} s, {}",
+        "synced: uploaded {} new + {} changed, downloaded {} new + {} changed{}, deleted {} here + {} on the remote, {}, {} failed (retried by the next run); {:.1} s, {}",
         r.pushed_new,
         r.pushed_changed,
         r.pulled_new,
         r.pulled_changed,
+        if r.audio_linked > 0 {
+            format!(
+                " ({} linked to this machine's files, not downloaded)",
+                count(r.audio_linked, "song")
+            )
+        } else {
+            String::new()
+        },
         r.deleted_local,
         r.deleted_remote,
         count(r.conflicts.len(), "conflict"),
