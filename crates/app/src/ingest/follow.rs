@@ -53,8 +53,20 @@ pub(super) async fn known_file(
     state: &mut BTreeMap<PathBuf, Seen>,
 ) -> AppResult<FileReport> {
     let key = seen.key.clone().unwrap_or_else(|| id.clone());
-    match backend.link_audio(&key, &path).await {
-        Ok(_) => {}
+    // Audio still held (a copy, or a reference whose file is there) stays as it is; a
+    // reference whose file moved is pointed at this one.
+    let held = match backend.has_audio(&key).await {
+        Ok(h) => h,
+        Err(e) if is_fatal(&e) => return Err(e.into()),
+        Err(_) => false,
+    };
+    let kept = if held {
+        Ok(())
+    } else {
+        backend.link_audio(&key, &path).await.map(|_| ())
+    };
+    match kept {
+        Ok(()) => {}
         Err(e) if is_fatal(&e) => return Err(e.into()),
         Err(e) => {
             return Ok(failed(
