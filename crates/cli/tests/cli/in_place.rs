@@ -22,10 +22,19 @@ use crate::bin;
 /// (path below the music folder, real recording).
 const LAYOUT: &[(&str, (&str, &str))] = &[
     ("ASC/Soundtrack/01 Frontiers.mp3", ("asc", "frontiers.mp3")),
-    ("ASC/Soundtrack/02 Machine Wars.mp3", ("asc", "machine_wars.mp3")),
-    ("ASC/Soundtrack/03 Time to Strike.mp3", ("asc", "time_to_strike.mp3")),
+    (
+        "ASC/Soundtrack/02 Machine Wars.mp3",
+        ("asc", "machine_wars.mp3"),
+    ),
+    (
+        "ASC/Soundtrack/03 Time to Strike.mp3",
+        ("asc", "time_to_strike.mp3"),
+    ),
     ("Desktop/Sounds/01 Bell.oga", ("freedesktop", "bell.oga")),
-    ("Desktop/Sounds/02 Complete.oga", ("freedesktop", "complete.oga")),
+    (
+        "Desktop/Sounds/02 Complete.oga",
+        ("freedesktop", "complete.oga"),
+    ),
 ];
 
 fn music_folder(dir: &Path) -> PathBuf {
@@ -68,6 +77,7 @@ fn audio_sized_files(lib: &Path) -> Vec<PathBuf> {
 }
 
 fn songrec(home: &Path, lib: &Path, args: &[&str]) -> std::process::Output {
+    std::fs::create_dir_all(home).unwrap();
     bin()
         .at_home(home)
         .args(["--library", lib.to_str().unwrap()])
@@ -146,17 +156,32 @@ fn a_collection_is_indexed_in_place_and_followed_through_retags_moves_and_deleti
 
     let out = ok(&songrec(&home, &lib, &["ingest", "--embedder", "dsp", m]));
     assert!(out.contains("ingested 5 new"), "{out}");
-    assert!(audio_sized_files(&lib).is_empty(), "no second copy: {:?}", audio_sized_files(&lib));
-    assert_eq!(snapshot(&music), untouched, "ingest never writes the music folder");
+    assert!(
+        audio_sized_files(&lib).is_empty(),
+        "no second copy: {:?}",
+        audio_sized_files(&lib)
+    );
+    assert_eq!(
+        snapshot(&music),
+        untouched,
+        "ingest never writes the music folder"
+    );
     let before = songs(&lib);
     assert_eq!(before.len(), 5);
     for s in before.values() {
         let f = audio_of(&lib, s).unwrap();
-        assert!(f.starts_with(&music), "{} is read where it lies: {f:?}", s.title);
+        assert!(
+            f.starts_with(&music),
+            "{} is read where it lies: {f:?}",
+            s.title
+        );
     }
     // A re-ingest of the unchanged folder reads no file and changes nothing.
     let out = ok(&songrec(&home, &lib, &["ingest", "--embedder", "dsp", m]));
-    assert!(out.contains("ingested 0 new, 5 already in the library, 0 failed"), "{out}");
+    assert!(
+        out.contains("ingested 0 new, 5 already in the library, 0 failed"),
+        "{out}"
+    );
 
     // A retag: one song, the new title, the same vector bit for bit, nothing analysed.
     let frontiers = music.join(LAYOUT[0].0);
@@ -191,7 +216,10 @@ fn a_collection_is_indexed_in_place_and_followed_through_retags_moves_and_deleti
     assert!(out.contains("1 moved") && out.contains("0 new"), "{out}");
     let after = songs(&lib);
     assert_eq!(after.len(), 5, "{:?}", after.keys());
-    let same = after.values().find(|s| s.id == old.id).expect("still there");
+    let same = after
+        .values()
+        .find(|s| s.id == old.id)
+        .expect("still there");
     assert_eq!(same.version, old.version, "a move changes no metadata");
     assert_eq!(audio_of(&lib, same).unwrap(), moved);
 
@@ -206,7 +234,7 @@ fn a_collection_is_indexed_in_place_and_followed_through_retags_moves_and_deleti
                 "--seed",
                 "Time to Strike",
                 "-n",
-                "5",
+                "4",
                 "--m3u",
                 list.to_str().unwrap(),
                 "--paths",
@@ -215,11 +243,14 @@ fn a_collection_is_indexed_in_place_and_followed_through_retags_moves_and_deleti
         ));
         let text = std::fs::read_to_string(&list).unwrap();
         let files: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(files.len(), 5, "{text}");
+        assert_eq!(files.len(), 4, "the other four songs: {text}");
         for f in files {
             assert_eq!(Path::new(f).is_absolute(), paths == "absolute", "{f}");
             let p = list.parent().unwrap().join(f).canonicalize().unwrap();
-            assert!(p.starts_with(music.canonicalize().unwrap()), "{f} is in the music folder");
+            assert!(
+                p.starts_with(music.canonicalize().unwrap()),
+                "{f} is in the music folder"
+            );
         }
     }
 
@@ -229,13 +260,24 @@ fn a_collection_is_indexed_in_place_and_followed_through_retags_moves_and_deleti
     let out = ok(&songrec(&home, &lib, &["ingest", "--embedder", "dsp", m]));
     assert!(out.contains("1 missing"), "{out}");
     assert_eq!(songs(&lib).len(), 5, "missing is not removed");
-    let out = ok(&songrec(&home, &lib, &["ingest", "--embedder", "dsp", "--prune", m]));
+    let out = ok(&songrec(
+        &home,
+        &lib,
+        &["ingest", "--embedder", "dsp", "--prune", m],
+    ));
     assert!(out.contains("1 removed"), "{out}");
     let left = songs(&lib);
     assert_eq!(left.len(), 4);
     assert!(left.values().all(|s| s.id != complete.id));
-    let out = ok(&songrec(&home, &lib, &["ingest", "--embedder", "dsp", "--prune", m]));
-    assert!(out.contains("ingested 0 new, 4 already in the library, 0 failed"), "{out}");
+    let out = ok(&songrec(
+        &home,
+        &lib,
+        &["ingest", "--embedder", "dsp", "--prune", m],
+    ));
+    assert!(
+        out.contains("ingested 0 new, 4 already in the library, 0 failed"),
+        "{out}"
+    );
 
     // The music folder holds exactly what the test itself did to it.
     let mut expected = untouched.clone();
@@ -251,6 +293,7 @@ fn a_collection_is_indexed_in_place_and_followed_through_retags_moves_and_deleti
 fn a_second_machine_links_its_own_copy_instead_of_downloading() {
     let cloud = LocalCloud::start_blocking();
     let on_cloud = |home: &Path, args: &[&str]| {
+        std::fs::create_dir_all(home).unwrap();
         bin()
             .at_home(home)
             .envs(cloud.env())
@@ -271,7 +314,10 @@ fn a_second_machine_links_its_own_copy_instead_of_downloading() {
         text(&o)
     };
     let (home_a, home_b) = (dir.path().join("home-a"), dir.path().join("home-b"));
-    run(&home_a, &["ingest", "--embedder", "dsp", music_a.to_str().unwrap()]);
+    run(
+        &home_a,
+        &["ingest", "--embedder", "dsp", music_a.to_str().unwrap()],
+    );
     let out = run(&home_a, &["sync"]);
     assert!(out.contains("uploaded 5 new"), "{out}");
 
@@ -290,16 +336,29 @@ fn a_second_machine_links_its_own_copy_instead_of_downloading() {
     );
     let lib_b = home_b.join("library");
     // Only the song whose file B lacks was downloaded.
-    assert_eq!(audio_sized_files(&lib_b).len(), 1, "{:?}", audio_sized_files(&lib_b));
+    assert_eq!(
+        audio_sized_files(&lib_b).len(),
+        1,
+        "{:?}",
+        audio_sized_files(&lib_b)
+    );
     for s in songs(&lib_b).values() {
         let f = audio_of(&lib_b, s).unwrap();
         if s.file_name == "02 Complete.oga" {
             assert!(f.starts_with(&lib_b), "downloaded: {f:?}");
         } else {
-            assert!(f.starts_with(&music_b), "{} plays from B's own file: {f:?}", s.title);
+            assert!(
+                f.starts_with(&music_b),
+                "{} plays from B's own file: {f:?}",
+                s.title
+            );
         }
     }
-    assert_eq!(snapshot(&music_b), untouched, "sync never writes the music folder");
+    assert_eq!(
+        snapshot(&music_b),
+        untouched,
+        "sync never writes the music folder"
+    );
     let out = run(&home_b, &["sync", "--music", music_b.to_str().unwrap()]);
     assert!(out.contains("downloaded 0 new"), "{out}");
 }
@@ -343,18 +402,31 @@ fn a_library_of_copies_still_answers_and_converts() {
         b.flush().await.unwrap();
     });
     assert_eq!(audio_sized_files(&lib).len(), 5, "copies, as before");
-    let similar = |home: &Path| ok(&songrec(home, &lib, &["similar", "Time to Strike", "-k", "4"]));
+    let similar = |home: &Path| {
+        ok(&songrec(
+            home,
+            &lib,
+            &["similar", "Time to Strike", "-k", "4"],
+        ))
+    };
     let answer = similar(&home);
     assert!(answer.contains("Frontiers"), "{answer}");
 
     let out = ok(&songrec(&home, &lib, &["relink", music.to_str().unwrap()]));
     assert!(out.contains("relinked 5 songs"), "{out}");
     assert!(out.contains("5 identified by their audio"), "{out}");
-    assert!(audio_sized_files(&lib).is_empty(), "copies gone once the references stand");
+    assert!(
+        audio_sized_files(&lib).is_empty(),
+        "copies gone once the references stand"
+    );
     assert_eq!(similar(&home), answer, "the same answers");
     // Converted songs follow a retag like new ones.
     retag(&music.join(LAYOUT[3].0), "Bell (retagged)");
-    let out = ok(&songrec(&home, &lib, &["ingest", "--embedder", "dsp", music.to_str().unwrap()]));
+    let out = ok(&songrec(
+        &home,
+        &lib,
+        &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    ));
     assert!(out.contains("1 retagged") && out.contains("0 new"), "{out}");
     assert_eq!(songs(&lib).len(), 5);
 }
