@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use songrec_storage::{Filter, SongId, StorageBackend, StorageBackendExt, VersionEntry};
+use songrec_storage::{
+    Filter, SongId, StorageBackend, StorageBackendExt, StorageError, VersionEntry,
+};
 
 use super::describe::{audio_id_of, describe_from_tags};
 use super::scan::Seen;
@@ -65,16 +67,8 @@ pub(super) async fn known_file(
     } else {
         backend.link_audio(&key, &path).await.map(|_| ())
     };
-    match kept {
-        Ok(()) => {}
-        Err(e) if is_fatal(&e) => return Err(e.into()),
-        Err(e) => {
-            return Ok(failed(
-                &path,
-                "storage",
-                format!("{}: could not keep its audio: {e}", path.display()),
-            ));
-        }
+    if let Err(e) = kept {
+        return storage_failure(e, &path, "could not keep its audio");
     }
     // Where the song's file was before, if that path no longer holds it.
     let earlier: Vec<&PathBuf> = before
@@ -97,6 +91,19 @@ pub(super) async fn known_file(
     };
     state.insert(path.clone(), seen);
     Ok(FileReport { path, outcome })
+}
+
+/// A storage error while following a file: a library error ends the run, any other fails the
+/// file.
+fn storage_failure(e: StorageError, path: &Path, what: &str) -> AppResult<FileReport> {
+    if is_fatal(&e) {
+        return Err(e.into());
+    }
+    Ok(failed(
+        path,
+        "storage",
+        format!("{}: {what}: {e}", path.display()),
+    ))
 }
 
 /// A song's audio under new bytes: its described fields (those not edited by hand) read again
@@ -135,16 +142,8 @@ pub(super) async fn retagged(
         m.touch();
         backend.put_metadata(&m).await
     };
-    match store.await {
-        Ok(()) => {}
-        Err(e) if is_fatal(&e) => return Err(e.into()),
-        Err(e) => {
-            return Ok(failed(
-                &path,
-                "storage",
-                format!("{}: could not store the new tags: {e}", path.display()),
-            ));
-        }
+    if let Err(e) = store.await {
+        return storage_failure(e, &path, "could not store the new tags");
     }
     if old != key
         && let Err(e) = backend.delete_audio(&old).await
