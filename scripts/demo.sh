@@ -25,7 +25,9 @@ if [ -n "${SONGREC_BIN:-}" ]; then
   songrec="$(realpath "$SONGREC_BIN")"
   say "using $songrec (SONGREC_BIN): nothing to build"
 else
-  if [ ! -x target/debug/songrec ]; then
+  # Where cargo puts it: target/debug, or under CARGO_TARGET_DIR when that is set.
+  songrec="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/songrec"
+  if [ ! -x "$songrec" ]; then
     say "building the songrec binary (cargo build -p songrec-cli --bin songrec, a debug build)."
     say "the first build compiles about 450 crates and takes about 20 minutes on 2 cores;"
     say "later builds take seconds. cargo's progress bar follows. To skip it next time, point"
@@ -36,7 +38,6 @@ else
   started=$SECONDS
   cargo build --locked -p songrec-cli --bin songrec
   say "songrec built in $((SECONDS - started)) s"
-  songrec="$PWD/target/debug/songrec"
 fi
 # songrec runs from the demo folder: settings come from the user's config dir and environment,
 # and the repository's documented config.toml is not in the working directory.
@@ -103,6 +104,8 @@ run similar "Warehouse Pulse 1" -k 5
 echo; echo "== songrec stats"
 run stats
 echo
+echo "songrec is $songrec. To run the README's commands as written (\`songrec ...\`), put it on"
+echo "your PATH in this shell:"
+echo "  export PATH=\"$(dirname "$songrec"):\$PATH\""
 echo "The demo library is at $lib: keep using it with"
-echo "  $songrec --library $lib similar \"Slow Piano 2\""
-echo "or export SONGREC_LIBRARY=$lib"
+echo "  songrec --library $lib similar \"Slow Piano 2\""

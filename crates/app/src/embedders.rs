@@ -10,6 +10,7 @@ use songrec_neural::{
     MusicnnEmbedder,
 };
 use songrec_storage::ModelInfo;
+use songrec_storage::plural::count;
 
 use crate::{AppError, AppResult};
 
@@ -423,9 +424,10 @@ pub fn upgrade_advice(stats: &[songrec_storage::ModelStats]) -> Option<String> {
     let (old, mix) = default_counts(stats);
     (old > mix).then(|| {
         format!(
-            "{mix} of {old} songs have the default {} vectors; until `songrec reembed` \
+            "{mix} of {old} {} the default {} vectors; until `songrec reembed` \
              (resumable) computes the rest, `similar` and every ranking compare {} \
              (the vectors all songs have)",
+            if old == 1 { "song has" } else { "songs have" },
             model_by_name(DEFAULT).map_or_else(|_| DEFAULT.into(), |m| m.key()),
             if previous_mix_answers(stats) {
                 &[PREVIOUS_DEFAULT][..]
@@ -488,12 +490,23 @@ impl OutdatedModel {
     /// One line for the user: what is outdated and the command that fixes it.
     pub fn advice(&self) -> String {
         format!(
-            "{} songs have {} vectors, but this songrec makes {}: they are left out of searches \
-             in that space until `songrec reembed --embedder {}` recomputes them",
-            self.stored.count,
+            "{} {} {} vectors, but this songrec makes {}: {} left out of searches \
+             in that space until `songrec reembed --embedder {}` recomputes {}",
+            count(self.stored.count, "song"),
+            if self.stored.count == 1 {
+                "has"
+            } else {
+                "have"
+            },
             self.stored.model.key(),
             self.live.key(),
-            short_name(&self.live.name)
+            if self.stored.count == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+            short_name(&self.live.name),
+            if self.stored.count == 1 { "it" } else { "them" },
         )
     }
 }

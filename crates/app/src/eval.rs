@@ -122,6 +122,8 @@ pub async fn evaluate(
         embedders: opts.embedders.clone(),
         batch_size: 64,
         state_file: Some(opts.work_dir.join("ingest-state.json")),
+        prune: false,
+        copy_audio: false,
     };
     let summary = crate::ingest::ingest(
         backend,
@@ -136,7 +138,11 @@ pub async fn evaluate(
     let state = crate::ingest::load_state(&opts.work_dir.join("ingest-state.json"));
     for f in &summary.files {
         let id = match &f.outcome {
-            Outcome::Added { id, .. } | Outcome::AlreadyInLibrary { id } => Some(id.clone()),
+            Outcome::Added { id, .. }
+            | Outcome::AlreadyInLibrary { id }
+            | Outcome::Moved { id, .. }
+            | Outcome::Retagged { id, .. } => Some(id.clone()),
+            Outcome::Missing { .. } | Outcome::Removed { .. } => None,
             Outcome::Unchanged => state.get(&f.path).cloned(),
             Outcome::Failed { reason, .. } => {
                 failed.push((f.path.clone(), reason.clone()));

@@ -525,6 +525,8 @@ pub async fn fetch_and_ingest(
             embedders: opts.embedders.clone(),
             batch_size: 32,
             state_file: None,
+            prune: false,
+            copy_audio: true,
         };
         let summary =
             crate::ingest::ingest(backend, &paths, &ingest_opts, Arc::new(NoProgress)).await;
@@ -541,14 +543,18 @@ pub async fn fetch_and_ingest(
                     label(backend, &id, &track).await?;
                     PreviewOutcome::Added { id }
                 }
-                Outcome::AlreadyInLibrary { id } => {
+                Outcome::AlreadyInLibrary { id }
+                | Outcome::Moved { id, .. }
+                | Outcome::Retagged { id, .. } => {
                     let updated = label(backend, &id, &track).await?;
                     PreviewOutcome::AlreadyInLibrary { id, updated }
                 }
-                Outcome::Unchanged => PreviewOutcome::Failed {
-                    kind: "internal".into(),
-                    reason: "skipped as unchanged".into(),
-                },
+                Outcome::Unchanged | Outcome::Missing { .. } | Outcome::Removed { .. } => {
+                    PreviewOutcome::Failed {
+                        kind: "internal".into(),
+                        reason: "skipped as unchanged".into(),
+                    }
+                }
                 Outcome::Failed { kind, reason } => PreviewOutcome::Failed {
                     kind,
                     reason: reason.replace(

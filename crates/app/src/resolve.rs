@@ -17,6 +17,26 @@ const SHOW_CANDIDATES: usize = 10;
 /// Ids a prefix lookup returns at most (how many match is said up to this number).
 const SHOW_CANDIDATES_MAX: usize = 1000;
 
+/// The song a file holds: the one named by the file's audio identity (songs ingested since
+/// songs are identified by their audio, whatever the file's tags now), else by the SHA-256 of
+/// its bytes (songs of earlier releases, whose file is unchanged).
+pub async fn song_of_file(
+    backend: &dyn StorageBackend,
+    path: &Path,
+) -> AppResult<Option<SongMetadata>> {
+    let p = path.to_path_buf();
+    let audio = tokio::task::spawn_blocking(move || songrec_audio::identity::identify(&p))
+        .await
+        .map_err(|e| AppError::Invalid(format!("reading {}: {e}", path.display())))?;
+    if let Ok(i) = audio
+        && let Some(m) = backend.get_metadata(&SongId::from_raw(&i.audio)).await?
+    {
+        return Ok(Some(m));
+    }
+    let (key, _) = SongId::from_file(path)?;
+    Ok(backend.get_metadata(&key).await?)
+}
+
 /// Resolves a song reference.
 pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<SongMetadata> {
     let what = what.trim();
@@ -25,11 +45,9 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
     }
     let as_path = Path::new(what);
     if as_path.is_file() {
-        let (id, _) = SongId::from_file(as_path)?;
-        return backend.get_metadata(&id).await?.ok_or_else(|| {
+        return song_of_file(backend, as_path).await?.ok_or_else(|| {
             AppError::Resolve(format!(
-                "{what} is not in the library (content id {}); ingest it first or use --file to query by it",
-                id.short()
+                "{what} is not in the library; ingest it first or use --file to query by it"
             ))
         });
     }

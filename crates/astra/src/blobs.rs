@@ -186,7 +186,7 @@ pub enum BlobError {
     )]
     ResponseTooLarge(crate::capped::BodyTooLarge),
     /// Any other object store failure.
-    #[error("object store error: {message}")]
+    #[error("the S3 store failed: {message}")]
     Store {
         /// The store's error (scrubbed).
         message: String,
@@ -516,7 +516,7 @@ impl BlobStore {
         if let Some(t) = crate::capped::too_large_in(&e) {
             return BlobError::ResponseTooLarge(t.clone());
         }
-        let message = self.secret.redact(&e.to_string());
+        let message = crate::s3_answer::in_few_words(&self.secret.redact(&e.to_string()));
         match e {
             object_store::Error::NotFound { .. } => BlobError::NotFound {
                 key: key.to_owned(),

@@ -17,6 +17,7 @@ macro_rules! internals {
 pub mod backend;
 internals!(blobs, capped, dataapi);
 pub mod origin;
+pub mod s3_answer;
 pub mod secret;
 
 pub use backend::{

@@ -29,13 +29,13 @@ pub enum AudioError {
     },
     /// The content is not a container/stream format we know (probed by content, not extension).
     #[error(
-        "{}: not an audio file or unknown format ({detail}); supported: mp3, flac, wav, ogg/vorbis, m4a (aac, alac), aiff",
+        "{}: not an audio file ({detail}); supported: mp3, flac, wav, ogg/vorbis, m4a (aac, alac), aiff",
         path.display()
     )]
     UnknownFormat {
         /// The file.
         path: PathBuf,
-        /// What the prober said.
+        /// Why, in songrec's words (the decoder's own text goes to the log).
         detail: String,
     },
     /// The container is known but its audio codec cannot be decoded.
@@ -46,15 +46,18 @@ pub enum AudioError {
         /// Codec name, e.g. "opus".
         codec: String,
     },
-    /// The stream is damaged or truncated so badly that no audio could be decoded.
+    /// A file of a known format (its first bytes say which) that is damaged or cut short so
+    /// badly that no audio could be decoded.
     #[error(
-        "{}: corrupt or truncated audio stream ({detail}); re-encode or re-download the file",
+        "{}: damaged {format} file: {detail}; copy it again, or re-encode it from a good source",
         path.display()
     )]
     Corrupt {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
+        /// Its format (`Ogg`, `FLAC`, `MP3`…), or `audio` when its first bytes do not say.
+        format: String,
+        /// What is wrong, in songrec's words (the decoder's own text goes to the log).
         detail: String,
     },
     /// The stream is valid but contains no samples.

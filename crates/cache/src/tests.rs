@@ -650,6 +650,40 @@ async fn strict_mode_never_answers_from_the_copy() {
     assert!(status.warning().is_none());
 }
 
+/// An offline copy that holds nothing and was never refreshed knows nothing of the library: the
+/// read fails with the remote's error and says so, instead of answering "0 songs". Once the copy
+/// holds a song, or was completely refreshed (an empty library is then truly empty), it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_copy_never_refreshed_is_no_answer() {
+    let fallback = Fallback::new(MemoryBackend::new());
+    let status = fallback.status();
+    let b = MemoryBackend::new()
+        .layer(Chaos::new(2).fail_ratio(1.0))
+        .layer(fallback);
+    let err = b.count(&Filter::default()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        err.to_string().contains("no offline copy") && err.to_string().contains("cache refresh"),
+        "{err}"
+    );
+    let err = b.list(&ListQuery::default()).await.unwrap_err();
+    assert!(err.to_string().contains("no offline copy"), "{err}");
+    assert_eq!(status.served_from_fallback(), 0);
+    assert!(status.warning().is_none());
+
+    // A copy holding a song answers, with the warning.
+    b.secondary().put_songs(&[record(1)]).await.unwrap();
+    assert_eq!(b.count(&Filter::default()).await.unwrap(), 1);
+    assert!(status.warning().is_some());
+
+    // A complete refresh of an empty library: its copy's "0 songs" is the answer.
+    let fallback = Fallback::new(MemoryBackend::new());
+    let b = MemoryBackend::new().layer(Chaos::new(2)).layer(fallback);
+    b.refresh_snapshot(&|_, _| {}).await.unwrap();
+    b.primary().set_config(Chaos::new(2).fail_ratio(1.0));
+    assert_eq!(b.count(&Filter::default()).await.unwrap(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_copies_everything_and_only_what_changed() {
     let remote = MemoryBackend::new();

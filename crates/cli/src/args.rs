@@ -181,3 +181,8 @@ pub struct JsonFlag {
     #[arg(long)]
     pub json: bool,
 }
+
+/// How the local library keeps a file (`--audio`): reference, reflink or copy.
+pub fn audio_mode(s: &str) -> Result<songrec_storage::AudioMode, String> {
+    s.parse()
+}

@@ -8,7 +8,7 @@ use songrec_factory::{self as factory, Reads};
 use crate::args::{GlobalArgs, JsonFlag};
 use crate::commands::{
     bench, cache, delete, doctor, dupes, edit, eval, ingest, init_astra, list, map, migrate,
-    playlist, previews, reembed, reindex, serve, show, similar, stats, sync, synth,
+    playlist, previews, reembed, reindex, relink, serve, show, similar, stats, sync, synth,
 };
 use crate::config::load_config;
 use crate::exit;
@@ -86,6 +86,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Fetch 30-second previews from the iTunes Search API and ingest them with their metadata.
     Previews(previews::PreviewsArgs),
+    /// Keep each song's audio from your own file below a folder (a reference by default):
+    /// converts a library whose files an earlier songrec copied, once each file is verified.
+    Relink(relink::RelinkArgs),
 }
 
 /// Runs a parsed command line: commands that need no library first, then those that open
@@ -109,6 +112,19 @@ pub async fn run(cli: Cli) -> Result<u8> {
 
 /// [`run`] once the configuration is loaded.
 async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
+    // `ingest --audio` chooses how this run keeps the files.
+    let adjusted;
+    let cfg = match &cli.command {
+        Command::Ingest(a) => {
+            adjusted = a.configured(cfg);
+            &adjusted
+        }
+        Command::Relink(a) => {
+            adjusted = a.configured(cfg);
+            &adjusted
+        }
+        _ => cfg,
+    };
     match &cli.command {
         Command::InitAstra(args) => return init_astra::run(args, cfg).await,
         Command::Doctor => return doctor::run(cfg).await,
@@ -134,7 +150,7 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
     };
     require_library(cfg, creates)?;
     let opened = factory::open(cfg, reads)
-        .with_context(|| format!("opening the {} library", cfg.backend))?;
+        .with_context(|| format!("opening the {}", factory::describe(cfg, cfg.backend)))?;
     tracing::info!("using {}", opened.backend);
     let backend = opened.backend.clone();
     let code = match &cli.command {
@@ -144,13 +160,14 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
         Command::Show(a) => show::run(a, backend).await,
         Command::Delete(a) => delete::run(a, backend).await,
         Command::Stats(j) => stats::run(j, &opened).await,
-        Command::Reembed(a) => reembed::run(a, cfg, backend).await,
+        Command::Reembed(a) => reembed::run(a, cfg, &opened).await,
         Command::Serve(a) => serve::run(a, cfg, backend).await,
-        Command::Previews(a) => previews::run(a, cfg, backend).await,
+        Command::Previews(a) => previews::run(a, cfg, &opened).await,
+        Command::Relink(a) => relink::run(a, cfg, &opened).await,
         Command::Reindex(a) => reindex::run(a, cfg).await,
         Command::Edit(a) => edit::run(a, backend).await,
         Command::Playlist(a) => playlist::run(a, cfg, backend).await,
-        Command::Dupes(a) => dupes::run(a, backend).await,
+        Command::Dupes(a) => dupes::run(a, &opened).await,
         Command::Map(a) => map::map(a, cfg, backend).await,
         Command::Clusters(a) => map::clusters(a, cfg, backend).await,
         Command::Outliers(a) => map::outliers(a, cfg, backend).await,

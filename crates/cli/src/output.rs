@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use songrec_app::similar::{SimilarAnswer, SimilarAsk, Target};
+use songrec_storage::plural::{count, noun};
 use songrec_storage::{ModelInfo, SongCount, SongMetadata};
 
 use songrec_app::stats::LibraryStats;
@@ -53,20 +54,17 @@ pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()>
             mmss(m.duration_secs)
         );
     }
+    let songs = noun(total.value(), "song");
     if total.is_exact() {
-        println!("({} of {total} songs)", items.len());
+        println!("({} of {total} {songs})", items.len());
     } else {
         println!(
-            "({} of {total} songs; counting more would cost a request per 1000 songs: \
+            "({} of {total} {songs}; counting more would cost a request per 1000 songs: \
              `songrec stats` counts the whole library)",
             items.len()
         );
     }
     Ok(())
-}
-
-fn copies(n: usize) -> String {
-    format!("{n} {}", if n == 1 { "copy" } else { "copies" })
 }
 
 /// `songrec similar`: the answer to `ask`, whose words (if any) were `text`.
@@ -130,8 +128,8 @@ pub fn matches(ask: &SimilarAsk, text: &str, answer: &SimilarAnswer, json: bool)
             let folded: usize = f.copies.iter().sum();
             println!(
                 "(one song per recording: {} folded, {} of the query left out)",
-                copies(folded),
-                copies(f.query_copies)
+                count(folded, "copy"),
+                count(f.query_copies, "copy")
             );
         }
     };
@@ -147,7 +145,7 @@ pub fn matches(ask: &SimilarAsk, text: &str, answer: &SimilarAnswer, json: bool)
     );
     for (i, m) in ms.iter().enumerate() {
         let folded = match folding.and_then(|f| f.copies.get(i)) {
-            Some(&n) if n > 0 => format!("  (+{} folded)", copies(n)),
+            Some(&n) if n > 0 => format!("  (+{} folded)", count(n, "copy")),
             _ => String::new(),
         };
         println!(
@@ -239,8 +237,11 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
         (
             "format".into(),
             format!(
-                "{} Hz, {} ch, {} bytes, {}",
-                m.sample_rate, m.channels, m.file_size, m.file_name
+                "{} Hz, {} ch, {}, {}",
+                m.sample_rate,
+                m.channels,
+                count(m.file_size, "byte"),
+                m.file_name
             ),
         ),
         (
@@ -390,7 +391,7 @@ pub fn stats(
             g.join(", ")
         }
     );
-    println!("deleted     {} tombstones", s.tombstones);
+    println!("deleted     {}", count(s.tombstones, "tombstone"));
     if let Some(c) = cache {
         println!("{}", stats_lines(c));
     }
@@ -404,12 +405,12 @@ fn stats_lines(s: &CacheStats) -> String {
             .map_or_else(|| "-".into(), |r| format!("{:.0} %", r * 100.0))
     };
     format!(
-        "cache       {} entries, {:.1} of {:.1} MB; this run {} hits / {} misses ({}); all runs {} / {} ({})",
-        s.entries,
+        "cache       {}, {:.1} of {:.1} MB; this run {} / {} ({}); all runs {} / {} ({})",
+        count(s.entries, "entry"),
         s.bytes as f64 / 1e6,
         s.max_bytes as f64 / 1e6,
-        s.session.hits,
-        s.session.misses,
+        count(s.session.hits, "hit"),
+        count(s.session.misses, "miss"),
         ratio(&s.session),
         s.total.hits,
         s.total.misses,

@@ -30,6 +30,14 @@ impl Progress for Bar {
         }
         match &r.outcome {
             Outcome::Failed { reason, .. } => self.bar.println(format!("skipped: {reason}")),
+            Outcome::Missing { title, .. } => self
+                .bar
+                .println(format!("missing: {} ({title})", r.path.display())),
+            Outcome::Removed { title, .. } => self.bar.println(format!(
+                "removed from the library: {title} ({} is gone)",
+                r.path.display()
+            )),
+            Outcome::Retagged { title, .. } => self.bar.set_message(title.clone()),
             Outcome::Added {
                 title, warnings, ..
             } => {

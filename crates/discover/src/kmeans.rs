@@ -70,7 +70,8 @@ pub fn kmeans(m: &Matrix, k: usize, opts: &KMeansOptions) -> DiscoverResult<KMea
     }
     if k > n {
         return Err(DiscoverError::Invalid(format!(
-            "cannot make {k} clusters of {n} songs; use a k of at most {n}"
+            "cannot make {k} clusters of {}; use a k of at most {n}",
+            songrec_storage::plural::count(n, "song")
         )));
     }
     let mut rng = SplitMix::new(opts.seed);

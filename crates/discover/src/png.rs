@@ -257,7 +257,11 @@ impl LegendBox {
     fn of(data: &MapData, width: u32, height: u32, by: ColorBy) -> Option<Self> {
         let scale = if width >= LARGE_TEXT_WIDTH { 2 } else { 1 };
         let line = 10 * scale;
-        let caption = format!("{} songs, {}", data.points.len(), data.model);
+        let caption = format!(
+            "{}, {}",
+            songrec_storage::plural::count(data.points.len(), "song"),
+            data.model
+        );
         let fit = (width as usize / (8 * scale as usize)).saturating_sub(2);
         if fit < 8 {
             return None;

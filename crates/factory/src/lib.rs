@@ -31,6 +31,7 @@ use songrec_config::{BackendKind, Config};
 pub use songrec_local::AnnOptions;
 use songrec_local::LocalBackend;
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
+use songrec_storage::plural::{count, noun};
 use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
 
 /// A backend ready for use, with its stack visible in `Display`.
@@ -443,7 +444,10 @@ pub async fn doctor(cfg: &Config) -> DoctorReport {
             report.checks.push(DoctorCheck {
                 name: "cloud (Astra + S3)".into(),
                 status: CheckStatus::Ok,
-                detail: "not configured; only `sync` and `migrate` use it".into(),
+                detail: "not configured; it is used by `--storage-backend astra` (or \
+                         SONGREC_STORAGE_BACKEND=astra, `[storage] backend = \"astra\"`), \
+                         `sync` and `migrate`"
+                    .into(),
                 fix: None,
             });
             return report;
@@ -515,8 +519,10 @@ async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
                 "local library",
                 CheckStatus::Ok,
                 format!(
-                    "{}: {n} songs, {tombstones} deleted (tombstones), vectors: {}",
+                    "{}: {}, {tombstones} deleted ({}), vectors: {}",
                     root.display(),
+                    count(n, "song"),
+                    noun(tombstones, "tombstone"),
                     if vectors.is_empty() {
                         "none".into()
                     } else {
@@ -546,8 +552,8 @@ async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
                 "vector index",
                 CheckStatus::Ok,
                 format!(
-                    "{key}: {} vectors, approximate index ({:.1} MB)",
-                    m.count,
+                    "{key}: {}, approximate index ({:.1} MB)",
+                    count(m.count, "vector"),
                     b as f64 / 1e6
                 ),
                 None,
@@ -555,15 +561,15 @@ async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
             (None, false) => check(
                 "vector index",
                 CheckStatus::Ok,
-                format!("{key}: {} vectors, searched exactly", m.count),
+                format!("{key}: {}, searched exactly", count(m.count, "vector")),
                 None,
             ),
             (None, true) => check(
                 "vector index",
                 CheckStatus::Warn,
                 format!(
-                    "{key}: {} vectors and no approximate index: every search scans them all",
-                    m.count
+                    "{key}: {} and no approximate index: every search scans them all",
+                    count(m.count, "vector")
                 ),
                 Some("`songrec reindex` builds it"),
             ),

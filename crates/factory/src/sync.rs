@@ -9,6 +9,7 @@
 //!   ([`FeedFile`]);
 //! - lease: `<s3 prefix>/locks/sync.lease` in the bucket, held by this library's machine id.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use songrec_sync::stores::object_lease::{LEASE_KEY, ObjectLeaseStore};
 use songrec_sync::stores::sqlite_record::SqliteRecord;
 
 use songrec_storage::StorageResult as AppResult;
+use songrec_storage::{SongId, StorageBackend};
 
 /// Both sides of a sync and what ties them together.
 pub struct SyncSides {
@@ -136,6 +138,10 @@ pub struct SyncRun {
     pub requests: u64,
     /// This machine's id.
     pub machine: String,
+    /// Dry runs: the songs the plan's steps name, as `Artist – Title` (from this machine's
+    /// library, else the remote's; a song on neither side, such as one deleted on both, is
+    /// left out).
+    pub names: HashMap<SongId, String>,
 }
 
 /// Runs one sync with the configured sides.
@@ -155,11 +161,44 @@ pub async fn run(
         progress,
     )
     .await?;
+    let requests = sides.remote.requests_sent() - before;
+    let names = if report.dry_run {
+        let ids: Vec<SongId> = report.actions.iter().map(|a| a.id().clone()).collect();
+        names_of(
+            &ids,
+            [&sides.local as &dyn StorageBackend, sides.remote.as_ref()],
+        )
+        .await?
+    } else {
+        HashMap::new()
+    };
     Ok(SyncRun {
         report,
-        requests: sides.remote.requests_sent() - before,
+        requests,
         machine: sides.record.machine_id(),
+        names,
     })
+}
+
+/// The display names of `ids` (`Artist – Title`), from the first of `sides` that holds each.
+async fn names_of(
+    ids: &[SongId],
+    sides: [&dyn StorageBackend; 2],
+) -> AppResult<HashMap<SongId, String>> {
+    let mut names = HashMap::new();
+    for side in sides {
+        let wanted: Vec<SongId> = ids
+            .iter()
+            .filter(|id| !names.contains_key(*id))
+            .cloned()
+            .collect();
+        for chunk in wanted.chunks(100) {
+            for m in side.get_metadata_many(chunk).await? {
+                names.insert(m.id.clone(), m.display_name());
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// Why a run could not finish.

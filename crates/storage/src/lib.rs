@@ -27,6 +27,7 @@ pub mod layers;
 pub mod math;
 pub mod metadata;
 pub mod model;
+pub mod plural;
 pub mod progress;
 pub mod query;
 pub mod rng;

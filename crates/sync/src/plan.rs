@@ -277,7 +277,8 @@ impl fmt::Display for Violation {
                 max_percent,
             } => write!(
                 f,
-                "refusing to delete {deletes} of {live} songs on the {side} side (more than {max_percent}%); check with --dry-run, then raise --max-delete or pass --force"
+                "refusing to delete {deletes} of {live} {} on the {side} side (more than {max_percent}%); check with --dry-run, then raise --max-delete or pass --force",
+                songrec_storage::plural::noun(*live, "song")
             ),
             Self::EmptyListing { side, recorded } => write!(
                 f,

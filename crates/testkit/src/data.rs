@@ -240,8 +240,14 @@ pub async fn assert_same(source: &dyn StorageBackend, target: &dyn StorageBacken
             assert_eq!(a, b, "{} vector of {}", model.key(), m.id.short());
         }
         let (pa, pb) = (dir.path().join("a"), dir.path().join("b"));
-        source.get_audio(&m.id, &pa).await.expect("source audio");
-        target.get_audio(&m.id, &pb).await.expect("target audio");
+        source
+            .get_audio(&m.audio_key(), &pa)
+            .await
+            .expect("source audio");
+        target
+            .get_audio(&m.audio_key(), &pb)
+            .await
+            .expect("target audio");
         assert_eq!(std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
     }
 }

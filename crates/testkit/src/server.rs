@@ -44,6 +44,8 @@ fn build() -> Library {
             embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
             batch_size: 32,
             state_file: None,
+            prune: false,
+            copy_audio: false,
         };
         let s = songrec_app::ingest::ingest(
             &backend,

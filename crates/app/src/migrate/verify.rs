@@ -10,6 +10,7 @@ use std::path::Path;
 
 use futures::StreamExt as _;
 use serde::Serialize;
+use songrec_storage::plural::{count, noun};
 use songrec_storage::{
     ModelInfo, SongId, SongMetadata, StorageBackend, StorageError, VersionEntry,
 };
@@ -132,11 +133,12 @@ impl VerifyReport {
             self.matching, self.source_songs
         );
         let mut bad = Vec::new();
+        let differences = format!("{} in depth", noun(self.differences.len(), "difference"));
         for (n, what) in [
             (self.missing.len(), "missing"),
             (self.older.len(), "older on the target"),
             (self.hash_mismatch.len(), "content hash differs"),
-            (self.differences.len(), "differences in depth"),
+            (self.differences.len(), differences.as_str()),
         ] {
             if n > 0 {
                 bad.push(format!("{n} {what}"));
@@ -144,21 +146,31 @@ impl VerifyReport {
         }
         for m in self.models.iter().filter(|m| m.target < m.source) {
             bad.push(format!(
-                "{}: {} vectors on the target, {} on the source",
-                m.model, m.target, m.source
+                "{}: {} on the target, {} on the source",
+                m.model,
+                count(m.target, "vector"),
+                m.source
             ));
         }
-        s.push_str(&format!("; {} songs checked in depth", self.checked));
+        s.push_str(&format!(
+            "; {} checked in depth",
+            count(self.checked, "song")
+        ));
         if !self.held_differently.is_empty() {
             s.push_str(&format!(
-                "; {} songs already on the target with other metadata (`songrec sync` merges them)",
-                self.held_differently.len()
+                "; {} already on the target with other metadata (`songrec sync` merges {})",
+                count(self.held_differently.len(), "song"),
+                if self.held_differently.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
             ));
         }
         if self.extra_on_target > 0 {
             s.push_str(&format!(
-                "; {} more songs only on the target",
-                self.extra_on_target
+                "; {} more only on the target",
+                count(self.extra_on_target, "song")
             ));
         }
         if bad.is_empty() {
@@ -454,7 +466,7 @@ mod tests {
         assert!(r.is_clean(), "{}", r.summary());
         assert!(
             r.summary().contains(
-                "1 songs already on the target with other metadata (`songrec sync` merges them)"
+                "1 song already on the target with other metadata (`songrec sync` merges it)"
             ),
             "{}",
             r.summary()
@@ -462,8 +474,7 @@ mod tests {
         r.differences = std::mem::take(&mut r.held_differently);
         assert!(!r.is_clean());
         assert!(
-            r.summary()
-                .starts_with("NOT clean (1 differences in depth)"),
+            r.summary().starts_with("NOT clean (1 difference in depth)"),
             "{}",
             r.summary()
         );

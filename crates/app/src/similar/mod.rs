@@ -185,12 +185,15 @@ async fn query_vectors(backend: &dyn StorageBackend, req: &SimilarRequest) -> Ap
             })
             .await
             .map_err(|e| AppError::Invalid(format!("analysis failed: {e}")))??;
-            let (id, size) = SongId::from_file(path)?;
             // The library's own record of this file if it has one, else its tags as read now.
-            let song = match backend.get_metadata(&id).await? {
+            let song = match crate::resolve::song_of_file(backend, path).await? {
                 Some(m) => m,
-                None => crate::ingest::metadata_from(&id, &fa, size),
+                None => {
+                    let (key, size) = SongId::from_file(path)?;
+                    crate::ingest::metadata_from(&key, &key, &fa, size)
+                }
             };
+            let id = song.id.clone();
             let vectors = fa.analyses.into_iter().map(|a| a.analysis.vector).collect();
             Ok(Query {
                 vectors,

@@ -14,6 +14,8 @@ fn opts(state: Option<&Path>) -> IngestOptions {
         embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
         batch_size: 2,
         state_file: state.map(Path::to_path_buf),
+        prune: false,
+        copy_audio: false,
     }
 }
 

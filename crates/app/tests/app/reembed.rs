@@ -30,6 +30,8 @@ async fn forced_run_resumes_from_its_state_file() {
             embedders: vec![dsp.clone()],
             batch_size: 8,
             state_file: None,
+            prune: false,
+            copy_audio: false,
         },
         Arc::new(NoProgress),
     )
@@ -108,6 +110,8 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
             embedders: vec![dsp],
             batch_size: 8,
             state_file: None,
+            prune: false,
+            copy_audio: false,
         },
         Arc::new(NoProgress),
     )

@@ -502,9 +502,11 @@ impl AstraBackend {
             self.sort_keys_checked.store(true, Ordering::Relaxed);
         } else if !self.sort_keys_warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                "{n} songs of this cloud library carry sort keys of an earlier songrec: listings \
+                "{} of this cloud library {} sort keys of an earlier songrec: listings \
                  by title or artist are sorted on this machine (every song is read) until \
-                 `songrec init-astra` upgrades them (it needs a token that can write)"
+                 `songrec init-astra` upgrades them (it needs a token that can write)",
+                songrec_storage::plural::count(n, "song"),
+                if n == 1 { "carries" } else { "carry" }
             );
         }
         Ok(n)

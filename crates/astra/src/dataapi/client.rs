@@ -482,9 +482,11 @@ impl DataApiClient {
         }
         let message = self.inner.config.token.redact(&message);
         if e.is_connect() {
+            // The HTTP client's chain of causes is for the log; the user gets its gist.
+            tracing::debug!("connecting to the Data API failed: {message}");
             return DataApiError::DatabaseUnavailable {
                 endpoint: self.inner.endpoint_display.clone(),
-                reason: format!("cannot connect: {message}"),
+                reason: format!("cannot connect: {}", connect_failure(e)),
             };
         }
         let kind = if e.is_timeout() {
@@ -569,6 +571,20 @@ pub(crate) fn validate_name(what: &str, name: &str) -> Result<(), DataApiError> 
             "{what} name {name:?} must be 1-48 characters of [A-Za-z0-9_]"
         )))
     }
+}
+
+/// Why a connection failed, in a few words: the OS's reason (`connection refused`), or the
+/// resolver's message for a name that does not resolve; "no connection" when neither is known.
+fn connect_failure(e: &reqwest::Error) -> String {
+    std::iter::successors(std::error::Error::source(e), |c| c.source())
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .map_or_else(
+            || "no connection".to_owned(),
+            |io| match io.raw_os_error() {
+                Some(_) => io.kind().to_string(),
+                None => io.to_string(),
+            },
+        )
 }
 
 #[cfg(test)]

@@ -308,9 +308,16 @@ pub(crate) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioErr
             SymError::IoError(ref err) if err.kind() != std::io::ErrorKind::UnexpectedEof => {
                 io(std::io::Error::new(err.kind(), e.to_string()))
             }
-            other => AudioError::UnknownFormat {
-                path: path.to_path_buf(),
-                detail: other.to_string(),
+            // The first bytes name a format the reader then failed on: a damaged file.
+            other => match format_by_magic(path) {
+                Some(format) => damaged(path, format, probe_failure(&other), &other),
+                None => {
+                    tracing::info!("{}: the decoder says: {other}", path.display());
+                    AudioError::UnknownFormat {
+                        path: path.to_path_buf(),
+                        detail: "its content is in no format songrec reads".into(),
+                    }
+                }
             },
         })
 }
@@ -334,6 +341,58 @@ pub(crate) fn file_tags(
         .or(tags.build())
 }
 
+/// The format a file's first bytes announce, by their magic numbers only (strong signatures:
+/// Ogg, FLAC, WAV, AIFF, MP4/M4A, Matroska/WebM, CAF, an MP3's ID3 tag), or `None`.
+fn format_by_magic(path: &Path) -> Option<&'static str> {
+    use std::io::Read as _;
+    let mut head = [0u8; 12];
+    let n = File::open(path)
+        .and_then(|f| f.take(12).read(&mut head))
+        .ok()?;
+    let head = &head[..n];
+    let at = |i: usize, magic: &[u8]| head.get(i..i + magic.len()) == Some(magic);
+    Some(if at(0, b"OggS") {
+        "Ogg"
+    } else if at(0, b"fLaC") {
+        "FLAC"
+    } else if at(0, b"RIFF") && (n < 12 || at(8, b"WAVE")) {
+        "WAV"
+    } else if at(0, b"FORM") && (n < 12 || at(8, b"AIFF") || at(8, b"AIFC")) {
+        "AIFF"
+    } else if at(4, b"ftyp") {
+        "MP4/M4A"
+    } else if at(0, &[0x1A, 0x45, 0xDF, 0xA3]) {
+        "Matroska/WebM"
+    } else if at(0, b"caff") {
+        "CAF"
+    } else if at(0, b"ID3") {
+        "MP3"
+    } else {
+        return None;
+    })
+}
+
+/// What a reader's failure to open a file of a known format means, in songrec's words.
+fn probe_failure(e: &SymError) -> &'static str {
+    match e {
+        SymError::IoError(_) => "it ends early, as if cut off (truncated)",
+        SymError::DecodeError(_) => "its data is corrupt",
+        SymError::LimitError(_) => "its headers claim sizes no real file has",
+        _ => "its headers cannot be read",
+    }
+}
+
+/// [`AudioError::Corrupt`] for `path` in the user's words; the decoder's own text (`why`)
+/// goes to the log (`-v`).
+fn damaged(path: &Path, format: &str, detail: &str, why: &dyn std::fmt::Display) -> AudioError {
+    tracing::info!("{}: the decoder says: {why}", path.display());
+    AudioError::Corrupt {
+        path: path.to_path_buf(),
+        format: format.to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
 /// Decode `path` to mono [`ANALYSIS_RATE`] audio with the default [`DecodeOptions`].
 ///
 /// ```no_run
@@ -354,14 +413,17 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     };
     let track = format
         .default_track(TrackType::Audio)
-        .ok_or_else(|| unknown("no audio track"))?
+        .ok_or_else(|| unknown("it holds no audio track"))?
         .clone();
     let params = track
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
-        .ok_or_else(|| unknown("audio track without codec parameters"))?
+        .ok_or_else(|| unknown("its audio track does not say how it is encoded"))?
         .clone();
+    // The file's format for a message about damage: its magic, else its codec.
+    let format_name =
+        || format_by_magic(path).map_or_else(|| codec_name(params.codec), str::to_owned);
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| match e {
@@ -369,10 +431,12 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
                 path: path.to_path_buf(),
                 codec: codec_name(params.codec),
             },
-            other => AudioError::Corrupt {
-                path: path.to_path_buf(),
-                detail: other.to_string(),
-            },
+            other => damaged(
+                path,
+                &format_name(),
+                "its audio settings cannot be read",
+                &other,
+            ),
         })?;
     let codec = decoder.codec_info().short_name.to_string();
     let tags = file_tags(path, &mut *format, track.id, codec.starts_with("pcm"));
@@ -530,32 +594,29 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
 
     let (segments, peak_buffered_samples) = collector.map(Collector::finish).unwrap_or_default();
     if segments.iter().all(|s| s.samples.is_empty()) {
-        let detail = if decode_errors > 0 || demux_errors > 0 || !last_error.is_empty() {
-            format!(
-                "no audio decoded; {} bad packets; last error: {}",
-                decode_errors + demux_errors,
-                if last_error.is_empty() {
-                    "none"
-                } else {
-                    &last_error
-                }
-            )
+        let bad = decode_errors + demux_errors;
+        let detail = if ended_mid_packet && bad == 0 {
+            "it ends early, as if cut off, before any audio (truncated)".to_owned()
+        } else if bad > 0 || !last_error.is_empty() {
+            "none of its audio could be decoded: its audio blocks are damaged".to_owned()
         } else if let Some(f) = declared_frames.filter(|&f| f > 0) {
             format!(
-                "header declares {:.1} s of audio but the stream ended before any was decoded (truncated?)",
+                "its header promises {:.1} s of audio but it ends before any (truncated)",
                 f as f64 / f64::from(sample_rate.max(1))
             )
         } else if saw_packet {
-            "packets present but no samples decoded".into()
+            "it holds audio blocks but none yields a sample".into()
         } else {
             return Err(AudioError::ZeroLength {
                 path: path.to_path_buf(),
             });
         };
-        return Err(AudioError::Corrupt {
-            path: path.to_path_buf(),
-            detail,
-        });
+        let said = if last_error.is_empty() {
+            "no error".to_owned()
+        } else {
+            last_error
+        };
+        return Err(damaged(path, &format_name(), &detail, &said));
     }
     let rate_f = f64::from(sample_rate.max(1));
     // A second of slack: encoder delay and padding make the decoded length differ slightly

@@ -170,19 +170,25 @@ pub trait SnapshotRefresh: Send + Sync {
     fn fallback_status(&self) -> FallbackStatus;
 }
 
+/// A remote-only call failed because the remote is unavailable: says that nothing was
+/// changed (the operation's name is for the log).
 fn nothing_written(e: StorageError, op: Op) -> StorageError {
     match e {
         StorageError::Unavailable {
             backend,
             message,
             transient,
-        } => StorageError::Unavailable {
-            backend,
-            message: format!(
-                "nothing was changed, {op} could not reach it; cached and local data are untouched; try again when it is reachable. {message}"
-            ),
-            transient,
-        },
+        } => {
+            tracing::debug!(%op, "remote unavailable: {message}");
+            StorageError::Unavailable {
+                backend,
+                message: format!(
+                    "{message}; nothing was changed (cached and local data are untouched): \
+                     try again when it is reachable"
+                ),
+                transient,
+            }
+        }
         e => e,
     }
 }
@@ -222,20 +228,51 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
                 self.status.contact(false, false);
                 Ok((v, true))
             }
-            Err(e) if e.is_unavailable() && self.reads => match secondary().await {
-                Ok(v) => {
-                    self.status.served(&e);
-                    Ok((v, false))
+            Err(e) if e.is_unavailable() && self.reads => {
+                let e = self.copy_may_answer(e).await?;
+                match secondary().await {
+                    Ok(v) => {
+                        self.status.served(&e);
+                        Ok((v, false))
+                    }
+                    Err(se) => {
+                        tracing::debug!("offline copy could not answer either: {se}");
+                        Err(e)
+                    }
                 }
-                Err(se) => {
-                    tracing::debug!("offline copy could not answer either: {se}");
-                    Err(e)
-                }
-            },
+            }
             // Remote-only mode serves commands that are about to write: say so.
             Err(e) if !self.reads => Err(nothing_written(e, op)),
             Err(e) => Err(e),
         }
+    }
+
+    /// The primary is unavailable (`e`): whether the copy may answer instead. A copy that holds
+    /// no song and was never completely refreshed knows nothing of the library: its "0 songs"
+    /// would be a wrong answer, so the caller gets `e`, saying there is no offline copy.
+    async fn copy_may_answer(&self, e: StorageError) -> StorageResult<StorageError> {
+        if self.status.full_refresh_at().is_some()
+            || matches!(self.secondary.count(&Filter::default()).await, Ok(n) if n > 0)
+        {
+            return Ok(e);
+        }
+        Err(match e {
+            StorageError::Unavailable {
+                backend,
+                message,
+                transient,
+            } => StorageError::Unavailable {
+                backend,
+                message: format!(
+                    "{message}; this machine has no offline copy of the library to answer from \
+                     (it never synced with it): check the settings and the network with \
+                     `songrec doctor`; once it answers, `songrec cache refresh` keeps a copy \
+                     for offline use"
+                ),
+                transient,
+            },
+            e => e,
+        })
     }
 
     /// [`Self::read`] of an answer that is not copied to the secondary.
@@ -409,7 +446,7 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
             let stored = self.secondary.put_songs(&records).await?;
             if let Some((id, why)) = stored.failed.first() {
                 return Err(StorageError::backend(
-                    self.secondary.to_string(),
+                    "offline copy",
                     format!(
                         "copying song {} into the offline copy failed: {why}",
                         id.short()
@@ -591,6 +628,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
                 if query.cursor.is_some() {
                     return Err(e);
                 }
+                let e = self.copy_may_answer(e).await?;
                 match self.secondary.list(query).await {
                     Ok(mut page) => {
                         self.status.served(&e);

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
+use songrec_storage::plural::count;
 
 pub(super) const COUNTER_NAMES: [&str; 6] = [
     "hits",
@@ -107,19 +108,23 @@ impl std::fmt::Display for CacheStats {
         writeln!(f, "cache:        {}", self.path.display())?;
         writeln!(
             f,
-            "held:         {} entries ({} audio, {} embeddings), {} of {} bytes",
-            self.entries, self.audio_entries, self.embedding_entries, self.bytes, self.max_bytes
+            "held:         {} ({} audio, {}), {} of {}",
+            count(self.entries, "entry"),
+            self.audio_entries,
+            count(self.embedding_entries, "embedding"),
+            self.bytes,
+            count(self.max_bytes, "byte")
         )?;
         for (what, c) in [("this run", &self.session), ("all runs", &self.total)] {
             writeln!(
                 f,
-                "{what:<13} {} hits, {} misses (hit ratio {}), {} bytes served, {} bytes fetched, {} evictions, {} corrupt",
-                c.hits,
-                c.misses,
+                "{what:<13} {}, {} (hit ratio {}), {} served, {} fetched, {}, {} corrupt",
+                count(c.hits, "hit"),
+                count(c.misses, "miss"),
                 ratio(c),
-                c.bytes_served,
-                c.bytes_fetched,
-                c.evictions,
+                count(c.bytes_served, "byte"),
+                count(c.bytes_fetched, "byte"),
+                count(c.evictions, "eviction"),
                 c.corrupt
             )?;
         }

@@ -452,6 +452,8 @@ async fn bench_ingest(
         embedders,
         batch_size: 32,
         state_file: None,
+        prune: false,
+        copy_audio: false,
     };
     let summary = songrec_app::ingest::ingest(
         &backend,
@@ -489,6 +491,8 @@ async fn whole_ingest(
             embedders: embedders.clone(),
             batch_size: 32,
             state_file: None,
+            prune: false,
+            copy_audio: false,
         };
         let cpu = songrec_neural::profile::process_cpu();
         let summary = songrec_app::ingest::ingest(

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use songrec_cache::CacheStore;
 use songrec_config::Config;
 use songrec_factory::{self as factory, Reads};
+use songrec_storage::plural::count;
 
 use crate::exit;
 use crate::progress::progress_bar;
@@ -88,9 +89,10 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
                 print!("{stats}");
                 for c in &copies {
                     println!(
-                        "offline copy {}: {} songs, last synced {}, last full refresh {}",
+                        "offline copy {}: {}, last synced {}, last full refresh {}",
                         c.remote,
-                        c.songs.map_or_else(|| "?".into(), |n| n.to_string()),
+                        c.songs
+                            .map_or_else(|| "? songs".into(), |n| count(n, "song")),
                         c.synced_at.as_deref().unwrap_or("never"),
                         c.full_refresh_at.as_deref().unwrap_or("never")
                     );
@@ -130,7 +132,7 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
                 );
             }
             let opened = factory::open(cfg, Reads::RemoteOnly)
-                .with_context(|| format!("opening the {} library", cfg.backend))?;
+                .with_context(|| format!("opening the {}", factory::describe(cfg, cfg.backend)))?;
             let Some(offline) = &opened.offline else {
                 bail!(
                     "the {} backend has no offline copy: only remote libraries (--storage-backend astra) are cached",
@@ -151,11 +153,11 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
                 .context("refreshing the offline copy")?;
             bar.finish_and_clear();
             println!(
-                "offline copy of {}: {} songs ({} copied, {} vectors, {} removed, {} unchanged)",
-                opened.backend,
-                report.songs,
+                "offline copy of the {}: {} ({} copied, {}, {} removed, {} unchanged)",
+                opened.description,
+                count(report.songs, "song"),
                 report.copied,
-                report.vectors,
+                count(report.vectors, "vector"),
                 report.removed,
                 report.unchanged
             );

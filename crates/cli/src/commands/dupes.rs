@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use songrec_discover::dupes::{self, DupesOptions, DupesReport, Kind};
-use songrec_factory::Backend;
+use songrec_factory::Opened;
+use songrec_storage::plural::count;
 
 use crate::args::FilterArgs;
 use crate::exit;
@@ -41,17 +42,12 @@ pub fn confirm(input: &mut dyn BufRead, output: &mut dyn Write, question: &str) 
     Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
-/// `n` and the noun, singular for one.
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn print(r: &DupesReport) {
     println!(
         "{} checked ({} fingerprinted now), {}",
-        count(r.songs, "song", "songs"),
+        count(r.songs, "song"),
         r.fingerprinted,
-        count(r.groups.len(), "duplicate group", "duplicate groups")
+        count(r.groups.len(), "duplicate group")
     );
     let name = |m: &dupes::Member| m.song.display_name().chars().take(40).collect::<String>();
     let rows: Vec<Vec<(String, &dupes::Member)>> = r
@@ -75,7 +71,7 @@ fn print(r: &DupesReport) {
     if !r.alike.is_empty() {
         println!(
             "{}: sounds alike, not a copy (fingerprints agree but waveforms do not, or they share audio but neither holds the other whole; never deleted, never folded)",
-            count(r.alike.len(), "group", "groups")
+            count(r.alike.len(), "group")
         );
     }
     let numbered = r
@@ -131,7 +127,8 @@ fn how(kind: Kind, m: &dupes::Member) -> String {
     }
 }
 
-pub async fn run(args: &DupesArgs, backend: Backend) -> Result<u8> {
+pub async fn run(args: &DupesArgs, opened: &Opened) -> Result<u8> {
+    let backend = &opened.backend;
     let opts = DupesOptions {
         filter: args.filter.to_filter()?,
         jobs: args.jobs.unwrap_or(0),
@@ -156,8 +153,9 @@ pub async fn run(args: &DupesArgs, backend: Backend) -> Result<u8> {
     }
     if args.delete && !extras.is_empty() {
         let question = format!(
-            "delete {} songs (keeping one per group) from {backend}?",
-            extras.len()
+            "delete {} (keeping one per group) from the {}?",
+            count(extras.len(), "song"),
+            opened.description
         );
         let go = if args.yes {
             true
@@ -169,8 +167,8 @@ pub async fn run(args: &DupesArgs, backend: Backend) -> Result<u8> {
             )?
         } else {
             bail!(
-                "not deleting {} songs: confirmation needed but stdin is not a terminal; run again with --yes",
-                extras.len()
+                "not deleting {}: confirmation needed but stdin is not a terminal; run again with --yes",
+                count(extras.len(), "song")
             );
         };
         if go {

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use songrec_config::Config;
 use songrec_factory as factory;
+use songrec_storage::plural::count;
 
 use crate::exit;
 use crate::progress::{Bar, progress_bar};
@@ -97,13 +98,16 @@ pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
         .map(|(l, n)| format!("{l} {n}"))
         .collect();
     println!(
-        "{}: {} songs in {} labels ({}){}",
+        "{}: {} in {} ({}){}",
         args.folder.display(),
-        report.songs,
-        report.labels.len(),
+        count(report.songs, "song"),
+        count(report.labels.len(), "label"),
         labels.join(", "),
         if report.duplicates > 0 {
-            format!(", {} duplicate files counted once", report.duplicates)
+            format!(
+                ", {} counted once",
+                count(report.duplicates, "duplicate file")
+            )
         } else {
             String::new()
         }

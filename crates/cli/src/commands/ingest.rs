@@ -8,6 +8,7 @@ use clap::Args;
 use songrec_app::ingest::{IngestOptions, Outcome};
 use songrec_config::Config;
 use songrec_factory::{self as factory, Opened};
+use songrec_storage::plural::count;
 
 use crate::exit;
 use crate::library::paths_exist;
@@ -31,9 +32,30 @@ pub struct IngestArgs {
     /// Re-read files even if their size and modification time are unchanged.
     #[arg(long)]
     pub force: bool,
+    /// Remove from the library the songs whose files are gone since the last ingest of these
+    /// folders (their files are not touched: they are already gone). Without it they are only
+    /// reported as missing.
+    #[arg(long)]
+    pub prune: bool,
+    /// How the local library keeps each new file: reference (the default: it stays where it
+    /// is, nothing is copied), reflink (a copy-on-write clone; a copy where the file system
+    /// cannot clone) or copy. Default: [library] audio.
+    #[arg(long, value_name = "MODE", value_parser = crate::args::audio_mode)]
+    pub audio: Option<songrec_storage::AudioMode>,
     /// Print one JSON report per file and a summary.
     #[arg(long)]
     pub json: bool,
+}
+
+impl IngestArgs {
+    /// The configuration with this run's `--audio`.
+    pub fn configured(&self, cfg: &Config) -> Config {
+        let mut c = cfg.clone();
+        if let Some(a) = self.audio {
+            c.library.audio = a;
+        }
+        c
+    }
 }
 
 /// `songrec ingest`.
@@ -60,6 +82,8 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         embedders,
         batch_size: 32,
         state_file,
+        prune: args.prune,
+        copy_audio: false,
     };
     let bar = progress_bar(
         !args.json,
@@ -99,6 +123,8 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         println!(
             "{}",
             serde_json::json!({"summary": {"added": summary.added(), "skipped": summary.skipped(), "failed": failed.len(),
+                "moved": summary.moved(), "retagged": summary.retagged(), "missing": summary.missing(),
+                "removed": summary.removed(), "copies": summary.copies,
                 "elapsed_secs": summary.elapsed_secs, "audio_secs": summary.audio_secs,
                 "interrupted": summary.interrupted}})
         );
@@ -108,6 +134,15 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             for f in &summary.files {
                 match &f.outcome {
                     Outcome::Failed { reason, .. } => eprintln!("skipped: {reason}"),
+                    Outcome::Missing { title, .. } => {
+                        eprintln!("missing: {} ({title})", f.path.display());
+                    }
+                    Outcome::Removed { title, .. } => {
+                        eprintln!(
+                            "removed from the library: {title} ({} is gone)",
+                            f.path.display()
+                        );
+                    }
                     Outcome::Added { warnings, .. } => {
                         for w in warnings {
                             eprintln!("warning: {}: {w}", f.path.display());
@@ -117,15 +152,43 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
                 }
             }
         }
+        // What the collection did since the last ingest, when it did anything.
+        let mut followed = String::new();
+        for (n, what) in [
+            (summary.moved(), "moved"),
+            (summary.retagged(), "retagged"),
+            (summary.removed(), "removed (files gone)"),
+        ] {
+            if n > 0 {
+                followed.push_str(&format!("{n} {what}, "));
+            }
+        }
+        if summary.missing() > 0 {
+            followed.push_str(&format!(
+                "{} missing (files gone; --prune removes {} from the library), ",
+                summary.missing(),
+                if summary.missing() == 1 { "it" } else { "them" }
+            ));
+        }
         println!(
-            "ingested {} new, {} already in the library, {} failed ({} files in {:.1} s; {} of music) into the {}",
+            "ingested {} new, {} already in the library, {followed}{} failed ({} in {:.1} s; {} of music) into the {}",
             summary.added(),
             summary.skipped(),
             failed.len(),
-            summary.files.len(),
+            count(summary.files.len(), "file"),
             summary.elapsed_secs,
             crate::output::length_of_music(summary.audio_secs),
             opened.description
+        );
+    }
+    if cfg.library.audio == songrec_storage::AudioMode::Reflink && summary.copies > 0 {
+        eprintln!(
+            "note: this file system cannot clone files (reflink), so {} made instead",
+            if summary.copies == 1 {
+                "a copy was".to_owned()
+            } else {
+                format!("{} copies were", summary.copies)
+            }
         );
     }
     if summary.interrupted {
@@ -135,13 +198,8 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             .map(|p| shell_word(&p.display().to_string()))
             .collect();
         eprintln!(
-            "interrupted: {} {} stored, every file read so far is kept; rerun `songrec ingest {}` to continue (files already stored are skipped)",
-            summary.added(),
-            if summary.added() == 1 {
-                "song"
-            } else {
-                "songs"
-            },
+            "interrupted: {} stored, every file read so far is kept; rerun `songrec ingest {}` to continue (files already stored are skipped)",
+            count(summary.added(), "song"),
             again.join(" ")
         );
         return Ok(exit::INTERRUPTED);

@@ -15,6 +15,7 @@ use crate::args::FilterArgs;
 use crate::exit;
 use crate::vectors::{RankedArgs, VectorArgs};
 use songrec_config::Config;
+use songrec_storage::plural::count;
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
@@ -99,9 +100,19 @@ async fn load(
     .context("reading songs and vectors")?;
     if !set.without_vector.is_empty() {
         eprintln!(
-            "note: {} songs have no {} vector and are left out",
-            set.without_vector.len(),
-            set.space.key()
+            "note: {} {} no {} vector and {} left out",
+            count(set.without_vector.len(), "song"),
+            if set.without_vector.len() == 1 {
+                "has"
+            } else {
+                "have"
+            },
+            set.space.key(),
+            if set.without_vector.len() == 1 {
+                "is"
+            } else {
+                "are"
+            },
         );
     }
     Ok(set)
@@ -138,18 +149,19 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     if data.colouring.color != color {
         let with_genre = data.points.iter().filter(|p| !p.genre.is_empty()).count();
         eprintln!(
-            "note: {with_genre} of {} songs have a genre; points are coloured by cluster",
-            data.points.len()
+            "note: {with_genre} of {} {} a genre; points are coloured by cluster",
+            count(data.points.len(), "song"),
+            if with_genre == 1 { "has" } else { "have" }
         );
     }
     if let Some(o) = &out {
         write_atomic(o, map::html(&data)?.as_bytes())
             .with_context(|| format!("writing {}", o.display()))?;
         println!(
-            "wrote {} ({} songs, {} clusters, axes show {:.0}% of the variance)",
+            "wrote {} ({}, {}, axes show {:.0}% of the variance)",
             o.display(),
-            data.points.len(),
-            data.colouring.clusters,
+            count(data.points.len(), "song"),
+            count(data.colouring.clusters, "cluster"),
             100.0 * (data.explained[0] + data.explained[1])
         );
     }
@@ -170,9 +182,9 @@ pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Re
         return Ok(exit::OK);
     }
     println!(
-        "{} songs in {} clusters (model {}){}",
-        r.songs,
-        r.clusters.len(),
+        "{} in {} (model {}){}",
+        count(r.songs, "song"),
+        count(r.clusters.len(), "cluster"),
         r.model,
         r.genre_purity
             .map_or_else(String::new, |p| format!("; genre purity {:.0}%", 100.0 * p))
@@ -184,9 +196,9 @@ pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Re
             .map(|(g, n)| format!("{g} {:.0}%", 100.0 * *n as f64 / c.size as f64))
             .collect();
         println!(
-            "\ncluster {:>2}: {} songs, cohesion {:.2}, genres: {}",
+            "\ncluster {:>2}: {}, cohesion {:.2}, genres: {}",
             c.id,
-            c.size,
+            count(c.size, "song"),
             c.cohesion,
             if genres.is_empty() {
                 "-".into()
@@ -213,8 +225,8 @@ pub async fn outliers(args: &OutliersArgs, cfg: &Config, backend: Backend) -> Re
         return Ok(exit::OK);
     }
     println!(
-        "Songs least like the rest ({} songs, score = mean cosine distance to the {} nearest):",
-        set.len(),
+        "Songs least like the rest ({}, score = mean cosine distance to the {} nearest):",
+        count(set.len(), "song"),
         args.neighbours
     );
     println!(

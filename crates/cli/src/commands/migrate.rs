@@ -7,6 +7,7 @@ use songrec_app::migrate::ledger::{Ledger, RunSummary, SongState};
 use songrec_app::migrate::{LedgerContext, MigrateOptions, VerifyLevel};
 use songrec_config::{BackendKind, Config};
 use songrec_factory as factory;
+use songrec_storage::plural::count;
 
 use crate::exit::{self, UsageError};
 use crate::progress::{StepBar, progress_bar};
@@ -83,7 +84,7 @@ pub fn parse_migrate_spec(spec: &str) -> Result<(String, String)> {
 /// " (there is one: ./astra, 0 bytes)" when a file left by a redirect is in the working folder.
 fn stray_file_hint(name: &str) -> String {
     match std::fs::metadata(name) {
-        Ok(m) if m.is_file() => format!(" (there is one: ./{name}, {} bytes)", m.len()),
+        Ok(m) if m.is_file() => format!(" (there is one: ./{name}, {})", count(m.len(), "byte")),
         _ => String::new(),
     }
 }
@@ -211,7 +212,8 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     let build = |kind| {
         let mut c = cfg.clone();
         c.backend = kind;
-        songrec_factory::build(&c).with_context(|| format!("opening the {kind} library"))
+        songrec_factory::build(&c)
+            .with_context(|| format!("opening the {}", songrec_factory::describe(cfg, kind)))
     };
     let (source, target) = (build(from_kind)?, build(to_kind)?);
     let plan = songrec_app::migrate::plan(
@@ -230,12 +232,12 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     );
     tracing::info!("migrating {source} -> {target}");
     println!(
-        "{} -> {}: {} songs to copy, {} already there, {} deletions on the source (left to sync)",
+        "{} -> {}: {} to copy, {} already there, {} on the source (left to sync)",
         songrec_factory::describe(cfg, from_kind),
         songrec_factory::describe(cfg, to_kind),
-        plan.to_copy.len(),
+        count(plan.to_copy.len(), "song"),
         plan.up_to_date,
-        plan.source_tombstones
+        count(plan.source_tombstones, "deletion"),
     );
     if args.dry_run {
         for v in plan.to_copy.iter().take(20) {
@@ -293,15 +295,15 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     }
     if nothing {
         println!(
-            "nothing to do: {} songs already on target",
-            report.plan.up_to_date
+            "nothing to do: {} already on target",
+            count(report.plan.up_to_date, "song")
         );
     } else {
         for (id, why) in report.failed.iter().take(20) {
             eprintln!("failed: {}: {why}", id.short());
         }
         if report.failed.len() > 20 {
-            eprintln!("… and {} more failures", report.failed.len() - 20);
+            eprintln!("… and {} more", count(report.failed.len() - 20, "failure"));
         }
         let rate = if report.elapsed_secs > 0.0 {
             report.copied as f64 / report.elapsed_secs
@@ -309,14 +311,14 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
             0.0
         };
         println!(
-            "copied {} songs, {} failed ({} audio files uploaded, {:.1} s, {:.1} songs/s{})",
-            report.copied,
+            "copied {}, {} failed ({} uploaded, {:.1} s, {:.1} songs/s{})",
+            count(report.copied, "song"),
             report.failed.len(),
-            report.audio_uploaded,
+            count(report.audio_uploaded, "audio file"),
             report.elapsed_secs,
             rate,
             if report.retry_rounds > 0 {
-                format!(", {} retry rounds", report.retry_rounds)
+                format!(", {}", count(report.retry_rounds, "retry round"))
             } else {
                 String::new()
             }
@@ -353,7 +355,10 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
             println!("  {}: {}", d.id.short(), d.what);
         }
         if v.differences.len() > 20 {
-            println!("  … and {} more differences", v.differences.len() - 20);
+            println!(
+                "  … and {} more",
+                count(v.differences.len() - 20, "difference")
+            );
         }
         for d in v.held_differently.iter().take(10) {
             println!("  {}: already on the target, {}", d.id.short(), d.what);

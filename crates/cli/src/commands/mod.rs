@@ -18,6 +18,7 @@ pub mod playlist;
 pub mod previews;
 pub mod reembed;
 pub mod reindex;
+pub mod relink;
 pub mod serve;
 pub mod show;
 pub mod similar;

@@ -10,6 +10,7 @@ use songrec_discover::history::{self, History};
 use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
 use songrec_discover::playlist::{Constraints, Playlist};
 use songrec_factory::Backend;
+use songrec_storage::plural::{count, noun};
 
 use crate::exit;
 use crate::vectors::RankedArgs;
@@ -73,16 +74,16 @@ fn print(p: &Playlist) {
     let names: Vec<String> = p.seeds.iter().map(|s| s.display_name()).collect();
     match p.kind {
         "path" => println!(
-            "From {} to {} ({} songs, model {}):",
+            "From {} to {} ({}, model {}):",
             names[0],
             names[1],
-            p.entries.len(),
+            count(p.entries.len(), "song"),
             p.model
         ),
         _ => println!(
-            "Playlist from {} ({} songs, model {}):",
+            "Playlist from {} ({}, model {}):",
             names.join(" + "),
-            p.entries.len(),
+            count(p.entries.len(), "song"),
             p.model
         ),
     }
@@ -158,9 +159,10 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
     let p = songrec_app::views::playlist(backend.as_ref(), &ask, &cfg.embedder).await?;
     if p.entries.len() < p.requested {
         eprintln!(
-            "note: {} of {} songs: the library (with these rules and filters) has no more that fit",
+            "note: {} of {} {}: the library (with these rules and filters) has no more that fit",
             p.entries.len(),
-            p.requested
+            p.requested,
+            noun(p.requested, "song")
         );
     }
     let m3u_report = match &args.m3u {
@@ -195,16 +197,21 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
         print(&p);
         if let Some((path, r)) = &m3u_report {
             println!(
-                "wrote {} ({} songs{}{})",
+                "wrote {} ({}{}{})",
                 path.display(),
-                r.written,
+                count(r.written, "song"),
                 if r.fetched > 0 {
-                    format!(", {} audio files fetched", r.fetched)
+                    format!(", {} fetched", count(r.fetched, "audio file"))
                 } else {
                     String::new()
                 },
                 if r.urls > 0 {
-                    format!(", {} as URLs that expire", r.urls)
+                    let how = if r.urls == 1 {
+                        "a URL that expires"
+                    } else {
+                        "URLs that expire"
+                    };
+                    format!(", {} as {how}", r.urls)
                 } else {
                     String::new()
                 }

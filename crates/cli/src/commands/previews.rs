@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use songrec_app::previews::{PreviewError, PreviewOptions, PreviewOutcome};
 use songrec_config::Config;
-use songrec_factory::Backend;
+use songrec_factory::Opened;
 
 use crate::exit;
 
@@ -31,7 +31,8 @@ pub struct PreviewsArgs {
     pub json: bool,
 }
 
-pub async fn run(args: &PreviewsArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+pub async fn run(args: &PreviewsArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
+    let (backend, library) = (&opened.backend, &opened.description);
     let staging = tempfile::tempdir().context("creating a download folder")?;
     let mut opts = PreviewOptions::new(&cfg.previews.base_url, staging.path().to_path_buf());
     opts.limit = args.limit;
@@ -92,7 +93,7 @@ pub async fn run(args: &PreviewsArgs, cfg: &Config, backend: Backend) -> Result<
         );
     } else {
         println!(
-            "{added} added, {present} already in the library, {none} without a preview, {failed} failed, into {backend}"
+            "{added} added, {present} already in the library, {none} without a preview, {failed} failed, into the {library}"
         );
     }
     Ok(if failed > 0 { exit::PARTIAL } else { exit::OK })

@@ -4,7 +4,8 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use songrec_config::Config;
-use songrec_factory::{self as factory, Backend};
+use songrec_factory::{self as factory, Opened};
+use songrec_storage::plural::count;
 
 use crate::exit;
 use crate::progress::{StepBar, progress_bar};
@@ -26,7 +27,8 @@ pub struct ReembedArgs {
 }
 
 /// `songrec reembed`.
-pub async fn run(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+pub async fn run(args: &ReembedArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
+    let (backend, library) = (&opened.backend, &opened.description);
     let embedder = songrec_app::embedders::by_name_with(&args.embedder, &cfg.embedder)?;
     if !args.json
         && let Some(line) = songrec_app::embedders::runtime_line(&args.embedder, &cfg.embedder)?
@@ -49,7 +51,7 @@ pub async fn run(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u
         .await
         .with_context(|| {
             format!(
-                "computing {} vectors in {backend}; run the same command again to continue",
+                "computing {} vectors in the {library}; run the same command again to continue",
                 model.key()
             )
         })?;
@@ -61,9 +63,9 @@ pub async fn run(args: &ReembedArgs, cfg: &Config, backend: Backend) -> Result<u
             eprintln!("failed: {} {why}", id.short());
         }
         println!(
-            "{}: computed {} songs ({:.0} s of audio in {:.1} s), {} already had one, {} failed, of {} in {backend}",
+            "{}: computed {} ({:.0} s of audio in {:.1} s), {} already had one, {} failed, of {} in the {library}",
             report.model,
-            report.computed,
+            count(report.computed, "song"),
             report.audio_secs,
             report.elapsed_secs,
             report.already,

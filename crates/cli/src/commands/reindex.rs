@@ -4,6 +4,7 @@
 use anyhow::Result;
 use songrec_config::Config;
 use songrec_factory as factory;
+use songrec_storage::plural::{count, noun};
 
 use crate::exit;
 use crate::progress::progress_bar;
@@ -21,19 +22,30 @@ pub struct ReindexArgs {
 /// `songrec reindex`.
 pub async fn run(args: &ReindexArgs, cfg: &Config) -> Result<u8> {
     let local = factory::open_local_for_reindex(cfg)?;
+    let library = factory::describe(cfg, songrec_config::BackendKind::Local);
     if args.verify {
         let (checked, damaged) = local.verify_index().await?;
         for e in &damaged {
             eprintln!("damaged: {e}");
         }
         if damaged.is_empty() {
-            println!("checked {checked} index files of {local} in full: all sound");
+            println!(
+                "checked {} of the {library} in full: all sound",
+                count(checked, "index file")
+            );
             return Ok(exit::OK);
         }
         println!(
-            "{} of {checked} index files of {local} are damaged: `songrec reindex` rebuilds them \
-             from the library's vectors",
-            damaged.len()
+            "{} of {checked} {} of the {library} {}: `songrec reindex` rebuilds {} from the \
+             library's vectors",
+            damaged.len(),
+            noun(checked, "index file"),
+            if damaged.len() == 1 {
+                "is damaged"
+            } else {
+                "are damaged"
+            },
+            if damaged.len() == 1 { "it" } else { "them" },
         );
         return Ok(exit::PARTIAL);
     }
@@ -50,6 +62,6 @@ pub async fn run(args: &ReindexArgs, cfg: &Config) -> Result<u8> {
         })
         .await?;
     bar.finish_and_clear();
-    println!("rebuilt the vector index of {local}");
+    println!("rebuilt the vector index of the {library}");
     Ok(exit::OK)
 }

@@ -26,7 +26,7 @@ pub async fn run(a: &ShowArgs, backend: Backend) -> Result<u8> {
             have.push(s.model);
         }
     }
-    let audio = backend.has_audio(&m.id).await?;
+    let audio = backend.has_audio(&m.audio_key()).await?;
     output::show(&m, &have, audio, a.json)?;
     Ok(exit::OK)
 }

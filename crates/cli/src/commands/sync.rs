@@ -1,12 +1,15 @@
 //! `songrec sync`: argument parsing and printing; the work is in `songrec_factory::sync` /
 //! `songrec_sync`.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use songrec_config::Config;
 use songrec_factory::sync::RunError;
+use songrec_storage::SongId;
+use songrec_storage::plural::count;
 use songrec_sync::engine::{RemoteRead, SyncError, SyncOptions, SyncReport};
 use songrec_sync::lease::LeaseError;
 use songrec_sync::plan::{Action, Rails};
@@ -39,13 +42,28 @@ pub struct SyncArgs {
     /// Machine-readable report.
     #[arg(long)]
     pub json: bool,
+    /// This machine's own copy of the music (default: [library] music): songs whose files are
+    /// found below it (the same bytes) are linked to them instead of downloaded; the others
+    /// are downloaded. The folder is only read.
+    #[arg(long, value_name = "DIR")]
+    pub music: Option<std::path::PathBuf>,
+}
+
+/// This machine's music folder as sync's source of files.
+#[derive(Debug)]
+struct Files(songrec_app::music::MusicFolder);
+
+impl songrec_sync::engine::LocalFiles for Files {
+    fn find(&self, key: &SongId) -> Option<std::path::PathBuf> {
+        self.0.find(key).map(std::path::Path::to_path_buf)
+    }
 }
 
 fn plan_line(r: &SyncReport) -> String {
     let s = &r.summary;
     format!(
-        "{} to upload ({} new), {} to download ({} new), {} to delete here, {} to delete on the remote, {} to merge, {} unchanged (here {} songs, remote {}, record {})",
-        s.push_new + s.push_changed,
+        "{} to upload ({} new), {} to download ({} new), {} to delete here, {} to delete on the remote, {} to merge, {} unchanged (here {}, remote {}, record {})",
+        count(s.push_new + s.push_changed, "song"),
         s.push_new,
         s.pull_new + s.pull_changed,
         s.pull_new,
@@ -53,7 +71,7 @@ fn plan_line(r: &SyncReport) -> String {
         s.delete_remote,
         s.reconcile,
         s.unchanged,
-        s.local_live,
+        count(s.local_live, "song"),
         s.remote_live,
         s.recorded_live
     )
@@ -62,40 +80,58 @@ fn plan_line(r: &SyncReport) -> String {
 fn read_line(r: &SyncReport) -> String {
     match r.remote_read {
         RemoteRead::Feed { changes } => {
-            format!("remote read from its change feed ({changes} changes since the last run)")
+            format!(
+                "remote read from its change feed ({} since the last run)",
+                count(changes, "change")
+            )
         }
         RemoteRead::Full { reason } => format!("full reconciliation ({reason})"),
     }
 }
 
-fn describe(a: &Action) -> String {
+/// One step of a dry run's plan, naming the song by `Artist – Title` (from `names`) and its
+/// short id.
+fn describe(a: &Action, names: &HashMap<SongId, String>) -> String {
+    let id = a.id();
+    let song = match names.get(id) {
+        Some(name) => format!("{name:?} ({})", id.short()),
+        None => id.short().to_owned(),
+    };
     match a {
-        Action::Copy { id, from, full } => format!(
-            "{} {} {}",
+        Action::Copy { from, full, .. } => format!(
+            "{} {}{song}",
             if *from == songrec_sync::plan::Side::Local {
                 "upload"
             } else {
                 "download"
             },
-            if *full { "song" } else { "metadata" },
-            id.short()
+            if *full { "" } else { "the metadata of " },
         ),
-        Action::Delete { id, on } => format!("delete {} on the {on} side", id.short()),
-        Action::Reconcile { id, added_both } => format!(
-            "merge {} ({})",
-            id.short(),
+        Action::Delete { on, .. } => format!("delete {song} on the {on} side"),
+        Action::Reconcile { added_both, .. } => format!(
+            "merge {song} ({})",
             if *added_both {
                 "added on both sides"
             } else {
                 "changed on both sides"
             }
         ),
-        Action::RecordDeleted { id, .. } => format!("record deletion of {}", id.short()),
+        Action::RecordDeleted { .. } => format!("record the deletion of {song}"),
     }
 }
 
 /// `songrec sync`.
 pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
+    let mut cfg = cfg.clone();
+    if let Some(dir) = &args.music {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--music {}: no such folder (give the folder that holds this machine's copy of the music)",
+            dir.display()
+        );
+        cfg.library.music = Some(std::path::absolute(dir).context("--music")?);
+    }
+    let cfg = &cfg;
     let policy = match &args.conflict {
         Some(p) => p.parse().context("--conflict")?,
         None => cfg.sync.conflict,
@@ -120,6 +156,29 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         std::time::Duration::from_secs(u64::from(cfg.sync.full_every_days.max(1)) * 24 * 3600);
     opts.concurrency = args.concurrency.max(1);
     songrec_factory::sync::apply_test_hooks(&mut opts);
+    let mut music_line = None;
+    if let Some(dir) = &cfg.library.music
+        && !args.dry_run
+    {
+        let state = songrec_factory::ingest_state_file(cfg, &format!("music {}", dir.display()));
+        let dir2 = dir.clone();
+        let jobs = cfg.ingest.jobs;
+        let folder = tokio::task::spawn_blocking(move || {
+            songrec_app::music::MusicFolder::index(&dir2, &state, jobs)
+        })
+        .await
+        .context("indexing the music folder")?;
+        for (p, why) in &folder.unreadable {
+            eprintln!("skipped: {}: {why}", p.display());
+        }
+        music_line = Some(format!(
+            "music: {} below {} ({} read now)",
+            count(folder.len(), "audio file"),
+            dir.display(),
+            folder.hashed
+        ));
+        opts.local_files = Some(std::sync::Arc::new(Files(folder)));
+    }
     let bar = progress_bar(
         !args.json && !args.dry_run,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",
@@ -155,12 +214,16 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "machine": run.machine,
                 "report": r,
+                "names": run.names,
                 "requests": run.requests,
                 "elapsed_secs": secs,
                 "exit_code": code,
             }))?
         );
         return Ok(code);
+    }
+    if let Some(l) = &music_line {
+        println!("{l}");
     }
     println!(
         "sync {} ⇄ remote as machine {}: {}; {}",
@@ -177,7 +240,7 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     }
     if r.dry_run {
         for a in r.actions.iter().take(50) {
-            println!("  would {}", describe(a));
+            println!("  would {}", describe(a, &run.names));
         }
         if r.actions.len() > 50 {
             println!("  … and {} more", r.actions.len() - 50);
@@ -195,17 +258,25 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         eprintln!("failed: {}: {why}", id.short());
     }
     println!(
-        "synced: uploaded {} new + {} changed, downloaded {} new + {} changed, deleted {} here + {} on the remote, {} conflicts, {} failed (retried by the next run); {:.1} s, {} Data API requests",
+        "synced: uploaded {} new + {} changed, downloaded {} new + {} changed{}, deleted {} here + {} on the remote, {}, {} failed (retried by the next run); {:.1} s, {}",
         r.pushed_new,
         r.pushed_changed,
         r.pulled_new,
         r.pulled_changed,
+        if r.audio_linked > 0 {
+            format!(
+                " ({} linked to this machine's files, not downloaded)",
+                count(r.audio_linked, "song")
+            )
+        } else {
+            String::new()
+        },
         r.deleted_local,
         r.deleted_remote,
-        r.conflicts.len(),
+        count(r.conflicts.len(), "conflict"),
         r.failed.len(),
         secs,
-        run.requests
+        count(run.requests, "Data API request")
     );
     Ok(code)
 }

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::exit;
+use songrec_storage::plural::count;
 
 #[derive(Args, Debug)]
 pub struct SynthArgs {
@@ -53,7 +54,7 @@ pub fn run(args: &SynthArgs) -> Result<u8> {
             n += 1;
         }
     }
-    println!("wrote {n} songs to {}", args.dir.display());
+    println!("wrote {} to {}", count(n, "song"), args.dir.display());
     Ok(exit::OK)
 }
 

@@ -17,16 +17,23 @@ fn synth(home: &Path) -> PathBuf {
     bin().synth(&home.join("music"), 2, 5)
 }
 
-/// A copy of a WAV file with one tag changed in place (same length): other bytes, same audio.
+/// Another file with the same decoded audio and another title: `src`'s samples in a big-endian
+/// AIFF (other packets, so another song; the same PCM, so an exact duplicate of it). A retag of
+/// the same file would be the same song.
 fn retagged_copy(src: &Path, dest: &Path, from: &str, to: &str) {
     assert_eq!(from.len(), to.len());
-    let mut b = std::fs::read(src).unwrap();
-    let at = b
-        .windows(from.len())
-        .position(|w| w == from.as_bytes())
-        .unwrap();
-    b[at..at + to.len()].copy_from_slice(to.as_bytes());
-    std::fs::write(dest, b).unwrap();
+    let title = format!("title={to}");
+    songrec_testkit::audio::ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-c:a",
+        "pcm_s16be",
+        "-write_id3v2",
+        "1",
+        "-metadata",
+        &title,
+        dest.to_str().unwrap(),
+    ]);
 }
 
 fn local(home: &Path, args: &[&str]) -> Output {
@@ -56,7 +63,7 @@ fn discovery_commands_on_a_local_library() {
     let music = synth(h);
     retagged_copy(
         &music.join("The Techno Ensemble - Warehouse Pulse 1.wav"),
-        &music.join("copy.wav"),
+        &music.join("copy.aiff"),
         "Warehouse Pulse 1",
         "Warehouse Pulse X",
     );
@@ -350,7 +357,11 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
         "-metadata",
         "title=Frontiers (excerpt)",
     ];
+    // The compilation's file is its own encode (another bitrate): the same recording, other
+    // audio packets. (An identical stream under other tags would be the same song.)
     let compilation: &[&str] = &[
+        "-b:a",
+        "160k",
         "-metadata",
         "artist=ASC MUSIC ",
         "-metadata",
@@ -374,7 +385,8 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
             (music.join("clip.mp3"), seed_tags),
             (music.join("clip.ogg"), seed_tags),
             (music.join("best-of.mp3"), compilation),
-            (music.join("untitled 7.ogg"), &[]),
+            // Its own encode (another quality), not the same stream as clip.ogg.
+            (music.join("untitled 7.ogg"), &["-q:a", "6"]),
         ],
     );
     // Another recording in two files, and other real recordings once each.
@@ -566,7 +578,7 @@ fn discovery_commands_on_the_astra_backend() {
     let music = synth(h);
     retagged_copy(
         &music.join("The Rock Ensemble - Garage Anthem 2.wav"),
-        &music.join("copy.wav"),
+        &music.join("copy.aiff"),
         "Garage Anthem 2",
         "Garage Anthem Z",
     );

@@ -379,7 +379,7 @@ fn status_shows_runs_and_verify_full_finds_a_corrupted_blob() {
         "{t}"
     );
     assert!(
-        t.contains("verify: NOT clean (1 differences in depth)"),
+        t.contains("verify: NOT clean (1 difference in depth)"),
         "{t}"
     );
     assert!(

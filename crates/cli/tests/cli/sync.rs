@@ -139,8 +139,9 @@ fn state(c: &Cloud, b: &dyn StorageBackend) -> State {
             assert!(!out.contains_key(&v.id), "{} listed twice", v.id);
             let m = b.get_metadata(&v.id).await.unwrap().expect("metadata");
             let f = tmp.path().join(v.id.as_str());
-            b.get_audio(&v.id, &f).await.unwrap();
-            assert_eq!(SongId::from_file(&f).unwrap().0, v.id, "blob hash");
+            let key = m.audio_key();
+            b.get_audio(&key, &f).await.unwrap();
+            assert_eq!(SongId::from_file(&f).unwrap().0, key, "blob hash");
             let mut vectors = 0;
             for s in &models {
                 vectors += usize::from(b.get_embedding(&v.id, &s.model).await.unwrap().is_some());
@@ -215,9 +216,25 @@ fn two_machines_adds_edits_deletes_and_conflicts_converge() {
     let out = a.sync(&[], 0);
     assert!(out.contains("uploaded 6 new"), "{out}");
     let out = b.sync(&["--dry-run"], 0);
+    assert!(out.contains("dry run: nothing changed"), "{out}");
+    // Each step names its song by artist and title (from the side that holds it), then its id.
+    let steps: Vec<&str> = out.lines().filter(|l| l.starts_with("  would ")).collect();
+    assert!(steps.len() >= 9, "5 downloads, 4 uploads:\n{out}");
+    for (what, title) in [
+        ("download", "Warehouse Pulse 1"),
+        ("upload", "Blue Swing 2"),
+    ] {
+        assert!(
+            steps
+                .iter()
+                .any(|l| l.starts_with(&format!("  would {what} \"The "))
+                    && l.contains(&format!(" – {title}\" ("))),
+            "{what} {title}:\n{out}"
+        );
+    }
     assert!(
-        out.contains("dry run") && out.contains("would download song"),
-        "{out}"
+        steps.iter().all(|l| l.contains("Ensemble – ")),
+        "every step has a name:\n{out}"
     );
     let out = b.sync(&[], 0);
     assert!(

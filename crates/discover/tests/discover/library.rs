@@ -63,6 +63,8 @@ fn build_library(dir: &Path, extra: &dyn Fn(&Path)) -> PathBuf {
             embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
             batch_size: 16,
             state_file: None,
+            prune: false,
+            copy_audio: false,
         };
         let s = ingest(&backend, &[music], &opts, Arc::new(NoProgress))
             .await
@@ -384,8 +386,16 @@ async fn m3u_paths_point_at_the_audio() {
             let loc = Path::new(lines[2 + 2 * k]);
             assert_eq!(loc.is_absolute(), style == PathStyle::Absolute, "{loc:?}");
             let file = path.parent().unwrap().join(loc);
-            let (id, _) = SongId::from_file(&file).unwrap();
-            assert_eq!(id, e.song.id, "the path is the song's audio");
+            let (key, _) = SongId::from_file(&file).unwrap();
+            assert_eq!(key, e.song.audio_key(), "the path is the song's audio");
+            // The user's own file, where it lies: the library holds no copy to point at.
+            let music = fixture().lib.parent().unwrap().join("music");
+            assert!(
+                file.canonicalize()
+                    .unwrap()
+                    .starts_with(music.canonicalize().unwrap()),
+                "{file:?} is in the music folder"
+            );
         }
     }
 }

@@ -40,3 +40,20 @@ async fn local_backend_carries_floats_bit_for_bit() {
     let backend = LocalBackend::open(dir.path()).expect("reopen (metadata.json)");
     check_float_fidelity(&backend, &records).await;
 }
+
+/// The audio part of the suite with each way of keeping a user's file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_audio_mode_passes_the_audio_conformance() {
+    use songrec_storage::AudioMode;
+    for audio in [AudioMode::Reference, AudioMode::Reflink, AudioMode::Copy] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = songrec_local::LocalOptions {
+            audio,
+            ..Default::default()
+        };
+        let b = LocalBackend::open_with(dir.path(), opts).expect("open");
+        songrec_storage::conformance::audio_roundtrip(&b).await;
+        songrec_storage::conformance::link_audio_leaves_the_file(&b).await;
+        songrec_storage::conformance::delete_leaves_tombstone(&b).await;
+    }
+}

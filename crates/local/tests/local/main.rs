@@ -3,3 +3,4 @@
 mod ann;
 mod conformance;
 mod files;
+mod references;

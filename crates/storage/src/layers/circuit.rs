@@ -58,6 +58,8 @@ struct BreakerState {
     open_until: Option<Instant>,
     /// The last unavailable error, for the refusal message.
     last_error: Option<String>,
+    /// Which backend it came from (the error's own name, e.g. `astra`), for the same.
+    last_backend: Option<String>,
     /// A state file exists (written by us or found at start).
     persisted: bool,
 }
@@ -68,6 +70,8 @@ struct PersistedState {
     open_until_unix_ms: u64,
     consecutive: u32,
     last_error: String,
+    #[serde(default)]
+    last_backend: Option<String>,
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
@@ -89,6 +93,7 @@ impl BreakerState {
             consecutive: p.consecutive,
             open_until: (left > 0).then(|| Instant::now() + Duration::from_millis(left)),
             last_error: Some(p.last_error),
+            last_backend: p.last_backend,
             persisted: true,
         }
     }
@@ -98,6 +103,7 @@ impl BreakerState {
             open_until_unix_ms: unix_ms(SystemTime::now() + cool_down),
             consecutive: self.consecutive,
             last_error: self.last_error.clone().unwrap_or_default(),
+            last_backend: self.last_backend.clone(),
         };
         let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
         let r = path
@@ -180,15 +186,15 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
             if let Some(until) = s.open_until {
                 let now = Instant::now();
                 if now < until {
+                    // In the user's words: the failure, and when it is tried again. The stack
+                    // (`self.inner`'s name) and the operation are for the log.
+                    tracing::debug!(%op, backend = %self.inner, consecutive = s.consecutive, "circuit open: call refused");
                     return Err(StorageError::Unavailable {
-                        backend: self.inner.to_string(),
+                        backend: s.last_backend.clone().unwrap_or_else(|| "remote".into()),
                         message: format!(
-                            "{}; {op} refused: not retrying until the cool-down ends in {:.0?} ({} consecutive unavailable errors)",
-                            s.last_error
-                                .as_deref()
-                                .unwrap_or("the remote keeps failing"),
-                            until - now,
-                            s.consecutive,
+                            "{}; songrec tries it again in {} s",
+                            s.last_error.as_deref().unwrap_or("it keeps failing"),
+                            (until - now).as_secs().max(1),
                         ),
                         transient: false,
                     });
@@ -201,6 +207,9 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
             Err(e) if e.is_unavailable() => {
                 s.consecutive = s.consecutive.saturating_add(1);
                 s.last_error = Some(e.brief());
+                if let StorageError::Unavailable { backend, .. } = e {
+                    s.last_backend = Some(backend.clone());
+                }
                 if s.consecutive >= self.config.threshold {
                     s.open_until = Some(Instant::now() + self.config.cool_down);
                     tracing::info!(%op, error = %e, "storage circuit opened for {:?}", self.config.cool_down);
@@ -213,6 +222,7 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
                 s.consecutive = 0;
                 s.open_until = None;
                 s.last_error = None;
+                s.last_backend = None;
                 if s.persisted
                     && let Some(p) = &self.config.state_file
                 {

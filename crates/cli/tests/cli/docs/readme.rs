@@ -133,6 +133,64 @@ fn readme_first_session_runs_as_written() {
     );
 }
 
+/// After `scripts/demo.sh` the README's next block runs as written in a real shell: in a clone
+/// laid out as the demo leaves it (`target/debug/songrec`, `target/demo/library`) and a `PATH`
+/// without songrec, `export PATH=…` makes `songrec` the demo's binary and the demo library
+/// answers; the demo prints the same line at its end.
+#[test]
+fn after_the_demo_the_readme_commands_run_as_written() {
+    let readme = read(&root().join("README.md"));
+    let marker = readme
+        .find("<!-- after-demo")
+        .expect("the README marks what to run after the demo");
+    let (_, _, lines) = code_blocks(&readme[marker..])
+        .into_iter()
+        .next()
+        .expect("the block after the demo");
+    assert!(
+        lines[0].trim_start().starts_with("export PATH="),
+        "{lines:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (clone, home) = (dir.path().join("clone"), dir.path().join("home"));
+    let debug = clone.join("target/debug");
+    std::fs::create_dir_all(&debug).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_songrec"), debug.join("songrec")).unwrap();
+    let music = bin().synth(&dir.path().join("music"), 2, 8);
+    let lib = clone.join("target/demo/library");
+    let o = bin()
+        .on_library(&lib)
+        .arg("ingest")
+        .arg(&music)
+        .env("SONGREC_NEURAL_RUNTIME", "tract")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // A new shell: only the system's PATH, where no songrec is.
+    let script = format!("set -e\n{}\n", lines.join("\n"));
+    let o = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(&clone)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("SONGREC_NEURAL_RUNTIME", "tract")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{script}\n{out}");
+    assert!(
+        out.contains("Songs like") && out.contains("Slow Piano 2"),
+        "{out}"
+    );
+    let demo = read(&root().join("scripts/demo.sh"));
+    assert!(
+        demo.contains(r#"echo "  export PATH=\"$(dirname "$songrec"):\$PATH\"""#),
+        "the demo prints the README's line"
+    );
+}
+
 /// Starts `songrec serve` (its address on the first line), checks the page and the API list
 /// every song of the library in `home`, and stops it.
 fn serve_answers(cmd: Command, home: &Path) {

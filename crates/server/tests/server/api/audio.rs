@@ -15,7 +15,9 @@ async fn audio_streams_with_ranges() {
     let wav = library().music.join("rock-2.wav");
     let bytes = std::fs::read(&wav).unwrap();
     let len = bytes.len();
-    let id = songrec_storage::SongId::from_bytes(&bytes);
+    // The song a file holds is named by its audio identity.
+    let id =
+        songrec_storage::SongId::from_raw(&songrec_audio::identity::identify(&wav).unwrap().audio);
     let url = srv.url(&format!("/api/v1/songs/{id}/audio"));
     let c = client();
 
@@ -115,6 +117,8 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
         embedders,
         batch_size: 8,
         state_file: None,
+        prune: false,
+        copy_audio: false,
     };
     let s = songrec_app::ingest::ingest(
         backend.as_ref(),
@@ -126,7 +130,9 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
     .unwrap();
     assert_eq!(s.added(), 1);
     let bytes = std::fs::read(&wav).unwrap();
-    let id = songrec_storage::SongId::from_bytes(&bytes);
+    // The song a file holds is named by its audio identity.
+    let id =
+        songrec_storage::SongId::from_raw(&songrec_audio::identity::identify(&wav).unwrap().audio);
 
     let srv = serve(backend, |_| {}).await;
     let r = client()

@@ -131,7 +131,9 @@ async fn similar_by_upload_matches_similar_by_id_and_refuses_bad_files() {
     // A file that is in the library: same vector, so the same ranking as by id.
     let wav = lib.music.join("techno-1.wav");
     let bytes = std::fs::read(&wav).unwrap();
-    let id = songrec_storage::SongId::from_bytes(&bytes);
+    // The song a file holds is named by its audio identity.
+    let id =
+        songrec_storage::SongId::from_raw(&songrec_audio::identity::identify(&wav).unwrap().audio);
     let (s, up) = upload(
         &srv.url("/api/v1/similar?k=5"),
         form("clip.mp3", bytes.clone()),

@@ -1,0 +1,637 @@
+//! Ingest: scan folders, follow what changed in them, analyse new audio in parallel, store
+//! it, report every file.
+//!
+//! Per file: unchanged since the last ingest (same size and modification time, remembered in
+//! a per-machine state file) → skipped without reading. Else its bytes are hashed: the file of
+//! a song in the library (moved, renamed or copied) → its path followed, nothing recomputed.
+//! Else its audio identity is read (`songrec_audio::identity`, no decoding): a song's audio
+//! under other tags (retagged) → its metadata updated from the new tags, vectors kept. Else it
+//! is new audio: decoded and analysed once for all embedders, its audio kept (by reference
+//! where the library can: `link_audio`), then vectors and metadata in batches. Files the state
+//! file remembers below the folders walked that are gone, and whose song turned up nowhere
+//! else, are reported missing, and removed from the library (never from the disk) with
+//! `prune`. A file that fails is reported with its reason and the rest goes on.
+
+mod describe;
+mod follow;
+mod scan;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use songrec_audio::{Embedder, FileAnalysis};
+use songrec_discover::fingerprint::{self, FingerprintRecord};
+use songrec_storage::{Embedding, SongId, SongRecord, StorageBackend, StorageError};
+
+use crate::embedders::model_of;
+use crate::{AppError, AppResult};
+
+pub use describe::*;
+pub use scan::{
+    AUDIO_EXTENSIONS, UNREADABLE_EXTENSIONS, load_state, readable_extensions, remember, scan,
+    unsupported_extensions,
+};
+use scan::{Seen, below_root, read_state, save_state, stat};
+
+/// How to ingest.
+#[derive(Clone)]
+pub struct IngestOptions {
+    /// Parallel analysis jobs (0 = one per core).
+    pub jobs: usize,
+    /// Embedders to run on each new file.
+    pub embedders: Vec<Arc<dyn Embedder>>,
+    /// Songs per storage batch.
+    pub batch_size: usize,
+    /// Where to remember (size, mtime) per path; `None` disables skipping unchanged files
+    /// (and following moves and deletions).
+    pub state_file: Option<PathBuf>,
+    /// Remove from the library the songs whose files are gone (never the files).
+    pub prune: bool,
+    /// The files are temporary (downloaded previews): store copies (`put_audio`) instead of
+    /// keeping them the library's way (`link_audio`, a reference by default).
+    pub copy_audio: bool,
+}
+
+/// What happened to one file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Analysed and stored.
+    Added {
+        /// Song id.
+        id: SongId,
+        /// Display name.
+        title: String,
+        /// Things the user should know about the file that did not stop it from being added,
+        /// e.g. `truncated: decoded 12.0 s` for a file that ends before its header says.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
+    /// Same size and modification time as when last ingested.
+    Unchanged,
+    /// The content is already in the library (maybe from another path or machine).
+    AlreadyInLibrary {
+        /// Song id.
+        id: SongId,
+    },
+    /// The file of a song in the library, at a new path (moved or renamed): the song now
+    /// refers to it; nothing was recomputed.
+    Moved {
+        /// Song id.
+        id: SongId,
+        /// Where it was.
+        from: PathBuf,
+    },
+    /// A song's audio under other tags (or another container around the same stream): its
+    /// metadata was updated from the file, its vectors kept.
+    Retagged {
+        /// Song id.
+        id: SongId,
+        /// Display name after the update.
+        title: String,
+    },
+    /// A file the library knew that is gone, and whose song turned up nowhere else (the path
+    /// is where it was). Kept in the library: `prune` removes it.
+    Missing {
+        /// Song id.
+        id: SongId,
+        /// Display name.
+        title: String,
+    },
+    /// A missing file's song removed from the library (`prune`; the file was already gone).
+    Removed {
+        /// Song id.
+        id: SongId,
+        /// Display name.
+        title: String,
+    },
+    /// Not ingested.
+    Failed {
+        /// Short stable reason kind (`unsupported_codec`, `corrupt`, `empty`, `storage`...).
+        kind: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+}
+
+/// One file's report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IngestSummary {
+    /// Every candidate file, in completion order.
+    pub files: Vec<FileReport>,
+    /// Seconds of wall time.
+    pub elapsed_secs: f64,
+    /// Seconds of audio in the files analysed (long files are analysed in excerpts, so this
+    /// is the music's length, not the seconds decoded).
+    pub audio_secs: f64,
+    /// The run was stopped ([`Progress::stopped`]) before every file was read: the files in
+    /// hand were finished and stored, the rest was not started (a rerun continues).
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Files kept as copies inside the library (`[library] audio = "copy"`, or `reflink` where
+    /// the file system cannot clone).
+    #[serde(default)]
+    pub copies: usize,
+}
+
+impl IngestSummary {
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.files.iter().filter(|r| f(&r.outcome)).count()
+    }
+    /// Files added.
+    pub fn added(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Added { .. }))
+    }
+    /// Files skipped as unchanged or already present.
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Unchanged | Outcome::AlreadyInLibrary { .. }))
+    }
+    /// Files followed to a new path.
+    pub fn moved(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Moved { .. }))
+    }
+    /// Songs whose tags were read again.
+    pub fn retagged(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Retagged { .. }))
+    }
+    /// Songs whose files are gone, kept in the library.
+    pub fn missing(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Missing { .. }))
+    }
+    /// Songs removed because their files are gone (`prune`).
+    pub fn removed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Removed { .. }))
+    }
+    /// Files that failed.
+    pub fn failed(&self) -> Vec<&FileReport> {
+        self.files
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+            .collect()
+    }
+}
+
+/// Receives progress; the CLI draws a bar with it.
+pub trait Progress: Send + Sync {
+    /// Number of candidate files found.
+    fn start(&self, total: u64);
+    /// One file finished.
+    fn file_done(&self, report: &FileReport);
+    /// Whether to stop (e.g. the user pressed Ctrl-C): no new file is started, the files in
+    /// hand are finished and stored. Checked before each file.
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// Ignores progress (the same sink that `migrate`, `sync` and `dupes` take).
+pub use songrec_storage::NoProgress;
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn file_done(&self, _: &FileReport) {}
+}
+
+/// What the per-file report says about a file that was added despite a problem.
+///
+/// ```
+/// let mut info = songrec_audio::AudioInfo { duration_secs: 12.04, sample_rate: 44_100,
+///     channels: 2, codec: "mp3".into(), decode_errors: 0, truncated: false };
+/// assert!(songrec_app::ingest::file_warnings(&info).is_empty());
+/// info.truncated = true;
+/// assert_eq!(songrec_app::ingest::file_warnings(&info), ["truncated: decoded 12.0 s"]);
+/// ```
+pub fn file_warnings(info: &songrec_audio::AudioInfo) -> Vec<String> {
+    let mut w = Vec::new();
+    if info.truncated {
+        w.push(format!("truncated: decoded {:.1} s", info.duration_secs));
+    }
+    w
+}
+
+enum Work {
+    Skip(FileReport, Option<(PathBuf, Seen)>),
+    /// The bytes of a song in the library.
+    Known {
+        path: PathBuf,
+        id: SongId,
+        seen: Seen,
+    },
+    /// A song's audio under other bytes: tags read again.
+    Retagged {
+        path: PathBuf,
+        id: SongId,
+        seen: Seen,
+        tags: Box<songrec_audio::Tags>,
+    },
+    /// New audio, analysed.
+    Analysed {
+        path: PathBuf,
+        id: SongId,
+        seen: Seen,
+        analysis: Box<FileAnalysis>,
+        /// Taken from the same decode as the embeddings, so `similar`, playlists and
+        /// `--distinct` hold one copy of each recording from the first ingest on.
+        fingerprint: Box<FingerprintRecord>,
+    },
+}
+
+fn failed(path: &Path, kind: &str, reason: impl Into<String>) -> FileReport {
+    FileReport {
+        path: path.to_path_buf(),
+        outcome: Outcome::Failed {
+            kind: kind.into(),
+            reason: reason.into(),
+        },
+    }
+}
+
+/// Ingests files and folders into a backend, following moves, retags and deletions of files
+/// ingested before (see the module docs).
+pub async fn ingest(
+    backend: &dyn StorageBackend,
+    roots: &[PathBuf],
+    opts: &IngestOptions,
+    progress: Arc<dyn Progress>,
+) -> AppResult<IngestSummary> {
+    if opts.embedders.is_empty() {
+        return Err(AppError::Invalid("no embedder selected".into()));
+    }
+    let started = Instant::now();
+    // Absolute, resolved roots: the state file and the library's references hold such paths.
+    let roots: Vec<PathBuf> = roots
+        .iter()
+        .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
+        .collect();
+    let (files, scan_errors) = scan(&roots);
+    progress.start((files.len() + scan_errors.len()) as u64);
+    let mut summary = IngestSummary::default();
+    let folders: Vec<PathBuf> = roots.iter().filter(|r| r.is_dir()).cloned().collect();
+    let unreadable: Vec<PathBuf> = scan_errors.iter().map(|r| r.path.clone()).collect();
+    for r in scan_errors {
+        progress.file_done(&r);
+        summary.files.push(r);
+    }
+
+    let versions = backend.list_versions().await?;
+    let live: HashSet<SongId> = versions
+        .iter()
+        .filter(|v| !v.deleted)
+        .map(|v| v.id.clone())
+        .collect();
+    let before: BTreeMap<PathBuf, Seen> = match &opts.state_file {
+        Some(p) => read_state(p),
+        None => BTreeMap::new(),
+    };
+    let mut state = before.clone();
+
+    // Files as they were: reported at once, never read.
+    let mut candidates = Vec::new();
+    for path in files.iter() {
+        match (before.get(path), stat(path)) {
+            (Some(s), Some((size, mtime_ns)))
+                if s.size == size && s.mtime_ns == mtime_ns && live.contains(&s.id) =>
+            {
+                let r = FileReport {
+                    path: path.clone(),
+                    outcome: Outcome::Unchanged,
+                };
+                progress.file_done(&r);
+                summary.files.push(r);
+            }
+            _ => candidates.push(path.clone()),
+        }
+    }
+    // Only files that changed need to know every song's file hash and audio identity.
+    let known = if candidates.is_empty() {
+        follow::Known::default()
+    } else {
+        follow::Known::of(backend, &versions).await?
+    };
+
+    // Analysis runs on a rayon pool; results stream back through a bounded channel.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Work>(64);
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.jobs
+    };
+    let embedders = opts.embedders.clone();
+    let known = Arc::new(known);
+    let known_for_workers = known.clone();
+    let folders_for_workers = folders.clone();
+    let total = files.len() + summary.files.len();
+    let stop = progress.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.blocking_send(Work::Skip(
+                    failed(Path::new("."), "internal", format!("thread pool: {e}")),
+                    None,
+                ));
+                return;
+            }
+        };
+        pool.install(|| {
+            use rayon::prelude::*;
+            candidates.par_iter().for_each(|path| {
+                if stop.stopped() {
+                    return;
+                }
+                let work = analyse_one(
+                    path,
+                    below_root(path, &folders_for_workers),
+                    &known_for_workers,
+                    &embedders,
+                );
+                let _ = tx.blocking_send(work);
+            });
+        });
+    });
+
+    let mut batch: Vec<(PathBuf, SongRecord, Seen, Vec<String>)> = Vec::new();
+    let batch_size = opts.batch_size.max(1);
+    let mut added_this_run: HashSet<SongId> = HashSet::new();
+    while let Some(work) = rx.recv().await {
+        let report = match work {
+            Work::Skip(report, seen) => {
+                if let Some((p, s)) = seen {
+                    state.insert(p, s);
+                }
+                report
+            }
+            Work::Known { path, id, seen } => {
+                follow::known_file(backend, &before, path, id, seen, &mut state).await?
+            }
+            Work::Retagged {
+                path,
+                id,
+                seen,
+                tags,
+            } => follow::retagged(backend, path, id, seen, &tags, &mut state).await?,
+            Work::Analysed {
+                path,
+                id,
+                seen,
+                analysis,
+                fingerprint,
+            } => {
+                // The same audio at two paths in one run: store it once.
+                if !added_this_run.insert(id.clone()) {
+                    state.insert(path.clone(), seen);
+                    let r = FileReport {
+                        path,
+                        outcome: Outcome::AlreadyInLibrary { id },
+                    };
+                    progress.file_done(&r);
+                    summary.files.push(r);
+                    continue;
+                }
+                summary.audio_secs += analysis.info.duration_secs;
+                let key = seen.key.clone().unwrap_or_else(|| id.clone());
+                // Audio first: metadata (the commit point) only follows stored audio.
+                let kept = if opts.copy_audio {
+                    backend.put_audio(&key, &path).await
+                } else {
+                    backend.link_audio(&key, &path).await
+                };
+                match kept {
+                    Ok(out) => {
+                        if out.kept == songrec_storage::AudioMode::Copy && !out.already_present {
+                            summary.copies += 1;
+                        }
+                    }
+                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(e) => {
+                        let r = failed(
+                            &path,
+                            "storage",
+                            format!("{}: could not store audio: {e}", path.display()),
+                        );
+                        progress.file_done(&r);
+                        summary.files.push(r);
+                        continue;
+                    }
+                }
+                let mut metadata = metadata_from(&id, &key, &analysis, seen.size);
+                fingerprint.insert_into(&mut metadata);
+                let warnings = file_warnings(&analysis.info);
+                let embeddings = analysis
+                    .analyses
+                    .iter()
+                    .zip(&opts.embedders)
+                    .map(|(a, e)| Embedding {
+                        model: model_of(e.as_ref()),
+                        vector: a.analysis.vector.clone(),
+                    })
+                    .collect();
+                batch.push((
+                    path,
+                    SongRecord {
+                        metadata,
+                        embeddings,
+                    },
+                    seen,
+                    warnings,
+                ));
+                if batch.len() >= batch_size {
+                    store_batch(
+                        backend,
+                        &mut batch,
+                        &mut state,
+                        &mut summary,
+                        progress.as_ref(),
+                    )
+                    .await?;
+                    save_state(opts.state_file.as_deref(), &state);
+                }
+                continue;
+            }
+        };
+        progress.file_done(&report);
+        summary.files.push(report);
+    }
+    store_batch(
+        backend,
+        &mut batch,
+        &mut state,
+        &mut summary,
+        progress.as_ref(),
+    )
+    .await?;
+    producer
+        .await
+        .map_err(|e| AppError::Invalid(format!("analysis workers failed: {e}")))?;
+    summary.interrupted = progress.stopped() && summary.files.len() < total;
+    // Gone files are only looked for after a whole walk, and never below unreadable folders.
+    if !summary.interrupted && opts.state_file.is_some() {
+        let gone = follow::gone(
+            backend,
+            &before,
+            &mut state,
+            &summary,
+            &folders,
+            &unreadable,
+            &live,
+            opts.prune,
+        )
+        .await?;
+        for r in gone {
+            progress.file_done(&r);
+            summary.files.push(r);
+        }
+    }
+    backend.flush().await?;
+    save_state(opts.state_file.as_deref(), &state);
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn analyse_one(
+    path: &Path,
+    relative: &Path,
+    known: &follow::Known,
+    embedders: &[Arc<dyn Embedder>],
+) -> Work {
+    let Some((size, mtime_ns)) = stat(path) else {
+        return Work::Skip(
+            failed(
+                path,
+                "io",
+                format!("{}: cannot read file metadata", path.display()),
+            ),
+            None,
+        );
+    };
+    let key = match SongId::from_file(path) {
+        Ok((key, _)) => key,
+        Err(e) => return Work::Skip(failed(path, "io", e.to_string()), None),
+    };
+    let mut seen = Seen {
+        size,
+        mtime_ns,
+        id: key.clone(),
+        key: Some(key.clone()),
+    };
+    if let Some(id) = known.by_key.get(&key) {
+        seen.id = id.clone();
+        return Work::Known {
+            path: path.to_path_buf(),
+            id: id.clone(),
+            seen,
+        };
+    }
+    let identified = match songrec_audio::identity::identify(path) {
+        Ok(i) => i,
+        Err(e) => return Work::Skip(failed(path, e.kind(), e.to_string()), None),
+    };
+    let audio = SongId::from_raw(&identified.audio);
+    if let Some(id) = known.by_audio.get(&audio) {
+        seen.id = id.clone();
+        return Work::Retagged {
+            path: path.to_path_buf(),
+            id: id.clone(),
+            seen,
+            tags: Box::new(
+                identified
+                    .tags
+                    .with_file_name_fallback(path)
+                    .with_path_fallback(relative),
+            ),
+        };
+    }
+    seen.id = audio.clone();
+    let refs: Vec<&dyn Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
+    match songrec_audio::analyze_file_and(path, &refs, fingerprint::analyse_audio) {
+        Ok((mut fa, fp)) => Work::Analysed {
+            path: path.to_path_buf(),
+            id: audio,
+            seen,
+            analysis: {
+                fa.tags = fa.tags.with_path_fallback(relative);
+                Box::new(fa)
+            },
+            fingerprint: Box::new(fp),
+        },
+        Err(e) => Work::Skip(failed(path, e.kind(), e.to_string()), None),
+    }
+}
+
+/// Errors that are about the library, not the file: stop instead of failing every file.
+pub(crate) fn is_fatal(e: &StorageError) -> bool {
+    matches!(
+        e,
+        StorageError::Locked { .. }
+            | StorageError::Unauthorized(_)
+            | StorageError::Unavailable { .. }
+    )
+}
+
+async fn store_batch(
+    backend: &dyn StorageBackend,
+    batch: &mut Vec<(PathBuf, SongRecord, Seen, Vec<String>)>,
+    state: &mut BTreeMap<PathBuf, Seen>,
+    summary: &mut IngestSummary,
+    progress: &dyn Progress,
+) -> AppResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<SongRecord> = batch.iter().map(|(_, r, _, _)| r.clone()).collect();
+    let result = backend.put_songs(&records).await;
+    if let Err(e) = &result
+        && is_fatal(e)
+    {
+        return Err(result
+            .err()
+            .map_or_else(|| AppError::Invalid("store failed".into()), AppError::from));
+    }
+    for (path, rec, seen, warnings) in batch.drain(..) {
+        let id = rec.metadata.id.clone();
+        let outcome = match &result {
+            Ok(rep) => match rep.failed.iter().find(|(f, _)| *f == id) {
+                Some((_, why)) => Outcome::Failed {
+                    kind: "storage".into(),
+                    reason: format!("{}: {why}", path.display()),
+                },
+                None => Outcome::Added {
+                    id: id.clone(),
+                    title: rec.metadata.display_name(),
+                    warnings,
+                },
+            },
+            Err(e) => Outcome::Failed {
+                kind: storage_kind(e).into(),
+                reason: format!("{}: could not store: {e}", path.display()),
+            },
+        };
+        if matches!(outcome, Outcome::Added { .. }) {
+            state.insert(path.clone(), seen);
+        }
+        let r = FileReport { path, outcome };
+        progress.file_done(&r);
+        summary.files.push(r);
+    }
+    Ok(())
+}
+
+fn storage_kind(e: &StorageError) -> &'static str {
+    match e {
+        StorageError::DimensionMismatch { .. } => "dimension_mismatch",
+        StorageError::Locked { .. } => "locked",
+        _ => "storage",
+    }
+}

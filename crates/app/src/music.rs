@@ -1,0 +1,123 @@
+//! This machine's own copy of the collection (`[library] music`, `sync --music DIR`): every
+//! audio file below a folder, indexed by the SHA-256 of its bytes, so that `sync` links a
+//! song to the file here instead of downloading its audio.
+//!
+//! Files are hashed once: a state file beside the library remembers each path's size,
+//! modification time and hash, and a file whose size and time are unchanged is not read again.
+//! The folder is only read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use songrec_storage::SongId;
+
+use crate::ingest::scan;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Hashed {
+    size: u64,
+    mtime_ns: u128,
+    key: SongId,
+}
+
+/// The audio files of a folder by the hash of their bytes.
+#[derive(Clone, Debug, Default)]
+pub struct MusicFolder {
+    by_key: HashMap<SongId, PathBuf>,
+    /// Files hashed now (the others were known from the state file).
+    pub hashed: usize,
+    /// Files that could not be read, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+impl MusicFolder {
+    /// Indexes the audio files below `dir`, hashing those the state file at `state` does not
+    /// know as they are (in parallel, `jobs` threads; 0 = one per core), and saves the state.
+    pub fn index(dir: &Path, state: &Path, jobs: usize) -> MusicFolder {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let (files, errors) = scan(std::slice::from_ref(&dir));
+        let before: BTreeMap<PathBuf, Hashed> = std::fs::read(state)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let look = |p: &PathBuf| -> Result<(PathBuf, Hashed), (PathBuf, String)> {
+            let (size, mtime_ns) = songrec_fs::size_and_mtime(p)
+                .ok_or_else(|| (p.clone(), "cannot read its size and time".to_owned()))?;
+            if let Some(h) = before.get(p)
+                && h.size == size
+                && h.mtime_ns == mtime_ns
+            {
+                return Ok((p.clone(), h.clone()));
+            }
+            let (key, _) = SongId::from_file(p).map_err(|e| (p.clone(), e.to_string()))?;
+            Ok((
+                p.clone(),
+                Hashed {
+                    size,
+                    mtime_ns,
+                    key,
+                },
+            ))
+        };
+        let threads = if jobs == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            jobs
+        };
+        let results: Vec<_> = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+            Ok(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                files.par_iter().map(look).collect()
+            }),
+            Err(_) => files.iter().map(look).collect(),
+        };
+        let mut out = MusicFolder::default();
+        let mut after = BTreeMap::new();
+        for r in results {
+            match r {
+                Ok((p, h)) => {
+                    if before.get(&p) != Some(&h) {
+                        out.hashed += 1;
+                    }
+                    out.by_key.entry(h.key.clone()).or_insert_with(|| p.clone());
+                    after.insert(p, h);
+                }
+                Err(e) => out.unreadable.push(e),
+            }
+        }
+        for e in errors {
+            if let crate::ingest::Outcome::Failed { reason, .. } = e.outcome {
+                out.unreadable.push((e.path, reason));
+            }
+        }
+        if let Some(parent) = state.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let saved = songrec_fs::write_atomic(state, |w| {
+            serde_json::to_writer(&mut *w, &after).map_err(std::io::Error::other)
+        });
+        if let Err(e) = saved {
+            tracing::warn!(
+                "could not save {} (files will be hashed again): {e}",
+                state.display()
+            );
+        }
+        out
+    }
+
+    /// A file here whose bytes hash to `key`.
+    pub fn find(&self, key: &SongId) -> Option<&Path> {
+        self.by_key.get(key).map(PathBuf::as_path)
+    }
+
+    /// Audio files indexed.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Whether no audio file was found.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+}
