@@ -157,7 +157,7 @@ pub fn apply(m: &mut SongMetadata, e: &Edit) -> AppResult<bool> {
     for f in ["title", "artist", "album", "genre", "track", "disc", "year"] {
         let now = value(&*m, f);
         if now != value(&before, f) {
-            crate::ingest::set_field_source(m, f, now.is_some().then_some("edit"));
+            crate::extra::set_field_source(m, f, now.is_some().then_some("edit"));
         }
     }
     if *m == before {
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn an_edited_field_comes_from_the_edit() {
-        use crate::ingest::{field_source, set_field_source};
+        use crate::extra::{field_source, set_field_source};
         let mut m = song();
         set_field_source(&mut m, "artist", Some("path"));
         set_field_source(&mut m, "title", Some("file_name"));

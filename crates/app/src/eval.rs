@@ -109,7 +109,7 @@ pub fn chance(label_sizes: &[usize]) -> f64 {
 pub async fn evaluate(
     backend: &dyn StorageBackend,
     opts: &EvalOptions,
-    progress: Arc<dyn Progress>,
+    progress: Arc<Progress>,
 ) -> AppResult<EvalReport> {
     if !opts.folder.is_dir() {
         return Err(AppError::Invalid(format!(

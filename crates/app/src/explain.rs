@@ -8,7 +8,7 @@
 use serde::Serialize;
 use songrec_storage::SongMetadata;
 
-use crate::ingest::style_tags_of;
+use crate::extra::style_tags_of;
 
 /// One aspect of a comparison.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -330,7 +330,7 @@ mod tests {
     fn with_tags(mut m: SongMetadata, tags: &[(&str, f32)]) -> SongMetadata {
         let t: Vec<(String, f32)> = tags.iter().map(|(n, p)| ((*n).into(), *p)).collect();
         m.extra
-            .insert("style_tags".into(), crate::ingest::style_tags_value(&t));
+            .insert("style_tags".into(), crate::extra::style_tags_value(&t));
         m
     }
 

@@ -12,6 +12,10 @@
 //! - [`explain`]: why two songs match, in words;
 //! - [`eval`]: precision@k of each embedder on a labelled folder;
 //! - [`reembed`]: recompute one embedder's vectors for the whole library, resumably;
+//! - [`migrate`]: copy a library to another backend, verified, resumable, with a ledger;
+//! - [`relink`]: turn a library of copies into references to the user's files;
+//! - [`music`]: this machine's music folder, indexed by file hash (for `sync --music`);
+//! - [`extra`]: the vocabulary of the metadata's free-form `extra` fields songrec writes;
 //! - [`musickey`]: parsing and normalising musical keys ("Am" → "A minor");
 //! - [`edit`]: metadata edits.
 //!
@@ -22,6 +26,7 @@ pub mod edit;
 pub mod embedders;
 pub mod eval;
 pub mod explain;
+pub mod extra;
 pub mod filters;
 pub mod ingest;
 pub mod migrate;

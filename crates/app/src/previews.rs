@@ -366,7 +366,7 @@ pub fn apply_track(m: &mut SongMetadata, t: &Track) -> bool {
         from_api.push("genre");
     }
     for f in from_api {
-        crate::ingest::set_field_source(m, f, Some("itunes"));
+        crate::extra::set_field_source(m, f, Some("itunes"));
     }
     let mut extra = |k: &str, v: Option<serde_json::Value>| {
         if let Some(v) = v {

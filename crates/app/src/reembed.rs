@@ -35,7 +35,7 @@ use songrec_storage::{
 };
 
 use crate::embedders::model_of;
-use crate::ingest::{SOUND_TAGS, STYLE_TAGS, style_tags_value};
+use crate::extra::{SOUND_TAGS, STYLE_TAGS, style_tags_value};
 use crate::migrate::Progress;
 use crate::{AppError, AppResult};
 
@@ -288,7 +288,7 @@ pub async fn reembed(
                     since_save = 0;
                 }
             }
-            Err(e) if is_fatal(&e) => {
+            Err(e) if matches!(&e, AppError::Storage(s) if s.is_fatal()) => {
                 if opts.force {
                     save_state(&opts.state_file, &key, &done)?;
                 }
@@ -315,14 +315,6 @@ fn has_fingerprint(m: &SongMetadata) -> bool {
         .get(fingerprint::EXTRA_KEY)
         .and_then(FingerprintRecord::from_extra)
         .is_some()
-}
-
-fn is_fatal(e: &AppError) -> bool {
-    use songrec_storage::StorageError as S;
-    matches!(
-        e,
-        AppError::Storage(S::Locked { .. } | S::Unauthorized(_) | S::Unavailable { .. })
-    )
 }
 
 /// What [`analyse`] made of one song, for [`store`].

@@ -12,7 +12,7 @@ use serde::Serialize;
 use songrec_storage::{Filter, SongId, StorageBackend, StorageBackendExt};
 
 use crate::AppResult;
-use crate::ingest::{AUDIO_ID, audio_id_of, is_fatal};
+use crate::extra::{AUDIO_ID, audio_id_of};
 use crate::music::MusicFolder;
 
 /// What [`relink`] did.
@@ -53,7 +53,7 @@ pub async fn relink(
         match backend.link_audio(&key, &path).await {
             Ok(out) if out.already_present => r.already += 1,
             Ok(_) => r.linked += 1,
-            Err(e) if is_fatal(&e) => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
                 r.failed
                     .push((m.id.clone(), format!("{}: {e}", path.display())));

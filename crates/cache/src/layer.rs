@@ -109,9 +109,9 @@ impl<B: StorageBackend> Layer<B> for Cache {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// # #[cfg(feature = "conformance")] {
 /// use songrec_cache::Cache;
-/// use songrec_storage::layers::{LayerExt, testing::MemoryBackend};
+/// use songrec_storage::layers::LayerExt;
+/// use songrec_conformance::MemoryBackend;
 /// use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = MemoryBackend::new().layer(Cache::open(dir.path(), 1 << 20).unwrap());
@@ -121,7 +121,7 @@ impl<B: StorageBackend> Layer<B> for Cache {
 /// b.put_songs(&[SongRecord { metadata: m.clone(), embeddings: vec![e.clone()] }]).await.unwrap();
 /// assert_eq!(b.get_embedding(&m.id, &e.model).await.unwrap(), Some(e));
 /// assert_eq!(b.stats().unwrap().session.hits, 1); // written through, then served from disk
-/// # } }
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct CacheLayer<B> {

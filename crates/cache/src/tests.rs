@@ -3,11 +3,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use songrec_conformance::MemoryBackend;
+use songrec_conformance::run_all;
 use songrec_storage::backend::{SongRecord, StorageBackend};
-use songrec_storage::conformance::run_all;
 use songrec_storage::filter::Filter;
 use songrec_storage::id::SongId;
-use songrec_storage::layers::testing::MemoryBackend;
 use songrec_storage::layers::{Chaos, CircuitBreaker, LayerExt, MetricsLayer, MetricsRecorder};
 use songrec_storage::metadata::SongMetadata;
 use songrec_storage::model::{Embedding, ModelInfo};

@@ -201,7 +201,7 @@ pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> 
 /// `songrec show` for people: every stored field, one per line, the predicted style and sound
 /// tags, the vectors held, then the free-form fields (`edit --set NAME=VALUE`) by name.
 fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
-    use songrec_app::ingest::{SOUND_TAGS, STYLE_TAGS, TAG_SOURCES, sound_tags_of, style_tags_of};
+    use songrec_app::extra::{SOUND_TAGS, STYLE_TAGS, TAG_SOURCES, sound_tags_of, style_tags_of};
     use songrec_discover::fingerprint::EXTRA_KEY as FINGERPRINT;
     use std::fmt::Write as _;
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
@@ -284,7 +284,7 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
 /// `value` followed by where the song's `field` came from, when the song says
 /// (`Kevin Rowe  (from the path)`).
 fn sourced(m: &SongMetadata, field: &str, value: String) -> String {
-    let from = match songrec_app::ingest::field_source(m, field) {
+    let from = match songrec_app::extra::field_source(m, field) {
         Some("tag") => "from the file's tags",
         Some("path") => "from the folder names",
         Some("file_name") => "from the file name",
@@ -445,11 +445,11 @@ mod tests {
             serde_json::json!({"centroid_hz": 1834.4, "key": "A minor", "bpm": null}),
         );
         m.extra.insert(
-            songrec_app::ingest::STYLE_TAGS.into(),
+            songrec_app::extra::STYLE_TAGS.into(),
             serde_json::json!([["rock", 0.712], ["pop", 0.2]]),
         );
         m.extra.insert(
-            songrec_app::ingest::SOUND_TAGS.into(),
+            songrec_app::extra::SOUND_TAGS.into(),
             serde_json::json!([["guitar", 0.5]]),
         );
         let models = [ModelInfo::new("songrec-dsp", "3", 150)];

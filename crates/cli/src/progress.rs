@@ -4,7 +4,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use songrec_app::ingest::{FileReport, Outcome, Progress};
+use songrec_app::ingest::{FileReport, Outcome};
+use songrec_storage::Progress;
 
 /// Draws an indicatif bar on stderr and prints failures as they happen.
 pub(crate) struct Bar {
@@ -15,11 +16,14 @@ pub(crate) struct Bar {
     pub(crate) stop: Option<std::sync::Arc<AtomicBool>>,
 }
 
-impl Progress for Bar {
+impl Progress<FileReport> for Bar {
     fn start(&self, total: u64) {
         self.bar.set_length(total);
     }
-    fn file_done(&self, r: &FileReport) {
+    fn advance(&self, n: u64) {
+        self.bar.inc(n);
+    }
+    fn finished(&self, r: &FileReport) {
         let _g = self.lock.lock();
         self.bar.inc(1);
         if self.json {
@@ -160,7 +164,7 @@ fn eta_text(done: u64, total: Option<u64>, elapsed_secs: f64) -> String {
 
 /// A bar for work counted in steps (`migrate`, `reembed`, `sync`, `dupes`).
 pub(crate) struct StepBar(pub(crate) ProgressBar);
-impl songrec_storage::Progress for StepBar {
+impl Progress for StepBar {
     fn start(&self, total: u64) {
         self.0.set_length(total);
     }

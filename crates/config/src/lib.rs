@@ -175,7 +175,7 @@ pub struct IngestConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Conflict policy: newer, local, remote or keep-both.
-    pub conflict: songrec_sync::plan::Policy,
+    pub conflict: songrec_storage::conflict::Policy,
     /// Refuse to delete more than this percentage of a side's songs in one run.
     pub max_delete: u32,
     /// Lifetime of the remote lease without renewal, seconds.
@@ -188,7 +188,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         Self {
-            conflict: songrec_sync::plan::Policy::default(),
+            conflict: songrec_storage::conflict::Policy::default(),
             max_delete: 50,
             lease_ttl_secs: 120,
             full_every_days: 7,
@@ -789,7 +789,10 @@ mod tests {
         let f = dir.path().join("config.toml");
         std::fs::write(&f, "[sync]\nconflict = \"keep-both\"\nmax_delete = 20\n").unwrap();
         let cfg = Config::from_sources(Some(&f), &HashMap::new()).unwrap();
-        assert_eq!(cfg.sync.conflict, songrec_sync::plan::Policy::KeepBoth);
+        assert_eq!(
+            cfg.sync.conflict,
+            songrec_storage::conflict::Policy::KeepBoth
+        );
         assert_eq!(cfg.sync.max_delete, 20);
         assert_eq!(cfg.sync.lease_ttl_secs, 120);
         assert_eq!(cfg.sync.full_every_days, 7);

@@ -365,7 +365,7 @@ mod tests {
 
     #[test]
     fn near_halfway_texts_parse_to_the_nearest_float() {
-        use songrec_storage::conformance::floats::{f64_cases, halfway_decimals};
+        use songrec_conformance::floats::{f64_cases, halfway_decimals};
         for x in f64_cases(21, 300) {
             for (text, want) in halfway_decimals(x) {
                 assert_eq!(
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn f32_shortest_forms_come_back_to_the_same_f32() {
-        use songrec_storage::conformance::floats::f32_cases;
+        use songrec_conformance::floats::f32_cases;
         for x in f32_cases(23, 5000) {
             let text = f32_to_json(x).to_string();
             let back = narrow_f32(through_the_server(&text));

@@ -12,7 +12,7 @@
 //!   cache folder, known here and nowhere else.
 //!
 //! **A third backend** is a crate implementing `songrec_storage::StorageBackend` (its tests
-//! call `songrec_storage::conformance::run_all`), a `BackendKind` in `songrec-config`, and one
+//! call `songrec_conformance::run_all`), a `BackendKind` in `songrec-config`, and one
 //! arm in [`open`]'s `match`. **A new layer** lives in `songrec_storage::layers` and is stacked
 //! here, in `open_stack`.
 

@@ -185,8 +185,8 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// # #[cfg(feature = "conformance")] {
-    /// use songrec_storage::{SongId, SongMetadata, StorageBackend, layers::testing::MemoryBackend};
+    /// use songrec_storage::{SongId, SongMetadata, StorageBackend};
+    /// use songrec_conformance::MemoryBackend;
     /// let b = MemoryBackend::new();
     /// let head = b.changes_since(None).await.unwrap().expect("the memory backend has a feed");
     /// assert!(head.entries.is_empty());
@@ -195,7 +195,7 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// assert_eq!(ch.entries.len(), 1);
     /// // A backend without a feed (the trait's default) says so; the caller lists everything.
     /// assert!(MemoryBackend::without_feed().changes_since(None).await.unwrap().is_none());
-    /// # } }
+    /// # }
     /// ```
     async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
         let _ = since;

@@ -118,10 +118,30 @@ pub enum StorageError {
     #[error("not supported by this backend: {0}")]
     Unsupported(String),
     /// A song over one of the limits every backend keeps so that it can move to the cloud
-    /// (see [`crate::SongMetadata::check_portable`]): names the song, the field and the limit.
+    /// (see `SongMetadata::check_portable`): names the song, the field and the limit.
     /// Nothing was written.
     #[error(transparent)]
-    SongLimit(#[from] crate::metadata::SongLimitExceeded),
+    SongLimit(#[from] SongLimitExceeded),
+}
+
+/// A song over one of the limits every backend keeps so that songs can move between them
+/// (see `SongMetadata::check_portable`). Backends refuse such a song before writing
+/// anything and report it as [`StorageError::SongLimit`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "song {song}: {field} has {actual} {what}, more than the {limit} the cloud backend accepts (so no backend stores it); nothing was written"
+)]
+pub struct SongLimitExceeded {
+    /// The song's id.
+    pub song: String,
+    /// The field: `tags`, `extra`, `metadata`, or the name of a free-form field.
+    pub field: String,
+    /// What is counted.
+    pub what: &'static str,
+    /// The limit.
+    pub limit: usize,
+    /// What the song has.
+    pub actual: usize,
 }
 
 impl StorageError {
@@ -167,6 +187,26 @@ impl StorageError {
     /// Whether the backend itself is unreachable (used by read fallbacks and circuit breakers).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
+    }
+
+    /// The one rule of every run over many songs (`ingest`, `migrate`, `sync`, `reembed`,
+    /// `relink`): whether this error ends the run, because it is about the library and not
+    /// the song. Refused credentials, a library locked by another process and a backend that
+    /// is down for good (an open circuit, a refused connection the client gave up on) end it; a
+    /// transient failure fails only its song, which the next round or run takes again.
+    ///
+    /// ```
+    /// use songrec_storage::StorageError;
+    /// let unavailable = |transient| StorageError::Unavailable {
+    ///     backend: "x".into(), message: "m".into(), transient };
+    /// assert!(StorageError::Unauthorized("no".into()).is_fatal());
+    /// assert!(unavailable(false).is_fatal(), "an open circuit");
+    /// assert!(!unavailable(true).is_fatal());
+    /// assert!(!StorageError::NotFound("x".into()).is_fatal());
+    /// ```
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Self::Unauthorized(_) | Self::Locked { .. })
+            || (self.is_unavailable() && !self.is_transient())
     }
 
     /// The gist in one clause, for one-line warnings: an unavailable or backend error's

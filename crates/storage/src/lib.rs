@@ -3,8 +3,8 @@
 //! `Arc`/`Box` so a shared handle is a backend), the pure search math they share (and a seeded
 //! random generator for reproducible tests and clustering), the
 //! composable [`layers`] (retry, timeout, metrics, circuit breaker; chaos and crash only with
-//! the `test-hooks` feature), and the backend-agnostic conformance suite (feature
-//! `conformance`).
+//! the `test-hooks` feature). The backend-agnostic conformance suite every backend and layer
+//! runs is the test-only crate `songrec-conformance`.
 //!
 //! It is kept light (no SQLite, TOML or HTTP): the disk cache is `songrec-cache`, the sync
 //! engine `songrec-sync`, the configuration `songrec-config`. It never depends on a backend
@@ -12,14 +12,13 @@
 //! them lives above it (`songrec-factory`).
 //!
 //! - **A third backend**: a crate implementing [`StorageBackend`] whose tests call
-//!   `conformance::run_all`, plus one arm in `songrec-factory`.
+//!   `songrec_conformance::run_all`, plus one arm in `songrec-factory`.
 //! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper whose `Layer`
 //!   impl, `Display` and trait impl come from one `delegate_backend!` line (every method routed
 //!   through the wrapper's `run`), and a conformance test.
 
 pub mod backend;
-#[cfg(any(test, feature = "conformance"))]
-pub mod conformance;
+pub mod conflict;
 pub mod error;
 pub mod filter;
 pub mod id;
@@ -37,11 +36,11 @@ pub use backend::{
     AudioMode, BatchReport, ChangeCursor, Changes, LibrarySummary, ModelStats, PutOutcome,
     SongCount, SongRecord, StorageBackend, StorageBackendExt, summarize_by_walking,
 };
-pub use error::{StorageError, StorageResult};
+pub use error::{SongLimitExceeded, StorageError, StorageResult};
 pub use filter::{Condition, Field, Filter, Value};
 pub use id::SongId;
 pub use math::Metric;
-pub use metadata::{NonFiniteNumber, SongLimitExceeded, SongMetadata, VersionEntry};
+pub use metadata::{NonFiniteNumber, SongMetadata, VersionEntry};
 pub use model::{Embedding, ModelInfo};
 pub use progress::{NoProgress, Progress};
 pub use query::{ListQuery, Match, Page, SearchQuery, SortKey, compare_by};

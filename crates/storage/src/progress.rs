@@ -1,17 +1,40 @@
-//! Progress of a long operation counted in steps: the one shape `migrate`, `reembed`, `sync`
+//! Progress of a long operation: the one trait `ingest`, `migrate`, `reembed`, `sync`, `relink`
 //! and `dupes` report through (the CLI draws a bar with it).
+//!
+//! Work counted in steps uses `Progress` (items of `()`); work whose items carry a report, such
+//! as ingest's per-file reports, uses `Progress<Report>` and hears each item as it finishes.
+//!
+//! ```
+//! use songrec_storage::{NoProgress, Progress};
+//! let steps: &dyn Progress = &NoProgress;
+//! steps.start(3);
+//! steps.advance(2);
+//! let files: &dyn Progress<String> = &NoProgress;
+//! files.finished(&"a.mp3".to_owned());
+//! assert!(!files.stopped());
+//! ```
 
-/// Receives progress.
-pub trait Progress: Send + Sync {
-    /// Steps to do.
+/// Receives progress; `T` is what each finished item reports.
+pub trait Progress<T: ?Sized = ()>: Send + Sync {
+    /// Steps (or items) to do.
     fn start(&self, total: u64);
     /// Steps done since the last call.
     fn advance(&self, n: u64);
+    /// One item finished, with its report (by default: one step).
+    fn finished(&self, _item: &T) {
+        self.advance(1);
+    }
+    /// Whether to stop (e.g. the user pressed Ctrl-C): no new item is started, the items in
+    /// hand are finished and stored. Checked before each item.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// Ignores progress.
 pub struct NoProgress;
-impl Progress for NoProgress {
+
+impl<T: ?Sized> Progress<T> for NoProgress {
     fn start(&self, _: u64) {}
     fn advance(&self, _: u64) {}
 }

@@ -153,7 +153,7 @@ mod tests {
     /// through a `Value`, so a round trip through any backend is never seen as an edit.
     #[test]
     fn awkward_floats_keep_the_digest() {
-        use songrec_storage::conformance::floats::{f32_cases, f64_cases};
+        use songrec_conformance::floats::{f32_cases, f64_cases};
         let f32s = f32_cases(7, 64);
         for (i, d) in f64_cases(11, 64).into_iter().enumerate() {
             let mut m = SongMetadata::new(SongId::from_bytes(b"floats"), "Floats");

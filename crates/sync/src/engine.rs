@@ -435,15 +435,6 @@ struct Exec<'a> {
     linked: AtomicU64,
 }
 
-/// Errors that concern the whole library: stop instead of failing song after song.
-fn is_fatal(e: &StorageError) -> bool {
-    e.is_unavailable()
-        || matches!(
-            e,
-            StorageError::Locked { .. } | StorageError::Unauthorized(_)
-        )
-}
-
 impl Exec<'_> {
     fn side(&self, s: Side) -> &dyn StorageBackend {
         match s {
@@ -535,7 +526,7 @@ impl Exec<'_> {
                         // The version is informational for deleted entries.
                         changes.push(RecordChange::Deleted { id, version: 0 });
                     }
-                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(e) if e.is_fatal() => return Err(e.into()),
                     Err(e) => report
                         .failed
                         .push((id, format!("deleting on the {on} side: {e}"))),
@@ -636,7 +627,7 @@ impl Exec<'_> {
                         r.embeddings = v;
                         keep.push(r);
                     }
-                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(e) if e.is_fatal() => return Err(e.into()),
                     Err(e) => {
                         results.remove(&r.metadata.id);
                         report.failed.push((
@@ -657,7 +648,7 @@ impl Exec<'_> {
                     .get(&r.metadata.id)
                     .is_some_and(|m| m.content_hash != r.metadata.content_hash);
                 if changed && let Err(e) = self.move_audio(side.other(), &r.metadata).await {
-                    if is_fatal(&e) {
+                    if e.is_fatal() {
                         return Err(e.into());
                     }
                     results.remove(&r.metadata.id);
@@ -719,7 +710,7 @@ impl Exec<'_> {
                 );
                 Ok(rep.stored.into_iter().collect())
             }
-            Err(e) if is_fatal(&e) => Err(e.into()),
+            Err(e) if e.is_fatal() => Err(e.into()),
             Err(e) => {
                 report.failed.extend(recs.iter().map(|r| {
                     (
@@ -743,7 +734,7 @@ impl Exec<'_> {
         let src = self.side(from);
         let metas = match src.get_metadata_many(ids).await {
             Ok(v) => v,
-            Err(e) if is_fatal(&e) => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
                 report.failed.extend(
                     ids.iter()
@@ -785,7 +776,7 @@ impl Exec<'_> {
         for (id, r) in reads {
             match r {
                 Ok(rec) => records.push(rec),
-                Err(e) if is_fatal(&e) => return Err(e.into()),
+                Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(e) => report
                     .failed
                     .push((id, format!("copying from the {from} side: {e}"))),
@@ -835,7 +826,7 @@ impl Exec<'_> {
                     self.wrote();
                     return Ok(());
                 }
-                Err(e) if is_fatal(&e) => return Err(e),
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => tracing::warn!(
                     "{}: not linked ({e}); downloading the audio instead",
                     path.display()

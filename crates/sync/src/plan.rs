@@ -34,12 +34,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::record::BaseEntry;
-use songrec_storage::{SongId, StorageError, VersionEntry};
+use songrec_storage::{SongId, VersionEntry};
 
 /// One side of a sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -70,52 +69,7 @@ impl fmt::Display for Side {
     }
 }
 
-/// How a song changed on both sides is resolved.
-///
-/// ```
-/// use songrec_sync::plan::Policy;
-/// assert_eq!("keep-both".parse::<Policy>().unwrap(), Policy::KeepBoth);
-/// assert_eq!(Policy::default(), Policy::Newer);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    /// Conflicting fields take the values of the side updated last (`updated_at`, then version).
-    #[default]
-    Newer,
-    /// This machine's values win (and its deletions).
-    Local,
-    /// The remote's values win (and its deletions).
-    Remote,
-    /// Like `newer`, and the losing values are kept in the song's `extra.conflicts[]`.
-    KeepBoth,
-}
-
-impl FromStr for Policy {
-    type Err = StorageError;
-    fn from_str(s: &str) -> Result<Self, StorageError> {
-        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-            "newer" | "newest" => Ok(Self::Newer),
-            "local" | "here" => Ok(Self::Local),
-            "remote" | "there" => Ok(Self::Remote),
-            "keep-both" | "both" => Ok(Self::KeepBoth),
-            _ => Err(StorageError::InvalidInput(format!(
-                "unknown conflict policy {s:?}; use newer, local, remote or keep-both"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Newer => "newer",
-            Self::Local => "local",
-            Self::Remote => "remote",
-            Self::KeepBoth => "keep-both",
-        })
-    }
-}
+pub use songrec_storage::conflict::Policy;
 
 /// Safety rails.
 ///

@@ -8,10 +8,11 @@ use songrec_storage::{
     Filter, SongId, StorageBackend, StorageBackendExt, StorageError, VersionEntry,
 };
 
-use super::describe::{audio_id_of, describe_from_tags};
+use super::describe::describe_from_tags;
 use super::scan::Seen;
-use super::{FileReport, IngestSummary, Outcome, failed, is_fatal};
+use super::{FileReport, IngestSummary, Outcome, failed};
 use crate::AppResult;
+use crate::extra::audio_id_of;
 
 /// What finds a changed file's song: every live song by the SHA-256 of its file's bytes (its
 /// audio key) and by its audio identity.
@@ -59,7 +60,7 @@ pub(super) async fn known_file(
     // reference whose file moved is pointed at this one.
     let held = match backend.has_audio(&key).await {
         Ok(h) => h,
-        Err(e) if is_fatal(&e) => return Err(e.into()),
+        Err(e) if e.is_fatal() => return Err(e.into()),
         Err(_) => false,
     };
     let kept = if held {
@@ -96,7 +97,7 @@ pub(super) async fn known_file(
 /// A storage error while following a file: a library error ends the run, any other fails the
 /// file.
 fn storage_failure(e: StorageError, path: &Path, what: &str) -> AppResult<FileReport> {
-    if is_fatal(&e) {
+    if e.is_fatal() {
         return Err(e.into());
     }
     Ok(failed(
@@ -244,7 +245,7 @@ pub(super) async fn gone(
                         title,
                     }
                 }
-                Err(e) if is_fatal(&e) => return Err(e.into()),
+                Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(e) => failed(path, "storage", format!("{}: {e}", path.display())).outcome,
             }
         };

@@ -184,25 +184,9 @@ impl IngestSummary {
     }
 }
 
-/// Receives progress; the CLI draws a bar with it.
-pub trait Progress: Send + Sync {
-    /// Number of candidate files found.
-    fn start(&self, total: u64);
-    /// One file finished.
-    fn file_done(&self, report: &FileReport);
-    /// Whether to stop (e.g. the user pressed Ctrl-C): no new file is started, the files in
-    /// hand are finished and stored. Checked before each file.
-    fn stopped(&self) -> bool {
-        false
-    }
-}
-
-/// Ignores progress (the same sink that `migrate`, `sync` and `dupes` take).
+/// Ingest's progress: each file's report as it finishes (the CLI draws a bar with it).
+pub type Progress = dyn songrec_storage::Progress<FileReport>;
 pub use songrec_storage::NoProgress;
-impl Progress for NoProgress {
-    fn start(&self, _: u64) {}
-    fn file_done(&self, _: &FileReport) {}
-}
 
 /// What the per-file report says about a file that was added despite a problem.
 ///
@@ -264,7 +248,7 @@ pub async fn ingest(
     backend: &dyn StorageBackend,
     roots: &[PathBuf],
     opts: &IngestOptions,
-    progress: Arc<dyn Progress>,
+    progress: Arc<Progress>,
 ) -> AppResult<IngestSummary> {
     if opts.embedders.is_empty() {
         return Err(AppError::Invalid("no embedder selected".into()));
@@ -281,7 +265,7 @@ pub async fn ingest(
     let folders: Vec<PathBuf> = roots.iter().filter(|r| r.is_dir()).cloned().collect();
     let unreadable: Vec<PathBuf> = scan_errors.iter().map(|r| r.path.clone()).collect();
     for r in scan_errors {
-        progress.file_done(&r);
+        progress.finished(&r);
         summary.files.push(r);
     }
 
@@ -308,7 +292,7 @@ pub async fn ingest(
                     path: path.clone(),
                     outcome: Outcome::Unchanged,
                 };
-                progress.file_done(&r);
+                progress.finished(&r);
                 summary.files.push(r);
             }
             _ => candidates.push(path.clone()),
@@ -396,7 +380,7 @@ pub async fn ingest(
                         path,
                         outcome: Outcome::AlreadyInLibrary { id },
                     };
-                    progress.file_done(&r);
+                    progress.finished(&r);
                     summary.files.push(r);
                     continue;
                 }
@@ -414,14 +398,14 @@ pub async fn ingest(
                             summary.copies += 1;
                         }
                     }
-                    Err(e) if is_fatal(&e) => return Err(e.into()),
+                    Err(e) if e.is_fatal() => return Err(e.into()),
                     Err(e) => {
                         let r = failed(
                             &path,
                             "storage",
                             format!("{}: could not store audio: {e}", path.display()),
                         );
-                        progress.file_done(&r);
+                        progress.finished(&r);
                         summary.files.push(r);
                         continue;
                     }
@@ -461,7 +445,7 @@ pub async fn ingest(
                 continue;
             }
         };
-        progress.file_done(&report);
+        progress.finished(&report);
         summary.files.push(report);
     }
     store_batch(
@@ -490,7 +474,7 @@ pub async fn ingest(
         )
         .await?;
         for r in gone {
-            progress.file_done(&r);
+            progress.finished(&r);
             summary.files.push(r);
         }
     }
@@ -570,22 +554,12 @@ fn analyse_one(
     }
 }
 
-/// Errors that are about the library, not the file: stop instead of failing every file.
-pub(crate) fn is_fatal(e: &StorageError) -> bool {
-    matches!(
-        e,
-        StorageError::Locked { .. }
-            | StorageError::Unauthorized(_)
-            | StorageError::Unavailable { .. }
-    )
-}
-
 async fn store_batch(
     backend: &dyn StorageBackend,
     batch: &mut Vec<(PathBuf, SongRecord, Seen, Vec<String>)>,
     state: &mut BTreeMap<PathBuf, Seen>,
     summary: &mut IngestSummary,
-    progress: &dyn Progress,
+    progress: &Progress,
 ) -> AppResult<()> {
     if batch.is_empty() {
         return Ok(());
@@ -593,7 +567,7 @@ async fn store_batch(
     let records: Vec<SongRecord> = batch.iter().map(|(_, r, _, _)| r.clone()).collect();
     let result = backend.put_songs(&records).await;
     if let Err(e) = &result
-        && is_fatal(e)
+        && e.is_fatal()
     {
         return Err(result
             .err()
@@ -622,7 +596,7 @@ async fn store_batch(
             state.insert(path.clone(), seen);
         }
         let r = FileReport { path, outcome };
-        progress.file_done(&r);
+        progress.finished(&r);
         summary.files.push(r);
     }
     Ok(())

@@ -197,14 +197,6 @@ impl Journal<'_> {
     }
 }
 
-/// Whether an error stops the whole run (no point trying other songs).
-fn is_fatal(e: &StorageError) -> bool {
-    matches!(
-        e,
-        StorageError::Unauthorized(_) | StorageError::Locked { .. }
-    ) || (e.is_unavailable() && !e.is_transient())
-}
-
 /// A song that did not make it in this round.
 struct Failure {
     id: SongId,
@@ -356,7 +348,7 @@ async fn copy_batch(
                 out.audio_uploaded += usize::from(uploaded);
                 ready.push(id.clone());
             }
-            Err(e) if is_fatal(&e) => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => out.failed.push(Failure::new(id, "audio", &e)),
         }
     }
@@ -374,7 +366,7 @@ async fn copy_batch(
     let (records, read_failed) = match read_records(source, models, &ready, opts.concurrency).await
     {
         Ok(r) => r,
-        Err(e) if is_fatal(&e) => return Err(e.into()),
+        Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => (
             Vec::new(),
             ready
@@ -407,7 +399,7 @@ async fn copy_batch(
                 });
             }
         }
-        Err(e) if is_fatal(&e) => return Err(e.into()),
+        Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => write_failed.extend(
             records
                 .iter()
@@ -635,18 +627,5 @@ mod tests {
             vec![SongId::from_bytes(&[1]), SongId::from_bytes(&[3])]
         );
         assert_eq!(p.source_tombstones, 1);
-    }
-
-    #[test]
-    fn fatal_errors_stop_the_run_transient_ones_do_not() {
-        let unavailable = |transient| StorageError::Unavailable {
-            backend: "x".into(),
-            message: "m".into(),
-            transient,
-        };
-        assert!(is_fatal(&StorageError::Unauthorized("no".into())));
-        assert!(is_fatal(&unavailable(false)), "an open circuit");
-        assert!(!is_fatal(&unavailable(true)));
-        assert!(!is_fatal(&StorageError::NotFound("x".into())));
     }
 }

@@ -236,7 +236,7 @@ mod tests {
         assert_eq!(d.query_copies, 1000);
         // Behind a backend capped at the Data API's 1000, the rounds stop at the cap and return
         // what they found (nothing: 1000 copies fill the pool) rather than searching on.
-        let capped = songrec_storage::layers::testing::MemoryBackend::with_max_results(
+        let capped = songrec_conformance::MemoryBackend::with_max_results(
             songrec_storage::query::MAX_RESULTS,
         );
         for m in songrec_storage::StorageBackendExt::list_all(&b, &Filter::default())

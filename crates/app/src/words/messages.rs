@@ -6,7 +6,7 @@ use super::query::TagQuery;
 use super::rank::every_page;
 use super::vocab::{MAX_SUGGESTIONS, suggestions, words};
 use crate::AppResult;
-use crate::ingest::{sound_tags_of, style_tags_of};
+use crate::extra::{sound_tags_of, style_tags_of};
 
 /// One line on how words were read: "words used: epic, orchestral; ignored: the, kazoo".
 ///

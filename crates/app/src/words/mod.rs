@@ -1,7 +1,7 @@
 //! Search by words: `songrec similar --text "mellow acoustic guitar"`.
 //!
 //! Every song analysed by musicnn carries the model's strongest tag probabilities
-//! (`extra.style_tags`, see [`crate::ingest::STYLE_TAGS`]) over the 50 Million Song Dataset
+//! (`extra.style_tags`, see [`crate::extra::STYLE_TAGS`]) over the 50 Million Song Dataset
 //! tags the model was trained on (rock, jazz, chill, Mellow, female vocalists, ambient, 80s…).
 //! Songs analysed by `musicnn@2` also carry the MagnaTagATune network's sound tags
 //! (`extra.sound_tags`: piano, violin, flute, drums, slow, fast, quiet, female vocal, choir…),

@@ -8,7 +8,7 @@ use songrec_storage::{Filter, ListQuery, Match, SongId, SongMetadata, StorageBac
 
 use super::query::TagQuery;
 use super::vocab::{TagKind, words};
-use crate::ingest::{sound_tags_of, style_tags_of};
+use crate::extra::{sound_tags_of, style_tags_of};
 use crate::similar::SimilarRequest;
 use crate::{AppError, AppResult};
 
@@ -17,9 +17,9 @@ pub const STYLE_TAGS_MODEL: &str = "style_tags";
 
 /// Free-form fields that are songrec's own bookkeeping, not words about the song.
 const NOT_TEXT: &[&str] = &[
-    crate::ingest::STYLE_TAGS,
-    crate::ingest::SOUND_TAGS,
-    crate::ingest::TAG_SOURCES,
+    crate::extra::STYLE_TAGS,
+    crate::extra::SOUND_TAGS,
+    crate::extra::TAG_SOURCES,
     songrec_discover::fingerprint::EXTRA_KEY,
     "descriptors",
     "codec",
@@ -391,8 +391,8 @@ mod tests {
         let mut m = SongMetadata::new(SongId::from_bytes(&[id]), format!("song {id}"));
         let t: Vec<(String, f32)> = tags.iter().map(|(n, p)| ((*n).to_owned(), *p)).collect();
         m.extra.insert(
-            crate::ingest::STYLE_TAGS.into(),
-            crate::ingest::style_tags_value(&t),
+            crate::extra::STYLE_TAGS.into(),
+            crate::extra::style_tags_value(&t),
         );
         m
     }
@@ -417,8 +417,8 @@ mod tests {
             let mut m = song(id, &[("ambient", 0.5)]);
             let t: Vec<(String, f32)> = sound.iter().map(|(n, p)| ((*n).to_owned(), *p)).collect();
             m.extra.insert(
-                crate::ingest::SOUND_TAGS.into(),
-                crate::ingest::style_tags_value(&t),
+                crate::extra::SOUND_TAGS.into(),
+                crate::extra::style_tags_value(&t),
             );
             m
         };

@@ -401,8 +401,10 @@ impl DataApiError {
         }
     }
 
-    /// Errors that make any further request pointless (abort a multi-request operation).
-    pub(crate) fn is_fatal(&self) -> bool {
+    /// Whether the other requests of a multi-request batch (`insertMany`'s chunks) are
+    /// pointless after this answer. A request-level question of the client; whether a run over
+    /// many songs ends is the contract's one rule, `StorageError::is_fatal`, on the mapped error.
+    pub(crate) fn aborts_batch(&self) -> bool {
         matches!(
             self,
             Self::Unauthorized { .. }

@@ -345,7 +345,7 @@ impl Collection {
             Ok(Err(e)) => {
                 let attempts = state.lock().map(|s| s.attempts).unwrap_or(1);
                 let e = self.client.finalize(e, attempts);
-                if e.is_fatal() {
+                if e.aborts_batch() {
                     return Err(e);
                 }
                 Some(e)

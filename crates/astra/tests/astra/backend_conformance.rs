@@ -6,10 +6,10 @@ use crate::{Env, api_config, backend_at};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn astra_backend_passes_conformance() {
     let env = Env::start(true).await;
-    songrec_storage::conformance::run_all(&env.backend).await;
+    songrec_conformance::run_all(&env.backend).await;
     // A second backend object on the same data sees the same (empty) state.
     let again = backend_at(&env.cloud, &env.base_url(), env.token());
-    songrec_storage::conformance::empty_backend(&again).await;
+    songrec_conformance::empty_backend(&again).await;
 }
 
 /// The listing checks at server page sizes other than the service's 50: a sorted `find`
@@ -25,7 +25,7 @@ async fn astra_backend_lists_right_at_any_server_page_size() {
         let backend = backend_at(&cloud, &cloud.api_url(), cloud.token());
         backend.init_schema(&[]).await.expect("init");
         eprintln!("listing conformance at server page size {page_size}");
-        songrec_storage::conformance::run_listings(&backend).await;
+        songrec_conformance::run_listings(&backend).await;
     }
 }
 
@@ -34,7 +34,7 @@ async fn astra_backend_lists_right_at_any_server_page_size() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn astra_backend_carries_floats_bit_for_bit() {
     use songrec_astra::dataapi::VectorEncoding;
-    use songrec_storage::conformance::{check_float_fidelity, put_float_fidelity};
+    use songrec_conformance::{check_float_fidelity, put_float_fidelity};
 
     let env = Env::start(true).await;
     let binary = put_float_fidelity(&env.backend, 41, 12, 40).await;

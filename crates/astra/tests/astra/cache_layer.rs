@@ -29,7 +29,7 @@ async fn cache_over_astra_passes_conformance() {
         b.to_string().starts_with("Cache(CircuitBreaker(Astra("),
         "{b}"
     );
-    songrec_storage::conformance::run_all(&b).await;
+    songrec_conformance::run_all(&b).await;
     let s = store.stats().unwrap();
     assert!(s.session.hits > 0 && s.session.misses > 0, "{s}");
     assert_eq!(store.check().unwrap(), Vec::<String>::new());

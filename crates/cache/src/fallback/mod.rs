@@ -36,15 +36,14 @@ const REFRESH_CONCURRENCY: usize = 8;
 /// where the time of the last sync is kept.
 ///
 /// ```
-/// # #[cfg(feature = "conformance")] {
 /// use songrec_cache::Fallback;
-/// use songrec_storage::layers::{LayerExt, testing::MemoryBackend};
+/// use songrec_storage::layers::LayerExt;
+/// use songrec_conformance::MemoryBackend;
 /// let fallback = Fallback::new(MemoryBackend::new());
 /// let status = fallback.status();
 /// let b = MemoryBackend::new().layer(fallback);
 /// assert_eq!(b.to_string(), "Fallback(Memory, Memory)");
 /// assert!(status.warning().is_none());
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct Fallback<S> {
@@ -113,9 +112,9 @@ impl<P: StorageBackend, S: StorageBackend> Layer<P> for Fallback<S> {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// # #[cfg(feature = "conformance")] {
 /// use songrec_cache::Fallback;
-/// use songrec_storage::layers::{Chaos, LayerExt, testing::MemoryBackend};
+/// use songrec_storage::layers::{Chaos, LayerExt};
+/// use songrec_conformance::MemoryBackend;
 /// use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend};
 /// let fallback = Fallback::new(MemoryBackend::new());
 /// let status = fallback.status();
@@ -127,7 +126,7 @@ impl<P: StorageBackend, S: StorageBackend> Layer<P> for Fallback<S> {
 /// assert_eq!(b.count(&Filter::default()).await.unwrap(), 1); // answered by the copy
 /// assert!(status.warning().unwrap().starts_with("remote unavailable"));
 /// assert!(b.put_metadata(&m).await.is_err());   // writes never fall back
-/// # } }
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct FallbackLayer<P, S> {

@@ -386,7 +386,7 @@ fn a_library_of_copies_still_answers_and_converts() {
             let (id, size) = SongId::from_file(&p).unwrap();
             let fa = songrec_audio::analyze_file(&p, &[&dsp]).unwrap();
             let mut m = songrec_app::ingest::metadata_from(&id, &id, &fa, size);
-            m.extra.remove(songrec_app::ingest::AUDIO_ID);
+            m.extra.remove(songrec_app::extra::AUDIO_ID);
             b.put_audio(&id, &p).await.unwrap();
             let e = songrec_storage::Embedding {
                 model: songrec_app::embedders::model_of(&dsp),

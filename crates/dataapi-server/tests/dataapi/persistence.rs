@@ -118,7 +118,7 @@ async fn data_survives_restart() {
 /// vectors sent as arrays of f32 values come back as the same f32 values.
 #[tokio::test]
 async fn numbers_survive_bit_for_bit_across_a_restart() {
-    use songrec_storage::conformance::floats::{f32_cases, f64_cases, halfway_decimals};
+    use songrec_conformance::floats::{f32_cases, f64_cases, halfway_decimals};
     use songrec_storage::metadata::narrow_f32;
 
     let dir = tempfile::tempdir().expect("tempdir");

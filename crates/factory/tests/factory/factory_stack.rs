@@ -20,7 +20,7 @@ async fn the_factory_stack_passes_conformance() {
         shown.starts_with("Fallback(Cache(CircuitBreaker(Astra(") && shown.contains(", Local("),
         "{shown}"
     );
-    songrec_storage::conformance::run_all(opened.backend.as_ref()).await;
+    songrec_conformance::run_all(opened.backend.as_ref()).await;
     assert!(
         opened.offline_warning().is_none(),
         "the remote was up throughout"

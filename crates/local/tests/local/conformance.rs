@@ -6,11 +6,11 @@ use songrec_local::LocalBackend;
 async fn local_backend_passes_conformance() {
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = LocalBackend::open(dir.path()).expect("open");
-    songrec_storage::conformance::run_all(&backend).await;
+    songrec_conformance::run_all(&backend).await;
     drop(backend); // releases the write lock
     // Everything written survives a reopen (journal replay / compacted metadata).
     let reopened = LocalBackend::open(dir.path()).expect("reopen");
-    songrec_storage::conformance::empty_backend(&reopened).await;
+    songrec_conformance::empty_backend(&reopened).await;
 }
 
 /// Pseudo-random f64 and f32 bit patterns, subnormals and awkward values come back bit for
@@ -18,7 +18,7 @@ async fn local_backend_passes_conformance() {
 /// flush and another reopen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_backend_carries_floats_bit_for_bit() {
-    use songrec_storage::conformance::{check_float_fidelity, put_float_fidelity};
+    use songrec_conformance::{check_float_fidelity, put_float_fidelity};
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = LocalBackend::open(dir.path()).expect("open");
     let records = put_float_fidelity(&backend, 51, 12, 40).await;
@@ -52,8 +52,8 @@ async fn every_audio_mode_passes_the_audio_conformance() {
             ..Default::default()
         };
         let b = LocalBackend::open_with(dir.path(), opts).expect("open");
-        songrec_storage::conformance::audio_roundtrip(&b).await;
-        songrec_storage::conformance::link_audio_leaves_the_file(&b).await;
-        songrec_storage::conformance::delete_leaves_tombstone(&b).await;
+        songrec_conformance::audio_roundtrip(&b).await;
+        songrec_conformance::link_audio_leaves_the_file(&b).await;
+        songrec_conformance::delete_leaves_tombstone(&b).await;
     }
 }

@@ -539,12 +539,13 @@ async fn openapi_document_lists_every_route() {
 
 #[tokio::test]
 async fn the_metrics_wrapper_passes_the_conformance_suite() {
-    use songrec_storage::layers::{LayerExt, MetricsRecorder, testing::MemoryBackend};
+    use songrec_conformance::MemoryBackend;
+    use songrec_storage::layers::{LayerExt, MetricsRecorder};
     let rec = MetricsRecorder::new();
     let shared: Arc<dyn songrec_storage::StorageBackend> = Arc::new(MemoryBackend::new());
     let b = shared.layer(rec.clone());
     assert_eq!(b.to_string(), "Metrics(Memory)");
-    songrec_storage::conformance::run_all(&b).await;
+    songrec_conformance::run_all(&b).await;
     assert!(rec.metrics().op("search").unwrap().calls > 0);
 }
 

@@ -88,11 +88,10 @@ impl ChaosState {
 /// Fails a configurable, seeded share of calls with transient errors (see [`Chaos`]).
 ///
 /// ```
-/// # #[cfg(feature = "conformance")] {
-/// use songrec_storage::layers::{Chaos, LayerExt, testing::MemoryBackend};
+/// use songrec_storage::layers::{Chaos, LayerExt};
+/// use songrec_conformance::MemoryBackend;
 /// let b = MemoryBackend::new().layer(Chaos::new(1).fail_ratio(0.5));
 /// assert_eq!(b.to_string(), "Chaos(Memory)");
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct ChaosLayer<B> {

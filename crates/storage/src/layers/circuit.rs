@@ -136,13 +136,12 @@ impl BreakerState {
 /// Other errors (not found, invalid input...) prove the backend is reachable and reset the count.
 ///
 /// ```
-/// # #[cfg(feature = "conformance")] {
 /// use std::time::Duration;
-/// use songrec_storage::layers::{CircuitBreaker, LayerExt, testing::MemoryBackend};
+/// use songrec_storage::layers::{CircuitBreaker, LayerExt};
+/// use songrec_conformance::MemoryBackend;
 /// let b = MemoryBackend::new().layer(CircuitBreaker::new(5, Duration::from_secs(30)));
 /// assert_eq!(b.to_string(), "CircuitBreaker(Memory)");
 /// assert!(!b.is_open());
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct CircuitBreakerLayer<B> {

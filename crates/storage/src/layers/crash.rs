@@ -152,11 +152,10 @@ impl CrashPoint {
 /// transparent pass-through.
 ///
 /// ```
-/// # #[cfg(feature = "conformance")] {
-/// use songrec_storage::layers::{CrashPoint, LayerExt, testing::MemoryBackend};
+/// use songrec_storage::layers::{CrashPoint, LayerExt};
+/// use songrec_conformance::MemoryBackend;
 /// let b = MemoryBackend::new().layer(CrashPoint::parse("flush:3").unwrap());
 /// assert_eq!(b.to_string(), "Crash(Memory)");
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct CrashLayer<B> {

@@ -135,12 +135,11 @@ impl MetricsRecorder {
 /// Records calls, errors and latency per operation, plus audio bytes moved.
 ///
 /// ```
-/// # #[cfg(feature = "conformance")] {
-/// use songrec_storage::layers::{LayerExt, MetricsRecorder, testing::MemoryBackend};
+/// use songrec_storage::layers::{LayerExt, MetricsRecorder};
+/// use songrec_conformance::MemoryBackend;
 /// let b = MemoryBackend::new().layer(MetricsRecorder::new());
 /// assert_eq!(b.to_string(), "Metrics(Memory)");
 /// assert_eq!(b.metrics().total_calls(), 0);
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct MetricsLayer<B> {

@@ -6,10 +6,10 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! # #[cfg(feature = "conformance")] {
 //! use std::time::Duration;
 //! use songrec_storage::StorageBackend;
-//! use songrec_storage::layers::{LayerExt, MetricsRecorder, Retry, Timeout, testing::MemoryBackend};
+//! use songrec_storage::layers::{LayerExt, MetricsRecorder, Retry, Timeout};
+//! use songrec_conformance::MemoryBackend;
 //! let metrics = MetricsRecorder::new();
 //! let backend = MemoryBackend::new()
 //!     .layer(metrics.clone())
@@ -18,7 +18,7 @@
 //! assert_eq!(backend.to_string(), "Retry(Timeout(Metrics(Memory)))");
 //! backend.flush().await.unwrap();
 //! assert_eq!(metrics.metrics().op("flush").unwrap().calls, 1);
-//! # } }
+//! # }
 //! ```
 //!
 //! Retry-safety: every operation of the trait may be repeated. Writes are idempotent by design
@@ -37,8 +37,6 @@ mod circuit;
 mod crash;
 mod metrics;
 mod retry;
-#[cfg(any(test, feature = "conformance"))]
-pub mod testing;
 mod timeout;
 
 #[cfg(any(test, feature = "test-hooks"))]
@@ -216,6 +214,3 @@ macro_rules! delegate_backend {
     };
 }
 pub(crate) use delegate_backend;
-
-#[cfg(test)]
-mod tests;

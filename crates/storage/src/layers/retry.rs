@@ -75,11 +75,10 @@ impl Retry {
 /// either way; rewriting such answers would misreport genuine "unknown song" deletes.
 ///
 /// ```
-/// # #[cfg(feature = "conformance")] {
-/// use songrec_storage::layers::{LayerExt, Retry, testing::MemoryBackend};
+/// use songrec_storage::layers::{LayerExt, Retry};
+/// use songrec_conformance::MemoryBackend;
 /// let b = MemoryBackend::new().layer(Retry::default());
 /// assert_eq!(b.to_string(), "Retry(Memory)");
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct RetryLayer<B> {

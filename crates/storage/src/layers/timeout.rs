@@ -37,12 +37,11 @@ impl Timeout {
 /// happened or did not.
 ///
 /// ```
-/// # #[cfg(feature = "conformance")] {
 /// use std::time::Duration;
-/// use songrec_storage::layers::{LayerExt, Timeout, testing::MemoryBackend};
+/// use songrec_storage::layers::{LayerExt, Timeout};
+/// use songrec_conformance::MemoryBackend;
 /// let b = MemoryBackend::new().layer(Timeout::new(Duration::from_secs(10)));
 /// assert_eq!(b.to_string(), "Timeout(Memory)");
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct TimeoutLayer<B> {

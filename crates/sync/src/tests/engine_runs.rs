@@ -11,9 +11,9 @@ use super::super::engine::{
 use super::super::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, MemoryLeaseStore};
 use super::super::plan::{Policy, Rails};
 use super::super::record::{FeedPosition, MemoryRecord, RecordStore as _};
+use songrec_conformance::MemoryBackend;
 use songrec_storage::ChangeCursor;
 use songrec_storage::SongMetadata;
-use songrec_storage::layers::testing::MemoryBackend;
 use songrec_storage::layers::{Chaos, LayerExt};
 use songrec_storage::layers::{CrashPoint, MetricsRecorder};
 use songrec_storage::{Embedding, ModelInfo};

@@ -1,14 +1,12 @@
+//! Every layer, alone and stacked, passes the conformance suite over the in-memory oracle.
+
 use std::time::Duration;
 
-use super::testing::MemoryBackend;
-use super::*;
-use crate::conformance::run_all;
-use crate::error::StorageError;
-use crate::filter::Filter;
-use crate::id::SongId;
-use crate::metadata::SongMetadata;
-use crate::model::ModelInfo;
-use crate::query::SearchQuery;
+use songrec_conformance::{MemoryBackend, run_all};
+use songrec_storage::layers::*;
+use songrec_storage::{
+    Filter, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend, StorageError,
+};
 
 fn fast_retry() -> Retry {
     Retry::default()
@@ -26,9 +24,9 @@ async fn memory_backend_passes_conformance() {
 #[tokio::test]
 async fn shared_and_boxed_backends_pass_conformance() {
     use std::sync::Arc;
-    let shared: Arc<dyn crate::StorageBackend> = Arc::new(MemoryBackend::new());
+    let shared: Arc<dyn songrec_storage::StorageBackend> = Arc::new(MemoryBackend::new());
     run_all(&shared).await;
-    let boxed: Box<dyn crate::StorageBackend> = Box::new(MemoryBackend::new());
+    let boxed: Box<dyn songrec_storage::StorageBackend> = Box::new(MemoryBackend::new());
     run_all(&boxed).await;
     // A layer stacks over the factory's shared handle; `Display` reads through the pointer.
     let layered = shared.layer(MetricsRecorder::new());

@@ -1,9 +1,9 @@
 //! The change feed (`changes_since`) and lookups of versions by id (`versions_of`).
 
-use crate::backend::{ChangeCursor, Changes, SongRecord, StorageBackend};
-use crate::id::SongId;
-use crate::metadata::VersionEntry;
-use crate::model::Embedding;
+use songrec_storage::backend::{ChangeCursor, Changes, SongRecord, StorageBackend};
+use songrec_storage::id::SongId;
+use songrec_storage::metadata::VersionEntry;
+use songrec_storage::model::Embedding;
 
 use super::{model_a, song};
 

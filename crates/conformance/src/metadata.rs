@@ -96,7 +96,7 @@ pub async fn metadata_roundtrip(b: &dyn StorageBackend) {
 }
 
 /// Listings by title and artist are in natural order (digit runs compare as numbers:
-/// `track2` before `track10`), case-insensitive, and agree with [`crate::compare_by`] (the
+/// `track2` before `track10`), case-insensitive, and agree with [`songrec_storage::compare_by`] (the
 /// brute-force oracle), characters at U+FFFF and above U+FFFF included (where UTF-16 and code
 /// point order disagree), in both directions and across pages.
 pub async fn listing_natural_order(b: &dyn StorageBackend) {
@@ -135,7 +135,7 @@ pub async fn listing_natural_order(b: &dyn StorageBackend) {
     // The natural order itself, not only agreement with the oracle.
     let by_title: Vec<String> = {
         let mut v = songs.clone();
-        v.sort_by(|x, y| crate::compare_by(SortKey::Title, x, y));
+        v.sort_by(|x, y| songrec_storage::compare_by(SortKey::Title, x, y));
         v.into_iter().map(|m| m.title).collect()
     };
     let at = |t: &str| by_title.iter().position(|x| x == t).expect("listed");
@@ -153,7 +153,7 @@ pub async fn listing_natural_order(b: &dyn StorageBackend) {
 }
 
 /// Any title or artist orders the same in every backend as in the oracle
-/// ([`crate::compare_by`]): a property test over random texts built from the characters where
+/// ([`songrec_storage::compare_by`]): a property test over random texts built from the characters where
 /// orders go wrong (U+0000–U+0002 below the sort keys' separator, digits, case, U+E000–U+FFFF
 /// and above U+FFFF, combining marks), in both directions, across pages.
 pub async fn any_text_orders_alike(b: &dyn StorageBackend) {
@@ -176,8 +176,8 @@ pub async fn any_text_orders_alike(b: &dyn StorageBackend) {
         "\u{10000}",
         "e\u{301}",
     ];
-    let mut rng = crate::rng::SplitMix::new(31);
-    let text = |rng: &mut crate::rng::SplitMix| -> String {
+    let mut rng = songrec_storage::rng::SplitMix::new(31);
+    let text = |rng: &mut songrec_storage::rng::SplitMix| -> String {
         let len = 1 + rng.next_u64() % 5;
         (0..len)
             .map(|_| ALPHABET[(rng.next_u64() % ALPHABET.len() as u64) as usize])
@@ -202,7 +202,7 @@ pub async fn any_text_orders_alike(b: &dyn StorageBackend) {
 }
 
 /// Lists `songs` (the only ones tagged `tag`) by title and by artist, in both directions,
-/// `page` songs a page, and checks the order against the oracle ([`crate::compare_by`]).
+/// `page` songs a page, and checks the order against the oracle ([`songrec_storage::compare_by`]).
 async fn listed_in_oracle_order(
     b: &dyn StorageBackend,
     songs: &[SongMetadata],
@@ -213,7 +213,7 @@ async fn listed_in_oracle_order(
     for sort in [SortKey::Title, SortKey::Artist] {
         for descending in [false, true] {
             let mut want = songs.to_vec();
-            want.sort_by(|x, y| crate::compare_by(sort, x, y));
+            want.sort_by(|x, y| songrec_storage::compare_by(sort, x, y));
             if descending {
                 want.reverse();
             }
@@ -295,7 +295,7 @@ pub async fn listing_cursor_survives_writers(b: &dyn StorageBackend) {
             // that sorts before everything and one that sorts after come.
             let gone_seen = seen[1].clone();
             let mut want: Vec<SongMetadata> = songs.clone();
-            want.sort_by(|x, y| crate::compare_by(sort, x, y));
+            want.sort_by(|x, y| songrec_storage::compare_by(sort, x, y));
             if descending {
                 want.reverse();
             }
@@ -352,7 +352,7 @@ pub async fn listing_cursor_survives_writers(b: &dyn StorageBackend) {
 
 /// Filters and paging agree with [`Filter::matches`] and never repeat or drop songs.
 pub async fn list_filter_and_paging(b: &dyn StorageBackend) {
-    use crate::StorageBackendExt;
+    use songrec_storage::StorageBackendExt;
     let mut rng = SplitMix::new(7);
     let lib = put_library(b, 25, &mut rng).await;
     assert_eq!(b.count(&Filter::default()).await.expect("count"), 25);
@@ -490,7 +490,7 @@ pub async fn list_filter_and_paging(b: &dyn StorageBackend) {
             .map(|(m, _)| m)
             .filter(|m| f.matches(m))
             .collect();
-        want.sort_by(|x, y| crate::compare_by(SortKey::Title, x, y).reverse());
+        want.sort_by(|x, y| songrec_storage::compare_by(SortKey::Title, x, y).reverse());
         let n = want.len();
         for (offset, limit) in [
             (0, 1),
@@ -575,7 +575,9 @@ pub async fn delete_leaves_tombstone(b: &dyn StorageBackend) {
 /// adds). Checked against the songs written here and against [`summarize_by_walking`].
 pub async fn summary_adds_up(b: &dyn StorageBackend) {
     let before = b.summary().await.expect("summary");
-    let walked = crate::summarize_by_walking(b).await.expect("walk");
+    let walked = songrec_storage::summarize_by_walking(b)
+        .await
+        .expect("walk");
     assert_summaries_agree(&before, &walked, "before");
     let mut written = Vec::new();
     for n in 0..7 {
@@ -598,7 +600,9 @@ pub async fn summary_adds_up(b: &dyn StorageBackend) {
     let after = b.summary().await.expect("summary");
     assert_summaries_agree(
         &after,
-        &crate::summarize_by_walking(b).await.expect("walk"),
+        &songrec_storage::summarize_by_walking(b)
+            .await
+            .expect("walk"),
         "after",
     );
     assert_eq!(after.songs, before.songs + 6, "six live songs more");
@@ -611,7 +615,8 @@ pub async fn summary_adds_up(b: &dyn StorageBackend) {
         after.total_bytes,
         before.total_bytes + 1_000_003 * (1 + 2 + 3 + 4 + 5 + 6)
     );
-    let genre = |s: &crate::LibrarySummary, g: &str| s.genres.get(g).copied().unwrap_or(0);
+    let genre =
+        |s: &songrec_storage::LibrarySummary, g: &str| s.genres.get(g).copied().unwrap_or(0);
     assert_eq!(genre(&after, "jazz"), genre(&before, "jazz") + 2);
     assert_eq!(
         genre(&after, "Jazz"),
@@ -635,7 +640,11 @@ pub async fn summary_adds_up(b: &dyn StorageBackend) {
     }
 }
 
-fn assert_summaries_agree(got: &crate::LibrarySummary, walked: &crate::LibrarySummary, at: &str) {
+fn assert_summaries_agree(
+    got: &songrec_storage::LibrarySummary,
+    walked: &songrec_storage::LibrarySummary,
+    at: &str,
+) {
     assert_eq!(
         (got.songs, got.total_bytes, &got.genres, got.tombstones),
         (
@@ -656,7 +665,7 @@ fn assert_summaries_agree(got: &crate::LibrarySummary, walked: &crate::LibrarySu
 
 /// Times at the edges of what the metadata holds (chrono's first and last instants, the years
 /// −1, 0, 9999 and 10000, a nanosecond either side of a year's turn) are stored as they are
-/// and listed by `created` and `updated` in time order ([`crate::compare_by`]), both
+/// and listed by `created` and `updated` in time order ([`songrec_storage::compare_by`]), both
 /// directions, across pages: each page's cursor is the last song's sort position, which must
 /// order like the times themselves (`+10000` and `-0001` written as text did not, and a
 /// listing repeated songs and skipped others).
@@ -710,7 +719,7 @@ pub async fn times_at_the_edges_order_alike(b: &dyn StorageBackend) {
     for sort in [SortKey::Created, SortKey::Updated] {
         for descending in [false, true] {
             let mut want = songs.clone();
-            want.sort_by(|x, y| crate::compare_by(sort, x, y));
+            want.sort_by(|x, y| songrec_storage::compare_by(sort, x, y));
             if descending {
                 want.reverse();
             }

@@ -16,7 +16,7 @@
 //! }
 //! ```
 
-pub use crate::rng::SplitMix;
+pub use songrec_storage::rng::SplitMix;
 
 /// Awkward f64 values every store must carry bit for bit.
 pub const AWKWARD_F64: [f64; 24] = [

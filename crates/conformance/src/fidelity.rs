@@ -17,7 +17,8 @@ pub fn float_bits(m: &SongMetadata) -> Vec<(String, String)> {
                 .map_or("none".to_owned(), |b| format!("f32 {:#010x}", b.to_bits())),
         ),
     ];
-    let numbers = (m.extra.iter()).flat_map(|(k, v)| crate::metadata::numbers_in(v, k.clone()));
+    let numbers =
+        (m.extra.iter()).flat_map(|(k, v)| songrec_storage::metadata::numbers_in(v, k.clone()));
     out.extend(numbers.map(|(path, n)| {
         let tag = if let Some(u) = n.as_u64() {
             format!("u64 {u}")
@@ -164,7 +165,7 @@ pub async fn awkward_floats_roundtrip(b: &dyn StorageBackend) {
             assert_bits(got, m, "list");
         }
         let mut want = songs.clone();
-        want.sort_by(|x, y| crate::query::compare_by(sort, x, y));
+        want.sort_by(|x, y| songrec_storage::query::compare_by(sort, x, y));
         let order: Vec<_> = page.items.iter().map(|m| &m.title).collect();
         let want: Vec<_> = want.iter().map(|m| &m.title).collect();
         assert_eq!(order, want, "list sorted by {sort:?}");
@@ -288,7 +289,7 @@ pub async fn non_finite_numbers_refused(b: &dyn StorageBackend) {
 /// field and the limit,
 /// by `put_metadata` and per song by `put_songs`; songs exactly at the limits are stored.
 pub async fn songs_over_cloud_limits_refused(b: &dyn StorageBackend) {
-    use crate::metadata::{
+    use songrec_storage::metadata::{
         MAX_EXTRA_ARRAY, MAX_EXTRA_FIELDS, MAX_EXTRA_INDEXED, MAX_EXTRA_NAME_BYTES,
         MAX_METADATA_BYTES, MAX_TAGS,
     };
@@ -422,7 +423,7 @@ pub async fn songs_over_cloud_limits_refused(b: &dyn StorageBackend) {
             let err = got.expect_err("a song over a cloud limit must be refused");
             assert!(
                 matches!(&err, StorageError::SongLimit(e)
-                    if e.field.starts_with(field) && e.limit == *limit && e.song == m.id),
+                    if e.field.starts_with(field) && e.limit == *limit && e.song == m.id.as_str()),
                 "{field}: want SongLimit naming the field and the limit {limit}, got {err}"
             );
             let msg = err.to_string();

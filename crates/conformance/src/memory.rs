@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
-use crate::error::{StorageError, StorageResult};
-use crate::filter::Filter;
-use crate::id::SongId;
-use crate::math::{self, TopK};
-use crate::metadata::{SongMetadata, VersionEntry};
-use crate::model::{Embedding, ModelInfo};
-use crate::query::{
+use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use songrec_storage::error::{StorageError, StorageResult};
+use songrec_storage::filter::Filter;
+use songrec_storage::id::SongId;
+use songrec_storage::math::{self, TopK};
+use songrec_storage::metadata::{SongMetadata, VersionEntry};
+use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::query::{
     ListQuery, ListStart, Match, Page, SearchQuery, position_cursor, sort_position, sort_songs,
 };
 
@@ -85,7 +85,7 @@ impl State {
     }
 }
 
-/// A complete, exact, in-memory backend; it passes [`crate::conformance::run_all`].
+/// A complete, exact, in-memory backend; it passes [`crate::run_all`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -343,8 +343,13 @@ impl StorageBackend for MemoryBackend {
     }
 
     /// In memory every count is cheap: exact.
-    async fn quick_count(&self, filter: &Filter) -> StorageResult<crate::backend::SongCount> {
-        Ok(crate::backend::SongCount::Exact(self.count(filter).await?))
+    async fn quick_count(
+        &self,
+        filter: &Filter,
+    ) -> StorageResult<songrec_storage::backend::SongCount> {
+        Ok(songrec_storage::backend::SongCount::Exact(
+            self.count(filter).await?,
+        ))
     }
 
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
@@ -433,9 +438,9 @@ impl StorageBackend for MemoryBackend {
         Ok(ids)
     }
 
-    async fn summary(&self) -> StorageResult<crate::backend::LibrarySummary> {
+    async fn summary(&self) -> StorageResult<songrec_storage::backend::LibrarySummary> {
         let s = self.lock();
-        let mut out = crate::backend::LibrarySummary::default();
+        let mut out = songrec_storage::backend::LibrarySummary::default();
         s.metadata.values().for_each(|m| out.add(m));
         out.tombstones = s.tombstones.len() as u64;
         Ok(out)
@@ -443,15 +448,16 @@ impl StorageBackend for MemoryBackend {
 
     async fn changes_since(
         &self,
-        since: Option<&crate::backend::ChangeCursor>,
-    ) -> StorageResult<Option<crate::backend::Changes>> {
+        since: Option<&songrec_storage::backend::ChangeCursor>,
+    ) -> StorageResult<Option<songrec_storage::backend::Changes>> {
         let Some(instance) = self.feed else {
             return Ok(None);
         };
         let s = self.lock();
-        let cursor = crate::backend::ChangeCursor::new(format!("mem:{instance}:{}", s.seq));
+        let cursor =
+            songrec_storage::backend::ChangeCursor::new(format!("mem:{instance}:{}", s.seq));
         let Some(since) = since else {
-            return Ok(Some(crate::backend::Changes {
+            return Ok(Some(songrec_storage::backend::Changes {
                 entries: Vec::new(),
                 cursor,
             }));
@@ -474,7 +480,7 @@ impl StorageBackend for MemoryBackend {
             .map(|(id, n)| (n, id))
             .collect();
         ids.sort();
-        Ok(Some(crate::backend::Changes {
+        Ok(Some(songrec_storage::backend::Changes {
             entries: ids
                 .into_iter()
                 .filter_map(|(_, id)| s.version_entry(id))

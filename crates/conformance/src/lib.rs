@@ -1,4 +1,5 @@
-//! The backend-agnostic conformance suite.
+//! The backend-agnostic conformance suite, a dev-dependency of every crate with a backend or a
+//! layer (it is test code: nothing the product ships links it).
 //!
 //! Every [`StorageBackend`] implementation (and every layer wrapping one) runs this from its
 //! own tests, like `object_store`'s integration suite:
@@ -7,24 +8,29 @@
 //! #[tokio::test]
 //! async fn conformance() {
 //!     let backend = make_empty_backend().await;
-//!     songrec_storage::conformance::run_all(&backend).await;
+//!     songrec_conformance::run_all(&backend).await;
 //! }
 //! ```
 //!
+//! [`MemoryBackend`] is the suite's exact in-memory backend: the oracle the layers' own tests
+//! stack over.
+//!
 //! The backend must be empty at the start. Checks panic with a message naming the check.
-//! Expected search results are computed here by brute force with [`crate::math`], so a
+//! Expected search results are computed here by brute force with [`songrec_storage::math`], so a
 //! backend that pushes search into a remote service is checked against an independent answer.
 
 mod audio;
 mod feed;
 mod fidelity;
 pub mod floats;
+mod memory;
 mod metadata;
 mod search;
 
 pub use audio::*;
 pub use feed::*;
 pub use fidelity::*;
+pub use memory::MemoryBackend;
 pub use metadata::*;
 pub use search::*;
 
@@ -32,15 +38,15 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::backend::{SongRecord, StorageBackend};
-use crate::error::StorageError;
-use crate::filter::{Condition, Field, Filter, Value};
-use crate::id::SongId;
-use crate::math::{self, Metric, TopK};
-use crate::metadata::SongMetadata;
-use crate::model::{Embedding, ModelInfo};
-use crate::query::{ListQuery, SearchQuery, SortKey};
-use crate::rng::SplitMix;
+use songrec_storage::backend::{SongRecord, StorageBackend};
+use songrec_storage::error::StorageError;
+use songrec_storage::filter::{Condition, Field, Filter, Value};
+use songrec_storage::id::SongId;
+use songrec_storage::math::{self, Metric, TopK};
+use songrec_storage::metadata::SongMetadata;
+use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::query::{ListQuery, SearchQuery, SortKey};
+use songrec_storage::rng::SplitMix;
 
 const GENRES: [&str; 3] = ["Rock", "jazz", "Electronic"];
 
