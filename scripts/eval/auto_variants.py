@@ -14,7 +14,7 @@ neural_quality.py, whose loading, ranking and weight choice this reuses):
   dspw      the DSP's group weights tuned on the reference corpus (disjoint from every eval
             set; needs --ref NAME=DUMP with dsp vectors), reported on the eval sets
 
-Usage: auto_variants.py --norm crates/neural/src/norm_table.rs --base /work/scratch
+Usage: auto_variants.py --norm crates/neural/src/norm_table.rs --base target/scratch
        [--ref ref_music=pool/ref_music.jsonl] [--only qe,fusion,centring,dspw]
        NAME=dumps2/NAME.jsonl [...]
 """

@@ -8,7 +8,7 @@ build_realmusic.py); at most --per-label tracks are taken per game, evenly sprea
 alphabetical list (build_realmusic.pick). Games are dealt to the sets g1, g2, g3 in a fixed
 order (GAMES below, round robin), so each set mixes former "realmusic" and "reference" games.
 
-    python3 scripts/eval/build_gamesets.py --scratch /work/scratch/games --out /work/scratch/sets
+    python3 scripts/eval/build_gamesets.py --scratch target/scratch/games --out target/scratch/sets
 
 Needs apt-get (download only), dpkg, unzip, ffprobe, ffmpeg (warzone2100's Opus -> Vorbis q6,
 as build_realmusic.py). About 3.4 GB of .deb files (0ad-data is 1.4 GB); --skip 0ad leaves it
@@ -54,8 +54,8 @@ def tracks(game, scratch):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scratch", default="/work/scratch/games")
-    ap.add_argument("--out", default="/work/scratch/sets")
+    ap.add_argument("--scratch", default="target/scratch/games")
+    ap.add_argument("--out", default="target/scratch/sets")
     ap.add_argument("--per-label", type=int, default=20)
     ap.add_argument("--min-per-label", type=int, default=6)
     ap.add_argument("--skip", nargs="*", default=[])

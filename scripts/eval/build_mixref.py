@@ -32,7 +32,7 @@ file under any --block folder are skipped too (default: the repo's target/test-a
 exists; oxygen-sounds, for one, ships a copy of a freedesktop sound); pass the extracted
 evaluation packages to check those as well:
 
-    python3 scripts/eval/build_mixref.py --block target/test-audio /work/scratch/pkgroot
+    python3 scripts/eval/build_mixref.py --block target/test-audio target/scratch/pkgroot
 
 Licences: every package is from Debian main, so its data is DFSG-free (see each package's
 /usr/share/doc/<package>/copyright). The audio is only extracted to the scratch folder and is
@@ -41,7 +41,7 @@ never committed.
 Run (download only, nothing is installed; about 1.4 GB of .deb files, each deleted after
 extraction unless --keep-debs; re-running skips packages already extracted):
 
-    python3 scripts/eval/build_mixref.py --scratch /work/scratch/mixref
+    python3 scripts/eval/build_mixref.py --scratch target/scratch/mixref
 
 Needs apt-get, dpkg-deb, unzip (the .pk3 archives of nexuiz-music and ufoai-music are zips),
 ffprobe and ffmpeg (the fretsonfire songs ship as separate stems that the game plays together:
@@ -265,7 +265,7 @@ class Corpus:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scratch", default="/work/scratch/mixref")
+    ap.add_argument("--scratch", default="target/scratch/mixref")
     ap.add_argument("--per-package", type=int, default=20)
     ap.add_argument("--clip-ratio", type=float, default=1 / 3, help="clips per music track")
     ap.add_argument("--keep-debs", action="store_true")

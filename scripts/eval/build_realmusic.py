@@ -4,7 +4,7 @@
 Label = the game (one soundtrack: one composer or a small team, one production style). The
 audio is not committed; this script rebuilds the set from the Debian archive:
 
-    python3 scripts/eval/build_realmusic.py --scratch /work/scratch/neural --out /work/scratch/neural/sets
+    python3 scripts/eval/build_realmusic.py --scratch target/scratch/neural --out target/scratch/neural/sets
 
 Needs apt-get (download only, nothing is installed), dpkg-deb, unzip, ffmpeg/ffprobe. About
 1.7 GB of .deb files are downloaded (0ad-data alone is 1.4 GB; its music is inside a zip).
@@ -82,7 +82,7 @@ def pick(items, n):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scratch", default="/work/scratch/neural")
+    ap.add_argument("--scratch", default="target/scratch/neural")
     ap.add_argument("--out", default=None, help="default: SCRATCH/sets")
     ap.add_argument("--per-label", type=int, default=24)
     ap.add_argument("--name", default="realmusic")

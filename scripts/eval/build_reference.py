@@ -11,7 +11,7 @@ It has two halves, weighted equally by musicnn_norm.py:
 
 Selection is deterministic (sorted by path, evenly spread). The audio is never committed:
 
-    python3 scripts/eval/build_reference.py --scratch /work/scratch/ref
+    python3 scripts/eval/build_reference.py --scratch target/scratch/ref
 
 Needs apt-get (download only, nothing is installed), dpkg, ffprobe. About 800 MB of .deb
 files are downloaded; each is deleted after extraction and everything but audio is pruned.
@@ -67,7 +67,7 @@ def fetch(pkg, debs: Path, root: Path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scratch", default="/work/scratch/ref")
+    ap.add_argument("--scratch", default="target/scratch/ref")
     ap.add_argument("--per-package", type=int, default=20)
     a = ap.parse_args()
     scratch = Path(a.scratch)

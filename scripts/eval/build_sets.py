@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Build labelled evaluation sets for songrec-audio under an output folder (default
-/work/scratch/sets). Every set is a folder whose sub-folder names are the labels.
+target/scratch/sets). Every set is a folder whose sub-folder names are the labels.
 
 Sets:
   sonicpi/   Debian sonic-pi-samples one-shots and loops, label = name prefix (bd, tabla, ...)
@@ -18,10 +18,10 @@ Sets:
 
 Inputs (extract without installing):
   apt-get download sonic-pi-samples fluid-soundfont-gm asc-music
-  for f in *.deb; do dpkg -x $f /work/scratch/pkgroot; done
+  for f in *.deb; do dpkg -x $f target/scratch/pkgroot; done
 Python deps (venv): numpy soundfile, and `pip install --no-deps tinysoundfont`; ffmpeg on PATH.
 
-Usage: build_sets.py [--root /work/scratch/pkgroot] [--out /work/scratch/sets] [--only NAME ...]
+Usage: build_sets.py [--root target/scratch/pkgroot] [--out target/scratch/sets] [--only NAME ...]
 """
 import argparse
 import os
@@ -397,8 +397,8 @@ def build_drums(rend, root, out, seed=5):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default="/work/scratch/pkgroot")
-    ap.add_argument("--out", default="/work/scratch/sets")
+    ap.add_argument("--root", default="target/scratch/pkgroot")
+    ap.add_argument("--out", default="target/scratch/sets")
     ap.add_argument("--only", nargs="*")
     a = ap.parse_args()
     out = Path(a.out)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Reproduces "aisfx, VGG and the new default (2026-11-25)" in scripts/eval/RESULTS.md.
-#   scripts/eval/ears_run.sh            (from the repo root; scratch under /work/scratch)
+#   scripts/eval/ears_run.sh            (from the repo root; scratch under target/scratch)
 # 1. sets: drums (build_sets.py) and the three game-soundtrack sets g1, g2, g3 (build_gamesets.py)
 # 2. embeddings per set (ears_embed.py: musicnn@2, aisfx, VGG pair if built, MFCC; 1 thread)
 # 3. DSP half: eval_neural dumps (Rust; one release build into $CARGO_TARGET_DIR)
 # 4. scoring (ears_score.py), leave-one-set-out
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-S="${EARS_SCRATCH:-/work/scratch}"
+S="${EARS_SCRATCH:-target/scratch}"
 PY="${EARS_PY:-$S/venv-ears/bin/python}"   # a venv with scripts/models/requirements-aisfx.txt + tinysoundfont==0.3.7 (--no-deps)
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 mkdir -p "$S/emb" "$S/dumps"
@@ -22,7 +22,7 @@ for s in drums g1 g2 g3; do
         --blocks 8 --cache "$S/cache"
 done
 # 3. DSP (and Rust musicnn@2) dumps
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-eval}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 ( cd "$REPO" && cargo build --release -j 1 -p songrec-neural --example eval_neural )
 for s in drums g1 g2 g3; do
     ( cd "$S/sets" && "$CARGO_TARGET_DIR/release/examples/eval_neural" "$s" --jobs 1 --dump "$S/dumps/$s.jsonl" )

@@ -3,7 +3,7 @@
 standardisation table, against its parts, the old default and librosa MFCC.
 
     python3 scripts/eval/mix_score.py --table models/mix/standardise.json \
-        --sets /work/scratch/sets --emb /work/scratch/emb --parts /work/scratch/mix \
+        --sets target/scratch/sets --emb target/scratch/emb --parts target/scratch/mix \
         [--boot 2000] [--json out.json] drums g1 g2 g3
 
 Inputs per set NAME: PARTS/NAME.jsonl (crates/neural/examples/mix_parts.rs: songrec's own

@@ -3,7 +3,7 @@
 crates/neural/src/mix.rs): per-dimension mean and standard deviation of each raw part over the
 reference corpus of build_mixref.py, which shares no package with any evaluation set.
 
-    cargo run --release -p songrec-neural --example mix_parts -- /work/scratch/mixref > ref.jsonl
+    cargo run --release -p songrec-neural --example mix_parts -- target/scratch/mixref > ref.jsonl
     python3 scripts/eval/mix_table.py ref.jsonl > models/mix/standardise.json
 
 Parts, in vector order: musicnn@2 (the stored 400-d vector), aisfx's pooled mean+max before

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Build the labelled sets, then compare songrec-dsp vs librosa-MFCC vs bliss-audio on each.
-# Everything lives under /work/scratch (outside the repo). See scripts/eval/RESULTS.md.
+# Everything lives under target/scratch (outside the repo). See scripts/eval/RESULTS.md.
 set -euo pipefail
-S=${SCRATCH:-/work/scratch}
+S=${SCRATCH:-target/scratch}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-audio}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
 # 1. inputs (Debian packages extracted, not installed) and Python venv
 if [ ! -d "$S/pkgroot/usr/share/sonic-pi" ]; then

@@ -5,7 +5,7 @@ pool/mtt/<set>.jsonl for MTT) and prints leave-one-out p@5 with the paired diffe
 all 8 patches (200 bootstrap resamples of the queries), for: 8 + 8, 4 + 4 on the odd / even
 patches, 4 + 4 interleaved (MSD even, MTT odd: what `musicnn@2` ships), 8 + 4.
 
-    cd /work/scratch/pool && python scripts/eval/split_patches.py realmusic drums sonicpi gm styles styles_b realmp3
+    cd target/scratch/pool && python scripts/eval/split_patches.py realmusic drums sonicpi gm styles styles_b realmp3
 """
 import json, sys, numpy as np
 def load(p): return {json.loads(l)['path']:json.loads(l) for l in open(p)}

@@ -10,7 +10,7 @@
 #   scripts/models/build_aisfx_onnx.sh
 #
 # Environment (all optional):
-#   MODELS_SCRATCH  scratch root (default /work/scratch/models)
+#   MODELS_SCRATCH  scratch root (default target/scratch/models)
 #   AISFX_VENV      venv (default $MODELS_SCRATCH/venv-aisfx, ~600 MB, requirements-aisfx.txt)
 #   AISFX_OUT       output dir (default <repo>/models/aisfx)
 #   PYTHON          Python 3.11 interpreter for the venv (default python3)
@@ -21,7 +21,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-SCRATCH="${MODELS_SCRATCH:-/work/scratch/models}"
+SCRATCH="${MODELS_SCRATCH:-target/scratch/models}"
 VENV="${AISFX_VENV:-$SCRATCH/venv-aisfx}"
 OUT="${AISFX_OUT:-$REPO/models/aisfx}"
 PYTHON="${PYTHON:-python3}"

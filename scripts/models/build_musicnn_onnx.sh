@@ -9,7 +9,7 @@
 #   scripts/models/build_musicnn_onnx.sh
 #
 # Environment (all optional):
-#   MODELS_SCRATCH      scratch root (default /work/scratch/models)
+#   MODELS_SCRATCH      scratch root (default target/scratch/models)
 #   MUSICNN_VENV        conversion venv, TF + tf2onnx (default $MODELS_SCRATCH/venv, ~1.9 GB)
 #   MUSICNN_CHECK_VENV  runtime-check venv, onnxruntime 1.31.1 + tract (default $MODELS_SCRATCH/venv-check)
 #   MUSICNN_OPT_VENV    graph-rewrite venv, onnx + onnxruntime 1.31.1 + tract (default $MODELS_SCRATCH/venv-optimise)
@@ -39,7 +39,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-SCRATCH="${MODELS_SCRATCH:-/work/scratch/models}"
+SCRATCH="${MODELS_SCRATCH:-target/scratch/models}"
 VENV="${MUSICNN_VENV:-$SCRATCH/venv}"
 CHECK_VENV="${MUSICNN_CHECK_VENV:-$SCRATCH/venv-check}"
 OPT_VENV="${MUSICNN_OPT_VENV:-$SCRATCH/venv-optimise}"

@@ -8,13 +8,13 @@
 #
 #   scripts/models/build_musicnn_vgg_onnx.sh
 #
-# Environment: MODELS_SCRATCH (default /work/scratch/models), MUSICNN_VENV (default
+# Environment: MODELS_SCRATCH (default target/scratch/models), MUSICNN_VENV (default
 # $MODELS_SCRATCH/venv), MUSICNN_CHECK_VENV (default $MODELS_SCRATCH/venv-check), VGG_OUT
 # (default <repo>/models/musicnn), PYTHON (Python 3.11).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-SCRATCH="${MODELS_SCRATCH:-/work/scratch/models}"
+SCRATCH="${MODELS_SCRATCH:-target/scratch/models}"
 VENV="${MUSICNN_VENV:-$SCRATCH/venv}"
 CHECK_VENV="${MUSICNN_CHECK_VENV:-$SCRATCH/venv-check}"
 OUT="${VGG_OUT:-$REPO/models/musicnn}"

@@ -9,7 +9,7 @@
 #   scripts/models/quantize_aisfx.sh
 #
 # Environment (all optional):
-#   MODELS_SCRATCH  scratch root (default /work/scratch/models)
+#   MODELS_SCRATCH  scratch root (default target/scratch/models)
 #   QUANT_VENV      venv (default $MODELS_SCRATCH/venv-quantize, requirements-quantize.txt)
 #   PYTHON          Python 3.11 interpreter for the venv (default python3)
 # Needs ffmpeg (decoding), apt-get and dpkg (download only). Network: PyPI and the Debian
@@ -17,7 +17,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-SCRATCH="${MODELS_SCRATCH:-/work/scratch/models}"
+SCRATCH="${MODELS_SCRATCH:-target/scratch/models}"
 VENV="${QUANT_VENV:-$SCRATCH/venv-quantize}"
 PYTHON="${PYTHON:-python3}"
 WORK="$SCRATCH/aisfx-quantize"

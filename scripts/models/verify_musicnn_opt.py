@@ -111,7 +111,7 @@ def main():
     ap.add_argument("orig")
     ap.add_argument("variants", nargs="+", help="NAME=PATH")
     ap.add_argument("--expected")
-    ap.add_argument("--music", default="/work/scratch/dspbench/real26")
+    ap.add_argument("--music", default="target/scratch/dspbench/real26")
     ap.add_argument("--windows", type=int, default=20)
     ap.add_argument("--no-tract", action="store_true")
     ap.add_argument("--json")

@@ -320,7 +320,7 @@ def main():
     w("")
     w("## Conversion")
     w("")
-    w("Command (from the repo root; venvs and scratch under `/work/scratch/models` by default, "
+    w("Command (from the repo root; venvs and scratch under `target/scratch/models` by default, "
       "override with `MUSICNN_VENV`, `MUSICNN_CHECK_VENV`, `MODELS_SCRATCH`):")
     w("")
     w("```sh")

@@ -11,7 +11,7 @@ from mutagen.wave import WAVE
 from mutagen.mp4 import MP4
 
 TA = os.path.join(os.path.dirname(__file__), "../../../../target/test-audio")
-D = "/work/compare/tags/files"
+D = "target/compare/tags/files"
 os.chdir(D)
 for f in os.listdir(D):
     os.remove(os.path.join(D, f))
