@@ -33,7 +33,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("set")
     ap.add_argument("out")
-    ap.add_argument("--models-dir", default="models")
+    ap.add_argument("--models-dir", default="crates/neural/models")
     a = ap.parse_args()
     md = Path(a.models_dir)
     msd, mtt = ort(md / "musicnn/msd_musicnn.onnx"), ort(md / "musicnn/mtt_musicnn.onnx")

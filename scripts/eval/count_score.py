@@ -5,7 +5,7 @@ mix_parts dump gives it (--dsp DIR/SET.jsonl), each part standardised with the s
 identical files count once. Prints the p@5 table and, per set held out, the counts the other
 sets choose (best mean p@5, and best within a CPU budget per song).
 
-    python3 scripts/eval/count_score.py --counts $SCRATCH/counts --table models/mix/standardise.json \\
+    python3 scripts/eval/count_score.py --counts $SCRATCH/counts --table crates/neural/models/mix/standardise.json \\
         --sets $SCRATCH/sets [--dsp $SCRATCH/parts/f32-b6-p8] drums g1 g2 g3 h1
 """
 import argparse

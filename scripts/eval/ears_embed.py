@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Per-track embeddings of a labelled folder for the "Better ears" evaluation (issue 30):
-musicnn@2 as songrec computes it, aisfx (models/aisfx/aisfx.onnx), the musicnn VGG pair when
+musicnn@2 as songrec computes it, aisfx (crates/neural/models/aisfx/aisfx.onnx), the musicnn VGG pair when
 their ONNX files exist, and librosa MFCC statistics. Deterministic; onnxruntime on 1 thread.
 
     OMP_NUM_THREADS=1 python scripts/eval/ears_embed.py SET_DIR OUT.npz [--models-dir models]
@@ -19,12 +19,12 @@ starts; shorter audio: one zero-padded patch); MSD_musicnn on even patches, MTT_
 ones (both on a single patch); each network's mean `penultimate` L2-normalised, concatenated,
 / sqrt 2 (400 values).
 
-aisfx: the front end of models/aisfx/PROVENANCE.md on each excerpt (peak = max |x| over all
+aisfx: the front end of crates/neural/models/aisfx/PROVENANCE.md on each excerpt (peak = max |x| over all
 excerpts of the file), then at most B blocks of 100 frames planned like musicnn's patches
 (frames instead of samples; shorter: one zero-padded block), for B = 8 and B = 20. The per-block
 512-d outputs are stored; the track vector variants (mean, max, mean+max) are formed at scoring.
 
-VGG (if models/musicnn/msd_vgg.onnx and mtt_vgg.onnx exist): the same patches and split as
+VGG (if crates/neural/models/musicnn/msd_vgg.onnx and mtt_vgg.onnx exist): the same patches and split as
 musicnn@2, output `pool5` (256 each).
 
 MFCC: librosa.feature.mfcc(n_mfcc=20) at 22.05 kHz on each excerpt, mean and std over all

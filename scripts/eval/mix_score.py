@@ -2,7 +2,7 @@
 """Scores songrec's default embedder (`songrec-mix`) on the labelled sets, with the shipped
 standardisation table, against its parts, the old default and librosa MFCC.
 
-    python3 scripts/eval/mix_score.py --table models/mix/standardise.json \
+    python3 scripts/eval/mix_score.py --table crates/neural/models/mix/standardise.json \
         --sets target/scratch/sets --emb target/scratch/emb --parts target/scratch/mix \
         [--boot 2000] [--json out.json] drums g1 g2 g3
 

@@ -4,7 +4,7 @@ crates/neural/src/mix.rs): per-dimension mean and standard deviation of each raw
 reference corpus of build_mixref.py, which shares no package with any evaluation set.
 
     cargo run --release -p songrec-neural --example mix_parts -- target/scratch/mixref > ref.jsonl
-    python3 scripts/eval/mix_table.py ref.jsonl > models/mix/standardise.json
+    python3 scripts/eval/mix_table.py ref.jsonl > crates/neural/models/mix/standardise.json
 
 Parts, in vector order: musicnn@2 (the stored 400-d vector), aisfx's pooled mean+max before
 normalisation (1024), songrec-dsp@2 (the stored 120-d vector). Every file counts once (identical

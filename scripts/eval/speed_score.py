@@ -2,7 +2,7 @@
 """Quality of songrec-mix variants (int8 aisfx, block and patch counts) on labelled sets, with
 their CPU cost, from `mix_parts` dumps; the counts are chosen out of sample (leave one set out).
 
-    python3 scripts/eval/speed_score.py --table models/mix/standardise.json --sets $SCRATCH/sets \\
+    python3 scripts/eval/speed_score.py --table crates/neural/models/mix/standardise.json --sets $SCRATCH/sets \\
         --parts $SCRATCH/parts --base f32-b6-p8 --boot 2000 [--mfcc $SCRATCH/mfcc] drums g1 g2 g3 h1
 
 PARTS/VARIANT/SET.jsonl per variant (each a `mix_parts` run; the variant's name is its folder).

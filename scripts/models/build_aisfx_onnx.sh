@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build models/aisfx/aisfx.onnx (+ expected.json, LICENSE) from the PyPI wheel aisfx==0.1.2:
+# Build crates/neural/models/aisfx/aisfx.onnx (+ expected.json, LICENSE) from the PyPI wheel aisfx==0.1.2:
 # the embedding network of A. B. Ma and A. Lerch, "Representation Learning for the Automatic
 # Indexing of Sound Effects Libraries", ISMIR 2022 (weights CC BY 4.0). No PyTorch: the
 # checkpoint is unpickled with a restricted loader and the graph written with the onnx helper
@@ -23,7 +23,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 SCRATCH="${MODELS_SCRATCH:-target/scratch/models}"
 VENV="${AISFX_VENV:-$SCRATCH/venv-aisfx}"
-OUT="${AISFX_OUT:-$REPO/models/aisfx}"
+OUT="${AISFX_OUT:-$REPO/crates/neural/models/aisfx}"
 PYTHON="${PYTHON:-python3}"
 WORK="$SCRATCH/aisfx-build"
 

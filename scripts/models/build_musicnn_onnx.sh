@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build both musicnn models of the PyPI wheel musicnn==0.1.0 (TF1 checkpoints) as ONNX:
-#   models/musicnn/msd_musicnn.onnx + expected.json     + tags.json      (MSD_musicnn)
-#   models/musicnn/mtt_musicnn.onnx + mtt_expected.json + mtt_tags.json  (MTT_musicnn)
+#   crates/neural/models/musicnn/msd_musicnn.onnx + expected.json     + tags.json      (MSD_musicnn)
+#   crates/neural/models/musicnn/mtt_musicnn.onnx + mtt_expected.json + mtt_tags.json  (MTT_musicnn)
 # plus LICENSE and one PROVENANCE.md covering both. Per model: convert (tf2onnx) and
 # verify against TF, rewrite the graph, verify the rewrite (--strict), check with
 # onnxruntime 1.31.1 and tract.
@@ -21,8 +21,8 @@
 #   MUSICNN_MODELS      models to build, in order (default "MSD_musicnn MTT_musicnn"; MUSICNN_MODEL
 #                       = one name is accepted too). PROVENANCE.md is written only when both are
 #                       built; building one alone needs MUSICNN_OUT set to a dir other than
-#                       models/musicnn (so the shipped files and PROVENANCE.md stay consistent).
-#   MUSICNN_KEEP_DIR    optional dir with previously built files (normally models/musicnn, with
+#                       crates/neural/models/musicnn (so the shipped files and PROVENANCE.md stay consistent).
+#   MUSICNN_KEEP_DIR    optional dir with previously built files (normally crates/neural/models/musicnn, with
 #                       MUSICNN_OUT elsewhere): tf2onnx is not byte-stable, so a rebuild that agrees
 #                       with the shipped files need not replace them. Each built model is compared
 #                       with KEEP_DIR's (verify_musicnn_opt.py --strict: within 1e-5 on the reference
@@ -43,7 +43,7 @@ SCRATCH="${MODELS_SCRATCH:-target/scratch/models}"
 VENV="${MUSICNN_VENV:-$SCRATCH/venv}"
 CHECK_VENV="${MUSICNN_CHECK_VENV:-$SCRATCH/venv-check}"
 OPT_VENV="${MUSICNN_OPT_VENV:-$SCRATCH/venv-optimise}"
-OUT="${MUSICNN_OUT:-$REPO/models/musicnn}"
+OUT="${MUSICNN_OUT:-$REPO/crates/neural/models/musicnn}"
 PYTHON="${PYTHON:-python3}"
 MODELS="${MUSICNN_MODELS:-${MUSICNN_MODEL:-MSD_musicnn MTT_musicnn}}"
 for m in $MODELS; do
@@ -52,8 +52,8 @@ done
 BOTH=0
 [ "$MODELS" = "MSD_musicnn MTT_musicnn" ] && BOTH=1
 if [ "$BOTH" != 1 ]; then
-    [ -n "${MUSICNN_OUT:-}" ] && [ "$(cd "$OUT" 2>/dev/null && pwd)" != "$REPO/models/musicnn" ] \
-        || { echo "MUSICNN_MODELS=\"$MODELS\": set MUSICNN_OUT to a scratch dir (not models/musicnn)" >&2; exit 1; }
+    [ -n "${MUSICNN_OUT:-}" ] && [ "$(cd "$OUT" 2>/dev/null && pwd)" != "$REPO/crates/neural/models/musicnn" ] \
+        || { echo "MUSICNN_MODELS=\"$MODELS\": set MUSICNN_OUT to a scratch dir (not crates/neural/models/musicnn)" >&2; exit 1; }
 fi
 if [ -n "${MUSICNN_KEEP_DIR:-}" ]; then
     [ "$BOTH" = 1 ] && [ "$(cd "$MUSICNN_KEEP_DIR" && pwd)" != "$(mkdir -p "$OUT" && cd "$OUT" && pwd)" ] \

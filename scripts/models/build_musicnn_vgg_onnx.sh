@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build musicnn 0.1.0's MSD_vgg and MTT_vgg (ISC, MTG-UPF) as ONNX with the wave-input log-mel
-# front end of msd_musicnn.onnx: models/musicnn/msd_vgg.onnx, mtt_vgg.onnx (+ *_vgg_expected.json).
+# front end of msd_musicnn.onnx: crates/neural/models/musicnn/msd_vgg.onnx, mtt_vgg.onnx (+ *_vgg_expected.json).
 # Output `pool5` [batch, 256] (flattened 2 x 1 x 128) and `taggram` [batch, 50]. Uses the
 # TensorFlow venv and the hash-checked wheel of build_musicnn_onnx.sh (same pins,
 # requirements.txt), then checks the files with onnxruntime 1.31.1 and tract 0.23.9
@@ -17,7 +17,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 SCRATCH="${MODELS_SCRATCH:-target/scratch/models}"
 VENV="${MUSICNN_VENV:-$SCRATCH/venv}"
 CHECK_VENV="${MUSICNN_CHECK_VENV:-$SCRATCH/venv-check}"
-OUT="${VGG_OUT:-$REPO/models/musicnn}"
+OUT="${VGG_OUT:-$REPO/crates/neural/models/musicnn}"
 PYTHON="${PYTHON:-python3}"
 WORK="$SCRATCH/musicnn-vgg-build"
 PKG_WORK="$SCRATCH/musicnn-build"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check models/musicnn/msd_musicnn.onnx against models/musicnn/expected.json (or
+"""Check crates/neural/models/musicnn/msd_musicnn.onnx against crates/neural/models/musicnn/expected.json (or
 mtt_musicnn.onnx against mtt_expected.json, see below)
 with the runtimes the Rust side uses: onnxruntime 1.31.1 (the version whose
 libonnxruntime.so the `ort` crate loads) and tract 0.23 (PyPI `tract`, the
@@ -8,8 +8,8 @@ engine behind the `ort-tract` backend). No TensorFlow needed.
 The test signal is regenerated here from its definition in expected.json
 (independently of convert_musicnn.py), so this also checks that definition.
 
-    python check_runtimes.py models/musicnn [REPORT.json]
-    python check_runtimes.py models/musicnn [REPORT.json] --onnx mtt_musicnn.onnx \
+    python check_runtimes.py crates/neural/models/musicnn [REPORT.json]
+    python check_runtimes.py crates/neural/models/musicnn [REPORT.json] --onnx mtt_musicnn.onnx \
         --expected mtt_expected.json --tags mtt_tags.json
 
 File names are relative to the directory (defaults: the MSD model's files).
@@ -41,7 +41,7 @@ def regen_signal(spec):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("dir", nargs="?", default="models/musicnn")
+    ap.add_argument("dir", nargs="?", default="crates/neural/models/musicnn")
     ap.add_argument("report", nargs="?", help="write the numbers to this JSON file")
     ap.add_argument("--onnx", default="msd_musicnn.onnx")
     ap.add_argument("--expected", default="expected.json")

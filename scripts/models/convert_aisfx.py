@@ -5,7 +5,7 @@ without PyTorch, and verify it.
 Run through scripts/models/build_aisfx_onnx.sh (it makes the venv with the exact pins of
 requirements-aisfx.txt, downloads and hash-checks the wheel and unpacks it). Usage:
 
-    python convert_aisfx.py --pkg DIR --wheel WHEEL --out-dir models/aisfx --work-dir SCRATCH \
+    python convert_aisfx.py --pkg DIR --wheel WHEEL --out-dir crates/neural/models/aisfx --work-dir SCRATCH \
         [--audio FILE.oga ...]
 
 The checkpoint `aisfx/models/checkpoint.pth` is a torch.save zip (`archive/data.pkl` +
@@ -451,7 +451,7 @@ def main():
         log("front end frame 10, explicit numpy vs librosa: %.3g" % results["frontend_frame10_numpy_vs_librosa"])
 
     expected = {
-        "model": "models/aisfx/aisfx.onnx",
+        "model": "crates/neural/models/aisfx/aisfx.onnx",
         "input": {"name": "logmel", "shape": ["batch", BLOCK, N_MELS], "dtype": "float32",
                   "layout": "[block, frame, mel band]"},
         "output": {"name": "embedding", "shape": ["batch", 512]},

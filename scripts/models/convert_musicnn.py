@@ -8,13 +8,13 @@ and write the expected outputs for a fixed test signal.
 Run through scripts/models/build_musicnn_onnx.sh (it creates the venv with the
 pinned packages and unpacks the wheel). Usage:
 
-    python convert_musicnn.py --musicnn-dir DIR --out-dir models/musicnn \
+    python convert_musicnn.py --musicnn-dir DIR --out-dir crates/neural/models/musicnn \
         --wheel path/to/musicnn-0.1.0-py3-none-any.whl --work-dir SCRATCH \
         [--model MSD_musicnn|MTT_musicnn]
 
 Files written to <out-dir> (see out_names()): MSD_musicnn -> msd_musicnn.onnx, expected.json,
 tags.json; MTT_musicnn -> mtt_musicnn.onnx, mtt_expected.json, mtt_tags.json (so both fit in
-models/musicnn). MTT_musicnn (MagnaTagATune, 50 tags) has the same architecture and outputs.
+crates/neural/models/musicnn). MTT_musicnn (MagnaTagATune, 50 tags) has the same architecture and outputs.
 
 ONNX model:  input  wave        float32 [batch, 48128]  raw mono 16 kHz audio
              output taggram     float32 [batch, 50]     sigmoid tag probabilities
@@ -414,7 +414,7 @@ def main():
     mean_pen = o_pen.mean(axis=0)
     mean_tag = o_tag.mean(axis=0)
     expected = {
-        "model": "models/musicnn/" + onnx_name,
+        "model": "crates/neural/models/musicnn/" + onnx_name,
         "input": {"name": "wave", "shape": ["batch", PATCH], "dtype": "float32",
                   "sample_rate": SR},
         "outputs": {"taggram": ["batch", 50], "penultimate": ["batch", 200]},

@@ -134,7 +134,7 @@ def main():
 
     def r7(x):
         return [float("%.7g" % v) for v in np.asarray(x, np.float64).ravel()]
-    exp = {"model": "models/musicnn/" + base + ".onnx",
+    exp = {"model": "crates/neural/models/musicnn/" + base + ".onnx",
            "input": {"name": "wave", "shape": ["batch", cm.PATCH], "sample_rate": cm.SR},
            "outputs": {"taggram": ["batch", 50], "pool5": ["batch", 256]},
            "test_signal": cm.TEST_SIGNAL_DOC,

@@ -86,7 +86,7 @@ def main():
     f32 = ort_run(a.src, real)
     c_ort, c_tract = cos(f32, ort_run(out, real)), cos(f32, tract_run(out, real))
     res = {
-        "model": "models/aisfx/aisfx_int8.onnx",
+        "model": "crates/neural/models/aisfx/aisfx_int8.onnx",
         "sha256": sha,
         "bytes": os.path.getsize(out),
         "float32_kept": keep,

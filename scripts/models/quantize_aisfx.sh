@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build models/aisfx/aisfx_int8.onnx (+ expected_int8.json) from models/aisfx/aisfx.onnx: static
+# Build crates/neural/models/aisfx/aisfx_int8.onnx (+ expected_int8.json) from crates/neural/models/aisfx/aisfx.onnx: static
 # int8 quantization (onnxruntime.quantization, QOperator: QLinearConv, which both tract and ONNX
 # Runtime run as integer convolutions), calibrated on log-mel blocks of real game music from
 # four Debian packages that belong to the mix's reference corpus (scripts/eval/build_mixref.py)
@@ -41,4 +41,4 @@ if [ ! -d "$WORK/sounds" ]; then
 fi
 OMP_NUM_THREADS=1 "$VENV/bin/python" "$HERE/quantize_aisfx.py" --calib "$WORK/root" \
     --sounds "$WORK/sounds/usr/share/sounds/freedesktop/stereo" --work "$WORK" \
-    --src "$REPO/models/aisfx/aisfx.onnx" --out "$REPO/models/aisfx"
+    --src "$REPO/crates/neural/models/aisfx/aisfx.onnx" --out "$REPO/crates/neural/models/aisfx"

@@ -1,5 +1,5 @@
 """Shared pieces of the int8 quantization scripts (scripts/models/quantize_*.py): decoding audio
-with ffmpeg, the aisfx front end in numpy (models/aisfx/PROVENANCE.md, "Front end") and the
+with ffmpeg, the aisfx front end in numpy (crates/neural/models/aisfx/PROVENANCE.md, "Front end") and the
 musicnn patch cut, and calibration readers for onnxruntime.quantization."""
 import subprocess
 

@@ -4,7 +4,7 @@
 of real music, with onnxruntime (1 thread) and tract.
 
     python verify_musicnn_opt.py ORIG.onnx NAME=OPT.onnx [NAME=OPT.onnx ...]
-        [--expected models/musicnn/expected.json] [--music DIR] [--windows 20]
+        [--expected crates/neural/models/musicnn/expected.json] [--music DIR] [--windows 20]
         [--json OUT.json] [--strict] [--exact NAME ...]
 
 --strict: exit non-zero unless every variant listed with --exact (default:

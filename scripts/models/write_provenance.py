@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write models/musicnn/PROVENANCE.md (both models, MSD_musicnn and MTT_musicnn) from the
+"""Write crates/neural/models/musicnn/PROVENANCE.md (both models, MSD_musicnn and MTT_musicnn) from the
 facts the build produced: OUT_DIR/{expected,tags,mtt_expected,mtt_tags}.json, and per model
 WORK/facts.json, WORK/check.json, WORK/optimise.json, WORK/verify.json, WORK/seconds
 (WORK = MSD's work dir, MTT_WORK = MTT's), WORK/dl/<wheel> (licence facts),
@@ -255,7 +255,7 @@ def main():
     w("")
     if any(m.kept for m in models):
         w("The ONNX files above were built by an earlier run of this script; the last run (whose facts "
-          "this file reports, with `MUSICNN_OUT` a scratch dir and `MUSICNN_KEEP_DIR=models/musicnn`) rebuilt "
+          "this file reports, with `MUSICNN_OUT` a scratch dir and `MUSICNN_KEEP_DIR=crates/neural/models/musicnn`) rebuilt "
           "both and its outputs agree with the shipped files (rows `shipped ... "
           "vs this build's` in the verification tables; tf2onnx is not byte-stable), so they were kept. "
           "This run's rewritten graphs: " + "; ".join(

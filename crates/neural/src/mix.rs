@@ -49,7 +49,7 @@ pub const MIX_DIM: usize = MUSICNN_DIM + AISFX_PART_DIM + DSP_DIM;
 pub const MIX_DECODE: songrec_audio::DecodeOptions = AISFX_DECODE;
 
 /// The shipped standardisation table.
-pub static TABLE_JSON: &str = include_str!("../../../models/mix/standardise.json");
+pub static TABLE_JSON: &str = include_str!("../models/mix/standardise.json");
 
 /// One part of the mix: which vectors it standardises and how.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

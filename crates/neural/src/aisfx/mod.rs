@@ -11,19 +11,19 @@ pub mod frontend;
 pub const AISFX_CREDIT: &str = "aisfx by Ma & Lerch (ISMIR 2022), CC BY 4.0";
 
 /// The network built into songrec: `models/aisfx/aisfx.onnx`.
-pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../../../models/aisfx/aisfx.onnx");
+pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx.onnx");
 
 /// `models/aisfx/expected.json`: front-end and network outputs on three real recordings.
-pub static EXPECTED_JSON: &str = include_str!("../../../../models/aisfx/expected.json");
+pub static EXPECTED_JSON: &str = include_str!("../../models/aisfx/expected.json");
 
 /// The same network quantized to int8 (`models/aisfx/aisfx_int8.onnx`, built from
 /// `aisfx.onnx` by `scripts/models/quantize_aisfx.sh`): integer convolutions (QLinearConv) from
 /// the second conv block on, the first block in float32. About half the CPU time of the
 /// float32 network on tract and on ONNX Runtime; block outputs within cosine 0.9998 of it.
-pub static INT8_MODEL: &[u8] = include_bytes!("../../../../models/aisfx/aisfx_int8.onnx");
+pub static INT8_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx_int8.onnx");
 
 /// `models/aisfx/expected_int8.json`: the int8 network's outputs on a fixed probe, per runtime.
-pub static EXPECTED_INT8_JSON: &str = include_str!("../../../../models/aisfx/expected_int8.json");
+pub static EXPECTED_INT8_JSON: &str = include_str!("../../models/aisfx/expected_int8.json");
 
 mod embedder;
 mod native;

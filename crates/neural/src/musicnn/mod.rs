@@ -65,17 +65,17 @@ pub const DEFAULT_PATCHES: usize = 8;
 
 /// The model built into songrec: `models/musicnn/msd_musicnn.onnx` (ISC licence, see
 /// `models/musicnn/LICENSE` and `PROVENANCE.md`).
-pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../../../models/musicnn/msd_musicnn.onnx");
+pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../models/musicnn/msd_musicnn.onnx");
 
 /// `models/musicnn/expected.json`: the reference signal and the model's outputs on it.
-pub static EXPECTED_JSON: &str = include_str!("../../../../models/musicnn/expected.json");
+pub static EXPECTED_JSON: &str = include_str!("../../models/musicnn/expected.json");
 
 /// The second network built into songrec: `models/musicnn/mtt_musicnn.onnx` (`MTT_musicnn`
 /// from the same wheel and licence, trained on MagnaTagATune tags).
-pub static BUNDLED_MTT_MODEL: &[u8] = include_bytes!("../../../../models/musicnn/mtt_musicnn.onnx");
+pub static BUNDLED_MTT_MODEL: &[u8] = include_bytes!("../../models/musicnn/mtt_musicnn.onnx");
 
 /// `models/musicnn/mtt_expected.json`: MTT_musicnn's outputs on the reference signal.
-pub static MTT_EXPECTED_JSON: &str = include_str!("../../../../models/musicnn/mtt_expected.json");
+pub static MTT_EXPECTED_JSON: &str = include_str!("../../models/musicnn/mtt_expected.json");
 
 /// Environment variable with a model file to use instead of the built-in MSD network.
 pub const ENV_MODEL: &str = "SONGREC_MUSICNN_MODEL";

@@ -95,7 +95,7 @@ fn the_mtt_network_reproduces_its_expected_outputs() {
             .collect()
     };
     let names: Vec<String> =
-        serde_json::from_str(include_str!("../../../../models/musicnn/mtt_tags.json")).unwrap();
+        serde_json::from_str(include_str!("../../models/musicnn/mtt_tags.json")).unwrap();
     assert_eq!(songrec_neural::MTT_TAGS.to_vec(), names);
     let out = e.run_net(Net::Mtt, &reference_signal()).unwrap();
     let dp = max_abs_diff(&out.penultimate, &rows("penultimate"));
@@ -226,7 +226,7 @@ fn different_music_gets_different_vectors() {
 #[test]
 fn tags_are_named_sorted_and_match_the_reference() {
     let tags_json: Vec<String> =
-        serde_json::from_str(include_str!("../../../../models/musicnn/tags.json")).unwrap();
+        serde_json::from_str(include_str!("../../models/musicnn/tags.json")).unwrap();
     assert_eq!(TAGS.to_vec(), tags_json);
     let e = tract();
     // Three segments of exactly one patch each: the patches are expected.json's three rows;
