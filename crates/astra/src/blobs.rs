@@ -376,11 +376,38 @@ fn normalize_hash(hash: &str) -> Result<String, BlobError> {
     }
 }
 
+fn object_path(key: &str) -> Result<ObjectPath, BlobError> {
+    ObjectPath::parse(key).map_err(|e| BlobError::Config(format!("invalid key prefix: {e}")))
+}
+
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
     move |source| BlobError::Io {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Refuses to store `path` under `expected` when its content hashes to `digest`.
+fn local_hash_matches(path: &Path, expected: &str, digest: impl AsRef<[u8]>) -> Result<(), BlobError> {
+    let actual = hex::encode(digest);
+    if actual == expected {
+        return Ok(());
+    }
+    Err(BlobError::LocalHashMismatch {
+        path: path.to_path_buf(),
+        expected: expected.to_owned(),
+        actual,
+    })
+}
+
+/// Runs blocking file work off the async threads; a failure (or a panic) is an I/O error on
+/// `path`.
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, BlobError> {
+    let joined = tokio::task::spawn_blocking(f).await;
+    joined.map_err(std::io::Error::other).and_then(|r| r).map_err(io_err(path))
 }
 
 const READ_BUF: usize = 1024 * 1024;
@@ -417,6 +444,7 @@ impl BlobStore {
                 http_header_value(&format!("songrec/{}", env!("CARGO_PKG_VERSION")))
                     .ok_or_else(|| BlobError::Config("bad user agent".into()))?,
             );
+        let aws = || format!("https://s3.{}.amazonaws.com", config.region);
         let retry = RetryConfig {
             max_retries: config.max_retries,
             retry_timeout: Duration::from_secs(60),
@@ -431,10 +459,7 @@ impl BlobStore {
             .with_http_connector(SameOriginConnector {
                 timeout: config.request_timeout,
                 allow_http,
-                endpoint: match &endpoint_url {
-                    Some(u) => crate::origin::display_origin(u),
-                    None => format!("https://s3.{}.amazonaws.com", config.region),
-                },
+                endpoint: endpoint_url.as_ref().map_or_else(aws, crate::origin::display_origin),
             })
             .with_retry(retry);
         let endpoint = match &config.endpoint {
@@ -444,7 +469,7 @@ impl BlobStore {
                     .with_virtual_hosted_style_request(false);
                 ep.clone()
             }
-            None => format!("https://s3.{}.amazonaws.com", config.region),
+            None => aws(),
         };
         let store = builder
             .build()
@@ -507,9 +532,7 @@ impl BlobStore {
 
     fn path_for(&self, hash: &str) -> Result<(ObjectPath, String), BlobError> {
         let key = self.key_for(hash)?;
-        let path = ObjectPath::parse(&key)
-            .map_err(|e| BlobError::Config(format!("invalid key prefix: {e}")))?;
-        Ok((path, key))
+        Ok((object_path(&key)?, key))
     }
 
     fn store_err(&self, key: &str, e: object_store::Error) -> BlobError {
@@ -556,14 +579,7 @@ impl BlobStore {
         if len <= self.part_size as u64 {
             let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
             file.read_to_end(&mut buf).await.map_err(io_err(path))?;
-            let actual = hex::encode(Sha256::digest(&buf));
-            if actual != expected {
-                return Err(BlobError::LocalHashMismatch {
-                    path: path.to_path_buf(),
-                    expected,
-                    actual,
-                });
-            }
+            local_hash_matches(path, &expected, Sha256::digest(&buf))?;
             let bytes = buf.len() as u64;
             return match self
                 .store
@@ -610,19 +626,11 @@ impl BlobStore {
             }
             Ok(())
         }
-        .await;
+        .await
+        .and_then(|()| local_hash_matches(path, &expected, hasher.finalize()));
         if let Err(e) = streamed {
             let _ = writer.abort().await;
             return Err(e);
-        }
-        let actual = hex::encode(hasher.finalize());
-        if actual != expected {
-            let _ = writer.abort().await;
-            return Err(BlobError::LocalHashMismatch {
-                path: path.to_path_buf(),
-                expected,
-                actual,
-            });
         }
         writer.finish().await.map_err(|e| self.store_err(&key, e))?;
         Ok(PutOutcome::Uploaded {
@@ -653,19 +661,14 @@ impl BlobStore {
             .map_err(|e| self.store_err(&key, e))?;
 
         let tmp_dir = dir.clone();
-        let (std_file, temp_path) = tokio::task::spawn_blocking(move || {
+        let (std_file, temp_path) = blocking(&dir, move || {
             tempfile::Builder::new()
                 .prefix(".songrec-blob-")
                 .suffix(".part")
                 .tempfile_in(&tmp_dir)
                 .map(tempfile::NamedTempFile::into_parts)
         })
-        .await
-        .map_err(|e| BlobError::Io {
-            path: dir.clone(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(io_err(&dir))?;
+        .await?;
         // `temp_path` deletes the file when dropped, i.e. on every early return below.
         let tmp_name = temp_path.to_path_buf();
         let mut file = tokio::fs::File::from_std(std_file);
@@ -681,8 +684,6 @@ impl BlobStore {
         file.flush().await.map_err(io_err(&tmp_name))?;
         let actual = hex::encode(hasher.finalize());
         if actual != expected {
-            drop(file);
-            drop(temp_path);
             return Err(BlobError::HashMismatch {
                 key,
                 expected,
@@ -692,7 +693,7 @@ impl BlobStore {
         file.sync_all().await.map_err(io_err(&tmp_name))?;
         drop(file);
         let dest_owned = dest.to_path_buf();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        blocking(dest, move || {
             temp_path.persist(&dest_owned).map_err(|e| e.error)?;
             // Make the rename durable (best effort where directories cannot be opened).
             if let Ok(d) = std::fs::File::open(&dir) {
@@ -700,12 +701,7 @@ impl BlobStore {
             }
             Ok(())
         })
-        .await
-        .map_err(|e| BlobError::Io {
-            path: dest.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(io_err(dest))?;
+        .await?;
         Ok(total)
     }
 
@@ -774,27 +770,13 @@ impl BlobStore {
     /// is deleted afterwards.
     pub async fn check_conditional_put(&self) -> Result<(), BlobError> {
         let key = self.object_key(&format!("_doctor/conditional-put-{}", uuid::Uuid::new_v4()));
-        let location = ObjectPath::parse(&key)
-            .map_err(|e| BlobError::Config(format!("invalid key prefix: {e}")))?;
-        let first = self
-            .store
-            .put_opts(
-                &location,
-                PutPayload::from_static(b"probe-1"),
-                PutMode::Create.into(),
-            )
-            .await;
-        if let Err(e) = first {
-            return Err(self.store_err(&key, e));
-        }
-        let second = self
-            .store
-            .put_opts(
-                &location,
-                PutPayload::from_static(b"probe-2"),
-                PutMode::Create.into(),
-            )
-            .await;
+        let location = object_path(&key)?;
+        let create = |body: &'static [u8]| {
+            let payload = PutPayload::from_static(body);
+            self.store.put_opts(&location, payload, PutMode::Create.into())
+        };
+        create(b"probe-1").await.map_err(|e| self.store_err(&key, e))?;
+        let second = create(b"probe-2").await;
         let _ = self.store.delete(&location).await;
         match second {
             Err(object_store::Error::AlreadyExists { .. }) => Ok(()),

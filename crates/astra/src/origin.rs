@@ -14,7 +14,7 @@
 
 use std::net::IpAddr;
 
-use url::Url;
+use url::{Position, Url};
 
 /// Same-origin redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
@@ -58,11 +58,19 @@ pub fn plain_http_refusal(url: &Url, allow_http: bool, setting: &str) -> Option<
 /// `scheme://host[:port]` of a URL (no path, no query: those may carry signatures).
 pub fn display_origin(url: &Url) -> String {
     format!(
-        "{}://{}{}",
+        "{}://{}",
         url.scheme(),
-        url.host_str().unwrap_or_default(),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        &url[Position::BeforeHost..Position::AfterPort]
     )
+}
+
+/// `host[:port]` of an endpoint (the port only when it is not the scheme's default); `?` when
+/// it is not a URL with a host.
+pub fn host_of(endpoint: &str) -> String {
+    match Url::parse(endpoint.trim()) {
+        Ok(u) if u.has_host() => u[Position::BeforeHost..Position::AfterPort].to_owned(),
+        _ => "?".into(),
+    }
 }
 
 /// True when `a` and `b` share scheme, host and port.
@@ -142,6 +150,21 @@ mod tests {
         ] {
             assert!(is_loopback(&u(host)), "{host}");
         }
+    }
+
+    #[test]
+    fn hosts_keep_a_port_that_is_not_the_default() {
+        assert_eq!(
+            host_of(" https://db.example.com:8443/api "),
+            "db.example.com:8443"
+        );
+        assert_eq!(host_of("https://db.example.com:443"), "db.example.com");
+        assert_eq!(host_of("http://user:pw@[::1]:80/x"), "[::1]");
+        assert_eq!(host_of("not a url"), "?");
+        assert_eq!(
+            display_origin(&u("http://u@h.com:81/p?q")),
+            "http://h.com:81"
+        );
     }
 
     #[test]

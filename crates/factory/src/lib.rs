@@ -92,17 +92,7 @@ fn describe_cached(cfg: &Config, kind: BackendKind, cached: bool) -> String {
     match kind {
         BackendKind::Local => format!("local library at {}", cfg.local.path.display()),
         BackendKind::Astra => {
-            let host = url::Url::parse(cfg.astra.api_endpoint.trim())
-                .ok()
-                .and_then(|u| {
-                    u.host_str().map(|h| {
-                        format!(
-                            "{h}{}",
-                            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-                        )
-                    })
-                })
-                .unwrap_or_else(|| "?".to_owned());
+            let host = songrec_astra::origin::host_of(&cfg.astra.api_endpoint);
             let cache = if cached { "cached" } else { "no cache" };
             format!("cloud library at {host}/{} ({cache})", cfg.astra.keyspace)
         }
@@ -110,6 +100,16 @@ fn describe_cached(cfg: &Config, kind: BackendKind, cached: bool) -> String {
 }
 
 impl Opened {
+    /// A stack without cache or offline copy.
+    fn bare(backend: Backend) -> Self {
+        Self {
+            backend,
+            description: String::new(),
+            cache: None,
+            offline: None,
+        }
+    }
+
     /// The one-line warning to print when reads were answered by the offline copy.
     pub fn offline_warning(&self) -> Option<String> {
         self.offline.as_ref()?.fallback_status().warning()
@@ -151,18 +151,11 @@ fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Open
 
 fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Opened> {
     match cfg.backend {
-        BackendKind::Local => {
-            // Local(...)
-            Ok(Opened {
-                backend: with_test_hooks(
-                    cfg.backend,
-                    LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)?,
-                )?,
-                description: String::new(),
-                cache: None,
-                offline: None,
-            })
-        }
+        // Local(...)
+        BackendKind::Local => Ok(Opened::bare(with_test_hooks(
+            cfg.backend,
+            LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)?,
+        )?)),
         BackendKind::Astra => {
             let astra = AstraBackend::connect(&astra_options(cfg))?;
             // Interactive commands open the circuit after one failure the client could not
@@ -178,12 +171,10 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Ope
             let Some(parts) = cache_parts(cfg) else {
                 // CircuitBreaker(Astra(..)): the client retries transient failures itself;
                 // the breaker stops hammering a remote that keeps failing.
-                return Ok(Opened {
-                    backend: with_test_hooks(cfg.backend, astra.layer(breaker))?,
-                    description: String::new(),
-                    cache: None,
-                    offline: None,
-                });
+                return Ok(Opened::bare(with_test_hooks(
+                    cfg.backend,
+                    astra.layer(breaker),
+                )?));
             };
             let breaker = breaker.persist_to(parts.dir.join("circuit.json"));
             let remote = with_test_hooks(cfg.backend, astra.layer(breaker))?;
@@ -243,24 +234,18 @@ fn cache_parts(cfg: &Config) -> Option<CacheParts> {
     }
     let namespace = remote_namespace(cfg);
     let dir = remote_dir(cfg, &namespace);
-    let store = match cache_store(cfg) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            tracing::warn!("cache disabled for this run: {e}");
-            return None;
-        }
-    };
-    let offline = match LocalBackend::open(dir.join(OFFLINE_DIR)) {
-        Ok(l) => l,
-        Err(e) => {
+    let store = cache_store(cfg)
+        .inspect_err(|e| tracing::warn!("cache disabled for this run: {e}"))
+        .ok()?;
+    let offline = LocalBackend::open(dir.join(OFFLINE_DIR))
+        .inspect_err(|e| {
             tracing::warn!(
                 "cache disabled for this run: the offline copy cannot be read ({e}); `songrec cache clear` starts a new one"
-            );
-            return None;
-        }
-    };
+            )
+        })
+        .ok()?;
     Some(CacheParts {
-        store,
+        store: Arc::new(store),
         offline,
         namespace,
         dir,

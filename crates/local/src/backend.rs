@@ -91,7 +91,7 @@ impl LocalBackend {
     /// Takes the library's write lock now (held until this backend is dropped), so a long
     /// operation such as `sync` excludes other writers from its start instead of its first write.
     pub async fn lock_for_writing(&self) -> StorageResult<()> {
-        self.blocking(|inner| inner.with_writable(|_| Ok(()))).await
+        self.write(|_, _| Ok(())).await
     }
 
     /// Rebuilds every model's packed vector file from the `.npy` files (after editing them by
@@ -107,27 +107,25 @@ impl LocalBackend {
         &self,
         progress: impl Fn(&str, u64, u64) + Send + Sync + 'static,
     ) -> StorageResult<()> {
-        self.blocking(move |inner| {
-            inner.with_writable(|st| {
-                if st.journal_records > 0 {
-                    // Brings `metadata.json` up to date on a library too large to fold on
-                    // every flush.
-                    inner.compact(st)?;
+        self.write(move |inner, st| {
+            if st.journal_records > 0 {
+                // Brings `metadata.json` up to date on a library too large to fold on
+                // every flush.
+                inner.compact(st)?;
+            }
+            let models = st.registry.models.clone();
+            for m in &models {
+                inner.rebuild_pack(st, m, true)?;
+                let live = st
+                    .packs
+                    .get(&m.model.file_key())
+                    .map_or(0, |c| c.pack.live_rows().len());
+                if live >= inner.opts.ann.min_vectors {
+                    let key = m.model.key();
+                    inner.build_ann_with(st, m, &|done, total| progress(&key, done, total))?;
                 }
-                let models = st.registry.models.clone();
-                for m in &models {
-                    inner.rebuild_pack(st, m, true)?;
-                    let live = st
-                        .packs
-                        .get(&m.model.file_key())
-                        .map_or(0, |c| c.pack.live_rows().len());
-                    if live >= inner.opts.ann.min_vectors {
-                        let key = m.model.key();
-                        inner.build_ann_with(st, m, &|done, total| progress(&key, done, total))?;
-                    }
-                }
-                Ok(())
-            })
+            }
+            Ok(())
         })
         .await
     }
@@ -137,31 +135,29 @@ impl LocalBackend {
     /// manifest recorded, and its approximate index's checksum and graph. Returns the files
     /// checked and, for each damaged one, what is wrong (`songrec reindex` rebuilds them).
     pub async fn verify_index(&self) -> StorageResult<(usize, Vec<StorageError>)> {
-        self.blocking(|inner| {
-            inner.with_state(|st| {
-                let (mut checked, mut damaged) = (0, Vec::new());
-                for m in &st.registry.models {
-                    let Some(e) = st.manifest.packs.get(&m.model.file_key()) else {
-                        continue;
-                    };
-                    let dim = m.model.dim;
-                    if let Some(crc) = e.crc32c {
-                        checked += 1;
-                        let pack = crate::pack::Pack::open(&inner.paths.pack(m), dim, e.committed)
-                            .and_then(|p| p.with_build(e.build));
-                        if let Err(err) = pack.and_then(|mut p| p.verify(crc, None)) {
-                            damaged.push(err);
-                        }
-                    }
-                    if let Some(a) = &e.ann {
-                        checked += 1;
-                        if let Err(err) = a.verify_in(&inner.paths.index, dim) {
-                            damaged.push(err);
-                        }
+        self.read(move |inner, st| {
+            let (mut checked, mut damaged) = (0, Vec::new());
+            for m in &st.registry.models {
+                let Some(e) = st.manifest.packs.get(&m.model.file_key()) else {
+                    continue;
+                };
+                let dim = m.model.dim;
+                if let Some(crc) = e.crc32c {
+                    checked += 1;
+                    let pack = crate::pack::Pack::open(&inner.paths.pack(m), dim, e.committed)
+                        .and_then(|p| p.with_build(e.build));
+                    if let Err(err) = pack.and_then(|mut p| p.verify(crc, None)) {
+                        damaged.push(err);
                     }
                 }
-                Ok((checked, damaged))
-            })
+                if let Some(a) = &e.ann {
+                    checked += 1;
+                    if let Err(err) = a.verify_in(&inner.paths.index, dim) {
+                        damaged.push(err);
+                    }
+                }
+            }
+            Ok((checked, damaged))
         })
         .await
     }
@@ -170,21 +166,19 @@ impl LocalBackend {
     /// [`AnnOptions::min_vectors`](crate::AnnOptions::min_vectors) vectors from its current
     /// pack (without re-reading the `.npy` files), e.g. to time the build.
     pub async fn build_approximate_index(&self) -> StorageResult<()> {
-        self.blocking(move |inner| {
-            inner.with_writable(|st| {
-                let models = st.registry.models.clone();
-                for m in &models {
-                    inner.ensure_pack(st, m)?;
-                    let live = st
-                        .packs
-                        .get(&m.model.file_key())
-                        .map_or(0, |c| c.pack.live_rows().len());
-                    if live >= inner.opts.ann.min_vectors {
-                        inner.build_ann(st, m)?;
-                    }
+        self.write(move |inner, st| {
+            let models = st.registry.models.clone();
+            for m in &models {
+                inner.ensure_pack(st, m)?;
+                let live = st
+                    .packs
+                    .get(&m.model.file_key())
+                    .map_or(0, |c| c.pack.live_rows().len());
+                if live >= inner.opts.ann.min_vectors {
+                    inner.build_ann(st, m)?;
                 }
-                Ok(())
-            })
+            }
+            Ok(())
         })
         .await
     }
@@ -192,11 +186,9 @@ impl LocalBackend {
     /// Bytes of the model's approximate index file, if it has one (for benchmarks).
     pub async fn ann_index_bytes(&self, model: &ModelInfo) -> StorageResult<Option<u64>> {
         let model = model.clone();
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let key = st.model(&model).map(|r| r.model.file_key());
-                Ok(key.and_then(|k| crate::ann::ann_file_bytes(&st.manifest, &k)))
-            })
+        self.read(move |_, st| {
+            let key = st.model(&model).map(|r| r.model.file_key());
+            Ok(key.and_then(|k| crate::ann::ann_file_bytes(&st.manifest, &k)))
         })
         .await
     }
@@ -209,6 +201,44 @@ impl LocalBackend {
         tokio::task::spawn_blocking(move || f(&inner))
             .await
             .map_err(|e| StorageError::backend("local", format!("worker failed: {e}")))?
+    }
+
+    /// [`Self::blocking`] as a reader of the state.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner, &mut State) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        self.blocking(move |inner| inner.with_state(|st| f(inner, st)))
+            .await
+    }
+
+    /// [`Self::blocking`] as the writer of the state.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner, &mut State) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        self.blocking(move |inner| inner.with_writable(|st| f(inner, st)))
+            .await
+    }
+}
+
+/// The listing entry of a live song (`i`th record) or of a tombstone.
+fn live_entry(songs: &crate::songs::Songs, i: usize) -> VersionEntry {
+    let (version, content_hash) = songs.version_and_hash(i);
+    VersionEntry {
+        id: SongId::from_raw(&songs.raw_id(i)),
+        version,
+        content_hash,
+        deleted: false,
+    }
+}
+
+fn tombstone_entry(id: &SongId, version: u64) -> VersionEntry {
+    VersionEntry {
+        id: id.clone(),
+        version,
+        content_hash: id.to_string(),
+        deleted: true,
     }
 }
 
@@ -231,7 +261,7 @@ impl fmt::Debug for LocalBackend {
 impl StorageBackend for LocalBackend {
     async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
         let (id, src) = (id.clone(), src.to_path_buf());
-        self.blocking(move |inner| inner.with_writable(|st| inner.store_copy(st, &id, &src)))
+        self.write(move |inner, st| inner.store_copy(st, &id, &src))
             .await
     }
 
@@ -273,26 +303,24 @@ impl StorageBackend for LocalBackend {
 
     async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
         let id = id.clone();
-        self.blocking(move |inner| inner.with_state(|st| inner.holds_audio(st, &id)))
-            .await
+        self.read(move |inner, st| inner.holds_audio(st, &id)).await
     }
 
     async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
         let id = id.clone();
-        self.blocking(move |inner| inner.with_writable(|st| inner.drop_audio(st, &id)))
-            .await
+        self.write(move |inner, st| inner.drop_audio(st, &id)).await
     }
 
     async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
         let (id, path) = (id.clone(), path.to_path_buf());
-        self.blocking(move |inner| inner.with_writable(|st| inner.link(st, &id, &path)))
+        self.write(move |inner, st| inner.link(st, &id, &path))
             .await
     }
 
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
         embedding.validate()?;
         let (id, e) = (id.clone(), embedding.clone());
-        self.blocking(move |inner| inner.with_writable(|st| inner.write_vectors(st, &[(id, &e)])))
+        self.write(move |inner, st| inner.write_vectors(st, &[(id, &e)]))
             .await
     }
 
@@ -332,24 +360,21 @@ impl StorageBackend for LocalBackend {
 
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         let q = query.clone();
-        self.blocking(move |inner| inner.with_state(|st| inner.search(st, &q)))
-            .await
+        self.read(move |inner, st| inner.search(st, &q)).await
     }
 
     async fn models(&self) -> StorageResult<Vec<ModelStats>> {
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let models = st.registry.models.clone();
-                let mut out = Vec::new();
-                for m in models {
-                    let count = inner.candidates(st, &m)?.len() as u64;
-                    out.push(ModelStats {
-                        model: m.model,
-                        count,
-                    });
-                }
-                Ok(out)
-            })
+        self.read(move |inner, st| {
+            let models = st.registry.models.clone();
+            let mut out = Vec::new();
+            for m in models {
+                let count = inner.candidates(st, &m)?.len() as u64;
+                out.push(ModelStats {
+                    model: m.model,
+                    count,
+                });
+            }
+            Ok(out)
         })
         .await
     }
@@ -357,45 +382,40 @@ impl StorageBackend for LocalBackend {
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
         let m = metadata.clone();
-        self.blocking(move |inner| {
-            inner.with_writable(|st| inner.append_journal(st, &[JournalRecord::Put(Box::new(m))]))
-        })
-        .await
+        self.write(move |inner, st| inner.append_journal(st, &[JournalRecord::Put(Box::new(m))]))
+            .await
     }
 
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
         let id = id.clone();
-        self.blocking(move |inner| inner.with_state(|st| Ok(st.get(&id).cloned())))
-            .await
+        self.read(move |_, st| Ok(st.get(&id).cloned())).await
     }
 
     async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
         query.validate()?;
         let q = query.clone();
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let start = ListStart::parse(q.cursor.as_deref())?;
-                let first = (start == ListStart::Offset(0)).then_some(q.limit);
-                let (order, total) = list_order(st, &q.filter, q.sort, q.descending, first);
-                // Keyset paging: the page starts after the last song's position, wherever
-                // songs were added or deleted since.
-                let start = start.index_in(&order, q.descending, |&i| {
-                    sort_position(&st.songs.light(i as usize), q.sort)
-                });
-                let items: Vec<SongMetadata> = order
-                    .iter()
-                    .skip(start)
-                    .take(q.limit)
-                    .map(|&i| st.songs.copy(i as usize))
-                    .collect();
-                let end = start + items.len();
-                Ok(Page {
-                    next: items
-                        .last()
-                        .filter(|_| end < total)
-                        .map(|m| position_cursor(m, q.sort)),
-                    items,
-                })
+        self.read(move |_, st| {
+            let start = ListStart::parse(q.cursor.as_deref())?;
+            let first = (start == ListStart::Offset(0)).then_some(q.limit);
+            let (order, total) = list_order(st, &q.filter, q.sort, q.descending, first);
+            // Keyset paging: the page starts after the last song's position, wherever
+            // songs were added or deleted since.
+            let start = start.index_in(&order, q.descending, |&i| {
+                sort_position(&st.songs.light(i as usize), q.sort)
+            });
+            let items: Vec<SongMetadata> = order
+                .iter()
+                .skip(start)
+                .take(q.limit)
+                .map(|&i| st.songs.copy(i as usize))
+                .collect();
+            let end = start + items.len();
+            Ok(Page {
+                next: items
+                    .last()
+                    .filter(|_| end < total)
+                    .map(|m| position_cursor(m, q.sort)),
+                items,
             })
         })
         .await
@@ -404,11 +424,9 @@ impl StorageBackend for LocalBackend {
     async fn count(&self, filter: &Filter) -> StorageResult<u64> {
         filter.validate()?;
         let f = filter.clone();
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let songs = &st.songs;
-                Ok((0..songs.len()).filter(|&i| songs.matches(i, &f)).count() as u64)
-            })
+        self.read(move |_, st| {
+            let songs = &st.songs;
+            Ok((0..songs.len()).filter(|&i| songs.matches(i, &f)).count() as u64)
         })
         .await
     }
@@ -420,115 +438,97 @@ impl StorageBackend for LocalBackend {
 
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let id = id.clone();
-        self.blocking(move |inner| {
-            inner.with_writable(|st| {
-                let Some(version) = st.get(&id).map(|m| m.version) else {
-                    return Ok(false);
-                };
-                let models = st.registry.models.clone();
-                for r in &models {
-                    let path = inner.paths.npy(r, &id);
-                    if path.exists() {
-                        inner.ensure_pack(st, r)?;
-                        fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
-                        sync_dir(&inner.paths.model_dir(r))?;
-                        inner.append_pack(st, r, &r.model.file_key(), &[(id.clone(), None)])?;
-                    }
+        self.write(move |inner, st| {
+            let Some(version) = st.get(&id).map(|m| m.version) else {
+                return Ok(false);
+            };
+            let models = st.registry.models.clone();
+            for r in &models {
+                let path = inner.paths.npy(r, &id);
+                if path.exists() {
+                    inner.ensure_pack(st, r)?;
+                    fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+                    sync_dir(&inner.paths.model_dir(r))?;
+                    inner.append_pack(st, r, &r.model.file_key(), &[(id.clone(), None)])?;
                 }
-                // The audio is kept under the file's content hash; a reference is forgotten,
-                // the user's file left alone.
-                let key = st.get(&id).map_or_else(|| id.clone(), |m| m.audio_key());
-                inner.drop_audio(st, &key)?;
-                inner.append_journal(
-                    st,
-                    &[JournalRecord::Delete {
-                        id: id.clone(),
-                        version: version + 1,
-                    }],
-                )?;
-                Ok(true)
-            })
+            }
+            // The audio is kept under the file's content hash; a reference is forgotten,
+            // the user's file left alone.
+            let key = st.get(&id).map_or_else(|| id.clone(), |m| m.audio_key());
+            inner.drop_audio(st, &key)?;
+            inner.append_journal(
+                st,
+                &[JournalRecord::Delete {
+                    id: id.clone(),
+                    version: version + 1,
+                }],
+            )?;
+            Ok(true)
         })
         .await
     }
 
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         let songs = songs.to_vec();
-        self.blocking(move |inner| {
-            inner.with_writable(|st| {
-                let mut report = BatchReport::default();
-                let mut ok = Vec::new();
-                for s in &songs {
-                    if let Err(e) = s.metadata.check_storable() {
-                        report.failed.push((s.metadata.id.clone(), e.to_string()));
-                        continue;
-                    }
-                    let check = s.embeddings.iter().try_for_each(|e| {
-                        e.validate()?;
-                        check_vector(&s.metadata.id, e)?;
-                        match st.model(&e.model) {
-                            Some(r) => e.model.same_dim_as(&r.model),
-                            None => Ok(()),
-                        }
-                    });
-                    match check {
-                        Ok(()) => ok.push(s),
-                        Err(e) => report.failed.push((s.metadata.id.clone(), e.to_string())),
-                    }
+        self.write(move |inner, st| {
+            let mut report = BatchReport::default();
+            let mut ok = Vec::new();
+            for s in &songs {
+                if let Err(e) = s.metadata.check_storable() {
+                    report.failed.push((s.metadata.id.clone(), e.to_string()));
+                    continue;
                 }
-                let vectors: Vec<(SongId, &Embedding)> = ok
-                    .iter()
-                    .flat_map(|s| s.embeddings.iter().map(|e| (s.metadata.id.clone(), e)))
-                    .collect();
-                inner.write_vectors(st, &vectors)?;
-                let recs: Vec<JournalRecord> = ok
-                    .iter()
-                    .map(|s| JournalRecord::Put(Box::new(s.metadata.clone())))
-                    .collect();
-                inner.append_journal(st, &recs)?;
-                report
-                    .stored
-                    .extend(ok.into_iter().map(|s| s.metadata.id.clone()));
-                Ok(report)
-            })
+                let check = s.embeddings.iter().try_for_each(|e| {
+                    e.validate()?;
+                    check_vector(&s.metadata.id, e)?;
+                    match st.model(&e.model) {
+                        Some(r) => e.model.same_dim_as(&r.model),
+                        None => Ok(()),
+                    }
+                });
+                match check {
+                    Ok(()) => ok.push(s),
+                    Err(e) => report.failed.push((s.metadata.id.clone(), e.to_string())),
+                }
+            }
+            let vectors: Vec<(SongId, &Embedding)> = ok
+                .iter()
+                .flat_map(|s| s.embeddings.iter().map(|e| (s.metadata.id.clone(), e)))
+                .collect();
+            inner.write_vectors(st, &vectors)?;
+            let recs: Vec<JournalRecord> = ok
+                .iter()
+                .map(|s| JournalRecord::Put(Box::new(s.metadata.clone())))
+                .collect();
+            inner.append_journal(st, &recs)?;
+            report
+                .stored
+                .extend(ok.into_iter().map(|s| s.metadata.id.clone()));
+            Ok(report)
         })
         .await
     }
 
     async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
         let ids = ids.to_vec();
-        self.blocking(move |inner| {
-            inner.with_state(|st| Ok(ids.iter().filter_map(|id| st.get(id).cloned()).collect()))
-        })
-        .await
+        self.read(move |_, st| Ok(ids.iter().filter_map(|id| st.get(id).cloned()).collect()))
+            .await
     }
 
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
         let ids = ids.to_vec();
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let unique: std::collections::BTreeSet<&SongId> = ids.iter().collect();
-                Ok(unique
-                    .into_iter()
-                    .filter_map(|id| {
-                        if let Some(&i) = st.index.get(&id.to_bytes()) {
-                            let (version, content_hash) = st.songs.version_and_hash(i);
-                            return Some(VersionEntry {
-                                id: id.clone(),
-                                version,
-                                content_hash,
-                                deleted: false,
-                            });
-                        }
-                        st.tombstones.get(id).map(|&version| VersionEntry {
-                            id: id.clone(),
-                            version,
-                            content_hash: id.to_string(),
-                            deleted: true,
-                        })
-                    })
-                    .collect())
-            })
+        self.read(move |_, st| {
+            let unique: std::collections::BTreeSet<&SongId> = ids.iter().collect();
+            Ok(unique
+                .into_iter()
+                .filter_map(|id| match st.index.get(&id.to_bytes()) {
+                    Some(&i) => Some(VersionEntry {
+                        id: id.clone(),
+                        ..live_entry(&st.songs, i)
+                    }),
+                    None => st.tombstones.get(id).map(|&v| tombstone_entry(id, v)),
+                })
+                .collect())
         })
         .await
     }
@@ -536,15 +536,13 @@ impl StorageBackend for LocalBackend {
     /// No feed: the local files list cheaply (in memory), so sync reads them whole.
     /// Adds up the records without decoding their free-form fields (nor keeping them decoded).
     async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let mut s = songrec_storage::LibrarySummary::default();
-                for i in 0..st.songs.len() {
-                    s.add(&st.songs.light(i));
-                }
-                s.tombstones = st.tombstones.len() as u64;
-                Ok(s)
-            })
+        self.read(move |_, st| {
+            let mut s = songrec_storage::LibrarySummary::default();
+            for i in 0..st.songs.len() {
+                s.add(&st.songs.light(i));
+            }
+            s.tombstones = st.tombstones.len() as u64;
+            Ok(s)
         })
         .await
     }
@@ -558,46 +556,28 @@ impl StorageBackend for LocalBackend {
 
     async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
         let prefix = prefix.to_ascii_lowercase();
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let songs = &st.songs;
-                let mut ids: Vec<SongId> = (0..songs.len())
-                    .map(|i| songs.raw_id(i))
-                    .filter(|raw| crate::songs::has_hex_prefix(raw, prefix.as_bytes()))
-                    .map(|raw| SongId::from_raw(&raw))
-                    .collect();
-                ids.sort();
-                ids.truncate(limit);
-                Ok(ids)
-            })
+        self.read(move |_, st| {
+            let songs = &st.songs;
+            let mut ids: Vec<SongId> = (0..songs.len())
+                .map(|i| songs.raw_id(i))
+                .filter(|raw| crate::songs::has_hex_prefix(raw, prefix.as_bytes()))
+                .map(|raw| SongId::from_raw(&raw))
+                .collect();
+            ids.sort();
+            ids.truncate(limit);
+            Ok(ids)
         })
         .await
     }
 
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
-        self.blocking(move |inner| {
-            inner.with_state(|st| {
-                let songs = &st.songs;
-                let mut v: Vec<VersionEntry> = (0..songs.len())
-                    .map(|i| {
-                        let (version, content_hash) = songs.version_and_hash(i);
-                        VersionEntry {
-                            id: SongId::from_raw(&songs.raw_id(i)),
-                            version,
-                            content_hash,
-                            deleted: false,
-                        }
-                    })
-                    .collect();
-                v.extend(st.tombstones.iter().map(|(id, &version)| VersionEntry {
-                    id: id.clone(),
-                    version,
-                    content_hash: id.to_string(),
-                    deleted: true,
-                }));
-                v.sort_by(|a, b| a.id.cmp(&b.id));
-                Ok(v)
-            })
+        self.read(move |_, st| {
+            let mut v: Vec<VersionEntry> = (0..st.songs.len())
+                .map(|i| live_entry(&st.songs, i))
+                .collect();
+            v.extend(st.tombstones.iter().map(|(id, &v)| tombstone_entry(id, v)));
+            v.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(v)
         })
         .await
     }

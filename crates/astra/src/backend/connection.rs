@@ -77,17 +77,6 @@ fn placeholder(var: &str, value: &str) -> StorageResult<()> {
     Ok(())
 }
 
-pub(super) fn host_of(endpoint: &str) -> String {
-    match url::Url::parse(endpoint.trim()) {
-        Ok(u) => format!(
-            "{}{}",
-            u.host_str().unwrap_or("?"),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ),
-        Err(_) => "?".into(),
-    }
-}
-
 /// The Data API client settings (validated: endpoint and token set).
 pub(crate) fn data_api_config(a: &AstraOptions) -> StorageResult<DataApiConfig> {
     if a.api_endpoint.trim().is_empty() {
@@ -166,7 +155,7 @@ impl AstraBackend {
         schema::validate_prefix(prefix)?;
         let display = format!(
             "Astra({}/{}, s3://{})",
-            host_of(&client.config().endpoint),
+            crate::origin::host_of(&client.config().endpoint),
             client.config().keyspace,
             blobs.bucket()
         );

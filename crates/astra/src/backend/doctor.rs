@@ -168,7 +168,7 @@ pub async fn doctor(opts: &AstraOptions) -> DoctorReport {
             names::CONFIG,
             format!(
                 "endpoint {}, keyspace {}, bucket {}",
-                super::connection::host_of(&opts.api_endpoint),
+                crate::origin::host_of(&opts.api_endpoint),
                 opts.keyspace,
                 opts.s3.bucket
             ),

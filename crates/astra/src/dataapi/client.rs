@@ -143,12 +143,7 @@ impl DataApiClient {
         }
         endpoint.set_query(None);
         endpoint.set_fragment(None);
-        let endpoint_display = format!(
-            "{}://{}{}",
-            endpoint.scheme(),
-            endpoint.host_str().unwrap_or_default(),
-            endpoint.port().map(|p| format!(":{p}")).unwrap_or_default()
-        );
+        let endpoint_display = crate::origin::display_origin(&endpoint);
         let mut keyspace_url = endpoint;
         {
             let mut segs = keyspace_url
@@ -270,12 +265,8 @@ impl DataApiClient {
         command: &Value,
         retry_safe: bool,
     ) -> Result<CommandResponse, DataApiError> {
-        let name = command
-            .as_object()
-            .and_then(|o| o.keys().next())
-            .cloned()
-            .unwrap_or_else(|| "command".into());
-        self.execute(&self.url_for(collection), &name, command, retry_safe)
+        let name = command_name(command).unwrap_or("command");
+        self.execute(&self.url_for(collection), name, command, retry_safe)
             .await
     }
 
@@ -313,10 +304,7 @@ impl DataApiClient {
             return Err(self.redirect_error(url, &resp));
         }
         let retry_after = parse_retry_after(resp.headers());
-        let command = body
-            .as_object()
-            .and_then(|o| o.keys().next())
-            .map_or("a command", String::as_str);
+        let command = command_name(body).unwrap_or("a command");
         let limit = self.response_cap(command);
         let bytes = match crate::capped::read_capped(resp, limit).await {
             Ok(b) => b,
@@ -473,14 +461,11 @@ impl DataApiClient {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> DataApiError {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
-        let message = self.inner.config.token.redact(&message);
+        let chain: Vec<String> =
+            std::iter::successors(Some(e as &dyn std::error::Error), |c| c.source())
+                .map(ToString::to_string)
+                .collect();
+        let message = self.inner.config.token.redact(&chain.join(": "));
         if e.is_connect() {
             // The HTTP client's chain of causes is for the log; the user gets its gist.
             tracing::debug!("connecting to the Data API failed: {message}");
@@ -564,13 +549,16 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub(crate) fn validate_name(what: &str, name: &str) -> Result<(), DataApiError> {
     let ok = (1..=48).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(DataApiError::InvalidArgument(format!(
+    ok.then_some(()).ok_or_else(|| {
+        DataApiError::InvalidArgument(format!(
             "{what} name {name:?} must be 1-48 characters of [A-Za-z0-9_]"
-        )))
-    }
+        ))
+    })
+}
+
+/// The name of a command: the key of its body (`{"find": {...}}`).
+fn command_name(body: &Value) -> Option<&str> {
+    body.as_object()?.keys().next().map(String::as_str)
 }
 
 /// Why a connection failed, in a few words: the OS's reason (`connection refused`), or the

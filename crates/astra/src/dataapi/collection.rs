@@ -45,14 +45,12 @@ impl SimilarityMetric {
 impl FromStr for SimilarityMetric {
     type Err = DataApiError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cosine" => Ok(Self::Cosine),
-            "euclidean" => Ok(Self::Euclidean),
-            "dot_product" => Ok(Self::DotProduct),
-            other => Err(DataApiError::InvalidArgument(format!(
-                "unknown similarity metric {other:?}"
-            ))),
-        }
+        [Self::Cosine, Self::Euclidean, Self::DotProduct]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                DataApiError::InvalidArgument(format!("unknown similarity metric {s:?}"))
+            })
     }
 }
 
@@ -186,10 +184,7 @@ impl Sort {
                 fields
                     .iter()
                     .map(|(f, o)| {
-                        let dir = match o {
-                            SortOrder::Ascending => 1,
-                            SortOrder::Descending => -1,
-                        };
+                        let dir = if *o == SortOrder::Ascending { 1 } else { -1 };
                         (f.clone(), json!(dir))
                     })
                     .collect(),
@@ -211,7 +206,8 @@ impl Sort {
 /// let o = FindOptions::default().include_vector();
 /// assert_eq!(o.projection, Some(serde_json::json!({"$vector": 1})));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, derive_setters::Setters)]
+#[setters(strip_option)]
 pub struct FindOptions {
     /// Projection (`None` = server default, i.e. everything but `$vector`).
     pub projection: Option<Value>,
@@ -222,16 +218,11 @@ pub struct FindOptions {
     /// Documents to skip (regular sort only).
     pub skip: Option<usize>,
     /// Ask for `$similarity` (vector sort only).
+    #[setters(skip)]
     pub include_similarity: bool,
 }
 
 impl FindOptions {
-    /// Sets the projection.
-    pub fn projection(mut self, projection: Value) -> Self {
-        self.projection = Some(projection);
-        self
-    }
-
     /// Adds `$vector` to the projection.
     pub fn include_vector(mut self) -> Self {
         let mut p = match self.projection.take() {
@@ -246,24 +237,6 @@ impl FindOptions {
     /// Sorts by vector similarity.
     pub fn vector_sort(mut self, vector: Vec<f32>) -> Self {
         self.sort = Some(Sort::Vector(vector));
-        self
-    }
-
-    /// Sets a sort clause.
-    pub fn sort(mut self, sort: Sort) -> Self {
-        self.sort = Some(sort);
-        self
-    }
-
-    /// Caps the number of documents.
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Skips documents (regular sort only).
-    pub fn skip(mut self, skip: usize) -> Self {
-        self.skip = Some(skip);
         self
     }
 
