@@ -4,7 +4,7 @@
 //! code path `songrec similar` uses, and the share of same-label neighbours in the top 1, 5 and
 //! 10 is averaged, per embedder and for the blend, next to what a random ranking would score.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -117,11 +117,12 @@ pub async fn evaluate(
             opts.folder.display()
         )));
     }
+    let state_file = opts.work_dir.join("ingest-state.json");
     let ingest_opts = IngestOptions {
         jobs: opts.jobs,
         embedders: opts.embedders.clone(),
         batch_size: 64,
-        state_file: Some(opts.work_dir.join("ingest-state.json")),
+        state_file: Some(state_file.clone()),
         prune: false,
         copy_audio: false,
     };
@@ -135,7 +136,7 @@ pub async fn evaluate(
     let mut labels: HashMap<SongId, String> = HashMap::new();
     let mut failed = Vec::new();
     let mut duplicates = 0;
-    let state = crate::ingest::load_state(&opts.work_dir.join("ingest-state.json"));
+    let state = crate::ingest::load_state(&state_file);
     for f in &summary.files {
         let id = match &f.outcome {
             Outcome::Added { id, .. }
@@ -152,11 +153,10 @@ pub async fn evaluate(
         let (Some(id), Some(label)) = (id, label_of(&opts.folder, &f.path)) else {
             continue;
         };
-        match labels.entry(id) {
-            std::collections::hash_map::Entry::Occupied(_) => duplicates += 1,
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(label);
-            }
+        if labels.contains_key(&id) {
+            duplicates += 1;
+        } else {
+            labels.insert(id, label);
         }
     }
     if labels.len() < 2 {
@@ -165,13 +165,11 @@ pub async fn evaluate(
             opts.folder.display()
         )));
     }
-    let mut sizes: HashMap<&str, usize> = HashMap::new();
+    let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
     for l in labels.values() {
-        *sizes.entry(l.as_str()).or_default() += 1;
+        *sizes.entry(l.clone()).or_default() += 1;
     }
-    let mut label_list: Vec<(String, usize)> =
-        sizes.iter().map(|(l, c)| ((*l).to_owned(), *c)).collect();
-    label_list.sort();
+    let label_list: Vec<(String, usize)> = sizes.into_iter().collect();
     let chance = chance(&label_list.iter().map(|x| x.1).collect::<Vec<_>>());
 
     // The rankings: each embedder alone, then the blends.
@@ -233,9 +231,7 @@ pub async fn evaluate(
                 .map(|x| labels.get(&x.id).map_or("", String::as_str))
                 .collect();
             let p = precision_of(label, &ranked);
-            for i in 0..3 {
-                sum[i] += p[i];
-            }
+            sum.iter_mut().zip(p).for_each(|(s, x)| *s += x);
             n += 1;
         }
         rows.push(EvalRow {

@@ -389,12 +389,10 @@ fn extension_of(url: &str) -> &'static str {
     let path = url::Url::parse(url)
         .map(|u| u.path().to_ascii_lowercase())
         .unwrap_or_default();
-    for ext in ["m4a", "mp3", "aac", "mp4", "flac", "ogg", "wav"] {
-        if path.ends_with(&format!(".{ext}")) {
-            return ext;
-        }
-    }
-    "m4a"
+    ["m4a", "mp3", "aac", "mp4", "flac", "ogg", "wav"]
+        .into_iter()
+        .find(|ext| path.ends_with(&format!(".{ext}")))
+        .unwrap_or("m4a")
 }
 
 /// Why a download failed: a short kind (`http`, `too_large`, `io`) and the message.
@@ -474,15 +472,15 @@ pub async fn fetch_and_ingest(
         ))
     })?;
 
-    let mut reports = Vec::new();
     let (with_preview, without): (Vec<Track>, Vec<Track>) =
         tracks.into_iter().partition(|t| t.preview_url.is_some());
-    for t in without {
-        reports.push(PreviewReport {
-            track: t,
+    let mut reports: Vec<PreviewReport> = without
+        .into_iter()
+        .map(|track| PreviewReport {
+            track,
             outcome: PreviewOutcome::NoPreview,
-        });
-    }
+        })
+        .collect();
 
     // Download concurrently; remember which file belongs to which track.
     let downloads: Vec<(Track, Result<PathBuf, DownloadError>)> =

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use songrec_app::AppError;
 use songrec_storage::StorageError;
 
@@ -29,20 +28,6 @@ pub struct ApiError {
     close: bool,
     /// Where the request can continue (`error.next_cursor` in the body).
     next_cursor: Option<String>,
-}
-
-/// The JSON body of an error.
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_cursor: Option<&'a str>,
 }
 
 impl ApiError {
@@ -102,11 +87,8 @@ impl ApiError {
     }
     /// 415 `unsupported_media_type`.
     pub fn unsupported_media(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            message,
-        )
+        let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        Self::new(status, "unsupported_media_type", message)
     }
     /// 500 `internal`, with the detail logged and not sent.
     pub fn internal(what: &str, detail: impl std::fmt::Display) -> Self {
@@ -133,26 +115,18 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        let (status, code, message) = (self.status.as_u16(), self.code, &self.message);
+        write!(f, "{status} {code}: {message}")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                next_cursor: self.next_cursor.as_deref(),
-            },
-        };
-        let mut r = (self.status, Json(body)).into_response();
+        let mut error = serde_json::json!({"code": self.code, "message": self.message});
+        if let Some(c) = self.next_cursor {
+            error["next_cursor"] = c.into();
+        }
+        let mut r = (self.status, Json(serde_json::json!({ "error": error }))).into_response();
         if let Some(secs) = self.retry_after {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

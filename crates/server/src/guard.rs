@@ -102,15 +102,11 @@ pub struct HostPolicy {
 impl HostPolicy {
     /// The policy for a server bound at `bound` (its real port), with extra names.
     pub fn new(bound: SocketAddr, public: bool, extra: &[String]) -> Result<Self, String> {
+        let bad =
+            |h| format!("{h:?} is not a host name; give NAME or NAME:PORT, e.g. music.home:8080");
         let extra = extra
             .iter()
-            .map(|h| {
-                split_host(h).ok_or_else(|| {
-                    format!(
-                        "{h:?} is not a host name; give NAME or NAME:PORT, e.g. music.home:8080"
-                    )
-                })
-            })
+            .map(|h| split_host(h).ok_or_else(|| bad(h)))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             bound,
@@ -126,23 +122,12 @@ impl HostPolicy {
         };
         // Browsers leave out the default port.
         let port = h.port.unwrap_or(80);
-        if self
-            .extra
-            .iter()
-            .any(|a| a.name == h.name && a.port.is_none_or(|p| p == port))
-        {
-            return true;
-        }
-        if port != self.bound.port() {
-            return false;
-        }
-        if h.name == "localhost" {
-            return true;
-        }
-        match ip_of(&h.name) {
-            Some(ip) => ip.is_loopback() || ip == self.bound.ip() || self.public,
-            None => false,
-        }
+        let named = |a: &HostPort| a.name == h.name && a.port.is_none_or(|p| p == port);
+        self.extra.iter().any(named)
+            || port == self.bound.port()
+                && (h.name == "localhost"
+                    || ip_of(&h.name)
+                        .is_some_and(|ip| ip.is_loopback() || ip == self.bound.ip() || self.public))
     }
 
     /// Checks a request's `Host`, `Origin` and `Sec-Fetch-*` headers.

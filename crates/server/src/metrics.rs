@@ -127,71 +127,33 @@ impl HttpMetrics {
     pub fn render(&self, backend: Option<&BackendMetrics>) -> String {
         let mut o = String::new();
         let routes = self.lock().clone();
-        let _ = writeln!(
-            o,
-            "# HELP songrec_http_requests_total HTTP requests by method, route template and status."
-        );
-        let _ = writeln!(o, "# TYPE songrec_http_requests_total counter");
+        let requests = "songrec_http_requests_total";
+        let help = "HTTP requests by method, route template and status.";
+        header(&mut o, requests, "counter", help);
         for ((m, r), s) in &routes {
+            let l = format!("method=\"{}\",route=\"{}\"", label(m), label(r));
             for (status, n) in &s.by_status {
-                let _ = writeln!(
-                    o,
-                    "songrec_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    label(m),
-                    label(r)
-                );
+                let _ = writeln!(o, "{requests}{{{l},status=\"{status}\"}} {n}");
             }
         }
-        let _ = writeln!(
-            o,
-            "# HELP songrec_http_request_duration_seconds HTTP request latency by method and route template."
-        );
-        let _ = writeln!(o, "# TYPE songrec_http_request_duration_seconds histogram");
+        let duration = "songrec_http_request_duration_seconds";
+        let help = "HTTP request latency by method and route template.";
+        header(&mut o, duration, "histogram", help);
         for ((m, r), s) in &routes {
             let l = format!("method=\"{}\",route=\"{}\"", label(m), label(r));
             for (b, le) in s.buckets.iter().zip(BUCKETS) {
-                let _ = writeln!(
-                    o,
-                    "songrec_http_request_duration_seconds_bucket{{{l},le=\"{}\"}} {b}",
-                    num(*le)
-                );
+                let _ = writeln!(o, "{duration}_bucket{{{l},le=\"{}\"}} {b}", num(*le));
             }
-            let _ = writeln!(
-                o,
-                "songrec_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(
-                o,
-                "songrec_http_request_duration_seconds_sum{{{l}}} {}",
-                num(s.sum_secs)
-            );
-            let _ = writeln!(
-                o,
-                "songrec_http_request_duration_seconds_count{{{l}}} {}",
-                s.count
-            );
+            let _ = writeln!(o, "{duration}_bucket{{{l},le=\"+Inf\"}} {}", s.count);
+            let _ = writeln!(o, "{duration}_sum{{{l}}} {}", num(s.sum_secs));
+            let _ = writeln!(o, "{duration}_count{{{l}}} {}", s.count);
         }
-        let _ = writeln!(
-            o,
-            "# HELP songrec_http_requests_in_flight HTTP requests being served."
-        );
-        let _ = writeln!(o, "# TYPE songrec_http_requests_in_flight gauge");
-        let _ = writeln!(
-            o,
-            "songrec_http_requests_in_flight {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            o,
-            "# HELP songrec_uptime_seconds Seconds since the server started."
-        );
-        let _ = writeln!(o, "# TYPE songrec_uptime_seconds gauge");
-        let _ = writeln!(
-            o,
-            "songrec_uptime_seconds {}",
-            num(self.started.elapsed().as_secs_f64())
-        );
+        let in_flight = "songrec_http_requests_in_flight";
+        header(&mut o, in_flight, "gauge", "HTTP requests being served.");
+        let _ = writeln!(o, "{in_flight} {}", self.in_flight.load(Ordering::Relaxed));
+        let uptime = "songrec_uptime_seconds";
+        header(&mut o, uptime, "gauge", "Seconds since the server started.");
+        let _ = writeln!(o, "{uptime} {}", num(self.started.elapsed().as_secs_f64()));
         if let Some(b) = backend {
             render_backend(&mut o, b);
         }
@@ -199,61 +161,41 @@ impl HttpMetrics {
     }
 }
 
+/// The `# HELP` and `# TYPE` lines of metric `name`.
+fn header(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
 fn render_backend(o: &mut String, b: &BackendMetrics) {
-    let _ = writeln!(
-        o,
-        "# HELP songrec_backend_operations_total Storage backend calls by operation."
-    );
-    let _ = writeln!(o, "# TYPE songrec_backend_operations_total counter");
-    for (op, m) in &b.ops {
-        let _ = writeln!(
-            o,
-            "songrec_backend_operations_total{{op=\"{}\"}} {}",
-            label(op),
-            m.calls
-        );
+    type Value = fn(&songrec_storage::layers::OpMetrics) -> String;
+    let per_op: [(&str, &str, Value); 3] = [
+        (
+            "songrec_backend_operations_total",
+            "Storage backend calls by operation.",
+            |m| m.calls.to_string(),
+        ),
+        (
+            "songrec_backend_errors_total",
+            "Storage backend calls that failed, by operation.",
+            |m| m.errors.to_string(),
+        ),
+        (
+            "songrec_backend_operation_seconds_total",
+            "Time spent in storage backend calls, by operation.",
+            |m| num(m.total_latency.as_secs_f64()),
+        ),
+    ];
+    for (name, help, value) in per_op {
+        header(o, name, "counter", help);
+        for (op, m) in &b.ops {
+            let _ = writeln!(o, "{name}{{op=\"{}\"}} {}", label(op), value(m));
+        }
     }
-    let _ = writeln!(
-        o,
-        "# HELP songrec_backend_errors_total Storage backend calls that failed, by operation."
-    );
-    let _ = writeln!(o, "# TYPE songrec_backend_errors_total counter");
-    for (op, m) in &b.ops {
-        let _ = writeln!(
-            o,
-            "songrec_backend_errors_total{{op=\"{}\"}} {}",
-            label(op),
-            m.errors
-        );
-    }
-    let _ = writeln!(
-        o,
-        "# HELP songrec_backend_operation_seconds_total Time spent in storage backend calls, by operation."
-    );
-    let _ = writeln!(o, "# TYPE songrec_backend_operation_seconds_total counter");
-    for (op, m) in &b.ops {
-        let _ = writeln!(
-            o,
-            "songrec_backend_operation_seconds_total{{op=\"{}\"}} {}",
-            label(op),
-            num(m.total_latency.as_secs_f64())
-        );
-    }
-    let _ = writeln!(
-        o,
-        "# HELP songrec_backend_audio_bytes_total Audio bytes moved by the storage backend."
-    );
-    let _ = writeln!(o, "# TYPE songrec_backend_audio_bytes_total counter");
-    let _ = writeln!(
-        o,
-        "songrec_backend_audio_bytes_total{{direction=\"put\"}} {}",
-        b.audio_bytes_put
-    );
-    let _ = writeln!(
-        o,
-        "songrec_backend_audio_bytes_total{{direction=\"got\"}} {}",
-        b.audio_bytes_got
-    );
+    let bytes = "songrec_backend_audio_bytes_total";
+    let help = "Audio bytes moved by the storage backend.";
+    header(o, bytes, "counter", help);
+    let _ = writeln!(o, "{bytes}{{direction=\"put\"}} {}", b.audio_bytes_put);
+    let _ = writeln!(o, "{bytes}{{direction=\"got\"}} {}", b.audio_bytes_got);
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use songrec_storage::{Filter, StorageBackend, StorageBackendExt};
 
 use super::query::TagQuery;
 use super::rank::every_page;
-use super::vocab::{MAX_SUGGESTIONS, suggestions, words};
+use super::vocab::{MAX_SUGGESTIONS, suggestions_for, words};
 use crate::AppResult;
 use crate::extra::{sound_tags_of, style_tags_of};
 
@@ -102,13 +102,7 @@ pub fn no_match_message(
             top.join(", ")
         ));
     }
-    let mut near: Vec<String> = Vec::new();
-    for s in q.unknown.iter().flat_map(|w| suggestions(w)) {
-        if !near.contains(&s) {
-            near.push(s);
-        }
-    }
-    near.truncate(MAX_SUGGESTIONS);
+    let near = suggestions_for(&q.unknown);
     if !near.is_empty() {
         msg.push_str(&format!("; did you mean: {}?", near.join(", ")));
     }

@@ -3,7 +3,7 @@
 
 use songrec_neural::{MTT_TAGS, TAGS};
 
-use super::vocab::{MAX_SUGGESTIONS, TagKind, suggestions, vocabulary, words};
+use super::vocab::{TagKind, suggestions_for, vocabulary, words};
 use crate::{AppError, AppResult};
 
 /// One tag of a query, with its weight (negative: to avoid).
@@ -35,69 +35,21 @@ pub struct TagQuery {
     pub text_words: Vec<String>,
 }
 
-/// Words that carry no tag and are dropped silently.
-const FILLER: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "and",
-    "or",
-    "but",
-    "more",
-    "most",
-    "very",
-    "really",
-    "some",
-    "bit",
-    "little",
-    "lot",
-    "lots",
-    "of",
-    "with",
-    "in",
-    "on",
-    "for",
-    "to",
-    "like",
-    "that",
-    "is",
-    "it",
-    "music",
-    "song",
-    "songs",
-    "track",
-    "tracks",
-    "tune",
-    "tunes",
-    "sound",
-    "sounds",
-    "sounding",
-    "style",
-    "feel",
-    "feeling",
-    "vibe",
-    "vibes",
-    "kind",
-    "sort",
-    "something",
-    "stuff",
-    "please",
-    "rather",
-    "slightly",
-    "quite",
-    "vocals",
-    "vocal",
-    "voice",
-    "singing",
-    "singer",
-    "genre",
-];
+/// Words that carry no tag and are dropped silently (separated by spaces).
+const FILLER: &str = "a an the and or but more most very really some bit little lot lots of with \
+    in on for to like that is it music song songs track tracks tune tunes sound sounds sounding \
+    style feel feeling vibe vibes kind sort something stuff please rather slightly quite vocals \
+    vocal voice singing singer genre";
 
 /// Words that are no filler for tags but too common to look for in titles.
 const TEXT_STOP: &[&str] = &[
     "from", "by", "at", "as", "into", "than", "this", "these", "those", "my", "me", "i", "you",
     "your", "we", "our", "its", "be", "are", "was", "up", "out", "about", "just", "too", "so",
 ];
+
+fn is_filler(w: &str) -> bool {
+    FILLER.split_whitespace().any(|f| f == w)
+}
 
 /// Words that make the next tag one to avoid.
 const NEGATIONS: &[&str] = &["not", "no", "less", "without", "non", "never", "fewer"];
@@ -203,9 +155,7 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
                     text_words.extend(
                         ws[i..i + n]
                             .iter()
-                            .filter(|w| {
-                                !FILLER.contains(&w.as_str()) && !TEXT_STOP.contains(&w.as_str())
-                            })
+                            .filter(|w| !is_filler(w) && !TEXT_STOP.contains(&w.as_str()))
                             .cloned(),
                     );
                 }
@@ -222,7 +172,7 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
                         ignored.push(earlier);
                     }
                 } else {
-                    if !FILLER.contains(&w) {
+                    if !is_filler(w) {
                         unknown.push(w.to_owned());
                         if negate.is_none() && !TEXT_STOP.contains(&w) {
                             text_words.push(w.to_owned());
@@ -280,15 +230,7 @@ pub async fn parse_off_workers(text: String) -> AppResult<TagQuery> {
 
 /// The error of a query without a usable word: what was ignored and what is near.
 pub(super) fn no_tag_message(text: &str, unknown: &[String]) -> String {
-    let mut near: Vec<String> = Vec::new();
-    for w in unknown {
-        for s in suggestions(w) {
-            if !near.contains(&s) {
-                near.push(s);
-            }
-        }
-    }
-    near.truncate(MAX_SUGGESTIONS);
+    let near = suggestions_for(unknown);
     let hint = if near.is_empty() {
         "listeners' words such as orchestral, chiptune, lo-fi, ambient, chill, epic, dark, \
          happy, sad, retro, synthwave, acoustic, piano, jazz or rock work"

@@ -181,6 +181,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// The [`suggestions`] for each of `unknown`, each once, at most [`MAX_SUGGESTIONS`].
+pub(super) fn suggestions_for(unknown: &[String]) -> Vec<String> {
+    let mut near: Vec<String> = Vec::new();
+    for s in unknown.iter().flat_map(|w| suggestions(w)) {
+        if !near.contains(&s) {
+            near.push(s);
+        }
+    }
+    near.truncate(MAX_SUGGESTIONS);
+    near
+}
+
 /// The tags and vocabulary words nearest to `word`: within an edit distance of a third of its
 /// length (at least 1), or sharing its first four letters (all of a shorter word), nearest
 /// first.

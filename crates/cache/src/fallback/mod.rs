@@ -172,24 +172,42 @@ pub trait SnapshotRefresh: Send + Sync {
 /// A remote-only call failed because the remote is unavailable: says that nothing was
 /// changed (the operation's name is for the log).
 fn nothing_written(e: StorageError, op: Op) -> StorageError {
+    if let StorageError::Unavailable { message, .. } = &e {
+        tracing::debug!(%op, "remote unavailable: {message}");
+    }
+    unavailable_plus(
+        e,
+        "nothing was changed (cached and local data are untouched): try again when it is reachable",
+    )
+}
+
+/// `e` with `; tail` added to its message when it says the remote is unavailable.
+fn unavailable_plus(e: StorageError, tail: &str) -> StorageError {
     match e {
         StorageError::Unavailable {
             backend,
             message,
             transient,
-        } => {
-            tracing::debug!(%op, "remote unavailable: {message}");
-            StorageError::Unavailable {
-                backend,
-                message: format!(
-                    "{message}; nothing was changed (cached and local data are untouched): \
-                     try again when it is reachable"
-                ),
-                transient,
-            }
-        }
+        } => StorageError::Unavailable {
+            backend,
+            message: format!("{message}; {tail}"),
+            transient,
+        },
         e => e,
     }
+}
+
+/// [`FallbackLayer::read`] (`read!`) or [`FallbackLayer::answer`] (`answer!`) of the same call
+/// on both sides: `answer!(self, Count, count(filter))`.
+macro_rules! read {
+    ($self:ident, $op:ident, $name:ident($($arg:expr),*)) => {
+        $self.read(Op::$op, $self.primary.$name($($arg),*), || $self.secondary.$name($($arg),*)).await
+    };
+}
+macro_rules! answer {
+    ($self:ident, $op:ident, $name:ident($($arg:expr),*)) => {
+        $self.answer(Op::$op, $self.primary.$name($($arg),*), || $self.secondary.$name($($arg),*)).await
+    };
 }
 
 impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
@@ -255,23 +273,12 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
         {
             return Ok(e);
         }
-        Err(match e {
-            StorageError::Unavailable {
-                backend,
-                message,
-                transient,
-            } => StorageError::Unavailable {
-                backend,
-                message: format!(
-                    "{message}; this machine has no offline copy of the library to answer from \
-                     (it never synced with it): check the settings and the network with \
-                     `songrec doctor`; once it answers, `songrec cache refresh` keeps a copy \
-                     for offline use"
-                ),
-                transient,
-            },
-            e => e,
-        })
+        Err(unavailable_plus(
+            e,
+            "this machine has no offline copy of the library to answer from (it never synced \
+             with it): check the settings and the network with `songrec doctor`; once it \
+             answers, `songrec cache refresh` keeps a copy for offline use",
+        ))
     }
 
     /// [`Self::read`] of an answer that is not copied to the secondary.
@@ -508,10 +515,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
-        self.answer(Op::HasAudio, self.primary.has_audio(id), || {
-            self.secondary.has_audio(id)
-        })
-        .await
+        answer!(self, HasAudio, has_audio(id))
     }
 
     async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
@@ -536,13 +540,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         id: &SongId,
         model: &ModelInfo,
     ) -> StorageResult<Option<Embedding>> {
-        let (v, fresh) = self
-            .read(
-                Op::GetEmbedding,
-                self.primary.get_embedding(id, model),
-                || self.secondary.get_embedding(id, model),
-            )
-            .await?;
+        let (v, fresh) = read!(self, GetEmbedding, get_embedding(id, model))?;
         if fresh && let Some(e) = &v {
             self.mirror_embedding(id, e).await;
         }
@@ -555,11 +553,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
-        let (v, fresh) = self
-            .read(Op::Search, self.primary.search(query), || {
-                self.secondary.search(query)
-            })
-            .await?;
+        let (v, fresh) = read!(self, Search, search(query))?;
         if fresh {
             self.mirror_metadata(v.iter().map(|m| &m.metadata)).await;
         }
@@ -567,10 +561,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn models(&self) -> StorageResult<Vec<ModelStats>> {
-        self.answer(Op::Models, self.primary.models(), || {
-            self.secondary.models()
-        })
-        .await
+        answer!(self, Models, models())
     }
 
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
@@ -582,11 +573,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
-        let (v, fresh) = self
-            .read(Op::GetMetadata, self.primary.get_metadata(id), || {
-                self.secondary.get_metadata(id)
-            })
-            .await?;
+        let (v, fresh) = read!(self, GetMetadata, get_metadata(id))?;
         if fresh {
             match &v {
                 Some(m) => self.mirror_metadata([m]).await,
@@ -650,17 +637,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn count(&self, filter: &Filter) -> StorageResult<u64> {
-        self.answer(Op::Count, self.primary.count(filter), || {
-            self.secondary.count(filter)
-        })
-        .await
+        answer!(self, Count, count(filter))
     }
 
     async fn quick_count(&self, filter: &Filter) -> StorageResult<songrec_storage::SongCount> {
-        self.answer(Op::Count, self.primary.quick_count(filter), || {
-            self.secondary.quick_count(filter)
-        })
-        .await
+        answer!(self, Count, quick_count(filter))
     }
 
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
@@ -684,13 +665,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>> {
-        let (v, fresh) = self
-            .read(
-                Op::GetMetadataMany,
-                self.primary.get_metadata_many(ids),
-                || self.secondary.get_metadata_many(ids),
-            )
-            .await?;
+        let (v, fresh) = read!(self, GetMetadataMany, get_metadata_many(ids))?;
         if fresh {
             self.mirror_metadata(&v).await;
         }
@@ -698,11 +673,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
-        let (v, fresh) = self
-            .read(Op::ListVersions, self.primary.list_versions(), || {
-                self.secondary.list_versions()
-            })
-            .await?;
+        let (v, fresh) = read!(self, ListVersions, list_versions())?;
         if fresh {
             self.mirror_versions(&v).await;
         }
@@ -710,19 +681,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     }
 
     async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
-        self.answer(
-            Op::IdsWithPrefix,
-            self.primary.ids_with_prefix(prefix, limit),
-            || self.secondary.ids_with_prefix(prefix, limit),
-        )
-        .await
+        answer!(self, IdsWithPrefix, ids_with_prefix(prefix, limit))
     }
 
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
-        self.answer(Op::VersionsOf, self.primary.versions_of(ids), || {
-            self.secondary.versions_of(ids)
-        })
-        .await
+        answer!(self, VersionsOf, versions_of(ids))
     }
 
     /// The primary's feed. While the primary is unreachable (and reads fall back) the answer is
@@ -738,10 +701,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
 
     /// The primary's totals; the copy's while the primary is unreachable (like listings).
     async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
-        self.answer(Op::Summary, self.primary.summary(), || {
-            self.secondary.summary()
-        })
-        .await
+        answer!(self, Summary, summary())
     }
 
     async fn flush(&self) -> StorageResult<()> {

@@ -100,7 +100,7 @@ pub(super) fn query_pairs(
     p: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = stmt.query_map(p, |r| r.try_into())?;
     rows.collect()
 }
 
@@ -214,13 +214,7 @@ pub(super) fn evict(
             .query_row(
                 "SELECT bytes, kind, song FROM entries WHERE key = ?1",
                 params![key],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
+                |r| <(i64, String, String)>::try_from(r),
             )
             .optional()?;
         let Some((bytes, kind, song)) = row else {

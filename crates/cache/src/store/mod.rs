@@ -276,21 +276,20 @@ impl CacheStore {
         let known = self.known_version(ns, id)?.unwrap_or(0);
         let path = self.index_path();
         self.write_txn(|tx, order, d| {
-            let row = tx
+            type Row = (
+                Option<Vec<u8>>,
+                Option<String>,
+                Option<i64>,
+                Option<i64>,
+                Option<String>,
+                Option<String>,
+                i64,
+            );
+            let row: Option<Row> = tx
                 .query_row(
                     "SELECT data, checksum, dim, song_version, model_name, model_version, bytes FROM entries WHERE key = ?1",
                     params![key],
-                    |r| {
-                        Ok((
-                            r.get::<_, Option<Vec<u8>>>(0)?,
-                            r.get::<_, Option<String>>(1)?,
-                            r.get::<_, Option<i64>>(2)?,
-                            r.get::<_, Option<i64>>(3)?,
-                            r.get::<_, Option<String>>(4)?,
-                            r.get::<_, Option<String>>(5)?,
-                            r.get::<_, i64>(6)?,
-                        ))
-                    },
+                    |r| r.try_into(),
                 )
                 .optional()?;
             let Some((data, sum, dim, version, name, mversion, bytes)) = row else {
