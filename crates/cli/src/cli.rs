@@ -113,18 +113,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
 /// [`run`] once the configuration is loaded.
 async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
     // `ingest --audio` chooses how this run keeps the files.
-    let adjusted;
-    let cfg = match &cli.command {
-        Command::Ingest(a) => {
-            adjusted = a.configured(cfg);
-            &adjusted
-        }
-        Command::Relink(a) => {
-            adjusted = a.configured(cfg);
-            &adjusted
-        }
-        _ => cfg,
+    let adjusted = match &cli.command {
+        Command::Ingest(a) => Some(a.configured(cfg)),
+        Command::Relink(a) => Some(a.configured(cfg)),
+        _ => None,
     };
+    let cfg = adjusted.as_ref().unwrap_or(cfg);
     match &cli.command {
         Command::InitAstra(args) => return init_astra::run(args, cfg).await,
         Command::Doctor => return doctor::run(cfg).await,

@@ -20,6 +20,11 @@ pub const INTERRUPTED: u8 = 130;
 /// or `seq` in the same pipeline; nothing is printed.
 pub const BROKEN_PIPE: u8 = 141;
 
+/// [`OK`] when `ok`, else `code`.
+pub fn ok_or(ok: bool, code: u8) -> u8 {
+    if ok { OK } else { code }
+}
+
 /// A command line that parsed but cannot mean anything (exit code 2, like clap's own errors).
 #[derive(Debug)]
 pub struct UsageError(pub String);

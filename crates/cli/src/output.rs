@@ -8,7 +8,22 @@ use songrec_storage::{ModelInfo, SongCount, SongMetadata};
 use songrec_app::stats::LibraryStats;
 use songrec_cache::CacheStats;
 
-fn trunc(s: &str, n: usize) -> String {
+/// Prints `v` as pretty JSON.
+pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// `items` joined by commas, `-` when there are none.
+pub(crate) fn list_or_dash(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+pub(crate) fn trunc(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_owned()
     } else {
@@ -20,7 +35,7 @@ fn bpm(m: &SongMetadata) -> String {
     m.bpm.map_or_else(|| "-".into(), |b| format!("{b:.0}"))
 }
 
-fn mmss(secs: f64) -> String {
+pub(crate) fn mmss(secs: f64) -> String {
     let s = secs.round() as u64;
     format!("{}:{:02}", s / 60, s % 60)
 }
@@ -34,8 +49,7 @@ pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()>
         if !total.is_exact() {
             v["total_exact"] = serde_json::json!(false);
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return print_json(&v);
     }
     println!(
         "{:<12}  {:<24}  {:<32}  {:<24}  {:<12}  {:>5}  {:<9}  {:>6}",
@@ -100,8 +114,7 @@ pub fn matches(ask: &SimilarAsk, text: &str, answer: &SimilarAnswer, json: bool)
             out["copies_folded"] = f.copies.iter().sum::<usize>().into();
             out["query_copies_excluded"] = f.query_copies.into();
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        return print_json(&out);
     }
     let towards = words
         .map(|w| format!(", moved towards {}", w.describe()))
@@ -186,13 +199,9 @@ fn add_to_each<T: serde::Serialize>(
 
 pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"song": m, "embeddings": models, "audio_stored": audio})
-            )?
+        return print_json(
+            &serde_json::json!({"song": m, "embeddings": models, "audio_stored": audio}),
         );
-        return Ok(());
     }
     print!("{}", show_text(m, models, audio));
     Ok(())
@@ -205,13 +214,7 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
     use songrec_discover::fingerprint::EXTRA_KEY as FINGERPRINT;
     use std::fmt::Write as _;
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    let list = |items: Vec<String>| {
-        if items.is_empty() {
-            "-".to_owned()
-        } else {
-            items.join(", ")
-        }
-    };
+    let list = |items: Vec<String>| list_or_dash(&items);
     let tags = |t: Vec<(String, f32)>| {
         list(
             t.iter()
@@ -352,14 +355,10 @@ pub fn stats(
             .iter()
             .map(|g| (g.genre.as_str(), g.count))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "backend": backend, "songs": s.songs, "models": s.models, "genres": genres,
-                "total_duration_secs": s.total_secs, "total_bytes": s.total_bytes, "tombstones": s.tombstones,
-                "cache": cache}))?
-        );
-        return Ok(());
+        return print_json(&serde_json::json!({
+            "backend": backend, "songs": s.songs, "models": s.models, "genres": genres,
+            "total_duration_secs": s.total_secs, "total_bytes": s.total_bytes, "tombstones": s.tombstones,
+            "cache": cache}));
     }
     println!("library     {backend}");
     println!(
@@ -383,14 +382,7 @@ pub fn stats(
         .take(10)
         .map(|g| format!("{} {}", g.genre, g.count))
         .collect();
-    println!(
-        "genres      {}",
-        if g.is_empty() {
-            "-".into()
-        } else {
-            g.join(", ")
-        }
-    );
+    println!("genres      {}", list_or_dash(&g));
     println!("deleted     {}", count(s.tombstones, "tombstone"));
     if let Some(c) = cache {
         println!("{}", stats_lines(c));

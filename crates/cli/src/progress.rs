@@ -32,32 +32,36 @@ impl Progress<FileReport> for Bar {
             }
             return;
         }
-        match &r.outcome {
-            Outcome::Failed { reason, .. } => self.bar.println(format!("skipped: {reason}")),
-            Outcome::Missing { title, .. } => self
-                .bar
-                .println(format!("missing: {} ({title})", r.path.display())),
-            Outcome::Removed { title, .. } => self.bar.println(format!(
-                "removed from the library: {title} ({} is gone)",
-                r.path.display()
-            )),
-            Outcome::Retagged { title, .. } => self.bar.set_message(title.clone()),
-            Outcome::Added {
-                title, warnings, ..
-            } => {
-                for w in warnings {
-                    self.bar
-                        .println(format!("warning: {}: {w}", r.path.display()));
-                }
-                self.bar.set_message(title.clone());
-            }
-            _ => {}
+        for line in report_lines(r) {
+            self.bar.println(line);
+        }
+        if let Outcome::Retagged { title, .. } | Outcome::Added { title, .. } = &r.outcome {
+            self.bar.set_message(title.clone());
         }
     }
     fn stopped(&self) -> bool {
         self.stop
             .as_ref()
             .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+}
+
+/// What a file's report says to the user: a failure, a missing or removed file, warnings.
+pub(crate) fn report_lines(r: &FileReport) -> Vec<String> {
+    let path = r.path.display();
+    match &r.outcome {
+        Outcome::Failed { reason, .. } => vec![format!("skipped: {reason}")],
+        Outcome::Missing { title, .. } => vec![format!("missing: {path} ({title})")],
+        Outcome::Removed { title, .. } => {
+            vec![format!(
+                "removed from the library: {title} ({path} is gone)"
+            )]
+        }
+        Outcome::Added { warnings, .. } => warnings
+            .iter()
+            .map(|w| format!("warning: {path}: {w}"))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -145,12 +149,9 @@ fn eta_from_work_done(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Wr
 
 /// "…" until something is done, then elapsed / done × left, e.g. "12s", "3m05s".
 fn eta_text(done: u64, total: Option<u64>, elapsed_secs: f64) -> String {
-    let Some(total) = total else {
+    let Some(total) = total.filter(|_| done > 0) else {
         return "…".to_owned();
     };
-    if done == 0 {
-        return "…".to_owned();
-    }
     let left = total.saturating_sub(done) as f64 * elapsed_secs / done as f64;
     let secs = left.round() as u64;
     if secs < 60 {

@@ -79,12 +79,9 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
             let copies = offline_copies(cfg).await;
             let problems = if *check { store.check()? } else { Vec::new() };
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "cache": stats, "offline_copies": copies,
-                        "hit_ratio": stats.total.hit_ratio(), "problems": problems}))?
-                );
+                crate::output::print_json(&serde_json::json!({
+                    "cache": stats, "offline_copies": copies,
+                    "hit_ratio": stats.total.hit_ratio(), "problems": problems}))?;
             } else {
                 print!("{stats}");
                 for c in &copies {
@@ -104,11 +101,7 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
                     println!("check: index and files agree");
                 }
             }
-            Ok(if problems.is_empty() {
-                exit::OK
-            } else {
-                exit::ERROR
-            })
+            Ok(exit::ok_or(problems.is_empty(), exit::ERROR))
         }
         CacheWhat::Clear { keep_offline } => {
             let store = open_store(cfg)?;

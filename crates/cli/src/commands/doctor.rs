@@ -43,11 +43,7 @@ pub async fn run(cfg: &Config) -> Result<u8> {
             println!("[warn] vectors: {line}");
         }
     }
-    Ok(if report.is_ok() && runtime_ok {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
+    Ok(exit::ok_or(report.is_ok() && runtime_ok, exit::ERROR))
 }
 
 /// What the library's vectors lack: the default's on some songs (a library made before it),

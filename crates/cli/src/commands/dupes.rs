@@ -56,18 +56,14 @@ fn print(r: &DupesReport) {
         .chain(&r.alike)
         .map(|g| g.members.iter().map(|m| (how(g.kind, m), m)).collect())
         .collect();
-    let how_w = rows
-        .iter()
-        .flatten()
-        .map(|(h, _)| h.chars().count())
-        .max()
-        .unwrap_or(0);
-    let name_w = rows
-        .iter()
-        .flatten()
-        .map(|(_, m)| name(m).chars().count())
-        .max()
-        .unwrap_or(0);
+    let widest = |w: &dyn Fn(&(String, &dupes::Member)) -> String| {
+        rows.iter()
+            .flatten()
+            .map(|r| w(r).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (how_w, name_w) = (widest(&|(h, _)| h.clone()), widest(&|(_, m)| name(m)));
     if !r.alike.is_empty() {
         println!(
             "{}: sounds alike, not a copy (fingerprints agree but waveforms do not, or they share audio but neither holds the other whole; never deleted, never folded)",
@@ -186,13 +182,8 @@ pub async fn run(args: &DupesArgs, opened: &Opened) -> Result<u8> {
     }
     if args.json {
         let mut v = serde_json::to_value(&report)?;
-        v["deleted"] = serde_json::to_value(
-            deleted
-                .iter()
-                .map(|m| m.id.as_str().to_owned())
-                .collect::<Vec<_>>(),
-        )?;
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        v["deleted"] = deleted.iter().map(|m| m.id.as_str()).collect();
+        crate::output::print_json(&v)?;
     }
     Ok(exit::OK)
 }

@@ -86,7 +86,7 @@ pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
         .with_context(|| format!("evaluating {}", args.folder.display()))?;
     bar.finish_and_clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::print_json(&report)?;
         return Ok(exit::OK);
     }
     for (p, why) in &report.failed {

@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
 use clap::Args;
-use songrec_app::ingest::{IngestOptions, Outcome};
+use songrec_app::ingest::IngestOptions;
 use songrec_config::Config;
 use songrec_factory::{self as factory, Opened};
 use songrec_storage::plural::count;
 
 use crate::exit;
 use crate::library::paths_exist;
-use crate::progress::{Bar, progress_bar, stop_on_ctrl_c};
+use crate::progress::{Bar, progress_bar, report_lines, stop_on_ctrl_c};
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
@@ -72,11 +72,7 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
     {
         eprintln!("{line}");
     }
-    let state_file = if args.force {
-        None
-    } else {
-        Some(factory::ingest_state_file(cfg, &backend.to_string()))
-    };
+    let state_file = (!args.force).then(|| factory::ingest_state_file(cfg, &backend.to_string()));
     let opts = IngestOptions {
         jobs: args.jobs.unwrap_or(cfg.ingest.jobs),
         embedders,
@@ -131,25 +127,8 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
     } else {
         // With a visible bar, failures and warnings were printed as they happened.
         if bar.is_hidden() {
-            for f in &summary.files {
-                match &f.outcome {
-                    Outcome::Failed { reason, .. } => eprintln!("skipped: {reason}"),
-                    Outcome::Missing { title, .. } => {
-                        eprintln!("missing: {} ({title})", f.path.display());
-                    }
-                    Outcome::Removed { title, .. } => {
-                        eprintln!(
-                            "removed from the library: {title} ({} is gone)",
-                            f.path.display()
-                        );
-                    }
-                    Outcome::Added { warnings, .. } => {
-                        for w in warnings {
-                            eprintln!("warning: {}: {w}", f.path.display());
-                        }
-                    }
-                    _ => {}
-                }
+            for line in summary.files.iter().flat_map(report_lines) {
+                eprintln!("{line}");
             }
         }
         // What the collection did since the last ingest, when it did anything.
@@ -204,11 +183,7 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         );
         return Ok(exit::INTERRUPTED);
     }
-    Ok(if failed.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL
-    })
+    Ok(exit::ok_or(failed.is_empty(), exit::PARTIAL))
 }
 
 /// `word` quoted for a shell when it holds anything but safe characters.

@@ -98,21 +98,17 @@ async fn load(
     )
     .await
     .context("reading songs and vectors")?;
-    if !set.without_vector.is_empty() {
+    let n = set.without_vector.len();
+    if n > 0 {
+        let (has, are) = if n == 1 {
+            ("has", "is")
+        } else {
+            ("have", "are")
+        };
         eprintln!(
-            "note: {} {} no {} vector and {} left out",
-            count(set.without_vector.len(), "song"),
-            if set.without_vector.len() == 1 {
-                "has"
-            } else {
-                "have"
-            },
+            "note: {} {has} no {} vector and {are} left out",
+            count(n, "song"),
             set.space.key(),
-            if set.without_vector.len() == 1 {
-                "is"
-            } else {
-                "are"
-            },
         );
     }
     Ok(set)
@@ -122,7 +118,7 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     if args.json {
         let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
         let view = songrec_app::views::map(&set, args.limit.unwrap_or(usize::MAX), &PcaProjector)?;
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        crate::output::print_json(&view)?;
         return Ok(exit::OK);
     }
     let color = if args.color == "cluster" {
@@ -178,7 +174,7 @@ pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Re
     let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
     let r = songrec_app::views::clusters(&set, args.k, args.seed)?;
     if args.ranked.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        crate::output::print_json(&r)?;
         return Ok(exit::OK);
     }
     println!(
@@ -200,11 +196,7 @@ pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Re
             c.id,
             count(c.size, "song"),
             c.cohesion,
-            if genres.is_empty() {
-                "-".into()
-            } else {
-                genres.join(", ")
-            }
+            crate::output::list_or_dash(&genres)
         );
         for m in &c.examples {
             println!("    {}  {}", m.id.short(), m.display_name());
@@ -217,11 +209,8 @@ pub async fn outliers(args: &OutliersArgs, cfg: &Config, backend: Backend) -> Re
     let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
     let out = outliers::outliers(&set, args.n, args.neighbours)?;
     if args.ranked.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "model": set.space.key(), "neighbours": args.neighbours, "outliers": out}))?
-        );
+        crate::output::print_json(&serde_json::json!({
+            "model": set.space.key(), "neighbours": args.neighbours, "outliers": out}))?;
         return Ok(exit::OK);
     }
     println!(

@@ -90,14 +90,11 @@ fn stray_file_hint(name: &str) -> String {
 }
 
 fn states_text(states: &[(SongState, u64)]) -> String {
-    if states.is_empty() {
-        return "-".into();
-    }
-    states
+    let states: Vec<String> = states
         .iter()
         .map(|(s, n)| format!("{} {n}", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    crate::output::list_or_dash(&states)
 }
 
 fn print_run(r: &RunSummary) {
@@ -204,11 +201,8 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     if from_kind == to_kind {
         bail!("source and target are both {from_kind}; nothing to migrate");
     }
-    let verify_level: Option<VerifyLevel> = if args.no_verify {
-        None
-    } else {
-        Some(args.verify.parse()?)
-    };
+    let verify_level: Option<VerifyLevel> =
+        (!args.no_verify).then(|| args.verify.parse()).transpose()?;
     let build = |kind| {
         let mut c = cfg.clone();
         c.backend = kind;
@@ -216,25 +210,24 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
             .with_context(|| format!("opening the {}", songrec_factory::describe(cfg, kind)))
     };
     let (source, target) = (build(from_kind)?, build(to_kind)?);
+    let (from_lib, to_lib) = (
+        factory::describe(cfg, from_kind),
+        factory::describe(cfg, to_kind),
+    );
+    let listing = |lib: &str| format!("listing the songs of the {lib}");
     let plan = songrec_app::migrate::plan(
-        &source.list_versions().await.with_context(|| {
-            format!(
-                "listing the songs of the {}",
-                songrec_factory::describe(cfg, from_kind)
-            )
-        })?,
-        &target.list_versions().await.with_context(|| {
-            format!(
-                "listing the songs of the {}",
-                songrec_factory::describe(cfg, to_kind)
-            )
-        })?,
+        &source
+            .list_versions()
+            .await
+            .with_context(|| listing(&from_lib))?,
+        &target
+            .list_versions()
+            .await
+            .with_context(|| listing(&to_lib))?,
     );
     tracing::info!("migrating {source} -> {target}");
     println!(
-        "{} -> {}: {} to copy, {} already there, {} on the source (left to sync)",
-        songrec_factory::describe(cfg, from_kind),
-        songrec_factory::describe(cfg, to_kind),
+        "{from_lib} -> {to_lib}: {} to copy, {} already there, {} on the source (left to sync)",
         count(plan.to_copy.len(), "song"),
         plan.up_to_date,
         count(plan.source_tombstones, "deletion"),
@@ -250,13 +243,11 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
     }
 
     // The ledger is a record: if it cannot be opened, say so and go on without it.
-    let ledger = match Ledger::open(&factory::migrate_ledger_path(cfg)) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            eprintln!("warning: {e}; migrating without a ledger (it is a record only)");
-            None
-        }
-    };
+    let ledger = Ledger::open(&factory::migrate_ledger_path(cfg))
+        .inspect_err(|e| {
+            eprintln!("warning: {e}; migrating without a ledger (it is a record only)")
+        })
+        .ok();
     let ctx = ledger.as_ref().map(|l| LedgerContext {
         ledger: l,
         source: songrec_app::migrate::identity(cfg, from_kind),
@@ -305,8 +296,9 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
         if report.failed.len() > 20 {
             eprintln!("… and {} more", count(report.failed.len() - 20, "failure"));
         }
-        let rate = if report.elapsed_secs > 0.0 {
-            report.copied as f64 / report.elapsed_secs
+        let secs = report.elapsed_secs;
+        let rate = if secs > 0.0 {
+            report.copied as f64 / secs
         } else {
             0.0
         };

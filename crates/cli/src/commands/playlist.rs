@@ -13,6 +13,7 @@ use songrec_factory::Backend;
 use songrec_storage::plural::{count, noun};
 
 use crate::exit;
+use crate::output::{mmss, trunc};
 use crate::vectors::RankedArgs;
 
 #[derive(Args, Debug)]
@@ -57,19 +58,6 @@ pub struct PlaylistArgs {
     pub ranked: RankedArgs,
 }
 
-fn trunc(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(n - 1).collect::<String>())
-    }
-}
-
-fn mmss(secs: f64) -> String {
-    let s = secs.round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
-}
-
 fn print(p: &Playlist) {
     let names: Vec<String> = p.seeds.iter().map(|s| s.display_name()).collect();
     match p.kind {
@@ -111,11 +99,9 @@ fn print(p: &Playlist) {
 
 pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let history_path = history::path_for(&cfg.cache.path, &backend.to_string());
-    let mut hist = if args.exclude_recent > 0 || !args.no_history {
-        Some(History::load(&history_path).context("reading the playlist history")?)
-    } else {
-        None
-    };
+    let mut hist = (args.exclude_recent > 0 || !args.no_history)
+        .then(|| History::load(&history_path).context("reading the playlist history"))
+        .transpose()?;
     let constraints = Constraints {
         no_repeat_artist: args.no_repeat_artist,
         no_repeat_album: args.no_repeat_album,
@@ -192,7 +178,7 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
         if let Some((path, r)) = &m3u_report {
             v["m3u"] = serde_json::json!({"path": path, "report": r});
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::output::print_json(&v)?;
     } else {
         print(&p);
         if let Some((path, r)) = &m3u_report {

@@ -96,5 +96,5 @@ pub async fn run(args: &PreviewsArgs, cfg: &Config, opened: &Opened) -> Result<u
             "{added} added, {present} already in the library, {none} without a preview, {failed} failed, into the {library}"
         );
     }
-    Ok(if failed > 0 { exit::PARTIAL } else { exit::OK })
+    Ok(exit::ok_or(failed == 0, exit::PARTIAL))
 }

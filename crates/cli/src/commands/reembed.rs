@@ -79,9 +79,5 @@ pub async fn run(args: &ReembedArgs, cfg: &Config, opened: &Opened) -> Result<u8
             );
         }
     }
-    Ok(if report.failed.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL
-    })
+    Ok(exit::ok_or(report.failed.is_empty(), exit::PARTIAL))
 }

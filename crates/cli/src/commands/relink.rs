@@ -100,9 +100,5 @@ pub async fn run(args: &RelinkArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             report.identified
         );
     }
-    Ok(if report.failed.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL
-    })
+    Ok(exit::ok_or(report.failed.is_empty(), exit::PARTIAL))
 }

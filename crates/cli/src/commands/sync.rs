@@ -209,17 +209,14 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         exit::OK
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "machine": run.machine,
-                "report": r,
-                "names": run.names,
-                "requests": run.requests,
-                "elapsed_secs": secs,
-                "exit_code": code,
-            }))?
-        );
+        crate::output::print_json(&serde_json::json!({
+            "machine": run.machine,
+            "report": r,
+            "names": run.names,
+            "requests": run.requests,
+            "elapsed_secs": secs,
+            "exit_code": code,
+        }))?;
         return Ok(code);
     }
     if let Some(l) = &music_line {
