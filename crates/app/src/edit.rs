@@ -39,19 +39,12 @@ pub struct Edit {
 }
 
 /// Fields that describe the file or the library's bookkeeping: never edited by hand.
-const FIXED: [&str; 11] = [
-    "id",
-    "content_hash",
-    "version",
-    "created_at",
-    "updated_at",
-    "duration_secs",
-    "sample_rate",
-    "channels",
-    "file_size",
-    "file_name",
-    "tags",
-];
+const FIXED: &str = "id content_hash version created_at updated_at duration_secs sample_rate \
+     channels file_size file_name tags";
+
+fn fixed(field: &str) -> bool {
+    FIXED.split_whitespace().any(|f| f == field)
+}
 
 fn opt(v: &str) -> Option<String> {
     let v = v.trim();
@@ -69,25 +62,18 @@ fn set_field(m: &mut SongMetadata, key: &str, value: &str) -> AppResult<()> {
         "album" => m.album = opt(value),
         "genre" => m.genre = opt(value),
         "key" => {
-            m.key = match opt(value) {
-                Some(k) => Some(crate::musickey::normalize(&k)?),
-                None => None,
-            }
+            m.key = opt(value)
+                .map(|k| crate::musickey::normalize(&k))
+                .transpose()?
         }
         "bpm" => {
-            m.bpm = match opt(value) {
-                Some(b) => Some(
-                    b.parse::<f32>()
-                        .ok()
-                        .filter(|x| x.is_finite() && *x > 0.0)
-                        .ok_or_else(|| {
-                            AppError::Invalid(format!("bpm: {b:?} is not a positive number"))
-                        })?,
-                ),
-                None => None,
-            }
+            let bpm = |b: String| {
+                let ok = b.parse::<f32>().ok().filter(|x| x.is_finite() && *x > 0.0);
+                ok.ok_or_else(|| AppError::Invalid(format!("bpm: {b:?} is not a positive number")))
+            };
+            m.bpm = opt(value).map(bpm).transpose()?;
         }
-        k if FIXED.contains(&k) => {
+        k if fixed(k) => {
             return Err(AppError::Invalid(format!(
                 "{k} is not editable (it describes the file or the library's bookkeeping)"
             )));
@@ -130,7 +116,7 @@ pub fn apply(m: &mut SongMetadata, e: &Edit) -> AppResult<bool> {
             "genre" => m.genre = None,
             "key" => m.key = None,
             "bpm" => m.bpm = None,
-            k if FIXED.contains(&k) || k == "title" => {
+            k if fixed(k) || k == "title" => {
                 return Err(AppError::Invalid(format!("{k} cannot be removed")));
             }
             k => {

@@ -108,6 +108,16 @@ fn parse_key(k: &str) -> Option<(usize, bool)> {
     Some((pc, minor))
 }
 
+impl Aspect {
+    fn new(aspect: &'static str, agrees: bool, text: String) -> Self {
+        Self {
+            aspect,
+            agrees,
+            text,
+        }
+    }
+}
+
 fn key_aspect(a: Option<&str>, b: Option<&str>) -> Option<Aspect> {
     let (ka, kb) = (a?, b?);
     let (pa, ma) = parse_key(ka)?;
@@ -127,11 +137,7 @@ fn key_aspect(a: Option<&str>, b: Option<&str>) -> Option<Aspect> {
     } else {
         (false, format!("different keys ({ka} vs {kb})"))
     };
-    Some(Aspect {
-        aspect: "key",
-        agrees,
-        text,
-    })
+    Some(Aspect::new("key", agrees, text))
 }
 
 fn tempo_aspect(a: f32, b: f32) -> Aspect {
@@ -139,18 +145,12 @@ fn tempo_aspect(a: f32, b: f32) -> Aspect {
     let (agrees, text) = if close(a, b) {
         (true, format!("tempo {a:.0} vs {b:.0} bpm"))
     } else if close(a * 2.0, b) || close(a, b * 2.0) {
-        (
-            true,
-            format!("tempo {a:.0} vs {b:.0} bpm (half/double time)"),
-        )
+        let text = format!("tempo {a:.0} vs {b:.0} bpm (half/double time)");
+        (true, text)
     } else {
         (false, format!("different tempo ({a:.0} vs {b:.0} bpm)"))
     };
-    Aspect {
-        aspect: "tempo",
-        agrees,
-        text,
-    }
+    Aspect::new("tempo", agrees, text)
 }
 
 fn brightness_word(hz: f32) -> &'static str {
@@ -163,114 +163,65 @@ fn brightness_word(hz: f32) -> &'static str {
 }
 
 fn timbre_aspect(a: &Desc, b: &Desc) -> Vec<Aspect> {
-    let mut out = Vec::new();
     let (ca, cb) = (a.centroid_hz.max(1.0), b.centroid_hz.max(1.0));
     let ratio = ca.max(cb) / ca.min(cb);
     let khz = |x: f32| format!("{:.1} kHz", x / 1000.0);
-    out.push(if ratio <= 1.25 {
-        Aspect {
-            aspect: "timbre",
-            agrees: true,
-            text: format!(
-                "similar timbre (both {}, brightness {:.1} vs {:.1} kHz)",
-                brightness_word((ca + cb) / 2.0),
-                ca / 1000.0,
-                cb / 1000.0
-            ),
-        }
-    } else if brightness_word(ca) == brightness_word(cb) {
+    let (wa, wb) = (brightness_word(ca), brightness_word(cb));
+    let (agrees, text) = if ratio <= 1.25 {
+        let both = brightness_word((ca + cb) / 2.0);
+        let (ka, kb) = (ca / 1000.0, cb / 1000.0);
+        (
+            true,
+            format!("similar timbre (both {both}, brightness {ka:.1} vs {kb:.1} kHz)"),
+        )
+    } else if wa == wb {
         // Apart in brightness but in the same band: that reads as agreement, never "warm vs warm".
-        Aspect {
-            aspect: "timbre",
-            agrees: true,
-            text: format!(
-                "both {} (brightness {} vs {})",
-                brightness_word(ca),
-                khz(ca),
-                khz(cb)
-            ),
-        }
+        (
+            true,
+            format!("both {wa} (brightness {} vs {})", khz(ca), khz(cb)),
+        )
     } else {
-        Aspect {
-            aspect: "timbre",
-            agrees: false,
-            text: format!(
-                "{} vs {} sound ({} vs {})",
-                brightness_word(ca),
-                brightness_word(cb),
-                khz(ca),
-                khz(cb)
-            ),
-        }
-    });
+        (
+            false,
+            format!("{wa} vs {wb} sound ({} vs {})", khz(ca), khz(cb)),
+        )
+    };
+    let mut out = vec![Aspect::new("timbre", agrees, text)];
     // Noisy (drums, distortion) vs tonal (pads, strings): flatness near 0 dB is noise-like.
     let noisy = |d: &Desc| d.flatness_db > -20.0;
-    if noisy(a) == noisy(b) && a.onset_rate > 0.0 && b.onset_rate > 0.0 {
-        let busy = |d: &Desc| d.onset_rate > 4.0;
-        if busy(a) == busy(b) {
-            out.push(Aspect {
-                aspect: "timbre",
-                agrees: true,
-                text: format!(
-                    "both {}",
-                    match (noisy(a), busy(a)) {
-                        (true, true) => "noisy and busy (percussive)",
-                        (true, false) => "noisy and sparse",
-                        (false, true) => "tonal and busy",
-                        (false, false) => "tonal and sparse",
-                    }
-                ),
-            });
-        }
+    let busy = |d: &Desc| d.onset_rate > 4.0;
+    if noisy(a) == noisy(b) && a.onset_rate > 0.0 && b.onset_rate > 0.0 && busy(a) == busy(b) {
+        let both = match (noisy(a), busy(a)) {
+            (true, true) => "noisy and busy (percussive)",
+            (true, false) => "noisy and sparse",
+            (false, true) => "tonal and busy",
+            (false, false) => "tonal and sparse",
+        };
+        out.push(Aspect::new("timbre", true, format!("both {both}")));
     }
     out
 }
 
 fn energy_aspect(a: &Desc, b: &Desc) -> Vec<Aspect> {
-    let d = (a.loudness_db - b.loudness_db).abs();
+    let (la, lb) = (a.loudness_db, b.loudness_db);
     let word = |db: f32| match db {
         x if x > -12.0 => "loud",
         x if x > -20.0 => "moderate",
         _ => "quiet",
     };
-    let mut out = vec![if d <= 3.0 {
-        Aspect {
-            aspect: "energy",
-            agrees: true,
-            text: format!(
-                "similar energy ({:.0} vs {:.0} dBFS)",
-                a.loudness_db, b.loudness_db
-            ),
-        }
+    let (agrees, text) = if (la - lb).abs() <= 3.0 {
+        (true, format!("similar energy ({la:.0} vs {lb:.0} dBFS)"))
+    } else if word(la) == word(lb) {
+        (false, format!("energy differs ({la:.0} vs {lb:.0} dBFS)"))
     } else {
-        Aspect {
-            aspect: "energy",
-            agrees: false,
-            text: if word(a.loudness_db) == word(b.loudness_db) {
-                format!(
-                    "energy differs ({:.0} vs {:.0} dBFS)",
-                    a.loudness_db, b.loudness_db
-                )
-            } else {
-                format!(
-                    "{} vs {} ({:.0} vs {:.0} dBFS)",
-                    word(a.loudness_db),
-                    word(b.loudness_db),
-                    a.loudness_db,
-                    b.loudness_db
-                )
-            },
-        }
-    }];
-    if (a.dynamic_range_db - b.dynamic_range_db).abs() > 10.0 {
-        out.push(Aspect {
-            aspect: "energy",
-            agrees: false,
-            text: format!(
-                "dynamics differ ({:.0} vs {:.0} dB range)",
-                a.dynamic_range_db, b.dynamic_range_db
-            ),
-        });
+        let (wa, wb) = (word(la), word(lb));
+        (false, format!("{wa} vs {wb} ({la:.0} vs {lb:.0} dBFS)"))
+    };
+    let mut out = vec![Aspect::new("energy", agrees, text)];
+    let (da, db) = (a.dynamic_range_db, b.dynamic_range_db);
+    if (da - db).abs() > 10.0 {
+        let text = format!("dynamics differ ({da:.0} vs {db:.0} dB range)");
+        out.push(Aspect::new("energy", false, text));
     }
     out
 }
@@ -287,22 +238,16 @@ fn style_aspect(a: &[(String, f32)], b: &[(String, f32)]) -> Option<Aspect> {
     if sa.is_empty() || sb.is_empty() {
         return None;
     }
-    let shared: Vec<&str> = sa.iter().copied().filter(|t| sb.contains(t)).collect();
+    let shared: Vec<&str> = sa
+        .iter()
+        .copied()
+        .filter(|t| sb.contains(t))
+        .take(3)
+        .collect();
     Some(if shared.is_empty() {
-        Aspect {
-            aspect: "style",
-            agrees: false,
-            text: format!("tagged {} vs {}", sa[0], sb[0]),
-        }
+        Aspect::new("style", false, format!("tagged {} vs {}", sa[0], sb[0]))
     } else {
-        Aspect {
-            aspect: "style",
-            agrees: true,
-            text: format!(
-                "both tagged {}",
-                shared.into_iter().take(3).collect::<Vec<_>>().join("/")
-            ),
-        }
+        Aspect::new("style", true, format!("both tagged {}", shared.join("/")))
     })
 }
 

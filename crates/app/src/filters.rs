@@ -85,14 +85,15 @@ impl FilterSpec {
     pub fn to_filter(&self) -> AppResult<Filter> {
         let mut f = Filter::default();
         let text = |field: Field, v: &str| Condition::Eq(field, Value::Text(v.to_owned()));
-        if let Some(g) = &self.genre {
-            f = f.and(text(Field::Genre, g));
-        }
-        if let Some(a) = &self.artist {
-            f = f.and(text(Field::Artist, a));
-        }
-        if let Some(a) = &self.album {
-            f = f.and(text(Field::Album, a));
+        let named = [
+            (Field::Genre, &self.genre),
+            (Field::Artist, &self.artist),
+            (Field::Album, &self.album),
+        ];
+        for (field, v) in named {
+            if let Some(v) = v {
+                f = f.and(text(field, v));
+            }
         }
         if let Some(k) = &self.key {
             let k = crate::musickey::normalize(k)?;
@@ -101,21 +102,15 @@ impl FilterSpec {
         if let Some(t) = &self.tag {
             f = f.and(text(Field::Tags, t));
         }
-        if let Some(b) = &self.bpm {
-            let (min, max) = parse_range(b, "bpm")?;
-            f = f.and(Condition::Range {
-                field: Field::Bpm,
-                min,
-                max,
-            });
-        }
-        if let Some(d) = &self.duration {
-            let (min, max) = parse_range(d, "duration")?;
-            f = f.and(Condition::Range {
-                field: Field::Duration,
-                min,
-                max,
-            });
+        let ranges = [
+            (Field::Bpm, &self.bpm, "bpm"),
+            (Field::Duration, &self.duration, "duration"),
+        ];
+        for (field, r, what) in ranges {
+            if let Some(r) = r {
+                let (min, max) = parse_range(r, what)?;
+                f = f.and(Condition::Range { field, min, max });
+            }
         }
         for c in &self.conditions {
             let (name, value) = c

@@ -76,12 +76,9 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
             }
         }
     }
+    let is = |field, v: &str| Condition::Eq(field, Value::Text(v.trim().into()));
     // Exact title.
-    let exact = list_all(
-        backend,
-        Filter::default().and(Condition::Eq(Field::Title, Value::Text(what.into()))),
-    )
-    .await?;
+    let exact = list_all(backend, Filter::default().and(is(Field::Title, what))).await?;
     if let Some(m) = pick(what, exact)? {
         return Ok(m);
     }
@@ -89,14 +86,8 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
     for sep in [" - ", " – ", " — "] {
         if let Some((artist, title)) = what.split_once(sep) {
             let f = Filter::default()
-                .and(Condition::Eq(
-                    Field::Artist,
-                    Value::Text(artist.trim().into()),
-                ))
-                .and(Condition::Eq(
-                    Field::Title,
-                    Value::Text(title.trim().into()),
-                ));
+                .and(is(Field::Artist, artist))
+                .and(is(Field::Title, title));
             if let Some(m) = pick(what, list_all(backend, f).await?)? {
                 return Ok(m);
             }
@@ -145,22 +136,15 @@ async fn deleted(backend: &dyn StorageBackend, what: &str) -> AppResult<Option<S
         return Ok(None);
     }
     let prefix = what.to_ascii_lowercase();
-    let gone: Vec<SongId> = match SongId::parse(&prefix) {
-        Ok(id) => backend
-            .versions_of(std::slice::from_ref(&id))
-            .await?
-            .into_iter()
-            .filter(|v| v.deleted)
-            .map(|v| v.id)
-            .collect(),
-        Err(_) => backend
-            .list_versions()
-            .await?
-            .into_iter()
-            .filter(|v| v.deleted && v.id.as_str().starts_with(&prefix))
-            .map(|v| v.id)
-            .collect(),
+    let versions = match SongId::parse(&prefix) {
+        Ok(id) => backend.versions_of(std::slice::from_ref(&id)).await?,
+        Err(_) => backend.list_versions().await?,
     };
+    let gone: Vec<SongId> = versions
+        .into_iter()
+        .filter(|v| v.deleted && v.id.as_str().starts_with(&prefix))
+        .map(|v| v.id)
+        .collect();
     Ok(match gone.as_slice() {
         [one] => Some(one.clone()),
         _ => None,

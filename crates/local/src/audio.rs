@@ -71,13 +71,10 @@ impl Inner {
                         continue;
                     }
                     let stem = name.split('.').next().unwrap_or_default();
-                    if let Ok(id) = SongId::parse(stem) {
-                        match map.get(&id) {
-                            Some(held) if !is_pointer(held) => {}
-                            _ => {
-                                map.insert(id, path);
-                            }
-                        }
+                    if let Ok(id) = SongId::parse(stem)
+                        && map.get(&id).is_none_or(|held| is_pointer(held))
+                    {
+                        map.insert(id, path);
                     }
                 }
             }
@@ -161,13 +158,8 @@ impl Inner {
         };
         let mut removed = remove_if_present(&p)?;
         // A copy and a reference of the same audio (an interrupted conversion): both go.
-        let other = if is_pointer(&p) {
-            None
-        } else {
-            Some(self.pointer_path(id))
-        };
-        if let Some(o) = other {
-            removed |= remove_if_present(&o)?;
+        if !is_pointer(&p) {
+            removed |= remove_if_present(&self.pointer_path(id))?;
         }
         sync_dir(&self.paths.audio)?;
         Ok(removed)
@@ -192,11 +184,7 @@ impl Inner {
                 }
             } else if let Ok(file) = self.audio_source(st, id) {
                 let bytes = fs::metadata(file).map(|m| m.len()).unwrap_or_default();
-                return Ok(PutOutcome {
-                    bytes,
-                    already_present: true,
-                    kept: AudioMode::Reference,
-                });
+                return Ok(outcome(bytes, true, AudioMode::Reference));
             }
         }
         self.write_copy(st, id, src, AudioMode::Copy)
@@ -219,11 +207,7 @@ impl Inner {
                 if let Some(p) = held.as_deref().filter(|p| is_pointer(p)) {
                     let ptr = Self::read_pointer(p)?;
                     if self.resolve(&ptr).is_ok_and(|f| stamp_matches(&ptr, &f)) {
-                        return Ok(PutOutcome {
-                            bytes: ptr.size,
-                            already_present: true,
-                            kept: AudioMode::Reference,
-                        });
+                        return Ok(outcome(ptr.size, true, AudioMode::Reference));
                     }
                 }
                 let Some(text) = src.to_str() else {
@@ -271,21 +255,13 @@ impl Inner {
                     sync_dir(&self.paths.audio)?;
                 }
                 self.audio_index(st)?.insert(id.clone(), dest);
-                Ok(PutOutcome {
-                    bytes,
-                    already_present: false,
-                    kept: AudioMode::Reference,
-                })
+                Ok(outcome(bytes, false, AudioMode::Reference))
             }
             mode => {
                 if let Some(p) = held.as_deref().filter(|p| !is_pointer(p))
                     && let Ok(meta) = fs::metadata(p)
                 {
-                    return Ok(PutOutcome {
-                        bytes: meta.len(),
-                        already_present: true,
-                        kept: mode,
-                    });
+                    return Ok(outcome(meta.len(), true, mode));
                 }
                 let out = self.write_copy(st, id, src, mode)?;
                 let ptr = self.pointer_path(id);
@@ -342,11 +318,15 @@ impl Inner {
             _ => (copy_verified(id, src, &dest)?, AudioMode::Copy),
         };
         self.audio_index(st)?.insert(id.clone(), dest);
-        Ok(PutOutcome {
-            bytes,
-            already_present: false,
-            kept,
-        })
+        Ok(outcome(bytes, false, kept))
+    }
+}
+
+fn outcome(bytes: u64, already_present: bool, kept: AudioMode) -> PutOutcome {
+    PutOutcome {
+        bytes,
+        already_present,
+        kept,
     }
 }
 
@@ -401,13 +381,10 @@ fn copy_hashing(src: &Path, tmp: &Path) -> StorageResult<(SongId, u64)> {
         out.sync_all()?;
         Ok(copied)
     })();
-    match result {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let _ = fs::remove_file(tmp);
-            Err(StorageError::io(src, e))
-        }
-    }
+    result.map_err(|e| {
+        let _ = fs::remove_file(tmp);
+        StorageError::io(src, e)
+    })
 }
 
 /// Moves a verified temporary file into place (rename, then the folder fsynced).

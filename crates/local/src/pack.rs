@@ -204,15 +204,14 @@ impl Pack {
         {
             return Err(StorageError::corrupt(path, "bad pack header"));
         }
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&map[BUILD_AT..BUILD_AT + 8]);
+        let header_build = map[BUILD_AT..BUILD_AT + 8].try_into().unwrap_or_default();
         Ok(Self {
             path: path.to_path_buf(),
             dim,
             committed,
             map: Some(map),
             build: 0,
-            header_build: u64::from_le_bytes(b),
+            header_build: u64::from_le_bytes(header_build),
             crc: None,
             file: Some(file),
         })
@@ -254,14 +253,12 @@ impl Pack {
     /// The checksum of the committed bytes, computed now if not known (a pack of a manifest
     /// written before checksums were recorded is trusted as it is, as it was then).
     pub fn content_crc(&mut self) -> StorageResult<u32> {
-        match self.crc {
-            Some(c) => Ok(c),
-            None => {
-                let c = self.crc_from(0, 0)?;
-                self.crc = Some(c);
-                Ok(c)
-            }
-        }
+        let c = match self.crc {
+            Some(c) => c,
+            None => self.crc_from(0, 0)?,
+        };
+        self.crc = Some(c);
+        Ok(c)
     }
 
     /// Checks the committed bytes against the manifest's checksum `expect`. `known`: a prefix

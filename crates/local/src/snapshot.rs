@@ -89,23 +89,20 @@ impl R<'_> {
         self.0 = b;
         Some(a)
     }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
     fn u8(&mut self) -> Option<u8> {
         self.take(1).map(|b| b[0])
     }
     fn u64(&mut self) -> Option<u64> {
-        self.take(8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
+        self.array().map(u64::from_le_bytes)
     }
     fn i64(&mut self) -> Option<i64> {
-        self.take(8)
-            .and_then(|b| b.try_into().ok())
-            .map(i64::from_le_bytes)
+        self.array().map(i64::from_le_bytes)
     }
     fn f64(&mut self) -> Option<f64> {
-        self.take(8)
-            .and_then(|b| b.try_into().ok())
-            .map(f64::from_le_bytes)
+        self.array().map(f64::from_le_bytes)
     }
     fn str(&mut self) -> Option<String> {
         let n = usize::try_from(self.u64()?).ok()?;
@@ -295,8 +292,7 @@ impl View {
         }
         let size = r.u64().ok_or_else(|| damaged("cut short"))?;
         let mtime = r
-            .take(16)
-            .and_then(|b| b.try_into().ok())
+            .array()
             .map(u128::from_le_bytes)
             .ok_or_else(|| damaged("cut short"))?;
         if (size, mtime) != json_stamp {
@@ -344,9 +340,7 @@ impl View {
     }
 
     fn offset(&self, i: usize) -> u64 {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&self.entry(i)[32..]);
-        u64::from_le_bytes(b)
+        u64::from_le_bytes(self.entry(i)[32..].try_into().unwrap_or_default())
     }
 
     /// The id of song `i` (`i < len()`), from the table: no record is decoded.
@@ -356,9 +350,7 @@ impl View {
 
     /// The raw id of song `i` (`i < len()`).
     pub fn raw_id(&self, i: usize) -> [u8; 32] {
-        let mut b = [0u8; 32];
-        b.copy_from_slice(&self.entry(i)[..32]);
-        b
+        self.entry(i)[..32].try_into().unwrap_or_default()
     }
 
     /// Decodes song `i`; `None` if its record is damaged or does not carry the table's id.

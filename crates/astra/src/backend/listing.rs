@@ -230,14 +230,12 @@ impl AstraBackend {
             if w.bounds.is_empty() {
                 let tail = match w.tail {
                     Some(t) => t,
-                    None => {
-                        let t = self
-                            .songs
-                            .estimated_document_count()
-                            .await
-                            .map_err(|e| errors::api(e, "estimating the number of songs"))?;
-                        t as f64
-                    }
+                    None => self
+                        .songs
+                        .estimated_document_count()
+                        .await
+                        .map_err(|e| errors::api(e, "estimating the number of songs"))?
+                        as f64,
                 };
                 if w.tail_exact || tail < cap * WINDOW_SHARE {
                     w.tail = Some(tail);
@@ -393,15 +391,8 @@ impl AstraBackend {
             }
             // Drop the bounds now behind.
             if let Some(l) = &last {
-                while let Some(front) = w.bounds.front() {
-                    let behind = if q.descending {
-                        front.0 >= *l
-                    } else {
-                        front.0 <= *l
-                    };
-                    if !behind {
-                        break;
-                    }
+                let behind = |b: &String| if q.descending { b >= l } else { b <= l };
+                while w.bounds.front().is_some_and(|front| behind(&front.0)) {
                     w.bounds.pop_front();
                 }
             }

@@ -165,11 +165,7 @@ impl AstraBackend {
                     r.clone()
                 }
                 None => {
-                    let taken: BTreeSet<String> =
-                        reg.values().map(|r| r.collection.clone()).collect();
-                    let r = RegisteredModel::new_in(&reg, m, || {
-                        schema::vector_name(&self.prefix, m, &taken)
-                    });
+                    let r = self.new_entry(&reg, m);
                     if r.tag.is_none() {
                         let cmd = schema::vector_command(&self.prefix, &r.collection, m.dim)?;
                         self.apply_collection(&cmd, &infos, &budget, &mut report)
@@ -302,9 +298,7 @@ impl AstraBackend {
             .await
             .map_err(|e| errors::api(e, "registering a model"))?;
         match report.failures.first() {
-            None => Ok(()),
-            Some(f) if f.is_already_exists() => Ok(()),
-            Some(f) => Err(StorageError::backend(
+            Some(f) if !f.is_already_exists() => Err(StorageError::backend(
                 BACKEND,
                 format!(
                     "registering model {}: {}",
@@ -312,6 +306,7 @@ impl AstraBackend {
                     insert_failure_message(f)
                 ),
             )),
+            _ => Ok(()),
         }
     }
 
@@ -328,10 +323,7 @@ impl AstraBackend {
             *guard = Some(reg);
             return out;
         }
-        let taken: BTreeSet<String> = reg.values().map(|r| r.collection.clone()).collect();
-        let r = RegisteredModel::new_in(&reg, model, || {
-            schema::vector_name(&self.prefix, model, &taken)
-        });
+        let r = self.new_entry(&reg, model);
         let name = r.collection.clone();
         let cmd = schema::vector_command(&self.prefix, &name, model.dim)?;
         let created = match r.tag {
@@ -365,6 +357,12 @@ impl AstraBackend {
         out
     }
 
+    /// A new model's entry: in a sibling version's collection, else in one of its own.
+    fn new_entry(&self, reg: &Registry, m: &ModelInfo) -> RegisteredModel {
+        let taken: BTreeSet<String> = reg.values().map(|r| r.collection.clone()).collect();
+        RegisteredModel::new_in(reg, m, || schema::vector_name(&self.prefix, m, &taken))
+    }
+
     pub(super) fn vectors(&self, r: &RegisteredModel) -> Collection {
         self.client.collection(&r.collection)
     }
@@ -380,9 +378,8 @@ impl AstraBackend {
         let mut out = Vec::new();
         for r in reg.into_values() {
             let (tag, scope) = r.scope();
-            let count = self
-                .exact_count(&self.vectors(&r), json!({"live": true, tag: scope}))
-                .await?;
+            let filter = json!({"live": true, tag: scope});
+            let count = self.exact_count(&self.vectors(&r), filter).await?;
             out.push(ModelStats {
                 model: r.model,
                 count,

@@ -50,13 +50,11 @@ pub(crate) fn validate_prefix(prefix: &str) -> StorageResult<()> {
         && prefix
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(StorageError::InvalidInput(format!(
+    ok.then_some(()).ok_or_else(|| {
+        StorageError::InvalidInput(format!(
             "collection prefix {prefix:?} must be 1-{MAX_PREFIX} letters, digits or underscores ([astra] collection_prefix in config.toml)"
-        )))
-    }
+        ))
+    })
 }
 
 /// Name of the songs collection.
@@ -215,17 +213,14 @@ impl RegisteredModel {
         m: &ModelInfo,
         collection: impl FnOnce() -> String,
     ) -> Self {
-        match Self::sibling(reg, m) {
-            Some(s) => RegisteredModel {
-                model: m.clone(),
-                collection: s.collection.clone(),
-                tag: Some(m.version.clone()),
-            },
-            None => RegisteredModel {
-                model: m.clone(),
-                collection: collection(),
-                tag: None,
-            },
+        let (collection, tag) = match Self::sibling(reg, m) {
+            Some(s) => (s.collection.clone(), Some(m.version.clone())),
+            None => (collection(), None),
+        };
+        RegisteredModel {
+            model: m.clone(),
+            collection,
+            tag,
         }
     }
 }

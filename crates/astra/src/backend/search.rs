@@ -111,10 +111,7 @@ impl AstraBackend {
                 }
             }
             let (s, d) = math::score(q.metric, math::dot(&q.vector, &v), qn, math::norm(&v));
-            if q.threshold.is_some_and(|t| s < t) {
-                continue;
-            }
-            if top.floor().is_some_and(|f| s < f) {
+            if q.threshold.is_some_and(|t| s < t) || top.floor().is_some_and(|f| s < f) {
                 continue;
             }
             top.push(s, (id, d.unwrap_or(0.0).to_bits(), meta.to_owned()));

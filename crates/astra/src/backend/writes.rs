@@ -59,19 +59,12 @@ impl AstraBackend {
         what: &str,
         stamp: bool,
     ) -> StorageResult<WriteOutcome> {
-        let to_insert: Vec<Value> = if stamp {
-            docs.iter()
-                .map(|d| {
-                    let mut d = d.clone();
-                    if let Some(o) = d.as_object_mut() {
-                        o.insert(feed::PENDING.into(), json!(true));
-                    }
-                    d
-                })
-                .collect()
-        } else {
-            docs.clone()
-        };
+        let mut to_insert = docs.clone();
+        for o in to_insert.iter_mut().filter_map(Value::as_object_mut) {
+            if stamp {
+                o.insert(feed::PENDING.into(), json!(true));
+            }
+        }
         let report = coll
             .insert_many(to_insert)
             .await
@@ -91,11 +84,10 @@ impl AstraBackend {
                     let doc = docs.get(i).cloned().unwrap_or(Value::Null);
                     async move {
                         let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                        let update = if stamp {
-                            feed::stamped(upsert_update(&doc))
-                        } else {
-                            upsert_update(&doc)
-                        };
+                        let mut update = upsert_update(&doc);
+                        if stamp {
+                            update = feed::stamped(update);
+                        }
                         let r = coll
                             .update_one(json!({ "_id": id }), update, UpdateOptions::upsert())
                             .await
@@ -273,10 +265,11 @@ impl AstraBackend {
     /// Implements `StorageBackend::put_songs`.
     pub(super) async fn astra_put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         // Last record per id wins; outcomes are reported for every input record.
-        let mut last: HashMap<&SongId, usize> = HashMap::new();
-        for (i, s) in songs.iter().enumerate() {
-            last.insert(&s.metadata.id, i);
-        }
+        let last: HashMap<&SongId, usize> = songs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.metadata.id, i))
+            .collect();
         let mut failed: HashMap<SongId, String> = HashMap::new();
         let mut batch: Vec<(&SongMetadata, Vec<&Embedding>)> = Vec::new();
         for (i, s) in songs.iter().enumerate() {

@@ -69,6 +69,7 @@ impl InsertManyReport {
     }
 }
 
+#[derive(Default)]
 struct ChunkState {
     pending: Vec<(usize, Value)>,
     inserted: Vec<(usize, Value)>,
@@ -184,11 +185,7 @@ fn outcomes(
         return Err(DataApiError::from_failure(ApiFailure {
             http_status,
             errors,
-            status: if status.is_empty() {
-                None
-            } else {
-                Some(status)
-            },
+            status: (!status.is_empty()).then_some(status),
         }));
     }
     Err(DataApiError::Decode(
@@ -255,11 +252,7 @@ impl Collection {
         let retry_safe = chunk.iter().all(|(_, d)| doc_id(d).is_some());
         let state = Mutex::new(ChunkState {
             pending: chunk,
-            inserted: Vec::new(),
-            failures: Vec::new(),
-            last_doc_error: HashMap::new(),
-            already_present: 0,
-            attempts: 0,
+            ..ChunkState::default()
         });
         let last_error: Mutex<Option<String>> = Mutex::new(None);
         let poisoned = || DataApiError::Decode("internal state lock poisoned".into());
