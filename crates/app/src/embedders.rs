@@ -63,7 +63,6 @@ pub enum RuntimeSource {
 /// The neural runtime songrec's configuration asks for, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuntimeChoice {
-    /// The runtime.
     pub runtime: songrec_neural::Runtime,
     /// ONNX Runtime's version when it was found installed.
     pub version: Option<String>,

@@ -112,11 +112,8 @@ impl PreviewOptions {
 pub struct Track {
     /// iTunes track id.
     pub track_id: u64,
-    /// Title.
     pub title: String,
-    /// Artist.
     pub artist: String,
-    /// Album.
     pub album: Option<String>,
     /// Primary genre.
     pub genre: Option<String>,
@@ -185,7 +182,6 @@ pub enum PreviewOutcome {
 /// One track's report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PreviewReport {
-    /// The track.
     pub track: Track,
     /// What happened.
     #[serde(flatten)]

@@ -130,11 +130,8 @@ pub struct MapPoint {
     pub x: f32,
     /// Second axis.
     pub y: f32,
-    /// Title.
     pub title: String,
-    /// Artist.
     pub artist: Option<String>,
-    /// Genre.
     pub genre: Option<String>,
     /// k-means cluster, numbered from 1 (the largest), as `songrec clusters` and the PNG number
     /// them.
@@ -175,7 +172,6 @@ pub struct MapView {
     pub clusters: usize,
     /// The colours used, with what they stand for.
     pub legend: Vec<LegendRow>,
-    /// The points.
     pub points: Vec<MapPoint>,
 }
 

@@ -51,16 +51,13 @@ pub struct S3Config {
     /// Custom endpoint (`None` = AWS for `region`). Requests are path-style with an endpoint.
     #[setters(strip_option, into)]
     pub endpoint: Option<String>,
-    /// Bucket name.
     #[setters(skip)]
     pub bucket: String,
     /// Region (`us-east-1` for most S3-compatible servers).
     #[setters(skip)]
     pub region: String,
-    /// Access key id.
     #[setters(skip)]
     pub access_key_id: String,
-    /// Secret access key.
     #[setters(skip)]
     pub secret_access_key: Secret,
     /// Allow `http://` endpoints.
@@ -152,7 +149,6 @@ pub enum BlobError {
         "S3 rejected the credentials for bucket {bucket}: check the access key id, the secret access key and the system clock ({message})"
     )]
     Unauthorized {
-        /// Bucket.
         bucket: String,
         /// The store's error (scrubbed).
         message: String,
@@ -388,7 +384,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
 }
 
 /// Refuses to store `path` under `expected` when its content hashes to `digest`.
-fn local_hash_matches(path: &Path, expected: &str, digest: impl AsRef<[u8]>) -> Result<(), BlobError> {
+fn local_hash_matches(
+    path: &Path,
+    expected: &str,
+    digest: impl AsRef<[u8]>,
+) -> Result<(), BlobError> {
     let actual = hex::encode(digest);
     if actual == expected {
         return Ok(());
@@ -407,7 +407,10 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, BlobError> {
     let joined = tokio::task::spawn_blocking(f).await;
-    joined.map_err(std::io::Error::other).and_then(|r| r).map_err(io_err(path))
+    joined
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(io_err(path))
 }
 
 const READ_BUF: usize = 1024 * 1024;
@@ -459,7 +462,9 @@ impl BlobStore {
             .with_http_connector(SameOriginConnector {
                 timeout: config.request_timeout,
                 allow_http,
-                endpoint: endpoint_url.as_ref().map_or_else(aws, crate::origin::display_origin),
+                endpoint: endpoint_url
+                    .as_ref()
+                    .map_or_else(aws, crate::origin::display_origin),
             })
             .with_retry(retry);
         let endpoint = match &config.endpoint {
@@ -487,7 +492,6 @@ impl BlobStore {
         })
     }
 
-    /// The bucket name.
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
@@ -773,9 +777,12 @@ impl BlobStore {
         let location = object_path(&key)?;
         let create = |body: &'static [u8]| {
             let payload = PutPayload::from_static(body);
-            self.store.put_opts(&location, payload, PutMode::Create.into())
+            self.store
+                .put_opts(&location, payload, PutMode::Create.into())
         };
-        create(b"probe-1").await.map_err(|e| self.store_err(&key, e))?;
+        create(b"probe-1")
+            .await
+            .map_err(|e| self.store_err(&key, e))?;
         let second = create(b"probe-2").await;
         let _ = self.store.delete(&location).await;
         match second {

@@ -137,7 +137,6 @@ impl<B: StorageBackend> CacheLayer<B> {
         &self.inner
     }
 
-    /// The store.
     pub fn store(&self) -> &Arc<CacheStore> {
         &self.store
     }

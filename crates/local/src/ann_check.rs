@@ -44,24 +44,28 @@ pub enum AnnQuantization {
 }
 
 impl AnnQuantization {
-    pub(crate) fn scalar(self) -> ScalarKind {
+    /// Its name in the settings, usearch's value type, bytes per value and usearch's code of
+    /// that type (as its file header stores it).
+    fn spec(self) -> (&'static str, ScalarKind, usize, u8) {
         match self {
-            Self::F32 => ScalarKind::F32,
-            Self::F16 => ScalarKind::F16,
-            Self::I8 => ScalarKind::I8,
+            Self::F32 => ("f32", ScalarKind::F32, 4, 11),
+            Self::F16 => ("f16", ScalarKind::F16, 2, 12),
+            Self::I8 => ("i8", ScalarKind::I8, 1, 23),
         }
+    }
+
+    pub(crate) fn scalar(self) -> ScalarKind {
+        self.spec().1
     }
 }
 
 impl std::str::FromStr for AnnQuantization {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "f32" => Ok(Self::F32),
-            "f16" => Ok(Self::F16),
-            "i8" => Ok(Self::I8),
-            _ => Err(format!("unknown quantization {s:?}; use f32, f16 or i8")),
-        }
+        [Self::F32, Self::F16, Self::I8]
+            .into_iter()
+            .find(|q| q.spec().0 == s)
+            .ok_or_else(|| format!("unknown quantization {s:?}; use f32, f16 or i8"))
     }
 }
 
@@ -79,12 +83,7 @@ pub(crate) struct Expect {
 impl Expect {
     /// The files of `dim`-value vectors stored as `q`.
     pub(crate) fn of(dim: usize, q: AnnQuantization) -> Self {
-        use AnnQuantization as Q;
-        let (scalar_bytes, scalar_code) = match q {
-            Q::F32 => (4, 11),
-            Q::F16 => (2, 12),
-            Q::I8 => (1, 23),
-        };
+        let (_, _, scalar_bytes, scalar_code) = q.spec();
         Self {
             dim,
             scalar_bytes,

@@ -109,13 +109,7 @@ pub(crate) fn file_stamp(path: &Path) -> Option<FileStamp> {
 }
 
 pub(crate) fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> StorageResult<T> {
-    match fs::read(path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes).map_err(|e| StorageError::corrupt(path, e.to_string()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(e) => Err(StorageError::io(path, e)),
-    }
+    parse_json(path, read_opt(path)?.as_deref())
 }
 
 pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> StorageResult<()> {

@@ -3,7 +3,6 @@
 //! processes' commits, and taking the write lock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -162,10 +161,8 @@ impl State {
 
 /// Parses `metadata.json`: an object keyed by song id (an entry's `id` defaults to its key).
 fn parse_metadata(path: &Path) -> StorageResult<Vec<SongMetadata>> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StorageError::io(path, e)),
+    let Some(bytes) = read_opt(path)? else {
+        return Ok(Vec::new());
     };
     if let Ok(map) = serde_json::from_slice::<BTreeMap<String, SongMetadata>>(&bytes) {
         return Ok(map.into_values().collect());

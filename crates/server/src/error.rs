@@ -99,7 +99,6 @@ impl ApiError {
             format!("{what} failed on the server; the server log has the details"),
         )
     }
-    /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -107,7 +106,6 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
-    /// The message.
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -59,7 +59,6 @@ pub struct VocabularyEntry {
 /// A test query of the vocabulary file (`? QUERY => tag, ... | ignored: word, ...`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct VocabularyTest {
-    /// The query.
     pub query: String,
     /// Tags that must be among the query's.
     pub tags: Vec<String>,

@@ -18,7 +18,6 @@ pub struct AstraOptions {
     pub api_endpoint: String,
     /// Application token.
     pub token: Secret,
-    /// Keyspace.
     pub keyspace: String,
     /// Prefix of collection names.
     pub collection_prefix: String,
@@ -37,15 +36,11 @@ pub struct AstraOptions {
 pub struct S3Options {
     /// Endpoint URL (empty for AWS).
     pub endpoint: String,
-    /// Bucket.
     pub bucket: String,
-    /// Region.
     pub region: String,
     /// Key prefix inside the bucket.
     pub prefix: String,
-    /// Access key id.
     pub access_key_id: String,
-    /// Secret access key.
     pub secret_access_key: Secret,
     /// Allow a plain `http://` endpoint on another machine.
     pub allow_http: bool,

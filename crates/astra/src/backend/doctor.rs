@@ -74,7 +74,6 @@ impl fmt::Display for DoctorCheck {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DoctorReport {
-    /// The checks.
     pub checks: Vec<DoctorCheck>,
 }
 

@@ -276,7 +276,6 @@ pub enum DataApiError {
     /// retries are exhausted).
     #[error("Data API gateway error (HTTP {http_status}): {body}")]
     Gateway {
-        /// HTTP status.
         http_status: u16,
         /// Parsed `Retry-After`.
         retry_after: Option<Duration>,
@@ -296,7 +295,6 @@ pub enum DataApiError {
     /// A non-2xx status without a usable error body.
     #[error("unexpected HTTP {http_status} from the Data API: {body}")]
     Http {
-        /// HTTP status.
         http_status: u16,
         /// Start of the body.
         body: String,
@@ -312,7 +310,6 @@ pub enum DataApiError {
     /// The operation deadline elapsed (including retries).
     #[error("Data API {command} did not complete within {after:?}{}", last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
     Timeout {
-        /// Command name.
         command: String,
         /// The deadline.
         after: Duration,
@@ -327,7 +324,6 @@ pub enum DataApiError {
     ResponseTooLarge {
         /// Scheme, host, port and path of the request (no query, no token).
         endpoint: String,
-        /// The command.
         command: String,
         /// The cap, in bytes.
         limit: u64,

@@ -40,13 +40,9 @@ pub const DEFAULT_MAP_POINTS: usize = 2_000;
 pub struct SongSummary {
     /// Full id (hex SHA-256 of the audio).
     pub id: String,
-    /// Title.
     pub title: String,
-    /// Artist.
     pub artist: Option<String>,
-    /// Album.
     pub album: Option<String>,
-    /// Genre.
     pub genre: Option<String>,
     /// Duration in seconds.
     pub duration_secs: f64,
@@ -54,7 +50,6 @@ pub struct SongSummary {
     pub bpm: Option<f32>,
     /// Estimated key.
     pub key: Option<String>,
-    /// Tags.
     pub tags: Vec<String>,
     /// Original file name.
     pub file_name: String,
