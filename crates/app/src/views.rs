@@ -164,9 +164,8 @@ pub struct MapView {
     pub total: u64,
     /// Whether only the first `limit` songs (in id order, which is effectively random) are shown.
     pub truncated: bool,
-    /// How the points are coloured: by genre, or by cluster when fewer than half of the songs
-    /// have a genre (the rule of `songrec map`'s page and PNG,
-    /// [`songrec_discover::map::Colouring`]).
+    /// How the points are coloured: by genre, or by cluster when fewer than half of the songs have
+    /// a genre (the rule of `songrec map`'s page and PNG, [`songrec_discover::map::Colouring`]).
     pub color: ColorBy,
     /// Clusters of the songs shown (k-means, `songrec map`'s default number).
     pub clusters: usize,

@@ -1,9 +1,8 @@
 //! Content-addressed audio blobs in S3-compatible object storage (object_store 0.14).
 //!
-//! Keys are `<prefix>/audio/<sha256 hex>`. Uploads stream the file (multipart in
-//! `part_size` parts above that size) and verify the SHA-256 of what was read; downloads
-//! stream into a temporary file next to the destination, verify the SHA-256 against the key,
-//! fsync and atomically rename.
+//! Keys are `<prefix>/audio/<sha256 hex>`. Uploads stream the file (multipart in `part_size` parts
+//! above that size) and verify the SHA-256 of what was read; downloads stream into a temporary file
+//! next to the destination, verify the SHA-256 against the key, fsync and atomically rename.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -400,8 +399,7 @@ fn local_hash_matches(
     })
 }
 
-/// Runs blocking file work off the async threads; a failure (or a panic) is an I/O error on
-/// `path`.
+/// Runs blocking file work off the async threads; a failure (or a panic) is an I/O error on `path`.
 async fn blocking<T: Send + 'static>(
     path: &Path,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,

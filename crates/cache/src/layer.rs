@@ -96,12 +96,11 @@ impl<B: StorageBackend> Layer<B> for Cache {
 /// | audio | song id = SHA-256 of the bytes | `get_audio` (re-hashed on every read) | `delete_audio` / `delete_song` through the layer |
 /// | vectors | (namespace, song id, model `name@version`, song version) | `get_embedding` | a new song version seen in any result passing through (`get_metadata`, `list`, `search`, `list_versions`, ...), `put_embedding` / `put_songs` / `delete_song` through the layer |
 ///
-/// A model's output is fixed by its `name@version` and the song's audio by its id, so a
-/// cached vector only changes if a song is rewritten; keying by the song version catches that
-/// too. Everything else (metadata, listings, counts, searches) always goes to the inner
-/// backend: it is mutable library state (the offline copy of it is
-/// [`super::FallbackLayer`]'s job). Uploads (`put_audio`) are not cached: ingest would flush
-/// the useful entries out.
+/// A model's output is fixed by its `name@version` and the song's audio by its id, so a cached
+/// vector only changes if a song is rewritten; keying by the song version catches that too.
+/// Everything else (metadata, listings, counts, searches) always goes to the inner backend: it is
+/// mutable library state (the offline copy of it is [`super::FallbackLayer`]'s job). Uploads
+/// (`put_audio`) are not cached: ingest would flush the useful entries out.
 ///
 /// A cache that fails (disk full, damaged index) never fails a read: the read goes to the
 /// inner backend and a warning is logged. When the inner backend is unavailable,

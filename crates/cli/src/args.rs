@@ -20,9 +20,8 @@ pub struct GlobalArgs {
     /// config.toml in the working directory is read only when named here).
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
-    /// Environment file to load (default: $SONGREC_ENV_FILE, else ~/.config/songrec/.env; a .env
-    /// in the working directory is read only when named here). Never overrides variables
-    /// already set.
+    /// Environment file to load (default: $SONGREC_ENV_FILE, else ~/.config/songrec/.env; a .env in
+    /// the working directory is read only when named here). Never overrides variables already set.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub env_file: Option<PathBuf>,
     /// More log output (-v, -vv).

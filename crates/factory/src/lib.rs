@@ -471,18 +471,15 @@ async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
             ),
         )];
     }
+    let failed = |e: songrec_storage::StorageError| {
+        let detail = format!("{}: {e}", root.display());
+        check("local library", CheckStatus::Fail, detail, None)
+    };
     let opened =
         local_options(cfg).and_then(|o| LocalBackend::open_with(root, o.clone()).map(|b| (b, o)));
     let (lib, opts) = match opened {
         Ok(x) => x,
-        Err(e) => {
-            return vec![check(
-                "local library",
-                CheckStatus::Fail,
-                format!("{}: {e}", root.display()),
-                None,
-            )];
-        }
+        Err(e) => return vec![failed(e)],
     };
     let mut out = Vec::new();
     let listed = async {
@@ -519,46 +516,32 @@ async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
             models
         }
         Err(e) => {
-            out.push(check(
-                "local library",
-                CheckStatus::Fail,
-                format!("{}: {e}", root.display()),
-                None,
-            ));
+            out.push(failed(e));
             Vec::new()
         }
     };
     for m in models {
         let bytes = lib.ann_index_bytes(&m.model).await.ok().flatten();
-        let key = m.model.key();
+        let (key, vectors) = (m.model.key(), count(m.count, "vector"));
         let wanted = usize::try_from(m.count).unwrap_or(usize::MAX) >= opts.ann.min_vectors;
-        out.push(match (bytes, wanted) {
-            (Some(b), _) => check(
-                "vector index",
+        let (status, detail, fix) = match (bytes, wanted) {
+            (Some(b), _) => {
+                let mb = b as f64 / 1e6;
+                let detail = format!("{key}: {vectors}, approximate index ({mb:.1} MB)");
+                (CheckStatus::Ok, detail, None)
+            }
+            (None, false) => (
                 CheckStatus::Ok,
-                format!(
-                    "{key}: {}, approximate index ({:.1} MB)",
-                    count(m.count, "vector"),
-                    b as f64 / 1e6
-                ),
+                format!("{key}: {vectors}, searched exactly"),
                 None,
             ),
-            (None, false) => check(
-                "vector index",
-                CheckStatus::Ok,
-                format!("{key}: {}, searched exactly", count(m.count, "vector")),
-                None,
-            ),
-            (None, true) => check(
-                "vector index",
+            (None, true) => (
                 CheckStatus::Warn,
-                format!(
-                    "{key}: {} and no approximate index: every search scans them all",
-                    count(m.count, "vector")
-                ),
+                format!("{key}: {vectors} and no approximate index: every search scans them all"),
                 Some("`songrec reindex` builds it"),
             ),
-        });
+        };
+        out.push(check("vector index", status, detail, fix));
     }
     out.push(match lib.lock_for_writing().await {
         Ok(()) => check(

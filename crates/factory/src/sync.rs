@@ -4,9 +4,8 @@
 //! - local side: the [`LocalBackend`] at `[local] path`, write-locked for the whole run;
 //! - remote side: the [`AstraBackend`] (Data API + S3) from `[astra]`/`[s3]`, used directly,
 //!   without read caches or offline fallbacks (sync must see the remote as it is);
-//! - record: `<library>/data/.songrec/sync.sqlite`, rows keyed by [`remote_identity`], and
-//!   the remote's change-feed position in `<library>/data/.songrec/sync-feed.json`
-//!   ([`FeedFile`]);
+//! - record: `<library>/data/.songrec/sync.sqlite`, rows keyed by [`remote_identity`], and the
+//!   remote's change-feed position in `<library>/data/.songrec/sync-feed.json` ([`FeedFile`]);
 //! - lease: `<s3 prefix>/locks/sync.lease` in the bucket, held by this library's machine id.
 
 use std::collections::HashMap;
@@ -138,9 +137,8 @@ pub struct SyncRun {
     pub requests: u64,
     /// This machine's id.
     pub machine: String,
-    /// Dry runs: the songs the plan's steps name, as `Artist – Title` (from this machine's
-    /// library, else the remote's; a song on neither side, such as one deleted on both, is
-    /// left out).
+    /// Dry runs: the songs the plan's steps name, as `Artist – Title` (from this machine's library,
+    /// else the remote's; a song on neither side, such as one deleted on both, is left out).
     pub names: HashMap<SongId, String>,
 }
 

@@ -1,5 +1,4 @@
-//! Full-content checksums of the derived files, checked once per file before the file is
-//! trusted.
+//! Full-content checksums of the derived files, checked once per file before the file is trusted.
 //!
 //! Every derived file a search reads carries a CRC-32C (Castagnoli) of all its bytes: the vector
 //! packs and the approximate indexes in the index manifest (their entries' `crc32c`), the live-row

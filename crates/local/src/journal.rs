@@ -129,9 +129,8 @@ pub(crate) fn scan_journal(bytes: &[u8], before: usize) -> Result<JournalScan, S
 }
 
 /// Splits a line made of one or more fragments of records cut short, then one complete record;
-/// returns the record and where it starts. Fragments and the record all start where a record
-/// starts (`{"put":` or `{"delete":`), and every fragment must be JSON cut short, not
-/// malformed.
+/// returns the record and where it starts. Fragments and the record all start where a record starts
+/// (`{"put":` or `{"delete":`), and every fragment must be JSON cut short, not malformed.
 fn recover_torn_line(line: &[u8]) -> Option<(JournalRecord, usize)> {
     const STARTS: [&[u8]; 2] = [b"{\"put\":", b"{\"delete\":"];
     let starts: Vec<usize> = (0..line.len())
@@ -274,9 +273,8 @@ impl Inner {
     }
 
     /// Appends records, fsyncs them and applies them to the state; they count only once this
-    /// returns. A failed write or
-    /// fsync (a full disk) is rolled back to the last complete record, so the next append
-    /// never lands after a fragment.
+    /// returns. A failed write or fsync (a full disk) is rolled back to the last complete record,
+    /// so the next append never lands after a fragment.
     pub(crate) fn append_journal(
         &self,
         st: &mut State,

@@ -42,15 +42,14 @@
 //! 3. `state`: the in-memory view of a library (songs, tombstones, registry, open packs and
 //!    indexes), how a reader catches up with other processes' commits and how a writer takes
 //!    the lock.
-//! 4. The operations on that state: `journal` (the metadata journal: parsing, with repair of
-//!    torn appends, replay, appends and compaction into `metadata.json`), `registry`
-//!    (registering a model, adopting a Python-tool library's flat `.npy` files), `index`
-//!    (keeping each model's pack in step with its `.npy` folder, writing vectors), `search`
-//!    (ranking candidate rows for a similarity search, and listings), `ann/{build,open,search}`
-//!    (the approximate nearest-neighbour index of large models, HNSW with `usearch`: when a
-//!    search uses it, how it is kept in step, checked and rebuilt, and why results stay exact
-//!    where it matters) and `audio` (the audio folder: its index of files and hash-verified
-//!    copies).
+//! 4. The operations on that state: `journal` (the metadata journal: parsing, with repair of torn
+//!    appends, replay, appends and compaction into `metadata.json`), `registry` (registering a
+//!    model, adopting a Python-tool library's flat `.npy` files), `index` (keeping each model's
+//!    pack in step with its `.npy` folder, writing vectors), `search` (ranking candidate rows for a
+//!    similarity search, and listings), `ann/{build,open,search}` (the approximate
+//!    nearest-neighbour index of large models, HNSW with `usearch`: when a search uses it, how it
+//!    is kept in step, checked and rebuilt, and why results stay exact where it matters) and
+//!    `audio` (the audio folder: its index of files and hash-verified copies).
 //! 5. `backend`: [`LocalBackend`] itself and its
 //!    [`StorageBackend`](songrec_storage::StorageBackend) implementation, which runs every
 //!    operation on a blocking thread against the shared state.

@@ -63,10 +63,9 @@ pub(crate) struct PackEntry {
 }
 
 impl Manifest {
-    /// Parses the index manifest read with [`read_opt`]. The manifest is derived: a damaged
-    /// one is reported and read as empty, so every pack is rebuilt from the `.npy` files (by
-    /// the next process that can take the lock, or `songrec reindex`) instead of every command
-    /// failing.
+    /// Parses the index manifest read with [`read_opt`]. The manifest is derived: a damaged one is
+    /// reported and read as empty, so every pack is rebuilt from the `.npy` files (by the next
+    /// process that can take the lock, or `songrec reindex`) instead of every command failing.
     pub(crate) fn parse(path: &std::path::Path, bytes: Option<&[u8]>) -> Self {
         parse_json::<Self>(path, bytes)
             .and_then(|m| match &m.check {

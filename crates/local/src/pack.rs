@@ -8,11 +8,10 @@
 //! record:        id: [u8; 32], norm: f32 LE, live: u32 LE (1 = vector, 0 = deletion), dim × f32 LE
 //! ```
 //!
-//! A later record for the same id supersedes earlier ones. Only the first `committed_len`
-//! bytes (recorded in the library's index manifest, written atomically after the append was
-//! fsynced) are trusted, so a crash mid-append leaves garbage that is ignored and overwritten.
-//! The `.npy` files stay the source of truth: a pack whose directory stamp does not match is
-//! rebuilt from them.
+//! A later record for the same id supersedes earlier ones. Only the first `committed_len` bytes
+//! (recorded in the library's index manifest, written atomically after the append was fsynced) are
+//! trusted, so a crash mid-append leaves garbage that is ignored and overwritten. The `.npy` files
+//! stay the source of truth: a pack whose directory stamp does not match is rebuilt from them.
 //!
 //! The header names the build (the manifest's number for this file): a pack whose build is not
 //! the manifest's (a rebuild renamed into place, then a crash before the manifest named it) is

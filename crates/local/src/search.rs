@@ -131,10 +131,9 @@ fn rank(
 /// decoded yet are read without their free-form fields unless the filter tests one, and are
 /// not kept decoded: only the page returned is.
 ///
-/// `first`: only the first this many are needed (a first page). Then, for an order other than
-/// by id, just those are selected and sorted (linear in the songs), nothing is kept for later
-/// pages, and the returned count is the number of matches. Otherwise the whole order is
-/// computed and kept.
+/// `first`: only the first this many are needed (a first page). Then, for an order other than by
+/// id, just those are selected and sorted (linear in the songs), nothing is kept for later pages,
+/// and the returned count is the number of matches. Otherwise the whole order is computed and kept.
 pub(crate) fn list_order(
     st: &mut State,
     filter: &Filter,

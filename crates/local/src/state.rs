@@ -53,8 +53,7 @@ pub(crate) struct State {
     pub(crate) journal_id: Option<u64>,
     /// Replay skipped fragments of failed appends: the next writer rewrites the journal.
     pub(crate) journal_repaired: bool,
-    /// Stamps of the files this state was loaded from, so a reader notices other processes'
-    /// writes.
+    /// Stamps of the files this state was loaded from, so a reader notices other processes' writes.
     pub(crate) seen: Seen,
     pub(crate) manifest: Manifest,
     /// The songs came from a current binary snapshot (or there is no `metadata.json`); false

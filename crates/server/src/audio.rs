@@ -54,7 +54,7 @@ pub async fn get_audio(
                 if e.kind() == std::io::ErrorKind::NotFound {
                     no_audio()
                 } else {
-                    ApiError::internal("reading the audio", e)
+                    reading(e)
                 }
             })?;
             serve_file(file, &m, &headers).await
@@ -88,6 +88,10 @@ pub async fn get_audio(
     }
 }
 
+fn reading(e: std::io::Error) -> ApiError {
+    ApiError::internal("reading the audio", e)
+}
+
 fn header_value(s: &str) -> ApiResult<HeaderValue> {
     HeaderValue::from_str(s).map_err(|e| ApiError::internal("building a header", e))
 }
@@ -116,15 +120,9 @@ async fn serve_file(
     m: &SongMetadata,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let len = file
-        .metadata()
-        .await
-        .map_err(|e| ApiError::internal("reading the audio", e))?
-        .len();
+    let len = file.metadata().await.map_err(reading)?.len();
     let mut head = vec![0u8; sniff::SNIFF_LEN.min(len as usize)];
-    file.read_exact(&mut head)
-        .await
-        .map_err(|e| ApiError::internal("reading the audio", e))?;
+    file.read_exact(&mut head).await.map_err(reading)?;
     let mime = sniff::audio_mime(&head).unwrap_or_else(|| mime_from_name(&m.file_name));
     // Content-addressed: the id is a strong validator that never changes.
     let etag = format!("\"{}\"", m.id.as_str());
@@ -177,9 +175,7 @@ async fn serve_file(
             return Ok(common(r));
         }
     };
-    file.seek(SeekFrom::Start(start))
-        .await
-        .map_err(|e| ApiError::internal("reading the audio", e))?;
+    file.seek(SeekFrom::Start(start)).await.map_err(reading)?;
     let body = Body::from_stream(ReaderStream::with_capacity(file.take(n), 64 * 1024));
     let mut r = Response::new(body);
     *r.status_mut() = status;

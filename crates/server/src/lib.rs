@@ -133,11 +133,10 @@ pub struct ServerOptions {
     pub public: bool,
     /// Largest accepted upload, bytes.
     pub max_upload_bytes: u64,
-    /// Embedders started with the server, for analysing uploads; others an upload's query
-    /// needs (`auto` blends musicnn and DSP where the library holds both) start on first use
-    /// with [`ServerOptions::embedder_config`]. Which vectors a query compares does not depend
-    /// on this list: it is the `embedder`/`blend`/`model` parameters, `auto` by default, as
-    /// in the CLI.
+    /// Embedders started with the server, for analysing uploads; others an upload's query needs
+    /// (`auto` blends musicnn and DSP where the library holds both) start on first use with
+    /// [`ServerOptions::embedder_config`]. Which vectors a query compares does not depend on this
+    /// list: it is the `embedder`/`blend`/`model` parameters, `auto` by default, as in the CLI.
     pub embedders: Vec<Arc<dyn Embedder>>,
     /// Settings of the embedders started on demand (neural runtime, model files).
     pub embedder_config: songrec_config::EmbedderConfig,
@@ -188,8 +187,7 @@ pub struct AppInner {
     pub recorder: MetricsRecorder,
     /// HTTP counters.
     pub http: HttpMetrics,
-    /// Embedders for uploads: those started with the server, and any other started on first
-    /// use.
+    /// Embedders for uploads: those started with the server, and any other started on first use.
     pub embedders: songrec_app::embedders::Pool,
     /// Upload limit.
     pub max_upload_bytes: u64,

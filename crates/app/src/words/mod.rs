@@ -1,21 +1,20 @@
 //! Search by words: `songrec similar --text "mellow acoustic guitar"`.
 //!
 //! Every song analysed by musicnn carries the model's strongest tag probabilities
-//! (`extra.style_tags`, see [`crate::extra::STYLE_TAGS`]) over the 50 Million Song Dataset
-//! tags the model was trained on (rock, jazz, chill, Mellow, female vocalists, ambient, 80s…).
-//! Songs analysed by `musicnn@2` also carry the MagnaTagATune network's sound tags
-//! (`extra.sound_tags`: piano, violin, flute, drums, slow, fast, quiet, female vocal, choir…),
-//! so words naming an instrument, a voice or a tempo are understood too ([`TagKind`]).
-//! A text query is read as a weighted set of those tags ([`parse`]): each word or phrase is
-//! matched to tags by name or through a listener vocabulary kept as data
-//! (`vocabulary.txt`, [`vocabulary`]: "orchestral" → strings, classical, violin, cello;
-//! "chiptune" and "8-bit" → electronic, electro, synth; "lo-fi" → chill, chillout, Mellow;
-//! "relaxing" → chillout and chill; "eighties" → 80s; about 250 words and phrases); "not",
-//! "no", "less", "without" turn the next tag into one to avoid. The query says which words
-//! it used and which it ignored ([`report`]); only a query with no usable word is an error,
-//! and it suggests the nearest tags and words ([`suggestions`]).
-//! A song's score ([`TagQuery::score`]) is the weighted sum of its probabilities for those tags
-//! (a tag outside its stored strongest ten counts as 0).
+//! (`extra.style_tags`, see [`crate::extra::STYLE_TAGS`]) over the 50 Million Song Dataset tags the
+//! model was trained on (rock, jazz, chill, Mellow, female vocalists, ambient, 80s…). Songs
+//! analysed by `musicnn@2` also carry the MagnaTagATune network's sound tags (`extra.sound_tags`:
+//! piano, violin, flute, drums, slow, fast, quiet, female vocal, choir…), so words naming an
+//! instrument, a voice or a tempo are understood too ([`TagKind`]). A text query is read as a
+//! weighted set of those tags ([`parse`]): each word or phrase is matched to tags by name or
+//! through a listener vocabulary kept as data (`vocabulary.txt`, [`vocabulary`]: "orchestral" →
+//! strings, classical, violin, cello; "chiptune" and "8-bit" → electronic, electro, synth; "lo-fi"
+//! → chill, chillout, Mellow; "relaxing" → chillout and chill; "eighties" → 80s; about 250 words
+//! and phrases); "not", "no", "less", "without" turn the next tag into one to avoid. The query says
+//! which words it used and which it ignored ([`report`]); only a query with no usable word is an
+//! error, and it suggests the nearest tags and words ([`suggestions`]). A song's score
+//! ([`TagQuery::score`]) is the weighted sum of its probabilities for those tags (a tag outside its
+//! stored strongest ten counts as 0).
 //!
 //! Alone, the words rank every song that matches the filter ([`by_words`]: one pass over the
 //! library's metadata, keeping the best `k`). With a seed song ([`steer`]) they move the

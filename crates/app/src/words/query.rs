@@ -115,11 +115,10 @@ fn unique(v: &mut Vec<String>) {
     v.retain(|w| seen.insert(w.clone()));
 }
 
-/// Reads `text` as tags and words to find in the songs' own text (see the module docs). An
-/// error when the text is over [`MAX_QUERY_BYTES`] or [`MAX_QUERY_WORDS`] ([`check_query`]), or
-/// when no word is left once filler is dropped ("the music"); a word that names no tag
-/// (`kazoo`) is still looked for in titles, albums and the other fields. Repeated words are
-/// looked for once.
+/// Reads `text` as tags and words to find in the songs' own text (see the module docs). An error
+/// when the text is over [`MAX_QUERY_BYTES`] or [`MAX_QUERY_WORDS`] ([`check_query`]), or when no
+/// word is left once filler is dropped ("the music"); a word that names no tag (`kazoo`) is still
+/// looked for in titles, albums and the other fields. Repeated words are looked for once.
 ///
 /// ```
 /// let q = songrec_app::words::parse("mellow acoustic guitar").unwrap();

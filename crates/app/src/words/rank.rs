@@ -96,9 +96,8 @@ impl TagQuery {
     }
 
     /// The song's score: its tag score ([`TagQuery::tag_score`]) plus its text score
-    /// ([`TagQuery::text_score`], so a title holding every word counts as much as the
-    /// strongest tags); `None` for a song without style tags whose text holds none of the
-    /// words.
+    /// ([`TagQuery::text_score`], so a title holding every word counts as much as the strongest
+    /// tags); `None` for a song without style tags whose text holds none of the words.
     pub fn score(&self, m: &SongMetadata) -> Option<f32> {
         self.score_of(&self.read(m))
     }
@@ -215,9 +214,8 @@ impl Ord for ById {
 
 /// The best `offset + k` songs for the words alone (skipping `offset`), among songs matching
 /// `filter` other than `exclude`; `similarity` is the tag score. One pass over the library's
-/// metadata, page by page, holding only the best; each page is scored on the blocking pool
-/// (the words × each song's text), never on the async workers. An error when no song has style
-/// tags.
+/// metadata, page by page, holding only the best; each page is scored on the blocking pool (the
+/// words × each song's text), never on the async workers. An error when no song has style tags.
 pub async fn by_words(
     backend: &dyn StorageBackend,
     q: &TagQuery,

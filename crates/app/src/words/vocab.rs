@@ -193,8 +193,7 @@ pub(super) fn suggestions_for(unknown: &[String]) -> Vec<String> {
 }
 
 /// The tags and vocabulary words nearest to `word`: within an edit distance of a third of its
-/// length (at least 1), or sharing its first four letters (all of a shorter word), nearest
-/// first.
+/// length (at least 1), or sharing its first four letters (all of a shorter word), nearest first.
 ///
 /// ```
 /// let s = songrec_app::words::suggestions("orchestrall");

@@ -21,13 +21,10 @@ impl AstraBackend {
             .map_err(|e| errors::blob(e, id))?;
         Ok(match out {
             blobs::PutOutcome::Uploaded { bytes, .. } => PutOutcome::copy(bytes, false),
-            blobs::PutOutcome::AlreadyPresent => PutOutcome::copy(
-                tokio::fs::metadata(src)
-                    .await
-                    .map_err(|e| StorageError::io(src, e))?
-                    .len(),
-                true,
-            ),
+            blobs::PutOutcome::AlreadyPresent => {
+                let meta = tokio::fs::metadata(src).await;
+                PutOutcome::copy(meta.map_err(|e| StorageError::io(src, e))?.len(), true)
+            }
         })
     }
 

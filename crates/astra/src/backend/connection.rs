@@ -129,9 +129,8 @@ pub(crate) fn s3_config(s: &S3Options) -> StorageResult<blobs::S3Config> {
 }
 
 impl AstraBackend {
-    /// Builds the backend from its options (no request is made). Fails with a message
-    /// naming the environment variable to set when the endpoint, token, bucket or S3
-    /// credentials are missing.
+    /// Builds the backend from its options (no request is made). Fails with a message naming the
+    /// environment variable to set when the endpoint, token, bucket or S3 credentials are missing.
     pub fn connect(opts: &AstraOptions) -> StorageResult<Self> {
         let api = data_api_config(opts)?;
         let s3 = s3_config(&opts.s3)?;

@@ -15,12 +15,6 @@ const S3: &str = "S3";
 pub(crate) fn api(e: DataApiError, what: &str) -> StorageError {
     match &e {
         DataApiError::Unauthorized { .. } => StorageError::Unauthorized(format!("{what}: {e}")),
-        DataApiError::DatabaseUnavailable { .. } => StorageError::Unavailable {
-            backend: BACKEND.into(),
-            // The error says what to do (resume it, or check the endpoint): once.
-            message: format!("{what}: {e}"),
-            transient: true,
-        },
         DataApiError::CollectionNotFound(_) => StorageError::backend(
             BACKEND,
             format!(
@@ -33,7 +27,10 @@ pub(crate) fn api(e: DataApiError, what: &str) -> StorageError {
                 "{what}: the keyspace does not exist; create it in the Astra console or set ASTRA_DB_KEYSPACE ({e})"
             ),
         ),
-        DataApiError::RateLimited { .. }
+        // An unavailable database's error says what to do (resume it, or check the endpoint):
+        // once.
+        DataApiError::DatabaseUnavailable { .. }
+        | DataApiError::RateLimited { .. }
         | DataApiError::Gateway { .. }
         | DataApiError::Transport { .. }
         | DataApiError::Timeout { .. } => StorageError::Unavailable {

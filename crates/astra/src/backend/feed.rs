@@ -3,10 +3,9 @@
 //!
 //! Every write of a songs document (metadata, batch, tombstone) stamps `changed_at` with the
 //! server's time (`$currentDate`, so machines' clocks do not matter). `insertMany` cannot use
-//! update operators, so a batch inserts its new documents with `pending: true` and then stamps
-//! them (`updateMany` by `_id`, which also removes `pending`): a document is always either
-//! stamped or pending, and the feed returns both, so a writer killed between the two requests
-//! loses nothing.
+//! update operators, so a batch inserts its new documents with `pending: true` and then stamps them
+//! (`updateMany` by `_id`, which also removes `pending`): a document is always either stamped or
+//! pending, and the feed returns both, so a writer killed between the two requests loses nothing.
 //!
 //! A clock document (`_id` [`CLOCK_ID`], no `deleted` field, so listings never see it) holds a
 //! random `epoch`, created once per collection, and the server time of the last feed request.

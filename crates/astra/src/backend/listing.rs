@@ -180,10 +180,9 @@ impl AstraBackend {
         Ok(out)
     }
 
-    /// A sample of the sort keys of the documents matching `filter` beyond `lower` and
-    /// within `upper`: one unsorted `find` page, which the server returns in token (hash)
-    /// order, unrelated to the sort keys. Returns the keys in listing order and whether they
-    /// are all the matches.
+    /// A sample of the sort keys of the documents matching `filter` beyond `lower` and within
+    /// `upper`: one unsorted `find` page, which the server returns in token (hash) order, unrelated
+    /// to the sort keys. Returns the keys in listing order and whether they are all the matches.
     async fn sample_keys(
         &self,
         filter: &Translated,
@@ -291,17 +290,16 @@ impl AstraBackend {
     /// the Data API's in-memory sort cap, so no request is refused; a refusal anyway (a
     /// stale estimate) narrows the range and tries again.
     ///
-    /// **Where a range ends.** A sorted `find` answers one page of at most `min(limit, the
-    /// server's page size)` documents and always `nextPageState: null`, so the service gives
-    /// no end signal and the page size is the server's (20 or 50 on Astra, any size on another
-    /// server). A range is done when a page comes back empty, or shorter than both what was
-    /// asked for and the largest page the server has already returned: the server then had
-    /// no more to give, since it fills every page up to its size. A first short page (the
-    /// server's size unknown) is confirmed by one more request; the largest page seen rides
-    /// along in the cursor, so the next page of a listing needs no confirmation. Cost: a
-    /// listing that ends within its first page takes two requests instead of one; a longer
-    /// one (a 100,000-song listing: about 2,000 finds at page 50 plus the key samples) takes
-    /// none more, since its first page is full.
+    /// **Where a range ends.** A sorted `find` answers one page of at most `min(limit, the server's
+    /// page size)` documents and always `nextPageState: null`, so the service gives no end signal
+    /// and the page size is the server's (20 or 50 on Astra, any size on another server). A range
+    /// is done when a page comes back empty, or shorter than both what was asked for and the
+    /// largest page the server has already returned: the server then had no more to give, since it
+    /// fills every page up to its size. A first short page (the server's size unknown) is confirmed
+    /// by one more request; the largest page seen rides along in the cursor, so the next page of a
+    /// listing needs no confirmation. Cost: a listing that ends within its first page takes two
+    /// requests instead of one; a longer one (a 100,000-song listing: about 2,000 finds at page 50
+    /// plus the key samples) takes none more, since its first page is full.
     async fn list_sorted(
         &self,
         q: &ListQuery,
@@ -503,11 +501,10 @@ impl AstraBackend {
         Ok(n)
     }
 
-    /// A listing by title or artist sorted on this machine, for a library whose stored sort
-    /// keys are partly of an earlier songrec: every live song matching the filter is read once,
-    /// ordered by its current key (what [`docs::sort_keys`] writes, so the order and the
-    /// cursors are those of the service's listing after the upgrade) and paged from `start`.
-    /// Writes nothing.
+    /// A listing by title or artist sorted on this machine, for a library whose stored sort keys
+    /// are partly of an earlier songrec: every live song matching the filter is read once, ordered
+    /// by its current key (what [`docs::sort_keys`] writes, so the order and the cursors are those
+    /// of the service's listing after the upgrade) and paged from `start`. Writes nothing.
     async fn list_sorted_here(
         &self,
         q: &ListQuery,

@@ -30,8 +30,7 @@
 //!
 //! - `audio`: the S3 objects of the songs' audio.
 //! - `connection`: [`AstraOptions`], [`AstraBackend::connect`] and accessors.
-//! - `registry`: [`AstraBackend::init`] and the model registry (names and templates in
-//!   `schema`).
+//! - `registry`: [`AstraBackend::init`] and the model registry (names and templates in `schema`).
 //! - `writes`: storing vectors, metadata and batches of songs; deleting songs.
 //! - `listing`: reading metadata, listings and their cursors, counts, versions.
 //! - `search`: reading vectors and similarity search (ANN or exact scan).

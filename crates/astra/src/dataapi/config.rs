@@ -168,9 +168,8 @@ pub struct DataApiConfig {
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl DataApiConfig {
-    /// A configuration with defaults: Astra path prefix, keyspace `default_keyspace`,
-    /// request timeout 10 s, operation timeout 30 s, chunks of 50 with 8 in flight,
-    /// binary vectors.
+    /// A configuration with defaults: Astra path prefix, keyspace `default_keyspace`, request
+    /// timeout 10 s, operation timeout 30 s, chunks of 50 with 8 in flight, binary vectors.
     pub fn new(endpoint: impl Into<String>, token: Secret) -> Self {
         Self {
             endpoint: endpoint.into(),

@@ -195,9 +195,8 @@ fn outcomes(
 }
 
 impl Collection {
-    /// Inserts documents in chunks of `insert_chunk_size` (≤ 100) with
-    /// `insert_concurrency` requests in flight, unordered, with
-    /// `returnDocumentResponses: true`.
+    /// Inserts documents in chunks of `insert_chunk_size` (≤ 100) with `insert_concurrency`
+    /// requests in flight, unordered, with `returnDocumentResponses: true`.
     ///
     /// Per-document failures are reported in the returned [`InsertManyReport`]; errors that
     /// make every request fail (unauthorized, collection/keyspace missing, database

@@ -1,11 +1,10 @@
 //! Client for the Astra DB Data API (JSON over HTTP, collections with vectors).
 //!
 //! Written from the Data API's wire-protocol notes. Tolerates both the legacy (≤ v1.0.34) and
-//! current error code names, page sizes 20/50, and HTTP 200 responses carrying
-//! `errors`. Transient failures (transport errors after connecting, request timeouts, 429,
-//! 502/503/504, DATABASE-scope timeout/unavailable codes) are retried with capped, jittered
-//! exponential backoff (`backon`), honouring `Retry-After`, and only for operations that are
-//! safe to repeat.
+//! current error code names, page sizes 20/50, and HTTP 200 responses carrying `errors`. Transient
+//! failures (transport errors after connecting, request timeouts, 429, 502/503/504, DATABASE-scope
+//! timeout/unavailable codes) are retried with capped, jittered exponential backoff (`backon`),
+//! honouring `Retry-After`, and only for operations that are safe to repeat.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), songrec_astra::dataapi::DataApiError> {

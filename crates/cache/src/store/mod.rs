@@ -571,13 +571,10 @@ impl CacheStore {
         let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
         let tmp = temp_next_to(&dest);
-        let (got, n) = match copy_hashed(src, &tmp) {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(StorageError::io(src, e));
-            }
-        };
+        let (got, n) = copy_hashed(src, &tmp).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            StorageError::io(src, e)
+        })?;
         if got != *id {
             let _ = fs::remove_file(&tmp);
             return Err(StorageError::HashMismatch {
@@ -611,14 +608,13 @@ impl CacheStore {
             added(tx, order, &key, n as i64, old)?;
             evict(tx, order, d, &self.root, max, &key)
         });
-        match (stored, io_failure) {
-            (Ok(()), _) => Ok(()),
-            (Err(_), Some(e)) => {
+        stored.map_err(|e| match io_failure {
+            Some(io) => {
                 let _ = fs::remove_file(&tmp);
-                Err(e)
+                io
             }
-            (Err(e), None) => Err(e),
-        }
+            None => e,
+        })
     }
 
     /// Whether the audio of `id` is cached (the file is not re-hashed).
@@ -633,10 +629,7 @@ impl CacheStore {
         let file = self.audio_path(id);
         self.write_txn(|tx, order, d| {
             let b: Option<i64> = entry_bytes(tx, &key)?;
-            match b {
-                Some(b) => remove_entry(tx, order, d, &key, b, Some(file)),
-                None => Ok(()),
-            }
+            b.map_or(Ok(()), |b| remove_entry(tx, order, d, &key, b, Some(file)))
         })
     }
 

@@ -3,14 +3,13 @@
 //!
 //! # Which crate
 //!
-//! [`usearch`] (Unum's HNSW, C++ core compiled with `cc`, builds offline from crates.io).
-//! Compared with `hnsw_rs` (pure Rust) on the same clustered 50k × 512 set, M = 16,
-//! ef_construction = 128, ef_search = 64, 2 cores: usearch built in 13.6 s against 46 s,
-//! answered in 0.32 ms against 0.65 ms at recall@10 0.992 against 0.990, and peaked at 221 MB
-//! resident against 322 MB. It also removes keys (so deletes and re-embeds are applied in place),
-//! stores vectors as f32, f16 or i8, and opens a saved index as a read-only memory map (`view`),
-//! which a short-lived `songrec similar` process needs. The price is a C++ build step (about
-//! four minutes once, on two cores).
+//! [`usearch`] (Unum's HNSW, C++ core compiled with `cc`, builds offline from crates.io). Compared
+//! with `hnsw_rs` (pure Rust) on the same clustered 50k × 512 set, M = 16, ef_construction = 128,
+//! ef_search = 64, 2 cores: usearch built in 13.6 s against 46 s, answered in 0.32 ms against 0.65
+//! ms at recall@10 0.992 against 0.990, and peaked at 221 MB resident against 322 MB. It also
+//! removes keys (so deletes and re-embeds are applied in place), stores vectors as f32, f16 or i8,
+//! and opens a saved index as a read-only memory map (`view`), which a short-lived `songrec
+//! similar` process needs. The price is a C++ build step (about four minutes once, on two cores).
 //!
 //! # How it stays right
 //!

@@ -151,9 +151,8 @@ pub struct SongPage {
     pub next_offset: Option<usize>,
 }
 
-/// The words of a `q=` search, each once: lower case, split at white space, under the words
-/// query's caps (`songrec_app::words::MAX_QUERY_BYTES` and `MAX_QUERY_WORDS`: an error naming
-/// them beyond).
+/// The words of a `q=` search, each once: lower case, split at white space, under the words query's
+/// caps (`songrec_app::words::MAX_QUERY_BYTES` and `MAX_QUERY_WORDS`: an error naming them beyond).
 fn words_of(q: &str) -> ApiResult<Vec<String>> {
     songrec_app::words::check_query(q)?;
     let mut seen = std::collections::HashSet::new();

@@ -73,8 +73,7 @@ pub async fn playlist(
     Ok(Json(list))
 }
 
-/// `GET /api/v1/clusters`: `k`, `seed` (of k-means++), the filters, and
-/// `embedder`/`blend`/`model`.
+/// `GET /api/v1/clusters`: `k`, `seed` (of k-means++), the filters, and `embedder`/`blend`/`model`.
 pub async fn clusters(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,
