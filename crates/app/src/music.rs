@@ -116,7 +116,6 @@ impl MusicFolder {
         self.by_key.len()
     }
 
-    /// Whether no audio file was found.
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
     }

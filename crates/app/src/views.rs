@@ -52,46 +52,43 @@ pub async fn playlist(
     ask: &PlaylistAsk,
     cfg: &EmbedderConfig,
 ) -> AppResult<Playlist> {
-    match &ask.shape {
-        PlaylistShape::Seeds(seeds) => {
-            let first = seeds.first().ok_or_else(|| {
-                AppError::Invalid(
-                    "a playlist needs a seed song, or a song to start from and one to end at"
-                        .into(),
-                )
-            })?;
-            let model = choose_space(backend, &ask.choice, Some(first), cfg).await?;
-            Ok(playlist::from_seeds(
-                backend,
-                &SeedRequest {
-                    seeds: seeds.iter().map(|s| s.id.clone()).collect(),
-                    model,
-                    n: ask.n,
-                    constraints: ask.constraints.clone(),
-                },
+    let first = match &ask.shape {
+        PlaylistShape::Seeds(seeds) => seeds.first().ok_or_else(|| {
+            AppError::Invalid(
+                "a playlist needs a seed song, or a song to start from and one to end at".into(),
             )
-            .await?)
+        })?,
+        PlaylistShape::Path { from, .. } => from,
+    };
+    let model = choose_space(backend, &ask.choice, Some(first), cfg).await?;
+    let (n, constraints) = (ask.n, ask.constraints.clone());
+    Ok(match &ask.shape {
+        PlaylistShape::Seeds(seeds) => {
+            let seeds = seeds.iter().map(|s| s.id.clone()).collect();
+            let req = SeedRequest {
+                seeds,
+                model,
+                n,
+                constraints,
+            };
+            playlist::from_seeds(backend, &req).await?
         }
         PlaylistShape::Path {
             from,
             to,
             candidates,
         } => {
-            let model = choose_space(backend, &ask.choice, Some(from), cfg).await?;
-            Ok(playlist::between(
-                backend,
-                &PathRequest {
-                    from: from.id.clone(),
-                    to: to.id.clone(),
-                    model,
-                    n: ask.n,
-                    candidates_per_point: *candidates,
-                    constraints: ask.constraints.clone(),
-                },
-            )
-            .await?)
+            let req = PathRequest {
+                from: from.id.clone(),
+                to: to.id.clone(),
+                model,
+                n,
+                candidates_per_point: *candidates,
+                constraints,
+            };
+            playlist::between(backend, &req).await?
         }
-    }
+    })
 }
 
 /// The songs matching `filter` with their vectors in the chosen space (over the whole library:

@@ -222,23 +222,23 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
                 .collect(),
         )
     };
-    let mut lines: Vec<(String, String)> = vec![
-        ("id".into(), m.id.to_string()),
-        ("title".into(), sourced(m, "title", m.title.clone())),
-        ("artist".into(), sourced(m, "artist", opt(&m.artist))),
-        ("album".into(), sourced(m, "album", opt(&m.album))),
-        ("genre".into(), sourced(m, "genre", opt(&m.genre))),
+    let mut lines: Vec<(&str, String)> = vec![
+        ("id", m.id.to_string()),
+        ("title", sourced(m, "title", m.title.clone())),
+        ("artist", sourced(m, "artist", opt(&m.artist))),
+        ("album", sourced(m, "album", opt(&m.album))),
+        ("genre", sourced(m, "genre", opt(&m.genre))),
         (
-            "duration".into(),
+            "duration",
             format!("{} ({:.2} s)", mmss(m.duration_secs), m.duration_secs),
         ),
-        ("bpm".into(), bpm(m)),
-        ("key".into(), opt(&m.key)),
-        ("tags".into(), list(m.tags.clone())),
-        ("style".into(), tags(style_tags_of(m))),
-        ("sound".into(), tags(sound_tags_of(m))),
+        ("bpm", bpm(m)),
+        ("key", opt(&m.key)),
+        ("tags", list(m.tags.clone())),
+        ("style", tags(style_tags_of(m))),
+        ("sound", tags(sound_tags_of(m))),
         (
-            "format".into(),
+            "format",
             format!(
                 "{} Hz, {} ch, {}, {}",
                 m.sample_rate,
@@ -247,18 +247,15 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
                 m.file_name
             ),
         ),
+        ("audio", (if audio { "stored" } else { "missing" }).into()),
         (
-            "audio".into(),
-            (if audio { "stored" } else { "missing" }).into(),
-        ),
-        (
-            "vectors".into(),
+            "vectors",
             list(models.iter().map(ToString::to_string).collect()),
         ),
-        ("content".into(), m.content_hash.clone()),
-        ("added".into(), m.created_at.to_rfc3339()),
+        ("content", m.content_hash.clone()),
+        ("added", m.created_at.to_rfc3339()),
         (
-            "version".into(),
+            "version",
             format!("{} (updated {})", m.version, m.updated_at.to_rfc3339()),
         ),
     ];
@@ -269,7 +266,7 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
             FINGERPRINT => fingerprint_summary(v),
             _ => sourced(m, k, extra_value(v)),
         };
-        lines.push((k.clone(), text));
+        lines.push((k, text));
     }
     let width = lines
         .iter()

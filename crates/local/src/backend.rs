@@ -116,11 +116,7 @@ impl LocalBackend {
             let models = st.registry.models.clone();
             for m in &models {
                 inner.rebuild_pack(st, m, true)?;
-                let live = st
-                    .packs
-                    .get(&m.model.file_key())
-                    .map_or(0, |c| c.pack.live_rows().len());
-                if live >= inner.opts.ann.min_vectors {
+                if inner.ann_live(st, m).is_some() {
                     let key = m.model.key();
                     inner.build_ann_with(st, m, &|done, total| progress(&key, done, total))?;
                 }
@@ -170,11 +166,7 @@ impl LocalBackend {
             let models = st.registry.models.clone();
             for m in &models {
                 inner.ensure_pack(st, m)?;
-                let live = st
-                    .packs
-                    .get(&m.model.file_key())
-                    .map_or(0, |c| c.pack.live_rows().len());
-                if live >= inner.opts.ann.min_vectors {
+                if inner.ann_live(st, m).is_some() {
                     inner.build_ann(st, m)?;
                 }
             }

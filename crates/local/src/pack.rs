@@ -320,12 +320,7 @@ impl Pack {
         self.content_crc()?;
         let path = self.path.clone();
         let io = |e| StorageError::io(&path, e);
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(io)?;
-        f.seek(SeekFrom::Start(self.committed as u64)).map_err(io)?;
+        let mut f = self.write_at(self.committed as u64).map_err(io)?;
         let mut buf = Vec::with_capacity(records.len() * record_size(self.dim));
         for (id, v) in records {
             if v.is_some_and(|v| v.len() != self.dim) {
@@ -347,6 +342,13 @@ impl Pack {
         Ok(self.committed)
     }
 
+    /// The pack file opened for reading and writing, positioned at `at`.
+    fn write_at(&self, at: u64) -> std::io::Result<File> {
+        let mut f = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        f.seek(SeekFrom::Start(at))?;
+        Ok(f)
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         self.map
             .as_deref()
@@ -360,11 +362,7 @@ impl Pack {
     pub(crate) fn stamp_build(&mut self) -> StorageResult<()> {
         let path = self.path.clone();
         let io = |e| StorageError::io(&path, e);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .open(&self.path)
-            .map_err(io)?;
-        f.seek(SeekFrom::Start(BUILD_AT as u64)).map_err(io)?;
+        let mut f = self.write_at(BUILD_AT as u64).map_err(io)?;
         f.write_all(&self.build.to_le_bytes()).map_err(io)?;
         f.sync_data().map_err(io)?;
         self.header_build = self.build;

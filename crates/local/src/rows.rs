@@ -98,9 +98,7 @@ pub fn decode(
     let rs = record_size(dim);
     let mut rows = Vec::with_capacity(n);
     for r in body.chunks_exact(ROW) {
-        let mut off = [0u8; 8];
-        off.copy_from_slice(&r[32..40]);
-        let offset = usize::try_from(u64::from_le_bytes(off))
+        let offset = usize::try_from(u64::from_le_bytes(r[32..40].try_into().unwrap_or_default()))
             .ok()
             .filter(|&o| {
                 o >= HEADER
@@ -108,14 +106,10 @@ pub fn decode(
                     && (o - HEADER).is_multiple_of(rs)
             })
             .ok_or_else(|| damaged("a row names no record of the pack"))?;
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&r[..32]);
-        let mut norm = [0u8; 4];
-        norm.copy_from_slice(&r[40..44]);
         rows.push(Row {
             offset,
-            id,
-            norm: f32::from_le_bytes(norm),
+            id: r[..32].try_into().unwrap_or_default(),
+            norm: f32::from_le_bytes(r[40..44].try_into().unwrap_or_default()),
         });
     }
     Ok((rows, covered))
@@ -150,14 +144,8 @@ impl Pack {
         let mut off = from.max(HEADER);
         let scanned = (bytes.len().saturating_sub(off)) / rs;
         while off + rs <= bytes.len() {
-            let mut id = [0u8; 32];
-            id.copy_from_slice(&bytes[off..off + 32]);
-            let norm = f32::from_le_bytes([
-                bytes[off + 32],
-                bytes[off + 33],
-                bytes[off + 34],
-                bytes[off + 35],
-            ]);
+            let id: [u8; 32] = bytes[off..off + 32].try_into().unwrap_or_default();
+            let norm = f32::from_le_bytes(bytes[off + 32..off + 36].try_into().unwrap_or_default());
             let live = bytes[off + 36] == 1;
             latest.insert(
                 id,

@@ -117,11 +117,8 @@ pub fn parse_bind(s: &str) -> Result<SocketAddr, ServerError> {
 /// assert!(check_bind(&"0.0.0.0:8080".parse().unwrap(), true).is_ok());
 /// ```
 pub fn check_bind(addr: &SocketAddr, public: bool) -> Result<(), ServerError> {
-    if addr.ip().is_loopback() || public {
-        Ok(())
-    } else {
-        Err(ServerError::NotLoopback(*addr))
-    }
+    let ok = addr.ip().is_loopback() || public;
+    ok.then_some(()).ok_or(ServerError::NotLoopback(*addr))
 }
 
 /// How to serve.
@@ -223,14 +220,11 @@ impl AppInner {
     ) -> Result<Self, ServerError> {
         let recorder = MetricsRecorder::new();
         let backend: Arc<dyn StorageBackend> = Arc::new(backend.layer(recorder.clone()));
+        let mut scratch = tempfile::Builder::new();
+        scratch.prefix("songrec-serve-");
         let scratch = match &opts.scratch_dir {
-            Some(d) => {
-                std::fs::create_dir_all(d).map_err(ServerError::Scratch)?;
-                tempfile::Builder::new()
-                    .prefix("songrec-serve-")
-                    .tempdir_in(d)
-            }
-            None => tempfile::Builder::new().prefix("songrec-serve-").tempdir(),
+            Some(d) => std::fs::create_dir_all(d).and_then(|()| scratch.tempdir_in(d)),
+            None => scratch.tempdir(),
         }
         .map_err(ServerError::Scratch)?;
         let hosts = guard::HostPolicy::new(opts.bind, opts.public, &opts.allowed_hosts)
@@ -392,7 +386,7 @@ impl Server {
     /// Checks the address and binds it.
     pub async fn bind(
         backend: Arc<dyn StorageBackend>,
-        opts: ServerOptions,
+        mut opts: ServerOptions,
     ) -> Result<Self, ServerError> {
         check_bind(&opts.bind, opts.public)?;
         let listener = tokio::net::TcpListener::bind(opts.bind)
@@ -401,7 +395,6 @@ impl Server {
                 addr: opts.bind,
                 error,
             })?;
-        let mut opts = opts;
         // The real port (when 0 was asked for), for the Host check.
         opts.bind = listener.local_addr().map_err(ServerError::Serve)?;
         let state = Arc::new(AppInner::new(backend, &opts)?);

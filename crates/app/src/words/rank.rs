@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use songrec_storage::math::TopK;
 use songrec_storage::{Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend};
 
-use super::query::TagQuery;
+use super::query::{TagQuery, TagTerm};
 use super::vocab::{TagKind, words};
 use crate::extra::{sound_tags_of, style_tags_of};
 use crate::similar::SimilarRequest;
@@ -178,17 +178,13 @@ impl TagQuery {
 
     /// "Mellow, acoustic, guitar, not sad": how the words were read.
     pub fn describe(&self) -> String {
-        self.terms
+        let not = |t: &TagTerm| if t.weight < 0.0 { "not " } else { "" };
+        let terms: Vec<String> = self
+            .terms
             .iter()
-            .map(|t| {
-                if t.weight < 0.0 {
-                    format!("not {}", t.tag)
-                } else {
-                    t.tag.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+            .map(|t| format!("{}{}", not(t), t.tag))
+            .collect();
+        terms.join(", ")
     }
 }
 

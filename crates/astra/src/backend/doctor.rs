@@ -151,6 +151,17 @@ impl Checks {
     fn ok(&mut self, name: &str, detail: impl Into<String>) {
         self.add(name, CheckStatus::Ok, detail.into(), None);
     }
+
+    /// A check that could not run for want of settings.
+    fn not_checked(&mut self, name: &str) {
+        let detail = "not checked (configuration incomplete)".into();
+        self.add(
+            name,
+            CheckStatus::Warn,
+            detail,
+            Some("complete the configuration first"),
+        );
+    }
 }
 
 /// Runs every check against the configured Data API and S3 bucket. Never fails: problems are
@@ -194,12 +205,7 @@ pub async fn doctor(opts: &AstraOptions) -> DoctorReport {
             e.to_string(),
             Some("fix ASTRA_DB_API_ENDPOINT / ASTRA_DB_APPLICATION_TOKEN"),
         ),
-        Err(_) => c.add(
-            names::ENDPOINT,
-            CheckStatus::Warn,
-            "not checked (configuration incomplete)".into(),
-            Some("complete the configuration first"),
-        ),
+        Err(_) => c.not_checked(names::ENDPOINT),
     }
     match s3.map(BlobStore::new) {
         Ok(Ok(store)) => bucket_checks(&mut c, &store).await,
@@ -209,12 +215,7 @@ pub async fn doctor(opts: &AstraOptions) -> DoctorReport {
             e.to_string(),
             Some("fix the [s3] settings / SONGREC_S3_* variables"),
         ),
-        Err(_) => c.add(
-            names::BUCKET,
-            CheckStatus::Warn,
-            "not checked (configuration incomplete)".into(),
-            Some("complete the configuration first"),
-        ),
+        Err(_) => c.not_checked(names::BUCKET),
     }
     DoctorReport { checks: c.out }
 }

@@ -183,7 +183,6 @@ impl DataApiClient {
         })
     }
 
-    /// The configuration.
     pub fn config(&self) -> &DataApiConfig {
         &self.inner.config
     }

@@ -386,7 +386,6 @@ impl Collection {
         }
     }
 
-    /// The collection name.
     pub fn name(&self) -> &str {
         &self.name
     }

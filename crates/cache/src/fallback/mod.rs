@@ -429,13 +429,10 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
                 })
                 .collect();
             let mut vectors: HashMap<SongId, Vec<Embedding>> = HashMap::new();
-            {
-                let mut stream = futures::stream::iter(reads).buffer_unordered(REFRESH_CONCURRENCY);
-                while let Some(r) = stream.next().await {
-                    let (id, e) = r?;
-                    if let Some(e) = e {
-                        vectors.entry(id).or_default().push(e);
-                    }
+            let mut stream = futures::stream::iter(reads).buffer_unordered(REFRESH_CONCURRENCY);
+            while let Some(r) = stream.next().await {
+                if let (id, Some(e)) = r? {
+                    vectors.entry(id).or_default().push(e);
                 }
             }
             let records: Vec<SongRecord> = metas

@@ -192,7 +192,6 @@ impl CacheStore {
         Ok(conn)
     }
 
-    /// The cache folder.
     pub fn root(&self) -> &Path {
         &self.root
     }

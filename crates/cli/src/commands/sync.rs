@@ -98,15 +98,14 @@ fn describe(a: &Action, names: &HashMap<SongId, String>) -> String {
         None => id.short().to_owned(),
     };
     match a {
-        Action::Copy { from, full, .. } => format!(
-            "{} {}{song}",
-            if *from == songrec_sync::plan::Side::Local {
-                "upload"
-            } else {
-                "download"
-            },
-            if *full { "" } else { "the metadata of " },
-        ),
+        Action::Copy { from, full, .. } => {
+            let local = *from == songrec_sync::plan::Side::Local;
+            let verb = if local { "upload" } else { "download" };
+            format!(
+                "{verb} {}{song}",
+                if *full { "" } else { "the metadata of " }
+            )
+        }
         Action::Delete { on, .. } => format!("delete {song} on the {on} side"),
         Action::Reconcile { added_both, .. } => format!(
             "merge {song} ({})",

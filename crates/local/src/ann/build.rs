@@ -32,6 +32,14 @@ impl Inner {
         Ok(index)
     }
 
+    /// The live vectors of the model's open pack when they are enough for an approximate index
+    /// ([`crate::AnnOptions::min_vectors`]).
+    pub(crate) fn ann_live(&self, st: &State, m: &RegisteredModel) -> Option<usize> {
+        let pack = st.packs.get(&m.model.file_key());
+        let live = pack.map_or(0, |c| c.pack.live_rows().len());
+        (live >= self.opts.ann.min_vectors).then_some(live)
+    }
+
     /// Builds the model's index from its open pack and commits it (write lock held).
     pub(crate) fn build_ann(&self, st: &mut State, m: &RegisteredModel) -> StorageResult<()> {
         self.build_ann_with(st, m, &|_, _| {})
@@ -208,8 +216,7 @@ impl Inner {
         }
         let Some(e) = pe.ann.clone() else {
             // Worth building only when enough vectors are live (records count rewrites too).
-            let live = st.packs.get(&key).map_or(0, |c| c.pack.live_rows().len());
-            if live >= self.opts.ann.min_vectors {
+            if let Some(live) = self.ann_live(st, m) {
                 tracing::info!(
                     "building the approximate index of {} ({live} vectors)",
                     m.model.key()
