@@ -9,7 +9,7 @@ use songrec_storage::{Filter, ListQuery, Match, SongId, SongMetadata, StorageBac
 use super::query::TagQuery;
 use super::vocab::{TagKind, words};
 use crate::ingest::{sound_tags_of, style_tags_of};
-use crate::similar::SimilarRequest;
+use crate::similar::Probe;
 use crate::{AppError, AppResult};
 
 /// The model named in answers to words alone (ranked by the stored tags, not by vectors).
@@ -312,16 +312,17 @@ pub fn steer_pool(want: usize, max: usize) -> usize {
 
 /// The seed's neighbours moved towards the words (see the module docs): the `steer_pool`
 /// nearest by sound, re-ranked by standardised similarity + standardised tag score.
-pub async fn steer(
+pub(crate) async fn steer(
     backend: &dyn StorageBackend,
-    req: &SimilarRequest,
+    question: &songrec_rank::Question,
+    p: &Probe,
     q: &TagQuery,
 ) -> AppResult<Vec<Steered>> {
-    let want = req.k.saturating_add(req.offset);
-    let mut wide = req.clone();
-    wide.k = steer_pool(want, backend.max_results());
-    wide.offset = 0;
-    let pool = crate::similar::similar(backend, &wide).await?;
+    let r = &question.ranking;
+    let mut wide = question.clone();
+    wide.ranking.k = steer_pool(r.k.saturating_add(r.offset), backend.max_results());
+    wide.ranking.offset = 0;
+    let pool = songrec_rank::search(backend, &wide, &p.vectors, &p.exclude).await?;
     let q = q.clone();
     let scored: Vec<(Match, Option<f32>)> = off_workers(move || {
         pool.into_iter()
@@ -341,8 +342,8 @@ pub async fn steer(
     let mut scored: Vec<Option<(Match, Option<f32>)>> = scored.into_iter().map(Some).collect();
     Ok(order
         .into_iter()
-        .skip(req.offset)
-        .take(req.k)
+        .skip(r.offset)
+        .take(r.k)
         .filter_map(|i| scored[i].take())
         .map(|(matched, s)| Steered {
             matched,

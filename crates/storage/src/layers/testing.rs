@@ -251,17 +251,21 @@ impl StorageBackend for MemoryBackend {
             });
         }
         let qn = math::norm(&query.vector);
-        let mut top = TopK::new(query.offset + query.k);
+        let mut top = TopK::new(query.ranking.offset + query.ranking.k);
         for (id, v) in vectors {
             let Some(m) = s.metadata.get(id) else {
                 continue;
             };
-            if query.exclude.contains(id) || !query.filter.matches(m) {
+            if query.exclude.contains(id) || !query.ranking.filter.matches(m) {
                 continue;
             }
-            let (score, _) =
-                math::score(query.metric, math::dot(&query.vector, v), qn, math::norm(v));
-            if query.threshold.is_some_and(|t| score < t) {
+            let (score, _) = math::score(
+                query.ranking.metric,
+                math::dot(&query.vector, v),
+                qn,
+                math::norm(v),
+            );
+            if query.ranking.threshold.is_some_and(|t| score < t) {
                 continue;
             }
             top.push(score, id.clone());
@@ -269,11 +273,15 @@ impl StorageBackend for MemoryBackend {
         Ok(top
             .into_sorted()
             .into_iter()
-            .skip(query.offset)
+            .skip(query.ranking.offset)
             .filter_map(|sc| {
                 let v = &vectors[&sc.key];
-                let (similarity, distance) =
-                    math::score(query.metric, math::dot(&query.vector, v), qn, math::norm(v));
+                let (similarity, distance) = math::score(
+                    query.ranking.metric,
+                    math::dot(&query.vector, v),
+                    qn,
+                    math::norm(v),
+                );
                 s.metadata.get(&sc.key).map(|m| Match {
                     id: sc.key.clone(),
                     similarity,
