@@ -167,7 +167,7 @@ pub struct Match {
     pub metadata: SongMetadata,
     /// The result list this match belongs to came from an approximate nearest-neighbour index:
     /// the similarity is exact, but a better match may be missing (the local backend's ANN
-    /// path; see [`SearchQuery::exact`]). `false` for an exact ranking.
+    /// path; see [`Ranking::exact`]). `false` for an exact ranking.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approximate: bool,
 }

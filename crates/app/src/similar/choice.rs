@@ -34,6 +34,24 @@ fn part(name: &str, weight: f32) -> AppResult<Part> {
     Ok(Part { model, weight })
 }
 
+/// Whether `target` has vectors of `m` (a file is analysed for whichever it is asked).
+async fn has(backend: &dyn StorageBackend, target: &Target, m: &ModelInfo) -> AppResult<bool> {
+    Ok(match target {
+        Target::Song(s) => backend.get_embedding(&s.id, m).await?.is_some(),
+        Target::File(_) => true,
+    })
+}
+
+/// The library's default vectors while they answer: the current mix's when every song has
+/// them, else the previous mix's when it answers ([`crate::embedders::previous_mix_answers`]).
+fn defaults(stats: &[ModelStats]) -> [(&'static str, bool); 2] {
+    use crate::embedders::{DEFAULT, PREVIOUS_DEFAULT, default_is_complete, previous_mix_answers};
+    [
+        (DEFAULT, default_is_complete(stats)),
+        (PREVIOUS_DEFAULT, previous_mix_answers(stats)),
+    ]
+}
+
 /// The neural weight `auto` gives a song of this duration: [`AUTO_BLEND_SHORT`] for clips
 /// shorter than [`SHORT_CLIP_SECS`] (one-shots, short loops: the DSP attack and envelope
 /// features carry more there), else [`AUTO_BLEND`]. Unknown durations (0) count as songs.
@@ -78,7 +96,6 @@ pub async fn choose_parts(
     choice: &Choice,
     models: Option<&[ModelStats]>,
 ) -> AppResult<Space> {
-    let one = |part: Part| Ok(Space { parts: vec![part] });
     let read_models = || async {
         match models {
             Some(m) => Ok::<_, AppError>(m.to_vec()),
@@ -86,7 +103,7 @@ pub async fn choose_parts(
         }
     };
     match choice {
-        Choice::Embedder(name) => one(part(name, 1.0)?),
+        Choice::Embedder(name) => Ok(Space::from(crate::embedders::model_by_name(name)?)),
         Choice::Model(key) => {
             let models = read_models().await?;
             let have: Vec<String> = models.iter().map(|s| s.model.key()).collect();
@@ -111,24 +128,10 @@ pub async fn choose_parts(
         }),
         Choice::Auto => {
             let stats = read_models().await?;
-            if crate::embedders::default_is_complete(&stats) {
-                let m = crate::embedders::model_by_name(crate::embedders::DEFAULT)?;
-                let has = match target {
-                    Target::Song(s) => backend.get_embedding(&s.id, &m).await?.is_some(),
-                    Target::File(_) => true,
-                };
-                if has {
-                    return one(part(crate::embedders::DEFAULT, 1.0)?);
-                }
-            }
-            if crate::embedders::previous_mix_answers(&stats) {
-                let m = crate::embedders::model_by_name(crate::embedders::PREVIOUS_DEFAULT)?;
-                let has = match target {
-                    Target::Song(s) => backend.get_embedding(&s.id, &m).await?.is_some(),
-                    Target::File(_) => true,
-                };
-                if has {
-                    return one(part(crate::embedders::PREVIOUS_DEFAULT, 1.0)?);
+            for (name, answers) in defaults(&stats) {
+                let m = crate::embedders::model_by_name(name)?;
+                if answers && has(backend, target, &m).await? {
+                    return Ok(Space::from(m));
                 }
             }
             let have: Vec<ModelInfo> = stats.into_iter().map(|s| s.model).collect();
@@ -138,27 +141,18 @@ pub async fn choose_parts(
             };
             let mut parts = Vec::new();
             for (name, w) in [("musicnn", w), ("dsp", 1.0 - w)] {
-                let m = crate::embedders::model_by_name(name)?;
-                if !have.contains(&m) {
-                    continue;
+                let p = part(name, w)?;
+                if have.contains(&p.model) && has(backend, target, &p.model).await? {
+                    parts.push(p);
                 }
-                if let Target::Song(s) = target
-                    && backend.get_embedding(&s.id, &m).await?.is_none()
-                {
-                    continue;
-                }
-                parts.push(Part {
-                    model: m,
-                    weight: w,
-                });
             }
             if !parts.is_empty() {
                 return Ok(Space { parts });
             }
             // Neither live embedder's vectors: any stored model the song has (e.g. legacy@0).
-            if let Target::Song(s) = target {
+            if let Target::Song(_) = target {
                 for m in have {
-                    if backend.get_embedding(&s.id, &m).await?.is_some() {
+                    if has(backend, target, &m).await? {
                         return Ok(Space::from(m));
                     }
                 }
@@ -196,15 +190,8 @@ pub async fn choose_space(
         return choose_parts(backend, &target, choice, None).await;
     }
     let stats = backend.models().await?;
-    if crate::embedders::default_is_complete(&stats) {
-        return Ok(Space::from(crate::embedders::model_by_name(
-            crate::embedders::DEFAULT,
-        )?));
-    }
-    if crate::embedders::previous_mix_answers(&stats) {
-        return Ok(Space::from(crate::embedders::model_by_name(
-            crate::embedders::PREVIOUS_DEFAULT,
-        )?));
+    if let Some((name, _)) = defaults(&stats).into_iter().find(|d| d.1) {
+        return Ok(Space::from(crate::embedders::model_by_name(name)?));
     }
     let mut parts = Vec::new();
     for (name, w) in [("musicnn", AUTO_BLEND), ("dsp", 1.0 - AUTO_BLEND)] {

@@ -87,9 +87,9 @@ impl AstraBackend {
             )
             .into_stream()
         );
-        let qn = math::norm(&q.vector);
+        let (qn, r) = (math::norm(&q.vector), &q.ranking);
         // Key: (id, l2 distance bits, metadata text); ids are unique, so ties order by id.
-        let mut top: TopK<(SongId, u32, String)> = TopK::new(q.ranking.offset + q.ranking.k);
+        let mut top: TopK<(SongId, u32, String)> = TopK::new(r.offset + r.k);
         while let Some(doc) = stream.next().await {
             let doc = doc.map_err(|e| errors::api(e, "scanning vectors"))?;
             let id = docs::doc_id(&doc)?;
@@ -106,17 +106,12 @@ impl AstraBackend {
             let meta = doc.get(META).and_then(Value::as_str).unwrap_or_default();
             if recheck {
                 let m = docs::parse_meta(&doc)?;
-                if !q.ranking.filter.matches(&m) {
+                if !r.filter.matches(&m) {
                     continue;
                 }
             }
-            let (s, d) = math::score(
-                q.ranking.metric,
-                math::dot(&q.vector, &v),
-                qn,
-                math::norm(&v),
-            );
-            if q.ranking.threshold.is_some_and(|t| s < t) {
+            let (s, d) = math::score(r.metric, math::dot(&q.vector, &v), qn, math::norm(&v));
+            if r.threshold.is_some_and(|t| s < t) {
                 continue;
             }
             if top.floor().is_some_and(|f| s < f) {
@@ -126,13 +121,12 @@ impl AstraBackend {
         }
         top.into_sorted()
             .into_iter()
-            .skip(q.ranking.offset)
+            .skip(r.offset)
             .map(|s| {
                 let (id, distance_bits, meta) = s.key;
                 let doc = json!({"_id": id.as_str(), META: meta});
                 let metadata = docs::parse_meta(&doc)?;
-                let distance =
-                    (q.ranking.metric == Metric::L2).then(|| f32::from_bits(distance_bits));
+                let distance = (r.metric == Metric::L2).then(|| f32::from_bits(distance_bits));
                 Ok(Match {
                     id,
                     similarity: s.score,
