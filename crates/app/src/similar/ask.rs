@@ -259,8 +259,7 @@ impl Prepared<'_> {
             (None, None, None, None);
         let matches: Vec<Match> = match self.mode {
             Mode::Words(words) => {
-                let ms =
-                    crate::words::by_words(backend, words, r.k, r.offset, &r.filter, &[]).await?;
+                let ms = crate::words::by_words(backend, words, r).await?;
                 if ms.is_empty() && r.offset == 0 {
                     let why = crate::words::nothing_matched(backend, words, &r.filter).await?;
                     nothing_matched = Some(why);

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use songrec_storage::math::TopK;
-use songrec_storage::{Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend};
+use songrec_storage::{Filter, ListQuery, Match, Ranking, SongMetadata, StorageBackend};
 
 use super::query::TagQuery;
 use super::vocab::{TagKind, words};
@@ -214,33 +214,25 @@ impl Ord for ById {
 }
 
 /// The best `offset + k` songs for the words alone (skipping `offset`), among songs matching
-/// `filter` other than `exclude`; `similarity` is the tag score. One pass over the library's
-/// metadata, page by page, holding only the best; each page is scored on the blocking pool
-/// (the words × each song's text), never on the async workers. An error when no song has style
-/// tags.
+/// the filter; `similarity` is the tag score. One pass over the library's metadata, page by
+/// page, holding only the best; each page is scored on the blocking pool (the words × each
+/// song's text), never on the async workers. An error when no song has style tags.
 pub async fn by_words(
     backend: &dyn StorageBackend,
     q: &TagQuery,
-    k: usize,
-    offset: usize,
-    filter: &Filter,
-    exclude: &[SongId],
+    r: &Ranking,
 ) -> AppResult<Vec<Match>> {
-    let mut top: TopK<ById> = TopK::new(k.saturating_add(offset));
+    let mut top: TopK<ById> = TopK::new(r.k.saturating_add(r.offset));
     let (mut tagged, mut matched) = (0usize, 0usize);
-    let shared = std::sync::Arc::new((q.clone(), exclude.to_vec()));
-    let mut list = every_page(filter);
+    let shared = std::sync::Arc::new(q.clone());
+    let mut list = every_page(&r.filter);
     loop {
         let page = backend.list(&list).await?;
-        let job = shared.clone();
+        let q = shared.clone();
         let (t, scored) = off_workers(move || {
-            let (q, exclude) = &*job;
             let mut tagged = 0usize;
             let mut scored = Vec::new();
             for m in page.items {
-                if exclude.contains(&m.id) {
-                    continue;
-                }
                 let (score, has_tags) = q.judge(&m);
                 tagged += usize::from(has_tags);
                 if let Some(s) = score {
@@ -266,7 +258,7 @@ pub async fn by_words(
     Ok(top
         .into_sorted()
         .into_iter()
-        .skip(offset)
+        .skip(r.offset)
         .map(|s| Match {
             id: s.key.0.id.clone(),
             similarity: s.score,
@@ -387,6 +379,7 @@ pub(super) fn no_tags() -> AppError {
 mod tests {
     use super::*;
     use crate::words::parse;
+    use songrec_storage::SongId;
 
     fn song(id: u8, tags: &[(&str, f32)]) -> SongMetadata {
         let mut m = SongMetadata::new(SongId::from_bytes(&[id]), format!("song {id}"));
