@@ -206,11 +206,7 @@ pub async fn prepare<'a>(
         space,
         ranking: ask.ranking.clone(),
     };
-    let target = match mode {
-        Mode::Words(_) => None,
-        Mode::Plain(t) | Mode::Distinct(t) | Mode::Steer(t, _) => Some(t),
-    };
-    let Some(target) = target else {
+    let (Mode::Plain(target) | Mode::Distinct(target) | Mode::Steer(target, _)) = mode else {
         return Ok(Prepared {
             ask,
             mode,
@@ -269,23 +265,14 @@ impl Prepared<'_> {
                 ms
             }
             Mode::Steer(target, words) => {
-                let steered = crate::words::steer(
-                    backend,
-                    q,
-                    &probe(backend, target, &q.space, e).await?,
-                    words,
-                )
-                .await?;
+                let p = probe(backend, target, &q.space, e).await?;
+                let steered = crate::words::steer(backend, q, &p, words).await?;
                 tag_scores = Some(steered.iter().map(|s| s.tag_score).collect());
                 steered.into_iter().map(|s| s.matched).collect()
             }
             Mode::Distinct(target) => {
-                let d = super::distinct::distinct(
-                    backend,
-                    q,
-                    &probe(backend, target, &q.space, e).await?,
-                )
-                .await?;
+                let p = probe(backend, target, &q.space, e).await?;
+                let d = super::distinct::distinct(backend, q, &p).await?;
                 folded = Some((d.copies_folded.iter().sum(), d.query_copies));
                 copies = Some(d.copies_folded);
                 d.matches
