@@ -70,7 +70,7 @@ pub enum Mode<'a> {
     Plain(&'a Target),
     /// One song per recording (`distinct`).
     Distinct(&'a Target),
-    /// The target's neighbours moved towards the words ([`crate::words::steer`]).
+    /// The target's neighbours moved towards the words (`words::steer`).
     Steer(&'a Target, &'a TagQuery),
 }
 
