@@ -154,10 +154,11 @@ pub async fn evaluate(
         let (Some(id), Some(label)) = (id, label_of(&opts.folder, &f.path)) else {
             continue;
         };
-        if labels.contains_key(&id) {
-            duplicates += 1;
-        } else {
-            labels.insert(id, label);
+        match labels.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => duplicates += 1,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(label);
+            }
         }
     }
     if labels.len() < 2 {
