@@ -227,12 +227,13 @@ impl Resampler {
             let n = n_groups * GROUP;
             let first = (2 * self.n_out as i64 - half + 1 - self.buf_start) as usize;
             let x = &self.buf[first..first + 2 * (n - 1) + taps];
-            for (i, v) in x.iter().enumerate() {
-                if i % 2 == 0 {
-                    even[i / 2] = *v;
-                } else {
-                    odd[i / 2] = *v;
-                }
+            let pairs = x.chunks_exact(2);
+            if let [last] = pairs.remainder() {
+                even[x.len() / 2] = *last;
+            }
+            for ((p, e), o) in pairs.zip(&mut even).zip(&mut odd) {
+                *e = p[0];
+                *o = p[1];
             }
             for g in 0..n_groups {
                 let k0 = g * GROUP;
