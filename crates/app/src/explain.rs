@@ -94,17 +94,13 @@ fn descriptors(m: &SongMetadata) -> Option<Desc> {
     })
 }
 
-const NOTES: [&str; 12] = [
-    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-];
-
 /// Parses "A minor", "F# major", "Bbm" into (pitch class, is_minor).
 fn parse_key(k: &str) -> Option<(usize, bool)> {
     let norm = crate::musickey::normalize(k).ok()?;
     let mut it = norm.split_whitespace();
     let tonic = it.next()?;
     let minor = matches!(it.next(), Some("minor"));
-    let pc = NOTES.iter().position(|n| *n == tonic)?;
+    let pc = crate::musickey::NOTES.iter().position(|n| *n == tonic)?;
     Some((pc, minor))
 }
 

@@ -2,7 +2,8 @@
 
 use crate::{AppError, AppResult};
 
-const NOTES: [&str; 12] = [
+/// The pitch classes from C, sharps spelled as the analysis stores them.
+pub(crate) const NOTES: [&str; 12] = [
     "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
 ];
 

@@ -65,10 +65,9 @@ fn unused_local_files(
     env_file: Option<&std::path::Path>,
 ) -> Option<UnusedFiles> {
     let same = |used: Option<&std::path::Path>, local: &std::path::Path| {
-        used.is_some_and(|u| match (u.canonicalize(), local.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        })
+        used.is_some_and(
+            |u| matches!((u.canonicalize(), local.canonicalize()), (Ok(a), Ok(b)) if a == b),
+        )
     };
     let mut unused = Vec::new();
     let mut worth_saying = false;

@@ -49,11 +49,8 @@ fn main() -> ExitCode {
                     l.field, l.actual, l.what, l.limit
                 );
             }
-            if e.downcast_ref::<UsageError>().is_some() {
-                ExitCode::from(exit::USAGE)
-            } else {
-                ExitCode::from(exit::ERROR)
-            }
+            let usage = e.downcast_ref::<UsageError>().is_some();
+            ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
         }
     }
 }

@@ -85,6 +85,11 @@ struct Record {
     files: BTreeMap<String, Checked>,
 }
 
+/// The shared record at `path`; `None` when it cannot be read.
+fn read_record(path: &Path) -> Option<Record> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
 /// One file's entry in the shared record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Checked {
@@ -121,10 +126,8 @@ impl Verified {
     /// The shared record's entry for `path` if the file is still in the state it was checked
     /// in. An unreadable record is no record.
     fn recorded(&self, path: &Path, meta: &fs::Metadata) -> Option<Checked> {
-        let record = self.record.as_ref()?;
         let name = path.file_name()?.to_str()?;
-        let bytes = fs::read(record).ok()?;
-        let mut r: Record = serde_json::from_slice(&bytes).ok()?;
+        let mut r = read_record(self.record.as_ref()?)?;
         r.files.remove(name).filter(|c| c.state == file_state(meta))
     }
 
@@ -138,10 +141,7 @@ impl Verified {
         ) else {
             return;
         };
-        let mut r: Record = fs::read(record)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let mut r = read_record(record).unwrap_or_default();
         let entry = Checked {
             state: file_state(meta),
             build,

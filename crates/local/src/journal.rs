@@ -75,6 +75,7 @@ pub(crate) enum JournalRecord {
 }
 
 /// What a pass over journal bytes found.
+#[derive(Default)]
 pub(crate) struct JournalScan {
     pub(crate) records: Vec<JournalRecord>,
     /// Byte range of each record's text (without its newline).
@@ -95,13 +96,7 @@ pub(crate) struct JournalScan {
 /// write back. The fragment is provably not a record (it is JSON cut short) and was never
 /// acknowledged, so it is dropped and the complete record after it kept.
 pub(crate) fn scan_journal(bytes: &[u8], before: usize) -> Result<JournalScan, String> {
-    let mut scan = JournalScan {
-        records: Vec::new(),
-        ranges: Vec::new(),
-        consumed: 0,
-        torn_tail: false,
-        repaired: Vec::new(),
-    };
+    let mut scan = JournalScan::default();
     let mut pos = 0;
     while pos < bytes.len() {
         let Some(nl) = bytes[pos..].iter().position(|&b| b == b'\n') else {

@@ -33,18 +33,9 @@ impl Inner {
         let exclude: HashSet<[u8; 32]> = q.exclude.iter().map(SongId::to_bytes).collect();
         let (ranked, approximate) = match self.search_ann(st, &m, q, &rows, &exclude)? {
             Some(top) => (top, true),
-            None => {
-                let cache = st
-                    .packs
-                    .get(&m.model.file_key())
-                    .ok_or_else(|| StorageError::NotFound(m.model.key()))?;
-                (rank(&cache.pack, &rows, &st.songs, q, &exclude), false)
-            }
+            None => (rank(pack_of(st, &m)?, &rows, &st.songs, q, &exclude), false),
         };
-        let cache = st
-            .packs
-            .get(&m.model.file_key())
-            .ok_or_else(|| StorageError::NotFound(m.model.key()))?;
+        let pack = pack_of(st, &m)?;
         let qn = math::norm(&q.vector);
         ranked
             .into_iter()
@@ -60,7 +51,7 @@ impl Inner {
                         format!("search of {}: a result names no song", m.model.key()),
                     ));
                 };
-                let d = math::dot(&q.vector, cache.pack.vector(&c.row));
+                let d = math::dot(&q.vector, pack.vector(&c.row));
                 let (similarity, distance) = math::score(q.ranking.metric, d, qn, c.row.norm);
                 Ok(Match {
                     id: meta.id.clone(),
@@ -72,6 +63,14 @@ impl Inner {
             })
             .collect()
     }
+}
+
+/// The open pack of `m`.
+fn pack_of<'a>(st: &'a State, m: &crate::layout::RegisteredModel) -> StorageResult<&'a Pack> {
+    let cache = st.packs.get(&m.model.file_key());
+    Ok(&cache
+        .ok_or_else(|| StorageError::NotFound(m.model.key()))?
+        .pack)
 }
 
 /// Scores candidate rows and keeps the best `offset + k`, best first, keyed by (id, row).

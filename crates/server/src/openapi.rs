@@ -14,6 +14,15 @@ fn q(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
 }
 
+/// Optional query parameters from a table of `[name, description, schema]` rows.
+fn queries(table: Value) -> Vec<Value> {
+    let rows = table.as_array().cloned().unwrap_or_default();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    rows.iter()
+        .map(|r| q(&text(&r[0]), &text(&r[1]), r[2].clone()))
+        .collect()
+}
+
 /// References to the shared parameters of `components.parameters`.
 fn refs(names: &[&str]) -> Vec<Value> {
     names
@@ -67,95 +76,39 @@ fn nullable(t: &str) -> Value {
 /// ```
 pub fn document() -> Value {
     let id_param = json!({"$ref": "#/components/parameters/id"});
-    let mut list_params = vec![
-        q(
-            "q",
-            "Words that must all occur in artist, title, album or file name (case-insensitive).",
-            json!({"type": "string"}),
-        ),
-        q(
-            "sort",
-            "Order of the listing.",
-            json!({"type": "string", "enum": ["id", "title", "artist", "created", "updated", "bpm", "duration"], "default": "artist"}),
-        ),
-        q(
-            "desc",
-            "Reverse the order.",
-            json!({"type": "boolean", "default": false}),
-        ),
-        q(
-            "limit",
-            "Page size.",
-            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}),
-        ),
-        q(
-            "offset",
-            "Songs to skip (offset paging).",
-            json!({"type": "integer", "minimum": 0, "default": 0}),
-        ),
-        q(
-            "cursor",
-            "`next_cursor` of the previous page (cursor paging; not with offset; with q, the same q).",
-            json!({"type": "string"}),
-        ),
-    ];
+    let mut list_params = queries(json!([
+        ["q", "Words that must all occur in artist, title, album or file name (case-insensitive).", {"type": "string"}],
+        ["sort", "Order of the listing.", {"type": "string", "enum": ["id", "title", "artist", "created", "updated", "bpm", "duration"], "default": "artist"}],
+        ["desc", "Reverse the order.", {"type": "boolean", "default": false}],
+        ["limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}],
+        ["offset", "Songs to skip (offset paging).", {"type": "integer", "minimum": 0, "default": 0}],
+        ["cursor", "`next_cursor` of the previous page (cursor paging; not with offset; with q, the same q).", {"type": "string"}]
+    ]));
     list_params.extend(filter_params());
-    let mut map_params = vec![q(
-        "limit",
-        "Most songs on the map.",
-        json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 2000}),
-    )];
+    let mut map_params = queries(json!([
+        ["limit", "Most songs on the map.", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 2000}]
+    ]));
     map_params.extend(vector_params());
     map_params.extend(filter_params());
     let mut playlist_params = vec![
         json!({"name": "seed", "in": "query", "required": false, "style": "form", "explode": true,
           "description": "A seed song's id (or unique prefix), repeatable; not with from/to.",
           "schema": {"type": "array", "items": {"type": "string"}}}),
-        q(
-            "from",
-            "Travel from this song (id) ...",
-            json!({"type": "string"}),
-        ),
-        q(
-            "to",
-            "... to this one; both ends are in the playlist.",
-            json!({"type": "string"}),
-        ),
-        q(
-            "n",
-            "Songs in the playlist (with from/to, both ends included).",
-            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 25}),
-        ),
-        q(
-            "no_repeat_artist",
-            "At most one song per artist.",
-            json!({"type": "boolean", "default": false}),
-        ),
-        q(
-            "no_repeat_album",
-            "At most one song per album.",
-            json!({"type": "boolean", "default": false}),
-        ),
-        q(
-            "candidates",
-            "Candidates searched per step of a from/to path.",
-            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 30}),
-        ),
     ];
+    playlist_params.extend(queries(json!([
+        ["from", "Travel from this song (id) ...", {"type": "string"}],
+        ["to", "... to this one; both ends are in the playlist.", {"type": "string"}],
+        ["n", "Songs in the playlist (with from/to, both ends included).", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 25}],
+        ["no_repeat_artist", "At most one song per artist.", {"type": "boolean", "default": false}],
+        ["no_repeat_album", "At most one song per album.", {"type": "boolean", "default": false}],
+        ["candidates", "Candidates searched per step of a from/to path.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 30}]
+    ])));
     playlist_params.extend(vector_params());
     playlist_params.extend(filter_params());
-    let mut cluster_params = vec![
-        q(
-            "k",
-            "Number of clusters.",
-            json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 12}),
-        ),
-        q(
-            "seed",
-            "Seed of the k-means++ initialisation (same seed, same clusters).",
-            json!({"type": "integer", "minimum": 0, "default": 42}),
-        ),
-    ];
+    let mut cluster_params = queries(json!([
+        ["k", "Number of clusters.", {"type": "integer", "minimum": 1, "maximum": 100, "default": 12}],
+        ["seed", "Seed of the k-means++ initialisation (same seed, same clusters).", {"type": "integer", "minimum": 0, "default": 42}]
+    ]));
     cluster_params.extend(vector_params());
     cluster_params.extend(filter_params());
     let mut text_params = vec![

@@ -59,13 +59,7 @@ async fn vector_advice(cfg: &Config) -> Vec<String> {
     let Ok(stats) = backend.models().await else {
         return Vec::new();
     };
-    let mut out: Vec<String> = songrec_app::embedders::upgrade_advice(&stats)
-        .into_iter()
-        .collect();
-    out.extend(
-        songrec_app::embedders::outdated_models(&stats)
-            .iter()
-            .map(|o| o.advice()),
-    );
-    out
+    let outdated = songrec_app::embedders::outdated_models(&stats);
+    let advice = songrec_app::embedders::upgrade_advice(&stats).into_iter();
+    advice.chain(outdated.iter().map(|o| o.advice())).collect()
 }

@@ -71,7 +71,7 @@ pub async fn run(args: &EditArgs, backend: Backend) -> Result<u8> {
         backend.flush().await?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&m)?);
+        crate::output::print_json(&m)?;
     } else if changed {
         println!(
             "edited {}  {}: version {old} → {}",

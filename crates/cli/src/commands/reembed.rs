@@ -57,7 +57,7 @@ pub async fn run(args: &ReembedArgs, cfg: &Config, opened: &Opened) -> Result<u8
         })?;
     bar.finish_and_clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::print_json(&report)?;
     } else {
         for (id, why) in &report.failed {
             eprintln!("failed: {} {why}", id.short());

@@ -35,17 +35,16 @@ pub async fn run(args: &ReindexArgs, cfg: &Config) -> Result<u8> {
             );
             return Ok(exit::OK);
         }
+        let (are, them) = if damaged.len() == 1 {
+            ("is", "it")
+        } else {
+            ("are", "them")
+        };
         println!(
-            "{} of {checked} {} of the {library} {}: `songrec reindex` rebuilds {} from the \
-             library's vectors",
+            "{} of {checked} {} of the {library} {are} damaged: `songrec reindex` rebuilds {them} \
+             from the library's vectors",
             damaged.len(),
             noun(checked, "index file"),
-            if damaged.len() == 1 {
-                "is damaged"
-            } else {
-                "are damaged"
-            },
-            if damaged.len() == 1 { "it" } else { "them" },
         );
         return Ok(exit::PARTIAL);
     }

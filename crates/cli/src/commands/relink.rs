@@ -74,7 +74,7 @@ pub async fn run(args: &RelinkArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         &report.files,
     );
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::print_json(&report)?;
     } else {
         for (id, why) in &report.failed {
             eprintln!("failed: {}: {why}", id.short());
