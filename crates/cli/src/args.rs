@@ -50,54 +50,34 @@ fn backend_name(s: &str) -> Result<String, String> {
 /// Refused by clap as a usage error (exit 2) with the range.
 pub const MAX_COUNT: usize = 1_000_000;
 
-/// A whole number in `min..=max`, as clap's value parser: anything else is a usage error
+/// A whole number in `MIN..=MAX`, as clap's value parser: anything else is a usage error
 /// (exit 2) that names the range.
-fn bounded(s: &str, min: usize, max: usize) -> Result<usize, String> {
+pub fn bounded<const MIN: usize, const MAX: usize>(s: &str) -> Result<usize, String> {
     match s.trim().parse::<u128>() {
-        Ok(n) if (min as u128..=max as u128).contains(&n) => Ok(n as usize),
-        Ok(_) => Err(format!("must be from {min} to {max}")),
+        Ok(n) if (MIN as u128..=MAX as u128).contains(&n) => Ok(n as usize),
+        Ok(_) => Err(format!("must be from {MIN} to {MAX}")),
         Err(e) => Err(e.to_string()),
     }
 }
 
 /// A count of songs that must be at least 1 (`-k`, `-n`): 1..=[`MAX_COUNT`].
 pub fn at_least_one(s: &str) -> Result<usize, String> {
-    bounded(s, 1, MAX_COUNT)
+    bounded::<1, MAX_COUNT>(s)
 }
 
 /// A count of songs that may be 0 (`--offset`, `--exclude-recent`): 0..=[`MAX_COUNT`].
 pub fn count(s: &str) -> Result<usize, String> {
-    bounded(s, 0, MAX_COUNT)
+    bounded::<0, MAX_COUNT>(s)
 }
 
 /// Parallel jobs (`--jobs`): 0 (one per core) ..= [`songrec_config::MAX_JOBS`].
 pub fn jobs(s: &str) -> Result<usize, String> {
-    bounded(s, 0, songrec_config::MAX_JOBS)
-}
-
-/// Concurrent requests (`--concurrency`): 1..=256.
-pub fn concurrency(s: &str) -> Result<usize, String> {
-    bounded(s, 1, 256)
-}
-
-/// A batch of songs per request (`--batch-size`): 1..=[`songrec_storage::query::MAX_PAGE`].
-pub fn batch_size(s: &str) -> Result<usize, String> {
-    bounded(s, 1, songrec_storage::query::MAX_PAGE)
-}
-
-/// Clusters of `map --clusters` (0: chosen from the library's size): 0..=1000.
-pub fn clusters(s: &str) -> Result<usize, String> {
-    bounded(s, 0, 1000)
-}
-
-/// Clusters of `clusters -k`: 1..=1000.
-pub fn cluster_count(s: &str) -> Result<usize, String> {
-    bounded(s, 1, 1000)
+    bounded::<0, { songrec_config::MAX_JOBS }>(s)
 }
 
 /// Songs per style of `synth`: 1..=10000.
 pub fn per_style(s: &str) -> Result<usize, String> {
-    bounded(s, 1, 10_000)
+    bounded::<1, 10_000>(s)
 }
 
 /// Seconds of a synthesised song: 0.5..=600.
@@ -111,22 +91,22 @@ pub fn song_seconds(s: &str) -> Result<f32, String> {
 
 /// Library sizes of `bench search`: 1..=10 000 000.
 pub fn bench_songs(s: &str) -> Result<usize, String> {
-    bounded(s, 1, 10_000_000)
+    bounded::<1, 10_000_000>(s)
 }
 
 /// A vector dimension (`bench search --dim`): 1..=8192.
 pub fn dim(s: &str) -> Result<usize, String> {
-    bounded(s, 1, 8192)
+    bounded::<1, 8192>(s)
 }
 
 /// An approximate index's candidate list (`--ef-search`, `--ef-construction`): 1..=100 000.
 pub fn ef(s: &str) -> Result<usize, String> {
-    bounded(s, 1, 100_000)
+    bounded::<1, 100_000>(s)
 }
 
 /// A percentage (`--max-delete`): 0..=100.
 pub fn percent(s: &str) -> Result<u32, String> {
-    bounded(s, 0, 100).map(|n| n as u32)
+    bounded::<0, 100>(s).map(|n| n as u32)
 }
 
 #[derive(Args, Debug, Clone, Default)]

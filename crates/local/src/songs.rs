@@ -97,10 +97,8 @@ impl Songs {
     /// kept. For sort keys.
     pub(crate) fn light(&self, i: usize) -> Cow<'_, SongMetadata> {
         let s = &self.slots[i];
-        if let Some(m) = self.undecoded(s, |view, row| view.song_light(row)) {
-            return Cow::Owned(m);
-        }
-        Cow::Borrowed(self.decoded(s))
+        let m = self.undecoded(s, |view, row| view.song_light(row));
+        m.map_or_else(|| Cow::Borrowed(self.decoded(s)), Cow::Owned)
     }
 
     /// A copy of the song in slot `i`, decoded from the snapshot without keeping it decoded
@@ -108,20 +106,16 @@ impl Songs {
     /// one page of songs, not all of them.
     pub(crate) fn copy(&self, i: usize) -> SongMetadata {
         let s = &self.slots[i];
-        if let Some(m) = self.undecoded(s, |view, row| view.song(row)) {
-            return m;
-        }
-        self.decoded(s).clone()
+        let m = self.undecoded(s, |view, row| view.song(row));
+        m.unwrap_or_else(|| self.decoded(s).clone())
     }
 
     /// The song in slot `i` for its id, title and artist only (the sort keys by title and by
     /// artist): the decoded song, or a song with just those read from the snapshot.
     pub(crate) fn head(&self, i: usize) -> Cow<'_, SongMetadata> {
         let s = &self.slots[i];
-        if let Some(m) = self.undecoded(s, |view, row| view.song_head(row)) {
-            return Cow::Owned(m);
-        }
-        Cow::Borrowed(self.decoded(s))
+        let m = self.undecoded(s, |view, row| view.song_head(row));
+        m.map_or_else(|| Cow::Borrowed(self.decoded(s)), Cow::Owned)
     }
 
     /// The version and content hash of the song in slot `i`, without decoding it.

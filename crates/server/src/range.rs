@@ -48,23 +48,15 @@ pub fn answer(header: Option<&str>, len: u64) -> RangeAnswer {
         };
     }
     match parse_spec(specs[0]) {
-        None => RangeAnswer::Unsatisfiable,
-        Some(Spec::From(start, end)) => {
-            if start >= len {
-                return RangeAnswer::Unsatisfiable;
-            }
-            let end = end.map_or(len - 1, |e| e.min(len - 1));
-            RangeAnswer::Partial { start, end }
-        }
-        Some(Spec::Suffix(n)) => {
-            if n == 0 || len == 0 {
-                return RangeAnswer::Unsatisfiable;
-            }
-            RangeAnswer::Partial {
-                start: len.saturating_sub(n),
-                end: len - 1,
-            }
-        }
+        Some(Spec::From(start, end)) if start < len => RangeAnswer::Partial {
+            start,
+            end: end.map_or(len - 1, |e| e.min(len - 1)),
+        },
+        Some(Spec::Suffix(n)) if n > 0 && len > 0 => RangeAnswer::Partial {
+            start: len.saturating_sub(n),
+            end: len - 1,
+        },
+        _ => RangeAnswer::Unsatisfiable,
     }
 }
 

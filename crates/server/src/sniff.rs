@@ -12,30 +12,25 @@ pub const SNIFF_LEN: usize = 64;
 /// ```
 pub fn audio_mime(head: &[u8]) -> Option<&'static str> {
     let at = |off: usize, magic: &[u8]| head.get(off..off + magic.len()) == Some(magic);
-    if (at(0, b"RIFF") || at(0, b"RF64")) && at(8, b"WAVE") {
-        return Some("audio/wav");
-    }
-    if at(0, b"fLaC") {
-        return Some("audio/flac");
-    }
-    if at(0, b"OggS") {
-        return Some("audio/ogg");
-    }
-    if at(0, b"ID3") {
-        return Some("audio/mpeg");
-    }
-    if at(0, b"FORM") && (at(8, b"AIFF") || at(8, b"AIFC")) {
-        return Some("audio/aiff");
-    }
-    if at(0, b"caff") {
-        return Some("audio/x-caf");
-    }
-    if at(0, &[0x1A, 0x45, 0xDF, 0xA3]) {
-        return Some("audio/webm");
-    }
-    if at(4, b"ftyp") {
+    let containers = [
+        (
+            (at(0, b"RIFF") || at(0, b"RF64")) && at(8, b"WAVE"),
+            "audio/wav",
+        ),
+        (at(0, b"fLaC"), "audio/flac"),
+        (at(0, b"OggS"), "audio/ogg"),
+        (at(0, b"ID3"), "audio/mpeg"),
+        (
+            at(0, b"FORM") && (at(8, b"AIFF") || at(8, b"AIFC")),
+            "audio/aiff",
+        ),
+        (at(0, b"caff"), "audio/x-caf"),
+        (at(0, &[0x1A, 0x45, 0xDF, 0xA3]), "audio/webm"),
         // MP4 family; video-only files are refused later by the decoder.
-        return Some("audio/mp4");
+        (at(4, b"ftyp"), "audio/mp4"),
+    ];
+    if let Some((_, mime)) = containers.into_iter().find(|(found, _)| *found) {
+        return Some(mime);
     }
     if let [0xFF, b1, ..] = head
         && b1 & 0xE0 == 0xE0

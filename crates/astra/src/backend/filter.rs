@@ -20,7 +20,7 @@ use songrec_storage::{Condition, Field, Filter, Value as FValue};
 use super::docs::{extra_key, num, shadow_text};
 
 /// A translated filter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Translated {
     /// Conditions to AND into the query (each a one-key object or an `$or`).
     pub clauses: Vec<Value>,
@@ -103,10 +103,9 @@ fn range(min: Option<f64>, max: Option<f64>) -> Option<Map<String, Value>> {
 
 fn condition(c: &Condition) -> Clause {
     match c {
-        Condition::Eq(field, v) => match operand(field, v) {
-            Some(x) => Clause::Exact(json!({ path(field): x })),
-            None => Clause::Never,
-        },
+        Condition::Eq(field, v) => {
+            operand(field, v).map_or(Clause::Never, |x| Clause::Exact(json!({ path(field): x })))
+        }
         Condition::In(field, vs) => {
             let xs: Vec<Value> = vs.iter().filter_map(|v| operand(field, v)).collect();
             if xs.is_empty() {
@@ -116,10 +115,7 @@ fn condition(c: &Condition) -> Clause {
             }
         }
         Condition::Range { field, min, max } => {
-            if field.is_text() {
-                return Clause::Never;
-            }
-            let Some(r) = range(*min, *max) else {
+            let Some(r) = range(*min, *max).filter(|_| !field.is_text()) else {
                 return Clause::Never;
             };
             match field {
@@ -145,11 +141,7 @@ fn condition(c: &Condition) -> Clause {
 
 /// Translates a filter (assumed validated).
 pub(crate) fn translate(filter: &Filter) -> Translated {
-    let mut out = Translated {
-        clauses: Vec::new(),
-        never: false,
-        needs_recheck: false,
-    };
+    let mut out = Translated::default();
     for c in &filter.all {
         match condition(c) {
             Clause::Always => {}

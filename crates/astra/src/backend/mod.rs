@@ -127,7 +127,5 @@ fn id_filter(id: &SongId) -> Value {
 }
 
 fn base(key: &str, value: Value) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert(key.into(), value);
-    m
+    Map::from_iter([(key.to_owned(), value)])
 }

@@ -91,30 +91,23 @@ impl FindCursor {
             self.done = true;
             return Ok(None);
         }
-        let filter = match &self.filter {
-            Ok(f) => f.clone(),
-            Err(msg) => {
-                self.done = true;
-                return Err(DataApiError::InvalidArgument(msg.clone()));
-            }
-        };
+        // An error ends the cursor.
+        let page = self.fetch_page().await;
+        self.done |= page.is_err();
+        page.map(Some)
+    }
+
+    async fn fetch_page(&mut self) -> Result<Vec<Value>, DataApiError> {
+        let filter = self.filter.clone().map_err(DataApiError::InvalidArgument)?;
         let body = self.body(&filter);
-        let resp = match self.collection.command("find", &body, true).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.done = true;
-                return Err(e);
-            }
-        };
+        let resp = self.collection.command("find", &body, true).await?;
         let data = resp.data.unwrap_or_default();
         let mut docs = match data.get("documents") {
             Some(Value::Array(d)) => d.clone(),
             None | Some(Value::Null) => Vec::new(),
             Some(_) => {
-                self.done = true;
-                return Err(DataApiError::Decode(
-                    "find data.documents is not an array".into(),
-                ));
+                let what = "find data.documents is not an array";
+                return Err(DataApiError::Decode(what.into()));
             }
         };
         let next = match data.get("nextPageState") {
@@ -130,7 +123,7 @@ impl FindCursor {
         let repeated = next.is_some() && next == self.page_state;
         self.done = next.is_none() || limit_reached || repeated;
         self.page_state = next;
-        Ok(Some(docs))
+        Ok(docs)
     }
 
     /// Fetches all remaining documents.

@@ -50,10 +50,7 @@ pub fn encode_vector(vector: &[f32], encoding: VectorEncoding) -> Value {
                 .collect(),
         ),
         VectorEncoding::Binary => {
-            let mut bytes = Vec::with_capacity(vector.len() * 4);
-            for x in vector {
-                bytes.extend_from_slice(&x.to_be_bytes());
-            }
+            let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_be_bytes()).collect();
             json!({ "$binary": STANDARD.encode(bytes) })
         }
     }

@@ -31,7 +31,7 @@ pub struct MapArgs {
     #[arg(long, default_value = "genre", value_parser = ["genre", "cluster"])]
     pub color: String,
     /// Number of clusters (0: about √(songs/2), 2 to 12).
-    #[arg(short, long, default_value_t = 0, value_parser = crate::args::clusters)]
+    #[arg(short, long, default_value_t = 0, value_parser = crate::args::bounded::<0, 1000>)]
     pub clusters: usize,
     /// Print the songs' coordinates as JSON instead of writing a page or an image: the points
     /// `GET /api/v1/map` of `songrec serve` answers with for the same options.
@@ -49,7 +49,7 @@ pub struct MapArgs {
 #[derive(Args, Debug)]
 pub struct ClustersArgs {
     /// Number of clusters.
-    #[arg(short, long, default_value_t = 12, value_parser = crate::args::cluster_count)]
+    #[arg(short, long, default_value_t = 12, value_parser = crate::args::bounded::<1, 1000>)]
     pub k: usize,
     /// Seed of the k-means++ initialisation.
     #[arg(long, default_value_t = 42)]

@@ -35,10 +35,10 @@ pub struct MigrateArgs {
     #[arg(long, conflicts_with = "verify")]
     pub no_verify: bool,
     /// Songs copied concurrently.
-    #[arg(long, default_value_t = 8, value_parser = crate::args::concurrency)]
+    #[arg(long, default_value_t = 8, value_parser = crate::args::bounded::<1, 256>)]
     pub concurrency: usize,
     /// Songs per write batch (and per ledger transaction).
-    #[arg(long, default_value_t = 100, value_parser = crate::args::batch_size)]
+    #[arg(long, default_value_t = 100, value_parser = crate::args::bounded::<1, { songrec_storage::query::MAX_PAGE }>)]
     pub batch_size: usize,
     /// Show the last runs recorded in the ledger (and the newest run's failures); copy nothing.
     #[arg(long, conflicts_with_all = ["spec", "from", "to", "dry_run"])]

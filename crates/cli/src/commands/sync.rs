@@ -37,7 +37,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full: bool,
     /// Songs transferred concurrently.
-    #[arg(long, default_value_t = 8, value_parser = crate::args::concurrency)]
+    #[arg(long, default_value_t = 8, value_parser = crate::args::bounded::<1, 256>)]
     pub concurrency: usize,
     /// Machine-readable report.
     #[arg(long)]

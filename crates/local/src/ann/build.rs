@@ -91,10 +91,9 @@ impl Inner {
                 })
                 .collect()
         });
-        let mut unit_norm = true;
-        for r in results {
-            unit_norm &= r?;
-        }
+        let unit_norm = results
+            .into_iter()
+            .try_fold(true, |all, r| r.map(|u| all & u))?;
         progress(total, total);
         self.commit_ann(st, m, index, covered, unit_norm)
     }
@@ -222,24 +221,19 @@ impl Inner {
         if !self.usable_ann(st, m)? {
             return self.build_ann(st, m);
         }
-        let e = if e.crc32c.is_none() {
+        let mut e = e;
+        if e.crc32c.is_none() {
             // An index named by an older manifest: record its checksum now (it was just opened
             // and checked as before), so from now on it is checked completely.
-            let mut with = e;
-            with.crc32c = Some(crate::integrity::file_crc(
-                &self.paths.index.join(&with.file),
-            )?);
+            e.crc32c = Some(crate::integrity::file_crc(&self.paths.index.join(&e.file))?);
             if let Some(pe) = st.manifest.packs.get_mut(&key) {
-                pe.ann = Some(with.clone());
+                pe.ann = Some(e.clone());
             }
             if let Some(a) = st.anns.get_mut(&key) {
-                a.entry = with.clone();
+                a.entry = e.clone();
             }
             self.save_manifest(st)?;
-            with
-        } else {
-            e
-        };
+        }
         let tail = committed.saturating_sub(e.covered) / pack::record_size(dim);
         if tail <= (e.count / 10).max(1024) {
             return Ok(());
