@@ -213,60 +213,9 @@ impl Resampler {
         if groups == 0 {
             return;
         }
-        let h = &self.coeffs[..taps];
-        let wide = taps / 8 * 8;
-        // Even and odd inputs of a block of outputs, from the block's first input on:
-        // output k of the block, tap j reads even[k + j / 2] (j even) or odd[k + j / 2].
-        let span = BLOCK + taps / 2;
-        let mut even = vec![0f32; span];
-        let mut odd = vec![0f32; span];
-        out.reserve(groups * GROUP);
-        let mut done = 0usize;
-        while done < groups {
-            let n_groups = (groups - done).min(BLOCK / GROUP);
-            let n = n_groups * GROUP;
-            let first = (2 * self.n_out as i64 - half + 1 - self.buf_start) as usize;
-            let x = &self.buf[first..first + 2 * (n - 1) + taps];
-            let pairs = x.chunks_exact(2);
-            if let [last] = pairs.remainder() {
-                even[x.len() / 2] = *last;
-            }
-            for ((p, e), o) in pairs.zip(&mut even).zip(&mut odd) {
-                *e = p[0];
-                *o = p[1];
-            }
-            for g in 0..n_groups {
-                let k0 = g * GROUP;
-                let mut acc = [[0f32; GROUP]; 8];
-                for c in (0..wide).step_by(8) {
-                    for (l, a) in acc.iter_mut().enumerate() {
-                        let j = c + l;
-                        let src = if j % 2 == 0 { &even } else { &odd };
-                        let src = &src[k0 + j / 2..k0 + j / 2 + GROUP];
-                        let hj = h[j];
-                        for (a, s) in a.iter_mut().zip(src) {
-                            *a += s * hj;
-                        }
-                    }
-                }
-                let mut s = acc[0];
-                for a in &acc[1..] {
-                    for (s, a) in s.iter_mut().zip(a) {
-                        *s += a;
-                    }
-                }
-                for (j, hj) in h.iter().enumerate().skip(wide) {
-                    let src = if j % 2 == 0 { &even } else { &odd };
-                    let src = &src[k0 + j / 2..k0 + j / 2 + GROUP];
-                    for (s, x) in s.iter_mut().zip(src) {
-                        *s += x * hj;
-                    }
-                }
-                out.extend_from_slice(&s);
-            }
-            self.n_out += n as u64;
-            done += n_groups;
-        }
+        let first = (2 * self.n_out as i64 - half + 1 - self.buf_start) as usize;
+        halving_groups(&self.buf[first..], groups, &self.coeffs[..taps], out);
+        self.n_out += (groups * GROUP) as u64;
     }
 
     #[inline(always)]
@@ -354,6 +303,141 @@ impl Resampler {
     }
 }
 
+/// `groups` × [`GROUP`] outputs of the 2 : 1 filter `h`, output `k` reading `x[2k ..]`
+/// (`x` holds at least `2 · (outputs − 1) + h.len()` values): see
+/// [`Resampler::produce_halving`] for why each is bit for bit the scalar loop's.
+#[inline(always)]
+fn halving_groups(x: &[f32], groups: usize, h: &[f32], out: &mut Vec<f32>) {
+    let taps = h.len();
+    let wide = taps / 8 * 8;
+    // Even and odd inputs of a block of outputs, from the block's first input on:
+    // output k of the block, tap j reads even[k + j / 2] (j even) or odd[k + j / 2].
+    let span = BLOCK + taps / 2;
+    let mut even = vec![0f32; span];
+    let mut odd = vec![0f32; span];
+    out.reserve(groups * GROUP);
+    let mut done = 0usize;
+    while done < groups {
+        let n_groups = (groups - done).min(BLOCK / GROUP);
+        let n = n_groups * GROUP;
+        let first = 2 * done * GROUP;
+        let x = &x[first..first + 2 * (n - 1) + taps];
+        let pairs = x.chunks_exact(2);
+        if let [last] = pairs.remainder() {
+            even[x.len() / 2] = *last;
+        }
+        for ((p, e), o) in pairs.zip(&mut even).zip(&mut odd) {
+            *e = p[0];
+            *o = p[1];
+        }
+        for g in 0..n_groups {
+            let k0 = g * GROUP;
+            let mut acc = [[0f32; GROUP]; 8];
+            for c in (0..wide).step_by(8) {
+                for (l, a) in acc.iter_mut().enumerate() {
+                    let j = c + l;
+                    let src = if j % 2 == 0 { &even } else { &odd };
+                    let src = &src[k0 + j / 2..k0 + j / 2 + GROUP];
+                    let hj = h[j];
+                    for (a, s) in a.iter_mut().zip(src) {
+                        *a += s * hj;
+                    }
+                }
+            }
+            let mut s = acc[0];
+            for a in &acc[1..] {
+                for (s, a) in s.iter_mut().zip(a) {
+                    *s += a;
+                }
+            }
+            for (j, hj) in h.iter().enumerate().skip(wide) {
+                let src = if j % 2 == 0 { &even } else { &odd };
+                let src = &src[k0 + j / 2..k0 + j / 2 + GROUP];
+                for (s, x) in s.iter_mut().zip(src) {
+                    *s += x * hj;
+                }
+            }
+            out.extend_from_slice(&s);
+        }
+        done += n_groups;
+    }
+}
+
+/// Output `n` of the 2 : 1 filter `h` (`half` taps each side) over `x`, zeros outside it,
+/// one multiply-add at a time in the scalar loop's order (eight running sums over the taps,
+/// added up lane 0 first, then the leftover taps).
+fn halving_one(x: &[f32], n: usize, h: &[f32], half: usize) -> f32 {
+    let first = 2 * n as i64 - half as i64 + 1;
+    let at = |i: i64| {
+        if i >= 0 && (i as usize) < x.len() {
+            x[i as usize]
+        } else {
+            0.0
+        }
+    };
+    let wide = h.len() / 8 * 8;
+    let mut acc = [0f32; 8];
+    for c in (0..wide).step_by(8) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += at(first + (c + l) as i64) * h[c + l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (j, hj) in h.iter().enumerate().skip(wide) {
+        s += at(first + j as i64) * hj;
+    }
+    s
+}
+
+/// [`resample`] for 2 : 1 (44.1 → 22.05 kHz), reading the input where it lies instead of
+/// copying it into the streaming history: the outputs whose taps all fall inside the input
+/// in groups ([`halving_groups`]), the few at either end one by one with zeros outside.
+fn resample_halving(input: &[f32], r: &Resampler) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(input: &[f32], r: &Resampler) -> Vec<f32> {
+            resample_halving_body(input, r)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(input: &[f32], r: &Resampler) -> Vec<f32> {
+            resample_halving_body(input, r)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports the feature the function is compiled for.
+            return unsafe { avx512(input, r) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the feature the function is compiled for.
+            return unsafe { avx2(input, r) };
+        }
+    }
+    resample_halving_body(input, r)
+}
+
+#[inline(always)]
+fn resample_halving_body(input: &[f32], r: &Resampler) -> Vec<f32> {
+    let (half, taps) = (r.half, r.taps);
+    let h = &r.coeffs[..taps];
+    let total = input.len().div_ceil(2);
+    // Output n reads inputs 2n - half + 1 ..= 2n + half.
+    let lo = (half.saturating_sub(1)).div_ceil(2).min(total);
+    let hi = if input.len() > half {
+        ((input.len() - 1 - half) / 2 + 1).clamp(lo, total)
+    } else {
+        lo
+    };
+    let groups = (hi - lo) / GROUP;
+    let mut out = Vec::with_capacity(total);
+    out.extend((0..lo).map(|n| halving_one(input, n, h, half)));
+    if groups > 0 {
+        halving_groups(&input[2 * lo + 1 - half..], groups, h, &mut out);
+    }
+    let from = lo + groups * GROUP;
+    out.extend((from..total).map(|n| halving_one(input, n, h, half)));
+    out
+}
+
 /// Resample a whole buffer at once.
 ///
 /// ```
@@ -362,6 +446,9 @@ impl Resampler {
 /// ```
 pub fn resample(input: &[f32], in_rate: u32, out_rate: u32) -> Vec<f32> {
     let mut r = Resampler::new(in_rate, out_rate);
+    if r.exact && r.up == 1 && r.down == 2 {
+        return resample_halving(input, &r);
+    }
     let mut out = Vec::with_capacity(
         (input.len() as u64 * u64::from(out_rate.max(1)) / u64::from(in_rate.max(1)) + 8) as usize,
     );

@@ -236,21 +236,11 @@ impl FrameAnalyzer {
     pub fn frames(&self, x: &[f32]) -> Frames {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports the feature the function is compiled for.
-                return unsafe { self.frames_avx512(x) };
-            }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports the feature the function is compiled for.
                 return unsafe { self.frames_avx2(x) };
             }
         }
-        self.frames_portable(x)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn frames_avx512(&self, x: &[f32]) -> Frames {
         self.frames_portable(x)
     }
 

@@ -264,10 +264,19 @@ fn max_pool<T: Copy + PartialOrd + Default>(
 }
 
 /// `x` rounded half to even, saturated to `u8` (the `+ 1.5 · 2²³` trick: exact for the
-/// clamped range, and no libm call where the build does not assume SSE 4.1).
+/// clamped range, and no libm call where the build does not assume SSE 4.1). The sum
+/// `1.5 · 2²³ + n` of an integer `n ≤ 255` has `n` in its low mantissa bits, which are read
+/// as bits (the float-to-`u8` conversion it stands for, `(sum − 1.5 · 2²³) as u8`, does not
+/// vectorize); NaN gives 0, as that conversion does.
+#[inline(always)]
 fn to_u8(x: f32) -> u8 {
     const MAGIC: f32 = 12_582_912.0;
-    ((x.clamp(0.0, 255.0) + MAGIC) - MAGIC) as u8
+    let sum = x.clamp(0.0, 255.0) + MAGIC;
+    if sum.is_nan() {
+        0
+    } else {
+        sum.to_bits().wrapping_sub(MAGIC.to_bits()) as u8
+    }
 }
 
 /// A `[h, w, c]` map padded by one zero pixel on every side, plus one spare row (the last
@@ -342,6 +351,34 @@ fn requantize(acc: &[i32], bias: &[i32], mult: f32, dst: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_u8_is_the_rounded_saturated_conversion() {
+        const MAGIC: f32 = 12_582_912.0;
+        let old = |x: f32| ((x.clamp(0.0, 255.0) + MAGIC) - MAGIC) as u8;
+        let mut xs = vec![
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.0,
+            0.0,
+            0.5,
+            1.5,
+            2.5,
+            254.5,
+            255.0,
+            255.49,
+            255.5,
+            256.0,
+            1e9,
+            -1e9,
+            f32::MIN_POSITIVE,
+        ];
+        xs.extend((0..200_000).map(|i| (i as f32 - 50_000.0) * 0.003_17));
+        for x in xs {
+            assert_eq!(to_u8(x), old(x), "{x}");
+        }
+    }
 
     #[test]
     fn the_bundled_int8_graph_loads_and_others_do_not() {
