@@ -8,7 +8,7 @@ Input: one dump per labelled set from
 the patches before any normalisation). This replicates `songrec eval`: identical files (same
 bytes) count once, leave-one-out cosine ranking, same-label precision@k; `auto` gives a query
 of duration < 5 s the short-clip neural weight, else the song weight, and ranks a blend like
-songrec_discover::space::search: the union of each model's top pool_size(10) = 50 candidates,
+songrec_rank::search: the union of each model's top pool_size(10) = 50 candidates,
 each model's cosines z-scored over that pool, ranked by w*z(musicnn) + (1-w)*z(dsp).
 
     raw          musicnn@1: L2(pooled)
@@ -82,7 +82,7 @@ def per_query(labels, S, k=5):
     return (labels[idx] == labels[:, None]).sum(1) / k
 
 
-POOL = 50  # songrec_discover::space::pool_size(k = 10, offset 0)
+POOL = 50  # songrec_rank::pool_size(k = 10, offset 0)
 
 
 def blend_rank(labels, q, sims, weights):

@@ -16,9 +16,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use songrec_app::similar::{ModelPart, SimilarRequest, Target};
+use songrec_app::similar::Target;
 use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer, CacheStore};
+use songrec_rank::{Question, Space};
 use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerLayer, LayerExt};
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend};
@@ -70,6 +71,7 @@ async fn pass(
     let astra = b.inner().inner().inner();
     let embedder = songrec_app::embedders::by_name("dsp")?;
     let model = songrec_app::embedders::model_of(embedder.as_ref());
+    let pool = songrec_app::embedders::Pool::new(Default::default());
     let before = store.stats()?.session;
     let r0 = astra.requests_sent();
     let mut lat = Vec::with_capacity(titles.len());
@@ -78,11 +80,14 @@ async fn pass(
     for t in titles {
         let t0 = Instant::now();
         let song = songrec_app::resolve::resolve(b, t).await?;
-        let req = SimilarRequest::new(
-            Target::Song(Box::new(song)),
-            vec![ModelPart::stored(model.clone())],
-        );
-        results += songrec_app::similar::similar(b, &req).await?.len();
+        let target = Target::Song(Box::new(song));
+        let q = Question {
+            space: Space::from(model.clone()),
+            ranking: Default::default(),
+        };
+        results += songrec_app::similar::similar(b, &target, &q, &pool)
+            .await?
+            .len();
         lat.push(t0.elapsed());
     }
     let queries_secs = t_all.elapsed().as_secs_f64();

@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use songrec_audio::Embedder;
-use songrec_storage::{SongId, StorageBackend};
+use songrec_rank::{Part, Question, Space};
+use songrec_storage::{Ranking, SongId, StorageBackend};
 
 use crate::ingest::{IngestOptions, Outcome, Progress};
-use crate::similar::{ModelPart, SimilarRequest, Target};
+use crate::similar::Target;
 use crate::{AppError, AppResult};
 
 /// The cut-offs reported.
@@ -153,10 +154,11 @@ pub async fn evaluate(
         let (Some(id), Some(label)) = (id, label_of(&opts.folder, &f.path)) else {
             continue;
         };
-        if labels.contains_key(&id) {
-            duplicates += 1;
-        } else {
-            labels.insert(id, label);
+        match labels.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => duplicates += 1,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(label);
+            }
         }
     }
     if labels.len() < 2 {
@@ -174,27 +176,24 @@ pub async fn evaluate(
 
     // The rankings: each embedder alone, then the blends.
     // `None` = what `similar` does by default (`auto`: chosen per song).
-    let mut rankings: Vec<(String, Option<Vec<ModelPart>>)> = opts
+    let part = |e: &Arc<dyn Embedder>, weight| Part {
+        model: crate::embedders::model_of(e.as_ref()),
+        weight,
+    };
+    let mut rankings: Vec<(String, Option<Space>)> = opts
         .embedders
         .iter()
         .map(|e| {
-            (
-                crate::embedders::short_name(e.name()).to_owned(),
-                Some(vec![ModelPart::of(e.clone(), 1.0)]),
-            )
+            let name = crate::embedders::short_name(e.name()).to_owned();
+            (name, Some(Space::from(part(e, 1.0).model)))
         })
         .collect();
     let neural = opts.embedders.iter().find(|e| e.name() == "musicnn");
     let dsp = opts.embedders.iter().find(|e| e.name() == "songrec-dsp");
     if let (Some(n), Some(d)) = (neural, dsp) {
         for w in &opts.blends {
-            rankings.push((
-                format!("blend {w}"),
-                Some(vec![
-                    ModelPart::of(n.clone(), *w),
-                    ModelPart::of(d.clone(), 1.0 - *w),
-                ]),
-            ));
+            let parts = vec![part(n, *w), part(d, 1.0 - *w)];
+            rankings.push((format!("blend {w}"), Some(Space { parts })));
         }
         rankings.push(("auto".to_owned(), None));
     }
@@ -204,7 +203,8 @@ pub async fn evaluate(
         .get_metadata_many(&ids.iter().map(|i| (*i).clone()).collect::<Vec<_>>())
         .await?;
     let mut rows = Vec::new();
-    for (name, parts) in rankings {
+    let pool = crate::embedders::Pool::new(Default::default());
+    for (name, space) in rankings {
         let mut sum = [0f64; 3];
         let mut n = 0usize;
         for m in &metas {
@@ -212,20 +212,18 @@ pub async fn evaluate(
                 continue;
             };
             let target = Target::Song(Box::new(m.clone()));
-            let parts = match &parts {
-                Some(p) => p.clone(),
+            let space = match &space {
+                Some(s) => s.clone(),
                 None => {
-                    crate::similar::choose_parts(
-                        backend,
-                        &target,
-                        &crate::similar::Choice::Auto,
-                        &songrec_config::EmbedderConfig::default(),
-                    )
-                    .await?
+                    let auto = &crate::similar::Choice::Auto;
+                    crate::similar::choose_parts(backend, &target, auto, None).await?
                 }
             };
-            let req = SimilarRequest::new(target, parts);
-            let matches = crate::similar::similar(backend, &req).await?;
+            let q = Question {
+                space,
+                ranking: Ranking::default(),
+            };
+            let matches = crate::similar::similar(backend, &target, &q, &pool).await?;
             let ranked: Vec<&str> = matches
                 .iter()
                 .map(|x| labels.get(&x.id).map_or("", String::as_str))

@@ -63,6 +63,9 @@ pub enum AppError {
     /// it holds).
     #[error("{0}")]
     UnknownModel(String),
+    /// A similarity ask that names no answer (each door words it in its own terms).
+    #[error(transparent)]
+    Ask(#[from] similar::AskError),
 }
 
 /// Result alias.

@@ -4,7 +4,6 @@
 //! come from [`song_set`], the map's coordinates from [`map`].
 
 use serde::Serialize;
-use songrec_config::EmbedderConfig;
 use songrec_discover::clusters::ClusterReport;
 use songrec_discover::kmeans::KMeansOptions;
 use songrec_discover::map::ColorBy;
@@ -47,11 +46,7 @@ pub struct PlaylistAsk {
 
 /// Builds the playlist: the vectors chosen around the first seed (or `from`) exactly as
 /// `similar` chooses them for that song, then [`songrec_discover::playlist`].
-pub async fn playlist(
-    backend: &dyn StorageBackend,
-    ask: &PlaylistAsk,
-    cfg: &EmbedderConfig,
-) -> AppResult<Playlist> {
+pub async fn playlist(backend: &dyn StorageBackend, ask: &PlaylistAsk) -> AppResult<Playlist> {
     let first = match &ask.shape {
         PlaylistShape::Seeds(seeds) => seeds.first().ok_or_else(|| {
             AppError::Invalid(
@@ -60,7 +55,7 @@ pub async fn playlist(
         })?,
         PlaylistShape::Path { from, .. } => from,
     };
-    let model = choose_space(backend, &ask.choice, Some(first), cfg).await?;
+    let model = choose_space(backend, &ask.choice, Some(first)).await?;
     let (n, constraints) = (ask.n, ask.constraints.clone());
     Ok(match &ask.shape {
         PlaylistShape::Seeds(seeds) => {
@@ -97,9 +92,8 @@ pub async fn song_set(
     backend: &dyn StorageBackend,
     choice: &Choice,
     filter: &Filter,
-    cfg: &EmbedderConfig,
 ) -> AppResult<SongSet> {
-    let space = choose_space(backend, choice, None, cfg).await?;
+    let space = choose_space(backend, choice, None).await?;
     Ok(load_songs(backend, &space, filter).await?)
 }
 

@@ -13,6 +13,10 @@
 
 /// Largest number of filter phases kept in the coefficient table.
 pub const MAX_PHASES: usize = 4096;
+/// Outputs computed side by side by the 2 : 1 path.
+const GROUP: usize = 16;
+/// Outputs per block of the 2 : 1 path (its even and odd inputs stay in the L1 cache).
+const BLOCK: usize = 512;
 const ZERO_CROSSINGS: f64 = 10.0;
 const CUTOFF: f64 = 0.91;
 const KAISER_BETA: f64 = 8.6;
@@ -152,22 +156,66 @@ impl Resampler {
     }
 
     /// Computes every output sample the buffered input allows (up to `limit_out`). Uses AVX2
-    /// when the CPU has it (detected at run time); the arithmetic is the same either way.
+    /// or AVX-512 when the CPU has them (detected at run time); the arithmetic is the same
+    /// either way.
     fn produce(&mut self, limit_out: Option<u64>, out: &mut Vec<f32>) {
         #[cfg(target_arch = "x86_64")]
         {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports the feature the function is compiled for.
+                return unsafe { self.produce_avx512(limit_out, out) };
+            }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports the feature the function is compiled for.
                 return unsafe { self.produce_avx2(limit_out, out) };
             }
         }
+        self.produce_halving(limit_out, out);
         self.produce_portable(limit_out, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn produce_avx2(&mut self, limit_out: Option<u64>, out: &mut Vec<f32>) {
+        self.produce_halving(limit_out, out);
         self.produce_portable(limit_out, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn produce_avx512(&mut self, limit_out: Option<u64>, out: &mut Vec<f32>) {
+        self.produce_halving(limit_out, out);
+        self.produce_portable(limit_out, out)
+    }
+
+    /// The 2 : 1 case (44.1 → 22.05 kHz, one phase): whole groups of [`GROUP`] outputs at a
+    /// time, each output computed with exactly the operations of
+    /// [`produce_portable`](Self::produce_portable) in the same order (eight running sums over
+    /// the taps `l, l + 8, …`, added up lane 0 first, then the leftover taps one by one), only
+    /// side by side for [`GROUP`] outputs instead of one after the other. Leaves the last
+    /// outputs (fewer than a group) and the history to `produce_portable`.
+    #[inline(always)]
+    fn produce_halving(&mut self, limit_out: Option<u64>, out: &mut Vec<f32>) {
+        if !(self.exact && self.up == 1 && self.down == 2) {
+            return;
+        }
+        let half = self.half as i64;
+        let taps = self.taps;
+        // Output n reads the inputs 2n - half + 1 ..= 2n + half, all buffered iff
+        // 2n + half < avail_end.
+        let avail_end = self.buf_start + self.buf.len() as i64;
+        let ready = ((avail_end - half + 1).max(0) / 2) as u64;
+        let end = ready.min(limit_out.unwrap_or(u64::MAX));
+        if end <= self.n_out {
+            return;
+        }
+        let groups = ((end - self.n_out) as usize) / GROUP;
+        if groups == 0 {
+            return;
+        }
+        let first = (2 * self.n_out as i64 - half + 1 - self.buf_start) as usize;
+        halving_groups(&self.buf[first..], groups, &self.coeffs[..taps], out);
+        self.n_out += (groups * GROUP) as u64;
     }
 
     #[inline(always)]
@@ -255,6 +303,141 @@ impl Resampler {
     }
 }
 
+/// `groups` × [`GROUP`] outputs of the 2 : 1 filter `h`, output `k` reading `x[2k ..]`
+/// (`x` holds at least `2 · (outputs − 1) + h.len()` values): see
+/// [`Resampler::produce_halving`] for why each is bit for bit the scalar loop's.
+#[inline(always)]
+fn halving_groups(x: &[f32], groups: usize, h: &[f32], out: &mut Vec<f32>) {
+    let taps = h.len();
+    let wide = taps / 8 * 8;
+    // Even and odd inputs of a block of outputs, from the block's first input on:
+    // output k of the block, tap j reads even[k + j / 2] (j even) or odd[k + j / 2].
+    let span = BLOCK + taps / 2;
+    let mut even = vec![0f32; span];
+    let mut odd = vec![0f32; span];
+    out.reserve(groups * GROUP);
+    let mut done = 0usize;
+    while done < groups {
+        let n_groups = (groups - done).min(BLOCK / GROUP);
+        let n = n_groups * GROUP;
+        let first = 2 * done * GROUP;
+        let x = &x[first..first + 2 * (n - 1) + taps];
+        let pairs = x.chunks_exact(2);
+        if let [last] = pairs.remainder() {
+            even[x.len() / 2] = *last;
+        }
+        for ((p, e), o) in pairs.zip(&mut even).zip(&mut odd) {
+            *e = p[0];
+            *o = p[1];
+        }
+        for g in 0..n_groups {
+            let k0 = g * GROUP;
+            let mut acc = [[0f32; GROUP]; 8];
+            for c in (0..wide).step_by(8) {
+                for (l, a) in acc.iter_mut().enumerate() {
+                    let j = c + l;
+                    let src = if j % 2 == 0 { &even } else { &odd };
+                    let src = &src[k0 + j / 2..k0 + j / 2 + GROUP];
+                    let hj = h[j];
+                    for (a, s) in a.iter_mut().zip(src) {
+                        *a += s * hj;
+                    }
+                }
+            }
+            let mut s = acc[0];
+            for a in &acc[1..] {
+                for (s, a) in s.iter_mut().zip(a) {
+                    *s += a;
+                }
+            }
+            for (j, hj) in h.iter().enumerate().skip(wide) {
+                let src = if j % 2 == 0 { &even } else { &odd };
+                let src = &src[k0 + j / 2..k0 + j / 2 + GROUP];
+                for (s, x) in s.iter_mut().zip(src) {
+                    *s += x * hj;
+                }
+            }
+            out.extend_from_slice(&s);
+        }
+        done += n_groups;
+    }
+}
+
+/// Output `n` of the 2 : 1 filter `h` (`half` taps each side) over `x`, zeros outside it,
+/// one multiply-add at a time in the scalar loop's order (eight running sums over the taps,
+/// added up lane 0 first, then the leftover taps).
+fn halving_one(x: &[f32], n: usize, h: &[f32], half: usize) -> f32 {
+    let first = 2 * n as i64 - half as i64 + 1;
+    let at = |i: i64| {
+        if i >= 0 && (i as usize) < x.len() {
+            x[i as usize]
+        } else {
+            0.0
+        }
+    };
+    let wide = h.len() / 8 * 8;
+    let mut acc = [0f32; 8];
+    for c in (0..wide).step_by(8) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += at(first + (c + l) as i64) * h[c + l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (j, hj) in h.iter().enumerate().skip(wide) {
+        s += at(first + j as i64) * hj;
+    }
+    s
+}
+
+/// [`resample`] for 2 : 1 (44.1 → 22.05 kHz), reading the input where it lies instead of
+/// copying it into the streaming history: the outputs whose taps all fall inside the input
+/// in groups ([`halving_groups`]), the few at either end one by one with zeros outside.
+fn resample_halving(input: &[f32], r: &Resampler) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(input: &[f32], r: &Resampler) -> Vec<f32> {
+            resample_halving_body(input, r)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(input: &[f32], r: &Resampler) -> Vec<f32> {
+            resample_halving_body(input, r)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports the feature the function is compiled for.
+            return unsafe { avx512(input, r) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the feature the function is compiled for.
+            return unsafe { avx2(input, r) };
+        }
+    }
+    resample_halving_body(input, r)
+}
+
+#[inline(always)]
+fn resample_halving_body(input: &[f32], r: &Resampler) -> Vec<f32> {
+    let (half, taps) = (r.half, r.taps);
+    let h = &r.coeffs[..taps];
+    let total = input.len().div_ceil(2);
+    // Output n reads inputs 2n - half + 1 ..= 2n + half.
+    let lo = (half.saturating_sub(1)).div_ceil(2).min(total);
+    let hi = if input.len() > half {
+        ((input.len() - 1 - half) / 2 + 1).clamp(lo, total)
+    } else {
+        lo
+    };
+    let groups = (hi - lo) / GROUP;
+    let mut out = Vec::with_capacity(total);
+    out.extend((0..lo).map(|n| halving_one(input, n, h, half)));
+    if groups > 0 {
+        halving_groups(&input[2 * lo + 1 - half..], groups, h, &mut out);
+    }
+    let from = lo + groups * GROUP;
+    out.extend((from..total).map(|n| halving_one(input, n, h, half)));
+    out
+}
+
 /// Resample a whole buffer at once.
 ///
 /// ```
@@ -263,6 +446,9 @@ impl Resampler {
 /// ```
 pub fn resample(input: &[f32], in_rate: u32, out_rate: u32) -> Vec<f32> {
     let mut r = Resampler::new(in_rate, out_rate);
+    if r.exact && r.up == 1 && r.down == 2 {
+        return resample_halving(input, &r);
+    }
     let mut out = Vec::with_capacity(
         (input.len() as u64 * u64::from(out_rate.max(1)) / u64::from(in_rate.max(1)) + 8) as usize,
     );
@@ -359,6 +545,71 @@ mod tests {
         assert_eq!(out.len(), whole.len());
         for (a, b) in out.iter().zip(&whole) {
             assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    /// Output `n` of `resample(x, 44_100, 22_050)` computed on its own, one multiply-add at a
+    /// time in the order the scalar loop takes (eight running sums, then the leftover taps).
+    fn halving_reference(x: &[f32], n: usize) -> f32 {
+        let r = Resampler::new(44_100, 22_050);
+        let (half, taps) = (r.half as i64, r.taps);
+        let at = |i: i64| {
+            if i >= 0 && (i as usize) < x.len() {
+                x[i as usize]
+            } else {
+                0.0
+            }
+        };
+        let first = 2 * n as i64 - half + 1;
+        let mut acc = [0f32; 8];
+        let wide = taps / 8 * 8;
+        for j in 0..wide {
+            acc[j % 8] += at(first + j as i64) * r.coeffs[j];
+        }
+        let mut s: f32 = acc.iter().sum();
+        for j in wide..taps {
+            s += at(first + j as i64) * r.coeffs[j];
+        }
+        s
+    }
+
+    #[test]
+    fn halving_is_bit_identical_to_the_scalar_order() {
+        // Noise with exact zeros and signed zeros in it, odd lengths, streamed in odd chunks.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    match i % 97 {
+                        0 => 0.0,
+                        1 => -0.0,
+                        _ => (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0,
+                    }
+                })
+                .collect()
+        };
+        for len in [0, 1, 7, 40, 63, 1_000, 1_057, 20_011, 44_100] {
+            let x = noise(len);
+            let y = resample(&x, 44_100, 22_050);
+            assert_eq!(y.len(), len.div_ceil(2));
+            for (n, v) in y.iter().enumerate() {
+                assert_eq!(
+                    v.to_bits(),
+                    halving_reference(&x, n).to_bits(),
+                    "len {len}, output {n}"
+                );
+            }
+            let mut r = Resampler::new(44_100, 22_050);
+            let mut streamed = Vec::new();
+            for chunk in x.chunks(777) {
+                r.process(chunk, &mut streamed);
+            }
+            r.flush(&mut streamed);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&streamed), bits(&y), "len {len}, streamed");
         }
     }
 

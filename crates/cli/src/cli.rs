@@ -162,9 +162,9 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
         Command::Edit(a) => edit::run(a, backend).await,
         Command::Playlist(a) => playlist::run(a, cfg, backend).await,
         Command::Dupes(a) => dupes::run(a, &opened).await,
-        Command::Map(a) => map::map(a, cfg, backend).await,
-        Command::Clusters(a) => map::clusters(a, cfg, backend).await,
-        Command::Outliers(a) => map::outliers(a, cfg, backend).await,
+        Command::Map(a) => map::map(a, backend).await,
+        Command::Clusters(a) => map::clusters(a, backend).await,
+        Command::Outliers(a) => map::outliers(a, backend).await,
         Command::Migrate(_)
         | Command::Sync(_)
         | Command::InitAstra(_)

@@ -1,7 +1,7 @@
 //! Printing results for people (aligned text) and programs (`--json`).
 
 use anyhow::Result;
-use songrec_app::similar::{SimilarAnswer, SimilarAsk, Target};
+use songrec_app::similar::{QueryInfo, SimilarAnswer};
 use songrec_storage::plural::{count, noun};
 use songrec_storage::{ModelInfo, SongCount, SongMetadata};
 
@@ -81,68 +81,38 @@ pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()>
     Ok(())
 }
 
-/// `songrec similar`: the answer to `ask`, whose words (if any) were `text`.
-pub fn matches(ask: &SimilarAsk, text: &str, answer: &SimilarAnswer, json: bool) -> Result<()> {
-    let (target, ms, words) = (ask.target.as_ref(), &answer.matches, ask.words.as_ref());
-    let (explanations, folding) = (answer.explanations.as_deref(), answer.folding.as_ref());
+/// `songrec similar`: the answer (`--json`: as the REST API gives it).
+pub fn matches(answer: &SimilarAnswer, json: bool) -> Result<()> {
     if json {
-        let mut q = match target {
-            Some(Target::Song(m)) => serde_json::json!({"song": m.id, "title": m.display_name()}),
-            Some(Target::File(p)) => serde_json::json!({"file": p}),
-            None => serde_json::json!({}),
-        };
-        if let Some(w) = words {
-            q["text"] = text.into();
-            q["tags"] = w
-                .terms
-                .iter()
-                .map(|t| serde_json::json!({"tag": t.tag, "weight": t.weight, "from": t.from}))
-                .collect();
-            q["unknown_words"] = serde_json::to_value(&w.unknown)?;
-            q["used_words"] = serde_json::to_value(&w.used)?;
-            q["ignored_words"] = serde_json::to_value(&w.ignored)?;
-        }
-        let mut matches = serde_json::to_value(ms)?;
-        add_to_each(&mut matches, "tag_score", answer.tag_scores.as_deref())?;
-        add_to_each(&mut matches, "explanation", explanations)?;
-        // Whether every result list behind these matches was ranked exactly (no ANN index).
-        let exact = !ms.iter().any(|m| m.approximate);
-        let mut out = serde_json::json!({"query": q, "model": answer.model, "metric": ask.metric, "exact": exact, "matches": matches});
-        if let Some(f) = folding {
-            add_to_each(&mut out["matches"], "copies_folded", Some(&f.copies))?;
-            out["distinct"] = true.into();
-            out["copies_folded"] = f.copies.iter().sum::<usize>().into();
-            out["query_copies_excluded"] = f.query_copies.into();
-        }
-        return print_json(&out);
+        return print_json(answer);
     }
+    let (ms, words) = (&answer.results, answer.words.as_ref());
     let towards = words
         .map(|w| format!(", moved towards {}", w.describe()))
         .unwrap_or_default();
-    match (target, words) {
-        (Some(Target::Song(m)), _) => println!(
+    match (&answer.query, words) {
+        (QueryInfo::Song(m), _) => println!(
             "Songs like {} ({}, {} bpm, {}){towards}:",
             m.display_name(),
             m.id.short(),
             bpm(m),
             m.key.as_deref().unwrap_or("key ?")
         ),
-        (Some(Target::File(p)), _) => println!("Songs like {}{towards}:", p.display()),
-        (None, Some(w)) if w.terms.is_empty() => println!(
+        (QueryInfo::File(p), _) => println!("Songs like {}{towards}:", p.display()),
+        (QueryInfo::Text(text), Some(w)) if w.terms.is_empty() => println!(
             "Songs for {:?} (titles and fields holding {}):",
             text,
             w.text_words.join(", ")
         ),
-        (None, Some(w)) => println!("Songs for {:?} ({}):", text, w.describe()),
-        (None, None) => println!("Songs:"),
+        (QueryInfo::Text(text), Some(w)) => println!("Songs for {:?} ({}):", text, w.describe()),
+        _ => println!("Songs:"),
     }
     let summary = || {
-        if let Some(f) = folding {
-            let folded: usize = f.copies.iter().sum();
+        if let (Some(folded), Some(query)) = (answer.copies_folded, answer.query_copies_excluded) {
             println!(
                 "(one song per recording: {} folded, {} of the query left out)",
                 count(folded, "copy"),
-                count(f.query_copies, "copy")
+                count(query, "copy")
             );
         }
     };
@@ -151,49 +121,34 @@ pub fn matches(ask: &SimilarAsk, text: &str, answer: &SimilarAnswer, json: bool)
         summary();
         return Ok(());
     }
-    let score_label = if target.is_none() { "SCORE" } else { "SIM" };
+    let words_alone = matches!(answer.query, QueryInfo::Text(_));
+    let score_label = if words_alone { "SCORE" } else { "SIM" };
     println!(
         "{:>3}  {:>7}  {:<12}  {:<44}  {:>5}  {:<9}  {:<12}",
         "#", score_label, "ID", "SONG", "BPM", "KEY", "GENRE"
     );
     for (i, m) in ms.iter().enumerate() {
-        let folded = match folding.and_then(|f| f.copies.get(i)) {
-            Some(&n) if n > 0 => format!("  (+{} folded)", count(n, "copy")),
+        let folded = match m.copies_folded {
+            Some(n) if n > 0 => format!("  (+{} folded)", count(n, "copy")),
             _ => String::new(),
         };
         println!(
             "{:>3}  {:>7.4}  {:<12}  {:<44}  {:>5}  {:<9}  {:<12}{folded}",
             i + 1,
             m.similarity,
-            m.id.short(),
-            trunc(&m.metadata.display_name(), 44),
-            bpm(&m.metadata),
-            m.metadata.key.as_deref().unwrap_or("-"),
-            trunc(m.metadata.genre.as_deref().unwrap_or("-"), 12)
+            m.song.id.short(),
+            trunc(&m.song.display_name(), 44),
+            bpm(&m.song),
+            m.song.key.as_deref().unwrap_or("-"),
+            trunc(m.song.genre.as_deref().unwrap_or("-"), 12)
         );
-        if let Some(e) = explanations.and_then(|ex| ex.get(i))
+        if let Some(e) = &m.explanation
             && !e.summary.is_empty()
         {
             println!("{:>14}{}", "↳ ", e.summary);
         }
     }
     summary();
-    Ok(())
-}
-
-/// Adds `values[i]` under `key` to the `i`th object of the array `list`.
-fn add_to_each<T: serde::Serialize>(
-    list: &mut serde_json::Value,
-    key: &str,
-    values: Option<&[T]>,
-) -> Result<()> {
-    if let (Some(values), Some(list)) = (values, list.as_array_mut()) {
-        for (item, v) in list.iter_mut().zip(values) {
-            if let Some(o) = item.as_object_mut() {
-                o.insert(key.into(), serde_json::to_value(v)?);
-            }
-        }
-    }
     Ok(())
 }
 

@@ -132,20 +132,20 @@ async fn clear(b: &dyn StorageBackend, lib: &[(SongMetadata, Vec<f32>)]) {
 
 fn brute_force(lib: &[(SongMetadata, Vec<f32>)], q: &SearchQuery) -> Vec<(SongId, f32)> {
     let qn = math::norm(&q.vector);
-    let mut top = TopK::new(q.offset + q.k);
+    let mut top = TopK::new(q.ranking.offset + q.ranking.k);
     for (m, v) in lib {
-        if q.exclude.contains(&m.id) || !q.filter.matches(m) {
+        if q.exclude.contains(&m.id) || !q.ranking.filter.matches(m) {
             continue;
         }
-        let (s, _) = math::score(q.metric, math::dot(&q.vector, v), qn, math::norm(v));
-        if q.threshold.is_some_and(|t| s < t) {
+        let (s, _) = math::score(q.ranking.metric, math::dot(&q.vector, v), qn, math::norm(v));
+        if q.ranking.threshold.is_some_and(|t| s < t) {
             continue;
         }
         top.push(s, m.id.clone());
     }
     top.into_sorted()
         .into_iter()
-        .skip(q.offset)
+        .skip(q.ranking.offset)
         .map(|s| (s.key, s.score))
         .collect()
 }
@@ -178,7 +178,7 @@ async fn assert_search(
             g.metadata.id, g.id,
             "search ({what}): match carries another song's metadata"
         );
-        if q.metric == Metric::L2 {
+        if q.ranking.metric == Metric::L2 {
             let d = g
                 .distance
                 .unwrap_or_else(|| panic!("search ({what}): l2 match without distance"));

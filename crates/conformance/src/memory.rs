@@ -250,18 +250,17 @@ impl StorageBackend for MemoryBackend {
                 got: query.vector.len(),
             });
         }
-        let qn = math::norm(&query.vector);
-        let mut top = TopK::new(query.offset + query.k);
+        let (qn, r) = (math::norm(&query.vector), &query.ranking);
+        let mut top = TopK::new(r.offset + r.k);
         for (id, v) in vectors {
             let Some(m) = s.metadata.get(id) else {
                 continue;
             };
-            if query.exclude.contains(id) || !query.filter.matches(m) {
+            if query.exclude.contains(id) || !r.filter.matches(m) {
                 continue;
             }
-            let (score, _) =
-                math::score(query.metric, math::dot(&query.vector, v), qn, math::norm(v));
-            if query.threshold.is_some_and(|t| score < t) {
+            let (score, _) = math::score(r.metric, math::dot(&query.vector, v), qn, math::norm(v));
+            if r.threshold.is_some_and(|t| score < t) {
                 continue;
             }
             top.push(score, id.clone());
@@ -269,11 +268,11 @@ impl StorageBackend for MemoryBackend {
         Ok(top
             .into_sorted()
             .into_iter()
-            .skip(query.offset)
+            .skip(r.offset)
             .filter_map(|sc| {
                 let v = &vectors[&sc.key];
                 let (similarity, distance) =
-                    math::score(query.metric, math::dot(&query.vector, v), qn, math::norm(v));
+                    math::score(r.metric, math::dot(&query.vector, v), qn, math::norm(v));
                 s.metadata.get(&sc.key).map(|m| Match {
                     id: sc.key.clone(),
                     similarity,

@@ -129,16 +129,17 @@ pub async fn search_matches_brute_force(b: &dyn StorageBackend) {
     let qv = rng.vector(model_a().dim);
     for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
         let mut q = SearchQuery::new(model_a(), qv.clone(), 7);
-        q.metric = metric;
+        q.ranking.metric = metric;
         assert_search(b, &lib, &q, &format!("{metric} plain")).await;
-        q.filter = Filter::default().and(Condition::Eq(Field::Genre, Value::Text("JAZZ".into())));
+        q.ranking.filter =
+            Filter::default().and(Condition::Eq(Field::Genre, Value::Text("JAZZ".into())));
         assert_search(b, &lib, &q, &format!("{metric} filtered")).await;
     }
     // Up to the backend's own cap (1000 on the Data API; a local library has none, so 2000
     // must work there): a query reaching it is answered in full.
     let reach = b.max_results().min(2000);
     let mut q = SearchQuery::new(model_a(), qv.clone(), reach - 1);
-    q.offset = 1;
+    q.ranking.offset = 1;
     assert_search(b, &lib, &q, &format!("k {} after offset 1", reach - 1)).await;
     // A filter that keeps songs far down the unfiltered ranking still returns them (exactness).
     let mut q = SearchQuery::new(model_a(), qv.clone(), 40);
@@ -150,8 +151,8 @@ pub async fn search_matches_brute_force(b: &dyn StorageBackend) {
         .expect("song")
         .0
         .clone();
-    q.k = 1;
-    q.filter = Filter::default().and(Condition::Eq(
+    q.ranking.k = 1;
+    q.ranking.filter = Filter::default().and(Condition::Eq(
         Field::Title,
         Value::Text(worst_song.title.to_uppercase()),
     ));
@@ -163,13 +164,13 @@ pub async fn search_matches_brute_force(b: &dyn StorageBackend) {
     );
 
     let mut q = SearchQuery::new(model_a(), qv.clone(), 5);
-    q.offset = 3;
+    q.ranking.offset = 3;
     q.exclude = vec![ranked[0].0.clone(), ranked[4].0.clone()];
     assert_search(b, &lib, &q, "offset + exclude").await;
     let mut q = SearchQuery::new(model_a(), qv.clone(), 40);
-    q.threshold = Some(0.2);
+    q.ranking.threshold = Some(0.2);
     assert_search(b, &lib, &q, "threshold").await;
-    q.filter = Filter::default()
+    q.ranking.filter = Filter::default()
         .and(Condition::Range {
             field: Field::Bpm,
             min: Some(110.0),
@@ -193,16 +194,14 @@ pub async fn search_matches_brute_force(b: &dyn StorageBackend) {
 pub async fn invalid_queries(b: &dyn StorageBackend) {
     let ok = SearchQuery::new(model_a(), vec![1.0; 8], 5);
     let max = b.max_results();
+    let sized = |k, offset| {
+        let mut q = ok.clone();
+        (q.ranking.k, q.ranking.offset) = (k, offset);
+        q
+    };
     let mut cases: Vec<(&str, SearchQuery)> = vec![
-        ("k = 0", SearchQuery { k: 0, ..ok.clone() }),
-        (
-            "offset + k overflowing",
-            SearchQuery {
-                k: usize::MAX,
-                offset: 1,
-                ..ok.clone()
-            },
-        ),
+        ("k = 0", sized(0, 0)),
+        ("offset + k overflowing", sized(usize::MAX, 1)),
         (
             "zero vector with cosine",
             SearchQuery {
@@ -220,21 +219,8 @@ pub async fn invalid_queries(b: &dyn StorageBackend) {
     ];
     // The backend's own search cap, when it has one (the Data API's 1000).
     if max < usize::MAX {
-        cases.push((
-            "k over the cap",
-            SearchQuery {
-                k: max + 1,
-                ..ok.clone()
-            },
-        ));
-        cases.push((
-            "offset + k over the cap",
-            SearchQuery {
-                k: 10,
-                offset: max - 5,
-                ..ok.clone()
-            },
-        ));
+        cases.push(("k over the cap", sized(max + 1, 0)));
+        cases.push(("offset + k over the cap", sized(10, max - 5)));
     }
     for (what, q) in cases {
         let err = b.search(&q).await.expect_err(what);

@@ -9,15 +9,16 @@
 //! - [`map`]: a self-contained HTML map of the library (2-D PCA, [`projection`]) and a PNG image
 //!   of it;
 //! - [`clusters`] and [`outliers`]: k-means groups with their dominant genres, and the songs
-//!   least like the rest;
-//! - [`space`]: which vectors a ranking compares (one model or a weighted blend) and the one
-//!   blended search that `similar` and playlists share.
+//!   least like the rest.
+//!
+//! Which vectors a ranking compares (one model or a weighted blend) and the one blended search
+//! that `similar` and playlists share are [`songrec_rank`]'s.
 //!
 //! The algorithms are pure and unit-tested ([`linalg`], [`pca`], [`kmeans`], [`playlist::order`],
 //! [`fingerprint`]); the functions that touch a library only use the storage trait, so they work
 //! the same on the local files and on Astra DB + S3. All vector comparisons use cosine similarity
 //! (vectors are L2-normalised when loaded); a blend of models compares combined vectors that
-//! rank like `similar`'s standardised mix (see [`space`]).
+//! rank like `similar`'s standardised mix (see [`songrec_rank`]).
 
 pub mod clusters;
 pub mod dupes;
@@ -37,7 +38,6 @@ pub mod png;
 pub mod projection;
 pub mod recording;
 pub use songrec_storage::rng;
-pub mod space;
 pub mod waveform;
 
 #[cfg(test)]
@@ -46,4 +46,3 @@ mod fuzz_replay;
 pub use error::{DiscoverError, DiscoverResult};
 pub use linalg::Matrix;
 pub use load::{SongSet, load_songs};
-pub use space::Space;

@@ -7,14 +7,14 @@ use songrec_storage::{
     Filter, ModelInfo, SongId, SongMetadata, StorageBackend, StorageBackendExt, math,
 };
 
-use crate::space::Space;
 use crate::{DiscoverResult, Matrix};
+use songrec_rank::Space;
 
 /// Vectors fetched at once (the Astra backend answers each `get_embedding` with one request).
 pub const FETCH_CONCURRENCY: usize = 16;
 
 /// Songs with their vectors in a [`Space`] (one model's, or a blend's combined vectors, see
-/// [`crate::space::combine`]), L2-normalised, row `i` belonging to `songs[i]`.
+/// [`songrec_rank::combine`]), L2-normalised, row `i` belonging to `songs[i]`.
 ///
 /// ```
 /// use songrec_discover::{Matrix, SongSet};
@@ -106,7 +106,7 @@ pub async fn load_songs(
     }
     let dims: Vec<usize> = space.parts.iter().map(|p| p.model.dim).collect();
     let mut vectors = Matrix::new(space.dim());
-    for row in crate::space::combine(&blocks, &dims, &space.weights()) {
+    for row in songrec_rank::combine(&blocks, &dims, &space.weights()) {
         vectors.push(&row)?;
     }
     Ok(SongSet {

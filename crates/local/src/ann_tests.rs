@@ -88,12 +88,9 @@ async fn recall(b: &LocalBackend, queries: &[Vec<f32>], k: usize, filter: &Filte
     let mut hits = 0usize;
     let mut total = 0usize;
     for v in queries {
-        let q = SearchQuery {
-            filter: filter.clone(),
-            ..SearchQuery::new(model(), v.clone(), k)
-        };
+        let q = SearchQuery::new(model(), v.clone(), k).with(|r| r.filter = filter.clone());
         let approx = search(b, q.clone()).await;
-        let exact = search(b, SearchQuery { exact: true, ..q }).await;
+        let exact = search(b, q.with(|r| r.exact = true)).await;
         assert!(exact.iter().all(|m| !m.approximate));
         assert_eq!(approx.len(), exact.len());
         assert!(approx.iter().all(|m| filter.matches(&m.metadata)));
@@ -120,10 +117,7 @@ async fn recall_on_a_clustered_set_and_exact_on_request() {
     // Paging goes through the index too and agrees with the first page's order.
     let page2 = search(
         &b,
-        SearchQuery {
-            offset: 10,
-            ..SearchQuery::new(model(), queries[0].clone(), 10)
-        },
+        SearchQuery::new(model(), queries[0].clone(), 10).with(|r| r.offset = 10),
     )
     .await;
     assert_eq!(page2.len(), 10);
@@ -132,10 +126,8 @@ async fn recall_on_a_clustered_set_and_exact_on_request() {
     // L2 and a library below the threshold stay exact.
     let l2 = search(
         &b,
-        SearchQuery {
-            metric: songrec_storage::Metric::L2,
-            ..SearchQuery::new(model(), queries[0].clone(), 10)
-        },
+        SearchQuery::new(model(), queries[0].clone(), 10)
+            .with(|r| r.metric = songrec_storage::Metric::L2),
     )
     .await;
     assert!(l2.iter().all(|m| !m.approximate));
@@ -158,21 +150,15 @@ async fn filters_and_thresholds_never_lose_matches() {
     assert!(r >= 0.95, "filtered recall@10 {r}");
     let ms = search(
         &b,
-        SearchQuery {
-            filter: even.clone(),
-            ..SearchQuery::new(model(), queries[0].clone(), 10)
-        },
+        SearchQuery::new(model(), queries[0].clone(), 10).with(|r| r.filter = even.clone()),
     )
     .await;
     assert!(ms.iter().all(|m| m.approximate));
     // A selective filter (1%) is estimated as such and answered exactly: the oracle's set.
     for v in &queries {
-        let q = SearchQuery {
-            filter: genre("rare"),
-            ..SearchQuery::new(model(), v.clone(), 10)
-        };
+        let q = SearchQuery::new(model(), v.clone(), 10).with(|r| r.filter = genre("rare"));
         let got = search(&b, q.clone()).await;
-        let want = search(&b, SearchQuery { exact: true, ..q }).await;
+        let want = search(&b, q.with(|r| r.exact = true)).await;
         assert_eq!(ids(&got), ids(&want));
         assert!(got.iter().all(|m| !m.approximate));
     }
@@ -181,17 +167,11 @@ async fn filters_and_thresholds_never_lose_matches() {
     for v in &queries {
         let exact_all = search(
             &b,
-            SearchQuery {
-                exact: true,
-                ..SearchQuery::new(model(), v.clone(), 3000)
-            },
+            SearchQuery::new(model(), v.clone(), 3000).with(|r| r.exact = true),
         )
         .await;
         let t = exact_all[4].similarity;
-        let q = SearchQuery {
-            threshold: Some(t),
-            ..SearchQuery::new(model(), v.clone(), 10)
-        };
+        let q = SearchQuery::new(model(), v.clone(), 10).with(|r| r.threshold = Some(t));
         let got = search(&b, q.clone()).await;
         let want: Vec<SongId> = exact_all
             .iter()
@@ -239,10 +219,7 @@ async fn a_damaged_index_is_ignored_and_rebuilt() {
         let ms = search(&b, SearchQuery::new(model(), queries[0].clone(), 10)).await;
         let exact = search(
             &b,
-            SearchQuery {
-                exact: true,
-                ..SearchQuery::new(model(), queries[0].clone(), 10)
-            },
+            SearchQuery::new(model(), queries[0].clone(), 10).with(|r| r.exact = true),
         )
         .await;
         assert_eq!(ms.len(), 10);

@@ -56,10 +56,7 @@ async fn library(dir: &Path, n: usize, min_vectors: usize) -> Vec<f32> {
 
 /// The top 10 (ids and similarity bits) of `q`, approximate or exact.
 async fn answer(b: &LocalBackend, q: &[f32], exact: bool) -> Vec<(SongId, u32)> {
-    let query = SearchQuery {
-        exact,
-        ..SearchQuery::new(model(), q.to_vec(), 10)
-    };
+    let query = SearchQuery::new(model(), q.to_vec(), 10).with(|r| r.exact = exact);
     let ms: Vec<Match> = b.search(&query).await.unwrap();
     assert_eq!(ms.len(), 10);
     ms.into_iter()

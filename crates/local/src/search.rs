@@ -39,7 +39,7 @@ impl Inner {
         let qn = math::norm(&q.vector);
         ranked
             .into_iter()
-            .skip(q.offset)
+            .skip(q.ranking.offset)
             .map(|s| {
                 // Rows and songs come from one state (see `State::meta_gen`): a miss is a bug,
                 // reported as an error rather than a panic.
@@ -52,7 +52,7 @@ impl Inner {
                     ));
                 };
                 let d = math::dot(&q.vector, pack.vector(&c.row));
-                let (similarity, distance) = math::score(q.metric, d, qn, c.row.norm);
+                let (similarity, distance) = math::score(q.ranking.metric, d, qn, c.row.norm);
                 Ok(Match {
                     id: meta.id.clone(),
                     similarity,
@@ -82,18 +82,18 @@ fn rank(
     exclude: &HashSet<[u8; 32]>,
 ) -> Vec<crate::ann::Ranked> {
     let qn = math::norm(&q.vector);
-    let want = q.offset.saturating_add(q.k);
+    let want = q.ranking.offset.saturating_add(q.ranking.k);
     let scan = |base: usize, chunk: &[CandRow]| {
         let mut top: TopK<([u8; 32], u32)> = TopK::new(want);
         for (i, c) in chunk.iter().enumerate() {
             if (!exclude.is_empty() && exclude.contains(&c.row.id))
-                || !songs.matches(c.slot as usize, &q.filter)
+                || !songs.matches(c.slot as usize, &q.ranking.filter)
             {
                 continue;
             }
             let d = math::dot(&q.vector, pack.vector(&c.row));
-            let (s, _) = math::score(q.metric, d, qn, c.row.norm);
-            if q.threshold.is_some_and(|t| s < t) || top.floor().is_some_and(|f| s < f) {
+            let (s, _) = math::score(q.ranking.metric, d, qn, c.row.norm);
+            if q.ranking.threshold.is_some_and(|t| s < t) || top.floor().is_some_and(|f| s < f) {
                 continue;
             }
             top.push(s, (c.row.id, (base + i) as u32));

@@ -437,7 +437,7 @@ async fn vectors_that_cannot_be_searched_are_refused_or_skipped() {
     ] {
         for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
             let mut q = SearchQuery::new(model(), v.to_vec(), 10);
-            q.metric = metric;
+            q.ranking.metric = metric;
             let hits = b.search(&q).await.unwrap();
             let mut got: Vec<SongId> = hits.iter().map(|h| h.id.clone()).collect();
             got.sort();

@@ -211,6 +211,7 @@ impl From<AppError> for ApiError {
             AppError::Resolve(m) => Self::not_found(m),
             AppError::Invalid(m) => Self::bad_request(m),
             AppError::UnknownModel(m) => Self::new(StatusCode::BAD_REQUEST, "unknown_model", m),
+            AppError::Ask(e) => crate::api::ask_error(e),
         }
     }
 }

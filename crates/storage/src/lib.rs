@@ -43,5 +43,5 @@ pub use math::Metric;
 pub use metadata::{NonFiniteNumber, SongMetadata, VersionEntry};
 pub use model::{Embedding, ModelInfo};
 pub use progress::{NoProgress, Progress};
-pub use query::{ListQuery, Match, Page, SearchQuery, SortKey, compare_by};
+pub use query::{ListQuery, Match, Page, Ranking, SearchQuery, SortKey, compare_by};
 pub use secret::Secret;

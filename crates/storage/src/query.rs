@@ -21,6 +21,42 @@ pub const MAX_PAGE: usize = 1000;
 /// Most ids one query may exclude.
 pub const MAX_EXCLUDE: usize = 100;
 
+/// What a similarity question asks of a ranking, whichever vectors it compares: how many
+/// results from where, compared how, above what, among which songs, and how exactly. Built once
+/// by the use case from any door and carried down into each [`SearchQuery`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ranking {
+    /// How many results.
+    pub k: usize,
+    /// Skip this many of the best results (paging).
+    pub offset: usize,
+    /// Comparison.
+    pub metric: Metric,
+    /// Keep only results with similarity ≥ this.
+    pub threshold: Option<f32>,
+    /// Metadata conditions on candidates.
+    pub filter: Filter,
+    /// Rank every candidate exactly, even where the backend keeps an approximate
+    /// nearest-neighbour index (see [`Match::approximate`]). Backends without one always do.
+    #[serde(default)]
+    pub exact: bool,
+}
+
+impl Default for Ranking {
+    /// The 10 nearest by cosine: no offset, threshold or filter, the approximate index where
+    /// the backend has one.
+    fn default() -> Self {
+        Self {
+            k: 10,
+            offset: 0,
+            metric: Metric::Cosine,
+            threshold: None,
+            filter: Filter::default(),
+            exact: false,
+        }
+    }
+}
+
 /// "Which stored songs are closest to this vector?"
 ///
 /// Filtering is exact: the filter selects candidates first and ranking happens among them,
@@ -38,22 +74,11 @@ pub struct SearchQuery {
     pub model: ModelInfo,
     /// The query vector (`model.dim` values).
     pub vector: Vec<f32>,
-    /// How many results.
-    pub k: usize,
-    /// Comparison.
-    pub metric: Metric,
-    /// Keep only results with similarity ≥ this.
-    pub threshold: Option<f32>,
-    /// Skip this many of the best results (paging).
-    pub offset: usize,
     /// Never return these songs (e.g. the query song itself).
     pub exclude: Vec<SongId>,
-    /// Metadata conditions on candidates.
-    pub filter: Filter,
-    /// Rank every candidate exactly, even where the backend keeps an approximate
-    /// nearest-neighbour index (see [`Match::approximate`]). Backends without one always do.
-    #[serde(default)]
-    pub exact: bool,
+    /// What is asked of the ranking.
+    #[serde(flatten)]
+    pub ranking: Ranking,
 }
 
 impl SearchQuery {
@@ -62,14 +87,18 @@ impl SearchQuery {
         Self {
             model,
             vector,
-            k,
-            metric: Metric::Cosine,
-            threshold: None,
-            offset: 0,
             exclude: Vec::new(),
-            filter: Filter::default(),
-            exact: false,
+            ranking: Ranking {
+                k,
+                ..Ranking::default()
+            },
         }
+    }
+
+    /// The query with its ranking changed by `f`: `q.with(|r| r.exact = true)`.
+    pub fn with(mut self, f: impl FnOnce(&mut Ranking)) -> Self {
+        f(&mut self.ranking);
+        self
     }
 
     /// Checks the query against the limits every backend shares.
@@ -80,17 +109,14 @@ impl SearchQuery {
     /// [`SearchQuery::validate`] for a backend whose searches reach at most `max_results`
     /// (`offset + k`; see [`crate::StorageBackend::max_results`]).
     pub fn validate_for(&self, max_results: usize) -> StorageResult<()> {
-        if self.k == 0 {
+        let r = &self.ranking;
+        if r.k == 0 {
             return Err(StorageError::InvalidInput("k must be at least 1".into()));
         }
-        if self
-            .offset
-            .checked_add(self.k)
-            .is_none_or(|n| n > max_results)
-        {
+        if r.offset.checked_add(r.k).is_none_or(|n| n > max_results) {
             return Err(StorageError::InvalidInput(format!(
                 "offset + k exceeds the limit of {max_results} results per similarity query on this backend (offset {}, k {})",
-                self.offset, self.k
+                r.offset, r.k
             )));
         }
         if self.exclude.len() > MAX_EXCLUDE {
@@ -111,19 +137,19 @@ impl SearchQuery {
                 "query vector has non-finite values".into(),
             ));
         }
-        if self.metric == Metric::Cosine && crate::math::norm(&self.vector) == 0.0 {
+        if r.metric == Metric::Cosine && crate::math::norm(&self.vector) == 0.0 {
             return Err(StorageError::InvalidInput(
                 "cosine similarity is undefined for an all-zero query vector".into(),
             ));
         }
-        if let Some(t) = self.threshold
+        if let Some(t) = r.threshold
             && !t.is_finite()
         {
             return Err(StorageError::InvalidInput(
                 "threshold must be a finite number".into(),
             ));
         }
-        self.filter.validate()
+        r.filter.validate()
     }
 }
 
@@ -141,7 +167,7 @@ pub struct Match {
     pub metadata: SongMetadata,
     /// The result list this match belongs to came from an approximate nearest-neighbour index:
     /// the similarity is exact, but a better match may be missing (the local backend's ANN
-    /// path; see [`SearchQuery::exact`]). `false` for an exact ranking.
+    /// path; see [`Ranking::exact`]). `false` for an exact ranking.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approximate: bool,
 }
@@ -581,16 +607,16 @@ mod tests {
         let model = ModelInfo::new("m", "1", 2);
         for (k, offset) in [(1, usize::MAX), (usize::MAX, 1), (usize::MAX, usize::MAX)] {
             let mut q = SearchQuery::new(model.clone(), vec![1.0, 0.0], k);
-            q.offset = offset;
+            q.ranking.offset = offset;
             match q.validate() {
                 Err(StorageError::InvalidInput(m)) => assert!(m.contains("offset + k"), "{m}"),
                 other => panic!("k {k}, offset {offset}: {other:?}"),
             }
         }
         let mut q = SearchQuery::new(model, vec![1.0, 0.0], 1);
-        q.offset = MAX_RESULTS - 1;
+        q.ranking.offset = MAX_RESULTS - 1;
         assert!(q.validate_for(MAX_RESULTS).is_ok());
-        q.k = 2;
+        q.ranking.k = 2;
         assert!(q.validate_for(MAX_RESULTS).is_err());
         assert!(q.validate().is_ok(), "no limit of its own");
     }

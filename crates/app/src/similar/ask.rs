@@ -1,16 +1,23 @@
 //! The one `similar` of every door (`songrec similar`, `GET /api/v1/songs/{id}/similar`,
 //! `GET`/`POST /api/v1/similar`): a [`SimilarAsk`] names what to be like and how, [`answer`]
-//! chooses the vectors and the search and says what the door prints ([`SimilarAnswer`]), in two
-//! steps for a door with work in between (reading an upload, printing the notes): [`prepare`]
-//! checks the ask and chooses the vectors, [`Prepared::run`] searches.
+//! judges it ([`SimilarAsk::mode`], the only judge: its [`AskError`]s are worded by each door),
+//! builds the one [`Question`] and answers with the one [`SimilarAnswer`] that every door prints
+//! and serialises. In two steps for a door with work in between (reading an upload, printing
+//! the notes): [`prepare`] checks the ask and chooses the vectors, [`Prepared::run`] searches.
 
-use songrec_storage::{Filter, Match, Metric, StorageBackend};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use super::{Choice, ModelPart, SimilarRequest, Target, choose_parts_in, space_of};
+use serde::Serialize;
+use songrec_audio::Embedder;
+use songrec_rank::{Question, Space};
+use songrec_storage::{Match, Metric, Ranking, SongMetadata, StorageBackend};
+
+use super::{Choice, Target, choose_parts, embedders_for, probe, reach};
+use crate::AppResult;
 use crate::embedders::Pool;
 use crate::explain::Explanation;
 use crate::words::{STYLE_TAGS_MODEL, TagQuery};
-use crate::{AppError, AppResult};
 
 /// A similarity question, as any door asks it.
 #[derive(Clone, Debug)]
@@ -20,26 +27,38 @@ pub struct SimilarAsk {
     /// Words for the style tags: alone, songs ranked by them; with a target, its neighbours
     /// moved towards them.
     pub words: Option<TagQuery>,
-    /// One song per recording ([`super::similar_distinct`]).
+    /// One song per recording (`distinct`).
     pub distinct: bool,
     /// Say for each match which aspects agree with the target song.
     pub explain: bool,
-    /// Which vectors.
+    /// Which vectors (`auto` when the door was given no choice).
     pub choice: Choice,
-    /// Results wanted.
-    pub k: usize,
-    /// Best results to skip.
-    pub offset: usize,
-    /// Comparison.
-    pub metric: Metric,
-    /// Minimum similarity.
-    pub threshold: Option<f32>,
-    /// Metadata conditions.
-    pub filter: Filter,
-    /// Rank exactly even where the backend keeps an approximate index.
-    pub exact: bool,
+    /// What is asked of the ranking: k, offset, metric, threshold, filter, exact.
+    pub ranking: Ranking,
     /// Gather [`SimilarAnswer::notes`] (one more look at the library's models).
     pub notes: bool,
+}
+
+/// Why an ask cannot be answered. Each door words these in its own terms (the CLI's flags, the
+/// REST API's parameters); the texts here name neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AskError {
+    /// Neither a target nor words.
+    #[error("nothing to be similar to: give a song, a file or words")]
+    Nothing,
+    /// One song per recording folds a target's neighbours, words re-rank them: not both.
+    #[error("one song per recording cannot be combined with words")]
+    DistinctWithWords,
+    /// Explanations compare a stored song's key, tempo and tags with each match's (a file's
+    /// are not stored; words alone have none).
+    #[error("explanations need a song of the library to compare with")]
+    ExplainNeedsSong,
+    /// Words alone compare no vectors: a choice of vectors or a threshold would be ignored.
+    #[error("a choice of vectors and a threshold apply to neighbours, not to words alone")]
+    VectorsWithWordsAlone,
+    /// A blend mixes cosine similarities: it ranks by cosine or dot, not by l2 distance.
+    #[error("a blend mixes cosine similarities; it cannot rank by l2 distance")]
+    BlendNeedsCosine,
 }
 
 /// How an ask is answered, with what it is answered about.
@@ -49,28 +68,23 @@ pub enum Mode<'a> {
     Words(&'a TagQuery),
     /// The target's nearest neighbours ([`super::similar`]).
     Plain(&'a Target),
-    /// One song per recording ([`super::similar_distinct`]).
+    /// One song per recording (`distinct`).
     Distinct(&'a Target),
-    /// The target's neighbours moved towards the words ([`crate::words::steer`]).
+    /// The target's neighbours moved towards the words (`words::steer`).
     Steer(&'a Target, &'a TagQuery),
 }
 
 impl SimilarAsk {
-    /// The mode the ask names, or why it names none.
-    pub fn mode(&self) -> AppResult<Mode<'_>> {
-        let invalid = |m: &str| Err(AppError::Invalid(m.into()));
+    /// The mode the ask names, or why it names none: the one judge of every door's ask.
+    pub fn mode(&self) -> Result<Mode<'_>, AskError> {
+        let song = matches!(self.target, Some(Target::Song(_)));
+        let vectors = self.choice != Choice::Auto || self.ranking.threshold.is_some();
         match (&self.target, &self.words) {
-            (None, None) => invalid("give a song, --file or --text"),
-            (None, Some(_)) if self.distinct || self.explain => {
-                invalid("--distinct and --explain need a song or --file next to --text")
-            }
+            (None, None) => Err(AskError::Nothing),
+            (_, Some(_)) if self.distinct => Err(AskError::DistinctWithWords),
+            _ if self.explain && !song => Err(AskError::ExplainNeedsSong),
+            (None, Some(_)) if vectors => Err(AskError::VectorsWithWordsAlone),
             (None, Some(w)) => Ok(Mode::Words(w)),
-            (Some(_), Some(_)) if self.distinct => {
-                invalid("--distinct cannot be combined with --text")
-            }
-            (Some(Target::File(_)), _) if self.explain => invalid(
-                "--explain needs a song from the library (a file's tags and tempo are not stored); ingest it first",
-            ),
             (Some(t), Some(w)) => Ok(Mode::Steer(t, w)),
             (Some(t), None) if self.distinct => Ok(Mode::Distinct(t)),
             (Some(t), None) => Ok(Mode::Plain(t)),
@@ -78,41 +92,92 @@ impl SimilarAsk {
     }
 }
 
-/// What `distinct` folded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Folding {
-    /// Per match: the copies of its recording folded into it.
-    pub copies: Vec<usize>,
-    /// Copies of the target left out.
-    pub query_copies: usize,
+/// What a similarity answer is about.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryInfo {
+    /// A song of the library.
+    Song(Box<SongMetadata>),
+    /// An audio file (`songrec similar --file`).
+    File(PathBuf),
+    /// An uploaded file (`POST /api/v1/similar`; the door says what arrived).
+    Upload {
+        /// File name the client gave (informational).
+        file_name: Option<String>,
+        /// Bytes received.
+        bytes: u64,
+        /// Media type recognised from the content.
+        content_type: String,
+    },
+    /// Words alone.
+    Text(String),
 }
 
-/// What every door prints of a similarity question.
-#[derive(Clone, Debug)]
+/// One result of a [`SimilarAnswer`].
+#[derive(Clone, Debug, Serialize)]
+pub struct SimilarItem {
+    /// Similarity under the metric (higher is closer); for words alone, the tag score.
+    pub similarity: f32,
+    /// Euclidean distance, for `l2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f32>,
+    /// The song.
+    pub song: SongMetadata,
+    /// With `distinct`: other copies of this recording folded into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies_folded: Option<usize>,
+    /// With words: the song's score for their style tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_score: Option<f32>,
+    /// With `explain`: which aspects agree with the target song.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+/// The answer to a similarity question: what every door prints, and what `songrec similar
+/// --json` and the REST API serialise (the same fields at the top and per result).
+#[derive(Clone, Debug, Serialize)]
 pub struct SimilarAnswer {
-    /// Best first; for the words alone `similarity` is the tag score.
-    pub matches: Vec<Match>,
+    /// What the question was about.
+    pub query: QueryInfo,
+    /// With words: how they were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words: Option<TagQuery>,
     /// The compared model (`name@version`, a blend's key, or [`STYLE_TAGS_MODEL`]).
     pub model: String,
-    /// When words steered a target's neighbours: each match's tag score.
-    pub tag_scores: Option<Vec<f32>>,
-    /// With `distinct`: what was folded.
-    pub folding: Option<Folding>,
-    /// With `explain`: per match, which aspects agree.
-    pub explanations: Option<Vec<Explanation>>,
+    /// The metric.
+    pub metric: Metric,
+    /// Results asked for.
+    pub k: usize,
+    /// Results skipped.
+    pub offset: usize,
+    /// Whether every result list behind the results was ranked exactly (no approximate index).
+    pub exact: bool,
+    /// With `distinct`: copies folded into the results, in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies_folded: Option<usize>,
+    /// With `distinct`: copies of the query left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_copies_excluded: Option<usize>,
+    /// Best first.
+    pub results: Vec<SimilarItem>,
     /// Advice on the library's vectors (outdated models, default vectors some songs lack),
     /// when the ask wanted notes.
+    #[serde(skip)]
     pub notes: Vec<String>,
     /// Words alone that matched nothing from the first result on: why, and which words
     /// would match (every door reports it as an error).
+    #[serde(skip)]
     pub nothing_matched: Option<String>,
 }
 
-/// An ask checked, its vectors chosen: ready to [`run`](Prepared::run).
+/// An ask checked, its question built: ready to [`run`](Prepared::run).
 pub struct Prepared<'a> {
     ask: &'a SimilarAsk,
     mode: Mode<'a>,
-    parts: Vec<ModelPart>,
+    question: Question,
+    /// The embedders analysing a file (none for a song or words).
+    embedders: Vec<Arc<dyn Embedder>>,
     /// The compared model, as [`SimilarAnswer::model`].
     pub model: String,
     /// As [`SimilarAnswer::notes`].
@@ -129,43 +194,44 @@ pub async fn answer(
     prepare(backend, ask, embedders).await?.run(backend).await
 }
 
-/// Checks `ask` and chooses the vectors it compares (for a file, only its being a file
-/// matters: the path need not hold the audio yet).
+/// Checks `ask`, chooses the vectors it compares and starts the embedders a file needs (for a
+/// file, only its being a file matters: the path need not hold the audio yet).
 pub async fn prepare<'a>(
     backend: &dyn StorageBackend,
     ask: &'a SimilarAsk,
     embedders: &Pool,
 ) -> AppResult<Prepared<'a>> {
     let mode = ask.mode()?;
-    let target = match mode {
-        Mode::Words(_) => None,
-        Mode::Plain(t) | Mode::Distinct(t) | Mode::Steer(t, _) => Some(t),
+    let question = |space| Question {
+        space,
+        ranking: ask.ranking.clone(),
     };
-    let Some(target) = target else {
+    let (Mode::Plain(target) | Mode::Distinct(target) | Mode::Steer(target, _)) = mode else {
         return Ok(Prepared {
             ask,
             mode,
-            parts: Vec::new(),
+            question: question(Space { parts: Vec::new() }),
+            embedders: Vec::new(),
             model: STYLE_TAGS_MODEL.to_owned(),
             notes: Vec::new(),
         });
     };
+    reach(backend, &ask.ranking)?;
     // Read once for the notes and the choice both.
     let stats = if ask.notes {
         Some(backend.models().await?)
     } else {
         None
     };
-    let parts = choose_parts_in(backend, target, &ask.choice, embedders, stats.as_deref()).await?;
-    tracing::info!("comparing {parts:?}");
-    let model = space_of(&parts).key();
+    let space = choose_parts(backend, target, &ask.choice, stats.as_deref()).await?;
+    if space.parts.len() > 1 && ask.ranking.metric == Metric::L2 {
+        return Err(AskError::BlendNeedsCosine.into());
+    }
+    tracing::info!("comparing {}", space.key());
     let mut notes = Vec::new();
     if let Some(stats) = stats {
-        notes.extend(
-            crate::embedders::outdated_models(&stats)
-                .iter()
-                .map(|o| o.advice()),
-        );
+        let outdated = crate::embedders::outdated_models(&stats);
+        notes.extend(outdated.iter().map(|o| o.advice()));
         if ask.choice == Choice::Auto {
             notes.extend(crate::embedders::upgrade_advice(&stats));
         }
@@ -173,8 +239,9 @@ pub async fn prepare<'a>(
     Ok(Prepared {
         ask,
         mode,
-        parts,
-        model,
+        embedders: embedders_for(target, &space, embedders)?,
+        model: space.key(),
+        question: question(space),
         notes,
     })
 }
@@ -182,56 +249,74 @@ pub async fn prepare<'a>(
 impl Prepared<'_> {
     /// Searches.
     pub async fn run(self, backend: &dyn StorageBackend) -> AppResult<SimilarAnswer> {
-        let ask = self.ask;
-        let mut answer = SimilarAnswer {
-            matches: Vec::new(),
-            model: self.model,
-            tag_scores: None,
-            folding: None,
-            explanations: None,
-            notes: self.notes,
-            nothing_matched: None,
-        };
-        let req = |target: &Target| SimilarRequest {
-            target: target.clone(),
-            parts: self.parts,
-            k: ask.k,
-            metric: ask.metric,
-            threshold: ask.threshold,
-            offset: ask.offset,
-            filter: ask.filter.clone(),
-            exact: ask.exact,
-        };
-        match self.mode {
+        let (ask, q, r) = (self.ask, &self.question, &self.question.ranking);
+        let e = &self.embedders;
+        let (mut copies, mut tag_scores, mut nothing_matched, mut folded) =
+            (None, None, None, None);
+        let matches: Vec<Match> = match self.mode {
             Mode::Words(words) => {
-                let (k, offset, filter) = (ask.k, ask.offset, &ask.filter);
-                answer.matches =
-                    crate::words::by_words(backend, words, k, offset, filter, &[]).await?;
-                if answer.matches.is_empty() && offset == 0 {
-                    let why = crate::words::nothing_matched(backend, words, filter).await?;
-                    answer.nothing_matched = Some(why);
+                let ms = crate::words::by_words(backend, words, r).await?;
+                if ms.is_empty() && r.offset == 0 {
+                    let why = crate::words::nothing_matched(backend, words, &r.filter).await?;
+                    nothing_matched = Some(why);
                 }
+                // Words alone rank by the tag score.
+                tag_scores = Some(ms.iter().map(|m| m.similarity).collect());
+                ms
             }
             Mode::Steer(target, words) => {
-                let steered = crate::words::steer(backend, &req(target), words).await?;
-                answer.tag_scores = Some(steered.iter().map(|s| s.tag_score).collect());
-                answer.matches = steered.into_iter().map(|s| s.matched).collect();
+                let p = probe(backend, target, &q.space, e).await?;
+                let steered = crate::words::steer(backend, q, &p, words).await?;
+                tag_scores = Some(steered.iter().map(|s| s.tag_score).collect());
+                steered.into_iter().map(|s| s.matched).collect()
             }
             Mode::Distinct(target) => {
-                let d = super::similar_distinct(backend, &req(target)).await?;
-                answer.matches = d.matches;
-                answer.folding = Some(Folding {
-                    copies: d.copies_folded,
-                    query_copies: d.query_copies,
-                });
+                let p = probe(backend, target, &q.space, e).await?;
+                let d = super::distinct::distinct(backend, q, &p).await?;
+                folded = Some((d.copies_folded.iter().sum(), d.query_copies));
+                copies = Some(d.copies_folded);
+                d.matches
             }
-            Mode::Plain(target) => answer.matches = super::similar(backend, &req(target)).await?,
-        }
-        // `mode` refuses --explain without a song of the library.
-        if let (Some(Target::Song(q)), true) = (&ask.target, ask.explain) {
-            let explain = |m: &Match| crate::explain::explain(q, &m.metadata);
-            answer.explanations = Some(answer.matches.iter().map(explain).collect());
-        }
-        Ok(answer)
+            Mode::Plain(target) => {
+                let p = probe(backend, target, &q.space, e).await?;
+                songrec_rank::search(backend, q, &p.vectors, &p.exclude).await?
+            }
+        };
+        // `mode` refuses `explain` without a song of the library.
+        let explain = |m: &SongMetadata| match (&ask.target, ask.explain) {
+            (Some(Target::Song(s)), true) => Some(crate::explain::explain(s, m)),
+            _ => None,
+        };
+        Ok(SimilarAnswer {
+            query: match (&ask.target, &ask.words) {
+                (Some(Target::Song(m)), _) => QueryInfo::Song(m.clone()),
+                (Some(Target::File(p)), _) => QueryInfo::File(p.clone()),
+                (None, w) => {
+                    QueryInfo::Text(w.as_ref().map(|w| w.text.clone()).unwrap_or_default())
+                }
+            },
+            words: ask.words.clone(),
+            model: self.model,
+            metric: r.metric,
+            k: r.k,
+            offset: r.offset,
+            exact: !matches.iter().any(|m| m.approximate),
+            copies_folded: folded.map(|f| f.0),
+            query_copies_excluded: folded.map(|f| f.1),
+            results: matches
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| SimilarItem {
+                    similarity: m.similarity,
+                    distance: m.distance,
+                    copies_folded: copies.as_ref().and_then(|c: &Vec<_>| c.get(i).copied()),
+                    tag_score: tag_scores.as_ref().and_then(|t: &Vec<_>| t.get(i).copied()),
+                    explanation: explain(&m.metadata),
+                    song: m.metadata,
+                })
+                .collect(),
+            notes: self.notes,
+            nothing_matched,
+        })
     }
 }

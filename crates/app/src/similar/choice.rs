@@ -1,12 +1,11 @@
 //! Which vectors a query compares: the user's [`Choice`] (`auto`, an embedder, stored vectors
-//! of a model, a blend), turned into model parts for a target ([`choose_parts`]) or into the
-//! [`Space`] of a whole-library ranking ([`choose_space`]).
+//! of a model, a blend), turned into the [`Space`] of a target ([`choose_parts`]) or of a
+//! whole-library ranking ([`choose_space`]).
 
-use songrec_config::EmbedderConfig;
-use songrec_discover::space::Space;
+use songrec_rank::{Part, Space};
 use songrec_storage::{ModelInfo, ModelStats, SongId, SongMetadata, StorageBackend};
 
-use super::{ModelPart, Target, space_of};
+use super::Target;
 use crate::{AppError, AppResult};
 
 /// Which vectors a query compares, as the user asked for them.
@@ -28,25 +27,29 @@ pub enum Choice {
 /// The neural weight of `--blend` / `both` without a weight (the seed plan's 0.6 / 0.4).
 pub const DEFAULT_BLEND: f32 = 0.6;
 
-/// One embedder's part. The embedder itself (a model load for musicnn) is only taken from
-/// the pool when a file has to be analysed; a library song's stored vector needs just the
-/// model's name.
-fn part(
-    name: &str,
-    weight: f32,
-    target: &Target,
-    pool: &crate::embedders::Pool,
-) -> AppResult<ModelPart> {
+/// One embedder's part: its model (a library song's stored vector needs just the model's
+/// name; the embedders a file needs start later, [`super::embedders_for`]).
+fn part(name: &str, weight: f32) -> AppResult<Part> {
     let model = crate::embedders::model_by_name(name)?;
-    let embedder = match target {
-        Target::File(_) => Some(pool.get(name)?),
-        Target::Song(_) => None,
-    };
-    Ok(ModelPart {
-        model,
-        embedder,
-        weight,
+    Ok(Part { model, weight })
+}
+
+/// Whether `target` has vectors of `m` (a file is analysed for whichever it is asked).
+async fn has(backend: &dyn StorageBackend, target: &Target, m: &ModelInfo) -> AppResult<bool> {
+    Ok(match target {
+        Target::Song(s) => backend.get_embedding(&s.id, m).await?.is_some(),
+        Target::File(_) => true,
     })
+}
+
+/// The library's default vectors while they answer: the current mix's when every song has
+/// them, else the previous mix's when it answers ([`crate::embedders::previous_mix_answers`]).
+fn defaults(stats: &[ModelStats]) -> [(&'static str, bool); 2] {
+    use crate::embedders::{DEFAULT, PREVIOUS_DEFAULT, default_is_complete, previous_mix_answers};
+    [
+        (DEFAULT, default_is_complete(stats)),
+        (PREVIOUS_DEFAULT, previous_mix_answers(stats)),
+    ]
 }
 
 /// The neural weight `auto` gives a song of this duration: [`AUTO_BLEND_SHORT`] for clips
@@ -84,28 +87,15 @@ pub const AUTO_BLEND: f32 = 0.7;
 /// one-shots (0.750), so 0.4 stays.
 pub const AUTO_BLEND_SHORT: f32 = 0.4;
 
-/// Turns a [`Choice`] into model parts for this library and target (embedders for a file
-/// start with `cfg`).
+/// Turns a [`Choice`] into the parts (models and weights) of the space compared for this
+/// library and target: the one code path of every door. `models`: the library's models when
+/// the caller has read them already (else read here if needed).
 pub async fn choose_parts(
     backend: &dyn StorageBackend,
     target: &Target,
     choice: &Choice,
-    cfg: &EmbedderConfig,
-) -> AppResult<Vec<ModelPart>> {
-    let pool = crate::embedders::Pool::new(cfg.clone());
-    choose_parts_in(backend, target, choice, &pool, None).await
-}
-
-/// [`choose_parts`] taking the embedders a file needs from a [`Pool`](crate::embedders::Pool)
-/// of started ones (the web server's): the one code path of every door. `models`: the
-/// library's models when the caller has read them already (else read here if needed).
-pub async fn choose_parts_in(
-    backend: &dyn StorageBackend,
-    target: &Target,
-    choice: &Choice,
-    pool: &crate::embedders::Pool,
     models: Option<&[ModelStats]>,
-) -> AppResult<Vec<ModelPart>> {
+) -> AppResult<Space> {
     let read_models = || async {
         match models {
             Some(m) => Ok::<_, AppError>(m.to_vec()),
@@ -113,7 +103,7 @@ pub async fn choose_parts_in(
         }
     };
     match choice {
-        Choice::Embedder(name) => Ok(vec![part(name, 1.0, target, pool)?]),
+        Choice::Embedder(name) => Ok(Space::from(crate::embedders::model_by_name(name)?)),
         Choice::Model(key) => {
             let models = read_models().await?;
             let have: Vec<String> = models.iter().map(|s| s.model.key()).collect();
@@ -131,49 +121,17 @@ pub async fn choose_parts_in(
                         }
                     ))
                 })?;
-            // A live embedder that made these vectors can analyse a file for them.
-            let short = crate::embedders::short_name(&m.name).to_owned();
-            match crate::embedders::model_by_name(&short) {
-                Ok(live) if live == m => Ok(vec![part(&short, 1.0, target, pool)?]),
-                _ => Ok(vec![ModelPart::stored(m)]),
-            }
+            Ok(Space::from(m))
         }
-        Choice::Blend(w) => {
-            if !(0.0..=1.0).contains(w) {
-                return Err(AppError::Invalid(format!(
-                    "--blend takes the neural weight between 0 and 1, not {w}"
-                )));
-            }
-            Ok(vec![
-                part("musicnn", *w, target, pool)?,
-                part("dsp", 1.0 - *w, target, pool)?,
-            ])
-        }
+        Choice::Blend(w) => Ok(Space {
+            parts: vec![part("musicnn", *w)?, part("dsp", 1.0 - *w)?],
+        }),
         Choice::Auto => {
             let stats = read_models().await?;
-            if crate::embedders::default_is_complete(&stats) {
-                let m = crate::embedders::model_by_name(crate::embedders::DEFAULT)?;
-                let has = match target {
-                    Target::Song(s) => backend.get_embedding(&s.id, &m).await?.is_some(),
-                    Target::File(_) => true,
-                };
-                if has {
-                    return Ok(vec![part(crate::embedders::DEFAULT, 1.0, target, pool)?]);
-                }
-            }
-            if crate::embedders::previous_mix_answers(&stats) {
-                let m = crate::embedders::model_by_name(crate::embedders::PREVIOUS_DEFAULT)?;
-                let has = match target {
-                    Target::Song(s) => backend.get_embedding(&s.id, &m).await?.is_some(),
-                    Target::File(_) => true,
-                };
-                if has {
-                    return Ok(vec![part(
-                        crate::embedders::PREVIOUS_DEFAULT,
-                        1.0,
-                        target,
-                        pool,
-                    )?]);
+            for (name, answers) in defaults(&stats) {
+                let m = crate::embedders::model_by_name(name)?;
+                if answers && has(backend, target, &m).await? {
+                    return Ok(Space::from(m));
                 }
             }
             let have: Vec<ModelInfo> = stats.into_iter().map(|s| s.model).collect();
@@ -183,25 +141,19 @@ pub async fn choose_parts_in(
             };
             let mut parts = Vec::new();
             for (name, w) in [("musicnn", w), ("dsp", 1.0 - w)] {
-                let m = crate::embedders::model_by_name(name)?;
-                if !have.contains(&m) {
-                    continue;
+                let p = part(name, w)?;
+                if have.contains(&p.model) && has(backend, target, &p.model).await? {
+                    parts.push(p);
                 }
-                if let Target::Song(s) = target
-                    && backend.get_embedding(&s.id, &m).await?.is_none()
-                {
-                    continue;
-                }
-                parts.push(part(name, w, target, pool)?);
             }
             if !parts.is_empty() {
-                return Ok(parts);
+                return Ok(Space { parts });
             }
             // Neither live embedder's vectors: any stored model the song has (e.g. legacy@0).
-            if let Target::Song(s) = target {
+            if let Target::Song(_) = target {
                 for m in have {
-                    if backend.get_embedding(&s.id, &m).await?.is_some() {
-                        return Ok(vec![ModelPart::stored(m)]);
+                    if has(backend, target, &m).await? {
+                        return Ok(Space::from(m));
                     }
                 }
             }
@@ -227,33 +179,19 @@ pub async fn choose_space(
     backend: &dyn StorageBackend,
     choice: &Choice,
     seed: Option<&SongMetadata>,
-    cfg: &EmbedderConfig,
 ) -> AppResult<Space> {
-    // A library song's parts start no embedder, so no pool is kept.
-    let pool = crate::embedders::Pool::new(cfg.clone());
     if let Some(s) = seed {
         let target = Target::Song(Box::new(s.clone()));
-        return Ok(space_of(
-            &choose_parts_in(backend, &target, choice, &pool, None).await?,
-        ));
+        return choose_parts(backend, &target, choice, None).await;
     }
     if *choice != Choice::Auto {
-        // Parts for a file need an embedder; for stored vectors a stand-in song is enough.
+        // Stored vectors need no song: a stand-in is enough.
         let target = Target::Song(Box::new(SongMetadata::new(SongId::from_bytes(b""), "")));
-        return Ok(space_of(
-            &choose_parts_in(backend, &target, choice, &pool, None).await?,
-        ));
+        return choose_parts(backend, &target, choice, None).await;
     }
     let stats = backend.models().await?;
-    if crate::embedders::default_is_complete(&stats) {
-        return Ok(Space::from(crate::embedders::model_by_name(
-            crate::embedders::DEFAULT,
-        )?));
-    }
-    if crate::embedders::previous_mix_answers(&stats) {
-        return Ok(Space::from(crate::embedders::model_by_name(
-            crate::embedders::PREVIOUS_DEFAULT,
-        )?));
+    if let Some((name, _)) = defaults(&stats).into_iter().find(|d| d.1) {
+        return Ok(Space::from(crate::embedders::model_by_name(name)?));
     }
     let mut parts = Vec::new();
     for (name, w) in [("musicnn", AUTO_BLEND), ("dsp", 1.0 - AUTO_BLEND)] {
@@ -309,7 +247,7 @@ impl Choice {
 
 impl std::str::FromStr for Choice {
     type Err = AppError;
-    /// `auto`, `dsp`, `musicnn`, or `blend` / `blend:0.7`.
+    /// `auto`, `dsp`, `musicnn`, or `blend` / `blend:0.7` (a weight between 0 and 1).
     fn from_str(s: &str) -> AppResult<Self> {
         let t = s.trim().to_ascii_lowercase();
         if t == "auto" || t.is_empty() {
@@ -319,10 +257,8 @@ impl std::str::FromStr for Choice {
             return Ok(Choice::Blend(DEFAULT_BLEND));
         }
         if let Some(w) = t.strip_prefix("blend:") {
-            return w
-                .parse::<f32>()
-                .map(Choice::Blend)
-                .map_err(|_| AppError::Invalid(format!("bad blend weight {w:?}")));
+            let bad = |_| AppError::Invalid(format!("bad blend weight {w:?}"));
+            return Choice::from_options(None, Some(w.parse().map_err(bad)?), None);
         }
         if t.contains('@') {
             return Ok(Choice::Model(s.trim().to_owned()));

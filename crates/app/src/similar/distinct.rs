@@ -1,13 +1,14 @@
-//! One song per recording: [`similar_distinct`] folds copies of one recording (other files of
-//! it) into the best ranked, widening the candidate pool until enough recordings are found.
+//! One song per recording: [`distinct`] folds copies of one recording (other files of it) into
+//! the best ranked, widening the candidate pool until enough recordings are found.
 
 use serde::Serialize;
-use songrec_storage::{Match, SongMetadata, StorageBackend};
+use songrec_rank::Question;
+use songrec_storage::{Match, Ranking, SongMetadata, StorageBackend};
 
-use super::{SimilarRequest, query_vectors, ranked};
-use crate::{AppError, AppResult};
+use super::{Probe, reach};
+use crate::AppResult;
 
-/// What [`similar_distinct`] found.
+/// What [`distinct`] found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DistinctMatches {
     /// One song per recording, best first.
@@ -19,7 +20,7 @@ pub struct DistinctMatches {
     pub query_copies: usize,
 }
 
-/// Candidates asked for at first by [`similar_distinct`] for `want` (= offset + k) distinct
+/// Candidates asked for at first by [`distinct`] for `want` (= offset + k) distinct
 /// results; each further round asks for [`DISTINCT_WIDEN`] times more, up to the backend's
 /// search limit `max` ([`StorageBackend::max_results`]).
 ///
@@ -32,7 +33,7 @@ pub fn distinct_pool(want: usize, max: usize) -> usize {
     want.saturating_mul(2).saturating_add(20).min(max)
 }
 
-/// How much a round of [`similar_distinct`] widens the candidate pool.
+/// How much a round of [`distinct`] widens the candidate pool.
 pub const DISTINCT_WIDEN: usize = 4;
 
 /// Rounds of widening at most (the pool reaches the search limit sooner for any `k`).
@@ -44,43 +45,37 @@ pub const DISTINCT_ROUNDS: usize = 4;
 /// left out. `offset` and `k` count distinct results. The backend is asked for more candidates than
 /// `offset + k` and, when folding leaves too few, for [`DISTINCT_WIDEN`] times more (at most
 /// [`DISTINCT_ROUNDS`] rounds, never over the search limit), so `k` results come back whenever the
-/// library holds that many other recordings within reach. The query is analysed once.
-pub async fn similar_distinct(
+/// library holds that many other recordings within reach. The query is analysed once (`p`).
+pub(crate) async fn distinct(
     backend: &dyn StorageBackend,
-    req: &SimilarRequest,
+    q: &Question,
+    p: &Probe,
 ) -> AppResult<DistinctMatches> {
-    let max = backend.max_results();
-    if req.parts.is_empty() {
-        return Err(AppError::Invalid("no model to compare".into()));
-    }
-    let want = req
-        .k
-        .checked_add(req.offset)
-        .filter(|w| req.k > 0 && *w <= max)
-        .ok_or_else(|| {
-            AppError::Invalid(format!(
-                "k must be 1 or more and offset + k at most {max}, got k = {} and offset = {}",
-                req.k, req.offset
-            ))
-        })?;
-    let q = query_vectors(backend, req).await?;
-    let anchors = [q.song];
+    let (max, want, r) = (
+        backend.max_results(),
+        reach(backend, &q.ranking)?,
+        &q.ranking,
+    );
+    let anchors = [p.song.clone()];
     let mut pool = distinct_pool(want, max);
     let mut round = 1;
     loop {
-        let sub = SimilarRequest {
-            k: pool,
-            offset: 0,
-            ..req.clone()
+        let sub = Question {
+            ranking: Ranking {
+                k: pool,
+                offset: 0,
+                ..r.clone()
+            },
+            space: q.space.clone(),
         };
-        let found = ranked(backend, &sub, q.vectors.clone(), q.exclude.clone()).await?;
+        let found = songrec_rank::search(backend, &sub, &p.vectors, &p.exclude).await?;
         let metas: Vec<SongMetadata> = found.iter().map(|m| m.metadata.clone()).collect();
         let f = songrec_discover::recording::fold(&anchors, &metas);
         let exhausted = found.len() < pool;
         if f.kept.len() >= want || exhausted || pool >= max || round >= DISTINCT_ROUNDS {
             let mut found: Vec<Option<Match>> = found.into_iter().map(Some).collect();
             let (mut matches, mut copies_folded) = (Vec::new(), Vec::new());
-            for (&i, &c) in f.kept.iter().zip(&f.copies).skip(req.offset).take(req.k) {
+            for (&i, &c) in f.kept.iter().zip(&f.copies).skip(r.offset).take(r.k) {
                 if let Some(m) = found[i].take() {
                     matches.push(m);
                     copies_folded.push(c);
@@ -99,8 +94,9 @@ pub async fn similar_distinct(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ModelPart, Target, pool_size, similar};
+    use super::super::{Target, probe, similar};
     use super::*;
+    use songrec_rank::{Space, pool_size};
     use songrec_storage::{Filter, ModelInfo, SongId};
 
     /// A local library with `copies` files of the query's recording right next to it and
@@ -148,15 +144,26 @@ mod tests {
         (b, model, all[0].0.clone())
     }
 
-    fn request(model: &ModelInfo, query: &SongMetadata, k: usize, offset: usize) -> SimilarRequest {
-        SimilarRequest {
+    fn request(model: &ModelInfo, query: &SongMetadata, k: usize, offset: usize) -> Asked {
+        let ranking = Ranking {
             k,
             offset,
-            ..SimilarRequest::new(
-                Target::Song(Box::new(query.clone())),
-                vec![ModelPart::stored(model.clone())],
-            )
-        }
+            ..Ranking::default()
+        };
+        let space = Space::from(model.clone());
+        (
+            Target::Song(Box::new(query.clone())),
+            Question { space, ranking },
+        )
+    }
+
+    type Asked = (Target, Question);
+
+    async fn similar_distinct(
+        b: &dyn StorageBackend,
+        (t, q): &Asked,
+    ) -> AppResult<DistinctMatches> {
+        distinct(b, q, &probe(b, t, &q.space, &[]).await?).await
     }
 
     #[tokio::test]
@@ -166,7 +173,8 @@ mod tests {
         // second (104): k distinct results need a third round.
         let (b, model, query) = library(dir.path(), 60, 5).await;
         let req = request(&model, &query, 3, 0);
-        let plain = similar(&b, &req).await.unwrap();
+        let pool = crate::embedders::Pool::new(Default::default());
+        let plain = similar(&b, &req.0, &req.1, &pool).await.unwrap();
         assert!(
             plain.iter().all(|m| m.metadata.title == "HIT "),
             "copies first"

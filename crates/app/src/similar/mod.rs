@@ -7,41 +7,39 @@
 //! mix. Scores of different models live on different scales (DSP vectors are centred and spread
 //! over −1..1; musicnn's post-ReLU vectors sit in 0.5..1), so each model's scores are
 //! standardised over the candidate pool before mixing; the similarity shown is the mix mapped
-//! back onto the cosine scale (see [`blend`]), so it reads like any other cosine and never
-//! contradicts the order.
+//! back onto the cosine scale (see [`songrec_rank::blend`]), so it reads like any other cosine
+//! and never contradicts the order.
 //!
-//! - [`answer`] (in `ask`): the one `similar` of every door, from a [`SimilarAsk`];
-//! - [`similar`] here, [`similar_distinct`] (in `distinct`): the searches it runs;
+//! - [`answer`] (in `ask`): the one `similar` of every door, from a [`SimilarAsk`], to one
+//!   [`SimilarAnswer`];
+//! - [`similar`] here, `distinct`: the searches it runs, on one [`Question`];
 //! - [`Choice`] and [`choose_parts`] (in `choice`): which vectors a query compares.
 //!
-//! The ranking core ([`Space`], [`blend`]) stays in [`songrec_discover::space`]: playlists, the
-//! map, clusters and outliers rank with it too.
+//! The ranking core ([`Question`], [`songrec_rank::Space`], [`songrec_rank::search`]) is
+//! [`songrec_rank`]'s: playlists, the map, clusters and outliers rank with it too.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use songrec_audio::Embedder;
-use songrec_discover::space::{self, Space, SpaceQuery};
-use songrec_storage::{Filter, Match, Metric, ModelInfo, SongId, SongMetadata, StorageBackend};
+use songrec_rank::{Question, Space};
+use songrec_storage::{Match, ModelInfo, Ranking, SongId, SongMetadata, StorageBackend};
 
-/// The blended ranking and candidate pool size, shared with playlists (see
-/// [`songrec_discover::space`]).
-pub use songrec_discover::space::{blend, pool_size};
-
+use crate::embedders::Pool;
 use crate::{AppError, AppResult};
 
 mod ask;
 mod choice;
 mod distinct;
 
-pub use ask::{Folding, Mode, Prepared, SimilarAnswer, SimilarAsk, answer, prepare};
+pub use ask::{
+    AskError, Mode, Prepared, QueryInfo, SimilarAnswer, SimilarAsk, SimilarItem, answer, prepare,
+};
 pub use choice::{
     AUTO_BLEND, AUTO_BLEND_SHORT, Choice, DEFAULT_BLEND, SHORT_CLIP_SECS, auto_weight,
-    choose_parts, choose_parts_in, choose_space,
+    choose_parts, choose_space,
 };
-pub use distinct::{
-    DISTINCT_ROUNDS, DISTINCT_WIDEN, DistinctMatches, distinct_pool, similar_distinct,
-};
+pub use distinct::{DISTINCT_ROUNDS, DISTINCT_WIDEN, DistinctMatches, distinct_pool};
 
 /// What to find neighbours of.
 #[derive(Clone, Debug)]
@@ -52,102 +50,55 @@ pub enum Target {
     File(PathBuf),
 }
 
-/// One model's share of a query.
-///
-/// ```
-/// let e = songrec_app::embedders::by_name("dsp").unwrap();
-/// let part = songrec_app::similar::ModelPart::of(e, 1.0);
-/// assert_eq!(part.model.name, "songrec-dsp");
-/// ```
-#[derive(Clone)]
-pub struct ModelPart {
-    /// Whose vectors are compared.
-    pub model: ModelInfo,
-    /// The embedder that made them (needed to analyse a [`Target::File`]).
-    pub embedder: Option<Arc<dyn Embedder>>,
-    /// Weight in a blend (normalised over the parts; ignored for a single model).
-    pub weight: f32,
+/// The query as vectors: one per part of the space, the ids to leave out of the results, and
+/// what is known of it as a song (a file's tags and duration), for recognising its copies.
+pub(crate) struct Probe {
+    pub vectors: Vec<Vec<f32>>,
+    pub exclude: Vec<SongId>,
+    pub song: SongMetadata,
 }
 
-impl ModelPart {
-    /// The part for an embedder's vectors.
-    pub fn of(embedder: Arc<dyn Embedder>, weight: f32) -> Self {
-        Self {
-            model: crate::embedders::model_of(embedder.as_ref()),
-            embedder: Some(embedder),
-            weight,
-        }
+/// The embedders that analyse `target` for each part of `space`, started now (none for a song
+/// of the library, whose vectors are stored).
+pub(crate) fn embedders_for(
+    target: &Target,
+    space: &Space,
+    pool: &Pool,
+) -> AppResult<Vec<Arc<dyn Embedder>>> {
+    if let Target::Song(_) = target {
+        return Ok(Vec::new());
     }
-
-    /// The part for stored vectors of a model no embedder here can compute (e.g. `legacy@0`).
-    pub fn stored(model: ModelInfo) -> Self {
-        Self {
-            model,
-            embedder: None,
-            weight: 1.0,
-        }
-    }
+    // The embedder's name users type, with the version for an earlier one (`mix@1`).
+    let live = |model: &ModelInfo| {
+        let short = crate::embedders::short_name(&model.name);
+        [short.to_owned(), format!("{short}@{}", model.version)]
+            .into_iter()
+            .find(|n| crate::embedders::model_by_name(n).is_ok_and(|m| m == *model))
+            .map_or_else(
+                || {
+                    Err(AppError::Invalid(format!(
+                        "no embedder is available for model {}; cannot analyse a file for it",
+                        model.key()
+                    )))
+                },
+                |name| pool.get(&name),
+            )
+    };
+    space.parts.iter().map(|p| live(&p.model)).collect()
 }
 
-impl std::fmt::Debug for ModelPart {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}×{}", self.model.key(), self.weight)
-    }
-}
-
-/// A similarity request.
-#[derive(Clone, Debug)]
-pub struct SimilarRequest {
-    /// Query song or file.
-    pub target: Target,
-    /// One model, or several to blend.
-    pub parts: Vec<ModelPart>,
-    /// Number of results.
-    pub k: usize,
-    /// Comparison.
-    pub metric: Metric,
-    /// Minimum similarity.
-    pub threshold: Option<f32>,
-    /// Results to skip.
-    pub offset: usize,
-    /// Metadata conditions.
-    pub filter: Filter,
-    /// Rank exactly even where the backend keeps an approximate index
-    /// ([`songrec_storage::SearchQuery::exact`]).
-    pub exact: bool,
-}
-
-impl SimilarRequest {
-    /// The 10 nearest by cosine to `target` in the space of `parts`: no threshold, offset,
-    /// filter, and the approximate index where the backend has one. Other values by struct
-    /// update: `SimilarRequest { k: 5, ..SimilarRequest::new(target, parts) }`.
-    pub fn new(target: Target, parts: Vec<ModelPart>) -> Self {
-        SimilarRequest {
-            target,
-            parts,
-            k: 10,
-            metric: Metric::Cosine,
-            threshold: None,
-            offset: 0,
-            filter: Filter::default(),
-            exact: false,
-        }
-    }
-}
-
-/// The query: its vectors (one per part), the ids to leave out of the results, and what is
-/// known of it as a song (a file's tags and duration), for recognising its copies.
-struct Query {
-    vectors: Vec<Vec<f32>>,
-    exclude: Vec<SongId>,
-    song: SongMetadata,
-}
-
-async fn query_vectors(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppResult<Query> {
-    match &req.target {
+/// The query's vectors in `space`: a song's stored ones, or a file's analysed by `embedders`
+/// ([`embedders_for`]).
+pub(crate) async fn probe(
+    backend: &dyn StorageBackend,
+    target: &Target,
+    space: &Space,
+    embedders: &[Arc<dyn Embedder>],
+) -> AppResult<Probe> {
+    match target {
         Target::Song(m) => {
-            let mut out = Vec::with_capacity(req.parts.len());
-            for p in &req.parts {
+            let mut vectors = Vec::with_capacity(space.parts.len());
+            for p in &space.parts {
                 let e = backend.get_embedding(&m.id, &p.model).await?.ok_or_else(|| {
                     AppError::Resolve(format!(
                         "{} ({}) has no {} vector; compute it with `songrec reembed --embedder {}`",
@@ -157,28 +108,16 @@ async fn query_vectors(backend: &dyn StorageBackend, req: &SimilarRequest) -> Ap
                         crate::embedders::short_name(&p.model.name),
                     ))
                 })?;
-                out.push(e.vector);
+                vectors.push(e.vector);
             }
-            Ok(Query {
-                vectors: out,
+            Ok(Probe {
+                vectors,
                 exclude: vec![m.id.clone()],
                 song: (**m).clone(),
             })
         }
         Target::File(path) => {
-            let embedders = req
-                .parts
-                .iter()
-                .map(|p| {
-                    p.embedder.clone().ok_or_else(|| {
-                        AppError::Invalid(format!(
-                            "no embedder is available for model {}; cannot analyse a file for it",
-                            p.model.key()
-                        ))
-                    })
-                })
-                .collect::<AppResult<Vec<_>>>()?;
-            let p = path.clone();
+            let (p, embedders) = (path.clone(), embedders.to_vec());
             let fa = tokio::task::spawn_blocking(move || {
                 let refs: Vec<&dyn Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
                 songrec_audio::analyze_file(&p, &refs)
@@ -193,60 +132,42 @@ async fn query_vectors(backend: &dyn StorageBackend, req: &SimilarRequest) -> Ap
                     crate::ingest::metadata_from(&key, &key, &fa, size)
                 }
             };
-            let id = song.id.clone();
-            let vectors = fa.analyses.into_iter().map(|a| a.analysis.vector).collect();
-            Ok(Query {
-                vectors,
-                exclude: vec![id],
+            Ok(Probe {
+                vectors: fa.analyses.into_iter().map(|a| a.analysis.vector).collect(),
+                exclude: vec![song.id.clone()],
                 song,
             })
         }
     }
 }
 
-/// Runs a similarity query; the query song itself is never among the results.
-pub async fn similar(backend: &dyn StorageBackend, req: &SimilarRequest) -> AppResult<Vec<Match>> {
-    if req.parts.is_empty() {
-        return Err(AppError::Invalid("no model to compare".into()));
-    }
-    // The same limits for one model and for a blend (whose pools are capped, so an oversized
-    // request would otherwise quietly return fewer results than asked for).
-    let reach = req.k.checked_add(req.offset);
+/// `offset + k`, when the backend's searches reach that far (the same limits for one model and
+/// for a blend, whose pools are capped: an oversized request would otherwise quietly return
+/// fewer results than asked for).
+pub(crate) fn reach(backend: &dyn StorageBackend, r: &Ranking) -> AppResult<usize> {
     let max = backend.max_results();
-    if req.k == 0 || reach.is_none_or(|n| n > max) {
-        return Err(AppError::Invalid(format!(
-            "k must be 1 or more and offset + k at most {} on this backend, got k = {} and offset = {}",
-            max, req.k, req.offset
-        )));
-    }
-    let q = query_vectors(backend, req).await?;
-    ranked(backend, req, q.vectors, q.exclude).await
+    r.k.checked_add(r.offset)
+        .filter(|&n| r.k > 0 && n <= max)
+        .ok_or_else(|| {
+            AppError::Invalid(format!(
+                "k must be 1 or more and offset + k at most {max} on this backend, got k = {} and offset = {}",
+                r.k, r.offset
+            ))
+        })
 }
 
-/// The ranked results of a query whose vectors are known: one search in the request's
-/// [`Space`] (the same search playlists use).
-async fn ranked(
+/// Answers question `q` about `target` (embedders a file needs come from `pool`); the query
+/// song itself is never among the results.
+pub async fn similar(
     backend: &dyn StorageBackend,
-    req: &SimilarRequest,
-    vectors: Vec<Vec<f32>>,
-    exclude: Vec<SongId>,
+    target: &Target,
+    q: &Question,
+    pool: &Pool,
 ) -> AppResult<Vec<Match>> {
-    let q = SpaceQuery {
-        vectors,
-        k: req.k,
-        offset: req.offset,
-        metric: req.metric,
-        threshold: req.threshold,
-        exclude,
-        filter: req.filter.clone(),
-        exact: req.exact,
-    };
-    Ok(space::search(backend, &space_of(&req.parts), &q).await?)
-}
-
-/// The [`Space`] of model parts (their models and weights).
-pub(crate) fn space_of(parts: &[ModelPart]) -> Space {
-    Space::blend(parts.iter().map(|p| (p.model.clone(), p.weight)).collect())
+    reach(backend, &q.ranking)?;
+    let embedders = embedders_for(target, &q.space, pool)?;
+    let p = probe(backend, target, &q.space, &embedders).await?;
+    Ok(songrec_rank::search(backend, q, &p.vectors, &p.exclude).await?)
 }
 
 #[cfg(test)]
@@ -257,20 +178,21 @@ mod overflow_tests {
     async fn extreme_offsets_are_a_clear_error() {
         let dir = tempfile::tempdir().expect("temp dir");
         let backend = songrec_local::LocalBackend::open(dir.path()).expect("library");
+        let pool = Pool::new(Default::default());
         for (k, offset) in [(1, usize::MAX), (usize::MAX, 1), (usize::MAX, usize::MAX)] {
-            let req = SimilarRequest {
-                k,
-                offset,
-                ..SimilarRequest::new(
-                    Target::File("query.wav".into()),
-                    vec![ModelPart::stored(ModelInfo::new("m", "1", 2))],
-                )
+            let q = Question {
+                space: Space::from(ModelInfo::new("m", "1", 2)),
+                ranking: Ranking {
+                    k,
+                    offset,
+                    ..Ranking::default()
+                },
             };
-            match similar(&backend, &req).await {
+            match similar(&backend, &Target::File("query.wav".into()), &q, &pool).await {
                 Err(AppError::Invalid(m)) => assert!(m.contains("offset + k"), "{m}"),
                 other => panic!("k {k}, offset {offset}: {other:?}"),
             }
         }
-        assert_eq!(pool_size(usize::MAX, usize::MAX, 1000), 1000);
+        assert_eq!(songrec_rank::pool_size(usize::MAX, usize::MAX, 1000), 1000);
     }
 }

@@ -42,7 +42,8 @@ pub use messages::{no_match_message, nothing_matched, report};
 pub use query::{
     MAX_QUERY_BYTES, MAX_QUERY_WORDS, TagQuery, TagTerm, check_query, parse, parse_off_workers,
 };
-pub use rank::{STYLE_TAGS_MODEL, Steered, by_words, steer, steer_order, steer_pool};
+pub(crate) use rank::steer;
+pub use rank::{STYLE_TAGS_MODEL, Steered, by_words, steer_order, steer_pool};
 pub use vocab::{
     MAX_SUGGESTIONS, TagKind, Vocabulary, VocabularyEntry, VocabularyTest, read_vocabulary,
     suggestions, vocabulary,

@@ -1,17 +1,19 @@
 //! The tag query types and [`parse`]: a text read as weighted tags, and the words to look for
 //! in each song's own text.
 
+use serde::Serialize;
 use songrec_neural::{MTT_TAGS, TAGS};
 
 use super::vocab::{TagKind, suggestions_for, vocabulary, words};
 use crate::{AppError, AppResult};
 
 /// One tag of a query, with its weight (negative: to avoid).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TagTerm {
     /// The model's tag name, as stored (e.g. `"Mellow"`, `"Hip-Hop"`, `"piano"`).
     pub tag: &'static str,
     /// The list it is looked up in.
+    #[serde(skip)]
     pub kind: TagKind,
     /// Weight; the positive weights of a query sum to 1 (as do the negative ones, to -1).
     pub weight: f32,
@@ -19,19 +21,26 @@ pub struct TagTerm {
     pub from: String,
 }
 
-/// A text query read as tags.
-#[derive(Clone, Debug, PartialEq)]
+/// A text query read as tags (serialised as the answers say how the words were read).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TagQuery {
+    /// The words as given.
+    pub text: String,
     /// The tags, in the order their words appeared.
+    #[serde(rename = "tags")]
     pub terms: Vec<TagTerm>,
     /// Words that are not tags, synonyms or filler (shown to the user).
+    #[serde(rename = "unknown_words")]
     pub unknown: Vec<String>,
     /// The words and phrases used, in order (`"not sad"` for a tag to avoid).
+    #[serde(rename = "used_words")]
     pub used: Vec<String>,
     /// Every word that was not used: the unknown ones and filler ("the", "music").
+    #[serde(rename = "ignored_words")]
     pub ignored: Vec<String>,
     /// The words looked for in each song's own text (title, artist, album, genre, file name,
     /// its tags and free-form fields): every word wanted, tag or not, less filler.
+    #[serde(skip)]
     pub text_words: Vec<String>,
 }
 
@@ -210,6 +219,7 @@ pub fn parse(text: &str) -> AppResult<TagQuery> {
         }
     }
     Ok(TagQuery {
+        text: text.to_owned(),
         terms,
         unknown,
         used,

@@ -4,12 +4,12 @@
 use std::cmp::Ordering;
 
 use songrec_storage::math::TopK;
-use songrec_storage::{Filter, ListQuery, Match, SongId, SongMetadata, StorageBackend};
+use songrec_storage::{Filter, ListQuery, Match, Ranking, SongMetadata, StorageBackend};
 
 use super::query::{TagQuery, TagTerm};
 use super::vocab::{TagKind, words};
 use crate::extra::{sound_tags_of, style_tags_of};
-use crate::similar::SimilarRequest;
+use crate::similar::Probe;
 use crate::{AppError, AppResult};
 
 /// The model named in answers to words alone (ranked by the stored tags, not by vectors).
@@ -209,32 +209,25 @@ impl Ord for ById {
 }
 
 /// The best `offset + k` songs for the words alone (skipping `offset`), among songs matching
-/// `filter` other than `exclude`; `similarity` is the tag score. One pass over the library's
-/// metadata, page by page, holding only the best; each page is scored on the blocking pool (the
-/// words × each song's text), never on the async workers. An error when no song has style tags.
+/// the filter; `similarity` is the tag score. One pass over the library's metadata, page by
+/// page, holding only the best; each page is scored on the blocking pool (the words × each
+/// song's text), never on the async workers. An error when no song has style tags.
 pub async fn by_words(
     backend: &dyn StorageBackend,
     q: &TagQuery,
-    k: usize,
-    offset: usize,
-    filter: &Filter,
-    exclude: &[SongId],
+    r: &Ranking,
 ) -> AppResult<Vec<Match>> {
-    let mut top: TopK<ById> = TopK::new(k.saturating_add(offset));
+    let mut top: TopK<ById> = TopK::new(r.k.saturating_add(r.offset));
     let (mut tagged, mut matched) = (0usize, 0usize);
-    let shared = std::sync::Arc::new((q.clone(), exclude.to_vec()));
-    let mut list = every_page(filter);
+    let shared = std::sync::Arc::new(q.clone());
+    let mut list = every_page(&r.filter);
     loop {
         let page = backend.list(&list).await?;
-        let job = shared.clone();
+        let q = shared.clone();
         let (t, scored) = off_workers(move || {
-            let (q, exclude) = &*job;
             let mut tagged = 0usize;
             let mut scored = Vec::new();
             for m in page.items {
-                if exclude.contains(&m.id) {
-                    continue;
-                }
                 let (score, has_tags) = q.judge(&m);
                 tagged += usize::from(has_tags);
                 if let Some(s) = score {
@@ -260,7 +253,7 @@ pub async fn by_words(
     Ok(top
         .into_sorted()
         .into_iter()
-        .skip(offset)
+        .skip(r.offset)
         .map(|s| Match {
             id: s.key.0.id.clone(),
             similarity: s.score,
@@ -306,16 +299,17 @@ pub fn steer_pool(want: usize, max: usize) -> usize {
 
 /// The seed's neighbours moved towards the words (see the module docs): the `steer_pool`
 /// nearest by sound, re-ranked by standardised similarity + standardised tag score.
-pub async fn steer(
+pub(crate) async fn steer(
     backend: &dyn StorageBackend,
-    req: &SimilarRequest,
+    question: &songrec_rank::Question,
+    p: &Probe,
     q: &TagQuery,
 ) -> AppResult<Vec<Steered>> {
-    let want = req.k.saturating_add(req.offset);
-    let mut wide = req.clone();
-    wide.k = steer_pool(want, backend.max_results());
-    wide.offset = 0;
-    let pool = crate::similar::similar(backend, &wide).await?;
+    let r = &question.ranking;
+    let mut wide = question.clone();
+    wide.ranking.k = steer_pool(r.k.saturating_add(r.offset), backend.max_results());
+    wide.ranking.offset = 0;
+    let pool = songrec_rank::search(backend, &wide, &p.vectors, &p.exclude).await?;
     let q = q.clone();
     let scored: Vec<(Match, Option<f32>)> = off_workers(move || {
         pool.into_iter()
@@ -335,8 +329,8 @@ pub async fn steer(
     let mut scored: Vec<Option<(Match, Option<f32>)>> = scored.into_iter().map(Some).collect();
     Ok(order
         .into_iter()
-        .skip(req.offset)
-        .take(req.k)
+        .skip(r.offset)
+        .take(r.k)
         .filter_map(|i| scored[i].take())
         .map(|(matched, s)| Steered {
             matched,
@@ -380,6 +374,7 @@ pub(super) fn no_tags() -> AppError {
 mod tests {
     use super::*;
     use crate::words::parse;
+    use songrec_storage::SongId;
 
     fn song(id: u8, tags: &[(&str, f32)]) -> SongMetadata {
         let mut m = SongMetadata::new(SongId::from_bytes(&[id]), format!("song {id}"));

@@ -85,8 +85,9 @@ async fn forced_run_resumes_from_its_state_file() {
 /// `reembed --embedder musicnn` adds this build's version next to them.
 #[tokio::test]
 async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
-    use songrec_app::similar::{Choice, SimilarRequest, Target, choose_parts, similar};
-    use songrec_storage::{Embedding, ModelInfo};
+    use songrec_app::similar::{Choice, Target, choose_parts, similar};
+    use songrec_rank::{Question, Space};
+    use songrec_storage::{Embedding, ModelInfo, Ranking};
 
     let dir = tempfile::tempdir().unwrap();
     let music = dir.path().join("music");
@@ -136,13 +137,17 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
     let new = songrec_app::embedders::model_by_name("musicnn").unwrap();
     assert_eq!(new.version, songrec_neural::MUSICNN_VERSION.to_string());
     assert_ne!(new, old);
-    let cfg = songrec_config::EmbedderConfig::default();
+    let pool = songrec_app::embedders::Pool::new(Default::default());
     let target = Target::Song(Box::new(songs[0].clone()));
-    let models = |parts: &[songrec_app::similar::ModelPart]| {
-        parts.iter().map(|p| p.model.key()).collect::<Vec<_>>()
+    let models = |space: &Space| {
+        space
+            .parts
+            .iter()
+            .map(|p| p.model.key())
+            .collect::<Vec<_>>()
     };
     let dsp_key = songrec_app::embedders::model_by_name("dsp").unwrap().key();
-    let parts = choose_parts(&backend, &target, &Choice::Auto, &cfg)
+    let parts = choose_parts(&backend, &target, &Choice::Auto, None)
         .await
         .unwrap();
     assert_eq!(
@@ -150,22 +155,33 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
         std::slice::from_ref(&dsp_key),
         "auto must not use another musicnn version"
     );
-    let request = |parts| SimilarRequest {
-        k: 5,
-        exact: true,
-        ..SimilarRequest::new(target.clone(), parts)
+    let request = |space| Question {
+        space,
+        ranking: Ranking {
+            k: 5,
+            exact: true,
+            ..Ranking::default()
+        },
     };
-    let parts = choose_parts(&backend, &target, &Choice::Embedder("musicnn".into()), &cfg)
+    let parts = choose_parts(&backend, &target, &Choice::Embedder("musicnn".into()), None)
         .await
         .unwrap();
-    let err = similar(&backend, &request(parts)).await.unwrap_err();
+    let err = similar(&backend, &target, &request(parts), &pool)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("reembed"), "{err}");
     // The old vectors are still there under their own name.
-    let parts = choose_parts(&backend, &target, &Choice::Model(old.key()), &cfg)
+    let parts = choose_parts(&backend, &target, &Choice::Model(old.key()), None)
         .await
         .unwrap();
     assert_eq!(models(&parts), [old.key()]);
-    assert_eq!(similar(&backend, &request(parts)).await.unwrap().len(), 2);
+    assert_eq!(
+        similar(&backend, &target, &request(parts), &pool)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // `reembed` adds this build's version to every song; the other stays untouched beside it.
     let musicnn = songrec_app::embedders::by_name("musicnn").unwrap();
@@ -189,7 +205,7 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
         assert_eq!(v2.model, new);
         assert_ne!(v1.vector, v2.vector);
     }
-    let parts = choose_parts(&backend, &target, &Choice::Auto, &cfg)
+    let parts = choose_parts(&backend, &target, &Choice::Auto, None)
         .await
         .unwrap();
     assert_eq!(models(&parts), [new.key(), dsp_key]);

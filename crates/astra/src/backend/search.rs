@@ -25,7 +25,7 @@ impl AstraBackend {
         coll: &Collection,
         filter: Value,
     ) -> StorageResult<Vec<Match>> {
-        let want = q.offset + q.k;
+        let want = q.ranking.offset + q.ranking.k;
         let fetch = (want + SEARCH_MARGIN).min(songrec_storage::query::MAX_RESULTS);
         let opts = FindOptions::default()
             .vector_sort(q.vector.clone())
@@ -51,14 +51,14 @@ impl AstraBackend {
                 }
                 _ => document_similarity(doc).map_or(0.0, |s| (2.0 * s - 1.0) as f32),
             };
-            if q.threshold.is_some_and(|t| score < t) {
+            if q.ranking.threshold.is_some_and(|t| score < t) {
                 continue;
             }
             top.push(score, (id, i));
         }
         top.into_sorted()
             .into_iter()
-            .skip(q.offset)
+            .skip(q.ranking.offset)
             .map(|s| {
                 let (id, i) = s.key;
                 let doc = docs.get(i).unwrap_or(&Value::Null);
@@ -87,9 +87,9 @@ impl AstraBackend {
             )
             .into_stream()
         );
-        let qn = math::norm(&q.vector);
+        let (qn, r) = (math::norm(&q.vector), &q.ranking);
         // Key: (id, l2 distance bits, metadata text); ids are unique, so ties order by id.
-        let mut top: TopK<(SongId, u32, String)> = TopK::new(q.offset + q.k);
+        let mut top: TopK<(SongId, u32, String)> = TopK::new(r.offset + r.k);
         while let Some(doc) = stream.next().await {
             let doc = doc.map_err(|e| errors::api(e, "scanning vectors"))?;
             let id = docs::doc_id(&doc)?;
@@ -106,24 +106,24 @@ impl AstraBackend {
             let meta = doc.get(META).and_then(Value::as_str).unwrap_or_default();
             if recheck {
                 let m = docs::parse_meta(&doc)?;
-                if !q.filter.matches(&m) {
+                if !r.filter.matches(&m) {
                     continue;
                 }
             }
-            let (s, d) = math::score(q.metric, math::dot(&q.vector, &v), qn, math::norm(&v));
-            if q.threshold.is_some_and(|t| s < t) || top.floor().is_some_and(|f| s < f) {
+            let (s, d) = math::score(r.metric, math::dot(&q.vector, &v), qn, math::norm(&v));
+            if r.threshold.is_some_and(|t| s < t) || top.floor().is_some_and(|f| s < f) {
                 continue;
             }
             top.push(s, (id, d.unwrap_or(0.0).to_bits(), meta.to_owned()));
         }
         top.into_sorted()
             .into_iter()
-            .skip(q.offset)
+            .skip(r.offset)
             .map(|s| {
                 let (id, distance_bits, meta) = s.key;
                 let doc = json!({"_id": id.as_str(), META: meta});
                 let metadata = docs::parse_meta(&doc)?;
-                let distance = (q.metric == Metric::L2).then(|| f32::from_bits(distance_bits));
+                let distance = (r.metric == Metric::L2).then(|| f32::from_bits(distance_bits));
                 Ok(Match {
                     id,
                     similarity: s.score,
@@ -183,7 +183,7 @@ impl AstraBackend {
             return Ok(Vec::new());
         };
         query.model.same_dim_as(&r.model)?;
-        let t = translate(&query.filter);
+        let t = translate(&query.ranking.filter);
         if t.never {
             return Ok(Vec::new());
         }
@@ -196,7 +196,7 @@ impl AstraBackend {
         }
         let filter = t.with_base(b);
         let coll = self.vectors(&r);
-        if query.metric == Metric::Cosine && !t.needs_recheck {
+        if query.ranking.metric == Metric::Cosine && !t.needs_recheck {
             self.search_ann(query, &coll, filter).await
         } else {
             self.search_scan(query, &coll, filter, t.needs_recheck)

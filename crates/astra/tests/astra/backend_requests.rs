@@ -39,7 +39,7 @@ async fn similar_is_one_request_and_inserts_are_bounded() {
     );
 
     let mut q = SearchQuery::new(model(), vector(7, 16), 10);
-    q.filter = Filter::default()
+    q.ranking.filter = Filter::default()
         .and(Condition::Eq(Field::Genre, Value::Text("JAZZ".into())))
         .and(Condition::Range {
             field: Field::Bpm,
@@ -56,7 +56,10 @@ async fn similar_is_one_request_and_inserts_are_bounded() {
     );
     assert_eq!(hits.len(), 10);
     for h in &hits {
-        assert!(q.filter.matches(&h.metadata), "hit violates the filter");
+        assert!(
+            q.ranking.filter.matches(&h.metadata),
+            "hit violates the filter"
+        );
         assert_eq!(h.metadata.id, h.id);
         assert_ne!(h.id, records[1].metadata.id, "excluded song returned");
     }
@@ -64,14 +67,16 @@ async fn similar_is_one_request_and_inserts_are_bounded() {
 
     // Other metrics are exact but page through the candidates: more requests, same answer
     // as a brute force over what was stored.
-    q.metric = Metric::Dot;
+    q.ranking.metric = Metric::Dot;
     let before = b.requests_sent();
     let dot = b.search(&q).await.expect("dot search");
     let pages = b.requests_sent() - before;
     assert!(pages > 1, "dot streams the candidates ({pages} requests)");
     let mut want: Vec<(f32, String)> = records
         .iter()
-        .filter(|r| q.filter.matches(&r.metadata) && r.metadata.id != records[1].metadata.id)
+        .filter(|r| {
+            q.ranking.filter.matches(&r.metadata) && r.metadata.id != records[1].metadata.id
+        })
         .map(|r| {
             let v = &r.embeddings[0].vector;
             (
@@ -240,7 +245,7 @@ async fn extra_fields_filter_exactly() {
             "count {f:?}"
         );
         let mut q = SearchQuery::new(model(), vector(3, 16), 50);
-        q.filter = f.clone();
+        q.ranking.filter = f.clone();
         let hits: HashSet<_> = b
             .search(&q)
             .await

@@ -34,7 +34,6 @@ pub(super) struct Collector {
     /// (window/chunk index, segment under construction or finished)
     segs: Vec<(u64, Segment)>,
     current: Option<u64>,
-    scratch: Vec<f32>,
     /// Most samples held at once (over all segments).
     peak: usize,
 }
@@ -53,7 +52,6 @@ impl Collector {
             resampler: Resampler::new(in_rate, out_rate),
             segs: Vec::new(),
             current: None,
-            scratch: Vec::new(),
             peak: 0,
         }
     }
@@ -74,10 +72,10 @@ impl Collector {
 
     fn finish_current(&mut self) {
         if self.current.take().is_some() {
-            self.scratch.clear();
-            self.resampler.flush(&mut self.scratch);
-            if let Some((_, seg)) = self.segs.last_mut() {
-                seg.samples.extend_from_slice(&self.scratch);
+            // The resampler appends straight to the segment (no copy through a scratch buffer).
+            match self.segs.last_mut() {
+                Some((_, seg)) => self.resampler.flush(&mut seg.samples),
+                None => self.resampler.reset(),
             }
             self.note_held();
         }
@@ -103,10 +101,9 @@ impl Collector {
         if self.current != Some(idx) {
             self.start(idx, frame);
         }
-        self.scratch.clear();
-        self.resampler.process(samples, &mut self.scratch);
-        if let Some((_, seg)) = self.segs.last_mut() {
-            seg.samples.extend_from_slice(&self.scratch);
+        match self.segs.last_mut() {
+            Some((_, seg)) => self.resampler.process(samples, &mut seg.samples),
+            None => self.resampler.process(samples, &mut Vec::new()),
         }
         self.note_held();
     }

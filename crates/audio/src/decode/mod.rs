@@ -252,11 +252,25 @@ fn downmix(
 ) {
     use symphonia::core::audio::{Audio, GenericAudioBufferRef};
     fn mix<'a>(planes: impl Iterator<Item = &'a [f32]>, frames: usize, mono: &mut Vec<f32>) {
+        let planes: Vec<&[f32]> = planes.collect();
+        if let [a, b] = planes[..]
+            && a.len() >= frames
+            && b.len() >= frames
+        {
+            // Stereo in one pass, with the operations of the general loop below in its order:
+            // (0 + left + right) / 2, non-finite to 0.
+            mono.clear();
+            mono.extend(a[..frames].iter().zip(&b[..frames]).map(|(l, r)| {
+                let s = (0.0 + l + r) / 2.0;
+                if s.is_finite() { s } else { 0.0 }
+            }));
+            return;
+        }
         mono.clear();
         mono.resize(frames, 0.0);
         let mut ch = 0usize;
         for p in planes {
-            for (m, s) in mono.iter_mut().zip(p) {
+            for (m, s) in mono.iter_mut().zip(p.iter()) {
                 *m += s;
             }
             ch += 1;

@@ -415,8 +415,9 @@ impl FrameAnalyzer {
                     };
                     let f = (k as f32 + delta.clamp(-0.5, 0.5)) * bin_hz;
                     let midi = 69.0 + 12.0 * (f / 440.0).log2();
-                    let pc = (midi.round() as i64).rem_euclid(12) as usize;
-                    let dev = (midi - midi.round()).abs();
+                    let near = round_half_away(midi);
+                    let pc = (near as i64).rem_euclid(12) as usize;
+                    let dev = (midi - near).abs();
                     // Peaks far from a semitone centre are less pitch-like.
                     chroma[pc] += mag[k] * (1.0 - dev);
                 }
@@ -443,6 +444,19 @@ impl FrameAnalyzer {
             out.onset.push(lanes::sum(&rise) / N_MELS as f32);
         }
         out
+    }
+}
+
+/// `x.round()` (halves away from zero), without a call into libm: `x - trunc(x)` is exact,
+/// and so is adding ±1 to an integer below 2²⁴; from 2²³ on every `f32` is an integer and
+/// comes back as it is. Bit for bit the same as [`f32::round`] (NaN stays NaN).
+#[inline(always)]
+pub(crate) fn round_half_away(x: f32) -> f32 {
+    let t = x.trunc();
+    if (x - t).abs() >= 0.5 {
+        t + 1f32.copysign(x)
+    } else {
+        t
     }
 }
 
@@ -492,6 +506,36 @@ mod tests {
         (0..n)
             .map(|i| (2.0 * std::f32::consts::PI * f * i as f32 / SR as f32).sin() * 0.5)
             .collect()
+    }
+
+    #[test]
+    fn round_half_away_is_rounds() {
+        let mut xs = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            2.5,
+            -2.5,
+            0.49999997,
+            -0.49999997,
+            8_388_607.5,
+            8_388_608.0,
+            16_777_215.0,
+            1e30,
+            -1e30,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+        ];
+        xs.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 0.013_7));
+        xs.extend((0..2_000).map(|i| 69.0 + 12.0 * ((i as f32 * 2.7 + 55.0) / 440.0).log2()));
+        for x in xs {
+            assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{x}");
+        }
+        assert!(round_half_away(f32::NAN).is_nan());
     }
 
     #[test]

@@ -308,7 +308,7 @@ async fn bench_search(
         let mut ft = Vec::new();
         for _ in 0..queries.min(20) {
             let mut q = SearchQuery::new(model.clone(), unit(rng.vector(dim)), k);
-            q.filter = Filter::default().and(songrec_storage::Condition::Eq(
+            q.ranking.filter = Filter::default().and(songrec_storage::Condition::Eq(
                 songrec_storage::Field::Genre,
                 songrec_storage::Value::Text("jazz".into()),
             ));
@@ -669,10 +669,7 @@ async fn bench_ann(
     let mut exact_ms = Vec::new();
     let mut truth = Vec::with_capacity(qs.len());
     for v in &qs {
-        let q = SearchQuery {
-            exact: true,
-            ..SearchQuery::new(model.clone(), v.clone(), k)
-        };
+        let q = SearchQuery::new(model.clone(), v.clone(), k).with(|r| r.exact = true);
         let t = Instant::now();
         let exact = backend.search(&q).await?;
         exact_ms.push(t.elapsed().as_secs_f64() * 1e3);

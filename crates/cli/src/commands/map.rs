@@ -14,7 +14,6 @@ use songrec_factory::Backend;
 use crate::args::FilterArgs;
 use crate::exit;
 use crate::vectors::{RankedArgs, VectorArgs};
-use songrec_config::Config;
 use songrec_storage::plural::count;
 
 #[derive(Args, Debug)]
@@ -84,20 +83,11 @@ pub fn parse_size(s: &str) -> Result<(u32, u32)> {
     Ok((num(w)?, num(h)?))
 }
 
-async fn load(
-    backend: &Backend,
-    cfg: &Config,
-    vectors: &VectorArgs,
-    filter: &FilterArgs,
-) -> Result<SongSet> {
-    let set = songrec_app::views::song_set(
-        backend.as_ref(),
-        &vectors.choice()?,
-        &filter.to_filter()?,
-        &cfg.embedder,
-    )
-    .await
-    .context("reading songs and vectors")?;
+async fn load(backend: &Backend, vectors: &VectorArgs, filter: &FilterArgs) -> Result<SongSet> {
+    let set =
+        songrec_app::views::song_set(backend.as_ref(), &vectors.choice()?, &filter.to_filter()?)
+            .await
+            .context("reading songs and vectors")?;
     let n = set.without_vector.len();
     if n > 0 {
         let (has, are) = if n == 1 {
@@ -114,9 +104,9 @@ async fn load(
     Ok(set)
 }
 
-pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+pub async fn map(args: &MapArgs, backend: Backend) -> Result<u8> {
     if args.json {
-        let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
+        let set = load(&backend, &args.vectors, &args.filter).await?;
         let view = songrec_app::views::map(&set, args.limit.unwrap_or(usize::MAX), &PcaProjector)?;
         crate::output::print_json(&view)?;
         return Ok(exit::OK);
@@ -132,7 +122,7 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
         (None, Some(_)) => None,
         (None, None) => Some(PathBuf::from("map.html")),
     };
-    let set = load(&backend, cfg, &args.vectors, &args.filter).await?;
+    let set = load(&backend, &args.vectors, &args.filter).await?;
     let t = Instant::now();
     let data = map::build(
         &set,
@@ -170,8 +160,8 @@ pub async fn map(args: &MapArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     Ok(exit::OK)
 }
 
-pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
+pub async fn clusters(args: &ClustersArgs, backend: Backend) -> Result<u8> {
+    let set = load(&backend, &args.ranked.vectors, &args.ranked.filter).await?;
     let r = songrec_app::views::clusters(&set, args.k, args.seed)?;
     if args.ranked.json {
         crate::output::print_json(&r)?;
@@ -205,8 +195,8 @@ pub async fn clusters(args: &ClustersArgs, cfg: &Config, backend: Backend) -> Re
     Ok(exit::OK)
 }
 
-pub async fn outliers(args: &OutliersArgs, cfg: &Config, backend: Backend) -> Result<u8> {
-    let set = load(&backend, cfg, &args.ranked.vectors, &args.ranked.filter).await?;
+pub async fn outliers(args: &OutliersArgs, backend: Backend) -> Result<u8> {
+    let set = load(&backend, &args.ranked.vectors, &args.ranked.filter).await?;
     let out = outliers::outliers(&set, args.n, args.neighbours)?;
     if args.ranked.json {
         crate::output::print_json(&serde_json::json!({

@@ -142,7 +142,7 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
         constraints,
         choice: args.ranked.vectors.choice()?,
     };
-    let p = songrec_app::views::playlist(backend.as_ref(), &ask, &cfg.embedder).await?;
+    let p = songrec_app::views::playlist(backend.as_ref(), &ask).await?;
     if p.entries.len() < p.requested {
         eprintln!(
             "note: {} of {} {}: the library (with these rules and filters) has no more that fit",

@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use songrec_app::AppError;
 use songrec_app::embedders::Pool;
-use songrec_app::similar::{Choice, SimilarAsk, Target};
+use songrec_app::similar::{AskError, SimilarAsk, Target};
 use songrec_config::Config;
 use songrec_factory::Backend;
+use songrec_storage::Ranking;
 
 use crate::args::{FilterArgs, at_least_one};
 use crate::exit;
@@ -81,27 +83,26 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         ))),
         (None, None) => None,
     };
-    let (metric, filter) = (args.metric.parse()?, args.filter.to_filter()?);
     let ask = SimilarAsk {
-        // Words alone compare no vectors.
-        choice: match target {
-            Some(_) => args.vectors.choice()?,
-            None => Choice::Auto,
+        ranking: Ranking {
+            k: args.k,
+            offset: args.offset,
+            metric: args.metric.parse()?,
+            threshold: args.threshold,
+            filter: args.filter.to_filter()?,
+            exact: args.exact,
         },
-        metric,
-        filter,
+        choice: args.vectors.choice()?,
         target,
         words,
         distinct: args.distinct,
         explain: args.explain,
-        k: args.k,
-        offset: args.offset,
-        threshold: args.threshold,
-        exact: args.exact,
         notes: !args.json,
     };
     let embedders = Pool::new(cfg.embedder.clone());
-    let prepared = songrec_app::similar::prepare(backend.as_ref(), &ask, &embedders).await?;
+    let prepared = songrec_app::similar::prepare(backend.as_ref(), &ask, &embedders)
+        .await
+        .map_err(ask_error)?;
     for note in &prepared.notes {
         eprintln!("note: {note}");
     }
@@ -112,10 +113,31 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
             None => "search by words",
             Some(_) => "similarity search",
         })?;
-    if let Some(why) = answer.nothing_matched {
-        bail!(why);
+    if let Some(why) = &answer.nothing_matched {
+        bail!("{why}");
     }
-    let text = args.text.as_deref().unwrap_or_default();
-    output::matches(&ask, text, &answer, args.json)?;
+    output::matches(&answer, args.json)?;
     Ok(exit::OK)
+}
+
+/// An ask that names no answer, in the command line's words.
+fn ask_error(e: AppError) -> anyhow::Error {
+    let AppError::Ask(e) = e else {
+        return e.into();
+    };
+    anyhow!(match e {
+        AskError::Nothing => "give a song, --file or --text",
+        AskError::DistinctWithWords => "--distinct cannot be combined with --text",
+        AskError::ExplainNeedsSong => {
+            "--explain needs a song from the library (a file's tags and tempo are not stored, \
+             --text alone has none); ingest it first"
+        }
+        AskError::VectorsWithWordsAlone => {
+            "--embedder, --blend, --model and --threshold apply to a song's or a file's \
+             neighbours, not to --text alone"
+        }
+        AskError::BlendNeedsCosine => {
+            "a blend mixes cosine similarities; use --metric cosine (or dot)"
+        }
+    })
 }

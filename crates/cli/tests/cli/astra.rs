@@ -109,10 +109,10 @@ fn every_command_works_on_the_astra_backend() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ms = v["matches"].as_array().unwrap();
+    let ms = v["results"].as_array().unwrap();
     assert_eq!(ms.len(), 3);
     assert_eq!(
-        ms[0]["metadata"]["title"], "Warehouse Pulse 2",
+        ms[0]["song"]["title"], "Warehouse Pulse 2",
         "its style-mate first"
     );
     let o = songrec(
@@ -238,11 +238,11 @@ fn migrate_local_to_astra_and_back() {
     );
     let ids = |o: &Output| -> Vec<String> {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["matches"]
+        v["results"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .map(|m| m["song"]["id"].as_str().unwrap().to_owned())
             .collect()
     };
     assert_eq!(ids(&local), ids(&cloud));

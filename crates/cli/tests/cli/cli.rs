@@ -237,10 +237,10 @@ fn similar_show_delete_stats() {
     let o = on_library(&lib, &["similar", "Warehouse Pulse 1", "-k", "4", "--json"]);
     assert!(o.status.success(), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ms = v["matches"].as_array().unwrap();
+    let ms = v["results"].as_array().unwrap();
     assert_eq!(ms.len(), 4);
-    let query_id = v["query"]["song"].as_str().unwrap().to_owned();
-    assert!(ms.iter().all(|m| m["id"] != query_id.as_str()));
+    let query_id = v["query"]["song"]["id"].as_str().unwrap().to_owned();
+    assert!(ms.iter().all(|m| m["song"]["id"] != query_id.as_str()));
     let sims: Vec<f64> = ms
         .iter()
         .map(|m| m["similarity"].as_f64().unwrap())
@@ -274,7 +274,7 @@ fn similar_show_delete_stats() {
         assert!(o.status.success(), "{:?}", streams(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["exact"], exact || builds, "{v}");
-        approx.push(v["matches"][0]["id"].clone());
+        approx.push(v["results"][0]["song"]["id"].clone());
     }
     assert!(approx.iter().all(|id| *id == approx[0]), "{approx:?}");
     // The 1000-result cap is the Data API's, not a local library's: -k 1500 is answered
@@ -296,13 +296,13 @@ fn similar_show_delete_stats() {
         );
         assert!(o.status.success(), "{emb}: {:?}", streams(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let n = v["matches"].as_array().unwrap().len();
+        let n = v["results"].as_array().unwrap().len();
         assert!(n >= 3, "{emb}: {n} matches");
     }
     // Its two style-mates are its nearest neighbours.
     let top2: Vec<&str> = ms[..2]
         .iter()
-        .map(|m| m["metadata"]["title"].as_str().unwrap())
+        .map(|m| m["song"]["title"].as_str().unwrap())
         .collect();
     assert!(
         top2.iter().all(|t| t.starts_with("Warehouse Pulse")),
@@ -316,8 +316,8 @@ fn similar_show_delete_stats() {
         &["similar", prefix, "-k", "10", "--bpm", "100..200", "--json"],
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for m in v["matches"].as_array().unwrap() {
-        let b = m["metadata"]["bpm"]
+    for m in v["results"].as_array().unwrap() {
+        let b = m["song"]["bpm"]
             .as_f64()
             .expect("filtered results have a bpm");
         assert!((100.0..=200.0).contains(&b), "bpm {b}");
@@ -337,7 +337,7 @@ fn similar_show_delete_stats() {
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(
-        v["matches"]
+        v["results"]
             .as_array()
             .unwrap()
             .iter()
@@ -352,12 +352,12 @@ fn similar_show_delete_stats() {
     );
     assert!(o.status.success(), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["query"]["tags"][0]["tag"], "rock", "{v}");
-    assert_eq!(v["query"]["tags"][1]["tag"], "sad", "{v}");
-    assert_eq!(v["query"]["tags"][1]["weight"], -1.0, "{v}");
-    let ms = v["matches"].as_array().unwrap();
+    assert_eq!(v["words"]["tags"][0]["tag"], "rock", "{v}");
+    assert_eq!(v["words"]["tags"][1]["tag"], "sad", "{v}");
+    assert_eq!(v["words"]["tags"][1]["weight"], -1.0, "{v}");
+    let ms = v["results"].as_array().unwrap();
     let stored = |m: &serde_json::Value, tag: &str| {
-        m["metadata"]["style_tags"]
+        m["song"]["style_tags"]
             .as_array()
             .unwrap()
             .iter()
@@ -366,7 +366,7 @@ fn similar_show_delete_stats() {
     };
     // The song's own text (title, artist, album, genre, file name) holds the word "rock".
     let names = |m: &serde_json::Value, word: &str| {
-        let md = &m["metadata"];
+        let md = &m["song"];
         let fields = ["title", "artist", "album", "genre", "file_name"];
         fields
             .map(|f| md[f].to_string())
@@ -407,7 +407,7 @@ fn similar_show_delete_stats() {
     );
     assert!(o.status.success(), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for m in v["matches"].as_array().unwrap() {
+    for m in v["results"].as_array().unwrap() {
         assert_eq!(
             m["tag_score"].as_f64().unwrap() as f32,
             stored(m, "ambient") + if names(m, "ambient") { 1.0 } else { 0.0 },
@@ -443,7 +443,7 @@ fn similar_show_delete_stats() {
     );
     assert!(o.status.success(), "{:?}", streams(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let top = v["matches"][0]["metadata"]["title"].as_str().unwrap();
+    let top = v["results"][0]["song"]["title"].as_str().unwrap();
     assert!(top.starts_with("Warehouse Pulse"), "{top}");
 
     // Ambiguous and unknown references are explained.
@@ -486,13 +486,13 @@ fn similar_show_delete_stats() {
         &["similar", "Warehouse Pulse 2", "-k", "20", "--json"],
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["matches"].as_array().unwrap().len(), 13);
+    assert_eq!(v["results"].as_array().unwrap().len(), 13);
     assert!(
-        v["matches"]
+        v["results"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|m| m["id"] != query_id.as_str()),
+            .all(|m| m["song"]["id"] != query_id.as_str()),
         "deleted song never returned"
     );
 }

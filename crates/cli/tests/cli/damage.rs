@@ -124,13 +124,13 @@ fn answer(
     }
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)));
-    let matches = v["matches"]
+    let matches = v["results"]
         .as_array()
         .unwrap_or_else(|| panic!("no matches: {v}"))
         .iter()
         .map(|m| {
             (
-                m["id"].as_str().unwrap().to_owned(),
+                m["song"]["id"].as_str().unwrap().to_owned(),
                 m["similarity"].to_string(),
             )
         })

@@ -198,9 +198,9 @@ fn discovery_commands_on_a_local_library() {
         h,
         &["similar", "Slow Piano 1", "-k", "32", "--json"],
     ));
-    let mut nearest: Vec<String> = s["matches"].as_array().unwrap()[..3]
+    let mut nearest: Vec<String> = s["results"].as_array().unwrap()[..3]
         .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .map(|m| m["song"]["id"].as_str().unwrap().to_owned())
         .collect();
     nearest.sort();
     assert_eq!(in_playlist, nearest);
@@ -442,11 +442,11 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
     assert_eq!(songs["songs"].as_array().unwrap().len(), 18, "{songs:#}");
 
     let matched = |v: &serde_json::Value| -> Vec<String> {
-        v["matches"]
+        v["results"]
             .as_array()
             .unwrap_or_else(|| panic!("no matches in {v:#}"))
             .iter()
-            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .map(|m| m["song"]["id"].as_str().unwrap().to_owned())
             .collect()
     };
     let playlist = || {
@@ -517,11 +517,11 @@ fn playlists_and_distinct_similar_hold_one_copy_of_each_recording() {
     assert_eq!(got.len(), 10, "{v:#}");
     assert!(!got.contains(&untagged), "{v:#}");
     for recording in [&wars, &strike] {
-        let shown: Vec<&serde_json::Value> = v["matches"]
+        let shown: Vec<&serde_json::Value> = v["results"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|m| recording.iter().any(|w| m["id"] == w.as_str()))
+            .filter(|m| recording.iter().any(|w| m["song"]["id"] == w.as_str()))
             .collect();
         assert_eq!(shown.len(), 1, "{recording:?}: {v:#}");
         assert_eq!(shown[0]["copies_folded"], 1, "{v:#}");
@@ -692,11 +692,11 @@ fn takes_that_sound_alike_are_neither_deleted_nor_folded() {
     ));
     assert_eq!(v["query_copies_excluded"], 0, "{v:#}");
     assert!(
-        v["matches"]
+        v["results"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["id"] == takes[1].as_str()),
+            .any(|m| m["song"]["id"] == takes[1].as_str()),
         "the other take is listed: {v:#}"
     );
 

@@ -83,6 +83,13 @@ struct Rest {
 
 impl Rest {
     fn get(&self, path: &str) -> Value {
+        let (status, v) = self.answer(path);
+        assert!(status.is_success(), "GET {path}: {status} {v}");
+        v
+    }
+
+    /// `GET path`: the status and the JSON body, whichever the status.
+    fn answer(&self, path: &str) -> (reqwest::StatusCode, Value) {
         self.rt.block_on(async {
             let r = self
                 .client
@@ -90,10 +97,7 @@ impl Rest {
                 .send()
                 .await
                 .unwrap();
-            let status = r.status();
-            let v: Value = r.json().await.unwrap();
-            assert!(status.is_success(), "GET {path}: {status} {v}");
-            v
+            (r.status(), r.json().await.unwrap())
         })
     }
 
@@ -142,23 +146,8 @@ fn score(v: &Value) -> Option<f32> {
     v.as_f64().map(|x| x as f32)
 }
 
-/// (id, similarity) of the CLI's matches.
-fn cli_ranking(v: &Value) -> Vec<(String, Option<f32>)> {
-    v["matches"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{v}"))
-        .iter()
-        .map(|m| {
-            (
-                m["id"].as_str().unwrap().to_owned(),
-                score(&m["similarity"]),
-            )
-        })
-        .collect()
-}
-
-/// (id, similarity) of the REST API's results.
-fn rest_ranking(v: &Value) -> Vec<(String, Option<f32>)> {
+/// (id, similarity) of an answer's results: the CLI's `--json` and the REST API's one shape.
+fn ranking(v: &Value) -> Vec<(String, Option<f32>)> {
     v["results"]
         .as_array()
         .unwrap_or_else(|| panic!("{v}"))
@@ -170,6 +159,14 @@ fn rest_ranking(v: &Value) -> Vec<(String, Option<f32>)> {
             )
         })
         .collect()
+}
+
+/// The keys of an answer's top level and of its results (the same for the same ask, whichever
+/// door answers).
+fn shape(v: &Value) -> (Vec<String>, Vec<Vec<String>>) {
+    let keys = |o: &Value| o.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let results = v["results"].as_array().unwrap().iter().map(keys).collect();
+    (keys(v), results)
 }
 
 /// (id, seed similarity, progress, similarity to the previous) of a playlist's entries.
@@ -265,8 +262,10 @@ fn the_cli_and_the_rest_api_rank_alike() {
             let c = cli(&args);
             let r = rest.get(&format!("/api/v1/songs/{seed}/similar?k=8{params}"));
             assert_eq!(c["model"], r["model"], "{flags:?}");
-            assert_eq!(cli_ranking(&c), rest_ranking(&r), "{seed} {flags:?}");
-            assert_eq!(cli_ranking(&c).len(), 8);
+            assert_eq!(ranking(&c), ranking(&r), "{seed} {flags:?}");
+            assert_eq!(ranking(&c).len(), 8);
+            // One answer: the same document, field for field.
+            assert_eq!(c, r, "{seed} {flags:?}");
         }
     }
     // auto compares the default's vectors, like the CLI, and says so.
@@ -283,14 +282,15 @@ fn the_cli_and_the_rest_api_rank_alike() {
         let c = cli(&["similar", "--text", words, "-k", "6", "--json"]);
         let r = rest.get(&format!("/api/v1/similar?k=6&text={}", enc(words)));
         assert_eq!(c["model"], r["model"]);
-        assert_eq!(cli_ranking(&c), rest_ranking(&r), "{words}");
-        assert!(!rest_ranking(&r).is_empty(), "{words}: {r}");
+        assert_eq!(ranking(&c), ranking(&r), "{words}");
+        assert_eq!(c, r, "{words}");
+        assert!(!ranking(&r).is_empty(), "{words}: {r}");
         assert_eq!(
-            c["query"]["used_words"], r["words"]["used_words"],
+            c["words"]["used_words"], r["words"]["used_words"],
             "{words}"
         );
         assert_eq!(
-            c["query"]["ignored_words"], r["words"]["ignored_words"],
+            c["words"]["ignored_words"], r["words"]["ignored_words"],
             "{words}"
         );
         let seed = &seeds[0];
@@ -311,11 +311,7 @@ fn the_cli_and_the_rest_api_rank_alike() {
                 enc(words)
             ));
             assert_eq!(c["model"], r["model"], "{words} {flags:?}");
-            assert_eq!(
-                cli_ranking(&c),
-                rest_ranking(&r),
-                "{seed} {words} {flags:?}"
-            );
+            assert_eq!(ranking(&c), ranking(&r), "{seed} {words} {flags:?}");
             let tag_scores = |v: &Value, key: &str| -> Vec<Option<f32>> {
                 v[key]
                     .as_array()
@@ -325,18 +321,70 @@ fn the_cli_and_the_rest_api_rank_alike() {
                     .collect()
             };
             assert_eq!(
-                tag_scores(&c, "matches"),
+                tag_scores(&c, "results"),
                 tag_scores(&r, "results"),
                 "{words} {flags:?}"
             );
+            assert_eq!(c, r, "{words} {flags:?}");
         }
     }
     let c = cli(&["similar", "--text", "chill lo-fi for a kazoo", "--json"]);
     assert_eq!(
-        c["query"]["ignored_words"],
+        c["words"]["ignored_words"],
         serde_json::json!(["for", "a", "kazoo"]),
         "{c}"
     );
+
+    // Asks no door answers are refused by both alike, each door in its own words (flags on the
+    // command line, parameters over REST): vectors or a threshold for words alone, one song per
+    // recording with words, a blend ranked by l2.
+    let seed = seeds[0].as_str();
+    let (alone, distinct) = (
+        ("not to --text alone", "not to words alone"),
+        (
+            "--distinct cannot be combined with --text",
+            "distinct cannot be combined with text",
+        ),
+    );
+    let refused: [(&[&str], String, (&str, &str)); 5] = [
+        (
+            &["--text", "epic", "--embedder", "dsp"],
+            "/api/v1/similar?text=epic&embedder=dsp".into(),
+            alone,
+        ),
+        (
+            &["--text", "epic", "--threshold", "0.5"],
+            "/api/v1/similar?text=epic&threshold=0.5".into(),
+            alone,
+        ),
+        (
+            &["--text", "epic", "--distinct"],
+            "/api/v1/similar?text=epic&distinct=true".into(),
+            distinct,
+        ),
+        (
+            &[seed, "--text", "epic", "--distinct"],
+            format!("/api/v1/songs/{seed}/similar?text=epic&distinct=true"),
+            distinct,
+        ),
+        (
+            &[seed, "--embedder", "both", "--metric", "l2"],
+            format!("/api/v1/songs/{seed}/similar?embedder=both&metric=l2"),
+            ("use --metric cosine", "use metric=cosine"),
+        ),
+    ];
+    for (flags, path, (cli_says, rest_says)) in &refused {
+        let o = on_library(&lib, &[&["similar", "--json"][..], flags].concat());
+        assert_eq!(o.status.code(), Some(1), "{flags:?}: {}", text(&o));
+        assert!(text(&o).contains(cli_says), "{flags:?}: {}", text(&o));
+        let (status, v) = rest.answer(path);
+        let said = v["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(status.as_u16(), 400, "{path}: {v}");
+        assert!(
+            said.contains(rest_says) && !said.contains("--"),
+            "{path}: {said}"
+        );
+    }
 
     // An outside file: analysed by the embedders asked for on both sides (both by default).
     let probe = music.join("machine_wars-70.mp3");
@@ -355,8 +403,15 @@ fn the_cli_and_the_rest_api_rank_alike() {
         let c = cli(&args);
         let r = rest.upload(&format!("k=5{params}"), &outside);
         assert_eq!(c["model"], r["model"], "{flags:?}");
-        assert_eq!(cli_ranking(&c), rest_ranking(&r), "{flags:?}");
-        assert_eq!(cli_ranking(&c).len(), 5, "{flags:?}");
+        assert_eq!(ranking(&c), ranking(&r), "{flags:?}");
+        assert_eq!(ranking(&c).len(), 5, "{flags:?}");
+        // The same fields at the top and per result; the query says a file or an upload.
+        assert_eq!(shape(&c), shape(&r), "{flags:?}");
+        assert_eq!(c["query"]["file"], outside.to_str().unwrap(), "{c}");
+        assert_eq!(
+            r["query"]["upload"]["bytes"],
+            std::fs::metadata(&outside).unwrap().len()
+        );
         if flags.is_empty() {
             assert_eq!(r["model"], "songrec-mix@2", "{r}");
         }

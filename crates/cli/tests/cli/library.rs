@@ -348,7 +348,7 @@ fn everyday_words_find_titles_and_nothing_matching_is_an_error() {
         &lib,
         &["similar", "--text", "battle", "--json", "-k", "1"],
     ));
-    assert_eq!(v["matches"][0]["metadata"]["title"], "Final Battle", "{v}");
+    assert_eq!(v["results"][0]["song"]["title"], "Final Battle", "{v}");
 
     // Nothing matches: exit 1, saying why and which words would match here.
     for words in ["kazoo", "harpsichord"] {

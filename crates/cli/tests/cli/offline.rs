@@ -23,11 +23,11 @@ fn songrec(c: &LocalCloud, home: &Path, args: &[&str]) -> Output {
 }
 
 fn match_ids(o: &Output) -> Vec<String> {
-    json(o)["matches"]
+    json(o)["results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .map(|m| m["song"]["id"].as_str().unwrap().to_owned())
         .collect()
 }
 

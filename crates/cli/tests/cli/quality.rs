@@ -99,7 +99,7 @@ fn explain_describes_each_match_from_stored_analysis() {
     ));
     let q = json(&on_library(&lib, &["show", "Warehouse Pulse 1", "--json"]));
     let qbpm = q["song"]["bpm"].as_f64().unwrap();
-    let matches = r["matches"].as_array().unwrap();
+    let matches = r["results"].as_array().unwrap();
     assert_eq!(matches.len(), 4);
     for m in matches {
         let e = &m["explanation"];
@@ -112,7 +112,7 @@ fn explain_describes_each_match_from_stored_analysis() {
             assert!(names.contains(&want), "{want} missing in {e}");
         }
         // The tempo phrase quotes both songs' stored tempi.
-        let mbpm = m["metadata"]["bpm"].as_f64().unwrap();
+        let mbpm = m["song"]["bpm"].as_f64().unwrap();
         let tempo = aspects.iter().find(|a| a["aspect"] == "tempo").unwrap();
         let t = tempo["text"].as_str().unwrap();
         assert!(
@@ -179,7 +179,7 @@ fn reembed_skips_songs_that_have_vectors_and_force_recomputes_and_bumps_versions
             "dsp",
         ],
     ));
-    assert_eq!(s["matches"].as_array().unwrap().len(), 4);
+    assert_eq!(s["results"].as_array().unwrap().len(), 4);
     let o = on_library(&lib, &["reembed", "--embedder", "nonsense"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown embedder"));
@@ -287,13 +287,13 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
         json(&on_library(
             lib,
             &["similar", "frontiers", "-k", "4", "--json"],
-        ))["matches"]
+        ))["results"]
             .as_array()
             .unwrap()
             .iter()
             .map(|m| {
                 (
-                    m["metadata"]["title"].as_str().unwrap().to_owned(),
+                    m["song"]["title"].as_str().unwrap().to_owned(),
                     m["similarity"].as_f64().unwrap().to_bits(),
                 )
             })

@@ -107,12 +107,12 @@ fn cli_similar_exact(
         return Err(text(&o));
     }
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
-    let matches = v["matches"]
+    let matches = v["results"]
         .as_array()
         .ok_or_else(|| format!("no matches in {v}"))?
         .iter()
         .map(|m| {
-            let id = m["id"].as_str().unwrap_or_default().to_owned();
+            let id = m["song"]["id"].as_str().unwrap_or_default().to_owned();
             (id, m["similarity"].as_f64().unwrap_or(f64::NAN) as f32)
         })
         .collect();

@@ -1,7 +1,7 @@
 //! Playlists over any backend.
 //!
 //! Both compare songs in a [`Space`]: one model's vectors or a blend, the same choice and the
-//! same search as `similar` ([`space::search`]).
+//! same search as `similar` ([`songrec_rank::search`]).
 //!
 //! - **From seeds** ([`from_seeds`]): each seed's nearest songs (one similarity search per
 //!   seed), taken in turn so every seed is represented, then ordered so each song is close to
@@ -25,13 +25,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
+use songrec_rank::{Question, Space};
 use songrec_storage::query::MAX_EXCLUDE;
 use songrec_storage::{
-    Filter, Match, Metric, SearchQuery, SongId, SongMetadata, StorageBackend, math,
+    Filter, Match, Ranking, SearchQuery, SongId, SongMetadata, StorageBackend, math,
 };
 
 use crate::load::{fetch_vectors, unit};
-use crate::space::{self, Space, SpaceQuery};
 use crate::{DiscoverError, DiscoverResult};
 
 /// Rules every playlist follows.
@@ -194,7 +194,7 @@ async fn part_vectors(
     Ok(out)
 }
 
-/// Combined vectors (see [`space::combine`]) of known songs followed by fetched ones.
+/// Combined vectors (see [`songrec_rank::combine`]) of known songs followed by fetched ones.
 fn combined(
     space: &Space,
     known: &[Vec<Vec<f32>>],
@@ -212,7 +212,7 @@ fn combined(
         })
         .collect();
     let dims: Vec<usize> = space.parts.iter().map(|p| p.model.dim).collect();
-    space::combine(&blocks, &dims, &space.weights())
+    songrec_rank::combine(&blocks, &dims, &space.weights())
 }
 
 fn search_k(n: usize, excluded: usize, max: usize) -> usize {
@@ -253,20 +253,17 @@ pub async fn from_seeds(
     let seed_ids: Vec<SongId> = seeds.iter().map(|m| m.id.clone()).collect();
     let k = search_k(req.n, req.constraints.exclude.len(), backend.max_results());
     // Each seed's neighbours: the search `similar` runs.
+    let q = Question {
+        space: req.model.clone(),
+        ranking: Ranking {
+            k,
+            filter: req.constraints.filter.clone(),
+            ..Ranking::default()
+        },
+    };
+    let (q, ids) = (&q, &seed_ids);
     let lists: Vec<Vec<Match>> = futures::stream::iter(seed_vecs.iter().cloned())
-        .map(|vectors| {
-            let q = SpaceQuery {
-                vectors,
-                k,
-                offset: 0,
-                metric: Metric::Cosine,
-                threshold: None,
-                exclude: seed_ids.clone(),
-                filter: req.constraints.filter.clone(),
-                exact: false,
-            };
-            async move { space::search(backend, &req.model, &q).await }
-        })
+        .map(|v| async move { songrec_rank::search(backend, q, &v, ids).await })
         .buffered(4)
         .try_collect()
         .await?;
@@ -389,8 +386,8 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
             let (a, b, ends) = (&a_parts[j], &b_parts[j], &ends);
             ts.iter().map(move |&t| SearchQuery {
                 exclude: ends.clone(),
-                filter: req.constraints.filter.clone(),
                 ..SearchQuery::new(p.model.clone(), order::slerp(a, b, t), k)
+                    .with(|r| r.filter = req.constraints.filter.clone())
             })
         })
         .collect();

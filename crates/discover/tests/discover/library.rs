@@ -653,7 +653,7 @@ async fn two_model_library(dir: &Path) -> (LocalBackend, ModelInfo, ModelInfo, S
 async fn a_blend_weighs_each_model_as_its_weight_says() {
     let dir = tempfile::tempdir().unwrap();
     let (b, wide, narrow, query) = two_model_library(dir.path()).await;
-    let first = |space: songrec_discover::Space| {
+    let first = |space: songrec_rank::Space| {
         let (b, query) = (&b, query.clone());
         async move {
             let req = SeedRequest {
@@ -668,7 +668,7 @@ async fn a_blend_weighs_each_model_as_its_weight_says() {
         }
     };
     let blend =
-        |w: f32| songrec_discover::Space::blend(vec![(wide.clone(), 1.0 - w), (narrow.clone(), w)]);
+        |w: f32| songrec_rank::Space::blend(vec![(wide.clone(), 1.0 - w), (narrow.clone(), w)]);
     assert_eq!(first(wide.clone().into()).await, "w");
     assert_eq!(first(narrow.clone().into()).await, "n");
     // Narrow cosines all sit near 1, yet its weight counts: standardised, not raw.

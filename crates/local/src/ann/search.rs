@@ -25,23 +25,23 @@ impl Inner {
     ) -> StorageResult<Option<Vec<Ranked>>> {
         let o = &self.opts.ann;
         let n = rows.len();
-        let Some(want) = q.offset.checked_add(q.k) else {
+        let Some(want) = q.ranking.offset.checked_add(q.ranking.k) else {
             return Ok(None);
         };
-        if q.exact
+        if q.ranking.exact
             || n < o.min_vectors
-            || !matches!(q.metric, Metric::Cosine | Metric::Dot)
+            || !matches!(q.ranking.metric, Metric::Cosine | Metric::Dot)
             || want == 0
             || want > n / 8
         {
             return Ok(None);
         }
-        if !q.filter.is_empty() {
+        if !q.ranking.filter.is_empty() {
             let step = (n / 2000).max(1);
             let (mut seen, mut kept) = (0usize, 0usize);
             for c in rows.iter().step_by(step) {
                 seen += 1;
-                kept += usize::from(st.songs.matches(c.slot as usize, &q.filter));
+                kept += usize::from(st.songs.matches(c.slot as usize, &q.ranking.filter));
             }
             let share = kept as f32 / seen.max(1) as f32;
             if share < o.min_selectivity || (share * n as f32) < (4 * want) as f32 {
@@ -67,7 +67,7 @@ impl Inner {
         let (Some(ann), Some(cache)) = (anns.get_mut(&key), packs.get(&key)) else {
             return Ok(None);
         };
-        if q.metric == Metric::Dot && !ann.entry.unit_norm {
+        if q.ranking.metric == Metric::Dot && !ann.entry.unit_norm {
             return Ok(None);
         }
         let pack = &cache.pack;
@@ -85,18 +85,18 @@ impl Inner {
         let pass = |ci: usize| {
             rows.get(ci).is_some_and(|c| {
                 (exclude.is_empty() || !exclude.contains(&c.row.id))
-                    && songs.matches(c.slot as usize, &q.filter)
+                    && songs.matches(c.slot as usize, &q.ranking.filter)
             })
         };
         let scored = |ci: usize| -> Option<Ranked> {
             let c = rows.get(ci)?;
             let (s, _) = math::score(
-                q.metric,
+                q.ranking.metric,
                 math::dot(&q.vector, pack.vector(&c.row)),
                 qn,
                 c.row.norm,
             );
-            (!s.is_nan() && q.threshold.is_none_or(|t| s >= t)).then_some(Scored {
+            (!s.is_nan() && q.ranking.threshold.is_none_or(|t| s >= t)).then_some(Scored {
                 score: s,
                 key: (c.row.id, ci as u32),
             })

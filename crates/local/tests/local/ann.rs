@@ -87,20 +87,14 @@ async fn the_approximate_path_meets_the_oracle() {
         total += 10;
         // Forced exact: the oracle's list.
         let exact = b
-            .search(&SearchQuery {
-                exact: true,
-                ..SearchQuery::new(model(), q.clone(), 10)
-            })
+            .search(&SearchQuery::new(model(), q.clone(), 10).with(|r| r.exact = true))
             .await
             .unwrap();
         let ids: Vec<SongId> = exact.iter().map(|m| m.id.clone()).collect();
         assert_eq!(ids, oracle(&all, &q, 10, None, |_| true));
         // A selective filter: the oracle's list.
         let f = b
-            .search(&SearchQuery {
-                filter: rare.clone(),
-                ..SearchQuery::new(model(), q.clone(), 10)
-            })
+            .search(&SearchQuery::new(model(), q.clone(), 10).with(|r| r.filter = rare.clone()))
             .await
             .unwrap();
         let ids: Vec<SongId> = f.iter().map(|m| m.id.clone()).collect();
@@ -115,10 +109,7 @@ async fn the_approximate_path_meets_the_oracle() {
         };
         let t = f32::midpoint(cos(&best[2]), cos(&best[3]));
         let th = b
-            .search(&SearchQuery {
-                threshold: Some(t),
-                ..SearchQuery::new(model(), q.clone(), 10)
-            })
+            .search(&SearchQuery::new(model(), q.clone(), 10).with(|r| r.threshold = Some(t)))
             .await
             .unwrap();
         let ids: Vec<SongId> = th.iter().map(|m| m.id.clone()).collect();

@@ -90,6 +90,29 @@ pub fn mel_filters() -> Vec<MelFilter> {
         .collect()
 }
 
+/// The largest finite `|x|` of `samples` (0 for none). The maximum of values that are all
+/// `>= +0.0` does not depend on the order they are compared in, so the 16 running maxima
+/// (which the compiler keeps in vector registers) give exactly the one-by-one fold's result.
+fn peak_abs(samples: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let mut m = [0f32; LANES];
+    let chunks = samples.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (m, x) in m.iter_mut().zip(c) {
+            let a = x.abs();
+            // Not finite (inf or NaN): left out, as the fold's filter leaves it out.
+            let a = if a < f32::INFINITY { a } else { 0.0 };
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    tail.iter()
+        .map(|x| x.abs())
+        .filter(|x| x.is_finite())
+        .chain(m)
+        .fold(0f32, f32::max)
+}
+
 /// The front end with its FFT plan, window and filter bank (build once, share between
 /// threads; every method takes `&self`).
 #[derive(Clone)]
@@ -211,12 +234,7 @@ impl FrontEnd {
     /// assert!(fe.blocks(&[&[]], 8).is_none());
     /// ```
     pub fn blocks(&self, segments: &[&[f32]], max_blocks: usize) -> Option<Blocks> {
-        let peak = segments
-            .iter()
-            .flat_map(|s| s.iter())
-            .map(|x| x.abs())
-            .filter(|x| x.is_finite())
-            .fold(0f32, f32::max);
+        let peak = segments.iter().map(|s| peak_abs(s)).fold(0f32, f32::max);
         let gain = if peak > 0.0 { 1.0 / peak } else { 1.0 };
         let frames: Vec<usize> = segments.iter().map(|s| frame_count(s.len())).collect();
         let specs = plan_units(&frames, BLOCK, max_blocks);
@@ -286,6 +304,26 @@ mod tests {
             "band {best}"
         );
         assert!(m.iter().all(|v| (0.0..1.5).contains(v)));
+    }
+
+    #[test]
+    fn the_peak_is_the_folds() {
+        let mut x: Vec<f32> = (0..1_003)
+            .map(|i| ((i * 7919) % 2003) as f32 / -997.0)
+            .collect();
+        x[17] = f32::NAN;
+        x[400] = f32::INFINITY;
+        x[401] = f32::NEG_INFINITY;
+        x[999] = -0.0;
+        for n in [0, 1, 15, 16, 17, 500, 1_003] {
+            let fold = x[..n]
+                .iter()
+                .map(|x| x.abs())
+                .filter(|x| x.is_finite())
+                .fold(0f32, f32::max);
+            assert_eq!(peak_abs(&x[..n]).to_bits(), fold.to_bits(), "{n}");
+        }
+        assert_eq!(peak_abs(&[f32::NAN, -0.0]).to_bits(), 0f32.to_bits());
     }
 
     #[test]

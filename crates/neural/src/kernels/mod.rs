@@ -6,6 +6,7 @@
 //! the frames of a signal (row stride = hop), or a `[time, channels]` map under a kernel that
 //! spans all channels (row stride = channels, column stride 1).
 
+pub(crate) mod conv;
 pub(crate) mod int8;
 
 /// A read-only matrix view: element `(r, c)` is `data[r * rs + c * cs]`.

@@ -14,6 +14,7 @@
 //! CPU kind (the GEMM's summation order depends on the SIMD width it picks).
 
 use crate::graph::{Graph, transpose};
+use crate::kernels::conv::{Panels, conv_max_over_freq};
 use crate::kernels::{Affine, View, matmul};
 use crate::patches::PATCH_LEN;
 
@@ -33,6 +34,8 @@ const CHUNK: usize = 16;
 struct Branch {
     /// `[kt · kf, filters]`, row-major.
     w: Vec<f32>,
+    /// The same weights in panels for [`conv_max_over_freq`].
+    panels: Panels,
     bias: Vec<f32>,
     kt: usize,
     kf: usize,
@@ -153,6 +156,7 @@ impl NativeMusicnn {
                 return Err(format!("{pool}: {} signs", sign.len()));
             }
             branches.push(Branch {
+                panels: Panels::new(&w, kt * kf, filters),
                 w,
                 bias,
                 kt,
@@ -287,12 +291,28 @@ impl Branch {
     /// `[FRAMES, filters]`.
     fn run(&self, spec: &[f32]) -> Vec<f32> {
         let filters = self.bias.len();
-        let k = self.kt * self.kf;
         // The spectrogram padded over time.
         let mut xp = vec![0.0f32; (FRAMES + self.kt - 1) * MELS];
         xp[self.pad_top * MELS..(self.pad_top + FRAMES) * MELS].copy_from_slice(spec);
-        let fo = MELS - self.kf + 1;
         let mut out = vec![f32::NEG_INFINITY; FRAMES * filters];
+        if !conv_max_over_freq(&xp, MELS, self.kt, self.kf, FRAMES, &self.panels, &mut out) {
+            self.conv_gemm(&xp, &mut out);
+        }
+        for row in out.chunks_exact_mut(filters) {
+            for ((x, b), s) in row.iter_mut().zip(&self.bias).zip(&self.sign) {
+                *x = ((*x + b) * s).max(0.0);
+            }
+            self.bn.apply(row);
+        }
+        out
+    }
+
+    /// The convolution max-pooled over frequency as im2col (or a strided view) + GEMM, in
+    /// chunks of frames: what [`conv_max_over_freq`] computes where the CPU lacks AVX-512.
+    fn conv_gemm(&self, xp: &[f32], out: &mut [f32]) {
+        let filters = self.bias.len();
+        let k = self.kt * self.kf;
+        let fo = MELS - self.kf + 1;
         let mut cols = Vec::new();
         let mut c = vec![0.0f32; CHUNK * fo * filters];
         let w = View::rows(&self.w, filters);
@@ -327,13 +347,6 @@ impl Branch {
                 }
             }
         }
-        for row in out.chunks_exact_mut(filters) {
-            for ((x, b), s) in row.iter_mut().zip(&self.bias).zip(&self.sign) {
-                *x = ((*x + b) * s).max(0.0);
-            }
-            self.bn.apply(row);
-        }
-        out
     }
 }
 
@@ -449,6 +462,45 @@ mod tests {
             let dp = diff(&pen, &rows(json, "penultimate"));
             let dt = diff(&tags, &rows(json, "taggram"));
             assert!(dp < 1e-4 && dt < 1e-4, "penultimate {dp:e}, taggram {dt:e}");
+        }
+    }
+
+    #[test]
+    fn the_direct_convolution_is_the_gemms_to_the_bit() {
+        // The spectrogram of a real patch and of noise with zeros, through every branch of
+        // both networks: the direct kernel (where the CPU has AVX-512) against im2col + GEMM.
+        let signal = super::super::reference_signal();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<f32> = (0..FRAMES * MELS)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if i % 53 == 0 {
+                    0.0
+                } else {
+                    (state >> 40) as f32 / (1u64 << 22) as f32 - 2.0
+                }
+            })
+            .collect();
+        for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
+            let n = NativeMusicnn::load(bytes).unwrap();
+            let spec = n.log_mel(&signal[..PATCH_LEN]);
+            for input in [&spec, &noise] {
+                for b in &n.branches {
+                    let filters = b.bias.len();
+                    let mut xp = vec![0.0f32; (FRAMES + b.kt - 1) * MELS];
+                    xp[b.pad_top * MELS..(b.pad_top + FRAMES) * MELS].copy_from_slice(input);
+                    let mut direct = vec![f32::NEG_INFINITY; FRAMES * filters];
+                    if !conv_max_over_freq(&xp, MELS, b.kt, b.kf, FRAMES, &b.panels, &mut direct) {
+                        return;
+                    }
+                    let mut gemm = vec![f32::NEG_INFINITY; FRAMES * filters];
+                    b.conv_gemm(&xp, &mut gemm);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert!(bits(&direct) == bits(&gemm), "{} × {}", b.kt, b.kf);
+                }
+            }
         }
     }
 

@@ -67,7 +67,7 @@ pub async fn playlist(
         },
         choice,
     };
-    let list = songrec_app::views::playlist(b, &ask, st.embedders.config())
+    let list = songrec_app::views::playlist(b, &ask)
         .await
         .map_err(vector_error)?;
     Ok(Json(list))
@@ -84,9 +84,7 @@ pub async fn clusters(
     let filter = p.filter()?.to_filter()?;
     let choice = p.vectors()?.unwrap_or(Choice::Auto);
     p.finish()?;
-    let set =
-        songrec_app::views::song_set(st.backend.as_ref(), &choice, &filter, st.embedders.config())
-            .await?;
+    let set = songrec_app::views::song_set(st.backend.as_ref(), &choice, &filter).await?;
     // k-means is CPU work: off the async threads.
     let report = tokio::task::spawn_blocking(move || songrec_app::views::clusters(&set, k, seed))
         .await

@@ -1,21 +1,12 @@
 //! The similarity endpoints: neighbours of a stored song and of an uploaded file, moved
-//! towards words with `text=`, and songs for words alone (`GET /api/v1/similar?text=`).
+//! towards words with `text=`, and songs for words alone (`GET /api/v1/similar?text=`). Each
+//! answers with [`SimilarAnswer`], what `songrec similar --json` prints.
 
 use super::*;
-use songrec_app::similar::{Choice, SimilarAnswer, SimilarAsk};
-use songrec_app::words::TagQuery;
+use songrec_app::similar::{AskError, Choice, QueryInfo, SimilarAnswer, SimilarAsk};
+use songrec_storage::Ranking;
 
 // ---- similarity ---------------------------------------------------------------------------
-
-/// Parameters shared by the similarity endpoints: the question (each endpoint names its
-/// target), and what the question does not keep.
-struct SimilarParams {
-    ask: SimilarAsk,
-    /// `text=` as given.
-    text: Option<String>,
-    /// `embedder`/`blend`/`model` or `threshold` given (they do not apply to words alone).
-    vectors_given: bool,
-}
 
 /// Most results one response of the API carries, whatever the backend allows.
 pub const MAX_RESPONSE_RESULTS: usize = 10_000;
@@ -26,8 +17,9 @@ fn search_limit(st: &AppState) -> usize {
     st.backend.max_results().min(MAX_RESPONSE_RESULTS)
 }
 
+/// The ask of the parameters the similarity endpoints share (each endpoint names its target).
 /// `max`: the search limit ([`search_limit`]).
-async fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> {
+async fn similar_ask(p: &mut Params, max: usize) -> ApiResult<SimilarAsk> {
     let k = p.number("k", 1, max)?.unwrap_or(10);
     let offset = p.number("offset", 0, max - 1)?.unwrap_or(0);
     if k.checked_add(offset).is_none_or(|r| r > max) {
@@ -37,40 +29,48 @@ async fn similar_params(p: &mut Params, max: usize) -> ApiResult<SimilarParams> 
     }
     let metric: Metric = p.one("metric")?.as_deref().unwrap_or("cosine").parse()?;
     let threshold = p.float("threshold")?;
-    let vectors = p.vectors()?;
+    let choice = p.vectors()?.unwrap_or(Choice::Auto);
     let filter = p.filter()?.to_filter()?;
     let distinct = p.flag("distinct")?;
-    let text = p.one("text")?;
     // Capped and parsed off the async workers (the phrase look-ups and, for a query of
     // unknown words only, the suggestions).
-    let words = match &text {
-        Some(t) => Some(songrec_app::words::parse_off_workers(t.clone()).await?),
+    let words = match p.one("text")? {
+        Some(t) => Some(songrec_app::words::parse_off_workers(t).await?),
         None => None,
     };
-    if distinct && words.is_some() {
-        return Err(ApiError::bad_request(
-            "distinct cannot be combined with text",
-        ));
-    }
-    let vectors_given = vectors.is_some() || threshold.is_some();
-    let ask = SimilarAsk {
+    Ok(SimilarAsk {
         target: None,
         words,
         distinct,
         explain: false,
-        choice: vectors.unwrap_or(Choice::Auto),
-        k,
-        offset,
-        metric,
-        threshold,
-        filter,
-        exact: false,
+        choice,
+        ranking: Ranking {
+            k,
+            offset,
+            metric,
+            threshold,
+            filter,
+            exact: false,
+        },
         notes: false,
-    };
-    Ok(SimilarParams {
-        ask,
-        text,
-        vectors_given,
+    })
+}
+
+/// An ask that names no answer, in the parameters' words (400).
+pub fn ask_error(e: AskError) -> ApiError {
+    ApiError::bad_request(match e {
+        AskError::Nothing => {
+            "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
+             to find songs like a file, POST it here"
+        }
+        AskError::DistinctWithWords => "distinct cannot be combined with text",
+        AskError::ExplainNeedsSong => "explanations need a song of the library",
+        AskError::VectorsWithWordsAlone => {
+            "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone"
+        }
+        AskError::BlendNeedsCosine => {
+            "a blend mixes cosine similarities; use metric=cosine (or dot)"
+        }
     })
 }
 
@@ -83,190 +83,35 @@ pub fn vector_error(e: songrec_app::AppError) -> ApiError {
     }
 }
 
-/// One similarity result.
-#[derive(Debug, Serialize)]
-pub struct SimilarItem {
-    /// Similarity under the metric (higher is closer).
-    pub similarity: f32,
-    /// Euclidean distance, for `l2`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub distance: Option<f32>,
-    /// The song.
-    pub song: SongSummary,
-    /// With `distinct`: other copies of this recording folded into it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub copies_folded: Option<usize>,
-    /// With `text`: the song's score for the words' style tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag_score: Option<f32>,
-}
-
-/// What a similarity query was about.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QueryInfo {
-    /// A song of the library.
-    Song(SongSummary),
-    /// An uploaded file.
-    Upload {
-        /// File name the client gave (informational).
-        file_name: Option<String>,
-        /// Bytes received.
-        bytes: u64,
-        /// Media type recognised from the content.
-        content_type: String,
-    },
-    /// Words alone (`GET /api/v1/similar?text=`).
-    Text(String),
-}
-
-/// How `text=` was read.
-#[derive(Debug, Serialize)]
-pub struct WordsInfo {
-    /// The words as given.
-    pub text: String,
-    /// The style tags they name, with weights (negative: to avoid).
-    pub tags: Vec<WordTag>,
-    /// Words that name no tag (left out).
-    pub unknown_words: Vec<String>,
-    /// The words and phrases used, in order (`not sad` for a tag to avoid).
-    pub used_words: Vec<String>,
-    /// Every word not used: the unknown ones and filler.
-    pub ignored_words: Vec<String>,
-}
-
-/// One style tag of a text query.
-#[derive(Debug, Serialize)]
-pub struct WordTag {
-    /// The model's tag.
-    pub tag: &'static str,
-    /// Its weight.
-    pub weight: f32,
-}
-
-impl WordsInfo {
-    fn new(text: &str, q: &TagQuery) -> Self {
-        Self {
-            text: text.to_owned(),
-            tags: q
-                .terms
-                .iter()
-                .map(|t| WordTag {
-                    tag: t.tag,
-                    weight: t.weight,
-                })
-                .collect(),
-            unknown_words: q.unknown.clone(),
-            used_words: q.used.clone(),
-            ignored_words: q.ignored.clone(),
-        }
-    }
-}
-
-/// Response of both similarity endpoints.
-#[derive(Debug, Serialize)]
-pub struct SimilarResponse {
-    /// The query.
-    pub query: QueryInfo,
-    /// Compared model, `name@version`.
-    pub model: String,
-    /// Metric.
-    pub metric: Metric,
-    /// Results asked for.
-    pub k: usize,
-    /// Results skipped.
-    pub offset: usize,
-    /// With `distinct`: copies folded into the results, in all.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub copies_folded: Option<usize>,
-    /// With `distinct`: copies of the query left out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query_copies_excluded: Option<usize>,
-    /// With `text`: how the words were read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub words: Option<WordsInfo>,
-    /// Results, best first.
-    pub results: Vec<SimilarItem>,
-}
-
-impl SimilarResponse {
-    fn new(query: QueryInfo, sp: &SimilarParams, answer: SimilarAnswer) -> Self {
-        // Words alone rank by the tag score.
-        let words_alone = matches!(query, QueryInfo::Text(_));
-        let folding = answer.folding.as_ref();
-        let results = answer.matches.iter().enumerate().map(|(i, m)| SimilarItem {
-            similarity: m.similarity,
-            distance: m.distance,
-            song: SongSummary::from(&m.metadata),
-            copies_folded: folding.and_then(|f| f.copies.get(i).copied()),
-            tag_score: match &answer.tag_scores {
-                _ if words_alone => Some(m.similarity),
-                scores => scores.as_ref().and_then(|t| t.get(i).copied()),
-            },
-        });
-        Self {
-            results: results.collect(),
-            query,
-            model: answer.model,
-            metric: sp.ask.metric,
-            k: sp.ask.k,
-            offset: sp.ask.offset,
-            copies_folded: folding.map(|f| f.copies.iter().sum()),
-            query_copies_excluded: folding.map(|f| f.query_copies),
-            words: sp
-                .text
-                .as_deref()
-                .zip(sp.ask.words.as_ref())
-                .map(|(t, q)| WordsInfo::new(t, q)),
-        }
-    }
-}
-
 /// `GET /api/v1/songs/{id}/similar`.
 pub async fn similar_to_song(
     State(st): State<AppState>,
     IdPath(id): IdPath,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<SimilarResponse>> {
+) -> ApiResult<Json<SimilarAnswer>> {
     let mut p = Params::parse(raw.as_deref());
-    let mut sp = similar_params(&mut p, search_limit(&st)).await?;
+    let mut ask = similar_ask(&mut p, search_limit(&st)).await?;
     p.finish()?;
     let b = st.backend.as_ref();
-    let song = find_song(b, &id).await?;
-    sp.ask.target = Some(Target::Song(Box::new(song.clone())));
-    let answer = songrec_app::similar::answer(b, &sp.ask, &st.embedders)
-        .await
-        .map_err(vector_error)?;
-    let query = QueryInfo::Song(SongSummary::from(&song));
-    Ok(Json(SimilarResponse::new(query, &sp, answer)))
+    ask.target = Some(Target::Song(Box::new(find_song(b, &id).await?)));
+    let answer = songrec_app::similar::answer(b, &ask, &st.embedders).await;
+    Ok(Json(answer.map_err(vector_error)?))
 }
 
 /// `GET /api/v1/similar?text=`: songs for words alone, ranked by their style tags.
 pub async fn similar_to_text(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<SimilarResponse>> {
+) -> ApiResult<Json<SimilarAnswer>> {
     let mut p = Params::parse(raw.as_deref());
-    let sp = similar_params(&mut p, search_limit(&st)).await?;
+    let ask = similar_ask(&mut p, search_limit(&st)).await?;
     p.finish()?;
-    let Some(text) = &sp.text else {
-        return Err(ApiError::bad_request(
-            "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
-             to find songs like a file, POST it here",
-        ));
-    };
-    if sp.vectors_given {
-        return Err(ApiError::bad_request(
-            "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone",
-        ));
-    }
-    let answer = songrec_app::similar::answer(st.backend.as_ref(), &sp.ask, &st.embedders).await?;
+    let answer = songrec_app::similar::answer(st.backend.as_ref(), &ask, &st.embedders).await?;
     if let Some(why) = answer.nothing_matched {
         // As `songrec similar --text`: why nothing matched, and which words would.
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no_match", why));
     }
-    let query = QueryInfo::Text(text.clone());
-    Ok(Json(SimilarResponse::new(query, &sp, answer)))
+    Ok(Json(answer))
 }
 
 /// `Retry-After` of a `503` for a busy upload slot or a full spool.
@@ -315,9 +160,9 @@ pub async fn similar_to_upload(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Json<SimilarResponse>> {
+) -> ApiResult<Json<SimilarAnswer>> {
     let mut p = Params::parse(raw.as_deref());
-    let mut sp = similar_params(&mut p, search_limit(&st)).await?;
+    let mut ask = similar_ask(&mut p, search_limit(&st)).await?;
     p.finish()?;
     let limit = st.max_upload_bytes;
     if let Some(n) = headers
@@ -360,8 +205,8 @@ pub async fn similar_to_upload(
         .tempfile_in(st.scratch.path())
         .map_err(|e| ApiError::internal("creating a spool file for the upload", e))?;
     // The vectors (and their embedders, started once per server) before anything is spooled.
-    sp.ask.target = Some(Target::File(tmp.path().to_path_buf()));
-    let prepared = songrec_app::similar::prepare(st.backend.as_ref(), &sp.ask, &st.embedders)
+    ask.target = Some(Target::File(tmp.path().to_path_buf()));
+    let prepared = songrec_app::similar::prepare(st.backend.as_ref(), &ask, &st.embedders)
         .await
         .map_err(vector_error)?;
 
@@ -437,7 +282,7 @@ pub async fn similar_to_upload(
         .await
         .map_err(|e| ApiError::internal("waiting for an analysis slot", e))?;
     let spool = tmp.path().display().to_string();
-    let answer = prepared
+    let mut answer = prepared
         .run(st.backend.as_ref())
         .await
         .map_err(|e| match e {
@@ -449,10 +294,10 @@ pub async fn similar_to_upload(
             ),
             other => other.into(),
         })?;
-    let query = QueryInfo::Upload {
+    answer.query = QueryInfo::Upload {
         file_name,
         bytes,
         content_type: content_type.to_owned(),
     };
-    Ok(Json(SimilarResponse::new(query, &sp, answer)))
+    Ok(Json(answer))
 }

@@ -75,7 +75,7 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
         return Ok(Json(r.as_ref()).into_response());
     }
     // The songs and the projection of `songrec map --json`: one code path.
-    let set = songrec_app::views::song_set(b, &choice, &filter, st.embedders.config()).await?;
+    let set = songrec_app::views::song_set(b, &choice, &filter).await?;
     let projector = st.projector.clone();
     let resp = tokio::task::spawn_blocking(move || {
         songrec_app::views::map(&set, limit, projector.as_ref())

@@ -1,8 +1,10 @@
-//! Which vectors a ranking compares: one model's, or a weighted blend of several models' (e.g.
-//! 0.7 musicnn + 0.3 DSP), and the one blended search every ranking command shares.
+//! songrec's ranking core: one similarity question ([`Question`]: the vectors compared, one
+//! model or a weighted blend of several such as 0.7 musicnn + 0.3 DSP, and what is asked of
+//! the ranking), and the one search every ranking shares.
 //!
 //! `similar`, playlists, the map, clusters and outliers take the same [`Space`], so the same
-//! question gets the same neighbours whichever command asks it.
+//! question gets the same neighbours whichever command asks it. The crate knows only the
+//! storage contract: no audio, fingerprints, drawing or playlists.
 //!
 //! - [`search`]: nearest songs to a query in a space. One model: one backend search. A blend:
 //!   each model is asked for a candidate pool ([`pool_size`]), every candidate is scored on every
@@ -21,10 +23,9 @@ use std::collections::HashMap;
 use futures::StreamExt;
 use serde::Serialize;
 use songrec_storage::{
-    Filter, Match, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend, math,
+    Match, Metric, ModelInfo, Ranking, SearchQuery, SongId, SongMetadata, StorageBackend,
+    StorageError, StorageResult, math,
 };
-
-use crate::{DiscoverError, DiscoverResult};
 
 /// One model's share of a space.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -38,7 +39,7 @@ pub struct Part {
 /// The vectors a ranking compares: one model, or a weighted blend.
 ///
 /// ```
-/// use songrec_discover::space::Space;
+/// use songrec_rank::Space;
 /// use songrec_storage::ModelInfo;
 /// let one = Space::from(ModelInfo::new("songrec-dsp", "3", 4));
 /// assert_eq!(one.key(), "songrec-dsp@3");
@@ -94,13 +95,6 @@ impl Space {
     pub fn weights(&self) -> Vec<f32> {
         normalised(&self.parts.iter().map(|p| p.weight).collect::<Vec<_>>())
     }
-
-    fn check(&self) -> DiscoverResult<()> {
-        if self.parts.is_empty() {
-            return Err(DiscoverError::Invalid("no model to compare".into()));
-        }
-        Ok(())
-    }
 }
 
 /// A weight as people write it: at most 3 decimals, no trailing zeros (`1 - 0.8` shows 0.2).
@@ -128,87 +122,65 @@ fn normalised(weights: &[f32]) -> Vec<f32> {
 /// searches reach at most `max` ([`StorageBackend::max_results`]).
 ///
 /// ```
-/// assert_eq!(songrec_discover::space::pool_size(10, 0, 1000), 50);
-/// assert_eq!(songrec_discover::space::pool_size(900, 100, 1000), 1000);
-/// assert_eq!(songrec_discover::space::pool_size(900, 100, usize::MAX), 5000);
+/// assert_eq!(songrec_rank::pool_size(10, 0, 1000), 50);
+/// assert_eq!(songrec_rank::pool_size(900, 100, 1000), 1000);
+/// assert_eq!(songrec_rank::pool_size(900, 100, usize::MAX), 5000);
 /// ```
 pub fn pool_size(k: usize, offset: usize, max: usize) -> usize {
     k.saturating_add(offset).saturating_mul(5).max(50).min(max)
 }
 
-/// A search in a [`Space`]: the query's vector for each part (in the space's order).
-#[derive(Clone, Debug)]
-pub struct SpaceQuery {
-    /// One vector per part of the space.
-    pub vectors: Vec<Vec<f32>>,
-    /// Results wanted.
-    pub k: usize,
-    /// Results to skip.
-    pub offset: usize,
-    /// Comparison (a blend takes cosine or dot, both compared as cosine).
-    pub metric: Metric,
-    /// Minimum (shown) similarity.
-    pub threshold: Option<f32>,
-    /// Songs never returned (e.g. the query itself).
-    pub exclude: Vec<SongId>,
-    /// Metadata conditions.
-    pub filter: Filter,
-    /// Rank exactly even where the backend keeps an approximate index
-    /// ([`SearchQuery::exact`]).
-    pub exact: bool,
+/// A similarity question: the vectors compared and what is asked of the ranking.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Question {
+    /// One model, or several to blend.
+    pub space: Space,
+    /// Results wanted, metric (a blend takes cosine or dot, both compared as cosine),
+    /// threshold on the shown similarity, filter, exactness.
+    pub ranking: Ranking,
 }
 
-/// The nearest songs to a query in `space`, best first.
+/// The nearest songs to a query in the question's space, best first: `vectors` holds the
+/// query's vector for each part (in the space's order); `exclude`, songs never returned (e.g.
+/// the query itself).
 pub async fn search(
     backend: &dyn StorageBackend,
-    space: &Space,
-    q: &SpaceQuery,
-) -> DiscoverResult<Vec<Match>> {
-    space.check()?;
-    if q.vectors.len() != space.parts.len() {
-        return Err(DiscoverError::Invalid(format!(
-            "{} query vectors for {} models",
-            q.vectors.len(),
-            space.parts.len()
-        )));
+    q: &Question,
+    vectors: &[Vec<f32>],
+    exclude: &[SongId],
+) -> StorageResult<Vec<Match>> {
+    let (space, r) = (&q.space, &q.ranking);
+    let invalid = |m: String| Err(StorageError::InvalidInput(m));
+    if space.parts.is_empty() || vectors.len() != space.parts.len() {
+        let (v, m) = (vectors.len(), space.parts.len());
+        return invalid(format!("{v} query vectors for {m} models"));
     }
-    if let ([part], [v]) = (space.parts.as_slice(), q.vectors.as_slice()) {
-        let sq = SearchQuery {
-            model: part.model.clone(),
-            vector: v.clone(),
-            k: q.k,
-            metric: q.metric,
-            threshold: q.threshold,
-            offset: q.offset,
-            exclude: q.exclude.clone(),
-            filter: q.filter.clone(),
-            exact: q.exact,
-        };
-        return Ok(backend.search(&sq).await?);
+    let query = |part: &Part, v: &Vec<f32>, ranking| SearchQuery {
+        model: part.model.clone(),
+        vector: v.clone(),
+        exclude: exclude.to_vec(),
+        ranking,
+    };
+    if let ([part], [v]) = (space.parts.as_slice(), vectors) {
+        return backend.search(&query(part, v, r.clone())).await;
     }
-    if q.metric == Metric::L2 {
-        return Err(DiscoverError::Invalid(
-            "a blend mixes cosine similarities; use --metric cosine (or dot)".into(),
-        ));
+    if r.metric == Metric::L2 {
+        return invalid("a blend mixes cosine similarities; it cannot rank by l2".into());
     }
     let n = space.parts.len();
-    let pool = pool_size(q.k, q.offset, backend.max_results());
+    let pool = Ranking {
+        k: pool_size(r.k, r.offset, backend.max_results()),
+        offset: 0,
+        metric: Metric::Cosine,
+        threshold: None,
+        ..r.clone()
+    };
     // id -> (metadata, score per part)
     let mut cands: HashMap<SongId, (SongMetadata, Vec<Option<f32>>)> = HashMap::new();
     let mut pool_min = vec![0f32; n];
     let mut approximate = false;
-    for (i, (part, v)) in space.parts.iter().zip(&q.vectors).enumerate() {
-        let sq = SearchQuery {
-            model: part.model.clone(),
-            vector: v.clone(),
-            k: pool,
-            metric: Metric::Cosine,
-            threshold: None,
-            offset: 0,
-            exclude: q.exclude.clone(),
-            filter: q.filter.clone(),
-            exact: q.exact,
-        };
+    for (i, (part, v)) in space.parts.iter().zip(vectors).enumerate() {
+        let sq = query(part, v, pool.clone());
         let ms = backend.search(&sq).await?;
         approximate |= ms.iter().any(|m| m.approximate);
         pool_min[i] = ms.last().map_or(0.0, |m| m.similarity);
@@ -229,10 +201,10 @@ pub async fn search(
                 .map(move |(i, _)| (id.clone(), i))
         })
         .collect();
-    let fetched: Vec<DiscoverResult<(SongId, usize, Option<f32>)>> =
+    let fetched: Vec<StorageResult<(SongId, usize, Option<f32>)>> =
         futures::stream::iter(missing.into_iter().map(|(id, i)| {
             let model = &space.parts[i].model;
-            let qv = &q.vectors[i];
+            let qv = &vectors[i];
             async move {
                 let e = backend.get_embedding(&id, model).await?;
                 let s = e.map(|e| math::cosine(qv, &e.vector));
@@ -263,9 +235,9 @@ pub async fn search(
     let ranked = blend(&rows, &space.weights());
     Ok(ranked
         .into_iter()
-        .filter(|&(_, shown)| q.threshold.is_none_or(|t| shown >= t))
-        .skip(q.offset)
-        .take(q.k)
+        .filter(|&(_, shown)| r.threshold.is_none_or(|t| shown >= t))
+        .skip(r.offset)
+        .take(r.k)
         .filter_map(|(idx, shown)| {
             let id = ids[idx].clone();
             let (metadata, _) = cands.remove(&id)?;
@@ -293,7 +265,7 @@ pub async fn search(
 /// // Model 0 spreads widely, model 1 narrowly; with weights 0.5/0.5 the narrow model's
 /// // preference still counts as much as the wide one's.
 /// let rows = vec![vec![0.9, 0.60], vec![0.1, 0.70], vec![0.6, 0.68]];
-/// let r = songrec_discover::space::blend(&rows, &[0.5, 0.5]);
+/// let r = songrec_rank::blend(&rows, &[0.5, 0.5]);
 /// assert_eq!(r.len(), 3);
 /// assert_eq!(r[0].0, 2); // good on both beats extreme on one
 /// assert!(r.windows(2).all(|p| p[0].1 >= p[1].1)); // shown in ranking order
@@ -351,7 +323,7 @@ pub const SPREAD_PAIRS: usize = 20_000;
 /// zero, so the song is neutral on that model). A single part gives the songs' unit vectors.
 ///
 /// ```
-/// use songrec_discover::space::combine;
+/// use songrec_rank::combine;
 /// // Part 0 spreads widely, part 1 narrowly (as DSP and musicnn do).
 /// let p0 = vec![Some(vec![1.0, 0.0]), Some(vec![0.0, 1.0]), Some(vec![0.6, 0.8])];
 /// let p1 = vec![Some(vec![1.0, 0.1]), Some(vec![1.0, 0.3]), Some(vec![1.0, 0.2])];
