@@ -291,7 +291,6 @@ impl Branch {
     /// `[FRAMES, filters]`.
     fn run(&self, spec: &[f32]) -> Vec<f32> {
         let filters = self.bias.len();
-        let k = self.kt * self.kf;
         // The spectrogram padded over time.
         let mut xp = vec![0.0f32; (FRAMES + self.kt - 1) * MELS];
         xp[self.pad_top * MELS..(self.pad_top + FRAMES) * MELS].copy_from_slice(spec);
