@@ -543,26 +543,21 @@ async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
         };
         out.push(check("vector index", status, detail, fix));
     }
-    out.push(match lib.lock_for_writing().await {
-        Ok(()) => check(
-            "write lock",
-            CheckStatus::Ok,
-            "free (no other songrec is writing to this library)".into(),
-            None,
-        ),
-        Err(e @ songrec_storage::StorageError::Locked { .. }) => check(
-            "write lock",
-            CheckStatus::Warn,
-            e.to_string(),
-            Some("wait for that command to finish; reading commands work meanwhile"),
-        ),
-        Err(e) => check(
-            "write lock",
-            CheckStatus::Fail,
-            e.to_string(),
-            Some("check the library folder's permissions"),
-        ),
-    });
+    let (status, detail, fix) = match lib.lock_for_writing().await {
+        Ok(()) => {
+            let free = "free (no other songrec is writing to this library)";
+            (CheckStatus::Ok, free.into(), None)
+        }
+        Err(e @ songrec_storage::StorageError::Locked { .. }) => {
+            let wait = "wait for that command to finish; reading commands work meanwhile";
+            (CheckStatus::Warn, e.to_string(), Some(wait))
+        }
+        Err(e) => {
+            let fix = "check the library folder's permissions";
+            (CheckStatus::Fail, e.to_string(), Some(fix))
+        }
+    };
+    out.push(check("write lock", status, detail, fix));
     out
 }
 

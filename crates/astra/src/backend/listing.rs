@@ -100,7 +100,6 @@ impl AstraBackend {
         if let DocumentCount::Exact(n) = count_documents(coll, filter.clone(), &what).await? {
             return Ok(n);
         }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         const PER_GROUP: u64 = 900;
         let estimate = coll
             .estimated_document_count()
@@ -108,13 +107,7 @@ impl AstraBackend {
             .map_err(|e| errors::api(e, &what))?
             .max(1);
         let per_group = usize::try_from((PER_GROUP * 256 / estimate).clamp(1, 16)).unwrap_or(1);
-        let buckets: Vec<String> = HEX
-            .iter()
-            .flat_map(|&hi| {
-                HEX.iter()
-                    .map(move |&lo| String::from_utf8_lossy(&[hi, lo]).into_owned())
-            })
-            .collect();
+        let buckets: Vec<String> = (0..=255u8).map(|b| format!("{b:02x}")).collect();
         let groups: Vec<Vec<String>> = buckets.chunks(per_group).map(<[String]>::to_vec).collect();
         let filter = &filter;
         let counts: Vec<u64> = futures::stream::iter(groups)
@@ -161,23 +154,13 @@ impl AstraBackend {
 
     /// Every songs document matching `filter` whose metadata satisfies `check` (slow path).
     async fn scan_songs(&self, filter: Value, check: &Filter) -> StorageResult<Vec<SongMetadata>> {
-        let mut stream = std::pin::pin!(
-            self.songs
-                .find(
-                    filter,
-                    FindOptions::default().projection(json!({ META: 1 }))
-                )
-                .into_stream()
-        );
-        let mut out = Vec::new();
-        while let Some(doc) = stream.next().await {
-            let doc = doc.map_err(|e| errors::api(e, "reading songs"))?;
-            let m = docs::parse_meta(&doc)?;
-            if check.matches(&m) {
-                out.push(m);
-            }
-        }
-        Ok(out)
+        let opts = FindOptions::default().projection(json!({ META: 1 }));
+        let docs = self.songs.find(filter, opts).into_stream();
+        docs.map_err(|e| errors::api(e, "reading songs"))
+            .and_then(|doc| async move { docs::parse_meta(&doc) })
+            .try_filter(|m| std::future::ready(check.matches(m)))
+            .try_collect()
+            .await
     }
 
     /// A sample of the sort keys of the documents matching `filter` beyond `lower` and within
@@ -629,24 +612,20 @@ impl AstraBackend {
     /// and tombstones alike (about one request per 50 documents; no sort, so no sort cap and
     /// no key samples), instead of a sorted listing plus the version listing.
     pub(super) async fn astra_summary(&self) -> StorageResult<LibrarySummary> {
-        let mut stream = std::pin::pin!(
-            self.songs
-                .find(
-                    json!({"deleted": {"$in": [true, false]}}),
-                    FindOptions::default().projection(json!({ META: 1, "deleted": 1 }))
-                )
-                .into_stream()
-        );
-        let mut s = LibrarySummary::default();
-        while let Some(doc) = stream.next().await {
-            let doc = doc.map_err(|e| errors::api(e, "adding up the library"))?;
+        let every = json!({"deleted": {"$in": [true, false]}});
+        let opts = FindOptions::default().projection(json!({ META: 1, "deleted": 1 }));
+        let docs = self.songs.find(every, opts).into_stream();
+        let add = |mut s: LibrarySummary, doc: Value| async move {
             match doc.get("deleted").and_then(Value::as_bool) {
                 Some(true) => s.tombstones += 1,
                 Some(false) => s.add(&docs::parse_meta(&doc)?),
                 None => {}
             }
-        }
-        Ok(s)
+            Ok(s)
+        };
+        docs.map_err(|e| errors::api(e, "adding up the library"))
+            .try_fold(LibrarySummary::default(), add)
+            .await
     }
 
     /// Implements `StorageBackend::get_metadata_many`.

@@ -12,7 +12,9 @@ use super::docs::{self, META};
 use super::errors::{self, BACKEND};
 use super::filter::translate;
 use super::{AstraBackend, base};
-use crate::dataapi::{Collection, FindOptions, decode_vector, document_similarity};
+use crate::dataapi::{
+    Collection, FindOptions, decode_vector, document_similarity, document_vector,
+};
 
 /// Extra candidates fetched by a cosine search so client-side re-ranking (exact f32 cosine,
 /// ties by id) cannot be affected by server rounding at the cut-off.
@@ -158,19 +160,12 @@ impl AstraBackend {
                 )
             })?;
         let Some(doc) = doc else { return Ok(None) };
-        let vector = match doc.get("$vector") {
-            None | Some(Value::Null) => return Ok(None),
-            Some(v) => decode_vector(v).map_err(|e| {
-                StorageError::backend(
-                    BACKEND,
-                    format!(
-                        "the stored {} vector of song {id} is unreadable: {e}",
-                        r.model.key()
-                    ),
-                )
-            })?,
-        };
-        Ok(Some(Embedding {
+        let vector = document_vector(&doc).map_err(|e| {
+            let model = r.model.key();
+            let why = format!("the stored {model} vector of song {id} is unreadable: {e}");
+            StorageError::backend(BACKEND, why)
+        })?;
+        Ok(vector.map(|vector| Embedding {
             model: r.model,
             vector,
         }))

@@ -55,35 +55,31 @@ pub async fn run(args: &PreviewsArgs, cfg: &Config, opened: &Opened) -> Result<u
     let (mut added, mut present, mut none, mut failed) = (0, 0, 0, 0);
     for r in &reports {
         let name = format!("{} – {}", r.track.artist, r.track.title);
-        match &r.outcome {
+        let line = match &r.outcome {
             PreviewOutcome::Added { id } => {
                 added += 1;
-                if !args.json {
-                    println!("added    {}  {name}", id.short());
-                }
+                format!("added    {}  {name}", id.short())
             }
             PreviewOutcome::AlreadyInLibrary { id, updated } => {
                 present += 1;
-                if !args.json {
-                    let note = if *updated { " (metadata updated)" } else { "" };
-                    println!("present  {}  {name}{note}", id.short());
-                }
+                let note = if *updated { " (metadata updated)" } else { "" };
+                format!("present  {}  {name}{note}", id.short())
             }
             PreviewOutcome::NoPreview => {
                 none += 1;
-                if !args.json {
-                    println!("no preview      {name}");
-                }
+                format!("no preview      {name}")
             }
             PreviewOutcome::Failed { reason, .. } => {
                 failed += 1;
-                if !args.json {
-                    eprintln!("failed: {name}: {reason}");
-                }
+                format!("failed: {name}: {reason}")
             }
-        }
+        };
         if args.json {
             println!("{}", serde_json::to_string(r)?);
+        } else if r.failed() {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
         }
     }
     if args.json {
