@@ -488,24 +488,19 @@ pub struct OutdatedModel {
 impl OutdatedModel {
     /// One line for the user: what is outdated and the command that fixes it.
     pub fn advice(&self) -> String {
+        let one = self.stored.count == 1;
+        let (has, they_are, them) = if one {
+            ("has", "it is", "it")
+        } else {
+            ("have", "they are", "them")
+        };
         format!(
-            "{} {} {} vectors, but this songrec makes {}: {} left out of searches \
-             in that space until `songrec reembed --embedder {}` recomputes {}",
+            "{} {has} {} vectors, but this songrec makes {}: {they_are} left out of searches \
+             in that space until `songrec reembed --embedder {}` recomputes {them}",
             count(self.stored.count, "song"),
-            if self.stored.count == 1 {
-                "has"
-            } else {
-                "have"
-            },
             self.stored.model.key(),
             self.live.key(),
-            if self.stored.count == 1 {
-                "it is"
-            } else {
-                "they are"
-            },
             short_name(&self.live.name),
-            if self.stored.count == 1 { "it" } else { "them" },
         )
     }
 }

@@ -27,14 +27,12 @@ impl Inner {
                         continue;
                     }
                 };
+                let dim = v.len();
                 st.registry.models.push(RegisteredModel {
-                    model: ModelInfo::new("legacy", "0", v.len()),
+                    model: ModelInfo::new("legacy", "0", dim),
                     dir: String::new(),
                 });
-                tracing::info!(
-                    "adopted existing .npy vectors as model legacy@0 ({}-d)",
-                    v.len()
-                );
+                tracing::info!("adopted existing .npy vectors as model legacy@0 ({dim}-d)");
                 break;
             }
         }
@@ -63,14 +61,8 @@ impl Inner {
             // non-distinct key keeps them; a new model never shares one.
             let key = model.file_key();
             let taken = |d: &str| st.registry.models.iter().any(|r| r.dir == d);
-            (1..)
-                .map(|n| {
-                    if n == 1 {
-                        key.clone()
-                    } else {
-                        format!("{key}-{n}")
-                    }
-                })
+            std::iter::once(key.clone())
+                .chain((2..).map(|n| format!("{key}-{n}")))
                 .find(|d| !taken(d))
                 .unwrap_or(key)
         };

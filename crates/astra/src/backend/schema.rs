@@ -265,19 +265,13 @@ impl fmt::Display for InitReport {
         for (m, c) in &self.models {
             writeln!(f, "model   {m} -> {c}")?;
         }
-        if self.schema.0 < self.schema.1 {
-            writeln!(
-                f,
-                "schema  version {} (was {})",
-                self.schema.1, self.schema.0
-            )?;
+        let (was, now) = self.schema;
+        if was < now {
+            writeln!(f, "schema  version {now} (was {was})")?;
         }
-        if self.upgraded_sort_keys > 0 {
-            writeln!(
-                f,
-                "upgraded the sort keys of {} songs (natural order)",
-                self.upgraded_sort_keys
-            )?;
+        let n = self.upgraded_sort_keys;
+        if n > 0 {
+            writeln!(f, "upgraded the sort keys of {n} songs (natural order)")?;
         }
         Ok(())
     }

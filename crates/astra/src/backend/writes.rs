@@ -138,12 +138,10 @@ impl AstraBackend {
         let meta = self.astra_get_metadata(id).await?;
         let mut set = match &meta {
             Some(m) => docs::copy_fields(m)?,
-            None => {
-                let mut s = Map::new();
-                s.insert("live".into(), json!(false));
-                s.insert("bucket".into(), json!(docs::bucket(id)));
-                s
-            }
+            None => Map::from_iter([
+                ("live".into(), json!(false)),
+                ("bucket".into(), json!(docs::bucket(id))),
+            ]),
         };
         set.insert("$vector".into(), self.wire(&embedding.vector));
         if let Some(tag) = &r.tag {

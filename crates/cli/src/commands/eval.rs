@@ -97,20 +97,15 @@ pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
         .iter()
         .map(|(l, n)| format!("{l} {n}"))
         .collect();
+    let dups = report.duplicates;
+    let once = (dups > 0).then(|| format!(", {} counted once", count(dups, "duplicate file")));
     println!(
         "{}: {} in {} ({}){}",
         args.folder.display(),
         count(report.songs, "song"),
         count(report.labels.len(), "label"),
         labels.join(", "),
-        if report.duplicates > 0 {
-            format!(
-                ", {} counted once",
-                count(report.duplicates, "duplicate file")
-            )
-        } else {
-            String::new()
-        }
+        once.unwrap_or_default()
     );
     println!("same-label precision of `songrec similar` (leave-one-out, k = 1, 5, 10):");
     println!("  {:<12} {:>6} {:>6} {:>6}", "", "p@1", "p@5", "p@10");

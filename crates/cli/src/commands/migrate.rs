@@ -302,6 +302,8 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
         } else {
             0.0
         };
+        let rounds = report.retry_rounds;
+        let retries = (rounds > 0).then(|| format!(", {}", count(rounds, "retry round")));
         println!(
             "copied {}, {} failed ({} uploaded, {:.1} s, {:.1} songs/s{})",
             count(report.copied, "song"),
@@ -309,11 +311,7 @@ pub async fn run(args: &MigrateArgs, cfg: &Config) -> Result<u8> {
             count(report.audio_uploaded, "audio file"),
             report.elapsed_secs,
             rate,
-            if report.retry_rounds > 0 {
-                format!(", {}", count(report.retry_rounds, "retry round"))
-            } else {
-                String::new()
-            }
+            retries.unwrap_or_default()
         );
         if !report.failed.is_empty() {
             code = exit::PARTIAL;

@@ -253,20 +253,17 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     for (id, why) in &r.failed {
         eprintln!("failed: {}: {why}", id.short());
     }
+    let linked = (r.audio_linked > 0).then(|| {
+        let songs = count(r.audio_linked, "song");
+        format!(" ({songs} linked to this machine's files, not downloaded)")
+    });
     println!(
         "synced: uploaded {} new + {} changed, downloaded {} new + {} changed{}, deleted {} here + {} on the remote, {}, {} failed (retried by the next run); {:.1} s, {}",
         r.pushed_new,
         r.pushed_changed,
         r.pulled_new,
         r.pulled_changed,
-        if r.audio_linked > 0 {
-            format!(
-                " ({} linked to this machine's files, not downloaded)",
-                count(r.audio_linked, "song")
-            )
-        } else {
-            String::new()
-        },
+        linked.unwrap_or_default(),
         r.deleted_local,
         r.deleted_remote,
         count(r.conflicts.len(), "conflict"),
