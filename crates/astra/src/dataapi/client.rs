@@ -421,21 +421,17 @@ impl DataApiClient {
 
     /// Turns the last error of an exhausted retry loop into its final form.
     pub(crate) fn finalize(&self, err: DataApiError, attempts: usize) -> DataApiError {
-        let plural = if attempts == 1 { "" } else { "s" };
-        match err {
+        let reason = match &err {
             DataApiError::Gateway {
                 http_status: 503, ..
-            } => DataApiError::DatabaseUnavailable {
-                endpoint: self.inner.endpoint_display.clone(),
-                reason: format!("HTTP 503 Service Unavailable after {attempts} attempt{plural}"),
-            },
-            e if e.kind() == Some(ErrorKind::DatabaseUnavailable) => {
-                DataApiError::DatabaseUnavailable {
-                    endpoint: self.inner.endpoint_display.clone(),
-                    reason: format!("{} after {attempts} attempt{plural}", e),
-                }
-            }
-            e => e,
+            } => "HTTP 503 Service Unavailable".into(),
+            e if e.kind() == Some(ErrorKind::DatabaseUnavailable) => e.to_string(),
+            _ => return err,
+        };
+        let plural = if attempts == 1 { "" } else { "s" };
+        DataApiError::DatabaseUnavailable {
+            endpoint: self.inner.endpoint_display.clone(),
+            reason: format!("{reason} after {attempts} attempt{plural}"),
         }
     }
 

@@ -312,7 +312,7 @@ pub struct UpdateManyResult {
 /// let r = DeleteManyResult { deleted_count: 45, requests: 3 };
 /// assert_eq!(r.deleted_count, 45);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeleteManyResult {
     /// Documents deleted in total.
     pub deleted_count: u64,
@@ -402,10 +402,13 @@ impl Collection {
     pub(crate) async fn command(
         &self,
         name: &str,
-        body: &Value,
+        body: impl Into<Value>,
         retry_safe: bool,
     ) -> Result<CommandResponse, DataApiError> {
-        self.client.execute(&self.url, name, body, retry_safe).await
+        let body = json!({ name: body.into() });
+        self.client
+            .execute(&self.url, name, &body, retry_safe)
+            .await
     }
 
     /// Starts a `find`; the returned cursor pages lazily following `nextPageState`.
@@ -450,8 +453,7 @@ impl Collection {
         if options.include_similarity {
             cmd.insert("options".into(), json!({"includeSimilarity": true}));
         }
-        let body = json!({ "findOne": cmd });
-        let resp = self.command("findOne", &body, true).await?;
+        let resp = self.command("findOne", cmd, true).await?;
         match resp.data.as_ref().and_then(|d| d.get("document")) {
             None | Some(Value::Null) => Ok(None),
             Some(doc @ Value::Object(_)) => Ok(Some(doc.clone())),
@@ -487,9 +489,7 @@ impl Collection {
         if options.upsert {
             cmd.insert("options".into(), json!({"upsert": true}));
         }
-        let resp = self
-            .command("updateOne", &json!({ "updateOne": cmd }), retry_safe)
-            .await?;
+        let resp = self.command("updateOne", cmd, retry_safe).await?;
         Ok(UpdateResult {
             matched_count: resp.status_u64("matchedCount").unwrap_or(0),
             modified_count: resp.status_u64("modifiedCount").unwrap_or(0),
@@ -506,11 +506,7 @@ impl Collection {
         let filter = non_empty_filter(filter, "delete_one needs a non-empty filter")?;
         let retry_safe = filter_selects_by_id(&filter);
         let resp = self
-            .command(
-                "deleteOne",
-                &json!({"deleteOne": {"filter": filter}}),
-                retry_safe,
-            )
+            .command("deleteOne", json!({ "filter": filter }), retry_safe)
             .await?;
         Ok(resp.status_u64("deletedCount").unwrap_or(0))
     }
@@ -535,9 +531,7 @@ impl Collection {
             if let Some(p) = &page_state {
                 cmd.insert("options".into(), json!({"pageState": p}));
             }
-            let resp = self
-                .command("updateMany", &json!({ "updateMany": cmd }), retry_safe)
-                .await?;
+            let resp = self.command("updateMany", cmd, retry_safe).await?;
             out.requests += 1;
             out.matched_count += resp.status_u64("matchedCount").unwrap_or(0);
             out.modified_count += resp.status_u64("modifiedCount").unwrap_or(0);
@@ -562,17 +556,16 @@ impl Collection {
             filter,
             "delete_many with an empty filter would delete everything; use delete_all",
         )?;
-        let body = json!({"deleteMany": {"filter": filter}});
-        let mut total = 0u64;
-        let mut requests = 0u64;
+        let body = json!({ "filter": filter });
+        let mut out = DeleteManyResult::default();
         let mut idle_rounds = 0;
         loop {
-            let resp = self.command("deleteMany", &body, true).await?;
-            requests += 1;
+            let resp = self.command("deleteMany", body.clone(), true).await?;
+            out.requests += 1;
             let deleted = resp.status_u64("deletedCount").unwrap_or(0);
-            total += deleted;
+            out.deleted_count += deleted;
             if !resp.status_flag("moreData") {
-                break;
+                return Ok(out);
             }
             idle_rounds = if deleted == 0 { idle_rounds + 1 } else { 0 };
             if idle_rounds >= 3 {
@@ -581,19 +574,14 @@ impl Collection {
                 ));
             }
         }
-        Ok(DeleteManyResult {
-            deleted_count: total,
-            requests,
-        })
     }
 
     /// Deletes every document (`deleteMany` with an empty filter; the server does not report
     /// a count).
     pub async fn delete_all(&self) -> Result<(), DataApiError> {
-        let body = json!({"deleteMany": {}});
         let mut rounds = 0;
         loop {
-            let resp = self.command("deleteMany", &body, true).await?;
+            let resp = self.command("deleteMany", json!({}), true).await?;
             rounds += 1;
             if !resp.status_flag("moreData") {
                 return Ok(());
@@ -612,11 +600,7 @@ impl Collection {
     pub async fn count_documents(&self, filter: Value) -> Result<DocumentCount, DataApiError> {
         let filter = object_or_empty(filter, "filter")?;
         let resp = self
-            .command(
-                "countDocuments",
-                &json!({"countDocuments": {"filter": filter}}),
-                true,
-            )
+            .command("countDocuments", json!({ "filter": filter }), true)
             .await?;
         let count = resp.status_u64("count").ok_or_else(|| {
             DataApiError::Decode("countDocuments response lacks status.count".into())
@@ -631,11 +615,7 @@ impl Collection {
     /// `estimatedDocumentCount` (fast, may lag).
     pub async fn estimated_document_count(&self) -> Result<u64, DataApiError> {
         let resp = self
-            .command(
-                "estimatedDocumentCount",
-                &json!({"estimatedDocumentCount": {}}),
-                true,
-            )
+            .command("estimatedDocumentCount", json!({}), true)
             .await?;
         resp.status_u64("count").ok_or_else(|| {
             DataApiError::Decode("estimatedDocumentCount response lacks status.count".into())

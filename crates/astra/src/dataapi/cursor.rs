@@ -53,7 +53,7 @@ impl FindCursor {
         self.page_state.as_deref()
     }
 
-    fn body(&self, filter: &Value) -> Value {
+    fn body(&self, filter: &Value) -> Map<String, Value> {
         let enc = self.collection.encoding();
         let mut cmd = Map::new();
         cmd.insert("filter".into(), filter.clone());
@@ -79,7 +79,7 @@ impl FindCursor {
         if !opts.is_empty() {
             cmd.insert("options".into(), Value::Object(opts));
         }
-        json!({ "find": cmd })
+        cmd
     }
 
     /// Fetches the next page; `None` when exhausted. May return an empty page.
@@ -98,9 +98,8 @@ impl FindCursor {
     }
 
     async fn fetch_page(&mut self) -> Result<Vec<Value>, DataApiError> {
-        let filter = self.filter.clone().map_err(DataApiError::InvalidArgument)?;
-        let body = self.body(&filter);
-        let resp = self.collection.command("find", &body, true).await?;
+        let body = self.body(&self.filter.clone().map_err(DataApiError::InvalidArgument)?);
+        let resp = self.collection.command("find", body, true).await?;
         let data = resp.data.unwrap_or_default();
         let mut docs = match data.get("documents") {
             Some(Value::Array(d)) => d.clone(),
