@@ -8,7 +8,7 @@
 //!   not correctly rounded gets these wrong first.
 //!
 //! ```
-//! use songrec_storage::conformance::floats::{f64_cases, halfway_decimals};
+//! use songrec_conformance::floats::{f64_cases, halfway_decimals};
 //! let xs = f64_cases(1, 50);
 //! assert!(xs.contains(&12.023219954648527));
 //! for (text, want) in halfway_decimals(12.023219954648527) {

@@ -89,7 +89,8 @@ impl State {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use songrec_storage::{Filter, StorageBackend, layers::testing::MemoryBackend};
+/// use songrec_conformance::MemoryBackend;
+/// use songrec_storage::{Filter, StorageBackend};
 /// let b = MemoryBackend::new();
 /// assert_eq!(b.count(&Filter::default()).await.unwrap(), 0);
 /// assert_eq!(b.to_string(), "Memory");
