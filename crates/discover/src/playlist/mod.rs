@@ -162,7 +162,7 @@ async fn song_and_vectors(
         let model = &p.model;
         let e = backend.get_embedding(id, model).await?.ok_or_else(|| {
             DiscoverError::Invalid(format!(
-                "{} ({}) has no {} vector; re-ingest it with this embedder or pick another --embedder",
+                "{} ({}) has no {} vector; re-ingest it with this embedder or choose another embedder",
                 meta.display_name(),
                 id.short(),
                 model.key()
@@ -359,7 +359,8 @@ pub async fn from_seeds(
 pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> DiscoverResult<Playlist> {
     if req.from == req.to {
         return Err(DiscoverError::Invalid(
-            "--from and --to are the same song; use --seed for a playlist around one song".into(),
+            "the first and the last song are the same; for a playlist around one song, give it as a seed"
+                .into(),
         ));
     }
     if req.n < 2 {
