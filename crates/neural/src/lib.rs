@@ -12,7 +12,9 @@
 //! Both networks of the default run on **songrec's own kernels** where they can (`kernels`:
 //! musicnn on either runtime, aisfx's int8 network where the CPU has AVX-512 VNNI), about 2×
 //! tract's speed on each, within the tolerances the engines already differ by;
-//! `SONGREC_OWN_KERNELS=0` ([`ENV_OWN_KERNELS`]) leaves both to the runtime.
+//! `SONGREC_OWN_KERNELS=0` ([`ENV_OWN_KERNELS`]) leaves both to the runtime. The int8
+//! products run on AMX-INT8 where the CPU and OS have it (the same sums; `SONGREC_AMX=0`,
+//! [`ENV_AMX`], keeps them on VNNI).
 //!
 //! See [`runtime`] for how one binary supports both (tract called directly, ONNX Runtime
 //! through `ort`), and [`musicnn`] for the embedding (MSD's and MTT's 200-d `penultimate`
@@ -60,6 +62,11 @@ pub const ENV_OWN_KERNELS: &str = "SONGREC_OWN_KERNELS";
 pub fn own_kernels_from_env() -> bool {
     std::env::var(ENV_OWN_KERNELS).map_or(true, |v| v.trim() != "0")
 }
+
+/// Environment variable that keeps aisfx's int8 products off AMX (`0`): they run on AVX-512
+/// VNNI then, to the same bits (to compare speeds). AMX is used where the CPU has AMX-INT8 and
+/// the OS grants the tile data.
+pub const ENV_AMX: &str = "SONGREC_AMX";
 
 /// Credit line for the musicnn models.
 pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";

@@ -1,7 +1,8 @@
 //! An integer matrix product for quantized convolutions: `u8` activations times `i8` weights
 //! into `i32`, on AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds per instruction). Integer sums are
 //! exact, so the result does not depend on the order of the work: the same on every CPU that
-//! runs it. CPUs without VNNI (and other architectures) are told so by [`available`] and run
+//! runs it, and the same on AMX-INT8 (`tdpbusd`, [`super::amx`]), which runs it where the CPU
+//! and the OS allow. CPUs without VNNI (and other architectures) are told so by [`available`] and run
 //! the graph on tract instead.
 
 /// Rows of one tile.
@@ -56,11 +57,34 @@ impl PackedI8 {
     /// `k / taps.len()` bytes at `a[r · lda + tap ..]`, one per tap: with one tap at 0 and
     /// `lda = k`, a plain row-major matrix; with the 9 offsets of a 3 × 3 kernel over a padded
     /// channel-last map, a convolution without im2col. `m` is a multiple of [`MR`]; `c` is
-    /// row-major `i32`.
+    /// row-major `i32`. Runs on AMX-INT8 where [`super::amx::available`] (and `m >= 16`), else
+    /// on AVX-512 VNNI: the same sums, bit for bit.
     ///
     /// # Panics
     /// When [`available`] is false or a slice is too short (bugs in the caller).
     pub fn matmul(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &mut [i32]) {
+        let isa = if m >= 16 && super::amx::available() {
+            Isa::Amx
+        } else {
+            Isa::Vnni
+        };
+        self.matmul_on(isa, m, a, lda, taps, c);
+    }
+
+    /// [`Self::matmul`] on the given instructions, bounds checked the same way.
+    ///
+    /// # Panics
+    /// As [`Self::matmul`], and for [`Isa::Amx`] when [`super::amx::supported`] is false or
+    /// `m < 16`.
+    pub(crate) fn matmul_on(
+        &self,
+        isa: Isa,
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        taps: &[usize],
+        c: &mut [i32],
+    ) {
         assert!(available(), "int8 GEMM without AVX-512 VNNI");
         let kt = self.k / taps.len().max(1);
         let last = taps.iter().max().map(|t| (m.max(1) - 1) * lda + t + kt);
@@ -72,14 +96,41 @@ impl PackedI8 {
                 && c.len() >= m * self.n,
             "int8 GEMM slices out of bounds"
         );
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features (checked above) and every tile reads `MR` rows of
-        // `a` below `m` (each run of `kt` bytes ends by `last`) and `NR` panels below `n / 16`,
-        // and writes inside `c` (checked above).
-        unsafe {
-            vnni::matmul(self, m, a, lda, taps, c);
+        match isa {
+            Isa::Vnni => {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has the features (checked above) and every tile reads `MR`
+                // rows of `a` below `m` (each run of `kt` bytes ends by `last`) and `NR`
+                // panels below `n / 16`, and writes inside `c` (checked above).
+                unsafe {
+                    vnni::matmul(self, m, a, lda, taps, c);
+                }
+            }
+            Isa::Amx => {
+                assert!(
+                    m >= 16 && super::amx::supported(),
+                    "AMX int8 GEMM without AMX or with {m} < 16 rows"
+                );
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AMX is supported and granted (checked above); `taps` is not empty
+                // and every run of `kt` bytes of a row below `m` ends by `last <= a.len()`;
+                // `data` is `k × n` packed by `new` (`n` a multiple of 64); `c` holds `m · n`
+                // values; `m >= 16` (all checked above).
+                unsafe {
+                    super::amx::matmul(&self.data, self.k, self.n, m, a, lda, taps, c);
+                }
+            }
         }
     }
+}
+
+/// Which instructions [`PackedI8::matmul_on`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512 VNNI (`vpdpbusd`), on every CPU where [`available`].
+    Vnni,
+    /// AMX-INT8 (`tdpbusd`), where [`super::amx::supported`] too.
+    Amx,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -184,5 +235,188 @@ mod tests {
         let mut c2 = vec![0; m * n];
         b.matmul(m, &a, k, &[0, 4, 8], &mut c2);
         assert_eq!(c, c2);
+    }
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32
+        }
+    }
+
+    /// Whether AMX runs here; with `SONGREC_TEST_EXPECT_AMX=1` (set it on a machine with
+    /// AMX-INT8, e.g. `SONGREC_TEST_EXPECT_AMX=1 cargo test -p songrec-neural amx`) a missing AMX
+    /// path fails the test instead of being skipped quietly.
+    fn amx_here() -> bool {
+        let ok = super::super::amx::supported();
+        if std::env::var("SONGREC_TEST_EXPECT_AMX").is_ok_and(|v| v.trim() == "1") {
+            assert!(
+                ok,
+                "SONGREC_TEST_EXPECT_AMX=1 but the AMX path is not available"
+            );
+        }
+        if !ok {
+            eprintln!(
+                "AMX-INT8 is not available here: only VNNI is checked against the naive product"
+            );
+        }
+        ok
+    }
+
+    /// `m × n` product over `taps` of `kt` bytes each at rows `lda` apart, on VNNI, on AMX
+    /// where it runs and through the dispatching `matmul`, all compared bit for bit, and
+    /// against the naive sums at `checks` sampled entries (every entry when `checks` is 0).
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        rng: &mut Rng,
+        m: usize,
+        n: usize,
+        kt: usize,
+        lda: usize,
+        taps: &[usize],
+        a: &[u8],
+        checks: usize,
+    ) {
+        let k = kt * taps.len();
+        let w: Vec<i8> = (0..k * n).map(|_| rng.next() as u8 as i8).collect();
+        let b = PackedI8::new(k, n, |r, c| w[r * n + c]);
+        let mut vnni = vec![0; m * n];
+        b.matmul_on(Isa::Vnni, m, a, lda, taps, &mut vnni);
+        let naive = |r: usize, o: usize| -> i32 {
+            let mut sum = 0;
+            for (t, &tap) in taps.iter().enumerate() {
+                for i in 0..kt {
+                    sum += i32::from(a[r * lda + tap + i]) * i32::from(w[(t * kt + i) * n + o]);
+                }
+            }
+            sum
+        };
+        if checks == 0 {
+            for r in 0..m {
+                for o in 0..n {
+                    assert_eq!(vnni[r * n + o], naive(r, o), "m {m} kt {kt} ({r}, {o})");
+                }
+            }
+        } else {
+            for _ in 0..checks {
+                let (r, o) = (rng.next() as usize % m, rng.next() as usize % n);
+                assert_eq!(vnni[r * n + o], naive(r, o), "m {m} kt {kt} ({r}, {o})");
+            }
+        }
+        let mut any = vec![-1; m * n];
+        b.matmul(m, a, lda, taps, &mut any);
+        assert!(
+            any == vnni,
+            "dispatching matmul != VNNI: m {m} n {n} kt {kt}"
+        );
+        if m >= 16 && super::super::amx::supported() {
+            let mut amx = vec![-1; m * n];
+            b.matmul_on(Isa::Amx, m, a, lda, taps, &mut amx);
+            assert!(
+                amx == vnni,
+                "AMX != VNNI: m {m} n {n} kt {kt} taps {taps:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn amx_and_vnni_match_the_naive_product_on_random_shapes() {
+        if !available() {
+            eprintln!("no AVX-512 VNNI here: nothing to check");
+            return;
+        }
+        let amx = amx_here();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // Odd row tiles and partial ones (m = 18, 30, 42, 66, 102), k per tap below, at, and
+        // past 64 and not a multiple of it, one tap or several at scattered offsets.
+        let shapes = [
+            (18, 64, 4, 1),
+            (24, 64, 12, 3),
+            (30, 128, 20, 9),
+            (36, 64, 64, 1),
+            (42, 64, 68, 2),
+            (48, 192, 100, 9),
+            (66, 64, 128, 9),
+            (96, 128, 132, 4),
+            (102, 64, 36, 5),
+            (12, 64, 64, 9),
+            (6, 64, 8, 2),
+        ];
+        for (m, n, kt, ntaps) in shapes {
+            let lda = kt + 4 * (rng.next() as usize % 5);
+            let taps: Vec<usize> = (0..ntaps)
+                .map(|_| rng.next() as usize % (3 * lda))
+                .collect();
+            let len = (m - 1) * lda + taps.iter().max().unwrap() + kt;
+            let a: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            check(&mut rng, m, n, kt, lda, &taps, &a, 0);
+        }
+        // Extremes: every byte 255 times every weight -128 and 127 (the largest sums).
+        let (m, n, kt) = (34 * 6, 64, 512);
+        let a = vec![255u8; m * kt + 8 * kt];
+        let taps: Vec<usize> = (0..9).map(|t| t * kt).collect();
+        let b = PackedI8::new(9 * kt, n, |r, c| {
+            if (r + c).is_multiple_of(2) { -128 } else { 127 }
+        });
+        let mut vnni = vec![0; m * n];
+        b.matmul_on(Isa::Vnni, m, &a, kt, &taps, &mut vnni);
+        let sum = |c: usize| -> i32 {
+            (0..9 * kt)
+                .map(|r| 255 * if (r + c).is_multiple_of(2) { -128 } else { 127 })
+                .sum()
+        };
+        assert!(vnni.chunks(n).all(|row| (0..n).all(|c| row[c] == sum(c))));
+        if amx {
+            let mut amx = vec![0; m * n];
+            b.matmul_on(Isa::Amx, m, &a, kt, &taps, &mut amx);
+            assert!(amx == vnni);
+        }
+    }
+
+    #[test]
+    fn amx_and_vnni_match_on_the_aisfx_layers() {
+        if !available() {
+            eprintln!("no AVX-512 VNNI here: nothing to check");
+            return;
+        }
+        amx_here();
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        // (cin, out, h, w) of the six quantized convolutions in `aisfx::native` (blocks of
+        // 100 × 96 log-mels, pooled 2 × 2 before the first and after the 2nd and 4th), as
+        // `QConv::run` calls the product: rows of the padded map, the 9 tap offsets.
+        let layers: [(usize, usize, usize, usize); 6] = [
+            (64, 128, 50, 48),
+            (128, 128, 50, 48),
+            (128, 256, 25, 24),
+            (256, 256, 25, 24),
+            (256, 512, 12, 12),
+            (512, 512, 12, 12),
+        ];
+        for (cin, out, h, w) in layers {
+            let wp = w + 2;
+            let m = (h * wp).next_multiple_of(MR);
+            let mut a = vec![0u8; (h + 3) * wp * cin];
+            for t in 0..h {
+                for f in 0..w {
+                    let at = ((t + 1) * wp + f + 1) * cin;
+                    // Sparse and skewed, as ReLU outputs are.
+                    for v in &mut a[at..at + cin] {
+                        let x = rng.next();
+                        *v = if x.is_multiple_of(3) {
+                            0
+                        } else {
+                            (x >> 8) as u8
+                        };
+                    }
+                }
+            }
+            let taps: [usize; 9] = std::array::from_fn(|i| ((i / 3) * wp + i % 3) * cin);
+            check(&mut rng, m, out, cin, cin, &taps, &a, 300);
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! the frames of a signal (row stride = hop), or a `[time, channels]` map under a kernel that
 //! spans all channels (row stride = channels, column stride 1).
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) mod amx;
 pub(crate) mod conv;
 pub(crate) mod int8;
 
