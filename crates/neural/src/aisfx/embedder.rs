@@ -56,10 +56,12 @@ impl AisfxEmbedder {
         } else {
             (BUNDLED_MODEL, "the built-in aisfx model")
         };
+        // On ONNX Runtime too where the CPU has AMX-INT8 (faster than ONNX Runtime's int8
+        // there; not its env switch, so `SONGREC_AMX=0` changes no vector).
         let engine = if cfg.int8
             && cfg.own_kernels
-            && runtime.runtime() == &crate::Runtime::Tract
             && crate::kernels::int8::available()
+            && (runtime.runtime() == &crate::Runtime::Tract || crate::kernels::amx::supported())
         {
             Engine::Native(NativeAisfx::load(model).map_err(|reason| {
                 NeuralError::InvalidModel {
@@ -212,7 +214,8 @@ impl Embedder for AisfxEmbedder {
 
 /// What runs the network.
 enum Engine {
-    /// songrec's own kernels (the int8 network where the CPU has AVX-512 VNNI).
+    /// songrec's own kernels (the int8 network where the CPU has AVX-512 VNNI; on ONNX Runtime
+    /// only where it has AMX-INT8 too).
     Native(NativeAisfx),
     /// The active runtime on the graph.
     Graph(Network),

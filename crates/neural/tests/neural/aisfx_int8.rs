@@ -128,13 +128,47 @@ fn onnxruntime_int8_reproduces_expected_int8_json() {
     in_own_process(
         "aisfx_int8::onnxruntime_int8_reproduces_expected_int8_json",
         || {
+            // ONNX Runtime's own int8 kernels (songrec's run it where the CPU has AMX).
+            let e = AisfxEmbedder::new(&AisfxConfig {
+                runtime: Runtime::OnnxRuntime {
+                    library: ort_library(),
+                },
+                int8: true,
+                max_sessions: 1,
+                own_kernels: false,
+                ..AisfxConfig::default()
+            })
+            .expect("aisfx");
+            assert_eq!(e.engine(), e.runtime().describe());
+            check_probe(&e, "probe_onnxruntime");
+        },
+    );
+}
+
+/// With ONNX Runtime, the int8 network runs on songrec's kernels where the CPU has AMX-INT8
+/// (the same probe rows as with tract), else on ONNX Runtime.
+#[test]
+fn onnxruntime_int8_runs_on_own_kernels_where_amx_is() {
+    in_own_process(
+        "aisfx_int8::onnxruntime_int8_runs_on_own_kernels_where_amx_is",
+        || {
             let e = embedder(
                 Runtime::OnnxRuntime {
                     library: ort_library(),
                 },
                 true,
             );
-            check_probe(&e, "probe_onnxruntime");
+            // SONGREC_TEST_EXPECT_AMX=1 (on a CPU with AMX-INT8) makes a fallback a failure.
+            if std::env::var("SONGREC_TEST_EXPECT_AMX").is_ok_and(|v| v.trim() == "1") {
+                assert_eq!(e.engine(), "songrec kernels");
+            }
+            if e.engine() == "songrec kernels" {
+                check_probe(&e, "probe_songrec_kernels");
+            } else {
+                eprintln!("no AMX-INT8 here: aisfx's int8 network runs on ONNX Runtime");
+                assert_eq!(e.engine(), e.runtime().describe());
+                check_probe(&e, "probe_onnxruntime");
+            }
         },
     );
 }
