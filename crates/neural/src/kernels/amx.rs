@@ -211,12 +211,12 @@ unsafe fn block<const R: usize>(
                 tile::load::<4>(a0.add(tap + kk), lda);
                 tile::load::<6>(bk, COLSB);
                 tile::load::<7>(bk.add(panel), COLSB);
-                tile::dot::<0, 4, 6>();
-                tile::dot::<1, 4, 7>();
+                tile::dot::<0>();
+                tile::dot::<1>();
                 if R == 2 {
                     tile::load::<5>(a1.add(tap + kk), lda);
-                    tile::dot::<2, 5, 6>();
-                    tile::dot::<3, 5, 7>();
+                    tile::dot::<2>();
+                    tile::dot::<3>();
                 }
                 bk = bk.add(ks / 4 * COLSB);
             }
@@ -250,6 +250,21 @@ mod tile {
 
     use super::TileConfig;
 
+    /// One `asm!` per tile number `T` may take: the template is `pre`, `tmmN`, `post`.
+    macro_rules! on_tile {
+        ($t:expr; $($n:literal),+; $pre:literal, $post:literal; $($args:tt)*) => {{
+            macro_rules! one {
+                ($m:literal) => {
+                    asm!(concat!($pre, "tmm", $m, $post), $($args)*)
+                };
+            }
+            match $t {
+                $($n => one!($n),)+
+                _ => unreachable!(),
+            }
+        }};
+    }
+
     /// `ldtilecfg`: shapes the tiles (and zeroes them).
     ///
     /// # Safety
@@ -282,13 +297,7 @@ mod tile {
     pub(super) unsafe fn zero<const T: u8>() {
         // SAFETY: the caller's; no memory is touched.
         unsafe {
-            match T {
-                0 => asm!("tilezero tmm0", options(nomem, nostack, preserves_flags)),
-                1 => asm!("tilezero tmm1", options(nomem, nostack, preserves_flags)),
-                2 => asm!("tilezero tmm2", options(nomem, nostack, preserves_flags)),
-                3 => asm!("tilezero tmm3", options(nomem, nostack, preserves_flags)),
-                _ => unreachable!(),
-            }
+            on_tile!(T; 0, 1, 2, 3; "tilezero ", ""; options(nomem, nostack, preserves_flags))
         }
     }
 
@@ -301,42 +310,34 @@ mod tile {
         let p = p.cast::<u8>();
         // SAFETY: the caller's; only the tile's rows are read.
         unsafe {
-            match T {
-                4 => asm!("tileloadd tmm4, [{p} + {s}]", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, readonly, preserves_flags)),
-                5 => asm!("tileloadd tmm5, [{p} + {s}]", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, readonly, preserves_flags)),
-                6 => asm!("tileloadd tmm6, [{p} + {s}]", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, readonly, preserves_flags)),
-                7 => asm!("tileloadd tmm7, [{p} + {s}]", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, readonly, preserves_flags)),
-                _ => unreachable!(),
-            }
+            on_tile!(T; 4, 5, 6, 7; "tileloadd ", ", [{p} + {s}]";
+                p = in(reg) p, s = in(reg) stride, options(nostack, readonly, preserves_flags))
         }
     }
 
-    /// `tdpbusd tmmC, tmmA, tmmB`: C += A (`u8`) · B (`i8`), in groups of 4 bytes.
+    /// `tdpbusd tmmC, tmmA, tmmB`: C += A (`u8`) · B (`i8`), in groups of 4 bytes; the pairs
+    /// are C0 = A4 · B6, C1 = A4 · B7, C2 = A5 · B6, C3 = A5 · B7.
     ///
     /// # Safety
     /// A configuration is loaded whose shapes fit (A: M × K bytes, B: K / 4 × 4N, C: M × 4N).
     #[inline(always)]
-    pub(super) unsafe fn dot<const C: u8, const A: u8, const B: u8>() {
+    pub(super) unsafe fn dot<const C: u8>() {
         // SAFETY: the caller's; no memory is touched.
         unsafe {
-            match (C, A, B) {
-                (0, 4, 6) => asm!(
+            match C {
+                0 => asm!(
                     "tdpbusd tmm0, tmm4, tmm6",
                     options(nomem, nostack, preserves_flags)
                 ),
-                (1, 4, 7) => asm!(
+                1 => asm!(
                     "tdpbusd tmm1, tmm4, tmm7",
                     options(nomem, nostack, preserves_flags)
                 ),
-                (2, 5, 6) => asm!(
+                2 => asm!(
                     "tdpbusd tmm2, tmm5, tmm6",
                     options(nomem, nostack, preserves_flags)
                 ),
-                (3, 5, 7) => asm!(
+                3 => asm!(
                     "tdpbusd tmm3, tmm5, tmm7",
                     options(nomem, nostack, preserves_flags)
                 ),
@@ -354,17 +355,8 @@ mod tile {
     pub(super) unsafe fn store<const T: u8>(p: *mut i32, stride: usize) {
         // SAFETY: the caller's; only the tile's rows are written.
         unsafe {
-            match T {
-                0 => asm!("tilestored [{p} + {s}], tmm0", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, preserves_flags)),
-                1 => asm!("tilestored [{p} + {s}], tmm1", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, preserves_flags)),
-                2 => asm!("tilestored [{p} + {s}], tmm2", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, preserves_flags)),
-                3 => asm!("tilestored [{p} + {s}], tmm3", p = in(reg) p, s = in(reg) stride,
-                    options(nostack, preserves_flags)),
-                _ => unreachable!(),
-            }
+            on_tile!(T; 0, 1, 2, 3; "tilestored [{p} + {s}], ", "";
+                p = in(reg) p, s = in(reg) stride, options(nostack, preserves_flags))
         }
     }
 }
