@@ -24,7 +24,6 @@ pub enum DiscoverError {
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
         error: std::io::Error,
     },
     /// A file of ours holds something we cannot read; it was left untouched.
@@ -53,5 +52,4 @@ impl DiscoverError {
     }
 }
 
-/// Result alias.
 pub type DiscoverResult<T> = Result<T, DiscoverError>;
