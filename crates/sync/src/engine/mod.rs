@@ -41,9 +41,7 @@ pub const ABORT_AFTER_ENV: &str = "SONGREC_SYNC_TEST_ABORT_AFTER";
 /// Options of one run.
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
-    /// Conflict policy.
     pub policy: Policy,
-    /// Safety rails.
     pub rails: Rails,
     /// Plan only: take no lease, change nothing.
     pub dry_run: bool,
@@ -137,7 +135,6 @@ pub enum RemoteRead {
     },
     /// The whole listing (a full reconciliation).
     Full {
-        /// Why.
         reason: FullReason,
     },
 }
@@ -158,7 +155,6 @@ pub struct SyncReport {
     /// The plan's steps (dry runs only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
-    /// Whether this was a dry run.
     pub dry_run: bool,
     /// Safety-rail refusals; when present nothing was changed.
     pub violations: Vec<Violation>,
