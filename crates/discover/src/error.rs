@@ -22,7 +22,6 @@ pub enum DiscoverError {
     /// A file of ours (history, output) could not be read or written.
     #[error("{}: {error}", path.display())]
     Io {
-        /// The file.
         path: PathBuf,
         error: std::io::Error,
     },
@@ -32,7 +31,6 @@ pub enum DiscoverError {
         path.display()
     )]
     Corrupt {
-        /// The file.
         path: PathBuf,
         /// What is wrong.
         detail: String,

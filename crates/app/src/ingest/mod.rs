@@ -112,7 +112,6 @@ pub enum Outcome {
 /// One file's report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FileReport {
-    /// The file.
     pub path: PathBuf,
     /// What happened.
     #[serde(flatten)]

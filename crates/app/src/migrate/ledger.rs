@@ -185,7 +185,6 @@ pub struct RunSummary {
 /// One song's row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SongEntry {
-    /// The song.
     pub id: String,
     /// The source version copied.
     pub version: u64,
@@ -283,7 +282,6 @@ impl Ledger {
         tx.commit().map_err(sql)
     }
 
-    /// The file.
     pub fn path(&self) -> &Path {
         &self.path
     }

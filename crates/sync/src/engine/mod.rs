@@ -134,9 +134,7 @@ pub enum RemoteRead {
         changes: usize,
     },
     /// The whole listing (a full reconciliation).
-    Full {
-        reason: FullReason,
-    },
+    Full { reason: FullReason },
 }
 
 impl Default for RemoteRead {
