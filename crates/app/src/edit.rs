@@ -27,9 +27,7 @@ pub struct Edit {
     pub album: Option<String>,
     /// New genre (empty: remove).
     pub genre: Option<String>,
-    /// Tags to add.
     pub add_tags: Vec<String>,
-    /// Tags to remove.
     pub remove_tags: Vec<String>,
     /// `key=value` pairs: `title`, `artist`, `album`, `genre`, `key`, `bpm`, or any free-form
     /// field (values that read as JSON numbers, booleans, arrays or objects are stored as such).

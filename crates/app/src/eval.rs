@@ -20,7 +20,6 @@ use crate::{AppError, AppResult};
 /// The cut-offs reported.
 pub const CUTOFFS: [usize; 3] = [1, 5, 10];
 
-/// Options.
 #[derive(Clone)]
 pub struct EvalOptions {
     /// The labelled folder.

@@ -68,7 +68,6 @@ pub enum AppError {
     Ask(#[from] similar::AskError),
 }
 
-/// Result alias.
 pub type AppResult<T> = Result<T, AppError>;
 
 impl From<songrec_discover::DiscoverError> for AppError {

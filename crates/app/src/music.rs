@@ -60,11 +60,7 @@ impl MusicFolder {
                 },
             ))
         };
-        let threads = if jobs == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            jobs
-        };
+        let threads = songrec_storage::progress::jobs_or_cores(jobs);
         let results: Vec<_> = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
             Ok(pool) => pool.install(|| {
                 use rayon::prelude::*;

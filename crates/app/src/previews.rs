@@ -42,7 +42,6 @@ pub enum PreviewError {
     /// The search request failed.
     #[error("searching the iTunes Search API ({url}) failed: {message}")]
     Search {
-        /// The search URL.
         url: String,
         /// What happened.
         message: String,
@@ -52,7 +51,6 @@ pub enum PreviewError {
         "the iTunes Search API ({url}) answered with more than {limit} bytes, far more than {MAX_LIMIT} tracks take; stopped reading it (check [previews] base_url)"
     )]
     AnswerTooLarge {
-        /// The search URL.
         url: String,
         /// The cap, in bytes.
         limit: u64,
@@ -157,13 +155,9 @@ struct RawTrack {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PreviewOutcome {
     /// Downloaded, analysed and stored.
-    Added {
-        /// Song id.
-        id: SongId,
-    },
+    Added { id: SongId },
     /// The preview's audio was already in the library; `updated` if its metadata changed.
     AlreadyInLibrary {
-        /// Song id.
         id: SongId,
         /// Whether the API's metadata was written.
         updated: bool,

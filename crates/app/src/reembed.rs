@@ -39,7 +39,6 @@ use crate::extra::{SOUND_TAGS, STYLE_TAGS, style_tags_value};
 use crate::migrate::Progress;
 use crate::{AppError, AppResult};
 
-/// Options.
 #[derive(Clone)]
 pub struct ReembedOptions {
     /// The embedder whose vectors to compute.
@@ -57,7 +56,6 @@ pub struct ReembedOptions {
 /// What a run did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ReembedReport {
-    /// The model computed.
     pub model: String,
     /// Songs in the library.
     pub songs: usize,
@@ -254,11 +252,7 @@ pub async fn reembed(
             error,
         })
     })?;
-    let jobs = if opts.jobs == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        opts.jobs
-    };
+    let jobs = songrec_storage::progress::jobs_or_cores(opts.jobs);
     let mut results = futures::stream::iter(todo)
         .map(|song| {
             let embedder = opts.embedder.clone();

@@ -115,7 +115,6 @@ pub fn clusters(set: &SongSet, k: usize, seed: u64) -> AppResult<ClusterReport> 
 /// One song on the map.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MapPoint {
-    /// Song id.
     pub id: String,
     /// First axis.
     pub x: f32,

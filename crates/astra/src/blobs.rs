@@ -120,13 +120,11 @@ pub enum BlobError {
     /// No object under the key.
     #[error("blob {key} not found")]
     NotFound {
-        /// Object key.
         key: String,
     },
     /// The downloaded bytes do not hash to the key (corrupted or tampered blob).
     #[error("blob {key} failed verification: content hashes to {actual}, expected {expected}")]
     HashMismatch {
-        /// Object key.
         key: String,
         /// Hash from the key.
         expected: String,
@@ -140,7 +138,6 @@ pub enum BlobError {
         path: PathBuf,
         /// Requested hash.
         expected: String,
-        /// Actual hash.
         actual: String,
     },
     /// Credentials were rejected (bad key id / secret key, clock skew, missing permission).
@@ -244,7 +241,6 @@ fn unreachable_reason(e: &object_store::Error) -> Option<String> {
 pub enum PutOutcome {
     /// Uploaded now.
     Uploaded {
-        /// Bytes uploaded.
         bytes: u64,
         /// Whether a multipart upload was used.
         multipart: bool,

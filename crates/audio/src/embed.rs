@@ -125,7 +125,6 @@ pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f32 {
 /// A named block of the raw feature vector.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FeatureGroup {
-    /// Group name.
     pub name: &'static str,
     /// Number of dimensions.
     pub len: usize,
@@ -133,55 +132,25 @@ pub struct FeatureGroup {
     pub weight: f32,
 }
 
+impl FeatureGroup {
+    const fn new(name: &'static str, len: usize, weight: f32) -> Self {
+        Self { name, len, weight }
+    }
+}
+
 /// Layout and weights of the DSP embedding (order matters; part of the versioned format).
 /// Weights were chosen with `scripts/eval/tune_weights.py` on the sonicpi/gm/styles/realmp3
 /// sets (held-out: styles_b), preferring round values over the exact optimum.
 pub const GROUPS: [FeatureGroup; 9] = [
-    FeatureGroup {
-        name: "mfcc_mean",
-        len: N_MFCC,
-        weight: 1.0,
-    },
-    FeatureGroup {
-        name: "mfcc_std",
-        len: N_MFCC,
-        weight: 0.75,
-    },
-    FeatureGroup {
-        name: "mfcc_delta",
-        len: N_DELTA,
-        weight: 1.0,
-    },
-    FeatureGroup {
-        name: "spectral",
-        len: 10,
-        weight: 0.5,
-    },
-    FeatureGroup {
-        name: "contrast",
-        len: 2 * N_CONTRAST,
-        weight: 1.5,
-    },
-    FeatureGroup {
-        name: "harmony",
-        len: 16,
-        weight: 0.5,
-    },
-    FeatureGroup {
-        name: "rhythm",
-        len: N_TEMPO_BINS + 5,
-        weight: 1.5,
-    },
-    FeatureGroup {
-        name: "energy",
-        len: 4,
-        weight: 0.5,
-    },
-    FeatureGroup {
-        name: "envelope",
-        len: 8,
-        weight: 1.0,
-    },
+    FeatureGroup::new("mfcc_mean", N_MFCC, 1.0),
+    FeatureGroup::new("mfcc_std", N_MFCC, 0.75),
+    FeatureGroup::new("mfcc_delta", N_DELTA, 1.0),
+    FeatureGroup::new("spectral", 10, 0.5),
+    FeatureGroup::new("contrast", 2 * N_CONTRAST, 1.5),
+    FeatureGroup::new("harmony", 16, 0.5),
+    FeatureGroup::new("rhythm", N_TEMPO_BINS + 5, 1.5),
+    FeatureGroup::new("energy", 4, 0.5),
+    FeatureGroup::new("envelope", 8, 1.0),
 ];
 
 /// Total raw / embedding dimension.
@@ -207,7 +176,6 @@ pub struct RawFeatures {
     pub bpm: Option<f32>,
     /// Key name.
     pub key: Option<String>,
-    /// Descriptors.
     pub descriptors: Descriptors,
 }
 

@@ -16,24 +16,18 @@ pub enum AudioError {
     /// The file could not be opened or read.
     #[error("{}: cannot read file: {error}; check that it exists and is readable", path.display())]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The underlying I/O error.
         error: std::io::Error,
     },
     /// The file has zero bytes.
     #[error("{}: file is empty (0 bytes); re-copy or re-rip it", path.display())]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
+    Empty { path: PathBuf },
     /// The content is not a container/stream format we know (probed by content, not extension).
     #[error(
         "{}: not an audio file ({detail}); supported: mp3, flac, wav, ogg/vorbis, m4a (aac, alac), aiff",
         path.display()
     )]
     UnknownFormat {
-        /// The file.
         path: PathBuf,
         /// Why, in songrec's words (the decoder's own text goes to the log).
         detail: String,
@@ -41,7 +35,6 @@ pub enum AudioError {
     /// The container is known but its audio codec cannot be decoded.
     #[error("{}: {codec} is not supported; convert to flac/ogg/mp3 (e.g. `ffmpeg -i in out.flac`)", path.display())]
     UnsupportedCodec {
-        /// The file.
         path: PathBuf,
         /// Codec name, e.g. "opus".
         codec: String,
@@ -53,7 +46,6 @@ pub enum AudioError {
         path.display()
     )]
     Corrupt {
-        /// The file.
         path: PathBuf,
         /// Its format (`Ogg`, `FLAC`, `MP3`…), or `audio` when its first bytes do not say.
         format: String,
@@ -62,18 +54,10 @@ pub enum AudioError {
     },
     /// The stream is valid but contains no samples.
     #[error("{}: audio stream has zero length (no samples); nothing to analyse", path.display())]
-    ZeroLength {
-        /// The file.
-        path: PathBuf,
-    },
+    ZeroLength { path: PathBuf },
     /// An embedder failed on audio that decoded fine.
     #[error("embedder {embedder} failed: {reason}")]
-    Embed {
-        /// Name of the embedder.
-        embedder: String,
-        /// What went wrong.
-        reason: String,
-    },
+    Embed { embedder: String, reason: String },
 }
 
 impl AudioError {

@@ -53,7 +53,6 @@ pub struct EmbedderOutput {
     pub embedder: String,
     /// [`Embedder::version`].
     pub version: u32,
-    /// The analysis.
     pub analysis: Analysis,
 }
 

@@ -34,7 +34,6 @@ const KAISER_BETA: f64 = 8.6;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Resampler {
-    in_rate: u32,
     out_rate: u32,
     up: u64,
     down: u64,
@@ -117,7 +116,6 @@ impl Resampler {
         }
         let passthrough = in_rate == out_rate;
         Resampler {
-            in_rate,
             out_rate,
             up,
             down,
@@ -132,11 +130,6 @@ impl Resampler {
             n_out: 0,
             passthrough,
         }
-    }
-
-    /// Input rate in Hz.
-    pub fn in_rate(&self) -> u32 {
-        self.in_rate
     }
 
     /// Output rate in Hz.

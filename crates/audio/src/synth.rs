@@ -39,11 +39,9 @@ pub struct SongSpec {
     pub bpm: f32,
     /// Tonic as a MIDI note number (57 = A3).
     pub tonic: u8,
-    /// Minor mode.
     pub minor: bool,
     /// Length in seconds.
     pub seconds: f32,
-    /// Random seed.
     pub seed: u64,
 }
 

@@ -59,25 +59,18 @@ impl FieldSource {
 /// The source of each field of [`Tags`] that has a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FieldSources {
-    /// Of [`Tags::title`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<FieldSource>,
-    /// Of [`Tags::artist`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artist: Option<FieldSource>,
-    /// Of [`Tags::album`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub album: Option<FieldSource>,
-    /// Of [`Tags::genre`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genre: Option<FieldSource>,
-    /// Of [`Tags::track`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<FieldSource>,
-    /// Of [`Tags::disc`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disc: Option<FieldSource>,
-    /// Of [`Tags::year`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<FieldSource>,
 }
@@ -90,15 +83,11 @@ pub struct FieldSources {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Tags {
-    /// Track title.
     pub title: Option<String>,
     /// Track artist (album artist when no track artist).
     pub artist: Option<String>,
-    /// Album.
     pub album: Option<String>,
-    /// Genre.
     pub genre: Option<String>,
-    /// Track number.
     pub track: Option<u32>,
     /// Disc number (from a `1-03 Title` file name or a `CD1`/`Disc 2` folder).
     #[serde(default)]

@@ -140,11 +140,6 @@ impl<B: StorageBackend> CacheLayer<B> {
         &self.store
     }
 
-    /// The namespace embeddings are kept under.
-    pub fn namespace(&self) -> &str {
-        &self.ns
-    }
-
     /// Counters and contents of the cache.
     pub fn stats(&self) -> StorageResult<CacheStats> {
         self.store.stats()

@@ -85,7 +85,6 @@ pub struct AstraConfig {
     /// Application token (environment / `.env` only).
     #[serde(skip)]
     pub token: Secret,
-    /// Keyspace.
     pub keyspace: String,
     /// Prefix of collection names.
     pub collection_prefix: String,
@@ -105,9 +104,7 @@ pub struct AstraConfig {
 pub struct S3Config {
     /// Endpoint URL (empty for AWS).
     pub endpoint: String,
-    /// Bucket.
     pub bucket: String,
-    /// Region.
     pub region: String,
     /// Key prefix inside the bucket.
     pub prefix: String,
@@ -162,7 +159,6 @@ fn audio_mode<'de, D: serde::Deserializer<'de>>(
         .map_err(serde::de::Error::custom)
 }
 
-/// Ingest settings.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
@@ -345,25 +341,15 @@ struct FileConfig {
 pub struct Config {
     /// Which backend commands use.
     pub backend: BackendKind,
-    /// Local library.
     pub local: LocalConfig,
-    /// The music folder and how the library keeps its files.
     pub library: LibraryConfig,
-    /// Astra DB.
     pub astra: AstraConfig,
-    /// Object storage.
     pub s3: S3Config,
-    /// Read cache.
     pub cache: CacheConfig,
-    /// Ingest.
     pub ingest: IngestConfig,
-    /// Sync.
     pub sync: SyncConfig,
-    /// Embedders (neural runtime and model).
     pub embedder: EmbedderConfig,
-    /// `songrec serve`.
     pub server: ServerConfig,
-    /// `songrec previews`.
     pub previews: PreviewsConfig,
     /// Where the config file was read from, if any.
     pub source: Option<PathBuf>,
@@ -479,11 +465,7 @@ impl Config {
     ///            Some(std::path::PathBuf::from("/etc/songrec.toml")));
     /// ```
     pub fn default_file(env: &HashMap<String, String>) -> Option<PathBuf> {
-        if let Some(p) = env.get("SONGREC_CONFIG").filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
-        }
-        let user = Self::user_dir(env)?.join("config.toml");
-        user.is_file().then_some(user)
+        Self::named_or_user_file(env, "SONGREC_CONFIG", "config.toml")
     }
 
     /// Which `.env` file to load when no `--env-file` is given: `$SONGREC_ENV_FILE`, else `.env`
@@ -495,10 +477,14 @@ impl Config {
     /// assert_eq!(songrec_config::Config::default_env_file(&env), None);
     /// ```
     pub fn default_env_file(env: &HashMap<String, String>) -> Option<PathBuf> {
-        if let Some(p) = env.get("SONGREC_ENV_FILE").filter(|p| !p.is_empty()) {
+        Self::named_or_user_file(env, "SONGREC_ENV_FILE", ".env")
+    }
+
+    fn named_or_user_file(env: &HashMap<String, String>, var: &str, name: &str) -> Option<PathBuf> {
+        if let Some(p) = env.get(var).filter(|p| !p.is_empty()) {
             return Some(PathBuf::from(p));
         }
-        let user = Self::user_dir(env)?.join(".env");
+        let user = Self::user_dir(env)?.join(name);
         user.is_file().then_some(user)
     }
 
@@ -535,23 +521,13 @@ impl Config {
         if let Some(v) = get("SONGREC_STORAGE_BACKEND") {
             cfg.backend = v.parse()?;
         }
-        if let Some(v) = get("SONGREC_LIBRARY") {
-            cfg.local.path = PathBuf::from(v);
-        }
         if let Some(v) = get("SONGREC_AUDIO") {
             cfg.library.audio = v
                 .parse()
                 .map_err(|e| StorageError::InvalidInput(format!("SONGREC_AUDIO={v:?}: {e}")))?;
         }
-        if let Some(v) = get("SONGREC_MUSIC") {
-            cfg.library.music = Some(PathBuf::from(v));
-        }
         if let Some(v) = get("SONGREC_ANN_THRESHOLD") {
-            cfg.local.ann_threshold = v.replace('_', "").parse().map_err(|_| {
-                StorageError::InvalidInput(format!(
-                    "SONGREC_ANN_THRESHOLD={v:?} is not a number of vectors"
-                ))
-            })?;
+            cfg.local.ann_threshold = number("SONGREC_ANN_THRESHOLD", &v, "vectors")?;
         }
         // Settings taken as they are written.
         for (key, slot) in [
@@ -583,8 +559,13 @@ impl Config {
         if let Some(v) = get("AWS_SECRET_ACCESS_KEY") {
             cfg.s3.secret_access_key = Secret::new(v);
         }
-        if let Some(v) = get("SONGREC_CACHE_DIR") {
-            cfg.cache.path = PathBuf::from(v);
+        for (key, slot) in [
+            ("SONGREC_LIBRARY", &mut cfg.local.path),
+            ("SONGREC_CACHE_DIR", &mut cfg.cache.path),
+        ] {
+            if let Some(v) = get(key) {
+                *slot = PathBuf::from(v);
+            }
         }
         if let Some(v) = get("SONGREC_ORT_LIBRARY").or_else(|| get("ORT_DYLIB_PATH")) {
             cfg.embedder.onnxruntime_library = Some(PathBuf::from(v));
@@ -596,29 +577,32 @@ impl Config {
         if let Some(v) = get("SONGREC_NEURAL_RUNTIME") {
             cfg.embedder.runtime = v.parse()?;
         }
-        if let Some(v) = get("SONGREC_MUSICNN_MODEL") {
-            cfg.embedder.musicnn_model = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("SONGREC_MUSICNN_MTT_MODEL") {
-            cfg.embedder.musicnn_mtt_model = Some(PathBuf::from(v));
+        for (key, slot) in [
+            ("SONGREC_MUSIC", &mut cfg.library.music),
+            ("SONGREC_MUSICNN_MODEL", &mut cfg.embedder.musicnn_model),
+            (
+                "SONGREC_MUSICNN_MTT_MODEL",
+                &mut cfg.embedder.musicnn_mtt_model,
+            ),
+        ] {
+            if let Some(v) = get(key) {
+                *slot = Some(PathBuf::from(v));
+            }
         }
         for p in [
+            &mut cfg.library.music,
             &mut cfg.embedder.onnxruntime_library,
             &mut cfg.embedder.musicnn_model,
             &mut cfg.embedder.musicnn_mtt_model,
         ] {
-            // An empty value in the file means "not set" (tract / the built-in model).
+            // An empty value in the file means "not set" (no folder, tract, the built-in model).
             *p = p
                 .take()
                 .filter(|v| !v.as_os_str().is_empty())
                 .map(|v| expand_home(&v));
         }
         if let Some(v) = get("SONGREC_CACHE_MAX_BYTES") {
-            cfg.cache.max_bytes = v.replace('_', "").parse().map_err(|_| {
-                StorageError::InvalidInput(format!(
-                    "SONGREC_CACHE_MAX_BYTES={v:?} is not a number of bytes"
-                ))
-            })?;
+            cfg.cache.max_bytes = number("SONGREC_CACHE_MAX_BYTES", &v, "bytes")?;
         }
         if let Some(v) = get("SONGREC_CACHE") {
             cfg.cache.enabled = match v.to_ascii_lowercase().as_str() {
@@ -632,12 +616,6 @@ impl Config {
             };
         }
         cfg.local.path = expand_home(&cfg.local.path);
-        cfg.library.music = cfg
-            .library
-            .music
-            .take()
-            .filter(|v| !v.as_os_str().is_empty())
-            .map(|v| expand_home(&v));
         cfg.cache.path = expand_home(&cfg.cache.path);
         cfg.check_bounds()?;
         Ok(cfg)
@@ -705,6 +683,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A count read from the environment: digits, `_` allowed as a separator.
+fn number<T: FromStr>(key: &str, v: &str, unit: &str) -> StorageResult<T> {
+    v.replace('_', "")
+        .parse()
+        .map_err(|_| StorageError::InvalidInput(format!("{key}={v:?} is not a number of {unit}")))
 }
 
 /// Most parallel analysis jobs (`--jobs`, `[ingest] jobs`): far above any core count, far

@@ -9,7 +9,6 @@ use songrec_storage::SongMetadata;
 use crate::kmeans::{KMeansOptions, kmeans, purity, similarity_to_centroid};
 use crate::{DiscoverResult, SongSet};
 
-/// One cluster.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cluster {
     /// Number, from 1 (the largest cluster), as the map's legend and pages number them.

@@ -80,7 +80,6 @@ pub enum Kind {
 /// One song of a group.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Member {
-    /// The song.
     pub song: SongMetadata,
     /// The copy `--delete` keeps.
     pub keep: bool,
@@ -109,11 +108,8 @@ pub struct Group {
 /// A song that could not be checked.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Failure {
-    /// The song.
     pub id: SongId,
-    /// Its name.
     pub name: String,
-    /// Why.
     pub reason: String,
 }
 
@@ -147,14 +143,22 @@ impl DupesReport {
 /// A song with its fingerprint, for the pure grouping step.
 #[derive(Clone, Debug)]
 pub struct Printed {
-    /// The song.
     pub song: SongMetadata,
-    /// PCM hash.
     pub pcm: String,
-    /// Fingerprint items.
     pub items: Vec<u32>,
     /// Waveform signature (`None` for a version 1 record).
     pub wave: Option<Signature>,
+}
+
+impl Printed {
+    fn new(song: SongMetadata, rec: FingerprintRecord, items: Vec<u32>) -> Self {
+        Printed {
+            wave: rec.waveform(),
+            song,
+            pcm: rec.pcm,
+            items,
+        }
+    }
 }
 
 /// Which copy of a group is kept: the longest (an untrimmed copy, by more than a second), then
@@ -405,23 +409,14 @@ pub async fn scan(
             .and_then(FingerprintRecord::from_extra)
         {
             Some(r) => match fingerprint::decode(&r.fp) {
-                Ok(items) => printed.push(Printed {
-                    wave: r.waveform(),
-                    song: m,
-                    pcm: r.pcm,
-                    items,
-                }),
+                Ok(items) => printed.push(Printed::new(m, r, items)),
                 Err(_) => todo.push(m),
             },
             None => todo.push(m),
         }
     }
     progress.start(todo.len() as u64);
-    let jobs = if opts.jobs == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        opts.jobs
-    };
+    let jobs = songrec_storage::progress::jobs_or_cores(opts.jobs);
     let scratch = tempfile::tempdir().map_err(|e| DiscoverError::io(std::env::temp_dir(), e))?;
     let scratch_path = scratch.path().to_path_buf();
     let results: Vec<(SongMetadata, DiscoverResult<FingerprintRecord>)> =
@@ -461,12 +456,7 @@ pub async fn scan(
             Ok(rec) => {
                 report.fingerprinted += 1;
                 match fingerprint::decode(&rec.fp) {
-                    Ok(items) => printed.push(Printed {
-                        wave: rec.waveform(),
-                        song: m,
-                        pcm: rec.pcm,
-                        items,
-                    }),
+                    Ok(items) => printed.push(Printed::new(m, rec, items)),
                     Err(e) => report.failed.push(failure(&m, &e.to_string())),
                 }
             }

@@ -22,9 +22,7 @@ pub enum DiscoverError {
     /// A file of ours (history, output) could not be read or written.
     #[error("{}: {error}", path.display())]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The OS error.
         error: std::io::Error,
     },
     /// A file of ours holds something we cannot read; it was left untouched.
@@ -33,7 +31,6 @@ pub enum DiscoverError {
         path.display()
     )]
     Corrupt {
-        /// The file.
         path: PathBuf,
         /// What is wrong.
         detail: String,
@@ -53,5 +50,4 @@ impl DiscoverError {
     }
 }
 
-/// Result alias.
 pub type DiscoverResult<T> = Result<T, DiscoverError>;

@@ -20,7 +20,6 @@ pub const KEEP: usize = 200;
 pub struct HistoryEntry {
     /// When it was made.
     pub at: DateTime<Utc>,
-    /// Its songs.
     pub songs: Vec<SongId>,
 }
 

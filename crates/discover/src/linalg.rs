@@ -54,7 +54,6 @@ impl Matrix {
         Ok(())
     }
 
-    /// Number of rows.
     pub fn rows(&self) -> usize {
         self.data.len().checked_div(self.dim).unwrap_or(0)
     }
@@ -64,7 +63,6 @@ impl Matrix {
         self.dim
     }
 
-    /// Row `i`.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }

@@ -62,7 +62,6 @@ impl Default for M3uOptions {
 /// What [`write()`] did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct M3uReport {
-    /// Songs written.
     pub written: usize,
     /// Audio files downloaded.
     pub fetched: usize,

@@ -50,14 +50,10 @@ impl Default for MapOptions {
     }
 }
 
-/// One point of the map.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Point {
-    /// Song id.
     pub id: String,
-    /// Title.
     pub title: String,
-    /// Artist.
     pub artist: String,
     /// Genre (lowercase; empty when unknown).
     pub genre: String,
@@ -76,7 +72,6 @@ pub struct Point {
 pub struct MapData {
     /// Model whose vectors were projected.
     pub model: String,
-    /// The points.
     pub points: Vec<Point>,
     /// Share of the variance the two axes show.
     pub explained: [f64; 2],

@@ -11,12 +11,10 @@ use songrec_storage::SongMetadata;
 use crate::linalg::{Neighbour, knn_all};
 use crate::{DiscoverError, DiscoverResult, Matrix, SongSet};
 
-/// One outlier.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Outlier {
     /// Mean cosine distance to the nearest neighbours (0 ..= 2).
     pub score: f32,
-    /// The song.
     pub song: SongMetadata,
     /// Its most similar song and their cosine similarity.
     pub nearest: Option<(SongMetadata, f32)>,

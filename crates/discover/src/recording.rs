@@ -57,15 +57,9 @@ pub fn same_fingerprint(a: &[u32], b: &[u32]) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Verdict {
     /// Fingerprints and waveforms agree: one recording.
-    Same {
-        /// The waveform similarity.
-        waveform: f32,
-    },
+    Same { waveform: f32 },
     /// Fingerprints agree, waveforms do not: they sound alike but are not copies.
-    Alike {
-        /// The waveform similarity.
-        waveform: f32,
-    },
+    Alike { waveform: f32 },
     /// Fingerprints disagree: different recordings.
     Different,
     /// Nothing to tell: a fingerprint missing or empty, or a signature missing (a version 1

@@ -33,7 +33,6 @@ pub struct SyncSides {
     pub remote: Arc<AstraBackend>,
     /// The record of the last synced state, with its change-feed position.
     pub record: FeedFile<SqliteRecord>,
-    /// The remote lease.
     pub lease: Arc<Lease>,
 }
 

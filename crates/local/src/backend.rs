@@ -78,11 +78,6 @@ impl LocalBackend {
         Ok(backend)
     }
 
-    /// The library root.
-    pub fn root(&self) -> &Path {
-        &self.inner.root
-    }
-
     /// songrec's bookkeeping folder, `<library>/data/.songrec`.
     pub fn internal_dir(&self) -> &Path {
         &self.inner.paths.internal

@@ -78,7 +78,6 @@ pub struct Row {
     pub(crate) offset: usize,
     /// Raw id bytes.
     pub(crate) id: [u8; 32],
-    /// Stored norm.
     pub(crate) norm: f32,
 }
 

@@ -14,16 +14,11 @@ pub enum NeuralError {
     #[error(
         "musicnn model file {path} does not exist; fix `[embedder] musicnn_model` / `musicnn_mtt_model` (SONGREC_MUSICNN_MODEL / SONGREC_MUSICNN_MTT_MODEL), or unset it to use the model built into songrec"
     )]
-    ModelNotFound {
-        /// The configured path.
-        path: PathBuf,
-    },
+    ModelNotFound { path: PathBuf },
     /// The model file exists but could not be read.
     #[error("cannot read musicnn model file {path}: {source}")]
     ModelRead {
-        /// The configured path.
         path: PathBuf,
-        /// The I/O error.
         source: std::io::Error,
     },
     /// The runtime could not parse the file as an ONNX model.
@@ -31,9 +26,7 @@ pub enum NeuralError {
     InvalidModel {
         /// Path of the model, or "the built-in model".
         model: String,
-        /// Which runtime tried.
         runtime: String,
-        /// The runtime's message.
         reason: String,
     },
     /// A valid ONNX model, but not MSD_musicnn as songrec expects it (inputs, outputs, shapes or
@@ -44,46 +37,30 @@ pub enum NeuralError {
     WrongModel {
         /// Path of the model, or "the built-in model".
         model: String,
-        /// What differs.
         reason: String,
     },
     /// The bundled mix standardisation table does not fit the mix's parts (a build error).
     #[error("the mix standardisation table built into songrec is unusable: {reason}")]
-    BadTable {
-        /// What is wrong.
-        reason: String,
-    },
+    BadTable { reason: String },
     /// The configured ONNX Runtime library file does not exist.
     #[error(
         "ONNX Runtime library {path} does not exist; point SONGREC_ORT_LIBRARY / `[embedder] onnxruntime_library` at libonnxruntime.so.1.x (from the PyPI onnxruntime wheel), or unset it to use the built-in tract runtime"
     )]
-    LibraryNotFound {
-        /// The configured path.
-        path: PathBuf,
-    },
+    LibraryNotFound { path: PathBuf },
     /// The file exists but the dynamic loader refused it (not a shared library, wrong
     /// architecture, missing dependencies).
     #[error("cannot load ONNX Runtime library {path}: {reason}")]
-    LibraryLoad {
-        /// The configured path.
-        path: PathBuf,
-        /// The loader's message.
-        reason: String,
-    },
+    LibraryLoad { path: PathBuf, reason: String },
     /// A shared library, but not ONNX Runtime (no `OrtGetApiBase`).
     #[error(
         "{path} is a shared library but not ONNX Runtime (it has no OrtGetApiBase symbol); point SONGREC_ORT_LIBRARY at libonnxruntime.so.1.x"
     )]
-    NotOnnxRuntime {
-        /// The configured path.
-        path: PathBuf,
-    },
+    NotOnnxRuntime { path: PathBuf },
     /// ONNX Runtime, but older than the API songrec is built against.
     #[error(
         "ONNX Runtime {found} at {path} is too old: songrec needs {required} or newer (e.g. `pip download --no-deps --only-binary :all: onnxruntime==1.31.1`)"
     )]
     RuntimeTooOld {
-        /// The configured path.
         path: PathBuf,
         /// The library's version string.
         found: String,
@@ -94,32 +71,15 @@ pub enum NeuralError {
     #[error(
         "this process already uses the {active} runtime; it cannot switch to {requested} (the runtime is chosen once per process)"
     )]
-    RuntimeConflict {
-        /// The runtime in use.
-        active: String,
-        /// The runtime asked for.
-        requested: String,
-    },
+    RuntimeConflict { active: String, requested: String },
     /// The runtime failed to start.
     #[error("cannot start the {runtime} runtime: {reason}")]
-    RuntimeInit {
-        /// Which runtime.
-        runtime: String,
-        /// Its message.
-        reason: String,
-    },
+    RuntimeInit { runtime: String, reason: String },
     /// Running the model failed.
     #[error("neural network inference failed ({runtime}): {reason}")]
-    Inference {
-        /// Which runtime.
-        runtime: String,
-        /// Its message.
-        reason: String,
-    },
-    /// Nothing to analyse.
+    Inference { runtime: String, reason: String },
     #[error("no audio samples to analyse")]
     NoAudio,
 }
 
-/// Result alias.
 pub type NeuralResult<T> = Result<T, NeuralError>;

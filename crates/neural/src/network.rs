@@ -30,6 +30,7 @@ pub(crate) struct Network {
 impl Network {
     /// Loads `model` for `runtime`: the tract plan (optimised for `tract_batch` items per run),
     /// or a first ONNX Runtime session (so the model is checked now, not on the first song).
+    /// `max_sessions` 0: one per core.
     pub fn load(
         model: Cow<'static, [u8]>,
         label: String,
@@ -49,7 +50,10 @@ impl Network {
             sig,
             runtime: Arc::clone(runtime),
             intra_threads: intra_threads.max(1),
-            pool: Pool::new(max_sessions.max(1)),
+            pool: Pool::new(match max_sessions {
+                0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                n => n,
+            }),
             tract,
         };
         if n.tract.is_none() {
@@ -69,15 +73,7 @@ impl Network {
 
     /// FLOPs of one item through this network ([`crate::profile`]).
     pub fn flops_per_item(&self) -> NeuralResult<f64> {
-        catch_panic("counting the model's work", || {
-            crate::profile::flops_per_item(&self.model, self.sig)
-        })
-        .and_then(|r| r)
-        .map_err(|reason| NeuralError::InvalidModel {
-            model: self.label.clone(),
-            runtime: "tract".into(),
-            reason,
-        })
+        count_flops(&self.model, &self.label, self.sig)
     }
 
     fn runtime_name(&self) -> String {
@@ -194,6 +190,19 @@ impl Network {
             }
         }
     }
+}
+
+/// FLOPs of one item through `model` ([`crate::profile`], counted by tract on the graph).
+pub(crate) fn count_flops(model: &[u8], label: &str, sig: &Signature) -> NeuralResult<f64> {
+    catch_panic("counting the model's work", || {
+        crate::profile::flops_per_item(model, sig)
+    })
+    .and_then(|r| r)
+    .map_err(|reason| NeuralError::InvalidModel {
+        model: label.into(),
+        runtime: "tract".into(),
+        reason,
+    })
 }
 
 fn check_tensor(model: &str, what: &str, ty: &ValueType, want: &[usize]) -> NeuralResult<()> {

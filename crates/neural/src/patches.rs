@@ -32,7 +32,6 @@ pub enum ShortClip {
 /// `len` is shorter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PatchSpec {
-    /// Index of the segment.
     pub segment: usize,
     /// First sample in the segment.
     pub start: usize,
@@ -151,7 +150,6 @@ const MARGIN_IN: u64 = 64;
 pub struct Cut {
     /// Row-major `[patches, PATCH_LEN]`.
     pub batch: Vec<f32>,
-    /// Number of patches.
     pub patches: usize,
     /// Samples of real audio in the batch (without padding).
     pub real_samples: usize,

@@ -279,7 +279,6 @@ impl fmt::Display for SongCount {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LibrarySummary {
-    /// Live songs.
     pub songs: u64,
     /// Summed duration in seconds.
     pub total_secs: f64,
@@ -298,12 +297,7 @@ impl LibrarySummary {
         self.total_secs += m.duration_secs;
         self.total_bytes += m.file_size;
         if let Some(g) = &m.genre {
-            match self.genres.get_mut(g.as_str()) {
-                Some(n) => *n += 1,
-                None => {
-                    self.genres.insert(g.clone(), 1);
-                }
-            }
+            *self.genres.entry(g.clone()).or_default() += 1;
         }
     }
 }
@@ -455,7 +449,6 @@ impl std::str::FromStr for AudioMode {
 /// A model and how many vectors it has.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelStats {
-    /// The model.
     pub model: ModelInfo,
     /// Songs with a vector of this model.
     pub count: u64,
@@ -473,7 +466,6 @@ pub struct SongRecord {
 /// Per-song outcome of a batch write.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BatchReport {
-    /// Songs stored.
     pub stored: Vec<SongId>,
     /// Songs not stored, with the reason.
     pub failed: Vec<(SongId, String)>,
@@ -553,19 +545,17 @@ pub trait StorageBackendExt: StorageBackend {
     /// keep each sorted request under the sort cap).
     async fn list_all(&self, filter: &Filter) -> StorageResult<Vec<SongMetadata>> {
         let mut out = Vec::new();
-        let mut q = ListQuery {
+        let q = ListQuery {
             filter: filter.clone(),
             limit: crate::query::MAX_PAGE,
             ..ListQuery::default()
         };
-        loop {
-            let page = self.list(&q).await?;
-            out.extend(page.items);
-            match page.next {
-                Some(c) => q.cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.for_each_page(&q, |items| {
+            out.extend(items);
+            true
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Calls `f` with each page of songs matching `query` (its cursor is the start, its

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-/// Result alias for storage operations.
 pub type StorageResult<T> = Result<T, StorageError>;
 
 /// What went wrong in a storage operation.
@@ -41,16 +40,10 @@ pub enum StorageError {
         "corrupt data in {}: {detail} (the file was left untouched; restore it from a backup or move it aside)",
         path.display()
     )]
-    Corrupt {
-        /// The damaged file.
-        path: PathBuf,
-        /// What is wrong with it.
-        detail: String,
-    },
+    Corrupt { path: PathBuf, detail: String },
     /// A file-system operation failed.
     #[error("I/O error on {}: {error}", path.display())]
     Io {
-        /// The file or directory involved.
         path: PathBuf,
         /// The OS error (part of the message, so not repeated as a `source`).
         error: std::io::Error,
@@ -61,9 +54,7 @@ pub enum StorageError {
         library.display(), lock_file.display()
     )]
     Locked {
-        /// Library root.
         library: PathBuf,
-        /// The lock file.
         lock_file: PathBuf,
         /// Who holds it, as written in the lock file.
         holder: String,
@@ -85,9 +76,7 @@ pub enum StorageError {
     /// The backend could not be reached or answered with a server-side failure.
     #[error("{backend} unavailable: {message}")]
     Unavailable {
-        /// Which backend.
         backend: String,
-        /// What happened.
         message: String,
         /// Whether trying again later may help.
         transient: bool,
@@ -95,9 +84,7 @@ pub enum StorageError {
     /// Any other backend-specific failure.
     #[error("{backend} error: {message}")]
     Backend {
-        /// Which backend.
         backend: String,
-        /// What happened.
         message: String,
         /// Whether trying again may help.
         transient: bool,
@@ -109,7 +96,6 @@ pub enum StorageError {
         path.display()
     )]
     Stale {
-        /// The referenced file.
         path: PathBuf,
         /// What changed (gone, other size, other bytes).
         detail: String,
@@ -132,13 +118,11 @@ pub enum StorageError {
     "song {song}: {field} has {actual} {what}, more than the {limit} the cloud backend accepts (so no backend stores it); nothing was written"
 )]
 pub struct SongLimitExceeded {
-    /// The song's id.
     pub song: String,
     /// The field: `tags`, `extra`, `metadata`, or the name of a free-form field.
     pub field: String,
     /// What is counted.
     pub what: &'static str,
-    /// The limit.
     pub limit: usize,
     /// What the song has.
     pub actual: usize,

@@ -14,13 +14,9 @@ use crate::metadata::SongMetadata;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
-    /// Song title.
     Title,
-    /// Artist.
     Artist,
-    /// Album.
     Album,
-    /// Genre.
     Genre,
     /// Musical key, e.g. `A minor`.
     Key,
@@ -34,7 +30,6 @@ pub enum Field {
     Duration,
     /// Sample rate in Hz.
     SampleRate,
-    /// Channel count.
     Channels,
     /// File size in bytes.
     FileSize,
@@ -142,33 +137,6 @@ impl Field {
             },
         }
     }
-
-    /// The field's values in a song: none if absent, several for tags.
-    pub fn values(&self, m: &SongMetadata) -> Vec<Value> {
-        let text = |s: &Option<String>| s.iter().map(|s| Value::Text(s.clone())).collect();
-        match self {
-            Self::Title => vec![Value::Text(m.title.clone())],
-            Self::Artist => text(&m.artist),
-            Self::Album => text(&m.album),
-            Self::Genre => text(&m.genre),
-            Self::Key => text(&m.key),
-            Self::Tags => m.tags.iter().map(|t| Value::Text(t.clone())).collect(),
-            Self::FileName => vec![Value::Text(m.file_name.clone())],
-            Self::Bpm => m.bpm.iter().map(|b| Value::Number(f64::from(*b))).collect(),
-            Self::Duration => vec![Value::Number(m.duration_secs)],
-            Self::SampleRate => vec![Value::Number(f64::from(m.sample_rate))],
-            Self::Channels => vec![Value::Number(f64::from(m.channels))],
-            Self::FileSize => vec![Value::Number(m.file_size as f64)],
-            Self::Version => vec![Value::Number(m.version as f64)],
-            Self::Extra(n) => match m.extra.get(n) {
-                None | Some(serde_json::Value::Null) => vec![],
-                Some(serde_json::Value::Array(a)) => {
-                    a.iter().filter_map(Value::from_json).collect()
-                }
-                Some(v) => Value::from_json(v).into_iter().collect(),
-            },
-        }
-    }
 }
 
 /// A scalar a filter compares with.
@@ -177,21 +145,8 @@ impl Field {
 pub enum Value {
     /// Boolean.
     Bool(bool),
-    /// Number.
     Number(f64),
-    /// Text.
     Text(String),
-}
-
-impl Value {
-    fn from_json(v: &serde_json::Value) -> Option<Self> {
-        match v {
-            serde_json::Value::Bool(b) => Some(Self::Bool(*b)),
-            serde_json::Value::Number(n) => n.as_f64().map(Self::Number),
-            serde_json::Value::String(s) => Some(Self::Text(s.clone())),
-            _ => None,
-        }
-    }
 }
 
 /// A borrowed [`Value`], as found in a song.
@@ -199,9 +154,7 @@ impl Value {
 pub enum ValueRef<'a> {
     /// Boolean.
     Bool(bool),
-    /// Number.
     Number(f64),
-    /// Text.
     Text(&'a str),
 }
 

@@ -27,13 +27,10 @@ pub struct SongMetadata {
     pub id: SongId,
     /// Title (from tags, else from the file name).
     pub title: String,
-    /// Artist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artist: Option<String>,
-    /// Album.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub album: Option<String>,
-    /// Genre.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genre: Option<String>,
     /// Duration in seconds.
@@ -363,7 +360,6 @@ fn has_number(v: &serde_json::Value) -> bool {
     "song {song}: {field} is {value}; only finite numbers can be stored, so nothing was written"
 )]
 pub struct NonFiniteNumber {
-    /// The song.
     pub song: SongId,
     /// The field: `duration_secs`, `bpm`, or an `extra` path such as `loudness` or `stats.peaks[2]`.
     pub field: String,
@@ -387,7 +383,6 @@ impl NonFiniteNumber {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionEntry {
-    /// Song id.
     pub id: SongId,
     /// Current version (of the tombstone, for deleted songs).
     pub version: u64,

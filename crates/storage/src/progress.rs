@@ -31,7 +31,14 @@ pub trait Progress<T: ?Sized = ()>: Send + Sync {
     }
 }
 
-/// Ignores progress.
+/// Parallel jobs for a `--jobs`-style setting: `jobs`, or one per core when it is 0.
+pub fn jobs_or_cores(jobs: usize) -> usize {
+    match jobs {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    }
+}
+
 pub struct NoProgress;
 
 impl<T: ?Sized> Progress<T> for NoProgress {

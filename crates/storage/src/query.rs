@@ -26,11 +26,9 @@ pub const MAX_EXCLUDE: usize = 100;
 /// by the use case from any door and carried down into each [`SearchQuery`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ranking {
-    /// How many results.
     pub k: usize,
     /// Skip this many of the best results (paging).
     pub offset: usize,
-    /// Comparison.
     pub metric: Metric,
     /// Keep only results with similarity ≥ this.
     pub threshold: Option<f32>,
@@ -110,8 +108,9 @@ impl SearchQuery {
     /// (`offset + k`; see [`crate::StorageBackend::max_results`]).
     pub fn validate_for(&self, max_results: usize) -> StorageResult<()> {
         let r = &self.ranking;
+        let invalid = |m: &str| Err(StorageError::InvalidInput(m.into()));
         if r.k == 0 {
-            return Err(StorageError::InvalidInput("k must be at least 1".into()));
+            return invalid("k must be at least 1");
         }
         if r.offset.checked_add(r.k).is_none_or(|n| n > max_results) {
             return Err(StorageError::InvalidInput(format!(
@@ -133,21 +132,13 @@ impl SearchQuery {
             });
         }
         if self.vector.iter().any(|v| !v.is_finite()) {
-            return Err(StorageError::InvalidInput(
-                "query vector has non-finite values".into(),
-            ));
+            return invalid("query vector has non-finite values");
         }
         if r.metric == Metric::Cosine && crate::math::norm(&self.vector) == 0.0 {
-            return Err(StorageError::InvalidInput(
-                "cosine similarity is undefined for an all-zero query vector".into(),
-            ));
+            return invalid("cosine similarity is undefined for an all-zero query vector");
         }
-        if let Some(t) = r.threshold
-            && !t.is_finite()
-        {
-            return Err(StorageError::InvalidInput(
-                "threshold must be a finite number".into(),
-            ));
+        if r.threshold.is_some_and(|t| !t.is_finite()) {
+            return invalid("threshold must be a finite number");
         }
         r.filter.validate()
     }
@@ -156,14 +147,12 @@ impl SearchQuery {
 /// One similarity result, with the song's metadata (no second round trip needed).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Match {
-    /// The song.
     pub id: SongId,
     /// Similarity under the query's metric (see [`Metric`]).
     pub similarity: f32,
     /// Euclidean distance, for `l2` queries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance: Option<f32>,
-    /// The song's metadata.
     pub metadata: SongMetadata,
     /// The result list this match belongs to came from an approximate nearest-neighbour index:
     /// the similarity is exact, but a better match may be missing (the local backend's ANN
@@ -189,7 +178,6 @@ pub enum SortKey {
     Updated,
     /// By tempo (songs without one last).
     Bpm,
-    /// By duration.
     Duration,
 }
 
@@ -222,9 +210,7 @@ impl FromStr for SortKey {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListQuery {
-    /// Which songs.
     pub filter: Filter,
-    /// Order.
     pub sort: SortKey,
     /// Reverse the order.
     pub descending: bool,
@@ -262,9 +248,7 @@ impl ListQuery {
 /// Items plus where the next page starts (`None` at the end).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
-    /// This page.
     pub items: Vec<T>,
-    /// Cursor for the next page.
     pub next: Option<String>,
 }
 

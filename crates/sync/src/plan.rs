@@ -51,7 +51,6 @@ pub enum Side {
 }
 
 impl Side {
-    /// The other side.
     pub fn other(self) -> Self {
         match self {
             Self::Local => Self::Remote,
@@ -94,7 +93,6 @@ impl Default for Rails {
     }
 }
 
-/// What kind of conflict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
@@ -122,7 +120,6 @@ impl fmt::Display for ConflictKind {
 /// A conflict and how it was resolved (always reported).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
-    /// The song.
     pub id: SongId,
     /// Its display name when known (else empty).
     pub title: String,
@@ -155,7 +152,6 @@ pub enum Action {
     /// Copy the song from `from` to the other side: metadata only when the other side holds
     /// the song, else the whole song (audio, every vector, metadata, in that order).
     Copy {
-        /// The song.
         id: SongId,
         /// Where it comes from.
         from: Side,
@@ -163,22 +159,15 @@ pub enum Action {
         full: bool,
     },
     /// Delete the song on one side (leaving a tombstone).
-    Delete {
-        /// The song.
-        id: SongId,
-        /// Where.
-        on: Side,
-    },
+    Delete { id: SongId, on: Side },
     /// Both sides hold the song and at least one changed it: read both and merge.
     Reconcile {
-        /// The song.
         id: SongId,
         /// Added on both sides independently (no base).
         added_both: bool,
     },
     /// Both sides deleted the song: only the record is behind.
     RecordDeleted {
-        /// The song.
         id: SongId,
         /// Highest tombstone version.
         version: u64,
@@ -198,14 +187,17 @@ impl Action {
 }
 
 /// A refusal by a safety rail.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "rail", rename_all = "snake_case")]
 pub enum Violation {
     /// The run would delete too large a share of a side's songs.
+    #[error(
+        "refusing to delete {deletes} of {live} {} on the {side} side (more than {max_percent}%); check with --dry-run, then raise --max-delete or pass --force",
+        songrec_storage::plural::noun(*live, "song")
+    )]
     TooManyDeletes {
         /// Where the deletions would happen.
         side: Side,
-        /// Songs to delete.
         deletes: usize,
         /// Live songs on that side now.
         live: usize,
@@ -213,33 +205,14 @@ pub enum Violation {
         max_percent: u32,
     },
     /// A side's listing is empty although the record says songs were synced with it.
+    #[error(
+        "the {side} library lists no songs at all, but {recorded} were synced with it before; is it the right library (or was it wiped)? Pass --force to treat every song as deleted there"
+    )]
     EmptyListing {
-        /// The empty side.
         side: Side,
         /// Live songs in the record.
         recorded: usize,
     },
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TooManyDeletes {
-                side,
-                deletes,
-                live,
-                max_percent,
-            } => write!(
-                f,
-                "refusing to delete {deletes} of {live} {} on the {side} side (more than {max_percent}%); check with --dry-run, then raise --max-delete or pass --force",
-                songrec_storage::plural::noun(*live, "song")
-            ),
-            Self::EmptyListing { side, recorded } => write!(
-                f,
-                "the {side} library lists no songs at all, but {recorded} were synced with it before; is it the right library (or was it wiped)? Pass --force to treat every song as deleted there"
-            ),
-        }
-    }
 }
 
 /// Counts of a plan.
@@ -294,7 +267,6 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     /// Safety-rail refusals (empty if none, or when forced).
     pub violations: Vec<Violation>,
-    /// Counts.
     pub summary: PlanSummary,
 }
 

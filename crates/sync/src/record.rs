@@ -31,7 +31,6 @@ pub struct BaseEntry {
     pub deleted: bool,
 }
 
-/// One change to the record.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)] // short-lived, in small batches
 pub enum RecordChange {
@@ -39,7 +38,6 @@ pub enum RecordChange {
     Live(SongMetadata),
     /// Both sides have deleted the song.
     Deleted {
-        /// The song.
         id: SongId,
         /// The version it was deleted at (as far as known).
         version: u64,

@@ -61,7 +61,6 @@ pub struct IngestOptions {
 pub enum Outcome {
     /// Analysed and stored.
     Added {
-        /// Song id.
         id: SongId,
         /// Display name.
         title: String,
@@ -73,14 +72,10 @@ pub enum Outcome {
     /// Same size and modification time as when last ingested.
     Unchanged,
     /// The content is already in the library (maybe from another path or machine).
-    AlreadyInLibrary {
-        /// Song id.
-        id: SongId,
-    },
+    AlreadyInLibrary { id: SongId },
     /// The file of a song in the library, at a new path (moved or renamed): the song now
     /// refers to it; nothing was recomputed.
     Moved {
-        /// Song id.
         id: SongId,
         /// Where it was.
         from: PathBuf,
@@ -88,7 +83,6 @@ pub enum Outcome {
     /// A song's audio under other tags (or another container around the same stream): its
     /// metadata was updated from the file, its vectors kept.
     Retagged {
-        /// Song id.
         id: SongId,
         /// Display name after the update.
         title: String,
@@ -96,14 +90,12 @@ pub enum Outcome {
     /// A file the library knew that is gone, and whose song turned up nowhere else (the path
     /// is where it was). Kept in the library: `prune` removes it.
     Missing {
-        /// Song id.
         id: SongId,
         /// Display name.
         title: String,
     },
     /// A missing file's song removed from the library (`prune`; the file was already gone).
     Removed {
-        /// Song id.
         id: SongId,
         /// Display name.
         title: String,
@@ -120,7 +112,6 @@ pub enum Outcome {
 /// One file's report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FileReport {
-    /// The file.
     pub path: PathBuf,
     /// What happened.
     #[serde(flatten)]
@@ -307,11 +298,7 @@ pub async fn ingest(
 
     // Analysis runs on a rayon pool; results stream back through a bounded channel.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Work>(64);
-    let jobs = if opts.jobs == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        opts.jobs
-    };
+    let jobs = songrec_storage::progress::jobs_or_cores(opts.jobs);
     let embedders = opts.embedders.clone();
     let known = Arc::new(known);
     let known_for_workers = known.clone();

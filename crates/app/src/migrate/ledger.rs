@@ -160,9 +160,7 @@ impl RunStatus {
 pub struct RunSummary {
     /// Run number.
     pub id: i64,
-    /// Source identity.
     pub source: String,
-    /// Target identity.
     pub target: String,
     /// RFC 3339.
     pub started_at: String,
@@ -172,17 +170,13 @@ pub struct RunSummary {
     pub status: RunStatus,
     /// The interrupted run it picked up after.
     pub resumes: Option<i64>,
-    /// Songs planned.
     pub planned: u64,
     /// Songs already on the target at start.
     pub up_to_date: u64,
-    /// Songs copied.
     pub copied: u64,
-    /// Songs failed.
     pub failed: u64,
     /// Why it stopped (status failed).
     pub error: Option<String>,
-    /// Verify summary.
     pub verify: Option<String>,
     /// Songs per state right now.
     pub states: Vec<(SongState, u64)>,
@@ -191,7 +185,6 @@ pub struct RunSummary {
 /// One song's row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SongEntry {
-    /// The song.
     pub id: String,
     /// The source version copied.
     pub version: u64,
@@ -199,20 +192,16 @@ pub struct SongEntry {
     pub state: SongState,
     /// Why it failed.
     pub error: Option<String>,
-    /// Write attempts.
     pub attempts: u64,
 }
 
 /// The numbers a finished run records.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunEnd {
-    /// Songs copied.
     pub copied: u64,
-    /// Songs failed.
     pub failed: u64,
     /// Why it stopped, if it did.
     pub error: Option<String>,
-    /// Verify summary.
     pub verify: Option<String>,
 }
 
@@ -293,7 +282,6 @@ impl Ledger {
         tx.commit().map_err(sql)
     }
 
-    /// The file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -133,7 +133,6 @@ impl MigrateOptions {
 /// The ledger of a migration and the identities of its two sides.
 #[derive(Debug)]
 pub struct LedgerContext<'a> {
-    /// The open ledger.
     pub ledger: &'a Ledger,
     /// [`identity`] of the source.
     pub source: String,
@@ -146,13 +145,11 @@ pub struct LedgerContext<'a> {
 pub struct MigrateReport {
     /// The plan it followed.
     pub plan: Plan,
-    /// Songs copied.
     pub copied: usize,
     /// Songs that could not be copied, with the reason.
     pub failed: Vec<(SongId, String)>,
     /// Audio files uploaded (the rest were on the target already, or the song had none).
     pub audio_uploaded: usize,
-    /// Retry rounds used.
     pub retry_rounds: usize,
     /// The ledger's run number, if a ledger was kept.
     pub run: Option<i64>,

@@ -70,7 +70,6 @@ pub struct ModelCount {
 /// One thing that differs for one song.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Difference {
-    /// The song.
     pub id: SongId,
     /// What differs, in words.
     pub what: String,

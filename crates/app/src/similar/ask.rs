@@ -104,7 +104,6 @@ pub enum QueryInfo {
     Upload {
         /// File name the client gave (informational).
         file_name: Option<String>,
-        /// Bytes received.
         bytes: u64,
         /// Media type recognised from the content.
         content_type: String,
@@ -121,7 +120,6 @@ pub struct SimilarItem {
     /// Euclidean distance, for `l2`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance: Option<f32>,
-    /// The song.
     pub song: SongMetadata,
     /// With `distinct`: other copies of this recording folded into it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,7 +143,6 @@ pub struct SimilarAnswer {
     pub words: Option<TagQuery>,
     /// The compared model (`name@version`, a blend's key, or [`STYLE_TAGS_MODEL`]).
     pub model: String,
-    /// The metric.
     pub metric: Metric,
     /// Results asked for.
     pub k: usize,

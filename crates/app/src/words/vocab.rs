@@ -52,7 +52,6 @@ const VOCABULARY: &str = include_str!("../vocabulary.txt");
 pub struct VocabularyEntry {
     /// The phrase, as [`parse`](super::parse) compares it (lowercase words joined by single spaces).
     pub phrase: String,
-    /// Its tags.
     pub tags: Vec<(TagKind, &'static str)>,
 }
 

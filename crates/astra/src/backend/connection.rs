@@ -16,7 +16,6 @@ use crate::dataapi::{DataApiClient, DataApiConfig};
 pub struct AstraOptions {
     /// `https://<db-id>-<region>.apps.astra.datastax.com` (or a local Data API server).
     pub api_endpoint: String,
-    /// Application token.
     pub token: Secret,
     pub keyspace: String,
     /// Prefix of collection names.
@@ -193,7 +192,6 @@ impl AstraBackend {
         &self.client
     }
 
-    /// The audio blob store.
     pub fn blob_store(&self) -> &BlobStore {
         &self.blobs
     }

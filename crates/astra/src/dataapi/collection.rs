@@ -90,7 +90,6 @@ impl Indexing {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionInfo {
-    /// Collection name.
     pub name: String,
     /// Vector dimension (explain only; accepts the `size` alias).
     pub dimension: Option<usize>,
@@ -211,7 +210,6 @@ impl Sort {
 pub struct FindOptions {
     /// Projection (`None` = server default, i.e. everything but `$vector`).
     pub projection: Option<Value>,
-    /// Sort clause.
     pub sort: Option<Sort>,
     /// Maximum number of documents in total (across pages).
     pub limit: Option<usize>,
@@ -280,7 +278,6 @@ impl UpdateOptions {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateResult {
-    /// Documents matched.
     pub matched_count: u64,
     /// Documents changed.
     pub modified_count: u64,
@@ -297,7 +294,6 @@ pub struct UpdateResult {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateManyResult {
-    /// Documents matched.
     pub matched_count: u64,
     /// Documents changed.
     pub modified_count: u64,

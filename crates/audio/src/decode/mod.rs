@@ -365,25 +365,22 @@ fn format_by_magic(path: &Path) -> Option<&'static str> {
         .ok()?;
     let head = &head[..n];
     let at = |i: usize, magic: &[u8]| head.get(i..i + magic.len()) == Some(magic);
-    Some(if at(0, b"OggS") {
-        "Ogg"
-    } else if at(0, b"fLaC") {
-        "FLAC"
-    } else if at(0, b"RIFF") && (n < 12 || at(8, b"WAVE")) {
-        "WAV"
-    } else if at(0, b"FORM") && (n < 12 || at(8, b"AIFF") || at(8, b"AIFC")) {
-        "AIFF"
-    } else if at(4, b"ftyp") {
-        "MP4/M4A"
-    } else if at(0, &[0x1A, 0x45, 0xDF, 0xA3]) {
-        "Matroska/WebM"
-    } else if at(0, b"caff") {
-        "CAF"
-    } else if at(0, b"ID3") {
-        "MP3"
-    } else {
-        return None;
-    })
+    let short = n < 12;
+    [
+        (at(0, b"OggS"), "Ogg"),
+        (at(0, b"fLaC"), "FLAC"),
+        (at(0, b"RIFF") && (short || at(8, b"WAVE")), "WAV"),
+        (
+            at(0, b"FORM") && (short || at(8, b"AIFF") || at(8, b"AIFC")),
+            "AIFF",
+        ),
+        (at(4, b"ftyp"), "MP4/M4A"),
+        (at(0, &[0x1A, 0x45, 0xDF, 0xA3]), "Matroska/WebM"),
+        (at(0, b"caff"), "CAF"),
+        (at(0, b"ID3"), "MP3"),
+    ]
+    .into_iter()
+    .find_map(|(hit, format)| hit.then_some(format))
 }
 
 /// What a reader's failure to open a file of a known format means, in songrec's words.

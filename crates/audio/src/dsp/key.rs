@@ -11,12 +11,10 @@ const MINOR: [f32; 12] = [
     6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
 ];
 
-/// A key estimate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KeyEstimate {
     /// Tonic pitch class (C = 0).
     pub tonic: usize,
-    /// True for minor.
     pub minor: bool,
     /// Pearson correlation of the chroma with the winning profile (-1..1).
     pub correlation: f32,

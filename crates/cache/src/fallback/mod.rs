@@ -148,7 +148,6 @@ pub struct RefreshReport {
     pub copied: u64,
     /// Songs removed from the copy (deleted on the primary).
     pub removed: u64,
-    /// Vectors copied.
     pub vectors: u64,
     /// Songs already up to date.
     pub unchanged: u64,
@@ -165,7 +164,6 @@ pub trait SnapshotRefresh: Send + Sync {
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> StorageResult<RefreshReport>;
 
-    /// The shared status.
     fn fallback_status(&self) -> FallbackStatus;
 }
 
@@ -211,7 +209,6 @@ macro_rules! answer {
 }
 
 impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
-    /// The primary backend.
     pub fn primary(&self) -> &P {
         &self.primary
     }
@@ -221,7 +218,6 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
         &self.secondary
     }
 
-    /// The shared status.
     pub fn status(&self) -> &FallbackStatus {
         &self.status
     }

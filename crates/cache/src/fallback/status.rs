@@ -76,11 +76,6 @@ impl FallbackStatus {
         self.lock().served
     }
 
-    /// Why the primary was not used (the first unavailable error).
-    pub fn reason(&self) -> Option<String> {
-        self.lock().reason.clone()
-    }
-
     /// When the offline copy was last updated from the primary.
     pub fn synced_at(&self) -> Option<DateTime<Utc>> {
         self.lock().state.synced_at

@@ -86,13 +86,10 @@ pub struct CacheStats {
     pub session: CacheCounters,
     /// Counters of every process since the cache was created or cleared.
     pub total: CacheCounters,
-    /// Entries held.
     pub entries: u64,
     /// Audio blobs held.
     pub audio_entries: u64,
-    /// Embeddings held.
     pub embedding_entries: u64,
-    /// Bytes held.
     pub bytes: u64,
     /// The size limit.
     pub max_bytes: u64,

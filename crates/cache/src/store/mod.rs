@@ -192,10 +192,6 @@ impl CacheStore {
         Ok(conn)
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The size limit in bytes.
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes

@@ -61,7 +61,6 @@ pub struct SeedRequest {
     pub model: Space,
     /// Songs wanted.
     pub n: usize,
-    /// Rules.
     pub constraints: Constraints,
 }
 
@@ -85,7 +84,6 @@ pub struct PathRequest {
 /// One song of a playlist.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Entry {
-    /// The song.
     pub song: SongMetadata,
     /// Cosine similarity to the previous song.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,7 +96,6 @@ pub struct Entry {
     pub progress: Option<f32>,
 }
 
-/// A playlist.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Playlist {
     /// `seeds` or `path`.

@@ -46,11 +46,6 @@ impl AisfxEmbedder {
     /// Starts the runtime (once per process) and loads the bundled network.
     pub fn new(cfg: &AisfxConfig) -> NeuralResult<Self> {
         let runtime = activate(&cfg.runtime)?;
-        let max = if cfg.max_sessions == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            cfg.max_sessions
-        };
         let (model, label) = if cfg.int8 {
             (INT8_MODEL, "the built-in aisfx model (int8)")
         } else {
@@ -76,7 +71,7 @@ impl AisfxEmbedder {
                 label.into(),
                 &SIGNATURE,
                 &runtime,
-                max,
+                cfg.max_sessions,
                 cfg.intra_threads,
                 cfg.tract_batch,
             )?)
@@ -163,15 +158,7 @@ impl AisfxEmbedder {
 
     /// FLOPs of one block through the network (counted by tract on the graph).
     pub fn flops_per_block(&self) -> NeuralResult<f64> {
-        crate::runtime::catch_panic("counting the model's work", || {
-            crate::profile::flops_per_item(self.model, &SIGNATURE)
-        })
-        .and_then(|r| r)
-        .map_err(|reason| NeuralError::InvalidModel {
-            model: self.label.into(),
-            runtime: "tract".into(),
-            reason,
-        })
+        crate::network::count_flops(self.model, self.label, &SIGNATURE)
     }
 
     /// Embedding of one song.

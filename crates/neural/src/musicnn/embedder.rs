@@ -66,11 +66,6 @@ impl MusicnnEmbedder {
     /// their first sessions. Every failure is one [`NeuralError`] variant; nothing panics.
     pub fn new(cfg: &MusicnnConfig) -> NeuralResult<Self> {
         let runtime = activate(&cfg.runtime)?;
-        let max = if cfg.max_sessions == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            cfg.max_sessions
-        };
         let load = |net: Net, path: &Option<PathBuf>| -> NeuralResult<Engine> {
             let (model, label): (Cow<'static, [u8]>, String) = match path {
                 None => (
@@ -95,7 +90,7 @@ impl MusicnnEmbedder {
                 label,
                 &SIGNATURE,
                 &runtime,
-                max,
+                cfg.max_sessions,
                 cfg.intra_threads,
                 1,
             )
@@ -161,11 +156,6 @@ impl MusicnnEmbedder {
     /// The runtime this embedder runs on.
     pub fn runtime(&self) -> &ActiveRuntime {
         &self.runtime
-    }
-
-    /// Maximum patches per song.
-    pub fn max_patches(&self) -> usize {
-        self.patches
     }
 
     /// ONNX Runtime sessions created so far for the MSD network (grows up to the number of
@@ -296,15 +286,7 @@ impl Engine {
         match self {
             Engine::Graph(n) => n.flops_per_item(),
             Engine::Native { model, label, .. } => {
-                crate::runtime::catch_panic("counting the model's work", || {
-                    crate::profile::flops_per_item(model, &SIGNATURE)
-                })
-                .and_then(|r| r)
-                .map_err(|reason| NeuralError::InvalidModel {
-                    model: label.clone(),
-                    runtime: "tract".into(),
-                    reason,
-                })
+                crate::network::count_flops(model, label, &SIGNATURE)
             }
         }
     }

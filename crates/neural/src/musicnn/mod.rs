@@ -149,7 +149,6 @@ impl MusicnnConfig {
 /// Raw model outputs for a batch of patches (row-major).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelOutput {
-    /// Number of patches.
     pub patches: usize,
     /// `[patches, 200]` ([`PENULTIMATE_DIM`]).
     pub penultimate: Vec<f32>,

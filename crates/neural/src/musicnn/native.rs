@@ -53,7 +53,6 @@ struct Mid {
     bn: Affine,
 }
 
-/// A dense layer.
 struct Dense {
     /// `[in, out]`, row-major.
     w: Vec<f32>,

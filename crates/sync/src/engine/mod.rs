@@ -41,9 +41,7 @@ pub const ABORT_AFTER_ENV: &str = "SONGREC_SYNC_TEST_ABORT_AFTER";
 /// Options of one run.
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
-    /// Conflict policy.
     pub policy: Policy,
-    /// Safety rails.
     pub rails: Rails,
     /// Plan only: take no lease, change nothing.
     pub dry_run: bool,
@@ -136,10 +134,7 @@ pub enum RemoteRead {
         changes: usize,
     },
     /// The whole listing (a full reconciliation).
-    Full {
-        /// Why.
-        reason: FullReason,
-    },
+    Full { reason: FullReason },
 }
 
 impl Default for RemoteRead {
@@ -158,7 +153,6 @@ pub struct SyncReport {
     /// The plan's steps (dry runs only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
-    /// Whether this was a dry run.
     pub dry_run: bool,
     /// Safety-rail refusals; when present nothing was changed.
     pub violations: Vec<Violation>,

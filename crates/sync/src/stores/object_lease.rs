@@ -49,7 +49,6 @@ impl ObjectLeaseStore {
         }
     }
 
-    /// The object key.
     pub fn key(&self) -> &str {
         &self.key
     }

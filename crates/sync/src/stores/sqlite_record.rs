@@ -90,7 +90,6 @@ impl SqliteRecord {
         })
     }
 
-    /// The file.
     pub fn path(&self) -> &Path {
         &self.path
     }
