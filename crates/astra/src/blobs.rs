@@ -119,9 +119,7 @@ pub enum BlobError {
     Config(String),
     /// No object under the key.
     #[error("blob {key} not found")]
-    NotFound {
-        key: String,
-    },
+    NotFound { key: String },
     /// The downloaded bytes do not hash to the key (corrupted or tampered blob).
     #[error("blob {key} failed verification: content hashes to {actual}, expected {expected}")]
     HashMismatch {
