@@ -120,13 +120,7 @@ pub fn cluster(set: &SongSet, k: usize, opts: &KMeansOptions) -> DiscoverResult<
         let c: Vec<usize> = with_genre.iter().map(|&i| assignments[i]).collect();
         let g: Vec<String> = with_genre
             .iter()
-            .map(|&i| {
-                set.songs[i]
-                    .genre
-                    .clone()
-                    .unwrap_or_default()
-                    .to_lowercase()
-            })
+            .map(|&i| set.songs[i].genre.as_deref().unwrap_or("").to_lowercase())
             .collect();
         purity(&c, &g)
     });

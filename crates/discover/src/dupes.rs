@@ -296,14 +296,11 @@ pub fn find_all(songs: &[Printed]) -> (Vec<Group>, Vec<Group>) {
                     .filter_map(|d| kept.get(d).copied())
                     .min()
             });
-            let g = match g {
-                Some(g) => g,
-                None => {
-                    members_of.push(Vec::new());
-                    kept.insert(c, members_of.len() - 1);
-                    members_of.len() - 1
-                }
-            };
+            let g = g.unwrap_or_else(|| {
+                members_of.push(Vec::new());
+                kept.insert(c, members_of.len() - 1);
+                members_of.len() - 1
+            });
             placed.insert(c, g);
             group_of[i] = g;
             members_of[g].push(i);
@@ -403,15 +400,12 @@ pub async fn scan(
     let mut printed = Vec::with_capacity(songs.len());
     let mut todo = Vec::new();
     for m in songs {
-        match m
+        let record = m
             .extra
             .get(EXTRA_KEY)
-            .and_then(FingerprintRecord::from_extra)
-        {
-            Some(r) => match fingerprint::decode(&r.fp) {
-                Ok(items) => printed.push(Printed::new(m, r, items)),
-                Err(_) => todo.push(m),
-            },
+            .and_then(FingerprintRecord::from_extra);
+        match record.and_then(|r| Some((fingerprint::decode(&r.fp).ok()?, r))) {
+            Some((items, r)) => printed.push(Printed::new(m, r, items)),
             None => todo.push(m),
         }
     }

@@ -83,10 +83,8 @@ impl History {
             at: Utc::now(),
             songs,
         });
-        if self.playlists.len() > KEEP {
-            let extra = self.playlists.len() - KEEP;
-            self.playlists.drain(..extra);
-        }
+        let extra = self.playlists.len().saturating_sub(KEEP);
+        self.playlists.drain(..extra);
     }
 
     /// Writes the file atomically.
@@ -105,10 +103,7 @@ impl History {
 /// assert_eq!(p, std::path::Path::new("/s/playlist-history/Local__m_data_.json"));
 /// ```
 pub fn path_for(state_dir: &Path, backend: &str) -> PathBuf {
-    let name: String = backend
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    let name = backend.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
     state_dir
         .join("playlist-history")
         .join(format!("{name}.json"))

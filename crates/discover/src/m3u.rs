@@ -106,27 +106,12 @@ pub fn relative_path(target: &Path, base: &Path) -> PathBuf {
     if common == 0 {
         return target.to_path_buf();
     }
-    let mut out = PathBuf::new();
-    for _ in common..b.len() {
-        out.push("..");
-    }
-    for c in &t[common..] {
-        out.push(c.as_os_str());
-    }
-    out
+    let up = std::iter::repeat_n(Component::ParentDir, b.len() - common);
+    up.chain(t[common..].iter().copied()).collect()
 }
 
 fn file_part(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c.is_control() || "/\\:*?\"<>|".contains(c) {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let cleaned = s.replace(|c: char| c.is_control() || "/\\:*?\"<>|".contains(c), "_");
     cleaned.trim().chars().take(80).collect()
 }
 
@@ -172,12 +157,12 @@ pub async fn write(
             .filter(|u| u.scheme() == "file")
             .and_then(|u| u.to_file_path().ok());
         let location = match (local, opts.remote) {
-            (Some(p), _) => Some(p),
+            (Some(p), _) => p,
             (None, RemoteAudio::Url) => {
                 report.urls += 1;
                 items.push((m.duration_secs, m.display_name(), url));
                 report.written += 1;
-                None
+                continue;
             }
             (None, RemoteAudio::Fetch) => {
                 let dest = audio_dir.join(format!(
@@ -199,21 +184,19 @@ pub async fn write(
                         Err(err) => return Err(err.into()),
                     }
                 }
-                Some(dest)
+                dest
             }
         };
-        if let Some(p) = location {
-            let shown = match opts.paths {
-                PathStyle::Absolute => p,
-                PathStyle::Relative => relative_path(&p, &out_dir),
-            };
-            items.push((
-                m.duration_secs,
-                m.display_name(),
-                shown.to_string_lossy().into_owned(),
-            ));
-            report.written += 1;
-        }
+        let shown = match opts.paths {
+            PathStyle::Absolute => location,
+            PathStyle::Relative => relative_path(&location, &out_dir),
+        };
+        items.push((
+            m.duration_secs,
+            m.display_name(),
+            shown.to_string_lossy().into_owned(),
+        ));
+        report.written += 1;
     }
     write_atomic(out, render(&items).as_bytes())?;
     Ok(report)

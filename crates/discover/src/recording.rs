@@ -149,16 +149,11 @@ impl Identity {
             .and_then(FingerprintRecord::from_extra_any);
         let wave = rec.as_ref().and_then(FingerprintRecord::waveform);
         let (pcm, items) = match rec {
-            Some(r) => match fingerprint::decode(&r.fp) {
-                Ok(items) => (Some(r.pcm), items),
-                Err(_) => (Some(r.pcm), Vec::new()),
-            },
+            Some(r) => (Some(r.pcm), fingerprint::decode(&r.fp).unwrap_or_default()),
             None => (None, Vec::new()),
         };
-        let tags = match (m.artist.as_deref().and_then(normalise), normalise(&m.title)) {
-            (Some(a), Some(t)) => Some((a, t)),
-            _ => None,
-        };
+        let artist = m.artist.as_deref().and_then(normalise);
+        let tags = artist.zip(normalise(&m.title));
         Self {
             content_hash: Some(m.content_hash.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty()),

@@ -180,8 +180,7 @@ pub async fn search(
     let mut pool_min = vec![0f32; n];
     let mut approximate = false;
     for (i, (part, v)) in space.parts.iter().zip(vectors).enumerate() {
-        let sq = query(part, v, pool.clone());
-        let ms = backend.search(&sq).await?;
+        let ms = backend.search(&query(part, v, pool.clone())).await?;
         approximate |= ms.iter().any(|m| m.approximate);
         pool_min[i] = ms.last().map_or(0.0, |m| m.similarity);
         for m in ms {
@@ -221,17 +220,13 @@ pub async fn search(
         }
     }
     // A song without a vector of some model is scored there as the pool's weakest member.
-    let mut ids = Vec::with_capacity(cands.len());
-    let mut rows = Vec::with_capacity(cands.len());
-    for (id, (_, s)) in &cands {
-        ids.push(id.clone());
-        rows.push(
-            s.iter()
-                .enumerate()
-                .map(|(i, x)| x.unwrap_or(pool_min[i]))
-                .collect::<Vec<f32>>(),
-        );
-    }
+    let (ids, rows): (Vec<SongId>, Vec<Vec<f32>>) = cands
+        .iter()
+        .map(|(id, (_, s))| {
+            let row = s.iter().enumerate().map(|(i, x)| x.unwrap_or(pool_min[i]));
+            (id.clone(), row.collect())
+        })
+        .unzip();
     let ranked = blend(&rows, &space.weights());
     Ok(ranked
         .into_iter()

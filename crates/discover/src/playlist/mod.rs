@@ -397,13 +397,10 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
 
     // Candidate pool: every song any waypoint found, vectors fetched once.
     let mut pool: BTreeMap<SongId, SongMetadata> = BTreeMap::new();
-    for l in &found {
-        for m in l {
-            if !req.constraints.exclude.contains(&m.id) && !ends.contains(&m.id) {
-                pool.entry(m.id.clone())
-                    .or_insert_with(|| m.metadata.clone());
-            }
-        }
+    let wanted = |m: &&Match| !req.constraints.exclude.contains(&m.id) && !ends.contains(&m.id);
+    for m in found.iter().flatten().filter(wanted) {
+        pool.entry(m.id.clone())
+            .or_insert_with(|| m.metadata.clone());
     }
     let ids: Vec<SongId> = pool.keys().cloned().collect();
     let fetched = part_vectors(backend, &req.model, &ids).await?;
