@@ -162,14 +162,12 @@ pub fn runtime_choice(cfg: &EmbedderConfig) -> AppResult<RuntimeChoice> {
 /// The line songrec prints about the neural runtime ([`RuntimeChoice`]'s) when `spec`
 /// (`dsp`, `musicnn`, `both`, a comma list) includes the neural embedder.
 pub fn runtime_line(spec: &str, cfg: &EmbedderConfig) -> AppResult<Option<String>> {
-    if split(spec)
+    let neural = split(spec)
         .into_iter()
-        .any(|n| canonical(n).is_ok_and(|c| c != "dsp"))
-    {
-        Ok(Some(runtime_choice(cfg)?.to_string()))
-    } else {
-        Ok(None)
-    }
+        .any(|n| canonical(n).is_ok_and(|c| c != "dsp"));
+    neural
+        .then(|| Ok(runtime_choice(cfg)?.to_string()))
+        .transpose()
 }
 
 /// The neural runtime songrec would use, started and timed: the musicnn embedder analyses

@@ -45,20 +45,14 @@ pub struct Explanation {
 /// Explains why `m` matched query `q`.
 pub fn explain(q: &SongMetadata, m: &SongMetadata) -> Explanation {
     let mut aspects = Vec::new();
-    if let Some(a) = key_aspect(q.key.as_deref(), m.key.as_deref()) {
-        aspects.push(a);
-    }
-    if let (Some(a), Some(b)) = (q.bpm, m.bpm) {
-        aspects.push(tempo_aspect(a, b));
-    }
+    aspects.extend(key_aspect(q.key.as_deref(), m.key.as_deref()));
+    aspects.extend(q.bpm.zip(m.bpm).map(|(a, b)| tempo_aspect(a, b)));
     let (dq, dm) = (descriptors(q), descriptors(m));
     if let (Some(dq), Some(dm)) = (&dq, &dm) {
         aspects.extend(timbre_aspect(dq, dm));
         aspects.extend(energy_aspect(dq, dm));
     }
-    if let Some(a) = style_aspect(&style_tags_of(q), &style_tags_of(m)) {
-        aspects.push(a);
-    }
+    aspects.extend(style_aspect(&style_tags_of(q), &style_tags_of(m)));
     // Stable: agreeing aspects first, each group in the order above.
     aspects.sort_by_key(|a| !a.agrees);
     let summary = aspects

@@ -94,13 +94,16 @@ fn load_state(path: &Path, model: &str) -> HashSet<SongId> {
 }
 
 fn save_state(path: &Path, model: &str, done: &HashSet<SongId>) -> AppResult<()> {
-    let mut ids: Vec<SongId> = done.iter().cloned().collect();
-    ids.sort();
-    let body = serde_json::to_vec(&State {
-        model: model.to_owned(),
-        done: ids,
-    })
-    .map_err(|e| AppError::Invalid(format!("reembed state: {e}")))?;
+    let mut done: Vec<SongId> = done.iter().cloned().collect();
+    done.sort();
+    let model = model.to_owned();
+    write_json(path, &State { model, done })
+}
+
+/// Writes a state file atomically, its folder made first.
+fn write_json(path: &Path, value: &impl Serialize) -> AppResult<()> {
+    let body =
+        serde_json::to_vec(value).map_err(|e| AppError::Invalid(format!("reembed state: {e}")))?;
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -132,17 +135,8 @@ fn load_inflight(state: &Path, model: &str) -> Option<SongId> {
 }
 
 fn save_inflight(state: &Path, model: &str, id: &SongId) -> AppResult<()> {
-    let path = inflight_path(state);
-    let body = serde_json::to_vec(&Inflight {
-        model: model.to_owned(),
-        id: id.clone(),
-    })
-    .map_err(|e| AppError::Invalid(format!("reembed state: {e}")))?;
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    songrec_fs::write_atomic(&path, |w| w.write_all(&body))
-        .map_err(|e| songrec_storage::StorageError::io(&path, e).into())
+    let (model, id) = (model.to_owned(), id.clone());
+    write_json(&inflight_path(state), &Inflight { model, id })
 }
 
 /// Every live song's metadata, in id order.
@@ -207,38 +201,31 @@ pub async fn reembed(
         done.remove(id);
     }
     // Which songs need work.
-    let mut todo = Vec::new();
-    if opts.force {
-        for s in songs {
-            if done.contains(&s.id) {
-                report.already += 1;
-            } else {
-                todo.push(s);
-            }
-        }
+    let checked: Vec<(bool, SongMetadata)> = if opts.force {
+        songs
+            .into_iter()
+            .map(|s| (done.contains(&s.id), s))
+            .collect()
     } else {
-        let checks: Vec<AppResult<(SongMetadata, bool)>> = futures::stream::iter(songs)
+        futures::stream::iter(songs)
             .map(|s| {
                 let model = &model;
                 let inflight = inflight.as_ref();
                 async move {
                     let has = inflight != Some(&s.id)
                         && backend.get_embedding(&s.id, model).await?.is_some();
-                    Ok((s, has))
+                    Ok((has, s))
                 }
             })
             .buffered(16)
-            .collect()
-            .await;
-        for c in checks {
-            let (s, has) = c?;
-            if has {
-                report.already += 1;
-            } else {
-                todo.push(s);
-            }
-        }
-    }
+            .collect::<Vec<AppResult<_>>>()
+            .await
+            .into_iter()
+            .collect::<AppResult<_>>()?
+    };
+    let (had, todo): (Vec<_>, Vec<_>) = checked.into_iter().partition(|(has, _)| *has);
+    report.already = had.len();
+    let todo: Vec<SongMetadata> = todo.into_iter().map(|(_, s)| s).collect();
     progress.start(todo.len() as u64);
     if todo.is_empty() {
         report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -246,12 +233,8 @@ pub async fn reembed(
         let _ = std::fs::remove_file(inflight_path(&opts.state_file));
         return Ok(report);
     }
-    std::fs::create_dir_all(&opts.scratch_dir).map_err(|error| {
-        AppError::Storage(songrec_storage::StorageError::Io {
-            path: opts.scratch_dir.clone(),
-            error,
-        })
-    })?;
+    std::fs::create_dir_all(&opts.scratch_dir)
+        .map_err(|e| songrec_storage::StorageError::io(&opts.scratch_dir, e))?;
     let jobs = songrec_storage::progress::jobs_or_cores(opts.jobs);
     let mut results = futures::stream::iter(todo)
         .map(|song| {

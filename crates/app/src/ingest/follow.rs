@@ -63,12 +63,7 @@ pub(super) async fn known_file(
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(_) => false,
     };
-    let kept = if held {
-        Ok(())
-    } else {
-        backend.link_audio(&key, &path).await.map(|_| ())
-    };
-    if let Err(e) = kept {
+    if !held && let Err(e) = backend.link_audio(&key, &path).await {
         return storage_failure(e, &path, "could not keep its audio");
     }
     // Where the song's file was before, if that path no longer holds it.

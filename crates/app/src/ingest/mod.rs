@@ -139,6 +139,10 @@ pub struct IngestSummary {
 }
 
 impl IngestSummary {
+    fn report(&mut self, progress: &Progress, r: FileReport) {
+        progress.finished(&r);
+        self.files.push(r);
+    }
     fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.files.iter().filter(|r| f(&r.outcome)).count()
     }
@@ -189,11 +193,10 @@ pub use songrec_storage::NoProgress;
 /// assert_eq!(songrec_app::ingest::file_warnings(&info), ["truncated: decoded 12.0 s"]);
 /// ```
 pub fn file_warnings(info: &songrec_audio::AudioInfo) -> Vec<String> {
-    let mut w = Vec::new();
-    if info.truncated {
-        w.push(format!("truncated: decoded {:.1} s", info.duration_secs));
-    }
-    w
+    info.truncated
+        .then(|| format!("truncated: decoded {:.1} s", info.duration_secs))
+        .into_iter()
+        .collect()
 }
 
 enum Work {
@@ -256,8 +259,7 @@ pub async fn ingest(
     let folders: Vec<PathBuf> = roots.iter().filter(|r| r.is_dir()).cloned().collect();
     let unreadable: Vec<PathBuf> = scan_errors.iter().map(|r| r.path.clone()).collect();
     for r in scan_errors {
-        progress.finished(&r);
-        summary.files.push(r);
+        summary.report(&*progress, r);
     }
 
     let versions = backend.list_versions().await?;
@@ -266,10 +268,10 @@ pub async fn ingest(
         .filter(|v| !v.deleted)
         .map(|v| v.id.clone())
         .collect();
-    let before: BTreeMap<PathBuf, Seen> = match &opts.state_file {
-        Some(p) => read_state(p),
-        None => BTreeMap::new(),
-    };
+    let before = opts
+        .state_file
+        .as_deref()
+        .map_or_else(BTreeMap::new, read_state);
     let mut state = before.clone();
 
     // Files as they were: reported at once, never read.
@@ -283,8 +285,7 @@ pub async fn ingest(
                     path: path.clone(),
                     outcome: Outcome::Unchanged,
                 };
-                progress.finished(&r);
-                summary.files.push(r);
+                summary.report(&*progress, r);
             }
             _ => candidates.push(path.clone()),
         }
@@ -367,8 +368,7 @@ pub async fn ingest(
                         path,
                         outcome: Outcome::AlreadyInLibrary { id },
                     };
-                    progress.finished(&r);
-                    summary.files.push(r);
+                    summary.report(&*progress, r);
                     continue;
                 }
                 summary.audio_secs += analysis.info.duration_secs;
@@ -392,8 +392,7 @@ pub async fn ingest(
                             "storage",
                             format!("{}: could not store audio: {e}", path.display()),
                         );
-                        progress.finished(&r);
-                        summary.files.push(r);
+                        summary.report(&*progress, r);
                         continue;
                     }
                 }
@@ -432,8 +431,7 @@ pub async fn ingest(
                 continue;
             }
         };
-        progress.finished(&report);
-        summary.files.push(report);
+        summary.report(&*progress, report);
     }
     store_batch(
         backend,
@@ -461,8 +459,7 @@ pub async fn ingest(
         )
         .await?;
         for r in gone {
-            progress.finished(&r);
-            summary.files.push(r);
+            summary.report(&*progress, r);
         }
     }
     backend.flush().await?;
@@ -552,14 +549,10 @@ async fn store_batch(
         return Ok(());
     }
     let records: Vec<SongRecord> = batch.iter().map(|(_, r, _, _)| r.clone()).collect();
-    let result = backend.put_songs(&records).await;
-    if let Err(e) = &result
-        && e.is_fatal()
-    {
-        return Err(result
-            .err()
-            .map_or_else(|| AppError::Invalid("store failed".into()), AppError::from));
-    }
+    let result = match backend.put_songs(&records).await {
+        Err(e) if e.is_fatal() => return Err(e.into()),
+        result => result,
+    };
     for (path, rec, seen, warnings) in batch.drain(..) {
         let id = rec.metadata.id.clone();
         let outcome = match &result {
@@ -582,9 +575,7 @@ async fn store_batch(
         if matches!(outcome, Outcome::Added { .. }) {
             state.insert(path.clone(), seen);
         }
-        let r = FileReport { path, outcome };
-        progress.finished(&r);
-        summary.files.push(r);
+        summary.report(progress, FileReport { path, outcome });
     }
     Ok(())
 }

@@ -174,12 +174,27 @@ impl Journal<'_> {
         }
     }
 
-    fn record(&self, updates: &[(SongId, SongState, Option<String>)]) {
+    /// Records the songs `done` at `state`, and the `failed` ones.
+    fn record<'i>(
+        &self,
+        done: impl IntoIterator<Item = &'i SongId>,
+        state: SongState,
+        failed: &[Failure],
+    ) {
         if self.broken.load(Ordering::SeqCst) {
             return;
         }
+        let mut updates: Vec<_> = done
+            .into_iter()
+            .map(|id| (id.clone(), state, None))
+            .collect();
+        updates.extend(
+            failed
+                .iter()
+                .map(|f| (f.id.clone(), SongState::Failed, Some(f.why.clone()))),
+        );
         if let (Some(ctx), Some(run)) = (self.ctx, self.run)
-            && let Err(e) = ctx.ledger.record(run, updates)
+            && let Err(e) = ctx.ledger.record(run, &updates)
         {
             self.note(&e);
         }
@@ -297,13 +312,6 @@ struct BatchOutcome {
     audio_uploaded: usize,
 }
 
-fn failed_updates(failed: &[Failure]) -> Vec<(SongId, SongState, Option<String>)> {
-    failed
-        .iter()
-        .map(|f| (f.id.clone(), SongState::Failed, Some(f.why.clone())))
-        .collect()
-}
-
 /// Audio, then vectors and metadata, of one batch; the ledger records each step.
 #[allow(clippy::too_many_arguments)]
 async fn copy_batch(
@@ -349,12 +357,7 @@ async fn copy_batch(
             Err(e) => out.failed.push(Failure::new(id, "audio", &e)),
         }
     }
-    let mut updates: Vec<_> = ready
-        .iter()
-        .map(|id| (id.clone(), SongState::AudioDone, None))
-        .collect();
-    updates.extend(failed_updates(&out.failed));
-    journal.record(&updates);
+    journal.record(&ready, SongState::AudioDone, &out.failed);
 
     // 2. Vectors and metadata, read and sent.
     if ready.is_empty() {
@@ -372,12 +375,8 @@ async fn copy_batch(
                 .collect(),
         ),
     };
-    let mut updates: Vec<_> = records
-        .iter()
-        .map(|r| (r.metadata.id.clone(), SongState::VectorsDone, None))
-        .collect();
-    updates.extend(failed_updates(&read_failed));
-    journal.record(&updates);
+    let read = records.iter().map(|r| &r.metadata.id);
+    journal.record(read, SongState::VectorsDone, &read_failed);
     out.failed.extend(read_failed);
     if records.is_empty() {
         return Ok(out);
@@ -388,13 +387,11 @@ async fn copy_batch(
     match target.put_songs(&records).await {
         Ok(rep) => {
             out.copied = rep.stored;
-            for (id, why) in rep.failed {
-                write_failed.push(Failure {
-                    id,
-                    why,
-                    transient: false,
-                });
-            }
+            write_failed.extend(rep.failed.into_iter().map(|(id, why)| Failure {
+                id,
+                why,
+                transient: false,
+            }));
         }
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => write_failed.extend(
@@ -403,13 +400,7 @@ async fn copy_batch(
                 .map(|r| Failure::new(&r.metadata.id, "writing", &e)),
         ),
     }
-    let mut updates: Vec<_> = out
-        .copied
-        .iter()
-        .map(|id| (id.clone(), SongState::Done, None))
-        .collect();
-    updates.extend(failed_updates(&write_failed));
-    journal.record(&updates);
+    journal.record(&out.copied, SongState::Done, &write_failed);
     out.failed.extend(write_failed);
     Ok(out)
 }

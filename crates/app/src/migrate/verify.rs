@@ -131,18 +131,17 @@ impl VerifyReport {
             "{}/{} source songs on the target with matching versions and content hashes",
             self.matching, self.source_songs
         );
-        let mut bad = Vec::new();
         let differences = format!("{} in depth", noun(self.differences.len(), "difference"));
-        for (n, what) in [
+        let mut bad: Vec<String> = [
             (self.missing.len(), "missing"),
             (self.older.len(), "older on the target"),
             (self.hash_mismatch.len(), "content hash differs"),
             (self.differences.len(), differences.as_str()),
-        ] {
-            if n > 0 {
-                bad.push(format!("{n} {what}"));
-            }
-        }
+        ]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
         for m in self.models.iter().filter(|m| m.target < m.source) {
             bad.push(format!(
                 "{}: {} on the target, {} on the source",
@@ -225,9 +224,7 @@ pub fn metadata_diff(a: &SongMetadata, b: &SongMetadata) -> Vec<String> {
         }
     };
     let (x, y) = (as_map(a), as_map(b));
-    let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-    keys.sort();
-    keys.dedup();
+    let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
     let diff: Vec<String> = keys
         .into_iter()
         .filter(|k| x.get(*k) != y.get(*k))
@@ -273,15 +270,14 @@ async fn check_song(
     id: &SongId,
     scratch: &Path,
 ) -> Result<Vec<String>, StorageError> {
-    let mut out = Vec::new();
     let (sm, tm) = (
         source.get_metadata(id).await?,
         target.get_metadata(id).await?,
     );
     let (Some(sm), Some(tm)) = (sm, tm) else {
-        out.push("metadata missing on one side".into());
-        return Ok(out);
+        return Ok(vec!["metadata missing on one side".into()]);
     };
+    let mut out = Vec::new();
     if tm.version == sm.version {
         let d = metadata_diff(&sm, &tm);
         if !d.is_empty() {

@@ -71,18 +71,16 @@ pub(crate) fn embedders_for(
     // The embedder's name users type, with the version for an earlier one (`mix@1`).
     let live = |model: &ModelInfo| {
         let short = crate::embedders::short_name(&model.name);
-        [short.to_owned(), format!("{short}@{}", model.version)]
+        let name = [short.to_owned(), format!("{short}@{}", model.version)]
             .into_iter()
             .find(|n| crate::embedders::model_by_name(n).is_ok_and(|m| m == *model))
-            .map_or_else(
-                || {
-                    Err(AppError::Invalid(format!(
-                        "no embedder is available for model {}; cannot analyse a file for it",
-                        model.key()
-                    )))
-                },
-                |name| pool.get(&name),
-            )
+            .ok_or_else(|| {
+                AppError::Invalid(format!(
+                    "no embedder is available for model {}; cannot analyse a file for it",
+                    model.key()
+                ))
+            })?;
+        pool.get(&name)
     };
     space.parts.iter().map(|p| live(&p.model)).collect()
 }

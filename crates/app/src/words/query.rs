@@ -119,7 +119,7 @@ pub fn check_query(text: &str) -> AppResult<Vec<String>> {
 }
 
 /// `v` without repeats, first occurrences kept in order.
-fn unique(v: &mut Vec<String>) {
+pub(super) fn unique(v: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     v.retain(|w| seen.insert(w.clone()));
 }

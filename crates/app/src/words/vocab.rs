@@ -181,12 +181,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The [`suggestions`] for each of `unknown`, each once, at most [`MAX_SUGGESTIONS`].
 pub(super) fn suggestions_for(unknown: &[String]) -> Vec<String> {
-    let mut near: Vec<String> = Vec::new();
-    for s in unknown.iter().flat_map(|w| suggestions(w)) {
-        if !near.contains(&s) {
-            near.push(s);
-        }
-    }
+    let mut near: Vec<String> = unknown.iter().flat_map(|w| suggestions(w)).collect();
+    super::query::unique(&mut near);
     near.truncate(MAX_SUGGESTIONS);
     near
 }
