@@ -1,5 +1,7 @@
 //! The configuration a run uses: the environment file, the config file, then the global flags.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 
 use crate::args::GlobalArgs;
@@ -60,24 +62,21 @@ struct UnusedFiles {
 
 /// One line naming a `config.toml` or `.env` in the working directory that is not used (and how
 /// to use it), or `None` when there is none or it is the file in use.
-fn unused_local_files(
-    config: Option<&std::path::Path>,
-    env_file: Option<&std::path::Path>,
-) -> Option<UnusedFiles> {
-    let same = |used: Option<&std::path::Path>, local: &std::path::Path| {
+fn unused_local_files(config: Option<&Path>, env_file: Option<&Path>) -> Option<UnusedFiles> {
+    let same = |used: Option<&Path>, local: &Path| {
         used.is_some_and(
             |u| matches!((u.canonicalize(), local.canonicalize()), (Ok(a), Ok(b)) if a == b),
         )
     };
     let mut unused = Vec::new();
     let mut worth_saying = false;
-    let local_config = std::path::Path::new("config.toml");
+    let local_config = Path::new("config.toml");
     if local_config.is_file() && !same(config, local_config) {
         unused.push(("./config.toml", "--config ./config.toml"));
         worth_saying |= std::fs::read_to_string(local_config)
             .map_or(true, |text| text.trim() != SHIPPED_EXAMPLE.trim());
     }
-    let local_env = std::path::Path::new(".env");
+    let local_env = Path::new(".env");
     if local_env.is_file() && !same(env_file, local_env) {
         unused.push(("./.env", "--env-file ./.env"));
         worth_saying = true;
@@ -85,8 +84,7 @@ fn unused_local_files(
     if unused.is_empty() {
         return None;
     }
-    let names: Vec<&str> = unused.iter().map(|u| u.0).collect();
-    let flags: Vec<&str> = unused.iter().map(|u| u.1).collect();
+    let (names, flags): (Vec<&str>, Vec<&str>) = unused.into_iter().unzip();
     let text = format!(
         "{} in the working directory {} not read (settings come from ~/.config/songrec, \
          $SONGREC_CONFIG, $SONGREC_ENV_FILE and the environment); to use {}, pass {}",

@@ -3,18 +3,29 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use songrec_app::music::MusicFolder;
 use songrec_config::Config;
 
 /// A path that does not exist is a mistake, not a partly finished job: nothing is ingested.
 pub fn paths_exist(paths: &[PathBuf]) -> Result<()> {
-    match paths.iter().find(|p| std::fs::symlink_metadata(p).is_err()) {
-        Some(p) => bail!(
+    if let Some(p) = paths.iter().find(|p| std::fs::symlink_metadata(p).is_err()) {
+        bail!(
             "{}: no such file or folder; nothing was ingested",
             p.display()
-        ),
-        None => Ok(()),
+        );
     }
+    Ok(())
+}
+
+/// The audio files below the music folder `dir`, indexed on a blocking thread (the hashes are
+/// remembered in this machine's state file for the folder); `what` names the step on failure.
+pub async fn index_music(cfg: &Config, dir: &Path, what: &'static str) -> Result<MusicFolder> {
+    let state = songrec_factory::ingest_state_file(cfg, &format!("music {}", dir.display()));
+    let (dir, jobs) = (dir.to_path_buf(), cfg.ingest.jobs);
+    tokio::task::spawn_blocking(move || MusicFolder::index(&dir, &state, jobs))
+        .await
+        .context(what)
 }
 
 /// Commands that work on an existing library refuse a local folder that holds none (a typo in

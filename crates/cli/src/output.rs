@@ -40,7 +40,6 @@ pub(crate) fn mmss(secs: f64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-///
 /// `total` is exact, or a lower bound on the cloud (JSON: `"total_exact": false`; text:
 /// `1000+` and where the exact figure is).
 pub fn songs(items: &[SongMetadata], total: SongCount, json: bool) -> Result<()> {
@@ -283,11 +282,8 @@ fn extra_value(v: &serde_json::Value) -> String {
             .iter()
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| match v {
-                Value::Number(n) => {
-                    format!("{k} {}", n.as_f64().map_or_else(|| n.to_string(), num))
-                }
-                Value::String(s) => format!("{k} {s}"),
-                other => format!("{k} {other}"),
+                Value::Object(_) => format!("{k} {v}"),
+                v => format!("{k} {}", extra_value(v)),
             })
             .collect::<Vec<_>>()
             .join(", "),

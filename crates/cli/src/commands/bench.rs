@@ -1,5 +1,6 @@
 //! `songrec bench`: speed numbers printed for the record (never asserted in tests).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -111,7 +112,6 @@ struct NpyWriter(std::io::BufWriter<std::fs::File>);
 
 impl NpyWriter {
     fn create(path: &Path, rows: usize, dim: usize) -> Result<Self> {
-        use std::io::Write;
         let mut header =
             format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
         while (10 + header.len() + 1) % 64 != 0 {
@@ -127,16 +127,13 @@ impl NpyWriter {
         Ok(Self(w))
     }
     fn row(&mut self, v: &[f32]) -> Result<()> {
-        use std::io::Write;
         for x in v {
             self.0.write_all(&x.to_le_bytes())?;
         }
         Ok(())
     }
     fn finish(mut self) -> Result<()> {
-        use std::io::Write;
-        self.0.flush()?;
-        Ok(())
+        Ok(self.0.flush()?)
     }
 }
 
@@ -161,14 +158,13 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 /// Single-core sequential read bandwidth, bytes/s (sum over a buffer larger than the caches).
 fn read_bandwidth() -> f64 {
     let v = vec![1.0f32; 64 << 20]; // 256 MB
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let s = math::dot(&v, &v[..]);
-        let dt = t.elapsed().as_secs_f64();
-        std::hint::black_box(s);
-        best = best.min(dt);
-    }
+    let best = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(math::dot(&v, &v[..]));
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min);
     // dot reads both operands (the same buffer, so from memory once per element pair).
     (v.len() * 4) as f64 / best
 }
@@ -431,37 +427,45 @@ async fn bench_ingest(
     fingerprint_cost(&files, &refs, r.wall_secs / r.songs.max(1) as f64);
     if let Some(b) = bliss {
         // Same files, one core (the harness sets bliss's own thread count to 1).
-        let out = std::process::Command::new(b)
-            .arg("bench")
-            .arg(&music)
-            .output()
-            .with_context(|| format!("running the bliss-audio harness {}", b.display()))?;
-        anyhow::ensure!(
-            out.status.success(),
-            "the bliss-audio harness failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        for line in super::bench_stages::bliss_output(b, &music)?.lines() {
             println!("{line} (bliss-audio, same files, one thread)");
         }
     }
     // The whole pipeline (hash, analyse on every core, store) into a fresh local library.
-    let backend = factory::scratch_local(dir.path().join("lib"))?;
+    let (summary, _) = ingest_into(&dir.path().join("lib"), &music, embedders, 0).await?;
+    print_every_core(&names, &summary);
+    Ok(exit::OK)
+}
+
+/// `ingest` with `jobs` threads of `music` into a fresh local library at `lib`, and the
+/// process's CPU seconds it took.
+async fn ingest_into(
+    lib: &Path,
+    music: &Path,
+    embedders: Vec<std::sync::Arc<dyn songrec_audio::Embedder>>,
+    jobs: usize,
+) -> Result<(songrec_app::ingest::IngestSummary, f64)> {
+    let backend = factory::scratch_local(lib)?;
     let opts = songrec_app::ingest::IngestOptions {
-        jobs: 0,
+        jobs,
         embedders,
         batch_size: 32,
         state_file: None,
         prune: false,
         copy_audio: false,
     };
+    let cpu = songrec_neural::profile::process_cpu();
     let summary = songrec_app::ingest::ingest(
         &backend,
-        &[music],
+        &[music.to_path_buf()],
         &opts,
         std::sync::Arc::new(songrec_app::ingest::NoProgress),
     )
     .await?;
+    Ok((summary, songrec_neural::profile::process_cpu() - cpu))
+}
+
+fn print_every_core(names: &str, summary: &songrec_app::ingest::IngestSummary) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "songrec ingest ({names}, {cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
@@ -470,7 +474,6 @@ async fn bench_ingest(
         summary.added() as f64 / summary.elapsed_secs,
         summary.audio_secs / summary.elapsed_secs
     );
-    Ok(exit::OK)
 }
 
 /// `ingest` on one thread into a fresh library, timed on the process's CPU clock: what it
@@ -484,43 +487,15 @@ async fn whole_ingest(
     files: usize,
     analysis: f64,
 ) -> Result<u8> {
-    for (jobs, lib) in [(1, "lib1"), (0, "lib")] {
-        let backend = factory::scratch_local(dir.join(lib))?;
-        let opts = songrec_app::ingest::IngestOptions {
-            jobs,
-            embedders: embedders.clone(),
-            batch_size: 32,
-            state_file: None,
-            prune: false,
-            copy_audio: false,
-        };
-        let cpu = songrec_neural::profile::process_cpu();
-        let summary = songrec_app::ingest::ingest(
-            &backend,
-            &[music.to_path_buf()],
-            &opts,
-            std::sync::Arc::new(songrec_app::ingest::NoProgress),
-        )
-        .await?;
-        let cpu = songrec_neural::profile::process_cpu() - cpu;
-        let added = summary.added().max(1) as f64;
-        if jobs == 1 {
-            println!(
-                "songrec ingest -j 1 ({names}, local backend): {:.3} s CPU per song ({files} files); besides decode + analysis (hash, tags, fingerprint, writes): {:.3} s",
-                cpu / added,
-                cpu / added - analysis
-            );
-        } else {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            println!(
-                "songrec ingest ({names}, {cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
-                summary.added(),
-                summary.elapsed_secs,
-                summary.added() as f64 / summary.elapsed_secs,
-                summary.audio_secs / summary.elapsed_secs
-            );
-        }
-    }
+    let (summary, cpu) = ingest_into(&dir.join("lib1"), music, embedders.clone(), 1).await?;
+    let added = summary.added().max(1) as f64;
+    println!(
+        "songrec ingest -j 1 ({names}, local backend): {:.3} s CPU per song ({files} files); besides decode + analysis (hash, tags, fingerprint, writes): {:.3} s",
+        cpu / added,
+        cpu / added - analysis
+    );
+    let (summary, _) = ingest_into(&dir.join("lib"), music, embedders, 0).await?;
+    print_every_core(names, &summary);
     Ok(exit::OK)
 }
 
@@ -614,8 +589,6 @@ fn similar_processes(lib: &Path, n: usize, k: usize, model: &ModelInfo, exact: b
     Ok(())
 }
 
-/// The approximate index on one library: build, then recall@k and latency against the exact
-/// scan, index bytes and the peak resident memory of a search phase.
 /// How `bench search` treats the approximate index.
 struct AnnRun {
     ef_search: Vec<usize>,
@@ -623,6 +596,8 @@ struct AnnRun {
     ef_construction: Option<usize>,
 }
 
+/// The approximate index on one library: build, then recall@k and latency against the exact
+/// scan, index bytes and the peak resident memory of a search phase.
 #[allow(clippy::too_many_arguments)]
 async fn bench_ann(
     lib: &Path,
@@ -634,12 +609,11 @@ async fn bench_ann(
     model: &ModelInfo,
     run: &AnnRun,
 ) -> Result<()> {
+    let defaults = factory::AnnOptions::default();
     let o = factory::AnnOptions {
         min_vectors: 1,
-        expansion_add: run
-            .ef_construction
-            .unwrap_or(songrec_local_defaults().expansion_add),
-        ..songrec_local_defaults()
+        expansion_add: run.ef_construction.unwrap_or(defaults.expansion_add),
+        ..defaults
     };
     let backend = factory::scratch_local_ann(lib, o.clone())?;
     let kept = if run.keep_index {
@@ -750,11 +724,6 @@ async fn bench_ann(
     Ok(())
 }
 
-fn songrec_local_defaults() -> factory::AnnOptions {
-    factory::AnnOptions::default()
-}
-
-/// `songrec bench`.
 pub async fn run(args: &BenchArgs) -> Result<u8> {
     match &args.what {
         BenchWhat::Search {

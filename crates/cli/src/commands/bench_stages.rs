@@ -44,6 +44,12 @@ fn songrec_round(files: &[PathBuf], mix: &MixEmbedder) -> Round {
 /// The bliss-audio harness on the folder, in a child process: its CPU seconds (user + system).
 fn bliss_round(bliss: &Path, music: &Path) -> Result<(f64, String)> {
     let before = profile::children_cpu();
+    let line = bliss_output(bliss, music)?.trim().to_string();
+    Ok((profile::children_cpu() - before, line))
+}
+
+/// What the bliss-audio harness prints for `bench` on the folder.
+pub(super) fn bliss_output(bliss: &Path, music: &Path) -> Result<String> {
     let out = std::process::Command::new(bliss)
         .arg("bench")
         .arg(music)
@@ -54,8 +60,7 @@ fn bliss_round(bliss: &Path, music: &Path) -> Result<(f64, String)> {
         "the bliss-audio harness failed: {}",
         String::from_utf8_lossy(&out.stderr).trim()
     );
-    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Ok((profile::children_cpu() - before, line))
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -132,48 +137,41 @@ pub fn run(files: &[PathBuf], b: &StageBench<'_>) -> Result<f64> {
             ""
         }
     );
-    let row = |name: &str, v: f64, note: String| {
+    let row = |name: &str, v: f64, note: &str| {
         println!(
             "  {name:<26} {v:>7.3} s  {:>5.1} %{note}",
             100.0 * v / total.max(1e-12)
         );
     };
-    row("decode (44.1 kHz excerpts)", decode, String::new());
-    row("resample to 22.05 kHz", s(|p| p.resample), String::new());
-    row("DSP analysis", s(|p| p.dsp), String::new());
-    row(
-        "musicnn patches (16 kHz)",
-        s(|p| p.musicnn_cut),
-        String::new(),
-    );
+    row("decode (44.1 kHz excerpts)", decode, "");
+    row("resample to 22.05 kHz", s(|p| p.resample), "");
+    row("DSP analysis", s(|p| p.dsp), "");
+    row("musicnn patches (16 kHz)", s(|p| p.musicnn_cut), "");
     row(
         "musicnn networks",
         musicnn_net,
-        format!(
+        &format!(
             "  {patches:.1} patches x {:.3} GFLOP: {musicnn_rate:.1} GFLOP/s, {:.0} % of peak",
             (msd + mtt) / 2e9,
             100.0 * musicnn_rate / peak.gflops
         ),
     );
-    row("aisfx front end", s(|p| p.aisfx_frontend), String::new());
+    row("aisfx front end", s(|p| p.aisfx_frontend), "");
+    let aisfx_peak = 100.0 * aisfx_rate / peak.gflops;
     row(
         "aisfx network",
         aisfx_net,
-        if b.mix.aisfx_int8() {
-            format!(
-                "  {blocks:.1} blocks x {:.3} GFLOP: {aisfx_rate:.1} GFLOP/s counted as float32 (int8 network: {:.0} % of the f32 peak)",
-                aisfx / 1e9,
-                100.0 * aisfx_rate / peak.gflops
-            )
-        } else {
-            format!(
-                "  {blocks:.1} blocks x {:.3} GFLOP: {aisfx_rate:.1} GFLOP/s, {:.0} % of peak",
-                aisfx / 1e9,
-                100.0 * aisfx_rate / peak.gflops
-            )
-        },
+        &format!(
+            "  {blocks:.1} blocks x {:.3} GFLOP: {aisfx_rate:.1} GFLOP/s{}",
+            aisfx / 1e9,
+            if b.mix.aisfx_int8() {
+                format!(" counted as float32 (int8 network: {aisfx_peak:.0} % of the f32 peak)")
+            } else {
+                format!(", {aisfx_peak:.0} % of peak")
+            }
+        ),
     );
-    row("pool and combine", s(|p| p.combine), String::new());
+    row("pool and combine", s(|p| p.combine), "");
     println!("  {:<26} {total:>7.3} s", "decode + analysis");
     println!(
         "this core's peak f32 FMA rate: {:.1} GFLOP/s ({}, measured now)",

@@ -70,7 +70,6 @@ fn open_store(cfg: &Config) -> Result<CacheStore> {
         .with_context(|| format!("opening the cache in {}", cfg.cache.path.display()))
 }
 
-/// `songrec cache`.
 pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
     match &args.what {
         CacheWhat::Stats { json, check } => {
@@ -104,16 +103,14 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
             Ok(exit::ok_or(problems.is_empty(), exit::ERROR))
         }
         CacheWhat::Clear { keep_offline } => {
-            let store = open_store(cfg)?;
-            let freed = store.clear()?;
+            let freed = open_store(cfg)?.clear()?;
             println!(
                 "cleared the cache in {} ({:.1} MB)",
                 cfg.cache.path.display(),
                 freed as f64 / 1e6
             );
             if !keep_offline {
-                let remotes = factory::remotes_dir(cfg);
-                remove_tree(&remotes)?;
+                remove_tree(&factory::remotes_dir(cfg))?;
                 println!("removed the offline copies of remote libraries");
             }
             Ok(exit::OK)

@@ -13,7 +13,6 @@ pub struct DeleteArgs {
     pub songs: Vec<String>,
 }
 
-/// `songrec delete`.
 pub async fn run(a: &DeleteArgs, backend: Backend) -> Result<u8> {
     for s in &a.songs {
         let m = songrec_app::resolve::resolve(backend.as_ref(), s).await?;

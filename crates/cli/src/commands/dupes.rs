@@ -153,20 +153,14 @@ pub async fn run(args: &DupesArgs, opened: &Opened) -> Result<u8> {
             count(extras.len(), "song"),
             opened.description
         );
-        let go = if args.yes {
-            true
-        } else if std::io::stdin().is_terminal() {
-            confirm(
-                &mut std::io::stdin().lock(),
-                &mut std::io::stderr(),
-                &question,
-            )?
-        } else {
+        if !args.yes && !std::io::stdin().is_terminal() {
             bail!(
                 "not deleting {}: confirmation needed but stdin is not a terminal; run again with --yes",
                 count(extras.len(), "song")
             );
-        };
+        }
+        let (mut stdin, mut stderr) = (std::io::stdin().lock(), std::io::stderr());
+        let go = args.yes || confirm(&mut stdin, &mut stderr, &question)?;
         if go {
             deleted = dupes::delete_extras(backend.as_ref(), &report)
                 .await

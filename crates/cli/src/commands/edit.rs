@@ -41,7 +41,6 @@ pub struct EditArgs {
     pub json: bool,
 }
 
-/// `songrec edit`.
 pub async fn run(args: &EditArgs, backend: Backend) -> Result<u8> {
     let mut m = songrec_app::resolve::resolve(backend.as_ref(), &args.song).await?;
     let mut set = Vec::new();

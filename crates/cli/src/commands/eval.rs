@@ -34,7 +34,6 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// `songrec eval`.
 pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
     let blends = args

@@ -58,7 +58,6 @@ impl IngestArgs {
     }
 }
 
-/// `songrec ingest`.
 pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
     let backend = opened.backend.clone();
     paths_exist(&args.paths)?;
@@ -132,16 +131,15 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             }
         }
         // What the collection did since the last ingest, when it did anything.
-        let mut followed = String::new();
-        for (n, what) in [
+        let mut followed: String = [
             (summary.moved(), "moved"),
             (summary.retagged(), "retagged"),
             (summary.removed(), "removed (files gone)"),
-        ] {
-            if n > 0 {
-                followed.push_str(&format!("{n} {what}, "));
-            }
-        }
+        ]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, what)| format!("{n} {what}, "))
+        .collect();
         if summary.missing() > 0 {
             followed.push_str(&format!(
                 "{} missing (files gone; --prune removes {} from the library), ",

@@ -35,7 +35,6 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-/// `songrec list`.
 pub async fn run(args: &ListArgs, backend: Backend) -> Result<u8> {
     let filter = args.filter.to_filter()?;
     let sort: SortKey = args.sort.parse()?;

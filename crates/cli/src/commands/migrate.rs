@@ -146,10 +146,11 @@ fn status(cfg: &Config, json: bool) -> Result<u8> {
     }
     let ledger = Ledger::open(&path)?;
     let runs = ledger.runs(10)?;
-    let failures = match runs.first() {
-        Some(r) => ledger.songs(r.id, Some(SongState::Failed))?,
-        None => Vec::new(),
-    };
+    let failures = runs
+        .first()
+        .map(|r| ledger.songs(r.id, Some(SongState::Failed)))
+        .transpose()?
+        .unwrap_or_default();
     if json {
         println!(
             "{}",

@@ -26,7 +26,6 @@ pub struct ReembedArgs {
     pub json: bool,
 }
 
-/// `songrec reembed`.
 pub async fn run(args: &ReembedArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
     let (backend, library) = (&opened.backend, &opened.description);
     let embedder = songrec_app::embedders::by_name_with(&args.embedder, &cfg.embedder)?;

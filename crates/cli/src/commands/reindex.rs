@@ -19,7 +19,6 @@ pub struct ReindexArgs {
     pub verify: bool,
 }
 
-/// `songrec reindex`.
 pub async fn run(args: &ReindexArgs, cfg: &Config) -> Result<u8> {
     let local = factory::open_local_for_reindex(cfg)?;
     let library = factory::describe(cfg, songrec_config::BackendKind::Local);

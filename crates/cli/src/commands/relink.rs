@@ -11,6 +11,7 @@ use songrec_factory::{self as factory, Opened};
 use songrec_storage::plural::count;
 
 use crate::exit;
+use crate::library::index_music;
 use crate::progress::{StepBar, progress_bar};
 
 #[derive(Args, Debug)]
@@ -39,21 +40,13 @@ impl RelinkArgs {
     }
 }
 
-/// `songrec relink`.
 pub async fn run(args: &RelinkArgs, cfg: &Config, opened: &Opened) -> Result<u8> {
     anyhow::ensure!(
         args.music.is_dir(),
         "{}: no such folder (give the folder that holds your music)",
         args.music.display()
     );
-    let state = factory::ingest_state_file(cfg, &format!("music {}", args.music.display()));
-    let dir = args.music.clone();
-    let jobs = cfg.ingest.jobs;
-    let folder = tokio::task::spawn_blocking(move || {
-        songrec_app::music::MusicFolder::index(&dir, &state, jobs)
-    })
-    .await
-    .context("reading the music folder")?;
+    let folder = index_music(cfg, &args.music, "reading the music folder").await?;
     let bar = progress_bar(
         !args.json,
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",

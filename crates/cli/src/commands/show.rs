@@ -16,7 +16,6 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// `songrec show`.
 pub async fn run(a: &ShowArgs, backend: Backend) -> Result<u8> {
     let m = songrec_app::resolve::resolve(backend.as_ref(), &a.song).await?;
     let models = backend.models().await?;

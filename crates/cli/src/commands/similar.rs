@@ -64,7 +64,6 @@ pub struct SimilarArgs {
     pub exact: bool,
 }
 
-/// `songrec similar`.
 pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let words = args
         .text

@@ -7,7 +7,6 @@ use crate::args::JsonFlag;
 use crate::exit;
 use crate::output;
 
-/// `songrec stats`.
 pub async fn run(j: &JsonFlag, opened: &Opened) -> Result<u8> {
     let backend = opened.backend.clone();
     let stats = songrec_app::stats::library_stats(backend.as_ref()).await?;

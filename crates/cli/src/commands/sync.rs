@@ -15,6 +15,7 @@ use songrec_sync::lease::LeaseError;
 use songrec_sync::plan::{Action, Rails};
 
 use crate::exit;
+use crate::library::index_music;
 use crate::progress::{StepBar, progress_bar};
 
 #[derive(Args, Debug)]
@@ -119,7 +120,6 @@ fn describe(a: &Action, names: &HashMap<SongId, String>) -> String {
     }
 }
 
-/// `songrec sync`.
 pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     let mut cfg = cfg.clone();
     if let Some(dir) = &args.music {
@@ -159,14 +159,7 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     if let Some(dir) = &cfg.library.music
         && !args.dry_run
     {
-        let state = songrec_factory::ingest_state_file(cfg, &format!("music {}", dir.display()));
-        let dir2 = dir.clone();
-        let jobs = cfg.ingest.jobs;
-        let folder = tokio::task::spawn_blocking(move || {
-            songrec_app::music::MusicFolder::index(&dir2, &state, jobs)
-        })
-        .await
-        .context("indexing the music folder")?;
+        let folder = index_music(cfg, dir, "indexing the music folder").await?;
         for (p, why) in &folder.unreadable {
             eprintln!("skipped: {}: {why}", p.display());
         }
@@ -183,19 +176,16 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, eta {eta}",
     );
     let started = Instant::now();
-    let run = match songrec_factory::sync::run(cfg, &opts, &StepBar(bar.clone())).await {
+    let run = songrec_factory::sync::run(cfg, &opts, &StepBar(bar.clone())).await;
+    bar.finish_and_clear();
+    let run = match run {
         Ok(r) => r,
         Err(RunError::Sync(SyncError::Lease(e @ LeaseError::Held(_)))) => {
-            bar.finish_and_clear();
             eprintln!("refused: {e}");
             return Ok(exit::REFUSED);
         }
-        Err(e) => {
-            bar.finish_and_clear();
-            return Err(e).context("sync");
-        }
+        Err(e) => return Err(e).context("sync"),
     };
-    bar.finish_and_clear();
     let r = &run.report;
     let secs = started.elapsed().as_secs_f64();
     let code = if !r.violations.is_empty() {

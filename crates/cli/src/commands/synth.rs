@@ -23,7 +23,6 @@ pub struct SynthArgs {
     pub by_style: bool,
 }
 
-/// `songrec synth`.
 pub fn run(args: &SynthArgs) -> Result<u8> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
