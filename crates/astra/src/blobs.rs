@@ -347,11 +347,10 @@ impl HttpConnector for SameOriginConnector {
                 store: "S3",
                 source: Box::new(e),
             })?;
-        Ok(crate::capped::CappedS3Client {
+        Ok(HttpClient::new(crate::capped::CappedS3Client {
             client,
             endpoint: self.endpoint.clone(),
-        }
-        .into_http_client())
+        }))
     }
 }
 
@@ -436,8 +435,8 @@ impl BlobStore {
             .with_allow_http(allow_http)
             .with_timeout(config.request_timeout)
             .with_user_agent(
-                http_header_value(&format!("songrec/{}", env!("CARGO_PKG_VERSION")))
-                    .ok_or_else(|| BlobError::Config("bad user agent".into()))?,
+                object_store::HeaderValue::from_str(concat!("songrec/", env!("CARGO_PKG_VERSION")))
+                    .map_err(|_| BlobError::Config("bad user agent".into()))?,
             );
         let aws = || format!("https://s3.{}.amazonaws.com", config.region);
         let retry = RetryConfig {
@@ -785,10 +784,6 @@ impl BlobStore {
             Err(e) => Err(self.store_err(&key, e)),
         }
     }
-}
-
-fn http_header_value(s: &str) -> Option<object_store::HeaderValue> {
-    object_store::HeaderValue::from_str(s).ok()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use object_store::client::{
-    HttpClient, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpResponseBody, HttpService,
+    HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpResponseBody, HttpService,
 };
 
 /// Cap of a Data API answer to a command that returns no documents (counts, writes, schema).
@@ -86,12 +86,6 @@ pub(crate) struct CappedS3Client {
     pub(crate) endpoint: String,
 }
 
-impl CappedS3Client {
-    pub(crate) fn into_http_client(self) -> HttpClient {
-        HttpClient::new(self)
-    }
-}
-
 #[async_trait::async_trait]
 impl HttpService for CappedS3Client {
     async fn call(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
@@ -107,7 +101,6 @@ impl HttpService for CappedS3Client {
         let body = CappedBody {
             inner: body,
             seen: 0,
-            limit: S3_BODY_CAP,
             what,
             done: false,
         };
@@ -119,7 +112,6 @@ impl HttpService for CappedS3Client {
 struct CappedBody {
     inner: HttpResponseBody,
     seen: u64,
-    limit: u64,
     what: String,
     done: bool,
 }
@@ -141,11 +133,11 @@ impl http_body::Body for CappedBody {
         };
         if let Some(data) = frame.data_ref() {
             self.seen = self.seen.saturating_add(data.len() as u64);
-            if self.seen > self.limit {
+            if self.seen > S3_BODY_CAP {
                 self.done = true;
                 let e = BodyTooLarge {
                     what: self.what.clone(),
-                    limit: self.limit,
+                    limit: S3_BODY_CAP,
                 };
                 // Decode: object_store does not retry it (the same request would flood again).
                 return Poll::Ready(Some(Err(HttpError::new(HttpErrorKind::Decode, e))));

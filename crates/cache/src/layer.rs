@@ -12,7 +12,7 @@ use super::store::{CacheStats, CacheStore};
 use songrec_storage::backend::{
     BatchReport, ChangeCursor, Changes, ModelStats, PutOutcome, SongRecord, StorageBackend,
 };
-use songrec_storage::error::StorageResult;
+use songrec_storage::error::{StorageError, StorageResult};
 use songrec_storage::filter::Filter;
 use songrec_storage::id::SongId;
 use songrec_storage::layers::Layer;
@@ -152,13 +152,9 @@ impl<B: StorageBackend> CacheLayer<B> {
     ) -> StorageResult<T> {
         let store = self.store.clone();
         let ns = self.ns.clone();
-        match tokio::task::spawn_blocking(move || f(&store, &ns)).await {
-            Ok(r) => r,
-            Err(e) => Err(songrec_storage::error::StorageError::backend(
-                "cache",
-                format!("cache task failed: {e}"),
-            )),
-        }
+        tokio::task::spawn_blocking(move || f(&store, &ns))
+            .await
+            .map_err(|e| StorageError::backend("cache", format!("cache task failed: {e}")))?
     }
 
     /// Runs a store operation whose failure must not fail the caller: logs it instead.

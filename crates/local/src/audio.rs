@@ -64,7 +64,6 @@ impl Inner {
             let mut map: HashMap<SongId, PathBuf> = HashMap::new();
             if let Ok(entries) = fs::read_dir(&self.paths.audio) {
                 for e in entries.flatten() {
-                    let path = e.path();
                     let name = e.file_name();
                     let name = name.to_string_lossy();
                     if name.starts_with('.') {
@@ -74,7 +73,7 @@ impl Inner {
                     if let Ok(id) = SongId::parse(stem)
                         && map.get(&id).is_none_or(|held| is_pointer(held))
                     {
-                        map.insert(id, path);
+                        map.insert(id, e.path());
                     }
                 }
             }
@@ -99,7 +98,6 @@ impl Inner {
         })
     }
 
-    /// Where a reference points.
     fn resolve(&self, ptr: &Pointer) -> StorageResult<PathBuf> {
         match (&ptr.music, &ptr.path) {
             (_, Some(p)) => Ok(PathBuf::from(p)),

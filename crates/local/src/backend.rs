@@ -468,10 +468,8 @@ impl StorageBackend for LocalBackend {
                 let check = s.embeddings.iter().try_for_each(|e| {
                     e.validate()?;
                     check_vector(&s.metadata.id, e)?;
-                    match st.model(&e.model) {
-                        Some(r) => e.model.same_dim_as(&r.model),
-                        None => Ok(()),
-                    }
+                    st.model(&e.model)
+                        .map_or(Ok(()), |r| e.model.same_dim_as(&r.model))
                 });
                 match check {
                     Ok(()) => ok.push(s),

@@ -43,6 +43,17 @@ pub(crate) fn file_id(m: &fs::Metadata) -> u64 {
     }
 }
 
+/// A lock file opened for reading and writing, created if missing (never truncated).
+fn open_lock_file(path: &Path) -> StorageResult<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StorageError::io(path, e))
+}
+
 /// The fold lock (`data/.songrec/fold.lock`), held until dropped: exclusively by a writer
 /// while it folds the journal into `metadata.json` (from the first file it replaces to the
 /// emptied journal), shared by a reader whose loads were overtaken by folds (see
@@ -53,13 +64,7 @@ pub(crate) struct FoldLock(#[allow(dead_code)] File);
 impl FoldLock {
     /// A writer's, before it folds: waits for the readers that hold it.
     pub(crate) fn exclusive(path: &Path) -> StorageResult<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| StorageError::io(path, e))?;
+        let file = open_lock_file(path)?;
         file.lock().map_err(|e| StorageError::io(path, e))?;
         Ok(Self(file))
     }
@@ -85,13 +90,7 @@ pub(crate) struct WriteLock {
 impl WriteLock {
     /// Takes the lock or fails at once with [`StorageError::Locked`].
     pub(crate) fn acquire(library: &Path, lock_path: &Path) -> StorageResult<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(lock_path)
-            .map_err(|e| StorageError::io(lock_path, e))?;
+        let mut file = open_lock_file(lock_path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {

@@ -154,8 +154,7 @@ impl Inner {
         let meta = fs::metadata(&path).ok();
         let file = meta.as_ref().map(file_id);
         let mut pack = Pack::open(&path, m.model.dim, committed)?.with_build(build)?;
-        let after = fs::metadata(&path).ok();
-        if after.as_ref().map(file_id) != file {
+        if fs::metadata(&path).ok().as_ref().map(file_id) != file {
             return Err(replaced(m));
         }
         if let (Some(crc), Some(meta)) = (crc, &meta) {
@@ -183,10 +182,10 @@ impl Inner {
         let key = m.model.file_key();
         let stamp = dir_stamp(&self.paths.model_dir(m));
         let entry = st.manifest.packs.get(&key).cloned();
-        let fresh = entry
-            .as_ref()
-            .is_some_and(|e| e.stamp == stamp && stamp.is_some());
-        if let (true, Some(e)) = (fresh, &entry) {
+        if let Some(e) = &entry
+            && e.stamp == stamp
+            && stamp.is_some()
+        {
             match self.use_shared_pack(st, m, &key, e.committed) {
                 Ok(()) => return Ok(()),
                 Err(StorageError::Corrupt { path, detail }) => {
@@ -334,16 +333,13 @@ impl Inner {
         };
         let bytes = read_opt(&self.paths.manifest)?;
         let mut disk = Manifest::parse(&self.paths.manifest, bytes.as_deref());
-        let same = disk.packs.get(key).is_some_and(|d| {
+        let Some(d) = disk.packs.get_mut(key).filter(|d| {
             (d.committed, d.build, d.crc32c, d.file)
                 == (was.committed, was.build, was.crc32c, was.file)
-        });
-        if !same {
+        }) else {
             return Ok(()); // a writer moved on; its manifest names its own file
-        }
-        if let Some(d) = disk.packs.get_mut(key) {
-            d.file = file;
-        }
+        };
+        d.file = file;
         st.manifest = disk;
         self.save_manifest(st)
     }
@@ -466,11 +462,9 @@ impl Inner {
             // Most of the pack was read to find its live rows: write the table so the next
             // process reads that instead (only under the library lock, which a reader takes
             // only if it is free).
-            let lock = if st_locked {
-                None
-            } else {
-                WriteLock::acquire(&self.root, &self.paths.lock).ok()
-            };
+            let lock = (!st_locked)
+                .then(|| WriteLock::acquire(&self.root, &self.paths.lock).ok())
+                .flatten();
             if (st_locked || lock.is_some())
                 && let Err(e) = cache.pack.save_rows(&live)
             {

@@ -327,7 +327,7 @@ pub(crate) fn mismatch(path: &Path, got: u32, expect: u32) -> StorageError {
 static CHECKED_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// See [`CHECKED_BYTES`].
-#[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
+#[cfg(test)]
 pub fn checked_bytes() -> u64 {
     CHECKED_BYTES.load(std::sync::atomic::Ordering::Relaxed)
 }

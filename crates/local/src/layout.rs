@@ -24,8 +24,6 @@ pub(crate) struct Registry {
 
 #[derive(Clone)]
 pub(crate) struct Paths {
-    #[allow(dead_code)]
-    data: PathBuf,
     pub(crate) audio: PathBuf,
     pub(crate) embeddings: PathBuf,
     pub(crate) metadata: PathBuf,
@@ -59,7 +57,6 @@ impl Paths {
             fold_lock: internal.join("fold.lock"),
             index,
             internal,
-            data,
         }
     }
 

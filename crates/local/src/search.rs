@@ -65,7 +65,6 @@ impl Inner {
     }
 }
 
-/// The open pack of `m`.
 fn pack_of<'a>(st: &'a State, m: &crate::layout::RegisteredModel) -> StorageResult<&'a Pack> {
     let cache = st.packs.get(&m.model.file_key());
     Ok(&cache
@@ -113,10 +112,7 @@ fn rank(
                 .collect();
             let mut all = TopK::new(want);
             for h in handles {
-                match h.join() {
-                    Ok(t) => all.merge(t),
-                    Err(p) => std::panic::resume_unwind(p),
-                }
+                all.merge(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
             }
             all
         })

@@ -145,8 +145,7 @@ impl State {
         if let Some(i) = self.index.remove(&id.to_bytes()) {
             self.songs.swap_remove(i);
             if i < self.songs.len() {
-                let moved = self.songs[i].id.to_bytes();
-                self.index.insert(moved, i);
+                self.index.insert(self.songs[i].id.to_bytes(), i);
             }
         }
         self.tombstones.insert(id.clone(), version);

@@ -283,6 +283,7 @@ pub const SORT_KEY_CHARS: usize = 256;
 /// assert!(!text_sort_key("a\u{0}b\u{1}").contains(['\u{0}', '\u{1}']));
 /// ```
 pub fn text_sort_key(s: &str) -> String {
+    use std::fmt::Write as _;
     let lower = s.to_lowercase();
     let mut out = String::with_capacity(lower.len() + SORT_DIGITS);
     let mut chars = 0usize;
@@ -297,10 +298,7 @@ pub fn text_sort_key(s: &str) -> String {
                 .unwrap_or(rest.len());
             let run = rest[..end].trim_start_matches('0');
             let run = if run.is_empty() { "0" } else { run };
-            for _ in run.len()..SORT_DIGITS {
-                out.push('0');
-            }
-            out.push_str(run);
+            let _ = write!(out, "{run:0>SORT_DIGITS$}");
             chars += run.len().max(SORT_DIGITS);
             rest = &rest[end..];
         } else {
@@ -314,11 +312,8 @@ pub fn text_sort_key(s: &str) -> String {
             rest = &rest[c.len_utf8()..];
         }
     }
-    if chars > SORT_KEY_CHARS {
-        // A digit run crossed the end: cut at the character limit (all ASCII there).
-        let cut = out.len() - (chars - SORT_KEY_CHARS);
-        out.truncate(cut);
-    }
+    // A digit run crossed the end: cut at the character limit (all ASCII there).
+    out.truncate(out.len() - chars.saturating_sub(SORT_KEY_CHARS));
     out
 }
 
@@ -482,9 +477,8 @@ pub fn compare_by(key: SortKey, a: &SongMetadata, b: &SongMetadata) -> std::cmp:
         SortKey::Updated => a.updated_at.cmp(&b.updated_at),
         SortKey::Bpm => match (a.bpm, b.bpm) {
             (Some(x), Some(y)) => x.total_cmp(&y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
+            // Songs without a tempo last.
+            _ => a.bpm.is_none().cmp(&b.bpm.is_none()),
         },
         SortKey::Duration => a.duration_secs.total_cmp(&b.duration_secs),
     };

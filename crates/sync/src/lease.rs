@@ -258,10 +258,9 @@ impl Lease {
     /// Gives the lease up (replaces it with an expired one).
     pub async fn release(&self) -> Result<(), LeaseError> {
         let mut held = self.held.lock().await;
-        let Some((tag, info)) = held.take() else {
+        let Some((tag, mut done)) = held.take() else {
             return Ok(());
         };
-        let mut done = info;
         done.expires_at = DateTime::<Utc>::UNIX_EPOCH;
         // A failed replace means someone else holds it now: nothing of ours to release.
         self.store.replace(&Self::body(&done)?, &tag).await?;

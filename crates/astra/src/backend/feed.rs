@@ -37,6 +37,7 @@ use songrec_storage::{ChangeCursor, Changes, SongId, StorageError, StorageResult
 use super::AstraBackend;
 use super::docs;
 use super::errors::{self, BACKEND};
+use super::listing::{IN_CHUNK, unique_ids};
 use crate::dataapi::FindOptions;
 
 /// The server-time field every write of a songs document stamps.
@@ -48,8 +49,6 @@ pub(crate) const CLOCK_ID: &str = "sync:clock";
 /// Default overlap (ms): writes stamped this long before a feed read are taken as visible to
 /// it; later ones are read again by the next feed read.
 pub const OVERLAP_MS: i64 = 5_000;
-/// Ids per `$in` lookup.
-const IN_CHUNK: usize = 100;
 
 /// The update that stamps a songs document (merged into writes that already `$set`/`$unset`).
 pub(crate) fn stamp() -> Value {
@@ -223,15 +222,12 @@ impl AstraBackend {
         }))
     }
 
-    /// Implements `StorageBackend::versions_of`.
     pub(super) async fn astra_versions_of(
         &self,
         ids: &[SongId],
     ) -> StorageResult<Vec<VersionEntry>> {
-        let unique: std::collections::BTreeSet<&str> = ids.iter().map(SongId::as_str).collect();
-        let unique: Vec<&str> = unique.into_iter().collect();
         let mut out = Vec::new();
-        for chunk in unique.chunks(IN_CHUNK) {
+        for chunk in unique_ids(ids).chunks(IN_CHUNK) {
             let filter = json!({"_id": {"$in": chunk}, "deleted": {"$in": [true, false]}});
             out.extend(self.find_versions(filter, "reading song versions").await?);
         }

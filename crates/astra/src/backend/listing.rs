@@ -18,7 +18,13 @@ use super::{AstraBackend, CONCURRENCY, base};
 use crate::dataapi::{Collection, DocumentCount, FindOptions, Sort, SortOrder};
 
 /// Ids per `$in` lookup (the Data API's `$in` limit).
-const IN_CHUNK: usize = 100;
+pub(super) const IN_CHUNK: usize = 100;
+
+/// The distinct ids of `ids`, in id order.
+pub(super) fn unique_ids(ids: &[SongId]) -> Vec<&str> {
+    let unique: BTreeSet<&str> = ids.iter().map(SongId::as_str).collect();
+    unique.into_iter().collect()
+}
 
 /// The Data API's in-memory sort cap (`maxDocumentSortCount`): a regularly sorted `find`
 /// fails once this many documents match.
@@ -393,7 +399,6 @@ impl AstraBackend {
         }
     }
 
-    /// Implements `StorageBackend::get_metadata`.
     pub(super) async fn astra_get_metadata(
         &self,
         id: &SongId,
@@ -409,7 +414,6 @@ impl AstraBackend {
         doc.as_ref().map(docs::parse_meta).transpose()
     }
 
-    /// Implements `StorageBackend::list`.
     pub(super) async fn astra_list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
         query.validate()?;
         let t = translate(&query.filter);
@@ -442,7 +446,6 @@ impl AstraBackend {
         self.list_sorted(query, field, &t, cursor).await
     }
 
-    /// Implements `StorageBackend::count`.
     pub(super) async fn astra_count(&self, filter: &Filter) -> StorageResult<u64> {
         filter.validate()?;
         let t = translate(filter);
@@ -601,10 +604,7 @@ impl AstraBackend {
         }
         let f = t.with_base(base("deleted", json!(false)));
         let what = format!("counting documents in {}", self.songs.name());
-        Ok(match count_documents(&self.songs, f, &what).await? {
-            DocumentCount::Exact(n) => SongCount::Exact(n),
-            DocumentCount::AtLeast(n) => SongCount::AtLeast(n),
-        })
+        count_documents(&self.songs, f, &what).await
     }
 
     /// Implements `StorageBackend::summary` (the Data API has no aggregation): one unsorted
@@ -628,19 +628,12 @@ impl AstraBackend {
             .await
     }
 
-    /// Implements `StorageBackend::get_metadata_many`.
     pub(super) async fn astra_get_metadata_many(
         &self,
         ids: &[SongId],
     ) -> StorageResult<Vec<SongMetadata>> {
         let mut found: HashMap<SongId, SongMetadata> = HashMap::new();
-        let unique: Vec<&str> = ids
-            .iter()
-            .map(SongId::as_str)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        for chunk in unique.chunks(IN_CHUNK) {
+        for chunk in unique_ids(ids).chunks(IN_CHUNK) {
             let docs = self
                 .songs
                 .find(
@@ -658,7 +651,6 @@ impl AstraBackend {
         Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
     }
 
-    /// Implements `StorageBackend::list_versions`.
     pub(super) async fn astra_list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let mut out = self
             .find_versions(

@@ -349,10 +349,7 @@ impl AstraBackend {
         self.write_registry_doc(&r).await?;
         // Another process may have registered the model concurrently: trust the stored entry.
         reg = self.load_registry().await?;
-        let out = match reg.get(&registry_key(model)) {
-            Some(stored) => check(stored),
-            None => Ok(r),
-        };
+        let out = reg.get(&registry_key(model)).map_or(Ok(r), check);
         *guard = Some(reg);
         out
     }

@@ -98,15 +98,6 @@ fn template(text: &str, what: &str) -> StorageResult<Value> {
     })
 }
 
-fn set_name(cmd: &mut Value, name: &str) {
-    if let Some(c) = cmd
-        .get_mut("createCollection")
-        .and_then(Value::as_object_mut)
-    {
-        c.insert("name".into(), json!(name));
-    }
-}
-
 /// The `createCollection` command of the songs collection.
 pub(crate) fn songs_command(prefix: &str) -> StorageResult<Value> {
     let mut cmd = template(SONGS_TEMPLATE, "songs_collection.json")?;
@@ -118,7 +109,7 @@ pub(crate) fn songs_command(prefix: &str) -> StorageResult<Value> {
 pub(crate) fn vector_command(prefix: &str, name: &str, dim: usize) -> StorageResult<Value> {
     let mut cmd = template(VECTOR_TEMPLATE, "vector_collection.template.json")?;
     substitute(&mut cmd, &[("prefix", prefix)], dim);
-    set_name(&mut cmd, name);
+    cmd["createCollection"]["name"] = json!(name);
     Ok(cmd)
 }
 
@@ -134,11 +125,9 @@ pub(crate) fn registry_doc(prefix: &str, m: &RegisteredModel) -> StorageResult<V
         ],
         m.model.dim,
     );
-    if let Some(o) = doc.as_object_mut() {
-        o.insert("collection".into(), json!(m.collection));
-        if let Some(tag) = &m.tag {
-            o.insert(TAG.into(), json!(tag));
-        }
+    doc["collection"] = json!(m.collection);
+    if let Some(tag) = &m.tag {
+        doc[TAG] = json!(tag);
     }
     Ok(doc)
 }
@@ -295,8 +284,7 @@ pub(crate) fn settings_difference(expected: &Value, existing: &CollectionInfo) -
     let none = Value::Null;
     let have = existing.options.as_ref().unwrap_or(&none);
     let mut diffs = Vec::new();
-    let want_vec = expected.get("vector");
-    match (want_vec, existing.dimension) {
+    match (expected.get("vector"), existing.dimension) {
         (Some(v), have_dim) => {
             let want_dim = v.get("dimension").and_then(Value::as_u64).unwrap_or(0);
             match have_dim {

@@ -106,11 +106,8 @@ impl AstraBackend {
                 });
             }
             let meta = doc.get(META).and_then(Value::as_str).unwrap_or_default();
-            if recheck {
-                let m = docs::parse_meta(&doc)?;
-                if !r.filter.matches(&m) {
-                    continue;
-                }
+            if recheck && !r.filter.matches(&docs::parse_meta(&doc)?) {
+                continue;
             }
             let (s, d) = math::score(r.metric, math::dot(&q.vector, &v), qn, math::norm(&v));
             if r.threshold.is_some_and(|t| s < t) || top.floor().is_some_and(|f| s < f) {
@@ -137,7 +134,6 @@ impl AstraBackend {
             .collect()
     }
 
-    /// Implements `StorageBackend::get_embedding`.
     pub(super) async fn astra_get_embedding(
         &self,
         id: &SongId,
@@ -171,7 +167,6 @@ impl AstraBackend {
         }))
     }
 
-    /// Implements `StorageBackend::search`.
     pub(super) async fn astra_search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         query.validate_for(songrec_storage::query::MAX_RESULTS)?;
         let Some(r) = self.lookup(&query.model).await? else {

@@ -127,7 +127,6 @@ impl AstraBackend {
         Ok(WriteOutcome { failed, replaced })
     }
 
-    /// Implements `StorageBackend::put_embedding`.
     pub(super) async fn astra_put_embedding(
         &self,
         id: &SongId,
@@ -171,7 +170,6 @@ impl AstraBackend {
         Ok(())
     }
 
-    /// Implements `StorageBackend::put_metadata`.
     pub(super) async fn astra_put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
         let reg = self.registry().await?;
@@ -206,7 +204,6 @@ impl AstraBackend {
         Ok(())
     }
 
-    /// Implements `StorageBackend::delete_song`.
     pub(super) async fn astra_delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let doc = self
             .songs
@@ -260,7 +257,6 @@ impl AstraBackend {
         Ok(true)
     }
 
-    /// Implements `StorageBackend::put_songs`.
     pub(super) async fn astra_put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         // Last record per id wins; outcomes are reported for every input record.
         let last: HashMap<&SongId, usize> = songs

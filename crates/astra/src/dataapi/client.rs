@@ -150,9 +150,7 @@ impl DataApiClient {
                 .path_segments_mut()
                 .map_err(|()| DataApiError::Config("endpoint cannot be a base URL".into()))?;
             segs.pop_if_empty();
-            for seg in config.api_path.split('/').filter(|s| !s.is_empty()) {
-                segs.push(seg);
-            }
+            segs.extend(config.api_path.split('/').filter(|s| !s.is_empty()));
             segs.push(&config.keyspace);
         }
         let mut token_header = HeaderValue::from_str(config.token.expose()).map_err(|_| {
@@ -211,13 +209,9 @@ impl DataApiClient {
                 "vector dimension must be > 0".into(),
             ));
         }
-        let mut options = Map::new();
-        options.insert(
-            "vector".into(),
-            json!({"dimension": dimension, "metric": metric.as_str()}),
-        );
+        let mut options = json!({"vector": {"dimension": dimension, "metric": metric.as_str()}});
         if let Some(indexing) = indexing {
-            options.insert("indexing".into(), indexing.to_json());
+            options["indexing"] = indexing.to_json();
         }
         let body = json!({"createCollection": {"name": name, "options": options}});
         self.execute(&self.url_for(None), "createCollection", &body, true)

@@ -316,34 +316,15 @@ pub struct DeleteManyResult {
     pub requests: u64,
 }
 
-/// Result of `count_documents`.
+/// Result of `count_documents`: [`SongCount::AtLeast`](songrec_storage::SongCount::AtLeast)
+/// when the server stopped counting (`moreData`).
 ///
 /// ```
 /// use songrec_astra::dataapi::DocumentCount;
 /// assert_eq!(DocumentCount::AtLeast(1000).value(), 1000);
 /// assert!(!DocumentCount::AtLeast(1000).is_exact());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentCount {
-    /// The exact count.
-    Exact(u64),
-    /// The server stopped counting (`moreData`): there are at least this many.
-    AtLeast(u64),
-}
-
-impl DocumentCount {
-    /// The number (exact or lower bound).
-    pub fn value(self) -> u64 {
-        match self {
-            Self::Exact(n) | Self::AtLeast(n) => n,
-        }
-    }
-
-    /// True for [`DocumentCount::Exact`].
-    pub fn is_exact(self) -> bool {
-        matches!(self, Self::Exact(_))
-    }
-}
+pub type DocumentCount = songrec_storage::SongCount;
 
 /// A handle to one collection. Cheap to clone.
 ///
@@ -438,16 +419,15 @@ impl Collection {
         filter: Value,
         options: FindOptions,
     ) -> Result<Option<Value>, DataApiError> {
-        let mut cmd = Map::new();
-        cmd.insert("filter".into(), object_or_empty(filter, "filter")?);
+        let mut cmd = json!({ "filter": object_or_empty(filter, "filter")? });
         if let Some(p) = options.projection {
-            cmd.insert("projection".into(), p);
+            cmd["projection"] = p;
         }
         if let Some(s) = &options.sort {
-            cmd.insert("sort".into(), s.to_json(self.encoding()));
+            cmd["sort"] = s.to_json(self.encoding());
         }
         if options.include_similarity {
-            cmd.insert("options".into(), json!({"includeSimilarity": true}));
+            cmd["options"] = json!({"includeSimilarity": true});
         }
         let resp = self.command("findOne", cmd, true).await?;
         match resp.data.as_ref().and_then(|d| d.get("document")) {
@@ -476,14 +456,12 @@ impl Collection {
             }
         }
         let retry_safe = filter_selects_by_id(&filter) && update_is_idempotent(&update);
-        let mut cmd = Map::new();
-        cmd.insert("filter".into(), filter);
-        cmd.insert("update".into(), Value::Object(update));
+        let mut cmd = json!({ "filter": filter, "update": update });
         if let Some(s) = &options.sort {
-            cmd.insert("sort".into(), s.to_json(self.encoding()));
+            cmd["sort"] = s.to_json(self.encoding());
         }
         if options.upsert {
-            cmd.insert("options".into(), json!({"upsert": true}));
+            cmd["options"] = json!({"upsert": true});
         }
         let resp = self.command("updateOne", cmd, retry_safe).await?;
         Ok(UpdateResult {
@@ -521,11 +499,9 @@ impl Collection {
         let mut out = UpdateManyResult::default();
         let mut page_state: Option<String> = None;
         loop {
-            let mut cmd = Map::new();
-            cmd.insert("filter".into(), filter.clone());
-            cmd.insert("update".into(), Value::Object(update.clone()));
+            let mut cmd = json!({ "filter": filter, "update": update });
             if let Some(p) = &page_state {
-                cmd.insert("options".into(), json!({"pageState": p}));
+                cmd["options"] = json!({"pageState": p});
             }
             let resp = self.command("updateMany", cmd, retry_safe).await?;
             out.requests += 1;

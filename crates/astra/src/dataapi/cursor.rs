@@ -1,8 +1,6 @@
 //! Paging `find` cursor.
 
-use std::collections::VecDeque;
-
-use futures::Stream;
+use futures::{Stream, TryStreamExt as _};
 use serde_json::{Map, Value, json};
 
 use super::collection::{Collection, FindOptions, object_or_empty};
@@ -53,15 +51,13 @@ impl FindCursor {
         self.page_state.as_deref()
     }
 
-    fn body(&self, filter: &Value) -> Map<String, Value> {
-        let enc = self.collection.encoding();
-        let mut cmd = Map::new();
-        cmd.insert("filter".into(), filter.clone());
+    fn body(&self, filter: &Value) -> Value {
+        let mut cmd = json!({ "filter": filter });
         if let Some(p) = &self.options.projection {
-            cmd.insert("projection".into(), p.clone());
+            cmd["projection"] = p.clone();
         }
         if let Some(s) = &self.options.sort {
-            cmd.insert("sort".into(), s.to_json(enc));
+            cmd["sort"] = s.to_json(self.collection.encoding());
         }
         let mut opts = Map::new();
         if let Some(limit) = self.options.limit {
@@ -77,7 +73,7 @@ impl FindCursor {
             opts.insert("pageState".into(), json!(ps));
         }
         if !opts.is_empty() {
-            cmd.insert("options".into(), Value::Object(opts));
+            cmd["options"] = Value::Object(opts);
         }
         cmd
     }
@@ -136,19 +132,11 @@ impl FindCursor {
 
     /// A stream of documents; an error ends the stream.
     pub fn into_stream(self) -> impl Stream<Item = Result<Value, DataApiError>> + Send {
-        futures::stream::try_unfold(
-            (self, VecDeque::<Value>::new()),
-            |(mut cursor, mut buf)| async move {
-                loop {
-                    if let Some(doc) = buf.pop_front() {
-                        return Ok(Some((doc, (cursor, buf))));
-                    }
-                    match cursor.next_page().await? {
-                        Some(page) => buf.extend(page),
-                        None => return Ok(None),
-                    }
-                }
-            },
-        )
+        let pages = futures::stream::try_unfold(self, |mut cursor| async move {
+            let page = cursor.next_page().await?;
+            let docs = page.map(|p| futures::stream::iter(p.into_iter().map(Ok)));
+            Ok::<_, DataApiError>(docs.map(|d| (d, cursor)))
+        });
+        pages.try_flatten()
     }
 }

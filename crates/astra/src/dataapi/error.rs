@@ -195,10 +195,8 @@ impl ApiFailure {
 
 impl fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.errors.first() {
-            Some(e) => f.write_str(&e.summary())?,
-            None => f.write_str("unknown error")?,
-        }
+        let first = self.errors.first();
+        f.write_str(&first.map_or_else(|| "unknown error".into(), ApiError::summary))?;
         if self.errors.len() > 1 {
             write!(f, " (and {} more)", self.errors.len() - 1)?;
         }

@@ -300,8 +300,7 @@ impl Collection {
                     }
                     DocOutcome::Err(e) => {
                         st.last_doc_error.remove(&index);
-                        let f = failure_from_api(index, &doc, &e);
-                        st.failures.push(f);
+                        st.failures.push(failure_from_api(index, &doc, &e));
                     }
                     DocOutcome::Pending => still_pending.push((index, doc)),
                 }

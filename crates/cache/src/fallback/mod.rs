@@ -199,7 +199,7 @@ fn unavailable_plus(e: StorageError, tail: &str) -> StorageError {
 /// on both sides: `answer!(self, Count, count(filter))`.
 macro_rules! read {
     ($self:ident, $op:ident, $name:ident($($arg:expr),*)) => {
-        $self.read(Op::$op, $self.primary.$name($($arg),*), || $self.secondary.$name($($arg),*)).await
+        $self.read(Op::$op, $self.primary.$name($($arg),*), true, || $self.secondary.$name($($arg),*)).await
     };
 }
 macro_rules! answer {
@@ -223,11 +223,13 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
     }
 
     /// A read: the primary's answer (`true`: copy it to the secondary), else, if the primary
-    /// is unavailable and reads may fall back, the secondary's (`false`).
+    /// is unavailable and reads (and this one: `fall_back`) may fall back, the secondary's
+    /// (`false`).
     async fn read<T, Fp, Fs, Fut>(
         &self,
         op: Op,
         primary: Fp,
+        fall_back: bool,
         secondary: Fs,
     ) -> StorageResult<(T, bool)>
     where
@@ -241,7 +243,7 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
                 self.status.contact(false, false);
                 Ok((v, true))
             }
-            Err(e) if e.is_unavailable() && self.reads => {
+            Err(e) if e.is_unavailable() && self.reads && fall_back => {
                 let e = self.copy_may_answer(e).await?;
                 match secondary().await {
                     Ok(v) => {
@@ -285,7 +287,7 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
         Fut: Future<Output = StorageResult<T>> + Send,
         T: Send,
     {
-        Ok(self.read(op, primary, secondary).await?.0)
+        Ok(self.read(op, primary, true, secondary).await?.0)
     }
 
     async fn write<T>(
@@ -299,13 +301,7 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
     }
 
     fn note<T>(&self, what: &str, r: StorageResult<T>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.status.mirror_failed(what, &e);
-                None
-            }
-        }
+        r.inspect_err(|e| self.status.mirror_failed(what, e)).ok()
     }
 
     /// Copies metadata that differs from the secondary's.
@@ -596,33 +592,17 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
             page.next = page.next.map(|c| format!("offline:{c}"));
             return Ok(page);
         }
-        let (v, fresh) = match self.primary.list(query).await {
-            Ok(v) => {
-                self.status.contact(false, false);
-                (v, true)
-            }
-            Err(e) if e.is_unavailable() && self.reads => {
-                // A cursor of the primary means nothing to the copy: fail with the
-                // primary's error rather than restart the listing.
-                if query.cursor.is_some() {
-                    return Err(e);
-                }
-                let e = self.copy_may_answer(e).await?;
-                match self.secondary.list(query).await {
-                    Ok(mut page) => {
-                        self.status.served(&e);
-                        page.next = page.next.map(|c| format!("offline:{c}"));
-                        (page, false)
-                    }
-                    Err(se) => {
-                        tracing::debug!("offline copy could not answer either: {se}");
-                        return Err(e);
-                    }
-                }
-            }
-            Err(e) if !self.reads => return Err(nothing_written(e, Op::List)),
-            Err(e) => return Err(e),
+        let on_copy = || async {
+            let mut page = self.secondary.list(query).await?;
+            page.next = page.next.map(|c| format!("offline:{c}"));
+            Ok(page)
         };
+        // A cursor of the primary means nothing to the copy: fail with the primary's error
+        // rather than restart the listing.
+        let fall_back = query.cursor.is_none();
+        let (v, fresh) = self
+            .read(Op::List, self.primary.list(query), fall_back, on_copy)
+            .await?;
         if fresh {
             self.mirror_metadata(&v.items).await;
         }

@@ -98,15 +98,13 @@ impl FallbackStatus {
         if s.served == 0 {
             return None;
         }
-        let when = |t: DateTime<Utc>| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        };
         let reason = s.reason.as_deref().unwrap_or("unknown error");
         let mut line = format!("remote unavailable ({reason}); ");
         match s.state.synced_at {
-            Some(t) => line.push_str(&format!("showing cached data from {}", when(t))),
+            Some(t) => line.push_str(&format!(
+                "showing cached data from {}",
+                t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+            )),
             None => line.push_str("showing cached data (never synced: it may be empty)"),
         }
         if s.state.full_refresh_at.is_none() {

@@ -85,8 +85,7 @@ pub(super) fn next_tick(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
 
 /// Bumps the shared generation; marks the order stale if someone else bumped it since.
 pub(super) fn bump_generation(tx: &Transaction<'_>, order: &mut Order) -> rusqlite::Result<()> {
-    let before = get_counter(tx, "generation")?;
-    if before != order.generation {
+    if get_counter(tx, "generation")? != order.generation {
         order.stale = true;
     }
     order.generation = add_counter(tx, "generation", 1)?;
@@ -201,8 +200,7 @@ pub(super) fn evict(
         };
         if key == keep {
             // Re-insert as most recent; everything older goes first.
-            let b = entry_bytes(tx, &key)?;
-            if let Some(b) = b {
+            if let Some(b) = entry_bytes(tx, &key)? {
                 order.lru.put(key, b.max(0) as u64);
             }
             if order.lru.len() <= 1 {

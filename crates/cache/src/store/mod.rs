@@ -157,7 +157,7 @@ impl CacheStore {
                 Self::open_index(&index).map_err(|e| db_err(&index, e.to_string()))?
             }
         };
-        let store = Self {
+        Ok(Self {
             root,
             max_bytes,
             conn: Mutex::new(conn),
@@ -168,8 +168,7 @@ impl CacheStore {
             }),
             session: Mutex::new(CacheCounters::default()),
             versions: Mutex::new(HashMap::new()),
-        };
-        Ok(store)
+        })
     }
 
     fn open_index(index: &Path) -> Result<Connection, OpenError> {
@@ -479,18 +478,14 @@ impl CacheStore {
     /// verifying its hash on the way. `None` (a miss) when not cached or damaged (dropped).
     pub fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<Option<u64>> {
         let key = audio_key(id);
-        let bytes: Option<i64> = {
-            let conn = lock(&self.conn);
-            entry_bytes(&conn, &key).map_err(|e| self.err(e))?
-        };
+        let bytes = entry_bytes(&lock(&self.conn), &key).map_err(|e| self.err(e))?;
         let Some(bytes) = bytes else {
             self.miss()?;
             return Ok(None);
         };
         let src = self.audio_path(id);
         let tmp = temp_next_to(dest);
-        let copied = copy_hashed(&src, &tmp);
-        let verdict = match copied {
+        let verdict = match copy_hashed(&src, &tmp) {
             Ok((got, n)) if got == *id => Ok(n),
             Ok((got, _)) => Err(Some(got)),
             Err(e) if e.kind() == io::ErrorKind::NotFound && !tmp.exists() && src.exists() => {

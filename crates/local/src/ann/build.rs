@@ -214,7 +214,7 @@ impl Inner {
         if records < self.opts.ann.min_vectors || st.private.contains_key(&key) {
             return Ok(());
         }
-        let Some(e) = pe.ann.clone() else {
+        let Some(mut e) = pe.ann.clone() else {
             // Worth building only when enough vectors are live (records count rewrites too).
             if let Some(live) = self.ann_live(st, m) {
                 tracing::info!(
@@ -228,7 +228,6 @@ impl Inner {
         if !self.usable_ann(st, m)? {
             return self.build_ann(st, m);
         }
-        let mut e = e;
         if e.crc32c.is_none() {
             // An index named by an older manifest: record its checksum now (it was just opened
             // and checked as before), so from now on it is checked completely.

@@ -90,11 +90,8 @@ impl Inner {
                 // Start from the manifest on disk: the pack must still be the one open here.
                 let bytes = read_opt(&self.paths.manifest)?;
                 let disk = Manifest::parse(&self.paths.manifest, bytes.as_deref());
-                let same = |a: &Manifest, b: &Manifest| {
-                    let (x, y) = (a.packs.get(&key), b.packs.get(&key));
-                    x.map(|e| (e.committed, e.build)) == y.map(|e| (e.committed, e.build))
-                };
-                if !same(&disk, &st.manifest) {
+                let pack_of = |m: &Manifest| m.packs.get(&key).map(|e| (e.committed, e.build));
+                if pack_of(&disk) != pack_of(&st.manifest) {
                     return Ok(false); // a writer moved on; the next search catches up
                 }
                 st.manifest = disk;

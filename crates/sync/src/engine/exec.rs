@@ -422,18 +422,11 @@ impl Exec<'_> {
             })
             .unwrap_or("bin");
         let tmp = self.opts.scratch_dir.join(format!("{key}.{ext}"));
-        let moved = async {
-            match src.get_audio(&key, &tmp).await {
-                Ok(_) => {
-                    dst.put_audio(&key, &tmp).await?;
-                    self.wrote();
-                    Ok(())
-                }
-                Err(StorageError::NotFound(_)) => Ok(()),
-                Err(e) => Err(e),
-            }
-        }
-        .await;
+        let moved = match src.get_audio(&key, &tmp).await {
+            Ok(_) => dst.put_audio(&key, &tmp).await.map(|_| self.wrote()),
+            Err(StorageError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
         let _ = std::fs::remove_file(&tmp);
         moved
     }
@@ -455,7 +448,6 @@ impl Exec<'_> {
         Ok(m)
     }
 
-    /// Every vector a side holds for a song.
     async fn vectors(
         &self,
         side: Side,
@@ -482,11 +474,10 @@ impl Exec<'_> {
         target_hash: Option<&str>,
         models: &[ModelInfo],
     ) -> Result<SongRecord, StorageError> {
-        let id = &metadata.id;
         if full || target_hash.is_some_and(|h| h != metadata.content_hash) {
             self.move_audio(from, &metadata).await?;
         }
-        let embeddings = self.vectors(from, id, models).await?;
+        let embeddings = self.vectors(from, &metadata.id, models).await?;
         Ok(SongRecord {
             metadata,
             embeddings,

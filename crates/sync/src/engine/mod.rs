@@ -401,9 +401,7 @@ async fn remote_view(
             )
         })
         .collect();
-    for e in feed {
-        view.insert(e.id.clone(), e);
-    }
+    view.extend(feed.into_iter().map(|e| (e.id.clone(), e)));
     let unknown: Vec<SongId> = local
         .iter()
         .filter(|l| !l.deleted && !view.contains_key(&l.id))

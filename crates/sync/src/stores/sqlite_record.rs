@@ -196,12 +196,7 @@ impl RecordStore for SqliteRecord {
             .map_err(&err)?;
         let rows = st
             .query_map(params![self.remote], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, bool>(3)?,
-                ))
+                <(String, i64, String, bool)>::try_from(r)
             })
             .map_err(&err)?;
         let mut out = HashMap::new();
