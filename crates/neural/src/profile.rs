@@ -150,35 +150,28 @@ pub fn peak_f32_rate() -> PeakRate {
 const PEAK_ITERS: u64 = 4_000_000;
 
 fn measure_once() -> PeakRate {
+    let timed = |run: &dyn Fn() -> f32, lanes: u64, isa| {
+        let t = thread_cpu();
+        std::hint::black_box(run());
+        let flops = PEAK_ITERS * 12 * lanes * 2;
+        PeakRate {
+            gflops: flops as f64 / (thread_cpu() - t).max(1e-9) / 1e9,
+            isa,
+        }
+    };
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            let t = thread_cpu();
             // SAFETY: the CPU has AVX-512F (checked just above).
-            let s = unsafe { fma_avx512(PEAK_ITERS) };
-            std::hint::black_box(s);
-            return rate(PEAK_ITERS * 12 * 16 * 2, thread_cpu() - t, "avx512f");
+            return timed(&|| unsafe { fma_avx512(PEAK_ITERS) }, 16, "avx512f");
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            let t = thread_cpu();
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            let s = unsafe { fma_avx2(PEAK_ITERS) };
-            std::hint::black_box(s);
-            return rate(PEAK_ITERS * 12 * 8 * 2, thread_cpu() - t, "avx2+fma");
+            return timed(&|| unsafe { fma_avx2(PEAK_ITERS) }, 8, "avx2+fma");
         }
     }
-    let t = thread_cpu();
-    let s = fma_scalar(PEAK_ITERS);
-    std::hint::black_box(s);
-    rate(PEAK_ITERS * 12 * 2, thread_cpu() - t, "scalar")
-}
-
-fn rate(flops: u64, secs: f64, isa: &'static str) -> PeakRate {
-    PeakRate {
-        gflops: flops as f64 / secs.max(1e-9) / 1e9,
-        isa,
-    }
+    timed(&|| fma_scalar(PEAK_ITERS), 1, "scalar")
 }
 
 fn fma_scalar(iters: u64) -> f32 {
