@@ -477,8 +477,8 @@ fn print_every_core(names: &str, summary: &songrec_app::ingest::IngestSummary) {
 }
 
 /// `ingest` on one thread into a fresh library, timed on the process's CPU clock: what it
-/// costs per song besides decode and analysis (`analysis`, seconds per song from the stage
-/// rounds) is hashing, tags, the fingerprint and the writes; then `ingest` on every core.
+/// costs per song besides a new file's work (`analysis`, seconds per song from the stage
+/// rounds) is the writes and the bookkeeping; then `ingest` on every core.
 async fn whole_ingest(
     dir: &Path,
     music: &Path,
@@ -490,7 +490,7 @@ async fn whole_ingest(
     let (summary, cpu) = ingest_into(&dir.join("lib1"), music, embedders.clone(), 1).await?;
     let added = summary.added().max(1) as f64;
     println!(
-        "songrec ingest -j 1 ({names}, local backend): {:.3} s CPU per song ({files} files); besides decode + analysis (hash, tags, fingerprint, writes): {:.3} s",
+        "songrec ingest -j 1 ({names}, local backend): {:.3} s CPU per song ({files} files); besides a new file's work (writes, bookkeeping): {:.3} s",
         cpu / added,
         cpu / added - analysis
     );
