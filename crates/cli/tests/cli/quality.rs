@@ -378,3 +378,67 @@ fn a_library_of_the_previous_mix_is_brought_to_the_current_one_and_answered_mean
     let stats = ok(&on_library(&lib, &["stats"]));
     assert!(!stats.contains("reembed"), "{stats}");
 }
+
+#[test]
+fn bench_ingest_accounts_for_a_new_files_work_stage_by_stage() {
+    use songrec_testkit::fixtures::real_recording;
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for (sub, name) in [("asc", "frontiers.mp3"), ("freedesktop", "complete.oga")] {
+        std::fs::copy(real_recording(sub, name), music.join(name)).unwrap();
+    }
+    let lib = dir.path().join("lib");
+    let out = ok(&on_library(
+        &lib,
+        &[
+            "bench",
+            "ingest",
+            "--embedder",
+            "mix",
+            "--files",
+            music.to_str().unwrap(),
+        ],
+    ));
+    // "  <stage>   0.012 s   4.5 %": the seconds of each row, by name.
+    let seconds = |name: &str| -> f64 {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name:?} in\n{out}"));
+        let value = line.trim_start()[name.len()..].split_whitespace().next();
+        value
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    let analysis = [
+        "decode (44.1 kHz excerpts)",
+        "resample to 22.05 kHz",
+        "DSP analysis",
+        "musicnn patches (16 kHz)",
+        "musicnn networks",
+        "aisfx front end",
+        "aisfx network",
+        "pool and combine",
+    ];
+    let others = [
+        "file hash (SHA-256)",
+        "audio identity and tags",
+        "fingerprint",
+    ];
+    let sum = |rows: &[&str]| rows.iter().map(|r| seconds(r)).sum::<f64>();
+    // Each printed figure is rounded to the millisecond.
+    let total = seconds("decode + analysis");
+    assert!((sum(&analysis) - total).abs() <= 0.0005 * 9.0, "{out}");
+    let work = seconds("all of a new file's work");
+    assert!((total + sum(&others) - work).abs() <= 0.0005 * 5.0, "{out}");
+    assert!(
+        seconds("fingerprint") > 0.0 && seconds("DSP analysis") > 0.0,
+        "{out}"
+    );
+    assert!(
+        out.contains("songrec ingest -j 1 (songrec-mix@2")
+            && out.contains("besides a new file's work"),
+        "{out}"
+    );
+}
