@@ -66,8 +66,8 @@ pub enum BenchWhat {
         /// Embedders to run: dsp, mix (the default of `ingest`), musicnn, aisfx or both (musicnn on the runtime `ingest` would use:
         /// ONNX Runtime when configured or installed, else tract; `songrec doctor` says which).
         /// With mix alone, each song's CPU time is printed stage by stage (decode, resample,
-        /// DSP, musicnn, aisfx, the rest of ingest) with each network's GFLOP/s against this
-        /// core's peak.
+        /// DSP, musicnn, aisfx, file hash, audio identity, fingerprint; the writes as the rest of
+        /// `ingest -j 1`) with each network's GFLOP/s against this core's peak.
         #[arg(long, default_value = "dsp")]
         embedder: String,
         /// Number of songs.
