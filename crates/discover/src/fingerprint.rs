@@ -145,7 +145,8 @@ pub fn fingerprint_samples(samples: &[f32], sample_rate: u32) -> DiscoverResult<
 /// scaled value is below 2¹⁵ in magnitude, so truncating it to an integer and its remainder
 /// are exact, and a remainder of at least one half rounds away from zero (NaN gives 0, as
 /// `as` gives for NaN). Vectorizes; bit for bit the same (every `f32` checked once; the tests
-/// sweep a sample of bit patterns and every half).
+/// sweep a sample of bit patterns and every half). The audio crate's `round_half_away` rounds
+/// any `f32` through `trunc`, which is itself a libm call where SSE 4.1 is not assumed.
 #[inline(always)]
 fn to_i16(x: f32) -> i16 {
     let v = x.clamp(-1.0, 1.0) * 32767.0;

@@ -24,9 +24,7 @@ use songrec_audio::eval::chance_precision;
 use songrec_audio::{DspEmbedder, Embedder, precision_at_k};
 use songrec_neural::{MusicnnConfig, MusicnnEmbedder, ShortClip};
 
-#[path = "common/thread_cpu.rs"]
-mod cpu;
-use cpu::thread_cpu;
+use songrec_neural::profile::thread_cpu;
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()

@@ -40,9 +40,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-#[path = "common/thread_cpu.rs"]
-mod cpu;
-use cpu::thread_cpu;
+use songrec_neural::profile::thread_cpu;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

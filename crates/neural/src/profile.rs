@@ -97,17 +97,24 @@ impl MixProfile {
     }
 }
 
-/// A stopwatch on the calling thread's CPU clock.
+/// A stopwatch on the calling thread's CPU clock, for work done in stages.
+///
+/// ```
+/// let mut lap = songrec_neural::profile::Lap::start();
+/// let first = lap.lap();
+/// assert!(first >= 0.0 && lap.lap() >= 0.0);
+/// ```
 #[derive(Debug)]
-pub(crate) struct Lap(f64);
+pub struct Lap(f64);
 
 impl Lap {
-    pub(crate) fn start() -> Self {
+    /// Starts the first lap now.
+    pub fn start() -> Self {
         Lap(thread_cpu())
     }
 
     /// Seconds since the last lap (or the start), and starts the next lap.
-    pub(crate) fn lap(&mut self) -> f64 {
+    pub fn lap(&mut self) -> f64 {
         let now = thread_cpu();
         let d = (now - self.0).max(0.0);
         self.0 = now;

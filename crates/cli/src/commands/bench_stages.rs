@@ -27,31 +27,28 @@ struct Round {
 fn songrec_round(files: &[PathBuf], mix: &MixEmbedder) -> Round {
     let mut r = Round::default();
     let opts = songrec_neural::mix::MIX_DECODE;
-    let timed = |f: &mut dyn FnMut() -> bool| {
-        let t = profile::thread_cpu();
-        f().then(|| profile::thread_cpu() - t)
-    };
     for f in files {
-        let Some(hash) = timed(&mut || songrec_storage::SongId::from_file(f).is_ok()) else {
+        let mut lap = profile::Lap::start();
+        let Ok(_) = songrec_storage::SongId::from_file(f) else {
             continue;
         };
-        let Some(identity) = timed(&mut || songrec_audio::identity::identify(f).is_ok()) else {
+        let hash = lap.lap();
+        let Ok(_) = songrec_audio::identity::identify(f) else {
             continue;
         };
-        let t = profile::thread_cpu();
+        let identity = lap.lap();
         let Ok(d) = songrec_audio::decode_file_with(f, &opts) else {
             continue;
         };
-        let decode = profile::thread_cpu() - t;
+        let decode = lap.lap();
         let Ok((parts, mut prof)) = mix.parts_profiled(&d.audio) else {
             continue;
         };
-        let t = profile::thread_cpu();
+        lap.lap(); // the stages' own times are in `prof`
         std::hint::black_box(mix.vector(&parts));
-        prof.combine += profile::thread_cpu() - t;
-        let t = profile::thread_cpu();
+        prof.combine += lap.lap();
         std::hint::black_box(songrec_discover::fingerprint::analyse_audio(&d.audio));
-        r.fingerprint += profile::thread_cpu() - t;
+        r.fingerprint += lap.lap();
         (r.hash, r.identity) = (r.hash + hash, r.identity + identity);
         r.decode += decode;
         r.stages.add(&prof);
