@@ -58,6 +58,9 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--keep-float", nargs="+", default=["conv_block1."],
+                    help="name prefixes of the nodes left in float32 (default: the first block)")
+    ap.add_argument("--per-channel", action="store_true", help="int8 weights per output channel")
     a = ap.parse_args()
     files = sorted(glob.glob(os.path.join(a.calib, "**", "*.ogg"), recursive=True))[::3]
     calib, used = [], []
@@ -71,10 +74,10 @@ def main():
     print(f"calibration: {len(calib)} blocks from {len(used)} files")
     pre = os.path.join(a.work, "aisfx_pre.onnx")
     quant_pre_process(a.src, pre, skip_symbolic_shape=True)  # folds each BatchNorm into its Conv
-    keep = [n.name for n in onnx.load(pre).graph.node if n.name.startswith("conv_block1")]
+    keep = [n.name for n in onnx.load(pre).graph.node if n.name.startswith(tuple(a.keep_float))]
     out = os.path.join(a.out, "aisfx_int8.onnx")
     quantize_static(pre, out, Reader("logmel", list(calib)), quant_format=QuantFormat.QOperator,
-                    per_channel=False, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    per_channel=a.per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     nodes_to_exclude=keep, calibrate_method=CalibrationMethod.MinMax,
                     extra_options={"WeightSymmetric": True})
     m = onnx.load(out)
@@ -91,7 +94,7 @@ def main():
         "bytes": os.path.getsize(out),
         "float32_kept": keep,
         "calibration": {"blocks": int(len(calib)), "files": used, "method": "MinMax",
-                        "activations": "uint8 per tensor", "weights": "int8 per tensor, symmetric"},
+                        "activations": "uint8 per tensor", "weights": "int8 per " + ("channel" if a.per_channel else "tensor") + ", symmetric"},
         "probe": "[2, 100, 96], value i = ((i * 2654435761) mod 2^32 mod 1000) / 1000 (float32)",
         "probe_tract": tract_run(out, x).round(6).tolist(),
         "probe_onnxruntime": ort_run(out, x).round(6).tolist(),
