@@ -32,7 +32,14 @@ pub const MIX_NAME: &str = "songrec-mix";
 ///   patches (MSD on 2, MTT on 2) instead of 8. The counts were chosen out of sample
 ///   (`scripts/eval/RESULTS.md`, "Fast ears"): at this cost no other counts ranked better on
 ///   the held-out set in 4 of 5 folds, and 8 patches ranked no better than 4.
-pub const MIX_VERSION: u32 = 2;
+/// * 3: aisfx's part is its *texture* ([`crate::aisfx::TEXTURE_MODEL`], [`TEXTURE_PART`]):
+///   the mean over the blocks of each block's per-channel mean and standard deviation of
+///   `conv_block4.relu1`, `ln(1 + x)`, standardised with its own table
+///   (`models/mix/standardise-texture.json`, same corpus). The network stops a convolution
+///   earlier and its first block runs in int8 too, so aisfx costs about half as much; on the
+///   labelled sets of `scripts/eval/RESULTS.md` ("Candidates for a next version") the texture
+///   ranks better than the embedding, the layer chosen leave one set out.
+pub const MIX_VERSION: u32 = 3;
 /// aisfx's blocks per song in the mix: 6 (of 100 frames, 2.3 s each), not the 8 of the
 /// stand-alone aisfx embedder: on the labelled sets of `scripts/eval/RESULTS.md` 6 blocks rank
 /// as well as 8 and as 9-20 (within the noise) at less of aisfx's cost.
@@ -48,8 +55,15 @@ pub const MIX_DIM: usize = MUSICNN_DIM + AISFX_PART_DIM + DSP_DIM;
 /// DSP analysis share one resample of them to the analysis rate.
 pub const MIX_DECODE: songrec_audio::DecodeOptions = AISFX_DECODE;
 
-/// The shipped standardisation table.
+/// The shipped standardisation table (versions 1 and 2; version 3 takes its aisfx row from
+/// [`TEXTURE_TABLE_JSON`]).
 pub static TABLE_JSON: &str = include_str!("../models/mix/standardise.json");
+
+/// The texture part's row of the standardisation table (version 3).
+pub static TEXTURE_TABLE_JSON: &str = include_str!("../models/mix/standardise-texture.json");
+
+/// Version 3's aisfx part: name and width.
+pub const TEXTURE_PART: (&str, usize) = ("aisfx-texture@1", AISFX_PART_DIM);
 
 /// One part of the mix: which vectors it standardises and how.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -77,9 +91,34 @@ pub const PARTS: [(&str, usize); 3] = [
 ];
 
 impl MixTable {
-    /// The table built into songrec, checked against [`PARTS`].
+    /// The table built into songrec for versions 1 and 2, checked against [`PARTS`].
     pub fn bundled() -> NeuralResult<Self> {
         Self::parse(TABLE_JSON)
+    }
+
+    /// The table of a version: [`Self::bundled`], with [`TEXTURE_PART`]'s row from
+    /// [`TEXTURE_TABLE_JSON`] in place of aisfx's from version 3 on.
+    pub fn bundled_for(version: u32) -> NeuralResult<Self> {
+        let mut t = Self::bundled()?;
+        if version >= 3 {
+            t.parts[1] = Self::texture_row(TEXTURE_TABLE_JSON)?;
+        }
+        Ok(t)
+    }
+
+    /// Parses and checks a one-part table holding [`TEXTURE_PART`]'s row.
+    pub fn texture_row(json: &str) -> NeuralResult<PartTable> {
+        let bad = |reason: String| NeuralError::BadTable { reason };
+        let t: MixTable =
+            serde_json::from_str(json).map_err(|e| bad(format!("not a table: {e}")))?;
+        let (name, dim) = TEXTURE_PART;
+        match t.parts.as_slice() {
+            [p] if p.part == name && p.mean.len() == dim && p.std.len() == dim => {
+                check_values(p)?;
+                Ok(p.clone())
+            }
+            _ => Err(bad(format!("expected one part {name:?} with {dim} values"))),
+        }
     }
 
     /// Parses and checks a table: the three parts of [`PARTS`] in order, finite values,
@@ -104,16 +143,21 @@ impl MixTable {
                     p.std.len()
                 )));
             }
-            if p.mean.iter().any(|x| !x.is_finite())
-                || p.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            {
-                return Err(bad(format!(
-                    "part {name:?} holds a value that is not usable"
-                )));
-            }
+            check_values(p)?;
         }
         Ok(t)
     }
+}
+
+/// Finite means and positive deviations.
+fn check_values(p: &PartTable) -> NeuralResult<()> {
+    if p.mean.iter().any(|x| !x.is_finite()) || p.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+    {
+        return Err(NeuralError::BadTable {
+            reason: format!("part {:?} holds a value that is not usable", p.part),
+        });
+    }
+    Ok(())
 }
 
 /// The mix vector of three raw parts (pure): each part standardised with its table row,
@@ -175,7 +219,8 @@ pub fn part_cosines(a: &[f32], b: &[f32]) -> [f32; 3] {
 pub struct MixParts {
     /// musicnn@2's stored vector (400).
     pub musicnn: Vec<f32>,
-    /// aisfx's mean and max over the blocks, not normalised (1024).
+    /// aisfx's part before standardisation (1024): the mean and the max of its embedding over
+    /// the blocks (versions 1, 2) or its texture ([`crate::aisfx::pool_texture`], version 3).
     pub aisfx: Vec<f32>,
     /// The DSP analysis: its songrec-dsp@2 vector, tempo, key and descriptors.
     pub dsp: Analysis,
@@ -219,6 +264,7 @@ impl MixConfig {
                 runtime: musicnn.runtime.clone(),
                 blocks: MIX_BLOCKS,
                 int8: true,
+                texture: true,
                 own_kernels: musicnn.own_kernels,
                 ..AisfxConfig::default()
             },
@@ -230,11 +276,20 @@ impl MixConfig {
         }
     }
 
-    /// The previous version, `songrec-mix@1` (aisfx's float32 network, musicnn on 8 patches),
-    /// with `musicnn`'s runtime and model files: what a library made before version 2 keeps
-    /// computing for new songs until `songrec reembed` has brought every song to version 2.
-    pub fn v1(musicnn: MusicnnConfig) -> Self {
+    /// Version 2 (aisfx's int8 embedding, mean and max over the blocks), with `musicnn`'s
+    /// runtime and model files: what a library made with it keeps computing for new songs
+    /// until `songrec reembed` has brought every song to the current version.
+    pub fn v2(musicnn: MusicnnConfig) -> Self {
         let mut c = Self::with_musicnn(musicnn);
+        c.aisfx.texture = false;
+        c.version = 2;
+        c
+    }
+
+    /// Version 1 (aisfx's float32 network, musicnn on 8 patches), with `musicnn`'s runtime
+    /// and model files, for a library made with it (as [`Self::v2`]).
+    pub fn v1(musicnn: MusicnnConfig) -> Self {
+        let mut c = Self::v2(musicnn);
         c.aisfx.int8 = false;
         c.musicnn.patches = crate::DEFAULT_PATCHES;
         c.version = 1;
@@ -273,7 +328,7 @@ impl MixEmbedder {
             musicnn: MusicnnEmbedder::new(&cfg.musicnn)?,
             aisfx: AisfxEmbedder::new(&aisfx)?,
             dsp: DspEmbedder::new(),
-            table: MixTable::bundled()?,
+            table: MixTable::bundled_for(cfg.version)?,
         })
     }
 
@@ -320,7 +375,11 @@ impl MixEmbedder {
         let rows = self.aisfx.run_blocks(&blocks.data)?;
         prof.aisfx_net = lap.lap();
         prof.blocks = blocks.count();
-        let (_, pooled) = crate::aisfx::pool_blocks(&rows, BLOCK_DIM);
+        let pooled = if self.version >= 3 {
+            crate::aisfx::pool_texture(&rows)
+        } else {
+            crate::aisfx::pool_blocks(&rows, BLOCK_DIM).1
+        };
         prof.combine = lap.lap();
         Ok((
             MixParts {

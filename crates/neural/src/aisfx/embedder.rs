@@ -10,7 +10,7 @@ use super::frontend::{Blocks, FrontEnd, SAMPLE_RATE};
 use super::native::NativeAisfx;
 use super::{
     AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxAnalysis, AisfxConfig, BLOCK_DIM,
-    BUNDLED_MODEL, INT8_MODEL, SIGNATURE, pool_blocks,
+    BUNDLED_MODEL, INT8_MODEL, SIGNATURE, TEXTURE_MODEL, TEXTURE_SIGNATURE, pool_blocks,
 };
 use crate::error::{NeuralError, NeuralResult};
 use crate::network::Network;
@@ -31,6 +31,8 @@ pub struct AisfxEmbedder {
     frontend: FrontEnd,
     blocks: usize,
     int8: bool,
+    /// The graph's input and output ([`TEXTURE_SIGNATURE`] for the texture network).
+    signature: &'static crate::signature::Signature,
 }
 
 impl std::fmt::Debug for AisfxEmbedder {
@@ -46,14 +48,21 @@ impl AisfxEmbedder {
     /// Starts the runtime (once per process) and loads the bundled network.
     pub fn new(cfg: &AisfxConfig) -> NeuralResult<Self> {
         let runtime = activate(&cfg.runtime)?;
-        let (model, label) = if cfg.int8 {
-            (INT8_MODEL, "the built-in aisfx model (int8)")
+        let int8 = cfg.int8 || cfg.texture;
+        let (model, label, signature) = if cfg.texture {
+            (
+                TEXTURE_MODEL,
+                "the built-in aisfx texture model (int8)",
+                &TEXTURE_SIGNATURE,
+            )
+        } else if cfg.int8 {
+            (INT8_MODEL, "the built-in aisfx model (int8)", &SIGNATURE)
         } else {
-            (BUNDLED_MODEL, "the built-in aisfx model")
+            (BUNDLED_MODEL, "the built-in aisfx model", &SIGNATURE)
         };
         // On ONNX Runtime too where the CPU has AMX-INT8 (faster than ONNX Runtime's int8
         // there; not its env switch, so `SONGREC_AMX=0` changes no vector).
-        let engine = if cfg.int8
+        let engine = if int8
             && cfg.own_kernels
             && crate::kernels::int8::available()
             && (runtime.runtime() == &crate::Runtime::Tract || crate::kernels::amx::supported())
@@ -69,7 +78,7 @@ impl AisfxEmbedder {
             Engine::Graph(Network::load(
                 Cow::Borrowed(model),
                 label.into(),
-                &SIGNATURE,
+                signature,
                 &runtime,
                 cfg.max_sessions,
                 cfg.intra_threads,
@@ -83,7 +92,8 @@ impl AisfxEmbedder {
             engine,
             frontend: FrontEnd::new(),
             blocks: cfg.blocks.max(1),
-            int8: cfg.int8,
+            int8,
+            signature,
         })
     }
 
@@ -92,8 +102,8 @@ impl AisfxEmbedder {
         &self.runtime
     }
 
-    /// The network's 512 outputs per block for `logmel` = whole blocks `[n, 100, 96]`
-    /// (row-major `[n, 512]`).
+    /// The network's outputs per block for `logmel` = whole blocks `[n, 100, 96]`: row-major
+    /// `[n, 512]`, or `[n, 1024]` for the texture network.
     pub fn run_blocks(&self, logmel: &[f32]) -> NeuralResult<Vec<f32>> {
         let net = match &self.engine {
             Engine::Graph(net) => net,
@@ -108,7 +118,7 @@ impl AisfxEmbedder {
                         ),
                     });
                 }
-                let mut rows = Vec::with_capacity(logmel.len() / item * BLOCK_DIM);
+                let mut rows = Vec::with_capacity(logmel.len() / item * native.width());
                 for block in logmel.chunks_exact(item) {
                     native.run(block, &mut rows);
                 }
@@ -151,14 +161,14 @@ impl AisfxEmbedder {
         }
     }
 
-    /// Whether this embedder runs the int8 network.
+    /// Whether this embedder runs an int8 network.
     pub fn int8(&self) -> bool {
         self.int8
     }
 
     /// FLOPs of one block through the network (counted by tract on the graph).
     pub fn flops_per_block(&self) -> NeuralResult<f64> {
-        crate::network::count_flops(self.model, self.label, &SIGNATURE)
+        crate::network::count_flops(self.model, self.label, self.signature)
     }
 
     /// Embedding of one song.

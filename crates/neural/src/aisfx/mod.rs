@@ -25,6 +25,20 @@ pub static INT8_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx_int8.onn
 /// `models/aisfx/expected_int8.json`: the int8 network's outputs on a fixed probe, per runtime.
 pub static EXPECTED_INT8_JSON: &str = include_str!("../../models/aisfx/expected_int8.json");
 
+/// aisfx's *texture* network (`models/aisfx/aisfx_texture_int8.onnx`, built by
+/// `scripts/models/texture_aisfx.py` from an int8 quantization in which only the first
+/// convolution stays float32): the int8 network cut after `conv_block4.conv1`, ending in each
+/// block's texture, the mean and standard deviation of that layer's 512 channels over its
+/// 12 × 12 positions ([`TEXTURE_DIM`] values). What `songrec-mix@3` hears with aisfx.
+pub static TEXTURE_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx_texture_int8.onnx");
+
+/// `models/aisfx/expected_texture.json`: the texture network's outputs on the probe, per engine.
+pub static EXPECTED_TEXTURE_JSON: &str =
+    include_str!("../../models/aisfx/expected_texture.json");
+
+/// Values of one block's texture: 512 means, then 512 standard deviations.
+pub const TEXTURE_DIM: usize = 2 * BLOCK_DIM;
+
 mod embedder;
 mod native;
 
@@ -66,6 +80,13 @@ pub(crate) static SIGNATURE: crate::signature::Signature = crate::signature::Sig
     outputs: &[("embedding", BLOCK_DIM)],
 };
 
+/// What the texture network must look like.
+pub(crate) static TEXTURE_SIGNATURE: crate::signature::Signature = crate::signature::Signature {
+    input: "logmel",
+    item: &[frontend::BLOCK, frontend::N_MELS],
+    outputs: &[("texture", TEXTURE_DIM)],
+};
+
 /// How to build an [`AisfxEmbedder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AisfxConfig {
@@ -81,6 +102,10 @@ pub struct AisfxConfig {
     pub tract_batch: usize,
     /// Run [`INT8_MODEL`] instead of the float32 network.
     pub int8: bool,
+    /// Run [`TEXTURE_MODEL`] (int8, [`TEXTURE_DIM`] values a block) instead of either: for
+    /// [`AisfxEmbedder::run_blocks`] and [`pool_texture`] only (the `aisfx` embedder's vector
+    /// is the embedding's).
+    pub texture: bool,
     /// Run the int8 network on songrec's own kernels: with tract where the CPU has AVX-512
     /// VNNI (about twice as fast), with ONNX Runtime where it has AMX-INT8 too (about 1.4× as
     /// fast; the vectors are then tract's own-kernel ones); see
@@ -97,6 +122,7 @@ impl Default for AisfxConfig {
             intra_threads: 1,
             tract_batch: 1,
             int8: false,
+            texture: false,
             own_kernels: true,
         }
     }
@@ -111,6 +137,33 @@ pub struct AisfxAnalysis {
     pub pooled: Vec<f32>,
     /// Blocks cut from the audio.
     pub blocks: usize,
+}
+
+/// A song's texture part from its blocks' textures (`rows`, [`TEXTURE_DIM`] columns, pure):
+/// the mean over the blocks (summed in f64), then `ln(1 + x)` of each value (the statistics are
+/// never negative; a negative or NaN value counts as 0). Zeros when there is no block.
+///
+/// ```
+/// let rows = [vec![1.0f32; 1024], vec![3.0; 1024]].concat();
+/// let t = songrec_neural::aisfx::pool_texture(&rows);
+/// assert_eq!(t.len(), 1024);
+/// assert!((t[0] - 3f32.ln()).abs() < 1e-6);
+/// ```
+pub fn pool_texture(rows: &[f32]) -> Vec<f32> {
+    let mut sum = vec![0f64; TEXTURE_DIM];
+    let mut n = 0usize;
+    for row in rows.chunks_exact(TEXTURE_DIM) {
+        for (s, x) in sum.iter_mut().zip(row) {
+            *s += f64::from(*x);
+        }
+        n += 1;
+    }
+    sum.iter()
+        .map(|s| {
+            let m = s / n.max(1) as f64;
+            (if m > 0.0 { m } else { 0.0 }).ln_1p() as f32
+        })
+        .collect()
 }
 
 /// Mean then max over the rows of `rows` (`width` columns), and that vector L2-normalised

@@ -1,9 +1,13 @@
-//! aisfx's int8 network (`models/aisfx/aisfx_int8.onnx`) on songrec's own kernels: the first
-//! conv block in float32 ([`crate::kernels::matmul`]), the six quantized convolutions as `u8` ×
-//! `i8` integer GEMMs on AVX-512 VNNI ([`crate::kernels::int8`]), each requantized the way ONNX
-//! `QLinearConv` specifies (the `i32` sum plus the bias times `x_scale · w_scale / y_scale`,
-//! rounded half to even, saturated to `u8`; every zero point of this graph is 0, so the
-//! saturation at 0 is the folded ReLU).
+//! aisfx's int8 networks on songrec's own kernels: the float32 convolutions of the first block
+//! ([`crate::kernels::matmul`]), the quantized ones as `u8` × `i8` integer GEMMs on AVX-512 VNNI
+//! ([`crate::kernels::int8`]), each requantized the way ONNX `QLinearConv` specifies (the `i32`
+//! sum plus the bias times `x_scale · w_scale / y_scale`, rounded half to even, saturated to
+//! `u8`; every zero point of these graphs is 0, so the saturation at 0 is the folded ReLU).
+//!
+//! Two graphs: `models/aisfx/aisfx_int8.onnx` (the first block in float32, six quantized
+//! convolutions, the 512-value embedding) and `models/aisfx/aisfx_texture_int8.onnx` (only the
+//! first convolution in float32, cut after `conv_block4.conv1`: the block's texture, the mean and
+//! standard deviation of each of that layer's 512 channels over its positions).
 //!
 //! Activations are kept channel-last (`[time, mel, channels]`), so im2col copies whole pixels
 //! and pooling walks contiguous channels. The integer sums are exact: the result differs from
@@ -35,17 +39,25 @@ struct QConv {
 
 /// The int8 aisfx network, ready to run.
 pub(crate) struct NativeAisfx {
-    /// `[9, 64]` and `[9 · 64, 64]` (im2col order: tap then channel), with their biases.
+    /// `[9, 64]` (im2col order: tap then channel), with its bias.
     conv1: (Vec<f32>, Vec<f32>),
-    conv2: (Vec<f32>, Vec<f32>),
+    /// `[9 · 64, 64]` and its bias where the first block's second convolution is float32;
+    /// `None` where it is the first quantized layer.
+    conv2: Option<(Vec<f32>, Vec<f32>)>,
     /// The scale of the first quantization.
     in_scale: f32,
     layers: Vec<QConv>,
     /// The scale of the last layer's output.
     out_scale: f32,
+    /// Whether the graph ends in the texture (after `conv_block4.conv1`) instead of the
+    /// embedding.
+    texture: bool,
 }
 
-/// The quantized layers: node name and whether a max pooling follows.
+/// The first block's second convolution where it is quantized, with its max pooling.
+const BLOCK1_CONV2: (&str, bool) = ("conv_block1.conv2_quant", true);
+
+/// The quantized layers after the first block: node name and whether a max pooling follows.
 const LAYERS: [(&str, bool); 6] = [
     ("conv_block2.conv1_quant", false),
     ("conv_block2.conv2_quant", true),
@@ -103,15 +115,31 @@ impl NativeAisfx {
         let proto = crate::graph::read(bytes)?;
         let g = Graph::new(&proto)?;
         let conv1 = float_conv(&g, "conv_block1.conv1", C1, 1)?;
-        let conv2 = float_conv(&g, "conv_block1.conv2", C1, C1)?;
-        let q = "conv_block1.maxpool_QuantizeLinear";
+        // Either the whole first block is float32 and its pooled output is quantized, or only
+        // its first convolution is and the second is the first quantized layer.
+        let quantized_conv2 = g.node(BLOCK1_CONV2.0, "QLinearConv").is_ok();
+        let (conv2, q) = if quantized_conv2 {
+            (None, "conv_block1.relu1_QuantizeLinear")
+        } else {
+            (
+                Some(float_conv(&g, "conv_block1.conv2", C1, C1)?),
+                "conv_block1.maxpool_QuantizeLinear",
+            )
+        };
         let (_, s) = g.weight(q, "QuantizeLinear", 1)?;
         zero_point::<u8>(&g, q, "QuantizeLinear", 2)?;
         let in_scale = s[0];
+        // The texture graph ends after `conv_block4.conv1`: its statistics, not the last
+        // convolution and the embedding.
+        let texture = g.node("texture.concat", "Concat").is_ok();
+        let layer_list = quantized_conv2
+            .then_some(BLOCK1_CONV2)
+            .into_iter()
+            .chain(LAYERS[..LAYERS.len() - usize::from(texture)].iter().copied());
         let mut layers = Vec::new();
         let mut cin = C1;
         let mut out_scale = 0.0;
-        for (name, pool) in LAYERS {
+        for (name, pool) in layer_list {
             let op = "QLinearConv";
             let scalar = |i: usize| -> Result<f32, String> {
                 match g.weight(name, op, i)? {
@@ -148,15 +176,27 @@ impl NativeAisfx {
             in_scale,
             layers,
             out_scale,
+            texture,
         })
     }
 
-    /// Runs one block of `[BLOCK, N_MELS]` log-mel values; appends its 512 outputs.
+    /// Values per block: the embedding's 512, or the texture's 1024.
+    pub fn width(&self) -> usize {
+        if self.texture {
+            2 * BLOCK_DIM
+        } else {
+            BLOCK_DIM
+        }
+    }
+
+    /// Runs one block of `[BLOCK, N_MELS]` log-mel values; appends its [`Self::width`] outputs.
     pub fn run(&self, logmel: &[f32], dst: &mut Vec<f32>) {
         let (h, w) = (BLOCK, N_MELS);
         let x = float_conv3(logmel, h, w, 1, &self.conv1);
-        let x = float_conv3(&x, h, w, C1, &self.conv2);
-        let (x, h, w) = max_pool(&x, h, w, C1);
+        let (x, h, w) = match &self.conv2 {
+            Some(conv2) => max_pool(&float_conv3(&x, h, w, C1, conv2), h, w, C1),
+            None => (x, h, w),
+        };
         let mut q: Vec<u8> = x.iter().map(|v| to_u8(v / self.in_scale)).collect();
         let (mut h, mut w) = (h, w);
         for l in &self.layers {
@@ -165,8 +205,12 @@ impl NativeAisfx {
                 (q, h, w) = max_pool(&q, h, w, l.w.n);
             }
         }
-        // Dequantize, mean over mel bands, max over time.
         let c = BLOCK_DIM;
+        if self.texture {
+            dst.extend(texture(&q, c, self.out_scale));
+            return;
+        }
+        // Dequantize, mean over mel bands, max over time.
         let mut best = vec![f32::NEG_INFINITY; c];
         for t in 0..h {
             for (ch, b) in best.iter_mut().enumerate() {
@@ -178,6 +222,28 @@ impl NativeAisfx {
         }
         dst.extend_from_slice(&best);
     }
+}
+
+/// The texture of a channel-last `[positions, c]` map of `u8` activations dequantized by
+/// `scale`: per channel the mean, then per channel the standard deviation (the variance as
+/// `E[x²] − E[x]²`, floored at 0), as the texture graph computes them.
+fn texture(q: &[u8], c: usize, scale: f32) -> Vec<f32> {
+    let n = (q.len() / c.max(1)).max(1) as f32;
+    let mut sum = vec![0f32; c];
+    let mut sq = vec![0f32; c];
+    for px in q.chunks_exact(c) {
+        for ((s, s2), v) in sum.iter_mut().zip(&mut sq).zip(px) {
+            let x = f32::from(*v) * scale;
+            *s += x;
+            *s2 += x * x;
+        }
+    }
+    let mean: Vec<f32> = sum.iter().map(|s| s / n).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(s2, m)| (s2 / n - m * m).max(0.0).sqrt());
+    mean.iter().copied().chain(std).collect()
 }
 
 /// The 3 × 3 taps of pixel `(t, f)` of a `[h, w, c]` map, zero outside, appended to `cols`.
