@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,8 +63,6 @@ def cut(src, dst):
 
 def float_texture(src, x):
     """The same statistics of the float32 network's `conv_block4.relu1` (ONNX Runtime)."""
-    import onnxruntime as ort
-
     m = onnx.load(src)
     m.graph.output.append(helper.make_empty_tensor_value_info("conv_block4.relu1"))
     so = ort.SessionOptions()
@@ -101,13 +100,17 @@ def main():
         "real_blocks": {"recordings": RECORDINGS, "blocks": int(len(real)),
                         "cosine_to_float32_onnxruntime_min": float(c_ort.min()),
                         "cosine_to_float32_tract_min": float(c_tract.min())},
+        "versions": {"onnxruntime": ort.__version__, "onnx": onnx.__version__, "tract": "0.23.9"},
     }
     old = os.path.join(a.out, "expected_texture.json")
     if os.path.exists(old):
         with open(old) as f:
             prev = json.load(f)
+        # songrec's own kernels' rows come from songrec (they need AVX-512 VNNI): kept while the
+        # model is the same, else to be written anew.
         if prev.get("sha256") == sha and "probe_songrec_kernels" in prev:
             res["probe_songrec_kernels"] = prev["probe_songrec_kernels"]
+            res["versions"]["songrec_kernels"] = prev.get("versions", {}).get("songrec_kernels")
     with open(old, "w") as f:
         json.dump(res, f, indent=1)
     print(f"{out}: {res['bytes']} bytes, sha256 {sha}; real blocks' texture cosine to float32: "

@@ -25,9 +25,10 @@ pub const DEFAULT: &str = "mix";
 /// time. A library made with it keeps them complete until every song has mix vectors.
 pub const OLD_DEFAULT: &[&str] = &["musicnn", "dsp"];
 
-/// The default's previous version (`songrec-mix@1`): a library made with it is answered with
-/// it, and keeps it complete, until every song has the current version's vectors.
-pub const PREVIOUS_DEFAULT: &str = "mix@1";
+/// The default's previous versions, newest first (`songrec-mix@2`, `songrec-mix@1`): a library
+/// made with one is answered with it, and keeps it complete, until every song has the current
+/// version's vectors ([`previous_mix`]).
+pub const PREVIOUS_DEFAULTS: &[&str] = &["mix@2", "mix@1"];
 
 /// What `both`/`all` stand for (the default pair; aisfx is asked for by name).
 const BOTH: &[&str] = &["dsp", "musicnn"];
@@ -38,6 +39,7 @@ pub const MODEL_CREDITS: &[&str] = &[songrec_neural::MUSICNN_CREDIT, songrec_neu
 fn canonical(name: &str) -> AppResult<&'static str> {
     match name.trim().to_ascii_lowercase().as_str() {
         "mix" | "songrec-mix" | "default" => Ok("mix"),
+        "mix@2" | "songrec-mix@2" => Ok("mix@2"),
         "mix@1" | "songrec-mix@1" => Ok("mix@1"),
         "dsp" | "songrec-dsp" => Ok("dsp"),
         "musicnn" | "neural" => Ok("musicnn"),
@@ -231,6 +233,9 @@ pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embed
             let mix = MixConfig::with_musicnn(musicnn_config(cfg)?);
             Ok(Arc::new(MixEmbedder::new(&mix)?))
         }
+        "mix@2" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v2(musicnn_config(
+            cfg,
+        )?))?)),
         "mix@1" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v1(musicnn_config(
             cfg,
         )?))?)),
@@ -269,6 +274,7 @@ pub fn model_by_name(name: &str) -> AppResult<ModelInfo> {
         ),
         "aisfx" => ModelInfo::new(AISFX_NAME, AISFX_VERSION.to_string(), AISFX_DIM),
         "mix" => ModelInfo::new(MIX_NAME, MIX_VERSION.to_string(), MIX_DIM),
+        "mix@2" => ModelInfo::new(MIX_NAME, "2", MIX_DIM),
         "mix@1" => ModelInfo::new(MIX_NAME, "1", MIX_DIM),
         _ => ModelInfo::new(MUSICNN_NAME, MUSICNN_VERSION.to_string(), MUSICNN_DIM),
     })
@@ -378,23 +384,37 @@ fn count_of(stats: &[songrec_storage::ModelStats], name: &str) -> u64 {
     })
 }
 
-/// Songs with an older default's vectors ([`PREVIOUS_DEFAULT`] or [`OLD_DEFAULT`], the
-/// larger count) and songs with the default's.
+/// Songs with an older default's vectors ([`PREVIOUS_DEFAULTS`] or [`OLD_DEFAULT`], the
+/// largest count) and songs with the default's.
 fn default_counts(stats: &[songrec_storage::ModelStats]) -> (u64, u64) {
     let old = OLD_DEFAULT
         .iter()
-        .chain([&PREVIOUS_DEFAULT])
+        .chain(PREVIOUS_DEFAULTS)
         .map(|n| count_of(stats, n))
         .max()
         .unwrap_or(0);
     (old, count_of(stats, DEFAULT))
 }
 
-/// Whether the older vectors a library is answered with until the default is complete are
-/// the previous mix's ([`PREVIOUS_DEFAULT`]): it holds at least as many as of the older pair.
-pub fn previous_mix_answers(stats: &[songrec_storage::ModelStats]) -> bool {
-    let prev = count_of(stats, PREVIOUS_DEFAULT);
-    prev > 0 && OLD_DEFAULT.iter().all(|n| count_of(stats, n) <= prev)
+/// The previous mix whose vectors a library is answered with until the default is complete:
+/// of [`PREVIOUS_DEFAULTS`], the one most songs have (the newer on a tie), when it holds at
+/// least as many as of the older pair; `None` when no previous mix answers.
+///
+/// ```
+/// use songrec_storage::ModelStats;
+/// use songrec_app::embedders::{model_by_name, previous_mix};
+/// let s = |n: &str, count| ModelStats { model: model_by_name(n).unwrap(), count };
+/// assert_eq!(previous_mix(&[s("mix", 1), s("mix@2", 3), s("mix@1", 1)]), Some("mix@2"));
+/// assert_eq!(previous_mix(&[s("mix@2", 1), s("mix@1", 3)]), Some("mix@1"));
+/// assert_eq!(previous_mix(&[s("mix@1", 2), s("musicnn", 3), s("dsp", 3)]), None);
+/// assert_eq!(previous_mix(&[s("mix", 3)]), None);
+/// ```
+pub fn previous_mix(stats: &[songrec_storage::ModelStats]) -> Option<&'static str> {
+    let (name, prev) = PREVIOUS_DEFAULTS
+        .iter()
+        .map(|n| (*n, count_of(stats, n)))
+        .reduce(|best, x| if x.1 > best.1 { x } else { best })?;
+    (prev > 0 && OLD_DEFAULT.iter().all(|n| count_of(stats, n) <= prev)).then_some(name)
 }
 
 /// Whether `auto` compares the default's vectors in a library with these models: it holds
@@ -419,6 +439,7 @@ pub fn default_is_complete(stats: &[songrec_storage::ModelStats]) -> bool {
 /// gave them (a library made before `mix`, or a `reembed` under way); `None` otherwise.
 pub fn upgrade_advice(stats: &[songrec_storage::ModelStats]) -> Option<String> {
     let (old, mix) = default_counts(stats);
+    let answering = previous_mix(stats).map_or_else(|| OLD_DEFAULT.to_vec(), |p| vec![p]);
     (old > mix).then(|| {
         format!(
             "{mix} of {old} {} the default {} vectors; until `songrec reembed` \
@@ -426,16 +447,12 @@ pub fn upgrade_advice(stats: &[songrec_storage::ModelStats]) -> Option<String> {
              (the vectors all songs have)",
             if old == 1 { "song has" } else { "songs have" },
             model_by_name(DEFAULT).map_or_else(|_| DEFAULT.into(), |m| m.key()),
-            if previous_mix_answers(stats) {
-                &[PREVIOUS_DEFAULT][..]
-            } else {
-                OLD_DEFAULT
-            }
-            .iter()
-            .filter_map(|n| model_by_name(n).ok())
-            .map(|m| m.key())
-            .collect::<Vec<_>>()
-            .join(" and ")
+            answering
+                .iter()
+                .filter_map(|n| model_by_name(n).ok())
+                .map(|m| m.key())
+                .collect::<Vec<_>>()
+                .join(" and ")
         )
     })
 }
@@ -450,7 +467,7 @@ pub fn default_ingest_spec(stats: &[songrec_storage::ModelStats]) -> String {
         names.extend(
             OLD_DEFAULT
                 .iter()
-                .chain([&PREVIOUS_DEFAULT])
+                .chain(PREVIOUS_DEFAULTS)
                 .filter(|n| count_of(stats, n) > 0),
         );
     }
@@ -504,13 +521,16 @@ impl OutdatedModel {
 }
 
 /// The stored models of a live embedder's name but another version (see [`OutdatedModel`]);
-/// not the default's previous version, which answers until the default is complete
-/// ([`upgrade_advice`] speaks of it).
+/// not the default's previous versions, which answer until the default is complete
+/// ([`upgrade_advice`] speaks of them).
 pub fn outdated_models(stored: &[songrec_storage::ModelStats]) -> Vec<OutdatedModel> {
-    let previous = model_by_name(PREVIOUS_DEFAULT).ok();
+    let previous: Vec<ModelInfo> = PREVIOUS_DEFAULTS
+        .iter()
+        .filter_map(|n| model_by_name(n).ok())
+        .collect();
     stored
         .iter()
-        .filter(|s| s.count > 0 && Some(&s.model) != previous.as_ref())
+        .filter(|s| s.count > 0 && !previous.contains(&s.model))
         .filter_map(|s| {
             let live = model_by_name(short_name(&s.model.name)).ok()?;
             (live.name == s.model.name && live.version != s.model.version).then(|| OutdatedModel {

@@ -151,8 +151,7 @@ impl MixTable {
 
 /// Finite means and positive deviations.
 fn check_values(p: &PartTable) -> NeuralResult<()> {
-    if p.mean.iter().any(|x| !x.is_finite()) || p.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-    {
+    if p.mean.iter().any(|x| !x.is_finite()) || p.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
         return Err(NeuralError::BadTable {
             reason: format!("part {:?} holds a value that is not usable", p.part),
         });
@@ -446,6 +445,26 @@ mod tests {
     fn the_bundled_table_fits_the_parts() {
         let t = MixTable::bundled().expect("bundled table");
         assert_eq!(t.parts.iter().map(|p| p.mean.len()).sum::<usize>(), MIX_DIM);
+        for v in 1..=MIX_VERSION {
+            let t = MixTable::bundled_for(v).expect("bundled table");
+            let names: Vec<&str> = t.parts.iter().map(|p| p.part.as_str()).collect();
+            let aisfx = if v >= 3 { TEXTURE_PART.0 } else { PARTS[1].0 };
+            assert_eq!(names, [PARTS[0].0, aisfx, PARTS[2].0], "version {v}");
+            assert_eq!(t.parts.iter().map(|p| p.mean.len()).sum::<usize>(), MIX_DIM);
+        }
+    }
+
+    #[test]
+    fn a_texture_row_of_the_wrong_shape_is_refused() {
+        let row = |name: &str, n: usize, s: f32| {
+            serde_json::json!({"parts": [{"part": name, "mean": vec![0.0; n], "std": vec![s; n]}]})
+                .to_string()
+        };
+        assert!(MixTable::texture_row(&row(TEXTURE_PART.0, AISFX_PART_DIM, 1.0)).is_ok());
+        assert!(MixTable::texture_row(&row("aisfx@1-pooled", AISFX_PART_DIM, 1.0)).is_err());
+        assert!(MixTable::texture_row(&row(TEXTURE_PART.0, 3, 1.0)).is_err());
+        assert!(MixTable::texture_row(&row(TEXTURE_PART.0, AISFX_PART_DIM, 0.0)).is_err());
+        assert!(MixTable::texture_row(TABLE_JSON).is_err());
     }
 
     #[test]

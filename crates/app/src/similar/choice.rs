@@ -43,12 +43,13 @@ async fn has(backend: &dyn StorageBackend, target: &Target, m: &ModelInfo) -> Ap
 }
 
 /// The library's default vectors while they answer: the current mix's when every song has
-/// them, else the previous mix's when it answers ([`crate::embedders::previous_mix_answers`]).
+/// them, else a previous mix's when it answers ([`crate::embedders::previous_mix`]).
 fn defaults(stats: &[ModelStats]) -> [(&'static str, bool); 2] {
-    use crate::embedders::{DEFAULT, PREVIOUS_DEFAULT, default_is_complete, previous_mix_answers};
+    use crate::embedders::{DEFAULT, PREVIOUS_DEFAULTS, default_is_complete, previous_mix};
+    let previous = previous_mix(stats);
     [
         (DEFAULT, default_is_complete(stats)),
-        (PREVIOUS_DEFAULT, previous_mix_answers(stats)),
+        (previous.unwrap_or(PREVIOUS_DEFAULTS[0]), previous.is_some()),
     ]
 }
 

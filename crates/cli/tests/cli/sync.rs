@@ -688,7 +688,7 @@ fn real_recordings_migrate_verified_and_sync_without_conflicts() {
 }
 
 /// A library made with `songrec-mix@1` is upgraded on one machine and carried by `sync` to the
-/// cloud and to another machine, on a database that allows two collections: version 2 shares
+/// cloud and to another machine, on a database that allows two collections: version 3 shares
 /// version 1's vector collection there.
 #[test]
 fn a_version_1_library_upgrades_through_sync_in_two_collections() {
@@ -732,7 +732,7 @@ fn a_version_1_library_upgrades_through_sync_in_two_collections() {
     };
     let both = vec![
         ("songrec-mix@1".to_owned(), 3),
-        ("songrec-mix@2".to_owned(), 3),
+        ("songrec-mix@3".to_owned(), 3),
     ];
     assert_eq!(counts(&c.remote()), both, "remote");
     assert_eq!(

@@ -33,8 +33,7 @@ pub static EXPECTED_INT8_JSON: &str = include_str!("../../models/aisfx/expected_
 pub static TEXTURE_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx_texture_int8.onnx");
 
 /// `models/aisfx/expected_texture.json`: the texture network's outputs on the probe, per engine.
-pub static EXPECTED_TEXTURE_JSON: &str =
-    include_str!("../../models/aisfx/expected_texture.json");
+pub static EXPECTED_TEXTURE_JSON: &str = include_str!("../../models/aisfx/expected_texture.json");
 
 /// Values of one block's texture: 512 means, then 512 standard deviations.
 pub const TEXTURE_DIM: usize = 2 * BLOCK_DIM;

@@ -132,10 +132,11 @@ impl NativeAisfx {
         // The texture graph ends after `conv_block4.conv1`: its statistics, not the last
         // convolution and the embedding.
         let texture = g.node("texture.concat", "Concat").is_ok();
-        let layer_list = quantized_conv2
-            .then_some(BLOCK1_CONV2)
-            .into_iter()
-            .chain(LAYERS[..LAYERS.len() - usize::from(texture)].iter().copied());
+        let layer_list = quantized_conv2.then_some(BLOCK1_CONV2).into_iter().chain(
+            LAYERS[..LAYERS.len() - usize::from(texture)]
+                .iter()
+                .copied(),
+        );
         let mut layers = Vec::new();
         let mut cin = C1;
         let mut out_scale = 0.0;
@@ -449,7 +450,23 @@ mod tests {
     #[test]
     fn the_bundled_int8_graph_loads_and_others_do_not() {
         let n = NativeAisfx::load(super::super::INT8_MODEL).unwrap();
-        assert_eq!(n.layers.len(), 6);
+        assert_eq!((n.layers.len(), n.texture, n.width()), (6, false, 512));
+        assert!(n.conv2.is_some());
+        // The texture graph: the first block's second convolution quantized, the last left out.
+        let t = NativeAisfx::load(super::super::TEXTURE_MODEL).unwrap();
+        assert_eq!((t.layers.len(), t.texture, t.width()), (6, true, 1024));
+        assert!(t.conv2.is_none() && t.layers[0].cin == C1 && t.layers[0].pool);
         assert!(NativeAisfx::load(super::super::BUNDLED_MODEL).is_err());
+    }
+
+    #[test]
+    fn texture_is_the_mean_then_the_deviation_of_each_channel() {
+        // Two channels over three positions, channel-last: (1, 4), (2, 4), (3, 4).
+        let t = texture(&[1, 4, 2, 4, 3, 4], 2, 0.5);
+        let want = [1.0, 2.0, (1.0f32 / 6.0).sqrt(), 0.0];
+        assert!(
+            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{t:?}"
+        );
     }
 }

@@ -1,19 +1,29 @@
-//! aisfx's int8 network (`models/aisfx/aisfx_int8.onnx`, what the default mix runs) against
-//! `models/aisfx/expected_int8.json`: its outputs on the fixed probe on tract and on ONNX Runtime
-//! (each runtime's own integer arithmetic, each deterministic), and its distance from the
-//! float32 network on the real freedesktop recordings.
+//! aisfx's int8 networks against their expected outputs: `models/aisfx/aisfx_int8.onnx`
+//! (`songrec-mix@2`'s) against `expected_int8.json` and `models/aisfx/aisfx_texture_int8.onnx`
+//! (the default mix's texture) against `expected_texture.json`: outputs on the fixed probe on
+//! tract, on ONNX Runtime and on songrec's kernels (each engine's own integer arithmetic, each
+//! deterministic), and the int8 embedding's distance from the float32 network on the real
+//! freedesktop recordings.
 
 use std::sync::{Arc, OnceLock};
 
 use songrec_audio::decode_file_with;
-use songrec_neural::aisfx::{AISFX_DECODE, EXPECTED_INT8_JSON};
+use songrec_neural::aisfx::{AISFX_DECODE, EXPECTED_INT8_JSON, EXPECTED_TEXTURE_JSON};
 use songrec_neural::{AisfxConfig, AisfxEmbedder, Runtime};
 use songrec_testkit::fixtures::{ort_library, real_recording};
 use songrec_testkit::neural::max_abs_diff;
 use songrec_testkit::process::in_own_process;
 
-fn expected() -> serde_json::Value {
-    serde_json::from_str(EXPECTED_INT8_JSON).unwrap()
+/// The two int8 networks: the embedding's and the texture's.
+const NETWORKS: [bool; 2] = [false, true];
+
+fn expected(texture: bool) -> serde_json::Value {
+    serde_json::from_str(if texture {
+        EXPECTED_TEXTURE_JSON
+    } else {
+        EXPECTED_INT8_JSON
+    })
+    .unwrap()
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {
@@ -36,20 +46,22 @@ fn probe() -> Vec<f32> {
         .collect()
 }
 
-fn embedder(runtime: Runtime, int8: bool) -> AisfxEmbedder {
+fn embedder(runtime: Runtime, int8: bool, texture: bool) -> AisfxEmbedder {
     AisfxEmbedder::new(&AisfxConfig {
         runtime,
         int8,
+        texture,
         max_sessions: 1,
         ..AisfxConfig::default()
     })
     .expect("aisfx")
 }
 
-/// The int8 network on tract's own integer kernels.
-fn tract_itself() -> AisfxEmbedder {
+/// An int8 network on tract's own integer kernels.
+fn tract_itself(texture: bool) -> AisfxEmbedder {
     AisfxEmbedder::new(&AisfxConfig {
         int8: true,
+        texture,
         max_sessions: 1,
         own_kernels: false,
         ..AisfxConfig::default()
@@ -57,14 +69,17 @@ fn tract_itself() -> AisfxEmbedder {
     .expect("aisfx")
 }
 
-fn tract(int8: bool) -> Arc<AisfxEmbedder> {
-    static E: OnceLock<[Arc<AisfxEmbedder>; 2]> = OnceLock::new();
+/// The float32 network, the int8 one and the texture one with tract (songrec's kernels where
+/// the CPU allows).
+fn tract(int8: bool, texture: bool) -> Arc<AisfxEmbedder> {
+    static E: OnceLock<[Arc<AisfxEmbedder>; 3]> = OnceLock::new();
     E.get_or_init(|| {
         [
-            Arc::new(embedder(Runtime::Tract, false)),
-            Arc::new(embedder(Runtime::Tract, true)),
+            Arc::new(embedder(Runtime::Tract, false, false)),
+            Arc::new(embedder(Runtime::Tract, true, false)),
+            Arc::new(embedder(Runtime::Tract, true, true)),
         ]
-    })[usize::from(int8)]
+    })[if texture { 2 } else { usize::from(int8) }]
     .clone()
 }
 
@@ -78,20 +93,26 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (n(a) * n(b))
 }
 
-fn check_probe(e: &AisfxEmbedder, key: &str) {
+fn check_probe(e: &AisfxEmbedder, texture: bool, key: &str) {
     let rows = e.run_blocks(&probe()).unwrap();
-    let want = floats(&expected()[key]);
+    let want = floats(&expected(texture)[key]);
+    assert_eq!(rows.len(), want.len(), "{key}");
     let d = max_abs_diff(&rows, &want);
-    eprintln!("{} int8 probe: max abs diff {d:.2e} from {key}", e.engine());
+    eprintln!(
+        "{} int8 probe (texture: {texture}): max abs diff {d:.2e} from {key}",
+        e.engine()
+    );
     assert!(d < 1e-4, "{d}");
     assert_eq!(rows, e.run_blocks(&probe()).unwrap(), "deterministic");
 }
 
 #[test]
 fn tract_int8_reproduces_expected_int8_json() {
-    let e = tract_itself();
-    assert_eq!(e.engine(), e.runtime().describe());
-    check_probe(&e, "probe_tract");
+    for texture in NETWORKS {
+        let e = tract_itself(texture);
+        assert_eq!(e.engine(), e.runtime().describe());
+        check_probe(&e, texture, "probe_tract");
+    }
 }
 
 /// How far apart two engines' int8 outputs may be: tract's and ONNX Runtime's probe rows are
@@ -103,24 +124,28 @@ const ACROSS_ENGINES: f32 = 0.03;
 /// (deterministic: integer sums), and within [`ACROSS_ENGINES`] of both other engines' rows.
 #[test]
 fn own_kernels_int8_stay_within_the_engines_spread() {
-    let e = tract(true);
-    if !songrec_neural::aisfx::own_int8_kernels_available() {
-        assert_eq!(e.engine(), e.runtime().describe());
-        return check_probe(&e, "probe_tract");
+    for texture in NETWORKS {
+        let e = tract(true, texture);
+        if !songrec_neural::aisfx::own_int8_kernels_available() {
+            assert_eq!(e.engine(), e.runtime().describe());
+            check_probe(&e, texture, "probe_tract");
+            continue;
+        }
+        assert_eq!(e.engine(), "songrec kernels");
+        check_probe(&e, texture, "probe_songrec_kernels");
+        let rows = e.run_blocks(&probe()).unwrap();
+        let want = expected(texture);
+        for key in ["probe_tract", "probe_onnxruntime"] {
+            let d = max_abs_diff(&rows, &floats(&want[key]));
+            eprintln!("songrec kernels vs {key} (texture: {texture}): max abs diff {d:.2e}");
+            assert!(d < ACROSS_ENGINES, "{key}: {d}");
+        }
+        let (a, b) = (
+            floats(&want["probe_tract"]),
+            floats(&want["probe_onnxruntime"]),
+        );
+        assert!(max_abs_diff(&a, &b) < ACROSS_ENGINES);
     }
-    assert_eq!(e.engine(), "songrec kernels");
-    check_probe(&e, "probe_songrec_kernels");
-    let rows = e.run_blocks(&probe()).unwrap();
-    for key in ["probe_tract", "probe_onnxruntime"] {
-        let d = max_abs_diff(&rows, &floats(&expected()[key]));
-        eprintln!("songrec kernels vs {key}: max abs diff {d:.2e}");
-        assert!(d < ACROSS_ENGINES, "{key}: {d}");
-    }
-    let (a, b) = (
-        floats(&expected()["probe_tract"]),
-        floats(&expected()["probe_onnxruntime"]),
-    );
-    assert!(max_abs_diff(&a, &b) < ACROSS_ENGINES);
 }
 
 #[test]
@@ -129,18 +154,21 @@ fn onnxruntime_int8_reproduces_expected_int8_json() {
         "aisfx_int8::onnxruntime_int8_reproduces_expected_int8_json",
         || {
             // ONNX Runtime's own int8 kernels (songrec's run it where the CPU has AMX).
-            let e = AisfxEmbedder::new(&AisfxConfig {
-                runtime: Runtime::OnnxRuntime {
-                    library: ort_library(),
-                },
-                int8: true,
-                max_sessions: 1,
-                own_kernels: false,
-                ..AisfxConfig::default()
-            })
-            .expect("aisfx");
-            assert_eq!(e.engine(), e.runtime().describe());
-            check_probe(&e, "probe_onnxruntime");
+            for texture in NETWORKS {
+                let e = AisfxEmbedder::new(&AisfxConfig {
+                    runtime: Runtime::OnnxRuntime {
+                        library: ort_library(),
+                    },
+                    int8: true,
+                    texture,
+                    max_sessions: 1,
+                    own_kernels: false,
+                    ..AisfxConfig::default()
+                })
+                .expect("aisfx");
+                assert_eq!(e.engine(), e.runtime().describe());
+                check_probe(&e, texture, "probe_onnxruntime");
+            }
         },
     );
 }
@@ -152,22 +180,25 @@ fn onnxruntime_int8_runs_on_own_kernels_where_amx_is() {
     in_own_process(
         "aisfx_int8::onnxruntime_int8_runs_on_own_kernels_where_amx_is",
         || {
-            let e = embedder(
-                Runtime::OnnxRuntime {
-                    library: ort_library(),
-                },
-                true,
-            );
-            // SONGREC_TEST_EXPECT_AMX=1 (on a CPU with AMX-INT8) makes a fallback a failure.
-            if std::env::var("SONGREC_TEST_EXPECT_AMX").is_ok_and(|v| v.trim() == "1") {
-                assert_eq!(e.engine(), "songrec kernels");
-            }
-            if e.engine() == "songrec kernels" {
-                check_probe(&e, "probe_songrec_kernels");
-            } else {
-                eprintln!("no AMX-INT8 here: aisfx's int8 network runs on ONNX Runtime");
-                assert_eq!(e.engine(), e.runtime().describe());
-                check_probe(&e, "probe_onnxruntime");
+            for texture in NETWORKS {
+                let e = embedder(
+                    Runtime::OnnxRuntime {
+                        library: ort_library(),
+                    },
+                    true,
+                    texture,
+                );
+                // SONGREC_TEST_EXPECT_AMX=1 (on a CPU with AMX-INT8) makes a fallback a failure.
+                if std::env::var("SONGREC_TEST_EXPECT_AMX").is_ok_and(|v| v.trim() == "1") {
+                    assert_eq!(e.engine(), "songrec kernels");
+                }
+                if e.engine() == "songrec kernels" {
+                    check_probe(&e, texture, "probe_songrec_kernels");
+                } else {
+                    eprintln!("no AMX-INT8 here: aisfx's int8 network runs on ONNX Runtime");
+                    assert_eq!(e.engine(), e.runtime().describe());
+                    check_probe(&e, texture, "probe_onnxruntime");
+                }
             }
         },
     );
@@ -175,7 +206,7 @@ fn onnxruntime_int8_runs_on_own_kernels_where_amx_is() {
 
 #[test]
 fn int8_blocks_stay_close_to_float32_on_real_recordings() {
-    let (f, q) = (tract(false), tract(true));
+    let (f, q) = (tract(false, false), tract(true, false));
     let mut worst = 1f64;
     for file in [
         "complete.oga",
