@@ -128,9 +128,9 @@ static ACTIVE: Mutex<Option<Arc<ActiveRuntime>>> = Mutex::new(None);
 pub const TRACT_VERSION: &str = "0.23";
 
 /// How much faster a song is ingested with ONNX Runtime than with the built-in engine
-/// (`songrec-mix@2`, songrec's own kernels on a CPU with AVX-512 VNNI; decoding and the DSP
-/// analysis are not faster): 0.288 → 0.284 CPU s a song on one core of the project's 2-core
-/// machine (docs/quality.md, "Speed: where the CPU goes").
+/// (`songrec-mix@3`, songrec's own kernels on a CPU with AVX-512 VNNI; decoding and the DSP
+/// analysis are not faster): 0.229 and 0.222 → 0.209 and 0.227 CPU s a song in two runs on one
+/// core of the project's 2-core machine (docs/quality.md, "Speed: where the CPU goes").
 pub const ORT_SONG_SPEEDUP: &str = "1.0×";
 
 /// How much faster ONNX Runtime runs the two networks, measured on the same machine: 0.144 →
