@@ -83,18 +83,31 @@ def main():
     m = onnx.load(out)
     del m.graph.value_info[:]  # tract refuses the stale shapes the quantizer leaves there
     onnx.save(m, out)
-    sha = hashlib.sha256(open(out, "rb").read()).hexdigest()
-    x = probe()
-    real = np.concatenate([aisfx_blocks(decode(os.path.join(a.sounds, r), 44100), 3) for r in RECORDINGS])
-    f32 = ort_run(a.src, real)
-    c_ort, c_tract = cos(f32, ort_run(out, real)), cos(f32, tract_run(out, real))
-    res = {
-        "model": "crates/neural/models/aisfx/aisfx_int8.onnx",
-        "sha256": sha,
-        "bytes": os.path.getsize(out),
+    fields = {
         "float32_kept": keep,
         "calibration": {"blocks": int(len(calib)), "files": used, "method": "MinMax",
-                        "activations": "uint8 per tensor", "weights": "int8 per " + ("channel" if a.per_channel else "tensor") + ", symmetric"},
+                        "activations": "uint8 per tensor",
+                        "weights": f"int8 per {'channel' if a.per_channel else 'tensor'}, symmetric"},
+    }
+    write_expected(out, "crates/neural/models/aisfx/aisfx_int8.onnx", fields,
+                   lambda real: ort_run(a.src, real), a.sounds, os.path.join(a.out, "expected_int8.json"))
+
+
+def write_expected(out, model, fields, float32, sounds, path):
+    """Writes `path`: the graph `out`'s outputs on the fixed probe on tract and ONNX Runtime,
+    and the cosine of its outputs on the real recordings to `float32(blocks)`'s. songrec's own
+    kernels' probe rows come from songrec (its int8 GEMM needs AVX-512 VNNI): kept from the file
+    this one replaces while the model is the same, else to be written anew."""
+    sha = hashlib.sha256(open(out, "rb").read()).hexdigest()
+    x = probe()
+    real = np.concatenate([aisfx_blocks(decode(os.path.join(sounds, r), 44100), 3) for r in RECORDINGS])
+    f32 = float32(real)
+    c_ort, c_tract = cos(f32, ort_run(out, real)), cos(f32, tract_run(out, real))
+    res = {
+        "model": model,
+        "sha256": sha,
+        "bytes": os.path.getsize(out),
+        **fields,
         "probe": "[2, 100, 96], value i = ((i * 2654435761) mod 2^32 mod 1000) / 1000 (float32)",
         "probe_tract": tract_run(out, x).round(6).tolist(),
         "probe_onnxruntime": ort_run(out, x).round(6).tolist(),
@@ -105,20 +118,16 @@ def main():
         "versions": {"onnxruntime": ort.__version__, "onnx": onnx.__version__, "numpy": np.__version__,
                      "tract": "0.23.9"},
     }
-    # songrec's own kernels' probe rows come from songrec (its int8 GEMM needs AVX-512 VNNI): kept
-    # from the file this one replaces while the model is the same, else to be written anew.
-    old = os.path.join(a.out, "expected_int8.json")
-    if os.path.exists(old):
-        with open(old) as f:
+    if os.path.exists(path):
+        with open(path) as f:
             prev = json.load(f)
         if prev.get("sha256") == sha and "probe_songrec_kernels" in prev:
             res["probe_songrec_kernels"] = prev["probe_songrec_kernels"]
-            res["versions"]["songrec_kernels"] = prev["versions"].get("songrec_kernels")
-    with open(old, "w") as f:
+            res["versions"]["songrec_kernels"] = prev.get("versions", {}).get("songrec_kernels")
+    with open(path, "w") as f:
         json.dump(res, f, indent=1)
     print(f"{out}: {res['bytes']} bytes, sha256 {sha}; real blocks cosine to float32: "
           f"onnxruntime min {c_ort.min():.5f}, tract min {c_tract.min():.5f}")
-
 
 if __name__ == "__main__":
     main()

@@ -9,11 +9,9 @@ and standard deviation of that layer's 512 activations over its 12 × 12 positio
 
     python3 scripts/models/texture_aisfx.py --int8 $SCRATCH/v1/aisfx_int8.onnx --out crates/neural/models/aisfx
 
-Also writes the texture of a fixed probe (the one of quantize_aisfx.py) on tract and ONNX Runtime
-and its distance to the float32 network's texture on real recordings."""
+Also writes expected_texture.json: the texture of quantize_aisfx.py's fixed probe on tract and
+ONNX Runtime and its distance to the float32 network's texture on real recordings."""
 import argparse
-import hashlib
-import json
 import os
 import sys
 
@@ -23,8 +21,7 @@ import onnxruntime as ort
 from onnx import helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from quantize_aisfx import RECORDINGS, cos, ort_run, probe, tract_run  # noqa: E402
-from quantize_common import aisfx_blocks, decode  # noqa: E402
+from quantize_aisfx import write_expected  # noqa: E402
 
 CUT = "conv_block4.conv1_quant"
 LAYER_Q, SCALE, ZERO = "conv_block4.bn1_quantized", "conv_block4.bn1_scale", "conv_block4.bn1_zero_point"
@@ -82,40 +79,11 @@ def main():
     a = ap.parse_args()
     out = os.path.join(a.out, "aisfx_texture_int8.onnx")
     cut(a.int8, out)
-    sha = hashlib.sha256(open(out, "rb").read()).hexdigest()
-    x = probe()
-    real = np.concatenate([aisfx_blocks(decode(os.path.join(a.sounds, r), 44100), 3) for r in RECORDINGS])
-    f32 = float_texture(a.float, real)
-    c_ort, c_tract = cos(f32, ort_run(out, real)), cos(f32, tract_run(out, real))
-    res = {
-        "model": "crates/neural/models/aisfx/aisfx_texture_int8.onnx",
-        "sha256": sha,
-        "bytes": os.path.getsize(out),
-        "output": "texture [n, 1024]: per channel mean (512) then standard deviation (512) of "
-                  "conv_block4.relu1 over its 12 x 12 positions, dequantized",
-        "probe": "[2, 100, 96], value i = ((i * 2654435761) mod 2^32 mod 1000) / 1000 (float32)",
-        "probe_tract": tract_run(out, x).round(6).tolist(),
-        "probe_onnxruntime": ort_run(out, x).round(6).tolist(),
-        "tolerance": 1e-4,
-        "real_blocks": {"recordings": RECORDINGS, "blocks": int(len(real)),
-                        "cosine_to_float32_onnxruntime_min": float(c_ort.min()),
-                        "cosine_to_float32_tract_min": float(c_tract.min())},
-        "versions": {"onnxruntime": ort.__version__, "onnx": onnx.__version__, "tract": "0.23.9"},
-    }
-    old = os.path.join(a.out, "expected_texture.json")
-    if os.path.exists(old):
-        with open(old) as f:
-            prev = json.load(f)
-        # songrec's own kernels' rows come from songrec (they need AVX-512 VNNI): kept while the
-        # model is the same, else to be written anew.
-        if prev.get("sha256") == sha and "probe_songrec_kernels" in prev:
-            res["probe_songrec_kernels"] = prev["probe_songrec_kernels"]
-            res["versions"]["songrec_kernels"] = prev.get("versions", {}).get("songrec_kernels")
-    with open(old, "w") as f:
-        json.dump(res, f, indent=1)
-    print(f"{out}: {res['bytes']} bytes, sha256 {sha}; real blocks' texture cosine to float32: "
-          f"onnxruntime min {c_ort.min():.5f}, tract min {c_tract.min():.5f}")
-
+    fields = {"output": "texture [n, 1024]: per channel mean (512) then standard deviation (512) of "
+                        "conv_block4.relu1 over its 12 x 12 positions, dequantized"}
+    write_expected(out, "crates/neural/models/aisfx/aisfx_texture_int8.onnx", fields,
+                   lambda real: float_texture(a.float, real), a.sounds,
+                   os.path.join(a.out, "expected_texture.json"))
 
 if __name__ == "__main__":
     main()

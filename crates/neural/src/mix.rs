@@ -3,7 +3,8 @@
 //! stored vector (one model, so one vector collection in the cloud).
 //!
 //! Why these parts and weights: `scripts/eval/RESULTS.md`, "aisfx, VGG and the new default".
-//! The table (`models/mix/standardise.json`) was computed once from a reference corpus that
+//! The table (`models/mix/standardise.json`, and from version 3 on the texture row of
+//! `models/mix/standardise-texture.json`) was computed once from a reference corpus that
 //! shares no package with any evaluation set (`scripts/eval/build_mixref.py`,
 //! `scripts/eval/mix_table.py`); it never changes at run time, so every machine and every
 //! library ranks alike and `sync` has nothing extra to carry.
