@@ -22,6 +22,7 @@ use crate::cli::Cli;
 use crate::exit::UsageError;
 
 fn main() -> ExitCode {
+    keep_freed_memory_for_reuse();
     end_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     logging::init_logging(cli.global.verbose, cli.global.quiet);
@@ -75,6 +76,23 @@ fn end_quietly_on_a_closed_pipe() {
         }
         report(info);
     }));
+}
+
+/// glibc's allocator returns large blocks to the kernel as soon as they are freed (each block
+/// over its mmap threshold is its own mapping, and the heap's top is trimmed past 128 KiB), so
+/// each song's decoded audio (up to 16 MB) and analysis buffers were mapped afresh and faulted
+/// in page by page: about 7,000 page faults and 9 ms of system CPU a song, 4 % of `ingest`'s
+/// CPU (`/usr/bin/time` on 12 songs, three alternating runs: 0.17–0.21 s of system time, 0.08–0.09
+/// with this). Blocks below 32 MiB now come from the heap and up to 128 MiB of freed memory stays
+/// there for the next song; the resident size stays what the largest song needs (98 → 100 MB).
+fn keep_freed_memory_for_reuse() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets allocator parameters; called first thing in `main`, before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
 }
 
 /// Whether a panic message is the standard library's for printing to a closed stdout/stderr.
