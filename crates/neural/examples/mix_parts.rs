@@ -3,7 +3,7 @@
 //! (quality on labelled sets).
 //!
 //! ```text
-//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] [--blocks 6] [--patches 8] [--int8 1] > parts.jsonl
+//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] [--blocks 6] [--patches 8] [--version 2] > parts.jsonl
 //! ```
 //! `<dir>` holds one sub-folder per label (the label is the first folder below `<dir>`); every
 //! audio file below it is decoded once as the mix decodes it and analysed exactly as
@@ -60,22 +60,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global()?;
-    // For experiments: `--blocks N` (aisfx's blocks per song), `--patches N` (musicnn's
-    // patches), `--int8 0|1` (aisfx's int8 network); the shipped mix's unless given.
-    let mut cfg = MixConfig::on(Runtime::from_env());
+    // For experiments: `--version 1|2` (an older version's networks, pooling and table),
+    // `--blocks N` (aisfx's blocks per song), `--patches N` (musicnn's patches); the shipped
+    // mix's unless given.
     let opt = |name: &str| {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
+    };
+    let current = MixConfig::on(Runtime::from_env());
+    let mut cfg = match opt("--version").map(String::as_str) {
+        Some("1") => MixConfig::v1(current.musicnn),
+        Some("2") => MixConfig::v2(current.musicnn),
+        _ => current,
     };
     if let Some(b) = opt("--blocks") {
         cfg.aisfx.blocks = b.parse()?;
     }
     if let Some(p) = opt("--patches") {
         cfg.musicnn.patches = p.parse()?;
-    }
-    if let Some(q) = opt("--int8") {
-        cfg.aisfx.int8 = q == "1";
     }
     let mix = MixEmbedder::new(&cfg)?;
     eprintln!("runtime: {}", mix.runtime().describe());

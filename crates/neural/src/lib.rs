@@ -51,7 +51,9 @@ pub mod runtime;
 mod signature;
 mod tract_plan;
 
-pub use aisfx::{AISFX_CREDIT, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder};
+pub use aisfx::{
+    AISFX_CREDIT, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxConfig, AisfxEmbedder, AisfxNetwork,
+};
 pub use error::{NeuralError, NeuralResult};
 pub use mix::{MIX_DIM, MIX_NAME, MIX_VERSION, MixConfig, MixEmbedder};
 

@@ -15,7 +15,7 @@
 use serde::Deserialize;
 use songrec_audio::{Analysis, AudioError, DSP_DIM, DSP_NAME, DspEmbedder, Embedder, MonoAudio};
 
-use crate::aisfx::{AISFX_DECODE, AisfxConfig, AisfxEmbedder, BLOCK_DIM};
+use crate::aisfx::{AISFX_DECODE, AisfxConfig, AisfxEmbedder, AisfxNetwork, BLOCK_DIM};
 use crate::error::{NeuralError, NeuralResult};
 use crate::musicnn::{MUSICNN_DIM, MusicnnConfig, MusicnnEmbedder};
 use crate::profile::{Lap, MixProfile};
@@ -263,8 +263,7 @@ impl MixConfig {
             aisfx: AisfxConfig {
                 runtime: musicnn.runtime.clone(),
                 blocks: MIX_BLOCKS,
-                int8: true,
-                texture: true,
+                network: AisfxNetwork::Texture,
                 own_kernels: musicnn.own_kernels,
                 ..AisfxConfig::default()
             },
@@ -281,7 +280,7 @@ impl MixConfig {
     /// until `songrec reembed` has brought every song to the current version.
     pub fn v2(musicnn: MusicnnConfig) -> Self {
         let mut c = Self::with_musicnn(musicnn);
-        c.aisfx.texture = false;
+        c.aisfx.network = AisfxNetwork::Int8;
         c.version = 2;
         c
     }
@@ -290,7 +289,7 @@ impl MixConfig {
     /// and model files, for a library made with it (as [`Self::v2`]).
     pub fn v1(musicnn: MusicnnConfig) -> Self {
         let mut c = Self::v2(musicnn);
-        c.aisfx.int8 = false;
+        c.aisfx.network = AisfxNetwork::Float32;
         c.musicnn.patches = crate::DEFAULT_PATCHES;
         c.version = 1;
         c
@@ -375,11 +374,7 @@ impl MixEmbedder {
         let rows = self.aisfx.run_blocks(&blocks.data)?;
         prof.aisfx_net = lap.lap();
         prof.blocks = blocks.count();
-        let pooled = if self.version >= 3 {
-            crate::aisfx::pool_texture(&rows)
-        } else {
-            crate::aisfx::pool_blocks(&rows, BLOCK_DIM).1
-        };
+        let pooled = self.aisfx.pool(&rows);
         prof.combine = lap.lap();
         Ok((
             MixParts {

@@ -9,8 +9,8 @@ use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 use super::frontend::{Blocks, FrontEnd, SAMPLE_RATE};
 use super::native::NativeAisfx;
 use super::{
-    AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxAnalysis, AisfxConfig, BLOCK_DIM,
-    BUNDLED_MODEL, INT8_MODEL, SIGNATURE, TEXTURE_MODEL, TEXTURE_SIGNATURE, pool_blocks,
+    AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxAnalysis, AisfxConfig, AisfxNetwork,
+    BLOCK_DIM, SIGNATURE, pool_blocks, pool_texture,
 };
 use crate::error::{NeuralError, NeuralResult};
 use crate::network::Network;
@@ -30,9 +30,7 @@ pub struct AisfxEmbedder {
     engine: Engine,
     frontend: FrontEnd,
     blocks: usize,
-    int8: bool,
-    /// The graph's input and output ([`TEXTURE_SIGNATURE`] for the texture network).
-    signature: &'static crate::signature::Signature,
+    network: AisfxNetwork,
 }
 
 impl std::fmt::Debug for AisfxEmbedder {
@@ -48,18 +46,8 @@ impl AisfxEmbedder {
     /// Starts the runtime (once per process) and loads the bundled network.
     pub fn new(cfg: &AisfxConfig) -> NeuralResult<Self> {
         let runtime = activate(&cfg.runtime)?;
-        let int8 = cfg.int8 || cfg.texture;
-        let (model, label, signature) = if cfg.texture {
-            (
-                TEXTURE_MODEL,
-                "the built-in aisfx texture model (int8)",
-                &TEXTURE_SIGNATURE,
-            )
-        } else if cfg.int8 {
-            (INT8_MODEL, "the built-in aisfx model (int8)", &SIGNATURE)
-        } else {
-            (BUNDLED_MODEL, "the built-in aisfx model", &SIGNATURE)
-        };
+        let (model, label, signature) = cfg.network.graph();
+        let int8 = cfg.network != AisfxNetwork::Float32;
         // On ONNX Runtime too where the CPU has AMX-INT8 (faster than ONNX Runtime's int8
         // there; not its env switch, so `SONGREC_AMX=0` changes no vector).
         let engine = if int8
@@ -92,8 +80,7 @@ impl AisfxEmbedder {
             engine,
             frontend: FrontEnd::new(),
             blocks: cfg.blocks.max(1),
-            int8,
-            signature,
+            network: cfg.network,
         })
     }
 
@@ -163,12 +150,22 @@ impl AisfxEmbedder {
 
     /// Whether this embedder runs an int8 network.
     pub fn int8(&self) -> bool {
-        self.int8
+        self.network != AisfxNetwork::Float32
+    }
+
+    /// A song's aisfx part from its blocks' outputs, before standardisation: the texture's
+    /// [`pool_texture`] for the texture network, else the mean and the max over the blocks
+    /// ([`pool_blocks`], not normalised).
+    pub fn pool(&self, rows: &[f32]) -> Vec<f32> {
+        match self.network {
+            AisfxNetwork::Texture => pool_texture(rows),
+            AisfxNetwork::Float32 | AisfxNetwork::Int8 => pool_blocks(rows, BLOCK_DIM).1,
+        }
     }
 
     /// FLOPs of one block through the network (counted by tract on the graph).
     pub fn flops_per_block(&self) -> NeuralResult<f64> {
-        crate::network::count_flops(self.model, self.label, self.signature)
+        crate::network::count_flops(self.model, self.label, self.network.graph().2)
     }
 
     /// Embedding of one song.

@@ -86,6 +86,39 @@ pub(crate) static TEXTURE_SIGNATURE: crate::signature::Signature = crate::signat
     outputs: &[("texture", TEXTURE_DIM)],
 };
 
+/// Which of the bundled aisfx networks runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AisfxNetwork {
+    /// [`BUNDLED_MODEL`]: the float32 network (the `aisfx` embedder, `songrec-mix@1`).
+    Float32,
+    /// [`INT8_MODEL`]: the int8 network's embedding (`songrec-mix@2`).
+    Int8,
+    /// [`TEXTURE_MODEL`]: the int8 network's texture, [`TEXTURE_DIM`] values a block
+    /// (`songrec-mix@3`); pooled by [`pool_texture`].
+    Texture,
+}
+
+impl AisfxNetwork {
+    /// The graph's bytes, the name errors give it, and what it must look like.
+    pub(crate) fn graph(
+        self,
+    ) -> (
+        &'static [u8],
+        &'static str,
+        &'static crate::signature::Signature,
+    ) {
+        match self {
+            AisfxNetwork::Float32 => (BUNDLED_MODEL, "the built-in aisfx model", &SIGNATURE),
+            AisfxNetwork::Int8 => (INT8_MODEL, "the built-in aisfx model (int8)", &SIGNATURE),
+            AisfxNetwork::Texture => (
+                TEXTURE_MODEL,
+                "the built-in aisfx texture model (int8)",
+                &TEXTURE_SIGNATURE,
+            ),
+        }
+    }
+}
+
 /// How to build an [`AisfxEmbedder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AisfxConfig {
@@ -99,13 +132,10 @@ pub struct AisfxConfig {
     pub intra_threads: usize,
     /// Blocks per tract run (the plan is optimised for exactly this batch).
     pub tract_batch: usize,
-    /// Run [`INT8_MODEL`] instead of the float32 network.
-    pub int8: bool,
-    /// Run [`TEXTURE_MODEL`] (int8, [`TEXTURE_DIM`] values a block) instead of either: for
-    /// [`AisfxEmbedder::run_blocks`] and [`pool_texture`] only (the `aisfx` embedder's vector
-    /// is the embedding's).
-    pub texture: bool,
-    /// Run the int8 network on songrec's own kernels: with tract where the CPU has AVX-512
+    /// The network (the `aisfx` embedder's own vector is always the float32 embedding's; the
+    /// others serve [`AisfxEmbedder::run_blocks`] and [`AisfxEmbedder::pool`] for the mix).
+    pub network: AisfxNetwork,
+    /// Run an int8 network on songrec's own kernels: with tract where the CPU has AVX-512
     /// VNNI (about twice as fast), with ONNX Runtime where it has AMX-INT8 too (about 1.4× as
     /// fast; the vectors are then tract's own-kernel ones); see
     /// [`crate::own_kernels_from_env`].
@@ -120,8 +150,7 @@ impl Default for AisfxConfig {
             max_sessions: 0,
             intra_threads: 1,
             tract_batch: 1,
-            int8: false,
-            texture: false,
+            network: AisfxNetwork::Float32,
             own_kernels: true,
         }
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use songrec_audio::decode_file_with;
 use songrec_neural::aisfx::{AISFX_DECODE, EXPECTED_INT8_JSON, EXPECTED_TEXTURE_JSON};
-use songrec_neural::{AisfxConfig, AisfxEmbedder, Runtime};
+use songrec_neural::{AisfxConfig, AisfxEmbedder, AisfxNetwork, Runtime};
 use songrec_testkit::fixtures::{ort_library, real_recording};
 use songrec_testkit::neural::max_abs_diff;
 use songrec_testkit::process::in_own_process;
@@ -46,11 +46,19 @@ fn probe() -> Vec<f32> {
         .collect()
 }
 
+/// The network: the texture's, else the int8 embedding's or the float32 one's.
+fn network(int8: bool, texture: bool) -> AisfxNetwork {
+    match (int8, texture) {
+        (_, true) => AisfxNetwork::Texture,
+        (true, false) => AisfxNetwork::Int8,
+        (false, false) => AisfxNetwork::Float32,
+    }
+}
+
 fn embedder(runtime: Runtime, int8: bool, texture: bool) -> AisfxEmbedder {
     AisfxEmbedder::new(&AisfxConfig {
         runtime,
-        int8,
-        texture,
+        network: network(int8, texture),
         max_sessions: 1,
         ..AisfxConfig::default()
     })
@@ -60,8 +68,7 @@ fn embedder(runtime: Runtime, int8: bool, texture: bool) -> AisfxEmbedder {
 /// An int8 network on tract's own integer kernels.
 fn tract_itself(texture: bool) -> AisfxEmbedder {
     AisfxEmbedder::new(&AisfxConfig {
-        int8: true,
-        texture,
+        network: network(true, texture),
         max_sessions: 1,
         own_kernels: false,
         ..AisfxConfig::default()
@@ -159,8 +166,7 @@ fn onnxruntime_int8_reproduces_expected_int8_json() {
                     runtime: Runtime::OnnxRuntime {
                         library: ort_library(),
                     },
-                    int8: true,
-                    texture,
+                    network: network(true, texture),
                     max_sessions: 1,
                     own_kernels: false,
                     ..AisfxConfig::default()
