@@ -232,3 +232,39 @@ fn int8_blocks_stay_close_to_float32_on_real_recordings() {
     eprintln!("int8 vs float32 aisfx blocks on tract, real recordings: lowest cosine {worst:.5}");
     assert!(worst > 0.999, "{worst}");
 }
+
+/// The texture network on real recordings: songrec's kernels (where the CPU has AVX-512 VNNI)
+/// and tract's own integer kernels give each block nearly the same texture, and the song's
+/// pooled part is 1024 finite, non-negative values that differ between the recordings.
+#[test]
+fn the_texture_of_real_recordings_agrees_across_engines() {
+    let (own, graph) = (tract(true, true), tract_itself(true));
+    let mut worst = 1f64;
+    let mut parts = Vec::new();
+    for file in [
+        "complete.oga",
+        "phone-incoming-call.oga",
+        "alarm-clock-elapsed.oga",
+    ] {
+        let d = decode_file_with(&real_recording("freedesktop", file), &AISFX_DECODE).unwrap();
+        let b = own.blocks_for(&d.audio).unwrap();
+        let (a, g) = (
+            own.run_blocks(&b.data).unwrap(),
+            graph.run_blocks(&b.data).unwrap(),
+        );
+        assert_eq!(a.len(), b.count() * 1024);
+        for (x, y) in a.chunks(1024).zip(g.chunks(1024)) {
+            worst = worst.min(cosine(x, y));
+        }
+        let part = own.pool(&a);
+        assert!(part.len() == 1024 && part.iter().all(|v| v.is_finite() && *v >= 0.0));
+        parts.push(part);
+    }
+    eprintln!(
+        "texture, {} vs {}, real recordings: lowest block cosine {worst:.6}",
+        own.engine(),
+        graph.engine()
+    );
+    assert!(worst > 0.9999, "{worst}");
+    assert!(cosine(&parts[0], &parts[1]) < 0.9999 && cosine(&parts[1], &parts[2]) < 0.9999);
+}
