@@ -466,3 +466,46 @@ async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
     let g = groups(&[b, c, a, song("A-128k.mp3"), song("A-trimmed.wav")]);
     assert_eq!(g, vec![0, 1, 2, 2, 2]);
 }
+
+/// songrec brings its 22.05 kHz audio down to Chromaprint's 11.025 kHz with its own resampler;
+/// records made before, with Chromaprint's, must still find their copies: on real music the
+/// two fingerprints of one file align at offset 0 with few differing bits, while two
+/// different pieces stay far apart.
+#[test]
+fn fingerprints_by_either_resampler_are_copies_and_pieces_stay_apart() {
+    use songrec_discover::fingerprint::{
+        FINGERPRINT_SECS, MAX_BIT_ERROR, compare, fingerprint_at_own_rate, fingerprint_samples,
+    };
+    let pieces = ["frontiers.mp3", "machine_wars.mp3", "time_to_strike.mp3"];
+    let mut ours = Vec::new();
+    for name in pieces {
+        let path = songrec_testkit::fixtures::real_recording("asc", name);
+        let d = songrec_audio::decode_file(&path).expect("decode");
+        let rate = d.audio.sample_rate;
+        let s = &d.audio.segments[0].samples;
+        let s = &s[..s.len().min((FINGERPRINT_SECS * rate as f32) as usize)];
+        let new = fingerprint_samples(s, rate).expect("fingerprint");
+        let old = fingerprint_at_own_rate(s, rate).expect("fingerprint");
+        assert!(new.len() > 100, "{name}: {} items", new.len());
+        assert_ne!(new, old, "{name}: the two resamplers gave the same items");
+        let al = compare(&old, &new).expect("both have items");
+        assert_eq!(al.offset, 0, "{name}");
+        assert!(
+            al.bit_error < 0.02,
+            "{name}: {:.2} % of bits differ",
+            100.0 * al.bit_error
+        );
+        ours.push(new);
+    }
+    for i in 0..ours.len() {
+        for j in i + 1..ours.len() {
+            let al = compare(&ours[i], &ours[j]).expect("both have items");
+            assert!(
+                al.bit_error > 2.0 * MAX_BIT_ERROR,
+                "{} vs {}",
+                pieces[i],
+                pieces[j]
+            );
+        }
+    }
+}
