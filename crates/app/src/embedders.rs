@@ -25,10 +25,10 @@ pub const DEFAULT: &str = "mix";
 /// time. A library made with it keeps them complete until every song has mix vectors.
 pub const OLD_DEFAULT: &[&str] = &["musicnn", "dsp"];
 
-/// The default's previous versions, newest first (`songrec-mix@2`, `songrec-mix@1`): a library
+/// The default's previous versions, newest first (`songrec-mix@3` … `songrec-mix@1`): a library
 /// made with one is answered with it, and keeps it complete, until every song has the current
 /// version's vectors ([`previous_mix`]).
-pub const PREVIOUS_DEFAULTS: &[&str] = &["mix@2", "mix@1"];
+pub const PREVIOUS_DEFAULTS: &[&str] = &["mix@3", "mix@2", "mix@1"];
 
 /// What `both`/`all` stand for (the default pair; aisfx is asked for by name).
 const BOTH: &[&str] = &["dsp", "musicnn"];
@@ -39,6 +39,7 @@ pub const MODEL_CREDITS: &[&str] = &[songrec_neural::MUSICNN_CREDIT, songrec_neu
 fn canonical(name: &str) -> AppResult<&'static str> {
     match name.trim().to_ascii_lowercase().as_str() {
         "mix" | "songrec-mix" | "default" => Ok("mix"),
+        "mix@3" | "songrec-mix@3" => Ok("mix@3"),
         "mix@2" | "songrec-mix@2" => Ok("mix@2"),
         "mix@1" | "songrec-mix@1" => Ok("mix@1"),
         "dsp" | "songrec-dsp" => Ok("dsp"),
@@ -233,6 +234,9 @@ pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embed
             let mix = MixConfig::with_musicnn(musicnn_config(cfg)?);
             Ok(Arc::new(MixEmbedder::new(&mix)?))
         }
+        "mix@3" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v3(musicnn_config(
+            cfg,
+        )?))?)),
         "mix@2" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v2(musicnn_config(
             cfg,
         )?))?)),
@@ -274,6 +278,7 @@ pub fn model_by_name(name: &str) -> AppResult<ModelInfo> {
         ),
         "aisfx" => ModelInfo::new(AISFX_NAME, AISFX_VERSION.to_string(), AISFX_DIM),
         "mix" => ModelInfo::new(MIX_NAME, MIX_VERSION.to_string(), MIX_DIM),
+        "mix@3" => ModelInfo::new(MIX_NAME, "3", MIX_DIM),
         "mix@2" => ModelInfo::new(MIX_NAME, "2", MIX_DIM),
         "mix@1" => ModelInfo::new(MIX_NAME, "1", MIX_DIM),
         _ => ModelInfo::new(MUSICNN_NAME, MUSICNN_VERSION.to_string(), MUSICNN_DIM),

@@ -3,7 +3,7 @@
 //! (quality on labelled sets).
 //!
 //! ```text
-//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] [--blocks 6] [--patches 8] [--version 2] > parts.jsonl
+//! cargo run --release -p songrec-neural --example mix_parts -- <dir> [--jobs 2] [--blocks 6] [--patches 8] [--version 3] > parts.jsonl
 //! ```
 //! `<dir>` holds one sub-folder per label (the label is the first folder below `<dir>`); every
 //! audio file below it is decoded once as the mix decodes it and analysed exactly as
@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global()?;
-    // For experiments: `--version 1|2` (an older version's networks, pooling and table),
+    // For experiments: `--version 1|2|3` (an older version's networks, pooling and table),
     // `--blocks N` (aisfx's blocks per song), `--patches N` (musicnn's patches); the shipped
     // mix's unless given.
     let opt = |name: &str| {
@@ -72,6 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = match opt("--version").map(String::as_str) {
         Some("1") => MixConfig::v1(current.musicnn),
         Some("2") => MixConfig::v2(current.musicnn),
+        Some("3") => MixConfig::v3(current.musicnn),
         _ => current,
     };
     if let Some(b) = opt("--blocks") {

@@ -40,7 +40,11 @@ pub const MIX_NAME: &str = "songrec-mix";
 ///   earlier and its first block runs in int8 too, so aisfx costs about half as much; on the
 ///   labelled sets of `scripts/eval/RESULTS.md` ("Candidates for a next version") the texture
 ///   ranks better than the embedding, the layer chosen leave one set out.
-pub const MIX_VERSION: u32 = 3;
+/// * 4: the same parts and table, musicnn's five front-end convolutions in int8 on songrec's
+///   own kernels ([`MusicnnConfig::int8`]): musicnn costs about 0.6× as much; its part is within
+///   0.9995 cosine of version 3's, and same-label precision is unchanged on the labelled sets
+///   (`docs/quality.md`, "Version 4").
+pub const MIX_VERSION: u32 = 4;
 /// aisfx's blocks per song in the mix: 6 (of 100 frames, 2.3 s each), not the 8 of the
 /// stand-alone aisfx embedder: on the labelled sets of `scripts/eval/RESULTS.md` 6 blocks rank
 /// as well as 8 and as 9-20 (within the noise) at less of aisfx's cost.
@@ -237,7 +241,8 @@ pub struct MixConfig {
     pub musicnn: MusicnnConfig,
     /// aisfx's blocks and sessions (its runtime is taken from `musicnn`).
     pub aisfx: AisfxConfig,
-    /// The version the vectors are filed under ([`MIX_VERSION`], or 1 for [`MixConfig::v1`]).
+    /// The version the vectors are filed under ([`MIX_VERSION`], or an older one:
+    /// [`MixConfig::v3`], [`MixConfig::v2`], [`MixConfig::v1`]).
     pub version: u32,
 }
 
@@ -269,17 +274,27 @@ impl MixConfig {
             },
             musicnn: MusicnnConfig {
                 patches: MIX_PATCHES,
+                int8: true,
                 ..musicnn
             },
             version: MIX_VERSION,
         }
     }
 
-    /// Version 2 (aisfx's int8 embedding, mean and max over the blocks), with `musicnn`'s
-    /// runtime and model files: what a library made with it keeps computing for new songs
-    /// until `songrec reembed` has brought every song to the current version.
-    pub fn v2(musicnn: MusicnnConfig) -> Self {
+    /// Version 3 (musicnn in float32), with `musicnn`'s runtime and model files: what a
+    /// library made with it keeps computing for new songs until `songrec reembed` has brought
+    /// every song to the current version.
+    pub fn v3(musicnn: MusicnnConfig) -> Self {
         let mut c = Self::with_musicnn(musicnn);
+        c.musicnn.int8 = false;
+        c.version = 3;
+        c
+    }
+
+    /// Version 2 (aisfx's int8 embedding, mean and max over the blocks), with `musicnn`'s
+    /// runtime and model files, for a library made with it (as [`Self::v3`]).
+    pub fn v2(musicnn: MusicnnConfig) -> Self {
+        let mut c = Self::v3(musicnn);
         c.aisfx.network = AisfxNetwork::Int8;
         c.version = 2;
         c
@@ -334,6 +349,11 @@ impl MixEmbedder {
     /// Whether aisfx runs its int8 network.
     pub fn aisfx_int8(&self) -> bool {
         self.aisfx.int8()
+    }
+
+    /// Whether musicnn's front end runs in int8.
+    pub fn musicnn_int8(&self) -> bool {
+        self.musicnn.is_int8()
     }
 
     /// What runs musicnn's and aisfx's networks: songrec's own kernels or the runtime.

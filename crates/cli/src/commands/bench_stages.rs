@@ -164,28 +164,32 @@ pub fn run(files: &[PathBuf], b: &StageBench<'_>) -> Result<f64> {
     row("resample to 22.05 kHz", s(|p| p.resample), "");
     row("DSP analysis", s(|p| p.dsp), "");
     row("musicnn patches (16 kHz)", s(|p| p.musicnn_cut), "");
+    // A network's rate against the core's float32 peak (an int8 one's counted as float32).
+    let against_peak = |rate: f64, int8: bool| {
+        let share = 100.0 * rate / peak.gflops;
+        if int8 {
+            format!(" counted as float32 (int8 network: {share:.0} % of the f32 peak)")
+        } else {
+            format!(", {share:.0} % of peak")
+        }
+    };
     row(
         "musicnn networks",
         musicnn_net,
         &format!(
-            "  {patches:.1} patches x {:.3} GFLOP: {musicnn_rate:.1} GFLOP/s, {:.0} % of peak",
+            "  {patches:.1} patches x {:.3} GFLOP: {musicnn_rate:.1} GFLOP/s{}",
             (msd + mtt) / 2e9,
-            100.0 * musicnn_rate / peak.gflops
+            against_peak(musicnn_rate, b.mix.musicnn_int8())
         ),
     );
     row("aisfx front end", s(|p| p.aisfx_frontend), "");
-    let aisfx_peak = 100.0 * aisfx_rate / peak.gflops;
     row(
         "aisfx network",
         aisfx_net,
         &format!(
             "  {blocks:.1} blocks x {:.3} GFLOP: {aisfx_rate:.1} GFLOP/s{}",
             aisfx / 1e9,
-            if b.mix.aisfx_int8() {
-                format!(" counted as float32 (int8 network: {aisfx_peak:.0} % of the f32 peak)")
-            } else {
-                format!(", {aisfx_peak:.0} % of peak")
-            }
+            against_peak(aisfx_rate, b.mix.aisfx_int8())
         ),
     );
     row("pool and combine", s(|p| p.combine), "");

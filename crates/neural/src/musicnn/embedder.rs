@@ -77,7 +77,7 @@ impl MusicnnEmbedder {
             if cfg.own_kernels {
                 // On either runtime (faster than both on one core); a graph of another
                 // structure (an override) runs on the runtime itself.
-                if let Ok(native) = NativeMusicnn::load(&model) {
+                if let Ok(native) = NativeMusicnn::load(&model, cfg.int8) {
                     return Ok(Engine::Native {
                         net: Box::new(native),
                         model,
@@ -131,7 +131,27 @@ impl MusicnnEmbedder {
             }
         })?;
         let signal = reference_signal();
-        let out = self.run_net(net, &signal[..PATCH_LEN])?;
+        let out = match n {
+            // The reference is float32's: an int8 front end is checked by its float32 form.
+            Engine::Native {
+                net: native, model, ..
+            } if native.is_int8() => {
+                let f32_net = NativeMusicnn::load(model, false).map_err(|reason| {
+                    NeuralError::WrongModel {
+                        model: n.label().to_string(),
+                        reason,
+                    }
+                })?;
+                let mut out = ModelOutput {
+                    patches: 1,
+                    penultimate: Vec::new(),
+                    taggram: Vec::new(),
+                };
+                f32_net.run(&signal[..PATCH_LEN], &mut out.penultimate, &mut out.taggram);
+                out
+            }
+            _ => self.run_net(net, &signal[..PATCH_LEN])?,
+        };
         let diff = out
             .penultimate
             .iter()
@@ -171,9 +191,16 @@ impl MusicnnEmbedder {
     /// `own_kernels` is off) or the runtime itself.
     pub fn engine(&self) -> String {
         match &self.msd {
+            Engine::Native { net, .. } if net.is_int8() => "songrec kernels, int8".into(),
             Engine::Native { .. } => "songrec kernels".into(),
             Engine::Graph(_) => self.runtime.describe(),
         }
+    }
+
+    /// Whether the networks' front ends run in int8 ([`MusicnnConfig::int8`] on songrec's
+    /// own kernels).
+    pub fn is_int8(&self) -> bool {
+        matches!(&self.msd, Engine::Native { net, .. } if net.is_int8())
     }
 
     /// Runs MSD_musicnn on `wave` (see [`run_net`](Self::run_net)).

@@ -110,6 +110,10 @@ pub struct MusicnnConfig {
     /// either runtime: on one core about 2.1× tract's speed and 1.4× ONNX Runtime's, within
     /// 1e-4 of both (see [`crate::own_kernels_from_env`]).
     pub own_kernels: bool,
+    /// Run the front-end convolutions in int8 on songrec's own kernels (`songrec-mix@4` on;
+    /// see `native.rs`): about half the network's time, parts within 0.998 cosine of
+    /// float32's on real music. Without own kernels the runtime runs the float32 graph.
+    pub int8: bool,
 }
 
 impl Default for MusicnnConfig {
@@ -123,6 +127,7 @@ impl Default for MusicnnConfig {
             max_sessions: 0,
             intra_threads: 1,
             own_kernels: true,
+            int8: false,
         }
     }
 }

@@ -12,9 +12,19 @@
 //! Numerically the same network: outputs within 1e-4 of ONNX Runtime's on the reference signal
 //! (the tolerance tract is held to), float32 throughout, deterministic for a given build and
 //! CPU kind (the GEMM's summation order depends on the SIMD width it picks).
+//!
+//! **In int8** (`load(…, true)`, `songrec-mix@4` on): the five front-end convolutions, nine
+//! tenths of the FLOPs, multiply 8-bit integers. Each patch's spectrogram is quantized to `u8` as ONNX's
+//! `DynamicQuantizeLinear` does (its range including 0, ties to even), each filter's weights to
+//! `i8` symmetrically with its own scale (at load), and the products are summed exactly in `i32`
+//! (AVX-512 VNNI, [`PackedI8`]) before the max over frequency and one multiplication back to
+//! float32. Where the CPU lacks VNNI, the same integers go through the float32 kernels: every
+//! partial sum is an integer below 2²⁴ in magnitude (at most 476 products of at most 255 · 127),
+//! so float32 adds them exactly and the result is the same to the bit.
 
 use crate::graph::{Graph, transpose};
 use crate::kernels::conv::{Panels, conv_max_over_freq};
+use crate::kernels::int8::PackedI8;
 use crate::kernels::{Affine, View, matmul};
 use crate::patches::PATCH_LEN;
 
@@ -32,7 +42,7 @@ const CHUNK: usize = 16;
 /// One front-end branch: a `[kt × kf]` convolution over the `[FRAMES × MELS]` spectrogram,
 /// max over frequency, sign, ReLU, batch norm.
 struct Branch {
-    /// `[kt · kf, filters]`, row-major.
+    /// `[kt · kf, filters]`, row-major (in int8, the quantized weights, integers).
     w: Vec<f32>,
     /// The same weights in panels for [`conv_max_over_freq`].
     panels: Panels,
@@ -42,6 +52,105 @@ struct Branch {
     pad_top: usize,
     sign: Vec<f32>,
     bn: Affine,
+    /// The int8 form, when the network runs in int8.
+    int8: Option<BranchI8>,
+}
+
+/// A front-end convolution's int8 form (see the module docs).
+struct BranchI8 {
+    /// The quantized weights for VNNI, where the CPU has it: `[kt · run, ⌈filters / 64⌉ · 64]`,
+    /// each tap's run of `run` inputs zero-padded to a multiple of 4.
+    packed: Option<PackedI8>,
+    /// Inputs per tap: the kernel's width rounded up to a multiple of 4 (timbral branches:
+    /// runs along frequency), or 1 (temporal branches: the tap's run is the whole kernel,
+    /// along time, over a transposed spectrogram).
+    run: usize,
+    /// Per filter: the sum of its quantized weights and its scale.
+    col_sum: Vec<i32>,
+    scale: Vec<f32>,
+}
+
+/// Frames padded to the int8 kernel's rows (a multiple of its 6).
+const I8_ROWS: usize = FRAMES.div_ceil(6) * 6;
+
+/// A spectrogram quantized as ONNX's `DynamicQuantizeLinear` does: `u8` values `q` standing
+/// for `(q − zero) · step`.
+struct QuantizedSpec {
+    q: Vec<u8>,
+    step: f32,
+    zero: u8,
+}
+
+impl QuantizedSpec {
+    /// The range is the values' (finite ones) widened to hold 0, over 255 steps; rounding is to
+    /// the nearest, ties to even, then clamped to `u8`.
+    fn new(x: &[f32]) -> Self {
+        let (lo, hi) = x
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((0.0f32, 0.0f32), |(l, h), &v| (l.min(v), h.max(v)));
+        let step = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+        let zero = (-lo / step).round_ties_even().clamp(0.0, 255.0);
+        let q = x
+            .iter()
+            // `as` saturates, and takes NaN to 0.
+            .map(|&v| ((v / step).round_ties_even() + zero).clamp(0.0, 255.0) as u8)
+            .collect();
+        QuantizedSpec {
+            q,
+            step,
+            zero: zero as u8,
+        }
+    }
+}
+
+impl BranchI8 {
+    /// Quantizes `w` (`[kt · kf, filters]`) per filter; returns the int8 form and the
+    /// quantized weights as float32 integers, in `w`'s layout.
+    fn new(w: &[f32], kt: usize, kf: usize, filters: usize) -> (Self, Vec<f32>) {
+        let scale: Vec<f32> = (0..filters)
+            .map(|o| {
+                let m = (0..kt * kf)
+                    .map(|k| w[k * filters + o].abs())
+                    .fold(0.0f32, f32::max);
+                if m > 0.0 { m / 127.0 } else { 1.0 }
+            })
+            .collect();
+        let wq: Vec<f32> = w
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                (v / scale[i % filters])
+                    .round_ties_even()
+                    .clamp(-127.0, 127.0)
+            })
+            .collect();
+        let col_sum = (0..filters)
+            .map(|o| (0..kt * kf).map(|k| wq[k * filters + o] as i32).sum())
+            .collect();
+        let run = if kf == 1 { 1 } else { kf.div_ceil(4) * 4 };
+        let n = filters.div_ceil(64) * 64;
+        let packed = crate::kernels::int8::available().then(|| {
+            // Row r is tap r / run's input r % run (past the kernel: zero).
+            PackedI8::new(kt * run, n, |r, o| {
+                let (tap, j) = (r / run, r % run);
+                if o < filters && j < kf {
+                    wq[(tap * kf + j) * filters + o] as i8
+                } else {
+                    0
+                }
+            })
+        });
+        (
+            BranchI8 {
+                packed,
+                run,
+                col_sum,
+                scale,
+            },
+            wq,
+        )
+    }
 }
 
 /// A mid-end layer: 7 frames × all channels, ReLU, batch norm.
@@ -130,9 +239,10 @@ const MID: usize = 64;
 const POOLED: usize = 2 * (FRONT + 3 * MID);
 
 impl NativeMusicnn {
-    /// Reads a musicnn graph (MSD_musicnn or MTT_musicnn as bundled); `Err` names the first
-    /// node that is not as expected (another graph runs on tract instead).
-    pub fn load(bytes: &[u8]) -> Result<Self, String> {
+    /// Reads a musicnn graph (MSD_musicnn or MTT_musicnn as bundled), its front end in int8
+    /// when `int8` (see the module docs); `Err` names the first node that is not as expected
+    /// (another graph runs on tract instead).
+    pub fn load(bytes: &[u8], int8: bool) -> Result<Self, String> {
         let proto = crate::graph::read(bytes)?;
         let graph = Graph::new(&proto)?;
         let (s, stft) = graph.weight("logmel/conv1d", "Conv", 1)?;
@@ -150,6 +260,12 @@ impl NativeMusicnn {
         let mut branches = Vec::new();
         for (conv, filters, kt, kf, pool, bn) in BRANCHES {
             let (w, bias, pad_top) = graph.conv(conv, filters, kt, kf)?;
+            let (int8, w) = if int8 {
+                let (q, wq) = BranchI8::new(&w, kt, kf, filters);
+                (Some(q), wq)
+            } else {
+                (None, w)
+            };
             let (_, sign) = graph.weight(&format!("{pool}/MaxPool/sign_back"), "Mul", 1)?;
             if sign.len() != filters {
                 return Err(format!("{pool}: {} signs", sign.len()));
@@ -163,6 +279,7 @@ impl NativeMusicnn {
                 pad_top,
                 sign,
                 bn: graph.batch_norm(bn, filters)?,
+                int8,
             });
         }
         let mut mids = Vec::new();
@@ -207,12 +324,16 @@ impl NativeMusicnn {
     /// row.
     pub fn run(&self, wave: &[f32], penultimate: &mut Vec<f32>, taggram: &mut Vec<f32>) {
         let spec = self.log_mel(wave);
+        let quantized = self.is_int8().then(|| QuantizedSpec::new(&spec));
         // Front end: [FRAMES, FRONT], time-major like the graph's concatenation.
         let mut front = vec![0.0f32; FRAMES * FRONT];
         let mut col = 0;
         for b in &self.branches {
             let filters = b.bias.len();
-            let out = b.run(&spec);
+            let out = match (&b.int8, &quantized) {
+                (Some(q), Some(spec)) => b.run_int8(q, spec),
+                _ => b.run(&spec),
+            };
             for t in 0..FRAMES {
                 front[t * FRONT + col..t * FRONT + col + filters]
                     .copy_from_slice(&out[t * filters..(t + 1) * filters]);
@@ -248,6 +369,11 @@ impl NativeMusicnn {
         let tags = self.tags.run(&pen);
         penultimate.extend_from_slice(&pen);
         taggram.extend(tags.iter().map(|x| 1.0 / (1.0 + (-x).exp())));
+    }
+
+    /// Whether the front end runs in int8.
+    pub fn is_int8(&self) -> bool {
+        self.branches.iter().any(|b| b.int8.is_some())
     }
 
     /// `[FRAMES, MELS]`: the batch-normalised log10 mel power spectrogram.
@@ -289,21 +415,106 @@ impl NativeMusicnn {
 impl Branch {
     /// `[FRAMES, filters]`.
     fn run(&self, spec: &[f32]) -> Vec<f32> {
+        let mut out = self.conv_max(&self.padded(spec, 0.0));
+        self.finish(&mut out);
+        out
+    }
+
+    /// [`run`](Self::run) in int8 on the quantized spectrogram.
+    fn run_int8(&self, q: &BranchI8, spec: &QuantizedSpec) -> Vec<f32> {
         let filters = self.bias.len();
-        // The spectrogram padded over time.
-        let mut xp = vec![0.0f32; (FRAMES + self.kt - 1) * MELS];
+        let sums = match &q.packed {
+            Some(packed) => self.conv_max_vnni(q, packed, spec),
+            None => self.conv_max_exact_f32(spec),
+        };
+        let zero = i32::from(spec.zero);
+        let mut out: Vec<f32> = sums
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                let o = i % filters;
+                (s - zero * q.col_sum[o]) as f32 * spec.step * q.scale[o]
+            })
+            .collect();
+        self.finish(&mut out);
+        out
+    }
+
+    /// The spectrogram (or its quantized values) padded over time with `pad`.
+    fn padded<T: Copy>(&self, spec: &[T], pad: T) -> Vec<T> {
+        let mut xp = vec![pad; (FRAMES + self.kt - 1) * MELS];
         xp[self.pad_top * MELS..(self.pad_top + FRAMES) * MELS].copy_from_slice(spec);
-        let mut out = vec![f32::NEG_INFINITY; FRAMES * filters];
-        if !conv_max_over_freq(&xp, MELS, self.kt, self.kf, FRAMES, &self.panels, &mut out) {
-            self.conv_gemm(&xp, &mut out);
+        xp
+    }
+
+    /// `[FRAMES, filters]`: the convolution of the padded `xp`, max over frequency.
+    fn conv_max(&self, xp: &[f32]) -> Vec<f32> {
+        let mut out = vec![f32::NEG_INFINITY; FRAMES * self.bias.len()];
+        if !conv_max_over_freq(xp, MELS, self.kt, self.kf, FRAMES, &self.panels, &mut out) {
+            self.conv_gemm(xp, &mut out);
         }
+        out
+    }
+
+    /// [`conv_max_vnni`](Self::conv_max_vnni)'s sums through the float32 kernels: the same
+    /// integers, exactly (module docs).
+    fn conv_max_exact_f32(&self, spec: &QuantizedSpec) -> Vec<i32> {
+        let x: Vec<f32> = spec.q.iter().map(|&v| f32::from(v)).collect();
+        let out = self.conv_max(&self.padded(&x, f32::from(spec.zero)));
+        out.iter().map(|&v| v as i32).collect()
+    }
+
+    /// `[FRAMES, filters]`: the exact integer sums of the quantized convolution, max over
+    /// frequency, on VNNI: per frequency position one product whose rows are the frames.
+    fn conv_max_vnni(&self, q: &BranchI8, packed: &PackedI8, spec: &QuantizedSpec) -> Vec<i32> {
+        let filters = self.bias.len();
+        let n = packed.n;
+        let xp = self.padded(&spec.q, spec.zero);
+        let rows = FRAMES + self.kt - 1;
+        let mut c = vec![0i32; I8_ROWS * n];
+        let mut max = vec![i32::MIN; FRAMES * filters];
+        let mut pool = |c: &[i32]| {
+            for (m, row) in max.chunks_exact_mut(filters).zip(c.chunks_exact(n)) {
+                m.iter_mut().zip(row).for_each(|(m, &v)| *m = (*m).max(v));
+            }
+        };
+        if self.kf == 1 {
+            // Temporal: frequency-major, so each frame's taps are one run along time.
+            let len = I8_ROWS + self.kt;
+            let mut xt = vec![spec.zero; MELS * len];
+            for t in 0..rows {
+                for f in 0..MELS {
+                    xt[f * len + t] = xp[t * MELS + f];
+                }
+            }
+            for f in 0..MELS {
+                packed.matmul(I8_ROWS, &xt[f * len..(f + 1) * len], 1, &[0], &mut c);
+                pool(&c);
+            }
+        } else {
+            // Timbral: frame t's tap dt is the run of row t + dt that starts at the frequency
+            // position; each position moves every tap one value on.
+            let mut a = xp;
+            a.resize((I8_ROWS + self.kt) * MELS + q.run, spec.zero);
+            let mut taps: Vec<usize> = (0..self.kt).map(|dt| dt * MELS).collect();
+            for _ in 0..=MELS - self.kf {
+                packed.matmul(I8_ROWS, &a, MELS, &taps, &mut c);
+                pool(&c);
+                taps.iter_mut().for_each(|t| *t += 1);
+            }
+        }
+        max
+    }
+
+    /// Bias, sign, ReLU and batch norm on the pooled convolution.
+    fn finish(&self, out: &mut [f32]) {
+        let filters = self.bias.len();
         for row in out.chunks_exact_mut(filters) {
             for ((x, b), s) in row.iter_mut().zip(&self.bias).zip(&self.sign) {
                 *x = ((*x + b) * s).max(0.0);
             }
             self.bn.apply(row);
         }
-        out
     }
 
     /// The convolution max-pooled over frequency as im2col (or a strided view) + GEMM, in
@@ -414,7 +625,7 @@ mod tests {
     #[test]
     fn both_bundled_graphs_load() {
         for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
-            let n = NativeMusicnn::load(bytes).unwrap();
+            let n = NativeMusicnn::load(bytes, false).unwrap();
             assert_eq!(n.branches.len(), 5);
             assert_eq!(n.bn9.mul.len(), POOLED);
         }
@@ -446,7 +657,7 @@ mod tests {
                 super::super::MTT_EXPECTED_JSON,
             ),
         ] {
-            let n = NativeMusicnn::load(bytes).unwrap();
+            let n = NativeMusicnn::load(bytes, false).unwrap();
             let (mut pen, mut tags) = (Vec::new(), Vec::new());
             for patch in signal.chunks_exact(PATCH_LEN) {
                 n.run(patch, &mut pen, &mut tags);
@@ -484,7 +695,7 @@ mod tests {
             .collect();
         let mut covered = 0;
         for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
-            let n = NativeMusicnn::load(bytes).unwrap();
+            let n = NativeMusicnn::load(bytes, false).unwrap();
             let spec = n.log_mel(&signal[..PATCH_LEN]);
             for input in [&spec, &noise] {
                 for b in &n.branches {
@@ -509,9 +720,103 @@ mod tests {
         }
     }
 
+    /// The spectrogram of a real patch (the reference signal) and of noise with zeros.
+    fn spectrograms(n: &NativeMusicnn) -> [Vec<f32>; 2] {
+        let signal = super::super::reference_signal();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<f32> = (0..FRAMES * MELS)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if i % 53 == 0 {
+                    0.0
+                } else {
+                    (state >> 40) as f32 / (1u64 << 22) as f32 - 2.0
+                }
+            })
+            .collect();
+        [n.log_mel(&signal[..PATCH_LEN]), noise]
+    }
+
+    #[test]
+    fn int8_sums_are_the_same_on_vnni_and_through_float32() {
+        let mut covered = 0;
+        for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
+            let n = NativeMusicnn::load(bytes, true).unwrap();
+            assert!(n.is_int8());
+            for input in spectrograms(&n) {
+                let spec = QuantizedSpec::new(&input);
+                // Both ends of the range are used: the quantization is not degenerate.
+                assert_eq!(spec.q.iter().min(), Some(&0));
+                assert_eq!(spec.q.iter().max(), Some(&255));
+                for b in &n.branches {
+                    let q = b.int8.as_ref().unwrap();
+                    let exact = b.conv_max_exact_f32(&spec);
+                    assert!(exact.iter().any(|&v| v != exact[0]), "{} × {}", b.kt, b.kf);
+                    if let Some(packed) = &q.packed {
+                        covered += 1;
+                        let vnni = b.conv_max_vnni(q, packed, &spec);
+                        assert!(
+                            vnni == exact,
+                            "{} × {}: VNNI and float32 differ",
+                            b.kt,
+                            b.kf
+                        );
+                    }
+                }
+            }
+        }
+        if crate::kernels::int8::available() {
+            assert_eq!(
+                covered,
+                2 * 2 * 5,
+                "every branch of both networks on both inputs"
+            );
+        }
+    }
+
+    #[test]
+    fn the_int8_network_stays_close_to_float32() {
+        let signal = super::super::reference_signal();
+        for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
+            let run = |int8: bool| {
+                let n = NativeMusicnn::load(bytes, int8).unwrap();
+                let (mut pen, mut tags) = (Vec::new(), Vec::new());
+                n.run(&signal[..PATCH_LEN], &mut pen, &mut tags);
+                pen
+            };
+            let (a, b) = (run(false), run(true));
+            assert_ne!(a, b, "int8 changed nothing");
+            let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let cos = dot / norm(&a) / norm(&b);
+            assert!(cos > 0.995, "cosine {cos}");
+        }
+    }
+
+    #[test]
+    fn the_quantization_is_onnx_dynamic_quantize_linear() {
+        // Range [-1, 2.4] widened by nothing: step 3.4 / 255, zero point round(1 / step) = 75.
+        let q = QuantizedSpec::new(&[-1.0, 0.0, 2.4, 0.5, f32::NAN]);
+        assert_eq!(q.zero, 75);
+        assert_eq!(q.step, 3.4f32 / 255.0);
+        assert_eq!(&q.q[..3], &[0, 75, 255]);
+        assert_eq!(q.q[4], 0, "NaN is the lowest value");
+        // All positive: the range is widened to 0, whose zero point is 0.
+        let q = QuantizedSpec::new(&[1.0, 2.0]);
+        // (1 / (2 / 255) is 127.49999 in float32: not a tie.)
+        assert_eq!((q.zero, q.q.as_slice()), (0, &[127u8, 255][..]));
+        // Ties go to even: with step 1 (range 0..255), 2.5 → 2 and 3.5 → 4.
+        let q = QuantizedSpec::new(&[0.0, 255.0, 2.5, 3.5]);
+        assert_eq!(q.q, [0, 255, 2, 4]);
+        // Constant zero input: step 1, all zero points.
+        assert_eq!(QuantizedSpec::new(&[0.0; 3]).q, [0, 0, 0]);
+    }
+
     #[test]
     fn another_graph_is_refused() {
-        let e = NativeMusicnn::load(crate::aisfx::BUNDLED_MODEL)
+        let e = NativeMusicnn::load(crate::aisfx::BUNDLED_MODEL, false)
             .err()
             .unwrap();
         assert!(e.contains("logmel/conv1d"), "{e}");
