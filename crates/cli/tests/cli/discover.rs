@@ -191,7 +191,7 @@ fn discovery_commands_on_a_local_library() {
             "--no-history",
         ],
     ));
-    assert_eq!(v["model"], "songrec-mix@3");
+    assert_eq!(v["model"], "songrec-mix@4");
     let mut in_playlist = ids(&v);
     in_playlist.sort();
     let s = json(&local(
@@ -223,7 +223,7 @@ fn discovery_commands_on_a_local_library() {
         "{v}"
     );
     let v = json(&local(h, &["clusters", "-k", "3", "--json"]));
-    assert_eq!(v["model"], "songrec-mix@3", "{v}");
+    assert_eq!(v["model"], "songrec-mix@4", "{v}");
 
     // Map, clusters, outliers.
     let o = local(

@@ -270,7 +270,7 @@ fn the_cli_and_the_rest_api_rank_alike() {
     }
     // auto compares the default's vectors, like the CLI, and says so.
     let r = rest.get(&format!("/api/v1/songs/{}/similar", seeds[0]));
-    assert_eq!(r["model"], "songrec-mix@3", "{r}");
+    assert_eq!(r["model"], "songrec-mix@4", "{r}");
 
     // Words alone, and a song's neighbours moved towards words: the same songs and scores, and
     // the same account of the words used and ignored, with every choice of vectors.
@@ -413,7 +413,7 @@ fn the_cli_and_the_rest_api_rank_alike() {
             std::fs::metadata(&outside).unwrap().len()
         );
         if flags.is_empty() {
-            assert_eq!(r["model"], "songrec-mix@3", "{r}");
+            assert_eq!(r["model"], "songrec-mix@4", "{r}");
         }
     }
 
@@ -518,7 +518,7 @@ fn the_map_endpoint_honours_the_vector_choice(rest: &Rest) {
     let (blend, blend_map) = model_of("blend=0.35");
     assert!(blend.contains(" + ") && blend != both, "{blend} vs {both}");
     let (auto, _) = model_of("");
-    assert_eq!(auto, "songrec-mix@3");
+    assert_eq!(auto, "songrec-mix@4");
     // Different vectors, different places.
     let coords = |m: &Value| -> Vec<(f64, f64)> {
         m["points"]

@@ -228,7 +228,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
     // A new library holds one vector per song: the default's.
     let fresh = dir.path().join("fresh");
     ok(&on_library(&fresh, &["ingest", later.to_str().unwrap()]));
-    assert_eq!(models(&fresh), vec![("songrec-mix@3".to_owned(), 1)]);
+    assert_eq!(models(&fresh), vec![("songrec-mix@4".to_owned(), 1)]);
 
     // What `ingest` stored before the default: musicnn and DSP apart.
     ok(&on_library(
@@ -251,7 +251,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
         "{model}"
     );
     assert!(
-        note.contains("0 of 4 songs have the default songrec-mix@3 vectors")
+        note.contains("0 of 4 songs have the default songrec-mix@4 vectors")
             && note.contains("songrec reembed"),
         "{note}"
     );
@@ -263,7 +263,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
     // A song added meanwhile gets the default and keeps the older pair whole.
     ok(&on_library(&lib, &["ingest", later.to_str().unwrap()]));
     let mut want = old(5);
-    want.push(("songrec-mix@3".to_owned(), 1));
+    want.push(("songrec-mix@4".to_owned(), 1));
     assert_eq!(models(&lib), want);
     let (model, note) = similar(&lib);
     assert!(!model.contains("songrec-mix"), "{model}");
@@ -278,7 +278,7 @@ fn a_library_made_before_the_default_is_brought_to_it_and_answered_meanwhile() {
         (Some(4), Some(1))
     );
     let (model, note) = similar(&lib);
-    assert_eq!(model, "songrec-mix@3");
+    assert_eq!(model, "songrec-mix@4");
     assert!(!note.contains("default"), "{note}");
     // reembed's vectors are ingest's, bit for bit: the same ranking and similarities as a
     // library that ingested every file with the default.
@@ -326,12 +326,12 @@ fn a_library_of_the_previous_mix_is_brought_to_the_current_one_and_answered_mean
     ] {
         std::fs::copy(real_recording(sub, name), to.join(name)).unwrap();
     }
-    // What the default stored before version 3.
+    // What the default stored before version 4.
     ok(&on_library(
         &lib,
-        &["ingest", "--embedder", "mix@2", music.to_str().unwrap()],
+        &["ingest", "--embedder", "mix@3", music.to_str().unwrap()],
     ));
-    assert_eq!(models(&lib), vec![("songrec-mix@2".to_owned(), 3)]);
+    assert_eq!(models(&lib), vec![("songrec-mix@3".to_owned(), 3)]);
     let similar = |file: Option<&std::path::Path>| {
         let mut args = vec!["similar", "-k", "2"];
         match file {
@@ -346,25 +346,25 @@ fn a_library_of_the_previous_mix_is_brought_to_the_current_one_and_answered_mean
         (json(&o)["model"].as_str().unwrap().to_owned(), note)
     };
     let (model, note) = similar(None);
-    assert_eq!(model, "songrec-mix@2");
+    assert_eq!(model, "songrec-mix@3");
     assert!(
-        note.contains("0 of 3 songs have the default songrec-mix@3 vectors")
-            && note.contains("compare songrec-mix@2"),
+        note.contains("0 of 3 songs have the default songrec-mix@4 vectors")
+            && note.contains("compare songrec-mix@3"),
         "{note}"
     );
     // A file is analysed the way the library's vectors were made.
     let (model, _) = similar(Some(&later.join("time_to_strike.mp3")));
-    assert_eq!(model, "songrec-mix@2");
+    assert_eq!(model, "songrec-mix@3");
     // A song added meanwhile gets both versions; answers stay with the one every song has.
     ok(&on_library(&lib, &["ingest", later.to_str().unwrap()]));
     assert_eq!(
         models(&lib),
         vec![
-            ("songrec-mix@2".to_owned(), 4),
-            ("songrec-mix@3".to_owned(), 1)
+            ("songrec-mix@3".to_owned(), 4),
+            ("songrec-mix@4".to_owned(), 1)
         ]
     );
-    assert_eq!(similar(None).0, "songrec-mix@2");
+    assert_eq!(similar(None).0, "songrec-mix@3");
     // `reembed` computes the rest (resumably: the song that has it is skipped); then the
     // current version answers and nothing is said.
     let r = json(&on_library(&lib, &["reembed", "--json"]));
@@ -373,7 +373,7 @@ fn a_library_of_the_previous_mix_is_brought_to_the_current_one_and_answered_mean
         (Some(3), Some(1))
     );
     let (model, note) = similar(None);
-    assert_eq!(model, "songrec-mix@3");
+    assert_eq!(model, "songrec-mix@4");
     assert!(!note.contains("default"), "{note}");
     let stats = ok(&on_library(&lib, &["stats"]));
     assert!(!stats.contains("reembed"), "{stats}");
@@ -437,7 +437,7 @@ fn bench_ingest_accounts_for_a_new_files_work_stage_by_stage() {
         "{out}"
     );
     assert!(
-        out.contains("songrec ingest -j 1 (songrec-mix@3")
+        out.contains("songrec ingest -j 1 (songrec-mix@4")
             && out.contains("besides a new file's work"),
         "{out}"
     );

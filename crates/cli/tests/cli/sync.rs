@@ -732,7 +732,7 @@ fn a_version_1_library_upgrades_through_sync_in_two_collections() {
     };
     let both = vec![
         ("songrec-mix@1".to_owned(), 3),
-        ("songrec-mix@3".to_owned(), 3),
+        ("songrec-mix@4".to_owned(), 3),
     ];
     assert_eq!(counts(&c.remote()), both, "remote");
     assert_eq!(
