@@ -3,15 +3,9 @@
 //! numbers behind `fingerprint::MAX_BIT_ERROR`.
 //!
 //! `cargo run -p songrec-discover --example fingerprint_errors`
-//!
-//! With `-- --files DIR`: for each audio file in DIR, the bits that differ between the
-//! fingerprint of its first 120 s as songrec makes it (its own 2 : 1 resampler) and as
-//! Chromaprint's own resampler makes it, and the CPU time of each.
 
 use songrec_audio::synth::{STYLES, SongSpec, render, write_wav};
-use songrec_discover::fingerprint::{
-    FINGERPRINT_SECS, compare, fingerprint_at_own_rate, fingerprint_samples,
-};
+use songrec_discover::fingerprint::{compare, fingerprint_samples};
 
 const SR: u32 = 22_050;
 
@@ -20,11 +14,6 @@ fn fp(samples: &[f32]) -> Vec<u32> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--files") {
-        let dir = args.get(i + 1).expect("--files DIR");
-        return compare_resamplers(std::path::Path::new(dir));
-    }
     let orig = render(&SongSpec::for_style("techno", 1, 20.0));
     let fo = fp(&orig);
     let noisy = songrec_testkit::audio::noisy_copy(&orig);
@@ -81,43 +70,4 @@ fn main() {
             }
         }
     }
-}
-
-fn compare_resamplers(dir: &std::path::Path) {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("read dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    let (mut own, mut theirs, mut worst) = (0.0, 0.0, 0.0f32);
-    for f in &files {
-        let Ok(d) = songrec_audio::decode_file(f) else {
-            continue;
-        };
-        let a = &d.audio.segments[0].samples;
-        let rate = d.audio.sample_rate;
-        let a = &a[..a.len().min((FINGERPRINT_SECS * rate as f32) as usize)];
-        let t = std::time::Instant::now();
-        let new = fingerprint_samples(a, rate).expect("fingerprint");
-        own += t.elapsed().as_secs_f64();
-        let t = std::time::Instant::now();
-        let old = fingerprint_at_own_rate(a, rate).expect("fingerprint");
-        theirs += t.elapsed().as_secs_f64();
-        let al = compare(&old, &new).expect("both have items");
-        worst = worst.max(al.bit_error);
-        println!(
-            "{}: {:.2} % bits differ, offset {}",
-            f.file_name().unwrap_or_default().to_string_lossy(),
-            100.0 * al.bit_error,
-            al.offset
-        );
-    }
-    let n = files.len().max(1) as f64;
-    println!(
-        "{} files: at most {:.2} % bits differ; {:.4} s a file with songrec's resampler, {:.4} s with Chromaprint's",
-        files.len(),
-        100.0 * worst,
-        own / n,
-        theirs / n
-    );
 }

@@ -126,31 +126,8 @@ impl FingerprintRecord {
     }
 }
 
-/// The rate Chromaprint analyses at.
-const CHROMAPRINT_RATE: u32 = 11_025;
-
 /// Chromaprint items of mono audio at any sample rate.
-///
-/// Audio above Chromaprint's 11.025 kHz is brought down by songrec's resampler (the 2 : 1
-/// path for songrec's 22.05 kHz decoding) rather than Chromaprint's own (`rubato`, sinc in
-/// f64): a fifth of the cost, and the same items but for a few bits (Chromaprint only reads
-/// 28 Hz – 3.5 kHz, which both filters pass flat). Fingerprints made either way compare as
-/// copies of each other ([`compare`]): on 12 real tracks they differ in at most 0.4 % of
-/// their bits, against [`MAX_BIT_ERROR`]'s 10 %.
 pub fn fingerprint_samples(samples: &[f32], sample_rate: u32) -> DiscoverResult<Vec<u32>> {
-    let resampled;
-    let (samples, sample_rate) = if sample_rate > CHROMAPRINT_RATE {
-        resampled = songrec_audio::resample::resample(samples, sample_rate, CHROMAPRINT_RATE);
-        (&resampled[..], CHROMAPRINT_RATE)
-    } else {
-        (samples, sample_rate)
-    };
-    fingerprint_at_own_rate(samples, sample_rate)
-}
-
-/// Chromaprint items with Chromaprint resampling the audio itself (as songrec did before, and
-/// still for audio below 11.025 kHz).
-pub fn fingerprint_at_own_rate(samples: &[f32], sample_rate: u32) -> DiscoverResult<Vec<u32>> {
     let mut p = Fingerprinter::new(&config());
     p.start(sample_rate, 1)
         .map_err(|e| DiscoverError::Invalid(format!("cannot fingerprint: {e:?}")))?;
