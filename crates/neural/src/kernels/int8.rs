@@ -71,6 +71,36 @@ impl PackedI8 {
         self.matmul_on(isa, m, a, lda, taps, c);
     }
 
+    /// `c[i] = max(c[i], (a · self)[i])` for the first `m` rows: [`Self::matmul`] with each
+    /// result folded into what `c` holds instead of written over it (a max-pooling over calls
+    /// without a pass of its own). Always on AVX-512 VNNI: the same sums as [`Self::matmul`].
+    ///
+    /// # Panics
+    /// As [`Self::matmul`].
+    pub fn matmul_max(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &mut [i32]) {
+        self.check(m, a, lda, taps, c);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `matmul_on` (the same checks).
+        unsafe {
+            vnni::matmul::<true>(self, m, a, lda, taps, c);
+        }
+    }
+
+    /// The bounds [`Self::matmul`] and [`Self::matmul_max`] assert.
+    fn check(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &[i32]) {
+        assert!(available(), "int8 GEMM without AVX-512 VNNI");
+        let kt = self.k / taps.len().max(1);
+        let last = taps.iter().max().map(|t| (m.max(1) - 1) * lda + t + kt);
+        assert!(
+            m.is_multiple_of(MR)
+                && kt * taps.len() == self.k
+                && kt.is_multiple_of(4)
+                && last.is_some_and(|l| l <= a.len())
+                && c.len() >= m * self.n,
+            "int8 GEMM slices out of bounds"
+        );
+    }
+
     /// [`Self::matmul`] on the given instructions, bounds checked the same way.
     ///
     /// # Panics
@@ -85,17 +115,7 @@ impl PackedI8 {
         taps: &[usize],
         c: &mut [i32],
     ) {
-        assert!(available(), "int8 GEMM without AVX-512 VNNI");
-        let kt = self.k / taps.len().max(1);
-        let last = taps.iter().max().map(|t| (m.max(1) - 1) * lda + t + kt);
-        assert!(
-            m.is_multiple_of(MR)
-                && kt * taps.len() == self.k
-                && kt.is_multiple_of(4)
-                && last.is_some_and(|l| l <= a.len())
-                && c.len() >= m * self.n,
-            "int8 GEMM slices out of bounds"
-        );
+        self.check(m, a, lda, taps, c);
         match isa {
             Isa::Vnni => {
                 #[cfg(target_arch = "x86_64")]
@@ -103,7 +123,7 @@ impl PackedI8 {
                 // rows of `a` below `m` (each run of `kt` bytes ends by `last`) and `NR`
                 // panels below `n / 16`, and writes inside `c` (checked above).
                 unsafe {
-                    vnni::matmul(self, m, a, lda, taps, c);
+                    vnni::matmul::<false>(self, m, a, lda, taps, c);
                 }
             }
             Isa::Amx => {
@@ -139,8 +159,9 @@ mod vnni {
 
     use super::{LANES, MR, NR, PackedI8};
 
+    /// With `MAX`, each result is folded into `c` by max instead of stored.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn matmul(
+    pub(super) unsafe fn matmul<const MAX: bool>(
         b: &PackedI8,
         m: usize,
         a: &[u8],
@@ -158,7 +179,7 @@ mod vnni {
                 for r0 in (0..m).step_by(MR) {
                     let ap = a.as_ptr().add(r0 * lda);
                     let cp = c.as_mut_ptr().add(r0 * n + p0 * LANES);
-                    tile(ap, lda, taps, tap_k4, bp, panel, cp, n);
+                    tile::<MAX>(ap, lda, taps, tap_k4, bp, panel, cp, n);
                 }
             }
         }
@@ -167,7 +188,7 @@ mod vnni {
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn tile(
+    unsafe fn tile<const MAX: bool>(
         a: *const u8,
         lda: usize,
         taps: &[usize],
@@ -201,7 +222,13 @@ mod vnni {
             }
             for (r, row) in acc.iter().enumerate() {
                 for (j, x) in row.iter().enumerate() {
-                    _mm512_storeu_si512(c.add(r * ldc + j * LANES).cast(), *x);
+                    let at = c.add(r * ldc + j * LANES).cast();
+                    let x = if MAX {
+                        _mm512_max_epi32(_mm512_loadu_si512(at), *x)
+                    } else {
+                        *x
+                    };
+                    _mm512_storeu_si512(at, x);
                 }
             }
         }
@@ -235,6 +262,14 @@ mod tests {
         let mut c2 = vec![0; m * n];
         b.matmul(m, &a, k, &[0, 4, 8], &mut c2);
         assert_eq!(c, c2);
+        // Folded by max into what is there: the larger of the two, element by element.
+        let mut folded: Vec<i32> = (0..m * n).map(|i| (i as i32 * 7919) % 40_000 - 20_000).collect();
+        let before = folded.clone();
+        b.matmul_max(m, &a, k, &[0], &mut folded);
+        for i in 0..m * n {
+            assert_eq!(folded[i], before[i].max(c[i]), "{i}");
+        }
+        assert!(folded != c && folded != before, "both sides win somewhere");
     }
 
     /// A small deterministic generator (xorshift64*).

@@ -430,14 +430,15 @@ impl Branch {
             None => self.conv_max_exact_f32(spec),
         };
         let zero = i32::from(spec.zero);
-        let mut out: Vec<f32> = sums
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| {
-                let o = i % filters;
-                (s - zero * q.col_sum[o]) as f32 * spec.step * q.scale[o]
-            })
-            .collect();
+        let mut out = Vec::with_capacity(sums.len());
+        for row in sums.chunks_exact(filters) {
+            out.extend(
+                row.iter()
+                    .zip(&q.col_sum)
+                    .zip(&q.scale)
+                    .map(|((&s, &c), &w)| (s - zero * c) as f32 * spec.step * w),
+            );
+        }
         self.finish(&mut out);
         out
     }
@@ -473,13 +474,8 @@ impl Branch {
         let n = packed.n;
         let xp = self.padded(&spec.q, spec.zero);
         let rows = FRAMES + self.kt - 1;
-        let mut c = vec![0i32; I8_ROWS * n];
-        let mut max = vec![i32::MIN; FRAMES * filters];
-        let mut pool = |c: &[i32]| {
-            for (m, row) in max.chunks_exact_mut(filters).zip(c.chunks_exact(n)) {
-                m.iter_mut().zip(row).for_each(|(m, &v)| *m = (*m).max(v));
-            }
-        };
+        // Every position's sums are folded into `max` by the kernel itself.
+        let mut max = vec![i32::MIN; I8_ROWS * n];
         if self.kf == 1 {
             // Temporal: frequency-major, so each frame's taps are one run along time.
             let len = I8_ROWS + self.kt;
@@ -490,8 +486,7 @@ impl Branch {
                 }
             }
             for f in 0..MELS {
-                packed.matmul(I8_ROWS, &xt[f * len..(f + 1) * len], 1, &[0], &mut c);
-                pool(&c);
+                packed.matmul_max(I8_ROWS, &xt[f * len..(f + 1) * len], 1, &[0], &mut max);
             }
         } else {
             // Timbral: frame t's tap dt is the run of row t + dt that starts at the frequency
@@ -500,12 +495,16 @@ impl Branch {
             a.resize((I8_ROWS + self.kt) * MELS + q.run, spec.zero);
             let mut taps: Vec<usize> = (0..self.kt).map(|dt| dt * MELS).collect();
             for _ in 0..=MELS - self.kf {
-                packed.matmul(I8_ROWS, &a, MELS, &taps, &mut c);
-                pool(&c);
+                packed.matmul_max(I8_ROWS, &a, MELS, &taps, &mut max);
                 taps.iter_mut().for_each(|t| *t += 1);
             }
         }
-        max
+        // `[FRAMES, filters]` out of `[I8_ROWS, n]`.
+        max.chunks_exact(n)
+            .take(FRAMES)
+            .flat_map(|row| &row[..filters])
+            .copied()
+            .collect()
     }
 
     /// Bias, sign, ReLU and batch norm on the pooled convolution.
