@@ -34,10 +34,11 @@ pub(crate) struct PackedI8 {
 }
 
 impl PackedI8 {
-    /// Packs `w(row, col)` for `k` rows (a multiple of 4) and `n` columns (a multiple of 64).
+    /// Packs `w(row, col)` for `k` rows (a multiple of 4) and `n` columns (a multiple of 16;
+    /// AMX takes only multiples of 32, other widths run on VNNI).
     pub fn new(k: usize, n: usize, w: impl Fn(usize, usize) -> i8) -> Self {
         assert!(
-            k.is_multiple_of(4) && n.is_multiple_of(LANES * NR),
+            k.is_multiple_of(4) && n.is_multiple_of(LANES),
             "int8 GEMM shape {k} × {n}"
         );
         let mut data = Vec::with_capacity(k * n);
@@ -63,7 +64,7 @@ impl PackedI8 {
     /// # Panics
     /// When [`available`] is false or a slice is too short (bugs in the caller).
     pub fn matmul(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &mut [i32]) {
-        let isa = if m >= 16 && super::amx::available() {
+        let isa = if m >= 16 && self.n.is_multiple_of(2 * LANES) && super::amx::available() {
             Isa::Amx
         } else {
             Isa::Vnni
@@ -128,8 +129,9 @@ impl PackedI8 {
             }
             Isa::Amx => {
                 assert!(
-                    m >= 16 && super::amx::supported(),
-                    "AMX int8 GEMM without AMX or with {m} < 16 rows"
+                    m >= 16 && self.n.is_multiple_of(2 * LANES) && super::amx::supported(),
+                    "AMX int8 GEMM without AMX, with {m} < 16 rows or {} columns",
+                    self.n
                 );
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: AMX is supported and granted (checked above); `taps` is not empty
@@ -174,12 +176,19 @@ mod vnni {
             let n = b.n;
             let panel = b.k / 4 * LANES * 4;
             let tap_k4 = b.k / taps.len() / 4;
-            for p0 in (0..n / LANES).step_by(NR) {
+            let panels = n / LANES;
+            for p0 in (0..panels).step_by(NR) {
                 let bp = b.data.as_ptr().add(p0 * panel);
                 for r0 in (0..m).step_by(MR) {
                     let ap = a.as_ptr().add(r0 * lda);
                     let cp = c.as_mut_ptr().add(r0 * n + p0 * LANES);
-                    tile::<MAX>(ap, lda, taps, tap_k4, bp, panel, cp, n);
+                    // The last group of panels may hold fewer than `NR`.
+                    match (panels - p0).min(NR) {
+                        4 => tile::<MAX, 4>(ap, lda, taps, tap_k4, bp, panel, cp, n),
+                        3 => tile::<MAX, 3>(ap, lda, taps, tap_k4, bp, panel, cp, n),
+                        2 => tile::<MAX, 2>(ap, lda, taps, tap_k4, bp, panel, cp, n),
+                        _ => tile::<MAX, 1>(ap, lda, taps, tap_k4, bp, panel, cp, n),
+                    }
                 }
             }
         }
@@ -188,7 +197,7 @@ mod vnni {
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn tile<const MAX: bool>(
+    unsafe fn tile<const MAX: bool, const NP: usize>(
         a: *const u8,
         lda: usize,
         taps: &[usize],
@@ -200,12 +209,12 @@ mod vnni {
     ) {
         // SAFETY: the tile is inside `a`, `b` and `c` (see `matmul`).
         unsafe {
-            let mut acc = [[_mm512_setzero_si512(); NR]; MR];
+            let mut acc = [[_mm512_setzero_si512(); NP]; MR];
             let mut b = b;
             for &tap in taps {
                 let a = a.add(tap);
                 for k in 0..tap_k4 {
-                    let mut bv = [_mm512_setzero_si512(); NR];
+                    let mut bv = [_mm512_setzero_si512(); NP];
                     for (j, v) in bv.iter_mut().enumerate() {
                         *v = _mm512_loadu_si512(b.add(j * panel).cast());
                     }
@@ -263,7 +272,9 @@ mod tests {
         b.matmul(m, &a, k, &[0, 4, 8], &mut c2);
         assert_eq!(c, c2);
         // Folded by max into what is there: the larger of the two, element by element.
-        let mut folded: Vec<i32> = (0..m * n).map(|i| (i as i32 * 7919) % 40_000 - 20_000).collect();
+        let mut folded: Vec<i32> = (0..m * n)
+            .map(|i| (i as i32 * 7919) % 40_000 - 20_000)
+            .collect();
         let before = folded.clone();
         b.matmul_max(m, &a, k, &[0], &mut folded);
         for i in 0..m * n {
@@ -349,7 +360,7 @@ mod tests {
             any == vnni,
             "dispatching matmul != VNNI: m {m} n {n} kt {kt}"
         );
-        if m >= 16 && super::super::amx::supported() {
+        if m >= 16 && n.is_multiple_of(32) && super::super::amx::supported() {
             let mut amx = vec![-1; m * n];
             b.matmul_on(Isa::Amx, m, a, lda, taps, &mut amx);
             assert!(
@@ -381,6 +392,13 @@ mod tests {
             (102, 64, 36, 5),
             (12, 64, 64, 9),
             (6, 64, 8, 2),
+            // Widths that leave 1, 2 or 3 panels of 16 for the last tile (musicnn's 204
+            // filters take 208), on VNNI only where not a multiple of 32.
+            (18, 16, 12, 1),
+            (24, 208, 40, 7),
+            (30, 96, 20, 3),
+            (12, 48, 68, 7),
+            (36, 112, 128, 1),
         ];
         for (m, n, kt, ntaps) in shapes {
             let lda = kt + 4 * (rng.next() as usize % 5);

@@ -60,7 +60,7 @@ struct Branch {
 
 /// A front-end convolution's int8 form (see the module docs).
 struct BranchI8 {
-    /// The quantized weights for VNNI, where the CPU has it: `[kt · run, ⌈filters / 64⌉ · 64]`,
+    /// The quantized weights for VNNI, where the CPU has it: `[kt · run, ⌈filters / 16⌉ · 16]`,
     /// each tap's run of `run` inputs zero-padded to a multiple of 4.
     packed: Option<PackedI8>,
     /// Inputs per tap: the kernel's width rounded up to a multiple of 4 (timbral branches:
@@ -131,7 +131,7 @@ impl BranchI8 {
             .map(|o| (0..kt * kf).map(|k| wq[k * filters + o] as i32).sum())
             .collect();
         let run = if kf == 1 { 1 } else { kf.div_ceil(4) * 4 };
-        let n = filters.div_ceil(64) * 64;
+        let n = filters.div_ceil(16) * 16;
         let packed = crate::kernels::int8::available().then(|| {
             // Row r is tap r / run's input r % run (past the kernel: zero).
             PackedI8::new(kt * run, n, |r, o| {
