@@ -21,6 +21,8 @@ const ZERO_CROSSINGS: f64 = 10.0;
 const CUTOFF: f64 = 0.91;
 const KAISER_BETA: f64 = 8.6;
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 /// A streaming resampler: feed input with [`Resampler::process`], finish with
 /// [`Resampler::flush`]. Total output length is `ceil(n_in * out_rate / in_rate)`.
 ///
@@ -41,7 +43,8 @@ pub struct Resampler {
     exact: bool,
     half: usize,
     taps: usize,
-    coeffs: Vec<f32>,
+    /// `[phases, taps]`, shared by every resampler of the same rate pair ([`coefficients`]).
+    coeffs: std::sync::Arc<[f32]>,
     /// Input history; `buf[0]` is absolute input index `buf_start`.
     buf: Vec<f32>,
     buf_start: i64,
@@ -69,6 +72,67 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
+/// Rate pairs whose filters are kept ([`coefficients`]); a library meets a handful.
+const KEPT_FILTERS: usize = 16;
+
+/// The `[phases, 2 · half]` Kaiser-windowed sinc filter of a rate pair, each phase normalised
+/// to unit DC gain: computed once per pair (thousands of Bessel series for the 16 or 22.05 kHz
+/// pairs, about a millisecond) and shared while at most [`KEPT_FILTERS`] pairs are kept.
+fn coefficients(in_rate: u32, out_rate: u32, phases: usize, half: usize, fc: f64) -> Arc<[f32]> {
+    type Kept = Mutex<Vec<((u32, u32), Arc<[f32]>)>>;
+    static KEPT: OnceLock<Kept> = OnceLock::new();
+    let kept = KEPT.get_or_init(Mutex::default);
+    let key = (in_rate, out_rate);
+    // A poisoned lock only means another thread panicked while holding it: the list of
+    // finished filters is still whole.
+    if let Some((_, c)) = kept
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(k, _)| *k == key)
+    {
+        return c.clone();
+    }
+    let taps = 2 * half;
+    let mut coeffs = vec![0f32; phases * taps];
+    let i0b = bessel_i0(KAISER_BETA);
+    for p in 0..phases {
+        let frac = p as f64 / phases as f64;
+        let row = &mut coeffs[p * taps..(p + 1) * taps];
+        let mut sum = 0.0f64;
+        let mut vals = vec![0f64; taps];
+        for (k, v) in vals.iter_mut().enumerate() {
+            // tau = t_out - j, with j = base - half + 1 + k.
+            let tau = frac + half as f64 - 1.0 - k as f64;
+            let x = 2.0 * fc * tau;
+            let sinc = if x.abs() < 1e-12 {
+                1.0
+            } else {
+                (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
+            };
+            let r = tau / half as f64;
+            let w = if r.abs() >= 1.0 {
+                0.0
+            } else {
+                bessel_i0(KAISER_BETA * (1.0 - r * r).sqrt()) / i0b
+            };
+            *v = 2.0 * fc * sinc * w;
+            sum += *v;
+        }
+        // Normalise each phase to unit DC gain.
+        for (c, v) in row.iter_mut().zip(vals) {
+            *c = (v / sum) as f32;
+        }
+    }
+    let coeffs: Arc<[f32]> = coeffs.into();
+    let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() >= KEPT_FILTERS {
+        kept.remove(0);
+    }
+    kept.push((key, coeffs.clone()));
+    coeffs
+}
+
 impl Resampler {
     /// Create a resampler from `in_rate` to `out_rate` (both > 0; a 0 rate is treated as 1).
     pub fn new(in_rate: u32, out_rate: u32) -> Self {
@@ -84,36 +148,7 @@ impl Resampler {
         let fc = 0.5 * ratio * CUTOFF;
         let half = (ZERO_CROSSINGS / (2.0 * fc)).ceil() as usize;
         let taps = 2 * half;
-        let mut coeffs = vec![0f32; phases * taps];
-        let i0b = bessel_i0(KAISER_BETA);
-        for p in 0..phases {
-            let frac = p as f64 / phases as f64;
-            let row = &mut coeffs[p * taps..(p + 1) * taps];
-            let mut sum = 0.0f64;
-            let mut vals = vec![0f64; taps];
-            for (k, v) in vals.iter_mut().enumerate() {
-                // tau = t_out - j, with j = base - half + 1 + k.
-                let tau = frac + half as f64 - 1.0 - k as f64;
-                let x = 2.0 * fc * tau;
-                let sinc = if x.abs() < 1e-12 {
-                    1.0
-                } else {
-                    (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
-                };
-                let r = tau / half as f64;
-                let w = if r.abs() >= 1.0 {
-                    0.0
-                } else {
-                    bessel_i0(KAISER_BETA * (1.0 - r * r).sqrt()) / i0b
-                };
-                *v = 2.0 * fc * sinc * w;
-                sum += *v;
-            }
-            // Normalise each phase to unit DC gain.
-            for (c, v) in row.iter_mut().zip(vals) {
-                *c = (v / sum) as f32;
-            }
-        }
+        let coeffs = coefficients(in_rate, out_rate, phases, half, fc);
         let passthrough = in_rate == out_rate;
         Resampler {
             out_rate,
@@ -453,6 +488,23 @@ pub fn resample(input: &[f32], in_rate: u32, out_rate: u32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resamplers_of_one_rate_pair_share_their_filter() {
+        let (a, b) = (
+            Resampler::new(22_050, 16_000),
+            Resampler::new(22_050, 16_000),
+        );
+        assert!(Arc::ptr_eq(&a.coeffs, &b.coeffs));
+        // More pairs than are kept: the first is computed again, to the same values.
+        for rate in 0..KEPT_FILTERS as u32 {
+            Resampler::new(8_000 + 1_000 * rate, 16_000);
+        }
+        let c = Resampler::new(22_050, 16_000);
+        assert!(!Arc::ptr_eq(&a.coeffs, &c.coeffs));
+        assert_eq!(a.coeffs, c.coeffs);
+        assert_eq!(a.coeffs.len(), a.phases * a.taps);
+    }
 
     fn sine(freq: f64, rate: u32, n: usize) -> Vec<f32> {
         (0..n)
