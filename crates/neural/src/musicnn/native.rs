@@ -680,25 +680,10 @@ mod tests {
     fn the_direct_convolution_is_the_gemms_to_the_bit() {
         // The spectrogram of a real patch and of noise with zeros, through every branch of
         // both networks: the direct kernel (where the CPU has AVX-512) against im2col + GEMM.
-        let signal = super::super::reference_signal();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let noise: Vec<f32> = (0..FRAMES * MELS)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                if i % 53 == 0 {
-                    0.0
-                } else {
-                    (state >> 40) as f32 / (1u64 << 22) as f32 - 2.0
-                }
-            })
-            .collect();
         let mut covered = 0;
         for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
             let n = NativeMusicnn::load(bytes, false).unwrap();
-            let spec = n.log_mel(&signal[..PATCH_LEN]);
-            for input in [&spec, &noise] {
+            for input in &spectrograms(&n) {
                 for b in &n.branches {
                     let filters = b.bias.len();
                     let mut xp = vec![0.0f32; (FRAMES + b.kt - 1) * MELS];
