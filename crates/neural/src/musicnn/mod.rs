@@ -111,7 +111,7 @@ pub struct MusicnnConfig {
     /// 1e-4 of both (see [`crate::own_kernels_from_env`]).
     pub own_kernels: bool,
     /// Run the front-end convolutions in int8 on songrec's own kernels (`songrec-mix@4` on;
-    /// see `native.rs`): about half the network's time, parts within 0.998 cosine of
+    /// see `native.rs`): about a third of the network's time, parts within 0.998 cosine of
     /// float32's on real music. Without own kernels the runtime runs the float32 graph.
     pub int8: bool,
 }
