@@ -128,13 +128,15 @@ static ACTIVE: Mutex<Option<Arc<ActiveRuntime>>> = Mutex::new(None);
 pub const TRACT_VERSION: &str = "0.23";
 
 /// How much faster a song is ingested with ONNX Runtime than with the built-in engine
-/// (`songrec-mix@3`, songrec's own kernels on a CPU with AVX-512 VNNI; decoding and the DSP
-/// analysis are not faster): 0.229 and 0.222 → 0.209 and 0.227 CPU s a song in two runs on one
-/// core of the project's 2-core machine (docs/quality.md, "Speed: where the CPU goes").
+/// (`songrec-mix@4`, songrec's own kernels on a CPU with AVX-512 VNNI, which run musicnn on
+/// either runtime; decoding and the DSP analysis are not faster): a new file's work 0.177 →
+/// 0.172 CPU s a song on the 157 s tracks, 0.167 → 0.171 on the 103 s ones, on one core of the
+/// project's 2-core machine (docs/quality.md, "Speed: where the CPU goes").
 pub const ORT_SONG_SPEEDUP: &str = "1.0×";
 
-/// How much faster ONNX Runtime runs the two networks, measured on the same machine: 0.144 →
-/// 0.136 CPU s a song, ORT_MODEL_SPEEDUP, the figure for the models alone.
+/// How much faster ONNX Runtime runs the two networks, measured the same way: 0.045 → 0.042
+/// CPU s a song on the 157 s tracks (aisfx 0.025 → 0.023), ORT_MODEL_SPEEDUP, the figure for
+/// the models alone.
 pub const ORT_MODEL_SPEEDUP: &str = "1.1×";
 
 /// A validated ONNX Runtime library, not yet installed as `ort`'s API.
