@@ -71,6 +71,11 @@ pub fn own_kernels_from_env() -> bool {
 /// the OS grants the tile data.
 pub const ENV_AMX: &str = "SONGREC_AMX";
 
+/// Environment variable that keeps the int8 products off AVX-512 (`0`): they run on AVX-VNNI's
+/// 256-bit form then, where the CPU has it, to the same bits (to compare speeds, or to see what
+/// a CPU without AVX-512 gets).
+pub const ENV_AVX512: &str = "SONGREC_AVX512";
+
 /// Credit line for the musicnn models.
 pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";
 pub use musicnn::{

@@ -1,9 +1,11 @@
 //! An integer matrix product for quantized convolutions: `u8` activations times `i8` weights
-//! into `i32`, on AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds per instruction). Integer sums are
-//! exact, so the result does not depend on the order of the work: the same on every CPU that
-//! runs it, and the same on AMX-INT8 (`tdpbusd`, [`super::amx`]), which runs it where the CPU
-//! and the OS allow. CPUs without VNNI (and other architectures) are told so by [`available`] and run
-//! the graph on tract instead.
+//! into `i32`, on AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds per instruction) or, on CPUs with
+//! AVX-VNNI but not AVX-512 (Intel's desktop and laptop cores since 2021), its 256-bit form (32
+//! per instruction). Integer sums are exact, so the result does not depend on the order of the
+//! work: the same on every CPU that runs it, and the same on AMX-INT8 (`tdpbusd`,
+//! [`super::amx`]), which runs it where the CPU and the OS allow. CPUs with neither (and other
+//! architectures) are told so by [`available`] and run the graph on tract instead.
+//! `SONGREC_AVX512=0` ([`crate::ENV_AVX512`]) keeps the product off AVX-512 (to compare).
 
 /// Rows of one tile.
 pub(crate) const MR: usize = 6;
@@ -11,13 +13,32 @@ pub(crate) const MR: usize = 6;
 const LANES: usize = 16;
 const NR: usize = 4;
 
-/// Whether this CPU runs [`PackedI8::matmul`].
+/// Whether this CPU runs [`PackedI8::matmul`] (on AVX-512 VNNI or AVX-VNNI).
 pub(crate) fn available() -> bool {
+    wide_available() || narrow_available()
+}
+
+/// Whether AVX-512 VNNI runs the product (and [`crate::ENV_AVX512`] does not forbid it).
+fn wide_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::env::var(crate::ENV_AVX512).map_or(true, |v| v.trim() != "0")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the CPU has AVX-VNNI (256-bit `vpdpbusd`).
+fn narrow_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("avxvnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -66,8 +87,10 @@ impl PackedI8 {
     pub fn matmul(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &mut [i32]) {
         let isa = if m >= 16 && self.n.is_multiple_of(2 * LANES) && super::amx::available() {
             Isa::Amx
-        } else {
+        } else if wide_available() {
             Isa::Vnni
+        } else {
+            Isa::Vnni256
         };
         self.matmul_on(isa, m, a, lda, taps, c);
     }
@@ -81,9 +104,13 @@ impl PackedI8 {
     pub fn matmul_max(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &mut [i32]) {
         self.check(m, a, lda, taps, c);
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `matmul_on` (the same checks).
+        // SAFETY: as in `matmul_on` (the same checks; `available` holds for one of the two).
         unsafe {
-            vnni::matmul::<true>(self, m, a, lda, taps, c);
+            if wide_available() {
+                vnni::matmul::<true>(self, m, a, lda, taps, c);
+            } else {
+                vnni256::matmul::<true>(self, m, a, lda, taps, c);
+            }
         }
     }
 
@@ -118,7 +145,17 @@ impl PackedI8 {
     ) {
         self.check(m, a, lda, taps, c);
         match isa {
+            Isa::Vnni256 => {
+                assert!(narrow_available(), "int8 GEMM on AVX-VNNI without it");
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has AVX2 and AVX-VNNI (checked above); the tiles stay inside
+                // the slices as for `Isa::Vnni`.
+                unsafe {
+                    vnni256::matmul::<false>(self, m, a, lda, taps, c);
+                }
+            }
             Isa::Vnni => {
+                assert!(wide_available(), "int8 GEMM on AVX-512 VNNI without it");
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has the features (checked above) and every tile reads `MR`
                 // rows of `a` below `m` (each run of `kt` bytes ends by `last`) and `NR`
@@ -149,8 +186,10 @@ impl PackedI8 {
 /// Which instructions [`PackedI8::matmul_on`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
-    /// AVX-512 VNNI (`vpdpbusd`), on every CPU where [`available`].
+    /// AVX-512 VNNI (`vpdpbusd` on 512 bits).
     Vnni,
+    /// AVX-VNNI (`vpdpbusd` on 256 bits): CPUs without AVX-512.
+    Vnni256,
     /// AMX-INT8 (`tdpbusd`), where [`super::amx::supported`] too.
     Amx,
 }
@@ -244,6 +283,87 @@ mod vnni {
     }
 }
 
+/// [`vnni`]'s product on 256-bit registers (AVX-VNNI): tiles of [`MR`] rows × one panel of 16
+/// columns (two registers), which keeps the 12 accumulators, the panel and the broadcast row in
+/// the 16 registers AVX2 has. The same packed weights, the same exact sums.
+#[cfg(target_arch = "x86_64")]
+mod vnni256 {
+    use std::arch::x86_64::*;
+
+    use super::{LANES, MR, PackedI8};
+
+    /// With `MAX`, each result is folded into `c` by max instead of stored.
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub(super) unsafe fn matmul<const MAX: bool>(
+        b: &PackedI8,
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        taps: &[usize],
+        c: &mut [i32],
+    ) {
+        // SAFETY: the caller's bounds (see `PackedI8::matmul`).
+        unsafe {
+            let n = b.n;
+            let panel = b.k / 4 * LANES * 4;
+            let tap_k4 = b.k / taps.len() / 4;
+            for p in 0..n / LANES {
+                let bp = b.data.as_ptr().add(p * panel);
+                for r0 in (0..m).step_by(MR) {
+                    let ap = a.as_ptr().add(r0 * lda);
+                    let cp = c.as_mut_ptr().add(r0 * n + p * LANES);
+                    tile::<MAX>(ap, lda, taps, tap_k4, bp, cp, n);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    #[inline]
+    unsafe fn tile<const MAX: bool>(
+        a: *const u8,
+        lda: usize,
+        taps: &[usize],
+        tap_k4: usize,
+        b: *const i8,
+        c: *mut i32,
+        ldc: usize,
+    ) {
+        // SAFETY: the tile is inside `a`, `b` and `c` (see `matmul`).
+        unsafe {
+            let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+            let mut b = b;
+            for &tap in taps {
+                let a = a.add(tap);
+                for k in 0..tap_k4 {
+                    // Columns 0-7 and 8-15 of the panel, 4 bytes (rows 4k .. 4k + 3) each.
+                    let lo = _mm256_loadu_si256(b.cast());
+                    let hi = _mm256_loadu_si256(b.add(32).cast());
+                    b = b.add(64);
+                    for (r, row) in acc.iter_mut().enumerate() {
+                        let av = _mm256_set1_epi32(
+                            a.add(r * lda + 4 * k).cast::<i32>().read_unaligned(),
+                        );
+                        row[0] = _mm256_dpbusd_avx_epi32(row[0], av, lo);
+                        row[1] = _mm256_dpbusd_avx_epi32(row[1], av, hi);
+                    }
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (j, x) in row.iter().enumerate() {
+                    let at = c.add(r * ldc + j * 8).cast();
+                    let x = if MAX {
+                        _mm256_max_epi32(_mm256_loadu_si256(at), *x)
+                    } else {
+                        *x
+                    };
+                    _mm256_storeu_si256(at, x);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +401,41 @@ mod tests {
             assert_eq!(folded[i], before[i].max(c[i]), "{i}");
         }
         assert!(folded != c && folded != before, "both sides win somewhere");
+    }
+
+    /// The vector instructions this CPU runs the product on (AVX-512 VNNI first).
+    fn vector_isas() -> Vec<Isa> {
+        let mut isas = Vec::new();
+        if wide_available() {
+            isas.push(Isa::Vnni);
+        }
+        if narrow_available() {
+            isas.push(Isa::Vnni256);
+        }
+        isas
+    }
+
+    #[test]
+    fn both_widths_of_vnni_fold_by_max_alike() {
+        if !(wide_available() && narrow_available()) {
+            eprintln!("not both AVX-512 VNNI and AVX-VNNI here: nothing to compare");
+            return;
+        }
+        let (m, k, n) = (4 * MR, 40, 48);
+        let a: Vec<u8> = (0..m * k).map(|i| (i * 53 % 256) as u8).collect();
+        let b = PackedI8::new(k, n, |r, c| ((r * 29 + c * 13) % 255) as i32 as i8);
+        let start: Vec<i32> = (0..m * n)
+            .map(|i| (i as i32 * 613) % 9_000 - 4_500)
+            .collect();
+        let (mut wide, mut narrow) = (start.clone(), start.clone());
+        b.check(m, &a, k, &[0], &wide);
+        // SAFETY: both kinds of VNNI are here (checked above) and the shapes pass the checks
+        // `matmul_max` makes.
+        unsafe {
+            vnni::matmul::<true>(&b, m, &a, k, &[0], &mut wide);
+            vnni256::matmul::<true>(&b, m, &a, k, &[0], &mut narrow);
+        }
+        assert!(wide == narrow && wide != start);
     }
 
     /// A small deterministic generator (xorshift64*).
@@ -331,8 +486,18 @@ mod tests {
         let k = kt * taps.len();
         let w: Vec<i8> = (0..k * n).map(|_| rng.next() as u8 as i8).collect();
         let b = PackedI8::new(k, n, |r, c| w[r * n + c]);
+        let isas = vector_isas();
         let mut vnni = vec![0; m * n];
-        b.matmul_on(Isa::Vnni, m, a, lda, taps, &mut vnni);
+        b.matmul_on(isas[0], m, a, lda, taps, &mut vnni);
+        for &isa in &isas[1..] {
+            let mut other = vec![-1; m * n];
+            b.matmul_on(isa, m, a, lda, taps, &mut other);
+            assert!(
+                other == vnni,
+                "{isa:?} != {:?}: m {m} n {n} kt {kt}",
+                isas[0]
+            );
+        }
         let naive = |r: usize, o: usize| -> i32 {
             let mut sum = 0;
             for (t, &tap) in taps.iter().enumerate() {
@@ -417,7 +582,9 @@ mod tests {
             if (r + c).is_multiple_of(2) { -128 } else { 127 }
         });
         let mut vnni = vec![0; m * n];
-        b.matmul_on(Isa::Vnni, m, &a, kt, &taps, &mut vnni);
+        for isa in vector_isas() {
+            b.matmul_on(isa, m, &a, kt, &taps, &mut vnni);
+        }
         let sum = |c: usize| -> i32 {
             (0..9 * kt)
                 .map(|r| 255 * if (r + c).is_multiple_of(2) { -128 } else { 127 })
