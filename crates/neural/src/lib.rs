@@ -10,7 +10,7 @@
 //!   decoding and the DSP analysis).
 //!
 //! Both networks of the default run on **songrec's own kernels** where they can (`kernels`:
-//! musicnn on either runtime, aisfx's int8 network where the CPU has AVX-512 VNNI, on ONNX
+//! musicnn on either runtime, aisfx's int8 network where the CPU has AVX-512 VNNI or AVX-VNNI, on ONNX
 //! Runtime where it has AMX-INT8 too), about 2×
 //! tract's speed on each, within the tolerances the engines already differ by;
 //! `SONGREC_OWN_KERNELS=0` ([`ENV_OWN_KERNELS`]) leaves both to the runtime. The int8

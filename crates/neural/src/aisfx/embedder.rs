@@ -208,7 +208,7 @@ impl Embedder for AisfxEmbedder {
 
 /// What runs the network.
 enum Engine {
-    /// songrec's own kernels (the int8 network where the CPU has AVX-512 VNNI; on ONNX Runtime
+    /// songrec's own kernels (the int8 network where the CPU has AVX-512 VNNI or AVX-VNNI; on ONNX Runtime
     /// only where it has AMX-INT8 too).
     Native(NativeAisfx),
     /// The active runtime on the graph.

@@ -43,7 +43,7 @@ mod native;
 
 pub use embedder::AisfxEmbedder;
 
-/// Whether this CPU runs the int8 network on songrec's own kernels (AVX-512 VNNI) with tract;
+/// Whether this CPU runs the int8 network on songrec's own kernels (AVX-512 VNNI or AVX-VNNI) with tract;
 /// elsewhere tract runs it. (With ONNX Runtime they run it where the CPU has AMX-INT8 too.)
 pub fn own_int8_kernels_available() -> bool {
     crate::kernels::int8::available()

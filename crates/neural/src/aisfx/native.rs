@@ -1,5 +1,5 @@
 //! aisfx's int8 networks on songrec's own kernels: the float32 convolutions of the first block
-//! ([`crate::kernels::matmul`]), the quantized ones as `u8` × `i8` integer GEMMs on AVX-512 VNNI
+//! ([`crate::kernels::matmul`]), the quantized ones as `u8` × `i8` integer GEMMs on AVX-512 VNNI or AVX-VNNI
 //! ([`crate::kernels::int8`]), each requantized the way ONNX `QLinearConv` specifies (the `i32`
 //! sum plus the bias times `x_scale · w_scale / y_scale`, rounded half to even, saturated to
 //! `u8`; every zero point of these graphs is 0, so the saturation at 0 is the folded ReLU).

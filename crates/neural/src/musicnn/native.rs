@@ -17,7 +17,7 @@
 //! tenths of the FLOPs, multiply 8-bit integers. Each patch's spectrogram is quantized to `u8`
 //! as ONNX's `DynamicQuantizeLinear` does (its range including 0, ties to even), each filter's
 //! weights to `i8` symmetrically with its own scale (at load), and the products are summed
-//! exactly in `i32` (AVX-512 VNNI, [`PackedI8`]) before the max over frequency and one
+//! exactly in `i32` (AVX-512 VNNI or AVX-VNNI, [`PackedI8`]) before the max over frequency and one
 //! multiplication back to float32. Where the CPU lacks VNNI, the same integers go through the
 //! float32 kernels: every partial sum is an integer below 2²⁴ in magnitude (at most 476
 //! products of at most 255 · 127), so float32 adds them exactly and the sums are the same to
