@@ -18,19 +18,23 @@ pub(crate) fn available() -> bool {
     wide_available() || narrow_available()
 }
 
-/// Whether AVX-512 VNNI runs the product (and [`crate::ENV_AVX512`] does not forbid it).
+/// Whether AVX-512 VNNI runs the product (and [`crate::ENV_AVX512`] does not forbid it); read
+/// once per process.
 fn wide_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-            && std::env::var(crate::ENV_AVX512).map_or(true, |v| v.trim() != "0")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WIDE.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+                && std::env::var(crate::ENV_AVX512).map_or(true, |v| v.trim() != "0")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
 }
 
 /// Whether the CPU has AVX-VNNI (256-bit `vpdpbusd`).
@@ -97,7 +101,8 @@ impl PackedI8 {
 
     /// `c[i] = max(c[i], (a · self)[i])` for the first `m` rows: [`Self::matmul`] with each
     /// result folded into what `c` holds instead of written over it (a max-pooling over calls
-    /// without a pass of its own). Always on AVX-512 VNNI: the same sums as [`Self::matmul`].
+    /// without a pass of its own). On VNNI of either width, never AMX: the same sums as
+    /// [`Self::matmul`].
     ///
     /// # Panics
     /// As [`Self::matmul`].
@@ -116,7 +121,7 @@ impl PackedI8 {
 
     /// The bounds [`Self::matmul`] and [`Self::matmul_max`] assert.
     fn check(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &[i32]) {
-        assert!(available(), "int8 GEMM without AVX-512 VNNI");
+        assert!(available(), "int8 GEMM without VNNI");
         let kt = self.k / taps.len().max(1);
         let last = taps.iter().max().map(|t| (m.max(1) - 1) * lda + t + kt);
         assert!(
