@@ -112,10 +112,21 @@ impl PackedI8 {
         // SAFETY: as in `matmul_on` (the same checks; `available` holds for one of the two).
         unsafe {
             if wide_available() {
-                vnni::matmul::<true>(self, m, a, lda, taps, c);
+                vnni::matmul::<true>(&self.call(m, a, lda, taps), c);
             } else {
-                vnni256::matmul::<true>(self, m, a, lda, taps, c);
+                vnni256::matmul::<true>(&self.call(m, a, lda, taps), c);
             }
+        }
+    }
+
+    /// One product's operands, for the kernels.
+    fn call<'a>(&'a self, m: usize, a: &'a [u8], lda: usize, taps: &'a [usize]) -> Call<'a> {
+        Call {
+            b: self,
+            m,
+            a,
+            lda,
+            taps,
         }
     }
 
@@ -156,7 +167,7 @@ impl PackedI8 {
                 // SAFETY: the CPU has AVX2 and AVX-VNNI (checked above); the tiles stay inside
                 // the slices as for `Isa::Vnni`.
                 unsafe {
-                    vnni256::matmul::<false>(self, m, a, lda, taps, c);
+                    vnni256::matmul::<false>(&self.call(m, a, lda, taps), c);
                 }
             }
             Isa::Vnni => {
@@ -166,7 +177,7 @@ impl PackedI8 {
                 // rows of `a` below `m` (each run of `kt` bytes ends by `last`) and `NR`
                 // panels below `n / 16`, and writes inside `c` (checked above).
                 unsafe {
-                    vnni::matmul::<false>(self, m, a, lda, taps, c);
+                    vnni::matmul::<false>(&self.call(m, a, lda, taps), c);
                 }
             }
             Isa::Amx => {
@@ -188,6 +199,30 @@ impl PackedI8 {
     }
 }
 
+/// The operands of one product, `a` read as [`PackedI8::matmul`] reads it (bounds checked by
+/// [`PackedI8::check`] before a kernel sees them).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct Call<'a> {
+    b: &'a PackedI8,
+    m: usize,
+    a: &'a [u8],
+    lda: usize,
+    taps: &'a [usize],
+}
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+impl Call<'_> {
+    /// Bytes of one packed panel of 16 columns.
+    fn panel(&self) -> usize {
+        self.b.k / 4 * LANES * 4
+    }
+
+    /// Groups of 4 bytes in each tap's run.
+    fn tap_k4(&self) -> usize {
+        self.b.k / self.taps.len() / 4
+    }
+}
+
 /// Which instructions [`PackedI8::matmul_on`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
@@ -203,23 +238,15 @@ pub(crate) enum Isa {
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::{LANES, MR, NR, PackedI8};
+    use super::{Call, LANES, MR, NR};
 
     /// With `MAX`, each result is folded into `c` by max instead of stored.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn matmul<const MAX: bool>(
-        b: &PackedI8,
-        m: usize,
-        a: &[u8],
-        lda: usize,
-        taps: &[usize],
-        c: &mut [i32],
-    ) {
+    pub(super) unsafe fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
+        let Call { b, m, a, lda, taps } = *call;
+        let (n, panel, tap_k4) = (b.n, call.panel(), call.tap_k4());
         // SAFETY: the caller's bounds (see `PackedI8::matmul`).
         unsafe {
-            let n = b.n;
-            let panel = b.k / 4 * LANES * 4;
-            let tap_k4 = b.k / taps.len() / 4;
             let panels = n / LANES;
             for p0 in (0..panels).step_by(NR) {
                 let bp = b.data.as_ptr().add(p0 * panel);
@@ -295,23 +322,15 @@ mod vnni {
 mod vnni256 {
     use std::arch::x86_64::*;
 
-    use super::{LANES, MR, PackedI8};
+    use super::{Call, LANES, MR};
 
     /// With `MAX`, each result is folded into `c` by max instead of stored.
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) unsafe fn matmul<const MAX: bool>(
-        b: &PackedI8,
-        m: usize,
-        a: &[u8],
-        lda: usize,
-        taps: &[usize],
-        c: &mut [i32],
-    ) {
+    pub(super) unsafe fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
+        let Call { b, m, a, lda, taps } = *call;
+        let (n, panel, tap_k4) = (b.n, call.panel(), call.tap_k4());
         // SAFETY: the caller's bounds (see `PackedI8::matmul`).
         unsafe {
-            let n = b.n;
-            let panel = b.k / 4 * LANES * 4;
-            let tap_k4 = b.k / taps.len() / 4;
             for p in 0..n / LANES {
                 let bp = b.data.as_ptr().add(p * panel);
                 for r0 in (0..m).step_by(MR) {
@@ -437,8 +456,8 @@ mod tests {
         // SAFETY: both kinds of VNNI are here (checked above) and the shapes pass the checks
         // `matmul_max` makes.
         unsafe {
-            vnni::matmul::<true>(&b, m, &a, k, &[0], &mut wide);
-            vnni256::matmul::<true>(&b, m, &a, k, &[0], &mut narrow);
+            vnni::matmul::<true>(&b.call(m, &a, k, &[0]), &mut wide);
+            vnni256::matmul::<true>(&b.call(m, &a, k, &[0]), &mut narrow);
         }
         assert!(wide == narrow && wide != start);
     }
