@@ -18,8 +18,11 @@ pub async fn run(cfg: &Config) -> Result<u8> {
     {
         Ok(m) => {
             println!(
-                "[ok] neural runtime: {}\n       {} analyses music at {:.0}x real time on this machine",
-                m.choice, m.running, m.times_real_time
+                "[ok] neural runtime: {}\n       {} analyses music at {:.0}x real time on this machine\n       songrec's kernels: {}",
+                m.choice,
+                m.running,
+                m.times_real_time,
+                songrec_neural::own_kernels()
             );
             true
         }

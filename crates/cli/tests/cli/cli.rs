@@ -802,6 +802,11 @@ fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
         out.contains("onnxruntime 1.31.1 analyses music at"),
         "{out}\n{err}"
     );
+    // And what songrec's own kernels run on here.
+    assert!(
+        out.contains("songrec's kernels: float32 on ") && out.contains(", int8 on "),
+        "{out}\n{err}"
+    );
     let o = doctor("tract");
     let (out, err) = streams(&o);
     assert!(

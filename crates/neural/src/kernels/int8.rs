@@ -18,6 +18,17 @@ pub(crate) fn available() -> bool {
     wide_available() || narrow_available()
 }
 
+/// Which VNNI runs the product: `"AVX-512 VNNI"`, `"AVX-VNNI"` or none.
+pub(crate) fn width() -> Option<&'static str> {
+    if wide_available() {
+        Some("AVX-512 VNNI")
+    } else if narrow_available() {
+        Some("AVX-VNNI")
+    } else {
+        None
+    }
+}
+
 /// Whether AVX-512 VNNI runs the product (and [`crate::ENV_AVX512`] does not forbid it); read
 /// once per process.
 fn wide_available() -> bool {
@@ -425,6 +436,15 @@ mod tests {
             assert_eq!(folded[i], before[i].max(c[i]), "{i}");
         }
         assert!(folded != c && folded != before, "both sides win somewhere");
+    }
+
+    #[test]
+    fn the_width_named_is_the_one_that_runs() {
+        assert_eq!(width().is_some(), available());
+        assert_eq!(width() == Some("AVX-512 VNNI"), wide_available());
+        let said = super::super::describe();
+        assert!(said.starts_with("float32 on "), "{said}");
+        assert!(said.contains(width().unwrap_or("none here")), "{said}");
     }
 
     /// The vector instructions this CPU runs the product on (AVX-512 VNNI first).

@@ -11,6 +11,47 @@ pub(crate) mod amx;
 pub(crate) mod conv;
 pub(crate) mod int8;
 
+/// What songrec's own kernels run on this CPU, in words (`songrec doctor`), e.g. "float32 on
+/// AVX-512, int8 on AVX-512 VNNI".
+pub fn describe() -> String {
+    if !crate::own_kernels_from_env() {
+        return format!(
+            "off ({}=0): the runtime runs both networks",
+            crate::ENV_OWN_KERNELS
+        );
+    }
+    let float = {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                "AVX-512"
+            } else if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                "AVX2 and FMA"
+            } else {
+                "SSE2"
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            "NEON"
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            "portable code"
+        }
+    };
+    let int8 = match int8::width() {
+        Some(w) if amx::available() => format!("AMX-INT8 and {w}"),
+        Some(w) => w.to_string(),
+        None => {
+            "none here (the runtime runs aisfx; musicnn's int8 sums go through float32)".to_string()
+        }
+    };
+    format!("float32 on {float}, int8 on {int8}")
+}
+
 /// A read-only matrix view: element `(r, c)` is `data[r * rs + c * cs]`.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
