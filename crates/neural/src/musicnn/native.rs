@@ -781,6 +781,61 @@ mod tests {
         }
     }
 
+    /// Patches of real music (the asc soundtrack pieces, 16 kHz, from the middle of each).
+    fn real_patches() -> Vec<Vec<f32>> {
+        ["frontiers.mp3", "machine_wars.mp3", "time_to_strike.mp3"]
+            .iter()
+            .map(|name| {
+                let path = songrec_testkit::fixtures::real_recording("asc", name);
+                let d = songrec_audio::decode_file(&path).expect("decode");
+                let s = &d.audio.segments[0].samples;
+                let x = songrec_audio::resample::resample(
+                    s,
+                    d.audio.sample_rate,
+                    crate::patches::MODEL_RATE,
+                );
+                let mid = x.len().saturating_sub(PATCH_LEN) / 2;
+                x[mid..mid + PATCH_LEN].to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn on_real_music_the_int8_sums_agree_and_the_network_stays_close_to_float32() {
+        for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
+            let (f32_net, int8_net) = (
+                NativeMusicnn::load(bytes, false).unwrap(),
+                NativeMusicnn::load(bytes, true).unwrap(),
+            );
+            for patch in real_patches() {
+                let spec = QuantizedSpec::new(&int8_net.log_mel(&patch));
+                for b in &int8_net.branches {
+                    let q = b.int8.as_ref().unwrap();
+                    let exact = b.conv_max_exact_f32(&spec);
+                    if let Some(packed) = &q.packed {
+                        assert!(
+                            b.conv_max_vnni(q, packed, &spec) == exact,
+                            "{} × {}",
+                            b.kt,
+                            b.kf
+                        );
+                    }
+                }
+                let run = |n: &NativeMusicnn| {
+                    let (mut pen, mut tags) = (Vec::new(), Vec::new());
+                    n.run(&patch, &mut pen, &mut tags);
+                    pen
+                };
+                let (a, b) = (run(&f32_net), run(&int8_net));
+                assert_ne!(a, b, "int8 changed nothing");
+                let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+                let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let cos = dot / norm(&a) / norm(&b);
+                assert!(cos > 0.995, "cosine {cos}");
+            }
+        }
+    }
+
     #[test]
     fn the_quantization_is_onnx_dynamic_quantize_linear() {
         // Range [-1, 2.4] widened by nothing: step 3.4 / 255, zero point round(1 / step) = 75.
