@@ -736,21 +736,7 @@ mod tests {
                 // Both ends of the range are used: the quantization is not degenerate.
                 assert_eq!(spec.q.iter().min(), Some(&0));
                 assert_eq!(spec.q.iter().max(), Some(&255));
-                for b in &n.branches {
-                    let q = b.int8.as_ref().unwrap();
-                    let exact = b.conv_max_exact_f32(&spec);
-                    assert!(exact.iter().any(|&v| v != exact[0]), "{} × {}", b.kt, b.kf);
-                    if let Some(packed) = &q.packed {
-                        covered += 1;
-                        let vnni = b.conv_max_vnni(q, packed, &spec);
-                        assert!(
-                            vnni == exact,
-                            "{} × {}: VNNI and float32 differ",
-                            b.kt,
-                            b.kf
-                        );
-                    }
-                }
+                covered += assert_sums_agree(&n, &spec);
             }
         }
         if crate::kernels::int8::available() {
@@ -762,22 +748,62 @@ mod tests {
         }
     }
 
+    /// Every branch's exact sums (through float32) against VNNI's where the CPU has it, and
+    /// not all alike; returns the branches compared on VNNI.
+    fn assert_sums_agree(n: &NativeMusicnn, spec: &QuantizedSpec) -> usize {
+        let mut covered = 0;
+        for b in &n.branches {
+            let q = b.int8.as_ref().unwrap();
+            let exact = b.conv_max_exact_f32(spec);
+            assert!(exact.iter().any(|&v| v != exact[0]), "{} × {}", b.kt, b.kf);
+            if let Some(packed) = &q.packed {
+                covered += 1;
+                let vnni = b.conv_max_vnni(q, packed, spec);
+                assert!(
+                    vnni == exact,
+                    "{} × {}: VNNI and float32 differ",
+                    b.kt,
+                    b.kf
+                );
+            }
+        }
+        covered
+    }
+
+    /// The penultimate rows of one patch by the float32 and the int8 network differ, and by
+    /// a cosine above 0.995.
+    fn assert_int8_stays_close(f32_net: &NativeMusicnn, int8_net: &NativeMusicnn, patch: &[f32]) {
+        let run = |n: &NativeMusicnn| {
+            let (mut pen, mut tags) = (Vec::new(), Vec::new());
+            n.run(patch, &mut pen, &mut tags);
+            pen
+        };
+        let (a, b) = (run(f32_net), run(int8_net));
+        assert_ne!(a, b, "int8 changed nothing");
+        let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let cos = dot / norm(&a) / norm(&b);
+        assert!(cos > 0.995, "cosine {cos}");
+    }
+
+    /// Both bundled networks, in float32 and in int8.
+    fn both_forms() -> Vec<(NativeMusicnn, NativeMusicnn)> {
+        [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL]
+            .iter()
+            .map(|b| {
+                (
+                    NativeMusicnn::load(b, false).unwrap(),
+                    NativeMusicnn::load(b, true).unwrap(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn the_int8_network_stays_close_to_float32() {
         let signal = super::super::reference_signal();
-        for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
-            let run = |int8: bool| {
-                let n = NativeMusicnn::load(bytes, int8).unwrap();
-                let (mut pen, mut tags) = (Vec::new(), Vec::new());
-                n.run(&signal[..PATCH_LEN], &mut pen, &mut tags);
-                pen
-            };
-            let (a, b) = (run(false), run(true));
-            assert_ne!(a, b, "int8 changed nothing");
-            let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let cos = dot / norm(&a) / norm(&b);
-            assert!(cos > 0.995, "cosine {cos}");
+        for (f32_net, int8_net) in both_forms() {
+            assert_int8_stays_close(&f32_net, &int8_net, &signal[..PATCH_LEN]);
         }
     }
 
@@ -802,36 +828,11 @@ mod tests {
 
     #[test]
     fn on_real_music_the_int8_sums_agree_and_the_network_stays_close_to_float32() {
-        for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
-            let (f32_net, int8_net) = (
-                NativeMusicnn::load(bytes, false).unwrap(),
-                NativeMusicnn::load(bytes, true).unwrap(),
-            );
-            for patch in real_patches() {
-                let spec = QuantizedSpec::new(&int8_net.log_mel(&patch));
-                for b in &int8_net.branches {
-                    let q = b.int8.as_ref().unwrap();
-                    let exact = b.conv_max_exact_f32(&spec);
-                    if let Some(packed) = &q.packed {
-                        assert!(
-                            b.conv_max_vnni(q, packed, &spec) == exact,
-                            "{} × {}",
-                            b.kt,
-                            b.kf
-                        );
-                    }
-                }
-                let run = |n: &NativeMusicnn| {
-                    let (mut pen, mut tags) = (Vec::new(), Vec::new());
-                    n.run(&patch, &mut pen, &mut tags);
-                    pen
-                };
-                let (a, b) = (run(&f32_net), run(&int8_net));
-                assert_ne!(a, b, "int8 changed nothing");
-                let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-                let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                let cos = dot / norm(&a) / norm(&b);
-                assert!(cos > 0.995, "cosine {cos}");
+        let patches = real_patches();
+        for (f32_net, int8_net) in both_forms() {
+            for patch in &patches {
+                assert_sums_agree(&int8_net, &QuantizedSpec::new(&int8_net.log_mel(patch)));
+                assert_int8_stays_close(&f32_net, &int8_net, patch);
             }
         }
     }
