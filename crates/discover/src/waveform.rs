@@ -93,25 +93,20 @@ impl Biquad {
 
     /// `second` run on `self`'s output, in one pass: the two recursions interleave (each
     /// waits on its own last outputs only), with the same operations in the same order as two
-    /// passes, so the same bits.
+    /// passes, so the same bits. The state lives in locals, so it stays in registers.
     fn then(&self, second: &Biquad, x: &[f32]) -> Vec<f32> {
-        let mut first_state = [0.0f32; 4];
-        let mut second_state = [0.0f32; 4];
-        x.iter()
-            .map(|&x0| {
-                let y0 = self.step(&mut first_state, x0);
-                second.step(&mut second_state, y0)
-            })
-            .collect()
-    }
-
-    /// One output of direct form I; `state` is `[x1, x2, y1, y2]`.
-    #[inline(always)]
-    fn step(&self, state: &mut [f32; 4], x0: f32) -> f32 {
-        let [x1, x2, y1, y2] = *state;
-        let y0 = self.b[0] * x0 + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
-        *state = [x0, x1, y0, y1];
-        y0
+        let (b, a, d, c) = (self.b, self.a, second.b, second.a);
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let (mut u1, mut u2, mut z1, mut z2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let mut out = vec![0.0f32; x.len()];
+        for (o, &x0) in out.iter_mut().zip(x) {
+            let y0 = b[0] * x0 + b[1] * x1 + b[2] * x2 - a[0] * y1 - a[1] * y2;
+            (x2, x1, y2, y1) = (x1, x0, y1, y0);
+            let z0 = d[0] * y0 + d[1] * u1 + d[2] * u2 - c[0] * z1 - c[1] * z2;
+            (u2, u1, z2, z1) = (u1, y0, z1, z0);
+            *o = z0;
+        }
+        out
     }
 }
 
