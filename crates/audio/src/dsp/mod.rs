@@ -272,6 +272,7 @@ impl FrameAnalyzer {
         let mut power = vec![0f32; N_BINS];
         let mut mag = vec![0f32; N_BINS];
         let mut keys: Vec<u32> = Vec::with_capacity(N_BINS);
+        let mut peaks = vec![0u32; N_BINS];
         let mut logmel = [0f32; N_MELS];
         let mut mel_e = [0f32; N_MELS];
         let half = (N_FFT / 2) as isize;
@@ -403,24 +404,39 @@ impl FrameAnalyzer {
             // Chroma from interpolated spectral peaks between 55 Hz and 5 kHz.
             let mut chroma = [0f32; 12];
             let floor = total * 1e-6;
+            // The peaks first, without a branch per bin (each bin's index is written, and
+            // the count moves on only for a peak), then each peak in order. A peak's left
+            // neighbour is often the right neighbour of the peak two bins before: its log is
+            // kept. The same operations on the same values as testing bin by bin.
+            let mut n_peaks = 0;
             for k in kmin..kmax {
                 let p = power[k];
-                if p > power[k - 1] && p >= power[k + 1] && p > floor {
-                    let (a, b, c) = (mag[k - 1].ln(), mag[k].ln(), mag[k + 1].ln());
-                    let den = a - 2.0 * b + c;
-                    let delta = if den.abs() > 1e-12 {
-                        0.5 * (a - c) / den
-                    } else {
-                        0.0
-                    };
-                    let f = (k as f32 + delta.clamp(-0.5, 0.5)) * bin_hz;
-                    let midi = 69.0 + 12.0 * (f / 440.0).log2();
-                    let near = round_half_away(midi);
-                    let pc = (near as i64).rem_euclid(12) as usize;
-                    let dev = (midi - near).abs();
-                    // Peaks far from a semitone centre are less pitch-like.
-                    chroma[pc] += mag[k] * (1.0 - dev);
-                }
+                peaks[n_peaks] = k as u32;
+                n_peaks += usize::from((p > power[k - 1]) & (p >= power[k + 1]) & (p > floor));
+            }
+            let mut kept_ln = (usize::MAX, 0f32);
+            for &k in &peaks[..n_peaks] {
+                let k = k as usize;
+                let a = if kept_ln.0 == k - 1 {
+                    kept_ln.1
+                } else {
+                    mag[k - 1].ln()
+                };
+                let (b, c) = (mag[k].ln(), mag[k + 1].ln());
+                kept_ln = (k + 1, c);
+                let den = a - 2.0 * b + c;
+                let delta = if den.abs() > 1e-12 {
+                    0.5 * (a - c) / den
+                } else {
+                    0.0
+                };
+                let f = (k as f32 + delta.clamp(-0.5, 0.5)) * bin_hz;
+                let midi = 69.0 + 12.0 * (f / 440.0).log2();
+                let near = round_half_away(midi);
+                let pc = (near as i64).rem_euclid(12) as usize;
+                let dev = (midi - near).abs();
+                // Peaks far from a semitone centre are less pitch-like.
+                chroma[pc] += mag[k] * (1.0 - dev);
             }
             out.chroma.extend_from_slice(&chroma);
         }

@@ -3,3 +3,4 @@
 mod decode_formats;
 mod dsp_synthetic;
 mod identity;
+mod pinned;

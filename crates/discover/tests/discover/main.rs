@@ -2,3 +2,4 @@
 
 mod dupes;
 mod library;
+mod pinned;
