@@ -4,7 +4,10 @@
 The vectors stay as stored; only the ranking changes: average query expansion (the query plus
 its n nearest songs, optionally weighted by similarity^alpha, searched again), database-side
 augmentation (every song replaced by itself plus its n nearest), and CSLS hubness correction
-(similarity minus beta times each candidate's mean similarity to its k nearest). Label = the
+(similarity minus beta times each candidate's mean similarity to its k nearest), and fusions of
+the three parts' own similarities (each part is a slice of the stored vector: musicnn, aisfx's
+texture, DSP) by per-query z-scores or reciprocal-rank fusion instead of the mean of their
+cosines that the stored vector's cosine is. Label = the
 folder above each file, as in paired_libs.py; pooled = mean over the libraries, 90 % bootstrap
 interval of the paired difference.
 
@@ -47,6 +50,31 @@ def csls(x, k, beta):
     return x @ x.T - beta * r[None, :]
 
 
+PARTS = [(0, 400), (400, 1424), (1424, 1544)]
+
+
+def part_sims(x):
+    """Each part's cosine similarities (the part re-normalised)."""
+    out = []
+    for a, b in PARTS:
+        p = x[:, a:b] / np.maximum(np.linalg.norm(x[:, a:b], axis=1, keepdims=True), 1e-12)
+        out.append(p @ p.T)
+    return out
+
+
+def znorm(s):
+    """Each row's similarities as z-scores over the other songs."""
+    t = s.copy()
+    np.fill_diagonal(t, np.nan)
+    return (s - np.nanmean(t, 1, keepdims=True)) / np.maximum(np.nanstd(t, 1, keepdims=True), 1e-9)
+
+
+def ranks(s):
+    t = s.copy()
+    np.fill_diagonal(t, -np.inf)
+    return np.argsort(np.argsort(-t, axis=1), axis=1)
+
+
 def hits_of(sim, labels, k=5):
     sim = sim.copy()
     np.fill_diagonal(sim, -np.inf)
@@ -59,6 +87,11 @@ VARIANTS = {
     **{f"query expansion, n={n}, alpha=3": (lambda n: lambda x: aqe(x, n, 3.0) @ x.T)(n) for n in (3, 5)},
     **{f"database augmentation, n={n}": (lambda n: lambda x: (lambda y: y @ y.T)(dba(x, n)))(n) for n in (1, 2)},
     **{f"CSLS, k={k}, beta={b}": (lambda k, b: lambda x: csls(x, k, b))(k, b) for k in (5, 10, 20) for b in (0.5, 1.0)},
+    "parts by z-score, per query": lambda x: sum(znorm(s) for s in part_sims(x)),
+    "parts by z-score, both ways": lambda x: sum(znorm(s) + znorm(s).T for s in part_sims(x)),
+    **{f"parts by reciprocal rank, k={k}": (lambda k: lambda x: sum(1 / (k + ranks(s)) for s in part_sims(x)))(k)
+       for k in (10, 60)},
+    "best part": lambda x: np.maximum.reduce(part_sims(x)),
 }
 
 
