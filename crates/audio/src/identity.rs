@@ -57,17 +57,15 @@ pub fn identify(path: &Path) -> Result<Identified, AudioError> {
             detail: "no audio track".into(),
         })?
         .clone();
-    // Tags first: the metadata revisions are queued before the first packet.
+    // Tags first: the metadata revisions are queued before the first packet. Whether the
+    // codec is PCM comes from the registry, without building a decoder (a Vorbis decoder
+    // unpacks its codebooks when it is made: 0.4 ms of a song's 2.8 here).
     let pcm = track
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
-        .and_then(|p| {
-            symphonia::default::get_codecs()
-                .make_audio_decoder(p, &Default::default())
-                .ok()
-        })
-        .is_some_and(|d| d.codec_info().short_name.starts_with("pcm"));
+        .and_then(|p| symphonia::default::get_codecs().get_audio_decoder(p.codec))
+        .is_some_and(|d| d.codec.info.short_name.starts_with("pcm"));
     let tags = file_tags(path, &mut *format, track.id, pcm);
     let mut h = Sha256::new();
     h.update(IDENTITY_SCHEME);
