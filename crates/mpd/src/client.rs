@@ -1,0 +1,211 @@
+//! The connection to MPD: the only module that speaks to [`mpd_client`]. It hands the rest of
+//! the crate songrec's own small types ([`Player`], [`Entry`]) and [`MpdError`]s.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mpd_client::Client;
+use mpd_client::client::{
+    CommandError, ConnectWithPasswordError, ConnectionEvent, ConnectionEvents, Subsystem,
+};
+use mpd_client::commands::{self, SongPosition};
+use mpd_client::protocol::command::Command as RawCommand;
+use mpd_client::responses::PlayState;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::address::{Address, Endpoint};
+use crate::error::{MpdError, MpdResult};
+
+/// How long connecting (and MPD's greeting) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One song of MPD's queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub position: usize,
+    /// The queue entry's id (MPD's `Id`).
+    pub id: u64,
+    pub uri: String,
+    pub length: Option<Duration>,
+}
+
+/// What the player is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Player {
+    /// The current song's position and entry id.
+    pub current: Option<(usize, u64)>,
+    pub elapsed: Duration,
+    pub playing: bool,
+}
+
+/// A connection to one MPD server.
+#[derive(Debug)]
+pub struct Mpd {
+    client: Client,
+    events: ConnectionEvents,
+    addr: Address,
+}
+
+impl Mpd {
+    /// Connects (and sends the password, if the address has one).
+    pub async fn connect(addr: &Address) -> MpdResult<Mpd> {
+        let unreachable = |why: String| MpdError::Unreachable {
+            addr: addr.to_string(),
+            why,
+        };
+        let attempt = async {
+            match &addr.endpoint {
+                Endpoint::Socket(p) => {
+                    let s = tokio::net::UnixStream::connect(p)
+                        .await
+                        .map_err(|e| unreachable(e.to_string()))?;
+                    handshake(s, addr).await
+                }
+                Endpoint::Tcp { host, port } => {
+                    let s = tokio::net::TcpStream::connect((host.as_str(), *port))
+                        .await
+                        .map_err(|e| unreachable(e.to_string()))?;
+                    handshake(s, addr).await
+                }
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
+            .await
+            .map_err(|_| unreachable(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())))?
+    }
+
+    pub fn address(&self) -> &Address {
+        &self.addr
+    }
+
+    fn fail(&self, command: &str, e: CommandError) -> MpdError {
+        let addr = self.addr.to_string();
+        match e {
+            CommandError::ConnectionClosed => MpdError::Closed { addr },
+            CommandError::Protocol(p) => {
+                tracing::debug!(error = ?p, "MPD protocol error");
+                MpdError::Closed { addr }
+            }
+            // 4: permission denied (a password is needed).
+            CommandError::ErrorResponse { error, .. } if error.code == 4 => {
+                MpdError::NoPermission {
+                    addr,
+                    command: command.to_owned(),
+                }
+            }
+            CommandError::ErrorResponse { error, .. } => MpdError::Refused {
+                addr,
+                command: command.to_owned(),
+                code: error.code,
+                message: error.message.to_string(),
+            },
+            CommandError::InvalidTypedResponse(t) => MpdError::Protocol {
+                addr,
+                detail: format!("{command}: {t}"),
+            },
+        }
+    }
+
+    /// The player's state.
+    pub async fn player(&self) -> MpdResult<Player> {
+        let s = self
+            .client
+            .command(commands::Status)
+            .await
+            .map_err(|e| self.fail("status", e))?;
+        Ok(Player {
+            current: s.current_song.map(|(p, id)| (p.0, id.0)),
+            elapsed: s.elapsed.unwrap_or_default(),
+            playing: s.state == PlayState::Playing,
+        })
+    }
+
+    /// The whole queue, in order.
+    pub async fn queue(&self) -> MpdResult<Vec<Entry>> {
+        let q = self
+            .client
+            .command(commands::Queue)
+            .await
+            .map_err(|e| self.fail("playlistinfo", e))?;
+        Ok(q.into_iter()
+            .map(|s| Entry {
+                position: s.position.0,
+                id: s.id.0,
+                uri: s.song.url,
+                length: s.song.duration,
+            })
+            .collect())
+    }
+
+    /// Appends `uri` to the queue; returns its entry id.
+    pub async fn add(&self, uri: &str) -> MpdResult<u64> {
+        let id = self
+            .client
+            .command(commands::Add::uri(uri))
+            .await
+            .map_err(|e| self.fail(&format!("addid {uri}"), e))?;
+        Ok(id.0)
+    }
+
+    /// Deletes the queue from `position` to its end.
+    pub async fn delete_from(&self, position: usize) -> MpdResult<()> {
+        self.client
+            .command(commands::Delete::range(SongPosition(position)..))
+            .await
+            .map_err(|e| self.fail("delete", e))
+    }
+
+    /// MPD's `music_directory`, which it tells only over a local socket (`None` otherwise).
+    pub async fn music_directory(&self) -> MpdResult<Option<PathBuf>> {
+        match self.client.raw_command(RawCommand::new("config")).await {
+            Ok(mut frame) => Ok(frame.get("music_directory").map(PathBuf::from)),
+            // 4: permission denied (not a local client).
+            Err(CommandError::ErrorResponse { error, .. }) if error.code == 4 => Ok(None),
+            Err(e) => Err(self.fail("config", e)),
+        }
+    }
+
+    /// Waits for the player or the queue to change (MPD's `idle`: no polling). Returns an error
+    /// when the connection drops.
+    pub async fn changed(&mut self) -> MpdResult<()> {
+        loop {
+            match self.events.next().await {
+                Some(ConnectionEvent::SubsystemChange(Subsystem::Player | Subsystem::Queue)) => {
+                    return Ok(());
+                }
+                Some(ConnectionEvent::SubsystemChange(_)) => {}
+                Some(ConnectionEvent::ConnectionClosed(e)) => {
+                    tracing::debug!(error = ?e, "MPD connection closed");
+                    return Err(MpdError::Closed {
+                        addr: self.addr.to_string(),
+                    });
+                }
+                None => {
+                    return Err(MpdError::Closed {
+                        addr: self.addr.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+async fn handshake<C>(io: C, addr: &Address) -> MpdResult<Mpd>
+where
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match Client::connect_with_password_opt(io, addr.password.as_deref()).await {
+        Ok((client, events)) => Ok(Mpd {
+            client,
+            events,
+            addr: addr.clone(),
+        }),
+        Err(ConnectWithPasswordError::IncorrectPassword) => Err(MpdError::WrongPassword {
+            addr: addr.to_string(),
+        }),
+        Err(ConnectWithPasswordError::ProtocolError(e)) => Err(MpdError::Unreachable {
+            addr: addr.to_string(),
+            why: format!("it did not answer as MPD does ({e})"),
+        }),
+    }
+}

@@ -1,0 +1,128 @@
+//! What the radio tells its listener: one [`Event`] per action, each one line in plain words
+//! (its `Display`), printed by the door that runs the radio.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One thing the radio did or noticed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Songs appended to the queue, after the song playing.
+    Queued { after: String, songs: Vec<String> },
+    /// The listener left a song early.
+    Skipped { song: String, heard: Duration },
+    /// The listener heard a song out.
+    Played { song: String },
+    /// MPD plays a file the library does not hold (said once per file).
+    NotInLibrary { uri: String, path: PathBuf },
+    /// MPD plays something songrec cannot read (a stream, a file it does not see).
+    Unseen { uri: String },
+    /// A song of the mix cannot be queued (said once per song).
+    CannotQueue { song: String, why: String },
+    /// No current song: the radio waits for one.
+    NothingPlaying { addr: String },
+    /// The current song gives no seed (not in the library).
+    NoSeed { uri: String },
+    /// Fewer songs fit than the queue needs.
+    RanOut { queued: usize, wanted: usize },
+    /// One command or look-up failed; the radio goes on.
+    Problem(String),
+    /// The connection dropped; reconnecting.
+    Lost { addr: String },
+    /// Connected again.
+    Reconnected { addr: String },
+}
+
+/// `m:ss`.
+fn mmss(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// A shell word for `s` (single quotes when it needs any).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Queued { after, songs } => write!(
+                f,
+                "queued {} after {after}: {}",
+                songs.len(),
+                songs.join(", ")
+            ),
+            Event::Skipped { song, heard } => write!(
+                f,
+                "skipped {song} after {}: not queued again, and songs like it are left out",
+                mmss(*heard)
+            ),
+            Event::Played { song } => write!(f, "played {song}"),
+            Event::NotInLibrary { uri, path } => write!(
+                f,
+                "not in the library: {uri} (add it with: songrec ingest {})",
+                shell_word(&path.to_string_lossy())
+            ),
+            Event::Unseen { uri } => write!(
+                f,
+                "cannot read {uri}: not a file songrec sees below MPD's music folder \
+                 (set [mpd] music_directory to where songrec sees it)"
+            ),
+            Event::CannotQueue { song, why } => write!(f, "cannot queue {song}: {why}"),
+            Event::NothingPlaying { addr } => write!(
+                f,
+                "nothing is playing on MPD at {addr}: the radio follows the next song played"
+            ),
+            Event::NoSeed { uri } => write!(
+                f,
+                "nothing to seed the radio with: {uri} is not in the library and nothing was \
+                 played before it"
+            ),
+            Event::RanOut { queued, wanted } => write!(
+                f,
+                "queued {queued} of {wanted}: no more songs fit (the library, the rules and the \
+                 skips leave none)"
+            ),
+            Event::Problem(p) => write!(f, "{p}"),
+            Event::Lost { addr } => write!(f, "lost MPD at {addr}; reconnecting"),
+            Event::Reconnected { addr } => write!(f, "reconnected to MPD at {addr}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_plain_line_each() {
+        let e = Event::NotInLibrary {
+            uri: "a/it's.ogg".into(),
+            path: "/m/a/it's.ogg".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            r"not in the library: a/it's.ogg (add it with: songrec ingest '/m/a/it'\''s.ogg')"
+        );
+        let e = Event::Skipped {
+            song: "A – B".into(),
+            heard: Duration::from_secs(75),
+        };
+        assert!(e.to_string().starts_with("skipped A – B after 1:15"), "{e}");
+        let e = Event::Queued {
+            after: "X".into(),
+            songs: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(e.to_string(), "queued 2 after X: a, b");
+        assert_eq!(e.to_string().lines().count(), 1);
+    }
+}

@@ -1,0 +1,391 @@
+//! `songrec radio`: keeps MPD's queue [`Rules::ahead`] songs ahead of the song playing.
+//!
+//! The loop: look at the player and the queue, judge the song just left ([`Tracker`]), top
+//! the queue up with a mix seeded by what plays and what played before it
+//! ([`songrec_app::views::playlist`], the mix of `songrec playlist`), then wait for MPD's next
+//! player or queue change (its `idle`; no polling). Songs are only ever appended: what the
+//! listener queued by hand is never moved or removed, and counts towards the songs ahead.
+//! A dropped connection is retried with backoff (`backon`) until MPD answers again.
+//!
+//! Skips steer the session: a skipped song is never queued again, does not seed, and its
+//! nearest songs ([`RadioOptions::avoid_per_skip`] of them, found by the same playlist mix
+//! seeded by the skipped song alone) are left out of every later mix.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use songrec_app::similar::Choice;
+use songrec_app::views::{PlaylistAsk, PlaylistShape};
+use songrec_discover::playlist::Constraints;
+use songrec_storage::{SongId, SongMetadata, StorageBackend};
+
+use crate::address::Address;
+use crate::client::{Entry, Mpd};
+use crate::error::{MpdError, MpdResult};
+use crate::events::Event;
+use crate::plan::{self, Candidate, Rules, Session};
+use crate::queue::{Appended, Connected, why_no_uri};
+use crate::skips::{Current, Observation, SkipRule, Tracker, Verdict};
+use crate::songs::Lookup;
+
+/// How the radio runs.
+#[derive(Clone, Debug)]
+pub struct RadioOptions {
+    pub rules: Rules,
+    pub skip: SkipRule,
+    /// Fill the queue once and return.
+    pub once: bool,
+    /// Songs nearest a skipped one that are left out of later mixes.
+    pub avoid_per_skip: usize,
+    /// Songs always left out (recent playlists) and the metadata filter; the no-repeat rules
+    /// are [`Rules`]'.
+    pub constraints: Constraints,
+    /// Which vectors the mix compares.
+    pub choice: Choice,
+    /// MPD's music folder as songrec sees it (else asked of MPD).
+    pub music_directory: Option<PathBuf>,
+}
+
+impl Default for RadioOptions {
+    fn default() -> Self {
+        Self {
+            rules: Rules::default(),
+            skip: SkipRule::default(),
+            once: false,
+            avoid_per_skip: 3,
+            constraints: Constraints::default(),
+            choice: Choice::Auto,
+            music_directory: None,
+        }
+    }
+}
+
+/// The radio's memory between steps.
+struct State {
+    session: Session,
+    tracker: Tracker,
+    started: Instant,
+    /// URIs and songs already named in a line (each is named once).
+    told: HashSet<String>,
+    /// Whether the last step said the queue ran short or nothing played (said once a spell).
+    ran_out: bool,
+    idle: bool,
+}
+
+/// Runs the radio on MPD at `addr`, saying what it does through `say`, until MPD refuses the
+/// password, the music folder is unknown, or (`once`) the queue is full.
+pub async fn run(
+    backend: &dyn StorageBackend,
+    addr: &Address,
+    opts: &RadioOptions,
+    say: &mut (dyn FnMut(Event) + Send),
+) -> MpdResult<()> {
+    let mut c = Connected::open(backend, addr, opts.music_directory.as_deref()).await?;
+    let mut st = State {
+        session: Session::default(),
+        tracker: Tracker::new(opts.skip),
+        started: Instant::now(),
+        told: HashSet::new(),
+        ran_out: false,
+        idle: false,
+    };
+    loop {
+        match st.step(&mut c, backend, opts, say).await {
+            Ok(()) => {}
+            Err(e) if e.is_disconnect() => {
+                c.mpd = reconnect(addr, say).await?;
+                st.tracker.forget();
+                continue;
+            }
+            Err(e @ (MpdError::App(_) | MpdError::Refused { .. } | MpdError::Protocol { .. })) => {
+                say(Event::Problem(e.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+        if opts.once {
+            return Ok(());
+        }
+        if c.mpd.changed().await.is_err() {
+            c.mpd = reconnect(addr, say).await?;
+            st.tracker.forget();
+        }
+    }
+}
+
+/// Connects again, with capped exponential backoff, for as long as MPD is away; a refused
+/// password ends it.
+async fn reconnect(addr: &Address, say: &mut (dyn FnMut(Event) + Send)) -> MpdResult<Mpd> {
+    say(Event::Lost {
+        addr: addr.to_string(),
+    });
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(5))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times();
+    let mpd = (|| Mpd::connect(addr))
+        .retry(backoff)
+        .when(MpdError::is_disconnect)
+        .notify(|e: &MpdError, after: Duration| {
+            tracing::debug!(error = %e, ?after, "MPD still away; retrying");
+        })
+        .await?;
+    say(Event::Reconnected {
+        addr: addr.to_string(),
+    });
+    Ok(mpd)
+}
+
+impl State {
+    /// Says `event` unless `key` was already said.
+    fn once(&mut self, key: String, event: Event, say: &mut (dyn FnMut(Event) + Send)) {
+        if self.told.insert(key) {
+            say(event);
+        }
+    }
+
+    /// The library song `uri` plays, naming once what is not one.
+    async fn song_at(
+        &mut self,
+        c: &mut Connected<'_>,
+        uri: &str,
+        say: &mut (dyn FnMut(Event) + Send),
+    ) -> MpdResult<Option<SongMetadata>> {
+        match c.songs.at(uri).await? {
+            Lookup::Song(m) => Ok(Some(*m)),
+            Lookup::Unknown(path) => {
+                let uri = uri.to_owned();
+                self.once(uri.clone(), Event::NotInLibrary { uri, path }, say);
+                Ok(None)
+            }
+            Lookup::Unseen => {
+                let uri = uri.to_owned();
+                self.once(uri.clone(), Event::Unseen { uri }, say);
+                Ok(None)
+            }
+        }
+    }
+
+    /// One look at MPD: judge the song left, then fill the queue.
+    async fn step(
+        &mut self,
+        c: &mut Connected<'_>,
+        backend: &dyn StorageBackend,
+        opts: &RadioOptions,
+        say: &mut (dyn FnMut(Event) + Send),
+    ) -> MpdResult<()> {
+        let player = c.mpd.player().await?;
+        let queue = c.mpd.queue().await?;
+        let current = player
+            .current
+            .and_then(|(_, id)| queue.iter().find(|e| e.id == id))
+            .cloned();
+        let left = self.tracker.observe(Observation {
+            at: self.started.elapsed(),
+            current: current.as_ref().map(|e| Current {
+                entry: e.id,
+                uri: e.uri.clone(),
+                length: e.length,
+            }),
+            elapsed: player.elapsed,
+            playing: player.playing,
+        });
+        if let Some(l) = left
+            && let Some(m) = self.song_at(c, &l.uri, say).await?
+        {
+            self.session.listened(&m.id, l.verdict);
+            match l.verdict {
+                Verdict::Played => say(Event::Played {
+                    song: m.display_name(),
+                }),
+                Verdict::Skipped => {
+                    say(Event::Skipped {
+                        song: m.display_name(),
+                        heard: l.heard,
+                    });
+                    let near = neighbours(backend, &m, opts).await?;
+                    self.session.avoid(near);
+                }
+            }
+        }
+        let Some(cur) = current else {
+            if !std::mem::replace(&mut self.idle, true) {
+                say(Event::NothingPlaying {
+                    addr: c.mpd.address().to_string(),
+                });
+            }
+            return Ok(());
+        };
+        self.idle = false;
+        let need = plan::wanted(queue.len(), Some(cur.position), opts.rules.ahead);
+        if need == 0 {
+            return Ok(());
+        }
+        self.fill(c, backend, opts, &queue, &cur, need, say).await
+    }
+
+    /// Appends up to `need` songs after the queue's end.
+    #[allow(clippy::too_many_arguments)]
+    async fn fill(
+        &mut self,
+        c: &mut Connected<'_>,
+        backend: &dyn StorageBackend,
+        opts: &RadioOptions,
+        queue: &[Entry],
+        cur: &Entry,
+        need: usize,
+        say: &mut (dyn FnMut(Event) + Send),
+    ) -> MpdResult<()> {
+        // Every song of the queue is left out of the mix; those from the current one on are
+        // the window the no-repeat rules look at.
+        let mut in_queue: Vec<SongId> = Vec::new();
+        let mut window: Vec<SongMetadata> = Vec::new();
+        let mut current_song = None;
+        for e in queue {
+            if let Some(m) = self.song_at(c, &e.uri, say).await? {
+                in_queue.push(m.id.clone());
+                if e.id == cur.id {
+                    current_song = Some(m.clone());
+                }
+                if e.position >= cur.position {
+                    window.push(m);
+                }
+            }
+        }
+        let seeds = self.seeds(backend, current_song.as_ref(), opts).await?;
+        if seeds.is_empty() {
+            let uri = cur.uri.clone();
+            self.once(format!("seed:{uri}"), Event::NoSeed { uri }, say);
+            return Ok(());
+        }
+        let exclude = self.session.exclusions(
+            in_queue
+                .into_iter()
+                .chain(opts.constraints.exclude.iter().cloned()),
+        );
+        let ask = PlaylistAsk {
+            shape: PlaylistShape::Seeds(seeds.clone()),
+            n: need * 2 + window.len() + 5,
+            constraints: Constraints {
+                no_repeat_artist: opts.rules.no_repeat_artist,
+                no_repeat_album: opts.rules.no_repeat_album,
+                exclude: exclude.clone(),
+                filter: opts.constraints.filter.clone(),
+            },
+            choice: opts.choice.clone(),
+        };
+        let mix = songrec_app::views::playlist(backend, &ask).await?;
+        let mut uris = Vec::with_capacity(mix.entries.len());
+        for e in &mix.entries {
+            match c.songs.uri_of(&e.song).await? {
+                Ok(u) => uris.push(Some(u)),
+                Err(n) => {
+                    let why = why_no_uri(&n, c.songs.root());
+                    let song = e.song.display_name();
+                    self.once(
+                        format!("song:{}", e.song.id.as_str()),
+                        Event::CannotQueue { song, why },
+                        say,
+                    );
+                    uris.push(None);
+                }
+            }
+        }
+        let candidates: Vec<Candidate> = mix
+            .entries
+            .iter()
+            .zip(&uris)
+            .map(|(e, u)| Candidate {
+                song: &e.song,
+                uri: u.as_deref(),
+            })
+            .collect();
+        let queued_uris: HashSet<String> = queue.iter().map(|e| e.uri.clone()).collect();
+        let window: Vec<&SongMetadata> = window.iter().collect();
+        let picks = plan::pick(
+            &candidates,
+            need,
+            &exclude,
+            &queued_uris,
+            &window,
+            &opts.rules,
+        );
+        let mut added = Vec::new();
+        for i in picks {
+            let (song, uri) = (candidates[i].song, candidates[i].uri);
+            self.session.queued(&song.id);
+            match c.append(song, uri).await? {
+                Appended::Added(_) => added.push(song.display_name()),
+                Appended::Refused(why) => say(Event::CannotQueue {
+                    song: song.display_name(),
+                    why,
+                }),
+            }
+        }
+        let queued = added.len();
+        if !added.is_empty() {
+            let after = seeds[0].display_name();
+            say(Event::Queued {
+                after,
+                songs: added,
+            });
+        }
+        if queued < need {
+            if !std::mem::replace(&mut self.ran_out, true) {
+                say(Event::RanOut {
+                    queued,
+                    wanted: need,
+                });
+            }
+        } else {
+            self.ran_out = false;
+        }
+        Ok(())
+    }
+
+    /// The mix's seeds: the current song (when the library has it) and the songs played just
+    /// before it.
+    async fn seeds(
+        &self,
+        backend: &dyn StorageBackend,
+        current: Option<&SongMetadata>,
+        opts: &RadioOptions,
+    ) -> MpdResult<Vec<SongMetadata>> {
+        let placeholder = SongId::from_bytes(b"");
+        let first = current.map_or(&placeholder, |m| &m.id);
+        let mut out: Vec<SongMetadata> = current.into_iter().cloned().collect();
+        for id in self
+            .session
+            .seeds(first, opts.rules.seed_depth)
+            .iter()
+            .skip(1)
+        {
+            if let Some(m) = backend.get_metadata(id).await? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The songs nearest `song` (the playlist mix seeded by it alone).
+async fn neighbours(
+    backend: &dyn StorageBackend,
+    song: &SongMetadata,
+    opts: &RadioOptions,
+) -> MpdResult<Vec<SongId>> {
+    if opts.avoid_per_skip == 0 {
+        return Ok(Vec::new());
+    }
+    let ask = PlaylistAsk {
+        shape: PlaylistShape::Seeds(vec![song.clone()]),
+        n: opts.avoid_per_skip,
+        constraints: Constraints::default(),
+        choice: opts.choice.clone(),
+    };
+    let near = songrec_app::views::playlist(backend, &ask).await?;
+    Ok(near.ids())
+}
