@@ -2,7 +2,8 @@
 # Installs what the tests need, idempotently, and prints `export` lines for the test run:
 #   - Debian packages: ffmpeg (encodes test audio in every format), flock (util-linux),
 #     setfacl (acl: the ONNX Runtime discovery test puts an ACL on a folder),
-#     chromium, node and npm (the web page's browser test, crates/server/tests/server/e2e.rs);
+#     chromium, node and npm (the web page's browser test, crates/server/tests/server/e2e.rs),
+#     mpd and mpc (a real MPD for `songrec radio` and `playlist --mpd`, crates/cli/tests/cli/mpd.rs);
 #   - scripts/e2e/node_modules: playwright-core, pinned by scripts/e2e/package-lock.json (npm ci);
 #   - a Python virtualenv (target/test-venv) with astrapy (the independent Data API client the
 #     local Data API server is checked with) and numpy (.npy interoperability);
@@ -25,6 +26,8 @@ command -v setfacl >/dev/null 2>&1 || need_apt+=(acl)
 [ -x "${SONGREC_CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+command -v mpd >/dev/null 2>&1 || need_apt+=(mpd)
+command -v mpc >/dev/null 2>&1 || need_apt+=(mpc)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

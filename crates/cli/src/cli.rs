@@ -8,7 +8,7 @@ use songrec_factory::{self as factory, Reads};
 use crate::args::{GlobalArgs, JsonFlag};
 use crate::commands::{
     bench, cache, delete, doctor, dupes, edit, eval, ingest, init_astra, list, map, migrate,
-    playlist, previews, reembed, reindex, relink, serve, show, similar, stats, sync, synth,
+    playlist, previews, radio, reembed, reindex, relink, serve, show, similar, stats, sync, synth,
 };
 use crate::config::load_config;
 use crate::exit;
@@ -74,6 +74,8 @@ pub enum Command {
     Cache(cache::CacheArgs),
     /// A playlist that flows from seed songs (--seed, repeatable) or travels --from A --to B.
     Playlist(playlist::PlaylistArgs),
+    /// Keep MPD's queue going with songs like the one playing, learning from skips.
+    Radio(radio::RadioArgs),
     /// Duplicate songs: the same audio in other files, or the same recording re-encoded or trimmed.
     Dupes(dupes::DupesArgs),
     /// A map of the library: a self-contained HTML page (and/or a PNG image).
@@ -161,6 +163,7 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
         Command::Reindex(a) => reindex::run(a, cfg).await,
         Command::Edit(a) => edit::run(a, backend).await,
         Command::Playlist(a) => playlist::run(a, cfg, backend).await,
+        Command::Radio(a) => radio::run(a, cfg, backend).await,
         Command::Dupes(a) => dupes::run(a, &opened).await,
         Command::Map(a) => map::map(a, backend).await,
         Command::Clusters(a) => map::clusters(a, backend).await,

@@ -304,6 +304,55 @@ impl Default for PreviewsConfig {
     }
 }
 
+/// `songrec radio` and `playlist --mpd` settings (`[mpd]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MpdConfig {
+    /// The server when `--mpd` names none and `MPD_HOST` is unset: `[password@]host[:port]`
+    /// or a socket path.
+    pub address: Option<String>,
+    /// MPD's `music_directory` as this machine sees it (env `SONGREC_MPD_MUSIC_DIRECTORY`);
+    /// unset: asked of MPD, which tells it over a local socket only.
+    pub music_directory: Option<PathBuf>,
+    /// Songs the radio keeps queued after the one playing.
+    pub ahead: usize,
+    /// A song left before this many seconds of listening is a skip ...
+    pub skip_secs: f64,
+    /// ... or before this share of its length, when that comes first.
+    pub skip_fraction: f64,
+}
+
+impl Default for MpdConfig {
+    fn default() -> Self {
+        Self {
+            address: None,
+            music_directory: None,
+            ahead: 5,
+            skip_secs: 30.0,
+            skip_fraction: 0.5,
+        }
+    }
+}
+
+impl MpdConfig {
+    /// The radio's numbers are in range.
+    fn check(&self) -> StorageResult<()> {
+        let checks = [
+            ("ahead", self.ahead as f64, 1.0, 1000.0),
+            ("skip_secs", self.skip_secs, 0.0, 86_400.0),
+            ("skip_fraction", self.skip_fraction, 0.0, 1.0),
+        ];
+        for (name, v, lo, hi) in checks {
+            if !(lo..=hi).contains(&v) {
+                return Err(StorageError::InvalidInput(format!(
+                    "[mpd] {name} = {v} is out of range; use {lo}..={hi}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct StorageSection {
@@ -323,6 +372,7 @@ struct FileConfig {
     sync: Option<SyncConfig>,
     embedder: Option<EmbedderConfig>,
     server: Option<ServerConfig>,
+    mpd: Option<MpdConfig>,
     previews: Option<PreviewsConfig>,
 }
 
@@ -350,6 +400,7 @@ pub struct Config {
     pub sync: SyncConfig,
     pub embedder: EmbedderConfig,
     pub server: ServerConfig,
+    pub mpd: MpdConfig,
     pub previews: PreviewsConfig,
     /// Where the config file was read from, if any.
     pub source: Option<PathBuf>,
@@ -510,6 +561,7 @@ impl Config {
             sync: fc.sync.unwrap_or_default(),
             embedder: fc.embedder.unwrap_or_default(),
             server: fc.server.unwrap_or_default(),
+            mpd: fc.mpd.unwrap_or_default(),
             previews: fc.previews.unwrap_or_default(),
             source: file.map(Path::to_path_buf),
         };
@@ -579,6 +631,7 @@ impl Config {
         }
         for (key, slot) in [
             ("SONGREC_MUSIC", &mut cfg.library.music),
+            ("SONGREC_MPD_MUSIC_DIRECTORY", &mut cfg.mpd.music_directory),
             ("SONGREC_MUSICNN_MODEL", &mut cfg.embedder.musicnn_model),
             (
                 "SONGREC_MUSICNN_MTT_MODEL",
@@ -591,6 +644,7 @@ impl Config {
         }
         for p in [
             &mut cfg.library.music,
+            &mut cfg.mpd.music_directory,
             &mut cfg.embedder.onnxruntime_library,
             &mut cfg.embedder.musicnn_model,
             &mut cfg.embedder.musicnn_mtt_model,
@@ -681,7 +735,7 @@ impl Config {
                 )));
             }
         }
-        Ok(())
+        self.mpd.check()
     }
 }
 
@@ -719,6 +773,31 @@ mod tests {
             cfg.astra.keyspace, "music",
             "file value kept where env is silent"
         );
+    }
+
+    #[test]
+    fn mpd_section_with_defaults_env_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        let env = HashMap::new();
+        let defaults = Config::from_sources(None, &env).unwrap().mpd;
+        assert_eq!(defaults, MpdConfig::default());
+        let text = "[mpd]\nahead = 8\nmusic_directory = \"/srv/music\"\nskip_secs = 10\n";
+        std::fs::write(&f, text).unwrap();
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!((cfg.mpd.ahead, cfg.mpd.skip_secs), (8, 10.0));
+        assert_eq!(cfg.mpd.music_directory, Some(PathBuf::from("/srv/music")));
+        let mut env = HashMap::new();
+        env.insert("SONGREC_MPD_MUSIC_DIRECTORY".into(), "/mnt/music".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(cfg.mpd.music_directory, Some(PathBuf::from("/mnt/music")));
+        for bad in ["ahead = 0", "skip_fraction = 1.5", "skip_secs = -1.0"] {
+            std::fs::write(&f, format!("[mpd]\n{bad}\n")).unwrap();
+            let e = Config::from_sources(Some(&f), &HashMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("[mpd]"), "{bad}: {e}");
+        }
     }
 
     #[test]

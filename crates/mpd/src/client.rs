@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use mpd_client::Client;
 use mpd_client::client::{
-    CommandError, ConnectWithPasswordError, ConnectionEvent, ConnectionEvents, Subsystem,
+    CommandError, ConnectWithPasswordError, ConnectionError, ConnectionEvent, ConnectionEvents,
+    Subsystem,
 };
 use mpd_client::commands::{self, SongPosition};
 use mpd_client::protocol::command::Command as RawCommand;
@@ -72,6 +73,34 @@ impl Mpd {
         tokio::time::timeout(CONNECT_TIMEOUT, attempt)
             .await
             .map_err(|_| unreachable(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())))?
+    }
+
+    /// Connects and checks that MPD lets this client work: a server that wants a password
+    /// refuses the client's background `idle`, which ends the connection; that is told apart
+    /// from MPD going away and reported as a missing (or too weak) password.
+    pub async fn open(addr: &Address) -> MpdResult<Mpd> {
+        let mut mpd = Mpd::connect(addr).await?;
+        match mpd.player().await {
+            Ok(_) => Ok(mpd),
+            Err(MpdError::Closed { .. }) if mpd.idle_refused().await => {
+                Err(MpdError::NoPermission {
+                    addr: addr.to_string(),
+                    command: "idle".into(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the connection ended because MPD answered `idle` with an error.
+    async fn idle_refused(&mut self) -> bool {
+        let next = tokio::time::timeout(Duration::from_secs(1), self.events.next()).await;
+        matches!(
+            next,
+            Ok(Some(ConnectionEvent::ConnectionClosed(
+                ConnectionError::InvalidResponse
+            )))
+        )
     }
 
     pub fn address(&self) -> &Address {

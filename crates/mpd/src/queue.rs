@@ -66,9 +66,7 @@ impl<'a> Connected<'a> {
         addr: &Address,
         music_directory: Option<&Path>,
     ) -> MpdResult<Connected<'a>> {
-        let mpd = Mpd::connect(addr).await?;
-        // A first command: a server that wants a password says so here, before anything else.
-        mpd.player().await?;
+        let mpd = Mpd::open(addr).await?;
         let root = music_root(&mpd, music_directory).await?;
         Ok(Connected {
             mpd,

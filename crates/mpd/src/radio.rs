@@ -126,7 +126,7 @@ async fn reconnect(addr: &Address, say: &mut (dyn FnMut(Event) + Send)) -> MpdRe
         .with_factor(2.0)
         .with_jitter()
         .without_max_times();
-    let mpd = (|| Mpd::connect(addr))
+    let mpd = (|| Mpd::open(addr))
         .retry(backoff)
         .when(MpdError::is_disconnect)
         .notify(|e: &MpdError, after: Duration| {

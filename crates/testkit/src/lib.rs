@@ -15,6 +15,7 @@
 //!   and numpy, ONNX Runtime) — missing is a failure that says how to get it, never a skip.
 //! - [`dataapi`]: a raw HTTP + JSON client for the Data API server's own tests.
 //! - [`flood`]: an HTTP server whose answers never end, for the clients' body caps.
+//! - [`mpd`]: a real MPD on a Unix socket, for `songrec radio` and `playlist --mpd`.
 //! - [`neural`]: the musicnn reference values and hand-made ONNX files.
 //! - [`process`]: running one test in a process of its own.
 //!
@@ -35,6 +36,7 @@ pub mod data;
 pub mod dataapi;
 pub mod fixtures;
 pub mod flood;
+pub mod mpd;
 pub mod neural;
 pub mod process;
 pub mod server;

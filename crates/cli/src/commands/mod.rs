@@ -15,6 +15,7 @@ pub mod list;
 pub mod map;
 pub mod migrate;
 pub mod playlist;
+pub mod radio;
 pub mod previews;
 pub mod reembed;
 pub mod reindex;

@@ -1,4 +1,5 @@
-//! `songrec playlist`: parse, resolve songs, call `songrec_discover::playlist`, print or write.
+//! `songrec playlist`: parse, resolve songs, call `songrec_discover::playlist`, print, write
+//! an M3U or append to MPD's queue (`--mpd`, `songrec_mpd::queue_mix`).
 
 use std::path::PathBuf;
 
@@ -51,6 +52,14 @@ pub struct PlaylistArgs {
     /// Audio of a remote library: fetch (download next to the M3U) or url (presigned URLs, expire).
     #[arg(long, default_value = "fetch", value_parser = ["fetch", "url"])]
     pub remote_audio: String,
+    /// Append the playlist to MPD's queue: [PASSWORD@]HOST[:PORT] or a socket path (default:
+    /// MPD_HOST and MPD_PORT as mpc reads them, then [mpd] address, then localhost:6600).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub mpd: Option<String>,
+    /// With --mpd: first delete the songs after the current one (the whole queue when nothing
+    /// is current).
+    #[arg(long, requires = "mpd")]
+    pub replace: bool,
     /// Candidates searched per step of a --from/--to path.
     #[arg(long, default_value_t = 30, value_parser = crate::args::at_least_one)]
     pub candidates: usize,
@@ -173,10 +182,29 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
         }
         None => None,
     };
+    let mpd_report = match &args.mpd {
+        Some(given) => {
+            let addr = crate::commands::radio::mpd_address(Some(given.as_str()), cfg)?;
+            let songs: Vec<_> = p.entries.iter().map(|e| e.song.clone()).collect();
+            let dir = cfg.mpd.music_directory.as_deref();
+            let r =
+                songrec_mpd::queue_mix(backend.as_ref(), &addr, dir, &songs, args.replace).await?;
+            Some((addr, r))
+        }
+        None => None,
+    };
     if args.ranked.json {
         let mut v = serde_json::to_value(&p)?;
         if let Some((path, r)) = &m3u_report {
             v["m3u"] = serde_json::json!({"path": path, "report": r});
+        }
+        if let Some((addr, r)) = &mpd_report {
+            v["mpd"] = serde_json::json!({
+                "address": addr.to_string(),
+                "removed": r.removed,
+                "queued": r.added,
+                "refused": r.refused.iter().map(|(song, why)| serde_json::json!({"song": song, "why": why})).collect::<Vec<_>>(),
+            });
         }
         crate::output::print_json(&v)?;
     } else {
@@ -207,6 +235,25 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
     if let Some((_, r)) = &m3u_report {
         for name in &r.missing {
             eprintln!("left out of the M3U (no audio stored): {name}");
+        }
+    }
+    if let Some((addr, r)) = &mpd_report {
+        if !args.ranked.json {
+            let removed = if r.removed > 0 {
+                format!(
+                    " (deleted {} after the current song first)",
+                    count(r.removed, "song")
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "queued {} on MPD at {addr}{removed}",
+                count(r.added.len(), "song")
+            );
+        }
+        for (song, why) in &r.refused {
+            eprintln!("not queued: {song}: {why}");
         }
     }
     if !args.no_history

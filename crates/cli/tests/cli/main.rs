@@ -13,6 +13,7 @@ mod library;
 mod messages;
 mod migrate_crash;
 mod migrate_faults;
+mod mpd;
 mod offline;
 mod quality;
 mod readers;

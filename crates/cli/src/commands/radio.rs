@@ -1,0 +1,121 @@
+//! `songrec radio`: parse, build the options, call `songrec_mpd::radio::run`, print each line.
+//! Also the MPD address every `--mpd` flag reads ([`mpd_address`]).
+
+use anyhow::{Context, Result};
+use clap::Args;
+use songrec_config::Config;
+use songrec_discover::history::{self, History};
+use songrec_discover::playlist::Constraints;
+use songrec_factory::Backend;
+use songrec_mpd::Address;
+use songrec_mpd::plan::Rules;
+use songrec_mpd::radio::{self, RadioOptions};
+use songrec_mpd::skips::SkipRule;
+
+use crate::args::FilterArgs;
+use crate::exit;
+use crate::vectors::VectorArgs;
+
+#[derive(Args, Debug)]
+pub struct RadioArgs {
+    /// MPD to play on: [PASSWORD@]HOST[:PORT] or a socket path (default: MPD_HOST and
+    /// MPD_PORT as mpc reads them, then [mpd] address, then localhost:6600).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub mpd: Option<String>,
+    /// Songs kept queued after the one playing (default [mpd] ahead, 5).
+    #[arg(long, value_name = "N", value_parser = crate::args::bounded::<1, 1000>)]
+    pub ahead: Option<usize>,
+    /// Fill the queue once and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Songs played just before the current one that seed the mix with it.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = crate::args::count)]
+    pub seed_depth: usize,
+    /// A song left before this many seconds is a skip (default [mpd] skip_secs, 30) ...
+    #[arg(long, value_name = "SECS")]
+    pub skip_secs: Option<f64>,
+    /// ... or before this share of its length, when that comes first (default [mpd]
+    /// skip_fraction, 0.5).
+    #[arg(long, value_name = "SHARE")]
+    pub skip_fraction: Option<f64>,
+    /// Songs nearest a skipped one left out of the rest of the session.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = crate::args::count)]
+    pub avoid_per_skip: usize,
+    /// No two songs of one artist around the song playing.
+    #[arg(long)]
+    pub no_repeat_artist: bool,
+    /// No two songs of one album around the song playing.
+    #[arg(long)]
+    pub no_repeat_album: bool,
+    /// Leave out songs that were in the last N playlists (`songrec playlist`'s history).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::args::count)]
+    pub exclude_recent: usize,
+    #[command(flatten)]
+    pub vectors: VectorArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// The MPD server `--mpd [ADDR]` names: ADDR, else `MPD_HOST`/`MPD_PORT`, else `[mpd] address`,
+/// else localhost.
+pub fn mpd_address(given: Option<&str>, cfg: &Config) -> Result<Address> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let host = var("MPD_HOST").or_else(|| cfg.mpd.address.clone());
+    Ok(Address::from_env(
+        given,
+        host.as_deref(),
+        var("MPD_PORT").as_deref(),
+    )?)
+}
+
+fn skip_rule(args: &RadioArgs, cfg: &Config) -> Result<SkipRule> {
+    let rule = SkipRule {
+        min_secs: args.skip_secs.unwrap_or(cfg.mpd.skip_secs),
+        min_fraction: args.skip_fraction.unwrap_or(cfg.mpd.skip_fraction),
+    };
+    if !(rule.min_secs >= 0.0 && (0.0..=1.0).contains(&rule.min_fraction)) {
+        return Err(exit::UsageError(
+            "--skip-secs must be 0 or more and --skip-fraction from 0 to 1".into(),
+        )
+        .into());
+    }
+    Ok(rule)
+}
+
+pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    let addr = mpd_address(args.mpd.as_deref(), cfg)?;
+    let exclude = if args.exclude_recent > 0 {
+        let path = history::path_for(&cfg.cache.path, &backend.to_string());
+        History::load(&path)
+            .context("reading the playlist history")?
+            .recent(args.exclude_recent)
+    } else {
+        Default::default()
+    };
+    let opts = RadioOptions {
+        rules: Rules {
+            ahead: args.ahead.unwrap_or(cfg.mpd.ahead),
+            seed_depth: args.seed_depth,
+            no_repeat_artist: args.no_repeat_artist,
+            no_repeat_album: args.no_repeat_album,
+        },
+        skip: skip_rule(args, cfg)?,
+        once: args.once,
+        avoid_per_skip: args.avoid_per_skip,
+        constraints: Constraints {
+            exclude,
+            filter: args.filter.to_filter()?,
+            ..Constraints::default()
+        },
+        choice: args.vectors.choice()?,
+        music_directory: cfg.mpd.music_directory.clone(),
+    };
+    radio::run(
+        backend.as_ref(),
+        &addr,
+        &opts,
+        &mut |e: songrec_mpd::Event| println!("{e}"),
+    )
+    .await?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,437 @@
+//! `songrec playlist --mpd` and `songrec radio` against a real MPD (Debian's, started per test
+//! by `songrec_testkit::mpd::MpdServer`: null output, a Unix socket in a temporary folder), its
+//! queue checked with `mpc`. The library: real recordings (3 MP3 soundtrack pieces, 35 Ogg
+//! sounds) ingested with the DSP embedder, plus one file MPD has and the library does not.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use songrec_testkit::cli::{expect_code, ok, text};
+use songrec_testkit::fixtures::real_recordings;
+use songrec_testkit::mpd::MpdServer;
+
+use crate::bin;
+
+/// The MPD-side file the library does not hold.
+const UNKNOWN: &str = "extra/Bell-Hard.wav";
+/// How long a running radio may take to say something.
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Shared {
+    music: PathBuf,
+    lib: PathBuf,
+}
+
+/// The music folder and a library of it, made once for every test here.
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let root = tempfile::Builder::new()
+            .prefix("mpd-radio-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .keep();
+        let (music, lib) = (root.join("music"), root.join("lib"));
+        let real = real_recordings();
+        for sub in ["asc", "freedesktop"] {
+            std::fs::create_dir_all(music.join(sub)).unwrap();
+            for f in std::fs::read_dir(real.join(sub)).unwrap() {
+                let f = f.unwrap().path();
+                if f.extension().is_some_and(|e| e == "mp3" || e == "oga") {
+                    std::fs::copy(&f, music.join(sub).join(f.file_name().unwrap())).unwrap();
+                }
+            }
+        }
+        let o = run(
+            &lib,
+            &[
+                "ingest",
+                music.join("asc").to_str().unwrap(),
+                music.join("freedesktop").to_str().unwrap(),
+                "--embedder",
+                "dsp",
+            ],
+        );
+        ok(&o);
+        std::fs::create_dir_all(music.join("extra")).unwrap();
+        std::fs::copy(real.join("gmrockkit/Bell-Hard.wav"), music.join(UNKNOWN)).unwrap();
+        Shared { music, lib }
+    })
+}
+
+fn songrec(lib: &Path) -> Command {
+    let mut c = bin().on_library(lib);
+    c.env_remove("MPD_HOST").env_remove("MPD_PORT");
+    c
+}
+
+fn run(lib: &Path, args: &[&str]) -> Output {
+    songrec(lib).args(args).output().unwrap()
+}
+
+/// An MPD on the shared music, its queue `songs` with the first current and paused.
+fn mpd_with(songs: &[&str], password: Option<&str>) -> MpdServer {
+    let mpd = MpdServer::start(&shared().music, password);
+    for s in songs {
+        mpd.mpc(&["add", s]);
+    }
+    if !songs.is_empty() {
+        mpd.mpc(&["play", "1"]);
+        mpd.mpc(&["pause"]);
+    }
+    mpd
+}
+
+fn sock(mpd: &MpdServer) -> String {
+    mpd.socket().to_string_lossy().into_owned()
+}
+
+fn radio_once(mpd: &MpdServer, extra: &[&str]) -> Output {
+    let s = sock(mpd);
+    let mut args = vec!["radio", "--mpd", &s, "--once", "--embedder", "dsp"];
+    args.extend_from_slice(extra);
+    run(&shared().lib, &args)
+}
+
+fn assert_no_repeats(queue: &[String]) {
+    let distinct: HashSet<&String> = queue.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        queue.len(),
+        "a song queued twice: {queue:#?}"
+    );
+}
+
+#[test]
+fn playlist_mpd_appends_the_mix_and_replace_clears_what_follows() {
+    let mpd = mpd_with(&["asc/frontiers.mp3", "freedesktop/bell.oga"], None);
+    let lib = &shared().lib;
+    let seed = shared().music.join("asc/frontiers.mp3");
+    let s = sock(&mpd);
+    let args = |seed: &Path, n: &'static str| {
+        vec![
+            "playlist".to_owned(),
+            "--seed".to_owned(),
+            seed.to_string_lossy().into_owned(),
+            "-n".to_owned(),
+            n.to_owned(),
+            "--no-history".to_owned(),
+            "--embedder".to_owned(),
+            "dsp".to_owned(),
+            "--mpd".to_owned(),
+            s.clone(),
+        ]
+    };
+    let o = songrec(lib)
+        .args(args(&seed, "4"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v = songrec_testkit::cli::json(&o);
+    assert_eq!(v["mpd"]["queued"].as_array().unwrap().len(), 4, "{v}");
+    let q = mpd.queue();
+    assert_eq!(q.len(), 6, "{q:#?}");
+    assert_eq!(q[..2], ["asc/frontiers.mp3", "freedesktop/bell.oga"]);
+    assert_no_repeats(&q);
+    // The queued songs are the playlist's, in its order.
+    let names: Vec<String> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["song"]["file_name"].as_str().unwrap().to_owned())
+        .collect();
+    let queued: Vec<String> = q[2..]
+        .iter()
+        .map(|u| u.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(queued, names);
+
+    // --replace: what follows the current song goes, then the new mix.
+    let other = shared().music.join("asc/machine_wars.mp3");
+    let o = songrec(lib)
+        .args(args(&other, "3"))
+        .arg("--replace")
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    assert!(
+        out.contains(&format!(
+            "queued 3 songs on MPD at {s} (deleted 5 songs after the current song first)"
+        )),
+        "{out}"
+    );
+    let q = mpd.queue();
+    assert_eq!(q.len(), 4, "{q:#?}");
+    assert_eq!(q[0], "asc/frontiers.mp3");
+    assert_eq!(mpd.position(), Some(1));
+    assert_no_repeats(&q);
+}
+
+#[test]
+fn radio_once_fills_after_hand_queued_songs_without_repeats() {
+    let hand = ["asc/frontiers.mp3", "freedesktop/bell.oga", UNKNOWN];
+    let mpd = mpd_with(&hand, None);
+    let o = radio_once(&mpd, &["--ahead", "5"]);
+    let out = ok(&o);
+    assert!(out.contains("queued 3 after frontiers"), "{out}");
+    let path = shared().music.join(UNKNOWN);
+    let named = format!(
+        "not in the library: {UNKNOWN} (add it with: songrec ingest {})",
+        path.display()
+    );
+    assert_eq!(out.matches(&named).count(), 1, "named once: {out}");
+    let q = mpd.queue();
+    assert_eq!(q.len(), 6, "{q:#?}");
+    assert_eq!(q[..3], hand, "hand-queued songs stay where they were");
+    assert_no_repeats(&q);
+
+    // Full: nothing to do.
+    let out = ok(&radio_once(&mpd, &["--ahead", "5"]));
+    assert!(!out.contains("queued"), "{out}");
+    assert_eq!(mpd.queue(), q);
+
+    // More ahead: only songs not in the queue yet, appended after it.
+    let out = ok(&radio_once(&mpd, &["--ahead", "9"]));
+    assert!(out.contains("queued 4 after"), "{out}");
+    let q2 = mpd.queue();
+    assert_eq!(q2[..6], q[..]);
+    assert_eq!(q2.len(), 10);
+    assert_no_repeats(&q2);
+}
+
+/// A `songrec radio` running in the background, its stdout read line by line; killed when
+/// dropped.
+struct Radio {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Radio {
+    fn start(mpd: &MpdServer, extra: &[&str]) -> Radio {
+        let mut child = songrec(&shared().lib)
+            .args(["radio", "--mpd", &sock(mpd), "--embedder", "dsp"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Radio {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle` (bounded); returns it.
+    fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(e) => {
+                    let _ = self.child.kill();
+                    let mut err = String::new();
+                    if let Some(mut s) = self.child.stderr.take() {
+                        let _ = s.read_to_string(&mut err);
+                    }
+                    panic!(
+                        "no line with {needle:?} ({e}); the radio said:\n{}\n{err}",
+                        self.seen.join("\n"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Radio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Songs queued after the current one.
+fn ahead_of_current(mpd: &MpdServer) -> usize {
+    let pos = mpd.position().expect("a current song");
+    mpd.queue().len() - pos
+}
+
+#[test]
+fn radio_refills_after_a_skip_and_never_repeats() {
+    let mpd = mpd_with(&["asc/frontiers.mp3"], None);
+    let mut radio = Radio::start(&mpd, &["--ahead", "3"]);
+    radio.expect("queued 3 after frontiers");
+    assert_eq!(mpd.queue().len(), 4);
+    // Left at once: a skip. (MPD plays on `next`; pause at once so the short sounds do not
+    // run the queue down meanwhile.)
+    mpd.mpc(&["next"]);
+    mpd.mpc(&["pause"]);
+    let l = radio.expect("skipped ");
+    assert!(l.starts_with("skipped frontiers after 0:0"), "{l}");
+    radio.expect("queued 1 after");
+    assert!(ahead_of_current(&mpd) >= 3, "{:#?}", mpd.queue());
+    let q = mpd.queue();
+    assert_no_repeats(&q);
+    assert_eq!(
+        q.iter()
+            .filter(|u| u.as_str() == "asc/frontiers.mp3")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn radio_survives_an_mpd_restart() {
+    let mut mpd = mpd_with(&["asc/frontiers.mp3"], None);
+    let mut radio = Radio::start(&mpd, &["--ahead", "2"]);
+    radio.expect("queued 2 after frontiers");
+    mpd.restart();
+    radio.expect("lost MPD at");
+    radio.expect("reconnected to MPD at");
+    // MPD kept its queue across the restart (its state file); a song deleted from it is
+    // made up for.
+    if mpd.position().is_none() {
+        mpd.mpc(&["play", "1"]);
+        mpd.mpc(&["pause"]);
+    }
+    let before = mpd.queue();
+    assert_eq!(before.len(), 3, "{before:#?}");
+    mpd.mpc(&["del", "3"]);
+    radio.expect("queued 1 after");
+    let q = mpd.queue();
+    assert_eq!(q.len(), 3, "{q:#?}");
+    assert_eq!(q[..2], before[..2]);
+    assert_no_repeats(&q);
+}
+
+#[test]
+fn unreachable_mpd_and_a_wrong_password_are_named() {
+    let lib = &shared().lib;
+    let mpd = mpd_with(&[], Some("sesame"));
+    let nowhere = mpd.nowhere().to_string_lossy().into_owned();
+    let o = run(lib, &["radio", "--mpd", &nowhere, "--once"]);
+    let t = expect_code(&o, 1);
+    assert!(t.contains(&format!("cannot reach MPD at {nowhere}")), "{t}");
+    let seed = shared().music.join("asc/frontiers.mp3");
+    let o = run(
+        lib,
+        &[
+            "playlist",
+            "--seed",
+            seed.to_str().unwrap(),
+            "-n",
+            "2",
+            "--no-history",
+            "--mpd",
+            "127.0.0.1:1",
+        ],
+    );
+    let t = expect_code(&o, 1);
+    assert!(t.contains("cannot reach MPD at 127.0.0.1:1"), "{t}");
+    // MPD_HOST is read as mpc reads it.
+    let o = songrec(lib)
+        .env("MPD_HOST", &nowhere)
+        .args(["radio", "--once"])
+        .output()
+        .unwrap();
+    assert!(expect_code(&o, 1).contains(&nowhere));
+
+    let s = sock(&mpd);
+    let o = run(lib, &["radio", "--mpd", &format!("wrong@{s}"), "--once"]);
+    let t = expect_code(&o, 1);
+    assert!(
+        t.contains(&format!("MPD at {s} refused the password")),
+        "{t}"
+    );
+    assert!(!t.contains("wrong@"), "the password is not shown: {t}");
+    let o = run(lib, &["radio", "--mpd", &s, "--once"]);
+    let t = expect_code(&o, 1);
+    assert!(t.contains("without a password"), "{t}");
+    // The right one works.
+    mpd.mpc(&["add", "asc/frontiers.mp3"]);
+    mpd.mpc(&["play", "1"]);
+    mpd.mpc(&["pause"]);
+    let o = run(
+        lib,
+        &[
+            "radio",
+            "--mpd",
+            &format!("sesame@{s}"),
+            "--once",
+            "--ahead",
+            "1",
+            "--embedder",
+            "dsp",
+        ],
+    );
+    assert!(ok(&o).contains("queued 1 after frontiers"), "{}", text(&o));
+    assert_eq!(mpd.queue().len(), 2);
+}
+
+/// MPD sees the music at another path (`[mpd] music_directory` tells songrec where it is
+/// here), and its database lacks songs the library has: each is named, the rest queued.
+#[test]
+fn music_folder_seen_elsewhere_and_songs_mpd_lacks() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(shared().music.join("asc"), elsewhere.path().join("asc")).unwrap();
+    let mpd = MpdServer::start(elsewhere.path(), None);
+    for a in [
+        &["add", "asc/frontiers.mp3"][..],
+        &["play", "1"],
+        &["pause"],
+    ] {
+        mpd.mpc(a);
+    }
+    let s = sock(&mpd);
+    let args = [
+        "radio",
+        "--mpd",
+        &s,
+        "--once",
+        "--ahead",
+        "5",
+        "--embedder",
+        "dsp",
+    ];
+    // Without the setting, songrec takes MPD's own folder, where no library file lies.
+    let out = ok(&run(&shared().lib, &args));
+    assert!(out.contains("is not below MPD's music folder"), "{out}");
+    assert_eq!(mpd.queue().len(), 1);
+    let o = songrec(&shared().lib)
+        .env("SONGREC_MPD_MUSIC_DIRECTORY", &shared().music)
+        .args(args)
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    assert!(
+        out.contains("in its database (a vanished or new file"),
+        "{out}"
+    );
+    assert!(out.contains("MPD has no freedesktop/"), "{out}");
+    let q = mpd.queue();
+    assert_eq!(q.len(), 3, "the two other MP3s: {q:#?}");
+    assert!(q.iter().all(|u| u.starts_with("asc/")), "{q:#?}");
+    assert_no_repeats(&q);
+}
