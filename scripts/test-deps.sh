@@ -6,7 +6,9 @@
 #     mpd and mpc (a real MPD for `songrec radio` and `playlist --mpd`, crates/cli/tests/cli/mpd.rs);
 #   - scripts/e2e/node_modules: playwright-core, pinned by scripts/e2e/package-lock.json (npm ci);
 #   - a Python virtualenv (target/test-venv) with astrapy (the independent Data API client the
-#     local Data API server is checked with) and numpy (.npy interoperability);
+#     local Data API server is checked with), numpy (.npy interoperability) and the Subsonic
+#     clients py-sonic and py-opensonic (the /rest/ API's tests); reinstalled when
+#     scripts/test-requirements.txt or scripts/astrapy/requirements.txt changes;
 #   - real recordings (target/test-audio): Debian's sound-theme-freedesktop (27 short Ogg Vorbis
 #     sounds), asc-music (3 MP3 soundtrack pieces) and hydrogen-data's GMRockKit (velocity
 #     layers of real drums, 6.8 MB: distinct takes for the duplicate tests), fetched with
@@ -41,10 +43,14 @@ python="${PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv" >&2
 fi
-if ! "$venv/bin/python" -c 'import astrapy, numpy' >/dev/null 2>&1; then
+# Reinstalled when a requirements file changes (their contents are kept in the venv to compare).
+reqs="$(cat "$repo/scripts/astrapy/requirements.txt" "$repo/scripts/test-requirements.txt")"
+if [ "$reqs" != "$(cat "$venv/.songrec-requirements" 2>/dev/null)" ] ||
+  ! "$venv/bin/python" -c 'import astrapy, numpy, libsonic, libopensonic' >/dev/null 2>&1; then
   echo "installing Python test dependencies into $venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$repo/scripts/astrapy/requirements.txt" -r "$repo/scripts/test-requirements.txt" >&2
+  printf '%s' "$reqs" >"$venv/.songrec-requirements"
 fi
 # The browser test's driver, exactly as locked (reinstalled when the lock file changes).
 e2e="$repo/scripts/e2e"

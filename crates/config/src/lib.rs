@@ -9,8 +9,9 @@
 //! | environment | `SONGREC_STORAGE_BACKEND=astra` |
 //! | flags | `--storage-backend astra --library ~/lib` |
 //!
-//! Secrets (the Data API token, the S3 secret key) are only read from the environment or
-//! `.env`, never from `config.toml`, and are held in [`Secret`] so they never print.
+//! Secrets (the Data API token, the S3 secret key, the Subsonic password and API key) are only
+//! read from the environment or `.env`, never from `config.toml`, and are held in [`Secret`] so
+//! they never print.
 //!
 //! Files in the working directory are never read unless named: running songrec inside a
 //! downloaded folder must not load a library or send credentials to an endpoint chosen by
@@ -211,6 +212,22 @@ impl Default for ServerConfig {
     }
 }
 
+/// The Subsonic API of `songrec serve` (`/rest/`): who may sign in. Nobody when no user and
+/// password (or API key) are set.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubsonicConfig {
+    /// The user name Subsonic apps sign in with (`SONGREC_SUBSONIC_USER`).
+    pub user: String,
+    /// Its password (`SONGREC_SUBSONIC_PASSWORD`; environment / `.env` only).
+    #[serde(skip)]
+    pub password: Secret,
+    /// An API key for the `apiKeyAuthentication` extension (`SONGREC_SUBSONIC_API_KEY`;
+    /// environment / `.env` only).
+    #[serde(skip)]
+    pub api_key: Secret,
+}
+
 /// Which runtime runs the neural embedder.
 ///
 /// ```
@@ -374,6 +391,7 @@ struct FileConfig {
     server: Option<ServerConfig>,
     mpd: Option<MpdConfig>,
     previews: Option<PreviewsConfig>,
+    subsonic: Option<SubsonicConfig>,
 }
 
 /// The whole configuration.
@@ -402,6 +420,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub mpd: MpdConfig,
     pub previews: PreviewsConfig,
+    pub subsonic: SubsonicConfig,
     /// Where the config file was read from, if any.
     pub source: Option<PathBuf>,
 }
@@ -563,6 +582,7 @@ impl Config {
             server: fc.server.unwrap_or_default(),
             mpd: fc.mpd.unwrap_or_default(),
             previews: fc.previews.unwrap_or_default(),
+            subsonic: fc.subsonic.unwrap_or_default(),
             source: file.map(Path::to_path_buf),
         };
         let get = |k: &str| {
@@ -591,6 +611,7 @@ impl Config {
             ("AWS_ACCESS_KEY_ID", &mut cfg.s3.access_key_id),
             ("SONGREC_SERVE_BIND", &mut cfg.server.bind),
             ("SONGREC_PREVIEWS_BASE_URL", &mut cfg.previews.base_url),
+            ("SONGREC_SUBSONIC_USER", &mut cfg.subsonic.user),
         ] {
             if let Some(v) = get(key) {
                 *slot = v;
@@ -610,6 +631,12 @@ impl Config {
         }
         if let Some(v) = get("AWS_SECRET_ACCESS_KEY") {
             cfg.s3.secret_access_key = Secret::new(v);
+        }
+        if let Some(v) = get("SONGREC_SUBSONIC_PASSWORD") {
+            cfg.subsonic.password = Secret::new(v);
+        }
+        if let Some(v) = get("SONGREC_SUBSONIC_API_KEY") {
+            cfg.subsonic.api_key = Secret::new(v);
         }
         for (key, slot) in [
             ("SONGREC_LIBRARY", &mut cfg.local.path),
@@ -773,6 +800,32 @@ mod tests {
             cfg.astra.keyspace, "music",
             "file value kept where env is silent"
         );
+    }
+
+    #[test]
+    fn subsonic_user_from_file_or_env_and_its_secrets_from_env_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "[subsonic]\nuser = \"ann\"\n").unwrap();
+        let mut env = HashMap::new();
+        env.insert("SONGREC_SUBSONIC_PASSWORD".into(), "open-sesame".into());
+        env.insert("SONGREC_SUBSONIC_API_KEY".into(), "key-4711".into());
+        let cfg = Config::from_sources(Some(&f), &env).unwrap();
+        assert_eq!(cfg.subsonic.user, "ann");
+        assert_eq!(cfg.subsonic.password.expose(), "open-sesame");
+        assert_eq!(cfg.subsonic.api_key.expose(), "key-4711");
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("open-sesame") && !shown.contains("key-4711"),
+            "{shown}"
+        );
+        env.insert("SONGREC_SUBSONIC_USER".into(), "bob".into());
+        assert_eq!(
+            Config::from_sources(Some(&f), &env).unwrap().subsonic.user,
+            "bob"
+        );
+        std::fs::write(&f, "[subsonic]\npassword = \"in-the-file\"\n").unwrap();
+        assert!(Config::from_sources(Some(&f), &env).is_err());
     }
 
     #[test]

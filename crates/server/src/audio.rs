@@ -34,8 +34,18 @@ pub async fn get_audio(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     Params::parse(raw.as_deref()).finish()?;
+    let m = find_song(st.backend.as_ref(), &id).await?;
+    song_audio(&st, &m, &headers).await
+}
+
+/// A song's audio (what `get_audio` answers, also the Subsonic API's `stream` and `download`):
+/// a `302` to a URL the client can fetch itself, or the bytes with `Range` support.
+pub async fn song_audio(
+    st: &AppState,
+    m: &SongMetadata,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let b = st.backend.as_ref();
-    let m = find_song(b, &id).await?;
     let no_audio = || ApiError::not_found(format!("song {} has no stored audio", m.id.short()));
     let key = m.audio_key();
     let url = match b.audio_url(&key, PRESIGNED_FOR).await {
@@ -57,7 +67,7 @@ pub async fn get_audio(
                     reading(e)
                 }
             })?;
-            serve_file(file, &m, &headers).await
+            serve_file(file, m, headers).await
         }
         Some(u) if matches!(u.scheme(), "http" | "https") => Ok((
             StatusCode::FOUND,
@@ -83,7 +93,7 @@ pub async fn get_audio(
                 .await
                 .map_err(|e| ApiError::internal("spooling the audio", e))?;
             drop(tmp);
-            serve_file(file, &m, &headers).await
+            serve_file(file, m, headers).await
         }
     }
 }
@@ -96,7 +106,8 @@ fn header_value(s: &str) -> ApiResult<HeaderValue> {
     HeaderValue::from_str(s).map_err(|e| ApiError::internal("building a header", e))
 }
 
-fn mime_from_name(name: &str) -> &'static str {
+/// The audio type a file name suggests.
+pub fn mime_from_name(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())

@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod params;
 pub mod range;
 pub mod sniff;
+pub mod subsonic;
 pub mod web;
 
 #[cfg(test)]
@@ -153,6 +154,9 @@ pub struct ServerOptions {
     pub max_spool_bytes: u64,
     /// Time allowed to receive an upload's body; slower ones are answered `408`.
     pub upload_timeout: Duration,
+    /// The Subsonic API's user and sign-in limits (`/rest/`; no user: every call but
+    /// `getOpenSubsonicExtensions` is refused).
+    pub subsonic: subsonic::SubsonicOptions,
 }
 
 impl ServerOptions {
@@ -172,6 +176,7 @@ impl ServerOptions {
             max_uploads: None,
             max_spool_bytes: DEFAULT_MAX_SPOOL_BYTES,
             upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
+            subsonic: subsonic::SubsonicOptions::default(),
         }
     }
 }
@@ -206,6 +211,8 @@ pub struct AppInner {
     pub projector: Arc<dyn Projector>,
     /// Computed maps by query, with the library fingerprint they were computed at.
     pub map_cache: Mutex<HashMap<String, (u64, Arc<songrec_app::views::MapView>)>>,
+    /// The Subsonic API's state (`/rest/`).
+    pub subsonic: subsonic::SubsonicState,
 }
 
 /// Cheaply clonable handle to [`AppInner`].
@@ -252,6 +259,7 @@ impl AppInner {
             scratch,
             projector: opts.projector.clone(),
             map_cache: Mutex::new(HashMap::new()),
+            subsonic: subsonic::SubsonicState::new(opts.subsonic.clone()),
         })
     }
 }
@@ -367,6 +375,7 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or(usize::MAX)
         .saturating_add(1 << 20);
     add_routes(Router::new())
+        .merge(subsonic::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(panic_guard))
@@ -419,7 +428,8 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let app = router(self.state.clone());
+        // The peer's address reaches the handlers (the Subsonic API counts failed sign-ins by it).
+        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await

@@ -50,6 +50,12 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
     opts.embedders = songrec_app::embedders::parse_list_with(started, &cfg.embedder)?;
     opts.embedder_config = cfg.embedder.clone();
     opts.scratch_dir = Some(cfg.cache.path.join("serve"));
+    opts.subsonic.credentials = songrec_server::subsonic::Credentials {
+        user: cfg.subsonic.user.clone(),
+        password: cfg.subsonic.password.clone(),
+        api_key: cfg.subsonic.api_key.clone(),
+    };
+    let subsonic_on = opts.subsonic.credentials.configured();
     let shown = songrec_factory::describe(cfg, cfg.backend);
     let server = songrec_server::Server::bind(Arc::clone(&backend), opts)
         .await
@@ -59,6 +65,13 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
     println!(
         "songrec: serving {shown} at http://{addr}/ (API: http://{addr}/api/v1/openapi.json); Ctrl-C stops"
     );
+    if subsonic_on {
+        println!("songrec: Subsonic apps: server http://{addr}/ (API under /rest/)");
+    } else {
+        println!(
+            "songrec: the Subsonic API (/rest/) refuses every sign-in: no user is configured (set [subsonic] user or SONGREC_SUBSONIC_USER, and SONGREC_SUBSONIC_PASSWORD)"
+        );
+    }
     use std::io::Write;
     std::io::stdout().flush().ok();
     server

@@ -38,7 +38,7 @@ pub async fn stats(
 pub use songrec_app::views::{MapPoint, MapView as MapResponse};
 
 /// A fingerprint of the library's state: changes whenever a song is added, changed or deleted.
-async fn fingerprint(b: &dyn StorageBackend) -> ApiResult<u64> {
+pub(crate) async fn fingerprint(b: &dyn StorageBackend) -> ApiResult<u64> {
     let mut v = b.list_versions().await?;
     v.sort_by(|a, b| a.id.cmp(&b.id));
     let mut h = DefaultHasher::new();

@@ -3,3 +3,4 @@
 
 mod api;
 mod e2e;
+mod subsonic;

@@ -1,0 +1,153 @@
+//! The protocol's shapes of songs (`Child`), albums (`AlbumID3`, and `Child` directories for
+//! the folder-based calls) and artists (`ArtistID3`), as value trees for [`super::render`].
+
+use serde_json::{Map, Value, json};
+use songrec_storage::SongMetadata;
+
+use super::catalog::{Album, Artist, Catalog, album_of, artist_of, extra_number};
+use super::ids::{album_id, artist_id};
+
+fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The file name's extension, lower case.
+pub fn suffix(m: &SongMetadata) -> String {
+    m.file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn put(o: &mut Map<String, Value>, key: &str, v: Option<impl Into<Value>>) {
+    if let Some(v) = v {
+        o.insert(key.into(), v.into());
+    }
+}
+
+/// A song as a `Child`.
+pub fn song(m: &SongMetadata) -> Value {
+    let (artist, album) = (artist_of(m), album_of(m));
+    let al_id = album_id(artist, album);
+    let seconds = m.duration_secs.max(0.0);
+    let bit_rate =
+        (seconds > 0.0).then(|| (m.file_size as f64 * 8.0 / seconds / 1000.0).round() as u64);
+    let mut o = json!({
+        "id": m.id.as_str(),
+        "parent": al_id,
+        "isDir": false,
+        "title": m.title,
+        "album": album,
+        "artist": artist,
+        "size": m.file_size,
+        "contentType": crate::audio::mime_from_name(&m.file_name),
+        "suffix": suffix(m),
+        "duration": seconds.round() as u64,
+        "path": format!("{artist}/{album}/{}", m.file_name),
+        "albumId": al_id,
+        "artistId": artist_id(artist),
+        "type": "music",
+        "mediaType": "song",
+        "isVideo": false,
+        "created": time(m.created_at),
+    });
+    if let Some(o_map) = o.as_object_mut() {
+        put(o_map, "track", extra_number(m, "track"));
+        put(o_map, "discNumber", extra_number(m, "disc"));
+        put(o_map, "year", extra_number(m, "year"));
+        put(o_map, "genre", m.genre.clone());
+        put(o_map, "bitRate", bit_rate);
+        put(
+            o_map,
+            "samplingRate",
+            (m.sample_rate > 0).then_some(m.sample_rate),
+        );
+        put(
+            o_map,
+            "channelCount",
+            (m.channels > 0).then_some(m.channels),
+        );
+        put(o_map, "bpm", m.bpm.map(|b| b.round() as i64));
+        if let Some(g) = &m.genre {
+            o_map.insert("genres".into(), json!([{ "name": g }]));
+        }
+    }
+    o
+}
+
+/// Songs as `Child` values.
+pub fn songs<'a>(ms: impl IntoIterator<Item = &'a SongMetadata>) -> Vec<Value> {
+    ms.into_iter().map(song).collect()
+}
+
+/// An album as an `AlbumID3` (without its songs).
+pub fn album(c: &Catalog, a: &Album) -> Value {
+    let artist = &c.artists[a.artist];
+    let mut o = json!({
+        "id": a.id,
+        "name": a.name,
+        "title": a.name,
+        "artist": artist.name,
+        "artistId": artist.id,
+        "songCount": a.songs.len(),
+        "duration": a.duration.round() as u64,
+        "created": time(a.created),
+        "isDir": true,
+        "parent": artist.id,
+        "album": a.name,
+    });
+    if let Some(m) = o.as_object_mut() {
+        put(m, "year", a.year);
+        put(m, "genre", a.genre.clone());
+    }
+    o
+}
+
+/// An album with its songs (`getAlbum`).
+pub fn album_with_songs(c: &Catalog, a: &Album) -> Value {
+    let mut v = album(c, a);
+    v["song"] = Value::Array(songs(c.songs_at(&a.songs)));
+    v
+}
+
+/// An artist as an `ArtistID3`.
+pub fn artist(a: &Artist) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "albumCount": a.albums.len(),
+    })
+}
+
+/// An artist with its albums (`getArtist`).
+pub fn artist_with_albums(c: &Catalog, a: &Artist) -> Value {
+    let mut v = artist(a);
+    v["album"] = a.albums.iter().map(|&i| album(c, &c.albums[i])).collect();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use songrec_storage::SongId;
+
+    #[test]
+    fn a_song_child() {
+        let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Tune");
+        m.file_name = "Tune.MP3".into();
+        m.file_size = 480_000;
+        m.duration_secs = 30.0;
+        m.extra.insert("track".into(), 3.into());
+        let v = song(&m);
+        assert_eq!(v["suffix"], "mp3");
+        assert_eq!(v["contentType"], "audio/mpeg");
+        assert_eq!(v["bitRate"], 128);
+        assert_eq!(v["track"], 3);
+        assert_eq!(v["artist"], "[Unknown Artist]");
+        assert_eq!(
+            v["albumId"],
+            album_id("[Unknown Artist]", "[Unknown Album]")
+        );
+        assert!(v.get("year").is_none());
+    }
+}

@@ -1,0 +1,204 @@
+//! The OpenSubsonic API under `/rest/` (API version 1.16.1 with the OpenSubsonic extensions
+//! `formPost`, `apiKeyAuthentication` and `sonicSimilarity`), on the port of `songrec serve`:
+//! every Subsonic app becomes a songrec player, with songrec's ears behind its "similar" and
+//! "mix" buttons.
+//!
+//! - `/rest/<name>` and `/rest/<name>.view`, `GET` with a query or `POST` with a form;
+//! - answers in XML (default), JSON (`f=json`) or JSONP, from one value tree ([`render`]);
+//! - one user ([`auth`]); errors are Subsonic's codes with HTTP 200 ([`Fail`]);
+//! - the library grouped into artists and albums by name ([`catalog`], ids in [`ids`]);
+//! - the handlers by group: [`browse`], [`lists`], [`media`], [`ears`] (similar songs and
+//!   artists, sonic matches and paths, through the use cases the REST API calls).
+
+pub mod auth;
+pub mod browse;
+pub mod catalog;
+pub mod ears;
+pub mod entries;
+pub mod error;
+pub mod ids;
+pub mod lists;
+pub mod media;
+pub mod params;
+pub mod render;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+pub use auth::{Credentials, Limiter, SubsonicOptions};
+pub use error::Fail;
+pub use params::Params;
+pub use render::Format;
+
+use crate::AppState;
+use catalog::{Catalog, CatalogCache};
+
+/// The Subsonic API version answered.
+pub const API_VERSION: &str = "1.16.1";
+/// The server's name in every answer (`type`).
+pub const SERVER_TYPE: &str = "songrec";
+
+/// What `/rest/` keeps between requests.
+pub struct SubsonicState {
+    /// Settings (the user).
+    pub options: SubsonicOptions,
+    /// Failed sign-ins by address.
+    pub limiter: Limiter,
+    /// The library grouped into artists and albums.
+    pub catalog: CatalogCache,
+}
+
+impl SubsonicState {
+    /// State for these settings.
+    pub fn new(options: SubsonicOptions) -> Self {
+        Self {
+            limiter: Limiter::new(&options),
+            options,
+            catalog: CatalogCache::default(),
+        }
+    }
+}
+
+/// A handler's answer: fields of the envelope, or a response of its own (audio).
+pub enum Reply {
+    Fields(Map<String, Value>),
+    Raw(Response),
+}
+
+impl Reply {
+    /// An answer with no fields (`ping`).
+    pub fn empty() -> Self {
+        Self::Fields(Map::new())
+    }
+
+    /// An answer with one field.
+    pub fn one(key: &str, v: Value) -> Self {
+        let mut m = Map::new();
+        m.insert(key.into(), v);
+        Self::Fields(m)
+    }
+}
+
+/// What a handler is given.
+pub struct Call<'a> {
+    pub st: &'a AppState,
+    pub p: &'a Params,
+    pub headers: &'a HeaderMap,
+}
+
+impl Call<'_> {
+    /// The library grouped into artists and albums.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, Fail> {
+        self.st.subsonic.catalog.get(self.st.backend.as_ref()).await
+    }
+}
+
+/// The routes of `/rest/`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/rest/{name}", axum::routing::any(handle))
+}
+
+async fn handle(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (parts, body) = req.into_parts();
+    let query = parts.uri.query();
+    let fallback = Format::of(&Params::parse(query)).unwrap_or(Format::Xml);
+    let p = match Params::read(query, &parts.headers, body).await {
+        Ok(p) => p,
+        Err(f) => return render::failed(&fallback, &f),
+    };
+    let format = match Format::of(&p) {
+        Ok(f) => f,
+        Err(f) => return render::failed(&Format::Xml, &f),
+    };
+    let endpoint = name.strip_suffix(".view").unwrap_or(&name);
+    let call = Call {
+        st: &st,
+        p: &p,
+        headers: &parts.headers,
+    };
+    let answer = match endpoint {
+        // Public by the extension's rule: clients ask it before signing in.
+        "getOpenSubsonicExtensions" => Ok(browse::extensions()),
+        _ => match authenticate(&st, &p, peer) {
+            Ok(()) => dispatch(&call, endpoint).await,
+            Err(f) => Err(f),
+        },
+    };
+    match answer {
+        Ok(Reply::Fields(fields)) => render::ok(&format, fields),
+        Ok(Reply::Raw(r)) => r,
+        Err(f) => render::failed(&format, &f),
+    }
+}
+
+fn authenticate(st: &AppState, p: &Params, peer: Option<IpAddr>) -> Result<(), Fail> {
+    let s = &st.subsonic;
+    if let Some(wait) = peer.and_then(|ip| s.limiter.locked(ip)) {
+        return Err(Fail::credentials(format!(
+            "too many failed sign-ins from this address; try again in {wait} s"
+        )));
+    }
+    let result = auth::check(&s.options.credentials, p);
+    if let Some(ip) = peer {
+        match &result {
+            Ok(()) => s.limiter.succeed(ip),
+            Err(f) if matches!(f.code, 40 | 44) => {
+                tracing::info!("subsonic: failed sign-in from {ip} (error {})", f.code);
+                s.limiter.fail(ip);
+            }
+            Err(_) => {}
+        }
+    }
+    result
+}
+
+async fn dispatch(c: &Call<'_>, endpoint: &str) -> Result<Reply, Fail> {
+    match endpoint {
+        "ping" => Ok(Reply::empty()),
+        "getLicense" => Ok(browse::license()),
+        "getUser" => browse::user(c),
+        "getMusicFolders" => Ok(browse::music_folders()),
+        "getIndexes" => browse::indexes(c).await,
+        "getArtists" => browse::artists(c).await,
+        "getMusicDirectory" => browse::directory(c).await,
+        "getArtist" => browse::artist(c).await,
+        "getAlbum" => browse::album(c).await,
+        "getSong" => browse::song(c).await,
+        "getGenres" => browse::genres(c).await,
+        "getAlbumList" => lists::album_list(c, false).await,
+        "getAlbumList2" => lists::album_list(c, true).await,
+        "getRandomSongs" => lists::random_songs(c).await,
+        "getSongsByGenre" => lists::songs_by_genre(c).await,
+        "search2" => lists::search(c, false).await,
+        "search3" => lists::search(c, true).await,
+        "getStarred" => Ok(lists::nothing_starred(false)),
+        "getStarred2" => Ok(lists::nothing_starred(true)),
+        "getPlaylists" => Ok(Reply::one(
+            "playlists",
+            serde_json::json!({ "playlist": [] }),
+        )),
+        "getNowPlaying" => Ok(Reply::one("nowPlaying", serde_json::json!({ "entry": [] }))),
+        "stream" | "download" => media::stream(c).await,
+        "getCoverArt" => media::cover_art(c).await,
+        "getSimilarSongs" => ears::similar_songs(c, false).await,
+        "getSimilarSongs2" => ears::similar_songs(c, true).await,
+        "getArtistInfo" => ears::artist_info(c, false).await,
+        "getArtistInfo2" => ears::artist_info(c, true).await,
+        "getTopSongs" => ears::top_songs(c).await,
+        "getSonicSimilarTracks" => ears::sonic_similar(c).await,
+        "findSonicPath" => ears::sonic_path(c).await,
+        other => Err(Fail::other(format!(
+            "songrec does not implement {other:?}; getOpenSubsonicExtensions and the documentation list what it answers"
+        ))),
+    }
+}

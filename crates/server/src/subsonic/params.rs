@@ -1,0 +1,111 @@
+//! A request's parameters: the query string, and for a `POST` the
+//! `application/x-www-form-urlencoded` body (the `formPost` extension), in that order.
+
+use std::str::FromStr;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+
+use super::error::Fail;
+
+/// Largest form body read (a Subsonic request is a handful of short parameters).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The parameters of one request, repeated names kept in order.
+#[derive(Clone, Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses a query string (or a form body).
+    ///
+    /// ```
+    /// let p = songrec_server::subsonic::Params::parse(Some("u=ann&id=1&id=2&q=a+b%21"));
+    /// assert_eq!(p.get("u"), Some("ann"));
+    /// assert_eq!(p.all("id"), ["1", "2"]);
+    /// assert_eq!(p.get("q"), Some("a b!"));
+    /// ```
+    pub fn parse(raw: Option<&str>) -> Self {
+        let mut p = Self::default();
+        p.extend(raw.unwrap_or("").as_bytes());
+        p
+    }
+
+    fn extend(&mut self, raw: &[u8]) {
+        self.0.extend(url::form_urlencoded::parse(raw).into_owned());
+    }
+
+    /// The query, then the form body of a `POST` (other bodies are ignored).
+    pub async fn read(query: Option<&str>, headers: &HeaderMap, body: Body) -> Result<Self, Fail> {
+        let mut p = Self::parse(query);
+        let form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim() == "application/x-www-form-urlencoded")
+            });
+        if form {
+            let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+                .await
+                .map_err(|_| {
+                    Fail::other(format!(
+                        "the form is too large or was cut off (at most {MAX_FORM_BYTES} bytes)"
+                    ))
+                })?;
+            p.extend(&bytes);
+        }
+        Ok(p)
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The value of `name`, or error 10.
+    pub fn required(&self, name: &str) -> Result<&str, Fail> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Fail::missing(name))
+    }
+
+    /// A number in `lo..=hi`, `default` when absent.
+    ///
+    /// ```
+    /// let p = songrec_server::subsonic::Params::parse(Some("size=5&bad=x&big=900"));
+    /// assert_eq!(p.number("size", 10, 0, 500).unwrap(), 5);
+    /// assert_eq!(p.number("none", 10, 0, 500).unwrap(), 10);
+    /// assert_eq!(p.number("bad", 10, 0, 500).unwrap_err().code, 0);
+    /// assert_eq!(p.number("big", 10, 0, 500).unwrap_err().code, 0);
+    /// ```
+    pub fn number<T>(&self, name: &str, default: T, lo: T, hi: T) -> Result<T, Fail>
+    where
+        T: FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(raw) = self.get(name).filter(|v| !v.is_empty()) else {
+            return Ok(default);
+        };
+        raw.trim()
+            .parse::<T>()
+            .ok()
+            .filter(|v| *v >= lo && *v <= hi)
+            .ok_or_else(|| {
+                Fail::other(format!(
+                    "parameter {name} must be a whole number from {lo} to {hi}, got {raw:?}"
+                ))
+            })
+    }
+}

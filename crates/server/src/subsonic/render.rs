@@ -1,0 +1,247 @@
+//! The `subsonic-response` envelope, written as JSON (`f=json`), JSONP (`f=jsonp`) or XML (the
+//! default) from one value tree. In XML, an object's scalar fields are attributes, its objects
+//! child elements, its arrays repeated child elements named by the field; a `value` field is the
+//! element's text (a genre's name) and a few fields Subsonic writes as elements with text
+//! ([`TEXT_ELEMENTS`]) are child elements.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::error::Fail;
+use super::{API_VERSION, SERVER_TYPE};
+
+/// Fields Subsonic's XML writes as child elements with text rather than attributes.
+pub const TEXT_ELEMENTS: &[&str] = &[
+    "biography",
+    "notes",
+    "musicBrainzId",
+    "lastFmUrl",
+    "smallImageUrl",
+    "mediumImageUrl",
+    "largeImageUrl",
+];
+
+/// How to write the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    Xml,
+    Json,
+    /// JSON wrapped in a call of this function.
+    Jsonp(String),
+}
+
+impl Format {
+    /// From `f` (and `callback` for JSONP); an unknown or unsafe one is an error written in XML.
+    ///
+    /// ```
+    /// use songrec_server::subsonic::{Format, Params};
+    /// assert_eq!(Format::of(&Params::parse(Some("f=json"))), Ok(Format::Json));
+    /// assert_eq!(Format::of(&Params::parse(None)), Ok(Format::Xml));
+    /// assert!(Format::of(&Params::parse(Some("f=jsonp&callback=a(b)"))).is_err());
+    /// ```
+    pub fn of(p: &super::Params) -> Result<Self, Fail> {
+        match p.get("f").unwrap_or("xml") {
+            "xml" | "" => Ok(Self::Xml),
+            "json" => Ok(Self::Json),
+            "jsonp" => {
+                let cb = p.required("callback")?;
+                let ok = cb.len() <= 128
+                    && cb
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$'));
+                if ok {
+                    Ok(Self::Jsonp(cb.to_owned()))
+                } else {
+                    Err(Fail::other(
+                        "callback must be a JavaScript name (letters, digits, _ . $)",
+                    ))
+                }
+            }
+            other => Err(Fail::other(format!(
+                "unknown format f={other:?}; use xml, json or jsonp"
+            ))),
+        }
+    }
+}
+
+fn envelope(ok: bool, fields: Map<String, Value>) -> Map<String, Value> {
+    let mut m = fields;
+    m.insert("status".into(), (if ok { "ok" } else { "failed" }).into());
+    m.insert("version".into(), API_VERSION.into());
+    m.insert("type".into(), SERVER_TYPE.into());
+    m.insert("serverVersion".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("openSubsonic".into(), true.into());
+    m
+}
+
+/// A successful answer carrying `fields`.
+pub fn ok(format: &Format, fields: Map<String, Value>) -> Response {
+    write(format, envelope(true, fields))
+}
+
+/// A failed answer (HTTP 200, as the protocol wants).
+pub fn failed(format: &Format, f: &Fail) -> Response {
+    let mut fields = Map::new();
+    fields.insert(
+        "error".into(),
+        serde_json::json!({"code": f.code, "message": f.message}),
+    );
+    write(format, envelope(false, fields))
+}
+
+fn write(format: &Format, body: Map<String, Value>) -> Response {
+    let (mime, text) = match format {
+        Format::Xml => ("text/xml; charset=utf-8", xml(&body)),
+        Format::Json => ("application/json", json(body)),
+        Format::Jsonp(cb) => ("application/javascript", format!("{cb}({});", json(body))),
+    };
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
+        text,
+    )
+        .into_response()
+}
+
+fn json(body: Map<String, Value>) -> String {
+    let mut root = Map::new();
+    root.insert("subsonic-response".into(), Value::Object(body));
+    Value::Object(root).to_string()
+}
+
+/// The XML document of an envelope.
+///
+/// ```
+/// use serde_json::json;
+/// let body = json!({"status": "ok", "genres": {"genre": [{"songCount": 2, "value": "Rock & Roll"}]}});
+/// let x = songrec_server::subsonic::render::xml(body.as_object().unwrap());
+/// assert!(x.contains(r#"<subsonic-response xmlns="http://subsonic.org/restapi" status="ok">"#), "{x}");
+/// assert!(x.contains(r#"<genres><genre songCount="2">Rock &amp; Roll</genre></genres>"#), "{x}");
+/// ```
+pub fn xml(body: &Map<String, Value>) -> String {
+    let mut out = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    out.push_str(r#"<subsonic-response xmlns="http://subsonic.org/restapi""#);
+    attributes(&mut out, body);
+    out.push('>');
+    children(&mut out, body);
+    out.push_str("</subsonic-response>");
+    out
+}
+
+fn is_attribute(key: &str, v: &Value) -> bool {
+    matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+        && key != "value"
+        && !TEXT_ELEMENTS.contains(&key)
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn attributes(out: &mut String, m: &Map<String, Value>) {
+    for (k, v) in m.iter().filter(|(k, v)| is_attribute(k, v)) {
+        out.push(' ');
+        out.push_str(k);
+        out.push_str("=\"");
+        escape(out, &scalar_text(v));
+        out.push('"');
+    }
+}
+
+fn children(out: &mut String, m: &Map<String, Value>) {
+    if let Some(v) = m.get("value").filter(|v| !v.is_object() && !v.is_array()) {
+        escape(out, &scalar_text(v));
+    }
+    for (k, v) in m
+        .iter()
+        .filter(|(k, v)| !is_attribute(k, v) && *k != "value")
+    {
+        element(out, k, v);
+    }
+}
+
+fn element(out: &mut String, name: &str, v: &Value) {
+    match v {
+        Value::Null => {}
+        Value::Array(items) => {
+            for item in items {
+                element(out, name, item);
+            }
+        }
+        Value::Object(m) => {
+            out.push('<');
+            out.push_str(name);
+            attributes(out, m);
+            let mut inner = String::new();
+            children(&mut inner, m);
+            if inner.is_empty() {
+                out.push_str("/>");
+            } else {
+                out.push('>');
+                out.push_str(&inner);
+                out.push_str("</");
+                out.push_str(name);
+                out.push('>');
+            }
+        }
+        scalar => {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            escape(out, &scalar_text(scalar));
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+    }
+}
+
+/// Escapes text for an attribute or element; characters XML 1.0 cannot hold become U+FFFD.
+fn escape(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => {
+                out.push_str(&format!("&#{};", c as u32));
+            }
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn xml_shapes() {
+        let body = json!({
+            "status": "ok",
+            "sonicMatch": [{"similarity": 0.5, "entry": {"id": "x\"<", "isDir": false}}],
+            "artistInfo2": {"biography": "a\u{1}b", "similarArtist": []},
+            "openSubsonicExtensions": [{"name": "formPost", "versions": [1]}],
+        });
+        let x = xml(body.as_object().unwrap());
+        assert!(
+            x.contains(r#"<sonicMatch similarity="0.5"><entry id="x&quot;&lt;" isDir="false"/></sonicMatch>"#),
+            "{x}"
+        );
+        assert!(
+            x.contains("<artistInfo2><biography>a\u{fffd}b</biography></artistInfo2>"),
+            "{x}"
+        );
+        assert!(
+            x.contains(r#"<openSubsonicExtensions name="formPost"><versions>1</versions></openSubsonicExtensions>"#),
+            "{x}"
+        );
+    }
+}
