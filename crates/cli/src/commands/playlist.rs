@@ -31,15 +31,8 @@ pub struct PlaylistArgs {
     /// Number of songs (with --from/--to, both ends included).
     #[arg(short = 'n', long, default_value_t = 25, value_parser = crate::args::at_least_one)]
     pub n: usize,
-    /// At most one song per artist.
-    #[arg(long)]
-    pub no_repeat_artist: bool,
-    /// At most one song per album.
-    #[arg(long)]
-    pub no_repeat_album: bool,
-    /// Leave out songs that were in the last N playlists.
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::args::count)]
-    pub exclude_recent: usize,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Do not remember this playlist for --exclude-recent.
     #[arg(long)]
     pub no_history: bool,
@@ -65,6 +58,20 @@ pub struct PlaylistArgs {
     pub candidates: usize,
     #[command(flatten)]
     pub ranked: RankedArgs,
+}
+
+/// The playlist rules `playlist` and `radio` share.
+#[derive(Args, Debug)]
+pub struct RuleArgs {
+    /// At most one song per artist (radio: around the song playing).
+    #[arg(long)]
+    pub no_repeat_artist: bool,
+    /// At most one song per album (radio: around the song playing).
+    #[arg(long)]
+    pub no_repeat_album: bool,
+    /// Leave out songs that were in the last N playlists.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::args::count)]
+    pub exclude_recent: usize,
 }
 
 fn print(p: &Playlist) {
@@ -108,15 +115,15 @@ fn print(p: &Playlist) {
 
 pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let history_path = history::path_for(&cfg.cache.path, &backend.to_string());
-    let mut hist = (args.exclude_recent > 0 || !args.no_history)
+    let mut hist = (args.rules.exclude_recent > 0 || !args.no_history)
         .then(|| History::load(&history_path).context("reading the playlist history"))
         .transpose()?;
     let constraints = Constraints {
-        no_repeat_artist: args.no_repeat_artist,
-        no_repeat_album: args.no_repeat_album,
+        no_repeat_artist: args.rules.no_repeat_artist,
+        no_repeat_album: args.rules.no_repeat_album,
         exclude: hist
             .as_ref()
-            .map(|h| h.recent(args.exclude_recent))
+            .map(|h| h.recent(args.rules.exclude_recent))
             .unwrap_or_default(),
         filter: args.ranked.filter.to_filter()?,
     };

@@ -13,6 +13,7 @@ use songrec_mpd::radio::{self, RadioOptions};
 use songrec_mpd::skips::SkipRule;
 
 use crate::args::FilterArgs;
+use crate::commands::playlist::RuleArgs;
 use crate::exit;
 use crate::vectors::VectorArgs;
 
@@ -41,15 +42,8 @@ pub struct RadioArgs {
     /// Songs nearest a skipped one left out of the rest of the session.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = crate::args::count)]
     pub avoid_per_skip: usize,
-    /// No two songs of one artist around the song playing.
-    #[arg(long)]
-    pub no_repeat_artist: bool,
-    /// No two songs of one album around the song playing.
-    #[arg(long)]
-    pub no_repeat_album: bool,
-    /// Leave out songs that were in the last N playlists (`songrec playlist`'s history).
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::args::count)]
-    pub exclude_recent: usize,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     #[command(flatten)]
     pub vectors: VectorArgs,
     #[command(flatten)]
@@ -84,11 +78,11 @@ fn skip_rule(args: &RadioArgs, cfg: &Config) -> Result<SkipRule> {
 
 pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let addr = mpd_address(args.mpd.as_deref(), cfg)?;
-    let exclude = if args.exclude_recent > 0 {
+    let exclude = if args.rules.exclude_recent > 0 {
         let path = history::path_for(&cfg.cache.path, &backend.to_string());
         History::load(&path)
             .context("reading the playlist history")?
-            .recent(args.exclude_recent)
+            .recent(args.rules.exclude_recent)
     } else {
         Default::default()
     };
@@ -96,8 +90,8 @@ pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8>
         rules: Rules {
             ahead: args.ahead.unwrap_or(cfg.mpd.ahead),
             seed_depth: args.seed_depth,
-            no_repeat_artist: args.no_repeat_artist,
-            no_repeat_album: args.no_repeat_album,
+            no_repeat_artist: args.rules.no_repeat_artist,
+            no_repeat_album: args.rules.no_repeat_album,
         },
         skip: skip_rule(args, cfg)?,
         once: args.once,
