@@ -435,3 +435,51 @@ fn music_folder_seen_elsewhere_and_songs_mpd_lacks() {
     assert!(q.iter().all(|u| u.starts_with("asc/")), "{q:#?}");
     assert_no_repeats(&q);
 }
+
+/// After a skip, the refill leaves out the songs nearest the skipped one (`--avoid-per-skip`),
+/// where without that rule it takes one of them.
+#[test]
+fn a_skip_steers_the_refill_away_from_songs_like_it() {
+    let seed = shared().music.join("asc/frontiers.mp3");
+    let o = run(
+        &shared().lib,
+        &[
+            "playlist",
+            "--seed",
+            seed.to_str().unwrap(),
+            "-n",
+            "3",
+            "--no-history",
+        ]
+        .into_iter()
+        .chain(["--embedder", "dsp", "--json"])
+        .collect::<Vec<_>>(),
+    );
+    let v = songrec_testkit::cli::json(&o);
+    let near: Vec<String> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["song"]["file_name"].as_str().unwrap().to_owned())
+        .collect();
+    // The song queued after skipping frontiers, with and without the rule.
+    let refill = |avoid: &str| {
+        let mpd = mpd_with(&["asc/frontiers.mp3"], None);
+        let mut radio = Radio::start(&mpd, &["--ahead", "1", "--avoid-per-skip", avoid]);
+        radio.expect("queued 1 after frontiers");
+        mpd.mpc(&["next"]);
+        mpd.mpc(&["pause"]);
+        radio.expect("skipped frontiers");
+        radio.expect("queued 1 after");
+        let q = mpd.queue();
+        assert_eq!(q.len(), 3, "{q:#?}");
+        q[2].rsplit('/').next().unwrap().to_owned()
+    };
+    let plain = refill("0");
+    assert!(
+        near.contains(&plain),
+        "the control takes a neighbour: {plain} of {near:?}"
+    );
+    let steered = refill("3");
+    assert!(!near.contains(&steered), "{steered} is one of {near:?}");
+}
