@@ -2,7 +2,7 @@
 //! per test process) to serve.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use songrec_app::ingest::{IngestOptions, NoProgress};
@@ -33,12 +33,24 @@ fn build() -> Library {
     let music = dir.path().join("music");
     write_songs(&music, STYLES, PER_STYLE, SECONDS, 1);
     let root = dir.path().join("library");
+    ingest_dsp(&music, &root, STYLES.len() * PER_STYLE);
+    Library {
+        root,
+        music,
+        _dir: dir,
+    }
+}
+
+/// Ingests the audio files under `music` into a new local library at `root` with the `dsp`
+/// embedder (references to the files, not copies), on a runtime of its own (call it from a
+/// plain thread); asserts that `expected` songs were added.
+pub fn ingest_dsp(music: &Path, root: &Path, expected: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let backend = songrec_local::LocalBackend::open(&root).unwrap();
+        let backend = songrec_local::LocalBackend::open(root).unwrap();
         let opts = IngestOptions {
             jobs: 2,
             embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
@@ -49,20 +61,15 @@ fn build() -> Library {
         };
         let s = songrec_app::ingest::ingest(
             &backend,
-            std::slice::from_ref(&music),
+            &[music.to_path_buf()],
             &opts,
             Arc::new(NoProgress),
         )
         .await
         .unwrap();
-        assert_eq!(s.added(), STYLES.len() * PER_STYLE, "{:?}", s.failed());
+        assert_eq!(s.added(), expected, "{s:?}");
         backend.flush().await.unwrap();
     });
-    Library {
-        root,
-        music,
-        _dir: dir,
-    }
 }
 
 /// The shared library (built on first use, once per process).

@@ -17,22 +17,21 @@ pub const UNKNOWN_ALBUM: &str = "[Unknown Album]";
 /// Leading words left out when sorting and indexing artists.
 pub const IGNORED_ARTICLES: &str = "The El La Los Las Le Les";
 
+/// A name, trimmed, or `unknown` when there is none.
+fn name_or<'a>(name: Option<&'a str>, unknown: &'static str) -> &'a str {
+    name.map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(unknown)
+}
+
 /// A song's artist, as the catalog groups it.
 pub fn artist_of(m: &SongMetadata) -> &str {
-    m.artist
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .unwrap_or(UNKNOWN_ARTIST)
+    name_or(m.artist.as_deref(), UNKNOWN_ARTIST)
 }
 
 /// A song's album, as the catalog groups it.
 pub fn album_of(m: &SongMetadata) -> &str {
-    m.album
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .unwrap_or(UNKNOWN_ALBUM)
+    name_or(m.album.as_deref(), UNKNOWN_ALBUM)
 }
 
 /// A whole number of the song's free-form fields (`track`, `disc`, `year`).

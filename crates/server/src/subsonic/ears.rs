@@ -143,13 +143,7 @@ pub async fn artist_info(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
         .iter()
         .filter_map(|(id, _)| cat.artist(id))
         .take(count)
-        .map(|a| {
-            if id3 {
-                entries::artist(a)
-            } else {
-                json!({"id": a.id, "name": a.name})
-            }
-        })
+        .map(|a| entries::artist_as(a, id3))
         .collect();
     let key = if id3 { "artistInfo2" } else { "artistInfo" };
     Ok(Reply::one(key, json!({ "similarArtist": similar })))

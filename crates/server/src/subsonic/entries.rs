@@ -119,6 +119,15 @@ pub fn artist(a: &Artist) -> Value {
     })
 }
 
+/// An artist as an `ArtistID3` (`id3`), or as the classic calls' `Artist` (id and name).
+pub fn artist_as(a: &Artist, id3: bool) -> Value {
+    if id3 {
+        artist(a)
+    } else {
+        json!({"id": a.id, "name": a.name})
+    }
+}
+
 /// An artist with its albums (`getArtist`).
 pub fn artist_with_albums(c: &Catalog, a: &Artist) -> Value {
     let mut v = artist(a);

@@ -239,13 +239,7 @@ pub async fn search(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
         .filter(|a| has_words(&a.name, &words))
         .skip(ar_off)
         .take(ar_n)
-        .map(|a| {
-            if id3 {
-                entries::artist(a)
-            } else {
-                json!({"id": a.id, "name": a.name})
-            }
-        })
+        .map(|a| entries::artist_as(a, id3))
         .collect();
     let albums: Vec<Value> = cat
         .albums

@@ -120,43 +120,12 @@ fn build() -> RealLibrary {
         std::fs::copy(real_recording(sub, name), &dest).unwrap();
     }
     let root = dir.path().join("library");
-    ingest(&music, &root);
+    songrec_testkit::server::ingest_dsp(&music, &root, LAYOUT.len());
     RealLibrary {
         root,
         music,
         _dir: dir,
     }
-}
-
-fn ingest(music: &Path, root: &Path) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use songrec_storage::StorageBackend as _;
-        let backend = songrec_local::LocalBackend::open(root).unwrap();
-        let opts = songrec_app::ingest::IngestOptions {
-            jobs: 2,
-            embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
-            batch_size: 32,
-            state_file: None,
-            prune: false,
-            copy_audio: false,
-            exclude: Vec::new(),
-            readd: false,
-        };
-        let s = songrec_app::ingest::ingest(
-            &backend,
-            &[music.to_path_buf()],
-            &opts,
-            Arc::new(songrec_app::ingest::NoProgress),
-        )
-        .await
-        .unwrap();
-        assert_eq!(s.added(), LAYOUT.len(), "{s:?}");
-        backend.flush().await.unwrap();
-    });
 }
 
 /// The shared library of real recordings.
@@ -246,6 +215,15 @@ pub async fn fails(srv: &Running, endpoint: &str, query: &str) -> (u64, String) 
         assert!(!msg.contains(secret), "{msg:?} shows {secret:?}");
     }
     (v["error"]["code"].as_u64().unwrap(), msg)
+}
+
+/// The `id`s of an array of entries.
+pub fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Every song (`search3` with an empty query), as `Child` values.

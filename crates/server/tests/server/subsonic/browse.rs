@@ -5,14 +5,6 @@ use std::collections::HashSet;
 
 use super::*;
 
-fn ids(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artists_albums_and_songs_cover_the_library() {
     let srv = serve_real(|_| {}).await;
