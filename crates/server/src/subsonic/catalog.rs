@@ -9,6 +9,7 @@ use songrec_storage::{Filter, SongMetadata, StorageBackend, StorageBackendExt};
 
 use super::error::Fail;
 use super::ids::{album_id, artist_id, normalise};
+use super::marks;
 
 /// The name shown for songs without an artist.
 pub const UNKNOWN_ARTIST: &str = "[Unknown Artist]";
@@ -92,6 +93,12 @@ pub struct Album {
     pub created: chrono::DateTime<chrono::Utc>,
     /// Seconds.
     pub duration: f64,
+    /// Plays of its songs.
+    pub plays: u64,
+    /// When one of its songs was last played (RFC 3339).
+    pub played: Option<String>,
+    /// Whether one of its songs is starred.
+    pub starred: bool,
 }
 
 /// Every song, artist and album.
@@ -148,6 +155,9 @@ impl Catalog {
                     genre: None,
                     created: m.created_at,
                     duration: 0.0,
+                    plays: 0,
+                    played: None,
+                    starred: false,
                 });
                 c.artists[ar].albums.push(c.albums.len() - 1);
                 c.albums.len() - 1
@@ -158,6 +168,13 @@ impl Catalog {
             a.genre = a.genre.clone().or_else(|| m.genre.clone());
             a.created = a.created.min(m.created_at);
             a.duration += m.duration_secs;
+            a.plays += marks::plays(m);
+            if let Some(p) = marks::text(m, marks::PLAYED)
+                && a.played.as_deref().is_none_or(|q| q < p)
+            {
+                a.played = Some(p.to_owned());
+            }
+            a.starred |= marks::text(m, marks::STARRED).is_some();
         }
         c.songs = songs;
         c

@@ -149,16 +149,19 @@ pub async fn artist_info(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
     Ok(Reply::one(key, json!({ "similarArtist": similar })))
 }
 
-/// `getTopSongs` (`artist` is a name): plays are not recorded yet, so the artist's songs in
-/// album and track order.
+/// `getTopSongs` (`artist` is a name): the artist's most played songs (then in album and
+/// track order).
 pub async fn top_songs(c: &Call<'_>) -> Result<Reply, Fail> {
     let name = c.p.required("artist")?;
     let count = c.p.number("count", 50, 1, MAX_LIST)?;
     let cat = c.catalog().await?;
-    let songs: Vec<Value> = cat
+    let mut songs: Vec<&SongMetadata> = cat
         .artist(&artist_id(name))
-        .map(|a| entries::songs(cat.songs_at(&a.songs).take(count)))
+        .map(|a| cat.songs_at(&a.songs).collect())
         .unwrap_or_default();
+    songs.sort_by_key(|m| std::cmp::Reverse(super::marks::plays(m)));
+    songs.truncate(count);
+    let songs = entries::songs(songs);
     Ok(Reply::one("topSongs", json!({ "song": songs })))
 }
 

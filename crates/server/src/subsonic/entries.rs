@@ -6,6 +6,7 @@ use songrec_storage::SongMetadata;
 
 use super::catalog::{Album, Artist, Catalog, album_of, artist_of, extra_number};
 use super::ids::{album_id, artist_id};
+use super::marks;
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -68,6 +69,9 @@ pub fn song(m: &SongMetadata) -> Value {
             (m.channels > 0).then_some(m.channels),
         );
         put(o_map, "bpm", m.bpm.map(|b| b.round() as i64));
+        put(o_map, "playCount", Some(marks::plays(m)));
+        put(o_map, "starred", marks::text(m, marks::STARRED));
+        put(o_map, "played", marks::text(m, marks::PLAYED));
         if let Some(g) = &m.genre {
             o_map.insert("genres".into(), json!([{ "name": g }]));
         }
@@ -99,6 +103,8 @@ pub fn album(c: &Catalog, a: &Album) -> Value {
     if let Some(m) = o.as_object_mut() {
         put(m, "year", a.year);
         put(m, "genre", a.genre.clone());
+        put(m, "playCount", Some(a.plays));
+        put(m, "played", a.played.clone());
     }
     o
 }

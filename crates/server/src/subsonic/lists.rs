@@ -98,8 +98,19 @@ pub async fn album_list(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
                 .filter(|a| same_genre(a.genre.as_deref(), g))
                 .collect()
         }
-        // Plays, ratings and stars are not recorded yet.
-        "frequent" | "recent" | "starred" | "highest" => Vec::new(),
+        "frequent" => {
+            let mut v: Vec<&Album> = cat.albums.iter().filter(|a| a.plays > 0).collect();
+            v.sort_by_key(|a| std::cmp::Reverse(a.plays));
+            v
+        }
+        "recent" => {
+            let mut v: Vec<&Album> = cat.albums.iter().filter(|a| a.played.is_some()).collect();
+            v.sort_by(|a, b| b.played.cmp(&a.played));
+            v
+        }
+        "starred" => cat.albums.iter().filter(|a| a.starred).collect(),
+        // Ratings are not kept.
+        "highest" => Vec::new(),
         other => {
             return Err(Fail::other(format!(
                 "unknown album list type {other:?}; use random, newest, alphabeticalByName, \
@@ -155,10 +166,18 @@ pub async fn songs_by_genre(c: &Call<'_>) -> Result<Reply, Fail> {
     ))
 }
 
-/// `getStarred`/`getStarred2`: nothing is starred yet.
-pub fn nothing_starred(id3: bool) -> Reply {
+/// `getStarred`/`getStarred2`: the starred songs (stars are kept on songs only).
+pub async fn starred(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
+    let cat = c.catalog().await?;
+    let songs = cat
+        .songs
+        .iter()
+        .filter(|m| super::marks::text(m, super::marks::STARRED).is_some());
     let key = if id3 { "starred2" } else { "starred" };
-    Reply::one(key, json!({"artist": [], "album": [], "song": []}))
+    Ok(Reply::one(
+        key,
+        json!({"artist": [], "album": [], "song": entries::songs(songs)}),
+    ))
 }
 
 fn has_words(hay: &str, words: &[String]) -> bool {

@@ -8,7 +8,8 @@
 //! - one user ([`auth`]); errors are Subsonic's codes with HTTP 200 ([`Fail`]);
 //! - the library grouped into artists and albums by name ([`catalog`], ids in [`ids`]);
 //! - the handlers by group: [`browse`], [`lists`], [`media`], [`ears`] (similar songs and
-//!   artists, sonic matches and paths, through the use cases the REST API calls).
+//!   artists, sonic matches and paths, through the use cases the REST API calls), [`marks`]
+//!   (stars and plays, stored with the songs).
 
 pub mod auth;
 pub mod browse;
@@ -18,6 +19,7 @@ pub mod entries;
 pub mod error;
 pub mod ids;
 pub mod lists;
+pub mod marks;
 pub mod media;
 pub mod params;
 pub mod render;
@@ -52,6 +54,8 @@ pub struct SubsonicState {
     pub limiter: Limiter,
     /// The library grouped into artists and albums.
     pub catalog: CatalogCache,
+    /// The song playing now (`scrobble` with `submission=false`).
+    pub now_playing: marks::NowPlaying,
 }
 
 impl SubsonicState {
@@ -61,6 +65,7 @@ impl SubsonicState {
             limiter: Limiter::new(&options),
             options,
             catalog: CatalogCache::default(),
+            now_playing: marks::NowPlaying::default(),
         }
     }
 }
@@ -181,13 +186,16 @@ async fn dispatch(c: &Call<'_>, endpoint: &str) -> Result<Reply, Fail> {
         "getSongsByGenre" => lists::songs_by_genre(c).await,
         "search2" => lists::search(c, false).await,
         "search3" => lists::search(c, true).await,
-        "getStarred" => Ok(lists::nothing_starred(false)),
-        "getStarred2" => Ok(lists::nothing_starred(true)),
+        "getStarred" => lists::starred(c, false).await,
+        "getStarred2" => lists::starred(c, true).await,
+        "star" => marks::star(c, true).await,
+        "unstar" => marks::star(c, false).await,
+        "scrobble" => marks::scrobble(c).await,
         "getPlaylists" => Ok(Reply::one(
             "playlists",
             serde_json::json!({ "playlist": [] }),
         )),
-        "getNowPlaying" => Ok(Reply::one("nowPlaying", serde_json::json!({ "entry": [] }))),
+        "getNowPlaying" => Ok(marks::now_playing(c)),
         "stream" | "download" => media::stream(c).await,
         "getCoverArt" => media::cover_art(c).await,
         "getSimilarSongs" => ears::similar_songs(c, false).await,

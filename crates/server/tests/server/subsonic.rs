@@ -17,6 +17,7 @@ mod access;
 mod browse;
 mod clients;
 mod ears;
+mod marks;
 
 const USER: &str = "ann";
 /// A space and `!`: forms and `enc:` must carry them.
@@ -111,7 +112,8 @@ pub struct RealLibrary {
     _dir: tempfile::TempDir,
 }
 
-fn build() -> RealLibrary {
+/// A new library of [`LAYOUT`] in a folder of its own (for tests that change it).
+pub fn build() -> RealLibrary {
     let dir = tempfile::tempdir().unwrap();
     let music = dir.path().join("music");
     for (sub, name, to) in LAYOUT {
@@ -147,9 +149,14 @@ pub fn credentials() -> Credentials {
     }
 }
 
-/// A server over the real library with the test user (`tweak` changes any option).
+/// A server over the shared real library with the test user (`tweak` changes any option).
 pub async fn serve_real(tweak: impl FnOnce(&mut ServerOptions)) -> Running {
-    let backend = songrec_local::LocalBackend::open(&real_library().root).unwrap();
+    serve_on(real_library(), tweak).await
+}
+
+/// A server over `lib` with the test user.
+pub async fn serve_on(lib: &RealLibrary, tweak: impl FnOnce(&mut ServerOptions)) -> Running {
+    let backend = songrec_local::LocalBackend::open(&lib.root).unwrap();
     serve(Arc::new(backend), |o| {
         o.subsonic.credentials = credentials();
         tweak(o);
