@@ -125,6 +125,8 @@ pub async fn evaluate(
         state_file: Some(state_file.clone()),
         prune: false,
         copy_audio: false,
+        exclude: Vec::new(),
+        readd: false,
     };
     let summary = crate::ingest::ingest(
         backend,
@@ -143,7 +145,7 @@ pub async fn evaluate(
             | Outcome::AlreadyInLibrary { id }
             | Outcome::Moved { id, .. }
             | Outcome::Retagged { id, .. } => Some(id.clone()),
-            Outcome::Missing { .. } | Outcome::Removed { .. } => None,
+            Outcome::Missing { .. } | Outcome::Removed { .. } | Outcome::Deleted { .. } => None,
             Outcome::Unchanged => state.get(&f.path).cloned(),
             Outcome::Failed { reason, .. } => {
                 failed.push((f.path.clone(), reason.clone()));

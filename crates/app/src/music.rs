@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use songrec_fs::Stamp;
 use songrec_storage::SongId;
 
 use crate::ingest::scan;
@@ -18,7 +19,36 @@ use crate::ingest::scan;
 struct Hashed {
     size: u64,
     mtime_ns: u128,
+    /// Inode change time and number (0: recorded by an earlier version; see
+    /// [`songrec_fs::Stamp`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    ctime_ns: u128,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    ino: u64,
     key: SongId,
+}
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+impl Hashed {
+    fn new(now: &Stamp, key: SongId) -> Hashed {
+        Hashed {
+            size: now.size,
+            mtime_ns: now.mtime_ns,
+            ctime_ns: now.ctime_ns,
+            ino: now.ino,
+            key,
+        }
+    }
+
+    /// Whether the file, stamped `now`, is the one hashed (records without an inode: size and
+    /// time decide, and the record is stamped anew).
+    fn matches(&self, now: &Stamp) -> bool {
+        (self.size, self.mtime_ns) == (now.size, now.mtime_ns)
+            && (self.ino == 0 || (self.ino, self.ctime_ns) == (now.ino, now.ctime_ns))
+    }
 }
 
 /// The audio files of a folder by the hash of their bytes.
@@ -34,31 +64,24 @@ pub struct MusicFolder {
 impl MusicFolder {
     /// Indexes the audio files below `dir`, hashing those the state file at `state` does not
     /// know as they are (in parallel, `jobs` threads; 0 = one per core), and saves the state.
-    pub fn index(dir: &Path, state: &Path, jobs: usize) -> MusicFolder {
+    /// The folders in `exclude` (songrec's own: the library's data, the cache) are not walked.
+    pub fn index(dir: &Path, state: &Path, jobs: usize, exclude: &[PathBuf]) -> MusicFolder {
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let (files, errors) = scan(std::slice::from_ref(&dir));
+        let (files, errors) = scan(std::slice::from_ref(&dir), exclude);
         let before: BTreeMap<PathBuf, Hashed> = std::fs::read(state)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
+            .map(songrec_fs::keyed_by_path)
             .unwrap_or_default();
-        let look = |p: &PathBuf| -> Result<(PathBuf, Hashed), (PathBuf, String)> {
-            let (size, mtime_ns) = songrec_fs::size_and_mtime(p)
+        // (path, what is known of it, whether it was hashed now)
+        let look = |p: &PathBuf| -> Result<(PathBuf, Hashed, bool), (PathBuf, String)> {
+            let now = songrec_fs::stamp(p)
                 .ok_or_else(|| (p.clone(), "cannot read its size and time".to_owned()))?;
-            if let Some(h) = before.get(p)
-                && h.size == size
-                && h.mtime_ns == mtime_ns
-            {
-                return Ok((p.clone(), h.clone()));
+            if let Some(h) = before.get(p).filter(|h| h.matches(&now)) {
+                return Ok((p.clone(), Hashed::new(&now, h.key.clone()), false));
             }
             let (key, _) = SongId::from_file(p).map_err(|e| (p.clone(), e.to_string()))?;
-            Ok((
-                p.clone(),
-                Hashed {
-                    size,
-                    mtime_ns,
-                    key,
-                },
-            ))
+            Ok((p.clone(), Hashed::new(&now, key), true))
         };
         let threads = songrec_storage::progress::jobs_or_cores(jobs);
         let results: Vec<_> = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
@@ -72,10 +95,8 @@ impl MusicFolder {
         let mut after = BTreeMap::new();
         for r in results {
             match r {
-                Ok((p, h)) => {
-                    if before.get(&p) != Some(&h) {
-                        out.hashed += 1;
-                    }
+                Ok((p, h, hashed)) => {
+                    out.hashed += usize::from(hashed);
                     out.by_key.entry(h.key.clone()).or_insert_with(|| p.clone());
                     after.insert(p, h);
                 }
@@ -91,7 +112,8 @@ impl MusicFolder {
             let _ = std::fs::create_dir_all(parent);
         }
         let saved = songrec_fs::write_atomic(state, |w| {
-            serde_json::to_writer(&mut *w, &after).map_err(std::io::Error::other)
+            serde_json::to_writer(&mut *w, &songrec_fs::keyed_by_string(&after))
+                .map_err(std::io::Error::other)
         });
         if let Err(e) = saved {
             tracing::warn!(

@@ -515,6 +515,8 @@ pub async fn fetch_and_ingest(
             state_file: None,
             prune: false,
             copy_audio: true,
+            exclude: Vec::new(),
+            readd: false,
         };
         let summary =
             crate::ingest::ingest(backend, &paths, &ingest_opts, Arc::new(NoProgress)).await;
@@ -537,12 +539,13 @@ pub async fn fetch_and_ingest(
                     let updated = label(backend, &id, &track).await?;
                     PreviewOutcome::AlreadyInLibrary { id, updated }
                 }
-                Outcome::Unchanged | Outcome::Missing { .. } | Outcome::Removed { .. } => {
-                    PreviewOutcome::Failed {
-                        kind: "internal".into(),
-                        reason: "skipped as unchanged".into(),
-                    }
-                }
+                Outcome::Unchanged
+                | Outcome::Missing { .. }
+                | Outcome::Removed { .. }
+                | Outcome::Deleted { .. } => PreviewOutcome::Failed {
+                    kind: "internal".into(),
+                    reason: "skipped as unchanged".into(),
+                },
                 Outcome::Failed { kind, reason } => PreviewOutcome::Failed {
                     kind,
                     reason: reason.replace(

@@ -14,6 +14,12 @@
 //! packets (the identification, comment and setup headers are not packets); FLAC packets are
 //! the frames after the metadata blocks; MP4/M4A packets are the samples `mdat` holds; WAV
 //! and AIFF packets are slices of the PCM data chunk.
+//!
+//! A chained stream (Ogg files joined end to end, as stream dumps and some rippers write)
+//! is hashed section by section, with a mark between sections; the packets of a file's other
+//! tracks are hashed apart, by track, and mixed in after the default track's. So two files
+//! that differ anywhere in their audio never share an identity; a file of one track and one
+//! section has the identity it always had.
 
 use std::path::Path;
 
@@ -28,6 +34,13 @@ use crate::tags::Tags;
 /// Names the identity scheme inside the hash, so that an identity never equals the SHA-256 of
 /// a file's bytes and a later scheme gives other values.
 pub const IDENTITY_SCHEME: &[u8] = b"songrec-audio-identity-1\n";
+
+/// Hashed between the sections of a chained stream.
+const SECTION_MARK: &[u8] = b"\nsongrec-next-section\n";
+/// Hashed before the packets of each of the file's other tracks.
+const OTHER_TRACK_MARK: &[u8] = b"\nsongrec-other-track\n";
+/// Sections of a chained stream followed (a damaged file cannot make the demuxer loop).
+const MAX_SECTIONS: u32 = 4096;
 
 /// A file's audio identity and its tags, read in one pass without decoding.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,15 +82,31 @@ pub fn identify(path: &Path) -> Result<Identified, AudioError> {
     let tags = file_tags(path, &mut *format, track.id, pcm);
     let mut h = Sha256::new();
     h.update(IDENTITY_SCHEME);
+    // Packets of the file's other tracks (a second audio stream, multiplexed logical
+    // streams), by track: mixed in at the end only where there are any, so the identity of a
+    // file of one track is what it always was.
+    let mut others: std::collections::BTreeMap<u32, Sha256> = Default::default();
+    let mut track_id = track.id;
     let mut bytes = 0u64;
     let mut errors = 0u32;
+    let mut sections = 0u32;
     loop {
         match format.next_packet() {
-            Ok(Some(p)) if p.track_id == track.id => {
+            Ok(Some(p)) if p.track_id == track_id => {
                 bytes += p.data.len() as u64;
                 h.update(&p.data);
             }
-            Ok(Some(_)) => {}
+            Ok(Some(p)) => others.entry(p.track_id).or_default().update(&p.data),
+            // A chained stream (Ogg files joined end to end) starts a new section: its audio is
+            // the song's too, so two files that share only their first section differ.
+            Err(SymError::ResetRequired) if sections < MAX_SECTIONS => {
+                let Some(next) = format.default_track(TrackType::Audio) else {
+                    break;
+                };
+                sections += 1;
+                track_id = next.id;
+                h.update(SECTION_MARK);
+            }
             Ok(None) | Err(SymError::ResetRequired) | Err(SymError::IoError(_)) => break,
             // The same tolerance as decoding: a few damaged packets are skipped.
             Err(_) => {
@@ -92,6 +121,11 @@ pub fn identify(path: &Path) -> Result<Identified, AudioError> {
         return Err(AudioError::ZeroLength {
             path: path.to_path_buf(),
         });
+    }
+    for (id, other) in others {
+        h.update(OTHER_TRACK_MARK);
+        h.update(id.to_le_bytes());
+        h.update(other.finalize());
     }
     Ok(Identified {
         audio: h.finalize().into(),

@@ -23,7 +23,8 @@ pub fn paths_exist(paths: &[PathBuf]) -> Result<()> {
 pub async fn index_music(cfg: &Config, dir: &Path, what: &'static str) -> Result<MusicFolder> {
     let state = songrec_factory::ingest_state_file(cfg, &format!("music {}", dir.display()));
     let (dir, jobs) = (dir.to_path_buf(), cfg.ingest.jobs);
-    tokio::task::spawn_blocking(move || MusicFolder::index(&dir, &state, jobs))
+    let exclude = songrec_factory::own_folders(cfg);
+    tokio::task::spawn_blocking(move || MusicFolder::index(&dir, &state, jobs, &exclude))
         .await
         .context(what)
 }

@@ -459,7 +459,9 @@ pub async fn scan(
                     .failed
                     .push(failure(&m, "no audio stored for this song"));
             }
-            Err(DiscoverError::Storage(e)) => return Err(e.into()),
+            // A library error ends the run; a song whose file changed or went is reported
+            // and the others go on.
+            Err(DiscoverError::Storage(e)) if e.is_fatal() => return Err(e.into()),
             Err(e) => report.failed.push(failure(&m, &e.to_string())),
         }
     }

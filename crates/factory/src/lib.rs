@@ -632,6 +632,16 @@ fn file_safe(s: &str) -> String {
         .collect()
 }
 
+/// The folders that hold songrec's own files on this machine (the local library's data, the
+/// cache): never walked as the user's music, so a copy of songrec's is never taken for a
+/// user's file.
+pub fn own_folders(cfg: &Config) -> Vec<PathBuf> {
+    [cfg.local.path.join("data"), cfg.cache.path.clone()]
+        .into_iter()
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+        .collect()
+}
+
 /// Where `songrec ingest` remembers the files it already read into `backend` (its `Display`).
 pub fn ingest_state_file(cfg: &Config, backend: &str) -> PathBuf {
     cfg.cache

@@ -16,6 +16,9 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+mod stamp;
+pub use stamp::{Stamp, keyed_by_path, keyed_by_string, path_from_key, path_key, same_file, stamp};
+
 /// A temporary path next to `dest` (same folder, so the final rename is atomic), unique per
 /// process and call and not predictable by another user: the name carries 64 bits from a
 /// randomly keyed hash. Create it with [`create_new`], never `File::create`: that refuses a

@@ -2,14 +2,19 @@
 //! bytes, kept one of two ways:
 //!
 //! - `<hash>.<ext>`: the library's own copy (or copy-on-write clone), verified against the hash;
-//! - `<hash>.ref.json`: a reference to the user's file where it lies ([`Pointer`]: its path,
-//!   relative to the music folder when it lies below it, and the size and modification time
-//!   it had when it was hashed). The user's file is only ever read.
+//! - `<hash>.ref.json`: a reference to the user's file where it lies ([`Pointer`]: the folder
+//!   it is relative to (the music folder when it lies below it, else its own folder), its path
+//!   below that folder, and the size, modification time, inode number and inode change time it
+//!   had when it was hashed). The user's file is only ever read.
 //!
 //! A reference is checked on every read: a file that is gone, or whose size changed, is
-//! [`StorageError::Stale`]; one whose size is the same but whose time moved is hashed again
-//! and served only if its bytes still hash to the key. So a file retagged, replaced or moved
-//! since it was analysed never yields other audio under the song's name.
+//! [`StorageError::Stale`]; one whose stamp moved in any field is hashed again and served only
+//! if its bytes still hash to the key. The inode and change time cannot be set by a user, so a
+//! file replaced by another of the same size and time (`touch -r`, `cp -p`) is hashed, never
+//! served on its stamp. A reference resolves only below its folder (plain names, no `..`), and
+//! one naming a folder the library never wrote references against (`music.json` lists them) is
+//! served only after hashing. So a file retagged, replaced or moved since it was analysed never
+//! yields other audio under the song's name.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -28,22 +33,72 @@ const POINTER: &str = ".ref.json";
 /// A reference to a user's audio file (`data/audio/<hash>.ref.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Pointer {
-    /// Path below the library's music folder (`/`-separated), when the file lies there.
+    /// The folder `music` is relative to (absolute). References written before songrec
+    /// recorded it are relative to the library's first recorded music folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    root: Option<String>,
+    /// Path below `root` (`/`-separated; only plain names, never `..`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     music: Option<String>,
-    /// Absolute path, when it does not.
+    /// Absolute path (references of earlier versions to files outside the music folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     path: Option<String>,
     /// Size in bytes when it was hashed.
     size: u64,
     /// Modification time (ns since the epoch) when it was hashed.
     mtime_ns: u128,
+    /// Inode change time and number when it was hashed (0: written by an earlier version).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    ctime_ns: u128,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    ino: u64,
 }
 
-/// The music folder the library's references are relative to (`data/.songrec/music.json`).
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// The music folders the library's references are relative to (`data/.songrec/music.json`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct MusicRecord {
+    /// The first one recorded: what references without a `root` of their own are relative to.
+    /// Never changed once set.
     root: Option<PathBuf>,
+    /// Every folder a reference was written against: a reference naming a folder not listed
+    /// here (a hand-edited file) is only ever served after its bytes are hashed.
+    #[serde(default)]
+    roots: Vec<PathBuf>,
+}
+
+impl MusicRecord {
+    fn knows(&self, root: &Path) -> bool {
+        self.root.as_deref() == Some(root) || self.roots.iter().any(|r| r == root)
+    }
+}
+
+/// How far a candidate file of a reference may be trusted without reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trust {
+    /// Below a folder the library wrote references against: its stamp decides.
+    Stamp,
+    /// Anywhere else (a moved music folder, a reference naming a folder the library never
+    /// wrote): served only if its bytes hash to the song's key.
+    Hash,
+}
+
+/// A reference's relative path, refused unless it is plain names (no `..`, no root): a reference
+/// never resolves outside its folder.
+fn plain_relative(rel: &str) -> StorageResult<&Path> {
+    let p = Path::new(rel);
+    if p.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        Ok(p)
+    } else {
+        Err(StorageError::InvalidInput(format!(
+            "a reference in the library names {rel:?}, which is not a plain path below its music folder; it is not followed"
+        )))
+    }
 }
 
 pub(crate) fn is_pointer(p: &Path) -> bool {
@@ -88,27 +143,53 @@ impl Inner {
         Ok(self.audio_index(st)?.get(id).cloned())
     }
 
-    /// The music folder references are relative to: the configured one (`[library] music`),
-    /// else the one recorded by the last process that had one configured.
-    fn music_root(&self) -> Option<PathBuf> {
-        self.opts.music.clone().or_else(|| {
-            read_json::<MusicRecord>(&self.paths.internal.join("music.json"))
-                .ok()
-                .and_then(|r| r.root)
-        })
+    fn music_record(&self) -> MusicRecord {
+        read_json::<MusicRecord>(&self.paths.internal.join("music.json")).unwrap_or_default()
     }
 
-    fn resolve(&self, ptr: &Pointer) -> StorageResult<PathBuf> {
-        match (&ptr.music, &ptr.path) {
-            (_, Some(p)) => Ok(PathBuf::from(p)),
-            (Some(rel), None) => match self.music_root() {
-                Some(root) => Ok(root.join(rel)),
-                None => Err(StorageError::InvalidInput(format!(
-                    "the library refers to {rel} inside a music folder it does not know: set [library] music to it"
-                ))),
-            },
-            (None, None) => Err(StorageError::NotFound("reference without a path".into())),
+    /// The files a reference may stand for, in the order they are tried, with how far each is
+    /// trusted: its own folder (or, for references of earlier versions, the library's first
+    /// music folder), then the configured music folder (a collection moved there).
+    fn reference_files(&self, ptr: &Pointer) -> StorageResult<Vec<(PathBuf, Trust)>> {
+        let record = self.music_record();
+        let mut out = Vec::new();
+        if let Some(rel) = &ptr.music {
+            let rel = plain_relative(rel)?;
+            let own = match &ptr.root {
+                Some(r) => Some(PathBuf::from(r)),
+                None => record.root.clone().or_else(|| self.opts.music.clone()),
+            };
+            if let Some(root) = &own {
+                let trust = if record.knows(root) || Some(root) == self.opts.music.as_ref() {
+                    Trust::Stamp
+                } else {
+                    Trust::Hash
+                };
+                out.push((root.join(rel), trust));
+            }
+            if let Some(music) = &self.opts.music
+                && own.as_ref() != Some(music)
+            {
+                out.push((music.join(rel), Trust::Hash));
+            }
+            if out.is_empty() {
+                return Err(StorageError::InvalidInput(format!(
+                    "the library refers to {} inside a music folder it does not know: set [library] music to it",
+                    rel.display()
+                )));
+            }
+        } else if let Some(p) = &ptr.path {
+            let p = PathBuf::from(p);
+            let trusted = p.is_absolute()
+                && !p.components().any(|c| c == std::path::Component::ParentDir)
+                && (record.root.iter().chain(&record.roots))
+                    .chain(&self.opts.music)
+                    .any(|r| p.starts_with(r));
+            out.push((p, if trusted { Trust::Stamp } else { Trust::Hash }));
+        } else {
+            return Err(StorageError::NotFound("reference without a path".into()));
         }
+        Ok(out)
     }
 
     fn read_pointer(path: &Path) -> StorageResult<Pointer> {
@@ -117,7 +198,7 @@ impl Inner {
     }
 
     /// The file holding `id`'s audio, checked: a copy as it is, a reference only while it is
-    /// still the file that was hashed (size and time, else its bytes hashed again).
+    /// still the file that was hashed (its stamp, else its bytes hashed again).
     pub(crate) fn audio_source(&self, st: &mut State, id: &SongId) -> StorageResult<PathBuf> {
         let held = self
             .held(st, id)?
@@ -126,9 +207,16 @@ impl Inner {
             return Ok(held);
         }
         let ptr = Self::read_pointer(&held)?;
-        let file = self.resolve(&ptr)?;
-        check_reference(&ptr, &file, id)?;
-        Ok(file)
+        let mut first = None;
+        for (file, trust) in self.reference_files(&ptr)? {
+            match check_reference(&ptr, &file, id, trust) {
+                Ok(()) => return Ok(file),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        Err(first.unwrap_or_else(|| StorageError::NotFound("reference without a path".into())))
     }
 
     /// Whether `id`'s audio is held: a copy that exists, or a reference whose file exists with
@@ -141,11 +229,10 @@ impl Inner {
             return Ok(held.exists());
         }
         let ptr = Self::read_pointer(&held)?;
-        Ok(self
-            .resolve(&ptr)
-            .ok()
-            .and_then(|f| fs::metadata(f).ok())
-            .is_some_and(|m| m.len() == ptr.size))
+        Ok(self.reference_files(&ptr).is_ok_and(|c| {
+            c.iter()
+                .any(|(f, _)| fs::metadata(f).is_ok_and(|m| m.len() == ptr.size))
+        }))
     }
 
     /// Forgets `id`'s audio: deletes the library's copy, or the reference (never the file it
@@ -204,7 +291,12 @@ impl Inner {
                 // bytes elsewhere in the collection) stays as it is.
                 if let Some(p) = held.as_deref().filter(|p| is_pointer(p)) {
                     let ptr = Self::read_pointer(p)?;
-                    if self.resolve(&ptr).is_ok_and(|f| stamp_matches(&ptr, &f)) {
+                    let holds = self.reference_files(&ptr).is_ok_and(|c| {
+                        c.first().is_some_and(|(f, trust)| {
+                            *trust == Trust::Stamp && stamp_matches(&ptr, f)
+                        })
+                    });
+                    if holds {
                         return Ok(outcome(ptr.size, true, AudioMode::Reference));
                     }
                 }
@@ -219,6 +311,7 @@ impl Inner {
                         .map_err(|e| StorageError::io(src, e))?
                         .join(text)
                 };
+                self.refuse_own_files(&abs)?;
                 let (actual, bytes) = SongId::from_file(&abs)?;
                 if actual != *id {
                     return Err(StorageError::HashMismatch {
@@ -226,29 +319,54 @@ impl Inner {
                         actual: actual.to_string(),
                     });
                 }
-                let (size, mtime_ns) = songrec_fs::size_and_mtime(&abs)
+                let stamp = songrec_fs::stamp(&abs)
                     .ok_or_else(|| StorageError::NotFound(abs.display().to_string()))?;
-                if size != bytes {
+                if stamp.size != bytes {
                     return Err(StorageError::Stale {
                         path: abs,
                         detail: "changed while it was being read".into(),
                     });
                 }
-                let root = self.music_root();
-                let below = root.as_ref().and_then(|r| abs.strip_prefix(r).ok());
-                let ptr = Pointer {
-                    music: below.and_then(|p| p.to_str()).map(str::to_owned),
-                    path: below.is_none().then(|| abs.to_string_lossy().into_owned()),
-                    size,
-                    mtime_ns,
+                // Relative to the music folder when it lies below it (as configured, or where
+                // a configured link to it leads), else to its own folder.
+                let below_music = self.opts.music.as_ref().and_then(|m| {
+                    let real = fs::canonicalize(m).ok();
+                    let rel = abs
+                        .strip_prefix(m)
+                        .ok()
+                        .or_else(|| abs.strip_prefix(real.as_ref()?).ok())?;
+                    Some((m.clone(), rel.to_path_buf()))
+                });
+                let (root, rel) = match below_music {
+                    Some(found) => found,
+                    None => {
+                        let parent = abs
+                            .parent()
+                            .ok_or_else(|| StorageError::NotFound(abs.display().to_string()))?;
+                        let name = abs.file_name().map(PathBuf::from).unwrap_or_default();
+                        (parent.to_path_buf(), name)
+                    }
                 };
-                if below.is_some() {
-                    self.record_music_root()?;
-                }
+                let (Some(root_text), Some(rel)) = (root.to_str(), rel.to_str()) else {
+                    return self.write_copy(st, id, src, AudioMode::Copy);
+                };
+                let ptr = Pointer {
+                    root: Some(root_text.to_owned()),
+                    music: Some(rel.to_owned()),
+                    path: None,
+                    size: stamp.size,
+                    mtime_ns: stamp.mtime_ns,
+                    ctime_ns: stamp.ctime_ns,
+                    ino: stamp.ino,
+                };
+                self.record_music_root(&root)?;
                 mkdirs(&self.paths.audio)?;
                 let dest = self.pointer_path(id);
                 write_json(&dest, &ptr)?;
-                if let Some(old) = held.filter(|p| !is_pointer(p)) {
+                // The copy goes only once the reference stands for another file with its bytes.
+                if let Some(old) = held.filter(|p| !is_pointer(p))
+                    && !songrec_fs::same_file(&abs, &old)
+                {
                     remove_if_present(&old)?;
                     sync_dir(&self.paths.audio)?;
                 }
@@ -271,21 +389,36 @@ impl Inner {
         }
     }
 
-    /// Records the configured music folder for processes started without it.
-    fn record_music_root(&self) -> StorageResult<()> {
-        let Some(root) = &self.opts.music else {
+    /// Records `root` as a folder references are written against (the first one recorded
+    /// stays what references of earlier versions are relative to).
+    fn record_music_root(&self, root: &Path) -> StorageResult<()> {
+        let path = self.paths.internal.join("music.json");
+        let mut recorded: MusicRecord = read_json(&path)?;
+        if recorded.knows(root) {
+            return Ok(());
+        }
+        if recorded.root.is_none() && Some(root) == self.opts.music.as_deref() {
+            recorded.root = Some(root.to_path_buf());
+        } else {
+            recorded.roots.push(root.to_path_buf());
+        }
+        mkdirs(&self.paths.internal)?;
+        write_json(&path, &recorded)
+    }
+
+    /// Refuses a file inside the library's own data folder as a user's file: a reference to
+    /// the library's copy would stand for nothing once the copy is replaced.
+    fn refuse_own_files(&self, abs: &Path) -> StorageResult<()> {
+        let Some(data) = self.paths.audio.parent() else {
             return Ok(());
         };
-        let path = self.paths.internal.join("music.json");
-        let recorded: MusicRecord = read_json(&path)?;
-        if recorded.root.as_ref() != Some(root) {
-            mkdirs(&self.paths.internal)?;
-            write_json(
-                &path,
-                &MusicRecord {
-                    root: Some(root.clone()),
-                },
-            )?;
+        let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if canon(abs).starts_with(canon(data)) {
+            return Err(StorageError::InvalidInput(format!(
+                "{} is inside the library's own folder {}: songrec keeps references only to your files, not to its own copies",
+                abs.display(),
+                data.display()
+            )));
         }
         Ok(())
     }
@@ -328,36 +461,40 @@ fn outcome(bytes: u64, already_present: bool, kept: AudioMode) -> PutOutcome {
     }
 }
 
-/// Whether the file still has the size and time it was hashed at.
+/// Whether the file still has the stamp it was hashed at: size and time, and where recorded
+/// its inode and change time (which `touch -r` cannot set).
 fn stamp_matches(ptr: &Pointer, file: &Path) -> bool {
-    songrec_fs::size_and_mtime(file) == Some((ptr.size, ptr.mtime_ns))
+    songrec_fs::stamp(file).is_some_and(|now| {
+        (now.size, now.mtime_ns) == (ptr.size, ptr.mtime_ns)
+            && (ptr.ino == 0 || (now.ino, now.ctime_ns) == (ptr.ino, ptr.ctime_ns))
+    })
 }
 
 /// Checks that the referenced `file` is still the one hashed as `id` (see the module docs).
-fn check_reference(ptr: &Pointer, file: &Path, id: &SongId) -> StorageResult<()> {
+fn check_reference(ptr: &Pointer, file: &Path, id: &SongId, trust: Trust) -> StorageResult<()> {
     let stale = |detail: String| StorageError::Stale {
         path: file.to_path_buf(),
         detail,
     };
-    let Some((size, _)) = songrec_fs::size_and_mtime(file) else {
+    let Some(now) = songrec_fs::stamp(file) else {
         return Err(stale(
             "the file songrec analysed is gone (moved, renamed or deleted)".into(),
         ));
     };
-    if stamp_matches(ptr, file) {
+    if trust == Trust::Stamp && stamp_matches(ptr, file) {
         return Ok(());
     }
-    if size != ptr.size {
+    if now.size != ptr.size {
         return Err(stale(format!(
-            "the file changed since songrec analysed it ({} bytes then, {size} now: retagged or replaced)",
-            ptr.size
+            "the file changed since songrec analysed it ({} bytes then, {} now: retagged or replaced)",
+            ptr.size, now.size
         )));
     }
-    // Same size, another time: only its bytes tell.
+    // Same size, another stamp (or a file the stamp cannot vouch for): only its bytes tell.
     let (actual, _) = SongId::from_file(file)?;
     if actual != *id {
         return Err(stale(
-            "the file's bytes changed since songrec analysed it (retagged or replaced)".into(),
+            "the file's bytes differ from the audio songrec analysed (retagged or replaced)".into(),
         ));
     }
     Ok(())

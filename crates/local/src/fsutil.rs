@@ -69,10 +69,11 @@ impl FoldLock {
         Ok(Self(file))
     }
 
-    /// A reader's: waits for a fold in progress. `None` when there is no lock file (no writer
-    /// of this version has folded this library) or it cannot be locked.
+    /// A reader's: waits for a fold in progress. `None` when there is no lock file and this
+    /// process may not make one (a read-only library), or it cannot be locked.
     pub(crate) fn shared(path: &Path) -> Option<Self> {
-        let file = File::open(path).ok()?;
+        // Made if missing (a library folded only by older versions), where this process may.
+        let file = open_lock_file(path).or_else(|_| File::open(path)).ok()?;
         file.lock_shared().ok()?;
         Some(Self(file))
     }

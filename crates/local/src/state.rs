@@ -321,7 +321,8 @@ impl Inner {
             );
             forget_songs(st);
         }
-        Err(StorageError::Backend {
+        // Busy, not broken: the server answers 503 with Retry-After, a command says to retry.
+        Err(StorageError::Unavailable {
             backend: "local".into(),
             message: format!(
                 "{} was rewritten by other processes {LOAD_TRIES} times while this one read it; \

@@ -169,13 +169,18 @@ impl From<StorageError> for ApiError {
                 "not_supported",
                 format!("not supported by this library's storage backend: {m}"),
             ),
-            StorageError::Unavailable { backend, .. } => {
+            StorageError::Unavailable {
+                backend, transient, ..
+            } => {
                 tracing::error!("storage unavailable: {e}");
-                Self::new(
+                let mut out = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "backend_unavailable",
                     format!("the {backend} storage backend is unavailable; try again later"),
-                )
+                );
+                // A passing condition (a busy library, a network blip): retry in a second.
+                out.retry_after = transient.then_some(1);
+                out
             }
             StorageError::Locked { .. } => {
                 tracing::warn!("{e}");

@@ -58,6 +58,8 @@ pub fn ingest_dsp(music: &Path, root: &Path, expected: usize) {
             state_file: None,
             prune: false,
             copy_audio: false,
+            exclude: Vec::new(),
+            readd: false,
         };
         let s = songrec_app::ingest::ingest(
             &backend,

@@ -54,16 +54,12 @@ pub(super) async fn known_file(
     id: SongId,
     seen: Seen,
     state: &mut BTreeMap<PathBuf, Seen>,
+    copy: bool,
 ) -> AppResult<FileReport> {
     let key = seen.key.clone().unwrap_or_else(|| id.clone());
-    // Audio still held (a copy, or a reference whose file is there) stays as it is; a
-    // reference whose file moved is pointed at this one.
-    let held = match backend.has_audio(&key).await {
-        Ok(h) => h,
-        Err(e) if e.is_fatal() => return Err(e.into()),
-        Err(_) => false,
-    };
-    if !held && let Err(e) = backend.link_audio(&key, &path).await {
+    // Audio still held (a copy, or a reference whose file is as it was) stays as it is; a
+    // reference whose file moved or changed its stamp is pointed at this one.
+    if let Err(e) = keep_audio(backend, &key, &path, copy).await {
         return storage_failure(e, &path, "could not keep its audio");
     }
     // Where the song's file was before, if that path no longer holds it.
@@ -87,6 +83,21 @@ pub(super) async fn known_file(
     };
     state.insert(path.clone(), seen);
     Ok(FileReport { path, outcome })
+}
+
+/// Keeps `path` as the audio stored under `key`: a copy when the run copies (a file that will
+/// not stay, such as a download), else the way the library is set to keep files.
+pub(super) async fn keep_audio(
+    backend: &dyn StorageBackend,
+    key: &SongId,
+    path: &Path,
+    copy: bool,
+) -> Result<songrec_storage::PutOutcome, StorageError> {
+    if copy {
+        backend.put_audio(key, path).await
+    } else {
+        backend.link_audio(key, path).await
+    }
 }
 
 /// A storage error while following a file: a library error ends the run, any other fails the
@@ -113,6 +124,7 @@ pub(super) async fn retagged(
     seen: Seen,
     tags: &songrec_audio::Tags,
     state: &mut BTreeMap<PathBuf, Seen>,
+    copy: bool,
 ) -> AppResult<FileReport> {
     let Some(mut m) = backend.get_metadata(&id).await? else {
         return Ok(failed(
@@ -127,7 +139,7 @@ pub(super) async fn retagged(
     let old = m.audio_key();
     let key = seen.key.clone().unwrap_or_else(|| id.clone());
     let store = async {
-        backend.link_audio(&key, &path).await?;
+        keep_audio(backend, &key, &path, copy).await?;
         describe_from_tags(&mut m, tags, &path);
         m.content_hash = key.as_str().to_owned();
         m.file_size = seen.size;
@@ -187,20 +199,45 @@ pub(super) async fn gone(
         })
         .collect();
     let walked: HashSet<&Path> = summary.files.iter().map(|r| r.path.as_path()).collect();
+    // Every folder that holds a file walked now, and every folder that held one before.
+    let yields = ancestors_of(walked.iter().copied());
+    let held_before = ancestors_of(before.keys().map(PathBuf::as_path));
     let below = |p: &Path| folders.iter().find(|f| p.starts_with(f));
     let mut out = Vec::new();
     let mut removed: HashSet<SongId> = HashSet::new();
     for (path, s) in before {
         let Some(folder) = below(path) else { continue };
+        // A path walked now that holds another song (its file replaced): the song it held
+        // keeps playing from another file of its own, where there is one.
+        if walked.contains(path.as_path())
+            && state.get(path).is_some_and(|now| now.id != s.id)
+            && live.contains(&s.id)
+        {
+            if let Some(r) = repoint(backend, s, state, folders).await? {
+                out.push(r);
+            }
+            continue;
+        }
         if walked.contains(path.as_path())
             || unreadable.iter().any(|u| path.starts_with(u))
             || std::fs::symlink_metadata(path).is_ok()
         {
             continue;
         }
-        if held.contains(&s.id) || !live.contains(&s.id) {
-            // Followed to another path, or no longer in the library: nothing to remember.
+        // Followed to another path this run, still at another path the last ingests saw (in
+        // a folder not walked now), or no longer in the library: nothing to remember.
+        let elsewhere = || {
+            before
+                .iter()
+                .any(|(p, o)| o.id == s.id && p != path && std::fs::metadata(p).is_ok())
+        };
+        if held.contains(&s.id) || !live.contains(&s.id) || elsewhere() {
             state.remove(path);
+            if live.contains(&s.id)
+                && let Some(r) = repoint(backend, s, state, folders).await?
+            {
+                out.push(r);
+            }
             continue;
         }
         if !prune && !removed.insert(s.id.clone()) {
@@ -210,21 +247,17 @@ pub(super) async fn gone(
             .get_metadata(&s.id)
             .await?
             .map_or_else(|| s.id.short().to_owned(), |m| m.display_name());
-        let emptied = !summary.files.iter().any(|r| r.path.starts_with(folder));
+        let blocker = prune_blocker(path, folder, &yields, &held_before);
         let outcome = if !prune {
             Outcome::Missing {
                 id: s.id.clone(),
                 title,
             }
-        } else if emptied {
+        } else if let Some(why) = blocker {
             failed(
                 path,
                 "not_pruned",
-                format!(
-                    "{}: nothing was found below {} where songs were; is it mounted? nothing was removed",
-                    path.display(),
-                    folder.display()
-                ),
+                format!("{}: {why}; nothing was removed", path.display()),
             )
             .outcome
         } else if removed.contains(&s.id) {
@@ -250,4 +283,115 @@ pub(super) async fn gone(
         });
     }
     Ok(out)
+}
+
+/// The song of a gone file held at another path: where its audio was kept from the gone file
+/// (a reference that no longer resolves), it is kept from a file the state holds now with the
+/// same bytes (a twin), else with the same audio under other tags (the song then takes that
+/// file's tags, as a retag: reported).
+async fn repoint(
+    backend: &dyn StorageBackend,
+    gone: &Seen,
+    state: &mut BTreeMap<PathBuf, Seen>,
+    folders: &[PathBuf],
+) -> AppResult<Option<FileReport>> {
+    let key = gone.key.clone().unwrap_or_else(|| gone.id.clone());
+    // Held, and served (a local reference is checked against its file).
+    let served = match backend.has_audio(&key).await {
+        Ok(true) => {
+            backend
+                .audio_url(&key, std::time::Duration::from_secs(60))
+                .await
+        }
+        Ok(false) => Err(StorageError::NotFound(key.to_string())),
+        Err(e) => Err(e),
+    };
+    match served {
+        Ok(_) => return Ok(None),
+        Err(e) if e.is_fatal() => return Err(e.into()),
+        Err(_) => {}
+    }
+    let key_of = |o: &Seen| o.key.clone().unwrap_or_else(|| o.id.clone());
+    let mut same_song: Vec<(PathBuf, Seen)> = state
+        .iter()
+        .filter(|(p, o)| o.id == gone.id && std::fs::metadata(p).is_ok())
+        .map(|(p, o)| (p.clone(), o.clone()))
+        .collect();
+    // Byte-identical twins first.
+    same_song.sort_by_key(|(_, o)| key_of(o) != key);
+    for (p, seen) in same_song {
+        if key_of(&seen) == key {
+            match backend.link_audio(&key, &p).await {
+                Ok(_) => return Ok(None),
+                Err(e) if e.is_fatal() => return Err(e.into()),
+                Err(e) => tracing::debug!("{}: not its audio: {e}", p.display()),
+            }
+            continue;
+        }
+        let path = p.clone();
+        let identified =
+            tokio::task::spawn_blocking(move || songrec_audio::identity::identify(&path)).await;
+        let Ok(Ok(i)) = identified else { continue };
+        if SongId::from_raw(&i.audio) != gone.id {
+            continue;
+        }
+        let tags = i
+            .tags
+            .with_file_name_fallback(&p)
+            .with_path_fallback(super::scan::below_root(&p, folders));
+        let r = retagged(backend, p, gone.id.clone(), seen, &tags, state, false).await?;
+        return Ok(Some(r));
+    }
+    Ok(None)
+}
+
+/// Every folder above each of `paths` (the paths' own parents and up).
+fn ancestors_of<'a>(paths: impl Iterator<Item = &'a Path>) -> HashSet<&'a Path> {
+    let mut out = HashSet::new();
+    for p in paths {
+        for a in p.ancestors().skip(1) {
+            if !out.insert(a) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Why the songs of the gone file `path` (below the walked `folder`) must not be pruned, if
+/// they must not: a folder on its way up to `folder` that is a mount point (its device is not
+/// its parent's: a disk that may go away), or that held songs before and yields none now while
+/// it is there (an unmounted disk, an emptied share). A folder that is itself gone was deleted,
+/// which prunes.
+fn prune_blocker(
+    path: &Path,
+    folder: &Path,
+    yields: &HashSet<&Path>,
+    held_before: &HashSet<&Path>,
+) -> Option<String> {
+    for dir in path.ancestors().skip(1) {
+        if !dir.starts_with(folder) {
+            break;
+        }
+        let Some(here) = songrec_fs::stamp(dir) else {
+            continue; // deleted with its songs
+        };
+        if held_before.contains(dir) && !yields.contains(dir) {
+            return Some(format!(
+                "nothing was found below {} where songs were; is it mounted?",
+                dir.display()
+            ));
+        }
+        if dir != folder
+            && let Some(parent) = dir.parent().and_then(songrec_fs::stamp)
+            && parent.dev != here.dev
+        {
+            return Some(format!(
+                "{} is a mount point: songrec does not prune below a mount point inside the folder it walks (ingest {} itself with --prune to prune there)",
+                dir.display(),
+                dir.display()
+            ));
+        }
+    }
+    None
 }

@@ -53,6 +53,12 @@ pub struct IngestOptions {
     /// The files are temporary (downloaded previews): store copies (`put_audio`) instead of
     /// keeping them the library's way (`link_audio`, a reference by default).
     pub copy_audio: bool,
+    /// Folders never walked: songrec's own (the library's data, the cache), so that a copy
+    /// of songrec's is never taken for a user's file.
+    pub exclude: Vec<PathBuf>,
+    /// Bring back songs deleted from the library whose files are as they were (without it,
+    /// such a file is [`Outcome::Deleted`]: kept out).
+    pub readd: bool,
 }
 
 /// What happened to one file.
@@ -100,6 +106,10 @@ pub enum Outcome {
         /// Display name.
         title: String,
     },
+    /// The file of a song deleted from the library (`songrec delete`, `dupes --delete`), as it
+    /// was when the song was deleted: kept out, so that a deletion sticks (`ingest --readd`
+    /// brings it back).
+    Deleted { id: SongId },
     /// Not ingested.
     Failed {
         /// Short stable reason kind (`unsupported_codec`, `corrupt`, `empty`, `storage`...).
@@ -169,6 +179,10 @@ impl IngestSummary {
     /// Songs removed because their files are gone (`prune`).
     pub fn removed(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Removed { .. }))
+    }
+    /// Files of songs deleted from the library, kept out.
+    pub fn kept_out(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Deleted { .. }))
     }
     /// Files that failed.
     pub fn failed(&self) -> Vec<&FileReport> {
@@ -253,7 +267,7 @@ pub async fn ingest(
         .iter()
         .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
         .collect();
-    let (files, scan_errors) = scan(&roots);
+    let (files, scan_errors) = scan(&roots, &opts.exclude);
     progress.start((files.len() + scan_errors.len()) as u64);
     let mut summary = IngestSummary::default();
     let folders: Vec<PathBuf> = roots.iter().filter(|r| r.is_dir()).cloned().collect();
@@ -268,6 +282,11 @@ pub async fn ingest(
         .filter(|v| !v.deleted)
         .map(|v| v.id.clone())
         .collect();
+    let deleted: HashSet<&SongId> = versions
+        .iter()
+        .filter(|v| v.deleted)
+        .map(|v| &v.id)
+        .collect();
     let before = opts
         .state_file
         .as_deref()
@@ -278,12 +297,21 @@ pub async fn ingest(
     let mut candidates = Vec::new();
     for path in files.iter() {
         match (before.get(path), stat(path)) {
-            (Some(s), Some((size, mtime_ns)))
-                if s.size == size && s.mtime_ns == mtime_ns && live.contains(&s.id) =>
-            {
+            (Some(s), Some(now)) if s.matches(&now) && live.contains(&s.id) => {
+                if s.ino == 0 {
+                    state.insert(path.clone(), s.restamped(&now));
+                }
                 let r = FileReport {
                     path: path.clone(),
                     outcome: Outcome::Unchanged,
+                };
+                summary.report(&*progress, r);
+            }
+            // A song deleted from the library while its file stayed: the deletion sticks.
+            (Some(s), Some(now)) if s.matches(&now) && deleted.contains(&s.id) && !opts.readd => {
+                let r = FileReport {
+                    path: path.clone(),
+                    outcome: Outcome::Deleted { id: s.id.clone() },
                 };
                 summary.report(&*progress, r);
             }
@@ -346,14 +374,26 @@ pub async fn ingest(
                 report
             }
             Work::Known { path, id, seen } => {
-                follow::known_file(backend, &before, path, id, seen, &mut state).await?
+                follow::known_file(
+                    backend,
+                    &before,
+                    path,
+                    id,
+                    seen,
+                    &mut state,
+                    opts.copy_audio,
+                )
+                .await?
             }
             Work::Retagged {
                 path,
                 id,
                 seen,
                 tags,
-            } => follow::retagged(backend, path, id, seen, &tags, &mut state).await?,
+            } => {
+                follow::retagged(backend, path, id, seen, &tags, &mut state, opts.copy_audio)
+                    .await?
+            }
             Work::Analysed {
                 path,
                 id,
@@ -374,11 +414,7 @@ pub async fn ingest(
                 summary.audio_secs += analysis.info.duration_secs;
                 let key = seen.key.clone().unwrap_or_else(|| id.clone());
                 // Audio first: metadata (the commit point) only follows stored audio.
-                let kept = if opts.copy_audio {
-                    backend.put_audio(&key, &path).await
-                } else {
-                    backend.link_audio(&key, &path).await
-                };
+                let kept = follow::keep_audio(backend, &key, &path, opts.copy_audio).await;
                 match kept {
                     Ok(out) => {
                         if out.kept == songrec_storage::AudioMode::Copy && !out.already_present {
@@ -474,7 +510,7 @@ fn analyse_one(
     known: &follow::Known,
     embedders: &[Arc<dyn Embedder>],
 ) -> Work {
-    let Some((size, mtime_ns)) = stat(path) else {
+    let Some(now) = stat(path) else {
         return Work::Skip(
             failed(
                 path,
@@ -488,12 +524,7 @@ fn analyse_one(
         Ok((key, _)) => key,
         Err(e) => return Work::Skip(failed(path, "io", e.to_string()), None),
     };
-    let mut seen = Seen {
-        size,
-        mtime_ns,
-        id: key.clone(),
-        key: Some(key.clone()),
-    };
+    let mut seen = Seen::new(&now, key.clone(), Some(key.clone()));
     if let Some(id) = known.by_key.get(&key) {
         seen.id = id.clone();
         return Work::Known {

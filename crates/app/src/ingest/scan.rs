@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use songrec_fs::Stamp;
 use songrec_storage::SongId;
 
 use super::{FileReport, Outcome};
@@ -32,11 +33,48 @@ pub fn readable_extensions() -> impl Iterator<Item = &'static str> {
 pub(super) struct Seen {
     pub(super) size: u64,
     pub(super) mtime_ns: u128,
+    /// Inode change time and number when the file was read (0: a state file of an earlier
+    /// version, which did not record them). See [`songrec_fs::Stamp`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) ctime_ns: u128,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) ino: u64,
     pub(super) id: SongId,
     /// SHA-256 of the file's bytes (the song's audio key), when it differs from the song id
     /// or was recorded (state files of earlier versions have none: their ids are the hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) key: Option<SongId>,
+}
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+impl Seen {
+    /// What was read of a file with this stamp.
+    pub(super) fn new(now: &Stamp, id: SongId, key: Option<SongId>) -> Seen {
+        Seen {
+            size: now.size,
+            mtime_ns: now.mtime_ns,
+            ctime_ns: now.ctime_ns,
+            ino: now.ino,
+            id,
+            key,
+        }
+    }
+
+    /// Whether the file, stamped `now`, is the one read: size, time, inode and change time.
+    /// (A state of an earlier version recorded no inode: size and time decide, once.)
+    pub(super) fn matches(&self, now: &Stamp) -> bool {
+        self.size == now.size
+            && self.mtime_ns == now.mtime_ns
+            && (self.ino == 0 || (self.ino == now.ino && self.ctime_ns == now.ctime_ns))
+    }
+
+    /// The same record with the file's stamp as it is `now` (for records without one).
+    pub(super) fn restamped(&self, now: &Stamp) -> Seen {
+        Seen::new(now, self.id.clone(), self.key.clone())
+    }
 }
 
 fn is_audio_name(p: &Path) -> bool {
@@ -46,8 +84,9 @@ fn is_audio_name(p: &Path) -> bool {
 }
 
 /// Lists candidate audio files under the given paths (files are taken as given), sorted,
-/// skipping hidden folders. Unreadable folders are reported as failures.
-pub fn scan(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
+/// skipping hidden folders and the folders in `exclude` (the library's own, the cache).
+/// Unreadable folders, and folders whose files cannot be looked at, are reported as failures.
+pub fn scan(roots: &[PathBuf], exclude: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let mut stack: Vec<PathBuf> = Vec::new();
@@ -66,26 +105,57 @@ pub fn scan(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
             });
         }
     }
+    let unreadable = |dir: &Path, err: std::io::Error| FileReport {
+        path: dir.to_path_buf(),
+        outcome: Outcome::Failed {
+            kind: "io".into(),
+            reason: format!(
+                "{}: cannot read folder: {err}; nothing below it was looked at (or pruned)",
+                dir.display()
+            ),
+        },
+    };
     while let Some(dir) = stack.pop() {
-        match std::fs::read_dir(&dir) {
-            Ok(entries) => {
-                for e in entries.flatten() {
-                    let p = e.path();
-                    let hidden = e.file_name().to_string_lossy().starts_with('.');
-                    match e.file_type() {
-                        Ok(t) if t.is_dir() && !hidden => stack.push(p),
-                        Ok(_) if p.is_file() && !hidden && is_audio_name(&p) => files.push(p),
-                        _ => {}
-                    }
-                }
+        if exclude.iter().any(|x| dir.starts_with(x)) {
+            continue;
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) => {
+                errors.push(unreadable(&dir, err));
+                continue;
             }
-            Err(err) => errors.push(FileReport {
-                path: dir.clone(),
-                outcome: Outcome::Failed {
-                    kind: "io".into(),
-                    reason: format!("{}: cannot read folder: {err}", dir.display()),
+        };
+        // A folder that can be listed but not entered (mode r--) names files that cannot be
+        // read: the folder is unreadable, its files are not "gone".
+        let mut blocked = None;
+        for e in entries {
+            let e = match e {
+                Ok(e) => e,
+                Err(err) => {
+                    blocked = Some(err);
+                    continue;
+                }
+            };
+            let p = e.path();
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(_) if is_audio_name(&p) => match std::fs::metadata(&p) {
+                    Ok(m) if m.is_file() => files.push(p),
+                    Ok(_) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => blocked = Some(err),
                 },
-            }),
+                Ok(_) => {}
+                Err(err) => blocked = Some(err),
+            }
+        }
+        if let Some(err) = blocked {
+            files.retain(|f| f.parent() != Some(dir.as_path()));
+            errors.push(unreadable(&dir, err));
         }
     }
     files.sort();
@@ -142,8 +212,8 @@ pub fn unsupported_extensions(roots: &[PathBuf]) -> BTreeMap<String, usize> {
     seen
 }
 
-pub(super) fn stat(p: &Path) -> Option<(u64, u128)> {
-    songrec_fs::size_and_mtime(p)
+pub(super) fn stat(p: &Path) -> Option<Stamp> {
+    songrec_fs::stamp(p)
 }
 
 /// `path` below the folder given to `ingest` that holds it (the nearest, when folders nest),
@@ -159,10 +229,12 @@ pub(super) fn below_root<'a>(path: &'a Path, folders: &[PathBuf]) -> &'a Path {
 
 pub(super) fn read_state(p: &Path) -> BTreeMap<PathBuf, Seen> {
     match std::fs::read(p) {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
-            tracing::warn!("ignoring unreadable ingest state {}: {e}", p.display());
-            BTreeMap::new()
-        }),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(songrec_fs::keyed_by_path)
+            .unwrap_or_else(|e| {
+                tracing::warn!("ignoring unreadable ingest state {}: {e}", p.display());
+                BTreeMap::new()
+            }),
         Err(_) => BTreeMap::new(),
     }
 }
@@ -181,7 +253,8 @@ pub(super) fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {
         let _ = std::fs::create_dir_all(parent);
     }
     let result = songrec_fs::write_atomic(path, |w| {
-        serde_json::to_writer(&mut *w, state).map_err(std::io::Error::other)
+        serde_json::to_writer(&mut *w, &songrec_fs::keyed_by_string(state))
+            .map_err(std::io::Error::other)
     });
     if let Err(e) = result {
         tracing::warn!(
@@ -195,16 +268,8 @@ pub(super) fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {
 pub fn remember(state_file: &Path, files: &[(PathBuf, SongId, SongId)]) {
     let mut state = read_state(state_file);
     for (path, id, key) in files {
-        if let Some((size, mtime_ns)) = stat(path) {
-            state.insert(
-                path.clone(),
-                Seen {
-                    size,
-                    mtime_ns,
-                    id: id.clone(),
-                    key: Some(key.clone()),
-                },
-            );
+        if let Some(now) = stat(path) {
+            state.insert(path.clone(), Seen::new(&now, id.clone(), Some(key.clone())));
         }
     }
     save_state(Some(state_file), &state);

@@ -16,6 +16,8 @@ fn opts(state: Option<&Path>) -> IngestOptions {
         state_file: state.map(Path::to_path_buf),
         prune: false,
         copy_audio: false,
+        exclude: Vec::new(),
+        readd: false,
     }
 }
 

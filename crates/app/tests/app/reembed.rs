@@ -32,6 +32,8 @@ async fn forced_run_resumes_from_its_state_file() {
             state_file: None,
             prune: false,
             copy_audio: false,
+            exclude: Vec::new(),
+            readd: false,
         },
         Arc::new(NoProgress),
     )
@@ -113,6 +115,8 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
             state_file: None,
             prune: false,
             copy_audio: false,
+            exclude: Vec::new(),
+            readd: false,
         },
         Arc::new(NoProgress),
     )

@@ -138,3 +138,28 @@ fn damaged_and_empty_files_are_errors_not_identities() {
     std::fs::write(&text, "not audio at all\n".repeat(100)).expect("write");
     assert!(identify(&text).is_err());
 }
+
+#[test]
+fn chained_ogg_files_that_share_their_first_section_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |name: &str| std::fs::read(real_recording("freedesktop", name)).unwrap();
+    let chain = |out: &str, parts: &[&str]| {
+        let p = dir.path().join(out);
+        let bytes: Vec<u8> = parts.iter().flat_map(|n| read(n)).collect();
+        std::fs::write(&p, bytes).unwrap();
+        identify(&p).unwrap()
+    };
+    let one = chain("one.oga", &["bell.oga"]);
+    let a = chain("a.oga", &["bell.oga", "complete.oga"]);
+    let b = chain("b.oga", &["bell.oga", "message.oga"]);
+    assert_ne!(a.audio, b.audio, "the second section is audio too");
+    assert_ne!(a.audio, one.audio);
+    assert!(a.audio_bytes > one.audio_bytes, "both sections hashed");
+    // A single section keeps the identity it always had.
+    assert_eq!(
+        one.audio,
+        identify(&real_recording("freedesktop", "bell.oga"))
+            .unwrap()
+            .audio
+    );
+}

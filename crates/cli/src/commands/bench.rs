@@ -453,6 +453,8 @@ async fn ingest_into(
         state_file: None,
         prune: false,
         copy_audio: false,
+        exclude: Vec::new(),
+        readd: false,
     };
     let cpu = songrec_neural::profile::process_cpu();
     let summary = songrec_app::ingest::ingest(

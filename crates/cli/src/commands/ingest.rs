@@ -37,6 +37,10 @@ pub struct IngestArgs {
     /// reported as missing.
     #[arg(long)]
     pub prune: bool,
+    /// Bring back songs deleted from the library (`songrec delete`, `dupes --delete`) whose
+    /// files are still here; without it a deletion sticks.
+    #[arg(long)]
+    pub readd: bool,
     /// How the local library keeps each new file: reference (the default: it stays where it
     /// is, nothing is copied), reflink (a copy-on-write clone; a copy where the file system
     /// cannot clone) or copy. Default: [library] audio.
@@ -79,6 +83,8 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         state_file,
         prune: args.prune,
         copy_audio: false,
+        exclude: factory::own_folders(cfg),
+        readd: args.readd,
     };
     let bar = progress_bar(
         !args.json,
@@ -119,7 +125,7 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             "{}",
             serde_json::json!({"summary": {"added": summary.added(), "skipped": summary.skipped(), "failed": failed.len(),
                 "moved": summary.moved(), "retagged": summary.retagged(), "missing": summary.missing(),
-                "removed": summary.removed(), "copies": summary.copies,
+                "removed": summary.removed(), "kept_out": summary.kept_out(), "copies": summary.copies,
                 "elapsed_secs": summary.elapsed_secs, "audio_secs": summary.audio_secs,
                 "interrupted": summary.interrupted}})
         );
@@ -140,6 +146,17 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         .filter(|&(n, _)| n > 0)
         .map(|(n, what)| format!("{n} {what}, "))
         .collect();
+        if summary.kept_out() > 0 {
+            followed.push_str(&format!(
+                "{} kept out (deleted from the library; --readd brings {} back), ",
+                summary.kept_out(),
+                if summary.kept_out() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            ));
+        }
         if summary.missing() > 0 {
             followed.push_str(&format!(
                 "{} missing (files gone; --prune removes {} from the library), ",

@@ -20,7 +20,7 @@ use songrec_testkit::fixtures::real_recording;
 use crate::bin;
 
 /// (path below the music folder, real recording).
-const LAYOUT: &[(&str, (&str, &str))] = &[
+pub(crate) const LAYOUT: &[(&str, (&str, &str))] = &[
     ("ASC/Soundtrack/01 Frontiers.mp3", ("asc", "frontiers.mp3")),
     (
         "ASC/Soundtrack/02 Machine Wars.mp3",
@@ -37,7 +37,7 @@ const LAYOUT: &[(&str, (&str, &str))] = &[
     ),
 ];
 
-fn music_folder(dir: &Path) -> PathBuf {
+pub(crate) fn music_folder(dir: &Path) -> PathBuf {
     let music = dir.join("My Music");
     for (rel, (sub, name)) in LAYOUT {
         let p = music.join(rel);
@@ -49,7 +49,7 @@ fn music_folder(dir: &Path) -> PathBuf {
 
 /// Every file below `dir` with its size, modification time and inode: what "never written"
 /// compares.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime, u64)> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime, u64)> {
     use std::os::unix::fs::MetadataExt;
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -68,7 +68,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime, u64)> 
 }
 
 /// Files inside the library of more than 4 KiB below `data/audio`: copies of audio.
-fn audio_sized_files(lib: &Path) -> Vec<PathBuf> {
+pub(crate) fn audio_sized_files(lib: &Path) -> Vec<PathBuf> {
     snapshot(&lib.join("data").join("audio"))
         .into_iter()
         .filter(|(_, (len, _, _))| *len > 4096)
@@ -76,7 +76,7 @@ fn audio_sized_files(lib: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn songrec(home: &Path, lib: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn songrec(home: &Path, lib: &Path, args: &[&str]) -> std::process::Output {
     std::fs::create_dir_all(home).unwrap();
     bin()
         .at_home(home)
@@ -86,7 +86,7 @@ fn songrec(home: &Path, lib: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn songs(lib: &Path) -> BTreeMap<String, SongMetadata> {
+pub(crate) fn songs(lib: &Path) -> BTreeMap<String, SongMetadata> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let b = LocalBackend::open(lib).unwrap();
@@ -111,7 +111,7 @@ fn vector_bits(lib: &Path, id: &SongId) -> Vec<u32> {
 }
 
 /// Where the library reads a song's audio from, or why it cannot.
-fn audio_of(lib: &Path, m: &SongMetadata) -> Result<PathBuf, StorageError> {
+pub(crate) fn audio_of(lib: &Path, m: &SongMetadata) -> Result<PathBuf, StorageError> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let b = LocalBackend::open(lib).unwrap();
@@ -126,7 +126,7 @@ fn audio_of(lib: &Path, m: &SongMetadata) -> Result<PathBuf, StorageError> {
 
 /// The same stream, new tags, written over the file as a tagger that writes a new file and
 /// renames it does.
-fn retag(path: &Path, title: &str) {
+pub(crate) fn retag(path: &Path, title: &str) {
     let tmp = path.with_extension(format!(
         "new.{}",
         path.extension().unwrap().to_string_lossy()

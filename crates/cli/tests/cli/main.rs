@@ -8,6 +8,7 @@ mod damage;
 mod discover;
 mod docs;
 mod doors;
+mod edges;
 mod in_place;
 mod library;
 mod messages;

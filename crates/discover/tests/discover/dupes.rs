@@ -42,6 +42,8 @@ async fn ingest_dsp(lib: &LocalBackend, music: &Path) -> songrec_app::ingest::In
         state_file: None,
         prune: false,
         copy_audio: false,
+        exclude: Vec::new(),
+        readd: false,
     };
     let s = ingest(lib, &[music.to_path_buf()], &opts, Arc::new(NoProgress))
         .await

@@ -65,6 +65,8 @@ fn build_library(dir: &Path, extra: &dyn Fn(&Path)) -> PathBuf {
             state_file: None,
             prune: false,
             copy_audio: false,
+            exclude: Vec::new(),
+            readd: false,
         };
         let s = ingest(&backend, &[music], &opts, Arc::new(NoProgress))
             .await

@@ -119,6 +119,8 @@ async fn astra_audio_is_a_redirect_to_a_presigned_url() {
         state_file: None,
         prune: false,
         copy_audio: false,
+        exclude: Vec::new(),
+        readd: false,
     };
     let s = songrec_app::ingest::ingest(
         backend.as_ref(),
