@@ -11,7 +11,7 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use songrec_app::previews::{PreviewError, PreviewOptions, PreviewOutcome, fetch_and_ingest};
-use songrec_storage::{Filter, StorageBackend};
+use songrec_storage::{Filter, StorageBackend, StorageBackendExt};
 
 fn ffmpeg_m4a(dir: &Path, name: &str, style: &str, seed: u64) -> Vec<u8> {
     let wav = dir.join(format!("{name}.wav"));
@@ -253,4 +253,71 @@ async fn an_endless_search_answer_stops_at_the_cap() {
         flood.sent()
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// A preview whose audio the library already has from the user's file under other tags: the
+/// song takes the preview's tags and keeps its audio as a copy, never as a reference to the
+/// download, which is deleted once ingested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_of_a_song_under_other_tags_is_kept_as_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (replay, addr) = start_replay(dir.path()).await;
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    let src = dir.path().join("good1-as-served.m4a");
+    std::fs::write(&src, &replay.files["good1.m4a"]).unwrap();
+    let mine = music.join("mine.m4a");
+    songrec_testkit::audio::ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-map",
+        "0:a",
+        "-c",
+        "copy",
+        "-metadata",
+        "title=Mine",
+        mine.to_str().unwrap(),
+    ]);
+    let backend = songrec_local::LocalBackend::open(dir.path().join("lib")).unwrap();
+    let ingest_opts = songrec_app::ingest::IngestOptions {
+        jobs: 2,
+        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
+        batch_size: 8,
+        state_file: Some(dir.path().join("state.json")),
+        prune: false,
+        copy_audio: false,
+        exclude: Vec::new(),
+        readd: false,
+    };
+    let s = songrec_app::ingest::ingest(
+        &backend,
+        &[music.clone()],
+        &ingest_opts,
+        Arc::new(songrec_app::ingest::NoProgress),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.added(), 1, "{:?}", s.files);
+
+    let mut opts = PreviewOptions::new(&format!("http://{addr}/"), dir.path().join("staging"));
+    opts.jobs = 2;
+    let reports = fetch_and_ingest(&backend, "replay band", &opts)
+        .await
+        .unwrap();
+    assert!(
+        reports
+            .iter()
+            .any(|r| matches!(r.outcome, PreviewOutcome::AlreadyInLibrary { .. })),
+        "the preview is the user's song under other tags"
+    );
+    let songs = backend.list_all(&Filter::default()).await.unwrap();
+    for m in &songs {
+        let dest = dir.path().join(format!("{}.out", m.id));
+        backend
+            .get_audio(&m.audio_key(), &dest)
+            .await
+            .unwrap_or_else(|e| panic!("{}: audio lost: {e}", m.title));
+    }
+    // The user's file is untouched.
+    assert!(mine.exists());
 }
