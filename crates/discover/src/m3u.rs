@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use songrec_storage::{SongMetadata, StorageBackend, StorageError};
+use songrec_storage::{SongMetadata, StorageBackend};
 
 use crate::fsutil::write_atomic;
 use crate::playlist::Playlist;
@@ -146,11 +146,12 @@ pub async fn write(
         let m = &e.song;
         let url = match backend.audio_url(&m.audio_key(), opts.url_expiry).await {
             Ok(u) => u,
-            Err(StorageError::NotFound(_) | StorageError::Stale { .. }) => {
+            Err(err) if err.is_fatal() => return Err(err.into()),
+            // Gone, changed since analysed, unreadable: named, and the list goes on.
+            Err(_) => {
                 report.missing.push(m.display_name());
                 continue;
             }
-            Err(err) => return Err(err.into()),
         };
         let local = url::Url::parse(&url)
             .ok()
@@ -177,11 +178,11 @@ pub async fn write(
                         .map_err(|e| DiscoverError::io(&audio_dir, e))?;
                     match backend.get_audio(&m.audio_key(), &dest).await {
                         Ok(_) => report.fetched += 1,
-                        Err(StorageError::NotFound(_)) => {
+                        Err(err) if err.is_fatal() => return Err(err.into()),
+                        Err(_) => {
                             report.missing.push(m.display_name());
                             continue;
                         }
-                        Err(err) => return Err(err.into()),
                     }
                 }
                 dest
