@@ -1,9 +1,13 @@
 //! A bounded load test of `GET /api/v1/songs/{id}/similar` over loopback: N concurrent clients
 //! for T seconds against a synthetic library (metadata + random unit vectors of the DSP model),
 //! reporting throughput and latency percentiles. Numbers are printed, never asserted.
+//! With `--subsonic`, the Subsonic API instead (`/rest/`, one client): the first `getArtists`
+//! (which groups the library), then `getArtists`, `getAlbumList2` pages, `search3` (a word, and
+//! the empty query's pages) and the start of a `stream` (headers and the first bytes).
 //!
 //! ```sh
 //! cargo run --release -p songrec-server --example loadtest -- --songs 10000 --clients 8 --seconds 10
+//! cargo run --release -p songrec-server --example loadtest -- --songs 100000 --subsonic
 //! # against a server started elsewhere (its library must be the one in --dir):
 //! cargo run --release -p songrec-server --example loadtest -- --url http://127.0.0.1:8080 --dir DIR
 //! ```
@@ -36,6 +40,31 @@ struct Args {
     /// Test a server that is already running instead of one in this process.
     #[arg(long)]
     url: Option<String>,
+    /// Time the Subsonic API (`/rest/`) instead of `similar`.
+    #[arg(long)]
+    subsonic: bool,
+}
+
+/// Songs of the synthetic library that get audio (a short WAV each), for `stream`.
+const WITH_AUDIO: usize = 20;
+
+/// A WAV of `n`'s own: 0.5 s of 8-bit mono noise at 8 kHz.
+fn wav(n: usize) -> Vec<u8> {
+    let data: Vec<u8> = {
+        let mut rng = SplitMix::new(n as u64 + 1);
+        (0..4000).map(|_| (rng.next_u64() >> 56) as u8).collect()
+    };
+    let mut w = Vec::with_capacity(44 + data.len());
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32, 0x0001_0001, 8000, 8000, 0x0008_0001] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    w.extend_from_slice(&data);
+    w
 }
 
 const GENRES: &[&str] = &[
@@ -57,6 +86,17 @@ async fn build_library(dir: &std::path::Path, n: usize) -> anyhow_lite::Result<(
         let id = SongId::from_bytes(format!("loadtest song {i}").as_bytes());
         let mut m = SongMetadata::new(id, format!("Load Song {i}"));
         m.artist = Some(format!("Artist {}", i % 997));
+        m.album = Some(format!("Album {}", i % 4999));
+        if i < WITH_AUDIO {
+            let bytes = wav(i);
+            let key = SongId::from_bytes(&bytes);
+            let f = dir.join(format!(".loadtest-{i}.wav"));
+            std::fs::write(&f, &bytes)?;
+            backend.put_audio(&key, &f).await?;
+            m.content_hash = key.as_str().to_owned();
+            m.file_name = format!("song {i}.wav");
+            m.file_size = bytes.len() as u64;
+        }
         m.genre = Some(GENRES[i % GENRES.len()].to_owned());
         m.bpm = Some(70.0 + (i % 100) as f32);
         m.duration_secs = 180.0;
@@ -163,6 +203,113 @@ async fn scenario(
     );
 }
 
+/// The user of the Subsonic timings: `SONGREC_SUBSONIC_USER` and `SONGREC_SUBSONIC_PASSWORD`
+/// (for `--url`), else `bench`/`bench` (the server in this process is given it).
+fn bench_user() -> (String, String) {
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| "bench".into());
+    (
+        var("SONGREC_SUBSONIC_USER"),
+        var("SONGREC_SUBSONIC_PASSWORD"),
+    )
+}
+
+/// Times `runs` calls of `/rest/<call>?<query(run)>` one after the other and prints the
+/// latency percentiles. `first_bytes`: until the first body chunk (a stream's start).
+async fn timed(
+    base: &str,
+    label: &str,
+    runs: usize,
+    first_bytes: bool,
+    query: impl Fn(usize) -> String,
+) {
+    let client = reqwest::Client::new();
+    let (user, password) = bench_user();
+    let mut lat = Vec::with_capacity(runs);
+    let mut bad = 0;
+    for i in 0..runs {
+        let url = format!("{base}/rest/{}&u={user}&p={password}&f=json", query(i));
+        let t = Instant::now();
+        let ok = match client.get(&url).send().await {
+            Ok(mut r) if first_bytes => r.chunk().await.ok().flatten().is_some(),
+            Ok(r) => r.text().await.is_ok_and(|b| b.contains(r#""status":"ok""#)),
+            Err(_) => false,
+        };
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        bad += usize::from(!ok);
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "{label:<44} {runs:>3} runs, {bad} failed: latency ms p50 {:.1} p90 {:.1} max {:.1}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.9),
+        lat.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+/// The Subsonic API's calls a player makes to browse, page and search, and a stream's start.
+async fn subsonic(base: &str) {
+    let fixed = |q: &'static str| move |_| q.to_owned();
+    // The first call groups the library into artists and albums; later ones reuse that.
+    timed(
+        base,
+        "getArtists (first: groups the library)",
+        1,
+        false,
+        fixed("getArtists?"),
+    )
+    .await;
+    timed(base, "getArtists", 20, false, fixed("getArtists?")).await;
+    timed(
+        base,
+        "getAlbumList2 alphabeticalByName, pages of 50",
+        20,
+        false,
+        |i| {
+            format!(
+                "getAlbumList2?type=alphabeticalByName&size=50&offset={}",
+                i * 100
+            )
+        },
+    )
+    .await;
+    timed(
+        base,
+        "getAlbumList2 newest, 50",
+        20,
+        false,
+        fixed("getAlbumList2?type=newest&size=50"),
+    )
+    .await;
+    timed(base, "search3 one word", 20, false, |i| {
+        format!("search3?query=song+{i}7")
+    })
+    .await;
+    timed(
+        base,
+        "search3 empty query, pages of 500 songs",
+        20,
+        false,
+        |i| {
+            format!(
+                "search3?query=&artistCount=0&albumCount=0&songCount=500&songOffset={}",
+                i * 5000
+            )
+        },
+    )
+    .await;
+    timed(
+        base,
+        "stream, until the first bytes",
+        WITH_AUDIO,
+        true,
+        |i| {
+            let id = SongId::from_bytes(format!("loadtest song {i}").as_bytes());
+            format!("stream?id={id}")
+        },
+    )
+    .await;
+}
+
 #[tokio::main]
 async fn main() -> anyhow_lite::Result<()> {
     let args = Args::parse();
@@ -187,7 +334,12 @@ async fn main() -> anyhow_lite::Result<()> {
     let (base, _server) = match &args.url {
         Some(u) => (u.trim_end_matches('/').to_owned(), None),
         None => {
-            let server = songrec_testkit::server::serve(backend.clone(), |_| {}).await;
+            let (user, password) = bench_user();
+            let server = songrec_testkit::server::serve(backend.clone(), |o| {
+                o.subsonic.credentials.user = user;
+                o.subsonic.credentials.password = songrec_storage::Secret::new(password);
+            })
+            .await;
             (server.base.clone(), Some(server))
         }
     };
@@ -197,6 +349,10 @@ async fn main() -> anyhow_lite::Result<()> {
         dir.display(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if args.subsonic {
+        subsonic(&base).await;
+        return Ok(());
+    }
     let k = args.k;
     scenario(
         &format!("similar k={k}"),
