@@ -9,7 +9,7 @@ use mpd_client::client::{
     CommandError, ConnectWithPasswordError, ConnectionError, ConnectionEvent, ConnectionEvents,
     Subsystem,
 };
-use mpd_client::commands::{self, SongPosition};
+use mpd_client::commands::{self, Command, SongPosition};
 use mpd_client::protocol::command::Command as RawCommand;
 use mpd_client::responses::PlayState;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,6 +19,8 @@ use crate::error::{MpdError, MpdResult};
 
 /// How long connecting (and MPD's greeting) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long MPD may take to answer a command; past it the connection counts as lost.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One song of MPD's queue.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,13 +137,26 @@ impl Mpd {
         }
     }
 
+    /// A command that got no answer in time: the connection counts as lost.
+    fn no_answer(&self, name: &str) -> MpdError {
+        MpdError::Unreachable {
+            addr: self.addr.to_string(),
+            why: format!("no answer to `{name}` in {} s", COMMAND_TIMEOUT.as_secs()),
+        }
+    }
+
+    /// Sends a typed command, within [`COMMAND_TIMEOUT`].
+    async fn command<C: Command>(&self, name: &str, cmd: C) -> MpdResult<C::Response> {
+        let answer = self.client.command(cmd);
+        match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
+            Ok(r) => r.map_err(|e| self.fail(name, e)),
+            Err(_) => Err(self.no_answer(name)),
+        }
+    }
+
     /// The player's state.
     pub async fn player(&self) -> MpdResult<Player> {
-        let s = self
-            .client
-            .command(commands::Status)
-            .await
-            .map_err(|e| self.fail("status", e))?;
+        let s = self.command("status", commands::Status).await?;
         Ok(Player {
             current: s.current_song.map(|(p, id)| (p.0, id.0)),
             elapsed: s.elapsed.unwrap_or_default(),
@@ -151,11 +166,7 @@ impl Mpd {
 
     /// The whole queue, in order.
     pub async fn queue(&self) -> MpdResult<Vec<Entry>> {
-        let q = self
-            .client
-            .command(commands::Queue)
-            .await
-            .map_err(|e| self.fail("playlistinfo", e))?;
+        let q = self.command("playlistinfo", commands::Queue).await?;
         Ok(q.into_iter()
             .map(|s| Entry {
                 position: s.position.0,
@@ -169,28 +180,26 @@ impl Mpd {
     /// Appends `uri` to the queue; returns its entry id.
     pub async fn add(&self, uri: &str) -> MpdResult<u64> {
         let id = self
-            .client
-            .command(commands::Add::uri(uri))
-            .await
-            .map_err(|e| self.fail(&format!("addid {uri}"), e))?;
+            .command(&format!("addid {uri}"), commands::Add::uri(uri))
+            .await?;
         Ok(id.0)
     }
 
     /// Deletes the queue from `position` to its end.
     pub async fn delete_from(&self, position: usize) -> MpdResult<()> {
-        self.client
-            .command(commands::Delete::range(SongPosition(position)..))
-            .await
-            .map_err(|e| self.fail("delete", e))
+        let range = commands::Delete::range(SongPosition(position)..);
+        self.command("delete", range).await
     }
 
     /// MPD's `music_directory`, which it tells only over a local socket (`None` otherwise).
     pub async fn music_directory(&self) -> MpdResult<Option<PathBuf>> {
-        match self.client.raw_command(RawCommand::new("config")).await {
-            Ok(mut frame) => Ok(frame.get("music_directory").map(PathBuf::from)),
+        let answer = self.client.raw_command(RawCommand::new("config"));
+        match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
+            Ok(Ok(mut frame)) => Ok(frame.get("music_directory").map(PathBuf::from)),
             // 4: permission denied (not a local client).
-            Err(CommandError::ErrorResponse { error, .. }) if error.code == 4 => Ok(None),
-            Err(e) => Err(self.fail("config", e)),
+            Ok(Err(CommandError::ErrorResponse { error, .. })) if error.code == 4 => Ok(None),
+            Ok(Err(e)) => Err(self.fail("config", e)),
+            Err(_) => Err(self.no_answer("config")),
         }
     }
 
