@@ -98,6 +98,21 @@ fn radio_once(mpd: &MpdServer, extra: &[&str]) -> Output {
     run(&shared().lib, &args)
 }
 
+/// The file names of a `playlist --json`'s songs, in order.
+fn file_names(v: &serde_json::Value) -> Vec<String> {
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["song"]["file_name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The file name of an MPD URI.
+fn file_of(uri: &str) -> String {
+    uri.rsplit('/').next().unwrap_or(uri).to_owned()
+}
+
 fn assert_no_repeats(queue: &[String]) {
     let distinct: HashSet<&String> = queue.iter().collect();
     assert_eq!(
@@ -139,16 +154,8 @@ fn playlist_mpd_appends_the_mix_and_replace_clears_what_follows() {
     assert_eq!(q[..2], ["asc/frontiers.mp3", "freedesktop/bell.oga"]);
     assert_no_repeats(&q);
     // The queued songs are the playlist's, in its order.
-    let names: Vec<String> = v["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["song"]["file_name"].as_str().unwrap().to_owned())
-        .collect();
-    let queued: Vec<String> = q[2..]
-        .iter()
-        .map(|u| u.rsplit('/').next().unwrap().to_owned())
-        .collect();
+    let names = file_names(&v);
+    let queued: Vec<String> = q[2..].iter().map(|u| file_of(u)).collect();
     assert_eq!(queued, names);
 
     // --replace: what follows the current song goes, then the new mix.
@@ -455,13 +462,7 @@ fn a_skip_steers_the_refill_away_from_songs_like_it() {
         .chain(["--embedder", "dsp", "--json"])
         .collect::<Vec<_>>(),
     );
-    let v = songrec_testkit::cli::json(&o);
-    let near: Vec<String> = v["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["song"]["file_name"].as_str().unwrap().to_owned())
-        .collect();
+    let near = file_names(&songrec_testkit::cli::json(&o));
     // The song queued after skipping frontiers, with and without the rule.
     let refill = |avoid: &str| {
         let mpd = mpd_with(&["asc/frontiers.mp3"], None);
@@ -473,7 +474,7 @@ fn a_skip_steers_the_refill_away_from_songs_like_it() {
         radio.expect("queued 1 after");
         let q = mpd.queue();
         assert_eq!(q.len(), 3, "{q:#?}");
-        q[2].rsplit('/').next().unwrap().to_owned()
+        file_of(&q[2])
     };
     let plain = refill("0");
     assert!(
