@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use songrec_app::ingest::{IngestOptions, NoProgress};
+use songrec_app::ingest::{IngestOptions, IngestSummary, NoProgress};
 use songrec_server::{AppState, Server, ServerOptions};
 use songrec_storage::StorageBackend;
 
@@ -51,27 +51,26 @@ pub fn ingest_dsp(music: &Path, root: &Path, expected: usize) {
         .unwrap();
     rt.block_on(async {
         let backend = songrec_local::LocalBackend::open(root).unwrap();
-        let opts = IngestOptions {
-            jobs: 2,
-            embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
-            batch_size: 32,
-            state_file: None,
-            prune: false,
-            copy_audio: false,
-            exclude: Vec::new(),
-            readd: false,
-        };
-        let s = songrec_app::ingest::ingest(
-            &backend,
-            &[music.to_path_buf()],
-            &opts,
-            Arc::new(NoProgress),
-        )
-        .await
-        .unwrap();
+        let s = ingest_dsp_into(&backend, music).await;
         assert_eq!(s.added(), expected, "{s:?}");
         backend.flush().await.unwrap();
     });
+}
+
+/// Ingests the audio files under `music` into `backend` with the `dsp` embedder (a library
+/// that can reference files does; the cloud stores copies).
+pub async fn ingest_dsp_into(backend: &dyn StorageBackend, music: &Path) -> IngestSummary {
+    let opts = IngestOptions {
+        jobs: 2,
+        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
+        batch_size: 32,
+        state_file: None,
+        prune: false,
+        copy_audio: false,
+    };
+    songrec_app::ingest::ingest(backend, &[music.to_path_buf()], &opts, Arc::new(NoProgress))
+        .await
+        .unwrap()
 }
 
 /// The shared library (built on first use, once per process).

@@ -16,6 +16,7 @@ use songrec_testkit::server::{Running, serve};
 mod access;
 mod browse;
 mod clients;
+mod cloud;
 mod ears;
 mod marks;
 
