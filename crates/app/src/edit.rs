@@ -90,6 +90,55 @@ fn set_field(m: &mut SongMetadata, key: &str, value: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Carries what was set by hand on `saved` (a song pruned when its file went away) onto `new`
+/// (the same song analysed again when its file came back): described fields edited by hand,
+/// the user's tags, and every other field the analysis does not write (free-form fields, stars,
+/// plays). What describes the file comes from `new`.
+///
+/// ```
+/// use songrec_app::edit::{apply, carry_edits, Edit};
+/// use songrec_storage::{SongId, SongMetadata};
+/// let mut saved = SongMetadata::new(SongId::from_bytes(b"x"), "From tags");
+/// let e = Edit { genre: Some("Chiptune".into()), set: vec![("label".into(), "Warp".into())], add_tags: vec!["fav".into()], ..Edit::default() };
+/// apply(&mut saved, &e).unwrap();
+/// let mut new = SongMetadata::new(SongId::from_bytes(b"x"), "From tags");
+/// new.genre = Some("Game".into());
+/// carry_edits(&saved, &mut new);
+/// assert_eq!(new.genre.as_deref(), Some("Chiptune"));
+/// assert_eq!(new.extra["label"], "Warp");
+/// assert_eq!(new.tags, vec!["fav".to_string()]);
+/// ```
+pub fn carry_edits(saved: &SongMetadata, new: &mut SongMetadata) {
+    use crate::extra::{TAG_SOURCES, field_source, set_field_source};
+    for f in ["title", "artist", "album", "genre", "track", "disc", "year"] {
+        if field_source(saved, f) != Some("edit") {
+            continue;
+        }
+        match f {
+            "title" => new.title = saved.title.clone(),
+            "artist" => new.artist = saved.artist.clone(),
+            "album" => new.album = saved.album.clone(),
+            "genre" => new.genre = saved.genre.clone(),
+            other => {
+                if let Some(v) = saved.extra.get(other) {
+                    new.extra.insert(other.to_owned(), v.clone());
+                }
+            }
+        }
+        set_field_source(new, f, Some("edit"));
+    }
+    for t in &saved.tags {
+        if !new.tags.contains(t) {
+            new.tags.push(t.clone());
+        }
+    }
+    for (k, v) in &saved.extra {
+        if k != TAG_SOURCES && !new.extra.contains_key(k) {
+            new.extra.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 /// Applies `e`; if anything changed, bumps the version and update time. Returns whether it did.
 pub fn apply(m: &mut SongMetadata, e: &Edit) -> AppResult<bool> {
     let before = m.clone();

@@ -494,7 +494,7 @@ fn check_reference(ptr: &Pointer, file: &Path, id: &SongId, trust: Trust) -> Sto
     let (actual, _) = SongId::from_file(file)?;
     if actual != *id {
         return Err(stale(
-            "the file's bytes differ from the audio songrec analysed (retagged or replaced)".into(),
+            "the file's bytes changed since songrec analysed it (retagged or replaced)".into(),
         ));
     }
     Ok(())

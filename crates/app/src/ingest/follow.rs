@@ -185,6 +185,7 @@ pub(super) async fn gone(
     unreadable: &[PathBuf],
     live: &HashSet<SongId>,
     prune: bool,
+    pruned: &mut BTreeMap<SongId, songrec_storage::SongMetadata>,
 ) -> AppResult<Vec<FileReport>> {
     let held: HashSet<SongId> = summary
         .files
@@ -243,9 +244,9 @@ pub(super) async fn gone(
         if !prune && !removed.insert(s.id.clone()) {
             continue; // another path of the same song, already reported
         }
-        let title = backend
-            .get_metadata(&s.id)
-            .await?
+        let meta = backend.get_metadata(&s.id).await?;
+        let title = meta
+            .as_ref()
             .map_or_else(|| s.id.short().to_owned(), |m| m.display_name());
         let blocker = prune_blocker(path, folder, &yields, &held_before);
         let outcome = if !prune {
@@ -268,6 +269,9 @@ pub(super) async fn gone(
                 Ok(_) => {
                     removed.insert(s.id.clone());
                     state.remove(path);
+                    if let Some(m) = meta {
+                        pruned.insert(s.id.clone(), m);
+                    }
                     Outcome::Removed {
                         id: s.id.clone(),
                         title,

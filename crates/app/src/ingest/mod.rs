@@ -34,7 +34,7 @@ pub use scan::{
     AUDIO_EXTENSIONS, UNREADABLE_EXTENSIONS, load_state, readable_extensions, remember, scan,
     unsupported_extensions,
 };
-use scan::{Seen, below_root, read_state, save_state, stat};
+use scan::{Seen, below_root, read_pruned, read_state, save_pruned, save_state, stat};
 
 /// How to ingest.
 #[derive(Clone)]
@@ -292,6 +292,13 @@ pub async fn ingest(
         .as_deref()
         .map_or_else(BTreeMap::new, read_state);
     let mut state = before.clone();
+    // Songs pruned before, whose hand edits come back with their files.
+    let mut pruned = opts
+        .state_file
+        .as_deref()
+        .map(read_pruned)
+        .unwrap_or_default();
+    let mut pruned_changed = false;
 
     // Files as they were: reported at once, never read.
     let mut candidates = Vec::new();
@@ -433,6 +440,10 @@ pub async fn ingest(
                     }
                 }
                 let mut metadata = metadata_from(&id, &key, &analysis, seen.size);
+                if let Some(saved) = pruned.remove(&id) {
+                    crate::edit::carry_edits(&saved, &mut metadata);
+                    pruned_changed = true;
+                }
                 fingerprint.insert_into(&mut metadata);
                 let warnings = file_warnings(&analysis.info);
                 let embeddings = analysis
@@ -492,14 +503,21 @@ pub async fn ingest(
             &unreadable,
             &live,
             opts.prune,
+            &mut pruned,
         )
         .await?;
+        pruned_changed |= gone
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Removed { .. }));
         for r in gone {
             summary.report(&*progress, r);
         }
     }
     backend.flush().await?;
     save_state(opts.state_file.as_deref(), &state);
+    if pruned_changed && let Some(f) = opts.state_file.as_deref() {
+        save_pruned(f, &pruned);
+    }
     summary.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use songrec_fs::Stamp;
-use songrec_storage::SongId;
+use songrec_storage::{SongId, SongMetadata};
 
 use super::{FileReport, Outcome};
 
@@ -273,4 +273,30 @@ pub fn remember(state_file: &Path, files: &[(PathBuf, SongId, SongId)]) {
         }
     }
     save_state(Some(state_file), &state);
+}
+
+/// Songs `--prune` removed, as they were, by id: kept beside the state file so that a song whose
+/// file comes back (a disk mounted again) gets its hand edits back ([`crate::edit::carry_edits`]).
+pub(super) fn pruned_file(state_file: &Path) -> PathBuf {
+    state_file.with_extension("pruned.json")
+}
+
+pub(super) fn read_pruned(state_file: &Path) -> BTreeMap<SongId, SongMetadata> {
+    std::fs::read(pruned_file(state_file))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+pub(super) fn save_pruned(state_file: &Path, pruned: &BTreeMap<SongId, SongMetadata>) {
+    let path = pruned_file(state_file);
+    let result = songrec_fs::write_atomic(&path, |w| {
+        serde_json::to_writer(&mut *w, pruned).map_err(std::io::Error::other)
+    });
+    if let Err(e) = result {
+        tracing::warn!(
+            "could not save {} (hand edits of pruned songs may not come back with them): {e}",
+            path.display()
+        );
+    }
 }

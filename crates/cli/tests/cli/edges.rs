@@ -524,3 +524,38 @@ fn relinking_a_second_folder_keeps_the_first_folders_references() {
         audio_of(&lib, s).unwrap_or_else(|e| panic!("{}: {e}", s.file_name));
     }
 }
+
+#[test]
+fn a_hand_edit_comes_back_with_a_pruned_song() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
+    let music = music_folder(dir.path());
+    let m = music.to_str().unwrap();
+    ingest(&home, &lib, &[m]);
+    let bell = songs(&lib).remove("01 Bell.oga").unwrap();
+    ok(&songrec(
+        &home,
+        &lib,
+        &[
+            "edit",
+            bell.id.as_str(),
+            "--set",
+            "genre=Chiptune",
+            "--set",
+            "mood=calm",
+        ],
+    ));
+    // The file goes away and the song is pruned; the file comes back.
+    let file = music.join(LAYOUT[3].0);
+    let aside = dir.path().join("bell.oga");
+    std::fs::rename(&file, &aside).unwrap();
+    let out = ingest(&home, &lib, &["--prune", m]);
+    assert!(out.contains("1 removed"), "{out}");
+    std::fs::rename(&aside, &file).unwrap();
+    let out = ingest(&home, &lib, &[m]);
+    assert!(out.contains("ingested 1 new"), "{out}");
+    let back = songs(&lib).remove("01 Bell.oga").unwrap();
+    assert_eq!(back.id, bell.id);
+    assert_eq!(back.genre.as_deref(), Some("Chiptune"), "{back:?}");
+    assert_eq!(back.extra["mood"], "calm");
+}
