@@ -291,7 +291,7 @@ async fn a_preview_of_a_song_under_other_tags_is_kept_as_a_copy() {
     };
     let s = songrec_app::ingest::ingest(
         &backend,
-        &[music.clone()],
+        std::slice::from_ref(&music),
         &ingest_opts,
         Arc::new(songrec_app::ingest::NoProgress),
     )
