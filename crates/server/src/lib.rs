@@ -45,6 +45,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use futures::FutureExt;
 use songrec_audio::Embedder;
 use songrec_storage::StorageBackend;
@@ -430,7 +431,14 @@ impl Server {
     ) -> Result<(), ServerError> {
         // The peer's address reaches the handlers (the Subsonic API counts failed sign-ins by it).
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        // No Nagle delay: a response's headers and first bytes leave at once (with it, a small
+        // write after another waits for the client's delayed ACK, about 40 ms).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(ServerError::Serve)
