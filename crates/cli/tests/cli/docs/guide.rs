@@ -58,6 +58,14 @@ const NOT_RUN: &[(&str, &str)] = &[
         "a release build of an example, and 100,000 songs through the cloud (about 20 minutes)",
     ),
     (
+        "songrec playlist --seed \"Teardrop\" -n 20 --mpd",
+        "needs an MPD to queue on; crates/cli/tests/cli/mpd.rs runs playlist --mpd against one",
+    ),
+    (
+        "songrec radio",
+        "needs an MPD playing; crates/cli/tests/cli/mpd.rs runs the radio against one",
+    ),
+    (
         "scripts/fuzz.sh",
         "cargo-fuzz on a nightly toolchain; the fuzz targets' corpora are replayed by songrec-local's tests",
     ),
