@@ -57,6 +57,8 @@ pub struct MusicFolder {
     by_key: HashMap<SongId, PathBuf>,
     /// Files hashed now (the others were known from the state file).
     pub hashed: usize,
+    /// The files hashed now, by key: new or changed since the last index.
+    pub fresh: Vec<(SongId, PathBuf)>,
     /// Files that could not be read, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
 }
@@ -96,7 +98,10 @@ impl MusicFolder {
         for r in results {
             match r {
                 Ok((p, h, hashed)) => {
-                    out.hashed += usize::from(hashed);
+                    if hashed {
+                        out.hashed += 1;
+                        out.fresh.push((h.key.clone(), p.clone()));
+                    }
                     out.by_key.entry(h.key.clone()).or_insert_with(|| p.clone());
                     after.insert(p, h);
                 }

@@ -58,6 +58,9 @@ impl songrec_sync::engine::LocalFiles for Files {
     fn find(&self, key: &SongId) -> Option<std::path::PathBuf> {
         self.0.find(key).map(std::path::Path::to_path_buf)
     }
+    fn fresh(&self) -> Vec<(SongId, std::path::PathBuf)> {
+        self.0.fresh.clone()
+    }
 }
 
 fn plan_line(r: &SyncReport) -> String {

@@ -559,3 +559,60 @@ fn a_hand_edit_comes_back_with_a_pruned_song() {
     assert_eq!(back.genre.as_deref(), Some("Chiptune"), "{back:?}");
     assert_eq!(back.extra["mood"], "calm");
 }
+
+#[test]
+fn a_file_that_appears_later_replaces_the_downloaded_copy_at_the_next_sync() {
+    let cloud = songrec_testkit::LocalCloud::start_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |home: &Path, args: &[&str]| -> String {
+        std::fs::create_dir_all(home).unwrap();
+        let lib = home.join("library");
+        let o = crate::bin()
+            .at_home(home)
+            .envs(cloud.env())
+            .args(["--library", lib.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        ok(&o)
+    };
+    let o = crate::bin()
+        .at_home(cloud.dir())
+        .envs(cloud.env())
+        .args(["--storage-backend", "astra", "init-astra"])
+        .output()
+        .unwrap();
+    ok(&o);
+    let music_a = music_folder(&dir.path().join("a"));
+    let (home_a, home_b) = (dir.path().join("home-a"), dir.path().join("home-b"));
+    run(
+        &home_a,
+        &["ingest", "--embedder", "dsp", music_a.to_str().unwrap()],
+    );
+    run(&home_a, &["sync"]);
+    // B has four of the five files: the fifth is downloaded.
+    let music_b = dir.path().join("b").join("Music");
+    for (rel, _) in &LAYOUT[..4] {
+        let p = music_b.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::copy(music_a.join(rel), &p).unwrap();
+    }
+    let m = music_b.to_str().unwrap();
+    let out = run(&home_b, &["sync", "--music", m]);
+    assert!(out.contains("4 songs linked"), "{out}");
+    let lib_b = home_b.join("library");
+    assert_eq!(audio_sized_files(&lib_b).len(), 1);
+    // The fifth file arrives on B: the next sync plays it from there and drops the copy.
+    let fifth = music_b.join(LAYOUT[4].0);
+    std::fs::create_dir_all(fifth.parent().unwrap()).unwrap();
+    std::fs::copy(music_a.join(LAYOUT[4].0), &fifth).unwrap();
+    let out = run(&home_b, &["sync", "--music", m]);
+    assert!(out.contains("1 song linked"), "{out}");
+    assert!(
+        audio_sized_files(&lib_b).is_empty(),
+        "{:?}",
+        audio_sized_files(&lib_b)
+    );
+    let complete = songs(&lib_b).remove("02 Complete.oga").unwrap();
+    assert_eq!(audio_of(&lib_b, &complete).unwrap(), fifth);
+}

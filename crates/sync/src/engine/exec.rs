@@ -391,6 +391,33 @@ impl Exec<'_> {
         self.commit(&changes)
     }
 
+    /// Links the local side's audio to this machine's files read anew (see
+    /// [`LocalFiles::fresh`]) where the local side holds that audio already (a downloaded
+    /// copy: replaced by the file, which the backend checks byte for byte; a reference that
+    /// holds: left as it is). Audio no song here holds is not linked.
+    pub(super) async fn link_fresh_files(
+        &self,
+        files: &dyn super::LocalFiles,
+    ) -> Result<(), StorageError> {
+        for (key, path) in files.fresh() {
+            match self.local.has_audio(&key).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(_) => continue,
+            }
+            match self.local.link_audio(&key, &path).await {
+                Ok(out) if !out.already_present => {
+                    self.linked.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(_) => {}
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => tracing::warn!("{}: not linked: {e}", path.display()),
+            }
+        }
+        Ok(())
+    }
+
     /// Puts a song's audio, kept under its file's content hash on the `from` side, onto the
     /// other side: linked to this machine's own copy of the file when `--music` found one,
     /// else copied through a file in transit. A source without the audio is no error (a song

@@ -74,6 +74,13 @@ pub trait LocalFiles: Send + Sync + fmt::Debug {
     /// A file here whose bytes hash to `key` (the audio key of a song), if one is known. The
     /// caller links it with [`StorageBackend::link_audio`], which checks the bytes again.
     fn find(&self, key: &SongId) -> Option<PathBuf>;
+
+    /// The files read anew since the last index of the folder (new, or changed: a retag), by
+    /// key: a song whose audio here is a downloaded copy is linked to such a file after the
+    /// run, so a file that appears (or is retagged to match) replaces the copy by itself.
+    fn fresh(&self) -> Vec<(SongId, PathBuf)> {
+        Vec::new()
+    }
 }
 
 impl SyncOptions {
@@ -294,6 +301,11 @@ async fn run(
         linked: AtomicU64::new(0),
     };
     let result = ex.execute(actions, &mut report, progress).await;
+    if result.is_ok()
+        && let Some(files) = &opts.local_files
+    {
+        ex.link_fresh_files(files.as_ref()).await?;
+    }
     report.audio_linked = ex.linked.load(Ordering::SeqCst) as usize;
     let _ = std::fs::remove_dir_all(&opts.scratch_dir);
     result?;
