@@ -65,10 +65,11 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
     println!(
         "songrec: serving {shown} at http://{addr}/ (API: http://{addr}/api/v1/openapi.json); Ctrl-C stops"
     );
+    // On stderr: stdout's one line is what scripts read (and they may close it after).
     if subsonic_on {
-        println!("songrec: Subsonic apps: server http://{addr}/ (API under /rest/)");
+        eprintln!("songrec: Subsonic apps: server http://{addr}/ (API under /rest/)");
     } else {
-        println!(
+        eprintln!(
             "songrec: the Subsonic API (/rest/) refuses every sign-in: no user is configured (set [subsonic] user or SONGREC_SUBSONIC_USER, and SONGREC_SUBSONIC_PASSWORD)"
         );
     }

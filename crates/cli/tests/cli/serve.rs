@@ -10,6 +10,13 @@ use crate::bin;
 fn songrec(lib: &Path) -> Command {
     let mut c = bin().on_library(lib);
     c.current_dir(lib.parent().unwrap());
+    for v in [
+        "SONGREC_SUBSONIC_USER",
+        "SONGREC_SUBSONIC_PASSWORD",
+        "SONGREC_SUBSONIC_API_KEY",
+    ] {
+        c.env_remove(v);
+    }
     c
 }
 
@@ -73,7 +80,16 @@ fn serve_listens_on_loopback_answers_and_stops_on_sigterm() {
     assert!(st.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stopping"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stopping"), "{stderr}");
+    // No Subsonic user in this environment: said once, at the start.
+    assert_eq!(
+        stderr
+            .matches("the Subsonic API (/rest/) refuses every sign-in")
+            .count(),
+        1,
+        "{stderr}"
+    );
 }
 
 #[test]
