@@ -1,10 +1,10 @@
 //! The edges of a real collection as a model (issue 50): a small collection of real
 //! recordings goes through seeded random operations (copy, retag in place, move, delete,
 //! swap under preserved times, a disk that goes away and comes back, relink, an ingest stopped
-//! half way), with `ingest` (and at random `--prune`) between them, against a model of what
-//! the folder holds. After every step: no song whose file is there is lost, every song whose
-//! file is there plays, no audio served differs from the song's bytes, and songrec never wrote
-//! the music folder.
+//! half way, a hand edit), with `ingest` (and at random `--prune`) between them, against a
+//! model of what the folder holds. After every step: no song whose file is there is lost, every
+//! song whose file is there plays and keeps its hand edits, no audio served differs from the
+//! song's bytes, and songrec never wrote the music folder.
 //!
 //! `SONGREC_MODEL_STEPS` (default 150) and `SONGREC_MODEL_SEED` (default 50) choose the run;
 //! a longer run: `SONGREC_MODEL_STEPS=3000 cargo test -p songrec-app --test app edges_model`.
@@ -88,6 +88,8 @@ struct Model {
     files: Files,
     away: Option<(PathBuf, Files)>,
     next_name: usize,
+    /// The genre set by hand on each recording's song.
+    edits: HashMap<usize, String>,
 }
 
 /// An ingest that stops after `after` files (a run interrupted half way).
@@ -150,7 +152,7 @@ async fn random_edges_never_lose_a_song_or_serve_foreign_audio() {
             };
             PathBuf::from(here[rng.below(here.len())]).join(format!("n{}.oga", model.next_name))
         };
-        let op = rng.below(9);
+        let op = rng.below(10);
         let what = match op {
             0 => {
                 // A new file of some recording and tag set.
@@ -249,6 +251,28 @@ async fn random_edges_never_lose_a_song_or_serve_foreign_audio() {
                     .unwrap();
                 "relink".into()
             }
+            8 => {
+                // A hand edit of the song of a file that is there.
+                let Some(p) = pick(&mut rng) else { continue };
+                let (r, _) = model.files[&p];
+                let genre = format!("genre of step {step}");
+                let songs = lib.list_all(&Filter::default()).await.unwrap();
+                let Some(mut m) = songs.into_iter().find(|m| {
+                    songrec_app::extra::audio_id_of(m).unwrap_or_else(|| m.id.clone())
+                        == pool.identity[r]
+                }) else {
+                    continue;
+                };
+                let e = songrec_app::edit::Edit {
+                    genre: Some(genre.clone()),
+                    ..Default::default()
+                };
+                songrec_app::edit::apply(&mut m, &e).unwrap();
+                lib.put_metadata(&m).await.unwrap();
+                lib.flush().await.unwrap();
+                model.edits.insert(r, genre.clone());
+                format!("edit the song of {p:?}: {genre}")
+            }
             _ => "nothing".into(),
         };
         // Ingest, at random with --prune, at random stopped after a few files (then completed).
@@ -346,6 +370,15 @@ async fn check(
         let dest = tmp.path().join(m.id.as_str());
         if let Err(e) = lib.get_audio(&m.audio_key(), &dest).await {
             panic!("{p:?}: its song does not play: {e}\n{}", context());
+        }
+        // No hand edit is lost.
+        if let Some(g) = model.edits.get(&r) {
+            assert_eq!(
+                m.genre.as_ref(),
+                Some(g),
+                "{p:?}: the hand edit is lost\n{}",
+                context()
+            );
         }
     }
     // No audio served differs from the song's bytes.
