@@ -241,6 +241,14 @@ mod tests {
         .into();
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(!e.message().contains("token"), "{e}");
+        assert_eq!(e.retry_after(), Some(1), "a passing condition: retry");
+        let e: ApiError = StorageError::Unavailable {
+            backend: "astra".into(),
+            message: "the endpoint is not configured".into(),
+            transient: false,
+        }
+        .into();
+        assert_eq!(e.retry_after(), None);
         let e: ApiError = StorageError::NotFound("song 1234".into()).into();
         assert_eq!((e.status(), e.code()), (StatusCode::NOT_FOUND, "not_found"));
     }
