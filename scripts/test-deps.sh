@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently, and prints `export` lines for the test run:
 #   - Debian packages: ffmpeg (encodes test audio in every format), flock (util-linux),
+#     xfsprogs (a loop-mounted XFS for the reflink test),
 #     setfacl (acl: the ONNX Runtime discovery test puts an ACL on a folder),
 #     chromium, node and npm (the web page's browser test, crates/server/tests/server/e2e.rs),
 #     mpd and mpc (a real MPD for `songrec radio` and `playlist --mpd`, crates/cli/tests/cli/mpd.rs);
@@ -25,6 +26,8 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v flock >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v setfacl >/dev/null 2>&1 || need_apt+=(acl)
+# mkfs.xfs: the reflink test clones files on a loop-mounted XFS image.
+command -v mkfs.xfs >/dev/null 2>&1 || need_apt+=(xfsprogs)
 [ -x "${SONGREC_CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
