@@ -148,19 +148,10 @@ pub async fn song(c: &Call<'_>) -> Result<Reply, Fail> {
 /// `getGenres`: each genre with its songs and albums.
 pub async fn genres(c: &Call<'_>) -> Result<Reply, Fail> {
     let cat = c.catalog().await?;
-    let mut counts: BTreeMap<&str, (usize, std::collections::HashSet<&str>)> = BTreeMap::new();
-    for a in &cat.albums {
-        for m in cat.songs_at(&a.songs) {
-            if let Some(g) = m.genre.as_deref() {
-                let e = counts.entry(g).or_default();
-                e.0 += 1;
-                e.1.insert(a.id.as_str());
-            }
-        }
-    }
-    let genres: Vec<Value> = counts
-        .into_iter()
-        .map(|(g, (songs, albums))| json!({"value": g, "songCount": songs, "albumCount": albums.len()}))
+    let genres: Vec<Value> = cat
+        .genres
+        .iter()
+        .map(|(g, songs, albums)| json!({"value": g, "songCount": songs, "albumCount": albums}))
         .collect();
     Ok(Reply::one("genres", json!({ "genre": genres })))
 }

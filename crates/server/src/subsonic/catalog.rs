@@ -110,6 +110,12 @@ pub struct Catalog {
     pub artists: Vec<Artist>,
     /// Albums, ordered by artist then name.
     pub albums: Vec<Album>,
+    /// Indexes into `albums`, newest first (`getAlbumList2` `newest`).
+    pub newest: Vec<usize>,
+    /// Indexes into `albums` by album name (`alphabeticalByName`).
+    pub by_name: Vec<usize>,
+    /// Each genre (as tagged) with its song and album counts, by name.
+    pub genres: Vec<(String, usize, usize)>,
     song_at: HashMap<String, usize>,
     artist_at: HashMap<String, usize>,
     album_at: HashMap<String, usize>,
@@ -177,7 +183,39 @@ impl Catalog {
             a.starred |= marks::text(m, marks::STARRED).is_some();
         }
         c.songs = songs;
+        c.orders();
         c
+    }
+
+    /// The orders and counts requests would otherwise compute each time.
+    fn orders(&mut self) {
+        let albums = &self.albums;
+        let mut newest: Vec<usize> = (0..albums.len()).collect();
+        newest.sort_by(|&a, &b| {
+            (albums[b].created.cmp(&albums[a].created)).then(albums[a].id.cmp(&albums[b].id))
+        });
+        let mut by_name: Vec<usize> = (0..albums.len()).collect();
+        by_name.sort_by_cached_key(|&a| (normalise(&albums[a].name), albums[a].id.clone()));
+        let mut genres: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        for a in albums {
+            let mut seen: Vec<&str> = Vec::new();
+            for m in a.songs.iter().map(|&i| &self.songs[i]) {
+                if let Some(g) = m.genre.as_deref() {
+                    let e = genres.entry(g).or_default();
+                    e.0 += 1;
+                    if !seen.contains(&g) {
+                        seen.push(g);
+                        e.1 += 1;
+                    }
+                }
+            }
+        }
+        self.genres = genres
+            .into_iter()
+            .map(|(g, (songs, albums))| (g.to_owned(), songs, albums))
+            .collect();
+        self.newest = newest;
+        self.by_name = by_name;
     }
 
     /// The song with this id.
@@ -276,5 +314,28 @@ mod tests {
         assert_eq!(one.duration, 20.0);
         assert!(c.artist(&artist_id(UNKNOWN_ARTIST)).is_some());
         assert_eq!(c.artist_or_70("ar-0").unwrap_err().code, 70);
+    }
+
+    #[test]
+    fn orders_and_genre_counts() {
+        let mut songs = vec![
+            song("a", Some("X"), Some("Zeta"), 1),
+            song("b", Some("X"), Some("Zeta"), 2),
+            song("c", Some("Y"), Some("alpha"), 1),
+        ];
+        songs[0].genre = Some("Rock".into());
+        songs[1].genre = Some("Rock".into());
+        songs[2].genre = Some("Jazz".into());
+        songs[2].created_at = songs[0].created_at + chrono::Duration::days(1);
+        let c = Catalog::build(songs);
+        let name = |order: &[usize]| -> Vec<String> {
+            order.iter().map(|&i| c.albums[i].name.clone()).collect()
+        };
+        assert_eq!(name(&c.by_name), ["alpha", "Zeta"]);
+        assert_eq!(name(&c.newest), ["alpha", "Zeta"]);
+        assert_eq!(
+            c.genres,
+            [("Jazz".to_owned(), 1, 1), ("Rock".to_owned(), 2, 1)]
+        );
     }
 }

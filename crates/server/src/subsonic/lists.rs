@@ -8,7 +8,6 @@ use songrec_storage::rng::SplitMix;
 use songrec_storage::{Ranking, SongMetadata};
 
 use super::catalog::{Album, Catalog, artist_of, extra_number};
-use super::ids::normalise;
 use super::{Call, Fail, Reply, entries};
 
 /// Largest `size`/`count` of a list.
@@ -66,16 +65,8 @@ pub async fn album_list(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
             shuffle(&mut v);
             v
         }
-        "newest" => {
-            let mut v: Vec<&Album> = cat.albums.iter().collect();
-            v.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-            v
-        }
-        "alphabeticalByName" => {
-            let mut v: Vec<&Album> = cat.albums.iter().collect();
-            v.sort_by_cached_key(|a| (normalise(&a.name), a.id.clone()));
-            v
-        }
+        "newest" => cat.newest.iter().map(|&i| &cat.albums[i]).collect(),
+        "alphabeticalByName" => cat.by_name.iter().map(|&i| &cat.albums[i]).collect(),
         "alphabeticalByArtist" => cat.albums.iter().collect(),
         "byYear" => {
             let range = years(c, true)?;
