@@ -67,6 +67,8 @@ pub async fn ingest_dsp_into(backend: &dyn StorageBackend, music: &Path) -> Inge
         state_file: None,
         prune: false,
         copy_audio: false,
+        exclude: Vec::new(),
+        readd: false,
     };
     songrec_app::ingest::ingest(backend, &[music.to_path_buf()], &opts, Arc::new(NoProgress))
         .await
