@@ -94,6 +94,13 @@ pub fn convert(src: &Path, dst: &Path, codec_args: &[&str]) -> PathBuf {
     dst.to_path_buf()
 }
 
+/// The audio stream of `src` with the title `title` written into `dst` (ffmpeg's stream copy:
+/// a new file around the same packets, as a tagger that writes a new file does); returns `dst`.
+pub fn retagged_copy(src: &Path, dst: &Path, title: &str) -> PathBuf {
+    let t = format!("title={title}");
+    convert(src, dst, &["-map", "0:a", "-c", "copy", "-metadata", &t])
+}
+
 /// A sine of `freq` Hz.
 pub fn sine(freq: f32, rate: u32, secs: f32, amp: f32) -> Vec<f32> {
     let n = (secs * rate as f32) as usize;

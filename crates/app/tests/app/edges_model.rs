@@ -18,7 +18,6 @@ use songrec_app::ingest::{FileReport, IngestOptions, ingest};
 use songrec_app::music::MusicFolder;
 use songrec_local::LocalBackend;
 use songrec_storage::{Filter, SongId, StorageBackend, StorageBackendExt};
-use songrec_testkit::audio::ffmpeg;
 use songrec_testkit::fixtures::real_recording;
 
 const RECORDINGS: &[&str] = &[
@@ -58,18 +57,7 @@ fn pool(dir: &Path) -> Pool {
         let mut variants = vec![std::fs::read(&src).unwrap()];
         for t in 1..TAGS {
             let dst = dir.join(format!("{r}-{t}.oga"));
-            let title = format!("title=tag set {t}");
-            ffmpeg(&[
-                "-i",
-                src.to_str().unwrap(),
-                "-map",
-                "0:a",
-                "-c",
-                "copy",
-                "-metadata",
-                &title,
-                dst.to_str().unwrap(),
-            ]);
+            songrec_testkit::audio::retagged_copy(&src, &dst, &format!("tag set {t}"));
             variants.push(std::fs::read(&dst).unwrap());
         }
         let id = songrec_audio::identity::identify(&src).unwrap();

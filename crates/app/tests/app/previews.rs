@@ -267,17 +267,7 @@ async fn a_preview_of_a_song_under_other_tags_is_kept_as_a_copy() {
     let src = dir.path().join("good1-as-served.m4a");
     std::fs::write(&src, &replay.files["good1.m4a"]).unwrap();
     let mine = music.join("mine.m4a");
-    songrec_testkit::audio::ffmpeg(&[
-        "-i",
-        src.to_str().unwrap(),
-        "-map",
-        "0:a",
-        "-c",
-        "copy",
-        "-metadata",
-        "title=Mine",
-        mine.to_str().unwrap(),
-    ]);
+    songrec_testkit::audio::retagged_copy(&src, &mine, "Mine");
     let backend = songrec_local::LocalBackend::open(dir.path().join("lib")).unwrap();
     let ingest_opts = songrec_app::ingest::IngestOptions {
         jobs: 2,

@@ -5,12 +5,31 @@
 use std::path::{Path, PathBuf};
 
 use songrec_local::LocalBackend;
-use songrec_storage::{AudioMode, SongId, SongMetadata, SongRecord, StorageBackend, StorageError};
+use songrec_storage::{SongMetadata, StorageBackend, StorageError};
 use songrec_testkit::audio::ffmpeg;
 use songrec_testkit::cli::{ok, text};
 use songrec_testkit::fixtures::real_recording;
 
-use crate::in_place::{LAYOUT, audio_of, audio_sized_files, music_folder, songrec, songs};
+use crate::in_place::{
+    LAYOUT, audio_of, audio_sized_files, library_of_copies, music_folder, songrec, songs,
+};
+
+/// A temporary folder with a home, a library path and a music folder of real recordings.
+fn collection() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
+    let music = music_folder(dir.path());
+    (dir, home, lib, music)
+}
+
+/// Unmounts a file system the test mounted, when dropped.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
 
 fn ingest(home: &Path, lib: &Path, args: &[&str]) -> String {
     let mut all = vec!["ingest", "--embedder", "dsp"];
@@ -23,40 +42,6 @@ fn ingest_partly(home: &Path, lib: &Path, args: &[&str]) -> String {
     let mut all = vec!["ingest", "--embedder", "dsp"];
     all.extend_from_slice(args);
     songrec_testkit::cli::expect_code(&songrec(home, lib, &all), 3)
-}
-
-/// A library as songrec versions before references wrote it: each of `files` copied into the
-/// library, named by the SHA-256 of its bytes.
-fn library_of_copies(lib: &Path, files: &[PathBuf]) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let b = LocalBackend::open_with(
-            lib,
-            songrec_local::LocalOptions {
-                audio: AudioMode::Copy,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let dsp = songrec_audio::DspEmbedder::new();
-        for p in files {
-            let (id, size) = SongId::from_file(p).unwrap();
-            let fa = songrec_audio::analyze_file(p, &[&dsp]).unwrap();
-            let m = songrec_app::ingest::metadata_from(&id, &id, &fa, size);
-            b.put_audio(&id, p).await.unwrap();
-            let e = songrec_storage::Embedding {
-                model: songrec_app::embedders::model_of(&dsp),
-                vector: fa.analyses[0].analysis.vector.clone(),
-            };
-            b.put_songs(&[SongRecord {
-                metadata: m,
-                embeddings: vec![e],
-            }])
-            .await
-            .unwrap();
-        }
-        b.flush().await.unwrap();
-    });
 }
 
 /// The bytes the library serves as the song's audio.
@@ -104,9 +89,7 @@ fn relink_of_a_folder_holding_the_library_keeps_the_only_copy() {
 
 #[test]
 fn a_reference_never_serves_a_file_outside_its_folder() {
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (dir, home, lib, music) = collection();
     ingest(&home, &lib, &[music.to_str().unwrap()]);
     let song = songs(&lib).remove("01 Bell.oga").unwrap();
     let pointer = lib
@@ -214,9 +197,7 @@ fn a_file_swapped_under_preserved_times_is_never_served_as_the_song() {
 #[test]
 fn a_file_name_in_any_encoding_keeps_the_ingest_state() {
     use std::os::unix::ffi::OsStrExt as _;
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (_dir, home, lib, music) = collection();
     // A Latin-1 name, as an old Windows share or a CD ripper leaves them.
     let odd = music.join(std::ffi::OsStr::from_bytes(b"Caf\xe9 del Mar.oga"));
     std::fs::copy(real_recording("freedesktop", "message.oga"), &odd).unwrap();
@@ -294,9 +275,7 @@ fn prune_never_takes_a_folder_it_cannot_enter_for_gone_files() {
 
 #[test]
 fn prune_keeps_songs_of_an_emptied_subfolder_and_of_a_mount_point() {
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (dir, home, lib, music) = collection();
     let m = music.to_str().unwrap();
     ingest(&home, &lib, &[m]);
     // A disk below the music folder that is not there now: its folder is, empty.
@@ -323,12 +302,6 @@ fn prune_keeps_songs_of_an_emptied_subfolder_and_of_a_mount_point() {
     if !mounted {
         eprintln!("this machine does not let the tests mount: the mount point case is not run");
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
     }
     let guard = Unmount(mnt.clone());
     for name in ["a.oga", "b.oga"] {
@@ -360,9 +333,7 @@ fn prune_keeps_songs_of_an_emptied_subfolder_and_of_a_mount_point() {
 
 #[test]
 fn prune_keeps_a_song_whose_file_is_still_at_another_tracked_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (dir, home, lib, music) = collection();
     // The same song in a second folder, ingested on its own.
     let other = dir.path().join("Other");
     std::fs::create_dir_all(&other).unwrap();
@@ -384,9 +355,7 @@ fn prune_keeps_a_song_whose_file_is_still_at_another_tracked_path() {
 
 #[test]
 fn dupes_reports_a_changed_file_and_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (_dir, home, lib, music) = collection();
     ingest(&home, &lib, &[music.to_str().unwrap()]);
     // Two songs without a stored fingerprint (as songs of earlier versions), one of whose
     // files was retagged since: only its audio is unreadable as the song's.
@@ -422,9 +391,7 @@ fn dupes_reports_a_changed_file_and_goes_on() {
 
 #[test]
 fn a_song_deleted_while_its_file_stays_is_not_added_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (_dir, home, lib, music) = collection();
     let m = music.to_str().unwrap();
     ingest(&home, &lib, &[m]);
     let bell = songs(&lib).remove("01 Bell.oga").unwrap();
@@ -440,9 +407,7 @@ fn a_song_deleted_while_its_file_stays_is_not_added_back() {
 
 #[test]
 fn a_deleted_file_with_a_tracked_twin_keeps_its_song_playing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (_dir, home, lib, music) = collection();
     let m = music.to_str().unwrap();
     let twin = music.join("Backup").join("Bell (copy).oga");
     std::fs::create_dir_all(twin.parent().unwrap()).unwrap();
@@ -527,9 +492,7 @@ fn relinking_a_second_folder_keeps_the_first_folders_references() {
 
 #[test]
 fn a_hand_edit_comes_back_with_a_pruned_song() {
-    let dir = tempfile::tempdir().unwrap();
-    let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
-    let music = music_folder(dir.path());
+    let (dir, home, lib, music) = collection();
     let m = music.to_str().unwrap();
     ingest(&home, &lib, &[m]);
     let bell = songs(&lib).remove("01 Bell.oga").unwrap();
@@ -659,12 +622,6 @@ fn reflink_clones_on_a_real_xfs_and_the_clone_outlives_a_change_of_the_file() {
             "no XFS here (mkfs.xfs from xfsprogs, and mounting a loop device as root): the reflink case is not run"
         );
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
     }
     let _guard = Unmount(mnt.clone());
     let (home, lib) = (dir.path().join("home"), mnt.join("lib"));

@@ -13,7 +13,6 @@ use songrec_storage::{
     StorageError,
 };
 use songrec_testkit::LocalCloud;
-use songrec_testkit::audio::ffmpeg;
 use songrec_testkit::cli::{ok, text};
 use songrec_testkit::fixtures::real_recording;
 
@@ -131,18 +130,7 @@ pub(crate) fn retag(path: &Path, title: &str) {
         "new.{}",
         path.extension().unwrap().to_string_lossy()
     ));
-    let t = format!("title={title}");
-    ffmpeg(&[
-        "-i",
-        path.to_str().unwrap(),
-        "-map",
-        "0:a",
-        "-c",
-        "copy",
-        "-metadata",
-        &t,
-        tmp.to_str().unwrap(),
-    ]);
+    songrec_testkit::audio::retagged_copy(path, &tmp, title);
     std::fs::rename(&tmp, path).unwrap();
 }
 
@@ -368,39 +356,8 @@ fn a_library_of_copies_still_answers_and_converts() {
     let dir = tempfile::tempdir().unwrap();
     let (home, lib) = (dir.path().join("home"), dir.path().join("lib"));
     let music = music_folder(dir.path());
-    // The library as songrec wrote it before identities and references: each song named by
-    // the SHA-256 of its file, the file copied into data/audio, no audio identity recorded.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let b = LocalBackend::open_with(
-            &lib,
-            songrec_local::LocalOptions {
-                audio: AudioMode::Copy,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let dsp = songrec_audio::DspEmbedder::new();
-        for (rel, _) in LAYOUT {
-            let p = music.join(rel);
-            let (id, size) = SongId::from_file(&p).unwrap();
-            let fa = songrec_audio::analyze_file(&p, &[&dsp]).unwrap();
-            let mut m = songrec_app::ingest::metadata_from(&id, &id, &fa, size);
-            m.extra.remove(songrec_app::extra::AUDIO_ID);
-            b.put_audio(&id, &p).await.unwrap();
-            let e = songrec_storage::Embedding {
-                model: songrec_app::embedders::model_of(&dsp),
-                vector: fa.analyses[0].analysis.vector.clone(),
-            };
-            b.put_songs(&[SongRecord {
-                metadata: m,
-                embeddings: vec![e],
-            }])
-            .await
-            .unwrap();
-        }
-        b.flush().await.unwrap();
-    });
+    let files: Vec<PathBuf> = LAYOUT.iter().map(|(rel, _)| music.join(rel)).collect();
+    library_of_copies(&lib, &files);
     assert_eq!(audio_sized_files(&lib).len(), 5, "copies, as before");
     let similar = |home: &Path| {
         ok(&songrec(
@@ -429,4 +386,39 @@ fn a_library_of_copies_still_answers_and_converts() {
     ));
     assert!(out.contains("1 retagged") && out.contains("0 new"), "{out}");
     assert_eq!(songs(&lib).len(), 5);
+}
+
+/// The library as songrec wrote it before identities and references: each of `files` analysed,
+/// named by the SHA-256 of its bytes, copied into the library, no audio identity recorded.
+pub(crate) fn library_of_copies(lib: &Path, files: &[PathBuf]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let b = LocalBackend::open_with(
+            lib,
+            songrec_local::LocalOptions {
+                audio: AudioMode::Copy,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let dsp = songrec_audio::DspEmbedder::new();
+        for p in files {
+            let (id, size) = SongId::from_file(p).unwrap();
+            let fa = songrec_audio::analyze_file(p, &[&dsp]).unwrap();
+            let mut m = songrec_app::ingest::metadata_from(&id, &id, &fa, size);
+            m.extra.remove(songrec_app::extra::AUDIO_ID);
+            b.put_audio(&id, p).await.unwrap();
+            let e = songrec_storage::Embedding {
+                model: songrec_app::embedders::model_of(&dsp),
+                vector: fa.analyses[0].analysis.vector.clone(),
+            };
+            b.put_songs(&[SongRecord {
+                metadata: m,
+                embeddings: vec![e],
+            }])
+            .await
+            .unwrap();
+        }
+        b.flush().await.unwrap();
+    });
 }
