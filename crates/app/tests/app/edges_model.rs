@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use songrec_app::ingest::{FileReport, IngestOptions, ingest};
 use songrec_app::music::MusicFolder;
 use songrec_local::LocalBackend;
+use songrec_storage::rng::SplitMix;
 use songrec_storage::{Filter, SongId, StorageBackend, StorageBackendExt};
 use songrec_testkit::fixtures::real_recording;
 
@@ -27,20 +28,6 @@ const RECORDINGS: &[&str] = &[
     "dialog-warning.oga",
 ];
 const TAGS: usize = 3;
-
-/// xorshift64*: the same run for the same seed on every machine.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Each recording under each of `TAGS` tag sets (the same coded audio): their bytes, and the
 /// recording's audio identity.
@@ -117,7 +104,7 @@ async fn random_edges_never_lose_a_song_or_serve_foreign_audio() {
     let music = music.canonicalize().unwrap();
     let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
     let state = dir.path().join("state.json");
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = SplitMix::new(seed);
     let mut model = Model::default();
     let folders = ["A", "B", "B/deep", "Disk"];
     let mut log: Vec<String> = Vec::new();
@@ -129,9 +116,9 @@ async fn random_edges_never_lose_a_song_or_serve_foreign_audio() {
     }
     for step in 0..steps {
         let names: Vec<PathBuf> = model.files.keys().cloned().collect();
-        let pick = |rng: &mut Rng| names.get(rng.below(names.len().max(1))).cloned();
+        let pick = |rng: &mut SplitMix| names.get(rng.below(names.len().max(1))).cloned();
         // Nothing is written into the folder of a disk that is away (a mount would hide it).
-        let new_name = |rng: &mut Rng, model: &mut Model| {
+        let new_name = |rng: &mut SplitMix, model: &mut Model| {
             model.next_name += 1;
             let here = if model.away.is_some() {
                 &folders[..folders.len() - 1]
