@@ -755,3 +755,37 @@ mod two_readers {
         assert_eq!(t.track, Some(3));
     }
 }
+
+/// A picture embedded in a file's tags: its MIME type (as the tag says, `None` if it says
+/// none) and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Picture {
+    pub mime: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// The picture embedded in the file's tags: the front cover where one is marked, else the
+/// first; `None` when there is none, or lofty does not know the file or cannot read its tags.
+pub fn cover_art(path: &Path) -> Option<Picture> {
+    use lofty::config::ParseOptions;
+    use lofty::file::TaggedFileExt;
+    use lofty::picture::PictureType;
+
+    let file = lofty::probe::Probe::open(path)
+        .ok()?
+        .options(ParseOptions::new().read_properties(false))
+        .guess_file_type()
+        .ok()?
+        .read()
+        .ok()?;
+    let pictures: Vec<&lofty::picture::Picture> =
+        file.tags().iter().flat_map(|t| t.pictures()).collect();
+    let p = pictures
+        .iter()
+        .find(|p| p.pic_type() == PictureType::CoverFront)
+        .or_else(|| pictures.first())?;
+    Some(Picture {
+        mime: p.mime_type().map(|m| m.as_str().to_owned()),
+        data: p.data().to_vec(),
+    })
+}

@@ -17,6 +17,7 @@ mod access;
 mod browse;
 mod clients;
 mod cloud;
+mod cover;
 mod ears;
 mod marks;
 
@@ -110,7 +111,7 @@ const LAYOUT: &[(&str, &str, &str)] = &[
 pub struct RealLibrary {
     pub root: PathBuf,
     pub music: PathBuf,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 /// A new library of [`LAYOUT`] in a folder of its own (for tests that change it).
