@@ -121,39 +121,50 @@ pub async fn run(args: &CacheArgs, cfg: &Config) -> Result<u8> {
                     "the cache is disabled (--no-cache, SONGREC_CACHE=off or [cache] enabled = false)"
                 );
             }
-            let opened = factory::open(cfg, Reads::RemoteOnly)
-                .with_context(|| format!("opening the {}", factory::describe(cfg, cfg.backend)))?;
-            let Some(offline) = &opened.offline else {
+            if cfg.backend == songrec_config::BackendKind::Local {
                 bail!(
                     "the {} backend has no offline copy: only remote libraries (--storage-backend astra) are cached",
                     cfg.backend
                 );
-            };
-            let bar = progress_bar(
-                true,
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
-            );
-            let b = bar.clone();
-            let report = offline
-                .refresh_snapshot(&move |done, total| {
-                    b.set_length(total);
-                    b.set_position(done);
-                })
-                .await
-                .context("refreshing the offline copy")?;
-            bar.finish_and_clear();
-            println!(
-                "offline copy of the {}: {} ({} copied, {}, {} removed, {} unchanged)",
-                opened.description,
-                count(report.songs, "song"),
-                report.copied,
-                count(report.vectors, "vector"),
-                report.removed,
-                report.unchanged
-            );
+            }
+            println!("{}", refresh_offline(cfg, true).await?);
             Ok(exit::OK)
         }
     }
+}
+
+/// Brings the offline copy of the remote library named by `cfg` up to date (every song's
+/// metadata and vectors; only what changed is copied) and says what it holds.
+pub(crate) async fn refresh_offline(cfg: &Config, bar: bool) -> Result<String> {
+    let mut remote = cfg.clone();
+    remote.backend = songrec_config::BackendKind::Astra;
+    let opened = factory::open(&remote, Reads::RemoteOnly)
+        .with_context(|| format!("opening the {}", factory::describe(&remote, remote.backend)))?;
+    let Some(offline) = &opened.offline else {
+        bail!("the cloud library has no offline copy here (the cache is off)");
+    };
+    let bar = progress_bar(
+        bar,
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} songs, eta {eta}",
+    );
+    let b = bar.clone();
+    let report = offline
+        .refresh_snapshot(&move |done, total| {
+            b.set_length(total);
+            b.set_position(done);
+        })
+        .await
+        .context("refreshing the offline copy")?;
+    bar.finish_and_clear();
+    Ok(format!(
+        "offline copy of the {}: {} ({} copied, {}, {} removed, {} unchanged)",
+        opened.description,
+        count(report.songs, "song"),
+        report.copied,
+        count(report.vectors, "vector"),
+        report.removed,
+        report.unchanged
+    ))
 }
 
 fn remove_tree(p: &Path) -> Result<()> {

@@ -264,5 +264,15 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         secs,
         count(run.requests, "Data API request")
     );
+    // After a full reconciliation the offline copy of the cloud library holds all of it, so
+    // offline answers are complete (only what changed is copied).
+    if cfg.cache.enabled && matches!(r.remote_read, RemoteRead::Full { .. }) {
+        match crate::commands::cache::refresh_offline(cfg, false).await {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!(
+                "warning: the offline copy was not refreshed ({e:#}); `songrec cache refresh` does it"
+            ),
+        }
+    }
     Ok(code)
 }

@@ -654,3 +654,53 @@ fn reflink_clones_on_a_real_xfs_and_the_clone_outlives_a_change_of_the_file() {
     let song = songs(&lib).remove("01 Frontiers.mp3").unwrap();
     assert_eq!(served(&lib, &song).unwrap(), original);
 }
+
+#[test]
+fn after_a_full_sync_the_offline_copy_answers_for_the_whole_library() {
+    let mut cloud = songrec_testkit::LocalCloud::start_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let music = music_folder(dir.path());
+    let run = |cloud: &songrec_testkit::LocalCloud, home: &Path, args: &[&str]| {
+        std::fs::create_dir_all(home).unwrap();
+        let lib = home.join("library");
+        crate::bin()
+            .at_home(home)
+            .envs(cloud.env())
+            .args(["--library", lib.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (home_a, home_b) = (dir.path().join("home-a"), dir.path().join("home-b"));
+    ok(&run(
+        &cloud,
+        &home_a,
+        &["--storage-backend", "astra", "init-astra"],
+    ));
+    ok(&run(
+        &cloud,
+        &home_a,
+        &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    ));
+    ok(&run(&cloud, &home_a, &["sync"]));
+    // Machine B's first sync is a full one; it has never read the cloud library itself.
+    let out = ok(&run(&cloud, &home_b, &["sync"]));
+    assert!(out.contains("offline copy of the"), "{out}");
+    cloud.runtime().block_on(cloud.stop());
+    // Offline, the cloud library answers from the copy, for every song.
+    let o = run(
+        &cloud,
+        &home_b,
+        &[
+            "--storage-backend",
+            "astra",
+            "similar",
+            "Time to Strike",
+            "-k",
+            "4",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("Frontiers"), "{out}");
+}
