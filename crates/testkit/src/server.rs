@@ -60,16 +60,7 @@ pub fn ingest_dsp(music: &Path, root: &Path, expected: usize) {
 /// Ingests the audio files under `music` into `backend` with the `dsp` embedder (a library
 /// that can reference files does; the cloud stores copies).
 pub async fn ingest_dsp_into(backend: &dyn StorageBackend, music: &Path) -> IngestSummary {
-    let opts = IngestOptions {
-        jobs: 2,
-        embedders: songrec_app::embedders::parse_list("dsp").unwrap(),
-        batch_size: 32,
-        state_file: None,
-        prune: false,
-        copy_audio: false,
-        exclude: Vec::new(),
-        readd: false,
-    };
+    let opts = IngestOptions::new(songrec_app::embedders::parse_list("dsp").unwrap(), 2);
     songrec_app::ingest::ingest(backend, &[music.to_path_buf()], &opts, Arc::new(NoProgress))
         .await
         .unwrap()

@@ -61,6 +61,24 @@ pub struct IngestOptions {
     pub readd: bool,
 }
 
+impl IngestOptions {
+    /// A one-off ingest with `embedders`: `jobs` threads, batches of 32, no state file (every
+    /// file read, nothing followed or pruned), files kept the library's way; set the fields
+    /// that differ.
+    pub fn new(embedders: Vec<Arc<dyn Embedder>>, jobs: usize) -> Self {
+        Self {
+            jobs,
+            embedders,
+            batch_size: 32,
+            state_file: None,
+            prune: false,
+            copy_audio: false,
+            exclude: Vec::new(),
+            readd: false,
+        }
+    }
+}
+
 /// What happened to one file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

@@ -446,16 +446,7 @@ async fn ingest_into(
     jobs: usize,
 ) -> Result<(songrec_app::ingest::IngestSummary, f64)> {
     let backend = factory::scratch_local(lib)?;
-    let opts = songrec_app::ingest::IngestOptions {
-        jobs,
-        embedders,
-        batch_size: 32,
-        state_file: None,
-        prune: false,
-        copy_audio: false,
-        exclude: Vec::new(),
-        readd: false,
-    };
+    let opts = songrec_app::ingest::IngestOptions::new(embedders, jobs);
     let cpu = songrec_neural::profile::process_cpu();
     let summary = songrec_app::ingest::ingest(
         &backend,
