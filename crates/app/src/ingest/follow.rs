@@ -382,7 +382,8 @@ fn prune_blocker(
         };
         if held_before.contains(dir) && !yields.contains(dir) {
             return Some(format!(
-                "nothing was found below {} where songs were; is it mounted?",
+                "nothing was found below {} where songs were; is it mounted? (if you deleted \
+                 those files, remove the empty folder and ingest with --prune again)",
                 dir.display()
             ));
         }
