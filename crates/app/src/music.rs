@@ -46,8 +46,7 @@ impl Hashed {
     /// Whether the file, stamped `now`, is the one hashed (records without an inode: size and
     /// time decide, and the record is stamped anew).
     fn matches(&self, now: &Stamp) -> bool {
-        (self.size, self.mtime_ns) == (now.size, now.mtime_ns)
-            && (self.ino == 0 || (self.ino, self.ctime_ns) == (now.ino, now.ctime_ns))
+        now.unchanged_since(self.size, self.mtime_ns, self.ctime_ns, self.ino)
     }
 }
 

@@ -55,6 +55,24 @@ impl Stamp {
     }
 }
 
+impl Stamp {
+    /// Whether a file stamped `self` now is the one that was stamped with these recorded
+    /// fields: size and modification time, and the inode and its change time where they were
+    /// recorded (`ino` 0: a record of an earlier songrec, which kept neither).
+    ///
+    /// ```
+    /// let now = songrec_fs::Stamp { size: 3, mtime_ns: 7, ctime_ns: 9, dev: 1, ino: 42 };
+    /// assert!(now.unchanged_since(3, 7, 9, 42));
+    /// assert!(now.unchanged_since(3, 7, 0, 0), "an older record: size and time decide");
+    /// assert!(!now.unchanged_since(3, 7, 9, 41), "another inode: a file renamed over it");
+    /// assert!(!now.unchanged_since(3, 7, 8, 42), "written in place, time put back");
+    /// ```
+    pub fn unchanged_since(&self, size: u64, mtime_ns: u128, ctime_ns: u128, ino: u64) -> bool {
+        (self.size, self.mtime_ns) == (size, mtime_ns)
+            && (ino == 0 || (self.ino, self.ctime_ns) == (ino, ctime_ns))
+    }
+}
+
 /// The [`Stamp`] of the file at `path` (following links), `None` if it cannot be read.
 ///
 /// ```

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use songrec_storage::{AudioMode, PutOutcome, SongId, StorageError, StorageResult};
 
 use crate::fsutil::{self, sync_dir};
-use crate::layout::{dir_stamp, mkdirs, read_json, write_json};
+use crate::layout::{dir_stamp, file_stamp, mkdirs, read_json, write_json};
 use crate::state::{Inner, State};
 
 /// Name suffix of a reference in the audio folder.
@@ -59,8 +59,8 @@ fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
 }
 
 /// The music folders the library's references are relative to (`data/.songrec/music.json`).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct MusicRecord {
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct MusicRecord {
     /// The first one recorded: what references without a `root` of their own are relative to.
     /// Never changed once set.
     root: Option<PathBuf>,
@@ -143,15 +143,27 @@ impl Inner {
         Ok(self.audio_index(st)?.get(id).cloned())
     }
 
-    fn music_record(&self) -> MusicRecord {
-        read_json::<MusicRecord>(&self.paths.internal.join("music.json")).unwrap_or_default()
+    /// The library's music folders (`music.json`), read again only when the file changed: a
+    /// reference is resolved on every read of a song's audio, and `has_audio` per listed song.
+    fn music_record<'a>(&self, st: &'a mut State) -> &'a MusicRecord {
+        let path = self.paths.internal.join("music.json");
+        let stamp = file_stamp(&path);
+        if st.music.as_ref().is_none_or(|(seen, _)| *seen != stamp) {
+            let record = read_json::<MusicRecord>(&path).unwrap_or_default();
+            st.music = Some((stamp, record));
+        }
+        &st.music.get_or_insert_with(Default::default).1
     }
 
     /// The files a reference may stand for, in the order they are tried, with how far each is
     /// trusted: its own folder (or, for references of earlier versions, the library's first
     /// music folder), then the configured music folder (a collection moved there).
-    fn reference_files(&self, ptr: &Pointer) -> StorageResult<Vec<(PathBuf, Trust)>> {
-        let record = self.music_record();
+    fn reference_files(
+        &self,
+        st: &mut State,
+        ptr: &Pointer,
+    ) -> StorageResult<Vec<(PathBuf, Trust)>> {
+        let record = self.music_record(st);
         let mut out = Vec::new();
         if let Some(rel) = &ptr.music {
             let rel = plain_relative(rel)?;
@@ -208,7 +220,7 @@ impl Inner {
         }
         let ptr = Self::read_pointer(&held)?;
         let mut first = None;
-        for (file, trust) in self.reference_files(&ptr)? {
+        for (file, trust) in self.reference_files(st, &ptr)? {
             match check_reference(&ptr, &file, id, trust) {
                 Ok(()) => return Ok(file),
                 Err(e) => {
@@ -229,7 +241,7 @@ impl Inner {
             return Ok(held.exists());
         }
         let ptr = Self::read_pointer(&held)?;
-        Ok(self.reference_files(&ptr).is_ok_and(|c| {
+        Ok(self.reference_files(st, &ptr).is_ok_and(|c| {
             c.iter()
                 .any(|(f, _)| fs::metadata(f).is_ok_and(|m| m.len() == ptr.size))
         }))
@@ -291,7 +303,7 @@ impl Inner {
                 // bytes elsewhere in the collection) stays as it is.
                 if let Some(p) = held.as_deref().filter(|p| is_pointer(p)) {
                     let ptr = Self::read_pointer(p)?;
-                    let holds = self.reference_files(&ptr).is_ok_and(|c| {
+                    let holds = self.reference_files(st, &ptr).is_ok_and(|c| {
                         c.first().is_some_and(|(f, trust)| {
                             *trust == Trust::Stamp && stamp_matches(&ptr, f)
                         })
@@ -464,10 +476,8 @@ fn outcome(bytes: u64, already_present: bool, kept: AudioMode) -> PutOutcome {
 /// Whether the file still has the stamp it was hashed at: size and time, and where recorded
 /// its inode and change time (which `touch -r` cannot set).
 fn stamp_matches(ptr: &Pointer, file: &Path) -> bool {
-    songrec_fs::stamp(file).is_some_and(|now| {
-        (now.size, now.mtime_ns) == (ptr.size, ptr.mtime_ns)
-            && (ptr.ino == 0 || (now.ino, now.ctime_ns) == (ptr.ino, ptr.ctime_ns))
-    })
+    songrec_fs::stamp(file)
+        .is_some_and(|now| now.unchanged_since(ptr.size, ptr.mtime_ns, ptr.ctime_ns, ptr.ino))
 }
 
 /// Checks that the referenced `file` is still the one hashed as `id` (see the module docs).

@@ -70,6 +70,8 @@ pub(crate) struct State {
     pub(crate) audio: Option<HashMap<SongId, PathBuf>>,
     /// Stamp of the audio folder when `audio` was listed (a reader lists it again when it moves).
     pub(crate) audio_stamp: Option<u128>,
+    /// `music.json` as last read, with its stamp (read again only when it changed).
+    pub(crate) music: Option<(Option<crate::layout::FileStamp>, crate::audio::MusicRecord)>,
 }
 
 pub(crate) struct PackCache {

@@ -66,9 +66,7 @@ impl Seen {
     /// Whether the file, stamped `now`, is the one read: size, time, inode and change time.
     /// (A state of an earlier version recorded no inode: size and time decide, once.)
     pub(super) fn matches(&self, now: &Stamp) -> bool {
-        self.size == now.size
-            && self.mtime_ns == now.mtime_ns
-            && (self.ino == 0 || (self.ino == now.ino && self.ctime_ns == now.ctime_ns))
+        now.unchanged_since(self.size, self.mtime_ns, self.ctime_ns, self.ino)
     }
 
     /// The same record with the file's stamp as it is `now` (for records without one).
