@@ -23,6 +23,7 @@ pub mod error;
 pub mod filter;
 pub mod id;
 pub mod layers;
+pub mod listening;
 pub mod math;
 pub mod metadata;
 pub mod model;

@@ -7,6 +7,8 @@
 //!
 //! - `tags` merge as sets (additions and removals of both sides are kept);
 //! - `conflicts` (the `keep-both` archive) is the union of both sides';
+//! - the listening history's counts add up what each side added since the base, and its
+//!   times take the later one ([`songrec_storage::listening::merge_field`]);
 //! - `created_at` takes the earlier time, and `file_name` the name of the earlier copy (songs
 //!   added independently on two machines differ there by nature).
 //!
@@ -18,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::digest::{canonical, content, digest_content};
 use crate::plan::{Conflict, ConflictKind, Policy, Side};
-use songrec_storage::SongMetadata;
+use songrec_storage::{SongMetadata, listening};
 
 /// Where `keep-both` keeps the losing values (an `extra` field).
 pub const CONFLICTS_FIELD: &str = "conflicts";
@@ -109,6 +111,7 @@ pub fn merge(
             match k.as_str() {
                 "tags" => Some(merge_sets(b, l, r)),
                 CONFLICTS_FIELD => Some(union(l, r)),
+                f if listening::merges(f) => listening::merge_field(f, b, l, r, base.is_some()),
                 "created_at" | "file_name" => pick(earlier).cloned(),
                 _ => {
                     conflicting.push(k.clone());

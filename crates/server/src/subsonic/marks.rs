@@ -1,29 +1,24 @@
-//! Stars and plays, kept as library data: the song's free-form fields `starred` (when, RFC
-//! 3339), `play_count` and `played` (the last play, RFC 3339), written through the backend by
-//! `songrec edit`'s rules (the version is bumped, so `songrec sync` carries them to other
-//! machines). Only songs carry stars. What is playing now is kept in memory.
+//! Stars and plays, kept as library data: the song's listening history
+//! ([`songrec_storage::listening`]: `starred`, `play_count`, `played`), written through the
+//! backend with the song's version bumped, so `songrec sync` carries them to other machines
+//! (plays add up across machines). Only songs carry stars. What is playing now is kept in
+//! memory.
 
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use songrec_app::edit::{Edit, apply};
 use songrec_storage::SongMetadata;
+use songrec_storage::listening::{self, Heard, Listening};
 
-use super::catalog::extra_number;
 use super::media::song_by_id;
 use super::{Call, Fail, Reply, entries};
 
-/// When the song was starred.
-pub const STARRED: &str = "starred";
-/// How often the song was played through the Subsonic API.
-pub const PLAY_COUNT: &str = "play_count";
-/// When it was last played.
-pub const PLAYED: &str = "played";
+pub use songrec_storage::listening::{PLAYED, STARRED};
 
 /// A song's plays.
 pub fn plays(m: &SongMetadata) -> u64 {
-    extra_number(m, PLAY_COUNT).map_or(0, |n| n.max(0) as u64)
+    Listening::of(m).plays
 }
 
 /// A free-form text field of the song (`starred`, `played`).
@@ -31,19 +26,14 @@ pub fn text<'a>(m: &'a SongMetadata, key: &str) -> Option<&'a str> {
     m.extra.get(key).and_then(|v| v.as_str())
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// Applies `edit` to the song and stores it when anything changed.
+/// Applies `change` to the song and stores it when it says something changed.
 async fn change(
     c: &Call<'_>,
     id: &str,
-    edit: impl FnOnce(&SongMetadata) -> Edit,
+    change: impl FnOnce(&mut SongMetadata) -> bool,
 ) -> Result<(), Fail> {
     let mut m = song_by_id(c, id).await?;
-    let e = edit(&m);
-    if apply(&mut m, &e)? {
+    if change(&mut m) {
         c.st.backend.put_metadata(&m).await?;
     }
     Ok(())
@@ -61,22 +51,9 @@ pub async fn star(c: &Call<'_>, on: bool) -> Result<Reply, Fail> {
             },
         );
     }
-    let now = stamp(Utc::now());
+    let now = Utc::now();
     for id in ids {
-        change(c, id, |_| {
-            if on {
-                Edit {
-                    set: vec![(STARRED.into(), now.clone())],
-                    ..Edit::default()
-                }
-            } else {
-                Edit {
-                    unset: vec![STARRED.into()],
-                    ..Edit::default()
-                }
-            }
-        })
-        .await?;
+        change(c, id, |m| listening::star(m, on.then_some(now))).await?;
     }
     Ok(Reply::empty())
 }
@@ -125,12 +102,9 @@ pub async fn scrobble(c: &Call<'_>) -> Result<Reply, Fail> {
                 })?,
             None => Utc::now(),
         };
-        change(c, id, |m| Edit {
-            set: vec![
-                (PLAY_COUNT.into(), (plays(m) + 1).to_string()),
-                (PLAYED.into(), stamp(at)),
-            ],
-            ..Edit::default()
+        change(c, id, |m| {
+            listening::record(m, Heard::Played, at);
+            true
         })
         .await?;
     }

@@ -176,3 +176,37 @@ fn merge_is_symmetric_under_newer() {
     assert_eq!(x.result.bpm, Some(100.0));
     assert_eq!(x.result.key.as_deref(), Some("A minor"));
 }
+
+#[test]
+fn plays_and_skips_heard_on_both_machines_add_up() {
+    use songrec_storage::listening::{Heard, Listening, record};
+    let t = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+    let mut base = meta("Song");
+    record(&mut base, Heard::Played, t(0));
+    // Two plays here, one play and a skip there, and a genre edit there: no conflict.
+    let mut local = base.clone();
+    record(&mut local, Heard::Played, t(10));
+    record(&mut local, Heard::Played, t(30));
+    let mut remote = base.clone();
+    record(&mut remote, Heard::Played, t(20));
+    record(&mut remote, Heard::Skipped, t(40));
+    remote.genre = Some("ambient".into());
+    for policy in [
+        Policy::Newer,
+        Policy::Local,
+        Policy::Remote,
+        Policy::KeepBoth,
+    ] {
+        let m = merge(Some(&base), &local, &remote, policy, now(), "m1");
+        assert!(m.conflict.is_none(), "{policy}: {:?}", m.conflict);
+        let l = Listening::of(&m.result);
+        assert_eq!((l.plays, l.skips), (4, 1), "{policy}");
+        assert_eq!((l.last_played, l.last_skipped), (Some(t(30)), Some(t(40))));
+        assert_eq!(m.result.genre.as_deref(), Some("ambient"));
+        assert_eq!(m.write, vec![Side::Local, Side::Remote]);
+    }
+    // Merging the result again with either side changes nothing more (no double count).
+    let once = merge(Some(&base), &local, &remote, Policy::Newer, now(), "m1").result;
+    let again = merge(Some(&local), &once, &local, Policy::Newer, now(), "m1");
+    assert_eq!(Listening::of(&again.result).plays, 4);
+}
