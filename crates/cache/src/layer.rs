@@ -18,6 +18,7 @@ use songrec_storage::id::SongId;
 use songrec_storage::layers::Layer;
 use songrec_storage::metadata::{SongMetadata, VersionEntry};
 use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::playlist::SavedPlaylist;
 use songrec_storage::query::{ListQuery, Match, Page, SearchQuery};
 
 /// Cache configuration: a cache folder (shared by every layer and process that opens it) and
@@ -364,6 +365,18 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         })
         .await;
         Ok(r)
+    }
+
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        self.inner.put_playlist(playlist).await
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        self.inner.get_playlist(id).await
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        self.inner.list_playlists().await
     }
 
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {

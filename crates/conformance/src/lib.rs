@@ -25,6 +25,7 @@ mod fidelity;
 pub mod floats;
 mod memory;
 mod metadata;
+mod playlists;
 mod search;
 
 pub use audio::*;
@@ -32,6 +33,7 @@ pub use feed::*;
 pub use fidelity::*;
 pub use memory::MemoryBackend;
 pub use metadata::*;
+pub use playlists::*;
 pub use search::*;
 
 use std::collections::{BTreeSet, HashSet};
@@ -210,6 +212,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     delete_leaves_tombstone(b).await;
     change_feed(b).await;
     summary_adds_up(b).await;
+    playlists_roundtrip(b).await;
     b.flush().await.expect("flush");
 }
 

@@ -15,6 +15,7 @@ use songrec_storage::id::SongId;
 use songrec_storage::math::{self, TopK};
 use songrec_storage::metadata::{SongMetadata, VersionEntry};
 use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::playlist::SavedPlaylist;
 use songrec_storage::query::{
     ListQuery, ListStart, Match, Page, SearchQuery, position_cursor, sort_position, sort_songs,
 };
@@ -31,6 +32,7 @@ struct State {
     seq: u64,
     /// Song → sequence number of its last change.
     changed: HashMap<SongId, u64>,
+    playlists: BTreeMap<String, SavedPlaylist>,
 }
 
 impl State {
@@ -368,6 +370,22 @@ impl StorageBackend for MemoryBackend {
             }
             None => Ok(false),
         }
+    }
+
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        playlist.validate()?;
+        self.lock()
+            .playlists
+            .insert(playlist.id.clone(), playlist.clone());
+        Ok(())
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        Ok(self.lock().playlists.get(id).cloned())
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        Ok(self.lock().playlists.values().cloned().collect())
     }
 
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use songrec_storage::query::{ListStart, position_cursor, sort_position};
 use songrec_storage::{
     BatchReport, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats, Page, PutOutcome,
-    SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError, StorageResult,
-    VersionEntry,
+    SavedPlaylist, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError,
+    StorageResult, VersionEntry,
 };
 
 use crate::LocalOptions;
@@ -453,6 +453,24 @@ impl StorageBackend for LocalBackend {
             Ok(true)
         })
         .await
+    }
+
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        playlist.validate()?;
+        let p = playlist.clone();
+        self.write(move |inner, _| crate::playlists::put(&inner.paths.playlists, &p))
+            .await
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        let id = id.to_owned();
+        self.blocking(move |inner| crate::playlists::get(&inner.paths.playlists, &id))
+            .await
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        self.blocking(move |inner| crate::playlists::list(&inner.paths.playlists))
+            .await
     }
 
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {

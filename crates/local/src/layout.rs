@@ -31,6 +31,8 @@ pub(crate) struct Paths {
     pub(crate) registry: PathBuf,
     pub(crate) journal: PathBuf,
     pub(crate) tombstones: PathBuf,
+    /// Saved playlists ([`crate::playlists`]).
+    pub(crate) playlists: PathBuf,
     pub(crate) index: PathBuf,
     pub(crate) manifest: PathBuf,
     pub(crate) snapshot: PathBuf,
@@ -51,6 +53,7 @@ impl Paths {
             registry: internal.join("library.json"),
             journal: internal.join("journal.jsonl"),
             tombstones: internal.join("tombstones.json"),
+            playlists: data.join("playlists"),
             manifest: index.join("manifest.json"),
             snapshot: index.join("metadata.bin"),
             lock: internal.join("lock"),

@@ -65,6 +65,7 @@ mod index;
 mod journal;
 mod layout;
 mod manifest;
+mod playlists;
 mod registry;
 mod search;
 mod songs;

@@ -13,6 +13,7 @@ use crate::filter::Filter;
 use crate::id::SongId;
 use crate::metadata::{SongMetadata, VersionEntry};
 use crate::model::{Embedding, ModelInfo};
+use crate::playlist::SavedPlaylist;
 use crate::query::{ListQuery, Match, Page, SearchQuery};
 
 /// Where a song's pieces live: audio bytes, vectors (one per model) and metadata.
@@ -122,6 +123,19 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
 
     /// Deletes a song's metadata, vectors and audio, leaving a tombstone; `false` if unknown.
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool>;
+
+    // ---- playlists ---------------------------------------------------------------------
+
+    /// Stores a saved playlist as given (version and tombstone included), replacing the one
+    /// with its id; an invalid one ([`SavedPlaylist::validate`]) is refused with
+    /// [`crate::StorageError::InvalidInput`] and nothing is stored.
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()>;
+
+    /// The saved playlist with `id` (a tombstone too), if any.
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>>;
+
+    /// Every saved playlist, tombstones included, in id order.
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>>;
 
     // ---- batches -----------------------------------------------------------------------
 
@@ -504,6 +518,9 @@ macro_rules! backend_methods {
             count(filter: &$crate::filter::Filter) -> u64, Count;
             quick_count(filter: &$crate::filter::Filter) -> $crate::backend::SongCount, Count;
             delete_song(id: &$crate::id::SongId) -> bool, DeleteSong;
+            put_playlist(playlist: &$crate::playlist::SavedPlaylist) -> (), PutPlaylist;
+            get_playlist(id: &str) -> Option<$crate::playlist::SavedPlaylist>, GetPlaylist;
+            list_playlists() -> Vec<$crate::playlist::SavedPlaylist>, ListPlaylists;
             put_songs(songs: &[$crate::backend::SongRecord]) -> $crate::backend::BatchReport, PutSongs;
             get_metadata_many(ids: &[$crate::id::SongId]) -> Vec<$crate::metadata::SongMetadata>, GetMetadataMany;
             list_versions() -> Vec<$crate::metadata::VersionEntry>, ListVersions;
@@ -621,6 +638,66 @@ pub trait StorageBackendExt: StorageBackend {
             self.quick_count(filter).await?.at_least(seen)
         };
         Ok((items, total))
+    }
+
+    /// The saved playlists that are not deleted, by name (case-insensitively), then id.
+    async fn playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        let mut all: Vec<SavedPlaylist> = self
+            .list_playlists()
+            .await?
+            .into_iter()
+            .filter(|p| !p.deleted)
+            .collect();
+        all.sort_by_cached_key(|p| (p.name.to_lowercase(), p.id.clone()));
+        Ok(all)
+    }
+
+    /// The saved playlist called `name_or_id`: its id, or its name (case-insensitively).
+    /// Unknown: [`crate::StorageError::NotFound`]; a name two playlists share:
+    /// [`crate::StorageError::InvalidInput`] naming their ids.
+    async fn find_playlist(&self, name_or_id: &str) -> StorageResult<SavedPlaylist> {
+        let want = name_or_id.trim();
+        if crate::playlist::is_playlist_id(want)
+            && let Some(p) = self.get_playlist(want).await?
+            && !p.deleted
+        {
+            return Ok(p);
+        }
+        let lower = want.to_lowercase();
+        let mut found: Vec<SavedPlaylist> = self
+            .playlists()
+            .await?
+            .into_iter()
+            .filter(|p| p.name.to_lowercase() == lower)
+            .collect();
+        match found.len() {
+            0 => Err(crate::StorageError::NotFound(format!(
+                "no saved playlist is called {want:?}"
+            ))),
+            1 => Ok(found.remove(0)),
+            _ => Err(crate::StorageError::InvalidInput(format!(
+                "{} saved playlists are called {want:?}; name one by its id: {}",
+                found.len(),
+                found
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Deletes the saved playlist `id`, leaving a tombstone that `sync` carries; `false` if
+    /// there was none (or it was already deleted).
+    async fn delete_playlist(&self, id: &str) -> StorageResult<bool> {
+        match self.get_playlist(id).await? {
+            Some(mut p) if !p.deleted => {
+                p.delete(chrono::Utc::now());
+                self.put_playlist(&p).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

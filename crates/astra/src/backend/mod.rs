@@ -48,6 +48,7 @@ mod filter;
 mod fuzz_replay;
 mod list_cursor;
 mod listing;
+mod playlists;
 mod registry;
 mod schema;
 mod search;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use songrec_storage::{
     BatchReport, ChangeCursor, Changes, Embedding, Filter, LibrarySummary, ListQuery, Match,
-    ModelInfo, ModelStats, Page, PutOutcome, SearchQuery, SongCount, SongId, SongMetadata,
-    SongRecord, StorageBackend, StorageResult, VersionEntry,
+    ModelInfo, ModelStats, Page, PutOutcome, SavedPlaylist, SearchQuery, SongCount, SongId,
+    SongMetadata, SongRecord, StorageBackend, StorageResult, VersionEntry,
 };
 
 use super::AstraBackend;
@@ -90,6 +90,18 @@ impl StorageBackend for AstraBackend {
 
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         self.astra_delete_song(id).await
+    }
+
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        self.astra_put_playlist(playlist).await
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        self.astra_get_playlist(id).await
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        self.astra_list_playlists().await
     }
 
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {

@@ -25,6 +25,7 @@ use songrec_storage::id::SongId;
 use songrec_storage::layers::{Layer, Op};
 use songrec_storage::metadata::{SongMetadata, VersionEntry};
 use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::playlist::SavedPlaylist;
 use songrec_storage::query::{ListQuery, Match, Page, SearchQuery};
 
 /// Songs fetched per batch by [`FallbackLayer::refresh_snapshot`].
@@ -211,6 +212,25 @@ macro_rules! answer {
 impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
     pub fn primary(&self) -> &P {
         &self.primary
+    }
+
+    /// Copies the playlists the primary answered with into the offline copy, writing only
+    /// those the copy holds differently.
+    async fn mirror_playlists(&self, playlists: &[SavedPlaylist]) {
+        let held: std::collections::HashMap<String, SavedPlaylist> =
+            match self.secondary.list_playlists().await {
+                Ok(all) => all.into_iter().map(|p| (p.id.clone(), p)).collect(),
+                Err(e) => {
+                    self.note("reading the copy's playlists", Err::<(), _>(e));
+                    return;
+                }
+            };
+        for p in playlists {
+            if held.get(&p.id) != Some(p) {
+                let r = self.secondary.put_playlist(p).await;
+                self.note("copying a playlist", r);
+            }
+        }
     }
 
     /// The offline copy.
@@ -623,6 +643,30 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
             .await?;
         self.mirror_delete(id).await;
         Ok(r)
+    }
+
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        self.write(Op::PutPlaylist, self.primary.put_playlist(playlist))
+            .await?;
+        let r = self.secondary.put_playlist(playlist).await;
+        self.note("copying a playlist", r);
+        Ok(())
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        let (v, fresh) = read!(self, GetPlaylist, get_playlist(id))?;
+        if fresh && let Some(p) = &v {
+            self.mirror_playlists(std::slice::from_ref(p)).await;
+        }
+        Ok(v)
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        let (v, fresh) = read!(self, ListPlaylists, list_playlists())?;
+        if fresh {
+            self.mirror_playlists(&v).await;
+        }
+        Ok(v)
     }
 
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {

@@ -16,7 +16,7 @@ use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
-const ALL_OPS: [Op; 22] = [
+const ALL_OPS: [Op; 25] = [
     Op::PutAudio,
     Op::GetAudio,
     Op::AudioUrl,
@@ -31,6 +31,9 @@ const ALL_OPS: [Op; 22] = [
     Op::List,
     Op::Count,
     Op::DeleteSong,
+    Op::PutPlaylist,
+    Op::GetPlaylist,
+    Op::ListPlaylists,
     Op::PutSongs,
     Op::GetMetadataMany,
     Op::ListVersions,

@@ -89,6 +89,9 @@ pub enum Op {
     List,
     Count,
     DeleteSong,
+    PutPlaylist,
+    GetPlaylist,
+    ListPlaylists,
     PutSongs,
     GetMetadataMany,
     ListVersions,
@@ -117,6 +120,9 @@ impl Op {
             Self::List => "list",
             Self::Count => "count",
             Self::DeleteSong => "delete_song",
+            Self::PutPlaylist => "put_playlist",
+            Self::GetPlaylist => "get_playlist",
+            Self::ListPlaylists => "list_playlists",
             Self::PutSongs => "put_songs",
             Self::GetMetadataMany => "get_metadata_many",
             Self::ListVersions => "list_versions",
@@ -132,7 +138,11 @@ impl Op {
     pub fn repeat_gives_same_answer(self) -> bool {
         matches!(
             self,
-            Self::PutEmbedding | Self::PutMetadata | Self::PutSongs | Self::Flush
+            Self::PutEmbedding
+                | Self::PutMetadata
+                | Self::PutPlaylist
+                | Self::PutSongs
+                | Self::Flush
         )
     }
 }
@@ -174,6 +184,8 @@ impl Outcome for Option<Changes> {}
 impl Outcome for crate::backend::LibrarySummary {}
 impl Outcome for crate::backend::SongCount {}
 impl Outcome for Vec<crate::id::SongId> {}
+impl Outcome for Option<crate::playlist::SavedPlaylist> {}
+impl Outcome for Vec<crate::playlist::SavedPlaylist> {}
 
 /// Makes `$ty<B>` the layer that `$config` builds ([`Layer`] through `$ty::new(inner, config)`),
 /// shown as `$name(inner)`, with an `inner()` accessor, and implements [`StorageBackend`] for
