@@ -293,7 +293,7 @@ async fn main() {
         let (l, lt) = list_n20(local, None, sort).await;
         let (c, ct) = list_n20(&remote, Some(&remote), sort).await;
         row(
-            &format!("`list -n 20 --sort {}` (total shown)", sort_name(sort)),
+            &format!("`list -n 20 --sort {}` (total shown)", sort.name()),
             &format!("{} ({lt})", l.show(false)),
             &format!("{} ({ct})", c.show(true)),
         );
@@ -307,7 +307,7 @@ async fn main() {
             "{sort:?}: the cloud listing is in the local order"
         );
         row(
-            &format!("full `list --json --sort {}`", sort_name(sort)),
+            &format!("full `list --json --sort {}`", sort.name()),
             &l.show(false),
             &format!("{} (target ≤ {})", c.show(true), n / 50 + 50),
         );
@@ -366,16 +366,4 @@ async fn main() {
         &lease,
     )
     .await;
-}
-
-fn sort_name(s: SortKey) -> &'static str {
-    match s {
-        SortKey::Id => "id",
-        SortKey::Title => "title",
-        SortKey::Artist => "artist",
-        SortKey::Created => "created",
-        SortKey::Updated => "updated",
-        SortKey::Bpm => "bpm",
-        SortKey::Duration => "duration",
-    }
 }

@@ -76,6 +76,33 @@ pub const ENV_AMX: &str = "SONGREC_AMX";
 /// a CPU without AVX-512 gets).
 pub const ENV_AVX512: &str = "SONGREC_AVX512";
 
+/// The numbers of a JSON array, or of an array of rows (arrays of numbers) flattened row after
+/// row, as `f32`: how the `expected.json` files beside the models hold reference outputs.
+/// `None` when `v` is anything else.
+///
+/// ```
+/// use serde_json::json;
+/// use songrec_neural::json_floats;
+/// assert_eq!(json_floats(&json!([1, 2.5])), Some(vec![1.0, 2.5]));
+/// assert_eq!(json_floats(&json!([[1, 2], [3]])), Some(vec![1.0, 2.0, 3.0]));
+/// assert_eq!(json_floats(&json!([1, "x"])), None);
+/// assert_eq!(json_floats(&json!(null)), None);
+/// ```
+pub fn json_floats(v: &serde_json::Value) -> Option<Vec<f32>> {
+    let mut out = Vec::new();
+    for x in v.as_array()? {
+        match x.as_array() {
+            Some(row) => {
+                for y in row {
+                    out.push(y.as_f64()? as f32);
+                }
+            }
+            None => out.push(x.as_f64()? as f32),
+        }
+    }
+    Some(out)
+}
+
 /// Credit line for the musicnn models.
 pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";
 pub use kernels::describe as own_kernels;

@@ -75,10 +75,14 @@ fn nullable(t: &str) -> Value {
 /// assert!(doc["paths"]["/api/v1/songs"]["get"]["operationId"].is_string());
 /// ```
 pub fn document() -> Value {
+    use crate::api::MAX_RESPONSE_RESULTS as MAX_K;
+    use songrec_storage::{Ranking, SortKey, query::MAX_RESULTS as CLOUD_MAX};
     let id_param = json!({"$ref": "#/components/parameters/id"});
+    let sort_keys: Vec<&str> = SortKey::ALL.iter().map(|k| k.name()).collect();
+    let ranking = Ranking::default();
     let mut list_params = queries(json!([
         ["q", "Words that must all occur in artist, title, album or file name (case-insensitive).", {"type": "string"}],
-        ["sort", "Order of the listing.", {"type": "string", "enum": ["id", "title", "artist", "created", "updated", "bpm", "duration"], "default": "artist"}],
+        ["sort", "Order of the listing.", {"type": "string", "enum": sort_keys, "default": "artist"}],
         ["desc", "Reverse the order.", {"type": "boolean", "default": false}],
         ["limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}],
         ["offset", "Songs to skip (offset paging).", {"type": "integer", "minimum": 0, "default": 0}],
@@ -212,7 +216,7 @@ pub fn document() -> Value {
             "416": err("Malformed range, or one starting beyond the end.")}}},
         "/api/v1/similar": {"get": {"operationId": "similarToText", "summary": "Songs for words alone: ranked by the style and sound tags the neural model stored with each song, named by the words (a listener vocabulary: orchestral, chiptune, lo-fi, epic, dark, synthwave...). The response says which words were used and which ignored; model is style_tags.", "tags": ["similar"],
           "parameters": text_params,
-          "responses": {"200": ok_json("Results, best first; similarity and tag_score are the tag score.", "SimilarResponse"), "400": err("No text, no word that names a tag (the message suggests the nearest words), or parameters that apply to neighbours only; or no song has style tags.")}},
+          "responses": {"200": ok_json("Results, best first; similarity and tag_score are the tag score.", "SimilarResponse"), "400": err("No text, no usable word (\"the music\"), text over the words query's limits (1,024 bytes, 32 words), or parameters that apply to neighbours only."), "404": err("Nothing matches the words (code no_match; never an empty result): the message names the words that match songs of this library and, for unknown words, the nearest known ones.")}},
           "post": {"operationId": "similarToUpload", "summary": "Songs that sound like an uploaded audio file (analysed, not stored).", "tags": ["similar"],
           "parameters": similar_params(),
           "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
@@ -245,9 +249,9 @@ pub fn document() -> Value {
           "where": {"name": "where", "in": "query", "required": false, "style": "form", "explode": true,
             "description": "Any field: FIELD=VALUE or FIELD=MIN..MAX (repeatable), e.g. extra.label=Warp.",
             "schema": {"type": "array", "items": {"type": "string"}}},
-          "k": q("k", "Number of results.", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 10})),
-          "similarOffset": q("offset", "Skip this many of the best results (k + offset ≤ 1000).", json!({"type": "integer", "minimum": 0, "maximum": 999, "default": 0})),
-          "metric": q("metric", "How vectors are compared.", json!({"type": "string", "enum": ["cosine", "dot", "l2"], "default": "cosine"})),
+          "k": q("k", &format!("Number of results. k + offset ≤ {MAX_K} on a local library, ≤ {CLOUD_MAX} on the cloud backend (the Data API's cap); beyond: 400."), json!({"type": "integer", "minimum": 1, "maximum": MAX_K, "default": ranking.k})),
+          "similarOffset": q("offset", &format!("Skip this many of the best results (k + offset ≤ {MAX_K} on a local library, ≤ {CLOUD_MAX} on the cloud backend)."), json!({"type": "integer", "minimum": 0, "maximum": MAX_K - 1, "default": ranking.offset})),
+          "metric": q("metric", "How vectors are compared.", json!({"type": "string", "enum": ["cosine", "dot", "l2"], "default": ranking.metric.to_string()})),
           "threshold": q("threshold", "Keep only results with similarity ≥ this.", json!({"type": "number"})),
           "model": q("model", "Compare stored vectors of this model, NAME@VERSION (see /api/v1/stats); not with embedder or blend. As `--model` of the CLI.", json!({"type": "string"})),
           "embedder": q("embedder", "Which vectors to compare, as `--embedder` of the CLI: auto (the default: the mix embedder's vectors once every song has them; in a library made before it, musicnn and DSP blended where the songs have both, neural weight 0.7, 0.4 for clips under 5 s, else the one they have), mix, dsp, musicnn, aisfx, both (blend 0.6) or blend:W. The response's model names what was compared.", json!({"type": "string", "default": "auto", "example": "both"})),

@@ -55,6 +55,37 @@ impl Default for Ranking {
     }
 }
 
+impl Ranking {
+    /// How far the ranking reaches (`k + offset`) when a search may reach at most
+    /// `max_results`: the one check of that limit, in one wording, for every door and backend
+    /// (the use case checks it against the backend's [`crate::StorageBackend::max_results`],
+    /// the REST API against its own cap per response too, and [`SearchQuery::validate_for`]
+    /// again at the backend).
+    ///
+    /// ```
+    /// use songrec_storage::Ranking;
+    /// let r = Ranking { k: 10, offset: 990, ..Ranking::default() };
+    /// assert_eq!(r.reach(1000).unwrap(), 1000);
+    /// let e = r.reach(999).unwrap_err().to_string();
+    /// assert!(e.contains("k + offset must be at most 999"), "{e}");
+    /// assert!(Ranking { k: 0, ..Ranking::default() }.reach(1000).is_err());
+    /// ```
+    pub fn reach(&self, max_results: usize) -> StorageResult<usize> {
+        if self.k == 0 {
+            return Err(StorageError::InvalidInput("k must be at least 1".into()));
+        }
+        self.k
+            .checked_add(self.offset)
+            .filter(|&n| n <= max_results)
+            .ok_or_else(|| {
+                StorageError::InvalidInput(format!(
+                    "k + offset must be at most {max_results} here, got k = {} and offset = {}",
+                    self.k, self.offset
+                ))
+            })
+    }
+}
+
 /// "Which stored songs are closest to this vector?"
 ///
 /// Filtering is exact: the filter selects candidates first and ranking happens among them,
@@ -109,15 +140,7 @@ impl SearchQuery {
     pub fn validate_for(&self, max_results: usize) -> StorageResult<()> {
         let r = &self.ranking;
         let invalid = |m: &str| Err(StorageError::InvalidInput(m.into()));
-        if r.k == 0 {
-            return invalid("k must be at least 1");
-        }
-        if r.offset.checked_add(r.k).is_none_or(|n| n > max_results) {
-            return Err(StorageError::InvalidInput(format!(
-                "offset + k exceeds the limit of {max_results} results per similarity query on this backend (offset {}, k {})",
-                r.offset, r.k
-            )));
-        }
+        r.reach(max_results)?;
         if self.exclude.len() > MAX_EXCLUDE {
             return Err(StorageError::InvalidInput(format!(
                 "at most {MAX_EXCLUDE} songs can be excluded, got {}",
@@ -181,23 +204,64 @@ pub enum SortKey {
     Duration,
 }
 
+impl SortKey {
+    /// Every order a listing can take, in the order help texts name them.
+    ///
+    /// ```
+    /// use songrec_storage::SortKey;
+    /// assert_eq!(SortKey::ALL.len(), 7);
+    /// assert!(SortKey::ALL.iter().all(|k| k.name().parse::<SortKey>().unwrap() == *k));
+    /// ```
+    pub const ALL: [SortKey; 7] = [
+        Self::Id,
+        Self::Title,
+        Self::Artist,
+        Self::Created,
+        Self::Updated,
+        Self::Bpm,
+        Self::Duration,
+    ];
+
+    /// The key's name, as `list --sort`, the REST API's `sort=` and JSON write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Title => "title",
+            Self::Artist => "artist",
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Bpm => "bpm",
+            Self::Duration => "duration",
+        }
+    }
+}
+
+impl std::fmt::Display for SortKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl FromStr for SortKey {
     type Err = StorageError;
     fn from_str(s: &str) -> StorageResult<Self> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "id" => Self::Id,
-            "title" => Self::Title,
-            "artist" => Self::Artist,
-            "created" | "added" => Self::Created,
-            "updated" => Self::Updated,
-            "bpm" | "tempo" => Self::Bpm,
-            "duration" => Self::Duration,
-            _ => {
-                return Err(StorageError::InvalidInput(format!(
-                    "unknown sort key {s:?}; use id, title, artist, created, updated, bpm or duration"
-                )));
-            }
-        })
+        let lower = s.to_ascii_lowercase();
+        let alias = match lower.as_str() {
+            "added" => "created",
+            "tempo" => "bpm",
+            other => other,
+        };
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == alias)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+                let (last, rest) = names.split_last().expect("keys");
+                StorageError::InvalidInput(format!(
+                    "unknown sort key {s:?}; use {} or {last}",
+                    rest.join(", ")
+                ))
+            })
     }
 }
 
@@ -587,7 +651,9 @@ mod tests {
             let mut q = SearchQuery::new(model.clone(), vec![1.0, 0.0], k);
             q.ranking.offset = offset;
             match q.validate() {
-                Err(StorageError::InvalidInput(m)) => assert!(m.contains("offset + k"), "{m}"),
+                Err(StorageError::InvalidInput(m)) => {
+                    assert!(m.contains("k + offset must be at most"), "{m}")
+                }
                 other => panic!("k {k}, offset {offset}: {other:?}"),
             }
         }

@@ -16,18 +16,13 @@ pub struct Expected {
 }
 
 fn rows(v: &serde_json::Value, key: &str) -> Vec<Vec<f32>> {
-    v[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect()
+    v[key].as_array().unwrap().iter().map(floats).collect()
+}
+
+/// The numbers of an `expected.json` entry (an array, or rows flattened):
+/// [`songrec_neural::json_floats`], which must find numbers there.
+pub fn floats(v: &serde_json::Value) -> Vec<f32> {
+    songrec_neural::json_floats(v).expect("an array of numbers, or of rows of numbers")
 }
 
 pub fn expected() -> Expected {

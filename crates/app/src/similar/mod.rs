@@ -139,19 +139,14 @@ pub(crate) async fn probe(
     }
 }
 
-/// `offset + k`, when the backend's searches reach that far (the same limits for one model and
+/// `k + offset`, when the backend's searches reach that far (the same limits for one model and
 /// for a blend, whose pools are capped: an oversized request would otherwise quietly return
-/// fewer results than asked for).
+/// fewer results than asked for). The rule and its wording are [`Ranking::reach`]'s.
 pub(crate) fn reach(backend: &dyn StorageBackend, r: &Ranking) -> AppResult<usize> {
-    let max = backend.max_results();
-    r.k.checked_add(r.offset)
-        .filter(|&n| r.k > 0 && n <= max)
-        .ok_or_else(|| {
-            AppError::Invalid(format!(
-                "k must be 1 or more and offset + k at most {max} on this backend, got k = {} and offset = {}",
-                r.k, r.offset
-            ))
-        })
+    r.reach(backend.max_results()).map_err(|e| match e {
+        songrec_storage::StorageError::InvalidInput(m) => AppError::Invalid(m),
+        other => other.into(),
+    })
 }
 
 /// Answers question `q` about `target` (embedders a file needs come from `pool`); the query
@@ -187,7 +182,9 @@ mod overflow_tests {
                 },
             };
             match similar(&backend, &Target::File("query.wav".into()), &q, &pool).await {
-                Err(AppError::Invalid(m)) => assert!(m.contains("offset + k"), "{m}"),
+                Err(AppError::Invalid(m)) => {
+                    assert!(m.contains("k + offset must be at most"), "{m}")
+                }
                 other => panic!("k {k}, offset {offset}: {other:?}"),
             }
         }

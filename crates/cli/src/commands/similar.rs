@@ -32,13 +32,13 @@ pub struct SimilarArgs {
     #[arg(long)]
     pub text: Option<String>,
     /// Number of results.
-    #[arg(short, long, default_value_t = 10, value_parser = at_least_one)]
+    #[arg(short, long, default_value_t = Ranking::default().k, value_parser = at_least_one)]
     pub k: usize,
     /// Skip this many of the best results.
     #[arg(long, default_value_t = 0, value_parser = crate::args::count)]
     pub offset: usize,
     /// cosine, dot or l2.
-    #[arg(long, default_value = "cosine")]
+    #[arg(long, default_value_t = Ranking::default().metric.to_string())]
     pub metric: String,
     /// Minimum similarity (cosine: -1..1).
     #[arg(long)]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use songrec_local::{LocalBackend, LocalOptions};
 use songrec_storage::StorageBackend;
+use songrec_storage::math::cosine;
 use songrec_storage::{Embedding, ListQuery, ModelInfo, SongId, SongMetadata, SongRecord};
 use songrec_testkit::LocalCloud;
 use songrec_testkit::audio::write_songs;
@@ -224,16 +225,6 @@ async fn snapshot(lib: &Path, model: &ModelInfo) -> Snap {
     snap
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let n = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (n(a) * n(b))
-}
-
 /// Whether `got` is a right answer to "the `k` songs most similar to `song`" in `s`, by brute
 /// force: every song named is in `s` with the similarity stated, none twice, not the query,
 /// and the similarities are the `k` best of `s` (ties in either order).
@@ -246,7 +237,7 @@ fn right_similar(s: &Snap, song: &str, k: usize, got: &[(String, f32)]) -> bool 
         .vectors
         .iter()
         .filter(|(id, _)| id.as_str() != song && s.titles.contains_key(id.as_str()))
-        .map(|(_, v)| cosine(q, v))
+        .map(|(_, v)| f64::from(cosine(q, v)))
         .collect();
     best.sort_by(|a, b| b.total_cmp(a));
     best.truncate(k);
@@ -259,7 +250,7 @@ fn right_similar(s: &Snap, song: &str, k: usize, got: &[(String, f32)]) -> bool 
                 && s.titles.contains_key(id)
                 && s.vectors
                     .get(id)
-                    .is_some_and(|v| (cosine(q, v) - sim).abs() < TOL)
+                    .is_some_and(|v| (f64::from(cosine(q, v)) - sim).abs() < TOL)
                 && (sim - want).abs() < TOL
         })
 }

@@ -635,17 +635,7 @@ mod tests {
     /// Rows of `key` in an expected.json, flattened.
     fn rows(json: &str, key: &str) -> Vec<f32> {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        v[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| {
-                r.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap() as f32)
-            })
-            .collect()
+        crate::json_floats(&v[key]).unwrap()
     }
 
     #[test]

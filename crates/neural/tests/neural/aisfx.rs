@@ -15,7 +15,7 @@ use songrec_neural::aisfx::frontend::{FrontEnd, N_MELS};
 use songrec_neural::aisfx::{AISFX_DECODE, EXPECTED_JSON};
 use songrec_neural::{AISFX_DIM, AisfxConfig, AisfxEmbedder, Runtime};
 use songrec_testkit::fixtures::{ort_library, real_recording};
-use songrec_testkit::neural::max_abs_diff;
+use songrec_testkit::neural::{floats, max_abs_diff};
 use songrec_testkit::process::in_own_process;
 
 /// Tolerance of expected.json (1e-4).
@@ -28,17 +28,6 @@ const TOL_RESAMPLED_NET: f32 = 0.15;
 
 fn expected() -> serde_json::Value {
     serde_json::from_str(EXPECTED_JSON).unwrap()
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|x| match x.as_array() {
-            Some(row) => row.iter().map(|y| y.as_f64().unwrap() as f32).collect(),
-            None => vec![x.as_f64().unwrap() as f32],
-        })
-        .collect()
 }
 
 fn decode(file: &str) -> MonoAudio {

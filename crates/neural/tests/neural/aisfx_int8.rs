@@ -10,8 +10,9 @@ use std::sync::{Arc, OnceLock};
 use songrec_audio::decode_file_with;
 use songrec_neural::aisfx::{AISFX_DECODE, EXPECTED_INT8_JSON, EXPECTED_TEXTURE_JSON};
 use songrec_neural::{AisfxConfig, AisfxEmbedder, AisfxNetwork, Runtime};
+use songrec_storage::math::cosine;
 use songrec_testkit::fixtures::{ort_library, real_recording};
-use songrec_testkit::neural::max_abs_diff;
+use songrec_testkit::neural::{floats, max_abs_diff};
 use songrec_testkit::process::in_own_process;
 
 /// The two int8 networks: the embedding's and the texture's.
@@ -24,19 +25,6 @@ fn expected(texture: bool) -> serde_json::Value {
         EXPECTED_INT8_JSON
     })
     .unwrap()
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-        })
-        .collect()
 }
 
 /// The probe of expected_int8.json: value i is ((i · 2654435761) mod 2³² mod 1000) / 1000.
@@ -88,16 +76,6 @@ fn tract(int8: bool, texture: bool) -> Arc<AisfxEmbedder> {
         ]
     })[if texture { 2 } else { usize::from(int8) }]
     .clone()
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let n = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (n(a) * n(b))
 }
 
 fn check_probe(e: &AisfxEmbedder, texture: bool, key: &str) {
@@ -232,7 +210,7 @@ fn lowest_block_cosine(a: &AisfxEmbedder, b: &AisfxEmbedder, blocks: &[f32], wid
     assert_eq!(ra.len(), blocks.len() / (100 * 96) * width);
     ra.chunks(width)
         .zip(rb.chunks(width))
-        .map(|(x, y)| cosine(x, y))
+        .map(|(x, y)| f64::from(cosine(x, y)))
         .fold(1.0, f64::min)
 }
 

@@ -58,14 +58,6 @@ fn tract_child(args: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn floats(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
 #[test]
 fn reproduces_expected_json() {
     in_own_process("onnxruntime::reproduces_expected_json", || {

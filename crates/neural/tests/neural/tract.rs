@@ -82,18 +82,7 @@ fn the_mtt_network_reproduces_its_expected_outputs() {
     let e = tract();
     let v: serde_json::Value =
         serde_json::from_str(songrec_neural::musicnn::MTT_EXPECTED_JSON).unwrap();
-    let rows = |k: &str| -> Vec<f32> {
-        v[k].as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| {
-                r.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap() as f32)
-            })
-            .collect()
-    };
+    let rows = |k: &str| floats(&v[k]);
     let names: Vec<String> =
         serde_json::from_str(include_str!("../../models/musicnn/mtt_tags.json")).unwrap();
     assert_eq!(songrec_neural::MTT_TAGS.to_vec(), names);

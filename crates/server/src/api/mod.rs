@@ -16,8 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use songrec_app::similar::Target;
 use songrec_storage::{
-    Filter, ListQuery, Metric, SongCount, SongId, SongMetadata, SortKey, StorageBackend,
-    StorageBackendExt,
+    Filter, ListQuery, SongCount, SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt,
 };
 use tokio::io::AsyncWriteExt;
 

@@ -18,19 +18,29 @@ fn search_limit(st: &AppState) -> usize {
 }
 
 /// The ask of the parameters the similarity endpoints share (each endpoint names its target).
-/// `max`: the search limit ([`search_limit`]).
+/// `max`: the search limit ([`search_limit`]). What is not given is [`Ranking::default`]'s,
+/// as on the command line.
 async fn similar_ask(p: &mut Params, max: usize) -> ApiResult<SimilarAsk> {
-    let k = p.number("k", 1, max)?.unwrap_or(10);
-    let offset = p.number("offset", 0, max - 1)?.unwrap_or(0);
-    if k.checked_add(offset).is_none_or(|r| r > max) {
-        return Err(ApiError::bad_request(format!(
-            "k + offset must be at most {max}"
-        )));
-    }
-    let metric: Metric = p.one("metric")?.as_deref().unwrap_or("cosine").parse()?;
+    let d = Ranking::default();
+    let k = p.number("k", 1, max)?.unwrap_or(d.k);
+    let offset = p.number("offset", 0, max)?.unwrap_or(d.offset);
+    let metric = match p.one("metric")? {
+        Some(m) => m.parse()?,
+        None => d.metric,
+    };
     let threshold = p.float("threshold")?;
     let choice = p.vectors()?.unwrap_or(Choice::Auto);
     let filter = p.filter()?.to_filter()?;
+    let ranking = Ranking {
+        k,
+        offset,
+        metric,
+        threshold,
+        filter,
+        ..d
+    };
+    // The limit on k + offset, in its one wording (the use case checks the backend's again).
+    ranking.reach(max)?;
     let distinct = p.flag("distinct")?;
     // Capped and parsed off the async workers (the phrase look-ups and, for a query of
     // unknown words only, the suggestions).
@@ -44,14 +54,7 @@ async fn similar_ask(p: &mut Params, max: usize) -> ApiResult<SimilarAsk> {
         distinct,
         explain: false,
         choice,
-        ranking: Ranking {
-            k,
-            offset,
-            metric,
-            threshold,
-            filter,
-            exact: false,
-        },
+        ranking,
         notes: false,
     })
 }

@@ -513,8 +513,43 @@ async fn openapi_document_lists_every_route() {
         assert!(doc.pointer(ptr).is_some(), "dangling {r}");
     }
 
-    // And every route of the table is really served (not the 404/405 fallbacks).
+    // What the document says of the similarity limits and defaults, and of words that match
+    // nothing, is what the server does: k up to the API's cap on a local library (its
+    // defaults Ranking::default's), and 404 no_match rather than an empty result (which
+    // `api/search.rs` asks for).
     let ids = all_ids(&srv.base).await;
+    let params = &doc["components"]["parameters"];
+    let max = songrec_server::api::MAX_RESPONSE_RESULTS;
+    let d = songrec_storage::Ranking::default();
+    assert_eq!(params["k"]["schema"]["maximum"], max, "{}", params["k"]);
+    assert_eq!(params["k"]["schema"]["default"], d.k, "{}", params["k"]);
+    assert_eq!(params["metric"]["schema"]["default"], d.metric.to_string());
+    let similar = |q: String| srv.url(&format!("/api/v1/songs/{}/similar?{q}", ids[0]));
+    let (s, v) = get(&similar(format!("k={max}"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["k"], max, "{v}");
+    let (s, v) = get(&similar(String::new())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["k"], d.k, "{v}");
+    assert_eq!(v["metric"], d.metric.to_string(), "{v}");
+    let msg = assert_error(
+        &get(&similar(format!("k={max}&offset=1"))).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    assert!(
+        msg.contains(&format!("k + offset must be at most {max}")),
+        "{msg}"
+    );
+    let words = &doc["paths"]["/api/v1/similar"]["get"]["responses"];
+    assert!(
+        words["404"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("no_match")),
+        "{words}"
+    );
+
+    // And every route of the table is really served (not the 404/405 fallbacks).
     for r in songrec_server::ROUTES {
         let path = r.path.replace("{id}", &ids[0]);
         let resp = match r.method {
