@@ -6,6 +6,7 @@
 //! - [`digest`]: metadata content digests (versions alone can collide across machines);
 //! - [`record`]: the per-machine record of the last synced state ([`record::RecordStore`]);
 //! - [`lease`]: the remote lease, so two machines never sync the same library at once;
+//! - [`playlists`]: saved playlists, the newer version of each going both ways;
 //! - [`engine`]: the executor that carries a plan out over two [`songrec_storage::StorageBackend`]s;
 //! - [`stores`]: the record in SQLite, the lease in a local file or in an object store.
 //!
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod lease;
 pub mod merge;
 pub mod plan;
+pub mod playlists;
 pub mod record;
 /// The record and lease stores songrec uses (the composition root picks them per backend).
 pub mod stores {

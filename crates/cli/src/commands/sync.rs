@@ -123,6 +123,20 @@ fn describe(a: &Action, names: &HashMap<SongId, String>) -> String {
     }
 }
 
+/// Whether sync stopped because a side could not be reached (the cloud, almost always: the
+/// local library is a folder).
+fn unreachable(e: &RunError) -> bool {
+    use songrec_storage::StorageError;
+    matches!(
+        e,
+        RunError::Open(StorageError::Unavailable { .. })
+            | RunError::Sync(
+                SyncError::Storage(StorageError::Unavailable { .. })
+                    | SyncError::Lease(LeaseError::Storage(StorageError::Unavailable { .. }))
+            )
+    )
+}
+
 pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     let mut cfg = cfg.clone();
     if let Some(dir) = &args.music {
@@ -187,6 +201,14 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
             eprintln!("refused: {e}");
             return Ok(exit::REFUSED);
         }
+        Err(e) if unreachable(&e) => {
+            // Said first, with what to do; the client's own words (which endpoint) follow.
+            return Err(e).context(
+                "the cloud is unreachable, so sync stopped: check the network and the cloud \
+                 settings (`songrec doctor` checks them), then run `songrec sync` again (it \
+                 carries on from where it stopped)",
+            );
+        }
         Err(e) => return Err(e).context("sync"),
     };
     let r = &run.report;
@@ -237,6 +259,13 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         for c in &r.conflicts {
             println!("  {c}");
         }
+        let pl = &r.playlists;
+        if pl.pushed + pl.pulled > 0 {
+            println!(
+                "  playlists: would upload {}, download {}",
+                pl.pushed, pl.pulled
+            );
+        }
         println!("dry run: nothing changed");
         return Ok(exit::OK);
     }
@@ -264,6 +293,19 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
         secs,
         count(run.requests, "Data API request")
     );
+    let pl = &r.playlists;
+    if pl.pushed + pl.pulled > 0 {
+        let deletions = (pl.deletions > 0)
+            .then(|| format!(" ({} of them deletions)", pl.deletions))
+            .unwrap_or_default();
+        println!(
+            "playlists: uploaded {}, downloaded {}{deletions}",
+            pl.pushed, pl.pulled
+        );
+    }
+    for (name, why) in &pl.failed {
+        eprintln!("failed: playlist {name:?}: {why}");
+    }
     // After a full reconciliation the offline copy of the cloud library holds all of it, so
     // offline answers are complete (only what changed is copied).
     if cfg.cache.enabled && matches!(r.remote_read, RemoteRead::Full { .. }) {

@@ -190,12 +190,14 @@ pub struct SyncReport {
     pub remote_read: RemoteRead,
     /// Whether the record's feed position was advanced (complete runs on a remote with a feed).
     pub cursor_advanced: bool,
+    /// Saved playlists carried (or, for a dry run, to carry).
+    pub playlists: crate::playlists::PlaylistReport,
 }
 
 impl SyncReport {
     /// Both sides agree (nothing refused, nothing failed).
     pub fn is_complete(&self) -> bool {
-        self.violations.is_empty() && self.failed.is_empty()
+        self.violations.is_empty() && self.failed.is_empty() && self.playlists.failed.is_empty()
     }
 }
 
@@ -284,6 +286,7 @@ async fn run(
     }
     if opts.dry_run {
         report.actions = actions;
+        report.playlists = crate::playlists::carry(local, remote, true).await?;
         return Ok(report);
     }
     std::fs::create_dir_all(&opts.scratch_dir)
@@ -309,6 +312,7 @@ async fn run(
     report.audio_linked = ex.linked.load(Ordering::SeqCst) as usize;
     let _ = std::fs::remove_dir_all(&opts.scratch_dir);
     result?;
+    report.playlists = crate::playlists::carry(local, remote, false).await?;
     local.flush().await?;
     remote.flush().await?;
     // Every song completed and its record change is committed: the remote's changes up to

@@ -635,10 +635,12 @@ async fn when_the_full_path_runs() {
     );
     assert_eq!(m.op("changes_since").map(|o| o.calls), Some(2));
     let flushes = m.op("flush").map_or(0, |o| o.calls);
+    let playlists = m.op("list_playlists").map_or(0, |o| o.calls);
+    assert_eq!(playlists, 2, "one listing of the saved playlists per run");
     assert_eq!(
-        m.total_calls() - flushes,
+        m.total_calls() - flushes - playlists,
         2,
-        "a no-op reads only the feed (and flushes, free on a remote): {m}"
+        "a no-op reads only the feed and the playlists (and flushes, free on a remote): {m}"
     );
 
     // Edits cost what changed: one feed read, the songs' reads and writes.
@@ -699,4 +701,67 @@ async fn when_the_full_path_runs() {
         assert!(!r.cursor_advanced);
         assert!(b.record.feed_position().unwrap().is_none());
     }
+}
+
+/// A playlist made on one machine reaches the other, an edit there comes back, a deletion
+/// travels as a tombstone; plays and skips heard on both machines between syncs add up.
+#[tokio::test(flavor = "current_thread")]
+async fn playlists_travel_and_plays_add_up() {
+    use songrec_storage::StorageBackendExt as _;
+    use songrec_storage::listening::{Heard, Listening, record};
+    use songrec_storage::playlist::SavedPlaylist;
+    let w = World::new();
+    let (a, b) = (Machine::new("a"), Machine::new("b"));
+    for n in 1..=3 {
+        w.add(&a, n).await;
+    }
+    let now = chrono::Utc::now();
+    let p = SavedPlaylist::new("Made on a phone", vec![sid(2), sid(1), sid(2)], now).unwrap();
+    a.lib.put_playlist(&p).await.unwrap();
+    let r = w.sync(&a, Policy::Newer, false).await;
+    assert_eq!((r.playlists.pushed, r.playlists.pulled), (1, 0));
+    let r = w.sync(&b, Policy::Newer, false).await;
+    assert_eq!((r.playlists.pushed, r.playlists.pulled), (0, 1));
+    assert_eq!(b.lib.find_playlist("made on a phone").await.unwrap(), p);
+
+    // Edited on b, played on both.
+    let mut edited = b.lib.get_playlist(&p.id).await.unwrap().unwrap();
+    edited.songs.push(sid(3));
+    edited.touch(now);
+    b.lib.put_playlist(&edited).await.unwrap();
+    let hear = |m: &Machine, times: usize, heard: Heard| {
+        let lib = m.lib.clone();
+        async move {
+            for i in 0..times {
+                let mut s = lib.get_metadata(&sid(1)).await.unwrap().unwrap();
+                record(&mut s, heard, now + chrono::Duration::seconds(i as i64));
+                lib.put_metadata(&s).await.unwrap();
+            }
+        }
+    };
+    hear(&a, 2, Heard::Played).await;
+    hear(&b, 3, Heard::Played).await;
+    hear(&b, 1, Heard::Skipped).await;
+    let r = w.sync(&b, Policy::Newer, false).await;
+    assert_eq!(r.playlists.pushed, 1);
+    let r = w.sync(&a, Policy::Newer, false).await;
+    assert_eq!(r.playlists.pulled, 1);
+    assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+    w.sync(&b, Policy::Newer, false).await;
+    for m in [&a, &b] {
+        let s = m.lib.get_metadata(&sid(1)).await.unwrap().unwrap();
+        let l = Listening::of(&s);
+        assert_eq!((l.plays, l.skips), (5, 1), "on {}", m.name);
+        assert_eq!(m.lib.get_playlist(&p.id).await.unwrap().unwrap(), edited);
+    }
+
+    // Deleted on a: gone on b after its next sync, as a tombstone.
+    assert!(a.lib.delete_playlist(&p.id).await.unwrap());
+    let r = w.sync(&a, Policy::Newer, false).await;
+    assert_eq!((r.playlists.pushed, r.playlists.deletions), (1, 1));
+    w.sync(&b, Policy::Newer, false).await;
+    assert!(b.lib.playlists().await.unwrap().is_empty());
+    assert!(b.lib.get_playlist(&p.id).await.unwrap().unwrap().deleted);
+    let r = w.sync(&b, Policy::Newer, false).await;
+    assert_eq!(r.playlists, Default::default(), "nothing left to carry");
 }
