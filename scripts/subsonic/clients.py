@@ -99,6 +99,24 @@ def opensubsonic(base, port, user, password, api_key, songs):
         check(3 <= len(path) <= 6, f"py-opensonic: find_sonic_path gives at most 6 songs ({len(path)})")
         check(path[0].entry.id == start and path[-1].entry.id == end,
               "py-opensonic: the path starts and ends on the asked songs")
+        # Playlists: made, changed, listed and deleted as a player does.
+        ids = [s["id"] for s in songs[:3]]
+        check(o.create_playlist(name="py-opensonic mix", song_ids=ids) is True,
+              "py-opensonic: create_playlist")
+        made = [p for p in o.get_playlists() if p.name == "py-opensonic mix"]
+        check(len(made) == 1 and made[0].song_count == 3,
+              "py-opensonic: get_playlists lists it with 3 songs")
+        pid = made[0].id
+        check(o.update_playlist(pid, name="renamed", comment="from a client",
+                                song_ids_to_add=[ids[0]], song_indices_to_remove=[1]) is True,
+              "py-opensonic: update_playlist")
+        got = o.get_playlist(pid)
+        check([e.id for e in got.entry] == [ids[0], ids[2], ids[0]],
+              f"py-opensonic: get_playlist keeps the order {[e.id for e in got.entry]}")
+        check(got.name == "renamed" and got.comment == "from a client",
+              "py-opensonic: name and comment changed")
+        check(o.delete_playlist(pid) is True, "py-opensonic: delete_playlist")
+        check(all(p.id != pid for p in o.get_playlists()), "py-opensonic: deleted")
     finally:
         o.cleanup()
     k = libopensonic.Connection(base, port=port, api_key=api_key)

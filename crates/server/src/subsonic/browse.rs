@@ -45,7 +45,7 @@ pub fn user(c: &Call<'_>) -> Result<Reply, Fail> {
         json!({
             "username": me, "scrobblingEnabled": false, "adminRole": false,
             "settingsRole": false, "downloadRole": true, "uploadRole": false,
-            "playlistRole": false, "coverArtRole": false, "commentRole": false,
+            "playlistRole": true, "coverArtRole": false, "commentRole": false,
             "podcastRole": false, "streamRole": true, "jukeboxRole": false,
             "shareRole": false, "videoConversionRole": false, "folder": [FOLDER_ID],
         }),

@@ -9,7 +9,7 @@
 //! - the library grouped into artists and albums by name ([`catalog`], ids in [`ids`]);
 //! - the handlers by group: [`browse`], [`lists`], [`media`], [`ears`] (similar songs and
 //!   artists, sonic matches and paths, through the use cases the REST API calls), [`marks`]
-//!   (stars and plays, stored with the songs).
+//!   (stars and plays, stored with the songs), [`playlists`] (saved playlists, library data).
 
 pub mod auth;
 pub mod browse;
@@ -22,6 +22,7 @@ pub mod lists;
 pub mod marks;
 pub mod media;
 pub mod params;
+pub mod playlists;
 pub mod render;
 
 use std::net::{IpAddr, SocketAddr};
@@ -191,10 +192,11 @@ async fn dispatch(c: &Call<'_>, endpoint: &str) -> Result<Reply, Fail> {
         "star" => marks::star(c, true).await,
         "unstar" => marks::star(c, false).await,
         "scrobble" => marks::scrobble(c).await,
-        "getPlaylists" => Ok(Reply::one(
-            "playlists",
-            serde_json::json!({ "playlist": [] }),
-        )),
+        "getPlaylists" => playlists::list(c).await,
+        "getPlaylist" => playlists::get(c).await,
+        "createPlaylist" => playlists::create(c).await,
+        "updatePlaylist" => playlists::update(c).await,
+        "deletePlaylist" => playlists::delete(c).await,
         "getNowPlaying" => Ok(marks::now_playing(c)),
         "stream" | "download" => media::stream(c).await,
         "getCoverArt" => media::cover_art(c).await,

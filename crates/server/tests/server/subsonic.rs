@@ -20,6 +20,7 @@ mod cloud;
 mod cover;
 mod ears;
 mod marks;
+mod playlists;
 
 const USER: &str = "ann";
 /// A space and `!`: forms and `enc:` must carry them.
