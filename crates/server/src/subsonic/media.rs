@@ -1,7 +1,12 @@
-//! `stream` and `download`: the song's own bytes (no transcoding: `format` and `maxBitRate` are
-//! not honoured, the file is sent as it is), with `Range`, through the REST API's audio answer.
-//! `getCoverArt`: the picture embedded in the song's file (a song id, or an album id: its first
-//! songs'), as it is (`size` is not honoured).
+//! `stream` and `download`: the song's own bytes, with `Range`, through the REST API's audio
+//! answer. `stream` re-encodes only when the client asks for a format other than the file's
+//! own and an `ffmpeg` is on `PATH` ([`transcode`]); `download` never does.
+//! `getCoverArt`: the picture embedded in the song's file, else the folder's cover file beside
+//! the user's file (a song id, or an album id: its first songs'), scaled down to `size`
+//! ([`picture`]).
+
+pub mod picture;
+pub mod transcode;
 
 use std::path::{Path, PathBuf};
 
@@ -18,15 +23,53 @@ pub async fn song_by_id(c: &Call<'_>, id: &str) -> Result<SongMetadata, Fail> {
     c.st.backend.get_metadata(&sid).await?.ok_or_else(missing)
 }
 
-/// `stream` / `download`.
+/// `download`: always the file as it is.
+pub async fn download(c: &Call<'_>) -> Result<Reply, Fail> {
+    let m = song_by_id(c, c.p.required("id")?).await?;
+    original(c, &m).await
+}
+
+/// `stream`: the file as it is, or re-encoded when another format is asked
+/// ([`transcode::plan`]).
 pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
     let m = song_by_id(c, c.p.required("id")?).await?;
-    match crate::audio::song_audio(c.st, &m, c.headers).await {
+    let transcode::Plan::Transcode {
+        target,
+        kbps,
+        offset,
+    } = transcode::plan(c.p, &super::entries::suffix(&m))?
+    else {
+        return original(c, &m).await;
+    };
+    if offset > 0 && f64::from(offset) >= m.duration_secs {
+        return Err(Fail::other(format!(
+            "timeOffset {offset} s is past the end of the song ({:.0} s)",
+            m.duration_secs
+        )));
+    }
+    let Some(ffmpeg) = transcode::ffmpeg() else {
+        tracing::warn!(
+            "subsonic: a client asked for {}, but no ffmpeg is on PATH: sending the file as it is",
+            target.suffix
+        );
+        return original(c, &m).await;
+    };
+    let Some(audio) = local_audio(c, &m).await? else {
+        return Err(no_audio(&m));
+    };
+    let input = audio.path().to_path_buf();
+    let r = transcode::answer(ffmpeg, &input, audio, target, kbps, offset).await?;
+    Ok(Reply::Raw(r))
+}
+
+fn no_audio(m: &SongMetadata) -> Fail {
+    Fail::not_found(format!("the audio of song {} is not stored", m.id.short()))
+}
+
+async fn original(c: &Call<'_>, m: &SongMetadata) -> Result<Reply, Fail> {
+    match crate::audio::song_audio(c.st, m, c.headers).await {
         Ok(r) => Ok(Reply::Raw(r)),
-        Err(e) if e.status() == StatusCode::NOT_FOUND => Err(Fail::not_found(format!(
-            "the audio of song {} is not stored",
-            m.id.short()
-        ))),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => Err(no_audio(m)),
         Err(e) => Err(e.into()),
     }
 }
@@ -77,34 +120,91 @@ async fn local_audio(c: &Call<'_>, m: &SongMetadata) -> Result<Option<LocalAudio
     }
 }
 
+/// A picture found for a song: its bytes and their type.
+struct Found {
+    bytes: Vec<u8>,
+    mime: Option<String>,
+}
+
+/// The picture embedded in the file, else the folder's cover file beside it when the library
+/// references the user's file (not its own copy, whose folder is the library's).
+fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Found> {
+    if let Some(p) = songrec_audio::tags::cover_art(audio.path()) {
+        return Some(Found {
+            bytes: p.data,
+            mime: p.mime,
+        });
+    }
+    let LocalAudio::Kept(file) = audio else {
+        return None;
+    };
+    let own_copy = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .is_some_and(|s| s.eq_ignore_ascii_case(&m.audio_key().to_string()));
+    if own_copy {
+        return None;
+    }
+    let cover = picture::folder_cover(file)?;
+    match std::fs::read(&cover) {
+        Ok(bytes) => Some(Found { bytes, mime: None }),
+        Err(e) => {
+            tracing::warn!("subsonic: reading {} failed: {e}", cover.display());
+            None
+        }
+    }
+}
+
+/// The picture scaled to `size` where it is larger (JPEG and PNG), else as it is.
+fn scaled(found: Found, size: u32) -> (Vec<u8>, HeaderValue) {
+    let kind = picture::Kind::of(&found.bytes);
+    if size > 0 {
+        match picture::scale(&found.bytes, size) {
+            Ok(Some(s)) => return (s.bytes, HeaderValue::from_static(s.mime)),
+            Ok(None) => {}
+            Err(e) => tracing::info!("subsonic: cover art sent as it is: {e}"),
+        }
+    }
+    let mime = kind
+        .map(|k| HeaderValue::from_static(k.mime()))
+        .or_else(|| {
+            found
+                .mime
+                .filter(|m| m.starts_with("image/"))
+                .and_then(|m| HeaderValue::from_str(&m).ok())
+        })
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    (found.bytes, mime)
+}
+
 /// `getCoverArt`.
 pub async fn cover_art(c: &Call<'_>) -> Result<Reply, Fail> {
     let id = c.p.required("id")?;
-    let songs: Vec<SongMetadata> = if id.starts_with("al-") {
+    // 0 (or absent): as it is; larger than any picture songrec decodes changes nothing.
+    let size = c.p.number("size", 0u32, 0, 100_000)?;
+    let (songs, what): (Vec<SongMetadata>, &str) = if id.starts_with("al-") {
         let cat = c.catalog().await?;
         let album = cat.album_or_70(id)?;
-        cat.songs_at(&album.songs)
+        let songs = cat
+            .songs_at(&album.songs)
             .take(ALBUM_COVER_TRIES)
             .cloned()
-            .collect()
+            .collect();
+        (songs, "album")
     } else {
-        vec![song_by_id(c, id).await?]
+        (vec![song_by_id(c, id).await?], "song")
     };
     for m in songs {
         let Some(audio) = local_audio(c, &m).await? else {
             continue;
         };
-        // Tags are read off the async workers; the spooled copy lives until they are read.
-        let picture =
-            tokio::task::spawn_blocking(move || songrec_audio::tags::cover_art(audio.path()))
-                .await
-                .map_err(|_| Fail::other("reading the picture failed; the server log has more"))?;
-        if let Some(p) = picture {
-            let mime = p
-                .mime
-                .filter(|m| m.starts_with("image/"))
-                .and_then(|m| HeaderValue::from_str(&m).ok())
-                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+        // Files are read off the async workers; the spooled copy lives until they are read.
+        let picture = tokio::task::spawn_blocking(move || {
+            picture_of(&audio, &m).map(|found| scaled(found, size))
+        })
+        .await
+        .map_err(|_| Fail::other("reading the picture failed; the server log has more"))?;
+        if let Some((bytes, mime)) = picture {
             let headers = [
                 (header::CONTENT_TYPE, mime),
                 (
@@ -112,8 +212,10 @@ pub async fn cover_art(c: &Call<'_>) -> Result<Reply, Fail> {
                     HeaderValue::from_static("private, max-age=86400"),
                 ),
             ];
-            return Ok(Reply::Raw((headers, p.data).into_response()));
+            return Ok(Reply::Raw((headers, bytes).into_response()));
         }
     }
-    Err(Fail::not_found(format!("no cover art for {id:?}")))
+    Err(Fail::not_found(format!(
+        "the {what} {id:?} has no picture: none is embedded in its file and no cover.jpg, folder.jpg, front.jpg or album.jpg (or .png) lies beside it"
+    )))
 }

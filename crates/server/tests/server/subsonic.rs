@@ -1,7 +1,8 @@
 //! The Subsonic API (`/rest/`) over a library of real recordings on a 127.0.0.1 socket: raw
 //! requests for the envelopes (JSON, XML), forms, every way of signing in and every error code,
-//! browsing, streams with ranges, songrec's ears; and two real client libraries from PyPI
-//! (py-sonic, py-opensonic) driven by `scripts/subsonic/clients.py`.
+//! browsing, streams with ranges and re-encoded by ffmpeg, cover art, songrec's ears; and two
+//! real client libraries from PyPI (py-sonic, py-opensonic) driven by
+//! `scripts/subsonic/clients.py`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -20,6 +21,7 @@ mod cloud;
 mod cover;
 mod ears;
 mod marks;
+mod transcode;
 mod playlists;
 
 const USER: &str = "ann";

@@ -1,0 +1,420 @@
+//! Cover pictures: what type a picture is (from its bytes), the folder's cover file beside a
+//! song's file, and pictures scaled down for `getCoverArt`'s `size` (JPEG stays JPEG, PNG stays
+//! PNG; the aspect is kept and nothing is ever enlarged).
+//!
+//! JPEG is decoded with zune-jpeg and encoded with jpeg-encoder, PNG both ways with png, and the
+//! pixels are resampled with resize's Lanczos-3 filter (premultiplied where there is alpha).
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use rgb::FromSlice;
+
+/// The folder's cover file names, in the order they are preferred (any case; `.jpg`, `.jpeg`
+/// or `.png`).
+pub const COVER_NAMES: &[&str] = &["cover", "folder", "front", "album"];
+/// The extensions of a folder's cover file, in the order they are preferred.
+pub const COVER_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
+/// A folder's cover file larger than this is not read.
+pub const MAX_COVER_FILE: u64 = 32 << 20;
+/// Pictures with more pixels than this are served as they are, never decoded.
+pub const MAX_PIXELS: u64 = 48_000_000;
+
+/// JPEG quality of scaled-down JPEG pictures.
+const JPEG_QUALITY: u8 = 88;
+
+/// A picture's type, from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+    Bmp,
+}
+
+impl Kind {
+    /// The type of a picture's bytes, `None` when they are no picture songrec knows.
+    pub fn of(bytes: &[u8]) -> Option<Self> {
+        match bytes {
+            [0xFF, 0xD8, 0xFF, ..] => Some(Self::Jpeg),
+            [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(Self::Png),
+            [b'G', b'I', b'F', b'8', ..] => Some(Self::Gif),
+            [
+                b'R',
+                b'I',
+                b'F',
+                b'F',
+                _,
+                _,
+                _,
+                _,
+                b'W',
+                b'E',
+                b'B',
+                b'P',
+                ..,
+            ] => Some(Self::Webp),
+            [b'B', b'M', ..] => Some(Self::Bmp),
+            _ => None,
+        }
+    }
+
+    /// Its media type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+            Self::Bmp => "image/bmp",
+        }
+    }
+}
+
+/// Why a picture could not be scaled.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    #[error("the picture's type cannot be scaled")]
+    Unsupported,
+    #[error("the picture is too large to decode ({width} x {height})")]
+    TooLarge { width: u64, height: u64 },
+    #[error("the picture could not be decoded: {0}")]
+    Decode(String),
+    #[error("the picture could not be encoded: {0}")]
+    Encode(String),
+}
+
+/// A scaled picture: its bytes and media type.
+#[derive(Debug)]
+pub struct Scaled {
+    pub bytes: Vec<u8>,
+    pub mime: &'static str,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The size of a picture `width` x `height` whose longer side is made `size`, keeping the
+/// aspect; `None` when it is no larger than that already (never enlarged).
+///
+/// ```
+/// use songrec_server::subsonic::media::picture::fit;
+/// assert_eq!(fit(1000, 500, 300), Some((300, 150)));
+/// assert_eq!(fit(500, 1000, 300), Some((150, 300)));
+/// assert_eq!(fit(300, 200, 300), None);
+/// assert_eq!(fit(3000, 1, 300), Some((300, 1)));
+/// ```
+pub fn fit(width: u32, height: u32, size: u32) -> Option<(u32, u32)> {
+    let long = width.max(height);
+    if size == 0 || long <= size {
+        return None;
+    }
+    let scale = |side: u32| -> u32 {
+        let s = (u64::from(side) * u64::from(size) + u64::from(long) / 2) / u64::from(long);
+        u32::try_from(s.max(1)).unwrap_or(size)
+    };
+    Some((scale(width), scale(height)))
+}
+
+/// The picture scaled so that its longer side is `size` pixels (JPEG and PNG); `Ok(None)` when
+/// it is no larger than that (served as it is).
+pub fn scale(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
+    match Kind::of(bytes) {
+        Some(Kind::Jpeg) => scale_jpeg(bytes, size),
+        Some(Kind::Png) => scale_png(bytes, size),
+        _ => Err(ScaleError::Unsupported),
+    }
+}
+
+fn check_pixels(width: u64, height: u64) -> Result<(), ScaleError> {
+    if width.saturating_mul(height) > MAX_PIXELS {
+        return Err(ScaleError::TooLarge { width, height });
+    }
+    Ok(())
+}
+
+fn scale_jpeg(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+
+    let decode = |e: zune_jpeg::errors::DecodeErrors| ScaleError::Decode(e.to_string());
+    let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(Cursor::new(bytes), options);
+    d.decode_headers().map_err(decode)?;
+    let info = d
+        .info()
+        .ok_or_else(|| ScaleError::Decode("no JPEG header".into()))?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    let Some((tw, th)) = fit(w, h, size) else {
+        return Ok(None);
+    };
+    check_pixels(w.into(), h.into())?;
+    let pixels = d.decode().map_err(decode)?;
+    if pixels.len() != w as usize * h as usize * 3 {
+        return Err(ScaleError::Decode("unexpected JPEG pixel layout".into()));
+    }
+    let out = resample(&pixels, (w, h), (tw, th), Layout::Rgb)?;
+    let mut jpeg = Vec::new();
+    let (ew, eh) = (side_u16(tw)?, side_u16(th)?);
+    jpeg_encoder::Encoder::new(&mut jpeg, JPEG_QUALITY)
+        .encode(&out, ew, eh, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| ScaleError::Encode(e.to_string()))?;
+    Ok(Some(Scaled {
+        bytes: jpeg,
+        mime: Kind::Jpeg.mime(),
+        width: tw,
+        height: th,
+    }))
+}
+
+fn side_u16(side: u32) -> Result<u16, ScaleError> {
+    u16::try_from(side).map_err(|_| ScaleError::Encode(format!("a side of {side} pixels")))
+}
+
+fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
+    let decode = |e: png::DecodingError| ScaleError::Decode(e.to_string());
+    let limits = png::Limits {
+        bytes: usize::try_from(MAX_PIXELS * 4).unwrap_or(usize::MAX),
+    };
+    let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
+    dec.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = dec.read_info().map_err(decode)?;
+    let (w, h) = {
+        let i = reader.info();
+        (i.width, i.height)
+    };
+    let Some((tw, th)) = fit(w, h, size) else {
+        return Ok(None);
+    };
+    check_pixels(w.into(), h.into())?;
+    let len = reader
+        .output_buffer_size()
+        .ok_or_else(|| ScaleError::TooLarge {
+            width: w.into(),
+            height: h.into(),
+        })?;
+    let mut buf = vec![0u8; len];
+    let frame = reader.next_frame(&mut buf).map_err(decode)?;
+    buf.truncate(frame.buffer_size());
+    // 8 bits per channel after the normalisation; grey becomes RGB, grey and alpha RGBA.
+    let (pixels, layout) = match frame.color_type {
+        png::ColorType::Rgb => (buf, Layout::Rgb),
+        png::ColorType::Rgba => (buf, Layout::Rgba),
+        png::ColorType::Grayscale => (buf.iter().flat_map(|&g| [g, g, g]).collect(), Layout::Rgb),
+        png::ColorType::GrayscaleAlpha => (
+            buf.chunks_exact(2)
+                .flat_map(|ga| [ga[0], ga[0], ga[0], ga[1]])
+                .collect(),
+            Layout::Rgba,
+        ),
+        png::ColorType::Indexed => {
+            return Err(ScaleError::Decode("an indexed PNG was not expanded".into()));
+        }
+    };
+    if frame.bit_depth != png::BitDepth::Eight
+        || pixels.len() != w as usize * h as usize * layout.channels()
+    {
+        return Err(ScaleError::Decode("unexpected PNG pixel layout".into()));
+    }
+    let out = resample(&pixels, (w, h), (tw, th), layout)?;
+    let mut encoded = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut encoded, tw, th);
+        enc.set_color(match layout {
+            Layout::Rgb => png::ColorType::Rgb,
+            Layout::Rgba => png::ColorType::Rgba,
+        });
+        enc.set_depth(png::BitDepth::Eight);
+        let encode = |e: png::EncodingError| ScaleError::Encode(e.to_string());
+        let mut writer = enc.write_header().map_err(encode)?;
+        writer.write_image_data(&out).map_err(encode)?;
+        writer.finish().map_err(encode)?;
+    }
+    Ok(Some(Scaled {
+        bytes: encoded,
+        mime: Kind::Png.mime(),
+        width: tw,
+        height: th,
+    }))
+}
+
+#[derive(Clone, Copy)]
+enum Layout {
+    Rgb,
+    Rgba,
+}
+
+impl Layout {
+    fn channels(self) -> usize {
+        match self {
+            Self::Rgb => 3,
+            Self::Rgba => 4,
+        }
+    }
+}
+
+fn resample(
+    pixels: &[u8],
+    (w, h): (u32, u32),
+    (tw, th): (u32, u32),
+    layout: Layout,
+) -> Result<Vec<u8>, ScaleError> {
+    let (w, h, tw, th) = (w as usize, h as usize, tw as usize, th as usize);
+    let resizing = |e: resize::Error| ScaleError::Encode(e.to_string());
+    let mut out = vec![0u8; tw * th * layout.channels()];
+    match layout {
+        Layout::Rgb => resize::new(w, h, tw, th, resize::Pixel::RGB8, resize::Type::Lanczos3)
+            .map_err(resizing)?
+            .resize(pixels.as_rgb(), out.as_rgb_mut())
+            .map_err(resizing)?,
+        Layout::Rgba => resize::new(w, h, tw, th, resize::Pixel::RGBA8P, resize::Type::Lanczos3)
+            .map_err(resizing)?
+            .resize(pixels.as_rgba(), out.as_rgba_mut())
+            .map_err(resizing)?,
+    }
+    Ok(out)
+}
+
+/// The folder's cover file beside `song_file`: the first of [`COVER_NAMES`] x
+/// [`COVER_EXTENSIONS`] (compared without case) that is a file; `None` when there is none or
+/// the folder cannot be read.
+pub fn folder_cover(song_file: &Path) -> Option<PathBuf> {
+    let folder = song_file.parent()?;
+    let mut best: Option<(usize, PathBuf)> = None;
+    for entry in std::fs::read_dir(folder).ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((stem, ext)) = name.rsplit_once('.') else {
+            continue;
+        };
+        let (stem, ext) = (stem.to_ascii_lowercase(), ext.to_ascii_lowercase());
+        let (Some(s), Some(e)) = (
+            COVER_NAMES.iter().position(|n| *n == stem),
+            COVER_EXTENSIONS.iter().position(|x| *x == ext),
+        ) else {
+            continue;
+        };
+        let rank = s * COVER_EXTENSIONS.len() + e;
+        if best.as_ref().is_some_and(|(r, _)| *r <= rank) {
+            continue;
+        }
+        // A file (followed through links), not too large to read.
+        let ok =
+            std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file() && m.len() <= MAX_COVER_FILE);
+        if ok {
+            best = Some((rank, entry.path()));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png_of(w: u32, h: u32, color: png::ColorType, px: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(color);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().unwrap();
+        wr.write_image_data(px).unwrap();
+        wr.finish().unwrap();
+        out
+    }
+
+    fn jpeg_of(w: u16, h: u16, px: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 90)
+            .encode(px, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    fn png_size(bytes: &[u8]) -> (u32, u32, png::ColorType) {
+        let r = png::Decoder::new(Cursor::new(bytes)).read_info().unwrap();
+        let i = r.info();
+        (i.width, i.height, i.color_type)
+    }
+
+    #[test]
+    fn kinds_from_bytes() {
+        assert_eq!(Kind::of(&jpeg_of(2, 2, &[0; 12])), Some(Kind::Jpeg));
+        assert_eq!(
+            Kind::of(&png_of(1, 1, png::ColorType::Rgb, &[1, 2, 3])),
+            Some(Kind::Png)
+        );
+        assert_eq!(Kind::of(b"GIF89a...."), Some(Kind::Gif));
+        assert_eq!(Kind::of(b"RIFF\0\0\0\0WEBPVP8 "), Some(Kind::Webp));
+        assert_eq!(Kind::of(b"ID3"), None);
+        assert_eq!(Kind::of(b""), None);
+    }
+
+    #[test]
+    fn a_jpeg_is_scaled_down_keeping_its_aspect_and_colour() {
+        let (w, h) = (400u16, 200u16);
+        let px: Vec<u8> = std::iter::repeat_n([200u8, 40, 40], usize::from(w) * usize::from(h))
+            .flatten()
+            .collect();
+        let s = scale(&jpeg_of(w, h, &px), 100).unwrap().unwrap();
+        assert_eq!((s.width, s.height, s.mime), (100, 50, "image/jpeg"));
+        let mut d = zune_jpeg::JpegDecoder::new(Cursor::new(&s.bytes));
+        let out = d.decode().unwrap();
+        let i = d.info().unwrap();
+        assert_eq!((i.width, i.height), (100, 50));
+        let mid = (25 * 100 + 50) * 3;
+        for (got, want) in out[mid..mid + 3].iter().zip([200u8, 40, 40]) {
+            assert!(got.abs_diff(want) < 12, "{:?}", &out[mid..mid + 3]);
+        }
+        // Never enlarged: a size at or above the longer side keeps the picture as it is.
+        assert!(scale(&jpeg_of(w, h, &px), 400).unwrap().is_none());
+        assert!(scale(&jpeg_of(w, h, &px), 2000).unwrap().is_none());
+    }
+
+    #[test]
+    fn pngs_keep_their_alpha_and_grey_becomes_rgb() {
+        let rgba: Vec<u8> = std::iter::repeat_n([10u8, 20, 30, 128], 64 * 32)
+            .flatten()
+            .collect();
+        let s = scale(&png_of(64, 32, png::ColorType::Rgba, &rgba), 16)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.mime, "image/png");
+        assert_eq!(png_size(&s.bytes), (16, 8, png::ColorType::Rgba));
+        let grey = vec![77u8; 30 * 90];
+        let s = scale(&png_of(30, 90, png::ColorType::Grayscale, &grey), 45)
+            .unwrap()
+            .unwrap();
+        assert_eq!(png_size(&s.bytes), (15, 45, png::ColorType::Rgb));
+    }
+
+    #[test]
+    fn what_cannot_be_scaled_says_why() {
+        assert!(matches!(
+            scale(b"GIF89a....", 10),
+            Err(ScaleError::Unsupported)
+        ));
+        let mut broken = jpeg_of(64, 64, &[90; 64 * 64 * 3]);
+        broken.truncate(40);
+        assert!(scale(&broken, 10).is_err());
+        assert!(scale(b"\x89PNG\r\n\x1a\nnonsense", 10).is_err());
+    }
+
+    #[test]
+    fn the_folder_cover_by_name_then_extension_in_any_case() {
+        let d = tempfile::tempdir().unwrap();
+        let song = d.path().join("01 Song.flac");
+        std::fs::write(&song, b"x").unwrap();
+        assert_eq!(folder_cover(&song), None);
+        std::fs::write(d.path().join("ALBUM.PNG"), b"p").unwrap();
+        std::fs::write(d.path().join("notes.jpg"), b"n").unwrap();
+        assert_eq!(folder_cover(&song), Some(d.path().join("ALBUM.PNG")));
+        std::fs::write(d.path().join("Front.png"), b"p").unwrap();
+        std::fs::write(d.path().join("front.Jpg"), b"j").unwrap();
+        assert_eq!(folder_cover(&song), Some(d.path().join("front.Jpg")));
+        std::fs::create_dir(d.path().join("cover.jpg")).unwrap();
+        assert_eq!(folder_cover(&song), Some(d.path().join("front.Jpg")));
+        std::fs::write(d.path().join("Folder.jpeg"), b"f").unwrap();
+        assert_eq!(folder_cover(&song), Some(d.path().join("Folder.jpeg")));
+    }
+}
