@@ -29,7 +29,7 @@ else
   songrec="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/songrec"
   if [ ! -x "$songrec" ]; then
     say "building the songrec binary (cargo build -p songrec-cli --bin songrec, a debug build)."
-    say "the first build compiles about 450 crates and takes about 20 minutes on 2 cores;"
+    say "the first build compiles about 450 crates and takes 25 to 35 minutes on 2 cores;"
     say "later builds take seconds. cargo's progress bar follows. To skip it next time, point"
     say "SONGREC_BIN at a songrec you have (e.g. ~/.cargo/bin/songrec from cargo install)."
   else
@@ -51,8 +51,16 @@ fi
 
 mkdir -p "$music"
 find "$music" -maxdepth 1 -type f -delete # files an older demo left loose (re-encoded on every run)
-# Real music first: what a new user should see. Reuses the test fixtures when present.
-real="$music/real"
+# Real music first: what a new user should see. Reuses the test fixtures when present. The
+# pieces carry no artist tag, and ingest reads tags from folder names (Artist/Album/file):
+# under Soundtracks/ (a folder of many artists) they get no artist, and the album ASC Music.
+real="$music/Soundtracks/ASC Music"
+if [ -f "$music/real/.complete" ] && [ ! -e "$real" ]; then
+  # Where an older demo put them (the artist "real", from the folder's name): moved there, so
+  # ingest follows them (songs keep the tags they were stored with; `rm -r target/demo` starts
+  # the demo afresh).
+  mkdir -p "$(dirname "$real")" && mv "$music/real" "$real"
+fi
 if [ ! -f "$real/.complete" ]; then
   if [ -d target/test-audio/asc ] && ls target/test-audio/asc/*.mp3 >/dev/null 2>&1; then
     mkdir -p "$real" && cp target/test-audio/asc/*.mp3 "$real/" && touch "$real/.complete"
@@ -96,7 +104,7 @@ run ingest "$music"
 echo; echo "== songrec list"
 run list -n 10
 if [ -f "$real/frontiers.mp3" ]; then
-  echo; echo "== songrec similar $real/frontiers.mp3 -k 5   (a real soundtrack piece)"
+  echo; echo "== songrec similar \"$real/frontiers.mp3\" -k 5   (a real soundtrack piece)"
   run similar "$real/frontiers.mp3" -k 5
 fi
 echo; echo "== songrec similar \"Warehouse Pulse 1\" -k 5"

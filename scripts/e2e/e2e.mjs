@@ -55,8 +55,9 @@ function check(cond, msg) {
 }
 
 // SONGREC_E2E_MODE=untagged: a library where most songs have no genre and some have long
-// titles (crates/server/tests/server/e2e.rs makes it): the map's colours and legend, and the
-// score column of a song's similar songs in a narrow window.
+// titles, every one at 186.5 bpm (crates/server/tests/server/e2e.rs makes it): the map's
+// colours and legend, the score column of a song's similar songs in a narrow window, and the
+// tempo shown as the command line shows it (187 bpm).
 async function untagged() {
   await step("map coloured by cluster", async () => {
     await page.goto(base + "/");
@@ -115,8 +116,13 @@ async function untagged() {
     }
     const wrapped = rows.filter((r) => r.lines > 1).length;
     check(wrapped > 0, "no title wrapped: the layout was not tested");
+    // Every song's tempo is 186.5 here: shown as 187 bpm, as the command line prints it.
+    const meta = await page.textContent("#song-meta");
+    const facts = await page.locator("#similar li .what").allTextContents();
+    check(/(^|[^\d.])187 bpm/.test(meta) && !/186\.5/.test(meta), "the song's tempo is not shown as 187 bpm: " + meta);
+    check(facts.every((t) => /(^|[^\d.])187 bpm/.test(t)), "a similar song's tempo is not shown as 187 bpm: " + facts);
     await page.screenshot({ path: join(outDir, "song-narrow.png"), fullPage: true });
-    return { rows: rows.length, wrapped };
+    return { rows: rows.length, wrapped, tempo: (meta.match(/[\d.]+ bpm/) || [null])[0] };
   });
 }
 

@@ -130,15 +130,31 @@ fn key_aspect(a: Option<&str>, b: Option<&str>) -> Option<Aspect> {
     Some(Aspect::new("key", agrees, text))
 }
 
+/// A tempo as songrec shows it, in whole beats per minute: halves round up (186.5 → 187),
+/// everywhere a tempo is printed (the command line, explanations) and as the web page's
+/// `Math.round` does (`crates/server/web/app.js`), so one song never shows two tempos.
+///
+/// ```
+/// use songrec_app::explain::whole_bpm;
+/// assert_eq!((whole_bpm(186.5), whole_bpm(187.5), whole_bpm(120.49)), (187, 188, 120));
+/// ```
+pub fn whole_bpm(bpm: f32) -> u32 {
+    bpm.max(0.0).round() as u32
+}
+
 fn tempo_aspect(a: f32, b: f32) -> Aspect {
     let close = |x: f32, y: f32| (x - y).abs() <= 0.04 * x.max(y);
+    let (shown_a, shown_b) = (whole_bpm(a), whole_bpm(b));
     let (agrees, text) = if close(a, b) {
-        (true, format!("tempo {a:.0} vs {b:.0} bpm"))
+        (true, format!("tempo {shown_a} vs {shown_b} bpm"))
     } else if close(a * 2.0, b) || close(a, b * 2.0) {
-        let text = format!("tempo {a:.0} vs {b:.0} bpm (half/double time)");
+        let text = format!("tempo {shown_a} vs {shown_b} bpm (half/double time)");
         (true, text)
     } else {
-        (false, format!("different tempo ({a:.0} vs {b:.0} bpm)"))
+        (
+            false,
+            format!("different tempo ({shown_a} vs {shown_b} bpm)"),
+        )
     };
     Aspect::new("tempo", agrees, text)
 }

@@ -144,7 +144,7 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
         Command::Previews(_) => Some(&[][..]),
         _ => None,
     };
-    require_library(cfg, creates)?;
+    let may_create = require_library(cfg, creates)?;
     let opened = factory::open(cfg, reads)
         .with_context(|| format!("opening the {}", factory::describe(cfg, cfg.backend)))?;
     tracing::info!("using {}", opened.backend);
@@ -153,7 +153,7 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
         Command::Ingest(a) => ingest::run(a, cfg, &opened).await,
         Command::List(a) => list::run(a, backend).await,
         Command::Similar(a) => similar::run(a, cfg, backend).await,
-        Command::Show(a) => show::run(a, backend).await,
+        Command::Show(a) => show::run(a, cfg, backend).await,
         Command::Delete(a) => delete::run(a, backend).await,
         Command::Stats(j) => stats::run(j, &opened).await,
         Command::Reembed(a) => reembed::run(a, cfg, &opened).await,
@@ -179,6 +179,9 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
             unreachable!("handled before a backend is built")
         }
     };
+    if matches!(code, Ok(c) if c != exit::ERROR) {
+        crate::library::say_new_library(cfg, may_create);
+    }
     if let Some(w) = opened.offline_warning() {
         eprintln!("warning: {w}");
     }

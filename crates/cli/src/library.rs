@@ -30,25 +30,22 @@ pub async fn index_music(cfg: &Config, dir: &Path, what: &'static str) -> Result
 }
 
 /// Commands that work on an existing library refuse a local folder that holds none (a typo in
-/// `--library` would otherwise list "0 of 0 songs"); `ingest` and `previews` create it, saying where.
-/// `creates` is `Some` for those two, with the paths `ingest` reads (checked first).
-pub fn require_library(cfg: &Config, creates: Option<&[PathBuf]>) -> Result<()> {
+/// `--library` would otherwise list "0 of 0 songs"); `ingest` and `previews` create it.
+/// `creates` is `Some` for those two, with the paths `ingest` reads (checked first). Returns
+/// whether the command may create the library ([`say_new_library`] says so once it did).
+pub fn require_library(cfg: &Config, creates: Option<&[PathBuf]>) -> Result<bool> {
     if cfg.backend != songrec_config::BackendKind::Local {
-        return Ok(());
+        return Ok(false);
     }
     let root = &cfg.local.path;
     if root.join("data").is_dir() {
-        return Ok(());
+        return Ok(false);
     }
     match creates {
         Some(paths) => {
             // A wrong path is reported before anything is created.
             paths_exist(paths)?;
-            eprintln!(
-                "a new library at {} (made when the first song is stored)",
-                root.display()
-            );
-            Ok(())
+            Ok(true)
         }
         None => bail!(
             "no songrec library at {}: ingest songs first (`songrec --library {} ingest ~/Music`), \
@@ -56,6 +53,16 @@ pub fn require_library(cfg: &Config, creates: Option<&[PathBuf]>) -> Result<()> 
             root.display(),
             root.display()
         ),
+    }
+}
+
+/// After a command that may have created the local library ([`require_library`]): says where
+/// the new library is, once it holds a song (so never before an error, nor after a run that
+/// stored nothing).
+pub fn say_new_library(cfg: &Config, may_create: bool) {
+    let root = &cfg.local.path;
+    if may_create && root.join("data").is_dir() {
+        eprintln!("a new library at {}", root.display());
     }
 }
 

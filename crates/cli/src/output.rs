@@ -5,6 +5,8 @@ use songrec_app::similar::{QueryInfo, SimilarAnswer};
 use songrec_storage::plural::{count, noun};
 use songrec_storage::{ModelInfo, SongCount, SongMetadata};
 
+use crate::commands::show::Audio;
+
 use songrec_app::stats::LibraryStats;
 use songrec_cache::CacheStats;
 
@@ -32,7 +34,10 @@ pub(crate) fn trunc(s: &str, n: usize) -> String {
 }
 
 fn bpm(m: &SongMetadata) -> String {
-    m.bpm.map_or_else(|| "-".into(), |b| format!("{b:.0}"))
+    m.bpm.map_or_else(
+        || "-".into(),
+        |b| songrec_app::explain::whole_bpm(b).to_string(),
+    )
 }
 
 pub(crate) fn mmss(secs: f64) -> String {
@@ -151,11 +156,16 @@ pub fn matches(answer: &SimilarAnswer, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> Result<()> {
+pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: &Audio, json: bool) -> Result<()> {
     if json {
-        return print_json(
-            &serde_json::json!({"song": m, "embeddings": models, "audio_stored": audio}),
-        );
+        let refers_to = match audio {
+            Audio::RefersTo(p) => Some(p.display().to_string()),
+            _ => None,
+        };
+        return print_json(&serde_json::json!({
+            "song": m, "embeddings": models,
+            "audio_stored": *audio != Audio::Missing, "audio_refers_to": refers_to,
+        }));
     }
     print!("{}", show_text(m, models, audio));
     Ok(())
@@ -163,7 +173,7 @@ pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: bool, json: bool) -> 
 
 /// `songrec show` for people: every stored field, one per line, the predicted style and sound
 /// tags, the vectors held, then the free-form fields (`edit --set NAME=VALUE`) by name.
-fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
+fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: &Audio) -> String {
     use songrec_app::extra::{SOUND_TAGS, STYLE_TAGS, TAG_SOURCES, sound_tags_of, style_tags_of};
     use songrec_discover::fingerprint::EXTRA_KEY as FINGERPRINT;
     use std::fmt::Write as _;
@@ -201,7 +211,14 @@ fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: bool) -> String {
                 m.file_name
             ),
         ),
-        ("audio", (if audio { "stored" } else { "missing" }).into()),
+        (
+            "audio",
+            match audio {
+                Audio::Stored => "stored".into(),
+                Audio::RefersTo(p) => format!("refers to {} (your file, not copied)", p.display()),
+                Audio::Missing => "missing".into(),
+            },
+        ),
         (
             "vectors",
             list(models.iter().map(ToString::to_string).collect()),
@@ -393,7 +410,7 @@ mod tests {
             serde_json::json!([["guitar", 0.5]]),
         );
         let models = [ModelInfo::new("songrec-dsp", "3", 150)];
-        let t = super::show_text(&m, &models, true);
+        let t = super::show_text(&m, &models, &super::Audio::Stored);
         let line = |k: &str| {
             t.lines()
                 .find(|l| l.split_whitespace().next() == Some(k))

@@ -47,6 +47,12 @@ function fmtTime(secs) {
   return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
 }
 
+// A tempo in whole beats per minute, halves rounded up (186.5 → 187): songrec's one rule, as
+// `songrec_app::explain::whole_bpm` prints it on the command line.
+function fmtBpm(bpm) {
+  return Math.round(bpm) + " bpm";
+}
+
 function fmtBytes(n) {
   if (n >= 1e9) return (n / 1e9).toFixed(1) + " GB";
   if (n >= 1e6) return (n / 1e6).toFixed(1) + " MB";
@@ -58,7 +64,7 @@ function fmtBytes(n) {
 // own on the right (a grid, so a long title that wraps never runs under or over the score).
 function songItem(song, extra) {
   const a = el("a", { href: "#/song/" + song.id, class: "song-link", "data-id": song.id, text: song.title });
-  const bits = [song.artist, song.album, song.genre, song.bpm ? Math.round(song.bpm) + " bpm" : null, fmtTime(song.duration_secs)];
+  const bits = [song.artist, song.album, song.genre, song.bpm ? fmtBpm(song.bpm) : null, fmtTime(song.duration_secs)];
   const what = el("div", { class: "what" }, a, el("span", { class: "muted", text: " " + bits.filter(Boolean).join(" · ") }));
   const row = el("div", { class: "row" }, what);
   if (extra) row.append(el("span", { class: "score", text: extra }));
@@ -209,7 +215,7 @@ async function showSong(id) {
       player.removeAttribute("src");
     }
     const rows = [
-      ["Genre", s.genre], ["Tempo", s.bpm ? s.bpm + " bpm" : null], ["Key", s.key],
+      ["Genre", s.genre], ["Tempo", s.bpm ? fmtBpm(s.bpm) : null], ["Key", s.key],
       ["Duration", fmtTime(s.duration_secs)], ["File", s.file_name], ["Size", fmtBytes(s.file_size || 0)],
       ["Tags", (s.tags || []).join(", ")], ["Vectors", d.models.join(", ")], ["Id", s.id],
       ["Source", s.source_url || null],

@@ -70,11 +70,9 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         None => songrec_app::embedders::default_ingest_spec(&backend.models().await?),
     };
     let embedders = songrec_app::embedders::parse_list_with(&spec, &cfg.embedder)?;
-    if !args.json
-        && let Some(line) = songrec_app::embedders::runtime_line(&spec, &cfg.embedder)?
-    {
-        eprintln!("{line}");
-    }
+    // Chosen (or refused) before any file is read; said once, after a run that analysed songs
+    // (not after "0 new" or a run where every file failed).
+    let runtime = songrec_app::embedders::runtime_line(&spec, &cfg.embedder)?;
     let state_file = (!args.force).then(|| factory::ingest_state_file(cfg, &backend.to_string()));
     let opts = IngestOptions {
         jobs: args.jobs.unwrap_or(cfg.ingest.jobs),
@@ -174,6 +172,12 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             crate::output::length_of_music(summary.audio_secs),
             opened.description
         );
+    }
+    if !args.json
+        && summary.added() > 0
+        && let Some(line) = &runtime
+    {
+        eprintln!("{line}");
     }
     if cfg.library.audio == songrec_storage::AudioMode::Reflink && summary.copies > 0 {
         eprintln!(

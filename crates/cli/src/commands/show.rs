@@ -1,8 +1,12 @@
 //! `songrec show`: everything known about one song.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::Args;
+use songrec_config::{BackendKind, Config};
 use songrec_factory::Backend;
+use songrec_storage::SongId;
 
 use crate::exit;
 use crate::output;
@@ -16,7 +20,7 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-pub async fn run(a: &ShowArgs, backend: Backend) -> Result<u8> {
+pub async fn run(a: &ShowArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let m = songrec_app::resolve::resolve(backend.as_ref(), &a.song).await?;
     let models = backend.models().await?;
     let mut have = Vec::new();
@@ -25,7 +29,40 @@ pub async fn run(a: &ShowArgs, backend: Backend) -> Result<u8> {
             have.push(s.model);
         }
     }
-    let audio = backend.has_audio(&m.audio_key()).await?;
-    output::show(&m, &have, audio, a.json)?;
+    let key = m.audio_key();
+    let audio = match backend.has_audio(&key).await? {
+        false => Audio::Missing,
+        true => match referenced_file(cfg, &backend, &key).await {
+            Some(path) => Audio::RefersTo(path),
+            None => Audio::Stored,
+        },
+    };
+    output::show(&m, &have, &audio, a.json)?;
     Ok(exit::OK)
+}
+
+/// Where a song's audio is, as `show` says it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Audio {
+    /// A copy (or clone) held by the library, or in the cloud's bucket.
+    Stored,
+    /// The user's own file, where it lies: the local library only refers to it.
+    RefersTo(PathBuf),
+    Missing,
+}
+
+/// The user's file that a local library's audio `key` refers to, `None` when the library
+/// holds a copy of its own (below `<library>/data/audio`) or is not a local library.
+async fn referenced_file(cfg: &Config, backend: &Backend, key: &SongId) -> Option<PathBuf> {
+    if cfg.backend != BackendKind::Local {
+        return None;
+    }
+    let url = backend
+        .audio_url(key, std::time::Duration::from_secs(60))
+        .await
+        .ok()?;
+    let path = url::Url::parse(&url).ok()?.to_file_path().ok()?;
+    let own = cfg.local.path.join("data").join("audio");
+    let own = std::fs::canonicalize(&own).unwrap_or(own);
+    (!path.starts_with(&own)).then_some(path)
 }

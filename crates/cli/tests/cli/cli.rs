@@ -827,3 +827,66 @@ fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
         );
     }
 }
+
+/// A tempo halfway between two whole ones shows as the web page shows it (186.5 → 187, halves
+/// up), in `show` and in `list`, not rounded to even (186).
+#[test]
+fn a_half_tempo_rounds_up_as_on_the_web_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = bin().synth(&dir.path().join("music"), 1, 3);
+    let lib = dir.path().join("lib");
+    let o = on_library(
+        &lib,
+        &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{:?}", streams(&o));
+    let o = on_library(&lib, &["edit", "Warehouse Pulse 1", "--set", "bpm=186.5"]);
+    assert!(o.status.success(), "{:?}", streams(&o));
+    let shown = stdout(&on_library(&lib, &["show", "Warehouse Pulse 1"]));
+    let bpm = shown
+        .lines()
+        .find(|l| l.starts_with("bpm "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(bpm.split_whitespace().nth(1), Some("187"), "{shown}");
+    let listed = stdout(&on_library(
+        &lib,
+        &["list", "--artist", "The Techno Ensemble"],
+    ));
+    let row = listed
+        .lines()
+        .find(|l| l.contains("Warehouse Pulse 1"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        row.split_whitespace().any(|w| w == "187") && !row.contains(" 186 "),
+        "{listed}"
+    );
+}
+
+/// An ingest that fails (an empty folder) says nothing of a new library, and leaves none; one
+/// that stores songs says where the new library is, once, and a second ingest does not.
+#[test]
+fn a_new_library_is_announced_only_once_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = on_library(&lib, &["ingest", empty.to_str().unwrap()]);
+    let (_, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: no audio files found"), "{err}");
+    assert!(!err.contains("a new library"), "{err}");
+    assert!(!lib.join("data").exists(), "no library is left behind");
+    let music = bin().synth(&dir.path().join("music"), 1, 3);
+    let ingest = || {
+        on_library(
+            &lib,
+            &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+        )
+    };
+    let (out, err) = streams(&ingest());
+    assert!(out.starts_with("ingested 5 new"), "{out}");
+    let said = format!("a new library at {}", lib.display());
+    assert_eq!(err.lines().filter(|l| *l == said).count(), 1, "{err}");
+    let (_, err) = streams(&ingest());
+    assert!(!err.contains("a new library"), "{err}");
+}

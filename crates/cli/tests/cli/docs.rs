@@ -1,7 +1,7 @@
 //! The documentation cannot rot: every local link in README.md, docs/*.md and
 //! scripts/eval/RESULTS.md resolves (file and `#anchor`), every `songrec <command> --flag` and
 //! `-k` shown in their shell blocks and named in their prose exists in the real binary's
-//! `--help`, the README is at most 500 lines, its test command is the one CI runs, and its
+//! `--help`, the README is at most 200 lines, its test command is the one CI runs, and its
 //! examples run as written: the first session and a few more on a local library, the cloud in
 //! five commands, the local cloud and two machines on one computer on a local cloud. The
 //! guide's (`docs/*.md`) shell blocks run as written too: [`guide`]. The links are checked in

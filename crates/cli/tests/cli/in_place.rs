@@ -422,3 +422,37 @@ pub(crate) fn library_of_copies(lib: &Path, files: &[PathBuf]) {
         b.flush().await.unwrap();
     });
 }
+
+/// `show` says where the audio is: the user's file that a library of references refers to (by
+/// its path), a copy the library holds (`--audio copy`) as stored.
+#[test]
+fn show_says_a_file_referred_to_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = bin().synth(&dir.path().join("music"), 1, 3);
+    let file = music.join("The Techno Ensemble - Warehouse Pulse 1.wav");
+    let show = |lib: &Path, audio: &str| {
+        let args = ["ingest", "--embedder", "dsp", "--audio", audio];
+        let o = crate::on_library(lib, &[&args[..], &[music.to_str().unwrap()]].concat());
+        assert!(o.status.success(), "{}", text(&o));
+        let line = ok(&crate::on_library(lib, &["show", "Warehouse Pulse 1"]))
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("audio"))
+            .expect("an audio line")
+            .to_owned();
+        let v = songrec_testkit::cli::json(&crate::on_library(
+            lib,
+            &["show", "Warehouse Pulse 1", "--json"],
+        ));
+        (line, v)
+    };
+    let (line, v) = show(&dir.path().join("refs"), "reference");
+    assert!(
+        line.contains(&format!("refers to {}", file.display())) && !line.contains("stored"),
+        "{line}"
+    );
+    assert_eq!(v["audio_stored"], true, "{v}");
+    assert_eq!(v["audio_refers_to"], file.display().to_string(), "{v}");
+    let (line, v) = show(&dir.path().join("copies"), "copy");
+    assert!(line.ends_with("  stored"), "{line}");
+    assert!(v["audio_refers_to"].is_null(), "{v}");
+}

@@ -430,10 +430,24 @@ fn a_failed_command_leaves_no_library_folder_and_says_its_hint_once() {
         ("AWS_SECRET_ACCESS_KEY", "offline-secret"),
     ];
     let t = failed_sync(&offline);
-    assert!(t.contains("unreachable"), "{t}");
+    // The first words say the cloud is unreachable and what to do (not which step stopped).
+    assert!(
+        t.starts_with("error: the cloud is unreachable, so sync stopped: ")
+            && t.contains("`songrec doctor`"),
+        "{t}"
+    );
     for hint in ["hibernated", "ASTRA_DB_API_ENDPOINT"] {
         assert!(t.matches(hint).count() <= 1, "{hint} twice: {t}");
     }
+    // A dry run stops at the Data API (it takes no lease): the same first words.
+    let o = at_home(&home, &new, &["sync", "--dry-run"], &offline);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.starts_with("error: the cloud is unreachable, so sync stopped: ")
+            && t.contains("is unreachable or hibernated"),
+        "{t}"
+    );
 
     // An existing library stays, failed command or not.
     std::fs::create_dir_all(&new).unwrap();
@@ -492,6 +506,44 @@ fn figure_after<'a>(text: &'a str, before: &str) -> &'a str {
     text[at..].split_whitespace().next().unwrap_or_default()
 }
 
+/// `ingest` says which neural runtime ran (with the ONNX Runtime advice) once, after a run
+/// that analysed songs: not after "0 new", nor after a run where every file failed.
+#[test]
+fn ingest_names_the_runtime_only_after_analysing_songs() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let lib = dir.path().join("lib");
+    // No ONNX Runtime looked for: tract, built in, with its advice.
+    let env = [
+        ("SONGREC_NEURAL_RUNTIME", "auto"),
+        ("SONGREC_ORT_DISCOVERY", "false"),
+    ];
+    let advice = |o: &Output| {
+        let (out, err) = (ok(o), String::from_utf8_lossy(&o.stderr).into_owned());
+        (out, err.matches("pip install onnxruntime").count())
+    };
+    let music = bin().synth(&dir.path().join("music"), 1, 3);
+    let ingest = |path: &Path| {
+        let args = ["ingest", "--embedder", "musicnn", path.to_str().unwrap()];
+        at_home(&home, &lib, &args, &env)
+    };
+    let (out, n) = advice(&ingest(&music));
+    assert!(out.starts_with("ingested 5 new"), "{out}");
+    assert_eq!(n, 1, "said once after analysing songs");
+    let (out, n) = advice(&ingest(&music));
+    assert!(out.starts_with("ingested 0 new"), "{out}");
+    assert_eq!(n, 0, "nothing analysed, nothing said");
+    // A folder whose only file fails.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("notes.mp3"), b"not audio at all").unwrap();
+    let o = ingest(&bad);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("pip install onnxruntime"), "{err}");
+}
+
 #[test]
 fn onnx_runtime_speedup_is_one_measured_figure_everywhere() {
     let dir = tempfile::tempdir().unwrap();
@@ -523,6 +575,45 @@ fn onnx_runtime_speedup_is_one_measured_figure_everywhere() {
         assert!(t.contains(song), "{doc}: per-song speed-up {song}");
         assert!(!t.contains("1.3x"), "{doc}: another spelling of the figure");
     }
+}
+
+/// The demo's real pieces (Debian's asc-music: MP3s without tags) lie where ingest reads no
+/// artist from their folder's name (an older demo put them in `real/`, so their artist was
+/// "real"), and the README states the demo's build time as the demo does.
+#[test]
+fn the_demos_real_pieces_get_no_artist_from_their_folder() {
+    let root = songrec_testkit::fixtures::repo_root();
+    let demo = std::fs::read_to_string(root.join("scripts/demo.sh")).unwrap();
+    let rel = demo
+        .lines()
+        .find_map(|l| l.strip_prefix("real=\"$music/"))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the demo's folder of real pieces, below $music");
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    let folder = music.join(rel);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        real_recording("asc", "frontiers.mp3"),
+        folder.join("frontiers.mp3"),
+    )
+    .unwrap();
+    let lib = dir.path().join("lib");
+    let o = on_library(
+        &lib,
+        &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = on_library(&lib, &["list", "--json"]);
+    let song = &json(&o)["songs"][0];
+    assert_eq!(song["title"], "frontiers", "{song}");
+    assert!(
+        song["artist"].is_null(),
+        "no artist from the folder {rel:?}: {song}"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(readme.contains("25 to 35 minutes on 2 cores"), "README");
 }
 
 #[test]
@@ -573,7 +664,7 @@ fn demo_says_what_it_builds_and_builds_only_the_binary() {
     let before = &err[..err.find("stub cargo").unwrap_or(err.len())];
     assert!(before.contains("== building songrec"), "{err}");
     if !root.join("target/debug/songrec").exists() {
-        assert!(before.contains("about 20 minutes on 2 cores"), "{err}");
+        assert!(before.contains("25 to 35 minutes on 2 cores"), "{err}");
         assert!(before.contains("SONGREC_BIN"), "{err}");
     }
     // SONGREC_BIN: no build; a wrong one is refused at once.

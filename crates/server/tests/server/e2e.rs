@@ -135,7 +135,7 @@ fn copy_tree(from: &Path, to: &Path) {
 /// The library most people have: most songs without a genre, some with long titles. The map is
 /// coloured by cluster (numbered from 1, distinct colours, as `songrec map` draws it) rather
 /// than nearly all grey, and in a narrow window the similar songs' scores stay in their own
-/// column when long titles wrap.
+/// column when long titles wrap. A tempo of 186.5 shows as 187 bpm, as on the command line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untagged_library_map_and_wrapping_titles_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,6 +143,8 @@ async fn untagged_library_map_and_wrapping_titles_in_headless_chromium() {
     copy_tree(&library().root, &root);
     let backend = songrec_local::LocalBackend::open(&root).unwrap();
     for mut m in backend.list_all(&Filter::default()).await.unwrap() {
+        // A tempo halfway between two whole ones: the page shows it as the command line does.
+        m.bpm = Some(186.5);
         // The techno songs keep their genre (2 of 6): most songs have none.
         if m.genre.as_deref() != Some("techno") {
             m.genre = None;
@@ -175,5 +177,6 @@ async fn untagged_library_map_and_wrapping_titles_in_headless_chromium() {
         .unwrap();
     assert!(rows["rows"].as_u64().unwrap() >= 3, "{rows}");
     assert!(rows["wrapped"].as_u64().unwrap() >= 1, "{rows}");
+    assert_eq!(rows["tempo"], "187 bpm", "as `songrec show` says: {rows}");
     srv.stop().await;
 }
