@@ -119,10 +119,35 @@ pub async fn playlists_roundtrip(b: &dyn StorageBackend) {
         other.id
     );
 
+    // Saving under a name replaces that playlist's songs (a new version), or makes one.
+    let saved = b
+        .save_playlist("EVENING", vec![s(4)])
+        .await
+        .expect("save_playlist");
+    assert_eq!(
+        (saved.id.as_str(), saved.version),
+        (a.id.as_str(), a2.version + 1)
+    );
+    assert_eq!(
+        b.get_playlist(&a.id).await.expect("get").as_ref(),
+        Some(&saved)
+    );
+    let fresh = b
+        .save_playlist("Night", vec![s(5)])
+        .await
+        .expect("save new");
+    assert_eq!((fresh.name.as_str(), fresh.version), ("Night", 1));
+    assert!(b.delete_playlist(&fresh.id).await.expect("delete"));
+    let fresh = b
+        .get_playlist(&fresh.id)
+        .await
+        .expect("get")
+        .expect("tombstone");
+
     let all = b.list_playlists().await.expect("list_playlists");
-    assert_eq!(all.len(), held_before.len() + 3, "tombstones are listed");
+    assert_eq!(all.len(), held_before.len() + 4, "tombstones are listed");
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "in id order");
-    for p in [&a2, &other, &gone] {
+    for p in [&saved, &other, &gone, &fresh] {
         assert!(all.contains(p), "{} listed exactly", p.id);
     }
 

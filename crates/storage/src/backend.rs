@@ -687,6 +687,23 @@ pub trait StorageBackendExt: StorageBackend {
         }
     }
 
+    /// Saves `songs` as the playlist called `name`: the songs of the saved playlist of that
+    /// name (or id) replaced, or a new one. Returns what was stored.
+    async fn save_playlist(&self, name: &str, songs: Vec<SongId>) -> StorageResult<SavedPlaylist> {
+        let now = chrono::Utc::now();
+        let p = match self.find_playlist(name).await {
+            Ok(mut p) => {
+                p.songs = songs;
+                p.touch(now);
+                p
+            }
+            Err(crate::StorageError::NotFound(_)) => SavedPlaylist::new(name, songs, now)?,
+            Err(e) => return Err(e),
+        };
+        self.put_playlist(&p).await?;
+        Ok(p)
+    }
+
     /// Deletes the saved playlist `id`, leaving a tombstone that `sync` carries; `false` if
     /// there was none (or it was already deleted).
     async fn delete_playlist(&self, id: &str) -> StorageResult<bool> {

@@ -1,6 +1,7 @@
 //! `songrec playlist`: parse, resolve songs, call `songrec_discover::playlist`, print, write
 //! an M3U or append to MPD's queue (`--mpd`, `songrec_mpd::queue_mix`).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -9,9 +10,10 @@ use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_config::Config;
 use songrec_discover::history::{self, History};
 use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
-use songrec_discover::playlist::{Constraints, Playlist};
+use songrec_discover::playlist::{Constraints, Entry, Playlist};
 use songrec_factory::Backend;
 use songrec_storage::plural::{count, noun};
+use songrec_storage::{SongId, SongMetadata, StorageBackend as _, StorageBackendExt as _};
 
 use crate::exit;
 use crate::output::{mmss, trunc};
@@ -20,10 +22,10 @@ use crate::vectors::RankedArgs;
 #[derive(Args, Debug)]
 pub struct PlaylistArgs {
     /// A seed song (repeatable): title, "artist - title", id prefix or path of an ingested file.
-    #[arg(long = "seed", value_name = "SONG", conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    #[arg(long = "seed", value_name = "SONG", conflicts_with_all = ["from", "to", "saved", "delete_saved"], required_unless_present_any = ["from", "saved", "delete_saved"])]
     pub seeds: Vec<String>,
     /// Travel from this song ...
-    #[arg(long, value_name = "SONG", requires = "to")]
+    #[arg(long, value_name = "SONG", requires = "to", conflicts_with_all = ["saved", "delete_saved"])]
     pub from: Option<String>,
     /// ... to this one (both ends are in the playlist).
     #[arg(long, value_name = "SONG", requires = "from")]
@@ -53,6 +55,17 @@ pub struct PlaylistArgs {
     /// is current).
     #[arg(long, requires = "mpd")]
     pub replace: bool,
+    /// Save the playlist in the library under this name (replacing the songs of a saved
+    /// playlist of that name): Subsonic apps see it, `sync` carries it.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["saved", "delete_saved"])]
+    pub save: Option<String>,
+    /// Use a saved playlist (name or id) instead of making a mix: print it, or write it with
+    /// --m3u, or queue it with --mpd. Without a name: list the saved playlists.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub saved: Option<String>,
+    /// Delete a saved playlist (name or id); other machines drop it at their next `sync`.
+    #[arg(long, value_name = "NAME", conflicts_with = "saved")]
+    pub delete_saved: Option<String>,
     /// Candidates searched per step of a --from/--to path.
     #[arg(long, default_value_t = 30, value_parser = crate::args::at_least_one)]
     pub candidates: usize,
@@ -77,6 +90,11 @@ pub struct RuleArgs {
 fn print(p: &Playlist) {
     let names: Vec<String> = p.seeds.iter().map(|s| s.display_name()).collect();
     match p.kind {
+        "saved" => println!(
+            "Saved playlist {:?} ({}):",
+            p.model,
+            count(p.entries.len(), "song")
+        ),
         "path" => println!(
             "From {} to {} ({}, model {}):",
             names[0],
@@ -113,7 +131,105 @@ fn print(p: &Playlist) {
     println!("total {}", mmss(total));
 }
 
+/// A saved playlist as a [`Playlist`] of the songs the library holds, in its order.
+async fn saved_playlist(backend: &Backend, name: &str) -> Result<Playlist> {
+    let saved = backend
+        .find_playlist(name)
+        .await
+        .with_context(|| format!("finding the saved playlist {name:?}"))?;
+    let held: HashMap<SongId, SongMetadata> = backend
+        .get_metadata_many(&saved.songs)
+        .await
+        .context("reading the playlist's songs")?
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    let entries: Vec<Entry> = saved
+        .songs
+        .iter()
+        .filter_map(|id| held.get(id))
+        .map(|m| Entry {
+            song: m.clone(),
+            similarity_to_previous: None,
+            seed_similarity: None,
+            progress: None,
+        })
+        .collect();
+    if entries.len() < saved.songs.len() {
+        eprintln!(
+            "note: {} of the saved playlist {:?} {} no longer in the library (kept in the playlist)",
+            count(saved.songs.len() - entries.len(), "song"),
+            saved.name,
+            if saved.songs.len() - entries.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
+        );
+    }
+    Ok(Playlist {
+        kind: "saved",
+        model: saved.name,
+        seeds: Vec::new(),
+        requested: entries.len(),
+        entries,
+    })
+}
+
+/// `--saved` without a name: the saved playlists.
+async fn list_saved(backend: &Backend, json: bool) -> Result<u8> {
+    let all = backend
+        .playlists()
+        .await
+        .context("listing the saved playlists")?;
+    if json {
+        crate::output::print_json(&serde_json::to_value(&all)?)?;
+        return Ok(exit::OK);
+    }
+    if all.is_empty() {
+        println!("no saved playlists (make one with `songrec playlist --seed SONG --save NAME`)");
+        return Ok(exit::OK);
+    }
+    println!(
+        "{:<40}  {:>6}  {:<20}  {:<19}",
+        "NAME", "SONGS", "CHANGED", "ID"
+    );
+    for p in &all {
+        println!(
+            "{:<40}  {:>6}  {:<20}  {:<19}",
+            trunc(&p.name, 40),
+            p.songs.len(),
+            p.updated_at.format("%Y-%m-%d %H:%M UTC"),
+            p.id
+        );
+    }
+    Ok(exit::OK)
+}
+
 pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    if let Some(name) = &args.delete_saved {
+        let p = backend
+            .find_playlist(name)
+            .await
+            .with_context(|| format!("finding the saved playlist {name:?}"))?;
+        backend
+            .delete_playlist(&p.id)
+            .await
+            .with_context(|| format!("deleting the saved playlist {name:?}"))?;
+        println!(
+            "deleted the saved playlist {:?} ({}); other machines drop it at their next sync",
+            p.name,
+            count(p.songs.len(), "song")
+        );
+        return Ok(exit::OK);
+    }
+    if args.saved.as_deref() == Some("") {
+        return list_saved(&backend, args.ranked.json).await;
+    }
+    if let Some(name) = &args.saved {
+        let p = saved_playlist(&backend, name).await?;
+        return report(args, cfg, &backend, p, None).await;
+    }
     let history_path = history::path_for(&cfg.cache.path, &backend.to_string());
     let mut hist = (args.rules.exclude_recent > 0 || !args.no_history)
         .then(|| History::load(&history_path).context("reading the playlist history"))
@@ -159,6 +275,24 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
         choice: args.ranked.vectors.choice()?,
     };
     let p = songrec_app::views::playlist(backend.as_ref(), &ask).await?;
+    report(
+        args,
+        cfg,
+        &backend,
+        p,
+        hist.as_mut().map(|h| (h, &history_path)),
+    )
+    .await
+}
+
+/// Prints, writes, queues and (`--save`) saves the playlist `p`.
+async fn report(
+    args: &PlaylistArgs,
+    cfg: &Config,
+    backend: &Backend,
+    p: Playlist,
+    hist: Option<(&mut History, &PathBuf)>,
+) -> Result<u8> {
     if p.entries.len() < p.requested {
         eprintln!(
             "note: {} of {} {}: the library (with these rules and filters) has no more that fit",
@@ -263,12 +397,24 @@ pub async fn run(args: &PlaylistArgs, cfg: &Config, backend: Backend) -> Result<
             eprintln!("not queued: {song}: {why}");
         }
     }
+    if let Some(name) = &args.save {
+        let saved = backend
+            .save_playlist(name, p.ids())
+            .await
+            .with_context(|| format!("saving the playlist {name:?}"))?;
+        if !args.ranked.json {
+            println!(
+                "saved as the playlist {:?} ({}); `songrec sync` carries it to other machines",
+                saved.name,
+                count(saved.songs.len(), "song")
+            );
+        }
+    }
     if !args.no_history
-        && let Some(h) = hist.as_mut()
+        && let Some((h, path)) = hist
     {
         h.record(p.ids());
-        h.save(&history_path)
-            .context("saving the playlist history")?;
+        h.save(path).context("saving the playlist history")?;
     }
     Ok(exit::OK)
 }

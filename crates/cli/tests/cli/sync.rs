@@ -766,3 +766,70 @@ fn a_version_1_library_upgrades_through_sync_in_two_collections() {
         }
     });
 }
+
+/// A playlist saved on one machine reaches the other through the cloud, is read there as it
+/// was saved, and a deletion there reaches the first machine.
+#[test]
+fn saved_playlists_travel_between_machines() {
+    let c = cloud();
+    let (a, b) = (Machine::new(&c), Machine::new(&c));
+    a.ingest(&[
+        "Warehouse Pulse 1",
+        "Warehouse Pulse 2",
+        "Drifting Pads 1",
+        "Drifting Pads 2",
+    ]);
+    let out = a.ok(&[
+        "playlist",
+        "--seed",
+        "Warehouse Pulse 1",
+        "-n",
+        "3",
+        "--save",
+        "Road Trip",
+        "--no-history",
+    ]);
+    assert!(
+        out.contains("saved as the playlist \"Road Trip\" (3 songs)"),
+        "{out}"
+    );
+    let listed = a.ok(&["playlist", "--saved"]);
+    assert!(
+        listed.contains("Road Trip") && listed.contains("3"),
+        "{listed}"
+    );
+    let saved_ids = |m: &Machine| -> Vec<String> {
+        let o = m.songrec(&["playlist", "--saved", "road trip", "--json"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["song"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let on_a = saved_ids(&a);
+    assert_eq!(on_a.len(), 3);
+
+    let out = a.sync(&[], 0);
+    assert!(out.contains("playlists: uploaded 1, downloaded 0"), "{out}");
+    let out = b.sync(&[], 0);
+    assert!(out.contains("playlists: uploaded 0, downloaded 1"), "{out}");
+    assert_eq!(saved_ids(&b), on_a, "the same songs in the same order");
+
+    let out = b.ok(&["playlist", "--delete-saved", "Road Trip"]);
+    assert!(out.contains("deleted the saved playlist"), "{out}");
+    b.sync(&[], 0);
+    let out = a.sync(&[], 0);
+    assert!(out.contains("(1 of them deletions)"), "{out}");
+    let listed = a.ok(&["playlist", "--saved"]);
+    assert!(listed.contains("no saved playlists"), "{listed}");
+    let o = a.songrec(&["playlist", "--saved", "Road Trip"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("no saved playlist is called"),
+        "{}",
+        text(&o)
+    );
+}
