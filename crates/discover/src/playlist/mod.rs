@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use songrec_rank::{Question, Space};
+use songrec_storage::listening::Listening;
 use songrec_storage::query::MAX_EXCLUDE;
 use songrec_storage::{
     Filter, Match, Ranking, SearchQuery, SongId, SongMetadata, StorageBackend, math,
@@ -33,6 +34,13 @@ use songrec_storage::{
 
 use crate::load::{fetch_vectors, unit};
 use crate::{DiscoverError, DiscoverResult};
+
+/// Whether the listener's word on a song is "not this" (skipped more than played, last heard
+/// as a skip, not starred: [`Listening::disliked`]): such a song never joins a mix, though it
+/// may seed one. Playing or starring it brings it back.
+fn disliked(m: &SongMetadata) -> bool {
+    Listening::of(m).disliked()
+}
 
 /// Rules every playlist follows.
 ///
@@ -300,6 +308,7 @@ pub async fn from_seeds(
                     || seed_ids.contains(&m.id)
                     || recording.is_some_and(|r| recordings.contains(&r))
                     || req.constraints.exclude.contains(&m.id)
+                    || disliked(&m.metadata)
                     || used.blocks(&req.constraints, &m.metadata)
                 {
                     continue;
@@ -397,7 +406,9 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
 
     // Candidate pool: every song any waypoint found, vectors fetched once.
     let mut pool: BTreeMap<SongId, SongMetadata> = BTreeMap::new();
-    let wanted = |m: &&Match| !req.constraints.exclude.contains(&m.id) && !ends.contains(&m.id);
+    let wanted = |m: &&Match| {
+        !req.constraints.exclude.contains(&m.id) && !ends.contains(&m.id) && !disliked(&m.metadata)
+    };
     for m in found.iter().flatten().filter(wanted) {
         pool.entry(m.id.clone())
             .or_insert_with(|| m.metadata.clone());

@@ -2,4 +2,5 @@
 
 mod dupes;
 mod library;
+mod listening;
 mod pinned;
