@@ -26,6 +26,9 @@ pub enum Event {
     NoSeed { uri: String },
     /// Fewer songs fit than the queue needs.
     RanOut { queued: usize, wanted: usize },
+    /// Songs the listening history says the listener turns away from: they and their nearest
+    /// songs are left out from the start.
+    Remembered { skipped: usize },
     /// One command or look-up failed; the radio goes on.
     Problem(String),
     /// The connection dropped; reconnecting.
@@ -91,6 +94,13 @@ impl fmt::Display for Event {
                 f,
                 "queued {queued} of {wanted}: no more songs fit (the library, the rules and the \
                  skips leave none)"
+            ),
+            Event::Remembered { skipped } => write!(
+                f,
+                "remembering {skipped} {} skipped more than played before: {} and songs like {}                  are left out",
+                if *skipped == 1 { "song" } else { "songs" },
+                if *skipped == 1 { "it" } else { "they" },
+                if *skipped == 1 { "it" } else { "them" }
             ),
             Event::Problem(p) => write!(f, "{p}"),
             Event::Lost { addr } => write!(f, "lost MPD at {addr}; reconnecting"),

@@ -10,6 +10,11 @@
 //! Skips steer the session: a skipped song is never queued again, does not seed, and its
 //! nearest songs ([`RadioOptions::avoid_per_skip`] of them, found by the same playlist mix
 //! seeded by the skipped song alone) are left out of every later mix.
+//!
+//! Plays and skips are kept in the library's listening history
+//! ([`songrec_storage::listening`]), which `sync` carries: a later radio starts by leaving out
+//! the songs skipped more than played and their neighbours ([`RadioOptions::history_skips`]),
+//! and every mix leaves out such songs.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -19,7 +24,8 @@ use backon::{ExponentialBuilder, Retryable};
 use songrec_app::similar::Choice;
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::Constraints;
-use songrec_storage::{SongId, SongMetadata, StorageBackend};
+use songrec_storage::listening::{self, Heard, Listening};
+use songrec_storage::{SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt as _};
 
 use crate::address::Address;
 use crate::client::{Entry, Mpd};
@@ -46,6 +52,11 @@ pub struct RadioOptions {
     pub choice: Choice,
     /// MPD's music folder as songrec sees it (else asked of MPD).
     pub music_directory: Option<PathBuf>,
+    /// Songs skipped before (the library's history) whose neighbours are left out from the
+    /// start; 0: the history is not read.
+    pub history_skips: usize,
+    /// Keep no plays or skips in the library's history (a private session).
+    pub private: bool,
 }
 
 impl Default for RadioOptions {
@@ -58,6 +69,8 @@ impl Default for RadioOptions {
             constraints: Constraints::default(),
             choice: Choice::Auto,
             music_directory: None,
+            history_skips: 20,
+            private: false,
         }
     }
 }
@@ -83,8 +96,16 @@ pub async fn run(
     say: &mut (dyn FnMut(Event) + Send),
 ) -> MpdResult<()> {
     let mut c = Connected::open(backend, addr, opts.music_directory.as_deref()).await?;
+    let mut session = Session::default();
+    let before = from_history(backend, opts).await?;
+    if !before.skipped.is_empty() {
+        say(Event::Remembered {
+            skipped: before.skipped.len(),
+        });
+        session.avoid(before.skipped.into_iter().chain(before.near));
+    }
     let mut st = State {
-        session: Session::default(),
+        session,
         tracker: Tracker::new(opts.skip),
         started: Instant::now(),
         told: HashSet::new(),
@@ -197,6 +218,19 @@ impl State {
             && let Some(m) = self.song_at(c, &l.uri, say).await?
         {
             self.session.listened(&m.id, l.verdict);
+            if !opts.private
+                && let Err(e) = remember(backend, &m.id, l.verdict).await
+            {
+                say(Event::Problem(format!(
+                    "could not keep the {} of {} in the library's history: {e}",
+                    if l.verdict == Verdict::Played {
+                        "play"
+                    } else {
+                        "skip"
+                    },
+                    m.display_name()
+                )));
+            }
             match l.verdict {
                 Verdict::Played => say(Event::Played {
                     song: m.display_name(),
@@ -369,6 +403,58 @@ impl State {
         }
         Ok(out)
     }
+}
+
+/// Songs the library's history says the listener turns away from, and their neighbours.
+struct FromHistory {
+    skipped: Vec<SongId>,
+    near: Vec<SongId>,
+}
+
+/// The history's word at the start of a radio: the songs last changed that the listener
+/// skips more than plays ([`Listening::disliked`], at most [`RadioOptions::history_skips`]
+/// of them, looked up by one filtered listing), and the nearest songs of each.
+async fn from_history(backend: &dyn StorageBackend, opts: &RadioOptions) -> MpdResult<FromHistory> {
+    let mut out = FromHistory {
+        skipped: Vec::new(),
+        near: Vec::new(),
+    };
+    if opts.history_skips == 0 {
+        return Ok(out);
+    }
+    let (songs, _) = backend
+        .list_window(
+            &listening::skipped_filter(),
+            SortKey::Updated,
+            true,
+            0,
+            opts.history_skips * 4,
+        )
+        .await?;
+    for m in songs
+        .iter()
+        .filter(|m| Listening::of(m).disliked())
+        .take(opts.history_skips)
+    {
+        out.skipped.push(m.id.clone());
+        out.near.extend(neighbours(backend, m, opts).await?);
+    }
+    Ok(out)
+}
+
+/// Keeps a verdict in the library's listening history (a play or a skip, now), read afresh so
+/// that no other change to the song is lost.
+async fn remember(backend: &dyn StorageBackend, id: &SongId, verdict: Verdict) -> MpdResult<()> {
+    let Some(mut m) = backend.get_metadata(id).await? else {
+        return Ok(());
+    };
+    let heard = match verdict {
+        Verdict::Played => Heard::Played,
+        Verdict::Skipped => Heard::Skipped,
+    };
+    listening::record_now(&mut m, heard);
+    backend.put_metadata(&m).await?;
+    Ok(())
 }
 
 /// The songs nearest `song` (the playlist mix seeded by it alone).

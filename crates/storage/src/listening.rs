@@ -17,6 +17,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
+use crate::filter::{Condition, Field, Filter};
 use crate::metadata::SongMetadata;
 
 /// When the song was starred.
@@ -111,6 +112,16 @@ impl Listening {
     }
 }
 
+/// The songs skipped at least once (a filter every backend answers; [`Listening::disliked`]
+/// tells which of them the listener turns away from).
+pub fn skipped_filter() -> Filter {
+    Filter::default().and(Condition::Range {
+        field: Field::Extra(SKIP_COUNT.to_owned()),
+        min: Some(1.0),
+        max: None,
+    })
+}
+
 /// Records that the song was `heard` at `at`: one more play or skip, and the last one's time
 /// (never moved back by a late report of an older play). Bumps the song's version, as every
 /// change does, so `sync` carries it.
@@ -125,6 +136,11 @@ pub fn record(m: &mut SongMetadata, heard: Heard, at: DateTime<Utc>) {
         m.extra.insert(when.into(), stamp(at).into());
     }
     m.touch();
+}
+
+/// [`record`] at the current time.
+pub fn record_now(m: &mut SongMetadata, heard: Heard) {
+    record(m, heard, Utc::now());
 }
 
 /// Stars (`Some(when)`) or unstars the song; `false` (and nothing changed) when it already was.

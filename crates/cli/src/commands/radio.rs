@@ -42,6 +42,13 @@ pub struct RadioArgs {
     /// Songs nearest a skipped one left out of the rest of the session.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = crate::args::count)]
     pub avoid_per_skip: usize,
+    /// Songs the library's listening history says were skipped more than played whose
+    /// neighbours are left out from the start (0: ignore the history).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = crate::args::count)]
+    pub history_skips: usize,
+    /// A private session: plays and skips are not kept in the library's listening history.
+    #[arg(long)]
+    pub private: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]
@@ -103,6 +110,8 @@ pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8>
         },
         choice: args.vectors.choice()?,
         music_directory: cfg.mpd.music_directory.clone(),
+        history_skips: args.history_skips,
+        private: args.private,
     };
     radio::run(
         backend.as_ref(),

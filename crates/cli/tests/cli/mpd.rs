@@ -93,7 +93,15 @@ fn sock(mpd: &MpdServer) -> String {
 
 fn radio_once(mpd: &MpdServer, extra: &[&str]) -> Output {
     let s = sock(mpd);
-    let mut args = vec!["radio", "--mpd", &s, "--once", "--embedder", "dsp"];
+    let mut args = vec![
+        "radio",
+        "--mpd",
+        &s,
+        "--once",
+        "--embedder",
+        "dsp",
+        "--private",
+    ];
     args.extend_from_slice(extra);
     run(&shared().lib, &args)
 }
@@ -220,8 +228,16 @@ struct Radio {
 }
 
 impl Radio {
+    /// A radio on the shared library, in a private session (its skips must not steer the
+    /// other tests).
     fn start(mpd: &MpdServer, extra: &[&str]) -> Radio {
-        let mut child = songrec(&shared().lib)
+        let mut args = vec!["--private"];
+        args.extend_from_slice(extra);
+        Radio::start_on(&shared().lib, mpd, &args)
+    }
+
+    fn start_on(lib: &Path, mpd: &MpdServer, extra: &[&str]) -> Radio {
+        let mut child = songrec(lib)
             .args(["radio", "--mpd", &sock(mpd), "--embedder", "dsp"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -483,4 +499,99 @@ fn a_skip_steers_the_refill_away_from_songs_like_it() {
     );
     let steered = refill("3");
     assert!(!near.contains(&steered), "{steered} is one of {near:?}");
+}
+
+/// Plays and skips go into the library's listening history: a skipped song's count is kept
+/// with it, and the next radio on that library starts by leaving it and songs like it out.
+#[test]
+fn skips_are_kept_in_the_library_and_steer_the_next_radio() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let music = &shared().music;
+    ok(&run(
+        &lib,
+        &[
+            "ingest",
+            music.join("asc").to_str().unwrap(),
+            music.join("freedesktop").to_str().unwrap(),
+            "--embedder",
+            "dsp",
+        ],
+    ));
+    let frontiers = || {
+        let b = songrec_local::LocalBackend::open(&lib).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use songrec_storage::StorageBackendExt as _;
+            b.list_all(&Default::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| m.file_name == "frontiers.mp3")
+                .unwrap()
+        })
+    };
+    let before = frontiers().version;
+    let mpd = mpd_with(&["asc/frontiers.mp3"], None);
+    let mut radio = Radio::start_on(&lib, &mpd, &["--ahead", "1"]);
+    radio.expect("queued 1 after frontiers");
+    mpd.mpc(&["next"]);
+    mpd.mpc(&["pause"]);
+    radio.expect("skipped frontiers");
+    radio.expect("queued 1 after");
+    drop(radio);
+    let m = frontiers();
+    let heard = songrec_storage::listening::Listening::of(&m);
+    assert_eq!((heard.plays, heard.skips), (0, 1), "{:?}", m.extra);
+    assert!(heard.last_skipped.is_some() && heard.disliked());
+    assert!(m.version > before, "a new version, for sync");
+
+    // The next radio on this library remembers it: neither frontiers nor its nearest songs
+    // are queued after its sibling.
+    let near = file_names(&songrec_testkit::cli::json(&run(
+        &shared().lib,
+        &[
+            "playlist",
+            "--seed",
+            music.join("asc/frontiers.mp3").to_str().unwrap(),
+            "-n",
+            "3",
+            "--no-history",
+            "--embedder",
+            "dsp",
+            "--json",
+        ],
+    )));
+    let mpd = mpd_with(&["asc/machine_wars.mp3"], None);
+    let s = sock(&mpd);
+    let o = run(
+        &lib,
+        &[
+            "radio",
+            "--mpd",
+            &s,
+            "--once",
+            "--embedder",
+            "dsp",
+            "--ahead",
+            "3",
+        ],
+    );
+    let out = ok(&o);
+    assert!(
+        out.contains("remembering 1 song skipped more than played before"),
+        "{out}"
+    );
+    let queued: Vec<String> = mpd.queue().iter().skip(1).map(|u| file_of(u)).collect();
+    assert_eq!(queued.len(), 3, "{out}");
+    assert!(!queued.contains(&"frontiers.mp3".to_owned()), "{queued:?}");
+    for q in &queued {
+        assert!(
+            !near.contains(q),
+            "{q} is one of frontiers' nearest {near:?}"
+        );
+    }
 }
