@@ -155,12 +155,33 @@ fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Found> {
     }
 }
 
-/// The picture scaled to `size` where it is larger (JPEG and PNG), else as it is.
+/// Bytes of scaled pictures kept in memory (a 300-pixel JPEG cover is about 15 kB).
+pub const SCALED_CACHE_BYTES: usize = 16 << 20;
+
+fn scaled_cache() -> &'static std::sync::Mutex<picture::ScaledCache> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<picture::ScaledCache>> =
+        std::sync::OnceLock::new();
+    CACHE.get_or_init(|| std::sync::Mutex::new(picture::ScaledCache::new(SCALED_CACHE_BYTES)))
+}
+
+/// The picture scaled to `size` where it is larger (JPEG and PNG; kept in memory for the next
+/// ask), else as it is.
 fn scaled(found: Found, size: u32) -> (Vec<u8>, HeaderValue) {
     let kind = picture::Kind::of(&found.bytes);
-    if size > 0 {
+    if size > 0 && matches!(kind, Some(picture::Kind::Jpeg | picture::Kind::Png)) {
+        let key = picture::ScaledCache::key(&found.bytes, size);
+        let kept = scaled_cache().lock().ok().and_then(|c| c.get(&key));
+        if let Some(s) = kept {
+            return (s.bytes.clone(), HeaderValue::from_static(s.mime));
+        }
         match picture::scale(&found.bytes, size) {
-            Ok(Some(s)) => return (s.bytes, HeaderValue::from_static(s.mime)),
+            Ok(Some(s)) => {
+                let s = std::sync::Arc::new(s);
+                if let Ok(mut c) = scaled_cache().lock() {
+                    c.put(key, s.clone());
+                }
+                return (s.bytes.clone(), HeaderValue::from_static(s.mime));
+            }
             Ok(None) => {}
             Err(e) => tracing::info!("subsonic: cover art sent as it is: {e}"),
         }

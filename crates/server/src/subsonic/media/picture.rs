@@ -275,6 +275,62 @@ fn resample(
     Ok(out)
 }
 
+/// Scaled pictures kept in memory, by the SHA-256 of the picture they were made from and the
+/// size asked: a picture that changes is a new key. Bounded by bytes; the oldest go first.
+pub struct ScaledCache {
+    budget: usize,
+    used: usize,
+    order: std::collections::VecDeque<([u8; 32], u32)>,
+    entries: std::collections::HashMap<([u8; 32], u32), std::sync::Arc<Scaled>>,
+}
+
+impl ScaledCache {
+    /// A cache of at most `budget` bytes of pictures.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            used: 0,
+            order: Default::default(),
+            entries: Default::default(),
+        }
+    }
+
+    /// The key of a picture's bytes scaled to `size`.
+    pub fn key(source: &[u8], size: u32) -> ([u8; 32], u32) {
+        use sha2::Digest;
+        (sha2::Sha256::digest(source).into(), size)
+    }
+
+    /// The scaled picture kept under `key`.
+    pub fn get(&self, key: &([u8; 32], u32)) -> Option<std::sync::Arc<Scaled>> {
+        self.entries.get(key).cloned()
+    }
+
+    /// Keeps `scaled` under `key` (not when it alone is over the budget).
+    pub fn put(&mut self, key: ([u8; 32], u32), scaled: std::sync::Arc<Scaled>) {
+        let len = scaled.bytes.len();
+        if len > self.budget || self.entries.contains_key(&key) {
+            return;
+        }
+        while self.used + len > self.budget {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.entries.remove(&old) {
+                self.used -= gone.bytes.len();
+            }
+        }
+        self.used += len;
+        self.order.push_back(key);
+        self.entries.insert(key, scaled);
+    }
+
+    /// Bytes of pictures kept.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+}
+
 /// The folder's cover file beside `song_file`: the first of [`COVER_NAMES`] x
 /// [`COVER_EXTENSIONS`] (compared without case) that is a file; `None` when there is none or
 /// the folder cannot be read.
@@ -398,6 +454,34 @@ mod tests {
         broken.truncate(40);
         assert!(scale(&broken, 10).is_err());
         assert!(scale(b"\x89PNG\r\n\x1a\nnonsense", 10).is_err());
+    }
+
+    #[test]
+    fn the_cache_keeps_the_newest_within_its_budget() {
+        let pic = |n: usize| {
+            std::sync::Arc::new(Scaled {
+                bytes: vec![0; n],
+                mime: "image/png",
+                width: 1,
+                height: 1,
+            })
+        };
+        let mut c = ScaledCache::new(100);
+        let (a, b, d) = (
+            ScaledCache::key(b"a", 10),
+            ScaledCache::key(b"b", 10),
+            ScaledCache::key(b"a", 20),
+        );
+        assert_ne!(a, d, "another size is another key");
+        c.put(a, pic(60));
+        c.put(b, pic(30));
+        assert_eq!(c.used(), 90);
+        c.put(d, pic(50));
+        assert!(c.get(&a).is_none(), "the oldest went first");
+        assert!(c.get(&b).is_some() && c.get(&d).is_some());
+        assert_eq!(c.used(), 80);
+        c.put(ScaledCache::key(b"big", 1), pic(101));
+        assert_eq!(c.used(), 80, "one picture over the budget is not kept");
     }
 
     #[test]

@@ -237,6 +237,11 @@ async fn folder_covers_and_sizes() {
     eprintln!("a 640x480 JPEG scaled to 160 in {:?}", t.elapsed());
     assert_eq!(ct, "image/jpeg");
     assert_eq!(probe(&b), (160, 120, "mjpeg".into()));
+    // Asked again: the same picture, kept from the first time.
+    let t = std::time::Instant::now();
+    let (_, again) = cover(&srv, &bell, Some(160)).await;
+    eprintln!("and again in {:?}", t.elapsed());
+    assert!(again == b);
     // Never enlarged: a size at or above the picture's longer side, or 0, is the file itself.
     for size in [640, 4000, 0] {
         let (_, b) = cover(&srv, &bell, Some(size)).await;
