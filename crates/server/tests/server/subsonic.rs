@@ -21,8 +21,8 @@ mod cloud;
 mod cover;
 mod ears;
 mod marks;
-mod transcode;
 mod playlists;
+mod transcode;
 
 const USER: &str = "ann";
 /// A space and `!`: forms and `enc:` must carry them.
