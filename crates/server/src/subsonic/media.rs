@@ -147,7 +147,12 @@ fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Found> {
     }
     let cover = picture::folder_cover(file)?;
     match std::fs::read(&cover) {
-        Ok(bytes) => Some(Found { bytes, mime: None }),
+        // Only a picture is sent: a file of another kind under a cover's name is not.
+        Ok(bytes) if picture::Kind::of(&bytes).is_some() => Some(Found { bytes, mime: None }),
+        Ok(_) => {
+            tracing::info!("subsonic: {} is no picture", cover.display());
+            None
+        }
         Err(e) => {
             tracing::warn!("subsonic: reading {} failed: {e}", cover.display());
             None

@@ -203,6 +203,7 @@ async fn folder_covers_and_sizes() {
     );
     copy("gmrockkit", "Kick-Med.wav", &bare.join("01 Kick.wav"));
     std::fs::write(bare.join("cover.txt"), b"not a picture").unwrap();
+    std::fs::write(bare.join("folder.jpg"), b"not a picture either").unwrap();
 
     let root = dir.path().join("library");
     let (m, r) = (music.clone(), root.clone());
@@ -260,7 +261,8 @@ async fn folder_covers_and_sizes() {
     assert_eq!(ct, "image/png");
     assert_eq!(probe(&b), (50, 100, "png".into()));
 
-    // Nothing embedded and no cover file: 70, saying so; a bad size: 0.
+    // Nothing embedded and no cover file (`folder.jpg` holds no picture): 70, saying so; a bad
+    // size: 0.
     let kick = id("01 Kick.wav", "coverArt");
     let (code, msg) = fails(&srv, "getCoverArt", &format!("{}&id={kick}", signed())).await;
     assert_eq!(code, 70);
