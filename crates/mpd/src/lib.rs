@@ -29,6 +29,7 @@ pub mod paths;
 pub mod plan;
 pub mod queue;
 pub mod radio;
+pub mod replay;
 pub mod skips;
 pub mod songs;
 

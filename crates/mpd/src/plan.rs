@@ -58,6 +58,8 @@ pub struct Session {
     avoided: HashSet<SongId>,
     /// Songs played to a verdict of "played", oldest first.
     played: Vec<SongId>,
+    /// Skips since the last play.
+    skip_run: usize,
 }
 
 impl Session {
@@ -72,13 +74,46 @@ impl Session {
             Verdict::Played => {
                 self.played.retain(|p| p != id);
                 self.played.push(id.clone());
+                self.skip_run = 0;
             }
             Verdict::Skipped => {
                 if !self.skipped.contains(id) {
                     self.skipped.push(id.clone());
                 }
+                self.skip_run += 1;
             }
         }
+    }
+
+    /// Skips in a row since the last play: each widens the circle of songs left out around
+    /// a skipped one ([`Session::avoid_count`]).
+    pub fn skip_run(&self) -> usize {
+        self.skip_run
+    }
+
+    /// How many of a just-skipped song's nearest songs to leave out, `per_skip` for a first
+    /// skip: the circle grows with each skip in a row (a listener who skips song after song
+    /// means the whole region, not one song), up to 8 times.
+    ///
+    /// ```
+    /// use songrec_mpd::plan::Session;
+    /// use songrec_mpd::skips::Verdict;
+    /// use songrec_storage::SongId;
+    /// let mut s = Session::default();
+    /// s.listened(&SongId::from_bytes(b"a"), Verdict::Skipped);
+    /// assert_eq!(s.avoid_count(3), 3);
+    /// s.listened(&SongId::from_bytes(b"b"), Verdict::Skipped);
+    /// assert_eq!(s.avoid_count(3), 6);
+    /// s.listened(&SongId::from_bytes(b"c"), Verdict::Played);
+    /// assert_eq!(s.avoid_count(3), 3);
+    /// ```
+    pub fn avoid_count(&self, per_skip: usize) -> usize {
+        per_skip.saturating_mul(self.skip_run.clamp(1, 8))
+    }
+
+    /// Whether `id` sounds like a skipped song (it was left out for one).
+    pub fn is_avoided(&self, id: &SongId) -> bool {
+        self.avoided.contains(id)
     }
 
     /// Songs that sound like a skipped one: left out of later mixes.
@@ -91,7 +126,9 @@ impl Session {
     }
 
     /// The mix's seeds: the current song, then the songs played just before it, newest first
-    /// (a seed that drifts with the listening); never a skipped song.
+    /// (a seed that drifts with the listening); never a skipped song, nor a played one that
+    /// sounds like a song skipped since; the current song when it sounds like a skipped one
+    /// only if nothing else seeds.
     ///
     /// ```
     /// use songrec_mpd::plan::Session;
@@ -111,9 +148,13 @@ impl Session {
             if out.len() > depth {
                 break;
             }
-            if !out.contains(p) && !self.is_skipped(p) {
+            if !out.contains(p) && !self.is_skipped(p) && !self.is_avoided(p) {
                 out.push(p.clone());
             }
+        }
+        // A current song that sounds like a skipped one seeds only when nothing else does.
+        if out.len() > 1 && self.is_avoided(current) {
+            out.remove(0);
         }
         out
     }

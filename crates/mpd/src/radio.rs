@@ -9,7 +9,9 @@
 //!
 //! Skips steer the session: a skipped song is never queued again, does not seed, and its
 //! nearest songs ([`RadioOptions::avoid_per_skip`] of them, found by the same playlist mix
-//! seeded by the skipped song alone) are left out of every later mix.
+//! seeded by the skipped song alone) are left out of every later mix; each skip in a row
+//! widens that circle ([`Session::avoid_count`]), and a played song that sounds like a song
+//! skipped since stops seeding.
 //!
 //! Plays and skips are kept in the library's listening history
 //! ([`songrec_storage::listening`]), which `sync` carries: a later radio starts by leaving out
@@ -240,7 +242,13 @@ impl State {
                         song: m.display_name(),
                         heard: l.heard,
                     });
-                    let near = neighbours(backend, &m, opts).await?;
+                    let near = neighbours(
+                        backend,
+                        &m,
+                        self.session.avoid_count(opts.avoid_per_skip),
+                        opts,
+                    )
+                    .await?;
                     self.session.avoid(near);
                 }
             }
@@ -289,29 +297,25 @@ impl State {
                 }
             }
         }
-        let seeds = self.seeds(backend, current_song.as_ref(), opts).await?;
-        if seeds.is_empty() {
+        let Some(Mix {
+            seeds,
+            exclude,
+            playlist: mix,
+        }) = mix(
+            backend,
+            &self.session,
+            current_song.as_ref(),
+            in_queue,
+            window.len(),
+            need,
+            opts,
+        )
+        .await?
+        else {
             let uri = cur.uri.clone();
             self.once(format!("seed:{uri}"), Event::NoSeed { uri }, say);
             return Ok(());
-        }
-        let exclude = self.session.exclusions(
-            in_queue
-                .into_iter()
-                .chain(opts.constraints.exclude.iter().cloned()),
-        );
-        let ask = PlaylistAsk {
-            shape: PlaylistShape::Seeds(seeds.clone()),
-            n: need * 2 + window.len() + 5,
-            constraints: Constraints {
-                no_repeat_artist: opts.rules.no_repeat_artist,
-                no_repeat_album: opts.rules.no_repeat_album,
-                exclude: exclude.clone(),
-                filter: opts.constraints.filter.clone(),
-            },
-            choice: opts.choice.clone(),
         };
-        let mix = songrec_app::views::playlist(backend, &ask).await?;
         let mut uris = Vec::with_capacity(mix.entries.len());
         for e in &mix.entries {
             match c.songs.uri_of(&e.song).await? {
@@ -379,30 +383,65 @@ impl State {
         }
         Ok(())
     }
+}
 
-    /// The mix's seeds: the current song (when the library has it) and the songs played just
-    /// before it.
-    async fn seeds(
-        &self,
-        backend: &dyn StorageBackend,
-        current: Option<&SongMetadata>,
-        opts: &RadioOptions,
-    ) -> MpdResult<Vec<SongMetadata>> {
-        let placeholder = SongId::from_bytes(b"");
-        let first = current.map_or(&placeholder, |m| &m.id);
-        let mut out: Vec<SongMetadata> = current.into_iter().cloned().collect();
-        for id in self
-            .session
-            .seeds(first, opts.rules.seed_depth)
-            .iter()
-            .skip(1)
-        {
-            if let Some(m) = backend.get_metadata(id).await? {
-                out.push(m);
-            }
+/// A mix to top a queue up with, and what it was made from.
+pub(crate) struct Mix {
+    /// The current song (when the library has it) and the songs played just before it.
+    pub seeds: Vec<SongMetadata>,
+    /// Songs the mix left out (the queue's, the session's, the constraints').
+    pub exclude: HashSet<SongId>,
+    pub playlist: songrec_discover::playlist::Playlist,
+}
+
+/// The mix that tops a queue up after `current`: seeded by it and the songs played before
+/// it ([`Session::seeds`]), leaving out the songs `in_queue`, the session's exclusions and the
+/// constraints' ([`Session::exclusions`]), long enough for `need` songs after the no-repeat
+/// rules thin it out around a `window` of songs. `None` when nothing seeds it.
+pub(crate) async fn mix(
+    backend: &dyn StorageBackend,
+    session: &Session,
+    current: Option<&SongMetadata>,
+    in_queue: Vec<SongId>,
+    window: usize,
+    need: usize,
+    opts: &RadioOptions,
+) -> MpdResult<Option<Mix>> {
+    let placeholder = SongId::from_bytes(b"");
+    let first = current.map_or(&placeholder, |m| &m.id);
+    let mut seeds: Vec<SongMetadata> = Vec::new();
+    for id in session.seeds(first, opts.rules.seed_depth) {
+        match current {
+            Some(m) if m.id == id => seeds.push(m.clone()),
+            _ if id == placeholder => {}
+            _ => seeds.extend(backend.get_metadata(&id).await?),
         }
-        Ok(out)
     }
+    if seeds.is_empty() {
+        return Ok(None);
+    }
+    let exclude = session.exclusions(
+        in_queue
+            .into_iter()
+            .chain(opts.constraints.exclude.iter().cloned()),
+    );
+    let ask = PlaylistAsk {
+        shape: PlaylistShape::Seeds(seeds.clone()),
+        n: need * 2 + window + 5,
+        constraints: Constraints {
+            no_repeat_artist: opts.rules.no_repeat_artist,
+            no_repeat_album: opts.rules.no_repeat_album,
+            exclude: exclude.clone(),
+            filter: opts.constraints.filter.clone(),
+        },
+        choice: opts.choice.clone(),
+    };
+    let playlist = songrec_app::views::playlist(backend, &ask).await?;
+    Ok(Some(Mix {
+        seeds,
+        exclude,
+        playlist,
+    }))
 }
 
 /// Songs the library's history says the listener turns away from, and their neighbours.
@@ -437,7 +476,8 @@ async fn from_history(backend: &dyn StorageBackend, opts: &RadioOptions) -> MpdR
         .take(opts.history_skips)
     {
         out.skipped.push(m.id.clone());
-        out.near.extend(neighbours(backend, m, opts).await?);
+        out.near
+            .extend(neighbours(backend, m, opts.avoid_per_skip, opts).await?);
     }
     Ok(out)
 }
@@ -457,18 +497,19 @@ async fn remember(backend: &dyn StorageBackend, id: &SongId, verdict: Verdict) -
     Ok(())
 }
 
-/// The songs nearest `song` (the playlist mix seeded by it alone).
-async fn neighbours(
+/// The `n` songs nearest `song` (the playlist mix seeded by it alone).
+pub(crate) async fn neighbours(
     backend: &dyn StorageBackend,
     song: &SongMetadata,
+    n: usize,
     opts: &RadioOptions,
 ) -> MpdResult<Vec<SongId>> {
-    if opts.avoid_per_skip == 0 {
+    if n == 0 {
         return Ok(Vec::new());
     }
     let ask = PlaylistAsk {
         shape: PlaylistShape::Seeds(vec![song.clone()]),
-        n: opts.avoid_per_skip,
+        n,
         constraints: Constraints::default(),
         choice: opts.choice.clone(),
     };

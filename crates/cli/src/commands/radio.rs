@@ -49,6 +49,18 @@ pub struct RadioArgs {
     /// A private session: plays and skips are not kept in the library's listening history.
     #[arg(long)]
     pub private: bool,
+    /// No player: replay, for every label of this field (album, artist, genre or a free-form
+    /// field such as game) with at least 4 songs, a listener who starts from one of its songs
+    /// and skips every song of it; print how many of its songs the radio still brings, with
+    /// the skip steering and without it (--avoid-per-skip 0). Changes nothing.
+    #[arg(long, value_name = "FIELD")]
+    pub replay: Option<String>,
+    /// With --replay: songs met per run.
+    #[arg(long, value_name = "N", default_value_t = 15, value_parser = crate::args::at_least_one)]
+    pub replay_steps: usize,
+    /// With --replay: runs (seeds) per label.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = crate::args::at_least_one)]
+    pub replay_seeds: usize,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]
@@ -113,6 +125,9 @@ pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8>
         history_skips: args.history_skips,
         private: args.private,
     };
+    if let Some(field) = &args.replay {
+        return replay(backend, field, args, &opts).await;
+    }
     radio::run(
         backend.as_ref(),
         &addr,
@@ -120,5 +135,83 @@ pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8>
         &mut |e: songrec_mpd::Event| println!("{e}"),
     )
     .await?;
+    Ok(exit::OK)
+}
+
+/// `--replay FIELD`: the skip steering measured on this library, against the control.
+async fn replay(
+    backend: Backend,
+    field: &str,
+    args: &RadioArgs,
+    opts: &RadioOptions,
+) -> Result<u8> {
+    use songrec_mpd::replay::{EARLY, steering};
+    use songrec_storage::StorageBackendExt as _;
+    let field = songrec_storage::Field::parse(field)?;
+    let songs = backend
+        .list_all(&opts.constraints.filter)
+        .await
+        .context("listing the library")?;
+    let control = RadioOptions {
+        avoid_per_skip: 0,
+        ..opts.clone()
+    };
+    let mut opts = opts.clone();
+    opts.history_skips = 0;
+    let (steps, seeds) = (args.replay_steps, args.replay_seeds);
+    let run = |o: RadioOptions| {
+        let (backend, songs, field) = (backend.clone(), &songs, &field);
+        async move { steering(backend.as_ref(), songs, field, 4, seeds, steps, &o).await }
+    };
+    let steered = run(opts.clone()).await?;
+    let plain = run(RadioOptions {
+        history_skips: 0,
+        ..control
+    })
+    .await?;
+    if steered.is_empty() {
+        println!("no label of that field has 4 songs or more");
+        return Ok(exit::OK);
+    }
+    println!(
+        "a listener starts from a song of LABEL and skips every song of it; {steps} songs met per run, ahead {}; songs of LABEL among the first {EARLY} met / the rest, and the last one met at (steered | without steering):",
+        opts.rules.ahead
+    );
+    println!(
+        "{:<28} {:>4}  {:>6} {:>6} {:>7}  |  {:>6} {:>6} {:>7}",
+        "LABEL", "RUNS", "FIRST", "REST", "LAST", "FIRST", "REST", "LAST"
+    );
+    let (mut sums, mut n) = ([0.0f64; 6], 0.0);
+    for (s, c) in steered.iter().zip(&plain) {
+        println!(
+            "{:<28} {:>4}  {:>6.2} {:>6.2} {:>7.2}  |  {:>6.2} {:>6.2} {:>7.2}",
+            crate::output::trunc(&s.label, 28),
+            s.runs,
+            s.early,
+            s.late,
+            s.last_at,
+            c.early,
+            c.late,
+            c.last_at
+        );
+        for (i, v) in [s.early, s.late, s.last_at, c.early, c.late, c.last_at]
+            .into_iter()
+            .enumerate()
+        {
+            sums[i] += v;
+        }
+        n += 1.0;
+    }
+    println!(
+        "{:<28} {:>4}  {:>6.2} {:>6.2} {:>7.2}  |  {:>6.2} {:>6.2} {:>7.2}",
+        "mean",
+        "",
+        sums[0] / n,
+        sums[1] / n,
+        sums[2] / n,
+        sums[3] / n,
+        sums[4] / n,
+        sums[5] / n
+    );
     Ok(exit::OK)
 }

@@ -76,7 +76,7 @@ async fn playlists_are_kept_with_the_library() {
     )
     .await;
     let got = call(&srv, "getPlaylist", &format!("id={pid}")).await["playlist"].clone();
-    assert_eq!(ids(&got["entry"]), [bell.clone()]);
+    assert_eq!(ids(&got["entry"]), std::slice::from_ref(&bell));
     assert_eq!(got["name"], "Night drive");
 
     // Subsonic's error codes.
