@@ -295,9 +295,11 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     );
     let pl = &r.playlists;
     if pl.pushed + pl.pulled > 0 {
-        let deletions = (pl.deletions > 0)
-            .then(|| format!(" ({} of them deletions)", pl.deletions))
-            .unwrap_or_default();
+        let deletions = if pl.deletions > 0 {
+            format!(" ({} of them deletions)", pl.deletions)
+        } else {
+            String::new()
+        };
         println!(
             "playlists: uploaded {}, downloaded {}{deletions}",
             pl.pushed, pl.pulled
