@@ -29,7 +29,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use songrec_audio::Embedder;
-use songrec_discover::fingerprint::{self, FingerprintRecord};
+use songrec_identity::fingerprint::{self, FingerprintRecord};
 use songrec_storage::{
     Embedding, SongId, SongMetadata, SongRecord, StorageBackend, StorageBackendExt,
 };

@@ -175,7 +175,7 @@ pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: &Audio, json: bool) -
 /// tags, the vectors held, then the free-form fields (`edit --set NAME=VALUE`) by name.
 fn show_text(m: &SongMetadata, models: &[ModelInfo], audio: &Audio) -> String {
     use songrec_app::extra::{SOUND_TAGS, STYLE_TAGS, TAG_SOURCES, sound_tags_of, style_tags_of};
-    use songrec_discover::fingerprint::EXTRA_KEY as FINGERPRINT;
+    use songrec_identity::fingerprint::EXTRA_KEY as FINGERPRINT;
     use std::fmt::Write as _;
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     let list = |items: Vec<String>| list_or_dash(&items);
@@ -270,7 +270,7 @@ fn sourced(m: &SongMetadata, field: &str, value: String) -> String {
 /// The stored acoustic fingerprint in a few words (the fingerprint itself is about 1.5 KB of
 /// base64, for programs: `show --json`).
 fn fingerprint_summary(v: &serde_json::Value) -> String {
-    match songrec_discover::fingerprint::FingerprintRecord::from_extra(v) {
+    match songrec_identity::fingerprint::FingerprintRecord::from_extra(v) {
         Some(r) => format!(
             "stored ({}, {:.0} s of audio; `show --json` prints it)",
             r.algo, r.secs

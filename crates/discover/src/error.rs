@@ -16,6 +16,9 @@ pub enum DiscoverError {
     /// Decoding audio failed.
     #[error(transparent)]
     Audio(#[from] songrec_audio::AudioError),
+    /// Telling recordings apart failed.
+    #[error(transparent)]
+    Identity(#[from] songrec_identity::IdentityError),
     /// Bad input (a parameter out of range, a song without a vector, ...).
     #[error("{0}")]
     Invalid(String),

@@ -1,11 +1,7 @@
-//! What listeners do with a library, on any [`songrec_storage::StorageBackend`]:
+//! What listeners do with a library, on any [`songrec_storage::StorageBackend`] (which songs
+//! are copies of one recording, and duplicates, are `songrec-identity`'s):
 //!
 //! - [`playlist`]: playlists that flow from seed songs, or that travel from one song to another;
-//! - [`dupes`]: exact duplicates (the same decoded audio in different files) and near duplicates
-//!   (the same recording re-encoded or trimmed) by acoustic fingerprint, kept apart from songs
-//!   that merely sound alike;
-//! - [`recording`]: which songs are copies of one recording (fingerprints when stored, else
-//!   artist + title + duration), so playlists and `similar --distinct` hold one copy of each;
 //! - [`map`]: a self-contained HTML map of the library (2-D PCA, [`projection`]) and a PNG image
 //!   of it;
 //! - [`clusters`] and [`outliers`]: k-means groups with their dominant genres, and the songs
@@ -14,16 +10,14 @@
 //! Which vectors a ranking compares (one model or a weighted blend) and the one blended search
 //! that `similar` and playlists share are [`songrec_rank`]'s.
 //!
-//! The algorithms are pure and unit-tested ([`linalg`], [`pca`], [`kmeans`], [`playlist::order`],
-//! [`fingerprint`]); the functions that touch a library only use the storage trait, so they work
+//! The algorithms are pure and unit-tested ([`linalg`], [`pca`], [`kmeans`],
+//! [`playlist::order`]); the functions that touch a library only use the storage trait, so they work
 //! the same on the local files and on Astra DB + S3. All vector comparisons use cosine similarity
 //! (vectors are L2-normalised when loaded); a blend of models compares combined vectors that
 //! rank like `similar`'s standardised mix (see [`songrec_rank`]).
 
 pub mod clusters;
-pub mod dupes;
 pub mod error;
-pub mod fingerprint;
 pub mod fsutil;
 pub mod history;
 pub mod kmeans;
@@ -36,9 +30,7 @@ pub mod pca;
 pub mod playlist;
 pub mod png;
 pub mod projection;
-pub mod recording;
 pub use songrec_storage::rng;
-pub mod waveform;
 
 #[cfg(test)]
 mod fuzz_replay;

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use songrec_audio::{Embedder, FileAnalysis};
-use songrec_discover::fingerprint::{self, FingerprintRecord};
+use songrec_identity::fingerprint::{self, FingerprintRecord};
 use songrec_storage::{Embedding, SongId, SongRecord, StorageBackend, StorageError};
 
 use crate::embedders::model_of;

@@ -40,7 +40,7 @@ pub const DISTINCT_WIDEN: usize = 4;
 pub const DISTINCT_ROUNDS: usize = 4;
 
 /// [`similar`](super::similar) with one song per recording: of the songs that are copies of one
-/// another (see [`songrec_discover::recording`]: the same fingerprint when stored, else the same
+/// another (see [`songrec_identity::recording`]: the same fingerprint when stored, else the same
 /// artist, title and duration) only the best-ranked is kept, and copies of the query itself are
 /// left out. `offset` and `k` count distinct results. The backend is asked for more candidates than
 /// `offset + k` and, when folding leaves too few, for [`DISTINCT_WIDEN`] times more (at most
@@ -70,7 +70,7 @@ pub(crate) async fn distinct(
         };
         let found = songrec_rank::search(backend, &sub, &p.vectors, &p.exclude).await?;
         let metas: Vec<SongMetadata> = found.iter().map(|m| m.metadata.clone()).collect();
-        let f = songrec_discover::recording::fold(&anchors, &metas);
+        let f = songrec_identity::recording::fold(&anchors, &metas);
         let exhausted = found.len() < pool;
         if f.kept.len() >= want || exhausted || pool >= max || round >= DISTINCT_ROUNDS {
             let mut found: Vec<Option<Match>> = found.into_iter().map(Some).collect();

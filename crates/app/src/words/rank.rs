@@ -20,7 +20,7 @@ const NOT_TEXT: &[&str] = &[
     crate::extra::STYLE_TAGS,
     crate::extra::SOUND_TAGS,
     crate::extra::TAG_SOURCES,
-    songrec_discover::fingerprint::EXTRA_KEY,
+    songrec_identity::fingerprint::EXTRA_KEY,
     "descriptors",
     "codec",
 ];

@@ -509,7 +509,7 @@ fn fingerprint_cost(files: &[PathBuf], embedders: &[&dyn songrec_audio::Embedder
     }
     let t = std::time::Instant::now();
     for d in &decoded {
-        std::hint::black_box(songrec_discover::fingerprint::analyse_audio(&d.audio));
+        std::hint::black_box(songrec_identity::fingerprint::analyse_audio(&d.audio));
     }
     let each = t.elapsed().as_secs_f64() / decoded.len() as f64;
     println!(

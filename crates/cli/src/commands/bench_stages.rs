@@ -47,7 +47,7 @@ fn songrec_round(files: &[PathBuf], mix: &MixEmbedder) -> Round {
         lap.lap(); // the stages' own times are in `prof`
         std::hint::black_box(mix.vector(&parts));
         prof.combine += lap.lap();
-        std::hint::black_box(songrec_discover::fingerprint::analyse_audio(&d.audio));
+        std::hint::black_box(songrec_identity::fingerprint::analyse_audio(&d.audio));
         r.fingerprint += lap.lap();
         (r.hash, r.identity) = (r.hash + hash, r.identity + identity);
         r.decode += decode;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use songrec_discover::dupes::{self, DupesOptions, DupesReport, Kind};
 use songrec_factory::Opened;
+use songrec_identity::dupes::{self, DupesOptions, DupesReport, Kind};
 use songrec_storage::plural::count;
 
 use crate::args::FilterArgs;

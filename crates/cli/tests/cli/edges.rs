@@ -378,7 +378,7 @@ fn dupes_reports_a_changed_file_and_goes_on() {
         let b = LocalBackend::open(&lib).unwrap();
         for name in ["01 Bell.oga", "02 Complete.oga"] {
             let mut m = all.remove(name).unwrap();
-            m.extra.remove(songrec_discover::fingerprint::EXTRA_KEY);
+            m.extra.remove(songrec_identity::fingerprint::EXTRA_KEY);
             b.put_metadata(&m).await.unwrap();
         }
         b.flush().await.unwrap();
@@ -397,7 +397,7 @@ fn dupes_reports_a_changed_file_and_goes_on() {
     assert!(
         complete
             .extra
-            .contains_key(songrec_discover::fingerprint::EXTRA_KEY),
+            .contains_key(songrec_identity::fingerprint::EXTRA_KEY),
         "the other song was fingerprinted: {out}"
     );
 }

@@ -12,7 +12,7 @@
 //!   line) is not behind the previous song's. The playlist starts with A and ends with B.
 //!
 //! Both hold one copy of each recording, and no copy of a seed or an end: songs that are copies of
-//! one another (see [`crate::recording`]: the same fingerprint when stored, else the same artist,
+//! one another (see [`songrec_identity::recording`]: the same fingerprint when stored, else the same artist,
 //! title and duration) count once, the best-ranked copy being the one considered.
 //!
 //! Constraints: at most one song per artist / per album (songs without one are never
@@ -285,7 +285,7 @@ pub async fn from_seeds(
             pool.push(m.metadata.clone());
         }
     }
-    let recording_of = crate::recording::groups(&pool);
+    let recording_of = songrec_identity::recording::groups(&pool);
     // The seeds' recordings are taken from the start: no copy of a seed joins the playlist.
     let mut recordings: HashSet<usize> = recording_of[..seeds.len()].iter().copied().collect();
 
@@ -448,7 +448,7 @@ pub async fn between(backend: &dyn StorageBackend, req: &PathRequest) -> Discove
     // Recordings: the two ends (0 and 1), then the candidates (2..).
     let mut all: Vec<SongMetadata> = vec![ma.clone(), mb.clone()];
     all.extend(metas.iter().map(|m| (*m).clone()));
-    let recording_of = crate::recording::groups(&all);
+    let recording_of = songrec_identity::recording::groups(&all);
     let c = &req.constraints;
     let allowed = |cand: usize, picked: &[usize]| {
         let r = recording_of[cand + 2];

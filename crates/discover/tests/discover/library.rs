@@ -143,7 +143,7 @@ async fn seed_playlist_never_contains_its_seeds_and_flows() {
     for i in 2..=PER_STYLE {
         family.push(by_title(&b, &title("techno", i)).await);
     }
-    let groups = songrec_discover::recording::groups(&family);
+    let groups = songrec_identity::recording::groups(&family);
     let recordings: HashSet<usize> = groups[1..]
         .iter()
         .copied()

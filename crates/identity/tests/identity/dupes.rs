@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use songrec_app::ingest::{IngestOptions, NoProgress, ingest};
 use songrec_audio::synth::{SongSpec, render, write_wav_tagged};
-use songrec_discover::dupes::{self, DupesOptions, Kind};
-use songrec_discover::fingerprint::{EXTRA_KEY, FingerprintRecord};
+use songrec_identity::dupes::{self, DupesOptions, Kind};
+use songrec_identity::fingerprint::{EXTRA_KEY, FingerprintRecord};
 use songrec_local::LocalBackend;
 use songrec_storage::{Filter, SearchQuery, StorageBackend};
 
@@ -313,10 +313,10 @@ async fn velocity_layers_of_one_cymbal_are_alike_but_re_encodes_and_trims_are_co
     );
 
     // Playlists and `similar --distinct` fold by the same rule: the two takes stay two.
-    let songs = songrec_discover::load::list_all(&lib, &Filter::default())
+    let songs = songrec_storage::StorageBackendExt::list_all(&lib, &Filter::default())
         .await
         .unwrap();
-    let g = songrec_discover::recording::groups(&songs);
+    let g = songrec_identity::recording::groups(&songs);
     let of = |f: &str| g[songs.iter().position(|m| m.file_name == f).unwrap()];
     assert_ne!(of("24Ride-2.wav"), of("24Ride-4.wav"));
     for copy in ["clip.mp3", "clip.ogg", "clip-trimmed.wav"] {
@@ -334,7 +334,7 @@ async fn velocity_layers_of_one_cymbal_are_alike_but_re_encodes_and_trims_are_co
 /// A are still copies of A, deleted and folded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
-    use songrec_discover::recording::{Verdict, fold, groups, verdict};
+    use songrec_identity::recording::{Verdict, fold, groups, verdict};
     use songrec_testkit::audio::ffmpeg;
     let audio = songrec_testkit::fixtures::real_recordings();
     let dir = tempfile::tempdir().unwrap();
@@ -396,7 +396,7 @@ async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
 
     let lib = LocalBackend::open(dir.path().join("lib")).unwrap();
     assert_eq!(ingest_dsp(&lib, &music).await.added(), 5);
-    let songs = songrec_discover::load::list_all(&lib, &Filter::default())
+    let songs = songrec_storage::StorageBackendExt::list_all(&lib, &Filter::default())
         .await
         .unwrap();
     let song = |f: &str| songs.iter().find(|m| m.file_name == f).unwrap().clone();
@@ -409,9 +409,9 @@ async fn a_file_joined_from_two_tracks_never_makes_one_a_copy_of_the_other() {
         };
         let (rx, ry) = (rec(x), rec(y));
         verdict(
-            &songrec_discover::fingerprint::decode(&rx.fp).unwrap(),
+            &songrec_identity::fingerprint::decode(&rx.fp).unwrap(),
             rx.waveform().as_ref(),
-            &songrec_discover::fingerprint::decode(&ry.fp).unwrap(),
+            &songrec_identity::fingerprint::decode(&ry.fp).unwrap(),
             ry.waveform().as_ref(),
         )
     };

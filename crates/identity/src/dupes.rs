@@ -37,10 +37,10 @@ pub use songrec_storage::progress::{NoProgress, Progress};
 use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
 
 use crate::fingerprint::{self, EXTRA_KEY, FingerprintRecord, candidate_pairs};
-use crate::load::list_all;
+
 use crate::recording::{UnionFind, Verdict, verdict, within};
 use crate::waveform::Signature;
-use crate::{DiscoverError, DiscoverResult};
+use crate::{IdentityError, IdentityResult};
 
 /// Settings for [`scan`].
 #[derive(Clone, Debug, PartialEq)]
@@ -369,7 +369,7 @@ async fn audio_path(
     backend: &dyn StorageBackend,
     m: &SongMetadata,
     scratch: &std::path::Path,
-) -> DiscoverResult<(PathBuf, bool)> {
+) -> IdentityResult<(PathBuf, bool)> {
     let url = backend
         .audio_url(&m.audio_key(), std::time::Duration::from_secs(3600))
         .await?;
@@ -391,8 +391,8 @@ pub async fn scan(
     backend: &dyn StorageBackend,
     opts: &DupesOptions,
     progress: Arc<dyn Progress>,
-) -> DiscoverResult<DupesReport> {
-    let songs = list_all(backend, &opts.filter).await?;
+) -> IdentityResult<DupesReport> {
+    let songs = songrec_storage::StorageBackendExt::list_all(backend, &opts.filter).await?;
     let mut report = DupesReport {
         songs: songs.len(),
         ..DupesReport::default()
@@ -411,9 +411,9 @@ pub async fn scan(
     }
     progress.start(todo.len() as u64);
     let jobs = songrec_storage::progress::jobs_or_cores(opts.jobs);
-    let scratch = tempfile::tempdir().map_err(|e| DiscoverError::io(std::env::temp_dir(), e))?;
+    let scratch = tempfile::tempdir().map_err(|e| IdentityError::io(std::env::temp_dir(), e))?;
     let scratch_path = scratch.path().to_path_buf();
-    let results: Vec<(SongMetadata, DiscoverResult<FingerprintRecord>)> =
+    let results: Vec<(SongMetadata, IdentityResult<FingerprintRecord>)> =
         futures::stream::iter(todo)
             .map(|m| {
                 let scratch = scratch_path.clone();
@@ -426,7 +426,7 @@ pub async fn scan(
                             tokio::task::spawn_blocking(move || fingerprint::analyse_file(&p2))
                                 .await
                                 .map_err(|e| {
-                                    DiscoverError::Invalid(format!("analysis failed: {e}"))
+                                    IdentityError::Invalid(format!("analysis failed: {e}"))
                                 })?;
                         if temp {
                             let _ = std::fs::remove_file(&path);
@@ -454,14 +454,14 @@ pub async fn scan(
                     Err(e) => report.failed.push(failure(&m, &e.to_string())),
                 }
             }
-            Err(DiscoverError::Storage(StorageError::NotFound(_))) => {
+            Err(IdentityError::Storage(StorageError::NotFound(_))) => {
                 report
                     .failed
                     .push(failure(&m, "no audio stored for this song"));
             }
             // A library error ends the run; a song whose file changed or went is reported
             // and the others go on.
-            Err(DiscoverError::Storage(e)) if e.is_fatal() => return Err(e.into()),
+            Err(IdentityError::Storage(e)) if e.is_fatal() => return Err(e.into()),
             Err(e) => report.failed.push(failure(&m, &e.to_string())),
         }
     }
@@ -472,7 +472,7 @@ pub async fn scan(
     printed.sort_by(|a, b| a.song.id.cmp(&b.song.id));
     (report.groups, report.alike) = tokio::task::spawn_blocking(move || find_all(&printed))
         .await
-        .map_err(|e| DiscoverError::Invalid(format!("grouping failed: {e}")))?;
+        .map_err(|e| IdentityError::Invalid(format!("grouping failed: {e}")))?;
     Ok(report)
 }
 
@@ -488,7 +488,7 @@ async fn store_record(
     backend: &dyn StorageBackend,
     id: &SongId,
     rec: &FingerprintRecord,
-) -> DiscoverResult<()> {
+) -> IdentityResult<()> {
     let Some(mut fresh) = backend.get_metadata(id).await? else {
         return Ok(()); // deleted meanwhile
     };
@@ -502,7 +502,7 @@ async fn store_record(
 pub async fn delete_extras(
     backend: &dyn StorageBackend,
     report: &DupesReport,
-) -> DiscoverResult<Vec<SongMetadata>> {
+) -> IdentityResult<Vec<SongMetadata>> {
     let mut deleted = Vec::new();
     for m in report.extras() {
         if backend.delete_song(&m.id).await? {
@@ -516,7 +516,7 @@ pub async fn delete_extras(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix;
+    use songrec_storage::rng::SplitMix;
 
     fn song(name: &str, secs: f64, size: u64) -> SongMetadata {
         let mut m = SongMetadata::new(SongId::from_bytes(name.as_bytes()), name);

@@ -42,7 +42,7 @@ pub const MAX_DURATION_GAP_SECS: f64 = 1.0;
 /// Whether two fingerprints show the same recording (the near-duplicate test of `dupes`).
 ///
 /// ```
-/// use songrec_discover::recording::same_fingerprint;
+/// use songrec_identity::recording::same_fingerprint;
 /// let a: Vec<u32> = (0..200u32).map(|i| i.wrapping_mul(2654435761)).collect();
 /// assert!(same_fingerprint(&a, &a[20..]));
 /// let b: Vec<u32> = (0..200u32).map(|i| i.wrapping_mul(40503).rotate_left(7)).collect();
@@ -93,8 +93,8 @@ pub fn verdict(a: &[u32], wa: Option<&Signature>, b: &[u32], wb: Option<&Signatu
 /// lies within neither, though its fingerprint agrees with both.
 ///
 /// ```
-/// use songrec_discover::fingerprint::items_per_sec;
-/// use songrec_discover::recording::within;
+/// use songrec_identity::fingerprint::items_per_sec;
+/// use songrec_identity::recording::within;
 /// let a: Vec<u32> = (0..400u32).map(|i| i.wrapping_mul(2654435761)).collect();
 /// let secs = |items: usize| f64::from(items as f32 / items_per_sec());
 /// assert!(within(&a, secs(400), &a[40..], secs(360)), "a trim");
@@ -116,7 +116,7 @@ pub fn within(a: &[u32], secs_a: f64, b: &[u32], secs_b: f64) -> bool {
 /// Lower case with white space trimmed and runs of it made one space; `None` when empty.
 ///
 /// ```
-/// use songrec_discover::recording::normalise;
+/// use songrec_identity::recording::normalise;
 /// assert_eq!(normalise("  The  Beatles\t"), Some("the beatles".to_string()));
 /// assert_eq!(normalise(" \n "), None);
 /// ```
@@ -332,7 +332,7 @@ impl Links {
 /// groups it could join, the one of the earlier first song.
 ///
 /// ```
-/// use songrec_discover::recording::groups;
+/// use songrec_identity::recording::groups;
 /// use songrec_storage::{SongId, SongMetadata};
 /// let song = |file: &str, artist: &str, title: &str, secs: f64| {
 ///     let mut m = SongMetadata::new(SongId::from_bytes(file.as_bytes()), title);
@@ -393,7 +393,7 @@ pub struct Folded {
 /// is kept (see [`groups`]).
 ///
 /// ```
-/// use songrec_discover::recording::fold;
+/// use songrec_identity::recording::fold;
 /// use songrec_storage::{SongId, SongMetadata};
 /// let song = |file: &str, title: &str| {
 ///     let mut m = SongMetadata::new(SongId::from_bytes(file.as_bytes()), title);
@@ -451,8 +451,8 @@ pub fn fold(anchors: &[SongMetadata], ranked: &[SongMetadata]) -> Folded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix;
     use songrec_storage::SongId;
+    use songrec_storage::rng::SplitMix;
 
     fn song(file: &str, artist: Option<&str>, title: &str, secs: f64) -> SongMetadata {
         let mut m = SongMetadata::new(SongId::from_bytes(file.as_bytes()), title);

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use songrec_audio::{DecodeOptions, MonoAudio};
 
-use crate::{DiscoverError, DiscoverResult};
+use crate::{IdentityError, IdentityResult};
 
 /// Seconds of audio fingerprinted (from the start).
 pub const FINGERPRINT_SECS: f32 = 120.0;
@@ -56,7 +56,7 @@ fn config() -> Configuration {
 /// What is stored with a song (in `extra.fingerprint`).
 ///
 /// ```
-/// use songrec_discover::fingerprint::{FingerprintRecord, encode, decode};
+/// use songrec_identity::fingerprint::{FingerprintRecord, encode, decode};
 /// let r = FingerprintRecord::new(&[1, 2, 3], "ab".repeat(32), 10.0);
 /// assert_eq!(decode(&r.fp).unwrap(), vec![1, 2, 3]);
 /// let v = serde_json::to_value(&r).unwrap();
@@ -127,10 +127,10 @@ impl FingerprintRecord {
 }
 
 /// Chromaprint items of mono audio at any sample rate.
-pub fn fingerprint_samples(samples: &[f32], sample_rate: u32) -> DiscoverResult<Vec<u32>> {
+pub fn fingerprint_samples(samples: &[f32], sample_rate: u32) -> IdentityResult<Vec<u32>> {
     let mut p = Fingerprinter::new(&config());
     p.start(sample_rate, 1)
-        .map_err(|e| DiscoverError::Invalid(format!("cannot fingerprint: {e:?}")))?;
+        .map_err(|e| IdentityError::Invalid(format!("cannot fingerprint: {e:?}")))?;
     let mut buf = [0i16; CHUNK];
     for chunk in samples.chunks(CHUNK) {
         let words = &mut buf[..chunk.len()];
@@ -223,7 +223,7 @@ pub fn pcm_hash(audio: &MonoAudio) -> String {
 
 /// Decodes a file and computes its record (PCM hash + fingerprint of the first
 /// [`FINGERPRINT_SECS`]). CPU-bound: run it on a blocking thread.
-pub fn analyse_file(path: &Path) -> DiscoverResult<FingerprintRecord> {
+pub fn analyse_file(path: &Path) -> IdentityResult<FingerprintRecord> {
     let d = songrec_audio::decode_file_with(
         path,
         &DecodeOptions {
@@ -269,13 +269,13 @@ fn unpack(bytes: &[u8], i: usize, n: usize) -> Option<u8> {
 /// Inverse of [`encode`].
 ///
 /// ```
-/// use songrec_discover::fingerprint::{encode, decode};
+/// use songrec_identity::fingerprint::{encode, decode};
 /// let items = vec![0u32, 0xFFFF_FFFF, 0x8000_0001, 12345];
 /// assert_eq!(decode(&encode(&items)).unwrap(), items);
 /// assert!(decode("not base64!").is_err());
 /// ```
-pub fn decode(s: &str) -> DiscoverResult<Vec<u32>> {
-    let bad = |why: &str| DiscoverError::Invalid(format!("unreadable fingerprint: {why}"));
+pub fn decode(s: &str) -> IdentityResult<Vec<u32>> {
+    let bad = |why: &str| IdentityError::Invalid(format!("unreadable fingerprint: {why}"));
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s.trim())
         .map_err(|e| bad(&e.to_string()))?;
@@ -361,7 +361,7 @@ const ALIGN_SHIFT: u32 = 20;
 /// (plus offset 0), each checked by its bit error; the lowest wins. `None` if either is empty.
 ///
 /// ```
-/// use songrec_discover::fingerprint::compare;
+/// use songrec_identity::fingerprint::compare;
 /// let a: Vec<u32> = (0..200u32).map(|i| i.wrapping_mul(2654435761)).collect();
 /// let al = compare(&a, &a[30..]).unwrap();
 /// assert_eq!((al.offset, al.overlap, al.bit_error), (30, 170, 0.0));
@@ -506,7 +506,7 @@ pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix;
+    use songrec_storage::rng::SplitMix;
 
     /// The definitions `to_i16` and `pcm_hash` replace, as they were written first.
     fn to_i16_reference(x: f32) -> i16 {

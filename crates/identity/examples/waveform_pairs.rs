@@ -2,15 +2,15 @@
 //! differing fingerprint bits and the waveform similarity, and what `dupes` makes of each pair.
 //! The numbers behind `waveform::MIN_SAME` (`docs/commands.md`, `dupes`).
 //!
-//! `cargo run --release -p songrec-discover --example waveform_pairs -- PAIRS.tsv`
+//! `cargo run --release -p songrec-identity --example waveform_pairs -- PAIRS.tsv`
 //!
 //! Each line of PAIRS.tsv: `set<TAB>copy|distinct<TAB>label<TAB>file a<TAB>file b`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use songrec_discover::fingerprint::{self, FingerprintRecord};
-use songrec_discover::recording::{Verdict, verdict};
+use songrec_identity::fingerprint::{self, FingerprintRecord};
+use songrec_identity::recording::{Verdict, verdict};
 
 fn main() {
     let Some(list) = std::env::args().nth(1) else {
@@ -43,7 +43,7 @@ fn main() {
         let (wa, wb) = (a.waveform(), b.waveform());
         let bits = fingerprint::compare(&ia, &ib).map_or(f32::NAN, |al| al.bit_error);
         let wave = match (&wa, &wb) {
-            (Some(x), Some(y)) => songrec_discover::waveform::similarity(x, y).unwrap_or(f32::NAN),
+            (Some(x), Some(y)) => songrec_identity::waveform::similarity(x, y).unwrap_or(f32::NAN),
             _ => f32::NAN,
         };
         let v = if a.pcm == b.pcm {

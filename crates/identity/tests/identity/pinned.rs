@@ -7,7 +7,7 @@
 
 use sha2::{Digest, Sha256};
 use songrec_audio::DecodeOptions;
-use songrec_discover::fingerprint::{analyse_audio, analyse_file};
+use songrec_identity::fingerprint::{analyse_audio, analyse_file};
 use songrec_testkit::fixtures::real_recording;
 
 const PIECES: [(&str, &str); 5] = [

@@ -20,7 +20,7 @@
 use base64::Engine;
 use realfft::RealFftPlanner;
 
-use crate::{DiscoverError, DiscoverResult};
+use crate::{IdentityError, IdentityResult};
 
 /// Sign bits per excerpt.
 pub const EXCERPT: usize = 256;
@@ -317,7 +317,7 @@ fn correlation(a: &[bool], b: &[bool]) -> Option<f32> {
 /// lags of ±[`MAX_LAG`] (1 = identical signs); `None` when either has no excerpt.
 ///
 /// ```
-/// use songrec_discover::waveform::{signature, similarity};
+/// use songrec_identity::waveform::{signature, similarity};
 /// let noise = |seed: u64| -> Vec<f32> {
 ///     let mut x = seed;
 ///     (0..44_100).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; (x % 2001) as f32 / 1000.0 - 1.0 }).collect()
@@ -358,13 +358,13 @@ pub fn encode(s: &Signature) -> String {
 /// Inverse of [`encode`]; any malformed input is an error, never a panic.
 ///
 /// ```
-/// use songrec_discover::waveform::{Excerpt, Signature, decode, encode};
+/// use songrec_identity::waveform::{Excerpt, Signature, decode, encode};
 /// let s = Signature { excerpts: vec![Excerpt { at: 7, signs: vec![true, false, true] }] };
 /// assert_eq!(decode(&encode(&s)).unwrap(), s);
 /// assert!(decode("AQ").is_err());
 /// ```
-pub fn decode(text: &str) -> DiscoverResult<Signature> {
-    let bad = |why: &str| DiscoverError::Invalid(format!("unreadable waveform signature: {why}"));
+pub fn decode(text: &str) -> IdentityResult<Signature> {
+    let bad = |why: &str| IdentityError::Invalid(format!("unreadable waveform signature: {why}"));
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text.trim())
         .map_err(|e| bad(&e.to_string()))?;
@@ -403,7 +403,7 @@ pub fn decode(text: &str) -> DiscoverResult<Signature> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix;
+    use songrec_storage::rng::SplitMix;
 
     /// One filter over the whole input, as the signature ran it before `Biquad::then`.
     fn run(f: &Biquad, x: &[f32]) -> Vec<f32> {

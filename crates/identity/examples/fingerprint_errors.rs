@@ -2,10 +2,10 @@
 //! trimmed, mp3 when ffmpeg is installed) and between different songs of one style; the
 //! numbers behind `fingerprint::MAX_BIT_ERROR`.
 //!
-//! `cargo run -p songrec-discover --example fingerprint_errors`
+//! `cargo run -p songrec-identity --example fingerprint_errors`
 
 use songrec_audio::synth::{STYLES, SongSpec, render, write_wav};
-use songrec_discover::fingerprint::{compare, fingerprint_samples};
+use songrec_identity::fingerprint::{compare, fingerprint_samples};
 
 const SR: u32 = 22_050;
 

@@ -1,0 +1,4 @@
+//! songrec-identity's integration tests, in one test binary.
+
+mod dupes;
+mod pinned;
