@@ -9,30 +9,32 @@
 //! - [`astra_options`]: the Astra backend's options from the configuration;
 //! - [`init_astra`], [`astra_doctor`]: admin handles for `init-astra` and `doctor`;
 //! - [`cache_store`], [`offline_copies`] and the `*_file`/`*_dir` functions: the layout of the
-//!   cache folder, known here and nowhere else.
+//!   cache folder, known here (`layout.rs`) and nowhere else; `doctor.rs`, the storage checks.
 //!
 //! **A third backend** is a crate implementing `songrec_storage::StorageBackend` (its tests
 //! call `songrec_conformance::run_all`), a `BackendKind` in `songrec-config`, and one
 //! arm in [`open`]'s `match`. **A new layer** lives in `songrec_storage::layers` and is stacked
 //! here, in `open_stack`.
 
+mod doctor;
+mod layout;
 pub mod sync;
+
+pub use doctor::{astra_doctor, doctor};
+pub use layout::*;
+use layout::{OFFLINE_DIR, OFFLINE_STATE};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use songrec_astra::{
-    AstraBackend, AstraOptions, CheckStatus, DoctorCheck, DoctorReport, InitReport, S3Options,
-};
-use songrec_cache::{Cache, CacheStore, Fallback, FallbackStatus, SnapshotRefresh};
+use songrec_astra::{AstraBackend, AstraOptions, InitReport, S3Options};
+use songrec_cache::{Cache, CacheStore, Fallback, SnapshotRefresh};
 use songrec_config::{BackendKind, Config};
 pub use songrec_local::AnnOptions;
 use songrec_local::LocalBackend;
 use songrec_storage::layers::{CircuitBreaker, LayerExt};
-use songrec_storage::plural::{count, noun};
-use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
+use songrec_storage::{ModelInfo, StorageBackend, StorageResult};
 
 /// A backend ready for use, with its stack visible in `Display`.
 pub type Backend = Arc<dyn StorageBackend>;
@@ -252,54 +254,6 @@ fn cache_parts(cfg: &Config) -> Option<CacheParts> {
     })
 }
 
-/// Where a remote library's offline copy and circuit state live.
-pub fn remote_dir(cfg: &Config, namespace: &str) -> PathBuf {
-    remotes_dir(cfg).join(namespace)
-}
-
-/// A stable, file-name-safe name for the configured remote library: readable host, keyspace
-/// and prefix, plus a hash of everything that identifies it (endpoint, keyspace, collection
-/// prefix, bucket, S3 endpoint and prefix).
-pub fn remote_namespace(cfg: &Config) -> String {
-    let a = &cfg.astra;
-    let s = &cfg.s3;
-    let ident = [
-        a.api_endpoint.trim(),
-        &a.keyspace,
-        &a.collection_prefix,
-        s.endpoint.trim(),
-        s.bucket.trim(),
-        &s.prefix,
-    ]
-    .join("\n");
-    let hash = hex_prefix(&Sha256::digest(ident.as_bytes()));
-    let host = a
-        .api_endpoint
-        .trim()
-        .split("://")
-        .last()
-        .unwrap_or("")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let readable: String = format!("astra-{host}-{}-{}", a.keyspace, a.collection_prefix)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    format!("{readable}-{hash}")
-}
-
-fn hex_prefix(bytes: &[u8]) -> String {
-    bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
 // ---- other backends the commands open -------------------------------------------------------
 
 /// The configured local library, opened bare (no layers, no test hooks): `songrec reindex`
@@ -409,268 +363,6 @@ pub async fn init_astra(
     max_collections: Option<usize>,
 ) -> StorageResult<InitReport> {
     AstraBackend::init_within(&astra_options(cfg), models, max_collections).await
-}
-
-/// Checks the Astra/S3 configuration (credentials, keyspace, collections, bucket), each check
-/// with what to fix.
-pub async fn astra_doctor(cfg: &Config) -> DoctorReport {
-    songrec_astra::doctor(&astra_options(cfg)).await
-}
-
-/// `songrec doctor`'s storage checks, for the backend in use: the local library (songs,
-/// vectors, write lock, vector index) when it is local, then the cloud (Astra + S3) when it is
-/// the backend or configured for `sync`/`migrate`. A local library without any cloud setting
-/// passes: the cloud is then one line saying it is not configured.
-pub async fn doctor(cfg: &Config) -> DoctorReport {
-    let mut report = DoctorReport::default();
-    if cfg.backend == BackendKind::Local {
-        report.checks.extend(local_doctor(cfg).await);
-        if !cloud_configured(cfg) {
-            report.checks.push(DoctorCheck {
-                name: "cloud (Astra + S3)".into(),
-                status: CheckStatus::Ok,
-                detail: "not configured; it is used by `--storage-backend astra` (or \
-                         SONGREC_STORAGE_BACKEND=astra, `[storage] backend = \"astra\"`), \
-                         `sync` and `migrate`"
-                    .into(),
-                fix: None,
-            });
-            return report;
-        }
-    }
-    report.checks.extend(astra_doctor(cfg).await.checks);
-    report
-}
-
-/// Whether any cloud setting is given (an endpoint, a token, a bucket or S3 keys).
-fn cloud_configured(cfg: &Config) -> bool {
-    !cfg.astra.api_endpoint.trim().is_empty()
-        || !cfg.astra.token.is_empty()
-        || !cfg.s3.bucket.trim().is_empty()
-        || !cfg.s3.access_key_id.trim().is_empty()
-        || !cfg.s3.secret_access_key.is_empty()
-}
-
-/// The local library's checks: what it holds, whether another process is writing to it, and
-/// whether each model's vectors have the index `similar` expects at their number.
-async fn local_doctor(cfg: &Config) -> Vec<DoctorCheck> {
-    let root = &cfg.local.path;
-    let check = |name: &str, status, detail: String, fix: Option<&str>| DoctorCheck {
-        name: name.into(),
-        status,
-        detail,
-        fix: fix.map(str::to_owned),
-    };
-    if !root.join("data").is_dir() {
-        return vec![check(
-            "local library",
-            CheckStatus::Warn,
-            format!("no library at {} yet", root.display()),
-            Some(
-                "`songrec ingest ~/Music` creates it (or point --library / SONGREC_LIBRARY at yours)",
-            ),
-        )];
-    }
-    let failed = |e: songrec_storage::StorageError| {
-        let detail = format!("{}: {e}", root.display());
-        check("local library", CheckStatus::Fail, detail, None)
-    };
-    let opened =
-        local_options(cfg).and_then(|o| LocalBackend::open_with(root, o.clone()).map(|b| (b, o)));
-    let (lib, opts) = match opened {
-        Ok(x) => x,
-        Err(e) => return vec![failed(e)],
-    };
-    let mut out = Vec::new();
-    let listed = async {
-        Ok::<_, songrec_storage::StorageError>((
-            lib.count(&Filter::default()).await?,
-            lib.list_versions().await?,
-            lib.models().await?,
-        ))
-    }
-    .await;
-    let models = match listed {
-        Ok((n, versions, models)) => {
-            let tombstones = versions.iter().filter(|e| e.deleted).count();
-            let vectors: Vec<String> = models
-                .iter()
-                .map(|m| format!("{} {}", m.model.key(), m.count))
-                .collect();
-            out.push(check(
-                "local library",
-                CheckStatus::Ok,
-                format!(
-                    "{}: {}, {tombstones} deleted ({}), vectors: {}",
-                    root.display(),
-                    count(n, "song"),
-                    noun(tombstones, "tombstone"),
-                    if vectors.is_empty() {
-                        "none".into()
-                    } else {
-                        vectors.join(", ")
-                    }
-                ),
-                None,
-            ));
-            models
-        }
-        Err(e) => {
-            out.push(failed(e));
-            Vec::new()
-        }
-    };
-    for m in models {
-        let bytes = lib.ann_index_bytes(&m.model).await.ok().flatten();
-        let (key, vectors) = (m.model.key(), count(m.count, "vector"));
-        let wanted = usize::try_from(m.count).unwrap_or(usize::MAX) >= opts.ann.min_vectors;
-        let (status, detail, fix) = match (bytes, wanted) {
-            (Some(b), _) => {
-                let mb = b as f64 / 1e6;
-                let detail = format!("{key}: {vectors}, approximate index ({mb:.1} MB)");
-                (CheckStatus::Ok, detail, None)
-            }
-            (None, false) => (
-                CheckStatus::Ok,
-                format!("{key}: {vectors}, searched exactly"),
-                None,
-            ),
-            (None, true) => (
-                CheckStatus::Warn,
-                format!("{key}: {vectors} and no approximate index: every search scans them all"),
-                Some("`songrec reindex` builds it"),
-            ),
-        };
-        out.push(check("vector index", status, detail, fix));
-    }
-    let (status, detail, fix) = match lib.lock_for_writing().await {
-        Ok(()) => {
-            let free = "free (no other songrec is writing to this library)";
-            (CheckStatus::Ok, free.into(), None)
-        }
-        Err(e @ songrec_storage::StorageError::Locked { .. }) => {
-            let wait = "wait for that command to finish; reading commands work meanwhile";
-            (CheckStatus::Warn, e.to_string(), Some(wait))
-        }
-        Err(e) => {
-            let fix = "check the library folder's permissions";
-            (CheckStatus::Fail, e.to_string(), Some(fix))
-        }
-    };
-    out.push(check("write lock", status, detail, fix));
-    out
-}
-
-// ---- the cache folder -----------------------------------------------------------------------
-//
-// <cache dir>/                    `SONGREC_CACHE_DIR`, `[cache] path`
-//   (cache store)                 audio and vectors of remote libraries ([`cache_store`])
-//   remotes/<namespace>/          one per remote library ([`remote_dir`])
-//     offline/                    its offline copy, a local library
-//     offline.json                when the offline copy was synced
-//     circuit.json                the circuit breaker's state
-//   ingest-state/<backend>.json   files `ingest` already read ([`ingest_state_file`])
-//   reembed/<backend>-<model>.json, reembed/audio/   `reembed` ([`reembed_state_file`])
-//   migrate/ledger.sqlite, migrate/scratch-*/        `migrate` ([`migrate_ledger_path`])
-
-/// The offline copy's folder in a remote's folder.
-const OFFLINE_DIR: &str = "offline";
-/// The offline copy's state file in a remote's folder.
-const OFFLINE_STATE: &str = "offline.json";
-
-/// Opens (creating it when missing) the disk cache store in the cache folder.
-pub fn cache_store(cfg: &Config) -> StorageResult<CacheStore> {
-    CacheStore::open(&cfg.cache.path, cfg.cache.max_bytes)
-}
-
-/// The folder holding one folder per remote library (offline copy and circuit state).
-pub fn remotes_dir(cfg: &Config) -> PathBuf {
-    cfg.cache.path.join("remotes")
-}
-
-/// One remote library's offline copy found in the cache folder.
-pub struct OfflineCopy {
-    /// The remote's folder name ([`remote_namespace`]).
-    pub remote: String,
-    /// Songs in the copy, `None` when it cannot be read.
-    pub songs: Option<u64>,
-    /// When it was last synced and last fully refreshed.
-    pub status: FallbackStatus,
-}
-
-/// The offline copies in the cache folder, by remote name (none when there is no folder).
-pub async fn offline_copies(cfg: &Config) -> Vec<OfflineCopy> {
-    let dir = remotes_dir(cfg);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        let p = e.path();
-        if !p.is_dir() {
-            continue;
-        }
-        let status = FallbackStatus::from_state_file(p.join(OFFLINE_STATE));
-        let songs = match LocalBackend::open(p.join(OFFLINE_DIR)) {
-            Ok(l) => l.count(&Filter::default()).await.ok(),
-            Err(_) => None,
-        };
-        out.push(OfflineCopy {
-            remote: e.file_name().to_string_lossy().into_owned(),
-            songs,
-            status,
-        });
-    }
-    out.sort_by(|a, b| a.remote.cmp(&b.remote));
-    out
-}
-
-/// `s` with every character but ASCII letters and digits replaced by `_`.
-fn file_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
-/// The folders that hold songrec's own files on this machine (the local library's data, the
-/// cache): never walked as the user's music, so a copy of songrec's is never taken for a
-/// user's file.
-pub fn own_folders(cfg: &Config) -> Vec<PathBuf> {
-    [cfg.local.path.join("data"), cfg.cache.path.clone()]
-        .into_iter()
-        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
-        .collect()
-}
-
-/// Where `songrec ingest` remembers the files it already read into `backend` (its `Display`).
-pub fn ingest_state_file(cfg: &Config, backend: &str) -> PathBuf {
-    cfg.cache
-        .path
-        .join("ingest-state")
-        .join(format!("{}.json", file_safe(backend)))
-}
-
-/// Where `songrec reembed` records its progress computing `model` for `backend` (its `Display`).
-pub fn reembed_state_file(cfg: &Config, backend: &str, model: &ModelInfo) -> PathBuf {
-    let key = format!("{}-{}", file_safe(backend), model.file_key());
-    cfg.cache.path.join("reembed").join(format!("{key}.json"))
-}
-
-/// Where `songrec reembed` keeps the audio it fetched while it analyses it.
-pub fn reembed_scratch_dir(cfg: &Config) -> PathBuf {
-    cfg.cache.path.join("reembed").join("audio")
-}
-
-/// The folder of `songrec migrate`: its ledger and its scratch folders.
-pub fn migrate_dir(cfg: &Config) -> PathBuf {
-    cfg.cache.path.join("migrate")
-}
-
-/// Where the migration ledger lives: `<cache dir>/migrate/ledger.sqlite` (`SONGREC_CACHE_DIR`,
-/// `[cache] path`). Not in a library folder, so migrating never writes into the source; it
-/// holds history only, so losing it (a cleared cache) loses nothing.
-pub fn migrate_ledger_path(cfg: &Config) -> PathBuf {
-    migrate_dir(cfg).join("ledger.sqlite")
 }
 
 // ---- test fault hook ------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 
 pub mod backend;
 pub mod conflict;
+pub mod doctor;
 pub mod error;
 pub mod filter;
 pub mod id;
