@@ -23,7 +23,7 @@ for s in drums g1 g2 g3; do
 done
 # 3. DSP (and Rust musicnn@2) dumps
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-( cd "$REPO" && cargo build --release -j 1 -p songrec-neural --example eval_neural )
+( cd "$REPO" && cargo build --release -j 1 -p songrec-benches --example eval_neural )
 for s in drums g1 g2 g3; do
     ( cd "$S/sets" && "$CARGO_TARGET_DIR/release/examples/eval_neural" "$s" --jobs 1 --dump "$S/dumps/$s.jsonl" )
 done

@@ -2,7 +2,7 @@
 """Measure the fixed per-dimension standardisation of the musicnn embedder and write
 crates/neural/src/norm_table.rs.
 
-Input: dumps of `cargo run --release -p songrec-neural --example eval_neural -- SET --dump D`
+Input: dumps of `cargo run --release -p songrec-benches --example eval_neural -- SET --dump D`
 on the reference corpus of build_reference.py (ref_music, ref_clips), which shares no package
 with any evaluation set. Each dump line carries `musicnn[0].pooled`, the mean `penultimate`
 over the patches before any normalisation. Each dump (set) gets equal weight, then the

@@ -3,7 +3,7 @@
 and leave-one-set-out choice of the `auto` neural weights.
 
 Input: one dump per labelled set from
-    cargo run --release -p songrec-neural --example eval_neural -- SET --dump SET.jsonl
+    cargo run --release -p songrec-benches --example eval_neural -- SET --dump SET.jsonl
 (each line: label, path, duration_secs, dsp vector, musicnn[0].pooled = mean penultimate over
 the patches before any normalisation). This replicates `songrec eval`: identical files (same
 bytes) count once, leave-one-out cosine ranking, same-label precision@k; `auto` gives a query

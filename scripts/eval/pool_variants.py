@@ -3,7 +3,7 @@
 alone and blended with the DSP like `auto`, with bootstrap spread and paired differences.
 
 Input: one dump per set from
-    cargo run --release -p songrec-neural --example dump_variants -- SET --out SET.jsonl [--mtt M]
+    cargo run --release -p songrec-benches --example dump_variants -- SET --out SET.jsonl [--mtt M]
 (each line: label, path, duration_secs, dsp = the current DSP vector, and per model `msd` / `mtt`
 the patch means of `penultimate` (pen, 200-d), `model/Max` (max, 753-d) and
 `model/moments/mean` (mean, 753-d), unnormalised, plus the per-patch penultimate rows).

@@ -233,7 +233,7 @@ const OTHER_PROGRAMS_FLAGS: &[(&str, &str)] = &[
     ("--rtt-ms", "scripts/eval"),
     ("--user", "pip"),
     ("-p", "cargo"),
-    ("--url", "crates/server/examples/loadtest.rs"),
+    ("--url", "crates/benches/examples/loadtest.rs"),
 ];
 
 /// Natural order compares numbers exactly only up to 20 digits (the sort key's form is stored

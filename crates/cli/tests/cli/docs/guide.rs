@@ -30,7 +30,7 @@ const NOT_RUN: &[(&str, &str)] = &[
         "needs the bliss harness built above and a folder of the user's files",
     ),
     (
-        "SONGREC_TEST_PYTHON=target/test-venv/bin/python cargo run --release -p songrec-astra --example insert_bench",
+        "SONGREC_TEST_PYTHON=target/test-venv/bin/python cargo run --release -p songrec-benches --example insert_bench",
         "a release build of an example (a cargo build inside cargo test)",
     ),
     (
@@ -54,7 +54,7 @@ const NOT_RUN: &[(&str, &str)] = &[
         "queries the 1M-song library the bench builds in hours",
     ),
     (
-        "cargo run --release -p songrec-factory --example listing_bench",
+        "cargo run --release -p songrec-benches --example listing_bench",
         "a release build of an example, and 100,000 songs through the cloud (about 20 minutes)",
     ),
     (

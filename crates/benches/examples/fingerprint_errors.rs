@@ -2,7 +2,7 @@
 //! trimmed, mp3 when ffmpeg is installed) and between different songs of one style; the
 //! numbers behind `fingerprint::MAX_BIT_ERROR`.
 //!
-//! `cargo run -p songrec-identity --example fingerprint_errors`
+//! `cargo run -p songrec-benches --example fingerprint_errors`
 
 use songrec_audio::synth::{STYLES, SongSpec, render, write_wav};
 use songrec_identity::fingerprint::{compare, fingerprint_samples};

@@ -15,7 +15,7 @@
 //! Prints a Markdown table: time and Data API requests per step, side by side.
 //!
 //! ```text
-//! cargo run --release -p songrec-factory --example listing_bench -- --songs 100000 --dim 8
+//! cargo run --release -p songrec-benches --example listing_bench -- --songs 100000 --dim 8
 //! ```
 
 use std::sync::Arc;

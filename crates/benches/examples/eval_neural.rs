@@ -1,7 +1,7 @@
 //! Retrieval quality and cost of musicnn vs the DSP embedder on labelled folders.
 //!
 //! ```text
-//! cargo run --release -p songrec-neural --example eval_neural -- <labelled-dir>
+//! cargo run --release -p songrec-benches --example eval_neural -- <labelled-dir>
 //!     [--patches 4,8,16,24] [--short zero|loop|both] [--jobs 2] [--dump vectors.jsonl]
 //! ```
 //! `<labelled-dir>` holds one sub-folder per label. Each file is decoded for musicnn, and for the

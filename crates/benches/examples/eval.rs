@@ -1,6 +1,6 @@
 //! Retrieval evaluation of the DSP embedder on a labelled folder.
 //!
-//! `cargo run --release -p songrec-audio --example eval -- <dir> [--dump raw.jsonl]
+//! `cargo run --release -p songrec-benches --example eval -- <dir> [--dump raw.jsonl]
 //! [--max-secs S] [--excerpt-secs E]`
 //!
 //! `<dir>` holds one sub-folder per label. Every file is decoded and embedded; the program

@@ -6,10 +6,10 @@
 //! the empty query's pages) and the start of a `stream` (headers and the first bytes).
 //!
 //! ```sh
-//! cargo run --release -p songrec-server --example loadtest -- --songs 10000 --clients 8 --seconds 10
-//! cargo run --release -p songrec-server --example loadtest -- --songs 100000 --subsonic
+//! cargo run --release -p songrec-benches --example loadtest -- --songs 10000 --clients 8 --seconds 10
+//! cargo run --release -p songrec-benches --example loadtest -- --songs 100000 --subsonic
 //! # against a server started elsewhere (its library must be the one in --dir):
-//! cargo run --release -p songrec-server --example loadtest -- --url http://127.0.0.1:8080 --dir DIR
+//! cargo run --release -p songrec-benches --example loadtest -- --url http://127.0.0.1:8080 --dir DIR
 //! ```
 
 use std::path::PathBuf;

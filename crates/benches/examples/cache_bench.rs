@@ -1,7 +1,7 @@
 //! Cache benchmark: a repeated `similar` workload on an Astra library, cold cache vs warm.
 //!
 //! ```text
-//! cargo run -p songrec-app --example cache_bench -- [--songs 2000] [--queries 200] [--blobs 20] [--blob-kb 1024] [--rtt-ms 0]
+//! cargo run -p songrec-benches --example cache_bench -- [--songs 2000] [--queries 200] [--blobs 20] [--blob-kb 1024] [--rtt-ms 0]
 //! ```
 //!
 //! Starts a local Data API server and an S3 server (s3s-fs) in-process on 127.0.0.1, loads

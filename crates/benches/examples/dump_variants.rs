@@ -1,7 +1,7 @@
 //! Dumps musicnn's pooled layers for an evaluation of pooling variants (tract only).
 //!
 //! ```text
-//! cargo run --release -p songrec-neural --example dump_variants -- <labelled-dir> --out F.jsonl
+//! cargo run --release -p songrec-benches --example dump_variants -- <labelled-dir> --out F.jsonl
 //!     [--mtt mtt_musicnn.onnx [--no-msd]] [--patches 8] [--jobs 1]
 //! dump_variants --list MODEL.onnx      # node names (to find the pooling nodes)
 //! ```

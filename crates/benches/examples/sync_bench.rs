@@ -5,7 +5,7 @@
 //! edits; optionally a second machine pulling everything.
 //!
 //! ```text
-//! cargo run --release -p songrec-factory --example sync_bench -- --songs 10000 [--dim 512] [--edits 10] [--audio-bytes 0] [--pull]
+//! cargo run --release -p songrec-benches --example sync_bench -- --songs 10000 [--dim 512] [--edits 10] [--audio-bytes 0] [--pull]
 //! ```
 //!
 //! Prints wall time, Data API requests and how the remote was read per step (S3 requests of

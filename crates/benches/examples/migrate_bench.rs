@@ -2,7 +2,7 @@
 //! Data API server and s3s-fs (in-process on 127.0.0.1), optionally through fault proxies.
 //!
 //! ```text
-//! cargo run --release -p songrec-cli --example migrate_bench -- --songs 2000 [--kb 16]
+//! cargo run --release -p songrec-benches --example migrate_bench -- --songs 2000 [--kb 16]
 //!     [--faults 0.2] [--concurrency 8] [--batch 100] [--dim 512]
 //! ```
 //!

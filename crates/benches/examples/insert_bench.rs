@@ -1,7 +1,7 @@
 //! Insert benchmark: N songs (metadata + 512-d vectors) through `AstraBackend::put_songs`.
 //!
 //! ```text
-//! cargo run --release -p songrec-astra --example insert_bench -- --songs 10000
+//! cargo run --release -p songrec-benches --example insert_bench -- --songs 10000
 //!     [--dim 512] [--endpoint http://127.0.0.1:PORT --token T [--api-path /v1]]
 //! ```
 //!
