@@ -39,7 +39,7 @@ pub const RECORD_VERSION: u32 = 2;
 pub const EXTRA_KEY: &str = "fingerprint";
 /// Most differing bits (as a share) for two fingerprints to be the same recording.
 ///
-/// Measured on synthesised songs (`examples/fingerprint_errors.rs`): copies differ in 0.1 % (noise at
+/// Measured on synthesised songs (`crates/benches/examples/fingerprint_errors.rs`): copies differ in 0.1 % (noise at
 /// −50 dB), 0.3 % (mp3 128 kbit/s) and 2 % (trimmed by 2.5 s) of their bits; different songs
 /// of one style in different keys in 17–45 %, of different styles in 33–59 %. Two renderings
 /// of one synthetic loop in the same key 2 bpm apart differ in only 6 %: below this limit.
