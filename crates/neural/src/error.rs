@@ -15,6 +15,16 @@ pub enum NeuralError {
         "musicnn model file {path} does not exist; fix `[embedder] musicnn_model` / `musicnn_mtt_model` (SONGREC_MUSICNN_MODEL / SONGREC_MUSICNN_MTT_MODEL), or unset it to use the model built into songrec"
     )]
     ModelNotFound { path: PathBuf },
+    /// A network songrec does not build in (only a non-default path runs it) is not where the
+    /// package keeps it.
+    #[error(
+        "{what} is not built into songrec; it is read from {path}, which does not exist: set {env} to a copy of the file (models/aisfx/aisfx.onnx in songrec's source)"
+    )]
+    PackageModelMissing {
+        what: &'static str,
+        path: PathBuf,
+        env: &'static str,
+    },
     /// The model file exists but could not be read.
     #[error("cannot read musicnn model file {path}: {source}")]
     ModelRead {

@@ -46,7 +46,7 @@ impl AisfxEmbedder {
     /// Starts the runtime (once per process) and loads the bundled network.
     pub fn new(cfg: &AisfxConfig) -> NeuralResult<Self> {
         let runtime = activate(&cfg.runtime)?;
-        let (model, label, signature) = cfg.network.graph();
+        let (model, label, signature) = cfg.network.graph()?;
         let int8 = cfg.network != AisfxNetwork::Float32;
         // On ONNX Runtime too where the CPU has AMX-INT8 (faster than ONNX Runtime's int8
         // there; not its env switch, so `SONGREC_AMX=0` changes no vector).
@@ -165,7 +165,7 @@ impl AisfxEmbedder {
 
     /// FLOPs of one block through the network (counted by tract on the graph).
     pub fn flops_per_block(&self) -> NeuralResult<f64> {
-        crate::network::count_flops(self.model, self.label, self.network.graph().2)
+        crate::network::count_flops(self.model, self.label, self.network.graph()?.2)
     }
 
     /// Embedding of one song.

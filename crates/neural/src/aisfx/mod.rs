@@ -2,16 +2,73 @@
 //! Learning for the Automatic Indexing of Sound Effects Libraries", ISMIR 2022; CC BY 4.0) on
 //! 100-frame log-mel blocks at 44.1 kHz, mean and max over the song's blocks.
 //!
-//! `frontend` is the pure spectrogram part; `embedder` runs the bundled network
-//! (`models/aisfx/aisfx.onnx`, see `models/aisfx/PROVENANCE.md`) on tract or ONNX Runtime.
+//! `frontend` is the pure spectrogram part; `embedder` runs the network (`models/aisfx/`, see
+//! `models/aisfx/PROVENANCE.md`) on tract or ONNX Runtime.
 
 pub mod frontend;
 
 /// Credit line for the model, shown wherever the musicnn credit is.
 pub const AISFX_CREDIT: &str = "aisfx by Ma & Lerch (ISMIR 2022), CC BY 4.0";
 
-/// The network built into songrec: `models/aisfx/aisfx.onnx`.
-pub static BUNDLED_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx.onnx");
+/// The float32 network's file in songrec's package (`models/aisfx/aisfx.onnx`): not built into
+/// the binary, since only the `aisfx` embedder and `songrec-mix@1` run it (18.8 MB the default
+/// does not need); read from here, or from [`FLOAT32_ENV`], on first use.
+pub const FLOAT32_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/aisfx/aisfx.onnx");
+
+/// The variable naming another copy of the float32 network's file.
+pub const FLOAT32_ENV: &str = "SONGREC_AISFX_MODEL";
+
+/// The float32 network's bytes, read once per process from [`FLOAT32_ENV`]'s file, else
+/// [`FLOAT32_FILE`]. A missing file is [`NeuralError::PackageModelMissing`], naming both.
+pub fn float32_model() -> crate::NeuralResult<&'static [u8]> {
+    static MODEL: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    if let Some(m) = MODEL.get() {
+        return Ok(m);
+    }
+    let path = std::env::var_os(FLOAT32_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| std::path::PathBuf::from(FLOAT32_FILE), Into::into);
+    let bytes = read_float32(&path)?;
+    Ok(MODEL.get_or_init(|| bytes))
+}
+
+/// The float32 network's file at `path`.
+fn read_float32(path: &std::path::Path) -> crate::NeuralResult<Vec<u8>> {
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            crate::NeuralError::PackageModelMissing {
+                what: "the float32 aisfx network (the `aisfx` embedder, songrec-mix@1)",
+                path: path.to_path_buf(),
+                env: FLOAT32_ENV,
+            }
+        } else {
+            crate::NeuralError::ModelRead {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+
+    #[test]
+    fn the_float32_network_is_read_from_the_package() {
+        let m = float32_model().expect("the package's file");
+        assert_eq!(
+            m.len(),
+            std::fs::metadata(FLOAT32_FILE).unwrap().len() as usize
+        );
+        let e = read_float32(std::path::Path::new("/nonexistent/aisfx.onnx")).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("/nonexistent/aisfx.onnx") && msg.contains(FLOAT32_ENV),
+            "{msg}"
+        );
+    }
+}
 
 /// `models/aisfx/expected.json`: front-end and network outputs on three real recordings.
 pub static EXPECTED_JSON: &str = include_str!("../../models/aisfx/expected.json");
@@ -89,7 +146,7 @@ pub(crate) static TEXTURE_SIGNATURE: crate::signature::Signature = crate::signat
 /// Which of the bundled aisfx networks runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AisfxNetwork {
-    /// [`BUNDLED_MODEL`]: the float32 network (the `aisfx` embedder, `songrec-mix@1`).
+    /// [`float32_model`]: the float32 network (the `aisfx` embedder, `songrec-mix@1`).
     Float32,
     /// [`INT8_MODEL`]: the int8 network's embedding (`songrec-mix@2`).
     Int8,
@@ -102,20 +159,20 @@ impl AisfxNetwork {
     /// The graph's bytes, the name errors give it, and what it must look like.
     pub(crate) fn graph(
         self,
-    ) -> (
+    ) -> crate::NeuralResult<(
         &'static [u8],
         &'static str,
         &'static crate::signature::Signature,
-    ) {
-        match self {
-            AisfxNetwork::Float32 => (BUNDLED_MODEL, "the built-in aisfx model", &SIGNATURE),
+    )> {
+        Ok(match self {
+            AisfxNetwork::Float32 => (float32_model()?, "the aisfx model", &SIGNATURE),
             AisfxNetwork::Int8 => (INT8_MODEL, "the built-in aisfx model (int8)", &SIGNATURE),
             AisfxNetwork::Texture => (
                 TEXTURE_MODEL,
                 "the built-in aisfx texture model (int8)",
                 &TEXTURE_SIGNATURE,
             ),
-        }
+        })
     }
 }
 

@@ -456,7 +456,7 @@ mod tests {
         let t = NativeAisfx::load(super::super::TEXTURE_MODEL).unwrap();
         assert_eq!((t.layers.len(), t.texture, t.width()), (6, true, 1024));
         assert!(t.conv2.is_none() && t.layers[0].cin == C1 && t.layers[0].pool);
-        assert!(NativeAisfx::load(super::super::BUNDLED_MODEL).is_err());
+        assert!(NativeAisfx::load(super::super::float32_model().unwrap()).is_err());
     }
 
     #[test]

@@ -848,7 +848,7 @@ mod tests {
 
     #[test]
     fn another_graph_is_refused() {
-        let e = NativeMusicnn::load(crate::aisfx::BUNDLED_MODEL, false)
+        let e = NativeMusicnn::load(crate::aisfx::float32_model().unwrap(), false)
             .err()
             .unwrap();
         assert!(e.contains("logmel/conv1d"), "{e}");
