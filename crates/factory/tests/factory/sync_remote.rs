@@ -169,8 +169,9 @@ async fn sync_requests_are_proportional_to_changes_with_a_cursor() {
             "the record stands in for the remote"
         );
         assert_eq!(
-            requests, 3,
-            "a no-op sync of {N} songs: the clock, one empty page, a check that songs exist"
+            requests, 4,
+            "a no-op sync of {N} songs: the clock, one empty page, a check that songs exist, \
+             the saved playlists (one page)"
         );
     }
 
@@ -212,7 +213,7 @@ async fn sync_requests_are_proportional_to_changes_with_a_cursor() {
     let (r, requests) = counted(&cloud, &b, false).await;
     assert_eq!(
         (r.remote_read, requests),
-        (RemoteRead::Feed { changes: 0 }, 3)
+        (RemoteRead::Feed { changes: 0 }, 4)
     );
 }
 
