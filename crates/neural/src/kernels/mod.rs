@@ -107,26 +107,72 @@ pub(crate) fn matmul(
     // of `a`, `b` and `c` are inside their slices); `c` is borrowed mutably, so it aliases
     // neither input.
     unsafe {
-        gemm::gemm(
+        gemm_f32_rows(
             m,
             n,
             k,
             c.as_mut_ptr(),
-            1,
             s(n),
             accumulate,
-            a.data.as_ptr(),
-            s(a.cs),
-            s(a.rs),
-            b.data.as_ptr(),
-            s(b.cs),
-            s(b.rs),
+            (a.data.as_ptr(), s(a.cs), s(a.rs)),
+            (b.data.as_ptr(), s(b.cs), s(b.rs)),
+        );
+    }
+}
+
+/// `dst (m × n, row-major, row stride dst_rs) := [dst +] lhs × rhs` on the f32 kernels of the
+/// `gemm` crate, called as its `gemm::gemm` facade calls them (which would also build its f64
+/// and complex kernels): a row-major destination is computed transposed, since the microkernel
+/// prefers column-major ones. Same calls, same bits. Strides are positive here.
+///
+/// # Safety
+/// Every element addressed by the sizes and strides must be inside its buffer, and `dst` must
+/// alias neither input.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_f32_rows(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: isize,
+    read_dst: bool,
+    (lhs, lhs_cs, lhs_rs): (*const f32, isize, isize),
+    (rhs, rhs_cs, rhs_rs): (*const f32, isize, isize),
+) {
+    let dst_cs = 1isize;
+    // The facade's rule: transpose when the destination is row-oriented.
+    let (m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs) =
+        if dst_cs.abs() < dst_rs.abs() {
+            (
+                n, m, dst_rs, dst_cs, rhs, rhs_rs, rhs_cs, lhs, lhs_rs, lhs_cs,
+            )
+        } else {
+            (
+                m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
+            )
+        };
+    // SAFETY: as the caller promised; the f32 kernel is what `gemm::gemm::<f32>` dispatches to.
+    unsafe {
+        gemm_f32::gemm::f32::get_gemm_fn()(
+            m,
+            n,
+            k,
+            dst,
+            dst_cs,
+            dst_rs,
+            read_dst,
+            lhs,
+            lhs_cs,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
             1.0,
             1.0,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            gemm_common::Parallelism::None,
         );
     }
 }
