@@ -47,21 +47,25 @@ fn shared() -> &'static Shared {
                 }
             }
         }
-        let o = run(
-            &lib,
-            &[
-                "ingest",
-                music.join("asc").to_str().unwrap(),
-                music.join("freedesktop").to_str().unwrap(),
-                "--embedder",
-                "dsp",
-            ],
-        );
-        ok(&o);
+        ingest_music(&lib, &music);
         std::fs::create_dir_all(music.join("extra")).unwrap();
         std::fs::copy(real.join("gmrockkit/Bell-Hard.wav"), music.join(UNKNOWN)).unwrap();
         Shared { music, lib }
     })
+}
+
+/// A library of the music folder's real recordings (DSP vectors: quick).
+fn ingest_music(lib: &Path, music: &Path) {
+    ok(&run(
+        lib,
+        &[
+            "ingest",
+            music.join("asc").to_str().unwrap(),
+            music.join("freedesktop").to_str().unwrap(),
+            "--embedder",
+            "dsp",
+        ],
+    ));
 }
 
 fn songrec(lib: &Path) -> Command {
@@ -508,16 +512,7 @@ fn skips_are_kept_in_the_library_and_steer_the_next_radio() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     let music = &shared().music;
-    ok(&run(
-        &lib,
-        &[
-            "ingest",
-            music.join("asc").to_str().unwrap(),
-            music.join("freedesktop").to_str().unwrap(),
-            "--embedder",
-            "dsp",
-        ],
-    ));
+    ingest_music(&lib, music);
     let frontiers = || {
         let b = songrec_local::LocalBackend::open(&lib).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
