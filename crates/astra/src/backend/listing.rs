@@ -708,15 +708,7 @@ mod tests {
     #[test]
     fn cursors_accept_every_sort_field_songrec_lists_by() {
         use super::super::list_cursor::SORT_FIELDS;
-        for key in [
-            SortKey::Id,
-            SortKey::Title,
-            SortKey::Artist,
-            SortKey::Created,
-            SortKey::Updated,
-            SortKey::Bpm,
-            SortKey::Duration,
-        ] {
+        for key in SortKey::ALL {
             let f = docs::sort_field(key).unwrap_or("_id");
             assert!(SORT_FIELDS.contains(&f), "{f}");
         }
