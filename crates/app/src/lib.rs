@@ -74,8 +74,10 @@ impl From<songrec_discover::DiscoverError> for AppError {
     fn from(e: songrec_discover::DiscoverError) -> Self {
         use songrec_discover::DiscoverError as D;
         match e {
-            D::Storage(e) => AppError::Storage(e),
-            D::Audio(e) => AppError::Audio(e),
+            D::Storage(e) | D::Identity(songrec_identity::IdentityError::Storage(e)) => {
+                AppError::Storage(e)
+            }
+            D::Identity(songrec_identity::IdentityError::Audio(e)) => AppError::Audio(e),
             other => AppError::Invalid(other.to_string()),
         }
     }

@@ -13,9 +13,6 @@ pub enum DiscoverError {
     /// A storage operation failed.
     #[error(transparent)]
     Storage(#[from] songrec_storage::StorageError),
-    /// Decoding audio failed.
-    #[error(transparent)]
-    Audio(#[from] songrec_audio::AudioError),
     /// Telling recordings apart failed.
     #[error(transparent)]
     Identity(#[from] songrec_identity::IdentityError),
