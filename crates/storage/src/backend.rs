@@ -687,6 +687,21 @@ pub trait StorageBackendExt: StorageBackend {
         }
     }
 
+    /// The songs of a saved playlist the library holds, in the playlist's order (repeats kept;
+    /// songs since deleted are left out).
+    async fn playlist_songs(&self, p: &SavedPlaylist) -> StorageResult<Vec<SongMetadata>> {
+        let found: std::collections::HashMap<SongId, SongMetadata> = self
+            .get_metadata_many(&p.songs)
+            .await?
+            .into_iter()
+            .map(|m| (m.id.clone(), m))
+            .collect();
+        Ok(p.songs
+            .iter()
+            .filter_map(|i| found.get(i).cloned())
+            .collect())
+    }
+
     /// Saves `songs` as the playlist called `name`: the songs of the saved playlist of that
     /// name (or id) replaced, or a new one. Returns what was stored.
     async fn save_playlist(&self, name: &str, songs: Vec<SongId>) -> StorageResult<SavedPlaylist> {

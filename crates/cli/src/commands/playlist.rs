@@ -1,7 +1,6 @@
 //! `songrec playlist`: parse, resolve songs, call `songrec_discover::playlist`, print, write
 //! an M3U or append to MPD's queue (`--mpd`, `songrec_mpd::queue_mix`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -12,8 +11,8 @@ use songrec_discover::history::{self, History};
 use songrec_discover::m3u::{self, M3uOptions, PathStyle, RemoteAudio};
 use songrec_discover::playlist::{Constraints, Entry, Playlist};
 use songrec_factory::Backend;
+use songrec_storage::StorageBackendExt as _;
 use songrec_storage::plural::{count, noun};
-use songrec_storage::{SongId, SongMetadata, StorageBackend as _, StorageBackendExt as _};
 
 use crate::exit;
 use crate::output::{mmss, trunc};
@@ -137,19 +136,14 @@ async fn saved_playlist(backend: &Backend, name: &str) -> Result<Playlist> {
         .find_playlist(name)
         .await
         .with_context(|| format!("finding the saved playlist {name:?}"))?;
-    let held: HashMap<SongId, SongMetadata> = backend
-        .get_metadata_many(&saved.songs)
+    let held = backend
+        .playlist_songs(&saved)
         .await
-        .context("reading the playlist's songs")?
+        .context("reading the playlist's songs")?;
+    let entries: Vec<Entry> = held
         .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect();
-    let entries: Vec<Entry> = saved
-        .songs
-        .iter()
-        .filter_map(|id| held.get(id))
-        .map(|m| Entry {
-            song: m.clone(),
+        .map(|song| Entry {
+            song,
             similarity_to_previous: None,
             seed_similarity: None,
             progress: None,

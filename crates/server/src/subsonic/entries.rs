@@ -3,14 +3,11 @@
 
 use serde_json::{Map, Value, json};
 use songrec_storage::SongMetadata;
+use songrec_storage::listening::stamp;
 
 use super::catalog::{Album, Artist, Catalog, album_of, artist_of, extra_number};
 use super::ids::{album_id, artist_id};
 use super::marks;
-
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// The file name's extension, lower case.
 pub fn suffix(m: &SongMetadata) -> String {
@@ -51,7 +48,7 @@ pub fn song(m: &SongMetadata) -> Value {
         "type": "music",
         "mediaType": "song",
         "isVideo": false,
-        "created": time(m.created_at),
+        "created": stamp(m.created_at),
     });
     if let Some(o_map) = o.as_object_mut() {
         put(o_map, "track", extra_number(m, "track"));
@@ -97,7 +94,7 @@ pub fn album(c: &Catalog, a: &Album) -> Value {
         "coverArt": a.id,
         "songCount": a.songs.len(),
         "duration": a.duration.round() as u64,
-        "created": time(a.created),
+        "created": stamp(a.created),
         "isDir": true,
         "parent": artist.id,
         "album": a.name,

@@ -6,18 +6,13 @@
 //! A playlist keeps the ids of songs later deleted from the library (they come back if the
 //! song does); its entries and counts show the songs the library holds.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use serde_json::{Value, json};
+use songrec_storage::listening::stamp;
 use songrec_storage::playlist::SavedPlaylist;
 use songrec_storage::{SongId, SongMetadata, StorageBackendExt as _};
 
 use super::{Call, Fail, Reply, entries};
-
-fn time(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// The live playlist `id`, or error 70.
 async fn by_id(c: &Call<'_>, id: &str) -> Result<SavedPlaylist, Fail> {
@@ -54,17 +49,7 @@ async fn songs(c: &Call<'_>, name: &str) -> Result<Vec<SongId>, Fail> {
 
 /// The songs of `p` the library holds, in the playlist's order (repeats kept).
 async fn held(c: &Call<'_>, p: &SavedPlaylist) -> Result<Vec<SongMetadata>, Fail> {
-    let found: HashMap<SongId, SongMetadata> =
-        c.st.backend
-            .get_metadata_many(&p.songs)
-            .await?
-            .into_iter()
-            .map(|m| (m.id.clone(), m))
-            .collect();
-    Ok(p.songs
-        .iter()
-        .filter_map(|i| found.get(i).cloned())
-        .collect())
+    Ok(c.st.backend.playlist_songs(p).await?)
 }
 
 /// A playlist's `Playlist` value: its songs' count and length as the library holds them.
@@ -80,8 +65,8 @@ fn shape(c: &Call<'_>, p: &SavedPlaylist, songs: &[SongMetadata]) -> Value {
         "public": p.public,
         "songCount": songs.len(),
         "duration": songs.iter().map(|m| m.duration_secs.max(0.0)).sum::<f64>().round() as u64,
-        "created": time(p.created_at),
-        "changed": time(p.updated_at),
+        "created": stamp(p.created_at),
+        "changed": stamp(p.updated_at),
     });
     if let Some(comment) = &p.comment {
         o["comment"] = comment.clone().into();
