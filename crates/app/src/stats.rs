@@ -34,7 +34,6 @@ pub struct LibraryStats {
 pub struct GenreCount {
     /// Genre name as stored.
     pub genre: String,
-    /// Songs.
     pub count: u64,
 }
 

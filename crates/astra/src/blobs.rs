@@ -155,7 +155,6 @@ pub enum BlobError {
     Io {
         /// File involved.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },

@@ -189,7 +189,6 @@ pub struct DspEmbedder {
     fa: FrameAnalyzer,
 }
 
-/// Name of the DSP embedder.
 pub const DSP_NAME: &str = "songrec-dsp";
 /// Version of the DSP embedder output (bump on any change of the vector).
 ///

@@ -41,7 +41,6 @@ impl Default for KMeansOptions {
     }
 }
 
-/// A clustering.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KMeans {
     /// Cluster of each row.

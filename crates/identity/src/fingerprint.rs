@@ -92,7 +92,6 @@ impl FingerprintRecord {
         }
     }
 
-    /// With a waveform signature.
     pub fn with_waveform(mut self, sig: &crate::waveform::Signature) -> Self {
         self.wf = Some(crate::waveform::encode(sig));
         self
@@ -333,7 +332,6 @@ pub struct Alignment {
 }
 
 impl Alignment {
-    /// The offset in seconds.
     pub fn offset_secs(&self) -> f32 {
         self.offset as f32 / items_per_sec()
     }

@@ -368,7 +368,6 @@ impl Pack {
         Ok(())
     }
 
-    /// The vector of a row.
     pub fn vector(&self, row: &Row) -> &[f32] {
         let start = row.offset + REC_HEAD;
         let bytes = &self.bytes()[start..start + 4 * self.dim];

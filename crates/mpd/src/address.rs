@@ -12,9 +12,7 @@ pub const DEFAULT_PORT: u16 = 6600;
 /// The transport.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
-    /// A Unix socket.
     Socket(PathBuf),
-    /// TCP.
     Tcp { host: String, port: u16 },
 }
 

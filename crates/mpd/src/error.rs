@@ -2,7 +2,6 @@
 
 use songrec_app::AppError;
 
-/// An MPD error.
 #[derive(Debug, thiserror::Error)]
 pub enum MpdError {
     /// The address could not be read.
@@ -68,5 +67,4 @@ impl From<songrec_discover::DiscoverError> for MpdError {
     }
 }
 
-/// A result with [`MpdError`].
 pub type MpdResult<T> = Result<T, MpdError>;

@@ -76,9 +76,7 @@ pub enum ServerError {
     /// Binding failed (port in use, permission).
     #[error("cannot listen on {addr}: {error}; pick another port with --bind")]
     Bind {
-        /// The address.
         addr: SocketAddr,
-        /// Why.
         error: std::io::Error,
     },
     /// An `--allow-host` value that is not a host name.
@@ -188,11 +186,9 @@ pub struct AppInner {
     pub backend: Arc<dyn StorageBackend>,
     /// The backend's operation counters.
     pub recorder: MetricsRecorder,
-    /// HTTP counters.
     pub http: HttpMetrics,
     /// Embedders for uploads: those started with the server, and any other started on first use.
     pub embedders: songrec_app::embedders::Pool,
-    /// Upload limit.
     pub max_upload_bytes: u64,
     /// Bounds concurrent analyses.
     pub analysis: tokio::sync::Semaphore,

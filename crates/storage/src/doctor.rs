@@ -12,7 +12,6 @@ use std::fmt;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CheckStatus {
-    /// Fine.
     Ok,
     /// Works, but something deserves attention (or the check could not run).
     Warn,
@@ -41,7 +40,6 @@ impl fmt::Display for CheckStatus {
 pub struct DoctorCheck {
     /// What was checked.
     pub name: String,
-    /// Result.
     pub status: CheckStatus,
     /// What was observed (never contains secrets).
     pub detail: String,
@@ -87,7 +85,6 @@ impl DoctorReport {
         self.worst() != CheckStatus::Fail
     }
 
-    /// The check with this name.
     pub fn check(&self, name: &str) -> Option<&DoctorCheck> {
         self.checks.iter().find(|c| c.name == name)
     }

@@ -143,7 +143,6 @@ impl Field {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
-    /// Boolean.
     Bool(bool),
     Number(f64),
     Text(String),
@@ -152,7 +151,6 @@ pub enum Value {
 /// A borrowed [`Value`], as found in a song.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ValueRef<'a> {
-    /// Boolean.
     Bool(bool),
     Number(f64),
     Text(&'a str),
@@ -205,7 +203,6 @@ pub enum Condition {
     In(Field, Vec<Value>),
     /// A numeric field lies in `[min, max]` (either bound optional).
     Range {
-        /// Field tested.
         field: Field,
         /// Inclusive lower bound.
         min: Option<f64>,

@@ -20,7 +20,6 @@ pub const MAX_NAME: usize = 200;
 /// The most songs one playlist holds.
 pub const MAX_SONGS: usize = 10_000;
 
-/// A saved playlist.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlaylist {
     /// `pl-` and 16 hex digits; never changes.

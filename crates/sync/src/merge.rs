@@ -25,7 +25,6 @@ use songrec_storage::{SongMetadata, listening};
 /// Where `keep-both` keeps the losing values (an `extra` field).
 pub const CONFLICTS_FIELD: &str = "conflicts";
 
-/// The merge of one song.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Merge {
     /// What both sides hold afterwards.

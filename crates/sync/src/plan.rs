@@ -215,7 +215,6 @@ pub enum Violation {
     },
 }
 
-/// Counts of a plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PlanSummary {
     /// Live songs here.

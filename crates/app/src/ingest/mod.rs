@@ -36,7 +36,6 @@ pub use scan::{
 };
 use scan::{Seen, below_root, read_pruned, read_state, save_pruned, save_state, stat};
 
-/// How to ingest.
 #[derive(Clone)]
 pub struct IngestOptions {
     /// Parallel analysis jobs (0 = one per core).
@@ -137,7 +136,6 @@ pub enum Outcome {
     },
 }
 
-/// One file's report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FileReport {
     pub path: PathBuf,
@@ -174,7 +172,6 @@ impl IngestSummary {
     fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.files.iter().filter(|r| f(&r.outcome)).count()
     }
-    /// Files added.
     pub fn added(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Added { .. }))
     }
@@ -202,7 +199,6 @@ impl IngestSummary {
     pub fn kept_out(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Deleted { .. }))
     }
-    /// Files that failed.
     pub fn failed(&self) -> Vec<&FileReport> {
         self.files
             .iter()

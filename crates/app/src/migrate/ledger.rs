@@ -43,16 +43,13 @@ pub enum LedgerError {
     Sqlite {
         /// The ledger file.
         path: PathBuf,
-        /// The cause.
         #[source]
         source: rusqlite::Error,
     },
     /// Creating the ledger's folder failed.
     #[error("migrate ledger {path}: {source}")]
     Io {
-        /// The folder.
         path: PathBuf,
-        /// The cause.
         #[source]
         source: std::io::Error,
     },

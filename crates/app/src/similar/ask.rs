@@ -244,7 +244,6 @@ pub async fn prepare<'a>(
 }
 
 impl Prepared<'_> {
-    /// Searches.
     pub async fn run(self, backend: &dyn StorageBackend) -> AppResult<SimilarAnswer> {
         let (ask, q, r) = (self.ask, &self.question, &self.question.ranking);
         let e = &self.embedders;

@@ -196,7 +196,6 @@ impl AstraBackend {
         &self.blobs
     }
 
-    /// Name of the songs collection.
     pub fn songs_collection(&self) -> &str {
         self.songs.name()
     }

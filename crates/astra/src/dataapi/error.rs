@@ -35,7 +35,6 @@ pub struct ApiError {
     /// Machine-readable code (old or new name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    /// Short title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Human-readable message (templated; do not branch on it).
@@ -300,7 +299,6 @@ pub enum DataApiError {
     /// A transport-level failure.
     #[error("Data API request failed ({kind:?}): {message}")]
     Transport {
-        /// Classification.
         kind: TransportKind,
         /// The error and its causes.
         message: String,
@@ -309,7 +307,6 @@ pub enum DataApiError {
     #[error("Data API {command} did not complete within {after:?}{}", last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
     Timeout {
         command: String,
-        /// The deadline.
         after: Duration,
         /// The last retried error, if any.
         last_error: Option<String>,

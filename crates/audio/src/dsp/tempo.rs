@@ -28,7 +28,6 @@ impl Default for OnsetAcf {
     }
 }
 
-/// Tempo summary of a piece.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TempoSummary {
     /// Estimated tempo (None when there is no usable pulse).

@@ -27,11 +27,9 @@ use crate::sniff;
 
 /// Largest page of `GET /api/v1/songs`.
 pub const MAX_PAGE: usize = 1000;
-/// Default page size.
 pub const DEFAULT_PAGE: usize = 50;
 /// Most songs placed on the library map.
 pub const MAX_MAP_POINTS: usize = 10_000;
-/// Default songs on the map.
 pub const DEFAULT_MAP_POINTS: usize = 2_000;
 
 /// A song in listings and results (metadata without the free-form extras).
@@ -43,7 +41,6 @@ pub struct SongSummary {
     pub artist: Option<String>,
     pub album: Option<String>,
     pub genre: Option<String>,
-    /// Duration in seconds.
     pub duration_secs: f64,
     /// Estimated tempo.
     pub bpm: Option<f32>,

@@ -12,7 +12,6 @@ pub const MAX_PLAYLIST: usize = 1000;
 pub const DEFAULT_PLAYLIST: usize = 25;
 /// Default candidates per step of a path (as `songrec playlist --candidates`).
 pub const DEFAULT_CANDIDATES: usize = 30;
-/// Most clusters.
 pub const MAX_CLUSTERS: usize = 100;
 /// Default clusters (as `songrec clusters`).
 pub const DEFAULT_CLUSTERS: usize = 12;

@@ -218,17 +218,14 @@ impl Catalog {
         self.by_name = by_name;
     }
 
-    /// The song with this id.
     pub fn song(&self, id: &str) -> Option<&SongMetadata> {
         self.song_at.get(id).map(|&i| &self.songs[i])
     }
 
-    /// The artist with this id.
     pub fn artist(&self, id: &str) -> Option<&Artist> {
         self.artist_at.get(id).map(|&i| &self.artists[i])
     }
 
-    /// The album with this id.
     pub fn album(&self, id: &str) -> Option<&Album> {
         self.album_at.get(id).map(|&i| &self.albums[i])
     }

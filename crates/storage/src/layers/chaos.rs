@@ -61,7 +61,6 @@ impl Chaos {
         self
     }
 
-    /// The seed.
     pub fn seed(&self) -> u64 {
         self.seed
     }

@@ -57,7 +57,6 @@ use crate::query::{Match, Page};
 pub trait Layer<B: StorageBackend> {
     /// The wrapped backend.
     type Output: StorageBackend;
-    /// Wraps `inner`.
     fn wrap(self, inner: B) -> Self::Output;
 }
 

@@ -25,7 +25,6 @@ impl Timeout {
         Self { limit }
     }
 
-    /// The limit.
     pub fn limit(&self) -> Duration {
         self.limit
     }
