@@ -43,7 +43,6 @@ pub struct EvalRow {
     pub precision: [f64; 3],
 }
 
-/// The whole evaluation.
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalReport {
     /// Songs evaluated (labelled, analysed).

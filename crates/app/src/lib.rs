@@ -44,7 +44,6 @@ pub mod words;
 /// Errors of the application layer.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// A storage operation failed.
     #[error(transparent)]
     Storage(#[from] songrec_storage::StorageError),
     /// Decoding or analysing audio failed.

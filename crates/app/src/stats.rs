@@ -29,7 +29,6 @@ pub struct LibraryStats {
     pub tombstones: u64,
 }
 
-/// One genre's song count.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GenreCount {
     /// Genre name as stored.

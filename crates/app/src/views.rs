@@ -22,9 +22,7 @@ pub enum PlaylistShape {
     Seeds(Vec<SongMetadata>),
     /// A path from one song to another.
     Path {
-        /// First song.
         from: Box<SongMetadata>,
-        /// Last song.
         to: Box<SongMetadata>,
         /// Candidates searched per step.
         candidates: usize,

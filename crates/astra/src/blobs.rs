@@ -114,7 +114,6 @@ pub enum BlobError {
     /// The hash is not 64 hex digits.
     #[error("invalid content hash {0:?}: expected 64 hex digits of SHA-256")]
     InvalidHash(String),
-    /// Bad configuration.
     #[error("invalid S3 configuration: {0}")]
     Config(String),
     /// No object under the key.
@@ -132,7 +131,6 @@ pub enum BlobError {
     /// The local file does not hash to the hash it is being stored under.
     #[error("file {path} hashes to {actual}, not {expected}; refusing to upload it under that key")]
     LocalHashMismatch {
-        /// Local file.
         path: PathBuf,
         /// Requested hash.
         expected: String,
@@ -153,7 +151,6 @@ pub enum BlobError {
     /// Local I/O failure.
     #[error("I/O error on {path}: {source}")]
     Io {
-        /// File involved.
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -179,7 +176,6 @@ pub enum BlobError {
     Store {
         /// The store's error (scrubbed).
         message: String,
-        /// The original error.
         #[source]
         source: object_store::Error,
     },

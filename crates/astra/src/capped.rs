@@ -46,7 +46,6 @@ pub struct BodyTooLarge {
 pub(crate) enum ReadError {
     /// More than the cap arrived (or was announced by `Content-Length`).
     TooLarge,
-    /// The transfer failed.
     Http(reqwest::Error),
 }
 

@@ -126,7 +126,6 @@ pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f32 {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FeatureGroup {
     pub name: &'static str,
-    /// Number of dimensions.
     pub len: usize,
     /// Weight of the whole group in the final vector (its squared share of the norm).
     pub weight: f32,

@@ -59,7 +59,6 @@ pub struct EmbedderOutput {
 /// Everything the app stores about one file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileAnalysis {
-    /// The analysed file.
     pub path: PathBuf,
     /// Container / codec facts.
     pub info: AudioInfo,

@@ -61,7 +61,6 @@ impl fmt::Display for BackendKind {
     }
 }
 
-/// Local library settings.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocalConfig {

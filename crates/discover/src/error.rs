@@ -10,7 +10,6 @@ use std::path::PathBuf;
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
-    /// A storage operation failed.
     #[error(transparent)]
     Storage(#[from] songrec_storage::StorageError),
     /// Telling recordings apart failed.
@@ -35,7 +34,6 @@ pub enum DiscoverError {
         /// What is wrong.
         detail: String,
     },
-    /// Drawing the image failed.
     #[error("drawing failed: {0}")]
     Draw(String),
 }

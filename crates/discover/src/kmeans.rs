@@ -45,7 +45,6 @@ impl Default for KMeansOptions {
 pub struct KMeans {
     /// Cluster of each row.
     pub labels: Vec<usize>,
-    /// Cluster centres.
     pub centroids: Vec<Vec<f32>>,
     /// Sum of squared distances of rows to their centre.
     pub inertia: f64,

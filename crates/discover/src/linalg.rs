@@ -41,7 +41,6 @@ impl Matrix {
         Ok(m)
     }
 
-    /// Appends a row.
     pub fn push(&mut self, row: &[f32]) -> DiscoverResult<()> {
         if row.len() != self.dim {
             return Err(DiscoverError::Invalid(format!(

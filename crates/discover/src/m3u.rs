@@ -24,7 +24,6 @@ pub enum PathStyle {
     /// Relative to the playlist's folder (the playlist and music can move together).
     #[default]
     Relative,
-    /// Absolute paths.
     Absolute,
 }
 
@@ -41,9 +40,7 @@ pub enum RemoteAudio {
 /// Options for [`write()`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct M3uOptions {
-    /// Local path style.
     pub paths: PathStyle,
-    /// Remote audio handling.
     pub remote: RemoteAudio,
     /// Validity asked of remote URLs.
     pub url_expiry: Duration,

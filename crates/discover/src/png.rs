@@ -9,7 +9,6 @@ use plotters::prelude::*;
 use crate::map::{ColorBy, MapData, PALETTE};
 use crate::{DiscoverError, DiscoverResult};
 
-/// Background colour of the image.
 pub const BACKGROUND: [u8; 3] = [255, 255, 255];
 /// Blank border around the points, in pixels.
 pub const MARGIN: u32 = 16;

@@ -60,7 +60,6 @@ pub enum Reads {
 /// What [`open`] built: the backend plus handles on its cache and offline copy (present
 /// for remote backends with the cache enabled).
 pub struct Opened {
-    /// The stack.
     pub backend: Backend,
     /// The library in the user's words ([`describe`]): what to print instead of the stack.
     pub description: String,

@@ -130,7 +130,6 @@ pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
 /// A finished run and what it cost.
 #[derive(Debug)]
 pub struct SyncRun {
-    /// The engine's report.
     pub report: SyncReport,
     /// Data API requests sent by the remote side.
     pub requests: u64,

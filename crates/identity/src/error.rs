@@ -10,10 +10,8 @@ use std::path::PathBuf;
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
-    /// A storage operation failed.
     #[error(transparent)]
     Storage(#[from] songrec_storage::StorageError),
-    /// Decoding audio failed.
     #[error(transparent)]
     Audio(#[from] songrec_audio::AudioError),
     /// Bad input (an unreadable record, an analysis that failed, ...).

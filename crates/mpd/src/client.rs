@@ -154,7 +154,6 @@ impl Mpd {
         }
     }
 
-    /// The player's state.
     pub async fn player(&self) -> MpdResult<Player> {
         let s = self.command("status", commands::Status).await?;
         Ok(Player {

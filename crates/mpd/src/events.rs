@@ -33,7 +33,6 @@ pub enum Event {
     Problem(String),
     /// The connection dropped; reconnecting.
     Lost { addr: String },
-    /// Connected again.
     Reconnected { addr: String },
 }
 

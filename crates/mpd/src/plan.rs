@@ -8,7 +8,6 @@ use songrec_storage::{SongId, SongMetadata};
 
 use crate::skips::Verdict;
 
-/// The radio's rules.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rules {
     /// Songs kept queued after the one playing.

@@ -38,7 +38,6 @@ use crate::queue::{Appended, Connected, why_no_uri};
 use crate::skips::{Current, Observation, SkipRule, Tracker, Verdict};
 use crate::songs::Lookup;
 
-/// How the radio runs.
 #[derive(Clone, Debug)]
 pub struct RadioOptions {
     pub rules: Rules,

@@ -221,7 +221,6 @@ impl From<AppError> for ApiError {
     }
 }
 
-/// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]

@@ -121,7 +121,6 @@ pub fn check_bind(addr: &SocketAddr, public: bool) -> Result<(), ServerError> {
     ok.then_some(()).ok_or(ServerError::NotLoopback(*addr))
 }
 
-/// How to serve.
 #[derive(Clone)]
 pub struct ServerOptions {
     /// Where to listen (port 0 picks a free one).
@@ -204,7 +203,6 @@ pub struct AppInner {
     pub hosts: guard::HostPolicy,
     /// Spool folder for uploads (removed on drop).
     pub scratch: tempfile::TempDir,
-    /// Map projection.
     pub projector: Arc<dyn Projector>,
     /// Computed maps by query, with the library fingerprint they were computed at.
     pub map_cache: Mutex<HashMap<String, (u64, Arc<songrec_app::views::MapView>)>>,

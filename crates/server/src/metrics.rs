@@ -72,7 +72,6 @@ fn num(x: f64) -> String {
 }
 
 impl HttpMetrics {
-    /// Empty counters.
     pub fn new() -> Self {
         Self {
             routes: Mutex::new(BTreeMap::new()),

@@ -285,7 +285,6 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Adds a condition.
     pub fn and(mut self, c: Condition) -> Self {
         self.all.push(c);
         self

@@ -20,7 +20,6 @@ pub struct ModelInfo {
     pub name: String,
     /// Model version; bumped whenever the model's output changes.
     pub version: String,
-    /// Vector dimension.
     pub dim: usize,
 }
 
@@ -39,7 +38,6 @@ impl ModelInfo {
         })
     }
 
-    /// A model description.
     pub fn new(name: impl Into<String>, version: impl Into<String>, dim: usize) -> Self {
         Self {
             name: name.into(),

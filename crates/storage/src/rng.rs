@@ -14,7 +14,6 @@
 pub struct SplitMix(u64);
 
 impl SplitMix {
-    /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }

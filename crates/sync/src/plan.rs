@@ -175,7 +175,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// The song concerned.
     pub fn id(&self) -> &SongId {
         match self {
             Self::Copy { id, .. }

@@ -45,7 +45,6 @@ pub enum RecordChange {
 }
 
 impl RecordChange {
-    /// The song concerned.
     pub fn id(&self) -> &SongId {
         match self {
             Self::Live(m) => &m.id,
@@ -241,7 +240,6 @@ impl<R: RecordStore> FeedFile<R> {
         }
     }
 
-    /// The wrapped record.
     pub fn inner(&self) -> &R {
         &self.inner
     }

@@ -139,12 +139,10 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FileReport {
     pub path: PathBuf,
-    /// What happened.
     #[serde(flatten)]
     pub outcome: Outcome,
 }
 
-/// The whole run.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct IngestSummary {
     /// Every candidate file, in completion order.

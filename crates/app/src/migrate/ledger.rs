@@ -41,7 +41,6 @@ pub enum LedgerError {
     /// SQLite failed.
     #[error("migrate ledger {path}: {source}")]
     Sqlite {
-        /// The ledger file.
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
@@ -58,7 +57,6 @@ pub enum LedgerError {
         "migrate ledger {path} has schema version {found}, this songrec knows up to {supported}: it was written by a newer songrec (move it away to start a new ledger; it holds history only)"
     )]
     TooNew {
-        /// The ledger file.
         path: PathBuf,
         /// Its version.
         found: i64,
@@ -179,7 +177,6 @@ pub struct RunSummary {
     pub states: Vec<(SongState, u64)>,
 }
 
-/// One song's row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SongEntry {
     pub id: String,

@@ -304,7 +304,6 @@ async fn read_records(
     Ok((records, failed))
 }
 
-/// What one batch did.
 #[derive(Default)]
 struct BatchOutcome {
     copied: Vec<SongId>,

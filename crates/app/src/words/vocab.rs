@@ -70,7 +70,6 @@ pub struct VocabularyTest {
 pub struct Vocabulary {
     /// Its entries, in file order.
     pub entries: Vec<VocabularyEntry>,
-    /// Its test queries.
     pub tests: Vec<VocabularyTest>,
     /// Lines that could not be read, or that name no tag of the models (for the tests).
     pub problems: Vec<String>,

@@ -187,7 +187,6 @@ impl AstraBackend {
         self.client.requests_sent()
     }
 
-    /// The Data API client.
     pub fn client(&self) -> &DataApiClient {
         &self.client
     }

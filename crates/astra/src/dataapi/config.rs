@@ -81,7 +81,6 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets the number of retries.
     pub fn with_max_retries(mut self, max_retries: usize) -> Self {
         self.max_retries = max_retries;
         self

@@ -234,10 +234,8 @@ pub enum TransportKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataApiError {
-    /// The collection does not exist.
     #[error("collection not found ({0})")]
     CollectionNotFound(Box<ApiFailure>),
-    /// The keyspace does not exist.
     #[error("keyspace not found ({0})")]
     KeyspaceNotFound(Box<ApiFailure>),
     /// A `$vector` length differs from the collection's dimension.
@@ -296,7 +294,6 @@ pub enum DataApiError {
         /// Start of the body.
         body: String,
     },
-    /// A transport-level failure.
     #[error("Data API request failed ({kind:?}): {message}")]
     Transport {
         kind: TransportKind,

@@ -80,7 +80,6 @@ impl CacheCounters {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CacheStats {
-    /// The cache folder.
     pub path: PathBuf,
     /// Counters of this process.
     pub session: CacheCounters,
@@ -91,7 +90,6 @@ pub struct CacheStats {
     pub audio_entries: u64,
     pub embedding_entries: u64,
     pub bytes: u64,
-    /// The size limit.
     pub max_bytes: u64,
 }
 

@@ -75,9 +75,7 @@ pub struct SeedRequest {
 /// A playlist travelling from one song to another.
 #[derive(Clone, Debug)]
 pub struct PathRequest {
-    /// First song.
     pub from: SongId,
-    /// Last song.
     pub to: SongId,
     /// Whose vectors: one model or a blend (the same choice as `similar`).
     pub model: Space,

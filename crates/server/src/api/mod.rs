@@ -479,7 +479,6 @@ pub struct SongDetail {
     pub song: SongMetadata,
     /// Models with a stored vector for this song (`name@version`).
     pub models: Vec<String>,
-    /// Whether the audio is stored.
     pub has_audio: bool,
     /// Where to stream the audio from.
     pub audio_url: String,

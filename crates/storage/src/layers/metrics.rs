@@ -97,7 +97,6 @@ pub struct MetricsRecorder {
 }
 
 impl MetricsRecorder {
-    /// Empty counters.
     pub fn new() -> Self {
         Self::default()
     }

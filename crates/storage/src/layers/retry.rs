@@ -50,7 +50,6 @@ impl Retry {
         self
     }
 
-    /// The configured number of retries.
     pub fn retries(&self) -> usize {
         self.max_retries
     }
