@@ -85,12 +85,9 @@ pub fn field_source<'a>(m: &'a SongMetadata, field: &str) -> Option<&'a str> {
     m.extra.get(TAG_SOURCES)?.get(field)?.as_str()
 }
 
-/// Metadata `extra` key of the song's audio identity (`songrec_audio::identity`, hex): what
-/// finds a retagged file's song. Equal to the id for songs ingested since songs are identified
-/// by their audio; set by `songrec relink` for older ones.
-pub const AUDIO_ID: &str = "audio_id";
+pub use songrec_storage::metadata::AUDIO_ID;
 
 /// A song's stored audio identity ([`AUDIO_ID`]).
 pub fn audio_id_of(m: &SongMetadata) -> Option<SongId> {
-    SongId::parse(m.extra.get(AUDIO_ID)?.as_str()?).ok()
+    m.audio_identity()
 }

@@ -1,10 +1,12 @@
 //! This machine's own copy of the collection (`[library] music`, `sync --music DIR`): every
-//! audio file below a folder, indexed by the SHA-256 of its bytes, so that `sync` links a
-//! song to the file here instead of downloading its audio.
+//! audio file below a folder, indexed by the SHA-256 of its bytes and by its audio identity
+//! (the coded audio without tags, `songrec_audio::identity`), so that `sync` links a song to
+//! the file here instead of downloading its audio: the same bytes, or the same recording
+//! under other tags.
 //!
-//! Files are hashed once: a state file beside the library remembers each path's size,
-//! modification time and hash, and a file whose size and time are unchanged is not read again.
-//! The folder is only read.
+//! Files are read once: a state file beside the library remembers each path's stamp, hash
+//! and identity, and a file whose stamp is unchanged is not read again. The folder is only
+//! read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -26,6 +28,10 @@ struct Hashed {
     #[serde(default, skip_serializing_if = "is_zero")]
     ino: u64,
     key: SongId,
+    /// The file's audio identity (none: a stream songrec cannot demux, or a record of an
+    /// earlier version, identified at the next index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audio: Option<SongId>,
 }
 
 fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
@@ -33,13 +39,14 @@ fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
 }
 
 impl Hashed {
-    fn new(now: &Stamp, key: SongId) -> Hashed {
+    fn new(now: &Stamp, key: SongId, audio: Option<SongId>) -> Hashed {
         Hashed {
             size: now.size,
             mtime_ns: now.mtime_ns,
             ctime_ns: now.ctime_ns,
             ino: now.ino,
             key,
+            audio,
         }
     }
 
@@ -50,14 +57,23 @@ impl Hashed {
     }
 }
 
-/// The audio files of a folder by the hash of their bytes.
+/// A file of the folder: where it is, the hash of its bytes and its audio identity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MusicFile {
+    pub path: PathBuf,
+    pub key: SongId,
+    pub audio: Option<SongId>,
+}
+
+/// The audio files of a folder by the hash of their bytes and by their audio identity.
 #[derive(Clone, Debug, Default)]
 pub struct MusicFolder {
     by_key: HashMap<SongId, PathBuf>,
+    by_audio: HashMap<SongId, (PathBuf, SongId)>,
     /// Files hashed now (the others were known from the state file).
     pub hashed: usize,
-    /// The files hashed now, by key: new or changed since the last index.
-    pub fresh: Vec<(SongId, PathBuf)>,
+    /// The files hashed now: new or changed since the last index.
+    pub fresh: Vec<MusicFile>,
     /// Files that could not be read, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
 }
@@ -78,11 +94,17 @@ impl MusicFolder {
         let look = |p: &PathBuf| -> Result<(PathBuf, Hashed, bool), (PathBuf, String)> {
             let now = songrec_fs::stamp(p)
                 .ok_or_else(|| (p.clone(), "cannot read its size and time".to_owned()))?;
+            let identity = |p: &Path| {
+                songrec_audio::identity::identify(p)
+                    .ok()
+                    .map(|i| SongId::from_raw(&i.audio))
+            };
             if let Some(h) = before.get(p).filter(|h| h.matches(&now)) {
-                return Ok((p.clone(), Hashed::new(&now, h.key.clone()), false));
+                let audio = h.audio.clone().or_else(|| identity(p));
+                return Ok((p.clone(), Hashed::new(&now, h.key.clone(), audio), false));
             }
             let (key, _) = SongId::from_file(p).map_err(|e| (p.clone(), e.to_string()))?;
-            Ok((p.clone(), Hashed::new(&now, key), true))
+            Ok((p.clone(), Hashed::new(&now, key, identity(p)), true))
         };
         let threads = songrec_storage::progress::jobs_or_cores(jobs);
         let results: Vec<_> = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
@@ -99,9 +121,18 @@ impl MusicFolder {
                 Ok((p, h, hashed)) => {
                     if hashed {
                         out.hashed += 1;
-                        out.fresh.push((h.key.clone(), p.clone()));
+                        out.fresh.push(MusicFile {
+                            path: p.clone(),
+                            key: h.key.clone(),
+                            audio: h.audio.clone(),
+                        });
                     }
                     out.by_key.entry(h.key.clone()).or_insert_with(|| p.clone());
+                    if let Some(audio) = &h.audio {
+                        out.by_audio
+                            .entry(audio.clone())
+                            .or_insert_with(|| (p.clone(), h.key.clone()));
+                    }
                     after.insert(p, h);
                 }
                 Err(e) => out.unreadable.push(e),
@@ -131,6 +162,12 @@ impl MusicFolder {
     /// A file here whose bytes hash to `key`.
     pub fn find(&self, key: &SongId) -> Option<&Path> {
         self.by_key.get(key).map(PathBuf::as_path)
+    }
+
+    /// A file here holding the recording whose audio identity is `audio`, whatever its tags,
+    /// with the hash of its bytes.
+    pub fn find_audio(&self, audio: &SongId) -> Option<(&Path, &SongId)> {
+        self.by_audio.get(audio).map(|(p, k)| (p.as_path(), k))
     }
 
     /// Audio files indexed.

@@ -226,6 +226,15 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         self.inner.link_audio(id, path).await
     }
 
+    async fn link_audio_as(
+        &self,
+        key: &SongId,
+        path: &Path,
+        own: &SongId,
+    ) -> StorageResult<PutOutcome> {
+        self.inner.link_audio_as(key, path, own).await
+    }
+
     async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
         let (i, d) = (id.clone(), dest.to_path_buf());
         match self.on_store(move |s, _| s.get_audio(&i, &d)).await {

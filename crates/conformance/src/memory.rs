@@ -181,6 +181,18 @@ impl StorageBackend for MemoryBackend {
         self.put_audio(id, path).await
     }
 
+    /// Memory keeps copies: another file of the same recording is not kept.
+    async fn link_audio_as(
+        &self,
+        _key: &SongId,
+        _path: &Path,
+        _own: &SongId,
+    ) -> StorageResult<PutOutcome> {
+        Err(StorageError::Unsupported(
+            "the memory backend keeps copies only".into(),
+        ))
+    }
+
     async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
         let bytes = self
             .lock()

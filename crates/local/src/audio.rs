@@ -52,6 +52,20 @@ pub(crate) struct Pointer {
     ctime_ns: u128,
     #[serde(default, skip_serializing_if = "is_zero")]
     ino: u64,
+    /// The SHA-256 of the file's bytes when it is not the key: this machine's own copy of the
+    /// same recording under other tags ([`StorageBackend::link_audio_as`]), checked against
+    /// its own hash.
+    ///
+    /// [`StorageBackend::link_audio_as`]: songrec_storage::StorageBackend::link_audio_as
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    own: Option<SongId>,
+}
+
+impl Pointer {
+    /// The hash the referenced file's bytes have: its own, or the key.
+    fn hash<'a>(&'a self, key: &'a SongId) -> &'a SongId {
+        self.own.as_ref().unwrap_or(key)
+    }
 }
 
 fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
@@ -209,20 +223,26 @@ impl Inner {
         serde_json::from_slice(&bytes).map_err(|e| StorageError::corrupt(path, e.to_string()))
     }
 
-    /// The file holding `id`'s audio, checked: a copy as it is, a reference only while it is
-    /// still the file that was hashed (its stamp, else its bytes hashed again).
-    pub(crate) fn audio_source(&self, st: &mut State, id: &SongId) -> StorageResult<PathBuf> {
+    /// The file holding `id`'s audio, checked, and the hash its bytes have: a copy as it is
+    /// (hashing to `id`), a reference only while it is still the file that was hashed (its
+    /// stamp, else its bytes hashed again; its own hash when it is this machine's copy of the
+    /// recording under other tags).
+    pub(crate) fn audio_source(
+        &self,
+        st: &mut State,
+        id: &SongId,
+    ) -> StorageResult<(PathBuf, SongId)> {
         let held = self
             .held(st, id)?
             .ok_or_else(|| StorageError::NotFound(format!("audio of song {}", id.short())))?;
         if !is_pointer(&held) {
-            return Ok(held);
+            return Ok((held, id.clone()));
         }
         let ptr = Self::read_pointer(&held)?;
         let mut first = None;
         for (file, trust) in self.reference_files(st, &ptr)? {
-            match check_reference(&ptr, &file, id, trust) {
-                Ok(()) => return Ok(file),
+            match check_reference(&ptr, &file, ptr.hash(id), trust) {
+                Ok(()) => return Ok((file, ptr.hash(id).clone())),
                 Err(e) => {
                     first.get_or_insert(e);
                 }
@@ -279,7 +299,7 @@ impl Inner {
                 if let Ok(meta) = fs::metadata(&p) {
                     return Ok(PutOutcome::copy(meta.len(), true));
                 }
-            } else if let Ok(file) = self.audio_source(st, id) {
+            } else if let Ok((file, _)) = self.audio_source(st, id) {
                 let bytes = fs::metadata(file).map(|m| m.len()).unwrap_or_default();
                 return Ok(outcome(bytes, true, AudioMode::Reference));
             }
@@ -289,14 +309,17 @@ impl Inner {
 
     /// Keeps the user's file `src` as `id`'s audio the way the library is set to
     /// (`LocalOptions::audio`), replacing a copy or reference held before once the new one is
-    /// in place.
+    /// in place. `own`: the hash of `src`'s bytes when they are not `id` (this machine's copy
+    /// of the recording under other tags), kept only as a reference.
     pub(crate) fn link(
         &self,
         st: &mut State,
         id: &SongId,
         src: &Path,
+        own: Option<&SongId>,
     ) -> StorageResult<PutOutcome> {
         let held = self.held(st, id)?;
+        let expected = own.unwrap_or(id);
         match self.opts.audio {
             AudioMode::Reference => {
                 // A reference that still holds (to this file, or to another copy of the same
@@ -312,9 +335,16 @@ impl Inner {
                         return Ok(outcome(ptr.size, true, AudioMode::Reference));
                     }
                 }
+                let copy_instead = |st: &mut State| match own {
+                    None => self.write_copy(st, id, src, AudioMode::Copy),
+                    Some(_) => Err(StorageError::Unsupported(format!(
+                        "{} cannot be written into a reference, and its bytes are not the song's",
+                        src.display()
+                    ))),
+                };
                 let Some(text) = src.to_str() else {
                     // A name that is not UTF-8 cannot be written into the reference: copy.
-                    return self.write_copy(st, id, src, AudioMode::Copy);
+                    return copy_instead(st);
                 };
                 let abs = if src.is_absolute() {
                     PathBuf::from(text)
@@ -325,9 +355,9 @@ impl Inner {
                 };
                 self.refuse_own_files(&abs)?;
                 let (actual, bytes) = SongId::from_file(&abs)?;
-                if actual != *id {
+                if actual != *expected {
                     return Err(StorageError::HashMismatch {
-                        id: id.to_string(),
+                        id: expected.to_string(),
                         actual: actual.to_string(),
                     });
                 }
@@ -360,7 +390,7 @@ impl Inner {
                     }
                 };
                 let (Some(root_text), Some(rel)) = (root.to_str(), rel.to_str()) else {
-                    return self.write_copy(st, id, src, AudioMode::Copy);
+                    return copy_instead(st);
                 };
                 let ptr = Pointer {
                     root: Some(root_text.to_owned()),
@@ -370,6 +400,7 @@ impl Inner {
                     mtime_ns: stamp.mtime_ns,
                     ctime_ns: stamp.ctime_ns,
                     ino: stamp.ino,
+                    own: own.filter(|o| *o != id).cloned(),
                 };
                 self.record_music_root(&root)?;
                 mkdirs(&self.paths.audio)?;
@@ -385,6 +416,10 @@ impl Inner {
                 self.audio_index(st)?.insert(id.clone(), dest);
                 Ok(outcome(bytes, false, AudioMode::Reference))
             }
+            mode if own.is_some_and(|o| o != id) => Err(StorageError::Unsupported(format!(
+                "a library that keeps {mode} copies keeps each song's own bytes, not {}",
+                src.display()
+            ))),
             mode => {
                 if let Some(p) = held.as_deref().filter(|p| !is_pointer(p))
                     && let Ok(meta) = fs::metadata(p)

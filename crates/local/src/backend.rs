@@ -255,8 +255,8 @@ impl StorageBackend for LocalBackend {
     async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
         let (id, dest) = (id.clone(), dest.to_path_buf());
         self.blocking(move |inner| {
-            let src = inner.with_state(|st| inner.audio_source(st, &id))?;
-            copy_verified(&id, &src, &dest).map_err(|e| match e {
+            let (src, hash) = inner.with_state(|st| inner.audio_source(st, &id))?;
+            copy_verified(&hash, &src, &dest).map_err(|e| match e {
                 // A referenced file that changed between the check and the copy.
                 StorageError::HashMismatch { .. } if is_user_file(&src, inner) => {
                     StorageError::Stale {
@@ -273,7 +273,7 @@ impl StorageBackend for LocalBackend {
     async fn audio_url(&self, id: &SongId, _expires_in: Duration) -> StorageResult<String> {
         let id = id.clone();
         self.blocking(move |inner| {
-            let p = inner.with_state(|st| inner.audio_source(st, &id))?;
+            let (p, _) = inner.with_state(|st| inner.audio_source(st, &id))?;
             let abs = if is_user_file(&p, inner) {
                 p
             } else {
@@ -300,7 +300,18 @@ impl StorageBackend for LocalBackend {
 
     async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
         let (id, path) = (id.clone(), path.to_path_buf());
-        self.write(move |inner, st| inner.link(st, &id, &path))
+        self.write(move |inner, st| inner.link(st, &id, &path, None))
+            .await
+    }
+
+    async fn link_audio_as(
+        &self,
+        key: &SongId,
+        path: &Path,
+        own: &SongId,
+    ) -> StorageResult<PutOutcome> {
+        let (key, path, own) = (key.clone(), path.to_path_buf(), own.clone());
+        self.write(move |inner, st| inner.link(st, &key, &path, Some(&own)))
             .await
     }
 

@@ -73,6 +73,27 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
         self.put_audio(id, path).await
     }
 
+    /// Keeps this machine's own file at `path` as the audio stored under `key` when the file
+    /// holds the same recording as `key`'s audio under other tags, so other bytes: the caller
+    /// found it by the song's audio identity (`sync --music` on a machine whose copy was
+    /// tagged otherwise). `own` is the SHA-256 of the file's bytes; it is checked now and
+    /// stands for `key` on every later read, so what is served here is this file's own bytes,
+    /// never another machine's. Only a library that references files can; the others answer
+    /// [`StorageError::Unsupported`](crate::StorageError::Unsupported) and the caller copies
+    /// the song's own bytes instead.
+    async fn link_audio_as(
+        &self,
+        key: &SongId,
+        path: &Path,
+        own: &SongId,
+    ) -> StorageResult<PutOutcome> {
+        let _ = (key, path, own);
+        Err(crate::StorageError::Unsupported(
+            "this library keeps copies, not references to another file of the same recording"
+                .into(),
+        ))
+    }
+
     // ---- embeddings --------------------------------------------------------------------
 
     /// Stores (or replaces) the song's vector for `embedding.model`. A dimension that differs
@@ -508,6 +529,7 @@ macro_rules! backend_methods {
             has_audio(id: &$crate::id::SongId) -> bool, HasAudio;
             delete_audio(id: &$crate::id::SongId) -> bool, DeleteAudio;
             link_audio(id: &$crate::id::SongId, path: &std::path::Path) -> $crate::backend::PutOutcome, PutAudio;
+            link_audio_as(key: &$crate::id::SongId, path: &std::path::Path, own: &$crate::id::SongId) -> $crate::backend::PutOutcome, PutAudio;
             put_embedding(id: &$crate::id::SongId, embedding: &$crate::model::Embedding) -> (), PutEmbedding;
             get_embedding(id: &$crate::id::SongId, model: &$crate::model::ModelInfo) -> Option<$crate::model::Embedding>, GetEmbedding;
             search(query: &$crate::query::SearchQuery) -> Vec<$crate::query::Match>, Search;

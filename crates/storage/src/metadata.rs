@@ -169,6 +169,11 @@ impl SongMetadata {
         SongId::parse(&self.content_hash).unwrap_or_else(|_| self.id.clone())
     }
 
+    /// The song's stored audio identity ([`AUDIO_ID`]), when recorded.
+    pub fn audio_identity(&self) -> Option<SongId> {
+        SongId::parse(self.extra.get(AUDIO_ID)?.as_str()?).ok()
+    }
+
     /// "Artist – Title" when the artist is known, else the title.
     pub fn display_name(&self) -> String {
         match &self.artist {
@@ -329,6 +334,13 @@ pub fn numbers_in(v: &serde_json::Value, path: String) -> Vec<(String, &serde_js
 
 /// Most tags a song may have (the cloud's indexed-array limit).
 pub const MAX_TAGS: usize = 1000;
+
+/// `extra` key of the song's audio identity (`songrec_audio::identity`, hex): what finds a
+/// retagged file's song, or this machine's copy of it under other tags. Equal to the id for
+/// songs ingested since songs are identified by their audio; set by `songrec relink` for
+/// older ones.
+pub const AUDIO_ID: &str = "audio_id";
+
 /// Most free-form fields a song may have (the cloud's per-object property limit).
 pub const MAX_EXTRA_FIELDS: usize = 1000;
 /// Most indexed slots the free-form fields may take: one per field plus one per numeric

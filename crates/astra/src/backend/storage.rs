@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use songrec_storage::{
     BatchReport, ChangeCursor, Changes, Embedding, Filter, LibrarySummary, ListQuery, Match,
     ModelInfo, ModelStats, Page, PutOutcome, SavedPlaylist, SearchQuery, SongCount, SongId,
-    SongMetadata, SongRecord, StorageBackend, StorageResult, VersionEntry,
+    SongMetadata, SongRecord, StorageBackend, StorageError, StorageResult, VersionEntry,
 };
 
 use super::AstraBackend;
@@ -41,6 +41,18 @@ impl StorageBackend for AstraBackend {
     /// The cloud holds copies only: a user's file is uploaded.
     async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
         self.astra_put_audio(id, path).await
+    }
+
+    /// The cloud keeps each song's own bytes: another file of the same recording is not kept.
+    async fn link_audio_as(
+        &self,
+        _key: &SongId,
+        _path: &Path,
+        _own: &SongId,
+    ) -> StorageResult<PutOutcome> {
+        Err(StorageError::Unsupported(
+            "the cloud keeps each song's own bytes, not another file of the same recording".into(),
+        ))
     }
 
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {

@@ -537,6 +537,16 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
             .await
     }
 
+    async fn link_audio_as(
+        &self,
+        key: &SongId,
+        path: &Path,
+        own: &SongId,
+    ) -> StorageResult<PutOutcome> {
+        self.write(Op::PutAudio, self.primary.link_audio_as(key, path, own))
+            .await
+    }
+
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
         self.write(Op::PutEmbedding, self.primary.put_embedding(id, embedding))
             .await?;

@@ -58,8 +58,17 @@ impl songrec_sync::engine::LocalFiles for Files {
     fn find(&self, key: &SongId) -> Option<std::path::PathBuf> {
         self.0.find(key).map(std::path::Path::to_path_buf)
     }
-    fn fresh(&self) -> Vec<(SongId, std::path::PathBuf)> {
-        self.0.fresh.clone()
+    fn find_audio(&self, audio: &SongId) -> Option<(std::path::PathBuf, SongId)> {
+        let (path, key) = self.0.find_audio(audio)?;
+        Some((path.to_path_buf(), key.clone()))
+    }
+    fn fresh(&self) -> Vec<songrec_sync::engine::LocalFile> {
+        let file = |f: &songrec_app::music::MusicFile| songrec_sync::engine::LocalFile {
+            path: f.path.clone(),
+            key: f.key.clone(),
+            audio: f.audio.clone(),
+        };
+        self.0.fresh.iter().map(file).collect()
     }
 }
 

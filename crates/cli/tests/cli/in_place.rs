@@ -349,6 +349,36 @@ fn a_second_machine_links_its_own_copy_instead_of_downloading() {
     );
     let out = run(&home_b, &["sync", "--music", music_b.to_str().unwrap()]);
     assert!(out.contains("downloaded 0 new"), "{out}");
+
+    // A retag on A: B plays the same recording from its own file under the old tags, and
+    // downloads nothing.
+    retag(&music_a.join(LAYOUT[0].0), "Frontiers (remastered tags)");
+    let out = run(
+        &home_a,
+        &["ingest", "--embedder", "dsp", music_a.to_str().unwrap()],
+    );
+    assert!(out.contains("1 retagged"), "{out}");
+    run(&home_a, &["sync"]);
+    let frontiers_b = music_b.join(LAYOUT[0].0);
+    let plays_from_b = |want: &str| {
+        let s = songs(&lib_b).remove("01 Frontiers.mp3").unwrap();
+        assert_eq!(s.title, want);
+        assert_eq!(audio_of(&lib_b, &s).unwrap(), frontiers_b, "B's own file");
+    };
+    let out = run(&home_b, &["sync", "--music", music_b.to_str().unwrap()]);
+    assert!(out.contains("1 song linked"), "{out}");
+    assert_eq!(
+        audio_sized_files(&lib_b).len(),
+        1,
+        "nothing more downloaded"
+    );
+    plays_from_b("Frontiers (remastered tags)");
+    // B's file is retagged too: the next sync follows it by itself.
+    retag(&frontiers_b, "Frontiers (B's tags)");
+    let out = run(&home_b, &["sync", "--music", music_b.to_str().unwrap()]);
+    assert!(out.contains("1 song linked"), "{out}");
+    assert_eq!(audio_sized_files(&lib_b).len(), 1);
+    plays_from_b("Frontiers (remastered tags)");
 }
 
 #[test]

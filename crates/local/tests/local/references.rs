@@ -160,3 +160,54 @@ async fn clones_and_copies_replace_a_reference_once_in_place_and_back() {
     drop(b);
     assert_eq!(names(), [format!("{key}.ref.json")]);
 }
+
+#[tokio::test]
+async fn this_machines_copy_under_other_tags_stands_for_the_song_checked_by_its_own_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("Music");
+    // The song's audio as another machine keeps it (key) and this machine's file of the
+    // same recording under other tags (own): other bytes.
+    let (_, key) = song_file(&dir.path().join("elsewhere"), "song.flac", 7);
+    let (mine, own) = song_file(&music, "Artist/01 Song.flac", 11);
+    let b = open(&dir.path().join("lib"), AudioMode::Reference, Some(&music));
+    // A downloaded copy held before is replaced once the reference stands.
+    let (download, _) = song_file(&dir.path().join("dl"), "song.flac", 7);
+    b.put_audio(&key, &download).await.unwrap();
+
+    // A file whose bytes are not the hash given is refused, and nothing changes.
+    let wrong = b.link_audio_as(&key, &mine, &key).await;
+    assert!(
+        matches!(wrong, Err(StorageError::HashMismatch { .. })),
+        "{wrong:?}"
+    );
+    let out = b.link_audio_as(&key, &mine, &own).await.unwrap();
+    assert_eq!(out.kept, AudioMode::Reference);
+    assert!(!out.already_present);
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("lib/data/audio"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [format!("{key}.ref.json")], "the copy is gone");
+
+    // What is served under the song's key is this machine's file, byte for byte.
+    let url = b.audio_url(&key, Duration::from_secs(1)).await.unwrap();
+    assert!(url.ends_with("Artist/01%20Song.flac"), "{url}");
+    let got = dir.path().join("got");
+    b.get_audio(&key, &got).await.unwrap();
+    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(&mine).unwrap());
+    assert!(b.has_audio(&key).await.unwrap());
+
+    // Checked against its own hash: the same size and other bytes is stale.
+    let mut bytes = std::fs::read(&mine).unwrap();
+    bytes[10] ^= 0xff;
+    std::fs::write(&mine, &bytes).unwrap();
+    assert!(stale(b.get_audio(&key, &dir.path().join("o")).await).contains("bytes changed"));
+
+    // A library that keeps copies keeps each song's own bytes: it refuses.
+    let copies = open(&dir.path().join("lib2"), AudioMode::Copy, Some(&music));
+    let own2 = SongId::from_bytes(&bytes);
+    let r = copies.link_audio_as(&key, &mine, &own2).await;
+    assert!(matches!(r, Err(StorageError::Unsupported(_))), "{r:?}");
+    assert!(!copies.has_audio(&key).await.unwrap());
+}

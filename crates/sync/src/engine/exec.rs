@@ -392,30 +392,54 @@ impl Exec<'_> {
     }
 
     /// Links the local side's audio to this machine's files read anew (see
-    /// [`LocalFiles::fresh`]) where the local side holds that audio already (a downloaded
-    /// copy: replaced by the file, which the backend checks byte for byte; a reference that
-    /// holds: left as it is). Audio no song here holds is not linked.
+    /// [`LocalFiles::fresh`]): a file with the bytes of audio held here, or the recording of a
+    /// song here under other tags. A downloaded copy is replaced by the file (which the
+    /// backend checks against the file's own hash); a reference that holds is left as it is.
+    /// Files of no song here are not linked.
     pub(super) async fn link_fresh_files(
         &self,
         files: &dyn super::LocalFiles,
     ) -> Result<(), StorageError> {
-        for (key, path) in files.fresh() {
-            match self.local.has_audio(&key).await {
-                Ok(true) => {}
-                Ok(false) => continue,
+        for file in files.fresh() {
+            let linked = match self.local.has_audio(&file.key).await {
+                Ok(true) => self.local.link_audio(&file.key, &file.path).await,
+                Ok(false) => match self.song_of_audio(file.audio.as_ref()).await? {
+                    Some(m) if m.audio_key() != file.key => {
+                        (self.local)
+                            .link_audio_as(&m.audio_key(), &file.path, &file.key)
+                            .await
+                    }
+                    _ => continue,
+                },
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(_) => continue,
-            }
-            match self.local.link_audio(&key, &path).await {
+            };
+            match linked {
                 Ok(out) if !out.already_present => {
                     self.linked.fetch_add(1, Ordering::SeqCst);
                 }
                 Ok(_) => {}
                 Err(e) if e.is_fatal() => return Err(e),
-                Err(e) => tracing::warn!("{}: not linked: {e}", path.display()),
+                Err(e) => tracing::warn!("{}: not linked: {e}", file.path.display()),
             }
         }
         Ok(())
+    }
+
+    /// The local song whose audio identity is `audio` (its id, for songs identified by their
+    /// audio).
+    async fn song_of_audio(
+        &self,
+        audio: Option<&SongId>,
+    ) -> Result<Option<SongMetadata>, StorageError> {
+        let Some(audio) = audio else {
+            return Ok(None);
+        };
+        match self.local.get_metadata(audio).await {
+            Ok(m) => Ok(m.filter(|m| m.audio_identity().is_none_or(|a| a == *audio))),
+            Err(e) if e.is_fatal() => Err(e),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Puts a song's audio, kept under its file's content hash on the `from` side, onto the
@@ -425,10 +449,25 @@ impl Exec<'_> {
     async fn move_audio(&self, from: Side, metadata: &SongMetadata) -> Result<(), StorageError> {
         let (src, dst) = (self.side(from), self.side(from.other()));
         let key = metadata.audio_key();
-        if from.other() == Side::Local
-            && let Some(path) = self.opts.local_files.as_ref().and_then(|f| f.find(&key))
-        {
-            match dst.link_audio(&key, &path).await {
+        // This machine's file of the same bytes, else of the same recording under other tags.
+        let here = (from.other() == Side::Local)
+            .then_some(self.opts.local_files.as_ref())
+            .flatten()
+            .and_then(|f| {
+                let same_bytes = f.find(&key).map(|p| (p, None));
+                same_bytes.or_else(|| {
+                    let audio = metadata
+                        .audio_identity()
+                        .unwrap_or_else(|| metadata.id.clone());
+                    f.find_audio(&audio).map(|(p, own)| (p, Some(own)))
+                })
+            });
+        if let Some((path, own)) = here {
+            let linked = match &own {
+                None => dst.link_audio(&key, &path).await,
+                Some(own) => dst.link_audio_as(&key, &path, own).await,
+            };
+            match linked {
                 Ok(_) => {
                     self.linked.fetch_add(1, Ordering::SeqCst);
                     self.wrote();

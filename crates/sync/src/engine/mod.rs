@@ -68,19 +68,37 @@ pub struct SyncOptions {
     pub local_files: Option<Arc<dyn LocalFiles>>,
 }
 
-/// Finds this machine's own copy of a file (`sync --music`): a folder of the user's music,
-/// indexed by the SHA-256 of each file's bytes.
+/// Finds this machine's own copy of a song's audio (`sync --music`): a folder of the user's
+/// music, indexed by the SHA-256 of each file's bytes and by its audio identity.
 pub trait LocalFiles: Send + Sync + fmt::Debug {
     /// A file here whose bytes hash to `key` (the audio key of a song), if one is known. The
     /// caller links it with [`StorageBackend::link_audio`], which checks the bytes again.
     fn find(&self, key: &SongId) -> Option<PathBuf>;
 
-    /// The files read anew since the last index of the folder (new, or changed: a retag), by
-    /// key: a song whose audio here is a downloaded copy is linked to such a file after the
-    /// run, so a file that appears (or is retagged to match) replaces the copy by itself.
-    fn fresh(&self) -> Vec<(SongId, PathBuf)> {
+    /// A file here holding the recording whose audio identity is `audio` (a song's id) under
+    /// any tags, with the hash of its bytes. The caller links it with
+    /// [`StorageBackend::link_audio_as`], which checks the bytes against that hash.
+    fn find_audio(&self, audio: &SongId) -> Option<(PathBuf, SongId)> {
+        let _ = audio;
+        None
+    }
+
+    /// The files read anew since the last index of the folder (new, or changed: a retag): a
+    /// song whose audio here is a downloaded copy is linked to such a file after the run, so
+    /// a file that appears (or is retagged) replaces the copy by itself.
+    fn fresh(&self) -> Vec<LocalFile> {
         Vec::new()
     }
+}
+
+/// A file of this machine's music folder ([`LocalFiles::fresh`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalFile {
+    pub path: PathBuf,
+    /// The SHA-256 of its bytes.
+    pub key: SongId,
+    /// Its audio identity, when its stream could be read.
+    pub audio: Option<SongId>,
 }
 
 impl SyncOptions {
