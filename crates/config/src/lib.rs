@@ -350,25 +350,6 @@ impl Default for MpdConfig {
     }
 }
 
-impl MpdConfig {
-    /// The radio's numbers are in range.
-    fn check(&self) -> StorageResult<()> {
-        let checks = [
-            ("ahead", self.ahead as f64, 1.0, 1000.0),
-            ("skip_secs", self.skip_secs, 0.0, 86_400.0),
-            ("skip_fraction", self.skip_fraction, 0.0, 1.0),
-        ];
-        for (name, v, lo, hi) in checks {
-            if !(lo..=hi).contains(&v) {
-                return Err(StorageError::InvalidInput(format!(
-                    "[mpd] {name} = {v} is out of range; use {lo}..={hi}"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct StorageSection {
@@ -616,9 +597,6 @@ impl Config {
                 *slot = v;
             }
         }
-        if let Some(v) = get("ASTRA_DB_APPLICATION_TOKEN") {
-            cfg.astra.token = Secret::new(v);
-        }
         if let Some(v) = get("ASTRA_DB_ALLOW_HTTP") {
             cfg.astra.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
         }
@@ -628,14 +606,16 @@ impl Config {
         if let Some(v) = get("SONGREC_S3_ALLOW_HTTP") {
             cfg.s3.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
         }
-        if let Some(v) = get("AWS_SECRET_ACCESS_KEY") {
-            cfg.s3.secret_access_key = Secret::new(v);
-        }
-        if let Some(v) = get("SONGREC_SUBSONIC_PASSWORD") {
-            cfg.subsonic.password = Secret::new(v);
-        }
-        if let Some(v) = get("SONGREC_SUBSONIC_API_KEY") {
-            cfg.subsonic.api_key = Secret::new(v);
+        // Secrets: from the environment (or `.env`) only.
+        for (key, slot) in [
+            ("ASTRA_DB_APPLICATION_TOKEN", &mut cfg.astra.token),
+            ("AWS_SECRET_ACCESS_KEY", &mut cfg.s3.secret_access_key),
+            ("SONGREC_SUBSONIC_PASSWORD", &mut cfg.subsonic.password),
+            ("SONGREC_SUBSONIC_API_KEY", &mut cfg.subsonic.api_key),
+        ] {
+            if let Some(v) = get(key) {
+                *slot = Secret::new(v);
+            }
         }
         for (key, slot) in [
             ("SONGREC_LIBRARY", &mut cfg.local.path),
@@ -755,14 +735,28 @@ impl Config {
             ),
         ];
         for (name, v, lo, hi) in checks {
-            if !(lo..=hi).contains(&v) {
-                return Err(StorageError::InvalidInput(format!(
-                    "{name} = {v} is out of range; use {lo}..={hi}"
-                )));
-            }
+            in_range(name, v, lo, hi)?;
         }
-        self.mpd.check()
+        let mpd = [
+            ("[mpd] ahead", self.mpd.ahead as f64, 1.0, 1000.0),
+            ("[mpd] skip_secs", self.mpd.skip_secs, 0.0, 86_400.0),
+            ("[mpd] skip_fraction", self.mpd.skip_fraction, 0.0, 1.0),
+        ];
+        for (name, v, lo, hi) in mpd {
+            in_range(name, v, lo, hi)?;
+        }
+        Ok(())
     }
+}
+
+/// `name = v` is within `lo..=hi`; else an error naming the setting and its range.
+fn in_range<T: PartialOrd + Copy + fmt::Display>(name: &str, v: T, lo: T, hi: T) -> StorageResult<()> {
+    if (lo..=hi).contains(&v) {
+        return Ok(());
+    }
+    Err(StorageError::InvalidInput(format!(
+        "{name} = {v} is out of range; use {lo}..={hi}"
+    )))
 }
 
 /// A count read from the environment: digits, `_` allowed as a separator.

@@ -70,69 +70,56 @@ pub trait LayerExt: StorageBackend + Sized {
 
 impl<B: StorageBackend> LayerExt for B {}
 
-/// The trait's operations, as seen by layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(missing_docs)]
-pub enum Op {
-    PutAudio,
-    GetAudio,
-    AudioUrl,
-    HasAudio,
-    DeleteAudio,
-    PutEmbedding,
-    GetEmbedding,
-    Search,
-    Models,
-    PutMetadata,
-    GetMetadata,
-    List,
-    Count,
-    DeleteSong,
-    PutPlaylist,
-    GetPlaylist,
-    ListPlaylists,
-    PutSongs,
-    GetMetadataMany,
-    ListVersions,
-    VersionsOf,
-    IdsWithPrefix,
-    ChangesSince,
-    Summary,
-    Flush,
+/// Declares [`Op`] and its names (the trait method each variant stands for).
+macro_rules! ops {
+    ($($op:ident $name:literal,)*) => {
+        /// The trait's operations, as seen by layers.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[allow(missing_docs)]
+        pub enum Op {
+            $($op,)*
+        }
+
+        impl Op {
+            /// The trait method's name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$op => $name,)*
+                }
+            }
+        }
+    };
+}
+
+ops! {
+    PutAudio "put_audio",
+    GetAudio "get_audio",
+    AudioUrl "audio_url",
+    HasAudio "has_audio",
+    DeleteAudio "delete_audio",
+    PutEmbedding "put_embedding",
+    GetEmbedding "get_embedding",
+    Search "search",
+    Models "models",
+    PutMetadata "put_metadata",
+    GetMetadata "get_metadata",
+    List "list",
+    Count "count",
+    DeleteSong "delete_song",
+    PutPlaylist "put_playlist",
+    GetPlaylist "get_playlist",
+    ListPlaylists "list_playlists",
+    PutSongs "put_songs",
+    GetMetadataMany "get_metadata_many",
+    ListVersions "list_versions",
+    VersionsOf "versions_of",
+    IdsWithPrefix "ids_with_prefix",
+    ChangesSince "changes_since",
+    Summary "summary",
+    Flush "flush",
 }
 
 impl Op {
-    /// The trait method's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::PutAudio => "put_audio",
-            Self::GetAudio => "get_audio",
-            Self::AudioUrl => "audio_url",
-            Self::HasAudio => "has_audio",
-            Self::DeleteAudio => "delete_audio",
-            Self::PutEmbedding => "put_embedding",
-            Self::GetEmbedding => "get_embedding",
-            Self::Search => "search",
-            Self::Models => "models",
-            Self::PutMetadata => "put_metadata",
-            Self::GetMetadata => "get_metadata",
-            Self::List => "list",
-            Self::Count => "count",
-            Self::DeleteSong => "delete_song",
-            Self::PutPlaylist => "put_playlist",
-            Self::GetPlaylist => "get_playlist",
-            Self::ListPlaylists => "list_playlists",
-            Self::PutSongs => "put_songs",
-            Self::GetMetadataMany => "get_metadata_many",
-            Self::ListVersions => "list_versions",
-            Self::VersionsOf => "versions_of",
-            Self::IdsWithPrefix => "ids_with_prefix",
-            Self::ChangesSince => "changes_since",
-            Self::Summary => "summary",
-            Self::Flush => "flush",
-        }
-    }
-
     /// Whether repeating the write after it succeeded returns exactly the same answer.
     pub fn repeat_gives_same_answer(self) -> bool {
         matches!(
@@ -199,7 +186,6 @@ macro_rules! delegate_backend {
             }
         }
         impl<B> $ty<B> {
-            /// The wrapped backend.
             pub fn inner(&self) -> &B {
                 &self.inner
             }
