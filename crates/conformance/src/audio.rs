@@ -122,6 +122,46 @@ pub async fn link_audio_leaves_the_file(b: &dyn StorageBackend) {
     );
 }
 
+/// `link_audio_as` keeps this machine's file of a song's recording under other tags (other
+/// bytes) under the song's key, checked against the file's own hash, or refuses with
+/// `Unsupported` and stores nothing (a backend that keeps copies). Where it keeps the file,
+/// what is read back is the file's own bytes, a wrong hash is refused, and deleting the audio
+/// leaves the file as it was.
+pub async fn link_audio_as_serves_this_file_or_refuses(b: &dyn StorageBackend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let music = dir.path().join("Music");
+    std::fs::create_dir_all(&music).expect("mkdir");
+    let key = SongId::from_bytes(b"the song's bytes on another machine");
+    let bytes: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let mine = music.join("01 Song (other tags).flac");
+    std::fs::write(&mine, &bytes).expect("write");
+    let own = SongId::from_bytes(&bytes);
+
+    match b.link_audio_as(&key, &mine, &own).await {
+        Err(StorageError::Unsupported(_)) => {
+            assert!(!b.has_audio(&key).await.expect("has_audio"), "nothing kept");
+        }
+        Err(e) => panic!("link_audio_as: {e}"),
+        Ok(out) => {
+            assert_eq!(out.bytes, bytes.len() as u64);
+            assert!(b.has_audio(&key).await.expect("has_audio"));
+            let dest = dir.path().join("back.flac");
+            b.get_audio(&key, &dest).await.expect("get_audio");
+            assert_eq!(std::fs::read(&dest).expect("read back"), bytes);
+            let other = SongId::from_bytes(b"another song");
+            let err = b.link_audio_as(&other, &mine, &key).await;
+            assert!(
+                matches!(err, Err(StorageError::HashMismatch { .. })),
+                "a wrong hash: {err:?}"
+            );
+            assert!(!b.has_audio(&other).await.expect("has_audio"));
+            assert!(b.delete_audio(&key).await.expect("delete_audio"));
+            assert!(!b.has_audio(&key).await.expect("has_audio"));
+        }
+    }
+    assert_eq!(std::fs::read(&mine).expect("file still there"), bytes);
+}
+
 fn check_no_temp_files(dir: &Path) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -209,6 +209,7 @@ pub async fn run_all(b: &dyn StorageBackend) {
     invalid_queries(b).await;
     audio_roundtrip(b).await;
     link_audio_leaves_the_file(b).await;
+    link_audio_as_serves_this_file_or_refuses(b).await;
     delete_leaves_tombstone(b).await;
     change_feed(b).await;
     summary_adds_up(b).await;

@@ -54,6 +54,7 @@ async fn every_audio_mode_passes_the_audio_conformance() {
         let b = LocalBackend::open_with(dir.path(), opts).expect("open");
         songrec_conformance::audio_roundtrip(&b).await;
         songrec_conformance::link_audio_leaves_the_file(&b).await;
+        songrec_conformance::link_audio_as_serves_this_file_or_refuses(&b).await;
         songrec_conformance::delete_leaves_tombstone(&b).await;
     }
 }
