@@ -251,10 +251,7 @@ impl Pack {
     /// The checksum of the committed bytes, computed now if not known (a pack of a manifest
     /// written before checksums were recorded is trusted as it is, as it was then).
     pub fn content_crc(&mut self) -> StorageResult<u32> {
-        let c = match self.crc {
-            Some(c) => c,
-            None => self.crc_from(0, 0)?,
-        };
+        let c = self.crc.map_or_else(|| self.crc_from(0, 0), Ok)?;
         self.crc = Some(c);
         Ok(c)
     }

@@ -88,7 +88,7 @@ impl Indexing {
 /// let info = CollectionInfo { name: "songs".into(), dimension: Some(512), metric: None, options: None };
 /// assert_eq!(info.dimension, Some(512));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CollectionInfo {
     pub name: String,
     /// Vector dimension (explain only; accepts the `size` alias).
@@ -104,9 +104,7 @@ impl CollectionInfo {
         match v {
             Value::String(name) => Ok(Self {
                 name: name.clone(),
-                dimension: None,
-                metric: None,
-                options: None,
+                ..Self::default()
             }),
             Value::Object(o) => {
                 let name = o
@@ -264,7 +262,7 @@ impl UpdateOptions {
     pub fn upsert() -> Self {
         Self {
             upsert: true,
-            sort: None,
+            ..Self::default()
         }
     }
 }
@@ -279,7 +277,6 @@ impl UpdateOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateResult {
     pub matched_count: u64,
-    /// Documents changed.
     pub modified_count: u64,
     /// `_id` of an upserted document.
     pub upserted_id: Option<Value>,
@@ -295,7 +292,6 @@ pub struct UpdateResult {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateManyResult {
     pub matched_count: u64,
-    /// Documents changed.
     pub modified_count: u64,
     /// `updateMany` calls it took (one page each).
     pub requests: u64,
@@ -367,7 +363,6 @@ impl Collection {
         &self.name
     }
 
-    /// The client this handle uses.
     pub fn client(&self) -> &DataApiClient {
         &self.client
     }
@@ -522,11 +517,11 @@ impl Collection {
     }
 
     /// `deleteMany`, repeated while the server reports `moreData`. An empty filter is
-    /// refused (use [`Collection::delete_all`]).
+    /// refused.
     pub async fn delete_many(&self, filter: Value) -> Result<DeleteManyResult, DataApiError> {
         let filter = non_empty_filter(
             filter,
-            "delete_many with an empty filter would delete everything; use delete_all",
+            "delete_many with an empty filter would delete everything",
         )?;
         let body = json!({ "filter": filter });
         let mut out = DeleteManyResult::default();
@@ -543,25 +538,6 @@ impl Collection {
             if idle_rounds >= 3 {
                 return Err(DataApiError::Decode(
                     "deleteMany keeps reporting moreData without deleting anything".into(),
-                ));
-            }
-        }
-    }
-
-    /// Deletes every document (`deleteMany` with an empty filter; the server does not report
-    /// a count).
-    pub async fn delete_all(&self) -> Result<(), DataApiError> {
-        let mut rounds = 0;
-        loop {
-            let resp = self.command("deleteMany", json!({}), true).await?;
-            rounds += 1;
-            if !resp.status_flag("moreData") {
-                return Ok(());
-            }
-            if rounds >= 10_000 {
-                return Err(DataApiError::Decode(
-                    "deleteMany with an empty filter still reports moreData after 10000 rounds"
-                        .into(),
                 ));
             }
         }

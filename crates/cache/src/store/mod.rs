@@ -51,6 +51,20 @@ use counters::*;
 pub use counters::{CacheCounters, CacheStats};
 use index::*;
 
+/// One process's handle on a cache folder. Every method is blocking (file and SQLite I/O);
+/// call it from `spawn_blocking` in async code. Shareable across threads.
+///
+/// ```
+/// use songrec_cache::CacheStore;
+/// use songrec_storage::{Embedding, ModelInfo, SongId};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = CacheStore::open(dir.path(), 1 << 20).unwrap();
+/// let id = SongId::from_bytes(b"song");
+/// let e = Embedding::new(ModelInfo::new("m", "1", 2), vec![0.5, 1.0]).unwrap();
+/// store.put_embedding("lib", &id, &e, true).unwrap();
+/// assert_eq!(store.get_embedding("lib", &id, &e.model).unwrap(), Some(e));
+/// assert_eq!(store.stats().unwrap().session.hits, 1);
+/// ```
 pub struct CacheStore {
     root: PathBuf,
     max_bytes: u64,
