@@ -24,8 +24,6 @@ use tokio::io::AsyncWriteExt;
 use crate::AppError;
 use crate::ingest::{IngestOptions, NoProgress, Outcome};
 
-/// The public iTunes Search API.
-pub const DEFAULT_BASE_URL: &str = "https://itunes.apple.com";
 /// The API's largest `limit`.
 pub const MAX_LIMIT: usize = 200;
 /// Largest preview accepted (they are about 1 MB).
@@ -43,7 +41,6 @@ pub enum PreviewError {
     #[error("searching the iTunes Search API ({url}) failed: {message}")]
     Search {
         url: String,
-        /// What happened.
         message: String,
     },
     /// The search answer was larger than [`MAX_SEARCH_BYTES`]: reading stopped there.
@@ -63,10 +60,9 @@ pub enum PreviewError {
     App(#[from] AppError),
 }
 
-/// How to fetch.
 #[derive(Clone)]
 pub struct PreviewOptions {
-    /// API base URL (`/search` is appended), e.g. [`DEFAULT_BASE_URL`].
+    /// API base URL (`/search` is appended), e.g. `https://itunes.apple.com`.
     pub base_url: String,
     /// Tracks to ask for (1..=200).
     pub limit: usize,
@@ -173,17 +169,14 @@ pub enum PreviewOutcome {
     },
 }
 
-/// One track's report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PreviewReport {
     pub track: Track,
-    /// What happened.
     #[serde(flatten)]
     pub outcome: PreviewOutcome,
 }
 
 impl PreviewReport {
-    /// Whether the track failed.
     pub fn failed(&self) -> bool {
         matches!(self.outcome, PreviewOutcome::Failed { .. })
     }
@@ -307,7 +300,6 @@ pub async fn search(
 enum Capped {
     /// More than the cap arrived (or was announced).
     TooLarge,
-    /// The transfer failed.
     Http(reqwest::Error),
 }
 

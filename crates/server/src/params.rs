@@ -6,11 +6,6 @@ use songrec_app::similar::Choice;
 
 use crate::error::{ApiError, ApiResult};
 
-/// The filter parameters every listing and search accepts (same as `songrec list`).
-pub const FILTER_PARAMS: &[&str] = &[
-    "genre", "artist", "album", "key", "bpm", "duration", "tag", "where",
-];
-
 /// Decoded `name=value` pairs of a query string.
 ///
 /// ```
@@ -105,7 +100,8 @@ impl Params {
         Ok(self.one(name)?.filter(|s| !s.trim().is_empty()))
     }
 
-    /// The filter parameters ([`FILTER_PARAMS`]); empty values mean "no filter".
+    /// The filter parameters every listing and search accepts (as `songrec list`); empty
+    /// values mean "no filter".
     pub fn filter(&mut self) -> ApiResult<FilterSpec> {
         Ok(FilterSpec {
             genre: self.text("genre")?,

@@ -72,19 +72,15 @@ fn canonical(name: &str) -> AppResult<&'static str> {
 pub fn by_name_with(name: &str, cfg: &EmbedderConfig) -> AppResult<Arc<dyn Embedder>> {
     match canonical(name)? {
         "dsp" => Ok(Arc::new(DspEmbedder::new())),
-        "mix" => {
-            let mix = MixConfig::with_musicnn(musicnn_config(cfg)?);
-            Ok(Arc::new(MixEmbedder::new(&mix)?))
+        mix @ ("mix" | "mix@3" | "mix@2" | "mix@1") => {
+            let version = match mix {
+                "mix@3" => MixConfig::v3,
+                "mix@2" => MixConfig::v2,
+                "mix@1" => MixConfig::v1,
+                _ => MixConfig::with_musicnn,
+            };
+            Ok(Arc::new(MixEmbedder::new(&version(musicnn_config(cfg)?))?))
         }
-        "mix@3" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v3(musicnn_config(
-            cfg,
-        )?))?)),
-        "mix@2" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v2(musicnn_config(
-            cfg,
-        )?))?)),
-        "mix@1" => Ok(Arc::new(MixEmbedder::new(&MixConfig::v1(musicnn_config(
-            cfg,
-        )?))?)),
         "aisfx" => Ok(Arc::new(AisfxEmbedder::new(&AisfxConfig {
             runtime: runtime_choice(cfg)?.runtime,
             ..AisfxConfig::default()

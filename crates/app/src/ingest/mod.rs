@@ -167,6 +167,9 @@ impl IngestSummary {
         progress.finished(&r);
         self.files.push(r);
     }
+    fn report_outcome(&mut self, progress: &Progress, path: PathBuf, outcome: Outcome) {
+        self.report(progress, FileReport { path, outcome });
+    }
     fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.files.iter().filter(|r| f(&r.outcome)).count()
     }
@@ -320,19 +323,12 @@ pub async fn ingest(
                 if s.ino == 0 {
                     state.insert(path.clone(), s.restamped(&now));
                 }
-                let r = FileReport {
-                    path: path.clone(),
-                    outcome: Outcome::Unchanged,
-                };
-                summary.report(&*progress, r);
+                summary.report_outcome(&*progress, path.clone(), Outcome::Unchanged);
             }
             // A song deleted from the library while its file stayed: the deletion sticks.
             (Some(s), Some(now)) if s.matches(&now) && deleted.contains(&s.id) && !opts.readd => {
-                let r = FileReport {
-                    path: path.clone(),
-                    outcome: Outcome::Deleted { id: s.id.clone() },
-                };
-                summary.report(&*progress, r);
+                let outcome = Outcome::Deleted { id: s.id.clone() };
+                summary.report_outcome(&*progress, path.clone(), outcome);
             }
             _ => candidates.push(path.clone()),
         }
@@ -423,11 +419,8 @@ pub async fn ingest(
                 // The same audio at two paths in one run: store it once.
                 if !added_this_run.insert(id.clone()) {
                     state.insert(path.clone(), seen);
-                    let r = FileReport {
-                        path,
-                        outcome: Outcome::AlreadyInLibrary { id },
-                    };
-                    summary.report(&*progress, r);
+                    let outcome = Outcome::AlreadyInLibrary { id };
+                    summary.report_outcome(&*progress, path, outcome);
                     continue;
                 }
                 summary.audio_secs += analysis.info.duration_secs;
@@ -636,7 +629,7 @@ async fn store_batch(
         if matches!(outcome, Outcome::Added { .. }) {
             state.insert(path.clone(), seen);
         }
-        summary.report(progress, FileReport { path, outcome });
+        summary.report_outcome(progress, path, outcome);
     }
     Ok(())
 }

@@ -217,6 +217,14 @@ pub struct Ledger {
     conn: Mutex<Connection>,
 }
 
+/// An SQLite failure on the ledger at `path`.
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> LedgerError + Copy + '_ {
+    move |source| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -230,10 +238,7 @@ impl Ledger {
                 source,
             })?;
         }
-        let sql = |source| LedgerError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let sql = sql_error(path);
         let mut conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
@@ -251,10 +256,7 @@ impl Ledger {
     }
 
     fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
-        let sql = |source| LedgerError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let sql = sql_error(path);
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
@@ -285,10 +287,7 @@ impl Ledger {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, LedgerError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn).map_err(|source| LedgerError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })
+        f(&mut conn).map_err(sql_error(&self.path))
     }
 
     /// Starts a run: earlier unfinished runs of the same pair are marked interrupted (the

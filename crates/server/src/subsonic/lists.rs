@@ -47,10 +47,7 @@ fn years(c: &Call<'_>, required: bool) -> Result<Option<(i64, i64)>, Fail> {
 }
 
 fn in_years(y: Option<i64>, range: Option<(i64, i64)>) -> bool {
-    match range {
-        None => true,
-        Some((a, b)) => y.is_some_and(|y| y >= a.min(b) && y <= a.max(b)),
-    }
+    range.is_none_or(|(a, b)| y.is_some_and(|y| y >= a.min(b) && y <= a.max(b)))
 }
 
 /// `getAlbumList` (`id3` false: albums as directories) and `getAlbumList2`.
