@@ -28,67 +28,73 @@ pub enum BenchWhat {
     /// against the exact answer, latency, build time, index bytes, peak resident memory). The
     /// vectors and queries are left as `vectors.npy` and `queries.npy` in each library folder
     /// for `scripts/eval/faiss_search.py`.
-    Search {
-        /// Library sizes.
-        #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000], value_parser = crate::args::bench_songs)]
-        songs: Vec<usize>,
-        /// Vector dimension.
-        #[arg(long, default_value_t = 512, value_parser = crate::args::dim)]
-        dim: usize,
-        /// Results per query.
-        #[arg(short, long, default_value_t = 10, value_parser = crate::args::at_least_one)]
-        k: usize,
-        /// Queries per size.
-        #[arg(long, default_value_t = 50, value_parser = crate::args::at_least_one)]
-        queries: usize,
-        /// Keep the generated libraries here (reused when present) instead of a temp folder.
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Spread of each synthetic cluster around its centre, per coordinate (centres have
-        /// spread 1): larger is harder for the approximate index.
-        #[arg(long, default_value_t = 0.6)]
-        spread: f32,
-        /// ef_search values to measure the approximate index at (default: the one the library
-        /// would use at that size, `[local] ann_ef_search = 0`); each gets a recall/latency line.
-        #[arg(long, value_delimiter = ',', value_parser = crate::args::ef)]
-        ef_search: Vec<usize>,
-        /// Reuse an approximate index already built in the library folder instead of
-        /// rebuilding (and timing) it.
-        #[arg(long)]
-        keep_index: bool,
-        /// ef_construction of the index built (default: the library's).
-        #[arg(long, value_parser = crate::args::ef)]
-        ef_construction: Option<usize>,
-    },
+    Search(SearchBench),
     /// Decode + analysis speed on generated songs or given files (one thread, then `ingest` on
     /// every core), with bliss-audio on the same files when its harness is given.
-    Ingest {
-        /// Embedders to run: dsp, mix (the default of `ingest`), musicnn, aisfx or both (musicnn on the runtime `ingest` would use:
-        /// ONNX Runtime when configured or installed, else tract; `songrec doctor` says which).
-        /// With mix alone, each song's CPU time is printed stage by stage (decode, resample,
-        /// DSP, musicnn, aisfx, file hash, audio identity, fingerprint; the writes as the rest of
-        /// `ingest -j 1`) with each network's GFLOP/s against this core's peak.
-        #[arg(long, default_value = "dsp")]
-        embedder: String,
-        /// Number of songs.
-        #[arg(long, default_value_t = 8, value_parser = crate::args::per_style)]
-        songs: usize,
-        /// Length of each song in seconds.
-        #[arg(long, default_value_t = 180.0, value_parser = crate::args::song_seconds)]
-        seconds: f32,
-        /// Bench these audio files (the files directly in DIR, symlinks followed) instead of
-        /// generated songs: real music is slower to decode than synthesised.
-        #[arg(long, value_name = "DIR")]
-        files: Option<PathBuf>,
-        /// The bliss-audio harness (`scripts/eval/bliss_harness`, built outside the workspace:
-        /// `cargo build --release` there), run on the same files on one core, printed beside.
-        #[arg(long, value_name = "BINARY")]
-        bliss: Option<PathBuf>,
-        /// With `--embedder mix`: rounds of the per-stage measurement, each songrec then
-        /// bliss-audio (when given) on the same files; medians are printed.
-        #[arg(long, default_value_t = 1, value_parser = crate::args::at_least_one)]
-        rounds: usize,
-    },
+    Ingest(IngestBench),
+}
+
+#[derive(Args, Debug)]
+pub struct SearchBench {
+    /// Library sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000], value_parser = crate::args::bench_songs)]
+    songs: Vec<usize>,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 512, value_parser = crate::args::dim)]
+    dim: usize,
+    /// Results per query.
+    #[arg(short, long, default_value_t = 10, value_parser = crate::args::at_least_one)]
+    k: usize,
+    /// Queries per size.
+    #[arg(long, default_value_t = 50, value_parser = crate::args::at_least_one)]
+    queries: usize,
+    /// Keep the generated libraries here (reused when present) instead of a temp folder.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Spread of each synthetic cluster around its centre, per coordinate (centres have
+    /// spread 1): larger is harder for the approximate index.
+    #[arg(long, default_value_t = 0.6)]
+    spread: f32,
+    /// ef_search values to measure the approximate index at (default: the one the library
+    /// would use at that size, `[local] ann_ef_search = 0`); each gets a recall/latency line.
+    #[arg(long, value_delimiter = ',', value_parser = crate::args::ef)]
+    ef_search: Vec<usize>,
+    /// Reuse an approximate index already built in the library folder instead of
+    /// rebuilding (and timing) it.
+    #[arg(long)]
+    keep_index: bool,
+    /// ef_construction of the index built (default: the library's).
+    #[arg(long, value_parser = crate::args::ef)]
+    ef_construction: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct IngestBench {
+    /// Embedders to run: dsp, mix (the default of `ingest`), musicnn, aisfx or both (musicnn on the runtime `ingest` would use:
+    /// ONNX Runtime when configured or installed, else tract; `songrec doctor` says which).
+    /// With mix alone, each song's CPU time is printed stage by stage (decode, resample,
+    /// DSP, musicnn, aisfx, file hash, audio identity, fingerprint; the writes as the rest of
+    /// `ingest -j 1`) with each network's GFLOP/s against this core's peak.
+    #[arg(long, default_value = "dsp")]
+    embedder: String,
+    /// Number of songs.
+    #[arg(long, default_value_t = 8, value_parser = crate::args::per_style)]
+    songs: usize,
+    /// Length of each song in seconds.
+    #[arg(long, default_value_t = 180.0, value_parser = crate::args::song_seconds)]
+    seconds: f32,
+    /// Bench these audio files (the files directly in DIR, symlinks followed) instead of
+    /// generated songs: real music is slower to decode than synthesised.
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
+    /// The bliss-audio harness (`scripts/eval/bliss_harness`, built outside the workspace:
+    /// `cargo build --release` there), run on the same files on one core, printed beside.
+    #[arg(long, value_name = "BINARY")]
+    bliss: Option<PathBuf>,
+    /// With `--embedder mix`: rounds of the per-stage measurement, each songrec then
+    /// bliss-audio (when given) on the same files; medians are printed.
+    #[arg(long, default_value_t = 1, value_parser = crate::args::at_least_one)]
+    rounds: usize,
 }
 
 /// Centres of the synthetic mixture (the same for the library and the queries).
@@ -248,24 +254,17 @@ fn bench_extra(m: &mut SongMetadata, i: usize) {
         .insert("style_tags".into(), serde_json::Value::Array(tags));
 }
 
-async fn bench_search(
-    sizes: &[usize],
-    dim: usize,
-    k: usize,
-    queries: usize,
-    dir: Option<&Path>,
-    spread: f32,
-    ann: &AnnRun,
-) -> Result<u8> {
+async fn bench_search(a: &SearchBench) -> Result<u8> {
+    let (dim, k, queries, spread) = (a.dim, a.k, a.queries, a.spread);
     let tmp = tempfile::tempdir()?;
-    let base: PathBuf = dir.map_or_else(|| tmp.path().to_path_buf(), Path::to_path_buf);
+    let base: PathBuf = a.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let model = ModelInfo::new("bench", "1", dim);
     let bw = read_bandwidth();
     println!(
         "single-core read bandwidth: {:.1} GB/s (measured)",
         bw / 1e9
     );
-    for &n in sizes {
+    for &n in &a.songs {
         let lib = if spread == 0.6 {
             base.join(format!("lib-{n}x{dim}-mixture"))
         } else {
@@ -321,20 +320,15 @@ async fn bench_search(
 
         // Whole process: `songrec similar <id> -k 10 --exact` against the library.
         similar_processes(&lib, n, k, &model, true)?;
-        bench_ann(&lib, n, dim, k, queries, spread, &model, ann).await?;
+        bench_ann(&lib, n, &model, a).await?;
         similar_processes(&lib, n, k, &model, false)?;
     }
     Ok(exit::OK)
 }
 
-async fn bench_ingest(
-    songs: usize,
-    seconds: f32,
-    embedder: &str,
-    given: Option<&Path>,
-    bliss: Option<&Path>,
-    rounds: usize,
-) -> Result<u8> {
+async fn bench_ingest(a: &IngestBench) -> Result<u8> {
+    let (embedder, seconds) = (a.embedder.as_str(), a.seconds);
+    let (given, bliss) = (a.files.as_deref(), a.bliss.as_deref());
     let embedders = songrec_app::embedders::parse_list(embedder)?;
     let env = songrec_config::process_env();
     let cfg = songrec_config::Config::from_sources(None, &env)?;
@@ -369,7 +363,7 @@ async fn bench_ingest(
             files.push(copy);
         }
     }
-    for i in 0..if given.is_some() { 0 } else { songs } {
+    for i in 0..if given.is_some() { 0 } else { a.songs } {
         let style = songrec_audio::synth::STYLES[i % songrec_audio::synth::STYLES.len()];
         let spec = songrec_audio::synth::SongSpec::for_style(style, i as u64, seconds);
         let wav = dir.path().join(format!("{i}.wav"));
@@ -410,7 +404,7 @@ async fn bench_ingest(
             mix: &mix,
             bliss,
             music: &music,
-            rounds,
+            rounds: a.rounds,
         };
         let analysis = super::bench_stages::run(&files, &stages)?;
         drop(mix);
@@ -582,26 +576,10 @@ fn similar_processes(lib: &Path, n: usize, k: usize, model: &ModelInfo, exact: b
     Ok(())
 }
 
-/// How `bench search` treats the approximate index.
-struct AnnRun {
-    ef_search: Vec<usize>,
-    keep_index: bool,
-    ef_construction: Option<usize>,
-}
-
 /// The approximate index on one library: build, then recall@k and latency against the exact
 /// scan, index bytes and the peak resident memory of a search phase.
-#[allow(clippy::too_many_arguments)]
-async fn bench_ann(
-    lib: &Path,
-    n: usize,
-    dim: usize,
-    k: usize,
-    queries: usize,
-    spread: f32,
-    model: &ModelInfo,
-    run: &AnnRun,
-) -> Result<()> {
+async fn bench_ann(lib: &Path, n: usize, model: &ModelInfo, run: &SearchBench) -> Result<()> {
+    let (dim, k, queries, spread) = (run.dim, run.k, run.queries, run.spread);
     let defaults = factory::AnnOptions::default();
     let o = factory::AnnOptions {
         min_vectors: 1,
@@ -719,41 +697,7 @@ async fn bench_ann(
 
 pub async fn run(args: &BenchArgs) -> Result<u8> {
     match &args.what {
-        BenchWhat::Search {
-            songs,
-            dim,
-            k,
-            queries,
-            dir,
-            spread,
-            ef_search,
-            keep_index,
-            ef_construction,
-        } => {
-            let ann = AnnRun {
-                ef_search: ef_search.clone(),
-                keep_index: *keep_index,
-                ef_construction: *ef_construction,
-            };
-            bench_search(songs, *dim, *k, *queries, dir.as_deref(), *spread, &ann).await
-        }
-        BenchWhat::Ingest {
-            songs,
-            seconds,
-            embedder,
-            files,
-            bliss,
-            rounds,
-        } => {
-            bench_ingest(
-                *songs,
-                *seconds,
-                embedder,
-                files.as_deref(),
-                bliss.as_deref(),
-                *rounds,
-            )
-            .await
-        }
+        BenchWhat::Search(a) => bench_search(a).await,
+        BenchWhat::Ingest(a) => bench_ingest(a).await,
     }
 }
