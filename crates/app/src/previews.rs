@@ -39,10 +39,7 @@ pub enum PreviewError {
     Invalid(String),
     /// The search request failed.
     #[error("searching the iTunes Search API ({url}) failed: {message}")]
-    Search {
-        url: String,
-        message: String,
-    },
+    Search { url: String, message: String },
     /// The search answer was larger than [`MAX_SEARCH_BYTES`]: reading stopped there.
     #[error(
         "the iTunes Search API ({url}) answered with more than {limit} bytes, far more than {MAX_LIMIT} tracks take; stopped reading it (check [previews] base_url)"

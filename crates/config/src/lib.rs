@@ -474,10 +474,8 @@ pub fn process_env() -> HashMap<String, String> {
 
 /// Expands a leading `~/`.
 pub fn expand_home(p: &Path) -> PathBuf {
-    match p.strip_prefix("~") {
-        Ok(rest) => home().join(rest),
-        Err(_) => p.to_path_buf(),
-    }
+    p.strip_prefix("~")
+        .map_or_else(|_| p.to_path_buf(), |rest| home().join(rest))
 }
 
 impl Config {
@@ -750,7 +748,12 @@ impl Config {
 }
 
 /// `name = v` is within `lo..=hi`; else an error naming the setting and its range.
-fn in_range<T: PartialOrd + Copy + fmt::Display>(name: &str, v: T, lo: T, hi: T) -> StorageResult<()> {
+fn in_range<T: PartialOrd + Copy + fmt::Display>(
+    name: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> StorageResult<()> {
     if (lo..=hi).contains(&v) {
         return Ok(());
     }

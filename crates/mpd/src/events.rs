@@ -33,6 +33,7 @@ pub enum Event {
     Problem(String),
     /// The connection dropped; reconnecting.
     Lost { addr: String },
+    /// Connected again.
     Reconnected { addr: String },
 }
 

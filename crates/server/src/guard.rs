@@ -42,10 +42,7 @@ fn split_host(s: &str) -> Option<HostPort> {
         };
         (format!("[{}]", inner.to_ascii_lowercase()), port)
     } else {
-        let (name, port) = match s.split_once(':') {
-            Some((n, p)) => (n, Some(p)),
-            None => (s, None),
-        };
+        let (name, port) = s.split_once(':').map_or((s, None), |(n, p)| (n, Some(p)));
         let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
         let ok = !name.is_empty()
             && name

@@ -24,10 +24,7 @@ async fn similar_ask(p: &mut Params, max: usize) -> ApiResult<SimilarAsk> {
     let d = Ranking::default();
     let k = p.number("k", 1, max)?.unwrap_or(d.k);
     let offset = p.number("offset", 0, max)?.unwrap_or(d.offset);
-    let metric = match p.one("metric")? {
-        Some(m) => m.parse()?,
-        None => d.metric,
-    };
+    let metric = p.one("metric")?.map_or(Ok(d.metric), |m| m.parse())?;
     let threshold = p.float("threshold")?;
     let choice = p.vectors()?.unwrap_or(Choice::Auto);
     let filter = p.filter()?.to_filter()?;
