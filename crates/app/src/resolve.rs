@@ -78,7 +78,8 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
     }
     let is = |field, v: &str| Condition::Eq(field, Value::Text(v.trim().into()));
     // Exact title.
-    let exact = list_all(backend, Filter::default().and(is(Field::Title, what))).await?;
+    let title = Filter::default().and(is(Field::Title, what));
+    let exact = backend.list_all(&title).await?;
     if let Some(m) = pick(what, exact)? {
         return Ok(m);
     }
@@ -88,7 +89,7 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
             let f = Filter::default()
                 .and(is(Field::Artist, artist))
                 .and(is(Field::Title, title));
-            if let Some(m) = pick(what, list_all(backend, f).await?)? {
+            if let Some(m) = pick(what, backend.list_all(&f).await?)? {
                 return Ok(m);
             }
         }
@@ -99,7 +100,7 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let all = list_all(backend, Filter::default()).await?;
+    let all = backend.list_all(&Filter::default()).await?;
     let fuzzy: Vec<SongMetadata> = all
         .into_iter()
         .filter(|m| {
@@ -149,10 +150,6 @@ async fn deleted(backend: &dyn StorageBackend, what: &str) -> AppResult<Option<S
         [one] => Some(one.clone()),
         _ => None,
     })
-}
-
-async fn list_all(backend: &dyn StorageBackend, filter: Filter) -> AppResult<Vec<SongMetadata>> {
-    Ok(backend.list_all(&filter).await?)
 }
 
 fn pick(what: &str, mut ms: Vec<SongMetadata>) -> AppResult<Option<SongMetadata>> {
