@@ -32,6 +32,9 @@ struct Hashed {
     /// earlier version, identified at the next index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     audio: Option<SongId>,
+    /// Its stream could not be demuxed: not tried again while the file is unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unidentified: bool,
 }
 
 fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
@@ -45,6 +48,7 @@ impl Hashed {
             mtime_ns: now.mtime_ns,
             ctime_ns: now.ctime_ns,
             ino: now.ino,
+            unidentified: audio.is_none(),
             key,
             audio,
         }
@@ -100,7 +104,8 @@ impl MusicFolder {
                     .map(|i| SongId::from_raw(&i.audio))
             };
             if let Some(h) = before.get(p).filter(|h| h.matches(&now)) {
-                let audio = h.audio.clone().or_else(|| identity(p));
+                let tried = h.audio.is_some() || h.unidentified;
+                let audio = if tried { h.audio.clone() } else { identity(p) };
                 return Ok((p.clone(), Hashed::new(&now, h.key.clone(), audio), false));
             }
             let (key, _) = SongId::from_file(p).map_err(|e| (p.clone(), e.to_string()))?;
@@ -177,5 +182,42 @@ impl MusicFolder {
 
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_found_by_their_bytes_and_by_their_audio_under_other_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let music = dir.path().join("Music");
+        std::fs::create_dir_all(&music).unwrap();
+        let real = songrec_testkit::fixtures::real_recording("freedesktop", "bell.oga");
+        let retagged = music.join("Bell (other tags).oga");
+        songrec_testkit::audio::retagged_copy(&real, &retagged, "Bell (other tags)");
+        std::fs::write(music.join("junk.mp3"), b"not audio at all").unwrap();
+        let state = dir.path().join("music.json");
+
+        let folder = MusicFolder::index(&music, &state, 1, &[]);
+        assert_eq!(folder.hashed, 2);
+        let (key, _) = SongId::from_file(&retagged).unwrap();
+        let audio = songrec_audio::identity::identify(&real).unwrap().audio;
+        let (found, own) = folder.find_audio(&SongId::from_raw(&audio)).unwrap();
+        assert!(found.ends_with("Bell (other tags).oga"), "{found:?}");
+        assert_eq!(*own, key, "the hash of this file's own bytes");
+        assert_eq!(folder.find(&key), Some(found));
+        let fresh: Vec<_> = folder.fresh.iter().map(|f| f.audio.is_some()).collect();
+        assert_eq!(fresh.len(), 2);
+        assert_eq!(fresh.iter().filter(|a| **a).count(), 1, "the junk has none");
+
+        // Known files are neither hashed nor identified again, the junk included.
+        let text = std::fs::read_to_string(&state).unwrap();
+        assert!(text.contains("\"unidentified\":true"), "{text}");
+        let again = MusicFolder::index(&music, &state, 1, &[]);
+        assert_eq!((again.hashed, again.fresh.len()), (0, 0));
+        assert!(again.find_audio(&SongId::from_raw(&audio)).is_some());
+        assert_eq!(std::fs::read_to_string(&state).unwrap(), text);
     }
 }
