@@ -319,6 +319,7 @@ impl Inner {
         own: Option<&SongId>,
     ) -> StorageResult<PutOutcome> {
         let held = self.held(st, id)?;
+        let own = own.filter(|o| *o != id);
         let expected = own.unwrap_or(id);
         match self.opts.audio {
             AudioMode::Reference => {
@@ -400,7 +401,7 @@ impl Inner {
                     mtime_ns: stamp.mtime_ns,
                     ctime_ns: stamp.ctime_ns,
                     ino: stamp.ino,
-                    own: own.filter(|o| *o != id).cloned(),
+                    own: own.cloned(),
                 };
                 self.record_music_root(&root)?;
                 mkdirs(&self.paths.audio)?;
@@ -416,7 +417,7 @@ impl Inner {
                 self.audio_index(st)?.insert(id.clone(), dest);
                 Ok(outcome(bytes, false, AudioMode::Reference))
             }
-            mode if own.is_some_and(|o| o != id) => Err(StorageError::Unsupported(format!(
+            mode if own.is_some() => Err(StorageError::Unsupported(format!(
                 "a library that keeps {mode} copies keeps each song's own bytes, not {}",
                 src.display()
             ))),
