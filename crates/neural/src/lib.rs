@@ -20,8 +20,7 @@
 //! See [`runtime`] for how one binary supports both (tract called directly, ONNX Runtime
 //! through `ort`), and [`musicnn`] for the embedding (MSD's and MTT's 200-d `penultimate`
 //! layers, each averaged over half of the evenly spaced 3 s patches and L2-normalised, one after
-//! the other) and MSD's 50 tag probabilities. [`norm_table`] holds
-//! a measured per-dimension standardisation that was evaluated and not adopted.
+//! the other) and MSD's 50 tag probabilities.
 //!
 //! ```no_run
 //! use songrec_neural::{MusicnnConfig, MusicnnEmbedder, Runtime};
@@ -43,7 +42,6 @@ pub(crate) mod kernels;
 pub mod mix;
 pub mod musicnn;
 mod network;
-pub mod norm_table;
 pub mod patches;
 mod pool;
 pub mod profile;

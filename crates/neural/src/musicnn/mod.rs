@@ -17,7 +17,7 @@ mod tags;
 
 pub use check::{SELF_CHECK_TOLERANCE, reference_signal};
 pub use embedder::MusicnnEmbedder;
-pub use pooling::{pool_outputs, pooled_penultimate, split_patches, standardise};
+pub use pooling::{pool_outputs, pooled_penultimate, split_patches};
 pub use tags::{MTT_TAGS, TAGS};
 
 /// Name under which musicnn vectors are stored.
@@ -31,10 +31,8 @@ pub const MUSICNN_NAME: &str = "musicnn";
 ///   ([`MUSICNN_DECODE`]: files up to 90 s whole, longer ones as 6 excerpts of 15 s), so a
 ///   default ingest decodes each file once for both embedders.
 ///
-/// Standardising the mean per dimension with the fixed table of [`crate::norm_table`] before
-/// the L2 step ([`standardise`]) was measured and not adopted: on the real-music set it scored
-/// lower (p@5 0.501 vs 0.525, paired bootstrap 90 % interval of the difference
-/// [-0.045, -0.004]; `scripts/eval/RESULTS.md`). Vectors of different versions are different
+/// Standardising the mean per dimension with a fixed table before the L2 step was measured and
+/// not adopted (`scripts/eval/RESULTS.md`). Vectors of different versions are different
 /// models and are never compared with each other.
 pub const MUSICNN_VERSION: u32 = 2;
 

@@ -2,7 +2,6 @@
 //! the means, the L2 steps and the tags.
 
 use super::{MTT_TAGS, ModelOutput, N_TAGS, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS};
-use crate::norm_table::{POOLED_MEAN, POOLED_STD};
 
 /// Which patches of `n` each network runs on: MSD the even-numbered, MTT the odd-numbered;
 /// both the only patch when there is one (pure).
@@ -26,7 +25,7 @@ pub fn split_patches(n: usize, net: Net) -> Vec<usize> {
 }
 
 /// Mean `penultimate` over the patches of `out`, before any normalisation (pure; summed in
-/// f64, rounded once to f32). The normalisation table was measured on exactly these vectors.
+/// f64, rounded once to f32).
 ///
 /// ```
 /// use songrec_neural::musicnn::{pooled_penultimate, ModelOutput};
@@ -51,39 +50,6 @@ fn column_sums(values: &[f32], width: usize) -> (Vec<f64>, usize) {
         rows += 1;
     }
     (sum, rows)
-}
-
-/// The measured, not adopted, standardisation (see [`MUSICNN_VERSION`](super::MUSICNN_VERSION)) of a pooled MSD
-/// `penultimate` vector (pure), kept for `scripts/eval` and for a future version:
-/// `z[i] = (pooled[i] - POOLED_MEAN[i]) / POOLED_STD[i]` with the committed table
-/// ([`crate::norm_table`]), then `z / |z|`, all in f64 and rounded once to f32. A vector with
-/// no length after standardising (it cannot happen with real model output) becomes the
-/// uniform unit vector. Extra components beyond [`PENULTIMATE_DIM`] are ignored; missing ones
-/// count as the table's mean.
-///
-/// ```
-/// use songrec_neural::musicnn::standardise;
-/// use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
-/// // One standard deviation above the mean in dimension 0, at the mean elsewhere.
-/// let mut x = POOLED_MEAN;
-/// x[0] += POOLED_STD[0];
-/// let v = standardise(&x);
-/// assert!((v[0] - 1.0).abs() < 1e-6 && v[1..].iter().all(|c| c.abs() < 1e-3));
-/// ```
-pub fn standardise(pooled: &[f32]) -> Vec<f32> {
-    let z: Vec<f64> = (0..PENULTIMATE_DIM)
-        .map(|i| {
-            let mean = f64::from(POOLED_MEAN[i]);
-            let x = pooled.get(i).map_or(mean, |x| f64::from(*x));
-            (x - mean) / f64::from(POOLED_STD[i])
-        })
-        .collect();
-    let norm = z.iter().map(|x| x * x).sum::<f64>().sqrt();
-    if norm > 1e-12 && norm.is_finite() {
-        z.iter().map(|x| (x / norm) as f32).collect()
-    } else {
-        vec![(1.0 / (PENULTIMATE_DIM as f64).sqrt()) as f32; PENULTIMATE_DIM]
-    }
 }
 
 /// The L2-normalised f64 sum of one network's `penultimate` rows, scaled by `scale` (pure; the

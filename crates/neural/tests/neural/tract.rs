@@ -131,12 +131,10 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 /// `musicnn@2` = MSD's `penultimate` rows of the even-numbered patches and MTT's of the
 /// odd-numbered ones, each summed (f64), L2-normalised and scaled by 1/√2, one after the other;
-/// `pooled` = the two means; and the measured (not adopted) standardisation of MSD's mean =
-/// `(pooled - mean) / std` with the committed table, L2-normalised. All recomputed here from
-/// the networks' raw rows, patch by patch, bit for bit (tract is deterministic).
+/// `pooled` = the two means. Both recomputed here from the networks' raw rows, patch by patch,
+/// bit for bit (tract is deterministic).
 #[test]
 fn vectors_are_recomputed_from_the_raw_rows_bit_for_bit() {
-    use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
     let e = tract();
     let audio = MonoAudio::from_samples(music(40.0, 2), 22_050);
     let a = e.analyze(&audio).unwrap();
@@ -164,31 +162,6 @@ fn vectors_are_recomputed_from_the_raw_rows_bit_for_bit() {
     }
     assert_eq!(bits(&a.embedding), bits(&v2));
     assert_eq!(bits(&a.pooled), bits(&pooled));
-    let z: Vec<f64> = (0..PENULTIMATE_DIM)
-        .map(|i| (f64::from(pooled[i]) - f64::from(POOLED_MEAN[i])) / f64::from(POOLED_STD[i]))
-        .collect();
-    let zn = z.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let standardised: Vec<f32> = z.iter().map(|x| (x / zn) as f32).collect();
-    assert_eq!(
-        bits(&songrec_neural::musicnn::standardise(&a.pooled)),
-        bits(&standardised)
-    );
-    // The table is not the identity: the standardised vector is a different direction.
-    let msd_half: Vec<f32> = v2[..PENULTIMATE_DIM]
-        .iter()
-        .map(|x| x * std::f32::consts::SQRT_2)
-        .collect();
-    let cos: f32 = msd_half.iter().zip(&standardised).map(|(x, y)| x * y).sum();
-    assert!(cos < 0.99, "standardised vs stored cosine {cos}");
-}
-
-#[test]
-fn the_normalisation_table_is_usable() {
-    use songrec_neural::norm_table::{POOLED_MEAN, POOLED_STD};
-    assert!(POOLED_MEAN.iter().all(|m| m.is_finite()));
-    assert!(POOLED_STD.iter().all(|s| s.is_finite() && *s >= 1e-3));
-    // Measured, not a placeholder: the penultimate layer's means differ across dimensions.
-    assert!(POOLED_MEAN.iter().any(|m| *m != POOLED_MEAN[0]));
 }
 
 #[test]
