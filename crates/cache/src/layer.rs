@@ -22,8 +22,7 @@ use songrec_storage::playlist::SavedPlaylist;
 use songrec_storage::query::{ListQuery, Match, Page, SearchQuery};
 
 /// Cache configuration: a cache folder (shared by every layer and process that opens it) and
-/// the namespace of the wrapped library (embeddings of different libraries never mix;
-/// audio is content-addressed and shared).
+/// the namespace of the wrapped library (audio is content-addressed and shared; embeddings are not).
 ///
 /// ```
 /// use songrec_cache::Cache;
@@ -55,9 +54,8 @@ impl Cache {
         }
     }
 
-    /// Whether audio fetched on a miss is kept (default true). Bulk copies (migrate, sync)
-    /// turn it off: every blob is read once, and keeping them would only push the useful
-    /// entries out. Cached audio is still served either way.
+    /// Whether audio fetched on a miss is kept (default true; bulk copies, which read every
+    /// blob once, turn it off). Cached audio is served either way.
     pub fn keep_audio(mut self, keep: bool) -> Self {
         self.keep_audio = keep;
         self
@@ -97,14 +95,9 @@ impl<B: StorageBackend> Layer<B> for Cache {
 /// | audio | song id = SHA-256 of the bytes | `get_audio` (re-hashed on every read) | `delete_audio` / `delete_song` through the layer |
 /// | vectors | (namespace, song id, model `name@version`, song version) | `get_embedding` | a new song version seen in any result passing through (`get_metadata`, `list`, `search`, `list_versions`, ...), `put_embedding` / `put_songs` / `delete_song` through the layer |
 ///
-/// A model's output is fixed by its `name@version` and the song's audio by its id, so a cached
-/// vector only changes if a song is rewritten; keying by the song version catches that too.
-/// Everything else (metadata, listings, counts, searches) always goes to the inner backend: it is
-/// mutable library state (the offline copy of it is [`super::FallbackLayer`]'s job). Uploads
-/// (`put_audio`) are not cached: ingest would flush the useful entries out.
-///
-/// A cache that fails (disk full, damaged index) never fails a read: the read goes to the
-/// inner backend and a warning is logged. When the inner backend is unavailable,
+/// Everything else (metadata, listings, counts, searches) is mutable and always goes to the inner
+/// backend; uploads (`put_audio`) are not cached. A cache that fails never fails a read (the read
+/// goes to the inner backend, with a warning). While the inner backend is unavailable,
 /// `has_audio` answers `true` for audio held in the cache.
 ///
 /// ```
@@ -169,17 +162,7 @@ impl<B: StorageBackend> CacheLayer<B> {
         }
     }
 
-    /// [`learn`](Self::learn) from version entries (a tombstone is "no live version").
-    async fn learn_entries(&self, entries: &[VersionEntry]) {
-        self.learn(
-            entries
-                .iter()
-                .map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
-                .collect(),
-        )
-        .await;
-    }
-
+    /// Records the song versions seen (`None`: no live version), dropping stale vectors.
     async fn learn(&self, seen: Vec<(SongId, Option<u64>)>) {
         if !seen.is_empty() {
             self.quietly("recording song versions", move |s, ns| {
@@ -189,13 +172,21 @@ impl<B: StorageBackend> CacheLayer<B> {
         }
     }
 
-    async fn learn_metadata<'a>(&self, ms: impl IntoIterator<Item = &'a SongMetadata>) {
+    async fn learn_entries(&self, entries: &[VersionEntry]) {
+        let seen = entries.iter();
         self.learn(
-            ms.into_iter()
-                .map(|m| (m.id.clone(), Some(m.version)))
+            seen.map(|v| (v.id.clone(), (!v.deleted).then_some(v.version)))
                 .collect(),
         )
         .await;
+    }
+
+    async fn learn_metadata<'a>(&self, ms: impl IntoIterator<Item = &'a SongMetadata>) {
+        let seen = ms
+            .into_iter()
+            .map(|m| (m.id.clone(), Some(m.version)))
+            .collect();
+        self.learn(seen).await;
     }
 }
 
@@ -420,26 +411,20 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         Ok(r)
     }
 
-    /// Always asked of the inner backend (never cached).
     async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
         self.inner.ids_with_prefix(prefix, limit).await
     }
 
-    /// Always asked of the inner backend (never cached); the versions seen invalidate stale
-    /// cache entries like `list_versions`.
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
         let r = self.inner.versions_of(ids).await?;
         self.learn_entries(&r).await;
         Ok(r)
     }
 
-    /// Always asked of the inner backend (never cached).
     async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
         self.inner.summary().await
     }
 
-    /// Always asked of the inner backend (a feed answer is never cached); the versions seen
-    /// invalidate stale cache entries like `list_versions`.
     async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
         let r = self.inner.changes_since(since).await?;
         if let Some(c) = &r {

@@ -63,16 +63,14 @@ impl<S: StorageBackend> Fallback<S> {
         }
     }
 
-    /// Whether reads may be answered by the offline copy (default true). With `false` the
-    /// layer only keeps the copy up to date: for commands that must see the remote itself
-    /// (ingest, delete, migrate, sync).
+    /// Whether reads may be answered by the offline copy (default true; `false` only keeps
+    /// the copy up to date, for commands that must see the remote itself).
     pub fn reads(mut self, allow: bool) -> Self {
         self.reads = allow;
         self
     }
 
-    /// Keeps the time of the last sync in `path` (JSON), so a later process can say how old
-    /// the offline copy is.
+    /// Keeps the time of the last sync in `path` (JSON) for later processes.
     pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.status = FallbackStatus::load(Some(path.into()));
         self
@@ -96,20 +94,13 @@ impl<P: StorageBackend, S: StorageBackend> Layer<P> for Fallback<S> {
     }
 }
 
-/// Reads go to the primary; when it is unavailable ([`StorageError::is_unavailable`], which
-/// includes an open circuit breaker) they are answered by the secondary, an offline copy, and
-/// [`FallbackStatus`] records it so the caller can warn. Writes go to the primary only: when
-/// it is unavailable they fail at once with a message saying nothing was written, and the
-/// secondary is left untouched.
+/// Reads go to the primary; when it is unavailable ([`StorageError::is_unavailable`], an open
+/// circuit breaker too) the secondary, an offline copy, answers and [`FallbackStatus`] records
+/// it. Writes go to the primary only and fail at once while it is unavailable.
 ///
-/// The secondary is kept up to date by the traffic: metadata in every successful read
-/// (`list`, `get_metadata`, `search` results, ...), vectors read by `get_embedding`,
-/// deletions seen in `list_versions`, and every successful write. Copying is best effort (a
-/// copy locked by another process is skipped) and never fails a call.
-/// [`FallbackLayer::refresh_snapshot`] copies everything at once.
-///
-/// Audio is not copied: `get_audio` and `audio_url` do not fall back (the cache layer below
-/// serves cached audio even while the remote is down).
+/// The secondary is kept up to date, best effort, by the traffic (metadata and vectors read,
+/// deletions seen in `list_versions`, every successful write) and by
+/// [`FallbackLayer::refresh_snapshot`]. Audio is not copied: `get_audio` does not fall back.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -154,8 +145,7 @@ pub struct RefreshReport {
     pub unchanged: u64,
 }
 
-/// Brings an offline copy up to date; implemented by [`FallbackLayer`] so a caller holding
-/// the layer behind `dyn` can refresh it.
+/// Brings an offline copy up to date (for a caller holding a [`FallbackLayer`] behind `dyn`).
 #[async_trait]
 pub trait SnapshotRefresh: Send + Sync {
     /// Copies every song's metadata and vectors from the primary (only what changed since
@@ -178,6 +168,14 @@ fn nothing_written(e: StorageError, op: Op) -> StorageError {
         e,
         "nothing was changed (cached and local data are untouched): try again when it is reachable",
     )
+}
+
+/// The songs live in `local` but not in the complete listing `remote`.
+fn gone<'a>(remote: &[VersionEntry], local: &'a [VersionEntry]) -> Vec<&'a SongId> {
+    let live = |v: &'_ VersionEntry| !v.deleted;
+    let alive: HashSet<&SongId> = remote.iter().filter(|v| live(v)).map(|v| &v.id).collect();
+    let ids = local.iter().filter(|v| live(v)).map(|v| &v.id);
+    ids.filter(|id| !alive.contains(id)).collect()
 }
 
 /// `e` with `; tail` added to its message when it says the remote is unavailable.
@@ -242,9 +240,8 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
         &self.status
     }
 
-    /// A read: the primary's answer (`true`: copy it to the secondary), else, if the primary
-    /// is unavailable and reads (and this one: `fall_back`) may fall back, the secondary's
-    /// (`false`).
+    /// A read: the primary's answer (`true`: to copy), else, if the primary is unavailable and
+    /// reads (and this one: `fall_back`) may fall back, the secondary's (`false`).
     async fn read<T, Fp, Fs, Fut>(
         &self,
         op: Op,
@@ -282,9 +279,8 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
         }
     }
 
-    /// The primary is unavailable (`e`): whether the copy may answer instead. A copy that holds
-    /// no song and was never completely refreshed knows nothing of the library: its "0 songs"
-    /// would be a wrong answer, so the caller gets `e`, saying there is no offline copy.
+    /// The primary is unavailable (`e`): whether the copy may answer instead (not an empty
+    /// copy never completely refreshed: its "0 songs" would be wrong).
     async fn copy_may_answer(&self, e: StorageError) -> StorageResult<StorageError> {
         if self.status.full_refresh_at().is_some()
             || matches!(self.secondary.count(&Filter::default()).await, Ok(n) if n > 0)
@@ -378,21 +374,13 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
         ) else {
             return;
         };
-        let alive: HashSet<&SongId> = remote
-            .iter()
-            .filter(|v| !v.deleted)
-            .map(|v| &v.id)
-            .collect();
-        for l in local.iter().filter(|l| !l.deleted) {
-            if !alive.contains(&l.id) {
-                self.mirror_delete(&l.id).await;
-            }
+        for id in gone(remote, &local) {
+            self.mirror_delete(id).await;
         }
     }
 
-    /// Copies every song's metadata and vectors (all models) that the secondary lacks or has
-    /// at another version, and removes songs the primary no longer has. Reads only the primary;
-    /// fails (leaving the copy as it was, plus what was already copied) if the primary fails.
+    /// Copies every song's metadata and vectors that the secondary lacks or has at another
+    /// version, and removes songs the primary no longer has; fails if the primary fails.
     pub async fn refresh_snapshot(
         &self,
         progress: &(dyn Fn(u64, u64) + Send + Sync),
@@ -472,11 +460,8 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
             done += chunk.len() as u64;
             progress(done, todo.len() as u64);
         }
-        let remote_alive: HashSet<&SongId> = alive.iter().map(|v| &v.id).collect();
-        for l in local.iter().filter(|l| !l.deleted) {
-            if !remote_alive.contains(&l.id) && self.secondary.delete_song(&l.id).await? {
-                report.removed += 1;
-            }
+        for id in gone(&remote, &local) {
+            report.removed += u64::from(self.secondary.delete_song(id).await?);
         }
         self.secondary.flush().await?;
         self.status.contact(true, true);

@@ -9,16 +9,13 @@
 //! ```
 //!
 //! - **Order.** Each process keeps the recency order in an [`lru::LruCache`]; every access also
-//!   stores a shared, increasing tick in the index, so the order survives restarts and other
-//!   processes' evictions follow it. A process reloads its order from the index when another
-//!   process added or removed entries since (a `generation` counter says so).
-//! - **Atomicity.** Index changes are SQLite transactions (`BEGIN IMMEDIATE`, WAL), so several
-//!   processes can share a folder; files are written to a temporary name, fsynced and renamed,
-//!   then the index row is committed. A file without a row is ignored; a row without its
-//!   file is a miss and is dropped.
-//! - **Integrity.** Audio is re-hashed while it is copied out and must equal its id (the
-//!   content hash); embeddings carry a SHA-256 of their bytes. A damaged entry is dropped,
-//!   counted as `corrupt`, and the caller fetches it again.
+//!   stores a shared tick in the index, which a process reloads its order from when the
+//!   `generation` counter says another process added or removed entries.
+//! - **Atomicity.** Index changes are SQLite transactions (`BEGIN IMMEDIATE`, WAL); files are
+//!   written to a temporary name, fsynced and renamed before their row is committed. A file
+//!   without a row is ignored; a row without its file is a miss and is dropped.
+//! - **Integrity.** Audio is re-hashed while copied out and must equal its id; embeddings carry
+//!   a SHA-256 of their bytes. A damaged entry is dropped, counted as `corrupt`, and refetched.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -135,10 +132,8 @@ struct Delta {
 }
 
 impl CacheStore {
-    /// Opens (creating it if needed) the cache folder `root` with a size limit.
-    ///
-    /// An index that SQLite cannot read is a cache, not data: it is moved aside and a new one
-    /// is started (with a warning). An index written by a newer songrec is refused.
+    /// Opens (creating it if needed) the cache folder `root` with a size limit. An unreadable
+    /// index is moved aside and a new one started; one written by a newer songrec is refused.
     pub fn open(root: impl AsRef<Path>, max_bytes: u64) -> StorageResult<Self> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(root.join(BLOBS_DIR))
@@ -642,34 +637,29 @@ impl CacheStore {
     /// What the folder holds and the counters.
     pub fn stats(&self) -> StorageResult<CacheStats> {
         let conn = lock(&self.conn);
-        let mut total = CacheCounters::default();
-        for n in COUNTER_NAMES {
-            *total.slot(n) = get_counter(&conn, n).map_err(|e| self.err(e))? as u64;
-        }
-        let mut s = CacheStats {
-            path: self.root.clone(),
-            session: *lock(&self.session),
-            total,
-            bytes: get_counter(&conn, "total_bytes")
-                .map_err(|e| self.err(e))?
-                .max(0) as u64,
-            max_bytes: self.max_bytes,
-            ..CacheStats::default()
-        };
-        let kinds = query_pairs(
-            &conn,
-            "SELECT kind, COUNT(*) FROM entries GROUP BY kind",
-            [],
-        )
-        .map_err(|e| self.err(e))?;
-        for (kind, n) in kinds {
-            match kind.as_str() {
-                "audio" => s.audio_entries = n as u64,
-                _ => s.embedding_entries = n as u64,
+        let read = || -> rusqlite::Result<CacheStats> {
+            let mut s = CacheStats {
+                path: self.root.clone(),
+                session: *lock(&self.session),
+                bytes: get_counter(&conn, "total_bytes")?.max(0) as u64,
+                max_bytes: self.max_bytes,
+                ..CacheStats::default()
+            };
+            for n in COUNTER_NAMES {
+                *s.total.slot(n) = get_counter(&conn, n)? as u64;
             }
-        }
-        s.entries = s.audio_entries + s.embedding_entries;
-        Ok(s)
+            let by_kind = "SELECT kind, COUNT(*) FROM entries GROUP BY kind";
+            for (kind, n) in query_pairs(&conn, by_kind, [])? {
+                let slot = match kind.as_str() {
+                    "audio" => &mut s.audio_entries,
+                    _ => &mut s.embedding_entries,
+                };
+                *slot = n as u64;
+            }
+            s.entries = s.audio_entries + s.embedding_entries;
+            Ok(s)
+        };
+        read().map_err(|e| self.err(e))
     }
 
     /// Empties the cache: every entry, every audio file, the known versions and the counters.
@@ -708,22 +698,20 @@ impl CacheStore {
     /// problems found (empty when consistent). For tests and `songrec cache stats --check`.
     pub fn check(&self) -> StorageResult<Vec<String>> {
         let conn = lock(&self.conn);
+        let read = || -> rusqlite::Result<_> {
+            let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            let sums = "SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM entries";
+            let (sum, n): (i64, i64) = conn.query_row(sums, [], |r| r.try_into())?;
+            let total = get_counter(&conn, "total_bytes")?;
+            let entries = get_counter(&conn, "entries")?;
+            let audio = "SELECT song, bytes FROM entries WHERE kind = 'audio'";
+            Ok((ok, sum, n, total, entries, query_pairs(&conn, audio, [])?))
+        };
+        let (ok, sum, n, total, entries, audio) = read().map_err(|e| self.err(e))?;
         let mut problems = Vec::new();
-        let ok: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
         if ok != "ok" {
             problems.push(format!("sqlite integrity check: {ok}"));
         }
-        let (sum, n): (i64, i64) = conn
-            .query_row(
-                "SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM entries",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|e| self.err(e))?;
-        let total = get_counter(&conn, "total_bytes").map_err(|e| self.err(e))?;
-        let entries = get_counter(&conn, "entries").map_err(|e| self.err(e))?;
         if sum != total || n != entries {
             problems.push(format!(
                 "counters say {entries} entries / {total} bytes, rows hold {n} / {sum}"
@@ -735,12 +723,6 @@ impl CacheStore {
                 self.max_bytes
             ));
         }
-        let audio = query_pairs(
-            &conn,
-            "SELECT song, bytes FROM entries WHERE kind = 'audio'",
-            [],
-        )
-        .map_err(|e| self.err(e))?;
         for (song, bytes) in audio {
             match SongId::parse(&song) {
                 Ok(id) => match fs::metadata(self.audio_path(&id)) {
