@@ -350,28 +350,16 @@ impl Default for MpdConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StorageSection {
-    backend: Option<BackendKind>,
+    #[serde(default)]
+    backend: BackendKind,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FileConfig {
-    storage: StorageSection,
-    local: Option<LocalConfig>,
-    library: Option<LibraryConfig>,
-    astra: Option<AstraConfig>,
-    s3: Option<S3Config>,
-    cache: Option<CacheConfig>,
-    ingest: Option<IngestConfig>,
-    sync: Option<SyncConfig>,
-    embedder: Option<EmbedderConfig>,
-    server: Option<ServerConfig>,
-    mpd: Option<MpdConfig>,
-    previews: Option<PreviewsConfig>,
-    subsonic: Option<SubsonicConfig>,
+/// `[storage] backend` of the config file.
+fn storage_backend<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BackendKind, D::Error> {
+    Ok(StorageSection::deserialize(d)?.backend)
 }
 
 /// The whole configuration.
@@ -385,9 +373,11 @@ struct FileConfig {
 /// assert_eq!(cfg.backend, BackendKind::Astra);
 /// assert!(!format!("{cfg:?}").contains("AstraCS:secret"));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Which backend commands use.
+    #[serde(rename = "storage", deserialize_with = "storage_backend")]
     pub backend: BackendKind,
     pub local: LocalConfig,
     pub library: LibraryConfig,
@@ -402,6 +392,7 @@ pub struct Config {
     pub previews: PreviewsConfig,
     pub subsonic: SubsonicConfig,
     /// Where the config file was read from, if any.
+    #[serde(skip)]
     pub source: Option<PathBuf>,
 }
 
@@ -539,30 +530,15 @@ impl Config {
     /// Builds the configuration from a config file (if any) and an environment map
     /// (the process environment after `.env` was loaded). Flags are applied by the caller.
     pub fn from_sources(file: Option<&Path>, env: &HashMap<String, String>) -> StorageResult<Self> {
-        let fc: FileConfig = match file {
+        let mut cfg: Config = match file {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| StorageError::io(p, e))?;
                 toml::from_str(&text)
                     .map_err(|e| StorageError::corrupt(p, format!("invalid config: {e}")))?
             }
-            None => FileConfig::default(),
+            None => Config::default(),
         };
-        let mut cfg = Config {
-            backend: fc.storage.backend.unwrap_or_default(),
-            local: fc.local.unwrap_or_default(),
-            library: fc.library.unwrap_or_default(),
-            astra: fc.astra.unwrap_or_default(),
-            s3: fc.s3.unwrap_or_default(),
-            cache: fc.cache.unwrap_or_default(),
-            ingest: fc.ingest.unwrap_or_default(),
-            sync: fc.sync.unwrap_or_default(),
-            embedder: fc.embedder.unwrap_or_default(),
-            server: fc.server.unwrap_or_default(),
-            mpd: fc.mpd.unwrap_or_default(),
-            previews: fc.previews.unwrap_or_default(),
-            subsonic: fc.subsonic.unwrap_or_default(),
-            source: file.map(Path::to_path_buf),
-        };
+        cfg.source = file.map(Path::to_path_buf);
         let get = |k: &str| {
             env.get(k)
                 .map(|v| v.trim().to_owned())
@@ -691,46 +667,37 @@ impl Config {
     /// ```
     pub fn check_bounds(&self) -> StorageResult<()> {
         const DAY: u64 = 86_400;
+        let (sync, local) = (&self.sync, &self.local);
+        let timeouts = (
+            self.astra.request_timeout_secs,
+            self.s3.request_timeout_secs,
+        );
+        let upload = self.server.max_upload_bytes;
         let checks: [(&str, u64, u64, u64); 9] = [
-            ("[sync] lease_ttl_secs", self.sync.lease_ttl_secs, 3, DAY),
+            ("[sync] lease_ttl_secs", sync.lease_ttl_secs, 3, DAY),
             (
                 "[sync] full_every_days",
-                self.sync.full_every_days.into(),
+                sync.full_every_days.into(),
                 0,
                 3650,
             ),
-            ("[sync] max_delete", self.sync.max_delete.into(), 0, 100),
-            (
-                "[astra] request_timeout_secs",
-                self.astra.request_timeout_secs,
-                1,
-                DAY,
-            ),
-            (
-                "[s3] request_timeout_secs",
-                self.s3.request_timeout_secs,
-                1,
-                DAY,
-            ),
+            ("[sync] max_delete", sync.max_delete.into(), 0, 100),
+            ("[astra] request_timeout_secs", timeouts.0, 1, DAY),
+            ("[s3] request_timeout_secs", timeouts.1, 1, DAY),
             ("[ingest] jobs", self.ingest.jobs as u64, 0, MAX_JOBS as u64),
             (
                 "[local] ann_ef_search",
-                self.local.ann_ef_search as u64,
+                local.ann_ef_search as u64,
                 0,
                 100_000,
             ),
             (
                 "[local] ann_threshold",
-                self.local.ann_threshold as u64,
+                local.ann_threshold as u64,
                 0,
                 1 << 40,
             ),
-            (
-                "[server] max_upload_bytes",
-                self.server.max_upload_bytes,
-                1,
-                1 << 40,
-            ),
+            ("[server] max_upload_bytes", upload, 1, 1 << 40),
         ];
         for (name, v, lo, hi) in checks {
             in_range(name, v, lo, hi)?;
