@@ -82,9 +82,14 @@ pub fn per_style(s: &str) -> Result<usize, String> {
 
 /// Seconds of a synthesised song: 0.5..=600.
 pub fn song_seconds(s: &str) -> Result<f32, String> {
+    within(s, 0.5, 600.0)
+}
+
+/// A number in `lo..=hi`, as clap's value parser.
+fn within(s: &str, lo: f32, hi: f32) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
-        Ok(v) if (0.5..=600.0).contains(&v) => Ok(v),
-        Ok(_) => Err("must be from 0.5 to 600".to_owned()),
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("must be from {lo} to {hi}")),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -102,6 +107,11 @@ pub fn dim(s: &str) -> Result<usize, String> {
 /// An approximate index's candidate list (`--ef-search`, `--ef-construction`): 1..=100 000.
 pub fn ef(s: &str) -> Result<usize, String> {
     bounded::<1, 100_000>(s)
+}
+
+/// A blend's neural weight (`eval --blend`): 0..=1.
+pub fn weight(s: &str) -> Result<f32, String> {
+    within(s, 0.0, 1.0)
 }
 
 /// A percentage (`--max-delete`): 0..=100.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use songrec_config::Config;
 use songrec_factory as factory;
@@ -20,8 +20,8 @@ pub struct EvalArgs {
     #[arg(long, default_value = "both")]
     pub embedder: String,
     /// Neural weights of the blends to evaluate, comma-separated.
-    #[arg(long, default_value = "0.6")]
-    pub blend: String,
+    #[arg(long, value_delimiter = ',', default_value = "0.6", value_parser = crate::args::weight)]
+    pub blend: Vec<f32>,
     /// Keep the scratch library here (reused by later runs, so files are analysed once);
     /// default: a temporary folder removed afterwards.
     #[arg(long)]
@@ -36,21 +36,6 @@ pub struct EvalArgs {
 
 pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
     let embedders = songrec_app::embedders::parse_list_with(&args.embedder, &cfg.embedder)?;
-    let blends = args
-        .blend
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            let w: f32 = s
-                .trim()
-                .parse()
-                .with_context(|| format!("--blend: {s:?} is not a number"))?;
-            if !(0.0..=1.0).contains(&w) {
-                bail!("--blend weights are between 0 and 1, not {w}");
-            }
-            Ok(w)
-        })
-        .collect::<Result<Vec<f32>>>()?;
     let (work_dir, _temp) = match &args.work_dir {
         Some(d) => (d.clone(), None),
         None => {
@@ -66,7 +51,7 @@ pub async fn run(args: &EvalArgs, cfg: &Config) -> Result<u8> {
     let opts = songrec_app::eval::EvalOptions {
         folder: args.folder.clone(),
         embedders,
-        blends,
+        blends: args.blend.clone(),
         work_dir: work_dir.clone(),
         jobs: args.jobs.unwrap_or(0),
     };
