@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use songrec_audio::Embedder;
-use songrec_rank::{Part, Question, Space};
+use songrec_rank::{Question, Space};
 use songrec_storage::{Ranking, SongId, StorageBackend};
 
 use crate::ingest::{IngestOptions, Outcome, Progress};
@@ -118,22 +118,12 @@ pub async fn evaluate(
     }
     let state_file = opts.work_dir.join("ingest-state.json");
     let ingest_opts = IngestOptions {
-        jobs: opts.jobs,
-        embedders: opts.embedders.clone(),
         batch_size: 64,
         state_file: Some(state_file.clone()),
-        prune: false,
-        copy_audio: false,
-        exclude: Vec::new(),
-        readd: false,
+        ..IngestOptions::new(opts.embedders.clone(), opts.jobs)
     };
-    let summary = crate::ingest::ingest(
-        backend,
-        std::slice::from_ref(&opts.folder),
-        &ingest_opts,
-        progress,
-    )
-    .await?;
+    let folder = std::slice::from_ref(&opts.folder);
+    let summary = crate::ingest::ingest(backend, folder, &ingest_opts, progress).await?;
     let mut labels: HashMap<SongId, String> = HashMap::new();
     let mut failed = Vec::new();
     let mut duplicates = 0;
@@ -154,12 +144,9 @@ pub async fn evaluate(
         let (Some(id), Some(label)) = (id, label_of(&opts.folder, &f.path)) else {
             continue;
         };
-        match labels.entry(id) {
-            std::collections::hash_map::Entry::Occupied(_) => duplicates += 1,
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(label);
-            }
-        }
+        let before = labels.len();
+        labels.entry(id).or_insert(label);
+        duplicates += usize::from(labels.len() == before);
     }
     if labels.len() < 2 {
         return Err(AppError::Invalid(format!(
@@ -171,29 +158,25 @@ pub async fn evaluate(
     for l in labels.values() {
         *sizes.entry(l.clone()).or_default() += 1;
     }
-    let label_list: Vec<(String, usize)> = sizes.into_iter().collect();
-    let chance = chance(&label_list.iter().map(|x| x.1).collect::<Vec<_>>());
+    let chance = chance(&sizes.values().copied().collect::<Vec<_>>());
 
     // The rankings: each embedder alone, then the blends.
     // `None` = what `similar` does by default (`auto`: chosen per song).
-    let part = |e: &Arc<dyn Embedder>, weight| Part {
-        model: crate::embedders::model_of(e.as_ref()),
-        weight,
-    };
+    let model = |e: &Arc<dyn Embedder>| crate::embedders::model_of(e.as_ref());
     let mut rankings: Vec<(String, Option<Space>)> = opts
         .embedders
         .iter()
         .map(|e| {
             let name = crate::embedders::short_name(e.name()).to_owned();
-            (name, Some(Space::from(part(e, 1.0).model)))
+            (name, Some(Space::from(model(e))))
         })
         .collect();
     let neural = opts.embedders.iter().find(|e| e.name() == "musicnn");
     let dsp = opts.embedders.iter().find(|e| e.name() == "songrec-dsp");
     if let (Some(n), Some(d)) = (neural, dsp) {
         for w in &opts.blends {
-            let parts = vec![part(n, *w), part(d, 1.0 - *w)];
-            rankings.push((format!("blend {w}"), Some(Space { parts })));
+            let space = Space::blend(vec![(model(n), *w), (model(d), 1.0 - *w)]);
+            rankings.push((format!("blend {w}"), Some(space)));
         }
         rankings.push(("auto".to_owned(), None));
     }
@@ -219,10 +202,8 @@ pub async fn evaluate(
                     crate::similar::choose_parts(backend, &target, auto, None).await?
                 }
             };
-            let q = Question {
-                space,
-                ranking: Ranking::default(),
-            };
+            let ranking = Ranking::default();
+            let q = Question { space, ranking };
             let matches = crate::similar::similar(backend, &target, &q, &pool).await?;
             let ranked: Vec<&str> = matches
                 .iter()
@@ -239,7 +220,7 @@ pub async fn evaluate(
     }
     Ok(EvalReport {
         songs: labels.len(),
-        labels: label_list,
+        labels: sizes.into_iter().collect(),
         failed,
         duplicates,
         chance,

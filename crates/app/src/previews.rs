@@ -374,66 +374,43 @@ fn extension_of(url: &str) -> &'static str {
         .unwrap_or("m4a")
 }
 
-/// Why a download failed: a short kind (`http`, `too_large`, `io`) and the message.
-struct DownloadError {
-    kind: &'static str,
-    reason: String,
-}
-
-/// Downloads one preview to `dest` (atomically: a temporary name, then a rename).
-async fn download(client: &reqwest::Client, url: &str, dest: &Path) -> Result<u64, DownloadError> {
-    let http = |reason: String| DownloadError {
-        kind: "http",
-        reason,
-    };
-    let too_large = || DownloadError {
-        kind: "too_large",
-        reason: format!("{url} is larger than {MAX_PREVIEW_BYTES} bytes; not a preview"),
-    };
-    let mut resp = client
+/// Downloads one preview to `dest` (atomically: a temporary name, then a rename); on failure,
+/// a short kind (`http`, `too_large`, `io`) and the message.
+async fn download(
+    client: &reqwest::Client,
+    url: &str,
+    dest: &Path,
+) -> Result<(), (&'static str, String)> {
+    let http = |e: String| ("http", format!("downloading {url}: {e}"));
+    let resp = client
         .get(url)
         .send()
         .await
-        .map_err(|e| http(format!("downloading {url}: {e}")))?;
+        .map_err(|e| http(e.to_string()))?;
     if !resp.status().is_success() {
-        return Err(http(format!("downloading {url}: HTTP {}", resp.status())));
+        return Err(http(format!("HTTP {}", resp.status())));
     }
-    if resp.content_length().is_some_and(|n| n > MAX_PREVIEW_BYTES) {
-        return Err(too_large());
-    }
+    let body = read_capped(resp, MAX_PREVIEW_BYTES)
+        .await
+        .map_err(|e| match e {
+            Capped::TooLarge => {
+                let why = format!("{url} is larger than {MAX_PREVIEW_BYTES} bytes; not a preview");
+                ("too_large", why)
+            }
+            Capped::Http(e) => http(e.to_string()),
+        })?;
     let tmp = songrec_fs::temp_path(dest);
-    let io = |e: std::io::Error| DownloadError {
-        kind: "io",
-        reason: format!("{}: {e}", tmp.display()),
-    };
+    let io = |e: std::io::Error| ("io", format!("{}: {e}", tmp.display()));
     let mut f = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
         .await
         .map_err(io)?;
-    let mut n = 0u64;
-    loop {
-        let chunk = match resp.chunk().await {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(http(format!("downloading {url}: {e}")));
-            }
-        };
-        n += chunk.len() as u64;
-        if n > MAX_PREVIEW_BYTES {
-            drop(f);
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(too_large());
-        }
-        f.write_all(&chunk).await.map_err(io)?;
-    }
+    f.write_all(&body).await.map_err(io)?;
     f.sync_all().await.map_err(io)?;
     drop(f);
-    tokio::fs::rename(&tmp, dest).await.map_err(io)?;
-    Ok(n)
+    tokio::fs::rename(&tmp, dest).await.map_err(io)
 }
 
 /// Searches, downloads every preview, ingests them and writes the API's metadata.
@@ -462,35 +439,32 @@ pub async fn fetch_and_ingest(
         .collect();
 
     // Download concurrently; remember which file belongs to which track.
-    let downloads: Vec<(Track, Result<PathBuf, DownloadError>)> =
-        futures::stream::iter(with_preview)
-            .map(|t| {
-                let client = &client;
-                let url = t.preview_url.clone().unwrap_or_default();
-                let dest = opts
-                    .staging_dir
-                    .join(format!("{}.{}", t.track_id, extension_of(&url)));
-                async move {
-                    let r = download(client, &url, &dest).await.map(|_| dest);
-                    (t, r)
-                }
-            })
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
+    let downloads: Vec<_> = futures::stream::iter(with_preview)
+        .map(|t| {
+            let client = &client;
+            let url = t.preview_url.clone().unwrap_or_default();
+            let dest = opts
+                .staging_dir
+                .join(format!("{}.{}", t.track_id, extension_of(&url)));
+            async move {
+                let r = download(client, &url, &dest).await.map(|_| dest);
+                (t, r)
+            }
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
     let mut by_path: HashMap<PathBuf, Track> = HashMap::new();
     for (t, r) in downloads {
         match r {
             Ok(p) => {
                 by_path.insert(p, t);
             }
-            Err(e) => reports.push(PreviewReport {
-                track: t,
-                outcome: PreviewOutcome::Failed {
-                    kind: e.kind.to_owned(),
-                    reason: e.reason,
-                },
-            }),
+            Err((kind, reason)) => {
+                let kind = kind.to_owned();
+                let outcome = PreviewOutcome::Failed { kind, reason };
+                reports.push(PreviewReport { track: t, outcome });
+            }
         }
     }
 
@@ -498,14 +472,8 @@ pub async fn fetch_and_ingest(
     paths.sort();
     if !paths.is_empty() {
         let ingest_opts = IngestOptions {
-            jobs: opts.jobs,
-            embedders: opts.embedders.clone(),
-            batch_size: 32,
-            state_file: None,
-            prune: false,
             copy_audio: true,
-            exclude: Vec::new(),
-            readd: false,
+            ..IngestOptions::new(opts.embedders.clone(), opts.jobs)
         };
         let summary =
             crate::ingest::ingest(backend, &paths, &ingest_opts, Arc::new(NoProgress)).await;

@@ -12,7 +12,6 @@ use super::describe::describe_from_tags;
 use super::scan::Seen;
 use super::{FileReport, IngestSummary, Outcome, failed};
 use crate::AppResult;
-use crate::extra::audio_id_of;
 
 /// What finds a changed file's song: every live song by the SHA-256 of its file's bytes (its
 /// audio key) and by its audio identity.
@@ -37,7 +36,7 @@ impl Known {
             k.by_audio.insert(v.id.clone(), v.id.clone());
         }
         for m in backend.list_all(&Filter::default()).await? {
-            if let Some(a) = audio_id_of(&m) {
+            if let Some(a) = m.audio_identity() {
                 k.by_audio.insert(a, m.id.clone());
             }
         }
@@ -51,33 +50,25 @@ pub(super) async fn known_file(
     backend: &dyn StorageBackend,
     before: &BTreeMap<PathBuf, Seen>,
     path: PathBuf,
-    id: SongId,
     seen: Seen,
     state: &mut BTreeMap<PathBuf, Seen>,
     copy: bool,
 ) -> AppResult<FileReport> {
-    let key = seen.key.clone().unwrap_or_else(|| id.clone());
+    let (id, key) = (seen.id.clone(), seen.audio_key());
     // Audio still held (a copy, or a reference whose file is as it was) stays as it is; a
     // reference whose file moved or changed its stamp is pointed at this one.
     if let Err(e) = keep_audio(backend, &key, &path, copy).await {
         return storage_failure(e, &path, "could not keep its audio");
     }
     // Where the song's file was before, if that path no longer holds it.
-    let earlier: Vec<&PathBuf> = before
-        .iter()
-        .filter(|(p, s)| s.id == id && **p != path)
-        .map(|(p, _)| p)
-        .collect();
+    let gone_from = |(p, s): &(&PathBuf, &Seen)| {
+        s.id == id && **p != path && std::fs::symlink_metadata(p).is_err()
+    };
     let outcome = if before.get(&path).is_some_and(|s| s.id == id) {
         Outcome::Unchanged
-    } else if let Some(from) = earlier
-        .iter()
-        .find(|p| std::fs::symlink_metadata(p).is_err())
-    {
-        Outcome::Moved {
-            id,
-            from: (*from).clone(),
-        }
+    } else if let Some((from, _)) = before.iter().find(gone_from) {
+        let from = from.to_path_buf();
+        Outcome::Moved { id, from }
     } else {
         Outcome::AlreadyInLibrary { id }
     };
@@ -102,15 +93,12 @@ pub(super) async fn keep_audio(
 
 /// A storage error while following a file: a library error ends the run, any other fails the
 /// file.
-fn storage_failure(e: StorageError, path: &Path, what: &str) -> AppResult<FileReport> {
+pub(super) fn storage_failure(e: StorageError, path: &Path, what: &str) -> AppResult<FileReport> {
     if e.is_fatal() {
         return Err(e.into());
     }
-    Ok(failed(
-        path,
-        "storage",
-        format!("{}: {what}: {e}", path.display()),
-    ))
+    let reason = format!("{}: {what}: {e}", path.display());
+    Ok(failed(path, "storage", reason))
 }
 
 /// A song's audio under new bytes: its described fields (those not edited by hand) read again
@@ -120,12 +108,12 @@ fn storage_failure(e: StorageError, path: &Path, what: &str) -> AppResult<FileRe
 pub(super) async fn retagged(
     backend: &dyn StorageBackend,
     path: PathBuf,
-    id: SongId,
     seen: Seen,
     tags: &songrec_audio::Tags,
     state: &mut BTreeMap<PathBuf, Seen>,
     copy: bool,
 ) -> AppResult<FileReport> {
+    let id = seen.id.clone();
     let Some(mut m) = backend.get_metadata(&id).await? else {
         return Ok(failed(
             &path,
@@ -136,8 +124,7 @@ pub(super) async fn retagged(
             ),
         ));
     };
-    let old = m.audio_key();
-    let key = seen.key.clone().unwrap_or_else(|| id.clone());
+    let (old, key) = (m.audio_key(), seen.audio_key());
     let store = async {
         keep_audio(backend, &key, &path, copy).await?;
         describe_from_tags(&mut m, tags, &path);
@@ -299,7 +286,7 @@ async fn repoint(
     state: &mut BTreeMap<PathBuf, Seen>,
     folders: &[PathBuf],
 ) -> AppResult<Option<FileReport>> {
-    let key = gone.key.clone().unwrap_or_else(|| gone.id.clone());
+    let key = gone.audio_key();
     // Held, and served (a local reference is checked against its file).
     let served = match backend.has_audio(&key).await {
         Ok(true) => {
@@ -315,16 +302,15 @@ async fn repoint(
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(_) => {}
     }
-    let key_of = |o: &Seen| o.key.clone().unwrap_or_else(|| o.id.clone());
     let mut same_song: Vec<(PathBuf, Seen)> = state
         .iter()
         .filter(|(p, o)| o.id == gone.id && std::fs::metadata(p).is_ok())
         .map(|(p, o)| (p.clone(), o.clone()))
         .collect();
     // Byte-identical twins first.
-    same_song.sort_by_key(|(_, o)| key_of(o) != key);
+    same_song.sort_by_key(|(_, o)| o.audio_key() != key);
     for (p, seen) in same_song {
-        if key_of(&seen) == key {
+        if seen.audio_key() == key {
             match backend.link_audio(&key, &p).await {
                 Ok(_) => return Ok(None),
                 Err(e) if e.is_fatal() => return Err(e.into()),
@@ -343,8 +329,7 @@ async fn repoint(
             .tags
             .with_file_name_fallback(&p)
             .with_path_fallback(super::scan::below_root(&p, folders));
-        let r = retagged(backend, p, gone.id.clone(), seen, &tags, state, false).await?;
-        return Ok(Some(r));
+        return Ok(Some(retagged(backend, p, seen, &tags, state, false).await?));
     }
     Ok(None)
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 use serde::Serialize;
 use songrec_audio::{Embedder, FileAnalysis};
 use songrec_identity::fingerprint::{self, FingerprintRecord};
-use songrec_storage::{Embedding, SongId, SongRecord, StorageBackend, StorageError};
+use songrec_storage::{AudioMode, Embedding, SongId, SongRecord, StorageBackend, StorageError};
 
 use crate::embedders::model_of;
 use crate::{AppError, AppResult};
@@ -34,7 +34,7 @@ pub use scan::{
     AUDIO_EXTENSIONS, UNREADABLE_EXTENSIONS, load_state, readable_extensions, remember, scan,
     unsupported_extensions,
 };
-use scan::{Seen, below_root, read_pruned, read_state, save_pruned, save_state, stat};
+use scan::{Seen, below_root, read_pruned, read_state, save_pruned, save_state};
 
 #[derive(Clone)]
 pub struct IngestOptions {
@@ -228,31 +228,21 @@ pub fn file_warnings(info: &songrec_audio::AudioInfo) -> Vec<String> {
         .collect()
 }
 
+/// What analysing one file found; the song is `Seen::id`.
 enum Work {
-    Skip(FileReport, Option<(PathBuf, Seen)>),
+    Skip(FileReport),
     /// The bytes of a song in the library.
-    Known {
-        path: PathBuf,
-        id: SongId,
-        seen: Seen,
-    },
+    Known(PathBuf, Seen),
     /// A song's audio under other bytes: tags read again.
-    Retagged {
-        path: PathBuf,
-        id: SongId,
-        seen: Seen,
-        tags: Box<songrec_audio::Tags>,
-    },
-    /// New audio, analysed.
-    Analysed {
-        path: PathBuf,
-        id: SongId,
-        seen: Seen,
-        analysis: Box<FileAnalysis>,
-        /// Taken from the same decode as the embeddings, so `similar`, playlists and
-        /// `--distinct` hold one copy of each recording from the first ingest on.
-        fingerprint: Box<FingerprintRecord>,
-    },
+    Retagged(PathBuf, Seen, Box<songrec_audio::Tags>),
+    /// New audio, analysed, with the fingerprint taken from the same decode (so `similar`,
+    /// playlists and `--distinct` hold one copy of each recording from the first ingest on).
+    Analysed(PathBuf, Seen, Box<FileAnalysis>, Box<FingerprintRecord>),
+}
+
+/// A file not ingested, for the reason given.
+fn skip(path: &Path, kind: &str, reason: impl Into<String>) -> Work {
+    Work::Skip(failed(path, kind, reason))
 }
 
 fn failed(path: &Path, kind: &str, reason: impl Into<String>) -> FileReport {
@@ -292,36 +282,23 @@ pub async fn ingest(
     }
 
     let versions = backend.list_versions().await?;
-    let live: HashSet<SongId> = versions
-        .iter()
-        .filter(|v| !v.deleted)
-        .map(|v| v.id.clone())
-        .collect();
-    let deleted: HashSet<&SongId> = versions
-        .iter()
-        .filter(|v| v.deleted)
-        .map(|v| &v.id)
-        .collect();
-    let before = opts
-        .state_file
-        .as_deref()
-        .map_or_else(BTreeMap::new, read_state);
+    let (dead, alive): (Vec<_>, Vec<_>) = versions.iter().partition(|v| v.deleted);
+    let live: HashSet<SongId> = alive.iter().map(|v| v.id.clone()).collect();
+    let deleted: HashSet<&SongId> = dead.iter().map(|v| &v.id).collect();
+    let state_file = opts.state_file.as_deref();
+    let before = state_file.map_or_else(BTreeMap::new, read_state);
     let mut state = before.clone();
     // Songs pruned before, whose hand edits come back with their files.
-    let mut pruned = opts
-        .state_file
-        .as_deref()
-        .map(read_pruned)
-        .unwrap_or_default();
+    let mut pruned = state_file.map(read_pruned).unwrap_or_default();
     let mut pruned_changed = false;
 
     // Files as they were: reported at once, never read.
     let mut candidates = Vec::new();
     for path in files.iter() {
-        match (before.get(path), stat(path)) {
+        match (before.get(path), songrec_fs::stamp(path)) {
             (Some(s), Some(now)) if s.matches(&now) && live.contains(&s.id) => {
                 if s.ino == 0 {
-                    state.insert(path.clone(), s.restamped(&now));
+                    state.insert(path.clone(), Seen::new(&now, s.id.clone(), s.key.clone()));
                 }
                 summary.report_outcome(&*progress, path.clone(), Outcome::Unchanged);
             }
@@ -344,8 +321,6 @@ pub async fn ingest(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Work>(64);
     let jobs = songrec_storage::progress::jobs_or_cores(opts.jobs);
     let embedders = opts.embedders.clone();
-    let known = Arc::new(known);
-    let known_for_workers = known.clone();
     let folders_for_workers = folders.clone();
     let total = files.len() + summary.files.len();
     let stop = progress.clone();
@@ -353,9 +328,10 @@ pub async fn ingest(
         let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
             Ok(p) => p,
             Err(e) => {
-                let _ = tx.blocking_send(Work::Skip(
-                    failed(Path::new("."), "internal", format!("thread pool: {e}")),
-                    None,
+                let _ = tx.blocking_send(skip(
+                    Path::new("."),
+                    "internal",
+                    format!("thread pool: {e}"),
                 ));
                 return;
             }
@@ -369,7 +345,7 @@ pub async fn ingest(
                 let work = analyse_one(
                     path,
                     below_root(path, &folders_for_workers),
-                    &known_for_workers,
+                    &known,
                     &embedders,
                 );
                 let _ = tx.blocking_send(work);
@@ -382,40 +358,16 @@ pub async fn ingest(
     let mut added_this_run: HashSet<SongId> = HashSet::new();
     while let Some(work) = rx.recv().await {
         let report = match work {
-            Work::Skip(report, seen) => {
-                if let Some((p, s)) = seen {
-                    state.insert(p, s);
-                }
-                report
-            }
-            Work::Known { path, id, seen } => {
-                follow::known_file(
-                    backend,
-                    &before,
-                    path,
-                    id,
-                    seen,
-                    &mut state,
-                    opts.copy_audio,
-                )
-                .await?
-            }
-            Work::Retagged {
-                path,
-                id,
-                seen,
-                tags,
-            } => {
-                follow::retagged(backend, path, id, seen, &tags, &mut state, opts.copy_audio)
+            Work::Skip(report) => report,
+            Work::Known(path, seen) => {
+                follow::known_file(backend, &before, path, seen, &mut state, opts.copy_audio)
                     .await?
             }
-            Work::Analysed {
-                path,
-                id,
-                seen,
-                analysis,
-                fingerprint,
-            } => {
+            Work::Retagged(path, seen, tags) => {
+                follow::retagged(backend, path, seen, &tags, &mut state, opts.copy_audio).await?
+            }
+            Work::Analysed(path, seen, analysis, fingerprint) => {
+                let id = seen.id.clone();
                 // The same audio at two paths in one run: store it once.
                 if !added_this_run.insert(id.clone()) {
                     state.insert(path.clone(), seen);
@@ -424,22 +376,15 @@ pub async fn ingest(
                     continue;
                 }
                 summary.audio_secs += analysis.info.duration_secs;
-                let key = seen.key.clone().unwrap_or_else(|| id.clone());
+                let key = seen.audio_key();
                 // Audio first: metadata (the commit point) only follows stored audio.
-                let kept = follow::keep_audio(backend, &key, &path, opts.copy_audio).await;
-                match kept {
+                match follow::keep_audio(backend, &key, &path, opts.copy_audio).await {
                     Ok(out) => {
-                        if out.kept == songrec_storage::AudioMode::Copy && !out.already_present {
-                            summary.copies += 1;
-                        }
+                        summary.copies +=
+                            usize::from(out.kept == AudioMode::Copy && !out.already_present)
                     }
-                    Err(e) if e.is_fatal() => return Err(e.into()),
                     Err(e) => {
-                        let r = failed(
-                            &path,
-                            "storage",
-                            format!("{}: could not store audio: {e}", path.display()),
-                        );
+                        let r = follow::storage_failure(e, &path, "could not store audio")?;
                         summary.report(&*progress, r);
                         continue;
                     }
@@ -460,45 +405,27 @@ pub async fn ingest(
                         vector: a.analysis.vector.clone(),
                     })
                     .collect();
-                batch.push((
-                    path,
-                    SongRecord {
-                        metadata,
-                        embeddings,
-                    },
-                    seen,
-                    warnings,
-                ));
+                let record = SongRecord {
+                    metadata,
+                    embeddings,
+                };
+                batch.push((path, record, seen, warnings));
                 if batch.len() >= batch_size {
-                    store_batch(
-                        backend,
-                        &mut batch,
-                        &mut state,
-                        &mut summary,
-                        progress.as_ref(),
-                    )
-                    .await?;
-                    save_state(opts.state_file.as_deref(), &state);
+                    store_batch(backend, &mut batch, &mut state, &mut summary, &*progress).await?;
+                    save_state(state_file, &state);
                 }
                 continue;
             }
         };
         summary.report(&*progress, report);
     }
-    store_batch(
-        backend,
-        &mut batch,
-        &mut state,
-        &mut summary,
-        progress.as_ref(),
-    )
-    .await?;
+    store_batch(backend, &mut batch, &mut state, &mut summary, &*progress).await?;
     producer
         .await
         .map_err(|e| AppError::Invalid(format!("analysis workers failed: {e}")))?;
     summary.interrupted = progress.stopped() && summary.files.len() < total;
     // Gone files are only looked for after a whole walk, and never below unreadable folders.
-    if !summary.interrupted && opts.state_file.is_some() {
+    if !summary.interrupted && state_file.is_some() {
         let gone = follow::gone(
             backend,
             &before,
@@ -519,8 +446,8 @@ pub async fn ingest(
         }
     }
     backend.flush().await?;
-    save_state(opts.state_file.as_deref(), &state);
-    if pruned_changed && let Some(f) = opts.state_file.as_deref() {
+    save_state(state_file, &state);
+    if pruned_changed && let Some(f) = state_file {
         save_pruned(f, &pruned);
     }
     summary.elapsed_secs = started.elapsed().as_secs_f64();
@@ -533,62 +460,38 @@ fn analyse_one(
     known: &follow::Known,
     embedders: &[Arc<dyn Embedder>],
 ) -> Work {
-    let Some(now) = stat(path) else {
-        return Work::Skip(
-            failed(
-                path,
-                "io",
-                format!("{}: cannot read file metadata", path.display()),
-            ),
-            None,
+    let Some(now) = songrec_fs::stamp(path) else {
+        return skip(
+            path,
+            "io",
+            format!("{}: cannot read file metadata", path.display()),
         );
     };
     let key = match SongId::from_file(path) {
         Ok((key, _)) => key,
-        Err(e) => return Work::Skip(failed(path, "io", e.to_string()), None),
+        Err(e) => return skip(path, "io", e.to_string()),
     };
-    let mut seen = Seen::new(&now, key.clone(), Some(key.clone()));
+    let seen = |id: &SongId| Seen::new(&now, id.clone(), Some(key.clone()));
     if let Some(id) = known.by_key.get(&key) {
-        seen.id = id.clone();
-        return Work::Known {
-            path: path.to_path_buf(),
-            id: id.clone(),
-            seen,
-        };
+        return Work::Known(path.to_path_buf(), seen(id));
     }
     let identified = match songrec_audio::identity::identify(path) {
         Ok(i) => i,
-        Err(e) => return Work::Skip(failed(path, e.kind(), e.to_string()), None),
+        Err(e) => return skip(path, e.kind(), e.to_string()),
     };
     let audio = SongId::from_raw(&identified.audio);
     if let Some(id) = known.by_audio.get(&audio) {
-        seen.id = id.clone();
-        return Work::Retagged {
-            path: path.to_path_buf(),
-            id: id.clone(),
-            seen,
-            tags: Box::new(
-                identified
-                    .tags
-                    .with_file_name_fallback(path)
-                    .with_path_fallback(relative),
-            ),
-        };
+        let tags = identified.tags.with_file_name_fallback(path);
+        let tags = Box::new(tags.with_path_fallback(relative));
+        return Work::Retagged(path.to_path_buf(), seen(id), tags);
     }
-    seen.id = audio.clone();
     let refs: Vec<&dyn Embedder> = embedders.iter().map(|e| e.as_ref()).collect();
     match songrec_audio::analyze_file_and(path, &refs, fingerprint::analyse_audio) {
-        Ok((mut fa, fp)) => Work::Analysed {
-            path: path.to_path_buf(),
-            id: audio,
-            seen,
-            analysis: {
-                fa.tags = fa.tags.with_path_fallback(relative);
-                Box::new(fa)
-            },
-            fingerprint: Box::new(fp),
-        },
-        Err(e) => Work::Skip(failed(path, e.kind(), e.to_string()), None),
+        Ok((mut fa, fp)) => {
+            fa.tags = fa.tags.with_path_fallback(relative);
+            Work::Analysed(path.to_path_buf(), seen(&audio), Box::new(fa), Box::new(fp))
+        }
+        Err(e) => skip(path, e.kind(), e.to_string()),
     }
 }
 
@@ -609,27 +512,27 @@ async fn store_batch(
     };
     for (path, rec, seen, warnings) in batch.drain(..) {
         let id = rec.metadata.id.clone();
-        let outcome = match &result {
+        let report = match &result {
             Ok(rep) => match rep.failed.iter().find(|(f, _)| *f == id) {
-                Some((_, why)) => Outcome::Failed {
-                    kind: "storage".into(),
-                    reason: format!("{}: {why}", path.display()),
-                },
-                None => Outcome::Added {
-                    id: id.clone(),
-                    title: rec.metadata.display_name(),
-                    warnings,
-                },
+                Some((_, why)) => failed(&path, "storage", format!("{}: {why}", path.display())),
+                None => {
+                    let title = rec.metadata.display_name();
+                    state.insert(path.clone(), seen);
+                    let outcome = Outcome::Added {
+                        id,
+                        title,
+                        warnings,
+                    };
+                    FileReport { path, outcome }
+                }
             },
-            Err(e) => Outcome::Failed {
-                kind: storage_kind(e).into(),
-                reason: format!("{}: could not store: {e}", path.display()),
-            },
+            Err(e) => failed(
+                &path,
+                storage_kind(e),
+                format!("{}: could not store: {e}", path.display()),
+            ),
         };
-        if matches!(outcome, Outcome::Added { .. }) {
-            state.insert(path.clone(), seen);
-        }
-        summary.report_outcome(progress, path, outcome);
+        summary.report(progress, report);
     }
     Ok(())
 }

@@ -69,9 +69,9 @@ impl Seen {
         now.unchanged_since(self.size, self.mtime_ns, self.ctime_ns, self.ino)
     }
 
-    /// The same record with the file's stamp as it is `now` (for records without one).
-    pub(super) fn restamped(&self, now: &Stamp) -> Seen {
-        Seen::new(now, self.id.clone(), self.key.clone())
+    /// The SHA-256 of the file's bytes (the song id in records that have none).
+    pub(super) fn audio_key(&self) -> SongId {
+        self.key.clone().unwrap_or_else(|| self.id.clone())
     }
 }
 
@@ -210,10 +210,6 @@ pub fn unsupported_extensions(roots: &[PathBuf]) -> BTreeMap<String, usize> {
     seen
 }
 
-pub(super) fn stat(p: &Path) -> Option<Stamp> {
-    songrec_fs::stamp(p)
-}
-
 /// `path` below the folder given to `ingest` that holds it (the nearest, when folders nest),
 /// or its name alone for a file given by itself: what [`songrec_audio::Tags::with_path_fallback`]
 /// reads artist and album folders from, so the ingested folder itself is never an artist.
@@ -266,7 +262,7 @@ pub(super) fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {
 pub fn remember(state_file: &Path, files: &[(PathBuf, SongId, SongId)]) {
     let mut state = read_state(state_file);
     for (path, id, key) in files {
-        if let Some(now) = stat(path) {
+        if let Some(now) = songrec_fs::stamp(path) {
             state.insert(path.clone(), Seen::new(&now, id.clone(), Some(key.clone())));
         }
     }

@@ -88,26 +88,21 @@ pub enum SongState {
 }
 
 impl SongState {
+    const NAMES: [(Self, &'static str); 5] = [
+        (Self::Planned, "planned"),
+        (Self::AudioDone, "audio_done"),
+        (Self::VectorsDone, "vectors_done"),
+        (Self::Done, "done"),
+        (Self::Failed, "failed"),
+    ];
+
     /// The name stored in the ledger.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Planned => "planned",
-            Self::AudioDone => "audio_done",
-            Self::VectorsDone => "vectors_done",
-            Self::Done => "done",
-            Self::Failed => "failed",
-        }
+        Self::NAMES.iter().find(|n| n.0 == self).map_or("", |n| n.1)
     }
 
     fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "planned" => Self::Planned,
-            "audio_done" => Self::AudioDone,
-            "vectors_done" => Self::VectorsDone,
-            "done" => Self::Done,
-            "failed" => Self::Failed,
-            _ => return None,
-        })
+        Self::NAMES.iter().find(|n| n.1 == s).map(|n| n.0)
     }
 }
 
@@ -128,25 +123,25 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    const NAMES: [(Self, &'static str); 5] = [
+        (Self::Running, "running"),
+        (Self::Done, "done"),
+        (Self::Partial, "partial"),
+        (Self::Failed, "failed"),
+        (Self::Interrupted, "interrupted"),
+    ];
+
     /// The name stored in the ledger.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Partial => "partial",
-            Self::Failed => "failed",
-            Self::Interrupted => "interrupted",
-        }
+        Self::NAMES.iter().find(|n| n.0 == self).map_or("", |n| n.1)
     }
 
+    /// Unknown names read as running.
     fn parse(s: &str) -> Self {
-        match s {
-            "done" => Self::Done,
-            "partial" => Self::Partial,
-            "failed" => Self::Failed,
-            "interrupted" => Self::Interrupted,
-            _ => Self::Running,
-        }
+        Self::NAMES
+            .iter()
+            .find(|n| n.1 == s)
+            .map_or(Self::Running, |n| n.0)
     }
 }
 
@@ -242,12 +237,13 @@ impl Ledger {
         let mut conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(sql)?;
+        for (pragma, value) in [
+            ("journal_mode", "WAL"),
+            ("synchronous", "NORMAL"),
+            ("foreign_keys", "ON"),
+        ] {
+            conn.pragma_update(None, pragma, value).map_err(sql)?;
+        }
         Self::apply_migrations(&mut conn, path)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -396,13 +392,8 @@ impl Ledger {
 
     /// Stores the verify summary of a finished run.
     pub fn set_verify(&self, run: i64, summary: &str) -> Result<(), LedgerError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE runs SET verify = ?2 WHERE id = ?1",
-                params![run, summary],
-            )
-            .map(|_| ())
-        })
+        let sql = "UPDATE runs SET verify = ?2 WHERE id = ?1";
+        self.with(|c| c.execute(sql, params![run, summary]).map(|_| ()))
     }
 
     /// Songs whose audio an earlier run of this pair may have put on the target (state
@@ -455,17 +446,12 @@ impl Ledger {
                 "SELECT state, count(*) FROM songs WHERE run_id = ?1 GROUP BY state ORDER BY state",
             )?;
             for run in &mut runs {
-                let mut states: Vec<(SongState, u64)> = st
-                    .query_map(params![run.id], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-                    })?
-                    .filter_map(|row| match row {
-                        Ok((s, n)) => SongState::parse(&s).map(|s| Ok((s, n))),
-                        Err(e) => Some(Err(e)),
-                    })
+                let rows: Vec<(String, i64)> = st
+                    .query_map(params![run.id], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<rusqlite::Result<_>>()?;
-                states.sort();
-                run.states = states;
+                let parsed = rows.into_iter().map(|(s, n)| Some((SongState::parse(&s)?, n as u64)));
+                run.states = parsed.flatten().collect();
+                run.states.sort();
             }
             Ok(runs)
         })

@@ -162,8 +162,7 @@ pub struct MigrateReport {
 /// Writes to the ledger; after the first failure, logs once and keeps going without it (the
 /// ledger is a record, the migration does not depend on it).
 struct Journal<'a> {
-    ctx: Option<&'a LedgerContext<'a>>,
-    run: Option<i64>,
+    run: Option<(&'a Ledger, i64)>,
     broken: AtomicBool,
 }
 
@@ -193,16 +192,16 @@ impl Journal<'_> {
                 .iter()
                 .map(|f| (f.id.clone(), SongState::Failed, Some(f.why.clone()))),
         );
-        if let (Some(ctx), Some(run)) = (self.ctx, self.run)
-            && let Err(e) = ctx.ledger.record(run, &updates)
+        if let Some((ledger, run)) = self.run
+            && let Err(e) = ledger.record(run, &updates)
         {
             self.note(&e);
         }
     }
 
     fn finish(&self, end: &ledger::RunEnd) {
-        if let (Some(ctx), Some(run)) = (self.ctx, self.run)
-            && let Err(e) = ctx.ledger.finish_run(run, end)
+        if let Some((ledger, run)) = self.run
+            && let Err(e) = ledger.finish_run(run, end)
         {
             self.note(&e);
         }
@@ -218,11 +217,15 @@ struct Failure {
 
 impl Failure {
     fn new(id: &SongId, what: &str, e: &StorageError) -> Self {
-        Self {
-            id: id.clone(),
-            why: format!("{what}: {e}"),
-            transient: e.is_transient(),
-        }
+        let (id, transient) = (id.clone(), e.is_transient());
+        let why = format!("{what}: {e}");
+        Self { id, why, transient }
+    }
+
+    /// A failure that another round would not fix.
+    fn permanent(id: SongId, why: String) -> Self {
+        let transient = false;
+        Self { id, why, transient }
     }
 }
 
@@ -270,11 +273,8 @@ async fn read_records(
             let meta = metas.get(id).cloned();
             async move {
                 let Some(metadata) = meta else {
-                    return Err(Failure {
-                        id: id.clone(),
-                        why: "deleted on the source during the migration".into(),
-                        transient: false,
-                    });
+                    let why = "deleted on the source during the migration".into();
+                    return Err(Failure::permanent(id.clone(), why));
                 };
                 let mut embeddings = Vec::new();
                 for m in models {
@@ -293,15 +293,12 @@ async fn read_records(
         .buffer_unordered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
-    let mut records = Vec::new();
-    let mut failed = Vec::new();
-    for r in reads {
-        match r {
-            Ok(rec) => records.push(rec),
-            Err(f) => failed.push(f),
-        }
-    }
-    Ok((records, failed))
+    let (records, failed): (Vec<_>, Vec<_>) = reads.into_iter().partition(Result::is_ok);
+    let records = records.into_iter().flatten().collect();
+    Ok((
+        records,
+        failed.into_iter().filter_map(Result::err).collect(),
+    ))
 }
 
 #[derive(Default)]
@@ -386,11 +383,11 @@ async fn copy_batch(
     match target.put_songs(&records).await {
         Ok(rep) => {
             out.copied = rep.stored;
-            write_failed.extend(rep.failed.into_iter().map(|(id, why)| Failure {
-                id,
-                why,
-                transient: false,
-            }));
+            write_failed.extend(
+                rep.failed
+                    .into_iter()
+                    .map(|(id, w)| Failure::permanent(id, w)),
+            );
         }
         Err(e) if e.is_fatal() => return Err(e.into()),
         Err(e) => write_failed.extend(
@@ -455,7 +452,6 @@ pub async fn migrate(
     ledger: Option<&LedgerContext<'_>>,
 ) -> AppResult<MigrateReport> {
     let mut journal = Journal {
-        ctx: ledger,
         run: None,
         broken: AtomicBool::new(false),
     };
@@ -464,34 +460,33 @@ pub async fn migrate(
         ..MigrateReport::default()
     };
     let mut audio_known = None;
-    if let Some(ctx) = ledger {
-        let begun = ctx
-            .ledger
-            .audio_maybe_on_target(&ctx.source, &ctx.target)
+    if let Some(LedgerContext {
+        ledger,
+        source,
+        target,
+    }) = ledger
+    {
+        let planned: Vec<(SongId, u64)> = plan
+            .to_copy
+            .iter()
+            .map(|v| (v.id.clone(), v.version))
+            .collect();
+        let up_to_date = plan.up_to_date as u64;
+        let begun = ledger
+            .audio_maybe_on_target(source, target)
             .and_then(|known| {
-                let planned: Vec<(SongId, u64)> = plan
-                    .to_copy
-                    .iter()
-                    .map(|v| (v.id.clone(), v.version))
-                    .collect();
-                let run = ctx.ledger.begin_run(
-                    &ctx.source,
-                    &ctx.target,
-                    &planned,
-                    plan.up_to_date as u64,
-                )?;
+                let run = ledger.begin_run(source, target, &planned, up_to_date)?;
                 Ok((known, run))
             });
         match begun {
             Ok((known, run)) => {
                 audio_known = Some(known);
-                journal.run = Some(run);
+                journal.run = Some((*ledger, run));
                 report.run = Some(run);
-                report.resumed = ctx
-                    .ledger
-                    .runs(2)
-                    .ok()
-                    .and_then(|r| r.into_iter().find(|r| r.id == run))
+                let runs = ledger.runs(2).unwrap_or_default();
+                report.resumed = runs
+                    .into_iter()
+                    .find(|r| r.id == run)
                     .and_then(|r| r.resumes);
             }
             Err(e) => journal.note(&e),
