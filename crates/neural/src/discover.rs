@@ -13,7 +13,7 @@
 //! never the working directory: loading a library runs its code, and running songrec inside a
 //! downloaded folder must not load a library that folder supplies. For the same reason a
 //! candidate is loaded only when nobody but the user (or root) could have put it there
-//! ([`trust_problem`]): the file and every folder above it, links resolved, belong to the user
+//! ([`trusted_path`]): the file and every folder above it, links resolved, belong to the user
 //! or root, carry no group or world write bit (a root folder with the sticky bit, `/tmp`,
 //! aside) and no access control list. Such a file is skipped with a warning naming it, the
 //! path that made it untrusted and the fix (`songrec doctor` shows it too);
@@ -182,12 +182,6 @@ pub fn library_version(name: &str) -> Option<Option<Vec<u32>>> {
     v.filter(|v| !v.is_empty()).map(Some)
 }
 
-/// Why the library at `library` must not be loaded, or `None` when it may (see
-/// [`trusted_path`]).
-pub fn trust_problem(library: &Path) -> Option<String> {
-    trusted_path(library).err()
-}
-
 /// The real path of `library` (links resolved, once) when it may be loaded, or why not: the
 /// file and every folder above it must belong to this user or root, be writable by no one
 /// else (no group or world write bit) and carry no access control list. The one exception
@@ -269,7 +263,7 @@ pub fn trusted_path(library: &Path) -> Result<PathBuf, String> {
     std::fs::canonicalize(library).map_err(|e| format!("cannot resolve it: {e}"))
 }
 
-/// Owner, permission bits and ACL of one path on the way to a library (see [`trust_problem`]).
+/// Owner, permission bits and ACL of one path on the way to a library (see [`trusted_path`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Owner {
     /// Owning user.
@@ -340,6 +334,11 @@ fn entries(dir: &Path, keep: fn(&Path) -> bool) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Why the library at `library` must not be loaded, or `None` when it may.
+    fn trust_problem(library: &Path) -> Option<String> {
+        trusted_path(library).err()
+    }
 
     fn touch(p: &Path) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();

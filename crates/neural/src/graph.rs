@@ -16,7 +16,6 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ModelProto, String> {
         .map_err(|e| format!("{e:#}"))
 }
 
-/// Reading the graph's weights.
 /// A parsed graph's nodes by name and its initializers.
 pub(crate) struct Graph<'a> {
     nodes: HashMap<&'a str, &'a NodeProto>,

@@ -101,6 +101,19 @@ pub fn json_floats(v: &serde_json::Value) -> Option<Vec<f32>> {
     Some(out)
 }
 
+/// Per-column f64 sums of row-major `values` with `width` columns, and the number of rows.
+pub(crate) fn column_sums(values: &[f32], width: usize) -> (Vec<f64>, usize) {
+    let mut sum = vec![0f64; width];
+    let mut rows = 0usize;
+    for row in values.chunks_exact(width) {
+        for (m, x) in sum.iter_mut().zip(row) {
+            *m += f64::from(*x);
+        }
+        rows += 1;
+    }
+    (sum, rows)
+}
+
 /// Credit line for the musicnn models.
 pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";
 pub use kernels::describe as own_kernels;

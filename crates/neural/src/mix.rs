@@ -10,7 +10,7 @@
 //! library ranks alike and `sync` has nothing extra to carry.
 //!
 //! The cosine of two mix vectors is the mean of the three parts' cosines (each part has norm
-//! √⅓), so a part's share of a similarity can be read off the vector itself ([`part_cosines`]).
+//! √⅓).
 
 use serde::Deserialize;
 use songrec_audio::{Analysis, AudioError, DSP_DIM, DSP_NAME, DspEmbedder, Embedder, MonoAudio};
@@ -96,15 +96,10 @@ pub const PARTS: [(&str, usize); 3] = [
 ];
 
 impl MixTable {
-    /// The table built into songrec for versions 1 and 2, checked against [`PARTS`].
-    pub fn bundled() -> NeuralResult<Self> {
-        Self::parse(TABLE_JSON)
-    }
-
-    /// The table of a version: [`Self::bundled`], with [`TEXTURE_PART`]'s row from
-    /// [`TEXTURE_TABLE_JSON`] in place of aisfx's from version 3 on.
+    /// The table built into songrec for a version, checked against [`PARTS`]: from version 3
+    /// on, [`TEXTURE_PART`]'s row from [`TEXTURE_TABLE_JSON`] in place of aisfx's.
     pub fn bundled_for(version: u32) -> NeuralResult<Self> {
-        let mut t = Self::bundled()?;
+        let mut t = Self::parse(TABLE_JSON)?;
         if version >= 3 {
             t.parts[1] = Self::texture_row(TEXTURE_TABLE_JSON)?;
         }
@@ -113,27 +108,24 @@ impl MixTable {
 
     /// Parses and checks a one-part table holding [`TEXTURE_PART`]'s row.
     pub fn texture_row(json: &str) -> NeuralResult<PartTable> {
-        let bad = |reason: String| NeuralError::BadTable { reason };
-        let t: MixTable =
-            serde_json::from_str(json).map_err(|e| bad(format!("not a table: {e}")))?;
         let (name, dim) = TEXTURE_PART;
-        match t.parts.as_slice() {
+        match read_table(json)?.parts.as_slice() {
             [p] if p.part == name && p.mean.len() == dim && p.std.len() == dim => {
                 check_values(p)?;
                 Ok(p.clone())
             }
-            _ => Err(bad(format!("expected one part {name:?} with {dim} values"))),
+            _ => Err(bad_table(format!(
+                "expected one part {name:?} with {dim} values"
+            ))),
         }
     }
 
     /// Parses and checks a table: the three parts of [`PARTS`] in order, finite values,
     /// positive deviations.
     pub fn parse(json: &str) -> NeuralResult<Self> {
-        let bad = |reason: String| NeuralError::BadTable { reason };
-        let t: MixTable =
-            serde_json::from_str(json).map_err(|e| bad(format!("not a table: {e}")))?;
+        let t = read_table(json)?;
         if t.parts.len() != PARTS.len() {
-            return Err(bad(format!(
+            return Err(bad_table(format!(
                 "{} parts, expected {}",
                 t.parts.len(),
                 PARTS.len()
@@ -141,7 +133,7 @@ impl MixTable {
         }
         for (p, (name, dim)) in t.parts.iter().zip(PARTS) {
             if p.part != name || p.mean.len() != dim || p.std.len() != dim {
-                return Err(bad(format!(
+                return Err(bad_table(format!(
                     "part {:?} with {}/{} values, expected {name:?} with {dim}",
                     p.part,
                     p.mean.len(),
@@ -154,12 +146,22 @@ impl MixTable {
     }
 }
 
+fn bad_table(reason: String) -> NeuralError {
+    NeuralError::BadTable { reason }
+}
+
+/// A table's JSON, unchecked.
+fn read_table(json: &str) -> NeuralResult<MixTable> {
+    serde_json::from_str(json).map_err(|e| bad_table(format!("not a table: {e}")))
+}
+
 /// Finite means and positive deviations.
 fn check_values(p: &PartTable) -> NeuralResult<()> {
     if p.mean.iter().any(|x| !x.is_finite()) || p.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-        return Err(NeuralError::BadTable {
-            reason: format!("part {:?} holds a value that is not usable", p.part),
-        });
+        return Err(bad_table(format!(
+            "part {:?} holds a value that is not usable",
+            p.part
+        )));
     }
     Ok(())
 }
@@ -192,27 +194,6 @@ pub fn combine(parts: &[&[f32]], table: &[PartTable]) -> Vec<f32> {
                 0.0
             }
         }));
-    }
-    out
-}
-
-/// The cosine of each part of two mix vectors (pure): musicnn, aisfx, DSP. Their mean is the
-/// cosine of the whole vectors.
-///
-/// ```
-/// let a = vec![0.1f32; songrec_neural::mix::MIX_DIM];
-/// let c = songrec_neural::mix::part_cosines(&a, &a);
-/// assert!(c.iter().all(|c| (c - 1.0).abs() < 1e-5));
-/// ```
-pub fn part_cosines(a: &[f32], b: &[f32]) -> [f32; 3] {
-    let mut out = [0f32; 3];
-    let mut start = 0;
-    for (o, (_, dim)) in out.iter_mut().zip(PARTS) {
-        let end = (start + dim).min(a.len()).min(b.len());
-        if start < end {
-            *o = songrec_audio::cosine_similarity(&a[start..end], &b[start..end]);
-        }
-        start += dim;
     }
     out
 }
@@ -459,8 +440,6 @@ mod tests {
 
     #[test]
     fn the_bundled_table_fits_the_parts() {
-        let t = MixTable::bundled().expect("bundled table");
-        assert_eq!(t.parts.iter().map(|p| p.mean.len()).sum::<usize>(), MIX_DIM);
         for v in 1..=MIX_VERSION {
             let t = MixTable::bundled_for(v).expect("bundled table");
             let names: Vec<&str> = t.parts.iter().map(|p| p.part.as_str()).collect();

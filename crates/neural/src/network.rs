@@ -117,17 +117,11 @@ impl Network {
     /// after batch (a last partial batch is padded with zeros and its extra rows dropped).
     pub fn run(&self, data: &[f32]) -> NeuralResult<Vec<Vec<f32>>> {
         let item = self.sig.item_len();
-        let n = data.len() / item;
+        let n = whole_items(data, item, "items", || self.runtime_name())?.len();
         let fail = |reason: String| NeuralError::Inference {
             runtime: self.runtime_name(),
             reason,
         };
-        if n == 0 || !data.len().is_multiple_of(item) {
-            return Err(fail(format!(
-                "the batch has {} values, not a whole number of {item}-value items",
-                data.len()
-            )));
-        }
         let outs = self.sig.outputs;
         if let Some(plan) = &self.tract {
             let b = plan.batch();
@@ -155,8 +149,7 @@ impl Network {
             return Ok(dst);
         }
         let mut lease = self.pool.acquire(|| self.new_session())?;
-        let mut shape = vec![n];
-        shape.extend_from_slice(self.sig.item);
+        let shape = self.sig.shape(n);
         let result = catch_panic("running the model", || -> NeuralResult<Vec<Vec<f32>>> {
             let input =
                 TensorRef::from_array_view((shape, data)).map_err(|e| fail(e.to_string()))?;
@@ -190,6 +183,26 @@ impl Network {
             }
         }
     }
+}
+
+/// `data` cut into its `item`-value items (`what`, e.g. "patches"), or the error of a batch
+/// that is empty or not a whole number of them, naming `runtime`.
+pub(crate) fn whole_items<'a>(
+    data: &'a [f32],
+    item: usize,
+    what: &str,
+    runtime: impl FnOnce() -> String,
+) -> NeuralResult<std::slice::ChunksExact<'a, f32>> {
+    if data.is_empty() || !data.len().is_multiple_of(item) {
+        return Err(NeuralError::Inference {
+            runtime: runtime(),
+            reason: format!(
+                "the batch has {} values, not a whole number of {item}-value {what}",
+                data.len()
+            ),
+        });
+    }
+    Ok(data.chunks_exact(item))
 }
 
 /// FLOPs of one item through `model` ([`crate::profile`], counted by tract on the graph).

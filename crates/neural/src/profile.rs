@@ -245,11 +245,10 @@ pub(crate) fn flops_per_item(
     use tract_onnx::prelude::*;
     let e = |e: TractError| format!("{e:#}");
     let mut reader = model;
-    let shape: Vec<usize> = std::iter::once(1).chain(sig.item.iter().copied()).collect();
     let m = tract_onnx::onnx()
         .model_for_read(&mut reader)
         .map_err(e)?
-        .with_input_fact(0, f32::fact(shape).into())
+        .with_input_fact(0, f32::fact(sig.shape(1)).into())
         .map_err(e)?
         .into_typed()
         .map_err(e)?

@@ -147,7 +147,8 @@ struct LoadedOrt {
     canonical: PathBuf,
 }
 
-fn catch<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+/// Runs `f`, turning a panic into `"{what} panicked: {message}"`.
+pub(crate) fn catch_panic<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
         let msg = p
             .downcast_ref::<String>()
@@ -195,7 +196,7 @@ fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     // SAFETY: loading a library runs its initialisers. The user configured this path as ONNX
     // Runtime; that trust is the premise of the feature.
-    let lib = catch("loading the library", || unsafe {
+    let lib = catch_panic("loading the library", || unsafe {
         libloading::Library::new(&canonical)
     })
     .map_err(not_loaded)?
@@ -281,41 +282,40 @@ pub fn activate(requested: &Runtime) -> NeuralResult<Arc<ActiveRuntime>> {
             })
         };
     }
-    let Some(l) = loaded else {
-        let active = Arc::new(ActiveRuntime {
+    let active = Arc::new(match loaded {
+        None => ActiveRuntime {
             runtime: Runtime::Tract,
             canonical: None,
             version: TRACT_VERSION.to_string(),
             env: None,
             _lib: None,
-        });
-        *guard = Some(Arc::clone(&active));
-        return Ok(active);
-    };
-    tracing::info!(
-        "ONNX Runtime {} loaded from {}",
-        l.version,
-        l.canonical.display()
-    );
-    let (api, version, canonical, lib) = (l.api, l.version, Some(l.canonical), Some(l.lib));
-    let init_err = |reason: String| NeuralError::RuntimeInit {
-        runtime: requested.to_string(),
-        reason,
-    };
-    if !ort::set_api(api) {
-        return Err(init_err(
-            "the ort API was already set outside songrec-neural".into(),
-        ));
-    }
-    let env = catch("ort::init", || ort::init().with_name("songrec").build())
-        .map_err(init_err)?
-        .map_err(|e| init_err(e.to_string()))?;
-    let active = Arc::new(ActiveRuntime {
-        runtime: requested.clone(),
-        canonical,
-        version,
-        env: Some(env),
-        _lib: lib,
+        },
+        Some(l) => {
+            tracing::info!(
+                "ONNX Runtime {} loaded from {}",
+                l.version,
+                l.canonical.display()
+            );
+            let init_err = |reason: String| NeuralError::RuntimeInit {
+                runtime: requested.to_string(),
+                reason,
+            };
+            if !ort::set_api(l.api) {
+                return Err(init_err(
+                    "the ort API was already set outside songrec-neural".into(),
+                ));
+            }
+            let env = catch_panic("ort::init", || ort::init().with_name("songrec").build())
+                .map_err(init_err)?
+                .map_err(|e| init_err(e.to_string()))?;
+            ActiveRuntime {
+                runtime: requested.clone(),
+                canonical: Some(l.canonical),
+                version: l.version,
+                env: Some(env),
+                _lib: Some(l.lib),
+            }
+        }
     });
     *guard = Some(Arc::clone(&active));
     Ok(active)
@@ -324,10 +324,6 @@ pub fn activate(requested: &Runtime) -> NeuralResult<Arc<ActiveRuntime>> {
 /// The runtime already started in this process, if any.
 pub fn active() -> Option<Arc<ActiveRuntime>> {
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
-pub(crate) fn catch_panic<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
-    catch(what, f)
 }
 
 #[cfg(test)]

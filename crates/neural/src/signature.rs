@@ -16,4 +16,11 @@ impl Signature {
     pub fn item_len(&self) -> usize {
         self.item.iter().product()
     }
+
+    /// The input's shape for `batch` items: `[batch, ..item]`.
+    pub fn shape(&self, batch: usize) -> Vec<usize> {
+        std::iter::once(batch)
+            .chain(self.item.iter().copied())
+            .collect()
+    }
 }

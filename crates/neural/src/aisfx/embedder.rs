@@ -13,7 +13,7 @@ use super::{
     BLOCK_DIM, SIGNATURE, pool_blocks, pool_texture,
 };
 use crate::error::{NeuralError, NeuralResult};
-use crate::network::Network;
+use crate::network::{Network, whole_items};
 use crate::runtime::{ActiveRuntime, activate};
 
 /// The aisfx embedder (name `aisfx`, version [`AISFX_VERSION`], dim 1024).
@@ -95,18 +95,9 @@ impl AisfxEmbedder {
         let net = match &self.engine {
             Engine::Graph(net) => net,
             Engine::Native(native) => {
-                let item = SIGNATURE.item_len();
-                if logmel.is_empty() || !logmel.len().is_multiple_of(item) {
-                    return Err(NeuralError::Inference {
-                        runtime: self.engine(),
-                        reason: format!(
-                            "the batch has {} values, not a whole number of {item}-value blocks",
-                            logmel.len()
-                        ),
-                    });
-                }
-                let mut rows = Vec::with_capacity(logmel.len() / item * native.width());
-                for block in logmel.chunks_exact(item) {
+                let blocks = whole_items(logmel, SIGNATURE.item_len(), "blocks", || self.engine())?;
+                let mut rows = Vec::with_capacity(blocks.len() * native.width());
+                for block in blocks {
                     native.run(block, &mut rows);
                 }
                 return Ok(rows);

@@ -235,14 +235,7 @@ pub struct AisfxAnalysis {
 /// assert!((t[0] - 3f32.ln()).abs() < 1e-6);
 /// ```
 pub fn pool_texture(rows: &[f32]) -> Vec<f32> {
-    let mut sum = vec![0f64; TEXTURE_DIM];
-    let mut n = 0usize;
-    for row in rows.chunks_exact(TEXTURE_DIM) {
-        for (s, x) in sum.iter_mut().zip(row) {
-            *s += f64::from(*x);
-        }
-        n += 1;
-    }
+    let (sum, n) = crate::column_sums(rows, TEXTURE_DIM);
     sum.iter()
         .map(|s| {
             let m = s / n.max(1) as f64;
@@ -261,18 +254,10 @@ pub fn pool_texture(rows: &[f32]) -> Vec<f32> {
 /// ```
 pub fn pool_blocks(rows: &[f32], width: usize) -> (Vec<f32>, Vec<f32>) {
     let width = width.max(1);
-    let mut sum = vec![0f64; width];
-    let mut max = vec![f32::NEG_INFINITY; width];
-    let mut n = 0usize;
+    let (sum, n) = crate::column_sums(rows, width);
+    let mut max = vec![if n == 0 { 0.0 } else { f32::NEG_INFINITY }; width];
     for row in rows.chunks_exact(width) {
-        for ((s, m), x) in sum.iter_mut().zip(&mut max).zip(row) {
-            *s += f64::from(*x);
-            *m = m.max(*x);
-        }
-        n += 1;
-    }
-    if n == 0 {
-        max.fill(0.0);
+        max.iter_mut().zip(row).for_each(|(m, x)| *m = m.max(*x));
     }
     let raw: Vec<f32> = sum
         .iter()

@@ -16,7 +16,7 @@ use super::{
     NeuralAnalysis, SIGNATURE,
 };
 use crate::error::{NeuralError, NeuralResult};
-use crate::network::Network;
+use crate::network::{Network, whole_items};
 use crate::patches::{Cut, MODEL_RATE, PATCH_LEN, ShortClip, cut};
 use crate::runtime::{ActiveRuntime, activate};
 
@@ -215,22 +215,13 @@ impl MusicnnEmbedder {
         let network = match self.network(net) {
             Engine::Graph(n) => n,
             Engine::Native { net: native, .. } => {
-                if wave.is_empty() || !wave.len().is_multiple_of(PATCH_LEN) {
-                    return Err(NeuralError::Inference {
-                        runtime: self.engine(),
-                        reason: format!(
-                            "the batch has {} values, not a whole number of {PATCH_LEN}-value patches",
-                            wave.len()
-                        ),
-                    });
-                }
-                let patches = wave.len() / PATCH_LEN;
+                let patches = whole_items(wave, PATCH_LEN, "patches", || self.engine())?;
                 let mut out = ModelOutput {
-                    patches,
-                    penultimate: Vec::with_capacity(patches * super::PENULTIMATE_DIM),
-                    taggram: Vec::with_capacity(patches * super::N_TAGS),
+                    patches: patches.len(),
+                    penultimate: Vec::with_capacity(patches.len() * super::PENULTIMATE_DIM),
+                    taggram: Vec::with_capacity(patches.len() * super::N_TAGS),
                 };
-                for patch in wave.chunks_exact(PATCH_LEN) {
+                for patch in patches {
                     native.run(patch, &mut out.penultimate, &mut out.taggram);
                 }
                 return Ok(out);

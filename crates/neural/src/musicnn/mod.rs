@@ -173,8 +173,7 @@ pub struct NeuralAnalysis {
     /// L2-normalised, times 1/√2; compare by cosine.
     pub embedding: Vec<f32>,
     /// Mean `penultimate` over each network's patches, before any normalisation: MSD's 200
-    /// values then MTT's ([`pooled_penultimate`]; the normalisation table was measured on
-    /// MSD's).
+    /// values then MTT's ([`pooled_penultimate`]).
     pub pooled: Vec<f32>,
     /// MSD's mean tag probability over its patches, all 50 tags, most probable first.
     pub tags: Vec<(String, f32)>,

@@ -190,49 +190,15 @@ pub(crate) struct NativeMusicnn {
     tags: Dense,
 }
 
-/// The front-end branches in the graph's concatenation order: conv node, filters, kernel,
-/// pooling node prefix and batch-norm node.
-const BRANCHES: [(&str, usize, usize, usize, &str, &str); 5] = [
-    (
-        "Conv__145",
-        204,
-        7,
-        38,
-        "model/max_pooling2d",
-        "model/batch_normalization_1/FusedBatchNormV3/pooled",
-    ),
-    (
-        "Conv__134",
-        204,
-        7,
-        67,
-        "model/max_pooling2d_1",
-        "model/batch_normalization_2/FusedBatchNormV3/pooled",
-    ),
-    (
-        "model/conv2d_2/BiasAdd",
-        51,
-        128,
-        1,
-        "model/max_pooling2d_2",
-        "model/batch_normalization_3/FusedBatchNormV3/pooled",
-    ),
-    (
-        "model/conv2d_3/BiasAdd",
-        51,
-        64,
-        1,
-        "model/max_pooling2d_3",
-        "model/batch_normalization_4/FusedBatchNormV3/pooled",
-    ),
-    (
-        "model/conv2d_4/BiasAdd",
-        51,
-        32,
-        1,
-        "model/max_pooling2d_4",
-        "model/batch_normalization_5/FusedBatchNormV3/pooled",
-    ),
+/// The front-end branches in the graph's concatenation order: conv node, filters and kernel.
+/// Branch `i` pools with `model/max_pooling2d[_i]` and normalises with
+/// `model/batch_normalization_{i + 1}`.
+const BRANCHES: [(&str, usize, usize, usize); 5] = [
+    ("Conv__145", 204, 7, 38),
+    ("Conv__134", 204, 7, 67),
+    ("model/conv2d_2/BiasAdd", 51, 128, 1),
+    ("model/conv2d_3/BiasAdd", 51, 64, 1),
+    ("model/conv2d_4/BiasAdd", 51, 32, 1),
 ];
 /// Channels out of the front end.
 const FRONT: usize = 204 * 2 + 51 * 3;
@@ -260,7 +226,15 @@ impl NativeMusicnn {
             return Err(format!("logmel/MatMul: shape {s:?}"));
         }
         let mut branches = Vec::new();
-        for (conv, filters, kt, kf, pool, bn) in BRANCHES {
+        for (i, (conv, filters, kt, kf)) in BRANCHES.into_iter().enumerate() {
+            let pool = match i {
+                0 => "model/max_pooling2d".to_string(),
+                _ => format!("model/max_pooling2d_{i}"),
+            };
+            let bn = format!(
+                "model/batch_normalization_{}/FusedBatchNormV3/pooled",
+                i + 1
+            );
             let (w, bias, pad_top) = graph.conv(conv, filters, kt, kf)?;
             let (int8, w) = if int8 {
                 let (q, wq) = BranchI8::new(&w, kt, kf, filters);
@@ -280,7 +254,7 @@ impl NativeMusicnn {
                 kf,
                 pad_top,
                 sign,
-                bn: graph.batch_norm(bn, filters)?,
+                bn: graph.batch_norm(&bn, filters)?,
                 int8,
             });
         }

@@ -1,6 +1,8 @@
 //! From raw model outputs to a song's analysis (all pure): which patches each network gets,
 //! the means, the L2 steps and the tags.
 
+use crate::column_sums;
+
 use super::{MTT_TAGS, ModelOutput, N_TAGS, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS};
 
 /// Which patches of `n` each network runs on: MSD the even-numbered, MTT the odd-numbered;
@@ -37,19 +39,6 @@ pub fn pooled_penultimate(out: &ModelOutput) -> Vec<f32> {
     let (sum, rows) = column_sums(&out.penultimate, PENULTIMATE_DIM);
     let n = rows.max(1) as f64;
     sum.iter().map(|s| (s / n) as f32).collect()
-}
-
-/// Per-column f64 sums of row-major `values` with `width` columns, and the number of rows.
-fn column_sums(values: &[f32], width: usize) -> (Vec<f64>, usize) {
-    let mut sum = vec![0f64; width];
-    let mut rows = 0usize;
-    for row in values.chunks_exact(width) {
-        for (m, x) in sum.iter_mut().zip(row) {
-            *m += f64::from(*x);
-        }
-        rows += 1;
-    }
-    (sum, rows)
 }
 
 /// The L2-normalised f64 sum of one network's `penultimate` rows, scaled by `scale` (pure; the
