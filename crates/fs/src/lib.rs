@@ -148,13 +148,8 @@ pub fn write_user_file(dest: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Modification time of `m` in nanoseconds since the Unix epoch (`None` where the platform or
 /// file system does not say).
 pub fn mtime_nanos(m: &fs::Metadata) -> Option<u128> {
-    Some(
-        m.modified()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_nanos(),
-    )
+    let since = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH);
+    since.ok().map(|d| d.as_nanos())
 }
 
 /// Size and modification time (ns) of the file at `path`: a cheap "has it changed?" stamp.

@@ -28,34 +28,24 @@ pub struct Stamp {
 impl Stamp {
     /// The stamp of `m` (`None` where the platform or file system gives no modification time).
     pub fn of(m: &fs::Metadata) -> Option<Stamp> {
-        let mtime_ns = crate::mtime_nanos(m)?;
         #[cfg(unix)]
-        {
+        let (ctime_ns, dev, ino) = {
             use std::os::unix::fs::MetadataExt as _;
             let ctime_ns = u128::try_from(m.ctime()).unwrap_or(0) * 1_000_000_000
                 + u128::try_from(m.ctime_nsec()).unwrap_or(0);
-            Some(Stamp {
-                size: m.len(),
-                mtime_ns,
-                ctime_ns,
-                dev: m.dev(),
-                ino: m.ino(),
-            })
-        }
+            (ctime_ns, m.dev(), m.ino())
+        };
         #[cfg(not(unix))]
-        {
-            Some(Stamp {
-                size: m.len(),
-                mtime_ns,
-                ctime_ns: 0,
-                dev: 0,
-                ino: 0,
-            })
-        }
+        let (ctime_ns, dev, ino) = (0, 0, 0);
+        Some(Stamp {
+            size: m.len(),
+            mtime_ns: crate::mtime_nanos(m)?,
+            ctime_ns,
+            dev,
+            ino,
+        })
     }
-}
 
-impl Stamp {
     /// Whether a file stamped `self` now is the one that was stamped with these recorded
     /// fields: size and modification time, and the inode and its change time where they were
     /// recorded (`ino` 0: a record of an earlier songrec, which kept neither).

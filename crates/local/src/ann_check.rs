@@ -1,11 +1,8 @@
 //! A complete structural check of a saved approximate index (a usearch HNSW file) before it is
 //! mapped for search.
 //!
-//! usearch trusts the neighbour lists of a file it maps: a neighbour slot past the node count, a
-//! neighbour count past a node's capacity, or a node whose level disagrees with the level table
-//! sends a search through a wild pointer (SIGSEGV). The manifest's length and sampled hash only
-//! cover the file's ends, so damage in the middle (bit rot, a torn copy) gets through them. This
-//! check reads everything a search follows, once per opened file:
+//! usearch trusts the neighbour lists of a file it maps: a bad slot, count or level sends a
+//! search through a wild pointer (SIGSEGV). This check reads everything a search follows:
 //!
 //! ```text
 //! rows: u32, bytes per vector: u32, rows × bytes per vector       the vectors (f32/f16/i8)
@@ -17,12 +14,9 @@
 //!        (capacity: connectivity_base at level 0, connectivity above)
 //! ```
 //!
-//! Every field a search reads is checked: types and sizes against what this library builds,
-//! every level in range and equal in both places, every count within its capacity, and every
-//! neighbour slot naming a node that exists at that level; the nodes must end exactly at the
-//! end of the file. Vector values are not checked (any bit pattern is a number, and every
-//! similarity returned is recomputed from the pack). Cost: one pass over the graph part of the
-//! file, which mapping it reads anyway (about 150 MB at a million vectors, M 16).
+//! Types and sizes must be what this library builds, levels in range and equal in both places,
+//! counts within capacity, neighbour slots naming nodes at that level, and the nodes must end
+//! at the end of the file. Vector values are not checked (similarities are recomputed).
 
 use std::ops::Range;
 

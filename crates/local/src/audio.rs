@@ -7,14 +7,10 @@
 //!   below that folder, and the size, modification time, inode number and inode change time it
 //!   had when it was hashed). The user's file is only ever read.
 //!
-//! A reference is checked on every read: a file that is gone, or whose size changed, is
-//! [`StorageError::Stale`]; one whose stamp moved in any field is hashed again and served only
-//! if its bytes still hash to the key. The inode and change time cannot be set by a user, so a
-//! file replaced by another of the same size and time (`touch -r`, `cp -p`) is hashed, never
-//! served on its stamp. A reference resolves only below its folder (plain names, no `..`), and
-//! one naming a folder the library never wrote references against (`music.json` lists them) is
-//! served only after hashing. So a file retagged, replaced or moved since it was analysed never
-//! yields other audio under the song's name.
+//! A reference is checked on every read: a file gone or resized is [`StorageError::Stale`]; one
+//! whose stamp moved in any field (inode and change time included) is hashed again and served
+//! only if it still hashes to the key. A reference resolves only below its folder, and one
+//! naming a folder not in `music.json` is served only after hashing.
 
 use std::collections::HashMap;
 use std::fs::{self, File};

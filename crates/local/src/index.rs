@@ -189,14 +189,11 @@ impl Inner {
             match self.use_shared_pack(st, m, &key, e.committed) {
                 Ok(()) => return Ok(()),
                 Err(StorageError::Corrupt { path, detail }) => {
-                    let path = path.display();
-                    crate::integrity::warn_once(&format!("{path}:{detail}"), || {
-                        format!(
-                            "ignoring the damaged vector pack {path} ({detail}): rebuilding the \
-                             vector index of {} from the .npy files (now: `songrec reindex`)",
-                            m.model.key()
-                        )
-                    });
+                    let instead = format!(
+                        "rebuilding the vector index of {} from the .npy files",
+                        m.model.key()
+                    );
+                    crate::integrity::ignore_damaged("vector pack", &path, &detail, &instead);
                 }
                 Err(err) => tracing::warn!("rebuilding vector index for {}: {err}", m.model.key()),
             }

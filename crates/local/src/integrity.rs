@@ -1,27 +1,14 @@
 //! Full-content checksums of the derived files, checked once per file before the file is trusted.
 //!
-//! Every derived file a search reads carries a CRC-32C (Castagnoli) of all its bytes: the vector
-//! packs and the approximate indexes in the index manifest (their entries' `crc32c`), the live-row
-//! table and the metadata snapshot in their own headers. CRC-32C runs on the CPU's CRC
-//! instruction (SSE 4.2, ARMv8), about 10 GB/s per core; measured with
-//! `cargo run --release -p songrec-local --features internals --example checksum_cost`. It
-//! catches every burst of damage up to 32 bits and any other with probability 1 − 2⁻³²: it
-//! catches bit rot, torn copies and stray writes, not an adversary.
+//! Every derived file a search reads carries a CRC-32C of all its bytes: the packs and the
+//! approximate indexes in the index manifest, the live-row table and the metadata snapshot in
+//! their own headers. It catches bit rot, torn copies and stray writes, not an adversary.
 //!
-//! A file is checked in full once per file state, for every process: what was checked is
-//! recorded in `index/verified.json` under the file's state, which any write changes (device,
-//! inode, length, modification and status-change times: a write in place that restores the
-//! modification time still moves the status-change time, which no program can set). A process
-//! that finds its file in the record in the same state trusts it without reading it, so a
-//! search costs a few `stat`s and one small read whatever the library's size; the first process
-//! after a change pays the check and records it. A pack a writer appended to is recorded by the
-//! writer (it computed the checksum of what it wrote); after an append by a process that did
-//! not record it, only the new bytes are read. A file that fails is ignored with one warning
-//! naming it and `songrec reindex`, and rebuilt from the library's own data.
-//!
-//! What the record cannot see is damage that changes no file time (bit rot on the disk itself,
-//! below the file system): `songrec reindex --verify` checks every derived file in full,
-//! whatever the record says.
+//! A file is checked in full once per file state for every process: checks are recorded in
+//! `index/verified.json` under the file's state (device, inode, length, modification and
+//! status-change times), which any write changes. A writer records what it wrote; after
+//! another's append only the new bytes are read. A file that fails is ignored with one warning
+//! and rebuilt. `songrec reindex --verify` checks every file whatever the record says.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -131,9 +118,8 @@ impl Verified {
         r.files.remove(name).filter(|c| c.state == file_state(meta))
     }
 
-    /// Records that `path`, in the state `meta` describes, was checked. Best effort: a
-    /// library this process may not write (read-only, another user's) keeps no record, and
-    /// two processes recording at once may lose one entry (checked again later).
+    /// Records that `path`, in the state `meta` describes, was checked (best effort: an entry
+    /// lost to a read-only library or a concurrent recorder is only checked again).
     fn record(&self, path: &Path, meta: &fs::Metadata, build: u64, len: usize, crc: u32) {
         let (Some(record), Some(name)) = (
             self.record.as_ref(),
@@ -295,16 +281,18 @@ impl HeaderCrc {
 
     /// The checksum the field holds (`None` for bytes that end before it does).
     pub(crate) fn stored(self, bytes: &[u8]) -> Option<u32> {
-        let field = bytes.get(self.at..self.at + 4)?;
-        Some(u32::from_le_bytes([field[0], field[1], field[2], field[3]]))
+        bytes
+            .get(self.at..self.at + 4)?
+            .try_into()
+            .ok()
+            .map(u32::from_le_bytes)
     }
 
     /// Checks the field against the content. The zero bytes after the checksum are the only
     /// ones it does not cover: they must be zero.
     pub(crate) fn check(self, bytes: &[u8]) -> Result<(), &'static str> {
         let field = bytes.get(self.at..self.at + 8).ok_or("cut short")?;
-        let stored = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
-        if field[4..] != [0; 4] || self.of(bytes) != stored {
+        if field[4..] != [0; 4] || self.stored(bytes) != Some(self.of(bytes)) {
             return Err("its checksum does not match its content");
         }
         Ok(())
@@ -358,6 +346,15 @@ pub fn file_crc(path: &Path) -> StorageResult<u32> {
             Err(e) => return Err(StorageError::io(path, e)),
         }
     }
+}
+
+/// Warns once per file and damage that the damaged `what` at `path` is ignored, and what is
+/// done `instead`.
+pub(crate) fn ignore_damaged(what: &str, path: &Path, why: &str, instead: &str) {
+    let path = path.display();
+    warn_once(&format!("{path}:{why}"), || {
+        format!("ignoring the damaged {what} {path} ({why}): {instead} (now: `songrec reindex`)")
+    });
 }
 
 /// Logs `message` as a warning the first time this process sees `key`, at debug level after.

@@ -67,7 +67,7 @@ fn folds_grow_with_the_library_and_stay_bounded() {
     assert!(fold_on_flush(1_000_000, 50_000));
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum JournalRecord {
     Put(Box<SongMetadata>),
@@ -214,13 +214,8 @@ impl Inner {
             );
             st.journal_repaired = true;
         }
-        for rec in scan.records {
-            match rec {
-                JournalRecord::Put(m) => st.upsert(*m),
-                JournalRecord::Delete { id, version } => st.remove(&id, version),
-            }
-            st.journal_records += 1;
-        }
+        st.journal_records += scan.records.len();
+        scan.records.into_iter().for_each(|r| st.apply(r));
         st.journal_len = from + scan.consumed as u64;
         st.journal_id = Some(id);
         let end = check + scan.consumed;
@@ -325,12 +320,7 @@ impl Inner {
         st.journal_records += recs.len();
         // Applied before a fold is considered: the fold writes the state, and must write these
         // records too (the journal they are in is emptied by it).
-        for r in recs {
-            match r {
-                JournalRecord::Put(m) => st.upsert((**m).clone()),
-                JournalRecord::Delete { id, version } => st.remove(id, *version),
-            }
-        }
+        recs.iter().for_each(|r| st.apply(r.clone()));
         if st.journal_records >= compact_after(st.songs.len()) {
             self.compact(st)?;
         }

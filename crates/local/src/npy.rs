@@ -48,10 +48,7 @@ pub fn encode(v: &[f32]) -> Vec<u8> {
 /// ```
 pub fn decode(bytes: &[u8]) -> Result<Vec<f32>, String> {
     let v = decode_values(bytes)?;
-    match unusable(&v) {
-        Some(why) => Err(why),
-        None => Ok(v),
-    }
+    unusable(&v).map_or(Ok(v), Err)
 }
 
 /// Why a well-formed vector cannot be stored or searched: it is empty, holds a NaN or an
@@ -149,15 +146,8 @@ pub(crate) fn decode_values(bytes: &[u8]) -> Result<Vec<f32>, String> {
         .map(|c| match (is64, little) {
             (false, true) => f32::from_le_bytes([c[0], c[1], c[2], c[3]]),
             (false, false) => f32::from_be_bytes([c[0], c[1], c[2], c[3]]),
-            (true, le) => {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(c);
-                (if le {
-                    f64::from_le_bytes(b)
-                } else {
-                    f64::from_be_bytes(b)
-                }) as f32
-            }
+            (true, true) => f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32,
+            (true, false) => f64::from_be_bytes(c.try_into().unwrap_or_default()) as f32,
         })
         .collect())
 }
@@ -175,10 +165,7 @@ pub fn read(path: &Path) -> StorageResult<Vec<f32>> {
 pub(crate) fn read_checked(path: &Path) -> StorageResult<Result<Vec<f32>, String>> {
     let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
     let v = decode_values(&bytes).map_err(|d| StorageError::corrupt(path, d))?;
-    Ok(match unusable(&v) {
-        Some(why) => Err(why),
-        None => Ok(v),
-    })
+    Ok(unusable(&v).map_or(Ok(v), Err))
 }
 
 /// Finds `'key': value` in a numpy header dict (values here never contain a top-level comma

@@ -9,23 +9,14 @@
 //! ```
 //!
 //! A later record for the same id supersedes earlier ones. Only the first `committed_len` bytes
-//! (recorded in the library's index manifest, written atomically after the append was fsynced) are
-//! trusted, so a crash mid-append leaves garbage that is ignored and overwritten. The `.npy` files
-//! stay the source of truth: a pack whose directory stamp does not match is rebuilt from them.
+//! (recorded in the index manifest after the append was fsynced) are trusted; a crash mid-append
+//! leaves garbage that is ignored and overwritten. The `.npy` files stay the source of truth.
 //!
-//! The header names the build (the manifest's number for this file): a pack whose build is not
-//! the manifest's (a rebuild renamed into place, then a crash before the manifest named it) is
-//! refused and rebuilt, so it is never read with the record numbers of another file, and the
-//! live-row table (see [`crate::rows`]) is trusted only when the pack names the table's build.
-//! Packs written before the header named a build (build 0) are read by scanning until a process
-//! holding the library lock stamps the manifest's build into their header (8 bytes written in
-//! place, in padding older readers ignore) and writes a fresh table.
-//!
-//! The index manifest records a CRC-32C of the committed bytes (with the header's build field
-//! read as zero: the build is checked against the manifest on its own, and stamping it into an
-//! older pack does not change the checksum), extended by each append. A process checks it the
-//! first time it maps a pack (see [`crate::integrity`]), so a vector damaged in place never
-//! gives a wrong score: the pack is ignored and rebuilt from the `.npy` files.
+//! The header names the build (the manifest's number for this file): a pack of another build is
+//! refused and rebuilt, and the live-row table ([`crate::rows`]) is trusted only for its build.
+//! Build-0 packs (older) are scanned until a writer stamps the build into their header padding.
+//! The manifest records a CRC-32C of the committed bytes (the build field read as zero), extended
+//! by each append and checked before a process first trusts the pack ([`crate::integrity`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -50,8 +41,7 @@ pub fn record_size(dim: usize) -> usize {
     REC_HEAD + 4 * dim
 }
 
-/// Hashes song ids (SHA-256, so already uniformly distributed) by taking their first 8 bytes:
-/// much cheaper than SipHash for maps with a hundred thousand ids.
+/// Hashes song ids (SHA-256, so already uniform) by their first 8 bytes: cheaper than SipHash.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct IdHasher(u64);
 
@@ -137,7 +127,7 @@ impl Pack {
     }
 
     /// Builds a pack in anonymous memory, for a process that may not write the library's index
-    /// (no file in any shared folder). `path` names the pack in messages only.
+    /// (`path` names it in messages only).
     pub(crate) fn build_in_memory(
         path: &Path,
         dim: usize,
@@ -191,10 +181,8 @@ impl Pack {
                 format!("pack length {actual} does not match the index ({committed})"),
             ));
         }
-        // SAFETY: the file is only ever written past `committed` (by a process holding the
-        // library's write lock) or replaced by rename; it is never truncated in place, and bytes
-        // below `committed` never change. Not populated: a search through the approximate
-        // index reads a few hundred records, and the exact scan faults pages in as it goes.
+        // SAFETY: the file is only ever written past `committed` (under the library's write
+        // lock) or replaced by rename, never truncated: bytes below `committed` never change.
         let map = unsafe { memmap2::MmapOptions::new().map(&file) }
             .map_err(|e| StorageError::io(path, e))?;
         if &map[..8] != MAGIC
@@ -272,10 +260,8 @@ impl Pack {
     }
 
     /// Extends `crc` (of the first `from` bytes) over the committed bytes past `from`, reading
-    /// the header's build field as zero. Read from the mapped file with `read`, not through the
-    /// map: a search that goes through the approximate index and the live-row table touches
-    /// only the pages of the vectors it scores, and the check does not add the whole pack to
-    /// this process's resident memory (nor raise SIGBUS if someone cuts the file short).
+    /// the header's build field as zero. Read with `read`, not through the map, so the check
+    /// neither makes the whole pack resident nor raises SIGBUS on a file cut short.
     fn crc_from(&self, from: usize, mut crc: u32) -> StorageResult<u32> {
         use std::io::Read;
         let Some(mut file) = self.file.as_ref() else {
@@ -302,12 +288,9 @@ impl Pack {
         Ok(crc)
     }
 
-    /// Appends records (a `None` vector records a deletion), fsyncs, and remaps. The caller
-    /// must hold the write lock and then record the new committed length in the manifest.
-    ///
-    /// Records are written at the committed length, over whatever an interrupted append left
-    /// there. The file is never truncated: another process may have it mapped, and touching a
-    /// mapped page past the end of a file raises SIGBUS.
+    /// Appends records (a `None` vector records a deletion) at the committed length, fsyncs,
+    /// and remaps. The caller holds the write lock and records the new length in the manifest.
+    /// Never truncates: another process may have the file mapped (SIGBUS past its end).
     pub(crate) fn append(&mut self, records: &[(SongId, Option<&[f32]>)]) -> StorageResult<usize> {
         if records.is_empty() {
             return Ok(self.committed);
@@ -352,9 +335,8 @@ impl Pack {
             .unwrap_or(&[])
     }
 
-    /// Records the manifest's build in the header of a file written without one: 8 bytes in
-    /// padding that older readers ignore, written in place (a torn write leaves a build that
-    /// matches nothing, so the pack is refused and rebuilt), then fsynced.
+    /// Records the manifest's build in the header padding of a file written without one, in
+    /// place (a torn write matches no build: the pack is then refused and rebuilt), fsynced.
     pub(crate) fn stamp_build(&mut self) -> StorageResult<()> {
         let path = self.path.clone();
         let io = |e| StorageError::io(&path, e);

@@ -25,7 +25,7 @@ use std::path::Path;
 
 use songrec_storage::StorageResult;
 
-use crate::integrity::{HeaderCrc, Refused, warn_once};
+use crate::integrity::{HeaderCrc, Refused, ignore_damaged};
 use crate::pack::{HEADER, IdMap, Pack, Row, record_size};
 
 const MAGIC: &[u8; 8] = b"SRROWS02";
@@ -176,14 +176,9 @@ impl Pack {
             Ok(t) => Some(t),
             Err(Refused::Stale) => None,
             Err(Refused::Damaged(why)) => {
-                warn_once(&format!("{}:{why}", path.display()), || {
-                    format!(
-                        "ignoring the damaged live-row table {} ({why}): reading the vector \
-                         pack instead; it is rewritten by the next search that can take the \
-                         library lock (now: `songrec reindex`)",
-                        path.display()
-                    )
-                });
+                let instead = "reading the vector pack instead; it is rewritten by the next \
+                               search that can take the library lock";
+                ignore_damaged("live-row table", &path, &why, instead);
                 None
             }
         }

@@ -1,20 +1,15 @@
 //! A binary snapshot of `metadata.json`, derived and disposable, so opening a large library
 //! neither parses its JSON nor decodes every song on every command.
 //!
-//! Written next to the vector packs whenever songrec rewrites `metadata.json`, stamped with that
-//! file's size and modification time. It is used only while the stamp still matches; any other
-//! writer of `metadata.json` (the Python tool, a hand edit) makes songrec fall back to the JSON.
+//! Written whenever songrec rewrites `metadata.json`, stamped with that file's size and
+//! modification time, and used only while the stamp matches (another writer of the JSON makes
+//! songrec read the JSON).
 //!
 //! Layout (little-endian): magic `SRMETA03`, the JSON's size (u64) and modification time (u128,
 //! ns), the song count `n`, a CRC-32C (u32, then 4 zero bytes) of everything else in the file,
 //! a table of `n` × (32-byte id, u64 offset of the song's record from the end of the table), then
-//! the records. The table lets a process map the file and decode a song only when it is read
-//! ([`View`]): `similar` on a million-song library decodes the dozen songs it prints, not a
-//! million. Opening checks the checksum (one pass over the file, about 10 GB/s: reading is not
-//! what the lazy decoding saves) and the table (offsets in order and in bounds), so a
-//! truncated or damaged file is not used: it is reported once, `metadata.json` is read instead,
-//! and the next write (or `songrec reindex`) rewrites the snapshot. Snapshots of the previous
-//! format (`SRMETA02`, no checksum) are not read: the JSON is, until the next write.
+//! the records, each decoded only when read ([`View`]). A file failing its checksum or table
+//! checks is reported once and the JSON read instead, until the next write rewrites it.
 
 use std::path::Path;
 
@@ -245,18 +240,15 @@ pub struct View {
 }
 
 impl View {
-    /// Maps the snapshot at `path` if it exists, mirrors a `metadata.json` with this stamp and
-    /// is sound, or says why it is not used: [`Refused::Stale`] when there is none
-    /// or it mirrors another `metadata.json` (or is of another format), [`Refused::Damaged`]
-    /// when it fails its checksum or table checks.
+    /// Maps the snapshot at `path` if it mirrors a `metadata.json` with this stamp and is sound;
+    /// else [`Refused::Stale`] (none, another stamp or format) or [`Refused::Damaged`].
     #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
     pub fn open_checked(path: &Path, json_stamp: (u64, u128)) -> Result<View, Refused> {
         Self::open_recorded(path, json_stamp, &Verified::default())
     }
 
     /// [`View::open_checked`], reading the whole file for its checksum only when `verified`
-    /// has no check of it in its present state (see [`crate::integrity`]): a process maps the
-    /// snapshot without touching the pages of songs it does not read.
+    /// has no check of it in its present state (see [`crate::integrity`]).
     pub(crate) fn open_recorded(
         path: &Path,
         json_stamp: (u64, u128),

@@ -96,25 +96,30 @@ impl Songs {
     /// when it is not decoded yet, a decode without the free-form `extra` fields that is not
     /// kept. For sort keys.
     pub(crate) fn light(&self, i: usize) -> Cow<'_, SongMetadata> {
-        let s = &self.slots[i];
-        let m = self.undecoded(s, |view, row| view.song_light(row));
-        m.map_or_else(|| Cow::Borrowed(self.decoded(s)), Cow::Owned)
+        self.partial(i, View::song_light)
     }
 
     /// A copy of the song in slot `i`, decoded from the snapshot without keeping it decoded
     /// when it is not already: what a listing returns, so walking a library page by page holds
     /// one page of songs, not all of them.
     pub(crate) fn copy(&self, i: usize) -> SongMetadata {
-        let s = &self.slots[i];
-        let m = self.undecoded(s, |view, row| view.song(row));
-        m.unwrap_or_else(|| self.decoded(s).clone())
+        self.partial(i, View::song).into_owned()
     }
 
     /// The song in slot `i` for its id, title and artist only (the sort keys by title and by
     /// artist): the decoded song, or a song with just those read from the snapshot.
     pub(crate) fn head(&self, i: usize) -> Cow<'_, SongMetadata> {
+        self.partial(i, View::song_head)
+    }
+
+    /// The decoded song in slot `i`, or `read` of its snapshot row, not kept.
+    fn partial(
+        &self,
+        i: usize,
+        read: fn(&View, usize) -> Option<SongMetadata>,
+    ) -> Cow<'_, SongMetadata> {
         let s = &self.slots[i];
-        let m = self.undecoded(s, |view, row| view.song_head(row));
+        let m = self.undecoded(s, read);
         m.map_or_else(|| Cow::Borrowed(self.decoded(s)), Cow::Owned)
     }
 

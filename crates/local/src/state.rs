@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResult};
 
 use crate::fsutil::{FoldLock, WriteLock};
-use crate::integrity::Refused;
+use crate::integrity::{Refused, ignore_damaged};
+use crate::journal::JournalRecord;
 use crate::layout::{
     FileStamp, Paths, RegisteredModel, Registry, dir_stamp, file_stamp, mkdirs, parse_json,
     read_json, read_opt,
@@ -104,16 +105,12 @@ const OPTIMISTIC_LOADS: usize = 3;
 /// Empties the state for a new load, keeping what is checked again on use: the mapped packs and
 /// approximate indexes, the private packs, the audio listing.
 fn forget_songs(st: &mut State) {
-    let packs = std::mem::take(&mut st.packs);
-    let anns = std::mem::take(&mut st.anns);
-    let private = std::mem::take(&mut st.private);
-    let (audio, audio_stamp) = (st.audio.take(), st.audio_stamp);
     *st = State {
-        packs,
-        anns,
-        private,
-        audio,
-        audio_stamp,
+        packs: std::mem::take(&mut st.packs),
+        anns: std::mem::take(&mut st.anns),
+        private: std::mem::take(&mut st.private),
+        audio: st.audio.take(),
+        audio_stamp: st.audio_stamp,
         ..State::default()
     };
 }
@@ -152,6 +149,13 @@ impl State {
         }
         self.tombstones.insert(id.clone(), version);
         self.meta_gen = next_generation();
+    }
+
+    pub(crate) fn apply(&mut self, r: JournalRecord) {
+        match r {
+            JournalRecord::Put(m) => self.upsert(*m),
+            JournalRecord::Delete { id, version } => self.remove(&id, version),
+        }
     }
 
     pub(crate) fn model(&self, m: &ModelInfo) -> Option<&RegisteredModel> {
@@ -353,14 +357,8 @@ impl Inner {
                     Ok(view) => Some(view),
                     Err(Refused::Stale) => None,
                     Err(Refused::Damaged(why)) => {
-                        let path = p.snapshot.display();
-                        crate::integrity::warn_once(&format!("{path}:{why}"), || {
-                            format!(
-                                "ignoring the damaged metadata snapshot {path} ({why}): reading \
-                             metadata.json instead; the next write rewrites it (now: \
-                             `songrec reindex`)"
-                            )
-                        });
+                        let instead = "reading metadata.json instead; the next write rewrites it";
+                        ignore_damaged("metadata snapshot", &p.snapshot, &why, instead);
                         None
                     }
                 }
@@ -378,11 +376,9 @@ impl Inner {
         } else {
             st.songs.iter().map(|m| m.id.to_bytes()).collect()
         };
-        for (i, id) in ids.into_iter().enumerate() {
-            st.index.insert(id, i);
-        }
-        let tombs: BTreeMap<SongId, u64> = read_json(&p.tombstones)?;
-        st.tombstones = tombs;
+        st.index
+            .extend(ids.into_iter().enumerate().map(|(i, id)| (id, i)));
+        st.tombstones = read_json(&p.tombstones)?;
         st.manifest = Manifest::parse(&p.manifest, st.seen.manifest.as_deref());
         self.replay_journal(st, false)?;
         if st.registry.models.is_empty() {

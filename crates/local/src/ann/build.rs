@@ -13,6 +13,13 @@ use crate::manifest::AnnEntry;
 use crate::pack;
 use crate::state::{Inner, State};
 
+/// The model's open pack (`what`: the operation, for the error).
+fn open_pack<'a>(st: &'a State, m: &RegisteredModel, what: &str) -> StorageResult<&'a pack::Pack> {
+    let cache = st.packs.get(&m.model.file_key());
+    let missing = || ann_err(what, format!("no open pack for {}", m.model.key()));
+    Ok(&cache.ok_or_else(missing)?.pack)
+}
+
 impl Inner {
     fn new_index(&self, dim: usize, capacity: usize, threads: usize) -> StorageResult<Index> {
         let o = &self.opts.ann;
@@ -52,13 +59,8 @@ impl Inner {
         m: &RegisteredModel,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> StorageResult<()> {
-        let key = m.model.file_key();
         let dim = m.model.dim;
-        let cache = st
-            .packs
-            .get(&key)
-            .ok_or_else(|| ann_err("build", format!("no open pack for {}", m.model.key())))?;
-        let pack = &cache.pack;
+        let pack = open_pack(st, m, "build")?;
         let rows = pack.live_rows();
         let covered = pack.committed();
         let threads = std::thread::available_parallelism()
@@ -257,29 +259,15 @@ impl Inner {
         let index = match st.anns.remove(&key) {
             Some(a) if a.writable && a.entry == *e => a.index,
             _ => {
-                let path = self.paths.index.join(&e.file);
                 // Folding a damaged graph would carry the damage into the next file.
-                let structure = || {
-                    crate::ann_check::check_file(
-                        &path,
-                        crate::ann_check::Expect::of(dim, e.quantization),
-                    )
-                };
-                match e.crc32c {
-                    Some(crc) => self.verified.check_file(&path, crc, structure)?,
-                    None => structure()?,
-                }
+                let path = self.check_ann_file(e, dim)?;
                 let index = Index::restore(path_str(&path)?)
                     .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
                 index.change_expansion_add(self.opts.ann.expansion_add);
                 index
             }
         };
-        let cache = st
-            .packs
-            .get(&key)
-            .ok_or_else(|| ann_err("fold", format!("no open pack for {}", m.model.key())))?;
-        let pack = &cache.pack;
+        let pack = open_pack(st, m, "fold")?;
         let rows = pack.live_rows();
         let covered = pack.committed();
         let mut live = vec![false; record_no(covered, dim) as usize];

@@ -2,11 +2,13 @@
 //! open before a search.
 
 use std::fs;
+use std::path::PathBuf;
 
 use songrec_storage::{StorageError, StorageResult};
 use usearch::Index;
 
 use super::{AnnCache, path_str, sample_hash};
+use crate::ann_check::{Expect, check_file};
 use crate::fsutil::WriteLock;
 use crate::layout::{RegisteredModel, read_opt};
 use crate::manifest::{AnnEntry, Manifest};
@@ -42,17 +44,8 @@ impl Inner {
                 "content does not match the manifest",
             ));
         }
-        // The sampled hash misses damage in the middle: the full checksum catches it (a vector
-        // value changed in place would make the graph search miss neighbours).
-        // usearch trusts what it maps: the graph is checked structurally too (once per file
-        // state with the checksum; every time for an index without one).
-        let structure = || {
-            crate::ann_check::check_file(&path, crate::ann_check::Expect::of(dim, e.quantization))
-        };
-        match e.crc32c {
-            Some(crc) => self.verified.check_file(&path, crc, structure)?,
-            None => structure()?,
-        }
+        // The sampled hash misses damage in the middle: the full checksum and structure do not.
+        self.check_ann_file(e, dim)?;
         let index = Index::restore_view(path_str(&path)?)
             .map_err(|err| StorageError::corrupt(&path, err.to_string()))?;
         if index.size() != e.count || index.dimensions() != dim {
@@ -68,6 +61,18 @@ impl Inner {
         }
         index.change_expansion_search(self.opts.ann.ef_search_for(index.size()));
         Ok(index)
+    }
+
+    /// Checks the index file an entry names in full, checksum and graph structure (once per file
+    /// state with a checksum; every time without one), and returns its path.
+    pub(super) fn check_ann_file(&self, e: &AnnEntry, dim: usize) -> StorageResult<PathBuf> {
+        let path = self.paths.index.join(&e.file);
+        let structure = || check_file(&path, Expect::of(dim, e.quantization));
+        match e.crc32c {
+            Some(crc) => self.verified.check_file(&path, crc, structure)?,
+            None => structure()?,
+        }
+        Ok(path)
     }
 
     /// Makes sure `st.anns` holds a usable index for the model's open shared pack, building it

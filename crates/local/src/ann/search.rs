@@ -101,6 +101,11 @@ impl Inner {
                 key: (c.row.id, ci as u32),
             })
         };
+        // The candidate a graph key names.
+        let cand = |k: u64| {
+            let c = usize::try_from(k).ok().and_then(|k| map.by_record.get(k));
+            c.filter(|&&c| c != 0).map(|&c| c as usize - 1)
+        };
         // The rows the graph does not hold, scanned exactly once.
         let tail: Vec<Ranked> = map
             .unindexed
@@ -115,28 +120,19 @@ impl Inner {
         loop {
             let ef = base_ef.max(count);
             ann.index.change_expansion_search(ef);
-            let found = ann.index.filtered_search(&qv, count, |k| {
-                usize::try_from(k)
-                    .ok()
-                    .and_then(|k| map.by_record.get(k))
-                    .is_some_and(|&c| c != 0 && pass(c as usize - 1))
-            });
+            let found = ann
+                .index
+                .filtered_search(&qv, count, |k| cand(k).is_some_and(pass));
             ann.index.change_expansion_search(base_ef);
             let found = found.map_err(|e| ann_err("search", e))?;
             let mut all: Vec<Ranked> = tail.clone();
             let exhausted = found.keys.len() < count;
-            for k in found.keys {
-                let ci = usize::try_from(k)
-                    .ok()
-                    .and_then(|k| map.by_record.get(k))
-                    .copied()
-                    .unwrap_or(0);
-                if ci != 0
-                    && let Some(s) = scored(ci as usize - 1)
-                {
-                    all.push(s);
-                }
-            }
+            all.extend(
+                found
+                    .keys
+                    .into_iter()
+                    .filter_map(|k| cand(k).and_then(scored)),
+            );
             if all.len() >= want {
                 all.sort();
                 all.truncate(want);
