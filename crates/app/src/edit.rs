@@ -7,16 +7,6 @@ use songrec_storage::SongMetadata;
 use crate::{AppError, AppResult};
 
 /// Requested changes.
-///
-/// ```
-/// use songrec_app::edit::{apply, Edit};
-/// use songrec_storage::{SongId, SongMetadata};
-/// let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Old");
-/// let e = Edit { title: Some("New".into()), set: vec![("label".into(), "Warp".into())], ..Edit::default() };
-/// assert!(apply(&mut m, &e).unwrap());
-/// assert_eq!((m.title.as_str(), m.version), ("New", 2));
-/// assert_eq!(m.extra["label"], "Warp");
-/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Edit {
     /// New title.

@@ -22,18 +22,6 @@ pub struct Aspect {
 }
 
 /// A match explained.
-///
-/// ```
-/// use songrec_storage::{SongId, SongMetadata};
-/// let mut a = SongMetadata::new(SongId::from_bytes(b"a"), "A");
-/// let mut b = SongMetadata::new(SongId::from_bytes(b"b"), "B");
-/// a.key = Some("A minor".into());
-/// b.key = Some("A minor".into());
-/// a.bpm = Some(122.0);
-/// b.bpm = Some(124.0);
-/// let e = songrec_app::explain::explain(&a, &b);
-/// assert_eq!(e.summary, "same key (A minor), tempo 122 vs 124 bpm");
-/// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
     /// Agreeing aspects first, then the differences.
@@ -44,8 +32,9 @@ pub struct Explanation {
 
 /// Explains why `m` matched query `q`.
 pub fn explain(q: &SongMetadata, m: &SongMetadata) -> Explanation {
-    let mut aspects = Vec::new();
-    aspects.extend(key_aspect(q.key.as_deref(), m.key.as_deref()));
+    let mut aspects: Vec<Aspect> = key_aspect(q.key.as_deref(), m.key.as_deref())
+        .into_iter()
+        .collect();
     aspects.extend(q.bpm.zip(m.bpm).map(|(a, b)| tempo_aspect(a, b)));
     let (dq, dm) = (descriptors(q), descriptors(m));
     if let (Some(dq), Some(dm)) = (&dq, &dm) {
@@ -55,11 +44,8 @@ pub fn explain(q: &SongMetadata, m: &SongMetadata) -> Explanation {
     aspects.extend(style_aspect(&style_tags_of(q), &style_tags_of(m)));
     // Stable: agreeing aspects first, each group in the order above.
     aspects.sort_by_key(|a| !a.agrees);
-    let summary = aspects
-        .iter()
-        .map(|a| a.text.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let texts: Vec<&str> = aspects.iter().map(|a| a.text.as_str()).collect();
+    let summary = texts.join(", ");
     Explanation { aspects, summary }
 }
 
@@ -145,16 +131,13 @@ pub fn whole_bpm(bpm: f32) -> u32 {
 fn tempo_aspect(a: f32, b: f32) -> Aspect {
     let close = |x: f32, y: f32| (x - y).abs() <= 0.04 * x.max(y);
     let (shown_a, shown_b) = (whole_bpm(a), whole_bpm(b));
+    let tempi = format!("{shown_a} vs {shown_b} bpm");
     let (agrees, text) = if close(a, b) {
-        (true, format!("tempo {shown_a} vs {shown_b} bpm"))
+        (true, format!("tempo {tempi}"))
     } else if close(a * 2.0, b) || close(a, b * 2.0) {
-        let text = format!("tempo {shown_a} vs {shown_b} bpm (half/double time)");
-        (true, text)
+        (true, format!("tempo {tempi} (half/double time)"))
     } else {
-        (
-            false,
-            format!("different tempo ({shown_a} vs {shown_b} bpm)"),
-        )
+        (false, format!("different tempo ({tempi})"))
     };
     Aspect::new("tempo", agrees, text)
 }
@@ -171,25 +154,22 @@ fn brightness_word(hz: f32) -> &'static str {
 fn timbre_aspect(a: &Desc, b: &Desc) -> Vec<Aspect> {
     let (ca, cb) = (a.centroid_hz.max(1.0), b.centroid_hz.max(1.0));
     let ratio = ca.max(cb) / ca.min(cb);
-    let khz = |x: f32| format!("{:.1} kHz", x / 1000.0);
+    let (ka, kb) = (ca / 1000.0, cb / 1000.0);
     let (wa, wb) = (brightness_word(ca), brightness_word(cb));
     let (agrees, text) = if ratio <= 1.25 {
         let both = brightness_word((ca + cb) / 2.0);
-        let (ka, kb) = (ca / 1000.0, cb / 1000.0);
-        (
-            true,
-            format!("similar timbre (both {both}, brightness {ka:.1} vs {kb:.1} kHz)"),
-        )
+        let text = format!("similar timbre (both {both}, brightness {ka:.1} vs {kb:.1} kHz)");
+        (true, text)
     } else if wa == wb {
         // Apart in brightness but in the same band: that reads as agreement, never "warm vs warm".
         (
             true,
-            format!("both {wa} (brightness {} vs {})", khz(ca), khz(cb)),
+            format!("both {wa} (brightness {ka:.1} kHz vs {kb:.1} kHz)"),
         )
     } else {
         (
             false,
-            format!("{wa} vs {wb} sound ({} vs {})", khz(ca), khz(cb)),
+            format!("{wa} vs {wb} sound ({ka:.1} kHz vs {kb:.1} kHz)"),
         )
     };
     let mut out = vec![Aspect::new("timbre", agrees, text)];

@@ -3,7 +3,7 @@
 //! Ingest writes them; `similar --explain`, words queries, edits, previews, relink and the doors
 //! read them.
 
-use songrec_storage::{SongId, SongMetadata};
+use songrec_storage::SongMetadata;
 
 /// Metadata `extra` key of the model's style tags: `[["electronic", 0.61], ...]`, strongest
 /// first, at most [`STYLE_TAGS_KEPT`].
@@ -86,8 +86,3 @@ pub fn field_source<'a>(m: &'a SongMetadata, field: &str) -> Option<&'a str> {
 }
 
 pub use songrec_storage::metadata::AUDIO_ID;
-
-/// A song's stored audio identity ([`AUDIO_ID`]).
-pub fn audio_id_of(m: &SongMetadata) -> Option<SongId> {
-    m.audio_identity()
-}

@@ -6,14 +6,6 @@ use songrec_storage::{Condition, Field, Filter, Value};
 use crate::{AppError, AppResult};
 
 /// Filters as typed: each field optional, conditions as `FIELD=VALUE` or `FIELD=MIN..MAX`.
-///
-/// ```
-/// use songrec_app::filters::FilterSpec;
-/// let spec = FilterSpec { genre: Some("rock".into()), bpm: Some("110..130".into()), ..FilterSpec::default() };
-/// let f = spec.to_filter().unwrap();
-/// assert_eq!(f.all.len(), 2);
-/// assert!(FilterSpec { bpm: Some("fast".into()), ..FilterSpec::default() }.to_filter().is_err());
-/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FilterSpec {
     /// Only this genre (case-insensitive).

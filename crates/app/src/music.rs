@@ -1,12 +1,7 @@
 //! This machine's own copy of the collection (`[library] music`, `sync --music DIR`): every
-//! audio file below a folder, indexed by the SHA-256 of its bytes and by its audio identity
-//! (the coded audio without tags, `songrec_audio::identity`), so that `sync` links a song to
-//! the file here instead of downloading its audio: the same bytes, or the same recording
-//! under other tags.
-//!
-//! Files are read once: a state file beside the library remembers each path's stamp, hash
-//! and identity, and a file whose stamp is unchanged is not read again. The folder is only
-//! read.
+//! audio file below a folder, indexed by the SHA-256 of its bytes and by its audio identity, so
+//! that `sync` links a song to the file here instead of downloading its audio. A state file
+//! remembers each path's stamp, hash and identity: unchanged files are not read again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,6 +11,7 @@ use songrec_fs::Stamp;
 use songrec_storage::SongId;
 
 use crate::ingest::scan;
+use crate::ingest::scan::{is_zero, save_json};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 struct Hashed {
@@ -35,10 +31,6 @@ struct Hashed {
     /// Its stream could not be demuxed: not tried again while the file is unchanged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     unidentified: bool,
-}
-
-fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
 }
 
 impl Hashed {
@@ -148,14 +140,7 @@ impl MusicFolder {
                 out.unreadable.push((e.path, reason));
             }
         }
-        if let Some(parent) = state.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let saved = songrec_fs::write_atomic(state, |w| {
-            serde_json::to_writer(&mut *w, &songrec_fs::keyed_by_string(&after))
-                .map_err(std::io::Error::other)
-        });
-        if let Err(e) = saved {
+        if let Err(e) = save_json(state, &songrec_fs::keyed_by_string(&after)) {
             tracing::warn!(
                 "could not save {} (files will be hashed again): {e}",
                 state.display()

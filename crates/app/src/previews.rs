@@ -1,14 +1,7 @@
-//! `songrec previews`: find songs in the iTunes Search API, download their 30-second previews
-//! (AAC in m4a) and ingest them with the API's metadata (title, artist, album, genre, source).
-//!
-//! The API: `GET {base}/search?term=…&media=music&entity=song&limit=N` answers
-//! `{"resultCount": n, "results": [{"wrapperType": "track", "kind": "song", "trackId", "trackName",
-//! "artistName", "collectionName", "primaryGenreName", "previewUrl", "trackTimeMillis",
-//! "trackViewUrl", "releaseDate", …}]}`. The base URL is configurable so tests can replay it.
-//!
-//! Every track gets one report: added, already in the library (metadata brought up to date),
-//! no preview offered, or failed (HTTP error, too large, not decodable) with the reason; the
-//! others go on.
+//! `songrec previews`: find songs in the iTunes Search API (`GET {base}/search?term=…
+//! &media=music&entity=song&limit=N`; the base URL is configurable so tests can replay it),
+//! download their 30-second previews and ingest them with the API's metadata. Every track gets
+//! one report (added, already in the library, no preview, or failed with the reason).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

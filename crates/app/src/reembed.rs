@@ -1,24 +1,12 @@
-//! `songrec reembed`: compute one embedder's vectors for every song of the library, e.g. after
-//! adding the neural embedder to a library ingested with DSP only, or after a model upgrade.
+//! `songrec reembed`: compute one embedder's vectors for every song of the library (e.g. after
+//! adding an embedder or a model upgrade), from the audio the backend holds.
 //!
-//! Resumable: without `force`, songs that already have a vector of the model are skipped, so a
-//! rerun after a kill continues where it stopped. With `force` every song is recomputed; the ids
-//! finished so far are kept in a state file, so a forced run that is interrupted also resumes
-//! (the state file is removed when the run completes). Each song's audio is read from the
-//! backend (any backend: local files, or S3 through the cache) and analysed; its vector and its
-//! updated metadata (style tags, descriptors, a new version, so `sync` carries the new vector to
-//! other machines) are then stored as **one** record (`put_songs`, whose commit point is the
-//! metadata).
-//!
-//! **A kill between the vector and the metadata.** A backend may store a record's vectors
-//! before its metadata (both do: the metadata is the commit point), so a kill can leave the
-//! vector without the new version, which a rerun would skip ("it has the vector") and `sync`
-//! would never carry. Before each record is written its song is named in a small in-flight
-//! file next to the state file (`<state>.inflight`, written atomically); a rerun recomputes
-//! that song whatever it finds stored. One small file write per song.
-//!
-//! A song deleted elsewhere while it was analysed stays deleted: its metadata is read again
-//! just before the write, and nothing is stored when it is gone ([`ReembedReport::deleted`]).
+//! Resumable: without `force`, songs that have a vector of the model are skipped; with `force`,
+//! the ids finished so far are kept in a state file (removed when the run completes). Each
+//! song's vector and updated metadata (tags, descriptors, a new version for `sync`) are stored
+//! as one record. Its song is first named in `<state>.inflight`, so a run killed between the
+//! vector and the metadata recomputes it. A song deleted meanwhile stays deleted
+//! ([`ReembedReport::deleted`]).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -102,12 +90,7 @@ fn save_state(path: &Path, model: &str, done: &HashSet<SongId>) -> AppResult<()>
 
 /// Writes a state file atomically, its folder made first.
 fn write_json(path: &Path, value: &impl Serialize) -> AppResult<()> {
-    let body =
-        serde_json::to_vec(value).map_err(|e| AppError::Invalid(format!("reembed state: {e}")))?;
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    songrec_fs::write_atomic(path, |w| w.write_all(&body))
+    crate::ingest::scan::save_json(path, value)
         .map_err(|e| songrec_storage::StorageError::io(path, e).into())
 }
 
@@ -137,13 +120,6 @@ fn load_inflight(state: &Path, model: &str) -> Option<SongId> {
 fn save_inflight(state: &Path, model: &str, id: &SongId) -> AppResult<()> {
     let (model, id) = (model.to_owned(), id.clone());
     write_json(&inflight_path(state), &Inflight { model, id })
-}
-
-/// Every live song's metadata, in id order.
-pub async fn all_songs(backend: &dyn StorageBackend) -> AppResult<Vec<SongMetadata>> {
-    Ok(backend
-        .list_all(&songrec_storage::Filter::default())
-        .await?)
 }
 
 /// Folds an embedder's analysis into a song's metadata (style tags, descriptors, tempo and key
@@ -184,7 +160,9 @@ pub async fn reembed(
     let started = Instant::now();
     let model = model_of(opts.embedder.as_ref());
     let key = model.key();
-    let songs = all_songs(backend).await?;
+    let songs = backend
+        .list_all(&songrec_storage::Filter::default())
+        .await?;
     let mut report = ReembedReport {
         model: key.clone(),
         songs: songs.len(),

@@ -1,10 +1,6 @@
-//! `songrec relink DIR`: keeps each song's audio from the user's own file below DIR, the way
-//! the library is set to (`[library] audio`: a reference by default). What converts a library
-//! made by songrec versions that copied every file: a song's copy is replaced only once its
-//! file is found with the same bytes (the copy's hash) and the reference or clone is in place;
-//! songs whose files are not found keep their copies. Songs without a recorded audio identity
-//! (ingested before songs were identified by their audio) get one from their file, so that a
-//! later retag is followed.
+//! `songrec relink DIR`: keeps each song's audio from the user's own file below DIR (the same
+//! bytes), the way the library is set to (`[library] audio`: a reference by default); songs
+//! whose files are not found keep their copies. Songs without an audio identity get one.
 
 use std::path::PathBuf;
 
@@ -12,7 +8,7 @@ use serde::Serialize;
 use songrec_storage::{Filter, SongId, StorageBackend, StorageBackendExt};
 
 use crate::AppResult;
-use crate::extra::{AUDIO_ID, audio_id_of};
+use crate::extra::AUDIO_ID;
 use crate::music::MusicFolder;
 
 /// What [`relink`] did.
@@ -60,7 +56,7 @@ pub async fn relink(
                 continue;
             }
         }
-        if audio_id_of(&m).is_none() {
+        if m.audio_identity().is_none() {
             let p = path.clone();
             let identified =
                 tokio::task::spawn_blocking(move || songrec_audio::identity::identify(&p))

@@ -1,22 +1,14 @@
 //! songrec's ranking core: one similarity question ([`Question`]: the vectors compared, one
-//! model or a weighted blend of several such as 0.7 musicnn + 0.3 DSP, and what is asked of
-//! the ranking), and the one search every ranking shares.
+//! model or a weighted blend of several, and what is asked of the ranking), and the one search
+//! every ranking shares, so the same question gets the same neighbours whichever command asks.
 //!
-//! `similar`, playlists, the map, clusters and outliers take the same [`Space`], so the same
-//! question gets the same neighbours whichever command asks it. The crate knows only the
-//! storage contract: no audio, fingerprints, drawing or playlists.
-//!
-//! - [`search`]: nearest songs to a query in a space. One model: one backend search. A blend:
-//!   each model is asked for a candidate pool ([`pool_size`]), every candidate is scored on every
-//!   model (the few vectors a pool lacks are fetched), and candidates are ranked by [`blend`].
-//! - [`blend`]: the pure ranking of a blend. Scores of different models live on different scales
-//!   (DSP cosines spread over −1..1, musicnn's sit in 0.5..1), so each model's scores are
-//!   standardised over the candidates before mixing.
-//! - [`combine`]: one vector per song for the whole-set algorithms (flow order, paths, PCA,
-//!   k-means): each model's unit vector scaled by `√(wᵢ / sdᵢ)` (sdᵢ: the spread of that model's
-//!   cosines over pairs of the songs), concatenated and normalised. A dot product of two combined
-//!   vectors is then `Σ (wᵢ/sdᵢ)·cosᵢ / Σ (wᵢ/sdᵢ)`: for one query it ranks exactly like the
-//!   standardised mix of [`blend`] (whose per-model means only shift every candidate alike).
+//! - [`search`]: nearest songs to a query in a [`Space`]; a blend scores a candidate pool per
+//!   model ([`pool_size`]) on every model and ranks it by [`blend`].
+//! - [`blend`]: each model's scores standardised over the candidates (models live on different
+//!   scales), then mixed by weight.
+//! - [`combine`]: one vector per song for the whole-set algorithms: each model's unit vector
+//!   scaled by `√(wᵢ / sdᵢ)` (sdᵢ: the spread of its cosines over pairs of songs), concatenated
+//!   and normalised, so a dot product ranks like the standardised mix of [`blend`].
 
 use std::collections::HashMap;
 
@@ -120,12 +112,6 @@ fn normalised(weights: &[f32]) -> Vec<f32> {
 
 /// Candidate pool per model for a blend of `k` results after `offset`, on a backend whose
 /// searches reach at most `max` ([`StorageBackend::max_results`]).
-///
-/// ```
-/// assert_eq!(songrec_rank::pool_size(10, 0, 1000), 50);
-/// assert_eq!(songrec_rank::pool_size(900, 100, 1000), 1000);
-/// assert_eq!(songrec_rank::pool_size(900, 100, usize::MAX), 5000);
-/// ```
 pub fn pool_size(k: usize, offset: usize, max: usize) -> usize {
     k.saturating_add(offset).saturating_mul(5).max(50).min(max)
 }
@@ -247,14 +233,11 @@ pub async fn search(
         .collect())
 }
 
-/// Ranks candidates by a weighted blend of per-model scores (pure).
-///
-/// `rows[c][m]` is candidate `c`'s cosine on model `m`. Each model's scores are standardised
-/// over the candidates (z-scores) so that a model whose cosines all sit in a narrow band weighs
-/// what its weight says; ties keep input order. Returns `(candidate index, shown similarity)`
-/// best first. The shown similarity is the blended z-score mapped back onto the cosine scale
-/// (`Σ wᵢ·meanᵢ + z·Σ wᵢ·sdᵢ`): close to the weighted mean cosine, and in the same order as
-/// the ranking, so a list never shows a lower number above a higher one.
+/// Ranks candidates by a weighted blend of per-model scores (pure): `rows[c][m]` is candidate
+/// `c`'s cosine on model `m`, each model's scores are standardised over the candidates, ties
+/// keep input order. Returns `(candidate index, shown similarity)` best first; the shown
+/// similarity is the blended z-score mapped back onto the cosine scale
+/// (`Σ wᵢ·meanᵢ + z·Σ wᵢ·sdᵢ`), so it never contradicts the order.
 ///
 /// ```
 /// // Model 0 spreads widely, model 1 narrowly; with weights 0.5/0.5 the narrow model's
@@ -316,19 +299,6 @@ pub const SPREAD_PAIRS: usize = 20_000;
 ///
 /// `vectors[j][s]` is song `s`'s vector of part `j` (`None` when it has none: that block stays
 /// zero, so the song is neutral on that model). A single part gives the songs' unit vectors.
-///
-/// ```
-/// use songrec_rank::combine;
-/// // Part 0 spreads widely, part 1 narrowly (as DSP and musicnn do).
-/// let p0 = vec![Some(vec![1.0, 0.0]), Some(vec![0.0, 1.0]), Some(vec![0.6, 0.8])];
-/// let p1 = vec![Some(vec![1.0, 0.1]), Some(vec![1.0, 0.3]), Some(vec![1.0, 0.2])];
-/// let rows = combine(&[p0, p1], &[2, 2], &[0.5, 0.5]);
-/// assert_eq!(rows.len(), 3);
-/// for r in &rows {
-///     assert_eq!(r.len(), 4);
-///     assert!((r.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
-/// }
-/// ```
 pub fn combine(
     vectors: &[Vec<Option<Vec<f32>>>],
     dims: &[usize],

@@ -116,9 +116,7 @@ pub fn model_by_name(name: &str) -> AppResult<ModelInfo> {
         ),
         "aisfx" => ModelInfo::new(AISFX_NAME, AISFX_VERSION.to_string(), AISFX_DIM),
         "mix" => ModelInfo::new(MIX_NAME, MIX_VERSION.to_string(), MIX_DIM),
-        "mix@3" => ModelInfo::new(MIX_NAME, "3", MIX_DIM),
-        "mix@2" => ModelInfo::new(MIX_NAME, "2", MIX_DIM),
-        "mix@1" => ModelInfo::new(MIX_NAME, "1", MIX_DIM),
+        v @ ("mix@3" | "mix@2" | "mix@1") => ModelInfo::new(MIX_NAME, &v[4..], MIX_DIM),
         _ => ModelInfo::new(MUSICNN_NAME, MUSICNN_VERSION.to_string(), MUSICNN_DIM),
     })
 }

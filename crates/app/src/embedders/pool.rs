@@ -18,7 +18,6 @@ use crate::AppResult;
 /// let a = pool.get("dsp").unwrap();
 /// let b = pool.get("songrec-dsp").unwrap();
 /// assert!(std::sync::Arc::ptr_eq(&a, &b));
-/// assert_eq!(pool.started().len(), 1);
 /// ```
 pub struct Pool {
     cfg: EmbedderConfig,
@@ -56,16 +55,6 @@ impl Pool {
         }
         list.push(e.clone());
         Ok(e)
-    }
-
-    /// The embedders started so far.
-    pub fn started(&self) -> Vec<Arc<dyn Embedder>> {
-        self.lock().clone()
-    }
-
-    /// The configuration embedders start with.
-    pub fn config(&self) -> &EmbedderConfig {
-        &self.cfg
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn Embedder>>> {

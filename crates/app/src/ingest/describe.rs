@@ -18,12 +18,7 @@ pub fn describe_from_tags(m: &mut SongMetadata, t: &Tags, path: &std::path::Path
     let s = &t.sources;
     let (title, title_source) = match t.title.clone().filter(|t| !t.trim().is_empty()) {
         Some(title) => (title, s.title.unwrap_or(FieldSource::Tag)),
-        None => (
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            FieldSource::FileName,
-        ),
+        None => (lossy(path.file_stem()), FieldSource::FileName),
     };
     let edited = |m: &SongMetadata, f: &str| field_source(m, f) == Some("edit");
     let text = [
@@ -66,24 +61,25 @@ pub fn describe_from_tags(m: &mut SongMetadata, t: &Tags, path: &std::path::Path
     }
 }
 
+/// A file name (or stem) as text; empty when there is none.
+pub(super) fn lossy(name: Option<&std::ffi::OsStr>) -> String {
+    name.map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Builds a song's metadata from its analysis: the tags (embedded, else from the path) with
 /// where each came from ([`crate::extra::TAG_SOURCES`]), and the track, disc and year in `extra`; `key` is the
 /// SHA-256 of the file's bytes ([`SongMetadata::content_hash`]), `id` the audio identity.
 pub fn metadata_from(id: &SongId, key: &SongId, fa: &FileAnalysis, file_size: u64) -> SongMetadata {
     let mut m = SongMetadata::new(id.clone(), "");
     m.content_hash = key.as_str().to_owned();
-    m.extra
-        .insert(AUDIO_ID.into(), serde_json::Value::String(id.to_string()));
+    m.extra.insert(AUDIO_ID.into(), id.to_string().into());
     describe_from_tags(&mut m, &fa.tags, &fa.path);
     m.duration_secs = fa.info.duration_secs;
     m.sample_rate = fa.info.sample_rate;
     m.channels = fa.info.channels;
     m.file_size = file_size;
-    m.file_name = fa
-        .path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    m.file_name = lossy(fa.path.file_name());
     // Tempo and key from the first embedder that estimates them (the DSP embedder does).
     m.bpm = fa
         .analyses
@@ -91,10 +87,7 @@ pub fn metadata_from(id: &SongId, key: &SongId, fa: &FileAnalysis, file_size: u6
         .find_map(|a| a.analysis.bpm)
         .map(|b| (b * 10.0).round() / 10.0);
     m.key = fa.analyses.iter().find_map(|a| a.analysis.key.clone());
-    m.extra.insert(
-        "codec".into(),
-        serde_json::Value::String(fa.info.codec.clone()),
-    );
+    m.extra.insert("codec".into(), fa.info.codec.clone().into());
     // Descriptors from the embedder that measures them (the DSP one; a neural embedder leaves
     // them empty), style tags from the one that predicts them (musicnn).
     if let Some(d) = fa

@@ -130,10 +130,7 @@ pub(super) async fn retagged(
         describe_from_tags(&mut m, tags, &path);
         m.content_hash = key.as_str().to_owned();
         m.file_size = seen.size;
-        m.file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        m.file_name = super::describe::lossy(path.file_name());
         m.touch();
         backend.put_metadata(&m).await
     };
@@ -149,13 +146,9 @@ pub(super) async fn retagged(
         );
     }
     state.insert(path.clone(), seen);
-    Ok(FileReport {
-        outcome: Outcome::Retagged {
-            id,
-            title: m.display_name(),
-        },
-        path,
-    })
+    let title = m.display_name();
+    let outcome = Outcome::Retagged { id, title };
+    Ok(FileReport { path, outcome })
 }
 
 /// Files the last ingests saw below `folders` that are gone, whose songs no file of this run

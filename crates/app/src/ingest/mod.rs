@@ -1,20 +1,16 @@
 //! Ingest: scan folders, follow what changed in them, analyse new audio in parallel, store
 //! it, report every file.
 //!
-//! Per file: unchanged since the last ingest (same size and modification time, remembered in
-//! a per-machine state file) → skipped without reading. Else its bytes are hashed: the file of
-//! a song in the library (moved, renamed or copied) → its path followed, nothing recomputed.
-//! Else its audio identity is read (`songrec_audio::identity`, no decoding): a song's audio
-//! under other tags (retagged) → its metadata updated from the new tags, vectors kept. Else it
-//! is new audio: decoded and analysed once for all embedders, its audio kept (by reference
-//! where the library can: `link_audio`), then vectors and metadata in batches. Files the state
-//! file remembers below the folders walked that are gone, and whose song turned up nowhere
-//! else, are reported missing, and removed from the library (never from the disk) with
-//! `prune`. A file that fails is reported with its reason and the rest goes on.
+//! Per file: unchanged since the last ingest (stamp in a per-machine state file) → skipped
+//! unread. Else the bytes of a known song (moved, renamed, copied) → its path followed; else a
+//! known song's audio identity under other tags → its metadata updated, vectors kept; else new
+//! audio, analysed once for all embedders and stored in batches. Gone files whose song turned
+//! up nowhere else are reported missing, and removed from the library with `prune`. A file
+//! that fails is reported with its reason and the rest goes on.
 
 mod describe;
 mod follow;
-mod scan;
+pub(crate) mod scan;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

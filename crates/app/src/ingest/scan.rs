@@ -46,8 +46,18 @@ pub(super) struct Seen {
     pub(super) key: Option<SongId>,
 }
 
-fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+pub(crate) fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
+}
+
+/// Writes `value` as JSON to `path` atomically, its folder made first.
+pub(crate) fn save_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    songrec_fs::write_atomic(path, |w| {
+        serde_json::to_writer(w, value).map_err(std::io::Error::other)
+    })
 }
 
 impl Seen {
@@ -243,14 +253,7 @@ pub fn load_state(path: &Path) -> BTreeMap<PathBuf, SongId> {
 
 pub(super) fn save_state(path: Option<&Path>, state: &BTreeMap<PathBuf, Seen>) {
     let Some(path) = path else { return };
-    if let Some(parent) = path.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let result = songrec_fs::write_atomic(path, |w| {
-        serde_json::to_writer(&mut *w, &songrec_fs::keyed_by_string(state))
-            .map_err(std::io::Error::other)
-    });
-    if let Err(e) = result {
+    if let Err(e) = save_json(path, &songrec_fs::keyed_by_string(state)) {
         tracing::warn!(
             "could not save ingest state (unchanged files will be re-hashed next time): {e}"
         );
@@ -284,10 +287,7 @@ pub(super) fn read_pruned(state_file: &Path) -> BTreeMap<SongId, SongMetadata> {
 
 pub(super) fn save_pruned(state_file: &Path, pruned: &BTreeMap<SongId, SongMetadata>) {
     let path = pruned_file(state_file);
-    let result = songrec_fs::write_atomic(&path, |w| {
-        serde_json::to_writer(&mut *w, pruned).map_err(std::io::Error::other)
-    });
-    if let Err(e) = result {
+    if let Err(e) = save_json(&path, pruned) {
         tracing::warn!(
             "could not save {} (hand edits of pruned songs may not come back with them): {e}",
             path.display()

@@ -1,16 +1,10 @@
 //! The migrate ledger: an SQLite file recording every `songrec migrate` run and how far each
 //! song got (planned → audio_done → vectors_done → done, or failed with the reason).
 //!
-//! It is an audit trail and a hint, never the source of truth: what to copy is decided by
-//! comparing both backends. The one thing it is used for is skipping a pointless existence
-//! check on the target for songs no earlier run touched; a lost or stale ledger therefore
-//! costs at most a re-upload, never a skipped song.
-//!
-//! The schema lives in `migrations/ledger/NNNN_*.sql` and is applied in order on open; the
-//! applied version is SQLite's `PRAGMA user_version`. The file uses WAL with
-//! `synchronous=NORMAL`: a commit survives a killed process (kill -9), and only an OS crash
-//! can lose the last few commits, which costs nothing but history. Song states are written in
-//! one transaction per batch of songs, not one per song.
+//! An audit trail, never the source of truth (what to copy comes from comparing both sides):
+//! it only lets a run skip an existence check on the target for songs no earlier run touched,
+//! so a lost ledger costs at most a re-upload. Schema files `migrations/ledger/NNNN_*.sql` are
+//! applied in order (`PRAGMA user_version`); WAL with `synchronous=NORMAL`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -195,17 +189,6 @@ pub struct RunEnd {
 }
 
 /// An open ledger (thread-safe; one SQLite connection behind a mutex).
-///
-/// ```
-/// use songrec_app::migrate::ledger::{Ledger, SongState};
-/// use songrec_storage::SongId;
-/// let dir = tempfile::tempdir().unwrap();
-/// let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
-/// let id = SongId::from_bytes(b"song");
-/// let run = ledger.begin_run("local:/music", "astra:db", &[(id.clone(), 1)], 0).unwrap();
-/// ledger.record(run, &[(id.clone(), SongState::Done, None)]).unwrap();
-/// assert_eq!(ledger.runs(1).unwrap()[0].states, vec![(SongState::Done, 1)]);
-/// ```
 #[derive(Debug)]
 pub struct Ledger {
     path: PathBuf,

@@ -1,14 +1,9 @@
-//! `songrec migrate`: copy a whole library from one backend to another.
+//! `songrec migrate`: copy a whole library (metadata, every model's vectors, audio) from one
+//! backend to another, in batches, never writing the source.
 //!
-//! Every song's metadata, vectors (all models) and audio move, in batches with bounded
-//! concurrency. The source is only read. A song counts as migrated once its metadata is stored
-//! on the target (audio and vectors are written first), so the operation is idempotent and
-//! resumable: a second run, or a run after a crash or kill -9, copies only what is missing or
-//! older on the target, decided by comparing both sides' listings.
-//!
-//! Each batch goes through three steps, and the [`ledger`] records each one in a single
-//! transaction: audio to the target (`audio_done`), vectors and metadata read and sent
-//! (`vectors_done`), the target's acknowledgement (`done`). Songs that fail transiently are
+//! Idempotent and resumable: a song counts as migrated once its metadata (written last) is on
+//! the target, and each run copies what the target lacks or holds older, by comparing both
+//! listings. The [`ledger`] records each batch's steps; songs that fail transiently are
 //! retried in later rounds; [`verify()`] compares both sides afterwards.
 
 pub mod ledger;

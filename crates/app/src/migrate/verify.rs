@@ -19,12 +19,6 @@ use super::again;
 use crate::AppResult;
 
 /// How thoroughly to compare.
-///
-/// ```
-/// use songrec_app::migrate::VerifyLevel;
-/// assert_eq!("sample:5".parse::<VerifyLevel>().unwrap(), VerifyLevel::Sample(5));
-/// assert!("everything".parse::<VerifyLevel>().is_err());
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifyLevel {
@@ -76,16 +70,6 @@ pub struct Difference {
 }
 
 /// The result of comparing both sides.
-///
-/// ```
-/// use songrec_app::migrate::verify::compare_listings;
-/// use songrec_storage::{SongId, VersionEntry};
-/// let v = VersionEntry { id: SongId::from_bytes(b"a"), version: 1, content_hash: "h".into(), deleted: false };
-/// let r = compare_listings(&[v.clone()], &[]);
-/// assert!(!r.is_clean());
-/// assert_eq!(r.missing, vec![v.id.clone()]);
-/// assert!(compare_listings(&[v.clone()], &[v]).is_clean());
-/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct VerifyReport {
     /// Live songs on the source.

@@ -11,10 +11,8 @@ use crate::{AppError, AppResult};
 /// Which vectors a query compares, as the user asked for them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Choice {
-    /// The default's vectors ([`crate::embedders::DEFAULT`]) when every song has them
-    /// ([`crate::embedders::default_is_complete`]); else, as before the default existed,
-    /// musicnn and DSP blended when the song has both (neural weight [`auto_weight`] of its
-    /// duration), else the one it has.
+    /// The default's vectors when every song has them; else musicnn and DSP blended
+    /// ([`auto_weight`]) where the song has both, else the one it has.
     Auto,
     /// One embedder's vectors, by name (`dsp`, `musicnn`).
     Embedder(String),
@@ -73,19 +71,12 @@ pub fn auto_weight(duration_secs: f64) -> f32 {
 /// Below this duration a song is a short clip for [`auto_weight`].
 pub const SHORT_CLIP_SECS: f64 = 5.0;
 
-/// `auto`'s neural weight for songs. Measured with `songrec eval` (p@5): on 165 real game
-/// soundtrack tracks musicnn alone 0.525, DSP alone 0.390, blend 0.6 0.524, 0.7 0.545,
-/// 0.8 0.536; on held-out synthetic styles 0.6 and 0.7 tie (0.844, 0.842). Rechecked out of
-/// sample (`scripts/eval/neural_quality.py`, leave-one-set-out over 7 sets): tuning on the
-/// other sets picks 0.7 in 6 of 7 folds; 0.6 (picked with real music held out) scores 0.524
-/// there, so 0.7 stays.
+/// `auto`'s neural weight for songs: the best p@5 of `songrec eval` on real soundtracks, and
+/// the pick of 6 in 7 leave-one-set-out folds (`scripts/eval/neural_quality.py`).
 pub const AUTO_BLEND: f32 = 0.7;
 
-/// `auto`'s neural weight for short clips. Measured (p@5, blend 0.4 vs 0.6 vs DSP alone):
-/// drum one-shots 0.754 / 0.751 / 0.697, sonic-pi samples 0.465 / 0.453 / 0.457, General MIDI
-/// notes 0.231 / 0.221 / 0.229. Leave-one-set-out tuning picks 0.2 to 0.5 (mostly 0.3); none
-/// beats 0.4 on its held-out set beyond the bootstrap noise, and 0.3 scores lower on the drum
-/// one-shots (0.750), so 0.4 stays.
+/// `auto`'s neural weight for short clips (drum one-shots, samples, notes): no other weight
+/// beats it on held-out sets beyond the bootstrap noise.
 pub const AUTO_BLEND_SHORT: f32 = 0.4;
 
 /// Turns a [`Choice`] into the parts (models and weights) of the space compared for this

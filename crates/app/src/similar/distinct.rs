@@ -39,13 +39,10 @@ pub const DISTINCT_WIDEN: usize = 4;
 /// Rounds of widening at most (the pool reaches the search limit sooner for any `k`).
 pub const DISTINCT_ROUNDS: usize = 4;
 
-/// [`similar`](super::similar) with one song per recording: of the songs that are copies of one
-/// another (see [`songrec_identity::recording`]: the same fingerprint when stored, else the same
-/// artist, title and duration) only the best-ranked is kept, and copies of the query itself are
-/// left out. `offset` and `k` count distinct results. The backend is asked for more candidates than
-/// `offset + k` and, when folding leaves too few, for [`DISTINCT_WIDEN`] times more (at most
-/// [`DISTINCT_ROUNDS`] rounds, never over the search limit), so `k` results come back whenever the
-/// library holds that many other recordings within reach. The query is analysed once (`p`).
+/// [`similar`](super::similar) with one song per recording ([`songrec_identity::recording`]):
+/// only the best-ranked copy is kept, copies of the query are left out, and `offset` and `k`
+/// count distinct results. The pool widens [`DISTINCT_WIDEN`] times per round (at most
+/// [`DISTINCT_ROUNDS`], never over the search limit) while folding leaves too few.
 pub(crate) async fn distinct(
     backend: &dyn StorageBackend,
     q: &Question,

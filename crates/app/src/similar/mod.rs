@@ -1,22 +1,11 @@
 //! Similarity queries: by a song in the library or by an outside audio file, on one model's
-//! vectors or on a blend of several (e.g. 0.6 neural + 0.4 DSP).
-//!
-//! A single-model query is one [`StorageBackend::search`] (one request on a remote backend). A
-//! blend asks each model for a candidate pool (`5 × (k + offset)`, at least 50), scores every
-//! candidate on every model (fetching the few vectors a pool lacks), and ranks by the weighted
-//! mix. Scores of different models live on different scales (DSP vectors are centred and spread
-//! over −1..1; musicnn's post-ReLU vectors sit in 0.5..1), so each model's scores are
-//! standardised over the candidate pool before mixing; the similarity shown is the mix mapped
-//! back onto the cosine scale (see [`songrec_rank::blend`]), so it reads like any other cosine
-//! and never contradicts the order.
+//! vectors or on a blend of several (ranked by [`songrec_rank::search`], whose blend
+//! standardises each model's scores over the candidate pool).
 //!
 //! - [`answer`] (in `ask`): the one `similar` of every door, from a [`SimilarAsk`], to one
 //!   [`SimilarAnswer`];
 //! - [`similar`] here, `distinct`: the searches it runs, on one [`Question`];
 //! - [`Choice`] and [`choose_parts`] (in `choice`): which vectors a query compares.
-//!
-//! The ranking core ([`Question`], [`songrec_rank::Space`], [`songrec_rank::search`]) is
-//! [`songrec_rank`]'s: playlists, the map, clusters and outliers rank with it too.
 
 use std::path::PathBuf;
 use std::sync::Arc;

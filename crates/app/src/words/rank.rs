@@ -95,7 +95,7 @@ impl TagQuery {
         found as f32 / self.text_words.len() as f32
     }
 
-    /// The song's score: its tag score ([`TagQuery::tag_score`]) plus its text score
+    /// The song's score: its tag score (Σ weight × stored probability) plus its text score
     /// ([`TagQuery::text_score`], so a title holding every word counts as much as the strongest
     /// tags); `None` for a song without style tags whose text holds none of the words.
     pub fn score(&self, m: &SongMetadata) -> Option<f32> {
@@ -111,10 +111,6 @@ impl TagQuery {
 
     /// Σ weight × the song's stored probability of the tag (0 when the tag is not among its
     /// stored ones); `None` for a song without style tags (not analysed by musicnn).
-    pub fn tag_score(&self, m: &SongMetadata) -> Option<f32> {
-        self.tag_score_of(&self.read(m))
-    }
-
     fn tag_score_of(&self, r: &Read) -> Option<f32> {
         if r.style.is_empty() {
             return None;
@@ -137,13 +133,9 @@ impl TagQuery {
         )
     }
 
-    /// Whether `m` is an answer to the words at all: its own text holds one of the words, or,
-    /// with a tag to look for, one of its stored tags is one of them (a song carrying none of
-    /// them would only be listed at score 0); with only tags to avoid, every tagged song is.
-    pub fn relevant(&self, m: &SongMetadata) -> bool {
-        self.relevant_of(&self.read(m))
-    }
-
+    /// Whether the song is an answer to the words at all: its own text holds one of the words,
+    /// or, with a tag to look for, one of its stored tags is one of them (a song carrying none
+    /// of them would only be listed at score 0); with only tags to avoid, every tagged song is.
     fn relevant_of(&self, r: &Read) -> bool {
         if r.text > 0.0 {
             return true;
@@ -168,8 +160,8 @@ impl TagQuery {
             || carries(&r.sound, &sound)
     }
 
-    /// [`TagQuery::score`] when the song is [`TagQuery::relevant`], reading its tags and its
-    /// text once; with whether it has style tags at all.
+    /// [`TagQuery::score`] when the song is relevant, reading its tags and its text once; with
+    /// whether it has style tags at all.
     fn judge(&self, m: &SongMetadata) -> (Option<f32>, bool) {
         let r = self.read(m);
         let score = self.score_of(&r).filter(|_| self.relevant_of(&r));
@@ -375,6 +367,16 @@ mod tests {
     use super::*;
     use crate::words::parse;
     use songrec_storage::SongId;
+
+    impl TagQuery {
+        fn tag_score(&self, m: &SongMetadata) -> Option<f32> {
+            self.tag_score_of(&self.read(m))
+        }
+
+        fn relevant(&self, m: &SongMetadata) -> bool {
+            self.relevant_of(&self.read(m))
+        }
+    }
 
     fn song(id: u8, tags: &[(&str, f32)]) -> SongMetadata {
         let mut m = SongMetadata::new(SongId::from_bytes(&[id]), format!("song {id}"));

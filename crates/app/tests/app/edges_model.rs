@@ -233,8 +233,7 @@ async fn random_edges_never_lose_a_song_or_serve_foreign_audio() {
                 let genre = format!("genre of step {step}");
                 let songs = lib.list_all(&Filter::default()).await.unwrap();
                 let Some(mut m) = songs.into_iter().find(|m| {
-                    songrec_app::extra::audio_id_of(m).unwrap_or_else(|| m.id.clone())
-                        == pool.identity[r]
+                    m.audio_identity().unwrap_or_else(|| m.id.clone()) == pool.identity[r]
                 }) else {
                     continue;
                 };
@@ -332,7 +331,7 @@ async fn check(
     let by_audio: HashMap<String, &songrec_storage::SongMetadata> = songs
         .iter()
         .map(|m| {
-            let a = songrec_app::extra::audio_id_of(m).unwrap_or_else(|| m.id.clone());
+            let a = m.audio_identity().unwrap_or_else(|| m.id.clone());
             (a.to_string(), m)
         })
         .collect();

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use songrec_app::ingest::{IngestOptions, NoProgress};
 use songrec_app::reembed::{ReembedOptions, reembed};
-use songrec_storage::StorageBackend;
+use songrec_storage::{Filter, StorageBackend, StorageBackendExt};
 
 #[tokio::test]
 async fn forced_run_resumes_from_its_state_file() {
@@ -40,7 +40,7 @@ async fn forced_run_resumes_from_its_state_file() {
     .await
     .unwrap();
     assert_eq!(summary.added(), 5);
-    let songs = songrec_app::reembed::all_songs(&backend).await.unwrap();
+    let songs = backend.list_all(&Filter::default()).await.unwrap();
     // Pretend an earlier forced run finished two songs before it was killed.
     let state = dir.path().join("state.json");
     let done: Vec<_> = songs.iter().take(2).map(|s| s.id.clone()).collect();
@@ -68,7 +68,7 @@ async fn forced_run_resumes_from_its_state_file() {
         0
     );
     // Exactly the three recomputed songs got a new version.
-    let after = songrec_app::reembed::all_songs(&backend).await.unwrap();
+    let after = backend.list_all(&Filter::default()).await.unwrap();
     let bumped = after
         .iter()
         .filter(|a| {
@@ -122,7 +122,7 @@ async fn old_musicnn_vectors_are_never_mixed_with_the_new_version() {
     )
     .await
     .unwrap();
-    let songs = songrec_app::reembed::all_songs(&backend).await.unwrap();
+    let songs = backend.list_all(&Filter::default()).await.unwrap();
     assert_eq!(songs.len(), 3);
     // The other build's vectors.
     let old = ModelInfo::new(
