@@ -16,10 +16,8 @@ pub async fn astra_doctor(cfg: &Config) -> DoctorReport {
     songrec_astra::doctor(&astra_options(cfg)).await
 }
 
-/// `songrec doctor`'s storage checks, for the backend in use: the local library (songs,
-/// vectors, write lock, vector index) when it is local, then the cloud (Astra + S3) when it is
-/// the backend or configured for `sync`/`migrate`. A local library without any cloud setting
-/// passes: the cloud is then one line saying it is not configured.
+/// `songrec doctor`'s storage checks: the local library when it is the backend, then the cloud
+/// (Astra + S3) when it is the backend or configured (else one line saying it is not).
 pub async fn doctor(cfg: &Config) -> DoctorReport {
     let mut report = DoctorReport::default();
     if cfg.backend == BackendKind::Local {

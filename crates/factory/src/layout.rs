@@ -40,15 +40,10 @@ pub fn remote_namespace(cfg: &Config) -> String {
         .split('/')
         .next()
         .unwrap_or("");
+    let keep = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
     let readable: String = format!("astra-{host}-{}-{}", a.keyspace, a.collection_prefix)
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if keep(c) { c } else { '_' })
         .take(80)
         .collect();
     format!("{readable}-{hash}")
@@ -130,8 +125,7 @@ fn file_safe(s: &str) -> String {
 }
 
 /// The folders that hold songrec's own files on this machine (the local library's data, the
-/// cache): never walked as the user's music, so a copy of songrec's is never taken for a
-/// user's file.
+/// cache), never walked as the user's music.
 pub fn own_folders(cfg: &Config) -> Vec<PathBuf> {
     [cfg.local.path.join("data"), cfg.cache.path.clone()]
         .into_iter()
@@ -163,9 +157,8 @@ pub fn migrate_dir(cfg: &Config) -> PathBuf {
     cfg.cache.path.join("migrate")
 }
 
-/// Where the migration ledger lives: `<cache dir>/migrate/ledger.sqlite` (`SONGREC_CACHE_DIR`,
-/// `[cache] path`). Not in a library folder, so migrating never writes into the source; it
-/// holds history only, so losing it (a cleared cache) loses nothing.
+/// Where the migration ledger lives: `<cache dir>/migrate/ledger.sqlite` (history only, and
+/// never in a library folder, so migrating never writes into the source).
 pub fn migrate_ledger_path(cfg: &Config) -> PathBuf {
     migrate_dir(cfg).join("ledger.sqlite")
 }

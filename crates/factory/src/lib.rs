@@ -11,10 +11,8 @@
 //! - [`cache_store`], [`offline_copies`] and the `*_file`/`*_dir` functions: the layout of the
 //!   cache folder, known here (`layout.rs`) and nowhere else; `doctor.rs`, the storage checks.
 //!
-//! **A third backend** is a crate implementing `songrec_storage::StorageBackend` (its tests
-//! call `songrec_conformance::run_all`), a `BackendKind` in `songrec-config`, and one
-//! arm in [`open`]'s `match`. **A new layer** lives in `songrec_storage::layers` and is stacked
-//! here, in `open_stack`.
+//! A new backend is a crate implementing `StorageBackend`, a `BackendKind` and an arm in
+//! `open_stack`; a new layer lives in `songrec_storage::layers` and is stacked there.
 
 mod doctor;
 mod layout;
@@ -160,9 +158,7 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Ope
         BackendKind::Astra => {
             let astra = AstraBackend::connect(&astra_options(cfg))?;
             // Interactive commands open the circuit after one failure the client could not
-            // retry away (reads then come from the offline copy at once). Bulk tools (migrate,
-            // sync: `keep_audio == false`) make thousands of calls and retry whole steps
-            // themselves: one unlucky call must not fail the rest of the run for a cool-down.
+            // retry away; bulk tools (`!keep_audio`) retry whole steps and tolerate more.
             let threshold = if keep_audio {
                 1
             } else {
@@ -185,14 +181,7 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Ope
 }
 
 /// The cached remote stack over `inner` (the remote with its circuit breaker):
-///
-/// ```text
-/// Fallback(                   reads: the remote, else the offline copy; writes: remote only
-///   Cache(                    audio by content hash, vectors by (song, model, version)
-///     CircuitBreaker(         open after one failure (the client already retried),
-///       Astra(..))),          shared by processes through circuit.json
-///   Local(<offline copy>))    metadata + vectors, kept up to date by the traffic
-/// ```
+/// `Fallback(Cache(CircuitBreaker(Astra(..))), Local(<offline copy>))` (see `songrec_cache`).
 fn cached<B: StorageBackend + 'static>(
     inner: B,
     parts: CacheParts,
@@ -261,8 +250,7 @@ pub fn open_local_for_reindex(cfg: &Config) -> StorageResult<LocalBackend> {
     LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)
 }
 
-/// The local backend's options from `[local]` (when the approximate index kicks in and how it
-/// stores vectors) and `[library]` (how files are kept, where the music is).
+/// The local backend's options from `[local]` and `[library]`.
 pub fn local_options(cfg: &Config) -> StorageResult<songrec_local::LocalOptions> {
     let c = &cfg.local;
     let quantization = c
@@ -351,11 +339,9 @@ pub fn astra_options(cfg: &Config) -> AstraOptions {
     }
 }
 
-/// Creates the Astra DB collections of the configuration for `models` (idempotent; the report
-/// names collections with other settings): `songrec init-astra`.
-///
-/// `max_collections` is the database's collection budget when known (5 on older Astra
-/// databases, 10 on newer ones): then nothing is created unless everything fits.
+/// Creates the Astra DB collections of the configuration for `models` (idempotent):
+/// `songrec init-astra`. With the database's collection budget `max_collections`, nothing is
+/// created unless everything fits.
 pub async fn init_astra(
     cfg: &Config,
     models: &[ModelInfo],
@@ -366,15 +352,12 @@ pub async fn init_astra(
 
 // ---- test fault hook ------------------------------------------------------------------------
 
-/// Environment variable of the crash-test hook (see `with_test_hooks`); read only in builds
-/// with the `test-hooks` feature (the crash tests), never by a released `songrec`.
+/// Environment variable of the crash-test hook (read only with the `test-hooks` feature).
 pub const TEST_CRASH_ENV: &str = "SONGREC_TEST_CRASH_AT";
 
-/// **Test fault hook, for crash tests only** (feature `test-hooks`). When
-/// `SONGREC_TEST_CRASH_AT` is set to `[BACKEND:]OP:N[:before|after]` (e.g.
-/// `local:put_songs:2:after`), the backend of that kind is wrapped, outermost, in a
-/// `CrashPoint` layer that `kill -9`s the process at the N-th call of OP (`Crash(...)` then
-/// shows in the stack). Unset, or built without the feature, nothing is added.
+/// **Test fault hook, for crash tests only** (feature `test-hooks`): with
+/// `SONGREC_TEST_CRASH_AT=[BACKEND:]OP:N[:before|after]` the backend of that kind is wrapped
+/// in a `CrashPoint` layer that `kill -9`s the process at the N-th call of OP.
 #[cfg(feature = "test-hooks")]
 fn with_test_hooks<B: StorageBackend + 'static>(
     kind: BackendKind,

@@ -36,9 +36,8 @@ pub struct SyncSides {
     pub lease: Arc<Lease>,
 }
 
-/// **Test fault hook** (feature `test-hooks`, on only when tests build the binary): with
-/// `SONGREC_SYNC_TEST_ABORT_AFTER=N` a run aborts right after its N-th write, to test that the
-/// next run finishes it. Without the feature this does nothing and the variable is ignored.
+/// **Test fault hook** (feature `test-hooks`): with `SONGREC_SYNC_TEST_ABORT_AFTER=N` a run
+/// aborts right after its N-th write. Without the feature this does nothing.
 pub fn apply_test_hooks(opts: &mut SyncOptions) {
     #[cfg(feature = "test-hooks")]
     {
@@ -50,9 +49,8 @@ pub fn apply_test_hooks(opts: &mut SyncOptions) {
     let _ = opts;
 }
 
-/// Names the remote library in the record: Data API endpoint, keyspace and collection prefix,
-/// plus the S3 endpoint, bucket and prefix. Pointing the same local library at another remote
-/// starts a fresh record (a first sync) for it.
+/// Names the remote library in the record (Data API endpoint, keyspace, collection prefix, S3
+/// endpoint, bucket and prefix): another remote starts a fresh record.
 ///
 /// ```
 /// let cfg = songrec_config::Config::from_sources(None, &Default::default()).unwrap();
@@ -106,8 +104,7 @@ pub fn lease_store(remote: &AstraBackend) -> ObjectLeaseStore {
 /// Opens both sides. `lock` takes the local library's write lock now (real runs; dry runs
 /// only read).
 pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
-    // The cloud settings first: a sync without them writes nothing here (no lock file, no
-    // record, no library folder).
+    // The cloud settings first: a sync without them writes nothing here.
     let remote = Arc::new(AstraBackend::connect(&crate::astra_options(cfg))?);
     let local = LocalBackend::open_with(&cfg.local.path, crate::local_options(cfg)?)?;
     if lock {
@@ -135,8 +132,7 @@ pub struct SyncRun {
     pub requests: u64,
     /// This machine's id.
     pub machine: String,
-    /// Dry runs: the songs the plan's steps name, as `Artist – Title` (from this machine's library,
-    /// else the remote's; a song on neither side, such as one deleted on both, is left out).
+    /// Dry runs: the songs the plan's steps name, as `Artist – Title` (from either side).
     pub names: HashMap<SongId, String>,
 }
 

@@ -175,7 +175,7 @@ impl LocalBackend {
         let model = model.clone();
         self.read(move |_, st| {
             let key = st.model(&model).map(|r| r.model.file_key());
-            Ok(key.and_then(|k| crate::ann::ann_file_bytes(&st.manifest, &k)))
+            Ok(key.and_then(|k| Some(st.manifest.packs.get(&k)?.ann.as_ref()?.bytes)))
         })
         .await
     }

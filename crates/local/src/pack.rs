@@ -144,12 +144,7 @@ impl Pack {
         map[..HEADER].copy_from_slice(&header(dim, 0));
         let mut off = HEADER;
         for (id, v) in rows {
-            if v.len() != dim {
-                return Err(StorageError::InvalidInput(format!(
-                    "vector of {} values for a {dim}-d pack",
-                    v.len()
-                )));
-            }
+            check_dim(Some(v.as_slice()), dim)?;
             map[off..off + record_size(dim)].copy_from_slice(&record(id, Some(v), dim));
             off += record_size(dim);
         }
@@ -302,13 +297,7 @@ impl Pack {
         let mut f = self.write_at(self.committed as u64).map_err(io)?;
         let mut buf = Vec::with_capacity(records.len() * record_size(self.dim));
         for (id, v) in records {
-            if v.is_some_and(|v| v.len() != self.dim) {
-                return Err(StorageError::InvalidInput(format!(
-                    "vector of {} values for a {}-d pack",
-                    v.map_or(0, <[f32]>::len),
-                    self.dim
-                )));
-            }
+            check_dim(*v, self.dim)?;
             buf.extend_from_slice(&record(id, *v, self.dim));
         }
         f.write_all(&buf).map_err(io)?;
@@ -355,6 +344,17 @@ impl Pack {
         let (pre, floats, _) = unsafe { bytes.align_to::<f32>() };
         debug_assert!(pre.is_empty());
         floats
+    }
+}
+
+/// Refuses a vector of another length than the pack's `dim` (a deletion has none).
+fn check_dim(v: Option<&[f32]>, dim: usize) -> StorageResult<()> {
+    match v {
+        Some(v) if v.len() != dim => Err(StorageError::InvalidInput(format!(
+            "vector of {} values for a {dim}-d pack",
+            v.len()
+        ))),
+        _ => Ok(()),
     }
 }
 

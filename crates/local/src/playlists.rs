@@ -50,9 +50,6 @@ pub(crate) fn list(dir: &Path) -> StorageResult<Vec<SavedPlaylist>> {
         let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
             continue;
         };
-        if !is_playlist_id(id) {
-            continue;
-        }
         match get(dir, id) {
             Ok(Some(p)) if p.id == id => out.push(p),
             Ok(Some(_)) => tracing::warn!(

@@ -17,23 +17,20 @@ impl Inner {
         let Ok(entries) = fs::read_dir(&self.paths.embeddings) else {
             return Ok(());
         };
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.extension().is_some_and(|x| x == "npy") {
-                let v = match npy::read_checked(&path)? {
-                    Ok(v) => v,
-                    Err(why) => {
-                        tracing::warn!("skipping {}: {why}", path.display());
-                        continue;
-                    }
-                };
-                let dim = v.len();
-                st.registry.models.push(RegisteredModel {
-                    model: ModelInfo::new("legacy", "0", dim),
-                    dir: String::new(),
-                });
-                tracing::info!("adopted existing .npy vectors as model legacy@0 ({dim}-d)");
-                break;
+        let npy_files = entries.flatten().map(|e| e.path());
+        for path in npy_files.filter(|p| p.extension().is_some_and(|x| x == "npy")) {
+            match npy::read_checked(&path)? {
+                Err(why) => tracing::warn!("skipping {}: {why}", path.display()),
+                Ok(v) => {
+                    let model = ModelInfo::new("legacy", "0", v.len());
+                    let dir = String::new();
+                    st.registry.models.push(RegisteredModel { model, dir });
+                    tracing::info!(
+                        "adopted existing .npy vectors as model legacy@0 ({}-d)",
+                        v.len()
+                    );
+                    break;
+                }
             }
         }
         Ok(())

@@ -49,12 +49,6 @@ impl W {
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn f64(&mut self, v: f64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
     fn str(&mut self, s: &str) {
         self.u64(s.len() as u64);
         self.0.extend_from_slice(s.as_bytes());
@@ -69,7 +63,7 @@ impl W {
         }
     }
     fn time(&mut self, t: &DateTime<Utc>) {
-        self.i64(t.timestamp());
+        self.0.extend_from_slice(&t.timestamp().to_le_bytes());
         self.u64(u64::from(t.timestamp_subsec_nanos()));
     }
 }
@@ -155,13 +149,13 @@ fn encode_song(w: &mut W, m: &SongMetadata) {
     w.opt(&m.artist);
     w.opt(&m.album);
     w.opt(&m.genre);
-    w.f64(m.duration_secs);
+    w.0.extend_from_slice(&m.duration_secs.to_le_bytes());
     w.u64(u64::from(m.sample_rate));
     w.u64(u64::from(m.channels));
     w.u64(m.file_size);
     w.str(&m.content_hash);
     w.str(&m.file_name);
-    w.f64(m.bpm.map_or(f64::NAN, f64::from));
+    w.0.extend_from_slice(&m.bpm.map_or(f64::NAN, f64::from).to_le_bytes());
     w.opt(&m.key);
     w.u64(m.tags.len() as u64);
     for t in &m.tags {

@@ -72,7 +72,7 @@ impl<S: StorageBackend> Fallback<S> {
 
     /// Keeps the time of the last sync in `path` (JSON) for later processes.
     pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.status = FallbackStatus::load(Some(path.into()));
+        self.status = FallbackStatus::from_state_file(path);
         self
     }
 

@@ -53,19 +53,13 @@ impl FallbackStatus {
     /// The status recorded in a state file by an earlier process (see [`Fallback::state_file`](super::Fallback::state_file)):
     /// when that offline copy was last synced. Nothing was served from it yet.
     pub fn from_state_file(path: impl Into<PathBuf>) -> Self {
-        Self::load(Some(path.into()))
-    }
-
-    pub(super) fn load(state_file: Option<PathBuf>) -> Self {
-        let state = state_file
-            .as_deref()
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let path = path.into();
+        let read = std::fs::read(&path).ok();
+        let state = read.and_then(|b| serde_json::from_slice(&b).ok());
         Self {
             inner: Arc::new(Mutex::new(StatusInner {
-                state,
-                state_file,
+                state: state.unwrap_or_default(),
+                state_file: Some(path),
                 ..StatusInner::default()
             })),
         }

@@ -65,10 +65,6 @@ pub(super) fn add_counter(conn: &Connection, name: &str, delta: i64) -> rusqlite
     )
 }
 
-pub(super) fn next_tick(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
-    add_counter(tx, "tick", 1)
-}
-
 /// Bumps the shared generation; marks the order stale if someone else bumped it since.
 pub(super) fn bump_generation(tx: &Transaction<'_>, order: &mut Order) -> rusqlite::Result<()> {
     if get_counter(tx, "generation")? != order.generation {
@@ -96,7 +92,7 @@ pub(super) fn touch(
     key: &str,
     bytes: i64,
 ) -> rusqlite::Result<()> {
-    let tick = next_tick(tx)?;
+    let tick = add_counter(tx, "tick", 1)?;
     tx.execute(
         "UPDATE entries SET last_access = ?2 WHERE key = ?1",
         params![key, tick],

@@ -257,14 +257,6 @@ impl CacheStore {
         Ok(out)
     }
 
-    /// Counts a miss (the caller goes to the remote).
-    fn miss(&self) -> StorageResult<()> {
-        self.write_txn(|_, _, d| {
-            d.counters.misses += 1;
-            Ok(())
-        })
-    }
-
     // ---- embeddings ----------------------------------------------------------------------
 
     /// The cached vector of a song for a model, if held for the song's latest known version.
@@ -333,18 +325,7 @@ impl CacheStore {
         e: &Embedding,
         fetched: bool,
     ) -> StorageResult<()> {
-        let known = self.known_version(ns, id)?.unwrap_or(0);
-        self.put_embedding_at(ns, id, e, known, fetched)
-    }
-
-    fn put_embedding_at(
-        &self,
-        ns: &str,
-        id: &SongId,
-        e: &Embedding,
-        version: u64,
-        fetched: bool,
-    ) -> StorageResult<()> {
+        let version = self.known_version(ns, id)?.unwrap_or(0);
         let key = embedding_key(ns, id, &e.model);
         let data = encode_vector(&e.vector);
         let bytes = (data.len() + key.len()) as i64;
@@ -358,7 +339,7 @@ impl CacheStore {
             }
             let sum = checksum(&data);
             let old: Option<i64> = entry_bytes(tx, &key)?;
-            let tick = next_tick(tx)?;
+            let tick = add_counter(tx, "tick", 1)?;
             tx.execute(
                 "INSERT OR REPLACE INTO entries (key, kind, ns, song, model_name, model_version, dim, song_version, data, checksum, bytes, last_access)
                  VALUES (?1, 'embedding', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -489,7 +470,10 @@ impl CacheStore {
         let key = audio_key(id);
         let bytes = entry_bytes(&lock(&self.conn), &key).map_err(|e| self.err(e))?;
         let Some(bytes) = bytes else {
-            self.miss()?;
+            self.write_txn(|_, _, d| {
+                d.counters.misses += 1;
+                Ok(())
+            })?;
             return Ok(None);
         };
         let src = self.audio_path(id);
@@ -598,7 +582,7 @@ impl CacheStore {
             }
             d.counters.bytes_fetched += n;
             let old: Option<i64> = entry_bytes(tx, &key)?;
-            let tick = next_tick(tx)?;
+            let tick = add_counter(tx, "tick", 1)?;
             tx.execute(
                 "INSERT OR REPLACE INTO entries (key, kind, ns, song, bytes, last_access)
                  VALUES (?1, 'audio', '', ?2, ?3, ?4)",

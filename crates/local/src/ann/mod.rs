@@ -26,7 +26,7 @@ use songrec_storage::math::Scored;
 use songrec_storage::{StorageError, StorageResult};
 use usearch::Index;
 
-use crate::manifest::{AnnEntry, Manifest};
+use crate::manifest::AnnEntry;
 use crate::pack::{self, CandRow};
 
 mod build;
@@ -102,9 +102,4 @@ fn record_no(offset: usize, dim: usize) -> u64 {
 /// A vector scaled to norm 1 (the graph compares directions), or `None` for norm 0.
 fn unit(v: &[f32], norm: f32) -> Option<Vec<f32>> {
     (norm.is_finite() && norm > 0.0).then(|| v.iter().map(|x| x / norm).collect())
-}
-
-/// Bytes of a model's current index file (for the benchmark), if it has one.
-pub(crate) fn ann_file_bytes(manifest: &Manifest, key: &str) -> Option<u64> {
-    manifest.packs.get(key)?.ann.as_ref().map(|e| e.bytes)
 }
