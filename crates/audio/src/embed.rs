@@ -6,9 +6,7 @@ use crate::decode::{DecodeOptions, MonoAudio};
 use crate::dsp::envelope::envelope;
 use crate::dsp::key::{PITCH_NAMES, estimate_key, rotate_to};
 use crate::dsp::tempo::{N_TEMPO_BINS, OnsetAcf, count_onsets};
-use crate::dsp::{
-    FRAME_RATE, FrameAnalyzer, N_CONTRAST, N_DELTA, N_MFCC, SR, mean_std, percentile,
-};
+use crate::dsp::{FrameAnalyzer, N_CONTRAST, N_DELTA, N_MFCC, SR, mean_std, percentile};
 use crate::error::AudioError;
 use crate::norm_table::{RAW_MEAN, RAW_STD};
 
@@ -166,15 +164,11 @@ pub const DSP_DIM: usize = {
 // The generated normalisation tables hold one value per raw dimension.
 const _: () = assert!(RAW_MEAN.len() == DSP_DIM && RAW_STD.len() == DSP_DIM);
 
-/// Un-normalised features plus the side results (tempo, key, descriptors).
+/// Un-normalised features plus the descriptors (tempo and key among them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFeatures {
     /// Raw values in [`GROUPS`] order, length [`DSP_DIM`].
     pub values: Vec<f32>,
-    /// Tempo, bpm.
-    pub bpm: Option<f32>,
-    /// Key name.
-    pub key: Option<String>,
     pub descriptors: Descriptors,
 }
 
@@ -295,12 +289,9 @@ impl DspEmbedder {
         let mut change = Vec::new();
         let mut prev: Option<(usize, usize, [f32; 12])> = None;
         for &(s, t) in &active {
-            let c = &frames[s].chroma[t * 12..t * 12 + 12];
             let mut cc = [0f32; 12];
-            cc.copy_from_slice(c);
-            for i in 0..12 {
-                prof[i] += c[i];
-            }
+            cc.copy_from_slice(&frames[s].chroma[t * 12..t * 12 + 12]);
+            prof.iter_mut().zip(cc).for_each(|(p, c)| *p += c);
             if let Some((ps, pt, pc)) = prev
                 && ps == s
                 && pt + 1 == t
@@ -413,7 +404,6 @@ impl DspEmbedder {
             dynamic_range_db: p90 - p10,
             bpm: tempo.bpm,
             pulse_clarity: tempo.clarity,
-            key: key_name.clone(),
             key_tonic: key_name
                 .as_ref()
                 .and(key)
@@ -426,12 +416,10 @@ impl DspEmbedder {
             onset_rate,
             attack_ms: 1000.0 * attack_s / wsum,
             analysed_secs: total_secs,
+            key: key_name,
         };
-        let _ = FRAME_RATE;
         Some(RawFeatures {
             values: v,
-            bpm: tempo.bpm,
-            key: key_name,
             descriptors,
         })
     }
@@ -491,8 +479,8 @@ impl Embedder for DspEmbedder {
         })?;
         Ok(Analysis {
             vector: self.normalise(&raw.values),
-            bpm: raw.bpm,
-            key: raw.key,
+            bpm: raw.descriptors.bpm,
+            key: raw.descriptors.key.clone(),
             descriptors: raw.descriptors,
             tags: Vec::new(),
             sound_tags: Vec::new(),

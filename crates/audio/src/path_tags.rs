@@ -74,10 +74,7 @@ pub fn parse_path(relative: &Path) -> Tags {
     match artist_dir {
         Some(a) => {
             artist = (!various(a)).then(|| a.to_owned());
-            album = Some(match strip_prefix_ci(album_dir, a) {
-                Some(rest) => rest,
-                None => album_dir,
-            });
+            album = Some(strip_prefix_ci(album_dir, a).unwrap_or(album_dir));
         }
         None => match split_dash(album_dir) {
             Some((a, b)) => (artist, album) = (Some(a.to_owned()), Some(b)),

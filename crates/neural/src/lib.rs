@@ -1,26 +1,10 @@
-//! songrec's neural embedder: the pretrained **musicnn** models (`MSD_musicnn` and
-//! `MTT_musicnn`, J. Pons and X. Serra, ISC licence) as ONNX, built into the binary, run by
-//! either
-//!
-//! * **tract**, a pure-Rust ONNX engine compiled in: nothing to install (used when no ONNX
-//!   Runtime is configured or found); or
-//! * **ONNX Runtime**, the native library loaded at run time from a configured path
-//!   (`SONGREC_ORT_LIBRARY`) or found where `pip install onnxruntime` put it ([`discover`]),
-//!   about 1.1× faster on the models where songrec's own kernels run both (1.0× per song with
-//!   decoding and the DSP analysis).
-//!
-//! Both networks of the default run on **songrec's own kernels** where they can (`kernels`:
-//! musicnn on either runtime, aisfx's int8 network where the CPU has AVX-512 VNNI or AVX-VNNI, on ONNX
-//! Runtime where it has AMX-INT8 too), about 2×
-//! tract's speed on each, within the tolerances the engines already differ by;
-//! `SONGREC_OWN_KERNELS=0` ([`ENV_OWN_KERNELS`]) leaves both to the runtime. The int8
-//! products run on AMX-INT8 where the CPU and OS have it (the same sums; `SONGREC_AMX=0`,
-//! [`ENV_AMX`], keeps them on VNNI).
-//!
-//! See [`runtime`] for how one binary supports both (tract called directly, ONNX Runtime
-//! through `ort`), and [`musicnn`] for the embedding (MSD's and MTT's 200-d `penultimate`
-//! layers, each averaged over half of the evenly spaced 3 s patches and L2-normalised, one after
-//! the other) and MSD's 50 tag probabilities.
+//! songrec's neural embedders: the pretrained **musicnn** (`MSD_musicnn`, `MTT_musicnn`, ISC)
+//! and **aisfx** (CC BY 4.0) networks as ONNX, and the default [`mix`] of them with the DSP
+//! analysis. The graphs run on **tract** (pure Rust, built in), on **ONNX Runtime** (a native
+//! library configured or found by [`discover`]; see [`runtime`]), or where they can on
+//! **songrec's own kernels** (`kernels`), within the tolerances the engines already differ by.
+//! `SONGREC_OWN_KERNELS=0` ([`ENV_OWN_KERNELS`]) leaves both networks to the runtime;
+//! `SONGREC_AMX=0` ([`ENV_AMX`]) keeps the int8 products off AMX-INT8 (the same sums).
 //!
 //! ```no_run
 //! use songrec_neural::{MusicnnConfig, MusicnnEmbedder, Runtime};
@@ -55,8 +39,8 @@ pub use aisfx::{
 pub use error::{NeuralError, NeuralResult};
 pub use mix::{MIX_DIM, MIX_NAME, MIX_VERSION, MixConfig, MixEmbedder};
 
-/// Environment variable that turns songrec's own network kernels off (`0`): tract then runs
-/// both networks' graphs itself, as before (to compare, or on a CPU where they misbehave).
+/// Environment variable that turns songrec's own network kernels off (`0`): the runtime then
+/// runs both networks' graphs itself.
 pub const ENV_OWN_KERNELS: &str = "SONGREC_OWN_KERNELS";
 
 /// Whether songrec's own kernels are wanted: yes unless [`ENV_OWN_KERNELS`] is `0`.
@@ -64,14 +48,12 @@ pub fn own_kernels_from_env() -> bool {
     std::env::var(ENV_OWN_KERNELS).map_or(true, |v| v.trim() != "0")
 }
 
-/// Environment variable that keeps aisfx's int8 products off AMX (`0`): they run on AVX-512
-/// VNNI then, to the same bits (to compare speeds). AMX is used where the CPU has AMX-INT8 and
-/// the OS grants the tile data.
+/// Environment variable that keeps the int8 products off AMX (`0`): they run on VNNI then, to
+/// the same bits.
 pub const ENV_AMX: &str = "SONGREC_AMX";
 
 /// Environment variable that keeps the int8 products off AVX-512 (`0`): they run on AVX-VNNI's
-/// 256-bit form then, where the CPU has it, to the same bits (to compare speeds, or to see what
-/// a CPU without AVX-512 gets).
+/// 256-bit form then, where the CPU has it, to the same bits.
 pub const ENV_AVX512: &str = "SONGREC_AVX512";
 
 /// The numbers of a JSON array, or of an array of rows (arrays of numbers) flattened row after

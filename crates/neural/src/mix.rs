@@ -3,11 +3,9 @@
 //! stored vector (one model, so one vector collection in the cloud).
 //!
 //! Why these parts and weights: `scripts/eval/RESULTS.md`, "aisfx, VGG and the new default".
-//! The table (`models/mix/standardise.json`, and from version 3 on the texture row of
-//! `models/mix/standardise-texture.json`) was computed once from a reference corpus that
-//! shares no package with any evaluation set (`scripts/eval/build_mixref.py`,
-//! `scripts/eval/mix_table.py`); it never changes at run time, so every machine and every
-//! library ranks alike and `sync` has nothing extra to carry.
+//! The table (`models/mix/standardise.json`, from version 3 on with the texture row of
+//! `models/mix/standardise-texture.json`) was computed once from a reference corpus disjoint
+//! from every evaluation set; it never changes at run time, so every library ranks alike.
 //!
 //! The cosine of two mix vectors is the mean of the three parts' cosines (each part has norm
 //! √⅓).
@@ -45,12 +43,11 @@ pub const MIX_NAME: &str = "songrec-mix";
 ///   0.9995 cosine of version 3's, and same-label precision is unchanged on the labelled sets
 ///   (`docs/quality.md`, "Version 4").
 pub const MIX_VERSION: u32 = 4;
-/// aisfx's blocks per song in the mix: 6 (of 100 frames, 2.3 s each), not the 8 of the
-/// stand-alone aisfx embedder: on the labelled sets of `scripts/eval/RESULTS.md` 6 blocks rank
-/// as well as 8 and as 9-20 (within the noise) at less of aisfx's cost.
+/// aisfx's blocks per song in the mix (of 100 frames, 2.3 s each): 6 rank as well as more
+/// (`scripts/eval/RESULTS.md`).
 pub const MIX_BLOCKS: usize = 6;
-/// musicnn's patches per song in the mix: 4 (MSD on the even two, MTT on the odd two), not
-/// [`crate::DEFAULT_PATCHES`]: 8 ranked no better (`scripts/eval/RESULTS.md`, "Fast ears").
+/// musicnn's patches per song in the mix (MSD on the even two, MTT on the odd two): 8 ranked
+/// no better (`scripts/eval/RESULTS.md`, "Fast ears").
 pub const MIX_PATCHES: usize = 4;
 /// Width of the aisfx part (mean and max of the blocks, not normalised).
 pub const AISFX_PART_DIM: usize = 2 * BLOCK_DIM;

@@ -1,21 +1,16 @@
 //! Which ONNX runtime runs the model, and starting it.
 //!
-//! * **tract** (default): the pure-Rust tract-onnx engine, compiled into the binary; nothing to
-//!   install. songrec calls it directly, with the model optimised for one patch's concrete
-//!   shape (faster than going through `ort-tract`'s symbolic shapes).
-//! * **ONNX Runtime**, through the `ort` crate: the official native library, loaded at run time from a path the user
-//!   configures (`SONGREC_ORT_LIBRARY`, `ORT_DYLIB_PATH` or `[embedder] onnxruntime_library`),
-//!   e.g. `libonnxruntime.so.1.31.1` from the PyPI `onnxruntime` wheel. songrec opens it with
-//!   `libloading`, checks that it exports `OrtGetApiBase` and that its version is at least
-//!   1.[`REQUIRED_API`], then hands its `OrtApi` table to `ort::set_api`. Every failure is a
-//!   typed [`NeuralError`], checked before `ort` is touched (`ort` itself panics on a missing
-//!   library).
+//! * **tract** (default): the pure-Rust tract-onnx engine, compiled in, called directly with
+//!   the model optimised for a concrete batch shape.
+//! * **ONNX Runtime**: the native library at a configured path (`SONGREC_ORT_LIBRARY`,
+//!   `ORT_DYLIB_PATH` or `[embedder] onnxruntime_library`), opened with `libloading`, checked
+//!   to export `OrtGetApiBase` with a version of at least 1.[`REQUIRED_API`], then handed to
+//!   `ort::set_api`. Every failure is a typed [`NeuralError`], found before `ort` is touched.
 //!
-//! `ort` keeps the API table in a process-wide cell, so **one process uses one runtime** (kept
-//! for tract as well, so a process never mixes vectors of two runtimes): the
-//! first embedder created decides; asking for the other one later gives
-//! [`NeuralError::RuntimeConflict`]. Library problems are reported before that check, so a
-//! wrong path is always named as such.
+//! **One process uses one runtime** (`ort` keeps its API table process-wide; tract too, so a
+//! process never mixes vectors of two runtimes): the first embedder created decides, asking
+//! for the other later gives [`NeuralError::RuntimeConflict`] (library problems are reported
+//! first).
 
 use std::ffi::CStr;
 use std::fmt;
@@ -128,15 +123,10 @@ static ACTIVE: Mutex<Option<Arc<ActiveRuntime>>> = Mutex::new(None);
 pub const TRACT_VERSION: &str = "0.23";
 
 /// How much faster a song is ingested with ONNX Runtime than with the built-in engine
-/// (`songrec-mix@4`, songrec's own kernels on a CPU with AVX-512 VNNI, which run musicnn on
-/// either runtime; decoding and the DSP analysis are not faster): a new file's work 0.177 →
-/// 0.172 CPU s a song on the 157 s tracks, 0.167 → 0.171 on the 103 s ones, on one core of the
-/// project's 2-core machine (docs/quality.md, "Speed: where the CPU goes").
+/// (`songrec-mix@4`, measured in docs/quality.md, "Speed: where the CPU goes").
 pub const ORT_SONG_SPEEDUP: &str = "1.0×";
 
-/// How much faster ONNX Runtime runs the two networks, measured the same way: 0.045 → 0.042
-/// CPU s a song on the 157 s tracks (aisfx 0.025 → 0.023), ORT_MODEL_SPEEDUP, the figure for
-/// the models alone.
+/// How much faster ONNX Runtime runs the two networks alone, measured the same way.
 pub const ORT_MODEL_SPEEDUP: &str = "1.1×";
 
 /// A validated ONNX Runtime library, not yet installed as `ort`'s API.
@@ -169,8 +159,8 @@ fn major_minor(v: &str) -> Option<(u32, u32)> {
 
 /// Opens and checks an ONNX Runtime library without touching `ort`'s global state.
 fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
-    // A relative path would be resolved from the working directory, which may be a downloaded
-    // folder: loading a library runs its code, so only an absolute path is accepted.
+    // Loading a library runs its code: a relative path (from the working directory, maybe a
+    // downloaded folder) is refused.
     let not_loaded = |reason: String| NeuralError::LibraryLoad {
         path: path.to_path_buf(),
         reason,

@@ -565,22 +565,18 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
         }
         let buf = match decoder.decode(&packet) {
             Ok(b) => b,
-            Err(SymError::DecodeError(e)) => {
-                decode_errors += 1;
-                last_error = e.to_string();
-                next_frame = None;
-                continue;
-            }
-            Err(SymError::IoError(e)) => {
-                decode_errors += 1;
-                last_error = e.to_string();
-                next_frame = None;
-                continue;
-            }
             Err(e) => {
                 decode_errors += 1;
-                last_error = e.to_string();
-                break;
+                last_error = match &e {
+                    SymError::DecodeError(m) => m.to_string(),
+                    SymError::IoError(io) => io.to_string(),
+                    other => other.to_string(),
+                };
+                if !matches!(e, SymError::DecodeError(_) | SymError::IoError(_)) {
+                    break;
+                }
+                next_frame = None;
+                continue;
             }
         };
         let frames = buf.frames();

@@ -214,11 +214,6 @@ impl FrontEnd {
         out
     }
 
-    /// Every log-mel frame of `samples` times `gain` (`[frame_count, N_MELS]`).
-    pub fn logmel_all(&self, samples: &[f32], gain: f32) -> Vec<f32> {
-        self.logmel(samples, gain, 0, frame_count(samples.len()))
-    }
-
     /// The network input for a song given as segments of 44.1 kHz mono: the peak over all
     /// segments is normalised to 1, at most `max_blocks` blocks are planned over the segments'
     /// frames ([`plan_units`] with unit [`BLOCK`]; a song without a segment of 100 frames gets
@@ -277,7 +272,7 @@ mod tests {
         // window's zero) see different energy; frame 2 does not see it at all.
         let mut x = vec![0f32; 10 * HOP];
         x[0] = 1.0;
-        let m = fe.logmel_all(&x, 1.0);
+        let m = fe.logmel(&x, 1.0, 0, frame_count(x.len()));
         assert_eq!(m.len(), 11 * N_MELS);
         let sum = |j: usize| m[j * N_MELS..(j + 1) * N_MELS].iter().sum::<f32>();
         assert!(sum(0) > 0.1, "{}", sum(0));

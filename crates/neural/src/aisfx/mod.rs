@@ -10,9 +10,8 @@ pub mod frontend;
 /// Credit line for the model, shown wherever the musicnn credit is.
 pub const AISFX_CREDIT: &str = "aisfx by Ma & Lerch (ISMIR 2022), CC BY 4.0";
 
-/// The float32 network's file in songrec's package (`models/aisfx/aisfx.onnx`): not built into
-/// the binary, since only the `aisfx` embedder and `songrec-mix@1` run it (18.8 MB the default
-/// does not need); read from here, or from [`FLOAT32_ENV`], on first use.
+/// The float32 network's file in songrec's package (`models/aisfx/aisfx.onnx`), not built into
+/// the binary (only the `aisfx` embedder and `songrec-mix@1` need it).
 pub const FLOAT32_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/aisfx/aisfx.onnx");
 
 /// The variable naming another copy of the float32 network's file.
@@ -73,20 +72,18 @@ mod package_tests {
 /// `models/aisfx/expected.json`: front-end and network outputs on three real recordings.
 pub static EXPECTED_JSON: &str = include_str!("../../models/aisfx/expected.json");
 
-/// The same network quantized to int8 (`models/aisfx/aisfx_int8.onnx`, built from
-/// `aisfx.onnx` by `scripts/models/quantize_aisfx.sh`): integer convolutions (QLinearConv) from
-/// the second conv block on, the first block in float32. About half the CPU time of the
-/// float32 network on tract and on ONNX Runtime; block outputs within cosine 0.9998 of it.
+/// The same network quantized to int8 (`models/aisfx/aisfx_int8.onnx`, built by
+/// `scripts/models/quantize_aisfx.sh`): QLinearConv from the second conv block on, the first
+/// block in float32; block outputs within cosine 0.9998 of the float32 network's.
 pub static INT8_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx_int8.onnx");
 
 /// `models/aisfx/expected_int8.json`: the int8 network's outputs on a fixed probe, per runtime.
 pub static EXPECTED_INT8_JSON: &str = include_str!("../../models/aisfx/expected_int8.json");
 
 /// aisfx's *texture* network (`models/aisfx/aisfx_texture_int8.onnx`, built by
-/// `scripts/models/texture_aisfx.py` from an int8 quantization in which only the first
-/// convolution stays float32): the int8 network cut after `conv_block4.conv1`, ending in each
-/// block's texture, the mean and standard deviation of that layer's 512 channels over its
-/// 12 × 12 positions ([`TEXTURE_DIM`] values). What `songrec-mix@3` hears with aisfx.
+/// `scripts/models/texture_aisfx.py`): int8 but for the first convolution, cut after
+/// `conv_block4.conv1`, ending in each block's per-channel mean and standard deviation
+/// ([`TEXTURE_DIM`] values). What `songrec-mix@3` on hears with aisfx.
 pub static TEXTURE_MODEL: &[u8] = include_bytes!("../../models/aisfx/aisfx_texture_int8.onnx");
 
 /// `models/aisfx/expected_texture.json`: the texture network's outputs on the probe, per engine.
@@ -100,8 +97,7 @@ mod native;
 
 pub use embedder::AisfxEmbedder;
 
-/// Whether this CPU runs the int8 network on songrec's own kernels (AVX-512 VNNI or AVX-VNNI) with tract;
-/// elsewhere tract runs it. (With ONNX Runtime they run it where the CPU has AMX-INT8 too.)
+/// Whether this CPU runs the int8 network on songrec's own kernels (AVX-512 VNNI or AVX-VNNI).
 pub fn own_int8_kernels_available() -> bool {
     crate::kernels::int8::available()
 }
@@ -192,10 +188,8 @@ pub struct AisfxConfig {
     /// The network (the `aisfx` embedder's own vector is always the float32 embedding's; the
     /// others serve [`AisfxEmbedder::run_blocks`] and [`AisfxEmbedder::pool`] for the mix).
     pub network: AisfxNetwork,
-    /// Run an int8 network on songrec's own kernels: with tract where the CPU has AVX-512
-    /// VNNI (about twice as fast), with ONNX Runtime where it has AMX-INT8 too (about 1.4× as
-    /// fast; the vectors are then tract's own-kernel ones); see
-    /// [`crate::own_kernels_from_env`].
+    /// Run an int8 network on songrec's own kernels: with tract where the CPU has VNNI, with
+    /// ONNX Runtime where it has AMX-INT8 too (see [`crate::own_kernels_from_env`]).
     pub own_kernels: bool,
 }
 

@@ -53,12 +53,8 @@ pub(crate) static SIGNATURE: crate::signature::Signature = crate::signature::Sig
     outputs: &[("penultimate", PENULTIMATE_DIM), ("taggram", N_TAGS)],
 };
 
-/// Patches per song by default.
-///
-/// Measured on the real-music set (`scripts/eval/build_realmusic.sh`, 12 Debian game
-/// soundtracks) and on 3-minute mp3s (see the crate README section for the table): precision
-/// stops improving at about 8 patches while the time per song keeps growing linearly with the
-/// number of patches (each patch is 3 s of audio through the whole network).
+/// Patches per song by default: precision stops improving at about 8 patches while the time
+/// per song grows linearly with them.
 pub const DEFAULT_PATCHES: usize = 8;
 
 /// The model built into songrec: `models/musicnn/msd_musicnn.onnx` (ISC licence, see
@@ -105,12 +101,10 @@ pub struct MusicnnConfig {
     /// Threads inside one ONNX Runtime session (ignored by tract, which uses one).
     pub intra_threads: usize,
     /// Run the built-in graphs (or any of the same structure) on songrec's own kernels, on
-    /// either runtime: on one core about 2.1× tract's speed and 1.4× ONNX Runtime's, within
-    /// 1e-4 of both (see [`crate::own_kernels_from_env`]).
+    /// either runtime, within 1e-4 of both (see [`crate::own_kernels_from_env`]).
     pub own_kernels: bool,
     /// Run the front-end convolutions in int8 on songrec's own kernels (`songrec-mix@4` on;
-    /// see `native.rs`): about a third of the network's time, parts within 0.998 cosine of
-    /// float32's on real music. Without own kernels the runtime runs the float32 graph.
+    /// see `native.rs`). Without own kernels the runtime runs the float32 graph.
     pub int8: bool,
 }
 

@@ -3,11 +3,9 @@
 //! convolutions over the spectrogram each max-pooled over frequency, three 1-d convolutions with
 //! residuals, mean and max over time, two dense layers).
 //!
-//! Why: on one core tract reaches about 30 % of the core's peak on this graph, most of its FLOPs
-//! being the two timbral convolutions (7 × 38 and 7 × 67 over a single-channel 187 × 96
-//! spectrogram, 204 filters each). Here they are one im2col + GEMM per chunk of frames; the
+//! The timbral convolutions (most of the FLOPs) are one im2col + GEMM per chunk of frames; the
 //! STFT, the temporal convolutions (k × 1) and the mid-end ones (7 × all channels) need no
-//! im2col at all, their inputs already being Toeplitz views ([`View`]).
+//! im2col, their inputs already being Toeplitz views ([`View`]).
 //!
 //! Numerically the same network: outputs within 1e-4 of ONNX Runtime's on the reference signal
 //! (the tolerance tract is held to), float32 throughout, deterministic for a given build and
@@ -17,12 +15,10 @@
 //! tenths of the FLOPs, multiply 8-bit integers. Each patch's spectrogram is quantized to `u8`
 //! as ONNX's `DynamicQuantizeLinear` does (its range including 0, ties to even), each filter's
 //! weights to `i8` symmetrically with its own scale (at load), and the products are summed
-//! exactly in `i32` (AVX-512 VNNI or AVX-VNNI, [`PackedI8`]) before the max over frequency and one
-//! multiplication back to float32. Where the CPU lacks VNNI, the same integers go through the
-//! float32 kernels: every partial sum is an integer below 2²⁴ in magnitude (at most 476
-//! products of at most 255 · 127), so float32 adds them exactly and the sums are the same to
-//! the bit. The int8 stage thus adds no dependence on the CPU of its own; the spectrogram it
-//! quantizes is float32, as before.
+//! exactly in `i32` (VNNI, [`PackedI8`]) before the max over frequency and one multiplication
+//! back to float32. Without VNNI the same integers go through the float32 kernels: every
+//! partial sum is an integer below 2²⁴ in magnitude (at most 476 products of at most
+//! 255 · 127), so float32 adds them exactly, to the same bits.
 
 use crate::graph::{Graph, transpose};
 use crate::kernels::conv::{Panels, conv_max_over_freq};
