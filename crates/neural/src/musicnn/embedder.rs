@@ -22,17 +22,11 @@ use crate::runtime::{ActiveRuntime, activate};
 
 /// The musicnn embedder (name `musicnn`, version [`MUSICNN_VERSION`], dim 400).
 ///
-/// Per song: resample to 16 kHz mono and cut up to `patches` evenly spaced 3.008 s patches
-/// ([`crate::patches`]; shorter clips are zero-padded to one patch). **MSD_musicnn** runs on
-/// the even-numbered patches and **MTT_musicnn** on the odd-numbered ones (both on the only
-/// patch of a short clip), so the two networks together cost what one costs on all patches.
-/// Each network's `penultimate` is averaged over its patches and L2-normalised; the vector is
-/// the two halves concatenated and scaled by 1/√2 (unit length, cosine = mean of the two
-/// cosines). The MSD `taggram` mean gives the 50 style tags. Deterministic for a given input.
-///
-/// Thread-safe: `embed`/`analyze` take `&self` and may be called from many rayon workers;
-/// tract shares one immutable plan per network, ONNX Runtime gives each concurrent call its own
-/// session from a small pool.
+/// Per song: up to `patches` evenly spaced 3.008 s patches at 16 kHz ([`crate::patches`]);
+/// **MSD_musicnn** runs on the even-numbered ones and **MTT_musicnn** on the odd-numbered ones
+/// (both on a lone patch). Each network's `penultimate` is averaged over its patches and
+/// L2-normalised; the vector is the two halves scaled by 1/√2 (see [`pool_outputs`]).
+/// Deterministic; thread-safe (`&self`; ONNX Runtime gives each concurrent call its own session).
 ///
 /// ```no_run
 /// use songrec_neural::{MusicnnConfig, MusicnnEmbedder};
