@@ -32,18 +32,7 @@ pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 /// Longest validity of a SigV4 presigned URL.
 pub const MAX_PRESIGN_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// S3 connection settings.
-///
-/// ```
-/// use songrec_astra::blobs::S3Config;
-/// use songrec_astra::secret::Secret;
-///
-/// let cfg = S3Config::new("songrec-audio", "us-east-1", "AKIA...", Secret::new("wJalr..."))
-///     .with_endpoint("http://127.0.0.1:9000")
-///     .with_allow_http(true)
-///     .with_prefix("prod");
-/// assert!(!format!("{cfg:?}").contains("wJalr"));
-/// ```
+/// S3 connection settings (`Debug` hides the secret key).
 #[derive(Debug, Clone, derive_setters::Setters)]
 #[setters(prefix = "with_")]
 pub struct S3Config {
@@ -66,9 +55,6 @@ pub struct S3Config {
     pub prefix: String,
     /// Multipart part size (files larger than this are uploaded in parts); min 5 MiB.
     pub part_size: usize,
-    /// Parts uploaded concurrently.
-    #[setters(skip)]
-    pub upload_concurrency: usize,
     /// Retries of object_store's own HTTP layer, and of the store's own loop around each
     /// operation (see [`BlobStore`]); 0 disables both.
     pub max_retries: usize,
@@ -93,7 +79,6 @@ impl S3Config {
             allow_http: false,
             prefix: String::new(),
             part_size: DEFAULT_PART_SIZE,
-            upload_concurrency: 4,
             max_retries: 3,
             request_timeout: Duration::from_secs(60),
         }
@@ -101,13 +86,6 @@ impl S3Config {
 }
 
 /// Errors of the blob store. Never contains the secret key.
-///
-/// ```
-/// use songrec_astra::blobs::BlobError;
-///
-/// let e = BlobError::InvalidHash("xyz".into());
-/// assert!(e.to_string().contains("xyz"));
-/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BlobError {
@@ -185,10 +163,10 @@ pub enum BlobError {
 /// that is what `e` says somewhere in its chain of causes; `None` for an answer from the server.
 fn unreachable_reason(e: &object_store::Error) -> Option<String> {
     use std::io::ErrorKind as K;
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(io) = c.downcast_ref::<std::io::Error>()
-            && matches!(
+    let causes = |e| std::iter::successors(e, |c: &&(dyn std::error::Error + 'static)| c.source());
+    causes(Some(e as &(dyn std::error::Error + 'static))).find_map(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            let unreachable = matches!(
                 io.kind(),
                 K::ConnectionRefused
                     | K::ConnectionReset
@@ -198,38 +176,24 @@ fn unreachable_reason(e: &object_store::Error) -> Option<String> {
                     | K::HostUnreachable
                     | K::NetworkUnreachable
                     | K::AddrNotAvailable
-            )
-        {
-            return Some(io.kind().to_string());
+            );
+            return unreachable.then(|| io.kind().to_string());
         }
-        if let Some(r) = c.downcast_ref::<reqwest::Error>()
-            && (r.is_connect() || r.is_timeout())
-        {
-            let found_io = std::iter::successors(std::error::Error::source(r), |c| c.source())
-                .find_map(|c| {
-                    c.downcast_ref::<std::io::Error>()
-                        .map(|io| io.kind().to_string())
-                });
-            return Some(found_io.unwrap_or_else(|| {
-                if r.is_timeout() {
-                    "timed out"
-                } else {
-                    "cannot connect"
-                }
-                .to_owned()
-            }));
-        }
-        cause = c.source();
-    }
-    None
+        let r = c
+            .downcast_ref::<reqwest::Error>()
+            .filter(|r| r.is_connect() || r.is_timeout())?;
+        let io =
+            causes(std::error::Error::source(r)).find_map(|c| c.downcast_ref::<std::io::Error>());
+        let fallback = if r.is_timeout() {
+            "timed out"
+        } else {
+            "cannot connect"
+        };
+        Some(io.map_or_else(|| fallback.to_owned(), |io| io.kind().to_string()))
+    })
 }
 
 /// Result of [`BlobStore::put_file`].
-///
-/// ```
-/// use songrec_astra::blobs::PutOutcome;
-/// assert!(PutOutcome::AlreadyPresent.already_present());
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     /// Uploaded now.
@@ -259,13 +223,6 @@ impl BlobError {
     }
 }
 
-impl PutOutcome {
-    /// True for [`PutOutcome::AlreadyPresent`].
-    pub fn already_present(self) -> bool {
-        matches!(self, Self::AlreadyPresent)
-    }
-}
-
 /// A content-addressed blob store on S3.
 ///
 /// Transient failures are retried at two levels: object_store's HTTP layer retries 5xx, 429
@@ -276,20 +233,6 @@ impl PutOutcome {
 /// whose connection was reset, a download cut off mid-body, and an exhausted inner budget.
 /// Repeating is safe because keys are content hashes: a repeated upload of a blob that did
 /// arrive answers "already exists" ([`PutOutcome::AlreadyPresent`]).
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), songrec_astra::blobs::BlobError> {
-/// use std::time::Duration;
-/// use songrec_astra::blobs::{BlobStore, S3Config};
-/// use songrec_astra::secret::Secret;
-///
-/// let store = BlobStore::new(S3Config::new("audio", "us-east-1", "AK", Secret::new("SK")))?;
-/// let hash = "0".repeat(64);
-/// store.put_file(&hash, "song.flac".as_ref()).await?;
-/// store.get_to_file(&hash, "/tmp/song.flac".as_ref()).await?;
-/// let url = store.presigned_get_url(&hash, Duration::from_secs(600)).await?;
-/// # let _ = url; Ok(()) }
-/// ```
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<AmazonS3>,
@@ -297,7 +240,6 @@ pub struct BlobStore {
     endpoint: String,
     prefix: String,
     part_size: usize,
-    concurrency: usize,
     retries: usize,
     secret: Secret,
 }
@@ -400,6 +342,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 const READ_BUF: usize = 1024 * 1024;
+/// Parts of a multipart upload in flight at once.
+const UPLOAD_CONCURRENCY: usize = 4;
 
 impl BlobStore {
     /// Builds the store (no request is made).
@@ -472,7 +416,6 @@ impl BlobStore {
             endpoint,
             prefix,
             part_size: config.part_size.max(MIN_PART_SIZE),
-            concurrency: config.upload_concurrency.max(1),
             retries: config.max_retries,
             secret: config.secret_access_key,
         })
@@ -609,7 +552,7 @@ impl BlobStore {
                 hasher.update(chunk);
                 total += n as u64;
                 writer
-                    .wait_for_capacity(self.concurrency)
+                    .wait_for_capacity(UPLOAD_CONCURRENCY)
                     .await
                     .map_err(|e| self.store_err(&key, e))?;
                 writer.write(chunk);

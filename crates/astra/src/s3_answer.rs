@@ -24,24 +24,18 @@ pub fn in_few_words(message: &str) -> String {
         .find("status code: ")
         .map(|i| &message[i + "status code: ".len()..])
         .map(|rest| rest.split(':').next().unwrap_or(rest).trim());
-    let code = tag(message, "Code");
-    if status.is_none() && code.is_none() {
-        return message.to_owned();
-    }
+    let code = tag(message, "Code").map(|c| match tag(message, "Message") {
+        Some(m) => format!("{c} ({m})"),
+        None => c,
+    });
+    let answer = match (status, code) {
+        (None, None) => return message.to_owned(),
+        (Some(s), Some(c)) => format!("{s}: {c}"),
+        (Some(s), None) => s.to_owned(),
+        (None, Some(c)) => c,
+    };
     tracing::debug!("S3 answered: {message}");
-    let mut out = String::from("S3 answered");
-    if let Some(s) = status {
-        out.push(' ');
-        out.push_str(s);
-    }
-    if let Some(c) = code {
-        out.push_str(if status.is_some() { ": " } else { " " });
-        out.push_str(&c);
-        if let Some(m) = tag(message, "Message") {
-            out.push_str(&format!(" ({m})"));
-        }
-    }
-    out
+    format!("S3 answered {answer}")
 }
 
 /// The text of the first `<name>…</name>` element of `s`, trimmed; `None` when absent or empty.

@@ -5,15 +5,12 @@ use std::time::Duration;
 
 use songrec_storage::{PutOutcome, SongId, StorageError, StorageResult};
 
-use super::{AstraBackend, errors};
+use super::errors;
+use super::storage::Ops;
 use crate::blobs;
 
-impl AstraBackend {
-    pub(super) async fn astra_put_audio(
-        &self,
-        id: &SongId,
-        src: &Path,
-    ) -> StorageResult<PutOutcome> {
+impl Ops<'_> {
+    pub(super) async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
         let out = self
             .blobs
             .put_file(id.as_str(), src)
@@ -28,14 +25,14 @@ impl AstraBackend {
         })
     }
 
-    pub(super) async fn astra_get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
+    pub(super) async fn get_audio(&self, id: &SongId, dest: &Path) -> StorageResult<u64> {
         self.blobs
             .get_to_file(id.as_str(), dest)
             .await
             .map_err(|e| errors::blob(e, id))
     }
 
-    pub(super) async fn astra_audio_url(
+    pub(super) async fn audio_url(
         &self,
         id: &SongId,
         expires_in: Duration,
@@ -47,15 +44,15 @@ impl AstraBackend {
             .map_err(|e| errors::blob(e, id))
     }
 
-    pub(super) async fn astra_has_audio(&self, id: &SongId) -> StorageResult<bool> {
+    pub(super) async fn has_audio(&self, id: &SongId) -> StorageResult<bool> {
         self.blobs
             .exists(id.as_str())
             .await
             .map_err(|e| errors::blob(e, id))
     }
 
-    pub(super) async fn astra_delete_audio(&self, id: &SongId) -> StorageResult<bool> {
-        if !self.astra_has_audio(id).await? {
+    pub(super) async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
+        if !self.has_audio(id).await? {
             return Ok(false);
         }
         self.blobs

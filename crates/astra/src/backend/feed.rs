@@ -38,6 +38,7 @@ use super::AstraBackend;
 use super::docs;
 use super::errors::{self, BACKEND};
 use super::listing::{IN_CHUNK, unique_ids};
+use super::storage::Ops;
 use crate::dataapi::FindOptions;
 
 /// The server-time field every write of a songs document stamps.
@@ -91,11 +92,6 @@ impl Cursor {
     }
 }
 
-/// `{"$date": ms}` → ms.
-fn date_ms(v: Option<&Value>) -> Option<i64> {
-    v?.get("$date")?.as_i64()
-}
-
 /// A songs document (projected) as a version entry.
 pub(crate) fn version_entry(d: &Value) -> StorageResult<VersionEntry> {
     let id = docs::doc_id(d)?;
@@ -111,11 +107,6 @@ pub(crate) fn version_entry(d: &Value) -> StorageResult<VersionEntry> {
     })
 }
 
-/// 128 random bits as hex.
-fn random_epoch() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 fn malformed(what: &str) -> StorageError {
     StorageError::backend(
         BACKEND,
@@ -124,26 +115,13 @@ fn malformed(what: &str) -> StorageError {
 }
 
 impl AstraBackend {
-    /// Implements `StorageBackend::changes_since`: `changed_at` stamps (server time), a clock
-    /// document with an epoch, an overlap of [`OVERLAP_MS`](super::OVERLAP_MS).
-    pub(super) async fn astra_changes_since(
-        &self,
-        since: Option<&ChangeCursor>,
-    ) -> StorageResult<Option<Changes>> {
-        match since {
-            None => self.feed_head().await.map(Some),
-            Some(c) => match Cursor::decode(c) {
-                None => Ok(None),
-                Some(c) => self.feed_since(c).await,
-            },
-        }
-    }
-
     /// Updates the clock document and returns its epoch and the server time (ms).
     async fn clock(&self) -> StorageResult<(String, i64)> {
+        // The epoch: 128 random bits as hex.
+        let epoch = uuid::Uuid::new_v4().simple().to_string();
         let cmd = json!({"findOneAndUpdate": {
             "filter": {"_id": CLOCK_ID},
-            "update": {"$currentDate": {"at": true}, "$setOnInsert": {"epoch": random_epoch()}},
+            "update": {"$currentDate": {"at": true}, "$setOnInsert": {"epoch": epoch}},
             "projection": {"at": 1, "epoch": 1},
             "options": {"upsert": true, "returnDocument": "after"},
         }});
@@ -157,7 +135,8 @@ impl AstraBackend {
             .as_ref()
             .and_then(|d| d.get("document"))
             .ok_or_else(|| malformed("findOneAndUpdate returned no document"))?;
-        let t = date_ms(doc.get("at")).ok_or_else(|| malformed("the clock has no time"))?;
+        let t = (doc.pointer("/at/$date").and_then(Value::as_i64))
+            .ok_or_else(|| malformed("the clock has no time"))?;
         let e = doc
             .get("epoch")
             .and_then(Value::as_str)
@@ -222,18 +201,6 @@ impl AstraBackend {
         }))
     }
 
-    pub(super) async fn astra_versions_of(
-        &self,
-        ids: &[SongId],
-    ) -> StorageResult<Vec<VersionEntry>> {
-        let mut out = Vec::new();
-        for chunk in unique_ids(ids).chunks(IN_CHUNK) {
-            let filter = json!({"_id": {"$in": chunk}, "deleted": {"$in": [true, false]}});
-            out.extend(self.find_versions(filter, "reading song versions").await?);
-        }
-        Ok(out)
-    }
-
     /// The version entries of the song documents `filter` selects (documents without a
     /// `deleted` field, such as the sync clock, are not songs and are skipped).
     pub(super) async fn find_versions(
@@ -255,5 +222,31 @@ impl AstraBackend {
             .filter(|d| d.get("deleted").is_some())
             .map(version_entry)
             .collect()
+    }
+}
+
+impl Ops<'_> {
+    /// Implements `StorageBackend::changes_since`: `changed_at` stamps (server time), a clock
+    /// document with an epoch, an overlap of [`OVERLAP_MS`](super::OVERLAP_MS).
+    pub(super) async fn changes_since(
+        &self,
+        since: Option<&ChangeCursor>,
+    ) -> StorageResult<Option<Changes>> {
+        match since {
+            None => self.feed_head().await.map(Some),
+            Some(c) => match Cursor::decode(c) {
+                None => Ok(None),
+                Some(c) => self.feed_since(c).await,
+            },
+        }
+    }
+
+    pub(super) async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
+        let mut out = Vec::new();
+        for chunk in unique_ids(ids).chunks(IN_CHUNK) {
+            let filter = json!({"_id": {"$in": chunk}, "deleted": {"$in": [true, false]}});
+            out.extend(self.find_versions(filter, "reading song versions").await?);
+        }
+        Ok(out)
     }
 }

@@ -80,22 +80,17 @@ enum Clause {
     Superset(Value),
 }
 
+/// The `$gte`/`$lte` bounds of a range (infinite ends open); `None` if it can match nothing.
 fn range(min: Option<f64>, max: Option<f64>) -> Option<Map<String, Value>> {
     let mut r = Map::new();
-    if let Some(lo) = min {
-        if lo.is_nan() || lo == f64::INFINITY {
+    let (inf, neg) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (op, bound, empty) in [("$gte", min, inf), ("$lte", max, neg)] {
+        let Some(x) = bound else { continue };
+        if x.is_nan() || x == empty {
             return None;
         }
-        if lo > f64::NEG_INFINITY {
-            r.insert("$gte".into(), num(lo)?);
-        }
-    }
-    if let Some(hi) = max {
-        if hi.is_nan() || hi == f64::NEG_INFINITY {
-            return None;
-        }
-        if hi < f64::INFINITY {
-            r.insert("$lte".into(), num(hi)?);
+        if x.is_finite() {
+            r.insert(op.into(), num(x)?);
         }
     }
     Some(r)

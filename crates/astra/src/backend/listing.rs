@@ -14,6 +14,7 @@ use super::docs::{self, META};
 use super::errors::{self, BACKEND};
 use super::filter::{Translated, translate};
 use super::list_cursor::{Cursor, Windows};
+use super::storage::Ops;
 use super::{AstraBackend, CONCURRENCY, base};
 use crate::dataapi::{Collection, DocumentCount, FindOptions, Sort, SortOrder};
 
@@ -399,66 +400,6 @@ impl AstraBackend {
         }
     }
 
-    pub(super) async fn astra_get_metadata(
-        &self,
-        id: &SongId,
-    ) -> StorageResult<Option<SongMetadata>> {
-        let doc = self
-            .songs
-            .find_one(
-                json!({"_id": id.as_str(), "deleted": false}),
-                FindOptions::default().projection(json!({ META: 1 })),
-            )
-            .await
-            .map_err(|e| errors::api(e, &format!("reading metadata of song {id}")))?;
-        doc.as_ref().map(docs::parse_meta).transpose()
-    }
-
-    pub(super) async fn astra_list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
-        query.validate()?;
-        let t = translate(&query.filter);
-        if t.never {
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-            });
-        }
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(Cursor::decode)
-            .transpose()
-            .map_err(StorageError::InvalidInput)?;
-        let field = docs::sort_field(query.sort).unwrap_or("_id");
-        if let Some(Cursor::Keyset { f, d, .. }) = &cursor
-            && (f != field || *d != query.descending)
-        {
-            return Err(StorageError::InvalidInput(
-                "this cursor belongs to a listing with another sort order; list with the same sort"
-                    .into(),
-            ));
-        }
-        if matches!(query.sort, SortKey::Title | SortKey::Artist)
-            && self.stale_sort_keys().await? > 0
-        {
-            return self.list_sorted_here(query, field, &t, cursor).await;
-        }
-        self.list_sorted(query, field, &t, cursor).await
-    }
-
-    pub(super) async fn astra_count(&self, filter: &Filter) -> StorageResult<u64> {
-        filter.validate()?;
-        let t = translate(filter);
-        if t.never {
-            return Ok(0);
-        }
-        let f = t.with_base(base("deleted", json!(false)));
-        if t.needs_recheck {
-            return Ok(self.scan_songs(f, filter).await?.len() as u64);
-        }
-        self.exact_count(&self.songs, f).await
-    }
-
     /// How many live songs carry title and artist sort keys of an earlier songrec (older than
     /// [`docs::SORT_KEYS_VERSION`]): one count, and none again in this process once it found
     /// none. A read: `songrec init-astra` upgrades them ([`Self::upgrade_sort_keys`]); until
@@ -588,12 +529,71 @@ impl AstraBackend {
         }
         Ok(upgraded)
     }
+}
+
+impl Ops<'_> {
+    pub(super) async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+        let doc = self
+            .songs
+            .find_one(
+                json!({"_id": id.as_str(), "deleted": false}),
+                FindOptions::default().projection(json!({ META: 1 })),
+            )
+            .await
+            .map_err(|e| errors::api(e, &format!("reading metadata of song {id}")))?;
+        doc.as_ref().map(docs::parse_meta).transpose()
+    }
+
+    pub(super) async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>> {
+        query.validate()?;
+        let t = translate(&query.filter);
+        if t.never {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        let cursor = query
+            .cursor
+            .as_deref()
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(StorageError::InvalidInput)?;
+        let field = docs::sort_field(query.sort).unwrap_or("_id");
+        if let Some(Cursor::Keyset { f, d, .. }) = &cursor
+            && (f != field || *d != query.descending)
+        {
+            return Err(StorageError::InvalidInput(
+                "this cursor belongs to a listing with another sort order; list with the same sort"
+                    .into(),
+            ));
+        }
+        if matches!(query.sort, SortKey::Title | SortKey::Artist)
+            && self.stale_sort_keys().await? > 0
+        {
+            return self.list_sorted_here(query, field, &t, cursor).await;
+        }
+        self.list_sorted(query, field, &t, cursor).await
+    }
+
+    pub(super) async fn count(&self, filter: &Filter) -> StorageResult<u64> {
+        filter.validate()?;
+        let t = translate(filter);
+        if t.never {
+            return Ok(0);
+        }
+        let f = t.with_base(base("deleted", json!(false)));
+        if t.needs_recheck {
+            return Ok(self.scan_songs(f, filter).await?.len() as u64);
+        }
+        self.exact_count(&self.songs, f).await
+    }
 
     /// Implements `StorageBackend::quick_count`: one `countDocuments` (exact up to the
     /// server's 1000 cap, a lower bound beyond it). A filter the server cannot answer exactly
     /// (one re-checked on the client) says only "at least 0": the caller raises it to the songs
     /// it has seen.
-    pub(super) async fn astra_quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
+    pub(super) async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
         filter.validate()?;
         let t = translate(filter);
         if t.never {
@@ -611,7 +611,7 @@ impl AstraBackend {
     /// walk over every document, live songs
     /// and tombstones alike (about one request per 50 documents; no sort, so no sort cap and
     /// no key samples), instead of a sorted listing plus the version listing.
-    pub(super) async fn astra_summary(&self) -> StorageResult<LibrarySummary> {
+    pub(super) async fn summary(&self) -> StorageResult<LibrarySummary> {
         let every = json!({"deleted": {"$in": [true, false]}});
         let opts = FindOptions::default().projection(json!({ META: 1, "deleted": 1 }));
         let docs = self.songs.find(every, opts).into_stream();
@@ -628,7 +628,7 @@ impl AstraBackend {
             .await
     }
 
-    pub(super) async fn astra_get_metadata_many(
+    pub(super) async fn get_metadata_many(
         &self,
         ids: &[SongId],
     ) -> StorageResult<Vec<SongMetadata>> {
@@ -651,7 +651,7 @@ impl AstraBackend {
         Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
     }
 
-    pub(super) async fn astra_list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
+    pub(super) async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let mut out = self
             .find_versions(
                 json!({"deleted": {"$in": [true, false]}}),
@@ -664,7 +664,7 @@ impl AstraBackend {
 
     /// Implements `StorageBackend::ids_with_prefix`: the live songs in the range of ids that
     /// start with `prefix`, rather than a listing of the whole library (the trait's default).
-    pub(super) async fn astra_ids_with_prefix(
+    pub(super) async fn ids_with_prefix(
         &self,
         prefix: &str,
         limit: usize,

@@ -22,11 +22,9 @@
 //! Writers are assumed to be one process at a time per library (as with the local backend);
 //! concurrent writers of the same song may leave a stale metadata copy in a vector collection.
 //!
-//! This module holds the struct; `storage` holds the [`StorageBackend`](songrec_storage::StorageBackend) implementation,
-//! written out by hand: each trait method calls the inherent method `astra_<name>` of the
-//! submodule that does that part of the work. No inherent method has a trait method's name,
-//! so renaming one is a compile error, never a call that silently resolves to the trait method
-//! itself (an endless recursion):
+//! This module holds the struct; `storage` generates the [`StorageBackend`](songrec_storage::StorageBackend)
+//! implementation, each method calling the method of the same name of `storage::Ops`, written in
+//! the submodule that does that part of the work:
 //!
 //! - `audio`: the S3 objects of the songs' audio.
 //! - `connection`: [`AstraOptions`], [`AstraBackend::connect`] and accessors.

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use songrec_storage::playlist::{SavedPlaylist, is_playlist_id};
 use songrec_storage::{StorageError, StorageResult};
 
-use super::AstraBackend;
 use super::docs::META;
 use super::errors::{self, BACKEND};
+use super::storage::Ops;
 use crate::dataapi::{FindOptions, UpdateOptions};
 
 /// The document kind of a playlist.
@@ -30,8 +30,8 @@ fn parse(doc: &Value) -> StorageResult<SavedPlaylist> {
     })
 }
 
-impl AstraBackend {
-    pub(super) async fn astra_put_playlist(&self, p: &SavedPlaylist) -> StorageResult<()> {
+impl Ops<'_> {
+    pub(super) async fn put_playlist(&self, p: &SavedPlaylist) -> StorageResult<()> {
         p.validate()?;
         let body = serde_json::to_value(p)
             .map_err(|e| StorageError::InvalidInput(format!("playlist {}: {e}", p.id)))?;
@@ -46,10 +46,7 @@ impl AstraBackend {
         Ok(())
     }
 
-    pub(super) async fn astra_get_playlist(
-        &self,
-        id: &str,
-    ) -> StorageResult<Option<SavedPlaylist>> {
+    pub(super) async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
         if !is_playlist_id(id) {
             return Ok(None);
         }
@@ -66,7 +63,7 @@ impl AstraBackend {
 
     /// Every playlist, in id order. A document that does not read as a playlist is reported
     /// in the log and left out.
-    pub(super) async fn astra_list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+    pub(super) async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
         let docs = self
             .songs
             .find(json!({"kind": KIND}), FindOptions::default())

@@ -9,6 +9,7 @@ use songrec_storage::{ModelInfo, ModelStats, StorageError, StorageResult};
 
 use super::errors::{self, BACKEND};
 use super::schema::{self, InitReport, RegisteredModel, Registry, registry_key};
+use super::storage::Ops;
 use super::writes::insert_failure_message;
 use super::{AstraBackend, AstraOptions};
 use crate::dataapi::{Collection, ErrorKind, FindOptions};
@@ -363,9 +364,11 @@ impl AstraBackend {
     pub(super) fn vectors(&self, r: &RegisteredModel) -> Collection {
         self.client.collection(&r.collection)
     }
+}
 
+impl Ops<'_> {
     /// Implements `StorageBackend::models`: every registered model with its count of live vectors.
-    pub(super) async fn astra_models(&self) -> StorageResult<Vec<ModelStats>> {
+    pub(super) async fn models(&self) -> StorageResult<Vec<ModelStats>> {
         let reg = {
             let mut guard = self.registry.lock().await;
             let reg = self.load_registry().await?;

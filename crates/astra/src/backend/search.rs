@@ -11,6 +11,7 @@ use songrec_storage::{
 use super::docs::{self, META};
 use super::errors::{self, BACKEND};
 use super::filter::translate;
+use super::storage::Ops;
 use super::{AstraBackend, base};
 use crate::dataapi::{
     Collection, FindOptions, decode_vector, document_similarity, document_vector,
@@ -133,8 +134,10 @@ impl AstraBackend {
             })
             .collect()
     }
+}
 
-    pub(super) async fn astra_get_embedding(
+impl Ops<'_> {
+    pub(super) async fn get_embedding(
         &self,
         id: &SongId,
         model: &ModelInfo,
@@ -167,7 +170,7 @@ impl AstraBackend {
         }))
     }
 
-    pub(super) async fn astra_search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
+    pub(super) async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>> {
         query.validate_for(songrec_storage::query::MAX_RESULTS)?;
         let Some(r) = self.lookup(&query.model).await? else {
             return Ok(Vec::new());

@@ -14,6 +14,7 @@ use super::docs::{self, META};
 use super::errors;
 use super::feed;
 use super::schema::{self, RegisteredModel, registry_key};
+use super::storage::Ops;
 use super::{AstraBackend, CONCURRENCY, id_filter};
 use crate::dataapi::{
     Collection, DataApiError, ErrorKind, FindOptions, UpdateOptions, encode_vector,
@@ -39,6 +40,28 @@ pub(super) fn insert_failure_message(f: &crate::dataapi::InsertFailure) -> Strin
         Some(c) => format!("{c}: {}", f.message),
         None => f.message.clone(),
     }
+}
+
+/// The documents `build` makes of `songs`, and the song of each; a song whose document cannot
+/// be built goes to `failed`.
+fn build_docs<'a, T>(
+    songs: Vec<(&'a SongMetadata, T)>,
+    failed: &mut HashMap<SongId, String>,
+    build: impl Fn(&SongMetadata, T) -> StorageResult<Value>,
+) -> (Vec<Value>, Vec<&'a SongMetadata>) {
+    let mut out = (Vec::new(), Vec::new());
+    for (m, x) in songs {
+        match build(m, x) {
+            Ok(d) => {
+                out.0.push(d);
+                out.1.push(m);
+            }
+            Err(e) => {
+                failed.insert(m.id.clone(), e.to_string());
+            }
+        }
+    }
+    out
 }
 
 impl AstraBackend {
@@ -126,15 +149,17 @@ impl AstraBackend {
             .collect();
         Ok(WriteOutcome { failed, replaced })
     }
+}
 
-    pub(super) async fn astra_put_embedding(
+impl Ops<'_> {
+    pub(super) async fn put_embedding(
         &self,
         id: &SongId,
         embedding: &Embedding,
     ) -> StorageResult<()> {
         embedding.validate()?;
         let r = self.ensure_model(&embedding.model).await?;
-        let meta = self.astra_get_metadata(id).await?;
+        let meta = self.get_metadata(id).await?;
         let mut set = match &meta {
             Some(m) => docs::copy_fields(m)?,
             None => Map::from_iter([
@@ -170,7 +195,7 @@ impl AstraBackend {
         Ok(())
     }
 
-    pub(super) async fn astra_put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
+    pub(super) async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
         let reg = self.registry().await?;
         let copy = json!({ "$set": docs::copy_fields(metadata)? });
@@ -204,7 +229,7 @@ impl AstraBackend {
         Ok(())
     }
 
-    pub(super) async fn astra_delete_song(&self, id: &SongId) -> StorageResult<bool> {
+    pub(super) async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let doc = self
             .songs
             .find_one(
@@ -257,7 +282,7 @@ impl AstraBackend {
         Ok(true)
     }
 
-    pub(super) async fn astra_put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
+    pub(super) async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         // Last record per id wins; outcomes are reported for every input record.
         let last: HashMap<&SongId, usize> = songs
             .iter()
@@ -311,28 +336,10 @@ impl AstraBackend {
                 }
                 Err(e) => return Err(e),
             };
-            let mut docs_out = Vec::new();
-            let mut owners = Vec::new();
-            for (m, e) in &users {
-                if e.model.dim != r.model.dim {
-                    let err = StorageError::DimensionMismatch {
-                        model: e.model.key(),
-                        expected: r.model.dim,
-                        got: e.model.dim,
-                    };
-                    failed.insert(m.id.clone(), err.to_string());
-                    continue;
-                }
-                match docs::vector_doc(m, self.wire(&e.vector), &r) {
-                    Ok(d) => {
-                        docs_out.push(d);
-                        owners.push(*m);
-                    }
-                    Err(err) => {
-                        failed.insert(m.id.clone(), err.to_string());
-                    }
-                }
-            }
+            let (docs_out, owners) = build_docs(users, &mut failed, |m, e| {
+                e.model.same_dim_as(&r.model)?;
+                docs::vector_doc(m, self.wire(&e.vector), &r)
+            });
             let what = format!("storing {} vectors in {}", r.model.key(), r.collection);
             let written = self
                 .write_docs(&self.vectors(&r), docs_out, &what, false)
@@ -353,22 +360,12 @@ impl AstraBackend {
                 }
             }
         }
-        let mut song_docs = Vec::new();
-        let mut owners = Vec::new();
-        for (m, _) in &batch {
-            if failed.contains_key(&m.id) {
-                continue;
-            }
-            match docs::song_doc(m) {
-                Ok(d) => {
-                    song_docs.push(d);
-                    owners.push(*m);
-                }
-                Err(e) => {
-                    failed.insert(m.id.clone(), e.to_string());
-                }
-            }
-        }
+        let live: Vec<(&SongMetadata, ())> = batch
+            .iter()
+            .filter(|(m, _)| !failed.contains_key(&m.id))
+            .map(|(m, _)| (*m, ()))
+            .collect();
+        let (song_docs, owners) = build_docs(live, &mut failed, |m, ()| docs::song_doc(m));
         let written = self
             .write_docs(&self.songs, song_docs, "storing song metadata", true)
             .await?;

@@ -12,18 +12,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::collection::{Collection, CollectionInfo, Indexing, SimilarityMetric};
+use super::collection::{Collection, CollectionInfo};
 use super::config::DataApiConfig;
 use super::error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
 
 /// The `data` and `status` members of a successful command response.
-///
-/// ```
-/// use songrec_astra::dataapi::CommandResponse;
-///
-/// let r = CommandResponse { data: None, status: serde_json::json!({"ok": 1}).as_object().cloned() };
-/// assert_eq!(r.status_u64("ok"), Some(1));
-/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CommandResponse {
     /// `data` (reads).
@@ -90,14 +83,14 @@ struct ClientInner {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), songrec_astra::dataapi::DataApiError> {
-/// use songrec_astra::dataapi::{DataApiClient, DataApiConfig, SimilarityMetric};
+/// use songrec_astra::dataapi::{DataApiClient, DataApiConfig};
 /// use songrec_astra::secret::Secret;
 ///
 /// let token = Secret::new(std::env::var("ASTRA_DB_APPLICATION_TOKEN").unwrap_or_default());
 /// let client = DataApiClient::new(DataApiConfig::new("https://db-region.apps.astra.datastax.com", token))?;
-/// let songs = client.create_collection("songs", 512, SimilarityMetric::Cosine, None).await?;
-/// println!("{} requests so far", client.requests_sent());
-/// # let _ = songs; Ok(()) }
+/// let collections = client.find_collections(false).await?;
+/// println!("{} collections, {} requests so far", collections.len(), client.requests_sent());
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct DataApiClient {
@@ -192,31 +185,11 @@ impl DataApiClient {
 
     /// A handle for a collection (no request is made).
     pub fn collection(&self, name: &str) -> Collection {
-        Collection::new(self.clone(), name, self.url_for(Some(name)))
-    }
-
-    /// Creates a vector collection (same settings again is a no-op on the server).
-    pub async fn create_collection(
-        &self,
-        name: &str,
-        dimension: usize,
-        metric: SimilarityMetric,
-        indexing: Option<Indexing>,
-    ) -> Result<Collection, DataApiError> {
-        validate_name("collection", name)?;
-        if dimension == 0 {
-            return Err(DataApiError::InvalidArgument(
-                "vector dimension must be > 0".into(),
-            ));
+        Collection {
+            client: self.clone(),
+            name: name.to_owned(),
+            url: self.url_for(Some(name)),
         }
-        let mut options = json!({"vector": {"dimension": dimension, "metric": metric.as_str()}});
-        if let Some(indexing) = indexing {
-            options["indexing"] = indexing.to_json();
-        }
-        let body = json!({"createCollection": {"name": name, "options": options}});
-        self.execute(&self.url_for(None), "createCollection", &body, true)
-            .await?;
-        Ok(self.collection(name))
     }
 
     /// Lists collections; with `explain` the options (dimension, metric, ...) are filled in.
@@ -535,16 +508,6 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     v.parse::<u64>().ok().map(Duration::from_secs)
 }
 
-pub(crate) fn validate_name(what: &str, name: &str) -> Result<(), DataApiError> {
-    let ok = (1..=48).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    ok.then_some(()).ok_or_else(|| {
-        DataApiError::InvalidArgument(format!(
-            "{what} name {name:?} must be 1-48 characters of [A-Za-z0-9_]"
-        ))
-    })
-}
-
 /// The name of a command: the key of its body (`{"find": {...}}`).
 fn command_name(body: &Value) -> Option<&str> {
     body.as_object()?.keys().next().map(String::as_str)
@@ -635,13 +598,5 @@ mod tests {
             DataApiClient::new(cfg),
             Err(DataApiError::Config(_))
         ));
-    }
-
-    #[test]
-    fn validates_names() {
-        assert!(validate_name("collection", "songs_v2").is_ok());
-        assert!(validate_name("collection", "").is_err());
-        assert!(validate_name("collection", "a/b").is_err());
-        assert!(validate_name("collection", &"x".repeat(49)).is_err());
     }
 }

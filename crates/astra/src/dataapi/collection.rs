@@ -13,13 +13,6 @@ use super::error::DataApiError;
 use super::vector::{encode_vector, reencode_member};
 
 /// Similarity metric of a vector collection.
-///
-/// ```
-/// use songrec_astra::dataapi::SimilarityMetric;
-///
-/// assert_eq!("dot_product".parse::<SimilarityMetric>().unwrap(), SimilarityMetric::DotProduct);
-/// assert_eq!(SimilarityMetric::Cosine.as_str(), "cosine");
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SimilarityMetric {
     /// `(1 + cos) / 2`.
@@ -54,40 +47,7 @@ impl FromStr for SimilarityMetric {
     }
 }
 
-/// Which fields the server indexes (exactly one of allow/deny).
-///
-/// ```
-/// use songrec_astra::dataapi::Indexing;
-///
-/// let i = Indexing::Deny(vec!["lyrics".into()]);
-/// assert_eq!(i.to_json(), serde_json::json!({"deny": ["lyrics"]}));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Indexing {
-    /// Index only these paths.
-    Allow(Vec<String>),
-    /// Index everything except these paths.
-    Deny(Vec<String>),
-}
-
-impl Indexing {
-    /// Wire form.
-    pub fn to_json(&self) -> Value {
-        match self {
-            Self::Allow(p) => json!({ "allow": p }),
-            Self::Deny(p) => json!({ "deny": p }),
-        }
-    }
-}
-
 /// One entry of `findCollections`.
-///
-/// ```
-/// use songrec_astra::dataapi::CollectionInfo;
-///
-/// let info = CollectionInfo { name: "songs".into(), dimension: Some(512), metric: None, options: None };
-/// assert_eq!(info.dimension, Some(512));
-/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CollectionInfo {
     pub name: String,
@@ -137,11 +97,6 @@ impl CollectionInfo {
 }
 
 /// Sort direction.
-///
-/// ```
-/// use songrec_astra::dataapi::SortOrder;
-/// assert_ne!(SortOrder::Ascending, SortOrder::Descending);
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
     /// `1`
@@ -151,15 +106,6 @@ pub enum SortOrder {
 }
 
 /// A sort clause.
-///
-/// ```
-/// use songrec_astra::dataapi::{Sort, SortOrder, VectorEncoding};
-///
-/// let s = Sort::Vector(vec![1.0, 0.0]);
-/// assert_eq!(s.to_json(VectorEncoding::Array), serde_json::json!({"$vector": [1.0, 0.0]}));
-/// let s = Sort::Fields(vec![("year".into(), SortOrder::Descending)]);
-/// assert_eq!(s.to_json(VectorEncoding::Binary), serde_json::json!({"year": -1}));
-/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sort {
     /// ANN search by similarity to this vector (one page, no paging; limit ≤ 1000).
@@ -193,16 +139,6 @@ impl Sort {
 /// Options of `find` / `find_one`.
 ///
 /// `projection: None` sends no projection, so the server leaves `$vector` out.
-///
-/// ```
-/// use songrec_astra::dataapi::FindOptions;
-///
-/// let o = FindOptions::default().vector_sort(vec![0.1, 0.2]).limit(10).include_similarity();
-/// assert_eq!(o.limit, Some(10));
-/// assert!(o.include_similarity);
-/// let o = FindOptions::default().include_vector();
-/// assert_eq!(o.projection, Some(serde_json::json!({"$vector": 1})));
-/// ```
 #[derive(Debug, Clone, Default, PartialEq, derive_setters::Setters)]
 #[setters(strip_option)]
 pub struct FindOptions {
@@ -211,25 +147,12 @@ pub struct FindOptions {
     pub sort: Option<Sort>,
     /// Maximum number of documents in total (across pages).
     pub limit: Option<usize>,
-    /// Documents to skip (regular sort only).
-    pub skip: Option<usize>,
     /// Ask for `$similarity` (vector sort only).
     #[setters(skip)]
     pub include_similarity: bool,
 }
 
 impl FindOptions {
-    /// Adds `$vector` to the projection.
-    pub fn include_vector(mut self) -> Self {
-        let mut p = match self.projection.take() {
-            Some(Value::Object(o)) => o,
-            _ => Map::new(),
-        };
-        p.insert("$vector".into(), json!(1));
-        self.projection = Some(Value::Object(p));
-        self
-    }
-
     /// Sorts by vector similarity.
     pub fn vector_sort(mut self, vector: Vec<f32>) -> Self {
         self.sort = Some(Sort::Vector(vector));
@@ -244,66 +167,28 @@ impl FindOptions {
 }
 
 /// Options of `update_one`.
-///
-/// ```
-/// use songrec_astra::dataapi::UpdateOptions;
-/// assert!(UpdateOptions::upsert().upsert);
-/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateOptions {
     /// Insert if nothing matches.
     pub upsert: bool,
-    /// Which match to update.
-    pub sort: Option<Sort>,
 }
 
 impl UpdateOptions {
     /// `upsert: true`.
     pub fn upsert() -> Self {
-        Self {
-            upsert: true,
-            ..Self::default()
-        }
+        Self { upsert: true }
     }
 }
 
 /// Result of `update_one`.
-///
-/// ```
-/// use songrec_astra::dataapi::UpdateResult;
-/// let r = UpdateResult { matched_count: 0, modified_count: 0, upserted_id: Some(serde_json::json!("a")) };
-/// assert!(r.upserted_id.is_some());
-/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateResult {
     pub matched_count: u64,
-    pub modified_count: u64,
     /// `_id` of an upserted document.
     pub upserted_id: Option<Value>,
 }
 
-/// Result of `update_many` (summed over its pages).
-///
-/// ```
-/// use songrec_astra::dataapi::UpdateManyResult;
-/// let r = UpdateManyResult { matched_count: 60, modified_count: 60, requests: 2 };
-/// assert_eq!(r.requests, 2);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpdateManyResult {
-    pub matched_count: u64,
-    pub modified_count: u64,
-    /// `updateMany` calls it took (one page each).
-    pub requests: u64,
-}
-
 /// Result of `delete_many`.
-///
-/// ```
-/// use songrec_astra::dataapi::DeleteManyResult;
-/// let r = DeleteManyResult { deleted_count: 45, requests: 3 };
-/// assert_eq!(r.deleted_count, 45);
-/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeleteManyResult {
     /// Documents deleted in total.
@@ -314,26 +199,9 @@ pub struct DeleteManyResult {
 
 /// Result of `count_documents`: [`SongCount::AtLeast`](songrec_storage::SongCount::AtLeast)
 /// when the server stopped counting (`moreData`).
-///
-/// ```
-/// use songrec_astra::dataapi::DocumentCount;
-/// assert_eq!(DocumentCount::AtLeast(1000).value(), 1000);
-/// assert!(!DocumentCount::AtLeast(1000).is_exact());
-/// ```
 pub type DocumentCount = songrec_storage::SongCount;
 
 /// A handle to one collection. Cheap to clone.
-///
-/// ```no_run
-/// # async fn demo(client: songrec_astra::dataapi::DataApiClient) -> Result<(), songrec_astra::dataapi::DataApiError> {
-/// use serde_json::json;
-/// use songrec_astra::dataapi::{FindOptions, UpdateOptions};
-///
-/// let songs = client.collection("songs");
-/// songs.update_one(json!({"_id": "t1"}), json!({"$set": {"title": "A", "$vector": [0.1, 0.2]}}), UpdateOptions::upsert()).await?;
-/// let near = songs.find(json!({}), FindOptions::default().vector_sort(vec![0.1, 0.2]).limit(5).include_similarity()).collect_all().await?;
-/// # let _ = near; Ok(()) }
-/// ```
 #[derive(Clone)]
 pub struct Collection {
     pub(crate) client: DataApiClient,
@@ -351,14 +219,6 @@ impl fmt::Debug for Collection {
 }
 
 impl Collection {
-    pub(crate) fn new(client: DataApiClient, name: &str, url: Url) -> Self {
-        Self {
-            client,
-            name: name.to_owned(),
-            url,
-        }
-    }
-
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -391,24 +251,7 @@ impl Collection {
         FindCursor::new(self.clone(), filter, options)
     }
 
-    /// One vector search: the `limit` documents most similar to `vector` (with
-    /// `$similarity`), in one request.
-    pub async fn find_similar(
-        &self,
-        vector: &[f32],
-        limit: usize,
-        filter: Value,
-        projection: Option<Value>,
-    ) -> Result<Vec<Value>, DataApiError> {
-        let mut options = FindOptions::default()
-            .vector_sort(vector.to_vec())
-            .limit(limit)
-            .include_similarity();
-        options.projection = projection;
-        self.find(filter, options).collect_all().await
-    }
-
-    /// `findOne` (`limit`/`skip` in `options` are ignored).
+    /// `findOne` (only the projection of `options` is sent).
     pub async fn find_one(
         &self,
         filter: Value,
@@ -417,12 +260,6 @@ impl Collection {
         let mut cmd = json!({ "filter": object_or_empty(filter, "filter")? });
         if let Some(p) = options.projection {
             cmd["projection"] = p;
-        }
-        if let Some(s) = &options.sort {
-            cmd["sort"] = s.to_json(self.encoding());
-        }
-        if options.include_similarity {
-            cmd["options"] = json!({"includeSimilarity": true});
         }
         let resp = self.command("findOne", cmd, true).await?;
         match resp.data.as_ref().and_then(|d| d.get("document")) {
@@ -452,16 +289,12 @@ impl Collection {
         }
         let retry_safe = filter_selects_by_id(&filter) && update_is_idempotent(&update);
         let mut cmd = json!({ "filter": filter, "update": update });
-        if let Some(s) = &options.sort {
-            cmd["sort"] = s.to_json(self.encoding());
-        }
         if options.upsert {
             cmd["options"] = json!({"upsert": true});
         }
         let resp = self.command("updateOne", cmd, retry_safe).await?;
         Ok(UpdateResult {
             matched_count: resp.status_u64("matchedCount").unwrap_or(0),
-            modified_count: resp.status_u64("modifiedCount").unwrap_or(0),
             upserted_id: resp
                 .status_value("upsertedId")
                 .filter(|v| !v.is_null())
@@ -483,15 +316,10 @@ impl Collection {
     /// `updateMany` (no upsert), following `nextPageState` while the server reports
     /// `moreData` (it updates one page per call). Retried on transient failures only when the
     /// update is idempotent (`$currentDate` counts: repeating it only moves the time on).
-    pub async fn update_many(
-        &self,
-        filter: Value,
-        update: Value,
-    ) -> Result<UpdateManyResult, DataApiError> {
+    pub async fn update_many(&self, filter: Value, update: Value) -> Result<(), DataApiError> {
         let filter = object_or_empty(filter, "filter")?;
         let update = update_operators(update)?;
         let retry_safe = update_is_idempotent(&update);
-        let mut out = UpdateManyResult::default();
         let mut page_state: Option<String> = None;
         loop {
             let mut cmd = json!({ "filter": filter, "update": update });
@@ -499,9 +327,6 @@ impl Collection {
                 cmd["options"] = json!({"pageState": p});
             }
             let resp = self.command("updateMany", cmd, retry_safe).await?;
-            out.requests += 1;
-            out.matched_count += resp.status_u64("matchedCount").unwrap_or(0);
-            out.modified_count += resp.status_u64("modifiedCount").unwrap_or(0);
             let next = resp
                 .status_value("nextPageState")
                 .and_then(Value::as_str)
@@ -511,7 +336,7 @@ impl Collection {
                 Some(n) if resp.status_flag("moreData") && page_state.as_ref() != Some(&n) => {
                     page_state = Some(n);
                 }
-                _ => return Ok(out),
+                _ => return Ok(()),
             }
         }
     }

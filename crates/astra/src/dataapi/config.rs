@@ -18,15 +18,6 @@ pub const MAX_INSERT_CHUNK: usize = 100;
 /// How `$vector` values are written to the server.
 ///
 /// Reads always accept both forms.
-///
-/// ```
-/// use songrec_astra::dataapi::{encode_vector, VectorEncoding};
-///
-/// let v = encode_vector(&[1.0, -2.0], VectorEncoding::Binary);
-/// assert_eq!(v, serde_json::json!({"$binary": "P4AAAMAAAAA="}));
-/// let v = encode_vector(&[0.5], VectorEncoding::Array);
-/// assert_eq!(v, serde_json::json!([0.5]));
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VectorEncoding {
     /// A JSON array of numbers.
@@ -37,15 +28,6 @@ pub enum VectorEncoding {
 }
 
 /// Retry behaviour for transient failures (capped, jittered exponential backoff).
-///
-/// ```
-/// use std::time::Duration;
-/// use songrec_astra::dataapi::RetryPolicy;
-///
-/// let policy = RetryPolicy::default().with_max_retries(3).with_delays(Duration::from_millis(50), Duration::from_secs(2));
-/// assert_eq!(policy.max_retries, 3);
-/// assert_eq!(RetryPolicy::none().max_retries, 0);
-/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 disables retrying).
@@ -54,8 +36,6 @@ pub struct RetryPolicy {
     pub min_delay: Duration,
     /// Cap for one backoff delay.
     pub max_delay: Duration,
-    /// Whether backoff delays are randomised.
-    pub jitter: bool,
     /// Cap for a server-provided `Retry-After` delay.
     pub max_retry_after: Duration,
 }
@@ -66,21 +46,12 @@ impl Default for RetryPolicy {
             max_retries: 5,
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
-            jitter: true,
             max_retry_after: Duration::from_secs(30),
         }
     }
 }
 
 impl RetryPolicy {
-    /// No retries at all.
-    pub fn none() -> Self {
-        Self {
-            max_retries: 0,
-            ..Self::default()
-        }
-    }
-
     pub fn with_max_retries(mut self, max_retries: usize) -> Self {
         self.max_retries = max_retries;
         self
@@ -94,12 +65,12 @@ impl RetryPolicy {
     }
 
     pub(crate) fn backoff(&self) -> ExponentialBuilder {
-        let b = ExponentialBuilder::default()
+        ExponentialBuilder::default()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay.max(self.min_delay))
             .with_factor(2.0)
-            .with_max_times(self.max_retries);
-        if self.jitter { b.with_jitter() } else { b }
+            .with_max_times(self.max_retries)
+            .with_jitter()
     }
 }
 
@@ -185,13 +156,5 @@ impl DataApiConfig {
             allow_http: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
-    }
-
-    pub(crate) fn chunk_size(&self) -> usize {
-        self.insert_chunk_size.clamp(1, MAX_INSERT_CHUNK)
-    }
-
-    pub(crate) fn concurrency(&self) -> usize {
-        self.insert_concurrency.max(1)
     }
 }

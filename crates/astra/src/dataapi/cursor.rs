@@ -9,19 +9,6 @@ use super::error::DataApiError;
 /// A lazy `find` cursor following `nextPageState` until it is null or `limit` is reached.
 ///
 /// `includeSortVector` is never sent (it would force `nextPageState` to null).
-///
-/// ```no_run
-/// # async fn demo(songs: songrec_astra::dataapi::Collection) -> Result<(), songrec_astra::dataapi::DataApiError> {
-/// use futures::TryStreamExt;
-/// use songrec_astra::dataapi::FindOptions;
-///
-/// let mut cursor = songs.find(serde_json::json!({"genre": "jazz"}), FindOptions::default());
-/// while let Some(page) = cursor.next_page().await? {
-///     println!("{} documents", page.len());
-/// }
-/// let all: Vec<_> = songs.find(serde_json::json!({}), FindOptions::default()).into_stream().try_collect().await?;
-/// # let _ = all; Ok(()) }
-/// ```
 #[derive(Debug)]
 pub struct FindCursor {
     collection: Collection,
@@ -62,9 +49,6 @@ impl FindCursor {
         let mut opts = Map::new();
         if let Some(limit) = self.options.limit {
             opts.insert("limit".into(), json!(limit));
-        }
-        if let Some(skip) = self.options.skip {
-            opts.insert("skip".into(), json!(skip));
         }
         if self.options.include_similarity {
             opts.insert("includeSimilarity".into(), json!(true));

@@ -3,45 +3,22 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
-
-use super::vector::VectorError;
 
 /// One error object from a Data API response (`errors[]` or `status.warnings[]`).
 ///
-/// All fields are optional on the wire (legacy bodies may carry only a `message`).
-///
-/// ```
-/// use songrec_astra::dataapi::{ApiError, ErrorKind};
-///
-/// let e: ApiError = serde_json::from_value(serde_json::json!({
-///     "errorCode": "COLLECTION_NOT_EXIST", "message": "Collection does not exist"
-/// })).unwrap();
-/// assert_eq!(e.kind(), ErrorKind::CollectionNotFound);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// All fields are optional on the wire (legacy bodies may carry only a `message`); `id`,
+/// `family` and `scope` are not read.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ApiError {
-    /// Server-side error instance id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// `REQUEST` or `SERVER`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family: Option<String>,
-    /// `DOCUMENT`, `SCHEMA`, `DATABASE`, `WARNING`, ...
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
     /// Machine-readable code (old or new name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Human-readable message (templated; do not branch on it).
-    #[serde(default)]
     pub message: String,
     /// Ids of the documents the error applies to (recent servers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_ids: Option<Vec<Value>>,
 }
 
@@ -51,14 +28,6 @@ impl ApiError {
         self.error_code
             .as_deref()
             .map_or(ErrorKind::Other, ErrorKind::from_code)
-    }
-
-    /// A short `CODE: message` rendering.
-    pub fn summary(&self) -> String {
-        match &self.error_code {
-            Some(code) => format!("{code}: {}", self.message),
-            None => self.message.clone(),
-        }
     }
 }
 
@@ -94,15 +63,8 @@ pub enum ErrorKind {
     ConcurrentOperationsFailed,
     /// `TOO_MANY_COLLECTIONS`.
     TooManyCollections,
-    /// `FILTER_*` / `INVALID_FILTER_EXPRESSION` / `UNSUPPORTED_FILTER_OPERATION`.
-    InvalidFilter,
-    /// `SORT_CLAUSE_*` / `INVALID_SORT_CLAUSE*`.
-    InvalidSort,
     /// `OVERLOADED_SORT_ROW_LIMIT` / `DATASET_TOO_BIG`.
     SortRowLimit,
-    /// `COMMAND_FIELD_VALUE_INVALID` / `COMMAND_FIELD_INVALID`, `COMMAND_FIELD_UNKNOWN` /
-    /// `INVALID_REQUEST_UNKNOWN_FIELD`, `COMMAND_UNKNOWN`, `COMMAND_ACCEPTS_NO_OPTIONS`.
-    InvalidCommand,
     /// `SHRED_*` document problems (bad vector, bad id, size limits, bad field names).
     InvalidDocument,
     /// Anything else.
@@ -126,17 +88,6 @@ impl ErrorKind {
             "FAILED_CONCURRENT_OPERATIONS" => Self::ConcurrentOperationsFailed,
             "TOO_MANY_COLLECTIONS" => Self::TooManyCollections,
             "OVERLOADED_SORT_ROW_LIMIT" | "DATASET_TOO_BIG" => Self::SortRowLimit,
-            "INVALID_FILTER_EXPRESSION" | "UNSUPPORTED_FILTER_OPERATION" => Self::InvalidFilter,
-            c if c.starts_with("FILTER_") => Self::InvalidFilter,
-            c if c.starts_with("SORT_CLAUSE") || c.starts_with("INVALID_SORT_CLAUSE") => {
-                Self::InvalidSort
-            }
-            "COMMAND_FIELD_VALUE_INVALID"
-            | "COMMAND_FIELD_INVALID"
-            | "COMMAND_FIELD_UNKNOWN"
-            | "INVALID_REQUEST_UNKNOWN_FIELD"
-            | "COMMAND_UNKNOWN"
-            | "COMMAND_ACCEPTS_NO_OPTIONS" => Self::InvalidCommand,
             c if c.starts_with("SHRED_") || c == "VECTOR_SEARCH_NOT_SUPPORTED" => {
                 Self::InvalidDocument
             }
@@ -181,11 +132,6 @@ impl ApiFailure {
         self.errors.first().map_or(ErrorKind::Other, ApiError::kind)
     }
 
-    /// The `errorCode` of the first error.
-    pub fn code(&self) -> Option<&str> {
-        self.errors.first().and_then(|e| e.error_code.as_deref())
-    }
-
     /// True if any error is a transient DATABASE-scope error.
     pub fn is_transient(&self) -> bool {
         self.errors.iter().any(|e| e.kind().is_transient())
@@ -194,8 +140,15 @@ impl ApiFailure {
 
 impl fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let first = self.errors.first();
-        f.write_str(&first.map_or_else(|| "unknown error".into(), ApiError::summary))?;
+        match self.errors.first() {
+            Some(ApiError {
+                error_code: Some(code),
+                message,
+                ..
+            }) => write!(f, "{code}: {message}")?,
+            Some(e) => f.write_str(&e.message)?,
+            None => f.write_str("unknown error")?,
+        }
         if self.errors.len() > 1 {
             write!(f, " (and {} more)", self.errors.len() - 1)?;
         }
@@ -203,16 +156,10 @@ impl fmt::Display for ApiFailure {
     }
 }
 
-/// Where a transport failure happened.
-///
-/// ```
-/// use songrec_astra::dataapi::TransportKind;
-/// assert_ne!(TransportKind::Connect, TransportKind::Timeout);
-/// ```
+/// Where a transport failure happened (a failure to connect is
+/// [`DataApiError::DatabaseUnavailable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
-    /// Could not connect (refused, DNS failure, TLS handshake).
-    Connect,
     /// The per-request timeout elapsed.
     Timeout,
     /// The connection failed after it was established (reset, closed mid-response, ...).
@@ -223,14 +170,6 @@ pub enum TransportKind {
 ///
 /// Never contains the application token (server-provided text is scrubbed, the token is
 /// never formatted).
-///
-/// ```
-/// use songrec_astra::dataapi::{DataApiError, ErrorKind};
-///
-/// let err = DataApiError::InvalidArgument("empty filter".into());
-/// assert!(!err.is_transient());
-/// assert_eq!(err.kind(), None);
-/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataApiError {
@@ -329,9 +268,6 @@ pub enum DataApiError {
     /// Bad configuration (endpoint URL, token characters, ...).
     #[error("invalid Data API configuration: {0}")]
     Config(String),
-    /// A `$vector` could not be decoded.
-    #[error(transparent)]
-    Vector(#[from] VectorError),
 }
 
 impl DataApiError {
@@ -347,7 +283,7 @@ impl DataApiError {
             ErrorKind::DocumentAlreadyExists => Self::DocumentAlreadyExists(Box::new(failure)),
             ErrorKind::Unauthorized => Self::Unauthorized {
                 http_status: failure.http_status,
-                code: failure.code().map(str::to_owned),
+                code: failure.errors.first().and_then(|e| e.error_code.clone()),
             },
             _ => Self::Api(Box::new(failure)),
         }
@@ -374,16 +310,10 @@ impl DataApiError {
         }
     }
 
-    /// The partial `status` a failed write returned alongside its errors.
-    pub fn partial_status(&self) -> Option<&Map<String, Value>> {
-        self.failure().and_then(|f| f.status.as_ref())
-    }
-
     /// True if repeating the same request may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Gateway { .. } => true,
-            Self::Transport { kind, .. } => *kind != TransportKind::Connect,
+            Self::RateLimited { .. } | Self::Gateway { .. } | Self::Transport { .. } => true,
             Self::Api(f) => f.is_transient(),
             _ => false,
         }

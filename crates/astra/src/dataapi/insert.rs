@@ -13,14 +13,6 @@ use super::error::{ApiError, ApiFailure, DataApiError, ErrorKind};
 use super::vector::reencode_member;
 
 /// One document that could not be inserted.
-///
-/// ```
-/// use songrec_astra::dataapi::{ErrorKind, InsertFailure};
-///
-/// let f = InsertFailure { index: 3, id: Some(serde_json::json!("t3")), kind: ErrorKind::VectorDimensionMismatch,
-///     code: Some("INVALID_VECTOR_LENGTH".into()), message: "length 3 != 5".into() };
-/// assert!(!f.is_already_exists());
-/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct InsertFailure {
     /// Position in the input.
@@ -43,13 +35,6 @@ impl InsertFailure {
 }
 
 /// Outcome of [`Collection::insert_many`].
-///
-/// ```
-/// use songrec_astra::dataapi::InsertManyReport;
-///
-/// let r = InsertManyReport::default();
-/// assert!(r.is_complete());
-/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InsertManyReport {
     /// `_id`s of inserted documents, in input order (includes documents that a retry found
@@ -222,7 +207,10 @@ impl Collection {
             }
             docs.push((i, doc));
         }
-        let chunk_size = self.client.config().chunk_size();
+        let config = self.client.config();
+        let chunk_size = config
+            .insert_chunk_size
+            .clamp(1, super::config::MAX_INSERT_CHUNK);
         let mut chunks = Vec::new();
         let mut iter = docs.into_iter().peekable();
         while iter.peek().is_some() {
@@ -230,7 +218,7 @@ impl Collection {
         }
         let results: Vec<ChunkState> = futures::stream::iter(chunks)
             .map(|chunk| self.insert_chunk(chunk))
-            .buffer_unordered(self.client.config().concurrency())
+            .buffer_unordered(config.insert_concurrency.max(1))
             .try_collect()
             .await?;
 

@@ -9,15 +9,16 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), songrec_astra::dataapi::DataApiError> {
 //! use serde_json::json;
-//! use songrec_astra::dataapi::{DataApiClient, DataApiConfig, SimilarityMetric};
+//! use songrec_astra::dataapi::{DataApiClient, DataApiConfig, FindOptions};
 //! use songrec_astra::secret::Secret;
 //!
 //! let client = DataApiClient::new(DataApiConfig::new("http://127.0.0.1:8181", Secret::new("Cassandra:Y2Fzcw==:Y2Fzcw=="))
 //!     .with_api_path("/v1"))?;
-//! let songs = client.create_collection("songs", 3, SimilarityMetric::Cosine, None).await?;
+//! let songs = client.collection("songs");
 //! let report = songs.insert_many(vec![json!({"_id": "t1", "$vector": [0.1, 0.2, 0.3]})]).await?;
 //! assert!(report.is_complete());
-//! let hits = songs.find_similar(&[0.1, 0.2, 0.3], 10, json!({}), None).await?;
+//! let near = FindOptions::default().vector_sort(vec![0.1, 0.2, 0.3]).limit(10);
+//! let hits = songs.find(json!({}), near).collect_all().await?;
 //! # let _ = hits; Ok(()) }
 //! ```
 
@@ -35,8 +36,8 @@ mod vector;
 
 pub use client::{CommandResponse, DataApiClient};
 pub use collection::{
-    Collection, CollectionInfo, DeleteManyResult, DocumentCount, FindOptions, Indexing,
-    SimilarityMetric, Sort, SortOrder, UpdateManyResult, UpdateOptions, UpdateResult,
+    Collection, CollectionInfo, DeleteManyResult, DocumentCount, FindOptions, SimilarityMetric,
+    Sort, SortOrder, UpdateOptions, UpdateResult,
 };
 pub use config::{
     ASTRA_API_PATH, DEFAULT_KEYSPACE, DEFAULT_MAX_RESPONSE_BYTES, DataApiConfig, MAX_INSERT_CHUNK,

@@ -7,13 +7,6 @@ use serde_json::{Map, Value, json};
 use super::config::VectorEncoding;
 
 /// Why a `$vector` value could not be decoded.
-///
-/// ```
-/// use songrec_astra::dataapi::{decode_vector, VectorError};
-///
-/// let err = decode_vector(&serde_json::json!({"$binary": "AAA="})).unwrap_err();
-/// assert!(matches!(err, VectorError::BadLength(2)));
-/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum VectorError {
     /// `$binary` was not valid base64.
@@ -31,14 +24,6 @@ pub enum VectorError {
 }
 
 /// Encodes a vector for the wire.
-///
-/// ```
-/// use songrec_astra::dataapi::{decode_vector, encode_vector, VectorEncoding};
-///
-/// let v = [0.25f32, -1.5, 3.0];
-/// let wire = encode_vector(&v, VectorEncoding::Binary);
-/// assert_eq!(decode_vector(&wire).unwrap(), v);
-/// ```
 pub fn encode_vector(vector: &[f32], encoding: VectorEncoding) -> Value {
     match encoding {
         VectorEncoding::Array => Value::Array(
@@ -57,13 +42,6 @@ pub fn encode_vector(vector: &[f32], encoding: VectorEncoding) -> Value {
 }
 
 /// Decodes a `$vector` value in either wire form.
-///
-/// ```
-/// use songrec_astra::dataapi::decode_vector;
-///
-/// assert_eq!(decode_vector(&serde_json::json!([1, 0.5])).unwrap(), vec![1.0, 0.5]);
-/// assert_eq!(decode_vector(&serde_json::json!({"$binary": "P4AAAA=="})).unwrap(), vec![1.0]);
-/// ```
 pub fn decode_vector(value: &Value) -> Result<Vec<f32>, VectorError> {
     match value {
         Value::Array(items) => items
@@ -97,14 +75,6 @@ pub fn decode_vector(value: &Value) -> Result<Vec<f32>, VectorError> {
 }
 
 /// Reads a document's `$vector` (either form); `Ok(None)` if it has none.
-///
-/// ```
-/// use songrec_astra::dataapi::document_vector;
-///
-/// let doc = serde_json::json!({"_id": "a", "$vector": {"$binary": "P4AAAA=="}});
-/// assert_eq!(document_vector(&doc).unwrap(), Some(vec![1.0]));
-/// assert_eq!(document_vector(&serde_json::json!({"_id": "b"})).unwrap(), None);
-/// ```
 pub fn document_vector(document: &Value) -> Result<Option<Vec<f32>>, VectorError> {
     match document.get("$vector") {
         None | Some(Value::Null) => Ok(None),
@@ -114,12 +84,6 @@ pub fn document_vector(document: &Value) -> Result<Option<Vec<f32>>, VectorError
 
 /// Reads a document's `$similarity` score (present when `includeSimilarity` was requested
 /// with a vector sort).
-///
-/// ```
-/// use songrec_astra::dataapi::document_similarity;
-///
-/// assert_eq!(document_similarity(&serde_json::json!({"$similarity": 0.75})), Some(0.75));
-/// ```
 pub fn document_similarity(document: &Value) -> Option<f64> {
     document.get("$similarity").and_then(Value::as_f64)
 }
@@ -167,6 +131,10 @@ mod tests {
         assert_eq!(
             decode_vector(&json!({"$binary": "!!"})),
             Err(VectorError::BadBase64)
+        );
+        assert_eq!(
+            decode_vector(&json!({"$binary": "AAA="})),
+            Err(VectorError::BadLength(2))
         );
         assert_eq!(
             decode_vector(&json!([1, "x"])),

@@ -1,7 +1,7 @@
 //! Error paths end to end against the real local Data API server and s3s-fs.
 
 use crate::{Env, api_config, backend_at};
-use songrec_astra::dataapi::SimilarityMetric;
+use serde_json::json;
 use songrec_astra::{AstraBackend, AstraOptions, CheckStatus, doctor};
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SearchQuery, SongId, StorageBackend, StorageError,
@@ -133,8 +133,10 @@ async fn init_is_idempotent_and_refuses_different_settings() {
     );
 
     // A collection created by someone else with another dimension.
+    let create = json!({"createCollection": {"name": "songrec_v_other_2",
+        "options": {"vector": {"dimension": 3, "metric": "cosine"}}}});
     b.client()
-        .create_collection("songrec_v_other_2", 3, SimilarityMetric::Cosine, None)
+        .run_command(None, &create, true)
         .await
         .expect("foreign collection");
     let err = b

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use songrec_astra::dataapi::{
-    DataApiClient, DataApiConfig, DataApiError, DocumentCount, FindOptions, Indexing, RetryPolicy,
+    DataApiClient, DataApiConfig, DataApiError, DocumentCount, FindOptions, RetryPolicy,
     SimilarityMetric, UpdateOptions, VectorEncoding,
 };
 use songrec_astra::secret::Secret;
@@ -319,15 +319,10 @@ async fn request_shape_headers_paths_and_bodies() {
     let c = DataApiClient::new(config(&server).with_vector_encoding(VectorEncoding::Array))
         .expect("client");
 
-    let songs = c
-        .create_collection(
-            "songs",
-            4,
-            SimilarityMetric::DotProduct,
-            Some(Indexing::Deny(vec!["lyrics".into()])),
-        )
-        .await
-        .expect("create");
+    let create = json!({"createCollection": {"name": "songs", "options": {
+        "vector": {"dimension": 4, "metric": "dot_product"}, "indexing": {"deny": ["lyrics"]}}}});
+    c.run_command(None, &create, true).await.expect("create");
+    let songs = c.collection("songs");
     let infos = c.find_collections(true).await.expect("find collections");
     assert_eq!(infos.len(), 2);
     assert_eq!(infos[0].name, "songs");

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use songrec_astra::dataapi::{
     DataApiClient, DataApiConfig, DataApiError, DocumentCount, ErrorKind, FindOptions,
-    SimilarityMetric, UpdateOptions,
+    UpdateOptions,
 };
 use songrec_astra::secret::Secret;
 
@@ -55,7 +55,8 @@ async fn soft_errors_map_old_and_new_codes_to_the_same_variant() {
             .await
             .expect_err("should fail");
         assert!(check(&e), "{code}: {e:?}");
-        assert_eq!(e.failure().and_then(|f| f.code()), Some(code));
+        let first = e.failure().and_then(|f| f.errors.first());
+        assert_eq!(first.and_then(|f| f.error_code.as_deref()), Some(code));
         assert!(e.to_string().contains(code), "{e}");
         // Not transient: exactly one request.
         assert_eq!(c.requests_sent(), 1, "{code}");
@@ -69,8 +70,10 @@ async fn existing_collection_with_different_settings() {
     ))
     .await;
     let c = client(&server);
+    let create =
+        json!({"createCollection": {"name": "songs", "options": {"vector": {"dimension": 8}}}});
     let e = c
-        .create_collection("songs", 8, SimilarityMetric::Cosine, None)
+        .run_command(None, &create, true)
         .await
         .expect_err("should fail");
     assert!(
@@ -95,7 +98,10 @@ async fn write_errors_keep_partial_status_and_warnings_do_not_fail() {
     let songs = c.collection("songs");
     let e = update_a_error(&c, json!({"$set": {"x": 1}}), UpdateOptions::default()).await;
     assert_eq!(e.kind(), Some(ErrorKind::InvalidDocument));
-    let status = e.partial_status().expect("partial status kept");
+    let status = e
+        .failure()
+        .and_then(|f| f.status.as_ref())
+        .expect("partial status kept");
     assert_eq!(status.get("matchedCount"), Some(&json!(1)));
     assert_eq!(
         songs

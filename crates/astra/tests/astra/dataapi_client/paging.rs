@@ -83,9 +83,14 @@ async fn vector_search_is_one_request_with_similarity() {
     })
     .await;
     let c = client(&server);
+    let near = FindOptions::default()
+        .vector_sort(vec![1.0, -2.0])
+        .limit(2)
+        .include_similarity();
     let hits = c
         .collection("songs")
-        .find_similar(&[1.0, -2.0], 2, json!({"genre": "jazz"}), None)
+        .find(json!({"genre": "jazz"}), near)
+        .collect_all()
         .await
         .expect("search");
     assert_eq!(hits.len(), 2);
@@ -101,7 +106,7 @@ async fn vector_search_is_one_request_with_similarity() {
 }
 
 #[tokio::test]
-async fn field_sort_and_skip_are_sent() {
+async fn field_sort_and_limit_are_sent() {
     let server = ScriptedServer::start(|_, _| {
         Reply::Json(json!({"data": {"documents": [], "nextPageState": null}}))
     })
@@ -116,9 +121,8 @@ async fn field_sort_and_skip_are_sent() {
                     ("year".into(), SortOrder::Descending),
                     ("title".into(), SortOrder::Ascending),
                 ]))
-                .skip(10)
                 .limit(5)
-                .include_vector(),
+                .projection(json!({"$vector": 1})),
         )
         .collect_all()
         .await
@@ -128,7 +132,7 @@ async fn field_sort_and_skip_are_sent() {
     assert_eq!(
         reqs[0].body,
         json!({"find": {"filter": {}, "projection": {"$vector": 1},
-            "sort": {"year": -1, "title": 1}, "options": {"limit": 5, "skip": 10}}})
+            "sort": {"year": -1, "title": 1}, "options": {"limit": 5}}})
     );
 }
 
@@ -216,7 +220,7 @@ async fn binary_vectors_round_trip_big_endian() {
     let doc = songs
         .find_one(
             json!({"_id": "t1"}),
-            FindOptions::default().include_vector(),
+            FindOptions::default().projection(json!({"$vector": 1})),
         )
         .await
         .expect("find")
