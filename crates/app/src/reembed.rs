@@ -179,31 +179,28 @@ pub async fn reembed(
         done.remove(id);
     }
     // Which songs need work.
-    let checked: Vec<(bool, SongMetadata)> = if opts.force {
+    let todo: Vec<SongMetadata> = if opts.force {
         songs
             .into_iter()
-            .map(|s| (done.contains(&s.id), s))
+            .filter(|s| !done.contains(&s.id))
             .collect()
     } else {
-        futures::stream::iter(songs)
-            .map(|s| {
-                let model = &model;
-                let inflight = inflight.as_ref();
-                async move {
-                    let has = inflight != Some(&s.id)
-                        && backend.get_embedding(&s.id, model).await?.is_some();
-                    Ok((has, s))
-                }
+        let (model, inflight) = (&model, inflight.as_ref());
+        let checked: Vec<AppResult<Option<SongMetadata>>> = futures::stream::iter(songs)
+            .map(|s| async move {
+                let has =
+                    inflight != Some(&s.id) && backend.get_embedding(&s.id, model).await?.is_some();
+                Ok((!has).then_some(s))
             })
             .buffered(16)
-            .collect::<Vec<AppResult<_>>>()
-            .await
+            .collect()
+            .await;
+        checked
             .into_iter()
+            .filter_map(Result::transpose)
             .collect::<AppResult<_>>()?
     };
-    let (had, todo): (Vec<_>, Vec<_>) = checked.into_iter().partition(|(has, _)| *has);
-    report.already = had.len();
-    let todo: Vec<SongMetadata> = todo.into_iter().map(|(_, s)| s).collect();
+    report.already = report.songs - todo.len();
     progress.start(todo.len() as u64);
     if todo.is_empty() {
         report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -297,8 +294,8 @@ async fn analyse(
     }
     let ext = Path::new(&song.file_name)
         .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "audio".into());
+        .unwrap_or("audio".as_ref());
+    let ext = ext.to_string_lossy();
     let tmp = scratch.join(format!("{}.{ext}", song.id.as_str()));
     backend.get_audio(&key, &tmp).await?;
     let path = tmp.clone();
@@ -313,16 +310,16 @@ async fn analyse(
     .await
     .map_err(|e| AppError::Invalid(format!("analysis failed: {e}")));
     let _ = std::fs::remove_file(&tmp);
-    let (fa, fingerprint) = analysed?.map_err(|e| {
+    let named = |e: &dyn std::fmt::Display| {
         AppError::Invalid(format!(
             "{} ({}): {e}",
             song.display_name(),
             song.id.short()
         ))
-    })?;
-    let Some(out) = fa.analyses.into_iter().next() else {
-        return Err(AppError::Invalid("the embedder returned nothing".into()));
     };
+    let (fa, fingerprint) = analysed?.map_err(|e| named(&e))?;
+    let out = fa.analyses.into_iter().next();
+    let out = out.ok_or_else(|| AppError::Invalid("the embedder returned nothing".into()))?;
     Ok(Analysed {
         model: model_of(embedder.as_ref()),
         analysis: out.analysis,

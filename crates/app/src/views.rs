@@ -1,7 +1,5 @@
 //! Playlists and whole-library views (clusters, maps) over the vectors a user chose: the one
-//! code path of `songrec playlist`/`clusters`/`map` and of the REST API's `/playlist`,
-//! `/clusters` and `/map`, so every door gives the same answer to the same question: the songs
-//! come from [`song_set`], the map's coordinates from [`map`].
+//! code path of every door (the songs from [`song_set`], the map from [`map`]).
 
 use serde::Serialize;
 use songrec_discover::clusters::ClusterReport;
@@ -162,9 +160,8 @@ pub struct MapView {
     pub points: Vec<MapPoint>,
 }
 
-/// The first `limit` songs of `set` projected to 2-D by `projector` (the projection the
-/// HTML map of `songrec map` draws, [`songrec_discover::projection::PcaProjector`], unless a
-/// server was given another), clustered and coloured as `songrec map` colours them.
+/// The first `limit` songs of `set` projected to 2-D by `projector`, clustered and coloured as
+/// `songrec map` colours them.
 pub fn map(set: &SongSet, limit: usize, projector: &dyn Projector) -> AppResult<MapView> {
     use songrec_discover::map::{Colouring, PALETTE, default_clusters};
     let shown = set.len().min(limit);

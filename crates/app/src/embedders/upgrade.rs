@@ -85,9 +85,8 @@ pub fn upgrade_advice(stats: &[songrec_storage::ModelStats]) -> Option<String> {
     })
 }
 
-/// The embedders `ingest` runs when none is named: the default, and while some songs lack its
-/// vectors ([`default_is_complete`]), also the older default's for the models the library
-/// holds, so the space `auto` answers with stays whole. A comma list for [`parse_list_with`].
+/// The embedders `ingest` runs when none is named (a comma list): the default, and while it is
+/// not complete ([`default_is_complete`]) the older default's the library holds.
 pub fn default_ingest_spec(stats: &[songrec_storage::ModelStats]) -> String {
     let (old, mix) = default_counts(stats);
     let mut names = vec![DEFAULT];
@@ -102,9 +101,8 @@ pub fn default_ingest_spec(stats: &[songrec_storage::ModelStats]) -> String {
     names.join(",")
 }
 
-/// A stored model made by an older (or newer) version of an embedder this build runs: its
-/// vectors are never compared with the live version's, so the songs that only have them drop
-/// out of searches in the live space until `songrec reembed` recomputes them.
+/// A stored model made by another version of an embedder this build runs: songs that only
+/// have its vectors drop out of searches in the live space until `songrec reembed`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutdatedModel {
     /// The stored model and how many songs have its vectors.
@@ -133,9 +131,8 @@ impl OutdatedModel {
     }
 }
 
-/// The stored models of a live embedder's name but another version (see [`OutdatedModel`]);
-/// not the default's previous versions, which answer until the default is complete
-/// ([`upgrade_advice`] speaks of them).
+/// The stored models of a live embedder's name but another version (see [`OutdatedModel`]),
+/// but the default's previous versions ([`upgrade_advice`] speaks of them).
 pub fn outdated_models(stored: &[songrec_storage::ModelStats]) -> Vec<OutdatedModel> {
     let previous: Vec<ModelInfo> = PREVIOUS_DEFAULTS
         .iter()

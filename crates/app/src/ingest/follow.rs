@@ -101,10 +101,8 @@ pub(super) fn storage_failure(e: StorageError, path: &Path, what: &str) -> AppRe
     Ok(failed(path, "storage", reason))
 }
 
-/// A song's audio under new bytes: its described fields (those not edited by hand) read again
-/// from the file, its file hash, size and name updated, the version bumped; its vectors stay.
-/// The new file is kept before the metadata is written; the old file's copy or reference goes
-/// after.
+/// A song's audio under new bytes: its described fields (not those edited by hand), file hash,
+/// size and name updated, its vectors kept; the old file's copy or reference goes after.
 pub(super) async fn retagged(
     backend: &dyn StorageBackend,
     path: PathBuf,
@@ -152,9 +150,7 @@ pub(super) async fn retagged(
 }
 
 /// Files the last ingests saw below `folders` that are gone, whose songs no file of this run
-/// holds: reported missing, or with `prune` removed from the library (never from the disk).
-/// A folder that held such files and now yields none at all (an unmounted disk, an empty
-/// share) prunes nothing, and folders that could not be read are not looked at.
+/// holds: reported missing, or with `prune` removed from the library (see [`prune_blocker`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn gone(
     backend: &dyn StorageBackend,
@@ -269,10 +265,8 @@ pub(super) async fn gone(
     Ok(out)
 }
 
-/// The song of a gone file held at another path: where its audio was kept from the gone file
-/// (a reference that no longer resolves), it is kept from a file the state holds now with the
-/// same bytes (a twin), else with the same audio under other tags (the song then takes that
-/// file's tags, as a retag: reported).
+/// The song of a gone file held at another path: where its audio was kept from the gone file,
+/// it is kept from a twin (same bytes), else from the same audio under other tags (a retag).
 async fn repoint(
     backend: &dyn StorageBackend,
     gone: &Seen,
@@ -340,11 +334,9 @@ fn ancestors_of<'a>(paths: impl Iterator<Item = &'a Path>) -> HashSet<&'a Path> 
     out
 }
 
-/// Why the songs of the gone file `path` (below the walked `folder`) must not be pruned, if
-/// they must not: a folder on its way up to `folder` that is a mount point (its device is not
-/// its parent's: a disk that may go away), or that held songs before and yields none now while
-/// it is there (an unmounted disk, an emptied share). A folder that is itself gone was deleted,
-/// which prunes.
+/// Why the songs of the gone file `path` must not be pruned, if they must not: a folder on its
+/// way up to `folder` is a mount point, or held songs before and yields none now while it is
+/// there (an unmounted disk). A folder that is itself gone was deleted, which prunes.
 fn prune_blocker(
     path: &Path,
     folder: &Path,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use songrec_fs::Stamp;
 use songrec_storage::{SongId, SongMetadata};
 
-use super::{FileReport, Outcome};
+use super::{FileReport, failed};
 
 /// File extensions ingest looks at. Anything else in the folder (covers, playlists) is ignored
 /// silently; a file with one of these names that is not decodable is reported.
@@ -104,24 +104,17 @@ pub fn scan(roots: &[PathBuf], exclude: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileRe
         } else if r.is_dir() {
             stack.push(r.clone());
         } else {
-            errors.push(FileReport {
-                path: r.clone(),
-                outcome: Outcome::Failed {
-                    kind: "not_found".into(),
-                    reason: format!("{}: no such file or folder", r.display()),
-                },
-            });
+            let reason = format!("{}: no such file or folder", r.display());
+            errors.push(failed(r, "not_found", reason));
         }
     }
-    let unreadable = |dir: &Path, err: std::io::Error| FileReport {
-        path: dir.to_path_buf(),
-        outcome: Outcome::Failed {
-            kind: "io".into(),
-            reason: format!(
-                "{}: cannot read folder: {err}; nothing below it was looked at (or pruned)",
-                dir.display()
-            ),
-        },
+    let unreadable = |dir: &Path, err: std::io::Error| {
+        let why = "nothing below it was looked at (or pruned)";
+        failed(
+            dir,
+            "io",
+            format!("{}: cannot read folder: {err}; {why}", dir.display()),
+        )
     };
     while let Some(dir) = stack.pop() {
         if exclude.iter().any(|x| dir.starts_with(x)) {

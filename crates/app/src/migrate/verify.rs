@@ -134,26 +134,20 @@ impl VerifyReport {
                 m.source
             ));
         }
-        s.push_str(&format!(
-            "; {} checked in depth",
-            count(self.checked, "song")
-        ));
-        if !self.held_differently.is_empty() {
-            s.push_str(&format!(
-                "; {} already on the target with other metadata (`songrec sync` merges {})",
-                count(self.held_differently.len(), "song"),
-                if self.held_differently.len() == 1 {
-                    "it"
-                } else {
-                    "them"
-                }
-            ));
+        s += &format!("; {} checked in depth", count(self.checked, "song"));
+        let held = self.held_differently.len();
+        if held > 0 {
+            let them = if held == 1 { "it" } else { "them" };
+            let songs = count(held, "song");
+            s += &format!(
+                "; {songs} already on the target with other metadata (`songrec sync` merges {them})"
+            );
         }
         if self.extra_on_target > 0 {
-            s.push_str(&format!(
+            s += &format!(
                 "; {} more only on the target",
                 count(self.extra_on_target, "song")
-            ));
+            );
         }
         if bad.is_empty() {
             format!("clean: {s}")
@@ -254,11 +248,8 @@ async fn check_song(
     id: &SongId,
     scratch: &Path,
 ) -> Result<Vec<String>, StorageError> {
-    let (sm, tm) = (
-        source.get_metadata(id).await?,
-        target.get_metadata(id).await?,
-    );
-    let (Some(sm), Some(tm)) = (sm, tm) else {
+    let sm = source.get_metadata(id).await?;
+    let (Some(sm), Some(tm)) = (sm, target.get_metadata(id).await?) else {
         return Ok(vec!["metadata missing on one side".into()]);
     };
     let mut out = Vec::new();
@@ -313,24 +304,19 @@ pub async fn verify(
     let src_models = again(|| source.models()).await?;
     let tgt_models = again(|| target.models()).await?;
     for m in &src_models {
+        let same = tgt_models.iter().find(|t| t.model.same_model(&m.model));
+        let (model, source, target) = (m.model.key(), m.count, same.map_or(0, |t| t.count));
         r.models.push(ModelCount {
-            model: m.model.key(),
-            source: m.count,
-            target: tgt_models
-                .iter()
-                .find(|t| t.model.same_model(&m.model))
-                .map_or(0, |t| t.count),
+            model,
+            source,
+            target,
         });
     }
-    let live: Vec<SongId> = src
-        .iter()
-        .filter(|v| !v.deleted)
-        .map(|v| v.id.clone())
-        .collect();
+    let live = src.iter().filter(|v| !v.deleted).map(|v| v.id.clone());
     let pick = match level {
         VerifyLevel::Counts => Vec::new(),
-        VerifyLevel::Sample(n) => sample(&live, n, seed),
-        VerifyLevel::Full => live,
+        VerifyLevel::Sample(n) => sample(&live.collect::<Vec<_>>(), n, seed),
+        VerifyLevel::Full => live.collect(),
     };
     if pick.is_empty() {
         return Ok(r);
@@ -357,15 +343,15 @@ pub async fn verify(
         match res {
             Ok(found) => {
                 for what in found {
-                    let d = Difference {
+                    let list = if held.contains(&id) && what.starts_with(METADATA_DIFFERS) {
+                        &mut r.held_differently
+                    } else {
+                        &mut r.differences
+                    };
+                    list.push(Difference {
                         id: id.clone(),
                         what,
-                    };
-                    if held.contains(&id) && d.what.starts_with(METADATA_DIFFERS) {
-                        r.held_differently.push(d);
-                    } else {
-                        r.differences.push(d);
-                    }
+                    });
                 }
             }
             Err(e) => r.differences.push(Difference {

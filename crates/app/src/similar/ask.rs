@@ -1,9 +1,6 @@
-//! The one `similar` of every door (`songrec similar`, `GET /api/v1/songs/{id}/similar`,
-//! `GET`/`POST /api/v1/similar`): a [`SimilarAsk`] names what to be like and how, [`answer`]
-//! judges it ([`SimilarAsk::mode`], the only judge: its [`AskError`]s are worded by each door),
-//! builds the one [`Question`] and answers with the one [`SimilarAnswer`] that every door prints
-//! and serialises. In two steps for a door with work in between (reading an upload, printing
-//! the notes): [`prepare`] checks the ask and chooses the vectors, [`Prepared::run`] searches.
+//! The one `similar` of every door (CLI and REST API): a [`SimilarAsk`] judged by
+//! [`SimilarAsk::mode`], one [`Question`], one [`SimilarAnswer`]; in two steps ([`prepare`],
+//! [`Prepared::run`]) for a door with work in between.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,8 +36,7 @@ pub struct SimilarAsk {
     pub notes: bool,
 }
 
-/// Why an ask cannot be answered. Each door words these in its own terms (the CLI's flags, the
-/// REST API's parameters); the texts here name neither.
+/// Why an ask cannot be answered (each door words these in its own terms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AskError {
     /// Neither a target nor words.
@@ -181,8 +177,7 @@ pub struct Prepared<'a> {
     pub notes: Vec<String>,
 }
 
-/// Answers `ask`: [`prepare`], then [`Prepared::run`]. Embedders a file needs come from
-/// `embedders` (started once by a long-running server, fresh for one CLI command).
+/// Answers `ask`: [`prepare`], then [`Prepared::run`] (a file's embedders from `embedders`).
 pub async fn answer(
     backend: &dyn StorageBackend,
     ask: &SimilarAsk,
@@ -191,8 +186,8 @@ pub async fn answer(
     prepare(backend, ask, embedders).await?.run(backend).await
 }
 
-/// Checks `ask`, chooses the vectors it compares and starts the embedders a file needs (for a
-/// file, only its being a file matters: the path need not hold the audio yet).
+/// Checks `ask`, chooses the vectors it compares and starts the embedders a file needs (the
+/// file's audio need not be there yet).
 pub async fn prepare<'a>(
     backend: &dyn StorageBackend,
     ask: &'a SimilarAsk,
