@@ -1,31 +1,19 @@
-//! Duplicate songs.
+//! Duplicate songs: different files of the same music (a song's id is the SHA-256 of its file,
+//! so the *same file* is in the library once).
 //!
-//! A song's id is the SHA-256 of its file, so the *same file* can only be in the library once.
-//! Duplicates are therefore different files of the same music:
-//!
-//! - **exact**: the same decoded audio (equal PCM hash) in files that differ in their bytes:
-//!   other tags, another container, a lossless conversion (WAV → FLAC);
-//! - **near**: the same recording re-encoded (another format or bitrate), resampled, trimmed or
-//!   re-mastered, recognised by Chromaprint fingerprints that agree at some alignment
+//! - **exact**: the same decoded audio (equal PCM hash): other tags, another container, a
+//!   lossless conversion;
+//! - **near**: the same recording re-encoded, resampled, trimmed or re-mastered: fingerprints
 //!   ([`fingerprint::same_recording`]) **and** waveform signatures that agree
-//!   ([`crate::waveform`]; [`crate::recording::verdict`]).
+//!   ([`crate::recording::verdict`]);
+//! - **alike**: fingerprints that agree over waveforms that do not, or songs sharing a copy:
+//!   "sounds alike, not a copy", listed but never deleted by `--delete` nor folded.
 //!
-//! Songs that merely *sound alike* (two techno tracks, two takes of a ballad) are not
-//! duplicates: their fingerprints usually differ in about half of their bits. When they do not
-//! (velocity layers of one cymbal, songs synthesised from the same parts: 8–9 % of bits), the
-//! waveforms still differ: such songs are reported apart, as **alike** groups ("sounds alike,
-//! not a copy"), which `--delete` never touches and playlists never fold. Similarity of
-//! embeddings plays no part here.
-//!
-//! A song is deleted only for a song it is a copy of **by its own verdict**, never through a
-//! chain of copies, and only when the kept song holds all of it: a file joined from the end of
-//! track A and the start of track C agrees with both yet lies within neither, so A, C and that
-//! file are all kept and listed as sounding alike ([`find_all`]).
-//!
-//! Fingerprints are computed lazily: a song without one (in its metadata, `extra.fingerprint`,
-//! see [`fingerprint::FingerprintRecord`]) has its audio fetched through the backend, decoded
-//! and fingerprinted once, and the record is stored back into its metadata (a new metadata
-//! version), so later runs and other machines sharing the library do not recompute it.
+//! A song is deleted only for a song it is a copy of **by its own verdict** and that holds all
+//! of it, never through a chain of copies ([`find_all`]). Missing fingerprints are computed
+//! once (the audio fetched through the backend and decoded) and stored back into the song's
+//! metadata (`extra.fingerprint`, see [`fingerprint::FingerprintRecord`]; a new version), so
+//! later runs and other machines sharing the library do not recompute them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -37,12 +37,8 @@ pub const HASH_MAX_SECS: f64 = 900.0;
 pub const RECORD_VERSION: u32 = 2;
 /// The metadata `extra` key records are stored under.
 pub const EXTRA_KEY: &str = "fingerprint";
-/// Most differing bits (as a share) for two fingerprints to be the same recording.
-///
-/// Measured on synthesised songs (`crates/benches/examples/fingerprint_errors.rs`): copies differ in 0.1 % (noise at
-/// −50 dB), 0.3 % (mp3 128 kbit/s) and 2 % (trimmed by 2.5 s) of their bits; different songs
-/// of one style in different keys in 17–45 %, of different styles in 33–59 %. Two renderings
-/// of one synthetic loop in the same key 2 bpm apart differ in only 6 %: below this limit.
+/// Most differing bits (as a share) for two fingerprints to be the same recording (copies
+/// differ in 0.1–2 %, different songs in 17–59 %: `crates/benches/examples/fingerprint_errors.rs`).
 pub const MAX_BIT_ERROR: f32 = 0.10;
 /// Fingerprint items per second (Chromaprint: 11025 Hz, hop 4096/3 samples).
 pub fn items_per_sec() -> f32 {
@@ -143,15 +139,9 @@ pub fn fingerprint_samples(samples: &[f32], sample_rate: u32) -> IdentityResult<
 /// Samples converted at a time.
 const CHUNK: usize = 4096;
 
-/// `(x.clamp(-1.0, 1.0) * 32767.0).round() as i16`, without `round`'s call into libm: the
-/// scaled value is below 2¹⁵ in magnitude, so truncating it to an integer and its remainder
-/// are exact, and a remainder of at least one half rounds away from zero (NaN gives 0, as
-/// `as` gives for NaN). Bit for bit the same (every `f32` checked once; the tests sweep a
-/// sample of bit patterns and every half). The audio crate's `round_half_away` rounds any
-/// `f32` through `trunc`, which is itself a libm call where SSE 4.1 is not assumed.
-///
-/// NaN is set to 0 first, and the truncation skips `as`'s saturation (the value is
-/// finite and within ±32767), so a loop of it vectorizes: see [`to_i16_all`].
+/// `(x.clamp(-1.0, 1.0) * 32767.0).round() as i16` (NaN gives 0), bit for bit, without
+/// `round`'s call into libm: truncation and remainder are exact below 2¹⁵, and a remainder of
+/// at least one half rounds away from zero. Without saturation a loop of it vectorizes.
 #[inline(always)]
 fn to_i16(x: f32) -> i16 {
     let x = if x.is_nan() { 0.0 } else { x };
@@ -429,6 +419,16 @@ pub fn same_recording(al: &Alignment, len_a: usize, len_b: usize) -> bool {
     al.bit_error <= MAX_BIT_ERROR && al.overlap * 2 >= shorter && al.overlap >= min_items.max(1)
 }
 
+/// (position, top 20 bits) of a fingerprint's items, a held note or silence (one value
+/// repeated) counted once.
+fn keys(fp: &[u32]) -> impl Iterator<Item = (usize, u32)> + '_ {
+    let mut prev = None;
+    fp.iter().enumerate().filter_map(move |(p, &x)| {
+        let key = x >> 12;
+        (prev.replace(key) != Some(key)).then_some((p, key))
+    })
+}
+
 /// Pairs worth comparing. Small sets: every pair. Larger ones: pairs that share several
 /// fingerprint items (top 20 bits) at a consistent offset, found through an inverted index, so
 /// the work grows with the library rather than with its square.
@@ -444,13 +444,7 @@ pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
     }
     let mut index: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
     for (s, fp) in fps.iter().enumerate() {
-        let mut prev = None;
-        for (p, &x) in fp.iter().enumerate() {
-            let key = x >> 12;
-            if prev == Some(key) {
-                continue; // a held note or silence repeats one value: count it once
-            }
-            prev = Some(key);
+        for (p, key) in keys(fp) {
             index.entry(key).or_default().push((s as u32, p as u32));
         }
     }
@@ -459,31 +453,16 @@ pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
     let mut votes: Vec<(u32, i64)> = Vec::new();
     for (s, fp) in fps.iter().enumerate() {
         votes.clear();
-        let mut prev = None;
-        for (p, &x) in fp.iter().enumerate() {
-            let key = x >> 12;
-            if prev == Some(key) {
-                continue;
-            }
-            prev = Some(key);
-            if let Some(posts) = index.get(&key) {
-                for &(t, q) in posts {
-                    if (t as usize) > s {
-                        votes.push((t, p as i64 - i64::from(q)));
-                    }
+        for (p, key) in keys(fp) {
+            for &(t, q) in index.get(&key).into_iter().flatten() {
+                if (t as usize) > s {
+                    votes.push((t, p as i64 - i64::from(q)));
                 }
             }
         }
         votes.sort_unstable();
-        let mut i = 0;
-        while i < votes.len() {
-            let t = votes[i].0;
-            let mut j = i;
-            while j < votes.len() && votes[j].0 == t {
-                j += 1;
-            }
+        for run in votes.chunk_by(|x, y| x.0 == y.0) {
             // Votes at offsets o and o + 1 together (a trimmed copy falls between items).
-            let run = &votes[i..j];
             let mut best = 0u32;
             let mut a = 0;
             for b in 0..run.len() {
@@ -493,9 +472,8 @@ pub fn candidate_pairs(fps: &[Vec<u32>]) -> Vec<(usize, usize)> {
                 best = best.max((b - a + 1) as u32);
             }
             if best >= MIN_VOTES {
-                pairs.push((s, t as usize));
+                pairs.push((s, run[0].0 as usize));
             }
-            i = j;
         }
     }
     pairs

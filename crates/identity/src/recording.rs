@@ -6,27 +6,18 @@
 //! module decides what "the same recording" is, in one place:
 //!
 //! 1. the same audio bytes (equal `content_hash`);
-//! 2. when **both** songs carry a fingerprint record (stored in `extra.fingerprint` at ingest,
-//!    by `songrec dupes` or `reembed`, see [`crate::fingerprint`]): the same decoded audio
-//!    (equal PCM hash), or fingerprints that agree at some alignment ([`same_fingerprint`])
-//!    **and** waveform signatures that agree ([`crate::waveform::MIN_SAME`]): see [`verdict`];
-//!    and at that alignment one song lies whole within the other ([`within`]: a trim, a
-//!    re-encode), so a file joined from the end of one track and the start of another, whose
-//!    fingerprint agrees with both, is a copy of neither.
-//!    Fingerprints that agree over waveforms that do not are songs that *sound alike*
-//!    (velocity layers of one cymbal, two songs made of the same parts): different
-//!    recordings. Two fingerprinted songs whose fingerprints disagree are different
-//!    recordings, whatever their tags say;
-//! 3. otherwise (a song without a fingerprint, a clip too short to give one, or an older
-//!    record without a waveform signature whose fingerprint agrees): the same
-//!    artist and title (case and runs of white space ignored; both must be non-empty) and
-//!    durations within [`MAX_DURATION_GAP_SECS`].
+//! 2. when **both** songs carry a fingerprint record ([`crate::fingerprint`]): the same decoded
+//!    audio (equal PCM hash), or fingerprints **and** waveform signatures that agree
+//!    ([`verdict`]) with one song lying whole within the other ([`within`]: a trim, a
+//!    re-encode). Fingerprints that agree over waveforms that do not *sound alike*; fingerprints
+//!    that disagree are different recordings, whatever the tags say;
+//! 3. otherwise (no fingerprint, or a version 1 record without a signature): the same artist
+//!    and title (case and runs of white space ignored; both non-empty) and durations within
+//!    [`MAX_DURATION_GAP_SECS`].
 //!
 //! The relation is **not** closed transitively: a song is a copy of the song it is folded into
-//! (or deleted for, by `dupes --delete`) only when its own verdict against that song says so
-//! ([`groups`], [`fold`]). A file made of the end of one track and the start of another agrees
-//! with both, yet the two tracks are two recordings, and stay two. Nothing here decodes audio:
-//! it reads only metadata, so it is cheap enough for every query.
+//! (or deleted for, by `dupes --delete`) only by its own verdict against that song ([`groups`],
+//! [`fold`]). Nothing here decodes audio: it reads only metadata, cheap enough for every query.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -182,18 +173,10 @@ impl Identity {
     /// One is a copy of the other: their verdict is "same recording" and one lies whole
     /// within the other ([`within`]).
     fn copy_of(&self, other: &Self) -> bool {
+        let holds =
+            |a: &Self, b: &Self| within(&a.items, a.duration_secs, &b.items, b.duration_secs);
         matches!(self.verdict(other), Verdict::Same { .. })
-            && (within(
-                &self.items,
-                self.duration_secs,
-                &other.items,
-                other.duration_secs,
-            ) || within(
-                &other.items,
-                other.duration_secs,
-                &self.items,
-                self.duration_secs,
-            ))
+            && (holds(self, other) || holds(other, self))
     }
 
     fn same_by_tags(&self, other: &Self) -> bool {
@@ -213,18 +196,12 @@ impl UnionFind {
         Self((0..n).collect())
     }
 
-    pub(crate) fn find(&mut self, x: usize) -> usize {
-        let mut r = x;
-        while self.0[r] != r {
-            r = self.0[r];
+    pub(crate) fn find(&mut self, mut x: usize) -> usize {
+        while self.0[x] != x {
+            self.0[x] = self.0[self.0[x]]; // path halving
+            x = self.0[x];
         }
-        let mut y = x;
-        while self.0[y] != r {
-            let next = self.0[y];
-            self.0[y] = r;
-            y = next;
-        }
-        r
+        x
     }
 
     pub(crate) fn union(&mut self, a: usize, b: usize) {
@@ -349,12 +326,7 @@ impl Links {
 /// ```
 pub fn groups(songs: &[SongMetadata]) -> Vec<usize> {
     let ids: Vec<Identity> = songs.iter().map(Identity::of).collect();
-    groups_of(&ids)
-}
-
-/// [`groups`] over identities already read.
-pub fn groups_of(ids: &[Identity]) -> Vec<usize> {
-    let links = Links::of(ids);
+    let links = Links::of(&ids);
     let mut out: Vec<usize> = (0..ids.len()).collect();
     for i in 0..ids.len() {
         let c = links.class(i);
