@@ -28,6 +28,8 @@ use sha2::{Digest as _, Sha256};
 use songrec_storage::query::sort_position;
 use songrec_storage::{SongId, SongMetadata, SortKey, StorageError, StorageResult};
 
+use super::errors;
+
 /// Field holding the canonical metadata as JSON text.
 pub(crate) const META: &str = "meta";
 /// Texts longer than this (bytes, after lowercasing) are stored as a hash in filter shadows,
@@ -285,19 +287,12 @@ pub(crate) fn vector_doc(
 pub(crate) fn parse_meta(doc: &Value) -> StorageResult<SongMetadata> {
     let id = doc.get("_id").and_then(Value::as_str).unwrap_or("?");
     let text = doc.get(META).and_then(Value::as_str).ok_or_else(|| {
-        StorageError::backend(
-            "astra",
-            format!(
-                "document {id} has no `meta` text; it was not written by songrec or is damaged"
-            ),
-        )
+        errors::backend(format!(
+            "document {id} has no `meta` text; it was not written by songrec or is damaged"
+        ))
     })?;
-    serde_json::from_str(text).map_err(|e| {
-        StorageError::backend(
-            "astra",
-            format!("document {id} has unreadable metadata: {e}"),
-        )
-    })
+    serde_json::from_str(text)
+        .map_err(|e| errors::backend(format!("document {id} has unreadable metadata: {e}")))
 }
 
 /// The `_id` of a document as a song id (a vector document of a version sharing another's
@@ -305,9 +300,8 @@ pub(crate) fn parse_meta(doc: &Value) -> StorageResult<SongMetadata> {
 pub(crate) fn doc_id(doc: &Value) -> StorageResult<SongId> {
     let raw = doc.get("_id").and_then(Value::as_str).unwrap_or_default();
     let song = raw.split_once('@').map_or(raw, |(id, _)| id);
-    SongId::parse(song).map_err(|_| {
-        StorageError::backend("astra", format!("document id {raw:?} is not a song id"))
-    })
+    SongId::parse(song)
+        .map_err(|_| errors::backend(format!("document id {raw:?} is not a song id")))
 }
 
 #[cfg(test)]

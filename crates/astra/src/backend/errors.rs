@@ -9,6 +9,11 @@ use crate::blobs::BlobError;
 use crate::dataapi::{DataApiError, ErrorKind};
 
 pub(crate) const BACKEND: &str = "astra";
+
+/// A definite failure of the astra backend, described by `message`.
+pub(crate) fn backend(message: impl Into<String>) -> StorageError {
+    StorageError::backend(BACKEND, message)
+}
 const S3: &str = "S3";
 
 /// Maps a Data API error; `what` names the operation / collection for context.

@@ -36,10 +36,9 @@ use songrec_storage::{ChangeCursor, Changes, SongId, StorageError, StorageResult
 
 use super::AstraBackend;
 use super::docs;
-use super::errors::{self, BACKEND};
+use super::errors;
 use super::listing::{IN_CHUNK, unique_ids};
 use super::storage::Ops;
-use crate::dataapi::FindOptions;
 
 /// The server-time field every write of a songs document stamps.
 pub(crate) const CHANGED_AT: &str = "changed_at";
@@ -108,10 +107,7 @@ pub(crate) fn version_entry(d: &Value) -> StorageResult<VersionEntry> {
 }
 
 fn malformed(what: &str) -> StorageError {
-    StorageError::backend(
-        BACKEND,
-        format!("malformed answer from the Data API: {what}"),
-    )
+    errors::backend(format!("malformed answer from the Data API: {what}"))
 }
 
 impl AstraBackend {
@@ -179,14 +175,11 @@ impl AstraBackend {
         // removed without tombstones, e.g. a wiped library, never show up in a feed; the full
         // listing sees them, and its empty-listing rail stops the sync).
         if entries.is_empty() {
+            let every = json!({"deleted": {"$in": [true, false]}});
+            let what = "checking that the library holds songs";
             let any = self
-                .songs
-                .find_one(
-                    json!({"deleted": {"$in": [true, false]}}),
-                    FindOptions::default().projection(json!({"_id": 1})),
-                )
-                .await
-                .map_err(|e| errors::api(e, "checking that the library holds songs"))?;
+                .song_where(every, Some(json!({"_id": 1})), what)
+                .await?;
             if any.is_none() {
                 return Ok(None);
             }
@@ -208,16 +201,8 @@ impl AstraBackend {
         filter: Value,
         what: &str,
     ) -> StorageResult<Vec<VersionEntry>> {
-        let docs = self
-            .songs
-            .find(
-                filter,
-                FindOptions::default()
-                    .projection(json!({"version": 1, "content_hash": 1, "deleted": 1})),
-            )
-            .collect_all()
-            .await
-            .map_err(|e| errors::api(e, what))?;
+        let projection = json!({"version": 1, "content_hash": 1, "deleted": 1});
+        let docs = self.songs_where(filter, Some(projection), what).await?;
         docs.iter()
             .filter(|d| d.get("deleted").is_some())
             .map(version_entry)

@@ -11,7 +11,7 @@ use songrec_storage::{
 };
 
 use super::docs::{self, META};
-use super::errors::{self, BACKEND};
+use super::errors;
 use super::filter::{Translated, translate};
 use super::list_cursor::{Cursor, Windows};
 use super::storage::Ops;
@@ -48,12 +48,9 @@ fn key_of(doc: &Value, field: &str) -> StorageResult<String> {
     };
     v.and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
         let id = doc.get("_id").and_then(Value::as_str).unwrap_or("?");
-        StorageError::backend(
-            BACKEND,
-            format!(
-                "song document {id} lacks its sort key {field}; re-store it (songrec sync / re-ingest)"
-            ),
-        )
+        errors::backend(format!(
+            "song document {id} lacks its sort key {field}; re-store it (songrec sync / re-ingest)"
+        ))
     })
 }
 
@@ -269,7 +266,7 @@ impl AstraBackend {
             return Ok(w.bounds.get(pick).map(|b| b.0.clone()));
         }
         Err(StorageError::Backend {
-            backend: BACKEND.into(),
+            backend: errors::BACKEND.into(),
             message: format!("listing songs sorted by {field}: could not narrow the sort window"),
             transient: true,
         })
@@ -533,14 +530,11 @@ impl AstraBackend {
 
 impl Ops<'_> {
     pub(super) async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
+        let filter = json!({"_id": id.as_str(), "deleted": false});
+        let what = format!("reading metadata of song {id}");
         let doc = self
-            .songs
-            .find_one(
-                json!({"_id": id.as_str(), "deleted": false}),
-                FindOptions::default().projection(json!({ META: 1 })),
-            )
-            .await
-            .map_err(|e| errors::api(e, &format!("reading metadata of song {id}")))?;
+            .song_where(filter, Some(json!({ META: 1 })), &what)
+            .await?;
         doc.as_ref().map(docs::parse_meta).transpose()
     }
 
@@ -634,15 +628,11 @@ impl Ops<'_> {
     ) -> StorageResult<Vec<SongMetadata>> {
         let mut found: HashMap<SongId, SongMetadata> = HashMap::new();
         for chunk in unique_ids(ids).chunks(IN_CHUNK) {
+            let filter = json!({"_id": {"$in": chunk}, "deleted": false});
+            let what = "reading metadata of several songs";
             let docs = self
-                .songs
-                .find(
-                    json!({"_id": {"$in": chunk}, "deleted": false}),
-                    FindOptions::default().projection(json!({ META: 1 })),
-                )
-                .collect_all()
-                .await
-                .map_err(|e| errors::api(e, "reading metadata of several songs"))?;
+                .songs_where(filter, Some(json!({ META: 1 })), what)
+                .await?;
             for d in &docs {
                 let m = docs::parse_meta(d)?;
                 found.insert(m.id.clone(), m);
@@ -685,12 +675,10 @@ impl Ops<'_> {
                 json!({"deleted": false, "$and": range})
             }
         };
+        let what = "finding songs by id prefix";
         let docs = self
-            .songs
-            .find(filter, FindOptions::default().projection(json!({"_id": 1})))
-            .collect_all()
-            .await
-            .map_err(|e| errors::api(e, "finding songs by id prefix"))?;
+            .songs_where(filter, Some(json!({"_id": 1})), what)
+            .await?;
         let mut ids = docs
             .iter()
             .map(docs::doc_id)

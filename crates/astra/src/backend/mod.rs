@@ -60,7 +60,7 @@ use songrec_storage::SongId;
 use tokio::sync::Mutex;
 
 use crate::blobs::BlobStore;
-use crate::dataapi::{Collection, DataApiClient};
+use crate::dataapi::{Collection, DataApiClient, FindOptions};
 
 pub use connection::{AstraOptions, S3Options};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor, names as doctor_checks};
@@ -118,6 +118,39 @@ impl fmt::Debug for AstraBackend {
 impl fmt::Display for AstraBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.display)
+    }
+}
+
+impl AstraBackend {
+    /// The songs documents `filter` selects, with `projection` (`None`: every field but
+    /// `$vector`); a failure is described as `what`.
+    async fn songs_where(
+        &self,
+        filter: Value,
+        projection: Option<Value>,
+        what: &str,
+    ) -> songrec_storage::StorageResult<Vec<Value>> {
+        let opts = FindOptions {
+            projection,
+            ..FindOptions::default()
+        };
+        let found = self.songs.find(filter, opts).collect_all().await;
+        found.map_err(|e| errors::api(e, what))
+    }
+
+    /// The first songs document `filter` selects (see [`Self::songs_where`]).
+    async fn song_where(
+        &self,
+        filter: Value,
+        projection: Option<Value>,
+        what: &str,
+    ) -> songrec_storage::StorageResult<Option<Value>> {
+        let opts = FindOptions {
+            projection,
+            ..FindOptions::default()
+        };
+        let found = self.songs.find_one(filter, opts).await;
+        found.map_err(|e| errors::api(e, what))
     }
 }
 

@@ -9,9 +9,9 @@ use songrec_storage::playlist::{SavedPlaylist, is_playlist_id};
 use songrec_storage::{StorageError, StorageResult};
 
 use super::docs::META;
-use super::errors::{self, BACKEND};
+use super::errors;
 use super::storage::Ops;
-use crate::dataapi::{FindOptions, UpdateOptions};
+use crate::dataapi::UpdateOptions;
 
 /// The document kind of a playlist.
 const KIND: &str = "playlist";
@@ -23,10 +23,9 @@ fn doc_id(id: &str) -> String {
 fn parse(doc: &Value) -> StorageResult<SavedPlaylist> {
     let id = doc["_id"].as_str().unwrap_or("?");
     serde_json::from_value(doc[META].clone()).map_err(|e| {
-        StorageError::backend(
-            BACKEND,
-            format!("the playlist document {id} does not read as a playlist: {e}"),
-        )
+        errors::backend(format!(
+            "the playlist document {id} does not read as a playlist: {e}"
+        ))
     })
 }
 
@@ -50,26 +49,17 @@ impl Ops<'_> {
         if !is_playlist_id(id) {
             return Ok(None);
         }
-        let doc = self
-            .songs
-            .find_one(
-                json!({"_id": doc_id(id), "kind": KIND}),
-                FindOptions::default(),
-            )
-            .await
-            .map_err(|e| errors::api(e, &format!("reading playlist {id}")))?;
+        let filter = json!({"_id": doc_id(id), "kind": KIND});
+        let what = format!("reading playlist {id}");
+        let doc = self.song_where(filter, None, &what).await?;
         doc.as_ref().map(parse).transpose()
     }
 
     /// Every playlist, in id order. A document that does not read as a playlist is reported
     /// in the log and left out.
     pub(super) async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
-        let docs = self
-            .songs
-            .find(json!({"kind": KIND}), FindOptions::default())
-            .collect_all()
-            .await
-            .map_err(|e| errors::api(e, "listing the saved playlists"))?;
+        let what = "listing the saved playlists";
+        let docs = self.songs_where(json!({"kind": KIND}), None, what).await?;
         let mut out: Vec<SavedPlaylist> = docs
             .iter()
             .filter_map(|d| {

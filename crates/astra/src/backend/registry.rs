@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use songrec_storage::{ModelInfo, ModelStats, StorageError, StorageResult};
 
-use super::errors::{self, BACKEND};
+use super::errors;
 use super::schema::{self, InitReport, RegisteredModel, Registry, registry_key};
 use super::storage::Ops;
 use super::writes::insert_failure_message;
 use super::{AstraBackend, AstraOptions};
-use crate::dataapi::{Collection, ErrorKind, FindOptions};
+use crate::dataapi::{Collection, ErrorKind};
 
 /// The collections `init` found and would create, against the database's budget.
 struct CollectionBudget {
@@ -59,7 +59,7 @@ impl CollectionBudget {
         if let Some(s) = said {
             message.push_str(&format!(" The server said: {s}"));
         }
-        StorageError::backend(BACKEND, message)
+        errors::backend(message)
     }
 }
 
@@ -192,13 +192,10 @@ impl AstraBackend {
         let from = (schema::recorded_version(&self.songs).await)
             .map_err(|e| errors::api(e, "reading the schema version"))?;
         if from > schema::SCHEMA_VERSION {
-            return Err(StorageError::backend(
-                BACKEND,
-                format!(
-                    "this cloud library's documents are of schema version {from}, written by a newer songrec (this one knows {}): upgrade songrec",
-                    schema::SCHEMA_VERSION
-                ),
-            ));
+            return Err(errors::backend(format!(
+                "this cloud library's documents are of schema version {from}, written by a newer songrec (this one knows {}): upgrade songrec",
+                schema::SCHEMA_VERSION
+            )));
         }
         report.upgraded_sort_keys = self.upgrade_sort_keys().await?;
         self.sort_keys_checked
@@ -251,17 +248,10 @@ impl AstraBackend {
     }
 
     async fn load_registry(&self) -> StorageResult<Registry> {
+        let what = format!("reading the model registry in {}", self.songs.name());
         let docs = self
-            .songs
-            .find(json!({"kind": "model"}), FindOptions::default())
-            .collect_all()
-            .await
-            .map_err(|e| {
-                errors::api(
-                    e,
-                    &format!("reading the model registry in {}", self.songs.name()),
-                )
-            })?;
+            .songs_where(json!({"kind": "model"}), None, &what)
+            .await?;
         Ok(docs
             .iter()
             .filter_map(RegisteredModel::from_doc)
@@ -299,14 +289,11 @@ impl AstraBackend {
             .await
             .map_err(|e| errors::api(e, "registering a model"))?;
         match report.failures.first() {
-            Some(f) if !f.is_already_exists() => Err(StorageError::backend(
-                BACKEND,
-                format!(
-                    "registering model {}: {}",
-                    r.model.key(),
-                    insert_failure_message(f)
-                ),
-            )),
+            Some(f) if !f.is_already_exists() => Err(errors::backend(format!(
+                "registering model {}: {}",
+                r.model.key(),
+                insert_failure_message(f)
+            ))),
             _ => Ok(()),
         }
     }

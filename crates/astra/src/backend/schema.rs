@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use songrec_storage::{ModelInfo, SongId, StorageError, StorageResult};
 
-use super::errors::{self, BACKEND};
+use super::errors;
 use crate::dataapi::{Collection, CollectionInfo, DataApiError, ErrorKind};
 
 const SONGS_TEMPLATE: &str = include_str!("../../../../migrations/astra/songs_collection.json");
@@ -91,10 +91,9 @@ fn substitute(v: &mut Value, vars: &[(&str, &str)], dim: usize) {
 
 fn template(text: &str, what: &str) -> StorageResult<Value> {
     serde_json::from_str(text).map_err(|e| {
-        StorageError::backend(
-            BACKEND,
-            format!("built-in schema file {what} is not valid JSON: {e}"),
-        )
+        errors::backend(format!(
+            "built-in schema file {what} is not valid JSON: {e}"
+        ))
     })
 }
 
@@ -329,14 +328,11 @@ pub(crate) fn settings_difference(expected: &Value, existing: &CollectionInfo) -
 
 /// The error for a collection whose settings differ.
 pub(crate) fn different_settings(name: &str, diff: &str) -> StorageError {
-    StorageError::backend(
-        BACKEND,
-        format!(
-            "collection {name} already exists with different settings: {diff}. songrec did not change it. \
+    errors::backend(format!(
+        "collection {name} already exists with different settings: {diff}. songrec did not change it. \
              Delete it (its documents are lost) in the Astra console or with the Data API deleteCollection command, \
              or use another collection prefix ([astra] collection_prefix in config.toml), then run `songrec init-astra` again"
-        ),
-    )
+    ))
 }
 
 /// Expected `options` of a `createCollection` command.
@@ -363,16 +359,13 @@ pub(crate) fn create_error(e: DataApiError, name: &str, diff: Option<String>) ->
                 .unwrap_or("the server reports EXISTING_COLLECTION_DIFFERENT_SETTINGS"),
         )
     } else if e.kind() == Some(ErrorKind::TooManyCollections) {
-        StorageError::backend(
-            errors::BACKEND,
-            format!(
-                "creating collection {name}: the database has no room for another collection \
+        errors::backend(format!(
+            "creating collection {name}: the database has no room for another collection \
                  (5 per database on older Astra databases, 10 on newer ones; songrec needs one \
                  for the songs plus one per embedding model). Delete collections you no longer \
                  use or use another database. The server said: {}",
-                e.failure().map(ToString::to_string).unwrap_or_default()
-            ),
-        )
+            e.failure().map(ToString::to_string).unwrap_or_default()
+        ))
     } else {
         errors::api(e, &format!("creating collection {name}"))
     }

@@ -9,13 +9,11 @@ use songrec_storage::{
 };
 
 use super::docs::{self, META};
-use super::errors::{self, BACKEND};
+use super::errors;
 use super::filter::translate;
 use super::storage::Ops;
 use super::{AstraBackend, base};
-use crate::dataapi::{
-    Collection, FindOptions, decode_vector, document_similarity, document_vector,
-};
+use crate::dataapi::{Collection, FindOptions, Sort, decode_vector, document_vector};
 
 /// Extra candidates fetched by a cosine search so client-side re-ranking (exact f32 cosine,
 /// ties by id) cannot be affected by server rounding at the cut-off.
@@ -31,9 +29,9 @@ impl AstraBackend {
         let want = q.ranking.offset + q.ranking.k;
         let fetch = (want + SEARCH_MARGIN).min(songrec_storage::query::MAX_RESULTS);
         let opts = FindOptions::default()
-            .vector_sort(q.vector.clone())
+            .sort(Sort::Vector(q.vector.clone()))
             .limit(fetch)
-            .include_similarity()
+            .include_similarity(true)
             .projection(json!({ META: 1, "$vector": 1 }));
         let docs = coll.find(filter, opts).collect_all().await.map_err(|e| {
             errors::api_vector(
@@ -52,7 +50,8 @@ impl AstraBackend {
                 Some(Ok(v)) => {
                     math::score(Metric::Cosine, math::dot(&q.vector, &v), qn, math::norm(&v)).0
                 }
-                _ => document_similarity(doc).map_or(0.0, |s| (2.0 * s - 1.0) as f32),
+                _ => (doc.get("$similarity").and_then(Value::as_f64))
+                    .map_or(0.0, |s| (2.0 * s - 1.0) as f32),
             };
             if q.ranking.threshold.is_some_and(|t| score < t) {
                 continue;
@@ -162,7 +161,7 @@ impl Ops<'_> {
         let vector = document_vector(&doc).map_err(|e| {
             let model = r.model.key();
             let why = format!("the stored {model} vector of song {id} is unreadable: {e}");
-            StorageError::backend(BACKEND, why)
+            errors::backend(why)
         })?;
         Ok(vector.map(|vector| Embedding {
             model: r.model,

@@ -16,9 +16,7 @@ use super::feed;
 use super::schema::{self, RegisteredModel, registry_key};
 use super::storage::Ops;
 use super::{AstraBackend, CONCURRENCY, id_filter};
-use crate::dataapi::{
-    Collection, DataApiError, ErrorKind, FindOptions, UpdateOptions, encode_vector,
-};
+use crate::dataapi::{Collection, DataApiError, ErrorKind, UpdateOptions, encode_vector};
 
 /// Result of [`AstraBackend::write_docs`].
 struct WriteOutcome {
@@ -230,14 +228,10 @@ impl Ops<'_> {
     }
 
     pub(super) async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
-        let doc = self
-            .songs
-            .find_one(
-                json!({"_id": id.as_str(), "deleted": false}),
-                FindOptions::default().projection(json!({"version": 1, "content_hash": 1})),
-            )
-            .await
-            .map_err(|e| errors::api(e, &format!("reading song {id}")))?;
+        let filter = json!({"_id": id.as_str(), "deleted": false});
+        let projection = json!({"version": 1, "content_hash": 1});
+        let what = format!("reading song {id}");
+        let doc = self.song_where(filter, Some(projection), &what).await?;
         let Some(doc) = doc else { return Ok(false) };
         let version = doc.get("version").and_then(Value::as_u64).unwrap_or(1);
         let content_hash = doc

@@ -148,22 +148,7 @@ pub struct FindOptions {
     /// Maximum number of documents in total (across pages).
     pub limit: Option<usize>,
     /// Ask for `$similarity` (vector sort only).
-    #[setters(skip)]
     pub include_similarity: bool,
-}
-
-impl FindOptions {
-    /// Sorts by vector similarity.
-    pub fn vector_sort(mut self, vector: Vec<f32>) -> Self {
-        self.sort = Some(Sort::Vector(vector));
-        self
-    }
-
-    /// Requests `$similarity` on each document.
-    pub fn include_similarity(mut self) -> Self {
-        self.include_similarity = true;
-        self
-    }
 }
 
 /// Options of `update_one`.

@@ -9,7 +9,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), songrec_astra::dataapi::DataApiError> {
 //! use serde_json::json;
-//! use songrec_astra::dataapi::{DataApiClient, DataApiConfig, FindOptions};
+//! use songrec_astra::dataapi::{DataApiClient, DataApiConfig, FindOptions, Sort};
 //! use songrec_astra::secret::Secret;
 //!
 //! let client = DataApiClient::new(DataApiConfig::new("http://127.0.0.1:8181", Secret::new("Cassandra:Y2Fzcw==:Y2Fzcw=="))
@@ -17,7 +17,7 @@
 //! let songs = client.collection("songs");
 //! let report = songs.insert_many(vec![json!({"_id": "t1", "$vector": [0.1, 0.2, 0.3]})]).await?;
 //! assert!(report.is_complete());
-//! let near = FindOptions::default().vector_sort(vec![0.1, 0.2, 0.3]).limit(10);
+//! let near = FindOptions::default().sort(Sort::Vector(vec![0.1, 0.2, 0.3])).limit(10);
 //! let hits = songs.find(json!({}), near).collect_all().await?;
 //! # let _ = hits; Ok(()) }
 //! ```
@@ -46,4 +46,4 @@ pub use config::{
 pub use cursor::FindCursor;
 pub use error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
 pub use insert::{InsertFailure, InsertManyReport};
-pub use vector::{VectorError, decode_vector, document_similarity, document_vector, encode_vector};
+pub use vector::{VectorError, decode_vector, document_vector, encode_vector};

@@ -82,12 +82,6 @@ pub fn document_vector(document: &Value) -> Result<Option<Vec<f32>>, VectorError
     }
 }
 
-/// Reads a document's `$similarity` score (present when `includeSimilarity` was requested
-/// with a vector sort).
-pub fn document_similarity(document: &Value) -> Option<f64> {
-    document.get("$similarity").and_then(Value::as_f64)
-}
-
 /// Re-encodes a numeric-array `$vector` member of `obj` to `encoding` (used on outgoing
 /// documents, `$set` clauses and sorts). Leaves other shapes untouched.
 pub(crate) fn reencode_member(obj: &mut Map<String, Value>, encoding: VectorEncoding) {

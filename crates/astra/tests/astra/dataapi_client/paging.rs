@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use futures::TryStreamExt as _;
 use serde_json::{Value, json};
 use songrec_astra::dataapi::{
-    DataApiError, DocumentCount, FindOptions, Sort, SortOrder, decode_vector, document_similarity,
-    document_vector,
+    DataApiError, DocumentCount, FindOptions, Sort, SortOrder, decode_vector, document_vector,
 };
 
 use super::support::{Reply, ScriptedServer};
@@ -84,9 +83,9 @@ async fn vector_search_is_one_request_with_similarity() {
     .await;
     let c = client(&server);
     let near = FindOptions::default()
-        .vector_sort(vec![1.0, -2.0])
+        .sort(Sort::Vector(vec![1.0, -2.0]))
         .limit(2)
-        .include_similarity();
+        .include_similarity(true);
     let hits = c
         .collection("songs")
         .find(json!({"genre": "jazz"}), near)
@@ -94,7 +93,7 @@ async fn vector_search_is_one_request_with_similarity() {
         .await
         .expect("search");
     assert_eq!(hits.len(), 2);
-    assert_eq!(document_similarity(&hits[0]), Some(0.99445));
+    assert_eq!(hits[0]["$similarity"].as_f64(), Some(0.99445));
     assert_eq!(c.requests_sent(), 1);
     let reqs = server.recorded();
     assert_eq!(
