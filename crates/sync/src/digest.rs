@@ -53,50 +53,15 @@ pub fn digest(m: &SongMetadata) -> String {
 
 /// Hex SHA-256 of the canonical JSON of a content object.
 pub fn digest_content(c: &Map<String, Value>) -> String {
-    let mut s = String::new();
-    write_object(c, &mut s);
-    hex::encode(Sha256::digest(s.as_bytes()))
+    let json = serde_json::to_string(c).unwrap_or_default();
+    hex::encode(Sha256::digest(json.as_bytes()))
 }
 
-/// Canonical JSON of any value (sorted keys, no whitespace).
+/// Canonical JSON of any value (sorted keys, no whitespace): serde_json's `Map` is a
+/// `BTreeMap` (the `preserve_order` feature is off; a test below checks it), so its compact
+/// form already sorts the keys at every level.
 pub fn canonical(v: &Value) -> String {
-    let mut s = String::new();
-    write_value(v, &mut s);
-    s
-}
-
-fn write_object(o: &Map<String, Value>, out: &mut String) {
-    let mut keys: Vec<&String> = o.keys().collect();
-    keys.sort();
-    out.push('{');
-    for (i, k) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&Value::String((*k).clone()).to_string());
-        out.push(':');
-        if let Some(v) = o.get(*k) {
-            write_value(v, out);
-        }
-    }
-    out.push('}');
-}
-
-fn write_value(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(o) => write_object(o, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
+    v.to_string()
 }
 
 #[cfg(test)]

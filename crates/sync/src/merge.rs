@@ -98,7 +98,7 @@ pub fn merge(
     keys.dedup();
     for k in keys {
         let (b, l, r) = (bc.get(k), lc.get(k), rc.get(k));
-        let pick = |side: Side| if side == Side::Local { l } else { r };
+        let pick = |side: Side| side.pick(l, r);
         // Without a base (added on both sides) every difference is a conflict.
         let value: Option<Value> = if l == r {
             l.cloned()
@@ -127,17 +127,11 @@ pub fn merge(
         }
     }
 
-    let side = |s: Side| if s == Side::Local { local } else { remote };
+    let side = |s: Side| s.pick(local, remote);
     let mut conflict = None;
     if !conflicting.is_empty() {
         let loser = side(winner.other());
-        let whose = |s: Side| {
-            if s == Side::Local {
-                "this machine's"
-            } else {
-                "the remote's"
-            }
-        };
+        let whose = |s: Side| s.pick("this machine's", "the remote's");
         let outcome = match policy {
             Policy::Local | Policy::Remote => {
                 format!("kept {} values (policy {policy})", whose(winner))

@@ -51,6 +51,14 @@ pub enum Side {
 }
 
 impl Side {
+    /// `local` for [`Side::Local`], `remote` for [`Side::Remote`].
+    pub fn pick<T>(self, local: T, remote: T) -> T {
+        match self {
+            Self::Local => local,
+            Self::Remote => remote,
+        }
+    }
+
     pub fn other(self) -> Self {
         match self {
             Self::Local => Self::Remote,
@@ -359,13 +367,10 @@ pub fn plan(
         let b = base.get(id);
         let (ls, rs) = (Seen::of(l), Seen::of(r));
         let (lc, rc) = (change(b, ls), change(b, rs));
-        let copy = |from: Side| {
-            let target = if from == Side::Local { rs } else { ls };
-            Action::Copy {
-                id: id.clone(),
-                from,
-                full: !target.is_live(),
-            }
+        let copy = |from: Side| Action::Copy {
+            id: id.clone(),
+            from,
+            full: !from.pick(rs, ls).is_live(),
         };
         // `from` added or changed the song and the other side did not: copy it over, unless
         // `from` never synced it and the other side's tombstone is newer than its copy (the
@@ -404,34 +409,36 @@ pub fn plan(
                 })
             }
             (Change::Deleted, Change::Modified) | (Change::Modified, Change::Deleted) => {
-                // The side that deleted, the policy that keeps its deletion, where the song is
-                // then deleted, or else restored.
-                let (deleted_on, keeper, kind, deleted, restored) = if lc == Change::Deleted {
-                    let kind = ConflictKind::DeletedHereEditedThere;
-                    (
-                        Side::Local,
-                        Policy::Local,
-                        kind,
-                        "on the remote",
-                        "here from the remote",
-                    )
+                let deleted_on = if lc == Change::Deleted {
+                    Side::Local
                 } else {
-                    let kind = ConflictKind::EditedHereDeletedThere;
-                    (Side::Remote, Policy::Remote, kind, "here", "on the remote")
+                    Side::Remote
                 };
                 let edited_on = deleted_on.other();
-                let (action, outcome) = if policy == keeper {
+                // The policy that keeps the deletion deletes the edited copy, else it is restored.
+                let (action, outcome) = if policy == deleted_on.pick(Policy::Local, Policy::Remote)
+                {
+                    let deleted = deleted_on.pick("on the remote", "here");
                     let outcome = format!("kept the deletion (policy {policy}): deleted {deleted}");
-                    let on = edited_on;
-                    (Action::Delete { id: id.clone(), on }, outcome)
+                    (
+                        Action::Delete {
+                            id: id.clone(),
+                            on: edited_on,
+                        },
+                        outcome,
+                    )
                 } else {
+                    let restored = deleted_on.pick("here from the remote", "on the remote");
                     let outcome = format!("kept the edit (policy {policy}): restored {restored}");
                     (copy(edited_on), outcome)
                 };
                 p.conflicts.push(Conflict {
                     id: id.clone(),
                     title: String::new(),
-                    kind,
+                    kind: deleted_on.pick(
+                        ConflictKind::DeletedHereEditedThere,
+                        ConflictKind::EditedHereDeletedThere,
+                    ),
                     fields: Vec::new(),
                     outcome,
                 });
@@ -453,12 +460,9 @@ pub fn plan(
                 (Side::Remote, true) => s.pull_new += 1,
                 (Side::Remote, false) => s.pull_changed += 1,
             },
-            Some(Action::Delete {
-                on: Side::Local, ..
-            }) => s.delete_local += 1,
-            Some(Action::Delete {
-                on: Side::Remote, ..
-            }) => s.delete_remote += 1,
+            Some(Action::Delete { on, .. }) => {
+                *on.pick(&mut s.delete_local, &mut s.delete_remote) += 1
+            }
             Some(Action::Reconcile { .. }) => s.reconcile += 1,
             Some(Action::RecordDeleted { .. }) => s.record_only += 1,
         }

@@ -91,20 +91,11 @@ pub async fn carry(
     let copies = plan(&l?, &r?);
     let mut report = PlaylistReport::default();
     for c in copies {
-        if !dry_run {
-            let target = match c.to {
-                Side::Local => local,
-                Side::Remote => remote,
-            };
-            if let Err(e) = target.put_playlist(&c.playlist).await {
-                report.failed.push((c.playlist.name.clone(), e.to_string()));
-                continue;
-            }
+        if !dry_run && let Err(e) = c.to.pick(local, remote).put_playlist(&c.playlist).await {
+            report.failed.push((c.playlist.name.clone(), e.to_string()));
+            continue;
         }
-        match c.to {
-            Side::Local => report.pulled += 1,
-            Side::Remote => report.pushed += 1,
-        }
+        *c.to.pick(&mut report.pulled, &mut report.pushed) += 1;
         report.deletions += usize::from(c.playlist.deleted);
     }
     Ok(report)

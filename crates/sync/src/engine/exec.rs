@@ -18,10 +18,7 @@ pub(super) struct Exec<'a> {
 
 impl Exec<'_> {
     fn side(&self, s: Side) -> &dyn StorageBackend {
-        match s {
-            Side::Local => self.local,
-            Side::Remote => self.remote,
-        }
+        s.pick(self.local, self.remote)
     }
 
     /// Counts a completed write; the test fault hook aborts here.
@@ -100,10 +97,7 @@ impl Exec<'_> {
             for (id, on, r) in done {
                 match r {
                     Ok(_) => {
-                        match on {
-                            Side::Local => report.deleted_local += 1,
-                            Side::Remote => report.deleted_remote += 1,
-                        }
+                        *on.pick(&mut report.deleted_local, &mut report.deleted_remote) += 1;
                         // The version is informational for deleted entries.
                         changes.push(RecordChange::Deleted { id, version: 0 });
                     }
@@ -222,7 +216,7 @@ impl Exec<'_> {
         }
         // A merge that takes a retag (another content hash) brings that file's audio along.
         for (side, recs) in &mut writes {
-            let here = if *side == Side::Local { &lm } else { &rm };
+            let here = side.pick(&lm, &rm);
             let mut keep = Vec::new();
             for r in std::mem::take(recs) {
                 let changed = here
@@ -260,10 +254,7 @@ impl Exec<'_> {
                 .all(|s| stored.get(s).is_some_and(|ok| ok.contains(&id)))
             {
                 for s in &sides {
-                    match s {
-                        Side::Local => report.pulled_changed += 1,
-                        Side::Remote => report.pushed_changed += 1,
-                    }
+                    *s.pick(&mut report.pulled_changed, &mut report.pushed_changed) += 1;
                 }
                 if sides.is_empty() {
                     report.recorded += 1;
