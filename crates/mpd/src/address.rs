@@ -8,6 +8,12 @@ use crate::error::MpdError;
 
 /// MPD's port when none is given.
 pub const DEFAULT_PORT: u16 = 6600;
+const BAD_PORT: &str = "the port is not a number from 1 to 65535";
+
+/// A port number (not 0).
+fn port_of(p: &str) -> Option<u16> {
+    p.parse().ok().filter(|&n| n > 0)
+}
 
 /// The transport.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,14 +23,6 @@ pub enum Endpoint {
 }
 
 /// An MPD server to talk to, with its password if it has one.
-///
-/// ```
-/// use songrec_mpd::address::{Address, Endpoint};
-/// let a = Address::parse("secret@127.0.0.1:6601", None).unwrap();
-/// assert_eq!(a.endpoint, Endpoint::Tcp { host: "127.0.0.1".into(), port: 6601 });
-/// assert_eq!(a.password.as_deref(), Some("secret"));
-/// assert_eq!(a.to_string(), "127.0.0.1:6601", "the password is never shown");
-/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Address {
     pub endpoint: Endpoint,
@@ -86,10 +84,7 @@ impl Address {
                 password,
             });
         }
-        let parse_port = |p: &str| {
-            p.parse::<u16>()
-                .map_err(|_| bad("the port is not a number from 1 to 65535"))
-        };
+        let parse_port = |p: &str| port_of(p).ok_or_else(|| bad(BAD_PORT));
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
             let (host, after) = v6
                 .split_once(']')
@@ -109,7 +104,7 @@ impl Address {
             return Err(bad("no host"));
         }
         if port == Some(0) {
-            return Err(bad("the port is not a number from 1 to 65535"));
+            return Err(bad(BAD_PORT));
         }
         Ok(Address {
             endpoint: Endpoint::Tcp {
@@ -123,35 +118,25 @@ impl Address {
     /// The address a user means: `given` (the `--mpd` value) when not empty, else `mpd_host`
     /// (`MPD_HOST`), else `localhost`; `mpd_port` (`MPD_PORT`) is the port when neither names
     /// one, as in `mpc`.
-    ///
-    /// ```
-    /// use songrec_mpd::address::Address;
-    /// let a = Address::from_env(None, Some("pw@/run/mpd/socket"), None).unwrap();
-    /// assert_eq!(a.to_string(), "/run/mpd/socket");
-    /// assert_eq!(Address::from_env(Some(""), None, Some("6700")).unwrap().to_string(), "localhost:6700");
-    /// ```
     pub fn from_env(
         given: Option<&str>,
         mpd_host: Option<&str>,
         mpd_port: Option<&str>,
     ) -> Result<Address, MpdError> {
-        let port =
-            match mpd_port.map(str::trim).filter(|p| !p.is_empty()) {
-                Some(p) => Some(p.parse::<u16>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    MpdError::Address {
-                        spec: format!("MPD_PORT={p}"),
-                        why: "the port is not a number from 1 to 65535".into(),
-                    }
-                })?),
-                None => None,
-            };
+        let port = mpd_port.map(str::trim).filter(|p| !p.is_empty());
+        let port = port.map(|p| {
+            port_of(p).ok_or_else(|| MpdError::Address {
+                spec: format!("MPD_PORT={p}"),
+                why: BAD_PORT.into(),
+            })
+        });
         let spec = [given, mpd_host]
             .into_iter()
             .flatten()
             .map(str::trim)
             .find(|s| !s.is_empty())
             .unwrap_or("localhost");
-        Address::parse(spec, port)
+        Address::parse(spec, port.transpose()?)
     }
 }
 
@@ -226,6 +211,12 @@ mod tests {
             ("127.0.0.1:2".into(), Some("pw".into()))
         );
         assert!(Address::from_env(None, None, Some("x")).is_err());
+        let a = Address::from_env(None, Some("pw@/run/mpd/socket"), None).unwrap();
+        assert_eq!(a.to_string(), "/run/mpd/socket");
+        let a = Address::from_env(Some(""), None, Some("6700")).unwrap();
+        assert_eq!(a.to_string(), "localhost:6700");
+        let a = Address::parse("secret@[::1]:6601", None).unwrap();
+        assert_eq!(a.to_string(), "[::1]:6601", "the password is never shown");
         assert_eq!(
             format!("{:?}", a_with_pw()),
             format!("{:?}", a_with_pw()).replace("secret", "…")

@@ -52,29 +52,23 @@ pub struct Mpd {
 impl Mpd {
     /// Connects (and sends the password, if the address has one).
     pub async fn connect(addr: &Address) -> MpdResult<Mpd> {
-        let unreachable = |why: String| MpdError::Unreachable {
-            addr: addr.to_string(),
-            why,
-        };
         let attempt = async {
             match &addr.endpoint {
                 Endpoint::Socket(p) => {
-                    let s = tokio::net::UnixStream::connect(p)
-                        .await
-                        .map_err(|e| unreachable(e.to_string()))?;
-                    handshake(s, addr).await
+                    handshake(tokio::net::UnixStream::connect(p).await, addr).await
                 }
                 Endpoint::Tcp { host, port } => {
-                    let s = tokio::net::TcpStream::connect((host.as_str(), *port))
-                        .await
-                        .map_err(|e| unreachable(e.to_string()))?;
-                    handshake(s, addr).await
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await;
+                    handshake(tcp, addr).await
                 }
             }
         };
         tokio::time::timeout(CONNECT_TIMEOUT, attempt)
             .await
-            .map_err(|_| unreachable(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|_| MpdError::Unreachable {
+                addr: addr.to_string(),
+                why: format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()),
+            })?
     }
 
     /// Connects and checks that MPD lets this client work: a server that wants a password
@@ -211,13 +205,9 @@ impl Mpd {
                     return Ok(());
                 }
                 Some(ConnectionEvent::SubsystemChange(_)) => {}
-                Some(ConnectionEvent::ConnectionClosed(e)) => {
-                    tracing::debug!(error = ?e, "MPD connection closed");
-                    return Err(MpdError::Closed {
-                        addr: self.addr.to_string(),
-                    });
-                }
-                None => {
+                // `ConnectionClosed`, or the events ended.
+                end => {
+                    tracing::debug!(?end, "MPD connection closed");
                     return Err(MpdError::Closed {
                         addr: self.addr.to_string(),
                     });
@@ -227,10 +217,15 @@ impl Mpd {
     }
 }
 
-async fn handshake<C>(io: C, addr: &Address) -> MpdResult<Mpd>
+/// Greets MPD over a stream just opened (or the error opening it) and sends the password.
+async fn handshake<C>(io: std::io::Result<C>, addr: &Address) -> MpdResult<Mpd>
 where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let io = io.map_err(|e| MpdError::Unreachable {
+        addr: addr.to_string(),
+        why: e.to_string(),
+    })?;
     match Client::connect_with_password_opt(io, addr.password.as_deref()).await {
         Ok((client, events)) => Ok(Mpd {
             client,

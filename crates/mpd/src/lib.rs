@@ -7,19 +7,9 @@
 //! connection ([`client`], the only module that names the client crate), the library look-ups
 //! ([`songs`]) and the two loops ([`queue`], [`radio`]).
 //!
-//! **The client crate: [`mpd_client`]** (1.4, elomatreb/mpd_client), over the other candidate,
-//! `mpd` 0.1 (kstep/rust-mpd, the one blissify uses). `mpd_client` is async on tokio, the
-//! runtime every songrec door already runs; it keeps the connection idling in a background
-//! task and hands player and queue changes out as a stream (`ConnectionEvents`), so the radio
-//! waits on MPD's `idle` with no polling (it idles on every subsystem; the radio acts on
-//! `player` and `playlist`) and learns at once that the connection dropped; it
-//! connects over any stream (TCP or a Unix socket), reports a refused password as its own
-//! error, parses responses (`mpd_protocol`, a nom parser) into typed values (status, queue
-//! entries) and returns an error for what it cannot read, and still takes raw commands (`config`, for the music folder). `mpd` 0.1 is blocking
-//! (`std::net` streams): its `idle`/`wait` holds the client until something changes, so a
-//! radio would need a thread and a second connection to idle on, and its library code
-//! unwraps in places (`Client::default` connects and unwraps). Writing a
-//! protocol layer here was not needed.
+//! The client crate is [`mpd_client`]: async on tokio, it idles in a background task and hands
+//! player and queue changes out as a stream (no polling), over TCP or a Unix socket, with typed
+//! answers and errors. `mpd` 0.1 (blocking, unwraps in places) was not adopted.
 
 pub mod address;
 pub mod client;

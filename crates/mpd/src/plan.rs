@@ -35,13 +35,6 @@ impl Default for Rules {
 /// Songs to add to a queue of `len` songs whose current song is at `current`: enough for
 /// `ahead` after it, counting every song there, queued by hand or not. Nothing without a
 /// current song (the radio follows what plays).
-///
-/// ```
-/// use songrec_mpd::plan::wanted;
-/// assert_eq!(wanted(10, Some(3), 5), 0);
-/// assert_eq!(wanted(10, Some(7), 5), 3);
-/// assert_eq!(wanted(0, None, 5), 0);
-/// ```
 pub fn wanted(len: usize, current: Option<usize>, ahead: usize) -> usize {
     match current {
         Some(p) => ahead.saturating_sub(len.saturating_sub(p + 1)),
@@ -84,35 +77,11 @@ impl Session {
         }
     }
 
-    /// Skips in a row since the last play: each widens the circle of songs left out around
-    /// a skipped one ([`Session::avoid_count`]).
-    pub fn skip_run(&self) -> usize {
-        self.skip_run
-    }
-
     /// How many of a just-skipped song's nearest songs to leave out, `per_skip` for a first
     /// skip: the circle grows with each skip in a row (a listener who skips song after song
     /// means the whole region, not one song), up to 8 times.
-    ///
-    /// ```
-    /// use songrec_mpd::plan::Session;
-    /// use songrec_mpd::skips::Verdict;
-    /// use songrec_storage::SongId;
-    /// let mut s = Session::default();
-    /// s.listened(&SongId::from_bytes(b"a"), Verdict::Skipped);
-    /// assert_eq!(s.avoid_count(3), 3);
-    /// s.listened(&SongId::from_bytes(b"b"), Verdict::Skipped);
-    /// assert_eq!(s.avoid_count(3), 6);
-    /// s.listened(&SongId::from_bytes(b"c"), Verdict::Played);
-    /// assert_eq!(s.avoid_count(3), 3);
-    /// ```
     pub fn avoid_count(&self, per_skip: usize) -> usize {
         per_skip.saturating_mul(self.skip_run.clamp(1, 8))
-    }
-
-    /// Whether `id` sounds like a skipped song (it was left out for one).
-    pub fn is_avoided(&self, id: &SongId) -> bool {
-        self.avoided.contains(id)
     }
 
     /// Songs that sound like a skipped one: left out of later mixes.
@@ -120,39 +89,22 @@ impl Session {
         self.avoided.extend(ids);
     }
 
-    pub fn is_skipped(&self, id: &SongId) -> bool {
-        self.skipped.contains(id)
-    }
-
     /// The mix's seeds: the current song, then the songs played just before it, newest first
     /// (a seed that drifts with the listening); never a skipped song, nor a played one that
     /// sounds like a song skipped since; the current song when it sounds like a skipped one
     /// only if nothing else seeds.
-    ///
-    /// ```
-    /// use songrec_mpd::plan::Session;
-    /// use songrec_mpd::skips::Verdict;
-    /// use songrec_storage::SongId;
-    /// let id = |s: &str| SongId::from_bytes(s.as_bytes());
-    /// let mut s = Session::default();
-    /// for (x, v) in [("a", Verdict::Played), ("b", Verdict::Played), ("c", Verdict::Skipped)] {
-    ///     s.listened(&id(x), v);
-    /// }
-    /// assert_eq!(s.seeds(&id("d"), 2), vec![id("d"), id("b"), id("a")]);
-    /// assert_eq!(s.seeds(&id("d"), 1), vec![id("d"), id("b")]);
-    /// ```
     pub fn seeds(&self, current: &SongId, depth: usize) -> Vec<SongId> {
         let mut out = vec![current.clone()];
         for p in self.played.iter().rev() {
             if out.len() > depth {
                 break;
             }
-            if !out.contains(p) && !self.is_skipped(p) && !self.is_avoided(p) {
+            if !out.contains(p) && !self.skipped.contains(p) && !self.avoided.contains(p) {
                 out.push(p.clone());
             }
         }
         // A current song that sounds like a skipped one seeds only when nothing else does.
-        if out.len() > 1 && self.is_avoided(current) {
+        if out.len() > 1 && self.avoided.contains(current) {
             out.remove(0);
         }
         out
@@ -173,7 +125,7 @@ impl Session {
 #[derive(Clone, Debug)]
 pub struct Candidate<'a> {
     pub song: &'a SongMetadata,
-    pub uri: Option<&'a str>,
+    pub uri: Option<String>,
 }
 
 fn key(s: &Option<String>) -> Option<String> {
@@ -212,7 +164,9 @@ pub fn pick(
         if picked.len() >= need {
             break;
         }
-        let Some(uri) = c.uri else { continue };
+        let Some(uri) = c.uri.as_deref() else {
+            continue;
+        };
         let m = c.song;
         if exclude.contains(&m.id)
             || queued_uris.contains(uri)
@@ -247,6 +201,8 @@ mod tests {
         assert_eq!(wanted(4, Some(3), 0), 0);
         // A position past the end (a queue that changed meanwhile) asks for the full count.
         assert_eq!(wanted(2, Some(5), 3), 3);
+        assert_eq!(wanted(10, Some(7), 5), 3);
+        assert_eq!(wanted(0, None, 5), 0, "nothing without a current song");
     }
 
     #[test]
@@ -265,7 +221,7 @@ mod tests {
             .zip(uris)
             .map(|(song, uri)| Candidate {
                 song,
-                uri: (uri != "e.ogg").then_some(uri),
+                uri: (uri != "e.ogg").then(|| uri.to_owned()),
             })
             .collect();
         let none = HashSet::new();
@@ -313,5 +269,18 @@ mod tests {
         s.listened(&id("o"), Verdict::Played);
         s.listened(&id("p"), Verdict::Played);
         assert_eq!(s.seeds(&id("c"), 2), vec![id("c"), id("p"), id("o")]);
+        assert_eq!(s.seeds(&id("c"), 1), vec![id("c"), id("p")]);
+    }
+
+    #[test]
+    fn each_skip_in_a_row_widens_the_circle() {
+        let id = |s: &str| SongId::from_bytes(s.as_bytes());
+        let mut s = Session::default();
+        s.listened(&id("a"), Verdict::Skipped);
+        assert_eq!(s.avoid_count(3), 3);
+        s.listened(&id("b"), Verdict::Skipped);
+        assert_eq!(s.avoid_count(3), 6);
+        s.listened(&id("c"), Verdict::Played);
+        assert_eq!(s.avoid_count(3), 3);
     }
 }

@@ -7,16 +7,11 @@
 //! listener queued by hand is never moved or removed, and counts towards the songs ahead.
 //! A dropped connection is retried with backoff (`backon`) until MPD answers again.
 //!
-//! Skips steer the session: a skipped song is never queued again, does not seed, and its
-//! nearest songs ([`RadioOptions::avoid_per_skip`] of them, found by the same playlist mix
-//! seeded by the skipped song alone) are left out of every later mix; each skip in a row
-//! widens that circle ([`Session::avoid_count`]), and a played song that sounds like a song
-//! skipped since stops seeding.
-//!
-//! Plays and skips are kept in the library's listening history
-//! ([`songrec_storage::listening`]), which `sync` carries: a later radio starts by leaving out
-//! the songs skipped more than played and their neighbours ([`RadioOptions::history_skips`]),
-//! and every mix leaves out such songs.
+//! Skips steer the [`Session`]: a skipped song and its nearest songs (the playlist mix seeded by
+//! it alone) are left out of every later mix. Plays and skips are kept in the library's
+//! listening history ([`songrec_storage::listening`]): a later radio starts by leaving out the
+//! songs skipped more than played and their neighbours ([`RadioOptions::history_skips`]), and
+//! every mix leaves such songs out.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -97,39 +92,34 @@ pub async fn run(
     say: &mut (dyn FnMut(Event) + Send),
 ) -> MpdResult<()> {
     let mut c = Connected::open(backend, addr, opts.music_directory.as_deref()).await?;
-    let mut session = Session::default();
-    let before = from_history(backend, opts).await?;
-    if !before.skipped.is_empty() {
-        say(Event::Remembered {
-            skipped: before.skipped.len(),
-        });
-        session.avoid(before.skipped.into_iter().chain(before.near));
-    }
     let mut st = State {
-        session,
+        session: Session::default(),
         tracker: Tracker::new(opts.skip),
         started: Instant::now(),
         told: HashSet::new(),
         ran_out: false,
         idle: false,
     };
+    let (skipped, avoid) = from_history(backend, opts).await?;
+    if skipped > 0 {
+        say(Event::Remembered { skipped });
+        st.session.avoid(avoid);
+    }
     loop {
-        match st.step(&mut c, backend, opts, say).await {
-            Ok(()) => {}
-            Err(e) if e.is_disconnect() => {
-                c.mpd = reconnect(addr, say).await?;
-                st.tracker.forget();
-                continue;
-            }
+        let lost = match st.step(&mut c, backend, opts, say).await {
+            Ok(()) => false,
+            Err(e) if e.is_disconnect() => true,
             Err(e @ (MpdError::App(_) | MpdError::Refused { .. } | MpdError::Protocol { .. })) => {
                 say(Event::Problem(e.to_string()));
+                false
             }
             Err(e) => return Err(e),
-        }
-        if opts.once {
+        };
+        if !lost && opts.once {
             return Ok(());
         }
-        if c.mpd.changed().await.is_err() {
+        // A connection lost during the step is found again before the next one.
+        if lost || c.mpd.changed().await.is_err() {
             c.mpd = reconnect(addr, say).await?;
             st.tracker.forget();
         }
@@ -176,19 +166,18 @@ impl State {
         uri: &str,
         say: &mut (dyn FnMut(Event) + Send),
     ) -> MpdResult<Option<SongMetadata>> {
-        match c.songs.at(uri).await? {
-            Lookup::Song(m) => Ok(Some(*m)),
-            Lookup::Unknown(path) => {
-                let uri = uri.to_owned();
-                self.once(uri.clone(), Event::NotInLibrary { uri, path }, say);
-                Ok(None)
-            }
-            Lookup::Unseen => {
-                let uri = uri.to_owned();
-                self.once(uri.clone(), Event::Unseen { uri }, say);
-                Ok(None)
-            }
-        }
+        let event = match c.songs.at(uri).await? {
+            Lookup::Song(m) => return Ok(Some(*m)),
+            Lookup::Unknown(path) => Event::NotInLibrary {
+                uri: uri.to_owned(),
+                path,
+            },
+            Lookup::Unseen => Event::Unseen {
+                uri: uri.to_owned(),
+            },
+        };
+        self.once(uri.to_owned(), event, say);
+        Ok(None)
     }
 
     /// One look at MPD: judge the song left, then fill the queue.
@@ -315,31 +304,19 @@ impl State {
             self.once(format!("seed:{uri}"), Event::NoSeed { uri }, say);
             return Ok(());
         };
-        let mut uris = Vec::with_capacity(mix.entries.len());
+        let mut candidates = Vec::with_capacity(mix.entries.len());
         for e in &mix.entries {
-            match c.songs.uri_of(&e.song).await? {
-                Ok(u) => uris.push(Some(u)),
-                Err(n) => {
-                    let why = why_no_uri(&n, c.songs.root());
-                    let song = e.song.display_name();
-                    self.once(
-                        format!("song:{}", e.song.id.as_str()),
-                        Event::CannotQueue { song, why },
-                        say,
-                    );
-                    uris.push(None);
-                }
-            }
-        }
-        let candidates: Vec<Candidate> = mix
-            .entries
-            .iter()
-            .zip(&uris)
-            .map(|(e, u)| Candidate {
+            let uri = c.songs.uri_of(&e.song).await?.inspect_err(|n| {
+                let why = why_no_uri(n, c.songs.root());
+                let song = e.song.display_name();
+                let key = format!("song:{}", e.song.id.as_str());
+                self.once(key, Event::CannotQueue { song, why }, say);
+            });
+            candidates.push(Candidate {
                 song: &e.song,
-                uri: u.as_deref(),
-            })
-            .collect();
+                uri: uri.ok(),
+            });
+        }
         let queued_uris: HashSet<String> = queue.iter().map(|e| e.uri.clone()).collect();
         let window: Vec<&SongMetadata> = window.iter().collect();
         let picks = plan::pick(
@@ -352,7 +329,7 @@ impl State {
         );
         let mut added = Vec::new();
         for i in picks {
-            let (song, uri) = (candidates[i].song, candidates[i].uri);
+            let (song, uri) = (candidates[i].song, candidates[i].uri.as_deref());
             self.session.queued(&song.id);
             match c.append(song, uri).await? {
                 Appended::Added(_) => added.push(song.display_name()),
@@ -443,22 +420,16 @@ pub(crate) async fn mix(
     }))
 }
 
-/// Songs the library's history says the listener turns away from, and their neighbours.
-struct FromHistory {
-    skipped: Vec<SongId>,
-    near: Vec<SongId>,
-}
-
-/// The history's word at the start of a radio: the songs last changed that the listener
-/// skips more than plays ([`Listening::disliked`], at most [`RadioOptions::history_skips`]
-/// of them, looked up by one filtered listing), and the nearest songs of each.
-async fn from_history(backend: &dyn StorageBackend, opts: &RadioOptions) -> MpdResult<FromHistory> {
-    let mut out = FromHistory {
-        skipped: Vec::new(),
-        near: Vec::new(),
-    };
+/// The history's word at the start of a radio: how many songs last changed the listener skips
+/// more than plays ([`Listening::disliked`], at most [`RadioOptions::history_skips`] of them,
+/// looked up by one filtered listing), and those songs with the nearest songs of each.
+async fn from_history(
+    backend: &dyn StorageBackend,
+    opts: &RadioOptions,
+) -> MpdResult<(usize, Vec<SongId>)> {
+    let (mut skipped, mut avoid) = (0, Vec::new());
     if opts.history_skips == 0 {
-        return Ok(out);
+        return Ok((skipped, avoid));
     }
     let (songs, _) = backend
         .list_window(
@@ -474,11 +445,11 @@ async fn from_history(backend: &dyn StorageBackend, opts: &RadioOptions) -> MpdR
         .filter(|m| Listening::of(m).disliked())
         .take(opts.history_skips)
     {
-        out.skipped.push(m.id.clone());
-        out.near
-            .extend(neighbours(backend, m, opts.avoid_per_skip, opts).await?);
+        skipped += 1;
+        avoid.push(m.id.clone());
+        avoid.extend(neighbours(backend, m, opts.avoid_per_skip, opts).await?);
     }
-    Ok(out)
+    Ok((skipped, avoid))
 }
 
 /// Keeps a verdict in the library's listening history (a play or a skip, now), read afresh so

@@ -10,7 +10,7 @@ use songrec_storage::filter::ValueRef;
 use songrec_storage::{Field, SongId, SongMetadata, StorageBackend};
 
 use crate::error::MpdResult;
-use crate::plan::{self, Candidate, Rules, Session};
+use crate::plan::{self, Candidate, Session};
 use crate::radio::{Mix, RadioOptions, mix, neighbours};
 use crate::skips::Verdict;
 
@@ -100,24 +100,18 @@ async fn top_up(
     else {
         return Ok(());
     };
-    let ids: Vec<String> = playlist
-        .entries
-        .iter()
-        .map(|e| e.song.id.as_str().to_owned())
-        .collect();
+    // A song's id stands for its URI.
     let candidates: Vec<Candidate> = playlist
         .entries
         .iter()
-        .zip(&ids)
-        .map(|(e, id)| Candidate {
+        .map(|e| Candidate {
             song: &e.song,
-            uri: Some(id.as_str()),
+            uri: Some(e.song.id.as_str().to_owned()),
         })
         .collect();
     let queued: HashSet<String> = queue.iter().map(|m| m.id.as_str().to_owned()).collect();
     let window: Vec<&SongMetadata> = window.iter().collect();
-    let rules: &Rules = &opts.rules;
-    for i in plan::pick(&candidates, need, &exclude, &queued, &window, rules) {
+    for i in plan::pick(&candidates, need, &exclude, &queued, &window, &opts.rules) {
         session.queued(&candidates[i].song.id);
         queue.push(candidates[i].song.clone());
     }
@@ -169,29 +163,17 @@ pub const EARLY: usize = 5;
 /// assert_eq!((s.runs, s.early, s.last_at), (2, 1.5, 2.5));
 /// ```
 pub fn steering_of(label: &str, runs: &[Vec<Option<String>>]) -> Steering {
-    let n = runs.len().max(1) as f64;
     let is = |l: &Option<String>| l.as_deref() == Some(label);
-    let early = runs
-        .iter()
-        .map(|r| r.iter().take(EARLY).filter(|l| is(l)).count())
-        .sum::<usize>() as f64
-        / n;
-    let late = runs
-        .iter()
-        .map(|r| r.iter().skip(EARLY).filter(|l| is(l)).count())
-        .sum::<usize>() as f64
-        / n;
-    let last_at = runs
-        .iter()
-        .map(|r| r.iter().rposition(is).map_or(0, |i| i + 1))
-        .sum::<usize>() as f64
-        / n;
+    // The mean over the runs of `per_run`.
+    let mean = |per_run: &dyn Fn(&[Option<String>]) -> usize| {
+        runs.iter().map(|r| per_run(r)).sum::<usize>() as f64 / runs.len().max(1) as f64
+    };
     Steering {
         label: label.to_owned(),
         runs: runs.len(),
-        early,
-        late,
-        last_at,
+        early: mean(&|r| r.iter().take(EARLY).filter(|l| is(l)).count()),
+        late: mean(&|r| r.iter().skip(EARLY).filter(|l| is(l)).count()),
+        last_at: mean(&|r| r.iter().rposition(is).map_or(0, |i| i + 1)),
     }
 }
 

@@ -1,6 +1,5 @@
-//! Telling a skip from a play, from what the player reports: a pure function of observations
-//! (the song playing, its position, whether it plays, and when that was seen), so the verdicts
-//! can be replayed from a log and, later, stored in the library's listening history.
+//! Telling a skip from a play: a pure function of what the player reports (the song playing, its
+//! position, whether it plays, and when that was seen), so verdicts replay from a log.
 //!
 //! **The rule**: a song left before [`SkipRule::min_secs`] (30 s) of listening, or before
 //! [`SkipRule::min_fraction`] (half) of its length when that comes first (a 40 s song left
@@ -31,17 +30,6 @@ impl Default for SkipRule {
 
 impl SkipRule {
     /// Whether a song of `length` (unknown: `None`) heard for `heard` was skipped.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use songrec_mpd::skips::SkipRule;
-    /// let r = SkipRule::default();
-    /// let s = Duration::from_secs;
-    /// assert!(r.is_skip(s(10), Some(s(200))));
-    /// assert!(!r.is_skip(s(31), Some(s(200))));
-    /// assert!(!r.is_skip(s(21), Some(s(40))), "past half of a short song");
-    /// assert!(r.is_skip(s(29), None));
-    /// ```
     pub fn is_skip(&self, heard: Duration, length: Option<Duration>) -> bool {
         let half = length.map_or(f64::INFINITY, |l| l.as_secs_f64() * self.min_fraction);
         heard.as_secs_f64() < self.min_secs.min(half)
@@ -88,18 +76,6 @@ pub struct Listen {
 }
 
 /// Follows the player's observations and judges each song it leaves.
-///
-/// ```
-/// use std::time::Duration;
-/// use songrec_mpd::skips::{Current, Observation, SkipRule, Tracker, Verdict};
-/// let s = Duration::from_secs;
-/// let song = |entry, uri: &str| Some(Current { entry, uri: uri.into(), length: Some(s(200)) });
-/// let mut t = Tracker::new(SkipRule::default());
-/// let at = |at, current, elapsed| Observation { at: s(at), current, elapsed: s(elapsed), playing: true };
-/// assert_eq!(t.observe(at(0, song(1, "a.ogg"), 0)), None);
-/// let left = t.observe(at(5, song(2, "b.ogg"), 0)).unwrap();
-/// assert_eq!((left.uri.as_str(), left.verdict, left.heard), ("a.ogg", Verdict::Skipped, s(5)));
-/// ```
 #[derive(Clone, Debug)]
 pub struct Tracker {
     rule: SkipRule,
@@ -197,6 +173,15 @@ mod tests {
                 ("song2.ogg".into(), 100, false)
             ]
         );
+    }
+
+    #[test]
+    fn skips_are_short_listens() {
+        let r = SkipRule::default();
+        assert!(r.is_skip(s(10), Some(s(200))));
+        assert!(!r.is_skip(s(31), Some(s(200))));
+        assert!(!r.is_skip(s(21), Some(s(40))), "past half of a short song");
+        assert!(r.is_skip(s(29), None));
     }
 
     #[test]
