@@ -216,16 +216,15 @@ pub async fn search(
     opts: &PreviewOptions,
     term: &str,
 ) -> Result<Vec<Track>, PreviewError> {
+    let invalid = |m: String| Err(PreviewError::Invalid(m));
     if term.trim().is_empty() {
-        return Err(PreviewError::Invalid(
-            "give an artist or song to search for".into(),
-        ));
+        return invalid("give an artist or song to search for".into());
     }
     if opts.limit == 0 || opts.limit > MAX_LIMIT {
-        return Err(PreviewError::Invalid(format!(
-            "-n must be 1..={MAX_LIMIT} (the API's limit), got {}",
-            opts.limit
-        )));
+        let n = opts.limit;
+        return invalid(format!(
+            "-n must be 1..={MAX_LIMIT} (the API's limit), got {n}"
+        ));
     }
     let url = search_url(&opts.base_url, term, opts.limit, opts.country.as_deref())?;
     let shown = url.as_str().to_owned();
@@ -233,11 +232,8 @@ pub async fn search(
         url: shown.clone(),
         message,
     };
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| fail(format!("{e}; check the network or [previews] base_url")))?;
+    let sent = client.get(url).send().await;
+    let resp = sent.map_err(|e| fail(format!("{e}; check the network or [previews] base_url")))?;
     let status = resp.status();
     let body = read_capped(resp, MAX_SEARCH_BYTES)
         .await
@@ -254,10 +250,8 @@ pub async fn search(
     }
     let parsed: SearchResponse = serde_json::from_slice(&body)
         .map_err(|e| fail(format!("the answer is not the API's JSON ({e})")))?;
-    tracing::debug!(
-        "iTunes search: resultCount {} for {term:?}",
-        parsed.result_count
-    );
+    let count = parsed.result_count;
+    tracing::debug!("iTunes search: resultCount {count} for {term:?}");
     let mut seen = HashSet::new();
     let tracks: Vec<Track> = parsed
         .results
@@ -414,11 +408,9 @@ pub async fn fetch_and_ingest(
 ) -> Result<Vec<PreviewReport>, PreviewError> {
     let client = client(opts.timeout)?;
     let tracks = search(&client, opts, term).await?;
+    let staging = opts.staging_dir.display();
     std::fs::create_dir_all(&opts.staging_dir).map_err(|e| {
-        PreviewError::Invalid(format!(
-            "cannot create the download folder {}: {e}",
-            opts.staging_dir.display()
-        ))
+        PreviewError::Invalid(format!("cannot create the download folder {staging}: {e}"))
     })?;
 
     let (with_preview, without): (Vec<Track>, Vec<Track>) =

@@ -95,25 +95,13 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
         }
     }
     // Words contained in "artist title".
-    let words: Vec<String> = what
-        .to_lowercase()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    let all = backend.list_all(&Filter::default()).await?;
-    let fuzzy: Vec<SongMetadata> = all
-        .into_iter()
-        .filter(|m| {
-            let hay = format!(
-                "{} {} {}",
-                m.artist.as_deref().unwrap_or(""),
-                m.title,
-                m.file_name
-            )
-            .to_lowercase();
-            words.iter().all(|w| hay.contains(w.as_str()))
-        })
-        .collect();
+    let lower = what.to_lowercase();
+    let mut fuzzy = backend.list_all(&Filter::default()).await?;
+    fuzzy.retain(|m| {
+        let artist = m.artist.as_deref().unwrap_or("");
+        let hay = format!("{artist} {} {}", m.title, m.file_name).to_lowercase();
+        lower.split_whitespace().all(|w| hay.contains(w))
+    });
     match pick(what, fuzzy)? {
         Some(m) => Ok(m),
         None => Err(AppError::Resolve(match deleted(backend, what).await? {
@@ -141,15 +129,10 @@ async fn deleted(backend: &dyn StorageBackend, what: &str) -> AppResult<Option<S
         Ok(id) => backend.versions_of(std::slice::from_ref(&id)).await?,
         Err(_) => backend.list_versions().await?,
     };
-    let gone: Vec<SongId> = versions
+    let mut gone = versions
         .into_iter()
-        .filter(|v| v.deleted && v.id.as_str().starts_with(&prefix))
-        .map(|v| v.id)
-        .collect();
-    Ok(match gone.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    })
+        .filter(|v| v.deleted && v.id.as_str().starts_with(&prefix));
+    Ok(gone.next().filter(|_| gone.next().is_none()).map(|v| v.id))
 }
 
 fn pick(what: &str, mut ms: Vec<SongMetadata>) -> AppResult<Option<SongMetadata>> {
@@ -172,11 +155,8 @@ fn ambiguous(what: &str, ms: &[SongMetadata], total: usize) -> AppError {
             n
         }
     };
-    let width = shown
-        .iter()
-        .map(|m| name(m).chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = shown.iter().map(|m| name(m).chars().count()).max();
+    let width = width.unwrap_or(0);
     let mut lines: Vec<String> = shown
         .iter()
         .map(|m| {
@@ -192,15 +172,14 @@ fn ambiguous(what: &str, ms: &[SongMetadata], total: usize) -> AppError {
                 })
                 .unwrap_or_else(|| "?".into());
             let secs = m.duration_secs.max(0.0).round() as u64;
+            let file = if m.file_name.is_empty() {
+                "-"
+            } else {
+                &m.file_name
+            };
+            let (id, name) = (m.id.short(), name(m));
             format!(
-                "  {}  {:<width$}  {}  ({format}, {}:{:02})",
-                m.id.short(),
-                name(m),
-                if m.file_name.is_empty() {
-                    "-"
-                } else {
-                    &m.file_name
-                },
+                "  {id}  {name:<width$}  {file}  ({format}, {}:{:02})",
                 secs / 60,
                 secs % 60
             )

@@ -68,34 +68,34 @@ pub fn runtime_choice(cfg: &EmbedderConfig) -> AppResult<RuntimeChoice> {
     use songrec_neural::Runtime;
     static FOUND: std::sync::OnceLock<Option<songrec_neural::discover::Found>> =
         std::sync::OnceLock::new();
-    let configured = |runtime| RuntimeChoice {
+    let choice = |runtime, version, source| RuntimeChoice {
         runtime,
-        version: None,
-        source: RuntimeSource::Configured,
+        version,
+        source,
     };
     if cfg.runtime == NeuralRuntime::Tract {
-        return Ok(configured(Runtime::Tract));
+        return Ok(choice(Runtime::Tract, None, RuntimeSource::Configured));
     }
-    if let Some(library) = &cfg.onnxruntime_library {
-        return Ok(configured(Runtime::OnnxRuntime {
-            library: library.clone(),
-        }));
+    if let Some(library) = cfg.onnxruntime_library.clone() {
+        let runtime = Runtime::OnnxRuntime { library };
+        return Ok(choice(runtime, None, RuntimeSource::Configured));
     }
-    let found = if cfg.onnxruntime_discovery {
+    let discover = || {
         FOUND
             .get_or_init(songrec_neural::discover::discover)
             .as_ref()
-    } else {
-        None
     };
-    match found {
-        Some(found) => Ok(RuntimeChoice {
-            runtime: Runtime::OnnxRuntime {
+    match cfg.onnxruntime_discovery.then(discover).flatten() {
+        Some(found) => {
+            let runtime = Runtime::OnnxRuntime {
                 library: found.library.clone(),
-            },
-            version: Some(found.version.clone()),
-            source: RuntimeSource::Found,
-        }),
+            };
+            Ok(choice(
+                runtime,
+                Some(found.version.clone()),
+                RuntimeSource::Found,
+            ))
+        }
         None if cfg.runtime == NeuralRuntime::Onnxruntime && !cfg.onnxruntime_discovery => {
             Err(AppError::Invalid(
                 "the neural runtime is set to onnxruntime and the search for an installed one is \
@@ -110,11 +110,7 @@ pub fn runtime_choice(cfg: &EmbedderConfig) -> AppResult<RuntimeChoice> {
              run `pip install onnxruntime`, or point SONGREC_ORT_LIBRARY at libonnxruntime.so.1.x",
             songrec_neural::runtime::REQUIRED_API
         ))),
-        None => Ok(RuntimeChoice {
-            runtime: Runtime::Tract,
-            version: None,
-            source: RuntimeSource::BuiltIn,
-        }),
+        None => Ok(choice(Runtime::Tract, None, RuntimeSource::BuiltIn)),
     }
 }
 

@@ -25,8 +25,7 @@ pub enum Choice {
 /// The neural weight of `--blend` / `both` without a weight (the seed plan's 0.6 / 0.4).
 pub const DEFAULT_BLEND: f32 = 0.6;
 
-/// One embedder's part: its model (a library song's stored vector needs just the model's
-/// name; the embedders a file needs start later, [`super::embedders_for`]).
+/// One embedder's part (its model only: the embedders a file needs start later).
 fn part(name: &str, weight: f32) -> AppResult<Part> {
     let model = crate::embedders::model_by_name(name)?;
     Ok(Part { model, weight })
@@ -89,31 +88,26 @@ pub async fn choose_parts(
     models: Option<&[ModelStats]>,
 ) -> AppResult<Space> {
     let read_models = || async {
-        match models {
-            Some(m) => Ok::<_, AppError>(m.to_vec()),
-            None => Ok(backend.models().await?),
-        }
+        Ok::<_, AppError>(match models {
+            Some(m) => m.to_vec(),
+            None => backend.models().await?,
+        })
     };
     match choice {
         Choice::Embedder(name) => Ok(Space::from(crate::embedders::model_by_name(name)?)),
         Choice::Model(key) => {
             let models = read_models().await?;
+            if let Some(s) = models.iter().find(|s| s.model.key() == *key) {
+                return Ok(Space::from(s.model.clone()));
+            }
             let have: Vec<String> = models.iter().map(|s| s.model.key()).collect();
-            let m = models
-                .into_iter()
-                .map(|s| s.model)
-                .find(|m| m.key() == *key)
-                .ok_or_else(|| {
-                    AppError::UnknownModel(format!(
-                        "the library has no vectors of model {key:?}; it has: {}",
-                        if have.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            have.join(", ")
-                        }
-                    ))
-                })?;
-            Ok(Space::from(m))
+            let have = if have.is_empty() {
+                "none".to_owned()
+            } else {
+                have.join(", ")
+            };
+            let why = format!("the library has no vectors of model {key:?}; it has: {have}");
+            Err(AppError::UnknownModel(why))
         }
         Choice::Blend(w) => Ok(Space {
             parts: vec![part("musicnn", *w)?, part("dsp", 1.0 - *w)?],
