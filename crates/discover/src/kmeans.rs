@@ -1,12 +1,9 @@
 //! k-means clustering with k-means++ seeding (Lloyd's iterations, several restarts, best
 //! inertia kept). Squared Euclidean distance; on unit vectors that ranks like cosine.
 //!
-//! Written here rather than taken from `linfa-clustering`: that crate (0.8) brings about forty
-//! more crates into the build (ndarray 0.16, a second `rand` 0.8 next to the workspace's 0.9,
-//! sprs, kdtree, …) for roughly 200 lines of algorithm, on a machine where build time is shared.
-//! Measured against it (`scripts/eval/crate_compare/REPORT.md` §4; k = 12, four restarts, at most 100 iterations): the same
-//! inertia on separated data and within 0.5 % either way on overlapping data, 1.2–1.8× faster
-//! (100,000×64: 28.6 s against 34.4 s; 10,000×512: 2.1 s against 3.9 s).
+//! Written here rather than taken from `linfa-clustering`, which brings about forty more crates
+//! into the build; measured against it (`scripts/eval/crate_compare/REPORT.md` §4): the same
+//! inertia within 0.5 %, 1.2–1.8× faster.
 
 use rayon::prelude::*;
 use serde::Serialize;

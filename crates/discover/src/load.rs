@@ -60,14 +60,6 @@ impl SongSet {
     }
 }
 
-/// Every song matching `filter`, in id order.
-pub async fn list_all(
-    backend: &dyn StorageBackend,
-    filter: &Filter,
-) -> DiscoverResult<Vec<SongMetadata>> {
-    Ok(backend.list_all(filter).await?)
-}
-
 /// The songs matching `filter` with their vectors in `space`. A song counts when it has a
 /// (non-zero) vector of at least one of the space's models; in a blend, a model it lacks leaves
 /// it neutral there.
@@ -76,7 +68,7 @@ pub async fn load_songs(
     space: &Space,
     filter: &Filter,
 ) -> DiscoverResult<SongSet> {
-    let songs = list_all(backend, filter).await?;
+    let songs = backend.list_all(filter).await?;
     let ids: Vec<SongId> = songs.iter().map(|m| m.id.clone()).collect();
     let mut per_part = Vec::with_capacity(space.parts.len());
     for p in &space.parts {

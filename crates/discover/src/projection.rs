@@ -56,25 +56,21 @@ impl Projector for PcaProjector {
                 explained: [0.0, 0.0],
             };
         };
-        let ratio = pca.explained_ratio();
         let points = pca
             .transform_all(vectors)
-            .into_iter()
-            .map(|c| {
-                [
-                    c.first().copied().unwrap_or(0.0),
-                    c.get(1).copied().unwrap_or(0.0),
-                ]
-            })
+            .iter()
+            .map(|c| first_two(c))
             .collect();
         Projection {
             points,
-            explained: [
-                ratio.first().copied().unwrap_or(0.0),
-                ratio.get(1).copied().unwrap_or(0.0),
-            ],
+            explained: first_two(&pca.explained_ratio()),
         }
     }
+}
+
+/// The first two values (0 for those missing).
+fn first_two<T: Copy + Default>(v: &[T]) -> [T; 2] {
+    [0, 1].map(|i| v.get(i).copied().unwrap_or_default())
 }
 
 #[cfg(test)]
