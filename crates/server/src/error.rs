@@ -137,11 +137,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Renders an error response without going through `ApiError` (used by the panic guard).
-pub fn json_error(status: StatusCode, code: &'static str, message: &str) -> Response {
-    ApiError::new(status, code, message).into_response()
-}
-
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match &e {

@@ -44,14 +44,14 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use futures::FutureExt;
 use songrec_audio::Embedder;
 use songrec_storage::StorageBackend;
 use songrec_storage::layers::{LayerExt, MetricsRecorder};
 
-use crate::error::{ApiError, json_error};
+use crate::error::ApiError;
 use crate::map::{PcaProjector, Projector};
 use crate::metrics::HttpMetrics;
 
@@ -186,24 +186,20 @@ pub struct AppInner {
     /// The backend's operation counters.
     pub recorder: MetricsRecorder,
     pub http: HttpMetrics,
+    /// The options the server was started with (its real port in `bind`).
+    pub opts: ServerOptions,
     /// Embedders for uploads: those started with the server, and any other started on first use.
     pub embedders: songrec_app::embedders::Pool,
-    pub max_upload_bytes: u64,
     /// Bounds concurrent analyses.
     pub analysis: tokio::sync::Semaphore,
     /// Bounds uploads in progress (taken before the body is read).
     pub uploads: tokio::sync::Semaphore,
     /// Bytes spooled by uploads in progress.
     pub spool_bytes: AtomicU64,
-    /// Budget for `spool_bytes`.
-    pub max_spool_bytes: u64,
-    /// Time allowed to receive an upload's body.
-    pub upload_timeout: Duration,
     /// Which `Host` and `Origin` values are accepted.
     pub hosts: guard::HostPolicy,
     /// Spool folder for uploads (removed on drop).
     pub scratch: tempfile::TempDir,
-    pub projector: Arc<dyn Projector>,
     /// Computed maps by query, with the library fingerprint they were computed at.
     pub map_cache: Mutex<HashMap<String, (u64, Arc<songrec_app::views::MapView>)>>,
     /// The Subsonic API's state (`/rest/`).
@@ -244,17 +240,14 @@ impl AppInner {
                 opts.embedder_config.clone(),
                 opts.embedders.clone(),
             ),
-            max_upload_bytes: opts.max_upload_bytes,
             analysis: tokio::sync::Semaphore::new(analysis_jobs),
             uploads: tokio::sync::Semaphore::new(max_uploads),
             spool_bytes: AtomicU64::new(0),
-            max_spool_bytes: opts.max_spool_bytes,
-            upload_timeout: opts.upload_timeout,
             hosts,
             scratch,
-            projector: opts.projector.clone(),
             map_cache: Mutex::new(HashMap::new()),
             subsonic: subsonic::SubsonicState::new(opts.subsonic.clone()),
+            opts: opts.clone(),
         })
     }
 }
@@ -314,11 +307,8 @@ pub async fn panic_guard(req: Request, next: Next) -> Response {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!("a request handler panicked: {what}");
-            json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the server hit a bug while handling this request; it was logged",
-            )
+            let message = "the server hit a bug while handling this request; it was logged";
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message).into_response()
         }
     }
 }
@@ -366,7 +356,7 @@ async fn method_not_allowed(req: Request) -> ApiError {
 /// The whole application: routes, JSON fallbacks, the panic guard, metrics and body limit.
 pub fn router(state: AppState) -> Router {
     // Multipart framing adds a little to the file itself.
-    let body_limit = usize::try_from(state.max_upload_bytes)
+    let body_limit = usize::try_from(state.opts.max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(1 << 20);
     add_routes(Router::new())
@@ -407,10 +397,9 @@ impl Server {
 
     /// The address actually bound (the port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| {
-            // Only fails for unbound sockets, which a bound listener is not.
-            SocketAddr::from(([127, 0, 0, 1], 0))
-        })
+        let bound = self.listener.local_addr();
+        // Only fails for unbound sockets, which a bound listener is not.
+        bound.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// The handlers' state (counters, backend).

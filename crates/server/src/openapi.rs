@@ -1,12 +1,6 @@
-//! The OpenAPI 3.0 document served at `/api/v1/openapi.json`, written by hand. The tests check
-//! that it lists exactly the routes of [`crate::ROUTES`] with their operation ids.
-//!
-//! Hand-written rather than derived with `utoipa` (6.0.0, tried on a stand-in with the same
-//! axum routes and response types, `scripts/eval/crate_compare/REPORT.md` §3): the handlers parse the raw query string
-//! (`params.rs`), so utoipa could derive only the response schemas and every query parameter
-//! would be written again in attributes, no fewer lines than this file. It would also change
-//! the published document from OpenAPI 3.0.3 to 3.1.0 and cost about 75 s more CPU a clean
-//! build (153 s → 227 s for the stand-in, five more crates).
+//! The OpenAPI 3.0 document served at `/api/v1/openapi.json`, written by hand (`utoipa` was not
+//! adopted: `scripts/eval/crate_compare/REPORT.md` §3). The tests check that it lists exactly the
+//! routes of [`crate::ROUTES`] with their operation ids.
 
 use serde_json::{Value, json};
 

@@ -86,25 +86,24 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
         st.backend.quick_count(&Filter::default()),
     )
     .await;
-    match probe {
-        Ok(Ok(songs)) => Json(
-            serde_json::json!({"status": "ok", "songs": songs.value(), "songs_exact": songs.is_exact()}),
-        )
-        .into_response(),
+    let (code, message) = match probe {
+        Ok(Ok(songs)) => {
+            let health = serde_json::json!({"status": "ok", "songs": songs.value(), "songs_exact": songs.is_exact()});
+            return Json(health).into_response();
+        }
         Ok(Err(e)) => {
             tracing::warn!("health check: {e}");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "error": {"code": "backend_unavailable", "message": "the storage backend did not answer; see the server log"}})),
-            )
-                .into_response()
+            let message = "the storage backend did not answer; see the server log";
+            ("backend_unavailable", message)
         }
         Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable", "error": {"code": "backend_timeout", "message": "the storage backend did not answer within 5 s"}})),
-        )
-            .into_response(),
-    }
+            "backend_timeout",
+            "the storage backend did not answer within 5 s",
+        ),
+    };
+    let body =
+        serde_json::json!({"status": "unavailable", "error": {"code": code, "message": message}});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 /// `GET /metrics`: Prometheus text.
@@ -231,12 +230,8 @@ impl SearchCursor {
 }
 
 /// `GET /api/v1/songs`: filters, `q` (words in artist/title/album/file name), sort, and either
-/// `offset` or `cursor` paging.
-///
-/// `total` is exact when it is cheap (`total_exact`); otherwise a lower bound: on the cloud an
-/// exact count costs a request per thousand songs, and a `q=` search reads the listing only
-/// until its page is full (at most `SEARCH_SCAN_BUDGET` songs per request), answering with a
-/// `next_cursor` to continue.
+/// `offset` or `cursor` paging. A `q=` search reads the listing only until its page is full (at
+/// most [`SEARCH_SCAN_BUDGET`] songs per request), answering with a `next_cursor` to continue.
 pub async fn list_songs(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,

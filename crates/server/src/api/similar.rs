@@ -164,7 +164,7 @@ pub async fn similar_to_upload(
     let mut p = Params::parse(raw.as_deref());
     let mut ask = similar_ask(&mut p, search_limit(&st)).await?;
     p.finish()?;
-    let limit = st.max_upload_bytes;
+    let limit = st.opts.max_upload_bytes;
     if let Some(n) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -181,11 +181,11 @@ pub async fn similar_to_upload(
             UPLOAD_RETRY_AFTER_SECS,
         )
     })?;
-    let deadline = tokio::time::Instant::now() + st.upload_timeout;
+    let deadline = tokio::time::Instant::now() + st.opts.upload_timeout;
     let timed_out = || {
         ApiError::request_timeout(format!(
             "the upload did not arrive within {} s; send it again over a faster connection, or a shorter clip",
-            st.upload_timeout.as_secs_f64()
+            st.opts.upload_timeout.as_secs_f64()
         ))
     };
     let mut multipart = multipart.map_err(|e| {
@@ -227,9 +227,8 @@ pub async fn similar_to_upload(
             ));
         }
         let file_name = field.file_name().map(str::to_owned);
-        let mut out = tokio::fs::File::create(tmp.path())
-            .await
-            .map_err(|e| ApiError::internal("writing the upload", e))?;
+        let writing = |e| ApiError::internal("writing the upload", e);
+        let mut out = tokio::fs::File::create(tmp.path()).await.map_err(writing)?;
         let (mut n, mut head) = (0u64, Vec::with_capacity(sniff::SNIFF_LEN));
         while let Some(chunk) = tokio::time::timeout_at(deadline, field.chunk())
             .await
@@ -240,7 +239,7 @@ pub async fn similar_to_upload(
             if n > limit {
                 return Err(ApiError::too_large(limit));
             }
-            if !reserved.grow(chunk.len() as u64, st.max_spool_bytes) {
+            if !reserved.grow(chunk.len() as u64, st.opts.max_spool_bytes) {
                 return Err(ApiError::busy(
                     "the server's space for uploads in progress is full; try again shortly",
                     UPLOAD_RETRY_AFTER_SECS,
@@ -250,13 +249,9 @@ pub async fn similar_to_upload(
                 let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
                 head.extend_from_slice(&chunk[..take]);
             }
-            out.write_all(&chunk)
-                .await
-                .map_err(|e| ApiError::internal("writing the upload", e))?;
+            out.write_all(&chunk).await.map_err(writing)?;
         }
-        out.flush()
-            .await
-            .map_err(|e| ApiError::internal("writing the upload", e))?;
+        out.flush().await.map_err(writing)?;
         got = Some((file_name, n, head));
     }
     let (file_name, bytes, head) = got.ok_or_else(|| {

@@ -76,7 +76,7 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     }
     // The songs and the projection of `songrec map --json`: one code path.
     let set = songrec_app::views::song_set(b, &choice, &filter).await?;
-    let projector = st.projector.clone();
+    let projector = st.opts.projector.clone();
     let resp = tokio::task::spawn_blocking(move || {
         songrec_app::views::map(&set, limit, projector.as_ref())
     })

@@ -104,11 +104,8 @@ pub fn check(c: &Credentials, p: &Params) -> Result<(), Fail> {
                 "API keys are not enabled on this server; sign in with a user name and password",
             ));
         }
-        return if same(key.as_bytes(), c.api_key.expose().as_bytes()) {
-            Ok(())
-        } else {
-            Err(Fail::api_key())
-        };
+        let right = same(key.as_bytes(), c.api_key.expose().as_bytes());
+        return right.then_some(()).ok_or_else(Fail::api_key);
     }
     let user = p.required("u")?;
     let (password, token) = (p.get("p"), p.get("t"));
@@ -122,7 +119,6 @@ pub fn check(c: &Credentials, p: &Params) -> Result<(), Fail> {
             "this server has no password configured; sign in with its API key",
         ));
     }
-    let wrong = || Fail::credentials("wrong username or password");
     let given_ok = match (password, token) {
         (Some(pw), None) => same(&decode_password(pw)?, c.password.expose().as_bytes()),
         (None, Some(t)) => {
@@ -137,11 +133,8 @@ pub fn check(c: &Credentials, p: &Params) -> Result<(), Fail> {
     };
     // Both compared every time: which of the two was wrong is not told.
     let user_ok = same(user.as_bytes(), c.user.as_bytes());
-    if given_ok && user_ok {
-        Ok(())
-    } else {
-        Err(wrong())
-    }
+    let wrong = || Fail::credentials("wrong username or password");
+    (given_ok && user_ok).then_some(()).ok_or_else(wrong)
 }
 
 /// Failures of one address.
@@ -217,11 +210,6 @@ impl Limiter {
     pub fn succeed(&self, ip: IpAddr) {
         self.table().remove(&ip);
     }
-
-    /// Addresses tracked.
-    pub fn tracked(&self) -> usize {
-        self.table().len()
-    }
 }
 
 #[cfg(test)]
@@ -281,6 +269,6 @@ mod tests {
         for i in 0..(MAX_TRACKED as u32 + 50) {
             l.fail(IpAddr::from(i.to_be_bytes()));
         }
-        assert!(l.tracked() <= MAX_TRACKED);
+        assert!(l.table().len() <= MAX_TRACKED);
     }
 }

@@ -119,7 +119,7 @@ pub async fn directory(c: &Call<'_>) -> Result<Reply, Fail> {
             "child": entries::songs(cat.songs_at(&al.songs)),
         })
     } else {
-        return Err(Fail::not_found(format!("no directory with id {id:?}")));
+        return Err(Fail::no_such("directory", id));
     };
     Ok(Reply::one("directory", dir))
 }

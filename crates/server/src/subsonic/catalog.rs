@@ -68,7 +68,7 @@ pub fn index_letter(name: &str) -> String {
 }
 
 /// An artist and where its albums and songs are.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Artist {
     pub id: String,
     pub name: String,
@@ -79,7 +79,7 @@ pub struct Artist {
 }
 
 /// An album of one artist.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Album {
     pub id: String,
     pub name: String,
@@ -144,8 +144,7 @@ impl Catalog {
                 c.artists.push(Artist {
                     id: ar_id,
                     name: artist.to_owned(),
-                    albums: Vec::new(),
-                    songs: Vec::new(),
+                    ..Artist::default()
                 });
                 c.artists.len() - 1
             });
@@ -156,14 +155,8 @@ impl Catalog {
                     id: al_id,
                     name: album.to_owned(),
                     artist: ar,
-                    songs: Vec::new(),
-                    year: None,
-                    genre: None,
                     created: m.created_at,
-                    duration: 0.0,
-                    plays: 0,
-                    played: None,
-                    starred: false,
+                    ..Album::default()
                 });
                 c.artists[ar].albums.push(c.albums.len() - 1);
                 c.albums.len() - 1
@@ -218,10 +211,6 @@ impl Catalog {
         self.by_name = by_name;
     }
 
-    pub fn song(&self, id: &str) -> Option<&SongMetadata> {
-        self.song_at.get(id).map(|&i| &self.songs[i])
-    }
-
     pub fn artist(&self, id: &str) -> Option<&Artist> {
         self.artist_at.get(id).map(|&i| &self.artists[i])
     }
@@ -232,20 +221,18 @@ impl Catalog {
 
     /// The artist with this id, or error 70.
     pub fn artist_or_70(&self, id: &str) -> Result<&Artist, Fail> {
-        self.artist(id)
-            .ok_or_else(|| Fail::not_found(format!("no artist with id {id:?}")))
+        self.artist(id).ok_or_else(|| Fail::no_such("artist", id))
     }
 
     /// The album with this id, or error 70.
     pub fn album_or_70(&self, id: &str) -> Result<&Album, Fail> {
-        self.album(id)
-            .ok_or_else(|| Fail::not_found(format!("no album with id {id:?}")))
+        self.album(id).ok_or_else(|| Fail::no_such("album", id))
     }
 
     /// The song with this id, or error 70.
     pub fn song_or_70(&self, id: &str) -> Result<&SongMetadata, Fail> {
-        self.song(id)
-            .ok_or_else(|| Fail::not_found(format!("no song with id {id:?}")))
+        let song = self.song_at.get(id).map(|&i| &self.songs[i]);
+        song.ok_or_else(|| Fail::no_such("song", id))
     }
 
     /// The songs at these indexes.

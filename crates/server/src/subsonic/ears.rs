@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 use songrec_app::similar::{Choice, SimilarAsk, Target};
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
-use songrec_discover::playlist::Constraints;
+use songrec_discover::playlist::{Constraints, Playlist};
 use songrec_storage::{Ranking, SongMetadata};
 
 use super::catalog::Catalog;
@@ -67,20 +67,15 @@ async fn neighbours(
         .collect())
 }
 
-/// `n` songs around `seeds` (never a seed), in an order that flows.
-async fn around(
-    c: &Call<'_>,
-    seeds: Vec<SongMetadata>,
-    n: usize,
-) -> Result<Vec<SongMetadata>, Fail> {
+/// A playlist of `n` songs in this `shape`, in an order that flows.
+async fn playlist(c: &Call<'_>, shape: PlaylistShape, n: usize) -> Result<Playlist, Fail> {
     let ask = PlaylistAsk {
-        shape: PlaylistShape::Seeds(seeds),
+        shape,
         n,
         constraints: Constraints::default(),
         choice: Choice::Auto,
     };
-    let p = songrec_app::views::playlist(c.st.backend.as_ref(), &ask).await?;
-    Ok(p.entries.into_iter().map(|e| e.song).collect())
+    Ok(songrec_app::views::playlist(c.st.backend.as_ref(), &ask).await?)
 }
 
 /// At most `max` of the songs at `at`, spread over them.
@@ -108,13 +103,10 @@ pub async fn similar_songs(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
         let seeds = match (cat.artist(id), cat.album(id)) {
             (Some(a), _) => spread(&cat, &a.songs, MAX_SEEDS),
             (None, Some(al)) if !id3 => spread(&cat, &al.songs, MAX_SEEDS),
-            _ => {
-                return Err(Fail::not_found(format!(
-                    "no artist or album with id {id:?}"
-                )));
-            }
+            _ => return Err(Fail::no_such("artist or album", id)),
         };
-        around(c, seeds, count).await?
+        let around = playlist(c, PlaylistShape::Seeds(seeds), count).await?;
+        around.entries.into_iter().map(|e| e.song).collect()
     };
     let key = if id3 { "similarSongs2" } else { "similarSongs" };
     Ok(Reply::one(key, json!({ "song": entries::songs(&songs) })))
@@ -188,17 +180,12 @@ pub async fn sonic_path(c: &Call<'_>) -> Result<Reply, Fail> {
     let from = song_by_id(c, c.p.required("startSongId")?).await?;
     let to = song_by_id(c, c.p.required("endSongId")?).await?;
     let count = c.p.number("count", 25, 2, MAX_LIST)?;
-    let ask = PlaylistAsk {
-        shape: PlaylistShape::Path {
-            from: Box::new(from),
-            to: Box::new(to),
-            candidates: PATH_CANDIDATES,
-        },
-        n: count,
-        constraints: Constraints::default(),
-        choice: Choice::Auto,
+    let shape = PlaylistShape::Path {
+        from: Box::new(from),
+        to: Box::new(to),
+        candidates: PATH_CANDIDATES,
     };
-    let p = songrec_app::views::playlist(c.st.backend.as_ref(), &ask).await?;
+    let p = playlist(c, shape, count).await?;
     let matches: Vec<Value> = p
         .entries
         .iter()

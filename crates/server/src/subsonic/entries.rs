@@ -1,7 +1,7 @@
 //! The protocol's shapes of songs (`Child`), albums (`AlbumID3`, and `Child` directories for
 //! the folder-based calls) and artists (`ArtistID3`), as value trees for [`super::render`].
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use songrec_storage::SongMetadata;
 use songrec_storage::listening::stamp;
 
@@ -17,9 +17,10 @@ pub fn suffix(m: &SongMetadata) -> String {
         .unwrap_or_default()
 }
 
-fn put(o: &mut Map<String, Value>, key: &str, v: Option<impl Into<Value>>) {
+/// Sets the field `key` of the object `o` to `v`, when there is one.
+fn put(o: &mut Value, key: &str, v: Option<impl Into<Value>>) {
     if let Some(v) = v {
-        o.insert(key.into(), v.into());
+        o[key] = v.into();
     }
 }
 
@@ -50,30 +51,30 @@ pub fn song(m: &SongMetadata) -> Value {
         "isVideo": false,
         "created": stamp(m.created_at),
     });
-    if let Some(o_map) = o.as_object_mut() {
-        put(o_map, "track", extra_number(m, "track"));
-        put(o_map, "discNumber", extra_number(m, "disc"));
-        put(o_map, "year", extra_number(m, "year"));
-        put(o_map, "genre", m.genre.clone());
-        put(o_map, "bitRate", bit_rate);
-        put(
-            o_map,
-            "samplingRate",
-            (m.sample_rate > 0).then_some(m.sample_rate),
-        );
-        put(
-            o_map,
-            "channelCount",
-            (m.channels > 0).then_some(m.channels),
-        );
-        put(o_map, "bpm", m.bpm.map(|b| b.round() as i64));
-        put(o_map, "playCount", Some(marks::plays(m)));
-        put(o_map, "starred", marks::text(m, marks::STARRED));
-        put(o_map, "played", marks::text(m, marks::PLAYED));
-        if let Some(g) = &m.genre {
-            o_map.insert("genres".into(), json!([{ "name": g }]));
-        }
-    }
+    put(&mut o, "track", extra_number(m, "track"));
+    put(&mut o, "discNumber", extra_number(m, "disc"));
+    put(&mut o, "year", extra_number(m, "year"));
+    put(&mut o, "genre", m.genre.clone());
+    put(&mut o, "bitRate", bit_rate);
+    put(
+        &mut o,
+        "samplingRate",
+        (m.sample_rate > 0).then_some(m.sample_rate),
+    );
+    put(
+        &mut o,
+        "channelCount",
+        (m.channels > 0).then_some(m.channels),
+    );
+    put(&mut o, "bpm", m.bpm.map(|b| b.round() as i64));
+    put(&mut o, "playCount", Some(marks::plays(m)));
+    put(&mut o, "starred", marks::text(m, marks::STARRED));
+    put(&mut o, "played", marks::text(m, marks::PLAYED));
+    put(
+        &mut o,
+        "genres",
+        m.genre.as_ref().map(|g| json!([{ "name": g }])),
+    );
     o
 }
 
@@ -99,12 +100,10 @@ pub fn album(c: &Catalog, a: &Album) -> Value {
         "parent": artist.id,
         "album": a.name,
     });
-    if let Some(m) = o.as_object_mut() {
-        put(m, "year", a.year);
-        put(m, "genre", a.genre.clone());
-        put(m, "playCount", Some(a.plays));
-        put(m, "played", a.played.clone());
-    }
+    put(&mut o, "year", a.year);
+    put(&mut o, "genre", a.genre.clone());
+    put(&mut o, "playCount", Some(a.plays));
+    put(&mut o, "played", a.played.clone());
     o
 }
 

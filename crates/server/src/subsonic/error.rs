@@ -58,6 +58,10 @@ impl Fail {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(70, message)
     }
+    /// 70: no `what` (song, album...) has the id `id`.
+    pub fn no_such(what: &str, id: &str) -> Self {
+        Self::not_found(format!("no {what} with id {id:?}"))
+    }
 }
 
 impl From<ApiError> for Fail {

@@ -4,7 +4,7 @@
 //! (plays add up across machines). Only songs carry stars. What is playing now is kept in
 //! memory.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -63,18 +63,8 @@ pub async fn star(c: &Call<'_>, on: bool) -> Result<Reply, Fail> {
 pub struct NowPlaying(Mutex<Option<(SongMetadata, DateTime<Utc>)>>);
 
 impl NowPlaying {
-    fn set(&self, m: SongMetadata) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((m, Utc::now()));
-    }
-
-    fn get(&self) -> Option<(SongMetadata, DateTime<Utc>)> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    fn slot(&self) -> MutexGuard<'_, Option<(SongMetadata, DateTime<Utc>)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -87,7 +77,7 @@ pub async fn scrobble(c: &Call<'_>) -> Result<Reply, Fail> {
     }
     if c.p.get("submission") == Some("false") {
         let m = song_by_id(c, ids[ids.len() - 1]).await?;
-        c.st.subsonic.now_playing.set(m);
+        *c.st.subsonic.now_playing.slot() = Some((m, Utc::now()));
         return Ok(Reply::empty());
     }
     let times = c.p.all("time");
@@ -116,7 +106,8 @@ pub fn now_playing(c: &Call<'_>) -> Reply {
     let entries: Vec<serde_json::Value> =
         c.st.subsonic
             .now_playing
-            .get()
+            .slot()
+            .clone()
             .map(|(m, since)| {
                 let mut e = entries::song(&m);
                 e["username"] = c.st.subsonic.options.credentials.user.clone().into();

@@ -18,7 +18,7 @@ use super::{Call, Fail, Reply};
 
 /// The song with this id, read from the library (no catalog needed), or error 70.
 pub async fn song_by_id(c: &Call<'_>, id: &str) -> Result<SongMetadata, Fail> {
-    let missing = || Fail::not_found(format!("no song with id {id:?}"));
+    let missing = || Fail::no_such("song", id);
     let sid = SongId::parse(&id.to_ascii_lowercase()).map_err(|_| missing())?;
     c.st.backend.get_metadata(&sid).await?.ok_or_else(missing)
 }
@@ -148,7 +148,7 @@ fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Found> {
     let cover = picture::folder_cover(file)?;
     match std::fs::read(&cover) {
         // Only a picture is sent: a file of another kind under a cover's name is not.
-        Ok(bytes) if picture::Kind::of(&bytes).is_some() => Some(Found { bytes, mime: None }),
+        Ok(bytes) if picture::mime_of(&bytes).is_some() => Some(Found { bytes, mime: None }),
         Ok(_) => {
             tracing::info!("subsonic: {} is no picture", cover.display());
             None
@@ -172,8 +172,8 @@ fn scaled_cache() -> &'static std::sync::Mutex<picture::ScaledCache> {
 /// The picture scaled to `size` where it is larger (JPEG and PNG; kept in memory for the next
 /// ask), else as it is.
 fn scaled(found: Found, size: u32) -> (Vec<u8>, HeaderValue) {
-    let kind = picture::Kind::of(&found.bytes);
-    if size > 0 && matches!(kind, Some(picture::Kind::Jpeg | picture::Kind::Png)) {
+    let kind = picture::mime_of(&found.bytes);
+    if size > 0 && matches!(kind, Some(picture::JPEG | picture::PNG)) {
         let key = picture::ScaledCache::key(&found.bytes, size);
         let kept = scaled_cache().lock().ok().and_then(|c| c.get(&key));
         if let Some(s) = kept {
@@ -192,7 +192,7 @@ fn scaled(found: Found, size: u32) -> (Vec<u8>, HeaderValue) {
         }
     }
     let mime = kind
-        .map(|k| HeaderValue::from_static(k.mime()))
+        .map(HeaderValue::from_static)
         .or_else(|| {
             found
                 .mime
@@ -231,13 +231,8 @@ pub async fn cover_art(c: &Call<'_>) -> Result<Reply, Fail> {
         .await
         .map_err(|_| Fail::other("reading the picture failed; the server log has more"))?;
         if let Some((bytes, mime)) = picture {
-            let headers = [
-                (header::CONTENT_TYPE, mime),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("private, max-age=86400"),
-                ),
-            ];
+            let cache = HeaderValue::from_static("private, max-age=86400");
+            let headers = [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache)];
             return Ok(Reply::Raw((headers, bytes).into_response()));
         }
     }

@@ -135,10 +135,7 @@ async fn handle(State(st): State<AppState>, Path(name): Path<String>, req: Reque
     let answer = match endpoint {
         // Public by the extension's rule: clients ask it before signing in.
         "getOpenSubsonicExtensions" => Ok(browse::extensions()),
-        _ => match authenticate(&st, &p, peer) {
-            Ok(()) => dispatch(&call, endpoint).await,
-            Err(f) => Err(f),
-        },
+        _ => dispatch(&call, endpoint, peer).await,
     };
     match answer {
         Ok(Reply::Fields(fields)) => render::ok(&format, fields),
@@ -168,7 +165,9 @@ fn authenticate(st: &AppState, p: &Params, peer: Option<IpAddr>) -> Result<(), F
     result
 }
 
-async fn dispatch(c: &Call<'_>, endpoint: &str) -> Result<Reply, Fail> {
+/// Signs the caller at `peer` in, then answers `endpoint`.
+async fn dispatch(c: &Call<'_>, endpoint: &str, peer: Option<IpAddr>) -> Result<Reply, Fail> {
+    authenticate(c.st, c.p, peer)?;
     match endpoint {
         "ping" => Ok(Reply::empty()),
         "getLicense" => Ok(browse::license()),

@@ -18,19 +18,16 @@ use super::{Call, Fail, Reply, entries};
 async fn by_id(c: &Call<'_>, id: &str) -> Result<SavedPlaylist, Fail> {
     match c.st.backend.get_playlist(id).await? {
         Some(p) if !p.deleted => Ok(p),
-        _ => Err(Fail::not_found(format!("no playlist with id {id:?}"))),
+        _ => Err(Fail::no_such("playlist", id)),
     }
 }
 
 /// Song ids as the client sent them; an unknown or malformed one is error 70.
 async fn songs(c: &Call<'_>, name: &str) -> Result<Vec<SongId>, Fail> {
-    let raw = c.p.all(name);
-    let mut ids = Vec::with_capacity(raw.len());
-    for r in &raw {
-        let id = SongId::parse(&r.trim().to_ascii_lowercase())
-            .map_err(|_| Fail::not_found(format!("no song with id {r:?}")))?;
-        ids.push(id);
-    }
+    let parse = |r: &str| SongId::parse(&r.trim().to_ascii_lowercase());
+    let ids = (c.p.all(name).into_iter())
+        .map(|r| parse(r).map_err(|_| Fail::no_such("song", r)))
+        .collect::<Result<Vec<_>, _>>()?;
     let known: std::collections::HashSet<SongId> =
         c.st.backend
             .get_metadata_many(&ids)
@@ -39,17 +36,9 @@ async fn songs(c: &Call<'_>, name: &str) -> Result<Vec<SongId>, Fail> {
             .map(|m| m.id)
             .collect();
     if let Some(missing) = ids.iter().find(|i| !known.contains(i)) {
-        return Err(Fail::not_found(format!(
-            "no song with id {:?}",
-            missing.as_str()
-        )));
+        return Err(Fail::no_such("song", missing.as_str()));
     }
     Ok(ids)
-}
-
-/// The songs of `p` the library holds, in the playlist's order (repeats kept).
-async fn held(c: &Call<'_>, p: &SavedPlaylist) -> Result<Vec<SongMetadata>, Fail> {
-    Ok(c.st.backend.playlist_songs(p).await?)
 }
 
 /// A playlist's `Playlist` value: its songs' count and length as the library holds them.
@@ -81,7 +70,7 @@ fn shape(c: &Call<'_>, p: &SavedPlaylist, songs: &[SongMetadata]) -> Value {
 pub async fn list(c: &Call<'_>) -> Result<Reply, Fail> {
     let mut out = Vec::new();
     for p in c.st.backend.playlists().await? {
-        let songs = held(c, &p).await?;
+        let songs = c.st.backend.playlist_songs(&p).await?;
         out.push(shape(c, &p, &songs));
     }
     Ok(Reply::one("playlists", json!({ "playlist": out })))
@@ -89,7 +78,7 @@ pub async fn list(c: &Call<'_>) -> Result<Reply, Fail> {
 
 /// One playlist with its songs.
 async fn with_entries(c: &Call<'_>, p: &SavedPlaylist) -> Result<Reply, Fail> {
-    let songs = held(c, p).await?;
+    let songs = c.st.backend.playlist_songs(p).await?;
     let mut v = shape(c, p, &songs);
     v["entry"] = entries::songs(&songs).into();
     Ok(Reply::one("playlist", v))
@@ -179,7 +168,7 @@ pub async fn update(c: &Call<'_>) -> Result<Reply, Fail> {
 pub async fn delete(c: &Call<'_>) -> Result<Reply, Fail> {
     let id = c.p.required("id")?;
     if !c.st.backend.delete_playlist(id).await? {
-        return Err(Fail::not_found(format!("no playlist with id {id:?}")));
+        return Err(Fail::no_such("playlist", id));
     }
     Ok(Reply::empty())
 }

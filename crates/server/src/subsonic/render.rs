@@ -163,38 +163,27 @@ fn children(out: &mut String, m: &Map<String, Value>) {
     }
 }
 
+/// `v` as elements named `name`: none for a null, one per item of an array.
 fn element(out: &mut String, name: &str, v: &Value) {
     match v {
         Value::Null => {}
-        Value::Array(items) => {
-            for item in items {
-                element(out, name, item);
-            }
-        }
-        Value::Object(m) => {
+        Value::Array(items) => items.iter().for_each(|item| element(out, name, item)),
+        _ => {
+            let mut inner = String::new();
             out.push('<');
             out.push_str(name);
-            attributes(out, m);
-            let mut inner = String::new();
-            children(&mut inner, m);
-            if inner.is_empty() {
+            match v.as_object() {
+                Some(m) => {
+                    attributes(out, m);
+                    children(&mut inner, m);
+                }
+                None => escape(&mut inner, &scalar_text(v)),
+            }
+            if inner.is_empty() && v.is_object() {
                 out.push_str("/>");
             } else {
-                out.push('>');
-                out.push_str(&inner);
-                out.push_str("</");
-                out.push_str(name);
-                out.push('>');
+                out.push_str(&format!(">{inner}</{name}>"));
             }
-        }
-        scalar => {
-            out.push('<');
-            out.push_str(name);
-            out.push('>');
-            escape(out, &scalar_text(scalar));
-            out.push_str("</");
-            out.push_str(name);
-            out.push('>');
         }
     }
 }
@@ -208,9 +197,7 @@ fn escape(out: &mut String, s: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => {
-                out.push_str(&format!("&#{};", c as u32));
-            }
+            '\t' | '\n' | '\r' => out.push_str(&format!("&#{};", c as u32)),
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }

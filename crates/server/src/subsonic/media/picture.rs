@@ -23,53 +23,26 @@ pub const MAX_PIXELS: u64 = 48_000_000;
 /// JPEG quality of scaled-down JPEG pictures.
 const JPEG_QUALITY: u8 = 88;
 
-/// A picture's type, from its first bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Jpeg,
-    Png,
-    Gif,
-    Webp,
-    Bmp,
-}
+/// The media type of scaled-down JPEG pictures.
+pub const JPEG: &str = "image/jpeg";
+/// The media type of scaled-down PNG pictures.
+pub const PNG: &str = "image/png";
 
-impl Kind {
-    /// The type of a picture's bytes, `None` when they are no picture songrec knows.
-    pub fn of(bytes: &[u8]) -> Option<Self> {
-        match bytes {
-            [0xFF, 0xD8, 0xFF, ..] => Some(Self::Jpeg),
-            [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(Self::Png),
-            [b'G', b'I', b'F', b'8', ..] => Some(Self::Gif),
-            [
-                b'R',
-                b'I',
-                b'F',
-                b'F',
-                _,
-                _,
-                _,
-                _,
-                b'W',
-                b'E',
-                b'B',
-                b'P',
-                ..,
-            ] => Some(Self::Webp),
-            [b'B', b'M', ..] => Some(Self::Bmp),
-            _ => None,
-        }
+/// The media type of a picture's bytes, `None` when they are no picture songrec knows.
+pub fn mime_of(bytes: &[u8]) -> Option<&'static str> {
+    const MAGIC: [(&[u8], &str); 4] = [
+        (b"\xFF\xD8\xFF", JPEG),
+        (b"\x89PNG\r\n\x1a\n", PNG),
+        (b"GIF8", "image/gif"),
+        (b"BM", "image/bmp"),
+    ];
+    if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+        return Some("image/webp");
     }
-
-    /// Its media type.
-    pub fn mime(self) -> &'static str {
-        match self {
-            Self::Jpeg => "image/jpeg",
-            Self::Png => "image/png",
-            Self::Gif => "image/gif",
-            Self::Webp => "image/webp",
-            Self::Bmp => "image/bmp",
-        }
-    }
+    MAGIC
+        .iter()
+        .find(|(m, _)| bytes.starts_with(m))
+        .map(|(_, t)| *t)
 }
 
 /// Why a picture could not be scaled.
@@ -119,9 +92,9 @@ pub fn fit(width: u32, height: u32, size: u32) -> Option<(u32, u32)> {
 /// The picture scaled so that its longer side is `size` pixels (JPEG and PNG); `Ok(None)` when
 /// it is no larger than that (served as it is).
 pub fn scale(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
-    match Kind::of(bytes) {
-        Some(Kind::Jpeg) => scale_jpeg(bytes, size),
-        Some(Kind::Png) => scale_png(bytes, size),
+    match mime_of(bytes) {
+        Some(JPEG) => scale_jpeg(bytes, size),
+        Some(PNG) => scale_png(bytes, size),
         _ => Err(ScaleError::Unsupported),
     }
 }
@@ -161,7 +134,7 @@ fn scale_jpeg(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
         .map_err(|e| ScaleError::Encode(e.to_string()))?;
     Ok(Some(Scaled {
         bytes: jpeg,
-        mime: Kind::Jpeg.mime(),
+        mime: JPEG,
         width: tw,
         height: th,
     }))
@@ -179,10 +152,7 @@ fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
     dec.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = dec.read_info().map_err(decode)?;
-    let (w, h) = {
-        let i = reader.info();
-        (i.width, i.height)
-    };
+    let (w, h) = (reader.info().width, reader.info().height);
     let Some((tw, th)) = fit(w, h, size) else {
         return Ok(None);
     };
@@ -218,21 +188,19 @@ fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     }
     let out = resample(&pixels, (w, h), (tw, th), layout)?;
     let mut encoded = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut encoded, tw, th);
-        enc.set_color(match layout {
-            Layout::Rgb => png::ColorType::Rgb,
-            Layout::Rgba => png::ColorType::Rgba,
-        });
-        enc.set_depth(png::BitDepth::Eight);
-        let encode = |e: png::EncodingError| ScaleError::Encode(e.to_string());
-        let mut writer = enc.write_header().map_err(encode)?;
-        writer.write_image_data(&out).map_err(encode)?;
-        writer.finish().map_err(encode)?;
-    }
+    let mut enc = png::Encoder::new(&mut encoded, tw, th);
+    enc.set_color(match layout {
+        Layout::Rgb => png::ColorType::Rgb,
+        Layout::Rgba => png::ColorType::Rgba,
+    });
+    enc.set_depth(png::BitDepth::Eight);
+    let encode = |e: png::EncodingError| ScaleError::Encode(e.to_string());
+    let mut writer = enc.write_header().map_err(encode)?;
+    writer.write_image_data(&out).map_err(encode)?;
+    writer.finish().map_err(encode)?;
     Ok(Some(Scaled {
         bytes: encoded,
-        mime: Kind::Png.mime(),
+        mime: PNG,
         width: tw,
         height: th,
     }))
@@ -324,11 +292,6 @@ impl ScaledCache {
         self.order.push_back(key);
         self.entries.insert(key, scaled);
     }
-
-    /// Bytes of pictures kept.
-    pub fn used(&self) -> usize {
-        self.used
-    }
 }
 
 /// The folder's cover file beside `song_file`: the first of [`COVER_NAMES`] x
@@ -395,15 +358,16 @@ mod tests {
 
     #[test]
     fn kinds_from_bytes() {
-        assert_eq!(Kind::of(&jpeg_of(2, 2, &[0; 12])), Some(Kind::Jpeg));
+        assert_eq!(mime_of(&jpeg_of(2, 2, &[0; 12])), Some(JPEG));
         assert_eq!(
-            Kind::of(&png_of(1, 1, png::ColorType::Rgb, &[1, 2, 3])),
-            Some(Kind::Png)
+            mime_of(&png_of(1, 1, png::ColorType::Rgb, &[1, 2, 3])),
+            Some(PNG)
         );
-        assert_eq!(Kind::of(b"GIF89a...."), Some(Kind::Gif));
-        assert_eq!(Kind::of(b"RIFF\0\0\0\0WEBPVP8 "), Some(Kind::Webp));
-        assert_eq!(Kind::of(b"ID3"), None);
-        assert_eq!(Kind::of(b""), None);
+        assert_eq!(mime_of(b"GIF89a...."), Some("image/gif"));
+        assert_eq!(mime_of(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(mime_of(b"BM.."), Some("image/bmp"));
+        assert_eq!(mime_of(b"ID3"), None);
+        assert_eq!(mime_of(b""), None);
     }
 
     #[test]
@@ -475,13 +439,13 @@ mod tests {
         assert_ne!(a, d, "another size is another key");
         c.put(a, pic(60));
         c.put(b, pic(30));
-        assert_eq!(c.used(), 90);
+        assert_eq!(c.used, 90);
         c.put(d, pic(50));
         assert!(c.get(&a).is_none(), "the oldest went first");
         assert!(c.get(&b).is_some() && c.get(&d).is_some());
-        assert_eq!(c.used(), 80);
+        assert_eq!(c.used, 80);
         c.put(ScaledCache::key(b"big", 1), pic(101));
-        assert_eq!(c.used(), 80, "one picture over the budget is not kept");
+        assert_eq!(c.used, 80, "one picture over the budget is not kept");
     }
 
     #[test]

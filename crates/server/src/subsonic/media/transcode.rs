@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::process::Command;
+use tokio::sync::Semaphore;
 use tokio_util::io::ReaderStream;
 
 use super::super::{Fail, Params};
@@ -40,44 +40,32 @@ pub struct Target {
     lossy: bool,
 }
 
-/// The formats songrec re-encodes to.
+/// The formats songrec re-encodes to (the fields in [`Target`]'s order).
 pub const TARGETS: &[Target] = &[
-    Target {
-        suffix: "mp3",
-        mime: "audio/mpeg",
-        codec: "libmp3lame",
-        container: "mp3",
-        lossy: true,
-    },
-    Target {
-        suffix: "opus",
-        mime: "audio/ogg",
-        codec: "libopus",
-        container: "ogg",
-        lossy: true,
-    },
-    Target {
-        suffix: "ogg",
-        mime: "audio/ogg",
-        codec: "libvorbis",
-        container: "ogg",
-        lossy: true,
-    },
-    Target {
-        suffix: "aac",
-        mime: "audio/aac",
-        codec: "aac",
-        container: "adts",
-        lossy: true,
-    },
-    Target {
-        suffix: "flac",
-        mime: "audio/flac",
-        codec: "flac",
-        container: "flac",
-        lossy: false,
-    },
+    Target::new("mp3", "audio/mpeg", "libmp3lame", "mp3", true),
+    Target::new("opus", "audio/ogg", "libopus", "ogg", true),
+    Target::new("ogg", "audio/ogg", "libvorbis", "ogg", true),
+    Target::new("aac", "audio/aac", "aac", "adts", true),
+    Target::new("flac", "audio/flac", "flac", "flac", false),
 ];
+
+impl Target {
+    const fn new(
+        suffix: &'static str,
+        mime: &'static str,
+        codec: &'static str,
+        container: &'static str,
+        lossy: bool,
+    ) -> Self {
+        Self {
+            suffix,
+            mime,
+            codec,
+            container,
+            lossy,
+        }
+    }
+}
 
 /// What a `stream` call asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -184,24 +172,12 @@ pub fn arguments(input: &Path, target: &Target, kbps: u32, offset: u32) -> Vec<s
     file.push(input.as_os_str());
     a.extend(["-i".into(), file]);
     // The first audio stream; no picture, subtitle or data stream.
-    for s in ["-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", target.codec] {
-        a.push(s.into());
-    }
+    a.extend(["-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", target.codec].map(Into::into));
     if target.lossy {
         a.extend(["-b:a".into(), format!("{kbps}k").into()]);
     }
-    for s in ["-f", target.container, "pipe:1"] {
-        a.push(s.into());
-    }
+    a.extend(["-f", target.container, "pipe:1"].map(Into::into));
     a
-}
-
-/// What a running re-encoding holds until its answer is sent or dropped: the process (killed
-/// when dropped), its turn, and whatever keeps its input (a spooled download).
-struct Running<K> {
-    _child: Child,
-    _slot: OwnedSemaphorePermit,
-    _input: K,
 }
 
 /// The re-encoding of `input` as an answer; `keep` lives as long as the stream (the spooled
@@ -257,11 +233,9 @@ pub async fn answer<K: Send + Sync + 'static>(
         });
     }
     first.truncate(n);
-    let running = Running {
-        _child: child,
-        _slot: slot,
-        _input: keep,
-    };
+    // Held until the answer is sent or dropped: the process (killed when dropped), its turn,
+    // and whatever keeps its input.
+    let running = (child, slot, keep);
     let body =
         futures::stream::once(async move { Ok::<Bytes, std::io::Error>(Bytes::from(first)) })
             .chain(ReaderStream::new(out))
