@@ -1,23 +1,14 @@
-//! A lease on the remote library, so two machines never sync it at the same time.
+//! A lease on the remote library, so two machines never sync it at the same time: one small
+//! JSON object ([`LeaseInfo`]) in a [`LeaseStore`], a compare-and-swap register (on S3,
+//! conditional puts: [`ObjectLeaseStore`](crate::stores::object_lease::ObjectLeaseStore)).
 //!
-//! The lease is one small object (JSON [`LeaseInfo`]: holder machine id, run id, host, pid,
-//! expiry) in a [`LeaseStore`], a compare-and-swap register: create-if-absent plus
-//! replace-if-unchanged. On S3 that is `PutMode::Create` (`If-None-Match: *`) and
-//! `PutMode::Update` (`If-Match: <etag>`) on `locks/sync.lease`
-//! ([`ObjectLeaseStore`](crate::stores::object_lease::ObjectLeaseStore)); for tests, a lock
-//! file ([`FileLeaseStore`](crate::stores::file_lease::FileLeaseStore)).
+//! - **acquire**: create the object; if it exists, take it over only if it has expired or its
+//!   holder is this machine (a killed run of ours: sync also holds the local write lock).
+//! - **renew** every `ttl / 3` ([`Lease::keep_alive`]); a failed replace means another machine
+//!   took it over after it expired, and the run stops before its next write ([`Lease::check`]).
+//! - **release**: replace it with an expired one.
 //!
-//! - **acquire**: create the object; if it exists, take it over only if it has expired, or if
-//!   its holder is this machine (a run of ours that was killed: sync also holds the local
-//!   library's write lock, so no other run of this machine is alive). Otherwise refuse, naming
-//!   the holder and the expiry.
-//! - **renew**: while running, replace it with a later expiry every `ttl / 3`
-//!   ([`Lease::keep_alive`]); a failed replace means another machine took it over after it
-//!   expired, and the run stops before its next write ([`Lease::check`]).
-//! - **release**: replace it with an expired one (so the next machine need not wait).
-//!
-//! Expiry uses the machines' wall clocks; keep them roughly in sync (NTP) or use a TTL well
-//! above the skew.
+//! Expiry uses the machines' wall clocks: keep them roughly in sync or the TTL well above.
 
 use std::fmt;
 use std::sync::Arc;
@@ -141,8 +132,10 @@ impl From<StorageError> for LeaseError {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use songrec_sync::lease::{Lease, MemoryLeaseStore};
-/// let store = Arc::new(MemoryLeaseStore::default());
+/// use songrec_sync::lease::Lease;
+/// use songrec_sync::stores::file_lease::FileLeaseStore;
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = Arc::new(FileLeaseStore::new(dir.path().join("sync.lease")));
 /// let a = Lease::new(store.clone(), "machine-a", Duration::from_secs(60));
 /// let b = Lease::new(store.clone(), "machine-b", Duration::from_secs(60));
 /// a.acquire().await.unwrap();
@@ -297,47 +290,5 @@ pub struct KeepAlive(tokio::task::JoinHandle<()>);
 impl Drop for KeepAlive {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// An in-memory [`LeaseStore`] for tests.
-#[derive(Debug, Default)]
-pub struct MemoryLeaseStore {
-    state: std::sync::Mutex<Option<(Vec<u8>, u64)>>,
-}
-
-impl fmt::Display for MemoryLeaseStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("memory lease")
-    }
-}
-
-#[async_trait]
-impl LeaseStore for MemoryLeaseStore {
-    async fn read(&self) -> StorageResult<Option<(Vec<u8>, LeaseTag)>> {
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(s.as_ref()
-            .map(|(b, n)| (b.clone(), LeaseTag(n.to_string()))))
-    }
-
-    async fn create(&self, body: &[u8]) -> StorageResult<Option<LeaseTag>> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.is_some() {
-            return Ok(None);
-        }
-        *s = Some((body.to_vec(), 1));
-        Ok(Some(LeaseTag("1".into())))
-    }
-
-    async fn replace(&self, body: &[u8], expected: &LeaseTag) -> StorageResult<Option<LeaseTag>> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match s.as_ref() {
-            Some((_, n)) if n.to_string() == expected.0 => {
-                let next = n + 1;
-                *s = Some((body.to_vec(), next));
-                Ok(Some(LeaseTag(next.to_string())))
-            }
-            _ => Ok(None),
-        }
     }
 }

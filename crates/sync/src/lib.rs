@@ -1,19 +1,8 @@
-//! Two-way sync of this machine's library with a shared remote library (`songrec sync`).
-//!
-//! - [`plan`]: the pure three-way planner (record of the last synced state, both listings,
-//!   conflict policy → actions, conflicts, safety-rail violations);
-//! - [`merge`]: the pure field-by-field merge of a song changed on both sides;
-//! - [`digest`]: metadata content digests (versions alone can collide across machines);
-//! - [`record`]: the per-machine record of the last synced state ([`record::RecordStore`]);
-//! - [`lease`]: the remote lease, so two machines never sync the same library at once;
-//! - [`playlists`]: saved playlists, the newer version of each going both ways;
-//! - [`engine`]: the executor that carries a plan out over two [`songrec_storage::StorageBackend`]s;
-//! - [`stores`]: the record in SQLite, the lease in a local file or in an object store.
-//!
-//! The flow of one run: take the lease → list both sides (`list_versions`, one cheap listing
-//! each) → load the record → plan → refuse if a safety rail trips → merge songs changed on
-//! both sides → apply deletions and copies → advance the record per completed song → release
-//! the lease. A no-op run costs the two listings and the lease, nothing per song.
+//! Two-way sync of this machine's library with a shared remote library (`songrec sync`):
+//! take the [`lease`] → list both sides → load the [`record`] of the last synced state →
+//! [`plan`] (pure) → refuse if a safety rail trips → [`merge`] songs changed on both sides →
+//! apply deletions and copies ([`engine`]) → advance the record per completed song → carry
+//! saved [`playlists`] → release the lease. A no-op run costs the two listings and the lease.
 
 pub mod digest;
 pub mod engine;

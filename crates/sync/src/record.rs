@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -78,8 +77,8 @@ pub struct FeedPosition {
 
 /// Durable storage of the record, for one (local library, remote) pair.
 ///
-/// Implementations: `songrec_local::SyncRecord` (SQLite in the local library) and
-/// [`MemoryRecord`] (tests).
+/// Implementations: [`crate::stores::sqlite_record::SqliteRecord`] and, for tests, an
+/// in-memory one.
 pub trait RecordStore: Send + Sync {
     /// This machine's id (generated once, then persisted).
     fn machine_id(&self) -> String;
@@ -102,40 +101,6 @@ pub trait RecordStore: Send + Sync {
     }
 }
 
-/// An in-memory [`RecordStore`] for tests.
-///
-/// ```
-/// use songrec_sync::record::{MemoryRecord, RecordChange, RecordStore};
-/// use songrec_storage::{SongId, SongMetadata};
-/// let r = MemoryRecord::new("machine-a");
-/// let m = SongMetadata::new(SongId::from_bytes(b"x"), "X");
-/// r.commit(&[RecordChange::Live(m.clone())]).unwrap();
-/// assert_eq!(r.load().unwrap()[&m.id].version, 1);
-/// ```
-#[derive(Debug, Default)]
-pub struct MemoryRecord {
-    machine: String,
-    rows: Mutex<HashMap<SongId, (BaseEntry, Option<SongMetadata>)>>,
-    feed: Mutex<Option<FeedPosition>>,
-}
-
-impl MemoryRecord {
-    /// An empty record for `machine`.
-    pub fn new(machine: impl Into<String>) -> Self {
-        Self {
-            machine: machine.into(),
-            rows: Mutex::default(),
-            feed: Mutex::default(),
-        }
-    }
-
-    fn rows(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<SongId, (BaseEntry, Option<SongMetadata>)>> {
-        self.rows.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// The base entry a change leads to.
 pub fn entry_of(change: &RecordChange) -> BaseEntry {
     match change {
@@ -152,71 +117,10 @@ pub fn entry_of(change: &RecordChange) -> BaseEntry {
     }
 }
 
-impl RecordStore for MemoryRecord {
-    fn machine_id(&self) -> String {
-        self.machine.clone()
-    }
-
-    fn load(&self) -> StorageResult<HashMap<SongId, BaseEntry>> {
-        Ok(self
-            .rows()
-            .iter()
-            .map(|(id, (e, _))| (id.clone(), e.clone()))
-            .collect())
-    }
-
-    fn base_metadata(&self, ids: &[SongId]) -> StorageResult<HashMap<SongId, SongMetadata>> {
-        let rows = self.rows();
-        Ok(ids
-            .iter()
-            .filter_map(|id| {
-                rows.get(id)
-                    .and_then(|(_, m)| m.clone())
-                    .map(|m| (id.clone(), m))
-            })
-            .collect())
-    }
-
-    fn commit(&self, changes: &[RecordChange]) -> StorageResult<()> {
-        let mut rows = self.rows();
-        for c in changes {
-            let meta = match c {
-                RecordChange::Live(m) => Some(m.clone()),
-                RecordChange::Deleted { .. } => None,
-            };
-            rows.insert(c.id().clone(), (entry_of(c), meta));
-        }
-        Ok(())
-    }
-
-    fn feed_position(&self) -> StorageResult<Option<FeedPosition>> {
-        Ok(self.feed.lock().unwrap_or_else(|p| p.into_inner()).clone())
-    }
-
-    fn set_feed_position(&self, position: Option<&FeedPosition>) -> StorageResult<()> {
-        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = position.cloned();
-        Ok(())
-    }
-}
-
 /// A [`RecordStore`] whose feed position is kept in a small JSON file (for stores that keep
 /// none themselves, such as the SQLite record): `{"<remote>": {"machine": "…", "position":
 /// {…}}}`. A position written under another machine id (the record file was recreated) is
 /// ignored, and so is an unreadable file: the run is then a full reconciliation.
-///
-/// ```
-/// use songrec_storage::ChangeCursor;
-/// use songrec_sync::record::{FeedFile, FeedPosition, MemoryRecord, RecordStore};
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("sync-feed.json");
-/// let r = FeedFile::new(MemoryRecord::new("m"), &path, "remote-1");
-/// assert!(r.feed_position().unwrap().is_none());
-/// let p = FeedPosition { cursor: ChangeCursor::new("c"), full_at: chrono::Utc::now() };
-/// r.set_feed_position(Some(&p)).unwrap();
-/// assert_eq!(FeedFile::new(MemoryRecord::new("m"), &path, "remote-1").feed_position().unwrap(), Some(p));
-/// assert!(FeedFile::new(MemoryRecord::new("m"), &path, "remote-2").feed_position().unwrap().is_none());
-/// assert!(FeedFile::new(MemoryRecord::new("other"), &path, "remote-1").feed_position().unwrap().is_none());
-/// ```
 #[derive(Debug)]
 pub struct FeedFile<R> {
     inner: R,

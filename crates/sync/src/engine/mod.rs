@@ -1,12 +1,7 @@
 //! The sync executor: takes the lease, lists both sides, plans (pure), then carries the plan
-//! out and advances the record song by song as transfers complete.
-//!
-//! Order of work: deletions both sides already made (record only), deletions, merges of songs
-//! changed on both sides, then copies in batches. A whole-song copy writes audio, then every
-//! vector, then the metadata (the commit point), and only then advances the record, so a run
-//! killed anywhere is finished by the next run: songs whose record was not advanced are
-//! compared again, and content already on the target is recognised (same digest) or written
-//! again idempotently (content-addressed audio, upserts).
+//! out: record-only deletions, deletions, merges, then copies in batches. A whole-song copy
+//! writes audio, every vector, then the metadata (the commit point), and only then advances
+//! the record, so a run killed anywhere is finished by the next (writes are idempotent).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -238,10 +233,12 @@ pub enum SyncError {
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use songrec_sync::engine::{sync, NoProgress, SyncOptions};
-/// use songrec_sync::lease::{Lease, MemoryLeaseStore};
-/// use songrec_sync::record::MemoryRecord;
-/// let record = MemoryRecord::new("machine-a");
-/// let lease = Arc::new(Lease::new(Arc::new(MemoryLeaseStore::default()), "machine-a", Duration::from_secs(60)));
+/// use songrec_sync::lease::Lease;
+/// use songrec_sync::record::RecordStore as _;
+/// use songrec_sync::stores::{file_lease::FileLeaseStore, sqlite_record::SqliteRecord};
+/// let record = SqliteRecord::open("/music/data/.songrec/sync.sqlite".as_ref(), "remote").unwrap();
+/// let store = Arc::new(FileLeaseStore::new("/shared/locks/sync.lease"));
+/// let lease = Arc::new(Lease::new(store, record.machine_id(), Duration::from_secs(60)));
 /// let report = sync(local, remote, &lease, &record, &SyncOptions::new("/tmp/sync-scratch"), &NoProgress).await?;
 /// println!("{} conflicts", report.conflicts.len());
 /// # Ok(()) }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use super::super::engine::{
     FullReason, NoProgress, RemoteRead, SyncError, SyncOptions, SyncReport, sync,
 };
-use super::super::lease::{Lease, LeaseError, LeaseInfo, LeaseStore, MemoryLeaseStore};
+use super::super::lease::{Lease, LeaseError, LeaseInfo, LeaseStore};
 use super::super::plan::{Policy, Rails};
-use super::super::record::{FeedPosition, MemoryRecord, RecordStore as _};
+use super::super::record::{FeedPosition, RecordStore as _};
+use super::memory::{MemoryLeaseStore, MemoryRecord};
 use songrec_conformance::MemoryBackend;
 use songrec_storage::ChangeCursor;
 use songrec_storage::SongMetadata;

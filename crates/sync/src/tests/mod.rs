@@ -436,4 +436,5 @@ fn summary_counts_and_noop() {
 }
 
 mod engine_runs;
+mod memory;
 mod merge;
