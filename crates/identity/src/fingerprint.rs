@@ -1,18 +1,12 @@
 //! Acoustic fingerprints (Chromaprint, via the pure-Rust `rusty-chromaprint`, MIT) and a hash of
 //! the decoded audio, for finding duplicates.
 //!
-//! - The **PCM hash** is SHA-256 over the decoded audio (songrec's mono 22.05 kHz decoding,
-//!   quantised to 16 bits). Two files with different bytes (other tags, another container, a
-//!   lossless conversion) but the same sound have the same PCM hash: an *exact* duplicate.
-//!   Files longer than [`HASH_MAX_SECS`] are hashed over the evenly spaced excerpts the decoder
-//!   keeps for them.
-//! - The **fingerprint** covers the first [`FINGERPRINT_SECS`] seconds with Chromaprint's default
-//!   algorithm (the one AcoustID uses), stored in Chromaprint's compressed form, base64
-//!   (URL-safe, no padding), as AcoustID prints it. Two fingerprints are compared at their best
-//!   alignment ([`compare`]): the share of differing bits is near 0 for the same recording
-//!   (re-encoded, resampled, trimmed) and near 0.5 for different music. Not always: two velocity
-//!   layers of one cymbal, or two songs synthesised from the same parts, differ in only 8–9 % of
-//!   their bits. So the fingerprint alone never makes two songs one recording:
+//! - The **PCM hash** is SHA-256 over the decoded audio (mono 22.05 kHz, quantised to 16 bits;
+//!   the decoder's excerpts beyond [`HASH_MAX_SECS`]): equal for an *exact* duplicate.
+//! - The **fingerprint** covers the first [`FINGERPRINT_SECS`] seconds (Chromaprint's default
+//!   algorithm, compressed, base64 as AcoustID prints it). Compared at their best alignment
+//!   ([`compare`]), the share of differing bits is near 0 for one recording and near 0.5 for
+//!   different music, but two sounds made of the same parts can differ in only 8–9 %, so
 //! - the **waveform signature** ([`crate::waveform`], record version 2) must agree too.
 
 use std::collections::HashMap;

@@ -1,21 +1,15 @@
 //! A waveform signature: the second, independent check behind "same recording".
 //!
-//! Chromaprint hears the spectral envelope; two velocity layers of one cymbal, or two
-//! synthesised songs built from the same parts, can share it while their waveforms are unrelated
-//! (waveform correlation 0.02–0.13). A copy of a recording (re-encoded, trimmed, re-mastered)
-//! keeps its waveform: the sign of the band-passed signal survives codecs, gain, compression and
-//! gentle EQ. So a signature keeps, for a few short excerpts (46 ms each) at content-defined
-//! places, the **sign bits** of the audio band-passed to 200–2500 Hz, partly whitened (spectrum
-//! divided by the square root of its magnitude, so one loud bass note cannot decide), at
-//! 5512.5 Hz. The excerpts sit where the band is loudest (three places), and at the first three
-//! places after 4 s that are the loudest within ±3 s (so a trim of the start, a cut end or a
-//! compressor that changes which part is loudest still leaves excerpts both copies share).
+//! Chromaprint hears the spectral envelope, which two different sounds can share; a copy of a
+//! recording also keeps its waveform (the sign of the band-passed signal survives codecs, gain,
+//! compression and gentle EQ). A signature keeps, for a few 46 ms excerpts, the **sign bits**
+//! of the audio band-passed to 200–2500 Hz and partly whitened, at 5512.5 Hz. The excerpts sit
+//! where the band is loudest (three places) and at the first three places after 4 s that are
+//! the loudest within ±3 s, so a trimmed or compressed copy still shares some.
 //!
-//! [`similarity`] is the best normalised correlation of any two excerpts of two signatures over
-//! lags of ±23 ms (peak refined by a parabola): near 1 for copies, low for distinct takes
-//! ([`MIN_SAME`], measured in `scripts/eval/dupes/README.md`). It reads only the stored bytes, so the
-//! grouping in [`crate::recording`] never decodes audio. Stored base64 (URL-safe, no padding):
-//! at most [`MAX_EXCERPTS`] × (6 + 32) + 2 bytes, 308 characters.
+//! [`similarity`] is the best correlation of any two excerpts over small lags: near 1 for
+//! copies, low for distinct takes ([`MIN_SAME`]). Stored base64 (URL-safe, no padding), at
+//! most [`MAX_EXCERPTS`] × (6 + 32) + 2 bytes.
 
 use base64::Engine;
 use realfft::RealFftPlanner;
@@ -34,13 +28,9 @@ pub const BAND_HI: f32 = 2500.0;
 pub const SIGN_RATE: f32 = 5512.5;
 /// Correlations searched over ±this many sign samples (±46 ms).
 pub const MAX_LAG: i64 = 256;
-/// Least [`similarity`] for two songs whose fingerprints agree to be one recording; between
-/// this and the fingerprint's agreement they "sound alike" and are not copies.
-///
-/// Chosen on one set and checked on another, both of real recordings
-/// (`examples/waveform_pairs.rs`, `scripts/eval/dupes/README.md`): on the tune set, among the
-/// pairs whose fingerprints agree, distinct takes reach 0.71 and copies start at 0.83; this is
-/// the middle.
+/// Least [`similarity`] for two songs whose fingerprints agree to be one recording (below it
+/// they "sound alike"): the middle between distinct takes (up to 0.71) and copies (from 0.83)
+/// of real recordings (`examples/waveform_pairs.rs`, `scripts/eval/dupes/README.md`).
 pub const MIN_SAME: f32 = 0.77;
 
 const FORMAT: u8 = 1;
