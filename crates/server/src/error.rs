@@ -9,14 +9,6 @@ use songrec_app::AppError;
 use songrec_storage::StorageError;
 
 /// An API error: HTTP status, a stable machine-readable code and a human message.
-///
-/// ```
-/// use axum::http::StatusCode;
-/// use songrec_server::error::ApiError;
-/// let e = ApiError::not_found("no song with id 1234");
-/// assert_eq!(e.status(), StatusCode::NOT_FOUND);
-/// assert_eq!(e.code(), "not_found");
-/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,

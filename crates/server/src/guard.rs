@@ -76,19 +76,6 @@ fn ip_of(name: &str) -> Option<IpAddr> {
 ///   a name, cannot be rebound);
 /// - names given with `--allow-host NAME` (any port) or `NAME:PORT` (that port only), e.g.
 ///   the name of the machine or of a reverse proxy, or `localhost:9000` behind an SSH tunnel.
-///
-/// ```
-/// use songrec_server::guard::HostPolicy;
-/// let p = HostPolicy::new("127.0.0.1:8080".parse().unwrap(), false, &[]).unwrap();
-/// assert!(p.allows("localhost:8080"));
-/// assert!(p.allows("127.0.0.1:8080"));
-/// assert!(!p.allows("attacker.example:8080"));
-/// assert!(!p.allows("localhost:9090"));
-/// let p = HostPolicy::new("0.0.0.0:8080".parse().unwrap(), true, &["music.home".into()]).unwrap();
-/// assert!(p.allows("192.168.1.20:8080"));
-/// assert!(p.allows("music.home"));
-/// assert!(!p.allows("music.home.attacker.example:8080"));
-/// ```
 #[derive(Clone, Debug)]
 pub struct HostPolicy {
     bound: SocketAddr,
@@ -262,6 +249,7 @@ mod tests {
         assert!(p.allows("proxy.example:443"));
         assert!(!p.allows("proxy.example"));
         assert!(!p.allows("evil.example:8080"));
+        assert!(!p.allows("music.home.attacker.example:8080"));
         let p = policy("192.168.1.5:8080", true, &[]);
         assert!(p.allows("192.168.1.5:8080"));
         assert!(

@@ -91,12 +91,6 @@ pub enum ServerError {
 }
 
 /// Parses `IP:PORT` (also `localhost:PORT` and `[::1]:PORT`).
-///
-/// ```
-/// use songrec_server::parse_bind;
-/// assert_eq!(parse_bind("localhost:0").unwrap().to_string(), "127.0.0.1:0");
-/// assert!(parse_bind("nonsense").is_err());
-/// ```
 pub fn parse_bind(s: &str) -> Result<SocketAddr, ServerError> {
     let t = s.trim();
     let t2 = t
@@ -109,13 +103,6 @@ pub fn parse_bind(s: &str) -> Result<SocketAddr, ServerError> {
 }
 
 /// Refuses addresses reachable from other machines unless `public`.
-///
-/// ```
-/// use songrec_server::check_bind;
-/// assert!(check_bind(&"127.0.0.1:8080".parse().unwrap(), false).is_ok());
-/// assert!(check_bind(&"0.0.0.0:8080".parse().unwrap(), false).is_err());
-/// assert!(check_bind(&"0.0.0.0:8080".parse().unwrap(), true).is_ok());
-/// ```
 pub fn check_bind(addr: &SocketAddr, public: bool) -> Result<(), ServerError> {
     let ok = addr.ip().is_loopback() || public;
     ok.then_some(()).ok_or(ServerError::NotLoopback(*addr))
@@ -425,5 +412,23 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(ServerError::Serve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_addresses() {
+        assert_eq!(
+            parse_bind("localhost:0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert!(parse_bind("nonsense").is_err());
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(check_bind(&addr("127.0.0.1:8080"), false).is_ok());
+        assert!(check_bind(&addr("0.0.0.0:8080"), false).is_err());
+        assert!(check_bind(&addr("0.0.0.0:8080"), true).is_ok());
     }
 }

@@ -25,15 +25,6 @@ struct RouteStats {
 }
 
 /// Counters for HTTP requests, keyed by (method, route template).
-///
-/// ```
-/// use std::time::Duration;
-/// use songrec_server::metrics::HttpMetrics;
-/// let m = HttpMetrics::new();
-/// m.record("GET", "/healthz", 200, Duration::from_millis(3));
-/// assert_eq!(m.requests("GET", "/healthz", 200), 1);
-/// assert!(m.render(None).contains(r#"songrec_http_requests_total{method="GET",route="/healthz",status="200"} 1"#));
-/// ```
 #[derive(Debug)]
 pub struct HttpMetrics {
     routes: Mutex<BTreeMap<(String, String), RouteStats>>,
@@ -212,6 +203,9 @@ mod tests {
             "songrec_http_request_duration_seconds_count{method=\"GET\",route=\"/a\"} 2"
         ));
         assert_eq!(m.requests("GET", "/a", 404), 1);
+        assert!(
+            t.contains(r#"songrec_http_requests_total{method="GET",route="/a",status="200"} 1"#)
+        );
     }
 
     #[test]

@@ -7,16 +7,6 @@ use songrec_app::similar::Choice;
 use crate::error::{ApiError, ApiResult};
 
 /// Decoded `name=value` pairs of a query string.
-///
-/// ```
-/// use songrec_server::params::Params;
-/// let mut p = Params::parse(Some("k=5&genre=rock&where=bpm%3D120"));
-/// assert_eq!(p.number::<usize>("k", 1, 1000).unwrap(), Some(5));
-/// let f = p.filter().unwrap();
-/// assert_eq!(f.genre.as_deref(), Some("rock"));
-/// assert_eq!(f.conditions, vec!["bpm=120".to_string()]);
-/// p.finish().unwrap();
-/// ```
 #[derive(Debug, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
@@ -119,15 +109,6 @@ impl Params {
     /// `both`, `blend:W`), `blend` (the neural weight) or `model` (`NAME@VERSION` of stored
     /// vectors), read as the CLI reads `--embedder`/`--blend`/`--model`
     /// ([`Choice::from_options`]). `None` when none of them was given (`auto`).
-    ///
-    /// ```
-    /// use songrec_app::similar::Choice;
-    /// use songrec_server::params::Params;
-    /// let mut p = Params::parse(Some("embedder=both"));
-    /// assert_eq!(p.vectors().unwrap(), Some(Choice::Blend(0.6)));
-    /// assert_eq!(Params::parse(None).vectors().unwrap(), None);
-    /// assert!(Params::parse(Some("embedder=dsp&model=legacy@0")).vectors().is_err());
-    /// ```
     pub fn vectors(&mut self) -> ApiResult<Option<Choice>> {
         let embedder = self.one("embedder")?;
         let blend = self.float("blend")?;
@@ -161,6 +142,24 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_taken_once() {
+        let mut p = Params::parse(Some("k=5&genre=rock&where=bpm%3D120"));
+        assert_eq!(p.number::<usize>("k", 1, 1000).unwrap(), Some(5));
+        let f = p.filter().unwrap();
+        assert_eq!(f.genre.as_deref(), Some("rock"));
+        assert_eq!(f.conditions, vec!["bpm=120".to_string()]);
+        p.finish().unwrap();
+        let mut p = Params::parse(Some("embedder=both"));
+        assert_eq!(p.vectors().unwrap(), Some(Choice::Blend(0.6)));
+        assert_eq!(Params::parse(None).vectors().unwrap(), None);
+        assert!(
+            Params::parse(Some("embedder=dsp&model=legacy@0"))
+                .vectors()
+                .is_err()
+        );
+    }
 
     #[test]
     fn refusals_name_the_parameter() {

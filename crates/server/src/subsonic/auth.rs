@@ -72,20 +72,6 @@ fn decode_password(p: &str) -> Result<Vec<u8>, Fail> {
 }
 
 /// Checks a request's credentials.
-///
-/// ```
-/// use songrec_server::subsonic::{Credentials, Params, auth::check};
-/// use songrec_storage::Secret;
-/// let c = Credentials { user: "ann".into(), password: Secret::new("sesame"), ..Default::default() };
-/// assert!(check(&c, &Params::parse(Some("u=ann&p=sesame"))).is_ok());
-/// assert!(check(&c, &Params::parse(Some("u=ann&p=enc:736573616d65"))).is_ok());
-/// // md5("sesame" + "c19b2d")
-/// use md5::Digest;
-/// let t = "u=ann&s=c19b2d&t=".to_owned() + &hex::encode(md5::Md5::digest(b"sesamec19b2d"));
-/// assert!(check(&c, &Params::parse(Some(t.as_str()))).is_ok());
-/// assert_eq!(check(&c, &Params::parse(Some("u=ann&p=nope"))).unwrap_err().code, 40);
-/// assert_eq!(check(&c, &Params::parse(Some("p=sesame"))).unwrap_err().code, 10);
-/// ```
 pub fn check(c: &Credentials, p: &Params) -> Result<(), Fail> {
     if !c.configured() {
         return Err(Fail::mechanism(
@@ -229,6 +215,17 @@ mod tests {
         let c = creds();
         let code = |q: &str| check(&c, &Params::parse(Some(q))).err().map(|f| f.code);
         assert_eq!(code("apiKey=key-123"), None);
+        assert_eq!(code("u=ann&p=sesame"), None);
+        assert_eq!(code("u=ann&p=enc:736573616d65"), None);
+        // md5("sesame" + "c19b2d")
+        let t = hex::encode(Md5::digest(b"sesamec19b2d"));
+        assert_eq!(code(&format!("u=ann&s=c19b2d&t={t}")), None);
+        assert_eq!(
+            code(&format!("u=ann&s=c19b2d&t={}", t.to_uppercase())),
+            None
+        );
+        assert_eq!(code("u=ann&p=nope"), Some(40));
+        assert_eq!(code("p=sesame"), Some(10));
         assert_eq!(code("apiKey=key-124"), Some(44));
         assert_eq!(code("apiKey=key-123&u=ann"), Some(43));
         assert_eq!(code("u=ann&p=sesame&t=abc&s=x"), Some(43));

@@ -53,13 +53,6 @@ pub fn sort_key(name: &str) -> String {
 }
 
 /// The index letter of an artist: the first letter of [`sort_key`], `#` for anything else.
-///
-/// ```
-/// use songrec_server::subsonic::catalog::index_letter;
-/// assert_eq!(index_letter("The Beatles"), "B");
-/// assert_eq!(index_letter("élan"), "É");
-/// assert_eq!(index_letter("2Pac"), "#");
-/// ```
 pub fn index_letter(name: &str) -> String {
     match sort_key(name).chars().next() {
         Some(c) if c.is_alphabetic() => c.to_uppercase().collect(),
@@ -298,6 +291,9 @@ mod tests {
         assert_eq!(one.duration, 20.0);
         assert!(c.artist(&artist_id(UNKNOWN_ARTIST)).is_some());
         assert_eq!(c.artist_or_70("ar-0").unwrap_err().code, 70);
+        assert_eq!(index_letter("The Beatles"), "B");
+        assert_eq!(index_letter("élan"), "É");
+        assert_eq!(index_letter("2Pac"), "#");
     }
 
     #[test]

@@ -28,14 +28,6 @@ pub const ARTIST_NEIGHBOURS: usize = 50;
 pub const PATH_CANDIDATES: usize = 30;
 
 /// A cosine similarity (−1..1) on the 0..1 scale of `sonicMatch`.
-///
-/// ```
-/// use songrec_server::subsonic::ears::unit;
-/// assert_eq!(unit(1.0), 1.0);
-/// assert_eq!(unit(-1.0), 0.0);
-/// assert_eq!(unit(0.0), 0.5);
-/// assert_eq!(unit(f32::NAN), 0.0);
-/// ```
 pub fn unit(cosine: f32) -> f64 {
     let u = (f64::from(cosine) + 1.0) / 2.0;
     if u.is_nan() { 0.0 } else { u.clamp(0.0, 1.0) }
@@ -192,4 +184,16 @@ pub async fn sonic_path(c: &Call<'_>) -> Result<Reply, Fail> {
         .map(|e| sonic_match(&e.song, e.similarity_to_previous.map_or(1.0, unit)))
         .collect();
     Ok(Reply::one("sonicMatch", Value::Array(matches)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn similarity_on_the_unit_scale() {
+        use super::unit;
+        assert_eq!(unit(1.0), 1.0);
+        assert_eq!(unit(-1.0), 0.0);
+        assert_eq!(unit(0.0), 0.5);
+        assert_eq!(unit(f32::NAN), 0.0);
+    }
 }

@@ -17,13 +17,6 @@ pub struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Parses a query string (or a form body).
-    ///
-    /// ```
-    /// let p = songrec_server::subsonic::Params::parse(Some("u=ann&id=1&id=2&q=a+b%21"));
-    /// assert_eq!(p.get("u"), Some("ann"));
-    /// assert_eq!(p.all("id"), ["1", "2"]);
-    /// assert_eq!(p.get("q"), Some("a b!"));
-    /// ```
     pub fn parse(raw: Option<&str>) -> Self {
         let mut p = Self::default();
         p.extend(raw.unwrap_or("").as_bytes());
@@ -83,14 +76,6 @@ impl Params {
     }
 
     /// A number in `lo..=hi`, `default` when absent.
-    ///
-    /// ```
-    /// let p = songrec_server::subsonic::Params::parse(Some("size=5&bad=x&big=900"));
-    /// assert_eq!(p.number("size", 10, 0, 500).unwrap(), 5);
-    /// assert_eq!(p.number("none", 10, 0, 500).unwrap(), 10);
-    /// assert_eq!(p.number("bad", 10, 0, 500).unwrap_err().code, 0);
-    /// assert_eq!(p.number("big", 10, 0, 500).unwrap_err().code, 0);
-    /// ```
     pub fn number<T>(&self, name: &str, default: T, lo: T, hi: T) -> Result<T, Fail>
     where
         T: FromStr + PartialOrd + std::fmt::Display + Copy,
@@ -107,5 +92,22 @@ impl Params {
                     "parameter {name} must be a whole number from {lo} to {hi}, got {raw:?}"
                 ))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_numbers() {
+        let p = Params::parse(Some("u=ann&id=1&id=2&q=a+b%21&size=5&bad=x&big=900"));
+        assert_eq!(p.get("u"), Some("ann"));
+        assert_eq!(p.all("id"), ["1", "2"]);
+        assert_eq!(p.get("q"), Some("a b!"));
+        assert_eq!(p.number("size", 10, 0, 500).unwrap(), 5);
+        assert_eq!(p.number("none", 10, 0, 500).unwrap(), 10);
+        assert_eq!(p.number("bad", 10, 0, 500).unwrap_err().code, 0);
+        assert_eq!(p.number("big", 10, 0, 500).unwrap_err().code, 0);
     }
 }

@@ -33,13 +33,6 @@ pub enum Format {
 
 impl Format {
     /// From `f` (and `callback` for JSONP); an unknown or unsafe one is an error written in XML.
-    ///
-    /// ```
-    /// use songrec_server::subsonic::{Format, Params};
-    /// assert_eq!(Format::of(&Params::parse(Some("f=json"))), Ok(Format::Json));
-    /// assert_eq!(Format::of(&Params::parse(None)), Ok(Format::Xml));
-    /// assert!(Format::of(&Params::parse(Some("f=jsonp&callback=a(b)"))).is_err());
-    /// ```
     pub fn of(p: &super::Params) -> Result<Self, Fail> {
         match p.get("f").unwrap_or("xml") {
             "xml" | "" => Ok(Self::Xml),
@@ -110,14 +103,6 @@ fn json(body: Map<String, Value>) -> String {
 }
 
 /// The XML document of an envelope.
-///
-/// ```
-/// use serde_json::json;
-/// let body = json!({"status": "ok", "genres": {"genre": [{"songCount": 2, "value": "Rock & Roll"}]}});
-/// let x = songrec_server::subsonic::render::xml(body.as_object().unwrap());
-/// assert!(x.contains(r#"<subsonic-response xmlns="http://subsonic.org/restapi" status="ok">"#), "{x}");
-/// assert!(x.contains(r#"<genres><genre songCount="2">Rock &amp; Roll</genre></genres>"#), "{x}");
-/// ```
 pub fn xml(body: &Map<String, Value>) -> String {
     let mut out = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     out.push_str(r#"<subsonic-response xmlns="http://subsonic.org/restapi""#);
@@ -210,6 +195,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn formats() {
+        let of = |q| Format::of(&super::super::Params::parse(q));
+        assert_eq!(of(Some("f=json")), Ok(Format::Json));
+        assert_eq!(of(None), Ok(Format::Xml));
+        assert!(of(Some("f=jsonp&callback=a(b)")).is_err());
+    }
+
+    #[test]
     fn xml_shapes() {
         let body = json!({
             "status": "ok",
@@ -228,6 +221,16 @@ mod tests {
         );
         assert!(
             x.contains(r#"<openSubsonicExtensions name="formPost"><versions>1</versions></openSubsonicExtensions>"#),
+            "{x}"
+        );
+        let body = json!({"status": "ok", "genres": {"genre": [{"songCount": 2, "value": "Rock & Roll"}]}});
+        let x = xml(body.as_object().unwrap());
+        assert!(
+            x.contains(r#"<subsonic-response xmlns="http://subsonic.org/restapi" status="ok">"#),
+            "{x}"
+        );
+        assert!(
+            x.contains(r#"<genres><genre songCount="2">Rock &amp; Roll</genre></genres>"#),
             "{x}"
         );
     }

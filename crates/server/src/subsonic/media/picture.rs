@@ -69,14 +69,6 @@ pub struct Scaled {
 
 /// The size of a picture `width` x `height` whose longer side is made `size`, keeping the
 /// aspect; `None` when it is no larger than that already (never enlarged).
-///
-/// ```
-/// use songrec_server::subsonic::media::picture::fit;
-/// assert_eq!(fit(1000, 500, 300), Some((300, 150)));
-/// assert_eq!(fit(500, 1000, 300), Some((150, 300)));
-/// assert_eq!(fit(300, 200, 300), None);
-/// assert_eq!(fit(3000, 1, 300), Some((300, 1)));
-/// ```
 pub fn fit(width: u32, height: u32, size: u32) -> Option<(u32, u32)> {
     let long = width.max(height);
     if size == 0 || long <= size {
@@ -354,6 +346,14 @@ mod tests {
         let r = png::Decoder::new(Cursor::new(bytes)).read_info().unwrap();
         let i = r.info();
         (i.width, i.height, i.color_type)
+    }
+
+    #[test]
+    fn the_longer_side_is_fitted_never_enlarged() {
+        assert_eq!(fit(1000, 500, 300), Some((300, 150)));
+        assert_eq!(fit(500, 1000, 300), Some((150, 300)));
+        assert_eq!(fit(300, 200, 300), None);
+        assert_eq!(fit(3000, 1, 300), Some((300, 1)));
     }
 
     #[test]

@@ -90,19 +90,6 @@ fn same_format(asked: &str, suffix: &str) -> bool {
 }
 
 /// What `stream` serves for these parameters and a file with this suffix.
-///
-/// ```
-/// use songrec_server::subsonic::Params;
-/// use songrec_server::subsonic::media::transcode::{Plan, plan};
-/// let p = |q: &str| Params::parse(Some(q));
-/// assert_eq!(plan(&p("id=1"), "flac").unwrap(), Plan::Original);
-/// assert_eq!(plan(&p("format=raw&maxBitRate=96"), "flac").unwrap(), Plan::Original);
-/// assert_eq!(plan(&p("maxBitRate=96"), "flac").unwrap(), Plan::Original);
-/// assert_eq!(plan(&p("format=MP3"), "mp3").unwrap(), Plan::Original);
-/// let Plan::Transcode { target, kbps, offset } = plan(&p("format=mp3&maxBitRate=96&timeOffset=30"), "flac").unwrap() else { panic!() };
-/// assert_eq!((target.suffix, kbps, offset), ("mp3", 96, 30));
-/// assert_eq!(plan(&p("format=wma"), "flac").unwrap_err().code, 0);
-/// ```
 pub fn plan(p: &Params, suffix: &str) -> Result<Plan, Fail> {
     let asked = p
         .get("format")
@@ -278,6 +265,25 @@ mod tests {
         assert_eq!(kbps("format=mp3&maxBitRate=8"), 32);
         assert_eq!(kbps("format=opus&maxBitRate=1411"), 320);
         assert_eq!(p("format=oga"), p("format=ogg"));
+        let plan_of = |q: &str, suffix: &str| plan(&Params::parse(Some(q)), suffix);
+        for (q, suffix) in [
+            ("id=1", "flac"),
+            ("format=raw&maxBitRate=96", "flac"),
+            ("maxBitRate=96", "flac"),
+            ("format=MP3", "mp3"),
+        ] {
+            assert_eq!(plan_of(q, suffix).unwrap(), Plan::Original, "{q}");
+        }
+        let Ok(Plan::Transcode {
+            target,
+            kbps,
+            offset,
+        }) = plan_of("format=mp3&maxBitRate=96&timeOffset=30", "flac")
+        else {
+            panic!("a re-encoding");
+        };
+        assert_eq!((target.suffix, kbps, offset), ("mp3", 96, 30));
+        assert_eq!(plan_of("format=wma", "flac").unwrap_err().code, 0);
         assert_eq!(
             plan(&Params::parse(Some("format=mp3&maxBitRate=x")), "wav")
                 .unwrap_err()
