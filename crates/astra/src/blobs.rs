@@ -226,13 +226,10 @@ impl BlobError {
 /// A content-addressed blob store on S3.
 ///
 /// Transient failures are retried at two levels: object_store's HTTP layer retries 5xx, 429
-/// and transport errors of idempotent requests; around each operation the store runs its own
-/// capped, jittered backoff loop (`backon`, `max_retries` times) for any failure that is not a
-/// definite answer (not found, exists, denied, bad input). That outer loop covers what the
-/// inner one deliberately does not: a conditional `PUT` (`If-None-Match: *`) that timed out or
-/// whose connection was reset, a download cut off mid-body, and an exhausted inner budget.
-/// Repeating is safe because keys are content hashes: a repeated upload of a blob that did
-/// arrive answers "already exists" ([`PutOutcome::AlreadyPresent`]).
+/// and transport errors of idempotent requests; around each operation the store's own backoff
+/// loop (`max_retries` times) retries any failure that is not a definite answer, such as a
+/// conditional `PUT` that timed out or a download cut off mid-body. Repeating is safe because
+/// keys are content hashes ([`PutOutcome::AlreadyPresent`] for a blob that did arrive).
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<AmazonS3>,
@@ -373,10 +370,10 @@ impl BlobStore {
         let client_options = ClientOptions::new()
             .with_allow_http(allow_http)
             .with_timeout(config.request_timeout)
-            .with_user_agent(
-                object_store::HeaderValue::from_str(concat!("songrec/", env!("CARGO_PKG_VERSION")))
-                    .map_err(|_| BlobError::Config("bad user agent".into()))?,
-            );
+            .with_user_agent(object_store::HeaderValue::from_static(concat!(
+                "songrec/",
+                env!("CARGO_PKG_VERSION")
+            )));
         let aws = || format!("https://s3.{}.amazonaws.com", config.region);
         let retry = RetryConfig {
             max_retries: config.max_retries,

@@ -1,9 +1,7 @@
-//! Bounds on what a server may send back. Every response body the Data API client and the S3
-//! store read into memory is read as a stream and stopped at a cap a few times the largest
-//! answer songrec asks for; past it the request ends (the connection is dropped, so the server
-//! stops sending) with an error naming the endpoint and the cap. A server, proxy or wrong
-//! endpoint that answers with an endless body therefore costs at most the cap in memory, at
-//! once, instead of growing the process until the request timeout or the machine gives out.
+//! Bounds on what a server may send back: every body the Data API client and the S3 store read
+//! into memory is streamed and stopped (the connection dropped) at a cap a few times the largest
+//! answer songrec asks for, with an error naming the endpoint and the cap, so an endless body
+//! costs at most the cap in memory.
 //!
 //! - **Data API**: [`DataApiConfig::max_response_bytes`](crate::dataapi::DataApiConfig)
 //!   (256 MiB) for commands that return documents (`find`, `findOne`, `findOneAnd…`; the
@@ -11,9 +9,8 @@
 //!   every other command (counts, writes, schema: a few KB).
 //! - **S3** (object_store's HTTP client, wrapped by `CappedS3Client`): [`S3_BODY_CAP`]
 //!   (8 MiB; a listing page of 1,000 keys is about 300 KB) for listings, multipart answers and
-//!   error bodies. An object's own bytes (`GET` of a key with a `Content-Length`, which
-//!   object_store requires and hyper enforces: it reads exactly that many) are streamed to a
-//!   file by their reader, never held whole, so they are not capped here.
+//!   error bodies. An object's own bytes (`GET` of a key with a `Content-Length`, which hyper
+//!   enforces) are streamed to a file, never held whole, so they are not capped here.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -1,16 +1,12 @@
 //! Where credentials may go: the rules both remote clients (the Data API client and the S3
 //! store) apply before a request carries the token or a signature.
 //!
-//! - **Plain `http://` only to this machine** (`127.0.0.0/8`, `::1`, and the name `localhost`
-//!   itself) unless the user allows it in the configuration (`[astra] allow_http`, `[s3]
-//!   allow_http`): on any other host the token would cross the network readable by anyone on
-//!   the path. Names under `.localhost` (`db.localhost`) are not exempt: whether they reach
-//!   this machine is up to the resolver, and a DNS server may send them anywhere.
-//! - **No redirects to another origin.** Neither service redirects a well-formed request, and
-//!   an HTTP client following one carries custom credential headers (the Data API's `Token`)
-//!   to whatever host the answer names. Same-origin redirects are followed (at most
-//!   [`MAX_REDIRECTS`]); any other ends the request with the redirect as its answer, which
-//!   the caller reports as an error naming the target.
+//! - **Plain `http://` only to this machine** ([`is_loopback`]) unless the configuration allows
+//!   it (`[astra] allow_http`, `[s3] allow_http`): elsewhere the token would cross the network
+//!   in clear text.
+//! - **No redirects to another origin**: a client following one would carry the credential
+//!   headers to whatever host the answer names. Same-origin redirects are followed (at most
+//!   [`MAX_REDIRECTS`]); any other is the answer, reported as an error naming the target.
 
 use std::net::IpAddr;
 

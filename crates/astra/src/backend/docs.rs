@@ -176,14 +176,10 @@ pub(crate) fn filter_shadows(m: &SongMetadata) -> Value {
     Value::Object(f)
 }
 
-/// A [`sort_position`] written so that its order is the same under the Data API's two string
-/// orders and equal to code point order: the in-memory sort compares UTF-16 code units
-/// (stargate/data-api `util/JsonNodeComparator.java`) while range filters (`$gt` the last key of
-/// a page) are answered by the index in UTF-8 byte order, and the two disagree when a character
-/// above U+FFFF meets one in U+E000–U+FFFF. Characters from U+E000 up are therefore written as
-/// U+E000 and six hex digits of their offset; every other character is below U+D800, where both
-/// orders agree. Titles and artists hold at most 256 characters of a key each, so a position
-/// stays far below the 8,000-byte limit on indexed strings.
+/// A [`sort_position`] whose order is the same under the Data API's two string orders (the
+/// in-memory sort compares UTF-16 code units, range filters UTF-8 bytes; they disagree when a
+/// character above U+FFFF meets one in U+E000–U+FFFF): characters from U+E000 up are written as
+/// U+E000 and six hex digits of their offset, every other one is below U+D800.
 fn service_position(m: &SongMetadata, key: SortKey) -> String {
     let position = sort_position(m, key);
     let mut out = String::with_capacity(position.len());

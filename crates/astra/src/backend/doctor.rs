@@ -48,6 +48,11 @@ impl Checks {
         });
     }
 
+    /// A check that failed, and what to do about it.
+    fn fail(&mut self, name: &str, detail: impl Into<String>, fix: &str) {
+        self.add(name, CheckStatus::Fail, detail.into(), Some(fix));
+    }
+
     /// A check that passed.
     fn ok(&mut self, name: &str, detail: impl Into<String>) {
         self.add(name, CheckStatus::Ok, detail.into(), None);
@@ -90,31 +95,28 @@ pub async fn doctor(opts: &AstraOptions) -> DoctorReport {
                 .flatten()
                 .map(ToString::to_string)
                 .collect();
-            c.add(
+            c.fail(
                 names::CONFIG,
-                CheckStatus::Fail,
                 msgs.join("; "),
-                Some("set the variables named above in the environment or in .env"),
+                "set the variables named above in the environment or in .env",
             );
         }
     }
     match api.map(DataApiClient::new) {
         Ok(Ok(client)) => data_api_checks(&mut c, &client, &opts.collection_prefix).await,
-        Ok(Err(e)) => c.add(
+        Ok(Err(e)) => c.fail(
             names::ENDPOINT,
-            CheckStatus::Fail,
             e.to_string(),
-            Some("fix ASTRA_DB_API_ENDPOINT / ASTRA_DB_APPLICATION_TOKEN"),
+            "fix ASTRA_DB_API_ENDPOINT / ASTRA_DB_APPLICATION_TOKEN",
         ),
         Err(_) => c.not_checked(names::ENDPOINT),
     }
     match s3.map(BlobStore::new) {
         Ok(Ok(store)) => bucket_checks(&mut c, &store).await,
-        Ok(Err(e)) => c.add(
+        Ok(Err(e)) => c.fail(
             names::BUCKET,
-            CheckStatus::Fail,
             e.to_string(),
-            Some("fix the [s3] settings / SONGREC_S3_* variables"),
+            "fix the [s3] settings / SONGREC_S3_* variables",
         ),
         Err(_) => c.not_checked(names::BUCKET),
     }
@@ -131,22 +133,20 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
         }
         Err(e @ DataApiError::Unauthorized { .. }) => {
             c.ok(names::ENDPOINT, "answers");
-            c.add(
+            c.fail(
                 names::TOKEN,
-                CheckStatus::Fail,
                 e.to_string(),
-                Some("create an application token for this database in the Astra console and put it in ASTRA_DB_APPLICATION_TOKEN"),
+                "create an application token for this database in the Astra console and put it in ASTRA_DB_APPLICATION_TOKEN",
             );
             return;
         }
         Err(e @ DataApiError::KeyspaceNotFound(_)) => {
             c.ok(names::ENDPOINT, "answers");
             c.ok(names::TOKEN, "accepted");
-            c.add(
+            c.fail(
                 names::KEYSPACE,
-                CheckStatus::Fail,
                 e.to_string(),
-                Some("create the keyspace in the Astra console, or set ASTRA_DB_KEYSPACE to an existing one"),
+                "create the keyspace in the Astra console, or set ASTRA_DB_KEYSPACE to an existing one",
             );
             return;
         }
@@ -161,7 +161,7 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
                     "check ASTRA_DB_API_ENDPOINT and the network; if the database is hibernated, resume it in the Astra console"
                 }
             };
-            c.add(names::ENDPOINT, CheckStatus::Fail, e.to_string(), Some(fix));
+            c.fail(names::ENDPOINT, e.to_string(), fix);
             return;
         }
     };
@@ -174,11 +174,10 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
     };
     let songs_name = schema::command_name(&songs_cmd);
     let Some(info) = infos.iter().find(|i| i.name == songs_name) else {
-        c.add(
+        c.fail(
             names::COLLECTIONS,
-            CheckStatus::Fail,
             format!("collection {songs_name} does not exist"),
-            Some("run `songrec init-astra`"),
+            "run `songrec init-astra`",
         );
         return;
     };
@@ -218,11 +217,10 @@ async fn data_api_checks(c: &mut Checks, client: &DataApiClient, prefix: &str) {
         c.ok(names::COLLECTIONS, names_ok.join(", "));
         schema_check(c, &client.collection(&songs_name)).await;
     } else {
-        c.add(
+        c.fail(
             names::COLLECTIONS,
-            CheckStatus::Fail,
             problems.join("; "),
-            Some("run `songrec init-astra`; a collection with different settings must be deleted (its data is lost) or another collection_prefix used"),
+            "run `songrec init-astra`; a collection with different settings must be deleted (its data is lost) or another collection_prefix used",
         );
     }
 }
@@ -283,11 +281,10 @@ async fn bucket_checks(c: &mut Checks, store: &BlobStore) {
             ),
         ),
         Err((e, step)) => {
-            c.add(
+            c.fail(
                 names::BUCKET,
-                CheckStatus::Fail,
                 format!("{step} of a probe object failed: {e}"),
-                Some(blob_fix(&e)),
+                blob_fix(&e),
             );
             return;
         }
@@ -302,7 +299,7 @@ async fn bucket_checks(c: &mut Checks, store: &BlobStore) {
         ),
         Err(e) => {
             let fix = blob_fix(&e);
-            c.add(names::CONDITIONAL_PUT, CheckStatus::Fail, e.to_string(), Some(fix));
+            c.fail(names::CONDITIONAL_PUT, e.to_string(), fix);
         }
     }
 }

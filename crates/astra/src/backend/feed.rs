@@ -1,32 +1,23 @@
 //! The change feed ([`songrec_storage::StorageBackend::changes_since`]) and lookups of versions
 //! by id.
 //!
-//! Every write of a songs document (metadata, batch, tombstone) stamps `changed_at` with the
-//! server's time (`$currentDate`, so machines' clocks do not matter). `insertMany` cannot use
-//! update operators, so a batch inserts its new documents with `pending: true` and then stamps them
-//! (`updateMany` by `_id`, which also removes `pending`): a document is always either stamped or
-//! pending, and the feed returns both, so a writer killed between the two requests loses nothing.
+//! Every write of a songs document stamps `changed_at` with the server's time (`$currentDate`:
+//! machines' clocks do not matter). `insertMany` cannot use update operators, so a batch inserts
+//! new documents `pending: true` and then stamps them (`updateMany` by `_id`, removing
+//! `pending`); the feed returns stamped and pending documents alike, so a writer killed between
+//! the two requests loses nothing.
 //!
 //! A clock document (`_id` [`CLOCK_ID`], no `deleted` field, so listings never see it) holds a
-//! random `epoch`, created once per collection, and the server time of the last feed request.
-//! A cursor is `(epoch, t)`: every write stamped at or before `t` is reflected by whoever holds
-//! it. Each feed request first updates the clock (`findOneAndUpdate` + `$currentDate`, one
-//! request), reading the server's time `R`; writes stamped before `R − overlap` are taken as
-//! visible by then ([`OVERLAP_MS`]: a write's time is taken before it becomes visible).
-//!
-//! - `changes_since(None)` (before a full listing): stamps documents written by older songrec
-//!   versions (no `changed_at`, a scan that a full reconciliation can afford), reads the clock
-//!   and returns the cursor `R − overlap`: everything before is in the listing that follows;
-//! - `changes_since(Some(c))`: reads the clock (a missing clock or another epoch means the
-//!   collection was dropped and recreated → `None`, the caller lists everything), then one
-//!   `find` (paged) for songs with `changed_at > c.t` or `pending`; the new cursor is
-//!   `max(c.t, R − overlap)`. Only writes of the last `overlap` are read twice. When nothing
-//!   changed, one more `findOne` checks that the collection holds any song (else `None`: a
-//!   library emptied without tombstones goes to the full listing and its empty-listing rail);
-//!   a no-op sync after a quiet period costs 3 requests.
-//!
-//! Documents of older versions written after the last full reconciliation have no stamp and
-//! are found by the next full one (at most `[sync] full_every_days` later).
+//! random `epoch` and the server time of the last feed request. A cursor `(epoch, t)` means every
+//! write stamped at or before `t` was seen. Each feed request first updates the clock (one
+//! `findOneAndUpdate`), reading the server's time `R`; writes stamped before `R − overlap`
+//! ([`OVERLAP_MS`]) are taken as visible. `changes_since(None)` stamps documents of older
+//! versions and returns `R − overlap`; `changes_since(Some(c))` returns `None` (list everything)
+//! when the clock is missing or of another epoch, else the songs with `changed_at > c.t` or
+//! `pending`, and the cursor `max(c.t, R − overlap)`. When nothing changed, one `findOne`
+//! checks that the collection holds any song (else `None`, so an emptied library reaches the
+//! full listing's empty-listing rail). Unstamped documents of older versions are found by the
+//! next full reconciliation.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

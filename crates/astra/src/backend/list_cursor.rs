@@ -3,13 +3,8 @@
 //!
 //! **Every cursor is read as if hostile.** A client of `songrec serve` hands back whatever it
 //! likes, and each window bound it carries can cost a Data API request, so [`Cursor::decode`]
-//! accepts only what songrec itself writes: a known sort field, at most [`CURSOR_BOUNDS`] bounds
-//! in strictly listing order, all beyond the last key, finite non-negative estimates, keys no
-//! longer than [`MAX_KEY_BYTES`], a page size seen no larger than [`MAX_PAGE_SEEN`]. With those,
-//! a page of a listing costs what a page of songrec's own cursor costs (its windows, at most
-//! [`CURSOR_BOUNDS`] of them, each one sorted request at most, plus the key samples), whatever
-//! the client sends, so no signature (a keyed MAC) is needed: the cursor names nothing a client
-//! may not see (sort keys of songs it has listed) and nothing it could forge costs more.
+//! accepts only what songrec itself writes ([`Cursor::check`]). A forged cursor then costs no
+//! more than songrec's own and names nothing the client may not see, so no signature is needed.
 //!
 //! This file depends on nothing but serde, serde_json and base64, so the `list_cursor` fuzz
 //! target compiles it as it is (`fuzz/harness/list_cursor.rs`).
@@ -126,7 +121,9 @@ impl Cursor {
         Ok(c)
     }
 
-    /// Why this cursor is none songrec writes (see the module docs), if it is not.
+    /// Why this cursor is none songrec writes, if it is not: songrec writes a known sort field,
+    /// at most [`CURSOR_BOUNDS`] bounds in listing order beyond its key, finite non-negative
+    /// estimates, keys of at most [`MAX_KEY_BYTES`] and a page size of at most [`MAX_PAGE_SEEN`].
     pub(crate) fn check(&self) -> Result<(), String> {
         let Cursor::Keyset { f, d, k, p, w } = self;
         if !SORT_FIELDS.contains(&f.as_str()) {

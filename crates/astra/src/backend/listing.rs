@@ -277,16 +277,11 @@ impl AstraBackend {
     /// the Data API's in-memory sort cap, so no request is refused; a refusal anyway (a
     /// stale estimate) narrows the range and tries again.
     ///
-    /// **Where a range ends.** A sorted `find` answers one page of at most `min(limit, the server's
-    /// page size)` documents and always `nextPageState: null`, so the service gives no end signal
-    /// and the page size is the server's (20 or 50 on Astra, any size on another server). A range
-    /// is done when a page comes back empty, or shorter than both what was asked for and the
-    /// largest page the server has already returned: the server then had no more to give, since it
-    /// fills every page up to its size. A first short page (the server's size unknown) is confirmed
-    /// by one more request; the largest page seen rides along in the cursor, so the next page of a
-    /// listing needs no confirmation. Cost: a listing that ends within its first page takes two
-    /// requests instead of one; a longer one (a 100,000-song listing: about 2,000 finds at page 50
-    /// plus the key samples) takes none more, since its first page is full.
+    /// **Where a range ends.** A sorted `find` answers one page of the server's size (20 or 50 on
+    /// Astra, any on another server) with `nextPageState: null`: no end signal. A range is done
+    /// when a page is empty, or shorter than both what was asked for and the largest page the
+    /// server has returned (it fills every page); the largest page seen rides in the cursor, so
+    /// only a listing that ends within its first page pays one confirming request.
     async fn list_sorted(
         &self,
         q: &ListQuery,

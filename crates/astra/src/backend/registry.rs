@@ -260,8 +260,17 @@ impl AstraBackend {
     }
 
     pub(super) async fn registry(&self) -> StorageResult<Registry> {
+        self.registry_if(|_| true).await
+    }
+
+    /// The cached registry when `fresh_enough` accepts it, else the registry loaded (and
+    /// cached) now.
+    async fn registry_if(
+        &self,
+        fresh_enough: impl Fn(&Registry) -> bool,
+    ) -> StorageResult<Registry> {
         let mut guard = self.registry.lock().await;
-        if let Some(r) = guard.as_ref() {
+        if let Some(r) = guard.as_ref().filter(|r| fresh_enough(r)) {
             return Ok(r.clone());
         }
         let r = self.load_registry().await?;
@@ -271,14 +280,11 @@ impl AstraBackend {
 
     /// The registered entry of a model (cached; reloaded once on a miss).
     pub(super) async fn lookup(&self, model: &ModelInfo) -> StorageResult<Option<RegisteredModel>> {
-        let mut guard = self.registry.lock().await;
-        if let Some(r) = guard.as_ref().and_then(|r| r.get(&registry_key(model))) {
-            return Ok(Some(r.clone()));
-        }
-        let reg = self.load_registry().await?;
-        let found = reg.get(&registry_key(model)).cloned();
-        *guard = Some(reg);
-        Ok(found)
+        let key = registry_key(model);
+        Ok(self
+            .registry_if(|r| r.contains_key(&key))
+            .await?
+            .remove(&key))
     }
 
     async fn write_registry_doc(&self, r: &RegisteredModel) -> StorageResult<()> {
@@ -356,12 +362,7 @@ impl AstraBackend {
 impl Ops<'_> {
     /// Implements `StorageBackend::models`: every registered model with its count of live vectors.
     pub(super) async fn models(&self) -> StorageResult<Vec<ModelStats>> {
-        let reg = {
-            let mut guard = self.registry.lock().await;
-            let reg = self.load_registry().await?;
-            *guard = Some(reg.clone());
-            reg
-        };
+        let reg = self.registry_if(|_| false).await?;
         let mut out = Vec::new();
         for r in reg.into_values() {
             let (tag, scope) = r.scope();

@@ -144,19 +144,10 @@ impl Ops<'_> {
         let Some(r) = self.lookup(model).await? else {
             return Ok(None);
         };
-        let doc = self
-            .vectors(&r)
-            .find_one(
-                r.id_filter(id),
-                FindOptions::default().projection(json!({"live": 1, "$vector": 1})),
-            )
-            .await
-            .map_err(|e| {
-                errors::api(
-                    e,
-                    &format!("reading the {} vector of song {id}", r.model.key()),
-                )
-            })?;
+        let what = format!("reading the {} vector of song {id}", r.model.key());
+        let projection = FindOptions::default().projection(json!({"live": 1, "$vector": 1}));
+        let doc = self.vectors(&r).find_one(r.id_filter(id), projection).await;
+        let doc = doc.map_err(|e| errors::api(e, &what))?;
         let Some(doc) = doc else { return Ok(None) };
         let vector = document_vector(&doc).map_err(|e| {
             let model = r.model.key();

@@ -202,15 +202,10 @@ impl Ops<'_> {
             .map(|r| {
                 let coll = self.vectors(&r);
                 let copy = copy.clone();
+                let what = format!("updating the metadata copy in {}", coll.name());
                 async move {
-                    coll.update_one(r.id_filter(id), copy, UpdateOptions::default())
-                        .await
-                        .map_err(|e| {
-                            errors::api(
-                                e,
-                                &format!("updating the metadata copy in {}", coll.name()),
-                            )
-                        })
+                    let done = coll.update_one(r.id_filter(id), copy, UpdateOptions::default());
+                    done.await.map_err(|e| errors::api(e, &what))
                 }
             })
             .buffer_unordered(CONCURRENCY)
@@ -243,13 +238,10 @@ impl Ops<'_> {
         futures::stream::iter(reg.into_values())
             .map(|r| {
                 let coll = self.vectors(&r);
+                let what = format!("deleting the vector of song {id} in {}", coll.name());
                 async move {
-                    coll.delete_one(r.id_filter(id)).await.map_err(|e| {
-                        errors::api(
-                            e,
-                            &format!("deleting the vector of song {id} in {}", coll.name()),
-                        )
-                    })
+                    let done = coll.delete_one(r.id_filter(id)).await;
+                    done.map_err(|e| errors::api(e, &what))
                 }
             })
             .buffer_unordered(CONCURRENCY)

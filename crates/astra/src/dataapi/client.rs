@@ -16,13 +16,15 @@ use super::collection::{Collection, CollectionInfo};
 use super::config::DataApiConfig;
 use super::error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
 
-/// The `data` and `status` members of a successful command response.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A command response: `data` and `status` (and, until [`Self::into_result`], `errors`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct CommandResponse {
     /// `data` (reads).
     pub data: Option<Map<String, Value>>,
     /// `status` (writes, counts, admin commands).
     pub status: Option<Map<String, Value>>,
+    pub(crate) errors: Option<Vec<ApiError>>,
 }
 
 impl CommandResponse {
@@ -40,31 +42,16 @@ impl CommandResponse {
     pub fn status_flag(&self, key: &str) -> bool {
         self.status_value(key).and_then(Value::as_bool) == Some(true)
     }
-}
 
-/// The raw response envelope, possibly carrying errors.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct Envelope {
-    #[serde(default)]
-    pub data: Option<Map<String, Value>>,
-    #[serde(default)]
-    pub status: Option<Map<String, Value>>,
-    #[serde(default)]
-    pub errors: Option<Vec<ApiError>>,
-}
-
-impl Envelope {
-    pub(crate) fn into_result(self, http_status: u16) -> Result<CommandResponse, DataApiError> {
-        match self.errors {
+    /// The response, or its `errors` as the error.
+    pub(crate) fn into_result(mut self, http_status: u16) -> Result<Self, DataApiError> {
+        match self.errors.take() {
             Some(errors) if !errors.is_empty() => Err(DataApiError::from_failure(ApiFailure {
                 http_status,
                 errors,
                 status: self.status,
             })),
-            _ => Ok(CommandResponse {
-                data: self.data,
-                status: self.status,
-            }),
+            _ => Ok(self),
         }
     }
 }
@@ -80,18 +67,6 @@ struct ClientInner {
 
 /// A Data API client bound to one keyspace. Cheap to clone (shared connection pool and
 /// request counter).
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), songrec_astra::dataapi::DataApiError> {
-/// use songrec_astra::dataapi::{DataApiClient, DataApiConfig};
-/// use songrec_astra::secret::Secret;
-///
-/// let token = Secret::new(std::env::var("ASTRA_DB_APPLICATION_TOKEN").unwrap_or_default());
-/// let client = DataApiClient::new(DataApiConfig::new("https://db-region.apps.astra.datastax.com", token))?;
-/// let collections = client.find_collections(false).await?;
-/// println!("{} collections, {} requests so far", collections.len(), client.requests_sent());
-/// # Ok(()) }
-/// ```
 #[derive(Clone)]
 pub struct DataApiClient {
     inner: Arc<ClientInner>,
@@ -252,7 +227,7 @@ impl DataApiClient {
         &self,
         url: &Url,
         body: &Value,
-    ) -> Result<(u16, Envelope), DataApiError> {
+    ) -> Result<(u16, CommandResponse), DataApiError> {
         let inner = &self.inner;
         inner.requests.fetch_add(1, Ordering::Relaxed);
         let resp = inner
@@ -283,7 +258,7 @@ impl DataApiClient {
                 });
             }
         };
-        let parsed: Option<Envelope> = serde_json::from_slice(&bytes).ok();
+        let parsed: Option<CommandResponse> = serde_json::from_slice(&bytes).ok();
 
         match status {
             401 | 403 => Err(DataApiError::Unauthorized {
@@ -475,7 +450,7 @@ impl DataApiClient {
         self.inner.config.token.redact(&cut)
     }
 
-    fn log_warnings(&self, env: &Envelope) {
+    fn log_warnings(&self, env: &CommandResponse) {
         let Some(warnings) = env
             .status
             .as_ref()

@@ -10,10 +10,6 @@ use crate::secret::Secret;
 pub const ASTRA_API_PATH: &str = "/api/json/v1";
 /// Path prefix used by self-hosted Data API servers (`http://host:8181/v1/...`).
 pub const SELF_HOSTED_API_PATH: &str = "/v1";
-/// The keyspace Astra creates by default.
-pub const DEFAULT_KEYSPACE: &str = "default_keyspace";
-/// The server-side maximum number of documents per `insertMany` request.
-pub const MAX_INSERT_CHUNK: usize = 100;
 
 /// How `$vector` values are written to the server.
 ///
@@ -75,22 +71,6 @@ impl RetryPolicy {
 }
 
 /// Configuration of a [`DataApiClient`](super::DataApiClient).
-///
-/// ```
-/// use std::time::Duration;
-/// use songrec_astra::dataapi::{DataApiConfig, VectorEncoding};
-/// use songrec_astra::secret::Secret;
-///
-/// let cfg = DataApiConfig::new(
-///     "https://01234567-89ab-cdef-0123-456789abcdef-us-east1.apps.astra.datastax.com",
-///     Secret::new("AstraCS:..."),
-/// )
-/// .with_keyspace("songrec")
-/// .with_request_timeout(Duration::from_secs(10))
-/// .with_vector_encoding(VectorEncoding::Array);
-/// assert_eq!(cfg.api_path, "/api/json/v1");
-/// assert!(!format!("{cfg:?}").contains("AstraCS"));
-/// ```
 #[derive(Debug, Clone, derive_setters::Setters)]
 #[setters(prefix = "with_")]
 pub struct DataApiConfig {
@@ -145,7 +125,8 @@ impl DataApiConfig {
             endpoint: endpoint.into(),
             api_path: ASTRA_API_PATH.to_owned(),
             token,
-            keyspace: DEFAULT_KEYSPACE.to_owned(),
+            // The keyspace Astra creates by default.
+            keyspace: "default_keyspace".to_owned(),
             request_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),

@@ -7,7 +7,7 @@ use backon::Retryable as _;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
 
-use super::client::Envelope;
+use super::client::CommandResponse;
 use super::collection::Collection;
 use super::error::{ApiError, ApiFailure, DataApiError, ErrorKind};
 use super::vector::reencode_member;
@@ -97,7 +97,7 @@ fn failure_from_error(index: usize, doc: &Value, e: &DataApiError) -> InsertFail
 
 /// Maps a response to one outcome per sent document (same order as `batch`).
 fn outcomes(
-    env: Envelope,
+    env: CommandResponse,
     http_status: u16,
     batch: &[(usize, Value)],
 ) -> Result<Vec<DocOutcome>, DataApiError> {
@@ -195,26 +195,19 @@ impl Collection {
         documents: Vec<Value>,
     ) -> Result<InsertManyReport, DataApiError> {
         let encoding = self.encoding();
-        let mut docs = Vec::with_capacity(documents.len());
-        for (i, mut doc) in documents.into_iter().enumerate() {
-            match &mut doc {
-                Value::Object(o) => reencode_member(o, encoding),
-                _ => {
-                    return Err(DataApiError::InvalidArgument(format!(
-                        "document {i} is not a JSON object"
-                    )));
-                }
-            }
-            docs.push((i, doc));
-        }
         let config = self.client.config();
-        let chunk_size = config
-            .insert_chunk_size
-            .clamp(1, super::config::MAX_INSERT_CHUNK);
-        let mut chunks = Vec::new();
-        let mut iter = docs.into_iter().peekable();
-        while iter.peek().is_some() {
-            chunks.push(iter.by_ref().take(chunk_size).collect::<Vec<_>>());
+        let chunk_size = config.insert_chunk_size.clamp(1, crate::INSERT_CHUNK);
+        let mut chunks: Vec<Vec<(usize, Value)>> = Vec::new();
+        for (i, mut doc) in documents.into_iter().enumerate() {
+            let Value::Object(o) = &mut doc else {
+                let why = format!("document {i} is not a JSON object");
+                return Err(DataApiError::InvalidArgument(why));
+            };
+            reencode_member(o, encoding);
+            match chunks.last_mut() {
+                Some(c) if c.len() < chunk_size => c.push((i, doc)),
+                _ => chunks.push(vec![(i, doc)]),
+            }
         }
         let results: Vec<ChunkState> = futures::stream::iter(chunks)
             .map(|chunk| self.insert_chunk(chunk))

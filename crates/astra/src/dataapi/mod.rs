@@ -40,8 +40,8 @@ pub use collection::{
     Sort, SortOrder, UpdateOptions, UpdateResult,
 };
 pub use config::{
-    ASTRA_API_PATH, DEFAULT_KEYSPACE, DEFAULT_MAX_RESPONSE_BYTES, DataApiConfig, MAX_INSERT_CHUNK,
-    RetryPolicy, SELF_HOSTED_API_PATH, VectorEncoding,
+    ASTRA_API_PATH, DEFAULT_MAX_RESPONSE_BYTES, DataApiConfig, RetryPolicy, SELF_HOSTED_API_PATH,
+    VectorEncoding,
 };
 pub use cursor::FindCursor;
 pub use error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
