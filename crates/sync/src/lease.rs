@@ -181,28 +181,27 @@ impl Lease {
         for _ in 0..5 {
             let info = LeaseInfo::new(&self.holder, self.ttl);
             let body = Self::body(&info)?;
-            if let Some(tag) = self.store.create(&body).await? {
+            let mut taken = self.store.create(&body).await?;
+            if taken.is_none() {
+                let Some((bytes, tag)) = self.store.read().await? else {
+                    continue; // released and removed in between: try to create again
+                };
+                // An unreadable lease object cannot name a live holder: treat it as expired.
+                let current: Option<LeaseInfo> = serde_json::from_slice(&bytes).ok();
+                let free = current
+                    .as_ref()
+                    .is_none_or(|c| c.holder == self.holder || c.is_expired(Utc::now()));
+                if !free && let Some(c) = current {
+                    return Err(LeaseError::Held(Box::new(c)));
+                }
+                // `None`: someone else changed it between our read and replace: look again.
+                taken = self.store.replace(&body, &tag).await?;
+            }
+            if let Some(tag) = taken {
                 *held = Some((tag, info.clone()));
                 self.lost.store(false, Ordering::SeqCst);
                 return Ok(info);
             }
-            let Some((bytes, tag)) = self.store.read().await? else {
-                continue; // released and removed in between: try to create again
-            };
-            // An unreadable lease object cannot name a live holder: treat it as expired.
-            let current: Option<LeaseInfo> = serde_json::from_slice(&bytes).ok();
-            let free = current
-                .as_ref()
-                .is_none_or(|c| c.holder == self.holder || c.is_expired(Utc::now()));
-            if !free && let Some(c) = current {
-                return Err(LeaseError::Held(Box::new(c)));
-            }
-            if let Some(tag) = self.store.replace(&body, &tag).await? {
-                *held = Some((tag, info.clone()));
-                self.lost.store(false, Ordering::SeqCst);
-                return Ok(info);
-            }
-            // Someone else changed it between our read and replace: look again.
         }
         Err(LeaseError::Lost(
             "the lease object kept changing while taking it".into(),
