@@ -3,21 +3,15 @@
 //! Both compare songs in a [`Space`]: one model's vectors or a blend, the same choice and the
 //! same search as `similar` ([`songrec_rank::search`]).
 //!
-//! - **From seeds** ([`from_seeds`]): each seed's nearest songs (one similarity search per
-//!   seed), taken in turn so every seed is represented, then ordered so each song is close to
-//!   the one before (greedy chain + 2-opt, starting near the first seed). The seeds themselves
-//!   are never in the playlist.
-//! - **From A to B** ([`between`]): evenly spaced points on the great circle from A's vector to
-//!   B's; for each point the nearest unused song whose progress along A→B (projection onto the
-//!   line) is not behind the previous song's. The playlist starts with A and ends with B.
+//! - **From seeds** ([`from_seeds`]): each seed's nearest songs, taken in turn so every seed is
+//!   represented, then ordered so each song is close to the one before (greedy chain + 2-opt,
+//!   starting near the first seed). The seeds themselves are never in the playlist.
+//! - **From A to B** ([`between`]): for evenly spaced points on the great circle from A to B,
+//!   the nearest unused song whose progress along A→B is not behind the previous song's.
 //!
-//! Both hold one copy of each recording, and no copy of a seed or an end: songs that are copies of
-//! one another (see [`songrec_identity::recording`]: the same fingerprint when stored, else the same artist,
-//! title and duration) count once, the best-ranked copy being the one considered.
-//!
-//! Constraints: at most one song per artist / per album (songs without one are never
-//! blocked), songs to leave out (e.g. those of recent playlists, see [`crate::history`]) and any
-//! metadata [`Filter`].
+//! Both hold one copy of each recording ([`songrec_identity::recording`]) and no copy of a seed
+//! or an end. Constraints: at most one song per artist / per album, songs to leave out (e.g.
+//! of recent playlists, [`crate::history`]) and any metadata [`Filter`].
 
 pub mod order;
 
@@ -273,10 +267,9 @@ pub async fn from_seeds(
 
     // Which recording each song is: the seeds first, then every candidate once.
     let mut pool: Vec<SongMetadata> = seeds.clone();
-    let mut slot: HashMap<SongId, usize> = HashMap::new();
-    for (i, m) in seeds.iter().enumerate() {
-        slot.insert(m.id.clone(), i);
-    }
+    let mut slot: HashMap<SongId, usize> = (seeds.iter().enumerate())
+        .map(|(i, m)| (m.id.clone(), i))
+        .collect();
     for m in lists.iter().flatten() {
         if !slot.contains_key(&m.id) {
             slot.insert(m.id.clone(), pool.len());

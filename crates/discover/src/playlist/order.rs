@@ -8,21 +8,6 @@ pub fn distance(a: &[f32], b: &[f32]) -> f32 {
     1.0 - math::dot(a, b)
 }
 
-/// Total distance along a path.
-///
-/// ```
-/// use songrec_discover::playlist::order::path_length;
-/// let v = vec![vec![1.0f32, 0.0], vec![0.0, 1.0], vec![-1.0, 0.0]];
-/// assert_eq!(path_length(&v, &[0, 1, 2]), 2.0);
-/// assert_eq!(path_length(&v, &[0, 2, 1]), 3.0);
-/// ```
-pub fn path_length<V: AsRef<[f32]>>(vecs: &[V], order: &[usize]) -> f32 {
-    order
-        .windows(2)
-        .map(|w| distance(vecs[w[0]].as_ref(), vecs[w[1]].as_ref()))
-        .sum()
-}
-
 /// An order of all `vecs` starting at `start` in which neighbours are alike: a greedy
 /// nearest-neighbour chain, then 2-opt moves (reversing a stretch when that shortens the
 /// path) until none helps. The first song stays first.
@@ -194,6 +179,21 @@ pub fn pick_path(
 mod tests {
     use super::*;
     use crate::rng::SplitMix;
+
+    /// Total distance along a path.
+    pub(crate) fn path_length<V: AsRef<[f32]>>(vecs: &[V], order: &[usize]) -> f32 {
+        order
+            .windows(2)
+            .map(|w| distance(vecs[w[0]].as_ref(), vecs[w[1]].as_ref()))
+            .sum()
+    }
+
+    #[test]
+    fn path_length_sums_the_distances() {
+        let v = vec![vec![1.0f32, 0.0], vec![0.0, 1.0], vec![-1.0, 0.0]];
+        assert_eq!(path_length(&v, &[0, 1, 2]), 2.0);
+        assert_eq!(path_length(&v, &[0, 2, 1]), 3.0);
+    }
 
     fn unit(v: Vec<f32>) -> Vec<f32> {
         let mut v = v;
