@@ -472,16 +472,6 @@ pub fn expand_home(p: &Path) -> PathBuf {
 impl Config {
     /// The user's configuration folder: `$XDG_CONFIG_HOME/songrec`, else `~/.config/songrec`
     /// (`None` without an absolute `XDG_CONFIG_HOME` or `HOME`: never a relative folder).
-    ///
-    /// ```
-    /// let mut env = std::collections::HashMap::new();
-    /// env.insert("HOME".to_string(), "/home/ann".to_string());
-    /// assert_eq!(songrec_config::Config::user_dir(&env),
-    ///            Some(std::path::PathBuf::from("/home/ann/.config/songrec")));
-    /// env.insert("XDG_CONFIG_HOME".to_string(), "relative".to_string());
-    /// assert_eq!(songrec_config::Config::user_dir(&env),
-    ///            Some(std::path::PathBuf::from("/home/ann/.config/songrec")));
-    /// ```
     pub fn user_dir(env: &HashMap<String, String>) -> Option<PathBuf> {
         let absolute = |k: &str| env.get(k).map(PathBuf::from).filter(|p| p.is_absolute());
         absolute("XDG_CONFIG_HOME")
@@ -494,27 +484,12 @@ impl Config {
     ///
     /// Never the working directory: a `config.toml` there may have come with downloaded files,
     /// and it could name a native library to load or an endpoint to send the token to.
-    ///
-    /// ```
-    /// let mut env = std::collections::HashMap::new();
-    /// env.insert("XDG_CONFIG_HOME".to_string(), "/nonexistent".to_string());
-    /// assert_eq!(songrec_config::Config::default_file(&env), None);
-    /// env.insert("SONGREC_CONFIG".to_string(), "/etc/songrec.toml".to_string());
-    /// assert_eq!(songrec_config::Config::default_file(&env),
-    ///            Some(std::path::PathBuf::from("/etc/songrec.toml")));
-    /// ```
     pub fn default_file(env: &HashMap<String, String>) -> Option<PathBuf> {
         Self::named_or_user_file(env, "SONGREC_CONFIG", "config.toml")
     }
 
     /// Which `.env` file to load when no `--env-file` is given: `$SONGREC_ENV_FILE`, else `.env`
     /// in [`Config::user_dir`] if it exists. Never the working directory or its parents.
-    ///
-    /// ```
-    /// let mut env = std::collections::HashMap::new();
-    /// env.insert("XDG_CONFIG_HOME".to_string(), "/nonexistent".to_string());
-    /// assert_eq!(songrec_config::Config::default_env_file(&env), None);
-    /// ```
     pub fn default_env_file(env: &HashMap<String, String>) -> Option<PathBuf> {
         Self::named_or_user_file(env, "SONGREC_ENV_FILE", ".env")
     }
@@ -861,6 +836,11 @@ mod tests {
         env.insert("XDG_CONFIG_HOME".to_string(), "cfg".to_string());
         assert_eq!(Config::user_dir(&env), None);
         assert_eq!(Config::default_file(&env), None);
+        env.insert("HOME".to_string(), "/home/ann".to_string());
+        assert_eq!(
+            Config::user_dir(&env),
+            Some(PathBuf::from("/home/ann/.config/songrec"))
+        );
     }
 
     #[test]
