@@ -110,6 +110,22 @@ pub fn write_atomic_nosync_dir(
     result
 }
 
+/// Copies the file `src` into the new file `tmp` (made with [`create_new`]) through `copy`
+/// (reader, writer), then fsyncs `tmp`; removes `tmp` again if the copy or the fsync fails.
+pub fn copy_to_new<T>(
+    src: &Path,
+    tmp: &Path,
+    copy: impl FnOnce(File, &mut File) -> io::Result<T>,
+) -> io::Result<T> {
+    let input = File::open(src)?;
+    let mut out = create_new(tmp)?;
+    let copied = copy(input, &mut out).and_then(|t| out.sync_all().map(|()| t));
+    if copied.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    copied
+}
+
 /// Writes `bytes` to `dest` atomically as a file for the user's other programs (see the crate
 /// doc), creating its folder if needed.
 ///

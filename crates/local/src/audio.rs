@@ -550,20 +550,6 @@ fn remove_if_present(p: &Path) -> StorageResult<bool> {
     }
 }
 
-fn copy_hashing(src: &Path, tmp: &Path) -> StorageResult<(SongId, u64)> {
-    let mut input = File::open(src).map_err(|e| StorageError::io(src, e))?;
-    let result = (|| -> std::io::Result<(SongId, u64)> {
-        let mut out = songrec_fs::create_new(tmp)?;
-        let copied = SongId::copy_hashed(&mut input, &mut out)?;
-        out.sync_all()?;
-        Ok(copied)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(tmp);
-        StorageError::io(src, e)
-    })
-}
-
 /// Moves a verified temporary file into place (rename, then the folder fsynced).
 fn commit(id: &SongId, actual: SongId, tmp: &Path, dest: &Path) -> StorageResult<()> {
     if actual != *id {
@@ -586,7 +572,8 @@ fn commit(id: &SongId, actual: SongId, tmp: &Path, dest: &Path) -> StorageResult
 /// Copies `src` to `dest` atomically if its bytes hash to `id`.
 pub(crate) fn copy_verified(id: &SongId, src: &Path, dest: &Path) -> StorageResult<u64> {
     let tmp = fsutil::temp_path(dest);
-    let (actual, n) = copy_hashing(src, &tmp)?;
+    let (actual, n) = songrec_fs::copy_to_new(src, &tmp, |r, w| SongId::copy_hashed(r, w))
+        .map_err(|e| StorageError::io(src, e))?;
     commit(id, actual, &tmp, dest)?;
     Ok(n)
 }

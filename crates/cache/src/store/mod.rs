@@ -18,7 +18,7 @@
 //!   a SHA-256 of their bytes. A damaged entry is dropped, counted as `corrupt`, and refetched.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -86,15 +86,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 use songrec_fs::{sync_dir, temp_path as temp_next_to};
-
-/// Copies `src` to a new file `tmp`, hashing the bytes; fsyncs `tmp`.
-fn copy_hashed(src: &Path, tmp: &Path) -> io::Result<(SongId, u64)> {
-    let src = File::open(src)?;
-    let mut w = songrec_fs::create_new(tmp)?;
-    let copied = SongId::copy_hashed(src, &mut w)?;
-    w.sync_all()?;
-    Ok(copied)
-}
 
 fn encode_vector(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -478,7 +469,7 @@ impl CacheStore {
         };
         let src = self.audio_path(id);
         let tmp = temp_next_to(dest);
-        let verdict = match copy_hashed(&src, &tmp) {
+        let verdict = match songrec_fs::copy_to_new(&src, &tmp, |r, w| SongId::copy_hashed(r, w)) {
             Ok((got, n)) if got == *id => Ok(n),
             Ok((got, _)) => Err(Some(got)),
             Err(e) if e.kind() == io::ErrorKind::NotFound && !tmp.exists() && src.exists() => {
@@ -486,10 +477,7 @@ impl CacheStore {
                 return Err(StorageError::io(dest, e));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(None),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(StorageError::io(&src, e));
-            }
+            Err(e) => return Err(StorageError::io(&src, e)),
         };
         match verdict {
             Ok(n) => {
@@ -554,10 +542,8 @@ impl CacheStore {
         let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
         let tmp = temp_next_to(&dest);
-        let (got, n) = copy_hashed(src, &tmp).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            StorageError::io(src, e)
-        })?;
+        let (got, n) = songrec_fs::copy_to_new(src, &tmp, |r, w| SongId::copy_hashed(r, w))
+            .map_err(|e| StorageError::io(src, e))?;
         if got != *id {
             let _ = fs::remove_file(&tmp);
             return Err(StorageError::HashMismatch {
