@@ -351,7 +351,7 @@ impl Inner {
             serde_json::to_writer(&mut *w, &sorted).map_err(std::io::Error::other)?;
             w.write_all(b"\n")
         })?;
-        if let Some(stamp) = snapshot::stamp(&self.paths.metadata) {
+        if let Some(stamp) = songrec_fs::size_and_mtime(&self.paths.metadata) {
             let songs: Vec<&SongMetadata> = sorted.values().copied().collect();
             let bytes = snapshot::encode(&songs, stamp);
             mkdirs(&self.paths.index)?;

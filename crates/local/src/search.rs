@@ -220,43 +220,30 @@ pub(crate) fn first_by_text(
     descending: bool,
     n: usize,
 ) -> Vec<u32> {
-    use std::collections::BinaryHeap;
-    /// Ordered so the heap's top is the worst of those kept.
-    struct Kept((bool, String, [u8; 32]), u32, bool);
-    impl PartialEq for Kept {
-        fn eq(&self, o: &Self) -> bool {
-            self.0 == o.0
+    /// The `n` smallest of `keyed` in order, keeping `n` at a time (the heap's top is the
+    /// worst kept); keys are unique (they end with the raw id).
+    fn smallest<K: Ord>(n: usize, cap: usize, keyed: impl Iterator<Item = (K, u32)>) -> Vec<u32> {
+        let mut heap = std::collections::BinaryHeap::with_capacity(cap);
+        for k in keyed {
+            if heap.len() < n {
+                heap.push(k);
+            } else if heap.peek().is_some_and(|top| k < *top) {
+                heap.pop();
+                heap.push(k);
+            }
         }
-    }
-    impl Eq for Kept {}
-    impl PartialOrd for Kept {
-        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(o))
-        }
-    }
-    impl Ord for Kept {
-        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-            let c = self.0.cmp(&o.0);
-            if self.2 { c.reverse() } else { c }
-        }
+        heap.into_sorted_vec().into_iter().map(|k| k.1).collect()
     }
     if n == 0 {
         return Vec::new();
     }
     // `n` may be a user's count: reserve no more than the songs there are.
-    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(n.min(songs.len()) + 1);
-    for i in 0..songs.len() {
-        let k = Kept(
-            text_key(&songs.head(i), songs.raw_id(i), key),
-            i as u32,
-            descending,
-        );
-        if heap.len() < n {
-            heap.push(k);
-        } else if heap.peek().is_some_and(|top| k < *top) {
-            heap.pop();
-            heap.push(k);
-        }
+    let cap = n.min(songs.len()) + 1;
+    let keyed =
+        (0..songs.len()).map(|i| (text_key(&songs.head(i), songs.raw_id(i), key), i as u32));
+    if descending {
+        smallest(n, cap, keyed.map(|(k, i)| (std::cmp::Reverse(k), i)))
+    } else {
+        smallest(n, cap, keyed)
     }
-    heap.into_sorted_vec().into_iter().map(|k| k.1).collect()
 }

@@ -39,11 +39,6 @@ const ENTRY: usize = 32 + 8;
 #[cfg(test)]
 const MIN_SONG_BYTES: usize = 32 + 8 + 3 + 8 * 6 + 8 + 1 + 8 + 16 + 16 + 8 + 8;
 
-/// Size and modification time (ns) of a file.
-pub(crate) fn stamp(path: &Path) -> Option<(u64, u128)> {
-    songrec_fs::size_and_mtime(path)
-}
-
 struct W(Vec<u8>);
 impl W {
     fn u64(&mut self, v: u64) {

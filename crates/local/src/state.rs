@@ -351,18 +351,17 @@ impl Inner {
         st.registry = parse_json(&p.registry, st.seen.registry.as_deref())?;
         // The snapshot is mapped and its songs decoded when read; without a current one the
         // JSON is parsed whole (and a writer writes the snapshot, see `with_writable`).
-        let view =
-            snapshot::stamp(&p.metadata).and_then(|stamp| {
-                match snapshot::View::open_recorded(&p.snapshot, stamp, &self.verified) {
-                    Ok(view) => Some(view),
-                    Err(Refused::Stale) => None,
-                    Err(Refused::Damaged(why)) => {
-                        let instead = "reading metadata.json instead; the next write rewrites it";
-                        ignore_damaged("metadata snapshot", &p.snapshot, &why, instead);
-                        None
-                    }
+        let view = songrec_fs::size_and_mtime(&p.metadata).and_then(|stamp| {
+            match snapshot::View::open_recorded(&p.snapshot, stamp, &self.verified) {
+                Ok(view) => Some(view),
+                Err(Refused::Stale) => None,
+                Err(Refused::Damaged(why)) => {
+                    let instead = "reading metadata.json instead; the next write rewrites it";
+                    ignore_damaged("metadata snapshot", &p.snapshot, &why, instead);
+                    None
                 }
-            });
+            }
+        });
         let from_snapshot = view.and_then(crate::songs::Songs::from_view);
         let from_view = from_snapshot.is_some();
         st.snapshot_current = from_view || !p.metadata.exists();
