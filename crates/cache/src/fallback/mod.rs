@@ -194,8 +194,8 @@ fn unavailable_plus(e: StorageError, tail: &str) -> StorageError {
     }
 }
 
-/// [`FallbackLayer::read`] (`read!`) or [`FallbackLayer::answer`] (`answer!`) of the same call
-/// on both sides: `answer!(self, Count, count(filter))`.
+/// [`FallbackLayer::read`] of the same call on both sides (`read!`), or just its answer, not
+/// copied to the secondary (`answer!`): `answer!(self, Count, count(filter))`.
 macro_rules! read {
     ($self:ident, $op:ident, $name:ident($($arg:expr),*)) => {
         $self.read(Op::$op, $self.primary.$name($($arg),*), true, || $self.secondary.$name($($arg),*)).await
@@ -203,7 +203,7 @@ macro_rules! read {
 }
 macro_rules! answer {
     ($self:ident, $op:ident, $name:ident($($arg:expr),*)) => {
-        $self.answer(Op::$op, $self.primary.$name($($arg),*), || $self.secondary.$name($($arg),*)).await
+        read!($self, $op, $name($($arg),*)).map(|(v, _)| v)
     };
 }
 
@@ -293,17 +293,6 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
              with it): check the settings and the network with `songrec doctor`; once it \
              answers, `songrec cache refresh` keeps a copy for offline use",
         ))
-    }
-
-    /// [`Self::read`] of an answer that is not copied to the secondary.
-    async fn answer<T, Fp, Fs, Fut>(&self, op: Op, primary: Fp, secondary: Fs) -> StorageResult<T>
-    where
-        Fp: Future<Output = StorageResult<T>> + Send,
-        Fs: FnOnce() -> Fut + Send,
-        Fut: Future<Output = StorageResult<T>> + Send,
-        T: Send,
-    {
-        Ok(self.read(op, primary, true, secondary).await?.0)
     }
 
     async fn write<T>(
@@ -703,12 +692,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     /// The primary's feed. While the primary is unreachable (and reads fall back) the answer is
     /// `None` ("list everything"), never the copy's feed: its cursors name another store.
     async fn changes_since(&self, since: Option<&ChangeCursor>) -> StorageResult<Option<Changes>> {
-        self.answer(
-            Op::ChangesSince,
-            self.primary.changes_since(since),
-            || async { Ok(None) },
-        )
-        .await
+        let primary = self.primary.changes_since(since);
+        Ok(self
+            .read(Op::ChangesSince, primary, true, || async { Ok(None) })
+            .await?
+            .0)
     }
 
     /// The primary's totals; the copy's while the primary is unreachable (like listings).

@@ -33,13 +33,6 @@ struct StatusInner {
 }
 
 /// What a [`FallbackLayer`](super::FallbackLayer) did, shared with whoever prints it (the CLI's warning line).
-///
-/// ```
-/// use songrec_cache::FallbackStatus;
-/// let s = FallbackStatus::default();
-/// assert_eq!(s.served_from_fallback(), 0);
-/// assert!(s.warning().is_none());
-/// ```
 #[derive(Clone, Debug, Default)]
 pub struct FallbackStatus {
     inner: Arc<Mutex<StatusInner>>,

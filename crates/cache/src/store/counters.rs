@@ -71,13 +71,6 @@ impl CacheCounters {
 
 /// A snapshot of a cache folder: this process's counters, everyone's cumulative counters,
 /// and what the folder holds now. `Display` renders a short report.
-///
-/// ```
-/// use songrec_cache::CacheStats;
-/// let s = CacheStats::default();
-/// assert_eq!(s.entries, 0);
-/// assert!(s.to_string().contains("hit ratio"));
-/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CacheStats {
     pub path: PathBuf,
