@@ -12,7 +12,7 @@
 //!   cache folder, known here (`layout.rs`) and nowhere else; `doctor.rs`, the storage checks.
 //!
 //! A new backend is a crate implementing `StorageBackend`, a `BackendKind` and an arm in
-//! `open_stack`; a new layer lives in `songrec_storage::layers` and is stacked there.
+//! `open_with`; a new layer lives in `songrec_storage::layers` and is stacked there.
 
 mod doctor;
 mod layout;
@@ -143,18 +143,12 @@ pub fn open(cfg: &Config, reads: Reads) -> StorageResult<Opened> {
 }
 
 fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Opened> {
-    let mut opened = open_stack(cfg, reads, keep_audio)?;
-    opened.description = describe_cached(cfg, cfg.backend, opened.cache.is_some());
-    Ok(opened)
-}
-
-fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Opened> {
-    match cfg.backend {
+    let mut opened = match cfg.backend {
         // Local(...)
-        BackendKind::Local => Ok(Opened::bare(with_test_hooks(
+        BackendKind::Local => Opened::bare(with_test_hooks(
             cfg.backend,
             LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)?,
-        )?)),
+        )?),
         BackendKind::Astra => {
             let astra = AstraBackend::connect(&astra_options(cfg))?;
             // Interactive commands open the circuit after one failure the client could not
@@ -165,19 +159,20 @@ fn open_stack(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Ope
                 BULK_BREAKER_THRESHOLD
             };
             let breaker = CircuitBreaker::new(threshold, REMOTE_COOL_DOWN);
-            let Some(parts) = cache_parts(cfg) else {
+            match cache_parts(cfg) {
                 // CircuitBreaker(Astra(..)): the client retries transient failures itself;
                 // the breaker stops hammering a remote that keeps failing.
-                return Ok(Opened::bare(with_test_hooks(
-                    cfg.backend,
-                    astra.layer(breaker),
-                )?));
-            };
-            let breaker = breaker.persist_to(parts.dir.join("circuit.json"));
-            let remote = with_test_hooks(cfg.backend, astra.layer(breaker))?;
-            Ok(cached(remote, parts, reads, keep_audio))
+                None => Opened::bare(with_test_hooks(cfg.backend, astra.layer(breaker))?),
+                Some(parts) => {
+                    let breaker = breaker.persist_to(parts.dir.join("circuit.json"));
+                    let remote = with_test_hooks(cfg.backend, astra.layer(breaker))?;
+                    cached(remote, parts, reads, keep_audio)
+                }
+            }
         }
-    }
+    };
+    opened.description = describe_cached(cfg, cfg.backend, opened.cache.is_some());
+    Ok(opened)
 }
 
 /// The cached remote stack over `inner` (the remote with its circuit breaker):
