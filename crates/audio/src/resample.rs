@@ -53,8 +53,13 @@ pub struct Resampler {
     passthrough: bool,
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
+/// The rate ratio `out_rate / in_rate` in lowest terms, as `(up, down)`.
+pub fn ratio(in_rate: u32, out_rate: u32) -> (u64, u64) {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let g = gcd(u64::from(in_rate), u64::from(out_rate));
+    (u64::from(out_rate) / g, u64::from(in_rate) / g)
 }
 
 /// Zeroth-order modified Bessel function of the first kind (series).
@@ -138,9 +143,7 @@ impl Resampler {
     pub fn new(in_rate: u32, out_rate: u32) -> Self {
         let in_rate = in_rate.max(1);
         let out_rate = out_rate.max(1);
-        let g = gcd(u64::from(in_rate), u64::from(out_rate));
-        let up = u64::from(out_rate) / g;
-        let down = u64::from(in_rate) / g;
+        let (up, down) = ratio(in_rate, out_rate);
         let exact = up as usize <= MAX_PHASES;
         let phases = if exact { up as usize } else { MAX_PHASES };
         // Cut-off in cycles per input sample.

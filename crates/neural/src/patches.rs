@@ -11,7 +11,7 @@
 //! [`ShortClip`] policy.
 
 use songrec_audio::MonoAudio;
-use songrec_audio::resample::resample;
+use songrec_audio::resample::{ratio, resample};
 
 /// Samples per model patch at 16 kHz (187 STFT frames of hop 256 plus the 512 window).
 pub const PATCH_LEN: usize = 48_128;
@@ -137,10 +137,6 @@ pub fn fill_patch(samples: &[f32], fill: ShortClip, out: &mut Vec<f32>) {
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
 /// Input samples of context kept on each side of a patch when only that window is resampled
 /// (the resampler's kernel spans about ±16 input samples at 22.05 → 16 kHz).
 const MARGIN_IN: u64 = 64;
@@ -169,8 +165,7 @@ pub struct Cut {
 /// ```
 pub fn cut(audio: &MonoAudio, max_patches: usize, fill: ShortClip) -> Option<Cut> {
     let sr = audio.sample_rate.max(1);
-    let g = gcd(u64::from(sr), u64::from(MODEL_RATE));
-    let (up, down) = (u64::from(MODEL_RATE) / g, u64::from(sr) / g);
+    let (up, down) = ratio(sr, MODEL_RATE);
     // Odd rates with a huge ratio grid: resample whole segments.
     let windowed = sr != MODEL_RATE && up <= 1600;
     let whole: Vec<Vec<f32>>;
@@ -275,8 +270,7 @@ mod tests {
                 .iter()
                 .map(|s| resample(&s.samples, sr, MODEL_RATE))
                 .collect();
-            let g = gcd(u64::from(sr), u64::from(MODEL_RATE));
-            let up = (u64::from(MODEL_RATE) / g) as usize;
+            let up = ratio(sr, MODEL_RATE).0 as usize;
             let lens: Vec<usize> = whole.iter().map(Vec::len).collect();
             for (i, p) in plan(&lens, 6).iter().enumerate() {
                 let st = p.start / up * up;
