@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use songrec_audio::bench::bench_ingest;
+use songrec_audio::bench::bench_ingest_with;
 use songrec_audio::{DspEmbedder, Embedder, decode_file_with};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             files.len()
         );
     }
-    let r = bench_ingest(&files);
+    let r = bench_ingest_with(&files, &[&DspEmbedder::new() as &dyn Embedder]);
     println!(
         "songrec-dsp ingest: {} songs ({} failed), {:.1} s of audio in {:.2} s -> {:.2} songs/s, realtime factor {:.0}x (1 thread)",
         r.songs,

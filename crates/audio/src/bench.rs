@@ -5,10 +5,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::embed::{DspEmbedder, Embedder};
-use crate::error::AudioError;
+use crate::embed::Embedder;
 
-/// Result of [`bench_ingest`].
+/// Result of [`bench_ingest_with`].
 ///
 /// ```
 /// let r = songrec_audio::bench::IngestReport { songs: 2, audio_secs: 360.0, wall_secs: 1.0, failed: 0 };
@@ -39,25 +38,14 @@ impl IngestReport {
     }
 }
 
-/// Decode and embed (DSP) every file sequentially on the calling thread and time it.
-/// Per-file errors are counted, not returned.
-///
-/// ```no_run
-/// let r = songrec_audio::bench::bench_ingest(&["a.mp3".into()]);
-/// println!("{:.1} songs/s, {:.0}x realtime", r.songs_per_sec(), r.realtime_factor());
-/// ```
-pub fn bench_ingest(files: &[PathBuf]) -> IngestReport {
-    let dsp = DspEmbedder::new();
-    bench_ingest_with(files, &[&dsp as &dyn Embedder])
-}
-
-/// [`bench_ingest`] with any embedders (each file decoded once, then every embedder run).
+/// Decodes every file once and runs every embedder on it, sequentially on the calling thread,
+/// and times it. Per-file errors are counted, not returned.
 ///
 /// ```no_run
 /// use songrec_audio::{DspEmbedder, Embedder};
 /// let dsp = DspEmbedder::new();
 /// let r = songrec_audio::bench::bench_ingest_with(&["a.mp3".into()], &[&dsp as &dyn Embedder]);
-/// assert_eq!(r.songs + r.failed, 1);
+/// println!("{:.1} songs/s, {:.0}x realtime", r.songs_per_sec(), r.realtime_factor());
 /// ```
 pub fn bench_ingest_with(files: &[PathBuf], embedders: &[&dyn Embedder]) -> IngestReport {
     let t = Instant::now();
@@ -65,8 +53,7 @@ pub fn bench_ingest_with(files: &[PathBuf], embedders: &[&dyn Embedder]) -> Inge
     let mut failed = 0;
     let mut audio_secs = 0.0;
     for f in files {
-        let r: Result<_, AudioError> = crate::analyze_file(f, embedders);
-        match r {
+        match crate::analyze_file(f, embedders) {
             Ok(a) => {
                 songs += 1;
                 audio_secs += a.info.duration_secs;

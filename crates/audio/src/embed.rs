@@ -12,11 +12,6 @@ use crate::norm_table::{RAW_MEAN, RAW_STD};
 
 /// Human-meaningful scalars describing a piece (for explanations such as
 /// "same key, 122 vs 124 bpm, both bright").
-///
-/// ```
-/// let d = songrec_audio::Descriptors::default();
-/// assert!(d.bpm.is_none());
-/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Descriptors {
     /// Mean spectral centroid ("brightness"), Hz.
@@ -50,11 +45,6 @@ pub struct Descriptors {
 }
 
 /// Output of one embedder on one piece of audio.
-///
-/// ```
-/// let a = songrec_audio::Analysis { vector: vec![1.0], bpm: None, key: None, descriptors: Default::default(), tags: vec![], sound_tags: vec![] };
-/// assert_eq!(a.vector.len(), 1);
-/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     /// L2-normalised embedding; compare with cosine.

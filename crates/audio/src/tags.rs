@@ -69,11 +69,6 @@ pub struct FieldSources {
 }
 
 /// Song tags. Empty fields are `None`.
-///
-/// ```
-/// let t = songrec_audio::Tags { title: Some("Song".into()), ..Default::default() };
-/// assert_eq!(t.title.as_deref(), Some("Song"));
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Tags {
     pub title: Option<String>,
@@ -396,15 +391,6 @@ pub(crate) fn parse_riff_info(b: &[u8]) -> Option<Vec<(String, String)>> {
 /// en and em dashes as separators, and underscores as spaces. A number is a track number only
 /// with one to three digits and a separator after it (`1999.mp3` and `2Pac - Changes.mp3`
 /// are names). Every value found is marked [`FieldSource::FileName`].
-///
-/// ```
-/// use songrec_audio::tags::parse_file_name;
-/// use std::path::Path;
-/// let t = parse_file_name(Path::new("03_My_Song.flac"));
-/// assert_eq!((t.track, t.title.as_deref()), (Some(3), Some("My Song")));
-/// let t = parse_file_name(Path::new("Artist - 07 - Title.ogg"));
-/// assert_eq!((t.artist.as_deref(), t.track, t.title.as_deref()), (Some("Artist"), Some(7), Some("Title")));
-/// ```
 pub fn parse_file_name(path: &Path) -> Tags {
     let stem = path
         .file_stem()
@@ -607,6 +593,13 @@ mod tests {
         );
         assert_eq!(p("").title, None);
         assert_eq!(p("x.mp3").source, TagSource::FileName);
+        let t = p("03_My_Song.flac");
+        assert_eq!((t.track, t.title.as_deref()), (Some(3), Some("My Song")));
+        let t = p("Artist - 07 - Title.ogg");
+        assert_eq!(
+            (t.artist.as_deref(), t.track, t.title.as_deref()),
+            (Some("Artist"), Some(7), Some("Title"))
+        );
     }
 
     #[test]

@@ -46,12 +46,6 @@ use crate::tags::{Tags, TagsBuilder};
 pub const ANALYSIS_RATE: u32 = 22_050;
 
 /// Facts about the file (from the container/codec, describing the whole file).
-///
-/// ```
-/// let i = songrec_audio::AudioInfo { duration_secs: 1.0, sample_rate: 44_100, channels: 2,
-///     codec: "flac".into(), decode_errors: 0, truncated: false };
-/// assert_eq!(i.channels, 2);
-/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioInfo {
     /// Duration of the whole file in seconds.
@@ -268,14 +262,12 @@ fn downmix(
         }
         mono.clear();
         mono.resize(frames, 0.0);
-        let mut ch = 0usize;
-        for p in planes {
+        for p in &planes {
             for (m, s) in mono.iter_mut().zip(p.iter()) {
                 *m += s;
             }
-            ch += 1;
         }
-        let n = ch.max(1) as f32;
+        let n = planes.len().max(1) as f32;
         for m in mono.iter_mut() {
             let s = *m / n;
             *m = if s.is_finite() { s } else { 0.0 };

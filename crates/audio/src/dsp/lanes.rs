@@ -5,30 +5,18 @@
 pub const LANES: usize = 16;
 
 /// Sum of `x`.
-///
-/// ```
-/// assert_eq!(songrec_audio::dsp::lanes::sum(&[1.0; 37]), 37.0);
-/// ```
 #[inline(always)]
 pub fn sum(x: &[f32]) -> f32 {
     songrec_lanes::sum_of::<LANES>(x, |v| v)
 }
 
 /// Sum of squares of `x`.
-///
-/// ```
-/// assert_eq!(songrec_audio::dsp::lanes::sum_sq(&[2.0; 20]), 80.0);
-/// ```
 #[inline(always)]
 pub fn sum_sq(x: &[f32]) -> f32 {
     songrec_lanes::sum_of::<LANES>(x, |v| v * v)
 }
 
 /// Inner product over the shorter of the two slices.
-///
-/// ```
-/// assert_eq!(songrec_audio::dsp::lanes::dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0, 7.0]), 32.0);
-/// ```
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     songrec_lanes::dot::<LANES>(a, b)

@@ -32,29 +32,28 @@ const RMS_LEN: usize = 1024;
 /// Frames per second of the frame-level features.
 pub const FRAME_RATE: f32 = SR as f32 / HOP as f32;
 
+/// The Slaney mel scale: Hz per mel below 1 kHz, where its log part starts (Hz and mel).
+const F_SP: f32 = 200.0 / 3.0;
+const MIN_LOG_HZ: f32 = 1000.0;
+const MIN_LOG_MEL: f32 = MIN_LOG_HZ / F_SP;
+
 /// Hz to mel (Slaney / librosa default scale).
 pub fn hz_to_mel(f: f32) -> f32 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
     let logstep = (6.4f32).ln() / 27.0;
-    if f >= min_log_hz {
-        min_log_mel + (f / min_log_hz).ln() / logstep
+    if f >= MIN_LOG_HZ {
+        MIN_LOG_MEL + (f / MIN_LOG_HZ).ln() / logstep
     } else {
-        f / f_sp
+        f / F_SP
     }
 }
 
 /// Mel to Hz (inverse of [`hz_to_mel`]).
 pub fn mel_to_hz(m: f32) -> f32 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
     let logstep = (6.4f32).ln() / 27.0;
-    if m >= min_log_mel {
-        min_log_hz * (logstep * (m - min_log_mel)).exp()
+    if m >= MIN_LOG_MEL {
+        MIN_LOG_HZ * (logstep * (m - MIN_LOG_MEL)).exp()
     } else {
-        m * f_sp
+        m * F_SP
     }
 }
 
