@@ -73,12 +73,10 @@ pub fn first_loadable(candidates: Vec<PathBuf>) -> Option<Found> {
 /// The prefixes searched, from the environment (`VIRTUAL_ENV`, `CONDA_PREFIX`, `HOME`,
 /// `PYENV_ROOT`, `PATH`) and the system's fixed places. Relative entries are dropped.
 pub fn roots(env: &dyn Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
-    let mut roots = Vec::new();
-    for k in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
-        if let Some(v) = env(k) {
-            roots.push(PathBuf::from(v));
-        }
-    }
+    let mut roots: Vec<PathBuf> = ["VIRTUAL_ENV", "CONDA_PREFIX"]
+        .into_iter()
+        .filter_map(|k| env(k).map(PathBuf::from))
+        .collect();
     if let Some(path) = env("PATH") {
         for dir in std::env::split_paths(&path) {
             if dir.join("python3").is_file()
@@ -92,20 +90,14 @@ pub fn roots(env: &dyn Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
     let pyenv = env("PYENV_ROOT")
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".pyenv")));
-    if let Some(h) = &home {
-        roots.push(h.join(".local"));
-    }
+    roots.extend(home.iter().map(|h| h.join(".local")));
     if let Some(p) = pyenv {
         roots.extend(entries(&p.join("versions"), Path::is_dir));
     }
-    if let Some(h) = &home {
-        for d in ["miniconda3", "anaconda3", "miniforge3", "mambaforge"] {
-            roots.push(h.join(d));
-        }
+    for d in ["miniconda3", "anaconda3", "miniforge3", "mambaforge"] {
+        roots.extend(home.iter().map(|h| h.join(d)));
     }
-    for d in ["/opt/conda", "/usr/local", "/usr", "/opt/homebrew"] {
-        roots.push(PathBuf::from(d));
-    }
+    roots.extend(["/opt/conda", "/usr/local", "/usr", "/opt/homebrew"].map(PathBuf::from));
     roots.retain(|r| r.is_absolute());
     roots
 }
@@ -117,10 +109,8 @@ pub fn candidates_in(roots: &[PathBuf]) -> Vec<PathBuf> {
     let mut seen = HashSet::new();
     let mut add = |dir: &Path| {
         for f in entries(dir, Path::is_file) {
-            let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let Some(version) = library_version(name) else {
+            let name = f.file_name().and_then(|n| n.to_str());
+            let Some(version) = name.and_then(library_version) else {
                 continue;
             };
             if seen.insert(f.clone()) {
@@ -166,11 +156,9 @@ pub fn candidates_in(roots: &[PathBuf]) -> Vec<PathBuf> {
 /// ```
 pub fn library_version(name: &str) -> Option<Option<Vec<u32>>> {
     let rest = name.strip_prefix("libonnxruntime")?;
-    let digits = if let Some(v) = rest.strip_prefix(".so") {
-        v
-    } else {
-        rest.strip_suffix(".dylib")?
-    };
+    let digits = rest
+        .strip_prefix(".so")
+        .or_else(|| rest.strip_suffix(".dylib"))?;
     if digits.is_empty() {
         return Some(None);
     }

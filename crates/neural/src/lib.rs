@@ -69,31 +69,22 @@ pub const ENV_AVX512: &str = "SONGREC_AVX512";
 /// assert_eq!(json_floats(&json!(null)), None);
 /// ```
 pub fn json_floats(v: &serde_json::Value) -> Option<Vec<f32>> {
-    let mut out = Vec::new();
-    for x in v.as_array()? {
-        match x.as_array() {
-            Some(row) => {
-                for y in row {
-                    out.push(y.as_f64()? as f32);
-                }
-            }
-            None => out.push(x.as_f64()? as f32),
-        }
-    }
-    Some(out)
+    v.as_array()?
+        .iter()
+        .flat_map(|x| x.as_array().map_or(std::slice::from_ref(x), Vec::as_slice))
+        .map(|y| y.as_f64().map(|f| f as f32))
+        .collect()
 }
 
 /// Per-column f64 sums of row-major `values` with `width` columns, and the number of rows.
 pub(crate) fn column_sums(values: &[f32], width: usize) -> (Vec<f64>, usize) {
     let mut sum = vec![0f64; width];
-    let mut rows = 0usize;
     for row in values.chunks_exact(width) {
         for (m, x) in sum.iter_mut().zip(row) {
             *m += f64::from(*x);
         }
-        rows += 1;
     }
-    (sum, rows)
+    (sum, values.len() / width)
 }
 
 /// Credit line for the musicnn models.

@@ -76,18 +76,14 @@ impl Network {
         count_flops(&self.model, &self.label, self.sig)
     }
 
-    fn runtime_name(&self) -> String {
-        self.runtime.describe()
-    }
-
     fn new_session(&self) -> NeuralResult<Session> {
         let invalid = |reason: String| NeuralError::InvalidModel {
             model: self.label.clone(),
-            runtime: self.runtime_name(),
+            runtime: self.runtime.describe(),
             reason,
         };
         let init = |reason: String| NeuralError::RuntimeInit {
-            runtime: self.runtime_name(),
+            runtime: self.runtime.describe(),
             reason,
         };
         let env = self
@@ -117,9 +113,9 @@ impl Network {
     /// after batch (a last partial batch is padded with zeros and its extra rows dropped).
     pub fn run(&self, data: &[f32]) -> NeuralResult<Vec<Vec<f32>>> {
         let item = self.sig.item_len();
-        let n = whole_items(data, item, "items", || self.runtime_name())?.len();
+        let n = whole_items(data, item, "items", || self.runtime.describe())?.len();
         let fail = |reason: String| NeuralError::Inference {
-            runtime: self.runtime_name(),
+            runtime: self.runtime.describe(),
             reason,
         };
         let outs = self.sig.outputs;

@@ -211,11 +211,7 @@ fn load_ort(path: &Path) -> NeuralResult<LoadedOrt> {
             CStr::from_ptr(p).to_string_lossy().into_owned()
         }
     };
-    let new_enough = match major_minor(&version) {
-        Some((1, minor)) => minor >= REQUIRED_API,
-        Some((major, _)) => major > 1,
-        None => false,
-    };
+    let new_enough = major_minor(&version).is_some_and(|v| v >= (1, REQUIRED_API));
     // SAFETY: GetApi is safe to call with any version; it returns null when unsupported.
     let api_ptr = if new_enough {
         unsafe { (base.GetApi)(REQUIRED_API) }

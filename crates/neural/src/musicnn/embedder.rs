@@ -153,10 +153,7 @@ impl MusicnnEmbedder {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         if diff.is_nan() || diff > SELF_CHECK_TOLERANCE {
-            let which = match net {
-                Net::Msd => "MSD_musicnn",
-                Net::Mtt => "MTT_musicnn",
-            };
+            let which = format!("{}_musicnn", net.name().to_uppercase());
             return Err(NeuralError::WrongModel {
                 model: n.label().to_string(),
                 reason: format!(
