@@ -558,12 +558,11 @@ impl CacheStore {
         // the rename and the index entry.
         let mut io_failure: Option<StorageError> = None;
         let stored = self.write_txn(|tx, order, d| {
-            if let Err(e) = fs::rename(&tmp, &dest) {
-                io_failure = Some(StorageError::io(&dest, e));
-                return Err(rusqlite::Error::InvalidQuery);
-            }
-            if let Err(e) = sync_dir(&dir) {
-                io_failure = Some(StorageError::io(&dir, e));
+            let placed = fs::rename(&tmp, &dest)
+                .map_err(|e| StorageError::io(&dest, e))
+                .and_then(|()| sync_dir(&dir).map_err(|e| StorageError::io(&dir, e)));
+            if let Err(e) = placed {
+                io_failure = Some(e);
                 return Err(rusqlite::Error::InvalidQuery);
             }
             d.counters.bytes_fetched += n;
@@ -647,17 +646,15 @@ impl CacheStore {
         *lock(&self.session) = CacheCounters::default();
         lock(&self.versions).clear();
         let blobs = self.root.join(BLOBS_DIR);
-        if let Ok(dirs) = fs::read_dir(&blobs) {
-            for d in dirs.flatten() {
-                let p = d.path();
-                let r = if p.is_dir() {
-                    fs::remove_dir_all(&p)
-                } else {
-                    fs::remove_file(&p)
-                };
-                if let Err(e) = r {
-                    tracing::warn!("cache: cannot remove {}: {e}", p.display());
-                }
+        for d in fs::read_dir(&blobs).into_iter().flatten().flatten() {
+            let p = d.path();
+            let r = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            if let Err(e) = r {
+                tracing::warn!("cache: cannot remove {}: {e}", p.display());
             }
         }
         Ok(freed)

@@ -47,10 +47,9 @@ impl AisfxEmbedder {
     pub fn new(cfg: &AisfxConfig) -> NeuralResult<Self> {
         let runtime = activate(&cfg.runtime)?;
         let (model, label, signature) = cfg.network.graph()?;
-        let int8 = cfg.network != AisfxNetwork::Float32;
         // On ONNX Runtime too where the CPU has AMX-INT8 (faster than ONNX Runtime's int8
         // there; not its env switch, so `SONGREC_AMX=0` changes no vector).
-        let engine = if int8
+        let engine = if cfg.network != AisfxNetwork::Float32
             && cfg.own_kernels
             && crate::kernels::int8::available()
             && (runtime.runtime() == &crate::Runtime::Tract || crate::kernels::amx::supported())
