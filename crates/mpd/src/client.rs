@@ -106,9 +106,8 @@ impl Mpd {
     fn fail(&self, command: &str, e: CommandError) -> MpdError {
         let addr = self.addr.to_string();
         match e {
-            CommandError::ConnectionClosed => MpdError::Closed { addr },
-            CommandError::Protocol(p) => {
-                tracing::debug!(error = ?p, "MPD protocol error");
+            e @ (CommandError::ConnectionClosed | CommandError::Protocol(_)) => {
+                tracing::debug!(error = ?e, "MPD connection lost");
                 MpdError::Closed { addr }
             }
             // 4: permission denied (a password is needed).

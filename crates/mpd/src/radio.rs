@@ -25,7 +25,7 @@ use songrec_storage::listening::{self, Heard, Listening};
 use songrec_storage::{SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt as _};
 
 use crate::address::Address;
-use crate::client::{Entry, Mpd};
+use crate::client::Mpd;
 use crate::error::{MpdError, MpdResult};
 use crate::events::Event;
 use crate::plan::{self, Candidate, Rules, Session};
@@ -254,27 +254,12 @@ impl State {
         if need == 0 {
             return Ok(());
         }
-        self.fill(c, backend, opts, &queue, &cur, need, say).await
-    }
-
-    /// Appends up to `need` songs after the queue's end.
-    #[allow(clippy::too_many_arguments)]
-    async fn fill(
-        &mut self,
-        c: &mut Connected<'_>,
-        backend: &dyn StorageBackend,
-        opts: &RadioOptions,
-        queue: &[Entry],
-        cur: &Entry,
-        need: usize,
-        say: &mut (dyn FnMut(Event) + Send),
-    ) -> MpdResult<()> {
-        // Every song of the queue is left out of the mix; those from the current one on are
-        // the window the no-repeat rules look at.
+        // Up to `need` songs appended after the queue's end. Every song of the queue is left out
+        // of the mix; those from the current one on are the window the no-repeat rules look at.
         let mut in_queue: Vec<SongId> = Vec::new();
         let mut window: Vec<SongMetadata> = Vec::new();
         let mut current_song = None;
-        for e in queue {
+        for e in &queue {
             if let Some(m) = self.song_at(c, &e.uri, say).await? {
                 in_queue.push(m.id.clone());
                 if e.id == cur.id {

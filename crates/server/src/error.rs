@@ -71,8 +71,7 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!(
-                "the upload is larger than the limit of {} bytes ({:.1} MB); send a shorter clip",
-                limit,
+                "the upload is larger than the limit of {limit} bytes ({:.1} MB); send a shorter clip",
                 limit as f64 / 1e6
             ),
         )
@@ -105,8 +104,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (status, code, message) = (self.status.as_u16(), self.code, &self.message);
-        write!(f, "{status} {code}: {message}")
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

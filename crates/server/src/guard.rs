@@ -164,14 +164,11 @@ fn header_text<'a>(
     headers: &'a HeaderMap,
     name: &'static str,
 ) -> Result<Option<&'a str>, ApiError> {
-    headers
+    let unreadable = || ApiError::bad_request(format!("the {name} header is not readable text"));
+    let text = headers
         .get(name)
-        .map(|v| {
-            v.to_str().map_err(|_| {
-                ApiError::bad_request(format!("the {name} header is not readable text"))
-            })
-        })
-        .transpose()
+        .map(|v| v.to_str().map_err(|_| unreadable()));
+    text.transpose()
 }
 
 fn cross_site(why: &str) -> ApiError {

@@ -25,23 +25,16 @@ fn refs(names: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-fn filter_params() -> Vec<Value> {
-    refs(&[
-        "genre", "artist", "album", "key", "bpm", "duration", "tag", "where",
-    ])
-}
-
-/// `embedder`, `blend`, `model`: which vectors a ranking compares, as the CLI's options.
-fn vector_params() -> Vec<Value> {
-    refs(&["embedder", "blend", "model"])
-}
+/// The filters every listing and search takes.
+const FILTERS: &[&str] = &[
+    "genre", "artist", "album", "key", "bpm", "duration", "tag", "where",
+];
+/// Which vectors a ranking compares, as the CLI's options.
+const VECTORS: &[&str] = &["embedder", "blend", "model"];
 
 fn similar_params() -> Vec<Value> {
-    let mut v = refs(&["k", "similarOffset", "metric", "threshold"]);
-    v.extend(vector_params());
-    v.extend(refs(&["distinct", "text"]));
-    v.extend(filter_params());
-    v
+    let ranking: &[&str] = &["k", "similarOffset", "metric", "threshold"];
+    refs(&[ranking, VECTORS, &["distinct", "text"], FILTERS].concat())
 }
 
 fn err(description: &str) -> Value {
@@ -76,12 +69,11 @@ pub fn document() -> Value {
         ["offset", "Songs to skip (offset paging).", {"type": "integer", "minimum": 0, "default": 0}],
         ["cursor", "`next_cursor` of the previous page (cursor paging; not with offset; with q, the same q).", {"type": "string"}]
     ]));
-    list_params.extend(filter_params());
+    list_params.extend(refs(FILTERS));
     let mut map_params = queries(json!([
         ["limit", "Most songs on the map.", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 2000}]
     ]));
-    map_params.extend(vector_params());
-    map_params.extend(filter_params());
+    map_params.extend(refs(&[VECTORS, FILTERS].concat()));
     let mut playlist_params = vec![
         json!({"name": "seed", "in": "query", "required": false, "style": "form", "explode": true,
           "description": "A seed song's id (or unique prefix), repeatable; not with from/to.",
@@ -95,22 +87,19 @@ pub fn document() -> Value {
         ["no_repeat_album", "At most one song per album.", {"type": "boolean", "default": false}],
         ["candidates", "Candidates searched per step of a from/to path.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 30}]
     ])));
-    playlist_params.extend(vector_params());
-    playlist_params.extend(filter_params());
+    playlist_params.extend(refs(&[VECTORS, FILTERS].concat()));
     let mut cluster_params = queries(json!([
         ["k", "Number of clusters.", {"type": "integer", "minimum": 1, "maximum": 100, "default": 12}],
         ["seed", "Seed of the k-means++ initialisation (same seed, same clusters).", {"type": "integer", "minimum": 0, "default": 42}]
     ]));
-    cluster_params.extend(vector_params());
-    cluster_params.extend(filter_params());
+    cluster_params.extend(refs(&[VECTORS, FILTERS].concat()));
     let mut text_params = vec![
         json!({"$ref": "#/components/parameters/k"}),
         json!({"$ref": "#/components/parameters/similarOffset"}),
         json!({"name": "text", "in": "query", "required": true, "description": "The words, e.g. mellow acoustic guitar.", "schema": {"type": "string"}}),
     ];
-    text_params.extend(filter_params());
-    let mut song_params = vec![id_param.clone()];
-    song_params.extend(similar_params());
+    text_params.extend(refs(FILTERS));
+    let song_params = [vec![id_param.clone()], similar_params()].concat();
 
     let playlist_path = json!({"get": {"operationId": "getPlaylist", "summary": "A playlist around seed songs, or travelling from one song to another: the answer of `songrec playlist --json` (no history).", "tags": ["similar"],
           "parameters": playlist_params,

@@ -253,6 +253,17 @@ pub async fn list_songs(
     let offset = offset.unwrap_or(0);
     let words = q.as_deref().map(words_of).transpose()?.unwrap_or_default();
     let b = st.backend.as_ref();
+    let answer = |items, total: SongCount, offset, next_cursor, next_offset| {
+        Ok(Json(SongPage {
+            items,
+            total: total.value(),
+            total_exact: total.is_exact(),
+            limit,
+            offset,
+            next_cursor,
+            next_offset,
+        }))
+    };
     if words.is_empty() && offset == 0 {
         // One backend page; its cursor continues the listing.
         let first = cursor.is_none();
@@ -272,15 +283,8 @@ pub async fn list_songs(
                 .await?
                 .at_least(page.items.len() as u64)
         };
-        return Ok(Json(SongPage {
-            items: page.items.iter().map(SongSummary::from).collect(),
-            total: total.value(),
-            total_exact: total.is_exact(),
-            limit,
-            offset: 0,
-            next_cursor: page.next,
-            next_offset: None,
-        }));
+        let items = page.items.iter().map(SongSummary::from).collect();
+        return answer(items, total, 0, page.next, None);
     }
     if words.is_empty() {
         // Offset paging: walk the filtered listing up to the page.
@@ -290,15 +294,7 @@ pub async fn list_songs(
         let items: Vec<SongSummary> = items.iter().map(SongSummary::from).collect();
         let next_offset = (!items.is_empty() && ((offset + items.len()) as u64) < total.value())
             .then_some(offset + items.len());
-        return Ok(Json(SongPage {
-            items,
-            total: total.value(),
-            total_exact: total.is_exact(),
-            limit,
-            offset,
-            next_cursor: None,
-            next_offset,
-        }));
+        return answer(items, total, offset, None, next_offset);
     }
     // Text search: read the filtered listing in order from the start (offset) or the cursor
     // until the page is full and one more match shows there are more, the listing ends, or the
@@ -319,8 +315,7 @@ pub async fn list_songs(
     // Matches to pass over before the page starts: the offset, or what a cursor still owes.
     let start = if resumed { at.pending } else { offset };
     let (mut matched, mut scanned, mut items) = (0usize, 0usize, Vec::new());
-    let mut more = false;
-    let mut ended = false;
+    let (mut more, mut ended) = (false, false);
     'walk: while scanned < SEARCH_SCAN_BUDGET {
         let page = b
             .list(&ListQuery {
@@ -399,15 +394,7 @@ pub async fn list_songs(
     let next_cursor = (!ended).then(|| at.encode());
     // Never the request's own offset: a page that found nothing continues by its cursor only.
     let next_offset = (!ended && !resumed && !items.is_empty()).then_some(offset + items.len());
-    Ok(Json(SongPage {
-        items,
-        total: total.value(),
-        total_exact: total.is_exact(),
-        limit,
-        offset,
-        next_cursor,
-        next_offset,
-    }))
+    answer(items, total, offset, next_cursor, next_offset)
 }
 
 /// Finds a song by full id or unique id prefix (at least 4 hex digits).

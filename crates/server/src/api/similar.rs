@@ -11,16 +11,12 @@ use songrec_storage::Ranking;
 /// Most results one response of the API carries, whatever the backend allows.
 pub const MAX_RESPONSE_RESULTS: usize = 10_000;
 
-/// How far a similarity request may reach: the backend's limit ([`StorageBackend::max_results`],
-/// the Data API's 1000 on the cloud), at most [`MAX_RESPONSE_RESULTS`].
-fn search_limit(st: &AppState) -> usize {
-    st.backend.max_results().min(MAX_RESPONSE_RESULTS)
-}
-
-/// The ask of the parameters the similarity endpoints share (each endpoint names its target).
-/// `max`: the search limit ([`search_limit`]). What is not given is [`Ranking::default`]'s,
-/// as on the command line.
-async fn similar_ask(p: &mut Params, max: usize) -> ApiResult<SimilarAsk> {
+/// The ask of a similarity endpoint's query (each endpoint names its target). What is not given
+/// is [`Ranking::default`]'s, as on the command line; k + offset reach at most the backend's
+/// limit ([`StorageBackend::max_results`], 1000 on the cloud) and [`MAX_RESPONSE_RESULTS`].
+async fn similar_ask(st: &AppState, raw: Option<&str>) -> ApiResult<SimilarAsk> {
+    let max = st.backend.max_results().min(MAX_RESPONSE_RESULTS);
+    let mut p = Params::parse(raw);
     let d = Ranking::default();
     let k = p.number("k", 1, max)?.unwrap_or(d.k);
     let offset = p.number("offset", 0, max)?.unwrap_or(d.offset);
@@ -45,6 +41,7 @@ async fn similar_ask(p: &mut Params, max: usize) -> ApiResult<SimilarAsk> {
         Some(t) => Some(songrec_app::words::parse_off_workers(t).await?),
         None => None,
     };
+    p.finish()?;
     Ok(SimilarAsk {
         target: None,
         words,
@@ -89,9 +86,7 @@ pub async fn similar_to_song(
     IdPath(id): IdPath,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SimilarAnswer>> {
-    let mut p = Params::parse(raw.as_deref());
-    let mut ask = similar_ask(&mut p, search_limit(&st)).await?;
-    p.finish()?;
+    let mut ask = similar_ask(&st, raw.as_deref()).await?;
     let b = st.backend.as_ref();
     ask.target = Some(Target::Song(Box::new(find_song(b, &id).await?)));
     let answer = songrec_app::similar::answer(b, &ask, &st.embedders).await;
@@ -103,9 +98,7 @@ pub async fn similar_to_text(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SimilarAnswer>> {
-    let mut p = Params::parse(raw.as_deref());
-    let ask = similar_ask(&mut p, search_limit(&st)).await?;
-    p.finish()?;
+    let ask = similar_ask(&st, raw.as_deref()).await?;
     let answer = songrec_app::similar::answer(st.backend.as_ref(), &ask, &st.embedders).await?;
     if let Some(why) = answer.nothing_matched {
         // As `songrec similar --text`: why nothing matched, and which words would.
@@ -161,9 +154,7 @@ pub async fn similar_to_upload(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<SimilarAnswer>> {
-    let mut p = Params::parse(raw.as_deref());
-    let mut ask = similar_ask(&mut p, search_limit(&st)).await?;
-    p.finish()?;
+    let mut ask = similar_ask(&st, raw.as_deref()).await?;
     let limit = st.opts.max_upload_bytes;
     if let Some(n) = headers
         .get(header::CONTENT_LENGTH)
@@ -245,10 +236,8 @@ pub async fn similar_to_upload(
                     UPLOAD_RETRY_AFTER_SECS,
                 ));
             }
-            if head.len() < sniff::SNIFF_LEN {
-                let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
-                head.extend_from_slice(&chunk[..take]);
-            }
+            let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
             out.write_all(&chunk).await.map_err(writing)?;
         }
         out.flush().await.map_err(writing)?;

@@ -64,14 +64,9 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     // The vectors `auto` chooses depend on what the library holds: the fingerprint covers it.
     let key = format!("{choice:?}|{limit}|{filter:?}");
     let fp = fingerprint(b).await?;
-    let cached = {
-        let cache = st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(&key)
-            .filter(|(f, _)| *f == fp)
-            .map(|(_, r)| r.clone())
-    };
-    if let Some(r) = cached {
+    let cache = || st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
+    let cached = cache().get(&key).filter(|(f, _)| *f == fp).cloned();
+    if let Some((_, r)) = cached {
         return Ok(Json(r.as_ref()).into_response());
     }
     // The songs and the projection of `songrec map --json`: one code path.
@@ -83,7 +78,7 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     .await
     .map_err(|e| ApiError::internal("computing the map", e))??;
     let resp = Arc::new(resp);
-    let mut cache = st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cache = cache();
     if cache.len() >= 16 {
         cache.clear();
     }

@@ -116,11 +116,7 @@ pub fn album_with_songs(c: &Catalog, a: &Album) -> Value {
 
 /// An artist as an `ArtistID3`.
 pub fn artist(a: &Artist) -> Value {
-    json!({
-        "id": a.id,
-        "name": a.name,
-        "albumCount": a.albums.len(),
-    })
+    json!({"id": a.id, "name": a.name, "albumCount": a.albums.len()})
 }
 
 /// An artist as an `ArtistID3` (`id3`), or as the classic calls' `Artist` (id and name).

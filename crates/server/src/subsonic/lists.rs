@@ -7,7 +7,7 @@ use songrec_app::similar::{Choice, SimilarAsk};
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{Ranking, SongMetadata};
 
-use super::catalog::{Album, Catalog, artist_of, extra_number};
+use super::catalog::{Album, artist_of, extra_number};
 use super::{Call, Fail, Reply, entries};
 
 /// Largest `size`/`count` of a list.
@@ -72,9 +72,8 @@ pub async fn album_list(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
                 .iter()
                 .filter(|a| in_years(a.year, range))
                 .collect();
-            let newest_first = range.is_some_and(|(a, b)| a > b);
             v.sort_by_key(|a| a.year);
-            if newest_first {
+            if range.is_some_and(|(a, b)| a > b) {
                 v.reverse();
             }
             v
@@ -239,7 +238,7 @@ pub async fn search(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
     let (ar_n, ar_off) = page(c, "artist")?;
     let (al_n, al_off) = page(c, "album")?;
     let (so_n, so_off) = page(c, "song")?;
-    let cat: std::sync::Arc<Catalog> = c.catalog().await?;
+    let cat = c.catalog().await?;
     let artists: Vec<Value> = cat
         .artists
         .iter()

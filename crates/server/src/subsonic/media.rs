@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
+use songrec_audio::tags::Picture;
 use songrec_storage::{SongId, SongMetadata, StorageError};
 
 use super::{Call, Fail, Reply};
@@ -120,20 +121,12 @@ async fn local_audio(c: &Call<'_>, m: &SongMetadata) -> Result<Option<LocalAudio
     }
 }
 
-/// A picture found for a song: its bytes and their type.
-struct Found {
-    bytes: Vec<u8>,
-    mime: Option<String>,
-}
-
 /// The picture embedded in the file, else the folder's cover file beside it when the library
 /// references the user's file (not its own copy, whose folder is the library's).
-fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Found> {
-    if let Some(p) = songrec_audio::tags::cover_art(audio.path()) {
-        return Some(Found {
-            bytes: p.data,
-            mime: p.mime,
-        });
+fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Picture> {
+    let embedded = songrec_audio::tags::cover_art(audio.path());
+    if embedded.is_some() {
+        return embedded;
     }
     let LocalAudio::Kept(file) = audio else {
         return None;
@@ -148,7 +141,7 @@ fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Found> {
     let cover = picture::folder_cover(file)?;
     match std::fs::read(&cover) {
         // Only a picture is sent: a file of another kind under a cover's name is not.
-        Ok(bytes) if picture::mime_of(&bytes).is_some() => Some(Found { bytes, mime: None }),
+        Ok(data) if picture::mime_of(&data).is_some() => Some(Picture { data, mime: None }),
         Ok(_) => {
             tracing::info!("subsonic: {} is no picture", cover.display());
             None
@@ -171,15 +164,15 @@ fn scaled_cache() -> &'static std::sync::Mutex<picture::ScaledCache> {
 
 /// The picture scaled to `size` where it is larger (JPEG and PNG; kept in memory for the next
 /// ask), else as it is.
-fn scaled(found: Found, size: u32) -> (Vec<u8>, HeaderValue) {
-    let kind = picture::mime_of(&found.bytes);
+fn scaled(found: Picture, size: u32) -> (Vec<u8>, HeaderValue) {
+    let kind = picture::mime_of(&found.data);
     if size > 0 && matches!(kind, Some(picture::JPEG | picture::PNG)) {
-        let key = picture::ScaledCache::key(&found.bytes, size);
+        let key = picture::ScaledCache::key(&found.data, size);
         let kept = scaled_cache().lock().ok().and_then(|c| c.get(&key));
         if let Some(s) = kept {
             return (s.bytes.clone(), HeaderValue::from_static(s.mime));
         }
-        match picture::scale(&found.bytes, size) {
+        match picture::scale(&found.data, size) {
             Ok(Some(s)) => {
                 let s = std::sync::Arc::new(s);
                 if let Ok(mut c) = scaled_cache().lock() {
@@ -200,7 +193,7 @@ fn scaled(found: Found, size: u32) -> (Vec<u8>, HeaderValue) {
                 .and_then(|m| HeaderValue::from_str(&m).ok())
         })
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    (found.bytes, mime)
+    (found.data, mime)
 }
 
 /// `getCoverArt`.

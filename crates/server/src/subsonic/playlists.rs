@@ -25,9 +25,11 @@ async fn by_id(c: &Call<'_>, id: &str) -> Result<SavedPlaylist, Fail> {
 /// Song ids as the client sent them; an unknown or malformed one is error 70.
 async fn songs(c: &Call<'_>, name: &str) -> Result<Vec<SongId>, Fail> {
     let parse = |r: &str| SongId::parse(&r.trim().to_ascii_lowercase());
-    let ids = (c.p.all(name).into_iter())
-        .map(|r| parse(r).map_err(|_| Fail::no_such("song", r)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let raw = c.p.all(name);
+    let ids = raw
+        .iter()
+        .map(|r| parse(r).map_err(|_| Fail::no_such("song", r)));
+    let ids = ids.collect::<Result<Vec<_>, _>>()?;
     let known: std::collections::HashSet<SongId> =
         c.st.backend
             .get_metadata_many(&ids)

@@ -39,17 +39,11 @@ impl Format {
             "json" => Ok(Self::Json),
             "jsonp" => {
                 let cb = p.required("callback")?;
-                let ok = cb.len() <= 128
-                    && cb
-                        .bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$'));
-                if ok {
-                    Ok(Self::Jsonp(cb.to_owned()))
-                } else {
-                    Err(Fail::other(
-                        "callback must be a JavaScript name (letters, digits, _ . $)",
-                    ))
-                }
+                let named = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$');
+                let ok = cb.len() <= 128 && cb.bytes().all(named);
+                let bad =
+                    || Fail::other("callback must be a JavaScript name (letters, digits, _ . $)");
+                ok.then(|| Self::Jsonp(cb.to_owned())).ok_or_else(bad)
             }
             other => Err(Fail::other(format!(
                 "unknown format f={other:?}; use xml, json or jsonp"

@@ -63,8 +63,6 @@ pub enum ScaleError {
 pub struct Scaled {
     pub bytes: Vec<u8>,
     pub mime: &'static str,
-    pub width: u32,
-    pub height: u32,
 }
 
 /// The size of a picture `width` x `height` whose longer side is made `size`, keeping the
@@ -118,7 +116,7 @@ fn scale_jpeg(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     if pixels.len() != w as usize * h as usize * 3 {
         return Err(ScaleError::Decode("unexpected JPEG pixel layout".into()));
     }
-    let out = resample(&pixels, (w, h), (tw, th), Layout::Rgb)?;
+    let out = resample(&pixels, (w, h), (tw, th), false)?;
     let mut jpeg = Vec::new();
     let (ew, eh) = (side_u16(tw)?, side_u16(th)?);
     jpeg_encoder::Encoder::new(&mut jpeg, JPEG_QUALITY)
@@ -127,8 +125,6 @@ fn scale_jpeg(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     Ok(Some(Scaled {
         bytes: jpeg,
         mime: JPEG,
-        width: tw,
-        height: th,
     }))
 }
 
@@ -159,32 +155,32 @@ fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     let frame = reader.next_frame(&mut buf).map_err(decode)?;
     buf.truncate(frame.buffer_size());
     // 8 bits per channel after the normalisation; grey becomes RGB, grey and alpha RGBA.
-    let (pixels, layout) = match frame.color_type {
-        png::ColorType::Rgb => (buf, Layout::Rgb),
-        png::ColorType::Rgba => (buf, Layout::Rgba),
-        png::ColorType::Grayscale => (buf.iter().flat_map(|&g| [g, g, g]).collect(), Layout::Rgb),
+    let (pixels, color) = match frame.color_type {
+        png::ColorType::Rgb => (buf, png::ColorType::Rgb),
+        png::ColorType::Rgba => (buf, png::ColorType::Rgba),
+        png::ColorType::Grayscale => (
+            buf.iter().flat_map(|&g| [g, g, g]).collect(),
+            png::ColorType::Rgb,
+        ),
         png::ColorType::GrayscaleAlpha => (
             buf.chunks_exact(2)
                 .flat_map(|ga| [ga[0], ga[0], ga[0], ga[1]])
                 .collect(),
-            Layout::Rgba,
+            png::ColorType::Rgba,
         ),
         png::ColorType::Indexed => {
             return Err(ScaleError::Decode("an indexed PNG was not expanded".into()));
         }
     };
     if frame.bit_depth != png::BitDepth::Eight
-        || pixels.len() != w as usize * h as usize * layout.channels()
+        || pixels.len() != w as usize * h as usize * color.samples()
     {
         return Err(ScaleError::Decode("unexpected PNG pixel layout".into()));
     }
-    let out = resample(&pixels, (w, h), (tw, th), layout)?;
+    let out = resample(&pixels, (w, h), (tw, th), color == png::ColorType::Rgba)?;
     let mut encoded = Vec::new();
     let mut enc = png::Encoder::new(&mut encoded, tw, th);
-    enc.set_color(match layout {
-        Layout::Rgb => png::ColorType::Rgb,
-        Layout::Rgba => png::ColorType::Rgba,
-    });
+    enc.set_color(color);
     enc.set_depth(png::BitDepth::Eight);
     let encode = |e: png::EncodingError| ScaleError::Encode(e.to_string());
     let mut writer = enc.write_header().map_err(encode)?;
@@ -193,44 +189,29 @@ fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     Ok(Some(Scaled {
         bytes: encoded,
         mime: PNG,
-        width: tw,
-        height: th,
     }))
 }
 
-#[derive(Clone, Copy)]
-enum Layout {
-    Rgb,
-    Rgba,
-}
-
-impl Layout {
-    fn channels(self) -> usize {
-        match self {
-            Self::Rgb => 3,
-            Self::Rgba => 4,
-        }
-    }
-}
-
+/// The pixels (RGB, or RGBA when `alpha`, resampled premultiplied) at the size `(tw, th)`.
 fn resample(
     pixels: &[u8],
     (w, h): (u32, u32),
     (tw, th): (u32, u32),
-    layout: Layout,
+    alpha: bool,
 ) -> Result<Vec<u8>, ScaleError> {
     let (w, h, tw, th) = (w as usize, h as usize, tw as usize, th as usize);
     let resizing = |e: resize::Error| ScaleError::Encode(e.to_string());
-    let mut out = vec![0u8; tw * th * layout.channels()];
-    match layout {
-        Layout::Rgb => resize::new(w, h, tw, th, resize::Pixel::RGB8, resize::Type::Lanczos3)
-            .map_err(resizing)?
-            .resize(pixels.as_rgb(), out.as_rgb_mut())
-            .map_err(resizing)?,
-        Layout::Rgba => resize::new(w, h, tw, th, resize::Pixel::RGBA8P, resize::Type::Lanczos3)
+    let mut out = vec![0u8; tw * th * (3 + usize::from(alpha))];
+    if alpha {
+        resize::new(w, h, tw, th, resize::Pixel::RGBA8P, resize::Type::Lanczos3)
             .map_err(resizing)?
             .resize(pixels.as_rgba(), out.as_rgba_mut())
-            .map_err(resizing)?,
+            .map_err(resizing)?;
+    } else {
+        resize::new(w, h, tw, th, resize::Pixel::RGB8, resize::Type::Lanczos3)
+            .map_err(resizing)?
+            .resize(pixels.as_rgb(), out.as_rgb_mut())
+            .map_err(resizing)?;
     }
     Ok(out)
 }
@@ -377,7 +358,7 @@ mod tests {
             .flatten()
             .collect();
         let s = scale(&jpeg_of(w, h, &px), 100).unwrap().unwrap();
-        assert_eq!((s.width, s.height, s.mime), (100, 50, "image/jpeg"));
+        assert_eq!(s.mime, "image/jpeg");
         let mut d = zune_jpeg::JpegDecoder::new(Cursor::new(&s.bytes));
         let out = d.decode().unwrap();
         let i = d.info().unwrap();
@@ -426,8 +407,6 @@ mod tests {
             std::sync::Arc::new(Scaled {
                 bytes: vec![0; n],
                 mime: "image/png",
-                width: 1,
-                height: 1,
             })
         };
         let mut c = ScaledCache::new(100);

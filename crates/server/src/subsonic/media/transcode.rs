@@ -178,10 +178,12 @@ pub async fn answer<K: Send + Sync + 'static>(
     kbps: u32,
     offset: u32,
 ) -> Result<Response, Fail> {
-    let failed = || {
+    // Logs `why`; the client is told only that re-encoding failed.
+    let failed = |why: String| {
+        tracing::warn!("subsonic: {why}");
+        let suffix = target.suffix;
         Fail::other(format!(
-            "re-encoding to {} failed; the server log has more",
-            target.suffix
+            "re-encoding to {suffix} failed; the server log has more"
         ))
     };
     let slot = slots()
@@ -195,28 +197,22 @@ pub async fn answer<K: Send + Sync + 'static>(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| {
-            tracing::warn!("subsonic: starting ffmpeg failed: {e}");
-            failed()
-        })?;
+        .map_err(|e| failed(format!("starting ffmpeg failed: {e}")))?;
     let (Some(mut out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(failed());
+        return Err(failed("ffmpeg's output could not be read".into()));
     };
     tokio::spawn(log_errors(err, target.suffix));
     let mut first = vec![0u8; 64 * 1024];
-    let n = out.read(&mut first).await.map_err(|e| {
-        tracing::warn!("subsonic: reading ffmpeg's output failed: {e}");
-        failed()
-    })?;
+    let read = out.read(&mut first).await;
+    let n = read.map_err(|e| failed(format!("reading ffmpeg's output failed: {e}")))?;
     if n == 0 {
-        let status = child.wait().await;
-        tracing::warn!("subsonic: ffmpeg wrote no audio ({status:?})");
+        let failed = failed(format!("ffmpeg wrote no audio ({:?})", child.wait().await));
         return Err(if offset > 0 {
             Fail::other(format!(
                 "nothing to play from {offset} s on (timeOffset), or re-encoding failed"
             ))
         } else {
-            failed()
+            failed
         });
     }
     first.truncate(n);
