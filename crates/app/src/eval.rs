@@ -61,13 +61,6 @@ pub struct EvalReport {
 
 /// The label of `file` under `root`: its first folder below the root (`None` for files directly
 /// in the root).
-///
-/// ```
-/// use std::path::Path;
-/// let l = songrec_app::eval::label_of(Path::new("/m"), Path::new("/m/jazz/a/b.mp3"));
-/// assert_eq!(l.as_deref(), Some("jazz"));
-/// assert_eq!(songrec_app::eval::label_of(Path::new("/m"), Path::new("/m/b.mp3")), None);
-/// ```
 pub fn label_of(root: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(root).ok()?;
     let mut parts = rel.components();
@@ -78,20 +71,11 @@ pub fn label_of(root: &Path, file: &Path) -> Option<String> {
 
 /// Same-label precision at each of [`CUTOFFS`] for one query's ranked neighbour labels (pure).
 /// A list shorter than a cut-off counts the missing places as misses.
-///
-/// ```
-/// let p = songrec_app::eval::precision_of("a", &["a", "b", "a", "a", "b"]);
-/// assert_eq!(p, [1.0, 0.6, 0.3]);
-/// ```
 pub fn precision_of(label: &str, ranked: &[&str]) -> [f64; 3] {
     CUTOFFS.map(|k| ranked.iter().take(k).filter(|l| **l == label).count() as f64 / k as f64)
 }
 
 /// Expected precision of a random ranking: mean over songs of (same-label others) / (others).
-///
-/// ```
-/// assert!((songrec_app::eval::chance(&[2, 2]) - 1.0 / 3.0).abs() < 1e-12);
-/// ```
 pub fn chance(label_sizes: &[usize]) -> f64 {
     let n: usize = label_sizes.iter().sum();
     if n < 2 {
@@ -134,12 +118,12 @@ pub async fn evaluate(
             | Outcome::AlreadyInLibrary { id }
             | Outcome::Moved { id, .. }
             | Outcome::Retagged { id, .. } => Some(id.clone()),
-            Outcome::Missing { .. } | Outcome::Removed { .. } | Outcome::Deleted { .. } => None,
             Outcome::Unchanged => state.get(&f.path).cloned(),
             Outcome::Failed { reason, .. } => {
                 failed.push((f.path.clone(), reason.clone()));
                 None
             }
+            Outcome::Missing { .. } | Outcome::Removed { .. } | Outcome::Deleted { .. } => None,
         };
         let (Some(id), Some(label)) = (id, label_of(&opts.folder, &f.path)) else {
             continue;
@@ -180,11 +164,9 @@ pub async fn evaluate(
         }
         rankings.push(("auto".to_owned(), None));
     }
-    let mut ids: Vec<&SongId> = labels.keys().collect();
+    let mut ids: Vec<SongId> = labels.keys().cloned().collect();
     ids.sort();
-    let metas = backend
-        .get_metadata_many(&ids.iter().map(|i| (*i).clone()).collect::<Vec<_>>())
-        .await?;
+    let metas = backend.get_metadata_many(&ids).await?;
     let mut rows = Vec::new();
     let pool = crate::embedders::Pool::new(Default::default());
     for (name, space) in rankings {
@@ -226,4 +208,29 @@ pub async fn evaluate(
         chance,
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doc_label_of() {
+        use std::path::Path;
+        let l = crate::eval::label_of(Path::new("/m"), Path::new("/m/jazz/a/b.mp3"));
+        assert_eq!(l.as_deref(), Some("jazz"));
+        assert_eq!(
+            crate::eval::label_of(Path::new("/m"), Path::new("/m/b.mp3")),
+            None
+        );
+    }
+
+    #[test]
+    fn doc_precision_of() {
+        let p = crate::eval::precision_of("a", &["a", "b", "a", "a", "b"]);
+        assert_eq!(p, [1.0, 0.6, 0.3]);
+    }
+
+    #[test]
+    fn doc_chance() {
+        assert!((crate::eval::chance(&[2, 2]) - 1.0 / 3.0).abs() < 1e-12);
+    }
 }

@@ -119,11 +119,6 @@ fn key_aspect(a: Option<&str>, b: Option<&str>) -> Option<Aspect> {
 /// A tempo as songrec shows it, in whole beats per minute: halves round up (186.5 → 187),
 /// everywhere a tempo is printed (the command line, explanations) and as the web page's
 /// `Math.round` does (`crates/server/web/app.js`), so one song never shows two tempos.
-///
-/// ```
-/// use songrec_app::explain::whole_bpm;
-/// assert_eq!((whole_bpm(186.5), whole_bpm(187.5), whole_bpm(120.49)), (187, 188, 120));
-/// ```
 pub fn whole_bpm(bpm: f32) -> u32 {
     bpm.max(0.0).round() as u32
 }
@@ -239,6 +234,15 @@ fn style_aspect(a: &[(String, f32)], b: &[(String, f32)]) -> Option<Aspect> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn doc_whole_bpm() {
+        use crate::explain::whole_bpm;
+        assert_eq!(
+            (whole_bpm(186.5), whole_bpm(187.5), whole_bpm(120.49)),
+            (187, 188, 120)
+        );
+    }
+
     use super::*;
     use songrec_storage::SongId;
 

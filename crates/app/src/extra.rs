@@ -12,11 +12,6 @@ pub const STYLE_TAGS: &str = "style_tags";
 pub const STYLE_TAGS_KEPT: usize = 10;
 
 /// The stored form of a model's tag probabilities: the strongest [`STYLE_TAGS_KEPT`], rounded.
-///
-/// ```
-/// let v = songrec_app::extra::style_tags_value(&[("rock".into(), 0.2), ("pop".into(), 0.71234)]);
-/// assert_eq!(v, serde_json::json!([["pop", 0.712], ["rock", 0.2]]));
-/// ```
 pub fn style_tags_value(tags: &[(String, f32)]) -> serde_json::Value {
     let mut t: Vec<&(String, f32)> = tags.iter().filter(|(_, p)| p.is_finite()).collect();
     t.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -86,3 +81,12 @@ pub fn field_source<'a>(m: &'a SongMetadata, field: &str) -> Option<&'a str> {
 }
 
 pub use songrec_storage::metadata::AUDIO_ID;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doc_style_tags_value() {
+        let v = crate::extra::style_tags_value(&[("rock".into(), 0.2), ("pop".into(), 0.71234)]);
+        assert_eq!(v, serde_json::json!([["pop", 0.712], ["rock", 0.2]]));
+    }
+}

@@ -5,36 +5,38 @@ use songrec_storage::{Condition, Field, Filter, Value};
 
 use crate::{AppError, AppResult};
 
-/// Filters as typed: each field optional, conditions as `FIELD=VALUE` or `FIELD=MIN..MAX`.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Filters as typed: each field optional, conditions as `FIELD=VALUE` or `FIELD=MIN..MAX`
+/// (the CLI's filter options, hence the help texts).
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
 pub struct FilterSpec {
     /// Only this genre (case-insensitive).
+    #[arg(long)]
     pub genre: Option<String>,
     /// Only this artist.
+    #[arg(long)]
     pub artist: Option<String>,
     /// Only this album.
+    #[arg(long)]
     pub album: Option<String>,
     /// Only this key, e.g. "A minor", "Am", "F#".
+    #[arg(long)]
     pub key: Option<String>,
-    /// Tempo range, e.g. `110..130`, `120..`, `..90`, or one value (±0.5).
+    /// Tempo range, e.g. 110..130, 120.., ..90.
+    #[arg(long)]
     pub bpm: Option<String>,
-    /// Duration range in seconds, e.g. `60..300`.
+    /// Duration range in seconds, e.g. 60..300.
+    #[arg(long)]
     pub duration: Option<String>,
     /// Only songs with this tag.
+    #[arg(long)]
     pub tag: Option<String>,
-    /// Any field: `FIELD=VALUE` or `FIELD=MIN..MAX`, e.g. `extra.label=Warp`.
+    /// Any field: FIELD=VALUE or FIELD=MIN..MAX (repeatable), e.g. extra.label=Warp.
+    #[arg(long = "where", value_name = "FIELD=VALUE")]
     pub conditions: Vec<String>,
 }
 
 /// Parses `MIN..MAX` (either bound optional) or a single number `V` (meaning `V-0.5..V+0.5`).
 /// `what` names the option in error messages.
-///
-/// ```
-/// use songrec_app::filters::parse_range;
-/// assert_eq!(parse_range("110..", "--bpm").unwrap(), (Some(110.0), None));
-/// assert_eq!(parse_range("120", "--bpm").unwrap(), (Some(119.5), Some(120.5)));
-/// assert!(parse_range("..", "--bpm").is_err());
-/// ```
 pub fn parse_range(s: &str, what: &str) -> AppResult<(Option<f64>, Option<f64>)> {
     let num = |x: &str| -> AppResult<Option<f64>> {
         let x = x.trim();
@@ -125,6 +127,17 @@ impl FilterSpec {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn doc_parse_range() {
+        use crate::filters::parse_range;
+        assert_eq!(parse_range("110..", "--bpm").unwrap(), (Some(110.0), None));
+        assert_eq!(
+            parse_range("120", "--bpm").unwrap(),
+            (Some(119.5), Some(120.5))
+        );
+        assert!(parse_range("..", "--bpm").is_err());
+    }
+
     use super::*;
     use songrec_storage::{SongId, SongMetadata};
 

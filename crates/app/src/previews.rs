@@ -72,11 +72,6 @@ pub struct PreviewOptions {
 
 impl PreviewOptions {
     /// Defaults for a base URL and staging folder: 10 tracks, the DSP embedder.
-    ///
-    /// ```
-    /// let o = songrec_app::previews::PreviewOptions::new("https://itunes.apple.com", "/tmp/x".into());
-    /// assert_eq!(o.limit, 10);
-    /// ```
     pub fn new(base_url: &str, staging_dir: PathBuf) -> Self {
         Self {
             base_url: base_url.to_owned(),
@@ -114,8 +109,6 @@ pub struct Track {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SearchResponse {
-    #[serde(default)]
-    result_count: usize,
     #[serde(default)]
     results: Vec<RawTrack>,
 }
@@ -181,11 +174,6 @@ fn client(timeout: Duration) -> Result<reqwest::Client, PreviewError> {
 }
 
 /// The search URL for a term.
-///
-/// ```
-/// let u = songrec_app::previews::search_url("http://127.0.0.1:9/", "Daft Punk", 5, Some("US")).unwrap();
-/// assert_eq!(u.as_str(), "http://127.0.0.1:9/search?term=Daft+Punk&media=music&entity=song&limit=5&country=US");
-/// ```
 pub fn search_url(
     base: &str,
     term: &str,
@@ -250,8 +238,10 @@ pub async fn search(
     }
     let parsed: SearchResponse = serde_json::from_slice(&body)
         .map_err(|e| fail(format!("the answer is not the API's JSON ({e})")))?;
-    let count = parsed.result_count;
-    tracing::debug!("iTunes search: resultCount {count} for {term:?}");
+    tracing::debug!(
+        "iTunes search: {} results for {term:?}",
+        parsed.results.len()
+    );
     let mut seen = HashSet::new();
     let tracks: Vec<Track> = parsed
         .results
@@ -304,17 +294,6 @@ async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>,
 }
 
 /// Writes the API's description of a track into a song's metadata; `true` if anything changed.
-///
-/// ```
-/// use songrec_app::previews::{Track, apply_track};
-/// use songrec_storage::{SongId, SongMetadata};
-/// let t = Track { track_id: 7, title: "Song".into(), artist: "Band".into(), album: None, genre: Some("Pop".into()),
-///     preview_url: Some("https://x/p.m4a".into()), duration_ms: None, track_view_url: None, release_date: None };
-/// let mut m = SongMetadata::new(SongId::from_bytes(b"a"), "7");
-/// assert!(apply_track(&mut m, &t));
-/// assert_eq!((m.title.as_str(), m.genre.as_deref()), ("Song", Some("Pop")));
-/// assert!(!apply_track(&mut m, &t));
-/// ```
 pub fn apply_track(m: &mut SongMetadata, t: &Track) -> bool {
     let before = m.clone();
     m.title = t.title.clone();
@@ -514,4 +493,47 @@ async fn label(backend: &dyn StorageBackend, id: &SongId, t: &Track) -> Result<b
     m.touch();
     backend.put_metadata(&m).await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doc_new() {
+        let o = crate::previews::PreviewOptions::new("https://itunes.apple.com", "/tmp/x".into());
+        assert_eq!(o.limit, 10);
+    }
+
+    #[test]
+    fn doc_search_url() {
+        let u =
+            crate::previews::search_url("http://127.0.0.1:9/", "Daft Punk", 5, Some("US")).unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9/search?term=Daft+Punk&media=music&entity=song&limit=5&country=US"
+        );
+    }
+
+    #[test]
+    fn doc_apply_track() {
+        use crate::previews::{Track, apply_track};
+        use songrec_storage::{SongId, SongMetadata};
+        let t = Track {
+            track_id: 7,
+            title: "Song".into(),
+            artist: "Band".into(),
+            album: None,
+            genre: Some("Pop".into()),
+            preview_url: Some("https://x/p.m4a".into()),
+            duration_ms: None,
+            track_view_url: None,
+            release_date: None,
+        };
+        let mut m = SongMetadata::new(SongId::from_bytes(b"a"), "7");
+        assert!(apply_track(&mut m, &t));
+        assert_eq!(
+            (m.title.as_str(), m.genre.as_deref()),
+            ("Song", Some("Pop"))
+        );
+        assert!(!apply_track(&mut m, &t));
+    }
 }

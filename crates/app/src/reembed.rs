@@ -68,16 +68,16 @@ struct State {
 }
 
 fn load_state(path: &Path, model: &str) -> HashSet<SongId> {
-    match std::fs::read(path) {
-        Ok(b) => match serde_json::from_slice::<State>(&b) {
-            Ok(s) if s.model == model => s.done.into_iter().collect(),
-            Ok(_) => HashSet::new(),
-            Err(e) => {
-                tracing::warn!("ignoring unreadable reembed state {}: {e}", path.display());
-                HashSet::new()
-            }
-        },
-        Err(_) => HashSet::new(),
+    let Ok(b) = std::fs::read(path) else {
+        return HashSet::new();
+    };
+    match serde_json::from_slice::<State>(&b) {
+        Ok(s) if s.model == model => s.done.into_iter().collect(),
+        Ok(_) => HashSet::new(),
+        Err(e) => {
+            tracing::warn!("ignoring unreadable reembed state {}: {e}", path.display());
+            HashSet::new()
+        }
     }
 }
 
@@ -123,9 +123,8 @@ fn save_inflight(state: &Path, model: &str, id: &SongId) -> AppResult<()> {
 }
 
 /// Folds an embedder's analysis into a song's metadata (style tags, descriptors, tempo and key
-/// where missing) and bumps its version. Returns whether anything changed.
-pub fn update_metadata(m: &mut SongMetadata, a: &songrec_audio::Analysis) -> bool {
-    let before = m.clone();
+/// where missing) and bumps its version.
+pub fn update_metadata(m: &mut SongMetadata, a: &songrec_audio::Analysis) {
     if !a.tags.is_empty() {
         m.extra.insert(STYLE_TAGS.into(), style_tags_value(&a.tags));
     }
@@ -144,11 +143,9 @@ pub fn update_metadata(m: &mut SongMetadata, a: &songrec_audio::Analysis) -> boo
     if m.key.is_none() {
         m.key = a.key.clone();
     }
-    let changed = *m != before;
     // A new vector is a change of the song too: the version tells sync to carry it.
     m.version += 1;
     m.updated_at = Utc::now();
-    changed
 }
 
 /// Recomputes `opts.embedder`'s vectors for the library.
@@ -278,6 +275,12 @@ struct Analysed {
 }
 
 /// One song: fetch its audio and analyse it (nothing is stored).
+/// An error about `song`, named by its display name and short id.
+fn named(song: &SongMetadata, e: impl std::fmt::Display) -> AppError {
+    let id = song.id.short();
+    AppError::Invalid(format!("{} ({id}): {e}", song.display_name()))
+}
+
 async fn analyse(
     backend: &dyn StorageBackend,
     song: &SongMetadata,
@@ -286,11 +289,10 @@ async fn analyse(
 ) -> AppResult<Analysed> {
     let key = song.audio_key();
     if !backend.has_audio(&key).await? {
-        return Err(AppError::Invalid(format!(
-            "{} ({}): the library has no audio for it; re-ingest the file",
-            song.display_name(),
-            song.id.short()
-        )));
+        return Err(named(
+            song,
+            "the library has no audio for it; re-ingest the file",
+        ));
     }
     let ext = Path::new(&song.file_name)
         .extension()
@@ -310,14 +312,7 @@ async fn analyse(
     .await
     .map_err(|e| AppError::Invalid(format!("analysis failed: {e}")));
     let _ = std::fs::remove_file(&tmp);
-    let named = |e: &dyn std::fmt::Display| {
-        AppError::Invalid(format!(
-            "{} ({}): {e}",
-            song.display_name(),
-            song.id.short()
-        ))
-    };
-    let (fa, fingerprint) = analysed?.map_err(|e| named(&e))?;
+    let (fa, fingerprint) = analysed?.map_err(|e| named(song, e))?;
     let out = fa.analyses.into_iter().next();
     let out = out.ok_or_else(|| AppError::Invalid("the embedder returned nothing".into()))?;
     Ok(Analysed {
@@ -358,11 +353,7 @@ async fn store(
     save_inflight(state_file, key, &song.id)?;
     let report = backend.put_songs(std::slice::from_ref(&record)).await?;
     if let Some((_, why)) = report.failed.first() {
-        return Err(AppError::Invalid(format!(
-            "{} ({}): {why}",
-            song.display_name(),
-            song.id.short()
-        )));
+        return Err(named(song, why));
     }
     Ok(Some(a.secs))
 }

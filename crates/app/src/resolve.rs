@@ -61,19 +61,15 @@ pub async fn resolve(backend: &dyn StorageBackend, what: &str) -> AppResult<Song
         let ids: Vec<SongId> = backend
             .ids_with_prefix(&prefix, SHOW_CANDIDATES_MAX)
             .await?;
-        match ids.len() {
-            0 => {}
-            1 => {
-                if let Some(m) = backend.get_metadata(&ids[0]).await? {
-                    return Ok(m);
-                }
-            }
-            _ => {
-                let ms = backend
-                    .get_metadata_many(&ids[..ids.len().min(SHOW_CANDIDATES)])
-                    .await?;
-                return Err(ambiguous(what, &ms, ids.len()));
-            }
+        if ids.len() > 1 {
+            let shown = &ids[..ids.len().min(SHOW_CANDIDATES)];
+            let ms = backend.get_metadata_many(shown).await?;
+            return Err(ambiguous(what, &ms, ids.len()));
+        }
+        if let [id] = ids.as_slice()
+            && let Some(m) = backend.get_metadata(id).await?
+        {
+            return Ok(m);
         }
     }
     let is = |field, v: &str| Condition::Eq(field, Value::Text(v.trim().into()));

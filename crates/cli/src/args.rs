@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use songrec_storage::Filter;
 
 /// The options every command takes (`--library`, `--config`, `-v`, ...).
 #[derive(Args, Debug)]
@@ -119,50 +118,8 @@ pub fn percent(s: &str) -> Result<u32, String> {
     bounded::<0, 100>(s).map(|n| n as u32)
 }
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct FilterArgs {
-    /// Only this genre (case-insensitive).
-    #[arg(long)]
-    pub genre: Option<String>,
-    /// Only this artist.
-    #[arg(long)]
-    pub artist: Option<String>,
-    /// Only this album.
-    #[arg(long)]
-    pub album: Option<String>,
-    /// Only this key, e.g. "A minor", "Am", "F#".
-    #[arg(long)]
-    pub key: Option<String>,
-    /// Tempo range, e.g. 110..130, 120.., ..90.
-    #[arg(long)]
-    pub bpm: Option<String>,
-    /// Duration range in seconds, e.g. 60..300.
-    #[arg(long)]
-    pub duration: Option<String>,
-    /// Only songs with this tag.
-    #[arg(long)]
-    pub tag: Option<String>,
-    /// Any field: FIELD=VALUE or FIELD=MIN..MAX (repeatable), e.g. extra.label=Warp.
-    #[arg(long = "where", value_name = "FIELD=VALUE")]
-    pub conditions: Vec<String>,
-}
-
-impl FilterArgs {
-    /// The same filters as the REST API (`songrec_app::filters`).
-    pub fn to_filter(&self) -> Result<Filter> {
-        let spec = songrec_app::filters::FilterSpec {
-            genre: self.genre.clone(),
-            artist: self.artist.clone(),
-            album: self.album.clone(),
-            key: self.key.clone(),
-            bpm: self.bpm.clone(),
-            duration: self.duration.clone(),
-            tag: self.tag.clone(),
-            conditions: self.conditions.clone(),
-        };
-        Ok(spec.to_filter()?)
-    }
-}
+/// The song filters, as the REST API reads them (`songrec_app::filters`).
+pub use songrec_app::filters::FilterSpec as FilterArgs;
 
 #[derive(Args, Debug)]
 pub struct JsonFlag {

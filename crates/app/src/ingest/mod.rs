@@ -166,7 +166,8 @@ impl IngestSummary {
     fn report_outcome(&mut self, progress: &Progress, path: PathBuf, outcome: Outcome) {
         self.report(progress, FileReport { path, outcome });
     }
-    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+    /// Files whose outcome passes `f`, e.g. `|o| matches!(o, Outcome::Moved { .. })`.
+    pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.files.iter().filter(|r| f(&r.outcome)).count()
     }
     pub fn added(&self) -> usize {
@@ -175,26 +176,6 @@ impl IngestSummary {
     /// Files skipped as unchanged or already present.
     pub fn skipped(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Unchanged | Outcome::AlreadyInLibrary { .. }))
-    }
-    /// Files followed to a new path.
-    pub fn moved(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Moved { .. }))
-    }
-    /// Songs whose tags were read again.
-    pub fn retagged(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Retagged { .. }))
-    }
-    /// Songs whose files are gone, kept in the library.
-    pub fn missing(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Missing { .. }))
-    }
-    /// Songs removed because their files are gone (`prune`).
-    pub fn removed(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Removed { .. }))
-    }
-    /// Files of songs deleted from the library, kept out.
-    pub fn kept_out(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Deleted { .. }))
     }
     pub fn failed(&self) -> Vec<&FileReport> {
         self.files
@@ -209,14 +190,6 @@ pub type Progress = dyn songrec_storage::Progress<FileReport>;
 pub use songrec_storage::NoProgress;
 
 /// What the per-file report says about a file that was added despite a problem.
-///
-/// ```
-/// let mut info = songrec_audio::AudioInfo { duration_secs: 12.04, sample_rate: 44_100,
-///     channels: 2, codec: "mp3".into(), decode_errors: 0, truncated: false };
-/// assert!(songrec_app::ingest::file_warnings(&info).is_empty());
-/// info.truncated = true;
-/// assert_eq!(songrec_app::ingest::file_warnings(&info), ["truncated: decoded 12.0 s"]);
-/// ```
 pub fn file_warnings(info: &songrec_audio::AudioInfo) -> Vec<String> {
     info.truncated
         .then(|| format!("truncated: decoded {:.1} s", info.duration_secs))
@@ -538,5 +511,26 @@ fn storage_kind(e: &StorageError) -> &'static str {
         StorageError::DimensionMismatch { .. } => "dimension_mismatch",
         StorageError::Locked { .. } => "locked",
         _ => "storage",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doc_file_warnings() {
+        let mut info = songrec_audio::AudioInfo {
+            duration_secs: 12.04,
+            sample_rate: 44_100,
+            channels: 2,
+            codec: "mp3".into(),
+            decode_errors: 0,
+            truncated: false,
+        };
+        assert!(crate::ingest::file_warnings(&info).is_empty());
+        info.truncated = true;
+        assert_eq!(
+            crate::ingest::file_warnings(&info),
+            ["truncated: decoded 12.0 s"]
+        );
     }
 }

@@ -167,15 +167,6 @@ pub fn scan(roots: &[PathBuf], exclude: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileRe
 /// Extensions (lower case, without the dot) of the files under `roots` that [`scan`] passes
 /// over, with how many of each: what to tell a user whose folder held no audio songrec reads.
 /// Hidden files and folders are skipped, as in [`scan`]; files without an extension count as "".
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// std::fs::write(dir.path().join("a.au"), b"x").unwrap();
-/// std::fs::write(dir.path().join("b.AU"), b"x").unwrap();
-/// std::fs::write(dir.path().join("c.mp3"), b"x").unwrap();
-/// let seen = songrec_app::ingest::unsupported_extensions(&[dir.path().to_path_buf()]);
-/// assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![("au".to_string(), 2)]);
-/// ```
 pub fn unsupported_extensions(roots: &[PathBuf]) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
     let mut stack: Vec<PathBuf> = Vec::new();
@@ -284,6 +275,22 @@ pub(super) fn save_pruned(state_file: &Path, pruned: &BTreeMap<SongId, SongMetad
         tracing::warn!(
             "could not save {} (hand edits of pruned songs may not come back with them): {e}",
             path.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doc_unsupported_extensions() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.au"), b"x").unwrap();
+        std::fs::write(dir.path().join("b.AU"), b"x").unwrap();
+        std::fs::write(dir.path().join("c.mp3"), b"x").unwrap();
+        let seen = crate::ingest::unsupported_extensions(&[dir.path().to_path_buf()]);
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            vec![("au".to_string(), 2)]
         );
     }
 }

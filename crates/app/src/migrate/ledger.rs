@@ -24,12 +24,6 @@ const MIGRATIONS: &[(&str, &str)] = &[(
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Why the ledger could not be used.
-///
-/// ```
-/// use songrec_app::migrate::ledger::LedgerError;
-/// let e = LedgerError::TooNew { path: "l.sqlite".into(), found: 9, supported: 1 };
-/// assert!(e.to_string().contains("newer songrec"));
-/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// SQLite failed.
@@ -60,12 +54,6 @@ pub enum LedgerError {
 }
 
 /// A song's progress within one run.
-///
-/// ```
-/// use songrec_app::migrate::ledger::SongState;
-/// assert_eq!(SongState::VectorsDone.as_str(), "vectors_done");
-/// assert!(SongState::AudioDone < SongState::Done);
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SongState {
@@ -255,10 +243,6 @@ impl Ledger {
                 .map_err(sql)?;
         }
         tx.commit().map_err(sql)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn with<T>(
@@ -463,6 +447,24 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn doc_ledgererror() {
+        use crate::migrate::ledger::LedgerError;
+        let e = LedgerError::TooNew {
+            path: "l.sqlite".into(),
+            found: 9,
+            supported: 1,
+        };
+        assert!(e.to_string().contains("newer songrec"));
+    }
+
+    #[test]
+    fn doc_songstate() {
+        use crate::migrate::ledger::SongState;
+        assert_eq!(SongState::VectorsDone.as_str(), "vectors_done");
+        assert!(SongState::AudioDone < SongState::Done);
+    }
+
     use super::*;
 
     fn id(n: u8) -> SongId {

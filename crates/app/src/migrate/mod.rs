@@ -92,12 +92,6 @@ pub fn identity(cfg: &Config, kind: BackendKind) -> String {
 }
 
 /// Options.
-///
-/// ```
-/// let mut opts = songrec_app::migrate::MigrateOptions::new("/tmp/scratch");
-/// opts.batch_size = 10;
-/// assert_eq!(opts.retry_rounds, 3);
-/// ```
 #[derive(Clone, Debug)]
 pub struct MigrateOptions {
     /// Songs per write batch.
@@ -156,6 +150,7 @@ pub struct MigrateReport {
 
 /// Writes to the ledger; after the first failure, logs once and keeps going without it (the
 /// ledger is a record, the migration does not depend on it).
+#[derive(Default)]
 struct Journal<'a> {
     run: Option<(&'a Ledger, i64)>,
     broken: AtomicBool,
@@ -178,15 +173,14 @@ impl Journal<'_> {
         if self.broken.load(Ordering::SeqCst) {
             return;
         }
-        let mut updates: Vec<_> = done
+        let failed = failed
+            .iter()
+            .map(|f| (f.id.clone(), SongState::Failed, Some(f.why.clone())));
+        let updates: Vec<_> = done
             .into_iter()
             .map(|id| (id.clone(), state, None))
+            .chain(failed)
             .collect();
-        updates.extend(
-            failed
-                .iter()
-                .map(|f| (f.id.clone(), SongState::Failed, Some(f.why.clone()))),
-        );
         if let Some((ledger, run)) = self.run
             && let Err(e) = ledger.record(run, &updates)
         {
@@ -446,10 +440,7 @@ pub async fn migrate(
     progress: &dyn Progress,
     ledger: Option<&LedgerContext<'_>>,
 ) -> AppResult<MigrateReport> {
-    let mut journal = Journal {
-        run: None,
-        broken: AtomicBool::new(false),
-    };
+    let mut journal = Journal::default();
     let mut report = MigrateReport {
         plan: plan.clone(),
         ..MigrateReport::default()
@@ -566,6 +557,13 @@ async fn copy_all(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn doc_migrateoptions() {
+        let mut opts = crate::migrate::MigrateOptions::new("/tmp/scratch");
+        opts.batch_size = 10;
+        assert_eq!(opts.retry_rounds, 3);
+    }
+
     use super::*;
 
     fn v(n: u8, version: u64, deleted: bool) -> VersionEntry {

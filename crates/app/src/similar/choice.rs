@@ -53,12 +53,6 @@ fn defaults(stats: &[ModelStats]) -> [(&'static str, bool); 2] {
 /// The neural weight `auto` gives a song of this duration: [`AUTO_BLEND_SHORT`] for clips
 /// shorter than [`SHORT_CLIP_SECS`] (one-shots, short loops: the DSP attack and envelope
 /// features carry more there), else [`AUTO_BLEND`]. Unknown durations (0) count as songs.
-///
-/// ```
-/// use songrec_app::similar::{auto_weight, AUTO_BLEND, AUTO_BLEND_SHORT};
-/// assert_eq!(auto_weight(0.3), AUTO_BLEND_SHORT);
-/// assert_eq!(auto_weight(200.0), AUTO_BLEND);
-/// ```
 pub fn auto_weight(duration_secs: f64) -> f32 {
     if duration_secs > 0.0 && duration_secs < SHORT_CLIP_SECS {
         AUTO_BLEND_SHORT
@@ -203,14 +197,6 @@ impl Choice {
     /// The choice of the options every door offers (`--embedder`/`--blend`/`--model` of the
     /// CLI, `embedder`/`blend`/`model` of the REST API): `model` wins over `embedder`, `blend`
     /// over `embedder`; no option at all is `auto`.
-    ///
-    /// ```
-    /// use songrec_app::similar::Choice;
-    /// assert_eq!(Choice::from_options(None, None, None).unwrap(), Choice::Auto);
-    /// assert_eq!(Choice::from_options(Some("both"), None, None).unwrap(), Choice::Blend(0.6));
-    /// assert_eq!(Choice::from_options(Some("dsp"), Some(0.3), None).unwrap(), Choice::Blend(0.3));
-    /// assert!(Choice::from_options(None, Some(0.3), Some("legacy@0")).is_err());
-    /// ```
     pub fn from_options(
         embedder: Option<&str>,
         blend: Option<f32>,
@@ -274,5 +260,33 @@ mod choice_tests {
             Choice::Model("legacy@0".into())
         );
         assert!("blend:x".parse::<Choice>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doc_auto_weight() {
+        use crate::similar::{AUTO_BLEND, AUTO_BLEND_SHORT, auto_weight};
+        assert_eq!(auto_weight(0.3), AUTO_BLEND_SHORT);
+        assert_eq!(auto_weight(200.0), AUTO_BLEND);
+    }
+
+    #[test]
+    fn doc_from_options() {
+        use crate::similar::Choice;
+        assert_eq!(
+            Choice::from_options(None, None, None).unwrap(),
+            Choice::Auto
+        );
+        assert_eq!(
+            Choice::from_options(Some("both"), None, None).unwrap(),
+            Choice::Blend(0.6)
+        );
+        assert_eq!(
+            Choice::from_options(Some("dsp"), Some(0.3), None).unwrap(),
+            Choice::Blend(0.3)
+        );
+        assert!(Choice::from_options(None, Some(0.3), Some("legacy@0")).is_err());
     }
 }

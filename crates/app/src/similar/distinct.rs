@@ -23,12 +23,6 @@ pub struct DistinctMatches {
 /// Candidates asked for at first by [`distinct`] for `want` (= offset + k) distinct
 /// results; each further round asks for [`DISTINCT_WIDEN`] times more, up to the backend's
 /// search limit `max` ([`StorageBackend::max_results`]).
-///
-/// ```
-/// assert_eq!(songrec_app::similar::distinct_pool(10, 1000), 40);
-/// assert_eq!(songrec_app::similar::distinct_pool(1000, 1000), 1000);
-/// assert_eq!(songrec_app::similar::distinct_pool(1000, usize::MAX), 2020);
-/// ```
 pub fn distinct_pool(want: usize, max: usize) -> usize {
     want.saturating_mul(2).saturating_add(20).min(max)
 }
@@ -91,6 +85,13 @@ pub(crate) async fn distinct(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn doc_distinct_pool() {
+        assert_eq!(crate::similar::distinct_pool(10, 1000), 40);
+        assert_eq!(crate::similar::distinct_pool(1000, 1000), 1000);
+        assert_eq!(crate::similar::distinct_pool(1000, usize::MAX), 2020);
+    }
+
     use super::super::{Target, probe, similar};
     use super::*;
     use songrec_rank::{Space, pool_size};

@@ -116,12 +116,6 @@ pub(super) fn unique(v: &mut Vec<String>) {
 /// when the text is over [`MAX_QUERY_BYTES`] or [`MAX_QUERY_WORDS`] ([`check_query`]), or when no
 /// word is left once filler is dropped ("the music"); a word that names no tag (`kazoo`) is still
 /// looked for in titles, albums and the other fields. Repeated words are looked for once.
-///
-/// ```
-/// let q = songrec_app::words::parse("mellow acoustic guitar").unwrap();
-/// let tags: Vec<&str> = q.terms.iter().map(|t| t.tag).collect();
-/// assert_eq!(tags, ["Mellow", "acoustic", "guitar"]);
-/// ```
 pub fn parse(text: &str) -> AppResult<TagQuery> {
     let ws = check_query(text)?;
     let mut raw: Vec<((TagKind, &'static str), bool, String)> = Vec::new();
@@ -241,6 +235,13 @@ pub(super) fn no_tag_message(text: &str, unknown: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn doc_parse() {
+        let q = crate::words::parse("mellow acoustic guitar").unwrap();
+        let tags: Vec<&str> = q.terms.iter().map(|t| t.tag).collect();
+        assert_eq!(tags, ["Mellow", "acoustic", "guitar"]);
+    }
+
     use super::*;
     use crate::words::no_match_message;
 

@@ -333,12 +333,6 @@ pub(crate) async fn steer(
 
 /// Indices of the pool, best first, by z(similarity) + z(tag score) (a constant column counts
 /// as 0); ties keep the similarity order. Pure, for the tests.
-///
-/// ```
-/// // Equal sound, so the tag decides; then a big tag lead beats a small sound lead.
-/// assert_eq!(songrec_app::words::steer_order(&[0.9, 0.9], &[0.1, 0.8]), vec![1, 0]);
-/// assert_eq!(songrec_app::words::steer_order(&[0.95, 0.94, 0.5], &[0.0, 0.9, 0.9]), vec![1, 0, 2]);
-/// ```
 pub fn steer_order(sims: &[f32], tags: &[f32]) -> Vec<usize> {
     let z = |v: &[f32]| -> Vec<f32> {
         let n = v.len().max(1) as f32;
@@ -364,6 +358,19 @@ pub(super) fn no_tags() -> AppError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn doc_steer_order() {
+        // Equal sound, so the tag decides; then a big tag lead beats a small sound lead.
+        assert_eq!(
+            crate::words::steer_order(&[0.9, 0.9], &[0.1, 0.8]),
+            vec![1, 0]
+        );
+        assert_eq!(
+            crate::words::steer_order(&[0.95, 0.94, 0.5], &[0.0, 0.9, 0.9]),
+            vec![1, 0, 2]
+        );
+    }
+
     use super::*;
     use crate::words::parse;
     use songrec_storage::SongId;

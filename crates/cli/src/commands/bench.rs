@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 use songrec_factory as factory;
 use songrec_storage::rng::{Mixture, SplitMix};
 use songrec_storage::{
-    Embedding, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
-    math,
+    Embedding, Filter, Match, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord,
+    StorageBackend, math,
 };
 
 use crate::exit;
@@ -157,7 +157,10 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", b"5").is_ok()
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile of `v` (nearest rank).
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut sorted = v.to_vec();
+    sorted.sort_by(f64::total_cmp);
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
@@ -173,6 +176,13 @@ fn read_bandwidth() -> f64 {
         .fold(f64::MAX, f64::min);
     // dot reads both operands (the same buffer, so from memory once per element pair).
     (v.len() * 4) as f64 / best
+}
+
+/// One search, and the milliseconds it took.
+async fn timed(backend: &dyn StorageBackend, q: &SearchQuery) -> Result<(Vec<Match>, f64)> {
+    let t = Instant::now();
+    let r = backend.search(q).await?;
+    Ok((r, t.elapsed().as_secs_f64() * 1e3))
 }
 
 async fn build_library(
@@ -278,20 +288,14 @@ async fn bench_search(a: &SearchBench) -> Result<u8> {
         // In-process: a fresh backend, one cold query, then timed warm queries.
         let backend = factory::scratch_local_with(&lib, usize::MAX)?;
         let mut rng = SplitMix::new(7);
-        let t = Instant::now();
-        backend
-            .search(&SearchQuery::new(model.clone(), unit(rng.vector(dim)), k))
-            .await?;
-        let cold = t.elapsed().as_secs_f64() * 1e3;
+        let mut query = || SearchQuery::new(model.clone(), unit(rng.vector(dim)), k);
+        let (_, cold) = timed(&backend, &query()).await?;
         let mut times = Vec::with_capacity(queries);
         for _ in 0..queries {
-            let q = SearchQuery::new(model.clone(), unit(rng.vector(dim)), k);
-            let t = Instant::now();
-            let r = backend.search(&q).await?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
+            let (r, ms) = timed(&backend, &query()).await?;
+            times.push(ms);
             anyhow::ensure!(r.len() == k, "expected {k} results");
         }
-        times.sort_by(f64::total_cmp);
         let med = pct(&times, 0.5);
         println!(
             "search {n} x {dim}, top-{k}: median {med:.2} ms, p95 {:.2} ms, first (cold) {cold:.1} ms; floor {floor_issue:.2} ms at 20 GB/s ({:.2}x), {floor_measured:.2} ms at measured bandwidth ({:.2}x)",
@@ -302,16 +306,13 @@ async fn bench_search(a: &SearchBench) -> Result<u8> {
         // With a filter (exact: filter first, then rank).
         let mut ft = Vec::new();
         for _ in 0..queries.min(20) {
-            let mut q = SearchQuery::new(model.clone(), unit(rng.vector(dim)), k);
+            let mut q = query();
             q.ranking.filter = Filter::default().and(songrec_storage::Condition::Eq(
                 songrec_storage::Field::Genre,
                 songrec_storage::Value::Text("jazz".into()),
             ));
-            let t = Instant::now();
-            backend.search(&q).await?;
-            ft.push(t.elapsed().as_secs_f64() * 1e3);
+            ft.push(timed(&backend, &q).await?.1);
         }
-        ft.sort_by(f64::total_cmp);
         println!(
             "search {n} x {dim}, top-{k}, genre filter (10%): median {:.2} ms",
             pct(&ft, 0.5)
@@ -335,11 +336,11 @@ async fn bench_ingest(a: &IngestBench) -> Result<u8> {
     if let Some(line) = songrec_app::embedders::runtime_line(embedder, &cfg.embedder)? {
         println!("{line}");
     }
-    let names: Vec<String> = embedders
+    let names = embedders
         .iter()
         .map(|e| format!("{}@{}", e.name(), e.version()))
-        .collect();
-    let names = names.join("+");
+        .collect::<Vec<_>>()
+        .join("+");
     let dir = tempfile::tempdir()?;
     let music = dir.path().join("music");
     std::fs::create_dir_all(&music)?;
@@ -408,26 +409,44 @@ async fn bench_ingest(a: &IngestBench) -> Result<u8> {
         };
         let analysis = super::bench_stages::run(&files, &stages)?;
         drop(mix);
-        return whole_ingest(dir.path(), &music, embedders, &names, files.len(), analysis).await;
-    }
-    let r = songrec_audio::bench::bench_ingest_with(&files, &refs);
-    println!(
-        "analysis (decode + {names}, one thread): {} songs ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
-        r.songs,
-        r.songs_per_sec(),
-        r.realtime_factor(),
-        r.wall_secs / r.songs.max(1) as f64
-    );
-    fingerprint_cost(&files, &refs, r.wall_secs / r.songs.max(1) as f64);
-    if let Some(b) = bliss {
-        // Same files, one core (the harness sets bliss's own thread count to 1).
-        for line in super::bench_stages::bliss_output(b, &music)?.lines() {
-            println!("{line} (bliss-audio, same files, one thread)");
+        // `ingest` on one thread, timed on the process's CPU clock: what it costs per song
+        // besides a new file's work (`analysis`) is the writes and the bookkeeping.
+        let lib = dir.path().join("lib1");
+        let (summary, cpu) = ingest_into(&lib, &music, embedders.clone(), 1).await?;
+        let added = summary.added().max(1) as f64;
+        println!(
+            "songrec ingest -j 1 ({names}, local backend): {:.3} s CPU per song ({} files); besides a new file's work (writes, bookkeeping): {:.3} s",
+            cpu / added,
+            files.len(),
+            cpu / added - analysis
+        );
+    } else {
+        let r = songrec_audio::bench::bench_ingest_with(&files, &refs);
+        println!(
+            "analysis (decode + {names}, one thread): {} songs ({kind}): {:.2} songs/s, {:.0}x realtime, {:.2} s per song",
+            r.songs,
+            r.songs_per_sec(),
+            r.realtime_factor(),
+            r.wall_secs / r.songs.max(1) as f64
+        );
+        fingerprint_cost(&files, &refs, r.wall_secs / r.songs.max(1) as f64);
+        if let Some(b) = bliss {
+            // Same files, one core (the harness sets bliss's own thread count to 1).
+            for line in super::bench_stages::bliss_output(b, &music)?.lines() {
+                println!("{line} (bliss-audio, same files, one thread)");
+            }
         }
     }
     // The whole pipeline (hash, analyse on every core, store) into a fresh local library.
     let (summary, _) = ingest_into(&dir.path().join("lib"), &music, embedders, 0).await?;
-    print_every_core(&names, &summary);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "songrec ingest ({names}, {cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
+        summary.added(),
+        summary.elapsed_secs,
+        summary.added() as f64 / summary.elapsed_secs,
+        summary.audio_secs / summary.elapsed_secs
+    );
     Ok(exit::OK)
 }
 
@@ -442,48 +461,10 @@ async fn ingest_into(
     let backend = factory::scratch_local(lib)?;
     let opts = songrec_app::ingest::IngestOptions::new(embedders, jobs);
     let cpu = songrec_neural::profile::process_cpu();
-    let summary = songrec_app::ingest::ingest(
-        &backend,
-        &[music.to_path_buf()],
-        &opts,
-        std::sync::Arc::new(songrec_app::ingest::NoProgress),
-    )
-    .await?;
+    let progress = std::sync::Arc::new(songrec_app::ingest::NoProgress);
+    let roots = [music.to_path_buf()];
+    let summary = songrec_app::ingest::ingest(&backend, &roots, &opts, progress).await?;
     Ok((summary, songrec_neural::profile::process_cpu() - cpu))
-}
-
-fn print_every_core(names: &str, summary: &songrec_app::ingest::IngestSummary) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "songrec ingest ({names}, {cores} cores, local backend): {} songs in {:.2} s: {:.2} songs/s, {:.0}x realtime",
-        summary.added(),
-        summary.elapsed_secs,
-        summary.added() as f64 / summary.elapsed_secs,
-        summary.audio_secs / summary.elapsed_secs
-    );
-}
-
-/// `ingest` on one thread into a fresh library, timed on the process's CPU clock: what it
-/// costs per song besides a new file's work (`analysis`, seconds per song from the stage
-/// rounds) is the writes and the bookkeeping; then `ingest` on every core.
-async fn whole_ingest(
-    dir: &Path,
-    music: &Path,
-    embedders: Vec<std::sync::Arc<dyn songrec_audio::Embedder>>,
-    names: &str,
-    files: usize,
-    analysis: f64,
-) -> Result<u8> {
-    let (summary, cpu) = ingest_into(&dir.join("lib1"), music, embedders.clone(), 1).await?;
-    let added = summary.added().max(1) as f64;
-    println!(
-        "songrec ingest -j 1 ({names}, local backend): {:.3} s CPU per song ({files} files); besides a new file's work (writes, bookkeeping): {:.3} s",
-        cpu / added,
-        cpu / added - analysis
-    );
-    let (summary, _) = ingest_into(&dir.join("lib"), music, embedders, 0).await?;
-    print_every_core(names, &summary);
-    Ok(exit::OK)
 }
 
 /// What the acoustic fingerprint taken at ingest adds per song: Chromaprint and the PCM hash
@@ -561,12 +542,11 @@ fn similar_processes(lib: &Path, n: usize, k: usize, model: &ModelInfo, exact: b
             peak_kb = peak_kb.max(kb);
         }
     }
-    runs.sort_by(f64::total_cmp);
     println!(
         "`songrec similar{}` process on {n} songs: median {:.3} s, max {:.3} s (5 runs), peak RSS {}, JSON said exact: {exact_out}",
         if exact { " --exact" } else { "" },
         pct(&runs, 0.5),
-        runs[runs.len() - 1],
+        pct(&runs, 1.0),
         if peak_kb > 0 {
             format!("{:.0} MB", peak_kb as f64 / 1e3)
         } else {
@@ -587,12 +567,8 @@ async fn bench_ann(lib: &Path, n: usize, model: &ModelInfo, run: &SearchBench) -
         ..defaults
     };
     let backend = factory::scratch_local_ann(lib, o.clone())?;
-    let kept = if run.keep_index {
-        backend.ann_index_bytes(model).await?
-    } else {
-        None
-    };
-    let (build, build_peak) = if kept.is_some() {
+    let kept = run.keep_index && backend.ann_index_bytes(model).await?.is_some();
+    let (build, build_peak) = if kept {
         (None, None)
     } else {
         let t = Instant::now();
@@ -615,9 +591,8 @@ async fn bench_ann(lib: &Path, n: usize, model: &ModelInfo, run: &SearchBench) -
     let mut truth = Vec::with_capacity(qs.len());
     for v in &qs {
         let q = SearchQuery::new(model.clone(), v.clone(), k).with(|r| r.exact = true);
-        let t = Instant::now();
-        let exact = backend.search(&q).await?;
-        exact_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let (exact, ms) = timed(&backend, &q).await?;
+        exact_ms.push(ms);
         truth.push(
             exact
                 .into_iter()
@@ -626,7 +601,6 @@ async fn bench_ann(lib: &Path, n: usize, model: &ModelInfo, run: &SearchBench) -
         );
     }
     drop(backend);
-    exact_ms.sort_by(f64::total_cmp);
     let efs = if run.ef_search.is_empty() {
         vec![None]
     } else {
@@ -659,18 +633,15 @@ async fn bench_ann(lib: &Path, n: usize, model: &ModelInfo, run: &SearchBench) -
         let mut approximate = 0usize;
         for (i, (v, want)) in qs.iter().zip(&truth).enumerate() {
             let q = SearchQuery::new(model.clone(), v.clone(), k);
-            let t = Instant::now();
-            let got = backend.search(&q).await?;
-            let dt = t.elapsed().as_secs_f64() * 1e3;
+            let (got, ms) = timed(&backend, &q).await?;
             if i > 0 {
-                ann_ms.push(dt); // the first query maps the index
+                ann_ms.push(ms); // the first query maps the index
             }
             approximate += usize::from(got.iter().all(|m| m.approximate));
             hits += got.iter().filter(|m| want.contains(&m.id)).count();
         }
         let search_peak = peak_rss().filter(|_| measured);
         drop(backend);
-        ann_ms.sort_by(f64::total_cmp);
         println!(
             "  efS={ef_used}{}: recall@{k} {:.3}, median {:.3} ms, p95 {:.3} ms ({approximate}/{} queries approximate), peak RSS {}",
             if ef.is_none() { " (auto)" } else { "" },

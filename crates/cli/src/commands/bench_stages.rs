@@ -58,13 +58,6 @@ fn songrec_round(files: &[PathBuf], mix: &MixEmbedder) -> Round {
     r
 }
 
-/// The bliss-audio harness on the folder, in a child process: its CPU seconds (user + system).
-fn bliss_round(bliss: &Path, music: &Path) -> Result<(f64, String)> {
-    let before = profile::children_cpu();
-    let line = bliss_output(bliss, music)?.trim().to_string();
-    Ok((profile::children_cpu() - before, line))
-}
-
 /// What the bliss-audio harness prints for `bench` on the folder.
 pub(super) fn bliss_output(bliss: &Path, music: &Path) -> Result<String> {
     let out = std::process::Command::new(bliss)
@@ -117,14 +110,12 @@ pub fn run(files: &[PathBuf], b: &StageBench<'_>) -> Result<f64> {
         );
         rounds.push(r);
         if let Some(h) = b.bliss {
-            let (cpu, line) = bliss_round(h, b.music)?;
-            eprintln!(
-                "  round {}: bliss-audio {:.3} s CPU per song",
-                i + 1,
-                cpu / files.len() as f64
-            );
-            bliss.push(cpu / files.len() as f64);
-            bliss_line = line;
+            // The harness runs as a child: its CPU time is the children's.
+            let before = profile::children_cpu();
+            bliss_line = bliss_output(h, b.music)?.trim().to_string();
+            let cpu = (profile::children_cpu() - before) / files.len() as f64;
+            eprintln!("  round {}: bliss-audio {cpu:.3} s CPU per song", i + 1);
+            bliss.push(cpu);
         }
     }
     let songs = rounds[0].songs as f64;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
 use clap::Args;
-use songrec_app::ingest::IngestOptions;
+use songrec_app::ingest::{IngestOptions, Outcome};
 use songrec_config::Config;
 use songrec_factory::{self as factory, Opened};
 use songrec_storage::plural::count;
@@ -75,14 +75,11 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
     let runtime = songrec_app::embedders::runtime_line(&spec, &cfg.embedder)?;
     let state_file = (!args.force).then(|| factory::ingest_state_file(cfg, &backend.to_string()));
     let opts = IngestOptions {
-        jobs: args.jobs.unwrap_or(cfg.ingest.jobs),
-        embedders,
-        batch_size: 32,
         state_file,
         prune: args.prune,
-        copy_audio: false,
         exclude: factory::own_folders(cfg),
         readd: args.readd,
+        ..IngestOptions::new(embedders, args.jobs.unwrap_or(cfg.ingest.jobs))
     };
     let bar = progress_bar(
         !args.json,
@@ -118,12 +115,20 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
         }
         bail!(msg);
     }
+    let n = |f: fn(&Outcome) -> bool| summary.count(f);
+    let (moved, retagged, removed) = (
+        n(|o| matches!(o, Outcome::Moved { .. })),
+        n(|o| matches!(o, Outcome::Retagged { .. })),
+        n(|o| matches!(o, Outcome::Removed { .. })),
+    );
+    let kept_out = n(|o| matches!(o, Outcome::Deleted { .. }));
+    let missing = n(|o| matches!(o, Outcome::Missing { .. }));
     if args.json {
         println!(
             "{}",
             serde_json::json!({"summary": {"added": summary.added(), "skipped": summary.skipped(), "failed": failed.len(),
-                "moved": summary.moved(), "retagged": summary.retagged(), "missing": summary.missing(),
-                "removed": summary.removed(), "kept_out": summary.kept_out(), "copies": summary.copies,
+                "moved": moved, "retagged": retagged, "missing": missing,
+                "removed": removed, "kept_out": kept_out, "copies": summary.copies,
                 "elapsed_secs": summary.elapsed_secs, "audio_secs": summary.audio_secs,
                 "interrupted": summary.interrupted}})
         );
@@ -135,33 +140,30 @@ pub async fn run(args: &IngestArgs, cfg: &Config, opened: &Opened) -> Result<u8>
             }
         }
         // What the collection did since the last ingest, when it did anything.
-        let mut followed: String = [
-            (summary.moved(), "moved"),
-            (summary.retagged(), "retagged"),
-            (summary.removed(), "removed (files gone)"),
+        let it = |n: usize| if n == 1 { "it" } else { "them" };
+        let followed: String = [
+            (moved, "moved".to_owned()),
+            (retagged, "retagged".into()),
+            (removed, "removed (files gone)".into()),
+            (
+                kept_out,
+                format!(
+                    "kept out (deleted from the library; --readd brings {} back)",
+                    it(kept_out)
+                ),
+            ),
+            (
+                missing,
+                format!(
+                    "missing (files gone; --prune removes {} from the library)",
+                    it(missing)
+                ),
+            ),
         ]
         .into_iter()
-        .filter(|&(n, _)| n > 0)
+        .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}, "))
         .collect();
-        if summary.kept_out() > 0 {
-            followed.push_str(&format!(
-                "{} kept out (deleted from the library; --readd brings {} back), ",
-                summary.kept_out(),
-                if summary.kept_out() == 1 {
-                    "it"
-                } else {
-                    "them"
-                }
-            ));
-        }
-        if summary.missing() > 0 {
-            followed.push_str(&format!(
-                "{} missing (files gone; --prune removes {} from the library), ",
-                summary.missing(),
-                if summary.missing() == 1 { "it" } else { "them" }
-            ));
-        }
         println!(
             "ingested {} new, {} already in the library, {followed}{} failed ({} in {:.1} s; {} of music) into the {}",
             summary.added(),

@@ -117,11 +117,10 @@ pub async fn map(args: &MapArgs, backend: Backend) -> Result<u8> {
         ColorBy::Genre
     };
     let size = parse_size(&args.size)?;
-    let out = match (&args.out, &args.png) {
-        (Some(o), _) => Some(o.clone()),
-        (None, Some(_)) => None,
-        (None, None) => Some(PathBuf::from("map.html")),
-    };
+    let out = args
+        .out
+        .clone()
+        .or_else(|| args.png.is_none().then(|| "map.html".into()));
     let set = load(&backend, &args.vectors, &args.filter).await?;
     let t = Instant::now();
     let data = map::build(

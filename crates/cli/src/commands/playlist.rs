@@ -149,16 +149,13 @@ async fn saved_playlist(backend: &Backend, name: &str) -> Result<Playlist> {
             progress: None,
         })
         .collect();
-    if entries.len() < saved.songs.len() {
+    let gone = saved.songs.len() - entries.len();
+    if gone > 0 {
         eprintln!(
             "note: {} of the saved playlist {:?} {} no longer in the library (kept in the playlist)",
-            count(saved.songs.len() - entries.len(), "song"),
+            count(gone, "song"),
             saved.name,
-            if saved.songs.len() - entries.len() == 1 {
-                "is"
-            } else {
-                "are"
-            }
+            if gone == 1 { "is" } else { "are" }
         );
     }
     Ok(Playlist {
@@ -345,25 +342,20 @@ async fn report(
     } else {
         print(&p);
         if let Some((path, r)) = &m3u_report {
+            let fetched = count(r.fetched, "audio file");
+            let fetched = (r.fetched > 0).then(|| format!(", {fetched} fetched"));
+            let how = if r.urls == 1 {
+                "a URL that expires"
+            } else {
+                "URLs that expire"
+            };
+            let urls = (r.urls > 0).then(|| format!(", {} as {how}", r.urls));
             println!(
                 "wrote {} ({}{}{})",
                 path.display(),
                 count(r.written, "song"),
-                if r.fetched > 0 {
-                    format!(", {} fetched", count(r.fetched, "audio file"))
-                } else {
-                    String::new()
-                },
-                if r.urls > 0 {
-                    let how = if r.urls == 1 {
-                        "a URL that expires"
-                    } else {
-                        "URLs that expire"
-                    };
-                    format!(", {} as {how}", r.urls)
-                } else {
-                    String::new()
-                }
+                fetched.unwrap_or_default(),
+                urls.unwrap_or_default()
             );
         }
     }
@@ -374,17 +366,13 @@ async fn report(
     }
     if let Some((addr, r)) = &mpd_report {
         if !args.ranked.json {
-            let removed = if r.removed > 0 {
-                format!(
-                    " (deleted {} after the current song first)",
-                    count(r.removed, "song")
-                )
-            } else {
-                String::new()
-            };
+            let removed = (r.removed > 0).then(|| count(r.removed, "song"));
             println!(
-                "queued {} on MPD at {addr}{removed}",
-                count(r.added.len(), "song")
+                "queued {} on MPD at {addr}{}",
+                count(r.added.len(), "song"),
+                removed
+                    .map(|n| format!(" (deleted {n} after the current song first)"))
+                    .unwrap_or_default()
             );
         }
         for (song, why) in &r.refused {

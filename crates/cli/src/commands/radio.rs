@@ -152,10 +152,6 @@ async fn replay(
         .list_all(&opts.constraints.filter)
         .await
         .context("listing the library")?;
-    let control = RadioOptions {
-        avoid_per_skip: 0,
-        ..opts.clone()
-    };
     let mut opts = opts.clone();
     opts.history_skips = 0;
     let (steps, seeds) = (args.replay_steps, args.replay_seeds);
@@ -165,8 +161,8 @@ async fn replay(
     };
     let steered = run(opts.clone()).await?;
     let plain = run(RadioOptions {
-        history_skips: 0,
-        ..control
+        avoid_per_skip: 0,
+        ..opts.clone()
     })
     .await?;
     if steered.is_empty() {
@@ -181,37 +177,19 @@ async fn replay(
         "{:<28} {:>4}  {:>6} {:>6} {:>7}  |  {:>6} {:>6} {:>7}",
         "LABEL", "RUNS", "FIRST", "REST", "LAST", "FIRST", "REST", "LAST"
     );
+    let row = |label: &str, runs: String, v: [f64; 6]| {
+        println!(
+            "{label:<28} {runs:>4}  {:>6.2} {:>6.2} {:>7.2}  |  {:>6.2} {:>6.2} {:>7.2}",
+            v[0], v[1], v[2], v[3], v[4], v[5]
+        )
+    };
     let (mut sums, mut n) = ([0.0f64; 6], 0.0);
     for (s, c) in steered.iter().zip(&plain) {
-        println!(
-            "{:<28} {:>4}  {:>6.2} {:>6.2} {:>7.2}  |  {:>6.2} {:>6.2} {:>7.2}",
-            crate::output::trunc(&s.label, 28),
-            s.runs,
-            s.early,
-            s.late,
-            s.last_at,
-            c.early,
-            c.late,
-            c.last_at
-        );
-        for (i, v) in [s.early, s.late, s.last_at, c.early, c.late, c.last_at]
-            .into_iter()
-            .enumerate()
-        {
-            sums[i] += v;
-        }
+        let v = [s.early, s.late, s.last_at, c.early, c.late, c.last_at];
+        row(&crate::output::trunc(&s.label, 28), s.runs.to_string(), v);
+        sums.iter_mut().zip(v).for_each(|(sum, x)| *sum += x);
         n += 1.0;
     }
-    println!(
-        "{:<28} {:>4}  {:>6.2} {:>6.2} {:>7.2}  |  {:>6.2} {:>6.2} {:>7.2}",
-        "mean",
-        "",
-        sums[0] / n,
-        sums[1] / n,
-        sums[2] / n,
-        sums[3] / n,
-        sums[4] / n,
-        sums[5] / n
-    );
+    row("mean", String::new(), sums.map(|x| x / n));
     Ok(exit::OK)
 }

@@ -120,14 +120,10 @@ fn describe(a: &Action, names: &HashMap<SongId, String>) -> String {
             )
         }
         Action::Delete { on, .. } => format!("delete {song} on the {on} side"),
-        Action::Reconcile { added_both, .. } => format!(
-            "merge {song} ({})",
-            if *added_both {
-                "added on both sides"
-            } else {
-                "changed on both sides"
-            }
-        ),
+        Action::Reconcile { added_both, .. } => {
+            let how = if *added_both { "added" } else { "changed" };
+            format!("merge {song} ({how} on both sides)")
+        }
         Action::RecordDeleted { .. } => format!("record the deletion of {song}"),
     }
 }
@@ -304,14 +300,13 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
     );
     let pl = &r.playlists;
     if pl.pushed + pl.pulled > 0 {
-        let deletions = if pl.deletions > 0 {
-            format!(" ({} of them deletions)", pl.deletions)
-        } else {
-            String::new()
-        };
+        let deletions =
+            (pl.deletions > 0).then(|| format!(" ({} of them deletions)", pl.deletions));
         println!(
-            "playlists: uploaded {}, downloaded {}{deletions}",
-            pl.pushed, pl.pulled
+            "playlists: uploaded {}, downloaded {}{}",
+            pl.pushed,
+            pl.pulled,
+            deletions.unwrap_or_default()
         );
     }
     for (name, why) in &pl.failed {
