@@ -1,6 +1,4 @@
-//! The report of `songrec doctor`: checks, each with its outcome and what to fix. Every
-//! backend's checks (the local library's, the cloud's) are written in these types, so the
-//! composition root and the doors read one report.
+//! The report of `songrec doctor`: checks, each with its outcome and what to fix.
 
 use std::fmt;
 

@@ -103,9 +103,7 @@ pub enum StorageError {
     /// The operation is not supported by this backend.
     #[error("not supported by this backend: {0}")]
     Unsupported(String),
-    /// A song over one of the limits every backend keeps so that it can move to the cloud
-    /// (see `SongMetadata::check_portable`): names the song, the field and the limit.
-    /// Nothing was written.
+    /// A song over one of the portable limits; nothing was written.
     #[error(transparent)]
     SongLimit(#[from] SongLimitExceeded),
 }
@@ -173,11 +171,8 @@ impl StorageError {
         matches!(self, Self::Unavailable { .. })
     }
 
-    /// The one rule of every run over many songs (`ingest`, `migrate`, `sync`, `reembed`,
-    /// `relink`): whether this error ends the run, because it is about the library and not
-    /// the song. Refused credentials, a library locked by another process and a backend that
-    /// is down for good (an open circuit, a refused connection the client gave up on) end it; a
-    /// transient failure fails only its song, which the next round or run takes again.
+    /// Whether this error ends a run over many songs, being about the library and not the
+    /// song: refused credentials, a locked library, a backend down for good.
     ///
     /// ```
     /// use songrec_storage::StorageError;
@@ -193,8 +188,8 @@ impl StorageError {
             || (self.is_unavailable() && !self.is_transient())
     }
 
-    /// The gist in one clause, for one-line warnings: an unavailable or backend error's
-    /// message up to its first parenthesised detail or hint; other errors in full.
+    /// The gist for one-line warnings: an unavailable or backend error's message up to its
+    /// first parenthesised detail; other errors in full.
     ///
     /// ```
     /// use songrec_storage::StorageError;

@@ -174,13 +174,6 @@ impl<'a> ValueRef<'a> {
             _ => false,
         }
     }
-
-    fn as_f64(self) -> Option<f64> {
-        match self {
-            Self::Number(n) => Some(n),
-            _ => None,
-        }
-    }
 }
 
 /// Unicode case-insensitive equality (lowercase mapping), without allocating.
@@ -220,8 +213,8 @@ impl Condition {
             Self::Eq(f, v) => f.any_value(m, |x| x.equals(v)),
             Self::In(f, vs) => f.any_value(m, |x| vs.iter().any(|v| x.equals(v))),
             Self::Range { field, min, max } => field.any_value(m, |x| {
-                x.as_f64()
-                    .is_some_and(|x| min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi))
+                let within = |x: f64| min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi);
+                matches!(x, ValueRef::Number(x) if within(x))
             }),
             Self::Exists(f) => f.any_value(m, |_| true),
         }

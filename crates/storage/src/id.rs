@@ -93,24 +93,15 @@ impl SongId {
 
     /// The raw 32 bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
-        fn nibble(c: u8) -> u8 {
-            if c <= b'9' { c - b'0' } else { c - b'a' + 10 }
-        }
         let mut out = [0u8; 32];
-        for (o, pair) in out.iter_mut().zip(self.hex.chunks_exact(2)) {
-            *o = (nibble(pair[0]) << 4) | nibble(pair[1]);
-        }
+        hex::decode_to_slice(self.hex, &mut out).expect("an id holds 64 hex digits");
         out
     }
 
     /// Rebuilds an id from its raw 32 bytes.
     pub fn from_raw(bytes: &[u8; 32]) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut hex = [0u8; 64];
-        for (i, b) in bytes.iter().enumerate() {
-            hex[2 * i] = DIGITS[usize::from(b >> 4)];
-            hex[2 * i + 1] = DIGITS[usize::from(b & 15)];
-        }
+        hex::encode_to_slice(bytes, &mut hex).expect("32 bytes are 64 hex digits");
         Self { hex }
     }
 }

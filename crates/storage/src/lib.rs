@@ -1,21 +1,12 @@
-//! songrec storage, the contract: the domain types, the [`StorageBackend`] trait every backend
-//! implements (with [`StorageBackendExt`] for conveniences written once, and impls for
-//! `Arc`/`Box` so a shared handle is a backend), the pure search math they share (and a seeded
-//! random generator for reproducible tests and clustering), the
-//! composable [`layers`] (retry, timeout, metrics, circuit breaker; chaos and crash only with
-//! the `test-hooks` feature). The backend-agnostic conformance suite every backend and layer
-//! runs is the test-only crate `songrec-conformance`.
-//!
-//! It is kept light (no SQLite, TOML or HTTP): the disk cache is `songrec-cache`, the sync
-//! engine `songrec-sync`, the configuration `songrec-config`. It never depends on a backend
-//! implementation; the composition root that builds concrete backends and stacks layers over
-//! them lives above it (`songrec-factory`).
+//! songrec storage, the contract: the domain types, the [`StorageBackend`] trait (with
+//! [`StorageBackendExt`], and impls for `Arc`/`Box`), the search math they share, and the
+//! composable [`layers`] (chaos and crash only with the `test-hooks` feature). Kept light (no
+//! SQLite, TOML or HTTP) and free of backend implementations (`songrec-factory` builds them).
 //!
 //! - **A third backend**: a crate implementing [`StorageBackend`] whose tests call
 //!   `songrec_conformance::run_all`, plus one arm in `songrec-factory`.
-//! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper whose `Layer`
-//!   impl, `Display` and trait impl come from one `delegate_backend!` line (every method routed
-//!   through the wrapper's `run`), and a conformance test.
+//! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper made by one
+//!   `delegate_backend!` line, and a conformance test.
 
 pub mod backend;
 pub mod conflict;

@@ -9,10 +9,7 @@
 //! | `skipped`    | the last skip (RFC 3339)                           | the later time        |
 //! | `starred`    | when the listener starred it (absent: not starred) | an ordinary field     |
 //!
-//! Every player door writes here: the OpenSubsonic `scrobble` (plays) and `star`, and
-//! `songrec radio` (plays and skips heard in MPD). Counts merge additively: a song played
-//! twice on one machine and three times on another since their last sync has been played
-//! five more times ([`merge_count`]).
+//! Every player door writes here (OpenSubsonic `scrobble` and `star`, `songrec radio`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -104,11 +101,6 @@ impl Listening {
                 (Some(_), None) => true,
                 _ => false,
             }
-    }
-
-    /// When the song was last heard (played or skipped).
-    pub fn last_heard(&self) -> Option<DateTime<Utc>> {
-        self.last_played.max(self.last_skipped)
     }
 }
 
@@ -233,7 +225,6 @@ mod tests {
             "a late report does not move it back"
         );
         assert_eq!(l.last_skipped, Some(t(70)));
-        assert_eq!(l.last_heard(), Some(t(100)));
         assert_eq!(m.version, v + 3);
         assert!(!l.disliked());
     }

@@ -1,7 +1,4 @@
-//! Pure vector math: norms, dot products, similarity scores and top-k selection.
-//!
-//! The dot product is the hot loop of every exact search; it is written with independent
-//! accumulators so the compiler vectorises it, and uses AVX2+FMA when the CPU has them.
+//! Pure vector math: norms, dot products (AVX2+FMA when available), scores and top-k.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -118,9 +115,7 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 /// Similarity of `v` to the query under `metric`, given the precomputed dot product and norms.
 /// Returns `(similarity, distance)`; the distance is only reported for `l2`.
 ///
-/// When an input is not finite (a NaN or infinite value, a norm or dot product that overflowed)
-/// there is no meaningful similarity: the score is NaN, which [`TopK`] never keeps, so such a
-/// vector is never returned as a match.
+/// A non-finite input scores NaN, which [`TopK`] never keeps.
 ///
 /// ```
 /// use songrec_storage::{Metric, math::score};
@@ -208,8 +203,7 @@ pub struct TopK<K: Ord> {
 }
 
 impl<K: Ord> TopK<K> {
-    /// Keeps at most `n`. Memory grows with what is kept, not with `n`: `n` is often a
-    /// user's count (`-k 100000000000` must not reserve 4 TB up front).
+    /// Keeps at most `n` (memory grows with what is kept, not with `n`).
     pub fn new(n: usize) -> Self {
         Self {
             n,

@@ -21,9 +21,8 @@ use crate::id::SongId;
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SongMetadata {
-    /// The song's identity: for songs ingested since songrec 0.2, a hash of the audio stream
-    /// without its tags (`songrec_audio::identity`), so a retag keeps it; for songs ingested
-    /// earlier, the SHA-256 of the file as first ingested. Never changes.
+    /// The song's identity, which never changes: a hash of the audio stream without its tags
+    /// (for older songs, the SHA-256 of the file as first ingested).
     pub id: SongId,
     /// Title (from tags, else from the file name).
     pub title: String,
@@ -81,11 +80,8 @@ pub struct SongMetadata {
 
 /// The `f32` a JSON number stands for, given the `f64` a JSON parser made of it.
 ///
-/// `y as f32` rounds twice (decimal → f64 → f32) and lands on the wrong `f32` when the `f64`
-/// falls exactly halfway between two `f32`s: `7.038531e-26`, the shortest text of the `f32`
-/// with bits `0x15ae43fd`, parses to such an `f64`, which narrows (ties to even) to
-/// `0x15ae43fe`. Then the `f32` whose own shortest text parses to `y` is the one meant. Any
-/// other `f64` narrows as usual.
+/// `y as f32` rounds twice and lands on the wrong `f32` when `y` falls exactly halfway
+/// between two: then the `f32` whose shortest text parses to `y` is the one meant.
 ///
 /// ```
 /// use songrec_storage::metadata::narrow_f32;
@@ -151,10 +147,8 @@ impl SongMetadata {
         }
     }
 
-    /// The key of the song's audio in a backend's audio store (`put_audio`, `get_audio`,
-    /// `audio_url`, `has_audio`): the SHA-256 of the file's bytes ([`Self::content_hash`]),
-    /// which changes when the file is retagged while the song (its id) stays; the id itself for
-    /// metadata without a content hash (libraries written by other tools).
+    /// The key of the song's audio in a backend's audio store: [`Self::content_hash`], or the
+    /// id for metadata without one.
     ///
     /// ```
     /// use songrec_storage::{SongId, SongMetadata};
@@ -188,10 +182,8 @@ impl SongMetadata {
         self.updated_at = Utc::now();
     }
 
-    /// Checks that every number can be stored and read back exactly: `duration_secs`, `bpm`
-    /// and the numbers inside `extra` must be finite. JSON has no NaN or infinity (serde_json
-    /// would write `null`, which then fails to parse as a number), so every backend calls this
-    /// before it writes anything.
+    /// Checks that `duration_secs`, `bpm` and the numbers inside `extra` are finite (JSON has
+    /// no NaN or infinity).
     ///
     /// ```
     /// use songrec_storage::{SongId, SongMetadata};
@@ -215,21 +207,9 @@ impl SongMetadata {
         Ok(self.check_portable()?)
     }
 
-    /// Checks the limits the cloud backend's service (the Astra Data API, stargate/data-api
-    /// `config/DocumentLimitsConfig.java`) puts on a song's document, so that a song any
-    /// backend accepts can move to every other one (`migrate`, `sync`):
-    ///
-    /// - at most [`MAX_TAGS`] tags (an indexed array holds at most 1,000 elements);
-    /// - at most [`MAX_EXTRA_FIELDS`] free-form fields (an indexed object holds at most 1,000
-    ///   properties), and at most [`MAX_EXTRA_INDEXED`] indexed slots for them, a numeric
-    ///   field taking two (it is indexed as a value and as a number; a document holds at most
-    ///   2,000 indexed properties, of which the song's own fields take fewer than 50);
-    /// - at most [`MAX_EXTRA_ARRAY`] elements in a free-form field's array;
-    /// - free-form field names of at most [`MAX_EXTRA_NAME_BYTES`] bytes (a document path holds
-    ///   at most 1,000 characters, and the cloud indexes a field under a path of about twice
-    ///   its name's length when the name is not plain ASCII);
-    /// - at most [`MAX_METADATA_BYTES`] bytes of metadata JSON (a document holds at most
-    ///   4,000,000 characters, and the cloud keeps the metadata about three times over).
+    /// Checks the limits the Astra Data API puts on a song's document (the `MAX_*` constants:
+    /// tags, free-form fields, their indexed slots, names and arrays, JSON bytes), so that a
+    /// song any backend accepts can move to every other one.
     ///
     /// ```
     /// use songrec_storage::{SongId, SongMetadata};
@@ -239,63 +219,53 @@ impl SongMetadata {
     /// assert_eq!((e.field.as_str(), e.limit, e.actual), ("tags", 1000, 1001));
     /// ```
     pub fn check_portable(&self) -> Result<(), SongLimitExceeded> {
-        let over = |field: String, what: &'static str, limit: usize, actual: usize| {
-            (actual > limit).then(|| SongLimitExceeded {
-                song: self.id.to_string(),
-                field,
-                what,
-                limit,
-                actual,
-            })
-        };
-        let mut first = over("tags".into(), "tags", MAX_TAGS, self.tags.len()).or_else(|| {
-            over(
-                "extra".into(),
-                "free-form fields",
-                MAX_EXTRA_FIELDS,
-                self.extra.len(),
+        let extra = self.extra.len();
+        let numeric = self.extra.values().filter(|v| has_number(v)).count();
+        let slots = "indexed free-form slots (one per field, two per numeric field)";
+        let names = (self.extra.keys()).map(|k| {
+            (
+                k.as_str(),
+                "bytes in its name",
+                MAX_EXTRA_NAME_BYTES,
+                k.len(),
             )
         });
-        if first.is_none() {
-            let numeric = self.extra.values().filter(|v| has_number(v)).count();
-            first = over(
-                "extra".into(),
-                "indexed free-form slots (one per field, two per numeric field)",
-                MAX_EXTRA_INDEXED,
-                self.extra.len() + numeric,
-            );
-        }
-        if first.is_none() {
-            first = self.extra.keys().find_map(|k| {
-                over(
-                    k.clone(),
-                    "bytes in its name",
-                    MAX_EXTRA_NAME_BYTES,
-                    k.len(),
-                )
-            });
-        }
-        if first.is_none() {
-            first = self.extra.iter().find_map(|(k, v)| match v {
-                serde_json::Value::Array(items) => over(
-                    k.clone(),
-                    "elements in a free-form array",
-                    MAX_EXTRA_ARRAY,
-                    items.len(),
-                ),
-                _ => None,
-            });
-        }
-        if first.is_none() {
+        let arrays = (self.extra.iter()).filter_map(|(k, v)| {
+            Some((
+                k.as_str(),
+                "elements in a free-form array",
+                MAX_EXTRA_ARRAY,
+                v.as_array()?.len(),
+            ))
+        });
+        let json = std::iter::once_with(|| {
             let bytes = serde_json::to_string(self).map_or(0, |t| t.len());
-            first = over(
-                "metadata".into(),
+            (
+                "metadata",
                 "bytes of metadata JSON",
                 MAX_METADATA_BYTES,
                 bytes,
-            );
+            )
+        });
+        let mut checks = [
+            ("tags", "tags", MAX_TAGS, self.tags.len()),
+            ("extra", "free-form fields", MAX_EXTRA_FIELDS, extra),
+            ("extra", slots, MAX_EXTRA_INDEXED, extra + numeric),
+        ]
+        .into_iter()
+        .chain(names)
+        .chain(arrays)
+        .chain(json);
+        match checks.find(|&(_, _, limit, actual)| actual > limit) {
+            Some((field, what, limit, actual)) => Err(SongLimitExceeded {
+                song: self.id.to_string(),
+                field: field.to_owned(),
+                what,
+                limit,
+                actual,
+            }),
+            None => Ok(()),
         }
-        first.map_or(Ok(()), Err)
     }
 
     fn first_non_finite(&self) -> Option<NonFiniteNumber> {
@@ -336,9 +306,7 @@ pub fn numbers_in(v: &serde_json::Value, path: String) -> Vec<(String, &serde_js
 pub const MAX_TAGS: usize = 1000;
 
 /// `extra` key of the song's audio identity (`songrec_audio::identity`, hex): what finds a
-/// retagged file's song, or this machine's copy of it under other tags. Equal to the id for
-/// songs ingested since songs are identified by their audio; set by `songrec relink` for
-/// older ones.
+/// retagged file's song; set by `songrec relink` for older songs.
 pub const AUDIO_ID: &str = "audio_id";
 
 /// Most free-form fields a song may have (the cloud's per-object property limit).

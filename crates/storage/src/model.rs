@@ -28,13 +28,19 @@ impl ModelInfo {
     /// has this one's dimension; else the [`StorageError::DimensionMismatch`] every backend
     /// answers before it searches or stores.
     pub fn same_dim_as(&self, registered: &ModelInfo) -> StorageResult<()> {
-        if self.dim == registered.dim {
+        self.check_dim(registered.dim, self.dim)
+    }
+
+    /// The [`StorageError::DimensionMismatch`] of this model when `got` is not `expected`.
+    pub(crate) fn check_dim(&self, expected: usize, got: usize) -> StorageResult<()> {
+        if expected == got {
             return Ok(());
         }
+        let model = self.key();
         Err(StorageError::DimensionMismatch {
-            model: self.key(),
-            expected: registered.dim,
-            got: self.dim,
+            model,
+            expected,
+            got,
         })
     }
 
@@ -128,13 +134,7 @@ impl Embedding {
 
     /// Re-checks the invariants (used by backends on write).
     pub fn validate(&self) -> StorageResult<()> {
-        if self.vector.len() != self.model.dim {
-            return Err(StorageError::DimensionMismatch {
-                model: self.model.key(),
-                expected: self.model.dim,
-                got: self.vector.len(),
-            });
-        }
+        (self.model).check_dim(self.model.dim, self.vector.len())?;
         if self.vector.is_empty() {
             return Err(StorageError::InvalidInput(format!(
                 "empty vector for model {}",

@@ -1,13 +1,9 @@
 //! Saved playlists: library data like a song's metadata, stored by every backend
 //! ([`crate::StorageBackend::put_playlist`]) and carried by `songrec sync`.
 //!
-//! A playlist has an id that never changes (made once, from its name and the time), a name
-//! the listener may change, and its songs in order (a song may appear twice). Every change
-//! bumps its version and update time; a deleted playlist stays as a tombstone (no songs,
-//! `deleted`) so the deletion reaches other machines. Two machines' versions of one playlist
-//! are reconciled by [`newer`]: the higher version, then the later change, wins whole (a
-//! playlist is one list in the listener's order: merging two orders item by item would make a
-//! third order nobody chose).
+//! A playlist has a fixed id, a name and its songs in order (repeats allowed). Every change
+//! bumps its version; a deleted one stays as a tombstone. Two machines' versions are
+//! reconciled by [`newer`], which picks one whole (merging two orders would make a third).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,4 @@
-//! Counts in messages: `1 file`, `2 files`, `1 copy`, `3 copies`. Every door and library
-//! crate that prints a count of things words it with [`count`] (or [`noun`] when the number
-//! stands elsewhere in the sentence), so no message says "1 files".
+//! Counts in messages: `1 file`, `2 files`, `1 copy`, `3 copies`.
 
 /// `n` and `thing`, the noun in the plural unless `n` is 1.
 ///

@@ -1,8 +1,5 @@
-//! Progress of a long operation: the one trait `ingest`, `migrate`, `reembed`, `sync`, `relink`
-//! and `dupes` report through (the CLI draws a bar with it).
-//!
-//! Work counted in steps uses `Progress` (items of `()`); work whose items carry a report, such
-//! as ingest's per-file reports, uses `Progress<Report>` and hears each item as it finishes.
+//! Progress of a long operation: counted in steps (`Progress`), or in items that each carry a
+//! report (`Progress<Report>`).
 //!
 //! ```
 //! use songrec_storage::{NoProgress, Progress};

@@ -11,9 +11,8 @@ use crate::math::Metric;
 use crate::metadata::SongMetadata;
 use crate::model::ModelInfo;
 
-/// Most results one similarity query may reach (`offset + k`) on a backend over a remote vector
-/// store: the Data API's vector-search cap. Each backend says its own limit through
-/// [`crate::StorageBackend::max_results`] (the local files have none).
+/// Most results one similarity query may reach (`offset + k`) on the Data API (see
+/// [`crate::StorageBackend::max_results`]).
 pub const MAX_RESULTS: usize = 1000;
 
 /// Largest page of a [`ListQuery`].
@@ -21,9 +20,8 @@ pub const MAX_PAGE: usize = 1000;
 /// Most ids one query may exclude.
 pub const MAX_EXCLUDE: usize = 100;
 
-/// What a similarity question asks of a ranking, whichever vectors it compares: how many
-/// results from where, compared how, above what, among which songs, and how exactly. Built once
-/// by the use case from any door and carried down into each [`SearchQuery`].
+/// What a similarity question asks of a ranking: how many results from where, compared how,
+/// above what, among which songs, and how exactly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ranking {
     pub k: usize,
@@ -57,10 +55,7 @@ impl Default for Ranking {
 
 impl Ranking {
     /// How far the ranking reaches (`k + offset`) when a search may reach at most
-    /// `max_results`: the one check of that limit, in one wording, for every door and backend
-    /// (the use case checks it against the backend's [`crate::StorageBackend::max_results`],
-    /// the REST API against its own cap per response too, and [`SearchQuery::validate_for`]
-    /// again at the backend).
+    /// `max_results`: the one check of that limit for every door and backend.
     ///
     /// ```
     /// use songrec_storage::Ranking;
@@ -147,13 +142,7 @@ impl SearchQuery {
                 self.exclude.len()
             )));
         }
-        if self.vector.len() != self.model.dim {
-            return Err(StorageError::DimensionMismatch {
-                model: self.model.key(),
-                expected: self.model.dim,
-                got: self.vector.len(),
-            });
-        }
+        (self.model).check_dim(self.model.dim, self.vector.len())?;
         if self.vector.iter().any(|v| !v.is_finite()) {
             return invalid("query vector has non-finite values");
         }
@@ -177,9 +166,8 @@ pub struct Match {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance: Option<f32>,
     pub metadata: SongMetadata,
-    /// The result list this match belongs to came from an approximate nearest-neighbour index:
-    /// the similarity is exact, but a better match may be missing (the local backend's ANN
-    /// path; see [`Ranking::exact`]). `false` for an exact ranking.
+    /// The list came from an approximate index: the similarity is exact, but a better match
+    /// may be missing (see [`Ranking::exact`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approximate: bool,
 }
@@ -321,23 +309,12 @@ pub const SORT_DIGITS: usize = 20;
 /// Characters a [`text_sort_key`] keeps: texts that agree on this much order by id.
 pub const SORT_KEY_CHARS: usize = 256;
 
-/// The key titles and artists are ordered by in every backend: the text lowercased, with each
-/// run of ASCII digits written without leading zeros and left-padded with zeros to
-/// [`SORT_DIGITS`] digits (natural order: `track2` before `track10`; `track02` and `track2`
-/// tie, then the id decides), cut to [`SORT_KEY_CHARS`] characters. Runs longer than
-/// [`SORT_DIGITS`] digits are kept whole. Keys compare by code point.
-///
-/// A key holds no character below U+0002, so the separators of a [`sort_position`] sort below
-/// every key's characters whatever the text holds: U+0000, U+0001 and U+0002 are written as
-/// U+0002 followed by U+0002, U+0003 and U+0004 (in the same order, and no code is the start
-/// of another, so keys still order like the texts).
-///
-/// **Limit:** numbers compare exactly up to [`SORT_DIGITS`] digits (every `u64`). A longer run
-/// compares digit by digit with runs of [`SORT_DIGITS`] digits or more, so a 21-digit number
-/// can list before a 20-digit one (shorter numbers, padded with leading zeros, stay below it).
-/// The key is stored in the Astra backend's documents (`s.title`, `s.artist`), so a change of
-/// its form is a rewrite of every cloud song's keys ([`SORT_KEY_CHARS`] and this limit are
-/// documented in `songrec list --help` and docs/commands.md instead).
+/// The key titles and artists are ordered by in every backend: the text lowercased, each run
+/// of ASCII digits without leading zeros left-padded to [`SORT_DIGITS`] digits (natural order;
+/// longer runs kept whole, so they compare digit by digit), cut to [`SORT_KEY_CHARS`]
+/// characters. U+0000..=U+0002 are escaped as U+0002 and U+0002..=U+0004, so the separators of
+/// a [`sort_position`] sort below every key. Stored in Astra documents: a change of form is a
+/// rewrite of every cloud song's keys.
 ///
 /// ```
 /// use songrec_storage::query::text_sort_key;
@@ -388,10 +365,8 @@ const ESCAPED_MAX: char = '\u{2}';
 /// so a text that is the start of another sorts first, as in string comparison.
 pub const POSITION_SEP: char = '\u{1}';
 
-/// A song's place in the `key` order as one string: two songs compare like their positions
-/// exactly as [`compare_by`] (and [`sort_songs`]) orders them, ties broken by id, which ends
-/// every position. Backends that sort in their own engine store it (the cloud's sort fields);
-/// keyset cursors carry it (see [`position_cursor`]).
+/// A song's place in the `key` order as one string, ordered exactly as [`compare_by`] orders
+/// songs (the id ends every position); stored by the cloud and carried by keyset cursors.
 ///
 /// ```
 /// use songrec_storage::query::sort_position;
@@ -440,12 +415,9 @@ fn sortable_f64(x: f64) -> String {
     format!("{key:016x}")
 }
 
-/// A time as text whose order is the time's, for every time the metadata holds (chrono's
-/// years −262,143 to +262,142): RFC 3339 with nine fraction digits for the years 0000–9999
-/// (what songrec has always written, so stored keys stay valid), a year past 9999 as `~` and
-/// six digits (`~` sorts after every digit), a year before 0000 as `!` and six digits of
-/// 1,000,000 plus the year (`!` sorts before every digit). chrono's own `%Y` wrote `+10000`
-/// and `-0001`, which sort before `0000`: listings by date repeated and skipped songs.
+/// A time as text whose order is the time's for every chrono year: RFC 3339 with nine fraction
+/// digits for 0000–9999 (as stored keys hold), a later year as `~` and six digits, an earlier
+/// one as `!` and six digits of 1,000,000 plus the year.
 ///
 /// ```
 /// # use chrono::{TimeZone, Utc};
@@ -473,17 +445,14 @@ fn sortable_time(t: &chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// The cursor of a listing page that ended with song `last`, in `key` order: its
-/// [`sort_position`] (hex, so it travels in URLs as it is). The next page starts after that
-/// position, wherever the song now is: songs deleted or added before it move no other song
-/// past the cursor or back before it (keyset paging), unlike an offset.
+/// [`sort_position`] in hex (keyset paging: the next page starts after that position).
 pub fn position_cursor(last: &SongMetadata, key: SortKey) -> String {
     format!("{POSITION_CURSOR}{}", hex::encode(sort_position(last, key)))
 }
 
 const POSITION_CURSOR: &str = "p";
 
-/// Where a listing page starts, read from its cursor: the start, an offset (the cursors of
-/// earlier versions, still accepted), or after a [`sort_position`].
+/// Where a listing page starts, read from its cursor: an offset or after a [`sort_position`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListStart {
     /// This many songs into the order.
@@ -563,15 +532,13 @@ pub fn sort_text(m: &SongMetadata, key: SortKey) -> String {
     }
 }
 
-/// Sorts like [`compare_by`], computing each song's text key once (lowercasing inside the
-/// comparator would allocate O(n log n) strings).
+/// Sorts like [`compare_by`] (only the `first` n if given), computing each text key once.
 pub fn sort_songs<T>(
     hits: &mut Vec<(T, &SongMetadata)>,
     key: SortKey,
     descending: bool,
     first: Option<usize>,
 ) {
-    use std::cmp::Ordering;
     let text = |m: &SongMetadata| sort_text(m, key);
     let mut keyed: Vec<(String, (T, &SongMetadata))> = std::mem::take(hits)
         .into_iter()
@@ -580,15 +547,14 @@ pub fn sort_songs<T>(
     let cmp = |(ka, (_, a)): &(String, (T, &SongMetadata)),
                (kb, (_, b)): &(String, (T, &SongMetadata))| {
         let o = match key {
-            SortKey::Title => ka.cmp(kb).then_with(|| a.id.cmp(&b.id)),
-            SortKey::Artist => match (&a.artist, &b.artist) {
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                _ => ka.cmp(kb),
+            SortKey::Title => ka.cmp(kb),
+            // Songs without an artist first, as in `compare_by`.
+            SortKey::Artist => {
+                (a.artist.is_some().cmp(&b.artist.is_some())).then_with(|| ka.cmp(kb))
             }
-            .then_with(|| a.id.cmp(&b.id)),
             _ => compare_by(key, a, b),
-        };
+        }
+        .then_with(|| a.id.cmp(&b.id));
         if descending { o.reverse() } else { o }
     };
     match first {

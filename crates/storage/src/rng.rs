@@ -54,8 +54,7 @@ impl SplitMix {
     }
 }
 
-/// A mixture of Gaussians: vectors around `k` centres of standard-normal coordinates, the
-/// synthetic library of the benchmarks and of the approximate index's tests.
+/// A mixture of Gaussians: vectors around `k` centres of standard-normal coordinates.
 ///
 /// ```
 /// use songrec_storage::rng::Mixture;

@@ -13,10 +13,7 @@ use crate::error::{StorageError, StorageResult};
 /// - `fail_ratio`: share of calls failed with a transient `Unavailable` *before* delegating
 ///   (nothing happened).
 /// - `after_ratio`: share of writes failed with a transient `Backend` error *after* delegating
-///   (the write happened, the acknowledgement was "lost"). Only applied to writes whose repeat
-///   returns the identical answer (`put_embedding`, `put_metadata`, `put_songs`, `flush`): for
-///   `put_audio`/`delete_*` a lost ack changes the retried answer (`already_present`, `false`),
-///   which no retry layer can tell apart from a genuine answer (see [`super::RetryLayer`]).
+///   (a lost acknowledgement), only for writes whose repeat gives the same answer.
 /// - `latency`: sleep before each call (to exercise timeouts).
 ///
 /// ```
@@ -128,15 +125,10 @@ impl<B: StorageBackend> ChaosLayer<B> {
     /// Draws whether to fail (`after` selects the lost-ack ratio).
     fn roll(&self, after: bool) -> bool {
         let mut s = self.lock();
-        let ratio = if after {
-            s.config.after_ratio
-        } else {
-            s.config.fail_ratio
-        };
+        let c = s.config;
+        let ratio = if after { c.after_ratio } else { c.fail_ratio };
         let hit = ratio > 0.0 && s.next() < ratio;
-        if hit {
-            s.injected += 1;
-        }
+        s.injected += u64::from(hit);
         hit
     }
 

@@ -218,14 +218,9 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
                 }
             }
             _ => {
-                s.consecutive = 0;
-                s.open_until = None;
-                s.last_error = None;
-                s.last_backend = None;
-                if s.persisted
+                if std::mem::take(&mut *s).persisted
                     && let Some(p) = &self.config.state_file
                 {
-                    s.persisted = false;
                     match std::fs::remove_file(p) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

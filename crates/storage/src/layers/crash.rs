@@ -1,11 +1,6 @@
-//! **Test fault hook**: kills the process at an exact backend operation, so crash tests can
-//! stop a real `songrec` process at a deterministic point (e.g. right after the target
-//! acknowledged the 2nd batch, before anything else was recorded).
-//!
-//! Only built into a stack when `SONGREC_TEST_CRASH_AT` is set (see the factory); never
-//! configured by users. The spec is `[BACKEND:]OP:N[:before|after]`, e.g.
-//! `local:put_songs:2:after` = on the local backend, let the 2nd `put_songs` call finish, then
-//! `kill -9` this process before the caller sees the answer.
+//! **Test fault hook**: kills the process at an exact backend operation, so crash tests stop a
+//! real `songrec` at a deterministic point. Built in only when `SONGREC_TEST_CRASH_AT` is set;
+//! `local:put_songs:2:after` lets the 2nd local `put_songs` finish, then runs `kill -9`.
 
 use std::fmt;
 use std::future::Future;
@@ -15,34 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
-
-const ALL_OPS: [Op; 25] = [
-    Op::PutAudio,
-    Op::GetAudio,
-    Op::AudioUrl,
-    Op::HasAudio,
-    Op::DeleteAudio,
-    Op::PutEmbedding,
-    Op::GetEmbedding,
-    Op::Search,
-    Op::Models,
-    Op::PutMetadata,
-    Op::GetMetadata,
-    Op::List,
-    Op::Count,
-    Op::DeleteSong,
-    Op::PutPlaylist,
-    Op::GetPlaylist,
-    Op::ListPlaylists,
-    Op::PutSongs,
-    Op::GetMetadataMany,
-    Op::ListVersions,
-    Op::VersionsOf,
-    Op::IdsWithPrefix,
-    Op::ChangesSince,
-    Op::Summary,
-    Op::Flush,
-];
 
 /// What happens at the crash point (default: `kill -9` of this process).
 pub type CrashAction = Arc<dyn Fn() + Send + Sync>;
@@ -106,24 +73,16 @@ impl CrashPoint {
             ))
         };
         let mut parts: Vec<&str> = spec.trim().split(':').collect();
-        let after = match parts.last().copied() {
-            Some("after") => {
-                parts.pop();
-                true
-            }
-            Some("before") => {
-                parts.pop();
-                false
-            }
-            _ => true,
-        };
+        let after = parts.last() != Some(&"before");
+        if matches!(parts.last(), Some(&("after" | "before"))) {
+            parts.pop();
+        }
         let (backend, op, n) = match parts.as_slice() {
             [op, n] => (None, *op, *n),
             [b, op, n] => (Some((*b).to_owned()), *op, *n),
             _ => return Err(bad("wrong number of parts")),
         };
-        let op = ALL_OPS
-            .into_iter()
+        let op = (Op::ALL.iter().copied())
             .find(|o| o.name() == op)
             .ok_or_else(|| bad("unknown operation"))?;
         let nth: u64 = n.parse().map_err(|_| bad("N is not a number"))?;

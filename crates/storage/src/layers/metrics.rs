@@ -6,8 +6,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Op, Outcome, delegate_backend};
-use crate::backend::StorageBackend;
+use super::{Op, delegate_backend};
+use crate::backend::{PutOutcome, StorageBackend};
 use crate::error::StorageResult;
 
 /// Counters of one operation.
@@ -65,11 +65,7 @@ impl fmt::Display for Metrics {
         )?;
         for (name, o) in &self.ops {
             let total = o.total_latency.as_secs_f64() * 1000.0;
-            let mean = if o.calls == 0 {
-                0.0
-            } else {
-                total / o.calls as f64
-            };
+            let mean = total / o.calls.max(1) as f64;
             writeln!(
                 f,
                 "{name:<18} {:>8} {:>8} {total:>12.3} {mean:>12.3}",
@@ -120,9 +116,7 @@ impl MetricsRecorder {
         let o = m.ops.entry(op.name()).or_default();
         o.calls += 1;
         o.total_latency += elapsed;
-        if !ok {
-            o.errors += 1;
-        }
+        o.errors += u64::from(!ok);
         match op {
             Op::PutAudio => m.audio_bytes_put += bytes,
             Op::GetAudio => m.audio_bytes_got += bytes,
@@ -166,11 +160,17 @@ impl<B: StorageBackend> MetricsLayer<B> {
     where
         F: FnMut() -> Fut + Send,
         Fut: Future<Output = StorageResult<T>> + Send,
-        T: Send + Outcome,
+        T: Send + 'static,
     {
         let start = Instant::now();
         let r = f().await;
-        let bytes = r.as_ref().map_or(0, |v| v.audio_bytes(op));
+        // Audio bytes moved: a blob put (0 when already present), or a `get_audio` count.
+        let bytes = match r.as_ref().map(|v| v as &dyn std::any::Any) {
+            Ok(v) if op == Op::GetAudio => v.downcast_ref::<u64>().copied().unwrap_or(0),
+            Ok(v) => (v.downcast_ref::<PutOutcome>())
+                .map_or(0, |p| if p.already_present { 0 } else { p.bytes }),
+            Err(_) => 0,
+        };
         self.recorder.record(op, start.elapsed(), r.is_ok(), bytes);
         r
     }

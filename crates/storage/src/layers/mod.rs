@@ -21,13 +21,8 @@
 //! # }
 //! ```
 //!
-//! Retry-safety: every operation of the trait may be repeated. Writes are idempotent by design
-//! (content-addressed audio, upserts, deletes), so a repeated write leaves the same state; only
-//! the *answer* of `put_audio` (`already_present`), `delete_audio` and `delete_song` (`bool`)
-//! can differ when an earlier attempt's acknowledgement was lost. [`RetryLayer`] passes such
-//! answers through unchanged (the state is what the caller asked for either way, and rewriting
-//! `false` to `true` would misreport deletes of unknown songs), and `ChaosLayer` therefore
-//! only injects "lost ack" faults into writes whose repeat gives an identical answer.
+//! Every operation may be repeated: writes are idempotent, and only the answer of `put_audio`
+//! and the deletes can differ after a lost acknowledgement (see [`RetryLayer`]).
 
 // Fault injection: test tooling, compiled only for tests and with the `test-hooks` feature.
 #[cfg(any(test, feature = "test-hooks"))]
@@ -48,10 +43,7 @@ pub use metrics::{Metrics, MetricsLayer, MetricsRecorder, OpMetrics};
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Timeout, TimeoutLayer};
 
-use crate::backend::{BatchReport, Changes, ModelStats, PutOutcome, StorageBackend};
-use crate::metadata::{SongMetadata, VersionEntry};
-use crate::model::Embedding;
-use crate::query::{Match, Page};
+use crate::backend::StorageBackend;
 
 /// A layer configuration that wraps a backend `B` into a new backend.
 pub trait Layer<B: StorageBackend> {
@@ -81,6 +73,9 @@ macro_rules! ops {
         }
 
         impl Op {
+            /// Every operation, in the trait's order.
+            pub const ALL: &[Op] = &[$(Self::$op,)*];
+
             /// The trait method's name.
             pub fn name(self) -> &'static str {
                 match self {
@@ -139,44 +134,8 @@ impl std::fmt::Display for Op {
     }
 }
 
-/// Audio bytes moved by a successful call (for [`MetricsLayer`]).
-pub(crate) trait Outcome {
-    fn audio_bytes(&self, _op: Op) -> u64 {
-        0
-    }
-}
-impl Outcome for PutOutcome {
-    fn audio_bytes(&self, _op: Op) -> u64 {
-        if self.already_present { 0 } else { self.bytes }
-    }
-}
-impl Outcome for u64 {
-    fn audio_bytes(&self, op: Op) -> u64 {
-        if op == Op::GetAudio { *self } else { 0 }
-    }
-}
-impl Outcome for () {}
-impl Outcome for bool {}
-impl Outcome for String {}
-impl Outcome for Option<Embedding> {}
-impl Outcome for Option<SongMetadata> {}
-impl Outcome for Vec<Match> {}
-impl Outcome for Vec<ModelStats> {}
-impl Outcome for Vec<SongMetadata> {}
-impl Outcome for Vec<VersionEntry> {}
-impl Outcome for Page<SongMetadata> {}
-impl Outcome for BatchReport {}
-impl Outcome for Option<Changes> {}
-impl Outcome for crate::backend::LibrarySummary {}
-impl Outcome for crate::backend::SongCount {}
-impl Outcome for Vec<crate::id::SongId> {}
-impl Outcome for Option<crate::playlist::SavedPlaylist> {}
-impl Outcome for Vec<crate::playlist::SavedPlaylist> {}
-
-/// Makes `$ty<B>` the layer that `$config` builds ([`Layer`] through `$ty::new(inner, config)`),
-/// shown as `$name(inner)`, with an `inner()` accessor, and implements [`StorageBackend`] for
-/// it by routing every method through `self.$run(op, || self.inner.method(args))`; the methods
-/// come from `backend_methods!`.
+/// Makes `$ty<B>` the layer `$config` builds, shown as `$name(inner)`, with `inner()`, and
+/// routes every trait method through `self.$run(op, || self.inner.method(args))`.
 macro_rules! delegate_backend {
     ($config:ident => $ty:ident, $run:ident, $name:literal) => {
         impl<B: $crate::backend::StorageBackend> $crate::layers::Layer<B> for $config {

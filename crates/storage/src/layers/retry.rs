@@ -66,12 +66,8 @@ impl Retry {
 
 /// Retries every operation whose error is [`StorageError::is_transient`], using `backon`.
 ///
-/// Every trait operation is safe to repeat: reads trivially, writes because they are
-/// idempotent (content-addressed audio, upserts, deletes). When an earlier attempt's
-/// acknowledgement was lost, the answer of the successful retry is returned unchanged:
-/// `put_audio` may then say `already_present` and `delete_song`/`delete_audio` may say
-/// `false` although this call did the work. The stored state is exactly what was asked for
-/// either way; rewriting such answers would misreport genuine "unknown song" deletes.
+/// After a lost acknowledgement the retry's answer is returned unchanged (`put_audio` may say
+/// `already_present`, a delete `false`): the state is what was asked for either way.
 ///
 /// ```
 /// use songrec_storage::layers::{LayerExt, Retry};
