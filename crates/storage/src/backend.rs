@@ -574,13 +574,10 @@ pub trait StorageBackendExt: StorageBackend {
         loop {
             let page = self.list(&q).await?;
             pages += 1;
-            if !f(page.items) {
+            if !f(page.items) || page.next.is_none() {
                 return Ok(pages);
             }
-            match page.next {
-                Some(c) => q.cursor = Some(c),
-                None => return Ok(pages),
-            }
+            q.cursor = page.next;
         }
     }
 

@@ -82,10 +82,6 @@ impl DoctorReport {
     pub fn is_ok(&self) -> bool {
         self.worst() != CheckStatus::Fail
     }
-
-    pub fn check(&self, name: &str) -> Option<&DoctorCheck> {
-        self.checks.iter().find(|c| c.name == name)
-    }
 }
 
 impl fmt::Display for DoctorReport {

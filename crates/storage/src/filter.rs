@@ -223,27 +223,14 @@ impl Condition {
     fn validate(&self) -> StorageResult<()> {
         match self {
             Self::Range { field, min, max } => {
-                if field.is_text() {
-                    return Err(StorageError::InvalidInput(format!(
-                        "range filter on text field {}",
-                        field.doc_name()
-                    )));
-                }
-                if let (Some(lo), Some(hi)) = (min, max)
-                    && lo > hi
-                {
-                    return Err(StorageError::InvalidInput(format!(
-                        "empty range {lo}..{hi} on {}",
-                        field.doc_name()
-                    )));
-                }
-                if min.is_none() && max.is_none() {
-                    return Err(StorageError::InvalidInput(format!(
-                        "range filter on {} needs a bound",
-                        field.doc_name()
-                    )));
-                }
-                Ok(())
+                let f = field.doc_name();
+                let why = match (min, max) {
+                    _ if field.is_text() => format!("range filter on text field {f}"),
+                    (Some(lo), Some(hi)) if lo > hi => format!("empty range {lo}..{hi} on {f}"),
+                    (None, None) => format!("range filter on {f} needs a bound"),
+                    _ => return Ok(()),
+                };
+                Err(StorageError::InvalidInput(why))
             }
             Self::In(f, vs) if vs.is_empty() => Err(StorageError::InvalidInput(format!(
                 "`in` filter on {} needs at least one value",

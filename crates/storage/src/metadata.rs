@@ -182,23 +182,6 @@ impl SongMetadata {
         self.updated_at = Utc::now();
     }
 
-    /// Checks that `duration_secs`, `bpm` and the numbers inside `extra` are finite (JSON has
-    /// no NaN or infinity).
-    ///
-    /// ```
-    /// use songrec_storage::{SongId, SongMetadata};
-    /// let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Song");
-    /// m.duration_secs = 12.023219954648527;
-    /// assert!(m.check_finite().is_ok());
-    /// m.bpm = Some(f32::INFINITY);
-    /// let e = m.check_finite().unwrap_err();
-    /// assert_eq!(e.field, "bpm");
-    /// assert!(e.to_string().contains("bpm is inf"));
-    /// ```
-    pub fn check_finite(&self) -> Result<(), NonFiniteNumber> {
-        self.first_non_finite().map_or(Ok(()), Err)
-    }
-
     /// [`Self::check_finite`] and [`Self::check_portable`] as a storage result: what every
     /// backend's put calls first, so no backend holds a song another one would refuse.
     pub fn check_storable(&self) -> StorageResult<()> {
@@ -268,23 +251,40 @@ impl SongMetadata {
         }
     }
 
-    fn first_non_finite(&self) -> Option<NonFiniteNumber> {
-        let refuse = |field: String, value: f64| NonFiniteNumber {
-            song: self.id.clone(),
-            field,
-            value,
+    /// Checks that `duration_secs`, `bpm` and the numbers inside `extra` are finite (JSON has
+    /// no NaN or infinity).
+    ///
+    /// ```
+    /// use songrec_storage::{SongId, SongMetadata};
+    /// let mut m = SongMetadata::new(SongId::from_bytes(b"x"), "Song");
+    /// m.duration_secs = 12.023219954648527;
+    /// assert!(m.check_finite().is_ok());
+    /// m.bpm = Some(f32::INFINITY);
+    /// let e = m.check_finite().unwrap_err();
+    /// assert_eq!(e.field, "bpm");
+    /// assert!(e.to_string().contains("bpm is inf"));
+    /// ```
+    pub fn check_finite(&self) -> Result<(), NonFiniteNumber> {
+        let refuse = |field: String, value: f64| {
+            Err(NonFiniteNumber {
+                song: self.id.clone(),
+                field,
+                value,
+            })
         };
         if !self.duration_secs.is_finite() {
-            return Some(refuse("duration_secs".into(), self.duration_secs));
+            return refuse("duration_secs".into(), self.duration_secs);
         }
         if let Some(b) = self.bpm.filter(|b| !b.is_finite()) {
-            return Some(refuse("bpm".into(), f64::from(b)));
+            return refuse("bpm".into(), f64::from(b));
         }
-        self.extra
-            .iter()
+        match (self.extra.iter())
             .flat_map(|(k, v)| numbers_in(v, k.clone()))
             .find_map(|(path, n)| n.as_f64().filter(|x| !x.is_finite()).map(|x| (path, x)))
-            .map(|(path, x)| refuse(path, x))
+        {
+            Some((path, x)) => refuse(path, x),
+            None => Ok(()),
+        }
     }
 }
 

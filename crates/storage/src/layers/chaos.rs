@@ -19,7 +19,6 @@ use crate::error::{StorageError, StorageResult};
 /// ```
 /// use songrec_storage::layers::Chaos;
 /// let c = Chaos::new(7).fail_ratio(0.3).after_ratio(0.1);
-/// assert_eq!(c.seed(), 7);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Chaos {
@@ -56,10 +55,6 @@ impl Chaos {
     pub fn latency(mut self, d: Duration) -> Self {
         self.latency = d;
         self
-    }
-
-    pub fn seed(&self) -> u64 {
-        self.seed
     }
 }
 

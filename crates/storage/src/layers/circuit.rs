@@ -17,7 +17,6 @@ use crate::error::{StorageError, StorageResult};
 /// use std::time::Duration;
 /// use songrec_storage::layers::CircuitBreaker;
 /// let c = CircuitBreaker::new(5, Duration::from_secs(30));
-/// assert_eq!(c.threshold(), 5);
 /// // Shared by every process using this file (e.g. short-lived CLI runs):
 /// let c = c.persist_to(std::env::temp_dir().join("songrec-doc-breaker.json"));
 /// ```
@@ -44,11 +43,6 @@ impl CircuitBreaker {
     pub fn persist_to(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_file = Some(path.into());
         self
-    }
-
-    /// Consecutive unavailable errors that open the circuit.
-    pub fn threshold(&self) -> u32 {
-        self.threshold
     }
 }
 

@@ -43,13 +43,8 @@ impl fmt::Display for CrashPoint {
         if let Some(b) = &self.backend {
             write!(f, "{b}:")?;
         }
-        write!(
-            f,
-            "{}:{}:{}",
-            self.op,
-            self.nth,
-            if self.after { "after" } else { "before" }
-        )
+        let when = if self.after { "after" } else { "before" };
+        write!(f, "{}:{}:{when}", self.op, self.nth)
     }
 }
 

@@ -49,11 +49,6 @@ impl Metrics {
     pub fn total_calls(&self) -> u64 {
         self.ops.values().map(|o| o.calls).sum()
     }
-
-    /// Errors over all operations.
-    pub fn total_errors(&self) -> u64 {
-        self.ops.values().map(|o| o.errors).sum()
-    }
 }
 
 impl fmt::Display for Metrics {
@@ -149,11 +144,6 @@ impl<B: StorageBackend> MetricsLayer<B> {
     /// A snapshot of the counters.
     pub fn metrics(&self) -> Metrics {
         self.recorder.metrics()
-    }
-
-    /// The shared recorder.
-    pub fn recorder(&self) -> &MetricsRecorder {
-        &self.recorder
     }
 
     async fn run<T, F, Fut>(&self, op: Op, mut f: F) -> StorageResult<T>

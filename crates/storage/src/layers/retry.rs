@@ -17,7 +17,6 @@ use crate::error::{StorageError, StorageResult};
 /// use std::time::Duration;
 /// use songrec_storage::layers::Retry;
 /// let r = Retry::default().max_retries(3).delays(Duration::from_millis(10), Duration::from_secs(1));
-/// assert_eq!(r.retries(), 3);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Retry {
@@ -48,10 +47,6 @@ impl Retry {
         self.min_delay = min;
         self.max_delay = max.max(min);
         self
-    }
-
-    pub fn retries(&self) -> usize {
-        self.max_retries
     }
 
     fn backoff(&self) -> ExponentialBuilder {

@@ -12,7 +12,7 @@ use crate::error::{StorageError, StorageResult};
 /// ```
 /// use std::time::Duration;
 /// use songrec_storage::layers::Timeout;
-/// assert_eq!(Timeout::new(Duration::from_secs(2)).limit(), Duration::from_secs(2));
+/// let t = Timeout::new(Duration::from_secs(2));
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Timeout {
@@ -23,10 +23,6 @@ impl Timeout {
     /// Each call may take at most `limit`.
     pub fn new(limit: Duration) -> Self {
         Self { limit }
-    }
-
-    pub fn limit(&self) -> Duration {
-        self.limit
     }
 }
 
@@ -45,16 +41,13 @@ impl Timeout {
 #[derive(Debug)]
 pub struct TimeoutLayer<B> {
     inner: B,
-    limit: Duration,
+    config: Timeout,
 }
 
 impl<B: StorageBackend> TimeoutLayer<B> {
     /// Wraps `inner`.
     pub fn new(inner: B, config: Timeout) -> Self {
-        Self {
-            inner,
-            limit: config.limit,
-        }
+        Self { inner, config }
     }
 
     async fn run<T, F, Fut>(&self, op: Op, mut f: F) -> StorageResult<T>
@@ -63,11 +56,12 @@ impl<B: StorageBackend> TimeoutLayer<B> {
         Fut: Future<Output = StorageResult<T>> + Send,
         T: Send,
     {
-        match tokio::time::timeout(self.limit, f()).await {
+        let limit = self.config.limit;
+        match tokio::time::timeout(limit, f()).await {
             Ok(r) => r,
             Err(_) => Err(StorageError::Unavailable {
                 backend: self.inner.to_string(),
-                message: format!("{op} timed out after {:?}", self.limit),
+                message: format!("{op} timed out after {limit:?}"),
                 transient: true,
             }),
         }
