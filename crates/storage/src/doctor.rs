@@ -82,13 +82,15 @@ impl DoctorReport {
     pub fn is_ok(&self) -> bool {
         self.worst() != CheckStatus::Fail
     }
+
+    /// The check called `name`, if any.
+    pub fn check(&self, name: &str) -> Option<&DoctorCheck> {
+        self.checks.iter().find(|c| c.name == name)
+    }
 }
 
 impl fmt::Display for DoctorReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in &self.checks {
-            writeln!(f, "{c}")?;
-        }
-        Ok(())
+        self.checks.iter().try_for_each(|c| writeln!(f, "{c}"))
     }
 }

@@ -221,28 +221,26 @@ impl Condition {
     }
 
     fn validate(&self) -> StorageResult<()> {
-        match self {
+        let why = match self {
             Self::Range { field, min, max } => {
                 let f = field.doc_name();
-                let why = match (min, max) {
+                match (min, max) {
                     _ if field.is_text() => format!("range filter on text field {f}"),
                     (Some(lo), Some(hi)) if lo > hi => format!("empty range {lo}..{hi} on {f}"),
                     (None, None) => format!("range filter on {f} needs a bound"),
                     _ => return Ok(()),
-                };
-                Err(StorageError::InvalidInput(why))
+                }
             }
-            Self::In(f, vs) if vs.is_empty() => Err(StorageError::InvalidInput(format!(
-                "`in` filter on {} needs at least one value",
-                f.doc_name()
-            ))),
-            Self::In(f, vs) if vs.len() > 100 => Err(StorageError::InvalidInput(format!(
-                "`in` filter on {} has {} values; at most 100 are allowed",
-                f.doc_name(),
-                vs.len()
-            ))),
-            _ => Ok(()),
-        }
+            Self::In(f, vs) if vs.is_empty() => {
+                format!("`in` filter on {} needs at least one value", f.doc_name())
+            }
+            Self::In(f, vs) if vs.len() > 100 => {
+                let (f, n) = (f.doc_name(), vs.len());
+                format!("`in` filter on {f} has {n} values; at most 100 are allowed")
+            }
+            _ => return Ok(()),
+        };
+        Err(StorageError::InvalidInput(why))
     }
 }
 

@@ -139,8 +139,7 @@ pub fn record_now(m: &mut SongMetadata, heard: Heard) {
 pub fn star(m: &mut SongMetadata, when: Option<DateTime<Utc>>) -> bool {
     let changed = match when {
         Some(t) if !m.extra.contains_key(STARRED) => {
-            m.extra.insert(STARRED.into(), stamp(t).into());
-            true
+            m.extra.insert(STARRED.into(), stamp(t).into()).is_none()
         }
         None => m.extra.remove(STARRED).is_some(),
         Some(_) => false,

@@ -77,10 +77,7 @@ pub fn norm(v: &[f32]) -> f32 {
 /// assert_eq!(checked_norm(&[f32::NAN, 1.0]), None);
 /// ```
 pub fn checked_norm(v: &[f32]) -> Option<f32> {
-    if !v.iter().all(|x| x.is_finite()) {
-        return None;
-    }
-    Some(norm(v)).filter(|n| n.is_finite())
+    Some(norm(v)).filter(|n| n.is_finite() && v.iter().all(|x| x.is_finite()))
 }
 
 /// Inner product of two equally long slices (extra elements of the longer one are ignored).
@@ -214,11 +211,8 @@ impl<K: Ord> TopK<K> {
     /// The score a new candidate must beat to enter (None while not full).
     #[inline]
     pub fn floor(&self) -> Option<f32> {
-        if self.heap.len() < self.n {
-            None
-        } else {
-            self.heap.peek().map(|w| w.score)
-        }
+        let full = self.heap.len() >= self.n;
+        self.heap.peek().filter(|_| full).map(|w| w.score)
     }
 
     /// Offers a candidate. A NaN score (see [`score`]) is never kept.
@@ -247,9 +241,7 @@ impl<K: Ord> TopK<K> {
 
     /// Best first.
     pub fn into_sorted(self) -> Vec<Scored<K>> {
-        let mut v = self.heap.into_vec();
-        v.sort();
-        v
+        self.heap.into_sorted_vec()
     }
 }
 

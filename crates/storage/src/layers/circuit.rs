@@ -176,22 +176,19 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
     {
         {
             let s = self.lock();
-            if let Some(until) = s.open_until {
-                let now = Instant::now();
-                if now < until {
-                    // In the user's words: the failure, and when it is tried again. The stack
-                    // (`self.inner`'s name) and the operation are for the log.
-                    tracing::debug!(%op, backend = %self.inner, consecutive = s.consecutive, "circuit open: call refused");
-                    return Err(StorageError::Unavailable {
-                        backend: s.last_backend.clone().unwrap_or_else(|| "remote".into()),
-                        message: format!(
-                            "{}; songrec tries it again in {} s",
-                            s.last_error.as_deref().unwrap_or("it keeps failing"),
-                            (until - now).as_secs().max(1),
-                        ),
-                        transient: false,
-                    });
-                }
+            let left = (s.open_until).and_then(|t| t.checked_duration_since(Instant::now()));
+            if let Some(left) = left.filter(|d| !d.is_zero()) {
+                // The user reads the failure and the retry time; the stack goes to the log.
+                tracing::debug!(%op, backend = %self.inner, consecutive = s.consecutive, "circuit open: call refused");
+                return Err(StorageError::Unavailable {
+                    backend: s.last_backend.clone().unwrap_or_else(|| "remote".into()),
+                    message: format!(
+                        "{}; songrec tries it again in {} s",
+                        s.last_error.as_deref().unwrap_or("it keeps failing"),
+                        left.as_secs().max(1),
+                    ),
+                    transient: false,
+                });
             }
         }
         let r = f().await;
