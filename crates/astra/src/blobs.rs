@@ -252,11 +252,9 @@ impl fmt::Debug for BlobStore {
     }
 }
 
-/// The HTTP client of the S3 store: object_store's settings as songrec uses them (user agent,
-/// timeout, http only where allowed, no transparent decompression: sizes come from
-/// `Content-Length`), no redirect to another origin (see [`crate::origin`]): a signed
-/// request goes only to the endpoint the user configured, and every body but an object's own
-/// bytes capped (see [`crate::capped`]).
+/// The HTTP client of the S3 store: no transparent decompression (sizes come from
+/// `Content-Length`), no redirect to another origin ([`crate::origin`]), and every body but an
+/// object's own bytes capped ([`crate::capped`]).
 #[derive(Debug)]
 struct SameOriginConnector {
     timeout: Duration,

@@ -3,14 +3,10 @@
 //! answer songrec asks for, with an error naming the endpoint and the cap, so an endless body
 //! costs at most the cap in memory.
 //!
-//! - **Data API**: [`DataApiConfig::max_response_bytes`](crate::dataapi::DataApiConfig)
-//!   (256 MiB) for commands that return documents (`find`, `findOne`, `findOneAnd…`; the
-//!   largest is a page of songs at the 1 MB metadata limit), [`STATUS_BODY_CAP`] (4 MiB) for
-//!   every other command (counts, writes, schema: a few KB).
-//! - **S3** (object_store's HTTP client, wrapped by `CappedS3Client`): [`S3_BODY_CAP`]
-//!   (8 MiB; a listing page of 1,000 keys is about 300 KB) for listings, multipart answers and
-//!   error bodies. An object's own bytes (`GET` of a key with a `Content-Length`, which hyper
-//!   enforces) are streamed to a file, never held whole, so they are not capped here.
+//! - **Data API**: [`DataApiConfig::max_response_bytes`](crate::dataapi::DataApiConfig) for
+//!   commands that return documents, [`STATUS_BODY_CAP`] for every other command.
+//! - **S3** (`CappedS3Client`): [`S3_BODY_CAP`] for listings, multipart answers and error
+//!   bodies; an object's own bytes (with a `Content-Length`) are streamed to a file, not capped.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -3,9 +3,8 @@
 //! - [`AstraBackend`]: the [`songrec_storage::StorageBackend`] implementation, built from
 //!   [`AstraOptions`] (schema in `migrations/astra/`, created by [`AstraBackend::init`]).
 //! - [`doctor`]: connectivity / credentials / schema checks for `songrec doctor`.
-//! - `dataapi`: the Data API client; `blobs`: the S3 audio store. Both are private to the
-//!   crate; the `internals` feature makes them public for this crate's tests, the test kit
-//!   and the benchmarks, which drive the client and the bucket directly.
+//! - `dataapi` (the Data API client) and `blobs` (the S3 audio store): private, public with the
+//!   `internals` feature for the tests, the test kit and the benchmarks.
 
 /// Declares modules private to the crate, public with the `internals` feature.
 macro_rules! internals {

@@ -15,9 +15,8 @@ use url::{Position, Url};
 /// Same-origin redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
-/// True when `url`'s host is this machine: a loopback address (`127.0.0.0/8`, `::1`) or the
-/// name `localhost` itself (any case). Not `*.localhost`, not `localhost.` with a trailing dot:
-/// those are resolved like any other name, and a resolver may answer with another machine.
+/// True when `url`'s host is this machine: a loopback address or the name `localhost` itself
+/// (not `*.localhost` nor `localhost.`, which a resolver may send to another machine).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(a)) => IpAddr::V4(a).is_loopback(),

@@ -1,8 +1,5 @@
-//! An S3 server's error answer in a few words. object_store's error text carries the request
-//! (method, URL, timing, retries) and the answer's body, which on S3 is an XML document
-//! (`<Error><Code>NoSuchBucket</Code><Message>…</Message>…</Error>`) and behind a proxy an
-//! HTML page: the user gets the status, S3's code and its message; the whole text goes to the
-//! log (`-v`).
+//! An S3 server's error answer in a few words: the status, S3's code and its message out of
+//! object_store's error text (request, timing, XML or HTML body), which goes to the log (`-v`).
 
 /// `message` (object_store's error text) reduced to what the server answered: `S3 answered
 /// 404 Not Found: NoSuchBucket (The specified bucket does not exist)`; the text as it is when

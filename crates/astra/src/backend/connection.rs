@@ -166,17 +166,15 @@ impl AstraBackend {
         })
     }
 
-    /// The Data API's in-memory sort cap (default 10,000, the service's
-    /// `maxDocumentSortCount`): sorted listings narrow every request to a key range
-    /// estimated at a fifth of it. Tests against a server with a lowered cap set the same.
+    /// The Data API's in-memory sort cap (default 10,000, `maxDocumentSortCount`) that sorted
+    /// listings size their key ranges for; tests against a server with a lower cap set it.
     pub fn with_sort_cap(mut self, cap: usize) -> Self {
         self.sort_cap = cap.max(10) as f64;
         self
     }
 
     /// The change feed's overlap (default [`super::OVERLAP_MS`]): how long after its change
-    /// time a write may still become visible to readers. Tests of exact request counts set 0
-    /// (the local Data API server makes writes visible at once).
+    /// time a write may still become visible to readers.
     pub fn with_feed_overlap(mut self, overlap: std::time::Duration) -> Self {
         self.feed_overlap_ms = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
         self

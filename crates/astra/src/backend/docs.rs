@@ -87,38 +87,20 @@ fn extra_scalar(v: &Value) -> Option<Value> {
     }
 }
 
-/// Shadows of one `extra` value: the `f.x` value (scalar or array of scalars), the single
-/// numeric value (for range filters) and whether there are several numeric values (then
-/// range filters are answered by a superset query plus an exact client-side check).
-struct ExtraShadow {
-    value: Value,
-    single_number: Option<Value>,
-    multi_number: bool,
-}
-
-fn extra_shadow(v: &Value) -> Option<ExtraShadow> {
-    match v {
-        Value::Array(items) => {
-            let scalars: Vec<Value> = items.iter().filter_map(extra_scalar).collect();
-            if scalars.is_empty() {
-                return None;
-            }
-            let numbers: Vec<&Value> = scalars.iter().filter(|x| x.is_number()).collect();
-            Some(ExtraShadow {
-                single_number: (numbers.len() == 1).then(|| numbers[0].clone()),
-                multi_number: numbers.len() > 1,
-                value: Value::Array(scalars),
-            })
-        }
-        other => {
-            let value = extra_scalar(other)?;
-            Some(ExtraShadow {
-                single_number: value.is_number().then(|| value.clone()),
-                multi_number: false,
-                value,
-            })
-        }
-    }
+/// Shadows of one `extra` value: the `f.x` value (scalar or array of scalars) and its numbers
+/// (one number is compared by range filters; with several, range filters are answered by a
+/// superset query plus an exact client-side check).
+fn extra_shadow(v: &Value) -> Option<(Value, Vec<Value>)> {
+    let value = match v {
+        Value::Array(items) => Value::Array(items.iter().filter_map(extra_scalar).collect()),
+        other => extra_scalar(other)?,
+    };
+    let numbers = match &value {
+        Value::Array(xs) if xs.is_empty() => return None,
+        Value::Array(xs) => xs.iter().filter(|x| x.is_number()).cloned().collect(),
+        x => x.is_number().then(|| x.clone()).into_iter().collect(),
+    };
+    Some((value, numbers))
 }
 
 /// The `f` object: every value a [`songrec_storage::Filter`] can test, in the form the
@@ -156,17 +138,16 @@ pub(crate) fn filter_shadows(m: &SongMetadata) -> Value {
 
     let (mut x, mut xn, mut xm) = (Map::new(), Map::new(), Map::new());
     for (name, value) in &m.extra {
-        let Some(sh) = extra_shadow(value) else {
+        let Some((value, numbers)) = extra_shadow(value) else {
             continue;
         };
         let key = extra_key(name);
-        if let Some(n) = sh.single_number {
-            xn.insert(key.clone(), n);
+        match numbers.as_slice() {
+            [] => {}
+            [n] => _ = xn.insert(key.clone(), n.clone()),
+            _ => _ = xm.insert(key.clone(), json!(true)),
         }
-        if sh.multi_number {
-            xm.insert(key.clone(), json!(true));
-        }
-        x.insert(key, sh.value);
+        x.insert(key, value);
     }
     for (k, v) in [("x", x), ("xn", xn), ("xm", xm)] {
         if !v.is_empty() {
@@ -234,22 +215,19 @@ pub(crate) fn meta_text(m: &SongMetadata) -> StorageResult<String> {
 
 /// The fields of a live songs-collection document (without `_id`).
 pub(crate) fn song_fields(m: &SongMetadata) -> StorageResult<Map<String, Value>> {
-    let mut d = Map::new();
+    let mut d = copy_fields(m)?;
+    d.remove("live");
     d.insert("deleted".into(), json!(false));
     d.insert("version".into(), json!(m.version));
     d.insert("content_hash".into(), json!(m.content_hash));
-    d.insert("bucket".into(), json!(bucket(&m.id)));
-    d.insert(META.into(), json!(meta_text(m)?));
-    d.insert("f".into(), filter_shadows(m));
     d.insert("s".into(), sort_keys(m));
     Ok(d)
 }
 
 /// A full songs-collection document.
 pub(crate) fn song_doc(m: &SongMetadata) -> StorageResult<Value> {
-    let mut d = Map::new();
+    let mut d = song_fields(m)?;
     d.insert("_id".into(), json!(m.id.as_str()));
-    d.extend(song_fields(m)?);
     Ok(Value::Object(d))
 }
 
@@ -269,13 +247,12 @@ pub(crate) fn vector_doc(
     wire_vector: Value,
     r: &super::schema::RegisteredModel,
 ) -> StorageResult<Value> {
-    let mut d = Map::new();
+    let mut d = copy_fields(m)?;
     d.insert("_id".into(), json!(r.doc_id(&m.id)));
     if let Some(tag) = &r.tag {
         d.insert(super::schema::TAG.into(), json!(tag));
     }
     d.insert("$vector".into(), wire_vector);
-    d.extend(copy_fields(m)?);
     Ok(Value::Object(d))
 }
 

@@ -95,10 +95,8 @@ fn with_key(filter: &Value, key: &str, value: Value) -> Value {
 }
 
 impl AstraBackend {
-    /// Exact count of documents matching `filter`, beyond the server's 1000 cap: one count,
-    /// and when it reaches the cap, counts over groups of the 256 id buckets sized from the
-    /// collection's estimated size so that each group stays under the cap (about one request
-    /// per 900 documents; a group that overflows anyway is counted bucket by bucket).
+    /// Exact count of documents matching `filter`, beyond the server's 1000 cap: past it, counts
+    /// over groups of the 256 id buckets sized to stay under the cap (bucket by bucket if not).
     pub(super) async fn exact_count(&self, coll: &Collection, filter: Value) -> StorageResult<u64> {
         let what = format!("counting documents in {}", coll.name());
         if let DocumentCount::Exact(n) = count_documents(coll, filter.clone(), &what).await? {
@@ -167,9 +165,8 @@ impl AstraBackend {
             .await
     }
 
-    /// A sample of the sort keys of the documents matching `filter` beyond `lower` and within
-    /// `upper`: one unsorted `find` page, which the server returns in token (hash) order, unrelated
-    /// to the sort keys. Returns the keys in listing order and whether they are all the matches.
+    /// A sample of the sort keys matching `filter` beyond `lower` and within `upper` (one unsorted
+    /// page, in hash order), in listing order, and whether they are all the matches.
     async fn sample_keys(
         &self,
         filter: &Translated,
@@ -200,9 +197,8 @@ impl AstraBackend {
         Ok((keys, complete))
     }
 
-    /// Fills `w` with bounds beyond `last` when it has none (sampling the keys), and narrows
-    /// the first window until its estimate is below `WINDOW_SHARE` of the sort cap. Returns the bound of
-    /// the next sorted request (`None`: no bound needed, the rest is small enough).
+    /// Samples bounds beyond `last` into an empty `w` and narrows its first window below
+    /// `WINDOW_SHARE` of the cap; returns the next request's bound (`None`: the rest is small).
     async fn next_bound(
         &self,
         w: &mut Windows,
@@ -272,10 +268,8 @@ impl AstraBackend {
         })
     }
 
-    /// A sorted listing at any library size: each `find` is narrowed to a key range (after the
-    /// last key listed, up to a sampled bound) estimated to match far fewer documents than
-    /// the Data API's in-memory sort cap, so no request is refused; a refusal anyway (a
-    /// stale estimate) narrows the range and tries again.
+    /// A sorted listing at any library size: each `find` is narrowed to a key range estimated
+    /// far below the Data API's in-memory sort cap; a refusal anyway narrows it and tries again.
     ///
     /// **Where a range ends.** A sorted `find` answers one page of the server's size (20 or 50 on
     /// Astra, any on another server) with `nextPageState: null`: no end signal. A range is done
@@ -392,11 +386,9 @@ impl AstraBackend {
         }
     }
 
-    /// How many live songs carry title and artist sort keys of an earlier songrec (older than
-    /// [`docs::SORT_KEYS_VERSION`]): one count, and none again in this process once it found
-    /// none. A read: `songrec init-astra` upgrades them ([`Self::upgrade_sort_keys`]); until
-    /// then listings by title or artist are sorted here ([`Self::list_sorted_here`]), and the
-    /// first of them says so once.
+    /// How many live songs carry sort keys older than [`docs::SORT_KEYS_VERSION`] (not counted
+    /// again once none were found); until `songrec init-astra` upgrades them, listings by title or
+    /// artist are sorted here ([`Self::list_sorted_here`]), and the first says so once.
     pub(super) async fn stale_sort_keys(&self) -> StorageResult<u64> {
         use std::sync::atomic::Ordering;
         if self.sort_keys_checked.load(Ordering::Relaxed) {
@@ -420,10 +412,9 @@ impl AstraBackend {
         Ok(n)
     }
 
-    /// A listing by title or artist sorted on this machine, for a library whose stored sort keys
-    /// are partly of an earlier songrec: every live song matching the filter is read once, ordered
-    /// by its current key (what [`docs::sort_keys`] writes, so the order and the cursors are those
-    /// of the service's listing after the upgrade) and paged from `start`. Writes nothing.
+    /// A listing by title or artist sorted on this machine (stored keys partly old): every
+    /// matching song is read, ordered by its current [`docs::sort_keys`] (the service's order
+    /// and cursors after the upgrade) and paged from `start`. Writes nothing.
     async fn list_sorted_here(
         &self,
         q: &ListQuery,
@@ -473,11 +464,8 @@ impl AstraBackend {
         })
     }
 
-    /// Rewrites the title and artist sort keys of songs stored by an earlier songrec to the
-    /// current form (natural order since [`docs::SORT_KEYS_VERSION`] 2): one read per 1000
-    /// songs and one update per song; an update only applies when the song's version is still
-    /// the one read, so a concurrent edit's keys are kept. Run by `songrec init-astra`, never
-    /// by a read. Returns how many songs were upgraded.
+    /// Rewrites old title and artist sort keys to the current form (by `songrec init-astra`), an
+    /// update only applying while the song's version is the one read; returns how many were.
     pub(super) async fn upgrade_sort_keys(&self) -> StorageResult<u64> {
         let rewrite = "upgrading the sort keys of songs stored by an earlier songrec";
         let mut upgraded = 0;
@@ -578,10 +566,8 @@ impl Ops<'_> {
         self.exact_count(&self.songs, f).await
     }
 
-    /// Implements `StorageBackend::quick_count`: one `countDocuments` (exact up to the
-    /// server's 1000 cap, a lower bound beyond it). A filter the server cannot answer exactly
-    /// (one re-checked on the client) says only "at least 0": the caller raises it to the songs
-    /// it has seen.
+    /// One `countDocuments` (a lower bound past the server's 1000 cap); a filter re-checked on
+    /// the client says only "at least 0".
     pub(super) async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
         filter.validate()?;
         let t = translate(filter);
@@ -596,10 +582,8 @@ impl Ops<'_> {
         count_documents(&self.songs, f, &what).await
     }
 
-    /// Implements `StorageBackend::summary` (the Data API has no aggregation): one unsorted
-    /// walk over every document, live songs
-    /// and tombstones alike (about one request per 50 documents; no sort, so no sort cap and
-    /// no key samples), instead of a sorted listing plus the version listing.
+    /// One unsorted walk over every document, live songs and tombstones alike (the Data API has
+    /// no aggregation; no sort, so no sort cap).
     pub(super) async fn summary(&self) -> StorageResult<LibrarySummary> {
         let every = json!({"deleted": {"$in": [true, false]}});
         let opts = FindOptions::default().projection(json!({ META: 1, "deleted": 1 }));
@@ -647,8 +631,7 @@ impl Ops<'_> {
         Ok(out)
     }
 
-    /// Implements `StorageBackend::ids_with_prefix`: the live songs in the range of ids that
-    /// start with `prefix`, rather than a listing of the whole library (the trait's default).
+    /// The live songs in the range of ids that start with `prefix` (not a whole listing).
     pub(super) async fn ids_with_prefix(
         &self,
         prefix: &str,

@@ -75,17 +75,6 @@ pub const INSERT_CHUNK: usize = 100;
 const CONCURRENCY: usize = 8;
 
 /// songrec's storage on Astra DB (Data API) + S3.
-///
-/// ```no_run
-/// # async fn demo(opts: songrec_astra::AstraOptions) -> songrec_storage::StorageResult<()> {
-/// use songrec_astra::AstraBackend;
-/// use songrec_storage::{Filter, StorageBackend};
-///
-/// AstraBackend::init(&opts, &[]).await?; // once: creates the collections
-/// let backend = AstraBackend::connect(&opts)?;
-/// println!("{backend}: {} songs", backend.count(&Filter::default()).await?);
-/// # Ok(()) }
-/// ```
 pub struct AstraBackend {
     client: DataApiClient,
     blobs: BlobStore,

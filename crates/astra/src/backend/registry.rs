@@ -1,6 +1,5 @@
-//! The model registry (documents of kind `model` in the songs collection) and `init`: creating
-//! the collections, registering models (each with its vector collection), the cached registry,
-//! and per-model vector counts. Names and templates are in `schema`.
+//! The model registry (documents of kind `model` in the songs collection, cached), `init` and
+//! per-model vector counts. Names and templates are in `schema`.
 
 use std::collections::BTreeSet;
 
@@ -71,10 +70,8 @@ impl AstraBackend {
         Self::connect(opts)?.init_schema(models).await
     }
 
-    /// [`AstraBackend::init`] with a known collection budget (collections per database: 5
-    /// on older Astra databases, 10 on newer ones): when the collections `init` would create
-    /// do not fit beside the existing ones, nothing is created and the error says how many
-    /// are needed and which exist.
+    /// [`AstraBackend::init`] with a known collection budget (5 or 10 per Astra database): when
+    /// the collections would not fit, nothing is created and the error says what is needed.
     pub async fn init_within(
         opts: &AstraOptions,
         models: &[ModelInfo],
@@ -185,9 +182,8 @@ impl AstraBackend {
         Ok(report)
     }
 
-    /// Applies the versioned changes of the documents above the recorded schema version, in
-    /// order, and records each in the schema document. The sort keys are checked at every
-    /// `init`, as an earlier songrec on another machine may still write old ones.
+    /// Applies and records the schema versions above the recorded one; the sort keys are checked
+    /// at every `init` (an earlier songrec elsewhere may still write old ones).
     async fn upgrade_schema(&self, report: &mut InitReport) -> StorageResult<()> {
         let from = (schema::recorded_version(&self.songs).await)
             .map_err(|e| errors::api(e, "reading the schema version"))?;

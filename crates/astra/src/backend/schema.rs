@@ -137,11 +137,9 @@ pub(crate) const TAG: &str = "mv";
 
 /// A model in the registry and the collection holding its vectors.
 ///
-/// Versions of one model share one vector collection (a new version of a registered model
-/// needs no collection of its own: a database holds 5 or 10). The version that created the
-/// collection keeps plain documents (`_id` = the song id, no [`TAG`]); each later version's
-/// documents are `<song id>@<version>` with `mv: "<version>"`, and every read of a version is
-/// scoped to its own documents ([`RegisteredModel::scope`]).
+/// Versions of one model share one vector collection: the version that created it keeps plain
+/// documents (`_id` = the song id, no [`TAG`]), each later one's are `<song id>@<version>` with
+/// `mv: "<version>"`, and every read is scoped to its own ([`RegisteredModel::scope`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RegisteredModel {
     pub model: ModelInfo,
@@ -296,13 +294,10 @@ pub(crate) fn settings_difference(expected: &Value, existing: &CollectionInfo) -
                 Some(_) => {}
             }
             let want_metric = v.get("metric").and_then(Value::as_str).unwrap_or("cosine");
-            if let Some(m) = existing.metric
-                && m.as_str() != want_metric
+            if let Some(m) = existing.metric.as_deref()
+                && m != want_metric
             {
-                diffs.push(format!(
-                    "similarity metric is {}, expected {want_metric}",
-                    m.as_str()
-                ));
+                diffs.push(format!("similarity metric is {m}, expected {want_metric}"));
             }
         }
         (None, Some(d)) => diffs.push(format!(

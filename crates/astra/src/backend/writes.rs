@@ -67,12 +67,9 @@ impl AstraBackend {
         encode_vector(v, self.client.config().vector_encoding)
     }
 
-    /// Writes documents with `insertMany`; documents that already exist are replaced with
-    /// one upsert each. Returns per-input-index failures and the indices that were replaced.
-    ///
-    /// With `stamp` (songs documents), new documents are inserted `pending` and then stamped
-    /// with the server time (`updateMany` by `_id`), and replacements are stamped in their
-    /// upsert (see the `feed` module).
+    /// Writes documents with `insertMany`, replacing existing ones with one upsert each; returns
+    /// the failures by input index and the indices replaced. With `stamp` (songs documents) they
+    /// get their change time (see the `feed` module).
     async fn write_docs(
         &self,
         coll: &Collection,
@@ -99,30 +96,20 @@ impl AstraBackend {
                 failed.insert(f.index, (Some(f.kind), insert_failure_message(&f)));
             }
         }
-        let results: Vec<(usize, Result<(), DataApiError>)> =
-            futures::stream::iter(upserts.clone())
-                .map(|i| {
-                    let doc = docs.get(i).cloned().unwrap_or(Value::Null);
-                    async move {
-                        let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                        let mut update = upsert_update(&doc);
-                        if stamp {
-                            update = feed::stamped(update);
-                        }
-                        let r = coll
-                            .update_one(json!({ "_id": id }), update, UpdateOptions::upsert())
-                            .await
-                            .map(|_| ());
-                        (i, r)
-                    }
-                })
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
-        for (i, r) in results {
-            if let Err(e) = r {
-                failed.insert(i, (e.kind(), e.to_string()));
-            }
+        let results: Vec<(usize, Result<_, DataApiError>)> = futures::stream::iter(upserts.clone())
+            .map(|i| {
+                let doc = docs.get(i).cloned().unwrap_or(Value::Null);
+                let id = doc.get("_id").cloned().unwrap_or(Value::Null);
+                let update = upsert_update(&doc);
+                let update = if stamp { feed::stamped(update) } else { update };
+                let done = coll.update_one(json!({ "_id": id }), update, UpdateOptions::upsert());
+                async move { (i, done.await) }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (i, e) in results.into_iter().filter_map(|(i, r)| Some((i, r.err()?))) {
+            failed.insert(i, (e.kind(), e.to_string()));
         }
         if stamp {
             let inserted: Vec<Value> = (0..docs.len())
@@ -169,17 +156,12 @@ impl Ops<'_> {
         if let Some(tag) = &r.tag {
             set.insert(schema::TAG.into(), json!(tag));
         }
-        let mut update = Map::new();
-        update.insert("$set".into(), Value::Object(set));
+        let mut update = json!({ "$set": set });
         if meta.is_none() {
-            update.insert("$unset".into(), json!({ META: "", "f": "" }));
+            update["$unset"] = json!({ META: "", "f": "" });
         }
         self.vectors(&r)
-            .update_one(
-                r.id_filter(id),
-                Value::Object(update),
-                UpdateOptions::upsert(),
-            )
+            .update_one(r.id_filter(id), update, UpdateOptions::upsert())
             .await
             .map_err(|e| {
                 errors::api_vector(

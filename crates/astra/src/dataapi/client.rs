@@ -451,12 +451,7 @@ impl DataApiClient {
     }
 
     fn log_warnings(&self, env: &CommandResponse) {
-        let Some(warnings) = env
-            .status
-            .as_ref()
-            .and_then(|s| s.get("warnings"))
-            .and_then(Value::as_array)
-        else {
+        let Some(warnings) = env.status_value("warnings").and_then(Value::as_array) else {
             return;
         };
         for w in warnings {

@@ -1,7 +1,6 @@
 //! Collection handle and document commands.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -12,49 +11,15 @@ use super::cursor::FindCursor;
 use super::error::DataApiError;
 use super::vector::{encode_vector, reencode_member};
 
-/// Similarity metric of a vector collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SimilarityMetric {
-    /// `(1 + cos) / 2`.
-    #[default]
-    Cosine,
-    /// `1 / (1 + squared distance)`.
-    Euclidean,
-    /// `(1 + dot) / 2`.
-    DotProduct,
-}
-
-impl SimilarityMetric {
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cosine => "cosine",
-            Self::Euclidean => "euclidean",
-            Self::DotProduct => "dot_product",
-        }
-    }
-}
-
-impl FromStr for SimilarityMetric {
-    type Err = DataApiError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Cosine, Self::Euclidean, Self::DotProduct]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| {
-                DataApiError::InvalidArgument(format!("unknown similarity metric {s:?}"))
-            })
-    }
-}
-
 /// One entry of `findCollections`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CollectionInfo {
     pub name: String,
     /// Vector dimension (explain only; accepts the `size` alias).
     pub dimension: Option<usize>,
-    /// Similarity metric (explain only; accepts the `function` alias).
-    pub metric: Option<SimilarityMetric>,
+    /// Similarity metric: `cosine`, `euclidean` or `dot_product` (explain only; accepts the
+    /// `function` alias; another name is left out).
+    pub metric: Option<String>,
     /// The raw `options` object (explain only).
     pub options: Option<Value>,
 }
@@ -81,7 +46,8 @@ impl CollectionInfo {
                 let metric = vector
                     .and_then(|v| v.get("metric").or_else(|| v.get("function")))
                     .and_then(Value::as_str)
-                    .and_then(|m| m.parse().ok());
+                    .filter(|m| matches!(*m, "cosine" | "euclidean" | "dot_product"))
+                    .map(str::to_owned);
                 Ok(Self {
                     name,
                     dimension,
@@ -464,8 +430,8 @@ mod tests {
         let info = info.map_err(|e| e.to_string());
         assert_eq!(info.as_ref().map(|i| i.dimension), Ok(Some(3)));
         assert_eq!(
-            info.as_ref().map(|i| i.metric),
-            Ok(Some(SimilarityMetric::Euclidean))
+            info.as_ref().map(|i| i.metric.clone()),
+            Ok(Some("euclidean".to_owned()))
         );
     }
 }

@@ -105,11 +105,9 @@ pub struct DataApiConfig {
     /// Allow a plain `http://` endpoint on another machine (`http://` to this machine is
     /// always allowed; see [`crate::origin`]).
     pub allow_http: bool,
-    /// Most bytes read of one answer to a command that returns documents (`find`, `findOne`,
-    /// `findOneAnd…`); other commands' answers stop at
-    /// [`STATUS_BODY_CAP`](crate::capped::STATUS_BODY_CAP) (or this, if lower). Past it the
-    /// request fails with [`DataApiError::ResponseTooLarge`](super::DataApiError) and the
-    /// connection is dropped. Default [`DEFAULT_MAX_RESPONSE_BYTES`].
+    /// Most bytes read of an answer with documents (others stop at
+    /// [`STATUS_BODY_CAP`](crate::capped::STATUS_BODY_CAP) or this, if lower); past it the request
+    /// fails with [`DataApiError::ResponseTooLarge`](super::DataApiError).
     pub max_response_bytes: u64,
 }
 

@@ -105,17 +105,6 @@ impl ErrorKind {
 }
 
 /// The `errors` (and any partial `status`) of a failed command.
-///
-/// ```
-/// use songrec_astra::dataapi::{ApiError, ApiFailure};
-///
-/// let f = ApiFailure {
-///     http_status: 200,
-///     errors: vec![ApiError { error_code: Some("DOCUMENT_ALREADY_EXISTS".into()), message: "dup".into(), ..Default::default() }],
-///     status: None,
-/// };
-/// assert_eq!(f.to_string(), "DOCUMENT_ALREADY_EXISTS: dup");
-/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiFailure {
     /// HTTP status of the response (usually 200).
@@ -339,5 +328,27 @@ impl DataApiError {
             Self::RateLimited { retry_after } | Self::Gateway { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_shows_its_first_error_and_how_many_more() {
+        let dup = ApiError {
+            error_code: Some("DOCUMENT_ALREADY_EXISTS".into()),
+            message: "dup".into(),
+            ..ApiError::default()
+        };
+        let mut f = ApiFailure {
+            http_status: 200,
+            errors: vec![dup.clone()],
+            status: None,
+        };
+        assert_eq!(f.to_string(), "DOCUMENT_ALREADY_EXISTS: dup");
+        f.errors.push(dup);
+        assert_eq!(f.to_string(), "DOCUMENT_ALREADY_EXISTS: dup (and 1 more)");
     }
 }

@@ -183,13 +183,10 @@ impl Collection {
     /// Inserts documents in chunks of `insert_chunk_size` (≤ 100) with `insert_concurrency`
     /// requests in flight, unordered, with `returnDocumentResponses: true`.
     ///
-    /// Per-document failures are reported in the returned [`InsertManyReport`]; errors that
-    /// make every request fail (unauthorized, collection/keyspace missing, database
-    /// unavailable) are returned as `Err`.
-    ///
-    /// Transient failures are retried only for chunks whose documents all carry an `_id`;
-    /// a retry re-sends only documents whose outcome is unknown or transiently failed, and
-    /// `DOCUMENT_ALREADY_EXISTS` on a retry counts as inserted.
+    /// Per-document failures are in the [`InsertManyReport`]; errors that fail every request
+    /// (unauthorized, collection/keyspace missing, database unavailable) are `Err`. Only chunks
+    /// whose documents all carry an `_id` are retried, re-sending the documents of unknown or
+    /// transiently failed outcome; `DOCUMENT_ALREADY_EXISTS` on a retry counts as inserted.
     pub async fn insert_many(
         &self,
         documents: Vec<Value>,

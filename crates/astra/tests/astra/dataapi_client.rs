@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use songrec_astra::dataapi::{
     DataApiClient, DataApiConfig, DataApiError, DocumentCount, FindOptions, RetryPolicy,
-    SimilarityMetric, UpdateOptions, VectorEncoding,
+    UpdateOptions, VectorEncoding,
 };
 use songrec_astra::secret::Secret;
 
@@ -327,7 +327,7 @@ async fn request_shape_headers_paths_and_bodies() {
     assert_eq!(infos.len(), 2);
     assert_eq!(infos[0].name, "songs");
     assert_eq!(infos[0].dimension, Some(4));
-    assert_eq!(infos[0].metric, Some(SimilarityMetric::DotProduct));
+    assert_eq!(infos[0].metric.as_deref(), Some("dot_product"));
     assert_eq!(infos[1].dimension, None);
 
     let doc = songs
