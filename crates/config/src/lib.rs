@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Deserialize;
+use smart_default::SmartDefault;
 
 use songrec_storage::error::{StorageError, StorageResult};
 use songrec_storage::secret::Secret;
@@ -61,15 +62,18 @@ impl fmt::Display for BackendKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocalConfig {
     /// Library root (holds `data/`).
+    #[default(xdg("XDG_DATA_HOME", ".local/share").join("songrec"))]
     pub path: PathBuf,
     /// Vectors of one model from which `similar` searches an approximate nearest-neighbour
     /// index instead of scanning every vector (`SONGREC_ANN_THRESHOLD`; 0 turns the index off).
+    #[default = 50_000]
     pub ann_threshold: usize,
     /// Storage of vectors in that index: `f32`, `f16` (default) or `i8`.
+    #[default = "f16"]
     pub ann_quantization: String,
     /// Candidate list size of an approximate search (HNSW ef_search): higher finds more of
     /// the exact neighbours and takes longer. 0 (default): chosen from the library's size.
@@ -77,7 +81,7 @@ pub struct LocalConfig {
 }
 
 /// Astra DB Data API settings.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct AstraConfig {
     /// `https://<db-id>-<region>.apps.astra.datastax.com` (or a local Data API server).
@@ -85,12 +89,16 @@ pub struct AstraConfig {
     /// Application token (environment / `.env` only).
     #[serde(skip)]
     pub token: Secret,
+    #[default = "default_keyspace"]
     pub keyspace: String,
     /// Prefix of collection names.
+    #[default = "songrec"]
     pub collection_prefix: String,
     /// API path prefix: `/api/json/v1` on Astra, `/v1` on self-hosted servers.
+    #[default = "/api/json/v1"]
     pub api_path: String,
     /// Per-request timeout, seconds.
+    #[default = 30]
     pub request_timeout_secs: u64,
     /// Allow a plain `http://` endpoint on another machine (env `ASTRA_DB_ALLOW_HTTP`);
     /// `http://` to this machine (a loopback address, or the name `localhost` itself but not
@@ -99,14 +107,16 @@ pub struct AstraConfig {
 }
 
 /// S3-compatible object storage settings.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// Endpoint URL (empty for AWS).
     pub endpoint: String,
     pub bucket: String,
+    #[default = "us-east-1"]
     pub region: String,
     /// Key prefix inside the bucket.
+    #[default = "songrec"]
     pub prefix: String,
     /// Access key id (environment / `.env`).
     #[serde(skip)]
@@ -119,20 +129,24 @@ pub struct S3Config {
     /// `*.localhost`) is always allowed.
     pub allow_http: bool,
     /// Per-request timeout, seconds (a hung request is abandoned and retried).
+    #[default = 60]
     pub request_timeout_secs: u64,
 }
 
 /// Read cache settings (the disk cache and offline copy of a remote library; see
 /// the `songrec-cache` crate).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// Cache folder (env `SONGREC_CACHE_DIR`).
+    #[default(xdg("XDG_CACHE_HOME", ".cache").join("songrec"))]
     pub path: PathBuf,
     /// Size limit of cached audio and vectors in bytes (env `SONGREC_CACHE_MAX_BYTES`).
+    #[default(2 << 30)]
     pub max_bytes: u64,
     /// Whether remote backends are cached and read offline (env `SONGREC_CACHE=0` or the
     /// `--no-cache` flag turn it off).
+    #[default = true]
     pub enabled: bool,
 }
 
@@ -167,48 +181,33 @@ pub struct IngestConfig {
 }
 
 /// `songrec sync` settings.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Conflict policy: newer, local, remote or keep-both.
     pub conflict: songrec_storage::conflict::Policy,
     /// Refuse to delete more than this percentage of a side's songs in one run.
+    #[default = 50]
     pub max_delete: u32,
     /// Lifetime of the remote lease without renewal, seconds.
+    #[default = 120]
     pub lease_ttl_secs: u64,
     /// A sync reads only the remote's changes since its last run, and reconciles fully (lists
     /// both sides whole) when its last full reconciliation is older than this many days.
+    #[default = 7]
     pub full_every_days: u32,
 }
 
-impl Default for SyncConfig {
-    fn default() -> Self {
-        Self {
-            conflict: songrec_storage::conflict::Policy::default(),
-            max_delete: 50,
-            lease_ttl_secs: 120,
-            full_every_days: 7,
-        }
-    }
-}
-
 /// `songrec serve` settings.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on (loopback unless `--public`).
+    #[default = "127.0.0.1:8080"]
     pub bind: String,
     /// Largest upload for "similar to this file", in bytes.
+    #[default = 50_000_000]
     pub max_upload_bytes: u64,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            bind: "127.0.0.1:8080".into(),
-            max_upload_bytes: 50_000_000,
-        }
-    }
 }
 
 /// The Subsonic API of `songrec serve` (`/rest/`): who may sign in. Nobody when no user and
@@ -269,7 +268,7 @@ impl FromStr for NeuralRuntime {
 /// assert!(cfg.embedder.onnxruntime_library.is_some());
 /// assert!(cfg.embedder.musicnn_model.is_none());
 /// ```
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbedderConfig {
     /// Which runtime runs neural models (`SONGREC_NEURAL_RUNTIME`): `auto` (default) uses
@@ -282,6 +281,7 @@ pub struct EmbedderConfig {
     /// Whether `runtime = "auto"` looks for an installed ONNX Runtime (virtualenv, conda,
     /// ~/.local, pyenv, /usr/local, /usr) when no library is configured
     /// (`SONGREC_ORT_DISCOVERY`; default on). Off: only a configured library is ever loaded.
+    #[default = true]
     pub onnxruntime_discovery: bool,
     /// An MSD_musicnn model file instead of the one built into songrec.
     pub musicnn_model: Option<PathBuf>,
@@ -289,39 +289,19 @@ pub struct EmbedderConfig {
     pub musicnn_mtt_model: Option<PathBuf>,
 }
 
-impl Default for EmbedderConfig {
-    fn default() -> Self {
-        Self {
-            runtime: NeuralRuntime::default(),
-            onnxruntime_library: None,
-            onnxruntime_discovery: true,
-            musicnn_model: None,
-            musicnn_mtt_model: None,
-        }
-    }
-}
-
 /// `songrec previews` settings.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct PreviewsConfig {
     /// Base URL of the iTunes Search API (`/search` is appended).
+    #[default = "https://itunes.apple.com"]
     pub base_url: String,
     /// Store country, e.g. `US` (empty: the API's default).
     pub country: String,
 }
 
-impl Default for PreviewsConfig {
-    fn default() -> Self {
-        Self {
-            base_url: "https://itunes.apple.com".into(),
-            country: String::new(),
-        }
-    }
-}
-
 /// `songrec radio` and `playlist --mpd` settings (`[mpd]`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct MpdConfig {
     /// The server when `--mpd` names none and `MPD_HOST` is unset: `[password@]host[:port]`
@@ -331,23 +311,14 @@ pub struct MpdConfig {
     /// unset: asked of MPD, which tells it over a local socket only.
     pub music_directory: Option<PathBuf>,
     /// Songs the radio keeps queued after the one playing.
+    #[default = 5]
     pub ahead: usize,
     /// A song left before this many seconds of listening is a skip ...
+    #[default = 30.0]
     pub skip_secs: f64,
     /// ... or before this share of its length, when that comes first.
+    #[default = 0.5]
     pub skip_fraction: f64,
-}
-
-impl Default for MpdConfig {
-    fn default() -> Self {
-        Self {
-            address: None,
-            music_directory: None,
-            ahead: 5,
-            skip_secs: 30.0,
-            skip_fraction: 0.5,
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -402,56 +373,6 @@ fn home() -> PathBuf {
 
 fn xdg(var: &str, fallback: &str) -> PathBuf {
     std::env::var_os(var).map_or_else(|| home().join(fallback), PathBuf::from)
-}
-
-impl Default for LocalConfig {
-    fn default() -> Self {
-        Self {
-            path: xdg("XDG_DATA_HOME", ".local/share").join("songrec"),
-            ann_threshold: 50_000,
-            ann_quantization: "f16".into(),
-            ann_ef_search: 0,
-        }
-    }
-}
-
-impl Default for AstraConfig {
-    fn default() -> Self {
-        Self {
-            api_endpoint: String::new(),
-            token: Secret::default(),
-            keyspace: "default_keyspace".into(),
-            collection_prefix: "songrec".into(),
-            api_path: "/api/json/v1".into(),
-            request_timeout_secs: 30,
-            allow_http: false,
-        }
-    }
-}
-
-impl Default for S3Config {
-    fn default() -> Self {
-        Self {
-            endpoint: String::new(),
-            bucket: String::new(),
-            region: "us-east-1".into(),
-            prefix: "songrec".into(),
-            access_key_id: String::new(),
-            secret_access_key: Secret::default(),
-            allow_http: false,
-            request_timeout_secs: 60,
-        }
-    }
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            path: xdg("XDG_CACHE_HOME", ".cache").join("songrec"),
-            max_bytes: 2 << 30,
-            enabled: true,
-        }
-    }
 }
 
 /// The process environment as configuration reads it: the variables whose name and value are
