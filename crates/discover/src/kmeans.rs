@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 use serde::Serialize;
+use smart_default::SmartDefault;
 use songrec_storage::math;
 
 use crate::rng::SplitMix;
@@ -18,24 +19,17 @@ use crate::{DiscoverError, DiscoverResult, Matrix};
 /// let o = songrec_discover::kmeans::KMeansOptions::default();
 /// assert_eq!(o.restarts, 4);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
 pub struct KMeansOptions {
     /// Seed of the k-means++ draws (same seed, same clusters).
+    #[default = 42]
     pub seed: u64,
     /// Independent runs; the one with the lowest inertia wins.
+    #[default = 4]
     pub restarts: usize,
     /// Lloyd iterations per run at most.
+    #[default = 100]
     pub max_iter: usize,
-}
-
-impl Default for KMeansOptions {
-    fn default() -> Self {
-        Self {
-            seed: 42,
-            restarts: 4,
-            max_iter: 100,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

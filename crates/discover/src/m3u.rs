@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
+use smart_default::SmartDefault;
 use songrec_storage::{SongMetadata, StorageBackend};
 
 use crate::fsutil::write_atomic;
@@ -38,22 +39,13 @@ pub enum RemoteAudio {
 }
 
 /// Options for [`write()`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
 pub struct M3uOptions {
     pub paths: PathStyle,
     pub remote: RemoteAudio,
     /// Validity asked of remote URLs.
+    #[default(Duration::from_secs(7 * 24 * 3600))]
     pub url_expiry: Duration,
-}
-
-impl Default for M3uOptions {
-    fn default() -> Self {
-        Self {
-            paths: PathStyle::Relative,
-            remote: RemoteAudio::Fetch,
-            url_expiry: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
 }
 
 /// What [`write()`] did.

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use smart_default::SmartDefault;
 
 use crate::clusters::cluster;
 use crate::kmeans::KMeansOptions;
@@ -27,27 +28,17 @@ pub enum ColorBy {
 }
 
 /// Options for [`build`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
 pub struct MapOptions {
     /// Default colouring.
     pub color: ColorBy,
     /// Clusters (0 = about √(n/2), between 2 and 12).
     pub clusters: usize,
     /// Similar songs listed per song.
+    #[default = 10]
     pub neighbours: usize,
     /// k-means settings.
     pub kmeans: KMeansOptions,
-}
-
-impl Default for MapOptions {
-    fn default() -> Self {
-        Self {
-            color: ColorBy::Genre,
-            clusters: 0,
-            neighbours: 10,
-            kmeans: KMeansOptions::default(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use serde::Serialize;
+use smart_default::SmartDefault;
 pub use songrec_storage::progress::{NoProgress, Progress};
 use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
 
@@ -31,24 +32,15 @@ use crate::waveform::Signature;
 use crate::{IdentityError, IdentityResult};
 
 /// Settings for [`scan`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, SmartDefault)]
 pub struct DupesOptions {
     /// Only songs matching this.
     pub filter: Filter,
     /// Songs fingerprinted at once (0 = one per core).
     pub jobs: usize,
     /// Store computed fingerprints in the songs' metadata.
+    #[default = true]
     pub store: bool,
-}
-
-impl Default for DupesOptions {
-    fn default() -> Self {
-        Self {
-            filter: Filter::default(),
-            jobs: 0,
-            store: true,
-        }
-    }
 }
 
 /// How a group's songs relate.

@@ -3,6 +3,7 @@
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 
 use crate::error::{StorageError, StorageResult};
 use crate::filter::Filter;
@@ -21,9 +22,11 @@ pub const MAX_PAGE: usize = 1000;
 pub const MAX_EXCLUDE: usize = 100;
 
 /// What a similarity question asks of a ranking: how many results from where, compared how,
-/// above what, among which songs, and how exactly.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// above what, among which songs, and how exactly. The default: the 10 nearest by cosine, no
+/// offset, threshold or filter, the approximate index where the backend has one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SmartDefault)]
 pub struct Ranking {
+    #[default = 10]
     pub k: usize,
     /// Skip this many of the best results (paging).
     pub offset: usize,
@@ -36,21 +39,6 @@ pub struct Ranking {
     /// nearest-neighbour index (see [`Match::approximate`]). Backends without one always do.
     #[serde(default)]
     pub exact: bool,
-}
-
-impl Default for Ranking {
-    /// The 10 nearest by cosine: no offset, threshold or filter, the approximate index where
-    /// the backend has one.
-    fn default() -> Self {
-        Self {
-            k: 10,
-            offset: 0,
-            metric: Metric::Cosine,
-            threshold: None,
-            filter: Filter::default(),
-            exact: false,
-        }
-    }
 }
 
 impl Ranking {
@@ -260,28 +248,17 @@ impl FromStr for SortKey {
 /// let q = ListQuery { limit: 50, ..ListQuery::default() };
 /// assert!(q.cursor.is_none());
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SmartDefault)]
 pub struct ListQuery {
     pub filter: Filter,
     pub sort: SortKey,
     /// Reverse the order.
     pub descending: bool,
     /// Page size (1 ..= 1000).
+    #[default = 100]
     pub limit: usize,
     /// Where to continue: the `next` of the previous page (opaque, backend-specific).
     pub cursor: Option<String>,
-}
-
-impl Default for ListQuery {
-    fn default() -> Self {
-        Self {
-            filter: Filter::default(),
-            sort: SortKey::Id,
-            descending: false,
-            limit: 100,
-            cursor: None,
-        }
-    }
 }
 
 impl ListQuery {

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use smart_default::SmartDefault;
 
 use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
@@ -18,21 +19,14 @@ use crate::error::{StorageError, StorageResult};
 /// use songrec_storage::layers::Retry;
 /// let r = Retry::default().max_retries(3).delays(Duration::from_millis(10), Duration::from_secs(1));
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, SmartDefault)]
 pub struct Retry {
+    #[default = 5]
     max_retries: usize,
+    #[default(Duration::from_millis(100))]
     min_delay: Duration,
+    #[default(Duration::from_secs(5))]
     max_delay: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Self {
-            max_retries: 5,
-            min_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(5),
-        }
-    }
 }
 
 impl Retry {
