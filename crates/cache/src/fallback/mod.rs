@@ -316,10 +316,8 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
             return;
         }
         let ids: Vec<SongId> = ms.iter().map(|m| m.id.clone()).collect();
-        let Some(have) = self.note(
-            "reading the copy",
-            self.secondary.get_metadata_many(&ids).await,
-        ) else {
+        let have = self.secondary.get_metadata_many(&ids).await;
+        let Some(have) = self.note("reading the copy", have) else {
             return;
         };
         let have: HashMap<&SongId, &SongMetadata> = have.iter().map(|m| (&m.id, m)).collect();
@@ -357,10 +355,8 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
 
     /// Removes songs from the copy that the primary's complete listing no longer has.
     async fn mirror_versions(&self, remote: &[VersionEntry]) {
-        let Some(local) = self.note(
-            "reading the copy's versions",
-            self.secondary.list_versions().await,
-        ) else {
+        let local = self.secondary.list_versions().await;
+        let Some(local) = self.note("reading the copy's versions", local) else {
             return;
         };
         for id in gone(remote, &local) {
@@ -391,13 +387,8 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
             .map(|v| v.id.clone())
             .collect();
         report.unchanged = report.songs - todo.len() as u64;
-        let models: Vec<ModelInfo> = self
-            .primary
-            .models()
-            .await?
-            .into_iter()
-            .map(|s| s.model)
-            .collect();
+        let models = self.primary.models().await?;
+        let models: Vec<ModelInfo> = models.into_iter().map(|s| s.model).collect();
         progress(0, todo.len() as u64);
         let mut done = 0u64;
         for chunk in todo.chunks(REFRESH_BATCH) {
@@ -411,10 +402,9 @@ impl<P: StorageBackend, S: StorageBackend> FallbackLayer<P, S> {
                         .map(move |model| (m.id.clone(), model.clone()))
                 })
                 .map(|(id, model)| -> VectorRead<'_> {
-                    Box::pin(async move {
-                        let e = primary.get_embedding(&id, &model).await?;
-                        Ok((id, e))
-                    })
+                    Box::pin(
+                        async move { primary.get_embedding(&id, &model).await.map(|e| (id, e)) },
+                    )
                 })
                 .collect();
             let mut vectors: HashMap<SongId, Vec<Embedding>> = HashMap::new();
@@ -570,11 +560,10 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         if fresh {
             match &v {
                 Some(m) => self.mirror_metadata([m]).await,
-                None => {
-                    if matches!(self.secondary.get_metadata(id).await, Ok(Some(_))) {
-                        self.mirror_delete(id).await;
-                    }
+                None if matches!(self.secondary.get_metadata(id).await, Ok(Some(_))) => {
+                    self.mirror_delete(id).await;
                 }
+                None => {}
             }
         }
         Ok(v)
@@ -592,7 +581,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
                 ..query.clone()
             };
             let mut page = self.secondary.list(&q).await?;
-            self.status.served_again();
+            self.status.lock().served += 1; // a read continued on the copy
             page.next = page.next.map(|c| format!("offline:{c}"));
             return Ok(page);
         }

@@ -21,12 +21,12 @@ struct SyncState {
 }
 
 #[derive(Debug, Default)]
-struct StatusInner {
+pub(super) struct StatusInner {
     state: SyncState,
     state_file: Option<PathBuf>,
     /// Whether this process wrote `synced_at` yet.
     contact_saved: bool,
-    served: u64,
+    pub(super) served: u64,
     reason: Option<String>,
     mirror_errors: u64,
     mirror_warned: bool,
@@ -39,7 +39,7 @@ pub struct FallbackStatus {
 }
 
 impl FallbackStatus {
-    fn lock(&self) -> MutexGuard<'_, StatusInner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, StatusInner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -108,11 +108,6 @@ impl FallbackStatus {
         if s.reason.is_none() {
             s.reason = Some(reason.brief());
         }
-    }
-
-    /// A read continued on the copy (a listing that started there).
-    pub(super) fn served_again(&self) {
-        self.lock().served += 1;
     }
 
     pub(super) fn mirror_failed(&self, what: &str, e: &StorageError) {
