@@ -6,6 +6,7 @@
 //! downloaded through `get_audio` to a spool file first.
 
 use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -45,56 +46,77 @@ pub async fn song_audio(
     m: &SongMetadata,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let b = st.backend.as_ref();
     let no_audio = || ApiError::not_found(format!("song {} has no stored audio", m.id.short()));
+    let audio = match locate(st, m, true).await? {
+        None => return Err(no_audio()),
+        Some(Err(u)) => {
+            let headers = [
+                (header::LOCATION, header_value(u.as_str())?),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ];
+            return Ok((StatusCode::FOUND, headers).into_response());
+        }
+        Some(Ok(audio)) => audio,
+    };
+    // The open handle keeps a spooled copy's bytes readable after it is removed.
+    let file = tokio::fs::File::open(audio.path()).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            no_audio()
+        } else {
+            reading(e)
+        }
+    })?;
+    serve_file(file, m, headers).await
+}
+
+/// A song's audio as a file on this machine: where the library keeps it, or a download into the
+/// server's scratch folder (removed when dropped).
+pub enum LocalAudio {
+    Kept(PathBuf),
+    Spooled(tempfile::NamedTempFile),
+}
+
+impl LocalAudio {
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Kept(p) => p,
+            Self::Spooled(t) => t.path(),
+        }
+    }
+}
+
+/// Where a song's audio is (`None`: not stored): with `redirect`, an `http(s)` URL the backend
+/// hands out (`Err`, for the client to fetch itself); else a file on this machine, downloaded
+/// through the backend where it has no `file:` URL.
+pub async fn locate(
+    st: &AppState,
+    m: &SongMetadata,
+    redirect: bool,
+) -> ApiResult<Option<Result<LocalAudio, url::Url>>> {
+    let b = st.backend.as_ref();
     let key = m.audio_key();
     let url = match b.audio_url(&key, PRESIGNED_FOR).await {
-        Ok(u) => Some(u),
-        Err(StorageError::NotFound(_)) => return Err(no_audio()),
+        Ok(u) => url::Url::parse(&u).ok(),
+        Err(StorageError::NotFound(_)) => return Ok(None),
         Err(StorageError::Unsupported(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let parsed = url.as_deref().and_then(|u| url::Url::parse(u).ok());
-    match parsed {
-        Some(u) if u.scheme() == "file" => {
-            let path = u
-                .to_file_path()
-                .map_err(|()| ApiError::internal("reading the audio", "unusable file URL"))?;
-            let file = tokio::fs::File::open(&path).await.map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    no_audio()
-                } else {
-                    reading(e)
-                }
-            })?;
-            serve_file(file, m, headers).await
+    if let Some(u) = url {
+        if redirect && matches!(u.scheme(), "http" | "https") {
+            return Ok(Some(Err(u)));
         }
-        Some(u) if matches!(u.scheme(), "http" | "https") => Ok((
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, header_value(u.as_str())?),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response()),
-        _ => {
-            // No usable URL: fetch the blob through the trait into a spool file.
-            let tmp = tempfile::Builder::new()
-                .prefix("audio-")
-                .tempfile_in(st.scratch.path())
-                .map_err(|e| ApiError::internal("spooling the audio", e))?;
-            match b.get_audio(&key, tmp.path()).await {
-                Ok(_) => {}
-                Err(StorageError::NotFound(_)) => return Err(no_audio()),
-                Err(e) => return Err(e.into()),
-            }
-            // The open handle keeps the bytes readable after the spool file is removed.
-            let file = tokio::fs::File::open(tmp.path())
-                .await
-                .map_err(|e| ApiError::internal("spooling the audio", e))?;
-            drop(tmp);
-            serve_file(file, m, headers).await
+        if let (Ok(p), "file") = (u.to_file_path(), u.scheme()) {
+            return Ok(Some(Ok(LocalAudio::Kept(p))));
         }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("audio-")
+        .tempfile_in(st.scratch.path())
+        .map_err(|e| ApiError::internal("spooling the audio", e))?;
+    match b.get_audio(&key, tmp.path()).await {
+        Ok(_) => Ok(Some(Ok(LocalAudio::Spooled(tmp)))),
+        Err(StorageError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

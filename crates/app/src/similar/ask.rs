@@ -16,8 +16,8 @@ use crate::embedders::Pool;
 use crate::explain::Explanation;
 use crate::words::{STYLE_TAGS_MODEL, TagQuery};
 
-/// A similarity question, as any door asks it.
-#[derive(Clone, Debug)]
+/// A similarity question, as any door asks it (by default: none, `auto` vectors, no options).
+#[derive(Clone, Debug, Default)]
 pub struct SimilarAsk {
     /// The song or file to be like; `None`: the words alone.
     pub target: Option<Target>,

@@ -9,10 +9,11 @@ use super::Target;
 use crate::{AppError, AppResult};
 
 /// Which vectors a query compares, as the user asked for them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Choice {
     /// The default's vectors when every song has them; else musicnn and DSP blended
     /// ([`auto_weight`]) where the song has both, else the one it has.
+    #[default]
     Auto,
     /// One embedder's vectors, by name (`dsp`, `musicnn`).
     Embedder(String),

@@ -43,13 +43,11 @@ async fn similar_ask(st: &AppState, raw: Option<&str>) -> ApiResult<SimilarAsk> 
     };
     p.finish()?;
     Ok(SimilarAsk {
-        target: None,
         words,
         distinct,
-        explain: false,
         choice,
         ranking,
-        notes: false,
+        ..SimilarAsk::default()
     })
 }
 

@@ -42,15 +42,12 @@ async fn neighbours(
     let b = c.st.backend.as_ref();
     let ask = SimilarAsk {
         target: Some(Target::Song(Box::new(m.clone()))),
-        words: None,
         distinct: true,
-        explain: false,
-        choice: Choice::Auto,
         ranking: Ranking {
             k: k.clamp(1, b.max_results().max(1)),
             ..Ranking::default()
         },
-        notes: false,
+        ..SimilarAsk::default()
     };
     let a = songrec_app::similar::answer(b, &ask, &c.st.embedders).await?;
     Ok(a.results

@@ -3,7 +3,7 @@
 //! pages through everything, as clients sync with it).
 
 use serde_json::{Value, json};
-use songrec_app::similar::{Choice, SimilarAsk};
+use songrec_app::similar::SimilarAsk;
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{Ranking, SongMetadata};
 
@@ -203,17 +203,13 @@ async fn by_words(c: &Call<'_>, text: &str, k: usize, offset: usize) -> Vec<Song
         return Vec::new();
     }
     let ask = SimilarAsk {
-        target: None,
         words: Some(words),
-        distinct: false,
-        explain: false,
-        choice: Choice::Auto,
         ranking: Ranking {
             k,
             offset,
             ..Ranking::default()
         },
-        notes: false,
+        ..SimilarAsk::default()
     };
     match songrec_app::similar::answer(b, &ask, &c.st.embedders).await {
         Ok(a) if a.nothing_matched.is_none() => a.results.into_iter().map(|r| r.song).collect(),

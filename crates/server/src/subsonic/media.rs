@@ -8,14 +8,13 @@
 pub mod picture;
 pub mod transcode;
 
-use std::path::{Path, PathBuf};
-
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use songrec_audio::tags::Picture;
-use songrec_storage::{SongId, SongMetadata, StorageError};
+use songrec_storage::{SongId, SongMetadata};
 
 use super::{Call, Fail, Reply};
+use crate::audio::LocalAudio;
 
 /// The song with this id, read from the library (no catalog needed), or error 70.
 pub async fn song_by_id(c: &Call<'_>, id: &str) -> Result<SongMetadata, Fail> {
@@ -55,7 +54,7 @@ pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
         );
         return original(c, &m).await;
     };
-    let Some(audio) = local_audio(c, &m).await? else {
+    let Some(Ok(audio)) = crate::audio::locate(c.st, &m, false).await? else {
         return Err(no_audio(&m));
     };
     let input = audio.path().to_path_buf();
@@ -77,49 +76,6 @@ async fn original(c: &Call<'_>, m: &SongMetadata) -> Result<Reply, Fail> {
 
 /// Songs of an album whose files are looked into for its picture.
 pub const ALBUM_COVER_TRIES: usize = 3;
-
-/// A song's audio as a file on this machine: where the library keeps it, or a download into the
-/// server's scratch folder (removed when dropped).
-enum LocalAudio {
-    Kept(PathBuf),
-    Spooled(tempfile::NamedTempFile),
-}
-
-impl LocalAudio {
-    fn path(&self) -> &Path {
-        match self {
-            Self::Kept(p) => p,
-            Self::Spooled(t) => t.path(),
-        }
-    }
-}
-
-async fn local_audio(c: &Call<'_>, m: &SongMetadata) -> Result<Option<LocalAudio>, Fail> {
-    let b = c.st.backend.as_ref();
-    let key = m.audio_key();
-    let url = match b.audio_url(&key, crate::audio::PRESIGNED_FOR).await {
-        Ok(u) => Some(u),
-        Err(StorageError::NotFound(_)) => return Ok(None),
-        Err(StorageError::Unsupported(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let kept = url
-        .and_then(|u| url::Url::parse(&u).ok())
-        .filter(|u| u.scheme() == "file")
-        .and_then(|u| u.to_file_path().ok());
-    if let Some(p) = kept {
-        return Ok(Some(LocalAudio::Kept(p)));
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix("cover-")
-        .tempfile_in(c.st.scratch.path())
-        .map_err(|e| Fail::from(crate::error::ApiError::internal("spooling the audio", e)))?;
-    match b.get_audio(&key, tmp.path()).await {
-        Ok(_) => Ok(Some(LocalAudio::Spooled(tmp))),
-        Err(StorageError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// The picture embedded in the file, else the folder's cover file beside it when the library
 /// references the user's file (not its own copy, whose folder is the library's).
@@ -214,7 +170,7 @@ pub async fn cover_art(c: &Call<'_>) -> Result<Reply, Fail> {
         (vec![song_by_id(c, id).await?], "song")
     };
     for m in songs {
-        let Some(audio) = local_audio(c, &m).await? else {
+        let Some(Ok(audio)) = crate::audio::locate(c.st, &m, false).await? else {
             continue;
         };
         // Files are read off the async workers; the spooled copy lives until they are read.
