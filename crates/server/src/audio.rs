@@ -128,13 +128,16 @@ fn header_value(s: &str) -> ApiResult<HeaderValue> {
     HeaderValue::from_str(s).map_err(|e| ApiError::internal("building a header", e))
 }
 
+/// The file name's extension, lower case.
+pub fn extension(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// The audio type a file name suggests.
 pub fn mime_from_name(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
+    match extension(name).as_str() {
         "mp3" => "audio/mpeg",
         "flac" => "audio/flac",
         "wav" | "wave" => "audio/wav",

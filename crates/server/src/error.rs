@@ -19,7 +19,7 @@ pub struct ApiError {
     /// Close the connection after answering (the request body was not read to its end).
     close: bool,
     /// Where the request can continue (`error.next_cursor` in the body).
-    next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl ApiError {
@@ -35,11 +35,6 @@ impl ApiError {
         }
     }
 
-    /// The error body also carries `next_cursor`: where the request can continue instead.
-    pub fn with_next_cursor(mut self, cursor: String) -> Self {
-        self.next_cursor = Some(cursor);
-        self
-    }
     /// 503 `server_busy` with a `Retry-After` of `secs` seconds.
     pub fn busy(message: impl Into<String>, secs: u32) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message);

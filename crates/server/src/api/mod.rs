@@ -373,7 +373,7 @@ pub async fn list_songs(
         // An offset beyond what one request reads: say so, with the cursor that gets there
         // (an empty page would read as "nothing at this offset", and pointing next_offset at
         // the same offset would send a client round for ever).
-        return Err(ApiError::new(
+        let mut e = ApiError::new(
             StatusCode::BAD_REQUEST,
             "search_offset_beyond_scan",
             format!(
@@ -383,8 +383,9 @@ pub async fn list_songs(
                  page it answers may still be empty, then follow its own next_cursor), or page \
                  through the search with next_cursor from the first page"
             ),
-        )
-        .with_next_cursor(at.encode()));
+        );
+        e.next_cursor = Some(at.encode());
+        return Err(e);
     }
     let total = if ended && !resumed {
         SongCount::Exact(matched as u64)

@@ -9,14 +9,6 @@ use super::catalog::{Album, Artist, Catalog, album_of, artist_of, extra_number};
 use super::ids::{album_id, artist_id};
 use super::marks;
 
-/// The file name's extension, lower case.
-pub fn suffix(m: &SongMetadata) -> String {
-    m.file_name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
 /// Sets the field `key` of the object `o` to `v`, when there is one.
 fn put(o: &mut Value, key: &str, v: Option<impl Into<Value>>) {
     if let Some(v) = v {
@@ -40,7 +32,7 @@ pub fn song(m: &SongMetadata) -> Value {
         "artist": artist,
         "size": m.file_size,
         "contentType": crate::audio::mime_from_name(&m.file_name),
-        "suffix": suffix(m),
+        "suffix": crate::audio::extension(&m.file_name),
         "duration": seconds.round() as u64,
         "path": format!("{artist}/{album}/{}", m.file_name),
         "albumId": al_id,

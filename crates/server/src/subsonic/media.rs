@@ -37,7 +37,7 @@ pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
         target,
         kbps,
         offset,
-    } = transcode::plan(c.p, &super::entries::suffix(&m))?
+    } = transcode::plan(c.p, &crate::audio::extension(&m.file_name))?
     else {
         return original(c, &m).await;
     };
