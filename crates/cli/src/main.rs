@@ -56,12 +56,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// `songrec list --json | head -1`: once the reader has gone, printing fails with a broken pipe
-/// (Rust ignores SIGPIPE, so the write returns EPIPE and `println!` panics). Like `cat` or `seq`
-/// in the same pipeline, songrec then stops at once, quietly, with status 141 (128 + SIGPIPE,
-/// [`exit::BROKEN_PIPE`]): no panic message, no backtrace. Every other panic is reported as
-/// usual. (SIGPIPE is not restored to its default instead: a write to a closed socket of the
-/// cloud clients or `serve` would then kill the process.)
+/// `songrec list --json | head -1`: once the reader has gone, `println!` panics on EPIPE (Rust
+/// ignores SIGPIPE). Like `cat` in the same pipeline, songrec then stops quietly with status 141
+/// ([`exit::BROKEN_PIPE`]); other panics are reported as usual. (SIGPIPE is not restored to its
+/// default: a write to a closed socket of the cloud clients or `serve` would kill the process.)
 fn end_quietly_on_a_closed_pipe() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -78,13 +76,12 @@ fn end_quietly_on_a_closed_pipe() {
     }));
 }
 
-/// glibc's allocator returns large blocks to the kernel as soon as they are freed (each block
-/// over its mmap threshold is its own mapping, and the heap's top is trimmed past 128 KiB), so
-/// each song's decoded audio (up to 16 MB) and analysis buffers were mapped afresh and faulted
-/// in page by page: about 7,000 page faults and 9 ms of system CPU a song, 4 % of `ingest`'s
-/// CPU (`/usr/bin/time` on 12 songs, three alternating runs: 0.17–0.21 s of system time, 0.08–0.09
-/// with this). Blocks below 32 MiB now come from the heap and up to 128 MiB of freed memory stays
-/// there for the next song; the resident size stays what the largest song needs (98 → 100 MB).
+/// glibc returns large freed blocks to the kernel at once (a block over the mmap threshold is its
+/// own mapping; the heap's top is trimmed past 128 KiB), so each song's decoded audio (up to 16
+/// MB) and buffers were faulted in afresh: about 7,000 page faults and 9 ms of system CPU a song,
+/// 4 % of `ingest`'s CPU (`/usr/bin/time`, 12 songs: 0.17–0.21 s of system time, 0.08–0.09 with
+/// this). Blocks below 32 MiB now come from the heap, and up to 128 MiB freed stays there for the
+/// next song; the resident size stays what the largest song needs (98 → 100 MB).
 fn keep_freed_memory_for_reuse() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only sets allocator parameters; called first thing in `main`, before

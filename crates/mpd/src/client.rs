@@ -171,10 +171,8 @@ impl Mpd {
 
     /// Appends `uri` to the queue; returns its entry id.
     pub async fn add(&self, uri: &str) -> MpdResult<u64> {
-        let id = self
-            .command(&format!("addid {uri}"), commands::Add::uri(uri))
-            .await?;
-        Ok(id.0)
+        let add = commands::Add::uri(uri);
+        Ok(self.command(&format!("addid {uri}"), add).await?.0)
     }
 
     /// Deletes the queue from `position` to its end.
