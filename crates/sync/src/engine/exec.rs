@@ -2,6 +2,7 @@
 //! completes (see the module above for the order of work).
 
 use super::*;
+use std::collections::BTreeMap;
 
 pub(super) struct Exec<'a> {
     pub(super) local: &'a dyn StorageBackend,
@@ -61,7 +62,7 @@ impl Exec<'_> {
         let mut recorded_deleted = Vec::new();
         let mut deletes = Vec::new();
         let mut reconciles = Vec::new();
-        let mut copies: HashMap<(Side, bool), Vec<SongId>> = HashMap::new();
+        let mut copies: BTreeMap<(Side, bool), Vec<SongId>> = BTreeMap::new();
         for a in actions {
             match a {
                 Action::RecordDeleted { id, version } => {
@@ -117,11 +118,7 @@ impl Exec<'_> {
             progress.advance(chunk.len() as u64);
         }
 
-        let mut keys: Vec<(Side, bool)> = copies.keys().copied().collect();
-        keys.sort();
-        for key in keys {
-            let ids = copies.remove(&key).unwrap_or_default();
-            let (from, full) = key;
+        for ((from, full), ids) in copies {
             let models = self.models(from).await?;
             for chunk in ids.chunks(batch) {
                 self.check_lease().await?;
@@ -241,11 +238,9 @@ impl Exec<'_> {
         // which the next run recognises (the remote then holds the merged, newer version).
         let mut stored: HashMap<Side, HashSet<SongId>> = HashMap::new();
         for side in [Side::Remote, Side::Local] {
-            let Some(recs) = writes.get(&side) else {
-                continue;
-            };
-            let ok = self.put_records(side, recs, report).await?;
-            stored.insert(side, ok);
+            if let Some(recs) = writes.get(&side) {
+                stored.insert(side, self.put_records(side, recs, report).await?);
+            }
         }
         let mut changes = Vec::new();
         for (id, (result, sides)) in results {
@@ -494,13 +489,8 @@ impl Exec<'_> {
         if let Some(m) = cache.get(&side) {
             return Ok(m.clone());
         }
-        let m: Vec<ModelInfo> = self
-            .side(side)
-            .models()
-            .await?
-            .into_iter()
-            .map(|s| s.model)
-            .collect();
+        let m = self.side(side).models().await?;
+        let m: Vec<ModelInfo> = m.into_iter().map(|s| s.model).collect();
         cache.insert(side, m.clone());
         Ok(m)
     }
