@@ -464,7 +464,9 @@ impl BlobStore {
     }
 
     fn store_err(&self, key: &str, e: object_store::Error) -> BlobError {
-        if let Some(t) = crate::capped::too_large_in(&e) {
+        // The first `BodyTooLarge` in the error's chain of causes.
+        let mut causes = std::iter::successors(Some(&e as &dyn std::error::Error), |c| c.source());
+        if let Some(t) = causes.find_map(|c| c.downcast_ref::<crate::capped::BodyTooLarge>()) {
             return BlobError::ResponseTooLarge(t.clone());
         }
         let message = crate::s3_answer::in_few_words(&self.secret.redact(&e.to_string()));

@@ -62,13 +62,6 @@ pub(crate) async fn read_capped(
     Ok(out)
 }
 
-/// The first [`BodyTooLarge`] in an error's chain of causes.
-pub(crate) fn too_large_in<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a BodyTooLarge> {
-    std::iter::successors(Some(e), |c| c.source()).find_map(|c| c.downcast_ref::<BodyTooLarge>())
-}
-
 /// object_store's reqwest client with every body but an object's own bytes capped at
 /// [`S3_BODY_CAP`] (see the module docs).
 #[derive(Debug)]

@@ -203,16 +203,6 @@ pub(crate) fn sort_keys(m: &SongMetadata) -> Value {
     })
 }
 
-/// The canonical metadata text.
-pub(crate) fn meta_text(m: &SongMetadata) -> StorageResult<String> {
-    serde_json::to_string(m).map_err(|e| {
-        StorageError::InvalidInput(format!(
-            "metadata of song {} cannot be serialised: {e}",
-            m.id
-        ))
-    })
-}
-
 /// The fields of a live songs-collection document (without `_id`).
 pub(crate) fn song_fields(m: &SongMetadata) -> StorageResult<Map<String, Value>> {
     let mut d = copy_fields(m)?;
@@ -236,7 +226,13 @@ pub(crate) fn copy_fields(m: &SongMetadata) -> StorageResult<Map<String, Value>>
     let mut d = Map::new();
     d.insert("live".into(), json!(true));
     d.insert("bucket".into(), json!(bucket(&m.id)));
-    d.insert(META.into(), json!(meta_text(m)?));
+    let text = serde_json::to_string(m).map_err(|e| {
+        StorageError::InvalidInput(format!(
+            "metadata of song {} cannot be serialised: {e}",
+            m.id
+        ))
+    })?;
+    d.insert(META.into(), json!(text));
     d.insert("f".into(), filter_shadows(m));
     Ok(d)
 }

@@ -26,13 +26,6 @@ struct WriteOutcome {
     replaced: Vec<usize>,
 }
 
-/// `$set` of every field but `_id` (a full replacement of songrec's fields).
-fn upsert_update(doc: &Value) -> Value {
-    let mut fields = doc.as_object().cloned().unwrap_or_default();
-    fields.remove("_id");
-    json!({ "$set": fields })
-}
-
 pub(super) fn insert_failure_message(f: &crate::dataapi::InsertFailure) -> String {
     match &f.code {
         Some(c) => format!("{c}: {}", f.message),
@@ -98,9 +91,11 @@ impl AstraBackend {
         }
         let results: Vec<(usize, Result<_, DataApiError>)> = futures::stream::iter(upserts.clone())
             .map(|i| {
-                let doc = docs.get(i).cloned().unwrap_or(Value::Null);
-                let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                let update = upsert_update(&doc);
+                // `$set` of every field but `_id` (a full replacement of songrec's fields).
+                let doc = docs.get(i).and_then(Value::as_object);
+                let mut fields = doc.cloned().unwrap_or_default();
+                let id = fields.remove("_id").unwrap_or(Value::Null);
+                let update = json!({ "$set": fields });
                 let update = if stamp { feed::stamped(update) } else { update };
                 let done = coll.update_one(json!({ "_id": id }), update, UpdateOptions::upsert());
                 async move { (i, done.await) }

@@ -246,7 +246,14 @@ impl DataApiClient {
         }
         let retry_after = parse_retry_after(resp.headers());
         let command = command_name(body).unwrap_or("a command");
-        let limit = self.response_cap(command);
+        // The most bytes read: the configured cap for commands that return documents.
+        let documents = self.inner.config.max_response_bytes;
+        let limit = match command {
+            "find" | "findOne" | "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => {
+                documents
+            }
+            _ => documents.min(crate::capped::STATUS_BODY_CAP),
+        };
         let bytes = match crate::capped::read_capped(resp, limit).await {
             Ok(b) => b,
             Err(crate::capped::ReadError::Http(e)) => return Err(self.transport_error(&e)),
@@ -301,18 +308,6 @@ impl DataApiClient {
                     body: self.snippet(&bytes),
                 }),
             },
-        }
-    }
-
-    /// The most bytes read of the answer to `command`: the configured cap for commands that
-    /// return documents, [`STATUS_BODY_CAP`](crate::capped::STATUS_BODY_CAP) for the others.
-    fn response_cap(&self, command: &str) -> u64 {
-        let documents = self.inner.config.max_response_bytes;
-        match command {
-            "find" | "findOne" | "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => {
-                documents
-            }
-            _ => documents.min(crate::capped::STATUS_BODY_CAP),
         }
     }
 
