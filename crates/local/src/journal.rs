@@ -356,7 +356,7 @@ impl Inner {
             let bytes = snapshot::encode(&songs, stamp);
             mkdirs(&self.paths.index)?;
             write_atomic_nosync_dir(&self.paths.snapshot, |w| w.write_all(&bytes))?;
-            if let Some(crc) = snapshot::stored_crc(&bytes) {
+            if let Some(crc) = snapshot::CHECKSUM.stored(&bytes) {
                 self.verified.note_file(&self.paths.snapshot, crc);
             }
         }

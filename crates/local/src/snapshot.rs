@@ -22,7 +22,7 @@ const MAGIC: &[u8; 8] = b"SRMETA03";
 /// Magic, JSON size, JSON modification time, song count, checksum.
 const HEADER: usize = 8 + 8 + 16 + 8 + 8;
 /// The header's checksum.
-const CHECKSUM: HeaderCrc = HeaderCrc { at: 40 };
+pub(crate) const CHECKSUM: HeaderCrc = HeaderCrc { at: 40 };
 
 /// Writes the checksum of `bytes` into its header (for the fuzz harness: inputs get past the
 /// checksum into the table and records). Does nothing to bytes shorter than a header.
@@ -215,11 +215,6 @@ impl std::ops::Deref for Bytes {
             Bytes::Owned(v) => v,
         }
     }
-}
-
-/// The checksum an encoded snapshot's header holds.
-pub(crate) fn stored_crc(bytes: &[u8]) -> Option<u32> {
-    CHECKSUM.stored(bytes)
 }
 
 /// A checked snapshot whose songs are decoded one at a time, on demand.

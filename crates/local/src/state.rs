@@ -239,14 +239,9 @@ impl Inner {
                 self.adopt_legacy_vectors(st)?;
             }
         }
-        self.reread_manifest(st)
-    }
-
-    /// Reads the manifest again if its content changed.
-    fn reread_manifest(&self, st: &mut State) -> StorageResult<()> {
-        let manifest = read_opt(&self.paths.manifest)?;
+        let manifest = read_opt(&p.manifest)?;
         if manifest != st.seen.manifest {
-            st.manifest = Manifest::parse(&self.paths.manifest, manifest.as_deref());
+            st.manifest = Manifest::parse(&p.manifest, manifest.as_deref());
             st.seen.manifest = manifest;
         }
         Ok(())
