@@ -74,7 +74,11 @@ pub fn parse_path(relative: &Path) -> Tags {
     match artist_dir {
         Some(a) => {
             artist = (!various(a)).then(|| a.to_owned());
-            album = Some(strip_prefix_ci(album_dir, a).unwrap_or(album_dir));
+            // Without a leading `<artist> - ` (case-insensitive), when it has one.
+            album = match split_dash(album_dir) {
+                Some((x, b)) if x.to_lowercase() == a.to_lowercase() => Some(b),
+                _ => Some(album_dir),
+            };
         }
         None => match split_dash(album_dir) {
             Some((a, b)) => (artist, album) = (Some(a.to_owned()), Some(b)),
@@ -161,12 +165,6 @@ fn split_dash(name: &str) -> Option<(&str, &str)> {
         .min_by_key(|(a, _)| a.len())
         .map(|(a, b)| (a.trim(), b.trim()))
         .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-}
-
-/// `name` without a leading `prefix - ` (case-insensitive), when it has one.
-fn strip_prefix_ci<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
-    let (a, b) = split_dash(name)?;
-    (a.to_lowercase() == prefix.to_lowercase()).then_some(b)
 }
 
 /// The fallbacks of embedded tags, filled from the path.

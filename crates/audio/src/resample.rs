@@ -309,15 +309,12 @@ impl Resampler {
         self.produce(None, out);
     }
 
-    /// Number of output samples the input seen so far maps to.
-    fn total_out(&self) -> u64 {
-        (u128::from(self.n_in) * u128::from(self.up)).div_ceil(u128::from(self.down)) as u64
-    }
-
     /// Finish the stream (zero-pads the tail) and reset for a new stream.
     pub fn flush(&mut self, out: &mut Vec<f32>) {
         if !self.passthrough {
-            let total = self.total_out();
+            // The number of output samples the input seen so far maps to.
+            let total = u128::from(self.n_in) * u128::from(self.up);
+            let total = total.div_ceil(u128::from(self.down)) as u64;
             self.buf.extend(std::iter::repeat_n(0.0, self.taps + 1));
             self.produce(Some(total), out);
         }

@@ -205,11 +205,6 @@ fn first_year(s: &str) -> Option<u32> {
     })
 }
 
-fn leading_number(s: &str) -> Option<u32> {
-    let d: String = s.trim().chars().take_while(char::is_ascii_digit).collect();
-    d.parse().ok()
-}
-
 /// Accumulates tags from symphonia metadata revisions (first value wins).
 #[derive(Debug, Default)]
 pub(crate) struct TagsBuilder {
@@ -299,7 +294,10 @@ impl TagsBuilder {
                 "iprd" => set(&mut self.t.album, v),
                 "ignr" => set(&mut self.t.genre, v),
                 "icrd" if self.t.year.is_none() => self.t.year = first_year(v),
-                "itrk" | "iprt" if self.t.track.is_none() => self.t.track = leading_number(v),
+                "itrk" | "iprt" if self.t.track.is_none() => {
+                    let d: String = v.trim().chars().take_while(char::is_ascii_digit).collect();
+                    self.t.track = d.parse().ok();
+                }
                 _ => {}
             }
         }
