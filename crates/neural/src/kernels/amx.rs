@@ -322,25 +322,21 @@ mod tile {
     /// A configuration is loaded whose shapes fit (A: M × K bytes, B: K / 4 × 4N, C: M × 4N).
     #[inline(always)]
     pub(super) unsafe fn dot<const C: u8>() {
+        macro_rules! dot {
+            ($c:literal, $a:literal, $b:literal) => {
+                asm!(
+                    concat!("tdpbusd tmm", $c, ", tmm", $a, ", tmm", $b),
+                    options(nomem, nostack, preserves_flags)
+                )
+            };
+        }
         // SAFETY: the caller's; no memory is touched.
         unsafe {
             match C {
-                0 => asm!(
-                    "tdpbusd tmm0, tmm4, tmm6",
-                    options(nomem, nostack, preserves_flags)
-                ),
-                1 => asm!(
-                    "tdpbusd tmm1, tmm4, tmm7",
-                    options(nomem, nostack, preserves_flags)
-                ),
-                2 => asm!(
-                    "tdpbusd tmm2, tmm5, tmm6",
-                    options(nomem, nostack, preserves_flags)
-                ),
-                3 => asm!(
-                    "tdpbusd tmm3, tmm5, tmm7",
-                    options(nomem, nostack, preserves_flags)
-                ),
+                0 => dot!(0, 4, 6),
+                1 => dot!(1, 4, 7),
+                2 => dot!(2, 5, 6),
+                3 => dot!(3, 5, 7),
                 _ => unreachable!(),
             }
         }
