@@ -90,10 +90,8 @@ pub(crate) fn stop_on_ctrl_c(bar: &ProgressBar) -> std::sync::Arc<AtomicBool> {
 
 /// A progress bar on stderr when it is a terminal (and `wanted`), else a hidden one.
 ///
-/// It ticks on its own (spinner and elapsed time move while files are in flight), and its
-/// `{eta}` is the work left at the average pace of the work done so far (elapsed / done ×
-/// left), shown once something is done: not indicatif's estimate from the latest steps, which
-/// said "2m" for a 7 s ingest whose first files all finished at once.
+/// It ticks on its own; its `{eta}` is elapsed / done × left, shown once something is done
+/// (indicatif's estimate from the latest steps said "2m" for a 7 s ingest).
 pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
     if !wanted || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
