@@ -4,32 +4,24 @@
 
 use std::collections::HashSet;
 
+use smart_default::SmartDefault;
 use songrec_storage::{SongId, SongMetadata};
 
 use crate::skips::Verdict;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, SmartDefault)]
 pub struct Rules {
     /// Songs kept queued after the one playing.
+    #[default = 5]
     pub ahead: usize,
     /// Songs played just before the current one that seed the mix with it.
+    #[default = 2]
     pub seed_depth: usize,
     /// No two songs of one artist among the current song, those queued after it and the
     /// songs just played.
     pub no_repeat_artist: bool,
     /// The same for albums.
     pub no_repeat_album: bool,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Self {
-            ahead: 5,
-            seed_depth: 2,
-            no_repeat_artist: false,
-            no_repeat_album: false,
-        }
-    }
 }
 
 /// Songs to add to a queue of `len` songs whose current song is at `current`: enough for

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
+use smart_default::SmartDefault;
 use songrec_app::similar::Choice;
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::Constraints;
@@ -33,13 +34,14 @@ use crate::queue::{Appended, Connected, why_no_uri};
 use crate::skips::{Current, Observation, SkipRule, Tracker, Verdict};
 use crate::songs::Lookup;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, SmartDefault)]
 pub struct RadioOptions {
     pub rules: Rules,
     pub skip: SkipRule,
     /// Fill the queue once and return.
     pub once: bool,
     /// Songs nearest a skipped one that are left out of later mixes.
+    #[default = 3]
     pub avoid_per_skip: usize,
     /// Songs always left out (recent playlists) and the metadata filter; the no-repeat rules
     /// are [`Rules`]'.
@@ -50,25 +52,10 @@ pub struct RadioOptions {
     pub music_directory: Option<PathBuf>,
     /// Songs skipped before (the library's history) whose neighbours are left out from the
     /// start; 0: the history is not read.
+    #[default = 20]
     pub history_skips: usize,
     /// Keep no plays or skips in the library's history (a private session).
     pub private: bool,
-}
-
-impl Default for RadioOptions {
-    fn default() -> Self {
-        Self {
-            rules: Rules::default(),
-            skip: SkipRule::default(),
-            once: false,
-            avoid_per_skip: 3,
-            constraints: Constraints::default(),
-            choice: Choice::Auto,
-            music_directory: None,
-            history_skips: 20,
-            private: false,
-        }
-    }
 }
 
 /// The radio's memory between steps.

@@ -10,22 +10,17 @@
 
 use std::time::Duration;
 
+use smart_default::SmartDefault;
+
 /// When a song counts as skipped.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
 pub struct SkipRule {
     /// Heard for less than this is a skip.
+    #[default = 30.0]
     pub min_secs: f64,
     /// ... or less than this share of its length, when that is shorter.
+    #[default = 0.5]
     pub min_fraction: f64,
-}
-
-impl Default for SkipRule {
-    fn default() -> Self {
-        Self {
-            min_secs: 30.0,
-            min_fraction: 0.5,
-        }
-    }
 }
 
 impl SkipRule {

@@ -36,9 +36,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
+use songrec_storage::{SongId, VersionEntry};
 
 use crate::record::BaseEntry;
-use songrec_storage::{SongId, VersionEntry};
 
 /// One side of a sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -84,21 +85,13 @@ pub use songrec_storage::conflict::Policy;
 /// use songrec_sync::plan::Rails;
 /// assert_eq!(Rails::default().max_delete_percent, 50);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, SmartDefault)]
 pub struct Rails {
     /// Refuse when a run would delete more than this share (percent) of a side's live songs.
+    #[default = 50]
     pub max_delete_percent: u32,
     /// Ignore the rails.
     pub force: bool,
-}
-
-impl Default for Rails {
-    fn default() -> Self {
-        Self {
-            max_delete_percent: 50,
-            force: false,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

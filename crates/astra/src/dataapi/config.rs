@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
+use smart_default::SmartDefault;
 
 use crate::secret::Secret;
 
@@ -24,27 +25,20 @@ pub enum VectorEncoding {
 }
 
 /// Retry behaviour for transient failures (capped, jittered exponential backoff).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, SmartDefault)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 disables retrying).
+    #[default = 5]
     pub max_retries: usize,
     /// First backoff delay.
+    #[default(Duration::from_millis(200))]
     pub min_delay: Duration,
     /// Cap for one backoff delay.
+    #[default(Duration::from_secs(5))]
     pub max_delay: Duration,
     /// Cap for a server-provided `Retry-After` delay.
+    #[default(Duration::from_secs(30))]
     pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 5,
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-            max_retry_after: Duration::from_secs(30),
-        }
-    }
 }
 
 impl RetryPolicy {

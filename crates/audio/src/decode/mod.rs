@@ -31,6 +31,7 @@ use std::fs::File;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::codecs::audio::well_known as wk;
 use symphonia::core::errors::Error as SymError;
@@ -142,25 +143,18 @@ impl MonoAudio {
 /// let o = songrec_audio::DecodeOptions::default();
 /// assert_eq!(o.max_excerpts(), 8);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, SmartDefault)]
 pub struct DecodeOptions {
     /// Files up to this long are analysed fully; longer ones as excerpts totalling this much.
+    #[default = 240.0]
     pub max_analysed_secs: f64,
     /// Length of one excerpt of a long file.
+    #[default = 30.0]
     pub excerpt_secs: f64,
     /// Rate of the decoded mono audio ([`ANALYSIS_RATE`] for every embedder but aisfx,
     /// which hears up to 22 kHz and asks for 44.1 kHz).
+    #[default(ANALYSIS_RATE)]
     pub sample_rate: u32,
-}
-
-impl Default for DecodeOptions {
-    fn default() -> Self {
-        DecodeOptions {
-            max_analysed_secs: 240.0,
-            excerpt_secs: 30.0,
-            sample_rate: ANALYSIS_RATE,
-        }
-    }
 }
 
 impl DecodeOptions {

@@ -1,15 +1,20 @@
 //! The options of the approximate index: when it is used and how it is built and searched.
 
+use smart_default::SmartDefault;
+
 use crate::ann_check::AnnQuantization;
 
 /// When and how the local backend uses an approximate nearest-neighbour index.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, SmartDefault)]
 pub struct AnnOptions {
     /// Vectors of a model from which its searches go through the index (`usize::MAX`: never).
+    #[default(DEFAULT_MIN_VECTORS)]
     pub min_vectors: usize,
     /// HNSW connectivity (M).
+    #[default = 16]
     pub connectivity: usize,
     /// Candidate list size while building (ef_construction).
+    #[default = 128]
     pub expansion_add: usize,
     /// Candidate list size while searching (ef_search); widened for filters and paging.
     /// `None`: [`auto_expansion_search`] of the number of vectors indexed.
@@ -17,20 +22,8 @@ pub struct AnnOptions {
     /// Storage of vectors in the index.
     pub quantization: AnnQuantization,
     /// Filters estimated to keep less than this share of the songs run the exact scan.
+    #[default = 0.05]
     pub min_selectivity: f32,
-}
-
-impl Default for AnnOptions {
-    fn default() -> Self {
-        Self {
-            min_vectors: DEFAULT_MIN_VECTORS,
-            connectivity: 16,
-            expansion_add: 128,
-            expansion_search: None,
-            quantization: AnnQuantization::default(),
-            min_selectivity: 0.05,
-        }
-    }
 }
 
 impl AnnOptions {

@@ -102,6 +102,8 @@ pub fn own_int8_kernels_available() -> bool {
     crate::kernels::int8::available()
 }
 
+use smart_default::SmartDefault;
+
 use crate::runtime::Runtime;
 
 /// Name under which aisfx vectors are stored.
@@ -173,38 +175,29 @@ impl AisfxNetwork {
 }
 
 /// How to build an [`AisfxEmbedder`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, SmartDefault)]
 pub struct AisfxConfig {
     /// tract (default) or ONNX Runtime.
     pub runtime: Runtime,
     /// Maximum blocks per song.
+    #[default(DEFAULT_BLOCKS)]
     pub blocks: usize,
     /// Sessions kept for parallel callers (0 = one per available core).
     pub max_sessions: usize,
     /// Threads inside one ONNX Runtime session (tract uses one).
+    #[default = 1]
     pub intra_threads: usize,
     /// Blocks per tract run (the plan is optimised for exactly this batch).
+    #[default = 1]
     pub tract_batch: usize,
     /// The network (the `aisfx` embedder's own vector is always the float32 embedding's; the
     /// others serve [`AisfxEmbedder::run_blocks`] and [`AisfxEmbedder::pool`] for the mix).
+    #[default(AisfxNetwork::Float32)]
     pub network: AisfxNetwork,
     /// Run an int8 network on songrec's own kernels: with tract where the CPU has VNNI, with
     /// ONNX Runtime where it has AMX-INT8 too (see [`crate::own_kernels_from_env`]).
+    #[default = true]
     pub own_kernels: bool,
-}
-
-impl Default for AisfxConfig {
-    fn default() -> Self {
-        AisfxConfig {
-            runtime: Runtime::Tract,
-            blocks: DEFAULT_BLOCKS,
-            max_sessions: 0,
-            intra_threads: 1,
-            tract_batch: 1,
-            network: AisfxNetwork::Float32,
-            own_kernels: true,
-        }
-    }
 }
 
 /// What aisfx says about one song.

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use smart_default::SmartDefault;
+
 use crate::patches::ShortClip;
 use crate::runtime::Runtime;
 
@@ -83,7 +85,7 @@ pub const ENV_MTT_MODEL: &str = "SONGREC_MUSICNN_MTT_MODEL";
 /// assert_eq!(c.runtime, songrec_neural::Runtime::Tract);
 /// assert!(c.model.is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, SmartDefault)]
 pub struct MusicnnConfig {
     /// tract (default) or ONNX Runtime.
     pub runtime: Runtime,
@@ -93,35 +95,22 @@ pub struct MusicnnConfig {
     /// A model file instead of the built-in MTT network (MTT_musicnn, checked the same way).
     pub mtt_model: Option<PathBuf>,
     /// Maximum patches per song.
+    #[default(DEFAULT_PATCHES)]
     pub patches: usize,
     /// How audio shorter than one patch is filled.
     pub short_clip: ShortClip,
     /// Sessions kept for parallel callers (0 = one per available core).
     pub max_sessions: usize,
     /// Threads inside one ONNX Runtime session (ignored by tract, which uses one).
+    #[default = 1]
     pub intra_threads: usize,
     /// Run the built-in graphs (or any of the same structure) on songrec's own kernels, on
     /// either runtime, within 1e-4 of both (see [`crate::own_kernels_from_env`]).
+    #[default = true]
     pub own_kernels: bool,
     /// Run the front-end convolutions in int8 on songrec's own kernels (`songrec-mix@4` on;
     /// see `native.rs`). Without own kernels the runtime runs the float32 graph.
     pub int8: bool,
-}
-
-impl Default for MusicnnConfig {
-    fn default() -> Self {
-        MusicnnConfig {
-            runtime: Runtime::Tract,
-            model: None,
-            mtt_model: None,
-            patches: DEFAULT_PATCHES,
-            short_clip: ShortClip::default(),
-            max_sessions: 0,
-            intra_threads: 1,
-            own_kernels: true,
-            int8: false,
-        }
-    }
 }
 
 impl MusicnnConfig {

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
+use smart_default::SmartDefault;
 use songrec_storage::Secret;
 
 use super::error::Fail;
@@ -33,27 +34,18 @@ impl Credentials {
     }
 }
 
-/// Settings of `/rest/`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Settings of `/rest/`. The default: no user; 10 failures lock an address out for a minute.
+#[derive(Clone, Debug, PartialEq, Eq, SmartDefault)]
 pub struct SubsonicOptions {
     /// Who may sign in; nobody when empty (every request but `getOpenSubsonicExtensions` is
     /// answered with error 42).
     pub credentials: Credentials,
     /// Failed sign-ins from one address before it is refused for [`SubsonicOptions::lockout`].
+    #[default = 10]
     pub max_failures: u32,
     /// How long an address that failed too often is refused.
+    #[default(Duration::from_secs(60))]
     pub lockout: Duration,
-}
-
-impl Default for SubsonicOptions {
-    /// No user; 10 failures lock an address out for a minute.
-    fn default() -> Self {
-        Self {
-            credentials: Credentials::default(),
-            max_failures: 10,
-            lockout: Duration::from_secs(60),
-        }
-    }
 }
 
 /// Compares without stopping at the first difference.
