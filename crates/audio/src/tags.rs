@@ -27,8 +27,9 @@ pub enum TagSource {
 }
 
 /// Where one field's value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FieldSource {
     /// The file's embedded tags.
     Tag,
@@ -41,11 +42,7 @@ pub enum FieldSource {
 impl FieldSource {
     /// The name stored with a song and printed (`tag`, `path`, `file_name`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            FieldSource::Tag => "tag",
-            FieldSource::Path => "path",
-            FieldSource::FileName => "file_name",
-        }
+        self.into()
     }
 }
 

@@ -23,14 +23,14 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Deserialize;
-use smart_default::SmartDefault;
 
 use songrec_storage::error::{StorageError, StorageResult};
 use songrec_storage::secret::Secret;
 
 /// Which backend holds the library.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, strum::Display)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum BackendKind {
     /// Plain files on this machine.
     #[default]
@@ -53,16 +53,7 @@ impl FromStr for BackendKind {
     }
 }
 
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Local => "local",
-            Self::Astra => "astra",
-        })
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocalConfig {
     /// Library root (holds `data/`).
@@ -81,7 +72,7 @@ pub struct LocalConfig {
 }
 
 /// Astra DB Data API settings.
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct AstraConfig {
     /// `https://<db-id>-<region>.apps.astra.datastax.com` (or a local Data API server).
@@ -107,7 +98,7 @@ pub struct AstraConfig {
 }
 
 /// S3-compatible object storage settings.
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// Endpoint URL (empty for AWS).
@@ -135,7 +126,7 @@ pub struct S3Config {
 
 /// Read cache settings (the disk cache and offline copy of a remote library; see
 /// the `songrec-cache` crate).
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// Cache folder (env `SONGREC_CACHE_DIR`).
@@ -181,7 +172,7 @@ pub struct IngestConfig {
 }
 
 /// `songrec sync` settings.
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Conflict policy: newer, local, remote or keep-both.
@@ -199,7 +190,7 @@ pub struct SyncConfig {
 }
 
 /// `songrec serve` settings.
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on (loopback unless `--public`).
@@ -268,7 +259,7 @@ impl FromStr for NeuralRuntime {
 /// assert!(cfg.embedder.onnxruntime_library.is_some());
 /// assert!(cfg.embedder.musicnn_model.is_none());
 /// ```
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbedderConfig {
     /// Which runtime runs neural models (`SONGREC_NEURAL_RUNTIME`): `auto` (default) uses
@@ -290,7 +281,7 @@ pub struct EmbedderConfig {
 }
 
 /// `songrec previews` settings.
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct PreviewsConfig {
     /// Base URL of the iTunes Search API (`/search` is appended).
@@ -301,7 +292,7 @@ pub struct PreviewsConfig {
 }
 
 /// `songrec radio` and `playlist --mpd` settings (`[mpd]`).
-#[derive(Clone, Debug, PartialEq, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Deserialize, smart_default::SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct MpdConfig {
     /// The server when `--mpd` names none and `MPD_HOST` is unset: `[password@]host[:port]`

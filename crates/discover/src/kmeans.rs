@@ -7,7 +7,6 @@
 
 use rayon::prelude::*;
 use serde::Serialize;
-use smart_default::SmartDefault;
 use songrec_storage::math;
 
 use crate::rng::SplitMix;
@@ -19,7 +18,7 @@ use crate::{DiscoverError, DiscoverResult, Matrix};
 /// let o = songrec_discover::kmeans::KMeansOptions::default();
 /// assert_eq!(o.restarts, 4);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
+#[derive(Clone, Copy, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct KMeansOptions {
     /// Seed of the k-means++ draws (same seed, same clusters).
     #[default = 42]

@@ -12,7 +12,6 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use smart_default::SmartDefault;
 use songrec_storage::{SongMetadata, StorageBackend};
 
 use crate::fsutil::write_atomic;
@@ -39,7 +38,7 @@ pub enum RemoteAudio {
 }
 
 /// Options for [`write()`].
-#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
+#[derive(Clone, Copy, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct M3uOptions {
     pub paths: PathStyle,
     pub remote: RemoteAudio,

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use smart_default::SmartDefault;
 
 use crate::clusters::cluster;
 use crate::kmeans::KMeansOptions;
@@ -28,7 +27,7 @@ pub enum ColorBy {
 }
 
 /// Options for [`build`].
-#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
+#[derive(Clone, Copy, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct MapOptions {
     /// Default colouring.
     pub color: ColorBy,

@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use serde::Serialize;
-use smart_default::SmartDefault;
 pub use songrec_storage::progress::{NoProgress, Progress};
 use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend, StorageError};
 
@@ -32,7 +31,7 @@ use crate::waveform::Signature;
 use crate::{IdentityError, IdentityResult};
 
 /// Settings for [`scan`].
-#[derive(Clone, Debug, PartialEq, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct DupesOptions {
     /// Only songs matching this.
     pub filter: Filter,

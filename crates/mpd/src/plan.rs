@@ -4,12 +4,11 @@
 
 use std::collections::HashSet;
 
-use smart_default::SmartDefault;
 use songrec_storage::{SongId, SongMetadata};
 
 use crate::skips::Verdict;
 
-#[derive(Clone, Debug, PartialEq, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct Rules {
     /// Songs kept queued after the one playing.
     #[default = 5]

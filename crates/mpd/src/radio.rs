@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
-use smart_default::SmartDefault;
 use songrec_app::similar::Choice;
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::Constraints;
@@ -34,7 +33,7 @@ use crate::queue::{Appended, Connected, why_no_uri};
 use crate::skips::{Current, Observation, SkipRule, Tracker, Verdict};
 use crate::songs::Lookup;
 
-#[derive(Clone, Debug, SmartDefault)]
+#[derive(Clone, Debug, smart_default::SmartDefault)]
 pub struct RadioOptions {
     pub rules: Rules,
     pub skip: SkipRule,

@@ -10,10 +10,8 @@
 
 use std::time::Duration;
 
-use smart_default::SmartDefault;
-
 /// When a song counts as skipped.
-#[derive(Clone, Copy, Debug, PartialEq, SmartDefault)]
+#[derive(Clone, Copy, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct SkipRule {
     /// Heard for less than this is a skip.
     #[default = 30.0]

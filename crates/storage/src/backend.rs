@@ -412,8 +412,11 @@ impl PutOutcome {
 /// assert_eq!(AudioMode::default().to_string(), "reference");
 /// assert!("hardlink".parse::<AudioMode>().unwrap_err().contains("taggers"));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, strum::Display,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum AudioMode {
     /// The file stays where it is; the library records its path and checks it on every read.
     #[default]
@@ -423,16 +426,6 @@ pub enum AudioMode {
     Reflink,
     /// A copy inside the library (what the cloud does).
     Copy,
-}
-
-impl fmt::Display for AudioMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Reference => "reference",
-            Self::Reflink => "reflink",
-            Self::Copy => "copy",
-        })
-    }
 }
 
 impl std::str::FromStr for AudioMode {

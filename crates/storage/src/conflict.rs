@@ -1,7 +1,6 @@
 //! How a song changed on both sides is resolved: the sync engine's conflict policy, here in the
 //! contract so that the configuration names it without depending on the sync engine.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -15,8 +14,9 @@ use crate::error::StorageError;
 /// assert_eq!("keep-both".parse::<Policy>().unwrap(), Policy::KeepBoth);
 /// assert_eq!(Policy::default(), Policy::Newer);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Policy {
     /// Conflicting fields take the values of the side updated last (`updated_at`, then version).
     #[default]
@@ -41,16 +41,5 @@ impl FromStr for Policy {
                 "unknown conflict policy {s:?}; use newer, local, remote or keep-both"
             ))),
         }
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Newer => "newer",
-            Self::Local => "local",
-            Self::Remote => "remote",
-            Self::KeepBoth => "keep-both",
-        })
     }
 }

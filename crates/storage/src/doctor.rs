@@ -8,23 +8,14 @@ use std::fmt;
 /// use songrec_storage::doctor::CheckStatus;
 /// assert_eq!(CheckStatus::Warn.to_string(), "warn");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, strum::Display)]
+#[strum(serialize_all = "lowercase")]
 pub enum CheckStatus {
     Ok,
     /// Works, but something deserves attention (or the check could not run).
     Warn,
     /// Broken: songrec will fail until it is fixed.
     Fail,
-}
-
-impl fmt::Display for CheckStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Ok => "ok",
-            Self::Warn => "warn",
-            Self::Fail => "fail",
-        })
-    }
 }
 
 /// One check: what was checked, the result, and what to do about a problem.

@@ -2,7 +2,6 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -22,8 +21,11 @@ use crate::error::{StorageError, StorageResult};
 /// assert_eq!("euclidean".parse::<Metric>().unwrap(), Metric::L2);
 /// assert_eq!(Metric::Cosine.to_string(), "cosine");
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Metric {
     /// Cosine similarity.
     #[default]
@@ -45,16 +47,6 @@ impl FromStr for Metric {
                 "unknown metric {s:?}; use cosine, dot or l2"
             ))),
         }
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Cosine => "cosine",
-            Self::Dot => "dot",
-            Self::L2 => "l2",
-        })
     }
 }
 

@@ -3,7 +3,6 @@
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use smart_default::SmartDefault;
 
 use crate::error::{StorageError, StorageResult};
 use crate::filter::Filter;
@@ -24,7 +23,7 @@ pub const MAX_EXCLUDE: usize = 100;
 /// What a similarity question asks of a ranking: how many results from where, compared how,
 /// above what, among which songs, and how exactly. The default: the 10 nearest by cosine, no
 /// offset, threshold or filter, the approximate index where the backend has one.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, smart_default::SmartDefault)]
 pub struct Ranking {
     #[default = 10]
     pub k: usize,
@@ -161,8 +160,21 @@ pub struct Match {
 }
 
 /// Orders for listings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SortKey {
     /// By id (stable, cheap).
     #[default]
@@ -188,33 +200,11 @@ impl SortKey {
     /// assert_eq!(SortKey::ALL.len(), 7);
     /// assert!(SortKey::ALL.iter().all(|k| k.name().parse::<SortKey>().unwrap() == *k));
     /// ```
-    pub const ALL: [SortKey; 7] = [
-        Self::Id,
-        Self::Title,
-        Self::Artist,
-        Self::Created,
-        Self::Updated,
-        Self::Bpm,
-        Self::Duration,
-    ];
+    pub const ALL: &[SortKey] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The key's name, as `list --sort`, the REST API's `sort=` and JSON write it.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Id => "id",
-            Self::Title => "title",
-            Self::Artist => "artist",
-            Self::Created => "created",
-            Self::Updated => "updated",
-            Self::Bpm => "bpm",
-            Self::Duration => "duration",
-        }
-    }
-}
-
-impl std::fmt::Display for SortKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        self.into()
     }
 }
 
@@ -228,7 +218,8 @@ impl FromStr for SortKey {
             other => other,
         };
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.name() == alias)
             .ok_or_else(|| {
                 let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
@@ -248,7 +239,7 @@ impl FromStr for SortKey {
 /// let q = ListQuery { limit: 50, ..ListQuery::default() };
 /// assert!(q.cursor.is_none());
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, smart_default::SmartDefault)]
 pub struct ListQuery {
     pub filter: Filter,
     pub sort: SortKey,

@@ -36,14 +36,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use smart_default::SmartDefault;
 use songrec_storage::{SongId, VersionEntry};
 
 use crate::record::BaseEntry;
 
 /// One side of a sync.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Side {
     /// This machine's library.
     Local,
@@ -68,15 +70,6 @@ impl Side {
     }
 }
 
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Local => "local",
-            Self::Remote => "remote",
-        })
-    }
-}
-
 pub use songrec_storage::conflict::Policy;
 
 /// Safety rails.
@@ -85,7 +78,7 @@ pub use songrec_storage::conflict::Policy;
 /// use songrec_sync::plan::Rails;
 /// assert_eq!(Rails::default().max_delete_percent, 50);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, SmartDefault)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, smart_default::SmartDefault)]
 pub struct Rails {
     /// Refuse when a run would delete more than this share (percent) of a side's live songs.
     #[default = 50]
@@ -94,28 +87,21 @@ pub struct Rails {
     pub force: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
     /// Metadata edited differently on both sides.
+    #[strum(to_string = "edited on both sides")]
     EditEdit,
     /// The same song added on both sides with different metadata.
+    #[strum(to_string = "added on both sides with different metadata")]
     AddAdd,
     /// Deleted here, edited on the remote.
+    #[strum(to_string = "deleted here, edited on the remote")]
     DeletedHereEditedThere,
     /// Edited here, deleted on the remote.
+    #[strum(to_string = "edited here, deleted on the remote")]
     EditedHereDeletedThere,
-}
-
-impl fmt::Display for ConflictKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::EditEdit => "edited on both sides",
-            Self::AddAdd => "added on both sides with different metadata",
-            Self::DeletedHereEditedThere => "deleted here, edited on the remote",
-            Self::EditedHereDeletedThere => "edited here, deleted on the remote",
-        })
-    }
 }
 
 /// A conflict and how it was resolved (always reported).

@@ -54,8 +54,21 @@ pub enum LedgerError {
 }
 
 /// A song's progress within one run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SongState {
     /// In the plan; nothing done yet.
     Planned,
@@ -70,27 +83,20 @@ pub enum SongState {
 }
 
 impl SongState {
-    const NAMES: [(Self, &'static str); 5] = [
-        (Self::Planned, "planned"),
-        (Self::AudioDone, "audio_done"),
-        (Self::VectorsDone, "vectors_done"),
-        (Self::Done, "done"),
-        (Self::Failed, "failed"),
-    ];
-
     /// The name stored in the ledger.
     pub fn as_str(self) -> &'static str {
-        Self::NAMES.iter().find(|n| n.0 == self).map_or("", |n| n.1)
+        self.into()
     }
 
     fn parse(s: &str) -> Option<Self> {
-        Self::NAMES.iter().find(|n| n.1 == s).map(|n| n.0)
+        s.parse().ok()
     }
 }
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RunStatus {
     /// Still going (or the process died and no later run has looked yet).
     Running,
@@ -105,25 +111,14 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    const NAMES: [(Self, &'static str); 5] = [
-        (Self::Running, "running"),
-        (Self::Done, "done"),
-        (Self::Partial, "partial"),
-        (Self::Failed, "failed"),
-        (Self::Interrupted, "interrupted"),
-    ];
-
     /// The name stored in the ledger.
     pub fn as_str(self) -> &'static str {
-        Self::NAMES.iter().find(|n| n.0 == self).map_or("", |n| n.1)
+        self.into()
     }
 
     /// Unknown names read as running.
     fn parse(s: &str) -> Self {
-        Self::NAMES
-            .iter()
-            .find(|n| n.1 == s)
-            .map_or(Self::Running, |n| n.0)
+        s.parse().unwrap_or(Self::Running)
     }
 }
 

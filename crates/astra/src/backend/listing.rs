@@ -674,7 +674,7 @@ mod tests {
     #[test]
     fn cursors_accept_every_sort_field_songrec_lists_by() {
         use super::super::list_cursor::SORT_FIELDS;
-        for key in SortKey::ALL {
+        for &key in SortKey::ALL {
             let f = docs::sort_field(key).unwrap_or("_id");
             assert!(SORT_FIELDS.contains(&f), "{f}");
         }

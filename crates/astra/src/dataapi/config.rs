@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
-use smart_default::SmartDefault;
 
 use crate::secret::Secret;
 
@@ -25,7 +24,7 @@ pub enum VectorEncoding {
 }
 
 /// Retry behaviour for transient failures (capped, jittered exponential backoff).
-#[derive(Debug, Clone, PartialEq, SmartDefault)]
+#[derive(Debug, Clone, PartialEq, smart_default::SmartDefault)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 disables retrying).
     #[default = 5]

@@ -321,7 +321,7 @@ async fn listings_beyond_the_sort_cap_are_complete_and_in_order() {
         .await;
     assert!(refused.is_err(), "the lowered cap is in force");
 
-    for sort in SortKey::ALL {
+    for &sort in SortKey::ALL {
         for descending in [false, true] {
             let mut want = songs.clone();
             want.sort_by(|a, b| compare_by(sort, a, b));

@@ -31,7 +31,6 @@ use std::fs::File;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use smart_default::SmartDefault;
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::codecs::audio::well_known as wk;
 use symphonia::core::errors::Error as SymError;
@@ -143,7 +142,7 @@ impl MonoAudio {
 /// let o = songrec_audio::DecodeOptions::default();
 /// assert_eq!(o.max_excerpts(), 8);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, SmartDefault)]
+#[derive(Debug, Clone, Copy, PartialEq, smart_default::SmartDefault)]
 pub struct DecodeOptions {
     /// Files up to this long are analysed fully; longer ones as excerpts totalling this much.
     #[default = 240.0]

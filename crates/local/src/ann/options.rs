@@ -1,11 +1,9 @@
 //! The options of the approximate index: when it is used and how it is built and searched.
 
-use smart_default::SmartDefault;
-
 use crate::ann_check::AnnQuantization;
 
 /// When and how the local backend uses an approximate nearest-neighbour index.
-#[derive(Clone, Debug, PartialEq, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct AnnOptions {
     /// Vectors of a model from which its searches go through the index (`usize::MAX`: never).
     #[default(DEFAULT_MIN_VECTORS)]

@@ -102,8 +102,6 @@ pub fn own_int8_kernels_available() -> bool {
     crate::kernels::int8::available()
 }
 
-use smart_default::SmartDefault;
-
 use crate::runtime::Runtime;
 
 /// Name under which aisfx vectors are stored.
@@ -175,7 +173,7 @@ impl AisfxNetwork {
 }
 
 /// How to build an [`AisfxEmbedder`].
-#[derive(Debug, Clone, PartialEq, SmartDefault)]
+#[derive(Debug, Clone, PartialEq, smart_default::SmartDefault)]
 pub struct AisfxConfig {
     /// tract (default) or ONNX Runtime.
     pub runtime: Runtime,

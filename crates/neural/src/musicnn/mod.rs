@@ -6,8 +6,6 @@
 
 use std::path::PathBuf;
 
-use smart_default::SmartDefault;
-
 use crate::patches::ShortClip;
 use crate::runtime::Runtime;
 
@@ -85,7 +83,7 @@ pub const ENV_MTT_MODEL: &str = "SONGREC_MUSICNN_MTT_MODEL";
 /// assert_eq!(c.runtime, songrec_neural::Runtime::Tract);
 /// assert!(c.model.is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq, SmartDefault)]
+#[derive(Debug, Clone, PartialEq, smart_default::SmartDefault)]
 pub struct MusicnnConfig {
     /// tract (default) or ONNX Runtime.
     pub runtime: Runtime,
@@ -176,7 +174,8 @@ impl NeuralAnalysis {
 }
 
 /// Which of the two networks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Net {
     /// `MSD_musicnn` (last.fm tags of the Million Song Dataset: genre, style, era).
     Msd,
@@ -187,10 +186,7 @@ pub enum Net {
 impl Net {
     /// "msd" or "mtt".
     pub fn name(self) -> &'static str {
-        match self {
-            Net::Msd => "msd",
-            Net::Mtt => "mtt",
-        }
+        self.into()
     }
 
     fn bundled(self) -> (&'static [u8], &'static str) {

@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
-use smart_default::SmartDefault;
 use songrec_storage::Secret;
 
 use super::error::Fail;
@@ -35,7 +34,7 @@ impl Credentials {
 }
 
 /// Settings of `/rest/`. The default: no user; 10 failures lock an address out for a minute.
-#[derive(Clone, Debug, PartialEq, Eq, SmartDefault)]
+#[derive(Clone, Debug, PartialEq, Eq, smart_default::SmartDefault)]
 pub struct SubsonicOptions {
     /// Who may sign in; nobody when empty (every request but `getOpenSubsonicExtensions` is
     /// answered with error 42).

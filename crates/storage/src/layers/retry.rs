@@ -4,7 +4,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use smart_default::SmartDefault;
 
 use super::{Op, delegate_backend};
 use crate::backend::StorageBackend;
@@ -19,7 +18,7 @@ use crate::error::{StorageError, StorageResult};
 /// use songrec_storage::layers::Retry;
 /// let r = Retry::default().max_retries(3).delays(Duration::from_millis(10), Duration::from_secs(1));
 /// ```
-#[derive(Clone, Copy, Debug, SmartDefault)]
+#[derive(Clone, Copy, Debug, smart_default::SmartDefault)]
 pub struct Retry {
     #[default = 5]
     max_retries: usize,

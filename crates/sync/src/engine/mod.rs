@@ -119,29 +119,22 @@ impl SyncOptions {
 pub const DEFAULT_FULL_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Why a run listed the remote whole instead of reading its change feed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::Display)]
 #[serde(rename_all = "snake_case")]
 pub enum FullReason {
     /// Asked for (`--full`).
+    #[strum(to_string = "asked for (--full)")]
     Asked,
     /// The record has no feed position (first sync, a run that did not complete, or a
     /// remote without a feed).
+    #[strum(to_string = "no change cursor recorded yet")]
     NoPosition,
     /// The last full reconciliation is older than [`SyncOptions::full_every`].
+    #[strum(to_string = "the last full reconciliation is too old")]
     Expired,
     /// The remote does not know the cursor (no feed, another or a recreated library).
+    #[strum(to_string = "the remote does not know the recorded cursor")]
     CursorUnknown,
-}
-
-impl fmt::Display for FullReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Asked => "asked for (--full)",
-            Self::NoPosition => "no change cursor recorded yet",
-            Self::Expired => "the last full reconciliation is too old",
-            Self::CursorUnknown => "the remote does not know the recorded cursor",
-        })
-    }
 }
 
 /// How a run read the remote side.
