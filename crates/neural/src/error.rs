@@ -54,7 +54,7 @@ pub enum NeuralError {
     BadTable { reason: String },
     /// The configured ONNX Runtime library file does not exist.
     #[error(
-        "ONNX Runtime library {path} does not exist; point SONGREC_ORT_LIBRARY / `[embedder] onnxruntime_library` at libonnxruntime.so.1.x (from the PyPI onnxruntime wheel), or unset it to use the built-in tract runtime"
+        "ONNX Runtime library {path} does not exist; point SONGREC_ORT_LIBRARY / `[embedder] onnxruntime_library` at libonnxruntime.so.1.x (from the PyPI onnxruntime wheel), or unset it to run without ONNX Runtime"
     )]
     LibraryNotFound { path: PathBuf },
     /// The file exists but the dynamic loader refused it (not a shared library, wrong
@@ -82,6 +82,15 @@ pub enum NeuralError {
         "this process already uses the {active} runtime; it cannot switch to {requested} (the runtime is chosen once per process)"
     )]
     RuntimeConflict { active: String, requested: String },
+    /// A graph songrec's own kernels do not run was asked of tract, and this build has no
+    /// tract (songrec-neural's `tract` feature, off by default).
+    #[error(
+        "{model} needs the tract runtime, which is not in this build of songrec (songrec's own kernels run only the built-in networks); install songrec with it (`cargo install --path crates/cli --features tract`), or point SONGREC_ORT_LIBRARY / `[embedder] onnxruntime_library` at ONNX Runtime (libonnxruntime.so.1.x)"
+    )]
+    TractNotBuilt {
+        /// Path of the model, or "the built-in model".
+        model: String,
+    },
     /// The runtime failed to start.
     #[error("cannot start the {runtime} runtime: {reason}")]
     RuntimeInit { runtime: String, reason: String },

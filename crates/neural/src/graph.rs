@@ -3,18 +3,9 @@
 
 use std::collections::HashMap;
 
-use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
-use tract_onnx::prelude::{Datum, Framework};
-
 use crate::kernels::Affine;
-
-/// Parses an ONNX model.
-pub(crate) fn read(bytes: &[u8]) -> Result<ModelProto, String> {
-    let mut reader = bytes;
-    tract_onnx::onnx()
-        .proto_model_for_read(&mut reader)
-        .map_err(|e| format!("{e:#}"))
-}
+pub(crate) use crate::onnx::read;
+use crate::onnx::{Element, ModelProto, NodeProto, TensorProto};
 
 /// A parsed graph's nodes by name and its initializers.
 pub(crate) struct Graph<'a> {
@@ -48,12 +39,7 @@ impl<'a> Graph<'a> {
     }
 
     /// Input `i` of node `name` (of type `op`), an initializer of element type `T`.
-    pub fn tensor<T: Datum + Copy>(
-        &self,
-        name: &str,
-        op: &str,
-        i: usize,
-    ) -> Result<Weights<T>, String> {
+    pub fn tensor<T: Element>(&self, name: &str, op: &str, i: usize) -> Result<Weights<T>, String> {
         let n = self.node(name, op)?;
         let input = n
             .input
@@ -63,16 +49,7 @@ impl<'a> Graph<'a> {
             .inits
             .get(input.as_str())
             .ok_or_else(|| format!("input {i} of {name} is not a constant"))?;
-        let t =
-            tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::FopenDataResolver, t, None)
-                .map_err(|e| format!("{name}: {e:#}"))?;
-        let v: Vec<T> = t
-            .to_plain_array_view::<T>()
-            .map_err(|e| format!("{name}: {e:#}"))?
-            .iter()
-            .copied()
-            .collect();
-        Ok((t.shape().to_vec(), v))
+        t.decode::<T>().map_err(|e| format!("{name}: {e}"))
     }
 
     pub fn scalar(&self, name: &str, op: &str) -> Result<f32, String> {
@@ -87,20 +64,12 @@ impl<'a> Graph<'a> {
             .nodes
             .get(name)
             .ok_or_else(|| format!("no node {name}"))?;
-        Ok(n.attribute
-            .iter()
-            .find(|a| a.name == attr)
-            .map(|a| a.ints.clone())
-            .unwrap_or_default())
+        Ok(n.attr(attr).map(|a| a.ints.clone()).unwrap_or_default())
     }
 
     pub fn batch_norm(&self, name: &str, channels: usize) -> Result<Affine, String> {
         let n = self.node(name, "BatchNormalization")?;
-        let eps = n
-            .attribute
-            .iter()
-            .find(|a| a.name == "epsilon")
-            .map_or(1e-5, |a| a.f);
+        let eps = n.attr("epsilon").map_or(1e-5, |a| a.f);
         let mut p = Vec::with_capacity(4);
         for i in 1..=4 {
             let (_, v) = self.weight(name, "BatchNormalization", i)?;

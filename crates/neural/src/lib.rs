@@ -26,11 +26,13 @@ pub(crate) mod kernels;
 pub mod mix;
 pub mod musicnn;
 mod network;
+mod onnx;
 pub mod patches;
 mod pool;
 pub mod profile;
 pub mod runtime;
 mod signature;
+#[cfg(feature = "tract")]
 mod tract_plan;
 
 pub use aisfx::{

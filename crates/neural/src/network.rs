@@ -1,5 +1,7 @@
 //! One ONNX network on the active runtime, shared by the embedders: its signature, the tract
-//! plan or the pool of ONNX Runtime sessions, and running a batch of items on either.
+//! plan or the pool of ONNX Runtime sessions, and running a batch of items on either. tract is
+//! there only with the `tract` feature; without it a graph asked of tract is
+//! [`NeuralError::TractNotBuilt`].
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use crate::error::{NeuralError, NeuralResult};
 use crate::pool::Pool;
 use crate::runtime::{ActiveRuntime, Runtime, catch_panic};
 use crate::signature::Signature;
+#[cfg(feature = "tract")]
 use crate::tract_plan::{LoadError, TractPlan};
 
 /// One network, loaded on the active runtime.
@@ -24,6 +27,7 @@ pub(crate) struct Network {
     /// ONNX Runtime sessions (empty with tract).
     pool: Pool,
     /// The tract plan (tract only).
+    #[cfg(feature = "tract")]
     tract: Option<TractPlan>,
 }
 
@@ -40,10 +44,18 @@ impl Network {
         intra_threads: usize,
         tract_batch: usize,
     ) -> NeuralResult<Self> {
+        #[cfg(feature = "tract")]
         let tract = match runtime.runtime() {
             Runtime::Tract => Some(load_tract(&model, &label, runtime, sig, tract_batch)?),
             Runtime::OnnxRuntime { .. } => None,
         };
+        #[cfg(not(feature = "tract"))]
+        {
+            let _ = tract_batch;
+            if *runtime.runtime() == Runtime::Tract {
+                return Err(no_tract(&model, label));
+            }
+        }
         let n = Network {
             model,
             label,
@@ -54,9 +66,10 @@ impl Network {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
                 n => n,
             }),
+            #[cfg(feature = "tract")]
             tract,
         };
-        if n.tract.is_none() {
+        if !n.on_tract() {
             drop(n.pool.acquire(|| n.new_session())?);
         }
         Ok(n)
@@ -64,11 +77,23 @@ impl Network {
 
     /// Sessions created so far (1 with tract, whose one immutable plan serves every thread).
     pub fn sessions(&self) -> usize {
-        if self.tract.is_some() {
+        if self.on_tract() {
             1
         } else {
             self.pool.sessions()
         }
+    }
+
+    /// Whether tract runs this network.
+    #[cfg(feature = "tract")]
+    fn on_tract(&self) -> bool {
+        self.tract.is_some()
+    }
+
+    /// Whether tract runs this network: never without the `tract` feature.
+    #[cfg(not(feature = "tract"))]
+    fn on_tract(&self) -> bool {
+        false
     }
 
     /// FLOPs of one item through this network ([`crate::profile`]).
@@ -119,6 +144,7 @@ impl Network {
             reason,
         };
         let outs = self.sig.outputs;
+        #[cfg(feature = "tract")]
         if let Some(plan) = &self.tract {
             let b = plan.batch();
             let mut dst: Vec<Vec<f32>> = outs
@@ -201,7 +227,8 @@ pub(crate) fn whole_items<'a>(
     Ok(data.chunks_exact(item))
 }
 
-/// FLOPs of one item through `model` ([`crate::profile`], counted by tract on the graph).
+/// FLOPs of one item through `model` ([`crate::profile`]: counted by tract on the graph with
+/// the `tract` feature, from the graph's shapes by songrec's reader without it).
 pub(crate) fn count_flops(model: &[u8], label: &str, sig: &Signature) -> NeuralResult<f64> {
     catch_panic("counting the model's work", || {
         crate::profile::flops_per_item(model, sig)
@@ -209,9 +236,28 @@ pub(crate) fn count_flops(model: &[u8], label: &str, sig: &Signature) -> NeuralR
     .and_then(|r| r)
     .map_err(|reason| NeuralError::InvalidModel {
         model: label.into(),
-        runtime: "tract".into(),
+        runtime: if cfg!(feature = "tract") {
+            "tract"
+        } else {
+            "songrec's ONNX reader"
+        }
+        .into(),
         reason,
     })
+}
+
+/// Why `model` cannot run in a build without tract: not an ONNX model at all (songrec's reader
+/// says why), or a graph songrec's kernels do not run ([`NeuralError::TractNotBuilt`]).
+#[cfg(not(feature = "tract"))]
+fn no_tract(model: &[u8], label: String) -> NeuralError {
+    match crate::onnx::read(model) {
+        Err(reason) => NeuralError::InvalidModel {
+            model: label,
+            runtime: "songrec's ONNX reader".into(),
+            reason,
+        },
+        Ok(_) => NeuralError::TractNotBuilt { model: label },
+    }
 }
 
 fn check_tensor(model: &str, what: &str, ty: &ValueType, want: &[usize]) -> NeuralResult<()> {
@@ -267,6 +313,7 @@ fn verify_signature(session: &Session, model: &str, sig: &Signature) -> NeuralRe
     Ok(())
 }
 
+#[cfg(feature = "tract")]
 fn load_tract(
     model: &[u8],
     label: &str,
@@ -312,4 +359,52 @@ pub(crate) fn song_analysis(
         tags,
         sound_tags,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without tract, a graph asked of it is a typed error naming the feature; bytes that are
+    /// no model at all say so.
+    #[cfg(not(feature = "tract"))]
+    #[test]
+    fn a_graph_asked_of_tract_is_a_typed_error_without_it() {
+        let rt = crate::runtime::activate(&Runtime::Tract).unwrap();
+        let load = |bytes: &'static [u8]| {
+            Network::load(
+                Cow::Borrowed(bytes),
+                "the test model".into(),
+                &crate::aisfx::SIGNATURE,
+                &rt,
+                1,
+                1,
+                1,
+            )
+            .err()
+            .unwrap()
+        };
+        let e = load(crate::aisfx::INT8_MODEL);
+        assert!(matches!(e, NeuralError::TractNotBuilt { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("--features tract") && msg.contains("SONGREC_ORT_LIBRARY"),
+            "{msg}"
+        );
+        let e = load(b"\x3a\xff\xff\xff\x0f");
+        assert!(matches!(e, NeuralError::InvalidModel { .. }), "{e}");
+    }
+
+    #[test]
+    fn flops_are_counted_on_either_build() {
+        let f = count_flops(
+            crate::aisfx::TEXTURE_MODEL,
+            "texture",
+            &crate::aisfx::TEXTURE_SIGNATURE,
+        )
+        .unwrap();
+        assert!((3.18e9..3.19e9).contains(&f), "{f}");
+        let e = count_flops(b"no model", "junk", &crate::aisfx::SIGNATURE).unwrap_err();
+        assert!(matches!(e, NeuralError::InvalidModel { .. }), "{e}");
+    }
 }

@@ -1,7 +1,11 @@
 //! Which ONNX runtime runs the model, and starting it.
 //!
-//! * **tract** (default): the pure-Rust tract-onnx engine, compiled in, called directly with
-//!   the model optimised for a concrete batch shape.
+//! * **tract** (default; [`Runtime::Tract`]): no ONNX Runtime. songrec's own kernels run the
+//!   built-in networks; any other graph (an override model, the float32 aisfx, own kernels
+//!   turned off) runs on the pure-Rust tract-onnx engine, called directly with the model
+//!   optimised for a concrete batch shape, when songrec-neural is built with its `tract`
+//!   feature (`cargo install --features tract`), and is [`NeuralError::TractNotBuilt`]
+//!   otherwise.
 //! * **ONNX Runtime**: the native library at a configured path (`SONGREC_ORT_LIBRARY`,
 //!   `ORT_DYLIB_PATH` or `[embedder] onnxruntime_library`), opened with `libloading`, checked
 //!   to export `OrtGetApiBase` with a version of at least 1.[`REQUIRED_API`], then handed to
@@ -39,7 +43,8 @@ pub const ENV_ORT_DYLIB_PATH: &str = "ORT_DYLIB_PATH";
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Runtime {
-    /// Pure-Rust tract, built in.
+    /// No ONNX Runtime: songrec's own kernels, and pure-Rust tract for other graphs (only with
+    /// the `tract` feature).
     #[default]
     Tract,
     /// The native ONNX Runtime library at this path.

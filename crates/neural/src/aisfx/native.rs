@@ -97,7 +97,7 @@ fn float_conv(
 }
 
 /// A scalar input that must be zero (the zero points).
-fn zero_point<T: tract_onnx::prelude::Datum + Copy + Default + PartialEq>(
+fn zero_point<T: crate::onnx::Element + Default + PartialEq>(
     g: &Graph,
     name: &str,
     op: &str,

@@ -7,6 +7,9 @@
 //! decoder with no resampling (held to 1e-4); `alarm-clock-elapsed.oga` is 48 kHz, where
 //! ffmpeg's swresample and songrec's resampler differ, so it is held to a looser tolerance.
 
+// Without the `tract` feature only the front end's test is built.
+#![cfg_attr(not(feature = "tract"), allow(unused_imports, dead_code))]
+
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
@@ -53,6 +56,7 @@ fn net_tolerance(rec: &serde_json::Value) -> f32 {
     }
 }
 
+#[cfg(feature = "tract")]
 fn tract() -> Arc<AisfxEmbedder> {
     static E: OnceLock<Arc<AisfxEmbedder>> = OnceLock::new();
     E.get_or_init(|| Arc::new(AisfxEmbedder::new(&AisfxConfig::default()).expect("tract aisfx")))
@@ -100,6 +104,7 @@ fn front_end_reproduces_expected_json() {
     }
 }
 
+#[cfg(feature = "tract")]
 /// Each recording's blocks and network rows (tract or ONNX Runtime), checked against
 /// expected.json; returns all rows for the runtime cross-check.
 fn check_network(e: &AisfxEmbedder) -> Vec<f32> {
@@ -135,6 +140,7 @@ fn check_network(e: &AisfxEmbedder) -> Vec<f32> {
     all
 }
 
+#[cfg(feature = "tract")]
 #[test]
 fn tract_reproduces_expected_json() {
     let e = tract();
@@ -145,6 +151,7 @@ fn tract_reproduces_expected_json() {
     }
 }
 
+#[cfg(feature = "tract")]
 #[test]
 fn embedding_is_unit_norm_1024d_and_deterministic() {
     let e = tract();
@@ -171,6 +178,7 @@ fn embedding_is_unit_norm_1024d_and_deterministic() {
     assert!(e.run_blocks(&[]).is_err());
 }
 
+#[cfg(feature = "tract")]
 #[test]
 fn onnxruntime_reproduces_expected_json_and_agrees_with_tract() {
     in_own_process(
