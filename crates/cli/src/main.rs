@@ -26,6 +26,14 @@ fn main() -> ExitCode {
     end_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     logging::init_logging(cli.global.verbose, cli.global.quiet);
+    // An unknown SONGREC_KERNELS, or a path this CPU cannot run, is refused before any work.
+    match songrec_neural::KernelPath::from_env() {
+        Ok(path) => tracing::debug!("kernels: {}", path.describe()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -99,6 +99,9 @@ pub enum NeuralError {
     Inference { runtime: String, reason: String },
     #[error("no audio samples to analyse")]
     NoAudio,
+    /// A kernel path this CPU cannot run, or an unknown one (`SONGREC_KERNELS`).
+    #[error(transparent)]
+    Kernels(#[from] crate::kernels::path::KernelsError),
 }
 
 pub type NeuralResult<T> = Result<T, NeuralError>;

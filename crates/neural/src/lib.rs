@@ -3,8 +3,9 @@
 //! analysis. The graphs run on **tract** (pure Rust, built in), on **ONNX Runtime** (a native
 //! library configured or found by [`discover`]; see [`runtime`]), or where they can on
 //! **songrec's own kernels** (`kernels`), within the tolerances the engines already differ by.
-//! `SONGREC_OWN_KERNELS=0` ([`ENV_OWN_KERNELS`]) leaves both networks to the runtime;
-//! `SONGREC_AMX=0` ([`ENV_AMX`]) keeps the int8 products off AMX-INT8 (the same sums).
+//! `SONGREC_KERNELS` ([`ENV_KERNELS`], [`KernelPath`]) chooses the kernels: `auto` (the fastest
+//! this CPU runs), a named path (every one gives the same vectors to the bit), or `tract` (both
+//! networks on the runtime's graph).
 //!
 //! ```no_run
 //! use songrec_neural::{MusicnnConfig, MusicnnEmbedder, Runtime};
@@ -41,23 +42,6 @@ pub use aisfx::{
 pub use error::{NeuralError, NeuralResult};
 pub use mix::{MIX_DIM, MIX_NAME, MIX_VERSION, MixConfig, MixEmbedder};
 
-/// Environment variable that turns songrec's own network kernels off (`0`): the runtime then
-/// runs both networks' graphs itself.
-pub const ENV_OWN_KERNELS: &str = "SONGREC_OWN_KERNELS";
-
-/// Whether songrec's own kernels are wanted: yes unless [`ENV_OWN_KERNELS`] is `0`.
-pub fn own_kernels_from_env() -> bool {
-    std::env::var(ENV_OWN_KERNELS).map_or(true, |v| v.trim() != "0")
-}
-
-/// Environment variable that keeps the int8 products off AMX (`0`): they run on VNNI then, to
-/// the same bits.
-pub const ENV_AMX: &str = "SONGREC_AMX";
-
-/// Environment variable that keeps the int8 products off AVX-512 (`0`): they run on AVX-VNNI's
-/// 256-bit form then, where the CPU has it, to the same bits.
-pub const ENV_AVX512: &str = "SONGREC_AVX512";
-
 /// The numbers of a JSON array, or of an array of rows (arrays of numbers) flattened row after
 /// row, as `f32`: how the `expected.json` files beside the models hold reference outputs.
 /// `None` when `v` is anything else.
@@ -91,7 +75,9 @@ pub(crate) fn column_sums(values: &[f32], width: usize) -> (Vec<f64>, usize) {
 
 /// Credit line for the musicnn models.
 pub const MUSICNN_CREDIT: &str = "musicnn by J. Pons and X. Serra, ISC licence";
-pub use kernels::describe as own_kernels;
+pub use kernels::path::{
+    ENV_AMX, ENV_AVX512, ENV_KERNELS, ENV_OWN_KERNELS, KernelPath, KernelsError,
+};
 pub use musicnn::{
     DEFAULT_PATCHES, MTT_TAGS, MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION,
     ModelOutput, MusicnnConfig, MusicnnEmbedder, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS,

@@ -247,7 +247,7 @@ impl MixConfig {
                 runtime: musicnn.runtime.clone(),
                 blocks: MIX_BLOCKS,
                 network: AisfxNetwork::Texture,
-                own_kernels: musicnn.own_kernels,
+                kernels: musicnn.kernels,
                 ..AisfxConfig::default()
             },
             musicnn: MusicnnConfig {

@@ -3,7 +3,7 @@
 
 use songrec_audio::Embedder as _;
 use songrec_config::EmbedderConfig;
-use songrec_neural::{MusicnnConfig, MusicnnEmbedder};
+use songrec_neural::{KernelPath, MusicnnConfig, MusicnnEmbedder};
 
 use super::{canonical, split};
 use crate::{AppError, AppResult};
@@ -37,26 +37,54 @@ impl std::fmt::Display for RuntimeChoice {
         match (&self.runtime, self.source) {
             (Runtime::OnnxRuntime { library }, RuntimeSource::Found) => write!(
                 f,
-                "musicnn runs on ONNX Runtime {}, found at {}",
+                "musicnn runs on ONNX Runtime {}, found at {}{}",
                 self.version.as_deref().unwrap_or("?"),
-                library.display()
+                library.display(),
+                own_kernels_note()
             ),
             (Runtime::OnnxRuntime { library }, _) => {
-                write!(f, "musicnn runs on ONNX Runtime at {}", library.display())
+                write!(
+                    f,
+                    "musicnn runs on ONNX Runtime at {}{}",
+                    library.display(),
+                    own_kernels_note()
+                )
             }
-            (Runtime::Tract, RuntimeSource::BuiltIn) => write!(
-                f,
-                "musicnn runs on tract {} (built in), both networks on songrec's own kernels where the CPU allows; `pip install onnxruntime` runs the model about {} faster (about {} per song, with decoding)",
-                songrec_neural::runtime::TRACT_VERSION,
-                songrec_neural::runtime::ORT_MODEL_SPEEDUP,
-                songrec_neural::runtime::ORT_SONG_SPEEDUP
-            ),
+            (Runtime::Tract, RuntimeSource::BuiltIn) => match KernelPath::from_env_or_auto() {
+                KernelPath::Tract => write!(
+                    f,
+                    "musicnn and aisfx run on tract {} ({}=tract); songrec's own kernels ({}) \
+                     run them faster: unset {}",
+                    songrec_neural::runtime::TRACT_VERSION,
+                    songrec_neural::ENV_KERNELS,
+                    KernelPath::best(),
+                    songrec_neural::ENV_KERNELS
+                ),
+                path => write!(
+                    f,
+                    "musicnn and aisfx run on songrec's own kernels ({}), built in; nothing to \
+                     install",
+                    path.describe()
+                ),
+            },
             (Runtime::Tract, _) => write!(
                 f,
                 "musicnn runs on tract {} as configured",
                 songrec_neural::runtime::TRACT_VERSION
             ),
         }
+    }
+}
+
+/// What the runtime line adds where ONNX Runtime is in use: the networks songrec's own kernels
+/// run anyway (the default's; nothing where `SONGREC_KERNELS=tract`).
+fn own_kernels_note() -> String {
+    match KernelPath::from_env_or_auto() {
+        KernelPath::Tract => String::new(),
+        path => format!(
+            "; the built-in networks run on songrec's own kernels ({})",
+            path.describe()
+        ),
     }
 }
 
@@ -166,7 +194,7 @@ pub fn musicnn_config(cfg: &EmbedderConfig) -> AppResult<MusicnnConfig> {
         runtime: runtime_choice(cfg)?.runtime,
         model: cfg.musicnn_model.clone(),
         mtt_model: cfg.musicnn_mtt_model.clone(),
-        own_kernels: songrec_neural::own_kernels_from_env(),
+        kernels: KernelPath::from_env().map_err(songrec_neural::NeuralError::from)?,
         ..MusicnnConfig::default()
     })
 }

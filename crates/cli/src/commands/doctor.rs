@@ -22,7 +22,7 @@ pub async fn run(cfg: &Config) -> Result<u8> {
                 m.choice,
                 m.running,
                 m.times_real_time,
-                songrec_neural::own_kernels()
+                songrec_neural::KernelPath::from_env_or_auto().describe()
             );
             true
         }

@@ -802,9 +802,11 @@ fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
         out.contains("onnxruntime 1.31.1 analyses music at"),
         "{out}\n{err}"
     );
-    // And what songrec's own kernels run on here.
+    // And which of songrec's kernel paths runs here, and on what.
+    let best = songrec_neural::KernelPath::best();
     assert!(
-        out.contains("songrec's kernels: float32 on ") && out.contains(", int8 on "),
+        out.contains(&format!("songrec's kernels: {best}: int8 on "))
+            && out.contains("float32 on "),
         "{out}\n{err}"
     );
     let o = doctor("tract");

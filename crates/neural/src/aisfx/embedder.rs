@@ -13,6 +13,7 @@ use super::{
     BLOCK_DIM, SIGNATURE, pool_blocks, pool_texture,
 };
 use crate::error::{NeuralError, NeuralResult};
+use crate::kernels::path::check_path;
 use crate::network::{Network, whole_items};
 use crate::runtime::{ActiveRuntime, activate};
 
@@ -47,14 +48,11 @@ impl AisfxEmbedder {
     pub fn new(cfg: &AisfxConfig) -> NeuralResult<Self> {
         let runtime = activate(&cfg.runtime)?;
         let (model, label, signature) = cfg.network.graph()?;
-        // On ONNX Runtime too where the CPU has AMX-INT8 (faster than ONNX Runtime's int8
-        // there; not its env switch, so `SONGREC_AMX=0` changes no vector).
-        let engine = if cfg.network != AisfxNetwork::Float32
-            && cfg.own_kernels
-            && crate::kernels::int8::available()
-            && (runtime.runtime() == &crate::Runtime::Tract || crate::kernels::amx::supported())
-        {
-            Engine::Native(NativeAisfx::load(model).map_err(|reason| {
+        // songrec's kernels run the int8 networks on every runtime (the same vectors with or
+        // without ONNX Runtime); a path this CPU cannot run is refused here, before any work.
+        let engine = if cfg.network != AisfxNetwork::Float32 && cfg.kernels.is_own() {
+            check_path(cfg.kernels)?;
+            Engine::Native(NativeAisfx::load(model, cfg.kernels).map_err(|reason| {
                 NeuralError::InvalidModel {
                     model: label.into(),
                     runtime: "songrec kernels".into(),
@@ -130,10 +128,11 @@ impl AisfxEmbedder {
             .ok_or(NeuralError::NoAudio)
     }
 
-    /// What runs the network: songrec's own kernels or the runtime.
+    /// What runs the network: songrec's own kernels and their path (e.g. "songrec kernels
+    /// (avx2)"), or the runtime.
     pub fn engine(&self) -> String {
-        match self.engine {
-            Engine::Native(_) => "songrec kernels".into(),
+        match &self.engine {
+            Engine::Native(n) => format!("songrec kernels ({})", n.path()),
             Engine::Graph(_) => self.runtime.describe(),
         }
     }

@@ -97,11 +97,7 @@ mod native;
 
 pub use embedder::AisfxEmbedder;
 
-/// Whether this CPU runs the int8 network on songrec's own kernels (AVX-512 VNNI or AVX-VNNI).
-pub fn own_int8_kernels_available() -> bool {
-    crate::kernels::int8::available()
-}
-
+use crate::kernels::path::KernelPath;
 use crate::runtime::Runtime;
 
 /// Name under which aisfx vectors are stored.
@@ -192,10 +188,11 @@ pub struct AisfxConfig {
     /// others serve [`AisfxEmbedder::run_blocks`] and [`AisfxEmbedder::pool`] for the mix).
     #[default(AisfxNetwork::Float32)]
     pub network: AisfxNetwork,
-    /// Run an int8 network on songrec's own kernels: with tract where the CPU has VNNI, with
-    /// ONNX Runtime where it has AMX-INT8 too (see [`crate::own_kernels_from_env`]).
-    #[default = true]
-    pub own_kernels: bool,
+    /// The kernels that run an int8 network: songrec's own on every path but
+    /// [`KernelPath::Tract`], whichever the runtime (see [`crate::ENV_KERNELS`]); the float32
+    /// network always runs on the runtime.
+    #[default(KernelPath::from_env_or_auto())]
+    pub kernels: KernelPath,
 }
 
 /// What aisfx says about one song.

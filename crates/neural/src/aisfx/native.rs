@@ -1,8 +1,9 @@
 //! aisfx's int8 networks on songrec's own kernels: the float32 convolutions of the first block
-//! ([`crate::kernels::matmul`]), the quantized ones as `u8` × `i8` integer GEMMs on AVX-512 VNNI or AVX-VNNI
-//! ([`crate::kernels::int8`]), each requantized the way ONNX `QLinearConv` specifies (the `i32`
-//! sum plus the bias times `x_scale · w_scale / y_scale`, rounded half to even, saturated to
-//! `u8`; every zero point of these graphs is 0, so the saturation at 0 is the folded ReLU).
+//! ([`crate::kernels::matmul`]), the quantized ones as `u8` × `i8` integer GEMMs on the
+//! [`KernelPath`]'s instructions ([`crate::kernels::int8`]: the same sums on every path), each
+//! requantized the way ONNX `QLinearConv` specifies (the `i32` sum plus the bias times
+//! `x_scale · w_scale / y_scale`, rounded half to even, saturated to `u8`; every zero point of
+//! these graphs is 0, so the saturation at 0 is the folded ReLU).
 //!
 //! Two graphs: `models/aisfx/aisfx_int8.onnx` (the first block in float32, six quantized
 //! convolutions, the 512-value embedding) and `models/aisfx/aisfx_texture_int8.onnx` (only the
@@ -16,6 +17,7 @@
 
 use crate::graph::{Graph, transpose};
 use crate::kernels::int8::{MR, PackedI8};
+use crate::kernels::path::KernelPath;
 use crate::kernels::{View, matmul};
 
 use super::BLOCK_DIM;
@@ -52,6 +54,8 @@ pub(crate) struct NativeAisfx {
     /// Whether the graph ends in the texture (after `conv_block4.conv1`) instead of the
     /// embedding.
     texture: bool,
+    /// Whose instructions run the int8 products (the same sums on every path).
+    path: KernelPath,
 }
 
 /// The first block's second convolution where it is quantized, with its max pooling.
@@ -110,8 +114,9 @@ fn zero_point<T: crate::onnx::Element + Default + PartialEq>(
 }
 
 impl NativeAisfx {
-    /// Reads the int8 graph; `Err` names the first node that is not as expected.
-    pub fn load(bytes: &[u8]) -> Result<Self, String> {
+    /// Reads the int8 graph, to run on `path`'s kernels; `Err` names the first node that is not
+    /// as expected.
+    pub fn load(bytes: &[u8], path: KernelPath) -> Result<Self, String> {
         let proto = crate::graph::read(bytes)?;
         let g = Graph::new(&proto)?;
         let conv1 = float_conv(&g, "conv_block1.conv1", C1, 1)?;
@@ -178,7 +183,13 @@ impl NativeAisfx {
             layers,
             out_scale,
             texture,
+            path,
         })
+    }
+
+    /// Whose instructions run the int8 products.
+    pub fn path(&self) -> KernelPath {
+        self.path
     }
 
     /// Values per block: the embedding's 512, or the texture's 1024.
@@ -192,6 +203,11 @@ impl NativeAisfx {
 
     /// Runs one block of `[BLOCK, N_MELS]` log-mel values; appends its [`Self::width`] outputs.
     pub fn run(&self, logmel: &[f32], dst: &mut Vec<f32>) {
+        crate::kernels::on_path(self.path, || self.run_on_path(logmel, dst));
+    }
+
+    /// [`Self::run`] with the path's float32 instructions in force.
+    fn run_on_path(&self, logmel: &[f32], dst: &mut Vec<f32>) {
         let (h, w) = (BLOCK, N_MELS);
         let x = float_conv3(logmel, h, w, 1, &self.conv1);
         let (x, h, w) = match &self.conv2 {
@@ -201,7 +217,7 @@ impl NativeAisfx {
         let mut q: Vec<u8> = x.iter().map(|v| to_u8(v / self.in_scale)).collect();
         let (mut h, mut w) = (h, w);
         for l in &self.layers {
-            q = l.run(&q, h, w);
+            q = l.run(self.path, &q, h, w);
             if l.pool {
                 (q, h, w) = max_pool(&q, h, w, l.w.n);
             }
@@ -367,12 +383,12 @@ impl QConv {
     /// `[h, w, cin]` → `[h, w, out]`, requantized. Output pixel `(t, f)` is row
     /// `t · (w + 2) + f` of one product over the padded map (the two extra columns of each
     /// row are computed and dropped): no im2col.
-    fn run(&self, x: &[u8], h: usize, w: usize) -> Vec<u8> {
+    fn run(&self, path: KernelPath, x: &[u8], h: usize, w: usize) -> Vec<u8> {
         let (cin, out) = (self.cin, self.w.n);
         let xp = pad(x, h, w, cin);
         let m = (h * (w + 2)).next_multiple_of(MR);
         let mut acc = vec![0i32; m * out];
-        self.w.matmul(m, &xp, cin, &taps(w, cin), &mut acc);
+        self.w.matmul(path, m, &xp, cin, &taps(w, cin), &mut acc);
         let mut y = vec![0u8; h * w * out];
         for (t, dst) in y.chunks_exact_mut(w * out).enumerate() {
             requantize(
@@ -449,14 +465,17 @@ mod tests {
 
     #[test]
     fn the_bundled_int8_graph_loads_and_others_do_not() {
-        let n = NativeAisfx::load(super::super::INT8_MODEL).unwrap();
+        let n = NativeAisfx::load(super::super::INT8_MODEL, KernelPath::Portable).unwrap();
         assert_eq!((n.layers.len(), n.texture, n.width()), (6, false, 512));
         assert!(n.conv2.is_some());
         // The texture graph: the first block's second convolution quantized, the last left out.
-        let t = NativeAisfx::load(super::super::TEXTURE_MODEL).unwrap();
+        let t = NativeAisfx::load(super::super::TEXTURE_MODEL, KernelPath::Portable).unwrap();
         assert_eq!((t.layers.len(), t.texture, t.width()), (6, true, 1024));
         assert!(t.conv2.is_none() && t.layers[0].cin == C1 && t.layers[0].pool);
-        assert!(NativeAisfx::load(super::super::float32_model().unwrap()).is_err());
+        assert!(
+            NativeAisfx::load(super::super::float32_model().unwrap(), KernelPath::Portable)
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The AMX-INT8 path of [`super::int8::PackedI8::matmul`]: `tdpbusd` (a 16 × 16 block of `i32`
 //! sums += 16 × 64 `u8` times 64 × 16 `i8`, 16 384 multiply-adds per instruction), chosen at
 //! run time where the CPU has AMX-TILE and AMX-INT8 and the OS grants the process the tile
-//! data ([`available`]). Integer sums are exact, so it returns the AVX-512 VNNI path's `i32`s
-//! bit for bit; `SONGREC_AMX=0` ([`crate::ENV_AMX`]) keeps the VNNI path (to compare).
+//! data ([`supported`]). Integer sums are exact, so it returns the AVX-512 VNNI path's `i32`s
+//! bit for bit; `SONGREC_KERNELS=avx512-vnni` keeps the VNNI path (to compare).
 //!
 //! Rust has no stable AMX intrinsics, so the six instructions are inline assembly, one per
 //! `asm!` block (the compiler does not touch tile registers; every block is volatile, so their
@@ -19,16 +19,7 @@ const COLSB: usize = 64;
 const ROWS: usize = 16;
 
 /// Whether [`matmul`] may run here: the CPU has AMX-TILE and AMX-INT8, the OS enabled their
-/// state (XCR0) and granted this process the tile data (`arch_prctl`), and [`crate::ENV_AMX`]
-/// is not `0`. Asked once per process.
-pub(crate) fn available() -> bool {
-    static OK: OnceLock<bool> = OnceLock::new();
-    *OK.get_or_init(|| {
-        std::env::var(crate::ENV_AMX).map_or(true, |v| v.trim() != "0") && supported()
-    })
-}
-
-/// The hardware and OS half of [`available`] (without the environment switch); also asked once.
+/// state (XCR0) and granted this process the tile data (`arch_prctl`). Asked once per process.
 pub(crate) fn supported() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
     *OK.get_or_init(|| {

@@ -1,11 +1,13 @@
 //! An integer matrix product for quantized convolutions: `u8` activations times `i8` weights
-//! into `i32`, on AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds per instruction) or, on CPUs with
-//! AVX-VNNI but not AVX-512 (Intel's desktop and laptop cores since 2021), its 256-bit form (32
-//! per instruction). Integer sums are exact, so the result does not depend on the order of the
-//! work: the same on every CPU that runs it, and the same on AMX-INT8 (`tdpbusd`,
-//! [`super::amx`]), which runs it where the CPU and the OS allow. CPUs with neither (and other
-//! architectures) are told so by [`available`] and run the graph on tract instead.
-//! `SONGREC_AVX512=0` ([`crate::ENV_AVX512`]) keeps the product off AVX-512 (to compare).
+//! summed exactly into `i32`, on the instructions the [`KernelPath`] names: AMX-INT8
+//! (`tdpbusd`, [`super::amx`]) for large products, AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds
+//! per instruction), AVX-VNNI (its 256-bit form, 32), AVX2 (both operands widened to `i16`,
+//! `vpmaddwd`: 16 per instruction and an add), or portable Rust the compiler vectorises.
+//! Integer sums are exact, so the result does not depend on the order of the work or the
+//! instructions: every path returns the same `i32`s, bit for bit (the tests compare each path
+//! this CPU runs with the naive sums).
+
+use super::path::KernelPath;
 
 /// Rows of one tile.
 pub(crate) const MR: usize = 6;
@@ -13,58 +15,13 @@ pub(crate) const MR: usize = 6;
 const LANES: usize = 16;
 const NR: usize = 4;
 
-/// Whether this CPU runs [`PackedI8::matmul`] (on AVX-512 VNNI or AVX-VNNI).
-pub(crate) fn available() -> bool {
-    wide_available() || narrow_available()
-}
-
-/// Which VNNI runs the product: `"AVX-512 VNNI"`, `"AVX-VNNI"` or none.
-pub(crate) fn width() -> Option<&'static str> {
-    if wide_available() {
-        Some("AVX-512 VNNI")
-    } else if narrow_available() {
-        Some("AVX-VNNI")
-    } else {
-        None
-    }
-}
-
-/// Whether AVX-512 VNNI runs the product (and [`crate::ENV_AVX512`] does not forbid it); read
-/// once per process.
-fn wide_available() -> bool {
-    static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *WIDE.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-                && std::arch::is_x86_feature_detected!("avx512vnni")
-                && std::env::var(crate::ENV_AVX512).map_or(true, |v| v.trim() != "0")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
-}
-
-/// Whether the CPU has AVX-VNNI (256-bit `vpdpbusd`).
-fn narrow_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("avxvnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// `i8` weights `[k, n]` packed for the kernel: panels of 16 columns, each `k / 4` groups of
-/// 16 × 4 bytes (4 consecutive rows of each column).
+/// `i8` weights `[k, n]` packed for the kernels: panels of 16 columns, each `k / 4` groups of
+/// 16 × 4 bytes (4 consecutive rows of each column: what `vpdpbusd`, `tdpbusd` and the AVX2
+/// kernel read), and the same panels row by row (`k` rows of 16 bytes: what the portable
+/// kernel reads).
 pub(crate) struct PackedI8 {
     data: Vec<i8>,
+    rows: Vec<i8>,
     pub k: usize,
     pub n: usize,
 }
@@ -78,6 +35,7 @@ impl PackedI8 {
             "int8 GEMM shape {k} × {n}"
         );
         let mut data = Vec::with_capacity(k * n);
+        let mut rows = Vec::with_capacity(k * n);
         for p in 0..n / LANES {
             for k4 in 0..k / 4 {
                 for o in 0..LANES {
@@ -86,48 +44,56 @@ impl PackedI8 {
                     }
                 }
             }
+            for r in 0..k {
+                rows.extend((0..LANES).map(|o| w(r, p * LANES + o)));
+            }
         }
-        PackedI8 { data, k, n }
+        PackedI8 { data, rows, k, n }
     }
 
     /// `c[m × n] = a · self`, row `r` of `a` being the concatenation of `taps.len()` runs of
     /// `k / taps.len()` bytes at `a[r · lda + tap ..]`, one per tap: with one tap at 0 and
     /// `lda = k`, a plain row-major matrix; with the 9 offsets of a 3 × 3 kernel over a padded
     /// channel-last map, a convolution without im2col. `m` is a multiple of [`MR`]; `c` is
-    /// row-major `i32`. Runs on AMX-INT8 where [`super::amx::available`] (and `m >= 16`), else
-    /// on AVX-512 VNNI: the same sums, bit for bit.
+    /// row-major `i32`. Runs on `path`'s instructions (AMX where the path is [`KernelPath::Amx`]
+    /// and `m >= 16`): the same sums on every path, bit for bit.
     ///
     /// # Panics
-    /// When [`available`] is false or a slice is too short (bugs in the caller).
-    pub fn matmul(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &mut [i32]) {
-        let isa = if m >= 16 && self.n.is_multiple_of(2 * LANES) && super::amx::available() {
+    /// When this CPU cannot run `path` or a slice is too short (bugs in the caller).
+    pub fn matmul(
+        &self,
+        path: KernelPath,
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        taps: &[usize],
+        c: &mut [i32],
+    ) {
+        let isa = if path == KernelPath::Amx && m >= 16 && self.n.is_multiple_of(2 * LANES) {
             Isa::Amx
-        } else if wide_available() {
-            Isa::Vnni
         } else {
-            Isa::Vnni256
+            Isa::of(path)
         };
         self.matmul_on(isa, m, a, lda, taps, c);
     }
 
     /// `c[i] = max(c[i], (a · self)[i])` for the first `m` rows: [`Self::matmul`] with each
     /// result folded into what `c` holds instead of written over it (a max-pooling over calls
-    /// without a pass of its own). On VNNI of either width, never AMX: the same sums as
+    /// without a pass of its own). Never on AMX (VNNI on that path): the same sums as
     /// [`Self::matmul`].
     ///
     /// # Panics
     /// As [`Self::matmul`].
-    pub fn matmul_max(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &mut [i32]) {
-        self.check(m, a, lda, taps, c);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `matmul_on` (the same checks; `available` holds for one of the two).
-        unsafe {
-            if wide_available() {
-                vnni::matmul::<true>(&self.call(m, a, lda, taps), c);
-            } else {
-                vnni256::matmul::<true>(&self.call(m, a, lda, taps), c);
-            }
-        }
+    pub fn matmul_max(
+        &self,
+        path: KernelPath,
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        taps: &[usize],
+        c: &mut [i32],
+    ) {
+        self.run::<true>(Isa::of(path), m, a, lda, taps, c);
     }
 
     /// One product's operands, for the kernels.
@@ -141,9 +107,8 @@ impl PackedI8 {
         }
     }
 
-    /// The bounds [`Self::matmul`] and [`Self::matmul_max`] assert.
+    /// The bounds every kernel relies on.
     fn check(&self, m: usize, a: &[u8], lda: usize, taps: &[usize], c: &[i32]) {
-        assert!(available(), "int8 GEMM without VNNI");
         let kt = self.k / taps.len().max(1);
         let last = taps.iter().max().map(|t| (m.max(1) - 1) * lda + t + kt);
         assert!(
@@ -159,8 +124,7 @@ impl PackedI8 {
     /// [`Self::matmul`] on the given instructions, bounds checked the same way.
     ///
     /// # Panics
-    /// As [`Self::matmul`], and for [`Isa::Amx`] when [`super::amx::supported`] is false or
-    /// `m < 16`.
+    /// As [`Self::matmul`], and for [`Isa::Amx`] when `m < 16` or `n` is not a multiple of 32.
     pub(crate) fn matmul_on(
         &self,
         isa: Isa,
@@ -170,41 +134,53 @@ impl PackedI8 {
         taps: &[usize],
         c: &mut [i32],
     ) {
+        if isa != Isa::Amx {
+            return self.run::<false>(isa, m, a, lda, taps, c);
+        }
         self.check(m, a, lda, taps, c);
-        match isa {
-            Isa::Vnni256 => {
-                assert!(narrow_available(), "int8 GEMM on AVX-VNNI without it");
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX2 and AVX-VNNI (checked above); the tiles stay inside
-                // the slices as for `Isa::Vnni`.
-                unsafe {
-                    vnni256::matmul::<false>(&self.call(m, a, lda, taps), c);
-                }
-            }
-            Isa::Vnni => {
-                assert!(wide_available(), "int8 GEMM on AVX-512 VNNI without it");
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has the features (checked above) and every tile reads `MR`
-                // rows of `a` below `m` (each run of `kt` bytes ends by `last`) and `NR`
-                // panels below `n / 16`, and writes inside `c` (checked above).
-                unsafe {
-                    vnni::matmul::<false>(&self.call(m, a, lda, taps), c);
-                }
-            }
-            Isa::Amx => {
-                assert!(
-                    m >= 16 && self.n.is_multiple_of(2 * LANES) && super::amx::supported(),
-                    "AMX int8 GEMM without AMX, with {m} < 16 rows or {} columns",
-                    self.n
-                );
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: AMX is supported and granted (checked above); `taps` is not empty
-                // and every run of `kt` bytes of a row below `m` ends by `last <= a.len()`;
-                // `data` is `k × n` packed by `new` (`n` a multiple of 64); `c` holds `m · n`
-                // values; `m >= 16` (all checked above).
-                unsafe {
-                    super::amx::matmul(&self.data, self.k, self.n, m, a, lda, taps, c);
-                }
+        assert!(
+            m >= 16 && self.n.is_multiple_of(2 * LANES) && KernelPath::Amx.runs_here(),
+            "AMX int8 GEMM without AMX, with {m} < 16 rows or {} columns",
+            self.n
+        );
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AMX is supported and granted (checked above); `taps` is not empty and every
+        // run of `kt` bytes of a row below `m` ends by `last <= a.len()`; `data` is `k × n`
+        // packed by `new` (`n` a multiple of 32); `c` holds `m · n` values; `m >= 16` (all
+        // checked above).
+        unsafe {
+            super::amx::matmul(&self.data, self.k, self.n, m, a, lda, taps, c);
+        }
+    }
+
+    /// The vector and portable kernels, storing (or with `MAX` folding by max) into `c`.
+    fn run<const MAX: bool>(
+        &self,
+        isa: Isa,
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        taps: &[usize],
+        c: &mut [i32],
+    ) {
+        self.check(m, a, lda, taps, c);
+        let call = self.call(m, a, lda, taps);
+        let needs = match isa {
+            Isa::Amx | Isa::Vnni => KernelPath::Avx512Vnni,
+            Isa::Vnni256 => KernelPath::AvxVnni,
+            Isa::Avx2 => KernelPath::Avx2,
+            Isa::Portable => return portable::matmul::<MAX>(&call, c),
+        };
+        assert!(needs.runs_here(), "int8 GEMM on {isa:?} without it");
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the instructions (checked above); every tile reads `MR` rows of
+        // `a` below `m` (each run of `kt` bytes ends by `last`, checked by `check`) and panels
+        // below `n / 16`, and writes inside `c` (checked by `check`).
+        unsafe {
+            match isa {
+                Isa::Vnni256 => vnni256::matmul::<MAX>(&call, c),
+                Isa::Avx2 => avx2::matmul::<MAX>(&call, c),
+                _ => vnni::matmul::<MAX>(&call, c),
             }
         }
     }
@@ -241,8 +217,24 @@ pub(crate) enum Isa {
     Vnni,
     /// AVX-VNNI (`vpdpbusd` on 256 bits): CPUs without AVX-512.
     Vnni256,
-    /// AMX-INT8 (`tdpbusd`), where [`super::amx::supported`] too.
+    /// AMX-INT8 (`tdpbusd`).
     Amx,
+    /// AVX2: `vpmaddwd` on operands widened to `i16`.
+    Avx2,
+    /// Plain Rust.
+    Portable,
+}
+
+impl Isa {
+    /// The vector instructions of a path (AMX's small products, and tract's, on its fallbacks).
+    fn of(path: KernelPath) -> Isa {
+        match path {
+            KernelPath::Amx | KernelPath::Avx512Vnni => Isa::Vnni,
+            KernelPath::AvxVnni => Isa::Vnni256,
+            KernelPath::Avx2 => Isa::Avx2,
+            KernelPath::Portable | KernelPath::Tract => Isa::Portable,
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -399,87 +391,199 @@ mod vnni256 {
     }
 }
 
+/// The product on AVX2 without VNNI: both operands widened to `i16` (activations once per
+/// call, each group of weights once per tile) and multiplied with `vpmaddwd`, whose `i32`
+/// sums of two products are exact (at most 2 · 255 · 128), then added. Tiles of [`MR`] rows ×
+/// 8 columns (half a panel): 12 accumulators, two widened weight registers and the broadcast
+/// row fit the 16 registers. Each accumulator holds two partial sums per column (rows
+/// `4k, 4k + 1` and `4k + 2, 4k + 3`), added once at the end.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Call, LANES, MR};
+
+    /// With `MAX`, each result is folded into `c` by max instead of stored.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
+        let Call { b, m, a, lda, taps } = *call;
+        let (n, panel, tap_k4) = (b.n, call.panel(), call.tap_k4());
+        // Every activation widened once, so each broadcast below is one load.
+        let wide: Vec<i16> = a.iter().map(|&x| i16::from(x)).collect();
+        // SAFETY: the caller's bounds (see `PackedI8::run`); `wide` has `a`'s length.
+        unsafe {
+            for p in 0..n / LANES {
+                for half in 0..2 {
+                    // Columns 8 · half .. 8 · half + 8 are bytes 32 · half .. of each group.
+                    let bp = b.data.as_ptr().add(p * panel + 32 * half);
+                    for r0 in (0..m).step_by(MR) {
+                        let ap = wide.as_ptr().add(r0 * lda);
+                        let cp = c.as_mut_ptr().add(r0 * n + p * LANES + 8 * half);
+                        tile::<MAX>(ap, lda, taps, tap_k4, bp, cp, n);
+                    }
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn tile<const MAX: bool>(
+        a: *const i16,
+        lda: usize,
+        taps: &[usize],
+        tap_k4: usize,
+        b: *const i8,
+        c: *mut i32,
+        ldc: usize,
+    ) {
+        // SAFETY: the tile is inside `a`, `b` and `c` (see `matmul`).
+        unsafe {
+            let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+            let mut b = b;
+            for &tap in taps {
+                let a = a.add(tap);
+                for k in 0..tap_k4 {
+                    // Columns 0-3 and 4-7 of the half panel, rows 4k .. 4k + 3 each, as i16.
+                    let lo = _mm256_cvtepi8_epi16(_mm_loadu_si128(b.cast()));
+                    let hi = _mm256_cvtepi8_epi16(_mm_loadu_si128(b.add(16).cast()));
+                    b = b.add(64);
+                    for (r, row) in acc.iter_mut().enumerate() {
+                        // The row's 4 values of this group, in every 64-bit lane.
+                        let av = _mm256_set1_epi64x(
+                            a.add(r * lda + 4 * k).cast::<i64>().read_unaligned(),
+                        );
+                        row[0] = _mm256_add_epi32(row[0], _mm256_madd_epi16(av, lo));
+                        row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(av, hi));
+                    }
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                // hadd gives columns [0 1 4 5 | 2 3 6 7]; the permute puts them in order.
+                let sums =
+                    _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(row[0], row[1]));
+                let at = c.add(r * ldc).cast();
+                let x = if MAX {
+                    _mm256_max_epi32(_mm256_loadu_si256(at), sums)
+                } else {
+                    sums
+                };
+                _mm256_storeu_si256(at, x);
+            }
+        }
+    }
+}
+
+/// The product in plain Rust, written for the compiler to vectorise on any target (NEON's
+/// widening multiply-adds on ARM64, SSE2 on any x86-64): tiles of [`MR`] rows × one panel of
+/// 16 columns over the row-by-row packing, each product of a `u8` and an `i8` formed in `i16`
+/// (it fits: at most 255 · 128) and added in `i32`. The reference the vector paths are held
+/// to, besides the naive sums.
+mod portable {
+    use super::{Call, LANES, MR};
+
+    /// With `MAX`, each result is folded into `c` by max instead of stored.
+    pub(super) fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
+        let Call { b, m, a, lda, taps } = *call;
+        let (n, kt) = (b.n, b.k / taps.len());
+        for (p, panel) in b.rows.chunks_exact(b.k * LANES).enumerate() {
+            for r0 in (0..m).step_by(MR) {
+                let mut acc = [[0i32; LANES]; MR];
+                for (t, &tap) in taps.iter().enumerate() {
+                    let w = &panel[t * kt * LANES..(t + 1) * kt * LANES];
+                    for (r, row) in acc.iter_mut().enumerate() {
+                        let at = (r0 + r) * lda + tap;
+                        for (&x, w) in a[at..at + kt].iter().zip(w.chunks_exact(LANES)) {
+                            let x = i16::from(x);
+                            for (s, &v) in row.iter_mut().zip(w) {
+                                *s = s.wrapping_add(i32::from(x.wrapping_mul(i16::from(v))));
+                            }
+                        }
+                    }
+                }
+                for (r, row) in acc.iter().enumerate() {
+                    let out = &mut c[(r0 + r) * n + p * LANES..][..LANES];
+                    for (o, &s) in out.iter_mut().zip(row) {
+                        *o = if MAX { (*o).max(s) } else { s };
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn matches_the_naive_product() {
-        if !available() {
-            return;
+    fn every_path_here_matches_the_naive_product() {
+        for path in KernelPath::here() {
+            matches_the_naive_product(path);
         }
+    }
+
+    fn matches_the_naive_product(path: KernelPath) {
         let (m, k, n) = (2 * MR, 12, 64);
         let a: Vec<u8> = (0..m * k).map(|i| (i * 37 % 256) as u8).collect();
         let w = |r: usize, c: usize| ((r * 31 + c * 17) % 255) as i32 as i8;
         let b = PackedI8::new(k, n, w);
         let mut c = vec![0; m * n];
-        b.matmul(m, &a, k, &[0], &mut c);
+        b.matmul(path, m, &a, k, &[0], &mut c);
         for r in 0..m {
             for o in 0..n {
                 let want: i32 = (0..k)
                     .map(|i| i32::from(a[r * k + i]) * i32::from(w(i, o)))
                     .sum();
-                assert_eq!(c[r * n + o], want, "({r}, {o})");
+                assert_eq!(c[r * n + o], want, "{path}: ({r}, {o})");
             }
         }
         // The same product as 3 taps of 4 bytes over rows 12 bytes apart.
         let mut c2 = vec![0; m * n];
-        b.matmul(m, &a, k, &[0, 4, 8], &mut c2);
+        b.matmul(path, m, &a, k, &[0, 4, 8], &mut c2);
         assert_eq!(c, c2);
         // Folded by max into what is there: the larger of the two, element by element.
         let mut folded: Vec<i32> = (0..m * n)
             .map(|i| (i as i32 * 7919) % 40_000 - 20_000)
             .collect();
         let before = folded.clone();
-        b.matmul_max(m, &a, k, &[0], &mut folded);
+        b.matmul_max(path, m, &a, k, &[0], &mut folded);
         for i in 0..m * n {
             assert_eq!(folded[i], before[i].max(c[i]), "{i}");
         }
         assert!(folded != c && folded != before, "both sides win somewhere");
     }
 
-    #[test]
-    fn the_width_named_is_the_one_that_runs() {
-        assert_eq!(width().is_some(), available());
-        assert_eq!(width() == Some("AVX-512 VNNI"), wide_available());
-        let said = super::super::describe();
-        assert!(said.starts_with("float32 on "), "{said}");
-        assert!(said.contains(width().unwrap_or("none here")), "{said}");
-    }
-
-    /// The vector instructions this CPU runs the product on (AVX-512 VNNI first).
+    /// The instructions this CPU runs the product on, VNNI first, portable last.
     fn vector_isas() -> Vec<Isa> {
         let mut isas = Vec::new();
-        if wide_available() {
-            isas.push(Isa::Vnni);
-        }
-        if narrow_available() {
-            isas.push(Isa::Vnni256);
+        for path in KernelPath::here() {
+            let isa = Isa::of(path);
+            if !isas.contains(&isa) {
+                isas.push(isa);
+            }
         }
         isas
     }
 
     #[test]
-    fn both_widths_of_vnni_fold_by_max_alike() {
-        if !(wide_available() && narrow_available()) {
-            eprintln!("not both AVX-512 VNNI and AVX-VNNI here: nothing to compare");
-            return;
-        }
+    fn every_path_folds_by_max_alike() {
         let (m, k, n) = (4 * MR, 40, 48);
         let a: Vec<u8> = (0..m * k).map(|i| (i * 53 % 256) as u8).collect();
         let b = PackedI8::new(k, n, |r, c| ((r * 29 + c * 13) % 255) as i32 as i8);
         let start: Vec<i32> = (0..m * n)
             .map(|i| (i as i32 * 613) % 9_000 - 4_500)
             .collect();
-        let (mut wide, mut narrow) = (start.clone(), start.clone());
-        b.check(m, &a, k, &[0], &wide);
-        // SAFETY: both kinds of VNNI are here (checked above) and the shapes pass the checks
-        // `matmul_max` makes.
-        unsafe {
-            vnni::matmul::<true>(&b.call(m, &a, k, &[0]), &mut wide);
-            vnni256::matmul::<true>(&b.call(m, &a, k, &[0]), &mut narrow);
+        let mut folded = Vec::new();
+        for path in KernelPath::here() {
+            let mut c = start.clone();
+            b.matmul_max(path, m, &a, k, &[0], &mut c);
+            assert!(c != start);
+            folded.push((path, c));
         }
-        assert!(wide == narrow && wide != start);
+        for (path, c) in &folded[1..] {
+            assert!(*c == folded[0].1, "{path} != {}", folded[0].0);
+        }
     }
 
     /// A small deterministic generator (xorshift64*).
@@ -563,12 +667,15 @@ mod tests {
                 assert_eq!(vnni[r * n + o], naive(r, o), "m {m} kt {kt} ({r}, {o})");
             }
         }
-        let mut any = vec![-1; m * n];
-        b.matmul(m, a, lda, taps, &mut any);
-        assert!(
-            any == vnni,
-            "dispatching matmul != VNNI: m {m} n {n} kt {kt}"
-        );
+        for path in KernelPath::here() {
+            let mut any = vec![-1; m * n];
+            b.matmul(path, m, a, lda, taps, &mut any);
+            assert!(
+                any == vnni,
+                "matmul on {path} != {:?}: m {m} n {n} kt {kt}",
+                isas[0]
+            );
+        }
         if m >= 16 && n.is_multiple_of(32) && super::super::amx::supported() {
             let mut amx = vec![-1; m * n];
             b.matmul_on(Isa::Amx, m, a, lda, taps, &mut amx);
@@ -580,11 +687,7 @@ mod tests {
     }
 
     #[test]
-    fn amx_and_vnni_match_the_naive_product_on_random_shapes() {
-        if !available() {
-            eprintln!("no AVX-512 VNNI here: nothing to check");
-            return;
-        }
+    fn every_path_matches_the_naive_product_on_random_shapes() {
         let amx = amx_here();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         // Odd row tiles and partial ones (m = 18, 30, 42, 66, 102), k per tap below, at, and
@@ -625,16 +728,21 @@ mod tests {
         let b = PackedI8::new(9 * kt, n, |r, c| {
             if (r + c).is_multiple_of(2) { -128 } else { 127 }
         });
-        let mut vnni = vec![0; m * n];
-        for isa in vector_isas() {
-            b.matmul_on(isa, m, &a, kt, &taps, &mut vnni);
-        }
         let sum = |c: usize| -> i32 {
             (0..9 * kt)
                 .map(|r| 255 * if (r + c).is_multiple_of(2) { -128 } else { 127 })
                 .sum()
         };
-        assert!(vnni.chunks(n).all(|row| (0..n).all(|c| row[c] == sum(c))));
+        let mut vnni = Vec::new();
+        for isa in vector_isas() {
+            let mut out = vec![0; m * n];
+            b.matmul_on(isa, m, &a, kt, &taps, &mut out);
+            assert!(
+                out.chunks(n).all(|row| (0..n).all(|c| row[c] == sum(c))),
+                "{isa:?}"
+            );
+            vnni = out;
+        }
         if amx {
             let mut amx = vec![0; m * n];
             b.matmul_on(Isa::Amx, m, &a, kt, &taps, &mut amx);
@@ -643,11 +751,7 @@ mod tests {
     }
 
     #[test]
-    fn amx_and_vnni_match_on_the_aisfx_layers() {
-        if !available() {
-            eprintln!("no AVX-512 VNNI here: nothing to check");
-            return;
-        }
+    fn every_path_matches_on_the_aisfx_layers() {
         amx_here();
         let mut rng = Rng(0x0123_4567_89ab_cdef);
         // (cin, out, h, w) of the six quantized convolutions in `aisfx::native` (blocks of

@@ -1,6 +1,6 @@
-//! The few dense kernels songrec's own network code needs: one matrix product over strided
-//! views (the `gemm` crate: AVX-512, AVX2+FMA or NEON chosen at run time, one thread), and
-//! folded batch normalisation.
+//! The few dense kernels songrec's own network code needs: one float32 matrix product over
+//! strided views ([`matmul`]: the same bits on every CPU), the exact int8 product ([`int8`]),
+//! and folded batch normalisation.
 //!
 //! A strided view lets a convolution skip im2col where its input already is a Toeplitz matrix:
 //! the frames of a signal (row stride = hop), or a `[time, channels]` map under a kernel that
@@ -9,47 +9,13 @@
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) mod amx;
 pub(crate) mod conv;
+mod f32mm;
 pub(crate) mod int8;
+pub mod path;
 
-/// What songrec's own kernels run on this CPU, in words (`songrec doctor`), e.g. "float32 on
-/// AVX-512, int8 on AVX-512 VNNI".
-pub fn describe() -> String {
-    if !crate::own_kernels_from_env() {
-        return format!(
-            "off ({}=0): the runtime runs both networks",
-            crate::ENV_OWN_KERNELS
-        );
-    }
-    let float = {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                "AVX-512"
-            } else if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                "AVX2 and FMA"
-            } else {
-                "SSE2"
-            }
-        }
-        #[cfg(target_arch = "aarch64")]
-        {
-            "NEON"
-        }
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        {
-            "portable code"
-        }
-    };
-    let int8 = match int8::width() {
-        Some(w) if amx::available() => format!("AMX-INT8 and {w}"),
-        Some(w) => w.to_string(),
-        None => {
-            "none here (the runtime runs aisfx; musicnn's int8 sums go through float32)".to_string()
-        }
-    };
-    format!("float32 on {float}, int8 on {int8}")
+/// What runs the float32 products on a path, in words.
+pub(crate) fn float_isa(path: path::KernelPath) -> &'static str {
+    f32mm::Isa::of(path).describe()
 }
 
 /// A read-only matrix view: element `(r, c)` is `data[r * rs + c * cs]`.
@@ -78,6 +44,11 @@ impl<'a> View<'a> {
 
 /// `c[m × n]` (row-major, contiguous) = `a[m × k] · b[k × n]`, or `+=` with `accumulate`.
 ///
+/// Every output is one fused multiply-add chain over the depth in order, from zero (then added
+/// to what `c` holds with `accumulate`), on every path: AVX-512, AVX2 and FMA, or portable
+/// Rust ([`f32mm`]). So the result is the same to the bit on every CPU and every
+/// [`path::KernelPath`] (the path in force on this thread, see [`on_path`]).
+///
 /// # Panics
 /// When a view or `c` is too short for the shapes (a bug in the caller, never data-dependent).
 pub(crate) fn matmul(
@@ -96,85 +67,21 @@ pub(crate) fn matmul(
     if m == 0 || n == 0 {
         return;
     }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let s = |x: usize| x as isize;
-    // SAFETY: every element read or written is in bounds (checked above: the largest offsets
-    // of `a`, `b` and `c` are inside their slices); `c` is borrowed mutably, so it aliases
-    // neither input.
-    unsafe {
-        gemm_f32_rows(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            s(n),
-            accumulate,
-            (a.data.as_ptr(), s(a.cs), s(a.rs)),
-            (b.data.as_ptr(), s(b.cs), s(b.rs)),
-        );
-    }
+    f32mm::matmul(FLOAT.get(), m, n, k, a, b, &mut c[..m * n], accumulate);
 }
 
-/// `dst (m × n, row-major, row stride dst_rs) := [dst +] lhs × rhs` on the f32 kernels of the
-/// `gemm` crate, called as its `gemm::gemm` facade calls them (which would also build its f64
-/// and complex kernels): a row-major destination is computed transposed, since the microkernel
-/// prefers column-major ones. Same calls, same bits. Strides are positive here.
-///
-/// # Safety
-/// Every element addressed by the sizes and strides must be inside its buffer, and `dst` must
-/// alias neither input.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_f32_rows(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: isize,
-    read_dst: bool,
-    (lhs, lhs_cs, lhs_rs): (*const f32, isize, isize),
-    (rhs, rhs_cs, rhs_rs): (*const f32, isize, isize),
-) {
-    let dst_cs = 1isize;
-    // The facade's rule: transpose when the destination is row-oriented.
-    let (m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs) =
-        if dst_cs.abs() < dst_rs.abs() {
-            (
-                n, m, dst_rs, dst_cs, rhs, rhs_rs, rhs_cs, lhs, lhs_rs, lhs_cs,
-            )
-        } else {
-            (
-                m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
-            )
-        };
-    // SAFETY: as the caller promised; the f32 kernel is what `gemm::gemm::<f32>` dispatches to.
-    unsafe {
-        gemm_f32::gemm::f32::get_gemm_fn()(
-            m,
-            n,
-            k,
-            dst,
-            dst_cs,
-            dst_rs,
-            read_dst,
-            lhs,
-            lhs_cs,
-            lhs_rs,
-            rhs,
-            rhs_cs,
-            rhs_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm_common::Parallelism::None,
-        );
-    }
+thread_local! {
+    /// The float32 instructions of the kernel path in force on this thread.
+    static FLOAT: std::cell::Cell<f32mm::Isa> = std::cell::Cell::new(f32mm::Isa::best());
+}
+
+/// Runs `f` with `path`'s float32 instructions for [`matmul`] on this thread (the networks'
+/// `run` entries: a forced `SONGREC_KERNELS` path runs its float32 parts too).
+pub(crate) fn on_path<T>(path: path::KernelPath, f: impl FnOnce() -> T) -> T {
+    let before = FLOAT.replace(f32mm::Isa::of(path));
+    let out = f();
+    FLOAT.set(before);
+    out
 }
 
 /// Batch normalisation folded into one multiply-add per channel.

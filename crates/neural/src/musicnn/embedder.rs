@@ -16,6 +16,7 @@ use super::{
     NeuralAnalysis, SIGNATURE,
 };
 use crate::error::{NeuralError, NeuralResult};
+use crate::kernels::path::check_path;
 use crate::network::{Network, whole_items};
 use crate::patches::{Cut, MODEL_RATE, PATCH_LEN, ShortClip, cut};
 use crate::runtime::{ActiveRuntime, activate};
@@ -68,10 +69,11 @@ impl MusicnnEmbedder {
                 ),
                 Some(p) => (Cow::Owned(read_model(p)?), p.display().to_string()),
             };
-            if cfg.own_kernels {
+            if cfg.kernels.is_own() {
                 // On either runtime (faster than both on one core); a graph of another
                 // structure (an override) runs on the runtime itself.
-                if let Ok(native) = NativeMusicnn::load(&model, cfg.int8) {
+                check_path(cfg.kernels)?;
+                if let Ok(native) = NativeMusicnn::load(&model, cfg.int8.then_some(cfg.kernels)) {
                     return Ok(Engine::Native {
                         net: Box::new(native),
                         model,
@@ -130,12 +132,11 @@ impl MusicnnEmbedder {
             Engine::Native {
                 net: native, model, ..
             } if native.is_int8() => {
-                let f32_net = NativeMusicnn::load(model, false).map_err(|reason| {
-                    NeuralError::WrongModel {
+                let f32_net =
+                    NativeMusicnn::load(model, None).map_err(|reason| NeuralError::WrongModel {
                         model: n.label().to_string(),
                         reason,
-                    }
-                })?;
+                    })?;
                 let mut out = ModelOutput {
                     patches: 1,
                     penultimate: Vec::new(),
@@ -178,11 +179,13 @@ impl MusicnnEmbedder {
         }
     }
 
-    /// What runs the networks: songrec's own kernels (the built-in graphs, unless
-    /// `own_kernels` is off) or the runtime itself.
+    /// What runs the networks: songrec's own kernels (the built-in graphs, on every kernel path
+    /// but tract) or the runtime itself.
     pub fn engine(&self) -> String {
         match &self.msd {
-            Engine::Native { net, .. } if net.is_int8() => "songrec kernels, int8".into(),
+            Engine::Native { net, .. } if net.is_int8() => {
+                format!("songrec kernels, int8 ({})", net.path())
+            }
             Engine::Native { .. } => "songrec kernels".into(),
             Engine::Graph(_) => self.runtime.describe(),
         }

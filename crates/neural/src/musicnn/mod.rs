@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use crate::kernels::path::KernelPath;
 use crate::patches::ShortClip;
 use crate::runtime::Runtime;
 
@@ -102,10 +103,11 @@ pub struct MusicnnConfig {
     /// Threads inside one ONNX Runtime session (ignored by tract, which uses one).
     #[default = 1]
     pub intra_threads: usize,
-    /// Run the built-in graphs (or any of the same structure) on songrec's own kernels, on
-    /// either runtime, within 1e-4 of both (see [`crate::own_kernels_from_env`]).
-    #[default = true]
-    pub own_kernels: bool,
+    /// The kernels: songrec's own run the built-in graphs (or any of the same structure) on
+    /// either runtime, within 1e-4 of both, on every path but [`KernelPath::Tract`] (see
+    /// [`crate::ENV_KERNELS`]).
+    #[default(KernelPath::from_env_or_auto())]
+    pub kernels: KernelPath,
     /// Run the front-end convolutions in int8 on songrec's own kernels (`songrec-mix@4` on;
     /// see `native.rs`). Without own kernels the runtime runs the float32 graph.
     pub int8: bool,
@@ -124,7 +126,7 @@ impl MusicnnConfig {
             runtime: Runtime::from_env(),
             model: path(ENV_MODEL),
             mtt_model: path(ENV_MTT_MODEL),
-            own_kernels: crate::own_kernels_from_env(),
+            kernels: KernelPath::from_env_or_auto(),
             ..Self::default()
         }
     }

@@ -15,14 +15,16 @@
 //! tenths of the FLOPs, multiply 8-bit integers. Each patch's spectrogram is quantized to `u8`
 //! as ONNX's `DynamicQuantizeLinear` does (its range including 0, ties to even), each filter's
 //! weights to `i8` symmetrically with its own scale (at load), and the products are summed
-//! exactly in `i32` (VNNI, [`PackedI8`]) before the max over frequency and one multiplication
-//! back to float32. Without VNNI the same integers go through the float32 kernels: every
+//! exactly in `i32` ([`PackedI8`], on the [`KernelPath`]'s instructions: the same sums on
+//! every path) before the max over frequency and one multiplication back to float32. The tests
+//! hold them to the same integers through the float32 kernels, which add them exactly: every
 //! partial sum is an integer below 2²⁴ in magnitude (at most 476 products of at most
-//! 255 · 127), so float32 adds them exactly, to the same bits.
+//! 255 · 127).
 
 use crate::graph::{Graph, transpose};
 use crate::kernels::conv::{Panels, conv_max_over_freq};
 use crate::kernels::int8::PackedI8;
+use crate::kernels::path::KernelPath;
 use crate::kernels::{Affine, View, matmul};
 use crate::patches::PATCH_LEN;
 
@@ -56,9 +58,9 @@ struct Branch {
 
 /// A front-end convolution's int8 form (see the module docs).
 struct BranchI8 {
-    /// The quantized weights for VNNI, where the CPU has it: `[kt · run, ⌈filters / 16⌉ · 16]`,
-    /// each tap's run of `run` inputs zero-padded to a multiple of 4.
-    packed: Option<PackedI8>,
+    /// The quantized weights for the int8 kernels: `[kt · run, ⌈filters / 16⌉ · 16]`, each
+    /// tap's run of `run` inputs zero-padded to a multiple of 4.
+    packed: PackedI8,
     /// Inputs per tap: the kernel's width rounded up to a multiple of 4 (timbral branches:
     /// runs along frequency), or 1 (temporal branches: the tap's run is the whole kernel,
     /// along time, over a transposed spectrogram).
@@ -128,16 +130,14 @@ impl BranchI8 {
             .collect();
         let run = if kf == 1 { 1 } else { kf.div_ceil(4) * 4 };
         let n = filters.div_ceil(16) * 16;
-        let packed = crate::kernels::int8::available().then(|| {
-            // Row r is tap r / run's input r % run (past the kernel: zero).
-            PackedI8::new(kt * run, n, |r, o| {
-                let (tap, j) = (r / run, r % run);
-                if o < filters && j < kf {
-                    wq[(tap * kf + j) * filters + o] as i8
-                } else {
-                    0
-                }
-            })
+        // Row r is tap r / run's input r % run (past the kernel: zero).
+        let packed = PackedI8::new(kt * run, n, |r, o| {
+            let (tap, j) = (r / run, r % run);
+            if o < filters && j < kf {
+                wq[(tap * kf + j) * filters + o] as i8
+            } else {
+                0
+            }
         });
         (
             BranchI8 {
@@ -184,6 +184,8 @@ pub(crate) struct NativeMusicnn {
     dense: Dense,
     bn10: Affine,
     tags: Dense,
+    /// Whose instructions run the int8 products (the same sums on every path).
+    path: KernelPath,
 }
 
 /// The front-end branches in the graph's concatenation order: conv node, filters and kernel.
@@ -203,10 +205,11 @@ const MID: usize = 64;
 const POOLED: usize = 2 * (FRONT + 3 * MID);
 
 impl NativeMusicnn {
-    /// Reads a musicnn graph (MSD_musicnn or MTT_musicnn as bundled), its front end in int8
-    /// when `int8` (see the module docs); `Err` names the first node that is not as expected
-    /// (another graph runs on tract instead).
-    pub fn load(bytes: &[u8], int8: bool) -> Result<Self, String> {
+    /// Reads a musicnn graph (MSD_musicnn or MTT_musicnn as bundled), its front end in int8 on
+    /// that path's kernels when `int8` is given (see the module docs), else in float32; `Err`
+    /// names the first node that is not as expected (another graph runs on the runtime
+    /// instead).
+    pub fn load(bytes: &[u8], int8: Option<KernelPath>) -> Result<Self, String> {
         let proto = crate::graph::read(bytes)?;
         let graph = Graph::new(&proto)?;
         let (s, stft) = graph.weight("logmel/conv1d", "Conv", 1)?;
@@ -232,7 +235,7 @@ impl NativeMusicnn {
                 i + 1
             );
             let (w, bias, pad_top) = graph.conv(conv, filters, kt, kf)?;
-            let (int8, w) = if int8 {
+            let (int8, w) = if int8.is_some() {
                 let (q, wq) = BranchI8::new(&w, kt, kf, filters);
                 (Some(q), wq)
             } else {
@@ -289,12 +292,18 @@ impl NativeMusicnn {
             dense: Dense::load(&graph, "model/dense", POOLED, PENULTIMATE_DIM)?,
             bn10: bn(10, PENULTIMATE_DIM)?,
             tags: Dense::load(&graph, "model/dense_1", PENULTIMATE_DIM, N_TAGS)?,
+            path: int8.unwrap_or_else(KernelPath::best),
         })
     }
 
     /// Runs one patch of [`PATCH_LEN`] samples; appends its penultimate row and its taggram
     /// row.
     pub fn run(&self, wave: &[f32], penultimate: &mut Vec<f32>, taggram: &mut Vec<f32>) {
+        crate::kernels::on_path(self.path, || self.run_on_path(wave, penultimate, taggram));
+    }
+
+    /// [`Self::run`] with the path's float32 instructions in force.
+    fn run_on_path(&self, wave: &[f32], penultimate: &mut Vec<f32>, taggram: &mut Vec<f32>) {
         let spec = self.log_mel(wave);
         let quantized = self.is_int8().then(|| QuantizedSpec::new(&spec));
         // Front end: [FRAMES, FRONT], time-major like the graph's concatenation.
@@ -303,7 +312,7 @@ impl NativeMusicnn {
         for b in &self.branches {
             let filters = b.bias.len();
             let out = match (&b.int8, &quantized) {
-                (Some(q), Some(spec)) => b.run_int8(q, spec),
+                (Some(q), Some(spec)) => b.run_int8(self.path, q, spec),
                 _ => b.run(&spec),
             };
             for t in 0..FRAMES {
@@ -341,6 +350,11 @@ impl NativeMusicnn {
         let tags = self.tags.run(&pen);
         penultimate.extend_from_slice(&pen);
         taggram.extend(tags.iter().map(|x| 1.0 / (1.0 + (-x).exp())));
+    }
+
+    /// Whose instructions run the int8 products.
+    pub fn path(&self) -> KernelPath {
+        self.path
     }
 
     /// Whether the front end runs in int8.
@@ -392,13 +406,10 @@ impl Branch {
         out
     }
 
-    /// [`run`](Self::run) in int8 on the quantized spectrogram.
-    fn run_int8(&self, q: &BranchI8, spec: &QuantizedSpec) -> Vec<f32> {
+    /// [`run`](Self::run) in int8 on the quantized spectrogram, on `path`'s kernels.
+    fn run_int8(&self, path: KernelPath, q: &BranchI8, spec: &QuantizedSpec) -> Vec<f32> {
         let filters = self.bias.len();
-        let sums = match &q.packed {
-            Some(packed) => self.conv_max_vnni(q, packed, spec),
-            None => self.conv_max_exact_f32(spec),
-        };
+        let sums = self.conv_max_int8(path, q, spec);
         let zero = i32::from(spec.zero);
         let mut out = Vec::with_capacity(sums.len());
         for row in sums.chunks_exact(filters) {
@@ -429,8 +440,9 @@ impl Branch {
         out
     }
 
-    /// [`conv_max_vnni`](Self::conv_max_vnni)'s sums through the float32 kernels: the same
-    /// integers, exactly (module docs).
+    /// [`conv_max_int8`](Self::conv_max_int8)'s sums through the float32 kernels: the same
+    /// integers, exactly (module docs); the tests' reference.
+    #[cfg(test)]
     fn conv_max_exact_f32(&self, spec: &QuantizedSpec) -> Vec<i32> {
         let x: Vec<f32> = spec.q.iter().map(|&v| f32::from(v)).collect();
         let out = self.conv_max(&self.padded(&x, f32::from(spec.zero)));
@@ -438,8 +450,10 @@ impl Branch {
     }
 
     /// `[FRAMES, filters]`: the exact integer sums of the quantized convolution, max over
-    /// frequency, on VNNI: per frequency position one product whose rows are the frames.
-    fn conv_max_vnni(&self, q: &BranchI8, packed: &PackedI8, spec: &QuantizedSpec) -> Vec<i32> {
+    /// frequency, on `path`'s int8 kernels: per frequency position one product whose rows are
+    /// the frames.
+    fn conv_max_int8(&self, path: KernelPath, q: &BranchI8, spec: &QuantizedSpec) -> Vec<i32> {
+        let packed = &q.packed;
         let filters = self.bias.len();
         let n = packed.n;
         let xp = self.padded(&spec.q, spec.zero);
@@ -456,7 +470,14 @@ impl Branch {
                 }
             }
             for f in 0..MELS {
-                packed.matmul_max(I8_ROWS, &xt[f * len..(f + 1) * len], 1, &[0], &mut max);
+                packed.matmul_max(
+                    path,
+                    I8_ROWS,
+                    &xt[f * len..(f + 1) * len],
+                    1,
+                    &[0],
+                    &mut max,
+                );
             }
         } else {
             // Timbral: frame t's tap dt is the run of row t + dt that starts at the frequency
@@ -465,7 +486,7 @@ impl Branch {
             a.resize((I8_ROWS + self.kt) * MELS + q.run, spec.zero);
             let mut taps: Vec<usize> = (0..self.kt).map(|dt| dt * MELS).collect();
             for _ in 0..=MELS - self.kf {
-                packed.matmul_max(I8_ROWS, &a, MELS, &taps, &mut max);
+                packed.matmul_max(path, I8_ROWS, &a, MELS, &taps, &mut max);
                 taps.iter_mut().for_each(|t| *t += 1);
             }
         }
@@ -596,7 +617,7 @@ mod tests {
     #[test]
     fn both_bundled_graphs_load() {
         for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
-            let n = NativeMusicnn::load(bytes, false).unwrap();
+            let n = NativeMusicnn::load(bytes, None).unwrap();
             assert_eq!(n.branches.len(), 5);
             assert_eq!(n.bn9.mul.len(), POOLED);
         }
@@ -618,7 +639,7 @@ mod tests {
                 super::super::MTT_EXPECTED_JSON,
             ),
         ] {
-            let n = NativeMusicnn::load(bytes, false).unwrap();
+            let n = NativeMusicnn::load(bytes, None).unwrap();
             let (mut pen, mut tags) = (Vec::new(), Vec::new());
             for patch in signal.chunks_exact(PATCH_LEN) {
                 n.run(patch, &mut pen, &mut tags);
@@ -642,7 +663,7 @@ mod tests {
         // both networks: the direct kernel (where the CPU has AVX-512) against im2col + GEMM.
         let mut covered = 0;
         for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
-            let n = NativeMusicnn::load(bytes, false).unwrap();
+            let n = NativeMusicnn::load(bytes, None).unwrap();
             for input in &spectrograms(&n) {
                 for b in &n.branches {
                     let filters = b.bias.len();
@@ -686,10 +707,10 @@ mod tests {
     }
 
     #[test]
-    fn int8_sums_are_the_same_on_vnni_and_through_float32() {
+    fn int8_sums_are_the_same_on_every_path_and_through_float32() {
         let mut covered = 0;
         for bytes in [super::super::BUNDLED_MODEL, super::super::BUNDLED_MTT_MODEL] {
-            let n = NativeMusicnn::load(bytes, true).unwrap();
+            let n = NativeMusicnn::load(bytes, Some(KernelPath::Portable)).unwrap();
             assert!(n.is_int8());
             for input in spectrograms(&n) {
                 let spec = QuantizedSpec::new(&input);
@@ -699,29 +720,28 @@ mod tests {
                 covered += assert_sums_agree(&n, &spec);
             }
         }
-        if crate::kernels::int8::available() {
-            assert_eq!(
-                covered,
-                2 * 2 * 5,
-                "every branch of both networks on both inputs"
-            );
-        }
+        let paths = KernelPath::here().iter().filter(|p| p.is_own()).count();
+        assert_eq!(
+            covered,
+            2 * 2 * 5 * paths,
+            "every branch of both networks on both inputs, on every path"
+        );
     }
 
-    /// Every branch's exact sums (through float32) against VNNI's where the CPU has it, and
-    /// not all alike; returns the branches compared on VNNI.
+    /// Every branch's exact sums (through float32) against each int8 path's this CPU runs, and
+    /// not all alike; returns the (branch, path) pairs compared.
     fn assert_sums_agree(n: &NativeMusicnn, spec: &QuantizedSpec) -> usize {
         let mut covered = 0;
         for b in &n.branches {
             let q = b.int8.as_ref().unwrap();
             let exact = b.conv_max_exact_f32(spec);
             assert!(exact.iter().any(|&v| v != exact[0]), "{} × {}", b.kt, b.kf);
-            if let Some(packed) = &q.packed {
+            for path in KernelPath::here().into_iter().filter(|p| p.is_own()) {
                 covered += 1;
-                let vnni = b.conv_max_vnni(q, packed, spec);
+                let sums = b.conv_max_int8(path, q, spec);
                 assert!(
-                    vnni == exact,
-                    "{} × {}: VNNI and float32 differ",
+                    sums == exact,
+                    "{} × {}: {path} and float32 differ",
                     b.kt,
                     b.kf
                 );
@@ -752,8 +772,8 @@ mod tests {
             .iter()
             .map(|b| {
                 (
-                    NativeMusicnn::load(b, false).unwrap(),
-                    NativeMusicnn::load(b, true).unwrap(),
+                    NativeMusicnn::load(b, None).unwrap(),
+                    NativeMusicnn::load(b, Some(KernelPath::best())).unwrap(),
                 )
             })
             .collect()
@@ -818,7 +838,7 @@ mod tests {
 
     #[test]
     fn another_graph_is_refused() {
-        let e = NativeMusicnn::load(crate::aisfx::float32_model().unwrap(), false)
+        let e = NativeMusicnn::load(crate::aisfx::float32_model().unwrap(), None)
             .err()
             .unwrap();
         assert!(e.contains("logmel/conv1d"), "{e}");

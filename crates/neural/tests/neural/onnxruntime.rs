@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use songrec_audio::MonoAudio;
 use songrec_neural::musicnn::reference_signal;
-use songrec_neural::{MusicnnConfig, MusicnnEmbedder, NeuralError, Runtime};
+use songrec_neural::{KernelPath, MusicnnConfig, MusicnnEmbedder, NeuralError, Runtime};
 use songrec_testkit::audio::{music, write_mono};
 use songrec_testkit::fixtures::ort_library;
 use songrec_testkit::neural::*;
@@ -27,7 +27,7 @@ fn ort() -> Arc<MusicnnEmbedder> {
                 },
                 max_sessions: 2,
                 // ONNX Runtime itself, not songrec's kernels (which run on either runtime).
-                own_kernels: false,
+                kernels: KernelPath::Tract,
                 ..MusicnnConfig::default()
             })
             .expect("ONNX Runtime musicnn embedder"),
