@@ -98,9 +98,13 @@ impl KernelPath {
             KernelPath::Avx512Vnni => avx512_vnni(),
             KernelPath::AvxVnni => avx_vnni(),
             KernelPath::Avx2 => avx2(),
-            KernelPath::Portable | KernelPath::Tract => true,
+            KernelPath::Portable => true,
+            KernelPath::Tract => cfg!(feature = "tract"),
         };
         (!ok).then_some(match self {
+            KernelPath::Tract => {
+                "tract is not in this build of songrec (`cargo install --path crates/cli --features tract`)"
+            }
             KernelPath::Amx => "this CPU (or its OS) offers no AMX-INT8",
             KernelPath::Avx512Vnni => "this CPU has no AVX-512 VNNI",
             KernelPath::AvxVnni => "this CPU has no AVX-VNNI",
@@ -108,7 +112,7 @@ impl KernelPath {
         })
     }
 
-    /// Whether this CPU runs the path.
+    /// Whether this CPU (and this build: tract is a cargo feature) runs the path.
     pub fn runs_here(self) -> bool {
         self.missing().is_none()
     }
@@ -307,7 +311,8 @@ mod tests {
     #[test]
     fn auto_is_the_fastest_own_path_here_and_portable_and_tract_always_run() {
         let here = KernelPath::here();
-        assert!(here.contains(&KernelPath::Portable) && here.contains(&KernelPath::Tract));
+        assert!(here.contains(&KernelPath::Portable));
+        assert_eq!(here.contains(&KernelPath::Tract), cfg!(feature = "tract"));
         assert_eq!(KernelPath::choose("auto").unwrap(), here[0]);
         assert_eq!(KernelPath::from_vars(vars(&[])).unwrap(), here[0]);
         assert!(KernelPath::best().is_own());
