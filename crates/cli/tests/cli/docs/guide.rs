@@ -30,6 +30,14 @@ const NOT_RUN: &[(&str, &str)] = &[
         "needs the bliss harness built above and a folder of the user's files",
     ),
     (
+        "SONGREC_KERNELS=avx2 taskset -c 1 target/release/songrec bench ingest --embedder mix",
+        "needs the bliss harness, the speed132 soundtrack set and a CPU with AVX2",
+    ),
+    (
+        "SONGREC_KERNELS=portable taskset -c 1 target/release/songrec bench ingest --embedder mix",
+        "needs the bliss harness and the speed132 soundtrack set",
+    ),
+    (
         "SONGREC_TEST_PYTHON=target/test-venv/bin/python cargo run --release -p songrec-benches --example insert_bench",
         "a release build of an example (a cargo build inside cargo test)",
     ),
