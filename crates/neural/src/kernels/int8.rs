@@ -17,11 +17,11 @@ const NR: usize = 4;
 
 /// `i8` weights `[k, n]` packed for the kernels: panels of 16 columns, each `k / 4` groups of
 /// 16 × 4 bytes (4 consecutive rows of each column: what `vpdpbusd`, `tdpbusd` and the AVX2
-/// kernel read), and the same panels row by row (`k` rows of 16 bytes: what the portable
-/// kernel reads).
+/// kernel read), and the same panels widened to `i16`, row by row (`k` rows of 16 values: what
+/// the portable kernel reads).
 pub(crate) struct PackedI8 {
     data: Vec<i8>,
-    rows: Vec<i8>,
+    wide: Vec<i16>,
     pub k: usize,
     pub n: usize,
 }
@@ -35,7 +35,7 @@ impl PackedI8 {
             "int8 GEMM shape {k} × {n}"
         );
         let mut data = Vec::with_capacity(k * n);
-        let mut rows = Vec::with_capacity(k * n);
+        let mut wide = Vec::with_capacity(k * n);
         for p in 0..n / LANES {
             for k4 in 0..k / 4 {
                 for o in 0..LANES {
@@ -45,10 +45,10 @@ impl PackedI8 {
                 }
             }
             for r in 0..k {
-                rows.extend((0..LANES).map(|o| w(r, p * LANES + o)));
+                wide.extend((0..LANES).map(|o| i16::from(w(r, p * LANES + o))));
             }
         }
-        PackedI8 { data, rows, k, n }
+        PackedI8 { data, wide, k, n }
     }
 
     /// `c[m × n] = a · self`, row `r` of `a` being the concatenation of `taps.len()` runs of
@@ -474,11 +474,11 @@ mod avx2 {
     }
 }
 
-/// The product in plain Rust, written for the compiler to vectorise on any target (NEON's
-/// widening multiply-adds on ARM64, SSE2 on any x86-64): tiles of [`MR`] rows × one panel of
-/// 16 columns over the row-by-row packing, each product of a `u8` and an `i8` formed in `i16`
-/// (it fits: at most 255 · 128) and added in `i32`. The reference the vector paths are held
-/// to, besides the naive sums.
+/// The product in plain Rust, written for the compiler to vectorise on any target: tiles of
+/// [`MR`] rows × 16 columns; each row of weights is widened to `i32` once and multiplied with
+/// every row's value (both fit in 16 bits, so x86-64's SSE2 multiplies them with `pmaddwd`,
+/// ARM64's NEON with its widening multiply-adds) into `i32` sums. The reference the vector
+/// paths are held to, besides the naive sums.
 mod portable {
     use super::{Call, LANES, MR};
 
@@ -486,17 +486,24 @@ mod portable {
     pub(super) fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
         let Call { b, m, a, lda, taps } = *call;
         let (n, kt) = (b.n, b.k / taps.len());
-        for (p, panel) in b.rows.chunks_exact(b.k * LANES).enumerate() {
+        for (p, panel) in b.wide.chunks_exact(b.k * LANES).enumerate() {
             for r0 in (0..m).step_by(MR) {
                 let mut acc = [[0i32; LANES]; MR];
                 for (t, &tap) in taps.iter().enumerate() {
                     let w = &panel[t * kt * LANES..(t + 1) * kt * LANES];
-                    for (r, row) in acc.iter_mut().enumerate() {
+                    let rows: [&[u8]; MR] = std::array::from_fn(|r| {
                         let at = (r0 + r) * lda + tap;
-                        for (&x, w) in a[at..at + kt].iter().zip(w.chunks_exact(LANES)) {
-                            let x = i16::from(x);
-                            for (s, &v) in row.iter_mut().zip(w) {
-                                *s = s.wrapping_add(i32::from(x.wrapping_mul(i16::from(v))));
+                        &a[at..at + kt]
+                    });
+                    for (kk, w) in w.chunks_exact(LANES).enumerate() {
+                        let Ok(w) = <&[i16; LANES]>::try_from(w) else {
+                            unreachable!("a row of 16 weights")
+                        };
+                        let w = w.map(i32::from);
+                        for (row, x) in acc.iter_mut().zip(&rows) {
+                            let x = i32::from(x[kk]);
+                            for (s, &v) in row.iter_mut().zip(&w) {
+                                *s = s.wrapping_add(x * v);
                             }
                         }
                     }
