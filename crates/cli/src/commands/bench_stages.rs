@@ -133,10 +133,18 @@ pub fn run(files: &[PathBuf], b: &StageBench<'_>) -> Result<f64> {
     let musicnn_rate = patches * (msd + mtt) / 2.0 / musicnn_net.max(1e-12) / 1e9;
     let aisfx_rate = blocks * aisfx / aisfx_net.max(1e-12) / 1e9;
     let [musicnn_engine, aisfx_engine] = b.mix.engines();
+    // The runtime is named only where it runs a network (not when songrec's kernels run both).
+    let runtime = if [&musicnn_engine, &aisfx_engine]
+        .iter()
+        .all(|e| e.starts_with("songrec kernels"))
+    {
+        String::new()
+    } else {
+        format!("{}: ", b.mix.runtime().describe())
+    };
     println!(
-        "per song, CPU seconds on this thread ({} songs, mean {mean_secs:.0} s; {}: musicnn on {musicnn_engine}, aisfx on {aisfx_engine}; median of {} round{}{}):",
+        "per song, CPU seconds on this thread ({} songs, mean {mean_secs:.0} s; {runtime}musicnn on {musicnn_engine}, aisfx on {aisfx_engine}; median of {} round{}{}):",
         rounds[0].songs,
-        b.mix.runtime().describe(),
         rounds.len(),
         if rounds.len() == 1 { "" } else { "s" },
         if b.bliss.is_some() {
