@@ -9,5 +9,6 @@ mod aisfx;
 #[cfg(feature = "tract")]
 mod aisfx_int8;
 mod onnxruntime;
+mod paths;
 #[cfg(feature = "tract")]
 mod tract;
