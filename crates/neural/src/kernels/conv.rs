@@ -1,14 +1,12 @@
 //! A direct convolution over a single-channel map, max-pooled over the whole frequency axis
 //! (musicnn's timbral branches), that computes **exactly** what im2col + [`super::matmul`]
-//! computes on AVX-512, without the im2col copy and the GEMM's packing of it.
+//! computes, without the im2col copy and the product's packing of it.
 //!
-//! Why it is the same to the bit: for `k ≤ 512` the `gemm` crate does the whole depth in one
-//! block (its depth block is at least 512 wherever the product is not tiny), and its AVX-512
-//! kernel keeps one accumulator per output, starting at zero, into which it fuses one
-//! multiply-add per depth index in order (`_mm512_fmadd_ps`), then stores it as it is (times
-//! a `beta` of 1). Here every output is the same chain: the same products, fused the same way,
-//! in the same order (tap row by tap row, each row left to right, as im2col lays them out),
-//! from the same zero. The max over frequency then runs in the caller's order with
+//! Why it is the same to the bit: for `k ≤ 512` [`super::matmul`] does the whole depth in one
+//! block (`f32mm`'s block is 512), one accumulator per output, starting at zero, into which it
+//! fuses one multiply-add per depth index in order, then stores it as it is. Here every output
+//! is the same chain: the same products, fused the same way, in the same order (tap row by tap
+//! row, each row left to right, as im2col lays them out), from the same zero. The max over frequency then runs in the caller's order with
 //! [`f32::max`]. Where the CPU lacks AVX-512F, or a shape is outside what this covers, the
 //! caller keeps im2col + GEMM.
 

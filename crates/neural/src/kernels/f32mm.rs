@@ -18,8 +18,9 @@ use super::path::KernelPath;
 /// Columns of one packed panel.
 const NR: usize = 16;
 /// Depth of one block: each output is the sum, block after block, of one chain per block of
-/// at most 512 (what the `gemm` crate computes on AVX-512 and AVX2 machines alike, so vectors
-/// stored before songrec had its own float32 kernels keep their bits).
+/// at most 512 values: the depth block the `gemm` crate used for these products before, so the
+/// order changed least (its AVX2 and AVX-512 kernels still differed in small products), and
+/// musicnn's timbral convolutions (depth 266 and 469) are one chain (`conv.rs` relies on it).
 const KC: usize = 512;
 /// The most rows of one tile (AVX-512's; AVX2 takes 6, portable code 4).
 const MAX_ROWS: usize = 12;
