@@ -29,7 +29,7 @@ else
   songrec="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/songrec"
   if [ ! -x "$songrec" ]; then
     say "building the songrec binary (cargo build -p songrec-cli --bin songrec, a debug build)."
-    say "the first build compiles about 480 crates and takes about 13 minutes on 2 cores;"
+    say "the first build compiles about 330 crates and takes about 11 minutes on 2 cores;"
     say "later builds take seconds. cargo's progress bar follows. To skip it next time, point"
     say "SONGREC_BIN at a songrec you have (e.g. ~/.cargo/bin/songrec from cargo install)."
   else

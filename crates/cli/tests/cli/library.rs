@@ -606,7 +606,7 @@ fn the_demos_real_pieces_get_no_artist_from_their_folder() {
     );
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(readme.contains("about 13 minutes on 2 cores"), "README");
+    assert!(readme.contains("about 11 minutes on 2 cores"), "README");
 }
 
 #[test]
@@ -657,7 +657,7 @@ fn demo_says_what_it_builds_and_builds_only_the_binary() {
     let before = &err[..err.find("stub cargo").unwrap_or(err.len())];
     assert!(before.contains("== building songrec"), "{err}");
     if !root.join("target/debug/songrec").exists() {
-        assert!(before.contains("about 13 minutes on 2 cores"), "{err}");
+        assert!(before.contains("about 11 minutes on 2 cores"), "{err}");
         assert!(before.contains("SONGREC_BIN"), "{err}");
     }
     // SONGREC_BIN: no build; a wrong one is refused at once.
