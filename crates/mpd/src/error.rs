@@ -34,6 +34,16 @@ pub enum MpdError {
     /// An answer songrec could not read.
     #[error("MPD at {addr} sent an answer songrec cannot read ({detail})")]
     Protocol { addr: String, detail: String },
+    /// The server broke MPD's protocol or a limit on what songrec reads (a line or an answer
+    /// too long, data that is not text): the connection is dropped and not tried again.
+    #[error(
+        "MPD at {addr} broke MPD's protocol ({detail}); songrec stopped talking to it \
+         (is it MPD?)"
+    )]
+    Malformed { addr: String, detail: String },
+    /// An argument MPD's protocol cannot carry (a line break or a NUL byte), not sent.
+    #[error("MPD's protocol cannot carry {what}: a line break or a NUL byte ends a command")]
+    Unsendable { what: String },
     /// Where MPD's files are is not known.
     #[error("{0}")]
     MusicDirectory(String),
@@ -51,7 +61,10 @@ impl MpdError {
     /// Whether one command failed but the connection and the session are fine: the radio says
     /// so and goes on.
     pub fn is_passing(&self) -> bool {
-        matches!(self, MpdError::Refused { .. } | MpdError::Protocol { .. })
+        matches!(
+            self,
+            MpdError::Refused { .. } | MpdError::Protocol { .. } | MpdError::Unsendable { .. }
+        )
     }
 }
 

@@ -22,7 +22,8 @@ pub enum Event {
     CannotQueue { song: String, why: String },
     /// No current song: the radio waits for one.
     NothingPlaying { addr: String },
-    /// The current song gives no seed (not in the library).
+    /// Nothing seeds: not the current song (not in the library, or no vector), nor the
+    /// queue's songs, nor the history's.
     NoSeed { uri: String },
     /// Fewer songs fit than the queue needs.
     RanOut { queued: usize, wanted: usize },
@@ -43,6 +44,25 @@ fn mmss(d: Duration) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// `s` on one line: a control character (a line break in a file or song name) written as its
+/// escape, so that each event stays one line.
+fn line(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 /// A shell word for `s` (single quotes when it needs any).
 fn shell_word(s: &str) -> String {
     if !s.is_empty()
@@ -57,6 +77,21 @@ fn shell_word(s: &str) -> String {
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.text();
+        f.write_str(&line(&text))
+    }
+}
+
+impl Event {
+    /// The line before control characters are escaped.
+    fn text(&self) -> String {
+        let f = &mut String::new();
+        self.write(f).unwrap_or_default();
+        std::mem::take(f)
+    }
+
+    fn write(&self, f: &mut String) -> fmt::Result {
+        use std::fmt::Write as _;
         match self {
             Event::Queued { after, songs } => write!(
                 f,
@@ -87,8 +122,8 @@ impl fmt::Display for Event {
             ),
             Event::NoSeed { uri } => write!(
                 f,
-                "nothing to seed the radio with: {uri} is not in the library and nothing was \
-                 played before it"
+                "nothing to seed the radio with: {uri} cannot seed (not in the library, or no \
+                 vector to compare), and no song of the queue or of the listening history can"
             ),
             Event::RanOut { queued, wanted } => write!(
                 f,
@@ -97,7 +132,8 @@ impl fmt::Display for Event {
             ),
             Event::Remembered { skipped } => write!(
                 f,
-                "remembering {skipped} {} skipped more than played before: {} and songs like {}                  are left out",
+                "remembering {skipped} {} skipped more than played before: {} and songs like {} \
+                 are left out",
                 if *skipped == 1 { "song" } else { "songs" },
                 if *skipped == 1 { "it" } else { "they" },
                 if *skipped == 1 { "it" } else { "them" }
@@ -134,5 +170,19 @@ mod tests {
         };
         assert_eq!(e.to_string(), "queued 2 after X: a, b");
         assert_eq!(e.to_string().lines().count(), 1);
+        assert_eq!(
+            Event::Remembered { skipped: 2 }.to_string(),
+            "remembering 2 songs skipped more than played before: they and songs like them are \
+             left out"
+        );
+        let e = Event::CannotQueue {
+            song: "line\nbreak".into(),
+            why: "x".into(),
+        };
+        assert_eq!(e.to_string(), r"cannot queue line\nbreak: x");
+        assert_eq!(
+            Event::Remembered { skipped: 1 }.to_string(),
+            "remembering 1 song skipped more than played before: it and songs like it are left out"
+        );
     }
 }

@@ -4,12 +4,15 @@
 //!
 //! Decisions are pure and unit-tested: the address ([`address`]), URIs and files ([`paths`]),
 //! skip or play ([`skips`]), and what the radio queues ([`plan`]). I/O sits at the edges: the
-//! connection ([`client`], the only module that names the client crate), the library look-ups
-//! ([`songs`]) and the two loops ([`queue`], [`radio`]).
+//! connection ([`client`]), the library look-ups ([`songs`]) and the two loops ([`queue`],
+//! [`radio`]).
 //!
-//! The client crate is [`mpd_client`]: async on tokio, it idles in a background task and hands
-//! player and queue changes out as a stream (no polling), over TCP or a Unix socket, with typed
-//! answers and errors. `mpd` 0.1 (blocking, unwraps in places) was not adopted.
+//! The client is songrec's own ([`client`], async on tokio, over TCP or a Unix socket): the
+//! radio sends one command at a time and waits on MPD's `idle` between steps, so it needs no
+//! background task. `mpd_client` 1.4 was used first and dropped: it sent an argument holding
+//! `'`, `"` or `\` unquoted (MPD refuses those), panicked on a line break in an argument, and
+//! read a line or an answer of any length. `mpd` 0.1 (blocking, unwraps in places) was not
+//! adopted.
 
 pub mod address;
 pub mod client;

@@ -101,6 +101,12 @@ impl Session {
         out
     }
 
+    /// Whether `id` may seed a mix when the current song cannot: not skipped in the session,
+    /// and not sounding like a song skipped.
+    pub fn may_seed(&self, id: &SongId) -> bool {
+        !self.skipped.contains(id) && !self.avoided.contains(id)
+    }
+
     /// Songs the mix must leave out: those the radio queued, the skipped ones and their
     /// neighbours, plus `also` (the songs in MPD's queue, recent playlists).
     pub fn exclusions(&self, also: impl IntoIterator<Item = SongId>) -> HashSet<SongId> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use songrec_storage::{SongMetadata, StorageBackend};
 
 use crate::address::Address;
-use crate::client::Mpd;
+use crate::client::{Mpd, can_carry};
 use crate::error::{MpdError, MpdResult};
 use crate::paths::MusicRoot;
 use crate::songs::{NoUri, Songs};
@@ -23,7 +23,7 @@ pub struct Connected<'a> {
 
 /// Where MPD's music is as songrec sees it: `configured` (`[mpd] music_directory`) when given,
 /// else what MPD says over a local socket.
-pub async fn music_root(mpd: &Mpd, configured: Option<&Path>) -> MpdResult<MusicRoot> {
+pub async fn music_root(mpd: &mut Mpd, configured: Option<&Path>) -> MpdResult<MusicRoot> {
     if let Some(dir) = configured {
         return Ok(MusicRoot::resolved(dir));
     }
@@ -66,8 +66,8 @@ impl<'a> Connected<'a> {
         addr: &Address,
         music_directory: Option<&Path>,
     ) -> MpdResult<Connected<'a>> {
-        let mpd = Mpd::open(addr).await?;
-        let root = music_root(&mpd, music_directory).await?;
+        let mut mpd = Mpd::open(addr).await?;
+        let root = music_root(&mut mpd, music_directory).await?;
         Ok(Connected {
             mpd,
             songs: Songs::new(backend, root),
@@ -85,6 +85,12 @@ impl<'a> Connected<'a> {
                 Err(n) => return Ok(Appended::Refused(why_no_uri(&n, self.songs.root()))),
             },
         };
+        if !can_carry(&uri) {
+            return Ok(Appended::Refused(format!(
+                "its file name {uri:?} holds a line break, which MPD's protocol cannot carry: \
+                 not queued (rename the file to queue it)"
+            )));
+        }
         match self.mpd.add(&uri).await {
             Ok(_) => {
                 self.songs.learn(&uri, song);

@@ -22,7 +22,9 @@ use songrec_app::similar::Choice;
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::Constraints;
 use songrec_storage::listening::{self, Heard, Listening};
-use songrec_storage::{SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt as _};
+use songrec_storage::{
+    Condition, Field, Filter, SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt as _,
+};
 
 use crate::address::Address;
 use crate::client::Mpd;
@@ -67,6 +69,9 @@ struct State {
     /// Whether the last step said the queue ran short or nothing played (said once a spell).
     ran_out: bool,
     idle: bool,
+    /// Songs that cannot be queued (no file MPD can name, or MPD refused them): named once and
+    /// left out of the session's later mixes.
+    refused: HashSet<SongId>,
 }
 
 /// Runs the radio on MPD at `addr`, saying what it does through `say`, until MPD refuses the
@@ -85,6 +90,7 @@ pub async fn run(
         told: HashSet::new(),
         ran_out: false,
         idle: false,
+        refused: HashSet::new(),
     };
     let (skipped, avoid) = from_history(backend, opts).await?;
     if skipped > 0 {
@@ -104,8 +110,15 @@ pub async fn run(
         if !lost && opts.once {
             return Ok(());
         }
-        // A connection lost during the step is found again before the next one.
-        if lost || c.mpd.changed().await.is_err() {
+        // A connection lost during the step is found again before the next one; a server that
+        // broke the protocol ends the radio.
+        let lost = lost
+            || match c.mpd.changed().await {
+                Ok(()) => false,
+                Err(e) if e.is_disconnect() => true,
+                Err(e) => return Err(e),
+            };
+        if lost {
             c.mpd = reconnect(addr, say).await?;
             st.tracker.forget();
         }
@@ -244,6 +257,9 @@ impl State {
         // of the mix; those from the current one on are the window the no-repeat rules look at.
         let mut in_queue: Vec<SongId> = Vec::new();
         let mut window: Vec<SongMetadata> = Vec::new();
+        // The queue's library songs, last first: the seeds when neither the current song nor
+        // the songs played before it seed (the radio's own last songs are at the queue's end).
+        let mut fallback: Vec<SongMetadata> = Vec::new();
         let mut current_song = None;
         for e in &queue {
             if let Some(m) = self.song_at(c, &e.uri, say).await? {
@@ -252,67 +268,96 @@ impl State {
                     current_song = Some(m.clone());
                 }
                 if e.position >= cur.position {
-                    window.push(m);
+                    window.push(m.clone());
+                }
+                fallback.push(m);
+            }
+        }
+        fallback.reverse();
+        let mut queued_uris: HashSet<String> = queue.iter().map(|e| e.uri.clone()).collect();
+        // Songs of this step's earlier mixes: each was queued, refused or kept out by the
+        // rules, and the rules only tighten as songs are added, so a later, longer mix leaves
+        // them out.
+        let mut tried: Vec<SongId> = Vec::new();
+        let mut added: Vec<String> = Vec::new();
+        let mut after = None;
+        let mut n = need * 2 + window.len() + 5;
+        while added.len() < need {
+            let also = in_queue
+                .iter()
+                .chain(&tried)
+                .chain(&self.refused)
+                .cloned()
+                .collect();
+            let ask = MixAsk {
+                current: current_song.as_ref(),
+                fallback: &fallback,
+                also,
+                n,
+            };
+            let Some(Mix {
+                seeds,
+                mut exclude,
+                playlist: mix,
+            }) = mix(backend, &self.session, &ask, opts).await?
+            else {
+                let uri = cur.uri.clone();
+                self.once(format!("seed:{uri}"), Event::NoSeed { uri }, say);
+                break;
+            };
+            after.get_or_insert_with(|| seeds[0].display_name());
+            if mix.entries.is_empty() {
+                break;
+            }
+            let mut candidates = Vec::with_capacity(mix.entries.len());
+            for e in &mix.entries {
+                tried.push(e.song.id.clone());
+                let uri = c.songs.uri_of(&e.song).await?;
+                if let Err(n) = &uri {
+                    let why = why_no_uri(n, c.songs.root());
+                    self.refuse(&e.song, why, say);
+                }
+                candidates.push(Candidate {
+                    song: &e.song,
+                    uri: uri.ok(),
+                });
+            }
+            // Picks until `need` songs are in or the mix has none left that the rules allow: a
+            // song MPD refuses is named once and stepped over, and does not count.
+            loop {
+                let rules_window: Vec<&SongMetadata> = window.iter().collect();
+                let picks = plan::pick(
+                    &candidates,
+                    need - added.len(),
+                    &exclude,
+                    &queued_uris,
+                    &rules_window,
+                    &opts.rules,
+                );
+                if picks.is_empty() {
+                    break;
+                }
+                for i in picks {
+                    let (song, uri) = (candidates[i].song, candidates[i].uri.as_deref());
+                    exclude.insert(song.id.clone());
+                    match c.append(song, uri).await? {
+                        Appended::Added(u) => {
+                            self.session.queued(&song.id);
+                            queued_uris.insert(u);
+                            window.push(song.clone());
+                            added.push(song.display_name());
+                        }
+                        Appended::Refused(why) => self.refuse(song, why, say),
+                    }
+                }
+                if added.len() >= need {
+                    break;
                 }
             }
-        }
-        let Some(Mix {
-            seeds,
-            exclude,
-            playlist: mix,
-        }) = mix(
-            backend,
-            &self.session,
-            current_song.as_ref(),
-            in_queue,
-            window.len(),
-            need,
-            opts,
-        )
-        .await?
-        else {
-            let uri = cur.uri.clone();
-            self.once(format!("seed:{uri}"), Event::NoSeed { uri }, say);
-            return Ok(());
-        };
-        let mut candidates = Vec::with_capacity(mix.entries.len());
-        for e in &mix.entries {
-            let uri = c.songs.uri_of(&e.song).await?.inspect_err(|n| {
-                let why = why_no_uri(n, c.songs.root());
-                let song = e.song.display_name();
-                let key = format!("song:{}", e.song.id.as_str());
-                self.once(key, Event::CannotQueue { song, why }, say);
-            });
-            candidates.push(Candidate {
-                song: &e.song,
-                uri: uri.ok(),
-            });
-        }
-        let queued_uris: HashSet<String> = queue.iter().map(|e| e.uri.clone()).collect();
-        let window: Vec<&SongMetadata> = window.iter().collect();
-        let picks = plan::pick(
-            &candidates,
-            need,
-            &exclude,
-            &queued_uris,
-            &window,
-            &opts.rules,
-        );
-        let mut added = Vec::new();
-        for i in picks {
-            let (song, uri) = (candidates[i].song, candidates[i].uri.as_deref());
-            self.session.queued(&song.id);
-            match c.append(song, uri).await? {
-                Appended::Added(_) => added.push(song.display_name()),
-                Appended::Refused(why) => say(Event::CannotQueue {
-                    song: song.display_name(),
-                    why,
-                }),
-            }
+            n = n.saturating_mul(2);
         }
         let queued = added.len();
-        if !added.is_empty() {
-            let after = seeds[0].display_name();
+        if let Some(after) = after.filter(|_| !added.is_empty()) {
             say(Event::Queued {
                 after,
                 songs: added,
@@ -330,51 +375,113 @@ impl State {
         }
         Ok(())
     }
+
+    /// A song that cannot be queued: left out of the session's later mixes, named once.
+    fn refuse(&mut self, song: &SongMetadata, why: String, say: &mut (dyn FnMut(Event) + Send)) {
+        self.refused.insert(song.id.clone());
+        let key = format!("song:{}", song.id.as_str());
+        let song = song.display_name();
+        self.once(key, Event::CannotQueue { song, why }, say);
+    }
 }
 
 /// A mix to top a queue up with, and what it was made from.
 pub(crate) struct Mix {
-    /// The current song (when the library has it) and the songs played just before it.
+    /// The songs that seeded it: the current song (when it seeds) and the songs played just
+    /// before it, else the fallback's or the history's.
     pub seeds: Vec<SongMetadata>,
     /// Songs the mix left out (the queue's, the session's, the constraints').
     pub exclude: HashSet<SongId>,
     pub playlist: songrec_discover::playlist::Playlist,
 }
 
-/// The mix that tops a queue up after `current`: seeded by it and the songs played before
-/// it ([`Session::seeds`]), leaving out the songs `in_queue`, the session's exclusions and the
-/// constraints' ([`Session::exclusions`]), long enough for `need` songs after the no-repeat
-/// rules thin it out around a `window` of songs. `None` when nothing seeds it.
+/// What a mix is asked for.
+pub(crate) struct MixAsk<'a> {
+    /// The song playing, when the library has it.
+    pub current: Option<&'a SongMetadata>,
+    /// Songs to seed from, in order, when neither the current song nor the songs played before
+    /// it can (the queue's library songs, last first).
+    pub fallback: &'a [SongMetadata],
+    /// Songs left out besides the session's and the constraints' (the queue's).
+    pub also: Vec<SongId>,
+    /// Songs asked of the mix.
+    pub n: usize,
+}
+
+/// The mix that tops a queue up: seeded by the current song and the songs played before it
+/// ([`Session::seeds`]) that have a vector to compare; when none has, by the first of
+/// `ask.fallback` that do, else by the songs the library's history says were played last.
+/// It leaves out `ask.also`, the session's exclusions and the constraints'
+/// ([`Session::exclusions`]). `None` when nothing seeds it.
 pub(crate) async fn mix(
     backend: &dyn StorageBackend,
     session: &Session,
-    current: Option<&SongMetadata>,
-    in_queue: Vec<SongId>,
-    window: usize,
-    need: usize,
+    ask: &MixAsk<'_>,
     opts: &RadioOptions,
 ) -> MpdResult<Option<Mix>> {
+    let space = songrec_app::similar::choose_space(backend, &opts.choice, None).await?;
+    let seedable = |m: &SongMetadata| {
+        let (id, parts) = (m.id.clone(), &space.parts);
+        async move {
+            for p in parts {
+                match backend.get_embedding(&id, &p.model).await? {
+                    Some(e) if e.vector.iter().any(|x| *x != 0.0) => {}
+                    _ => return Ok::<_, MpdError>(false),
+                }
+            }
+            Ok(true)
+        }
+    };
     let placeholder = SongId::from_bytes(b"");
-    let first = current.map_or(&placeholder, |m| &m.id);
+    let first = ask.current.map_or(&placeholder, |m| &m.id);
     let mut seeds: Vec<SongMetadata> = Vec::new();
     for id in session.seeds(first, opts.rules.seed_depth) {
-        match current {
-            Some(m) if m.id == id => seeds.push(m.clone()),
-            _ if id == placeholder => {}
-            _ => seeds.extend(backend.get_metadata(&id).await?),
+        let m = match ask.current {
+            Some(m) if m.id == id => Some(m.clone()),
+            _ if id == placeholder => None,
+            _ => backend.get_metadata(&id).await?,
+        };
+        if let Some(m) = m
+            && seedable(&m).await?
+        {
+            seeds.push(m);
+        }
+    }
+    let depth = opts.rules.seed_depth + 1;
+    // A song that cannot seed plays: the queue's songs, then the history's.
+    let usable = |m: &SongMetadata| session.may_seed(&m.id);
+    if seeds.is_empty() {
+        for m in ask.fallback.iter().filter(|m| usable(m)) {
+            if seeds.len() >= depth {
+                break;
+            }
+            if seedable(m).await? {
+                seeds.push(m.clone());
+            }
+        }
+    }
+    if seeds.is_empty() {
+        for m in last_played(backend).await? {
+            if seeds.len() >= depth {
+                break;
+            }
+            if usable(&m) && seedable(&m).await? {
+                seeds.push(m);
+            }
         }
     }
     if seeds.is_empty() {
         return Ok(None);
     }
     let exclude = session.exclusions(
-        in_queue
-            .into_iter()
+        ask.also
+            .iter()
+            .cloned()
             .chain(opts.constraints.exclude.iter().cloned()),
     );
-    let ask = PlaylistAsk {
+    let playlist_ask = PlaylistAsk {
         shape: PlaylistShape::Seeds(seeds.clone()),
-        n: need * 2 + window + 5,
+        n: ask.n.max(1),
         constraints: Constraints {
             no_repeat_artist: opts.rules.no_repeat_artist,
             no_repeat_album: opts.rules.no_repeat_album,
@@ -383,12 +490,33 @@ pub(crate) async fn mix(
         },
         choice: opts.choice.clone(),
     };
-    let playlist = songrec_app::views::playlist(backend, &ask).await?;
+    let playlist = songrec_app::views::playlist(backend, &playlist_ask).await?;
     Ok(Some(Mix {
         seeds,
         exclude,
         playlist,
     }))
+}
+
+/// The songs played at least once.
+fn played_filter() -> Filter {
+    Filter::default().and(Condition::Range {
+        field: Field::Extra(listening::PLAY_COUNT.to_owned()),
+        min: Some(1.0),
+        max: None,
+    })
+}
+
+/// Songs the library's history says were played, the last played first (from the 50 songs
+/// last changed that were played at least once), leaving out those the listener turns away
+/// from.
+async fn last_played(backend: &dyn StorageBackend) -> MpdResult<Vec<SongMetadata>> {
+    let (mut songs, _) = backend
+        .list_window(&played_filter(), SortKey::Updated, true, 0, 50)
+        .await?;
+    songs.retain(|m| !Listening::of(m).disliked());
+    songs.sort_by_key(|m| std::cmp::Reverse(Listening::of(m).last_played));
+    Ok(songs)
 }
 
 /// The history's word at the start of a radio: how many songs last changed the listener skips

@@ -11,7 +11,7 @@ use songrec_storage::{Field, SongId, SongMetadata, StorageBackend};
 
 use crate::error::MpdResult;
 use crate::plan::{self, Candidate, Session};
-use crate::radio::{Mix, RadioOptions, mix, neighbours};
+use crate::radio::{Mix, MixAsk, RadioOptions, mix, neighbours};
 use crate::skips::Verdict;
 
 /// One song the listener met after the seed.
@@ -90,10 +90,12 @@ async fn top_up(
     }) = mix(
         backend,
         session,
-        Some(&current),
-        in_queue,
-        window.len(),
-        need,
+        &MixAsk {
+            current: Some(&current),
+            fallback: &[],
+            also: in_queue,
+            n: need * 2 + window.len() + 5,
+        },
         opts,
     )
     .await?
