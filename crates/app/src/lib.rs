@@ -8,6 +8,7 @@ pub mod embedders;
 pub mod eval;
 pub mod explain;
 pub mod extra;
+pub mod marks;
 pub mod filters;
 pub mod ingest;
 pub mod migrate;

@@ -334,6 +334,12 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         Ok(())
     }
 
+    async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()> {
+        self.inner.put_metadata_if(metadata, expected).await?;
+        self.learn_metadata([metadata]).await;
+        Ok(())
+    }
+
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
         let r = self.inner.get_metadata(id).await?;
         self.learn(vec![(id.clone(), r.as_ref().map(|m| m.version))])

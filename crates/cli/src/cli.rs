@@ -145,8 +145,21 @@ async fn run_with(cli: &Cli, cfg: &songrec_config::Config) -> Result<u8> {
         _ => None,
     };
     let may_create = require_library(cfg, creates)?;
-    let opened = factory::open(cfg, reads)
-        .with_context(|| format!("opening the {}", factory::describe(cfg, cfg.backend)))?;
+    // Processes that run until stopped take the write lock only per write, so other
+    // writers run beside them; the lock file names them for those writers' messages.
+    let long_running = match &cli.command {
+        Command::Serve(a) => Some(format!(
+            "songrec serve on {}",
+            a.bind.as_deref().unwrap_or(&cfg.server.bind)
+        )),
+        Command::Radio(_) => Some("songrec radio".to_owned()),
+        _ => None,
+    };
+    let opened = match &long_running {
+        Some(what) => factory::open_long_running(cfg, reads, what),
+        None => factory::open(cfg, reads),
+    }
+    .with_context(|| format!("opening the {}", factory::describe(cfg, cfg.backend)))?;
     tracing::info!("using {}", opened.backend);
     let backend = opened.backend.clone();
     let code = match &cli.command {

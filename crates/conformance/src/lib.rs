@@ -196,6 +196,7 @@ async fn assert_search(
 pub async fn run_all(b: &dyn StorageBackend) {
     empty_backend(b).await;
     metadata_roundtrip(b).await;
+    compare_and_set_metadata(b).await;
     awkward_floats_roundtrip(b).await;
     non_finite_numbers_refused(b).await;
     songs_over_cloud_limits_refused(b).await;

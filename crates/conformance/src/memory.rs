@@ -318,6 +318,21 @@ impl StorageBackend for MemoryBackend {
         Ok(())
     }
 
+    async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()> {
+        metadata.check_storable()?;
+        let mut s = self.lock();
+        let stored = s.metadata.get(&metadata.id).map(|m| m.version);
+        if stored != Some(expected) {
+            return Err(songrec_storage::StorageError::version_conflict(
+                &metadata.id,
+                expected,
+                stored,
+            ));
+        }
+        s.put_meta(metadata);
+        Ok(())
+    }
+
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
         Ok(self.lock().metadata.get(id).cloned())
     }

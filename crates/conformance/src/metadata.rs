@@ -2,6 +2,53 @@
 
 use super::*;
 
+/// `put_metadata_if` writes only over the version it was given: a change built on a version
+/// that another writer replaced is refused with `Conflict` and nothing is written, and 20
+/// concurrent read-change-write loops (plays counted) all land.
+pub async fn compare_and_set_metadata(b: &dyn StorageBackend) {
+    use songrec_storage::StorageError;
+    let m = song(2100);
+    let err = b.put_metadata_if(&m, 1).await.expect_err("not stored yet");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err}");
+    assert_eq!(b.get_metadata(&m.id).await.expect("get"), None, "nothing written");
+    b.put_metadata(&m).await.expect("put");
+    let mut stale = m.clone();
+    stale.title = "Stale".into();
+    stale.touch();
+    let mut fresh = m.clone();
+    fresh.genre = Some("edited".into());
+    fresh.touch();
+    b.put_metadata_if(&fresh, m.version).await.expect("at its version");
+    let err = b
+        .put_metadata_if(&stale, m.version)
+        .await
+        .expect_err("built on a replaced version");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err}");
+    let got = b.get_metadata(&m.id).await.expect("get").expect("stored");
+    assert_eq!(got, fresh, "the refused write changed nothing");
+
+    // Concurrent counters: each task reads, adds one and writes at the version it read,
+    // again on a conflict.
+    let bump = || async {
+        loop {
+            let mut s = b.get_metadata(&m.id).await.expect("get").expect("stored");
+            let n = s.extra.get("n").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let was = s.version;
+            s.extra.insert("n".into(), (n + 1).into());
+            s.touch();
+            match b.put_metadata_if(&s, was).await {
+                Ok(()) => return,
+                Err(StorageError::Conflict(_)) => continue,
+                Err(e) => panic!("put_metadata_if: {e}"),
+            }
+        }
+    };
+    futures::future::join_all((0..20).map(|_| bump())).await;
+    let got = b.get_metadata(&m.id).await.expect("get").expect("stored");
+    assert_eq!(got.extra.get("n"), Some(&serde_json::json!(20)), "every change landed");
+    assert!(b.delete_song(&m.id).await.expect("delete"));
+}
+
 /// Metadata is stored verbatim, including extra fields and versions; updates replace it.
 pub async fn metadata_roundtrip(b: &dyn StorageBackend) {
     let mut m = song(900);

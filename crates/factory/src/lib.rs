@@ -142,12 +142,38 @@ pub fn open(cfg: &Config, reads: Reads) -> StorageResult<Opened> {
     open_with(cfg, reads, true)
 }
 
+/// [`open`] for a process that runs until it is stopped and writes now and then
+/// (`songrec serve`, the radio): it takes a local library's write lock only for the moment of
+/// each write ([`LockHold::PerWrite`](songrec_local::LockHold::PerWrite)), so ingests, edits
+/// and syncs run beside it; `what` names it in the lock file ("songrec serve on
+/// 127.0.0.1:4533").
+pub fn open_long_running(cfg: &Config, reads: Reads, what: &str) -> StorageResult<Opened> {
+    open_as(cfg, reads, true, Some(what))
+}
+
 fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Opened> {
+    open_as(cfg, reads, keep_audio, None)
+}
+
+/// `brief`: the process takes the local write lock only per write, and is named so.
+fn open_as(
+    cfg: &Config,
+    reads: Reads,
+    keep_audio: bool,
+    brief: Option<&str>,
+) -> StorageResult<Opened> {
+    let hold = |mut o: songrec_local::LocalOptions| {
+        if let Some(what) = brief {
+            o.hold = songrec_local::LockHold::PerWrite;
+            o.holder = Some(what.to_owned());
+        }
+        o
+    };
     let mut opened = match cfg.backend {
         // Local(...)
         BackendKind::Local => Opened::bare(with_test_hooks(
             cfg.backend,
-            LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)?,
+            LocalBackend::open_with(&cfg.local.path, hold(local_options(cfg)?))?,
         )?),
         BackendKind::Astra => {
             let astra = AstraBackend::connect(&astra_options(cfg))?;
@@ -159,7 +185,7 @@ fn open_with(cfg: &Config, reads: Reads, keep_audio: bool) -> StorageResult<Open
                 BULK_BREAKER_THRESHOLD
             };
             let breaker = CircuitBreaker::new(threshold, REMOTE_COOL_DOWN);
-            match cache_parts(cfg) {
+            match cache_parts(cfg, hold(songrec_local::LocalOptions::default())) {
                 // CircuitBreaker(Astra(..)): the client retries transient failures itself;
                 // the breaker stops hammering a remote that keeps failing.
                 None => Opened::bare(with_test_hooks(cfg.backend, astra.layer(breaker))?),
@@ -213,7 +239,7 @@ struct CacheParts {
 
 /// The cache store and offline copy for the configured remote, or `None` (with a warning)
 /// when the cache is disabled or cannot be opened: a broken cache never stops a command.
-fn cache_parts(cfg: &Config) -> Option<CacheParts> {
+fn cache_parts(cfg: &Config, offline_opts: songrec_local::LocalOptions) -> Option<CacheParts> {
     if !cfg.cache.enabled {
         return None;
     }
@@ -222,7 +248,7 @@ fn cache_parts(cfg: &Config) -> Option<CacheParts> {
     let store = cache_store(cfg)
         .inspect_err(|e| tracing::warn!("cache disabled for this run: {e}"))
         .ok()?;
-    let offline = LocalBackend::open(dir.join(OFFLINE_DIR))
+    let offline = LocalBackend::open_with(dir.join(OFFLINE_DIR), offline_opts)
         .inspect_err(|e| {
             tracing::warn!(
                 "cache disabled for this run: the offline copy cannot be read ({e}); `songrec cache clear` starts a new one"
@@ -265,6 +291,7 @@ pub fn local_options(cfg: &Config) -> StorageResult<songrec_local::LocalOptions>
         },
         audio: cfg.library.audio,
         music: cfg.library.music.as_deref().map(absolute).transpose()?,
+        ..songrec_local::LocalOptions::default()
     })
 }
 

@@ -384,6 +384,21 @@ impl StorageBackend for LocalBackend {
             .await
     }
 
+    async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()> {
+        metadata.check_storable()?;
+        let m = metadata.clone();
+        // Compared under the write lock, on the state just brought up to date: no other
+        // process can write between the comparison and the journal record.
+        self.write(move |inner, st| {
+            let stored = st.get(&m.id).map(|s| s.version);
+            if stored != Some(expected) {
+                return Err(StorageError::version_conflict(&m.id, expected, stored));
+            }
+            inner.append_journal(st, &[JournalRecord::Put(Box::new(m))])
+        })
+        .await
+    }
+
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
         let id = id.clone();
         self.read(move |_, st| Ok(st.get(&id).cloned())).await

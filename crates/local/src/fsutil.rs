@@ -82,50 +82,106 @@ impl FoldLock {
 /// The exclusive write lock of a library, held until dropped.
 ///
 /// Uses the OS's advisory file lock (released automatically if the process dies) and records
-/// the holder's pid and command in the lock file for the error message of the next process.
+/// the holder in the lock file for the error message of the next process: a first line
+/// `pid N (what it is)`, and a second line `brief` when it takes the lock only for each write
+/// ([`LockHold::PerWrite`](crate::LockHold::PerWrite)).
 #[derive(Debug)]
 pub(crate) struct WriteLock {
     _file: File,
 }
 
-impl WriteLock {
-    /// Takes the lock or fails at once with [`StorageError::Locked`].
-    pub(crate) fn acquire(library: &Path, lock_path: &Path) -> StorageResult<Self> {
-        let mut file = open_lock_file(lock_path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(lock_path)
-                    .ok()
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "unknown process".into());
-                return Err(StorageError::Locked {
-                    library: library.to_path_buf(),
-                    lock_file: lock_path.to_path_buf(),
-                    holder,
-                });
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(StorageError::io(lock_path, e)),
+/// What a lock file says of its holder.
+struct Holder {
+    who: String,
+    brief: bool,
+}
+
+impl Holder {
+    fn read(lock_path: &Path) -> Self {
+        let text = fs::read_to_string(lock_path).unwrap_or_default();
+        let mut lines = text.lines().map(str::trim);
+        let who = lines
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown process")
+            .to_owned();
+        Self {
+            who,
+            brief: lines.any(|l| l == BRIEF),
         }
-        let who = format!(
-            "pid {} ({})",
-            std::process::id(),
+    }
+}
+
+/// The lock file's mark of a holder that takes the lock only for each write.
+const BRIEF: &str = "brief";
+
+impl WriteLock {
+    /// Takes the lock. A holder that takes it only for each write is waited for up to `wait`
+    /// (its writes take milliseconds); a holder that keeps it fails this at once with
+    /// [`StorageError::Locked`], as does a brief holder still there after `wait`.
+    pub(crate) fn acquire(
+        library: &Path,
+        lock_path: &Path,
+        me: &LockOwner,
+        wait: std::time::Duration,
+    ) -> StorageResult<Self> {
+        let mut file = open_lock_file(lock_path)?;
+        let start = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = Holder::read(lock_path);
+                    if !holder.brief || start.elapsed() >= wait {
+                        return Err(StorageError::Locked {
+                            library: library.to_path_buf(),
+                            lock_file: lock_path.to_path_buf(),
+                            holder: holder.who,
+                            brief: holder.brief,
+                        });
+                    }
+                    // The holder is in the middle of one write: look again shortly.
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(StorageError::io(lock_path, e)),
+            }
+        }
+        let mut text = format!("pid {} ({})", std::process::id(), me.what());
+        if me.brief {
+            text.push('\n');
+            text.push_str(BRIEF);
+        }
+        file.set_len(0)
+            .and_then(|()| {
+                use std::io::Seek;
+                file.seek(io::SeekFrom::Start(0))?;
+                file.write_all(text.as_bytes())?;
+                file.flush()
+            })
+            .map_err(|e| StorageError::io(lock_path, e))?;
+        Ok(Self { _file: file })
+    }
+}
+
+/// This process as the lock file names it.
+pub(crate) struct LockOwner {
+    /// What it is ("songrec serve on 127.0.0.1:4533"); `None`: its first two arguments.
+    pub(crate) what: Option<String>,
+    /// It takes the lock only for each write.
+    pub(crate) brief: bool,
+}
+
+impl LockOwner {
+    fn what(&self) -> String {
+        self.what.clone().unwrap_or_else(|| {
             // `args_os`: `args` panics on an argument that is not UTF-8 (`--library=$'/tmp/l\xff'`).
             std::env::args_os()
                 .take(2)
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join(" ")
-        );
-        file.set_len(0)
-            .and_then(|()| {
-                use std::io::Seek;
-                file.seek(io::SeekFrom::Start(0))?;
-                file.write_all(who.as_bytes())?;
-                file.flush()
-            })
-            .map_err(|e| StorageError::io(lock_path, e))?;
-        Ok(Self { _file: file })
+        })
     }
 }

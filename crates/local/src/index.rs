@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use songrec_storage::{Embedding, SongId, StorageError, StorageResult};
 
-use crate::fsutil::{WriteLock, file_id, sync_dir, write_atomic_nosync_dir};
+use crate::fsutil::{file_id, sync_dir, write_atomic_nosync_dir};
 use crate::layout::{RegisteredModel, dir_stamp, mkdirs, read_opt};
 use crate::manifest::{Manifest, PackEntry};
 use crate::npy;
@@ -205,7 +205,7 @@ impl Inner {
         {
             return Ok(()); // built in memory from the folder as it is now
         }
-        match WriteLock::acquire(&self.root, &self.paths.lock) {
+        match self.try_write_lock() {
             Ok(lock) => {
                 let bytes = read_opt(&self.paths.manifest)?;
                 st.manifest = Manifest::parse(&self.paths.manifest, bytes.as_deref());
@@ -326,7 +326,7 @@ impl Inner {
     ) -> StorageResult<()> {
         let _lock = match st.lock {
             Some(_) => None,
-            None => Some(WriteLock::acquire(&self.root, &self.paths.lock)?),
+            None => Some(self.try_write_lock()?),
         };
         let bytes = read_opt(&self.paths.manifest)?;
         let mut disk = Manifest::parse(&self.paths.manifest, bytes.as_deref());
@@ -460,7 +460,7 @@ impl Inner {
             // process reads that instead (only under the library lock, which a reader takes
             // only if it is free).
             let lock = (!st_locked)
-                .then(|| WriteLock::acquire(&self.root, &self.paths.lock).ok())
+                .then(|| self.try_write_lock().ok())
                 .flatten();
             if (st_locked || lock.is_some())
                 && let Err(e) = cache.pack.save_rows(&live)

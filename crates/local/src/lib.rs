@@ -54,7 +54,7 @@ macro_rules! internals {
 }
 internals!(ann_check, integrity, npy, pack, rows, snapshot);
 
-pub use ann::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search};
+pub use ann::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, LockHold, auto_expansion_search};
 pub use ann_check::AnnQuantization;
 pub use backend::LocalBackend;
 

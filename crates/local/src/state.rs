@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResult};
 
-use crate::fsutil::{FoldLock, WriteLock};
+use crate::fsutil::{FoldLock, LockOwner, WriteLock};
 use crate::integrity::{Refused, ignore_damaged};
 use crate::journal::JournalRecord;
 use crate::layout::{
@@ -101,6 +101,11 @@ pub(crate) struct Seen {
 const LOAD_TRIES: usize = 64;
 /// Loads tried without the fold lock (see [`Inner::load`]).
 const OPTIMISTIC_LOADS: usize = 3;
+/// How long a writer waits for a process that holds the write lock only for each write
+/// (`songrec serve`, the radio): far longer than one of its writes takes.
+const WAIT_FOR_BRIEF_HOLDER: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a brief writer waits for another brief one: a player is waiting for the answer.
+const WAIT_WHEN_BRIEF: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// Empties the state for a new load, keeping what is checked again on use: the mapped packs and
 /// approximate indexes, the private packs, the audio listing.
@@ -257,24 +262,64 @@ impl Inner {
         self.load(st)
     }
 
-    /// Takes the write lock (once; kept until the backend is dropped), reloading state first
-    /// so writes never build on a stale view.
+    /// Takes the write lock, waiting for a holder that takes it only for each write (up to
+    /// [`WAIT_FOR_BRIEF_HOLDER`], or [`WAIT_WHEN_BRIEF`] in a process that is itself brief:
+    /// it answers a player and keeps what it could not write for later).
+    pub(crate) fn write_lock(&self) -> StorageResult<WriteLock> {
+        let brief = self.opts.hold == crate::LockHold::PerWrite;
+        let wait = if brief {
+            WAIT_WHEN_BRIEF
+        } else {
+            WAIT_FOR_BRIEF_HOLDER
+        };
+        WriteLock::acquire(&self.root, &self.paths.lock, &self.lock_owner(), wait)
+    }
+
+    /// Takes the write lock only if it is free now: for work a reader does when it may (a
+    /// derived file written for the next process), never worth waiting for.
+    pub(crate) fn try_write_lock(&self) -> StorageResult<WriteLock> {
+        let now = std::time::Duration::ZERO;
+        WriteLock::acquire(&self.root, &self.paths.lock, &self.lock_owner(), now)
+    }
+
+    fn lock_owner(&self) -> LockOwner {
+        LockOwner {
+            what: self.opts.holder.clone(),
+            brief: self.opts.hold == crate::LockHold::PerWrite,
+        }
+    }
+
+    /// Runs `f` as the writer: takes the write lock unless this process holds it, bringing
+    /// the state up to date first so writes never build on a stale view. With
+    /// [`LockHold::Session`](crate::LockHold::Session) the lock is kept until the backend is
+    /// dropped; with [`LockHold::PerWrite`](crate::LockHold::PerWrite) it is released as
+    /// soon as `f` returns, and the process is a reader again.
     pub(crate) fn with_writable<T>(
         &self,
         f: impl FnOnce(&mut State) -> StorageResult<T>,
     ) -> StorageResult<T> {
         let mut st = self.lock_state()?;
-        if st.lock.is_none() {
+        let taken_now = st.lock.is_none();
+        if taken_now {
             mkdirs(&self.paths.internal)?;
-            let lock = WriteLock::acquire(&self.root, &self.paths.lock)?;
-            let listed = st.audio_stamp;
-            let keep_audio = st
-                .audio
-                .take()
-                .filter(|_| listed.is_some() && listed == dir_stamp(&self.paths.audio));
-            *st = State::default();
-            st.audio = keep_audio;
-            self.load(&mut st)?;
+            let lock = self.write_lock()?;
+            if st.loaded && self.opts.hold == crate::LockHold::PerWrite {
+                // Catching up costs what changed since this process last looked; a brief
+                // writer writes often, and a full load per write would cost the library.
+                if let Err(e) = self.refresh(&mut st) {
+                    *st = State::default();
+                    return Err(e);
+                }
+            } else {
+                let listed = st.audio_stamp;
+                let keep_audio = st
+                    .audio
+                    .take()
+                    .filter(|_| listed.is_some() && listed == dir_stamp(&self.paths.audio));
+                *st = State::default();
+                st.audio = keep_audio;
+                self.load(&mut st)?;
+            }
             st.lock = Some(lock);
             for d in [&self.paths.audio, &self.paths.embeddings, &self.paths.index] {
                 mkdirs(d)?;
@@ -287,7 +332,11 @@ impl Inner {
                 st.snapshot_current = true;
             }
         }
-        f(&mut st)
+        let out = f(&mut st);
+        if taken_now && self.opts.hold == crate::LockHold::PerWrite {
+            st.lock = None;
+        }
+        out
     }
 
     /// Loads the state: `metadata.json` (or its snapshot) and `tombstones.json`, then the

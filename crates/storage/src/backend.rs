@@ -112,6 +112,14 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// Inserts or replaces a song's metadata, stored as given (versions included).
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()>;
 
+    /// [`put_metadata`](Self::put_metadata) only if the stored song still has version
+    /// `expected` (compare-and-set); otherwise [`StorageError::Conflict`] and nothing written.
+    /// A read-change-write (a play counted, a field edited) built on a version that another
+    /// writer replaced meanwhile is refused, so the caller reads again and no change is lost.
+    /// Atomic on every backend: under the write lock (local), as one conditional update of
+    /// the song's document (Astra).
+    async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()>;
+
     /// A song's metadata.
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>>;
 
@@ -496,6 +504,7 @@ macro_rules! backend_methods {
             search(query: &$crate::query::SearchQuery) -> Vec<$crate::query::Match>, Search;
             models() -> Vec<$crate::backend::ModelStats>, Models;
             put_metadata(metadata: &$crate::metadata::SongMetadata) -> (), PutMetadata;
+            put_metadata_if(metadata: &$crate::metadata::SongMetadata, expected: u64) -> (), PutMetadata;
             get_metadata(id: &$crate::id::SongId) -> Option<$crate::metadata::SongMetadata>, GetMetadata;
             list(query: &$crate::query::ListQuery) -> $crate::query::Page<$crate::metadata::SongMetadata>, List;
             count(filter: &$crate::filter::Filter) -> u64, Count;

@@ -50,14 +50,17 @@ pub enum StorageError {
     },
     /// Another process holds the library's write lock.
     #[error(
-        "the library at {} is locked by another songrec process ({holder}); wait for it to finish, or delete {} if no songrec is running",
-        library.display(), lock_file.display()
+        "the library at {} is locked by another songrec process ({holder}); {}, or delete {} if no songrec is running",
+        library.display(), lock_advice(.brief), lock_file.display()
     )]
     Locked {
         library: PathBuf,
         lock_file: PathBuf,
         /// Who holds it, as written in the lock file.
         holder: String,
+        /// The holder takes the lock only for each write (a `songrec serve`, the radio), so
+        /// the lock is free again in moments; otherwise it holds it until it finishes.
+        brief: bool,
     },
     /// Downloaded or copied bytes do not hash to the song's id.
     #[error("content hash mismatch for song {id}: the stored bytes hash to {actual}")]
@@ -188,6 +191,15 @@ impl StorageError {
             || (self.is_unavailable() && !self.is_transient())
     }
 
+    /// A compare-and-set that found song `id` at another version than `expected` (`None`:
+    /// not stored).
+    pub fn version_conflict(id: &crate::SongId, expected: u64, found: Option<u64>) -> Self {
+        Self::Conflict(match found {
+            Some(v) => format!("song {id} is at version {v}, not {expected}: it changed meanwhile"),
+            None => format!("song {id} is not in the library (expected version {expected})"),
+        })
+    }
+
     /// The gist for one-line warnings: an unavailable or backend error's message up to its
     /// first parenthesised detail; other errors in full.
     ///
@@ -210,5 +222,14 @@ impl StorageError {
                 .to_owned(),
             e => e.to_string(),
         }
+    }
+}
+
+/// What to do about a held write lock, by how the holder holds it.
+fn lock_advice(brief: &bool) -> &'static str {
+    if *brief {
+        "it takes the lock only for moments: try again"
+    } else {
+        "wait for it to finish"
     }
 }

@@ -7,8 +7,11 @@
 //!
 //! - `tags` merge as sets (additions and removals of both sides are kept);
 //! - `conflicts` (the `keep-both` archive) is the union of both sides';
-//! - the listening history's counts add up what each side added since the base, and its
-//!   times take the later one ([`songrec_storage::listening::merge_field`]);
+//! - the listening history: each machine's own play and skip counts take the larger one and
+//!   the totals are their sums, with no base needed (so first plays on two machines add up);
+//!   the star takes the later of a star and an unstar; counts kept by older versions add up
+//!   what each side added since the base; times take the later one
+//!   ([`songrec_storage::listening::merge_listening`], [`songrec_storage::listening::merge_field`]);
 //! - `created_at` takes the earlier time, and `file_name` the name of the earlier copy (songs
 //!   added independently on two machines differ there by nature).
 //!
@@ -108,6 +111,8 @@ pub fn merge(
             l.cloned()
         } else {
             match k.as_str() {
+                // Set below, from both sides' whole history ([`listening::merge_listening`]).
+                f if listening::merged_as_group(f) => l.or(r).cloned(),
                 "tags" => Some(merge_sets(b, l, r)),
                 CONFLICTS_FIELD => Some(union(l, r)),
                 f if listening::merges(f) => listening::merge_field(f, b, l, r, base.is_some()),
@@ -126,6 +131,8 @@ pub fn merge(
             merged.insert(k.clone(), v);
         }
     }
+
+    listening::merge_listening(base.map(|_| &bc), &lc, &rc, &mut merged);
 
     let side = |s: Side| s.pick(local, remote);
     let mut conflict = None;

@@ -199,6 +199,56 @@ impl Ops<'_> {
         Ok(())
     }
 
+    /// [`Self::put_metadata`] as one conditional update of the song's document (its
+    /// `version` still `expected`), then the copies in the vector collections. A retried
+    /// request that the server had applied finds the new version and answers a conflict; the
+    /// caller reads again and sees its change there.
+    pub(super) async fn put_metadata_if(
+        &self,
+        metadata: &SongMetadata,
+        expected: u64,
+    ) -> StorageResult<()> {
+        metadata.check_storable()?;
+        let id = &metadata.id;
+        let filter = json!({"_id": id.as_str(), "deleted": false, "version": expected});
+        let done = self
+            .songs
+            .update_one(
+                filter,
+                feed::stamped(json!({ "$set": docs::song_fields(metadata)? })),
+                UpdateOptions::default(),
+            )
+            .await
+            .map_err(|e| errors::api(e, &format!("storing metadata of song {id}")))?;
+        if done.matched_count == 0 {
+            let found = self
+                .song_where(
+                    json!({"_id": id.as_str(), "deleted": false}),
+                    Some(json!({"version": 1})),
+                    &format!("reading song {id}"),
+                )
+                .await?
+                .map(|d| d.get("version").and_then(Value::as_u64).unwrap_or(1));
+            return Err(StorageError::version_conflict(id, expected, found));
+        }
+        let reg = self.registry().await?;
+        let copy = json!({ "$set": docs::copy_fields(metadata)? });
+        futures::stream::iter(reg.into_values())
+            .map(|r| {
+                let coll = self.vectors(&r);
+                let copy = copy.clone();
+                let what = format!("updating the metadata copy in {}", coll.name());
+                async move {
+                    let done = coll.update_one(r.id_filter(id), copy, UpdateOptions::default());
+                    done.await.map_err(|e| errors::api(e, &what))
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn delete_song(&self, id: &SongId) -> StorageResult<bool> {
         let filter = json!({"_id": id.as_str(), "deleted": false});
         let projection = json!({"version": 1, "content_hash": 1});

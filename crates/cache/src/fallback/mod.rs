@@ -555,6 +555,18 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         Ok(())
     }
 
+    async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()> {
+        // Compared by the remote only: the copy follows whatever the remote took.
+        self.write(
+            Op::PutMetadata,
+            self.primary.put_metadata_if(metadata, expected),
+        )
+        .await?;
+        let r = self.secondary.put_metadata(metadata).await;
+        self.note("copying metadata", r);
+        Ok(())
+    }
+
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>> {
         let (v, fresh) = read!(self, GetMetadata, get_metadata(id))?;
         if fresh {

@@ -58,19 +58,19 @@ async fn skipped_songs_leave_mixes_until_played_or_starred() {
     assert_eq!(mix(&b).await, [id(1), id(2), id(3)]);
     let t = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
 
-    change(&b, 2, |m| record(m, Heard::Skipped, t(0))).await;
+    change(&b, 2, |m| record(m, Heard::Skipped, t(0), "here")).await;
     assert_eq!(
         mix(&b).await,
         [id(1), id(3), id(4)],
         "the skipped song is left out"
     );
     // One play after the skip: skips no longer outnumber plays.
-    change(&b, 2, |m| record(m, Heard::Played, t(1))).await;
+    change(&b, 2, |m| record(m, Heard::Played, t(1), "here")).await;
     assert_eq!(mix(&b).await, [id(1), id(2), id(3)]);
     // Skipped twice more: out again; a star brings it back whatever the counts.
     change(&b, 2, |m| {
-        record(m, Heard::Skipped, t(2));
-        record(m, Heard::Skipped, t(3));
+        record(m, Heard::Skipped, t(2), "here");
+        record(m, Heard::Skipped, t(3), "here");
     })
     .await;
     assert!(!mix(&b).await.contains(&id(2)));
@@ -80,7 +80,7 @@ async fn skipped_songs_leave_mixes_until_played_or_starred() {
     .await;
     assert!(mix(&b).await.contains(&id(2)));
     // The seed itself may be a skipped song: it still seeds.
-    change(&b, 0, |m| record(m, Heard::Skipped, t(5))).await;
+    change(&b, 0, |m| record(m, Heard::Skipped, t(5), "here")).await;
     assert_eq!(mix(&b).await.len(), 3);
     assert_eq!(b.list_all(&Default::default()).await.unwrap().len(), 10);
 }

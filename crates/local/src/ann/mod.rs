@@ -34,7 +34,7 @@ mod open;
 mod options;
 mod search;
 
-pub use options::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, auto_expansion_search};
+pub use options::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, LockHold, auto_expansion_search};
 
 /// An open index, and the map from its keys to the candidate rows of the current state.
 pub(crate) struct AnnCache {

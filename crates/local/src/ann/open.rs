@@ -9,7 +9,6 @@ use usearch::Index;
 
 use super::{AnnCache, path_str, sample_hash};
 use crate::ann_check::{Expect, check_file};
-use crate::fsutil::WriteLock;
 use crate::layout::{RegisteredModel, read_opt};
 use crate::manifest::{AnnEntry, Manifest};
 use crate::state::{Inner, State};
@@ -90,7 +89,7 @@ impl Inner {
             self.build_ann(st, m)?;
             return Ok(true);
         }
-        match WriteLock::acquire(&self.root, &self.paths.lock) {
+        match self.try_write_lock() {
             Ok(lock) => {
                 // Start from the manifest on disk: the pack must still be the one open here.
                 let bytes = read_opt(&self.paths.manifest)?;

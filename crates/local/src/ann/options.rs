@@ -72,6 +72,26 @@ pub struct LocalOptions {
     /// relative to it, so that pointing this setting at the collection's new place is all a
     /// moved collection needs.
     pub music: Option<std::path::PathBuf>,
+    /// How long this process keeps the library's write lock once it writes.
+    pub hold: LockHold,
+    /// This process in the lock file, for the error another writer gets ("songrec serve on
+    /// 127.0.0.1:4533"); `None`: the program's first two arguments.
+    pub holder: Option<String>,
+}
+
+/// How long a [`LocalBackend`](crate::LocalBackend) keeps the library's write lock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LockHold {
+    /// From the first write until the backend is dropped: a command's writes (an ingest, a
+    /// sync) are one run that no other writer interleaves with.
+    #[default]
+    Session,
+    /// Only for the moment of each write, released at once: long-running processes
+    /// (`songrec serve`, the radio) that write now and then must never keep other writers out.
+    /// Between writes the process is a reader and sees other processes' commits at its next
+    /// call. A writer that finds the lock held by such a process waits for it (its writes
+    /// take milliseconds) instead of failing.
+    PerWrite,
 }
 
 impl LocalOptions {

@@ -1,15 +1,17 @@
 //! Stars and plays, kept as library data: the song's listening history
-//! ([`songrec_storage::listening`]: `starred`, `play_count`, `played`), written through the
-//! backend with the song's version bumped, so `songrec sync` carries them to other machines
-//! (plays add up across machines). Only songs carry stars. What is playing now is kept in
-//! memory.
+//! ([`songrec_storage::listening`]: `starred`, `play_count`, `played`), written by the use case
+//! every door shares ([`songrec_app::marks`]: read afresh, written over the version read, kept
+//! for later while another process holds the library for long), so concurrent plays all count
+//! and `songrec sync` adds them up across machines. Only songs carry stars. What is playing now
+//! is kept in memory.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use songrec_storage::SongMetadata;
-use songrec_storage::listening::{self, Heard, Listening};
+use songrec_app::marks::Mark;
+use songrec_storage::listening::Listening;
 
 use super::media::song_by_id;
 use super::{Call, Fail, Reply, entries};
@@ -26,16 +28,10 @@ pub fn text<'a>(m: &'a SongMetadata, key: &str) -> Option<&'a str> {
     m.extra.get(key).and_then(|v| v.as_str())
 }
 
-/// Applies `change` to the song and stores it when it says something changed.
-async fn change(
-    c: &Call<'_>,
-    id: &str,
-    change: impl FnOnce(&mut SongMetadata) -> bool,
-) -> Result<(), Fail> {
-    let mut m = song_by_id(c, id).await?;
-    if change(&mut m) {
-        c.st.backend.put_metadata(&m).await?;
-    }
+/// Keeps `mark` of the song `id` names.
+async fn keep(c: &Call<'_>, id: &str, mark: Mark) -> Result<(), Fail> {
+    let m = song_by_id(c, id).await?;
+    c.st.marks.keep(&m.id, mark).await?;
     Ok(())
 }
 
@@ -53,7 +49,12 @@ pub async fn star(c: &Call<'_>, on: bool) -> Result<Reply, Fail> {
     }
     let now = Utc::now();
     for id in ids {
-        change(c, id, |m| listening::star(m, on.then_some(now))).await?;
+        let mark = if on {
+            Mark::Starred { at: now }
+        } else {
+            Mark::Unstarred
+        };
+        keep(c, id, mark).await?;
     }
     Ok(Reply::empty())
 }
@@ -92,11 +93,7 @@ pub async fn scrobble(c: &Call<'_>) -> Result<Reply, Fail> {
                 })?,
             None => Utc::now(),
         };
-        change(c, id, |m| {
-            listening::record(m, Heard::Played, at);
-            true
-        })
-        .await?;
+        keep(c, id, Mark::Played { at }).await?;
     }
     Ok(Reply::empty())
 }

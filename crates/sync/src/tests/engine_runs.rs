@@ -732,10 +732,11 @@ async fn playlists_travel_and_plays_add_up() {
     b.lib.put_playlist(&edited).await.unwrap();
     let hear = |m: &Machine, times: usize, heard: Heard| {
         let lib = m.lib.clone();
+        let machine = m.name.clone();
         async move {
             for i in 0..times {
                 let mut s = lib.get_metadata(&sid(1)).await.unwrap().unwrap();
-                record(&mut s, heard, now + chrono::Duration::seconds(i as i64));
+                record(&mut s, heard, now + chrono::Duration::seconds(i as i64), &machine);
                 lib.put_metadata(&s).await.unwrap();
             }
         }

@@ -182,14 +182,14 @@ fn plays_and_skips_heard_on_both_machines_add_up() {
     use songrec_storage::listening::{Heard, Listening, record};
     let t = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
     let mut base = meta("Song");
-    record(&mut base, Heard::Played, t(0));
+    record(&mut base, Heard::Played, t(0), "a");
     // Two plays here, one play and a skip there, and a genre edit there: no conflict.
     let mut local = base.clone();
-    record(&mut local, Heard::Played, t(10));
-    record(&mut local, Heard::Played, t(30));
+    record(&mut local, Heard::Played, t(10), "a");
+    record(&mut local, Heard::Played, t(30), "a");
     let mut remote = base.clone();
-    record(&mut remote, Heard::Played, t(20));
-    record(&mut remote, Heard::Skipped, t(40));
+    record(&mut remote, Heard::Played, t(20), "b");
+    record(&mut remote, Heard::Skipped, t(40), "b");
     remote.genre = Some("ambient".into());
     for policy in [
         Policy::Newer,
@@ -209,4 +209,31 @@ fn plays_and_skips_heard_on_both_machines_add_up() {
     let once = merge(Some(&base), &local, &remote, Policy::Newer, now(), "m1").result;
     let again = merge(Some(&local), &once, &local, Policy::Newer, now(), "m1");
     assert_eq!(Listening::of(&again.result).plays, 4);
+}
+
+/// The first plays of a song added on both machines (no common base) add up: one on each is
+/// two, whichever side merges; so do plays an older songrec counted before (carried over).
+#[test]
+fn first_plays_on_two_machines_add_up_without_a_base() {
+    use songrec_storage::listening::{Heard, Listening, PLAY_COUNT, record};
+    let t = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+    let mut local = meta("Song");
+    let mut remote = local.clone();
+    record(&mut local, Heard::Played, t(10), "a");
+    record(&mut remote, Heard::Played, t(20), "b");
+    for (l, r) in [(&local, &remote), (&remote, &local)] {
+        let m = merge(None, l, r, Policy::Newer, now(), "m1");
+        let heard = Listening::of(&m.result);
+        assert_eq!((heard.plays, heard.last_played), (2, Some(t(20))));
+        assert!(m.conflict.is_none(), "{:?}", m.conflict);
+    }
+    // Three plays counted by an older version on both sides before; one more here since.
+    let mut old = meta("Song");
+    old.extra.insert(PLAY_COUNT.into(), 3.into());
+    let mut here = old.clone();
+    record(&mut here, Heard::Played, t(30), "a");
+    let m = merge(Some(&old), &here, &old, Policy::Newer, now(), "m1");
+    assert_eq!(Listening::of(&m.result).plays, 4);
+    let m = merge(None, &old, &here, Policy::Newer, now(), "m1");
+    assert_eq!(Listening::of(&m.result).plays, 4, "carried over once, not twice");
 }
