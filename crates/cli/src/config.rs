@@ -18,7 +18,7 @@ pub fn load_config(global: &GlobalArgs) -> Result<songrec_config::Config> {
         .clone()
         .or_else(|| Config::default_env_file(&env));
     if let Some(p) = &env_file {
-        dotenvy::from_path(p).with_context(|| format!("reading {}", p.display()))?;
+        load_env_file(p)?;
     }
     let env = songrec_config::process_env();
     let file = global.config.clone().or_else(|| Config::default_file(&env));
@@ -94,4 +94,118 @@ fn unused_local_files(config: Option<&Path>, env_file: Option<&Path>) -> Option<
         flags.join(" ")
     );
     Some(UnusedFiles { text, worth_saying })
+}
+
+/// Loads the `.env` file at `path` into the environment, never overriding a variable already
+/// set. An error names the file, the line and the variable, never a value: dotenvy's own
+/// message quotes the line, and that line may hold a password or token.
+///
+/// An unquoted value with a space (`NAME=a long passphrase`) is refused with the advice to quote
+/// it, not taken whole: dotenvy refuses it, a shell that sources the file runs its second word
+/// as a command, and tools that accept it disagree on a ` #` inside it, so any reading would
+/// guess at a secret.
+fn load_env_file(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {shown}"))?;
+    // Parsed whole first (a value may refer to an earlier one, or span lines in quotes), so
+    // that nothing is set from a file with a bad line.
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        if let Err(e) = item {
+            let why = match e {
+                dotenvy::Error::LineParse(bad, _) => bad_line(&text, &bad),
+                // Not expected from text already read (an I/O error of the reader): said
+                // without dotenvy's words all the same.
+                _ => "a line that cannot be read".to_owned(),
+            };
+            return Err(anyhow::Error::new(UsageError(format!("{shown}: {why}"))));
+        }
+    }
+    dotenvy::from_read(text.as_bytes()).with_context(|| format!("reading {shown}"))
+}
+
+/// Where a line dotenvy refused is, and what is wrong with it, in words that never include
+/// the value: "line 3 (SONGREC_SUBSONIC_PASSWORD): ...". `bad` is the text dotenvy refused
+/// (the value, or the whole line); it is only searched for, never shown.
+fn bad_line(text: &str, bad: &str) -> String {
+    let first = bad.lines().next().unwrap_or_default().trim();
+    let lines = || {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim_start().starts_with('#') && !first.is_empty())
+    };
+    // The line that is `bad`, or whose value is (dotenvy names one or the other); else the
+    // first holding it (a value spanning lines).
+    let is_it =
+        |l: &str| l.trim() == first || l.split_once('=').is_some_and(|(_, v)| v.trim() == first);
+    let found = lines()
+        .find(|(_, l)| is_it(l))
+        .or_else(|| lines().find(|(_, l)| l.contains(first)));
+    let Some((i, line)) = found else {
+        return "a line that is not NAME=value (an unclosed quote?); the line is not shown, as \
+                it may hold a secret"
+            .to_owned();
+    };
+    let at = format!("line {}", i + 1);
+    let t = line.trim_start();
+    let t = t.strip_prefix("export ").map_or(t, str::trim_start);
+    let Some((name, value)) = t.split_once('=') else {
+        return format!("{at} is not NAME=value");
+    };
+    let name = name.trim();
+    let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if !is_name {
+        return format!("{at} does not start with a variable name (NAME=value)");
+    }
+    let value = value.trim();
+    let quoted = value.starts_with(['"', '\'']);
+    if !quoted && value.contains([' ', '\t']) {
+        return format!(
+            "{at}: the value of {name} has a space; quote values with spaces: {name}=\"...\" \
+             (the value is not shown)"
+        );
+    }
+    format!(
+        "{at}: the value of {name} cannot be read (an unclosed quote, or a backslash before a \
+         letter other than n?); the value is not shown"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bad_line;
+
+    /// Each refused line is placed and explained; the value never appears.
+    #[test]
+    fn a_bad_env_line_is_named_without_its_value() {
+        let text =
+            "# songrec\nSONGREC_SUBSONIC_USER=ann\nSONGREC_SUBSONIC_PASSWORD=open sesame now\n";
+        let why = bad_line(text, "open sesame now");
+        assert_eq!(
+            why,
+            "line 3: the value of SONGREC_SUBSONIC_PASSWORD has a space; quote values with \
+             spaces: SONGREC_SUBSONIC_PASSWORD=\"...\" (the value is not shown)"
+        );
+        let text = "A=1\nexport TOKEN=\"AstraCS:x\\q\"\n";
+        let why = bad_line(text, "\"AstraCS:x\\q\"");
+        assert!(
+            why.starts_with("line 2: the value of TOKEN cannot be read"),
+            "{why}"
+        );
+        assert!(!why.contains("AstraCS"), "{why}");
+        let why = bad_line("A=1\n9LIVES=secret\n", "9LIVES=secret");
+        assert_eq!(
+            why,
+            "line 2 does not start with a variable name (NAME=value)"
+        );
+        let why = bad_line("A=1\nsecret words\n", "secret words");
+        assert_eq!(why, "line 2 is not NAME=value");
+        let why = bad_line("A=1\n", "elsewhere");
+        assert!(
+            why.contains("not shown") && !why.contains("elsewhere"),
+            "{why}"
+        );
+    }
 }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     end_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     logging::init_logging(cli.global.verbose, cli.global.quiet);
+    progress::set_quiet(cli.global.quiet);
     // An unknown SONGREC_KERNELS, or a path this CPU cannot run, is refused before any work.
     match songrec_neural::KernelPath::from_env() {
         Ok(path) => tracing::debug!("kernels: {}", path.describe()),

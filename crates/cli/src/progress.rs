@@ -2,6 +2,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use songrec_app::ingest::{FileReport, Outcome};
@@ -88,13 +89,39 @@ pub(crate) fn stop_on_ctrl_c(bar: &ProgressBar) -> std::sync::Arc<AtomicBool> {
     stop
 }
 
+/// Whether `-q` was given: no plain progress lines (see [`progress_bar`]).
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Called once from `main` with `-q`.
+pub(crate) fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// Test hook: the plain lines' interval in milliseconds instead of [`PLAIN_EVERY`], so that a
+/// test sees them on a job of a few seconds. Only shorter intervals are taken: the promise of
+/// a line at least every 10 s holds whatever it says.
+const PLAIN_EVERY_ENV: &str = "SONGREC_TEST_PROGRESS_EVERY_MS";
+
 /// A progress bar on stderr when it is a terminal (and `wanted`), else a hidden one.
 ///
 /// It ticks on its own; its `{eta}` is elapsed / done × left, shown once something is done
 /// (indicatif's estimate from the latest steps said "2m" for a 7 s ingest).
+///
+/// When stderr is not a terminal (a pipe, a log file, a service's journal) and the bar is
+/// `wanted` (and no `-q`), the hidden bar is read every 10 s by a thread of its own that prints
+/// one plain line: "progress: 120/4000 files, 3.2/s, about 20m11s left" (no colour, no carriage
+/// return); a job shorter than that prints none. The thread ends when the bar is finished or
+/// dropped.
 pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
     if !wanted || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return ProgressBar::hidden();
+        let bar = ProgressBar::hidden();
+        if wanted && !QUIET.load(Ordering::Relaxed) {
+            print_plain_lines(&bar, unit_of(template));
+        }
+        return bar;
     }
     // No length until the work is counted: `{pos}/{len}` reads "counting…" (not "0/0") and the
     // bar is empty (a length of 0 would draw it full).
@@ -111,6 +138,86 @@ pub(crate) fn progress_bar(wanted: bool, template: &str) -> ProgressBar {
     );
     b.enable_steady_tick(std::time::Duration::from_millis(150));
     b
+}
+
+/// The interval of plain lines: [`PLAIN_EVERY`], or the test hook's shorter one.
+fn plain_every() -> Duration {
+    std::env::var(PLAIN_EVERY_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|ms| Duration::from_millis(ms.max(1)))
+        .filter(|d| *d < PLAIN_EVERY)
+        .unwrap_or(PLAIN_EVERY)
+}
+
+/// What a bar counts, from its template: "files" in "{pos}/{len} files, eta {eta}"; empty
+/// when the template names nothing.
+fn unit_of(template: &str) -> String {
+    template
+        .split_once("{pos}/{len}")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .map(|w| w.trim_matches(|c: char| !c.is_alphabetic()).to_owned())
+        .unwrap_or_default()
+}
+
+/// Starts the thread that prints `bar`'s plain lines (see [`progress_bar`]). It holds only a
+/// weak reference between lines, so it never keeps a bar alive; a line that cannot be written
+/// (stderr closed) ends it quietly.
+fn print_plain_lines(bar: &ProgressBar, unit: String) {
+    use std::io::Write;
+    let weak = bar.downgrade();
+    let every = plain_every();
+    let spawned = std::thread::Builder::new()
+        .name("progress-lines".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let Some(bar) = weak.upgrade() else { return };
+                if bar.is_finished() {
+                    return;
+                }
+                let line = plain_line(
+                    bar.position(),
+                    bar.length(),
+                    bar.elapsed().as_secs_f64(),
+                    &unit,
+                );
+                if writeln!(std::io::stderr(), "{line}").is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // Progress lines are a courtesy: the work goes on without them.
+        tracing::debug!("no progress lines: cannot start their thread: {e}");
+    }
+}
+
+/// One plain progress line: "progress: 120/4000 files, 3.2/s, about 20m11s left"; before the
+/// work is counted "progress: counting files… (1m10s in)"; before the first is done
+/// "progress: 0/4000 files, none done yet (1m10s in)".
+fn plain_line(done: u64, total: Option<u64>, elapsed_secs: f64, unit: &str) -> String {
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
+    let elapsed = duration_text(elapsed_secs);
+    match total.filter(|t| *t > 0) {
+        None if done == 0 => format!("progress: counting{unit}… ({elapsed} in)"),
+        None => format!(
+            "progress: {done}{unit} so far, {}, counting the rest",
+            rate_text(done as f64 / elapsed_secs)
+        ),
+        Some(total) if done == 0 => {
+            format!("progress: 0/{total}{unit}, none done yet ({elapsed} in)")
+        }
+        Some(total) => format!(
+            "progress: {done}/{total}{unit}, {}, about {} left",
+            rate_text(done as f64 / elapsed_secs),
+            eta_text(done, Some(total), elapsed_secs)
+        ),
+    }
 }
 
 fn counts(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
@@ -150,8 +257,12 @@ fn eta_text(done: u64, total: Option<u64>, elapsed_secs: f64) -> String {
     let Some(total) = total.filter(|_| done > 0) else {
         return "…".to_owned();
     };
-    let left = total.saturating_sub(done) as f64 * elapsed_secs / done as f64;
-    let secs = left.round() as u64;
+    duration_text(total.saturating_sub(done) as f64 * elapsed_secs / done as f64)
+}
+
+/// Seconds for people: "12s", "3m05s", "2h46m".
+fn duration_text(secs: f64) -> String {
+    let secs = secs.round() as u64;
     if secs < 60 {
         format!("{secs}s")
     } else if secs < 3600 {
@@ -184,6 +295,39 @@ mod tests {
         assert_eq!(eta_text(18, Some(18), 7.0), "0s");
         assert_eq!(eta_text(1, Some(1000), 10.0), "2h46m");
         assert_eq!(eta_text(5, None, 1.0), "…");
+    }
+
+    #[test]
+    fn plain_lines_say_done_total_rate_and_time_left() {
+        use super::{plain_line, unit_of};
+        assert_eq!(
+            plain_line(120, Some(4000), 40.0, "files"),
+            "progress: 120/4000 files, 3.0/s, about 21m33s left"
+        );
+        assert_eq!(
+            plain_line(0, None, 70.0, "files"),
+            "progress: counting files… (1m10s in)"
+        );
+        assert_eq!(
+            plain_line(0, Some(18), 12.0, "songs"),
+            "progress: 0/18 songs, none done yet (12s in)"
+        );
+        assert_eq!(
+            plain_line(5, None, 10.0, ""),
+            "progress: 5 so far, 0.50/s, counting the rest"
+        );
+        for line in [
+            plain_line(3, Some(9), 0.0, "steps"),
+            plain_line(9, Some(9), 4.0, ""),
+        ] {
+            assert!(!line.contains(['\r', '\x1b']), "{line:?}");
+        }
+        assert_eq!(
+            unit_of("{bar:30} {pos}/{len} files, eta {eta} {wide_msg}"),
+            "files"
+        );
+        assert_eq!(unit_of("{bar:30} {pos}/{len}, eta {eta}"), "");
+        assert_eq!(unit_of("{wide_bar}"), "");
     }
 
     #[test]

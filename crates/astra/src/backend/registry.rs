@@ -207,7 +207,10 @@ impl AstraBackend {
                 .await
                 .map_err(|e| errors::api(e, "recording the schema version"))?;
         }
-        report.schema = (from, schema::SCHEMA_VERSION);
+        // A songs collection created by this init holds no earlier songrec's documents: the
+        // schema is new (0 before), not an upgrade of version 1.
+        let created_now = report.created.iter().any(|c| c == self.songs.name());
+        report.schema = (if created_now { 0 } else { from }, schema::SCHEMA_VERSION);
         Ok(())
     }
 

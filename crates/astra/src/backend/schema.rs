@@ -236,7 +236,8 @@ pub struct InitReport {
     /// Songs whose sort keys an earlier songrec wrote, upgraded now (the schema change of
     /// sort keys version 2: natural order).
     pub upgraded_sort_keys: u64,
-    /// The schema version recorded before (1 when none was) and after.
+    /// The schema version recorded before and after: before is 0 when this init created the
+    /// library (its songs collection), 1 for a library of an earlier songrec that recorded none.
     pub schema: (u64, u64),
 }
 
@@ -251,9 +252,10 @@ impl fmt::Display for InitReport {
         for (m, c) in &self.models {
             writeln!(f, "model   {m} -> {c}")?;
         }
-        let (was, now) = self.schema;
-        if was < now {
-            writeln!(f, "schema  version {now} (was {was})")?;
+        match self.schema {
+            (0, now) => writeln!(f, "created the schema, version {now} (a new cloud library)")?,
+            (was, now) if was < now => writeln!(f, "schema  version {now} (was {was})")?,
+            _ => {}
         }
         let n = self.upgraded_sort_keys;
         if n > 0 {

@@ -42,12 +42,23 @@ fn every_command_works_on_the_astra_backend() {
     assert!(text(&o).contains("init-astra"), "{}", text(&o));
     assert!(!text(&o).contains(c.token()) && !text(&o).contains(c.secret_key()));
 
+    // On an empty store: the schema is created, not upgraded from a version 1 never there.
     let o = songrec(&c, home.path(), c.token(), &["init-astra"]);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("created the schema, version ") && !text(&o).contains("(was "),
+        "{}",
+        text(&o)
+    );
     let o = songrec(&c, home.path(), c.token(), &["init-astra"]);
     assert!(
         o.status.success() && text(&o).contains("already present"),
         "idempotent: {}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains("schema"),
+        "nothing to say again: {}",
         text(&o)
     );
     let o = songrec(&c, home.path(), c.token(), &["doctor"]);

@@ -19,6 +19,7 @@ mod offline;
 mod quality;
 mod readers;
 mod serve;
+mod settings;
 mod sync;
 mod unix;
 
