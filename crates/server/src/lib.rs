@@ -142,6 +142,8 @@ pub struct ServerOptions {
     /// The Subsonic API's user and sign-in limits (`/rest/`; no user: every call but
     /// `getOpenSubsonicExtensions` is refused).
     pub subsonic: subsonic::SubsonicOptions,
+    /// Limits of re-encodings and picture scaling (`stream`, `getCoverArt`).
+    pub media: subsonic::media::MediaOptions,
 }
 
 impl ServerOptions {
@@ -162,6 +164,7 @@ impl ServerOptions {
             max_spool_bytes: DEFAULT_MAX_SPOOL_BYTES,
             upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
             subsonic: subsonic::SubsonicOptions::default(),
+            media: subsonic::media::MediaOptions::default(),
         }
     }
 }
@@ -191,6 +194,8 @@ pub struct AppInner {
     pub map_cache: Mutex<HashMap<String, (u64, Arc<songrec_app::views::MapView>)>>,
     /// The Subsonic API's state (`/rest/`).
     pub subsonic: subsonic::SubsonicState,
+    /// Re-encoding and picture-scaling turns, scaled pictures.
+    pub media: subsonic::media::MediaState,
 }
 
 /// Cheaply clonable handle to [`AppInner`].
@@ -234,6 +239,7 @@ impl AppInner {
             scratch,
             map_cache: Mutex::new(HashMap::new()),
             subsonic: subsonic::SubsonicState::new(opts.subsonic.clone()),
+            media: subsonic::media::MediaState::new(&opts.media),
             opts: opts.clone(),
         })
     }

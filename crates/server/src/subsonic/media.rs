@@ -5,6 +5,7 @@
 //! the user's file (a song id, or an album id: its first songs'), scaled down to `size`
 //! ([`picture`]).
 
+pub mod limits;
 pub mod picture;
 pub mod transcode;
 
@@ -13,8 +14,15 @@ use axum::response::IntoResponse;
 use songrec_audio::tags::Picture;
 use songrec_storage::{SongId, SongMetadata};
 
+pub use limits::{MediaOptions, MediaState};
+
+use super::render::{self, Format};
 use super::{Call, Fail, Reply};
+use crate::AppState;
 use crate::audio::LocalAudio;
+
+/// `Retry-After` of a `stream` refused because every re-encoding slot stayed busy (seconds).
+pub const BUSY_RETRY_AFTER: u64 = 10;
 
 /// The song with this id, read from the library (no catalog needed), or error 70.
 pub async fn song_by_id(c: &Call<'_>, id: &str) -> Result<SongMetadata, Fail> {
@@ -29,7 +37,7 @@ pub async fn download(c: &Call<'_>) -> Result<Reply, Fail> {
     original(c, &m).await
 }
 
-/// `stream`: the file as it is, or re-encoded when another format is asked
+/// `stream`: the file as it is, or re-encoded when another format (or a `timeOffset`) is asked
 /// ([`transcode::plan`]).
 pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
     let m = song_by_id(c, c.p.required("id")?).await?;
@@ -37,6 +45,7 @@ pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
         target,
         kbps,
         offset,
+        asked,
     } = transcode::plan(c.p, &crate::audio::extension(&m.file_name))?
     else {
         return original(c, &m).await;
@@ -48,6 +57,14 @@ pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
         )));
     }
     let Some(ffmpeg) = transcode::ffmpeg() else {
+        if !asked {
+            return Err(Fail {
+                code: 10,
+                message: format!(
+                    "timeOffset {offset} cannot be honoured: starting a song mid-way needs an ffmpeg on the server's PATH; ask without timeOffset (or with a Range)"
+                ),
+            });
+        }
         tracing::warn!(
             "subsonic: a client asked for {}, but no ffmpeg is on PATH: sending the file as it is",
             target.suffix
@@ -55,21 +72,79 @@ pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
         return original(c, &m).await;
     };
     let Some(Ok(audio)) = crate::audio::locate(c.st, &m, false).await? else {
-        return Err(no_audio(&m));
+        return Ok(gone(c, &m));
+    };
+    if !tokio::fs::metadata(audio.path())
+        .await
+        .is_ok_and(|f| f.is_file())
+    {
+        return Ok(gone(c, &m));
+    }
+    let limits = &c.st.opts.media;
+    let slots = c.st.media.transcodes.clone();
+    let slot = match tokio::time::timeout(limits.transcode_wait, slots.acquire_owned()).await {
+        Ok(Ok(slot)) => slot,
+        Ok(Err(_)) => return Err(Fail::other("the server is shutting down")),
+        Err(_) => return Ok(busy(c)),
     };
     let input = audio.path().to_path_buf();
-    let r = transcode::answer(ffmpeg, &input, audio, target, kbps, offset).await?;
+    let r = transcode::answer(
+        slot,
+        limits.transcode_idle,
+        ffmpeg,
+        &input,
+        audio,
+        target,
+        kbps,
+        offset,
+    )
+    .await?;
     Ok(Reply::Raw(r))
 }
 
-fn no_audio(m: &SongMetadata) -> Fail {
-    Fail::not_found(format!("the audio of song {} is not stored", m.id.short()))
+/// A Subsonic error answered with an HTTP status of its own, for players that read the status
+/// and not the body (a `200` with an error is taken for audio).
+fn failed_with(c: &Call<'_>, status: StatusCode, f: &Fail) -> axum::response::Response {
+    let format = Format::of(c.p).unwrap_or(Format::Xml);
+    let mut r = render::failed(&format, f);
+    *r.status_mut() = status;
+    r
+}
+
+/// Every re-encoding slot stayed busy for `transcode_wait`: `503` with `Retry-After` and a
+/// Subsonic error 0.
+fn busy(c: &Call<'_>) -> Reply {
+    let n = c.st.media.transcode_slots;
+    let f = Fail::other(format!(
+        "all {n} re-encoding slots of the server are busy; try again in {BUSY_RETRY_AFTER} s, or ask for the file as it is (format=raw)"
+    ));
+    let mut r = failed_with(c, StatusCode::SERVICE_UNAVAILABLE, &f);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER));
+    Reply::Raw(r)
+}
+
+/// The song is in the library but its audio is not (the linked file was moved or deleted):
+/// `404` with a Subsonic error 70, logged once per song.
+fn gone(c: &Call<'_>, m: &SongMetadata) -> Reply {
+    if c.st.media.first_time_gone(&m.id) {
+        tracing::warn!(
+            "subsonic: the audio of song {} ({}) is gone: its file was moved or deleted; players asking for it are answered 404",
+            m.id.short(),
+            m.file_name
+        );
+    }
+    let f = Fail::not_found(format!(
+        "the audio of song {} is not there: its file was moved or deleted",
+        m.id.short()
+    ));
+    Reply::Raw(failed_with(c, StatusCode::NOT_FOUND, &f))
 }
 
 async fn original(c: &Call<'_>, m: &SongMetadata) -> Result<Reply, Fail> {
     match crate::audio::song_audio(c.st, m, c.headers).await {
         Ok(r) => Ok(Reply::Raw(r)),
-        Err(e) if e.status() == StatusCode::NOT_FOUND => Err(no_audio(m)),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => Ok(gone(c, m)),
         Err(e) => Err(e.into()),
     }
 }
@@ -109,36 +184,44 @@ fn picture_of(audio: &LocalAudio, m: &SongMetadata) -> Option<Picture> {
     }
 }
 
-/// Bytes of scaled pictures kept in memory (a 300-pixel JPEG cover is about 15 kB).
-pub const SCALED_CACHE_BYTES: usize = 16 << 20;
-
-fn scaled_cache() -> &'static std::sync::Mutex<picture::ScaledCache> {
-    static CACHE: std::sync::OnceLock<std::sync::Mutex<picture::ScaledCache>> =
-        std::sync::OnceLock::new();
-    CACHE.get_or_init(|| std::sync::Mutex::new(picture::ScaledCache::new(SCALED_CACHE_BYTES)))
-}
-
-/// The picture scaled to `size` where it is larger (JPEG and PNG; kept in memory for the next
-/// ask), else as it is.
-fn scaled(found: Picture, size: u32) -> (Vec<u8>, HeaderValue) {
+/// The picture scaled to `size` where it is larger (JPEG and PNG, one decoding and scaling per
+/// core at once, kept in memory for the next ask), else as it is.
+async fn scaled(st: &AppState, found: Picture, size: u32) -> (Vec<u8>, HeaderValue) {
     let kind = picture::mime_of(&found.data);
     if size > 0 && matches!(kind, Some(picture::JPEG | picture::PNG)) {
-        let key = picture::ScaledCache::key(&found.data, size);
-        let kept = scaled_cache().lock().ok().and_then(|c| c.get(&key));
-        if let Some(s) = kept {
+        let hash = picture::ScaledCache::hash(&found.data);
+        let key = picture::Key::Scaled(hash, size);
+        let kept = st.media.scaled.lock().ok().and_then(|c| c.get(&key));
+        if let Some(picture::Kept::Scaled(s)) = kept {
             return (s.bytes.clone(), HeaderValue::from_static(s.mime));
         }
-        match picture::scale(&found.data, size) {
-            Ok(Some(s)) => {
-                let s = std::sync::Arc::new(s);
-                if let Ok(mut c) = scaled_cache().lock() {
-                    c.put(key, s.clone());
-                }
-                return (s.bytes.clone(), HeaderValue::from_static(s.mime));
-            }
+        let turn = st.media.covers.clone().acquire_owned().await;
+        let st = st.clone();
+        let data = found.data;
+        let work = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            let r = picture::scale_cached(&data, hash, size, &st.media.scaled);
+            (data, r)
+        });
+        let Ok((data, r)) = work.await else {
+            tracing::warn!("subsonic: scaling a picture failed (its task ended)");
+            return (
+                Vec::new(),
+                HeaderValue::from_static("application/octet-stream"),
+            );
+        };
+        match r {
+            Ok(Some(s)) => return (s.bytes.clone(), HeaderValue::from_static(s.mime)),
             Ok(None) => {}
             Err(e) => tracing::info!("subsonic: cover art sent as it is: {e}"),
         }
+        return (
+            data,
+            kind.map_or(
+                HeaderValue::from_static(picture::JPEG),
+                HeaderValue::from_static,
+            ),
+        );
     }
     let mime = kind
         .map(HeaderValue::from_static)
@@ -174,12 +257,11 @@ pub async fn cover_art(c: &Call<'_>) -> Result<Reply, Fail> {
             continue;
         };
         // Files are read off the async workers; the spooled copy lives until they are read.
-        let picture = tokio::task::spawn_blocking(move || {
-            picture_of(&audio, &m).map(|found| scaled(found, size))
-        })
-        .await
-        .map_err(|_| Fail::other("reading the picture failed; the server log has more"))?;
-        if let Some((bytes, mime)) = picture {
+        let found = tokio::task::spawn_blocking(move || picture_of(&audio, &m))
+            .await
+            .map_err(|_| Fail::other("reading the picture failed; the server log has more"))?;
+        if let Some(found) = found {
+            let (bytes, mime) = scaled(c.st, found, size).await;
             let cache = HeaderValue::from_static("private, max-age=86400");
             let headers = [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache)];
             return Ok(Reply::Raw((headers, bytes).into_response()));

@@ -17,8 +17,14 @@ pub const COVER_NAMES: &[&str] = &["cover", "folder", "front", "album"];
 pub const COVER_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 /// A folder's cover file larger than this is not read.
 pub const MAX_COVER_FILE: u64 = 32 << 20;
-/// Pictures with more pixels than this are served as they are, never decoded.
-pub const MAX_PIXELS: u64 = 48_000_000;
+/// Pictures with more pixels than this (as their header declares them, read before anything
+/// is decoded) are served as they are, never decoded: 4096 x 4096, 48 MB of RGB pixels once
+/// decoded, at most one per core at once.
+pub const MAX_PIXELS: u64 = 4096 * 4096;
+/// The sizes a large picture is first scaled to, once, and kept (as pixels) to be scaled from
+/// for every `size` up to it: players ask for many sizes (`size=301`, `302`...), and each is
+/// then a small picture's resampling, not the large picture's decoding.
+pub const BUCKETS: &[u32] = &[128, 256, 512, 1024, 2048];
 
 /// JPEG quality of scaled-down JPEG pictures.
 const JPEG_QUALITY: u8 = 88;
@@ -82,10 +88,103 @@ pub fn fit(width: u32, height: u32, size: u32) -> Option<(u32, u32)> {
 /// The picture scaled so that its longer side is `size` pixels (JPEG and PNG); `Ok(None)` when
 /// it is no larger than that (served as it is).
 pub fn scale(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
+    let (w, h, mime) = dimensions(bytes)?;
+    let Some((tw, th)) = fit(w, h, size) else {
+        return Ok(None);
+    };
+    let small = resized(&decode(bytes)?, tw, th)?;
+    encode(&small, mime).map(Some)
+}
+
+/// [`scale`] through `cache`: the answer for `size` kept by the SHA-256 `hash` of the picture,
+/// and the picture first scaled to the next of [`BUCKETS`] (decoded once per bucket), from
+/// which every size up to it is made.
+pub fn scale_cached(
+    bytes: &[u8],
+    hash: [u8; 32],
+    size: u32,
+    cache: &std::sync::Mutex<ScaledCache>,
+) -> Result<Option<std::sync::Arc<Scaled>>, ScaleError> {
+    use std::sync::Arc;
+    let kept = |k: &Key| cache.lock().ok().and_then(|c| c.get(k));
+    let keep = |k: Key, v: Kept| {
+        if let Ok(mut c) = cache.lock() {
+            c.put(k, v);
+        }
+    };
+    let exact = Key::Scaled(hash, size);
+    if let Some(Kept::Scaled(s)) = kept(&exact) {
+        return Ok(Some(s));
+    }
+    let (w, h, mime) = dimensions(bytes)?;
+    let Some((tw, th)) = fit(w, h, size) else {
+        return Ok(None);
+    };
+    let bucket = BUCKETS
+        .iter()
+        .find(|b| **b >= size)
+        .and_then(|b| fit(w, h, *b).map(|sides| (*b, sides)));
+    let base = match bucket {
+        Some((b, (bw, bh))) => match kept(&Key::Pixels(hash, b)) {
+            Some(Kept::Pixels(p)) => p,
+            _ => {
+                // The large picture's pixels live only for this statement.
+                let p = Arc::new(resized(&decode(bytes)?, bw, bh)?);
+                keep(Key::Pixels(hash, b), Kept::Pixels(p.clone()));
+                p
+            }
+        },
+        None => Arc::new(decode(bytes)?),
+    };
+    let out = if (base.width, base.height) == (tw, th) {
+        encode(&base, mime)?
+    } else {
+        encode(&resized(&base, tw, th)?, mime)?
+    };
+    let out = Arc::new(out);
+    keep(exact, Kept::Scaled(out.clone()));
+    Ok(Some(out))
+}
+
+/// A picture's width, height and type as its header declares them (nothing decoded).
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32, &'static str), ScaleError> {
     match mime_of(bytes) {
-        Some(JPEG) => scale_jpeg(bytes, size),
-        Some(PNG) => scale_png(bytes, size),
+        Some(JPEG) => {
+            let mut d = zune_jpeg::JpegDecoder::new(Cursor::new(bytes));
+            d.decode_headers()
+                .map_err(|e| ScaleError::Decode(e.to_string()))?;
+            let info = d
+                .info()
+                .ok_or_else(|| ScaleError::Decode("no JPEG header".into()))?;
+            Ok((info.width.into(), info.height.into(), JPEG))
+        }
+        Some(PNG) => {
+            let reader = png::Decoder::new(Cursor::new(bytes))
+                .read_info()
+                .map_err(|e| ScaleError::Decode(e.to_string()))?;
+            Ok((reader.info().width, reader.info().height, PNG))
+        }
         _ => Err(ScaleError::Unsupported),
+    }
+}
+
+/// Decoded pixels: RGB, or RGBA when `alpha`, 8 bits a channel.
+#[derive(Debug)]
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub alpha: bool,
+    pub data: Vec<u8>,
+}
+
+/// The picture's pixels (JPEG or PNG), refused beyond [`MAX_PIXELS`] before decoding.
+fn decode(bytes: &[u8]) -> Result<Pixels, ScaleError> {
+    let (w, h, mime) = dimensions(bytes)?;
+    check_pixels(w.into(), h.into())?;
+    if mime == JPEG {
+        decode_jpeg(bytes)
+    } else {
+        decode_png(bytes)
     }
 }
 
@@ -96,7 +195,7 @@ fn check_pixels(width: u64, height: u64) -> Result<(), ScaleError> {
     Ok(())
 }
 
-fn scale_jpeg(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
+fn decode_jpeg(bytes: &[u8]) -> Result<Pixels, ScaleError> {
     use zune_jpeg::zune_core::colorspace::ColorSpace;
     use zune_jpeg::zune_core::options::DecoderOptions;
 
@@ -108,31 +207,23 @@ fn scale_jpeg(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
         .info()
         .ok_or_else(|| ScaleError::Decode("no JPEG header".into()))?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
-    let Some((tw, th)) = fit(w, h, size) else {
-        return Ok(None);
-    };
-    check_pixels(w.into(), h.into())?;
     let pixels = d.decode().map_err(decode)?;
     if pixels.len() != w as usize * h as usize * 3 {
         return Err(ScaleError::Decode("unexpected JPEG pixel layout".into()));
     }
-    let out = resample(&pixels, (w, h), (tw, th), false)?;
-    let mut jpeg = Vec::new();
-    let (ew, eh) = (side_u16(tw)?, side_u16(th)?);
-    jpeg_encoder::Encoder::new(&mut jpeg, JPEG_QUALITY)
-        .encode(&out, ew, eh, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| ScaleError::Encode(e.to_string()))?;
-    Ok(Some(Scaled {
-        bytes: jpeg,
-        mime: JPEG,
-    }))
+    Ok(Pixels {
+        width: w,
+        height: h,
+        alpha: false,
+        data: pixels,
+    })
 }
 
 fn side_u16(side: u32) -> Result<u16, ScaleError> {
     u16::try_from(side).map_err(|_| ScaleError::Encode(format!("a side of {side} pixels")))
 }
 
-fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
+fn decode_png(bytes: &[u8]) -> Result<Pixels, ScaleError> {
     let decode = |e: png::DecodingError| ScaleError::Decode(e.to_string());
     let limits = png::Limits {
         bytes: usize::try_from(MAX_PIXELS * 4).unwrap_or(usize::MAX),
@@ -141,10 +232,6 @@ fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     dec.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = dec.read_info().map_err(decode)?;
     let (w, h) = (reader.info().width, reader.info().height);
-    let Some((tw, th)) = fit(w, h, size) else {
-        return Ok(None);
-    };
-    check_pixels(w.into(), h.into())?;
     let len = reader
         .output_buffer_size()
         .ok_or_else(|| ScaleError::TooLarge {
@@ -155,41 +242,65 @@ fn scale_png(bytes: &[u8], size: u32) -> Result<Option<Scaled>, ScaleError> {
     let frame = reader.next_frame(&mut buf).map_err(decode)?;
     buf.truncate(frame.buffer_size());
     // 8 bits per channel after the normalisation; grey becomes RGB, grey and alpha RGBA.
-    let (pixels, color) = match frame.color_type {
-        png::ColorType::Rgb => (buf, png::ColorType::Rgb),
-        png::ColorType::Rgba => (buf, png::ColorType::Rgba),
-        png::ColorType::Grayscale => (
-            buf.iter().flat_map(|&g| [g, g, g]).collect(),
-            png::ColorType::Rgb,
-        ),
+    let (pixels, alpha) = match frame.color_type {
+        png::ColorType::Rgb => (buf, false),
+        png::ColorType::Rgba => (buf, true),
+        png::ColorType::Grayscale => (buf.iter().flat_map(|&g| [g, g, g]).collect(), false),
         png::ColorType::GrayscaleAlpha => (
             buf.chunks_exact(2)
                 .flat_map(|ga| [ga[0], ga[0], ga[0], ga[1]])
                 .collect(),
-            png::ColorType::Rgba,
+            true,
         ),
         png::ColorType::Indexed => {
             return Err(ScaleError::Decode("an indexed PNG was not expanded".into()));
         }
     };
     if frame.bit_depth != png::BitDepth::Eight
-        || pixels.len() != w as usize * h as usize * color.samples()
+        || pixels.len() != w as usize * h as usize * (3 + usize::from(alpha))
     {
         return Err(ScaleError::Decode("unexpected PNG pixel layout".into()));
     }
-    let out = resample(&pixels, (w, h), (tw, th), color == png::ColorType::Rgba)?;
-    let mut encoded = Vec::new();
-    let mut enc = png::Encoder::new(&mut encoded, tw, th);
-    enc.set_color(color);
+    Ok(Pixels {
+        width: w,
+        height: h,
+        alpha,
+        data: pixels,
+    })
+}
+
+/// `p` resampled to `(tw, th)`.
+fn resized(p: &Pixels, tw: u32, th: u32) -> Result<Pixels, ScaleError> {
+    Ok(Pixels {
+        width: tw,
+        height: th,
+        alpha: p.alpha,
+        data: resample(&p.data, (p.width, p.height), (tw, th), p.alpha)?,
+    })
+}
+
+/// `p` encoded as `mime` (JPEG at [`JPEG_QUALITY`], or PNG); a JPEG has no alpha.
+fn encode(p: &Pixels, mime: &'static str) -> Result<Scaled, ScaleError> {
+    let mut bytes = Vec::new();
+    if mime == JPEG && !p.alpha {
+        let (ew, eh) = (side_u16(p.width)?, side_u16(p.height)?);
+        jpeg_encoder::Encoder::new(&mut bytes, JPEG_QUALITY)
+            .encode(&p.data, ew, eh, jpeg_encoder::ColorType::Rgb)
+            .map_err(|e| ScaleError::Encode(e.to_string()))?;
+        return Ok(Scaled { bytes, mime: JPEG });
+    }
+    let mut enc = png::Encoder::new(&mut bytes, p.width, p.height);
+    enc.set_color(if p.alpha {
+        png::ColorType::Rgba
+    } else {
+        png::ColorType::Rgb
+    });
     enc.set_depth(png::BitDepth::Eight);
     let encode = |e: png::EncodingError| ScaleError::Encode(e.to_string());
     let mut writer = enc.write_header().map_err(encode)?;
-    writer.write_image_data(&out).map_err(encode)?;
+    writer.write_image_data(&p.data).map_err(encode)?;
     writer.finish().map_err(encode)?;
-    Ok(Some(Scaled {
-        bytes: encoded,
-        mime: PNG,
-    }))
+    Ok(Scaled { bytes, mime: PNG })
 }
 
 /// The pixels (RGB, or RGBA when `alpha`, resampled premultiplied) at the size `(tw, th)`.
@@ -216,13 +327,37 @@ fn resample(
     Ok(out)
 }
 
+/// What [`ScaledCache`] keeps a picture under: the SHA-256 of the picture it was made from,
+/// and the size of an answer or the bucket of pixels kept to scale from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Scaled([u8; 32], u32),
+    Pixels([u8; 32], u32),
+}
+
+/// What [`ScaledCache`] keeps: an answer, or a bucket's pixels.
+#[derive(Clone, Debug)]
+pub enum Kept {
+    Scaled(std::sync::Arc<Scaled>),
+    Pixels(std::sync::Arc<Pixels>),
+}
+
+impl Kept {
+    fn len(&self) -> usize {
+        match self {
+            Self::Scaled(s) => s.bytes.len(),
+            Self::Pixels(p) => p.data.len(),
+        }
+    }
+}
+
 /// Scaled pictures kept in memory, by the SHA-256 of the picture they were made from and the
 /// size asked: a picture that changes is a new key. Bounded by bytes; the oldest go first.
 pub struct ScaledCache {
     budget: usize,
     used: usize,
-    order: std::collections::VecDeque<([u8; 32], u32)>,
-    entries: std::collections::HashMap<([u8; 32], u32), std::sync::Arc<Scaled>>,
+    order: std::collections::VecDeque<Key>,
+    entries: std::collections::HashMap<Key, Kept>,
 }
 
 impl ScaledCache {
@@ -236,20 +371,20 @@ impl ScaledCache {
         }
     }
 
-    /// The key of a picture's bytes scaled to `size`.
-    pub fn key(source: &[u8], size: u32) -> ([u8; 32], u32) {
+    /// The SHA-256 of a picture's bytes, its part of the keys.
+    pub fn hash(source: &[u8]) -> [u8; 32] {
         use sha2::Digest;
-        (sha2::Sha256::digest(source).into(), size)
+        sha2::Sha256::digest(source).into()
     }
 
-    /// The scaled picture kept under `key`.
-    pub fn get(&self, key: &([u8; 32], u32)) -> Option<std::sync::Arc<Scaled>> {
+    /// What is kept under `key`.
+    pub fn get(&self, key: &Key) -> Option<Kept> {
         self.entries.get(key).cloned()
     }
 
-    /// Keeps `scaled` under `key` (not when it alone is over the budget).
-    pub fn put(&mut self, key: ([u8; 32], u32), scaled: std::sync::Arc<Scaled>) {
-        let len = scaled.bytes.len();
+    /// Keeps `kept` under `key` (not when it alone is over the budget).
+    pub fn put(&mut self, key: Key, kept: Kept) {
+        let len = kept.len();
         if len > self.budget || self.entries.contains_key(&key) {
             return;
         }
@@ -258,12 +393,12 @@ impl ScaledCache {
                 break;
             };
             if let Some(gone) = self.entries.remove(&old) {
-                self.used -= gone.bytes.len();
+                self.used -= gone.len();
             }
         }
         self.used += len;
         self.order.push_back(key);
-        self.entries.insert(key, scaled);
+        self.entries.insert(key, kept);
     }
 }
 
@@ -404,17 +539,14 @@ mod tests {
     #[test]
     fn the_cache_keeps_the_newest_within_its_budget() {
         let pic = |n: usize| {
-            std::sync::Arc::new(Scaled {
+            Kept::Scaled(std::sync::Arc::new(Scaled {
                 bytes: vec![0; n],
                 mime: "image/png",
-            })
+            }))
         };
+        let key = |s: &[u8], size| Key::Scaled(ScaledCache::hash(s), size);
         let mut c = ScaledCache::new(100);
-        let (a, b, d) = (
-            ScaledCache::key(b"a", 10),
-            ScaledCache::key(b"b", 10),
-            ScaledCache::key(b"a", 20),
-        );
+        let (a, b, d) = (key(b"a", 10), key(b"b", 10), key(b"a", 20));
         assert_ne!(a, d, "another size is another key");
         c.put(a, pic(60));
         c.put(b, pic(30));
@@ -423,8 +555,75 @@ mod tests {
         assert!(c.get(&a).is_none(), "the oldest went first");
         assert!(c.get(&b).is_some() && c.get(&d).is_some());
         assert_eq!(c.used, 80);
-        c.put(ScaledCache::key(b"big", 1), pic(101));
+        c.put(key(b"big", 1), pic(101));
         assert_eq!(c.used, 80, "one picture over the budget is not kept");
+    }
+
+    /// A 1 x 1 PNG whose header declares `w` x `h` (its CRC fixed): nothing to decode behind.
+    fn png_declaring(w: u32, h: u32) -> Vec<u8> {
+        let mut b = png_of(1, 1, png::ColorType::Rgb, &[1, 2, 3]);
+        b[16..20].copy_from_slice(&w.to_be_bytes());
+        b[20..24].copy_from_slice(&h.to_be_bytes());
+        let crc = b[12..29].iter().fold(!0u32, |mut c, &byte| {
+            c ^= u32::from(byte);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+            c
+        });
+        b[29..33].copy_from_slice(&(!crc).to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn pictures_over_the_pixel_cap_are_refused_before_decoding() {
+        let huge = png_declaring(6900, 6900);
+        assert_eq!(dimensions(&huge).unwrap(), (6900, 6900, PNG));
+        assert!(matches!(
+            scale(&huge, 300),
+            Err(ScaleError::TooLarge {
+                width: 6900,
+                height: 6900
+            })
+        ));
+        let cache = std::sync::Mutex::new(ScaledCache::new(1 << 20));
+        let r = scale_cached(&huge, ScaledCache::hash(&huge), 300, &cache);
+        assert!(matches!(r, Err(ScaleError::TooLarge { .. })));
+        // Small enough to be served as it is: not even the cap is asked.
+        assert!(scale(&png_declaring(6900, 6900), 7000).unwrap().is_none());
+    }
+
+    #[test]
+    fn sizes_are_scaled_from_the_bucket_kept_once() {
+        let (w, h) = (1000u16, 600u16);
+        let px: Vec<u8> = (0..usize::from(w) * usize::from(h))
+            .flat_map(|i| [(i % 251) as u8, 90, 30])
+            .collect();
+        let jpeg = jpeg_of(w, h, &px);
+        let hash = ScaledCache::hash(&jpeg);
+        let cache = std::sync::Mutex::new(ScaledCache::new(16 << 20));
+        for size in [301u32, 302, 512, 300] {
+            let s = scale_cached(&jpeg, hash, size, &cache).unwrap().unwrap();
+            let mut d = zune_jpeg::JpegDecoder::new(Cursor::new(&s.bytes));
+            d.decode().unwrap();
+            let i = d.info().unwrap();
+            let want = fit(1000, 600, size).unwrap();
+            assert_eq!((u32::from(i.width), u32::from(i.height)), want, "{size}");
+        }
+        let c = cache.lock().unwrap();
+        let Some(Kept::Pixels(base)) = c.get(&Key::Pixels(hash, 512)) else {
+            panic!("the 512 bucket is kept");
+        };
+        assert_eq!((base.width, base.height), (512, 307));
+        assert!(c.get(&Key::Scaled(hash, 302)).is_some());
+        assert_eq!(c.entries.len(), 5, "one bucket and four answers");
+        drop(c);
+        // Beyond the largest bucket: straight from the picture.
+        assert!(scale_cached(&jpeg, hash, 4000, &cache).unwrap().is_none());
     }
 
     #[test]

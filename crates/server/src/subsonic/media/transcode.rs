@@ -1,23 +1,26 @@
 //! `stream` with `format`: the song re-encoded by an `ffmpeg` found on `PATH`, only when the
 //! client asks for a format other than the file's own (`format=raw`, no `format`, or the file's
-//! own format: the original bytes). `maxBitRate` sets the bit rate of a re-encoding (192 kbit/s
-//! when absent or 0, within 32..=320) and alone asks for nothing; `timeOffset` starts a
-//! re-encoding that many seconds in. A re-encoding is streamed as ffmpeg writes it: no
-//! `Content-Length`, no `Range` (a range asked is ignored: the answer is `200` from the start).
+//! own format: the original bytes), or for the file from a `timeOffset` (re-encoded from there
+//! to its own format, [`own_target`]; with `format=raw` that is error 10). `maxBitRate` sets
+//! the bit rate of a re-encoding (192 kbit/s when absent or 0, within 32..=320) and alone asks
+//! for nothing; `timeOffset` starts a re-encoding that many seconds in. A re-encoding is
+//! streamed as ffmpeg writes it: no `Content-Length`, no `Range` (a range asked is ignored: the
+//! answer is `200` from the start). Each runs in a turn of its own ([`super::MediaState`]): a
+//! call waits for one at most `transcode_wait`, and an answer left unread for `transcode_idle`
+//! gives its turn up ([`answer`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
-use tokio::sync::Semaphore;
-use tokio_util::io::ReaderStream;
+use tokio::process::{Child, Command};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::super::{Fail, Params};
 
@@ -77,6 +80,9 @@ pub enum Plan {
         target: Target,
         kbps: u32,
         offset: u32,
+        /// Whether the client asked for this format (else the re-encoding only serves a
+        /// `timeOffset` into a file asked as it is).
+        asked: bool,
     },
 }
 
@@ -89,14 +95,70 @@ fn same_format(asked: &str, suffix: &str) -> bool {
     norm(asked) == norm(suffix)
 }
 
+/// The longest `timeOffset` taken (seconds): a week.
+pub const MAX_OFFSET: u32 = 7 * 24 * 3600;
+
+/// What a file with this suffix is re-encoded to when a client asks for it from a
+/// `timeOffset` without naming a format: its own format where songrec makes it, FLAC for
+/// other lossless files, else MP3.
+pub fn own_target(suffix: &str) -> Target {
+    let name = match suffix {
+        "wav" | "wave" | "aif" | "aiff" | "aifc" | "alac" | "ape" | "wv" => "flac",
+        s => TARGETS
+            .iter()
+            .find(|t| same_format(s, t.suffix))
+            .map_or("mp3", |t| t.suffix),
+    };
+    TARGETS
+        .iter()
+        .find(|t| t.suffix == name)
+        .copied()
+        .unwrap_or(TARGETS[0])
+}
+
+/// A number parameter, or error 10 naming what it may be (a value out of range or not a whole
+/// number is as good as missing).
+fn number(p: &Params, name: &str, hi: u32) -> Result<u32, Fail> {
+    p.number(name, 0u32, 0, hi).map_err(|f| Fail {
+        code: 10,
+        message: f.message,
+    })
+}
+
 /// What `stream` serves for these parameters and a file with this suffix.
 pub fn plan(p: &Params, suffix: &str) -> Result<Plan, Fail> {
     let asked = p
         .get("format")
         .map(|f| f.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    if asked.is_empty() || asked == "raw" || same_format(&asked, &suffix.to_ascii_lowercase()) {
+    let suffix = suffix.to_ascii_lowercase();
+    let kbps = match number(p, "maxBitRate", 100_000)? {
+        0 => DEFAULT_KBPS,
+        k => k.clamp(KBPS.0, KBPS.1),
+    };
+    let offset = number(p, "timeOffset", MAX_OFFSET)?;
+    if asked == "raw" {
+        if offset > 0 {
+            return Err(Fail {
+                code: 10,
+                message: format!(
+                    "timeOffset {offset} cannot be honoured with format=raw (the file as it is, from its start); leave format out to get the song from {offset} s on"
+                ),
+            });
+        }
         return Ok(Plan::Original);
+    }
+    if asked.is_empty() || same_format(&asked, &suffix) {
+        if offset == 0 {
+            return Ok(Plan::Original);
+        }
+        // The file's own bytes cannot start mid-song: a re-encoding from the offset can.
+        return Ok(Plan::Transcode {
+            target: own_target(&suffix),
+            kbps,
+            offset,
+            asked: false,
+        });
     }
     let Some(target) = TARGETS
         .iter()
@@ -109,15 +171,11 @@ pub fn plan(p: &Params, suffix: &str) -> Result<Plan, Fail> {
             names.join(", ")
         )));
     };
-    let kbps = match p.number("maxBitRate", 0u32, 0, 100_000)? {
-        0 => DEFAULT_KBPS,
-        k => k.clamp(KBPS.0, KBPS.1),
-    };
-    let offset = p.number("timeOffset", 0u32, 0, 7 * 24 * 3600)?;
     Ok(Plan::Transcode {
         target,
         kbps,
         offset,
+        asked: true,
     })
 }
 
@@ -132,17 +190,6 @@ pub fn ffmpeg() -> Option<&'static Path> {
                 .find(|p| p.is_file())
         })
         .as_deref()
-}
-
-/// At most one re-encoding per core runs at once; others wait their turn.
-fn slots() -> Arc<Semaphore> {
-    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    SLOTS
-        .get_or_init(|| {
-            let n = std::thread::available_parallelism().map_or(2, |n| n.get());
-            Arc::new(Semaphore::new(n))
-        })
-        .clone()
 }
 
 /// ffmpeg's arguments for re-encoding `input` (a path on this machine) to `target`.
@@ -167,10 +214,104 @@ pub fn arguments(input: &Path, target: &Target, kbps: u32, offset: u32) -> Vec<s
     a
 }
 
-/// The re-encoding of `input` as an answer; `keep` lives as long as the stream (the spooled
-/// input). Waits for ffmpeg's first bytes, so a failure to start is an error, not an empty
-/// answer.
+/// A re-encoding's process, turn and input, held while its answer is being sent.
+struct Running {
+    child: Child,
+    _slot: OwnedSemaphorePermit,
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl Running {
+    /// Kills ffmpeg (when it still runs) and waits for it off the caller, so that no zombie is
+    /// left; the turn is freed at once.
+    fn end(self) {
+        let Running { mut child, .. } = self;
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = child.kill().await;
+            });
+        }
+    }
+}
+
+/// What the answer's body and its watchdog share: the running re-encoding (taken by the
+/// watchdog when the body sits unread for too long) and when the body last moved.
+struct Shared {
+    running: Mutex<Option<Running>>,
+    started: Instant,
+    /// Milliseconds from `started` to the last chunk handed to the connection.
+    moved: AtomicU64,
+}
+
+impl Shared {
+    fn touch(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.moved.store(ms, Ordering::Relaxed);
+    }
+
+    fn last_moved(&self) -> Instant {
+        self.started + Duration::from_millis(self.moved.load(Ordering::Relaxed))
+    }
+
+    fn stopped(&self) -> bool {
+        self.running.lock().map_or(true, |r| r.is_none())
+    }
+
+    /// The running re-encoding, taken out (`None` when it was already).
+    fn take(&self) -> Option<Running> {
+        self.running.lock().ok().and_then(|mut r| r.take())
+    }
+}
+
+impl Drop for Shared {
+    /// The answer is gone (sent whole, or dropped when the client went away): ffmpeg ends.
+    fn drop(&mut self) {
+        if let Some(r) = self.take() {
+            r.end();
+        }
+    }
+}
+
+/// Stops the re-encoding when its answer has not moved for `idle`: ffmpeg is killed and reaped
+/// and the slot freed. Ends by itself when the answer is gone (sent or dropped).
+async fn watchdog(shared: Weak<Shared>, idle: Duration, suffix: &'static str) {
+    loop {
+        let Some(due) = shared.upgrade().map(|s| s.last_moved() + idle) else {
+            return;
+        };
+        tokio::time::sleep_until(due.into()).await;
+        let Some(s) = shared.upgrade() else { return };
+        if s.last_moved() + idle > Instant::now() {
+            continue;
+        }
+        if let Some(r) = s.take() {
+            tracing::info!(
+                "subsonic: a re-encoding to {suffix} was not read for {} s (a paused player?): stopped, its slot freed",
+                idle.as_secs()
+            );
+            r.end();
+        }
+        return;
+    }
+}
+
+/// The error that ends a body whose re-encoding was stopped (the connection is cut, so the
+/// player does not take the cut-off song for a whole one).
+fn stalled() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the re-encoding was stopped: its answer was not read",
+    )
+}
+
+/// The re-encoding of `input` as an answer, in the turn `slot`; `keep` lives as long as the
+/// stream (the spooled input). Waits for ffmpeg's first bytes (at most `idle`), so a failure
+/// to start is an error, not an empty answer. An answer not read for `idle` is cut and its
+/// slot freed ([`watchdog`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn answer<K: Send + Sync + 'static>(
+    slot: OwnedSemaphorePermit,
+    idle: Duration,
     ffmpeg: &Path,
     input: &Path,
     keep: K,
@@ -186,10 +327,6 @@ pub async fn answer<K: Send + Sync + 'static>(
             "re-encoding to {suffix} failed; the server log has more"
         ))
     };
-    let slot = slots()
-        .acquire_owned()
-        .await
-        .map_err(|_| Fail::other("the server is shutting down"))?;
     let mut child = Command::new(ffmpeg)
         .args(arguments(input, &target, kbps, offset))
         .stdin(Stdio::null())
@@ -203,8 +340,18 @@ pub async fn answer<K: Send + Sync + 'static>(
     };
     tokio::spawn(log_errors(err, target.suffix));
     let mut first = vec![0u8; 64 * 1024];
-    let read = out.read(&mut first).await;
-    let n = read.map_err(|e| failed(format!("reading ffmpeg's output failed: {e}")))?;
+    let read = tokio::time::timeout(idle, out.read(&mut first)).await;
+    let n = match read {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => return Err(failed(format!("reading ffmpeg's output failed: {e}"))),
+        Err(_) => {
+            let _ = child.kill().await;
+            return Err(failed(format!(
+                "ffmpeg wrote nothing in {} s",
+                idle.as_secs()
+            )));
+        }
+    };
     if n == 0 {
         let failed = failed(format!("ffmpeg wrote no audio ({:?})", child.wait().await));
         return Err(if offset > 0 {
@@ -216,22 +363,68 @@ pub async fn answer<K: Send + Sync + 'static>(
         });
     }
     first.truncate(n);
-    // Held until the answer is sent or dropped: the process (killed when dropped), its turn,
-    // and whatever keeps its input.
-    let running = (child, slot, keep);
-    let body =
-        futures::stream::once(async move { Ok::<Bytes, std::io::Error>(Bytes::from(first)) })
-            .chain(ReaderStream::new(out))
-            .map(move |chunk| {
-                let _ = &running;
-                chunk
-            });
+    let shared = Arc::new(Shared {
+        running: Mutex::new(Some(Running {
+            child,
+            _slot: slot,
+            _keep: Box::new(keep),
+        })),
+        started: Instant::now(),
+        moved: AtomicU64::new(0),
+    });
+    tokio::spawn(watchdog(Arc::downgrade(&shared), idle, target.suffix));
+    // The body: the first bytes, then ffmpeg's output as it comes; each chunk handed to the
+    // connection is a sign of life. The body holds the process, its turn and its input: when
+    // the answer is sent or dropped they go (the process killed on drop).
+    struct Body {
+        first: Option<Vec<u8>>,
+        out: tokio::process::ChildStdout,
+        shared: Arc<Shared>,
+        ended: bool,
+    }
+    let body = futures::stream::unfold(
+        Body {
+            first: Some(first),
+            out,
+            shared,
+            ended: false,
+        },
+        |mut b| async move {
+            if b.ended {
+                return None;
+            }
+            if b.shared.stopped() {
+                b.ended = true;
+                return Some((Err(stalled()), b));
+            }
+            b.shared.touch();
+            if let Some(first) = b.first.take() {
+                return Some((Ok(Bytes::from(first)), b));
+            }
+            let mut buf = bytes::BytesMut::with_capacity(32 * 1024);
+            match b.out.read_buf(&mut buf).await {
+                Ok(0) if b.shared.stopped() => {
+                    b.ended = true;
+                    Some((Err(stalled()), b))
+                }
+                Ok(0) => None,
+                Ok(_) => {
+                    b.shared.touch();
+                    Some((Ok(buf.freeze()), b))
+                }
+                Err(e) => {
+                    b.ended = true;
+                    Some((Err(e), b))
+                }
+            }
+        },
+    );
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(target.mime)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::ACCEPT_RANGES, HeaderValue::from_static("none")),
     ];
-    Ok((headers, Body::from_stream(body)).into_response())
+    Ok((headers, axum::body::Body::from_stream(body)).into_response())
 }
 
 /// Logs what ffmpeg says on its error output (at most 16 KiB of it).
@@ -274,18 +467,44 @@ mod tests {
             target,
             kbps,
             offset,
+            asked: true,
         }) = plan_of("format=mp3&maxBitRate=96&timeOffset=30", "flac")
         else {
             panic!("a re-encoding");
         };
         assert_eq!((target.suffix, kbps, offset), ("mp3", 96, 30));
         assert_eq!(plan_of("format=wma", "flac").unwrap_err().code, 0);
-        assert_eq!(
-            plan(&Params::parse(Some("format=mp3&maxBitRate=x")), "wav")
-                .unwrap_err()
-                .code,
-            0
-        );
+        // A bad number is error 10, whether or not anything is re-encoded.
+        for q in ["format=mp3&maxBitRate=x", "maxBitRate=-1", "timeOffset=1e3"] {
+            assert_eq!(plan_of(q, "wav").unwrap_err().code, 10, "{q}");
+        }
+    }
+
+    #[test]
+    fn a_time_offset_into_the_file_as_it_is_is_a_re_encoding_from_there() {
+        let plan_of = |q: &str, suffix: &str| plan(&Params::parse(Some(q)), suffix);
+        for (suffix, q, to) in [
+            ("mp3", "timeOffset=30", "mp3"),
+            ("MP3", "format=mp3&timeOffset=30", "mp3"),
+            ("oga", "timeOffset=5", "ogg"),
+            ("wav", "timeOffset=5", "flac"),
+            ("m4a", "timeOffset=5", "mp3"),
+        ] {
+            let Ok(Plan::Transcode {
+                target,
+                offset,
+                asked: false,
+                ..
+            }) = plan_of(q, suffix)
+            else {
+                panic!("{suffix} {q}");
+            };
+            assert_eq!((target.suffix, offset), (to, offset), "{suffix} {q}");
+        }
+        assert_eq!(plan_of("timeOffset=0", "mp3").unwrap(), Plan::Original);
+        let f = plan_of("format=raw&timeOffset=30", "mp3").unwrap_err();
+        assert_eq!(f.code, 10);
+        assert!(f.message.contains("format=raw"), "{f}");
     }
 
     #[test]
