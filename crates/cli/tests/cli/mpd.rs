@@ -590,3 +590,256 @@ fn skips_are_kept_in_the_library_and_steer_the_next_radio() {
         );
     }
 }
+
+/// The recordings of `music` under `names` (folders made), each a copy of a GMRockKit drum.
+fn drums(music: &Path, names: &[(&str, &str)]) {
+    let kit = real_recordings().join("gmrockkit");
+    for (from, to) in names {
+        let to = music.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(kit.join(from), to).unwrap();
+    }
+}
+
+/// File names MPD reads only quoted (`'`, `"`, `\`) are queued; a name with a line break, which
+/// no MPD command can carry, and a song whose file MPD's database lacks are each named once
+/// and stepped over, and do not count against the songs queued.
+#[test]
+fn odd_file_names_are_queued_and_the_rest_named_and_stepped_over() {
+    let dir = tempfile::Builder::new()
+        .prefix("mpd-odd-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let (music, lib) = (dir.path().join("music"), dir.path().join("lib"));
+    let odd = ["odd/Don't.wav", "odd/say \"hi\".wav", r"odd/back\slash.wav"];
+    drums(
+        &music,
+        &[
+            ("Cowbell-Med.wav", "plain/Cowbell.wav"),
+            ("Bell-Soft.wav", odd[0]),
+            ("Bell-Med.wav", odd[1]),
+            ("Bell-Hardest.wav", odd[2]),
+            ("Bell-Softest.wav", "odd/line\nbreak.wav"),
+        ],
+    );
+    // MPD reads the folder before this one is there: its database lacks it.
+    let mpd = MpdServer::start(&music, None);
+    drums(&music, &[("Crash-Soft.wav", "odd/Missing.wav")]);
+    ok(&run(
+        &lib,
+        &["ingest", music.to_str().unwrap(), "--embedder", "dsp"],
+    ));
+    mpd.mpc(&["add", "plain/Cowbell.wav"]);
+    mpd.mpc(&["play", "1"]);
+    mpd.mpc(&["pause"]);
+    let s = sock(&mpd);
+    let radio = |ahead: &str| {
+        let args = [
+            "radio",
+            "--mpd",
+            &s,
+            "--once",
+            "--ahead",
+            ahead,
+            "--embedder",
+            "dsp",
+            "--private",
+        ];
+        run(&lib, &args)
+    };
+    // Three songs can be queued: all three are, whichever the mix brings first.
+    let o = radio("3");
+    let out = ok(&o);
+    let mut q = mpd.queue();
+    assert_eq!(q.remove(0), "plain/Cowbell.wav");
+    q.sort();
+    let mut want = odd.map(str::to_owned).to_vec();
+    want.sort();
+    assert_eq!(q, want, "{out}");
+    assert!(out.contains("queued 3 after "), "{out}");
+    // Asked for two more, the radio tries the other two and names each, on one line.
+    let o = radio("5");
+    let out = ok(&o);
+    let line_break = r#"its file name "odd/line\nbreak.wav" holds a line break, which MPD's protocol cannot carry: not queued"#;
+    assert_eq!(out.matches(line_break).count(), 1, "{out}");
+    let missing = "MPD has no odd/Missing.wav in its database";
+    assert_eq!(out.matches(missing).count(), 1, "{out}");
+    assert!(out.contains("queued 0 of 2"), "{out}");
+    for l in out.lines() {
+        assert!(
+            l.starts_with("cannot queue") || l.starts_with("queued 0 of 2"),
+            "one line each: {l:?} in {out}"
+        );
+    }
+    assert_eq!(mpd.queue().len(), 4);
+}
+
+/// MPD's database lacks the songs nearest the one playing: the radio names each once and
+/// queues the next songs instead (it said "queued 0 of 1" with songs left).
+#[test]
+fn songs_mpd_lacks_are_stepped_over_and_do_not_count() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let music = &shared().music;
+    std::fs::create_dir(elsewhere.path().join("asc")).unwrap();
+    std::os::unix::fs::symlink(
+        music.join("asc/frontiers.mp3"),
+        elsewhere.path().join("asc/frontiers.mp3"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        music.join("freedesktop"),
+        elsewhere.path().join("freedesktop"),
+    )
+    .unwrap();
+    let mpd = MpdServer::start(elsewhere.path(), None);
+    mpd.mpc(&["add", "asc/frontiers.mp3"]);
+    mpd.mpc(&["play", "1"]);
+    mpd.mpc(&["pause"]);
+    let s = sock(&mpd);
+    let o = songrec(&shared().lib)
+        .env("SONGREC_MPD_MUSIC_DIRECTORY", music)
+        .args([
+            "radio",
+            "--mpd",
+            &s,
+            "--once",
+            "--ahead",
+            "3",
+            "--embedder",
+            "dsp",
+            "--private",
+        ])
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    // frontiers' two nearest songs are the other soundtrack pieces, which MPD lacks.
+    for lacking in ["asc/time_to_strike.mp3", "asc/machine_wars.mp3"] {
+        let named = format!("MPD has no {lacking} in its database");
+        assert_eq!(out.matches(&named).count(), 1, "{out}");
+    }
+    assert!(out.contains("queued 3 after frontiers"), "{out}");
+    assert!(!out.contains("no more songs fit"), "{out}");
+    let q = mpd.queue();
+    assert_eq!(q.len(), 4, "{q:#?}");
+    assert!(
+        q[1..].iter().all(|u| u.starts_with("freedesktop/")),
+        "{q:#?}"
+    );
+    assert_no_repeats(&q);
+}
+
+/// The song playing is not in the library (nothing seeds from it) and nothing was played in
+/// the session: the radio seeds from the queue's library songs, the last first, instead of
+/// leaving the queue to run dry.
+#[test]
+fn a_song_that_cannot_seed_plays_and_the_queue_still_fills() {
+    let mpd = mpd_with(&[UNKNOWN, "asc/frontiers.mp3"], None);
+    assert_eq!(mpd.position(), Some(0));
+    let out = ok(&radio_once(&mpd, &["--ahead", "3"]));
+    assert!(out.contains("queued 2 after frontiers"), "{out}");
+    assert!(!out.contains("nothing to seed"), "{out}");
+    let q = mpd.queue();
+    assert_eq!(q.len(), 4, "{q:#?}");
+    assert_no_repeats(&q);
+}
+
+/// A fake MPD on TCP that greets as MPD 0.23 does and then answers the first command with
+/// `chunk` over and over; serves every client (the radio would reconnect) until the test ends.
+fn hostile_mpd(head: &'static [u8], chunk: Vec<u8>) -> u16 {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().port()).unwrap();
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let chunk = chunk.clone();
+                tokio::spawn(async move {
+                    conn.write_all(b"OK MPD 0.23.0\n").await?;
+                    let mut first = [0u8; 64];
+                    let _ = conn.read(&mut first).await?;
+                    conn.write_all(head).await?;
+                    loop {
+                        conn.write_all(&chunk).await?;
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<_, std::io::Error>(())
+                });
+            }
+        });
+    });
+    rx.recv_timeout(WAIT).expect("the fake MPD's port")
+}
+
+/// Waits (bounded by [`WAIT`]) for `child` to end; returns its exit code and its peak resident
+/// memory in kB, both from `wait4` (the kernel's own count for that child).
+fn wait_with_peak(child: &mut Child) -> Option<(i32, i64)> {
+    let pid = child.id() as libc::pid_t;
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        let mut status = 0;
+        // SAFETY: `rusage` is plain data that wait4 fills; the pid is our own child's.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if got == pid {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            };
+            return Some((code, usage.ru_maxrss));
+        }
+        // A short pause between looks, within the deadline.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A hostile server in MPD's place (an endless line, a huge binary answer, garbage) ends the
+/// radio with a clear error, in bounded memory, where it used to grow to 136 MB and then
+/// reconnect for ever.
+#[test]
+fn a_hostile_server_ends_the_radio_with_a_clear_error() {
+    let cases: [(&str, &'static [u8], Vec<u8>); 3] = [
+        ("an endless line", b"", vec![b'x'; 64 * 1024]),
+        (
+            "a huge binary answer",
+            b"binary: 4294967296\n",
+            (0..=255u8).cycle().take(64 * 1024).collect(),
+        ),
+        ("garbage", b"", b"k: v\nno colon\n".repeat(4096)),
+    ];
+    for (what, head, chunk) in cases {
+        let port = hostile_mpd(head, chunk);
+        let mut child = songrec(&shared().lib)
+            .args(["radio", "--mpd", &format!("127.0.0.1:{port}"), "--private"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ended = wait_with_peak(&mut child);
+        let Some((code, peak_kb)) = ended else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: the radio still runs after {WAIT:?}");
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(code, 1, "{what}: {err}");
+        assert!(
+            err.contains(&format!("MPD at 127.0.0.1:{port} broke MPD's protocol")),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(peak_kb < 200 * 1024, "{what}: peak {peak_kb} kB");
+    }
+}
