@@ -129,6 +129,33 @@ pub fn carry_edits(saved: &SongMetadata, new: &mut SongMetadata) {
     }
 }
 
+/// Applies `e` to the song `m` names and stores it, read afresh and written over the version
+/// read ([`songrec_storage::StorageBackend::put_metadata_if`]), again when another writer
+/// changed the song in between: a play a server counted meanwhile is kept. Returns the song as
+/// stored, whether anything changed and the version it had before.
+pub async fn store(
+    backend: &dyn songrec_storage::StorageBackend,
+    m: &SongMetadata,
+    e: &Edit,
+) -> AppResult<(SongMetadata, bool, u64)> {
+    use songrec_storage::StorageError;
+    loop {
+        let mut fresh = backend
+            .get_metadata(&m.id)
+            .await?
+            .ok_or_else(|| StorageError::NotFound(format!("song {}", m.id)))?;
+        let old = fresh.version;
+        if !apply(&mut fresh, e)? {
+            return Ok((fresh, false, old));
+        }
+        match backend.put_metadata_if(&fresh, old).await {
+            Ok(()) => return Ok((fresh, true, old)),
+            Err(StorageError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Applies `e`; if anything changed, bumps the version and update time. Returns whether it did.
 pub fn apply(m: &mut SongMetadata, e: &Edit) -> AppResult<bool> {
     let before = m.clone();

@@ -122,6 +122,27 @@ impl Marks {
         self.apply_queue(queued).await
     }
 
+    /// Applies the pending marks now and then every `every` while the process runs (a task
+    /// on the current tokio runtime): marks queued behind another process's long write land
+    /// soon after it ends, without waiting for the next play.
+    pub fn keep_applying(self: std::sync::Arc<Self>, every: std::time::Duration) {
+        if self.pending.is_none() {
+            return;
+        }
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match self.apply_pending().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("{n} kept plays or stars written to the library"),
+                    Err(e) => tracing::debug!("kept plays and stars not written yet: {e}"),
+                }
+            }
+        });
+    }
+
     /// How many marks wait in the pending file.
     pub fn pending(&self) -> AppResult<usize> {
         Ok(self.read_pending()?.len())
@@ -150,27 +171,8 @@ impl Marks {
         Ok(done)
     }
 
-    /// Reads the song, applies the mark and writes it over the version read, again on a
-    /// conflict.
     async fn apply(&self, id: &SongId, mark: Mark) -> AppResult<Kept> {
-        for _ in 0..MAX_ROUNDS {
-            let Some(mut m) = self.backend.get_metadata(id).await? else {
-                return Err(StorageError::NotFound(format!("song {id}")).into());
-            };
-            let was = m.version;
-            if !change(&mut m, mark, &self.machine) {
-                return Ok(Kept::Unchanged);
-            }
-            match self.backend.put_metadata_if(&m, was).await {
-                Ok(()) => return Ok(Kept::Applied),
-                Err(StorageError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StorageError::Conflict(format!(
-            "song {id} kept changing while its play or star was written ({MAX_ROUNDS} tries); try again"
-        ))
-        .into())
+        keep_now(self.backend.as_ref(), id, mark, &self.machine).await
     }
 
     fn queue(&self, id: &SongId, mark: Mark) -> AppResult<()> {
@@ -223,7 +225,55 @@ impl Marks {
     }
 }
 
+impl std::fmt::Debug for Marks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marks")
+            .field("machine", &self.machine)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps `mark` of song `id` now, as counted on `machine`: reads the song, applies the mark and
+/// writes it over the version read, again on a conflict (no queue: a locked library is an
+/// error). [`Marks::keep`] adds the queue.
+pub async fn keep_now(
+    backend: &dyn StorageBackend,
+    id: &SongId,
+    mark: Mark,
+    machine: &str,
+) -> AppResult<Kept> {
+    for _ in 0..MAX_ROUNDS {
+        let Some(mut m) = backend.get_metadata(id).await? else {
+            return Err(StorageError::NotFound(format!("song {id}")).into());
+        };
+        let was = m.version;
+        if !change(&mut m, mark, machine) {
+            return Ok(Kept::Unchanged);
+        }
+        match backend.put_metadata_if(&m, was).await {
+            Ok(()) => return Ok(Kept::Applied),
+            Err(StorageError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StorageError::Conflict(format!(
+        "song {id} kept changing while its play or star was written ({MAX_ROUNDS} tries); try again"
+    ))
+    .into())
+}
+
 impl Mark {
+    /// A play now.
+    pub fn played_now() -> Self {
+        Mark::Played { at: Utc::now() }
+    }
+
+    /// A skip now.
+    pub fn skipped_now() -> Self {
+        Mark::Skipped { at: Utc::now() }
+    }
+
     /// The mark in a sentence ("play", "skip", "star").
     pub fn noun(self) -> &'static str {
         match self {

@@ -141,6 +141,16 @@ pub fn ingest_state_file(cfg: &Config, backend: &str) -> PathBuf {
         .join(format!("{}.json", file_safe(backend)))
 }
 
+/// Where a long-running process (`what`: "serve", "radio") keeps the plays and stars it could
+/// not write while another process held the library (`songrec_app::marks`), per library
+/// (`backend`, its `Display`).
+pub fn pending_marks_file(cfg: &Config, backend: &str, what: &str) -> PathBuf {
+    cfg.cache
+        .path
+        .join("pending-marks")
+        .join(format!("{}-{}.json", file_safe(backend), file_safe(what)))
+}
+
 /// Where `songrec reembed` records its progress computing `model` for `backend` (its `Display`).
 pub fn reembed_state_file(cfg: &Config, backend: &str, model: &ModelInfo) -> PathBuf {
     let key = format!("{}-{}", file_safe(backend), model.file_key());

@@ -74,6 +74,21 @@ pub fn record_path(local: &LocalBackend) -> PathBuf {
     local.internal_dir().join("sync.sqlite")
 }
 
+/// This machine's id: the one `sync` knows it by (kept in the local library's sync record,
+/// made anew for a copied library), under which plays and skips are counted. Without a local
+/// library (a cloud library used directly), the record kept in the cache folder.
+pub fn machine_id(cfg: &Config) -> songrec_storage::StorageResult<String> {
+    let internal = cfg.local.path.join("data").join(".songrec");
+    let path = if internal.is_dir() {
+        internal.join("sync.sqlite")
+    } else {
+        std::fs::create_dir_all(&cfg.cache.path)
+            .map_err(|e| songrec_storage::StorageError::io(&cfg.cache.path, e))?;
+        cfg.cache.path.join("machine.sqlite")
+    };
+    Ok(SqliteRecord::open(&path, "")?.machine_id())
+}
+
 /// The file of a local library's change-feed positions (one per remote).
 pub fn feed_path(local: &LocalBackend) -> PathBuf {
     local.internal_dir().join("sync-feed.json")

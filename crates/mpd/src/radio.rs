@@ -21,9 +21,10 @@ use backon::{ExponentialBuilder, Retryable};
 use songrec_app::similar::Choice;
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::Constraints;
-use songrec_storage::listening::{self, Heard, Listening};
+use songrec_storage::listening::{self, Listening};
 use songrec_storage::{
     Condition, Field, Filter, SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt as _,
+    StorageError,
 };
 
 use crate::address::Address;
@@ -57,6 +58,9 @@ pub struct RadioOptions {
     pub history_skips: usize,
     /// Keep no plays or skips in the library's history (a private session).
     pub private: bool,
+    /// Where plays and skips are kept (this machine's id, the pending file); `None`: written
+    /// directly, counted under "this machine".
+    pub marks: Option<std::sync::Arc<songrec_app::marks::Marks>>,
 }
 
 /// The radio's memory between steps.
@@ -208,7 +212,7 @@ impl State {
         {
             self.session.listened(&m.id, l.verdict);
             if !opts.private
-                && let Err(e) = remember(backend, &m.id, l.verdict).await
+                && let Err(e) = remember(backend, opts.marks.as_deref(), &m.id, l.verdict).await
             {
                 say(Event::Problem(format!(
                     "could not keep the {} of {} in the library's history: {e}",
@@ -551,19 +555,29 @@ async fn from_history(
     Ok((skipped, avoid))
 }
 
-/// Keeps a verdict in the library's listening history (a play or a skip, now), read afresh so
-/// that no other change to the song is lost.
-async fn remember(backend: &dyn StorageBackend, id: &SongId, verdict: Verdict) -> MpdResult<()> {
-    let Some(mut m) = backend.get_metadata(id).await? else {
-        return Ok(());
+/// Keeps a verdict in the library's listening history (a play or a skip, now) through the
+/// marks use case every door shares: read afresh and written over the version read, so no
+/// other change to the song is lost, and kept for later while another process holds the library.
+async fn remember(
+    backend: &dyn StorageBackend,
+    marks: Option<&songrec_app::marks::Marks>,
+    id: &SongId,
+    verdict: Verdict,
+) -> MpdResult<()> {
+    use songrec_app::marks::{self, Mark};
+    let mark = match verdict {
+        Verdict::Played => Mark::played_now(),
+        Verdict::Skipped => Mark::skipped_now(),
     };
-    let heard = match verdict {
-        Verdict::Played => Heard::Played,
-        Verdict::Skipped => Heard::Skipped,
+    let kept = match marks {
+        Some(m) => m.keep(id, mark).await,
+        None => marks::keep_now(backend, id, mark, "this machine").await,
     };
-    listening::record_now(&mut m, heard);
-    backend.put_metadata(&m).await?;
-    Ok(())
+    match kept {
+        // Deleted meanwhile: nothing left to count it on.
+        Ok(_) | Err(songrec_app::AppError::Storage(StorageError::NotFound(_))) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The `n` songs nearest `song` (the playlist mix seeded by it alone).

@@ -62,14 +62,22 @@ pub const DEFAULT_MAX_SPOOL_BYTES: u64 = 1_000_000_000;
 /// Default time allowed to receive an upload's body: 120 s.
 pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How often plays and stars kept while the library was locked are tried again.
+const MARKS_RETRY: Duration = Duration::from_secs(2);
+
 /// Errors starting or running the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A non-loopback address without `--public`.
     #[error(
-        "refusing to listen on {0}: it is reachable from other machines and the server has no authentication; use 127.0.0.1 (the default), or pass --public if you really mean it"
+        "refusing to listen on {0}: it is reachable from other machines; use 127.0.0.1 (the default), or pass --public (the web page and /api/v1 then require the Subsonic password or API key) or --public-read (open to anyone who can reach it)"
     )]
     NotLoopback(SocketAddr),
+    /// `--public` with no Subsonic password or API key to require, and no `--public-read`.
+    #[error(
+        "refusing to listen on {0} with --public: no Subsonic password or API key is set, so the web page and /api/v1 (every song's metadata and audio) would be open to anyone who can reach it; set SONGREC_SUBSONIC_USER and SONGREC_SUBSONIC_PASSWORD (or SONGREC_SUBSONIC_API_KEY) to require them, or pass --public-read instead of --public if anyone who can reach it may read the library"
+    )]
+    OpenWithoutCredentials(SocketAddr),
     /// The address did not parse.
     #[error("cannot read {0:?} as an address to listen on; use IP:PORT, e.g. 127.0.0.1:8080")]
     BadAddress(String),
@@ -112,8 +120,12 @@ pub fn check_bind(addr: &SocketAddr, public: bool) -> Result<(), ServerError> {
 pub struct ServerOptions {
     /// Where to listen (port 0 picks a free one).
     pub bind: SocketAddr,
-    /// Allow non-loopback addresses.
+    /// Allow non-loopback addresses; the web page and `/api/v1` then require the Subsonic
+    /// password or API key ([`guard::Access`]).
     pub public: bool,
+    /// Allow non-loopback addresses with the web page and `/api/v1` open to anyone who can reach
+    /// them (the stated choice; implies `public`).
+    pub public_read: bool,
     /// Largest accepted upload, bytes.
     pub max_upload_bytes: u64,
     /// Embedders started with the server, for analysing uploads; others an upload's query needs
@@ -144,6 +156,12 @@ pub struct ServerOptions {
     pub subsonic: subsonic::SubsonicOptions,
     /// Limits of re-encodings and picture scaling (`stream`, `getCoverArt`).
     pub media: subsonic::media::MediaOptions,
+    /// This machine's id, under which plays and skips are counted (the library's sync id;
+    /// see [`songrec_app::marks`]).
+    pub machine: String,
+    /// Where plays and stars wait while another process holds the library's write lock
+    /// (`None`: such a play is answered with an error).
+    pub pending_marks: Option<PathBuf>,
 }
 
 impl ServerOptions {
@@ -153,6 +171,7 @@ impl ServerOptions {
         Self {
             bind,
             public: false,
+            public_read: false,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             embedders: songrec_app::embedders::parse_list("dsp").unwrap_or_default(),
             embedder_config: songrec_config::EmbedderConfig::default(),
@@ -165,6 +184,8 @@ impl ServerOptions {
             upload_timeout: DEFAULT_UPLOAD_TIMEOUT,
             subsonic: subsonic::SubsonicOptions::default(),
             media: subsonic::media::MediaOptions::default(),
+            machine: "this machine".into(),
+            pending_marks: None,
         }
     }
 }
@@ -188,6 +209,8 @@ pub struct AppInner {
     pub spool_bytes: AtomicU64,
     /// Which `Host` and `Origin` values are accepted.
     pub hosts: guard::HostPolicy,
+    /// Who may use the web page and `/api/v1`.
+    pub access: guard::Access,
     /// Spool folder for uploads (removed on drop).
     pub scratch: tempfile::TempDir,
     /// Computed maps by query, with the library fingerprint they were computed at.
@@ -196,6 +219,8 @@ pub struct AppInner {
     pub subsonic: subsonic::SubsonicState,
     /// Re-encoding and picture-scaling turns, scaled pictures.
     pub media: subsonic::media::MediaState,
+    /// Plays, skips and stars, written for every door ([`songrec_app::marks`]).
+    pub marks: Arc<songrec_app::marks::Marks>,
 }
 
 /// Cheaply clonable handle to [`AppInner`].
@@ -217,13 +242,20 @@ impl AppInner {
             None => scratch.tempdir(),
         }
         .map_err(ServerError::Scratch)?;
-        let hosts = guard::HostPolicy::new(opts.bind, opts.public, &opts.allowed_hosts)
+        let access = guard::Access::of(opts)?;
+        let public = opts.public || opts.public_read;
+        let hosts = guard::HostPolicy::new(opts.bind, public, &opts.allowed_hosts)
             .map_err(ServerError::BadHost)?;
         let analysis_jobs = opts.analysis_jobs.max(1);
         let max_uploads = opts
             .max_uploads
             .unwrap_or(analysis_jobs.saturating_mul(2))
             .max(1);
+        let marks = Arc::new(songrec_app::marks::Marks::new(
+            backend.clone(),
+            opts.machine.clone(),
+            opts.pending_marks.clone(),
+        ));
         Ok(Self {
             backend,
             recorder,
@@ -236,10 +268,12 @@ impl AppInner {
             uploads: tokio::sync::Semaphore::new(max_uploads),
             spool_bytes: AtomicU64::new(0),
             hosts,
+            access,
             scratch,
             map_cache: Mutex::new(HashMap::new()),
             subsonic: subsonic::SubsonicState::new(opts.subsonic.clone()),
             media: subsonic::media::MediaState::new(&opts.media),
+            marks,
             opts: opts.clone(),
         })
     }
@@ -312,6 +346,7 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
     state.http.begin();
     let t = Instant::now();
     let resp = next.run(req).await;
@@ -319,8 +354,10 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let elapsed = t.elapsed();
     let status = resp.status().as_u16();
     state.http.record(&method, &route, status, elapsed);
-    tracing::debug!(
-        "{method} {route} {status} {:.1} ms",
+    // One line per request with -v (songrec's info): the path, never the query (Subsonic
+    // clients put passwords and tokens there).
+    tracing::info!(
+        "{method} {path} {status} {:.1} ms",
         elapsed.as_secs_f64() * 1000.0
     );
     resp
@@ -375,7 +412,8 @@ impl Server {
         backend: Arc<dyn StorageBackend>,
         mut opts: ServerOptions,
     ) -> Result<Self, ServerError> {
-        check_bind(&opts.bind, opts.public)?;
+        check_bind(&opts.bind, opts.public || opts.public_read)?;
+        guard::Access::of(&opts)?;
         let listener = tokio::net::TcpListener::bind(opts.bind)
             .await
             .map_err(|error| ServerError::Bind {
@@ -385,6 +423,8 @@ impl Server {
         // The real port (when 0 was asked for), for the Host check.
         opts.bind = listener.local_addr().map_err(ServerError::Serve)?;
         let state = Arc::new(AppInner::new(backend, &opts)?);
+        // Plays kept while another process held the library land soon after it lets go.
+        Arc::clone(&state.marks).keep_applying(MARKS_RETRY);
         Ok(Self { listener, state })
     }
 

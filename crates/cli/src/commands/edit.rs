@@ -42,7 +42,7 @@ pub struct EditArgs {
 }
 
 pub async fn run(args: &EditArgs, backend: Backend) -> Result<u8> {
-    let mut m = songrec_app::resolve::resolve(backend.as_ref(), &args.song).await?;
+    let m = songrec_app::resolve::resolve(backend.as_ref(), &args.song).await?;
     let mut set = Vec::new();
     for kv in &args.set {
         let (k, v) = kv
@@ -60,13 +60,10 @@ pub async fn run(args: &EditArgs, backend: Backend) -> Result<u8> {
         set,
         unset: args.unset.clone(),
     };
-    let old = m.version;
-    let changed = songrec_app::edit::apply(&mut m, &e)?;
+    let (m, changed, old) = songrec_app::edit::store(backend.as_ref(), &m, &e)
+        .await
+        .with_context(|| format!("storing the metadata of {}", m.display_name()))?;
     if changed {
-        backend
-            .put_metadata(&m)
-            .await
-            .with_context(|| format!("storing the metadata of {}", m.display_name()))?;
         backend.flush().await?;
     }
     if args.json {

@@ -95,6 +95,22 @@ fn skip_rule(args: &RadioArgs, cfg: &Config) -> Result<SkipRule> {
     Ok(rule)
 }
 
+/// Where the radio keeps plays and skips: counted under this machine's id, waiting in a file
+/// of the radio's own while another process holds the library for long (applied every few
+/// seconds, and at the next verdict).
+fn radio_marks(cfg: &Config, backend: &Backend) -> Result<std::sync::Arc<songrec_app::marks::Marks>> {
+    let machine = songrec_factory::sync::machine_id(cfg)
+        .context("reading this machine's id (plays are counted under it)")?;
+    let pending = songrec_factory::pending_marks_file(cfg, &backend.to_string(), "radio");
+    let marks = std::sync::Arc::new(songrec_app::marks::Marks::new(
+        backend.clone(),
+        machine,
+        Some(pending),
+    ));
+    std::sync::Arc::clone(&marks).keep_applying(std::time::Duration::from_secs(2));
+    Ok(marks)
+}
+
 pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     let addr = mpd_address(args.mpd.as_deref(), cfg)?;
     let exclude = if args.rules.exclude_recent > 0 {
@@ -124,6 +140,7 @@ pub async fn run(args: &RadioArgs, cfg: &Config, backend: Backend) -> Result<u8>
         music_directory: cfg.mpd.music_directory.clone(),
         history_skips: args.history_skips,
         private: args.private,
+        marks: Some(radio_marks(cfg, &backend)?),
     };
     if let Some(field) = &args.replay {
         return replay(backend, field, args, &opts).await;

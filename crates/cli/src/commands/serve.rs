@@ -14,9 +14,17 @@ pub struct ServeArgs {
     /// Address to listen on (default [server] bind, else 127.0.0.1:8080; port 0 picks a free one).
     #[arg(long)]
     pub bind: Option<String>,
-    /// Allow an address other machines can reach (there is no authentication).
+    /// Allow an address other machines can reach. The web page, /api/v1 (every song's metadata
+    /// and audio, uploads) and /metrics then require the Subsonic user's password (HTTP Basic)
+    /// or the API key (Authorization: Bearer); refused when neither is set. /healthz stays open;
+    /// Subsonic apps (/rest/) always sign in.
     #[arg(long)]
     pub public: bool,
+    /// Allow an address other machines can reach, with the web page, /api/v1 (every song's
+    /// metadata and audio, uploads) and /metrics open to anyone who can reach it, no password.
+    /// Subsonic apps (/rest/) still sign in.
+    #[arg(long, conflicts_with = "public")]
+    pub public_read: bool,
     /// Also answer requests for this host name (NAME or NAME:PORT; repeatable), e.g. the
     /// machine's name with --public, a reverse proxy's name, or localhost:9000 behind a tunnel.
     #[arg(long = "allow-host", value_name = "NAME")]
@@ -36,6 +44,7 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
     let bind = songrec_server::parse_bind(args.bind.as_deref().unwrap_or(&cfg.server.bind))?;
     let mut opts = songrec_server::ServerOptions::new(bind);
     opts.public = args.public;
+    opts.public_read = args.public_read;
     opts.allowed_hosts = args.allow_host.clone();
     opts.max_upload_bytes = match args.max_upload_mb {
         Some(mb) if mb.is_finite() && mb > 0.0 => (mb * 1e6) as u64,
@@ -55,7 +64,16 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
         password: cfg.subsonic.password.clone(),
         api_key: cfg.subsonic.api_key.clone(),
     };
-    let subsonic_on = opts.subsonic.credentials.configured();
+    // Plays and stars are counted under this machine's id, and wait in a file of this
+    // server's own while another process holds the library for long.
+    opts.machine = songrec_factory::sync::machine_id(cfg)
+        .context("reading this machine's id (plays are counted under it)")?;
+    opts.pending_marks = Some(songrec_factory::pending_marks_file(
+        cfg,
+        &backend.to_string(),
+        "serve",
+    ));
+    let credentials = opts.subsonic.credentials.clone();
     let shown = songrec_factory::describe(cfg, cfg.backend);
     let server = songrec_server::Server::bind(Arc::clone(&backend), opts)
         .await
@@ -66,7 +84,9 @@ pub async fn run(args: &ServeArgs, cfg: &Config, backend: Backend) -> Result<u8>
         "songrec: serving {shown} at http://{addr}/ (API: http://{addr}/api/v1/openapi.json); Ctrl-C stops"
     );
     // On stderr: stdout's one line is what scripts read (and they may close it after).
-    if subsonic_on {
+    // What is open to whom, exactly.
+    eprintln!("songrec: {}", server.state().access.describe(&credentials));
+    if credentials.configured() {
         eprintln!("songrec: Subsonic apps: server http://{addr}/ (API under /rest/)");
     } else {
         eprintln!(

@@ -22,6 +22,7 @@ mod serve;
 mod settings;
 mod sync;
 mod unix;
+mod writers;
 
 use std::path::Path;
 use std::process::{Command, Output};
