@@ -1,5 +1,12 @@
-//! Who may talk to the server. The server has no authentication, so two browser attacks
-//! matter even on loopback:
+//! Who may talk to the server.
+//!
+//! **Sign-in** ([`Access`]): on loopback the web page and `/api/v1` are open to whoever can reach
+//! loopback. Listening beyond loopback (`--public`), they require the Subsonic user's password
+//! (HTTP Basic) or the API key (`Authorization: Bearer`) when either is set; with neither set the
+//! server starts only when told that anyone reachable may read the library (`--public-read`).
+//! `/healthz` and `/rest/` (which signs in its own way) need none here.
+//!
+//! **Browsers**: two browser attacks matter even on loopback:
 //!
 //! - **DNS rebinding**: a web page on `attacker.example` makes its name resolve to
 //!   127.0.0.1, and the browser then lets the page read this server's answers as its own.
@@ -15,13 +22,160 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::subsonic::auth::{self, Attempt, Credentials, Denied, Who};
+use crate::subsonic::error::Fail;
+use crate::{AppState, ServerError, ServerOptions};
+
+/// Who may use the web page and `/api/v1` (not `/rest/`: Subsonic signs in its own way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Listening on loopback only: open to whoever can reach loopback (this machine, an SSH
+    /// tunnel, a reverse proxy on this machine).
+    Local,
+    /// Listening beyond loopback with the Subsonic password or API key set: every route but
+    /// `/healthz` and `/rest/` requires one of them.
+    SignedIn,
+    /// Listening beyond loopback, open to anyone who can reach it (`--public-read`, the stated
+    /// choice).
+    PublicRead,
+}
+
+impl Access {
+    /// The access the options give, or why the server refuses to start: beyond loopback
+    /// without `--public`, or with `--public` but no credentials to require and no
+    /// `--public-read`.
+    pub fn of(o: &ServerOptions) -> Result<Self, ServerError> {
+        if o.bind.ip().is_loopback() {
+            return Ok(Self::Local);
+        }
+        if !(o.public || o.public_read) {
+            return Err(ServerError::NotLoopback(o.bind));
+        }
+        if o.public_read {
+            Ok(Self::PublicRead)
+        } else if o.subsonic.credentials.configured() {
+            Ok(Self::SignedIn)
+        } else {
+            Err(ServerError::OpenWithoutCredentials(o.bind))
+        }
+    }
+
+    /// Whether a request for `path` needs a sign-in here.
+    pub fn guards(self, path: &str) -> bool {
+        self == Self::SignedIn && path != "/healthz" && !path.starts_with("/rest/")
+    }
+
+    /// What is open to whom, in a line for the start-up message.
+    pub fn describe(self, c: &Credentials) -> String {
+        let rest = if c.configured() {
+            "Subsonic apps (/rest/) sign in as its user"
+        } else {
+            "no Subsonic app (/rest/) can sign in: no user is configured"
+        };
+        match self {
+            Self::Local => format!(
+                "open to this machine only (loopback): the web page, /api/v1 (songs, audio, uploads) and /metrics need no password; {rest}"
+            ),
+            Self::SignedIn => {
+                let how = match (c.password.is_empty(), c.api_key.is_empty()) {
+                    (false, false) => {
+                        "the Subsonic user and password (HTTP Basic) or the API key (Authorization: Bearer)"
+                    }
+                    (false, true) => "the Subsonic user and password (HTTP Basic)",
+                    _ => "the API key (Authorization: Bearer)",
+                };
+                format!(
+                    "reachable from other machines: the web page, /api/v1 (songs, audio, uploads) and /metrics require {how}; /healthz is open; {rest}"
+                )
+            }
+            Self::PublicRead => format!(
+                "reachable from other machines and OPEN TO ANYONE WHO CAN REACH IT (--public-read): the web page, /api/v1 (every song's metadata and audio, uploads) and /metrics, with no password; /healthz is open; {rest}"
+            ),
+        }
+    }
+}
+
+/// The claim and the check of an `Authorization` header (`None` when it has none songrec reads).
+fn claim(c: &Credentials, headers: &HeaderMap) -> Option<(Who, Result<(), Fail>)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    let wrong = || Fail::credentials("wrong username or password");
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (user, password) = text.split_once(':')?;
+        let ok = !c.password.is_empty()
+            && auth::same(password.as_bytes(), c.password.expose().as_bytes())
+                & auth::same(user.as_bytes(), c.user.as_bytes());
+        Some((Who::user(user), ok.then_some(()).ok_or_else(wrong)))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        let ok =
+            !c.api_key.is_empty() && auth::same(rest.as_bytes(), c.api_key.expose().as_bytes());
+        Some((Who::ApiKey, ok.then_some(()).ok_or_else(Fail::api_key)))
+    } else {
+        None
+    }
+}
+
+/// A `401` asking for a sign-in (browsers show their password prompt).
+fn unauthorised(message: &str) -> Response {
+    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Basic realm="songrec", charset="UTF-8""#),
+    );
+    r
+}
+
+/// Signs a request in (for [`Access::SignedIn`]): `401` without or with wrong credentials,
+/// `429` with `Retry-After` while its user (or the key) or its address is locked out (the
+/// Subsonic API's limiter: one count for both doors).
+fn sign_in(st: &AppState, req: &Request) -> Result<(), Response> {
+    let c = &st.subsonic.options.credentials;
+    let ask = "sign in with the Subsonic user and password (HTTP Basic) or the API key (Authorization: Bearer KEY)";
+    let Some((who, result)) = claim(c, req.headers()) else {
+        return Err(unauthorised(&format!(
+            "this server is reachable from other machines and needs a sign-in: {ask}"
+        )));
+    };
+    let attempt = Attempt {
+        door: "API",
+        who: Some(who),
+        ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+        client: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    };
+    match st.subsonic.limiter.attempt(&attempt, || result) {
+        Ok(()) => Ok(()),
+        Err(Denied::Locked(f, seconds)) => {
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_sign_ins",
+                f.message,
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            Err(r)
+        }
+        Err(Denied::Wrong(f)) => Err(unauthorised(&format!("{}; {ask}", f.message))),
+    }
+}
 
 /// A host name (lowercase, brackets kept for IPv6) and an optional port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,7 +335,7 @@ fn cross_site(why: &str) -> ApiError {
     )
 }
 
-/// Middleware applying the state's [`HostPolicy`] to every request.
+/// Middleware applying the state's [`HostPolicy`], then its [`Access`], to every request.
 pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if let Err(e) = st.hosts.check(req.method(), req.headers()) {
         tracing::debug!(
@@ -191,6 +345,11 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
             e.message()
         );
         return e.into_response();
+    }
+    if st.access.guards(req.uri().path())
+        && let Err(refused) = sign_in(&st, &req)
+    {
+        return refused;
     }
     next.run(req).await
 }

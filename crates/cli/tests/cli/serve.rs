@@ -82,12 +82,188 @@ fn serve_listens_on_loopback_answers_and_stops_on_sigterm() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("stopping"), "{stderr}");
+    // What is open, said at the start; without -v, no line per request.
+    assert!(
+        stderr.contains("open to this machine only (loopback)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("GET /healthz"), "{stderr}");
     // No Subsonic user in this environment: said once, at the start.
     assert_eq!(
         stderr
             .matches("the Subsonic API (/rest/) refuses every sign-in")
             .count(),
         1,
+        "{stderr}"
+    );
+}
+
+const USER: &str = "ann";
+const PASSWORD: &str = "open sesame!";
+const API_KEY: &str = "key-2f9c-77";
+
+/// `songrec serve --bind 0.0.0.0:0` with `flags`, the test user's variables and `-v`; its
+/// loopback URL (read from the first line, which names 0.0.0.0).
+fn serve_public(lib: &Path, flags: &[&str]) -> (std::process::Child, String) {
+    let mut child = songrec(lib)
+        .args(["-v", "serve", "--bind", "0.0.0.0:0"])
+        .args(flags)
+        .env("SONGREC_SUBSONIC_USER", USER)
+        .env("SONGREC_SUBSONIC_PASSWORD", PASSWORD)
+        .env("SONGREC_SUBSONIC_API_KEY", API_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let port = first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://0.0.0.0:"))
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+fn stop(child: std::process::Child) -> String {
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn public_serve_requires_sign_in_locks_out_per_user_and_logs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = small_library(dir.path());
+
+    // --public with no password or key to require: refused, naming the choice.
+    let o = run(&lib, &["serve", "--bind", "0.0.0.0:0", "--public"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("--public-read"), "{}", text(&o));
+
+    let (child, url) = serve_public(&lib, &["--public"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let songs = format!("{url}/api/v1/songs");
+        let r = c.get(&songs).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        let r = c
+            .get(&songs)
+            .basic_auth(USER, Some(PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        let id = v["songs"][0]["id"].as_str().unwrap().to_owned();
+        let audio = format!("{url}/api/v1/songs/{id}/audio");
+        assert_eq!(c.get(&audio).send().await.unwrap().status(), 401);
+        let r = c.get(&audio).bearer_auth(API_KEY).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            c.get(format!("{url}/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    });
+    // Real clients: a stale player's wrong password locks out only its user at this address,
+    // guessed names only up to the address's ceiling (the defaults: 10 and 50).
+    let port = url.rsplit(':').next().unwrap();
+    let o = Command::new(songrec_testkit::fixtures::test_python())
+        .arg(songrec_testkit::fixtures::repo_root().join("scripts/subsonic/lockout.py"))
+        .env("SUBSONIC_BASE", "http://127.0.0.1")
+        .env("SUBSONIC_PORT", port)
+        .env("SUBSONIC_USER", USER)
+        .env("SUBSONIC_PASSWORD", PASSWORD)
+        .env("SUBSONIC_API_KEY", API_KEY)
+        .env("SUBSONIC_PER_USER", "10")
+        .env("SUBSONIC_PER_ADDRESS", "50")
+        .output()
+        .expect("running the test Python (scripts/test-deps.sh makes it)");
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("all lockout checks passed"), "{out}");
+    let stderr = stop(child);
+
+    // Start-up: exactly what is open.
+    assert!(
+        stderr.contains("reachable from other machines: the web page, /api/v1 (songs, audio, uploads) and /metrics require the Subsonic user and password (HTTP Basic) or the API key (Authorization: Bearer)"),
+        "{stderr}"
+    );
+    // One line per failed sign-in and per lockout, naming user, address and client, never a
+    // secret.
+    let failed = |who: &str, client: &str| {
+        stderr
+            .lines()
+            .filter(|l| {
+                l.contains(&format!(
+                    "Subsonic: failed sign-in of {who} from 127.0.0.1 (client \"{client}\")"
+                ))
+            })
+            .count()
+    };
+    assert_eq!(failed("user \"ann\"", "stale-phone"), 10, "{stderr}");
+    assert_eq!(failed("user \"guess0\"", "guesser"), 9, "{stderr}");
+    let locked = stderr
+        .lines()
+        .filter(|l| l.contains("Subsonic: user \"ann\" locked out at 127.0.0.1 for 60 s after 10 failed sign-ins (client \"stale-phone\")"))
+        .count();
+    assert_eq!(locked, 1, "{stderr}");
+    let address = stderr
+        .lines()
+        .filter(|l| {
+            l.contains("Subsonic: every sign-in from 127.0.0.1 refused for 60 s after 50 failed sign-ins from that address")
+        })
+        .count();
+    assert_eq!(address, 1, "{stderr}");
+    for secret in [PASSWORD, API_KEY, "open sesame", "-old", "nope"] {
+        assert!(
+            !stderr.contains(secret),
+            "the log shows {secret:?}:\n{stderr}"
+        );
+    }
+    // -v: one line per request (method, path, status, milliseconds), never the query.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("GET /api/v1/songs 401 ") && l.ends_with(" ms")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.contains("GET /api/v1/songs 200 ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/rest/ping"), "{stderr}");
+
+    // --public-read: open to anyone who can reach it, said so.
+    let (child, url) = serve_public(&lib, &["--public-read"]);
+    let status = rt.block_on(async {
+        reqwest::get(format!("{url}/api/v1/songs"))
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+    let stderr = stop(child);
+    assert!(
+        stderr.contains("OPEN TO ANYONE WHO CAN REACH IT (--public-read)"),
         "{stderr}"
     );
 }

@@ -1,8 +1,9 @@
 //! Who may use `/rest/`: one user, from `[subsonic] user` and `SONGREC_SUBSONIC_PASSWORD` (or an
 //! API key, `SONGREC_SUBSONIC_API_KEY`), checked in the three ways the protocol has: `u` with a
 //! token `t` = md5(password + salt `s`), `u` with the password `p` (plain or `enc:` and its hex),
-//! or `apiKey` alone (the `apiKeyAuthentication` extension). A client address that fails too
-//! often is refused for a while ([`Limiter`]).
+//! or `apiKey` alone (the `apiKeyAuthentication` extension). A user (or the API key) that fails
+//! too often from one address is refused there for a while, and so is an address that fails
+//! too often in all ([`Limiter`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,22 +34,36 @@ impl Credentials {
     }
 }
 
-/// Settings of `/rest/`. The default: no user; 10 failures lock an address out for a minute.
+/// Settings of `/rest/`. The default: no user; 10 failed sign-ins of one user (or of the API
+/// key) from one address lock that user out there for a minute, 50 from one address lock the
+/// address out.
 #[derive(Clone, Debug, PartialEq, Eq, smart_default::SmartDefault)]
 pub struct SubsonicOptions {
     /// Who may sign in; nobody when empty (every request but `getOpenSubsonicExtensions` is
     /// answered with error 42).
     pub credentials: Credentials,
-    /// Failed sign-ins from one address before it is refused for [`SubsonicOptions::lockout`].
+    /// Failed sign-ins of one user name (or of the API key) from one address before that
+    /// claim is refused there for [`SubsonicOptions::lockout`].
     #[default = 10]
     pub max_failures: u32,
-    /// How long an address that failed too often is refused.
+    /// Failed sign-ins from one address, whatever the user names, before every sign-in from it
+    /// is refused (at least `max_failures`).
+    #[default = 50]
+    pub max_address_failures: u32,
+    /// How long a claim or an address that failed too often is refused.
     #[default(Duration::from_secs(60))]
     pub lockout: Duration,
+    /// Writes (`scrobble`, `star`, `unstar`, playlist changes) one client (address and `c`) may
+    /// make at once ([`super::writes`]).
+    #[default = 100]
+    pub write_burst: u32,
+    /// Writes one client regains per second (0: none; for tests).
+    #[default = 10]
+    pub writes_per_second: u32,
 }
 
 /// Compares without stopping at the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -114,78 +129,302 @@ pub fn check(c: &Credentials, p: &Params) -> Result<(), Fail> {
     (given_ok && user_ok).then_some(()).ok_or_else(wrong)
 }
 
-/// Failures of one address.
+/// Who a sign-in claims to be: a user name (`u`, or HTTP Basic's user) or the API key. Failures
+/// are counted per claim and address, so one client's wrong password does not lock out another
+/// user (or the API key) at the same address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Who {
+    /// A user name, cut to [`MAX_NAME_CHARS`] characters (only for counting and logging).
+    User(String),
+    /// The API key (`apiKey`, or `Authorization: Bearer`).
+    ApiKey,
+}
+
+/// Longest user name kept in the table and the log (a longer one is cut: the table's memory
+/// stays bounded).
+pub const MAX_NAME_CHARS: usize = 64;
+
+impl Who {
+    /// The claim of a Subsonic request: `apiKey` when given, else `u`; `None` without either
+    /// (that request fails with error 10, not counted as a failed sign-in).
+    pub fn of(p: &Params) -> Option<Self> {
+        if p.get("apiKey").is_some() {
+            return Some(Self::ApiKey);
+        }
+        p.get("u").map(Self::user)
+    }
+
+    /// A user name's claim.
+    pub fn user(name: &str) -> Self {
+        Self::User(name.chars().take(MAX_NAME_CHARS).collect())
+    }
+}
+
+impl std::fmt::Display for Who {
+    /// `user "ann"` (quoted and escaped: a name is the client's text and may hold anything) or
+    /// `the API key`; never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User(u) => write!(f, "user {u:?}"),
+            Self::ApiKey => f.write_str("the API key"),
+        }
+    }
+}
+
+/// Failures of one claim at one address, or of one address in all.
 #[derive(Clone, Copy, Debug)]
 struct Strikes {
     count: u32,
     last: Instant,
 }
 
-/// Most addresses remembered; beyond, those whose failures are older than the lockout go first,
-/// then the oldest.
+/// Most entries remembered in each table (claims at addresses; addresses); beyond, those whose
+/// failures are older than the lockout go first, then the oldest.
 pub const MAX_TRACKED: usize = 10_000;
 
-/// Counts failed sign-ins by address and refuses an address after `max` failures until
-/// `lockout` has passed since its last one. Bounded: at most [`MAX_TRACKED`] addresses.
-pub struct Limiter {
-    max: u32,
+/// Why sign-ins are refused for a while.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// This claim failed too often at this address.
+    Claim,
+    /// The address failed too often in all (any claim): against guessing user names.
+    Address,
+}
+
+/// A refusal: which lockout, and the seconds left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Locked {
+    pub scope: Scope,
+    pub seconds: u64,
+}
+
+impl Locked {
+    /// The words a client sees.
+    pub fn message(&self, who: &Who) -> String {
+        match self.scope {
+            Scope::Claim => format!(
+                "too many failed sign-ins for {who} from this address; try again in {} s",
+                self.seconds
+            ),
+            Scope::Address => format!(
+                "too many failed sign-ins from this address; try again in {} s",
+                self.seconds
+            ),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tables {
+    claims: HashMap<(Who, IpAddr), Strikes>,
+    addresses: HashMap<IpAddr, Strikes>,
+}
+
+/// Makes room for one more key: drops entries older than `lockout`, then the oldest.
+fn make_room<K: Clone + Eq + std::hash::Hash>(
+    t: &mut HashMap<K, Strikes>,
+    key: &K,
     lockout: Duration,
-    strikes: Mutex<HashMap<IpAddr, Strikes>>,
+) {
+    if t.len() < MAX_TRACKED || t.contains_key(key) {
+        return;
+    }
+    t.retain(|_, s| s.last.elapsed() < lockout);
+    if t.len() >= MAX_TRACKED
+        && let Some(oldest) = t.iter().min_by_key(|(_, s)| s.last).map(|(k, _)| k.clone())
+    {
+        t.remove(&oldest);
+    }
+}
+
+/// Adds a failure; the count starts again once `lockout` has passed since the last one.
+fn strike<K: Clone + Eq + std::hash::Hash>(
+    t: &mut HashMap<K, Strikes>,
+    key: K,
+    lockout: Duration,
+) -> u32 {
+    make_room(t, &key, lockout);
+    let now = Instant::now();
+    let s = t.entry(key).or_insert(Strikes {
+        count: 0,
+        last: now,
+    });
+    if s.last.elapsed() >= lockout {
+        s.count = 0;
+    }
+    s.count = s.count.saturating_add(1);
+    s.last = now;
+    s.count
+}
+
+/// Counts failed sign-ins per claim ([`Who`]) and address, and per address in all. A claim
+/// that failed `per_claim` times at an address is refused there (even with the right secret)
+/// until `lockout` has passed since its last failure; an address that failed `per_address`
+/// times, whatever the claims, is refused for every claim (a guesser trying user names). Other
+/// claims at the same address (another user, the API key) are not affected below the address's
+/// ceiling. Behind a reverse proxy every client has the proxy's address: the per-address ceiling
+/// is the only limit they share. Bounded: at most [`MAX_TRACKED`] entries per table.
+pub struct Limiter {
+    per_claim: u32,
+    per_address: u32,
+    lockout: Duration,
+    tables: Mutex<Tables>,
 }
 
 impl Limiter {
     /// A limiter with the options' thresholds.
     pub fn new(o: &SubsonicOptions) -> Self {
+        let per_claim = o.max_failures.max(1);
         Self {
-            max: o.max_failures.max(1),
+            per_claim,
+            per_address: o.max_address_failures.max(per_claim),
             lockout: o.lockout,
-            strikes: Mutex::new(HashMap::new()),
+            tables: Mutex::new(Tables::default()),
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Strikes>> {
-        // The table holds counters only: one left by a panicking thread is still usable.
-        self.strikes
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // The tables hold counters only: one left by a panicking thread is still usable.
+        self.tables
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `Some(seconds to wait)` when `ip` is locked out.
-    pub fn locked(&self, ip: IpAddr) -> Option<u64> {
-        let t = self.table();
-        let s = t.get(&ip)?;
+    fn left(&self, s: Option<&Strikes>, max: u32) -> Option<u64> {
+        let s = s?;
         let since = s.last.elapsed();
-        (s.count >= self.max && since < self.lockout)
-            .then(|| (self.lockout - since).as_secs().max(1))
+        (s.count >= max && since < self.lockout).then(|| (self.lockout - since).as_secs().max(1))
     }
 
-    /// Records a failure of `ip`.
-    pub fn fail(&self, ip: IpAddr) {
-        let mut t = self.table();
-        let now = Instant::now();
-        if t.len() >= MAX_TRACKED && !t.contains_key(&ip) {
-            let lockout = self.lockout;
-            t.retain(|_, s| s.last.elapsed() < lockout);
-            if t.len() >= MAX_TRACKED
-                && let Some(oldest) = t.iter().min_by_key(|(_, s)| s.last).map(|(k, _)| *k)
-            {
-                t.remove(&oldest);
+    /// `Some` when `who` at `ip` is refused for now.
+    pub fn locked(&self, who: &Who, ip: IpAddr) -> Option<Locked> {
+        let t = self.tables();
+        let key = (who.clone(), ip);
+        if let Some(seconds) = self.left(t.addresses.get(&ip), self.per_address) {
+            return Some(Locked {
+                scope: Scope::Address,
+                seconds,
+            });
+        }
+        let seconds = self.left(t.claims.get(&key), self.per_claim)?;
+        Some(Locked {
+            scope: Scope::Claim,
+            seconds,
+        })
+    }
+
+    /// Records a failure of `who` at `ip`; `Some` when this failure starts a lockout.
+    pub fn fail(&self, who: &Who, ip: IpAddr) -> Option<Scope> {
+        let lockout = self.lockout;
+        let mut t = self.tables();
+        let claim = strike(&mut t.claims, (who.clone(), ip), lockout);
+        let address = strike(&mut t.addresses, ip, lockout);
+        if address == self.per_address {
+            Some(Scope::Address)
+        } else if claim == self.per_claim {
+            Some(Scope::Claim)
+        } else {
+            None
+        }
+    }
+
+    /// Forgets the failures of `who` at `ip` (it signed in). The address's count stays: other
+    /// claims' failures there still count towards its ceiling.
+    pub fn succeed(&self, who: &Who, ip: IpAddr) {
+        self.tables().claims.remove(&(who.clone(), ip));
+    }
+
+    /// The failures allowed per claim and address, and per address.
+    pub fn limits(&self) -> (u32, u32) {
+        (self.per_claim, self.per_address)
+    }
+
+    /// How long a lockout lasts.
+    pub fn lockout(&self) -> Duration {
+        self.lockout
+    }
+}
+
+/// One sign-in, for the limiter and the log: which door (`"Subsonic"`, `"API"`), the claim, the
+/// peer's address and the client's name (Subsonic's `c`; the `User-Agent` on the API).
+pub struct Attempt<'a> {
+    pub door: &'static str,
+    pub who: Option<Who>,
+    pub ip: Option<IpAddr>,
+    pub client: Option<&'a str>,
+}
+
+/// A refused sign-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// Locked out for this many seconds (the secret was not even checked).
+    Locked(Fail, u64),
+    /// Wrong, missing or unsupported credentials.
+    Wrong(Fail),
+}
+
+impl Denied {
+    /// The Subsonic error to answer.
+    pub fn into_fail(self) -> Fail {
+        match self {
+            Self::Locked(f, _) | Self::Wrong(f) => f,
+        }
+    }
+}
+
+/// The client's name as the log shows it: quoted, escaped, at most 64 characters.
+fn client_name(c: Option<&str>) -> String {
+    match c {
+        Some(c) => format!("{:?}", c.chars().take(MAX_NAME_CHARS).collect::<String>()),
+        None => "unnamed".to_owned(),
+    }
+}
+
+impl Limiter {
+    /// Refuses `a` while its claim or address is locked out; otherwise runs `check`, counts a
+    /// failure (error 40 or 44: a wrong secret, not a missing parameter) and logs it as one line
+    /// (door, claim, address, client; never a secret), and one more line when the failure starts
+    /// a lockout. A success forgets the claim's failures at that address.
+    pub fn attempt(
+        &self,
+        a: &Attempt<'_>,
+        check: impl FnOnce() -> Result<(), Fail>,
+    ) -> Result<(), Denied> {
+        let counted = a.who.as_ref().zip(a.ip);
+        if let Some((who, ip)) = counted
+            && let Some(l) = self.locked(who, ip)
+        {
+            return Err(Denied::Locked(Fail::credentials(l.message(who)), l.seconds));
+        }
+        let result = check();
+        let Some((who, ip)) = counted else {
+            return result.map_err(Denied::Wrong);
+        };
+        match &result {
+            Ok(()) => self.succeed(who, ip),
+            Err(f) if matches!(f.code, 40 | 44) => {
+                let client = client_name(a.client);
+                let door = a.door;
+                tracing::warn!(
+                    "{door}: failed sign-in of {who} from {ip} (client {client}): {}",
+                    f.message
+                );
+                let secs = self.lockout.as_secs();
+                match self.fail(who, ip) {
+                    Some(Scope::Claim) => tracing::warn!(
+                        "{door}: {who} locked out at {ip} for {secs} s after {} failed sign-ins (client {client}); other users and the API key still sign in from there",
+                        self.per_claim
+                    ),
+                    Some(Scope::Address) => tracing::warn!(
+                        "{door}: every sign-in from {ip} refused for {secs} s after {} failed sign-ins from that address (last: {who}, client {client})",
+                        self.per_address
+                    ),
+                    None => {}
+                }
             }
+            Err(_) => {}
         }
-        let s = t.entry(ip).or_insert(Strikes {
-            count: 0,
-            last: now,
-        });
-        if s.last.elapsed() >= self.lockout {
-            s.count = 0;
-        }
-        s.count = s.count.saturating_add(1);
-        s.last = now;
-    }
-
-    /// Forgets the failures of `ip` (it signed in).
-    pub fn succeed(&self, ip: IpAddr) {
-        self.table().remove(&ip);
+        result.map_err(Denied::Wrong)
     }
 }
 
@@ -239,24 +478,45 @@ mod tests {
     }
 
     #[test]
-    fn lockout_and_bounds() {
+    fn lockout_per_claim_and_address_and_bounds() {
         let o = SubsonicOptions {
             max_failures: 3,
+            max_address_failures: 7,
             ..Default::default()
         };
         let l = Limiter::new(&o);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let ann = Who::user("ann");
         for _ in 0..2 {
-            l.fail(ip);
+            assert_eq!(l.fail(&ann, ip), None);
         }
-        assert_eq!(l.locked(ip), None);
-        l.fail(ip);
-        assert!(l.locked(ip).is_some_and(|s| s <= 60));
-        l.succeed(ip);
-        assert_eq!(l.locked(ip), None);
+        assert_eq!(l.locked(&ann, ip), None);
+        assert_eq!(l.fail(&ann, ip), Some(Scope::Claim));
+        let locked = l.locked(&ann, ip).expect("locked");
+        assert!(locked.scope == Scope::Claim && locked.seconds <= 60);
+        // Another claim at that address, and the same user elsewhere, are not affected.
+        assert_eq!(l.locked(&Who::ApiKey, ip), None);
+        assert_eq!(l.locked(&Who::user("bob"), ip), None);
+        assert_eq!(l.locked(&ann, other), None);
+        l.succeed(&ann, ip);
+        assert_eq!(l.locked(&ann, ip), None);
+        // Names guessed at one address: the address's ceiling locks every claim there.
+        for i in 0..3 {
+            assert_eq!(l.fail(&Who::user(&format!("x{i}")), ip), None);
+        }
+        assert_eq!(l.fail(&Who::user("x9"), ip), Some(Scope::Address));
+        assert_eq!(
+            l.locked(&Who::ApiKey, ip).map(|l| l.scope),
+            Some(Scope::Address)
+        );
+        assert_eq!(l.locked(&ann, other), None);
+        // Long names are cut: the table holds bounded keys.
+        assert_eq!(Who::user(&"n".repeat(1000)), Who::user(&"n".repeat(64)));
         for i in 0..(MAX_TRACKED as u32 + 50) {
-            l.fail(IpAddr::from(i.to_be_bytes()));
+            l.fail(&ann, IpAddr::from(i.to_be_bytes()));
         }
-        assert!(l.table().len() <= MAX_TRACKED);
+        let t = l.tables();
+        assert!(t.claims.len() <= MAX_TRACKED && t.addresses.len() <= MAX_TRACKED);
     }
 }

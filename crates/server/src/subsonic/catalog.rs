@@ -205,11 +205,15 @@ impl Catalog {
     }
 
     pub fn artist(&self, id: &str) -> Option<&Artist> {
-        self.artist_at.get(id).map(|&i| &self.artists[i])
+        self.artist_at
+            .get(&super::ids::key(id))
+            .map(|&i| &self.artists[i])
     }
 
     pub fn album(&self, id: &str) -> Option<&Album> {
-        self.album_at.get(id).map(|&i| &self.albums[i])
+        self.album_at
+            .get(&super::ids::key(id))
+            .map(|&i| &self.albums[i])
     }
 
     /// The artist with this id, or error 70.
@@ -224,7 +228,10 @@ impl Catalog {
 
     /// The song with this id, or error 70.
     pub fn song_or_70(&self, id: &str) -> Result<&SongMetadata, Fail> {
-        let song = self.song_at.get(id).map(|&i| &self.songs[i]);
+        let song = self
+            .song_at
+            .get(&super::ids::key(id))
+            .map(|&i| &self.songs[i]);
         song.ok_or_else(|| Fail::no_such("song", id))
     }
 

@@ -30,6 +30,11 @@ impl Fail {
     pub fn other(message: impl Into<String>) -> Self {
         Self::new(0, message)
     }
+    /// 10: a parameter is wrong (a number out of its range, not a number): the code Subsonic
+    /// clients read as "fix the request" (as Navidrome answers).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(10, message)
+    }
     /// 10: a required parameter is missing.
     pub fn missing(name: &str) -> Self {
         Self::new(10, format!("required parameter is missing: {name}"))

@@ -4,6 +4,13 @@
 
 use sha2::{Digest, Sha256};
 
+/// An id as a client sent it, in the one form every lookup compares (songs, artists, albums,
+/// playlists): surrounding white space dropped, ASCII letters in lower case (songrec's ids are
+/// lower-case hex with an `ar-`/`al-` prefix; clients and people may send them upper case).
+pub fn key(raw: &str) -> String {
+    raw.trim().to_ascii_lowercase()
+}
+
 /// Lower case, trimmed, runs of white space as one space.
 pub fn normalise(name: &str) -> String {
     name.split_whitespace()

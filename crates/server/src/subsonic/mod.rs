@@ -24,6 +24,7 @@ pub mod media;
 pub mod params;
 pub mod playlists;
 pub mod render;
+pub mod writes;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -51,8 +52,10 @@ pub const SERVER_TYPE: &str = "songrec";
 pub struct SubsonicState {
     /// Settings (the user).
     pub options: SubsonicOptions,
-    /// Failed sign-ins by address.
+    /// Failed sign-ins by user (or API key) and address, and by address.
     pub limiter: Limiter,
+    /// Each client's budget of writes.
+    pub writes: writes::WriteBudget,
     /// The library grouped into artists and albums.
     pub catalog: CatalogCache,
     /// The song playing now (`scrobble` with `submission=false`).
@@ -64,6 +67,7 @@ impl SubsonicState {
     pub fn new(options: SubsonicOptions) -> Self {
         Self {
             limiter: Limiter::new(&options),
+            writes: writes::WriteBudget::new(options.write_burst, options.writes_per_second),
             options,
             catalog: CatalogCache::default(),
             now_playing: marks::NowPlaying::default(),
@@ -146,28 +150,25 @@ async fn handle(State(st): State<AppState>, Path(name): Path<String>, req: Reque
 
 fn authenticate(st: &AppState, p: &Params, peer: Option<IpAddr>) -> Result<(), Fail> {
     let s = &st.subsonic;
-    if let Some(wait) = peer.and_then(|ip| s.limiter.locked(ip)) {
-        return Err(Fail::credentials(format!(
-            "too many failed sign-ins from this address; try again in {wait} s"
-        )));
-    }
-    let result = auth::check(&s.options.credentials, p);
-    if let Some(ip) = peer {
-        match &result {
-            Ok(()) => s.limiter.succeed(ip),
-            Err(f) if matches!(f.code, 40 | 44) => {
-                tracing::info!("subsonic: failed sign-in from {ip} (error {})", f.code);
-                s.limiter.fail(ip);
-            }
-            Err(_) => {}
-        }
-    }
-    result
+    let attempt = auth::Attempt {
+        door: "Subsonic",
+        who: auth::Who::of(p),
+        ip: peer,
+        client: p.get("c"),
+    };
+    s.limiter
+        .attempt(&attempt, || auth::check(&s.options.credentials, p))
+        .map_err(auth::Denied::into_fail)
 }
 
 /// Signs the caller at `peer` in, then answers `endpoint`.
 async fn dispatch(c: &Call<'_>, endpoint: &str, peer: Option<IpAddr>) -> Result<Reply, Fail> {
     authenticate(c.st, c.p, peer)?;
+    if writes::WRITES.contains(&endpoint)
+        && let Some(ip) = peer
+    {
+        c.st.subsonic.writes.take(ip, c.p.get("c"))?;
+    }
     match endpoint {
         "ping" => Ok(Reply::empty()),
         "getLicense" => Ok(browse::license()),

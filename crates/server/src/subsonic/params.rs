@@ -36,7 +36,11 @@ impl Params {
             .is_some_and(|v| {
                 v.split(';')
                     .next()
-                    .is_some_and(|t| t.trim() == "application/x-www-form-urlencoded")
+                    // Media types are case-insensitive (RFC 9110 8.3.1).
+                    .is_some_and(|t| {
+                        t.trim()
+                            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                    })
             });
         if form {
             let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
@@ -75,7 +79,9 @@ impl Params {
             .ok_or_else(|| Fail::missing(name))
     }
 
-    /// A number in `lo..=hi`, `default` when absent.
+    /// A whole number in `lo..=hi`, `default` when absent or empty; anything else (a sign where
+    /// none fits, a fraction, `1e3`, text, a number past the range) is error 10 naming the
+    /// parameter and the range, never clamped silently.
     pub fn number<T>(&self, name: &str, default: T, lo: T, hi: T) -> Result<T, Fail>
     where
         T: FromStr + PartialOrd + std::fmt::Display + Copy,
@@ -88,8 +94,9 @@ impl Params {
             .ok()
             .filter(|v| *v >= lo && *v <= hi)
             .ok_or_else(|| {
-                Fail::other(format!(
-                    "parameter {name} must be a whole number from {lo} to {hi}, got {raw:?}"
+                let shown: String = raw.chars().take(40).collect();
+                Fail::invalid(format!(
+                    "parameter {name} must be a whole number from {lo} to {hi}, got {shown:?}"
                 ))
             })
     }
@@ -107,7 +114,11 @@ mod tests {
         assert_eq!(p.get("q"), Some("a b!"));
         assert_eq!(p.number("size", 10, 0, 500).unwrap(), 5);
         assert_eq!(p.number("none", 10, 0, 500).unwrap(), 10);
-        assert_eq!(p.number("bad", 10, 0, 500).unwrap_err().code, 0);
-        assert_eq!(p.number("big", 10, 0, 500).unwrap_err().code, 0);
+        assert_eq!(p.number("bad", 10, 0, 500).unwrap_err().code, 10);
+        assert_eq!(p.number("big", 10, 0, 500).unwrap_err().code, 10);
+        for raw in ["-1", "1e3", "9223372036854775808", "1.5", "0x10", "ten"] {
+            let p = Params::parse(Some(&format!("n={raw}")));
+            assert_eq!(p.number("n", 1usize, 1, 500).unwrap_err().code, 10, "{raw}");
+        }
     }
 }

@@ -39,17 +39,32 @@ impl Format {
             "json" => Ok(Self::Json),
             "jsonp" => {
                 let cb = p.required("callback")?;
-                let named = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$');
-                let ok = cb.len() <= 128 && cb.bytes().all(named);
-                let bad =
-                    || Fail::other("callback must be a JavaScript name (letters, digits, _ . $)");
-                ok.then(|| Self::Jsonp(cb.to_owned())).ok_or_else(bad)
+                let bad = || {
+                    Fail::invalid(
+                        "callback must be a JavaScript name: letters, digits, _ and $, not starting with a digit, optionally dotted (app.cb)",
+                    )
+                };
+                callback_ok(cb)
+                    .then(|| Self::Jsonp(cb.to_owned()))
+                    .ok_or_else(bad)
             }
             other => Err(Fail::other(format!(
                 "unknown format f={other:?}; use xml, json or jsonp"
             ))),
         }
     }
+}
+
+/// Whether `cb` is a JavaScript identifier or a dotted path of them (`cb`, `app.on_data`, `$x`),
+/// ASCII only and at most 128 bytes: what a JSONP answer may call without being anything else.
+pub fn callback_ok(cb: &str) -> bool {
+    let ident = |part: &str| {
+        let mut b = part.bytes();
+        b.next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, b'_' | b'$'))
+            && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$'))
+    };
+    cb.len() <= 128 && cb.split('.').all(ident)
 }
 
 fn envelope(ok: bool, fields: Map<String, Value>) -> Map<String, Value> {
@@ -194,6 +209,24 @@ mod tests {
         assert_eq!(of(Some("f=json")), Ok(Format::Json));
         assert_eq!(of(None), Ok(Format::Xml));
         assert!(of(Some("f=jsonp&callback=a(b)")).is_err());
+        for ok in ["cb", "app.on_data", "$", "_x1", "jQuery123_456"] {
+            assert!(callback_ok(ok), "{ok}");
+        }
+        for bad in [
+            "1",
+            "..",
+            "a.",
+            ".a",
+            "1a",
+            "a..b",
+            "a-b",
+            "a b",
+            "",
+            "é",
+            "a;alert(1)",
+        ] {
+            assert!(!callback_ok(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod clients;
 mod cloud;
 mod cover;
 mod ears;
+mod hardening;
 mod marks;
 mod playlists;
 mod transcode;

@@ -1,5 +1,6 @@
 //! The envelope in JSON and XML, `.view` and forms, every way of signing in, every error code,
-//! and the address that fails too often.
+//! the lockout per user and address, and `/api/v1` behind the Subsonic credentials when the
+//! server listens beyond loopback.
 
 use md5::Digest;
 
@@ -53,6 +54,34 @@ async fn envelopes_in_json_and_xml_with_or_without_view() {
         ct.starts_with("application/javascript") && js.starts_with("cb({\"subsonic-response\""),
         "{js}"
     );
+    let (js, _) = raw(
+        &srv,
+        "ping",
+        &format!("{}&f=jsonp&callback=app.$on_1", signed()),
+    )
+    .await;
+    assert!(js.starts_with("app.$on_1({"), "{js}");
+    // Only a JavaScript name (or a dotted path of them) is called: anything else is refused,
+    // in XML, and never echoed as code.
+    for bad in [
+        "1",
+        "..",
+        "a.",
+        "1abc",
+        "a-b",
+        "alert(1)",
+        "a%0Ab",
+        "x%3Bdelete",
+    ] {
+        let (xml, ct) = raw(
+            &srv,
+            "ping",
+            &format!("{}&f=jsonp&callback={bad}", signed()),
+        )
+        .await;
+        assert!(ct.starts_with("text/xml"), "{bad}: {ct}");
+        assert!(xml.contains(r#"<error code="10""#), "{bad}: {xml}");
+    }
     srv.stop().await;
 }
 
@@ -82,6 +111,21 @@ async fn post_forms_are_read() {
     )
     .await;
     let v: Value = r.json().await.unwrap();
+    assert_eq!(v["subsonic-response"]["status"], "ok", "{v}");
+    // Media types are case-insensitive.
+    let v: Value = c
+        .post(srv.url("/rest/ping.view"))
+        .header(
+            "content-type",
+            "Application/X-WWW-Form-Urlencoded; Charset=UTF-8",
+        )
+        .body(format!("{}&f=json", signed()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["subsonic-response"]["status"], "ok", "{v}");
     srv.stop().await;
 }
@@ -147,7 +191,7 @@ async fn every_way_of_signing_in_and_every_error_code() {
     assert_eq!(fails(&srv, "getSong", &signed()).await.0, 10);
     assert_eq!(fails(&srv, "createUser", &signed()).await.0, 0);
     let (code, msg) = fails(&srv, "getRandomSongs", &format!("{}&size=x", signed())).await;
-    assert_eq!(code, 0, "{msg}");
+    assert_eq!(code, 10, "{msg}");
     assert!(msg.contains("size"), "{msg}");
     // The extension list needs no sign-in.
     let v = answer(&srv, "getOpenSubsonicExtensions", "").await;
@@ -196,23 +240,44 @@ async fn call_with_key(srv: &Running) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_address_that_fails_too_often_waits() {
-    let srv = serve_real(|o| o.subsonic.max_failures = 3).await;
+async fn one_users_failures_lock_out_that_user_only_until_the_address_ceiling() {
+    let srv = serve_real(|o| {
+        o.subsonic.max_failures = 3;
+        o.subsonic.max_address_failures = 8;
+    })
+    .await;
     // Missing parameters are not failed sign-ins.
     for _ in 0..5 {
         assert_eq!(fails(&srv, "ping", "").await.0, 10);
     }
     call(&srv, "ping", "").await;
-    for _ in 0..3 {
-        assert_eq!(fails(&srv, "ping", "u=ann&p=guess").await.0, 40);
+    // Guessed user names, two tries each: below the address's ceiling nobody else waits.
+    for name in ["bob", "eve"] {
+        for _ in 0..2 {
+            assert_eq!(
+                fails(&srv, "ping", &format!("u={name}&p=guess")).await.0,
+                40
+            );
+        }
     }
-    // Now even the right password is refused, saying why.
+    call(&srv, "ping", "").await;
+    // Three wrong passwords of ann (a stale player): ann waits at this address, even with the
+    // right password, saying why...
+    for _ in 0..3 {
+        assert_eq!(fails(&srv, "ping", "u=ann&p=guess&c=stale").await.0, 40);
+    }
     let (code, msg) = fails(&srv, "ping", &signed()).await;
     assert_eq!(code, 40);
-    assert!(msg.contains("too many failed sign-ins"), "{msg}");
-    assert_eq!(
-        fails(&srv, "ping", &format!("apiKey={API_KEY}")).await.0,
-        40
+    assert!(msg.contains("too many failed sign-ins for user"), "{msg}");
+    // ...but the API key (another claim) still signs in from the same address.
+    call_with_key(&srv).await;
+    // One more failure reaches the address's ceiling (4 + 3 + 1 = 8): now every claim waits.
+    assert_eq!(fails(&srv, "ping", "u=mallory&p=x").await.0, 40);
+    let (code, msg) = fails(&srv, "ping", &format!("apiKey={API_KEY}")).await;
+    assert_eq!(code, 40);
+    assert!(
+        msg.contains("too many failed sign-ins from this address"),
+        "{msg}"
     );
     // The list of extensions stays public.
     assert_eq!(
@@ -220,4 +285,159 @@ async fn an_address_that_fails_too_often_waits() {
         "ok"
     );
     srv.stop().await;
+}
+
+/// A server listening on every address (`0.0.0.0`, port 0) with `tweak`, and its loopback URL.
+async fn serve_public(tweak: impl FnOnce(&mut ServerOptions)) -> (Running, String) {
+    let srv = serve_real(|o| {
+        o.bind = "0.0.0.0:0".parse().unwrap();
+        o.public = true;
+        tweak(o);
+    })
+    .await;
+    let base = format!("http://127.0.0.1:{}", srv.addr.port());
+    (srv, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_api_requires_the_subsonic_credentials() {
+    let (srv, base) = serve_public(|o| o.subsonic.max_failures = 3).await;
+    assert_eq!(srv.state.access, songrec_server::guard::Access::SignedIn);
+    let c = reqwest::Client::new();
+    let songs = all_songs(&srv).await;
+    let id = songs[0]["id"].as_str().unwrap().to_owned();
+    let paths = [
+        "/".to_owned(),
+        "/api/v1/songs".to_owned(),
+        format!("/api/v1/songs/{id}"),
+        format!("/api/v1/songs/{id}/audio"),
+        "/api/v1/stats".to_owned(),
+        "/metrics".to_owned(),
+    ];
+    for path in &paths {
+        let r = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let asks = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(asks.starts_with("Basic realm=\"songrec\""), "{asks}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "unauthorized", "{v}");
+        // With the Subsonic user and password (HTTP Basic), or the API key.
+        let r = c
+            .get(format!("{base}{path}"))
+            .basic_auth(USER, Some(PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let r = c
+            .get(format!("{base}{path}"))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    // The audio, whole, to a signed-in browser.
+    let audio = c
+        .get(format!("{base}/api/v1/songs/{id}/audio"))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(audio.len() > 1000);
+    // /healthz and the Subsonic API (its own sign-in) need no Basic.
+    let r = c.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = c
+        .get(format!("{base}/rest/ping?f=json&{}", signed()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["subsonic-response"]["status"], "ok", "{v}");
+    // Wrong ones are refused and counted with the Subsonic sign-ins: after three wrong
+    // passwords ann waits (429) on both doors, and the key still works.
+    for wrong in ["nope", "also nope", "still nope"] {
+        let r = c
+            .get(format!("{base}/api/v1/songs"))
+            .basic_auth(USER, Some(wrong))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let text = r.text().await.unwrap();
+        assert!(!text.contains(wrong) && !text.contains(PASSWORD), "{text}");
+    }
+    let r = c
+        .get(format!("{base}/api/v1/songs"))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let v: Value = c
+        .get(format!("{base}/rest/ping?f=json&{}", signed()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["subsonic-response"]["error"]["code"], 40, "{v}");
+    let r = c
+        .get(format!("{base}/api/v1/songs"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_without_credentials_needs_the_stated_choice() {
+    let backend = || {
+        Arc::new(songrec_local::LocalBackend::open(&real_library().root).unwrap())
+            as Arc<dyn songrec_storage::StorageBackend>
+    };
+    let mut opts = ServerOptions::new("0.0.0.0:0".parse().unwrap());
+    opts.public = true;
+    let e = songrec_server::Server::bind(backend(), opts.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(e, songrec_server::ServerError::OpenWithoutCredentials(_)),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--public-read"), "{e}");
+    // Stated: open to anyone reachable, /rest/ still signs in.
+    let (srv, base) = serve_public(|o| {
+        o.public = false;
+        o.public_read = true;
+    })
+    .await;
+    assert_eq!(srv.state.access, songrec_server::guard::Access::PublicRead);
+    let r = reqwest::get(format!("{base}/api/v1/songs")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = reqwest::get(format!("{base}/rest/ping?f=json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["subsonic-response"]["status"], "failed", "{v}");
+    // Loopback stays open as before, credentials or not.
+    let local = serve_real(|_| {}).await;
+    let r = reqwest::get(local.url("/api/v1/songs")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    for s in [srv, local] {
+        s.stop().await;
+    }
 }
