@@ -221,6 +221,9 @@ pub struct AppInner {
     pub media: subsonic::media::MediaState,
     /// Plays, skips and stars, written for every door ([`songrec_app::marks`]).
     pub marks: Arc<songrec_app::marks::Marks>,
+    /// One playlist change at a time: each reads the playlist, changes it and writes it whole,
+    /// so two at once would keep only one's change.
+    pub playlist_writes: tokio::sync::Mutex<()>,
 }
 
 /// Cheaply clonable handle to [`AppInner`].
@@ -274,6 +277,7 @@ impl AppInner {
             subsonic: subsonic::SubsonicState::new(opts.subsonic.clone()),
             media: subsonic::media::MediaState::new(&opts.media),
             marks,
+            playlist_writes: tokio::sync::Mutex::new(()),
             opts: opts.clone(),
         })
     }

@@ -122,3 +122,45 @@ async fn stars_and_plays_are_kept_with_the_songs() {
     );
     again.stop().await;
 }
+
+/// Writes answered `ok` are applied, however many arrive at once: 40 parallel plays of one
+/// song count 40 (each is read afresh and written over the version it read), and 30 parallel
+/// `updatePlaylist` calls adding a song each leave 30 songs (one playlist change at a time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_answered_ok_are_all_applied() {
+    let lib = std::thread::spawn(build).join().unwrap();
+    let srv = std::sync::Arc::new(serve_on(&lib, |_| {}).await);
+    let songs = all_songs(&srv).await;
+    let bell = song_from(&songs, "01 Bell.oga")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (srv, bell) = (srv.clone(), bell.clone());
+            tokio::spawn(async move { call(&srv, "scrobble", &format!("id={bell}")).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let song = call(&srv, "getSong", &format!("id={bell}")).await["song"].clone();
+    assert_eq!(song["playCount"], 40, "{song}");
+
+    let made = call(&srv, "createPlaylist", "name=Parallel").await;
+    let playlist = made["playlist"]["id"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let (srv, bell, playlist) = (srv.clone(), bell.clone(), playlist.clone());
+            tokio::spawn(async move {
+                let q = format!("playlistId={playlist}&songIdToAdd={bell}");
+                call(&srv, "updatePlaylist", &q).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let got = call(&srv, "getPlaylist", &format!("id={playlist}")).await;
+    assert_eq!(got["playlist"]["songCount"], 30, "{got}");
+}
