@@ -139,7 +139,9 @@ pub async fn store(
     e: &Edit,
 ) -> AppResult<(SongMetadata, bool, u64)> {
     use songrec_storage::StorageError;
-    loop {
+    // Each lost round means another writer changed the song in between; a play a second
+    // takes far fewer rounds than this.
+    for _ in 0..64 {
         let mut fresh = backend
             .get_metadata(&m.id)
             .await?
@@ -154,6 +156,11 @@ pub async fn store(
             Err(e) => return Err(e.into()),
         }
     }
+    Err(StorageError::Conflict(format!(
+        "song {} kept changing while the edit was written; try again",
+        m.id
+    ))
+    .into())
 }
 
 /// Applies `e`; if anything changed, bumps the version and update time. Returns whether it did.
