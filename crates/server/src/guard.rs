@@ -137,14 +137,14 @@ fn unauthorised(message: &str) -> Response {
     r
 }
 
-/// Signs a request in (for [`Access::SignedIn`]): `401` without or with wrong credentials,
+/// Signs a request in (for [`Access::SignedIn`]): `None` when signed in, else the refusal: `401` without or with wrong credentials,
 /// `429` with `Retry-After` while its user (or the key) or its address is locked out (the
 /// Subsonic API's limiter: one count for both doors).
-fn sign_in(st: &AppState, req: &Request) -> Result<(), Response> {
+fn sign_in(st: &AppState, req: &Request) -> Option<Response> {
     let c = &st.subsonic.options.credentials;
     let ask = "sign in with the Subsonic user and password (HTTP Basic) or the API key (Authorization: Bearer KEY)";
     let Some((who, result)) = claim(c, req.headers()) else {
-        return Err(unauthorised(&format!(
+        return Some(unauthorised(&format!(
             "this server is reachable from other machines and needs a sign-in: {ask}"
         )));
     };
@@ -161,7 +161,7 @@ fn sign_in(st: &AppState, req: &Request) -> Result<(), Response> {
             .and_then(|v| v.to_str().ok()),
     };
     match st.subsonic.limiter.attempt(&attempt, || result) {
-        Ok(()) => Ok(()),
+        Ok(()) => None,
         Err(Denied::Locked(f, seconds)) => {
             let mut r = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -171,9 +171,9 @@ fn sign_in(st: &AppState, req: &Request) -> Result<(), Response> {
             .into_response();
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            Err(r)
+            Some(r)
         }
-        Err(Denied::Wrong(f)) => Err(unauthorised(&format!("{}; {ask}", f.message))),
+        Err(Denied::Wrong(f)) => Some(unauthorised(&format!("{}; {ask}", f.message))),
     }
 }
 
@@ -347,7 +347,7 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
         return e.into_response();
     }
     if st.access.guards(req.uri().path())
-        && let Err(refused) = sign_in(&st, &req)
+        && let Some(refused) = sign_in(&st, &req)
     {
         return refused;
     }
