@@ -11,8 +11,9 @@
 #     clients py-sonic and py-opensonic (the /rest/ API's tests); reinstalled when
 #     scripts/test-requirements.txt or scripts/astrapy/requirements.txt changes;
 #   - real recordings (target/test-audio): Debian's sound-theme-freedesktop (27 short Ogg Vorbis
-#     sounds), asc-music (3 MP3 soundtrack pieces) and hydrogen-data's GMRockKit (velocity
-#     layers of real drums, 6.8 MB: distinct takes for the duplicate tests), fetched with
+#     sounds), asc-music (3 MP3 soundtrack pieces), hydrogen-data's GMRockKit (velocity
+#     layers of real drums, 6.8 MB: distinct takes for the duplicate tests) and jami-daemon's
+#     ringtones (11 tagged Ogg Opus pieces: the Opus decoder's pinned tests), fetched with
 #     `apt-get download` (no root needed) and unpacked with dpkg-deb; tests that need real
 #     decoder output read them;
 #   - ONNX Runtime's native library from the PyPI onnxruntime wheels (target/ort): 1.31.1 for the
@@ -64,7 +65,7 @@ if [ ! -f "$e2e/node_modules/.package-lock.json" ] || ! cmp -s "$e2e/package-loc
 fi
 echo "export SONGREC_TEST_PYTHON=$venv/bin/python"
 
-# Real recordings from Debian packages: target/test-audio/{freedesktop,asc,gmrockkit}/ (see the header).
+# Real recordings from Debian packages: target/test-audio/{freedesktop,asc,gmrockkit,jami}/ (see the header).
 audio="${SONGREC_TEST_AUDIO:-$repo/target/test-audio}"
 fetch_deb_audio() { # package, folder inside the package, destination name
   local pkg="$1" inner="$2" dest="$audio/$3"
@@ -86,6 +87,9 @@ fetch_deb_audio() { # package, folder inside the package, destination name
 fetch_deb_audio sound-theme-freedesktop usr/share/sounds/freedesktop/stereo freedesktop
 fetch_deb_audio asc-music usr/share/games/asc/music asc
 fetch_deb_audio hydrogen-data usr/share/hydrogen/data/drumkits/GMRockKit gmrockkit
+# Real Opus (opusenc from opus-tools, tagged title/artist/album): Jami's ringtones, 11 pieces of
+# 27 to 50 s (the package is 4 MB; only the ringtones are kept).
+fetch_deb_audio jami-daemon usr/share/jami/ringtones jami
 echo "export SONGREC_TEST_AUDIO=$audio"
 
 # ONNX Runtime shared libraries, taken out of the PyPI wheels (any CPython tag will do: the

@@ -24,7 +24,7 @@ pub enum AudioError {
     Empty { path: PathBuf },
     /// The content is not a container/stream format we know (probed by content, not extension).
     #[error(
-        "{}: not an audio file ({detail}); supported: mp3, flac, wav, ogg/vorbis, m4a (aac, alac), aiff",
+        "{}: not an audio file ({detail}); supported: mp3, flac, wav, ogg/vorbis, opus, m4a (aac, alac), aiff",
         path.display()
     )]
     UnknownFormat {
@@ -32,11 +32,12 @@ pub enum AudioError {
         /// Why, in songrec's words (the decoder's own text goes to the log).
         detail: String,
     },
-    /// The container is known but its audio codec cannot be decoded.
+    /// A format or codec songrec knows and cannot decode (its container's reader names the
+    /// codec, or its first bytes name the format: WMA, APE, WavPack, DSD, Musepack, TTA…).
     #[error("{}: {codec} is not supported; convert to flac/ogg/mp3 (e.g. `ffmpeg -i in out.flac`)", path.display())]
     UnsupportedCodec {
         path: PathBuf,
-        /// Codec name, e.g. "opus".
+        /// Codec or format name, e.g. "wma (asf)", "wavpack", "ac3".
         codec: String,
     },
     /// A file of a known format (its first bytes say which) that is damaged or cut short so

@@ -14,12 +14,13 @@ use super::{FileReport, failed};
 /// silently; a file with one of these names that is not decodable is reported.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
     "mp3", "flac", "wav", "wave", "ogg", "oga", "m4a", "mp4", "aac", "alac", "aif", "aiff", "aifc",
-    "caf", "mka", "webm", "opus", "wma",
+    "caf", "mka", "webm", "opus", "wma", "ape", "wv", "tta", "mpc", "dsf", "dff",
 ];
 
-/// Of [`AUDIO_EXTENSIONS`], the ones songrec cannot decode (no decoder in symphonia): they are
-/// looked at so that each file gets a clear "not supported" line, but they are not read.
-pub const UNREADABLE_EXTENSIONS: &[&str] = &["opus", "wma"];
+/// Of [`AUDIO_EXTENSIONS`], the formats songrec cannot decode (WMA, Monkey's Audio, WavPack,
+/// True Audio, Musepack, DSD: no decoder): they are looked at so that each file gets a clear
+/// "not supported" line saying what to convert to, but they are not read.
+pub const UNREADABLE_EXTENSIONS: &[&str] = &["wma", "ape", "wv", "tta", "mpc", "dsf", "dff"];
 
 /// The extensions songrec reads: [`AUDIO_EXTENSIONS`] less [`UNREADABLE_EXTENSIONS`].
 pub fn readable_extensions() -> impl Iterator<Item = &'static str> {

@@ -1,4 +1,5 @@
-//! Decoding: any symphonia-supported file to mono audio at [`ANALYSIS_RATE`].
+//! Decoding: any symphonia-supported file, and Opus ([`opus`]: Ogg, Matroska/WebM), to mono
+//! audio at [`ANALYSIS_RATE`].
 //!
 //! # Bounded memory
 //! Original-rate audio is never accumulated: every decoded packet is downmixed and streamed
@@ -226,8 +227,22 @@ fn codec_name(id: symphonia::core::codecs::audio::AudioCodecId) -> String {
 }
 
 mod collector;
+mod opus;
+mod refused;
 #[cfg(test)]
 mod tests;
+
+/// symphonia's decoders plus Opus ([`opus`]): every file is decoded through this registry.
+fn codecs() -> &'static symphonia::core::codecs::registry::CodecRegistry {
+    static REGISTRY: std::sync::LazyLock<symphonia::core::codecs::registry::CodecRegistry> =
+        std::sync::LazyLock::new(|| {
+            let mut r = symphonia::core::codecs::registry::CodecRegistry::new();
+            symphonia::default::register_enabled_codecs(&mut r);
+            r.register_audio_decoder::<opus::OpusDecoder>();
+            r
+        });
+    &REGISTRY
+}
 
 /// Average the channels of `buf` into `mono` (non-finite samples become 0). `f32` buffers (what
 /// the Vorbis, MP3, AAC and Opus decoders give) are read in place; other formats are converted
@@ -307,17 +322,28 @@ pub(crate) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioErr
             SymError::IoError(ref err) if err.kind() != std::io::ErrorKind::UnexpectedEof => {
                 io(std::io::Error::new(err.kind(), e.to_string()))
             }
-            // The first bytes name a format the reader then failed on: a damaged file.
-            other => match format_by_magic(path) {
-                Some(format) => damaged(path, format, probe_failure(&other), &other),
-                None => {
-                    tracing::info!("{}: the decoder says: {other}", path.display());
-                    AudioError::UnknownFormat {
-                        path: path.to_path_buf(),
-                        detail: "its content is in no format songrec reads".into(),
+            other => {
+                // A format or codec songrec knows it cannot decode: say so, and what to do;
+                // else the first bytes name a format the reader then failed on: damaged.
+                let refused = refused::refused_format(path);
+                match (refused, format_by_magic(path)) {
+                    (Some(codec), _) => {
+                        tracing::info!("{}: the decoder says: {other}", path.display());
+                        AudioError::UnsupportedCodec {
+                            path: path.to_path_buf(),
+                            codec,
+                        }
+                    }
+                    (None, Some(format)) => damaged(path, format, probe_failure(&other), &other),
+                    (None, None) => {
+                        tracing::info!("{}: the decoder says: {other}", path.display());
+                        AudioError::UnknownFormat {
+                            path: path.to_path_buf(),
+                            detail: "its content is in no format songrec reads".into(),
+                        }
                     }
                 }
-            },
+            }
         })
 }
 
@@ -420,12 +446,16 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     // The file's format for a message about damage: its magic, else its codec.
     let format_name =
         || format_by_magic(path).map_or_else(|| codec_name(params.codec), str::to_owned);
-    let mut decoder = symphonia::default::get_codecs()
+    let mut decoder = codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| match e {
-            SymError::Unsupported(_) => AudioError::UnsupportedCodec {
+            SymError::Unsupported(what) => AudioError::UnsupportedCodec {
                 path: path.to_path_buf(),
-                codec: codec_name(params.codec),
+                codec: if what == opus::UNSUPPORTED_MAPPING {
+                    what.to_owned()
+                } else {
+                    codec_name(params.codec)
+                },
             },
             other => damaged(
                 path,
@@ -437,19 +467,31 @@ pub fn decode_file_with(path: &Path, opts: &DecodeOptions) -> Result<Decoded, Au
     let codec = decoder.codec_info().short_name.to_string();
     let tags = file_tags(path, &mut *format, track.id, codec.starts_with("pcm"));
 
-    let mut sample_rate = params.sample_rate.unwrap_or(0);
+    // Opus always decodes at 48 kHz; Matroska may state the encoder's input rate instead.
+    let mut sample_rate = match params.codec {
+        wk::CODEC_ID_OPUS => opus::OPUS_RATE,
+        _ => params.sample_rate.unwrap_or(0),
+    };
     let mut channels = params
         .channels
         .as_ref()
         .map(|c| c.count() as u16)
         .unwrap_or(0);
-    // Declared length in frames, if the container states it.
-    let declared_frames: Option<u64> = track.num_frames.or_else(|| {
-        let tb = track.time_base?;
-        let d = track.duration?;
-        let secs = tb.calc_duration(d)?.as_secs_f64();
-        (sample_rate > 0).then(|| (secs * f64::from(sample_rate)).round() as u64)
-    });
+    // Declared length in frames, if the container states it. symphonia's Ogg reader counts an
+    // Opus stream's pre-skip (its `delay`) in it; the decoder cuts it, so it is no length.
+    let opus_delay = match params.codec {
+        wk::CODEC_ID_OPUS => u64::from(track.delay.unwrap_or(0)),
+        _ => 0,
+    };
+    let declared_frames: Option<u64> = track
+        .num_frames
+        .map(|n| n.saturating_sub(opus_delay))
+        .or_else(|| {
+            let tb = track.time_base?;
+            let d = track.duration?;
+            let secs = tb.calc_duration(d)?.as_secs_f64();
+            (sample_rate > 0).then(|| (secs * f64::from(sample_rate)).round() as u64)
+        });
 
     // The plan needs the rate; if the codec params lack it, the first decoded buffer decides.
     let mut collector: Option<Collector> = None;

@@ -177,17 +177,17 @@ fn error_kinds() {
         "random bytes: {err}"
     );
 
-    // Opus in Ogg: container known, codec not decodable.
+    // WMA in ASF: a format songrec knows and cannot decode (more in opus.rs).
     let src = make_source(dir.path());
-    let opus = convert(&src, &p("a.opus"), &["-c:a", "libopus"]);
-    let err = decode_file(&opus).expect_err("opus");
+    let wma = convert(&src, &p("a.wma"), &["-c:a", "wmav2"]);
+    let err = decode_file(&wma).expect_err("wma");
     assert!(
-        matches!(err, AudioError::UnsupportedCodec { ref codec, .. } if codec == "opus"),
+        matches!(err, AudioError::UnsupportedCodec { ref codec, .. } if codec == "wma (asf)"),
         "{err}"
     );
     assert!(
         err.to_string()
-            .contains("opus is not supported; convert to flac/ogg/mp3"),
+            .contains("wma (asf) is not supported; convert to flac/ogg/mp3"),
         "{err}"
     );
 

@@ -3,4 +3,5 @@
 mod decode_formats;
 mod dsp_synthetic;
 mod identity;
+mod opus;
 mod pinned;

@@ -41,8 +41,8 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
         "-i",
         good_wav.to_str().unwrap(),
         "-c:a",
-        "libopus",
-        bad.join("voice.opus").to_str().unwrap(),
+        "wmav2",
+        bad.join("voice.wma").to_str().unwrap(),
     ]);
     // A FLAC file with a misleading name is probed by content and ingested.
     ffmpeg(&[
@@ -78,13 +78,13 @@ fn ingest_skips_bad_files_with_one_clear_line_each_and_keeps_the_rest() {
         "notes.mp3",
         "noise.ogg",
         "truncated.wav",
-        "voice.opus",
+        "voice.wma",
     ] {
         let lines: Vec<_> = err.lines().filter(|l| l.contains(name)).collect();
         assert_eq!(lines.len(), 1, "exactly one line for {name}:\n{err}");
     }
     assert!(
-        err.contains("opus is not supported") || err.contains("opus"),
+        err.contains("wma (asf) is not supported; convert to flac/ogg/mp3"),
         "{err}"
     );
     assert!(
@@ -160,15 +160,16 @@ fn wrong_paths_and_usage_errors_say_so() {
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("no audio files found under"), "{err}");
     assert!(err.contains(".au (1)") && err.contains(".jpg (1)"), "{err}");
-    // The extensions it reads: not Opus or WMA, which it looks at only to refuse.
+    // The extensions it reads: Opus among them, not WMA or WavPack, which it looks at only to
+    // refuse.
     let reads = &err[err
         .find("songrec reads ")
         .expect("the list of what it reads")..];
     let reads = &reads[..reads.find(';').unwrap_or(reads.len())];
-    for ext in [".mp3", ".flac", ".wav", ".ogg", ".m4a"] {
+    for ext in [".mp3", ".flac", ".wav", ".ogg", ".opus", ".m4a"] {
         assert!(reads.contains(ext), "{ext} in {reads}");
     }
-    for ext in [".opus", ".wma"] {
+    for ext in [".wma", ".wv"] {
         assert!(!reads.contains(ext), "{ext} in {reads}");
     }
 
