@@ -2,7 +2,7 @@
 //! store, one folder per remote library with its offline copy and circuit state, the state of
 //! `ingest`, `reembed` and `migrate`), known here and nowhere else.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use songrec_cache::{CacheStore, FallbackStatus};
@@ -171,4 +171,52 @@ pub fn migrate_dir(cfg: &Config) -> PathBuf {
 /// never in a library folder, so migrating never writes into the source).
 pub fn migrate_ledger_path(cfg: &Config) -> PathBuf {
     migrate_dir(cfg).join("ledger.sqlite")
+}
+
+/// Where a local library remembers this machine's music folder (`sync --music DIR`), so a plain
+/// `sync` on this machine links its own files instead of downloading them.
+fn remembered_music_file(cfg: &Config) -> PathBuf {
+    cfg.local.path.join("data").join(".songrec").join("music-folder.json")
+}
+
+/// The music folder `sync --music` last named for this machine's library, if it still is a
+/// folder.
+pub fn remembered_music(cfg: &Config) -> Option<PathBuf> {
+    let bytes = std::fs::read(remembered_music_file(cfg)).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let dir = PathBuf::from(v.get("music")?.as_str()?);
+    dir.is_dir().then_some(dir)
+}
+
+/// Remembers `dir` (absolute) as this machine's music folder (atomically; only where the local
+/// library exists).
+pub fn remember_music(cfg: &Config, dir: &Path) -> StorageResult<()> {
+    let file = remembered_music_file(cfg);
+    if !file.parent().is_some_and(Path::is_dir) {
+        return Ok(());
+    }
+    let text = serde_json::json!({ "music": dir.to_string_lossy() }).to_string();
+    songrec_fs::write_atomic(&file, |w| w.write_all(text.as_bytes()))
+        .map_err(|e| songrec_storage::StorageError::io(&file, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_music_folder_named_once_is_remembered_while_it_exists() {
+        let home = tempfile::tempdir().unwrap();
+        let mut cfg = Config::from_sources(None, &Default::default()).unwrap();
+        cfg.local.path = home.path().join("lib");
+        let music = home.path().join("music");
+        std::fs::create_dir_all(&music).unwrap();
+        remember_music(&cfg, &music).unwrap();
+        assert_eq!(remembered_music(&cfg), None, "no library here: nothing written");
+        std::fs::create_dir_all(cfg.local.path.join("data/.songrec")).unwrap();
+        remember_music(&cfg, &music).unwrap();
+        assert_eq!(remembered_music(&cfg), Some(music.clone()));
+        std::fs::remove_dir(&music).unwrap();
+        assert_eq!(remembered_music(&cfg), None, "a folder that is gone is not used");
+    }
 }

@@ -150,7 +150,13 @@ pub async fn run(args: &SyncArgs, cfg: &Config) -> Result<u8> {
             "--music {}: no such folder (give the folder that holds this machine's copy of the music)",
             dir.display()
         );
-        cfg.library.music = Some(std::path::absolute(dir).context("--music")?);
+        let dir = std::path::absolute(dir).context("--music")?;
+        // Remembered for this machine's library: a plain `sync` here links the same files.
+        songrec_factory::remember_music(&cfg, &dir)
+            .context("remembering --music for the next sync")?;
+        cfg.library.music = Some(dir);
+    } else if cfg.library.music.is_none() {
+        cfg.library.music = songrec_factory::remembered_music(&cfg);
     }
     let cfg = &cfg;
     let policy = match &args.conflict {
