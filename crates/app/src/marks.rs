@@ -338,10 +338,19 @@ mod tests {
         backend.put_metadata(&m).await.unwrap();
         let r = Marks::new(backend.clone(), "a", None);
         let at = Utc::now();
-        assert_eq!(r.keep(&m.id, Mark::Starred { at }).await.unwrap(), Kept::Applied);
-        assert_eq!(r.keep(&m.id, Mark::Starred { at }).await.unwrap(), Kept::Unchanged);
+        assert_eq!(
+            r.keep(&m.id, Mark::Starred { at }).await.unwrap(),
+            Kept::Applied
+        );
+        assert_eq!(
+            r.keep(&m.id, Mark::Starred { at }).await.unwrap(),
+            Kept::Unchanged
+        );
         let gone = SongId::from_bytes(b"never stored");
         let err = r.keep(&gone, Mark::Unstarred).await.unwrap_err();
-        assert!(matches!(err, AppError::Storage(StorageError::NotFound(_))), "{err}");
+        assert!(
+            matches!(err, AppError::Storage(StorageError::NotFound(_))),
+            "{err}"
+        );
     }
 }

@@ -10,7 +10,11 @@ pub async fn compare_and_set_metadata(b: &dyn StorageBackend) {
     let m = song(2100);
     let err = b.put_metadata_if(&m, 1).await.expect_err("not stored yet");
     assert!(matches!(err, StorageError::Conflict(_)), "{err}");
-    assert_eq!(b.get_metadata(&m.id).await.expect("get"), None, "nothing written");
+    assert_eq!(
+        b.get_metadata(&m.id).await.expect("get"),
+        None,
+        "nothing written"
+    );
     b.put_metadata(&m).await.expect("put");
     let mut stale = m.clone();
     stale.title = "Stale".into();
@@ -18,7 +22,9 @@ pub async fn compare_and_set_metadata(b: &dyn StorageBackend) {
     let mut fresh = m.clone();
     fresh.genre = Some("edited".into());
     fresh.touch();
-    b.put_metadata_if(&fresh, m.version).await.expect("at its version");
+    b.put_metadata_if(&fresh, m.version)
+        .await
+        .expect("at its version");
     let err = b
         .put_metadata_if(&stale, m.version)
         .await
@@ -32,7 +38,11 @@ pub async fn compare_and_set_metadata(b: &dyn StorageBackend) {
     let bump = || async {
         loop {
             let mut s = b.get_metadata(&m.id).await.expect("get").expect("stored");
-            let n = s.extra.get("n").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let n = s
+                .extra
+                .get("n")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
             let was = s.version;
             s.extra.insert("n".into(), (n + 1).into());
             s.touch();
@@ -45,7 +55,11 @@ pub async fn compare_and_set_metadata(b: &dyn StorageBackend) {
     };
     futures::future::join_all((0..20).map(|_| bump())).await;
     let got = b.get_metadata(&m.id).await.expect("get").expect("stored");
-    assert_eq!(got.extra.get("n"), Some(&serde_json::json!(20)), "every change landed");
+    assert_eq!(
+        got.extra.get("n"),
+        Some(&serde_json::json!(20)),
+        "every change landed"
+    );
     assert!(b.delete_song(&m.id).await.expect("delete"));
 }
 

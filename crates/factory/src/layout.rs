@@ -145,10 +145,11 @@ pub fn ingest_state_file(cfg: &Config, backend: &str) -> PathBuf {
 /// not write while another process held the library (`songrec_app::marks`), per library
 /// (`backend`, its `Display`).
 pub fn pending_marks_file(cfg: &Config, backend: &str, what: &str) -> PathBuf {
-    cfg.cache
-        .path
-        .join("pending-marks")
-        .join(format!("{}-{}.json", file_safe(backend), file_safe(what)))
+    cfg.cache.path.join("pending-marks").join(format!(
+        "{}-{}.json",
+        file_safe(backend),
+        file_safe(what)
+    ))
 }
 
 /// Where `songrec reembed` records its progress computing `model` for `backend` (its `Display`).
@@ -176,7 +177,11 @@ pub fn migrate_ledger_path(cfg: &Config) -> PathBuf {
 /// Where a local library remembers this machine's music folder (`sync --music DIR`), so a plain
 /// `sync` on this machine links its own files instead of downloading them.
 fn remembered_music_file(cfg: &Config) -> PathBuf {
-    cfg.local.path.join("data").join(".songrec").join("music-folder.json")
+    cfg.local
+        .path
+        .join("data")
+        .join(".songrec")
+        .join("music-folder.json")
 }
 
 /// The music folder `sync --music` last named for this machine's library, if it still is a
@@ -212,11 +217,19 @@ mod tests {
         let music = home.path().join("music");
         std::fs::create_dir_all(&music).unwrap();
         remember_music(&cfg, &music).unwrap();
-        assert_eq!(remembered_music(&cfg), None, "no library here: nothing written");
+        assert_eq!(
+            remembered_music(&cfg),
+            None,
+            "no library here: nothing written"
+        );
         std::fs::create_dir_all(cfg.local.path.join("data/.songrec")).unwrap();
         remember_music(&cfg, &music).unwrap();
         assert_eq!(remembered_music(&cfg), Some(music.clone()));
         std::fs::remove_dir(&music).unwrap();
-        assert_eq!(remembered_music(&cfg), None, "a folder that is gone is not used");
+        assert_eq!(
+            remembered_music(&cfg),
+            None,
+            "a folder that is gone is not used"
+        );
     }
 }

@@ -459,9 +459,7 @@ impl Inner {
             // Most of the pack was read to find its live rows: write the table so the next
             // process reads that instead (only under the library lock, which a reader takes
             // only if it is free).
-            let lock = (!st_locked)
-                .then(|| self.try_write_lock().ok())
-                .flatten();
+            let lock = (!st_locked).then(|| self.try_write_lock().ok()).flatten();
             if (st_locked || lock.is_some())
                 && let Err(e) = cache.pack.save_rows(&live)
             {

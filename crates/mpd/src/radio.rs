@@ -23,8 +23,8 @@ use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::Constraints;
 use songrec_storage::listening::{self, Listening};
 use songrec_storage::{
-    Condition, Field, Filter, SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt as _,
-    StorageError,
+    Condition, Field, Filter, SongId, SongMetadata, SortKey, StorageBackend,
+    StorageBackendExt as _, StorageError,
 };
 
 use crate::address::Address;

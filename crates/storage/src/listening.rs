@@ -230,8 +230,14 @@ fn machines(fields: &impl Fields, heard: Heard) -> Machines {
 /// Writes `entries` and their total into `fields`.
 fn set_machines(fields: &mut impl Fields, heard: Heard, entries: &Machines) {
     let (by, total, _) = fields_of(heard);
-    let sum = entries.values().map(|e| e.count).fold(0, u64::saturating_add);
-    let map = entries.iter().map(|(k, e)| (k.clone(), e.value())).collect();
+    let sum = entries
+        .values()
+        .map(|e| e.count)
+        .fold(0, u64::saturating_add);
+    let map = entries
+        .iter()
+        .map(|(k, e)| (k.clone(), e.value()))
+        .collect();
     fields.set_field(by, Value::Object(map));
     fields.set_field(total, sum.into());
 }
@@ -301,7 +307,9 @@ pub fn merge_listening<F: Fields>(base: Option<&F>, local: &F, remote: &F, merge
         }
         let mut entries = machines(local, heard);
         for (k, e) in machines(remote, heard) {
-            let joined = entries.get(&k).map_or_else(|| e.clone(), |mine| mine.join(&e));
+            let joined = entries
+                .get(&k)
+                .map_or_else(|| e.clone(), |mine| mine.join(&e));
             entries.insert(k, joined);
         }
         set_machines(merged, heard, &entries);
@@ -513,7 +521,10 @@ mod tests {
         let mut merged = fields(&a);
         merge_listening(None, &fields(&a), &fields(&b), &mut merged);
         a.extra = merged;
-        assert!(star(&mut a, Some(Utc::now() + chrono::Duration::seconds(5))));
+        assert!(star(
+            &mut a,
+            Some(Utc::now() + chrono::Duration::seconds(5))
+        ));
         let mut merged = fields(&b);
         merge_listening(None, &fields(&b), &fields(&a), &mut merged);
         assert!(merged.contains_key(STARRED), "a star after the unstar wins");
@@ -560,13 +571,22 @@ mod tests {
             }
             for pair in [(0, 1), (1, 2), (2, 0)] {
                 let mut merged = fields(&sides[pair.0]);
-                merge_listening(None, &fields(&sides[pair.0]), &fields(&sides[pair.1]), &mut merged);
+                merge_listening(
+                    None,
+                    &fields(&sides[pair.0]),
+                    &fields(&sides[pair.1]),
+                    &mut merged,
+                );
                 sides[pair.0].extra = merged.clone();
                 sides[pair.1].extra = merged;
             }
             for (k, s) in sides.iter().enumerate() {
                 let l = Listening::of(s);
-                assert_eq!((l.plays, l.skips), (plays, skips), "round {round}, machine {k}");
+                assert_eq!(
+                    (l.plays, l.skips),
+                    (plays, skips),
+                    "round {round}, machine {k}"
+                );
             }
         }
     }

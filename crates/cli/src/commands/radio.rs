@@ -98,7 +98,10 @@ fn skip_rule(args: &RadioArgs, cfg: &Config) -> Result<SkipRule> {
 /// Where the radio keeps plays and skips: counted under this machine's id, waiting in a file
 /// of the radio's own while another process holds the library for long (applied every few
 /// seconds, and at the next verdict).
-fn radio_marks(cfg: &Config, backend: &Backend) -> Result<std::sync::Arc<songrec_app::marks::Marks>> {
+fn radio_marks(
+    cfg: &Config,
+    backend: &Backend,
+) -> Result<std::sync::Arc<songrec_app::marks::Marks>> {
     let machine = songrec_factory::sync::machine_id(cfg)
         .context("reading this machine's id (plays are counted under it)")?;
     let pending = songrec_factory::pending_marks_file(cfg, &backend.to_string(), "radio");

@@ -9,8 +9,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use songrec_storage::SongMetadata;
 use songrec_app::marks::Mark;
+use songrec_storage::SongMetadata;
 use songrec_storage::listening::Listening;
 
 use super::media::song_by_id;

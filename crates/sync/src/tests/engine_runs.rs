@@ -736,7 +736,12 @@ async fn playlists_travel_and_plays_add_up() {
         async move {
             for i in 0..times {
                 let mut s = lib.get_metadata(&sid(1)).await.unwrap().unwrap();
-                record(&mut s, heard, now + chrono::Duration::seconds(i as i64), &machine);
+                record(
+                    &mut s,
+                    heard,
+                    now + chrono::Duration::seconds(i as i64),
+                    &machine,
+                );
                 lib.put_metadata(&s).await.unwrap();
             }
         }

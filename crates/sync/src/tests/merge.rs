@@ -235,5 +235,9 @@ fn first_plays_on_two_machines_add_up_without_a_base() {
     let m = merge(Some(&old), &here, &old, Policy::Newer, now(), "m1");
     assert_eq!(Listening::of(&m.result).plays, 4);
     let m = merge(None, &old, &here, Policy::Newer, now(), "m1");
-    assert_eq!(Listening::of(&m.result).plays, 4, "carried over once, not twice");
+    assert_eq!(
+        Listening::of(&m.result).plays,
+        4,
+        "carried over once, not twice"
+    );
 }

@@ -324,7 +324,12 @@ async fn paused_players_do_not_hold_the_re_encoding_slots() {
     let mut paused = Vec::new();
     for _ in 0..2 {
         paused.push(stalled(&srv, &path).await);
-        theirs.extend(mine().into_iter().filter(|p| !theirs.contains(p)).collect::<Vec<_>>());
+        theirs.extend(
+            mine()
+                .into_iter()
+                .filter(|p| !theirs.contains(p))
+                .collect::<Vec<_>>(),
+        );
     }
     let theirs = theirs.split_off(before);
     assert_eq!(theirs.len(), 2, "{theirs:?}");
@@ -357,8 +362,14 @@ async fn paused_players_do_not_hold_the_re_encoding_slots() {
     }
     // The stopped streams' ffmpegs are killed and reaped: gone from /proc, no zombie left.
     let until = deadline(30);
-    while theirs.iter().any(|p| Path::new(&format!("/proc/{p}")).exists()) {
-        assert!(tokio::time::Instant::now() < until, "{theirs:?} still there");
+    while theirs
+        .iter()
+        .any(|p| Path::new(&format!("/proc/{p}")).exists())
+    {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{theirs:?} still there"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     srv.stop().await;
