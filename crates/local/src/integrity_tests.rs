@@ -141,16 +141,7 @@ async fn a_damaged_pack_is_rebuilt_in_memory_while_a_writer_holds_the_lock() {
     let top = record_of(&pack_path(lib), &good[0].0);
     rot(&pack_path(lib), (top + 40 + 3) as u64);
     let paths = crate::layout::Paths::new(lib);
-    let lock = crate::fsutil::WriteLock::acquire(
-        lib,
-        &paths.lock,
-        &crate::fsutil::LockOwner {
-            what: None,
-            brief: false,
-        },
-        std::time::Duration::ZERO,
-    )
-    .unwrap();
+    let lock = hold_lock(lib, &paths);
     let b = LocalBackend::open(lib).unwrap();
     assert_eq!(answer(&b, &q, true).await, good);
     assert_eq!(rebuilds(&b), 1);
@@ -278,16 +269,7 @@ async fn a_copied_library_is_used_as_it_is_while_a_writer_holds_the_lock() {
     copy_all(&lib, &copy);
     let named = manifest(&copy)["packs"]["m-1"]["file"].clone();
     let paths = crate::layout::Paths::new(&copy);
-    let lock = crate::fsutil::WriteLock::acquire(
-        &copy,
-        &paths.lock,
-        &crate::fsutil::LockOwner {
-            what: None,
-            brief: false,
-        },
-        std::time::Duration::ZERO,
-    )
-    .unwrap();
+    let lock = hold_lock(&copy, &paths);
     let b = LocalBackend::open(&copy).unwrap();
     for _ in 0..3 {
         assert_eq!(answer(&b, &q, true).await, good);
@@ -325,16 +307,7 @@ async fn a_replacement_the_manifest_does_not_name_yet_is_never_used() {
     let q = library(lib, 300, usize::MAX).await;
     let good = answer(&LocalBackend::open(lib).unwrap(), &q, true).await;
     let paths = crate::layout::Paths::new(lib);
-    let lock = crate::fsutil::WriteLock::acquire(
-        lib,
-        &paths.lock,
-        &crate::fsutil::LockOwner {
-            what: None,
-            brief: false,
-        },
-        std::time::Duration::ZERO,
-    )
-    .unwrap();
+    let lock = hold_lock(lib, &paths);
     let mut rng = SplitMix::new(99);
     let rows: Vec<(SongId, Vec<f32>)> = (0..300).map(|i| (song(i).id, vector(&mut rng))).collect();
     crate::pack::Pack::build(&pack_path(lib), DIM, crate::ann::nonce(), rows).unwrap();
@@ -500,4 +473,13 @@ async fn reindex_verify_reads_everything_whatever_the_record_says() {
     assert_eq!(checked, 2);
     assert_eq!(damaged.len(), 1, "{damaged:?}");
     assert!(damaged[0].to_string().contains(name), "{}", damaged[0]);
+}
+
+/// Takes `lib`'s write lock as another process would (held until dropped).
+fn hold_lock(lib: &Path, paths: &crate::layout::Paths) -> crate::fsutil::WriteLock {
+    let me = crate::fsutil::LockOwner {
+        what: None,
+        brief: false,
+    };
+    crate::fsutil::WriteLock::acquire(lib, &paths.lock, &me, std::time::Duration::ZERO).unwrap()
 }

@@ -172,22 +172,8 @@ impl Ops<'_> {
 
     pub(super) async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
-        let reg = self.registry().await?;
-        let copy = json!({ "$set": docs::copy_fields(metadata)? });
+        self.update_copies(metadata).await?;
         let id = &metadata.id;
-        futures::stream::iter(reg.into_values())
-            .map(|r| {
-                let coll = self.vectors(&r);
-                let copy = copy.clone();
-                let what = format!("updating the metadata copy in {}", coll.name());
-                async move {
-                    let done = coll.update_one(r.id_filter(id), copy, UpdateOptions::default());
-                    done.await.map_err(|e| errors::api(e, &what))
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
         self.songs
             .update_one(
                 id_filter(id),
@@ -231,8 +217,15 @@ impl Ops<'_> {
                 .map(|d| d.get("version").and_then(Value::as_u64).unwrap_or(1));
             return Err(StorageError::version_conflict(id, expected, found));
         }
+        self.update_copies(metadata).await
+    }
+
+    /// Updates the copy of the song's metadata each model's vector collection keeps (what a
+    /// vector search filters on), in every collection at once.
+    async fn update_copies(&self, metadata: &SongMetadata) -> StorageResult<()> {
         let reg = self.registry().await?;
         let copy = json!({ "$set": docs::copy_fields(metadata)? });
+        let id = &metadata.id;
         futures::stream::iter(reg.into_values())
             .map(|r| {
                 let coll = self.vectors(&r);

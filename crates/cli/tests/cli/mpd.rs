@@ -734,7 +734,11 @@ fn songs_mpd_lacks_are_stepped_over_and_do_not_count() {
 #[test]
 fn a_song_that_cannot_seed_plays_and_the_queue_still_fills() {
     let mpd = mpd_with(&[UNKNOWN, "asc/frontiers.mp3"], None);
-    assert_eq!(mpd.position(), Some(0));
+    assert_eq!(
+        mpd.position(),
+        Some(1),
+        "mpc counts from 1: the unknown song plays"
+    );
     let out = ok(&radio_once(&mpd, &["--ahead", "3"]));
     assert!(out.contains("queued 2 after frontiers"), "{out}");
     assert!(!out.contains("nothing to seed"), "{out}");

@@ -169,7 +169,7 @@ fn public_serve_requires_sign_in_locks_out_per_user_and_logs_it() {
             .unwrap();
         assert_eq!(r.status(), 200);
         let v: serde_json::Value = r.json().await.unwrap();
-        let id = v["songs"][0]["id"].as_str().unwrap().to_owned();
+        let id = v["items"][0]["id"].as_str().unwrap().to_owned();
         let audio = format!("{url}/api/v1/songs/{id}/audio");
         assert_eq!(c.get(&audio).send().await.unwrap().status(), 401);
         let r = c.get(&audio).bearer_auth(API_KEY).send().await.unwrap();
@@ -327,4 +327,172 @@ fn previews_command_ingests_from_a_replayed_api() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("must be from 1 to"), "{}", text(&o));
     drop(rt);
+}
+
+/// `ffmpeg ARGS` (quiet, overwriting), asserting it succeeded.
+fn ffmpeg(args: &[&str]) {
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg (scripts/test-deps.sh installs it)");
+    assert!(o.status.success(), "ffmpeg {args:?}: {}", text(&o));
+}
+
+/// A flat picture of `side` x `side` pixels at `to` (small on disk however many pixels it
+/// declares).
+fn flat_picture(to: &Path, side: u32) {
+    let src = format!("color=c=0x3366aa:s={side}x{side}");
+    let mut args = vec!["-f", "lavfi", "-i", &src, "-frames:v", "1"];
+    if to.extension().is_some_and(|e| e == "jpg") {
+        args.extend(["-pix_fmt", "yuvj420p"]);
+    }
+    args.push(to.to_str().unwrap());
+    ffmpeg(&args);
+}
+
+/// Width and height of a picture's bytes, as ffprobe reads them.
+fn picture_sides(bytes: &[u8]) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("picture");
+    std::fs::write(&f, bytes).unwrap();
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_entries",
+            "stream=width,height",
+        ])
+        .arg(&f)
+        .output()
+        .expect("ffprobe");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &v["streams"][0];
+    (s["width"].as_u64().unwrap(), s["height"].as_u64().unwrap())
+}
+
+/// A process's peak resident memory (VmHWM), bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+/// Covers that declare huge pictures (a 6,900 x 6,900 JPEG and PNG, a few hundred kB on disk,
+/// and a 4,000 x 4,000 JPEG), each asked at 16 sizes at once (`getCoverArt&size=301..316`), as
+/// players do: every answer is a picture (the huge ones as they are, the others at the size
+/// asked), and the real `songrec serve` stays within 400 MB at its peak.
+#[test]
+fn cover_scaling_stays_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let music = dir.path().join("music");
+    bin().synth(&music.join("all"), 1, 2);
+    let songs: Vec<_> = std::fs::read_dir(music.join("all"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let covers = [
+        ("huge-jpeg", "cover.jpg", 6900),
+        ("huge-png", "cover.png", 6900),
+        ("large-jpeg", "cover.jpg", 4000),
+    ];
+    // Which song's file went to which folder (the served path names the file, not the folder).
+    let mut file_of = std::collections::HashMap::new();
+    for ((folder, name, side), song) in covers.iter().zip(&songs) {
+        let to = music.join(folder);
+        std::fs::create_dir_all(&to).unwrap();
+        let file = song.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::rename(song, to.join(&file)).unwrap();
+        flat_picture(&to.join(name), *side);
+        file_of.insert(*folder, file);
+    }
+    std::fs::remove_dir_all(music.join("all")).unwrap();
+    let o = run(&lib, &["ingest", music.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let mut child = songrec(&lib)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("SONGREC_SUBSONIC_USER", "ann")
+        .env("SONGREC_SUBSONIC_PASSWORD", "sesame")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = songrec_testkit::cli::served_url(&mut child);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let auth = "u=ann&p=sesame&f=json";
+    let answers = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let v: serde_json::Value = c
+            .get(format!("{url}/rest/search3?{auth}&query=&songCount=100"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let songs = v["subsonic-response"]["searchResult3"]["song"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let mut answers = Vec::new();
+        for (folder, _, side) in covers {
+            let song = songs
+                .iter()
+                .find(|s| s["path"].as_str().unwrap().ends_with(&file_of[folder]))
+                .unwrap_or_else(|| panic!("no song in {folder}: {songs:?}"));
+            let id = song["coverArt"].as_str().unwrap().to_owned();
+            // All 16 at once.
+            let asks: Vec<_> = (301..=316u32)
+                .map(|size| {
+                    let r = c
+                        .get(format!("{url}/rest/getCoverArt?{auth}&id={id}&size={size}"))
+                        .send();
+                    tokio::spawn(async move {
+                        let r = r.await.unwrap();
+                        let status = r.status().as_u16();
+                        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+                        (size, status, ct, r.bytes().await.unwrap().to_vec())
+                    })
+                })
+                .collect();
+            for a in asks {
+                answers.push((folder, side, a.await.unwrap()));
+            }
+        }
+        answers
+    });
+    let peak = peak_memory(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for (folder, side, (size, status, ct, bytes)) in answers {
+        assert_eq!(
+            status,
+            200,
+            "{folder} {size}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert!(ct.starts_with("image/"), "{folder} {size}: {ct}");
+        let want = if side > 4096 {
+            (6900, 6900)
+        } else {
+            (u64::from(size), u64::from(size))
+        };
+        assert_eq!(picture_sides(&bytes), want, "{folder} {size}");
+    }
+    eprintln!("songrec serve's peak memory: {} MB", peak >> 20);
+    assert!(
+        peak < 400 << 20,
+        "songrec serve peaked at {} MB",
+        peak >> 20
+    );
 }
