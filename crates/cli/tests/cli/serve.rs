@@ -130,7 +130,8 @@ fn serve_public(lib: &Path, flags: &[&str]) -> (std::process::Child, String) {
     (child, format!("http://127.0.0.1:{port}"))
 }
 
-fn stop(child: std::process::Child) -> String {
+/// Stops a `songrec serve` child with SIGTERM; asserts a clean exit and returns its stderr.
+pub(crate) fn stop(child: std::process::Child) -> String {
     let st = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use songrec_testkit::cli::text;
 
 use crate::bin;
+use crate::serve::stop;
 
 const USER: &str = "ann";
 const PASSWORD: &str = "a long passphrase";
@@ -32,17 +33,6 @@ fn serve(lib: &Path) -> (Child, String) {
         .unwrap();
     let url = songrec_testkit::cli::served_url(&mut child);
     (child, url)
-}
-
-fn stop(child: Child) -> String {
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// GETs `url` with `query` and reads the answer as JSON.
