@@ -321,7 +321,11 @@ impl StorageBackend for MemoryBackend {
     async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()> {
         metadata.check_storable()?;
         let mut s = self.lock();
-        let stored = s.metadata.get(&metadata.id).map(|m| m.version);
+        let stored = s.metadata.get(&metadata.id);
+        if stored == Some(metadata) {
+            return Ok(()); // a repeat of this write, which landed
+        }
+        let stored = stored.map(|m| m.version);
         if stored != Some(expected) {
             return Err(songrec_storage::StorageError::version_conflict(
                 &metadata.id,

@@ -3,8 +3,9 @@
 use super::*;
 
 /// `put_metadata_if` writes only over the version it was given: a change built on a version
-/// that another writer replaced is refused with `Conflict` and nothing is written, and 20
-/// concurrent read-change-write loops (plays counted) all land.
+/// that another writer replaced is refused with `Conflict` and nothing is written; the same
+/// write sent again after it landed (a lost acknowledgement) answers `Ok`; and 20 concurrent
+/// read-change-write loops (plays counted) all land, each once.
 pub async fn compare_and_set_metadata(b: &dyn StorageBackend) {
     use songrec_storage::StorageError;
     let m = song(2100);
@@ -25,6 +26,9 @@ pub async fn compare_and_set_metadata(b: &dyn StorageBackend) {
     b.put_metadata_if(&fresh, m.version)
         .await
         .expect("at its version");
+    b.put_metadata_if(&fresh, m.version)
+        .await
+        .expect("the same write again, after it landed");
     let err = b
         .put_metadata_if(&stale, m.version)
         .await

@@ -390,7 +390,11 @@ impl StorageBackend for LocalBackend {
         // Compared under the write lock, on the state just brought up to date: no other
         // process can write between the comparison and the journal record.
         self.write(move |inner, st| {
-            let stored = st.get(&m.id).map(|s| s.version);
+            let stored = st.get(&m.id);
+            if stored == Some(&m) {
+                return Ok(()); // a repeat of this write, which landed
+            }
+            let stored = stored.map(|s| s.version);
             if stored != Some(expected) {
                 return Err(StorageError::version_conflict(&m.id, expected, stored));
             }

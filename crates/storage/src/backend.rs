@@ -118,6 +118,13 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// writer replaced meanwhile is refused, so the caller reads again and no change is lost.
     /// Atomic on every backend: under the write lock (local), as one conditional update of
     /// the song's document (Astra).
+    ///
+    /// Repeatable while no other write comes between: when the stored song already equals
+    /// `metadata` (this very write landed and its acknowledgement was lost, so a retry layer
+    /// sent it again) the answer is `Ok`, not a conflict that would make the caller apply its
+    /// change a second time (a play counted twice). A repeat after another writer's change
+    /// still answers a conflict: with no record of which writes landed, a lost
+    /// acknowledgement under contention can count a change twice, never lose one.
     async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()>;
 
     /// A song's metadata.
@@ -504,7 +511,7 @@ macro_rules! backend_methods {
             search(query: &$crate::query::SearchQuery) -> Vec<$crate::query::Match>, Search;
             models() -> Vec<$crate::backend::ModelStats>, Models;
             put_metadata(metadata: &$crate::metadata::SongMetadata) -> (), PutMetadata;
-            put_metadata_if(metadata: &$crate::metadata::SongMetadata, expected: u64) -> (), PutMetadata;
+            put_metadata_if(metadata: &$crate::metadata::SongMetadata, expected: u64) -> (), PutMetadataIf;
             get_metadata(id: &$crate::id::SongId) -> Option<$crate::metadata::SongMetadata>, GetMetadata;
             list(query: &$crate::query::ListQuery) -> $crate::query::Page<$crate::metadata::SongMetadata>, List;
             count(filter: &$crate::filter::Filter) -> u64, Count;

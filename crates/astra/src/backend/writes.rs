@@ -186,9 +186,10 @@ impl Ops<'_> {
     }
 
     /// [`Self::put_metadata`] as one conditional update of the song's document (its
-    /// `version` still `expected`), then the copies in the vector collections. A retried
-    /// request that the server had applied finds the new version and answers a conflict; the
-    /// caller reads again and sees its change there.
+    /// `version` still `expected`), then the copies in the vector collections. When nothing
+    /// matched, the stored song is read: equal to `metadata`, this write had landed (a retried
+    /// request whose first answer was lost) and the copies are brought up to it; else a
+    /// conflict.
     pub(super) async fn put_metadata_if(
         &self,
         metadata: &SongMetadata,
@@ -207,15 +208,11 @@ impl Ops<'_> {
             .await
             .map_err(|e| errors::api(e, &format!("storing metadata of song {id}")))?;
         if done.matched_count == 0 {
-            let found = self
-                .song_where(
-                    json!({"_id": id.as_str(), "deleted": false}),
-                    Some(json!({"version": 1})),
-                    &format!("reading song {id}"),
-                )
-                .await?
-                .map(|d| d.get("version").and_then(Value::as_u64).unwrap_or(1));
-            return Err(StorageError::version_conflict(id, expected, found));
+            let stored = self.get_metadata(id).await?;
+            if stored.as_ref() != Some(metadata) {
+                let found = stored.map(|m| m.version);
+                return Err(StorageError::version_conflict(id, expected, found));
+            }
         }
         self.update_copies(metadata).await
     }

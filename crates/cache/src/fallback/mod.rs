@@ -558,7 +558,7 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     async fn put_metadata_if(&self, metadata: &SongMetadata, expected: u64) -> StorageResult<()> {
         // Compared by the remote only: the copy follows whatever the remote took.
         self.write(
-            Op::PutMetadata,
+            Op::PutMetadataIf,
             self.primary.put_metadata_if(metadata, expected),
         )
         .await?;

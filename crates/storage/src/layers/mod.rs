@@ -22,7 +22,9 @@
 //! ```
 //!
 //! Every operation may be repeated: writes are idempotent, and only the answer of `put_audio`
-//! and the deletes can differ after a lost acknowledgement (see [`RetryLayer`]).
+//! and the deletes can differ after a lost acknowledgement (see [`RetryLayer`]). The one
+//! exception is `put_metadata_if`, a compare-and-set: repeated after a lost acknowledgement
+//! and another writer's change, it answers a conflict although it landed.
 
 // Fault injection: test tooling, compiled only for tests and with the `test-hooks` feature.
 #[cfg(any(test, feature = "test-hooks"))]
@@ -97,6 +99,7 @@ ops! {
     Search "search",
     Models "models",
     PutMetadata "put_metadata",
+    PutMetadataIf "put_metadata_if",
     GetMetadata "get_metadata",
     List "list",
     Count "count",
@@ -116,6 +119,10 @@ ops! {
 
 impl Op {
     /// Whether repeating the write after it succeeded returns exactly the same answer.
+    ///
+    /// Not `put_metadata_if`: its repeat answers `Ok` only while no other write came between
+    /// (see [`StorageBackend::put_metadata_if`](crate::StorageBackend::put_metadata_if));
+    /// after one, a conflict, and the caller's read-change-write applies its change again.
     pub fn repeat_gives_same_answer(self) -> bool {
         matches!(
             self,
