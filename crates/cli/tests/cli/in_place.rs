@@ -379,6 +379,55 @@ fn a_second_machine_links_its_own_copy_instead_of_downloading() {
     assert!(out.contains("1 song linked"), "{out}");
     assert_eq!(audio_sized_files(&lib_b).len(), 1);
     plays_from_b("Frontiers (remastered tags)");
+
+    // Machine C ingested its own files (B's, Frontiers under B's tags) and syncs without
+    // naming its music folder: its own songs' values win (newer). A retags Frontiers again;
+    // C's next plain sync, knowing no folder, downloads that audio as a copy beside C's own
+    // file. The first sync that knows C's folder replaces the copy by C's own file.
+    let music_c = dir.path().join("c").join("Music on C");
+    for (rel, _) in &LAYOUT[..4] {
+        let p = music_c.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::copy(music_b.join(rel), &p).unwrap();
+    }
+    let home_c = dir.path().join("home-c");
+    let lib_c = home_c.join("library");
+    run(
+        &home_c,
+        &["ingest", "--embedder", "dsp", music_c.to_str().unwrap()],
+    );
+    // Exit 4: changes on both sides, resolved by the policy (the newer values kept).
+    let sync_resolving = |home: &Path| {
+        let lib = home.join("library");
+        let o = on_cloud(home, &["--library", lib.to_str().unwrap(), "sync"]);
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    };
+    sync_resolving(&home_c);
+    retag(&music_a.join(LAYOUT[0].0), "Frontiers (third tags)");
+    let out = run(
+        &home_a,
+        &["ingest", "--embedder", "dsp", music_a.to_str().unwrap()],
+    );
+    assert!(out.contains("1 retagged"), "{out}");
+    sync_resolving(&home_a);
+    run(&home_c, &["sync"]);
+    let frontiers_c = || songs(&lib_c).remove("01 Frontiers.mp3").unwrap();
+    assert_eq!(frontiers_c().title, "Frontiers (third tags)");
+    let copy = audio_of(&lib_c, &frontiers_c()).unwrap();
+    assert!(copy.starts_with(&lib_c), "downloaded: {copy:?}");
+    let out = run(&home_c, &["sync", "--music", music_c.to_str().unwrap()]);
+    assert!(out.contains("1 song linked"), "{out}");
+    assert_eq!(
+        audio_of(&lib_c, &frontiers_c()).unwrap(),
+        music_c.join(LAYOUT[0].0),
+        "C's own file"
+    );
+    assert_eq!(
+        audio_sized_files(&lib_c).len(),
+        1,
+        "only the song C lacks is a copy: {:?}",
+        audio_sized_files(&lib_c)
+    );
 }
 
 #[test]

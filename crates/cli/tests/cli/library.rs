@@ -677,3 +677,54 @@ fn demo_says_what_it_builds_and_builds_only_the_binary() {
         assert!(readme.contains(s), "README: {s}");
     }
 }
+
+/// Opus files ingest through the binary: real Ogg Opus recordings (Debian's jami-daemon
+/// ringtones, made by opusenc) are each a new song with a title (the tags', else the file's
+/// name) and their length, `similar` answers from one, and an ingest again finds nothing new.
+#[test]
+fn opus_files_ingest_and_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    let names = [
+        "03_AcousticGuitar.opus",
+        "04_ElectricGuitar.opus",
+        "06_RingSoft.opus",
+        "09_ElectroCloud.opus",
+    ];
+    for n in names {
+        std::fs::copy(real_recording("jami", n), music.join(n)).unwrap();
+    }
+    let lib = dir.path().join("lib");
+    let ingest = || {
+        let o = on_library(
+            &lib,
+            &["ingest", "--embedder", "dsp", music.to_str().unwrap()],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let out = ingest();
+    assert!(out.contains("4 new"), "{out}");
+    let songs = json(&on_library(&lib, &["list", "--json"]))["songs"].clone();
+    let songs = songs.as_array().unwrap();
+    assert_eq!(songs.len(), 4, "{songs:?}");
+    for s in songs {
+        let secs = s["duration_secs"].as_f64().unwrap();
+        assert!(secs > 1.0, "{s}");
+        let title = s["title"].as_str().unwrap();
+        assert!(!title.is_empty() && !title.ends_with(".opus"), "{s}");
+    }
+    let title = songs[0]["title"].as_str().unwrap();
+    let o = on_library(&lib, &["similar", title, "-k", "3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let answer = text(&o);
+    // The table names songs by their short ids (titles this long are cut).
+    let others = songs[1..]
+        .iter()
+        .filter(|s| answer.contains(&s["id"].as_str().unwrap()[..12]))
+        .count();
+    assert_eq!(others, 3, "the three other songs: {answer}");
+    let again = ingest();
+    assert!(again.contains("0 new"), "{again}");
+}

@@ -833,3 +833,71 @@ fn saved_playlists_travel_between_machines() {
         text(&o)
     );
 }
+
+/// The listening fields of a song on a side: total plays, whether starred.
+fn listening(c: &Cloud, b: &dyn StorageBackend, id: &SongId) -> (u64, bool) {
+    let m = c.block_on(b.get_metadata(id)).unwrap().unwrap();
+    let l = songrec_storage::listening::Listening::of(&m);
+    (l.plays, l.starred.is_some())
+}
+
+/// Plays scrobbled through each machine's own `songrec serve` before any of them syncs (1 on
+/// A, 2 on B, 3 on C: first plays, no common base) add up to 6 on every machine and the
+/// remote, whatever order the syncs run in, and further syncs count nothing twice. A star
+/// given on A and taken back later on C ends unstarred everywhere, though A's own copy still
+/// said starred when it synced (the later wins).
+#[test]
+fn first_plays_on_three_machines_add_up_through_the_cloud() {
+    use crate::writers::{play_count, rest, serve};
+    let c = cloud();
+    let machines = [Machine::new(&c), Machine::new(&c), Machine::new(&c)];
+    let [a, b, m3] = &machines;
+    a.ingest(&["Slow Piano 1"]);
+    a.sync(&[], 0);
+    b.sync(&[], 0);
+    m3.sync(&[], 0);
+    let id = titles(&c, &c.remote()).into_values().next().unwrap().id;
+    let on = |m: &Machine, calls: &[&str], plays: u64| {
+        let (server, url) = serve(&m.lib());
+        for call in calls {
+            let r = rest(&url, call, &[("id", id.as_str())]);
+            assert_eq!(r["status"], "ok", "{call}: {r}");
+        }
+        assert_eq!(play_count(&url, id.as_str()), plays, "counted here");
+        crate::serve::stop(server);
+    };
+    let everywhere = |expect: (u64, bool), what: &str| {
+        assert_eq!(
+            listening(&c, &c.remote(), &id),
+            expect,
+            "the remote, {what}"
+        );
+        for (i, m) in machines.iter().enumerate() {
+            let local = LocalBackend::open(m.lib()).unwrap();
+            assert_eq!(listening(&c, &local, &id), expect, "machine {i}, {what}");
+        }
+    };
+
+    on(a, &["scrobble"], 1);
+    on(b, &["scrobble"; 2], 2);
+    on(m3, &["scrobble"; 3], 3);
+    // C, then A, then B: no two machines share a base for these plays.
+    for m in [m3, a, b, m3, a] {
+        m.sync(&[], 0);
+    }
+    everywhere((6, false), "after the first syncs");
+    for m in [b, m3, a, b] {
+        m.sync(&[], 0);
+    }
+    everywhere((6, false), "after syncing again");
+
+    on(a, &["star"], 6);
+    a.sync(&[], 0);
+    m3.sync(&[], 0);
+    on(m3, &["unstar"], 6);
+    // A's copy still says starred; C's later unstar wins wherever the syncs meet.
+    for m in [a, m3, a, b] {
+        m.sync(&[], 0);
+    }
+    everywhere((6, false), "after a star on A and a later unstar on C");
+}

@@ -24,7 +24,7 @@ fn songrec(lib: &Path) -> Command {
     c
 }
 
-fn serve(lib: &Path) -> (Child, String) {
+pub(crate) fn serve(lib: &Path) -> (Child, String) {
     let mut child = songrec(lib)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -63,7 +63,7 @@ fn get_json(url: &str, query: &[(&str, &str)]) -> serde_json::Value {
 }
 
 /// A Subsonic call (JSON), signed in with the password.
-fn rest(url: &str, method: &str, query: &[(&str, &str)]) -> serde_json::Value {
+pub(crate) fn rest(url: &str, method: &str, query: &[(&str, &str)]) -> serde_json::Value {
     let mut q: Vec<(&str, &str)> = vec![
         ("u", USER),
         ("p", PASSWORD),
@@ -75,7 +75,7 @@ fn rest(url: &str, method: &str, query: &[(&str, &str)]) -> serde_json::Value {
     get_json(&format!("{url}/rest/{method}"), &q)["subsonic-response"].clone()
 }
 
-fn play_count(url: &str, id: &str) -> u64 {
+pub(crate) fn play_count(url: &str, id: &str) -> u64 {
     let r = rest(url, "getSong", &[("id", id)]);
     assert_eq!(r["status"], "ok", "{r}");
     r["song"]["playCount"].as_u64().unwrap_or(0)

@@ -71,8 +71,11 @@ pub async fn stream(c: &Call<'_>) -> Result<Reply, Fail> {
         );
         return original(c, &m).await;
     };
-    let Some(Ok(audio)) = crate::audio::locate(c.st, &m, false).await? else {
-        return Ok(gone(c, &m));
+    let audio = match crate::audio::locate(c.st, &m, false).await {
+        Ok(Some(Ok(audio))) => audio,
+        Ok(_) => return Ok(gone(c, &m)),
+        Err(e) if is_gone(&e) => return Ok(gone(c, &m)),
+        Err(e) => return Err(e.into()),
     };
     if !tokio::fs::metadata(audio.path())
         .await
@@ -124,18 +127,26 @@ fn busy(c: &Call<'_>) -> Reply {
     Reply::Raw(r)
 }
 
-/// The song is in the library but its audio is not (the linked file was moved or deleted):
-/// `404` with a Subsonic error 70, logged once per song.
+/// Whether the library could not give a song's audio because it is not there: no stored audio
+/// (`404`), or the user's file the library refers to was moved, deleted or changed since it
+/// was analysed (`409 audio_changed`: the bytes there are not the song's).
+fn is_gone(e: &crate::error::ApiError) -> bool {
+    e.status() == StatusCode::NOT_FOUND || e.code() == "audio_changed"
+}
+
+/// The song is in the library but its audio is not (the file it refers to was moved, deleted
+/// or changed): `404` with a Subsonic error 70, logged once per song, so that a player skips
+/// it instead of taking an error inside a `200` for audio.
 fn gone(c: &Call<'_>, m: &SongMetadata) -> Reply {
     if c.st.media.first_time_gone(&m.id) {
         tracing::warn!(
-            "subsonic: the audio of song {} ({}) is gone: its file was moved or deleted; players asking for it are answered 404",
+            "subsonic: the audio of song {} ({}) is gone: its file was moved, deleted or changed; players asking for it are answered 404 (`songrec ingest` on its folder follows a move or a change)",
             m.id.short(),
             m.file_name
         );
     }
     let f = Fail::not_found(format!(
-        "the audio of song {} is not there: its file was moved or deleted",
+        "the audio of song {} is not there: its file was moved, deleted or changed",
         m.id.short()
     ));
     Reply::Raw(failed_with(c, StatusCode::NOT_FOUND, &f))
@@ -144,7 +155,7 @@ fn gone(c: &Call<'_>, m: &SongMetadata) -> Reply {
 async fn original(c: &Call<'_>, m: &SongMetadata) -> Result<Reply, Fail> {
     match crate::audio::song_audio(c.st, m, c.headers).await {
         Ok(r) => Ok(Reply::Raw(r)),
-        Err(e) if e.status() == StatusCode::NOT_FOUND => Ok(gone(c, m)),
+        Err(e) if is_gone(&e) => Ok(gone(c, m)),
         Err(e) => Err(e.into()),
     }
 }

@@ -378,35 +378,40 @@ impl Exec<'_> {
     }
 
     /// Links the local side's audio to this machine's files read anew (see
-    /// [`LocalFiles::fresh`]): a file with the bytes of audio held here, or the recording of a
-    /// song here under other tags. A downloaded copy is replaced by the file (which the
-    /// backend checks against the file's own hash); a reference that holds is left as it is.
-    /// Files of no song here are not linked.
+    /// [`LocalFiles::fresh`]): a file with the bytes of audio held here, and the recording of
+    /// a song here under other tags. Both are tried for each file: a library that holds the
+    /// file's own bytes (an ingest here) may also hold the song's newer audio as a copy (a
+    /// retag made elsewhere, downloaded by a sync that did not know this folder), and that copy
+    /// is replaced by the file too. The backend checks each link against the file's own hash;
+    /// a reference that holds is left as it is. Files of no song here are not linked.
     pub(super) async fn link_fresh_files(
         &self,
         files: &dyn super::LocalFiles,
     ) -> Result<(), StorageError> {
         for file in files.fresh() {
-            let linked = match self.local.has_audio(&file.key).await {
-                Ok(true) => self.local.link_audio(&file.key, &file.path).await,
-                Ok(false) => match self.song_of_audio(file.audio.as_ref()).await? {
-                    Some(m) if m.audio_key() != file.key => {
-                        (self.local)
-                            .link_audio_as(&m.audio_key(), &file.path, &file.key)
-                            .await
-                    }
-                    _ => continue,
-                },
+            let same_bytes = match self.local.has_audio(&file.key).await {
+                Ok(true) => Some(self.local.link_audio(&file.key, &file.path).await),
+                Ok(false) => None,
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(_) => continue,
             };
-            match linked {
-                Ok(out) if !out.already_present => {
-                    self.linked.fetch_add(1, Ordering::SeqCst);
+            let retagged = match self.song_of_audio(file.audio.as_ref()).await? {
+                Some(m) if m.audio_key() != file.key => Some(
+                    (self.local)
+                        .link_audio_as(&m.audio_key(), &file.path, &file.key)
+                        .await,
+                ),
+                _ => None,
+            };
+            for linked in [same_bytes, retagged].into_iter().flatten() {
+                match linked {
+                    Ok(out) if !out.already_present => {
+                        self.linked.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.is_fatal() => return Err(e),
+                    Err(e) => tracing::warn!("{}: not linked: {e}", file.path.display()),
                 }
-                Ok(_) => {}
-                Err(e) if e.is_fatal() => return Err(e),
-                Err(e) => tracing::warn!("{}: not linked: {e}", file.path.display()),
             }
         }
         Ok(())

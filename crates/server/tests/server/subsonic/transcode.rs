@@ -4,8 +4,10 @@
 //! `download` never re-encodes.
 
 use std::process::Command;
+use std::time::Duration;
 
 use songrec_server::subsonic::media::transcode::{TARGETS, arguments};
+use songrec_storage::SongId;
 
 use super::*;
 
@@ -266,7 +268,6 @@ fn ffmpeg_children(words: &[&str], not: &str) -> Vec<u32> {
 /// give their slots up (ffmpeg killed and reaped, their connections cut) and a third plays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_players_do_not_hold_the_re_encoding_slots() {
-    use std::time::Duration;
     use tokio::io::AsyncReadExt;
     let deadline = |s| tokio::time::Instant::now() + Duration::from_secs(s);
 
@@ -431,5 +432,63 @@ async fn time_offsets_are_honoured_or_refused_and_bad_numbers_are_error_10() {
             }
         }
     }
+    srv.stop().await;
+}
+
+/// A song whose file was deleted: `stream` (as it is or re-encoded) and `download` answer HTTP
+/// `404` with a Subsonic error 70 (XML and JSON), not an error inside a `200` that a player
+/// takes for audio; the other songs still play.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_song_whose_file_is_gone_is_a_404_with_error_70() {
+    let lib = std::thread::spawn(build).join().unwrap();
+    let srv = serve_on(&lib, |_| {}).await;
+    let songs = all_songs(&srv).await;
+    let id = song_from(&songs, FRONTIERS)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = song_from(&songs, BELL)["id"].as_str().unwrap().to_owned();
+    // The file the library serves: its own copy (this library copies what it ingests) or the
+    // user's file (a library that references files), whichever the backend names.
+    let backend = srv.state.backend.clone();
+    let m = backend
+        .get_metadata(&SongId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let url = backend
+        .audio_url(&m.audio_key(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let served = url::Url::parse(&url).unwrap().to_file_path().unwrap();
+    std::fs::remove_file(&served).unwrap();
+    for (endpoint, q) in [
+        ("stream", ""),
+        ("stream", "&format=mp3"),
+        ("stream", "&timeOffset=1"),
+        ("download", ""),
+        ("stream", "&f=json"),
+        ("download", "&f=json"),
+    ] {
+        let r = reqwest::get(srv.url(&format!("/rest/{endpoint}?{}&id={id}{q}", signed())))
+            .await
+            .unwrap();
+        let status = r.status();
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 404, "{endpoint}{q}: {ct} {body:.300}");
+        if q.contains("json") {
+            assert!(ct.starts_with("application/json"), "{ct}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["subsonic-response"]["error"]["code"], 70, "{body}");
+        } else {
+            assert!(ct.contains("xml"), "{ct}");
+            assert!(body.contains(r#"code="70""#), "{body}");
+        }
+        assert!(!body.contains("/tmp"), "{body}");
+        assert!(!body.contains(&*served.to_string_lossy()), "{body}");
+    }
+    let r = get(&srv, "stream", &format!("id={other}")).await;
+    assert!(r.bytes().await.unwrap() == std::fs::read(lib.music.join(BELL)).unwrap());
     srv.stop().await;
 }
