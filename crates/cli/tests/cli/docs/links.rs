@@ -190,3 +190,132 @@ fn every_local_link_in_the_docs_resolves() {
     );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
+
+/// The `.rs` files below `dir`, read.
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.expect("source entry").path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = read(&p);
+                out.push((p, text));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `text` defines `name` (a function, type, trait, module, constant or macro), or
+/// takes it in under that name (`as name`).
+fn defines(text: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    [
+        "fn ",
+        "struct ",
+        "enum ",
+        "trait ",
+        "mod ",
+        "type ",
+        "const ",
+        "static ",
+        "macro_rules! ",
+        " as ",
+    ]
+    .iter()
+    .any(|kw| {
+        text.match_indices(&format!("{kw}{name}")).any(|(at, m)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + m.len()..].chars().next();
+            before.is_none_or(|c| !ident(c) || kw.starts_with(' '))
+                && after.is_none_or(|c| !ident(c))
+        })
+    })
+}
+
+/// The code spans (`…`) of a markdown line.
+fn code_spans(line: &str) -> Vec<&str> {
+    line.split('`').skip(1).step_by(2).collect()
+}
+
+/// Every Rust item the docs name by its path, as `songrec_app::similar::answer`,
+/// `factory::astra_options` or `factory/src/lib.rs::open_with`, is defined in the crate (or
+/// the file) the path names: a function renamed or folded away fails here instead of leaving
+/// a reader to search for it. Paths whose first part is no crate of the workspace
+/// (`stores::file_lease`, relative to a crate named nearby) are not checked.
+#[test]
+fn every_rust_name_in_the_docs_is_defined_where_they_say() {
+    let root = root();
+    let crates = root.join("crates");
+    let mut by_crate: HashMap<PathBuf, Vec<(PathBuf, String)>> = HashMap::new();
+    let (mut checked, mut missing) = (0, Vec::new());
+    for doc in doc_files() {
+        let md = read(&doc);
+        for (n, line) in md.lines().enumerate() {
+            for span in code_spans(line) {
+                let (place, name) = match span.rsplit_once("::") {
+                    Some((p, name))
+                        if !name.is_empty()
+                            && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                            && !p.contains(' ') =>
+                    {
+                        (p, name)
+                    }
+                    _ => continue,
+                };
+                // A file: `crates/x/src/y.rs::name` or `x/src/y.rs::name`.
+                let found = if let Some(file) = place.strip_suffix(".rs") {
+                    let file = crates.join(file.trim_start_matches("crates/"));
+                    let file = file.with_extension("rs");
+                    file.is_file() && defines(&read(&file), name)
+                } else {
+                    let first = place.split("::").next().unwrap_or_default();
+                    let dir = crates.join(first.trim_start_matches("songrec_").replace('_', "-"));
+                    if !dir.join("Cargo.toml").is_file() {
+                        continue;
+                    }
+                    let files = by_crate
+                        .entry(dir.clone())
+                        .or_insert_with(|| sources(&dir.join("src")));
+                    files.iter().any(|(p, text)| {
+                        defines(text, name)
+                            || p.file_stem().is_some_and(|s| s == name)
+                            || p.parent()
+                                .and_then(Path::file_name)
+                                .is_some_and(|d| d == name)
+                    })
+                };
+                checked += 1;
+                if !found {
+                    missing.push(format!("{}:{}: `{span}`", doc.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} names checked: the reader finds none"
+    );
+    assert!(
+        missing.is_empty(),
+        "names the docs give that the code no longer has:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The check itself finds a name that is gone, and accepts one that is there.
+#[test]
+fn the_name_check_tells_a_defined_name_from_a_gone_one() {
+    let text = "pub fn open_with(cfg: &Config) {}\nfn open_withheld() {}\nuse a::b as c;";
+    assert!(defines(text, "open_with"));
+    assert!(defines(text, "c"));
+    assert!(!defines(text, "open_stack"));
+    assert!(!defines(text, "open"));
+    assert_eq!(code_spans("see `a::b` and `c`"), vec!["a::b", "c"]);
+}
