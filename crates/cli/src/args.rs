@@ -1,10 +1,13 @@
 //! Option groups and value parsers shared by several commands: the global options, the song
-//! filters, `--json`, and counts that must be at least 1.
+//! filters, `--json`, counts that must be at least 1, the playlist rules `playlist` and `radio`
+//! share ([`RuleArgs`]), and the MPD address every `--mpd` flag reads ([`mpd_address`]).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use songrec_config::Config;
+use songrec_mpd::Address;
 
 /// The options every command takes (`--library`, `--config`, `-v`, ...).
 #[derive(Args, Debug)]
@@ -131,4 +134,30 @@ pub struct JsonFlag {
 /// How the local library keeps a file (`--audio`): reference, reflink or copy.
 pub fn audio_mode(s: &str) -> Result<songrec_storage::AudioMode, String> {
     s.parse()
+}
+
+/// The playlist rules `playlist` and `radio` share.
+#[derive(Args, Debug)]
+pub struct RuleArgs {
+    /// At most one song per artist (radio: around the song playing).
+    #[arg(long)]
+    pub no_repeat_artist: bool,
+    /// At most one song per album (radio: around the song playing).
+    #[arg(long)]
+    pub no_repeat_album: bool,
+    /// Leave out songs that were in the last N playlists.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::args::count)]
+    pub exclude_recent: usize,
+}
+
+/// The MPD server `--mpd [ADDR]` names: ADDR, else `MPD_HOST`/`MPD_PORT`, else `[mpd] address`,
+/// else localhost.
+pub fn mpd_address(given: Option<&str>, cfg: &Config) -> Result<Address> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let host = var("MPD_HOST").or_else(|| cfg.mpd.address.clone());
+    Ok(Address::from_env(
+        given,
+        host.as_deref(),
+        var("MPD_PORT").as_deref(),
+    )?)
 }

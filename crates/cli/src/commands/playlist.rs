@@ -14,6 +14,7 @@ use songrec_factory::Backend;
 use songrec_storage::StorageBackendExt as _;
 use songrec_storage::plural::{count, noun};
 
+use crate::args::RuleArgs;
 use crate::exit;
 use crate::output::{mmss, trunc};
 use crate::vectors::RankedArgs;
@@ -70,20 +71,6 @@ pub struct PlaylistArgs {
     pub candidates: usize,
     #[command(flatten)]
     pub ranked: RankedArgs,
-}
-
-/// The playlist rules `playlist` and `radio` share.
-#[derive(Args, Debug)]
-pub struct RuleArgs {
-    /// At most one song per artist (radio: around the song playing).
-    #[arg(long)]
-    pub no_repeat_artist: bool,
-    /// At most one song per album (radio: around the song playing).
-    #[arg(long)]
-    pub no_repeat_album: bool,
-    /// Leave out songs that were in the last N playlists.
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::args::count)]
-    pub exclude_recent: usize,
 }
 
 fn print(p: &Playlist) {
@@ -316,7 +303,7 @@ async fn report(
     };
     let mpd_report = match &args.mpd {
         Some(given) => {
-            let addr = crate::commands::radio::mpd_address(Some(given.as_str()), cfg)?;
+            let addr = crate::args::mpd_address(Some(given.as_str()), cfg)?;
             let songs: Vec<_> = p.entries.iter().map(|e| e.song.clone()).collect();
             let dir = cfg.mpd.music_directory.as_deref();
             let r =

@@ -1,5 +1,4 @@
 //! `songrec radio`: parse, build the options, call `songrec_mpd::radio::run`, print each line.
-//! Also the MPD address every `--mpd` flag reads ([`mpd_address`]).
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -7,13 +6,11 @@ use songrec_config::Config;
 use songrec_discover::history::{self, History};
 use songrec_discover::playlist::Constraints;
 use songrec_factory::Backend;
-use songrec_mpd::Address;
 use songrec_mpd::plan::Rules;
 use songrec_mpd::radio::{self, RadioOptions};
 use songrec_mpd::skips::SkipRule;
 
-use crate::args::FilterArgs;
-use crate::commands::playlist::RuleArgs;
+use crate::args::{FilterArgs, RuleArgs, mpd_address};
 use crate::exit;
 use crate::vectors::VectorArgs;
 
@@ -67,18 +64,6 @@ pub struct RadioArgs {
     pub vectors: VectorArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
-}
-
-/// The MPD server `--mpd [ADDR]` names: ADDR, else `MPD_HOST`/`MPD_PORT`, else `[mpd] address`,
-/// else localhost.
-pub fn mpd_address(given: Option<&str>, cfg: &Config) -> Result<Address> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let host = var("MPD_HOST").or_else(|| cfg.mpd.address.clone());
-    Ok(Address::from_env(
-        given,
-        host.as_deref(),
-        var("MPD_PORT").as_deref(),
-    )?)
 }
 
 fn skip_rule(args: &RadioArgs, cfg: &Config) -> Result<SkipRule> {
