@@ -1,11 +1,11 @@
 //! Printing results for people (aligned text) and programs (`--json`).
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use songrec_app::similar::{QueryInfo, SimilarAnswer};
 use songrec_storage::plural::{count, noun};
 use songrec_storage::{ModelInfo, SongCount, SongMetadata};
-
-use crate::commands::show::Audio;
 
 use songrec_app::stats::LibraryStats;
 use songrec_cache::CacheStats;
@@ -154,6 +154,16 @@ pub fn matches(answer: &SimilarAnswer, json: bool) -> Result<()> {
     }
     summary();
     Ok(())
+}
+
+/// Where a song's audio is, as `show` says it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Audio {
+    /// A copy (or clone) held by the library, or in the cloud's bucket.
+    Stored,
+    /// The user's own file, where it lies: the local library only refers to it.
+    RefersTo(PathBuf),
+    Missing,
 }
 
 pub fn show(m: &SongMetadata, models: &[ModelInfo], audio: &Audio, json: bool) -> Result<()> {

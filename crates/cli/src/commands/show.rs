@@ -9,7 +9,7 @@ use songrec_factory::Backend;
 use songrec_storage::SongId;
 
 use crate::exit;
-use crate::output;
+use crate::output::{self, Audio};
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
@@ -39,16 +39,6 @@ pub async fn run(a: &ShowArgs, cfg: &Config, backend: Backend) -> Result<u8> {
     };
     output::show(&m, &have, &audio, a.json)?;
     Ok(exit::OK)
-}
-
-/// Where a song's audio is, as `show` says it.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Audio {
-    /// A copy (or clone) held by the library, or in the cloud's bucket.
-    Stored,
-    /// The user's own file, where it lies: the local library only refers to it.
-    RefersTo(PathBuf),
-    Missing,
 }
 
 /// The user's file that a local library's audio `key` refers to, `None` when the library
