@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use songrec_app::AppError;
+use songrec_app::similar::AskError;
 use songrec_storage::StorageError;
 
 /// An API error: HTTP status, a stable machine-readable code and a human message.
@@ -202,9 +203,27 @@ impl From<AppError> for ApiError {
             AppError::Resolve(m) => Self::not_found(m),
             AppError::Invalid(m) => Self::bad_request(m),
             AppError::UnknownModel(m) => Self::new(StatusCode::BAD_REQUEST, "unknown_model", m),
-            AppError::Ask(e) => crate::api::ask_error(e),
+            AppError::Ask(e) => ask_error(e),
         }
     }
+}
+
+/// An ask that names no answer, in the parameters' words (400).
+pub fn ask_error(e: AskError) -> ApiError {
+    ApiError::bad_request(match e {
+        AskError::Nothing => {
+            "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
+             to find songs like a file, POST it here"
+        }
+        AskError::DistinctWithWords => "distinct cannot be combined with text",
+        AskError::ExplainNeedsSong => "explanations need a song of the library",
+        AskError::VectorsWithWordsAlone => {
+            "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone"
+        }
+        AskError::BlendNeedsCosine => {
+            "a blend mixes cosine similarities; use metric=cosine (or dot)"
+        }
+    })
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -56,7 +56,7 @@ fn nullable(t: &str) -> Value {
 
 /// The document.
 pub fn document() -> Value {
-    use crate::api::MAX_RESPONSE_RESULTS as MAX_K;
+    use crate::params::MAX_RESPONSE_RESULTS as MAX_K;
     use songrec_storage::{Ranking, SortKey, query::MAX_RESULTS as CLOUD_MAX};
     let id_param = json!({"$ref": "#/components/parameters/id"});
     let sort_keys: Vec<&str> = SortKey::ALL.iter().map(|k| k.name()).collect();

@@ -6,6 +6,9 @@ use songrec_app::similar::Choice;
 
 use crate::error::{ApiError, ApiResult};
 
+/// Most results one response of the API carries, whatever the backend allows.
+pub const MAX_RESPONSE_RESULTS: usize = 10_000;
+
 /// Decoded `name=value` pairs of a query string.
 #[derive(Debug, Default)]
 pub struct Params {

@@ -3,13 +3,12 @@
 //! answers with [`SimilarAnswer`], what `songrec similar --json` prints.
 
 use super::*;
-use songrec_app::similar::{AskError, Choice, QueryInfo, SimilarAnswer, SimilarAsk};
+use songrec_app::similar::{Choice, QueryInfo, SimilarAnswer, SimilarAsk};
 use songrec_storage::Ranking;
 
-// ---- similarity ---------------------------------------------------------------------------
+use crate::params::MAX_RESPONSE_RESULTS;
 
-/// Most results one response of the API carries, whatever the backend allows.
-pub const MAX_RESPONSE_RESULTS: usize = 10_000;
+// ---- similarity ---------------------------------------------------------------------------
 
 /// The ask of a similarity endpoint's query (each endpoint names its target). What is not given
 /// is [`Ranking::default`]'s, as on the command line; k + offset reach at most the backend's
@@ -48,24 +47,6 @@ async fn similar_ask(st: &AppState, raw: Option<&str>) -> ApiResult<SimilarAsk> 
         choice,
         ranking,
         ..SimilarAsk::default()
-    })
-}
-
-/// An ask that names no answer, in the parameters' words (400).
-pub fn ask_error(e: AskError) -> ApiError {
-    ApiError::bad_request(match e {
-        AskError::Nothing => {
-            "text is required: the words to search by (e.g. text=mellow acoustic guitar); \
-             to find songs like a file, POST it here"
-        }
-        AskError::DistinctWithWords => "distinct cannot be combined with text",
-        AskError::ExplainNeedsSong => "explanations need a song of the library",
-        AskError::VectorsWithWordsAlone => {
-            "model, embedder, blend and threshold apply to a song's or a file's neighbours, not to words alone"
-        }
-        AskError::BlendNeedsCosine => {
-            "a blend mixes cosine similarities; use metric=cosine (or dot)"
-        }
     })
 }
 

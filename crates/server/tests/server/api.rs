@@ -519,7 +519,7 @@ async fn openapi_document_lists_every_route() {
     // `api/search.rs` asks for).
     let ids = all_ids(&srv.base).await;
     let params = &doc["components"]["parameters"];
-    let max = songrec_server::api::MAX_RESPONSE_RESULTS;
+    let max = songrec_server::params::MAX_RESPONSE_RESULTS;
     let d = songrec_storage::Ranking::default();
     assert_eq!(params["k"]["schema"]["maximum"], max, "{}", params["k"]);
     assert_eq!(params["k"]["schema"]["default"], d.k, "{}", params["k"]);
