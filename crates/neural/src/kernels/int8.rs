@@ -1,11 +1,11 @@
-//! An integer matrix product for quantized convolutions: `u8` activations times `i8` weights
-//! summed exactly into `i32`, on the instructions the [`KernelPath`] names: AMX-INT8
-//! (`tdpbusd`, [`super::amx`]) for large products, AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds
-//! per instruction), AVX-VNNI (its 256-bit form, 32), AVX2 (both operands widened to `i16`,
-//! `vpmaddwd`: 16 per instruction and an add), or portable Rust the compiler vectorises.
-//! Integer sums are exact, so the result does not depend on the order of the work or the
-//! instructions: every path returns the same `i32`s, bit for bit (the tests compare each path
-//! this CPU runs with the naive sums).
+//! An integer matrix product for quantized convolutions: `u8` activations times `i8` weights summed
+//! exactly into `i32`, on the instructions the [`KernelPath`] names: AMX-INT8 (`tdpbusd`,
+//! [`super::amx`]) for large products, AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds per instruction),
+//! AVX-VNNI (its 256-bit form, 32), AVX2 (both operands widened to `i16`, `vpmaddwd`: 16 per
+//! instruction and an add), or portable Rust the compiler vectorises (in `f32` blocks short enough
+//! that every sum is an exact integer). Integer sums are exact, so the result does not depend on
+//! the order of the work or the instructions: every path returns the same `i32`s, bit for bit (the
+//! tests compare each path this CPU runs with the naive sums).
 
 use super::path::KernelPath;
 
@@ -17,11 +17,11 @@ const NR: usize = 4;
 
 /// `i8` weights `[k, n]` packed for the kernels: panels of 16 columns, each `k / 4` groups of
 /// 16 × 4 bytes (4 consecutive rows of each column: what `vpdpbusd`, `tdpbusd` and the AVX2
-/// kernel read), and the same panels widened to `i16`, row by row (`k` rows of 16 values: what
-/// the portable kernel reads).
+/// kernel read); the portable kernel's copy of the same panels as `f32`, row by row (`k` rows
+/// of 16 values), is made from them when that kernel first runs.
 pub(crate) struct PackedI8 {
     data: Vec<i8>,
-    wide: Vec<i16>,
+    float: std::sync::OnceLock<Vec<f32>>,
     pub k: usize,
     pub n: usize,
 }
@@ -35,7 +35,6 @@ impl PackedI8 {
             "int8 GEMM shape {k} × {n}"
         );
         let mut data = Vec::with_capacity(k * n);
-        let mut wide = Vec::with_capacity(k * n);
         for p in 0..n / LANES {
             for k4 in 0..k / 4 {
                 for o in 0..LANES {
@@ -44,11 +43,29 @@ impl PackedI8 {
                     }
                 }
             }
-            for r in 0..k {
-                wide.extend((0..LANES).map(|o| i16::from(w(r, p * LANES + o))));
-            }
         }
-        PackedI8 { data, wide, k, n }
+        PackedI8 {
+            data,
+            float: std::sync::OnceLock::new(),
+            k,
+            n,
+        }
+    }
+
+    /// The panels as `f32` for the portable kernel: `k` rows of 16 columns each, made from
+    /// `data` on first use.
+    fn float(&self) -> &[f32] {
+        self.float.get_or_init(|| {
+            let panel = self.k * LANES;
+            let mut out = Vec::with_capacity(self.k * self.n);
+            for p in self.data.chunks_exact(panel) {
+                for r in 0..self.k {
+                    let group = &p[r / 4 * LANES * 4..][..LANES * 4];
+                    out.extend((0..LANES).map(|o| f32::from(group[o * 4 + r % 4])));
+                }
+            }
+            out
+        })
     }
 
     /// `c[m × n] = a · self`, row `r` of `a` being the concatenation of `taps.len()` runs of
@@ -474,36 +491,72 @@ mod avx2 {
     }
 }
 
-/// The product in plain Rust, written for the compiler to vectorise on any target: tiles of
-/// [`MR`] rows × 16 columns; each row of weights is widened to `i32` once and multiplied with
-/// every row's value (both fit in 16 bits, so x86-64's SSE2 multiplies them with `pmaddwd`,
-/// ARM64's NEON with its widening multiply-adds) into `i32` sums. The reference the vector
-/// paths are held to, besides the naive sums.
+/// The product in plain Rust, written for the compiler to vectorise on any target: in `f32`, where
+/// every product and every partial sum is an integer the format holds exactly, so the sums are the
+/// exact integer sums in any order. A product of a `u8` and an `i8` has at most 16 bits; a chain of
+/// at most `BLOCK` (512) of them stays below 2^24 in magnitude (512 · 255 · 128 = 16,711,680 <
+/// 16,777,216), so each addition is exact; each block's sum is then converted to `i32` (exact) and
+/// added there. Tiles of `ROWS` (2) rows × 16 columns: 8 accumulators of 4 lanes, the 4 registers
+/// of a row of weights and the broadcast value fit the 16 registers of SSE2.
+///
+/// Why floats: x86-64's baseline (SSE2) has no 32-bit integer multiply; for plain Rust the compiler
+/// emits `pmaddwd` with each operand widened to 32 bits (4 useful products per instruction, on Zen
+/// 3's one integer multiply pipe), while `mulps` and `addps` take 4 products and sums each on two
+/// pipes apiece: 1.4–2× the integer kernel's rate on an aisfx layer here (Zen 3, x86-64 baseline).
+/// The compiler keeps a float chain in order (no reassociation), so it vectorises across the
+/// columns, never across the depth (which it did with integer sums, gathering weights lane by
+/// lane). ARM64 runs the same code on NEON's `fmul` and `fadd`. The reference the vector paths are
+/// held to, besides the naive sums.
 mod portable {
-    use super::{Call, LANES, MR};
+    use super::{Call, LANES};
+
+    /// Rows of one tile (a divisor of [`super::MR`]).
+    pub(super) const ROWS: usize = 2;
+    const _: () = assert!(super::MR.is_multiple_of(ROWS));
+    /// The longest chain summed in `f32` before it is converted to `i32`.
+    pub(super) const BLOCK: usize = 512;
 
     /// With `MAX`, each result is folded into `c` by max instead of stored.
     pub(super) fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
         let Call { b, m, a, lda, taps } = *call;
         let (n, kt) = (b.n, b.k / taps.len());
-        for (p, panel) in b.wide.chunks_exact(b.k * LANES).enumerate() {
-            for r0 in (0..m).step_by(MR) {
-                let mut acc = [[0i32; LANES]; MR];
+        // The activations the rows below `m` read, as `f32` (once per call).
+        let last = taps
+            .iter()
+            .max()
+            .map_or(0, |t| (m.max(1) - 1) * lda + t + kt);
+        let af: Vec<f32> = a[..last.min(a.len())]
+            .iter()
+            .map(|&x| f32::from(x))
+            .collect();
+        for (p, panel) in b.float().chunks_exact(b.k * LANES).enumerate() {
+            for r0 in (0..m).step_by(ROWS) {
+                let mut acc = [[0i32; LANES]; ROWS];
                 for (t, &tap) in taps.iter().enumerate() {
                     let w = &panel[t * kt * LANES..(t + 1) * kt * LANES];
-                    let rows: [&[u8]; MR] = std::array::from_fn(|r| {
-                        let at = (r0 + r) * lda + tap;
-                        &a[at..at + kt]
-                    });
-                    for (kk, w) in w.chunks_exact(LANES).enumerate() {
-                        let Ok(w) = <&[i16; LANES]>::try_from(w) else {
-                            unreachable!("a row of 16 weights")
-                        };
-                        let w = w.map(i32::from);
-                        for (row, x) in acc.iter_mut().zip(&rows) {
-                            let x = i32::from(x[kk]);
-                            for (s, &v) in row.iter_mut().zip(&w) {
-                                *s = s.wrapping_add(x * v);
+                    for k0 in (0..kt).step_by(BLOCK) {
+                        let len = BLOCK.min(kt - k0);
+                        let rows: [&[f32]; ROWS] = std::array::from_fn(|r| {
+                            let at = (r0 + r) * lda + tap + k0;
+                            &af[at..at + len]
+                        });
+                        let block = &w[k0 * LANES..(k0 + len) * LANES];
+                        let mut sums = [[0f32; LANES]; ROWS];
+                        for (kk, w) in block.chunks_exact(LANES).enumerate() {
+                            let Ok(w) = <&[f32; LANES]>::try_from(w) else {
+                                unreachable!("a row of 16 weights")
+                            };
+                            for (row, x) in sums.iter_mut().zip(&rows) {
+                                let x = x[kk];
+                                for (s, &v) in row.iter_mut().zip(w) {
+                                    *s += x * v;
+                                }
+                            }
+                        }
+                        for (row, s) in acc.iter_mut().zip(&sums) {
+                            for (a, &v) in row.iter_mut().zip(s) {
+                                // An integer below 2^24 in magnitude: converted exactly.
+                                *a = a.wrapping_add(v as i32);
                             }
                         }
                     }
