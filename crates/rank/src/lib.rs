@@ -1,14 +1,23 @@
 //! songrec's ranking core: one similarity question ([`Question`]: the vectors compared, one
-//! model or a weighted blend of several, and what is asked of the ranking), and the one search
-//! every ranking shares, so the same question gets the same neighbours whichever command asks.
+//! model or a weighted blend of several such as 0.7 musicnn + 0.3 DSP, and what is asked of
+//! the ranking), and the one search every ranking shares.
 //!
-//! - [`search`]: nearest songs to a query in a [`Space`]; a blend scores a candidate pool per
-//!   model ([`pool_size`]) on every model and ranks it by [`blend`].
-//! - [`blend`]: each model's scores standardised over the candidates (models live on different
-//!   scales), then mixed by weight.
-//! - [`combine`]: one vector per song for the whole-set algorithms: each model's unit vector
-//!   scaled by `√(wᵢ / sdᵢ)` (sdᵢ: the spread of its cosines over pairs of songs), concatenated
-//!   and normalised, so a dot product ranks like the standardised mix of [`blend`].
+//! `similar`, playlists, the map, clusters and outliers take the same [`Space`], so the same
+//! question gets the same neighbours whichever command asks it. **The crate knows only the
+//! storage contract**: no audio, fingerprints, drawing or playlists (answering "similar" needs
+//! none of them, and `discover` ranks with it without a circle).
+//!
+//! - [`search`]: nearest songs to a query in a space. One model: one backend search. A blend:
+//!   each model is asked for a candidate pool ([`pool_size`]), every candidate is scored on every
+//!   model (the few vectors a pool lacks are fetched), and candidates are ranked by [`blend`].
+//! - [`blend`]: the pure ranking of a blend. Scores of different models live on different scales
+//!   (DSP cosines spread over −1..1, musicnn's sit in 0.5..1), so each model's scores are
+//!   standardised over the candidates before mixing.
+//! - [`combine`]: one vector per song for the whole-set algorithms (flow order, paths, PCA,
+//!   k-means): each model's unit vector scaled by `√(wᵢ / sdᵢ)` (sdᵢ: the spread of that model's
+//!   cosines over pairs of the songs), concatenated and normalised. A dot product of two combined
+//!   vectors is then `Σ (wᵢ/sdᵢ)·cosᵢ / Σ (wᵢ/sdᵢ)`: for one query it ranks exactly like the
+//!   standardised mix of [`blend`] (whose per-model means only shift every candidate alike).
 
 use std::collections::HashMap;
 

@@ -18,8 +18,12 @@ use crate::query::{ListQuery, Match, Page, SearchQuery};
 
 /// Where a song's pieces live: audio bytes, vectors (one per model) and metadata.
 ///
-/// Implemented by the local files, Astra DB + S3 and the layers; each runs the conformance
-/// suite. Contract highlights:
+/// Implementations: the local file layout (`songrec-local`), Astra DB + S3 (`songrec-astra`),
+/// and layers that wrap any backend (retry, timeout, metrics, circuit breaker, the disk cache
+/// and the offline fallback; chaos and crash injection in tests). Every implementation runs
+/// the shared conformance suite (`songrec-conformance`), which is the judge of what follows.
+///
+/// Contract highlights:
 /// - Metadata is the commit point of a song: embeddings and audio without metadata are
 ///   invisible to `search`, `list` and `count`. Writers store audio, then embeddings, then metadata.
 /// - Writes are atomic per call; `put_songs` reports per-song outcomes.
@@ -60,17 +64,25 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// file forgets the reference and never touches the file.
     async fn delete_audio(&self, id: &SongId) -> StorageResult<bool>;
 
-    /// Keeps the user's file at `path` as the audio under `id` (its SHA-256) the way the
-    /// library keeps files ([`AudioMode`]); the file is only read. Backends that cannot
-    /// reference a file store a copy (the default). Audio kept otherwise is then replaced.
+    /// Keeps the user's audio file at `path` as the audio stored under `id` (the SHA-256 of its
+    /// bytes, as for [`put_audio`](Self::put_audio)), the way the library is set to keep
+    /// files ([`AudioMode`]): a reference to the file where it lies, a copy-on-write clone, or
+    /// a copy. The file itself is only read, never written, moved or deleted. Backends that
+    /// cannot reference a file (the cloud) store a copy, as `put_audio` does (the default).
+    /// Audio already kept under `id` in another way is replaced once the new way is in place;
+    /// a reference that still holds is left as it is.
     async fn link_audio(&self, id: &SongId, path: &Path) -> StorageResult<PutOutcome> {
         self.put_audio(id, path).await
     }
 
-    /// Keeps this machine's file at `path`, the same recording as `key`'s audio under other
-    /// tags (found by audio identity), as the audio under `key`; `own` is the file's SHA-256,
-    /// checked now and on every later read. Only a library that references files can; others
-    /// answer [`StorageError::Unsupported`](crate::StorageError::Unsupported).
+    /// Keeps this machine's own file at `path` as the audio stored under `key` when the file
+    /// holds the same recording as `key`'s audio under other tags, so other bytes: the caller
+    /// found it by the song's audio identity (`sync --music` on a machine whose copy was
+    /// tagged otherwise). `own` is the SHA-256 of the file's bytes; it is checked now and
+    /// stands for `key` on every later read, so what is served here is this file's own bytes,
+    /// never another machine's. Only a library that references files can; the others answer
+    /// [`StorageError::Unsupported`](crate::StorageError::Unsupported) and the caller copies
+    /// the song's own bytes instead.
     async fn link_audio_as(
         &self,
         key: &SongId,
@@ -100,8 +112,11 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// Exact similarity search (see [`SearchQuery`]).
     async fn search(&self, query: &SearchQuery) -> StorageResult<Vec<Match>>;
 
-    /// The most results one [`search`](Self::search) can reach (`offset + k`; `usize::MAX`
-    /// when unlimited); searches beyond it are refused with `InvalidInput`.
+    /// The most results one [`search`](Self::search) can reach (`offset + k`): the store's own
+    /// cap (the Data API's 1000, [`crate::query::MAX_RESULTS`]), or `usize::MAX` when it has
+    /// none (the local files). A layer reports its inner backend's; a fallback the smaller of
+    /// its two (a search must be answerable by whichever side serves it). Searches beyond it
+    /// are refused with `InvalidInput`.
     fn max_results(&self) -> usize;
 
     /// The models with stored vectors, and how many songs each covers.
@@ -113,7 +128,8 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()>;
 
     /// [`put_metadata`](Self::put_metadata) only if the stored song still has version
-    /// `expected` (compare-and-set); otherwise [`StorageError::Conflict`] and nothing written.
+    /// `expected` (compare-and-set); otherwise
+    /// [`StorageError::Conflict`](crate::StorageError::Conflict) and nothing written.
     /// A read-change-write (a play counted, a field edited) built on a version that another
     /// writer replaced meanwhile is refused, so the caller reads again and no change is lost.
     /// Atomic on every backend: under the write lock (local), as one conditional update of
@@ -133,11 +149,14 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// A page of songs matching a filter.
     async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>>;
 
-    /// How many songs match a filter, exactly (may take many requests on a remote backend).
+    /// How many songs match a filter, exactly (on a remote backend this may take many requests:
+    /// the Data API counts at most 1000 documents per request).
     async fn count(&self, filter: &Filter) -> StorageResult<u64>;
 
-    /// How many songs match a filter, as far as one cheap request tells: exact, or a lower
-    /// bound ([`SongCount::AtLeast`]). The default counts exactly.
+    /// How many songs match a filter, as far as one cheap request tells: the exact number when
+    /// the store counts it at once, otherwise a lower bound ([`SongCount::AtLeast`]). What a
+    /// listing's "of N songs" line needs; [`count`](Self::count) for the exact figure. The
+    /// default counts exactly (the local files count cheaply at any size).
     async fn quick_count(&self, filter: &Filter) -> StorageResult<SongCount> {
         Ok(SongCount::Exact(self.count(filter).await?))
     }
@@ -172,8 +191,9 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// Every song's (id, version, content hash) plus tombstones, without reading whole songs.
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>>;
 
-    /// The [`list_versions`](Self::list_versions) entries of some songs (unknown ids left
-    /// out), in no particular order.
+    /// The [`list_versions`](Self::list_versions) entries of some songs (live or tombstone;
+    /// unknown ids are left out), in no particular order. The default filters the full listing;
+    /// remote backends answer with a lookup by id (one request per 100 ids on Astra).
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
         let wanted: std::collections::HashSet<&SongId> = ids.iter().collect();
         Ok(self
@@ -185,7 +205,9 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     }
 
     /// Live songs whose id starts with `prefix` (hex digits, either case), in id order, at most
-    /// `limit`: what resolving a short id needs.
+    /// `limit`: what resolving a short id needs. The default filters
+    /// [`list_versions`](Self::list_versions); the local backend scans its id table without
+    /// reading songs.
     async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> StorageResult<Vec<SongId>> {
         let prefix = prefix.to_ascii_lowercase();
         let mut ids: Vec<SongId> = self
@@ -205,10 +227,15 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// head (no entries): take it *before* a full listing, and every change the listing misses
     /// is in the feed from that cursor.
     ///
-    /// `Ok(None)` means "no feed here" (the default) or "this cursor is unknown or too old",
-    /// also when the store holds no songs nor tombstones: the caller falls back to
-    /// [`list_versions`](Self::list_versions). Entries may repeat changes already seen and may
-    /// be a song's latest state only. A caching layer must not serve feed answers from cache.
+    /// `Ok(None)` means "no feed here" (the default, e.g. the local files, which list cheaply)
+    /// or "this cursor is unknown or too old" (another library, a wiped collection): the caller
+    /// falls back to [`list_versions`](Self::list_versions). A feed also answers `None` to a
+    /// cursor when the store holds no songs at all, not even tombstones (songs removed without
+    /// tombstones never show up in a feed; the full listing and sync's empty-listing rail see
+    /// an emptied store). Entries may repeat changes already seen (a feed reads with an overlap
+    /// so that it never skips one) and may be a song's latest state rather than every
+    /// intermediate one. A layer that caches must not serve feed answers from its cache: a
+    /// stale answer would hide changes from sync for good.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -229,8 +256,10 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
         Ok(None)
     }
 
-    /// Totals over the library (what `songrec stats` shows); the default is
-    /// [`summarize_by_walking`].
+    /// Totals over the library: live songs, their summed duration and file size, songs per
+    /// genre, and tombstones (what `songrec stats` shows). The default walks every page of
+    /// [`list`](Self::list) and the version listing ([`summarize_by_walking`]); the local
+    /// backend adds up its records without decoding their free-form fields.
     async fn summary(&self) -> StorageResult<LibrarySummary> {
         summarize_by_walking(self).await
     }
@@ -418,8 +447,12 @@ impl PutOutcome {
     }
 }
 
-/// How a library keeps the audio of a song from the user's own file (`[library] audio`).
-/// Hard links are not offered (see the parse error).
+/// How a library keeps the audio of a song that came from the user's own file (`[library]
+/// audio`; [`StorageBackend::link_audio`]).
+///
+/// Hard links are not offered: a tagger that rewrites a file in place (mutagen, TagLib) would
+/// change the library's copy too, and one that writes a new file and renames it (metaflac
+/// when the padding is short, mp3gain's default) splits the link without a word.
 ///
 /// ```
 /// use songrec_storage::AudioMode;
@@ -555,7 +588,10 @@ backend_methods!(forward_pointer! { Box; });
 /// traits): implemented for every backend, never overridden.
 #[async_trait]
 pub trait StorageBackendExt: StorageBackend {
-    /// Every song matching `filter`, in id order, paging through [`StorageBackend::list`].
+    /// Every song matching `filter`, in id order, paging through [`StorageBackend::list`]
+    /// with the largest page (pages of 1000 songs; on the Data API each is read in server
+    /// pages of 20–50 documents, so about one request per 50 songs plus the key samples that
+    /// keep each sorted request under the sort cap).
     async fn list_all(&self, filter: &Filter) -> StorageResult<Vec<SongMetadata>> {
         let mut out = Vec::new();
         let q = ListQuery {
@@ -591,7 +627,10 @@ pub trait StorageBackendExt: StorageBackend {
     }
 
     /// The `limit` songs after the first `offset` matching `filter` in `sort` order, and how
-    /// many match (a listing that ended is its own count, else one `quick_count`).
+    /// many match: pages no bigger than the window, read until it is full; a listing that
+    /// ended is its own count, otherwise one [`StorageBackend::quick_count`] (exact locally,
+    /// a lower bound past the cloud's count limit). The listing of `songrec list` and of the
+    /// REST API's offset pages.
     async fn list_window(
         &self,
         filter: &Filter,

@@ -121,8 +121,8 @@ impl Op {
     /// Whether repeating the write after it succeeded returns exactly the same answer.
     ///
     /// Not `put_metadata_if`: its repeat answers `Ok` only while no other write came between
-    /// (see [`StorageBackend::put_metadata_if`](crate::StorageBackend::put_metadata_if));
-    /// after one, a conflict, and the caller's read-change-write applies its change again.
+    /// (see [`crate::StorageBackend::put_metadata_if`]); after one, a conflict, and the
+    /// caller's read-change-write applies its change again.
     pub fn repeat_gives_same_answer(self) -> bool {
         matches!(
             self,
