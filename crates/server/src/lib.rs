@@ -216,7 +216,7 @@ pub struct AppInner {
     /// Computed maps by query, with the library fingerprint they were computed at.
     pub map_cache: Mutex<HashMap<String, (u64, Arc<songrec_app::views::MapView>)>>,
     /// The Subsonic API's state (`/rest/`).
-    pub subsonic: subsonic::SubsonicState,
+    pub subsonic: subsonic::state::SubsonicState,
     /// Re-encoding and picture-scaling turns, scaled pictures.
     pub media: subsonic::media::MediaState,
     /// Plays, skips and stars, written for every door ([`songrec_app::marks`]).
@@ -274,7 +274,7 @@ impl AppInner {
             access,
             scratch,
             map_cache: Mutex::new(HashMap::new()),
-            subsonic: subsonic::SubsonicState::new(opts.subsonic.clone()),
+            subsonic: subsonic::state::SubsonicState::new(opts.subsonic.clone()),
             media: subsonic::media::MediaState::new(&opts.media),
             marks,
             playlist_writes: tokio::sync::Mutex::new(()),

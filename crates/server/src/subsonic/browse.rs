@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::call::{Call, Reply};
 use super::catalog::{Catalog, IGNORED_ARTICLES, index_letter};
 use super::entries;
-use super::{Call, Fail, Reply};
+use super::error::Fail;
 
 /// The one music folder: the library.
 pub const FOLDER_ID: u32 = 1;

@@ -9,7 +9,7 @@ use songrec_storage::{Filter, SongMetadata, StorageBackend, StorageBackendExt};
 
 use super::error::Fail;
 use super::ids::{album_id, artist_id, normalise};
-use super::marks;
+use super::listened;
 
 /// The name shown for songs without an artist.
 pub const UNKNOWN_ARTIST: &str = "[Unknown Artist]";
@@ -160,13 +160,13 @@ impl Catalog {
             a.genre = a.genre.clone().or_else(|| m.genre.clone());
             a.created = a.created.min(m.created_at);
             a.duration += m.duration_secs;
-            a.plays += marks::plays(m);
-            if let Some(p) = marks::text(m, marks::PLAYED)
+            a.plays += listened::plays(m);
+            if let Some(p) = listened::text(m, listened::PLAYED)
                 && a.played.as_deref().is_none_or(|q| q < p)
             {
                 a.played = Some(p.to_owned());
             }
-            a.starred |= marks::text(m, marks::STARRED).is_some();
+            a.starred |= listened::text(m, listened::STARRED).is_some();
         }
         c.songs = songs;
         c.orders();

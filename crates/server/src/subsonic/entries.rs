@@ -7,7 +7,7 @@ use songrec_storage::listening::stamp;
 
 use super::catalog::{Album, Artist, Catalog, album_of, artist_of, extra_number};
 use super::ids::{album_id, artist_id};
-use super::marks;
+use super::listened;
 
 /// Sets the field `key` of the object `o` to `v`, when there is one.
 fn put(o: &mut Value, key: &str, v: Option<impl Into<Value>>) {
@@ -59,9 +59,9 @@ pub fn song(m: &SongMetadata) -> Value {
         (m.channels > 0).then_some(m.channels),
     );
     put(&mut o, "bpm", m.bpm.map(|b| b.round() as i64));
-    put(&mut o, "playCount", Some(marks::plays(m)));
-    put(&mut o, "starred", marks::text(m, marks::STARRED));
-    put(&mut o, "played", marks::text(m, marks::PLAYED));
+    put(&mut o, "playCount", Some(listened::plays(m)));
+    put(&mut o, "starred", listened::text(m, listened::STARRED));
+    put(&mut o, "played", listened::text(m, listened::PLAYED));
     put(
         &mut o,
         "genres",

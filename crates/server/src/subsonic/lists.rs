@@ -7,8 +7,10 @@ use songrec_app::similar::SimilarAsk;
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{Ranking, SongMetadata};
 
+use super::call::{Call, Reply};
 use super::catalog::{Album, artist_of, extra_number};
-use super::{Call, Fail, Reply, entries};
+use super::entries;
+use super::error::Fail;
 
 /// Largest `size`/`count` of a list.
 pub const MAX_LIST: usize = 500;
@@ -159,7 +161,7 @@ pub async fn starred(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
     let songs = cat
         .songs
         .iter()
-        .filter(|m| super::marks::text(m, super::marks::STARRED).is_some());
+        .filter(|m| super::listened::text(m, super::listened::STARRED).is_some());
     let key = if id3 { "starred2" } else { "starred" };
     Ok(Reply::one(
         key,

@@ -11,22 +11,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use songrec_app::marks::Mark;
 use songrec_storage::SongMetadata;
-use songrec_storage::listening::Listening;
 
+use super::call::{Call, Reply};
+use super::entries;
+use super::error::Fail;
 use super::media::song_by_id;
-use super::{Call, Fail, Reply, entries};
-
-pub use songrec_storage::listening::{PLAYED, STARRED};
-
-/// A song's plays.
-pub fn plays(m: &SongMetadata) -> u64 {
-    Listening::of(m).plays
-}
-
-/// A free-form text field of the song (`starred`, `played`).
-pub fn text<'a>(m: &'a SongMetadata, key: &str) -> Option<&'a str> {
-    m.extra.get(key).and_then(|v| v.as_str())
-}
 
 /// Keeps `mark` of the song `id` names.
 async fn keep(c: &Call<'_>, id: &str, mark: Mark) -> Result<(), Fail> {

@@ -16,8 +16,9 @@ use songrec_storage::{SongId, SongMetadata};
 
 pub use limits::{MediaOptions, MediaState};
 
+use super::call::{Call, Reply};
+use super::error::Fail;
 use super::render::{self, Format};
-use super::{Call, Fail, Reply};
 use crate::AppState;
 use crate::audio::LocalAudio;
 

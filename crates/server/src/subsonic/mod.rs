@@ -13,27 +13,27 @@
 
 pub mod auth;
 pub mod browse;
+pub mod call;
 pub mod catalog;
 pub mod ears;
 pub mod entries;
 pub mod error;
 pub mod ids;
+pub mod listened;
 pub mod lists;
 pub mod marks;
 pub mod media;
 pub mod params;
 pub mod playlists;
 pub mod render;
+pub mod state;
 pub mod writes;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::{Map, Value};
 
 pub use auth::{Credentials, Limiter, SubsonicOptions};
 pub use error::Fail;
@@ -41,73 +41,7 @@ pub use params::Params;
 pub use render::Format;
 
 use crate::AppState;
-use catalog::{Catalog, CatalogCache};
-
-/// The Subsonic API version answered.
-pub const API_VERSION: &str = "1.16.1";
-/// The server's name in every answer (`type`).
-pub const SERVER_TYPE: &str = "songrec";
-
-/// What `/rest/` keeps between requests.
-pub struct SubsonicState {
-    /// Settings (the user).
-    pub options: SubsonicOptions,
-    /// Failed sign-ins by user (or API key) and address, and by address.
-    pub limiter: Limiter,
-    /// Each client's budget of writes.
-    pub writes: writes::WriteBudget,
-    /// The library grouped into artists and albums.
-    pub catalog: CatalogCache,
-    /// The song playing now (`scrobble` with `submission=false`).
-    pub now_playing: marks::NowPlaying,
-}
-
-impl SubsonicState {
-    /// State for these settings.
-    pub fn new(options: SubsonicOptions) -> Self {
-        Self {
-            limiter: Limiter::new(&options),
-            writes: writes::WriteBudget::new(options.write_burst, options.writes_per_second),
-            options,
-            catalog: CatalogCache::default(),
-            now_playing: marks::NowPlaying::default(),
-        }
-    }
-}
-
-/// A handler's answer: fields of the envelope, or a response of its own (audio).
-pub enum Reply {
-    Fields(Map<String, Value>),
-    Raw(Response),
-}
-
-impl Reply {
-    /// An answer with no fields (`ping`).
-    pub fn empty() -> Self {
-        Self::Fields(Map::new())
-    }
-
-    /// An answer with one field.
-    pub fn one(key: &str, v: Value) -> Self {
-        let mut m = Map::new();
-        m.insert(key.into(), v);
-        Self::Fields(m)
-    }
-}
-
-/// What a handler is given.
-pub struct Call<'a> {
-    pub st: &'a AppState,
-    pub p: &'a Params,
-    pub headers: &'a HeaderMap,
-}
-
-impl Call<'_> {
-    /// The library grouped into artists and albums.
-    pub async fn catalog(&self) -> Result<Arc<Catalog>, Fail> {
-        self.st.subsonic.catalog.get(self.st.backend.as_ref()).await
-    }
-}
+use call::{Call, Reply};
 
 /// The routes of `/rest/`.
 pub fn routes() -> Router<AppState> {

@@ -12,7 +12,9 @@ use songrec_storage::listening::stamp;
 use songrec_storage::playlist::SavedPlaylist;
 use songrec_storage::{SongId, SongMetadata, StorageBackendExt as _};
 
-use super::{Call, Fail, Reply, entries};
+use super::call::{Call, Reply};
+use super::entries;
+use super::error::Fail;
 
 /// The live playlist `id`, or error 70.
 async fn by_id(c: &Call<'_>, id: &str) -> Result<SavedPlaylist, Fail> {

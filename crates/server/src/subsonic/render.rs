@@ -9,7 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::error::Fail;
-use super::{API_VERSION, SERVER_TYPE};
+use super::params::Params;
+
+/// The Subsonic API version answered.
+pub const API_VERSION: &str = "1.16.1";
+/// The server's name in every answer (`type`).
+pub const SERVER_TYPE: &str = "songrec";
 
 /// Fields Subsonic's XML writes as child elements with text rather than attributes.
 pub const TEXT_ELEMENTS: &[&str] = &[
@@ -33,7 +38,7 @@ pub enum Format {
 
 impl Format {
     /// From `f` (and `callback` for JSONP); an unknown or unsafe one is an error written in XML.
-    pub fn of(p: &super::Params) -> Result<Self, Fail> {
+    pub fn of(p: &Params) -> Result<Self, Fail> {
         match p.get("f").unwrap_or("xml") {
             "xml" | "" => Ok(Self::Xml),
             "json" => Ok(Self::Json),
@@ -205,7 +210,7 @@ mod tests {
 
     #[test]
     fn formats() {
-        let of = |q| Format::of(&super::super::Params::parse(q));
+        let of = |q| Format::of(&Params::parse(q));
         assert_eq!(of(Some("f=json")), Ok(Format::Json));
         assert_eq!(of(None), Ok(Format::Xml));
         assert!(of(Some("f=jsonp&callback=a(b)")).is_err());

@@ -5,8 +5,8 @@
 //! cannot rewrite the library without end. A player's real use (a play every few minutes, a
 //! burst of starred songs or queued offline plays up to the burst) never meets it.
 //!
-//! [`SubsonicOptions::write_burst`]: super::SubsonicOptions::write_burst
-//! [`SubsonicOptions::writes_per_second`]: super::SubsonicOptions::writes_per_second
+//! [`SubsonicOptions::write_burst`]: super::auth::SubsonicOptions::write_burst
+//! [`SubsonicOptions::writes_per_second`]: super::auth::SubsonicOptions::writes_per_second
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -22,7 +22,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::super::{Fail, Params};
+use crate::subsonic::error::Fail;
+use crate::subsonic::params::Params;
 
 /// Bit rate of a re-encoding when the client names none (kbit/s).
 pub const DEFAULT_KBPS: u32 = 192;
