@@ -28,12 +28,12 @@ use songrec_storage::{
 };
 
 use crate::address::Address;
-use crate::client::Mpd;
+use crate::client::{Entry, Mpd};
 use crate::error::{MpdError, MpdResult};
 use crate::events::Event;
 use crate::plan::{self, Candidate, Rules, Session};
 use crate::queue::{Appended, Connected, why_no_uri};
-use crate::skips::{Current, Observation, SkipRule, Tracker, Verdict};
+use crate::skips::{Current, Listen, Observation, SkipRule, Tracker, Verdict};
 use crate::songs::Lookup;
 
 #[derive(Clone, Debug, smart_default::SmartDefault)]
@@ -183,7 +183,9 @@ impl State {
         Ok(None)
     }
 
-    /// One look at MPD: judge the song left, then fill the queue.
+    /// One look at MPD, in three phases: judge the song that left ([`Self::judge`]), read the
+    /// queue's library songs ([`Self::read_queue`]), then top the queue up ([`Self::fill`]) and
+    /// say how that went ([`Self::report`]).
     async fn step(
         &mut self,
         c: &mut Connected<'_>,
@@ -207,42 +209,8 @@ impl State {
             elapsed: player.elapsed,
             playing: player.playing,
         });
-        if let Some(l) = left
-            && let Some(m) = self.song_at(c, &l.uri, say).await?
-        {
-            self.session.listened(&m.id, l.verdict);
-            if !opts.private
-                && let Err(e) = remember(backend, opts.marks.as_deref(), &m.id, l.verdict).await
-            {
-                say(Event::Problem(format!(
-                    "could not keep the {} of {} in the library's history: {e}",
-                    if l.verdict == Verdict::Played {
-                        "play"
-                    } else {
-                        "skip"
-                    },
-                    m.display_name()
-                )));
-            }
-            match l.verdict {
-                Verdict::Played => say(Event::Played {
-                    song: m.display_name(),
-                }),
-                Verdict::Skipped => {
-                    say(Event::Skipped {
-                        song: m.display_name(),
-                        heard: l.heard,
-                    });
-                    let near = neighbours(
-                        backend,
-                        &m,
-                        self.session.avoid_count(opts.avoid_per_skip),
-                        opts,
-                    )
-                    .await?;
-                    self.session.avoid(near);
-                }
-            }
+        if let Some(left) = left {
+            self.judge(c, backend, opts, &left, say).await?;
         }
         let Some(cur) = current else {
             if !std::mem::replace(&mut self.idle, true) {
@@ -257,45 +225,124 @@ impl State {
         if need == 0 {
             return Ok(());
         }
-        // Up to `need` songs appended after the queue's end. Every song of the queue is left out
-        // of the mix; those from the current one on are the window the no-repeat rules look at.
-        let mut in_queue: Vec<SongId> = Vec::new();
-        let mut window: Vec<SongMetadata> = Vec::new();
-        // The queue's library songs, last first: the seeds when neither the current song nor
-        // the songs played before it seed (the radio's own last songs are at the queue's end).
-        let mut fallback: Vec<SongMetadata> = Vec::new();
-        let mut current_song = None;
-        for e in &queue {
-            if let Some(m) = self.song_at(c, &e.uri, say).await? {
-                in_queue.push(m.id.clone());
-                if e.id == cur.id {
-                    current_song = Some(m.clone());
-                }
-                if e.position >= cur.position {
-                    window.push(m.clone());
-                }
-                fallback.push(m);
+        let seen = self.read_queue(c, &queue, &cur, say).await?;
+        let filled = self.fill(c, backend, opts, seen, need, say).await?;
+        self.report(filled, need, say);
+        Ok(())
+    }
+
+    /// The song that left: kept in the library's history as a play or a skip (unless the
+    /// session is private), said, and for a skip its nearest songs are left out of later mixes.
+    async fn judge(
+        &mut self,
+        c: &mut Connected<'_>,
+        backend: &dyn StorageBackend,
+        opts: &RadioOptions,
+        left: &Listen,
+        say: &mut (dyn FnMut(Event) + Send),
+    ) -> MpdResult<()> {
+        let Some(m) = self.song_at(c, &left.uri, say).await? else {
+            return Ok(());
+        };
+        self.session.listened(&m.id, left.verdict);
+        if !opts.private
+            && let Err(e) = remember(backend, opts.marks.as_deref(), &m.id, left.verdict).await
+        {
+            say(Event::Problem(format!(
+                "could not keep the {} of {} in the library's history: {e}",
+                if left.verdict == Verdict::Played {
+                    "play"
+                } else {
+                    "skip"
+                },
+                m.display_name()
+            )));
+        }
+        match left.verdict {
+            Verdict::Played => say(Event::Played {
+                song: m.display_name(),
+            }),
+            Verdict::Skipped => {
+                say(Event::Skipped {
+                    song: m.display_name(),
+                    heard: left.heard,
+                });
+                let near = neighbours(
+                    backend,
+                    &m,
+                    self.session.avoid_count(opts.avoid_per_skip),
+                    opts,
+                )
+                .await?;
+                self.session.avoid(near);
             }
         }
-        fallback.reverse();
-        let mut queued_uris: HashSet<String> = queue.iter().map(|e| e.uri.clone()).collect();
+        Ok(())
+    }
+
+    /// The queue's library songs, as the fill needs them (songs of the queue that are not
+    /// library songs are named once and left aside).
+    async fn read_queue(
+        &mut self,
+        c: &mut Connected<'_>,
+        queue: &[Entry],
+        cur: &Entry,
+        say: &mut (dyn FnMut(Event) + Send),
+    ) -> MpdResult<QueueSeen> {
+        let mut seen = QueueSeen {
+            in_queue: Vec::new(),
+            window: Vec::new(),
+            fallback: Vec::new(),
+            current: None,
+            current_uri: cur.uri.clone(),
+            uris: queue.iter().map(|e| e.uri.clone()).collect(),
+        };
+        for e in queue {
+            if let Some(m) = self.song_at(c, &e.uri, say).await? {
+                seen.in_queue.push(m.id.clone());
+                if e.id == cur.id {
+                    seen.current = Some(m.clone());
+                }
+                if e.position >= cur.position {
+                    seen.window.push(m.clone());
+                }
+                seen.fallback.push(m);
+            }
+        }
+        seen.fallback.reverse();
+        Ok(seen)
+    }
+
+    /// Appends up to `need` songs after the queue's end, from mixes that grow until enough
+    /// songs the rules allow are in or the library has none left. Every song of the queue is
+    /// left out of the mix; those from the current one on are the window the no-repeat rules
+    /// look at.
+    async fn fill(
+        &mut self,
+        c: &mut Connected<'_>,
+        backend: &dyn StorageBackend,
+        opts: &RadioOptions,
+        mut seen: QueueSeen,
+        need: usize,
+        say: &mut (dyn FnMut(Event) + Send),
+    ) -> MpdResult<Filled> {
         // Songs of this step's earlier mixes: each was queued, refused or kept out by the
         // rules, and the rules only tighten as songs are added, so a later, longer mix leaves
         // them out.
         let mut tried: Vec<SongId> = Vec::new();
-        let mut added: Vec<String> = Vec::new();
-        let mut after = None;
-        let mut n = need * 2 + window.len() + 5;
-        while added.len() < need {
-            let also = in_queue
+        let mut filled = Filled::default();
+        let mut n = need * 2 + seen.window.len() + 5;
+        while filled.added.len() < need {
+            let also = seen
+                .in_queue
                 .iter()
                 .chain(&tried)
                 .chain(&self.refused)
                 .cloned()
                 .collect();
             let ask = MixAsk {
-                current: current_song.as_ref(),
-                fallback: &fallback,
+                current: seen.current.as_ref(),
+                fallback: &seen.fallback,
                 also,
                 n,
             };
@@ -305,11 +352,11 @@ impl State {
                 playlist: mix,
             }) = mix(backend, &self.session, &ask, opts).await?
             else {
-                let uri = cur.uri.clone();
+                let uri = seen.current_uri.clone();
                 self.once(format!("seed:{uri}"), Event::NoSeed { uri }, say);
                 break;
             };
-            after.get_or_insert_with(|| seeds[0].display_name());
+            filled.after.get_or_insert_with(|| seeds[0].display_name());
             if mix.entries.is_empty() {
                 break;
             }
@@ -329,12 +376,12 @@ impl State {
             // Picks until `need` songs are in or the mix has none left that the rules allow: a
             // song MPD refuses is named once and stepped over, and does not count.
             loop {
-                let rules_window: Vec<&SongMetadata> = window.iter().collect();
+                let rules_window: Vec<&SongMetadata> = seen.window.iter().collect();
                 let picks = plan::pick(
                     &candidates,
-                    need - added.len(),
+                    need - filled.added.len(),
                     &exclude,
-                    &queued_uris,
+                    &seen.uris,
                     &rules_window,
                     &opts.rules,
                 );
@@ -347,24 +394,30 @@ impl State {
                     match c.append(song, uri).await? {
                         Appended::Added(u) => {
                             self.session.queued(&song.id);
-                            queued_uris.insert(u);
-                            window.push(song.clone());
-                            added.push(song.display_name());
+                            seen.uris.insert(u);
+                            seen.window.push(song.clone());
+                            filled.added.push(song.display_name());
                         }
                         Appended::Refused(why) => self.refuse(song, why, say),
                     }
                 }
-                if added.len() >= need {
+                if filled.added.len() >= need {
                     break;
                 }
             }
             n = n.saturating_mul(2);
         }
-        let queued = added.len();
-        if let Some(after) = after.filter(|_| !added.is_empty()) {
+        Ok(filled)
+    }
+
+    /// Says what was queued after which seed, and once that the queue could not be filled
+    /// (again after it could).
+    fn report(&mut self, filled: Filled, need: usize, say: &mut (dyn FnMut(Event) + Send)) {
+        let queued = filled.added.len();
+        if let Some(after) = filled.after.filter(|_| queued > 0) {
             say(Event::Queued {
                 after,
-                songs: added,
+                songs: filled.added,
             });
         }
         if queued < need {
@@ -377,7 +430,6 @@ impl State {
         } else {
             self.ran_out = false;
         }
-        Ok(())
     }
 
     /// A song that cannot be queued: left out of the session's later mixes, named once.
@@ -387,6 +439,32 @@ impl State {
         let song = song.display_name();
         self.once(key, Event::CannotQueue { song, why }, say);
     }
+}
+
+/// The queue's library songs, read once per step ([`State::read_queue`]).
+struct QueueSeen {
+    /// Every library song of the queue: left out of the mix.
+    in_queue: Vec<SongId>,
+    /// The songs from the current one on: the window the no-repeat rules look at.
+    window: Vec<SongMetadata>,
+    /// The queue's library songs, last first: the seeds when neither the current song nor
+    /// the songs played before it seed (the radio's own last songs are at the queue's end).
+    fallback: Vec<SongMetadata>,
+    /// The song playing, when it is a library song.
+    current: Option<SongMetadata>,
+    /// What MPD plays (named when nothing seeds a mix).
+    current_uri: String,
+    /// Every URI of the queue, and those appended since: never queued twice.
+    uris: HashSet<String>,
+}
+
+/// What a fill appended ([`State::fill`]).
+#[derive(Default)]
+struct Filled {
+    /// The song the first mix was seeded by, named in the "queued after" line.
+    after: Option<String>,
+    /// The songs appended, by name.
+    added: Vec<String>,
 }
 
 /// A mix to top a queue up with, and what it was made from.
