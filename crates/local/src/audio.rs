@@ -21,6 +21,7 @@ use songrec_storage::{AudioMode, PutOutcome, SongId, StorageError, StorageResult
 
 use crate::fsutil::{self, sync_dir};
 use crate::layout::{dir_stamp, file_stamp, mkdirs, read_json, write_json};
+use crate::records::MusicRecord;
 use crate::state::{Inner, State};
 
 /// Name suffix of a reference in the audio folder.
@@ -66,24 +67,6 @@ impl Pointer {
 
 fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
-}
-
-/// The music folders the library's references are relative to (`data/.songrec/music.json`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub(crate) struct MusicRecord {
-    /// The first one recorded: what references without a `root` of their own are relative to.
-    /// Never changed once set.
-    root: Option<PathBuf>,
-    /// Every folder a reference was written against: a reference naming a folder not listed
-    /// here (a hand-edited file) is only ever served after its bytes are hashed.
-    #[serde(default)]
-    roots: Vec<PathBuf>,
-}
-
-impl MusicRecord {
-    fn knows(&self, root: &Path) -> bool {
-        self.root.as_deref() == Some(root) || self.roots.iter().any(|r| r == root)
-    }
 }
 
 /// How far a candidate file of a reference may be trusted without reading it.

@@ -19,9 +19,9 @@ use crate::LocalOptions;
 use crate::audio::copy_verified;
 use crate::fsutil::sync_dir;
 use crate::index::check_vector;
-use crate::journal::JournalRecord;
 use crate::layout::Paths;
 use crate::npy;
+use crate::records::JournalRecord;
 use crate::search::list_order;
 use crate::state::{Inner, State};
 

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 
-use serde::{Deserialize, Serialize};
-use songrec_storage::{SongId, SongMetadata, StorageError, StorageResult};
+use songrec_storage::{SongMetadata, StorageError, StorageResult};
 
 use crate::fsutil::{file_id, write_atomic, write_atomic_nosync_dir};
 use crate::layout::{mkdirs, write_json};
+use crate::records::JournalRecord;
 use crate::snapshot;
 use crate::state::{Inner, State};
 
@@ -65,13 +65,6 @@ fn folds_grow_with_the_library_and_stay_bounded() {
     assert!(!fold_on_flush(20_000, 0));
     assert!(!fold_on_flush(1_000_000, 1));
     assert!(fold_on_flush(1_000_000, 50_000));
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum JournalRecord {
-    Put(Box<SongMetadata>),
-    Delete { id: SongId, version: u64 },
 }
 
 /// What a pass over journal bytes found.

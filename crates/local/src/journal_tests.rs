@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use songrec_storage::{SongMetadata, SongRecord, StorageBackend};
 
 use crate::LocalBackend;
-use crate::journal::JournalRecord;
+use crate::records::JournalRecord;
 use crate::tests::{ids, journal, song, sorted};
 
 /// `song(i)` at a fixed time, so its journal record has the same bytes each time.

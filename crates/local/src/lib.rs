@@ -25,8 +25,8 @@
 //! Modules, bottom to top (each imports only those before it): file formats and primitives
 //! (`fsutil`, `npy`, `ann_check`, `integrity`, `pack`, `rows`, `snapshot`; public with the
 //! `internals` feature, for `fuzz/`), small files and types (`layout`, `manifest`, `songs`,
-//! `ann` options), `state` (the in-memory view, catching up, the write lock), the operations on
-//! it (`journal`, `registry`, `index`, `search`, `ann/*`, `audio`), and `backend`
+//! `records`, `ann` options), `state` (the in-memory view, catching up, the write lock), the
+//! operations on it (`journal`, `registry`, `index`, `search`, `ann/*`, `audio`), and `backend`
 //! ([`LocalBackend`]).
 
 mod ann;
@@ -38,6 +38,7 @@ mod journal;
 mod layout;
 mod manifest;
 mod playlists;
+mod records;
 mod registry;
 mod search;
 mod songs;

@@ -11,12 +11,12 @@ use songrec_storage::{ModelInfo, SongId, SongMetadata, StorageError, StorageResu
 
 use crate::fsutil::{FoldLock, LockOwner, WriteLock};
 use crate::integrity::{Refused, ignore_damaged};
-use crate::journal::JournalRecord;
 use crate::layout::{
     FileStamp, Paths, RegisteredModel, Registry, dir_stamp, file_stamp, mkdirs, parse_json,
     read_json, read_opt,
 };
 use crate::manifest::Manifest;
+use crate::records::{JournalRecord, MusicRecord};
 use crate::{pack, snapshot};
 
 pub(crate) struct Inner {
@@ -72,7 +72,7 @@ pub(crate) struct State {
     /// Stamp of the audio folder when `audio` was listed (a reader lists it again when it moves).
     pub(crate) audio_stamp: Option<u128>,
     /// `music.json` as last read, with its stamp (read again only when it changed).
-    pub(crate) music: Option<(Option<crate::layout::FileStamp>, crate::audio::MusicRecord)>,
+    pub(crate) music: Option<(Option<crate::layout::FileStamp>, MusicRecord)>,
 }
 
 pub(crate) struct PackCache {

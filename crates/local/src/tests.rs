@@ -12,7 +12,8 @@ use songrec_storage::{
     StorageError,
 };
 
-use crate::journal::{JournalRecord, scan_journal};
+use crate::journal::scan_journal;
+use crate::records::JournalRecord;
 use crate::{LocalBackend, npy};
 
 /// Test seams: injected write failures and counters of expensive work.
