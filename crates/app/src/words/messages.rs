@@ -48,7 +48,7 @@ pub async fn nothing_matched(
         .await?;
     // Suggestions are edit distances against every known word: off the async workers.
     let q = q.clone();
-    super::rank::off_workers(move || no_match_message(&q, &carried)).await
+    super::query::off_workers(move || no_match_message(&q, &carried)).await
 }
 
 /// The message of [`nothing_matched`], from the count of songs carrying each tag. Pure.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use songrec_neural::{MTT_TAGS, TAGS};
 
-use super::vocab::{TagKind, suggestions_for, vocabulary, words};
+use super::vocab::{TagKind, suggestions_for, unique, vocabulary, words};
 use crate::{AppError, AppResult};
 
 /// One tag of a query, with its weight (negative: to avoid).
@@ -106,12 +106,6 @@ pub fn check_query(text: &str) -> AppResult<Vec<String>> {
     Ok(ws)
 }
 
-/// `v` without repeats, first occurrences kept in order.
-pub(super) fn unique(v: &mut Vec<String>) {
-    let mut seen = std::collections::HashSet::new();
-    v.retain(|w| seen.insert(w.clone()));
-}
-
 /// Reads `text` as tags and words to find in the songs' own text (see the module docs). An error
 /// when the text is over [`MAX_QUERY_BYTES`] or [`MAX_QUERY_WORDS`] ([`check_query`]), or when no
 /// word is left once filler is dropped ("the music"); a word that names no tag (`kazoo`) is still
@@ -209,7 +203,17 @@ pub async fn parse_off_workers(text: String) -> AppResult<TagQuery> {
     if text.len() > MAX_QUERY_BYTES {
         check_query(&text)?;
     }
-    super::rank::off_workers(move || parse(&text)).await?
+    off_workers(move || parse(&text)).await?
+}
+
+/// Runs CPU work of a words query (parsing, scoring, suggestions) on tokio's blocking pool, so
+/// a long query never holds an async worker that other requests need.
+pub(crate) async fn off_workers<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Invalid(format!("scoring the words failed: {e}")))
 }
 
 /// The error of a query without a usable word: what was ignored and what is near.

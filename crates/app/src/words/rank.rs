@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use songrec_storage::math::TopK;
 use songrec_storage::{Filter, ListQuery, Match, Ranking, SongMetadata, StorageBackend};
 
-use super::query::{TagQuery, TagTerm};
+use super::query::{TagQuery, TagTerm, off_workers};
 use super::vocab::{TagKind, words};
 use crate::extra::{sound_tags_of, style_tags_of};
 use crate::similar::Probe;
@@ -254,16 +254,6 @@ pub async fn by_words(
             approximate: false,
         })
         .collect())
-}
-
-/// Runs CPU work of a words query (parsing, scoring, suggestions) on tokio's blocking pool, so
-/// a long query never holds an async worker that other requests need.
-pub(crate) async fn off_workers<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> AppResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Invalid(format!("scoring the words failed: {e}")))
 }
 
 /// Every song passing `filter`, in the largest pages (for one pass over the metadata).

@@ -178,10 +178,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// `v` without repeats, first occurrences kept in order.
+pub(super) fn unique(v: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|w| seen.insert(w.clone()));
+}
+
 /// The [`suggestions`] for each of `unknown`, each once, at most [`MAX_SUGGESTIONS`].
 pub(super) fn suggestions_for(unknown: &[String]) -> Vec<String> {
     let mut near: Vec<String> = unknown.iter().flat_map(|w| suggestions(w)).collect();
-    super::query::unique(&mut near);
+    unique(&mut near);
     near.truncate(MAX_SUGGESTIONS);
     near
 }
