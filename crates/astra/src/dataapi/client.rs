@@ -12,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::collection::{Collection, CollectionInfo};
 use super::config::DataApiConfig;
 use super::error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
 
@@ -156,37 +155,6 @@ impl DataApiClient {
     /// Number of HTTP requests sent so far (every attempt counts).
     pub fn requests_sent(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
-    }
-
-    /// A handle for a collection (no request is made).
-    pub fn collection(&self, name: &str) -> Collection {
-        Collection {
-            client: self.clone(),
-            name: name.to_owned(),
-            url: self.url_for(Some(name)),
-        }
-    }
-
-    /// Lists collections; with `explain` the options (dimension, metric, ...) are filled in.
-    pub async fn find_collections(
-        &self,
-        explain: bool,
-    ) -> Result<Vec<CollectionInfo>, DataApiError> {
-        let body = if explain {
-            json!({"findCollections": {"options": {"explain": true}}})
-        } else {
-            json!({"findCollections": {}})
-        };
-        let resp = self
-            .execute(&self.url_for(None), "findCollections", &body, true)
-            .await?;
-        let list = resp
-            .status_value("collections")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                DataApiError::Decode("findCollections response lacks status.collections".into())
-            })?;
-        list.iter().map(CollectionInfo::from_json).collect()
     }
 
     /// Deletes a collection (succeeds if it does not exist).

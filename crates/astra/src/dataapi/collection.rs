@@ -1,4 +1,4 @@
-//! Collection handle and document commands.
+//! Collection handles (`DataApiClient::collection`, `find_collections`) and document commands.
 
 use std::fmt;
 
@@ -7,7 +7,6 @@ use url::Url;
 
 use super::client::{CommandResponse, DataApiClient};
 use super::config::VectorEncoding;
-use super::cursor::FindCursor;
 use super::error::DataApiError;
 use super::vector::{encode_vector, reencode_member};
 
@@ -169,6 +168,39 @@ impl fmt::Debug for Collection {
     }
 }
 
+impl DataApiClient {
+    /// A handle for a collection (no request is made).
+    pub fn collection(&self, name: &str) -> Collection {
+        Collection {
+            client: self.clone(),
+            name: name.to_owned(),
+            url: self.url_for(Some(name)),
+        }
+    }
+
+    /// Lists collections; with `explain` the options (dimension, metric, ...) are filled in.
+    pub async fn find_collections(
+        &self,
+        explain: bool,
+    ) -> Result<Vec<CollectionInfo>, DataApiError> {
+        let body = if explain {
+            json!({"findCollections": {"options": {"explain": true}}})
+        } else {
+            json!({"findCollections": {}})
+        };
+        let resp = self
+            .execute(&self.url_for(None), "findCollections", &body, true)
+            .await?;
+        let list = resp
+            .status_value("collections")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                DataApiError::Decode("findCollections response lacks status.collections".into())
+            })?;
+        list.iter().map(CollectionInfo::from_json).collect()
+    }
+}
+
 impl Collection {
     pub fn name(&self) -> &str {
         &self.name
@@ -192,14 +224,6 @@ impl Collection {
         self.client
             .execute(&self.url, name, &body, retry_safe)
             .await
-    }
-
-    /// Starts a `find`; the returned cursor pages lazily following `nextPageState`.
-    ///
-    /// A vector sort returns one page (the server never pages ANN results), so iterating a
-    /// vector search costs exactly one request.
-    pub fn find(&self, filter: Value, options: FindOptions) -> FindCursor {
-        FindCursor::new(self.clone(), filter, options)
     }
 
     /// `findOne` (only the projection of `options` is sent).

@@ -1,10 +1,20 @@
-//! Paging `find` cursor.
+//! `Collection::find` and its paging cursor.
 
 use futures::{Stream, TryStreamExt as _};
 use serde_json::{Map, Value, json};
 
 use super::collection::{Collection, FindOptions, object_or_empty};
 use super::error::DataApiError;
+
+impl Collection {
+    /// Starts a `find`; the returned cursor pages lazily following `nextPageState`.
+    ///
+    /// A vector sort returns one page (the server never pages ANN results), so iterating a
+    /// vector search costs exactly one request.
+    pub fn find(&self, filter: Value, options: FindOptions) -> FindCursor {
+        FindCursor::new(self.clone(), filter, options)
+    }
+}
 
 /// A lazy `find` cursor following `nextPageState` until it is null or `limit` is reached.
 ///

@@ -3,6 +3,10 @@
 //! Tolerates legacy (≤ v1.0.34) and current error code names, any page size, and HTTP 200
 //! responses carrying `errors`. Transient failures of operations safe to repeat are retried with
 //! capped, jittered exponential backoff (`backon`), honouring `Retry-After`.
+//!
+//! Modules, bottom to top (each imports only those before it): `config`, `error`, `vector`,
+//! `client` (the HTTP transport), `collection` (handles and document commands), `cursor`
+//! (`find`), `insert` (`insertMany`).
 
 // Part of the surface is for the tests and the test kit (the `internals` feature).
 #![cfg_attr(not(feature = "internals"), allow(unused_imports, dead_code))]
