@@ -6,32 +6,24 @@ use songrec_storage::{Condition, Field, Filter, Value};
 use crate::{AppError, AppResult};
 
 /// Filters as typed: each field optional, conditions as `FIELD=VALUE` or `FIELD=MIN..MAX`
-/// (the CLI's filter options, hence the help texts).
-#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+/// (the CLI's options are `songrec-cli`'s `FilterArgs`, with the help texts).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FilterSpec {
     /// Only this genre (case-insensitive).
-    #[arg(long)]
     pub genre: Option<String>,
     /// Only this artist.
-    #[arg(long)]
     pub artist: Option<String>,
     /// Only this album.
-    #[arg(long)]
     pub album: Option<String>,
     /// Only this key, e.g. "A minor", "Am", "F#".
-    #[arg(long)]
     pub key: Option<String>,
     /// Tempo range, e.g. 110..130, 120.., ..90.
-    #[arg(long)]
     pub bpm: Option<String>,
     /// Duration range in seconds, e.g. 60..300.
-    #[arg(long)]
     pub duration: Option<String>,
     /// Only songs with this tag.
-    #[arg(long)]
     pub tag: Option<String>,
     /// Any field: FIELD=VALUE or FIELD=MIN..MAX (repeatable), e.g. extra.label=Warp.
-    #[arg(long = "where", value_name = "FIELD=VALUE")]
     pub conditions: Vec<String>,
 }
 

@@ -122,7 +122,7 @@ pub fn percent(s: &str) -> Result<u32, String> {
 }
 
 /// The song filters, as the REST API reads them (`songrec_app::filters`).
-pub use songrec_app::filters::FilterSpec as FilterArgs;
+pub use crate::filter_args::FilterArgs;
 
 #[derive(Args, Debug)]
 pub struct JsonFlag {

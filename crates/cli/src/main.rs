@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+mod filter_args;
 mod library;
 mod logging;
 mod output;
