@@ -494,8 +494,8 @@ mod avx2 {
 /// The product in plain Rust, written for the compiler to vectorise on any target: in `f32`, where
 /// every product and every partial sum is an integer the format holds exactly, so the sums are the
 /// exact integer sums in any order. A product of a `u8` and an `i8` has at most 16 bits; a chain of
-/// at most `BLOCK` (512) of them stays below 2^24 in magnitude (512 · 255 · 128 = 16,711,680 <
-/// 16,777,216), so each addition is exact; each block's sum is then converted to `i32` (exact) and
+/// at most `BLOCK` (128) of them stays below 2^22 in magnitude (128 · 255 · 128 = 4,177,920 <
+/// 4,194,304), so each addition is exact; each block's sum is then converted to `i32` (exact) and
 /// added there. Tiles of `ROWS` (2) rows × 16 columns: 8 accumulators of 4 lanes, the 4 registers
 /// of a row of weights and the broadcast value fit the 16 registers of SSE2.
 ///
@@ -513,8 +513,20 @@ mod portable {
     /// Rows of one tile (a divisor of [`super::MR`]).
     pub(super) const ROWS: usize = 2;
     const _: () = assert!(super::MR.is_multiple_of(ROWS));
-    /// The longest chain summed in `f32` before it is converted to `i32`.
-    pub(super) const BLOCK: usize = 512;
+    /// The longest chain summed in `f32` before it is converted to `i32`: 128 products of at
+    /// most 255 · 128 in magnitude stay below 2^22, which [`to_i32`] converts.
+    pub(super) const BLOCK: usize = 128;
+    const _: () = assert!(BLOCK * 255 * 128 < 1 << 22);
+
+    /// An integer-valued `f32` of magnitude below 2^22 as `i32`, exactly: added to 1.5 · 2^23,
+    /// it is the low bits of the sum's mantissa (the sum has exponent 23, so every integer is a
+    /// step of 1). Plain float and integer adds the compiler vectorises, where `as i32` (which
+    /// saturates) goes value by value.
+    #[inline(always)]
+    fn to_i32(v: f32) -> i32 {
+        const MAGIC: f32 = 12_582_912.0;
+        ((v + MAGIC).to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32)
+    }
 
     /// With `MAX`, each result is folded into `c` by max instead of stored.
     pub(super) fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
@@ -555,8 +567,7 @@ mod portable {
                         }
                         for (row, s) in acc.iter_mut().zip(&sums) {
                             for (a, &v) in row.iter_mut().zip(s) {
-                                // An integer below 2^24 in magnitude: converted exactly.
-                                *a = a.wrapping_add(v as i32);
+                                *a = a.wrapping_add(to_i32(v));
                             }
                         }
                     }
