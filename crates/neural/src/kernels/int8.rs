@@ -502,7 +502,8 @@ mod avx2 {
 /// Why floats: x86-64's baseline (SSE2) has no 32-bit integer multiply; for plain Rust the compiler
 /// emits `pmaddwd` with each operand widened to 32 bits (4 useful products per instruction, on Zen
 /// 3's one integer multiply pipe), while `mulps` and `addps` take 4 products and sums each on two
-/// pipes apiece: 1.4–2× the integer kernel's rate on an aisfx layer here (Zen 3, x86-64 baseline).
+/// pipes apiece (Zen 3, x86-64 baseline, loaded machine: 1.2–1.6× the integer kernel's rate on
+/// aisfx's 256- and 512-channel layers, 0.8× on its 64-channel first layer).
 /// The compiler keeps a float chain in order (no reassociation), so it vectorises across the
 /// columns, never across the depth (which it did with integer sums, gathering weights lane by
 /// lane). ARM64 runs the same code on NEON's `fmul` and `fadd`. The reference the vector paths are
