@@ -11,7 +11,7 @@ use crate::skips::Verdict;
 #[derive(Clone, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct Rules {
     /// Songs kept queued after the one playing.
-    #[default = 5]
+    #[default(songrec_config::MpdConfig::default().ahead)]
     pub ahead: usize,
     /// Songs played just before the current one that seed the mix with it.
     #[default = 2]

@@ -13,11 +13,12 @@ use std::time::Duration;
 /// When a song counts as skipped.
 #[derive(Clone, Copy, Debug, PartialEq, smart_default::SmartDefault)]
 pub struct SkipRule {
-    /// Heard for less than this is a skip.
-    #[default = 30.0]
+    /// Heard for less than this is a skip (default: `[mpd] skip_secs`'s).
+    #[default(songrec_config::MpdConfig::default().skip_secs)]
     pub min_secs: f64,
-    /// ... or less than this share of its length, when that is shorter.
-    #[default = 0.5]
+    /// ... or less than this share of its length, when that is shorter (default: `[mpd]
+    /// skip_fraction`'s).
+    #[default(songrec_config::MpdConfig::default().skip_fraction)]
     pub min_fraction: f64,
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use songrec_config::Config;
+use songrec_config::{Config, MpdConfig};
 use songrec_discover::history::{self, History};
 use songrec_discover::playlist::Constraints;
 use songrec_factory::Backend;
@@ -20,28 +20,30 @@ pub struct RadioArgs {
     /// MPD_PORT as mpc reads them, then [mpd] address, then localhost:6600).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub mpd: Option<String>,
-    /// Songs kept queued after the one playing (default [mpd] ahead, 5).
-    #[arg(long, value_name = "N", value_parser = crate::args::bounded::<1, 1000>)]
+    #[arg(long, value_name = "N", value_parser = crate::args::bounded::<1, 1000>,
+        help = format!("Songs kept queued after the one playing (default [mpd] ahead, {})",
+            MpdConfig::default().ahead))]
     pub ahead: Option<usize>,
     /// Fill the queue once and exit.
     #[arg(long)]
     pub once: bool,
     /// Songs played just before the current one that seed the mix with it.
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = crate::args::count)]
+    #[arg(long, value_name = "N", default_value_t = Rules::default().seed_depth, value_parser = crate::args::count)]
     pub seed_depth: usize,
-    /// A song left before this many seconds is a skip (default [mpd] skip_secs, 30) ...
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS",
+        help = format!("A song left before this many seconds is a skip (default [mpd] skip_secs, {}) ...",
+            MpdConfig::default().skip_secs))]
     pub skip_secs: Option<f64>,
-    /// ... or before this share of its length, when that comes first (default [mpd]
-    /// skip_fraction, 0.5).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE",
+        help = format!("... or before this share of its length, when that comes first (default [mpd] skip_fraction, {})",
+            MpdConfig::default().skip_fraction))]
     pub skip_fraction: Option<f64>,
     /// Songs nearest a skipped one left out of the rest of the session.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = crate::args::count)]
+    #[arg(long, value_name = "N", default_value_t = RadioOptions::default().avoid_per_skip, value_parser = crate::args::count)]
     pub avoid_per_skip: usize,
     /// Songs the library's listening history says were skipped more than played whose
     /// neighbours are left out from the start (0: ignore the history).
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = crate::args::count)]
+    #[arg(long, value_name = "N", default_value_t = RadioOptions::default().history_skips, value_parser = crate::args::count)]
     pub history_skips: usize,
     /// A private session: plays and skips are not kept in the library's listening history.
     #[arg(long)]
