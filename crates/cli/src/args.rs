@@ -121,7 +121,8 @@ pub fn percent(s: &str) -> Result<u32, String> {
     bounded::<0, 100>(s).map(|n| n as u32)
 }
 
-/// The song filters, as the REST API reads them (`songrec_app::filters`).
+/// The song filter flags (`filter_args`), read into the filters the REST API reads too
+/// (`songrec_app::filters::FilterSpec`).
 pub use crate::filter_args::FilterArgs;
 
 #[derive(Args, Debug)]
