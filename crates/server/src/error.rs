@@ -9,6 +9,10 @@ use songrec_app::AppError;
 use songrec_app::similar::AskError;
 use songrec_storage::StorageError;
 
+/// The code of a song whose referenced file changed or moved since it was analysed (`409`):
+/// the bytes there are not the song's. The Subsonic door answers it as a gone file.
+pub const AUDIO_CHANGED: &str = "audio_changed";
+
 /// An API error: HTTP status, a stable machine-readable code and a human message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
@@ -147,7 +151,7 @@ impl From<StorageError> for ApiError {
                 tracing::warn!("{e}");
                 Self::new(
                     StatusCode::CONFLICT,
-                    "audio_changed",
+                    AUDIO_CHANGED,
                     "the song's file changed or moved since songrec analysed it; run `songrec ingest` on its folder to follow the change",
                 )
             }

@@ -132,7 +132,7 @@ fn busy(c: &Call<'_>) -> Reply {
 /// (`404`), or the user's file the library refers to was moved, deleted or changed since it
 /// was analysed (`409 audio_changed`: the bytes there are not the song's).
 fn is_gone(e: &crate::error::ApiError) -> bool {
-    e.status() == StatusCode::NOT_FOUND || e.code() == "audio_changed"
+    e.status() == StatusCode::NOT_FOUND || e.code() == crate::error::AUDIO_CHANGED
 }
 
 /// The song is in the library but its audio is not (the file it refers to was moved, deleted
