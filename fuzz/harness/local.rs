@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use songrec_storage::{ListQuery, SortKey, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{ListQuery, SortKey};
 
 use super::{AnnQuantization, LocalBackend, ann_check, npy, pack, rows, snapshot};
 

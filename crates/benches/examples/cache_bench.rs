@@ -21,8 +21,9 @@ use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer, CacheStore};
 use songrec_rank::{Question, Space};
 use songrec_storage::layers::{Chaos, ChaosLayer, CircuitBreaker, CircuitBreakerLayer, LayerExt};
+use songrec_storage::prelude::*;
 use songrec_storage::rng::SplitMix;
-use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord};
 
 type Stack = CacheLayer<CircuitBreakerLayer<ChaosLayer<AstraBackend>>>;
 

@@ -16,7 +16,8 @@ use songrec_astra::AstraBackend;
 use songrec_astra::blobs::{BlobStore, S3Config};
 use songrec_astra::dataapi::{DataApiClient, DataApiConfig};
 use songrec_astra::secret::Secret;
-use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
 use songrec_testkit::data::{LibrarySize, XorShift};
 
 const PREFIX: &str = "songrec_bench";

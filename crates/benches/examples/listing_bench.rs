@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use songrec_app::migrate::{MigrateOptions, NoProgress, migrate, plan_for};
 use songrec_astra::AstraBackend;
+use songrec_storage::prelude::*;
 use songrec_storage::query::MAX_PAGE;
 use songrec_storage::{
     Embedding, ListQuery, ModelInfo, SongCount, SongId, SongRecord, SortKey, StorageBackend,
-    StorageBackendExt as _,
 };
 use songrec_sync::engine::{RemoteRead, SyncOptions, sync};
 use songrec_testkit::LocalCloud;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use songrec_storage::prelude::*;
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{Embedding, SongId, SongMetadata, SongRecord, StorageBackend};
 

@@ -20,7 +20,8 @@ use songrec_app::migrate::ledger::Ledger;
 use songrec_app::migrate::{LedgerContext, MigrateOptions, NoProgress, VerifyLevel};
 use songrec_config::{BackendKind, Config};
 use songrec_local::LocalBackend;
-use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
 use songrec_testkit::{FaultPlan, LocalCloud};
 
 /// A migration between two libraries, with optional injected faults.

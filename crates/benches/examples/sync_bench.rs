@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use songrec_astra::AstraBackend;
-use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
 use songrec_sync::engine::{NoProgress, RemoteRead, SyncOptions, SyncReport, sync};
 use songrec_sync::lease::Lease;
 use songrec_testkit::LocalCloud;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::store::{CacheStats, CacheStore};
+use songrec_storage::backend::{AudioStore, PlaylistStore, SongStore, VectorStore, VersionLog};
 use songrec_storage::backend::{
     BatchReport, ChangeCursor, Changes, ModelStats, PutOutcome, SongRecord, StorageBackend,
 };
@@ -208,7 +209,7 @@ impl<B: fmt::Display> fmt::Display for CacheLayer<B> {
 
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
-impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
+impl<B: StorageBackend> AudioStore for CacheLayer<B> {
     async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
         self.inner.put_audio(id, src).await
     }
@@ -277,7 +278,11 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
             .await;
         Ok(r)
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<B: StorageBackend> VectorStore for CacheLayer<B> {
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
         self.inner.put_embedding(id, embedding).await?;
         // The song's version is not known here (metadata usually follows): invalidate.
@@ -327,7 +332,11 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
     async fn models(&self) -> StorageResult<Vec<ModelStats>> {
         self.inner.models().await
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<B: StorageBackend> SongStore for CacheLayer<B> {
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         self.inner.put_metadata(metadata).await?;
         self.learn_metadata([metadata]).await;
@@ -373,18 +382,6 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         Ok(r)
     }
 
-    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
-        self.inner.put_playlist(playlist).await
-    }
-
-    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
-        self.inner.get_playlist(id).await
-    }
-
-    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
-        self.inner.list_playlists().await
-    }
-
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         let report = self.inner.put_songs(songs).await?;
         let written = stored_records(songs, &report);
@@ -411,6 +408,14 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         Ok(r)
     }
 
+    async fn flush(&self) -> StorageResult<()> {
+        self.inner.flush().await
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<B: StorageBackend> VersionLog for CacheLayer<B> {
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let r = self.inner.list_versions().await?;
         self.learn_entries(&r).await;
@@ -438,8 +443,20 @@ impl<B: StorageBackend> StorageBackend for CacheLayer<B> {
         }
         Ok(r)
     }
+}
 
-    async fn flush(&self) -> StorageResult<()> {
-        self.inner.flush().await
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<B: StorageBackend> PlaylistStore for CacheLayer<B> {
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        self.inner.put_playlist(playlist).await
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        self.inner.get_playlist(id).await
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        self.inner.list_playlists().await
     }
 }

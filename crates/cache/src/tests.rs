@@ -11,6 +11,7 @@ use songrec_storage::id::SongId;
 use songrec_storage::layers::{Chaos, CircuitBreaker, LayerExt, MetricsLayer, MetricsRecorder};
 use songrec_storage::metadata::SongMetadata;
 use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::prelude::*;
 use songrec_storage::query::{ListQuery, SearchQuery};
 
 fn model() -> ModelInfo {

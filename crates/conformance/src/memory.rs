@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord, StorageBackend};
+use songrec_storage::backend::{AudioStore, PlaylistStore, SongStore, VectorStore, VersionLog};
+use songrec_storage::backend::{BatchReport, ModelStats, PutOutcome, SongRecord};
 use songrec_storage::error::{StorageError, StorageResult};
 use songrec_storage::filter::Filter;
 use songrec_storage::id::SongId;
@@ -158,7 +159,7 @@ impl fmt::Display for MemoryBackend {
 
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
-impl StorageBackend for MemoryBackend {
+impl AudioStore for MemoryBackend {
     async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
         let bytes = std::fs::read(src).map_err(|e| StorageError::io(src, e))?;
         let actual = SongId::from_bytes(&bytes);
@@ -226,7 +227,11 @@ impl StorageBackend for MemoryBackend {
     async fn delete_audio(&self, id: &SongId) -> StorageResult<bool> {
         Ok(self.lock().audio.remove(id).is_some())
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl VectorStore for MemoryBackend {
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
         let mut s = self.lock();
         s.check_dim(embedding)?;
@@ -311,7 +316,11 @@ impl StorageBackend for MemoryBackend {
             })
             .collect())
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl SongStore for MemoryBackend {
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
         self.lock().put_meta(metadata);
@@ -403,22 +412,6 @@ impl StorageBackend for MemoryBackend {
         }
     }
 
-    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
-        playlist.validate()?;
-        self.lock()
-            .playlists
-            .insert(playlist.id.clone(), playlist.clone());
-        Ok(())
-    }
-
-    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
-        Ok(self.lock().playlists.get(id).cloned())
-    }
-
-    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
-        Ok(self.lock().playlists.values().cloned().collect())
-    }
-
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         let mut s = self.lock();
         let mut report = BatchReport::default();
@@ -447,6 +440,14 @@ impl StorageBackend for MemoryBackend {
             .collect())
     }
 
+    async fn flush(&self) -> StorageResult<()> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl VersionLog for MemoryBackend {
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let s = self.lock();
         let live = s.metadata.values().map(|m| VersionEntry {
@@ -537,8 +538,24 @@ impl StorageBackend for MemoryBackend {
             cursor,
         }))
     }
+}
 
-    async fn flush(&self) -> StorageResult<()> {
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl PlaylistStore for MemoryBackend {
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        playlist.validate()?;
+        self.lock()
+            .playlists
+            .insert(playlist.id.clone(), playlist.clone());
         Ok(())
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        Ok(self.lock().playlists.get(id).cloned())
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        Ok(self.lock().playlists.values().cloned().collect())
     }
 }

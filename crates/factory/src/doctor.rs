@@ -3,10 +3,11 @@
 
 use songrec_config::{BackendKind, Config};
 use songrec_storage::doctor::{CheckStatus, DoctorCheck, DoctorReport};
+use songrec_storage::prelude::*;
 
 use songrec_local::LocalBackend;
+use songrec_storage::Filter;
 use songrec_storage::plural::{count, noun};
-use songrec_storage::{Filter, StorageBackend};
 
 use crate::{astra_options, local_options};
 

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 use songrec_cache::{CacheStore, FallbackStatus};
 use songrec_config::Config;
 use songrec_local::LocalBackend;
-use songrec_storage::{Filter, ModelInfo, StorageBackend, StorageResult};
+use songrec_storage::prelude::*;
+use songrec_storage::{Filter, ModelInfo, StorageResult};
 
 /// Where a remote library's offline copy and circuit state live.
 pub fn remote_dir(cfg: &Config, namespace: &str) -> PathBuf {

@@ -6,10 +6,12 @@ use std::fs;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
+use songrec_storage::prelude::*;
+
 use songrec_storage::rng::Mixture;
 use songrec_storage::{
     Condition, Embedding, Field, Filter, Match, ModelInfo, SearchQuery, SongId, SongMetadata,
-    SongRecord, StorageBackend, Value,
+    SongRecord, Value,
 };
 
 use crate::{LocalBackend, LocalOptions, npy};

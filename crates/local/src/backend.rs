@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use songrec_storage::backend::{AudioStore, PlaylistStore, SongStore, VectorStore, VersionLog};
 use songrec_storage::query::{ListStart, position_cursor, sort_position};
 use songrec_storage::{
     BatchReport, Embedding, Filter, ListQuery, Match, ModelInfo, ModelStats, Page, PutOutcome,
-    SavedPlaylist, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend, StorageError,
-    StorageResult, VersionEntry,
+    SavedPlaylist, SearchQuery, SongId, SongMetadata, SongRecord, StorageError, StorageResult,
+    VersionEntry,
 };
 
 use crate::LocalOptions;
@@ -245,7 +246,7 @@ impl fmt::Debug for LocalBackend {
 
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
-impl StorageBackend for LocalBackend {
+impl AudioStore for LocalBackend {
     async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
         let (id, src) = (id.clone(), src.to_path_buf());
         self.write(move |inner, st| inner.store_copy(st, &id, &src))
@@ -314,7 +315,11 @@ impl StorageBackend for LocalBackend {
         self.write(move |inner, st| inner.link(st, &key, &path, Some(&own)))
             .await
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl VectorStore for LocalBackend {
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
         embedding.validate()?;
         let (id, e) = (id.clone(), embedding.clone());
@@ -376,7 +381,11 @@ impl StorageBackend for LocalBackend {
         })
         .await
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl SongStore for LocalBackend {
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         metadata.check_storable()?;
         let m = metadata.clone();
@@ -485,24 +494,6 @@ impl StorageBackend for LocalBackend {
         .await
     }
 
-    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
-        playlist.validate()?;
-        let p = playlist.clone();
-        self.write(move |inner, _| crate::playlists::put(&inner.paths.playlists, &p))
-            .await
-    }
-
-    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
-        let id = id.to_owned();
-        self.blocking(move |inner| crate::playlists::get(&inner.paths.playlists, &id))
-            .await
-    }
-
-    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
-        self.blocking(move |inner| crate::playlists::list(&inner.paths.playlists))
-            .await
-    }
-
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         let songs = songs.to_vec();
         self.write(move |inner, st| {
@@ -548,6 +539,23 @@ impl StorageBackend for LocalBackend {
             .await
     }
 
+    async fn flush(&self) -> StorageResult<()> {
+        self.blocking(move |inner| {
+            let mut st = inner.lock_state()?;
+            if st.lock.is_some()
+                && crate::journal::fold_on_flush(st.songs.len(), st.journal_records)
+            {
+                inner.compact(&mut st)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl VersionLog for LocalBackend {
     async fn versions_of(&self, ids: &[SongId]) -> StorageResult<Vec<VersionEntry>> {
         let ids = ids.to_vec();
         self.read(move |_, st| {
@@ -614,17 +622,26 @@ impl StorageBackend for LocalBackend {
         })
         .await
     }
+}
 
-    async fn flush(&self) -> StorageResult<()> {
-        self.blocking(move |inner| {
-            let mut st = inner.lock_state()?;
-            if st.lock.is_some()
-                && crate::journal::fold_on_flush(st.songs.len(), st.journal_records)
-            {
-                inner.compact(&mut st)?;
-            }
-            Ok(())
-        })
-        .await
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl PlaylistStore for LocalBackend {
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        playlist.validate()?;
+        let p = playlist.clone();
+        self.write(move |inner, _| crate::playlists::put(&inner.paths.playlists, &p))
+            .await
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        let id = id.to_owned();
+        self.blocking(move |inner| crate::playlists::get(&inner.paths.playlists, &id))
+            .await
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        self.blocking(move |inner| crate::playlists::list(&inner.paths.playlists))
+            .await
     }
 }

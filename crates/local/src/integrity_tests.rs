@@ -8,10 +8,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use songrec_storage::prelude::*;
+
 use songrec_storage::rng::SplitMix;
-use songrec_storage::{
-    Embedding, Match, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
-};
+use songrec_storage::{Embedding, Match, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord};
 
 use songrec_testkit::damage::rot;
 

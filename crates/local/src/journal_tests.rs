@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use songrec_storage::{SongMetadata, SongRecord, StorageBackend};
+use songrec_storage::prelude::*;
+
+use songrec_storage::{SongMetadata, SongRecord};
 
 use crate::LocalBackend;
 use crate::records::JournalRecord;

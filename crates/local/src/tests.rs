@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use songrec_storage::prelude::*;
+
 use songrec_storage::{
-    Embedding, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
-    StorageError,
+    Embedding, Metric, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageError,
 };
 
 use crate::journal::scan_journal;

@@ -4,9 +4,8 @@
 use songrec_conformance::MemoryBackend;
 use songrec_mpd::RadioOptions;
 use songrec_mpd::replay::{replay, steering};
-use songrec_storage::{
-    Embedding, Field, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend,
-};
+use songrec_storage::prelude::*;
+use songrec_storage::{Embedding, Field, ModelInfo, SongId, SongMetadata, SongRecord};
 
 fn model() -> ModelInfo {
     ModelInfo::new("clusters", "1", 2)

@@ -1,8 +1,7 @@
-//! The one trait every storage backend implements.
+//! The trait every storage backend implements, in its roles, and the values it speaks in.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,10 +40,34 @@ use crate::query::{ListQuery, Match, Page, SearchQuery};
 /// }
 /// # Ok(()) }
 /// ```
-#[async_trait]
-pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
-    // ---- audio -------------------------------------------------------------------------
+///
+/// The trait is written in roles, each a trait of its own: [`AudioStore`], [`VectorStore`],
+/// [`SongStore`] (with [`VersionLog`] over it) and [`PlaylistStore`]. A backend implements the
+/// five; it is then a `StorageBackend` (the blanket impl below), which is what callers hold
+/// (`Arc<dyn StorageBackend>`) and what layers wrap. A layer implements none of them by hand:
+/// it implements [`crate::layers::Intercept`], and every role is forwarded through it there,
+/// once for all layers.
+pub trait StorageBackend:
+    AudioStore + VectorStore + SongStore + VersionLog + PlaylistStore + fmt::Display + fmt::Debug
+{
+}
 
+impl<T> StorageBackend for T where
+    T: AudioStore
+        + VectorStore
+        + SongStore
+        + VersionLog
+        + PlaylistStore
+        + fmt::Display
+        + fmt::Debug
+        + ?Sized
+{
+}
+
+/// The songs' audio bytes, kept under the SHA-256 of the bytes ([`SongId`]): stored, read,
+/// linked to the user's own file where the library references files, and removed.
+#[async_trait]
+pub trait AudioStore: Send + Sync {
     /// Stores the audio file at `src` under `id`, streaming it. The bytes must hash to `id`
     /// (else [`crate::StorageError::HashMismatch`] and nothing is stored). Storing a blob that
     /// is already present is a no-op reported as `already_present`.
@@ -95,9 +118,11 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
                 .into(),
         ))
     }
+}
 
-    // ---- embeddings --------------------------------------------------------------------
-
+/// The songs' vectors, one per model, and the exact similarity search over them.
+#[async_trait]
+pub trait VectorStore: Send + Sync {
     /// Stores (or replaces) the song's vector for `embedding.model`. A dimension that differs
     /// from vectors already stored for the same model is a [`crate::StorageError::DimensionMismatch`].
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()>;
@@ -121,9 +146,12 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
 
     /// The models with stored vectors, and how many songs each covers.
     async fn models(&self) -> StorageResult<Vec<ModelStats>>;
+}
 
-    // ---- metadata ----------------------------------------------------------------------
-
+/// The songs' metadata: the commit point of a song (see [`StorageBackend`]), its listing and
+/// counting, deletes that leave tombstones, and batch writes of whole songs.
+#[async_trait]
+pub trait SongStore: Send + Sync {
     /// Inserts or replaces a song's metadata, stored as given (versions included).
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()>;
 
@@ -146,6 +174,9 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// A song's metadata.
     async fn get_metadata(&self, id: &SongId) -> StorageResult<Option<SongMetadata>>;
 
+    /// Metadata of several songs (unknown ids are left out).
+    async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>>;
+
     /// A page of songs matching a filter.
     async fn list(&self, query: &ListQuery) -> StorageResult<Page<SongMetadata>>;
 
@@ -164,30 +195,19 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     /// Deletes a song's metadata, vectors and audio, leaving a tombstone; `false` if unknown.
     async fn delete_song(&self, id: &SongId) -> StorageResult<bool>;
 
-    // ---- playlists ---------------------------------------------------------------------
-
-    /// Stores a saved playlist as given (version and tombstone included), replacing the one
-    /// with its id; an invalid one ([`SavedPlaylist::validate`]) is refused with
-    /// [`crate::StorageError::InvalidInput`] and nothing is stored.
-    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()>;
-
-    /// The saved playlist with `id` (a tombstone too), if any.
-    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>>;
-
-    /// Every saved playlist, tombstones included, in id order.
-    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>>;
-
-    // ---- batches -----------------------------------------------------------------------
-
     /// Stores several songs' vectors and metadata (audio goes through `put_audio`).
     /// Each song is stored whole or not at all; failures are reported per song.
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport>;
 
-    /// Metadata of several songs (unknown ids are left out).
-    async fn get_metadata_many(&self, ids: &[SongId]) -> StorageResult<Vec<SongMetadata>>;
+    /// Makes buffered state durable and compact (e.g. the local journal). Cheap when idle.
+    async fn flush(&self) -> StorageResult<()>;
+}
 
-    // ---- sync --------------------------------------------------------------------------
-
+/// Every song's version, tombstones included: what `sync` compares, the change feed that
+/// spares it a full listing, and what is read off the whole library at once (short ids,
+/// totals). Its provided methods are written over [`SongStore`]'s and the version listing.
+#[async_trait]
+pub trait VersionLog: SongStore {
     /// Every song's (id, version, content hash) plus tombstones, without reading whole songs.
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>>;
 
@@ -263,12 +283,24 @@ pub trait StorageBackend: fmt::Display + fmt::Debug + Send + Sync {
     async fn summary(&self) -> StorageResult<LibrarySummary> {
         summarize_by_walking(self).await
     }
-
-    /// Makes buffered state durable and compact (e.g. the local journal). Cheap when idle.
-    async fn flush(&self) -> StorageResult<()>;
 }
 
-/// What [`StorageBackend::quick_count`] returns: an exact count, or a lower bound when the
+/// Saved playlists, tombstones included (sync carries deletes).
+#[async_trait]
+pub trait PlaylistStore: Send + Sync {
+    /// Stores a saved playlist as given (version and tombstone included), replacing the one
+    /// with its id; an invalid one ([`SavedPlaylist::validate`]) is refused with
+    /// [`crate::StorageError::InvalidInput`] and nothing is stored.
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()>;
+
+    /// The saved playlist with `id` (a tombstone too), if any.
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>>;
+
+    /// Every saved playlist, tombstones included, in id order.
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>>;
+}
+
+/// What [`SongStore::quick_count`] returns: an exact count, or a lower bound when the
 /// exact one would cost many requests.
 ///
 /// ```
@@ -317,7 +349,7 @@ impl fmt::Display for SongCount {
     }
 }
 
-/// What [`StorageBackend::summary`] returns.
+/// What [`VersionLog::summary`] returns.
 ///
 /// `total_secs` is a floating-point sum, so two backends that add the same durations in a
 /// different order may differ in the last bits (the conformance suite allows 1e-9 relative).
@@ -356,23 +388,25 @@ impl LibrarySummary {
     }
 }
 
-/// [`StorageBackend::summary`] by walking every page of the listing (pages of 1000) and the
+/// [`VersionLog::summary`] by walking every page of the listing (pages of 1000) and the
 /// version listing: the trait's default, and the oracle the conformance suite compares
 /// backends' own answers with.
-pub async fn summarize_by_walking<B: StorageBackend + ?Sized>(
+pub async fn summarize_by_walking<B: VersionLog + ?Sized>(
     backend: &B,
 ) -> StorageResult<LibrarySummary> {
-    let q = ListQuery {
+    let mut q = ListQuery {
         limit: crate::query::MAX_PAGE,
         ..ListQuery::default()
     };
     let mut s = LibrarySummary::default();
-    backend
-        .for_each_page(&q, |items| {
-            items.iter().for_each(|m| s.add(m));
-            true
-        })
-        .await?;
+    loop {
+        let page = backend.list(&q).await?;
+        page.items.iter().for_each(|m| s.add(m));
+        match page.next {
+            Some(next) => q.cursor = Some(next),
+            None => break,
+        }
+    }
     s.tombstones = backend
         .list_versions()
         .await?
@@ -382,7 +416,7 @@ pub async fn summarize_by_walking<B: StorageBackend + ?Sized>(
     Ok(s)
 }
 
-/// A position in a backend's change feed (see [`StorageBackend::changes_since`]): opaque to
+/// A position in a backend's change feed (see [`VersionLog::changes_since`]): opaque to
 /// callers, who store it and hand it back unchanged.
 ///
 /// ```
@@ -413,7 +447,7 @@ impl fmt::Display for ChangeCursor {
     }
 }
 
-/// An answer of the change feed ([`StorageBackend::changes_since`]).
+/// An answer of the change feed ([`VersionLog::changes_since`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     /// Songs (live and tombstones) changed since the cursor asked for; may repeat some already
@@ -431,7 +465,7 @@ pub struct PutOutcome {
     /// The blob was already stored; nothing was written.
     pub already_present: bool,
     /// How the library holds the audio now: its own copy, a clone, or a reference to the
-    /// user's file (what [`StorageBackend::link_audio`] asked for, or the copy it fell back to).
+    /// user's file (what [`AudioStore::link_audio`] asked for, or the copy it fell back to).
     #[serde(default)]
     pub kept: AudioMode,
 }
@@ -448,7 +482,7 @@ impl PutOutcome {
 }
 
 /// How a library keeps the audio of a song that came from the user's own file (`[library]
-/// audio`; [`StorageBackend::link_audio`]).
+/// audio`; [`AudioStore::link_audio`]).
 ///
 /// Hard links are not offered: a tagger that rewrites a file in place (mutagen, TagLib) would
 /// change the library's copy too, and one that writes a new file and renames it (metaflac
@@ -525,70 +559,11 @@ impl BatchReport {
     }
 }
 
-/// Every async method of [`StorageBackend`] as `name(args) -> T, Op;`, handed to `$then!`
-/// after the tokens given: the forwarding impls (pointers, layers) are generated from it.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! backend_methods {
-    ($then:ident! { $($given:tt)* }) => {
-        $then! { $($given)*
-            put_audio(id: &$crate::id::SongId, src: &std::path::Path) -> $crate::backend::PutOutcome, PutAudio;
-            get_audio(id: &$crate::id::SongId, dest: &std::path::Path) -> u64, GetAudio;
-            audio_url(id: &$crate::id::SongId, expires_in: std::time::Duration) -> String, AudioUrl;
-            has_audio(id: &$crate::id::SongId) -> bool, HasAudio;
-            delete_audio(id: &$crate::id::SongId) -> bool, DeleteAudio;
-            link_audio(id: &$crate::id::SongId, path: &std::path::Path) -> $crate::backend::PutOutcome, PutAudio;
-            link_audio_as(key: &$crate::id::SongId, path: &std::path::Path, own: &$crate::id::SongId) -> $crate::backend::PutOutcome, PutAudio;
-            put_embedding(id: &$crate::id::SongId, embedding: &$crate::model::Embedding) -> (), PutEmbedding;
-            get_embedding(id: &$crate::id::SongId, model: &$crate::model::ModelInfo) -> Option<$crate::model::Embedding>, GetEmbedding;
-            search(query: &$crate::query::SearchQuery) -> Vec<$crate::query::Match>, Search;
-            models() -> Vec<$crate::backend::ModelStats>, Models;
-            put_metadata(metadata: &$crate::metadata::SongMetadata) -> (), PutMetadata;
-            put_metadata_if(metadata: &$crate::metadata::SongMetadata, expected: u64) -> (), PutMetadataIf;
-            get_metadata(id: &$crate::id::SongId) -> Option<$crate::metadata::SongMetadata>, GetMetadata;
-            list(query: &$crate::query::ListQuery) -> $crate::query::Page<$crate::metadata::SongMetadata>, List;
-            count(filter: &$crate::filter::Filter) -> u64, Count;
-            quick_count(filter: &$crate::filter::Filter) -> $crate::backend::SongCount, Count;
-            delete_song(id: &$crate::id::SongId) -> bool, DeleteSong;
-            put_playlist(playlist: &$crate::playlist::SavedPlaylist) -> (), PutPlaylist;
-            get_playlist(id: &str) -> Option<$crate::playlist::SavedPlaylist>, GetPlaylist;
-            list_playlists() -> Vec<$crate::playlist::SavedPlaylist>, ListPlaylists;
-            put_songs(songs: &[$crate::backend::SongRecord]) -> $crate::backend::BatchReport, PutSongs;
-            get_metadata_many(ids: &[$crate::id::SongId]) -> Vec<$crate::metadata::SongMetadata>, GetMetadataMany;
-            list_versions() -> Vec<$crate::metadata::VersionEntry>, ListVersions;
-            versions_of(ids: &[$crate::id::SongId]) -> Vec<$crate::metadata::VersionEntry>, VersionsOf;
-            ids_with_prefix(prefix: &str, limit: usize) -> Vec<$crate::id::SongId>, IdsWithPrefix;
-            changes_since(since: Option<&$crate::backend::ChangeCursor>) -> Option<$crate::backend::Changes>, ChangesSince;
-            summary() -> $crate::backend::LibrarySummary, Summary;
-            flush() -> (), Flush;
-        }
-    };
-}
-
-/// Shared and boxed backends are backends: `Arc<dyn StorageBackend>` (what the factory returns)
-/// can be layered and passed wherever a `StorageBackend` is expected.
-macro_rules! forward_pointer {
-    ($ptr:ident; $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $op:ident;)*) => {
-        #[async_trait]
-        #[deny(clippy::missing_trait_methods)]
-        impl<T: StorageBackend + ?Sized> StorageBackend for $ptr<T> {
-            $(async fn $name(&self, $($arg: $ty),*) -> StorageResult<$out> {
-                (**self).$name($($arg),*).await
-            })*
-            fn max_results(&self) -> usize {
-                (**self).max_results()
-            }
-        }
-    };
-}
-backend_methods!(forward_pointer! { Arc; });
-backend_methods!(forward_pointer! { Box; });
-
 /// Conveniences over any [`StorageBackend`], written once (like `object_store`'s extension
 /// traits): implemented for every backend, never overridden.
 #[async_trait]
 pub trait StorageBackendExt: StorageBackend {
-    /// Every song matching `filter`, in id order, paging through [`StorageBackend::list`]
+    /// Every song matching `filter`, in id order, paging through [`SongStore::list`]
     /// with the largest page (pages of 1000 songs; on the Data API each is read in server
     /// pages of 20–50 documents, so about one request per 50 songs plus the key samples that
     /// keep each sorted request under the sort cap).
@@ -628,7 +603,7 @@ pub trait StorageBackendExt: StorageBackend {
 
     /// The `limit` songs after the first `offset` matching `filter` in `sort` order, and how
     /// many match: pages no bigger than the window, read until it is full; a listing that
-    /// ended is its own count, otherwise one [`StorageBackend::quick_count`] (exact locally,
+    /// ended is its own count, otherwise one [`SongStore::quick_count`] (exact locally,
     /// a lower bound past the cloud's count limit). The listing of `songrec list` and of the
     /// REST API's offset pages.
     async fn list_window(

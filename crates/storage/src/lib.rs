@@ -1,12 +1,15 @@
-//! songrec storage, the contract: the domain types, the [`StorageBackend`] trait (with
-//! [`StorageBackendExt`], and impls for `Arc`/`Box`), the search math they share, and the
+//! songrec storage, the contract: the domain types, the [`StorageBackend`] trait in its roles
+//! ([`AudioStore`], [`VectorStore`], [`SongStore`], [`VersionLog`], [`PlaylistStore`]; with
+//! [`StorageBackendExt`]), the search math they share, and the
 //! composable [`layers`] (chaos and crash only with the `test-hooks` feature). Kept light (no
 //! SQLite, TOML or HTTP) and free of backend implementations (`songrec-factory` builds them).
 //!
-//! - **A third backend**: a crate implementing [`StorageBackend`] whose tests call
-//!   `songrec_conformance::run_all`, plus one arm in `songrec-factory`.
-//! - **A new layer**: a module in [`layers`] with a `Layer` config and a wrapper made by one
-//!   `delegate_backend!` line, and a conformance test.
+//! - **A third backend**: a crate implementing the five role traits (a [`StorageBackend`] is
+//!   any type that does) whose tests call `songrec_conformance::run_all`, plus one arm in
+//!   `songrec-factory`.
+//! - **A new layer**: a module in [`layers`] with a [`layers::Layer`] config and a wrapper that
+//!   implements [`layers::Intercept`] (its inner backend and what it does around each call),
+//!   and a conformance test. The roles are forwarded through `Intercept` in one place.
 
 pub mod backend;
 pub mod conflict;
@@ -21,14 +24,16 @@ pub mod metadata;
 pub mod model;
 pub mod playlist;
 pub mod plural;
+pub mod prelude;
 pub mod progress;
 pub mod query;
 pub mod rng;
 pub mod secret;
 
 pub use backend::{
-    AudioMode, BatchReport, ChangeCursor, Changes, LibrarySummary, ModelStats, PutOutcome,
-    SongCount, SongRecord, StorageBackend, StorageBackendExt, summarize_by_walking,
+    AudioMode, AudioStore, BatchReport, ChangeCursor, Changes, LibrarySummary, ModelStats,
+    PlaylistStore, PutOutcome, SongCount, SongRecord, SongStore, StorageBackend, StorageBackendExt,
+    VectorStore, VersionLog, summarize_by_walking,
 };
 pub use error::{SongLimitExceeded, StorageError, StorageResult};
 pub use filter::{Condition, Field, Filter, Value};

@@ -1,5 +1,5 @@
 //! Saved playlists: library data like a song's metadata, stored by every backend
-//! ([`crate::StorageBackend::put_playlist`]) and carried by `songrec sync`.
+//! ([`crate::backend::PlaylistStore::put_playlist`]) and carried by `songrec sync`.
 //!
 //! A playlist has a fixed id, a name and its songs in order (repeats allowed). Every change
 //! bumps its version; a deleted one stays as a tombstone. Two machines' versions are

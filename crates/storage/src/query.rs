@@ -12,7 +12,7 @@ use crate::metadata::SongMetadata;
 use crate::model::ModelInfo;
 
 /// Most results one similarity query may reach (`offset + k`) on the Data API (see
-/// [`crate::StorageBackend::max_results`]).
+/// [`crate::backend::VectorStore::max_results`]).
 pub const MAX_RESULTS: usize = 1000;
 
 /// Largest page of a [`ListQuery`].
@@ -118,7 +118,7 @@ impl SearchQuery {
     }
 
     /// [`SearchQuery::validate`] for a backend whose searches reach at most `max_results`
-    /// (`offset + k`; see [`crate::StorageBackend::max_results`]).
+    /// (`offset + k`; see [`crate::backend::VectorStore::max_results`]).
     pub fn validate_for(&self, max_results: usize) -> StorageResult<()> {
         let r = &self.ranking;
         let invalid = |m: &str| Err(StorageError::InvalidInput(m.into()));

@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use songrec_conformance::{MemoryBackend, run_all};
 use songrec_storage::layers::*;
-use songrec_storage::{
-    Filter, ModelInfo, SearchQuery, SongId, SongMetadata, StorageBackend, StorageError,
-};
+use songrec_storage::prelude::*;
+use songrec_storage::{Filter, ModelInfo, SearchQuery, SongId, SongMetadata, StorageError};
 
 fn fast_retry() -> Retry {
     Retry::default()

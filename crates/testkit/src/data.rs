@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use songrec_local::LocalBackend;
+use songrec_storage::prelude::*;
 use songrec_storage::{
     Embedding, Filter, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend, VersionEntry,
 };

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use songrec_app::ingest::{IngestOptions, IngestSummary, NoProgress};
 use songrec_server::{AppState, Server, ServerOptions};
 use songrec_storage::StorageBackend;
+use songrec_storage::prelude::*;
 
 use crate::audio::write_songs;
 

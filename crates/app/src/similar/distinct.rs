@@ -95,6 +95,7 @@ mod tests {
     use super::super::{Target, probe, similar};
     use super::*;
     use songrec_rank::{Space, pool_size};
+    use songrec_storage::prelude::*;
     use songrec_storage::{Filter, ModelInfo, SongId};
 
     /// A local library with `copies` files of the query's recording right next to it and

@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use songrec_app::ingest::{FileReport, IngestOptions, ingest};
 use songrec_app::music::MusicFolder;
 use songrec_local::LocalBackend;
+use songrec_storage::prelude::*;
 use songrec_storage::rng::SplitMix;
-use songrec_storage::{Filter, SongId, StorageBackend, StorageBackendExt};
+use songrec_storage::{Filter, SongId, StorageBackendExt};
 use songrec_testkit::fixtures::real_recording;
 
 const RECORDINGS: &[&str] = &[

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use songrec_app::ingest::{IngestOptions, IngestSummary, NoProgress, Outcome, ingest};
 use songrec_audio::synth::{SongSpec, render, write_wav};
 use songrec_local::LocalBackend;
-use songrec_storage::{Filter, StorageBackend};
+use songrec_storage::Filter;
+use songrec_storage::prelude::*;
 
 fn opts(state: Option<&Path>) -> IngestOptions {
     IngestOptions {

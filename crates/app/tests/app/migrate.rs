@@ -11,7 +11,8 @@ use songrec_app::migrate::{
 };
 use songrec_local::LocalBackend;
 use songrec_storage::layers::{Chaos, LayerExt};
-use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
 
 async fn library(root: &std::path::Path, n: usize) {
     let lib = LocalBackend::open(root).unwrap();

@@ -11,7 +11,8 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use songrec_app::previews::{PreviewError, PreviewOptions, PreviewOutcome, fetch_and_ingest};
-use songrec_storage::{Filter, StorageBackend, StorageBackendExt};
+use songrec_storage::prelude::*;
+use songrec_storage::{Filter, StorageBackendExt};
 
 fn ffmpeg_m4a(dir: &Path, name: &str, style: &str, seed: u64) -> Vec<u8> {
     let wav = dir.join(format!("{name}.wav"));

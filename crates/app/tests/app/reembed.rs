@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use songrec_app::ingest::{IngestOptions, NoProgress};
 use songrec_app::reembed::{ReembedOptions, reembed};
-use songrec_storage::{Filter, StorageBackend, StorageBackendExt};
+use songrec_storage::prelude::*;
+use songrec_storage::{Filter, StorageBackendExt};
 
 #[tokio::test]
 async fn forced_run_resumes_from_its_state_file() {

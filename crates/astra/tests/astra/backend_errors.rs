@@ -3,9 +3,8 @@
 use crate::{Env, api_config, backend_at};
 use serde_json::json;
 use songrec_astra::{AstraBackend, AstraOptions, CheckStatus, doctor};
-use songrec_storage::{
-    Embedding, Filter, ModelInfo, SearchQuery, SongId, StorageBackend, StorageError,
-};
+use songrec_storage::prelude::*;
+use songrec_storage::{Embedding, Filter, ModelInfo, SearchQuery, SongId, StorageError};
 use songrec_testkit::cloud::BUCKET;
 use songrec_testkit::data::record;
 

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use crate::{Env, api_config, s3_config};
-use songrec_storage::{Filter, ModelInfo, SearchQuery, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{Filter, ModelInfo, SearchQuery};
 use songrec_testkit::data::{record, vector};
 use songrec_testkit::{Fault, FaultKind, FaultPlan, FaultProxy, Rule, When};
 

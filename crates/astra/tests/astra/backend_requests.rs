@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use crate::Env;
+use songrec_storage::prelude::*;
 use songrec_storage::{
-    Condition, Field, Filter, ListQuery, Metric, ModelInfo, SearchQuery, SortKey, StorageBackend,
-    Value,
+    Condition, Field, Filter, ListQuery, Metric, ModelInfo, SearchQuery, SortKey, Value,
 };
 use songrec_testkit::data::{record, vector};
 

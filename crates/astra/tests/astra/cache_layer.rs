@@ -9,7 +9,8 @@ use crate::{Env, backend_at};
 use songrec_astra::AstraBackend;
 use songrec_cache::{Cache, CacheLayer};
 use songrec_storage::layers::{CircuitBreaker, CircuitBreakerLayer, LayerExt};
-use songrec_storage::{ModelInfo, SongId, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{ModelInfo, SongId};
 use songrec_testkit::data::record;
 
 fn model() -> ModelInfo {

@@ -5,9 +5,9 @@
 //! refused. The cap is lowered to keep CI fast; the client is told the same cap.
 
 use chrono::{Duration, TimeZone as _, Utc};
+use songrec_storage::prelude::*;
 use songrec_storage::{
-    Embedding, ListQuery, ModelInfo, SongId, SongMetadata, SongRecord, SortKey, StorageBackend,
-    compare_by,
+    Embedding, ListQuery, ModelInfo, SongId, SongMetadata, SongRecord, SortKey, compare_by,
 };
 use songrec_testkit::LocalCloud;
 

@@ -2,7 +2,9 @@
 //! vector collection, so an upgrade needs no room for another collection: each version reads,
 //! searches, counts and deletes only its own documents.
 
-use songrec_storage::{Embedding, ModelInfo, SearchQuery, SongRecord, StorageBackend};
+use songrec_storage::prelude::*;
+
+use songrec_storage::{Embedding, ModelInfo, SearchQuery, SongRecord};
 use songrec_testkit::LocalCloud;
 use songrec_testkit::data::song;
 

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use serde::Serialize;
 
+use songrec_storage::backend::{AudioStore, PlaylistStore, SongStore, VectorStore, VersionLog};
 use songrec_storage::backend::{
     BatchReport, ChangeCursor, Changes, ModelStats, PutOutcome, SongRecord, StorageBackend,
 };
@@ -470,7 +471,7 @@ impl<P: fmt::Display, S: fmt::Display> fmt::Display for FallbackLayer<P, S> {
 
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
-impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S> {
+impl<P: StorageBackend, S: StorageBackend> AudioStore for FallbackLayer<P, S> {
     async fn put_audio(&self, id: &SongId, src: &Path) -> StorageResult<PutOutcome> {
         self.write(Op::PutAudio, self.primary.put_audio(id, src))
             .await
@@ -510,7 +511,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         self.write(Op::PutAudio, self.primary.link_audio_as(key, path, own))
             .await
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<P: StorageBackend, S: StorageBackend> VectorStore for FallbackLayer<P, S> {
     async fn put_embedding(&self, id: &SongId, embedding: &Embedding) -> StorageResult<()> {
         self.write(Op::PutEmbedding, self.primary.put_embedding(id, embedding))
             .await?;
@@ -546,7 +551,11 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     async fn models(&self) -> StorageResult<Vec<ModelStats>> {
         answer!(self, Models, models())
     }
+}
 
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<P: StorageBackend, S: StorageBackend> SongStore for FallbackLayer<P, S> {
     async fn put_metadata(&self, metadata: &SongMetadata) -> StorageResult<()> {
         self.write(Op::PutMetadata, self.primary.put_metadata(metadata))
             .await?;
@@ -630,30 +639,6 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         Ok(r)
     }
 
-    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
-        self.write(Op::PutPlaylist, self.primary.put_playlist(playlist))
-            .await?;
-        let r = self.secondary.put_playlist(playlist).await;
-        self.note("copying a playlist", r);
-        Ok(())
-    }
-
-    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
-        let (v, fresh) = read!(self, GetPlaylist, get_playlist(id))?;
-        if fresh && let Some(p) = &v {
-            self.mirror_playlists(std::slice::from_ref(p)).await;
-        }
-        Ok(v)
-    }
-
-    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
-        let (v, fresh) = read!(self, ListPlaylists, list_playlists())?;
-        if fresh {
-            self.mirror_playlists(&v).await;
-        }
-        Ok(v)
-    }
-
     async fn put_songs(&self, songs: &[SongRecord]) -> StorageResult<BatchReport> {
         let report = self
             .write(Op::PutSongs, self.primary.put_songs(songs))
@@ -674,6 +659,17 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
         Ok(v)
     }
 
+    async fn flush(&self) -> StorageResult<()> {
+        self.write(Op::Flush, self.primary.flush()).await?;
+        let r = self.secondary.flush().await;
+        self.note("flushing the copy", r);
+        Ok(())
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<P: StorageBackend, S: StorageBackend> VersionLog for FallbackLayer<P, S> {
     async fn list_versions(&self) -> StorageResult<Vec<VersionEntry>> {
         let (v, fresh) = read!(self, ListVersions, list_versions())?;
         if fresh {
@@ -704,11 +700,32 @@ impl<P: StorageBackend, S: StorageBackend> StorageBackend for FallbackLayer<P, S
     async fn summary(&self) -> StorageResult<songrec_storage::LibrarySummary> {
         answer!(self, Summary, summary())
     }
+}
 
-    async fn flush(&self) -> StorageResult<()> {
-        self.write(Op::Flush, self.primary.flush()).await?;
-        let r = self.secondary.flush().await;
-        self.note("flushing the copy", r);
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<P: StorageBackend, S: StorageBackend> PlaylistStore for FallbackLayer<P, S> {
+    async fn put_playlist(&self, playlist: &SavedPlaylist) -> StorageResult<()> {
+        self.write(Op::PutPlaylist, self.primary.put_playlist(playlist))
+            .await?;
+        let r = self.secondary.put_playlist(playlist).await;
+        self.note("copying a playlist", r);
         Ok(())
+    }
+
+    async fn get_playlist(&self, id: &str) -> StorageResult<Option<SavedPlaylist>> {
+        let (v, fresh) = read!(self, GetPlaylist, get_playlist(id))?;
+        if fresh && let Some(p) = &v {
+            self.mirror_playlists(std::slice::from_ref(p)).await;
+        }
+        Ok(v)
+    }
+
+    async fn list_playlists(&self) -> StorageResult<Vec<SavedPlaylist>> {
+        let (v, fresh) = read!(self, ListPlaylists, list_playlists())?;
+        if fresh {
+            self.mirror_playlists(&v).await;
+        }
+        Ok(v)
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use songrec_factory as factory;
+use songrec_storage::prelude::*;
 use songrec_storage::rng::{Mixture, SplitMix};
 use songrec_storage::{
     Embedding, Filter, Match, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord,

@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use songrec_local::LocalBackend;
+use songrec_storage::prelude::*;
 use songrec_storage::rng::SplitMix;
-use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
 use songrec_testkit::cli::text;
 use songrec_testkit::damage::rot;
 

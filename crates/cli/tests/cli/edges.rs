@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use songrec_local::LocalBackend;
-use songrec_storage::{SongMetadata, StorageBackend, StorageError};
+use songrec_storage::prelude::*;
+use songrec_storage::{SongMetadata, StorageError};
 use songrec_testkit::audio::ffmpeg;
 use songrec_testkit::cli::{ok, text};
 use songrec_testkit::fixtures::real_recording;

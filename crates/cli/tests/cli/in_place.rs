@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use songrec_local::LocalBackend;
+use songrec_storage::prelude::*;
 use songrec_storage::{
-    AudioMode, Filter, SongId, SongMetadata, SongRecord, StorageBackend, StorageBackendExt,
-    StorageError,
+    AudioMode, Filter, SongId, SongMetadata, SongRecord, StorageBackendExt, StorageError,
 };
 use songrec_testkit::LocalCloud;
 use songrec_testkit::cli::{ok, text};

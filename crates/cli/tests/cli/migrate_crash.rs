@@ -240,7 +240,7 @@ fn astra_to_local(
     let astra = s.c.astra();
     let s3_before = snapshot(&s.c.s3_root());
     let listing_before =
-        s.c.block_on(songrec_storage::StorageBackend::list_versions(&astra))
+        s.c.block_on(songrec_storage::VersionLog::list_versions(&astra))
             .unwrap();
 
     let lib2 = s.home().join("lib2");
@@ -291,7 +291,7 @@ fn astra_to_local(
         "the source's blobs are untouched"
     );
     let listing_after =
-        s.c.block_on(songrec_storage::StorageBackend::list_versions(&astra))
+        s.c.block_on(songrec_storage::VersionLog::list_versions(&astra))
             .unwrap();
     assert_eq!(
         listing_after, listing_before,

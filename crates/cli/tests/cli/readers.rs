@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use songrec_local::{LocalBackend, LocalOptions};
-use songrec_storage::StorageBackend;
 use songrec_storage::math::cosine;
+use songrec_storage::prelude::*;
 use songrec_storage::{Embedding, ListQuery, ModelInfo, SongId, SongMetadata, SongRecord};
 use songrec_testkit::LocalCloud;
 use songrec_testkit::audio::write_songs;

@@ -7,6 +7,7 @@ use std::process::Output;
 
 use songrec_astra::AstraBackend;
 use songrec_local::LocalBackend;
+use songrec_storage::prelude::*;
 use songrec_storage::{SongId, StorageBackend};
 use songrec_sync::digest::digest;
 use songrec_testkit::LocalCloud;

@@ -13,6 +13,7 @@ use songrec_discover::map::{self, ColorBy, MapOptions};
 use songrec_discover::playlist::{self, Constraints, PathRequest, SeedRequest, order};
 use songrec_discover::{clusters, load_songs, outliers};
 use songrec_local::LocalBackend;
+use songrec_storage::prelude::*;
 use songrec_storage::{Filter, ModelInfo, SongId, SongMetadata, StorageBackend};
 
 const PER_STYLE: usize = 4;

@@ -4,9 +4,8 @@
 use songrec_conformance::MemoryBackend;
 use songrec_discover::playlist::{self, SeedRequest};
 use songrec_storage::listening::{Heard, record, star};
-use songrec_storage::{
-    Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend, StorageBackendExt as _,
-};
+use songrec_storage::prelude::*;
+use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
 
 fn model() -> ModelInfo {
     ModelInfo::new("line", "1", 2)

@@ -4,7 +4,8 @@
 //! copy in step with the writes.
 
 use songrec_factory::{Reads, open};
-use songrec_storage::{Filter, StorageBackend};
+use songrec_storage::Filter;
+use songrec_storage::prelude::*;
 use songrec_testkit::LocalCloud;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use songrec_storage::prelude::*;
+
 use songrec_storage::StorageBackend;
 use songrec_storage::layers::{Chaos, LayerExt, Retry};
 use songrec_sync::engine::{FullReason, NoProgress, RemoteRead, SyncOptions, SyncReport, sync};

@@ -10,7 +10,8 @@ use songrec_audio::synth::{SongSpec, render, write_wav_tagged};
 use songrec_identity::dupes::{self, DupesOptions, Kind};
 use songrec_identity::fingerprint::{EXTRA_KEY, FingerprintRecord};
 use songrec_local::LocalBackend;
-use songrec_storage::{Filter, SearchQuery, StorageBackend};
+use songrec_storage::prelude::*;
+use songrec_storage::{Filter, SearchQuery};
 
 const SR: f32 = 22_050.0;
 

@@ -6,10 +6,11 @@
 use std::collections::HashSet;
 
 use songrec_local::{LocalBackend, LocalOptions};
+use songrec_storage::prelude::*;
 use songrec_storage::rng::SplitMix;
 use songrec_storage::{
     Condition, Embedding, Field, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord,
-    StorageBackend, Value, math,
+    Value, math,
 };
 
 const DIM: usize = 24;

@@ -27,7 +27,7 @@ async fn local_backend_carries_floats_bit_for_bit() {
     check_float_fidelity(&backend, &records).await;
     // Only a writer folds the journal into metadata.json and the binary snapshot.
     backend.lock_for_writing().await.expect("lock");
-    songrec_storage::StorageBackend::flush(&backend)
+    songrec_storage::SongStore::flush(&backend)
         .await
         .expect("flush");
     drop(backend);

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::Command;
 
 use songrec_local::{LocalBackend, npy};
+use songrec_storage::prelude::*;
 use songrec_storage::{
-    Embedding, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageBackend,
-    StorageError,
+    Embedding, Filter, ModelInfo, SearchQuery, SongId, SongMetadata, SongRecord, StorageError,
 };
 
 fn py(code: &str) -> String {

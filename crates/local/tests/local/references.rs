@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use songrec_local::{LocalBackend, LocalOptions};
-use songrec_storage::{AudioMode, SongId, StorageBackend, StorageError};
+use songrec_storage::prelude::*;
+use songrec_storage::{AudioMode, SongId, StorageError};
 
 fn open(lib: &Path, audio: AudioMode, music: Option<&Path>) -> LocalBackend {
     LocalBackend::open_with(

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use songrec_storage::{Filter, StorageBackend as _, StorageBackendExt as _};
+use songrec_storage::prelude::*;
+
+use songrec_storage::Filter;
 use songrec_testkit::server::{library, serve, serve_library};
 
 fn on_path(name: &str) -> Option<PathBuf> {

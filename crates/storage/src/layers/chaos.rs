@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Op, delegate_backend};
+use super::{Op, layer_of};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -156,4 +156,4 @@ impl<B: StorageBackend> ChaosLayer<B> {
     }
 }
 
-delegate_backend!(Chaos => ChaosLayer, run, "Chaos");
+layer_of!(Chaos => ChaosLayer, run, "Chaos");

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::{Op, delegate_backend};
+use super::{Op, layer_of};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -224,4 +224,4 @@ impl<B: StorageBackend> CircuitBreakerLayer<B> {
     }
 }
 
-delegate_backend!(CircuitBreaker => CircuitBreakerLayer, run, "CircuitBreaker");
+layer_of!(CircuitBreaker => CircuitBreakerLayer, run, "CircuitBreaker");

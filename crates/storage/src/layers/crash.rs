@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Op, delegate_backend};
+use super::{Op, layer_of};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -150,4 +150,4 @@ impl<B: StorageBackend> CrashLayer<B> {
     }
 }
 
-delegate_backend!(CrashPoint => CrashLayer, run, "Crash");
+layer_of!(CrashPoint => CrashLayer, run, "Crash");

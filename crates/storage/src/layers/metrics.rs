@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Op, delegate_backend};
+use super::{Op, layer_of};
 use crate::backend::{PutOutcome, StorageBackend};
 use crate::error::StorageResult;
 
@@ -166,4 +166,4 @@ impl<B: StorageBackend> MetricsLayer<B> {
     }
 }
 
-delegate_backend!(MetricsRecorder => MetricsLayer, run, "Metrics");
+layer_of!(MetricsRecorder => MetricsLayer, run, "Metrics");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 
-use super::{Op, delegate_backend};
+use super::{Op, layer_of};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -90,4 +90,4 @@ impl<B: StorageBackend> RetryLayer<B> {
     }
 }
 
-delegate_backend!(Retry => RetryLayer, run, "Retry");
+layer_of!(Retry => RetryLayer, run, "Retry");

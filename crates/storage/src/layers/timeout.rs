@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::{Op, delegate_backend};
+use super::{Op, layer_of};
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
@@ -68,4 +68,4 @@ impl<B: StorageBackend> TimeoutLayer<B> {
     }
 }
 
-delegate_backend!(Timeout => TimeoutLayer, run, "Timeout");
+layer_of!(Timeout => TimeoutLayer, run, "Timeout");

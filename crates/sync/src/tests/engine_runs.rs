@@ -17,6 +17,7 @@ use songrec_storage::ChangeCursor;
 use songrec_storage::SongMetadata;
 use songrec_storage::layers::{Chaos, LayerExt};
 use songrec_storage::layers::{CrashPoint, MetricsRecorder};
+use songrec_storage::prelude::*;
 use songrec_storage::{Embedding, ModelInfo};
 use songrec_storage::{Filter, SongId};
 use songrec_storage::{SongRecord, StorageBackend};

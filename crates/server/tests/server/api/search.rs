@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use songrec_storage::StorageBackend;
+use songrec_storage::prelude::*;
 use songrec_testkit::server::{PER_STYLE, serve, serve_library};
 
 use super::{assert_error, get, result_ids};

@@ -299,7 +299,7 @@ async fn folder_covers_and_sizes() {
             let b = songrec_local::LocalBackend::open_with(&c, opts).unwrap();
             let s = songrec_testkit::server::ingest_dsp_into(&b, &m).await;
             assert_eq!(s.added(), 4, "{s:?}");
-            songrec_storage::StorageBackend::flush(&b).await.unwrap();
+            songrec_storage::SongStore::flush(&b).await.unwrap();
         });
     })
     .join()

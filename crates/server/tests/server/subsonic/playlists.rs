@@ -1,7 +1,7 @@
 //! Playlists are library data: made, changed and deleted through the API, kept over a
 //! restart, stored through the backend (what `sync` carries), with Subsonic's error codes.
 
-use songrec_storage::{StorageBackend as _, StorageBackendExt as _};
+use songrec_storage::prelude::*;
 
 use super::*;
 
