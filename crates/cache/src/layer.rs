@@ -106,7 +106,8 @@ impl<B: StorageBackend> Layer<B> for Cache {
 /// use songrec_cache::Cache;
 /// use songrec_storage::layers::LayerExt;
 /// use songrec_conformance::MemoryBackend;
-/// use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend};
+/// use songrec_storage::prelude::*;
+/// use songrec_storage::{Embedding, ModelInfo, SongId, SongMetadata, SongRecord};
 /// let dir = tempfile::tempdir().unwrap();
 /// let b = MemoryBackend::new().layer(Cache::open(dir.path(), 1 << 20).unwrap());
 /// assert_eq!(b.to_string(), "Cache(Memory)");

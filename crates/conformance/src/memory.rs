@@ -93,7 +93,8 @@ impl State {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use songrec_conformance::MemoryBackend;
-/// use songrec_storage::{Filter, StorageBackend};
+/// use songrec_storage::prelude::*;
+/// use songrec_storage::Filter;
 /// let b = MemoryBackend::new();
 /// assert_eq!(b.count(&Filter::default()).await.unwrap(), 0);
 /// assert_eq!(b.to_string(), "Memory");

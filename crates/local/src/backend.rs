@@ -36,7 +36,8 @@ fn is_user_file(p: &Path, inner: &Inner) -> bool {
 /// ```no_run
 /// # async fn demo() -> songrec_storage::StorageResult<()> {
 /// use songrec_local::LocalBackend;
-/// use songrec_storage::{Filter, StorageBackend};
+/// use songrec_storage::prelude::*;
+/// use songrec_storage::Filter;
 /// let lib = LocalBackend::open("/home/me/.local/share/songrec")?;
 /// println!("{lib}: {} songs", lib.count(&Filter::default()).await?);
 /// # Ok(()) }

@@ -259,7 +259,8 @@ pub trait VersionLog: SongStore {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use songrec_storage::{SongId, SongMetadata, StorageBackend};
+    /// use songrec_storage::prelude::*;
+    /// use songrec_storage::{SongId, SongMetadata};
     /// use songrec_conformance::MemoryBackend;
     /// let b = MemoryBackend::new();
     /// let head = b.changes_since(None).await.unwrap().expect("the memory backend has a feed");

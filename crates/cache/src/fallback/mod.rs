@@ -108,7 +108,8 @@ impl<P: StorageBackend, S: StorageBackend> Layer<P> for Fallback<S> {
 /// use songrec_cache::Fallback;
 /// use songrec_storage::layers::{Chaos, LayerExt};
 /// use songrec_conformance::MemoryBackend;
-/// use songrec_storage::{Filter, SongId, SongMetadata, StorageBackend};
+/// use songrec_storage::prelude::*;
+/// use songrec_storage::{Filter, SongId, SongMetadata};
 /// let fallback = Fallback::new(MemoryBackend::new());
 /// let status = fallback.status();
 /// let remote = MemoryBackend::new().layer(Chaos::new(1));

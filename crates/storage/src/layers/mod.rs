@@ -8,7 +8,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use std::time::Duration;
-//! use songrec_storage::StorageBackend;
+//! use songrec_storage::prelude::*;
 //! use songrec_storage::layers::{LayerExt, MetricsRecorder, Retry, Timeout};
 //! use songrec_conformance::MemoryBackend;
 //! let metrics = MetricsRecorder::new();
