@@ -5,7 +5,8 @@
 //! - [`answer`] (in `ask`): the one `similar` of every door, from a [`SimilarAsk`], to one
 //!   [`SimilarAnswer`];
 //! - [`similar`] here, `distinct`: the searches it runs, on one [`Question`];
-//! - [`Choice`] and [`choose_parts`] (in `choice`): which vectors a query compares.
+//! - [`Choice`] and [`choose_parts`] (in `choice`): which vectors a query compares;
+//! - [`artists`]: similar artists, from the neighbours of an artist's songs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use songrec_storage::{Match, ModelInfo, Ranking, SongId, SongMetadata, StorageBa
 use crate::embedders::Pool;
 use crate::{AppError, AppResult};
 
+pub mod artists;
 mod ask;
 mod choice;
 mod distinct;

@@ -1,5 +1,6 @@
 //! songrec-app's integration tests, in one test binary.
 
+mod artists;
 mod edges_model;
 mod ingest;
 mod migrate;
