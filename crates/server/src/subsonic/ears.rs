@@ -4,10 +4,8 @@
 //! seeds, and a sonic path is the playlist "from one song to another"
 //! (`songrec_app::views::playlist`).
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
-use songrec_app::similar::{Choice, SimilarAsk, Target};
+use songrec_app::similar::{Choice, SimilarAsk, Target, artists};
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::{Constraints, Playlist};
 use songrec_storage::{Ranking, SongMetadata};
@@ -22,10 +20,6 @@ use super::media::song_by_id;
 
 /// Most seed songs of an album's or an artist's mix.
 pub const MAX_SEEDS: usize = 20;
-/// Songs of an artist whose neighbours decide its similar artists.
-pub const ARTIST_PROBES: usize = 5;
-/// Neighbours asked for each of those songs.
-pub const ARTIST_NEIGHBOURS: usize = 50;
 /// Candidates per step of a sonic path (as `songrec playlist --candidates`).
 pub const PATH_CANDIDATES: usize = 30;
 
@@ -104,27 +98,22 @@ pub async fn similar_songs(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
 }
 
 /// `getArtistInfo` / `getArtistInfo2`: `similarArtist`, the artists whose songs sit nearest to
-/// this artist's by sound (best first); songrec has no biographies or pictures.
+/// this artist's by sound (best first; the rule is `songrec_app::similar::artists`', asked with
+/// the catalog's songs); songrec has no biographies or pictures.
 pub async fn artist_info(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
     let id = c.p.required("id")?;
     let count = c.p.number("count", 20, 1, MAX_LIST)?;
     let cat = c.catalog().await?;
     let artist = cat.artist_or_70(id)?;
-    let mut best: HashMap<String, f32> = HashMap::new();
-    for seed in spread(&cat, &artist.songs, ARTIST_PROBES) {
-        for (m, sim) in neighbours(c, &seed, ARTIST_NEIGHBOURS).await? {
-            let other = artist_id(super::catalog::artist_of(&m));
-            if other != artist.id {
-                let e = best.entry(other).or_insert(f32::NEG_INFINITY);
-                *e = e.max(sim);
-            }
-        }
-    }
-    let mut ranked: Vec<(String, f32)> = best.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let probes: Vec<SongMetadata> = artists::probes(&artist.songs)
+        .map(|&i| cat.songs[i].clone())
+        .collect();
+    let own = artists::artist_key(&artist.name);
+    let ranked =
+        artists::nearest_artists(c.st.backend.as_ref(), &c.st.embedders, &own, &probes).await?;
     let similar: Vec<Value> = ranked
         .iter()
-        .filter_map(|(id, _)| cat.artist(id))
+        .filter_map(|a| cat.artist(&artist_id(&a.key)))
         .take(count)
         .map(|a| entries::artist_as(a, id3))
         .collect();
