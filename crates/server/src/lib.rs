@@ -318,6 +318,7 @@ routes! {
     get "/api/v1/songs/{id}" "getSong" => api::get_song;
     get "/api/v1/songs/{id}/similar" "similarToSong" => api::similar_to_song;
     get "/api/v1/songs/{id}/audio" "getSongAudio" => audio::get_audio;
+    get "/api/v1/artists/{name}/similar" "similarArtists" => api::similar_artists;
     post "/api/v1/similar" "similarToUpload" => api::similar_to_upload;
     get "/api/v1/similar" "similarToText" => api::similar_to_text;
     get "/api/v1/stats" "getStats" => api::stats;

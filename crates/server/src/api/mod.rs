@@ -495,10 +495,12 @@ pub async fn get_song(
     }))
 }
 
+mod artists;
 mod ranked;
 mod similar;
 mod views;
 
+pub use artists::*;
 pub use ranked::*;
 pub use similar::*;
 pub use views::*;

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use songrec_testkit::server::{PER_STYLE, Running, SECONDS, STYLES, library, serve_library};
 
+mod artists;
 mod audio;
 mod guards;
 mod search;
@@ -550,8 +551,12 @@ async fn openapi_document_lists_every_route() {
     );
 
     // And every route of the table is really served (not the 404/405 fallbacks).
+    let (_, first) = get(&srv.url(&format!("/api/v1/songs/{}", ids[0]))).await;
+    let artist = first["song"]["artist"]
+        .as_str()
+        .unwrap_or("[Unknown Artist]");
     for r in songrec_server::ROUTES {
-        let path = r.path.replace("{id}", &ids[0]);
+        let path = r.path.replace("{id}", &ids[0]).replace("{name}", artist);
         let resp = match r.method {
             "get" => client().get(srv.url(&path)).send().await.unwrap(),
             "post" => client()
