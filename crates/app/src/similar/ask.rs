@@ -13,6 +13,7 @@ use songrec_storage::{Match, Metric, Ranking, SongMetadata, StorageBackend};
 use super::{Choice, Target, choose_parts, embedders_for, probe, reach};
 use crate::AppResult;
 use crate::embedders::Pool;
+pub use crate::error::AskError;
 use crate::explain::Explanation;
 use crate::words::{STYLE_TAGS_MODEL, TagQuery};
 
@@ -34,27 +35,6 @@ pub struct SimilarAsk {
     pub ranking: Ranking,
     /// Gather [`SimilarAnswer::notes`] (one more look at the library's models).
     pub notes: bool,
-}
-
-/// Why an ask cannot be answered (each door words these in its own terms).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AskError {
-    /// Neither a target nor words.
-    #[error("nothing to be similar to: give a song, a file or words")]
-    Nothing,
-    /// One song per recording folds a target's neighbours, words re-rank them: not both.
-    #[error("one song per recording cannot be combined with words")]
-    DistinctWithWords,
-    /// Explanations compare a stored song's key, tempo and tags with each match's (a file's
-    /// are not stored; words alone have none).
-    #[error("explanations need a song of the library to compare with")]
-    ExplainNeedsSong,
-    /// Words alone compare no vectors: a choice of vectors or a threshold would be ignored.
-    #[error("a choice of vectors and a threshold apply to neighbours, not to words alone")]
-    VectorsWithWordsAlone,
-    /// A blend mixes cosine similarities: it ranks by cosine or dot, not by l2 distance.
-    #[error("a blend mixes cosine similarities; it cannot rank by l2 distance")]
-    BlendNeedsCosine,
 }
 
 /// How an ask is answered, with what it is answered about.

@@ -5,8 +5,9 @@ use serde::Serialize;
 use songrec_rank::Question;
 use songrec_storage::{Match, Ranking, SongMetadata, StorageBackend};
 
-use super::{Probe, reach};
+use super::reach;
 use crate::AppResult;
+use crate::probe::Probe;
 
 /// What [`distinct`] found.
 #[derive(Clone, Debug, PartialEq, Serialize)]

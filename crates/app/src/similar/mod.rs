@@ -16,6 +16,7 @@ use songrec_rank::{Question, Space};
 use songrec_storage::{Match, ModelInfo, Ranking, SongId, SongMetadata, StorageBackend};
 
 use crate::embedders::Pool;
+use crate::probe::Probe;
 use crate::{AppError, AppResult};
 
 pub mod artists;
@@ -39,14 +40,6 @@ pub enum Target {
     Song(Box<SongMetadata>),
     /// An audio file (analysed now; need not be in the library).
     File(PathBuf),
-}
-
-/// The query as vectors: one per part of the space, the ids to leave out of the results, and
-/// what is known of it as a song (a file's tags and duration), for recognising its copies.
-pub(crate) struct Probe {
-    pub vectors: Vec<Vec<f32>>,
-    pub exclude: Vec<SongId>,
-    pub song: SongMetadata,
 }
 
 /// The embedders that analyse `target` for each part of `space`, started now (none for a song

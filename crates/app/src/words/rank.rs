@@ -9,7 +9,7 @@ use songrec_storage::{Filter, ListQuery, Match, Ranking, SongMetadata, StorageBa
 use super::query::{TagQuery, TagTerm, off_workers};
 use super::vocab::{TagKind, words};
 use crate::extra::{sound_tags_of, style_tags_of};
-use crate::similar::Probe;
+use crate::probe::Probe;
 use crate::{AppError, AppResult};
 
 /// The model named in answers to words alone (ranked by the stored tags, not by vectors).
