@@ -17,12 +17,12 @@ use songrec_storage::{SongMetadata, StorageError};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use crate::AppState;
 use crate::api::{IdPath, find_song};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::range::{RangeAnswer, answer};
 use crate::sniff;
+use crate::state::AppState;
 
 /// How long a presigned URL handed out in a redirect stays valid.
 pub const PRESIGNED_FOR: Duration = Duration::from_secs(3600);

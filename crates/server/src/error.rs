@@ -230,6 +230,15 @@ pub fn ask_error(e: AskError) -> ApiError {
     })
 }
 
+/// An error of choosing vectors for a song: "has no vector of this model" is about the song
+/// (404 `no_vector`), not the server.
+pub fn vector_error(e: AppError) -> ApiError {
+    match e {
+        AppError::Resolve(m) => ApiError::new(StatusCode::NOT_FOUND, "no_vector", m),
+        other => other.into(),
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]

@@ -1,36 +1,22 @@
 //! The JSON handlers of `/api/v1`, `/healthz` and `/metrics`.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use songrec_app::similar::Target;
-use songrec_storage::{
-    Filter, ListQuery, SongCount, SongId, SongMetadata, SortKey, StorageBackend, StorageBackendExt,
-};
-use tokio::io::AsyncWriteExt;
+use songrec_storage::{Filter, ListQuery, SongCount, SongMetadata, SortKey, StorageBackendExt};
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
-use crate::sniff;
+use crate::state::AppState;
 
 /// Largest page of `GET /api/v1/songs`.
 pub const MAX_PAGE: usize = 1000;
 pub const DEFAULT_PAGE: usize = 50;
-/// Most songs placed on the library map.
-pub const MAX_MAP_POINTS: usize = 10_000;
-pub const DEFAULT_MAP_POINTS: usize = 2_000;
 
 /// A song in listings and results (metadata without the free-form extras).
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -398,63 +384,6 @@ pub async fn list_songs(
     answer(items, total, offset, next_cursor, next_offset)
 }
 
-/// Finds a song by full id or unique id prefix (at least 4 hex digits).
-pub async fn find_song(b: &dyn StorageBackend, raw: &str) -> ApiResult<SongMetadata> {
-    let raw = raw.trim();
-    if raw.len() < 4 || raw.len() > 64 || !raw.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_id",
-            format!(
-                "{raw:?} is not a song id: ids are 64 hex digits (a unique prefix of at least 4 works too)"
-            ),
-        ));
-    }
-    let prefix = raw.to_ascii_lowercase();
-    if prefix.len() == 64 {
-        let id = SongId::parse(&prefix)?;
-        return b
-            .get_metadata(&id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no song with id {prefix}")));
-    }
-    let ids: Vec<SongId> = b
-        .list_versions()
-        .await?
-        .into_iter()
-        .filter(|v| !v.deleted && v.id.as_str().starts_with(&prefix))
-        .map(|v| v.id)
-        .take(2)
-        .collect();
-    match ids.as_slice() {
-        [] => Err(ApiError::not_found(format!(
-            "no song id starts with {prefix}"
-        ))),
-        [one] => b
-            .get_metadata(one)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no song with id {one}"))),
-        _ => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "ambiguous_id",
-            format!("several songs have ids starting with {prefix}; give more digits"),
-        )),
-    }
-}
-
-/// The `{id}` path segment, with a JSON 400 when it cannot be decoded.
-pub struct IdPath(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for IdPath {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|Path(s)| Self(s))
-            .map_err(|e| ApiError::bad_request(e.body_text()))
-    }
-}
-
 /// `GET /api/v1/songs/{id}`.
 #[derive(Debug, Serialize)]
 pub struct SongDetail {
@@ -496,11 +425,14 @@ pub async fn get_song(
 }
 
 mod artists;
+mod common;
 mod ranked;
 mod similar;
 mod views;
 
+pub use crate::error::vector_error;
 pub use artists::*;
+pub use common::{IdPath, find_song};
 pub use ranked::*;
 pub use similar::*;
 pub use views::*;

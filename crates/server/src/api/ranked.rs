@@ -1,10 +1,16 @@
 //! Playlists and clusters: the answers of `songrec playlist --json` and `songrec clusters
 //! --json`, by the same code ([`songrec_app::views`]) with the same defaults (`auto`).
 
-use super::*;
+use axum::Json;
+use axum::extract::{RawQuery, State};
 use songrec_app::similar::Choice;
 use songrec_app::views::{PlaylistAsk, PlaylistShape};
 use songrec_discover::playlist::{Constraints, Playlist};
+
+use super::common::find_song;
+use crate::error::{ApiError, ApiResult, vector_error};
+use crate::params::Params;
+use crate::state::AppState;
 
 /// Most songs of one playlist.
 pub const MAX_PLAYLIST: usize = 1000;

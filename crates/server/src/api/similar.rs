@@ -2,17 +2,27 @@
 //! towards words with `text=`, and songs for words alone (`GET /api/v1/similar?text=`). Each
 //! answers with [`SimilarAnswer`], what `songrec similar --json` prints.
 
-use super::*;
-use songrec_app::similar::{Choice, QueryInfo, SimilarAnswer, SimilarAsk};
-use songrec_storage::Ranking;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::params::MAX_RESPONSE_RESULTS;
+use axum::Json;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use songrec_app::similar::{Choice, QueryInfo, SimilarAnswer, SimilarAsk, Target};
+use songrec_storage::Ranking;
+use tokio::io::AsyncWriteExt;
+
+use super::common::{IdPath, find_song};
+use crate::error::{ApiError, ApiResult, vector_error};
+use crate::params::{MAX_RESPONSE_RESULTS, Params};
+use crate::sniff;
+use crate::state::AppState;
 
 // ---- similarity ---------------------------------------------------------------------------
 
 /// The ask of a similarity endpoint's query (each endpoint names its target). What is not given
 /// is [`Ranking::default`]'s, as on the command line; k + offset reach at most the backend's
-/// limit ([`StorageBackend::max_results`], 1000 on the cloud) and [`MAX_RESPONSE_RESULTS`].
+/// limit ([`StorageBackend::max_results`](songrec_storage::StorageBackend::max_results), 1000 on the cloud) and [`MAX_RESPONSE_RESULTS`].
 async fn similar_ask(st: &AppState, raw: Option<&str>) -> ApiResult<SimilarAsk> {
     let max = st.backend.max_results().min(MAX_RESPONSE_RESULTS);
     let mut p = Params::parse(raw);
@@ -48,15 +58,6 @@ async fn similar_ask(st: &AppState, raw: Option<&str>) -> ApiResult<SimilarAsk> 
         ranking,
         ..SimilarAsk::default()
     })
-}
-
-/// An error of choosing vectors for a song: "has no vector of this model" is about the song
-/// (404 `no_vector`), not the server.
-pub fn vector_error(e: songrec_app::AppError) -> ApiError {
-    match e {
-        songrec_app::AppError::Resolve(m) => ApiError::new(StatusCode::NOT_FOUND, "no_vector", m),
-        other => other.into(),
-    }
 }
 
 /// `GET /api/v1/songs/{id}/similar`.

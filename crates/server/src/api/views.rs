@@ -1,6 +1,14 @@
 //! Whole-library views: statistics and the 2-D map.
 
-use super::*;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::state::AppState;
 
 // ---- stats ----------------------------------------------------------------------------------
 
@@ -34,19 +42,12 @@ pub async fn stats(
 
 // ---- map ------------------------------------------------------------------------------------
 
+/// Most songs placed on the library map.
+pub const MAX_MAP_POINTS: usize = 10_000;
+pub const DEFAULT_MAP_POINTS: usize = 2_000;
+
 /// `GET /api/v1/map`: [`songrec_app::views::MapView`], what `songrec map --json` prints.
 pub use songrec_app::views::{MapPoint, MapView as MapResponse};
-
-/// A fingerprint of the library's state: changes whenever a song is added, changed or deleted.
-pub(crate) async fn fingerprint(b: &dyn StorageBackend) -> ApiResult<u64> {
-    let mut v = b.list_versions().await?;
-    v.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut h = DefaultHasher::new();
-    for e in &v {
-        (e.id.as_str(), e.version, e.deleted).hash(&mut h);
-    }
-    Ok(h.finish())
-}
 
 /// `GET /api/v1/map`: the songs' vectors projected to 2-D (cached until the library changes).
 /// The vectors are those `songrec map` draws: `embedder`/`blend`/`model` chosen as in the CLI,
@@ -63,7 +64,7 @@ pub async fn map(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
     let b = st.backend.as_ref();
     // The vectors `auto` chooses depend on what the library holds: the fingerprint covers it.
     let key = format!("{choice:?}|{limit}|{filter:?}");
-    let fp = fingerprint(b).await?;
+    let fp = crate::fingerprint::fingerprint(b).await?;
     let cache = || st.map_cache.lock().unwrap_or_else(|e| e.into_inner());
     let cached = cache().get(&key).filter(|(f, _)| *f == fp).cloned();
     if let Some((_, r)) = cached {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::catalog::Catalog;
 use super::error::Fail;
 use super::params::Params;
-use crate::AppState;
+use crate::state::AppState;
 
 /// A handler's answer: fields of the envelope, or a response of its own (audio).
 pub enum Reply {

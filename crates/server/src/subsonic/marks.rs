@@ -5,12 +5,9 @@
 //! and `songrec sync` adds them up across machines. Only songs carry stars. What is playing now
 //! is kept in memory.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use songrec_app::marks::Mark;
-use songrec_storage::SongMetadata;
 
 use super::call::{Call, Reply};
 use super::entries;
@@ -46,16 +43,6 @@ pub async fn star(c: &Call<'_>, on: bool) -> Result<Reply, Fail> {
         keep(c, id, mark).await?;
     }
     Ok(Reply::empty())
-}
-
-/// The song playing now, and since when.
-#[derive(Default)]
-pub struct NowPlaying(Mutex<Option<(SongMetadata, DateTime<Utc>)>>);
-
-impl NowPlaying {
-    fn slot(&self) -> MutexGuard<'_, Option<(SongMetadata, DateTime<Utc>)>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// `scrobble`: `submission=false` says what is playing now; otherwise each `id` (repeatable)

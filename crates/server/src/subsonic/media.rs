@@ -5,9 +5,9 @@
 //! the user's file (a song id, or an album id: its first songs'), scaled down to `size`
 //! ([`picture`]).
 
-pub mod limits;
-pub mod picture;
 pub mod transcode;
+
+pub use crate::subsonic_core::media::{limits, picture};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
@@ -19,8 +19,8 @@ pub use limits::{MediaOptions, MediaState};
 use super::call::{Call, Reply};
 use super::error::Fail;
 use super::render::{self, Format};
-use crate::AppState;
 use crate::audio::LocalAudio;
+use crate::state::AppState;
 
 /// `Retry-After` of a `stream` refused because every re-encoding slot stayed busy (seconds).
 pub const BUSY_RETRY_AFTER: u64 = 10;

@@ -11,23 +11,19 @@
 //!   artists, sonic matches and paths, through the use cases the REST API calls), [`marks`]
 //!   (stars and plays, stored with the songs), [`playlists`] (saved playlists, library data).
 
-pub mod auth;
 pub mod browse;
 pub mod call;
-pub mod catalog;
 pub mod ears;
 pub mod entries;
-pub mod error;
-pub mod ids;
-pub mod listened;
 pub mod lists;
 pub mod marks;
 pub mod media;
-pub mod params;
 pub mod playlists;
 pub mod render;
-pub mod state;
-pub mod writes;
+
+// The protocol's parts and what `/rest/` keeps stand below the server's state, in
+// `crate::subsonic_core`; the handlers name them from here, as before.
+pub use crate::subsonic_core::{auth, catalog, error, ids, listened, params, state, writes};
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -40,7 +36,7 @@ pub use error::Fail;
 pub use params::Params;
 pub use render::Format;
 
-use crate::AppState;
+use crate::state::AppState;
 use call::{Call, Reply};
 
 /// The routes of `/rest/`.

@@ -22,8 +22,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::subsonic::error::Fail;
-use crate::subsonic::params::Params;
+use crate::subsonic_core::error::Fail;
+use crate::subsonic_core::params::Params;
 
 /// Bit rate of a re-encoding when the client names none (kbit/s).
 pub const DEFAULT_KBPS: u32 = 192;

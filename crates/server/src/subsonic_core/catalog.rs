@@ -251,7 +251,7 @@ impl CatalogCache {
     /// The current catalog.
     pub async fn get(&self, b: &dyn StorageBackend) -> Result<Arc<Catalog>, Fail> {
         let mut slot = self.slot.lock().await;
-        let now = crate::api::fingerprint(b).await?;
+        let now = crate::fingerprint::fingerprint(b).await?;
         if let Some((at, c)) = slot.as_ref()
             && *at == now
         {

@@ -1,6 +1,6 @@
 //! A song's stars and plays as its metadata holds them (its listening history, see
-//! [`songrec_storage::listening`]), read for the catalog and the song entries; [`super::marks`]
-//! writes them.
+//! [`songrec_storage::listening`]), read for the catalog and the song entries;
+//! [`crate::subsonic::marks`] writes them.
 
 use songrec_storage::SongMetadata;
 use songrec_storage::listening::Listening;

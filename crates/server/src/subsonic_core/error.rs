@@ -88,7 +88,7 @@ impl From<StorageError> for Fail {
 
 impl From<AppError> for Fail {
     fn from(e: AppError) -> Self {
-        crate::api::vector_error(e).into()
+        crate::error::vector_error(e).into()
     }
 }
 
