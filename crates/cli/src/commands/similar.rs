@@ -1,5 +1,6 @@
 //! `songrec similar`: songs that sound like a song, or like an audio file, or that the neural
-//! model tagged with the given words (`--text`), or a song's neighbours moved towards words.
+//! model tagged with the given words (`--text`), or a song's neighbours moved towards words;
+//! with `--artists NAME`, the artists that sound most like an artist.
 
 use std::path::PathBuf;
 
@@ -7,10 +8,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use songrec_app::AppError;
 use songrec_app::embedders::Pool;
+use songrec_app::similar::artists::{self, ArtistsError};
 use songrec_app::similar::{AskError, SimilarAsk, Target};
 use songrec_config::Config;
 use songrec_factory::Backend;
 use songrec_storage::Ranking;
+use songrec_storage::plural::count;
 
 use crate::args::{FilterArgs, at_least_one};
 use crate::exit;
@@ -18,7 +21,7 @@ use crate::output;
 
 #[derive(Args, Debug)]
 // What to be similar to: a song, --file or --text (clap names all three when none is given).
-#[command(group(clap::ArgGroup::new("query").required(true).multiple(true).args(["song", "file", "text"])))]
+#[command(group(clap::ArgGroup::new("query").required(true).multiple(true).args(["song", "file", "text", "artists"])))]
 pub struct SimilarArgs {
     /// The song: title, "artist - title", id prefix or path of an ingested file.
     #[arg(conflicts_with = "file")]
@@ -31,6 +34,14 @@ pub struct SimilarArgs {
     /// --file: its neighbours moved towards the words ("but more electronic").
     #[arg(long)]
     pub text: Option<String>,
+    /// The artists that sound most like this artist (its name, any case): a few of its songs'
+    /// nearest songs, each other artist by its best match, printed with that similarity and
+    /// its number of songs. Takes -k and --json only.
+    #[arg(long, value_name = "ARTIST", conflicts_with_all = [
+        "song", "file", "text", "offset", "metric", "threshold", "explain", "distinct", "exact",
+        "embedder", "blend", "model", "genre", "artist", "album", "key", "bpm", "duration", "tag", "conditions",
+    ])]
+    pub artists: Option<String>,
     /// Number of results.
     #[arg(short, long, default_value_t = Ranking::default().k, value_parser = at_least_one)]
     pub k: usize,
@@ -65,6 +76,9 @@ pub struct SimilarArgs {
 }
 
 pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u8> {
+    if let Some(artist) = &args.artists {
+        return similar_artists(artist, args, cfg, backend).await;
+    }
     let words = args
         .text
         .as_deref()
@@ -116,6 +130,49 @@ pub async fn run(args: &SimilarArgs, cfg: &Config, backend: Backend) -> Result<u
         bail!("{why}");
     }
     output::matches(&answer, args.json)?;
+    Ok(exit::OK)
+}
+
+/// `--artists NAME`: the similar artists, one per line with its similarity.
+async fn similar_artists(
+    artist: &str,
+    args: &SimilarArgs,
+    cfg: &Config,
+    backend: Backend,
+) -> Result<u8> {
+    let embedders = Pool::new(cfg.embedder.clone());
+    let answer = artists::similar_artists(backend.as_ref(), &embedders, artist, args.k).await;
+    let answer = match answer {
+        Ok(a) => a,
+        Err(ArtistsError::UnknownArtist { name, near }) => {
+            let near = match near.as_slice() {
+                [] => String::new(),
+                some => format!("; did you mean {}?", some.join(", ")),
+            };
+            bail!(
+                "no artist named {name:?} in the library{near} (`songrec list --sort artist` \
+                 lists the songs with their artists)"
+            )
+        }
+        Err(ArtistsError::App(e)) => return Err(e).context("similar artists"),
+    };
+    if args.json {
+        output::print_json(&answer)?;
+        return Ok(exit::OK);
+    }
+    println!(
+        "Artists like {} ({}, {} probed):",
+        answer.artist,
+        count(answer.songs, "song"),
+        answer.probes
+    );
+    if answer.similar.is_empty() {
+        println!("  (no other artist among their neighbours)");
+    }
+    for a in &answer.similar {
+        let songs = count(a.songs, "song");
+        println!("  {:>6.3}  {}  ({songs})", a.similarity, a.name);
+    }
     Ok(exit::OK)
 }
 

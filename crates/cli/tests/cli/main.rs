@@ -2,6 +2,7 @@
 //! backend against the local cloud (`songrec_testkit::LocalCloud`), including fault proxies,
 //! crashes, the offline fallback and sync between machines.
 
+mod artists;
 mod astra;
 mod cli;
 mod damage;
