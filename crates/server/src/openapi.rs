@@ -193,7 +193,7 @@ pub fn document() -> Value {
             "416": err("Malformed range, or one starting beyond the end.")}}},
         "/api/v1/artists/{name}/similar": {"get": {"operationId": "similarArtists", "summary": "The artists that sound most like an artist (as `songrec similar --artists NAME --json`): up to 5 of its songs spread over them each ask for their 50 nearest songs, one per recording; every other artist keeps its best cosine similarity; best first, ties by name.", "tags": ["similar"],
           "parameters": [{"name": "name", "in": "path", "required": true, "description": "The artist's name, any case and spacing; [Unknown Artist] for songs without one.", "schema": {"type": "string"}},
-            q("k", "Most artists in the answer.", json!({"type": "integer", "minimum": 1, "maximum": crate::api::MAX_SIMILAR_ARTISTS, "default": crate::api::DEFAULT_SIMILAR_ARTISTS}))],
+            q("k", "Most artists in the answer.", json!({"type": "integer", "minimum": 1, "maximum": crate::params::MAX_SIMILAR_ARTISTS, "default": crate::params::DEFAULT_SIMILAR_ARTISTS}))],
           "responses": {"200": ok_json("The artist and its similar artists, best first.", "SimilarArtists"), "400": err("Malformed query."), "404": err("No song has this artist (the message names artists with a name like it), or a probed song has no vector.")}}},
         "/api/v1/similar": {"get": {"operationId": "similarToText", "summary": "Songs for words alone: ranked by the style and sound tags the neural model stored with each song, named by the words (a listener vocabulary: orchestral, chiptune, lo-fi, epic, dark, synthwave...). The response says which words were used and which ignored; model is style_tags.", "tags": ["similar"],
           "parameters": text_params,

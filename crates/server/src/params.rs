@@ -9,6 +9,11 @@ use crate::error::{ApiError, ApiResult};
 /// Most results one response of the API carries, whatever the backend allows.
 pub const MAX_RESPONSE_RESULTS: usize = 10_000;
 
+/// Most similar artists one answer holds.
+pub const MAX_SIMILAR_ARTISTS: usize = 500;
+/// Similar artists when `k` is not given.
+pub const DEFAULT_SIMILAR_ARTISTS: usize = 10;
+
 /// Decoded `name=value` pairs of a query string.
 #[derive(Debug, Default)]
 pub struct Params {

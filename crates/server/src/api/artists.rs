@@ -6,15 +6,10 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use songrec_app::similar::artists::{self, ArtistsError, SimilarArtists};
 
-use super::IdPath;
-use crate::AppState;
+use super::common::IdPath;
 use crate::error::{ApiError, ApiResult};
-use crate::params::Params;
-
-/// Most similar artists one answer holds.
-pub const MAX_SIMILAR_ARTISTS: usize = 500;
-/// Similar artists when `k` is not given.
-pub const DEFAULT_SIMILAR_ARTISTS: usize = 10;
+use crate::params::{DEFAULT_SIMILAR_ARTISTS, MAX_SIMILAR_ARTISTS, Params};
+use crate::state::AppState;
 
 /// `GET /api/v1/artists/{name}/similar?k=N`: the artist matched case-insensitively (songs
 /// without an artist are `[Unknown Artist]`); 404 when no song has it.
