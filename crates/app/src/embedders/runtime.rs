@@ -67,11 +67,21 @@ impl std::fmt::Display for RuntimeChoice {
                     path.describe()
                 ),
             },
-            (Runtime::Tract, _) => write!(
-                f,
-                "musicnn runs on tract {} as configured",
-                songrec_neural::runtime::TRACT_VERSION
-            ),
+            // `runtime = "tract"` names the built-in runtime: songrec's own kernels run the
+            // networks unless SONGREC_KERNELS=tract asks for tract itself.
+            (Runtime::Tract, _) => match KernelPath::from_env_or_auto() {
+                KernelPath::Tract => write!(
+                    f,
+                    "musicnn runs on tract {} as configured",
+                    songrec_neural::runtime::TRACT_VERSION
+                ),
+                path => write!(
+                    f,
+                    "musicnn and aisfx run on songrec's own kernels ({}), the built-in runtime, \
+                     as configured",
+                    path.describe()
+                ),
+            },
         }
     }
 }

@@ -773,7 +773,8 @@ fn config_and_env_in_the_working_directory_are_not_trusted() {
 }
 
 /// `pip install onnxruntime` is all it takes: doctor finds the wheel's library under the user's
-/// `~/.local`, starts it and says so with its speed; `runtime = "tract"` keeps tract.
+/// `~/.local`, starts it and says so with its speed; `runtime = "tract"` keeps the built-in
+/// runtime (songrec's own kernels).
 #[test]
 fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
     let home = tempfile::tempdir().unwrap();
@@ -813,7 +814,8 @@ fn doctor_finds_a_pip_installed_onnxruntime_and_reports_its_speed() {
     let o = doctor("tract");
     let (out, err) = streams(&o);
     assert!(
-        out.contains("[ok] neural runtime: musicnn runs on tract") && out.contains("as configured"),
+        out.contains("[ok] neural runtime: musicnn and aisfx run on songrec's own kernels")
+            && out.contains("the built-in runtime, as configured"),
         "{out}\n{err}"
     );
     // A library that is not ONNX Runtime under that name: passed over, so "onnxruntime" has

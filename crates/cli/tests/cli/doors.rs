@@ -14,7 +14,7 @@ use songrec_testkit::fixtures::real_recordings;
 use crate::{bin, on_library};
 
 /// A library of real recordings (game music clips, desktop sounds) and synthesised songs,
-/// ingested with both embedders (musicnn runs on tract in the tests).
+/// ingested with both embedders (musicnn runs on songrec's own kernels in the tests).
 fn library(dir: &Path) -> (PathBuf, PathBuf) {
     let audio = real_recordings();
     let music = dir.join("music");
