@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::call::{Call, Reply};
-use super::catalog::{Catalog, IGNORED_ARTICLES, index_letter};
 use super::entries;
-use super::error::Fail;
+use crate::subsonic_core::catalog::{Catalog, IGNORED_ARTICLES, index_letter};
+use crate::subsonic_core::error::Fail;
 
 /// The one music folder: the library.
 pub const FOLDER_ID: u32 = 1;
@@ -62,7 +62,10 @@ pub fn music_folders() -> Reply {
 }
 
 /// The artists by index letter.
-fn index(c: &Catalog, artist: impl Fn(&super::catalog::Artist) -> Value) -> Vec<Value> {
+fn index(
+    c: &Catalog,
+    artist: impl Fn(&crate::subsonic_core::catalog::Artist) -> Value,
+) -> Vec<Value> {
     let mut by: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for a in &c.artists {
         by.entry(index_letter(&a.name)).or_default().push(artist(a));

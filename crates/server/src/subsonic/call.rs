@@ -6,10 +6,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::catalog::Catalog;
-use super::error::Fail;
-use super::params::Params;
 use crate::state::AppState;
+use crate::subsonic_core::catalog::Catalog;
+use crate::subsonic_core::error::Fail;
+use crate::subsonic_core::params::Params;
 
 /// A handler's answer: fields of the envelope, or a response of its own (audio).
 pub enum Reply {

@@ -11,12 +11,12 @@ use songrec_discover::playlist::{Constraints, Playlist};
 use songrec_storage::{Ranking, SongMetadata};
 
 use super::call::{Call, Reply};
-use super::catalog::Catalog;
 use super::entries;
-use super::error::Fail;
-use super::ids::artist_id;
 use super::lists::MAX_LIST;
 use super::media::song_by_id;
+use crate::subsonic_core::catalog::Catalog;
+use crate::subsonic_core::error::Fail;
+use crate::subsonic_core::ids::artist_id;
 
 /// Most seed songs of an album's or an artist's mix.
 pub const MAX_SEEDS: usize = 20;
@@ -131,7 +131,7 @@ pub async fn top_songs(c: &Call<'_>) -> Result<Reply, Fail> {
         .artist(&artist_id(name))
         .map(|a| cat.songs_at(&a.songs).collect())
         .unwrap_or_default();
-    songs.sort_by_key(|m| std::cmp::Reverse(super::listened::plays(m)));
+    songs.sort_by_key(|m| std::cmp::Reverse(crate::subsonic_core::listened::plays(m)));
     songs.truncate(count);
     let songs = entries::songs(songs);
     Ok(Reply::one("topSongs", json!({ "song": songs })))

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 use songrec_storage::SongMetadata;
 use songrec_storage::listening::stamp;
 
-use super::catalog::{Album, Artist, Catalog, album_of, artist_of, extra_number};
-use super::ids::{album_id, artist_id};
-use super::listened;
+use crate::subsonic_core::catalog::{Album, Artist, Catalog, album_of, artist_of, extra_number};
+use crate::subsonic_core::ids::{album_id, artist_id};
+use crate::subsonic_core::listened;
 
 /// Sets the field `key` of the object `o` to `v`, when there is one.
 fn put(o: &mut Value, key: &str, v: Option<impl Into<Value>>) {

@@ -8,9 +8,9 @@ use songrec_storage::rng::SplitMix;
 use songrec_storage::{Ranking, SongMetadata};
 
 use super::call::{Call, Reply};
-use super::catalog::{Album, artist_of, extra_number};
 use super::entries;
-use super::error::Fail;
+use crate::subsonic_core::catalog::{Album, artist_of, extra_number};
+use crate::subsonic_core::error::Fail;
 
 /// Largest `size`/`count` of a list.
 pub const MAX_LIST: usize = 500;
@@ -158,10 +158,9 @@ pub async fn songs_by_genre(c: &Call<'_>) -> Result<Reply, Fail> {
 /// `getStarred`/`getStarred2`: the starred songs (stars are kept on songs only).
 pub async fn starred(c: &Call<'_>, id3: bool) -> Result<Reply, Fail> {
     let cat = c.catalog().await?;
-    let songs = cat
-        .songs
-        .iter()
-        .filter(|m| super::listened::text(m, super::listened::STARRED).is_some());
+    let songs = cat.songs.iter().filter(|m| {
+        crate::subsonic_core::listened::text(m, crate::subsonic_core::listened::STARRED).is_some()
+    });
     let key = if id3 { "starred2" } else { "starred" };
     Ok(Reply::one(
         key,

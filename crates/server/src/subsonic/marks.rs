@@ -11,8 +11,8 @@ use songrec_app::marks::Mark;
 
 use super::call::{Call, Reply};
 use super::entries;
-use super::error::Fail;
 use super::media::song_by_id;
+use crate::subsonic_core::error::Fail;
 
 /// Keeps `mark` of the song `id` names.
 async fn keep(c: &Call<'_>, id: &str, mark: Mark) -> Result<(), Fail> {

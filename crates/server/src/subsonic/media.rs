@@ -17,10 +17,10 @@ use songrec_storage::{SongId, SongMetadata};
 pub use limits::{MediaOptions, MediaState};
 
 use super::call::{Call, Reply};
-use super::error::Fail;
 use super::render::{self, Format};
 use crate::audio::LocalAudio;
 use crate::state::AppState;
+use crate::subsonic_core::error::Fail;
 
 /// `Retry-After` of a `stream` refused because every re-encoding slot stayed busy (seconds).
 pub const BUSY_RETRY_AFTER: u64 = 10;

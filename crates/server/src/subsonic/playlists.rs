@@ -14,7 +14,7 @@ use songrec_storage::{SongId, SongMetadata, StorageBackendExt as _};
 
 use super::call::{Call, Reply};
 use super::entries;
-use super::error::Fail;
+use crate::subsonic_core::error::Fail;
 
 /// The live playlist `id`, or error 70.
 async fn by_id(c: &Call<'_>, id: &str) -> Result<SavedPlaylist, Fail> {

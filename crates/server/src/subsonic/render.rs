@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::error::Fail;
-use super::params::Params;
+use crate::subsonic_core::error::Fail;
+use crate::subsonic_core::params::Params;
 
 /// The Subsonic API version answered.
 pub const API_VERSION: &str = "1.16.1";

@@ -11,8 +11,8 @@ use super::error::Fail;
 use super::ids::{album_id, artist_id, normalise};
 use super::listened;
 
-/// The name shown for songs without an artist.
-pub const UNKNOWN_ARTIST: &str = "[Unknown Artist]";
+/// The name shown for songs without an artist (the app's, so every door groups them alike).
+pub use songrec_app::similar::artists::UNKNOWN_ARTIST;
 /// The name shown for songs without an album.
 pub const UNKNOWN_ALBUM: &str = "[Unknown Album]";
 /// Leading words left out when sorting and indexing artists.
@@ -25,9 +25,10 @@ fn name_or<'a>(name: Option<&'a str>, unknown: &'static str) -> &'a str {
         .unwrap_or(unknown)
 }
 
-/// A song's artist, as the catalog groups it.
+/// A song's artist, as the catalog groups it: the app's rule
+/// (`songrec_app::similar::artists::artist_name`).
 pub fn artist_of(m: &SongMetadata) -> &str {
-    name_or(m.artist.as_deref(), UNKNOWN_ARTIST)
+    songrec_app::similar::artists::artist_name(m)
 }
 
 /// A song's album, as the catalog groups it.

@@ -11,12 +11,11 @@ pub fn key(raw: &str) -> String {
     raw.trim().to_ascii_lowercase()
 }
 
-/// Lower case, trimmed, runs of white space as one space.
+/// Lower case, trimmed, runs of white space as one space: the app's key for an artist
+/// (`songrec_app::similar::artists::artist_key`), used for albums too, so the artists the
+/// catalog groups are the ones every door's similar artists find.
 pub fn normalise(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    songrec_app::similar::artists::artist_key(name)
 }
 
 fn short_hash(text: &str) -> String {

@@ -188,47 +188,32 @@ pub trait Intercept: Send + Sync {
         T: Send + 'static;
 }
 
-impl<T: StorageBackend + ?Sized> Intercept for std::sync::Arc<T> {
-    type Inner = T;
+/// `Arc` and `Box`: layers that do nothing around a call.
+macro_rules! pointer_layer {
+    ($($ptr:ty),*) => {$(
+        impl<T: StorageBackend + ?Sized> Intercept for $ptr {
+            type Inner = T;
 
-    fn inner(&self) -> &T {
-        self
-    }
+            fn inner(&self) -> &T {
+                self
+            }
 
-    fn intercept<R, F, Fut>(
-        &self,
-        _: Op,
-        mut call: F,
-    ) -> impl Future<Output = StorageResult<R>> + Send
-    where
-        F: FnMut() -> Fut + Send,
-        Fut: Future<Output = StorageResult<R>> + Send,
-        R: Send + 'static,
-    {
-        call()
-    }
+            fn intercept<R, F, Fut>(
+                &self,
+                _: Op,
+                mut call: F,
+            ) -> impl Future<Output = StorageResult<R>> + Send
+            where
+                F: FnMut() -> Fut + Send,
+                Fut: Future<Output = StorageResult<R>> + Send,
+                R: Send + 'static,
+            {
+                call()
+            }
+        }
+    )*};
 }
-
-impl<T: StorageBackend + ?Sized> Intercept for Box<T> {
-    type Inner = T;
-
-    fn inner(&self) -> &T {
-        self
-    }
-
-    fn intercept<R, F, Fut>(
-        &self,
-        _: Op,
-        mut call: F,
-    ) -> impl Future<Output = StorageResult<R>> + Send
-    where
-        F: FnMut() -> Fut + Send,
-        Fut: Future<Output = StorageResult<R>> + Send,
-        R: Send + 'static,
-    {
-        call()
-    }
-}
+pointer_layer!(std::sync::Arc<T>, Box<T>);
 
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
