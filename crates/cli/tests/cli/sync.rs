@@ -711,7 +711,17 @@ fn a_version_1_library_upgrades_through_sync_in_two_collections() {
         "mix@1",
     ];
     args.extend(files.iter().map(String::as_str));
-    a.ok(&args);
+    // Version 1 runs the float32 aisfx, a graph songrec's own kernels do not run: ONNX Runtime
+    // runs it (the tests' build holds no tract).
+    let ort = songrec_testkit::fixtures::ort_library();
+    let o = a.songrec_env(
+        &args,
+        &[
+            ("SONGREC_NEURAL_RUNTIME", "onnxruntime"),
+            ("SONGREC_ORT_LIBRARY", ort.to_str().unwrap()),
+        ],
+    );
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
     let out = a.sync(&[], 0);
     assert!(out.contains(" 0 conflicts,"), "{out}");
     // The upgrade, on machine a's own library; sync carries the new vectors (reembed bumps
