@@ -17,7 +17,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 mod stamp;
-pub use stamp::{Stamp, keyed_by_path, keyed_by_string, path_from_key, path_key, same_file, stamp};
+pub use stamp::{
+    Stamp, keyed_by_path, keyed_by_string, mtime_nanos, path_from_key, path_key, same_file,
+    size_and_mtime, stamp,
+};
 
 /// A temporary path next to `dest` (same folder, so the final rename is atomic), unique per
 /// process and call and not predictable by another user: the name carries 64 bits from a
@@ -159,27 +162,6 @@ pub fn write_user_file(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     // The folder fsync makes the rename durable; not every platform allows it.
     let _ = sync_dir(&parent);
     Ok(())
-}
-
-/// Modification time of `m` in nanoseconds since the Unix epoch (`None` where the platform or
-/// file system does not say).
-pub fn mtime_nanos(m: &fs::Metadata) -> Option<u128> {
-    let since = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH);
-    since.ok().map(|d| d.as_nanos())
-}
-
-/// Size and modification time (ns) of the file at `path`: a cheap "has it changed?" stamp.
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let p = dir.path().join("a");
-/// std::fs::write(&p, b"abc").unwrap();
-/// assert_eq!(songrec_fs::size_and_mtime(&p).unwrap().0, 3);
-/// assert!(songrec_fs::size_and_mtime(&dir.path().join("missing")).is_none());
-/// ```
-pub fn size_and_mtime(path: &Path) -> Option<(u64, u128)> {
-    let m = fs::metadata(path).ok()?;
-    Some((m.len(), mtime_nanos(&m)?))
 }
 
 #[cfg(test)]

@@ -10,6 +10,27 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// Modification time of `m` in nanoseconds since the Unix epoch (`None` where the platform or
+/// file system does not say).
+pub fn mtime_nanos(m: &fs::Metadata) -> Option<u128> {
+    let since = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH);
+    since.ok().map(|d| d.as_nanos())
+}
+
+/// Size and modification time (ns) of the file at `path`: a cheap "has it changed?" stamp.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("a");
+/// std::fs::write(&p, b"abc").unwrap();
+/// assert_eq!(songrec_fs::size_and_mtime(&p).unwrap().0, 3);
+/// assert!(songrec_fs::size_and_mtime(&dir.path().join("missing")).is_none());
+/// ```
+pub fn size_and_mtime(path: &Path) -> Option<(u64, u128)> {
+    let m = fs::metadata(path).ok()?;
+    Some((m.len(), mtime_nanos(&m)?))
+}
+
 /// A file's size, times and identity on its file system (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stamp {
@@ -39,7 +60,7 @@ impl Stamp {
         let (ctime_ns, dev, ino) = (0, 0, 0);
         Some(Stamp {
             size: m.len(),
-            mtime_ns: crate::mtime_nanos(m)?,
+            mtime_ns: mtime_nanos(m)?,
             ctime_ns,
             dev,
             ino,
