@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::DevServerError;
+use crate::error::DevServerError;
 
 /// How a request fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -7,8 +7,10 @@
 //! front of either server: seeded random 429/503/timeouts/resets before or after forwarding,
 //! deterministic rules, and a freeze point for crash tests.
 
+mod error;
 mod faultproxy;
 
+pub use error::DevServerError;
 pub use faultproxy::{Fault, FaultKind, FaultPlan, FaultProxy, ProxyStats, Rule, When};
 
 use std::net::SocketAddr;
@@ -19,22 +21,6 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
-
-/// Why the S3 server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum DevServerError {
-    /// Binding or preparing the data folder failed.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// s3s-fs refused the data folder.
-    #[error("s3s-fs: {0}")]
-    S3(String),
-}
 
 /// A running S3 server; stops when dropped.
 ///
