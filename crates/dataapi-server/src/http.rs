@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 
-use crate::Token;
 use crate::commands::{self, Limits, Response, Target};
 use crate::error::{Code, err};
 use crate::store::Store;
+use crate::token::Token;
 
 /// Largest accepted request body.
 pub(crate) const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;

@@ -35,10 +35,10 @@ mod schema;
 mod shred;
 mod sort;
 mod store;
+mod token;
 mod update;
 mod vector;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,45 +48,11 @@ use tokio::task::JoinHandle;
 
 pub use error::ServerError;
 pub use store::DEFAULT_KEYSPACE;
+pub use token::Token;
 
 /// The real service's in-memory sort cap (`maxDocumentSortCount` in stargate/data-api
 /// `config/OperationsConfig.java`).
 pub const DEFAULT_MAX_SORT_COUNT: usize = commands::MAX_SORT_CANDIDATES;
-
-/// The API token clients must send in the `Token` header. Its `Debug` and
-/// `Display` output never show the value.
-///
-/// ```
-/// use songrec_dataapi_server::Token;
-/// let t = Token::new("AstraCS:secret");
-/// assert_eq!(format!("{t:?}"), "Token(***)");
-/// assert_eq!(t.expose(), "AstraCS:secret");
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(value: impl Into<String>) -> Self {
-        Token(value.into())
-    }
-
-    /// The secret value (for sending it; never log it).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
-
-impl fmt::Display for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// Server settings.
 ///
