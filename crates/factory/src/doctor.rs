@@ -9,7 +9,7 @@ use songrec_local::LocalBackend;
 use songrec_storage::Filter;
 use songrec_storage::plural::{count, noun};
 
-use crate::{astra_options, local_options};
+use crate::options::{astra_options, local_options};
 
 /// Checks the Astra/S3 configuration (credentials, keyspace, collections, bucket), each check
 /// with what to fix.

@@ -6,7 +6,8 @@
 //!   outermost first (offline fallback, disk cache, circuit breaker, the backend);
 //! - [`sync`]: the two sides of `songrec sync`, its record and its lease;
 //! - [`scratch_local`], [`open_local_for_reindex`]: bare local libraries for bulk tools;
-//! - [`astra_options`]: the Astra backend's options from the configuration;
+//! - [`astra_options`], [`local_options`]: the backends' options from the configuration
+//!   (`options.rs`);
 //! - [`init_astra`], [`astra_doctor`]: admin handles for `init-astra` and `doctor`;
 //! - [`cache_store`], [`offline_copies`] and the `*_file`/`*_dir` functions: the layout of the
 //!   cache folder, known here (`layout.rs`) and nowhere else; `doctor.rs`, the storage checks.
@@ -16,17 +17,19 @@
 
 mod doctor;
 mod layout;
+mod options;
 pub mod sync;
 
 pub use doctor::{astra_doctor, doctor};
 pub use layout::*;
 use layout::{OFFLINE_DIR, OFFLINE_STATE};
+pub use options::{astra_options, local_options};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use songrec_astra::{AstraBackend, AstraOptions, InitReport, S3Options};
+use songrec_astra::{AstraBackend, InitReport};
 use songrec_cache::{Cache, CacheStore, Fallback, SnapshotRefresh};
 use songrec_config::{BackendKind, Config};
 pub use songrec_local::AnnOptions;
@@ -271,35 +274,6 @@ pub fn open_local_for_reindex(cfg: &Config) -> StorageResult<LocalBackend> {
     LocalBackend::open_with(&cfg.local.path, local_options(cfg)?)
 }
 
-/// The local backend's options from `[local]` and `[library]`.
-pub fn local_options(cfg: &Config) -> StorageResult<songrec_local::LocalOptions> {
-    let c = &cfg.local;
-    let quantization = c
-        .ann_quantization
-        .parse()
-        .map_err(songrec_storage::StorageError::InvalidInput)?;
-    Ok(songrec_local::LocalOptions {
-        ann: songrec_local::AnnOptions {
-            min_vectors: if c.ann_threshold == 0 {
-                usize::MAX
-            } else {
-                c.ann_threshold
-            },
-            quantization,
-            expansion_search: (c.ann_ef_search > 0).then_some(c.ann_ef_search),
-            ..songrec_local::AnnOptions::default()
-        },
-        audio: cfg.library.audio,
-        music: cfg.library.music.as_deref().map(absolute).transpose()?,
-        ..songrec_local::LocalOptions::default()
-    })
-}
-
-/// `p` made absolute against the working folder (references store absolute paths).
-fn absolute(p: &Path) -> StorageResult<PathBuf> {
-    std::path::absolute(p).map_err(|e| songrec_storage::StorageError::io(p, e))
-}
-
 /// [`scratch_local`] with the approximate index used from `ann_threshold` vectors
 /// (`usize::MAX`: never), for benchmarks.
 pub fn scratch_local_with(
@@ -335,30 +309,6 @@ pub fn scratch_local_ann(
 /// scratch libraries of `songrec eval` and `songrec bench`.
 pub fn scratch_local(dir: impl AsRef<Path>) -> StorageResult<LocalBackend> {
     LocalBackend::open(dir)
-}
-
-/// The Astra backend's options from the `[astra]` and `[s3]` settings.
-pub fn astra_options(cfg: &Config) -> AstraOptions {
-    let (a, s) = (&cfg.astra, &cfg.s3);
-    AstraOptions {
-        api_endpoint: a.api_endpoint.clone(),
-        token: a.token.clone(),
-        keyspace: a.keyspace.clone(),
-        collection_prefix: a.collection_prefix.clone(),
-        api_path: a.api_path.clone(),
-        request_timeout: Duration::from_secs(a.request_timeout_secs),
-        allow_http: a.allow_http,
-        s3: S3Options {
-            endpoint: s.endpoint.clone(),
-            bucket: s.bucket.clone(),
-            region: s.region.clone(),
-            prefix: s.prefix.clone(),
-            access_key_id: s.access_key_id.clone(),
-            secret_access_key: s.secret_access_key.clone(),
-            allow_http: s.allow_http,
-            request_timeout: Duration::from_secs(s.request_timeout_secs),
-        },
-    }
 }
 
 /// Creates the Astra DB collections of the configuration for `models` (idempotent):
@@ -423,22 +373,5 @@ mod tests {
         assert_eq!(a, remote_namespace(&cfg), "stable");
         cfg.s3.bucket = "other".into();
         assert_ne!(a, remote_namespace(&cfg));
-    }
-
-    #[test]
-    fn the_astra_options_carry_the_configuration_and_never_show_its_secrets() {
-        let mut cfg = Config::from_sources(None, &Default::default()).unwrap();
-        cfg.astra.token = songrec_storage::Secret::new("AstraCS:token-never-shown");
-        cfg.s3.secret_access_key = songrec_storage::Secret::new("s3-secret-never-shown");
-        cfg.s3.bucket = "music".into();
-        cfg.astra.request_timeout_secs = 17;
-        let o = astra_options(&cfg);
-        assert_eq!(
-            (o.s3.bucket.as_str(), o.request_timeout.as_secs()),
-            ("music", 17)
-        );
-        assert_eq!(o.token.expose(), "AstraCS:token-never-shown");
-        let shown = format!("{o:?}");
-        assert!(!shown.contains("never-shown"), "{shown}");
     }
 }

@@ -120,8 +120,8 @@ pub fn lease_store(remote: &AstraBackend) -> ObjectLeaseStore {
 /// only read).
 pub async fn open(cfg: &Config, lock: bool) -> AppResult<SyncSides> {
     // The cloud settings first: a sync without them writes nothing here.
-    let remote = Arc::new(AstraBackend::connect(&crate::astra_options(cfg))?);
-    let local = LocalBackend::open_with(&cfg.local.path, crate::local_options(cfg)?)?;
+    let remote = Arc::new(AstraBackend::connect(&crate::options::astra_options(cfg))?);
+    let local = LocalBackend::open_with(&cfg.local.path, crate::options::local_options(cfg)?)?;
     if lock {
         local.lock_for_writing().await?;
     }
