@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use songrec_storage::SongMetadata;
 
+use crate::error::DiscoverResult;
 use crate::kmeans::{KMeansOptions, kmeans, purity, similarity_to_centroid};
-use crate::{DiscoverResult, SongSet};
+use crate::load::SongSet;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cluster {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{DiscoverError, DiscoverResult};
+use crate::error::{DiscoverError, DiscoverResult};
 
 /// Writes `bytes` to `dest` atomically, creating the parent folder if needed.
 ///

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use songrec_storage::SongId;
 
+use crate::error::{DiscoverError, DiscoverResult};
 use crate::fsutil::write_atomic;
-use crate::{DiscoverError, DiscoverResult};
 
 /// Playlists remembered.
 pub const KEEP: usize = 200;

@@ -9,8 +9,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use songrec_storage::math;
 
-use crate::rng::SplitMix;
-use crate::{DiscoverError, DiscoverResult, Matrix};
+use crate::error::{DiscoverError, DiscoverResult};
+use crate::linalg::Matrix;
+use songrec_storage::rng::SplitMix;
 
 /// Settings.
 ///

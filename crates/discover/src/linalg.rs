@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 use songrec_storage::math::{self, TopK};
 
-use crate::{DiscoverError, DiscoverResult};
+use crate::error::{DiscoverError, DiscoverResult};
 
 /// Rows of equal length, stored contiguously (one row per song).
 ///
@@ -141,7 +141,7 @@ pub fn knn_all(m: &Matrix, k: usize) -> Vec<Vec<Neighbour>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix;
+    use songrec_storage::rng::SplitMix;
 
     #[test]
     fn knn_matches_brute_force() {

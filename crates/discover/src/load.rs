@@ -7,7 +7,8 @@ use songrec_storage::{
     Filter, ModelInfo, SongId, SongMetadata, StorageBackend, StorageBackendExt, math,
 };
 
-use crate::{DiscoverResult, Matrix};
+use crate::error::DiscoverResult;
+use crate::linalg::Matrix;
 use songrec_rank::Space;
 
 /// Vectors fetched at once (the Astra backend answers each `get_embedding` with one request).

@@ -14,9 +14,9 @@ use std::time::Duration;
 use serde::Serialize;
 use songrec_storage::{SongMetadata, StorageBackend};
 
+use crate::error::{DiscoverError, DiscoverResult};
 use crate::fsutil::write_atomic;
 use crate::playlist::Playlist;
-use crate::{DiscoverError, DiscoverResult};
 
 /// How local files are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::clusters::cluster;
+use crate::error::{DiscoverError, DiscoverResult};
 use crate::kmeans::KMeansOptions;
 use crate::linalg::knn_all;
+use crate::load::SongSet;
 use crate::projection::{PcaProjector, Projector};
-use crate::{DiscoverError, DiscoverResult, SongSet};
 
 /// How points are coloured by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -472,7 +473,7 @@ mod tests {
             SongSet::new(
                 ModelInfo::new("m", "1", 2),
                 songs.to_vec(),
-                crate::Matrix::from_rows(&rows).unwrap(),
+                crate::linalg::Matrix::from_rows(&rows).unwrap(),
             )
         };
         let opts = MapOptions {

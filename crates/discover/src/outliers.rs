@@ -8,8 +8,10 @@
 use serde::Serialize;
 use songrec_storage::SongMetadata;
 
+use crate::error::{DiscoverError, DiscoverResult};
+use crate::linalg::Matrix;
 use crate::linalg::{Neighbour, knn_all};
-use crate::{DiscoverError, DiscoverResult, Matrix, SongSet};
+use crate::load::SongSet;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Outlier {
@@ -82,7 +84,7 @@ pub fn outliers(set: &SongSet, n: usize, k: usize) -> DiscoverResult<Vec<Outlier
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix;
+    use songrec_storage::rng::SplitMix;
     use songrec_storage::{ModelInfo, SongId};
 
     #[test]

@@ -12,8 +12,9 @@
 
 use rayon::prelude::*;
 
-use crate::rng::SplitMix;
-use crate::{DiscoverError, DiscoverResult, Matrix};
+use crate::error::{DiscoverError, DiscoverResult};
+use crate::linalg::Matrix;
+use songrec_storage::rng::SplitMix;
 
 /// Dimensions up to this use a full Jacobi eigen-decomposition of the covariance.
 const JACOBI_MAX_DIM: usize = 128;

@@ -6,8 +6,8 @@
 use font8x8::UnicodeFonts;
 use plotters::prelude::*;
 
+use crate::error::{DiscoverError, DiscoverResult};
 use crate::map::{ColorBy, MapData, PALETTE};
-use crate::{DiscoverError, DiscoverResult};
 
 pub const BACKGROUND: [u8; 3] = [255, 255, 255];
 /// Blank border around the points, in pixels.

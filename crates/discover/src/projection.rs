@@ -5,7 +5,7 @@
 //! [`crate::pca::Pca`]) is the default, and another projection (UMAP, t-SNE) can be swapped in
 //! by implementing the trait.
 
-use crate::Matrix;
+use crate::linalg::Matrix;
 use crate::pca::Pca;
 
 /// Projects the rows of a matrix to 2-D points; also returns, per axis, the share of the total

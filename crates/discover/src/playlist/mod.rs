@@ -26,8 +26,8 @@ use songrec_storage::{
     Filter, Match, Ranking, SearchQuery, SongId, SongMetadata, StorageBackend, math,
 };
 
+use crate::error::{DiscoverError, DiscoverResult};
 use crate::load::{fetch_vectors, unit};
-use crate::{DiscoverError, DiscoverResult};
 
 /// Whether the listener's word on a song is "not this" (skipped more than played, last heard
 /// as a skip, not starred: [`Listening::disliked`]): such a song never joins a mix, though it

@@ -178,7 +178,7 @@ pub fn pick_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix;
+    use songrec_storage::rng::SplitMix;
 
     /// Total distance along a path.
     pub(crate) fn path_length<V: AsRef<[f32]>>(vecs: &[V], order: &[usize]) -> f32 {
