@@ -1,6 +1,11 @@
 //! Audio: round trips with hash verification.
 
-use super::*;
+use std::path::Path;
+use std::time::Duration;
+
+use songrec_storage::backend::StorageBackend;
+use songrec_storage::error::StorageError;
+use songrec_storage::id::SongId;
 
 /// Audio round-trips byte for byte, content-addressed, verified, idempotent.
 pub async fn audio_roundtrip(b: &dyn StorageBackend) {

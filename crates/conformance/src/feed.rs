@@ -5,7 +5,7 @@ use songrec_storage::id::SongId;
 use songrec_storage::metadata::VersionEntry;
 use songrec_storage::model::Embedding;
 
-use super::{model_a, song};
+use crate::fixtures::{model_a, song};
 
 /// The latest entry of `id` in a feed answer (entries may repeat a song).
 fn latest<'a>(c: &'a Changes, id: &SongId) -> Option<&'a VersionEntry> {

@@ -1,6 +1,18 @@
 //! Numbers carried bit for bit: awkward floats, non-finite numbers refused, fidelity of records written elsewhere.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use songrec_storage::backend::{SongRecord, StorageBackend};
+use songrec_storage::error::StorageError;
+use songrec_storage::filter::{Condition, Field, Filter};
+use songrec_storage::id::SongId;
+use songrec_storage::metadata::SongMetadata;
+use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::query::{ListQuery, SearchQuery, SortKey};
+use songrec_storage::rng::SplitMix;
+
+use crate::fixtures::{model_a, song};
+use crate::floats;
 
 /// Every float of a song's metadata as `(path, bits)`: `duration_secs`, `bpm` and every
 /// number inside `extra` (integers tagged apart from floats). Equal lists mean bit-for-bit

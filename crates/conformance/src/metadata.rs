@@ -1,6 +1,16 @@
 //! Metadata: round trips, listing with filters and paging, deletion tombstones.
 
-use super::*;
+use std::collections::{BTreeSet, HashSet};
+
+use songrec_storage::backend::{SongRecord, StorageBackend};
+use songrec_storage::filter::{Condition, Field, Filter, Value};
+use songrec_storage::id::SongId;
+use songrec_storage::metadata::SongMetadata;
+use songrec_storage::model::Embedding;
+use songrec_storage::query::{ListQuery, SearchQuery, SortKey};
+use songrec_storage::rng::SplitMix;
+
+use crate::fixtures::{clear, model_a, put_library, song};
 
 /// `put_metadata_if` writes only over the version it was given: a change built on a version
 /// that another writer replaced is refused with `Conflict` and nothing is written; the same

@@ -1,6 +1,14 @@
 //! Embeddings and search: round trips, model separation, exact search against the brute-force oracle, invalid queries.
 
-use super::*;
+use songrec_storage::backend::{SongRecord, StorageBackend};
+use songrec_storage::error::StorageError;
+use songrec_storage::filter::{Condition, Field, Filter, Value};
+use songrec_storage::math::Metric;
+use songrec_storage::model::{Embedding, ModelInfo};
+use songrec_storage::query::{ListQuery, SearchQuery};
+use songrec_storage::rng::SplitMix;
+
+use crate::fixtures::{assert_search, brute_force, clear, model_a, model_b, put_library, song};
 
 /// Vectors round-trip exactly, per model; dimensions are enforced; models never mix.
 pub async fn embeddings_roundtrip_and_models(b: &dyn StorageBackend) {
