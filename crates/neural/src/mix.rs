@@ -283,7 +283,7 @@ impl MixConfig {
     pub fn v1(musicnn: MusicnnConfig) -> Self {
         let mut c = Self::v2(musicnn);
         c.aisfx.network = AisfxNetwork::Float32;
-        c.musicnn.patches = crate::DEFAULT_PATCHES;
+        c.musicnn.patches = crate::musicnn::DEFAULT_PATCHES;
         c.version = 1;
         c
     }
@@ -340,7 +340,7 @@ impl MixEmbedder {
     }
 
     /// The runtime both networks run on.
-    pub fn runtime(&self) -> &crate::ActiveRuntime {
+    pub fn runtime(&self) -> &crate::runtime::ActiveRuntime {
         self.musicnn.runtime()
     }
 

@@ -19,7 +19,7 @@ pub const FLOAT32_ENV: &str = "SONGREC_AISFX_MODEL";
 
 /// The float32 network's bytes, read once per process from [`FLOAT32_ENV`]'s file, else
 /// [`FLOAT32_FILE`]. A missing file is [`NeuralError::PackageModelMissing`], naming both.
-pub fn float32_model() -> crate::NeuralResult<&'static [u8]> {
+pub fn float32_model() -> crate::error::NeuralResult<&'static [u8]> {
     static MODEL: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     if let Some(m) = MODEL.get() {
         return Ok(m);
@@ -32,16 +32,16 @@ pub fn float32_model() -> crate::NeuralResult<&'static [u8]> {
 }
 
 /// The float32 network's file at `path`.
-fn read_float32(path: &std::path::Path) -> crate::NeuralResult<Vec<u8>> {
+fn read_float32(path: &std::path::Path) -> crate::error::NeuralResult<Vec<u8>> {
     std::fs::read(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            crate::NeuralError::PackageModelMissing {
+            crate::error::NeuralError::PackageModelMissing {
                 what: "the float32 aisfx network (the `aisfx` embedder, songrec-mix@1)",
                 path: path.to_path_buf(),
                 env: FLOAT32_ENV,
             }
         } else {
-            crate::NeuralError::ModelRead {
+            crate::error::NeuralError::ModelRead {
                 path: path.to_path_buf(),
                 source,
             }
@@ -151,7 +151,7 @@ impl AisfxNetwork {
     /// The graph's bytes, the name errors give it, and what it must look like.
     pub(crate) fn graph(
         self,
-    ) -> crate::NeuralResult<(
+    ) -> crate::error::NeuralResult<(
         &'static [u8],
         &'static str,
         &'static crate::signature::Signature,
@@ -217,7 +217,7 @@ pub struct AisfxAnalysis {
 /// assert!((t[0] - 3f32.ln()).abs() < 1e-6);
 /// ```
 pub fn pool_texture(rows: &[f32]) -> Vec<f32> {
-    let (sum, n) = crate::column_sums(rows, TEXTURE_DIM);
+    let (sum, n) = crate::rows::column_sums(rows, TEXTURE_DIM);
     sum.iter()
         .map(|s| {
             let m = s / n.max(1) as f64;
@@ -236,7 +236,7 @@ pub fn pool_texture(rows: &[f32]) -> Vec<f32> {
 /// ```
 pub fn pool_blocks(rows: &[f32], width: usize) -> (Vec<f32>, Vec<f32>) {
     let width = width.max(1);
-    let (sum, n) = crate::column_sums(rows, width);
+    let (sum, n) = crate::rows::column_sums(rows, width);
     let mut max = vec![if n == 0 { 0.0 } else { f32::NEG_INFINITY }; width];
     for row in rows.chunks_exact(width) {
         max.iter_mut().zip(row).for_each(|(m, x)| *m = m.max(*x));

@@ -204,15 +204,14 @@ impl KernelPath {
 
 /// `Ok` where this CPU runs `path`, else the error naming the paths it runs (an embedder asked
 /// for a path in code, not through the environment).
-pub(crate) fn check_path(path: KernelPath) -> Result<(), crate::NeuralError> {
+pub(crate) fn check_path(path: KernelPath) -> Result<(), KernelsError> {
     match path.missing() {
         None => Ok(()),
         Some(why) => Err(KernelsError::NotHere {
             path,
             why: why.into(),
             here: here_list(),
-        }
-        .into()),
+        }),
     }
 }
 

@@ -51,7 +51,7 @@ pub fn reference_signal() -> Vec<f32> {
 /// `penultimate` of patch 0 of the reference signal, from an `expected.json`.
 pub(super) fn reference_penultimate_row0(expected: &str) -> Option<Vec<f32>> {
     let v: serde_json::Value = serde_json::from_str(expected).ok()?;
-    crate::json_floats(v.get("penultimate")?.get(0)?)
+    crate::rows::json_floats(v.get("penultimate")?.get(0)?)
 }
 
 /// Largest difference tolerated when checking an override model on the reference signal.

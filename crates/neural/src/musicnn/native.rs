@@ -626,7 +626,7 @@ mod tests {
     /// Rows of `key` in an expected.json, flattened.
     fn rows(json: &str, key: &str) -> Vec<f32> {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        crate::json_floats(&v[key]).unwrap()
+        crate::rows::json_floats(&v[key]).unwrap()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! From raw model outputs to a song's analysis (all pure): which patches each network gets,
 //! the means, the L2 steps and the tags.
 
-use crate::column_sums;
+use crate::rows::column_sums;
 
 use super::{MTT_TAGS, ModelOutput, N_TAGS, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS};
 
