@@ -16,12 +16,12 @@ use songrec_storage::{
     VersionEntry,
 };
 
-use crate::LocalOptions;
 use crate::audio::copy_verified;
 use crate::fsutil::sync_dir;
 use crate::index::check_vector;
 use crate::layout::Paths;
 use crate::npy;
+use crate::options::LocalOptions;
 use crate::records::JournalRecord;
 use crate::search::list_order;
 use crate::state::{Inner, State};

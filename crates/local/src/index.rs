@@ -114,7 +114,7 @@ impl Inner {
             return Ok(());
         }
         mkdirs(&self.paths.index)?;
-        let build = crate::ann::nonce();
+        let build = crate::pack::nonce();
         let (committed, crc) = Pack::build(&path, m.model.dim, build, rows)?;
         // Written here, under the lock: checked as it was written, not read again.
         self.verified.note_pack(&path, build, committed, crc);
@@ -414,7 +414,7 @@ impl Inner {
             .or_insert_with(|| PackEntry {
                 committed,
                 stamp,
-                build: crate::ann::nonce(),
+                build: crate::pack::nonce(),
                 file,
                 crc32c: None,
                 ann: None,

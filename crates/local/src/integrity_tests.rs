@@ -310,7 +310,7 @@ async fn a_replacement_the_manifest_does_not_name_yet_is_never_used() {
     let lock = hold_lock(lib, &paths);
     let mut rng = SplitMix::new(99);
     let rows: Vec<(SongId, Vec<f32>)> = (0..300).map(|i| (song(i).id, vector(&mut rng))).collect();
-    crate::pack::Pack::build(&pack_path(lib), DIM, crate::ann::nonce(), rows).unwrap();
+    crate::pack::Pack::build(&pack_path(lib), DIM, crate::pack::nonce(), rows).unwrap();
     let named = manifest(lib)["packs"]["m-1"].clone();
     let b = LocalBackend::open(lib).unwrap();
     assert_eq!(answer(&b, &q, true).await, good, "read the unnamed file");

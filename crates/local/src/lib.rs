@@ -25,11 +25,12 @@
 //! Modules, bottom to top (each imports only those before it): file formats and primitives
 //! (`fsutil`, `npy`, `ann_check`, `integrity`, `pack`, `rows`, `snapshot`; public with the
 //! `internals` feature, for `fuzz/`), small files and types (`layout`, `manifest`, `songs`,
-//! `records`, `ann` options), `state` (the in-memory view, catching up, the write lock), the
+//! `records`, `options`, `ann_cache`), `state` (the in-memory view, catching up, the write lock), the
 //! operations on it (`journal`, `registry`, `index`, `search`, `ann/*`, `audio`), and `backend`
 //! ([`LocalBackend`]).
 
 mod ann;
+mod ann_cache;
 mod audio;
 mod backend;
 mod fsutil;
@@ -37,6 +38,7 @@ mod index;
 mod journal;
 mod layout;
 mod manifest;
+mod options;
 mod playlists;
 mod records;
 mod registry;
@@ -55,9 +57,9 @@ macro_rules! internals {
 }
 internals!(ann_check, integrity, npy, pack, rows, snapshot);
 
-pub use ann::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, LockHold, auto_expansion_search};
 pub use ann_check::AnnQuantization;
 pub use backend::LocalBackend;
+pub use options::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, LockHold, auto_expansion_search};
 
 #[cfg(test)]
 mod alloc_probe;

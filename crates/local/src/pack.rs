@@ -379,6 +379,15 @@ fn record(id: &SongId, v: Option<&[f32]>, dim: usize) -> Vec<u8> {
     r
 }
 
+/// A fresh, non-zero number naming a pack build or an index file.
+pub(crate) fn nonce() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = t ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    n.max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

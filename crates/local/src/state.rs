@@ -23,7 +23,7 @@ pub(crate) struct Inner {
     pub(crate) root: PathBuf,
     pub(crate) paths: Paths,
     pub(crate) state: Mutex<State>,
-    pub(crate) opts: crate::LocalOptions,
+    pub(crate) opts: crate::options::LocalOptions,
     /// The derived files this process has checked completely (see [`crate::integrity`]).
     pub(crate) verified: crate::integrity::Verified,
     #[cfg(test)]
@@ -64,7 +64,7 @@ pub(crate) struct State {
     /// The order of the last listing, reused by the pages that follow while no song changes.
     pub(crate) list_order: Option<crate::songs::ListOrder>,
     /// Open approximate nearest-neighbour indexes, by model file key (see [`crate::ann`]).
-    pub(crate) anns: HashMap<String, crate::ann::AnnCache>,
+    pub(crate) anns: HashMap<String, crate::ann_cache::AnnCache>,
     /// Packs built in this process's memory because the index could not be written, with the
     /// stamp of the `.npy` folder they were built from.
     pub(crate) private: HashMap<String, Option<u128>>,
@@ -266,7 +266,7 @@ impl Inner {
     /// [`WAIT_FOR_BRIEF_HOLDER`], or [`WAIT_WHEN_BRIEF`] in a process that is itself brief:
     /// it answers a player and keeps what it could not write for later).
     pub(crate) fn write_lock(&self) -> StorageResult<WriteLock> {
-        let brief = self.opts.hold == crate::LockHold::PerWrite;
+        let brief = self.opts.hold == crate::options::LockHold::PerWrite;
         let wait = if brief {
             WAIT_WHEN_BRIEF
         } else {
@@ -285,14 +285,14 @@ impl Inner {
     fn lock_owner(&self) -> LockOwner {
         LockOwner {
             what: self.opts.holder.clone(),
-            brief: self.opts.hold == crate::LockHold::PerWrite,
+            brief: self.opts.hold == crate::options::LockHold::PerWrite,
         }
     }
 
     /// Runs `f` as the writer: takes the write lock unless this process holds it, bringing
     /// the state up to date first so writes never build on a stale view. With
-    /// [`LockHold::Session`](crate::LockHold::Session) the lock is kept until the backend is
-    /// dropped; with [`LockHold::PerWrite`](crate::LockHold::PerWrite) it is released as
+    /// [`LockHold::Session`](crate::options::LockHold::Session) the lock is kept until the backend is
+    /// dropped; with [`LockHold::PerWrite`](crate::options::LockHold::PerWrite) it is released as
     /// soon as `f` returns, and the process is a reader again.
     pub(crate) fn with_writable<T>(
         &self,
@@ -303,7 +303,7 @@ impl Inner {
         if taken_now {
             mkdirs(&self.paths.internal)?;
             let lock = self.write_lock()?;
-            if st.loaded && self.opts.hold == crate::LockHold::PerWrite {
+            if st.loaded && self.opts.hold == crate::options::LockHold::PerWrite {
                 // Catching up costs what changed since this process last looked; a brief
                 // writer writes often, and a full load per write would cost the library.
                 if let Err(e) = self.refresh(&mut st) {
@@ -333,7 +333,7 @@ impl Inner {
             }
         }
         let out = f(&mut st);
-        if taken_now && self.opts.hold == crate::LockHold::PerWrite {
+        if taken_now && self.opts.hold == crate::options::LockHold::PerWrite {
             st.lock = None;
         }
         out

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::StorageResult;
+use crate::error::{StorageError, StorageResult};
 use crate::filter::Filter;
 use crate::id::SongId;
 use crate::metadata::{SongMetadata, VersionEntry};
@@ -113,7 +113,7 @@ pub trait AudioStore: Send + Sync {
         own: &SongId,
     ) -> StorageResult<PutOutcome> {
         let _ = (key, path, own);
-        Err(crate::StorageError::Unsupported(
+        Err(StorageError::Unsupported(
             "this library keeps copies, not references to another file of the same recording"
                 .into(),
         ))
@@ -676,11 +676,11 @@ pub trait StorageBackendExt: StorageBackend {
             .filter(|p| p.name.to_lowercase() == lower)
             .collect();
         match found.len() {
-            0 => Err(crate::StorageError::NotFound(format!(
+            0 => Err(StorageError::NotFound(format!(
                 "no saved playlist is called {want:?}"
             ))),
             1 => Ok(found.remove(0)),
-            _ => Err(crate::StorageError::InvalidInput(format!(
+            _ => Err(StorageError::InvalidInput(format!(
                 "{} saved playlists are called {want:?}; name one by its id: {}",
                 found.len(),
                 found
@@ -717,7 +717,7 @@ pub trait StorageBackendExt: StorageBackend {
                 p.touch(now);
                 p
             }
-            Err(crate::StorageError::NotFound(_)) => SavedPlaylist::new(name, songs, now)?,
+            Err(StorageError::NotFound(_)) => SavedPlaylist::new(name, songs, now)?,
             Err(e) => return Err(e),
         };
         self.put_playlist(&p).await?;

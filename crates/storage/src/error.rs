@@ -191,9 +191,14 @@ impl StorageError {
             || (self.is_unavailable() && !self.is_transient())
     }
 
-    /// A compare-and-set that found song `id` at another version than `expected` (`None`:
-    /// not stored).
-    pub fn version_conflict(id: &crate::SongId, expected: u64, found: Option<u64>) -> Self {
+    /// A compare-and-set that found song `id` (a [`SongId`](crate::SongId), taken by its
+    /// printed form so the errors stand below the types they name) at another version than
+    /// `expected` (`None`: not stored).
+    pub fn version_conflict(
+        id: &impl std::fmt::Display,
+        expected: u64,
+        found: Option<u64>,
+    ) -> Self {
         Self::Conflict(match found {
             Some(v) => format!("song {id} is at version {v}, not {expected}: it changed meanwhile"),
             None => format!("song {id} is not in the library (expected version {expected})"),

@@ -6,8 +6,10 @@ use std::time::Duration;
 use songrec_storage::{Secret, StorageError, StorageResult};
 use tokio::sync::Mutex;
 
-use super::{AstraBackend, INSERT_CHUNK, errors, schema};
+use super::handle::AstraBackend;
+use super::{errors, schema};
 use crate::blobs::{self, BlobStore};
+use crate::dataapi::INSERT_CHUNK;
 use crate::dataapi::{DataApiClient, DataApiConfig};
 
 /// Where the Astra library is: the Data API database and the S3 bucket of the audio (the
@@ -159,8 +161,8 @@ impl AstraBackend {
             prefix: prefix.to_owned(),
             display,
             registry: Mutex::new(None),
-            feed_overlap_ms: super::feed::OVERLAP_MS,
-            sort_cap: super::listing::SORT_CAP,
+            feed_overlap_ms: None,
+            sort_cap: None,
             sort_keys_checked: std::sync::atomic::AtomicBool::new(false),
             sort_keys_warned: std::sync::atomic::AtomicBool::new(false),
         })
@@ -169,14 +171,14 @@ impl AstraBackend {
     /// The Data API's in-memory sort cap (default 10,000, `maxDocumentSortCount`) that sorted
     /// listings size their key ranges for; tests against a server with a lower cap set it.
     pub fn with_sort_cap(mut self, cap: usize) -> Self {
-        self.sort_cap = cap.max(10) as f64;
+        self.sort_cap = Some(cap.max(10) as f64);
         self
     }
 
-    /// The change feed's overlap (default [`super::OVERLAP_MS`]): how long after its change
+    /// The change feed's overlap (default [`OVERLAP_MS`](super::feed::OVERLAP_MS)): how long after its change
     /// time a write may still become visible to readers.
     pub fn with_feed_overlap(mut self, overlap: std::time::Duration) -> Self {
-        self.feed_overlap_ms = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
+        self.feed_overlap_ms = Some(i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX));
         self
     }
 

@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use songrec_storage::{ChangeCursor, Changes, SongId, StorageError, StorageResult, VersionEntry};
 
-use super::AstraBackend;
 use super::docs;
 use super::errors;
+use super::handle::AstraBackend;
 use super::listing::{IN_CHUNK, unique_ids};
 use super::storage::Ops;
 
@@ -102,6 +102,11 @@ fn malformed(what: &str) -> StorageError {
 }
 
 impl AstraBackend {
+    /// The overlap in force: [`AstraBackend::with_feed_overlap`]'s, else [`OVERLAP_MS`].
+    fn feed_overlap(&self) -> i64 {
+        self.feed_overlap_ms.unwrap_or(OVERLAP_MS)
+    }
+
     /// Updates the clock document and returns its epoch and the server time (ms).
     async fn clock(&self) -> StorageResult<(String, i64)> {
         // The epoch: 128 random bits as hex.
@@ -144,7 +149,7 @@ impl AstraBackend {
             entries: Vec::new(),
             cursor: Cursor {
                 e,
-                t: now.saturating_sub(self.feed_overlap_ms),
+                t: now.saturating_sub(self.feed_overlap()),
             }
             .encode(),
         })
@@ -179,7 +184,7 @@ impl AstraBackend {
             entries,
             cursor: Cursor {
                 e: c.e,
-                t: c.t.max(now.saturating_sub(self.feed_overlap_ms)),
+                t: c.t.max(now.saturating_sub(self.feed_overlap())),
             }
             .encode(),
         }))

@@ -13,9 +13,9 @@ use songrec_storage::{
 use super::docs::{self, META};
 use super::errors;
 use super::filter::{Translated, translate};
+use super::handle::{AstraBackend, CONCURRENCY, base};
 use super::list_cursor::{Cursor, Windows};
 use super::storage::Ops;
-use super::{AstraBackend, CONCURRENCY, base};
 use crate::dataapi::{Collection, DocumentCount, FindOptions, Sort, SortOrder};
 
 /// Ids per `$in` lookup (the Data API's `$in` limit).
@@ -29,7 +29,7 @@ pub(super) fn unique_ids(ids: &[SongId]) -> Vec<&str> {
 
 /// The Data API's in-memory sort cap (`maxDocumentSortCount`): a regularly sorted `find`
 /// fails once this many documents match.
-pub(super) const SORT_CAP: f64 = 10_000.0;
+const SORT_CAP: f64 = 10_000.0;
 /// Estimated matches one sorted request may span, as a share of the cap (sample gaps vary).
 const WINDOW_SHARE: f64 = 0.4;
 /// Narrowings after a sort-cap refusal before giving up.
@@ -95,6 +95,11 @@ fn with_key(filter: &Value, key: &str, value: Value) -> Value {
 }
 
 impl AstraBackend {
+    /// The sort cap in force: [`AstraBackend::with_sort_cap`]'s, else [`SORT_CAP`].
+    fn sort_cap(&self) -> f64 {
+        self.sort_cap.unwrap_or(SORT_CAP)
+    }
+
     /// Exact count of documents matching `filter`, beyond the server's 1000 cap: past it, counts
     /// over groups of the 256 id buckets sized to stay under the cap (bucket by bucket if not).
     pub(super) async fn exact_count(&self, coll: &Collection, filter: Value) -> StorageResult<u64> {
@@ -297,7 +302,7 @@ impl AstraBackend {
         let mut narrowings = 0;
         // The cap the windows are sized for: the configured one, a quarter of it after each
         // refusal that follows a refusal (the server's is smaller than this client was told).
-        let mut cap = self.sort_cap;
+        let mut cap = self.sort_cap();
         loop {
             let bound = self
                 .next_bound(&mut w, t, field, q.descending, last.as_deref(), cap)
@@ -376,7 +381,7 @@ impl AstraBackend {
                     d: q.descending,
                     k: last.unwrap_or_default(),
                     p: page_cap,
-                    w: w.for_cursor(self.sort_cap),
+                    w: w.for_cursor(self.sort_cap()),
                 };
                 return Ok(Page {
                     items,

@@ -22,7 +22,7 @@
 //! Writers are assumed to be one process at a time per library (as with the local backend);
 //! concurrent writers of the same song may leave a stale metadata copy in a vector collection.
 //!
-//! This module holds the struct; `storage` generates the [`StorageBackend`](songrec_storage::StorageBackend)
+//! `handle` holds the struct; `storage` generates the [`StorageBackend`](songrec_storage::StorageBackend)
 //! implementation, each method calling the method of the same name of `storage::Ops`, written in
 //! the submodule that does that part of the work:
 //!
@@ -44,6 +44,7 @@ mod feed;
 mod filter;
 #[cfg(test)]
 mod fuzz_replay;
+mod handle;
 mod list_cursor;
 mod listing;
 mod playlists;
@@ -53,100 +54,10 @@ mod search;
 mod storage;
 mod writes;
 
-use std::fmt;
-
-use serde_json::{Map, Value, json};
-use songrec_storage::SongId;
-use tokio::sync::Mutex;
-
-use crate::blobs::BlobStore;
-use crate::dataapi::{Collection, DataApiClient, FindOptions};
-
 pub use connection::{AstraOptions, S3Options};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor, names as doctor_checks};
 pub use feed::OVERLAP_MS;
+pub use handle::AstraBackend;
 pub use schema::InitReport;
 
-use schema::Registry;
-
-/// Documents per `insertMany` request used by [`AstraBackend::connect`] (the server maximum).
-pub const INSERT_CHUNK: usize = 100;
-/// Concurrent single-document upserts (re-puts) and count partitions.
-const CONCURRENCY: usize = 8;
-
-/// songrec's storage on Astra DB (Data API) + S3.
-pub struct AstraBackend {
-    client: DataApiClient,
-    blobs: BlobStore,
-    prefix: String,
-    songs: Collection,
-    display: String,
-    registry: Mutex<Option<Registry>>,
-    /// See [`AstraBackend::with_feed_overlap`].
-    feed_overlap_ms: i64,
-    /// See [`AstraBackend::with_sort_cap`].
-    sort_cap: f64,
-    /// Whether this process found every song's title and artist sort keys of the current form
-    /// ([`docs::SORT_KEYS_VERSION`]).
-    sort_keys_checked: std::sync::atomic::AtomicBool,
-    /// Whether this process said that older sort keys make it sort listings itself.
-    sort_keys_warned: std::sync::atomic::AtomicBool,
-}
-
-impl fmt::Debug for AstraBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AstraBackend")
-            .field("display", &self.display)
-            .field("prefix", &self.prefix)
-            .field("client", &self.client)
-            .field("blobs", &self.blobs)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for AstraBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.display)
-    }
-}
-
-impl AstraBackend {
-    /// The songs documents `filter` selects, with `projection` (`None`: every field but
-    /// `$vector`); a failure is described as `what`.
-    async fn songs_where(
-        &self,
-        filter: Value,
-        projection: Option<Value>,
-        what: &str,
-    ) -> songrec_storage::StorageResult<Vec<Value>> {
-        let opts = FindOptions {
-            projection,
-            ..FindOptions::default()
-        };
-        let found = self.songs.find(filter, opts).collect_all().await;
-        found.map_err(|e| errors::api(e, what))
-    }
-
-    /// The first songs document `filter` selects (see [`Self::songs_where`]).
-    async fn song_where(
-        &self,
-        filter: Value,
-        projection: Option<Value>,
-        what: &str,
-    ) -> songrec_storage::StorageResult<Option<Value>> {
-        let opts = FindOptions {
-            projection,
-            ..FindOptions::default()
-        };
-        let found = self.songs.find_one(filter, opts).await;
-        found.map_err(|e| errors::api(e, what))
-    }
-}
-
-fn id_filter(id: &SongId) -> Value {
-    json!({"_id": id.as_str()})
-}
-
-fn base(key: &str, value: Value) -> Map<String, Value> {
-    Map::from_iter([(key.to_owned(), value)])
-}
+pub use crate::dataapi::INSERT_CHUNK;

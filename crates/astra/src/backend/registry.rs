@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use songrec_storage::{ModelInfo, ModelStats, StorageError, StorageResult};
 
+use super::connection::AstraOptions;
 use super::errors;
+use super::handle::AstraBackend;
 use super::schema::{self, InitReport, RegisteredModel, Registry, registry_key};
 use super::storage::Ops;
 use super::writes::insert_failure_message;
-use super::{AstraBackend, AstraOptions};
 use crate::dataapi::{Collection, ErrorKind};
 
 /// The collections `init` found and would create, against the database's budget.

@@ -11,8 +11,8 @@ use songrec_storage::{
 use super::docs::{self, META};
 use super::errors;
 use super::filter::translate;
+use super::handle::{AstraBackend, base};
 use super::storage::Ops;
-use super::{AstraBackend, base};
 use crate::dataapi::{Collection, FindOptions, Sort, decode_vector, document_vector};
 
 /// Extra candidates fetched by a cosine search so client-side re-ranking (exact f32 cosine,

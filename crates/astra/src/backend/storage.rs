@@ -18,7 +18,7 @@ use songrec_storage::{
     VersionEntry,
 };
 
-use super::AstraBackend;
+use super::handle::AstraBackend;
 
 /// The backend's operations: one inherent method per trait method (the backend's own fields
 /// and helpers through `Deref`).

@@ -13,9 +13,9 @@ use songrec_storage::{
 use super::docs::{self, META};
 use super::errors;
 use super::feed;
+use super::handle::{AstraBackend, CONCURRENCY, id_filter};
 use super::schema::{self, RegisteredModel, registry_key};
 use super::storage::Ops;
-use super::{AstraBackend, CONCURRENCY, id_filter};
 use crate::dataapi::{Collection, DataApiError, ErrorKind, UpdateOptions, encode_vector};
 
 /// Result of [`AstraBackend::write_docs`].

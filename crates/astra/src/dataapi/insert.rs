@@ -12,6 +12,10 @@ use super::collection::Collection;
 use super::error::{ApiError, ApiFailure, DataApiError, ErrorKind};
 use super::vector::reencode_member;
 
+/// Documents per `insertMany` request (the server maximum); `AstraBackend::connect` asks for
+/// this many.
+pub const INSERT_CHUNK: usize = 100;
+
 /// One document that could not be inserted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InsertFailure {
@@ -193,7 +197,7 @@ impl Collection {
     ) -> Result<InsertManyReport, DataApiError> {
         let encoding = self.encoding();
         let config = self.client.config();
-        let chunk_size = config.insert_chunk_size.clamp(1, crate::INSERT_CHUNK);
+        let chunk_size = config.insert_chunk_size.clamp(1, INSERT_CHUNK);
         let mut chunks: Vec<Vec<(usize, Value)>> = Vec::new();
         for (i, mut doc) in documents.into_iter().enumerate() {
             let Value::Object(o) = &mut doc else {

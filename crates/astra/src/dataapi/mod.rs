@@ -30,5 +30,5 @@ pub use config::{
 };
 pub use cursor::FindCursor;
 pub use error::{ApiError, ApiFailure, DataApiError, ErrorKind, TransportKind};
-pub use insert::{InsertFailure, InsertManyReport};
+pub use insert::{INSERT_CHUNK, InsertFailure, InsertManyReport};
 pub use vector::{VectorError, decode_vector, document_vector, encode_vector};

@@ -6,11 +6,13 @@ use std::fs;
 use songrec_storage::{StorageError, StorageResult};
 use usearch::{Index, IndexOptions, MetricKind};
 
-use super::{AnnCache, ann_err, nonce, path_str, record_no, sample_hash, unit};
+use super::{ann_err, path_str, record_no, sample_hash, unit};
+use crate::ann_cache::AnnCache;
 use crate::fsutil::sync_dir;
 use crate::layout::RegisteredModel;
 use crate::manifest::AnnEntry;
 use crate::pack;
+use crate::pack::nonce;
 use crate::state::{Inner, State};
 
 /// The model's open pack (`what`: the operation, for the error).

@@ -19,52 +19,19 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use songrec_storage::math::Scored;
 use songrec_storage::{StorageError, StorageResult};
-use usearch::Index;
 
-use crate::manifest::AnnEntry;
-use crate::pack::{self, CandRow};
+use crate::pack;
 
 mod build;
 mod open;
-mod options;
 mod search;
-
-pub use options::{AnnOptions, DEFAULT_MIN_VECTORS, LocalOptions, LockHold, auto_expansion_search};
-
-/// An open index, and the map from its keys to the candidate rows of the current state.
-pub(crate) struct AnnCache {
-    entry: AnnEntry,
-    index: Index,
-    /// Loaded into memory (can be changed and saved) rather than a read-only view.
-    writable: bool,
-    /// Keyed by the candidate rows it was computed from (held, so never mistaken for other
-    /// rows at the same address) and the pack length.
-    map: Option<(Arc<Vec<CandRow>>, usize, Arc<AnnMap>)>,
-}
-
-/// For one list of candidate rows: candidate index + 1 of each record number (0: not a
-/// candidate), and the candidates the graph does not hold (scanned exactly).
-struct AnnMap {
-    by_record: Vec<u32>,
-    unindexed: Vec<u32>,
-}
 
 /// A ranked candidate: similarity, keyed by (song id bytes, candidate row).
 pub(crate) type Ranked = Scored<([u8; 32], u32)>;
-
-/// A fresh, non-zero number naming a pack build or an index file.
-pub(crate) fn nonce() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let n = t ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
-    n.max(1)
-}
 
 fn ann_err(what: &str, e: impl std::fmt::Display) -> StorageError {
     StorageError::backend("local", format!("approximate index: {what}: {e}"))

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use songrec_storage::{StorageError, StorageResult};
 use usearch::Index;
 
-use super::{AnnCache, path_str, sample_hash};
+use super::{path_str, sample_hash};
+use crate::ann_cache::AnnCache;
 use crate::ann_check::{Expect, check_file};
 use crate::layout::{RegisteredModel, read_opt};
 use crate::manifest::{AnnEntry, Manifest};

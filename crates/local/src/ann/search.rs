@@ -6,7 +6,8 @@ use std::sync::Arc;
 use songrec_storage::math::{self, Scored};
 use songrec_storage::{Metric, SearchQuery, StorageResult};
 
-use super::{AnnMap, Ranked, ann_err, record_no, unit};
+use super::{Ranked, ann_err, record_no, unit};
+use crate::ann_cache::AnnMap;
 use crate::layout::RegisteredModel;
 use crate::pack::{self, CandRow};
 use crate::state::{Inner, State};
