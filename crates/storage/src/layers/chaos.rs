@@ -4,7 +4,8 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Op, layer_of};
+use super::intercept::layer_of;
+use super::op::Op;
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::{Op, layer_of};
+use super::intercept::layer_of;
+use super::op::Op;
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 

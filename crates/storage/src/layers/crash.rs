@@ -7,7 +7,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Op, layer_of};
+use super::intercept::layer_of;
+use super::op::Op;
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 

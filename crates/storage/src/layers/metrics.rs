@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Op, layer_of};
+use super::intercept::layer_of;
+use super::op::Op;
 use crate::backend::{PutOutcome, StorageBackend};
 use crate::error::StorageResult;
 

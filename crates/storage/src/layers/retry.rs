@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 
-use super::{Op, layer_of};
+use super::intercept::layer_of;
+use super::op::Op;
 use crate::backend::StorageBackend;
 use crate::error::{StorageError, StorageResult};
 
