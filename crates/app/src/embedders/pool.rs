@@ -5,7 +5,8 @@ use std::sync::Arc;
 use songrec_audio::Embedder;
 use songrec_config::EmbedderConfig;
 
-use super::{by_name_with, model_by_name, model_of};
+use super::make::by_name_with;
+use super::names::{model_by_name, model_of};
 use crate::AppResult;
 
 /// The embedders a long-running process (the web server) has started, by model, started on

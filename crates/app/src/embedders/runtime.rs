@@ -5,7 +5,7 @@ use songrec_audio::Embedder as _;
 use songrec_config::EmbedderConfig;
 use songrec_neural::{KernelPath, MusicnnConfig, MusicnnEmbedder};
 
-use super::{canonical, split};
+use super::names::{canonical, split};
 use crate::{AppError, AppResult};
 
 /// Where the neural runtime in use came from.

@@ -4,7 +4,7 @@
 use songrec_storage::ModelInfo;
 use songrec_storage::plural::count;
 
-use super::{DEFAULT, OLD_DEFAULT, PREVIOUS_DEFAULTS, model_by_name, short_name};
+use super::names::{DEFAULT, OLD_DEFAULT, PREVIOUS_DEFAULTS, model_by_name, short_name};
 
 fn count_of(stats: &[songrec_storage::ModelStats], name: &str) -> u64 {
     model_by_name(name).map_or(0, |m| {

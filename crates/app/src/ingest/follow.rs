@@ -9,8 +9,8 @@ use songrec_storage::{
 };
 
 use super::describe::describe_from_tags;
+use super::report::{FileReport, IngestSummary, Outcome, failed};
 use super::scan::Seen;
-use super::{FileReport, IngestSummary, Outcome, failed};
 use crate::AppResult;
 
 /// What finds a changed file's song: every live song by the SHA-256 of its file's bytes (its

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use songrec_fs::Stamp;
 use songrec_storage::{SongId, SongMetadata};
 
-use super::{FileReport, failed};
+use super::report::{FileReport, failed};
 
 /// File extensions ingest looks at. Anything else in the folder (covers, playlists) is ignored
 /// silently; a file with one of these names that is not decodable is reported.

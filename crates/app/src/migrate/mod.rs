@@ -7,6 +7,7 @@
 //! retried in later rounds; [`verify()`] compares both sides afterwards.
 
 pub mod ledger;
+mod retry;
 pub mod verify;
 
 use std::collections::{HashMap, HashSet};
@@ -27,6 +28,7 @@ pub use verify::{VerifyLevel, VerifyReport, verify};
 pub use songrec_storage::progress::{NoProgress, Progress};
 
 use crate::AppResult;
+use retry::again;
 
 /// Which songs a migration will copy.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -388,28 +390,6 @@ async fn copy_batch(
     journal.record(&out.copied, SongState::Done, &write_failed);
     out.failed.extend(write_failed);
     Ok(out)
-}
-
-/// Runs `op` up to 4 times while it fails transiently (250 ms, 500 ms, 1 s apart). For the
-/// whole-run steps (listings, model lists, flush, in-depth checks) whose failure would
-/// otherwise end a long migration over one unlucky request after the client's own retries.
-pub(crate) async fn again<T, F, Fut>(mut op: F) -> Result<T, StorageError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, StorageError>>,
-{
-    let mut delay = Duration::from_millis(250);
-    for _ in 0..3 {
-        match op().await {
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, ?delay, "transient failure; trying again");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            r => return r,
-        }
-    }
-    op().await
 }
 
 /// Lists both sides and compares them (see [`plan`]).

@@ -15,7 +15,7 @@ use songrec_storage::{
     ModelInfo, SongId, SongMetadata, StorageBackend, StorageError, VersionEntry,
 };
 
-use super::again;
+use super::retry::again;
 use crate::AppResult;
 
 /// How thoroughly to compare.

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use songrec_storage::{Filter, Ranking, SongMetadata, StorageBackend, StorageBackendExt};
 
-use super::{SimilarAsk, Target};
+use super::ask::SimilarAsk;
+use super::query::Target;
 use crate::AppError;
 use crate::embedders::Pool;
 
@@ -102,7 +103,7 @@ pub async fn nearest_artists(
             },
             ..SimilarAsk::default()
         };
-        let answer = super::answer(backend, &ask, pool).await?;
+        let answer = super::ask::answer(backend, &ask, pool).await?;
         found.extend(
             answer
                 .results

@@ -10,7 +10,8 @@ use songrec_audio::Embedder;
 use songrec_rank::{Question, Space};
 use songrec_storage::{Match, Metric, Ranking, SongMetadata, StorageBackend};
 
-use super::{Choice, Target, choose_parts, embedders_for, probe, reach};
+use super::choice::{Choice, choose_parts};
+use super::query::{Target, embedders_for, probe, reach};
 use crate::AppResult;
 use crate::embedders::Pool;
 pub use crate::error::AskError;

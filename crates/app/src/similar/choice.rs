@@ -5,7 +5,7 @@
 use songrec_rank::{Part, Space};
 use songrec_storage::{ModelInfo, ModelStats, SongId, SongMetadata, StorageBackend};
 
-use super::Target;
+use super::query::Target;
 use crate::{AppError, AppResult};
 
 /// Which vectors a query compares, as the user asked for them.

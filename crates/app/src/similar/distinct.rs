@@ -5,7 +5,7 @@ use serde::Serialize;
 use songrec_rank::Question;
 use songrec_storage::{Match, Ranking, SongMetadata, StorageBackend};
 
-use super::reach;
+use super::query::reach;
 use crate::AppResult;
 use crate::probe::Probe;
 
@@ -93,7 +93,8 @@ mod tests {
         assert_eq!(crate::similar::distinct_pool(1000, usize::MAX), 2020);
     }
 
-    use super::super::{Target, probe, similar};
+    use super::super::query::{Target, probe};
+    use super::super::similar;
     use super::*;
     use songrec_rank::{Space, pool_size};
     use songrec_storage::prelude::*;
