@@ -1,7 +1,8 @@
 //! Where decoded samples go: the excerpt windows, the full-file plan and the reservoir
 //! (see the parent module's "Bounded memory").
 
-use super::{ANALYSIS_RATE, DecodeOptions, Segment};
+use super::mono::Segment;
+use super::options::{ANALYSIS_RATE, DecodeOptions};
 use crate::resample::Resampler;
 
 /// Where decoded mono samples (at the original rate) go: planned windows or a reservoir.

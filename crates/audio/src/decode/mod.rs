@@ -43,9 +43,6 @@ use symphonia::core::meta::MetadataOptions;
 use crate::error::AudioError;
 use crate::tags::{Tags, TagsBuilder};
 
-/// Sample rate (Hz) of all analysed audio.
-pub const ANALYSIS_RATE: u32 = 22_050;
-
 /// Facts about the file (from the container/codec, describing the whole file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioInfo {
@@ -63,127 +60,6 @@ pub struct AudioInfo {
     /// download or copy); `duration_secs` is then the part that was there and decoded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
-}
-
-/// A contiguous piece of mono audio at [`MonoAudio::sample_rate`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Segment {
-    /// Where the segment starts in the original file, in seconds.
-    pub start_secs: f64,
-    /// Mono samples.
-    pub samples: Vec<f32>,
-}
-
-/// Mono audio, possibly made of several excerpts ([`Segment`]s) of one file.
-///
-/// ```
-/// let a = songrec_audio::MonoAudio::from_samples(vec![0.0; 22_050], 22_050);
-/// assert_eq!(a.total_samples(), 22_050);
-/// assert!((a.analysed_secs() - 1.0).abs() < 1e-9);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct MonoAudio {
-    /// Sample rate in Hz.
-    pub sample_rate: u32,
-    /// Excerpts in file order.
-    pub segments: Vec<Segment>,
-}
-
-impl MonoAudio {
-    /// One segment starting at 0.
-    pub fn from_samples(samples: Vec<f32>, sample_rate: u32) -> Self {
-        MonoAudio {
-            sample_rate,
-            segments: vec![Segment {
-                start_secs: 0.0,
-                samples,
-            }],
-        }
-    }
-
-    /// The same audio at `rate`: borrowed when it already is, else each segment resampled
-    /// ([`crate::resample::resample`]) with its start kept.
-    ///
-    /// ```
-    /// let a = songrec_audio::MonoAudio::from_samples(vec![0.0; 44_100], 44_100);
-    /// assert_eq!(a.at_rate(22_050).total_samples(), 22_050);
-    /// assert!(matches!(a.at_rate(44_100), std::borrow::Cow::Borrowed(_)));
-    /// ```
-    pub fn at_rate(&self, rate: u32) -> std::borrow::Cow<'_, MonoAudio> {
-        if self.sample_rate == rate {
-            return std::borrow::Cow::Borrowed(self);
-        }
-        std::borrow::Cow::Owned(MonoAudio {
-            sample_rate: rate,
-            segments: self
-                .segments
-                .iter()
-                .map(|s| Segment {
-                    start_secs: s.start_secs,
-                    samples: crate::resample::resample(&s.samples, self.sample_rate, rate),
-                })
-                .collect(),
-        })
-    }
-
-    /// Samples over all segments.
-    pub fn total_samples(&self) -> usize {
-        self.segments.iter().map(|s| s.samples.len()).sum()
-    }
-
-    /// Seconds of audio held.
-    pub fn analysed_secs(&self) -> f64 {
-        self.total_samples() as f64 / f64::from(self.sample_rate.max(1))
-    }
-}
-
-/// Limits for decoding.
-///
-/// ```
-/// let o = songrec_audio::DecodeOptions::default();
-/// assert_eq!(o.max_excerpts(), 8);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, smart_default::SmartDefault)]
-pub struct DecodeOptions {
-    /// Files up to this long are analysed fully; longer ones as excerpts totalling this much.
-    #[default = 240.0]
-    pub max_analysed_secs: f64,
-    /// Length of one excerpt of a long file.
-    #[default = 30.0]
-    pub excerpt_secs: f64,
-    /// Rate of the decoded mono audio ([`ANALYSIS_RATE`] for every embedder but aisfx,
-    /// which hears up to 22 kHz and asks for 44.1 kHz).
-    #[default(ANALYSIS_RATE)]
-    pub sample_rate: u32,
-}
-
-impl DecodeOptions {
-    /// Number of excerpts taken from a long file.
-    pub fn max_excerpts(&self) -> usize {
-        ((self.max_analysed_secs / self.excerpt_secs.max(0.1)).floor() as usize).max(1)
-    }
-
-    /// The budget in whole excerpts, rounded up (a file declared short is decoded completely
-    /// up to this many excerpts' worth of frames).
-    fn budget_excerpts(&self) -> usize {
-        ((self.max_analysed_secs / self.excerpt_secs.max(0.1)).ceil() as usize)
-            .max(self.max_excerpts())
-    }
-
-    /// Upper bound of the mono samples at [`sample_rate`](Self::sample_rate) the decoder holds at any time,
-    /// whatever the file's header claims: the budget rounded up to whole excerpts, plus the
-    /// resampler's tail of at most 0.1 s per excerpt.
-    ///
-    /// ```
-    /// let o = songrec_audio::DecodeOptions::default();
-    /// assert_eq!(o.max_buffered_samples(), 8 * (30 * 22_050 + 2_205));
-    /// ```
-    pub fn max_buffered_samples(&self) -> usize {
-        let rate = self.sample_rate.max(1);
-        let per_excerpt = (self.excerpt_secs.max(0.1) * f64::from(rate)).ceil() as usize;
-        self.budget_excerpts()
-            .saturating_mul(per_excerpt.saturating_add(rate as usize / 10))
-    }
 }
 
 /// Result of decoding one file.
@@ -227,6 +103,8 @@ fn codec_name(id: symphonia::core::codecs::audio::AudioCodecId) -> String {
 }
 
 mod collector;
+mod mono;
+mod options;
 mod opus;
 mod refused;
 #[cfg(test)]
@@ -292,6 +170,8 @@ fn downmix(
 
 pub use collector::plan_windows;
 use collector::{Collector, Plan};
+pub use mono::{MonoAudio, Segment};
+pub use options::{ANALYSIS_RATE, DecodeOptions};
 
 pub(crate) fn open_format(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     let io = |error| AudioError::Io {
