@@ -9,7 +9,16 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use songrec_storage::error::StorageError;
 use songrec_storage::id::SongId;
 
-use super::{BLOBS_DIR, Delta, SCHEMA_VERSION};
+use super::counters::CacheCounters;
+use super::layout::{BLOBS_DIR, SCHEMA_VERSION};
+
+/// What one index transaction did to the entries, applied to the in-memory order afterwards.
+#[derive(Default)]
+pub(super) struct Delta {
+    pub(super) counters: CacheCounters,
+    pub(super) removed: Vec<String>,
+    pub(super) files: Vec<PathBuf>,
+}
 
 /// The recency order of this process.
 pub(super) struct Order {

@@ -32,21 +32,15 @@ use songrec_storage::error::{StorageError, StorageResult};
 use songrec_storage::id::SongId;
 use songrec_storage::model::{Embedding, ModelInfo};
 
-/// The index schema (also in `migrations/cache/001_index.sql`).
-const SCHEMA: &str = include_str!("../../../../migrations/cache/001_index.sql");
-/// `PRAGMA user_version` of the schema above.
-const SCHEMA_VERSION: i64 = 1;
-/// Index file name inside the cache folder.
-pub const INDEX_FILE: &str = "index.sqlite";
-/// Audio folder inside the cache folder.
-pub const BLOBS_DIR: &str = "blobs";
-
 mod counters;
 mod index;
+mod layout;
 
 use counters::*;
 pub use counters::{CacheCounters, CacheStats};
 use index::*;
+pub use layout::{BLOBS_DIR, INDEX_FILE};
+use layout::{SCHEMA, SCHEMA_VERSION};
 
 /// One process's handle on a cache folder. Every method is blocking (file and SQLite I/O);
 /// call it from `spawn_blocking` in async code. Shareable across threads.
@@ -112,14 +106,6 @@ fn audio_key(id: &SongId) -> String {
 
 fn embedding_key(ns: &str, id: &SongId, model: &ModelInfo) -> String {
     format!("e:{ns}:{id}:{}", model.key())
-}
-
-/// What one index transaction did to the entries, applied to the in-memory order afterwards.
-#[derive(Default)]
-struct Delta {
-    counters: CacheCounters,
-    removed: Vec<String>,
-    files: Vec<PathBuf>,
 }
 
 impl CacheStore {
