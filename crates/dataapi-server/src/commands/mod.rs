@@ -1,39 +1,25 @@
 //! Command dispatch and the database/keyspace-level commands.
 
+mod catalog;
+mod fields;
+mod limits;
 mod read;
+mod response;
+mod select;
 mod write;
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ApiResult, Code, err, field_invalid, field_unknown};
-use crate::filter::Filter;
-use crate::schema::{CollectionDef, valid_name};
-use crate::sort::{Sort, cmp_docs};
-use crate::store::{self, Catalog, Collection, Store, StoredDoc, db_error};
-use crate::vector;
+use crate::error::{ApiResult, Code, err};
+use crate::schema::CollectionDef;
+use crate::store::{self, Collection, Store, db_error};
 
-/// Server-side limits that commands obey.
-#[derive(Clone, Debug)]
-pub(crate) struct Limits {
-    pub(crate) page_size: usize,
-    pub(crate) max_collections: usize,
-    /// A regular (in-memory) sort fails once this many documents match.
-    pub(crate) max_sort_count: usize,
-}
-
-/// Documents per insertMany.
-pub(crate) const MAX_INSERT_DOCS: usize = 100;
-/// Most documents a vector sort may return.
-pub(crate) const MAX_VECTOR_LIMIT: usize = 1000;
-/// A regular (in-memory) sort fails once this many documents match (the real service's
-/// `maxDocumentSortCount`, stargate/data-api `config/OperationsConfig.java`).
-pub(crate) const MAX_SORT_CANDIDATES: usize = 10_000;
-/// Documents deleted per deleteMany call.
-pub(crate) const MAX_DELETE: usize = 20;
-/// countDocuments cap.
-pub(crate) const MAX_COUNT: usize = 1000;
+use catalog::{CollRef, unknown_keyspace};
+use fields::{check_fields, opt_bool, options, required_name};
+pub(crate) use limits::{Limits, MAX_SORT_CANDIDATES};
+pub(crate) use response::Response;
 
 /// Which URL a command was sent to.
 #[derive(Clone, Debug)]
@@ -41,62 +27,6 @@ pub(crate) enum Target {
     Database,
     Keyspace(String),
     Collection(String, String),
-}
-
-/// A command's response: `data`, `status` and `errors` (empty ones omitted).
-#[derive(Debug, Default)]
-pub(crate) struct Response {
-    pub(crate) data: Option<Map<String, Value>>,
-    pub(crate) status: Option<Map<String, Value>>,
-    pub(crate) errors: Vec<ApiError>,
-}
-
-impl Response {
-    pub(crate) fn from_error(e: ApiError) -> Self {
-        Response {
-            errors: vec![e],
-            ..Default::default()
-        }
-    }
-
-    fn status(status: Value) -> Self {
-        Response {
-            status: status.as_object().cloned(),
-            ..Default::default()
-        }
-    }
-
-    fn ok() -> Self {
-        Response::status(json!({"ok": 1}))
-    }
-
-    /// HTTP status: 200 unless an error forces another.
-    pub(crate) fn http_status(&self) -> u16 {
-        self.errors
-            .iter()
-            .map(ApiError::http_status)
-            .find(|s| *s != 200)
-            .unwrap_or(200)
-    }
-
-    pub(crate) fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        if let Some(d) = &self.data {
-            m.insert("data".into(), Value::Object(d.clone()));
-        }
-        if let Some(s) = &self.status
-            && !s.is_empty()
-        {
-            m.insert("status".into(), Value::Object(s.clone()));
-        }
-        if !self.errors.is_empty() {
-            m.insert(
-                "errors".into(),
-                Value::Array(self.errors.iter().map(ApiError::to_json).collect()),
-            );
-        }
-        Value::Object(m)
-    }
 }
 
 const DATABASE_COMMANDS: &[&str] = &["createKeyspace", "dropKeyspace", "findKeyspaces"];
@@ -187,28 +117,6 @@ pub(crate) fn execute(
     result.unwrap_or_else(Response::from_error)
 }
 
-/// The collection a command is for, and the store it is in.
-#[derive(Clone, Copy)]
-pub(crate) struct CollRef<'a> {
-    pub(crate) store: &'a Store,
-    pub(crate) ks: &'a str,
-    pub(crate) coll_name: &'a str,
-    /// The in-memory sort cap ([`Limits::max_sort_count`]).
-    pub(crate) sort_cap: usize,
-}
-
-impl CollRef<'_> {
-    /// Commits `changes` to the collection `coll` (this target's, locked for writing).
-    pub(crate) fn commit(
-        self,
-        conn: &mut rusqlite::Connection,
-        coll: &mut Collection,
-        changes: store::Changes,
-    ) -> ApiResult<()> {
-        store::commit(conn, self.ks, self.coll_name, coll, changes)
-    }
-}
-
 fn collection_command(
     store: &Store,
     limits: &Limits,
@@ -242,297 +150,6 @@ fn collection_command(
             format!("Command '{name}' is unknown."),
         )),
     }
-}
-
-// ---------------------------------------------------------------------------
-// Request-field helpers
-
-/// Reject fields of a command that are not in `allowed`.
-pub(crate) fn check_fields(body: &Map<String, Value>, allowed: &[&str]) -> ApiResult<()> {
-    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(field_unknown(k, allowed)),
-        None => Ok(()),
-    }
-}
-
-/// The `options` object (absent/null = empty), with unknown keys rejected.
-pub(crate) fn options<'a>(
-    body: &'a Map<String, Value>,
-    allowed: &[&str],
-) -> ApiResult<BTreeMap<&'a str, &'a Value>> {
-    let mut out = BTreeMap::new();
-    match body.get("options") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(m)) => {
-            for (k, v) in m {
-                if !allowed.contains(&k.as_str()) {
-                    return Err(field_unknown(&format!("options.{k}"), allowed));
-                }
-                if !v.is_null() {
-                    out.insert(k.as_str(), v);
-                }
-            }
-        }
-        Some(other) => return Err(field_invalid("options", other, "must be an Object")),
-    }
-    Ok(out)
-}
-
-/// For commands that take no options: `{}` is fine, anything else is not.
-pub(crate) fn no_options(cmd: &str, body: &Map<String, Value>) -> ApiResult<()> {
-    match body.get("options") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Object(m)) if m.is_empty() => Ok(()),
-        Some(_) => Err(err(
-            Code::COMMAND_ACCEPTS_NO_OPTIONS,
-            format!(
-                "Command '{cmd}' does not accept options but some were included. Resend command without options."
-            ),
-        )),
-    }
-}
-
-pub(crate) fn opt_bool(opts: &BTreeMap<&str, &Value>, name: &str) -> ApiResult<bool> {
-    match opts.get(name) {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(v) => Err(field_invalid(
-            &format!("options.{name}"),
-            v,
-            "must be a Boolean",
-        )),
-    }
-}
-
-pub(crate) fn opt_int(
-    opts: &BTreeMap<&str, &Value>,
-    name: &str,
-    min: i64,
-) -> ApiResult<Option<i64>> {
-    match opts.get(name) {
-        None => Ok(None),
-        Some(v) => match v.as_i64() {
-            Some(n) if n >= min => Ok(Some(n)),
-            _ => Err(field_invalid(
-                &format!("options.{name}"),
-                v,
-                &if min > 0 {
-                    format!("{name} should be greater than `{}`", min - 1)
-                } else {
-                    format!("{name} should be greater than or equal to `{min}`")
-                },
-            )),
-        },
-    }
-}
-
-pub(crate) fn opt_str<'a>(
-    opts: &BTreeMap<&str, &'a Value>,
-    name: &str,
-) -> ApiResult<Option<&'a str>> {
-    match opts.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(v) => Err(field_invalid(
-            &format!("options.{name}"),
-            v,
-            "must be a String",
-        )),
-    }
-}
-
-pub(crate) fn required_name(body: &Map<String, Value>) -> ApiResult<&str> {
-    match body.get("name") {
-        Some(Value::String(s)) if valid_name(s) => Ok(s),
-        Some(v) => Err(field_invalid(
-            "name",
-            v,
-            "name must be 1-48 characters long and contain only letters, digits and underscores",
-        )),
-        None => Err(field_invalid("name", &Value::Null, "must not be null")),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Catalog lookups
-
-/// The filter of a command that takes nothing else (countDocuments, deleteMany).
-pub(crate) fn filter_only(cmd: &str, body: &Map<String, Value>) -> ApiResult<Filter> {
-    check_fields(body, &["filter", "options"])?;
-    no_options(cmd, body)?;
-    Filter::parse(body.get("filter"))
-}
-
-/// A status of `{key: n}`, with `moreData` when there was more than `n`.
-pub(crate) fn counted(key: &str, n: usize, more: bool) -> Response {
-    let mut status = one(key, json!(n));
-    if more {
-        status.insert("moreData".into(), json!(true));
-    }
-    Response {
-        status: Some(status),
-        ..Default::default()
-    }
-}
-
-/// A map of one entry.
-pub(crate) fn one(k: &str, v: Value) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert(k.into(), v);
-    m
-}
-
-pub(crate) fn unknown_keyspace(ks: &str) -> ApiError {
-    err(
-        Code::UNKNOWN_KEYSPACE,
-        format!(
-            "The command tried to use a Keyspace that does not exist in the Database. The keyspace used by the command: {ks}."
-        ),
-    )
-}
-
-pub(crate) fn lookup<'a>(cat: &'a Catalog, ks: &str, coll: &str) -> ApiResult<&'a Collection> {
-    cat.keyspaces
-        .get(ks)
-        .ok_or_else(|| unknown_keyspace(ks))?
-        .get(coll)
-        .ok_or_else(|| unknown_collection(coll))
-}
-
-/// The collection, and the sort of `body` checked against it; `filter` must be indexed.
-pub(crate) fn lookup_sorted<'a>(
-    cat: &'a Catalog,
-    t: CollRef,
-    body: &Map<String, Value>,
-    filter: &Filter,
-) -> ApiResult<(&'a Collection, Sort)> {
-    let coll = lookup(cat, t.ks, t.coll_name)?;
-    let sort = Sort::parse(body.get("sort"), &coll.def)?;
-    filter.check_indexed(&coll.def)?;
-    Ok((coll, sort))
-}
-
-pub(crate) fn lookup_mut<'a>(
-    cat: &'a mut Catalog,
-    ks: &str,
-    coll: &str,
-) -> ApiResult<&'a mut Collection> {
-    cat.keyspaces
-        .get_mut(ks)
-        .ok_or_else(|| unknown_keyspace(ks))?
-        .get_mut(coll)
-        .ok_or_else(|| unknown_collection(coll))
-}
-
-fn unknown_collection(coll: &str) -> ApiError {
-    err(
-        Code::UNKNOWN_COLLECTION_OR_TABLE,
-        format!("No collection or table with name '{coll}' exists."),
-    )
-}
-
-// ---------------------------------------------------------------------------
-// Document selection shared by reads and writes
-
-/// Documents that may match (by `_id` lookup when the filter names ids), in key order.
-pub(crate) fn candidates<'a>(
-    coll: &'a Collection,
-    filter: &'a Filter,
-) -> Box<dyn Iterator<Item = (&'a String, &'a StoredDoc)> + 'a> {
-    match filter.id_keys() {
-        Some(mut keys) => {
-            keys.sort();
-            keys.dedup();
-            Box::new(
-                keys.into_iter()
-                    .filter_map(move |k| coll.docs.get_key_value(&k))
-                    .filter(move |(_, d)| filter.matches(d)),
-            )
-        }
-        None => Box::new(coll.docs.iter().filter(move |(_, d)| filter.matches(d))),
-    }
-}
-
-/// Vector search: top `limit` matches by similarity (ties by key).
-pub(crate) fn vector_search<'a>(
-    coll: &'a Collection,
-    filter: &'a Filter,
-    q: &vector::StoredVector,
-    limit: usize,
-) -> Vec<(&'a String, &'a StoredDoc, f32)> {
-    let Some(vd) = &coll.def.vector else {
-        return Vec::new();
-    };
-    let mut hits: Vec<(&String, &StoredDoc, f32)> = candidates(coll, filter)
-        .filter_map(|(k, d)| {
-            let v = d.vector.as_ref()?;
-            if v.values.len() != q.values.len() {
-                return None;
-            }
-            vector::similarity(vd.metric, q, v).map(|s| (k, d, s))
-        })
-        .collect();
-    let order = |a: &(&String, &StoredDoc, f32), b: &(&String, &StoredDoc, f32)| {
-        b.2.total_cmp(&a.2).then_with(|| a.0.cmp(b.0))
-    };
-    if limit == 0 {
-        return Vec::new();
-    }
-    if hits.len() > limit {
-        hits.select_nth_unstable_by(limit - 1, order);
-        hits.truncate(limit);
-    }
-    hits.sort_by(order);
-    hits
-}
-
-fn overloaded_sort(cap: usize) -> ApiError {
-    err(
-        Code::OVERLOADED_SORT_ROW_LIMIT,
-        format!(
-            "The command used in-memory sorting which has a limit of {cap} documents. Resend the command using a more specific filter to reduce the number of documents sorted."
-        ),
-    )
-}
-
-/// All matches sorted by regular sort keys. Like the real service
-/// (`service/operation/collections/CollectionReadOperation.java`, `findOrderDocument`), the
-/// command fails as soon as the number of matches reaches `cap`: 10,000 matches already fail.
-pub(crate) fn sorted_matches<'a>(
-    coll: &'a Collection,
-    filter: &'a Filter,
-    keys: &[crate::sort::SortKey],
-    cap: usize,
-) -> ApiResult<Vec<(&'a String, &'a StoredDoc)>> {
-    let mut all = Vec::new();
-    for item in candidates(coll, filter) {
-        all.push(item);
-        if all.len() >= cap {
-            return Err(overloaded_sort(cap));
-        }
-    }
-    all.sort_by(|a, b| cmp_docs(keys, a.1, b.1));
-    Ok(all)
-}
-
-/// The single document a *One command acts on, with its similarity.
-pub(crate) fn select_one<'a>(
-    coll: &'a Collection,
-    filter: &'a Filter,
-    sort: &Sort,
-    cap: usize,
-) -> ApiResult<Option<(&'a String, &'a StoredDoc, Option<f32>)>> {
-    Ok(match sort {
-        Sort::None => candidates(coll, filter).next().map(|(k, d)| (k, d, None)),
-        Sort::Regular(keys) => sorted_matches(coll, filter, keys, cap)?
-            .into_iter()
-            .next()
-            .map(|(k, d)| (k, d, None)),
-        Sort::Vector(q) => vector_search(coll, filter, q, 1)
-            .into_iter()
-            .next()
-            .map(|(k, d, s)| (k, d, Some(s))),
-    })
 }
 
 // ---------------------------------------------------------------------------

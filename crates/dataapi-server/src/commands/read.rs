@@ -6,11 +6,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
-use super::{
-    CollRef, Limits, MAX_COUNT, MAX_VECTOR_LIMIT, Response, candidates, check_fields, counted,
-    filter_only, lookup, lookup_sorted, no_options, one, opt_bool, opt_int, opt_str, options,
-    select_one, sorted_matches, vector_search,
-};
+use super::catalog::{CollRef, counted, filter_only, lookup, lookup_sorted, one};
+use super::fields::{check_fields, no_options, opt_bool, opt_int, opt_str, options};
+use super::limits::{Limits, MAX_COUNT, MAX_VECTOR_LIMIT};
+use super::response::Response;
+use super::select::{candidates, select_one, sorted_matches, vector_search};
 use crate::error::{ApiError, ApiResult, Code, err, field_invalid};
 use crate::filter::Filter;
 use crate::json::f32_to_json;

@@ -5,11 +5,12 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
+use super::catalog::{CollRef, counted, filter_only, lookup, lookup_mut, one};
+use super::fields::{check_fields, no_options, opt_bool, opt_str, options};
+use super::limits::{Limits, MAX_DELETE, MAX_INSERT_DOCS};
 use super::read::{decode_page_state, encode_page_state, matches_after};
-use super::{
-    CollRef, Limits, MAX_DELETE, MAX_INSERT_DOCS, Response, candidates, check_fields, counted,
-    filter_only, lookup, lookup_mut, no_options, one, opt_bool, opt_str, options, select_one,
-};
+use super::response::Response;
+use super::select::{candidates, select_one};
 use crate::docid;
 use crate::error::{ApiError, ApiResult, Code, err, field_invalid};
 use crate::filter::Filter;
