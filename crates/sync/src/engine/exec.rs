@@ -1,8 +1,25 @@
 //! Carrying a plan out: deletions, merges and copies, each advancing the record as it
 //! completes (see the module above for the order of work).
 
-use super::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt as _;
+use songrec_storage::progress::Progress;
+use songrec_storage::{
+    Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend, StorageError,
+};
+
+#[cfg(any(test, feature = "test-hooks"))]
+use super::options::ABORT_AFTER_ENV;
+use super::options::{LocalFiles, SyncOptions};
+use super::report::{SyncError, SyncReport};
+use crate::lease::Lease;
+use crate::merge::merge;
+use crate::plan::{Action, ConflictKind, Side};
+use crate::record::{RecordChange, RecordStore};
 
 pub(super) struct Exec<'a> {
     pub(super) local: &'a dyn StorageBackend,
@@ -386,7 +403,7 @@ impl Exec<'_> {
     /// a reference that holds is left as it is. Files of no song here are not linked.
     pub(super) async fn link_fresh_files(
         &self,
-        files: &dyn super::LocalFiles,
+        files: &dyn LocalFiles,
     ) -> Result<(), StorageError> {
         for file in files.fresh() {
             let same_bytes = match self.local.has_audio(&file.key).await {

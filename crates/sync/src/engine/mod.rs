@@ -3,221 +3,25 @@
 //! writes audio, every vector, then the metadata (the commit point), and only then advances
 //! the record, so a run killed anywhere is finished by the next (writes are idempotent).
 
-use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use futures::StreamExt as _;
-use serde::Serialize;
-
-use crate::lease::{Lease, LeaseError, LeaseInfo};
-use crate::merge::merge;
-use crate::plan::{
-    Action, Conflict, ConflictKind, Plan, PlanSummary, Policy, Rails, Side, Violation, plan,
-};
-use crate::record::{BaseEntry, FeedPosition, RecordChange, RecordStore};
+use crate::lease::Lease;
+use crate::plan::{Plan, plan};
+use crate::record::{BaseEntry, FeedPosition, RecordStore};
 
 mod exec;
+mod options;
+mod report;
+
 use exec::Exec;
-pub use songrec_storage::progress::{NoProgress, Progress};
-use songrec_storage::{
-    Embedding, ModelInfo, SongId, SongMetadata, SongRecord, StorageBackend, StorageError,
-    VersionEntry,
-};
-
-/// Environment variable of the test fault hook (see [`SyncOptions::abort_after_writes`]);
-/// exists only with the `test-hooks` feature.
 #[cfg(any(test, feature = "test-hooks"))]
-pub const ABORT_AFTER_ENV: &str = "SONGREC_SYNC_TEST_ABORT_AFTER";
-
-/// Options of one run.
-#[derive(Clone, Debug)]
-pub struct SyncOptions {
-    pub policy: Policy,
-    pub rails: Rails,
-    /// Plan only: take no lease, change nothing.
-    pub dry_run: bool,
-    /// Songs per write batch.
-    pub batch_size: usize,
-    /// Songs transferred concurrently.
-    pub concurrency: usize,
-    /// Folder for audio in transit (created, removed at the end).
-    pub scratch_dir: PathBuf,
-    /// Do a full reconciliation (list both sides whole) even when the record has a valid
-    /// feed position (`songrec sync --full`).
-    pub full: bool,
-    /// A feed position descending from a full reconciliation older than this is not used:
-    /// the run reconciles fully (default 7 days).
-    pub full_every: Duration,
-    /// **Test fault hook**: `std::process::abort()` right after this many writes (backend
-    /// writes and record commits), to test that a killed run is finished by the next one.
-    /// The CLI sets it from the `SONGREC_SYNC_TEST_ABORT_AFTER` environment variable. Only
-    /// with the `test-hooks` feature.
-    #[cfg(any(test, feature = "test-hooks"))]
-    pub abort_after_writes: Option<u64>,
-    /// This machine's own copy of the music (`songrec sync --music`): audio coming to the
-    /// local side is linked to the file found there instead of downloaded.
-    pub local_files: Option<Arc<dyn LocalFiles>>,
-}
-
-/// Finds this machine's own copy of a song's audio (`sync --music`): a folder of the user's
-/// music, indexed by the SHA-256 of each file's bytes and by its audio identity.
-pub trait LocalFiles: Send + Sync + fmt::Debug {
-    /// A file here whose bytes hash to `key` (the audio key of a song), if one is known. The
-    /// caller links it with [`StorageBackend::link_audio`], which checks the bytes again.
-    fn find(&self, key: &SongId) -> Option<PathBuf>;
-
-    /// A file here holding the recording whose audio identity is `audio` (a song's id) under
-    /// any tags, with the hash of its bytes. The caller links it with
-    /// [`StorageBackend::link_audio_as`], which checks the bytes against that hash.
-    fn find_audio(&self, audio: &SongId) -> Option<(PathBuf, SongId)> {
-        let _ = audio;
-        None
-    }
-
-    /// The files read anew since the last index of the folder (new, or changed: a retag): a
-    /// song whose audio here is a downloaded copy is linked to such a file after the run, so
-    /// a file that appears (or is retagged) replaces the copy by itself.
-    fn fresh(&self) -> Vec<LocalFile> {
-        Vec::new()
-    }
-}
-
-/// A file of this machine's music folder ([`LocalFiles::fresh`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocalFile {
-    pub path: PathBuf,
-    /// The SHA-256 of its bytes.
-    pub key: SongId,
-    /// Its audio identity, when its stream could be read.
-    pub audio: Option<SongId>,
-}
-
-impl SyncOptions {
-    /// Defaults: policy `newer`, 50 % delete rail, batches of 64, 8 transfers at a time.
-    pub fn new(scratch_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            policy: Policy::default(),
-            rails: Rails::default(),
-            dry_run: false,
-            batch_size: 64,
-            concurrency: 8,
-            scratch_dir: scratch_dir.into(),
-            full: false,
-            full_every: DEFAULT_FULL_EVERY,
-            #[cfg(any(test, feature = "test-hooks"))]
-            abort_after_writes: None,
-            local_files: None,
-        }
-    }
-}
-
-/// Default of [`SyncOptions::full_every`]: a week.
-pub const DEFAULT_FULL_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Why a run listed the remote whole instead of reading its change feed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, strum::Display)]
-#[serde(rename_all = "snake_case")]
-pub enum FullReason {
-    /// Asked for (`--full`).
-    #[strum(to_string = "asked for (--full)")]
-    Asked,
-    /// The record has no feed position (first sync, a run that did not complete, or a
-    /// remote without a feed).
-    #[strum(to_string = "no change cursor recorded yet")]
-    NoPosition,
-    /// The last full reconciliation is older than [`SyncOptions::full_every`].
-    #[strum(to_string = "the last full reconciliation is too old")]
-    Expired,
-    /// The remote does not know the cursor (no feed, another or a recreated library).
-    #[strum(to_string = "the remote does not know the recorded cursor")]
-    CursorUnknown,
-}
-
-/// How a run read the remote side.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum RemoteRead {
-    /// Only what changed since the recorded cursor (the record stands in for the rest).
-    Feed {
-        /// Entries the feed returned (overlap included).
-        changes: usize,
-    },
-    /// The whole listing (a full reconciliation).
-    Full { reason: FullReason },
-}
-
-impl Default for RemoteRead {
-    fn default() -> Self {
-        Self::Full {
-            reason: FullReason::NoPosition,
-        }
-    }
-}
-
-/// What a run did (or, for a dry run, would do).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct SyncReport {
-    /// The plan's counts.
-    pub summary: PlanSummary,
-    /// The plan's steps (dry runs only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub actions: Vec<Action>,
-    pub dry_run: bool,
-    /// Safety-rail refusals; when present nothing was changed.
-    pub violations: Vec<Violation>,
-    /// Whole songs uploaded.
-    pub pushed_new: usize,
-    /// Metadata changes uploaded (incl. merges written to the remote).
-    pub pushed_changed: usize,
-    /// Whole songs downloaded.
-    pub pulled_new: usize,
-    /// Songs whose audio was linked to this machine's own copy of the file (`--music`)
-    /// instead of downloaded.
-    pub audio_linked: usize,
-    /// Metadata changes downloaded (incl. merges written here).
-    pub pulled_changed: usize,
-    /// Songs deleted here.
-    pub deleted_local: usize,
-    /// Songs deleted on the remote.
-    pub deleted_remote: usize,
-    /// Songs found equal on both sides (only the record advanced).
-    pub recorded: usize,
-    /// Conflicts, each with its resolution.
-    pub conflicts: Vec<Conflict>,
-    /// Songs that could not be synced this run, with the reason (the next run retries them).
-    pub failed: Vec<(SongId, String)>,
-    /// The lease held during the run.
-    pub lease: Option<LeaseInfo>,
-    /// How the remote was read (change feed or full listing).
-    pub remote_read: RemoteRead,
-    /// Whether the record's feed position was advanced (complete runs on a remote with a feed).
-    pub cursor_advanced: bool,
-    /// Saved playlists carried (or, for a dry run, to carry).
-    pub playlists: crate::playlists::PlaylistReport,
-}
-
-impl SyncReport {
-    /// Both sides agree (nothing refused, nothing failed).
-    pub fn is_complete(&self) -> bool {
-        self.violations.is_empty() && self.failed.is_empty() && self.playlists.failed.is_empty()
-    }
-}
-
-/// Why a run stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// The lease is held by another machine, or was lost.
-    #[error(transparent)]
-    Lease(#[from] LeaseError),
-    /// A storage failure that concerns the whole library (unreachable, locked, unauthorised,
-    /// listing or record failures).
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
+pub use options::ABORT_AFTER_ENV;
+pub use options::{DEFAULT_FULL_EVERY, LocalFile, LocalFiles, SyncOptions};
+pub use report::{FullReason, RemoteRead, SyncError, SyncReport};
+pub use songrec_storage::progress::{NoProgress, Progress};
+use songrec_storage::{SongId, StorageBackend, StorageError, VersionEntry};
 
 /// Runs one sync between `local` and `remote`.
 ///
