@@ -6,12 +6,13 @@ use std::sync::Arc;
 use songrec_audio::resample::resample;
 use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 
+use super::analysis::{AisfxAnalysis, pool_blocks, pool_texture};
+use super::config::AisfxConfig;
 use super::frontend::{Blocks, FrontEnd, SAMPLE_RATE};
-use super::native::NativeAisfx;
-use super::{
-    AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxAnalysis, AisfxConfig, AisfxNetwork,
-    BLOCK_DIM, SIGNATURE, pool_blocks, pool_texture,
+use super::model::{
+    AISFX_DECODE, AISFX_DIM, AISFX_NAME, AISFX_VERSION, AisfxNetwork, BLOCK_DIM, SIGNATURE,
 };
+use super::native::NativeAisfx;
 use crate::error::{NeuralError, NeuralResult};
 use crate::kernels::path::check_path;
 use crate::network::{Network, whole_items};

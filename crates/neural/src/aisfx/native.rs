@@ -20,8 +20,8 @@ use crate::kernels::int8::{MR, PackedI8};
 use crate::kernels::path::KernelPath;
 use crate::kernels::{View, matmul};
 
-use super::BLOCK_DIM;
 use super::frontend::{BLOCK, N_MELS};
+use super::model::BLOCK_DIM;
 
 /// Float channels of the first block.
 const C1: usize = 64;

@@ -12,8 +12,8 @@
 //! On x86-64 without FMA (before 2013) `mul_add` is the C library's exact `fmaf`: the same
 //! bits, slowly.
 
-use super::View;
 use super::path::KernelPath;
+use super::view::View;
 
 /// Columns of one packed panel.
 const NR: usize = 16;

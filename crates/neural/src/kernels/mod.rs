@@ -9,38 +9,13 @@
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) mod amx;
 pub(crate) mod conv;
+mod describe;
 mod f32mm;
 pub(crate) mod int8;
 pub mod path;
+mod view;
 
-/// What runs the float32 products on a path, in words.
-pub(crate) fn float_isa(path: path::KernelPath) -> &'static str {
-    f32mm::Isa::of(path).describe()
-}
-
-/// A read-only matrix view: element `(r, c)` is `data[r * rs + c * cs]`.
-#[derive(Clone, Copy)]
-pub(crate) struct View<'a> {
-    pub data: &'a [f32],
-    pub rs: usize,
-    pub cs: usize,
-}
-
-impl<'a> View<'a> {
-    /// A contiguous row-major matrix with `cols` columns.
-    pub fn rows(data: &'a [f32], cols: usize) -> Self {
-        View {
-            data,
-            rs: cols,
-            cs: 1,
-        }
-    }
-
-    /// Whether a `rows × cols` matrix fits in the data.
-    fn fits(&self, rows: usize, cols: usize) -> bool {
-        rows == 0 || cols == 0 || (rows - 1) * self.rs + (cols - 1) * self.cs < self.data.len()
-    }
-}
+pub(crate) use view::View;
 
 /// `c[m × n]` (row-major, contiguous) = `a[m × k] · b[k × n]`, or `+=` with `accumulate`.
 ///

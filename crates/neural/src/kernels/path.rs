@@ -183,23 +183,6 @@ impl KernelPath {
     pub fn from_env_or_auto() -> KernelPath {
         Self::from_env().unwrap_or_else(|_| Self::best())
     }
-
-    /// What runs the int8 products and the float32 parts on this path, in words (`songrec
-    /// doctor`, `ingest -v`).
-    pub fn describe(self) -> String {
-        let float = super::float_isa(self);
-        match self {
-            KernelPath::Tract => {
-                "tract: the runtime runs both networks' graphs (the reference; not songrec's kernels)"
-                    .into()
-            }
-            KernelPath::Amx => format!("amx: int8 on AMX-INT8 and AVX-512 VNNI, float32 on {float}"),
-            KernelPath::Avx512Vnni => format!("avx512-vnni: int8 on AVX-512 VNNI, float32 on {float}"),
-            KernelPath::AvxVnni => format!("avx-vnni: int8 on AVX-VNNI, float32 on {float}"),
-            KernelPath::Avx2 => format!("avx2: int8 on AVX2 (vpmaddwd), float32 on {float}"),
-            KernelPath::Portable => format!("portable: int8 in portable Rust, float32 on {float}"),
-        }
-    }
 }
 
 /// `Ok` where this CPU runs `path`, else the error naming the paths it runs (an embedder asked

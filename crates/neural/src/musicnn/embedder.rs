@@ -9,12 +9,13 @@ use songrec_audio::{Analysis, AudioError, Embedder, MonoAudio};
 use super::check::{
     SELF_CHECK_TOLERANCE, read_model, reference_penultimate_row0, reference_signal,
 };
-use super::native::NativeMusicnn;
-use super::pooling::{pool_outputs, split_patches};
-use super::{
-    MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, ModelOutput, MusicnnConfig, Net,
-    NeuralAnalysis, SIGNATURE,
+use super::config::MusicnnConfig;
+use super::model::{
+    MUSICNN_DECODE, MUSICNN_DIM, MUSICNN_NAME, MUSICNN_VERSION, N_TAGS, PENULTIMATE_DIM, SIGNATURE,
 };
+use super::native::NativeMusicnn;
+use super::output::{ModelOutput, Net, NeuralAnalysis};
+use super::pooling::{pool_outputs, split_patches};
 use crate::error::{NeuralError, NeuralResult};
 use crate::kernels::path::check_path;
 use crate::network::{Network, whole_items};
@@ -212,8 +213,8 @@ impl MusicnnEmbedder {
                 let patches = whole_items(wave, PATCH_LEN, "patches", || self.engine())?;
                 let mut out = ModelOutput {
                     patches: patches.len(),
-                    penultimate: Vec::with_capacity(patches.len() * super::PENULTIMATE_DIM),
-                    taggram: Vec::with_capacity(patches.len() * super::N_TAGS),
+                    penultimate: Vec::with_capacity(patches.len() * PENULTIMATE_DIM),
+                    taggram: Vec::with_capacity(patches.len() * N_TAGS),
                 };
                 for patch in patches {
                     native.run(patch, &mut out.penultimate, &mut out.taggram);

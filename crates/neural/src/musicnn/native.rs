@@ -28,7 +28,7 @@ use crate::kernels::path::KernelPath;
 use crate::kernels::{Affine, View, matmul};
 use crate::patches::PATCH_LEN;
 
-use super::{N_TAGS, PENULTIMATE_DIM};
+use super::model::{N_TAGS, PENULTIMATE_DIM};
 
 /// STFT hop and window (the graph's strided convolution).
 const HOP: usize = 256;

@@ -3,7 +3,9 @@
 
 use crate::rows::column_sums;
 
-use super::{MTT_TAGS, ModelOutput, N_TAGS, Net, NeuralAnalysis, PENULTIMATE_DIM, TAGS};
+use super::model::{N_TAGS, PENULTIMATE_DIM};
+use super::output::{ModelOutput, Net, NeuralAnalysis};
+use super::tags::{MTT_TAGS, TAGS};
 
 /// Which patches of `n` each network runs on: MSD the even-numbered, MTT the odd-numbered;
 /// both the only patch when there is one (pure).

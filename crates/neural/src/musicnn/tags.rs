@@ -1,6 +1,6 @@
 //! The names of the two networks' 50 tags, in output order.
 
-use super::N_TAGS;
+use super::model::N_TAGS;
 
 /// The 50 MSD tags in output order (`models/musicnn/tags.json`).
 pub const TAGS: [&str; N_TAGS] = [
