@@ -2,8 +2,8 @@
 //! exactly into `i32`, on the instructions the [`KernelPath`] names: AMX-INT8 (`tdpbusd`,
 //! [`super::amx`]) for large products, AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds per instruction),
 //! AVX-VNNI (its 256-bit form, 32), AVX2 (both operands widened to `i16`, `vpmaddwd`: 16 per
-//! instruction and an add), or portable Rust the compiler vectorises (in `f32` blocks short enough
-//! that every sum is an exact integer). Integer sums are exact, so the result does not depend on
+//! instruction and an add), or portable 128-bit vectors (`pmaddwd` on SSE2, NEON's widening
+//! multiplies on ARM64). Integer sums are exact, so the result does not depend on
 //! the order of the work or the instructions: every path returns the same `i32`s, bit for bit (the
 //! tests compare each path this CPU runs with the naive sums).
 
@@ -17,11 +17,11 @@ const NR: usize = 4;
 
 /// `i8` weights `[k, n]` packed for the kernels: panels of 16 columns, each `k / 4` groups of
 /// 16 × 4 bytes (4 consecutive rows of each column: what `vpdpbusd`, `tdpbusd` and the AVX2
-/// kernel read); the portable kernel's copy of the same panels as `f32`, row by row (`k` rows
-/// of 16 values), is made from them when that kernel first runs.
+/// kernel read); the portable kernel's copy of the same panels as `i16` pairs ([`Self::pairs`])
+/// is made from them when that kernel first runs.
 pub(crate) struct PackedI8 {
     data: Vec<i8>,
-    float: std::sync::OnceLock<Vec<f32>>,
+    pairs: std::sync::OnceLock<Vec<wide::i16x8>>,
     pub k: usize,
     pub n: usize,
 }
@@ -46,22 +46,26 @@ impl PackedI8 {
         }
         PackedI8 {
             data,
-            float: std::sync::OnceLock::new(),
+            pairs: std::sync::OnceLock::new(),
             k,
             n,
         }
     }
 
-    /// The panels as `f32` for the portable kernel: `k` rows of 16 columns each, made from
-    /// `data` on first use.
-    fn float(&self) -> &[f32] {
-        self.float.get_or_init(|| {
-            let panel = self.k * LANES;
-            let mut out = Vec::with_capacity(self.k * self.n);
-            for p in self.data.chunks_exact(panel) {
-                for r in 0..self.k {
-                    let group = &p[r / 4 * LANES * 4..][..LANES * 4];
-                    out.extend((0..LANES).map(|o| f32::from(group[o * 4 + r % 4])));
+    /// The panels as pairs of `i16` for the portable kernel: per panel, `k / 2` pairs of rows,
+    /// each 16 columns × (row `2j`, row `2j + 1`) in 4 vectors of 8; made from `data` on first
+    /// use.
+    fn pairs(&self) -> &[wide::i16x8] {
+        self.pairs.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.k * self.n / 8);
+            for group in self.data.chunks_exact(LANES * 4) {
+                // One group: 4 rows of 16 columns, each column's 4 bytes together.
+                for half in 0..2 {
+                    for cols in group.chunks_exact(16) {
+                        let lanes: [i16; 8] =
+                            std::array::from_fn(|i| i16::from(cols[i / 2 * 4 + 2 * half + i % 2]));
+                        out.push(wide::i16x8::new(lanes));
+                    }
                 }
             }
             out
@@ -491,91 +495,82 @@ mod avx2 {
     }
 }
 
-/// The product in plain Rust, written for the compiler to vectorise on any target: in `f32`, where
-/// every product and every partial sum is an integer the format holds exactly, so the sums are the
-/// exact integer sums in any order. A product of a `u8` and an `i8` has at most 16 bits; a chain of
-/// at most `BLOCK` (128) of them stays below 2^22 in magnitude (128 · 255 · 128 = 4,177,920 <
-/// 4,194,304), so each addition is exact; each block's sum is then converted to `i32` (exact) and
-/// added there. Tiles of `ROWS` (2) rows × 16 columns: 8 accumulators of 4 lanes, the 4 registers
-/// of a row of weights and the broadcast value fit the 16 registers of SSE2.
+/// The product in portable Rust on 128-bit vectors of [`wide`]: both operands widened to `i16`,
+/// pairs of depth values multiplied and summed into `i32` lanes with [`i16x8::dot`] (SSE2's
+/// `pmaddwd` on x86-64's baseline, NEON's `smull` + `smull2` + `addp` on ARM64, wasm's
+/// `i32x4.dot_i16x8_s`, and plain integer sums elsewhere): 8 exact products per instruction, in
+/// `i32` throughout, so every sum is the exact integer sum. A pair's two products are at most
+/// 2 · 255 · 128 in magnitude, far from `pmaddwd`'s only overflow (both pairs −32768²).
 ///
-/// Why floats: x86-64's baseline (SSE2) has no 32-bit integer multiply; for plain Rust the compiler
-/// emits `pmaddwd` with each operand widened to 32 bits (4 useful products per instruction, on Zen
-/// 3's one integer multiply pipe), while `mulps` and `addps` take 4 products and sums each on two
-/// pipes apiece (Zen 3, x86-64 baseline, loaded machine: 1.2–1.6× the integer kernel's rate on
-/// aisfx's 256- and 512-channel layers, 0.8× on its 64-channel first layer).
-/// The compiler keeps a float chain in order (no reassociation), so it vectorises across the
-/// columns, never across the depth (which it did with integer sums, gathering weights lane by
-/// lane). ARM64 runs the same code on NEON's `fmul` and `fadd`. The reference the vector paths are
-/// held to, besides the naive sums.
+/// Tiles of `ROWS` (2) rows × 16 columns: 8 accumulators, the 4 registers of one pair of weight
+/// rows and the broadcast activation pair fit the 16 registers of SSE2. The weights are read
+/// from their own copy as `i16` pairs ([`PackedI8::pairs`]), the activations as pairs of
+/// neighbours (`a[i]` and `a[i + 1]` in one `i32`, once per call), broadcast to every lane.
+///
+/// Why not plain Rust for the compiler to vectorise: no formulation tried gave `pmaddwd` on the
+/// x86-64 baseline (widening multiply-adds on fixed-size chunks came out as `pmullw` + `pmulhw` +
+/// unpacks, or scalar), and `f32` chains of at most 128 products (exact below 2^24) reached
+/// 10–15 GMAC/s on Zen 3 at SSE2 against this kernel's 20–31 (aisfx's six layers, one core).
+/// The reference the vector paths are held to, besides the naive sums.
 mod portable {
+    use wide::{i16x8, i32x4};
+
     use super::{Call, LANES};
 
     /// Rows of one tile (a divisor of [`super::MR`]).
     pub(super) const ROWS: usize = 2;
     const _: () = assert!(super::MR.is_multiple_of(ROWS));
-    /// The longest chain summed in `f32` before it is converted to `i32`: 128 products of at
-    /// most 255 · 128 in magnitude stay below 2^22, which [`to_i32`] converts.
-    pub(super) const BLOCK: usize = 128;
-    const _: () = assert!(BLOCK * 255 * 128 < 1 << 22);
+    /// Vectors of 4 `i32` lanes (or 4 column pairs of `i16`) in one row of a panel.
+    const Q: usize = LANES / 4;
 
-    /// An integer-valued `f32` of magnitude below 2^22 as `i32`, exactly: added to 1.5 · 2^23,
-    /// it is the low bits of the sum's mantissa (the sum has exponent 23, so every integer is a
-    /// step of 1). Plain float and integer adds the compiler vectorises, where `as i32` (which
-    /// saturates) goes value by value.
+    /// `[x, y, x, y, …]`: the pair `(x, y)` (as [`pair`] made it) in every lane.
     #[inline(always)]
-    fn to_i32(v: f32) -> i32 {
-        const MAGIC: f32 = 12_582_912.0;
-        ((v + MAGIC).to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32)
+    fn broadcast(pair: i32) -> i16x8 {
+        bytemuck::cast(i32x4::splat(pair))
+    }
+
+    /// `a[i]` and `a[i + 1]` (zero past the end) as the two `i16` halves of one `i32`, in the
+    /// order [`broadcast`] lays them out.
+    fn pair(a: &[u8], i: usize) -> i32 {
+        let next = a.get(i + 1).copied().unwrap_or(0);
+        bytemuck::cast([i16::from(a[i]), i16::from(next)])
     }
 
     /// With `MAX`, each result is folded into `c` by max instead of stored.
     pub(super) fn matmul<const MAX: bool>(call: &Call, c: &mut [i32]) {
         let Call { b, m, a, lda, taps } = *call;
         let (n, kt) = (b.n, b.k / taps.len());
-        // The activations the rows below `m` read, as `f32` (once per call).
+        // The activations the rows below `m` read, as pairs of neighbours (once per call).
         let last = taps
             .iter()
             .max()
             .map_or(0, |t| (m.max(1) - 1) * lda + t + kt);
-        let af: Vec<f32> = a[..last.min(a.len())]
-            .iter()
-            .map(|&x| f32::from(x))
-            .collect();
-        for (p, panel) in b.float().chunks_exact(b.k * LANES).enumerate() {
+        let a = &a[..last.min(a.len())];
+        let pairs: Vec<i32> = (0..a.len()).map(|i| pair(a, i)).collect();
+        for (p, panel) in b.pairs().chunks_exact(b.k / 2 * Q).enumerate() {
             for r0 in (0..m).step_by(ROWS) {
-                let mut acc = [[0i32; LANES]; ROWS];
+                let mut acc = [[i32x4::splat(0); Q]; ROWS];
                 for (t, &tap) in taps.iter().enumerate() {
-                    let w = &panel[t * kt * LANES..(t + 1) * kt * LANES];
-                    for k0 in (0..kt).step_by(BLOCK) {
-                        let len = BLOCK.min(kt - k0);
-                        let rows: [&[f32]; ROWS] = std::array::from_fn(|r| {
-                            let at = (r0 + r) * lda + tap + k0;
-                            &af[at..at + len]
-                        });
-                        let block = &w[k0 * LANES..(k0 + len) * LANES];
-                        let mut sums = [[0f32; LANES]; ROWS];
-                        for (kk, w) in block.chunks_exact(LANES).enumerate() {
-                            let Ok(w) = <&[f32; LANES]>::try_from(w) else {
-                                unreachable!("a row of 16 weights")
-                            };
-                            for (row, x) in sums.iter_mut().zip(&rows) {
-                                let x = x[kk];
-                                for (s, &v) in row.iter_mut().zip(w) {
-                                    *s += x * v;
-                                }
-                            }
-                        }
-                        for (row, s) in acc.iter_mut().zip(&sums) {
-                            for (a, &v) in row.iter_mut().zip(s) {
-                                *a = a.wrapping_add(to_i32(v));
+                    let w = &panel[t * kt / 2 * Q..(t + 1) * kt / 2 * Q];
+                    let rows: [&[i32]; ROWS] = std::array::from_fn(|r| {
+                        let at = (r0 + r) * lda + tap;
+                        &pairs[at..at + kt]
+                    });
+                    for (j, w) in w.chunks_exact(Q).enumerate() {
+                        let Ok(w) = <&[i16x8; Q]>::try_from(w) else {
+                            unreachable!("a pair of weight rows is {Q} vectors")
+                        };
+                        for (row, x) in acc.iter_mut().zip(&rows) {
+                            let x = broadcast(x[2 * j]);
+                            for (s, &v) in row.iter_mut().zip(w) {
+                                *s += v.dot(x);
                             }
                         }
                     }
                 }
                 for (r, row) in acc.iter().enumerate() {
                     let out = &mut c[(r0 + r) * n + p * LANES..][..LANES];
-                    for (o, &s) in out.iter_mut().zip(row) {
+                    for (o, s) in out.iter_mut().zip(row.iter().flat_map(|v| v.to_array())) {
                         *o = if MAX { (*o).max(s) } else { s };
                     }
                 }
