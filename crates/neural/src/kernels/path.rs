@@ -5,8 +5,8 @@
 //! gives the same vectors to the bit: AMX-INT8 (`tdpbusd`), AVX-512 VNNI and AVX-VNNI
 //! (`vpdpbusd`), AVX2 (both operands widened to `i16` and multiplied with `vpmaddwd`, about
 //! half VNNI's rate; never `vpmaddubsw`, whose saturating `i16` sums would change the vectors)
-//! and portable Rust that the compiler vectorises for the target (NEON on ARM64, SSE2 on any
-//! x86-64). `tract` hands both networks to the runtime's own graph (the tests' reference; its
+//! and portable Rust on 128-bit vectors (the `wide` crate's `i16x8::dot`: NEON's widening
+//! multiplies on ARM64, `pmaddwd` on any x86-64's SSE2). `tract` hands both networks to the runtime's own graph (the tests' reference; its
 //! int8 requantisation rounds its own way, so its vectors differ a little).
 //!
 //! `auto` (the default) is the fastest path the CPU has. A value the CPU cannot run, or an
@@ -42,7 +42,7 @@ pub enum KernelPath {
     /// AVX2: `u8` and `i8` widened to `i16`, `vpmaddwd` (Intel 4th–10th generation, AMD Zen
     /// 1–3).
     Avx2,
-    /// Plain Rust the compiler vectorises (every other CPU: ARM64, older x86-64).
+    /// Portable Rust on 128-bit vectors (every other CPU: ARM64, older x86-64).
     Portable,
     /// The runtime's own graph (tract, or ONNX Runtime where configured) for both networks.
     Tract,
