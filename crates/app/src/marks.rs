@@ -330,6 +330,57 @@ mod tests {
         assert_eq!(Listening::of(&got).plays, 40);
     }
 
+    /// Plays, skips and a star of one song from two recorders at once, with title edits
+    /// written over the same song meanwhile: every mark lands and so does the last edit, since
+    /// each write goes over the version it read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plays_skips_stars_and_edits_at_once_all_land() {
+        let backend: Arc<dyn StorageBackend> =
+            Arc::new(songrec_conformance::MemoryBackend::default());
+        let m = song();
+        backend.put_metadata(&m).await.unwrap();
+        let a = Arc::new(Marks::new(backend.clone(), "a", None));
+        let b = Arc::new(Marks::new(backend.clone(), "b", None));
+        let mut marks = Vec::new();
+        for i in 0..48 {
+            let r = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let id = m.id.clone();
+            let at = Utc::now();
+            let mark = match i % 3 {
+                0 => Mark::Played { at },
+                1 => Mark::Skipped { at },
+                _ if i == 2 => Mark::Starred { at },
+                _ => Mark::Played { at },
+            };
+            marks.push(tokio::spawn(async move { r.keep(&id, mark).await }));
+        }
+        let edits: Vec<_> = (0..8)
+            .map(|n| {
+                let (backend, id) = (backend.clone(), m.id.clone());
+                tokio::spawn(async move {
+                    let edit = crate::edit::Edit {
+                        title: Some(format!("Marked, edit {n}")),
+                        ..Default::default()
+                    };
+                    let m = backend.get_metadata(&id).await.unwrap().unwrap();
+                    crate::edit::store(backend.as_ref(), &m, &edit).await
+                })
+            })
+            .collect();
+        for t in marks {
+            assert_eq!(t.await.unwrap().unwrap(), Kept::Applied);
+        }
+        for t in edits {
+            t.await.unwrap().unwrap();
+        }
+        let got = backend.get_metadata(&m.id).await.unwrap().unwrap();
+        let heard = Listening::of(&got);
+        // i % 3 == 0: 16 plays; i % 3 == 2: one star (i == 2) and 15 plays; i % 3 == 1: 16 skips.
+        assert_eq!((heard.plays, heard.skips), (31, 16), "{heard:?}");
+        assert!(heard.starred.is_some(), "{heard:?}");
+        assert!(got.title.starts_with("Marked, edit "), "{}", got.title);
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn a_star_twice_is_unchanged_and_a_deleted_song_is_not_found() {
         let backend: Arc<dyn StorageBackend> =

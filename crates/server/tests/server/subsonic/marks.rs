@@ -124,8 +124,9 @@ async fn stars_and_plays_are_kept_with_the_songs() {
 }
 
 /// Writes answered `ok` are applied, however many arrive at once: 40 parallel plays of one
-/// song count 40 (each is read afresh and written over the version it read), and 30 parallel
-/// `updatePlaylist` calls adding a song each leave 30 songs (one playlist change at a time).
+/// song count 40 (each is read afresh and written over the version it read), and a star sent
+/// among them is kept; 30 parallel `updatePlaylist` calls adding a song each leave 30 songs,
+/// and a rename and a comment sent among them are kept too (one playlist change at a time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_answered_ok_are_all_applied() {
     let lib = std::thread::spawn(build).join().unwrap();
@@ -135,10 +136,11 @@ async fn concurrent_writes_answered_ok_are_all_applied() {
         .as_str()
         .unwrap()
         .to_owned();
-    let tasks: Vec<_> = (0..40)
-        .map(|_| {
+    let tasks: Vec<_> = (0..41)
+        .map(|i| {
             let (srv, bell) = (srv.clone(), bell.clone());
-            tokio::spawn(async move { call(&srv, "scrobble", &format!("id={bell}")).await })
+            let method = if i == 20 { "star" } else { "scrobble" };
+            tokio::spawn(async move { call(&srv, method, &format!("id={bell}")).await })
         })
         .collect();
     for t in tasks {
@@ -146,14 +148,20 @@ async fn concurrent_writes_answered_ok_are_all_applied() {
     }
     let song = call(&srv, "getSong", &format!("id={bell}")).await["song"].clone();
     assert_eq!(song["playCount"], 40, "{song}");
+    assert!(song["starred"].is_string(), "{song}");
 
     let made = call(&srv, "createPlaylist", "name=Parallel").await;
     let playlist = made["playlist"]["id"].as_str().unwrap().to_owned();
-    let tasks: Vec<_> = (0..30)
-        .map(|_| {
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
             let (srv, bell, playlist) = (srv.clone(), bell.clone(), playlist.clone());
+            let change = match i {
+                10 => "name=Renamed".to_owned(),
+                20 => "comment=Kept".to_owned(),
+                _ => format!("songIdToAdd={bell}"),
+            };
             tokio::spawn(async move {
-                let q = format!("playlistId={playlist}&songIdToAdd={bell}");
+                let q = format!("playlistId={playlist}&{change}");
                 call(&srv, "updatePlaylist", &q).await
             })
         })
@@ -163,4 +171,6 @@ async fn concurrent_writes_answered_ok_are_all_applied() {
     }
     let got = call(&srv, "getPlaylist", &format!("id={playlist}")).await;
     assert_eq!(got["playlist"]["songCount"], 30, "{got}");
+    assert_eq!(got["playlist"]["name"], "Renamed", "{got}");
+    assert_eq!(got["playlist"]["comment"], "Kept", "{got}");
 }
