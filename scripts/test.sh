@@ -34,6 +34,13 @@ export CARGO_INCREMENTAL=0
 # kernels are intrinsics, so -O1 changes their speed a little and their results not at all.
 # SQLite and aws-lc build at -O1 too. Release builds (the demo, `cargo install`) keep -O3.
 export CFLAGS="${CFLAGS:--O1}"
+# numkong compiles its kernels once per instruction set it knows (AVX2, AVX-VNNI, seven kinds of
+# AVX-512, AMX), 215 s of one core at -O1; with every one of them off it builds only its
+# portable C, in 75 s (measured here, numkong 7.8.7 alone). The tests check what songrec does
+# with usearch's answers, not how fast numkong computes a distance; release builds keep them all.
+for isa in HASWELL SKYLAKE ICELAKE GENOA SAPPHIRE SAPPHIREAMX GRANITEAMX DIAMOND TURIN ALDER SIERRA; do
+  export "NK_TARGET_${isa}=0"
+done
 cargo test --workspace --all-targets --locked --no-run
 echo "== cargo test (at ${SECONDS} s)" >&2
 # Examples and benches were built and linted above; they hold no tests to run.
