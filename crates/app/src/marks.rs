@@ -302,27 +302,39 @@ mod tests {
     use songrec_storage::listening::Listening;
     use std::sync::Arc;
 
-    fn song() -> SongMetadata {
-        SongMetadata::new(SongId::from_bytes(b"marked"), "Marked")
+    /// A library holding one song.
+    async fn one_song() -> (Arc<dyn StorageBackend>, SongMetadata) {
+        let backend: Arc<dyn StorageBackend> =
+            Arc::new(songrec_conformance::MemoryBackend::default());
+        let m = SongMetadata::new(SongId::from_bytes(b"marked"), "Marked");
+        backend.put_metadata(&m).await.unwrap();
+        (backend, m)
+    }
+
+    /// Mark `n` of a flood, kept by one of two recorders in turn: two processes' worth of
+    /// marks on one library.
+    fn keep_in_turn(
+        recorders: &[Arc<Marks>; 2],
+        n: usize,
+        id: &SongId,
+        mark: Mark,
+    ) -> tokio::task::JoinHandle<AppResult<Kept>> {
+        let (r, id) = (recorders[n % 2].clone(), id.clone());
+        tokio::spawn(async move { r.keep(&id, mark).await })
+    }
+
+    /// Two recorders on `backend`, counting under these machine ids.
+    fn recorders(backend: &Arc<dyn StorageBackend>, machines: [&str; 2]) -> [Arc<Marks>; 2] {
+        machines.map(|machine| Arc::new(Marks::new(backend.clone(), machine, None)))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn forty_concurrent_plays_of_one_song_are_forty() {
-        let backend: Arc<dyn StorageBackend> =
-            Arc::new(songrec_conformance::MemoryBackend::default());
-        let m = song();
-        backend.put_metadata(&m).await.unwrap();
-        // Two processes' worth of marks (two recorders on one library) and an edit between.
-        let a = Arc::new(Marks::new(backend.clone(), "a", None));
-        let b = Arc::new(Marks::new(backend.clone(), "a", None));
-        let mut tasks = Vec::new();
-        for i in 0..40 {
-            let r = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let id = m.id.clone();
-            tasks.push(tokio::spawn(async move {
-                r.keep(&id, Mark::Played { at: Utc::now() }).await
-            }));
-        }
+        let (backend, m) = one_song().await;
+        let two = recorders(&backend, ["a", "a"]);
+        let tasks: Vec<_> = (0..40)
+            .map(|n| keep_in_turn(&two, n, &m.id, Mark::Played { at: Utc::now() }))
+            .collect();
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap(), Kept::Applied);
         }
@@ -335,25 +347,20 @@ mod tests {
     /// each write goes over the version it read.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn plays_skips_stars_and_edits_at_once_all_land() {
-        let backend: Arc<dyn StorageBackend> =
-            Arc::new(songrec_conformance::MemoryBackend::default());
-        let m = song();
-        backend.put_metadata(&m).await.unwrap();
-        let a = Arc::new(Marks::new(backend.clone(), "a", None));
-        let b = Arc::new(Marks::new(backend.clone(), "b", None));
-        let mut marks = Vec::new();
-        for i in 0..48 {
-            let r = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let id = m.id.clone();
-            let at = Utc::now();
-            let mark = match i % 3 {
-                0 => Mark::Played { at },
-                1 => Mark::Skipped { at },
-                _ if i == 2 => Mark::Starred { at },
-                _ => Mark::Played { at },
-            };
-            marks.push(tokio::spawn(async move { r.keep(&id, mark).await }));
-        }
+        let (backend, m) = one_song().await;
+        let two = recorders(&backend, ["a", "b"]);
+        let marks: Vec<_> = (0..48)
+            .map(|n| {
+                let at = Utc::now();
+                let mark = match n % 3 {
+                    0 => Mark::Played { at },
+                    1 => Mark::Skipped { at },
+                    _ if n == 2 => Mark::Starred { at },
+                    _ => Mark::Played { at },
+                };
+                keep_in_turn(&two, n, &m.id, mark)
+            })
+            .collect();
         let edits: Vec<_> = (0..8)
             .map(|n| {
                 let (backend, id) = (backend.clone(), m.id.clone());
@@ -375,7 +382,7 @@ mod tests {
         }
         let got = backend.get_metadata(&m.id).await.unwrap().unwrap();
         let heard = Listening::of(&got);
-        // i % 3 == 0: 16 plays; i % 3 == 2: one star (i == 2) and 15 plays; i % 3 == 1: 16 skips.
+        // n % 3 == 0: 16 plays; n % 3 == 2: one star (n == 2) and 15 plays; n % 3 == 1: 16 skips.
         assert_eq!((heard.plays, heard.skips), (31, 16), "{heard:?}");
         assert!(heard.starred.is_some(), "{heard:?}");
         assert!(got.title.starts_with("Marked, edit "), "{}", got.title);
@@ -383,10 +390,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_star_twice_is_unchanged_and_a_deleted_song_is_not_found() {
-        let backend: Arc<dyn StorageBackend> =
-            Arc::new(songrec_conformance::MemoryBackend::default());
-        let m = song();
-        backend.put_metadata(&m).await.unwrap();
+        let (backend, m) = one_song().await;
         let r = Marks::new(backend.clone(), "a", None);
         let at = Utc::now();
         assert_eq!(
