@@ -6,8 +6,9 @@
 //! (`vpdpbusd`), AVX2 (both operands widened to `i16` and multiplied with `vpmaddwd`, about
 //! half VNNI's rate; never `vpmaddubsw`, whose saturating `i16` sums would change the vectors)
 //! and portable Rust on 128-bit vectors (the `wide` crate's `i16x8::dot`: NEON's widening
-//! multiplies on ARM64, `pmaddwd` on any x86-64's SSE2). `tract` hands both networks to the runtime's own graph (the tests' reference; its
-//! int8 requantisation rounds its own way, so its vectors differ a little).
+//! multiplies on ARM64, `pmaddwd` on any x86-64's SSE2). `tract` hands both networks to the
+//! runtime's own graph (the tests' reference; its int8 requantisation rounds its own way, so
+//! its vectors differ a little).
 //!
 //! `auto` (the default) is the fastest path the CPU has. A value the CPU cannot run, or an
 //! unknown one, is refused with the paths this CPU can run ([`KernelsError`]).
